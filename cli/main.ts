@@ -1,0 +1,195 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import type { Client } from '@temporalio/client';
+import { DecryptStream } from '../lib/crypto/chunked-gcm.ts';
+import { readSecretKey } from '../lib/crypto/secret-key.ts';
+import { loadConfig } from '../lib/config.ts';
+import { connectTemporalClient } from '../temporal/client.ts';
+import { createOperations, type Operations } from '../services/operations.ts';
+import { openRuntime, type Runtime } from '../services/runtime.ts';
+import { formatBytes, printJson, printTable, reportFailure, UsageError } from './output.ts';
+
+const usage = `usage: hindsight <command> [options] [--json]
+
+  db add <name> --url <postgres-url> [--storage <name>] [--schedule <cron>] [--timezone <tz>] [--no-check]
+  db list
+  db remove <name>
+  storage add <name> --type local --path <directory>
+  storage list
+  backup <db> [--wait]                        prints the backup id
+  backups <db>                                id, time, size, status, verification
+  restore <db> [--backup <id>] (--to <postgres-url> | --to-database <name>) [--wait]
+  decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it)
+`;
+
+const { values: flags, positionals } = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        url: { type: 'string' },
+        storage: { type: 'string' },
+        schedule: { type: 'string' },
+        timezone: { type: 'string' },
+        'no-check': { type: 'boolean', default: false },
+        type: { type: 'string' },
+        path: { type: 'string' },
+        wait: { type: 'boolean', default: false },
+        backup: { type: 'string' },
+        to: { type: 'string' },
+        'to-database': { type: 'string' },
+        key: { type: 'string' },
+        output: { type: 'string', short: 'o' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`hindsight: ${(error as Error).message}\n${usage}`);
+    process.exit(2);
+  }
+})();
+
+const json = flags.json;
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined || value === '') throw new UsageError(`${what} is required\n${usage}`);
+  return value;
+}
+
+interface Session { runtime: Runtime; temporal: Client; ops: Operations }
+
+async function withSession<T>(work: (s: Session) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const runtime = await openRuntime(config);
+  try {
+    const temporal = await connectTemporalClient(config);
+    try {
+      return await work({ runtime, temporal, ops: createOperations(runtime, temporal) });
+    } finally {
+      await temporal.connection.close();
+    }
+  } finally {
+    await runtime.close();
+  }
+}
+
+async function run(): Promise<void> {
+  const [command, sub, arg] = positionals;
+  if (flags.help || !command) {
+    process.stdout.write(usage);
+    return;
+  }
+  switch (command) {
+    case 'db': {
+      if (sub === 'add') {
+        const name = need(arg, 'database name');
+        const record = await withSession(({ ops }) => ops.addDatabase({
+          name, url: need(flags.url, '--url'), storage: flags.storage ?? 'local',
+          schedule: flags.schedule ?? null, timezone: flags.timezone ?? 'UTC', skipCheck: flags['no-check'],
+        }));
+        if (json) printJson(record);
+        else process.stdout.write(`database "${record.name}" added (storage ${record.storageName}${record.schedule ? `, schedule "${record.schedule}" ${record.timezone}` : ''})\n`);
+        return;
+      }
+      if (sub === 'list') {
+        const dbs = await withSession(({ ops }) => ops.listDatabases());
+        if (json) printJson(dbs);
+        else if (dbs.length === 0) process.stdout.write('no databases: add one with hindsight db add <name> --url postgres://…\n');
+        else printTable(dbs.map((d) => ({ name: d.name, connection: `${d.username}@${d.host}:${d.port}/${d.dbname}`, storage: d.storageName, schedule: d.schedule ? `${d.schedule} (${d.timezone})` : '-' })));
+        return;
+      }
+      if (sub === 'remove') {
+        const name = need(arg, 'database name');
+        await withSession(({ ops }) => ops.removeDatabase(name));
+        if (json) printJson({ removed: name });
+        else process.stdout.write(`database "${name}" removed (its backups stay in storage)\n`);
+        return;
+      }
+      throw new UsageError(`unknown command: db ${sub ?? ''}\n${usage}`);
+    }
+    case 'storage': {
+      if (sub === 'add') {
+        const name = need(arg, 'storage name');
+        if (flags.type !== 'local') throw new UsageError(`storage type "${flags.type ?? ''}" is not available; supported: local`);
+        const record = await withSession(({ runtime }) => runtime.catalog.upsertStorage(name, { type: 'local', path: need(flags.path, '--path') }));
+        if (json) printJson(record);
+        else process.stdout.write(`storage "${record.name}" saved\n`);
+        return;
+      }
+      if (sub === 'list') {
+        const list = await withSession(({ runtime }) => runtime.catalog.listStorages());
+        if (json) printJson(list);
+        else printTable(list.map((s) => ({ name: s.name, type: s.config.type, where: s.config.path })));
+        return;
+      }
+      throw new UsageError(`unknown command: storage ${sub ?? ''}\n${usage}`);
+    }
+    case 'backup': {
+      const database = need(sub, 'database name');
+      await withSession(async ({ ops }) => {
+        const started = await ops.startBackup(database, 'manual');
+        if (!flags.wait) {
+          if (json) printJson({ backupId: started.backupId, workflowId: started.workflowId });
+          else process.stdout.write(`${started.backupId}\n`);
+          return;
+        }
+        const outcome = await started.result();
+        if (json) printJson({ ...outcome, workflowId: started.workflowId });
+        else process.stdout.write(`${outcome.backupId}\n`);
+      });
+      return;
+    }
+    case 'backups': {
+      const database = need(sub, 'database name');
+      const backups = await withSession(async ({ runtime }) => {
+        await runtime.catalog.getDatabase(database);
+        return runtime.catalog.listBackups(database);
+      });
+      if (json) printJson(backups);
+      else if (backups.length === 0) process.stdout.write(`no backups of "${database}" yet: hindsight backup ${database}\n`);
+      else printTable(backups.map((b) => ({
+        id: b.id, started: b.startedAt.toISOString(), status: b.status, size: formatBytes(b.sizeBytes),
+        rows: b.rowCounts ? String(b.rowCounts.reduce((s, t) => s + t.rows, 0)) : '-',
+        verification: b.lastRestore ? b.lastRestore.status : '-',
+      })));
+      return;
+    }
+    case 'restore': {
+      const database = need(sub, 'database name');
+      if (Boolean(flags.to) === Boolean(flags['to-database'])) throw new UsageError(`restore needs exactly one of --to <postgres-url> or --to-database <name>\n${usage}`);
+      const to = flags.to ? { url: flags.to } : { database: flags['to-database']! };
+      await withSession(async ({ ops }) => {
+        const started = await ops.startRestore({ database, backupId: flags.backup, to });
+        if (!flags.wait) {
+          if (json) printJson({ workflowId: started.workflowId });
+          else process.stdout.write(`${started.workflowId}\n`);
+          return;
+        }
+        const outcome = await started.result();
+        if (json) printJson(outcome);
+        else process.stdout.write(`restored backup ${outcome.backupId} into ${outcome.target}: ${outcome.tablesChecked} tables, ${outcome.rowsChecked} rows, every row count matches\n`);
+      });
+      return;
+    }
+    case 'decrypt': {
+      const file = need(sub, 'backup file');
+      const keyFile = flags.key ?? loadConfig().secretKeyFile;
+      const key = await readSecretKey(keyFile);
+      const output = flags.output ? createWriteStream(flags.output, { mode: 0o600 }) : process.stdout;
+      if (!flags.output && process.stdout.isTTY) throw new UsageError('refusing to write a binary archive to a terminal: pass -o <file> or redirect stdout');
+      const decrypt = new DecryptStream(key);
+      await pipeline(createReadStream(file), decrypt, output);
+      if (flags.output && json) printJson({ output: flags.output });
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command: ${command}\n${usage}`);
+  }
+}
+
+run().then(
+  () => process.exit(0),
+  (error: unknown) => process.exit(reportFailure(error, json)),
+);

@@ -1,0 +1,47 @@
+import { HindsightError, errorMessage } from '../lib/errors.ts';
+
+export class UsageError extends Error {}
+
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** A plain table for people; --json gives the same data to scripts. */
+export function printTable(rows: Array<Record<string, string>>): void {
+  if (rows.length === 0) return;
+  const columns = Object.keys(rows[0]!);
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  process.stdout.write(`${line(columns.map((c) => c.toUpperCase()))}\n`);
+  for (const row of rows) process.stdout.write(`${line(columns.map((c) => row[c] ?? ''))}\n`);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** One line on stderr; exit 2 for a usage mistake, 1 for everything else. */
+export function reportFailure(error: unknown, json: boolean): number {
+  const usage = error instanceof UsageError;
+  const kind = error instanceof HindsightError ? error.kind : usage ? 'usage' : 'error';
+  const message = rootCause(error);
+  if (json) process.stdout.write(`${JSON.stringify({ error: { kind, message } })}\n`);
+  process.stderr.write(`hindsight: ${message}\n`);
+  return usage ? 2 : 1;
+}
+
+/** Workflow failures wrap the activity's error; people need the innermost message. */
+function rootCause(error: unknown): string {
+  let current = error as { message?: string; cause?: unknown } | undefined;
+  let message = errorMessage(error);
+  while (current) {
+    if (current.message) message = current.message;
+    current = current.cause as typeof current;
+  }
+  return message.split('\n')[0] ?? message;
+}

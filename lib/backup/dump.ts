@@ -1,0 +1,154 @@
+import { spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { EncryptStream, DEFAULT_CHUNK_SIZE, FORMAT_VERSION } from '../crypto/chunked-gcm.ts';
+import type { SecretKey } from '../crypto/secret-key.ts';
+import { HindsightError, errorMessage } from '../errors.ts';
+import { connect, libpqEnv, serverInfo, type PgTarget } from '../pg/connection.ts';
+import { countRows, type TableRowCount } from '../pg/row-counts.ts';
+import { dumpCompressionFor, toolFor } from '../pg/tools.ts';
+import type { StorageDriver } from '../storage/contract.ts';
+import { ByteMeter } from './byte-meter.ts';
+import { stderrTail, waitForExit } from './child-process.ts';
+import { backupObjectKey, manifestKey } from './ids.ts';
+import type { BackupManifest } from './manifest.ts';
+
+export interface DumpProgress {
+  dumpBytes: number;
+  storedBytes: number;
+}
+
+export interface DumpOptions {
+  databaseName: string;
+  backupId: string;
+  target: PgTarget;
+  storage: StorageDriver;
+  key: SecretKey;
+  signal?: AbortSignal;
+  onProgress?: (progress: DumpProgress) => void;
+  chunkSize?: number;
+}
+
+/** Reads pg_dump's complaint and names the cause a user can fix. */
+function explainDumpFailure(databaseName: string, stderr: string, code: number | null, signal: string | null): HindsightError {
+  const last = stderr.split('\n').filter(Boolean).slice(-3).join(' | ') || `exited with ${signal ? `signal ${signal}` : `code ${code}`}`;
+  if (/permission denied/i.test(stderr)) {
+    return new HindsightError('access_denied', `database "${databaseName}": pg_dump was refused: ${last} (grant the backup role SELECT on every table, or pg_read_all_data)`);
+  }
+  if (/password authentication failed/i.test(stderr)) {
+    return new HindsightError('access_denied', `database "${databaseName}": pg_dump could not log in: ${last} (check the saved password)`);
+  }
+  if (/server version mismatch/i.test(stderr)) {
+    return new HindsightError('bad_input', `database "${databaseName}": ${last} (install a newer pg_dump)`);
+  }
+  return new HindsightError('tool_failed', `database "${databaseName}": pg_dump failed: ${last}`);
+}
+
+/**
+ * pg_dump -Fc → SHA-256 → AES-256-GCM chunks → storage, with backpressure end to end: memory stays
+ * at a few chunks whatever the database size, and nothing is written to a temporary file.
+ *
+ * Row counts are taken in the same snapshot that pg_dump dumps (pg_export_snapshot + --snapshot),
+ * so a restore can be checked table by table against exactly what the dump holds.
+ */
+export async function streamDumpToStorage(options: DumpOptions): Promise<BackupManifest> {
+  const { databaseName, backupId, target, storage, key } = options;
+  const startedAt = new Date();
+  const client = await connect(databaseName, target);
+  let write: Awaited<ReturnType<StorageDriver['openWrite']>> | undefined;
+  try {
+    const server = await serverInfo(client);
+    const pgDump = await toolFor('pg_dump', server.major);
+    const compression = dumpCompressionFor(pgDump.major);
+    await client.query('begin isolation level repeatable read read only');
+    const snapshot = (await client.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]!.id;
+
+    const objectKey = backupObjectKey(databaseName, backupId);
+    // Leftovers of an earlier attempt of this same backup (a killed worker) go first.
+    await storage.sweepAbandonedWrites(objectKey, 0);
+    await storage.sweepAbandonedWrites(manifestKey(databaseName, backupId), 0);
+    write = await storage.openWrite(objectKey);
+
+    const child = spawn(pgDump.path, ['--format=custom', compression.flag, `--snapshot=${snapshot}`, '--no-password'], {
+      env: { ...process.env, ...libpqEnv(target) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const stderr = stderrTail(child);
+    const exited = waitForExit(child);
+    const abortChild = () => child.kill('SIGTERM');
+    options.signal?.addEventListener('abort', abortChild, { once: true });
+
+    const dumpMeter = new ByteMeter();
+    const objectMeter = new ByteMeter();
+    const encrypt = new EncryptStream(key, { chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE });
+    const progressTimer = setInterval(() => options.onProgress?.({ dumpBytes: dumpMeter.bytes, storedBytes: objectMeter.bytes }), 1000);
+
+    let rowCounts: TableRowCount[];
+    try {
+      const [counts] = await Promise.all([
+        countRows(client),
+        pipeline(child.stdout as Readable, dumpMeter, encrypt, objectMeter, write.stream, options.signal ? { signal: options.signal } : {}),
+      ]);
+      rowCounts = counts;
+    } catch (error) {
+      child.kill('SIGTERM');
+      const { code, signal } = await exited.catch(() => ({ code: null, signal: null }));
+      if (options.signal?.aborted) throw new HindsightError('tool_failed', `backup of "${databaseName}" was cancelled`);
+      if (code !== 0 && stderr()) throw explainDumpFailure(databaseName, stderr(), code, signal);
+      throw error;
+    } finally {
+      clearInterval(progressTimer);
+      options.signal?.removeEventListener('abort', abortChild);
+    }
+    const { code, signal } = await exited;
+    if (code !== 0) throw explainDumpFailure(databaseName, stderr(), code, signal);
+    if (dumpMeter.bytes === 0) throw new HindsightError('tool_failed', `database "${databaseName}": pg_dump produced no output`);
+
+    const stored = await write.commit();
+    write = undefined;
+    // Never trust a write that reports success: the stored size must be what we sent.
+    if (stored.size !== objectMeter.bytes) {
+      throw new HindsightError('integrity', `storage ${storage.label}: '${objectKey}' holds ${stored.size} bytes after upload, but ${objectMeter.bytes} were sent`);
+    }
+    options.onProgress?.({ dumpBytes: dumpMeter.bytes, storedBytes: objectMeter.bytes });
+
+    const manifest: BackupManifest = {
+      format: 'hindsight-logical-backup',
+      formatVersion: 1,
+      backupId,
+      database: databaseName,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      source: { host: target.host, port: target.port, database: target.database, serverVersion: server.version, sizeBytes: server.sizeBytes },
+      tool: { name: 'pg_dump', version: pgDump.version, format: 'custom', compression: { algorithm: compression.name, level: compression.level } },
+      snapshot,
+      dump: { sizeBytes: dumpMeter.bytes, sha256: dumpMeter.sha256 },
+      object: { key: objectKey, sizeBytes: objectMeter.bytes, sha256: objectMeter.sha256 },
+      encryption: {
+        format: 'HSBK',
+        version: FORMAT_VERSION,
+        algorithm: 'AES-256-GCM',
+        kdf: 'HKDF-SHA256',
+        keyId: key.id,
+        chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
+        header: encrypt.header.toString('base64'),
+      },
+      tables: rowCounts,
+    };
+    const manifestWrite = await storage.openWrite(manifestKey(databaseName, backupId));
+    try {
+      await pipeline(Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]), manifestWrite.stream);
+      await manifestWrite.commit();
+    } catch (error) {
+      await manifestWrite.abort();
+      throw error;
+    }
+    await client.query('commit');
+    return manifest;
+  } catch (error) {
+    if (write) await write.abort().catch(() => undefined);
+    throw error instanceof HindsightError ? error : new HindsightError('tool_failed', `backup of "${databaseName}" failed: ${errorMessage(error)}`, { cause: error });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+/**
+ * The manifest stored beside every backup object. It is plain JSON, readable without the key, so
+ * that an operator can tell what a file is and check it before decrypting. It holds no secret.
+ */
+export const manifestSchema = z.object({
+  format: z.literal('hindsight-logical-backup'),
+  formatVersion: z.literal(1),
+  backupId: z.string(),
+  database: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  source: z.object({ host: z.string(), port: z.number(), database: z.string(), serverVersion: z.string(), sizeBytes: z.number() }),
+  tool: z.object({ name: z.literal('pg_dump'), version: z.string(), format: z.literal('custom'), compression: z.object({ algorithm: z.enum(['zstd', 'gzip']), level: z.number() }) }),
+  snapshot: z.string(),
+  dump: z.object({ sizeBytes: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  object: z.object({ key: z.string(), sizeBytes: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  encryption: z.object({
+    format: z.literal('HSBK'),
+    version: z.number(),
+    algorithm: z.literal('AES-256-GCM'),
+    kdf: z.literal('HKDF-SHA256'),
+    keyId: z.string(),
+    chunkSize: z.number(),
+    header: z.string(),
+  }),
+  tables: z.array(z.object({ schema: z.string(), table: z.string(), rows: z.number().int().nonnegative() })),
+});
+
+export type BackupManifest = z.infer<typeof manifestSchema>;

@@ -1,0 +1,120 @@
+import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DecryptStream } from '../crypto/chunked-gcm.ts';
+import type { SecretKey } from '../crypto/secret-key.ts';
+import { HindsightError, errorMessage } from '../errors.ts';
+import { connect, describeTarget, libpqEnv, quoteIdent, serverInfo, type PgTarget } from '../pg/connection.ts';
+import { compareRowCounts, countRows, listTables, type RowCountMismatch, type TableRowCount } from '../pg/row-counts.ts';
+import { toolFor } from '../pg/tools.ts';
+import type { StorageDriver } from '../storage/contract.ts';
+import { ByteMeter } from './byte-meter.ts';
+import { stderrTail, waitForExit } from './child-process.ts';
+import type { BackupManifest } from './manifest.ts';
+
+/**
+ * Makes sure the target database exists and is empty. A restore never writes into a database
+ * that already holds tables: that is how data gets lost.
+ */
+export async function prepareRestoreTarget(label: string, target: PgTarget): Promise<{ created: boolean }> {
+  let client;
+  try {
+    client = await connect(label, target);
+  } catch (error) {
+    if (!(error instanceof HindsightError) || error.kind !== 'not_found') throw error;
+    const admin = await connect(label, { ...target, database: 'postgres' });
+    try {
+      await admin.query(`create database ${quoteIdent(target.database)} template template0 encoding 'UTF8'`);
+    } catch (createError) {
+      throw new HindsightError('access_denied', `restore target ${describeTarget(target)}: cannot create the database: ${errorMessage(createError)} (create it yourself or grant CREATEDB)`);
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+    return { created: true };
+  }
+  try {
+    const tables = await listTables(client);
+    if (tables.length > 0) {
+      throw new HindsightError('conflict', `restore target ${describeTarget(target)} already holds ${tables.length} table(s): restore into a new or empty database`);
+    }
+    return { created: false };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export interface RestoreOptions {
+  label: string;
+  manifest: BackupManifest;
+  storage: StorageDriver;
+  key: SecretKey;
+  target: PgTarget;
+  signal?: AbortSignal;
+  onProgress?: (bytes: { readBytes: number; restoredBytes: number }) => void;
+}
+
+export interface RestoreResult {
+  tables: TableRowCount[];
+  mismatches: RowCountMismatch[];
+  rowsChecked: number;
+}
+
+/**
+ * storage → SHA-256 of the object → decrypt (authenticates every chunk) → SHA-256 of the dump →
+ * pg_restore, in one transaction so that a failure leaves the target empty. Then every table's row
+ * count is compared with the counts taken in the dump's own snapshot.
+ */
+export async function streamRestoreFromStorage(options: RestoreOptions): Promise<RestoreResult> {
+  const { manifest, storage, key, target, label } = options;
+  const probe = await connect(label, target);
+  let serverMajor: number;
+  try {
+    serverMajor = (await serverInfo(probe)).major;
+  } finally {
+    await probe.end().catch(() => undefined);
+  }
+  const pgRestore = await toolFor('pg_restore', serverMajor);
+  const source = await storage.openRead(manifest.object.key);
+  const child = spawn(pgRestore.path, ['--dbname', target.database, '--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', '--no-password'], {
+    env: { ...process.env, ...libpqEnv(target) },
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  const stderr = stderrTail(child);
+  const exited = waitForExit(child);
+  const objectMeter = new ByteMeter();
+  const dumpMeter = new ByteMeter();
+  const timer = setInterval(() => options.onProgress?.({ readBytes: objectMeter.bytes, restoredBytes: dumpMeter.bytes }), 1000);
+  const abort = () => child.kill('SIGTERM');
+  options.signal?.addEventListener('abort', abort, { once: true });
+  try {
+    await pipeline(source, objectMeter, new DecryptStream(key), dumpMeter, child.stdin as Writable, options.signal ? { signal: options.signal } : {});
+  } catch (error) {
+    child.kill('SIGTERM');
+    const { code } = await exited.catch(() => ({ code: null }));
+    if (error instanceof HindsightError) throw error;
+    if (options.signal?.aborted) throw new HindsightError('tool_failed', `restore into ${describeTarget(target)} was cancelled`);
+    throw new HindsightError('tool_failed', `pg_restore into ${describeTarget(target)} failed${code !== null ? ` (exit ${code})` : ''}: ${stderr() || errorMessage(error)}`);
+  } finally {
+    clearInterval(timer);
+    options.signal?.removeEventListener('abort', abort);
+  }
+  const { code, signal } = await exited;
+  if (code !== 0) {
+    throw new HindsightError('tool_failed', `pg_restore into ${describeTarget(target)} failed (${signal ? `signal ${signal}` : `exit ${code}`}): ${stderr().split('\n').slice(-3).join(' | ')}`);
+  }
+  if (objectMeter.sha256 !== manifest.object.sha256) {
+    throw new HindsightError('integrity', `backup ${manifest.backupId}: object SHA-256 ${objectMeter.sha256} differs from the manifest's ${manifest.object.sha256}`);
+  }
+  if (dumpMeter.sha256 !== manifest.dump.sha256) {
+    throw new HindsightError('integrity', `backup ${manifest.backupId}: decrypted dump SHA-256 ${dumpMeter.sha256} differs from the manifest's ${manifest.dump.sha256}`);
+  }
+
+  const client = await connect(label, target);
+  try {
+    const tables = await countRows(client);
+    const mismatches = compareRowCounts(manifest.tables, tables);
+    return { tables, mismatches, rowsChecked: tables.reduce((sum, t) => sum + t.rows, 0) };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

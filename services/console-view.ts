@@ -1,0 +1,54 @@
+/**
+ * What the console shows, as plain data. The express server builds an implementation from the
+ * service layer and hands it to SvelteKit (see web/src/lib/server/services.ts); pages never touch
+ * the catalog, the secret key or Temporal directly.
+ */
+export interface ConsoleDatabase {
+  name: string;
+  host: string;
+  port: number;
+  dbname: string;
+  username: string;
+  storageName: string;
+  schedule: string | null;
+  timezone: string;
+  lastCompleteBackupAt: string | null;
+  backupCount: number;
+}
+
+export interface ConsoleBackup {
+  id: string;
+  databaseName: string;
+  status: 'running' | 'complete' | 'failed' | 'cancelled';
+  trigger: string;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  sizeBytes: number | null;
+  dumpBytes: number | null;
+  compression: string | null;
+  sha256: string | null;
+  tables: number | null;
+  rows: number | null;
+  error: string | null;
+  /** The newest restore of this backup: 'verified' means every table's row count matched. */
+  restore: { status: 'running' | 'verified' | 'failed'; finishedAt: string | null; tablesChecked: number | null; rowsChecked: number | null; error: string | null } | null;
+  /** Link to the backup's workflow in the Temporal UI. */
+  workflowUrl: string;
+}
+
+export interface ConsoleOverview {
+  databases: ConsoleDatabase[];
+  backups: ConsoleBackup[];
+  temporalUiUrl: string;
+  generatedAt: string;
+}
+
+export interface ConsoleServices {
+  overview(): Promise<ConsoleOverview>;
+  /** Starts a backup workflow now; resolves with its backup id and workflow id. */
+  startBackup(database: string): Promise<{ backupId: string; workflowId: string }>;
+}
+
+/** The key under which the express server publishes the services to the SvelteKit handler. */
+export const CONSOLE_SERVICES_KEY = '__hindsightConsoleServices';

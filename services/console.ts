@@ -1,0 +1,59 @@
+import type { BackupRecord, DatabaseRecord } from '../lib/catalog/catalog.ts';
+import { workflowUrl } from '../temporal/client.ts';
+import type { ConsoleBackup, ConsoleDatabase, ConsoleServices } from './console-view.ts';
+import type { Operations } from './operations.ts';
+import type { Runtime } from './runtime.ts';
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+function toConsoleBackup(b: BackupRecord, uiUrl: string, namespace: string): ConsoleBackup {
+  return {
+    id: b.id,
+    databaseName: b.databaseName,
+    status: b.status,
+    trigger: b.trigger,
+    startedAt: b.startedAt.toISOString(),
+    finishedAt: iso(b.finishedAt),
+    durationMs: b.finishedAt ? b.finishedAt.getTime() - b.startedAt.getTime() : null,
+    sizeBytes: b.sizeBytes,
+    dumpBytes: b.dumpBytes,
+    compression: b.compression,
+    sha256: b.sha256,
+    tables: b.rowCounts ? b.rowCounts.length : null,
+    rows: b.rowCounts ? b.rowCounts.reduce((sum, t) => sum + t.rows, 0) : null,
+    error: b.error,
+    restore: b.lastRestore
+      ? { status: b.lastRestore.status, finishedAt: iso(b.lastRestore.finishedAt), tablesChecked: b.lastRestore.tablesChecked, rowsChecked: b.lastRestore.rowsChecked, error: b.lastRestore.error }
+      : null,
+    workflowUrl: workflowUrl(uiUrl, namespace, b.workflowId),
+  };
+}
+
+function toConsoleDatabase(d: DatabaseRecord, backups: BackupRecord[]): ConsoleDatabase {
+  const mine = backups.filter((b) => b.databaseName === d.name);
+  const lastComplete = mine.find((b) => b.status === 'complete');
+  return {
+    name: d.name, host: d.host, port: d.port, dbname: d.dbname, username: d.username, storageName: d.storageName,
+    schedule: d.schedule, timezone: d.timezone, lastCompleteBackupAt: iso(lastComplete?.finishedAt ?? null), backupCount: mine.length,
+  };
+}
+
+/** The console's view of the service layer: plain data, no secrets. */
+export function createConsoleServices(runtime: Runtime, operations: Operations): ConsoleServices {
+  const { config } = runtime;
+  return {
+    async overview() {
+      const [databases, backups] = await Promise.all([runtime.catalog.listDatabases(), runtime.catalog.listBackups(undefined, 500)]);
+      return {
+        databases: databases.map((d) => toConsoleDatabase(d, backups)),
+        backups: backups.map((b) => toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace)),
+        temporalUiUrl: config.temporalUiUrl,
+        generatedAt: new Date().toISOString(),
+      };
+    },
+    async startBackup(database) {
+      const started = await operations.startBackup(database, 'manual');
+      return { workflowId: started.workflowId, backupId: started.backupId };
+    },
+  };
+}

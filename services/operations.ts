@@ -1,0 +1,135 @@
+import type { Client } from '@temporalio/client';
+import { WorkflowIdConflictPolicy } from '@temporalio/client';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { backupIdAt } from '../lib/backup/ids.ts';
+import { seal } from '../lib/crypto/sealed.ts';
+import { HindsightError, errorMessage } from '../lib/errors.ts';
+import { connect, parsePgUrl, pgUrlSchema, serverInfo, describeTarget } from '../lib/pg/connection.ts';
+import { RESTORE_PASSWORD_CONTEXT } from '../activities/index.ts';
+import type { BackupDatabaseInput, RestoreBackupInput, RestoreTarget } from '../temporal/inputs.ts';
+import type { BackupOutcome, RestoreOutcome } from '../temporal/messages.ts';
+import { deleteBackupSchedule, upsertBackupSchedule } from '../temporal/schedules.ts';
+import type { Runtime } from './runtime.ts';
+
+/** Five cron fields (minute hour day month weekday) or a shorthand such as @daily. */
+export const cronSchema = z
+  .string()
+  .trim()
+  .regex(/^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/, 'schedule must be a cron expression with five fields, e.g. "0 3 * * *", or @daily');
+
+export const timezoneSchema = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'timezone must be an IANA name such as UTC or Europe/Paris');
+
+export const addDatabaseInput = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'name must be lowercase letters, digits, "_" or "-" (at most 63)'),
+  url: pgUrlSchema,
+  storage: z.string().min(1).default('local'),
+  schedule: cronSchema.nullable().default(null),
+  timezone: timezoneSchema.default('UTC'),
+  /** Skip the connection test (for a database that is not reachable yet). */
+  skipCheck: z.boolean().default(false),
+});
+export type AddDatabaseInput = z.input<typeof addDatabaseInput>;
+
+function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new HindsightError('bad_input', parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+  }
+  return parsed.data;
+}
+
+const isoStamp = (d: Date): string => d.toISOString();
+
+/** What the CLI, the console and the API do, over the catalog and Temporal. */
+export function createOperations(runtime: Runtime, temporal: Client) {
+  const { catalog, config, key } = runtime;
+
+  return {
+    async addDatabase(raw: AddDatabaseInput) {
+      const input = parseOrThrow(addDatabaseInput, raw);
+      const target = parsePgUrl(input.url);
+      if (!input.skipCheck) {
+        const client = await connect(input.name, target);
+        try {
+          await serverInfo(client);
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      }
+      const record = await catalog.addDatabase({ name: input.name, target, storageName: input.storage, schedule: input.schedule, timezone: input.timezone });
+      if (input.schedule) {
+        try {
+          await upsertBackupSchedule(temporal, { database: input.name, cron: input.schedule, timezone: input.timezone, taskQueue: config.taskQueue });
+        } catch (error) {
+          await catalog.removeDatabase(input.name);
+          throw new HindsightError('bad_input', `database "${input.name}": schedule "${input.schedule}" was refused by Temporal: ${errorMessage(error)}`);
+        }
+      }
+      return record;
+    },
+
+    async setSchedule(name: string, cron: string | null, timezone = 'UTC') {
+      const db = await catalog.getDatabase(name);
+      const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
+      if (schedule) await upsertBackupSchedule(temporal, { database: db.name, cron: schedule, timezone: parseOrThrow(timezoneSchema, timezone), taskQueue: config.taskQueue });
+      else await deleteBackupSchedule(temporal, db.name);
+      await catalog.updateSchedule(name, schedule);
+    },
+
+    async removeDatabase(name: string) {
+      await catalog.getDatabase(name);
+      await deleteBackupSchedule(temporal, name);
+      await catalog.removeDatabase(name);
+    },
+
+    listDatabases: () => catalog.listDatabases(),
+    listBackups: (database?: string) => catalog.listBackups(database),
+
+    async startBackup(database: string, trigger: BackupDatabaseInput['trigger'] = 'manual') {
+      await catalog.getDatabase(database);
+      const now = new Date();
+      const backupId = backupIdAt(now, randomBytes(3).toString('hex'));
+      const workflowId = `backup/${database}/${isoStamp(now)}`;
+      const input: BackupDatabaseInput = { database, trigger, backupId };
+      const handle = await temporal.workflow.start('backupDatabase', {
+        taskQueue: config.taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      });
+      return { backupId, workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() as Promise<BackupOutcome> };
+    },
+
+    async startRestore(options: { database: string; backupId?: string; to: { database: string } | { url: string } }) {
+      await catalog.getDatabase(options.database);
+      let to: RestoreTarget;
+      if ('url' in options.to) {
+        // The password never enters workflow history in clear: it is sealed with the secret key.
+        const target = parsePgUrl(options.to.url);
+        const url = describeTarget(target) + (target.sslmode ? `?sslmode=${target.sslmode}` : '');
+        to = target.password ? { url, sealedPassword: seal(key, target.password, RESTORE_PASSWORD_CONTEXT) } : { url };
+      } else {
+        to = { database: options.to.database };
+      }
+      const workflowId = `restore/${options.database}/${isoStamp(new Date())}`;
+      const input: RestoreBackupInput = { database: options.database, backupId: options.backupId, to };
+      const handle = await temporal.workflow.start('restoreBackup', {
+        taskQueue: config.taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      });
+      return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() as Promise<RestoreOutcome> };
+    },
+  };
+}
+
+export type Operations = ReturnType<typeof createOperations>;

@@ -1,0 +1,56 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createCatalog, createCatalogPool, type Catalog } from '../lib/catalog/catalog.ts';
+import { migrate } from '../lib/catalog/migrate.ts';
+import type { Config } from '../lib/config.ts';
+import { loadOrCreateSecretKey, readSecretKey, type SecretKey } from '../lib/crypto/secret-key.ts';
+import { HindsightError } from '../lib/errors.ts';
+import type { PgTarget } from '../lib/pg/connection.ts';
+
+export const META_DATABASE = 'hindsight';
+export const META_SUPERUSER = 'hindsight';
+
+export function metaClusterDir(config: Config): string {
+  return path.join(config.dataDir, 'meta');
+}
+
+/**
+ * Where the catalog lives: DATABASE_URL when set, else the embedded server that `npm start` runs
+ * in data/meta (its password sits beside it in data/meta.password, 0600).
+ */
+export async function catalogTarget(config: Config): Promise<PgTarget | string> {
+  if (config.databaseUrl) return config.databaseUrl;
+  const passwordFile = `${metaClusterDir(config)}.password`;
+  let password: string;
+  try {
+    password = (await readFile(passwordFile, 'utf8')).trim();
+  } catch {
+    throw new HindsightError('not_found', `no catalog: set DATABASE_URL, or run npm start once to create the embedded one in ${config.dataDir}`);
+  }
+  return { host: '127.0.0.1', port: config.metaPort, database: META_DATABASE, user: META_SUPERUSER, password };
+}
+
+export interface Runtime {
+  config: Config;
+  key: SecretKey;
+  catalog: Catalog;
+  close(): Promise<void>;
+}
+
+/** Opens the secret key and the catalog, applying pending migrations. */
+export async function openRuntime(config: Config, options: { createKey?: boolean; migrate?: boolean } = {}): Promise<Runtime> {
+  const key = options.createKey ? (await loadOrCreateSecretKey(config.secretKeyFile)).key : await readSecretKey(config.secretKeyFile);
+  const pool = createCatalogPool(await catalogTarget(config));
+  try {
+    if (options.migrate !== false) await migrate(pool);
+  } catch (error) {
+    await pool.end();
+    const err = error as { code?: string; message?: string };
+    if (err.code === 'ECONNREFUSED') {
+      throw new HindsightError('unreachable', `catalog database is not running (connection refused): start Hindsight with npm start, or check DATABASE_URL`);
+    }
+    throw error;
+  }
+  const catalog = createCatalog(pool, key);
+  return { config, key, catalog, close: () => catalog.close() };
+}

@@ -1,0 +1,32 @@
+import { loadConfig } from '../lib/config.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { createLogger } from '../lib/logger.ts';
+import { connectTemporalClient } from '../temporal/client.ts';
+import { createConsoleServices } from '../services/console.ts';
+import { createOperations } from '../services/operations.ts';
+import { openRuntime } from '../services/runtime.ts';
+import { startWebServer } from './server.ts';
+
+const logger = createLogger('web');
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const runtime = await openRuntime(config);
+  const temporal = await connectTemporalClient(config);
+  const services = createConsoleServices(runtime, createOperations(runtime, temporal));
+  const server = await startWebServer({ services, host: config.webHost, port: config.webPort, log: (msg) => logger.info(msg) });
+  logger.info(`console listening on ${server.url}`);
+  const stop = async () => {
+    await server.close();
+    await temporal.connection.close();
+    await runtime.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+}
+
+main().catch((error: unknown) => {
+  logger.error(`console failed to start: ${errorMessage(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,42 @@
+/** 83_000 -> "1m 23s". Two units at most: enough to compare runs at a glance. */
+export function formatDuration(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms) || ms < 0) return '—';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const total = Math.round(ms / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${s}s`;
+  return `${s}s`;
+}
+
+/** "3 min ago", relative to `now` so the server render and the first client render agree. */
+export function timeAgo(iso: string | null, now: number): string {
+  if (!iso) return 'never';
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return '—';
+  const seconds = Math.round((now - then) / 1000);
+  // Clock skew between the host and the browser can put a fresh start slightly in the future.
+  if (seconds < 45) return 'just now';
+  const minutes = Math.max(1, Math.floor(seconds / 60));
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  const days = Math.floor(hours / 24);
+  if (days < 60) return days === 1 ? 'yesterday' : `${days} days ago`;
+  return `${Math.floor(days / 30)} months ago`;
+}
+
+/** "2025-03-01 14:05:09 UTC": ISO order and UTC, so it lines up with logs and Temporal's history. */
+export function formatIso(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+export function ageMs(iso: string | null, now: number): number | null {
+  if (!iso) return null;
+  const then = Date.parse(iso);
+  return Number.isNaN(then) ? null : Math.max(0, now - then);
+}

@@ -1,0 +1,15 @@
+// Components import the page data contract from here, so only one file knows where it lives.
+import type { ConsoleBackup } from '../../../services/console-view.ts';
+
+export type { ConsoleBackup, ConsoleDatabase, ConsoleOverview } from '../../../services/console-view.ts';
+
+export type BackupStatus = ConsoleBackup['status'];
+export type RestoreStatus = NonNullable<ConsoleBackup['restore']>['status'];
+
+/** What the `?/backup` action returns, either way it went; the page hands it to the card it concerns. */
+export interface BackupResult {
+  database?: string | null;
+  error?: string;
+  backupId?: string;
+  workflowId?: string;
+}

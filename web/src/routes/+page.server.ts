@@ -1,0 +1,32 @@
+import { error, fail } from '@sveltejs/kit';
+import { services } from '$lib/server/services';
+import type { Actions, PageServerLoad } from './$types';
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export const load: PageServerLoad = async () => {
+  try {
+    return { overview: await services().overview() };
+  } catch (err) {
+    // Operators run this console themselves: the real cause (catalog down, Temporal unreachable) helps more than "Internal Error".
+    error(503, `Could not load the overview: ${message(err)}`);
+  }
+};
+
+export const actions = {
+  backup: async ({ request }) => {
+    const form = await request.formData();
+    const database = form.get('database');
+    if (typeof database !== 'string' || database.trim() === '') {
+      return fail(400, { database: null, error: 'No database was given to back up.' });
+    }
+    try {
+      const { backupId, workflowId } = await services().startBackup(database);
+      return { database, backupId, workflowId };
+    } catch (err) {
+      return fail(400, { database, error: message(err) });
+    }
+  },
+} satisfies Actions;

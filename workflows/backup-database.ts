@@ -1,0 +1,81 @@
+import {
+  CancellationScope, isCancellation, proxyActivities, setHandler, uuid4, workflowInfo, ApplicationFailure,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+import { backupIdAt } from '../lib/backup/ids.ts';
+import { backupDatabaseInput, type BackupDatabaseInput } from '../temporal/inputs.ts';
+import {
+  backupProgressQuery, backupProgressSignal, cancelBackupSignal, type BackupOutcome, type BackupProgress,
+} from '../temporal/messages.ts';
+import { parseInput, rootMessage } from './validate.ts';
+
+const permanent = ['bad_input', 'not_found', 'access_denied', 'integrity', 'conflict', 'no_space'];
+
+const quick = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: permanent },
+});
+
+/** A source that is down is retried a few times within a minute, then the run fails with the cause. */
+const probe = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 4, nonRetryableErrorTypes: permanent },
+});
+
+/** pg_dump can run for hours; a worker that dies stops heartbeating and the dump restarts elsewhere. */
+const dump = proxyActivities<Activities>({
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 5, nonRetryableErrorTypes: permanent },
+  cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+});
+
+/** One logical backup of one database: check the source, dump it to storage, record the result. */
+export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOutcome> {
+  const input = parseInput('backupDatabase', backupDatabaseInput, raw);
+  const info = workflowInfo();
+  const backupId = input.backupId ?? backupIdAt(info.startTime, uuid4().replace(/-/g, ''));
+  const progress: BackupProgress = {
+    backupId, database: input.database, stage: 'starting', dumpBytes: 0, storedBytes: 0, updatedAt: null, error: null,
+  };
+  setHandler(backupProgressQuery, () => progress);
+  setHandler(backupProgressSignal, (report) => {
+    if (progress.stage !== 'dumping') return;
+    progress.dumpBytes = Math.max(progress.dumpBytes, report.dumpBytes);
+    progress.storedBytes = Math.max(progress.storedBytes, report.storedBytes);
+    progress.updatedAt = new Date().toISOString();
+  });
+
+  const work = new CancellationScope();
+  let cancelReason = 'cancelled by request';
+  setHandler(cancelBackupSignal, (reason) => {
+    cancelReason = reason ? `cancelled: ${reason}` : cancelReason;
+    work.cancel();
+  });
+
+  await quick.recordBackupStarted({ database: input.database, backupId, workflowId: info.workflowId, trigger: input.trigger });
+  try {
+    const result = await work.run(async () => {
+      progress.stage = 'checking';
+      await probe.probeDatabase({ database: input.database });
+      progress.stage = 'dumping';
+      return dump.dumpDatabaseToStorage({ database: input.database, backupId });
+    });
+    progress.stage = 'complete';
+    progress.dumpBytes = result.dumpBytes;
+    progress.storedBytes = result.sizeBytes;
+    return { backupId, database: input.database, status: 'complete', ...result };
+  } catch (error) {
+    const cancelled = isCancellation(error);
+    const message = cancelled ? cancelReason : rootMessage(error);
+    progress.stage = cancelled ? 'cancelled' : 'failed';
+    progress.error = message;
+    // Recording the outcome must happen even when the workflow itself is being cancelled.
+    await CancellationScope.nonCancellable(() => quick.recordBackupEnded({ backupId, status: cancelled ? 'cancelled' : 'failed', error: message }));
+    if (cancelled && work.consideredCancelled && !CancellationScope.current().consideredCancelled) {
+      return { backupId, database: input.database, status: 'cancelled', sizeBytes: 0, dumpBytes: 0, sha256: '', tables: 0, rows: 0 };
+    }
+    if (cancelled) throw error;
+    throw ApplicationFailure.nonRetryable(`backup ${backupId} of database "${input.database}" failed: ${message}`, 'backup_failed');
+  }
+}

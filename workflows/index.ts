@@ -1,0 +1,2 @@
+export { backupDatabase } from './backup-database.ts';
+export { restoreBackup } from './restore-backup.ts';

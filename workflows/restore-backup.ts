@@ -1,0 +1,70 @@
+import {
+  ApplicationFailure, CancellationScope, isCancellation, proxyActivities, setHandler, uuid4, workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+import { restoreBackupInput, type RestoreBackupInput } from '../temporal/inputs.ts';
+import {
+  abortRestoreSignal, restoreProgressQuery, restoreProgressSignal, type RestoreOutcome, type RestoreProgress,
+} from '../temporal/messages.ts';
+import { parseInput, rootMessage } from './validate.ts';
+
+const permanent = ['bad_input', 'not_found', 'access_denied', 'integrity', 'conflict', 'no_space'];
+
+const quick = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: permanent },
+});
+
+const restore = proxyActivities<Activities>({
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes: permanent },
+  cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+});
+
+/**
+ * Restores a logical backup into an empty database and proves it: every table's row count must
+ * equal the count taken in the dump's snapshot, or the restore fails and says which tables differ.
+ */
+export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOutcome> {
+  const input = parseInput('restoreBackup', restoreBackupInput, raw);
+  const info = workflowInfo();
+  const restoreId = `r-${uuid4().replace(/-/g, '').slice(0, 12)}`;
+  const progress: RestoreProgress = { restoreId, backupId: null, database: input.database, stage: 'starting', readBytes: 0, restoredBytes: 0, error: null };
+  setHandler(restoreProgressQuery, () => progress);
+  setHandler(restoreProgressSignal, (report) => {
+    if (progress.stage !== 'restoring') return;
+    progress.readBytes = Math.max(progress.readBytes, report.readBytes);
+    progress.restoredBytes = Math.max(progress.restoredBytes, report.restoredBytes);
+  });
+  const work = new CancellationScope();
+  setHandler(abortRestoreSignal, () => work.cancel());
+
+  const { backupId } = await quick.resolveBackup({ database: input.database, backupId: input.backupId });
+  progress.backupId = backupId;
+  progress.stage = 'preparing';
+  const { target } = await quick.prepareRestoreTarget({ database: input.database, to: input.to });
+  await quick.recordRestoreStarted({ restoreId, backupId, workflowId: info.workflowId, target });
+  try {
+    progress.stage = 'restoring';
+    const result = await work.run(() => restore.restoreBackupToTarget({ database: input.database, backupId, to: input.to }));
+    progress.stage = 'verifying';
+    if (result.mismatches.length > 0) {
+      const listed = result.mismatches
+        .map((m) => `${m.schema}.${m.table}: expected ${m.expected ?? 'absent'}, restored ${m.actual ?? 'absent'}`)
+        .join('; ');
+      throw ApplicationFailure.nonRetryable(`restored data differs from backup ${backupId} in ${result.mismatches.length} table(s): ${listed}`, 'verification_failed');
+    }
+    await quick.recordRestoreEnded({ restoreId, status: 'verified', tablesChecked: result.tablesChecked, rowsChecked: result.rowsChecked });
+    progress.stage = 'verified';
+    return { restoreId, backupId, database: input.database, target, tablesChecked: result.tablesChecked, rowsChecked: result.rowsChecked };
+  } catch (error) {
+    const aborted = isCancellation(error);
+    const message = aborted ? 'aborted by request' : rootMessage(error);
+    progress.stage = aborted ? 'aborted' : 'failed';
+    progress.error = message;
+    await CancellationScope.nonCancellable(() => quick.recordRestoreEnded({ restoreId, status: 'failed', error: message }));
+    if (aborted) throw error;
+    throw ApplicationFailure.nonRetryable(`restore of backup ${backupId} (database "${input.database}") into ${target} failed: ${message}`, 'restore_failed');
+  }
+}
