@@ -40,14 +40,18 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
   const work = new CancellationScope();
   setHandler(abortRestoreSignal, () => work.cancel());
 
-  const { backupId } = await quick.resolveBackup({ database: input.database, backupId: input.backupId });
-  progress.backupId = backupId;
-  progress.stage = 'preparing';
-  const { target } = await quick.prepareRestoreTarget({ database: input.database, to: input.to });
-  await quick.recordRestoreStarted({ restoreId, backupId, workflowId: info.workflowId, target });
+  let backupId: string | null = null;
+  let target = 'the restore target';
+  let recorded = false;
   try {
+    ({ backupId } = await quick.resolveBackup({ database: input.database, backupId: input.backupId }));
+    progress.backupId = backupId;
+    progress.stage = 'preparing';
+    ({ target } = await quick.prepareRestoreTarget({ database: input.database, to: input.to }));
+    await quick.recordRestoreStarted({ restoreId, backupId, workflowId: info.workflowId, target });
+    recorded = true;
     progress.stage = 'restoring';
-    const result = await work.run(() => restore.restoreBackupToTarget({ database: input.database, backupId, to: input.to }));
+    const result = await work.run(() => restore.restoreBackupToTarget({ database: input.database, backupId: backupId!, to: input.to }));
     progress.stage = 'verifying';
     if (result.mismatches.length > 0) {
       const listed = result.mismatches
@@ -63,8 +67,9 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
     const message = aborted ? 'aborted by request' : rootMessage(error);
     progress.stage = aborted ? 'aborted' : 'failed';
     progress.error = message;
-    await CancellationScope.nonCancellable(() => quick.recordRestoreEnded({ restoreId, status: 'failed', error: message }));
+    if (recorded) await CancellationScope.nonCancellable(() => quick.recordRestoreEnded({ restoreId, status: 'failed', error: message }));
     if (aborted) throw error;
-    throw ApplicationFailure.nonRetryable(`restore of backup ${backupId} (database "${input.database}") into ${target} failed: ${message}`, 'restore_failed');
+    const which = backupId ? `backup ${backupId}` : 'a backup';
+    throw ApplicationFailure.nonRetryable(`restore of ${which} (database "${input.database}") into ${target} failed: ${message}`, 'restore_failed');
   }
 }

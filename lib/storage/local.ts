@@ -105,7 +105,7 @@ export function createLocalStorage(options: { name: string; root: string }): Sto
       const file = resolve(key);
       try {
         const handle = await open(file, 'r');
-        return createReadStream('', { fd: handle.fd, autoClose: true, highWaterMark: 256 * 1024 });
+        return createReadStream('', { fd: handle, autoClose: true, highWaterMark: 256 * 1024 });
       } catch (error) {
         throw fail('read', key, error);
       }

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { toolFor } from '../../lib/pg/tools.ts';
+import { backupProgressQuery } from '../../temporal/messages.ts';
+import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
+
+const run = promisify(execFile);
+const cli = path.resolve('bin/hindsight.mjs');
+
+/** Several tables and types, a 250k-row table and a sequence: what a real application holds. */
+const sourceSchema = `
+  create table accounts (id bigserial primary key, email text not null, profile jsonb, avatar bytea, tags text[], balance numeric(20,6), created_at timestamptz not null);
+  insert into accounts (email, profile, avatar, tags, balance, created_at)
+    select 'user' || g || '@example.org', jsonb_build_object('n', g, 'nested', jsonb_build_object('ok', g % 2 = 0), 'list', jsonb_build_array(g, 'x')),
+           decode(md5(g::text), 'hex'), array['a' || g % 5, 'b' || g % 7], (g * 1.000001)::numeric(20,6), timestamptz '2024-01-01' + g * interval '1 minute'
+    from generate_series(1, 5000) g;
+  create table events (id bigint primary key, account_id bigint not null, kind text not null, payload text, at timestamptz not null);
+  insert into events select g, 1 + g % 5000, (array['login','view','buy'])[1 + g % 3], md5(g::text) || repeat(chr(65 + g % 26), g % 40), timestamptz '2025-01-01' + g * interval '1 second'
+    from generate_series(1, 250000) g;
+  create schema billing;
+  create table billing.invoices (no integer primary key, amounts numeric[] not null, note text);
+  insert into billing.invoices select g, array[g * 1.5, g * 2.25]::numeric[], case when g % 3 = 0 then null else 'note ' || g end from generate_series(1, 1200) g;
+  create table empty_table (id int);
+  create sequence billing.invoice_no start 100;
+  select setval('billing.invoice_no', 4242);
+`;
+
+const tables: Array<[string, string]> = [
+  ['accounts', 'id'],
+  ['events', 'id'],
+  ['billing.invoices', 'no'],
+  ['empty_table', 'id'],
+];
+
+describe('backup and restore of a real database through Temporal', () => {
+  let platform: Platform;
+  let source: PgTarget;
+  let backupId: string;
+
+  before(async () => {
+    platform = await startPlatform();
+    source = await createDatabase(platform.cluster, 'shop');
+    const client = await connect('shop', source);
+    await client.query(sourceSchema);
+    await client.end();
+    await platform.startWorker();
+    await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), storage: 'local', schedule: '30 2 * * *', timezone: 'Europe/Paris' });
+  });
+
+  after(async () => {
+    await platform?.stop();
+  });
+
+  it('backs up: an encrypted object and a manifest with exact row counts, no partial files', async () => {
+    const started = await platform.ops.startBackup('shop');
+    const outcome = await started.result();
+    backupId = outcome.backupId;
+    assert.equal(outcome.status, 'complete');
+    assert.equal(outcome.backupId, started.backupId);
+    assert.equal(outcome.rows, 5000 + 250000 + 1200);
+
+    const progress = await platform.env.client.workflow.getHandle(started.workflowId).query(backupProgressQuery);
+    assert.equal(progress.stage, 'complete');
+    assert.equal(progress.storedBytes, outcome.sizeBytes);
+
+    const record = await platform.runtime.catalog.getBackup(backupId);
+    assert.equal(record.status, 'complete');
+    assert.deepEqual(
+      record.rowCounts?.map((t) => `${t.schema}.${t.table}=${t.rows}`),
+      ['billing.invoices=1200', 'public.accounts=5000', 'public.empty_table=0', 'public.events=250000'],
+    );
+
+    const files = await readdir(path.join(platform.backupsDir, 'shop'));
+    assert.deepEqual(files.sort(), [`${backupId}.dump.hsb`, `${backupId}.json`]);
+    const object = await readFile(path.join(platform.backupsDir, 'shop', `${backupId}.dump.hsb`));
+    assert.equal(object.subarray(0, 4).toString(), 'HSBK');
+    assert.equal(object.length, outcome.sizeBytes);
+    assert.ok(!object.includes(Buffer.from('user42@example.org')), 'the object must not hold plaintext rows');
+    const manifest = JSON.parse(await readFile(path.join(platform.backupsDir, 'shop', `${backupId}.json`), 'utf8'));
+    assert.equal(manifest.object.sizeBytes, object.length);
+    assert.equal(manifest.encryption.keyId, platform.runtime.key.id);
+    const pgDump = await toolFor('pg_dump');
+    assert.equal(manifest.tool.compression.algorithm, pgDump.major >= 16 ? 'zstd' : 'gzip');
+  });
+
+  it('the schedule exists in Temporal with overlap SKIP and the database timezone', async () => {
+    const description = await platform.env.client.schedule.getHandle('backup/shop').describe();
+    assert.deepEqual(description.spec.timezone, 'Europe/Paris');
+    assert.equal(description.policies.overlap, 'SKIP');
+    assert.equal(description.action.type, 'startWorkflow');
+    assert.ok(description.info.nextActionTimes.length > 0);
+  });
+
+  it('restores into a new database, and every table and the sequence match the source', async () => {
+    const restore = await platform.ops.startRestore({ database: 'shop', backupId, to: { database: 'shop_restored' } });
+    const outcome = await restore.result();
+    assert.equal(outcome.tablesChecked, 4);
+    assert.equal(outcome.rowsChecked, 256200);
+    const restored = { ...source, database: 'shop_restored' };
+    for (const [table, order] of tables) {
+      assert.deepEqual(await tableFingerprint(restored, table, order), await tableFingerprint(source, table, order), `table ${table} differs`);
+    }
+    const seq = async (t: PgTarget) => {
+      const c = await connect('seq', t);
+      const { rows } = await c.query<{ v: string }>('select last_value::text as v from billing.invoice_no');
+      await c.end();
+      return rows[0]!.v;
+    };
+    assert.equal(await seq(restored), '4242');
+    const record = await platform.runtime.catalog.getBackup(backupId);
+    assert.equal(record.lastRestore?.status, 'verified');
+  });
+
+  it('refuses to restore into a database that already holds tables', async () => {
+    const restore = await platform.ops.startRestore({ database: 'shop', backupId, to: { database: 'shop_restored' } });
+    await assert.rejects(restore.result(), (error: Error) => {
+      assert.match(String((error.cause as Error)?.message), /already holds 4 table\(s\): restore into a new or empty database/);
+      return true;
+    });
+  });
+
+  it('the CLI lists backups, restores to a URL, and decrypts a backup offline for pg_restore', async () => {
+    const env = { ...process.env, ...platform.configEnv };
+    const { stdout } = await run(process.execPath, [cli, 'backups', 'shop', '--json'], { env });
+    const listed = JSON.parse(stdout) as Array<{ id: string; status: string }>;
+    assert.deepEqual(listed.map((b) => [b.id, b.status]), [[backupId, 'complete']]);
+
+    const url = targetUrl({ ...source, database: 'shop_from_cli' });
+    const restored = await run(process.execPath, [cli, 'restore', 'shop', '--backup', backupId, '--to', url, '--wait', '--json'], { env });
+    assert.equal(JSON.parse(restored.stdout).rowsChecked, 256200);
+    assert.deepEqual(await tableFingerprint({ ...source, database: 'shop_from_cli' }, 'events', 'id'), await tableFingerprint(source, 'events', 'id'));
+
+    const out = path.join(platform.dir, 'decrypted.dump');
+    await run(process.execPath, [cli, 'decrypt', path.join(platform.backupsDir, 'shop', `${backupId}.dump.hsb`), '--key', platform.config.secretKeyFile, '-o', out], { env });
+    const pgRestore = await toolFor('pg_restore');
+    const { stdout: toc } = await run(pgRestore.path, ['--list', out]);
+    assert.match(toc, /TABLE DATA public events/);
+    assert.match(toc, /SEQUENCE SET billing invoice_no/);
+  });
+
+  it('fails a restore loudly when restored row counts differ from the manifest', async () => {
+    const manifestFile = path.join(platform.backupsDir, 'shop', `${backupId}.json`);
+    const original = await readFile(manifestFile, 'utf8');
+    const manifest = JSON.parse(original);
+    manifest.tables.find((t: { table: string }) => t.table === 'accounts').rows = 5001;
+    await writeFile(manifestFile, JSON.stringify(manifest));
+    try {
+      const restore = await platform.ops.startRestore({ database: 'shop', backupId, to: { database: 'shop_mismatch' } });
+      await assert.rejects(restore.result(), (error: Error) => {
+        assert.match(String((error.cause as Error)?.message), /differs from backup .* in 1 table\(s\): public\.accounts: expected 5001, restored 5000/);
+        return true;
+      });
+    } finally {
+      await writeFile(manifestFile, original);
+    }
+  });
+
+  it('refuses a backup whose object was altered, and leaves the target empty', async () => {
+    const objectFile = path.join(platform.backupsDir, 'shop', `${backupId}.dump.hsb`);
+    const original = await readFile(objectFile);
+    const damaged = Buffer.from(original);
+    damaged[Math.floor(damaged.length / 2)]! ^= 0x04;
+    await writeFile(objectFile, damaged);
+    try {
+      const restore = await platform.ops.startRestore({ database: 'shop', backupId, to: { database: 'shop_damaged' } });
+      await assert.rejects(restore.result(), (error: Error) => {
+        assert.match(String((error.cause as Error)?.message), /chunk \d+ failed authentication/);
+        return true;
+      });
+      const client = await connect('damaged', { ...source, database: 'shop_damaged' });
+      const { rows } = await client.query("select count(*)::int as n from pg_tables where schemaname not in ('pg_catalog', 'information_schema')");
+      await client.end();
+      assert.equal(rows[0].n, 0, 'a failed restore must leave no tables behind');
+    } finally {
+      await writeFile(objectFile, original);
+    }
+  });
+});

@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime as TemporalRuntime, type Worker } from '@temporalio/worker';
+import { loadConfig, type Config } from '../../lib/config.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { openLocalCluster, type LocalCluster } from '../../lib/pg/cluster.ts';
+import { connect, quoteIdent, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { createOperations, type Operations } from '../../services/operations.ts';
+import { openRuntime, type Runtime } from '../../services/runtime.ts';
+import { temporalCliPath } from '../../temporal/dev-server.ts';
+import { createHindsightWorker } from '../../worker/create-worker.ts';
+import { freePort } from './ports.ts';
+
+let runtimeInstalled = false;
+function quietTemporalRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  TemporalRuntime.install({ logger: new DefaultLogger('WARN') });
+}
+
+/** A throwaway PostgreSQL server in a temp dir, tuned for speed (nothing here must survive a crash). */
+export async function startTestCluster(dir: string): Promise<LocalCluster> {
+  const cluster = await openLocalCluster({
+    dataDir: path.join(dir, 'pg'),
+    port: await freePort(),
+    settings: { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off' },
+  });
+  await cluster.start();
+  return cluster;
+}
+
+export async function createDatabase(cluster: LocalCluster, name: string): Promise<PgTarget> {
+  const admin = await connect('test server', cluster.target('postgres'));
+  try {
+    await admin.query(`create database ${quoteIdent(name)}`);
+  } finally {
+    await admin.end();
+  }
+  return cluster.target(name);
+}
+
+export interface Platform {
+  dir: string;
+  cluster: LocalCluster;
+  env: TestWorkflowEnvironment;
+  config: Config;
+  configEnv: Record<string, string>;
+  runtime: Runtime;
+  ops: Operations;
+  backupsDir: string;
+  /** Starts the in-process worker; `stopWorker` ends it. */
+  startWorker(): Promise<void>;
+  stopWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything a backup needs, for real: a PostgreSQL server (source databases and the catalog), the
+ * Temporal dev server from the temporal CLI, the catalog with its migrations, a local storage.
+ */
+export async function startPlatform(): Promise<Platform> {
+  quietTemporalRuntime();
+  const dir = await mkdtemp(path.join(tmpdir(), 'hindsight-it-'));
+  await chmod(dir, 0o755);
+  const cluster = await startTestCluster(dir);
+  const catalogTarget = await createDatabase(cluster, 'catalog');
+  const temporalPort = await freePort();
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: await temporalCliPath() },
+      ip: '127.0.0.1',
+      port: temporalPort,
+      ui: false,
+      extraArgs: ['--log-level', 'error'],
+    },
+  });
+  const backupsDir = path.join(dir, 'backups');
+  await mkdir(backupsDir, { recursive: true });
+  const configEnv = {
+    HINDSIGHT_DATA_DIR: path.join(dir, 'data'),
+    DATABASE_URL: targetUrl(catalogTarget),
+    TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+    TEMPORAL_NAMESPACE: 'default',
+    HINDSIGHT_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
+  };
+  const config = loadConfig(configEnv);
+  const runtime = await openRuntime(config, { createKey: true });
+  await runtime.catalog.upsertStorage('local', { type: 'local', path: backupsDir });
+  const ops = createOperations(runtime, env.client);
+
+  let running: { worker: Worker; done: Promise<void>; close(): Promise<void> } | undefined;
+  const platform: Platform = {
+    dir, cluster, env, config, configEnv, runtime, ops, backupsDir,
+    async startWorker() {
+      if (running) return;
+      const { worker, close } = await createHindsightWorker(runtime, createLogger('test-worker'));
+      running = { worker, done: worker.run(), close };
+    },
+    async stopWorker() {
+      if (!running) return;
+      const current = running;
+      running = undefined;
+      current.worker.shutdown();
+      await current.done;
+      await current.close();
+    },
+    async stop() {
+      await platform.stopWorker().catch(() => undefined);
+      await runtime.close().catch(() => undefined);
+      await env.teardown().catch(() => undefined);
+      await cluster.stop('immediate').catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return platform;
+}
+
+/** An order-sensitive fingerprint of a table's whole content. */
+export async function tableFingerprint(target: PgTarget, table: string, orderBy: string): Promise<{ rows: number; md5: string }> {
+  const client = await connect('fingerprint', target);
+  try {
+    const { rows } = await client.query<{ n: string; h: string }>(
+      `select count(*)::text as n, md5(coalesce(string_agg(t::text, E'\\n' order by ${orderBy}), '')) as h from ${table} t`,
+    );
+    return { rows: Number(rows[0]!.n), md5: rows[0]!.h };
+  } finally {
+    await client.end();
+  }
+}

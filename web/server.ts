@@ -1,0 +1,99 @@
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import express, { type RequestHandler } from 'express';
+import { CONSOLE_SERVICES_KEY, type ConsoleServices } from '../services/console-view.ts';
+
+export interface WebServerOptions {
+  services: ConsoleServices;
+  host: string;
+  port: number;
+  log: (msg: string) => void;
+}
+
+export interface WebServer {
+  close(): Promise<void>;
+  url: string;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function loadConsoleHandler(): Promise<RequestHandler> {
+  const handlerUrl = new URL('./build/handler.js', import.meta.url);
+  if (!existsSync(fileURLToPath(handlerUrl))) {
+    throw new Error(`console is not built: run npm run setup (missing ${fileURLToPath(handlerUrl)})`);
+  }
+  // The build output has no type declarations; adapter-node documents `handler` as connect-style middleware.
+  const mod = (await import(handlerUrl.href)) as { handler: RequestHandler };
+  return mod.handler;
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function urlOf(server: Server, host: string): string {
+  const { port } = server.address() as AddressInfo;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * Serves the console: a JSON API for scripts and the SvelteKit pages. The caller owns the
+ * services; the pages reach them through globalThis because the built handler is a separate bundle
+ * that cannot import this process's instances.
+ */
+export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
+  const { services, host, port, log } = options;
+  const slot = globalThis as Record<string, unknown>;
+  slot[CONSOLE_SERVICES_KEY] = services;
+
+  // Load before listening, so a missing build fails startup instead of every page request.
+  const consoleHandler = await loadConsoleHandler();
+
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+
+  app.get('/api/v1/overview', async (_req, res) => {
+    try {
+      res.json(await services.overview());
+    } catch (err) {
+      log(`overview failed: ${errorMessage(err)}`);
+      res.status(500).json({ error: { message: errorMessage(err) } });
+    }
+  });
+
+  app.use(consoleHandler);
+
+  const server = createServer(app);
+  await listen(server, host, port);
+  const url = urlOf(server, host);
+  log(`console listening on ${url}`);
+
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => {
+          if (slot[CONSOLE_SERVICES_KEY] === services) delete slot[CONSOLE_SERVICES_KEY];
+          if (err) reject(err);
+          else resolve();
+        });
+        // Browsers keep idle connections open; without this close() waits for them to time out.
+        server.closeIdleConnections();
+      }),
+  };
+}
