@@ -41,6 +41,8 @@ function rootCause(error: unknown): string {
   let message = errorMessage(error);
   while (current) {
     if (current.message) message = current.message;
+    // A HindsightError already says what happened; its cause is the raw driver error.
+    if (current instanceof HindsightError) break;
     current = current.cause as typeof current;
   }
   return message.split('\n')[0] ?? message;

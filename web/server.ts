@@ -17,11 +17,18 @@ export interface WebServer {
   url: string;
 }
 
+// Must match envPrefix in svelte.config.js.
+const ADAPTER_ENV_PREFIX = 'HINDSIGHT_CONSOLE_';
+const PROTOCOL_HEADER = 'x-hindsight-console-protocol';
+
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
 async function loadConsoleHandler(): Promise<RequestHandler> {
+  // adapter-node assumes https unless told where to read the protocol, and then rejects every form
+  // post made over plain http as cross-site. It reads its settings once, when handler.js is imported.
+  process.env[`${ADAPTER_ENV_PREFIX}PROTOCOL_HEADER`] ??= PROTOCOL_HEADER;
   const handlerUrl = new URL('./build/handler.js', import.meta.url);
   if (!existsSync(fileURLToPath(handlerUrl))) {
     throw new Error(`console is not built: run npm run setup (missing ${fileURLToPath(handlerUrl)})`);
@@ -76,6 +83,11 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     }
   });
 
+  // Always overwritten, so a client cannot claim a protocol; req.protocol honours 'trust proxy' if the caller sets it.
+  app.use((req, _res, next) => {
+    req.headers[PROTOCOL_HEADER] = req.protocol;
+    next();
+  });
   app.use(consoleHandler);
 
   const server = createServer(app);

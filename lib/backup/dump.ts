@@ -44,6 +44,19 @@ function explainDumpFailure(databaseName: string, stderr: string, code: number |
   return new HindsightError('tool_failed', `database "${databaseName}": pg_dump failed: ${last}`);
 }
 
+/** Errors of our own queries on the source (snapshot export, row counts). */
+function explainQueryError(databaseName: string, error: unknown): HindsightError {
+  if (error instanceof HindsightError) return error;
+  const err = error as { code?: string; message?: string };
+  if (err.code === '42501') {
+    return new HindsightError('access_denied', `database "${databaseName}": ${err.message} (grant the backup role SELECT on every table, or pg_read_all_data)`, { cause: error });
+  }
+  if (err.code?.startsWith('08') || err.code === '57P01') {
+    return new HindsightError('unreachable', `database "${databaseName}": connection lost during the backup (${err.message})`, { cause: error });
+  }
+  return new HindsightError('tool_failed', `database "${databaseName}": ${errorMessage(error)}`, { cause: error });
+}
+
 /**
  * pg_dump -Fc → SHA-256 → AES-256-GCM chunks → storage, with backpressure end to end: memory stays
  * at a few chunks whatever the database size, and nothing is written to a temporary file.
@@ -95,7 +108,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<BackupM
       const { code, signal } = await exited.catch(() => ({ code: null, signal: null }));
       if (options.signal?.aborted) throw new HindsightError('tool_failed', `backup of "${databaseName}" was cancelled`);
       if (code !== 0 && stderr()) throw explainDumpFailure(databaseName, stderr(), code, signal);
-      throw error;
+      throw explainQueryError(databaseName, error);
     } finally {
       clearInterval(progressTimer);
       options.signal?.removeEventListener('abort', abortChild);
@@ -147,7 +160,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<BackupM
     return manifest;
   } catch (error) {
     if (write) await write.abort().catch(() => undefined);
-    throw error instanceof HindsightError ? error : new HindsightError('tool_failed', `backup of "${databaseName}" failed: ${errorMessage(error)}`, { cause: error });
+    throw explainQueryError(databaseName, error);
   } finally {
     await client.end().catch(() => undefined);
   }

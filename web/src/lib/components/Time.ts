@@ -28,11 +28,14 @@ export function timeAgo(iso: string | null, now: number): string {
   return `${Math.floor(days / 30)} months ago`;
 }
 
-/** "2025-03-01 14:05:09 UTC": ISO order and UTC, so it lines up with logs and Temporal's history. */
-export function formatIso(iso: string): string {
+/**
+ * "2025-03-01 14:05:09 UTC": ISO order and UTC, so it lines up with logs and Temporal's history.
+ * `seconds: false` gives the short form used where space is tight; the full one stays in a tooltip.
+ */
+export function formatIso(iso: string, { seconds = true } = {}): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+  return `${d.toISOString().slice(0, seconds ? 19 : 16).replace('T', ' ')} UTC`;
 }
 
 export function ageMs(iso: string | null, now: number): number | null {
