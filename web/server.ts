@@ -54,19 +54,7 @@ function urlOf(server: Server, host: string): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-/**
- * Serves the console: a JSON API for scripts and the SvelteKit pages. The caller owns the
- * services; the pages reach them through globalThis because the built handler is a separate bundle
- * that cannot import this process's instances.
- */
-export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
-  const { services, host, port, log } = options;
-  const slot = globalThis as Record<string, unknown>;
-  slot[CONSOLE_SERVICES_KEY] = services;
-
-  // Load before listening, so a missing build fails startup instead of every page request.
-  const consoleHandler = await loadConsoleHandler();
-
+function buildApp(services: ConsoleServices, consoleHandler: RequestHandler, log: (msg: string) => void): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
@@ -89,18 +77,40 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     next();
   });
   app.use(consoleHandler);
+  return app;
+}
 
-  const server = createServer(app);
-  await listen(server, host, port);
-  const url = urlOf(server, host);
-  log(`console listening on ${url}`);
+/**
+ * Serves the console: a JSON API for scripts and the SvelteKit pages. The caller owns the
+ * services; the pages reach them through globalThis because the built handler is a separate bundle
+ * that cannot import this process's instances.
+ */
+export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
+  const { services, host, port, log } = options;
+  const slot = globalThis as Record<string, unknown>;
+  slot[CONSOLE_SERVICES_KEY] = services;
+  const unpublish = () => {
+    if (slot[CONSOLE_SERVICES_KEY] === services) delete slot[CONSOLE_SERVICES_KEY];
+  };
 
+  let server: Server;
+  let url: string;
+  try {
+    // Load before listening, so a missing build fails startup instead of every page request.
+    const consoleHandler = await loadConsoleHandler();
+    server = createServer(buildApp(services, consoleHandler, log));
+    await listen(server, host, port);
+    url = urlOf(server, host);
+  } catch (err) {
+    unpublish();
+    throw err;
+  }
   return {
     url,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => {
-          if (slot[CONSOLE_SERVICES_KEY] === services) delete slot[CONSOLE_SERVICES_KEY];
+          unpublish();
           if (err) reject(err);
           else resolve();
         });

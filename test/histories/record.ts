@@ -1,0 +1,33 @@
+/**
+ * Records the histories that the replay test runs against: one backup and one restore of a small
+ * database, on real servers. Run it after a deliberate change to workflow code, and commit the
+ * result together with that change (`npm run histories`).
+ */
+import { writeFile } from 'node:fs/promises';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, targetUrl } from '../../lib/pg/connection.ts';
+import { createDatabase, startPlatform } from '../support/platform.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const platform = await startPlatform();
+try {
+  const source = await createDatabase(platform.cluster, 'history');
+  const client = await connect('history', source);
+  await client.query('create table t (id int primary key, v text); insert into t select g, md5(g::text) from generate_series(1, 1000) g');
+  await client.end();
+  await platform.startWorker();
+  await platform.ops.addDatabase({ name: 'history', url: targetUrl(source) });
+  const backup = await platform.ops.startBackup('history');
+  const outcome = await backup.result();
+  const restore = await platform.ops.startRestore({ database: 'history', backupId: outcome.backupId, to: { database: 'history_restored' } });
+  await restore.result();
+  for (const [name, workflowId] of [['backupDatabase', backup.workflowId], ['restoreBackup', restore.workflowId]] as const) {
+    const history = await platform.env.client.workflow.getHandle(workflowId).fetchHistory();
+    await writeFile(path.join(here, `${name}.json`), `${historyToJSON(history)}\n`);
+    process.stdout.write(`recorded ${name} (${history.events?.length} events)\n`);
+  }
+} finally {
+  await platform.stop();
+}

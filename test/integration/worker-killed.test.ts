@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { DecryptStream } from '../../lib/crypto/chunked-gcm.ts';
+import { connect, targetUrl } from '../../lib/pg/connection.ts';
+import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+
+/** The real worker program, as `npm start` runs it, in its own process so that it can be killed. */
+function startWorkerProcess(platform: Platform, log: string[]): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('worker/main.ts')], {
+    env: { ...process.env, ...platform.configEnv, HINDSIGHT_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => log.push(d.toString()));
+  child.stderr?.on('data', (d: Buffer) => log.push(d.toString()));
+  return child;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function sha256Of(stream: NodeJS.ReadableStream): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(stream, new Writable({ write(chunk, _e, cb) { hash.update(chunk); cb(); } }));
+  return hash.digest('hex');
+}
+
+describe('a worker killed in the middle of a backup', () => {
+  let platform: Platform;
+  const workers: ChildProcess[] = [];
+  const log: string[] = [];
+
+  before(async () => {
+    platform = await startPlatform();
+    const source = await createDatabase(platform.cluster, 'bulk');
+    const client = await connect('bulk', source);
+    // Large enough that the dump runs for several seconds on this machine, so the kill lands mid-stream.
+    await client.query(`create table readings (id bigint primary key, sensor int, value double precision, note text)`);
+    await client.query(`insert into readings select g, g % 977, random(), md5(g::text) || md5((g * 7)::text) from generate_series(1, 2500000) g`);
+    await client.end();
+    await platform.ops.addDatabase({ name: 'bulk', url: targetUrl(source) });
+  });
+
+  after(async () => {
+    for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+    await platform?.stop();
+  });
+
+  it('retries on a new worker and ends with exactly one complete backup and no partial object', async () => {
+    const first = startWorkerProcess(platform, log);
+    workers.push(first);
+    const started = await platform.ops.startBackup('bulk');
+    const dir = path.join(platform.backupsDir, 'bulk');
+
+    // Kill as soon as the upload is under way: a partial file with bytes in it.
+    const partial = await waitFor('the upload to start', async () => {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const name of names.filter((n) => n.includes('.partial-'))) {
+        const size = await stat(path.join(dir, name)).then((s) => s.size, () => 0);
+        if (size > 1024 * 1024) return name;
+      }
+      return undefined;
+    }, 120_000);
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    assert.ok((await readdir(dir)).includes(partial), 'the killed attempt left its partial file behind');
+    const [running] = await platform.runtime.catalog.listBackups('bulk');
+    assert.equal(running?.status, 'running', 'nothing is marked complete by a killed attempt');
+
+    const second = startWorkerProcess(platform, log);
+    workers.push(second);
+    const outcome = await started.result();
+    assert.equal(outcome.status, 'complete');
+    assert.equal(outcome.rows, 2_500_000);
+
+    const backups = await platform.runtime.catalog.listBackups('bulk');
+    assert.deepEqual(backups.map((b) => [b.id, b.status]), [[outcome.backupId, 'complete']]);
+    assert.deepEqual((await readdir(dir)).sort(), [`${outcome.backupId}.dump.hsb`, `${outcome.backupId}.json`]);
+
+    // The retried attempt is a whole, authentic backup: both checksums of the manifest hold.
+    const manifest = JSON.parse(await readFile(path.join(dir, `${outcome.backupId}.json`), 'utf8'));
+    const objectFile = path.join(dir, `${outcome.backupId}.dump.hsb`);
+    assert.equal(await sha256Of(createReadStream(objectFile)), manifest.object.sha256);
+    const decrypt = new DecryptStream(platform.runtime.key);
+    const [dumpSha] = await Promise.all([sha256Of(decrypt), pipeline(createReadStream(objectFile), decrypt)]);
+    assert.equal(dumpSha, manifest.dump.sha256);
+
+    const history = await platform.env.client.workflow.getHandle(started.workflowId).fetchHistory();
+    const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+    assert.ok(attempts.some((a) => (a ?? 0) >= 2), `the dump activity ran again after the kill (attempts: ${attempts.join(',')})`);
+  });
+});

@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { workflowsPath } from '../../worker/create-worker.ts';
+
+/**
+ * Replays committed histories against today's workflow code: a change that would break workflows
+ * already running in production (non-determinism) fails here, not on a user's server.
+ */
+describe('workflow replay over committed histories', () => {
+  for (const name of ['backupDatabase', 'restoreBackup']) {
+    it(`${name} replays deterministically`, async () => {
+      try { Runtime.install({ logger: new DefaultLogger('WARN') }); } catch { /* already installed */ }
+      const history = JSON.parse(await readFile(path.join('test/histories', `${name}.json`), 'utf8'));
+      assert.ok(history.events.length > 5, 'the history holds a whole run');
+      await Worker.runReplayHistory({ workflowsPath }, history, `${name}-replay`);
+    });
+  }
+});
