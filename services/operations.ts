@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { backupIdAt } from '../lib/backup/ids.ts';
+import { backupIdAt } from '../temporal/backup-ids.ts';
 import { seal } from '../lib/crypto/sealed.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 import { connect, parsePgUrl, pgUrlSchema, serverInfo, describeTarget } from '../lib/pg/connection.ts';

@@ -2,7 +2,7 @@ import {
   CancellationScope, isCancellation, proxyActivities, setHandler, uuid4, workflowInfo, ApplicationFailure,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { backupIdAt } from '../lib/backup/ids.ts';
+import { backupIdAt } from '../temporal/backup-ids.ts';
 import { backupDatabaseInput, type BackupDatabaseInput } from '../temporal/inputs.ts';
 import {
   backupProgressQuery, backupProgressSignal, cancelBackupSignal, type BackupOutcome, type BackupProgress,

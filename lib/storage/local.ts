@@ -94,7 +94,12 @@ export function createLocalStorage(options: { name: string; root: string }): Sto
         async abort() {
           if (settled) return;
           settled = true;
-          stream.destroy();
+          // The file may still be opening: wait until the stream has closed it, then remove it.
+          if (!stream.closed) {
+            const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+            stream.destroy();
+            await closed;
+          }
           await rm(partial, { force: true });
         },
       };

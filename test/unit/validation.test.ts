@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../lib/config.ts';
+import { parsePgUrl } from '../../lib/pg/connection.ts';
+import { backupDatabaseInput, describeInputError, restoreBackupInput } from '../../temporal/inputs.ts';
+import { addDatabaseInput } from '../../services/operations.ts';
+
+function inputError(schema: typeof backupDatabaseInput | typeof restoreBackupInput, name: string, value: unknown): string {
+  const parsed = schema.safeParse(value);
+  assert.equal(parsed.success, false, 'the input must be rejected');
+  return describeInputError(name, parsed.error!);
+}
+
+describe('configuration', () => {
+  it('has working defaults', () => {
+    const config = loadConfig({});
+    assert.equal(config.temporalAddress, '127.0.0.1:7233');
+    assert.equal(config.webPort, 3000);
+    assert.match(config.secretKeyFile, /data\/secret\.key$/);
+  });
+
+  it('names every bad variable', () => {
+    assert.throws(
+      () => loadConfig({ HINDSIGHT_WEB_PORT: 'eighty', TEMPORAL_ADDRESS: 'nohost', DATABASE_URL: 'mysql://x' }),
+      (error: Error) => {
+        assert.match(error.message, /HINDSIGHT_WEB_PORT: /);
+        assert.match(error.message, /TEMPORAL_ADDRESS: must be host:port/);
+        assert.match(error.message, /DATABASE_URL: must be a postgres:\/\/ URL/);
+        return true;
+      },
+    );
+  });
+});
+
+describe('workflow inputs', () => {
+  it('accepts a minimal backup input and fills the trigger', () => {
+    assert.deepEqual(backupDatabaseInput.parse({ database: 'demo' }), { database: 'demo', trigger: 'schedule' });
+  });
+
+  it('names the bad fields of a backup input', () => {
+    const message = inputError(backupDatabaseInput, 'backupDatabase', { database: 'Demo DB', backupId: 'yesterday', extra: 1 });
+    assert.match(message, /^invalid backupDatabase input: /);
+    assert.match(message, /database: database must be a registered name/);
+    assert.match(message, /backupId: backupId must look like 20261123T103000Z-3f9a1c/);
+    assert.match(message, /input: Unrecognized key: "extra"|extra/);
+  });
+
+  it('requires the database', () => {
+    assert.match(inputError(backupDatabaseInput, 'backupDatabase', {}), /database: database is required/);
+  });
+
+  it('refuses a restore target URL that carries a password', () => {
+    const message = inputError(restoreBackupInput, 'restoreBackup', { database: 'demo', to: { url: 'postgres://u:secret@db:5432/x' } });
+    assert.match(message, /to\.url must not contain a password/);
+    assert.ok(!message.includes('secret@'), 'the error must not repeat the secret');
+  });
+
+  it('refuses a restore without a target', () => {
+    assert.match(inputError(restoreBackupInput, 'restoreBackup', { database: 'demo' }), /to: /);
+  });
+
+  it('accepts both kinds of restore target', () => {
+    assert.ok(restoreBackupInput.safeParse({ database: 'demo', to: { database: 'demo_copy' } }).success);
+    assert.ok(restoreBackupInput.safeParse({ database: 'demo', to: { url: 'postgres://u@db:5432/x' }, backupId: '20261123T103000Z-3f9a1c' }).success);
+  });
+});
+
+describe('database registration input', () => {
+  it('names a bad schedule and timezone', () => {
+    const parsed = addDatabaseInput.safeParse({ name: 'demo', url: 'postgres://u@h/db', schedule: 'every hour', timezone: 'Mars/Olympus' });
+    assert.equal(parsed.success, false);
+    const fields = parsed.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n');
+    assert.match(fields, /schedule: schedule must be a cron expression with five fields/);
+    assert.match(fields, /timezone: timezone must be an IANA name/);
+  });
+
+  it('parses connection URLs, decoding user and password', () => {
+    const target = parsePgUrl('postgresql://back%40up:p%3Ass@db.internal:6543/app?sslmode=require');
+    assert.deepEqual(target, { host: 'db.internal', port: 6543, database: 'app', user: 'back@up', password: 'p:ss', sslmode: 'require' });
+    assert.throws(() => parsePgUrl('mysql://x'), /must start with postgres:\/\//);
+    assert.throws(() => parsePgUrl('postgres://h/db?sslmode=maybe'), /sslmode "maybe" is not one of/);
+  });
+});
