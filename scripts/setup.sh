@@ -19,7 +19,8 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -d node_modules ] || [ "$(cat "$stamp_dir/npm" 2>/dev/null)" != "$lock_hash" ]; then
   say "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm ci refuses lockfiles that lack other platforms' optional packages, which this npm omits.
+  npm install --no-audit --no-fund --no-save --loglevel=error
   echo "$lock_hash" > "$stamp_dir/npm"
 fi
 
