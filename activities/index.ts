@@ -183,7 +183,7 @@ export const createActivities = (deps: ActivityDeps) => {
           signal: ctx.cancellationSignal,
           onProgress: (p) => report(p),
         });
-        return { tablesChecked: result.tables.length, rowsChecked: result.rowsChecked, mismatches: result.mismatches };
+        return { tablesChecked: result.tables.length, rowsChecked: result.rowsChecked, mismatches: result.mismatches, readBytes: result.readBytes, restoredBytes: result.restoredBytes };
       });
     },
   };

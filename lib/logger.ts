@@ -16,7 +16,7 @@ export function createLogger(name: string): Logger {
     level: process.env.HINDSIGHT_LOG_LEVEL ?? 'info',
     redact: { paths: redactedFields, censor: '[redacted]' },
     ...(pretty
-      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,name' } } }
+      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,name', singleLine: true } } }
       : {}),
   });
 }

@@ -57,7 +57,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     '--port', String(options.port),
     '--ui-port', String(options.uiPort),
     '--namespace', options.namespace,
-    '--log-level', 'warn',
+    '--log-level', 'error',
     ...Object.entries(searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });

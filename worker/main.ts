@@ -8,12 +8,13 @@ const logger = createLogger('worker');
 
 TemporalRuntime.install({
   logger: {
+    // The SDK's own INFO lines (bundle statistics, state changes) are noise to an operator.
     log: (level, message, meta) => {
-      const method = level === 'ERROR' ? 'error' : level === 'WARN' ? 'warn' : level === 'INFO' ? 'info' : 'debug';
+      const method = level === 'ERROR' ? 'error' : level === 'WARN' ? 'warn' : 'debug';
       logger[method](meta ?? {}, message);
     },
-    trace: () => undefined, debug: () => undefined,
-    info: (m, meta) => logger.info(meta ?? {}, m), warn: (m, meta) => logger.warn(meta ?? {}, m), error: (m, meta) => logger.error(meta ?? {}, m),
+    trace: () => undefined, debug: (m, meta) => logger.debug(meta ?? {}, m),
+    info: (m, meta) => logger.debug(meta ?? {}, m), warn: (m, meta) => logger.warn(meta ?? {}, m), error: (m, meta) => logger.error(meta ?? {}, m),
   },
   telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
 });

@@ -53,6 +53,8 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
     progress.stage = 'restoring';
     const result = await work.run(() => restore.restoreBackupToTarget({ database: input.database, backupId: backupId!, to: input.to }));
     progress.stage = 'verifying';
+    progress.readBytes = result.readBytes;
+    progress.restoredBytes = result.restoredBytes;
     if (result.mismatches.length > 0) {
       const listed = result.mismatches
         .map((m) => `${m.schema}.${m.table}: expected ${m.expected ?? 'absent'}, restored ${m.actual ?? 'absent'}`)

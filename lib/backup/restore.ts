@@ -54,6 +54,8 @@ export interface RestoreOptions {
 }
 
 export interface RestoreResult {
+  readBytes: number;
+  restoredBytes: number;
   tables: TableRowCount[];
   mismatches: RowCountMismatch[];
   rowsChecked: number;
@@ -113,7 +115,7 @@ export async function streamRestoreFromStorage(options: RestoreOptions): Promise
   try {
     const tables = await countRows(client);
     const mismatches = compareRowCounts(manifest.tables, tables);
-    return { tables, mismatches, rowsChecked: tables.reduce((sum, t) => sum + t.rows, 0) };
+    return { readBytes: objectMeter.bytes, restoredBytes: dumpMeter.bytes, tables, mismatches, rowsChecked: tables.reduce((sum, t) => sum + t.rows, 0) };
   } finally {
     await client.end().catch(() => undefined);
   }

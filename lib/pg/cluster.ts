@@ -20,6 +20,8 @@ export interface LocalCluster {
   readonly superuser: string;
   readonly password: string;
   readonly major: number;
+  /** The pg_ctl that runs this cluster (for emergency stops from synchronous exit handlers). */
+  readonly pgCtlPath: string;
   target(database?: string): PgTarget;
   start(): Promise<void>;
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
@@ -130,6 +132,7 @@ export async function openLocalCluster(options: ClusterOptions): Promise<LocalCl
     superuser,
     password,
     major: initdb.major,
+    pgCtlPath: pgCtl.path,
     target: (database = 'postgres') => ({ host: '127.0.0.1', port: options.port, database, user: superuser, password }),
     async isRunning() {
       try {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,16 @@ function quietTemporalRuntime(): void {
   TemporalRuntime.install({ logger: new DefaultLogger('WARN') });
 }
 
+const liveClusters = new Map<string, string>();
+// pg_ctl daemonizes the server: if a test process dies, stop its servers rather than leak them.
+process.once('exit', () => {
+  for (const [dataDir, pgCtl] of liveClusters) {
+    const args = [pgCtl, 'stop', '-D', dataDir, '-m', 'immediate'];
+    if (process.getuid?.() === 0) spawnSync('runuser', ['-u', process.env.HINDSIGHT_PG_OS_USER ?? 'postgres', '--', ...args], { stdio: 'ignore' });
+    else spawnSync(args[0]!, args.slice(1), { stdio: 'ignore' });
+  }
+});
+
 /** A throwaway PostgreSQL server in a temp dir, tuned for speed (nothing here must survive a crash). */
 export async function startTestCluster(dir: string): Promise<LocalCluster> {
   const cluster = await openLocalCluster({
@@ -29,6 +40,7 @@ export async function startTestCluster(dir: string): Promise<LocalCluster> {
     settings: { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off' },
   });
   await cluster.start();
+  liveClusters.set(cluster.dataDir, cluster.pgCtlPath);
   return cluster;
 }
 
@@ -112,6 +124,7 @@ export async function startPlatform(): Promise<Platform> {
       await runtime.close().catch(() => undefined);
       await env.teardown().catch(() => undefined);
       await cluster.stop('immediate').catch(() => undefined);
+      liveClusters.delete(cluster.dataDir);
       await rm(dir, { recursive: true, force: true });
     },
   };
