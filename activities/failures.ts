@@ -1,4 +1,5 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 
 /**
@@ -19,6 +20,8 @@ export async function translated<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
+    // A cancelled activity must report cancellation, not a (retryable) failure of its pipeline.
+    if (Context.current().cancellationSignal.aborted) throw new CancelledFailure('cancelled by request', undefined, error as Error);
     throw toActivityFailure(error);
   }
 }

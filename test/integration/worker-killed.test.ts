@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { DecryptStream } from '../../lib/crypto/chunked-gcm.ts';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
+import { backupProgressQuery, cancelBackupSignal } from '../../temporal/messages.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 
 /** The real worker program, as `npm start` runs it, in its own process so that it can be killed. */
@@ -38,7 +39,7 @@ async function sha256Of(stream: NodeJS.ReadableStream): Promise<string> {
   return hash.digest('hex');
 }
 
-describe('a worker killed in the middle of a backup', () => {
+describe('a backup interrupted midway: worker killed, or cancelled', () => {
   let platform: Platform;
   const workers: ChildProcess[] = [];
   const log: string[] = [];
@@ -101,5 +102,27 @@ describe('a worker killed in the middle of a backup', () => {
     const history = await platform.env.client.workflow.getHandle(started.workflowId).fetchHistory();
     const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
     assert.ok(attempts.some((a) => (a ?? 0) >= 2), `the dump activity ran again after the kill (attempts: ${attempts.join(',')})`);
+  });
+  it('a cancel signal stops pg_dump, removes the partial object and records the backup cancelled', async () => {
+    if (!workers.some((w) => w.exitCode === null)) workers.push(startWorkerProcess(platform, log));
+    const dir = path.join(platform.backupsDir, 'bulk');
+    const before = new Set(await readdir(dir));
+    const started = await platform.ops.startBackup('bulk');
+    await waitFor('the upload to start', async () => {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      return names.some((n) => n.includes('.partial-') && !before.has(n)) ? true : undefined;
+    }, 120_000);
+    const handle = platform.env.client.workflow.getHandle(started.workflowId);
+    await handle.signal(cancelBackupSignal, 'operator changed their mind');
+    const outcome = await started.result();
+    assert.equal(outcome.status, 'cancelled');
+    const progress = await handle.query(backupProgressQuery);
+    assert.equal(progress.stage, 'cancelled');
+    assert.equal(progress.error, 'cancelled: operator changed their mind');
+    const record = await platform.runtime.catalog.getBackup(started.backupId);
+    assert.equal(record.status, 'cancelled');
+    assert.deepEqual(new Set(await readdir(dir)), before, 'the cancelled attempt left nothing in storage');
+    const history = await handle.fetchHistory();
+    assert.ok((history.events ?? []).some((e) => e.activityTaskCanceledEventAttributes), 'the dump activity reported cancellation, not a failure to retry');
   });
 });
