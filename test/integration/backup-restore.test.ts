@@ -7,7 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { toolFor } from '../../lib/pg/tools.ts';
 import { backupProgressQuery } from '../../temporal/messages.ts';
+import { createConsoleServices } from '../../services/console.ts';
+import { startWebServer } from '../../web/server.ts';
 import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
+import { freePort } from '../support/ports.ts';
 
 const run = promisify(execFile);
 const cli = path.resolve('bin/hindsight.mjs');
@@ -116,6 +119,32 @@ describe('backup and restore of a real database through Temporal', () => {
     assert.equal(record.lastRestore?.status, 'verified');
   });
 
+  it('the console lists the database and its verified backup, and starts a backup from its form', async () => {
+    const services = createConsoleServices(platform.runtime, platform.ops);
+    const server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
+    try {
+      const page = await (await fetch(`${server.url}/`)).text();
+      assert.match(page, /shop/);
+      assert.match(page, new RegExp(backupId.slice(0, 12)));
+      assert.match(page, /4 tables · 256,200 rows match/);
+      assert.ok(!page.includes(platform.cluster.password), 'no secret reaches the browser');
+      const overview = await (await fetch(`${server.url}/api/v1/overview`)).json() as { backups: Array<{ id: string; restore: { status: string } | null }> };
+      assert.equal(overview.backups.find((b) => b.id === backupId)?.restore?.status, 'verified');
+
+      const form = new URLSearchParams({ database: 'shop' });
+      const response = await fetch(`${server.url}/?/backup`, { method: 'POST', body: form, headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } });
+      const body = await response.json() as { type: string; data: string };
+      assert.equal(body.type, 'success', JSON.stringify(body));
+      const workflowId = /backup\/shop\/[^"]+/.exec(body.data)?.[0];
+      assert.ok(workflowId, `the action answers with the workflow it started: ${body.data}`);
+      const outcome = await platform.env.client.workflow.getHandle(workflowId).result();
+      assert.equal(outcome.status, 'complete');
+      assert.equal((await platform.runtime.catalog.getBackup(outcome.backupId)).trigger, 'manual');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('refuses to restore into a database that already holds tables', async () => {
     const restore = await platform.ops.startRestore({ database: 'shop', backupId, to: { database: 'shop_restored' } });
     await assert.rejects(restore.result(), (error: Error) => {
@@ -127,8 +156,10 @@ describe('backup and restore of a real database through Temporal', () => {
   it('the CLI lists backups, restores to a URL, and decrypts a backup offline for pg_restore', async () => {
     const env = { ...process.env, ...platform.configEnv };
     const { stdout } = await run(process.execPath, [cli, 'backups', 'shop', '--json'], { env });
-    const listed = JSON.parse(stdout) as Array<{ id: string; status: string }>;
-    assert.deepEqual(listed.map((b) => [b.id, b.status]), [[backupId, 'complete']]);
+    const listed = JSON.parse(stdout) as Array<{ id: string; status: string; rowCounts: unknown[] }>;
+    assert.equal(listed.length, 2, 'the first backup and the one started from the console');
+    assert.equal(listed.find((b) => b.id === backupId)?.status, 'complete');
+    assert.equal(listed.find((b) => b.id === backupId)?.rowCounts.length, 4);
 
     const url = targetUrl({ ...source, database: 'shop_from_cli' });
     const restored = await run(process.execPath, [cli, 'restore', 'shop', '--backup', backupId, '--to', url, '--wait', '--json'], { env });
