@@ -14,6 +14,7 @@ const usage = `usage: hindsight <command> [options] [--json]
 
   db add <name> --url <postgres-url> [--storage <name>] [--schedule <cron>] [--timezone <tz>] [--no-check]
   db list
+  db schedule <name> (<cron> | off) [--timezone <tz>]
   db remove <name>
   storage add <name> --type local --path <directory>
   storage list
@@ -98,6 +99,15 @@ async function run(): Promise<void> {
         if (json) printJson(dbs);
         else if (dbs.length === 0) process.stdout.write('no databases: add one with hindsight db add <name> --url postgres://…\n');
         else printTable(dbs.map((d) => ({ name: d.name, connection: `${d.username}@${d.host}:${d.port}/${d.dbname}`, storage: d.storageName, schedule: d.schedule ? `${d.schedule} (${d.timezone})` : '-' })));
+        return;
+      }
+      if (sub === 'schedule') {
+        const name = need(arg, 'database name');
+        const cron = need(positionals[3], 'a cron expression (five fields) or "off"');
+        const schedule = cron === 'off' ? null : cron;
+        await withSession(({ ops }) => ops.setSchedule(name, schedule, flags.timezone ?? 'UTC'));
+        if (json) printJson({ database: name, schedule, timezone: flags.timezone ?? 'UTC' });
+        else process.stdout.write(schedule ? `database "${name}" is backed up at "${schedule}" (${flags.timezone ?? 'UTC'})\n` : `database "${name}" has no schedule now\n`);
         return;
       }
       if (sub === 'remove') {

@@ -81,7 +81,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
       const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
       if (schedule) await upsertBackupSchedule(temporal, { database: db.name, cron: schedule, timezone: parseOrThrow(timezoneSchema, timezone), taskQueue: config.taskQueue });
       else await deleteBackupSchedule(temporal, db.name);
-      await catalog.updateSchedule(name, schedule);
+      await catalog.updateSchedule(name, schedule, timezone);
     },
 
     async removeDatabase(name: string) {

@@ -180,8 +180,8 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
       return catalog.getDatabase(input.name);
     },
 
-    async updateSchedule(name: string, schedule: string | null): Promise<void> {
-      const result = await pool.query('update databases set schedule = $2 where name = $1', [name, schedule]);
+    async updateSchedule(name: string, schedule: string | null, timezone: string): Promise<void> {
+      const result = await pool.query('update databases set schedule = $2, timezone = $3 where name = $1', [name, schedule, timezone]);
       if (result.rowCount === 0) throw new HindsightError('not_found', `database "${name}" is not registered`);
     },
 

@@ -166,6 +166,16 @@ describe('backup and restore of a real database through Temporal', () => {
     assert.equal(JSON.parse(restored.stdout).rowsChecked, 256200);
     assert.deepEqual(await tableFingerprint({ ...source, database: 'shop_from_cli' }, 'events', 'id'), await tableFingerprint(source, 'events', 'id'));
 
+    await run(process.execPath, [cli, 'db', 'schedule', 'shop', '15 4 * * 1', '--timezone', 'America/New_York'], { env });
+    const changed = await platform.env.client.schedule.getHandle('backup/shop').describe();
+    assert.equal(changed.spec.timezone, 'America/New_York');
+    assert.equal((await platform.runtime.catalog.getDatabase('shop')).schedule, '15 4 * * 1');
+    await run(process.execPath, [cli, 'db', 'schedule', 'shop', 'off'], { env });
+    await assert.rejects(platform.env.client.schedule.getHandle('backup/shop').describe(), /not found/i);
+    assert.equal((await platform.runtime.catalog.getDatabase('shop')).schedule, null);
+    const badCron = await run(process.execPath, [cli, 'db', 'schedule', 'shop', 'every day'], { env }).then(() => '', (e: { stderr: string }) => e.stderr);
+    assert.match(badCron, /schedule must be a cron expression with five fields/);
+
     const out = path.join(platform.dir, 'decrypted.dump');
     await run(process.execPath, [cli, 'decrypt', path.join(platform.backupsDir, 'shop', `${backupId}.dump.hsb`), '--key', platform.config.secretKeyFile, '-o', out], { env });
     const pgRestore = await toolFor('pg_restore');
