@@ -1,34 +1,17 @@
 import {
-  CancellationScope, isCancellation, proxyActivities, setHandler, uuid4, workflowInfo, ApplicationFailure,
+  ApplicationFailure, CancellationScope, isCancellation, setHandler, uuid4, workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.ts';
 import { backupIdAt } from '../temporal/backup-ids.ts';
 import { backupDatabaseInput, type BackupDatabaseInput } from '../temporal/inputs.ts';
 import {
   backupProgressQuery, backupProgressSignal, cancelBackupSignal, type BackupOutcome, type BackupProgress,
 } from '../temporal/messages.ts';
+import { catalogActivities, sourceProbeActivities, streamingActivities } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
-const permanent = ['bad_input', 'not_found', 'access_denied', 'integrity', 'conflict', 'no_space'];
-
-const quick = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: permanent },
-});
-
-/** A source that is down is retried a few times within a minute, then the run fails with the cause. */
-const probe = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 4, nonRetryableErrorTypes: permanent },
-});
-
-/** pg_dump can run for hours; a worker that dies stops heartbeating and the dump restarts elsewhere. */
-const dump = proxyActivities<Activities>({
-  startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 5, nonRetryableErrorTypes: permanent },
-  cancellationType: 'WAIT_CANCELLATION_COMPLETED',
-});
+const quick = catalogActivities;
+const probe = sourceProbeActivities;
+const dump = streamingActivities('20 seconds', 5);
 
 /** One logical backup of one database: check the source, dump it to storage, record the result. */
 export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOutcome> {

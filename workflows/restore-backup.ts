@@ -1,26 +1,15 @@
 import {
-  ApplicationFailure, CancellationScope, isCancellation, proxyActivities, setHandler, uuid4, workflowInfo,
+  ApplicationFailure, CancellationScope, isCancellation, setHandler, uuid4, workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.ts';
 import { restoreBackupInput, type RestoreBackupInput } from '../temporal/inputs.ts';
 import {
   abortRestoreSignal, restoreProgressQuery, restoreProgressSignal, type RestoreOutcome, type RestoreProgress,
 } from '../temporal/messages.ts';
+import { catalogActivities, streamingActivities } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
-const permanent = ['bad_input', 'not_found', 'access_denied', 'integrity', 'conflict', 'no_space'];
-
-const quick = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: permanent },
-});
-
-const restore = proxyActivities<Activities>({
-  startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes: permanent },
-  cancellationType: 'WAIT_CANCELLATION_COMPLETED',
-});
+const quick = catalogActivities;
+const restore = streamingActivities('30 seconds', 3);
 
 /**
  * Restores a logical backup into an empty database and proves it: every table's row count must

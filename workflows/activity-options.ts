@@ -1,0 +1,34 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+
+/**
+ * Error kinds (lib/errors.ts) that no retry can fix: they fail the run at once with their message.
+ * `unreachable`, `busy` and `tool_failed` are retried.
+ */
+export const permanentErrorTypes = ['bad_input', 'not_found', 'access_denied', 'integrity', 'conflict', 'no_space'];
+
+/** Catalog bookkeeping and other short calls. */
+export const catalogActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: permanentErrorTypes },
+});
+
+/** A source that is down is retried four times within about 15 s, then the run fails with the cause. */
+export const sourceProbeActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 4, nonRetryableErrorTypes: permanentErrorTypes },
+});
+
+/**
+ * pg_dump and pg_restore can run for hours. A worker that dies stops heartbeating, and after the
+ * heartbeat timeout the activity starts again on another worker. Cancellation waits for the
+ * activity to clean up (kill the tool, discard the partial object) before the workflow goes on.
+ */
+export function streamingActivities(heartbeatTimeout: string, maximumAttempts: number) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout,
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts, nonRetryableErrorTypes: permanentErrorTypes },
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+  });
+}
