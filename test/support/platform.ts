@@ -12,6 +12,7 @@ import { connect, quoteIdent, targetUrl, type PgTarget } from '../../lib/pg/conn
 import { createOperations, type Operations } from '../../services/operations.ts';
 import { openRuntime, type Runtime } from '../../services/runtime.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
+import { hindsightSearchAttributes } from '../../temporal/search-attributes.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
 import { freePort } from './ports.ts';
 
@@ -86,6 +87,7 @@ export async function startPlatform(): Promise<Platform> {
       ip: '127.0.0.1',
       port: temporalPort,
       ui: false,
+      searchAttributes: hindsightSearchAttributes,
       extraArgs: ['--log-level', 'error'],
     },
   });
