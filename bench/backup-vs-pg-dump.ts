@@ -5,7 +5,7 @@
  *   npm run bench
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -118,15 +118,37 @@ async function stopWorkerProcess(worker: WorkerProcess | undefined): Promise<voi
   clearTimeout(timer);
 }
 
-/** Reads the kernel's view of a process: resident memory and CPU time consumed so far. */
-function procStats(pid: number): { rssBytes: number; cpuSeconds: number } {
+const CLOCK_TICKS = 100; // USER_HZ, fixed at 100 on Linux
+
+/** utime + stime of one /proc/.../stat line, and the thread or process name in it. */
+function parseStat(stat: string): { name: string; cpuSeconds: number } {
+  const close = stat.lastIndexOf(')');
+  const fields = stat.slice(close + 2).split(' ');
+  return { name: stat.slice(stat.indexOf('(') + 1, close), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS };
+}
+
+/** The kernel's view of a process: resident memory, CPU time so far, and that CPU time per thread name. */
+function procStats(pid: number): { rssBytes: number; cpuSeconds: number; threads: Map<string, number> } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? NaN);
-  // Fields 14 and 15 of /proc/<pid>/stat, counted after the parenthesised command name.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { rssBytes: rssKb * 1024, cpuSeconds: ticks / 100 };
+  const threads = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const t = parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      // Node names nearly every thread "node"; the main one (JavaScript, streams) is the one that matters.
+      const name = tid === String(pid) ? 'main' : t.name;
+      threads.set(name, (threads.get(name) ?? 0) + t.cpuSeconds);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return { rssBytes: rssKb * 1024, cpuSeconds: parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuSeconds, threads };
+}
+
+/** CPU seconds per thread name between two readings, busiest first; threads that ended are lost. */
+function threadCpu(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const delta = [...after].map(([name, s]) => [name, Math.round((s - (before.get(name) ?? 0)) * 100) / 100] as const);
+  return Object.fromEntries(delta.filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]));
 }
 
 interface HindsightRun {
@@ -137,6 +159,7 @@ interface HindsightRun {
   rssBeforeBytes: number;
   rssPeakBytes: number;
   workerCpuSeconds: number;
+  workerThreadCpuSeconds: Record<string, number>;
 }
 
 async function runHindsightBackup(platform: Platform, worker: WorkerProcess, database: string): Promise<HindsightRun> {
@@ -165,6 +188,7 @@ async function runHindsightBackup(platform: Platform, worker: WorkerProcess, dat
       rssBeforeBytes: before.rssBytes,
       rssPeakBytes: peak,
       workerCpuSeconds: after.cpuSeconds - before.cpuSeconds,
+      workerThreadCpuSeconds: threadCpu(before.threads, after.threads),
     };
   } finally {
     clearInterval(sampler);
@@ -239,10 +263,13 @@ async function main(): Promise<void> {
 
     worker = startWorkerProcess(platform);
     await Promise.race([worker.ready, sleep(120_000).then(() => { throw new Error('worker not ready after 120 s'); })]);
-    const idleRss = procStats(worker.child.pid!).rssBytes;
+    const idle = procStats(worker.child.pid!);
+    const idleRss = idle.rssBytes;
     await sleep(2000);
+    // What the worker burns doing nothing (Temporal polling): part of its CPU during a backup too.
+    const idleCpuPerSecond = (procStats(worker.child.pid!).cpuSeconds - idle.cpuSeconds) / 2;
     const warmup = await runHindsightBackup(platform, worker, 'warmup');
-    log(`worker ready (RSS ${fmtBytes(idleRss)}); warm-up backup of a tiny database: ${fmtSeconds(warmup.seconds)}, RSS +${fmtBytes(warmup.rssPeakBytes - warmup.rssBeforeBytes)}`);
+    log(`worker ready (RSS ${fmtBytes(idleRss)}, idle CPU ${(idleCpuPerSecond * 100).toFixed(1)}%); warm-up backup of a tiny database: ${fmtSeconds(warmup.seconds)}, RSS +${fmtBytes(warmup.rssPeakBytes - warmup.rssBeforeBytes)}`);
     await sleep(2000);
 
     const baseline: DumpRun[] = [];
@@ -259,7 +286,8 @@ async function main(): Promise<void> {
           const r = await runHindsightBackup(platform, worker, 'source');
           hindsight.push(r);
           log(`round ${round} hindsight: ${fmtSeconds(r.seconds)} (activity ${r.activitySeconds?.toFixed(2) ?? '?'} s), ` +
-            `stored ${r.storedBytes} bytes, RSS ${fmtBytes(r.rssBeforeBytes)} -> peak ${fmtBytes(r.rssPeakBytes)}, worker CPU ${r.workerCpuSeconds.toFixed(2)} s`);
+            `stored ${r.storedBytes} bytes, RSS ${fmtBytes(r.rssBeforeBytes)} -> peak ${fmtBytes(r.rssPeakBytes)}, worker CPU ${r.workerCpuSeconds.toFixed(2)} s ` +
+            `(${Object.entries(r.workerThreadCpuSeconds).slice(0, 4).map(([n, c]) => `${n} ${c}`).join(', ')})`);
           await sleep(2000);
         }
       }
@@ -301,7 +329,7 @@ async function main(): Promise<void> {
       baseline: { runs: baseline, medianSeconds: pgDumpSeconds, medianBytes: pgDumpBytes, warmup: warm },
       hindsight: {
         runs: hindsight, medianSeconds: hindsightSeconds, medianActivitySeconds: activitySeconds,
-        medianStoredBytes: storedBytes, medianDumpBytes: hindsightDumpBytes, warmup, idleRssBytes: idleRss,
+        medianStoredBytes: storedBytes, medianDumpBytes: hindsightDumpBytes, warmup, idleRssBytes: idleRss, idleCpuPerSecond,
       },
       ratio: { value: ratio, target: TARGET_RATIO, met: ratio <= TARGET_RATIO },
       peakRssGrowthMib: { value: rssGrowthMib, target: TARGET_RSS_MIB, met: rssGrowthMib <= TARGET_RSS_MIB },

@@ -1,4 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
@@ -187,11 +188,22 @@ async function run(): Promise<void> {
       const file = need(sub, 'backup file');
       const keyFile = flags.key ?? loadConfig().secretKeyFile;
       const key = await readSecretKey(keyFile);
-      const output = flags.output ? createWriteStream(flags.output, { mode: 0o600 }) : process.stdout;
-      if (!flags.output && process.stdout.isTTY) throw new UsageError('refusing to write a binary archive to a terminal: pass -o <file> or redirect stdout');
-      const decrypt = new DecryptStream(key);
-      await pipeline(createReadStream(file), decrypt, output);
-      if (flags.output && json) printJson({ output: flags.output });
+      if (!flags.output) {
+        if (process.stdout.isTTY) throw new UsageError('refusing to write a binary archive to a terminal: pass -o <file> or redirect stdout');
+        await pipeline(createReadStream(file), new DecryptStream(key), process.stdout);
+        return;
+      }
+      // Written beside the target and renamed once every chunk has authenticated, so a damaged
+      // backup never leaves a plausible-looking partial archive behind.
+      const partial = `${flags.output}.partial-${process.pid}`;
+      try {
+        await pipeline(createReadStream(file), new DecryptStream(key), createWriteStream(partial, { mode: 0o600 }));
+        await rename(partial, flags.output);
+      } catch (error) {
+        await rm(partial, { force: true });
+        throw error;
+      }
+      if (json) printJson({ output: flags.output });
       return;
     }
     default:

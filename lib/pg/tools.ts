@@ -43,9 +43,10 @@ const cache = new Map<string, Promise<ToolInfo[]>>();
 async function versionOf(file: string): Promise<ToolInfo | undefined> {
   try {
     const { stdout } = await run(file, ['--version']);
-    const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
+    // e.g. "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" or "pg_dump (PostgreSQL) 17beta1"
+    const match = /\(PostgreSQL\)\s+((\d+)[\w.]*)/.exec(stdout);
     if (!match) return undefined;
-    return { path: file, major: Number(match[1]), version: stdout.trim().split(/\s+/).pop() ?? '' };
+    return { path: file, major: Number(match[2]), version: match[1]! };
   } catch {
     return undefined;
   }
