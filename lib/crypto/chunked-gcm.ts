@@ -79,7 +79,11 @@ function associatedData(header: Buffer, index: bigint, final: boolean): Buffer {
   return aad;
 }
 
-/** Encrypts a byte stream into the format above. Holds at most one chunk plus one input write. */
+/**
+ * Encrypts a byte stream into the format above. Input pieces are held by reference until a chunk
+ * is full and then encrypted piece by piece, so no chunk is ever copied into one buffer: memory
+ * stays at one chunk of input plus its ciphertext, and the garbage per byte is the ciphertext only.
+ */
 export class EncryptStream extends Transform {
   readonly header: Buffer;
   private readonly key: Buffer;
@@ -107,36 +111,48 @@ export class EncryptStream extends Transform {
     this.pending.push(data);
     this.pendingBytes += data.length;
     // Strictly greater: whatever is left at the end (≤ one chunk) becomes the final chunk.
-    while (this.pendingBytes > this.chunkSize) {
-      const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-      this.push(this.sealChunk(all.subarray(0, this.chunkSize), false));
-      const rest = all.subarray(this.chunkSize);
-      this.pending = [rest];
-      this.pendingBytes = rest.length;
-    }
+    while (this.pendingBytes > this.chunkSize) this.sealChunk(this.takePieces(this.chunkSize), this.chunkSize, false);
     callback();
   }
 
   override _flush(callback: TransformCallback): void {
-    const last = Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.push(this.sealChunk(last, true));
+    const length = this.pendingBytes;
+    this.sealChunk(this.takePieces(length), length, true);
     callback();
   }
 
-  private sealChunk(plain: Buffer, final: boolean): Buffer {
+  /** Removes exactly `length` bytes from the front of the pending pieces, splitting one without copying. */
+  private takePieces(length: number): Buffer[] {
+    const pieces: Buffer[] = [];
+    let needed = length;
+    while (needed > 0) {
+      const first = this.pending[0]!;
+      if (first.length <= needed) {
+        pieces.push(first);
+        this.pending.shift();
+        needed -= first.length;
+      } else {
+        pieces.push(first.subarray(0, needed));
+        this.pending[0] = first.subarray(needed);
+        needed = 0;
+      }
+    }
+    this.pendingBytes -= length;
+    return pieces;
+  }
+
+  private sealChunk(pieces: Buffer[], length: number, final: boolean): void {
     const nonce = randomBytes(NONCE_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.key, nonce);
     cipher.setAAD(associatedData(this.header, this.index, final));
-    const body = cipher.update(plain);
+    const prefix = Buffer.allocUnsafe(LENGTH_BYTES + NONCE_BYTES);
+    prefix.writeUInt32BE(length, 0);
+    nonce.copy(prefix, LENGTH_BYTES);
+    this.push(prefix);
+    for (const piece of pieces) this.push(cipher.update(piece));
     cipher.final();
-    const out = Buffer.allocUnsafe(LENGTH_BYTES + NONCE_BYTES + body.length + TAG_BYTES);
-    out.writeUInt32BE(plain.length, 0);
-    nonce.copy(out, LENGTH_BYTES);
-    body.copy(out, LENGTH_BYTES + NONCE_BYTES);
-    cipher.getAuthTag().copy(out, LENGTH_BYTES + NONCE_BYTES + body.length);
+    this.push(cipher.getAuthTag());
     this.index += 1n;
-    return out;
   }
 }
 
