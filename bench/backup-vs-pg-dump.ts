@@ -5,7 +5,7 @@
  *   npm run bench
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -35,13 +35,45 @@ const median = (values: number[]): number => {
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 // ---------------------------------------------------------------------------------------------
+// Why a contender is slower shows in its pg_dump: CPU used, and time spent runnable but waiting
+// for a CPU (the other half of /proc/<pid>/schedstat), i.e. competing with its consumer.
+
+interface PgDumpSched { cpuSeconds: number; cpuWaitSeconds: number }
+
+/** Follows the pg_dump children of `parent` until stopped; reports the busiest one. */
+function watchPgDump(parent: number): { stop(): PgDumpSched | null } {
+  const last = new Map<number, PgDumpSched>();
+  const sample = () => {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        if (!stat.includes('(pg_dump)') || Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== parent) continue;
+        const [run, wait] = readFileSync(`/proc/${entry}/schedstat`, 'utf8').split(' ').map(Number);
+        last.set(Number(entry), { cpuSeconds: run! / 1e9, cpuWaitSeconds: wait! / 1e9 });
+      } catch {
+        // not ours, or gone
+      }
+    }
+  };
+  const timer = setInterval(sample, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return [...last.values()].sort((a, b) => b.cpuSeconds - a.cpuSeconds)[0] ?? null;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // The baseline: pg_dump's own output, counted and thrown away.
 
-interface DumpRun { seconds: number; bytes: number }
+interface DumpRun { seconds: number; bytes: number; pgDump: PgDumpSched | null }
 
 function runPgDump(pgDump: ToolInfo, flag: string, target: PgTarget): Promise<DumpRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
+    const sched = watchPgDump(process.pid);
     const child = spawn(pgDump.path, ['--format=custom', flag, '--no-password'], {
       env: { ...process.env, ...libpqEnv(target) },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,10 +82,11 @@ function runPgDump(pgDump: ToolInfo, flag: string, target: PgTarget): Promise<Du
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => { bytes += chunk.length; });
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    child.once('error', reject);
+    child.once('error', (error) => { sched.stop(); reject(error); });
     // 'close' waits for stdout to be drained as well as for the exit.
     child.once('close', (code, signal) => {
-      if (code === 0) resolve({ seconds: (performance.now() - started) / 1000, bytes });
+      const pgDumpSched = sched.stop();
+      if (code === 0) resolve({ seconds: (performance.now() - started) / 1000, bytes, pgDump: pgDumpSched });
       else reject(new Error(`pg_dump failed (${signal ?? code}): ${stderr.trim().slice(-500)}`));
     });
   });
@@ -70,13 +103,21 @@ interface WorkerProcess {
   tail(): string;
 }
 
-function startWorkerProcess(platform: Platform): WorkerProcess {
+/**
+ * BENCH_WORKER_NODE_OPTIONS adds Node flags to the worker only, to look inside it
+ * (e.g. "--trace-gc", or "--cpu-prof --cpu-prof-dir=bench/out"); its whole log goes to `logFile`.
+ */
+function startWorkerProcess(platform: Platform, logFile: string): WorkerProcess {
   const main = fileURLToPath(new URL('../worker/main.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+  const extraFlags = (process.env.BENCH_WORKER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+  // After tsx, so that a flag may preload a TypeScript module.
+  const child = spawn(process.execPath, ['--import', 'tsx', ...extraFlags, main], {
     env: { ...process.env, ...platform.configEnv, HINDSIGHT_LOG_LEVEL: 'info', HINDSIGHT_LOG_PRETTY: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
+  const fullLog = createWriteStream(logFile);
+  child.once('close', () => fullLog.end());
   const activityTimes: WorkerProcess['activityTimes'] = new Map();
   let markReady!: () => void;
   let markFailed!: (error: Error) => void;
@@ -85,6 +126,7 @@ function startWorkerProcess(platform: Platform): WorkerProcess {
 
   let partial = '';
   const onLine = (line: string) => {
+    fullLog.write(`${line}\n`);
     lines.push(line);
     if (lines.length > 50) lines.shift();
     let record: { msg?: string; time?: number; backupId?: string };
@@ -135,8 +177,9 @@ function procStats(pid: number): { rssBytes: number; cpuSeconds: number; threads
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const t = parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
-      // Node names nearly every thread "node"; the main one (JavaScript, streams) is the one that matters.
-      const name = tid === String(pid) ? 'main' : t.name;
+      // Node names nearly all its threads "node": apart from the main one, they are V8's GC
+      // helpers and libuv's pool (file writes).
+      const name = tid === String(pid) ? 'main' : t.name === 'node' ? 'helpers' : t.name;
       threads.set(name, (threads.get(name) ?? 0) + t.cpuSeconds);
     } catch {
       // the thread ended between the listing and the read
@@ -160,6 +203,7 @@ interface HindsightRun {
   rssPeakBytes: number;
   workerCpuSeconds: number;
   workerThreadCpuSeconds: Record<string, number>;
+  pgDump: PgDumpSched | null;
 }
 
 async function runHindsightBackup(platform: Platform, worker: WorkerProcess, database: string): Promise<HindsightRun> {
@@ -169,6 +213,7 @@ async function runHindsightBackup(platform: Platform, worker: WorkerProcess, dat
   const sampler = setInterval(() => {
     try { peak = Math.max(peak, procStats(pid).rssBytes); } catch { /* the worker died: the backup reports it */ }
   }, 50);
+  const sched = watchPgDump(pid);
   try {
     const started = performance.now();
     const backup = await platform.ops.startBackup(database);
@@ -189,9 +234,11 @@ async function runHindsightBackup(platform: Platform, worker: WorkerProcess, dat
       rssPeakBytes: peak,
       workerCpuSeconds: after.cpuSeconds - before.cpuSeconds,
       workerThreadCpuSeconds: threadCpu(before.threads, after.threads),
+      pgDump: sched.stop(),
     };
   } finally {
     clearInterval(sampler);
+    sched.stop();
   }
 }
 
@@ -200,6 +247,7 @@ async function runHindsightBackup(platform: Platform, worker: WorkerProcess, dat
 
 const fmtBytes = (n: number) => (n >= MIB ? `${(n / MIB).toFixed(1)} MiB` : `${n} B`);
 const fmtSeconds = (s: number) => `${s.toFixed(2)} s`;
+const fmtOptional = (s: number | null) => (s === null ? '?' : fmtSeconds(s));
 
 function printTable(rows: Array<[string, string, string?]>): void {
   const width = Math.max(...rows.map((r) => r[0].length));
@@ -209,13 +257,145 @@ function printTable(rows: Array<[string, string, string?]>): void {
   console.log('');
 }
 
+const fmtSched = (p: PgDumpSched | null) => (p ? `pg_dump CPU ${fmtSeconds(p.cpuSeconds)}, waited ${fmtSeconds(p.cpuWaitSeconds)} for a CPU` : 'pg_dump not observed');
+const medianOf = <T>(runs: T[], pick: (run: T) => number | undefined): number | null => {
+  const values = runs.map(pick).filter((v): v is number => v !== undefined);
+  return values.length ? median(values) : null;
+};
+
 const verdict = (ok: boolean, target: string) => (ok ? `ok (target ${target})` : `TARGET MISSED (target ${target})`);
 
 // ---------------------------------------------------------------------------------------------
 
+interface Measurements {
+  dataset: DatasetReport;
+  pgDump: { version: string; path: string; compression: ReturnType<typeof dumpCompressionFor> };
+  baseline: DumpRun[];
+  hindsight: HindsightRun[];
+  warmups: { pgDump: DumpRun; hindsight: HindsightRun; idleRssBytes: number; idleCpuPerSecond: number };
+}
+
+/** The source database, the warm-ups, then both contenders in alternating order. */
+async function measure(platform: Platform, rounds: number, sizeMb: number, workerLog: string, setWorker: (w: WorkerProcess) => void): Promise<Measurements> {
+  const source = await createDatabase(platform.cluster, 'bench_source');
+  log(`generating about ${sizeMb} MiB of data`);
+  const clients = await Promise.all([connect('bench', source), connect('bench', source)]);
+  const dataset = await generateDataset(clients, sizeMb).finally(() => Promise.all(clients.map((c) => c.end())));
+  log(`database size ${fmtBytes(dataset.sizeBytes)} (pg_database_size ${dataset.sizeBytes}), generated in ${fmtSeconds(dataset.seconds)}`);
+  for (const t of dataset.tables) log(`  ${t.name.padEnd(12)} ${String(t.rows).padStart(10)} rows  ${fmtBytes(t.bytes)}`);
+
+  const tool = await toolFor('pg_dump', platform.cluster.major);
+  const compression = dumpCompressionFor(tool.major);
+  const version = execFileSync(tool.path, ['--version'], { encoding: 'utf8' }).trim();
+  log(`${version} (${tool.path}), ${compression.flag}`);
+
+  // Warm-ups: the page cache for both contenders, and the worker's one-time costs (tool discovery, first workflow).
+  const warmDump = await runPgDump(tool, compression.flag, source);
+  log(`warm-up pg_dump: ${fmtSeconds(warmDump.seconds)}, ${warmDump.bytes} bytes`);
+  await platform.ops.addDatabase({ name: 'source', url: targetUrl(source) });
+  const tiny = await createDatabase(platform.cluster, 'bench_warmup');
+  const tinyClient = await connect('bench', tiny);
+  await tinyClient.query('create table t as select g from generate_series(1, 1000) g');
+  await tinyClient.end();
+  await platform.ops.addDatabase({ name: 'warmup', url: targetUrl(tiny) });
+
+  const worker = startWorkerProcess(platform, workerLog);
+  setWorker(worker);
+  log(`worker log: ${workerLog}`);
+  await Promise.race([worker.ready, sleep(120_000).then(() => { throw new Error('worker not ready after 120 s'); })]);
+  const idle = procStats(worker.child.pid!);
+  await sleep(2000);
+  // What the worker burns doing nothing (Temporal polling) is part of its CPU during a backup too.
+  const idleCpuPerSecond = (procStats(worker.child.pid!).cpuSeconds - idle.cpuSeconds) / 2;
+  const warmBackup = await runHindsightBackup(platform, worker, 'warmup');
+  log(`worker ready (RSS ${fmtBytes(idle.rssBytes)}, idle CPU ${(idleCpuPerSecond * 100).toFixed(1)}%); ` +
+    `warm-up backup of a tiny database: ${fmtSeconds(warmBackup.seconds)}, RSS +${fmtBytes(warmBackup.rssPeakBytes - warmBackup.rssBeforeBytes)}`);
+  await sleep(2000);
+
+  const baseline: DumpRun[] = [];
+  const hindsight: HindsightRun[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    // Alternate who goes first, so neither always runs on the other's leftovers.
+    const order = round % 2 === 1 ? ['pg_dump', 'hindsight'] : ['hindsight', 'pg_dump'];
+    for (const who of order) {
+      if (who === 'pg_dump') {
+        const r = await runPgDump(tool, compression.flag, source);
+        baseline.push(r);
+        log(`round ${round} pg_dump:   ${fmtSeconds(r.seconds)}, ${r.bytes} bytes, ${fmtSched(r.pgDump)}`);
+      } else {
+        const r = await runHindsightBackup(platform, worker, 'source');
+        hindsight.push(r);
+        log(`round ${round} hindsight: ${fmtSeconds(r.seconds)} (activity ${fmtOptional(r.activitySeconds)}), ` +
+          `stored ${r.storedBytes} bytes, ${fmtSched(r.pgDump)}, RSS ${fmtBytes(r.rssBeforeBytes)} -> peak ${fmtBytes(r.rssPeakBytes)}, ` +
+          `worker CPU ${r.workerCpuSeconds.toFixed(2)} s (${Object.entries(r.workerThreadCpuSeconds).slice(0, 4).map(([n, c]) => `${n} ${c}`).join(', ')})`);
+        await sleep(2000);
+      }
+    }
+  }
+  return {
+    dataset,
+    pgDump: { version, path: tool.path, compression },
+    baseline,
+    hindsight,
+    warmups: { pgDump: warmDump, hindsight: warmBackup, idleRssBytes: idle.rssBytes, idleCpuPerSecond },
+  };
+}
+
+/** Prints the table and returns the same figures for the JSON file. */
+function summarize(m: Measurements, settings: { sizeMb: number; rounds: number }) {
+  const { dataset, baseline, hindsight } = m;
+  const pgDumpSeconds = median(baseline.map((r) => r.seconds));
+  const hindsightSeconds = median(hindsight.map((r) => r.seconds));
+  const activitySeconds = medianOf(hindsight, (r) => r.activitySeconds ?? undefined);
+  const ratio = hindsightSeconds / pgDumpSeconds;
+  // The worst round counts: memory must stay bounded every time, not on average.
+  const rssGrowthMib = Math.max(...hindsight.map((r) => (r.rssPeakBytes - r.rssBeforeBytes) / MIB));
+  const pgDumpBytes = median(baseline.map((r) => r.bytes));
+  const storedBytes = median(hindsight.map((r) => r.storedBytes));
+  const dumpBytes = median(hindsight.map((r) => r.dumpBytes));
+  const workerCpuSeconds = median(hindsight.map((r) => r.workerCpuSeconds));
+  const cpus = os.availableParallelism();
+  const { compression } = m.pgDump;
+
+  printTable([
+    ['database size', fmtBytes(dataset.sizeBytes), `(${dataset.sizeBytes} bytes, generated in ${fmtSeconds(dataset.seconds)})`],
+    ['pg_dump compression', compression.flag, `(${compression.name} level ${compression.level}, as Hindsight uses; ${m.pgDump.version})`],
+    ['CPUs', `${cpus}`, os.cpus()[0]?.model ?? ''],
+    ['rounds', `${settings.rounds}`, '(medians below)'],
+    ['pg_dump wall time', fmtSeconds(pgDumpSeconds), `runs: ${baseline.map((r) => r.seconds.toFixed(2)).join(', ')}`],
+    ['hindsight wall time', fmtSeconds(hindsightSeconds), `runs: ${hindsight.map((r) => r.seconds.toFixed(2)).join(', ')}`],
+    ['  of which dump activity', fmtOptional(activitySeconds), '(worker log: backup started -> backup complete)'],
+    ['ratio hindsight/pg_dump', ratio.toFixed(3), verdict(ratio <= TARGET_RATIO, `<= ${TARGET_RATIO}`)],
+    ['pg_dump output', `${pgDumpBytes} B`, `(${fmtBytes(pgDumpBytes)}; database/dump = ${(dataset.sizeBytes / pgDumpBytes).toFixed(2)}x)`],
+    ['hindsight dump', `${dumpBytes} B`, `(${fmtBytes(dumpBytes)})`],
+    ['hindsight stored object', `${storedBytes} B`, `(${fmtBytes(storedBytes)}, encrypted: +${((storedBytes / dumpBytes - 1) * 100).toFixed(3)}%)`],
+    ['worker peak RSS growth', `${rssGrowthMib.toFixed(1)} MiB`, verdict(rssGrowthMib <= TARGET_RSS_MIB, `<= ${TARGET_RSS_MIB} MiB`)],
+    ['worker CPU per backup', fmtSeconds(workerCpuSeconds), '(all its threads; pg_dump is a separate process)'],
+    ['pg_dump CPU, alone', fmtOptional(medianOf(baseline, (r) => r.pgDump?.cpuSeconds)), `waited ${fmtOptional(medianOf(baseline, (r) => r.pgDump?.cpuWaitSeconds))} for a CPU`],
+    ['pg_dump CPU, in hindsight', fmtOptional(medianOf(hindsight, (r) => r.pgDump?.cpuSeconds)), `waited ${fmtOptional(medianOf(hindsight, (r) => r.pgDump?.cpuWaitSeconds))} for a CPU`],
+  ]);
+
+  return {
+    at: new Date().toISOString(),
+    machine: { cpus, cpuModel: os.cpus()[0]?.model ?? null, memoryBytes: os.totalmem(), node: process.version },
+    settings,
+    dataset,
+    pgDump: { version: m.pgDump.version, path: m.pgDump.path, compression: compression.flag },
+    baseline: { runs: baseline, medianSeconds: pgDumpSeconds, medianBytes: pgDumpBytes },
+    hindsight: { runs: hindsight, medianSeconds: hindsightSeconds, medianActivitySeconds: activitySeconds, medianStoredBytes: storedBytes, medianDumpBytes: dumpBytes, medianWorkerCpuSeconds: workerCpuSeconds },
+    warmups: m.warmups,
+    ratio: { value: ratio, target: TARGET_RATIO, met: ratio <= TARGET_RATIO },
+    peakRssGrowthMib: { value: rssGrowthMib, target: TARGET_RSS_MIB, met: rssGrowthMib <= TARGET_RSS_MIB },
+    compressionRatio: dataset.sizeBytes / pgDumpBytes,
+  };
+}
+
 async function main(): Promise<void> {
-  const sizeMb = envInt('BENCH_SIZE_MB', 1100);
-  const rounds = envInt('BENCH_ROUNDS', 2);
+  const settings = { sizeMb: envInt('BENCH_SIZE_MB', 1100), rounds: envInt('BENCH_ROUNDS', 2) };
+  const outDir = fileURLToPath(new URL('./out/', import.meta.url));
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  await mkdir(outDir, { recursive: true });
+
   let platform: Platform | undefined;
   let worker: WorkerProcess | undefined;
   let cleaning: Promise<void> | undefined;
@@ -231,113 +411,11 @@ async function main(): Promise<void> {
   process.once('SIGTERM', interrupted);
 
   try {
-    log(`starting the platform (PostgreSQL, Temporal dev server, catalog)`);
+    log('starting the platform (PostgreSQL, Temporal dev server, catalog)');
     platform = await startPlatform();
-    const source = await createDatabase(platform.cluster, 'bench_source');
-
-    log(`generating about ${sizeMb} MiB of data`);
-    const clients = await Promise.all([connect('bench', source), connect('bench', source)]);
-    let dataset: DatasetReport;
-    try {
-      dataset = await generateDataset(clients, sizeMb);
-    } finally {
-      await Promise.all(clients.map((c) => c.end()));
-    }
-    log(`database size ${fmtBytes(dataset.sizeBytes)} (pg_database_size ${dataset.sizeBytes}), generated in ${fmtSeconds(dataset.seconds)}`);
-    for (const t of dataset.tables) log(`  ${t.name.padEnd(12)} ${String(t.rows).padStart(10)} rows  ${fmtBytes(t.bytes)}`);
-
-    const pgDump = await toolFor('pg_dump', platform.cluster.major);
-    const compression = dumpCompressionFor(pgDump.major);
-    const pgDumpVersion = execFileSync(pgDump.path, ['--version'], { encoding: 'utf8' }).trim();
-    log(`${pgDumpVersion} (${pgDump.path}), ${compression.flag}`);
-
-    // Warm-ups: the page cache for both contenders, and the worker's one-time costs (tool discovery, first workflow).
-    const warm = await runPgDump(pgDump, compression.flag, source);
-    log(`warm-up pg_dump: ${fmtSeconds(warm.seconds)}, ${warm.bytes} bytes`);
-    await platform.ops.addDatabase({ name: 'source', url: targetUrl(source) });
-    const tiny = await createDatabase(platform.cluster, 'bench_warmup');
-    const tinyClient = await connect('bench', tiny);
-    await tinyClient.query('create table t as select g from generate_series(1, 1000) g');
-    await tinyClient.end();
-    await platform.ops.addDatabase({ name: 'warmup', url: targetUrl(tiny) });
-
-    worker = startWorkerProcess(platform);
-    await Promise.race([worker.ready, sleep(120_000).then(() => { throw new Error('worker not ready after 120 s'); })]);
-    const idle = procStats(worker.child.pid!);
-    const idleRss = idle.rssBytes;
-    await sleep(2000);
-    // What the worker burns doing nothing (Temporal polling): part of its CPU during a backup too.
-    const idleCpuPerSecond = (procStats(worker.child.pid!).cpuSeconds - idle.cpuSeconds) / 2;
-    const warmup = await runHindsightBackup(platform, worker, 'warmup');
-    log(`worker ready (RSS ${fmtBytes(idleRss)}, idle CPU ${(idleCpuPerSecond * 100).toFixed(1)}%); warm-up backup of a tiny database: ${fmtSeconds(warmup.seconds)}, RSS +${fmtBytes(warmup.rssPeakBytes - warmup.rssBeforeBytes)}`);
-    await sleep(2000);
-
-    const baseline: DumpRun[] = [];
-    const hindsight: HindsightRun[] = [];
-    for (let round = 1; round <= rounds; round++) {
-      // Alternate who goes first, so neither always runs on the other's leftovers.
-      const order = round % 2 === 1 ? ['pg_dump', 'hindsight'] : ['hindsight', 'pg_dump'];
-      for (const who of order) {
-        if (who === 'pg_dump') {
-          const r = await runPgDump(pgDump, compression.flag, source);
-          baseline.push(r);
-          log(`round ${round} pg_dump:   ${fmtSeconds(r.seconds)}, ${r.bytes} bytes`);
-        } else {
-          const r = await runHindsightBackup(platform, worker, 'source');
-          hindsight.push(r);
-          log(`round ${round} hindsight: ${fmtSeconds(r.seconds)} (activity ${r.activitySeconds?.toFixed(2) ?? '?'} s), ` +
-            `stored ${r.storedBytes} bytes, RSS ${fmtBytes(r.rssBeforeBytes)} -> peak ${fmtBytes(r.rssPeakBytes)}, worker CPU ${r.workerCpuSeconds.toFixed(2)} s ` +
-            `(${Object.entries(r.workerThreadCpuSeconds).slice(0, 4).map(([n, c]) => `${n} ${c}`).join(', ')})`);
-          await sleep(2000);
-        }
-      }
-    }
-
-    const pgDumpSeconds = median(baseline.map((r) => r.seconds));
-    const hindsightSeconds = median(hindsight.map((r) => r.seconds));
-    const activitySeconds = hindsight.every((r) => r.activitySeconds !== null) ? median(hindsight.map((r) => r.activitySeconds!)) : null;
-    const ratio = hindsightSeconds / pgDumpSeconds;
-    // The worst round counts: memory must stay bounded every time, not on average.
-    const rssGrowthMib = Math.max(...hindsight.map((r) => (r.rssPeakBytes - r.rssBeforeBytes) / MIB));
-    const pgDumpBytes = median(baseline.map((r) => r.bytes));
-    const storedBytes = median(hindsight.map((r) => r.storedBytes));
-    const hindsightDumpBytes = median(hindsight.map((r) => r.dumpBytes));
-    const cpus = os.availableParallelism();
-
-    printTable([
-      ['database size', `${fmtBytes(dataset.sizeBytes)}`, `(${dataset.sizeBytes} bytes, generated in ${fmtSeconds(dataset.seconds)})`],
-      ['pg_dump', pgDumpVersion.replace(/^pg_dump \(PostgreSQL\) /, ''), `${compression.flag} (${compression.name} level ${compression.level}, as Hindsight uses)`],
-      ['CPUs', `${cpus}`, os.cpus()[0]?.model ?? ''],
-      ['rounds', `${rounds}`, '(medians below)'],
-      ['pg_dump wall time', fmtSeconds(pgDumpSeconds), `runs: ${baseline.map((r) => r.seconds.toFixed(2)).join(', ')}`],
-      ['hindsight wall time', fmtSeconds(hindsightSeconds), `runs: ${hindsight.map((r) => r.seconds.toFixed(2)).join(', ')}`],
-      ['  of which dump activity', activitySeconds === null ? '?' : fmtSeconds(activitySeconds), '(worker log: backup started -> backup complete)'],
-      ['ratio hindsight/pg_dump', ratio.toFixed(3), verdict(ratio <= TARGET_RATIO, `<= ${TARGET_RATIO}`)],
-      ['pg_dump output', `${pgDumpBytes} B`, `(${fmtBytes(pgDumpBytes)}, database/dump = ${(dataset.sizeBytes / pgDumpBytes).toFixed(2)}x)`],
-      ['hindsight dump', `${hindsightDumpBytes} B`, `(${fmtBytes(hindsightDumpBytes)})`],
-      ['hindsight stored object', `${storedBytes} B`, `(${fmtBytes(storedBytes)}, encrypted, +${((storedBytes / hindsightDumpBytes - 1) * 100).toFixed(3)}%)`],
-      ['worker peak RSS growth', `${rssGrowthMib.toFixed(1)} MiB`, verdict(rssGrowthMib <= TARGET_RSS_MIB, `<= ${TARGET_RSS_MIB} MiB`)],
-      ['worker CPU per backup', fmtSeconds(median(hindsight.map((r) => r.workerCpuSeconds))), ''],
-    ]);
-
-    const results = {
-      at: new Date().toISOString(),
-      machine: { cpus, cpuModel: os.cpus()[0]?.model ?? null, memoryBytes: os.totalmem(), node: process.version },
-      settings: { sizeMb, rounds },
-      dataset,
-      pgDump: { version: pgDumpVersion, path: pgDump.path, compression: compression.flag },
-      baseline: { runs: baseline, medianSeconds: pgDumpSeconds, medianBytes: pgDumpBytes, warmup: warm },
-      hindsight: {
-        runs: hindsight, medianSeconds: hindsightSeconds, medianActivitySeconds: activitySeconds,
-        medianStoredBytes: storedBytes, medianDumpBytes: hindsightDumpBytes, warmup, idleRssBytes: idleRss, idleCpuPerSecond,
-      },
-      ratio: { value: ratio, target: TARGET_RATIO, met: ratio <= TARGET_RATIO },
-      peakRssGrowthMib: { value: rssGrowthMib, target: TARGET_RSS_MIB, met: rssGrowthMib <= TARGET_RSS_MIB },
-      compressionRatio: dataset.sizeBytes / pgDumpBytes,
-    };
-    const outDir = fileURLToPath(new URL('./out/', import.meta.url));
-    await mkdir(outDir, { recursive: true });
-    const file = `${outDir}results-${results.at.replace(/[:.]/g, '-')}.json`;
+    const measurements = await measure(platform, settings.rounds, settings.sizeMb, `${outDir}worker-${stamp}.log`, (w) => { worker = w; });
+    const results = summarize(measurements, settings);
+    const file = `${outDir}results-${stamp}.json`;
     await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
     log(`results written to ${file}`);
   } catch (error) {

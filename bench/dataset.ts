@@ -174,14 +174,14 @@ export async function generateDataset(clients: pg.Client[], targetMb: number): P
     await main.query('vacuum analyze');
   }
 
-  const { rows } = await main.query<{ name: string; rows: string; bytes: string }>(
-    `select c.relname as name, c.reltuples::bigint::text as rows, pg_total_relation_size(c.oid)::text as bytes
-     from pg_class c join pg_namespace n on n.oid = c.relnamespace
-     where n.nspname = 'public' and c.relkind = 'r' order by pg_total_relation_size(c.oid) desc`,
-  );
-  return {
-    sizeBytes: await databaseSize(main),
-    seconds: (performance.now() - started) / 1000,
-    tables: rows.map((r) => ({ name: r.name, rows: Number(r.rows), bytes: Number(r.bytes) })),
-  };
+  const seconds = (performance.now() - started) / 1000;
+  const report: DatasetReport = { sizeBytes: await databaseSize(main), seconds, tables: [] };
+  for (const t of tables) {
+    const { rows } = await main.query<{ rows: string; bytes: string }>(
+      `select count(*)::text as rows, pg_total_relation_size('${t.name}')::text as bytes from ${t.name}`,
+    );
+    report.tables.push({ name: t.name, rows: Number(rows[0]!.rows), bytes: Number(rows[0]!.bytes) });
+  }
+  report.tables.sort((a, b) => b.bytes - a.bytes);
+  return report;
 }
