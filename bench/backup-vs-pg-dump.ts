@@ -169,10 +169,11 @@ function parseStat(stat: string): { name: string; cpuSeconds: number } {
   return { name: stat.slice(stat.indexOf('(') + 1, close), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS };
 }
 
+const rssOf = (pid: number): number => 1024 * Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+
 /** The kernel's view of a process: resident memory, CPU time so far, and that CPU time per thread name. */
 function procStats(pid: number): { rssBytes: number; cpuSeconds: number; threads: Map<string, number> } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? NaN);
+  const rssBytes = rssOf(pid);
   const threads = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
@@ -185,7 +186,7 @@ function procStats(pid: number): { rssBytes: number; cpuSeconds: number; threads
       // the thread ended between the listing and the read
     }
   }
-  return { rssBytes: rssKb * 1024, cpuSeconds: parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuSeconds, threads };
+  return { rssBytes, cpuSeconds: parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuSeconds, threads };
 }
 
 /** CPU seconds per thread name between two readings, busiest first; threads that ended are lost. */
@@ -211,7 +212,7 @@ async function runHindsightBackup(platform: Platform, worker: WorkerProcess, dat
   const before = procStats(pid);
   let peak = before.rssBytes;
   const sampler = setInterval(() => {
-    try { peak = Math.max(peak, procStats(pid).rssBytes); } catch { /* the worker died: the backup reports it */ }
+    try { peak = Math.max(peak, rssOf(pid)); } catch { /* the worker died: the backup reports it */ }
   }, 50);
   const sched = watchPgDump(pid);
   try {
@@ -342,7 +343,7 @@ async function measure(platform: Platform, rounds: number, sizeMb: number, worke
 }
 
 /** Prints the table and returns the same figures for the JSON file. */
-function summarize(m: Measurements, settings: { sizeMb: number; rounds: number }) {
+function summarize(m: Measurements, settings: { sizeMb: number; rounds: number; workerNodeOptions: string | null }) {
   const { dataset, baseline, hindsight } = m;
   const pgDumpSeconds = median(baseline.map((r) => r.seconds));
   const hindsightSeconds = median(hindsight.map((r) => r.seconds));
@@ -391,7 +392,12 @@ function summarize(m: Measurements, settings: { sizeMb: number; rounds: number }
 }
 
 async function main(): Promise<void> {
-  const settings = { sizeMb: envInt('BENCH_SIZE_MB', 1100), rounds: envInt('BENCH_ROUNDS', 2) };
+  const settings = {
+    sizeMb: envInt('BENCH_SIZE_MB', 1100),
+    rounds: envInt('BENCH_ROUNDS', 2),
+    workerNodeOptions: process.env.BENCH_WORKER_NODE_OPTIONS || null,
+  };
+  if (settings.workerNodeOptions) log(`worker runs with extra Node options: ${settings.workerNodeOptions}`);
   const outDir = fileURLToPath(new URL('./out/', import.meta.url));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   await mkdir(outDir, { recursive: true });

@@ -1,6 +1,8 @@
 /**
- * Where the time of a Hindsight backup goes, stage by stage, outside Temporal: each variant adds
- * one part of lib/backup/dump.ts to a bare pg_dump. Same dataset generator as the benchmark.
+ * Where the time of a Hindsight backup goes, outside Temporal: variants that isolate the parts of
+ * lib/backup/dump.ts (row counts; hashing, encryption and the file), the whole of it, and the same
+ * stages with bench/lean-encrypt.ts. The process carries a heap about as large as the worker's,
+ * because the cost of garbage collection grows with it. Same dataset generator as the benchmark.
  * Environment: BENCH_SIZE_MB (default 1100), BENCH_ROUNDS (default 2), PROFILE_HEAP_MIB (default 60).
  *
  *   node --import tsx bench/profile-pipeline.ts
@@ -43,7 +45,7 @@ const discard = () => new Writable({
   },
 });
 
-/** pg_dump into `stages`, optionally in a snapshot exported by `client` (as dump.ts does). */
+/** pg_dump through `stages` into `sink`, optionally in an exported snapshot (as dump.ts does). */
 async function dumpThrough(target: PgTarget, flag: string, stages: NodeJS.ReadWriteStream[], sink: NodeJS.WritableStream, snapshot?: string): Promise<void> {
   const pgDump = await toolFor('pg_dump');
   const args = ['--format=custom', flag, '--no-password', ...(snapshot ? [`--snapshot=${snapshot}`] : [])];
