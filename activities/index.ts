@@ -3,7 +3,7 @@ import type { Catalog } from '../lib/catalog/catalog.ts';
 import type { SecretKey } from '../lib/crypto/secret-key.ts';
 import { unseal } from '../lib/crypto/sealed.ts';
 import { HindsightError } from '../lib/errors.ts';
-import { streamDumpToStorageInThread } from '../lib/backup/dump-in-thread.ts';
+import { streamDumpToStorage } from '../lib/backup/dump.ts';
 import { manifestKey } from '../lib/backup/ids.ts';
 import { manifestSchema, type BackupManifest } from '../lib/backup/manifest.ts';
 import { prepareRestoreTarget, streamRestoreFromStorage } from '../lib/backup/restore.ts';
@@ -99,15 +99,14 @@ export const createActivities = (deps: ActivityDeps) => {
         const ctx = Context.current();
         const db = await catalog.getDatabase(input.database);
         const target = await catalog.databaseTarget(input.database);
-        const storage = await catalog.getStorage(db.storageName);
+        const storage = await storageOf(db.storageName);
         const report = throttledProgress(deps.progress, logger);
         logger.info({ database: input.database, backupId: input.backupId, attempt: ctx.info.attempt }, 'backup started');
-        const manifest = await streamDumpToStorageInThread({
+        const manifest = await streamDumpToStorage({
           databaseName: input.database,
           backupId: input.backupId,
           target,
-          storageName: storage.name,
-          storageConfig: storage.config,
+          storage,
           key,
           signal: ctx.cancellationSignal,
           onProgress: (p) => report(p),
