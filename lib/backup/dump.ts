@@ -69,6 +69,8 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<BackupM
   const startedAt = new Date();
   const client = await connect(databaseName, target);
   let write: Awaited<ReturnType<StorageDriver['openWrite']>> | undefined;
+  // Set once the object is visible under its final key, until the backup is wholly done.
+  let committedKey: string | undefined;
   try {
     const server = await serverInfo(client);
     const pgDump = await toolFor('pg_dump', server.major);
@@ -119,6 +121,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<BackupM
 
     const stored = await write.commit();
     write = undefined;
+    committedKey = objectKey;
     // Never trust a write that reports success: the stored size must be what we sent.
     if (stored.size !== objectMeter.bytes) {
       throw new HindsightError('integrity', `storage ${storage.label}: '${objectKey}' holds ${stored.size} bytes after upload, but ${objectMeter.bytes} were sent`);
@@ -156,10 +159,14 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<BackupM
       await manifestWrite.abort();
       throw error;
     }
-    await client.query('commit');
+    committedKey = undefined;
+    // The snapshot only had to outlive pg_dump; ending the read-only transaction cannot lose data.
+    await client.query('commit').catch(() => undefined);
     return manifest;
   } catch (error) {
     if (write) await write.abort().catch(() => undefined);
+    // An object without its manifest (or with a wrong size) must not sit in storage looking like a backup.
+    if (committedKey) await storage.remove(committedKey).catch(() => undefined);
     throw explainQueryError(databaseName, error);
   } finally {
     await client.end().catch(() => undefined);

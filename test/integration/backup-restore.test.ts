@@ -6,6 +6,10 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { toolFor } from '../../lib/pg/tools.ts';
+import { streamDumpToStorage } from '../../lib/backup/dump.ts';
+import { HindsightError } from '../../lib/errors.ts';
+import type { StorageDriver } from '../../lib/storage/contract.ts';
+import { createLocalStorage } from '../../lib/storage/local.ts';
 import { backupProgressQuery } from '../../temporal/messages.ts';
 import { databaseAttribute } from '../../temporal/search-attributes.ts';
 import { createConsoleServices } from '../../services/console.ts';
@@ -147,6 +151,22 @@ describe('backup and restore of a real database through Temporal', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('a backup whose manifest cannot be written leaves no object behind that looks complete', async () => {
+    const local = createLocalStorage({ name: 'flaky', root: path.join(platform.dir, 'flaky') });
+    const flaky: StorageDriver = {
+      ...local,
+      openWrite: async (key) => {
+        if (key.endsWith('.json')) throw new HindsightError('no_space', 'storage "flaky": quota exceeded');
+        return local.openWrite(key);
+      },
+    };
+    await assert.rejects(
+      streamDumpToStorage({ databaseName: 'shop', backupId: '20261123T000000Z-aaaaaa', target: source, storage: flaky, key: platform.runtime.key }),
+      /quota exceeded/,
+    );
+    assert.deepEqual(await local.list(''), [], 'the committed object is removed when its manifest fails');
   });
 
   it('refuses to restore into a database that already holds tables', async () => {
