@@ -21,14 +21,29 @@ export interface AtomicWrite {
   abort(): Promise<void>;
 }
 
+/** Bytes `start` (inclusive) to `end` (exclusive; the object's end when absent). */
+export interface ReadRange {
+  start: number;
+  end?: number;
+}
+
 export interface StorageDriver {
   /** Human name used in every error message, e.g. `local "default"`. */
   readonly label: string;
   openWrite(key: string): Promise<AtomicWrite>;
-  openRead(key: string): Promise<Readable>;
+  /** Fails with kind `not_found` when the key does not exist. */
+  openRead(key: string, range?: ReadRange): Promise<Readable>;
+  /** Undefined when the key does not exist. */
   stat(key: string): Promise<ObjectInfo | undefined>;
-  list(prefix: string): Promise<ObjectInfo[]>;
+  /**
+   * Every committed object below the directory `dir` (no trailing slash; '' for the root), at any
+   * depth, sorted by key. Uncommitted writes never appear.
+   */
+  list(dir: string): Promise<ObjectInfo[]>;
+  /** Removing a missing key is not an error. */
   remove(key: string): Promise<void>;
+  /** Releases connections and clients; the driver is unusable afterwards. */
+  close?(): Promise<void>;
   /**
    * Removes leftovers of writes to keys starting with `keyPrefix` that never committed (a worker
    * killed mid-upload), if older than `olderThanMs`. Returns how many were removed.
@@ -36,11 +51,13 @@ export interface StorageDriver {
   sweepAbandonedWrites(keyPrefix: string, olderThanMs: number): Promise<number>;
 }
 
+export type StorageOperation = 'write' | 'read' | 'stat' | 'list' | 'remove' | 'connect';
+
 /** Error texts are defined once per operation so that every driver fails in the same words. */
 export function storageError(
   kind: ErrorKind,
   label: string,
-  operation: 'write' | 'read' | 'stat' | 'list' | 'remove',
+  operation: StorageOperation,
   key: string,
   detail: string,
 ): HindsightError {
@@ -48,10 +65,12 @@ export function storageError(
     not_found: 'check the key and that the backup was not removed by retention',
     access_denied: 'check the permissions of the storage credentials or directory',
     unreachable: 'check that the storage is reachable from the worker',
+    bad_input: 'check the storage settings',
     no_space: 'free space on the storage or raise its quota',
   };
   const hint = hints[kind];
-  return new HindsightError(kind, `storage ${label}: unable to ${operation} '${key}': ${detail}${hint ? ` (${hint})` : ''}`);
+  const what = operation === 'connect' ? 'connect' : `${operation} '${key}'`;
+  return new HindsightError(kind, `storage ${label}: unable to ${what}: ${detail}${hint ? ` (${hint})` : ''}`);
 }
 
 /** Keys are relative, slash-separated and never climb out of the storage root. */
@@ -59,4 +78,11 @@ export function assertSafeKey(key: string): void {
   if (key.length === 0 || key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '.' || part === '') || key.includes('\0')) {
     throw new HindsightError('bad_input', `storage key '${key}' is not a safe relative path`);
   }
+}
+
+/** Validates a range against the contract before a driver turns it into its own form. */
+export function assertRange(range: ReadRange | undefined): void {
+  if (!range) return;
+  const ok = Number.isSafeInteger(range.start) && range.start >= 0 && (range.end === undefined || (Number.isSafeInteger(range.end) && range.end >= range.start));
+  if (!ok) throw new HindsightError('bad_input', `read range ${JSON.stringify(range)} is invalid: start must be >= 0 and end >= start`);
 }

@@ -3,9 +3,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { ErrorKind } from '../errors.ts';
-import { assertSafeKey, storageError, type AtomicWrite, type ObjectInfo, type StorageDriver } from './contract.ts';
+import { assertRange, assertSafeKey, storageError, type AtomicWrite, type ObjectInfo, type StorageDriver } from './contract.ts';
 
 /** Marks temporary files: `<dir>/.<name>.partial-<random>`. Listing never shows them. */
 const PARTIAL_MARK = '.partial-';
@@ -106,11 +106,17 @@ export function createLocalStorage(options: { name: string; root: string }): Sto
       return write;
     },
 
-    async openRead(key): Promise<Readable> {
+    async openRead(key, range): Promise<Readable> {
+      assertRange(range);
       const file = resolve(key);
       try {
         const handle = await open(file, 'r');
-        return createReadStream('', { fd: handle, autoClose: true, highWaterMark: 256 * 1024 });
+        if (range?.end === range?.start && range) {
+          await handle.close();
+          return Readable.from([]);
+        }
+        const bounds = range ? { start: range.start, ...(range.end !== undefined ? { end: range.end - 1 } : {}) } : {};
+        return createReadStream('', { fd: handle, autoClose: true, highWaterMark: 256 * 1024, ...bounds });
       } catch (error) {
         throw fail('read', key, error);
       }

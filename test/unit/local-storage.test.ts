@@ -6,11 +6,18 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { createLocalStorage } from '../../lib/storage/local.ts';
+import { describeStorageContract } from '../support/storage-contract.ts';
+import { rm } from 'node:fs/promises';
 
 async function newStorage() {
   const root = await mkdtemp(path.join(tmpdir(), 'hindsight-local-'));
   return { root, storage: createLocalStorage({ name: 'test', root }) };
 }
+
+describeStorageContract('local', async () => {
+  const { root, storage } = await newStorage();
+  return { driver: storage, cleanup: () => rm(root, { recursive: true, force: true }) };
+});
 
 describe('local storage driver', () => {
   it('makes an object visible only when committed', async () => {
