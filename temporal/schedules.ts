@@ -22,7 +22,7 @@ export async function upsertBackupSchedule(client: Client, options: { database: 
     typedSearchAttributes: jobAttributes(options.database, 'backup'),
   };
   const spec = { cronExpressions: [options.cron], timezone: options.timezone };
-  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10 minutes' };
+  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10 minutes' as const };
   try {
     await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action, policies }));
   } catch (error) {

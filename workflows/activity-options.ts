@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, type Duration } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 
 /**
@@ -24,7 +24,7 @@ export const sourceProbeActivities = proxyActivities<Activities>({
  * heartbeat timeout the activity starts again on another worker. Cancellation waits for the
  * activity to clean up (kill the tool, discard the partial object) before the workflow goes on.
  */
-export function streamingActivities(heartbeatTimeout: string, maximumAttempts: number) {
+export function streamingActivities(heartbeatTimeout: Duration, maximumAttempts: number) {
   return proxyActivities<Activities>({
     startToCloseTimeout: '24 hours',
     heartbeatTimeout,
