@@ -1,4 +1,5 @@
-import { proxyActivities, type Duration } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
+import type { Duration } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
 
 /**
