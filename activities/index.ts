@@ -3,10 +3,11 @@ import type { Catalog } from '../lib/catalog/catalog.ts';
 import type { SecretKey } from '../lib/crypto/secret-key.ts';
 import { unseal } from '../lib/crypto/sealed.ts';
 import { HindsightError } from '../lib/errors.ts';
-import { streamDumpToStorage } from '../lib/backup/dump.ts';
-import { manifestKey } from '../lib/backup/ids.ts';
-import { manifestSchema, type BackupManifest } from '../lib/backup/manifest.ts';
+import { copyBackup } from '../lib/backup/copy.ts';
+import { streamDumpToStorage, type CopyOutcome } from '../lib/backup/dump.ts';
 import { prepareRestoreTarget, streamRestoreFromStorage } from '../lib/backup/restore.ts';
+import { openBackupFromAny, type BackupSource } from '../lib/backup/sources.ts';
+import { errorMessage } from '../lib/errors.ts';
 import { connect, describeTarget, parsePgUrl, serverInfo, type PgTarget } from '../lib/pg/connection.ts';
 import type { StorageDriver } from '../lib/storage/contract.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
@@ -28,16 +29,6 @@ export interface ActivityDeps {
 
 export const RESTORE_PASSWORD_CONTEXT = 'restore-target:password';
 
-async function readManifest(storage: StorageDriver, databaseName: string, backupId: string): Promise<BackupManifest> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await storage.openRead(manifestKey(databaseName, backupId))) chunks.push(chunk as Buffer);
-  const parsed = manifestSchema.safeParse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-  if (!parsed.success) {
-    throw new HindsightError('integrity', `manifest of backup ${backupId} in storage ${storage.label} is invalid: ${parsed.error.issues[0]?.message}`);
-  }
-  return parsed.data;
-}
-
 /** Sends progress at most every two seconds, and never lets a lost signal fail the activity. */
 function throttledProgress(sink: ProgressSink | undefined, logger: Logger) {
   let last = 0;
@@ -56,10 +47,30 @@ function throttledProgress(sink: ProgressSink | undefined, logger: Logger) {
 export const createActivities = (deps: ActivityDeps) => {
   const { catalog, key, logger } = deps;
 
-  async function storageOf(storageName: string): Promise<StorageDriver> {
-    const record = await catalog.getStorage(storageName);
-    return createStorageDriver(record.name, record.config);
+  async function driverFor(storageName: string): Promise<StorageDriver> {
+    return createStorageDriver(storageName, await catalog.storageConfig(storageName));
   }
+
+  /** Opens drivers for the work, and closes them whatever happens. */
+  async function withDrivers<T>(names: string[], work: (drivers: BackupSource[]) => Promise<T>): Promise<T> {
+    const opened: BackupSource[] = [];
+    try {
+      for (const name of names) opened.push({ name, driver: await driverFor(name) });
+      return await work(opened);
+    } finally {
+      await Promise.all(opened.map((o) => o.driver.close?.().catch(() => undefined)));
+    }
+  }
+
+  /** Copies of a backup that can serve a read, preferred first; a retry starts one further on. */
+  async function readableCopies(backupId: string, attempt: number): Promise<string[]> {
+    const complete = (await catalog.copiesOf(backupId)).filter((c) => c.status === 'complete').map((c) => c.storageName);
+    const shift = complete.length > 0 ? (attempt - 1) % complete.length : 0;
+    return [...complete.slice(shift), ...complete.slice(0, shift)];
+  }
+
+  const logFallback = (backupId: string) => (storageName: string, reason: string) =>
+    logger.warn({ backupId, storage: storageName, reason }, 'backup copy unreadable, trying the next storage');
 
   async function resolveRestoreTarget(database: string, to: RestoreTarget): Promise<PgTarget> {
     if ('database' in to) {
@@ -85,7 +96,7 @@ export const createActivities = (deps: ActivityDeps) => {
       });
     },
 
-    async recordBackupStarted(input: { database: string; backupId: string; workflowId: string; trigger: string }): Promise<void> {
+    async recordBackupStarted(input: { database: string; backupId: string; workflowId: string; trigger: string }): Promise<{ storageNames: string[] }> {
       return translated(() => catalog.beginBackup({ id: input.backupId, databaseName: input.database, workflowId: input.workflowId, trigger: input.trigger }));
     },
 
@@ -93,25 +104,28 @@ export const createActivities = (deps: ActivityDeps) => {
       return translated(() => catalog.endBackup(input.backupId, input.status, input.error));
     },
 
-    /** The long one: pg_dump → hash → encrypt → storage, heartbeating bytes; cancellable. */
+    /** The long one: pg_dump → hash → encrypt → every storage, heartbeating bytes; cancellable. */
     async dumpDatabaseToStorage(input: { database: string; backupId: string }) {
       return translated(async () => {
         const ctx = Context.current();
         const db = await catalog.getDatabase(input.database);
         const target = await catalog.databaseTarget(input.database);
-        const storage = await storageOf(db.storageName);
         const report = throttledProgress(deps.progress, logger);
-        logger.info({ database: input.database, backupId: input.backupId, attempt: ctx.info.attempt }, 'backup started');
-        const manifest = await streamDumpToStorage({
+        logger.info({ database: input.database, backupId: input.backupId, storages: db.storageNames, attempt: ctx.info.attempt }, 'backup started');
+        const { manifest, copies } = await withDrivers(db.storageNames, (destinations) => streamDumpToStorage({
           databaseName: input.database,
           backupId: input.backupId,
           target,
-          storage,
+          destinations,
           key,
           signal: ctx.cancellationSignal,
           onProgress: (p) => report(p),
-        });
-        await catalog.completeBackup(input.backupId, {
+        }));
+        for (const copy of copies) {
+          await catalog.recordCopy(input.backupId, copy.storageName, copy);
+          if (copy.status === 'failed') logger.warn({ database: input.database, backupId: input.backupId, storage: copy.storageName, error: copy.error }, 'backup copy failed');
+        }
+        const status = await catalog.completeBackup(input.backupId, {
           objectKey: manifest.object.key,
           sizeBytes: manifest.object.sizeBytes,
           dumpBytes: manifest.dump.sizeBytes,
@@ -123,8 +137,10 @@ export const createActivities = (deps: ActivityDeps) => {
           rowCounts: manifest.tables,
         });
         const rows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
-        logger.info({ database: input.database, backupId: input.backupId, bytes: manifest.object.sizeBytes, tables: manifest.tables.length, rows }, 'backup complete');
+        logger.info({ database: input.database, backupId: input.backupId, status, bytes: manifest.object.sizeBytes, tables: manifest.tables.length, rows }, 'backup dumped');
         return {
+          status,
+          copies: copies satisfies CopyOutcome[],
           sizeBytes: manifest.object.sizeBytes,
           dumpBytes: manifest.dump.sizeBytes,
           sha256: manifest.dump.sha256,
@@ -132,6 +148,47 @@ export const createActivities = (deps: ActivityDeps) => {
           rows,
         };
       });
+    },
+
+    /** The copies of a backup and where each stands. */
+    async listCopies(input: { backupId: string }): Promise<CopyOutcome[]> {
+      return translated(async () => (await catalog.copiesOf(input.backupId)).map((c) => ({
+        storageName: c.storageName,
+        status: c.status === 'complete' ? 'complete' as const : 'failed' as const,
+        ...(c.sizeBytes !== null ? { sizeBytes: c.sizeBytes } : {}),
+        ...(c.error !== null ? { error: c.error } : {}),
+      })));
+    },
+
+    /**
+     * Brings one storage's copy of a backup up to date from a storage that holds it whole, without
+     * dumping again. Each attempt's outcome is recorded so that the console shows why a copy lags.
+     */
+    async copyBackupToStorage(input: { database: string; backupId: string; storageName: string }): Promise<CopyOutcome> {
+      return translated(async () => {
+        const ctx = Context.current();
+        const sources = (await readableCopies(input.backupId, ctx.info.attempt)).filter((name) => name !== input.storageName);
+        const beat = setInterval(() => ctx.heartbeat(), 5000);
+        try {
+          const { sizeBytes } = await withDrivers([input.storageName, ...sources], async ([target, ...from]) => {
+            const opened = await openBackupFromAny(from, input.database, input.backupId, logFallback(input.backupId));
+            logger.info({ backupId: input.backupId, from: opened.storageName, to: input.storageName }, 'copying backup between storages');
+            return copyBackup(opened, target!.driver, ctx.cancellationSignal);
+          });
+          await catalog.recordCopy(input.backupId, input.storageName, { status: 'complete', sizeBytes });
+          return { storageName: input.storageName, status: 'complete', sizeBytes };
+        } catch (error) {
+          await catalog.recordCopy(input.backupId, input.storageName, { status: 'failed', error: errorMessage(error) });
+          throw error;
+        } finally {
+          clearInterval(beat);
+        }
+      });
+    },
+
+    /** complete when every copy is, partial when some are. */
+    async settleBackup(input: { backupId: string }): Promise<{ status: string }> {
+      return translated(async () => ({ status: await catalog.settleBackupStatus(input.backupId) }));
     },
 
     /** The backup to restore: the one named, or the newest complete one. */
@@ -142,8 +199,8 @@ export const createActivities = (deps: ActivityDeps) => {
         if (backup.databaseName !== input.database) {
           throw new HindsightError('bad_input', `backup ${input.backupId} belongs to database "${backup.databaseName}", not "${input.database}"`);
         }
-        if (backup.status !== 'complete') {
-          throw new HindsightError('bad_input', `backup ${input.backupId} is ${backup.status}, not complete: only complete backups can be restored`);
+        if (backup.status !== 'complete' && backup.status !== 'partial') {
+          throw new HindsightError('bad_input', `backup ${input.backupId} is ${backup.status}: only complete (or partial) backups can be restored`);
         }
         return { backupId: backup.id };
       });
@@ -165,25 +222,38 @@ export const createActivities = (deps: ActivityDeps) => {
       return translated(() => catalog.endRestore(input.restoreId, input));
     },
 
-    /** Streams the backup into the target, then compares every table's row count with the manifest. */
-    async restoreBackupToTarget(input: { database: string; backupId: string; to: RestoreTarget }) {
+    /**
+     * Streams the backup into the target from the first storage that has it whole (falling back to
+     * the next, logged), then compares every table's row count with the manifest.
+     */
+    async restoreBackupToTarget(input: { database: string; backupId: string; to: RestoreTarget; restoreId?: string }) {
       return translated(async () => {
         const ctx = Context.current();
-        const backup = await catalog.getBackup(input.backupId);
-        const storage = await storageOf(backup.storageName);
-        const manifest = await readManifest(storage, input.database, input.backupId);
         const target = await resolveRestoreTarget(input.database, input.to);
         const report = throttledProgress(deps.progress, logger);
-        const result = await streamRestoreFromStorage({
-          label: `restore target of ${input.database}`,
-          manifest,
-          storage,
-          key,
-          target,
-          signal: ctx.cancellationSignal,
-          onProgress: (p) => report(p),
+        const storages = await readableCopies(input.backupId, ctx.info.attempt);
+        return withDrivers(storages, async (sources) => {
+          const opened = await openBackupFromAny(sources, input.database, input.backupId, logFallback(input.backupId));
+          if (input.restoreId) await catalog.recordRestoreSource(input.restoreId, opened.storageName);
+          logger.info({ backupId: input.backupId, storage: opened.storageName, attempt: ctx.info.attempt }, 'restoring backup');
+          const result = await streamRestoreFromStorage({
+            label: `restore target of ${input.database}`,
+            manifest: opened.manifest,
+            object: opened.object,
+            key,
+            target,
+            signal: ctx.cancellationSignal,
+            onProgress: (p) => report(p),
+          });
+          return {
+            storageName: opened.storageName,
+            tablesChecked: result.tables.length,
+            rowsChecked: result.rowsChecked,
+            mismatches: result.mismatches,
+            readBytes: result.readBytes,
+            restoredBytes: result.restoredBytes,
+          };
         });
-        return { tablesChecked: result.tables.length, rowsChecked: result.rowsChecked, mismatches: result.mismatches, readBytes: result.readBytes, restoredBytes: result.restoredBytes };
       });
     },
   };

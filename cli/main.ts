@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
@@ -13,14 +13,19 @@ import { formatBytes, printJson, printTable, reportFailure, UsageError } from '.
 
 const usage = `usage: hindsight <command> [options] [--json]
 
-  db add <name> --url <postgres-url> [--storage <name>] [--schedule <cron>] [--timezone <tz>] [--no-check]
+  db add <name> --url <postgres-url> [--storage <name>[,<name>...]] [--schedule <cron>] [--timezone <tz>] [--no-check]
   db list
+  db storages <name> <storage>[,<storage>...]  where its backups go (every backup is written to each)
   db schedule <name> (<cron> | off) [--timezone <tz>]
   db remove <name>
-  storage add <name> --type local --path <directory>
+  storage add <name> --type local --path <directory> [--no-check]
+  storage add <name> --config <json | @file.json> [--no-check]   any type: s3, azure, sftp, ftp, rclone, local
+  storage test <name>                         writes, reads back and deletes a small object
   storage list
+  storage remove <name>
   backup <db> [--wait]                        prints the backup id
-  backups <db>                                id, time, size, status, verification
+  backups <db>                                id, time, size, status, copies, verification
+  backup-copy <backup-id> [--wait]            copies a partial backup into the storages it missed
   restore <db> [--backup <id>] (--to <postgres-url> | --to-database <name>) [--wait]
   decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it)
 `;
@@ -38,6 +43,7 @@ const { values: flags, positionals } = (() => {
         'no-check': { type: 'boolean', default: false },
         type: { type: 'string' },
         path: { type: 'string' },
+        config: { type: 'string' },
         wait: { type: 'boolean', default: false },
         backup: { type: 'string' },
         to: { type: 'string' },
@@ -77,6 +83,26 @@ async function withSession<T>(work: (s: Session) => Promise<T>): Promise<T> {
   }
 }
 
+/** A storage configuration given inline as JSON or, to keep secrets out of shell history, as @file. */
+async function readConfigArgument(value: string): Promise<unknown> {
+  const text = value.startsWith('@') ? await readFile(value.slice(1), 'utf8') : value;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--config is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function describeStorage(settings: Record<string, unknown>): string {
+  const s = settings as Record<string, string | number | undefined>;
+  if (s.path && !s.host) return String(s.path);
+  if (s.bucket) return `${s.endpoint ?? 's3'}/${s.bucket}/${s.prefix ?? ''}`;
+  if (s.container) return `${s.endpoint ?? s.accountName ?? 'azure'}/${s.container}/${s.prefix ?? ''}`;
+  if (s.host) return `${s.host}:${s.port ?? ''}${s.path ?? ''}`;
+  if (s.remote) return String(s.remote);
+  return '-';
+}
+
 async function run(): Promise<void> {
   const [command, sub, arg] = positionals;
   if (flags.help || !command) {
@@ -88,18 +114,18 @@ async function run(): Promise<void> {
       if (sub === 'add') {
         const name = need(arg, 'database name');
         const record = await withSession(({ ops }) => ops.addDatabase({
-          name, url: need(flags.url, '--url'), storage: flags.storage ?? 'local',
+          name, url: need(flags.url, '--url'), storages: (flags.storage ?? 'local').split(',').map((x) => x.trim()).filter(Boolean),
           schedule: flags.schedule ?? null, timezone: flags.timezone ?? 'UTC', skipCheck: flags['no-check'],
         }));
         if (json) printJson(record);
-        else process.stdout.write(`database "${record.name}" added (storage ${record.storageName}${record.schedule ? `, schedule "${record.schedule}" ${record.timezone}` : ''})\n`);
+        else process.stdout.write(`database "${record.name}" added (storage ${record.storageNames.join(', ')}${record.schedule ? `, schedule "${record.schedule}" ${record.timezone}` : ''})\n`);
         return;
       }
       if (sub === 'list') {
         const dbs = await withSession(({ ops }) => ops.listDatabases());
         if (json) printJson(dbs);
         else if (dbs.length === 0) process.stdout.write('no databases: add one with hindsight db add <name> --url postgres://…\n');
-        else printTable(dbs.map((d) => ({ name: d.name, connection: `${d.username}@${d.host}:${d.port}/${d.dbname}`, storage: d.storageName, schedule: d.schedule ? `${d.schedule} (${d.timezone})` : '-' })));
+        else printTable(dbs.map((d) => ({ name: d.name, connection: `${d.username}@${d.host}:${d.port}/${d.dbname}`, storage: d.storageNames.join(', '), schedule: d.schedule ? `${d.schedule} (${d.timezone})` : '-' })));
         return;
       }
       if (sub === 'schedule') {
@@ -109,6 +135,14 @@ async function run(): Promise<void> {
         await withSession(({ ops }) => ops.setSchedule(name, schedule, flags.timezone ?? 'UTC'));
         if (json) printJson({ database: name, schedule, timezone: flags.timezone ?? 'UTC' });
         else process.stdout.write(schedule ? `database "${name}" is backed up at "${schedule}" (${flags.timezone ?? 'UTC'})\n` : `database "${name}" has no schedule now\n`);
+        return;
+      }
+      if (sub === 'storages') {
+        const name = need(arg, 'database name');
+        const storages = need(positionals[3], 'storage names, comma-separated').split(',').map((x) => x.trim()).filter(Boolean);
+        const record = await withSession(({ ops }) => ops.setDestinations(name, storages));
+        if (json) printJson(record);
+        else process.stdout.write(`database "${name}" backs up to ${record.storageNames.join(', ')}\n`);
         return;
       }
       if (sub === 'remove') {
@@ -123,16 +157,32 @@ async function run(): Promise<void> {
     case 'storage': {
       if (sub === 'add') {
         const name = need(arg, 'storage name');
-        if (flags.type !== 'local') throw new UsageError(`storage type "${flags.type ?? ''}" is not available; supported: local`);
-        const record = await withSession(({ runtime }) => runtime.catalog.upsertStorage(name, { type: 'local', path: need(flags.path, '--path') }));
+        const config = flags.config !== undefined ? await readConfigArgument(flags.config) : { type: need(flags.type, '--type or --config'), path: flags.path };
+        const record = await withSession(({ ops }) => ops.saveStorage(name, config, { skipCheck: flags['no-check'] }));
         if (json) printJson(record);
-        else process.stdout.write(`storage "${record.name}" saved\n`);
+        else process.stdout.write(`storage "${record.name}" saved${flags['no-check'] ? '' : ' (connection test passed)'}\n`);
+        return;
+      }
+      if (sub === 'test') {
+        const name = need(arg, 'storage name');
+        const result = await withSession(({ ops }) => ops.testStorage(name));
+        if (json) printJson(result);
+        else if (result.ok) process.stdout.write(`storage "${name}": write, read back and delete passed in ${result.elapsedMs} ms\n`);
+        else process.stdout.write(`storage "${name}": failed at ${result.stage} (${result.kind}): ${result.message}\n`);
+        if (!result.ok) process.exitCode = 1;
         return;
       }
       if (sub === 'list') {
-        const list = await withSession(({ runtime }) => runtime.catalog.listStorages());
+        const list = await withSession(({ ops }) => ops.listStorages());
         if (json) printJson(list);
-        else printTable(list.map((s) => ({ name: s.name, type: s.config.type, where: s.config.path })));
+        else printTable(list.map((s) => ({ name: s.name, type: s.type, where: describeStorage(s.settings) })));
+        return;
+      }
+      if (sub === 'remove') {
+        const name = need(arg, 'storage name');
+        await withSession(({ ops }) => ops.removeStorage(name));
+        if (json) printJson({ removed: name });
+        else process.stdout.write(`storage "${name}" removed from the catalog (its objects are untouched)\n`);
         return;
       }
       throw new UsageError(`unknown command: storage ${sub ?? ''}\n${usage}`);
@@ -152,6 +202,22 @@ async function run(): Promise<void> {
       });
       return;
     }
+    case 'backup-copy': {
+      const backupId = need(sub, 'backup id');
+      await withSession(async ({ ops }) => {
+        const started = await ops.startReplicate(backupId);
+        if (!flags.wait) {
+          if (json) printJson({ workflowId: started.workflowId });
+          else process.stdout.write(`${started.workflowId}\n`);
+          return;
+        }
+        const outcome = await started.result();
+        if (json) printJson(outcome);
+        else process.stdout.write(`backup ${backupId} is ${outcome.status}: ${outcome.copies.map((c) => `${c.storageName} ${c.status}${c.error ? ` (${c.error})` : ''}`).join(', ')}\n`);
+        if (outcome.status !== 'complete') process.exitCode = 1;
+      });
+      return;
+    }
     case 'backups': {
       const database = need(sub, 'database name');
       const backups = await withSession(async ({ runtime }) => {
@@ -163,6 +229,7 @@ async function run(): Promise<void> {
       else printTable(backups.map((b) => ({
         id: b.id, started: b.startedAt.toISOString(), status: b.status, size: formatBytes(b.sizeBytes),
         rows: b.rowCounts ? String(b.rowCounts.reduce((s, t) => s + t.rows, 0)) : '-',
+        copies: b.copies.map((c) => `${c.storageName}:${c.status}`).join(' '),
         verification: b.lastRestore ? b.lastRestore.status : '-',
       })));
       return;

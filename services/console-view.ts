@@ -9,7 +9,7 @@ export interface ConsoleDatabase {
   port: number;
   dbname: string;
   username: string;
-  storageName: string;
+  storageNames: string[];
   schedule: string | null;
   timezone: string;
   lastCompleteBackupAt: string | null;
@@ -19,8 +19,10 @@ export interface ConsoleDatabase {
 export interface ConsoleBackup {
   id: string;
   databaseName: string;
-  status: 'running' | 'complete' | 'failed' | 'cancelled';
+  status: 'running' | 'complete' | 'partial' | 'failed' | 'cancelled';
   trigger: string;
+  /** One entry per storage the backup was meant to reach. */
+  copies: { storageName: string; status: 'pending' | 'complete' | 'failed'; error: string | null }[];
   startedAt: string;
   finishedAt: string | null;
   durationMs: number | null;
@@ -37,8 +39,16 @@ export interface ConsoleBackup {
   workflowUrl: string;
 }
 
+export interface ConsoleStorage {
+  name: string;
+  type: string;
+  /** Settings without secrets. */
+  settings: Record<string, unknown>;
+}
+
 export interface ConsoleOverview {
   databases: ConsoleDatabase[];
+  storages: ConsoleStorage[];
   backups: ConsoleBackup[];
   temporalUiUrl: string;
   generatedAt: string;

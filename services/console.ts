@@ -12,6 +12,7 @@ function toConsoleBackup(b: BackupRecord, uiUrl: string, namespace: string): Con
     databaseName: b.databaseName,
     status: b.status,
     trigger: b.trigger,
+    copies: b.copies.map((c) => ({ storageName: c.storageName, status: c.status, error: c.error })),
     startedAt: b.startedAt.toISOString(),
     finishedAt: iso(b.finishedAt),
     durationMs: b.finishedAt ? b.finishedAt.getTime() - b.startedAt.getTime() : null,
@@ -31,9 +32,9 @@ function toConsoleBackup(b: BackupRecord, uiUrl: string, namespace: string): Con
 
 function toConsoleDatabase(d: DatabaseRecord, backups: BackupRecord[]): ConsoleDatabase {
   const mine = backups.filter((b) => b.databaseName === d.name);
-  const lastComplete = mine.find((b) => b.status === 'complete');
+  const lastComplete = mine.find((b) => b.status === 'complete' || b.status === 'partial');
   return {
-    name: d.name, host: d.host, port: d.port, dbname: d.dbname, username: d.username, storageName: d.storageName,
+    name: d.name, host: d.host, port: d.port, dbname: d.dbname, username: d.username, storageNames: d.storageNames,
     schedule: d.schedule, timezone: d.timezone, lastCompleteBackupAt: iso(lastComplete?.finishedAt ?? null), backupCount: mine.length,
   };
 }
@@ -43,9 +44,10 @@ export function createConsoleServices(runtime: Runtime, operations: Operations):
   const { config } = runtime;
   return {
     async overview() {
-      const [databases, backups] = await Promise.all([runtime.catalog.listDatabases(), runtime.catalog.listBackups(undefined, 500)]);
+      const [databases, backups, storages] = await Promise.all([runtime.catalog.listDatabases(), runtime.catalog.listBackups(undefined, 500), runtime.catalog.listStorages()]);
       return {
         databases: databases.map((d) => toConsoleDatabase(d, backups)),
+        storages: storages.map((st) => ({ name: st.name, type: st.type, settings: st.settings })),
         backups: backups.map((b) => toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace)),
         temporalUiUrl: config.temporalUiUrl,
         generatedAt: new Date().toISOString(),

@@ -50,7 +50,7 @@ export async function ensureDemo(runtime: Runtime, operations: Operations, serve
   await runtime.catalog.upsertStorage('local', { type: 'local', path: runtime.config.backupsDir });
   if (!(await runtime.catalog.findDatabase(DEMO_DATABASE))) {
     const url = `postgres://${encodeURIComponent(server.user)}:${encodeURIComponent(server.password ?? '')}@${server.host}:${server.port}/${DEMO_DATABASE}`;
-    await operations.addDatabase({ name: DEMO_DATABASE, url, storage: 'local', schedule: '0 * * * *', timezone: 'UTC' });
+    await operations.addDatabase({ name: DEMO_DATABASE, url, storages: 'local', schedule: '0 * * * *', timezone: 'UTC' });
     logger.info('registered database "demo" with storage "local" and an hourly schedule');
   }
   const backups = await runtime.catalog.listBackups(DEMO_DATABASE, 1);

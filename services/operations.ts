@@ -7,8 +7,10 @@ import { seal } from '../lib/crypto/sealed.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 import { connect, parsePgUrl, pgUrlSchema, serverInfo, describeTarget } from '../lib/pg/connection.ts';
 import { RESTORE_PASSWORD_CONTEXT } from '../activities/index.ts';
-import type { BackupDatabaseInput, RestoreBackupInput, RestoreTarget } from '../temporal/inputs.ts';
-import type { BackupOutcome, RestoreOutcome } from '../temporal/messages.ts';
+import type { BackupDatabaseInput, ReplicateBackupInput, RestoreBackupInput, RestoreTarget } from '../temporal/inputs.ts';
+import type { BackupOutcome, ReplicateOutcome, RestoreOutcome } from '../temporal/messages.ts';
+import { testStorageConnection } from '../lib/storage/connection-test.ts';
+import { createStorageDriver, storageConfigSchema, type StorageConfig } from '../lib/storage/index.ts';
 import { deleteBackupSchedule, upsertBackupSchedule } from '../temporal/schedules.ts';
 import { jobAttributes } from '../temporal/search-attributes.ts';
 import type { Runtime } from './runtime.ts';
@@ -31,7 +33,8 @@ export const timezoneSchema = z.string().refine((tz) => {
 export const addDatabaseInput = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'name must be lowercase letters, digits, "_" or "-" (at most 63)'),
   url: pgUrlSchema,
-  storage: z.string().min(1).default('local'),
+  /** Where backups go: one storage name or several (every backup is written to each). */
+  storages: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('local').transform((v) => (typeof v === 'string' ? [v] : v)),
   schedule: cronSchema.nullable().default(null),
   timezone: timezoneSchema.default('UTC'),
   /** Skip the connection test (for a database that is not reachable yet). */
@@ -49,6 +52,17 @@ function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.output<
 
 const isoStamp = (d: Date): string => d.toISOString();
 
+export const storageNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'storage name must be lowercase letters, digits, "_" or "-" (at most 63)');
+
+async function testDriver(name: string, config: StorageConfig) {
+  const driver = createStorageDriver(name, config);
+  try {
+    return await testStorageConnection(driver);
+  } finally {
+    await driver.close?.().catch(() => undefined);
+  }
+}
+
 /** What the CLI, the console and the API do, over the catalog and Temporal. */
 export function createOperations(runtime: Runtime, temporal: Client) {
   const { catalog, config, key } = runtime;
@@ -65,7 +79,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
           await client.end().catch(() => undefined);
         }
       }
-      const record = await catalog.addDatabase({ name: input.name, target, storageName: input.storage, schedule: input.schedule, timezone: input.timezone });
+      const record = await catalog.addDatabase({ name: input.name, target, storageNames: input.storages, schedule: input.schedule, timezone: input.timezone });
       if (input.schedule) {
         try {
           await upsertBackupSchedule(temporal, { database: input.name, cron: input.schedule, timezone: input.timezone, taskQueue: config.taskQueue });
@@ -92,6 +106,47 @@ export function createOperations(runtime: Runtime, temporal: Client) {
     },
 
     listDatabases: () => catalog.listDatabases(),
+
+    /** Saves a storage after a connection test (write, read back, delete) unless told not to. */
+    async saveStorage(name: string, raw: unknown, options: { skipCheck?: boolean } = {}) {
+      const parsedName = parseOrThrow(storageNameSchema, name);
+      const config = parseOrThrow(storageConfigSchema, raw);
+      if (!options.skipCheck) {
+        const result = await testDriver(parsedName, config);
+        if (!result.ok) throw new HindsightError(result.kind, `storage "${parsedName}" was not saved: the connection test failed at ${result.stage}: ${result.message}`);
+      }
+      return catalog.upsertStorage(parsedName, config);
+    },
+
+    /** Writes, reads back and deletes a small object in a saved storage. */
+    async testStorage(name: string) {
+      return testDriver(name, await catalog.storageConfig(name));
+    },
+
+    listStorages: () => catalog.listStorages(),
+    removeStorage: (name: string) => catalog.removeStorage(name),
+
+    async setDestinations(database: string, storages: string[]) {
+      return catalog.setDestinations(database, storages);
+    },
+
+    /** Copies a partial backup into the storages that miss it, without dumping again. */
+    async startReplicate(backupId: string) {
+      const backup = await catalog.getBackup(backupId);
+      if (backup.status !== 'partial' && backup.status !== 'complete') {
+        throw new HindsightError('bad_input', `backup ${backupId} is ${backup.status}: only a partial backup can be copied to the storages it missed`);
+      }
+      const workflowId = `replicate/${backupId}/${isoStamp(new Date())}`;
+      const input: ReplicateBackupInput = { database: backup.databaseName, backupId };
+      const handle = await temporal.workflow.start('replicateBackup', {
+        taskQueue: config.taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+        typedSearchAttributes: jobAttributes(backup.databaseName, 'replicate'),
+      });
+      return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() as Promise<ReplicateOutcome> };
+    },
     listBackups: (database?: string) => catalog.listBackups(database),
 
     async startBackup(database: string, trigger: BackupDatabaseInput['trigger'] = 'manual') {

@@ -41,6 +41,12 @@ export const restoreBackupInput = z.object({
 }).strict();
 export type RestoreBackupInput = z.input<typeof restoreBackupInput>;
 
+export const replicateBackupInput = z.object({
+  database: databaseName,
+  backupId,
+}).strict();
+export type ReplicateBackupInput = z.input<typeof replicateBackupInput>;
+
 /** Turns a zod error into one line that names every bad field. */
 export function describeInputError(workflow: string, error: z.ZodError): string {
   const problems = error.issues.map((issue) => {

@@ -4,7 +4,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
  * Signals and queries of the backup and restore workflows. The console and CLI import this module
  * (it holds no workflow code) and address workflows by type name.
  */
-export type BackupStage = 'starting' | 'checking' | 'dumping' | 'complete' | 'failed' | 'cancelled';
+export type BackupStage = 'starting' | 'checking' | 'dumping' | 'copying' | 'complete' | 'partial' | 'failed' | 'cancelled';
 
 export interface BackupProgress {
   backupId: string;
@@ -42,10 +42,20 @@ export const restoreProgressQuery = defineQuery<RestoreProgress>('progress');
 export const abortRestoreSignal = defineSignal<[reason?: string]>('abort');
 export const restoreProgressSignal = defineSignal<[{ readBytes: number; restoredBytes: number }]>('reportProgress');
 
+/** One storage's copy of a backup, as a workflow reports it. */
+export interface CopyReport {
+  storageName: string;
+  status: 'complete' | 'failed';
+  sizeBytes?: number;
+  error?: string;
+}
+
 export interface BackupOutcome {
   backupId: string;
   database: string;
-  status: 'complete' | 'cancelled';
+  /** partial: at least one storage holds the backup whole, at least one does not. */
+  status: 'complete' | 'partial' | 'cancelled';
+  copies: CopyReport[];
   sizeBytes: number;
   dumpBytes: number;
   sha256: string;
@@ -53,9 +63,18 @@ export interface BackupOutcome {
   rows: number;
 }
 
+export interface ReplicateOutcome {
+  backupId: string;
+  database: string;
+  status: 'complete' | 'partial' | 'failed';
+  copies: CopyReport[];
+}
+
 export interface RestoreOutcome {
   restoreId: string;
   backupId: string;
+  /** The storage the backup was read from. */
+  storageName: string;
   database: string;
   target: string;
   tablesChecked: number;
@@ -63,4 +82,4 @@ export interface RestoreOutcome {
 }
 
 export const TASK_QUEUE_DEFAULT = 'hindsight';
-export const workflowTypes = { backupDatabase: 'backupDatabase', restoreBackup: 'restoreBackup' } as const;
+export const workflowTypes = { backupDatabase: 'backupDatabase', restoreBackup: 'restoreBackup', replicateBackup: 'replicateBackup' } as const;

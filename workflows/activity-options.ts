@@ -33,3 +33,16 @@ export function streamingActivities(heartbeatTimeout: Duration, maximumAttempts:
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   });
 }
+
+/**
+ * Copying a backup between storages: a storage that is down gets a few tries spread over minutes.
+ * A full or refusing storage (no_space, access_denied) is not retried: it needs a person.
+ */
+export function copyActivities(maximumAttempts: number) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: '1 minute',
+    retry: { initialInterval: '10 seconds', backoffCoefficient: 3, maximumInterval: '10 minutes', maximumAttempts, nonRetryableErrorTypes: permanentErrorTypes },
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+  });
+}

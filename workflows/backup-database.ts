@@ -4,16 +4,20 @@ import {
 import { backupIdAt } from '../temporal/backup-ids.ts';
 import { backupDatabaseInput, type BackupDatabaseInput } from '../temporal/inputs.ts';
 import {
-  backupProgressQuery, backupProgressSignal, cancelBackupSignal, type BackupOutcome, type BackupProgress,
+  backupProgressQuery, backupProgressSignal, cancelBackupSignal, type BackupOutcome, type BackupProgress, type CopyReport,
 } from '../temporal/messages.ts';
-import { catalogActivities, sourceProbeActivities, streamingActivities } from './activity-options.ts';
+import { catalogActivities, copyActivities, sourceProbeActivities, streamingActivities } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
 const quick = catalogActivities;
 const probe = sourceProbeActivities;
 const dump = streamingActivities('20 seconds', 5);
+const copy = copyActivities(2);
 
-/** One logical backup of one database: check the source, dump it to storage, record the result. */
+/**
+ * One logical backup of one database: check the source, dump it once to every storage, give each
+ * storage that missed it one more chance by copying from one that has it, record the result.
+ */
 export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOutcome> {
   const input = parseInput('backupDatabase', backupDatabaseInput, raw);
   const info = workflowInfo();
@@ -42,12 +46,24 @@ export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOu
       progress.stage = 'checking';
       await probe.probeDatabase({ database: input.database });
       progress.stage = 'dumping';
-      return dump.dumpDatabaseToStorage({ database: input.database, backupId });
+      const dumped = await dump.dumpDatabaseToStorage({ database: input.database, backupId });
+      const copies = await Promise.all(dumped.copies.map(async (c): Promise<CopyReport> => {
+        if (c.status === 'complete') return c;
+        progress.stage = 'copying';
+        try {
+          return await copy.copyBackupToStorage({ database: input.database, backupId, storageName: c.storageName });
+        } catch (error) {
+          if (isCancellation(error)) throw error;
+          return { storageName: c.storageName, status: 'failed', error: rootMessage(error) };
+        }
+      }));
+      const { status } = await quick.settleBackup({ backupId });
+      return { ...dumped, copies, status: status === 'complete' ? 'complete' as const : 'partial' as const };
     });
-    progress.stage = 'complete';
+    progress.stage = result.status;
     progress.dumpBytes = result.dumpBytes;
     progress.storedBytes = result.sizeBytes;
-    return { backupId, database: input.database, status: 'complete', ...result };
+    return { ...result, backupId, database: input.database };
   } catch (error) {
     const cancelled = isCancellation(error);
     const message = cancelled ? cancelReason : rootMessage(error);
@@ -56,7 +72,7 @@ export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOu
     // Recording the outcome must happen even when the workflow itself is being cancelled.
     await CancellationScope.nonCancellable(() => quick.recordBackupEnded({ backupId, status: cancelled ? 'cancelled' : 'failed', error: message }));
     if (cancelled && work.consideredCancelled && !CancellationScope.current().consideredCancelled) {
-      return { backupId, database: input.database, status: 'cancelled', sizeBytes: 0, dumpBytes: 0, sha256: '', tables: 0, rows: 0 };
+      return { backupId, database: input.database, status: 'cancelled', copies: [], sizeBytes: 0, dumpBytes: 0, sha256: '', tables: 0, rows: 0 };
     }
     if (cancelled) throw error;
     throw ApplicationFailure.nonRetryable(`backup ${backupId} of database "${input.database}" failed: ${message}`, 'backup_failed');

@@ -1,2 +1,3 @@
 export { backupDatabase } from './backup-database.ts';
 export { restoreBackup } from './restore-backup.ts';
+export { replicateBackup } from './replicate-backup.ts';

@@ -40,7 +40,7 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
     await quick.recordRestoreStarted({ restoreId, backupId, workflowId: info.workflowId, target });
     recorded = true;
     progress.stage = 'restoring';
-    const result = await work.run(() => restore.restoreBackupToTarget({ database: input.database, backupId: backupId!, to: input.to }));
+    const result = await work.run(() => restore.restoreBackupToTarget({ database: input.database, backupId: backupId!, to: input.to, restoreId }));
     progress.stage = 'verifying';
     progress.readBytes = result.readBytes;
     progress.restoredBytes = result.restoredBytes;
@@ -52,7 +52,7 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
     }
     await quick.recordRestoreEnded({ restoreId, status: 'verified', tablesChecked: result.tablesChecked, rowsChecked: result.rowsChecked });
     progress.stage = 'verified';
-    return { restoreId, backupId, database: input.database, target, tablesChecked: result.tablesChecked, rowsChecked: result.rowsChecked };
+    return { restoreId, backupId, storageName: result.storageName, database: input.database, target, tablesChecked: result.tablesChecked, rowsChecked: result.rowsChecked };
   } catch (error) {
     const aborted = isCancellation(error);
     const message = aborted ? 'aborted by request' : rootMessage(error);

@@ -9,6 +9,7 @@ import { countRows, type TableRowCount } from '../pg/row-counts.ts';
 import { dumpCompressionFor, toolFor } from '../pg/tools.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { ByteMeter } from './byte-meter.ts';
+import { FanOut, failBranch, type Branch } from './fan-out.ts';
 import { stderrTail, waitForExit } from './child-process.ts';
 import { backupObjectKey, manifestKey } from './ids.ts';
 import type { BackupManifest } from './manifest.ts';
@@ -18,11 +19,28 @@ export interface DumpProgress {
   storedBytes: number;
 }
 
+export interface Destination {
+  name: string;
+  driver: StorageDriver;
+}
+
+export interface CopyOutcome {
+  storageName: string;
+  status: 'complete' | 'failed';
+  sizeBytes?: number;
+  error?: string;
+}
+
+export interface DumpResult {
+  manifest: BackupManifest;
+  copies: CopyOutcome[];
+}
+
 export interface DumpOptions {
   databaseName: string;
   backupId: string;
   target: PgTarget;
-  storage: StorageDriver;
+  destinations: Destination[];
   key: SecretKey;
   signal?: AbortSignal;
   onProgress?: (progress: DumpProgress) => void;
@@ -57,20 +75,54 @@ function explainQueryError(databaseName: string, error: unknown): HindsightError
   return new HindsightError('tool_failed', `database "${databaseName}": ${errorMessage(error)}`, { cause: error });
 }
 
+/** Writes the manifest beside the object; the object goes if the manifest cannot be written. */
+async function finishCopy(branch: Branch, manifest: BackupManifest, sentBytes: number): Promise<CopyOutcome> {
+  const { driver } = branch;
+  const objectKey = manifest.object.key;
+  let committed = false;
+  try {
+    const stored = await branch.write!.commit();
+    branch.write = undefined;
+    committed = true;
+    // Never trust a write that reports success: the stored size must be what we sent.
+    if (stored.size !== sentBytes) {
+      throw new HindsightError('integrity', `storage ${driver.label}: '${objectKey}' holds ${stored.size} bytes after upload, but ${sentBytes} were sent`);
+    }
+    await writeManifest(driver, manifest);
+    return { storageName: branch.name, status: 'complete', sizeBytes: stored.size };
+  } catch (error) {
+    branch.write = undefined;
+    // An object without its manifest (or with a wrong size) must not sit in storage looking like a backup.
+    if (committed) await driver.remove(objectKey).catch(() => undefined);
+    return { storageName: branch.name, status: 'failed', error: errorMessage(error) };
+  }
+}
+
+export async function writeManifest(driver: StorageDriver, manifest: BackupManifest): Promise<void> {
+  const manifestWrite = await driver.openWrite(manifestKey(manifest.database, manifest.backupId));
+  try {
+    await pipeline(Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]), manifestWrite.stream);
+    await manifestWrite.commit();
+  } catch (error) {
+    await manifestWrite.abort();
+    throw error;
+  }
+}
+
 /**
- * pg_dump -Fc → SHA-256 → AES-256-GCM chunks → storage, with backpressure end to end: memory stays
- * at a few chunks whatever the database size, and nothing is written to a temporary file.
+ * pg_dump -Fc → SHA-256 → AES-256-GCM chunks → every destination at once, with backpressure end to
+ * end: memory stays at a few chunks per destination whatever the database size, nothing is written
+ * to a temporary file, and pg_dump runs once however many storages there are. A destination that
+ * fails is dropped and reported; the dump fails only when every destination has failed.
  *
  * Row counts are taken in the same snapshot that pg_dump dumps (pg_export_snapshot + --snapshot),
  * so a restore can be checked table by table against exactly what the dump holds.
  */
-export async function streamDumpToStorage(options: DumpOptions): Promise<BackupManifest> {
-  const { databaseName, backupId, target, storage, key } = options;
+export async function streamDumpToStorage(options: DumpOptions): Promise<DumpResult> {
+  const { databaseName, backupId, target, key } = options;
   const startedAt = new Date();
   const client = await connect(databaseName, target);
-  let write: Awaited<ReturnType<StorageDriver['openWrite']>> | undefined;
-  // Set once the object is visible under its final key, until the backup is wholly done.
-  let committedKey: string | undefined;
+  const branches: Branch[] = options.destinations.map((d) => ({ name: d.name, driver: d.driver, write: undefined, error: undefined }));
   try {
     const server = await serverInfo(client);
     const pgDump = await toolFor('pg_dump', server.major);
@@ -79,10 +131,20 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<BackupM
     const snapshot = (await client.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]!.id;
 
     const objectKey = backupObjectKey(databaseName, backupId);
-    // Leftovers of an earlier attempt of this same backup (a killed worker) go first.
-    await storage.sweepAbandonedWrites(objectKey, 0);
-    await storage.sweepAbandonedWrites(manifestKey(databaseName, backupId), 0);
-    write = await storage.openWrite(objectKey);
+    await Promise.all(branches.map(async (branch) => {
+      try {
+        // Leftovers of an earlier attempt of this same backup (a killed worker) go first.
+        await branch.driver.sweepAbandonedWrites(objectKey, 0);
+        await branch.driver.sweepAbandonedWrites(manifestKey(databaseName, backupId), 0);
+        branch.write = await branch.driver.openWrite(objectKey);
+      } catch (error) {
+        failBranch(branch, error);
+      }
+    }));
+    const fanOut = new FanOut(branches);
+    if (branches.every((b) => b.error)) {
+      throw new HindsightError(branches[0]!.error!.kind, `backup ${backupId} can reach no storage: ${branches.map((b) => b.error!.message).join('; ')}`);
+    }
 
     const child = spawn(pgDump.path, ['--format=custom', compression.flag, `--snapshot=${snapshot}`, '--no-password'], {
       env: { ...process.env, ...libpqEnv(target) },
@@ -102,13 +164,15 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<BackupM
     try {
       const [counts] = await Promise.all([
         countRows(client),
-        pipeline(child.stdout as Readable, dumpMeter, encrypt, objectMeter, write.stream, options.signal ? { signal: options.signal } : {}),
+        pipeline(child.stdout as Readable, dumpMeter, encrypt, objectMeter, fanOut, options.signal ? { signal: options.signal } : {}),
       ]);
       rowCounts = counts;
     } catch (error) {
       child.kill('SIGTERM');
       const { code, signal } = await exited.catch(() => ({ code: null, signal: null }));
       if (options.signal?.aborted) throw new HindsightError('tool_failed', `backup of "${databaseName}" was cancelled`);
+      // pg_dump complains about its closed output when the storages went away: the storages are the cause.
+      if (branches.every((b) => b.error)) throw error;
       if (code !== 0 && stderr()) throw explainDumpFailure(databaseName, stderr(), code, signal);
       throw explainQueryError(databaseName, error);
     } finally {
@@ -119,13 +183,6 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<BackupM
     if (code !== 0) throw explainDumpFailure(databaseName, stderr(), code, signal);
     if (dumpMeter.bytes === 0) throw new HindsightError('tool_failed', `database "${databaseName}": pg_dump produced no output`);
 
-    const stored = await write.commit();
-    write = undefined;
-    committedKey = objectKey;
-    // Never trust a write that reports success: the stored size must be what we sent.
-    if (stored.size !== objectMeter.bytes) {
-      throw new HindsightError('integrity', `storage ${storage.label}: '${objectKey}' holds ${stored.size} bytes after upload, but ${objectMeter.bytes} were sent`);
-    }
     options.onProgress?.({ dumpBytes: dumpMeter.bytes, storedBytes: objectMeter.bytes });
 
     const manifest: BackupManifest = {
@@ -151,22 +208,20 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<BackupM
       },
       tables: rowCounts,
     };
-    const manifestWrite = await storage.openWrite(manifestKey(databaseName, backupId));
-    try {
-      await pipeline(Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]), manifestWrite.stream);
-      await manifestWrite.commit();
-    } catch (error) {
-      await manifestWrite.abort();
-      throw error;
+    const copies = await Promise.all(branches.map((branch) =>
+      branch.error ? { storageName: branch.name, status: 'failed' as const, error: branch.error.message } : finishCopy(branch, manifest, objectMeter.bytes)));
+    if (copies.every((c) => c.status === 'failed')) {
+      throw new HindsightError(branches.find((b) => b.error)?.error?.kind ?? 'unreachable', `backup ${backupId} reached no storage: ${copies.map((c) => c.error).join('; ')}`);
     }
-    committedKey = undefined;
     // The snapshot only had to outlive pg_dump; ending the read-only transaction cannot lose data.
     await client.query('commit').catch(() => undefined);
-    return manifest;
+    return { manifest, copies };
   } catch (error) {
-    if (write) await write.abort().catch(() => undefined);
-    // An object without its manifest (or with a wrong size) must not sit in storage looking like a backup.
-    if (committedKey) await storage.remove(committedKey).catch(() => undefined);
+    for (const branch of branches) {
+      const write = branch.write;
+      branch.write = undefined;
+      if (write) await write.abort().catch(() => undefined);
+    }
     throw explainQueryError(databaseName, error);
   } finally {
     await client.end().catch(() => undefined);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DecryptStream } from '../crypto/chunked-gcm.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
@@ -7,7 +7,6 @@ import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, describeTarget, libpqEnv, quoteIdent, serverInfo, type PgTarget } from '../pg/connection.ts';
 import { compareRowCounts, countRows, listTables, type RowCountMismatch, type TableRowCount } from '../pg/row-counts.ts';
 import { toolFor } from '../pg/tools.ts';
-import type { StorageDriver } from '../storage/contract.ts';
 import { ByteMeter } from './byte-meter.ts';
 import { stderrTail, waitForExit } from './child-process.ts';
 import type { BackupManifest } from './manifest.ts';
@@ -46,7 +45,8 @@ export async function prepareRestoreTarget(label: string, target: PgTarget): Pro
 export interface RestoreOptions {
   label: string;
   manifest: BackupManifest;
-  storage: StorageDriver;
+  /** The encrypted object, opened from whichever storage had it (openBackupFromAny). */
+  object: Readable;
   key: SecretKey;
   target: PgTarget;
   signal?: AbortSignal;
@@ -67,16 +67,18 @@ export interface RestoreResult {
  * count is compared with the counts taken in the dump's own snapshot.
  */
 export async function streamRestoreFromStorage(options: RestoreOptions): Promise<RestoreResult> {
-  const { manifest, storage, key, target, label } = options;
+  const { manifest, object: source, key, target, label } = options;
   const probe = await connect(label, target);
   let serverMajor: number;
   try {
     serverMajor = (await serverInfo(probe)).major;
+  } catch (error) {
+    source.destroy();
+    throw error;
   } finally {
     await probe.end().catch(() => undefined);
   }
   const pgRestore = await toolFor('pg_restore', serverMajor);
-  const source = await storage.openRead(manifest.object.key);
   const child = spawn(pgRestore.path, ['--dbname', target.database, '--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', '--no-password'], {
     env: { ...process.env, ...libpqEnv(target) },
     stdio: ['pipe', 'ignore', 'pipe'],

@@ -8,9 +8,30 @@ export const localStorageConfig = z.object({
   path: z.string().min(1, 'path is required').refine((p) => p.startsWith('/'), 'path must be absolute'),
 });
 
-/** Storage configurations, one variant per driver; other drivers join this union. */
+/** Storage configurations, one variant per driver. */
 export const storageConfigSchema = z.discriminatedUnion('type', [localStorageConfig]);
 export type StorageConfig = z.infer<typeof storageConfigSchema>;
+export type StorageType = StorageConfig['type'];
+
+/** Fields sealed with the secret key in the catalog and never shown or logged. */
+const secretFields: Record<StorageType, readonly string[]> = {
+  local: [],
+};
+
+export function splitSecrets(config: StorageConfig): { settings: Record<string, unknown>; secrets: Record<string, unknown> } {
+  const settings: Record<string, unknown> = {};
+  const secrets: Record<string, unknown> = {};
+  const secret = new Set(secretFields[config.type]);
+  for (const [field, value] of Object.entries(config)) {
+    if (value === undefined) continue;
+    (secret.has(field) ? secrets : settings)[field] = value;
+  }
+  return { settings, secrets };
+}
+
+export function joinSecrets(settings: Record<string, unknown>, secrets: Record<string, unknown>): unknown {
+  return { ...settings, ...secrets };
+}
 
 export function createStorageDriver(name: string, config: StorageConfig): StorageDriver {
   switch (config.type) {

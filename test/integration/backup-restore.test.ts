@@ -57,7 +57,7 @@ describe('backup and restore of a real database through Temporal', () => {
     await client.query(sourceSchema);
     await client.end();
     await platform.startWorker();
-    await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), storage: 'local', schedule: '30 2 * * *', timezone: 'Europe/Paris' });
+    await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), storages: 'local', schedule: '30 2 * * *', timezone: 'Europe/Paris' });
   });
 
   after(async () => {
@@ -163,7 +163,7 @@ describe('backup and restore of a real database through Temporal', () => {
       },
     };
     await assert.rejects(
-      streamDumpToStorage({ databaseName: 'shop', backupId: '20261123T000000Z-aaaaaa', target: source, storage: flaky, key: platform.runtime.key }),
+      streamDumpToStorage({ databaseName: 'shop', backupId: '20261123T000000Z-aaaaaa', target: source, destinations: [{ name: 'flaky', driver: flaky }], key: platform.runtime.key }),
       /quota exceeded/,
     );
     assert.deepEqual(await local.list(''), [], 'the committed object is removed when its manifest fails');

@@ -1,0 +1,68 @@
+import type { Readable } from 'node:stream';
+import { HindsightError, errorMessage } from '../errors.ts';
+import type { StorageDriver } from '../storage/contract.ts';
+import { manifestKey } from './ids.ts';
+import { manifestSchema, type BackupManifest } from './manifest.ts';
+
+export interface BackupSource {
+  name: string;
+  driver: StorageDriver;
+}
+
+export interface OpenedBackup {
+  storageName: string;
+  driver: StorageDriver;
+  manifest: BackupManifest;
+  object: Readable;
+}
+
+export async function readManifest(driver: StorageDriver, databaseName: string, backupId: string): Promise<BackupManifest> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await driver.openRead(manifestKey(databaseName, backupId))) chunks.push(chunk as Buffer);
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (error) {
+    throw new HindsightError('integrity', `manifest of backup ${backupId} in storage ${driver.label} is not JSON: ${errorMessage(error)}`);
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new HindsightError('integrity', `manifest of backup ${backupId} in storage ${driver.label} is invalid: ${parsed.error.issues[0]?.message}`);
+  }
+  if (parsed.data.backupId !== backupId || parsed.data.database !== databaseName) {
+    throw new HindsightError('integrity', `manifest under backup ${backupId} in storage ${driver.label} describes backup ${parsed.data.backupId} of "${parsed.data.database}"`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Opens the backup from the first source that has it whole (manifest readable, object present
+ * with the manifest's size), trying the next one on any failure and saying why. The object's
+ * SHA-256 is checked by whoever reads the stream.
+ */
+export async function openBackupFromAny(
+  sources: BackupSource[],
+  databaseName: string,
+  backupId: string,
+  onFallback?: (storageName: string, reason: string) => void,
+): Promise<OpenedBackup> {
+  const failures: string[] = [];
+  for (const source of sources) {
+    try {
+      const manifest = await readManifest(source.driver, databaseName, backupId);
+      const info = await source.driver.stat(manifest.object.key);
+      if (!info) throw new HindsightError('not_found', `storage ${source.driver.label}: object '${manifest.object.key}' is missing`);
+      if (info.size !== manifest.object.sizeBytes) {
+        throw new HindsightError('integrity', `storage ${source.driver.label}: object '${manifest.object.key}' holds ${info.size} bytes, the manifest says ${manifest.object.sizeBytes}`);
+      }
+      const object = await source.driver.openRead(manifest.object.key);
+      return { storageName: source.name, driver: source.driver, manifest, object };
+    } catch (error) {
+      const reason = errorMessage(error);
+      failures.push(reason);
+      onFallback?.(source.name, reason);
+    }
+  }
+  if (sources.length === 0) throw new HindsightError('not_found', `backup ${backupId} has no complete copy in any storage`);
+  throw new HindsightError('not_found', `backup ${backupId} could not be read from any storage: ${failures.join('; ')}`);
+}

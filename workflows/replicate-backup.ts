@@ -1,0 +1,31 @@
+import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import { replicateBackupInput, type ReplicateBackupInput } from '../temporal/inputs.ts';
+import type { CopyReport, ReplicateOutcome } from '../temporal/messages.ts';
+import { catalogActivities, copyActivities } from './activity-options.ts';
+import { parseInput, rootMessage } from './validate.ts';
+
+const quick = catalogActivities;
+const copy = copyActivities(5);
+
+/**
+ * Brings every storage of a partial backup up to date by copying from a storage that holds it
+ * whole: no second pg_dump, and the copy is checked against the manifest's SHA-256 before commit.
+ */
+export async function replicateBackup(raw: ReplicateBackupInput): Promise<ReplicateOutcome> {
+  const input = parseInput('replicateBackup', replicateBackupInput, raw);
+  const before = await quick.listCopies({ backupId: input.backupId });
+  if (!before.some((c) => c.status === 'complete')) {
+    throw ApplicationFailure.nonRetryable(`backup ${input.backupId} has no complete copy in any storage to copy from`, 'not_found');
+  }
+  const copies = await Promise.all(before.map(async (c): Promise<CopyReport> => {
+    if (c.status === 'complete') return c;
+    try {
+      return await copy.copyBackupToStorage({ database: input.database, backupId: input.backupId, storageName: c.storageName });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      return { storageName: c.storageName, status: 'failed', error: rootMessage(error) };
+    }
+  }));
+  const { status } = await quick.settleBackup({ backupId: input.backupId });
+  return { backupId: input.backupId, database: input.database, status: status === 'complete' ? 'complete' : 'partial', copies };
+}
