@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import type { ErrorKind } from '../errors.ts';
 import { assertRange, assertSafeKey, storageError, type AtomicWrite, type ObjectInfo, type StorageDriver } from './contract.ts';
 
@@ -70,7 +70,22 @@ export function createLocalStorage(options: { name: string; root: string }): Sto
         throw fail('write', key, error);
       }
       const partial = path.join(dir, `.${path.basename(target)}${PARTIAL_MARK}${randomBytes(6).toString('hex')}`);
-      const stream = createWriteStream(partial, { flags: 'wx', mode: 0o600 });
+      const file = createWriteStream(partial, { flags: 'wx', mode: 0o600 });
+      // The caller sees the storage's words (kind no_space for a full disk), not a bare errno.
+      const stream = new Writable({
+        highWaterMark: 256 * 1024,
+        write(chunk: Buffer, _encoding, callback) {
+          file.write(chunk, (error) => callback(error ? fail('write', key, error) : null));
+        },
+        final(callback) {
+          file.end((error?: Error | null) => callback(error ? fail('write', key, error) : null));
+        },
+        destroy(error, callback) {
+          file.destroy();
+          callback(error);
+        },
+      });
+      file.on('error', (error) => stream.destroy(fail('write', key, error)));
       let settled = false;
       const write: AtomicWrite = {
         stream,
@@ -79,6 +94,7 @@ export function createLocalStorage(options: { name: string; root: string }): Sto
           settled = true;
           try {
             if (!stream.writableFinished) await finished(stream);
+            if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
             const handle = await open(partial, 'r');
             try { await handle.sync(); } finally { await handle.close(); }
             await rename(partial, target);
@@ -95,9 +111,10 @@ export function createLocalStorage(options: { name: string; root: string }): Sto
           if (settled) return;
           settled = true;
           // The file may still be opening: wait until the stream has closed it, then remove it.
-          if (!stream.closed) {
-            const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
-            stream.destroy();
+          stream.destroy();
+          if (!file.closed) {
+            const closed = new Promise<void>((resolve) => file.once('close', () => resolve()));
+            file.destroy();
             await closed;
           }
           await rm(partial, { force: true });

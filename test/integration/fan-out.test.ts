@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
+
+const run = promisify(execFile);
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), new Writable({ write(chunk, _e, cb) { hash.update(chunk); cb(); } }));
+  return hash.digest('hex');
+}
+
+/** Activity types a workflow run scheduled, in order: how we know pg_dump ran once. */
+async function activitiesOf(platform: Platform, workflowId: string): Promise<string[]> {
+  const history = await platform.env.client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
+}
+
+/**
+ * A real full disk: the third storage is a 20 MiB tmpfs and the backup is about 30 MiB, so that
+ * storage refuses writes (ENOSPC) midway through the stream while the other two take every byte.
+ */
+describe('one backup fanned out to three storages, one of which fills up midway', () => {
+  let platform: Platform;
+  let source: PgTarget;
+  let tinyDir: string;
+  let mounted = false;
+  let mountRefused: string | undefined;
+  let backupId: string;
+  let expected: { rows: number; md5: string };
+
+  before(async () => {
+    platform = await startPlatform();
+    tinyDir = path.join(platform.dir, 'tiny');
+    await mkdir(tinyDir, { recursive: true });
+    try {
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=20m,mode=0777', 'tmpfs', tinyDir]);
+      mounted = true;
+    } catch (error) {
+      mountRefused = (error as Error).message;
+      return;
+    }
+    for (const name of ['alpha', 'bravo']) {
+      await mkdir(path.join(platform.dir, name));
+      await platform.ops.saveStorage(name, { type: 'local', path: path.join(platform.dir, name) });
+    }
+    await platform.ops.saveStorage('tiny', { type: 'local', path: tinyDir });
+    source = await createDatabase(platform.cluster, 'wide');
+    const client = await connect('wide', source);
+    // md5 bytes do not compress: the dump is as big as the data.
+    await client.query('create table blobs (id int primary key, body bytea not null)');
+    await client.query(`insert into blobs select g, decode(string_agg(md5(g::text || '-' || k), ''), 'hex')
+                        from generate_series(1, 30000) g, generate_series(1, 64) k group by g`);
+    await client.end();
+    expected = await tableFingerprint(source, 'blobs', 'id');
+    await platform.startWorker();
+    await platform.ops.addDatabase({ name: 'wide', url: targetUrl(source), storages: ['alpha', 'bravo', 'tiny'] });
+  });
+
+  after(async () => {
+    await platform?.stopWorker();
+    if (mounted) await run('umount', ['-l', tinyDir]).catch(() => undefined);
+    await platform?.stop();
+  });
+
+  it('ends partial: two storages hold the whole backup, the full one holds nothing', async (t) => {
+    if (!mounted) return t.skip(`cannot mount a tmpfs here (${mountRefused}); this test needs root with mount rights`);
+    const started = await platform.ops.startBackup('wide');
+    const outcome = await started.result();
+    backupId = outcome.backupId;
+    assert.equal(outcome.status, 'partial');
+    const byName = Object.fromEntries(outcome.copies.map((c) => [c.storageName, c]));
+    assert.equal(byName.alpha?.status, 'complete');
+    assert.equal(byName.bravo?.status, 'complete');
+    assert.equal(byName.tiny?.status, 'failed');
+    assert.match(byName.tiny?.error ?? '', /storage local "tiny": unable to write .*(ENOSPC|no space|bytes free)/i);
+
+    const record = await platform.runtime.catalog.getBackup(backupId);
+    assert.equal(record.status, 'partial');
+    assert.deepEqual(record.copies.map((c) => [c.storageName, c.status]), [['alpha', 'complete'], ['bravo', 'complete'], ['tiny', 'failed']]);
+    assert.deepEqual(await readdir(path.join(tinyDir, 'wide')).catch(() => []), [], 'no object and no partial file on the full storage');
+
+    const manifest = JSON.parse(await readFile(path.join(platform.dir, 'alpha', 'wide', `${backupId}.json`), 'utf8'));
+    for (const name of ['alpha', 'bravo']) {
+      assert.equal(await sha256Of(path.join(platform.dir, name, 'wide', `${backupId}.dump.hsb`)), manifest.object.sha256, `${name} holds the exact object`);
+    }
+    const dumps = (await activitiesOf(platform, started.workflowId)).filter((a) => a === 'dumpDatabaseToStorage');
+    assert.equal(dumps.length, 1, 'pg_dump ran once for three storages');
+  });
+
+  it('restores from each storage that holds it, falling back when the first copy is gone', async (t) => {
+    if (!mounted) return t.skip(`cannot mount a tmpfs here (${mountRefused})`);
+    const fromAlpha = await (await platform.ops.startRestore({ database: 'wide', backupId, to: { database: 'wide_from_alpha' } })).result();
+    assert.equal(fromAlpha.storageName, 'alpha');
+    assert.deepEqual(await tableFingerprint({ ...source, database: 'wide_from_alpha' }, 'blobs', 'id'), expected);
+
+    const object = path.join(platform.dir, 'alpha', 'wide', `${backupId}.dump.hsb`);
+    await rename(object, `${object}.aside`);
+    try {
+      const fromBravo = await (await platform.ops.startRestore({ database: 'wide', backupId, to: { database: 'wide_from_bravo' } })).result();
+      assert.equal(fromBravo.storageName, 'bravo', 'the restore fell back to the second storage');
+      assert.deepEqual(await tableFingerprint({ ...source, database: 'wide_from_bravo' }, 'blobs', 'id'), expected);
+    } finally {
+      await rename(`${object}.aside`, object);
+    }
+  });
+
+  it('copies the backup into the storage once it has room, without a second pg_dump', async (t) => {
+    if (!mounted) return t.skip(`cannot mount a tmpfs here (${mountRefused})`);
+    await run('mount', ['-o', 'remount,size=80m', tinyDir]);
+    const started = await platform.ops.startReplicate(backupId);
+    const outcome = await started.result();
+    assert.equal(outcome.status, 'complete', JSON.stringify(outcome));
+    assert.deepEqual(await activitiesOf(platform, started.workflowId), ['listCopies', 'copyBackupToStorage', 'settleBackup']);
+
+    const record = await platform.runtime.catalog.getBackup(backupId);
+    assert.equal(record.status, 'complete');
+    assert.ok(record.copies.every((c) => c.status === 'complete'));
+    const manifest = JSON.parse(await readFile(path.join(tinyDir, 'wide', `${backupId}.json`), 'utf8'));
+    assert.equal(await sha256Of(path.join(tinyDir, 'wide', `${backupId}.dump.hsb`)), manifest.object.sha256);
+
+    // Only the new copy is left to read from: the restore must come from it and match the source.
+    const moved: string[] = [];
+    for (const name of ['alpha', 'bravo']) {
+      const file = path.join(platform.dir, name, 'wide', `${backupId}.dump.hsb`);
+      await rename(file, `${file}.aside`);
+      moved.push(file);
+    }
+    try {
+      const fromTiny = await (await platform.ops.startRestore({ database: 'wide', backupId, to: { database: 'wide_from_tiny' } })).result();
+      assert.equal(fromTiny.storageName, 'tiny');
+      assert.deepEqual(await tableFingerprint({ ...source, database: 'wide_from_tiny' }, 'blobs', 'id'), expected);
+    } finally {
+      for (const file of moved) await rename(`${file}.aside`, file);
+    }
+  });
+});
