@@ -25,6 +25,7 @@ const usage = `usage: hindsight <command> [options] [--json]
   storage remove <name>
   backup <db> [--wait]                        prints the backup id
   backups <db>                                id, time, size, status, copies, verification
+  download <backup-id> -o <file> [--encrypted]  the pg_dump archive (or the stored object), checksum-verified
   backup-copy <backup-id> [--wait]            copies a partial backup into the storages it missed
   restore <db> [--backup <id>] (--to <postgres-url> | --to-database <name>) [--wait]
   decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it)
@@ -44,6 +45,7 @@ const { values: flags, positionals } = (() => {
         type: { type: 'string' },
         path: { type: 'string' },
         config: { type: 'string' },
+        encrypted: { type: 'boolean', default: false },
         wait: { type: 'boolean', default: false },
         backup: { type: 'string' },
         to: { type: 'string' },
@@ -199,6 +201,27 @@ async function run(): Promise<void> {
         const outcome = await started.result();
         if (json) printJson({ ...outcome, workflowId: started.workflowId });
         else process.stdout.write(`${outcome.backupId}\n`);
+      });
+      return;
+    }
+    case 'download': {
+      const backupId = need(sub, 'backup id');
+      const output = need(flags.output, '-o <file>');
+      const partial = `${output}.partial-${process.pid}`;
+      await withSession(async ({ ops }) => {
+        const download = await ops.openDownload(backupId, {
+          decrypt: !flags.encrypted,
+          onFallback: (storage, reason) => process.stderr.write(`hindsight: storage "${storage}" could not serve backup ${backupId} (${reason}); trying the next one\n`),
+        });
+        try {
+          await pipeline(download.stream, createWriteStream(partial, { mode: 0o600 }));
+          await rename(partial, output);
+        } catch (error) {
+          await rm(partial, { force: true });
+          throw error;
+        }
+        if (json) printJson({ backupId, file: output, storage: download.storageName, bytes: download.sizeBytes });
+        else process.stdout.write(`wrote ${output} (${formatBytes(download.sizeBytes)}, from storage "${download.storageName}", checksums verified)\n`);
       });
       return;
     }

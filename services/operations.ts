@@ -10,6 +10,8 @@ import { RESTORE_PASSWORD_CONTEXT } from '../activities/index.ts';
 import type { BackupDatabaseInput, ReplicateBackupInput, RestoreBackupInput, RestoreTarget } from '../temporal/inputs.ts';
 import type { BackupOutcome, ReplicateOutcome, RestoreOutcome } from '../temporal/messages.ts';
 import { testStorageConnection } from '../lib/storage/connection-test.ts';
+import { downloadStream } from '../lib/backup/download.ts';
+import { openBackupFromAny } from '../lib/backup/sources.ts';
 import { createStorageDriver, storageConfigSchema, type StorageConfig } from '../lib/storage/index.ts';
 import { deleteBackupSchedule, upsertBackupSchedule } from '../temporal/schedules.ts';
 import { jobAttributes } from '../temporal/search-attributes.ts';
@@ -121,6 +123,27 @@ export function createOperations(runtime: Runtime, temporal: Client) {
     /** Writes, reads back and deletes a small object in a saved storage. */
     async testStorage(name: string) {
       return testDriver(name, await catalog.storageConfig(name));
+    },
+
+    /**
+     * A backup as a stream, from the first storage that has it whole (falling back to the next),
+     * checked against its manifest end to end. Decrypted, it is the archive pg_restore reads.
+     */
+    async openDownload(backupId: string, options: { decrypt: boolean; onFallback?: (storage: string, reason: string) => void }) {
+      const backup = await catalog.getBackup(backupId);
+      const names = backup.copies.filter((c) => c.status === 'complete').map((c) => c.storageName);
+      const sources = await Promise.all(names.map(async (name) => ({ name, driver: createStorageDriver(name, await catalog.storageConfig(name)) })));
+      const closeAll = () => Promise.all(sources.map((src) => src.driver.close?.().catch(() => undefined))).then(() => undefined);
+      try {
+        const opened = await openBackupFromAny(sources, backup.databaseName, backupId, options.onFallback);
+        const stream = downloadStream(opened, key, { decrypt: options.decrypt });
+        stream.once('close', () => void closeAll());
+        const fileName = `${backup.databaseName}-${backupId}${options.decrypt ? '.dump' : '.dump.hsb'}`;
+        return { stream, fileName, storageName: opened.storageName, sizeBytes: options.decrypt ? opened.manifest.dump.sizeBytes : opened.manifest.object.sizeBytes };
+      } catch (error) {
+        await closeAll();
+        throw error;
+      }
     },
 
     listStorages: () => catalog.listStorages(),

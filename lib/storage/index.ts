@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HindsightError } from '../errors.ts';
 import type { StorageDriver } from './contract.ts';
+import { azureSecretFields, azureStorageConfig, createAzureStorage } from './azure.ts';
 import { createLocalStorage } from './local.ts';
 
 export const localStorageConfig = z.object({
@@ -9,13 +10,14 @@ export const localStorageConfig = z.object({
 });
 
 /** Storage configurations, one variant per driver. */
-export const storageConfigSchema = z.discriminatedUnion('type', [localStorageConfig]);
+export const storageConfigSchema = z.discriminatedUnion('type', [localStorageConfig, azureStorageConfig]);
 export type StorageConfig = z.infer<typeof storageConfigSchema>;
 export type StorageType = StorageConfig['type'];
 
 /** Fields sealed with the secret key in the catalog and never shown or logged. */
 const secretFields: Record<StorageType, readonly string[]> = {
   local: [],
+  azure: azureSecretFields,
 };
 
 export function splitSecrets(config: StorageConfig): { settings: Record<string, unknown>; secrets: Record<string, unknown> } {
@@ -37,6 +39,8 @@ export function createStorageDriver(name: string, config: StorageConfig): Storag
   switch (config.type) {
     case 'local':
       return createLocalStorage({ name, root: config.path });
+    case 'azure':
+      return createAzureStorage({ name, config });
     default:
       throw new HindsightError('bad_input', `storage "${name}" has unknown type`);
   }

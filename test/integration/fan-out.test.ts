@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
@@ -111,6 +111,37 @@ describe('one backup fanned out to three storages, one of which fills up midway'
       assert.deepEqual(await tableFingerprint({ ...source, database: 'wide_from_bravo' }, 'blobs', 'id'), expected);
     } finally {
       await rename(`${object}.aside`, object);
+    }
+  });
+
+  it('downloads the archive from any copy with checksums verified, and fails on a damaged one', async (t) => {
+    if (!mounted) return t.skip(`cannot mount a tmpfs here (${mountRefused})`);
+    const manifest = JSON.parse(await readFile(path.join(platform.dir, 'bravo', 'wide', `${backupId}.json`), 'utf8'));
+    const object = path.join(platform.dir, 'alpha', 'wide', `${backupId}.dump.hsb`);
+    await rename(object, `${object}.aside`);
+    const fallbacks: string[] = [];
+    try {
+      const download = await platform.ops.openDownload(backupId, { decrypt: true, onFallback: (storage) => fallbacks.push(storage) });
+      assert.equal(download.storageName, 'bravo');
+      const hash = createHash('sha256');
+      await pipeline(download.stream, new Writable({ write(chunk, _e, cb) { hash.update(chunk); cb(); } }));
+      assert.equal(hash.digest('hex'), manifest.dump.sha256, 'the download is the exact pg_dump archive');
+      assert.deepEqual(fallbacks, ['alpha']);
+    } finally {
+      await rename(`${object}.aside`, object);
+    }
+
+    // One flipped byte in the middle of alpha's copy, same size: only the checksums can tell.
+    const original = await readFile(object);
+    const damaged = Buffer.from(original);
+    damaged[Math.floor(damaged.length / 2)]! ^= 0x01;
+    await writeFile(object, damaged);
+    try {
+      const download = await platform.ops.openDownload(backupId, { decrypt: false });
+      assert.equal(download.storageName, 'alpha');
+      await assert.rejects(pipeline(download.stream, new Writable({ write(_c, _e, cb) { cb(); } })), /SHA-256 .* differs from the manifest/);
+    } finally {
+      await writeFile(object, original);
     }
   });
 
