@@ -1,6 +1,8 @@
 /**
  * Hindsight's backup pipeline against plain pg_dump on the same database, same compression, same
- * warm cache. Environment: BENCH_SIZE_MB (default 1100), BENCH_ROUNDS (default 2).
+ * warm cache, to three kinds of destination: a local directory, an S3 server (moto, on this host)
+ * and both at once. Environment: BENCH_SIZE_MB (default 1100), BENCH_ROUNDS (default 2),
+ * BENCH_DESTINATIONS (comma-separated subset of local,s3,local+s3; default all).
  *
  *   npm run bench
  */
@@ -11,7 +13,9 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { connect, libpqEnv, targetUrl, type PgTarget } from '../lib/pg/connection.ts';
 import { dumpCompressionFor, toolFor, type ToolInfo } from '../lib/pg/tools.ts';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { createDatabase, startPlatform, type Platform } from '../test/support/platform.ts';
+import { startMoto, type MotoServer } from '../test/support/servers/moto.ts';
 import { generateDataset, type DatasetReport } from './dataset.ts';
 
 const TARGET_RATIO = 1.05;
@@ -132,7 +136,7 @@ function startWorkerProcess(platform: Platform, logFile: string): WorkerProcess 
     let record: { msg?: string; time?: number; backupId?: string };
     try { record = JSON.parse(line) as typeof record; } catch { return; }
     if (record.msg === 'worker ready') markReady();
-    if (record.backupId && record.time && (record.msg === 'backup started' || record.msg === 'backup complete')) {
+    if (record.backupId && record.time && (record.msg === 'backup started' || record.msg === 'backup dumped')) {
       const entry = activityTimes.get(record.backupId) ?? {};
       if (record.msg === 'backup started') entry.started = record.time;
       else entry.completed = record.time;
@@ -222,7 +226,7 @@ async function runHindsightBackup(platform: Platform, worker: WorkerProcess, dat
     const seconds = (performance.now() - started) / 1000;
     const after = procStats(pid);
     peak = Math.max(peak, after.rssBytes);
-    if (outcome.status !== 'complete') throw new Error(`backup ${outcome.backupId} ended ${outcome.status}`);
+    if (outcome.status !== 'complete') throw new Error(`backup ${outcome.backupId} ended ${outcome.status}: ${JSON.stringify(outcome.copies)}`);
     // The completion line may trail the workflow result by a moment.
     await sleep(200);
     const times = worker.activityTimes.get(outcome.backupId);
@@ -268,16 +272,43 @@ const verdict = (ok: boolean, target: string) => (ok ? `ok (target ${target})` :
 
 // ---------------------------------------------------------------------------------------------
 
+/** Where a contender's backups go: one registered database per destination set, all on the same source. */
+const DESTINATIONS = {
+  local: { database: 'source', storages: ['local'] },
+  s3: { database: 'source_s3', storages: ['s3'] },
+  'local+s3': { database: 'source_both', storages: ['local', 's3'] },
+} as const;
+type DestinationName = keyof typeof DESTINATIONS;
+
+function destinationsFromEnv(): DestinationName[] {
+  const raw = process.env.BENCH_DESTINATIONS;
+  if (!raw) return Object.keys(DESTINATIONS) as DestinationName[];
+  const names = raw.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const name of names) if (!(name in DESTINATIONS)) throw new Error(`BENCH_DESTINATIONS: unknown destination "${name}" (use ${Object.keys(DESTINATIONS).join(', ')})`);
+  return names as DestinationName[];
+}
+
+/** An S3 storage on a moto server on this host: real S3 protocol, multipart and all. */
+async function addS3Storage(platform: Platform, moto: MotoServer): Promise<void> {
+  const client = new S3Client({ endpoint: moto.endpoint, region: moto.region, forcePathStyle: true, credentials: { accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey } });
+  await client.send(new CreateBucketCommand({ Bucket: 'bench' }));
+  client.destroy();
+  await platform.ops.saveStorage('s3', {
+    type: 's3', bucket: 'bench', endpoint: moto.endpoint, region: moto.region, forcePathStyle: true,
+    accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey, prefix: 'hindsight/',
+  });
+}
+
 interface Measurements {
   dataset: DatasetReport;
   pgDump: { version: string; path: string; compression: ReturnType<typeof dumpCompressionFor> };
   baseline: DumpRun[];
-  hindsight: HindsightRun[];
+  hindsight: Partial<Record<DestinationName, HindsightRun[]>>;
   warmups: { pgDump: DumpRun; hindsight: HindsightRun; idleRssBytes: number; idleCpuPerSecond: number };
 }
 
 /** The source database, the warm-ups, then both contenders in alternating order. */
-async function measure(platform: Platform, rounds: number, sizeMb: number, workerLog: string, setWorker: (w: WorkerProcess) => void): Promise<Measurements> {
+async function measure(platform: Platform, destinations: DestinationName[], rounds: number, sizeMb: number, workerLog: string, setWorker: (w: WorkerProcess) => void): Promise<Measurements> {
   const source = await createDatabase(platform.cluster, 'bench_source');
   log(`generating about ${sizeMb} MiB of data`);
   const clients = await Promise.all([connect('bench', source), connect('bench', source)]);
@@ -293,7 +324,10 @@ async function measure(platform: Platform, rounds: number, sizeMb: number, worke
   // Warm-ups: the page cache for both contenders, and the worker's one-time costs (tool discovery, first workflow).
   const warmDump = await runPgDump(tool, compression.flag, source);
   log(`warm-up pg_dump: ${fmtSeconds(warmDump.seconds)}, ${warmDump.bytes} bytes`);
-  await platform.ops.addDatabase({ name: 'source', url: targetUrl(source) });
+  for (const name of destinations) {
+    const { database, storages } = DESTINATIONS[name];
+    await platform.ops.addDatabase({ name: database, url: targetUrl(source), storages: [...storages] });
+  }
   const tiny = await createDatabase(platform.cluster, 'bench_warmup');
   const tinyClient = await connect('bench', tiny);
   await tinyClient.query('create table t as select g from generate_series(1, 1000) g');
@@ -314,19 +348,20 @@ async function measure(platform: Platform, rounds: number, sizeMb: number, worke
   await sleep(2000);
 
   const baseline: DumpRun[] = [];
-  const hindsight: HindsightRun[] = [];
+  const hindsight: Measurements['hindsight'] = {};
   for (let round = 1; round <= rounds; round++) {
     // Alternate who goes first, so neither always runs on the other's leftovers.
-    const order = round % 2 === 1 ? ['pg_dump', 'hindsight'] : ['hindsight', 'pg_dump'];
+    const contenders: Array<'pg_dump' | DestinationName> = ['pg_dump', ...destinations];
+    const order = round % 2 === 1 ? contenders : [...contenders].reverse();
     for (const who of order) {
       if (who === 'pg_dump') {
         const r = await runPgDump(tool, compression.flag, source);
         baseline.push(r);
         log(`round ${round} pg_dump:   ${fmtSeconds(r.seconds)}, ${r.bytes} bytes, ${fmtSched(r.pgDump)}`);
       } else {
-        const r = await runHindsightBackup(platform, worker, 'source');
-        hindsight.push(r);
-        log(`round ${round} hindsight: ${fmtSeconds(r.seconds)} (activity ${fmtOptional(r.activitySeconds)}), ` +
+        const r = await runHindsightBackup(platform, worker, DESTINATIONS[who].database);
+        (hindsight[who] ??= []).push(r);
+        log(`round ${round} hindsight -> ${who}: ${fmtSeconds(r.seconds)} (activity ${fmtOptional(r.activitySeconds)}), ` +
           `stored ${r.storedBytes} bytes, ${fmtSched(r.pgDump)}, RSS ${fmtBytes(r.rssBeforeBytes)} -> peak ${fmtBytes(r.rssPeakBytes)}, ` +
           `worker CPU ${r.workerCpuSeconds.toFixed(2)} s (${Object.entries(r.workerThreadCpuSeconds).slice(0, 4).map(([n, c]) => `${n} ${c}`).join(', ')})`);
         await sleep(2000);
@@ -343,38 +378,50 @@ async function measure(platform: Platform, rounds: number, sizeMb: number, worke
 }
 
 /** Prints the table and returns the same figures for the JSON file. */
-function summarize(m: Measurements, settings: { sizeMb: number; rounds: number; workerNodeOptions: string | null }) {
-  const { dataset, baseline, hindsight } = m;
+function summarize(m: Measurements, settings: { sizeMb: number; rounds: number; destinations: DestinationName[]; workerNodeOptions: string | null }) {
+  const { dataset, baseline } = m;
   const pgDumpSeconds = median(baseline.map((r) => r.seconds));
-  const hindsightSeconds = median(hindsight.map((r) => r.seconds));
-  const activitySeconds = medianOf(hindsight, (r) => r.activitySeconds ?? undefined);
-  const ratio = hindsightSeconds / pgDumpSeconds;
-  // The worst round counts: memory must stay bounded every time, not on average.
-  const rssGrowthMib = Math.max(...hindsight.map((r) => (r.rssPeakBytes - r.rssBeforeBytes) / MIB));
   const pgDumpBytes = median(baseline.map((r) => r.bytes));
-  const storedBytes = median(hindsight.map((r) => r.storedBytes));
-  const dumpBytes = median(hindsight.map((r) => r.dumpBytes));
-  const workerCpuSeconds = median(hindsight.map((r) => r.workerCpuSeconds));
   const cpus = os.availableParallelism();
   const { compression } = m.pgDump;
 
-  printTable([
+  const rows: Array<[string, string, string?]> = [
     ['database size', fmtBytes(dataset.sizeBytes), `(${dataset.sizeBytes} bytes, generated in ${fmtSeconds(dataset.seconds)})`],
     ['pg_dump compression', compression.flag, `(${compression.name} level ${compression.level}, as Hindsight uses; ${m.pgDump.version})`],
     ['CPUs', `${cpus}`, os.cpus()[0]?.model ?? ''],
     ['rounds', `${settings.rounds}`, '(medians below)'],
     ['pg_dump wall time', fmtSeconds(pgDumpSeconds), `runs: ${baseline.map((r) => r.seconds.toFixed(2)).join(', ')}`],
-    ['hindsight wall time', fmtSeconds(hindsightSeconds), `runs: ${hindsight.map((r) => r.seconds.toFixed(2)).join(', ')}`],
-    ['  of which dump activity', fmtOptional(activitySeconds), '(worker log: backup started -> backup complete)'],
-    ['ratio hindsight/pg_dump', ratio.toFixed(3), verdict(ratio <= TARGET_RATIO, `<= ${TARGET_RATIO}`)],
     ['pg_dump output', `${pgDumpBytes} B`, `(${fmtBytes(pgDumpBytes)}; database/dump = ${(dataset.sizeBytes / pgDumpBytes).toFixed(2)}x)`],
-    ['hindsight dump', `${dumpBytes} B`, `(${fmtBytes(dumpBytes)})`],
-    ['hindsight stored object', `${storedBytes} B`, `(${fmtBytes(storedBytes)}, encrypted: +${((storedBytes / dumpBytes - 1) * 100).toFixed(3)}%)`],
-    ['worker peak RSS growth', `${rssGrowthMib.toFixed(1)} MiB`, verdict(rssGrowthMib <= TARGET_RSS_MIB, `<= ${TARGET_RSS_MIB} MiB`)],
-    ['worker CPU per backup', fmtSeconds(workerCpuSeconds), '(all its threads; pg_dump is a separate process)'],
     ['pg_dump CPU, alone', fmtOptional(medianOf(baseline, (r) => r.pgDump?.cpuSeconds)), `waited ${fmtOptional(medianOf(baseline, (r) => r.pgDump?.cpuWaitSeconds))} for a CPU`],
-    ['pg_dump CPU, in hindsight', fmtOptional(medianOf(hindsight, (r) => r.pgDump?.cpuSeconds)), `waited ${fmtOptional(medianOf(hindsight, (r) => r.pgDump?.cpuWaitSeconds))} for a CPU`],
-  ]);
+  ];
+  const perDestination: Record<string, unknown> = {};
+  for (const name of settings.destinations) {
+    const runs = m.hindsight[name] ?? [];
+    if (runs.length === 0) continue;
+    const seconds = median(runs.map((r) => r.seconds));
+    const activitySeconds = medianOf(runs, (r) => r.activitySeconds ?? undefined);
+    const ratio = seconds / pgDumpSeconds;
+    // The worst round counts: memory must stay bounded every time, not on average.
+    const rssGrowthMib = Math.max(...runs.map((r) => (r.rssPeakBytes - r.rssBeforeBytes) / MIB));
+    const storedBytes = median(runs.map((r) => r.storedBytes));
+    const dumpBytes = median(runs.map((r) => r.dumpBytes));
+    const workerCpuSeconds = median(runs.map((r) => r.workerCpuSeconds));
+    // Several destinations share one dump, so the memory bound is per destination.
+    const rssTarget = TARGET_RSS_MIB * DESTINATIONS[name].storages.length;
+    rows.push(
+      [`-> ${name}: wall time`, fmtSeconds(seconds), `runs: ${runs.map((r) => r.seconds.toFixed(2)).join(', ')}; dump activity ${fmtOptional(activitySeconds)}`],
+      [`-> ${name}: ratio to pg_dump`, ratio.toFixed(3), name === 'local' ? verdict(ratio <= TARGET_RATIO, `<= ${TARGET_RATIO}`) : '(network destination: no target)'],
+      [`-> ${name}: stored object`, `${storedBytes} B`, `(encrypted: +${((storedBytes / dumpBytes - 1) * 100).toFixed(3)}%)`],
+      [`-> ${name}: peak RSS growth`, `${rssGrowthMib.toFixed(1)} MiB`, verdict(rssGrowthMib <= rssTarget, `<= ${rssTarget} MiB`)],
+      [`-> ${name}: worker CPU`, fmtSeconds(workerCpuSeconds), `pg_dump CPU ${fmtOptional(medianOf(runs, (r) => r.pgDump?.cpuSeconds))}, waited ${fmtOptional(medianOf(runs, (r) => r.pgDump?.cpuWaitSeconds))} for a CPU`],
+    );
+    perDestination[name] = {
+      runs, medianSeconds: seconds, medianActivitySeconds: activitySeconds, medianStoredBytes: storedBytes, medianDumpBytes: dumpBytes, medianWorkerCpuSeconds: workerCpuSeconds,
+      ratio: { value: ratio, target: name === 'local' ? TARGET_RATIO : null, met: name === 'local' ? ratio <= TARGET_RATIO : null },
+      peakRssGrowthMib: { value: rssGrowthMib, target: rssTarget, met: rssGrowthMib <= rssTarget },
+    };
+  }
+  printTable(rows);
 
   return {
     at: new Date().toISOString(),
@@ -383,10 +430,8 @@ function summarize(m: Measurements, settings: { sizeMb: number; rounds: number; 
     dataset,
     pgDump: { version: m.pgDump.version, path: m.pgDump.path, compression: compression.flag },
     baseline: { runs: baseline, medianSeconds: pgDumpSeconds, medianBytes: pgDumpBytes },
-    hindsight: { runs: hindsight, medianSeconds: hindsightSeconds, medianActivitySeconds: activitySeconds, medianStoredBytes: storedBytes, medianDumpBytes: dumpBytes, medianWorkerCpuSeconds: workerCpuSeconds },
+    hindsight: perDestination,
     warmups: m.warmups,
-    ratio: { value: ratio, target: TARGET_RATIO, met: ratio <= TARGET_RATIO },
-    peakRssGrowthMib: { value: rssGrowthMib, target: TARGET_RSS_MIB, met: rssGrowthMib <= TARGET_RSS_MIB },
     compressionRatio: dataset.sizeBytes / pgDumpBytes,
   };
 }
@@ -395,6 +440,7 @@ async function main(): Promise<void> {
   const settings = {
     sizeMb: envInt('BENCH_SIZE_MB', 1100),
     rounds: envInt('BENCH_ROUNDS', 2),
+    destinations: destinationsFromEnv(),
     workerNodeOptions: process.env.BENCH_WORKER_NODE_OPTIONS || null,
   };
   if (settings.workerNodeOptions) log(`worker runs with extra Node options: ${settings.workerNodeOptions}`);
@@ -403,11 +449,13 @@ async function main(): Promise<void> {
   await mkdir(outDir, { recursive: true });
 
   let platform: Platform | undefined;
+  let moto: MotoServer | undefined;
   let worker: WorkerProcess | undefined;
   let cleaning: Promise<void> | undefined;
   const cleanup = () => (cleaning ??= (async () => {
     await stopWorkerProcess(worker).catch(() => undefined);
     await platform?.stop().catch(() => undefined);
+    await moto?.stop().catch(() => undefined);
   })());
   const interrupted = (signal: NodeJS.Signals) => {
     log(`${signal}: cleaning up`);
@@ -419,7 +467,12 @@ async function main(): Promise<void> {
   try {
     log('starting the platform (PostgreSQL, Temporal dev server, catalog)');
     platform = await startPlatform();
-    const measurements = await measure(platform, settings.rounds, settings.sizeMb, `${outDir}worker-${stamp}.log`, (w) => { worker = w; });
+    if (settings.destinations.some((d) => d.includes('s3'))) {
+      moto = await startMoto();
+      await addS3Storage(platform, moto);
+      log(`S3 storage on moto at ${moto.endpoint}`);
+    }
+    const measurements = await measure(platform, settings.destinations, settings.rounds, settings.sizeMb, `${outDir}worker-${stamp}.log`, (w) => { worker = w; });
     const results = summarize(measurements, settings);
     const file = `${outDir}results-${stamp}.json`;
     await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
