@@ -3,6 +3,7 @@ import { HindsightError } from '../errors.ts';
 import type { StorageDriver } from './contract.ts';
 import { azureSecretFields, azureStorageConfig, createAzureStorage } from './azure.ts';
 import { createLocalStorage } from './local.ts';
+import { createRcloneStorage, rcloneSecretFields, rcloneStorageConfig } from './rclone.ts';
 
 export const localStorageConfig = z.object({
   type: z.literal('local'),
@@ -10,7 +11,7 @@ export const localStorageConfig = z.object({
 });
 
 /** Storage configurations, one variant per driver. */
-export const storageConfigSchema = z.discriminatedUnion('type', [localStorageConfig, azureStorageConfig]);
+export const storageConfigSchema = z.discriminatedUnion('type', [localStorageConfig, azureStorageConfig, rcloneStorageConfig]);
 export type StorageConfig = z.infer<typeof storageConfigSchema>;
 export type StorageType = StorageConfig['type'];
 
@@ -18,6 +19,7 @@ export type StorageType = StorageConfig['type'];
 const secretFields: Record<StorageType, readonly string[]> = {
   local: [],
   azure: azureSecretFields,
+  rclone: rcloneSecretFields,
 };
 
 export function splitSecrets(config: StorageConfig): { settings: Record<string, unknown>; secrets: Record<string, unknown> } {
@@ -41,6 +43,8 @@ export function createStorageDriver(name: string, config: StorageConfig): Storag
       return createLocalStorage({ name, root: config.path });
     case 'azure':
       return createAzureStorage({ name, config });
+    case 'rclone':
+      return createRcloneStorage({ name, config });
     default:
       throw new HindsightError('bad_input', `storage "${name}" has unknown type`);
   }
