@@ -3,6 +3,7 @@ import { HindsightError } from '../errors.ts';
 import type { StorageDriver } from './contract.ts';
 import { azureSecretFields, azureStorageConfig, createAzureStorage } from './azure.ts';
 import { createLocalStorage } from './local.ts';
+import { createS3Storage, s3SecretFields, s3StorageConfig } from './s3.ts';
 import { createRcloneStorage, rcloneSecretFields, rcloneStorageConfig } from './rclone.ts';
 
 export const localStorageConfig = z.object({
@@ -11,13 +12,14 @@ export const localStorageConfig = z.object({
 });
 
 /** Storage configurations, one variant per driver. */
-export const storageConfigSchema = z.discriminatedUnion('type', [localStorageConfig, azureStorageConfig, rcloneStorageConfig]);
+export const storageConfigSchema = z.discriminatedUnion('type', [localStorageConfig, s3StorageConfig, azureStorageConfig, rcloneStorageConfig]);
 export type StorageConfig = z.infer<typeof storageConfigSchema>;
 export type StorageType = StorageConfig['type'];
 
 /** Fields sealed with the secret key in the catalog and never shown or logged. */
 const secretFields: Record<StorageType, readonly string[]> = {
   local: [],
+  s3: s3SecretFields,
   azure: azureSecretFields,
   rclone: rcloneSecretFields,
 };
@@ -41,6 +43,8 @@ export function createStorageDriver(name: string, config: StorageConfig): Storag
   switch (config.type) {
     case 'local':
       return createLocalStorage({ name, root: config.path });
+    case 's3':
+      return createS3Storage({ name, config });
     case 'azure':
       return createAzureStorage({ name, config });
     case 'rclone':
