@@ -4,6 +4,8 @@ import type { StorageDriver } from './contract.ts';
 import { azureSecretFields, azureStorageConfig, createAzureStorage } from './azure.ts';
 import { createLocalStorage } from './local.ts';
 import { createS3Storage, s3SecretFields, s3StorageConfig } from './s3.ts';
+import { createFtpStorage, ftpSecretFields, ftpStorageConfig } from './ftp.ts';
+import { createSftpStorage, sftpSecretFields, sftpStorageConfig } from './sftp.ts';
 import { createRcloneStorage, rcloneSecretFields, rcloneStorageConfig } from './rclone.ts';
 
 export const localStorageConfig = z.object({
@@ -12,7 +14,9 @@ export const localStorageConfig = z.object({
 });
 
 /** Storage configurations, one variant per driver. */
-export const storageConfigSchema = z.discriminatedUnion('type', [localStorageConfig, s3StorageConfig, azureStorageConfig, rcloneStorageConfig]);
+export const storageConfigSchema = z.discriminatedUnion('type', [
+  localStorageConfig, s3StorageConfig, azureStorageConfig, sftpStorageConfig, ftpStorageConfig, rcloneStorageConfig,
+]);
 export type StorageConfig = z.infer<typeof storageConfigSchema>;
 export type StorageType = StorageConfig['type'];
 
@@ -21,6 +25,8 @@ const secretFields: Record<StorageType, readonly string[]> = {
   local: [],
   s3: s3SecretFields,
   azure: azureSecretFields,
+  sftp: sftpSecretFields,
+  ftp: ftpSecretFields,
   rclone: rcloneSecretFields,
 };
 
@@ -47,6 +53,10 @@ export function createStorageDriver(name: string, config: StorageConfig): Storag
       return createS3Storage({ name, config });
     case 'azure':
       return createAzureStorage({ name, config });
+    case 'sftp':
+      return createSftpStorage({ name, config });
+    case 'ftp':
+      return createFtpStorage({ name, config });
     case 'rclone':
       return createRcloneStorage({ name, config });
     default:

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { HindsightError } from '../../lib/errors.ts';
+import { testStorageConnection } from '../../lib/storage/connection-test.ts';
+import { createSftpStorage, sftpStorageConfig, type SftpStorageConfig } from '../../lib/storage/sftp.ts';
+import { freePort } from '../support/ports.ts';
+import { startSshd, type SshdServer } from '../support/servers/sshd.ts';
+import { describeStorageContract } from '../support/storage-contract.ts';
+
+function configFor(server: SshdServer, overrides: Partial<SftpStorageConfig> = {}): SftpStorageConfig {
+  return sftpStorageConfig.parse({
+    type: 'sftp',
+    host: server.host,
+    port: server.port,
+    username: server.username,
+    password: server.password,
+    hostKeySha256: server.hostKeySha256,
+    path: `${server.baseDir}/backups`,
+    ...overrides,
+  });
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Writes until the stream stops draining for a second; returns how many bytes it took in. */
+async function fillUntilStalled(stream: Writable): Promise<number> {
+  const chunk = Buffer.alloc(256 * 1024, 7);
+  let accepted = 0;
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    accepted += chunk.length;
+    if (stream.write(chunk)) continue;
+    const drained = await Promise.race([once(stream, 'drain').then(() => true), delay(1000).then(() => false)]);
+    if (!drained) return accepted;
+  }
+  throw new Error(`the stream took ${accepted} bytes without ever holding the writer back`);
+}
+
+describeStorageContract('sftp (openssh)', async () => {
+  const server = await startSshd();
+  return { driver: createSftpStorage({ name: 'offsite', config: configFor(server) }), cleanup: () => server.stop() };
+});
+
+describe('sftp storage driver', () => {
+  let server: SshdServer;
+  before(async () => {
+    server = await startSshd();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it('logs in with an encrypted private key and round-trips an object', async () => {
+    const { password: _password, ...withoutPassword } = configFor(server, { privateKey: server.privateKey, passphrase: server.passphrase });
+    const driver = createSftpStorage({ name: 'by-key', config: withoutPassword });
+    try {
+      const write = await driver.openWrite('keyed/hello.txt');
+      await pipeline(Readable.from([Buffer.from('hello over a key')]), write.stream);
+      await write.commit();
+      assert.equal((await readAll(await driver.openRead('keyed/hello.txt'))).toString(), 'hello over a key');
+      assert.deepEqual((await driver.list('keyed')).map((o) => o.key), ['keyed/hello.txt']);
+    } finally {
+      await driver.close?.();
+    }
+  });
+
+  it('reports a wrong password as access_denied naming the user, without the password', async () => {
+    const driver = createSftpStorage({ name: 'wrong', config: configFor(server, { password: 'not-the-password-123' }) });
+    const result = await testStorageConnection(driver);
+    await driver.close?.();
+    assert.ok(!result.ok);
+    assert.equal(result.kind, 'access_denied', result.message);
+    assert.match(result.message, /authentication failed for user hindsight-sftp/);
+    assert.doesNotMatch(result.message, /not-the-password-123/);
+  });
+
+  it('refuses a server whose host key differs from hostKeySha256', async () => {
+    const other = `SHA256:${randomBytes(32).toString('base64').replace(/=+$/, '')}`;
+    const driver = createSftpStorage({ name: 'pinned', config: configFor(server, { hostKeySha256: other }) });
+    const result = await testStorageConnection(driver);
+    await driver.close?.();
+    assert.ok(!result.ok);
+    assert.equal(result.kind, 'bad_input', result.message);
+    assert.ok(result.message.includes(`presented host key ${server.hostKeySha256}, not the expected ${other}; refusing to connect`), result.message);
+  });
+
+  it('reports a closed port as unreachable, naming host and port', async () => {
+    const port = await freePort();
+    const driver = createSftpStorage({ name: 'closed', config: configFor(server, { port }) });
+    const result = await testStorageConnection(driver);
+    await driver.close?.();
+    assert.ok(!result.ok);
+    assert.equal(result.kind, 'unreachable', result.message);
+    assert.match(result.message, new RegExp(`cannot reach 127\\.0\\.0\\.1:${port}`));
+  });
+
+  it('reports a directory the user may not write as access_denied', async () => {
+    const driver = createSftpStorage({ name: 'read-only', config: configFor(server, { path: `${server.readOnlyDir}/sub` }) });
+    try {
+      await assert.rejects(driver.openWrite('x.bin'), (error: unknown) => {
+        assert.ok(error instanceof HindsightError);
+        assert.equal(error.kind, 'access_denied', error.message);
+        assert.match(error.message, /storage sftp "read-only": unable to write 'x\.bin': .*ermission denied/);
+        return true;
+      });
+    } finally {
+      await driver.close?.();
+    }
+  });
+
+  it('reports a server that stopped after connecting as unreachable', async () => {
+    const own = await startSshd();
+    const driver = createSftpStorage({ name: 'flaky', config: configFor(own) });
+    try {
+      assert.deepEqual(await testStorageConnection(driver).then((r) => r.ok), true);
+      await own.stop();
+      const result = await testStorageConnection(driver);
+      assert.ok(!result.ok);
+      assert.equal(result.kind, 'unreachable', result.message);
+    } finally {
+      await driver.close?.();
+    }
+  });
+
+  it('holds the writer back while the server does not answer, then completes', async () => {
+    const driver = createSftpStorage({ name: 'hung', config: configFor(server) });
+    try {
+      const write = await driver.openWrite('slow/big.bin');
+      const thaw = await server.freezeSessions();
+      let accepted: number;
+      try {
+        accepted = await fillUntilStalled(write.stream);
+      } finally {
+        thaw();
+      }
+      assert.ok(accepted <= 16 * 1024 * 1024, `took ${accepted} bytes while the server was frozen`);
+      write.stream.end();
+      assert.equal((await write.commit()).size, accepted);
+    } finally {
+      await driver.close?.();
+    }
+  });
+
+  it('rejects incomplete settings with clear messages', () => {
+    const parsed = sftpStorageConfig.safeParse({ type: 'sftp', host: 'h', username: 'u', path: 'relative' });
+    assert.equal(parsed.success, false);
+    const messages = parsed.error!.issues.map((i) => i.message);
+    assert.ok(messages.includes('password or privateKey is required'), messages.join('; '));
+    assert.ok(messages.some((m) => /path must be an absolute directory/.test(m)), messages.join('; '));
+    const badKey = sftpStorageConfig.safeParse({ type: 'sftp', host: 'h', username: 'u', path: '/x', privateKey: 'not a key' });
+    assert.match(badKey.error!.issues[0]!.message, /privateKey cannot be used/);
+    assert.equal(sftpStorageConfig.parse({ type: 'sftp', host: 'h', username: 'u', password: 'p', path: '/x' }).port, 22);
+  });
+});
