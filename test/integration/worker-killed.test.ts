@@ -10,7 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import { DecryptStream } from '../../lib/crypto/chunked-gcm.ts';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import { backupProgressQuery, cancelBackupSignal } from '../../temporal/messages.ts';
+import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import { startMoto, type MotoServer } from '../support/servers/moto.ts';
 
 /** The real worker program, as `npm start` runs it, in its own process so that it can be killed. */
 function startWorkerProcess(platform: Platform, log: string[]): ChildProcess {
@@ -39,8 +41,17 @@ async function sha256Of(stream: NodeJS.ReadableStream): Promise<string> {
   return hash.digest('hex');
 }
 
+/** What a listing of the bucket shows: committed objects, and multipart uploads still open. */
+async function bucketState(s3: S3Client): Promise<{ objects: string[]; uploads: number }> {
+  const objects = (await s3.send(new ListObjectsV2Command({ Bucket: 'offsite' }))).Contents?.map((o) => o.Key!) ?? [];
+  const uploads = (await s3.send(new ListMultipartUploadsCommand({ Bucket: 'offsite' }))).Uploads?.length ?? 0;
+  return { objects: objects.sort(), uploads };
+}
+
 describe('a backup interrupted midway: worker killed, or cancelled', () => {
   let platform: Platform;
+  let moto: MotoServer;
+  let s3: S3Client;
   const workers: ChildProcess[] = [];
   const log: string[] = [];
 
@@ -52,32 +63,45 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     await client.query(`create table readings (id bigint primary key, sensor int, value double precision, note text)`);
     await client.query(`insert into readings select g, g % 977, random(), md5(g::text) || md5((g * 7)::text) from generate_series(1, 2500000) g`);
     await client.end();
-    await platform.ops.addDatabase({ name: 'bulk', url: targetUrl(source) });
+    // Two destinations: the local directory and an S3 bucket, where a killed upload is a multipart upload left open.
+    moto = await startMoto();
+    s3 = new S3Client({ endpoint: moto.endpoint, region: moto.region, forcePathStyle: true, credentials: { accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey } });
+    await s3.send(new CreateBucketCommand({ Bucket: 'offsite' }));
+    await platform.ops.saveStorage('offsite', {
+      type: 's3', bucket: 'offsite', endpoint: moto.endpoint, region: moto.region, forcePathStyle: true,
+      accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey,
+    });
+    await platform.ops.addDatabase({ name: 'bulk', url: targetUrl(source), storages: ['local', 'offsite'] });
   });
 
   after(async () => {
     for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+    s3?.destroy();
     await platform?.stop();
+    await moto?.stop();
   });
 
-  it('retries on a new worker and ends with exactly one complete backup and no partial object', async () => {
+  it('retries on a new worker and ends with exactly one complete backup and no partial object in either storage', async () => {
     const first = startWorkerProcess(platform, log);
     workers.push(first);
     const started = await platform.ops.startBackup('bulk');
     const dir = path.join(platform.backupsDir, 'bulk');
 
-    // Kill as soon as the upload is under way: a partial file with bytes in it.
+    // Kill once the upload is well under way: past S3's first 5 MiB part, so a multipart upload is open.
     const partial = await waitFor('the upload to start', async () => {
       const names = await readdir(dir).catch(() => [] as string[]);
       for (const name of names.filter((n) => n.includes('.partial-'))) {
         const size = await stat(path.join(dir, name)).then((s) => s.size, () => 0);
-        if (size > 1024 * 1024) return name;
+        if (size > 16 * 1024 * 1024) return name;
       }
       return undefined;
     }, 120_000);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     assert.ok((await readdir(dir)).includes(partial), 'the killed attempt left its partial file behind');
+    const killed = await bucketState(s3);
+    assert.deepEqual(killed.objects, [], 'nothing in the bucket looks like a backup after the kill');
+    assert.equal(killed.uploads, 1, 'the killed attempt left its multipart upload open (invisible to listings)');
     const [running] = await platform.runtime.catalog.listBackups('bulk');
     assert.equal(running?.status, 'running', 'nothing is marked complete by a killed attempt');
 
@@ -90,6 +114,8 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     const backups = await platform.runtime.catalog.listBackups('bulk');
     assert.deepEqual(backups.map((b) => [b.id, b.status]), [[outcome.backupId, 'complete']]);
     assert.deepEqual((await readdir(dir)).sort(), [`${outcome.backupId}.dump.hsb`, `${outcome.backupId}.json`]);
+    assert.deepEqual(await bucketState(s3), { objects: [`bulk/${outcome.backupId}.dump.hsb`, `bulk/${outcome.backupId}.json`], uploads: 0 }, 'the retry swept the abandoned upload');
+    assert.deepEqual(outcome.copies.map((c) => [c.storageName, c.status]), [['local', 'complete'], ['offsite', 'complete']]);
 
     // The retried attempt is a whole, authentic backup: both checksums of the manifest hold.
     const manifest = JSON.parse(await readFile(path.join(dir, `${outcome.backupId}.json`), 'utf8'));
@@ -104,7 +130,7 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     assert.ok(attempts.some((a) => (a ?? 0) >= 2), `the dump activity ran again after the kill (attempts: ${attempts.join(',')})`);
   });
   it('a cancel signal stops pg_dump, removes the partial object and records the backup cancelled', async () => {
-    if (!workers.some((w) => w.exitCode === null)) workers.push(startWorkerProcess(platform, log));
+    if (!workers.some((w) => w.exitCode === null && w.signalCode === null)) workers.push(startWorkerProcess(platform, log));
     const dir = path.join(platform.backupsDir, 'bulk');
     const before = new Set(await readdir(dir));
     const started = await platform.ops.startBackup('bulk');
@@ -122,6 +148,8 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     const record = await platform.runtime.catalog.getBackup(started.backupId);
     assert.equal(record.status, 'cancelled');
     assert.deepEqual(new Set(await readdir(dir)), before, 'the cancelled attempt left nothing in storage');
+    assert.equal((await bucketState(s3)).uploads, 0, 'the cancelled attempt aborted its multipart upload');
+    assert.equal((await bucketState(s3)).objects.length, 2, 'only the earlier backup is in the bucket');
     const history = await handle.fetchHistory();
     assert.ok((history.events ?? []).some((e) => e.activityTaskCanceledEventAttributes), 'the dump activity reported cancellation, not a failure to retry');
   });
