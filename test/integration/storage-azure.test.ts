@@ -11,6 +11,7 @@ import type { StorageDriver } from '../../lib/storage/contract.ts';
 import { freePort } from '../support/ports.ts';
 import { startAzurite, type AzuriteServer } from '../support/servers/azurite.ts';
 import { describeStorageContract } from '../support/storage-contract.ts';
+import { readAll } from '../support/streams.ts';
 
 let server: Promise<AzuriteServer> | undefined;
 const azurite = (): Promise<AzuriteServer> => (server ??= startAzurite());
@@ -29,12 +30,6 @@ async function newContainer(): Promise<string> {
 async function keyConfig(overrides: Partial<AzureStorageConfig> = {}): Promise<AzureStorageConfig> {
   const s = await azurite();
   return azureStorageConfig.parse({ type: 'azure', container: await newContainer(), accountName: s.accountName, accountKey: s.accountKey, endpoint: s.endpoint, ...overrides });
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 async function put(driver: StorageDriver, key: string, body: Buffer): Promise<void> {

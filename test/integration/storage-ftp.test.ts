@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { Readable, type Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { testStorageConnection } from '../../lib/storage/connection-test.ts';
 import { createFtpStorage, ftpStorageConfig, type FtpStorageConfig } from '../../lib/storage/ftp.ts';
 import { freePort } from '../support/ports.ts';
 import { startFtpServer, type FtpServer } from '../support/servers/ftp.ts';
 import { describeStorageContract } from '../support/storage-contract.ts';
+import { readAll, fillUntilStalled } from '../support/streams.ts';
 
 function configFor(server: FtpServer, overrides: Partial<FtpStorageConfig> = {}): FtpStorageConfig {
   return ftpStorageConfig.parse({
@@ -20,26 +19,6 @@ function configFor(server: FtpServer, overrides: Partial<FtpStorageConfig> = {})
     path: '/backups',
     ...overrides,
   });
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** Writes until the stream stops draining for a second; returns how many bytes it took in. */
-async function fillUntilStalled(stream: Writable): Promise<number> {
-  const chunk = Buffer.alloc(256 * 1024, 7);
-  let accepted = 0;
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    accepted += chunk.length;
-    if (stream.write(chunk)) continue;
-    const drained = await Promise.race([once(stream, 'drain').then(() => true), delay(1000).then(() => false)]);
-    if (!drained) return accepted;
-  }
-  throw new Error(`the stream took ${accepted} bytes without ever holding the writer back`);
 }
 
 describeStorageContract('ftp (ftp-srv)', async () => {

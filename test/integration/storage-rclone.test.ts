@@ -11,7 +11,7 @@ import { testStorageConnection } from '../../lib/storage/connection-test.ts';
 import type { StorageDriver } from '../../lib/storage/contract.ts';
 import { createRcloneStorage, rcloneSecretFields, rcloneStorageConfig, type RcloneStorageConfig } from '../../lib/storage/rclone.ts';
 import { freePort } from '../support/ports.ts';
-import { startMotoForRclone } from '../support/servers/moto-for-rclone.ts';
+import { startMoto } from '../support/servers/moto.ts';
 import { describeStorageContract } from '../support/storage-contract.ts';
 
 const VAULT_CONFIG = '[vault]\ntype = local\n';
@@ -42,7 +42,7 @@ describeStorageContract('rclone (local backend)', async () => {
 });
 
 describeStorageContract('rclone (s3 backend on moto)', async () => {
-  const moto = await startMotoForRclone();
+  const moto = await startMoto();
   const bucket = 'rclone-contract';
   const s3 = new S3Client({
     endpoint: moto.endpoint,

@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { Readable, type Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { HindsightError } from '../../lib/errors.ts';
 import { testStorageConnection } from '../../lib/storage/connection-test.ts';
 import { createSftpStorage, sftpStorageConfig, type SftpStorageConfig } from '../../lib/storage/sftp.ts';
 import { freePort } from '../support/ports.ts';
 import { startSshd, type SshdServer } from '../support/servers/sshd.ts';
 import { describeStorageContract } from '../support/storage-contract.ts';
+import { readAll, fillUntilStalled } from '../support/streams.ts';
 
 function configFor(server: SshdServer, overrides: Partial<SftpStorageConfig> = {}): SftpStorageConfig {
   return sftpStorageConfig.parse({
@@ -23,26 +22,6 @@ function configFor(server: SshdServer, overrides: Partial<SftpStorageConfig> = {
     path: `${server.baseDir}/backups`,
     ...overrides,
   });
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** Writes until the stream stops draining for a second; returns how many bytes it took in. */
-async function fillUntilStalled(stream: Writable): Promise<number> {
-  const chunk = Buffer.alloc(256 * 1024, 7);
-  let accepted = 0;
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    accepted += chunk.length;
-    if (stream.write(chunk)) continue;
-    const drained = await Promise.race([once(stream, 'drain').then(() => true), delay(1000).then(() => false)]);
-    if (!drained) return accepted;
-  }
-  throw new Error(`the stream took ${accepted} bytes without ever holding the writer back`);
 }
 
 describeStorageContract('sftp (openssh)', async () => {

@@ -6,17 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { HindsightError } from '../../lib/errors.ts';
 import { testStorageConnection } from '../../lib/storage/connection-test.ts';
 import type { StorageDriver } from '../../lib/storage/contract.ts';
+import { readAll } from './streams.ts';
 
 export interface ContractSubject {
   driver: StorageDriver;
   /** Stops servers and removes what the subject created. */
   cleanup(): Promise<void>;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 async function put(driver: StorageDriver, key: string, body: Buffer): Promise<void> {
