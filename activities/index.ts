@@ -14,13 +14,16 @@ import { createStorageDriver } from '../lib/storage/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RestoreTarget } from '../temporal/inputs.ts';
 import { translated } from './failures.ts';
+import { createHealthActivities } from './health.ts';
+import { createRetentionActivities } from './retention.ts';
+import { createVerificationActivities, type VerificationDeps } from './verification.ts';
 
 /** Lets a long activity show its bytes in its workflow's `progress` query. */
 export interface ProgressSink {
   send(workflowId: string, runId: string, signal: 'reportProgress', report: object): Promise<void>;
 }
 
-export interface ActivityDeps {
+export interface ActivityDeps extends VerificationDeps {
   catalog: Catalog;
   key: SecretKey;
   logger: Logger;
@@ -82,6 +85,10 @@ export const createActivities = (deps: ActivityDeps) => {
   }
 
   return {
+    ...createVerificationActivities(deps),
+    ...createHealthActivities(deps),
+    ...createRetentionActivities(deps),
+
     /** Connects to the source and reports its version; fails fast with a named cause. */
     async probeDatabase(input: { database: string }): Promise<{ serverVersion: string; sizeBytes: number }> {
       return translated(async () => {

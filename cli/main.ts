@@ -9,6 +9,7 @@ import { loadConfig } from '../lib/config.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
 import { createOperations, type Operations } from '../services/operations.ts';
 import { openRuntime, type Runtime } from '../services/runtime.ts';
+import type { VerificationSummary } from '../lib/verify/report.ts';
 import { formatBytes, printJson, printTable, reportFailure, UsageError } from './output.ts';
 
 const usage = `usage: hindsight <command> [options] [--json]
@@ -25,6 +26,12 @@ const usage = `usage: hindsight <command> [options] [--json]
   storage remove <name>
   backup <db> [--wait]                        prints the backup id
   backups <db>                                id, time, size, status, copies, verification
+  verify <db> [--backup <id>] [--wait]        restores a backup into a throwaway server and checks every table
+  verifications <db>                          status, backup, reason of each verification
+  verify-schedule <db> (<cron> | off)         verify the newest backup on a cron too
+  retention <db> [--policy <json>]            dry run: what the policy keeps and deletes, and why
+  retention <db> --policy <json> --save       saves the policy; it runs daily (retention/<db>)
+  retention <db> --run [--wait]               runs retention now
   download <backup-id> -o <file> [--encrypted]  the pg_dump archive (or the stored object), checksum-verified
   backup-copy <backup-id> [--wait]            copies a partial backup into the storages it missed
   restore <db> [--backup <id>] (--to <postgres-url> | --to-database <name>) [--wait]
@@ -46,6 +53,9 @@ const { values: flags, positionals } = (() => {
         path: { type: 'string' },
         config: { type: 'string' },
         encrypted: { type: 'boolean', default: false },
+        policy: { type: 'string' },
+        save: { type: 'boolean', default: false },
+        run: { type: 'boolean', default: false },
         wait: { type: 'boolean', default: false },
         backup: { type: 'string' },
         to: { type: 'string' },
@@ -86,13 +96,24 @@ async function withSession<T>(work: (s: Session) => Promise<T>): Promise<T> {
 }
 
 /** A storage configuration given inline as JSON or, to keep secrets out of shell history, as @file. */
-async function readConfigArgument(value: string): Promise<unknown> {
+async function readConfigArgument(value: string, flag = '--config'): Promise<unknown> {
   const text = value.startsWith('@') ? await readFile(value.slice(1), 'utf8') : value;
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`--config is not valid JSON: ${(error as Error).message}`);
+    throw new UsageError(`${flag} is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+function formatVerification(v: VerificationSummary): string {
+  const lines = [`verification ${v.id} of backup ${v.backupId ?? '?'}: ${v.status}${v.reason ? ` — ${v.reason}` : ''}`];
+  const r = v.report;
+  if (r) {
+    for (const s of r.stages) lines.push(`  ${s.ok === false ? '✗' : s.ok ? '✓' : '…'} ${s.stage.padEnd(8)} ${s.detail ?? ''}`);
+    if (r.tables !== null) lines.push(`  ${r.schemas} schemas, ${r.tables} tables, ${r.restoredRows} of ${r.expectedRows} rows; restored ${formatBytes(r.restoredSizeBytes)} (source ${formatBytes(r.sourceSizeBytes)})`);
+    for (const c of r.comparisons.filter((x) => !x.ok)) lines.push(`  mismatch ${c.schema}.${c.table}: expected ${c.expected ?? 'absent'}, restored ${c.restored ?? 'absent'}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 function describeStorage(settings: Record<string, unknown>): string {
@@ -201,6 +222,64 @@ async function run(): Promise<void> {
         const outcome = await started.result();
         if (json) printJson({ ...outcome, workflowId: started.workflowId });
         else process.stdout.write(`${outcome.backupId}\n`);
+      });
+      return;
+    }
+    case 'verify': {
+      const database = need(sub, 'database name');
+      await withSession(async ({ ops }) => {
+        const requested = await ops.requestVerification(database, { backupId: flags.backup });
+        if (!flags.wait) {
+          if (json) printJson({ verificationId: requested.verificationId, backupId: requested.backupId, workflowId: requested.workflowId });
+          else process.stdout.write(`${requested.verificationId}\n`);
+          return;
+        }
+        const summary = await requested.finished();
+        if (json) printJson(summary);
+        else process.stdout.write(formatVerification(summary));
+        if (summary.status !== 'successful') process.exitCode = 1;
+      });
+      return;
+    }
+    case 'verifications': {
+      const database = need(sub, 'database name');
+      const list = await withSession(({ ops }) => ops.listVerifications(database));
+      if (json) printJson(list);
+      else if (list.length === 0) process.stdout.write(`no verifications of "${database}" yet: hindsight verify ${database}\n`);
+      else printTable(list.map((v) => ({ id: v.id, requested: v.requestedAt, backup: v.backupId ?? '-', trigger: v.trigger, status: v.status, reason: v.reason ?? '' })));
+      return;
+    }
+    case 'verify-schedule': {
+      const database = need(sub, 'database name');
+      const cron = need(arg, 'a cron expression or "off"');
+      const record = await withSession(({ ops }) => ops.setVerifySchedule(database, cron === 'off' ? null : cron));
+      if (json) printJson(record);
+      else process.stdout.write(record.verifySchedule ? `database "${database}": newest backup verified at "${record.verifySchedule}" (${record.timezone})\n` : `database "${database}": verified after each backup only\n`);
+      return;
+    }
+    case 'retention': {
+      const database = need(sub, 'database name');
+      const policy = flags.policy !== undefined ? await readConfigArgument(flags.policy, '--policy') : undefined;
+      await withSession(async ({ ops }) => {
+        if (flags.run) {
+          const started = await ops.startRetention(database);
+          if (!flags.wait) return void process.stdout.write(`${started.workflowId}\n`);
+          const outcome = await started.result();
+          if (json) printJson(outcome);
+          else process.stdout.write(`retention of "${database}": ${outcome.deleted.length} deleted, ${outcome.kept} kept${outcome.skipped.length ? `, ${outcome.skipped.length} skipped` : ''}\n`);
+          return;
+        }
+        if (flags.save) {
+          const record = await ops.setRetentionPolicy(database, policy ?? null);
+          if (!json) process.stdout.write(record.retentionPolicy ? `retention policy of "${database}" saved; it runs daily (schedule retention/${database})\n` : `retention of "${database}" is off\n`);
+        }
+        const { plan } = await ops.retentionPlan(database, policy);
+        if (json) return printJson(plan);
+        process.stdout.write(`${plan.summary}\n`);
+        printTable([
+          ...plan.delete.map((d) => ({ backup: d.id, decision: 'delete', why: d.reason })),
+          ...plan.keep.map((k) => ({ backup: k.id, decision: 'keep', why: k.reasons.join('; ') })),
+        ]);
       });
       return;
     }

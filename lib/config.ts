@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { HindsightError } from './errors.ts';
@@ -17,6 +18,8 @@ export const configSchema = z.object({
   HINDSIGHT_META_PORT: port.default(54329),
   HINDSIGHT_TEMPORAL_UI_PORT: port.default(8233),
   HINDSIGHT_TEMPORAL_UI_URL: z.string().url().optional(),
+  /** Where verification sandboxes live; the PostgreSQL OS user must be able to reach it. */
+  HINDSIGHT_SANDBOX_ROOT: z.string().min(1).optional(),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
@@ -34,6 +37,7 @@ export interface Config {
   temporalUiPort: number;
   temporalUiUrl: string;
   backupsDir: string;
+  sandboxRoot: string;
 }
 
 /** Reads the configuration from the environment; a bad value fails with the variable's name. */
@@ -58,5 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalUiPort: raw.HINDSIGHT_TEMPORAL_UI_PORT,
     temporalUiUrl: raw.HINDSIGHT_TEMPORAL_UI_URL ?? `http://127.0.0.1:${raw.HINDSIGHT_TEMPORAL_UI_PORT}`,
     backupsDir: path.join(dataDir, 'backups'),
+    // Not under the data directory: that one is private (0700) and sandbox servers run as another user.
+    sandboxRoot: path.resolve(raw.HINDSIGHT_SANDBOX_ROOT ?? path.join(os.tmpdir(), 'hindsight-sandboxes')),
   };
 }

@@ -117,6 +117,8 @@ async function main(): Promise<void> {
       log.error(`demo setup failed: ${errorMessage(error)}`);
     }
   }
+  // Databases registered before health monitoring existed get their monitor now.
+  await operations.ensureMonitors().catch((error: unknown) => log.error(`health monitors not started: ${errorMessage(error)}`));
 }
 
 process.on('SIGINT', () => void shutdown(0));

@@ -7,14 +7,17 @@ import { seal } from '../lib/crypto/sealed.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 import { connect, parsePgUrl, pgUrlSchema, serverInfo, describeTarget } from '../lib/pg/connection.ts';
 import { RESTORE_PASSWORD_CONTEXT } from '../activities/index.ts';
-import type { BackupDatabaseInput, ReplicateBackupInput, RestoreBackupInput, RestoreTarget } from '../temporal/inputs.ts';
-import type { BackupOutcome, ReplicateOutcome, RestoreOutcome } from '../temporal/messages.ts';
+import type { BackupDatabaseInput, GfsRetentionInput, HealthMonitorInput, ReplicateBackupInput, RestoreBackupInput, RestoreTarget } from '../temporal/inputs.ts';
+import type { BackupOutcome, ReplicateOutcome, RestoreOutcome, RetentionOutcome } from '../temporal/messages.ts';
+import { planForDatabase } from '../lib/retention/plan-for-database.ts';
+import { parseRetentionPolicy } from '../lib/retention/policy.ts';
 import { testStorageConnection } from '../lib/storage/connection-test.ts';
 import { downloadStream } from '../lib/backup/download.ts';
 import { openBackupFromAny } from '../lib/backup/sources.ts';
 import { createStorageDriver, storageConfigSchema, type StorageConfig } from '../lib/storage/index.ts';
-import { deleteBackupSchedule, upsertBackupSchedule } from '../temporal/schedules.ts';
+import { deleteBackupSchedule, deleteSchedule, upsertBackupSchedule, upsertRetentionSchedule, upsertVerifySchedule } from '../temporal/schedules.ts';
 import { jobAttributes } from '../temporal/search-attributes.ts';
+import { newVerificationId, signalVerifier, verifierWorkflowId } from '../temporal/verifier.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Five cron fields (minute hour day month weekday) or a shorthand such as @daily. */
@@ -41,6 +44,8 @@ export const addDatabaseInput = z.object({
   timezone: timezoneSchema.default('UTC'),
   /** Skip the connection test (for a database that is not reachable yet). */
   skipCheck: z.boolean().default(false),
+  /** Restore every new backup into a throwaway server and check it (on by default). */
+  verifyAfterBackup: z.boolean().default(true),
 });
 export type AddDatabaseInput = z.input<typeof addDatabaseInput>;
 
@@ -69,6 +74,17 @@ async function testDriver(name: string, config: StorageConfig) {
 export function createOperations(runtime: Runtime, temporal: Client) {
   const { catalog, config, key } = runtime;
 
+  async function ensureHealthMonitor(database: string): Promise<void> {
+    const input: HealthMonitorInput = { database };
+    await temporal.workflow.start('healthMonitor', {
+      taskQueue: config.taskQueue,
+      workflowId: `health/${database}`,
+      args: [input],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      typedSearchAttributes: jobAttributes(database, 'health'),
+    });
+  }
+
   return {
     async addDatabase(raw: AddDatabaseInput) {
       const input = parseOrThrow(addDatabaseInput, raw);
@@ -81,7 +97,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
           await client.end().catch(() => undefined);
         }
       }
-      const record = await catalog.addDatabase({ name: input.name, target, storageNames: input.storages, schedule: input.schedule, timezone: input.timezone });
+      const record = await catalog.addDatabase({ name: input.name, target, storageNames: input.storages, schedule: input.schedule, timezone: input.timezone, verifyAfterBackup: input.verifyAfterBackup });
       if (input.schedule) {
         try {
           await upsertBackupSchedule(temporal, { database: input.name, cron: input.schedule, timezone: input.timezone, taskQueue: config.taskQueue });
@@ -90,7 +106,13 @@ export function createOperations(runtime: Runtime, temporal: Client) {
           throw new HindsightError('bad_input', `database "${input.name}": schedule "${input.schedule}" was refused by Temporal: ${errorMessage(error)}`);
         }
       }
+      await ensureHealthMonitor(input.name);
       return record;
+    },
+
+    /** Starts the health monitor of every registered database that has none running. */
+    async ensureMonitors() {
+      for (const db of await catalog.listDatabases()) await ensureHealthMonitor(db.name);
     },
 
     async setSchedule(name: string, cron: string | null, timezone = 'UTC') {
@@ -104,6 +126,9 @@ export function createOperations(runtime: Runtime, temporal: Client) {
     async removeDatabase(name: string) {
       await catalog.getDatabase(name);
       await deleteBackupSchedule(temporal, name);
+      await deleteSchedule(temporal, 'retention', name);
+      await deleteSchedule(temporal, 'verify', name);
+      await temporal.workflow.getHandle(`health/${name}`).terminate('database removed').catch(() => undefined);
       await catalog.removeDatabase(name);
     },
 
@@ -145,6 +170,72 @@ export function createOperations(runtime: Runtime, temporal: Client) {
         throw error;
       }
     },
+
+    /**
+     * Asks the database's verifier to prove a backup (the newest restorable one when none is named)
+     * and returns its verification id; `finished()` waits for the report.
+     */
+    async requestVerification(database: string, options: { backupId?: string | undefined; trigger?: 'manual' | 'schedule' } = {}) {
+      await catalog.getDatabase(database);
+      const backup = options.backupId ? await catalog.getBackup(options.backupId) : await catalog.latestCompleteBackup(database);
+      if (backup.databaseName !== database) throw new HindsightError('bad_input', `backup ${backup.id} belongs to database "${backup.databaseName}", not "${database}"`);
+      if (backup.status !== 'complete' && backup.status !== 'partial') throw new HindsightError('bad_input', `backup ${backup.id} is ${backup.status}: only a complete or partial backup can be verified`);
+      const verificationId = newVerificationId(new Date(), randomBytes(3).toString('hex'));
+      const trigger = options.trigger ?? 'manual';
+      await catalog.verifications.request({ id: verificationId, database, backupId: backup.id, trigger });
+      await signalVerifier(temporal, config.taskQueue, database, { verificationId, backupId: backup.id, trigger });
+      const finished = async (timeoutMs = 24 * 3600_000) => {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const summary = await catalog.verifications.get(verificationId);
+          if (!['pending', 'running'].includes(summary.status)) return summary;
+          if (Date.now() > deadline) throw new HindsightError('busy', `verification ${verificationId} is still ${summary.status} after ${Math.round(timeoutMs / 1000)} s`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      };
+      return { verificationId, backupId: backup.id, workflowId: verifierWorkflowId(database), finished };
+    },
+
+    listVerifications: (database: string) => catalog.verifications.list(database),
+
+    /** Verifies the newest backup on a cron of its own (null: only after each backup). */
+    async setVerifySchedule(database: string, cron: string | null) {
+      const db = await catalog.getDatabase(database);
+      const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
+      if (schedule) await upsertVerifySchedule(temporal, { database, cron: schedule, timezone: db.timezone, taskQueue: config.taskQueue });
+      else await deleteSchedule(temporal, 'verify', database);
+      return catalog.updateDatabaseSettings(database, { verifySchedule: schedule });
+    },
+
+    /** Saves a retention policy (validated) and its daily schedule; null removes both. */
+    async setRetentionPolicy(database: string, raw: unknown) {
+      const db = await catalog.getDatabase(database);
+      if (raw === null) {
+        await deleteSchedule(temporal, 'retention', database);
+        return catalog.updateDatabaseSettings(database, { retentionPolicy: null });
+      }
+      const policy = parseRetentionPolicy(raw);
+      await upsertRetentionSchedule(temporal, { database, timezone: db.timezone, taskQueue: config.taskQueue });
+      return catalog.updateDatabaseSettings(database, { retentionPolicy: policy });
+    },
+
+    /** The dry run: what the policy (saved, or the one given) would keep and delete now, and why. */
+    async retentionPlan(database: string, policy?: unknown) {
+      return planForDatabase(catalog, database, new Date(), policy);
+    },
+
+    /** Runs retention now as a workflow (the same as the daily schedule). */
+    async startRetention(database: string, options: { dryRun?: boolean } = {}) {
+      await catalog.getDatabase(database);
+      const workflowId = `retention/${database}/${isoStamp(new Date())}`;
+      const input: GfsRetentionInput = { database, dryRun: options.dryRun ?? false };
+      const handle = await temporal.workflow.start('gfsRetention', {
+        taskQueue: config.taskQueue, workflowId, args: [input],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL, typedSearchAttributes: jobAttributes(database, 'retention'),
+      });
+      return { workflowId, result: () => handle.result() as Promise<RetentionOutcome> };
+    },
+    getVerification: (id: string) => catalog.verifications.get(id),
 
     listStorages: () => catalog.listStorages(),
     removeStorage: (name: string) => catalog.removeStorage(name),

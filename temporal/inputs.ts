@@ -47,6 +47,40 @@ export const replicateBackupInput = z.object({
 }).strict();
 export type ReplicateBackupInput = z.input<typeof replicateBackupInput>;
 
+const verifyRequest = z.object({
+  verificationId: z.string().regex(/^v-[0-9a-z-]{6,64}$/, 'verificationId must look like v-20261123t1030-3f9a1c'),
+  backupId,
+  trigger: z.enum(['backup', 'schedule', 'manual']),
+}).strict();
+
+export const restoreVerifierInput = z.object({
+  database: databaseName,
+  /** A request carried over a continue-as-new. */
+  pending: verifyRequest.optional(),
+}).strict();
+export type RestoreVerifierInput = z.input<typeof restoreVerifierInput>;
+
+export const healthMonitorInput = z.object({
+  database: databaseName,
+  /** What a continue-as-new carries over. */
+  carried: z.object({
+    status: z.enum(['unknown', 'up', 'down']),
+    since: z.string().nullable(),
+    consecutiveFailures: z.number().int().min(0),
+  }).optional(),
+}).strict();
+export type HealthMonitorInput = z.input<typeof healthMonitorInput>;
+
+export const gfsRetentionInput = z.object({
+  database: databaseName,
+  /** Plan only: the `plan` query and the result show what would go, nothing is deleted. */
+  dryRun: z.boolean().default(false),
+}).strict();
+export type GfsRetentionInput = z.input<typeof gfsRetentionInput>;
+
+export const scheduledVerificationInput = z.object({ database: databaseName }).strict();
+export type ScheduledVerificationInput = z.input<typeof scheduledVerificationInput>;
+
 /** Turns a zod error into one line that names every bad field. */
 export function describeInputError(workflow: string, error: z.ZodError): string {
   const problems = error.issues.map((issue) => {

@@ -82,4 +82,57 @@ export interface RestoreOutcome {
 }
 
 export const TASK_QUEUE_DEFAULT = 'hindsight';
-export const workflowTypes = { backupDatabase: 'backupDatabase', restoreBackup: 'restoreBackup', replicateBackup: 'replicateBackup' } as const;
+export const workflowTypes = { backupDatabase: 'backupDatabase', restoreBackup: 'restoreBackup', replicateBackup: 'replicateBackup', restoreVerifier: 'restoreVerifier' } as const;
+
+/** A request to verify one backup; its row in the catalog exists before the signal is sent. */
+export interface VerifyRequest {
+  verificationId: string;
+  backupId: string;
+  trigger: 'backup' | 'schedule' | 'manual';
+}
+
+export interface VerifierState {
+  database: string;
+  running: VerifyRequest | null;
+  pending: VerifyRequest | null;
+  /** The latest finished verification of this run of the workflow. */
+  last: { verificationId: string; backupId: string; status: string; reason: string | null; finishedAt: string } | null;
+  superseded: number;
+}
+
+/** Latest wins: a pending request is replaced (and recorded superseded) by a newer one. */
+export const backupCompletedSignal = defineSignal<[VerifyRequest]>('backupCompleted');
+export const lastVerificationQuery = defineQuery<VerifierState>('last');
+
+export type HealthStatus = 'unknown' | 'up' | 'down';
+
+export interface HealthState {
+  database: string;
+  status: HealthStatus;
+  /** When the current status began (workflow time). */
+  since: string | null;
+  consecutiveFailures: number;
+  lastProbeAt: string | null;
+  lastError: string | null;
+  transitions: Array<{ status: 'up' | 'down'; at: string; detail: string | null }>;
+}
+
+export const uptimeQuery = defineQuery<HealthState>('uptime');
+
+/** The retention plan as the `plan` query shows it: what is kept and deleted, and why. */
+export interface RetentionPlanView {
+  keep: Array<{ id: string; reasons: string[] }>;
+  delete: Array<{ id: string; reason: string }>;
+  summary: string;
+}
+
+export interface RetentionOutcome {
+  database: string;
+  dryRun: boolean;
+  kept: number;
+  deleted: string[];
+  skipped: Array<{ id: string; why: string }>;
+  summary: string;
+}
+
+export const retentionPlanQuery = defineQuery<RetentionPlanView | null>('plan');

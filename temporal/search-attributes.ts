@@ -8,7 +8,7 @@ export const databaseAttribute = defineSearchAttributeKey('HindsightDatabase', S
 export const kindAttribute = defineSearchAttributeKey('HindsightKind', SearchAttributeType.KEYWORD);
 export const hindsightSearchAttributes = [databaseAttribute, kindAttribute];
 
-export function jobAttributes(database: string, kind: 'backup' | 'restore' | 'replicate'): TypedSearchAttributes {
+export function jobAttributes(database: string, kind: 'backup' | 'restore' | 'replicate' | 'verify' | 'retention' | 'health'): TypedSearchAttributes {
   return new TypedSearchAttributes([
     { key: databaseAttribute, value: database },
     { key: kindAttribute, value: kind },

@@ -1,33 +1,104 @@
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ProgressSink } from '../activities/index.ts';
+import type { VerificationBudget } from '../activities/verification.ts';
 import type { Logger } from '../lib/logger.ts';
+import { createSandboxDriver } from '../lib/sandbox/index.ts';
 import type { Runtime } from '../services/runtime.ts';
+import { signalVerifier } from '../temporal/verifier.ts';
+import { VERIFY_TASK_QUEUE_SUFFIX } from '../workflows/restore-verifier.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
-/** The main worker: every workflow and activity of Hindsight on one task queue. */
-export async function createHindsightWorker(runtime: Runtime, logger: Logger, overrides: Partial<WorkerOptions> = {}) {
+/** What the verification agent may use: `--max-cpu`, `--max-ram-mb`, `--max-disk-gb`, `--max-concurrent-jobs`. */
+export interface AgentBudget {
+  maxCpu: number;
+  maxRamMb: number;
+  maxDiskGb: number;
+  maxConcurrentJobs?: number | undefined;
+  sandboxRoot: string;
+}
+
+export function defaultBudget(sandboxRoot: string): AgentBudget {
+  return {
+    maxCpu: os.availableParallelism(),
+    maxRamMb: Math.floor(os.totalmem() / 1024 / 1024 / 2),
+    maxDiskGb: 50,
+    sandboxRoot,
+  };
+}
+
+/** Each sandbox gets at least one CPU and 512 MB; the explicit job limit can only lower that. */
+export function concurrencyFor(budget: AgentBudget): number {
+  const byResources = Math.min(Math.floor(budget.maxCpu), Math.floor(budget.maxRamMb / 512));
+  return Math.max(1, Math.min(byResources, budget.maxConcurrentJobs ?? Number.POSITIVE_INFINITY));
+}
+
+export interface WorkerRoles {
+  /** Workflows and backup/restore activities on the main task queue. */
+  main: boolean;
+  /** Sandboxed restore verification on `<queue>-verify`. */
+  verify: boolean;
+}
+
+/**
+ * The worker program's Temporal workers: the main one (every workflow, backups and restores) and
+ * the verification agent (sandboxes, on its own task queue so that its budget is its own).
+ */
+export async function createHindsightWorker(
+  runtime: Runtime,
+  logger: Logger,
+  options: { overrides?: Partial<WorkerOptions>; roles?: WorkerRoles; budget?: AgentBudget } = {},
+) {
   const { config } = runtime;
+  const roles = options.roles ?? { main: true, verify: true };
+  const budget = options.budget ?? defaultBudget(config.sandboxRoot);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const clientConnection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
   const progress: ProgressSink = {
     send: (workflowId, runId, signal, report) => client.workflow.getHandle(workflowId, runId).signal(signal, report),
   };
-  const worker = await Worker.create({
-    connection,
-    namespace: config.temporalNamespace,
-    taskQueue: config.taskQueue,
-    workflowsPath,
-    activities: createActivities({ catalog: runtime.catalog, key: runtime.key, logger, progress }),
-    // One dump at a time per core keeps memory bounded and leaves room for the server.
-    maxConcurrentActivityTaskExecutions: 4,
-    ...overrides,
+  const sandboxes = createSandboxDriver({ root: budget.sandboxRoot, cpus: budget.maxCpu, memoryMb: budget.maxRamMb });
+  const verificationBudget: VerificationBudget = { maxDiskBytes: budget.maxDiskGb * 1e9, sandboxRoot: budget.sandboxRoot };
+  const activities = createActivities({
+    catalog: runtime.catalog, key: runtime.key, logger, progress, sandboxes, budget: verificationBudget,
+    signalVerifier: (database, request) => signalVerifier(client, config.taskQueue, database, request),
   });
+
+  const workers: Worker[] = [];
+  if (roles.main) {
+    workers.push(await Worker.create({
+      connection,
+      namespace: config.temporalNamespace,
+      taskQueue: config.taskQueue,
+      workflowsPath,
+      activities,
+      // One dump at a time per core keeps memory bounded and leaves room for the server.
+      maxConcurrentActivityTaskExecutions: 4,
+      ...options.overrides,
+    }));
+  }
+  if (roles.verify) {
+    // Sandboxes left by a worker that died mid-verification go before new ones start.
+    const { removed } = await sandboxes.sweepLeftovers();
+    if (removed.length > 0) logger.warn({ removed }, 'removed sandboxes left by a worker that stopped mid-verification');
+    const jobs = concurrencyFor(budget);
+    logger.info({ jobs, ...budget }, 'verification agent budget');
+    workers.push(await Worker.create({
+      connection,
+      namespace: config.temporalNamespace,
+      taskQueue: `${config.taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`,
+      activities,
+      maxConcurrentActivityTaskExecutions: jobs,
+    }));
+  }
   return {
-    worker,
+    workers,
+    run: () => Promise.all(workers.map((w) => w.run())).then(() => undefined),
+    shutdown: () => workers.forEach((w) => w.shutdown()),
     async close() {
       await connection.close();
       await clientConnection.close();

@@ -2,7 +2,9 @@ import { Runtime as TemporalRuntime, makeTelemetryFilterString } from '@temporal
 import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
 import { openRuntime } from '../services/runtime.ts';
-import { createHindsightWorker } from './create-worker.ts';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { createHindsightWorker, defaultBudget, type AgentBudget, type WorkerRoles } from './create-worker.ts';
 
 const logger = createLogger('worker');
 
@@ -19,11 +21,47 @@ TemporalRuntime.install({
   telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
 });
 
+const usage = `usage: worker [--role all|main|verify] [--max-cpu N] [--max-ram-mb N] [--max-disk-gb N] [--max-concurrent-jobs N] [--sandbox-root DIR]`;
+
+const flagsSchema = z.object({
+  role: z.enum(['all', 'main', 'verify']).default('all'),
+  'max-cpu': z.coerce.number().positive('--max-cpu must be a positive number').optional(),
+  'max-ram-mb': z.coerce.number().int().min(512, '--max-ram-mb must be at least 512 (one sandbox)').optional(),
+  'max-disk-gb': z.coerce.number().positive('--max-disk-gb must be a positive number').optional(),
+  'max-concurrent-jobs': z.coerce.number().int().min(1, '--max-concurrent-jobs must be at least 1').optional(),
+  'sandbox-root': z.string().min(1).optional(),
+});
+
+function parseFlags(sandboxRoot: string): { roles: WorkerRoles; budget: AgentBudget } {
+  const { values } = parseArgs({
+    options: {
+      role: { type: 'string' }, 'max-cpu': { type: 'string' }, 'max-ram-mb': { type: 'string' }, 'max-disk-gb': { type: 'string' },
+      'max-concurrent-jobs': { type: 'string' }, 'sandbox-root': { type: 'string' },
+    },
+  });
+  const parsed = flagsSchema.safeParse(values);
+  if (!parsed.success) throw new Error(`${parsed.error.issues.map((i) => i.message).join('; ')}\n${usage}`);
+  const f = parsed.data;
+  const base = defaultBudget(sandboxRoot);
+  return {
+    roles: { main: f.role !== 'verify', verify: f.role !== 'main' },
+    budget: {
+      maxCpu: f['max-cpu'] ?? base.maxCpu,
+      maxRamMb: f['max-ram-mb'] ?? base.maxRamMb,
+      maxDiskGb: f['max-disk-gb'] ?? base.maxDiskGb,
+      maxConcurrentJobs: f['max-concurrent-jobs'],
+      sandboxRoot: f['sandbox-root'] ?? base.sandboxRoot,
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
+  const { roles, budget } = parseFlags(config.sandboxRoot);
   const runtime = await openRuntime(config);
-  const { worker, close } = await createHindsightWorker(runtime, logger);
-  logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress }, 'worker ready');
+  const worker = await createHindsightWorker(runtime, logger, { roles, budget });
+  const close = worker.close;
+  logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress, roles }, 'worker ready');
   await worker.run();
   await close();
   await runtime.close();

@@ -58,6 +58,12 @@ export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOu
         }
       }));
       const { status } = await quick.settleBackup({ backupId });
+      try {
+        // Proof follows every backup; a verifier that cannot be reached never fails the backup itself.
+        await quick.requestVerification({ database: input.database, backupId, trigger: 'backup' });
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+      }
       return { ...dumped, copies, status: status === 'complete' ? 'complete' as const : 'partial' as const };
     });
     progress.stage = result.status;

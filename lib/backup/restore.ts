@@ -61,24 +61,27 @@ export interface RestoreResult {
   rowsChecked: number;
 }
 
+/** What pg_restore did with the stream, whether or not it succeeded. */
+export interface PgRestoreRun {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stderrTail: string;
+  readBytes: number;
+  restoredBytes: number;
+  objectSha256: string;
+  dumpSha256: string;
+  /** Set when the stream itself failed (storage, decryption): pg_restore saw a cut-off archive. */
+  streamError: Error | undefined;
+}
+
 /**
  * storage → SHA-256 of the object → decrypt (authenticates every chunk) → SHA-256 of the dump →
- * pg_restore, in one transaction so that a failure leaves the target empty. Then every table's row
- * count is compared with the counts taken in the dump's own snapshot.
+ * pg_restore, in one transaction so that a failure leaves the target empty. Reports what happened
+ * instead of throwing, so that callers can keep the exit code and the tool's own words.
  */
-export async function streamRestoreFromStorage(options: RestoreOptions): Promise<RestoreResult> {
-  const { manifest, object: source, key, target, label } = options;
-  const probe = await connect(label, target);
-  let serverMajor: number;
-  try {
-    serverMajor = (await serverInfo(probe)).major;
-  } catch (error) {
-    source.destroy();
-    throw error;
-  } finally {
-    await probe.end().catch(() => undefined);
-  }
-  const pgRestore = await toolFor('pg_restore', serverMajor);
+export async function runPgRestore(options: Omit<RestoreOptions, 'manifest'> & { serverMajor: number }): Promise<PgRestoreRun> {
+  const { object: source, key, target } = options;
+  const pgRestore = await toolFor('pg_restore', options.serverMajor);
   const child = spawn(pgRestore.path, ['--dbname', target.database, '--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', '--no-password'], {
     env: { ...process.env, ...libpqEnv(target) },
     stdio: ['pipe', 'ignore', 'pipe'],
@@ -90,34 +93,70 @@ export async function streamRestoreFromStorage(options: RestoreOptions): Promise
   const timer = setInterval(() => options.onProgress?.({ readBytes: objectMeter.bytes, restoredBytes: dumpMeter.bytes }), 1000);
   const abort = () => child.kill('SIGTERM');
   options.signal?.addEventListener('abort', abort, { once: true });
+  let streamError: Error | undefined;
   try {
     await pipeline(source, objectMeter, new DecryptStream(key), dumpMeter, child.stdin as Writable, options.signal ? { signal: options.signal } : {});
   } catch (error) {
+    streamError = error as Error;
     child.kill('SIGTERM');
-    const { code } = await exited.catch(() => ({ code: null }));
-    if (error instanceof HindsightError) throw error;
-    if (options.signal?.aborted) throw new HindsightError('tool_failed', `restore into ${describeTarget(target)} was cancelled`);
-    throw new HindsightError('tool_failed', `pg_restore into ${describeTarget(target)} failed${code !== null ? ` (exit ${code})` : ''}: ${stderr() || errorMessage(error)}`);
   } finally {
     clearInterval(timer);
     options.signal?.removeEventListener('abort', abort);
   }
-  const { code, signal } = await exited;
-  if (code !== 0) {
-    throw new HindsightError('tool_failed', `pg_restore into ${describeTarget(target)} failed (${signal ? `signal ${signal}` : `exit ${code}`}): ${stderr().split('\n').slice(-3).join(' | ')}`);
+  const { code, signal } = await exited.catch(() => ({ code: null, signal: null }));
+  return {
+    exitCode: code, signal, stderrTail: stderr(), readBytes: objectMeter.bytes, restoredBytes: dumpMeter.bytes,
+    objectSha256: streamError ? '' : objectMeter.sha256, dumpSha256: streamError ? '' : dumpMeter.sha256, streamError,
+  };
+}
+
+/** The first thing wrong with a pg_restore run, as the error a person should read. */
+export function restoreFailure(run: PgRestoreRun, manifest: BackupManifest, target: PgTarget, aborted: boolean): HindsightError | undefined {
+  if (run.streamError) {
+    if (run.streamError instanceof HindsightError) return run.streamError;
+    if (aborted) return new HindsightError('tool_failed', `restore into ${describeTarget(target)} was cancelled`);
+    return new HindsightError('tool_failed', `pg_restore into ${describeTarget(target)} failed${run.exitCode !== null ? ` (exit ${run.exitCode})` : ''}: ${run.stderrTail || errorMessage(run.streamError)}`);
   }
-  if (objectMeter.sha256 !== manifest.object.sha256) {
-    throw new HindsightError('integrity', `backup ${manifest.backupId}: object SHA-256 ${objectMeter.sha256} differs from the manifest's ${manifest.object.sha256}`);
+  if (run.exitCode !== 0) {
+    return new HindsightError('tool_failed', `pg_restore into ${describeTarget(target)} failed (${run.signal ? `signal ${run.signal}` : `exit ${run.exitCode}`}): ${run.stderrTail.split('\n').slice(-3).join(' | ')}`);
   }
-  if (dumpMeter.sha256 !== manifest.dump.sha256) {
-    throw new HindsightError('integrity', `backup ${manifest.backupId}: decrypted dump SHA-256 ${dumpMeter.sha256} differs from the manifest's ${manifest.dump.sha256}`);
+  if (run.objectSha256 !== manifest.object.sha256) {
+    return new HindsightError('integrity', `backup ${manifest.backupId}: object SHA-256 ${run.objectSha256} differs from the manifest's ${manifest.object.sha256}`);
   }
+  if (run.dumpSha256 !== manifest.dump.sha256) {
+    return new HindsightError('integrity', `backup ${manifest.backupId}: decrypted dump SHA-256 ${run.dumpSha256} differs from the manifest's ${manifest.dump.sha256}`);
+  }
+  return undefined;
+}
+
+/**
+ * Restores a backup into an empty database (runPgRestore), then compares every table's row count
+ * with the counts taken in the dump's own snapshot.
+ */
+export async function streamRestoreFromStorage(options: RestoreOptions): Promise<RestoreResult> {
+  const { manifest, object: source, target, label } = options;
+  let serverMajor: number;
+  try {
+    const probe = await connect(label, target);
+    try {
+      serverMajor = (await serverInfo(probe)).major;
+    } finally {
+      await probe.end().catch(() => undefined);
+    }
+  } catch (error) {
+    source.destroy();
+    throw error;
+  }
+  const run = await runPgRestore({ ...options, serverMajor });
+  const failure = restoreFailure(run, manifest, target, options.signal?.aborted ?? false);
+  if (failure) throw failure;
+  const { readBytes, restoredBytes } = run;
 
   const client = await connect(label, target);
   try {
     const tables = await countRows(client);
     const mismatches = compareRowCounts(manifest.tables, tables);
-    return { readBytes: objectMeter.bytes, restoredBytes: dumpMeter.bytes, tables, mismatches, rowsChecked: tables.reduce((sum, t) => sum + t.rows, 0) };
+    return { readBytes, restoredBytes, tables, mismatches, rowsChecked: tables.reduce((sum, t) => sum + t.rows, 0) };
   } finally {
     await client.end().catch(() => undefined);
   }

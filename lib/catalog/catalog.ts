@@ -4,6 +4,8 @@ import { seal, unseal } from '../crypto/sealed.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import type { PgTarget } from '../pg/connection.ts';
 import type { TableRowCount, RowCountMismatch } from '../pg/row-counts.ts';
+import { createHealthStore } from './health.ts';
+import { createVerificationStore } from './verifications.ts';
 import { joinSecrets, splitSecrets, storageConfigSchema, type StorageConfig } from '../storage/index.ts';
 
 export type BackupStatus = 'running' | 'complete' | 'partial' | 'failed' | 'cancelled';
@@ -43,6 +45,11 @@ export interface DatabaseRecord {
   storageNames: string[];
   schedule: string | null;
   timezone: string;
+  verifyAfterBackup: boolean;
+  verifySchedule: string | null;
+  retentionPolicy: unknown;
+  healthIntervalSeconds: number;
+  healthFailureThreshold: number;
   createdAt: Date;
 }
 
@@ -135,6 +142,11 @@ function toDatabase(row: any): DatabaseRecord {
     storageNames: row.storage_names ?? [],
     schedule: row.schedule,
     timezone: row.timezone,
+    verifyAfterBackup: row.verify_after_backup,
+    verifySchedule: row.verify_schedule,
+    retentionPolicy: row.retention_policy,
+    healthIntervalSeconds: row.health_interval_seconds,
+    healthFailureThreshold: row.health_failure_threshold,
     createdAt: row.created_at,
   };
 }
@@ -145,6 +157,7 @@ export interface NewDatabase {
   storageNames: string[];
   schedule: string | null;
   timezone: string;
+  verifyAfterBackup?: boolean;
 }
 
 const databaseSelect = `
@@ -178,6 +191,8 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
 
   const catalog = {
     pool,
+    verifications: createVerificationStore(pool),
+    health: createHealthStore(pool),
 
     async close(): Promise<void> {
       await pool.end();
@@ -241,9 +256,9 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
       try {
         await client.query('begin');
         const { rows } = await client.query(
-          `insert into databases (name, host, port, dbname, username, sealed_password, sslmode, schedule, timezone)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id`,
-          [input.name, input.target.host, input.target.port, input.target.database, input.target.user, sealed, input.target.sslmode ?? null, input.schedule, input.timezone],
+          `insert into databases (name, host, port, dbname, username, sealed_password, sslmode, schedule, timezone, verify_after_backup)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id`,
+          [input.name, input.target.host, input.target.port, input.target.database, input.target.user, sealed, input.target.sslmode ?? null, input.schedule, input.timezone, input.verifyAfterBackup ?? true],
         );
         await insertDestinations(client, Number(rows[0].id), storageIds);
         await client.query('commit');
@@ -274,6 +289,26 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
         throw error;
       } finally {
         client.release();
+      }
+      return catalog.getDatabase(name);
+    },
+
+    /** Settings of the verification, retention and health workflows; only the fields given change. */
+    async updateDatabaseSettings(name: string, settings: { verifyAfterBackup?: boolean; verifySchedule?: string | null; retentionPolicy?: unknown; healthIntervalSeconds?: number; healthFailureThreshold?: number }): Promise<DatabaseRecord> {
+      const columns: Record<string, unknown> = {
+        verify_after_backup: settings.verifyAfterBackup,
+        verify_schedule: settings.verifySchedule,
+        retention_policy: settings.retentionPolicy === undefined ? undefined : settings.retentionPolicy === null ? null : JSON.stringify(settings.retentionPolicy),
+        health_interval_seconds: settings.healthIntervalSeconds,
+        health_failure_threshold: settings.healthFailureThreshold,
+      };
+      const set = Object.entries(columns).filter(([, v]) => v !== undefined);
+      if (set.length > 0) {
+        const result = await pool.query(
+          `update databases set ${set.map(([c], i) => `${c} = $${i + 2}`).join(', ')} where name = $1`,
+          [name, ...set.map(([, v]) => v)],
+        );
+        if (result.rowCount === 0) throw new HindsightError('not_found', `database "${name}" is not registered`);
       }
       return catalog.getDatabase(name);
     },
@@ -419,6 +454,26 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
         ? await pool.query(`${backupSelect} where d.name = $1 order by b.started_at desc limit $2`, [databaseName, limit])
         : await pool.query(`${backupSelect} order by b.started_at desc limit $1`, [limit]);
       return rows.map(toBackup);
+    },
+
+    /** Backups that a running restore reads: retention must leave them alone. */
+    async backupsBeingRestored(databaseName: string): Promise<Set<string>> {
+      const { rows } = await pool.query(
+        `select r.backup_id from restores r join backups b on b.id = r.backup_id join databases d on d.id = b.database_id
+         where d.name = $1 and r.status = 'running'`,
+        [databaseName],
+      );
+      return new Set(rows.map((r) => r.backup_id as string));
+    },
+
+    /** Complete and partial backups of a database, newest first: what retention decides about. */
+    async restorableBackups(databaseName: string): Promise<BackupRecord[]> {
+      const { rows } = await pool.query(`${backupSelect} where d.name = $1 and b.status in ('complete', 'partial') order by b.started_at desc`, [databaseName]);
+      return rows.map(toBackup);
+    },
+
+    async markBackupDeleted(id: string, reason: string): Promise<void> {
+      await pool.query(`update backups set status = 'deleted', deleted_at = now(), deleted_reason = $2 where id = $1 and status in ('complete', 'partial')`, [id, reason]);
     },
 
     async recordRestoreSource(id: string, storageName: string): Promise<void> {

@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime as TemporalRuntime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime as TemporalRuntime } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { openLocalCluster, type LocalCluster } from '../../lib/pg/cluster.ts';
@@ -99,19 +99,20 @@ export async function startPlatform(): Promise<Platform> {
     TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
     TEMPORAL_NAMESPACE: 'default',
     HINDSIGHT_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
+    HINDSIGHT_SANDBOX_ROOT: path.join(dir, 'sandboxes'),
   };
   const config = loadConfig(configEnv);
   const runtime = await openRuntime(config, { createKey: true });
   await runtime.catalog.upsertStorage('local', { type: 'local', path: backupsDir });
   const ops = createOperations(runtime, env.client);
 
-  let running: { worker: Worker; done: Promise<void>; close(): Promise<void> } | undefined;
+  let running: { worker: Awaited<ReturnType<typeof createHindsightWorker>>; done: Promise<void>; close(): Promise<void> } | undefined;
   const platform: Platform = {
     dir, cluster, env, config, configEnv, runtime, ops, backupsDir,
     async startWorker() {
       if (running) return;
-      const { worker, close } = await createHindsightWorker(runtime, createLogger('test-worker'));
-      running = { worker, done: worker.run(), close };
+      const worker = await createHindsightWorker(runtime, createLogger('test-worker'));
+      running = { worker, done: worker.run(), close: worker.close };
     },
     async stopWorker() {
       if (!running) return;

@@ -1,0 +1,51 @@
+import type { Catalog } from '../lib/catalog/catalog.ts';
+import { errorMessage } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
+import { connect } from '../lib/pg/connection.ts';
+import { translated } from './failures.ts';
+
+/** The connection check, the uptime history and the notification outbox. */
+export const createHealthActivities = (deps: { catalog: Catalog; logger: Logger }) => {
+  const { catalog, logger } = deps;
+  return {
+    async healthSettings(input: { database: string }): Promise<{ registered: boolean; intervalSeconds: number; failureThreshold: number }> {
+      return translated(async () => {
+        const db = await catalog.findDatabase(input.database);
+        if (!db) return { registered: false, intervalSeconds: 60, failureThreshold: 3 };
+        return { registered: true, intervalSeconds: db.healthIntervalSeconds, failureThreshold: db.healthFailureThreshold };
+      });
+    },
+
+    /** One connection and `select 1`, within ten seconds. A down database is a result, not an error. */
+    async probeHealth(input: { database: string }): Promise<{ ok: true; latencyMs: number } | { ok: false; error: string }> {
+      return translated(async () => {
+        const target = await catalog.databaseTarget(input.database);
+        const started = Date.now();
+        try {
+          const client = await connect(input.database, target);
+          try {
+            await client.query('select 1');
+          } finally {
+            await client.end().catch(() => undefined);
+          }
+          return { ok: true as const, latencyMs: Date.now() - started };
+        } catch (error) {
+          return { ok: false as const, error: errorMessage(error) };
+        }
+      });
+    },
+
+    async recordHealthTransition(input: { database: string; status: 'up' | 'down'; detail: string | null }): Promise<void> {
+      return translated(() => catalog.health.recordTransition(input.database, input.status, input.detail));
+    },
+
+    /** Queues a notification for the configured channels; the same dedupe key is queued once. */
+    async notify(input: { database: string | null; event: string; message: string; dedupeKey: string }): Promise<{ queued: boolean }> {
+      return translated(async () => {
+        const queued = await catalog.health.notify(input);
+        if (queued) logger.warn({ database: input.database, event: input.event }, input.message);
+        return { queued };
+      });
+    },
+  };
+};

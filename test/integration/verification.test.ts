@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import type { VerificationSummary } from '../../lib/verify/report.ts';
+import { lastVerificationQuery } from '../../temporal/messages.ts';
+import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const portIsFree = (port: number) => new Promise<boolean>((resolve) => {
+  const server = net.createServer();
+  server.once('error', () => resolve(false));
+  server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+});
+
+async function finished(platform: Platform, id: string): Promise<VerificationSummary> {
+  return waitFor(`verification ${id} to finish`, async () => {
+    const v = await platform.runtime.catalog.verifications.get(id);
+    return ['pending', 'running'].includes(v.status) ? undefined : v;
+  }, 120_000);
+}
+
+describe('restore verification in a throwaway server', () => {
+  let platform: Platform;
+  let source: PgTarget;
+  const backups: string[] = [];
+  const sandboxRoot = () => platform.config.sandboxRoot;
+  const manifestFile = (id: string) => path.join(platform.backupsDir, 'ledger', `${id}.json`);
+  const objectFile = (id: string) => path.join(platform.backupsDir, 'ledger', `${id}.dump.hsb`);
+
+  before(async () => {
+    platform = await startPlatform();
+    source = await createDatabase(platform.cluster, 'ledger');
+    const client = await connect('ledger', source);
+    await client.query(`create schema audit;
+      create table entries (id int primary key, amount numeric(12,2), memo text);
+      insert into entries select g, g * 1.25, md5(g::text) from generate_series(1, 20000) g;
+      create table audit.log (id bigserial primary key, at timestamptz default now(), what jsonb);
+      insert into audit.log (what) select jsonb_build_object('n', g) from generate_series(1, 3000) g;`);
+    await client.end();
+    await platform.startWorker();
+    await platform.ops.addDatabase({ name: 'ledger', url: targetUrl(source) });
+  });
+
+  after(async () => {
+    await platform?.stop();
+  });
+
+  it('verifies every backup after it completes: exact counts per table, equal to the manifest', async () => {
+    const outcome = await (await platform.ops.startBackup('ledger')).result();
+    backups.push(outcome.backupId);
+    const [request] = await waitFor('the verification request', async () => {
+      const list = await platform.ops.listVerifications('ledger');
+      return list.length > 0 ? list : undefined;
+    }, 30_000);
+    assert.equal(request!.trigger, 'backup');
+    const v = await finished(platform, request!.id);
+    assert.equal(v.status, 'successful', v.reason ?? '');
+    const report = v.report!;
+    assert.deepEqual(report.stages.map((s) => [s.stage, s.ok]), [['checksum', true], ['sandbox', true], ['restore', true], ['count', true], ['compare', true], ['cleanup', true]]);
+    const manifest = JSON.parse(await readFile(manifestFile(outcome.backupId), 'utf8'));
+    assert.deepEqual(
+      report.comparisons.map((c) => [c.schema, c.table, c.expected, c.restored, c.ok]),
+      (manifest.tables as Array<{ schema: string; table: string; rows: number }>).map((t) => [t.schema, t.table, t.rows, t.rows, true]).sort((a, b) => `${a[0]}.${a[1]}`.localeCompare(`${b[0]}.${b[1]}`)),
+    );
+    assert.equal(report.expectedRows, 23_000);
+    assert.equal(report.restoredRows, 23_000);
+    assert.equal(report.tables, 2);
+    assert.ok((report.schemas ?? 0) >= 2);
+    assert.equal(report.restore?.exitCode, 0);
+    assert.ok((report.restoredSizeBytes ?? 0) > 0 && (report.sourceSizeBytes ?? 0) > 0);
+    assert.deepEqual(await readdir(sandboxRoot()).then((names) => names.filter((n) => n.startsWith('sbx-'))), [], 'the sandbox is gone');
+    const state = await platform.env.client.workflow.getHandle('verify/ledger').query(lastVerificationQuery);
+    assert.equal(state.last?.status, 'successful');
+  });
+
+  it('fails at the checksum stage when one byte of the object is flipped, before any restore', async () => {
+    await platform.runtime.catalog.updateDatabaseSettings('ledger', { verifyAfterBackup: false });
+    const outcome = await (await platform.ops.startBackup('ledger')).result();
+    backups.push(outcome.backupId);
+    const file = objectFile(outcome.backupId);
+    const original = await readFile(file);
+    const damaged = Buffer.from(original);
+    damaged[Math.floor(damaged.length / 3)]! ^= 0x40;
+    await writeFile(file, damaged);
+    try {
+      const v = await (await platform.ops.requestVerification('ledger', { backupId: outcome.backupId })).finished();
+      assert.equal(v.status, 'failed');
+      assert.match(v.reason ?? '', /^checksum: the object in storage "local" .* differs from the manifest/);
+      assert.deepEqual(v.report!.stages.map((s) => [s.stage, s.ok]), [['checksum', false]], 'no sandbox was started for a damaged object');
+    } finally {
+      await writeFile(file, original);
+    }
+  });
+
+  it('names the table when the restored data does not match the manifest, and a table the dump lacks', async () => {
+    const id = backups[1]!;
+    const original = await readFile(manifestFile(id), 'utf8');
+    const manifest = JSON.parse(original);
+    const entries = manifest.tables.find((t: { table: string }) => t.table === 'entries');
+    entries.rows += 1;
+    // A table the source had but the dump skipped (e.g. one the backup role could not read).
+    manifest.tables.push({ schema: 'public', table: 'payroll', rows: 12 });
+    await writeFile(manifestFile(id), JSON.stringify(manifest));
+    try {
+      const v = await (await platform.ops.requestVerification('ledger', { backupId: id })).finished();
+      assert.equal(v.status, 'failed');
+      assert.match(v.reason ?? '', /row counts differ in 2 table\(s\)/);
+      assert.match(v.reason ?? '', /public\.entries: expected 20001, restored 20000/);
+      assert.match(v.reason ?? '', /public\.payroll: expected 12, restored absent/);
+      assert.deepEqual(v.report!.comparisons.slice(0, 2).map((c) => c.ok), [false, false], 'mismatches come first');
+      assert.equal(v.report!.mismatches, 2);
+    } finally {
+      await writeFile(manifestFile(id), original);
+    }
+  });
+
+  it('verifies the first and the last of three requests in quick succession; the middle one is superseded', async () => {
+    const first = await platform.ops.requestVerification('ledger', { backupId: backups[0] });
+    // Let the first one start before the others arrive.
+    await waitFor('the first verification to run', async () => ((await platform.runtime.catalog.verifications.get(first.verificationId)).status === 'running' ? true : undefined), 30_000);
+    const second = await platform.ops.requestVerification('ledger', { backupId: backups[1] });
+    const third = await platform.ops.requestVerification('ledger', { backupId: backups[0] });
+    const results = await Promise.all([first.finished(), second.finished(), third.finished()]);
+    assert.deepEqual(results.map((r) => r.status), ['successful', 'superseded', 'successful']);
+    assert.match(results[1]!.reason ?? '', /superseded by the verification of backup/);
+    assert.equal(results[1]!.report, null, 'a superseded request never ran');
+  });
+});
+
+describe('a verification agent killed mid-restore', () => {
+  let platform: Platform;
+  let worker: ChildProcess | undefined;
+  const log: string[] = [];
+
+  const startWorkerProcess = () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('worker/main.ts')], {
+      env: { ...process.env, ...platform.configEnv, HINDSIGHT_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d: Buffer) => log.push(d.toString()));
+    child.stderr?.on('data', (d: Buffer) => log.push(d.toString()));
+    return child;
+  };
+
+  before(async () => {
+    platform = await startPlatform();
+    const source = await createDatabase(platform.cluster, 'bulky');
+    const client = await connect('bulky', source);
+    // Large enough that the restore takes a few seconds, so the kill lands during it.
+    await client.query(`create table t (id int primary key, a text, b text);
+      insert into t select g, md5(g::text), md5((g * 3)::text) from generate_series(1, 600000) g;`);
+    await client.end();
+    await platform.ops.addDatabase({ name: 'bulky', url: targetUrl(source), verifyAfterBackup: false });
+  });
+
+  after(async () => {
+    if (worker && worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+    await platform?.stop();
+  });
+
+  it('leaves a running sandbox that the next worker removes on start, freeing its port', async () => {
+    worker = startWorkerProcess();
+    const outcome = await (await platform.ops.startBackup('bulky')).result();
+    const requested = await platform.ops.requestVerification('bulky', { backupId: outcome.backupId });
+    const root = platform.config.sandboxRoot;
+    const sandbox = await waitFor('a sandbox restoring', async () => {
+      const v = await platform.runtime.catalog.verifications.get(requested.verificationId);
+      if (!v.report?.stages.some((s) => s.stage === 'restore')) return undefined;
+      const dirs = (await readdir(root).catch(() => [] as string[])).filter((n) => n.startsWith('sbx-'));
+      if (dirs.length !== 1) return undefined;
+      const owner = JSON.parse(await readFile(path.join(root, dirs[0]!, 'owner.json'), 'utf8')) as { port: number | null };
+      return owner.port ? { dir: dirs[0]!, port: owner.port } : undefined;
+    }, 120_000);
+    worker.kill('SIGKILL');
+    await new Promise((r) => worker!.once('exit', r));
+    assert.ok((await readdir(root)).includes(sandbox.dir), 'the killed worker left its sandbox behind');
+    assert.equal(await portIsFree(sandbox.port), false, 'and its server still runs');
+
+    worker = startWorkerProcess();
+    await waitFor('the leftover sandbox to be removed', async () => ((await readdir(root)).includes(sandbox.dir) ? undefined : true), 60_000);
+    assert.equal(await portIsFree(sandbox.port), true, 'the leftover server is stopped and its port free');
+    // The verification itself is retried by Temporal on the new worker and completes.
+    const v = await requested.finished(180_000);
+    assert.equal(v.status, 'successful', `${v.reason}\n${log.join('').slice(-2000)}`);
+  });
+});

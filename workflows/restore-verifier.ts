@@ -1,0 +1,76 @@
+import { condition, continueAsNew, isCancellation, proxyActivities, setHandler, workflowInfo, CancellationScope } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+import { restoreVerifierInput, type RestoreVerifierInput } from '../temporal/inputs.ts';
+import { backupCompletedSignal, lastVerificationQuery, type VerifierState, type VerifyRequest } from '../temporal/messages.ts';
+import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
+import { parseInput, rootMessage } from './validate.ts';
+
+const quick = catalogActivities;
+
+/** Restores run on the verification agents' own task queue, where the sandbox budget applies. */
+export const VERIFY_TASK_QUEUE_SUFFIX = '-verify';
+
+/** After this many verifications the history starts afresh, carrying a pending request over. */
+const RUNS_PER_HISTORY = 100;
+
+/**
+ * One per database (`verify/<db>`), started with signal-with-start. Verifies backups one at a
+ * time in a throwaway server; while one runs, only the newest request waits: an older pending one
+ * is recorded superseded, since proving the newer backup says more about what can be restored.
+ */
+export async function restoreVerifier(raw: RestoreVerifierInput): Promise<void> {
+  const input = parseInput('restoreVerifier', restoreVerifierInput, raw);
+  const verify = proxyActivities<Activities>({
+    taskQueue: `${workflowInfo().taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`,
+    startToCloseTimeout: '24 hours',
+    // Waiting for a free sandbox slot on a busy agent is not a failure.
+    scheduleToStartTimeout: '7 days',
+    // A worker that dies mid-restore is noticed within 30 s; the next attempt gets a new sandbox.
+    heartbeatTimeout: '30 seconds',
+    retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes: permanentErrorTypes },
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+  });
+
+  const state: VerifierState = { database: input.database, running: null, pending: input.pending ?? null, last: null, superseded: 0 };
+  const toSupersede: Array<{ dropped: VerifyRequest; by: VerifyRequest }> = [];
+  setHandler(lastVerificationQuery, () => state);
+  setHandler(backupCompletedSignal, (request) => {
+    if (state.pending?.verificationId === request.verificationId || state.running?.verificationId === request.verificationId) return;
+    if (state.pending) toSupersede.push({ dropped: state.pending, by: request });
+    state.pending = request;
+  });
+
+  let runs = 0;
+  for (;;) {
+    await condition(() => state.pending !== null || toSupersede.length > 0);
+    while (toSupersede.length > 0) {
+      const { dropped, by } = toSupersede.shift()!;
+      state.superseded += 1;
+      await quick.finishVerification({
+        verificationId: dropped.verificationId, status: 'superseded',
+        reason: `superseded by the verification of backup ${by.backupId}, which was requested while backup ${dropped.backupId} waited`,
+      });
+    }
+    const request = state.pending;
+    if (!request) continue;
+    state.pending = null;
+    state.running = request;
+    try {
+      const result = await verify.verifyBackupInSandbox({ database: input.database, ...request, workflowId: workflowInfo().workflowId });
+      state.last = { verificationId: request.verificationId, backupId: request.backupId, status: result.status, reason: result.reason, finishedAt: result.finishedAt };
+    } catch (error) {
+      const cancelled = isCancellation(error);
+      const reason = cancelled ? 'cancelled' : `the verification could not run: ${rootMessage(error)}`;
+      await CancellationScope.nonCancellable(() => quick.finishVerification({ verificationId: request.verificationId, status: cancelled ? 'cancelled' : 'failed', reason }));
+      state.last = { verificationId: request.verificationId, backupId: request.backupId, status: cancelled ? 'cancelled' : 'failed', reason, finishedAt: new Date().toISOString() };
+      if (cancelled) throw error;
+    } finally {
+      state.running = null;
+    }
+    runs += 1;
+    if (runs >= RUNS_PER_HISTORY || workflowInfo().continueAsNewSuggested) {
+      // Signals that arrived during the last activity are in `pending` and go along.
+      await continueAsNew<typeof restoreVerifier>({ database: input.database, ...(state.pending ? { pending: state.pending } : {}) });
+    }
+  }
+}
