@@ -35,6 +35,16 @@ export interface ConsoleBackup {
   error: string | null;
   /** The newest restore of this backup: 'verified' means every table's row count matched. */
   restore: { status: 'running' | 'verified' | 'failed'; finishedAt: string | null; tablesChecked: number | null; rowsChecked: number | null; error: string | null } | null;
+  /** The newest verification in a throwaway server: exact per-table counts against the manifest. */
+  verification: {
+    id: string;
+    status: 'pending' | 'running' | 'successful' | 'failed' | 'superseded' | 'cancelled';
+    reason: string | null;
+    finishedAt: string | null;
+    tables: number | null;
+    rows: number | null;
+    mismatches: number;
+  } | null;
   /** Link to the backup's workflow in the Temporal UI. */
   workflowUrl: string;
 }

@@ -1,4 +1,5 @@
 import type { BackupRecord, DatabaseRecord } from '../lib/catalog/catalog.ts';
+import type { VerificationSummary } from '../lib/verify/report.ts';
 import { workflowUrl } from '../temporal/client.ts';
 import type { ConsoleBackup, ConsoleDatabase, ConsoleServices } from './console-view.ts';
 import type { Operations } from './operations.ts';
@@ -6,7 +7,15 @@ import type { Runtime } from './runtime.ts';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
-function toConsoleBackup(b: BackupRecord, uiUrl: string, namespace: string): ConsoleBackup {
+function toConsoleVerification(v: VerificationSummary | undefined): ConsoleBackup['verification'] {
+  if (!v) return null;
+  return {
+    id: v.id, status: v.status, reason: v.reason, finishedAt: v.finishedAt,
+    tables: v.report?.tables ?? null, rows: v.report?.restoredRows ?? null, mismatches: v.report?.mismatches ?? 0,
+  };
+}
+
+function toConsoleBackup(b: BackupRecord, uiUrl: string, namespace: string, verification?: VerificationSummary): ConsoleBackup {
   return {
     id: b.id,
     databaseName: b.databaseName,
@@ -26,6 +35,7 @@ function toConsoleBackup(b: BackupRecord, uiUrl: string, namespace: string): Con
     restore: b.lastRestore
       ? { status: b.lastRestore.status, finishedAt: iso(b.lastRestore.finishedAt), tablesChecked: b.lastRestore.tablesChecked, rowsChecked: b.lastRestore.rowsChecked, error: b.lastRestore.error }
       : null,
+    verification: toConsoleVerification(verification),
     workflowUrl: workflowUrl(uiUrl, namespace, b.workflowId),
   };
 }
@@ -45,10 +55,11 @@ export function createConsoleServices(runtime: Runtime, operations: Operations):
   return {
     async overview() {
       const [databases, backups, storages] = await Promise.all([runtime.catalog.listDatabases(), runtime.catalog.listBackups(undefined, 500), runtime.catalog.listStorages()]);
+      const verifications = await runtime.catalog.verifications.newestFor(backups.map((b) => b.id));
       return {
         databases: databases.map((d) => toConsoleDatabase(d, backups)),
         storages: storages.map((st) => ({ name: st.name, type: st.type, settings: st.settings })),
-        backups: backups.map((b) => toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace)),
+        backups: backups.map((b) => toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, verifications.get(b.id))),
         temporalUiUrl: config.temporalUiUrl,
         generatedAt: new Date().toISOString(),
       };

@@ -84,6 +84,9 @@ export interface RestoreOutcome {
 export const TASK_QUEUE_DEFAULT = 'hindsight';
 export const workflowTypes = { backupDatabase: 'backupDatabase', restoreBackup: 'restoreBackup', replicateBackup: 'replicateBackup', restoreVerifier: 'restoreVerifier' } as const;
 
+/** Restores for verification run on the agents' own task queue, `<queue>-verify`, where the sandbox budget applies. */
+export const VERIFY_TASK_QUEUE_SUFFIX = '-verify';
+
 /** A request to verify one backup; its row in the catalog exists before the signal is sent. */
 export interface VerifyRequest {
   verificationId: string;

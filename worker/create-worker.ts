@@ -8,7 +8,7 @@ import type { Logger } from '../lib/logger.ts';
 import { createSandboxDriver } from '../lib/sandbox/index.ts';
 import type { Runtime } from '../services/runtime.ts';
 import { signalVerifier } from '../temporal/verifier.ts';
-import { VERIFY_TASK_QUEUE_SUFFIX } from '../workflows/restore-verifier.ts';
+import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/messages.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 

@@ -1,14 +1,11 @@
 import { condition, continueAsNew, isCancellation, proxyActivities, setHandler, workflowInfo, CancellationScope } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import { restoreVerifierInput, type RestoreVerifierInput } from '../temporal/inputs.ts';
-import { backupCompletedSignal, lastVerificationQuery, type VerifierState, type VerifyRequest } from '../temporal/messages.ts';
+import { VERIFY_TASK_QUEUE_SUFFIX, backupCompletedSignal, lastVerificationQuery, type VerifierState, type VerifyRequest } from '../temporal/messages.ts';
 import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
 const quick = catalogActivities;
-
-/** Restores run on the verification agents' own task queue, where the sandbox budget applies. */
-export const VERIFY_TASK_QUEUE_SUFFIX = '-verify';
 
 /** After this many verifications the history starts afresh, carrying a pending request over. */
 const RUNS_PER_HISTORY = 100;

@@ -68,6 +68,17 @@ export function createVerificationStore(pool: pg.Pool) {
       return new Map(rows.map((r) => [r.backup_id as string, toSummary(r)]));
     },
 
+    /** The newest verification of each of the given backups, whatever its status. */
+    async newestFor(backupIds: string[]): Promise<Map<string, VerificationSummary>> {
+      if (backupIds.length === 0) return new Map();
+      const { rows } = await pool.query(
+        `select distinct on (v.backup_id) v.*, d.name as database_name from verifications v join databases d on d.id = v.database_id
+         where v.backup_id = any($1::text[]) order by v.backup_id, v.requested_at desc`,
+        [backupIds],
+      );
+      return new Map(rows.map((r) => [r.backup_id as string, toSummary(r)]));
+    },
+
     /** Backups that an unfinished verification is using: retention must leave them alone. */
     async backupsInUse(database: string): Promise<Set<string>> {
       const { rows } = await pool.query(

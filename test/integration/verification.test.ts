@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import type { VerificationSummary } from '../../lib/verify/report.ts';
+import { createConsoleServices } from '../../services/console.ts';
 import { lastVerificationQuery } from '../../temporal/messages.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 
@@ -84,6 +85,10 @@ describe('restore verification in a throwaway server', () => {
     assert.deepEqual(await readdir(sandboxRoot()).then((names) => names.filter((n) => n.startsWith('sbx-'))), [], 'the sandbox is gone');
     const state = await platform.env.client.workflow.getHandle('verify/ledger').query(lastVerificationQuery);
     assert.equal(state.last?.status, 'successful');
+    // The console shows the report's verdict beside the backup.
+    const overview = await createConsoleServices(platform.runtime, platform.ops).overview();
+    const shown = overview.backups.find((b) => b.id === outcome.backupId)?.verification;
+    assert.deepEqual({ status: shown?.status, tables: shown?.tables, rows: shown?.rows, mismatches: shown?.mismatches }, { status: 'successful', tables: 2, rows: 23_000, mismatches: 0 });
   });
 
   it('fails at the checksum stage when one byte of the object is flipped, before any restore', async () => {
