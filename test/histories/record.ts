@@ -1,6 +1,6 @@
 /**
- * Records the histories that the replay test runs against: one backup and one restore of a small
- * database, on real servers. Run it after a deliberate change to workflow code, and commit the
+ * Records the histories that the replay test runs against: a backup, a restore, the verification
+ * that follows, a retention run and the health monitor of a small database, on real servers. Run it after a deliberate change to workflow code, and commit the
  * result together with that change (`npm run histories`).
  */
 import { writeFile } from 'node:fs/promises';
@@ -23,7 +23,20 @@ try {
   const outcome = await backup.result();
   const restore = await platform.ops.startRestore({ database: 'history', backupId: outcome.backupId, to: { database: 'history_restored' } });
   await restore.result();
-  for (const [name, workflowId] of [['backupDatabase', backup.workflowId], ['restoreBackup', restore.workflowId]] as const) {
+  // The backup asked for its verification; wait for the report so the verifier's history holds a whole run.
+  for (;;) {
+    const [v] = await platform.ops.listVerifications('history');
+    if (v && !['pending', 'running'].includes(v.status)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await platform.ops.setRetentionPolicy('history', { kind: 'count', keepLast: 5 });
+  const retention = await platform.ops.startRetention('history');
+  await retention.result();
+  const recorded = [
+    ['backupDatabase', backup.workflowId], ['restoreBackup', restore.workflowId], ['restoreVerifier', 'verify/history'],
+    ['gfsRetention', retention.workflowId], ['healthMonitor', 'health/history'],
+  ] as const;
+  for (const [name, workflowId] of recorded) {
     const history = await platform.env.client.workflow.getHandle(workflowId).fetchHistory();
     await writeFile(path.join(here, `${name}.json`), `${historyToJSON(history)}\n`);
     process.stdout.write(`recorded ${name} (${history.events?.length} events)\n`);

@@ -10,7 +10,7 @@ import { workflowsPath } from '../../worker/create-worker.ts';
  * already running in production (non-determinism) fails here, not on a user's server.
  */
 describe('workflow replay over committed histories', () => {
-  for (const name of ['backupDatabase', 'restoreBackup']) {
+  for (const name of ['backupDatabase', 'restoreBackup', 'restoreVerifier', 'gfsRetention', 'healthMonitor']) {
     it(`${name} replays deterministically`, async () => {
       try { Runtime.install({ logger: new DefaultLogger('WARN') }); } catch { /* already installed */ }
       const history = JSON.parse(await readFile(path.join('test/histories', `${name}.json`), 'utf8'));
