@@ -77,6 +77,8 @@ export const createVerificationActivities = (deps: VerificationDeps) => {
       return translated(async () => {
         const ctx = Context.current();
         if (!deps.sandboxes) throw new HindsightError('bad_input', 'this worker runs no verification sandboxes (start it with the verify role)');
+        // A request signalled from outside Hindsight (the temporal CLI) has no row yet.
+        await catalog.verifications.request({ id: input.verificationId, database: input.database, backupId: input.backupId, trigger: input.trigger });
         await catalog.verifications.start(input.verificationId, input.workflowId);
         const finish = async (report: VerificationReport) => {
           const status = report.reason ? 'failed' as const : 'successful' as const;
