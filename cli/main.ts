@@ -84,7 +84,7 @@ async function withSession<T>(work: (s: Session) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const runtime = await openRuntime(config);
   try {
-    const temporal = await connectTemporalClient(config);
+    const temporal = await connectTemporalClient(config, runtime);
     try {
       return await work({ runtime, temporal, ops: createOperations(runtime, temporal) });
     } finally {

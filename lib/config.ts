@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -20,7 +21,23 @@ export const configSchema = z.object({
   HINDSIGHT_TEMPORAL_UI_URL: z.string().url().optional(),
   /** Where verification sandboxes live; the PostgreSQL OS user must be able to reach it. */
   HINDSIGHT_SANDBOX_ROOT: z.string().min(1).optional(),
-});
+  /** TLS to Temporal: a CA to trust (server TLS), plus a client certificate and key for mTLS. */
+  TEMPORAL_TLS_CA_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  /** TEMPORAL_TLS=true turns TLS on with the system's CAs when no file is given. */
+  TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
+  /** The bearer token the Temporal UI (or CLI) must send to the codec endpoint; without it the endpoint is off. */
+  HINDSIGHT_CODEC_TOKEN_FILE: z.string().min(1).optional(),
+  /** The origin allowed to call the codec endpoint from a browser (default: the Temporal UI's). */
+  HINDSIGHT_CODEC_CORS_ORIGIN: z.string().url().optional(),
+  /** Earlier secret keys, comma-separated: payloads and secrets they sealed stay readable after a rotation. */
+  HINDSIGHT_PREVIOUS_SECRET_KEY_FILES: z.string().optional(),
+}).strict();
+
+/** Variables that configure Hindsight; a config file may only hold these. */
+export const configVariables = Object.keys(configSchema.shape) as Array<keyof z.infer<typeof configSchema>>;
 
 export type RawConfig = z.infer<typeof configSchema>;
 
@@ -38,11 +55,59 @@ export interface Config {
   temporalUiUrl: string;
   backupsDir: string;
   sandboxRoot: string;
+  temporalTls: TemporalTlsConfig | undefined;
+  codecTokenFile: string | undefined;
+  codecCorsOrigin: string;
+  previousSecretKeyFiles: string[];
+}
+
+export interface TemporalTlsConfig {
+  caFile: string | undefined;
+  certFile: string | undefined;
+  keyFile: string | undefined;
+  serverName: string | undefined;
+}
+
+/**
+ * The optional config file (HINDSIGHT_CONFIG_FILE): `NAME=value` lines with the same names as the
+ * environment; `#` starts a comment. The environment wins over the file.
+ */
+export function readConfigFile(file: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new HindsightError('bad_input', `HINDSIGHT_CONFIG_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  const values: Record<string, string> = {};
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([A-Z_][A-Z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!match) throw new HindsightError('bad_input', `${file}:${index + 1}: expected NAME=value, got "${line.slice(0, 40)}"`);
+    const [, name, rawValue] = match as unknown as [string, string, string];
+    if (!(configVariables as string[]).includes(name)) {
+      throw new HindsightError('bad_input', `${file}:${index + 1}: unknown setting ${name} (known: ${configVariables.join(', ')})`);
+    }
+    values[name] = rawValue.replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return values;
+}
+
+/** Only the variables Hindsight reads: a stray one in the environment is none of its business. */
+function pick(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of configVariables) {
+    const value = env[name];
+    if (value !== undefined && value !== '') out[name] = value;
+  }
+  return out;
 }
 
 /** Reads the configuration from the environment; a bad value fails with the variable's name. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = configSchema.safeParse(env);
+  const fromFile = env.HINDSIGHT_CONFIG_FILE ? readConfigFile(env.HINDSIGHT_CONFIG_FILE) : {};
+  const parsed = configSchema.safeParse({ ...fromFile, ...pick(env) });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new HindsightError('bad_input', `invalid configuration: ${problems}`);
@@ -64,5 +129,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupsDir: path.join(dataDir, 'backups'),
     // Not under the data directory: that one is private (0700) and sandbox servers run as another user.
     sandboxRoot: path.resolve(raw.HINDSIGHT_SANDBOX_ROOT ?? path.join(os.tmpdir(), 'hindsight-sandboxes')),
+    temporalTls: temporalTlsOf(raw),
+    codecTokenFile: raw.HINDSIGHT_CODEC_TOKEN_FILE,
+    codecCorsOrigin: new URL(raw.HINDSIGHT_CODEC_CORS_ORIGIN ?? raw.HINDSIGHT_TEMPORAL_UI_URL ?? `http://127.0.0.1:${raw.HINDSIGHT_TEMPORAL_UI_PORT}`).origin,
+    previousSecretKeyFiles: (raw.HINDSIGHT_PREVIOUS_SECRET_KEY_FILES ?? '').split(',').map((f) => f.trim()).filter(Boolean).map((f) => path.resolve(f)),
   };
+}
+
+function temporalTlsOf(raw: RawConfig): TemporalTlsConfig | undefined {
+  const { TEMPORAL_TLS_CA_FILE: caFile, TEMPORAL_TLS_CERT_FILE: certFile, TEMPORAL_TLS_KEY_FILE: keyFile, TEMPORAL_TLS_SERVER_NAME: serverName } = raw;
+  if (Boolean(certFile) !== Boolean(keyFile)) {
+    throw new HindsightError('bad_input', 'invalid configuration: TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE go together (mTLS needs both)');
+  }
+  if (raw.TEMPORAL_TLS === 'false') {
+    if (caFile || certFile) throw new HindsightError('bad_input', 'invalid configuration: TEMPORAL_TLS=false contradicts TEMPORAL_TLS_CA_FILE/TEMPORAL_TLS_CERT_FILE');
+    return undefined;
+  }
+  if (!caFile && !certFile && !serverName && raw.TEMPORAL_TLS !== 'true') return undefined;
+  return { caFile, certFile, keyFile, serverName };
 }

@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   }
 
   const runtime = await openRuntime(config, { createKey: true });
-  const temporalClient = await connectTemporalClient(config);
+  const temporalClient = await connectTemporalClient(config, runtime);
   const operations = createOperations(runtime, temporalClient);
 
   startNodeProcess('worker', 'worker/main.ts');

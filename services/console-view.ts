@@ -68,6 +68,8 @@ export interface ConsoleServices {
   overview(): Promise<ConsoleOverview>;
   /** Starts a backup workflow now; resolves with its backup id and workflow id. */
   startBackup(database: string): Promise<{ backupId: string; workflowId: string }>;
+  /** Asks the database's verifier to restore its newest backup into a throwaway server and check it. */
+  requestVerification(database: string): Promise<{ verificationId: string; backupId: string }>;
 }
 
 /** The key under which the express server publishes the services to the SvelteKit handler. */

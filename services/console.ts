@@ -64,6 +64,10 @@ export function createConsoleServices(runtime: Runtime, operations: Operations):
         generatedAt: new Date().toISOString(),
       };
     },
+    async requestVerification(database) {
+      const requested = await operations.requestVerification(database);
+      return { verificationId: requested.verificationId, backupId: requested.backupId };
+    },
     async startBackup(database) {
       const started = await operations.startBackup(database, 'manual');
       return { workflowId: started.workflowId, backupId: started.backupId };

@@ -33,6 +33,8 @@ export async function catalogTarget(config: Config): Promise<PgTarget | string> 
 export interface Runtime {
   config: Config;
   key: SecretKey;
+  /** Earlier secret keys (HINDSIGHT_PREVIOUS_SECRET_KEY_FILES): they still decrypt what they sealed. */
+  previousKeys: SecretKey[];
   catalog: Catalog;
   close(): Promise<void>;
 }
@@ -40,6 +42,7 @@ export interface Runtime {
 /** Opens the secret key and the catalog, applying pending migrations. */
 export async function openRuntime(config: Config, options: { createKey?: boolean; migrate?: boolean } = {}): Promise<Runtime> {
   const key = options.createKey ? (await loadOrCreateSecretKey(config.secretKeyFile)).key : await readSecretKey(config.secretKeyFile);
+  const previousKeys = await Promise.all(config.previousSecretKeyFiles.map((file) => readSecretKey(file)));
   const pool = createCatalogPool(await catalogTarget(config));
   try {
     if (options.migrate !== false) await migrate(pool);
@@ -52,5 +55,5 @@ export async function openRuntime(config: Config, options: { createKey?: boolean
     throw error;
   }
   const catalog = createCatalog(pool, key);
-  return { config, key, catalog, close: () => catalog.close() };
+  return { config, key, previousKeys, catalog, close: () => catalog.close() };
 }

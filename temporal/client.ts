@@ -1,11 +1,24 @@
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import type { Config } from '../lib/config.ts';
+import type { SecretKey } from '../lib/crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
+import { EncryptionCodec } from './codec.ts';
+import { temporalTls } from './tls.ts';
 
-export async function connectTemporalClient(config: Pick<Config, 'temporalAddress' | 'temporalNamespace'>): Promise<Client> {
+/** Every Temporal client and worker of Hindsight encrypts its payloads with the same codec. */
+export function hindsightDataConverter(keys: { key: SecretKey; previousKeys: SecretKey[] }): DataConverter {
+  return { payloadCodecs: [new EncryptionCodec(keys.key, keys.previousKeys)] };
+}
+
+export async function connectTemporalClient(
+  config: Pick<Config, 'temporalAddress' | 'temporalNamespace' | 'temporalTls'>,
+  keys: { key: SecretKey; previousKeys: SecretKey[] },
+): Promise<Client> {
+  const tls = temporalTls(config);
   try {
-    const connection = await Connection.connect({ address: config.temporalAddress, connectTimeout: '10 seconds' });
-    return new Client({ connection, namespace: config.temporalNamespace });
+    const connection = await Connection.connect({ address: config.temporalAddress, connectTimeout: '10 seconds', ...(tls ? { tls } : {}) });
+    return new Client({ connection, namespace: config.temporalNamespace, dataConverter: hindsightDataConverter(keys) });
   } catch (error) {
     throw new HindsightError('unreachable', `Temporal at ${config.temporalAddress} is unreachable (${errorMessage(error)}): start it with npm start, or set TEMPORAL_ADDRESS`);
   }

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../lib/config.ts';
+import { EncryptionCodec } from '../temporal/codec.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
@@ -12,9 +14,12 @@ const logger = createLogger('web');
 async function main(): Promise<void> {
   const config = loadConfig();
   const runtime = await openRuntime(config);
-  const temporal = await connectTemporalClient(config);
+  const temporal = await connectTemporalClient(config, runtime);
   const services = createConsoleServices(runtime, createOperations(runtime, temporal));
-  const server = await startWebServer({ services, host: config.webHost, port: config.webPort, log: (msg) => logger.info(msg) });
+  const token = config.codecTokenFile ? (await readFile(config.codecTokenFile, 'utf8')).trim() : undefined;
+  const codec = { codec: new EncryptionCodec(runtime.key, runtime.previousKeys), token, corsOrigin: config.codecCorsOrigin };
+  const server = await startWebServer({ services, codec, host: config.webHost, port: config.webPort, log: (msg) => logger.info(msg) });
+  if (token) logger.info(`codec endpoint on ${server.url}/codec for ${config.codecCorsOrigin}`);
   logger.info(`console listening on ${server.url}`);
   const stop = async () => {
     await server.close();

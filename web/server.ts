@@ -4,9 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import { CONSOLE_SERVICES_KEY, type ConsoleServices } from '../services/console-view.ts';
+import { codecRouter, type CodecServerOptions } from './codec-server.ts';
 
 export interface WebServerOptions {
   services: ConsoleServices;
+  /** Temporal's remote codec protocol at /codec, for the Temporal UI and CLI. */
+  codec?: Omit<CodecServerOptions, 'log'>;
   host: string;
   port: number;
   log: (msg: string) => void;
@@ -54,9 +57,11 @@ function urlOf(server: Server, host: string): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-function buildApp(services: ConsoleServices, consoleHandler: RequestHandler, log: (msg: string) => void): express.Express {
+function buildApp(options: WebServerOptions, consoleHandler: RequestHandler): express.Express {
+  const { services, log } = options;
   const app = express();
   app.disable('x-powered-by');
+  if (options.codec) app.use('/codec', codecRouter({ ...options.codec, log }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
@@ -86,7 +91,7 @@ function buildApp(services: ConsoleServices, consoleHandler: RequestHandler, log
  * that cannot import this process's instances.
  */
 export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
-  const { services, host, port, log } = options;
+  const { services, host, port } = options;
   const slot = globalThis as Record<string, unknown>;
   slot[CONSOLE_SERVICES_KEY] = services;
   const unpublish = () => {
@@ -98,7 +103,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   try {
     // Load before listening, so a missing build fails startup instead of every page request.
     const consoleHandler = await loadConsoleHandler();
-    server = createServer(buildApp(services, consoleHandler, log));
+    server = createServer(buildApp(options, consoleHandler));
     await listen(server, host, port);
     url = urlOf(server, host);
   } catch (err) {

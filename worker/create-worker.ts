@@ -7,6 +7,8 @@ import type { VerificationBudget } from '../activities/verification.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createSandboxDriver } from '../lib/sandbox/index.ts';
 import type { Runtime } from '../services/runtime.ts';
+import { hindsightDataConverter } from '../temporal/client.ts';
+import { temporalTls } from '../temporal/tls.ts';
 import { signalVerifier } from '../temporal/verifier.ts';
 import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/messages.ts';
 
@@ -55,9 +57,11 @@ export async function createHindsightWorker(
   const { config } = runtime;
   const roles = options.roles ?? { main: true, verify: true };
   const budget = options.budget ?? defaultBudget(config.sandboxRoot);
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const clientConnection = await Connection.connect({ address: config.temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
+  const tls = temporalTls(config);
+  const dataConverter = hindsightDataConverter(runtime);
+  const connection = await NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+  const clientConnection = await Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+  const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace, dataConverter });
   const progress: ProgressSink = {
     send: (workflowId, runId, signal, report) => client.workflow.getHandle(workflowId, runId).signal(signal, report),
   };
@@ -76,6 +80,7 @@ export async function createHindsightWorker(
       taskQueue: config.taskQueue,
       workflowsPath,
       activities,
+      dataConverter,
       // One dump at a time per core keeps memory bounded and leaves room for the server.
       maxConcurrentActivityTaskExecutions: 4,
       ...options.overrides,
@@ -92,6 +97,7 @@ export async function createHindsightWorker(
       namespace: config.temporalNamespace,
       taskQueue: `${config.taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`,
       activities,
+      dataConverter,
       maxConcurrentActivityTaskExecutions: jobs,
     }));
   }

@@ -3,7 +3,7 @@
  * that follows, a retention run and the health monitor of a small database, on real servers. Run it after a deliberate change to workflow code, and commit the
  * result together with that change (`npm run histories`).
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,10 @@ import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import { createDatabase, startPlatform } from '../support/platform.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const platform = await startPlatform();
+// Histories hold encrypted payloads: they are recorded under a fixed key, used only for this, that
+// the replay test reads too.
+const secretKeyHex = (await readFile(path.join(here, 'history.key'), 'utf8')).trim();
+const platform = await startPlatform({ secretKeyHex });
 try {
   const source = await createDatabase(platform.cluster, 'history');
   const client = await connect('history', source);
@@ -37,7 +40,7 @@ try {
     ['gfsRetention', retention.workflowId], ['healthMonitor', 'health/history'],
   ] as const;
   for (const [name, workflowId] of recorded) {
-    const history = await platform.env.client.workflow.getHandle(workflowId).fetchHistory();
+    const history = await platform.client.workflow.getHandle(workflowId).fetchHistory();
     await writeFile(path.join(here, `${name}.json`), `${historyToJSON(history)}\n`);
     process.stdout.write(`recorded ${name} (${history.events?.length} events)\n`);
   }

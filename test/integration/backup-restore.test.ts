@@ -72,7 +72,7 @@ describe('backup and restore of a real database through Temporal', () => {
     assert.equal(outcome.backupId, started.backupId);
     assert.equal(outcome.rows, 5000 + 250000 + 1200);
 
-    const handle = platform.env.client.workflow.getHandle(started.workflowId);
+    const handle = platform.client.workflow.getHandle(started.workflowId);
     const description = await handle.describe();
     assert.deepEqual(description.typedSearchAttributes.get(databaseAttribute), 'shop', 'runs are filterable by database in the Temporal UI');
     const progress = await handle.query(backupProgressQuery);
@@ -100,7 +100,7 @@ describe('backup and restore of a real database through Temporal', () => {
   });
 
   it('the schedule exists in Temporal with overlap SKIP and the database timezone', async () => {
-    const description = await platform.env.client.schedule.getHandle('backup/shop').describe();
+    const description = await platform.client.schedule.getHandle('backup/shop').describe();
     assert.deepEqual(description.spec.timezone, 'Europe/Paris');
     assert.equal(description.policies.overlap, 'SKIP');
     assert.equal(description.action.type, 'startWorkflow');
@@ -131,10 +131,16 @@ describe('backup and restore of a real database through Temporal', () => {
     const services = createConsoleServices(platform.runtime, platform.ops);
     const server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
     try {
+      // The verification that followed the backup restores it into a throwaway server; let it finish.
+      for (let i = 0; i < 600; i++) {
+        const v = (await platform.runtime.catalog.verifications.newestFor([backupId])).get(backupId);
+        if (v && !['pending', 'running'].includes(v.status)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const page = await (await fetch(`${server.url}/`)).text();
       assert.match(page, /shop/);
       assert.match(page, new RegExp(backupId.slice(0, 12)));
-      assert.match(page, /4 tables · 256,200 rows match/);
+      assert.match(page, /4 tables · 256,200 rows match exactly/, 'the verification report is shown beside the backup');
       assert.ok(!page.includes(platform.cluster.password), 'no secret reaches the browser');
       const overview = await (await fetch(`${server.url}/api/v1/overview`)).json() as { backups: Array<{ id: string; restore: { status: string } | null }> };
       assert.equal(overview.backups.find((b) => b.id === backupId)?.restore?.status, 'verified');
@@ -145,9 +151,18 @@ describe('backup and restore of a real database through Temporal', () => {
       assert.equal(body.type, 'success', JSON.stringify(body));
       const workflowId = /backup\/shop\/[^"]+/.exec(body.data)?.[0];
       assert.ok(workflowId, `the action answers with the workflow it started: ${body.data}`);
-      const outcome = await platform.env.client.workflow.getHandle(workflowId).result();
+      const outcome = await platform.client.workflow.getHandle(workflowId).result();
       assert.equal(outcome.status, 'complete');
       assert.equal((await platform.runtime.catalog.getBackup(outcome.backupId)).trigger, 'manual');
+
+      const verify = await fetch(`${server.url}/?/verify`, { method: 'POST', body: form, headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } });
+      const verifyBody = await verify.json() as { type: string; data: string };
+      assert.equal(verifyBody.type, 'success', JSON.stringify(verifyBody));
+      const verificationId = /v-[0-9a-z-]+/.exec(verifyBody.data)?.[0];
+      assert.ok(verificationId, `the action answers with the verification it queued: ${verifyBody.data}`);
+      const queued = await platform.runtime.catalog.verifications.get(verificationId);
+      assert.equal(queued.trigger, 'manual');
+      assert.equal(queued.backupId, outcome.backupId, 'the newest backup is the one verified');
     } finally {
       await server.close();
     }
@@ -191,11 +206,11 @@ describe('backup and restore of a real database through Temporal', () => {
     assert.deepEqual(await tableFingerprint({ ...source, database: 'shop_from_cli' }, 'events', 'id'), await tableFingerprint(source, 'events', 'id'));
 
     await run(process.execPath, [cli, 'db', 'schedule', 'shop', '15 4 * * 1', '--timezone', 'America/New_York'], { env });
-    const changed = await platform.env.client.schedule.getHandle('backup/shop').describe();
+    const changed = await platform.client.schedule.getHandle('backup/shop').describe();
     assert.equal(changed.spec.timezone, 'America/New_York');
     assert.equal((await platform.runtime.catalog.getDatabase('shop')).schedule, '15 4 * * 1');
     await run(process.execPath, [cli, 'db', 'schedule', 'shop', 'off'], { env });
-    await assert.rejects(platform.env.client.schedule.getHandle('backup/shop').describe(), /not found/i);
+    await assert.rejects(platform.client.schedule.getHandle('backup/shop').describe(), /not found/i);
     assert.equal((await platform.runtime.catalog.getDatabase('shop')).schedule, null);
     const badCron = await run(process.execPath, [cli, 'db', 'schedule', 'shop', 'every day'], { env }).then(() => '', (e: { stderr: string }) => e.stderr);
     assert.match(badCron, /schedule must be a cron expression with five fields/);

@@ -21,7 +21,7 @@ async function sha256Of(file: string): Promise<string> {
 
 /** Activity types a workflow run scheduled, in order: how we know pg_dump ran once. */
 async function activitiesOf(platform: Platform, workflowId: string): Promise<string[]> {
-  const history = await platform.env.client.workflow.getHandle(workflowId).fetchHistory();
+  const history = await platform.client.workflow.getHandle(workflowId).fetchHistory();
   return (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
 }
 

@@ -38,7 +38,7 @@ describe('health monitor: a database that goes down and comes back', () => {
     await platform?.stop();
   });
 
-  const uptime = () => platform.env.client.workflow.getHandle('health/orders').query(uptimeQuery);
+  const uptime = () => platform.client.workflow.getHandle('health/orders').query(uptimeQuery);
   const events = async (event: string) => (await platform.runtime.catalog.health.notifications('orders')).filter((n) => n.event === event);
 
   it('is up while the server answers, and tells no one', async () => {

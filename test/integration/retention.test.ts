@@ -61,14 +61,14 @@ describe('retention: a policy prunes old backups from storage, never the ones it
 
   it('deletes exactly the planned backups from storage and the catalog when it runs, as the plan query shows', async () => {
     await platform.ops.setRetentionPolicy('shop', { kind: 'count', keepLast: 2 });
-    const schedule = await platform.env.client.schedule.getHandle('retention/shop').describe();
+    const schedule = await platform.client.schedule.getHandle('retention/shop').describe();
     assert.equal((schedule.action as { workflowType: string }).workflowType, 'gfsRetention');
 
     const started = await platform.ops.startRetention('shop');
     const outcome = await started.result();
     const doomed = [backups[0]!.id, backups[3]!.id].sort();
     assert.deepEqual([...outcome.deleted].sort(), doomed);
-    const plan = await platform.env.client.workflow.getHandle(started.workflowId).query(retentionPlanQuery);
+    const plan = await platform.client.workflow.getHandle(started.workflowId).query(retentionPlanQuery);
     assert.deepEqual(plan?.delete.map((d) => d.id).sort(), doomed);
 
     const files = await readdir(path.join(platform.backupsDir, 'shop'));

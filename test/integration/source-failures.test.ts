@@ -87,7 +87,7 @@ describe('a source that cannot be backed up fails fast, naming the database and 
   });
 
   it('a bad workflow input from any client is refused at once with the field named', async () => {
-    const handle = await platform.env.client.workflow.start('backupDatabase', {
+    const handle = await platform.client.workflow.start('backupDatabase', {
       taskQueue: platform.config.taskQueue,
       workflowId: 'backup/bad-input',
       args: [{ database: 'Not A Name!', trigger: 'sometimes' }],
@@ -99,7 +99,7 @@ describe('a source that cannot be backed up fails fast, naming the database and 
       assert.match(message, /trigger: /);
       return true;
     });
-    const restore = await platform.env.client.workflow.start('restoreBackup', {
+    const restore = await platform.client.workflow.start('restoreBackup', {
       taskQueue: platform.config.taskQueue,
       workflowId: 'restore/bad-input',
       args: [{ database: 'ledger', to: { url: 'postgres://u:secret@h/db' } }],

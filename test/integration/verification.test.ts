@@ -83,7 +83,7 @@ describe('restore verification in a throwaway server', () => {
     assert.equal(report.restore?.exitCode, 0);
     assert.ok((report.restoredSizeBytes ?? 0) > 0 && (report.sourceSizeBytes ?? 0) > 0);
     assert.deepEqual(await readdir(sandboxRoot()).then((names) => names.filter((n) => n.startsWith('sbx-'))), [], 'the sandbox is gone');
-    const state = await platform.env.client.workflow.getHandle('verify/ledger').query(lastVerificationQuery);
+    const state = await platform.client.workflow.getHandle('verify/ledger').query(lastVerificationQuery);
     assert.equal(state.last?.status, 'successful');
     // The console shows the report's verdict beside the backup.
     const overview = await createConsoleServices(platform.runtime, platform.ops).overview();
@@ -130,6 +130,19 @@ describe('restore verification in a throwaway server', () => {
     } finally {
       await writeFile(manifestFile(id), original);
     }
+  });
+
+  it('verifies the newest backup when its own schedule fires', async () => {
+    await platform.ops.setVerifySchedule('ledger', '@daily');
+    const handle = platform.client.schedule.getHandle('verify/ledger');
+    assert.equal(((await handle.describe()).action as { workflowType: string }).workflowType, 'scheduledVerification');
+    const before = new Set((await platform.ops.listVerifications('ledger')).map((v) => v.id));
+    await handle.trigger();
+    const request = await waitFor('the scheduled request', async () => (await platform.ops.listVerifications('ledger')).find((v) => !before.has(v.id)), 30_000);
+    assert.equal(request.trigger, 'schedule');
+    assert.equal(request.backupId, backups[1], 'the newest restorable backup');
+    assert.equal((await finished(platform, request.id)).status, 'successful');
+    await platform.ops.setVerifySchedule('ledger', null);
   });
 
   it('verifies the first and the last of three requests in quick succession; the middle one is superseded', async () => {

@@ -125,7 +125,7 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     const [dumpSha] = await Promise.all([sha256Of(decrypt), pipeline(createReadStream(objectFile), decrypt)]);
     assert.equal(dumpSha, manifest.dump.sha256);
 
-    const history = await platform.env.client.workflow.getHandle(started.workflowId).fetchHistory();
+    const history = await platform.client.workflow.getHandle(started.workflowId).fetchHistory();
     const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
     assert.ok(attempts.some((a) => (a ?? 0) >= 2), `the dump activity ran again after the kill (attempts: ${attempts.join(',')})`);
   });
@@ -138,7 +138,7 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
       const names = await readdir(dir).catch(() => [] as string[]);
       return names.some((n) => n.includes('.partial-') && !before.has(n)) ? true : undefined;
     }, 120_000);
-    const handle = platform.env.client.workflow.getHandle(started.workflowId);
+    const handle = platform.client.workflow.getHandle(started.workflowId);
     await handle.signal(cancelBackupSignal, 'operator changed their mind');
     const outcome = await started.result();
     assert.equal(outcome.status, 'cancelled');

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime as TemporalRuntime } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../lib/config.ts';
@@ -11,6 +12,7 @@ import { openLocalCluster, type LocalCluster } from '../../lib/pg/cluster.ts';
 import { connect, quoteIdent, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createOperations, type Operations } from '../../services/operations.ts';
 import { openRuntime, type Runtime } from '../../services/runtime.ts';
+import { hindsightDataConverter } from '../../temporal/client.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
 import { hindsightSearchAttributes } from '../../temporal/search-attributes.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
@@ -59,6 +61,8 @@ export interface Platform {
   dir: string;
   cluster: LocalCluster;
   env: TestWorkflowEnvironment;
+  /** A client with Hindsight's payload codec; env.client would see only ciphertext. */
+  client: Client;
   config: Config;
   configEnv: Record<string, string>;
   runtime: Runtime;
@@ -74,7 +78,12 @@ export interface Platform {
  * Everything a backup needs, for real: a PostgreSQL server (source databases and the catalog), the
  * Temporal dev server from the temporal CLI, the catalog with its migrations, a local storage.
  */
-export async function startPlatform(): Promise<Platform> {
+export interface PlatformOptions {
+  /** A fixed secret key (64 hex): recorded histories must decode with the key they were written under. */
+  secretKeyHex?: string;
+}
+
+export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
   quietTemporalRuntime();
   const dir = await mkdtemp(path.join(tmpdir(), 'hindsight-it-'));
   await chmod(dir, 0o755);
@@ -102,13 +111,19 @@ export async function startPlatform(): Promise<Platform> {
     HINDSIGHT_SANDBOX_ROOT: path.join(dir, 'sandboxes'),
   };
   const config = loadConfig(configEnv);
+  if (options.secretKeyHex) {
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    await writeFile(config.secretKeyFile, `${options.secretKeyHex}\n`, { mode: 0o600 });
+  }
   const runtime = await openRuntime(config, { createKey: true });
   await runtime.catalog.upsertStorage('local', { type: 'local', path: backupsDir });
-  const ops = createOperations(runtime, env.client);
+  // The same payload codec as the worker, the console and the CLI: every payload in history is encrypted.
+  const client = new Client({ connection: env.connection, namespace: 'default', dataConverter: hindsightDataConverter(runtime) });
+  const ops = createOperations(runtime, client);
 
   let running: { worker: Awaited<ReturnType<typeof createHindsightWorker>>; done: Promise<void>; close(): Promise<void> } | undefined;
   const platform: Platform = {
-    dir, cluster, env, config, configEnv, runtime, ops, backupsDir,
+    dir, cluster, env, client, config, configEnv, runtime, ops, backupsDir,
     async startWorker() {
       if (running) return;
       const worker = await createHindsightWorker(runtime, createLogger('test-worker'));

@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { parseSecretKeyFile } from '../../lib/crypto/secret-key.ts';
+import { hindsightDataConverter } from '../../temporal/client.ts';
 import { workflowsPath } from '../../worker/create-worker.ts';
 
 /**
@@ -15,7 +17,8 @@ describe('workflow replay over committed histories', () => {
       try { Runtime.install({ logger: new DefaultLogger('WARN') }); } catch { /* already installed */ }
       const history = JSON.parse(await readFile(path.join('test/histories', `${name}.json`), 'utf8'));
       assert.ok(history.events.length > 5, 'the history holds a whole run');
-      await Worker.runReplayHistory({ workflowsPath }, history, `${name}-replay`);
+      const key = parseSecretKeyFile(await readFile('test/histories/history.key', 'utf8'), 'test/histories/history.key');
+      await Worker.runReplayHistory({ workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) }, history, `${name}-replay`);
     });
   }
 });

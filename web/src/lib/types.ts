@@ -12,4 +12,5 @@ export interface BackupResult {
   error?: string;
   backupId?: string;
   workflowId?: string;
+  verificationId?: string;
 }

@@ -29,4 +29,17 @@ export const actions = {
       return fail(400, { database, error: message(err) });
     }
   },
+  verify: async ({ request }) => {
+    const form = await request.formData();
+    const database = form.get('database');
+    if (typeof database !== 'string' || database.trim() === '') {
+      return fail(400, { database: null, error: 'No database was given to verify.' });
+    }
+    try {
+      const { verificationId, backupId } = await services().requestVerification(database);
+      return { database, verificationId, backupId };
+    } catch (err) {
+      return fail(400, { database, error: message(err) });
+    }
+  },
 } satisfies Actions;

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { createConsoleServices } from '../../services/console.ts';
+import { EncryptionCodec } from '../../temporal/codec.ts';
+import { temporalCliPath } from '../../temporal/dev-server.ts';
+import { startWebServer } from '../../web/server.ts';
+import { freePort } from '../support/ports.ts';
+import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+
+const run = promisify(execFile);
+
+/** The history as JSON with every base64 field also shown decoded: payload data is base64 there. */
+function withBase64Expanded(json: string): string {
+  return JSON.stringify(JSON.parse(json), (_key, value: unknown) =>
+    typeof value === 'string' && value.length % 4 === 0 && /^[A-Za-z0-9+/]+=*$/.test(value) ? `${value} ${Buffer.from(value, 'base64').toString('latin1')}` : value);
+}
+
+describe('payload encryption: what Temporal stores is ciphertext', () => {
+  let platform: Platform;
+  let source: PgTarget;
+  const secrets: Record<string, string> = {};
+  const runs: string[] = [];
+
+  async function show(workflowId: string, extra: string[] = []): Promise<string> {
+    const { stdout } = await run(await temporalCliPath(), [
+      'workflow', 'show', '--workflow-id', workflowId, '--address', platform.config.temporalAddress, '--namespace', 'default', '--output', 'json', ...extra,
+    ], { maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  }
+
+  before(async () => {
+    platform = await startPlatform();
+    source = await createDatabase(platform.cluster, 'payroll_eu');
+    const client = await connect('payroll_eu', source);
+    await client.query('create table salaries (id int primary key, amount int); insert into salaries select g, g from generate_series(1, 100) g');
+    await client.end();
+    await platform.startWorker();
+    await platform.ops.addDatabase({ name: 'payroll-eu', url: targetUrl(source), verifyAfterBackup: false });
+    secrets.database = 'payroll_eu';
+    secrets.password = source.password ?? '';
+    secrets.storagePath = platform.backupsDir;
+    secrets.secretKey = platform.runtime.key.bytes.toString('hex');
+  });
+
+  after(async () => {
+    await platform?.stop();
+  });
+
+  it('a backup and a restore to a URL with a password leave no plaintext name, URL, password or storage path in their histories', async () => {
+    const backup = await platform.ops.startBackup('payroll-eu');
+    const outcome = await backup.result();
+    assert.equal(outcome.status, 'complete', 'the worker and the client agree on the codec');
+    const url = `postgres://${encodeURIComponent(source.user)}:${encodeURIComponent(source.password ?? '')}@${source.host}:${source.port}/payroll_eu_copy`;
+    const restore = await platform.ops.startRestore({ database: 'payroll-eu', backupId: outcome.backupId, to: { url } });
+    const restored = await restore.result();
+    assert.equal(restored.rowsChecked, 100);
+    runs.push(backup.workflowId, restore.workflowId);
+    for (const workflowId of runs) {
+      const history = await show(workflowId);
+      assert.ok(history.includes('binary/encrypted') || history.includes(Buffer.from('binary/encrypted').toString('base64')), 'payloads are marked encrypted');
+      const decoded = withBase64Expanded(history);
+      for (const [what, value] of Object.entries(secrets)) {
+        if (!value) continue;
+        assert.ok(!history.includes(value), `${what} appears in plaintext in the history of ${workflowId}`);
+        assert.ok(!decoded.includes(value), `${what} appears base64-encoded in the history of ${workflowId}`);
+      }
+      assert.ok(!decoded.includes('payroll_eu_copy'), 'the restore target URL stays hidden');
+    }
+  });
+
+  it('the codec endpoint decodes for the temporal CLI when given the token, and refuses without it', async () => {
+    const token = randomBytes(16).toString('hex');
+    const uiOrigin = 'http://127.0.0.1:8233';
+    const server = await startWebServer({
+      services: createConsoleServices(platform.runtime, platform.ops),
+      codec: { codec: new EncryptionCodec(platform.runtime.key), token, corsOrigin: uiOrigin },
+      host: '127.0.0.1', port: await freePort(), log: () => undefined,
+    });
+    try {
+      const restoreRun = runs[1]!;
+      const decoded = await show(restoreRun, ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', `Bearer ${token}`]);
+      assert.match(withBase64Expanded(decoded), /payroll_eu_copy/, 'an operator with the token reads the restore target');
+      await assert.rejects(show(restoreRun, ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', 'Bearer wrong']), /401|Unauthorized|codec/i);
+
+      const preflight = (origin: string) => fetch(`${server.url}/codec/decode`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+      const allowed = await preflight(uiOrigin);
+      assert.equal(allowed.status, 204);
+      assert.equal(allowed.headers.get('access-control-allow-origin'), uiOrigin);
+      const foreign = await preflight('https://evil.example');
+      assert.equal(foreign.status, 403);
+      assert.equal(foreign.headers.get('access-control-allow-origin'), null);
+    } finally {
+      await server.close();
+    }
+  });
+});
