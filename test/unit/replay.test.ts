@@ -12,6 +12,17 @@ import { workflowsPath } from '../../worker/create-worker.ts';
  * already running in production (non-determinism) fails here, not on a user's server.
  */
 describe('workflow replay over committed histories', () => {
+  // Runs started by version 0.1 (one storage, no verification, no payload codec) must still replay.
+  for (const name of ['backupDatabase', 'restoreBackup']) {
+    it(`a ${name} run of version 0.1 replays on today's code`, async () => {
+      try { Runtime.install({ logger: new DefaultLogger('WARN') }); } catch { /* already installed */ }
+      const history = JSON.parse(await readFile(path.join('test/histories/v0.1', `${name}.json`), 'utf8'));
+      assert.ok(history.events.length > 5, 'the history holds a whole run');
+      const key = parseSecretKeyFile(await readFile('test/histories/history.key', 'utf8'), 'test/histories/history.key');
+      await Worker.runReplayHistory({ workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) }, history, `${name}-v0.1-replay`);
+    });
+  }
+
   for (const name of ['backupDatabase', 'restoreBackup', 'restoreVerifier', 'gfsRetention', 'healthMonitor']) {
     it(`${name} replays deterministically`, async () => {
       try { Runtime.install({ logger: new DefaultLogger('WARN') }); } catch { /* already installed */ }
