@@ -38,6 +38,9 @@ export function concurrencyFor(budget: AgentBudget): number {
   return Math.max(1, Math.min(byResources, budget.maxConcurrentJobs ?? Number.POSITIVE_INFINITY));
 }
 
+/** How long a stopping worker lets running activities finish before it cancels them (they then retry elsewhere). */
+export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 30;
+
 export interface WorkerRoles {
   /** Workflows and backup/restore activities on the main task queue. */
   main: boolean;
@@ -52,10 +55,12 @@ export interface WorkerRoles {
 export async function createHindsightWorker(
   runtime: Runtime,
   logger: Logger,
-  options: { overrides?: Partial<WorkerOptions>; roles?: WorkerRoles; budget?: AgentBudget } = {},
+  options: { overrides?: Partial<WorkerOptions>; roles?: WorkerRoles; budget?: AgentBudget; shutdownGraceSeconds?: number } = {},
 ) {
   const { config } = runtime;
   const roles = options.roles ?? { main: true, verify: true };
+  // SIGTERM drains: polling stops, running activities get this long, then are cancelled and clean up.
+  const shutdownGraceTime = `${options.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS} seconds` as const;
   const budget = options.budget ?? defaultBudget(config.sandboxRoot);
   const tls = temporalTls(config);
   const dataConverter = hindsightDataConverter(runtime);
@@ -81,6 +86,7 @@ export async function createHindsightWorker(
       workflowsPath,
       activities,
       dataConverter,
+      shutdownGraceTime,
       // One dump at a time per core keeps memory bounded and leaves room for the server.
       maxConcurrentActivityTaskExecutions: 4,
       ...options.overrides,
@@ -98,6 +104,7 @@ export async function createHindsightWorker(
       taskQueue: `${config.taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`,
       activities,
       dataConverter,
+      shutdownGraceTime,
       maxConcurrentActivityTaskExecutions: jobs,
     }));
   }

@@ -21,7 +21,7 @@ TemporalRuntime.install({
   telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
 });
 
-const usage = `usage: worker [--role all|main|verify] [--max-cpu N] [--max-ram-mb N] [--max-disk-gb N] [--max-concurrent-jobs N] [--sandbox-root DIR]`;
+const usage = `usage: worker [--role all|main|verify] [--max-cpu N] [--max-ram-mb N] [--max-disk-gb N] [--max-concurrent-jobs N] [--sandbox-root DIR] [--shutdown-grace-seconds N]`;
 
 const flagsSchema = z.object({
   role: z.enum(['all', 'main', 'verify']).default('all'),
@@ -30,13 +30,14 @@ const flagsSchema = z.object({
   'max-disk-gb': z.coerce.number().positive('--max-disk-gb must be a positive number').optional(),
   'max-concurrent-jobs': z.coerce.number().int().min(1, '--max-concurrent-jobs must be at least 1').optional(),
   'sandbox-root': z.string().min(1).optional(),
+  'shutdown-grace-seconds': z.coerce.number().int().min(0, '--shutdown-grace-seconds must be 0 or more').optional(),
 });
 
-function parseFlags(sandboxRoot: string): { roles: WorkerRoles; budget: AgentBudget } {
+function parseFlags(sandboxRoot: string): { roles: WorkerRoles; budget: AgentBudget; shutdownGraceSeconds: number | undefined } {
   const { values } = parseArgs({
     options: {
       role: { type: 'string' }, 'max-cpu': { type: 'string' }, 'max-ram-mb': { type: 'string' }, 'max-disk-gb': { type: 'string' },
-      'max-concurrent-jobs': { type: 'string' }, 'sandbox-root': { type: 'string' },
+      'max-concurrent-jobs': { type: 'string' }, 'sandbox-root': { type: 'string' }, 'shutdown-grace-seconds': { type: 'string' },
     },
   });
   const parsed = flagsSchema.safeParse(values);
@@ -45,6 +46,7 @@ function parseFlags(sandboxRoot: string): { roles: WorkerRoles; budget: AgentBud
   const base = defaultBudget(sandboxRoot);
   return {
     roles: { main: f.role !== 'verify', verify: f.role !== 'main' },
+    shutdownGraceSeconds: f['shutdown-grace-seconds'],
     budget: {
       maxCpu: f['max-cpu'] ?? base.maxCpu,
       maxRamMb: f['max-ram-mb'] ?? base.maxRamMb,
@@ -57,9 +59,9 @@ function parseFlags(sandboxRoot: string): { roles: WorkerRoles; budget: AgentBud
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const { roles, budget } = parseFlags(config.sandboxRoot);
+  const { roles, budget, shutdownGraceSeconds } = parseFlags(config.sandboxRoot);
   const runtime = await openRuntime(config);
-  const worker = await createHindsightWorker(runtime, logger, { roles, budget });
+  const worker = await createHindsightWorker(runtime, logger, { roles, budget, shutdownGraceSeconds });
   const close = worker.close;
   logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress, roles }, 'worker ready');
   await worker.run();

@@ -15,8 +15,8 @@ import { createDatabase, startPlatform, type Platform } from '../support/platfor
 import { startMoto, type MotoServer } from '../support/servers/moto.ts';
 
 /** The real worker program, as `npm start` runs it, in its own process so that it can be killed. */
-function startWorkerProcess(platform: Platform, log: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('worker/main.ts')], {
+function startWorkerProcess(platform: Platform, log: string[], args: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('worker/main.ts'), ...args], {
     env: { ...process.env, ...platform.configEnv, HINDSIGHT_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -152,5 +152,29 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     assert.equal((await bucketState(s3)).objects.length, 2, 'only the earlier backup is in the bucket');
     const history = await handle.fetchHistory();
     assert.ok((history.events ?? []).some((e) => e.activityTaskCanceledEventAttributes), 'the dump activity reported cancellation, not a failure to retry');
+  });
+
+  it('SIGTERM drains: the running dump is cancelled cleanly after the grace period, the worker exits 0, and the backup completes on the next worker', async () => {
+    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+    const draining = startWorkerProcess(platform, log, ['--shutdown-grace-seconds', '1']);
+    workers.push(draining);
+    const dir = path.join(platform.backupsDir, 'bulk');
+    const before = new Set(await readdir(dir));
+    const started = await platform.ops.startBackup('bulk');
+    await waitFor('the upload to start', async () => {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      return names.some((n) => n.includes('.partial-') && !before.has(n)) ? true : undefined;
+    }, 120_000);
+    draining.kill('SIGTERM');
+    const [code] = await new Promise<[number | null, string | null]>((resolve) => draining.once('exit', (c, sig) => resolve([c, sig])));
+    assert.equal(code, 0, `the worker stopped by itself after draining:\n${log.join('').slice(-1500)}`);
+    assert.deepEqual((await readdir(dir)).filter((n) => n.includes('.partial-')), [], 'the cancelled attempt removed its partial file');
+    assert.equal((await bucketState(s3)).uploads, 0, 'and aborted its multipart upload');
+    assert.equal((await platform.runtime.catalog.getBackup(started.backupId)).status, 'running', 'the backup is not failed: it waits for a worker');
+
+    workers.push(startWorkerProcess(platform, log));
+    const outcome = await started.result();
+    assert.equal(outcome.status, 'complete');
+    assert.equal(outcome.rows, 2_500_000);
   });
 });
