@@ -8,6 +8,7 @@ import { readSecretKey } from '../lib/crypto/secret-key.ts';
 import { loadConfig } from '../lib/config.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
 import { createOperations, type Operations } from '../services/operations.ts';
+import { runDoctor } from '../services/doctor.ts';
 import { openRuntime, type Runtime } from '../services/runtime.ts';
 import type { VerificationSummary } from '../lib/verify/report.ts';
 import { formatBytes, printJson, printTable, reportFailure, UsageError } from './output.ts';
@@ -35,6 +36,7 @@ const usage = `usage: hindsight <command> [options] [--json]
   download <backup-id> -o <file> [--encrypted]  the pg_dump archive (or the stored object), checksum-verified
   backup-copy <backup-id> [--wait]            copies a partial backup into the storages it missed
   restore <db> [--backup <id>] (--to <postgres-url> | --to-database <name>) [--wait]
+  doctor                                      checks the catalog, Temporal, workers, storages, tools and databases
   decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it)
 `;
 
@@ -353,6 +355,13 @@ async function run(): Promise<void> {
       });
       return;
     }
+    case 'doctor': {
+      const checks = await runDoctor(loadConfig());
+      if (json) printJson(checks);
+      else for (const c of checks) process.stdout.write(`${c.status === 'ok' ? '✓' : c.status === 'warn' ? '!' : '✗'} ${c.name.padEnd(28)} ${c.detail}\n`);
+      if (checks.some((c) => c.status === 'fail')) process.exitCode = 1;
+      return;
+    }
     case 'decrypt': {
       const file = need(sub, 'backup file');
       const keyFile = flags.key ?? loadConfig().secretKeyFile;
@@ -381,6 +390,6 @@ async function run(): Promise<void> {
 }
 
 run().then(
-  () => process.exit(0),
+  () => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0),
   (error: unknown) => process.exit(reportFailure(error, json)),
 );

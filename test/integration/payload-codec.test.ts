@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
@@ -96,5 +97,28 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('hindsight doctor names what works and what does not, and fails when something does not', async () => {
+    const doctor = () => run(process.execPath, [path.resolve('bin/hindsight.mjs'), 'doctor', '--json'], { env: { ...process.env, ...platform.configEnv } })
+      .then((r) => ({ code: 0, checks: JSON.parse(r.stdout) as Array<{ name: string; status: string; detail: string }> }))
+      .catch((error: { code: number; stdout: string }) => ({ code: error.code, checks: JSON.parse(error.stdout) as Array<{ name: string; status: string; detail: string }> }));
+    const healthy = await doctor();
+    const byName = new Map(healthy.checks.map((c) => [c.name, c]));
+    assert.equal(healthy.code, 0, JSON.stringify(healthy.checks, null, 2));
+    for (const name of ['secret key', 'catalog', 'temporal', 'pg_dump', 'storage local', 'database payroll-eu', 'sandbox root']) {
+      assert.equal(byName.get(name)?.status, 'ok', `${name}: ${JSON.stringify(byName.get(name))}`);
+    }
+    assert.equal(byName.get(`workers on ${platform.config.taskQueue}`)?.status, 'ok', 'the in-process worker polls');
+
+    // A storage whose endpoint is down: saved without its test, then named by the doctor.
+    await platform.ops.saveStorage('offline', { type: 's3', bucket: 'b', endpoint: `http://127.0.0.1:${await freePort()}`, forcePathStyle: true, accessKeyId: 'a', secretAccessKey: 'never-printed-secret' }, { skipCheck: true });
+    const sick = await doctor();
+    assert.equal(sick.code, 1);
+    const offline = sick.checks.find((c) => c.name === 'storage offline');
+    assert.equal(offline?.status, 'fail');
+    assert.match(offline?.detail ?? '', /failed at write: .*unreachable|ECONNREFUSED|connect/i);
+    assert.ok(!JSON.stringify(sick.checks).includes('never-printed-secret'), 'no secret in the report');
+    await platform.runtime.catalog.removeStorage('offline');
   });
 });

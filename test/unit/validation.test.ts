@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../lib/config.ts';
 import { parsePgUrl } from '../../lib/pg/connection.ts';
@@ -29,6 +32,36 @@ describe('configuration', () => {
         return true;
       },
     );
+  });
+});
+
+describe('config file and Temporal TLS', () => {
+  const file = (text: string) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hindsight-config-'));
+    const name = path.join(dir, 'hindsight.env');
+    writeFileSync(name, text);
+    return name;
+  };
+
+  it('reads NAME=value lines, and the environment wins over the file', () => {
+    const configFile = file('# production\nTEMPORAL_ADDRESS=temporal.internal:7233\nHINDSIGHT_TASK_QUEUE="backups"\n\nHINDSIGHT_WEB_PORT=8080\n');
+    const config = loadConfig({ HINDSIGHT_CONFIG_FILE: configFile, HINDSIGHT_WEB_PORT: '9090' });
+    assert.equal(config.temporalAddress, 'temporal.internal:7233');
+    assert.equal(config.taskQueue, 'backups');
+    assert.equal(config.webPort, 9090);
+  });
+
+  it('names the file, the line and the setting it does not know', () => {
+    const configFile = file('TEMPORAL_ADDRESS=a:1\nTEMPORAL_ADRESS=b:2\n');
+    assert.throws(() => loadConfig({ HINDSIGHT_CONFIG_FILE: configFile }), new RegExp(`${configFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: unknown setting TEMPORAL_ADRESS`));
+    assert.throws(() => loadConfig({ HINDSIGHT_CONFIG_FILE: '/nonexistent/hindsight.env' }), /HINDSIGHT_CONFIG_FILE: cannot read \/nonexistent\/hindsight.env \(ENOENT\)/);
+  });
+
+  it('turns TLS on from its files and refuses half of a client certificate', () => {
+    assert.equal(loadConfig({}).temporalTls, undefined);
+    assert.deepEqual(loadConfig({ TEMPORAL_TLS_CA_FILE: '/ca.pem', TEMPORAL_TLS_SERVER_NAME: 't.internal' }).temporalTls, { caFile: '/ca.pem', certFile: undefined, keyFile: undefined, serverName: 't.internal' });
+    assert.throws(() => loadConfig({ TEMPORAL_TLS_CERT_FILE: '/client.pem' }), /TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE go together/);
+    assert.throws(() => loadConfig({ TEMPORAL_TLS: 'yes' }), /TEMPORAL_TLS: /);
   });
 });
 

@@ -1,0 +1,122 @@
+import { access, constants, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../lib/config.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { connect, serverInfo } from '../lib/pg/connection.ts';
+import { findTools } from '../lib/pg/tools.ts';
+import { testStorageConnection } from '../lib/storage/connection-test.ts';
+import { createStorageDriver } from '../lib/storage/index.ts';
+import { connectTemporalClient } from '../temporal/client.ts';
+import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/messages.ts';
+import { hindsightSearchAttributes } from '../temporal/search-attributes.ts';
+import { openRuntime, type Runtime } from './runtime.ts';
+
+/** The directory itself, or the closest ancestor that exists (where it would be created). */
+async function nearestExisting(dir: string): Promise<string> {
+  let current = path.resolve(dir);
+  for (;;) {
+    if (await access(current).then(() => true, () => false)) return current;
+    const parent = path.dirname(current);
+    if (parent === current) return current;
+    current = parent;
+  }
+}
+
+export interface DoctorCheck {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+}
+
+/**
+ * Checks everything Hindsight depends on, each on its own so that one broken part does not hide
+ * the others: the secret key and catalog, Temporal (namespace, search attributes, workers polling),
+ * every storage (write, read back, delete), the PostgreSQL tools against every registered database,
+ * the sandbox root and the codec token.
+ */
+export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  const add = (name: string, status: DoctorCheck['status'], detail: string) => checks.push({ name, status, detail });
+
+  let runtime: Runtime | undefined;
+  try {
+    runtime = await openRuntime(config, { migrate: false });
+    add('secret key', 'ok', `${config.secretKeyFile} (key ${runtime.key.id}${runtime.previousKeys.length ? `, ${runtime.previousKeys.length} earlier key(s)` : ''})`);
+    const { rows } = await runtime.catalog.pool.query<{ n: string }>('select count(*)::text as n from schema_migrations');
+    add('catalog', 'ok', `${config.databaseUrl ? 'DATABASE_URL' : 'embedded catalog'}: ${rows[0]?.n ?? '?'} migrations applied`);
+  } catch (error) {
+    add('secret key and catalog', 'fail', errorMessage(error));
+  }
+
+  let temporal: Client | undefined;
+  if (runtime) {
+    try {
+      temporal = await connectTemporalClient(config, runtime);
+      const attributes = await temporal.connection.operatorService.listSearchAttributes({ namespace: config.temporalNamespace });
+      const missing = hindsightSearchAttributes.map((a) => a.name).filter((name) => !(name in (attributes.customAttributes ?? {})));
+      add('temporal', missing.length ? 'fail' : 'ok', missing.length
+        ? `namespace "${config.temporalNamespace}" lacks search attributes ${missing.join(', ')} (temporal operator search-attribute create --name <name> --type Keyword)`
+        : `${config.temporalAddress}, namespace "${config.temporalNamespace}"${config.temporalTls ? ', TLS' : ''}`);
+      for (const queue of [config.taskQueue, `${config.taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`]) {
+        const described = await temporal.workflowService.describeTaskQueue({ namespace: config.temporalNamespace, taskQueue: { name: queue }, taskQueueType: queue === config.taskQueue ? 1 : 2 });
+        const pollers = described.pollers?.length ?? 0;
+        add(`workers on ${queue}`, pollers > 0 ? 'ok' : 'warn', pollers > 0 ? `${pollers} poller(s)` : 'no worker is polling: start one (node worker/main.ts)');
+      }
+    } catch (error) {
+      add('temporal', 'fail', errorMessage(error));
+    }
+  }
+
+  const pgDumps = await findTools('pg_dump');
+  add('pg_dump', pgDumps.length ? 'ok' : 'fail', pgDumps.length ? pgDumps.map((t) => `${t.version} (${t.path})`).join('; ') : 'not found: install postgresql-client-<major> or set HINDSIGHT_PG_BIN');
+  const servers = await findTools('initdb');
+  add('sandbox servers', servers.length ? 'ok' : 'warn', servers.length ? `PostgreSQL ${servers.map((t) => t.major).join(', ')} can be verified` : 'no initdb: backups cannot be verified here (install postgresql-<major>)');
+
+  if (runtime) {
+    for (const storage of await runtime.catalog.listStorages().catch(() => [])) {
+      try {
+        const driver = createStorageDriver(storage.name, await runtime.catalog.storageConfig(storage.name));
+        try {
+          const result = await testStorageConnection(driver);
+          add(`storage ${storage.name}`, result.ok ? 'ok' : 'fail', result.ok ? `${storage.type}: write, read back, delete in ${result.elapsedMs} ms` : `${storage.type}: failed at ${result.stage}: ${result.message}`);
+        } finally {
+          await driver.close?.().catch(() => undefined);
+        }
+      } catch (error) {
+        add(`storage ${storage.name}`, 'fail', errorMessage(error));
+      }
+    }
+    for (const db of await runtime.catalog.listDatabases().catch(() => [])) {
+      try {
+        const client = await connect(db.name, await runtime.catalog.databaseTarget(db.name));
+        try {
+          const info = await serverInfo(client);
+          const newest = pgDumps[0];
+          const fits = newest !== undefined && newest.major >= info.major;
+          add(`database ${db.name}`, fits ? 'ok' : 'fail', fits
+            ? `PostgreSQL ${info.version}, dumped with pg_dump ${newest.major}${servers.some((s) => s.major === info.major) ? '' : `; no PostgreSQL ${info.major} server here to verify its backups`}`
+            : `PostgreSQL ${info.version} needs pg_dump ${info.major} or newer (install postgresql-client-${info.major})`);
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      } catch (error) {
+        add(`database ${db.name}`, 'warn', errorMessage(error));
+      }
+    }
+  }
+
+  const writableDir = await nearestExisting(config.sandboxRoot);
+  const writable = await access(writableDir, constants.W_OK).then(() => true, () => false);
+  add('sandbox root', writable ? 'ok' : 'fail', writable
+    ? `${config.sandboxRoot}${writableDir === config.sandboxRoot ? '' : ' (created on first use)'}`
+    : `${writableDir} is not writable, so ${config.sandboxRoot} cannot hold sandboxes (set HINDSIGHT_SANDBOX_ROOT)`);
+  if (config.codecTokenFile) {
+    const token = await readFile(config.codecTokenFile, 'utf8').then((t) => t.trim(), () => '');
+    add('codec endpoint', token.length >= 16 ? 'ok' : 'fail', token.length >= 16 ? `token from ${config.codecTokenFile}, origin ${config.codecCorsOrigin}` : `${config.codecTokenFile} is unreadable or holds fewer than 16 characters`);
+  }
+
+  await temporal?.connection.close().catch(() => undefined);
+  await runtime?.close().catch(() => undefined);
+  return checks;
+}
