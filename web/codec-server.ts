@@ -29,6 +29,23 @@ const toWire = (p: Payload) => ({
   data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
 });
 
+const COOKIE = 'hindsight_codec';
+
+function cookieToken(header: string | undefined): string {
+  for (const part of (header ?? '').split(';')) {
+    const [name, ...rest] = part.trim().split('=');
+    if (name === COOKIE) return decodeURIComponent(rest.join('='));
+  }
+  return '';
+}
+
+const loginPage = (message = '') => `<!doctype html><meta charset="utf-8"><title>Hindsight codec access</title>
+<body style="font-family: system-ui; max-width: 32rem; margin: 4rem auto">
+<h1>Decode payloads in the Temporal UI</h1>
+<p>Enter the codec token (the contents of HINDSIGHT_CODEC_TOKEN_FILE). This browser then keeps it in an HttpOnly cookie that the Temporal UI sends with its decode requests.</p>
+${message ? `<p role="alert">${message}</p>` : ''}
+<form method="post"><input type="password" name="token" autocomplete="off" required style="width: 100%"> <button>Unlock</button></form>`;
+
 function sameToken(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -52,13 +69,26 @@ export function codecRouter(options: CodecServerOptions): Router {
     }
     if (req.method === 'OPTIONS') return void res.status(req.headers.origin === options.corsOrigin ? 204 : 403).end();
     if (!options.token) return void res.status(404).json({ error: { message: 'the codec endpoint is off: set HINDSIGHT_CODEC_TOKEN_FILE to turn it on' } });
+    if (req.path === '/session') return next();
     const header = req.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+    // The temporal CLI sends the token as a bearer token; a browser sends the cookie set by /codec/session.
+    const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : cookieToken(req.headers.cookie);
     if (!given || !sameToken(given, options.token)) {
       options.log(`codec: refused a ${req.path} request without a valid token from ${req.ip}`);
       return void res.status(401).json({ error: { message: 'a valid bearer token is required' } });
     }
     next();
+  });
+  router.get('/session', (_req, res) => void res.type('html').send(loginPage()));
+  router.post('/session', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
+    const token = typeof req.body?.token === 'string' ? req.body.token : '';
+    if (!options.token || !sameToken(token, options.token)) {
+      options.log(`codec: refused a session for ${req.ip}`);
+      return void res.status(401).type('html').send(loginPage('That token is not the codec token.'));
+    }
+    // Same site as the Temporal UI (another port of the same host, or a sibling behind one proxy): Lax is enough.
+    res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'lax', path: '/codec', maxAge: 12 * 3600_000, secure: req.secure });
+    res.type('html').send('<!doctype html><meta charset="utf-8"><p>Unlocked: the Temporal UI in this browser now shows decoded payloads for 12 hours.</p>');
   });
   router.use(express.json({ limit: '64mb' }));
   for (const direction of ['encode', 'decode'] as const) {

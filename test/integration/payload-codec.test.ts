@@ -94,6 +94,23 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
       const foreign = await preflight('https://evil.example');
       assert.equal(foreign.status, 403);
       assert.equal(foreign.headers.get('access-control-allow-origin'), null);
+
+      // A browser unlocks once with the token; the Temporal UI's decode requests then carry the cookie.
+      const session = (value: string) => fetch(`${server.url}/codec/session`, { method: 'POST', body: new URLSearchParams({ token: value }), redirect: 'manual' });
+      assert.equal((await session('wrong')).status, 401);
+      const unlocked = await session(token);
+      assert.equal(unlocked.status, 200);
+      const cookie = unlocked.headers.get('set-cookie') ?? '';
+      assert.match(cookie, /hindsight_codec=.*HttpOnly/i);
+      const [sealed] = await new EncryptionCodec(platform.runtime.key).encode([{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"payroll_eu_copy"') }]);
+      const wire = { payloads: [{ metadata: Object.fromEntries(Object.entries(sealed!.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(sealed!.data!).toString('base64') }] };
+      const decode = (headers: Record<string, string>) => fetch(`${server.url}/codec/decode`, { method: 'POST', body: JSON.stringify(wire), headers: { 'content-type': 'application/json', origin: uiOrigin, ...headers } });
+      assert.equal((await decode({})).status, 401, 'no cookie, no token: refused');
+      const viaCookie = await decode({ cookie: cookie.split(';')[0]! });
+      assert.equal(viaCookie.status, 200);
+      assert.equal(viaCookie.headers.get('access-control-allow-origin'), uiOrigin);
+      const body = await viaCookie.json() as { payloads: Array<{ data: string }> };
+      assert.equal(Buffer.from(body.payloads[0]!.data, 'base64').toString(), '"payroll_eu_copy"');
     } finally {
       await server.close();
     }
