@@ -4,7 +4,8 @@
  * demo. Ctrl-C stops everything in reverse order; the next start resumes with the same data.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -77,6 +78,14 @@ async function main(): Promise<void> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o755 });
   const { created } = await loadOrCreateSecretKey(config.secretKeyFile);
   if (created) log.warn(`created ${config.secretKeyFile}: back it up offline now; without it no backup can be decrypted`);
+  // The codec endpoint is on locally, with a token in the data directory (the children inherit the setting).
+  if (!config.codecTokenFile) {
+    const tokenFile = path.join(config.dataDir, 'codec.token');
+    await writeFile(tokenFile, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600, flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    process.env.HINDSIGHT_CODEC_TOKEN_FILE = tokenFile;
+  }
 
   if (!config.databaseUrl) {
     metaCluster = await openLocalCluster({ dataDir: metaClusterDir(config), port: config.metaPort, superuser: 'hindsight' });
@@ -93,7 +102,10 @@ async function main(): Promise<void> {
 
   const [host, port] = config.temporalAddress.split(':') as [string, string];
   if (['127.0.0.1', 'localhost'].includes(host)) {
-    const temporal = await startTemporalDevServer({ dbFile: path.join(config.dataDir, 'temporal.db'), port: Number(port), uiPort: config.temporalUiPort, namespace: config.temporalNamespace });
+    const temporal = await startTemporalDevServer({
+      dbFile: path.join(config.dataDir, 'temporal.db'), port: Number(port), uiPort: config.temporalUiPort, namespace: config.temporalNamespace,
+      uiCodecEndpoint: `http://${config.webHost}:${config.webPort}/codec`,
+    });
     prefixOutput('temporal', temporal);
     children.push({ name: 'temporal', child: temporal });
     temporal.once('exit', (code) => { if (!stopping) { log.error(`temporal dev server exited (${code})`); void shutdown(1); } });

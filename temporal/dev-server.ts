@@ -44,6 +44,8 @@ export interface DevServerOptions {
   port: number;
   uiPort: number;
   namespace: string;
+  /** The console's codec endpoint, so that the UI can show decoded payloads. */
+  uiCodecEndpoint?: string;
 }
 
 /** `temporal server start-dev` with SQLite persistence: workflows survive a restart. */
@@ -58,6 +60,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     '--namespace', options.namespace,
     '--log-level', 'error',
     ...hindsightSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+    ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
   ];
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   return child;

@@ -16,7 +16,7 @@ const wirePayloads = z.object({
   payloads: z.array(z.object({
     metadata: z.record(z.string(), z.string()).optional(),
     data: z.string().optional(),
-  })).max(10_000),
+  })).max(10_000).default([]),
 });
 
 const fromWire = (p: z.infer<typeof wirePayloads>['payloads'][number]): Payload => ({
