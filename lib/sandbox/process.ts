@@ -2,13 +2,13 @@ import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, readdir, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { HindsightError, errorMessage } from '../errors.ts';
+import { freePort } from '../net/free-port.ts';
 import { connect, type PgTarget } from '../pg/connection.ts';
 import { serverBinaries } from './binaries.ts';
 import type { Sandbox, SandboxCreateOptions, SandboxDriver } from './contract.ts';
@@ -130,16 +130,6 @@ async function handToServerUser(dir: string): Promise<void> {
   await chown(dir, uid, gid);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** pg_ctl hands `-o` to /bin/sh: every word is single-quoted. */
 const shellQuote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;

@@ -6,16 +6,7 @@ import type { LocalCluster } from '../../lib/pg/cluster.ts';
 import { targetUrl } from '../../lib/pg/connection.ts';
 import { uptimeQuery, type HealthState } from '../../temporal/messages.ts';
 import { createDatabase, startPlatform, startTestCluster, type Platform } from '../support/platform.ts';
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { waitFor } from '../support/wait.ts';
 
 describe('health monitor: a database that goes down and comes back', () => {
   let platform: Platform;

@@ -9,16 +9,7 @@ import type { VerificationSummary } from '../../lib/verify/report.ts';
 import { createConsoleServices } from '../../services/console.ts';
 import { lastVerificationQuery } from '../../temporal/messages.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { waitFor } from '../support/wait.ts';
 
 const portIsFree = (port: number) => new Promise<boolean>((resolve) => {
   const server = net.createServer();

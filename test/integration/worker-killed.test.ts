@@ -13,6 +13,7 @@ import { backupProgressQuery, cancelBackupSignal } from '../../temporal/messages
 import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { startMoto, type MotoServer } from '../support/servers/moto.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** The real worker program, as `npm start` runs it, in its own process so that it can be killed. */
 function startWorkerProcess(platform: Platform, log: string[], args: string[] = []): ChildProcess {
@@ -23,16 +24,6 @@ function startWorkerProcess(platform: Platform, log: string[], args: string[] = 
   child.stdout?.on('data', (d: Buffer) => log.push(d.toString()));
   child.stderr?.on('data', (d: Buffer) => log.push(d.toString()));
   return child;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function sha256Of(stream: NodeJS.ReadableStream): Promise<string> {
