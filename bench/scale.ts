@@ -21,7 +21,7 @@
  * window each phase runs: with SCALE_WINDOW_MINUTES=60 SCALE_PHASE_MINUTES=10, the first ten minutes
  * of an hour at the real rate of 1,000 databases an hour (the rest stay parked);
  * SCALE_HEALTH_STEADY_MINUTES [0], minutes of steady health probing measured after the first probes
- * (use with a short SCALE_HEALTH_INTERVAL_SECONDS such as the default 60). Writes
+ * (use with a short SCALE_HEALTH_INTERVAL_SECONDS such as the product's default, 60). Writes
  * bench/out/scale-<stamp>.json, every backup's timings and the workers' logs beside it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -135,7 +135,7 @@ const rssOf = (pid: number): number | null => {
   }
 };
 
-interface ProcEntry { ppid: number; command: string; cpuSeconds: number }
+interface ProcEntry { ppid: number; command: string; cpuSeconds: number; selfCpuSeconds: number }
 interface CpuSnapshot { at: number; machineBusy: number; machineTotal: number; procs: Map<number, ProcEntry> }
 
 /** utime + stime of the process and of its children it has reaped (pg_dump, for a worker). */
@@ -145,6 +145,7 @@ function readProc(pid: number): ProcEntry | null {
     const close = stat.lastIndexOf(')');
     const fields = stat.slice(close + 2).split(' ');
     const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+    const selfTicks = Number(fields[11]) + Number(fields[12]);
     let command = stat.slice(stat.indexOf('(') + 1, close);
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
@@ -152,7 +153,7 @@ function readProc(pid: number): ProcEntry | null {
     } catch {
       // kernel thread or gone: keep the short name
     }
-    return { ppid: Number(fields[1]), command, cpuSeconds: ticks / CLOCK_TICKS };
+    return { ppid: Number(fields[1]), command, cpuSeconds: ticks / CLOCK_TICKS, selfCpuSeconds: selfTicks / CLOCK_TICKS };
   } catch {
     return null;
   }
@@ -222,7 +223,8 @@ function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, groups: CpuGroups): CpuRepor
   seconds.other = Math.max(0, machineBusy - seconds.workers - seconds.temporal - seconds.postgres - seconds.harness);
   const topOther = [...b.procs]
     .filter(([pid]) => !ours.has(pid))
-    .map(([pid, p]) => ({ pid, command: p.command, cpuSeconds: p.cpuSeconds - (a.procs.get(pid)?.cpuSeconds ?? 0) }))
+    // Own time only: a foreign parent's reaped-children time jumps when a long job of its ends.
+    .map(([pid, p]) => ({ pid, command: p.command, cpuSeconds: p.selfCpuSeconds - (a.procs.get(pid)?.selfCpuSeconds ?? 0) }))
     .filter((p) => p.cpuSeconds >= 1)
     .sort((x, y) => y.cpuSeconds - x.cpuSeconds)
     .slice(0, 6);
