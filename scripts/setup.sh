@@ -59,8 +59,10 @@ if [ -n "$missing" ]; then
   fi
 fi
 
-# rclone serves the rclone storage type; openssh-server is the SFTP server the storage tests start.
+# rclone serves the rclone storage type; openssh-server is the SFTP server the storage tests start;
+# zstd compresses WAL segments and base backups.
 missing_pkgs=""
+command -v zstd >/dev/null || missing_pkgs="$missing_pkgs zstd"
 command -v rclone >/dev/null || missing_pkgs="$missing_pkgs rclone"
 [ -x /usr/sbin/sshd ] || missing_pkgs="$missing_pkgs openssh-server"
 if [ -n "$missing_pkgs" ]; then
