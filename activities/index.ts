@@ -15,6 +15,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { RestoreTarget } from '../temporal/inputs.ts';
 import { translated } from './failures.ts';
 import { createHealthActivities } from './health.ts';
+import { createHookActivities } from './hooks.ts';
 import { createRetentionActivities } from './retention.ts';
 import { createVerificationActivities, type VerificationDeps } from './verification.ts';
 
@@ -88,6 +89,7 @@ export const createActivities = (deps: ActivityDeps) => {
     ...createVerificationActivities(deps),
     ...createHealthActivities(deps),
     ...createRetentionActivities(deps),
+    ...createHookActivities(deps),
 
     /** Connects to the source and reports its version; fails fast with a named cause. */
     async probeDatabase(input: { database: string }): Promise<{ serverVersion: string; sizeBytes: number }> {

@@ -4,7 +4,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
  * Signals and queries of the backup and restore workflows. The console and CLI import this module
  * (it holds no workflow code) and address workflows by type name.
  */
-export type BackupStage = 'starting' | 'checking' | 'dumping' | 'copying' | 'complete' | 'partial' | 'failed' | 'cancelled';
+export type BackupStage = 'starting' | 'hooks' | 'checking' | 'dumping' | 'copying' | 'complete' | 'partial' | 'failed' | 'cancelled';
 
 export interface BackupProgress {
   backupId: string;
@@ -55,6 +55,10 @@ export interface BackupOutcome {
   database: string;
   /** partial: at least one storage holds the backup whole, at least one does not. */
   status: 'complete' | 'partial' | 'cancelled';
+  /** Why a cancelled backup was cancelled (e.g. the output of a failed pre_backup hook). */
+  reason?: string;
+  /** What left the backup usable but deserves a look, e.g. a post_backup hook that failed. */
+  warnings?: string[];
   copies: CopyReport[];
   sizeBytes: number;
   dumpBytes: number;
@@ -79,6 +83,8 @@ export interface RestoreOutcome {
   target: string;
   tablesChecked: number;
   rowsChecked: number;
+  /** E.g. a post_restore hook that failed; the restore itself succeeded. */
+  warnings?: string[];
 }
 
 export const TASK_QUEUE_DEFAULT = 'hindsight';

@@ -7,6 +7,7 @@ import {
   backupProgressQuery, backupProgressSignal, cancelBackupSignal, type BackupOutcome, type BackupProgress, type CopyReport,
 } from '../temporal/messages.ts';
 import { catalogActivities, copyActivities, sourceProbeActivities, streamingActivities } from './activity-options.ts';
+import { PATCH_HOOK_SCRIPTS, runHookStage } from './hook-steps.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
 const quick = catalogActivities;
@@ -19,6 +20,9 @@ const copy = copyActivities(2);
  * (test/histories/v0.1 holds such runs). Remove a patch only when no run of the old version is open.
  */
 export const PATCH_COPIES_AND_VERIFICATION = 'copies-settle-and-verification';
+
+/** A pre_backup hook that fails cancels the backup; its message (with the script's output) is the reason. */
+class PreBackupHookFailed extends Error {}
 
 /**
  * One logical backup of one database: check the source, dump it once to every storage, give each
@@ -47,8 +51,28 @@ export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOu
   });
 
   await quick.recordBackupStarted({ database: input.database, backupId, workflowId: info.workflowId, trigger: input.trigger });
+  const hookInput = { database: input.database, workflowId: info.workflowId, backupId };
+  let postHooksDue = false;
+  /** post_backup hooks run after every backup whose pre_backup hooks passed, whatever its outcome. */
+  const runPostHooks = async (): Promise<string[]> => {
+    if (!postHooksDue) return [];
+    postHooksDue = false;
+    progress.stage = 'hooks';
+    try {
+      return (await runHookStage({ ...hookInput, kind: 'post_backup' })).failures.map((f) => f.message);
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      return [`post_backup hooks could not run: ${rootMessage(error)}`];
+    }
+  };
   try {
     const result = await work.run(async () => {
+      if (patched(PATCH_HOOK_SCRIPTS)) {
+        progress.stage = 'hooks';
+        const pre = await runHookStage({ ...hookInput, kind: 'pre_backup' });
+        if (pre.failures.length > 0) throw new PreBackupHookFailed(pre.failures[0]!.message);
+        postHooksDue = true;
+      }
       progress.stage = 'checking';
       await probe.probeDatabase({ database: input.database });
       progress.stage = 'dumping';
@@ -74,19 +98,29 @@ export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOu
       } catch (error) {
         if (isCancellation(error)) throw error;
       }
-      return { ...dumped, copies, status: status === 'complete' ? 'complete' as const : 'partial' as const };
+      const warnings = await runPostHooks();
+      return { ...dumped, copies, status: status === 'complete' ? 'complete' as const : 'partial' as const, ...(warnings.length > 0 ? { warnings } : {}) };
     });
     progress.stage = result.status;
     progress.dumpBytes = result.dumpBytes;
     progress.storedBytes = result.sizeBytes;
     return { ...result, backupId, database: input.database };
   } catch (error) {
+    if (error instanceof PreBackupHookFailed) {
+      progress.stage = 'cancelled';
+      progress.error = error.message;
+      await CancellationScope.nonCancellable(() => quick.recordBackupEnded({ backupId, status: 'cancelled', error: error.message }));
+      return { backupId, database: input.database, status: 'cancelled', reason: error.message, copies: [], sizeBytes: 0, dumpBytes: 0, sha256: '', tables: 0, rows: 0 };
+    }
     const cancelled = isCancellation(error);
     const message = cancelled ? cancelReason : rootMessage(error);
     progress.stage = cancelled ? 'cancelled' : 'failed';
     progress.error = message;
     // Recording the outcome must happen even when the workflow itself is being cancelled.
     await CancellationScope.nonCancellable(() => quick.recordBackupEnded({ backupId, status: cancelled ? 'cancelled' : 'failed', error: message }));
+    // What a pre_backup hook set up (a lock, a paused job) is undone even when the backup failed.
+    await CancellationScope.nonCancellable(runPostHooks).catch(() => undefined);
+    progress.stage = cancelled ? 'cancelled' : 'failed';
     if (cancelled && work.consideredCancelled && !CancellationScope.current().consideredCancelled) {
       return { backupId, database: input.database, status: 'cancelled', copies: [], sizeBytes: 0, dumpBytes: 0, sha256: '', tables: 0, rows: 0 };
     }

@@ -1,11 +1,12 @@
 import {
-  ApplicationFailure, CancellationScope, isCancellation, setHandler, uuid4, workflowInfo,
+  ApplicationFailure, CancellationScope, isCancellation, patched, setHandler, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import { restoreBackupInput, type RestoreBackupInput } from '../temporal/inputs.ts';
 import {
   abortRestoreSignal, restoreProgressQuery, restoreProgressSignal, type RestoreOutcome, type RestoreProgress,
 } from '../temporal/messages.ts';
 import { catalogActivities, streamingActivities } from './activity-options.ts';
+import { PATCH_HOOK_SCRIPTS, runHookStage } from './hook-steps.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
 const quick = catalogActivities;
@@ -52,7 +53,21 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
     }
     await quick.recordRestoreEnded({ restoreId, status: 'verified', tablesChecked: result.tablesChecked, rowsChecked: result.rowsChecked });
     progress.stage = 'verified';
-    return { restoreId, backupId, storageName: result.storageName, database: input.database, target, tablesChecked: result.tablesChecked, rowsChecked: result.rowsChecked };
+    const warnings: string[] = [];
+    if (patched(PATCH_HOOK_SCRIPTS)) {
+      // The restore stands whatever its post_restore hooks do: a failure is a warning on it.
+      try {
+        const post = await runHookStage({ database: input.database, kind: 'post_restore', workflowId: info.workflowId, backupId, restoreId });
+        warnings.push(...post.failures.map((f) => f.message));
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        warnings.push(`post_restore hooks could not run: ${rootMessage(error)}`);
+      }
+    }
+    return {
+      restoreId, backupId, storageName: result.storageName, database: input.database, target, tablesChecked: result.tablesChecked, rowsChecked: result.rowsChecked,
+      ...(warnings.length > 0 ? { warnings } : {}),
+    };
   } catch (error) {
     const aborted = isCancellation(error);
     const message = aborted ? 'aborted by request' : rootMessage(error);

@@ -5,6 +5,7 @@ import type { SecretKey } from '../crypto/secret-key.ts';
 import type { PgTarget } from '../pg/connection.ts';
 import type { TableRowCount, RowCountMismatch } from '../pg/row-counts.ts';
 import { createHealthStore } from './health.ts';
+import { createHookStore, type JobWarning } from './hooks.ts';
 import { createVerificationStore } from './verifications.ts';
 import { joinSecrets, splitSecrets, storageConfigSchema, type StorageConfig } from '../storage/index.ts';
 
@@ -82,6 +83,8 @@ export interface BackupRecord {
   toolVersion: string | null;
   rowCounts: TableRowCount[] | null;
   error: string | null;
+  /** Problems that left the backup usable, e.g. a post_backup hook that failed. */
+  warnings: JobWarning[];
   lastRestore: RestoreSummary | null;
 }
 
@@ -122,6 +125,7 @@ function toBackup(row: any): BackupRecord {
     toolVersion: row.tool_version,
     rowCounts: row.row_counts,
     error: row.error,
+    warnings: row.warnings ?? [],
     lastRestore: row.r_id
       ? { id: row.r_id, status: row.r_status, target: row.r_target, finishedAt: row.r_finished_at, tablesChecked: row.r_tables, rowsChecked: num(row.r_rows), error: row.r_error }
       : null,
@@ -193,6 +197,7 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
     pool,
     verifications: createVerificationStore(pool),
     health: createHealthStore(pool),
+    hooks: createHookStore(pool),
 
     async close(): Promise<void> {
       await pool.end();
@@ -311,6 +316,13 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
         if (result.rowCount === 0) throw new HindsightError('not_found', `database "${name}" is not registered`);
       }
       return catalog.getDatabase(name);
+    },
+
+    /** Switches the role backups connect as (e.g. to a read-only one); the password is sealed like the URL's. */
+    async setDatabaseRole(name: string, user: string, password: string | undefined): Promise<void> {
+      const sealed = password !== undefined ? seal(key, password, passwordContext(name)) : null;
+      const result = await pool.query('update databases set username = $2, sealed_password = $3 where name = $1', [name, user, sealed]);
+      if (result.rowCount === 0) throw new HindsightError('not_found', `database "${name}" is not registered`);
     },
 
     async updateSchedule(name: string, schedule: string | null, timezone: string): Promise<void> {

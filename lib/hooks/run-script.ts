@@ -1,0 +1,227 @@
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+
+/** What a hook run keeps of its output: the last 64 KiB, enough to explain a failure. */
+export const OUTPUT_TAIL_BYTES = 64 * 1024;
+/** Lines longer than this are split: a script printing a binary blob must not hold memory. */
+const MAX_LINE_BYTES = 8 * 1024;
+/** After TERM at the timeout, the group has this long to exit before KILL. */
+export const DEFAULT_KILL_GRACE_MS = 3000;
+
+export interface ScriptRunOptions {
+  script: string;
+  env: Record<string, string>;
+  cwd: string;
+  timeoutSeconds: number;
+  /** Each line of stdout or stderr as it arrives (without its newline). */
+  onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+  /** Aborting kills the script's process group, like a timeout. */
+  signal?: AbortSignal | undefined;
+  killGraceMs?: number;
+}
+
+export interface ScriptRunResult {
+  exitCode: number | null;
+  /** The signal that ended the shell, when one did. */
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  aborted: boolean;
+  durationMs: number;
+  /** The last 64 KiB of stdout and stderr, interleaved as they arrived. */
+  outputTail: string;
+  outputTruncated: boolean;
+  /** The process group id (the shell's pid): gone once the run returns. */
+  pid: number | undefined;
+  ok: boolean;
+}
+
+/** Keeps the last `limit` bytes of what it is given, and whether anything was dropped. */
+class ByteTail {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+  constructor(private readonly limit: number) {}
+  push(text: string): void {
+    const buf = Buffer.from(text, 'utf8');
+    this.chunks.push(buf);
+    this.size += buf.length;
+    while (this.size > this.limit && this.chunks.length > 0) {
+      const first = this.chunks[0]!;
+      const excess = this.size - this.limit;
+      this.truncated = true;
+      if (first.length <= excess) {
+        this.chunks.shift();
+        this.size -= first.length;
+      } else {
+        this.chunks[0] = first.subarray(excess);
+        this.size -= excess;
+      }
+    }
+  }
+  toString(): string {
+    // A cut in the middle of a multi-byte character decodes as U+FFFD; drop it.
+    return Buffer.concat(this.chunks).toString('utf8').replace(/^\uFFFD+/, '');
+  }
+}
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+/**
+ * Whether a process of the group still runs. A zombie does not count: an ended process whose
+ * parent died waits for init to reap it, which in a container may take seconds.
+ */
+export function groupAlive(pgid: number | undefined): boolean {
+  if (pgid === undefined) return false;
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return true;
+  }
+  for (const entry of entries) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses, so parse after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') return true;
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return false;
+}
+
+/** Waits until no process of the group is left: SIGTERM, then SIGKILL after the grace period. */
+async function ensureGroupGone(pid: number | undefined, graceMs: number): Promise<void> {
+  if (!groupAlive(pid)) return;
+  killGroup(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pid)) {
+    if (Date.now() >= deadline) killGroup(pid, 'SIGKILL');
+    if (Date.now() >= deadline + 5000) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Runs a hook script with `/bin/sh -c` in a process group of its own, with exactly the environment
+ * given (nothing inherited), streaming its output line by line. At the timeout (or on abort) the
+ * whole group gets SIGTERM, then SIGKILL after a grace period, so that a `sleep` or a pipeline the
+ * script started cannot outlive it. Processes the script leaves behind in its group when it exits
+ * are ended the same way: a hook that must start a long-running service should use its service
+ * manager (or `setsid`), not a background job.
+ */
+export function runHookScript(options: ScriptRunOptions): Promise<ScriptRunResult> {
+  const started = Date.now();
+  const grace = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  const tail = new ByteTail(OUTPUT_TAIL_BYTES);
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', options.script], {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const pid = child.pid;
+    let timedOut = false;
+    let aborted = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const terminate = () => {
+      killGroup(pid, 'SIGTERM');
+      killTimer ??= setTimeout(() => killGroup(pid, 'SIGKILL'), grace);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      tail.push(`\n[hindsight] the script ran longer than ${options.timeoutSeconds} s: its process group was sent SIGTERM${grace > 0 ? `, then SIGKILL after ${grace / 1000} s` : ''}\n`);
+      terminate();
+    }, options.timeoutSeconds * 1000);
+    const onAbort = () => {
+      aborted = true;
+      terminate();
+    };
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const lineReader = (stream: 'stdout' | 'stderr') => {
+      const decoder = new StringDecoder('utf8');
+      let pending = '';
+      const emit = (line: string) => options.onLine?.(stream, line);
+      return {
+        data(chunk: Buffer) {
+          const text = decoder.write(chunk);
+          tail.push(text);
+          pending += text;
+          let newline: number;
+          while ((newline = pending.indexOf('\n')) >= 0) {
+            emit(pending.slice(0, newline).replace(/\r$/, ''));
+            pending = pending.slice(newline + 1);
+          }
+          while (pending.length > MAX_LINE_BYTES) {
+            emit(pending.slice(0, MAX_LINE_BYTES));
+            pending = pending.slice(MAX_LINE_BYTES);
+          }
+        },
+        end() {
+          const rest = pending + decoder.end();
+          pending = '';
+          if (rest.length > 0) emit(rest);
+        },
+      };
+    };
+    const out = lineReader('stdout');
+    const err = lineReader('stderr');
+    child.stdout.on('data', out.data);
+    child.stderr.on('data', err.data);
+
+    let finished = false;
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let closeGuard: NodeJS.Timeout | undefined;
+    const finish = (spawnError?: Error) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      if (killTimer) clearTimeout(killTimer);
+      if (closeGuard) clearTimeout(closeGuard);
+      options.signal?.removeEventListener('abort', onAbort);
+      out.end();
+      err.end();
+      if (spawnError) tail.push(`[hindsight] the script could not be started: ${spawnError.message}\n`);
+      void ensureGroupGone(pid, grace).then(() => resolve({
+        exitCode: exited?.code ?? null,
+        signal: exited?.signal ?? null,
+        timedOut, aborted, pid,
+        durationMs: Date.now() - started,
+        outputTail: tail.toString(),
+        outputTruncated: tail.truncated,
+        ok: !spawnError && !timedOut && !aborted && exited?.code === 0,
+      }));
+    };
+    child.once('error', (error) => finish(error));
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      // Whatever the script left running in its group goes with it (TERM, then KILL), so that
+      // the pipes close and nothing outlives the hook.
+      if (groupAlive(pid)) terminate();
+      // A process that left the group (setsid) but kept our pipes open must not hold the run.
+      closeGuard = setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish();
+      }, grace + 2000);
+    });
+    child.once('close', () => finish());
+  });
+}
