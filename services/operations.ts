@@ -19,6 +19,8 @@ import { deleteBackupSchedule, deleteSchedule, upsertBackupSchedule, upsertReten
 import { jobAttributes } from '../temporal/search-attributes.ts';
 import { newVerificationId, signalVerifier, verifierWorkflowId } from '../temporal/verifier.ts';
 import type { Runtime } from './runtime.ts';
+import { createHookService } from './hooks.ts';
+import { createBackupRoleService } from './backup-role.ts';
 
 /** Five cron fields (minute hour day month weekday) or a shorthand such as @daily. */
 export const cronSchema = z
@@ -86,6 +88,9 @@ export function createOperations(runtime: Runtime, temporal: Client) {
   }
 
   return {
+    hooks: createHookService(catalog),
+    backupRole: createBackupRoleService(catalog),
+
     async addDatabase(raw: AddDatabaseInput) {
       const input = parseOrThrow(addDatabaseInput, raw);
       const target = parsePgUrl(input.url);

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import type { Catalog } from '../lib/catalog/catalog.ts';
+import type { HookRecord, HookRunRecord } from '../lib/catalog/hooks.ts';
+import { HindsightError } from '../lib/errors.ts';
+import { describeHookVariables, hookKindDescriptions, hookKinds, type HookKind } from '../lib/hooks/variables.ts';
+
+/** Until workspaces exist every database belongs to workspace 1. */
+export const DEFAULT_WORKSPACE_ID = 1;
+
+const databaseName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'database must be a registered name: lowercase letters, digits, "_" or "-"');
+const kindSchema = z.enum(hookKinds, { error: `kind must be one of ${hookKinds.join(', ')}` });
+
+/** A hook belongs to one database or to a whole workspace, never both. */
+const scopeSchema = z.union([
+  z.object({ database: databaseName }).strict(),
+  z.object({ workspaceId: z.number().int().positive('workspaceId must be a positive integer') }).strict(),
+], { error: 'a hook needs either a database or a workspace' });
+export type HookTarget = z.input<typeof scopeSchema>;
+
+export const setHookInput = z.object({
+  target: scopeSchema,
+  kind: kindSchema,
+  script: z.string()
+    .refine((s) => s.trim().length > 0, 'script is empty (use hook remove to delete a hook)')
+    .refine((s) => Buffer.byteLength(s, 'utf8') <= 65536, 'script is longer than 64 KiB (keep long logic in a file on the worker and call it)')
+    .refine((s) => !s.includes('\0'), 'script must not contain NUL bytes'),
+  timeoutSeconds: z.number().int('timeout must be whole seconds').min(1, 'timeout must be at least 1 s').max(86400, 'timeout must be at most 86400 s (a day)').default(300),
+}).strict();
+export type SetHookInput = z.input<typeof setHookInput>;
+
+/** Who made a change, for the hook's updated_by (and, later, the audit log). */
+export interface Actor {
+  name: string;
+}
+
+function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new HindsightError('bad_input', parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+  return parsed.data;
+}
+
+function resolveTarget(target: z.output<typeof scopeSchema>): { database: string | null; workspaceId: number } {
+  return 'database' in target ? { database: target.database, workspaceId: DEFAULT_WORKSPACE_ID } : { database: null, workspaceId: target.workspaceId };
+}
+
+export interface HooksView {
+  database: string;
+  /** Every script that runs for the database, in running order (workspace before database). */
+  hooks: HookRecord[];
+  runs: HookRunRecord[];
+  variables: ReturnType<typeof describeHookVariables>;
+  kinds: Array<{ kind: HookKind; description: string }>;
+}
+
+/**
+ * Hook scripts as the CLI, console and API change them. Every function takes the acting user so
+ * that an authorization check ("admins only") and the audit log can sit in front of it.
+ */
+export function createHookService(catalog: Catalog) {
+  return {
+    async setHook(raw: SetHookInput, actor: Actor | null = null): Promise<HookRecord> {
+      const input = parseOrThrow(setHookInput, raw);
+      const { database, workspaceId } = resolveTarget(input.target);
+      return catalog.hooks.upsert({ database, workspaceId, kind: input.kind, script: input.script, timeoutSeconds: input.timeoutSeconds, updatedBy: actor?.name ?? null });
+    },
+
+    async removeHook(raw: { target: HookTarget; kind: string }, _actor: Actor | null = null): Promise<void> {
+      const target = resolveTarget(parseOrThrow(scopeSchema, raw.target));
+      const kind = parseOrThrow(kindSchema, raw.kind);
+      const removed = await catalog.hooks.remove({ ...target, kind });
+      if (!removed) {
+        const where = target.database ? `database "${target.database}"` : `workspace ${target.workspaceId}`;
+        throw new HindsightError('not_found', `${where} has no ${kind} hook (hindsight hook show ${target.database ?? '<db>'} lists them)`);
+      }
+    },
+
+    async showHooks(database: string): Promise<HooksView> {
+      const name = parseOrThrow(databaseName, database);
+      const [hooks, runs] = await Promise.all([catalog.hooks.forDatabase(name), catalog.hooks.runs(name, { limit: 20 })]);
+      return {
+        database: name, hooks, runs, variables: describeHookVariables(),
+        kinds: hookKinds.map((kind) => ({ kind, description: hookKindDescriptions[kind] })),
+      };
+    },
+
+    async workspaceHooks(workspaceId = DEFAULT_WORKSPACE_ID): Promise<HookRecord[]> {
+      return catalog.hooks.forWorkspace(workspaceId);
+    },
+
+    async hookRuns(database: string, options: { limit?: number; backupId?: string } = {}): Promise<HookRunRecord[]> {
+      return catalog.hooks.runs(parseOrThrow(databaseName, database), options);
+    },
+  };
+}
+
+export type HookService = ReturnType<typeof createHookService>;
