@@ -12,6 +12,7 @@ import { runDoctor } from '../services/doctor.ts';
 import { openRuntime, type Runtime } from '../services/runtime.ts';
 import type { VerificationSummary } from '../lib/verify/report.ts';
 import { formatBytes, printJson, printTable, reportFailure, UsageError } from './output.ts';
+import { backupRoleCommand, hookCommand, hookUsage, printBackupRoleOffer } from './hooks.ts';
 
 const usage = `usage: hindsight <command> [options] [--json]
 
@@ -38,7 +39,7 @@ const usage = `usage: hindsight <command> [options] [--json]
   restore <db> [--backup <id>] (--to <postgres-url> | --to-database <name>) [--wait]
   doctor                                      checks the catalog, Temporal, workers, storages, tools and databases
   decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it)
-`;
+${hookUsage}`;
 
 const { values: flags, positionals } = (() => {
   try {
@@ -65,6 +66,13 @@ const { values: flags, positionals } = (() => {
         key: { type: 'string' },
         output: { type: 'string', short: 'o' },
         help: { type: 'boolean', short: 'h', default: false },
+        workspace: { type: 'boolean', default: false },
+        file: { type: 'string' },
+        script: { type: 'string' },
+        timeout: { type: 'string' },
+        role: { type: 'string' },
+        pitr: { type: 'boolean', default: false },
+        'admin-url': { type: 'string' },
       },
     });
   } catch (error) {
@@ -144,6 +152,7 @@ async function run(): Promise<void> {
         }));
         if (json) printJson(record);
         else process.stdout.write(`database "${record.name}" added (storage ${record.storageNames.join(', ')}${record.schedule ? `, schedule "${record.schedule}" ${record.timezone}` : ''})\n`);
+        if (!json && !flags['no-check']) await printBackupRoleOffer(name, (work) => withSession(({ ops }) => work(ops)));
         return;
       }
       if (sub === 'list') {
@@ -170,6 +179,7 @@ async function run(): Promise<void> {
         else process.stdout.write(`database "${name}" backs up to ${record.storageNames.join(', ')}\n`);
         return;
       }
+      if (sub === 'role-check' || sub === 'create-backup-role') return backupRoleCommand(sub, positionals.slice(2), flags, json, (work) => withSession(({ ops }) => work(ops)));
       if (sub === 'remove') {
         const name = need(arg, 'database name');
         await withSession(({ ops }) => ops.removeDatabase(name));
@@ -335,6 +345,7 @@ async function run(): Promise<void> {
         rows: b.rowCounts ? String(b.rowCounts.reduce((s, t) => s + t.rows, 0)) : '-',
         copies: b.copies.map((c) => `${c.storageName}:${c.status}`).join(' '),
         verification: b.lastRestore ? b.lastRestore.status : '-',
+        warnings: b.warnings.length > 0 ? b.warnings.map((w) => w.message.split('\n')[0]!.slice(0, 80)).join(' | ') : '',
       })));
       return;
     }
@@ -355,6 +366,8 @@ async function run(): Promise<void> {
       });
       return;
     }
+    case 'hook':
+      return hookCommand(positionals.slice(1), flags, json, (work) => withSession(({ ops }) => work(ops)));
     case 'doctor': {
       const checks = await runDoctor(loadConfig());
       if (json) printJson(checks);

@@ -26,7 +26,8 @@ export const setHookInput = z.object({
     .refine((s) => !s.includes('\0'), 'script must not contain NUL bytes'),
   timeoutSeconds: z.number().int('timeout must be whole seconds').min(1, 'timeout must be at least 1 s').max(86400, 'timeout must be at most 86400 s (a day)').default(300),
 }).strict();
-export type SetHookInput = z.input<typeof setHookInput>;
+/** What callers send: the kind is checked here, so it may be any string. */
+export type SetHookInput = Omit<z.input<typeof setHookInput>, 'kind'> & { kind: string };
 
 /** Who made a change, for the hook's updated_by (and, later, the audit log). */
 export interface Actor {

@@ -1,0 +1,131 @@
+import { readFile } from 'node:fs/promises';
+import type { Operations } from '../services/operations.ts';
+import { backupRoleOffer, type BackupRoleResult } from '../services/backup-role.ts';
+import { DEFAULT_WORKSPACE_ID, type HookTarget } from '../services/hooks.ts';
+import type { ReadOnlyReport } from '../lib/pg/backup-role.ts';
+import { printJson, printTable, UsageError } from './output.ts';
+
+export const hookUsage = `  hook set (<db> | --workspace) <kind> (--file <script> | --script <text>) [--timeout <s>]
+                                              kind: pre_backup, post_backup or post_restore
+  hook show <db>                              the scripts that run for the database and the variables they get
+  hook remove (<db> | --workspace) <kind>
+  hook runs <db>                              recent runs: exit code, duration, output
+  db role-check <db> [--pitr]                 is the configured role read-only? every reason why not
+  db create-backup-role <db> [--role <name>] [--pitr] [--admin-url <postgres-url>]
+                                              creates a read-only role and switches the database to it
+`;
+
+export interface HookCommandFlags {
+  workspace?: boolean | undefined;
+  file?: string | undefined;
+  script?: string | undefined;
+  timeout?: string | undefined;
+  role?: string | undefined;
+  pitr?: boolean | undefined;
+  'admin-url'?: string | undefined;
+}
+
+type WithOps = <T>(work: (ops: Operations) => Promise<T>) => Promise<T>;
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined || value === '') throw new UsageError(`${what} is required\n${hookUsage}`);
+  return value;
+}
+
+const indent = (text: string) => text.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n');
+
+/** `hindsight hook …`: args are what follows `hook`. */
+export async function hookCommand(args: string[], flags: HookCommandFlags, json: boolean, withOps: WithOps): Promise<void> {
+  const [sub, ...rest] = args;
+  const target = (): { target: HookTarget; rest: string[] } => (flags.workspace
+    ? { target: { workspaceId: DEFAULT_WORKSPACE_ID }, rest }
+    : { target: { database: need(rest[0], 'database name (or --workspace)') }, rest: rest.slice(1) });
+  switch (sub) {
+    case 'set': {
+      const { target: where, rest: more } = target();
+      const kind = need(more[0], 'hook kind (pre_backup, post_backup or post_restore)');
+      if (Boolean(flags.file) === Boolean(flags.script)) throw new UsageError(`hook set needs exactly one of --file <script> or --script <text>\n${hookUsage}`);
+      const script = flags.file ? await readFile(flags.file, 'utf8') : flags.script!;
+      const timeoutSeconds = flags.timeout === undefined ? undefined : Number(flags.timeout);
+      if (timeoutSeconds !== undefined && !Number.isFinite(timeoutSeconds)) throw new UsageError(`--timeout must be a number of seconds, not "${flags.timeout}"`);
+      const hook = await withOps((ops) => ops.hooks.setHook({ target: where, kind, script, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) }, { name: 'cli' }));
+      if (json) printJson(hook);
+      else process.stdout.write(`${hook.kind} hook of ${hook.databaseName ? `database "${hook.databaseName}"` : `workspace ${hook.workspaceId}`} saved (timeout ${hook.timeoutSeconds} s)\n`);
+      return;
+    }
+    case 'remove': {
+      const { target: where, rest: more } = target();
+      const kind = need(more[0], 'hook kind');
+      await withOps((ops) => ops.hooks.removeHook({ target: where, kind }, { name: 'cli' }));
+      if (json) printJson({ removed: kind });
+      else process.stdout.write(`${kind} hook removed\n`);
+      return;
+    }
+    case 'show': {
+      const database = need(rest[0], 'database name');
+      const view = await withOps((ops) => ops.hooks.showHooks(database));
+      if (json) return printJson({ database: view.database, hooks: view.hooks, variables: view.variables });
+      if (view.hooks.length === 0) process.stdout.write(`no hooks run for "${database}": hindsight hook set ${database} pre_backup --file <script>\n`);
+      for (const h of view.hooks) {
+        process.stdout.write(`${h.kind} (${h.scope}${h.scope === 'workspace' ? ` ${h.workspaceId}` : ''}, timeout ${h.timeoutSeconds} s, updated ${h.updatedAt.toISOString()}${h.updatedBy ? ` by ${h.updatedBy}` : ''}):\n${indent(h.script)}\n`);
+      }
+      process.stdout.write('\nvariables a script receives:\n');
+      printTable(view.variables.map((v) => ({ name: v.name, kinds: v.kinds.join(','), description: v.description })));
+      return;
+    }
+    case 'runs': {
+      const database = need(rest[0], 'database name');
+      const runs = await withOps((ops) => ops.hooks.hookRuns(database));
+      if (json) return printJson(runs);
+      if (runs.length === 0) return void process.stdout.write(`no hook has run for "${database}" yet\n`);
+      printTable(runs.map((r) => ({
+        started: r.startedAt.toISOString(), kind: r.kind, scope: r.scope, status: r.status,
+        exit: r.timedOut ? 'timeout' : r.signal ?? String(r.exitCode ?? '-'), ms: String(r.durationMs),
+        job: r.backupId ?? r.restoreId ?? '-', output: (r.outputTail.trim().split('\n').pop() ?? '').slice(0, 60),
+      })));
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command: hook ${sub ?? ''}\n${hookUsage}`);
+  }
+}
+
+export function formatRoleCheck(database: string, report: ReadOnlyReport): string {
+  const lines = [report.readOnly
+    ? `database "${database}": role "${report.role}" is read-only`
+    : `database "${database}": role "${report.role}" is NOT read-only:`];
+  for (const reason of report.reasons) lines.push(`  - ${reason}`);
+  if (report.unreadableTables.length > 0) lines.push(`  ! cannot read ${report.unreadableTables.length} table(s), a backup would fail: ${report.unreadableTables.slice(0, 5).join(', ')}`);
+  if (!report.readOnly) lines.push(`  create a read-only role: hindsight db create-backup-role ${database}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** `hindsight db role-check` and `db create-backup-role`: args are what follows the subcommand. */
+export async function backupRoleCommand(sub: string, args: string[], flags: HookCommandFlags, json: boolean, withOps: WithOps): Promise<void> {
+  const database = need(args[0], 'database name');
+  if (sub === 'role-check') {
+    const report = await withOps((ops) => ops.backupRole.checkRole(database, { pitr: flags.pitr ?? false }));
+    if (json) printJson(report);
+    else process.stdout.write(formatRoleCheck(database, report));
+    if (!report.readOnly) process.exitCode = 1;
+    return;
+  }
+  const result: BackupRoleResult = await withOps((ops) => ops.backupRole.createRole(database, {
+    ...(flags.role ? { roleName: flags.role } : {}), pitr: flags.pitr ?? false, ...(flags['admin-url'] ? { adminUrl: flags['admin-url'] } : {}),
+  }, { name: 'cli' }));
+  if (json) return printJson(result);
+  process.stdout.write(`role "${result.role}" created; database "${database}" now backs up as it (password sealed in the catalog)\n`);
+  for (const note of result.notes) process.stdout.write(`  note: ${note}\n`);
+  process.stdout.write(formatRoleCheck(database, result.check));
+}
+
+/** After `db add`: one line offering a read-only role when the configured one can write. */
+export async function printBackupRoleOffer(database: string, withOps: WithOps): Promise<void> {
+  try {
+    const report = await withOps((ops) => ops.backupRole.checkRole(database));
+    const offer = backupRoleOffer(database, report);
+    if (offer) process.stdout.write(`${offer}\n`);
+  } catch {
+    // The offer is advice; a database added with --no-check may not be reachable yet.
+  }
+}
