@@ -103,7 +103,9 @@ async function inspectRole(client: pg.Client, pitr: boolean): Promise<ReadOnlyRe
     }
     const { rows: sequences } = await client.query(
       `select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-       where c.relkind = 'S' and ${SYSTEM_SCHEMAS} and has_sequence_privilege(c.oid, 'UPDATE') order by 1`,
+       where c.relkind = 'S' and ${SYSTEM_SCHEMAS}
+         -- CASE: the planner may call the function before the filters, and it fails on other relations.
+         and case when c.relkind = 'S' then has_sequence_privilege(c.oid, 'UPDATE') else false end order by 1`,
     );
     if (sequences.length > 0) reasons.push(`can UPDATE (nextval/setval) ${sequences.length} sequence(s): ${listed(sequences.map((s) => s.name))}`);
 
@@ -191,7 +193,7 @@ export async function createBackupRole(
         const { rows: schemas } = await client.query(
           `select n.nspname, array(select distinct r.rolname from pg_class c join pg_roles r on r.oid = c.relowner
                                    where c.relnamespace = n.oid and pg_has_role(current_user, c.relowner, 'MEMBER')
-                                   union select current_user) as owners
+                                   union select current_user)::text[] as owners
            from pg_namespace n where ${SYSTEM_SCHEMAS} order by 1`,
         );
         for (const schema of schemas) {
