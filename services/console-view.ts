@@ -1,3 +1,7 @@
+import type { ConsoleHookServices } from './console-hooks.ts';
+
+export type { ConsoleHookView } from './console-hooks.ts';
+
 /**
  * What the console shows, as plain data. The express server builds an implementation from the
  * service layer and hands it to SvelteKit (see web/src/lib/server/services.ts); pages never touch
@@ -33,6 +37,8 @@ export interface ConsoleBackup {
   tables: number | null;
   rows: number | null;
   error: string | null;
+  /** Problems that left the backup usable, e.g. a post_backup hook that failed. */
+  warnings: string[];
   /** The newest restore of this backup: 'verified' means every table's row count matched. */
   restore: { status: 'running' | 'verified' | 'failed'; finishedAt: string | null; tablesChecked: number | null; rowsChecked: number | null; error: string | null } | null;
   /** The newest verification in a throwaway server: exact per-table counts against the manifest. */
@@ -70,6 +76,8 @@ export interface ConsoleServices {
   startBackup(database: string): Promise<{ backupId: string; workflowId: string }>;
   /** Asks the database's verifier to restore its newest backup into a throwaway server and check it. */
   requestVerification(database: string): Promise<{ verificationId: string; backupId: string }>;
+  /** Hook scripts and the read-only backup role of a database. */
+  hooks: ConsoleHookServices;
 }
 
 /** The key under which the express server publishes the services to the SvelteKit handler. */

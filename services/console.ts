@@ -4,6 +4,7 @@ import { workflowUrl } from '../temporal/client.ts';
 import type { ConsoleBackup, ConsoleDatabase, ConsoleServices } from './console-view.ts';
 import type { Operations } from './operations.ts';
 import type { Runtime } from './runtime.ts';
+import { createConsoleHookServices } from './console-hooks.ts';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
@@ -32,6 +33,7 @@ function toConsoleBackup(b: BackupRecord, uiUrl: string, namespace: string, veri
     tables: b.rowCounts ? b.rowCounts.length : null,
     rows: b.rowCounts ? b.rowCounts.reduce((sum, t) => sum + t.rows, 0) : null,
     error: b.error,
+    warnings: b.warnings.map((w) => w.message),
     restore: b.lastRestore
       ? { status: b.lastRestore.status, finishedAt: iso(b.lastRestore.finishedAt), tablesChecked: b.lastRestore.tablesChecked, rowsChecked: b.lastRestore.rowsChecked, error: b.lastRestore.error }
       : null,
@@ -53,6 +55,7 @@ function toConsoleDatabase(d: DatabaseRecord, backups: BackupRecord[]): ConsoleD
 export function createConsoleServices(runtime: Runtime, operations: Operations): ConsoleServices {
   const { config } = runtime;
   return {
+    hooks: createConsoleHookServices(operations),
     async overview() {
       const [databases, backups, storages] = await Promise.all([runtime.catalog.listDatabases(), runtime.catalog.listBackups(undefined, 500), runtime.catalog.listStorages()]);
       const verifications = await runtime.catalog.verifications.newestFor(backups.map((b) => b.id));

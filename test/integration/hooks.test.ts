@@ -11,6 +11,9 @@ import { pino } from 'pino';
 import { connect, describeTarget, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { baseEnvironment, hookVariables } from '../../lib/hooks/variables.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
+import { createConsoleServices } from '../../services/console.ts';
+import { startWebServer } from '../../web/server.ts';
+import { freePort } from '../support/ports.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 
 const run = promisify(execFile);
@@ -248,5 +251,48 @@ describe('hook scripts around backups and restores', () => {
     const missing = await run(process.execPath, [cli, 'hook', 'remove', 'shop', 'post_backup'], { env }).then(() => '', (e: { stderr: string }) => e.stderr);
     assert.match(missing, /database "shop" has no post_backup hook/);
     assert.deepEqual((await hooks().showHooks('shop')).hooks.map((h) => h.kind), ['post_restore']);
+  });
+
+  it('the console page edits hooks beside the variable list and shows recent runs with their output', async () => {
+    const services = createConsoleServices(platform.runtime, platform.ops);
+    const server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
+    try {
+      const post = (action: string, fields: Record<string, string>) => fetch(`${server.url}/hooks/shop?/${action}`, {
+        method: 'POST', body: new URLSearchParams(fields),
+        headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      }).then(async (r) => (await r.json()) as { type: string; data: string });
+
+      const saved = await post('save', { kind: 'pre_backup', scope: 'database', script: 'echo "from the console"\r\n', timeoutSeconds: '30' });
+      assert.equal(saved.type, 'success', JSON.stringify(saved));
+      const [hook] = (await hooks().showHooks('shop')).hooks.filter((h) => h.kind === 'pre_backup');
+      assert.equal(hook?.script, 'echo "from the console"\n');
+      assert.equal(hook?.timeoutSeconds, 30);
+      assert.equal(hook?.updatedBy, 'console');
+      const refused = await post('save', { kind: 'pre_backup', scope: 'database', script: 'true', timeoutSeconds: '0' });
+      assert.equal(refused.type, 'failure');
+      assert.match(refused.data, /timeout must be at least 1 s/);
+
+      const outcome = await (await platform.ops.startBackup('shop')).result();
+      assert.equal(outcome.status, 'complete');
+      const page = await (await fetch(`${server.url}/hooks/shop`)).text();
+      assert.match(page, /echo &quot;from the console&quot;|echo "from the console"/, 'the editor holds the saved script');
+      for (const v of hookVariables) assert.ok(page.includes(v.name), `the variable list names ${v.name}`);
+      assert.match(page, /HINDSIGHT_RESTORE_TARGET<\/dt>\s*<dd[^>]*>where the backup was restored/);
+      assert.ok(page.includes(outcome.backupId), 'the run of the new backup is listed');
+      assert.match(page, /<pre class="output[^"]*">from the console\n<\/pre>/, 'with its output');
+      assert.match(page, /which can write/, 'the backup role check is shown');
+      assert.ok(page.includes('Create read-only role'));
+      assert.ok(!page.includes(platform.cluster.password), 'no secret reaches the browser');
+
+      const overview = await (await fetch(`${server.url}/`)).text();
+      assert.ok(overview.includes('href="/hooks/shop"'), 'the database card links to its hooks');
+
+      const removed = await post('remove', { kind: 'pre_backup', scope: 'database' });
+      assert.equal(removed.type, 'success', JSON.stringify(removed));
+      assert.deepEqual((await hooks().showHooks('shop')).hooks.map((h) => h.kind), ['post_restore']);
+      assert.equal((await fetch(`${server.url}/hooks/nosuchdb`)).status, 404);
+    } finally {
+      await server.close();
+    }
   });
 });

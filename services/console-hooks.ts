@@ -1,0 +1,70 @@
+import type { HookRecord, HookRunRecord } from '../lib/catalog/hooks.ts';
+import { errorMessage } from '../lib/errors.ts';
+import type { Operations } from './operations.ts';
+import { DEFAULT_WORKSPACE_ID } from './hooks.ts';
+
+/** The hooks page of one database, as plain data (no secrets: scripts are not secret, passwords never reach them). */
+export interface ConsoleHookView {
+  database: string;
+  hooks: Array<{ kind: string; scope: 'workspace' | 'database'; script: string; timeoutSeconds: number; updatedAt: string; updatedBy: string | null }>;
+  runs: Array<{
+    id: number; kind: string; scope: string; status: 'ok' | 'warning' | 'failed'; exitCode: number | null; signal: string | null;
+    timedOut: boolean; durationMs: number; outputTail: string; outputTruncated: boolean; startedAt: string; backupId: string | null; restoreId: string | null;
+  }>;
+  variables: Array<{ name: string; description: string; kinds: string[] }>;
+  kinds: Array<{ kind: string; description: string }>;
+  /** Whether the role backups connect as is read-only; an error when the database cannot be reached. */
+  role: { role: string; readOnly: boolean; reasons: string[]; unreadableTables: string[] } | { error: string };
+}
+
+export interface ConsoleHookServices {
+  view(database: string): Promise<ConsoleHookView>;
+  save(input: { database: string; scope: 'database' | 'workspace'; kind: string; script: string; timeoutSeconds?: number }): Promise<void>;
+  remove(input: { database: string; scope: 'database' | 'workspace'; kind: string }): Promise<void>;
+  createBackupRole(database: string, options: { roleName?: string; pitr?: boolean }): Promise<{ role: string; readOnly: boolean; reasons: string[]; notes: string[] }>;
+}
+
+const toHook = (h: HookRecord): ConsoleHookView['hooks'][number] => ({
+  kind: h.kind, scope: h.scope, script: h.script, timeoutSeconds: h.timeoutSeconds, updatedAt: h.updatedAt.toISOString(), updatedBy: h.updatedBy,
+});
+
+const toRun = (r: HookRunRecord): ConsoleHookView['runs'][number] => ({
+  id: r.id, kind: r.kind, scope: r.scope, status: r.status, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut,
+  durationMs: r.durationMs, outputTail: r.outputTail, outputTruncated: r.outputTruncated, startedAt: r.startedAt.toISOString(),
+  backupId: r.backupId, restoreId: r.restoreId,
+});
+
+/** The console's hooks and backup-role actions; an authorization check goes in front of save/remove/createBackupRole. */
+export function createConsoleHookServices(operations: Operations): ConsoleHookServices {
+  const actor = { name: 'console' };
+  const target = (input: { database: string; scope: 'database' | 'workspace' }) =>
+    (input.scope === 'workspace' ? { workspaceId: DEFAULT_WORKSPACE_ID } : { database: input.database });
+  return {
+    async view(database) {
+      const view = await operations.hooks.showHooks(database);
+      let role: ConsoleHookView['role'];
+      try {
+        const report = await operations.backupRole.checkRole(database);
+        role = { role: report.role, readOnly: report.readOnly, reasons: report.reasons, unreadableTables: report.unreadableTables };
+      } catch (error) {
+        role = { error: errorMessage(error) };
+      }
+      return { database: view.database, hooks: view.hooks.map(toHook), runs: view.runs.map(toRun), variables: view.variables, kinds: view.kinds, role };
+    },
+    async save(input) {
+      await operations.hooks.setHook({
+        target: target(input), kind: input.kind, script: input.script,
+        ...(input.timeoutSeconds !== undefined ? { timeoutSeconds: input.timeoutSeconds } : {}),
+      }, actor);
+    },
+    async remove(input) {
+      await operations.hooks.removeHook({ target: target(input), kind: input.kind }, actor);
+    },
+    async createBackupRole(database, options) {
+      const result = await operations.backupRole.createRole(database, {
+        ...(options.roleName ? { roleName: options.roleName } : {}), pitr: options.pitr ?? false,
+      }, actor);
+      return { role: result.role, readOnly: result.check.readOnly, reasons: result.check.reasons, notes: result.notes };
+    },
+  };
+}
