@@ -5,7 +5,10 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { checkReadOnly, createBackupRole } from '../../lib/pg/backup-role.ts';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { createConsoleServices } from '../../services/console.ts';
+import { startWebServer } from '../../web/server.ts';
 import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
+import { freePort } from '../support/ports.ts';
 
 const run = promisify(execFile);
 const cli = path.resolve('bin/hindsight.mjs');
@@ -149,5 +152,34 @@ describe('the read-only backup role', () => {
     assert.equal(report.readOnly, true, report.reasons.join('; '));
     assert.deepEqual(report.unreadableTables, [], 'default privileges cover the table created afterwards');
     await assert.rejects(createBackupRole('crm', source, { roleName: 'crm_backup_explicit' }), /role "crm_backup_explicit" already exists/);
+  });
+
+  it('the console shows the check and creates the read-only role from its form', async () => {
+    const server = await startWebServer({ services: createConsoleServices(platform.runtime, platform.ops), host: '127.0.0.1', port: await freePort(), log: () => undefined });
+    try {
+      const before = await (await fetch(`${server.url}/hooks/crm2`)).text();
+      assert.match(before, /Backups connect as <code>hindsight<\/code>, which can write/);
+      assert.match(before, /has SUPERUSER/);
+      const response = await fetch(`${server.url}/hooks/crm2?/createRole`, {
+        method: 'POST', body: new URLSearchParams({ roleName: 'crm2_backup' }),
+        headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      const body = await response.json() as { type: string; data: string };
+      assert.equal(body.type, 'success', JSON.stringify(body));
+      const target = await platform.runtime.catalog.databaseTarget('crm2');
+      assert.equal(target.user, 'crm2_backup');
+      assert.ok(!body.data.includes(target.password!), 'the new password is not sent to the browser');
+      const after = await (await fetch(`${server.url}/hooks/crm2`)).text();
+      assert.match(after, /Backups connect as <code>crm2_backup<\/code>, which is read-only/);
+      const again = await fetch(`${server.url}/hooks/crm2?/createRole`, {
+        method: 'POST', body: new URLSearchParams({ roleName: 'crm2_backup' }),
+        headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      const refused = await again.json() as { type: string; data: string };
+      assert.equal(refused.type, 'failure');
+      assert.match(refused.data, /already connects as \\"crm2_backup\\"|already connects as/);
+    } finally {
+      await server.close();
+    }
   });
 });
