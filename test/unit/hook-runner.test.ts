@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { OUTPUT_TAIL_BYTES, groupAlive, runHookScript } from '../../lib/hooks/run-script.ts';
+import { hookEnvironment, type HookContext } from '../../lib/hooks/variables.ts';
+
+const env = { PATH: '/usr/bin:/bin' };
+
+describe('hook script runner', () => {
+  let dir: string;
+  before(async () => { dir = await mkdtemp(path.join(tmpdir(), 'hook-unit-')); });
+  after(async () => { await rm(dir, { recursive: true, force: true }); });
+
+  it('streams lines as they come and keeps exactly the last 64 KiB of a long output', async () => {
+    const lines: string[] = [];
+    // 200,000 numbered lines: about 1.3 MB.
+    const result = await runHookScript({ script: 'seq 1 200000; echo last >&2; exit 7', env, cwd: dir, timeoutSeconds: 30, onLine: (_s, l) => lines.push(l) });
+    assert.equal(result.exitCode, 7);
+    assert.equal(result.ok, false);
+    assert.equal(lines.length, 200001);
+    assert.equal(lines[199999], '200000');
+    assert.equal(result.outputTruncated, true);
+    assert.ok(Buffer.byteLength(result.outputTail) <= OUTPUT_TAIL_BYTES);
+    assert.ok(Buffer.byteLength(result.outputTail) > OUTPUT_TAIL_BYTES - 16);
+    assert.ok(result.outputTail.endsWith('199999\n200000\nlast\n'));
+  });
+
+  it('passes exactly the environment given, nothing of its own process', async () => {
+    process.env.HOOK_UNIT_SECRET = 'must-not-leak';
+    try {
+      const result = await runHookScript({ script: 'env', env: { ...env, ONLY: 'this' }, cwd: dir, timeoutSeconds: 5 });
+      const names = result.outputTail.trim().split('\n').map((l) => l.split('=')[0]).sort();
+      assert.ok(!result.outputTail.includes('must-not-leak'));
+      assert.deepEqual(names.filter((n) => !['PWD', 'SHLVL', '_', 'OLDPWD'].includes(n!)), ['ONLY', 'PATH']);
+    } finally {
+      delete process.env.HOOK_UNIT_SECRET;
+    }
+  });
+
+  it('ends processes a script leaves behind in its group, even ones that ignore SIGTERM', async () => {
+    const pidFile = path.join(dir, 'bg.pid');
+    const result = await runHookScript({ script: `(trap '' TERM; exec sleep 300) >/dev/null 2>&1 &\necho $! > ${pidFile}\nexit 0`, env, cwd: dir, timeoutSeconds: 5, killGraceMs: 500 });
+    assert.equal(result.ok, true);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    assert.ok(pid > 0);
+    assert.equal(groupAlive(result.pid), false, 'the group is gone when the run returns');
+    let state = 'gone';
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
+    } catch { /* no such process */ }
+    assert.ok(state === 'gone' || state === 'Z', `the left-behind sleep (pid ${pid}) is ${state}`);
+  });
+
+  it('a timeout kills the group and says so in the output', async () => {
+    const started = Date.now();
+    const result = await runHookScript({ script: 'echo before; sleep 300', env, cwd: dir, timeoutSeconds: 1, killGraceMs: 500 });
+    assert.equal(result.timedOut, true);
+    assert.equal(result.ok, false);
+    assert.ok(Date.now() - started < 4000);
+    assert.match(result.outputTail, /^before\n\n\[hindsight\] the script ran longer than 1 s: its process group was sent SIGTERM/);
+    assert.equal(groupAlive(result.pid), false);
+  });
+
+  it('gives each kind only the variables documented for it', () => {
+    const context: HookContext = {
+      kind: 'pre_backup', scope: 'database', workflowId: 'backup/shop/x',
+      database: { name: 'shop', host: 'db', port: 5432, dbname: 'shop', user: 'backup' },
+      backup: { id: 'b1', storages: ['local'], sizeBytes: 10, sha256: 'ab', status: 'running' },
+    };
+    const pre = hookEnvironment(context, { home: '/h', tmpdir: '/t' });
+    assert.equal(pre.HINDSIGHT_BACKUP_ID, 'b1');
+    assert.equal(pre.HINDSIGHT_BACKUP_SIZE, undefined, 'a pre hook has no file to describe yet');
+    assert.equal(pre.HINDSIGHT_BACKUP_STATUS, undefined);
+    const post = hookEnvironment({ ...context, kind: 'post_backup' }, { home: '/h', tmpdir: '/t' });
+    assert.equal(post.HINDSIGHT_BACKUP_SIZE, '10');
+    assert.equal(post.HINDSIGHT_BACKUP_SHA256, 'ab');
+    assert.equal(post.HINDSIGHT_RESTORE_TARGET, undefined);
+  });
+});
