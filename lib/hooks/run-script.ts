@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 
 /** What a hook run keeps of its output: the last 64 KiB, enough to explain a failure. */
@@ -104,6 +104,8 @@ export function groupAlive(pgid: number | undefined): boolean {
   return false;
 }
 
+const BACKSTOP = ['/usr/bin/timeout', '/bin/timeout'].find((f) => existsSync(f));
+
 /** Waits until no process of the group is left: SIGTERM, then SIGKILL after the grace period. */
 async function ensureGroupGone(pid: number | undefined, graceMs: number): Promise<void> {
   if (!groupAlive(pid)) return;
@@ -117,7 +119,8 @@ async function ensureGroupGone(pid: number | undefined, graceMs: number): Promis
 }
 
 /**
- * Runs a hook script with `/bin/sh -c` in a process group of its own, with exactly the environment
+ * Runs a hook script with `/bin/sh -c` in a process group of its own (under GNU `timeout` as a
+ * backstop when the system has it), with exactly the environment
  * given (nothing inherited), streaming its output line by line. At the timeout (or on abort) the
  * whole group gets SIGTERM, then SIGKILL after a grace period, so that a `sleep` or a pipeline the
  * script started cannot outlive it. Processes the script leaves behind in its group when it exits
@@ -129,7 +132,11 @@ export function runHookScript(options: ScriptRunOptions): Promise<ScriptRunResul
   const grace = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const tail = new ByteTail(OUTPUT_TAIL_BYTES);
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', options.script], {
+    // GNU timeout, when present, is a backstop that does not depend on this process: if the
+    // worker dies, the orphaned group is still killed a little after its own timeout.
+    const backstop = BACKSTOP && [BACKSTOP, '--kill-after', `${Math.ceil(grace / 1000)}s`, `${options.timeoutSeconds + Math.ceil(grace / 1000) + 2}s`];
+    const [file, ...args] = backstop ? [...backstop, '/bin/sh', '-c', options.script] : ['/bin/sh', '-c', options.script];
+    const child = spawn(file!, args, {
       cwd: options.cwd,
       env: options.env,
       detached: true,

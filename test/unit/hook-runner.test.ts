@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -42,8 +44,9 @@ describe('hook script runner', () => {
 
   it('ends processes a script leaves behind in its group, even ones that ignore SIGTERM', async () => {
     const pidFile = path.join(dir, 'bg.pid');
-    const result = await runHookScript({ script: `(trap '' TERM; exec sleep 300) >/dev/null 2>&1 &\necho $! > ${pidFile}\nexit 0`, env, cwd: dir, timeoutSeconds: 5, killGraceMs: 500 });
+    const result = await runHookScript({ script: `(trap '' TERM; echo $$ > ${pidFile}.ready; exec sleep 300) >/dev/null 2>&1 &\necho $! > ${pidFile}\nwhile [ ! -s ${pidFile}.ready ]; do sleep 0.05; done\nexit 0`, env, cwd: dir, timeoutSeconds: 5, killGraceMs: 500 });
     assert.equal(result.ok, true);
+    assert.ok(result.durationMs >= 500, `SIGTERM was ignored, so SIGKILL followed after the grace period (${result.durationMs} ms)`);
     const pid = Number(readFileSync(pidFile, 'utf8'));
     assert.ok(pid > 0);
     assert.equal(groupAlive(result.pid), false, 'the group is gone when the run returns');
@@ -63,6 +66,36 @@ describe('hook script runner', () => {
     assert.ok(Date.now() - started < 4000);
     assert.match(result.outputTail, /^before\n\n\[hindsight\] the script ran longer than 1 s: its process group was sent SIGTERM/);
     assert.equal(groupAlive(result.pid), false);
+  });
+
+  it('a hook whose worker dies is still killed after its timeout', async () => {
+    const pidFile = path.join(dir, 'orphan.pid');
+    const runner = path.join(dir, 'runner.mts');
+    await writeFile(runner, `import { runHookScript } from ${JSON.stringify(path.resolve('lib/hooks/run-script.ts'))};
+await runHookScript({ script: 'sleep 600 & echo $! > ${pidFile}; wait', env: { PATH: '/usr/bin:/bin' }, cwd: ${JSON.stringify(dir)}, timeoutSeconds: 1, killGraceMs: 500 });\n`);
+    const worker = spawn(process.execPath, ['--import', 'tsx', runner], { stdio: 'ignore' });
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim() === '') {
+      assert.ok(Date.now() < deadline, 'the hook started');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const sleepPid = Number(readFileSync(pidFile, 'utf8'));
+    worker.kill('SIGKILL');
+    const state = () => {
+      try {
+        const stat = readFileSync(`/proc/${sleepPid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
+      } catch {
+        return 'gone';
+      }
+    };
+    // The worker is gone; its hook keeps running until the backstop's timeout (1 + 1 + 2 s).
+    await new Promise((r) => setTimeout(r, 500));
+    assert.notEqual(state(), 'gone', 'the orphaned hook outlives its worker at first');
+    while (state() !== 'gone' && state() !== 'Z') {
+      assert.ok(Date.now() < deadline, `the orphaned sleep (pid ${sleepPid}) was killed by the backstop`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 
   it('gives each kind only the variables documented for it', () => {
