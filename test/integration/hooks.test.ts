@@ -181,6 +181,25 @@ describe('hook scripts around backups and restores', () => {
     await hooks().removeHook({ target: { database: 'shop' }, kind: 'post_backup' });
   });
 
+  it('post_backup runs after a backup that failed too, told why, so it can undo what pre_backup did', async () => {
+    const gone = await createDatabase(platform.cluster, 'gone');
+    await platform.ops.addDatabase({ name: 'gone', url: targetUrl(gone), verifyAfterBackup: false });
+    const admin = await connect('admin', platform.cluster.target('postgres'));
+    await admin.query('drop database gone');
+    await admin.end();
+    await hooks().setHook({ target: { database: 'gone' }, kind: 'pre_backup', script: `echo locked > ${file('lock.txt')}` });
+    await hooks().setHook({ target: { database: 'gone' }, kind: 'post_backup', script: `rm ${file('lock.txt')}\necho "$HINDSIGHT_BACKUP_STATUS: $HINDSIGHT_BACKUP_ERROR" > ${file('failed-post.txt')}` });
+    const started = await platform.ops.startBackup('gone');
+    await assert.rejects(started.result(), (error: Error) => {
+      assert.match(String((error.cause as Error)?.message), /database "gone" does not exist/);
+      return true;
+    });
+    assert.ok(!existsSync(file('lock.txt')), 'the post hook undid what the pre hook did');
+    assert.match(await readFile(file('failed-post.txt'), 'utf8'), /^failed: database "gone": database "gone" does not exist/);
+    assert.equal((await platform.runtime.catalog.getBackup(started.backupId)).status, 'failed');
+    await platform.ops.removeDatabase('gone');
+  });
+
   it('a hanging hook is killed at its timeout, with every process of its group', async () => {
     await hooks().setHook({
       target: { database: 'shop' }, kind: 'pre_backup', timeoutSeconds: 2,
