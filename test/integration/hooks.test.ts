@@ -305,6 +305,9 @@ describe('hook scripts around backups and restores', () => {
 
       const overview = await (await fetch(`${server.url}/`)).text();
       assert.ok(overview.includes('href="/hooks/shop"'), 'the database card links to its hooks');
+      assert.match(overview, /Warning<\/span>\s*<span[^>]*>database post_backup hook exited with code 1: offsite sync failed/, 'a backup\'s warning is shown under it');
+      const api = await (await fetch(`${server.url}/api/v1/overview`)).json() as { backups: Array<{ warnings: string[] }> };
+      assert.equal(api.backups.filter((b) => b.warnings.length > 0).length, 1);
 
       const removed = await post('remove', { kind: 'pre_backup', scope: 'database' });
       assert.equal(removed.type, 'success', JSON.stringify(removed));
