@@ -296,7 +296,10 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
       });
     },
 
-    purgeAudit: (retentionDays = runtime.config.auditRetentionDays) => store.purgeAudit(retentionDays),
+    async purgeAudit(retentionDays = runtime.config.auditRetentionDays): Promise<number> {
+      await store.purgeExpiredSessions();
+      return store.purgeAudit(retentionDays);
+    },
   };
   return service;
 }
