@@ -88,7 +88,17 @@ export function apiV1Router(services: HostServices, options: { log: (msg: string
 
   router.post('/session', handle(async (req, res) => {
     const input = body(schemas.login, req);
-    const session = await services.auth.login({ ...input, ip: clientAddress(req), userAgent: req.headers['user-agent'] ?? null });
+    let session: { token: string; expiresAt: Date };
+    try {
+      session = await services.auth.login({ ...input, ip: clientAddress(req), userAgent: req.headers['user-agent'] ?? null });
+    } catch (error) {
+      // Wrong credentials are the caller's, not an upstream refusal: 401, not the 502 of access_denied.
+      if ((error as { kind?: string }).kind === 'access_denied') {
+        res.status(401).json({ error: { kind: 'unauthenticated', message: errorMessage(error) } });
+        return undefined;
+      }
+      throw error;
+    }
     const maxAge = Math.round((session.expiresAt.getTime() - Date.now()) / 1000);
     res.setHeader('set-cookie', sessionCookie(services.auth.cookie.name, session.token, { secure: services.auth.cookie.secure, maxAgeSeconds: maxAge }));
     return { expiresAt: session.expiresAt.toISOString() };
