@@ -6,9 +6,8 @@
  */
 import type { DatabaseRecord, StorageRecord } from '../lib/catalog/catalog.ts';
 import { DEFAULT_WORKSPACE_ID } from '../lib/catalog/access.ts';
-import { HindsightError, errorMessage } from '../lib/errors.ts';
+import { HindsightError } from '../lib/errors.ts';
 import { storageConfigSchema, maskStorageSecrets } from '../lib/storage/index.ts';
-import { maskForAudit } from './audit-mask.ts';
 import { notFound, type Action, type Actor, type Authz, type Target } from './authz.ts';
 import type { AddDatabaseInput, Operations } from './operations.ts';
 import type { Runtime } from './runtime.ts';
@@ -59,19 +58,8 @@ export function createActorOperations(deps: { runtime: Runtime; ops: Operations;
     }
   }
 
-  /** Runs a change and records it: ok with before/after, or failed with the reason. */
-  async function audited<T>(entry: { workspaceId: number; action: Action; target: Target; before?: unknown }, work: () => Promise<T>, after?: (result: T) => unknown | Promise<unknown>): Promise<T> {
-    let result: T;
-    try {
-      result = await work();
-    } catch (error) {
-      await authz.audit(actor, { ...entry, before: maskForAudit(entry.before), outcome: 'failed', detail: errorMessage(error).slice(0, 1000) });
-      throw error;
-    }
-    const afterValue = after ? await after(result) : undefined;
-    await authz.audit(actor, { ...entry, before: maskForAudit(entry.before), after: maskForAudit(afterValue), outcome: 'ok' });
-    return result;
-  }
+  const audited = <T>(entry: { workspaceId: number; action: Action; target: Target; before?: unknown }, work: () => Promise<T>, after?: (result: T) => unknown) =>
+    authz.audited(actor, entry, work, after);
 
   const dbSettingsNow = async (name: string) => databaseSettings(await catalog.getDatabase(name));
 

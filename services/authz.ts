@@ -3,9 +3,16 @@
  * or the CLI calls asks `authorize(actor, workspaceId, action)` first; a refusal is a `forbidden`
  * error (HTTP 403) and a `denied` entry in the audit log. An actor who is not a member of the
  * workspace at all is told the object does not exist, so names in other workspaces stay hidden.
+ *
+ * A service function of its own (notifiers, hooks, …) is routed through it in two lines:
+ *
+ *   await authz.authorize(actor, workspaceId, 'notifier.create', { type: 'notifier', name });
+ *   return authz.audited(actor, { workspaceId, action: 'notifier.create', target: { type: 'notifier', name }, before: null },
+ *     () => createNotifier(…), (saved) => settingsWithoutSecrets(saved));
  */
 import { DEFAULT_WORKSPACE_ID, ROLES, type AccessStore, type Role } from '../lib/catalog/access.ts';
-import { HindsightError } from '../lib/errors.ts';
+import { HindsightError, errorMessage } from '../lib/errors.ts';
+import { maskForAudit } from './audit-mask.ts';
 
 export { ROLES, DEFAULT_WORKSPACE_ID, type Role };
 
@@ -114,6 +121,11 @@ export interface Authz {
   can(actor: Actor, workspaceId: number, action: Action): boolean;
   /** Writes an audit entry for this actor. */
   audit(actor: Actor, entry: AuditInput): Promise<void>;
+  /**
+   * Runs a change and records it: `ok` with the settings before and after (secrets masked), or
+   * `failed` with the reason. Call it after `authorize`, from any service function.
+   */
+  audited<T>(actor: Actor, entry: { workspaceId: number; action: Action; target: Target; before?: unknown }, work: () => Promise<T>, after?: (result: T) => unknown): Promise<T>;
 }
 
 export interface AuditInput {
@@ -150,6 +162,19 @@ export function createAuthz(access: AccessStore): Authz {
     can(actor, workspaceId, action) {
       const role = roleOf(actor, workspaceId);
       return role !== undefined && roleAllows(role, action);
+    },
+
+    async audited(actor, entry, work, after) {
+      let result;
+      try {
+        result = await work();
+      } catch (error) {
+        await authz.audit(actor, { ...entry, before: maskForAudit(entry.before), outcome: 'failed', detail: errorMessage(error).slice(0, 1000) });
+        throw error;
+      }
+      const afterValue = after ? await after(result) : undefined;
+      await authz.audit(actor, { ...entry, before: maskForAudit(entry.before), after: maskForAudit(afterValue), outcome: 'ok' });
+      return result;
     },
 
     async audit(actor, entry) {

@@ -135,7 +135,7 @@ export interface ConsoleServices {
   startBackup(actor: ActorRef, database: string): Promise<{ backupId: string; workflowId: string }>;
   /** Asks the database's verifier to restore its newest backup into a throwaway server and check it. */
   requestVerification(actor: ActorRef, database: string): Promise<{ verificationId: string; backupId: string }>;
-  whoami(actor: ActorRef): ConsoleUser;
+  whoami(actor: ActorRef): Promise<ConsoleUser>;
   auth: ConsoleAuth;
   people: ConsolePeople;
 }

@@ -98,13 +98,14 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
       const started = await operationsFor(asActor(ref)).startBackup(database, 'manual');
       return { workflowId: started.workflowId, backupId: started.backupId };
     },
-    whoami(ref) {
+    async whoami(ref) {
       const actor = asActor(ref);
       if (actor.kind !== 'user') return { email: actorLabel(actor), memberships: [], canManageUsers: true, canReadAudit: true, canCreateWorkspaces: true };
+      const memberships = (await runtime.catalog.access.membershipsOfUser(actor.userId)).map((m) => ({ workspace: m.workspace, role: m.role }));
       const roles = [...actor.memberships.values()];
       return {
         email: actor.email,
-        memberships: [], // filled by pages that need names (workspaces page)
+        memberships,
         canManageUsers: roles.some((r) => roleAllows(r, 'user.manage')),
         canReadAudit: roles.some((r) => roleAllows(r, 'audit.read')),
         canCreateWorkspaces: authz.can(actor, DEFAULT_WORKSPACE_ID, 'workspace.manage'),

@@ -15,7 +15,7 @@ export const handle: Handle = async ({ event, resolve }) => {
   const access = req?.[ACCESS];
   event.locals.actor = access?.actor ?? null;
   event.locals.sessionToken = access?.token ?? null;
-  event.locals.user = event.locals.actor ? services().whoami(event.locals.actor) : null;
+  event.locals.user = event.locals.actor ? await services().whoami(event.locals.actor) : null;
   if (!event.locals.actor && !OPEN.some((re) => re.test(event.url.pathname))) {
     redirect(303, (await services().auth.needsSetup()) ? '/setup' : '/login');
   }
