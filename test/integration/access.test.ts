@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -190,6 +190,22 @@ describe('users, workspaces, roles and the audit log', () => {
     assert.deepEqual(byOperator.after, { schedule: '0 6 * * *', timezone: 'UTC' });
     const byUser = entries.find((e) => e.actor === emailOf('editor') && e.source === 'cli' && e.outcome === 'ok');
     assert.ok(byUser, 'the CLI acting as a user is audited under that user');
+  });
+
+  it('the CLI creates accounts with a password file, manages memberships and lists workspaces per user', async () => {
+    const env = { ...process.env, ...platform.configEnv };
+    const passwordFile = path.join(platform.dir, 'new-user.password');
+    await writeFile(passwordFile, 'a long enough password\n', { mode: 0o600 });
+    await run(process.execPath, [cli, 'user', 'create', 'cli-made@example.org', '--role', 'viewer', '--workspace', 'blue', '--password-file', passwordFile], { env });
+    assert.equal((await login('cli-made@example.org', 'a long enough password')).status, 200, 'the file’s password without its newline');
+    await run(process.execPath, [cli, 'member', 'add', 'cli-made@example.org', 'default', 'editor'], { env });
+    const { stdout } = await run(process.execPath, [cli, 'workspace', 'list', '--json'], { env: { ...env, HINDSIGHT_AS: 'cli-made@example.org' } });
+    assert.deepEqual((JSON.parse(stdout) as Array<{ name: string; role: string }>).map((w) => `${w.name}:${w.role}`), ['default:editor', 'blue:viewer']);
+    const users = JSON.parse((await run(process.execPath, [cli, 'user', 'list', '--json'], { env: { ...env, HINDSIGHT_AS: 'blue@example.org' } })).stdout) as Array<{ email: string }>;
+    assert.deepEqual(users.map((u) => u.email).sort(), ['blue@example.org', 'cli-made@example.org'], 'an owner of blue sees the accounts of blue only');
+    await run(process.execPath, [cli, 'member', 'remove', 'cli-made@example.org', 'default'], { env });
+    await assert.rejects(run(process.execPath, [cli, 'member', 'remove', 'blue@example.org', 'blue'], { env }), /would have no owner left/);
+    await assert.rejects(run(process.execPath, [cli, 'db', 'list'], { env: { ...env, HINDSIGHT_AS: 'nobody@example.org' } }), /user "nobody@example.org" does not exist/);
   });
 
   it('a user of workspace A can neither list nor read nor change anything of workspace B: 404, as for a name that does not exist', async () => {
