@@ -76,10 +76,9 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
   }
 
   /** Granting or taking away the owner role is the owners' business. */
-  async function authorizeRoleChange(actor: Actor, workspace: { id: number; name: string }, target: string, roles: Array<Role | undefined>) {
+  async function authorizeRoleChange(actor: Actor, workspace: { id: number; name: string }, roles: Array<Role | undefined>) {
     await authz.authorize(actor, workspace.id, 'membership.manage', { type: 'workspace', name: workspace.name });
     if (roles.includes('owner')) await authz.authorize(actor, workspace.id, 'workspace.manage', { type: 'workspace', name: workspace.name });
-    void target;
   }
 
   async function keepAnOwner(workspaceId: number, workspaceName: string, losing: Role | undefined) {
@@ -189,7 +188,7 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
       const displayName = parseOrThrow(displayNameSchema, input.displayName ?? '', 'display name');
       const workspace = await workspaceFor(actor, input.workspace ?? 'default');
       await authz.authorize(actor, workspace.id, 'user.manage', { type: 'workspace', name: workspace.name });
-      await authorizeRoleChange(actor, workspace, email, [role]);
+      await authorizeRoleChange(actor, workspace, [role]);
       const target = { type: 'user', name: email };
       try {
         const user = await store.createUser({ email, displayName, passwordHash: await hashPassword(password) });
@@ -236,7 +235,7 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
       const user = await store.findUserByEmail(String(email));
       if (!user) throw notFound({ type: 'user', name: email });
       const current = (await store.memberships({ userId: user.id, workspaceId: workspace.id }))[0]?.role;
-      await authorizeRoleChange(actor, workspace, user.email, [role, current]);
+      await authorizeRoleChange(actor, workspace, [role, current]);
       if (current !== role) await keepAnOwner(workspace.id, workspace.name, current);
       await store.setMembership(user.id, workspace.id, role);
       await authz.audit(actor, { workspaceId: workspace.id, action: 'membership.set', target: { type: 'user', name: user.email }, outcome: 'ok', before: current ? { role: current } : null, after: { role } });
@@ -248,7 +247,7 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
       const user = await store.findUserByEmail(String(email));
       const current = user ? (await store.memberships({ userId: user.id, workspaceId: workspace.id }))[0]?.role : undefined;
       if (!user || !current) throw new HindsightError('not_found', `user "${email}" is not a member of workspace "${workspace.name}"`);
-      await authorizeRoleChange(actor, workspace, user.email, [current]);
+      await authorizeRoleChange(actor, workspace, [current]);
       await keepAnOwner(workspace.id, workspace.name, current);
       await store.removeMembership(user.id, workspace.id);
       await authz.audit(actor, { workspaceId: workspace.id, action: 'membership.remove', target: { type: 'user', name: user.email }, outcome: 'ok', before: { role: current }, after: null });

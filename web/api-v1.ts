@@ -112,7 +112,7 @@ export function apiV1Router(services: HostServices, options: { log: (msg: string
   router.get('/me', handle(async (req) => services.whoami(actorOf(req))));
   router.get('/overview', handle(async (req) => services.overview(actorOf(req))));
 
-  router.get('/databases', handle(async (req) => (await opsOf(req).listDatabases()).map((d) => ({ ...d, hasPassword: undefined }))));
+  router.get('/databases', handle(async (req) => opsOf(req).listDatabases()));
   router.post('/databases', handle(async (req) => {
     const input = body(schemas.addDatabase, req);
     const { workspace, ...rest } = input;

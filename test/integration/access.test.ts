@@ -83,6 +83,7 @@ describe('users, workspaces, roles and the audit log', () => {
       await services.access.createUser(owner, { email: emailOf(role), password: PASSWORD, workspace: 'default', role });
     }
     await services.access.createUser(operatorActor('test'), { email: 'blue@example.org', password: PASSWORD, workspace: 'blue', role: 'owner' });
+    await services.access.createUser(owner, { email: 'member@example.org', password: PASSWORD, workspace: 'default', role: 'viewer' });
     for (const role of ROLE_LIST) {
       const session = await login(emailOf(role));
       assert.equal(session.status, 200, JSON.stringify(session.body));
@@ -113,6 +114,9 @@ describe('users, workspaces, roles and the audit log', () => {
     { action: 'restore.start', call: (r) => ['POST', '/api/v1/restores', { database: 'shop', backupId: shopBackup, to: { database: `restored_${r}` } }], allowed: [202] },
     { action: 'user.manage', call: (r) => ['POST', '/api/v1/users', { email: `invited-by-${r}@example.org`, password: PASSWORD, role: 'viewer', workspace: 'default' }], allowed: [201] },
     { action: 'workspace.manage', call: (r) => ['POST', '/api/v1/workspaces', { name: `ws-${r}` }], allowed: [201] },
+    { action: 'membership.manage', call: (r) => ['PUT', '/api/v1/workspaces/default/members/member@example.org', { role: r === 'owner' ? 'editor' : 'viewer' }], allowed: [200] },
+    // Granting the owner role is the owners' business (workspace.manage), even for admins.
+    { action: 'workspace.manage', call: () => ['PUT', '/api/v1/workspaces/default/members/member@example.org', { role: 'owner' }], allowed: [200] },
     { action: 'audit.read', call: () => ['GET', '/api/v1/audit'], allowed: [200] },
     { action: 'history.read', call: () => ['GET', '/api/v1/databases/shop/backups'], allowed: [200] },
   ];
@@ -204,6 +208,9 @@ describe('users, workspaces, roles and the audit log', () => {
     const users = JSON.parse((await run(process.execPath, [cli, 'user', 'list', '--json'], { env: { ...env, HINDSIGHT_AS: 'blue@example.org' } })).stdout) as Array<{ email: string }>;
     assert.deepEqual(users.map((u) => u.email).sort(), ['blue@example.org', 'cli-made@example.org'], 'an owner of blue sees the accounts of blue only');
     await run(process.execPath, [cli, 'member', 'remove', 'cli-made@example.org', 'default'], { env });
+    await run(process.execPath, [cli, 'db', 'add', 'blue-cli', '--url', targetUrl(source), '--storage', 'bluestore', '--workspace', 'blue', '--no-check'], { env });
+    assert.equal((await platform.runtime.catalog.getDatabase('blue-cli')).workspaceId, (await platform.runtime.catalog.access.findWorkspace('blue'))!.id);
+    await assert.rejects(run(process.execPath, [cli, 'db', 'add', 'mixed', '--url', targetUrl(source), '--storage', 'bluestore', '--no-check'], { env }), /belongs to another workspace/);
     await assert.rejects(run(process.execPath, [cli, 'member', 'remove', 'blue@example.org', 'blue'], { env }), /would have no owner left/);
     await assert.rejects(run(process.execPath, [cli, 'db', 'list'], { env: { ...env, HINDSIGHT_AS: 'nobody@example.org' } }), /user "nobody@example.org" does not exist/);
   });
@@ -213,7 +220,7 @@ describe('users, workspaces, roles and the audit log', () => {
     const names = async (url: string, cookie = owner) => ((await request('GET', url, { cookie })).body as Array<{ name: string }>).map((x) => x.name);
     assert.ok(!(await names('/api/v1/databases')).includes('secret-hr'));
     assert.ok(!(await names('/api/v1/storages')).includes('bluestore'));
-    assert.deepEqual(await names('/api/v1/databases', cookies.get('blue')), ['secret-hr']);
+    assert.deepEqual(await names('/api/v1/databases', cookies.get('blue')), ['blue-cli', 'secret-hr'], 'workspace blue: its two databases and nothing of default');
     assert.deepEqual(await names('/api/v1/storages', cookies.get('blue')), ['bluestore']);
     const page = await request('GET', '/', { cookie: owner });
     assert.equal(page.status, 200);
@@ -337,6 +344,12 @@ describe('users, workspaces, roles and the audit log', () => {
     const text = rows[0]!.all;
     for (const secret of [S3_SECRET, PASSWORD, platform.cluster.password, encodeURIComponent(platform.cluster.password)]) {
       assert.ok(!text.includes(secret), `a secret reached the audit log: ${secret.slice(0, 4)}…`);
+    }
+    for (const url of ['/api/v1/databases', '/api/v1/storages', '/api/v1/overview', '/api/v1/users', '/']) {
+      const answer = await request('GET', url, { cookie: cookies.get('owner') });
+      assert.equal(answer.status, 200, url);
+      const body = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+      for (const secret of [S3_SECRET, platform.cluster.password, 'scrypt$']) assert.ok(!body.includes(secret), `${url} returns a secret`);
     }
     const logged = await request('GET', '/api/v1/audit?action=storage', { cookie: cookies.get('owner') });
     assert.ok(!JSON.stringify(logged.body).includes(S3_SECRET));
