@@ -141,10 +141,20 @@ describe('backup and restore of a real database through Temporal', () => {
       const anonymous = await fetch(`${server.url}/`, { redirect: 'manual' });
       assert.equal(anonymous.status, 303);
       assert.equal(anonymous.headers.get('location'), '/setup');
-      await services.access.createFirstOwner({ email: 'owner@example.org', password: 'correct horse battery' }, '127.0.0.1');
+      // The first-run page creates the owner and logs them in; after that it is gone.
+      const setup = await fetch(`${server.url}/setup`, {
+        method: 'POST', redirect: 'manual',
+        body: new URLSearchParams({ email: 'owner@example.org', displayName: 'Owner', password: 'correct horse battery', confirm: 'correct horse battery' }),
+        headers: { origin: server.url, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      assert.equal(setup.status, 303);
+      assert.equal(setup.headers.get('location'), '/');
+      const cookie = (setup.headers.get('set-cookie') ?? '').split(';')[0]!;
+      assert.match(cookie, /^hindsight_session=/);
+      const again = await fetch(`${server.url}/setup`, { redirect: 'manual' });
+      assert.equal(again.headers.get('location'), '/login', 'owner creation exists only until the first account does');
       const login = await fetch(`${server.url}/api/v1/session`, { method: 'POST', body: JSON.stringify({ email: 'owner@example.org', password: 'correct horse battery' }), headers: { 'content-type': 'application/json' } });
       assert.equal(login.status, 200);
-      const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
       const page = await (await fetch(`${server.url}/`, { headers: { cookie } })).text();
       assert.match(page, /shop/);
       assert.match(page, new RegExp(backupId.slice(0, 12)));
