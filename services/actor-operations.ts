@@ -203,8 +203,7 @@ export function createActorOperations(deps: { runtime: Runtime; ops: Operations;
         await databaseWorkspace(database, 'history.read');
         return ops.listBackups(database);
       }
-      const visible = new Set((await this.listDatabases()).map((d) => d.name));
-      return (await ops.listBackups()).filter((b) => visible.has(b.databaseName));
+      return catalog.listBackups(undefined, 100, await authz.workspacesAllowing(actor, 'history.read'));
     },
 
     async getBackup(backupId: string) {

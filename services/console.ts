@@ -77,8 +77,10 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
     authz,
     operationsFor,
     async overview(ref) {
-      const ops = operationsFor(asActor(ref));
-      const [databases, backups, storages] = await Promise.all([ops.listDatabases(), runtime.catalog.listBackups(undefined, 500), ops.listStorages()]);
+      const actor = asActor(ref);
+      const ops = operationsFor(actor);
+      const workspaces = await authz.workspacesAllowing(actor, 'history.read');
+      const [databases, backups, storages] = await Promise.all([ops.listDatabases(), runtime.catalog.listBackups(undefined, 500, workspaces), ops.listStorages()]);
       const visible = new Set(databases.map((d) => d.name));
       const mine = backups.filter((b) => visible.has(b.databaseName));
       const verifications = await runtime.catalog.verifications.newestFor(mine.map((b) => b.id));

@@ -457,10 +457,13 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
       return toBackup(rows[0]);
     },
 
-    async listBackups(databaseName?: string, limit = 100): Promise<BackupRecord[]> {
+    /** Newest first; of one database, or of all (optionally only those of some workspaces). */
+    async listBackups(databaseName?: string, limit = 100, workspaceIds?: number[]): Promise<BackupRecord[]> {
       const { rows } = databaseName
         ? await pool.query(`${backupSelect} where d.name = $1 order by b.started_at desc limit $2`, [databaseName, limit])
-        : await pool.query(`${backupSelect} order by b.started_at desc limit $1`, [limit]);
+        : workspaceIds
+          ? await pool.query(`${backupSelect} where d.workspace_id = any($2) order by b.started_at desc limit $1`, [limit, workspaceIds])
+          : await pool.query(`${backupSelect} order by b.started_at desc limit $1`, [limit]);
       return rows.map(toBackup);
     },
 

@@ -227,6 +227,9 @@ describe('users, workspaces, roles and the audit log', () => {
     assert.ok(!String(page.body).includes('secret-hr') && !String(page.body).includes(hrBackup));
     const overview = await request('GET', '/api/v1/overview', { cookie: owner });
     assert.ok(!JSON.stringify(overview.body).includes('secret-hr'));
+    assert.ok((overview.body as { backups: Array<{ id: string }> }).backups.some((b) => b.id === shopBackup));
+    const blueOverview = await request('GET', '/api/v1/overview', { cookie: cookies.get('blue') });
+    assert.deepEqual([...new Set((blueOverview.body as { backups: Array<{ databaseName: string }> }).backups.map((b) => b.databaseName))], ['secret-hr']);
 
     const probes: Array<[string, string, unknown?]> = [
       ['GET', '/api/v1/databases/secret-hr/backups'],
