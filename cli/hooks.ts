@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import type { Operations } from '../services/operations.ts';
+import type { ActorOperations } from '../services/actor-operations.ts';
 import { backupRoleOffer, type BackupRoleResult } from '../services/backup-role.ts';
-import { DEFAULT_WORKSPACE_ID, type HookTarget } from '../services/hooks.ts';
+import type { HookTarget } from '../services/hooks.ts';
 import type { ReadOnlyReport } from '../lib/pg/backup-role.ts';
 import { printJson, printTable, UsageError } from './output.ts';
 
-export const hookUsage = `  hook set (<db> | --workspace) <kind> (--file <script> | --script <text>) [--timeout <s>]
+export const hookUsage = `  hook set (<db> | --workspace <name>) <kind> (--file <script> | --script <text>) [--timeout <s>]
                                               kind: pre_backup, post_backup or post_restore
   hook show <db>                              the scripts that run for the database and the variables they get
-  hook remove (<db> | --workspace) <kind>
+  hook remove (<db> | --workspace <name>) <kind>
   hook runs <db>                              recent runs: exit code, duration, output
   db role-check <db> [--pitr]                 is the configured role read-only? every reason why not
   db create-backup-role <db> [--role <name>] [--pitr] [--admin-url <postgres-url>]
@@ -16,7 +16,7 @@ export const hookUsage = `  hook set (<db> | --workspace) <kind> (--file <script
 `;
 
 export interface HookCommandFlags {
-  workspace?: boolean | undefined;
+  workspace?: string | undefined;
   file?: string | undefined;
   script?: string | undefined;
   timeout?: string | undefined;
@@ -25,7 +25,7 @@ export interface HookCommandFlags {
   'admin-url'?: string | undefined;
 }
 
-type WithOps = <T>(work: (ops: Operations) => Promise<T>) => Promise<T>;
+type WithOps = <T>(work: (ops: ActorOperations, workspaceId: (name: string) => Promise<number>) => Promise<T>) => Promise<T>;
 
 function need<T>(value: T | undefined, what: string): T {
   if (value === undefined || value === '') throw new UsageError(`${what} is required\n${hookUsage}`);
@@ -37,9 +37,12 @@ const indent = (text: string) => text.replace(/\n$/, '').split('\n').map((l) => 
 /** `hindsight hook …`: args are what follows `hook`. */
 export async function hookCommand(args: string[], flags: HookCommandFlags, json: boolean, withOps: WithOps): Promise<void> {
   const [sub, ...rest] = args;
-  const target = (): { target: HookTarget; rest: string[] } => (flags.workspace
-    ? { target: { workspaceId: DEFAULT_WORKSPACE_ID }, rest }
-    : { target: { database: need(rest[0], 'database name (or --workspace)') }, rest: rest.slice(1) });
+  type Scope = { database: string } | { workspace: string };
+  const target = (): { target: Scope; rest: string[] } => (flags.workspace
+    ? { target: { workspace: flags.workspace }, rest }
+    : { target: { database: need(rest[0], 'database name (or --workspace <name>)') }, rest: rest.slice(1) });
+  const resolve = async (scope: Scope, workspaceId: (name: string) => Promise<number>): Promise<HookTarget> =>
+    ('workspace' in scope ? { workspaceId: await workspaceId(scope.workspace) } : scope);
   switch (sub) {
     case 'set': {
       const { target: where, rest: more } = target();
@@ -48,7 +51,7 @@ export async function hookCommand(args: string[], flags: HookCommandFlags, json:
       const script = flags.file ? await readFile(flags.file, 'utf8') : flags.script!;
       const timeoutSeconds = flags.timeout === undefined ? undefined : Number(flags.timeout);
       if (timeoutSeconds !== undefined && !Number.isFinite(timeoutSeconds)) throw new UsageError(`--timeout must be a number of seconds, not "${flags.timeout}"`);
-      const hook = await withOps((ops) => ops.hooks.setHook({ target: where, kind, script, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) }, { name: 'cli' }));
+      const hook = await withOps(async (ops, ws) => ops.hooks.setHook({ target: await resolve(where, ws), kind, script, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) }));
       if (json) printJson(hook);
       else process.stdout.write(`${hook.kind} hook of ${hook.databaseName ? `database "${hook.databaseName}"` : `workspace ${hook.workspaceId}`} saved (timeout ${hook.timeoutSeconds} s)\n`);
       return;
@@ -56,7 +59,7 @@ export async function hookCommand(args: string[], flags: HookCommandFlags, json:
     case 'remove': {
       const { target: where, rest: more } = target();
       const kind = need(more[0], 'hook kind');
-      await withOps((ops) => ops.hooks.removeHook({ target: where, kind }, { name: 'cli' }));
+      await withOps(async (ops, ws) => ops.hooks.removeHook({ target: await resolve(where, ws), kind }));
       if (json) printJson({ removed: kind });
       else process.stdout.write(`${kind} hook removed\n`);
       return;
@@ -112,7 +115,7 @@ export async function backupRoleCommand(sub: string, args: string[], flags: Hook
   }
   const result: BackupRoleResult = await withOps((ops) => ops.backupRole.createRole(database, {
     ...(flags.role ? { roleName: flags.role } : {}), pitr: flags.pitr ?? false, ...(flags['admin-url'] ? { adminUrl: flags['admin-url'] } : {}),
-  }, { name: 'cli' }));
+  }));
   if (json) return printJson(result);
   process.stdout.write(`role "${result.role}" created; database "${database}" now backs up as it (password sealed in the catalog)\n`);
   for (const note of result.notes) process.stdout.write(`  note: ${note}\n`);

@@ -7,7 +7,11 @@ import { DecryptStream } from '../lib/crypto/chunked-gcm.ts';
 import { readSecretKey } from '../lib/crypto/secret-key.ts';
 import { loadConfig } from '../lib/config.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
-import { createOperations, type Operations } from '../services/operations.ts';
+import { createOperations } from '../services/operations.ts';
+import { createActorOperations, type ActorOperations } from '../services/actor-operations.ts';
+import { createAccessService, type AccessService } from '../services/access.ts';
+import { createAuthz, type Actor } from '../services/authz.ts';
+import { cliActor, runAccessCommand } from './access.ts';
 import { runDoctor } from '../services/doctor.ts';
 import { openRuntime, type Runtime } from '../services/runtime.ts';
 import type { VerificationSummary } from '../lib/verify/report.ts';
@@ -16,13 +20,13 @@ import { backupRoleCommand, hookCommand, hookUsage, printBackupRoleOffer } from 
 
 const usage = `usage: hindsight <command> [options] [--json]
 
-  db add <name> --url <postgres-url> [--storage <name>[,<name>...]] [--schedule <cron>] [--timezone <tz>] [--no-check]
+  db add <name> --url <postgres-url> [--storage <name>[,<name>...]] [--schedule <cron>] [--timezone <tz>] [--no-check] [--workspace <name>]
   db list
   db storages <name> <storage>[,<storage>...]  where its backups go (every backup is written to each)
   db schedule <name> (<cron> | off) [--timezone <tz>]
   db remove <name>
-  storage add <name> --type local --path <directory> [--no-check]
-  storage add <name> --config <json | @file.json> [--no-check]   any type: s3, azure, sftp, ftp, rclone, local
+  storage add <name> --type local --path <directory> [--no-check] [--workspace <name>]
+  storage add <name> --config <json | @file.json> [--no-check] [--workspace <name>]   any type: s3, azure, sftp, ftp, rclone, local
   storage test <name>                         writes, reads back and deletes a small object
   storage list
   storage remove <name>
@@ -39,6 +43,15 @@ const usage = `usage: hindsight <command> [options] [--json]
   restore <db> [--backup <id>] (--to <postgres-url> | --to-database <name>) [--wait]
   doctor                                      checks the catalog, Temporal, workers, storages, tools and databases
   decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it)
+  user create <email> (--owner | --role <role>) [--workspace <name>] [--name <display name>] [--password-file <file>]
+  user list | user disable <email> | user enable <email>
+  member add <email> <workspace> <owner|admin|editor|viewer>
+  member remove <email> <workspace>
+  workspace create <name> | workspace list
+  audit [--workspace <name>] [--actor <email|cli:user>] [--action <action or prefix>] [--since <date | 24h | 7d>]
+
+  The CLI acts as the local operator (every right, audited as cli:<os user>); --as <email> or
+  HINDSIGHT_AS=<email> makes it act with that user's roles.
 ${hookUsage}`;
 
 const { values: flags, positionals } = (() => {
@@ -66,11 +79,18 @@ const { values: flags, positionals } = (() => {
         key: { type: 'string' },
         output: { type: 'string', short: 'o' },
         help: { type: 'boolean', short: 'h', default: false },
-        workspace: { type: 'boolean', default: false },
+        as: { type: 'string' },
+        workspace: { type: 'string' },
+        owner: { type: 'boolean', default: false },
+        role: { type: 'string' },
+        name: { type: 'string' },
+        'password-file': { type: 'string' },
+        actor: { type: 'string' },
+        action: { type: 'string' },
+        since: { type: 'string' },
         file: { type: 'string' },
         script: { type: 'string' },
         timeout: { type: 'string' },
-        role: { type: 'string' },
         pitr: { type: 'boolean', default: false },
         'admin-url': { type: 'string' },
       },
@@ -88,15 +108,20 @@ function need<T>(value: T | undefined, what: string): T {
   return value;
 }
 
-interface Session { runtime: Runtime; temporal: Client; ops: Operations }
+interface Session { runtime: Runtime; temporal: Client; ops: ActorOperations; access: AccessService; actor: Actor }
 
+/** The services as the CLI's actor may use them (services/authz.ts decides; cli/access.ts says who). */
 async function withSession<T>(work: (s: Session) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const runtime = await openRuntime(config);
   try {
+    const authz = createAuthz(runtime.catalog.access);
+    const access = createAccessService(runtime, authz);
+    const actor = await cliActor(access, flags.as);
     const temporal = await connectTemporalClient(config, runtime);
     try {
-      return await work({ runtime, temporal, ops: createOperations(runtime, temporal) });
+      const ops = createActorOperations({ runtime, ops: createOperations(runtime, temporal), authz }, actor);
+      return await work({ runtime, temporal, ops, access, actor });
     } finally {
       await temporal.connection.close();
     }
@@ -146,13 +171,14 @@ async function run(): Promise<void> {
     case 'db': {
       if (sub === 'add') {
         const name = need(arg, 'database name');
-        const record = await withSession(({ ops }) => ops.addDatabase({
+        const record = await withSession(async ({ ops, access, actor }) => ops.addDatabase({
+          workspaceId: (await access.workspaceFor(actor, flags.workspace ?? 'default')).id,
           name, url: need(flags.url, '--url'), storages: (flags.storage ?? 'local').split(',').map((x) => x.trim()).filter(Boolean),
           schedule: flags.schedule ?? null, timezone: flags.timezone ?? 'UTC', skipCheck: flags['no-check'],
         }));
         if (json) printJson(record);
         else process.stdout.write(`database "${record.name}" added (storage ${record.storageNames.join(', ')}${record.schedule ? `, schedule "${record.schedule}" ${record.timezone}` : ''})\n`);
-        if (!json && !flags['no-check']) await printBackupRoleOffer(name, (work) => withSession(({ ops }) => work(ops)));
+        if (!json && !flags['no-check']) await printBackupRoleOffer(name, (work) => withSession(({ ops, access, actor }) => work(ops, async (name) => (await access.workspaceFor(actor, name)).id)));
         return;
       }
       if (sub === 'list') {
@@ -179,7 +205,7 @@ async function run(): Promise<void> {
         else process.stdout.write(`database "${name}" backs up to ${record.storageNames.join(', ')}\n`);
         return;
       }
-      if (sub === 'role-check' || sub === 'create-backup-role') return backupRoleCommand(sub, positionals.slice(2), flags, json, (work) => withSession(({ ops }) => work(ops)));
+      if (sub === 'role-check' || sub === 'create-backup-role') return backupRoleCommand(sub, positionals.slice(2), flags, json, (work) => withSession(({ ops, access, actor }) => work(ops, async (name) => (await access.workspaceFor(actor, name)).id)));
       if (sub === 'remove') {
         const name = need(arg, 'database name');
         await withSession(({ ops }) => ops.removeDatabase(name));
@@ -193,7 +219,9 @@ async function run(): Promise<void> {
       if (sub === 'add') {
         const name = need(arg, 'storage name');
         const config = flags.config !== undefined ? await readConfigArgument(flags.config) : { type: need(flags.type, '--type or --config'), path: flags.path };
-        const record = await withSession(({ ops }) => ops.saveStorage(name, config, { skipCheck: flags['no-check'] }));
+        const record = await withSession(async ({ ops, access, actor }) => ops.saveStorage(name, config, {
+          skipCheck: flags['no-check'], workspaceId: flags.workspace ? (await access.workspaceFor(actor, flags.workspace)).id : undefined,
+        }));
         if (json) printJson(record);
         else process.stdout.write(`storage "${record.name}" saved${flags['no-check'] ? '' : ' (connection test passed)'}\n`);
         return;
@@ -334,10 +362,7 @@ async function run(): Promise<void> {
     }
     case 'backups': {
       const database = need(sub, 'database name');
-      const backups = await withSession(async ({ runtime }) => {
-        await runtime.catalog.getDatabase(database);
-        return runtime.catalog.listBackups(database);
-      });
+      const backups = await withSession(({ ops }) => ops.listBackups(database));
       if (json) printJson(backups);
       else if (backups.length === 0) process.stdout.write(`no backups of "${database}" yet: hindsight backup ${database}\n`);
       else printTable(backups.map((b) => ({
@@ -367,7 +392,7 @@ async function run(): Promise<void> {
       return;
     }
     case 'hook':
-      return hookCommand(positionals.slice(1), flags, json, (work) => withSession(({ ops }) => work(ops)));
+      return hookCommand(positionals.slice(1), flags, json, (work) => withSession(({ ops, access, actor }) => work(ops, async (name) => (await access.workspaceFor(actor, name)).id)));
     case 'doctor': {
       const checks = await runDoctor(loadConfig());
       if (json) printJson(checks);
@@ -397,6 +422,12 @@ async function run(): Promise<void> {
       if (json) printJson({ output: flags.output });
       return;
     }
+    case 'user':
+    case 'member':
+    case 'workspace':
+    case 'audit':
+      await withSession(({ access, actor }) => runAccessCommand(positionals, flags, access, actor, usage));
+      return;
     default:
       throw new UsageError(`unknown command: ${command}\n${usage}`);
   }

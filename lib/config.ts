@@ -34,6 +34,10 @@ export const configSchema = z.object({
   HINDSIGHT_CODEC_CORS_ORIGIN: z.string().url().optional(),
   /** Earlier secret keys, comma-separated: payloads and secrets they sealed stay readable after a rotation. */
   HINDSIGHT_PREVIOUS_SECRET_KEY_FILES: z.string().optional(),
+  /** How long audit entries are kept; older ones are purged daily by the console process. */
+  HINDSIGHT_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(365),
+  /** The console's address as users reach it (behind a proxy); https makes session cookies Secure. */
+  HINDSIGHT_PUBLIC_URL: z.string().url().optional(),
 }).strict();
 
 /** Variables that configure Hindsight; a config file may only hold these. */
@@ -59,6 +63,8 @@ export interface Config {
   codecTokenFile: string | undefined;
   codecCorsOrigin: string;
   previousSecretKeyFiles: string[];
+  auditRetentionDays: number;
+  publicUrl: string | undefined;
 }
 
 export interface TemporalTlsConfig {
@@ -133,6 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     codecTokenFile: raw.HINDSIGHT_CODEC_TOKEN_FILE,
     codecCorsOrigin: new URL(raw.HINDSIGHT_CODEC_CORS_ORIGIN ?? raw.HINDSIGHT_TEMPORAL_UI_URL ?? `http://127.0.0.1:${raw.HINDSIGHT_TEMPORAL_UI_PORT}`).origin,
     previousSecretKeyFiles: (raw.HINDSIGHT_PREVIOUS_SECRET_KEY_FILES ?? '').split(',').map((f) => f.trim()).filter(Boolean).map((f) => path.resolve(f)),
+    auditRetentionDays: raw.HINDSIGHT_AUDIT_RETENTION_DAYS,
+    publicUrl: raw.HINDSIGHT_PUBLIC_URL,
   };
 }
 

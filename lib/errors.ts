@@ -11,7 +11,11 @@ export type ErrorKind =
   | 'integrity'
   | 'conflict'
   | 'tool_failed'
-  | 'busy';
+  | 'busy'
+  /** The caller is known but its role does not allow the action (HTTP 403). */
+  | 'forbidden'
+  /** Too many failed logins: locked for a while (HTTP 429). */
+  | 'rate_limited';
 
 const retryableKinds: ReadonlySet<ErrorKind> = new Set(['unreachable', 'busy', 'tool_failed']);
 

@@ -19,6 +19,9 @@ import { connectTemporalClient } from '../temporal/client.ts';
 import { startTemporalDevServer, waitForPort } from '../temporal/dev-server.ts';
 import { ensureDemo } from '../services/demo.ts';
 import { createOperations } from '../services/operations.ts';
+import { createActorOperations } from '../services/actor-operations.ts';
+import { createAuthz, operatorActor } from '../services/authz.ts';
+import { osUser } from '../cli/access.ts';
 import { META_DATABASE, metaClusterDir, openRuntime } from '../services/runtime.ts';
 
 process.env.HINDSIGHT_LOG_PRETTY ??= '1';
@@ -121,10 +124,15 @@ async function main(): Promise<void> {
   startNodeProcess('web', 'web/main.ts');
   await waitForPort(config.webHost, config.webPort, 60_000);
   log.info(`console on http://${config.webHost}:${config.webPort}  ·  Temporal UI on ${config.temporalUiUrl}  ·  Ctrl-C stops everything`);
+  if ((await runtime.catalog.access.countUsers()) === 0) {
+    log.info(`no account yet: open http://${config.webHost}:${config.webPort}/setup to create the owner (or: hindsight user create <email> --owner)`);
+  }
+  // The demo is set up by the local operator, in the default workspace, and audited as such.
+  const operatorOps = createActorOperations({ runtime, ops: operations, authz: createAuthz(runtime.catalog.access) }, operatorActor(osUser()));
 
   if (metaCluster) {
     try {
-      await ensureDemo(runtime, operations, metaCluster.target('postgres'), log);
+      await ensureDemo(runtime, operatorOps, metaCluster.target('postgres'), log);
     } catch (error) {
       log.error(`demo setup failed: ${errorMessage(error)}`);
     }

@@ -1,7 +1,7 @@
 import type { HookRecord, HookRunRecord } from '../lib/catalog/hooks.ts';
 import { errorMessage } from '../lib/errors.ts';
-import type { Operations } from './operations.ts';
-import { DEFAULT_WORKSPACE_ID } from './hooks.ts';
+import type { ActorOperations } from './actor-operations.ts';
+import type { ActorRef } from './console-view.ts';
 
 /** The hooks page of one database, as plain data (no secrets: scripts are not secret, passwords never reach them). */
 export interface ConsoleHookView {
@@ -18,10 +18,10 @@ export interface ConsoleHookView {
 }
 
 export interface ConsoleHookServices {
-  view(database: string): Promise<ConsoleHookView>;
-  save(input: { database: string; scope: 'database' | 'workspace'; kind: string; script: string; timeoutSeconds?: number }): Promise<void>;
-  remove(input: { database: string; scope: 'database' | 'workspace'; kind: string }): Promise<void>;
-  createBackupRole(database: string, options: { roleName?: string; pitr?: boolean }): Promise<{ role: string; readOnly: boolean; reasons: string[]; notes: string[] }>;
+  view(actor: ActorRef, database: string): Promise<ConsoleHookView>;
+  save(actor: ActorRef, input: { database: string; scope: 'database' | 'workspace'; kind: string; script: string; timeoutSeconds?: number }): Promise<void>;
+  remove(actor: ActorRef, input: { database: string; scope: 'database' | 'workspace'; kind: string }): Promise<void>;
+  createBackupRole(actor: ActorRef, database: string, options: { roleName?: string; pitr?: boolean }): Promise<{ role: string; readOnly: boolean; reasons: string[]; notes: string[] }>;
 }
 
 const toHook = (h: HookRecord): ConsoleHookView['hooks'][number] => ({
@@ -34,13 +34,13 @@ const toRun = (r: HookRunRecord): ConsoleHookView['runs'][number] => ({
   backupId: r.backupId, restoreId: r.restoreId,
 });
 
-/** The console's hooks and backup-role actions; an authorization check goes in front of save/remove/createBackupRole. */
-export function createConsoleHookServices(operations: Operations): ConsoleHookServices {
-  const actor = { name: 'console' };
-  const target = (input: { database: string; scope: 'database' | 'workspace' }) =>
-    (input.scope === 'workspace' ? { workspaceId: DEFAULT_WORKSPACE_ID } : { database: input.database });
+/** The console's hooks and backup-role actions, each on behalf of the signed-in user (services/authz.ts decides). */
+export function createConsoleHookServices(operationsFor: (actor: ActorRef) => ActorOperations, workspaceOf: (database: string) => Promise<number>): ConsoleHookServices {
+  const target = async (input: { database: string; scope: 'database' | 'workspace' }) =>
+    (input.scope === 'workspace' ? { workspaceId: await workspaceOf(input.database) } : { database: input.database });
   return {
-    async view(database) {
+    async view(actor, database) {
+      const operations = operationsFor(actor);
       const view = await operations.hooks.showHooks(database);
       let role: ConsoleHookView['role'];
       try {
@@ -51,19 +51,19 @@ export function createConsoleHookServices(operations: Operations): ConsoleHookSe
       }
       return { database: view.database, hooks: view.hooks.map(toHook), runs: view.runs.map(toRun), variables: view.variables, kinds: view.kinds, role };
     },
-    async save(input) {
-      await operations.hooks.setHook({
-        target: target(input), kind: input.kind, script: input.script,
+    async save(actor, input) {
+      await operationsFor(actor).hooks.setHook({
+        target: await target(input), kind: input.kind, script: input.script,
         ...(input.timeoutSeconds !== undefined ? { timeoutSeconds: input.timeoutSeconds } : {}),
-      }, actor);
+      });
     },
-    async remove(input) {
-      await operations.hooks.removeHook({ target: target(input), kind: input.kind }, actor);
+    async remove(actor, input) {
+      await operationsFor(actor).hooks.removeHook({ target: await target(input), kind: input.kind });
     },
-    async createBackupRole(database, options) {
-      const result = await operations.backupRole.createRole(database, {
+    async createBackupRole(actor, database, options) {
+      const result = await operationsFor(actor).backupRole.createRole(database, {
         ...(options.roleName ? { roleName: options.roleName } : {}), pitr: options.pitr ?? false,
-      }, actor);
+      });
       return { role: result.role, readOnly: result.check.readOnly, reasons: result.check.reasons, notes: result.notes };
     },
   };

@@ -70,12 +70,80 @@ export interface ConsoleOverview {
   generatedAt: string;
 }
 
+/**
+ * Who a request acts as: the express host resolves the session cookie and hands the actor to the
+ * pages through `locals`; pages pass it back unopened. Its shape is services/authz.ts `Actor`.
+ */
+export interface ActorRef { readonly kind: 'user' | 'operator' | 'system' }
+
+export type ConsoleRole = 'owner' | 'admin' | 'editor' | 'viewer';
+
+/** The signed-in user as pages show them, with what the navigation may offer. */
+export interface ConsoleUser {
+  email: string;
+  memberships: { workspace: string; role: ConsoleRole }[];
+  canManageUsers: boolean;
+  canReadAudit: boolean;
+  canCreateWorkspaces: boolean;
+}
+
+export interface ConsoleUserRow {
+  email: string;
+  displayName: string;
+  disabled: boolean;
+  createdAt: string;
+  memberships: { workspace: string; role: ConsoleRole }[];
+}
+
+export interface ConsoleWorkspace { name: string; role: ConsoleRole; members: number; databases: number; storages: number }
+
+export interface ConsoleAuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  workspace: string | null;
+  action: string;
+  target: string | null;
+  source: string | null;
+  outcome: 'ok' | 'denied' | 'failed';
+  before: unknown;
+  after: unknown;
+  detail: string | null;
+}
+
+export interface ConsoleAuditQuery { workspace?: string; actor?: string; action?: string; since?: string }
+
+export interface ConsoleAuth {
+  /** True until the first account exists: the console then offers owner creation only. */
+  needsSetup(): Promise<boolean>;
+  createFirstOwner(input: { email: string; password: string; displayName?: string }, ip: string): Promise<void>;
+  /** Opens a session; throws with kind `access_denied` (wrong credentials) or `rate_limited` (locked). */
+  login(input: { email: string; password: string; ip: string; userAgent: string | null }): Promise<{ token: string; expiresAt: Date }>;
+  logout(token: string, actor?: ActorRef): Promise<void>;
+  cookie: { name: string; secure: boolean };
+}
+
+export interface ConsolePeople {
+  listUsers(actor: ActorRef): Promise<ConsoleUserRow[]>;
+  createUser(actor: ActorRef, input: { email: string; password: string; displayName?: string; workspace: string; role: string }): Promise<void>;
+  setUserDisabled(actor: ActorRef, email: string, disabled: boolean): Promise<void>;
+  setMember(actor: ActorRef, email: string, workspace: string, role: string): Promise<void>;
+  removeMember(actor: ActorRef, email: string, workspace: string): Promise<void>;
+  listWorkspaces(actor: ActorRef): Promise<ConsoleWorkspace[]>;
+  createWorkspace(actor: ActorRef, name: string): Promise<void>;
+  listAudit(actor: ActorRef, query: ConsoleAuditQuery): Promise<ConsoleAuditEntry[]>;
+}
+
 export interface ConsoleServices {
-  overview(): Promise<ConsoleOverview>;
+  /** What the actor may see: databases, storages and backups of their workspaces. */
+  overview(actor: ActorRef): Promise<ConsoleOverview>;
   /** Starts a backup workflow now; resolves with its backup id and workflow id. */
-  startBackup(database: string): Promise<{ backupId: string; workflowId: string }>;
+  startBackup(actor: ActorRef, database: string): Promise<{ backupId: string; workflowId: string }>;
   /** Asks the database's verifier to restore its newest backup into a throwaway server and check it. */
-  requestVerification(database: string): Promise<{ verificationId: string; backupId: string }>;
+  requestVerification(actor: ActorRef, database: string): Promise<{ verificationId: string; backupId: string }>;
+  whoami(actor: ActorRef): Promise<ConsoleUser>;
+  auth: ConsoleAuth;
+  people: ConsolePeople;
   /** Hook scripts and the read-only backup role of a database. */
   hooks: ConsoleHookServices;
 }

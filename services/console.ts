@@ -1,10 +1,17 @@
 import type { BackupRecord, DatabaseRecord } from '../lib/catalog/catalog.ts';
 import type { VerificationSummary } from '../lib/verify/report.ts';
 import { workflowUrl } from '../temporal/client.ts';
-import type { ConsoleBackup, ConsoleDatabase, ConsoleServices } from './console-view.ts';
+import { DEFAULT_WORKSPACE_ID, type Role } from '../lib/catalog/access.ts';
+import { HindsightError } from '../lib/errors.ts';
+import { createAccessService, type AccessService, type LoginPolicy } from './access.ts';
+import { createActorOperations, type ActorOperations } from './actor-operations.ts';
+import { actorLabel, createAuthz, roleAllows, type Actor, type Authz } from './authz.ts';
+import type { ActorRef, ConsoleBackup, ConsoleDatabase, ConsoleServices } from './console-view.ts';
 import type { Operations } from './operations.ts';
 import type { Runtime } from './runtime.ts';
 import { createConsoleHookServices } from './console-hooks.ts';
+
+export const SESSION_COOKIE = 'hindsight_session';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
@@ -51,29 +58,107 @@ function toConsoleDatabase(d: DatabaseRecord, backups: BackupRecord[]): ConsoleD
   };
 }
 
-/** The console's view of the service layer: plain data, no secrets. */
-export function createConsoleServices(runtime: Runtime, operations: Operations): ConsoleServices {
+/** What the express host needs beyond the pages' view: sessions, and the service layer per actor. */
+export interface HostServices extends ConsoleServices {
+  access: AccessService;
+  authz: Authz;
+  operationsFor(actor: Actor): ActorOperations;
+}
+
+const asActor = (ref: ActorRef): Actor => ref as Actor;
+
+/** The console's view of the service layer: plain data, no secrets, always on behalf of an actor. */
+export function createConsoleServices(runtime: Runtime, operations: Operations, options: { loginPolicy?: LoginPolicy } = {}): HostServices {
   const { config } = runtime;
+  const authz = createAuthz(runtime.catalog.access);
+  const access = createAccessService(runtime, authz, options.loginPolicy);
+  const operationsFor = (actor: Actor) => createActorOperations({ runtime, ops: operations, authz }, actor);
+  const secureCookie = (config.publicUrl ?? '').startsWith('https:');
   return {
-    hooks: createConsoleHookServices(operations),
-    async overview() {
-      const [databases, backups, storages] = await Promise.all([runtime.catalog.listDatabases(), runtime.catalog.listBackups(undefined, 500), runtime.catalog.listStorages()]);
-      const verifications = await runtime.catalog.verifications.newestFor(backups.map((b) => b.id));
+    hooks: createConsoleHookServices((ref) => operationsFor(asActor(ref)), async (database) => (await runtime.catalog.access.databaseWorkspace(database)) ?? DEFAULT_WORKSPACE_ID),
+    access,
+    authz,
+    operationsFor,
+    async overview(ref) {
+      const actor = asActor(ref);
+      const ops = operationsFor(actor);
+      const workspaces = await authz.workspacesAllowing(actor, 'history.read');
+      const [databases, backups, storages] = await Promise.all([ops.listDatabases(), runtime.catalog.listBackups(undefined, 500, workspaces), ops.listStorages()]);
+      const visible = new Set(databases.map((d) => d.name));
+      const mine = backups.filter((b) => visible.has(b.databaseName));
+      const verifications = await runtime.catalog.verifications.newestFor(mine.map((b) => b.id));
       return {
-        databases: databases.map((d) => toConsoleDatabase(d, backups)),
+        databases: databases.map((d) => toConsoleDatabase(d, mine)),
         storages: storages.map((st) => ({ name: st.name, type: st.type, settings: st.settings })),
-        backups: backups.map((b) => toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, verifications.get(b.id))),
+        backups: mine.map((b) => toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, verifications.get(b.id))),
         temporalUiUrl: config.temporalUiUrl,
         generatedAt: new Date().toISOString(),
       };
     },
-    async requestVerification(database) {
-      const requested = await operations.requestVerification(database);
+    async requestVerification(ref, database) {
+      const requested = await operationsFor(asActor(ref)).requestVerification(database);
       return { verificationId: requested.verificationId, backupId: requested.backupId };
     },
-    async startBackup(database) {
-      const started = await operations.startBackup(database, 'manual');
+    async startBackup(ref, database) {
+      const started = await operationsFor(asActor(ref)).startBackup(database, 'manual');
       return { workflowId: started.workflowId, backupId: started.backupId };
+    },
+    async whoami(ref) {
+      const actor = asActor(ref);
+      if (actor.kind !== 'user') return { email: actorLabel(actor), memberships: [], canManageUsers: true, canReadAudit: true, canCreateWorkspaces: true };
+      const memberships = (await runtime.catalog.access.membershipsOfUser(actor.userId)).map((m) => ({ workspace: m.workspace, role: m.role }));
+      const roles = [...actor.memberships.values()];
+      return {
+        email: actor.email,
+        memberships,
+        canManageUsers: roles.some((r) => roleAllows(r, 'user.manage')),
+        canReadAudit: roles.some((r) => roleAllows(r, 'audit.read')),
+        canCreateWorkspaces: authz.can(actor, DEFAULT_WORKSPACE_ID, 'workspace.manage'),
+      };
+    },
+    auth: {
+      needsSetup: () => access.needsSetup(),
+      async createFirstOwner(input, ip) {
+        await access.createFirstOwner(input, ip);
+      },
+      async login(input) {
+        const { token, expiresAt } = await access.login(input);
+        return { token, expiresAt };
+      },
+      logout: (token, ref) => access.logout(token, ref ? asActor(ref) : undefined),
+      cookie: { name: SESSION_COOKIE, secure: secureCookie },
+    },
+    people: {
+      async listUsers(ref) {
+        return (await access.listUsers(asActor(ref))).map((u) => ({
+          email: u.email, displayName: u.displayName, disabled: u.disabled, createdAt: u.createdAt.toISOString(),
+          memberships: u.memberships.map((m) => ({ workspace: m.workspace, role: m.role })),
+        }));
+      },
+      async createUser(ref, input) {
+        await access.createUser(asActor(ref), { ...input, role: input.role as Role });
+      },
+      async setUserDisabled(ref, email, disabled) {
+        await access.setUserDisabled(asActor(ref), email, disabled);
+      },
+      setMember: (ref, email, workspace, role) => access.setMember(asActor(ref), email, workspace, role),
+      removeMember: (ref, email, workspace) => access.removeMember(asActor(ref), email, workspace),
+      async listWorkspaces(ref) {
+        return (await access.listWorkspaces(asActor(ref))).map(({ id: _id, ...w }) => w);
+      },
+      async createWorkspace(ref, name) {
+        await access.createWorkspace(asActor(ref), name);
+      },
+      async listAudit(ref, query) {
+        const since = query.since ? new Date(query.since) : undefined;
+        if (since && Number.isNaN(since.getTime())) throw new HindsightError('bad_input', `since: "${query.since}" is not a date (use e.g. 2026-11-23 or 2026-11-23T10:00:00Z)`);
+        const entries = await access.listAudit(asActor(ref), { workspace: query.workspace || undefined, actor: query.actor || undefined, action: query.action || undefined, since, limit: 500 });
+        return entries.map((e) => ({
+          id: e.id, at: e.at.toISOString(), actor: e.actor, workspace: e.workspace, action: e.action,
+          target: e.targetType ? `${e.targetType} ${e.targetName ?? ''}`.trim() : null, source: e.source, outcome: e.outcome,
+          before: e.before, after: e.after, detail: e.detail,
+        }));
+      },
     },
   };
 }

@@ -30,7 +30,7 @@ async function databaseExists(admin: pg.Client, name: string): Promise<boolean> 
  * On first start: a demo database in the embedded server, registered with local storage and an
  * hourly schedule, then one backup at once and a restore that proves it by row counts.
  */
-export async function ensureDemo(runtime: Runtime, operations: Operations, server: PgTarget, logger: Logger): Promise<void> {
+export async function ensureDemo(runtime: Runtime, operations: Pick<Operations, 'addDatabase' | 'startBackup' | 'startRestore'>, server: PgTarget, logger: Logger): Promise<void> {
   const admin = await connect('embedded server', server);
   try {
     if (!(await databaseExists(admin, DEMO_DATABASE))) {

@@ -3,6 +3,7 @@ import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { backupIdAt } from '../temporal/backup-ids.ts';
+import { cancelBackupSignal } from '../temporal/messages.ts';
 import { seal } from '../lib/crypto/sealed.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 import { connect, parsePgUrl, pgUrlSchema, serverInfo, describeTarget } from '../lib/pg/connection.ts';
@@ -48,6 +49,8 @@ export const addDatabaseInput = z.object({
   skipCheck: z.boolean().default(false),
   /** Restore every new backup into a throwaway server and check it (on by default). */
   verifyAfterBackup: z.boolean().default(true),
+  /** The workspace the database joins (services/actor-operations.ts checks the caller's role in it). */
+  workspaceId: z.number().int().positive().default(1),
 });
 export type AddDatabaseInput = z.input<typeof addDatabaseInput>;
 
@@ -102,7 +105,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
           await client.end().catch(() => undefined);
         }
       }
-      const record = await catalog.addDatabase({ name: input.name, target, storageNames: input.storages, schedule: input.schedule, timezone: input.timezone, verifyAfterBackup: input.verifyAfterBackup });
+      const record = await catalog.addDatabase({ name: input.name, target, storageNames: input.storages, schedule: input.schedule, timezone: input.timezone, verifyAfterBackup: input.verifyAfterBackup, workspaceId: input.workspaceId });
       if (input.schedule) {
         try {
           await upsertBackupSchedule(temporal, { database: input.name, cron: input.schedule, timezone: input.timezone, taskQueue: config.taskQueue });
@@ -140,14 +143,14 @@ export function createOperations(runtime: Runtime, temporal: Client) {
     listDatabases: () => catalog.listDatabases(),
 
     /** Saves a storage after a connection test (write, read back, delete) unless told not to. */
-    async saveStorage(name: string, raw: unknown, options: { skipCheck?: boolean } = {}) {
+    async saveStorage(name: string, raw: unknown, options: { skipCheck?: boolean; workspaceId?: number } = {}) {
       const parsedName = parseOrThrow(storageNameSchema, name);
       const config = parseOrThrow(storageConfigSchema, raw);
       if (!options.skipCheck) {
         const result = await testDriver(parsedName, config);
         if (!result.ok) throw new HindsightError(result.kind, `storage "${parsedName}" was not saved: the connection test failed at ${result.stage}: ${result.message}`);
       }
-      return catalog.upsertStorage(parsedName, config);
+      return catalog.upsertStorage(parsedName, config, options.workspaceId);
     },
 
     /** Writes, reads back and deletes a small object in a saved storage. */
@@ -282,6 +285,14 @@ export function createOperations(runtime: Runtime, temporal: Client) {
         typedSearchAttributes: jobAttributes(database, 'backup'),
       });
       return { backupId, workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() as Promise<BackupOutcome> };
+    },
+
+    /** Asks a running backup to stop; its workflow records it as cancelled. */
+    async cancelBackup(backupId: string, reason?: string) {
+      const backup = await catalog.getBackup(backupId);
+      if (backup.status !== 'running') throw new HindsightError('conflict', `backup ${backupId} is ${backup.status}: only a running backup can be cancelled`);
+      await temporal.workflow.getHandle(backup.workflowId).signal(cancelBackupSignal, reason);
+      return { backupId, workflowId: backup.workflowId };
     },
 
     async startRestore(options: { database: string; backupId?: string; to: { database: string } | { url: string } }) {

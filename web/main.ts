@@ -5,6 +5,7 @@ import { errorMessage } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
 import { createConsoleServices } from '../services/console.ts';
+import { startAuditPurge } from '../services/audit-retention.ts';
 import { createOperations } from '../services/operations.ts';
 import { openRuntime } from '../services/runtime.ts';
 import { startWebServer } from './server.ts';
@@ -18,10 +19,12 @@ async function main(): Promise<void> {
   const services = createConsoleServices(runtime, createOperations(runtime, temporal));
   const token = config.codecTokenFile ? (await readFile(config.codecTokenFile, 'utf8')).trim() : undefined;
   const codec = { codec: new EncryptionCodec(runtime.key, runtime.previousKeys), token, corsOrigin: config.codecCorsOrigin };
-  const server = await startWebServer({ services, codec, host: config.webHost, port: config.webPort, log: (msg) => logger.info(msg) });
+  const server = await startWebServer({ services, codec, host: config.webHost, port: config.webPort, publicUrl: config.publicUrl, log: (msg) => logger.info(msg) });
+  const stopPurge = startAuditPurge(services.access, config.auditRetentionDays, (msg) => logger.info(msg));
   if (token) logger.info(`codec endpoint on ${server.url}/codec for ${config.codecCorsOrigin}`);
   logger.info(`console listening on ${server.url}`);
   const stop = async () => {
+    stopPurge();
     await server.close();
     await temporal.connection.close();
     await runtime.close();

@@ -3,11 +3,16 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
-import { CONSOLE_SERVICES_KEY, type ConsoleServices } from '../services/console-view.ts';
+import { CONSOLE_SERVICES_KEY } from '../services/console-view.ts';
+import type { HostServices } from '../services/console.ts';
+import { accessMiddleware } from './access-http.ts';
+import { apiV1Router } from './api-v1.ts';
 import { codecRouter, type CodecServerOptions } from './codec-server.ts';
 
 export interface WebServerOptions {
-  services: ConsoleServices;
+  services: HostServices;
+  /** HINDSIGHT_PUBLIC_URL: the origin form posts must come from (default: the request's host). */
+  publicUrl?: string | undefined;
   /** Temporal's remote codec protocol at /codec, for the Temporal UI and CLI. */
   codec?: Omit<CodecServerOptions, 'log'>;
   host: string;
@@ -23,10 +28,6 @@ export interface WebServer {
 // Must match envPrefix in svelte.config.js.
 const ADAPTER_ENV_PREFIX = 'HINDSIGHT_CONSOLE_';
 const PROTOCOL_HEADER = 'x-hindsight-console-protocol';
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 async function loadConsoleHandler(): Promise<RequestHandler> {
   // adapter-node assumes https unless told where to read the protocol, and then rejects every form
@@ -67,14 +68,9 @@ function buildApp(options: WebServerOptions, consoleHandler: RequestHandler): ex
     res.json({ ok: true });
   });
 
-  app.get('/api/v1/overview', async (_req, res) => {
-    try {
-      res.json(await services.overview());
-    } catch (err) {
-      log(`overview failed: ${errorMessage(err)}`);
-      res.status(500).json({ error: { message: errorMessage(err) } });
-    }
-  });
+  // Every page and /api/v1 route below needs a session (see web/access-http.ts).
+  app.use(accessMiddleware(services, { publicUrl: options.publicUrl, log }));
+  app.use('/api/v1', apiV1Router(services, { log }));
 
   // Always overwritten, so a client cannot claim a protocol; req.protocol honours 'trust proxy' if the caller sets it.
   app.use((req, _res, next) => {

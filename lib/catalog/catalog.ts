@@ -4,6 +4,7 @@ import { seal, unseal } from '../crypto/sealed.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import type { PgTarget } from '../pg/connection.ts';
 import type { TableRowCount, RowCountMismatch } from '../pg/row-counts.ts';
+import { createAccessStore } from './access.ts';
 import { createHealthStore } from './health.ts';
 import { createHookStore, type JobWarning } from './hooks.ts';
 import { createVerificationStore } from './verifications.ts';
@@ -20,6 +21,7 @@ export interface StorageRecord {
   type: StorageConfig['type'];
   settings: Record<string, unknown>;
   hasSecrets: boolean;
+  workspaceId: number;
   createdAt: Date;
 }
 
@@ -51,6 +53,7 @@ export interface DatabaseRecord {
   retentionPolicy: unknown;
   healthIntervalSeconds: number;
   healthFailureThreshold: number;
+  workspaceId: number;
   createdAt: Date;
 }
 
@@ -151,6 +154,7 @@ function toDatabase(row: any): DatabaseRecord {
     retentionPolicy: row.retention_policy,
     healthIntervalSeconds: row.health_interval_seconds,
     healthFailureThreshold: row.health_failure_threshold,
+    workspaceId: Number(row.workspace_id),
     createdAt: row.created_at,
   };
 }
@@ -162,6 +166,8 @@ export interface NewDatabase {
   schedule: string | null;
   timezone: string;
   verifyAfterBackup?: boolean;
+  /** The workspace it belongs to (default: the default workspace, 1). */
+  workspaceId?: number;
 }
 
 const databaseSelect = `
@@ -171,7 +177,7 @@ const databaseSelect = `
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function toStorage(row: any): StorageRecord {
-  return { id: Number(row.id), name: row.name, type: row.type, settings: row.config, hasSecrets: row.sealed_secrets !== null, createdAt: row.created_at };
+  return { id: Number(row.id), name: row.name, type: row.type, settings: row.config, hasSecrets: row.sealed_secrets !== null, workspaceId: Number(row.workspace_id), createdAt: row.created_at };
 }
 
 async function insertDestinations(client: pg.PoolClient, databaseId: number, storageIds: number[]): Promise<void> {
@@ -198,19 +204,21 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
     verifications: createVerificationStore(pool),
     health: createHealthStore(pool),
     hooks: createHookStore(pool),
+    access: createAccessStore(pool),
 
     async close(): Promise<void> {
       await pool.end();
     },
 
-    async upsertStorage(name: string, config: StorageConfig): Promise<StorageRecord> {
+    /** Creates or replaces a storage; a new one joins `workspaceId`, an existing one keeps its workspace. */
+    async upsertStorage(name: string, config: StorageConfig, workspaceId = 1): Promise<StorageRecord> {
       const parsed = storageConfigSchema.parse(config);
       const { settings, secrets } = splitSecrets(parsed);
       const sealed = Object.keys(secrets).length > 0 ? seal(key, JSON.stringify(secrets), storageSecretsContext(name)) : null;
       await pool.query(
-        `insert into storages (name, type, config, sealed_secrets) values ($1, $2, $3, $4)
+        `insert into storages (name, type, config, sealed_secrets, workspace_id) values ($1, $2, $3, $4, $5)
          on conflict (name) do update set type = excluded.type, config = excluded.config, sealed_secrets = excluded.sealed_secrets`,
-        [name, parsed.type, JSON.stringify(settings), sealed],
+        [name, parsed.type, JSON.stringify(settings), sealed, workspaceId],
       );
       return catalog.getStorage(name);
     },
@@ -261,9 +269,9 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
       try {
         await client.query('begin');
         const { rows } = await client.query(
-          `insert into databases (name, host, port, dbname, username, sealed_password, sslmode, schedule, timezone, verify_after_backup)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id`,
-          [input.name, input.target.host, input.target.port, input.target.database, input.target.user, sealed, input.target.sslmode ?? null, input.schedule, input.timezone, input.verifyAfterBackup ?? true],
+          `insert into databases (name, host, port, dbname, username, sealed_password, sslmode, schedule, timezone, verify_after_backup, workspace_id)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id`,
+          [input.name, input.target.host, input.target.port, input.target.database, input.target.user, sealed, input.target.sslmode ?? null, input.schedule, input.timezone, input.verifyAfterBackup ?? true, input.workspaceId ?? 1],
         );
         await insertDestinations(client, Number(rows[0].id), storageIds);
         await client.query('commit');
@@ -461,10 +469,13 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
       return toBackup(rows[0]);
     },
 
-    async listBackups(databaseName?: string, limit = 100): Promise<BackupRecord[]> {
+    /** Newest first; of one database, or of all (optionally only those of some workspaces). */
+    async listBackups(databaseName?: string, limit = 100, workspaceIds?: number[]): Promise<BackupRecord[]> {
       const { rows } = databaseName
         ? await pool.query(`${backupSelect} where d.name = $1 order by b.started_at desc limit $2`, [databaseName, limit])
-        : await pool.query(`${backupSelect} order by b.started_at desc limit $1`, [limit]);
+        : workspaceIds
+          ? await pool.query(`${backupSelect} where d.workspace_id = any($2) order by b.started_at desc limit $1`, [limit, workspaceIds])
+          : await pool.query(`${backupSelect} order by b.started_at desc limit $1`, [limit]);
       return rows.map(toBackup);
     },
 

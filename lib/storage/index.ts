@@ -41,6 +41,15 @@ export function splitSecrets(config: StorageConfig): { settings: Record<string, 
   return { settings, secrets };
 }
 
+/** Every field name that is a secret in some storage type: audit entries mask these wherever they appear. */
+export const storageSecretFieldNames: ReadonlySet<string> = new Set(Object.values(secretFields).flat());
+
+/** The configuration with each secret replaced by a marker: what the audit log records. */
+export function maskStorageSecrets(config: StorageConfig): Record<string, unknown> {
+  const { settings, secrets } = splitSecrets(config);
+  return { ...settings, ...Object.fromEntries(Object.keys(secrets).map((field) => [field, '[secret]'])) };
+}
+
 export function joinSecrets(settings: Record<string, unknown>, secrets: Record<string, unknown>): unknown {
   return { ...settings, ...secrets };
 }

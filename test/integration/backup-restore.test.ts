@@ -137,16 +137,34 @@ describe('backup and restore of a real database through Temporal', () => {
         if (v && !['pending', 'running'].includes(v.status)) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      const page = await (await fetch(`${server.url}/`)).text();
+      // Without a session the console sends people to owner creation; with one it shows the overview.
+      const anonymous = await fetch(`${server.url}/`, { redirect: 'manual' });
+      assert.equal(anonymous.status, 303);
+      assert.equal(anonymous.headers.get('location'), '/setup');
+      // The first-run page creates the owner and logs them in; after that it is gone.
+      const setup = await fetch(`${server.url}/setup`, {
+        method: 'POST', redirect: 'manual',
+        body: new URLSearchParams({ email: 'owner@example.org', displayName: 'Owner', password: 'correct horse battery', confirm: 'correct horse battery' }),
+        headers: { origin: server.url, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      assert.equal(setup.status, 303);
+      assert.equal(setup.headers.get('location'), '/');
+      const cookie = (setup.headers.get('set-cookie') ?? '').split(';')[0]!;
+      assert.match(cookie, /^hindsight_session=/);
+      const again = await fetch(`${server.url}/setup`, { redirect: 'manual' });
+      assert.equal(again.headers.get('location'), '/login', 'owner creation exists only until the first account does');
+      const login = await fetch(`${server.url}/api/v1/session`, { method: 'POST', body: JSON.stringify({ email: 'owner@example.org', password: 'correct horse battery' }), headers: { 'content-type': 'application/json' } });
+      assert.equal(login.status, 200);
+      const page = await (await fetch(`${server.url}/`, { headers: { cookie } })).text();
       assert.match(page, /shop/);
       assert.match(page, new RegExp(backupId.slice(0, 12)));
       assert.match(page, /4 tables · 256,200 rows match exactly/, 'the verification report is shown beside the backup');
       assert.ok(!page.includes(platform.cluster.password), 'no secret reaches the browser');
-      const overview = await (await fetch(`${server.url}/api/v1/overview`)).json() as { backups: Array<{ id: string; restore: { status: string } | null }> };
+      const overview = await (await fetch(`${server.url}/api/v1/overview`, { headers: { cookie } })).json() as { backups: Array<{ id: string; restore: { status: string } | null }> };
       assert.equal(overview.backups.find((b) => b.id === backupId)?.restore?.status, 'verified');
 
       const form = new URLSearchParams({ database: 'shop' });
-      const response = await fetch(`${server.url}/?/backup`, { method: 'POST', body: form, headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } });
+      const response = await fetch(`${server.url}/?/backup`, { method: 'POST', body: form, headers: { cookie, origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } });
       const body = await response.json() as { type: string; data: string };
       assert.equal(body.type, 'success', JSON.stringify(body));
       const workflowId = /backup\/shop\/[^"]+/.exec(body.data)?.[0];
@@ -155,7 +173,7 @@ describe('backup and restore of a real database through Temporal', () => {
       assert.equal(outcome.status, 'complete');
       assert.equal((await platform.runtime.catalog.getBackup(outcome.backupId)).trigger, 'manual');
 
-      const verify = await fetch(`${server.url}/?/verify`, { method: 'POST', body: form, headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } });
+      const verify = await fetch(`${server.url}/?/verify`, { method: 'POST', body: form, headers: { cookie, origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } });
       const verifyBody = await verify.json() as { type: string; data: string };
       assert.equal(verifyBody.type, 'success', JSON.stringify(verifyBody));
       const verificationId = /v-[0-9a-z-]+/.exec(verifyBody.data)?.[0];

@@ -1,11 +1,21 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
+import type { IncomingMessage } from 'node:http';
+import type { ActorRef, ConsoleUser } from '../../services/console-view.ts';
+
 declare global {
   namespace App {
+    interface Locals {
+      /** Who this request acts as, resolved from the session cookie by the express host. */
+      actor: ActorRef | null;
+      sessionToken: string | null;
+      user: ConsoleUser | null;
+    }
     // interface Error {}
-    // interface Locals {}
     // interface PageData {}
     // interface PageState {}
-    // interface Platform {}
+    interface Platform {
+      req: IncomingMessage;
+    }
   }
 }
 

@@ -1,14 +1,16 @@
 import { error, fail } from '@sveltejs/kit';
 import { services } from '$lib/server/services';
+import { actorOf } from '$lib/server/actor';
 import type { Actions, PageServerLoad } from './$types';
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export const load: PageServerLoad = async () => {
+export const load: PageServerLoad = async ({ locals }) => {
+  const actor = actorOf(locals);
   try {
-    return { overview: await services().overview() };
+    return { overview: await services().overview(actor) };
   } catch (err) {
     // Operators run this console themselves: the real cause (catalog down, Temporal unreachable) helps more than "Internal Error".
     error(503, `Could not load the overview: ${message(err)}`);
@@ -16,27 +18,27 @@ export const load: PageServerLoad = async () => {
 };
 
 export const actions = {
-  backup: async ({ request }) => {
+  backup: async ({ request, locals }) => {
     const form = await request.formData();
     const database = form.get('database');
     if (typeof database !== 'string' || database.trim() === '') {
       return fail(400, { database: null, error: 'No database was given to back up.' });
     }
     try {
-      const { backupId, workflowId } = await services().startBackup(database);
+      const { backupId, workflowId } = await services().startBackup(actorOf(locals), database);
       return { database, backupId, workflowId };
     } catch (err) {
       return fail(400, { database, error: message(err) });
     }
   },
-  verify: async ({ request }) => {
+  verify: async ({ request, locals }) => {
     const form = await request.formData();
     const database = form.get('database');
     if (typeof database !== 'string' || database.trim() === '') {
       return fail(400, { database: null, error: 'No database was given to verify.' });
     }
     try {
-      const { verificationId, backupId } = await services().requestVerification(database);
+      const { verificationId, backupId } = await services().requestVerification(actorOf(locals), database);
       return { database, verificationId, backupId };
     } catch (err) {
       return fail(400, { database, error: message(err) });

@@ -1,5 +1,6 @@
 import { error, fail } from '@sveltejs/kit';
 import { services } from '$lib/server/services';
+import { actorOf } from '$lib/server/actor';
 import type { Actions, PageServerLoad } from './$types';
 
 function message(err: unknown): string {
@@ -11,51 +12,52 @@ const field = (form: FormData, name: string): string => {
   return typeof value === 'string' ? value : '';
 };
 
+const statusOf = (err: unknown): number => ((err as { kind?: string }).kind === 'forbidden' ? 403 : 400);
+
 const scopeOf = (form: FormData): 'database' | 'workspace' => (field(form, 'scope') === 'workspace' ? 'workspace' : 'database');
 
-export const load: PageServerLoad = async ({ params }) => {
+export const load: PageServerLoad = async ({ params, locals }) => {
   try {
-    return { view: await services().hooks.view(params.database) };
+    return { view: await services().hooks.view(actorOf(locals), params.database) };
   } catch (err) {
     const text = message(err);
-    error(/not registered|must be a registered name/.test(text) ? 404 : 503, text);
+    error(/not registered|must be a registered name/.test(text) ? 404 : /not allowed|forbidden/i.test(text) ? 403 : 503, text);
   }
 };
 
-// The scripts run on the workers as their user: only admins may change them. The check is
-// added in front of these actions where roles are enforced, in one place for every route.
+// The scripts run on the workers as their user: only admins may change them (services/authz.ts).
 export const actions = {
-  save: async ({ params, request }) => {
+  save: async ({ params, request, locals }) => {
     const form = await request.formData();
     const kind = field(form, 'kind');
     const timeout = field(form, 'timeoutSeconds').trim();
     try {
-      await services().hooks.save({
+      await services().hooks.save(actorOf(locals), {
         database: params.database, scope: scopeOf(form), kind, script: field(form, 'script').replace(/\r\n/g, '\n'),
         ...(timeout ? { timeoutSeconds: Number(timeout) } : {}),
       });
       return { saved: kind };
     } catch (err) {
-      return fail(400, { kind, error: message(err) });
+      return fail(statusOf(err), { kind, error: message(err) });
     }
   },
-  remove: async ({ params, request }) => {
+  remove: async ({ params, request, locals }) => {
     const form = await request.formData();
     const kind = field(form, 'kind');
     try {
-      await services().hooks.remove({ database: params.database, scope: scopeOf(form), kind });
+      await services().hooks.remove(actorOf(locals), { database: params.database, scope: scopeOf(form), kind });
       return { removed: kind };
     } catch (err) {
-      return fail(400, { kind, error: message(err) });
+      return fail(statusOf(err), { kind, error: message(err) });
     }
   },
-  createRole: async ({ params, request }) => {
+  createRole: async ({ params, request, locals }) => {
     const form = await request.formData();
     try {
-      const created = await services().hooks.createBackupRole(params.database, { roleName: field(form, 'roleName').trim() || undefined, pitr: field(form, 'pitr') === 'on' });
+      const created = await services().hooks.createBackupRole(actorOf(locals), params.database, { roleName: field(form, 'roleName').trim() || undefined, pitr: field(form, 'pitr') === 'on' });
       return { createdRole: created.role, readOnly: created.readOnly, notes: created.notes };
     } catch (err) {
-      return fail(400, { roleError: message(err) });
+      return fail(statusOf(err), { roleError: message(err) });
     }
   },
 } satisfies Actions;

@@ -1,0 +1,155 @@
+/**
+ * `hindsight user|member|workspace|audit`, and who the CLI acts as. The CLI runs on the server
+ * with the secret key and could read the catalog directly, so by default it is the local operator
+ * (every right, audited as cli:<os user>); HINDSIGHT_AS=<email> or --as <email> makes it act with
+ * that user's roles instead, through the same authorization as the console and the API.
+ */
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import { createInterface } from 'node:readline';
+import { HindsightError } from '../lib/errors.ts';
+import type { AccessService } from '../services/access.ts';
+import { operatorActor, type Actor } from '../services/authz.ts';
+import { printJson, printTable, UsageError } from './output.ts';
+
+export function osUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+/** The operator, or the user named by --as / HINDSIGHT_AS. */
+export async function cliActor(access: AccessService, as: string | undefined): Promise<Actor> {
+  const email = as ?? process.env.HINDSIGHT_AS;
+  if (!email) return operatorActor(osUser());
+  return access.actorForEmail(email, 'cli');
+}
+
+/** A password from --password-file, else typed at a prompt without echo, else one line of stdin. */
+export async function readPassword(passwordFile: string | undefined, prompt = 'password: '): Promise<string> {
+  if (passwordFile) return (await readFile(passwordFile, 'utf8')).replace(/\r?\n$/, '');
+  if (!process.stdin.isTTY) {
+    const lines = createInterface({ input: process.stdin });
+    for await (const line of lines) return line;
+    throw new UsageError('no password on stdin: pass --password-file <file> or type it at the prompt');
+  }
+  const muted = { muted: false };
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  // readline has no "no echo" option; muting its private writer after the prompt is the usual way.
+  const write = (rl as unknown as { _writeToOutput: (s: string) => void });
+  const original = write._writeToOutput.bind(rl);
+  write._writeToOutput = (s: string) => { if (!muted.muted) original(s); };
+  try {
+    return await new Promise<string>((resolve) => {
+      rl.question(prompt, (answer) => { process.stderr.write('\n'); resolve(answer); });
+      muted.muted = true;
+    });
+  } finally {
+    rl.close();
+  }
+}
+
+export interface AccessFlags {
+  json: boolean;
+  owner: boolean;
+  workspace?: string | undefined;
+  role?: string | undefined;
+  name?: string | undefined;
+  'password-file'?: string | undefined;
+  actor?: string | undefined;
+  action?: string | undefined;
+  since?: string | undefined;
+}
+
+function need<T>(value: T | undefined, what: string, usage: string): T {
+  if (value === undefined || value === '') throw new UsageError(`${what} is required\n${usage}`);
+  return value;
+}
+
+export async function runAccessCommand(positionals: string[], flags: AccessFlags, access: AccessService, actor: Actor, usage: string): Promise<void> {
+  const [command, sub, arg, extra, extra2] = positionals;
+  const { json } = flags;
+  switch (command) {
+    case 'user': {
+      if (sub === 'create') {
+        const email = need(arg, 'email', usage);
+        const role = flags.owner ? 'owner' : need(flags.role, '--role <owner|admin|editor|viewer> (or --owner)', usage);
+        const password = await readPassword(flags['password-file'], `password for ${email}: `);
+        const workspace = flags.workspace ?? 'default';
+        const user = await access.createUser(actor, { email, password, displayName: flags.name, workspace, role: role as 'owner' });
+        if (json) printJson(user);
+        else process.stdout.write(`user "${user.email}" created, ${role} of workspace "${workspace}"\n`);
+        return;
+      }
+      if (sub === 'list') {
+        const users = await access.listUsers(actor);
+        if (json) printJson(users);
+        else printTable(users.map((u) => ({ email: u.email, name: u.displayName, status: u.disabled ? 'disabled' : 'active', workspaces: u.memberships.map((m) => `${m.workspace}:${m.role}`).join(' ') })));
+        return;
+      }
+      if (sub === 'disable' || sub === 'enable') {
+        const email = need(arg, 'email', usage);
+        const user = await access.setUserDisabled(actor, email, sub === 'disable');
+        if (json) printJson(user);
+        else process.stdout.write(`user "${user.email}" ${sub === 'disable' ? 'disabled (its sessions are closed)' : 'enabled'}\n`);
+        return;
+      }
+      throw new UsageError(`unknown command: user ${sub ?? ''}\n${usage}`);
+    }
+    case 'member': {
+      const email = need(arg, 'email', usage);
+      const workspace = need(extra, 'workspace', usage);
+      if (sub === 'add') {
+        const role = need(extra2, 'role (owner, admin, editor or viewer)', usage);
+        await access.setMember(actor, email, workspace, role);
+        if (json) printJson({ email, workspace, role });
+        else process.stdout.write(`"${email}" is ${role} of workspace "${workspace}"\n`);
+        return;
+      }
+      if (sub === 'remove') {
+        await access.removeMember(actor, email, workspace);
+        if (json) printJson({ email, workspace, removed: true });
+        else process.stdout.write(`"${email}" is no longer a member of workspace "${workspace}"\n`);
+        return;
+      }
+      throw new UsageError(`unknown command: member ${sub ?? ''}\n${usage}`);
+    }
+    case 'workspace': {
+      if (sub === 'create') {
+        const workspace = await access.createWorkspace(actor, need(arg, 'workspace name', usage));
+        if (json) printJson(workspace);
+        else process.stdout.write(`workspace "${workspace.name}" created\n`);
+        return;
+      }
+      if (sub === 'list') {
+        const list = await access.listWorkspaces(actor);
+        if (json) printJson(list);
+        else printTable(list.map((w) => ({ name: w.name, role: w.role, members: String(w.members), databases: String(w.databases), storages: String(w.storages) })));
+        return;
+      }
+      throw new UsageError(`unknown command: workspace ${sub ?? ''}\n${usage}`);
+    }
+    case 'audit': {
+      let since: Date | undefined;
+      if (flags.since) {
+        since = /^\d+[hd]$/.test(flags.since)
+          ? new Date(Date.now() - Number(flags.since.slice(0, -1)) * (flags.since.endsWith('h') ? 3600_000 : 86_400_000))
+          : new Date(flags.since);
+        if (Number.isNaN(since.getTime())) throw new HindsightError('bad_input', `--since "${flags.since}" is not a date or a span such as 24h or 7d`);
+      }
+      const entries = await access.listAudit(actor, { workspace: flags.workspace, actor: flags.actor, action: flags.action, since, limit: 1000 });
+      if (json) printJson(entries);
+      else if (entries.length === 0) process.stdout.write('no audit entries match\n');
+      else printTable(entries.map((e) => ({
+        at: e.at.toISOString().replace('T', ' ').slice(0, 19), actor: e.actor, source: e.source ?? '', workspace: e.workspace ?? '-', action: e.action,
+        target: e.targetName ? `${e.targetType} ${e.targetName}` : '', outcome: e.outcome,
+        change: [e.before !== null ? `before ${JSON.stringify(e.before)}` : '', e.after !== null ? `after ${JSON.stringify(e.after)}` : '', e.detail ?? ''].filter(Boolean).join(' · ').slice(0, 160),
+      })));
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command: ${command}\n${usage}`);
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * Accounts, workspaces and memberships, login sessions with rate limiting, and reading the audit
+ * log. Each change is authorized through services/authz.ts and audited like any other.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { DEFAULT_WORKSPACE_ID, ROLES, type AuditEntry, type Role, type UserRecord } from '../lib/catalog/access.ts';
+import { decoyHash, hashPassword, passwordPolicy, verifyPassword } from '../lib/access/password.ts';
+import { HindsightError } from '../lib/errors.ts';
+import { notFound, roleOf, type Actor, type Authz } from './authz.ts';
+import type { Runtime } from './runtime.ts';
+
+export interface LoginPolicy {
+  /** Failed logins of one account before it is locked. */
+  accountLimit: number;
+  /** Failed logins from one client address before it is locked. */
+  ipLimit: number;
+  /** The first lockout; each further one of the same key doubles it (up to 64×). */
+  lockMs: number;
+  /** Each failure is answered after baseDelayMs × 2^(failures − 1), at most maxDelayMs. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Sessions end after this long without a request. */
+  sessionTtlMs: number;
+}
+
+export const defaultLoginPolicy: LoginPolicy = {
+  accountLimit: 5, ipLimit: 20, lockMs: 15 * 60_000, baseDelayMs: 100, maxDelayMs: 3_200, sessionTtlMs: 12 * 3600_000,
+};
+
+export const emailSchema = z.string().trim().toLowerCase().pipe(z.email('email must be an address such as ops@example.com'));
+export const passwordSchema = z.string().min(passwordPolicy.minLength, `password must be at least ${passwordPolicy.minLength} characters`).max(passwordPolicy.maxLength, `password must be at most ${passwordPolicy.maxLength} characters`);
+export const workspaceNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'workspace name must be lowercase letters, digits, "_" or "-" (at most 63)');
+export const roleSchema = z.enum(ROLES, { message: `role must be one of ${ROLES.join(', ')}` });
+export const displayNameSchema = z.string().trim().max(200).default('');
+
+function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, field: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new HindsightError('bad_input', `${field}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  return parsed.data;
+}
+
+export interface UserWithMemberships extends UserRecord {
+  memberships: Array<{ workspace: string; workspaceId: number; role: Role }>;
+}
+
+export interface AuditQuery {
+  workspace?: string | undefined;
+  actor?: string | undefined;
+  action?: string | undefined;
+  since?: Date | undefined;
+  limit?: number | undefined;
+}
+
+export function createAccessService(runtime: Runtime, authz: Authz, policy: LoginPolicy = defaultLoginPolicy) {
+  const { catalog } = runtime;
+  const store = catalog.access;
+
+  async function actorForUser(userId: number, source: string): Promise<Actor | undefined> {
+    const user = await store.getUserById(userId);
+    if (!user || user.disabled) return undefined;
+    const memberships = new Map((await store.membershipsOfUser(userId)).map((m) => [m.workspaceId, m.role] as const));
+    return { kind: 'user', userId, email: user.email, memberships, source };
+  }
+
+  /** The workspace of this name, if the actor may see it; otherwise "does not exist". */
+  async function workspaceFor(actor: Actor, name: string): Promise<{ id: number; name: string }> {
+    const workspace = await store.findWorkspace(name);
+    if (!workspace || roleOf(actor, workspace.id) === undefined) throw notFound({ type: 'workspace', name });
+    return workspace;
+  }
+
+  async function userWithMemberships(user: UserRecord): Promise<UserWithMemberships> {
+    const memberships = (await store.membershipsOfUser(user.id)).map((m) => ({ workspace: m.workspace, workspaceId: m.workspaceId, role: m.role }));
+    return { ...user, memberships };
+  }
+
+  /** Granting or taking away the owner role is the owners' business. */
+  async function authorizeRoleChange(actor: Actor, workspace: { id: number; name: string }, roles: Array<Role | undefined>) {
+    await authz.authorize(actor, workspace.id, 'membership.manage', { type: 'workspace', name: workspace.name });
+    if (roles.includes('owner')) await authz.authorize(actor, workspace.id, 'workspace.manage', { type: 'workspace', name: workspace.name });
+  }
+
+  async function keepAnOwner(workspaceId: number, workspaceName: string, losing: Role | undefined) {
+    if (losing === 'owner' && (await store.countOwners(workspaceId)) <= 1) {
+      throw new HindsightError('conflict', `workspace "${workspaceName}" would have no owner left (make someone else owner first)`);
+    }
+  }
+
+  const service = {
+    policy,
+    actorForUser,
+
+    /** For the CLI's HINDSIGHT_AS / --as: the user's roles, or an error naming the account. */
+    async actorForEmail(email: string, source: string): Promise<Actor> {
+      const user = await store.findUserByEmail(email);
+      if (!user) throw notFound({ type: 'user', name: email });
+      if (user.disabled) throw new HindsightError('forbidden', `user "${email}" is disabled`);
+      return (await actorForUser(user.id, source))!;
+    },
+
+    async needsSetup(): Promise<boolean> {
+      return (await store.countUsers()) === 0;
+    },
+
+    /** The first account, owner of the default workspace; refused once any account exists. */
+    async createFirstOwner(input: { email: string; password: string; displayName?: string }, source: string): Promise<UserRecord> {
+      const email = parseOrThrow(emailSchema, input.email, 'email');
+      const password = parseOrThrow(passwordSchema, input.password, 'password');
+      const displayName = parseOrThrow(displayNameSchema, input.displayName ?? '', 'display name');
+      const passwordHash = await hashPassword(password);
+      const client = await catalog.pool.connect();
+      let user: UserRecord;
+      try {
+        await client.query('begin');
+        // Two first-run forms submitted at once: the lock makes the second see the first's account.
+        await client.query('lock table users in exclusive mode');
+        const { rows: count } = await client.query<{ n: number }>('select count(*)::int as n from users');
+        if (count[0]!.n > 0) throw new HindsightError('conflict', 'an owner account already exists: log in, or ask an owner to invite you');
+        const { rows } = await client.query('insert into users (email, display_name, password_hash) values ($1, $2, $3) returning id, email, display_name, disabled, created_at', [email, displayName, passwordHash]);
+        await client.query(`insert into memberships (user_id, workspace_id, role) values ($1, $2, 'owner')`, [rows[0].id, DEFAULT_WORKSPACE_ID]);
+        await client.query('commit');
+        user = { id: Number(rows[0].id), email: rows[0].email, displayName: rows[0].display_name, disabled: rows[0].disabled, createdAt: rows[0].created_at };
+      } catch (error) {
+        await client.query('rollback');
+        throw error;
+      } finally {
+        client.release();
+      }
+      const actor = (await actorForUser(user.id, source))!;
+      await authz.audit(actor, { workspaceId: DEFAULT_WORKSPACE_ID, action: 'auth.setup', target: { type: 'user', name: email }, outcome: 'ok', after: { email, role: 'owner', workspace: 'default' } });
+      return user;
+    },
+
+    /**
+     * Checks a password and opens a session. Failures are counted per account and per client
+     * address in the catalog (so a restart forgets nothing), answered after a growing delay, and
+     * lock the key for `lockMs` at the limit.
+     */
+    async login(input: { email: string; password: string; ip: string; userAgent: string | null }): Promise<{ token: string; expiresAt: Date; actor: Actor }> {
+      const email = String(input.email ?? '').trim().toLowerCase();
+      const password = String(input.password ?? '');
+      const keys = [`email:${email}`, `ip:${input.ip}`];
+      const user = email ? await store.findUserByEmail(email) : undefined;
+      // Only a known address is written down: people type passwords into the email field.
+      const auditAttempt = (outcome: 'denied' | 'failed', detail: string) => store.appendAudit({
+        actorUserId: user?.id ?? null, actor: user?.email ?? 'unknown user', workspaceId: null, action: 'auth.login', source: input.ip, outcome, detail,
+      });
+      const locked = await store.lockedUntil(keys);
+      if (locked) {
+        await auditAttempt('denied', `locked until ${locked.toISOString()}`);
+        throw new HindsightError('rate_limited', `too many failed logins: try again after ${locked.toISOString().slice(11, 16)} UTC`);
+      }
+      const ok = (await verifyPassword(password, user?.passwordHash ?? (await decoyHash()))) && user !== undefined && !user.disabled;
+      if (!ok) {
+        const failures = await store.recordLoginFailure(keys[0]!, policy.accountLimit, policy.lockMs);
+        await store.recordLoginFailure(keys[1]!, policy.ipLimit, policy.lockMs);
+        await sleep(Math.min(policy.baseDelayMs * 2 ** Math.max(0, failures - 1), policy.maxDelayMs));
+        await auditAttempt('failed', `wrong email or password (${failures} failure(s) in a row)`);
+        throw new HindsightError('access_denied', 'email or password is wrong');
+      }
+      await store.clearLoginFailures(keys[0]!);
+      const session = await store.createSession(user.id, { ttlMs: policy.sessionTtlMs, ip: input.ip, userAgent: input.userAgent });
+      const actor = (await actorForUser(user.id, input.ip))!;
+      await authz.audit(actor, { workspaceId: null, action: 'auth.login', outcome: 'ok' });
+      return { token: session.token, expiresAt: session.expiresAt, actor };
+    },
+
+    async logout(token: string, actor?: Actor): Promise<void> {
+      await store.deleteSession(token);
+      if (actor) await authz.audit(actor, { workspaceId: null, action: 'auth.logout', outcome: 'ok' });
+    },
+
+    /** The actor behind a session cookie, or undefined when it is unknown, expired or its user disabled. */
+    async sessionActor(token: string, ip: string): Promise<Actor | undefined> {
+      if (!token || token.length > 100) return undefined;
+      const session = await store.touchSession(token, policy.sessionTtlMs);
+      return session ? actorForUser(session.userId, ip) : undefined;
+    },
+
+    workspaceFor,
+
+    /** Invites someone: creates the account with a role in one workspace. */
+    async createUser(actor: Actor, input: { email: string; password: string; displayName?: string; workspace?: string; role: Role }): Promise<UserWithMemberships> {
+      const email = parseOrThrow(emailSchema, input.email, 'email');
+      const password = parseOrThrow(passwordSchema, input.password, 'password');
+      const role = parseOrThrow(roleSchema, input.role, 'role');
+      const displayName = parseOrThrow(displayNameSchema, input.displayName ?? '', 'display name');
+      const workspace = await workspaceFor(actor, input.workspace ?? 'default');
+      await authz.authorize(actor, workspace.id, 'user.manage', { type: 'workspace', name: workspace.name });
+      await authorizeRoleChange(actor, workspace, [role]);
+      const target = { type: 'user', name: email };
+      try {
+        const user = await store.createUser({ email, displayName, passwordHash: await hashPassword(password) });
+        await store.setMembership(user.id, workspace.id, role);
+        await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'ok', before: null, after: { email, displayName, workspace: workspace.name, role } });
+        return userWithMemberships(user);
+      } catch (error) {
+        await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'failed', detail: (error as Error).message });
+        throw error;
+      }
+    },
+
+    /** Accounts that share a workspace with the actor (all of them for the operator). */
+    async listUsers(actor: Actor): Promise<UserWithMemberships[]> {
+      const visible = new Set(await authz.workspacesAllowing(actor, 'history.read'));
+      const users = await Promise.all((await store.listUsers()).map(userWithMemberships));
+      if (actor.kind !== 'user') return users;
+      return users
+        .map((u) => ({ ...u, memberships: u.memberships.filter((m) => visible.has(m.workspaceId)) }))
+        .filter((u) => u.memberships.length > 0 || u.id === actor.userId);
+    },
+
+    /** Disabling an account ends its sessions; it needs user.manage in every workspace the account belongs to. */
+    async setUserDisabled(actor: Actor, email: string, disabled: boolean): Promise<UserRecord> {
+      const user = await store.findUserByEmail(String(email));
+      const memberships = user ? await store.membershipsOfUser(user.id) : [];
+      if (!user || (actor.kind === 'user' && !memberships.some((m) => roleOf(actor, m.workspaceId) !== undefined))) throw notFound({ type: 'user', name: email });
+      for (const m of memberships) {
+        await authz.authorize(actor, m.workspaceId, 'user.manage', { type: 'user', name: user.email });
+        if (m.role === 'owner') await authz.authorize(actor, m.workspaceId, 'workspace.manage', { type: 'user', name: user.email });
+        if (disabled) await keepAnOwner(m.workspaceId, m.workspace, m.role);
+      }
+      const updated = await store.setUserDisabled(user.email, disabled);
+      for (const m of memberships.length ? memberships : [{ workspaceId: null }]) {
+        await authz.audit(actor, { workspaceId: m.workspaceId, action: disabled ? 'user.disable' : 'user.enable', target: { type: 'user', name: user.email }, outcome: 'ok', before: { disabled: user.disabled }, after: { disabled } });
+      }
+      return updated;
+    },
+
+    async setMember(actor: Actor, email: string, workspaceName: string, rawRole: string): Promise<void> {
+      const role = parseOrThrow(roleSchema, rawRole, 'role');
+      const workspace = await workspaceFor(actor, workspaceName);
+      await authz.authorize(actor, workspace.id, 'membership.manage', { type: 'workspace', name: workspace.name });
+      const user = await store.findUserByEmail(String(email));
+      if (!user) throw notFound({ type: 'user', name: email });
+      const current = (await store.memberships({ userId: user.id, workspaceId: workspace.id }))[0]?.role;
+      await authorizeRoleChange(actor, workspace, [role, current]);
+      if (current !== role) await keepAnOwner(workspace.id, workspace.name, current);
+      await store.setMembership(user.id, workspace.id, role);
+      await authz.audit(actor, { workspaceId: workspace.id, action: 'membership.set', target: { type: 'user', name: user.email }, outcome: 'ok', before: current ? { role: current } : null, after: { role } });
+    },
+
+    async removeMember(actor: Actor, email: string, workspaceName: string): Promise<void> {
+      const workspace = await workspaceFor(actor, workspaceName);
+      await authz.authorize(actor, workspace.id, 'membership.manage', { type: 'workspace', name: workspace.name });
+      const user = await store.findUserByEmail(String(email));
+      const current = user ? (await store.memberships({ userId: user.id, workspaceId: workspace.id }))[0]?.role : undefined;
+      if (!user || !current) throw new HindsightError('not_found', `user "${email}" is not a member of workspace "${workspace.name}"`);
+      await authorizeRoleChange(actor, workspace, [current]);
+      await keepAnOwner(workspace.id, workspace.name, current);
+      await store.removeMembership(user.id, workspace.id);
+      await authz.audit(actor, { workspaceId: workspace.id, action: 'membership.remove', target: { type: 'user', name: user.email }, outcome: 'ok', before: { role: current }, after: null });
+    },
+
+    /** A new workspace; its creator becomes its owner. Owners of the default workspace may create them. */
+    async createWorkspace(actor: Actor, rawName: string) {
+      const name = parseOrThrow(workspaceNameSchema, rawName, 'workspace name');
+      await authz.authorize(actor, DEFAULT_WORKSPACE_ID, 'workspace.manage', { type: 'workspace', name: 'default' });
+      const workspace = await store.createWorkspace(name);
+      if (actor.kind === 'user') await store.setMembership(actor.userId, workspace.id, 'owner');
+      await authz.audit(actor, { workspaceId: workspace.id, action: 'workspace.create', target: { type: 'workspace', name }, outcome: 'ok', before: null, after: { name } });
+      return workspace;
+    },
+
+    async listWorkspaces(actor: Actor): Promise<Array<{ id: number; name: string; role: Role; members: number; databases: number; storages: number }>> {
+      const { rows } = await catalog.pool.query(
+        `select w.id, w.name,
+                (select count(*)::int from memberships m where m.workspace_id = w.id) as members,
+                (select count(*)::int from databases d where d.workspace_id = w.id) as databases,
+                (select count(*)::int from storages s where s.workspace_id = w.id) as storages
+           from workspaces w order by w.id`,
+      );
+      return rows
+        .map((r) => ({ id: Number(r.id), name: r.name as string, role: roleOf(actor, Number(r.id))!, members: r.members, databases: r.databases, storages: r.storages }))
+        .filter((w) => w.role !== undefined);
+    },
+
+    /** Audit entries of the workspaces where the actor may read the log; login entries for instance admins. */
+    async listAudit(actor: Actor, query: AuditQuery = {}): Promise<AuditEntry[]> {
+      let workspaceId: number | undefined;
+      if (query.workspace) {
+        const workspace = await workspaceFor(actor, query.workspace);
+        await authz.authorize(actor, workspace.id, 'audit.read', { type: 'workspace', name: workspace.name });
+        workspaceId = workspace.id;
+      }
+      const allowed = await authz.workspacesAllowing(actor, 'audit.read');
+      if (actor.kind === 'user' && allowed.length === 0) {
+        await authz.authorize(actor, [...actor.memberships.keys()][0] ?? DEFAULT_WORKSPACE_ID, 'audit.read');
+      }
+      return store.listAudit({
+        workspaceIds: actor.kind === 'user' ? allowed : undefined,
+        includeGlobal: actor.kind !== 'user' || allowed.includes(DEFAULT_WORKSPACE_ID),
+        workspaceId, actor: query.actor, action: query.action, since: query.since, limit: query.limit,
+      });
+    },
+
+    async purgeAudit(retentionDays = runtime.config.auditRetentionDays): Promise<number> {
+      await store.purgeExpiredSessions();
+      return store.purgeAudit(retentionDays);
+    },
+  };
+  return service;
+}
+
+export type AccessService = ReturnType<typeof createAccessService>;

@@ -1,0 +1,23 @@
+import { redirect, type Handle } from '@sveltejs/kit';
+import { services } from '$lib/server/services';
+import type { ActorRef } from '../../services/console-view.ts';
+
+// Set by web/access-http.ts on the request before this handler runs.
+const ACCESS = Symbol.for('hindsight.access');
+const OPEN = [/^\/login(\/|$)/, /^\/setup(\/|$)/];
+
+/**
+ * The express host has already resolved the session and refused requests without one; this reads
+ * its answer into `locals` and refuses again, so a page never renders for nobody.
+ */
+export const handle: Handle = async ({ event, resolve }) => {
+  const req = event.platform?.req as unknown as Record<symbol, { actor?: ActorRef; token?: string }> | undefined;
+  const access = req?.[ACCESS];
+  event.locals.actor = access?.actor ?? null;
+  event.locals.sessionToken = access?.token ?? null;
+  event.locals.user = event.locals.actor ? await services().whoami(event.locals.actor) : null;
+  if (!event.locals.actor && !OPEN.some((re) => re.test(event.url.pathname))) {
+    redirect(303, (await services().auth.needsSetup()) ? '/setup' : '/login');
+  }
+  return resolve(event);
+};

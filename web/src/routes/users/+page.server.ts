@@ -1,0 +1,48 @@
+import { error, fail } from '@sveltejs/kit';
+import { services } from '$lib/server/services';
+import { actorOf, message, statusOf } from '$lib/server/actor';
+import type { Actions, PageServerLoad } from './$types';
+
+export const load: PageServerLoad = async ({ locals }) => {
+  const actor = actorOf(locals);
+  try {
+    const [users, workspaces] = await Promise.all([services().people.listUsers(actor), services().people.listWorkspaces(actor)]);
+    return { users, workspaces };
+  } catch (err) {
+    error(statusOf(err), message(err));
+  }
+};
+
+const text = (form: FormData, key: string) => String(form.get(key) ?? '');
+
+/** Each action answers with what it did or why not; the page shows it above the table. */
+async function attempt(work: () => Promise<void>, done: string) {
+  try {
+    await work();
+    return { ok: done };
+  } catch (err) {
+    return fail(statusOf(err), { error: message(err) });
+  }
+}
+
+export const actions = {
+  invite: async ({ request, locals }) => {
+    const f = await request.formData();
+    return attempt(() => services().people.createUser(actorOf(locals), {
+      email: text(f, 'email'), password: text(f, 'password'), displayName: text(f, 'displayName'), workspace: text(f, 'workspace'), role: text(f, 'role'),
+    }), `${text(f, 'email')} can now log in as ${text(f, 'role')} of ${text(f, 'workspace')}.`);
+  },
+  member: async ({ request, locals }) => {
+    const f = await request.formData();
+    return attempt(() => services().people.setMember(actorOf(locals), text(f, 'email'), text(f, 'workspace'), text(f, 'role')), `${text(f, 'email')} is ${text(f, 'role')} of ${text(f, 'workspace')}.`);
+  },
+  remove: async ({ request, locals }) => {
+    const f = await request.formData();
+    return attempt(() => services().people.removeMember(actorOf(locals), text(f, 'email'), text(f, 'workspace')), `${text(f, 'email')} left ${text(f, 'workspace')}.`);
+  },
+  disable: async ({ request, locals }) => {
+    const f = await request.formData();
+    const disabled = text(f, 'disabled') === 'true';
+    return attempt(() => services().people.setUserDisabled(actorOf(locals), text(f, 'email'), disabled), `${text(f, 'email')} is ${disabled ? 'disabled; their sessions ended' : 'enabled again'}.`);
+  },
+} satisfies Actions;
