@@ -12,6 +12,7 @@ import { runDoctor } from '../services/doctor.ts';
 import { openRuntime, type Runtime } from '../services/runtime.ts';
 import type { VerificationSummary } from '../lib/verify/report.ts';
 import { formatBytes, printJson, printTable, reportFailure, UsageError } from './output.ts';
+import { notifierUsage, runDbOverdue, runNotifierCommand } from './notifiers.ts';
 
 const usage = `usage: hindsight <command> [options] [--json]
 
@@ -38,7 +39,7 @@ const usage = `usage: hindsight <command> [options] [--json]
   restore <db> [--backup <id>] (--to <postgres-url> | --to-database <name>) [--wait]
   doctor                                      checks the catalog, Temporal, workers, storages, tools and databases
   decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it)
-`;
+${notifierUsage}`;
 
 const { values: flags, positionals } = (() => {
   try {
@@ -170,6 +171,7 @@ async function run(): Promise<void> {
         else process.stdout.write(`database "${name}" backs up to ${record.storageNames.join(', ')}\n`);
         return;
       }
+      if (sub === 'overdue') return runDbOverdue(positionals.slice(2), { json, flags, withSession });
       if (sub === 'remove') {
         const name = need(arg, 'database name');
         await withSession(({ ops }) => ops.removeDatabase(name));
@@ -355,6 +357,8 @@ async function run(): Promise<void> {
       });
       return;
     }
+    case 'notifier':
+      return runNotifierCommand(sub, positionals.slice(2), { json, flags, withSession });
     case 'doctor': {
       const checks = await runDoctor(loadConfig());
       if (json) printJson(checks);

@@ -34,6 +34,8 @@ export const configSchema = z.object({
   HINDSIGHT_CODEC_CORS_ORIGIN: z.string().url().optional(),
   /** Earlier secret keys, comma-separated: payloads and secrets they sealed stay readable after a rotation. */
   HINDSIGHT_PREVIOUS_SECRET_KEY_FILES: z.string().optional(),
+  /** The console as people reach it: notifications link to it. */
+  HINDSIGHT_PUBLIC_URL: z.string().url().refine((u) => /^https?:/.test(u), 'must be an http(s) URL').optional(),
 }).strict();
 
 /** Variables that configure Hindsight; a config file may only hold these. */
@@ -59,6 +61,7 @@ export interface Config {
   codecTokenFile: string | undefined;
   codecCorsOrigin: string;
   previousSecretKeyFiles: string[];
+  publicUrl: string;
 }
 
 export interface TemporalTlsConfig {
@@ -132,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalTls: temporalTlsOf(raw),
     codecTokenFile: raw.HINDSIGHT_CODEC_TOKEN_FILE,
     codecCorsOrigin: new URL(raw.HINDSIGHT_CODEC_CORS_ORIGIN ?? raw.HINDSIGHT_TEMPORAL_UI_URL ?? `http://127.0.0.1:${raw.HINDSIGHT_TEMPORAL_UI_PORT}`).origin,
+    publicUrl: (raw.HINDSIGHT_PUBLIC_URL ?? 'http://localhost:3000').replace(/\/+$/, ''),
     previousSecretKeyFiles: (raw.HINDSIGHT_PREVIOUS_SECRET_KEY_FILES ?? '').split(',').map((f) => f.trim()).filter(Boolean).map((f) => path.resolve(f)),
   };
 }

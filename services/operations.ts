@@ -17,6 +17,7 @@ import { openBackupFromAny } from '../lib/backup/sources.ts';
 import { createStorageDriver, storageConfigSchema, type StorageConfig } from '../lib/storage/index.ts';
 import { deleteBackupSchedule, deleteSchedule, upsertBackupSchedule, upsertRetentionSchedule, upsertVerifySchedule } from '../temporal/schedules.ts';
 import { jobAttributes } from '../temporal/search-attributes.ts';
+import { upsertWatchdogSchedule } from '../temporal/notify.ts';
 import { newVerificationId, signalVerifier, verifierWorkflowId } from '../temporal/verifier.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -113,6 +114,8 @@ export function createOperations(runtime: Runtime, temporal: Client) {
     /** Starts the health monitor of every registered database that has none running. */
     async ensureMonitors() {
       for (const db of await catalog.listDatabases()) await ensureHealthMonitor(db.name);
+      // The overdue-backup watchdog, which also sweeps notifications that no wake-up delivered.
+      await upsertWatchdogSchedule(temporal, config.taskQueue);
     },
 
     async setSchedule(name: string, cron: string | null, timezone = 'UTC') {
