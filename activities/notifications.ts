@@ -60,7 +60,7 @@ async function wake(deps: NotificationDeps, database: string | null): Promise<vo
 export type Outbox = ReturnType<typeof createOutbox>;
 
 /** Rows older than this that no delivery picked up are woken again by the watchdog. */
-const SWEEP_AFTER_SECONDS = 120;
+const SWEEP_AFTER_SECONDS = 30;
 
 export const createNotificationActivities = (deps: NotificationDeps) => {
   const { catalog, logger } = deps;

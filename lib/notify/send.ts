@@ -153,7 +153,7 @@ export async function sendEmail(label: string, config: Extract<NotifierConfig, {
     requireTLS: config.starttls === 'required',
     ignoreTLS: config.starttls === 'off',
     ...(config.auth ? { auth: { user: config.auth.user, pass: config.auth.pass } } : {}),
-    tls: { ...(config.ca ? { ca: config.ca } : {}), servername: config.host },
+    ...(config.ca ? { tls: { ca: config.ca } } : {}),
     connectionTimeout: TIMEOUT_MS,
     greetingTimeout: TIMEOUT_MS,
     socketTimeout: TIMEOUT_MS,
