@@ -193,9 +193,10 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.deepEqual(schedule.spec.intervals?.map((i) => i.every), [600_000], 'every ten minutes');
     const runWatchdog = (n: number) => platform.client.workflow.execute('backupWatchdog', { taskQueue: platform.config.taskQueue, workflowId: `watchdog-test-${n}`, args: [{}] }) as Promise<WatchdogOutcome>;
 
-    // A row queued by code that does not wake delivery (healthStore.notify alone).
+    // A row queued by code that does not wake delivery (healthStore.notify alone), in a scope
+    // (no database: the workspace's notifiers) that nothing else wakes.
     const queuedAt = Date.now();
-    assert.equal(await platform.runtime.catalog.health.notify({ database: 'shop', event: 'database_down', message: 'database "shop" is down: a test row', dedupeKey: 'test:down' }), true);
+    assert.equal(await platform.runtime.catalog.health.notify({ database: null, event: 'database_down', message: 'a workspace-wide test row', dedupeKey: 'test:unwoken' }), true);
 
     const fresh = await runWatchdog(1);
     assert.deepEqual(fresh.overdue, [], 'a backup minutes old is not overdue');
@@ -216,11 +217,13 @@ describe('notifications: every channel to a real receiver, end to end', () => {
 
     await new Promise((r) => setTimeout(r, Math.max(0, queuedAt + 31_000 - Date.now())));
     const swept = await runWatchdog(4);
-    assert.deepEqual(swept.swept, ['shop'], 'the row no one woke delivery for is found');
-    await waitFor('the unwoken row delivered', async () => {
-      const d = (await deliveriesOf('shop', 'database_down')).filter((x) => x.status === 'sent');
+    assert.deepEqual(swept.swept, [null], 'the row no one woke delivery for is found');
+    const unwoken = await waitFor('the unwoken row delivered by every working notifier of the workspace', async () => {
+      const d = (await notifiers.deliveries({ limit: 500 })).filter((x) => x.database === null && x.status === 'sent');
       return d.length === 8 ? d : undefined;
     }, 60_000);
+    assert.deepEqual(unwoken.map((d) => d.notifierName).sort(), [...httpNotifiers, ...mailNotifiers].sort());
+    assert.ok(http.received.some((r) => r.channel === 'slack' && r.text.includes('a workspace-wide test row')));
 
     await notifiers.setBackupOverdue('shop', null);
     assert.deepEqual((await runWatchdog(5)).overdue, [], 'off means off');

@@ -54,13 +54,15 @@ export async function startHttpReceiver(secrets: HttpReceiverSecrets) {
       return { status: 204, body: '', got: { channel: 'discord', text: b.content } };
     }
     if (`${url.pathname}${url.search}` === secrets.teamsPath) {
-      const b = json() as { type?: string; attachments?: Array<{ contentType?: string; content?: { type?: string; version?: string; body?: Array<{ type: string; text: string }> } }> };
+      const b = json() as { type?: string; attachments?: Array<{ contentType?: string; content?: { type?: string; version?: string; body?: Array<{ type: string; text: string }>; actions?: Array<{ type: string; url: string }> } }> };
       const card = b.attachments?.[0];
       if (b.type !== 'message' || b.attachments?.length !== 1 || card?.contentType !== 'application/vnd.microsoft.card.adaptive'
         || card.content?.type !== 'AdaptiveCard' || !card.content.version || !card.content.body?.every((x) => x.type === 'TextBlock')) {
         return bad('teams wants a message with one Adaptive Card attachment');
       }
-      return { status: 202, body: '', got: { channel: 'teams', text: card.content.body.map((x) => x.text).join('\n') } };
+      if (!(card.content.actions ?? []).every((a) => a.type === 'Action.OpenUrl' && URL.canParse(a.url))) return bad('teams card actions must open URLs');
+      const text = [...card.content.body.map((x) => x.text), ...(card.content.actions ?? []).map((a) => a.url)].join('\n');
+      return { status: 202, body: '', got: { channel: 'teams', text } };
     }
     if (url.pathname === `/bot${secrets.telegramToken}/sendMessage`) {
       const b = json();
