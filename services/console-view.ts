@@ -64,12 +64,49 @@ export interface ConsoleOverview {
   generatedAt: string;
 }
 
+/** A notifier as the console shows it: where it sends (no secrets), what it hears of, and how it fares. */
+export interface ConsoleNotifier {
+  name: string;
+  type: string;
+  summary: string;
+  events: string[];
+  databases: string[];
+  health: 'ok' | 'failing' | 'unused';
+  consecutiveFailures: number;
+  lastError: string | null;
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
+}
+
+export interface ConsoleDelivery {
+  id: number;
+  notifier: string;
+  event: string;
+  database: string | null;
+  message: string;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  lastError: string | null;
+  at: string;
+}
+
+export interface ConsoleNotifiers {
+  notifiers: ConsoleNotifier[];
+  deliveries: ConsoleDelivery[];
+  temporalUiUrl: string;
+  generatedAt: string;
+}
+
 export interface ConsoleServices {
   overview(): Promise<ConsoleOverview>;
   /** Starts a backup workflow now; resolves with its backup id and workflow id. */
   startBackup(database: string): Promise<{ backupId: string; workflowId: string }>;
   /** Asks the database's verifier to restore its newest backup into a throwaway server and check it. */
   requestVerification(database: string): Promise<{ verificationId: string; backupId: string }>;
+  /** Notifiers with their health and the recent deliveries. */
+  notifiers(): Promise<ConsoleNotifiers>;
+  /** Sends a test message now; the receiver's error comes back as it said it. */
+  testNotifier(name: string): Promise<{ ok: boolean; detail: string; elapsedMs: number }>;
 }
 
 /** The key under which the express server publishes the services to the SvelteKit handler. */

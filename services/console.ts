@@ -4,6 +4,7 @@ import { workflowUrl } from '../temporal/client.ts';
 import type { ConsoleBackup, ConsoleDatabase, ConsoleServices } from './console-view.ts';
 import type { Operations } from './operations.ts';
 import type { Runtime } from './runtime.ts';
+import { createNotifierOperations } from './notifiers.ts';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
@@ -52,6 +53,7 @@ function toConsoleDatabase(d: DatabaseRecord, backups: BackupRecord[]): ConsoleD
 /** The console's view of the service layer: plain data, no secrets. */
 export function createConsoleServices(runtime: Runtime, operations: Operations): ConsoleServices {
   const { config } = runtime;
+  const notifierOps = createNotifierOperations(runtime);
   return {
     async overview() {
       const [databases, backups, storages] = await Promise.all([runtime.catalog.listDatabases(), runtime.catalog.listBackups(undefined, 500), runtime.catalog.listStorages()]);
@@ -67,6 +69,26 @@ export function createConsoleServices(runtime: Runtime, operations: Operations):
     async requestVerification(database) {
       const requested = await operations.requestVerification(database);
       return { verificationId: requested.verificationId, backupId: requested.backupId };
+    },
+    async notifiers() {
+      const [list, deliveries] = await Promise.all([notifierOps.listNotifiers(), notifierOps.deliveries({ limit: 50 })]);
+      return {
+        notifiers: list.map((n) => ({
+          name: n.name, type: n.type, summary: n.summary, events: n.events, databases: n.databases,
+          health: n.consecutiveFailures > 0 ? 'failing' as const : n.lastSuccessAt ? 'ok' as const : 'unused' as const,
+          consecutiveFailures: n.consecutiveFailures, lastError: n.lastError, lastSuccessAt: iso(n.lastSuccessAt), lastFailureAt: iso(n.lastFailureAt),
+        })),
+        deliveries: deliveries.map((d) => ({
+          id: d.id, notifier: d.notifierName, event: d.event, database: d.database, message: d.message, status: d.status,
+          attempts: d.attempts, lastError: d.status === 'sent' ? null : d.lastError, at: d.createdAt.toISOString(),
+        })),
+        temporalUiUrl: config.temporalUiUrl,
+        generatedAt: new Date().toISOString(),
+      };
+    },
+    async testNotifier(name) {
+      const result = await notifierOps.testNotifier(name);
+      return { ok: result.ok, detail: result.detail, elapsedMs: result.elapsedMs };
     },
     async startBackup(database) {
       const started = await operations.startBackup(database, 'manual');

@@ -30,9 +30,13 @@ export interface TestSendResult {
 }
 
 /** Notifiers, their toggles and attachments, the test message and the overdue watchdog, for the CLI and console. */
-export function createNotifierOperations(runtime: Runtime, temporal: Client) {
+export function createNotifierOperations(runtime: Runtime, temporal?: Client) {
   const { catalog, config } = runtime;
   const store = catalog.notifiers;
+  const schedules = (): Client => {
+    if (!temporal) throw new HindsightError('bad_input', 'the watchdog schedule needs a Temporal connection, which this caller does not have');
+    return temporal;
+  };
 
   return {
     /** Saves a notifier after validating its configuration; it is not contacted (send a test for that). */
@@ -79,12 +83,12 @@ export function createNotifierOperations(runtime: Runtime, temporal: Client) {
     async setBackupOverdue(database: string, hours: number | null) {
       const parsed = parseOrThrow(`database "${database}" overdue threshold`, overdueHoursSchema, hours);
       await store.setOverdueHours(database, parsed);
-      if (parsed !== null) await upsertWatchdogSchedule(temporal, config.taskQueue);
+      if (parsed !== null) await upsertWatchdogSchedule(schedules(), config.taskQueue);
       return { database, backupOverdueHours: parsed };
     },
 
     /** The watchdog schedule exists whatever the thresholds: it also sweeps undelivered notifications. */
-    ensureWatchdog: () => upsertWatchdogSchedule(temporal, config.taskQueue),
+    ensureWatchdog: () => upsertWatchdogSchedule(schedules(), config.taskQueue),
   };
 }
 

@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import type { DeliveryRecord } from '../../lib/catalog/notifiers.ts';
 import { createNotifierOperations, type NotifierOperations } from '../../services/notifiers.ts';
+import { createConsoleServices } from '../../services/console.ts';
+import { startWebServer } from '../../web/server.ts';
 import { WATCHDOG_SCHEDULE_ID, type WatchdogOutcome } from '../../temporal/notify-messages.ts';
 import { freePort } from '../support/ports.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
@@ -33,6 +35,7 @@ describe('notifications: every channel to a real receiver, end to end', () => {
   const closers: Array<() => Promise<void>> = [];
   let downPort: number;
   let backupId: string;
+  const consolePages: string[] = [];
 
   const deliveriesOf = async (database: string, event: string): Promise<DeliveryRecord[]> =>
     (await notifiers.deliveries({ database, limit: 500 })).filter((d) => d.event === event);
@@ -229,8 +232,32 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.deepEqual((await runWatchdog(5)).overdue, [], 'off means off');
   });
 
-  it('keeps every secret out of responses, catalog rows, delivery records and workflow histories', async () => {
-    const shown = JSON.stringify([await notifiers.listNotifiers(), await notifiers.deliveries({ limit: 500 })]);
+  it('the console\'s Notifiers page shows the failing notifier with its error, and "Send test" answers with the receiver\'s error', async () => {
+    const server = await startWebServer({ services: createConsoleServices(platform.runtime, platform.ops), host: '127.0.0.1', port: await freePort(), log: () => undefined });
+    closers.push(server.close);
+    const page = await (await fetch(`${server.url}/notifiers`)).text();
+    consolePages.push(page);
+    const row = (name: string) => new RegExp(`<tr data-notifier="${name}">([\\s\\S]*?)</tr>`).exec(page)?.[1] ?? '';
+    assert.match(row('down-hook'), /data-health="failing"[^>]*>Failing · 1 in a row/);
+    assert.match(row('down-hook'), /cannot reach 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+    assert.match(row('slack'), /data-health="ok"/);
+    assert.match(page, /href="\/notifiers"/, 'linked from the header');
+    assert.match(page, /backup_failed/, 'recent deliveries are listed');
+
+    const form = new URLSearchParams({ notifier: 'tg-wrong-chat' }).toString();
+    const post = (body: string) => fetch(`${server.url}/notifiers?/test`, { method: 'POST', body, headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } });
+    const refused = await (await post(form)).json() as { type: string; status: number; data: string };
+    consolePages.push(JSON.stringify(refused));
+    assert.equal(refused.type, 'failure');
+    assert.equal(refused.status, 502);
+    assert.match(refused.data, /Bad Request: chat not found/);
+    const delivered = await (await post(new URLSearchParams({ notifier: 'discord' }).toString())).json() as { type: string; data: string };
+    assert.equal(delivered.type, 'success');
+    assert.match(delivered.data, /HTTP 204/);
+  });
+
+  it('keeps every secret out of responses, console pages, catalog rows, delivery records and workflow histories', async () => {
+    const shown = JSON.stringify([await notifiers.listNotifiers(), await notifiers.deliveries({ limit: 500 }), consolePages]);
     const { rows } = await platform.runtime.catalog.pool.query('select config, sealed_secrets, summary, last_error from notifiers');
     const histories: string[] = [];
     for (const id of ['notify/shop', 'notify/gone']) histories.push(JSON.stringify(await platform.client.workflow.getHandle(id).fetchHistory()));
