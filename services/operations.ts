@@ -132,6 +132,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
       await deleteSchedule(temporal, 'retention', name);
       await deleteSchedule(temporal, 'verify', name);
       await temporal.workflow.getHandle(`health/${name}`).terminate('database removed').catch(() => undefined);
+      await temporal.workflow.getHandle(`notify/${name}`).terminate('database removed').catch(() => undefined);
       await catalog.removeDatabase(name);
     },
 

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import type { DeliveryRecord } from '../../lib/catalog/notifiers.ts';
@@ -12,6 +15,9 @@ import {
   selfSignedCert, startHttpReceiver, startSmtpServer, type ReceivedMail,
 } from '../support/notify-receivers.ts';
 import { waitFor } from '../support/wait.ts';
+
+const run = promisify(execFile);
+const cli = path.resolve('bin/hindsight.mjs');
 
 const secrets = {
   slackPath: '/slack/services/T0SLACK/B0SLACK/slack-token-5e1f9a',
@@ -146,6 +152,35 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.equal(mail.length, 3);
   });
 
+  it('a partial backup notifies backup_partial, and its verification verification_succeeded', async () => {
+    // A second storage whose server is down (an FTP port nothing listens on): the copy there fails, the backup ends partial.
+    await platform.runtime.catalog.upsertStorage('broken', { type: 'ftp', host: '127.0.0.1', port: await freePort(), username: 'u', password: 'p', path: '/backups', secure: false, allowSelfSignedCertificate: false });
+    const wide = await createDatabase(platform.cluster, 'wide');
+    const client = await connect('test', wide);
+    await client.query('create table items (id int primary key); insert into items select generate_series(1, 300)');
+    await client.end();
+    await platform.ops.addDatabase({ name: 'wide', url: targetUrl(wide), storages: ['local', 'broken'], verifyAfterBackup: true });
+    await notifiers.saveNotifier('verify-hook', { type: 'webhook', url: `${http.url}/hook`, headers: { 'X-Api-Key': secrets.webhookHeader }, secret: secrets.webhookSecret }, ['backup_partial', 'verification_succeeded', 'verification_failed']);
+    await notifiers.attach('wide', ['slack', 'verify-hook']);
+
+    const started = await platform.ops.startBackup('wide');
+    const outcome = await Promise.race([started.result(), new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('the partial backup did not end within 3 minutes')), 180_000))]);
+    assert.equal(outcome.status, 'partial');
+    const partial = await waitFor('backup_partial delivered to both', async () => {
+      const d = (await deliveriesOf('wide', 'backup_partial')).filter((x) => x.status === 'sent');
+      return d.length === 2 ? d : undefined;
+    }, 60_000);
+    assert.match(partial[0]!.message, new RegExp(`backup ${started.backupId} of database "wide" is partial: stored in local, missing from broken \\(.+\\)`));
+    const verified = await waitFor('verification_succeeded delivered', async () => {
+      const d = (await deliveriesOf('wide', 'verification_succeeded')).filter((x) => x.status === 'sent');
+      return d.length === 1 ? d : undefined;
+    }, 180_000, 1000);
+    assert.equal(verified[0]!.notifierName, 'verify-hook', 'slack does not hear of verifications: its toggle is off');
+    assert.match(verified[0]!.message, new RegExp(`backup ${started.backupId} of database "wide" was restored in a throwaway server: 1 tables, 300 rows, every row count matches`));
+    const hooked = http.received.filter((r) => r.channel === 'webhook' && r.text.startsWith('verification_succeeded wide'));
+    assert.equal(hooked.length, 1, 'the signed webhook received it');
+  });
+
   it('a notifier whose endpoint is down: the delivery fails after exactly five attempts and the notifier is reported failing', async () => {
     const failed = await waitFor('the down notifier\'s delivery to be recorded failed', async () => {
       const d = (await deliveriesOf('shop', 'backup_succeeded')).find((x) => x.notifierName === 'down-hook');
@@ -238,7 +273,8 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     const page = await (await fetch(`${server.url}/notifiers`)).text();
     consolePages.push(page);
     const row = (name: string) => new RegExp(`<tr data-notifier="${name}">([\\s\\S]*?)</tr>`).exec(page)?.[1] ?? '';
-    assert.match(row('down-hook'), /data-health="failing"[^>]*>Failing · 1 in a row/);
+    // One failed delivery so far, or two once the workspace-wide row has also spent its retries.
+    assert.match(row('down-hook'), /data-health="failing"[^>]*>Failing · [12] in a row/);
     assert.match(row('down-hook'), /cannot reach 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
     assert.match(row('slack'), /data-health="ok"/);
     assert.match(page, /href="\/notifiers"/, 'linked from the header');
@@ -256,11 +292,54 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.match(delivered.data, /HTTP 204/);
   });
 
+  it('the hindsight command: notifier add, events, attach, list, test, remove, and db overdue', async () => {
+    const env = { ...process.env, ...platform.configEnv };
+    const hindsight = (...args: string[]) => run(process.execPath, [cli, ...args], { env }).then(
+      (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
+    );
+    const config = JSON.stringify({ url: `${http.url}${secrets.discordPath}` });
+    const added = await hindsight('notifier', 'add', 'cli-discord', '--type', 'discord', '--config', config);
+    assert.equal(added.code, 0, added.err);
+    assert.match(added.out, /notifier "cli-discord" saved \(discord: 127\.0\.0\.1:\d+; events backup_failed,/);
+    assert.equal((await hindsight('notifier', 'events', 'cli-discord', 'backup_failed,backup_overdue')).code, 0);
+    const attached = await hindsight('notifier', 'attach', 'gone', 'slack,cli-discord');
+    assert.match(attached.out, /database "gone" notifies cli-discord, slack/);
+    const listed = JSON.parse((await hindsight('notifier', 'list', '--json')).out) as Array<{ name: string; events: string[]; databases: string[]; settings: unknown }>;
+    const mine = listed.find((n) => n.name === 'cli-discord')!;
+    assert.deepEqual(mine.events, ['backup_failed', 'backup_overdue']);
+    assert.deepEqual(mine.databases, ['gone']);
+    assert.deepEqual(mine.settings, { type: 'discord' }, 'the webhook URL (it holds the token) is never shown');
+    const human = await hindsight('notifier', 'list');
+    assert.match(human.out, /down-hook .*failing \([12] in a row\): notifier "down-hook" \(webhook\): cannot reach/);
+    const tested = await hindsight('notifier', 'test', 'cli-discord');
+    assert.equal(tested.code, 0, tested.err);
+    assert.match(tested.out, /notifier "cli-discord": test message delivered in \d+ ms \(HTTP 204\)/);
+    const down = await hindsight('notifier', 'test', 'down-hook');
+    assert.equal(down.code, 1);
+    assert.match(down.out, /test message not delivered: .*cannot reach 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+    const badEvent = await hindsight('notifier', 'events', 'cli-discord', 'backup_exploded');
+    assert.equal(badEvent.code, 1);
+    assert.match(badEvent.err, /notifier "cli-discord" events: 0: event must be one of backup_failed,/);
+    const badConfig = await hindsight('notifier', 'add', 'cli-tg', '--type', 'telegram', '--config', '{"botToken":"x","chatId":1}');
+    assert.equal(badConfig.code, 1);
+    assert.match(badConfig.err, /notifier "cli-tg": botToken: botToken must look like 123456:ABC-DEF/);
+    const overdue = await hindsight('db', 'overdue', 'gone', '26');
+    assert.equal(overdue.code, 0, overdue.err);
+    assert.match(overdue.out, /database "gone": backup_overdue is sent when no backup completed in 26 h/);
+    assert.equal(await platform.runtime.catalog.notifiers.overdueHours('gone'), 26);
+    assert.match((await hindsight('db', 'overdue', 'gone', 'off')).out, /no overdue alert/);
+    assert.equal(await platform.runtime.catalog.notifiers.overdueHours('gone'), null);
+    assert.equal((await hindsight('db', 'overdue', 'gone', '-3')).code, 1);
+    assert.equal((await hindsight('notifier', 'remove', 'cli-discord')).code, 0);
+    assert.deepEqual(await platform.runtime.catalog.notifiers.attachedTo('gone'), ['slack']);
+  });
+
   it('keeps every secret out of responses, console pages, catalog rows, delivery records and workflow histories', async () => {
     const shown = JSON.stringify([await notifiers.listNotifiers(), await notifiers.deliveries({ limit: 500 }), consolePages]);
     const { rows } = await platform.runtime.catalog.pool.query('select config, sealed_secrets, summary, last_error from notifiers');
     const histories: string[] = [];
-    for (const id of ['notify/shop', 'notify/gone']) histories.push(JSON.stringify(await platform.client.workflow.getHandle(id).fetchHistory()));
+    for (const id of ['notify/shop', 'notify/gone', 'notify/wide', 'notify/@workspace']) histories.push(JSON.stringify(await platform.client.workflow.getHandle(id).fetchHistory()));
     for (const secret of everySecret) {
       for (const [where, text] of [['responses', shown], ['catalog', JSON.stringify(rows)], ['histories', histories.join()]] as const) {
         assert.equal(text.includes(secret), false, `${secret} appears in ${where}`);
