@@ -89,7 +89,7 @@ describe('notifications: every channel to a real receiver, end to end', () => {
   });
 
   after(async () => {
-    for (const close of closers) await close().catch(() => undefined);
+    await Promise.all(closers.map((close) => close().catch(() => undefined)));
     await platform?.stop();
   });
 
@@ -330,7 +330,9 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.equal(await platform.runtime.catalog.notifiers.overdueHours('gone'), 26);
     assert.match((await hindsight('db', 'overdue', 'gone', 'off')).out, /no overdue alert/);
     assert.equal(await platform.runtime.catalog.notifiers.overdueHours('gone'), null);
-    assert.equal((await hindsight('db', 'overdue', 'gone', '-3')).code, 1);
+    const zero = await hindsight('db', 'overdue', 'gone', '0');
+    assert.equal(zero.code, 1);
+    assert.match(zero.err, /hours must be more than 0/);
     assert.equal((await hindsight('notifier', 'remove', 'cli-discord')).code, 0);
     assert.deepEqual(await platform.runtime.catalog.notifiers.attachedTo('gone'), ['slack']);
   });

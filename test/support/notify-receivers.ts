@@ -138,6 +138,8 @@ function decodeQuotedPrintable(text: string): string {
 export async function startSmtpServer(name: string, options: SMTPServerOptions, received: ReceivedMail[]) {
   const server = new SMTPServer({
     logger: false,
+    // A client that gave up mid-handshake (the untrusted-certificate case) must not hold close() for the default 30 s.
+    closeTimeout: 1000,
     ...options,
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
