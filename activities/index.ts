@@ -114,7 +114,7 @@ export const createActivities = (deps: ActivityDeps) => {
       return translated(async () => {
         await catalog.endBackup(input.backupId, input.status, input.error);
         // A cancelled backup was asked for; only a failure is news.
-        if (input.status === 'failed') await notifyBackupOutcome(catalog, outbox, input.backupId);
+        if (input.status === 'failed') await notifyBackupOutcome(catalog, outbox, logger, input.backupId);
       });
     },
 
@@ -204,7 +204,7 @@ export const createActivities = (deps: ActivityDeps) => {
     async settleBackup(input: { backupId: string }): Promise<{ status: string }> {
       return translated(async () => {
         const status = await catalog.settleBackupStatus(input.backupId);
-        await notifyBackupOutcome(catalog, outbox, input.backupId);
+        await notifyBackupOutcome(catalog, outbox, logger, input.backupId);
         return { status };
       });
     },

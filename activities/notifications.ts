@@ -27,20 +27,16 @@ export interface QueuedNotification {
 
 /**
  * The one thing a producer calls: the row goes into the outbox (`notifications`) and the scope's
- * delivery workflow is woken. Neither step ever throws: a notification must not fail the work that
- * produced it, and a row whose wake-up was lost is delivered by the watchdog's sweep.
+ * delivery workflow is woken. A failed insert throws, so that an activity that exists to notify
+ * (the health monitor's) is retried; producers whose own work must not fail because of a
+ * notification catch it (see notifyBackupOutcome). The wake-up never throws: a row whose wake-up
+ * was lost is delivered by the watchdog's sweep.
  */
 export function createOutbox(deps: NotificationDeps) {
   const { catalog, logger } = deps;
   return {
     async queue(n: QueuedNotification): Promise<boolean> {
-      let queued = false;
-      try {
-        queued = await catalog.health.notify(n);
-      } catch (error) {
-        logger.error({ database: n.database, event: n.event, err: errorMessage(error) }, 'notification not queued');
-        return false;
-      }
+      const queued = await catalog.health.notify(n);
       if (queued) logger.info({ database: n.database, event: n.event }, n.message);
       await wake(deps, n.database);
       return queued;
@@ -135,7 +131,7 @@ function formatHours(hours: number): string {
 }
 
 /** The notification of a backup's outcome (failed, complete, partial), queued once per backup and status. */
-export async function notifyBackupOutcome(catalog: Catalog, outbox: Outbox, backupId: string): Promise<void> {
+export async function notifyBackupOutcome(catalog: Catalog, outbox: Outbox, logger: Logger, backupId: string): Promise<void> {
   try {
     const b = await catalog.getBackup(backupId);
     const db = b.databaseName;
@@ -156,13 +152,14 @@ export async function notifyBackupOutcome(catalog: Catalog, outbox: Outbox, back
         dedupeKey: `backup:${b.id}:partial`,
       });
     }
-  } catch {
-    // The backup's own record is what matters; a notification that cannot be built is not worth failing it.
+  } catch (error) {
+    // The backup's own record is what matters: a notification that cannot be queued never fails it.
+    logger.error({ backupId, err: errorMessage(error) }, 'backup notification not queued');
   }
 }
 
 /** The notification of a finished verification: failed (with its reason) or successful. */
-export async function notifyVerificationOutcome(catalog: Catalog, outbox: Outbox, verificationId: string): Promise<void> {
+export async function notifyVerificationOutcome(catalog: Catalog, outbox: Outbox, logger: Logger, verificationId: string): Promise<void> {
   try {
     const v = await catalog.verifications.get(verificationId);
     if (v.status === 'failed') {
@@ -179,8 +176,9 @@ export async function notifyVerificationOutcome(catalog: Catalog, outbox: Outbox
         dedupeKey: `verification:${v.id}:successful`,
       });
     }
-  } catch {
+  } catch (error) {
     // As above: the verification's record stands on its own.
+    logger.error({ verificationId, err: errorMessage(error) }, 'verification notification not queued');
   }
 }
 

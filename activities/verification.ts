@@ -73,7 +73,7 @@ export const createVerificationActivities = (deps: VerificationDeps) => {
     async finishVerification(input: { verificationId: string; status: 'superseded' | 'failed' | 'cancelled'; reason: string }): Promise<void> {
       return translated(async () => {
         await catalog.verifications.finish(input.verificationId, input.status, null, input.reason);
-        await notifyVerificationOutcome(catalog, outbox, input.verificationId);
+        await notifyVerificationOutcome(catalog, outbox, logger, input.verificationId);
       });
     },
 
@@ -88,7 +88,7 @@ export const createVerificationActivities = (deps: VerificationDeps) => {
         const finish = async (report: VerificationReport) => {
           const status = report.reason ? 'failed' as const : 'successful' as const;
           await catalog.verifications.finish(input.verificationId, status, report, report.reason);
-          await notifyVerificationOutcome(catalog, outbox, input.verificationId);
+          await notifyVerificationOutcome(catalog, outbox, logger, input.verificationId);
           logger.info({ database: input.database, backupId: input.backupId, verificationId: input.verificationId, status, reason: report.reason }, 'verification finished');
           return { status, reason: report.reason, finishedAt: new Date().toISOString() };
         };
