@@ -1,12 +1,13 @@
-import type { Catalog } from '../lib/catalog/catalog.ts';
 import { errorMessage } from '../lib/errors.ts';
-import type { Logger } from '../lib/logger.ts';
 import { connect } from '../lib/pg/connection.ts';
 import { translated } from './failures.ts';
+import { createOutbox, type NotificationDeps } from './notifications.ts';
+import type { NotificationEvent } from '../lib/notify/config.ts';
 
 /** The connection check, the uptime history and the notification outbox. */
-export const createHealthActivities = (deps: { catalog: Catalog; logger: Logger }) => {
-  const { catalog, logger } = deps;
+export const createHealthActivities = (deps: NotificationDeps) => {
+  const { catalog } = deps;
+  const outbox = createOutbox(deps);
   return {
     async healthSettings(input: { database: string }): Promise<{ registered: boolean; intervalSeconds: number; failureThreshold: number }> {
       return translated(async () => {
@@ -41,11 +42,8 @@ export const createHealthActivities = (deps: { catalog: Catalog; logger: Logger 
 
     /** Queues a notification for the configured channels; the same dedupe key is queued once. */
     async notify(input: { database: string | null; event: string; message: string; dedupeKey: string }): Promise<{ queued: boolean }> {
-      return translated(async () => {
-        const queued = await catalog.health.notify(input);
-        if (queued) logger.warn({ database: input.database, event: input.event }, input.message);
-        return { queued };
-      });
+      // Health events are already named database_down / database_up; the outbox also wakes delivery.
+      return translated(async () => ({ queued: await outbox.queue({ ...input, event: input.event as NotificationEvent }) }));
     },
   };
 };

@@ -18,13 +18,14 @@ import { createHealthActivities } from './health.ts';
 import { createHookActivities } from './hooks.ts';
 import { createRetentionActivities } from './retention.ts';
 import { createVerificationActivities, type VerificationDeps } from './verification.ts';
+import { createNotificationActivities, createOutbox, notifyBackupOutcome, type NotificationDeps } from './notifications.ts';
 
 /** Lets a long activity show its bytes in its workflow's `progress` query. */
 export interface ProgressSink {
   send(workflowId: string, runId: string, signal: 'reportProgress', report: object): Promise<void>;
 }
 
-export interface ActivityDeps extends VerificationDeps {
+export interface ActivityDeps extends VerificationDeps, NotificationDeps {
   catalog: Catalog;
   key: SecretKey;
   logger: Logger;
@@ -50,6 +51,7 @@ function throttledProgress(sink: ProgressSink | undefined, logger: Logger) {
 
 export const createActivities = (deps: ActivityDeps) => {
   const { catalog, key, logger } = deps;
+  const outbox = createOutbox(deps);
 
   async function driverFor(storageName: string): Promise<StorageDriver> {
     return createStorageDriver(storageName, await catalog.storageConfig(storageName));
@@ -90,6 +92,7 @@ export const createActivities = (deps: ActivityDeps) => {
     ...createHealthActivities(deps),
     ...createRetentionActivities(deps),
     ...createHookActivities(deps),
+    ...createNotificationActivities(deps),
 
     /** Connects to the source and reports its version; fails fast with a named cause. */
     async probeDatabase(input: { database: string }): Promise<{ serverVersion: string; sizeBytes: number }> {
@@ -110,7 +113,11 @@ export const createActivities = (deps: ActivityDeps) => {
     },
 
     async recordBackupEnded(input: { backupId: string; status: 'failed' | 'cancelled'; error: string }): Promise<void> {
-      return translated(() => catalog.endBackup(input.backupId, input.status, input.error));
+      return translated(async () => {
+        await catalog.endBackup(input.backupId, input.status, input.error);
+        // A cancelled backup was asked for; only a failure is news.
+        if (input.status === 'failed') await notifyBackupOutcome(catalog, outbox, logger, input.backupId);
+      });
     },
 
     /** The long one: pg_dump → hash → encrypt → every storage, heartbeating bytes; cancellable. */
@@ -197,7 +204,11 @@ export const createActivities = (deps: ActivityDeps) => {
 
     /** complete when every copy is, partial when some are. */
     async settleBackup(input: { backupId: string }): Promise<{ status: string }> {
-      return translated(async () => ({ status: await catalog.settleBackupStatus(input.backupId) }));
+      return translated(async () => {
+        const status = await catalog.settleBackupStatus(input.backupId);
+        await notifyBackupOutcome(catalog, outbox, logger, input.backupId);
+        return { status };
+      });
     },
 
     /** The backup to restore: the one named, or the newest complete one. */

@@ -14,6 +14,7 @@ import { verifyBackup } from '../lib/verify/verify-backup.ts';
 import type { VerifyRequest } from '../temporal/messages.ts';
 import { newVerificationId } from '../temporal/verifier.ts';
 import { translated } from './failures.ts';
+import { createOutbox, notifyVerificationOutcome, type NotificationDeps } from './notifications.ts';
 
 /** What one verification agent may use; concurrency follows from it (activity slots). */
 export interface VerificationBudget {
@@ -22,7 +23,7 @@ export interface VerificationBudget {
   sandboxRoot: string;
 }
 
-export interface VerificationDeps {
+export interface VerificationDeps extends NotificationDeps {
   catalog: Catalog;
   key: SecretKey;
   logger: Logger;
@@ -39,6 +40,7 @@ export function diskEstimate(objectBytes: number, sourceBytes: number): number {
 
 export const createVerificationActivities = (deps: VerificationDeps) => {
   const { catalog, key, logger } = deps;
+  const outbox = createOutbox(deps);
 
   async function checkRoom(manifest: BackupManifest): Promise<void> {
     if (!deps.budget) return;
@@ -69,7 +71,10 @@ export const createVerificationActivities = (deps: VerificationDeps) => {
     },
 
     async finishVerification(input: { verificationId: string; status: 'superseded' | 'failed' | 'cancelled'; reason: string }): Promise<void> {
-      return translated(() => catalog.verifications.finish(input.verificationId, input.status, null, input.reason));
+      return translated(async () => {
+        await catalog.verifications.finish(input.verificationId, input.status, null, input.reason);
+        await notifyVerificationOutcome(catalog, outbox, logger, input.verificationId);
+      });
     },
 
     /** Checksum, restore into a sandbox, exact counts; the report is stored as it grows. */
@@ -83,6 +88,7 @@ export const createVerificationActivities = (deps: VerificationDeps) => {
         const finish = async (report: VerificationReport) => {
           const status = report.reason ? 'failed' as const : 'successful' as const;
           await catalog.verifications.finish(input.verificationId, status, report, report.reason);
+          await notifyVerificationOutcome(catalog, outbox, logger, input.verificationId);
           logger.info({ database: input.database, backupId: input.backupId, verificationId: input.verificationId, status, reason: report.reason }, 'verification finished');
           return { status, reason: report.reason, finishedAt: new Date().toISOString() };
         };

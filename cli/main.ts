@@ -17,6 +17,7 @@ import { openRuntime, type Runtime } from '../services/runtime.ts';
 import type { VerificationSummary } from '../lib/verify/report.ts';
 import { formatBytes, printJson, printTable, reportFailure, UsageError } from './output.ts';
 import { backupRoleCommand, hookCommand, hookUsage, printBackupRoleOffer } from './hooks.ts';
+import { notifierUsage, runDbOverdue, runNotifierCommand } from './notifiers.ts';
 
 const usage = `usage: hindsight <command> [options] [--json]
 
@@ -52,7 +53,8 @@ const usage = `usage: hindsight <command> [options] [--json]
 
   The CLI acts as the local operator (every right, audited as cli:<os user>); --as <email> or
   HINDSIGHT_AS=<email> makes it act with that user's roles.
-${hookUsage}`;
+${hookUsage}${notifierUsage}`;
+
 
 const { values: flags, positionals } = (() => {
   try {
@@ -206,6 +208,7 @@ async function run(): Promise<void> {
         return;
       }
       if (sub === 'role-check' || sub === 'create-backup-role') return backupRoleCommand(sub, positionals.slice(2), flags, json, (work) => withSession(({ ops, access, actor }) => work(ops, async (name) => (await access.workspaceFor(actor, name)).id)));
+      if (sub === 'overdue') return runDbOverdue(positionals.slice(2), { json, flags, withSession });
       if (sub === 'remove') {
         const name = need(arg, 'database name');
         await withSession(({ ops }) => ops.removeDatabase(name));
@@ -393,6 +396,8 @@ async function run(): Promise<void> {
     }
     case 'hook':
       return hookCommand(positionals.slice(1), flags, json, (work) => withSession(({ ops, access, actor }) => work(ops, async (name) => (await access.workspaceFor(actor, name)).id)));
+    case 'notifier':
+      return runNotifierCommand(sub, positionals.slice(2), { json, flags, withSession });
     case 'doctor': {
       const checks = await runDoctor(loadConfig());
       if (json) printJson(checks);

@@ -36,8 +36,8 @@ export const configSchema = z.object({
   HINDSIGHT_PREVIOUS_SECRET_KEY_FILES: z.string().optional(),
   /** How long audit entries are kept; older ones are purged daily by the console process. */
   HINDSIGHT_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(365),
-  /** The console's address as users reach it (behind a proxy); https makes session cookies Secure. */
-  HINDSIGHT_PUBLIC_URL: z.string().url().optional(),
+  /** The console as people reach it (behind a proxy): notifications link to it; https makes session cookies Secure. */
+  HINDSIGHT_PUBLIC_URL: z.string().url().refine((u) => /^https?:/.test(u), 'must be an http(s) URL').optional(),
 }).strict();
 
 /** Variables that configure Hindsight; a config file may only hold these. */
@@ -64,7 +64,10 @@ export interface Config {
   codecCorsOrigin: string;
   previousSecretKeyFiles: string[];
   auditRetentionDays: number;
-  publicUrl: string | undefined;
+  /** Where notifications link to (HINDSIGHT_PUBLIC_URL, or the local console). */
+  publicUrl: string;
+  /** HINDSIGHT_PUBLIC_URL as set: when unset, the console checks form origins against the request's own host. */
+  publicUrlSetting: string | undefined;
 }
 
 export interface TemporalTlsConfig {
@@ -138,9 +141,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalTls: temporalTlsOf(raw),
     codecTokenFile: raw.HINDSIGHT_CODEC_TOKEN_FILE,
     codecCorsOrigin: new URL(raw.HINDSIGHT_CODEC_CORS_ORIGIN ?? raw.HINDSIGHT_TEMPORAL_UI_URL ?? `http://127.0.0.1:${raw.HINDSIGHT_TEMPORAL_UI_PORT}`).origin,
+    publicUrl: (raw.HINDSIGHT_PUBLIC_URL ?? 'http://localhost:3000').replace(/\/+$/, ''),
     previousSecretKeyFiles: (raw.HINDSIGHT_PREVIOUS_SECRET_KEY_FILES ?? '').split(',').map((f) => f.trim()).filter(Boolean).map((f) => path.resolve(f)),
     auditRetentionDays: raw.HINDSIGHT_AUDIT_RETENTION_DAYS,
-    publicUrl: raw.HINDSIGHT_PUBLIC_URL,
+    publicUrlSetting: raw.HINDSIGHT_PUBLIC_URL,
   };
 }
 

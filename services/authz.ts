@@ -103,6 +103,7 @@ const notFoundTexts: Record<string, (name: string) => string> = {
   backup: (n) => `backup "${n}" does not exist (hindsight backups <db> lists them)`,
   workspace: (n) => `workspace "${n}" does not exist (hindsight workspace list shows yours)`,
   user: (n) => `user "${n}" does not exist (hindsight user list shows them)`,
+  notifier: (n) => `notifier "${n}" does not exist (hindsight notifier list shows them)`,
 };
 
 /** The same answer as for a name that exists nowhere: membership of other workspaces stays private. */

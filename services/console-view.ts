@@ -134,6 +134,39 @@ export interface ConsolePeople {
   listAudit(actor: ActorRef, query: ConsoleAuditQuery): Promise<ConsoleAuditEntry[]>;
 }
 
+/** A notifier as the console shows it: where it sends (no secrets), what it hears of, and how it fares. */
+export interface ConsoleNotifier {
+  name: string;
+  type: string;
+  summary: string;
+  events: string[];
+  databases: string[];
+  health: 'ok' | 'failing' | 'unused';
+  consecutiveFailures: number;
+  lastError: string | null;
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
+}
+
+export interface ConsoleDelivery {
+  id: number;
+  notifier: string;
+  event: string;
+  database: string | null;
+  message: string;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  lastError: string | null;
+  at: string;
+}
+
+export interface ConsoleNotifiers {
+  notifiers: ConsoleNotifier[];
+  deliveries: ConsoleDelivery[];
+  temporalUiUrl: string;
+  generatedAt: string;
+}
+
 export interface ConsoleServices {
   /** What the actor may see: databases, storages and backups of their workspaces. */
   overview(actor: ActorRef): Promise<ConsoleOverview>;
@@ -146,6 +179,10 @@ export interface ConsoleServices {
   people: ConsolePeople;
   /** Hook scripts and the read-only backup role of a database. */
   hooks: ConsoleHookServices;
+  /** Notifiers with their health and the recent deliveries. */
+  notifiers(actor: ActorRef): Promise<ConsoleNotifiers>;
+  /** Sends a test message now; the receiver's error comes back as it said it. */
+  testNotifier(actor: ActorRef, name: string): Promise<{ ok: boolean; detail: string; elapsedMs: number }>;
 }
 
 /** The key under which the express server publishes the services to the SvelteKit handler. */

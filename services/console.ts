@@ -10,6 +10,8 @@ import type { ActorRef, ConsoleBackup, ConsoleDatabase, ConsoleServices } from '
 import type { Operations } from './operations.ts';
 import type { Runtime } from './runtime.ts';
 import { createConsoleHookServices } from './console-hooks.ts';
+import { createNotifierOperations } from './notifiers.ts';
+import { createActorNotifiers } from './actor-notifiers.ts';
 
 export const SESSION_COOKIE = 'hindsight_session';
 
@@ -73,7 +75,9 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
   const authz = createAuthz(runtime.catalog.access);
   const access = createAccessService(runtime, authz, options.loginPolicy);
   const operationsFor = (actor: Actor) => createActorOperations({ runtime, ops: operations, authz }, actor);
-  const secureCookie = (config.publicUrl ?? '').startsWith('https:');
+  const secureCookie = (config.publicUrlSetting ?? '').startsWith('https:');
+  const notifierOps = createNotifierOperations(runtime);
+  const notifiersFor = (actor: Actor) => createActorNotifiers({ runtime, notifiers: notifierOps, authz }, actor);
   return {
     hooks: createConsoleHookServices((ref) => operationsFor(asActor(ref)), async (database) => (await runtime.catalog.access.databaseWorkspace(database)) ?? DEFAULT_WORKSPACE_ID),
     access,
@@ -98,6 +102,27 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
     async requestVerification(ref, database) {
       const requested = await operationsFor(asActor(ref)).requestVerification(database);
       return { verificationId: requested.verificationId, backupId: requested.backupId };
+    },
+    async notifiers(ref) {
+      const ops = notifiersFor(asActor(ref));
+      const [list, deliveries] = await Promise.all([ops.listNotifiers(), ops.deliveries({ limit: 50 })]);
+      return {
+        notifiers: list.map((n) => ({
+          name: n.name, type: n.type, summary: n.summary, events: n.events, databases: n.databases,
+          health: n.consecutiveFailures > 0 ? 'failing' as const : n.lastSuccessAt ? 'ok' as const : 'unused' as const,
+          consecutiveFailures: n.consecutiveFailures, lastError: n.lastError, lastSuccessAt: iso(n.lastSuccessAt), lastFailureAt: iso(n.lastFailureAt),
+        })),
+        deliveries: deliveries.map((d) => ({
+          id: d.id, notifier: d.notifierName, event: d.event, database: d.database, message: d.message, status: d.status,
+          attempts: d.attempts, lastError: d.status === 'sent' ? null : d.lastError, at: d.createdAt.toISOString(),
+        })),
+        temporalUiUrl: config.temporalUiUrl,
+        generatedAt: new Date().toISOString(),
+      };
+    },
+    async testNotifier(ref, name) {
+      const result = await notifiersFor(asActor(ref)).testNotifier(name);
+      return { ok: result.ok, detail: result.detail, elapsedMs: result.elapsedMs };
     },
     async startBackup(ref, database) {
       const started = await operationsFor(asActor(ref)).startBackup(database, 'manual');

@@ -18,6 +18,7 @@ import { openBackupFromAny } from '../lib/backup/sources.ts';
 import { createStorageDriver, storageConfigSchema, type StorageConfig } from '../lib/storage/index.ts';
 import { deleteBackupSchedule, deleteSchedule, upsertBackupSchedule, upsertRetentionSchedule, upsertVerifySchedule } from '../temporal/schedules.ts';
 import { jobAttributes } from '../temporal/search-attributes.ts';
+import { upsertWatchdogSchedule } from '../temporal/notify.ts';
 import { newVerificationId, signalVerifier, verifierWorkflowId } from '../temporal/verifier.ts';
 import type { Runtime } from './runtime.ts';
 import { createHookService } from './hooks.ts';
@@ -121,6 +122,8 @@ export function createOperations(runtime: Runtime, temporal: Client) {
     /** Starts the health monitor of every registered database that has none running. */
     async ensureMonitors() {
       for (const db of await catalog.listDatabases()) await ensureHealthMonitor(db.name);
+      // The overdue-backup watchdog, which also sweeps notifications that no wake-up delivered.
+      await upsertWatchdogSchedule(temporal, config.taskQueue);
     },
 
     async setSchedule(name: string, cron: string | null, timezone = 'UTC') {
@@ -137,6 +140,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
       await deleteSchedule(temporal, 'retention', name);
       await deleteSchedule(temporal, 'verify', name);
       await temporal.workflow.getHandle(`health/${name}`).terminate('database removed').catch(() => undefined);
+      await temporal.workflow.getHandle(`notify/${name}`).terminate('database removed').catch(() => undefined);
       await catalog.removeDatabase(name);
     },
 

@@ -10,6 +10,7 @@ import type { Runtime } from '../services/runtime.ts';
 import { hindsightDataConverter } from '../temporal/client.ts';
 import { temporalTls } from '../temporal/tls.ts';
 import { signalVerifier } from '../temporal/verifier.ts';
+import { wakeDelivery } from '../temporal/notify.ts';
 import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/messages.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -75,6 +76,8 @@ export async function createHindsightWorker(
   const activities = createActivities({
     catalog: runtime.catalog, key: runtime.key, logger, progress, sandboxes, budget: verificationBudget,
     signalVerifier: (database, request) => signalVerifier(client, config.taskQueue, database, request),
+    publicUrl: config.publicUrl,
+    wakeDelivery: (database) => wakeDelivery(client, config.taskQueue, database),
   });
 
   const workers: Worker[] = [];

@@ -5,3 +5,5 @@ export { restoreVerifier } from './restore-verifier.ts';
 export { healthMonitor } from './health-monitor.ts';
 export { gfsRetention } from './gfs-retention.ts';
 export { scheduledVerification } from './scheduled-verification.ts';
+export { deliverNotifications } from './deliver-notifications.ts';
+export { backupWatchdog } from './backup-watchdog.ts';

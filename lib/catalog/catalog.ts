@@ -8,6 +8,7 @@ import { createAccessStore } from './access.ts';
 import { createHealthStore } from './health.ts';
 import { createHookStore, type JobWarning } from './hooks.ts';
 import { createVerificationStore } from './verifications.ts';
+import { createNotifierStore } from './notifiers.ts';
 import { joinSecrets, splitSecrets, storageConfigSchema, type StorageConfig } from '../storage/index.ts';
 
 export type BackupStatus = 'running' | 'complete' | 'partial' | 'failed' | 'cancelled';
@@ -205,6 +206,7 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
     health: createHealthStore(pool),
     hooks: createHookStore(pool),
     access: createAccessStore(pool),
+    notifiers: createNotifierStore(pool, key),
 
     async close(): Promise<void> {
       await pool.end();

@@ -1,0 +1,138 @@
+import { readFile } from 'node:fs/promises';
+import type { NotifierRecord } from '../lib/catalog/notifiers.ts';
+import { notificationEvents } from '../lib/notify/config.ts';
+import type { Runtime } from '../services/runtime.ts';
+import type { Client } from '@temporalio/client';
+import { createNotifierOperations } from '../services/notifiers.ts';
+import { createActorNotifiers, type ActorNotifiers } from '../services/actor-notifiers.ts';
+import { createAuthz, type Actor } from '../services/authz.ts';
+import type { AccessService } from '../services/access.ts';
+import { printJson, printTable, UsageError } from './output.ts';
+
+export const notifierUsage = `  notifier add <name> --type email|slack|discord|teams|telegram|webhook --config <json | @file.json>
+  notifier list                               type, where it sends, events, databases, health
+  notifier test <name>                        sends a test message; prints the receiver's answer or error
+  notifier remove <name>
+  notifier attach <db> <name>[,<name>...]     the notifiers that hear of <db> ("none" detaches all)
+  notifier events <name> <event>[,<event>...] ${notificationEvents.join(' ')}
+  notifier deliveries [<name>]                recent deliveries: status, attempts, last error
+  db overdue <db> (<hours> | off)             alert when no backup completed for that long
+`;
+
+interface Context {
+  json: boolean;
+  flags: { type?: string | undefined; config?: string | undefined; workspace?: string | undefined };
+  withSession<T>(work: (s: { runtime: Runtime; temporal: Client; actor: Actor; access: AccessService }) => Promise<T>): Promise<T>;
+}
+
+const list = (value: string | undefined, what: string): string[] => {
+  if (value === undefined || value === '') throw new UsageError(`${what} is required\n${notifierUsage}`);
+  return value.split(',').map((x) => x.trim()).filter(Boolean);
+};
+
+function need(value: string | undefined, what: string): string {
+  if (value === undefined || value === '') throw new UsageError(`${what} is required\n${notifierUsage}`);
+  return value;
+}
+
+/** A configuration given inline as JSON or, to keep tokens out of shell history, as @file. */
+async function readJson(value: string): Promise<Record<string, unknown>> {
+  const text = value.startsWith('@') ? await readFile(value.slice(1), 'utf8') : value;
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('expected an object');
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw new UsageError(`--config is not a JSON object: ${(error as Error).message}`);
+  }
+}
+
+function health(n: NotifierRecord): string {
+  if (n.consecutiveFailures > 0) return `failing (${n.consecutiveFailures} in a row): ${n.lastError ?? ''}`;
+  return n.lastSuccessAt ? `ok (last sent ${n.lastSuccessAt.toISOString()})` : 'ok (nothing sent yet)';
+}
+
+const withOps = <T>(ctx: Context, work: (ops: ActorNotifiers, workspaceId: (name: string) => Promise<number>) => Promise<T>) =>
+  ctx.withSession(({ runtime, temporal, actor, access }) => work(
+    createActorNotifiers({ runtime, notifiers: createNotifierOperations(runtime, temporal), authz: createAuthz(runtime.catalog.access) }, actor),
+    async (name) => (await access.workspaceFor(actor, name)).id,
+  ));
+
+/** `hindsight notifier …` */
+export async function runNotifierCommand(sub: string | undefined, args: string[], ctx: Context): Promise<void> {
+  const out = (text: string) => process.stdout.write(`${text}\n`);
+  switch (sub) {
+    case 'add': {
+      const name = need(args[0], 'notifier name');
+      const config = ctx.flags.config !== undefined ? await readJson(ctx.flags.config) : {};
+      if (ctx.flags.type) {
+        if (config.type !== undefined && config.type !== ctx.flags.type) throw new UsageError(`--type ${ctx.flags.type} contradicts "type": "${String(config.type)}" in --config`);
+        config.type = ctx.flags.type;
+      }
+      if (config.type === undefined) throw new UsageError(`--type is required\n${notifierUsage}`);
+      const record = await withOps(ctx, async (ops, workspaceId) => ops.saveNotifier(name, config, undefined, ctx.flags.workspace ? await workspaceId(ctx.flags.workspace) : undefined));
+      if (ctx.json) printJson(record);
+      else out(`notifier "${record.name}" saved (${record.type}: ${record.summary}; events ${record.events.join(', ')}); try it with hindsight notifier test ${record.name}`);
+      return;
+    }
+    case 'list': {
+      const notifiers = await withOps(ctx, (ops) => ops.listNotifiers());
+      if (ctx.json) printJson(notifiers);
+      else if (notifiers.length === 0) out('no notifiers: add one with hindsight notifier add <name> --type slack --config @slack.json');
+      else printTable(notifiers.map((n) => ({ name: n.name, type: n.type, sends_to: n.summary, events: n.events.join(','), databases: n.databases.join(',') || '-', health: health(n) })));
+      return;
+    }
+    case 'test': {
+      const name = need(args[0], 'notifier name');
+      const result = await withOps(ctx, (ops) => ops.testNotifier(name));
+      if (ctx.json) printJson(result);
+      else out(result.ok ? `notifier "${name}": test message delivered in ${result.elapsedMs} ms (${result.detail})` : `notifier "${name}": test message not delivered: ${result.detail}`);
+      if (!result.ok) process.exitCode = 1;
+      return;
+    }
+    case 'remove': {
+      const name = need(args[0], 'notifier name');
+      await withOps(ctx, (ops) => ops.removeNotifier(name));
+      if (ctx.json) printJson({ removed: name });
+      else out(`notifier "${name}" removed`);
+      return;
+    }
+    case 'attach': {
+      const database = need(args[0], 'database name');
+      const names = list(args[1], 'notifier names, comma-separated (or "none")');
+      const attached = await withOps(ctx, (ops) => ops.attach(database, names.length === 1 && names[0] === 'none' ? [] : names));
+      if (ctx.json) printJson({ database, notifiers: attached });
+      else out(attached.length ? `database "${database}" notifies ${attached.join(', ')}` : `database "${database}" notifies no one`);
+      return;
+    }
+    case 'events': {
+      const name = need(args[0], 'notifier name');
+      const record = await withOps(ctx, (ops) => ops.setEvents(name, list(args[1], 'events, comma-separated')));
+      if (ctx.json) printJson(record);
+      else out(`notifier "${name}" hears of ${record.events.join(', ')}`);
+      return;
+    }
+    case 'deliveries': {
+      const deliveries = await withOps(ctx, (ops) => ops.deliveries({ ...(args[0] ? { notifier: args[0] } : {}), limit: 50 }));
+      if (ctx.json) printJson(deliveries);
+      else if (deliveries.length === 0) out('no deliveries yet');
+      else printTable(deliveries.map((d) => ({ id: String(d.id), at: d.createdAt.toISOString(), notifier: d.notifierName, event: d.event, database: d.database ?? '-', status: d.status, attempts: String(d.attempts), error: d.status === 'sent' ? '' : d.lastError ?? '' })));
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command: notifier ${sub ?? ''}\n${notifierUsage}`);
+  }
+}
+
+/** `hindsight db overdue <db> <hours|off>` */
+export async function runDbOverdue(args: string[], ctx: Context): Promise<void> {
+  const database = need(args[0], 'database name');
+  const value = need(args[1], 'hours (e.g. 26) or "off"');
+  const hours = value === 'off' ? null : Number(value);
+  if (hours !== null && !Number.isFinite(hours)) throw new UsageError(`db overdue: "${value}" is not a number of hours or "off"`);
+  const result = await withOps(ctx, (ops) => ops.setBackupOverdue(database, hours));
+  if (ctx.json) printJson(result);
+  else process.stdout.write(result.backupOverdueHours === null
+    ? `database "${database}": no overdue alert\n`
+    : `database "${database}": backup_overdue is sent when no backup completed in ${result.backupOverdueHours} h (checked every 10 minutes)\n`);
+}
