@@ -175,7 +175,12 @@ describe('users, workspaces, roles and the audit log', () => {
       { action: 'storage.test', args: () => ['storage', 'test', 'local'] },
       { action: 'workspace.manage', args: (r) => ['workspace', 'create', `cli-${r}`] },
       { action: 'audit.read', args: () => ['audit', '--json'] },
+      { action: 'notifier.create', args: (r) => ['notifier', 'add', `hook-${r}`, '--type', 'webhook', '--config', '{"url":"http://127.0.0.1:9/hook"}'] },
+      { action: 'notifier.delete', args: (r) => ['notifier', 'remove', `pre-${r}`] },
+      { action: 'hook.edit', args: () => ['hook', 'set', 'shop', 'post_restore', '--script', 'exit 0'] },
     ];
+    // A notifier per role for the delete case, made by the operator.
+    for (const role of ROLE_LIST) await cliAs(undefined, ['notifier', 'add', `pre-${role}`, '--type', 'webhook', '--config', '{"url":"http://127.0.0.1:9/pre"}']);
     for (const role of ROLE_LIST) {
       for (const c of cliCases) {
         const code = await cliAs(emailOf(role), c.args(role));
@@ -283,6 +288,18 @@ describe('users, workspaces, roles and the audit log', () => {
     assert.equal(csrf.status, 403);
     const noOrigin = await fetch(`${server.url}/?/backup`, { method: 'POST', body: form, headers: { cookie: cookies.get('owner')!, 'content-type': 'application/x-www-form-urlencoded' } });
     assert.equal(noOrigin.status, 403);
+
+    // Hook scripts run on the workers: the console's editor saves only for admins and owners.
+    for (const role of ROLE_LIST) {
+      const hookForm = new URLSearchParams({ kind: 'post_backup', scope: 'database', script: `echo saved by ${role}`, timeoutSeconds: '30' }).toString();
+      const saved = await fetch(`${server.url}/hooks/shop?/save`, {
+        method: 'POST', body: hookForm, redirect: 'manual',
+        headers: { cookie: cookies.get(role)!, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      assert.equal(saved.status, roleAllows(role, 'hook.edit') ? 200 : 403, `hook save as ${role}`);
+    }
+    const hooks = await platform.runtime.catalog.pool.query<{ script: string }>(`select h.script from hooks h join databases d on d.id = h.database_id where d.name = 'shop' and h.kind = 'post_backup'`);
+    assert.deepEqual(hooks.rows.map((r) => r.script), ['echo saved by owner']);
   });
 
   it('sessions are HttpOnly and SameSite=Lax, stored only as a hash, and refused after logout', async () => {

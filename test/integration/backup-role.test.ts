@@ -5,10 +5,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { checkReadOnly, createBackupRole } from '../../lib/pg/backup-role.ts';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { createConsoleServices } from '../../services/console.ts';
-import { startWebServer } from '../../web/server.ts';
+import { startSignedInConsole } from '../support/console.ts';
 import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
-import { freePort } from '../support/ports.ts';
 
 const run = promisify(execFile);
 const cli = path.resolve('bin/hindsight.mjs');
@@ -155,12 +153,12 @@ describe('the read-only backup role', () => {
   });
 
   it('the console shows the check and creates the read-only role from its form', async () => {
-    const server = await startWebServer({ services: createConsoleServices(platform.runtime, platform.ops), host: '127.0.0.1', port: await freePort(), log: () => undefined });
+    const server = await startSignedInConsole(platform);
     try {
-      const before = await (await fetch(`${server.url}/hooks/crm2`)).text();
+      const before = await (await server.fetch(`${server.url}/hooks/crm2`)).text();
       assert.match(before, /Backups connect as <code>hindsight<\/code>, which can write/);
       assert.match(before, /has SUPERUSER/);
-      const response = await fetch(`${server.url}/hooks/crm2?/createRole`, {
+      const response = await server.fetch(`${server.url}/hooks/crm2?/createRole`, {
         method: 'POST', body: new URLSearchParams({ roleName: 'crm2_backup' }),
         headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
       });
@@ -169,9 +167,9 @@ describe('the read-only backup role', () => {
       const target = await platform.runtime.catalog.databaseTarget('crm2');
       assert.equal(target.user, 'crm2_backup');
       assert.ok(!body.data.includes(target.password!), 'the new password is not sent to the browser');
-      const after = await (await fetch(`${server.url}/hooks/crm2`)).text();
+      const after = await (await server.fetch(`${server.url}/hooks/crm2`)).text();
       assert.match(after, /Backups connect as <code>crm2_backup<\/code>, which is read-only/);
-      const again = await fetch(`${server.url}/hooks/crm2?/createRole`, {
+      const again = await server.fetch(`${server.url}/hooks/crm2?/createRole`, {
         method: 'POST', body: new URLSearchParams({ roleName: 'crm2_backup' }),
         headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
       });

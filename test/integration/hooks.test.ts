@@ -11,9 +11,7 @@ import { pino } from 'pino';
 import { connect, describeTarget, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { baseEnvironment, hookVariables } from '../../lib/hooks/variables.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
-import { createConsoleServices } from '../../services/console.ts';
-import { startWebServer } from '../../web/server.ts';
-import { freePort } from '../support/ports.ts';
+import { CONSOLE_OWNER, startSignedInConsole } from '../support/console.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 
 const run = promisify(execFile);
@@ -248,7 +246,7 @@ describe('hook scripts around backups and restores', () => {
     const script = path.join(platform.dir, 'notify.sh');
     await import('node:fs/promises').then((fs) => fs.writeFile(script, 'echo from a file\n'));
     await run(process.execPath, [cli, 'hook', 'set', 'shop', 'post_backup', '--file', script, '--timeout', '45'], { env });
-    await run(process.execPath, [cli, 'hook', 'set', '--workspace', 'pre_backup', '--script', 'true'], { env });
+    await run(process.execPath, [cli, 'hook', 'set', '--workspace', 'default', 'pre_backup', '--script', 'true'], { env });
     const shown = JSON.parse((await run(process.execPath, [cli, 'hook', 'show', 'shop', '--json'], { env })).stdout) as { hooks: Array<{ kind: string; scope: string; script: string; timeoutSeconds: number }>; variables: Array<{ name: string }> };
     assert.deepEqual(shown.hooks.map((h) => `${h.kind}/${h.scope}/${h.timeoutSeconds}`), ['post_backup/database/45', 'post_restore/database/300', 'pre_backup/workspace/300']);
     assert.equal(shown.hooks[0]!.script, 'echo from a file\n');
@@ -266,17 +264,16 @@ describe('hook scripts around backups and restores', () => {
     assert.match(badTimeout, /timeout must be at least 1 s/);
 
     await run(process.execPath, [cli, 'hook', 'remove', 'shop', 'post_backup'], { env });
-    await run(process.execPath, [cli, 'hook', 'remove', '--workspace', 'pre_backup'], { env });
+    await run(process.execPath, [cli, 'hook', 'remove', '--workspace', 'default', 'pre_backup'], { env });
     const missing = await run(process.execPath, [cli, 'hook', 'remove', 'shop', 'post_backup'], { env }).then(() => '', (e: { stderr: string }) => e.stderr);
     assert.match(missing, /database "shop" has no post_backup hook/);
     assert.deepEqual((await hooks().showHooks('shop')).hooks.map((h) => h.kind), ['post_restore']);
   });
 
   it('the console page edits hooks beside the variable list and shows recent runs with their output', async () => {
-    const services = createConsoleServices(platform.runtime, platform.ops);
-    const server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
+    const server = await startSignedInConsole(platform);
     try {
-      const post = (action: string, fields: Record<string, string>) => fetch(`${server.url}/hooks/shop?/${action}`, {
+      const post = (action: string, fields: Record<string, string>) => server.fetch(`${server.url}/hooks/shop?/${action}`, {
         method: 'POST', body: new URLSearchParams(fields),
         headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
       }).then(async (r) => (await r.json()) as { type: string; data: string });
@@ -286,14 +283,14 @@ describe('hook scripts around backups and restores', () => {
       const [hook] = (await hooks().showHooks('shop')).hooks.filter((h) => h.kind === 'pre_backup');
       assert.equal(hook?.script, 'echo "from the console"\n');
       assert.equal(hook?.timeoutSeconds, 30);
-      assert.equal(hook?.updatedBy, 'console');
+      assert.equal(hook?.updatedBy, CONSOLE_OWNER.email);
       const refused = await post('save', { kind: 'pre_backup', scope: 'database', script: 'true', timeoutSeconds: '0' });
       assert.equal(refused.type, 'failure');
       assert.match(refused.data, /timeout must be at least 1 s/);
 
       const outcome = await (await platform.ops.startBackup('shop')).result();
       assert.equal(outcome.status, 'complete');
-      const page = await (await fetch(`${server.url}/hooks/shop`)).text();
+      const page = await (await server.fetch(`${server.url}/hooks/shop`)).text();
       assert.match(page, /echo &quot;from the console&quot;|echo "from the console"/, 'the editor holds the saved script');
       for (const v of hookVariables) assert.ok(page.includes(v.name), `the variable list names ${v.name}`);
       assert.match(page, /HINDSIGHT_RESTORE_TARGET<\/dt>\s*<dd[^>]*>where the backup was restored/);
@@ -303,16 +300,16 @@ describe('hook scripts around backups and restores', () => {
       assert.ok(page.includes('Create read-only role'));
       assert.ok(!page.includes(platform.cluster.password), 'no secret reaches the browser');
 
-      const overview = await (await fetch(`${server.url}/`)).text();
+      const overview = await (await server.fetch(`${server.url}/`)).text();
       assert.ok(overview.includes('href="/hooks/shop"'), 'the database card links to its hooks');
       assert.match(overview, /Warning<\/span>\s*<span[^>]*>database post_backup hook exited with code 1: offsite sync failed/, 'a backup\'s warning is shown under it');
-      const api = await (await fetch(`${server.url}/api/v1/overview`)).json() as { backups: Array<{ warnings: string[] }> };
+      const api = await (await server.fetch(`${server.url}/api/v1/overview`)).json() as { backups: Array<{ warnings: string[] }> };
       assert.equal(api.backups.filter((b) => b.warnings.length > 0).length, 1);
 
       const removed = await post('remove', { kind: 'pre_backup', scope: 'database' });
       assert.equal(removed.type, 'success', JSON.stringify(removed));
       assert.deepEqual((await hooks().showHooks('shop')).hooks.map((h) => h.kind), ['post_restore']);
-      assert.equal((await fetch(`${server.url}/hooks/nosuchdb`)).status, 404);
+      assert.equal((await server.fetch(`${server.url}/hooks/nosuchdb`)).status, 404);
     } finally {
       await server.close();
     }

@@ -6,8 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import type { DeliveryRecord } from '../../lib/catalog/notifiers.ts';
 import { createNotifierOperations, type NotifierOperations } from '../../services/notifiers.ts';
-import { createConsoleServices } from '../../services/console.ts';
-import { startWebServer } from '../../web/server.ts';
+import { startSignedInConsole } from '../support/console.ts';
 import { WATCHDOG_SCHEDULE_ID, type WatchdogOutcome } from '../../temporal/notify-messages.ts';
 import { freePort } from '../support/ports.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
@@ -268,9 +267,9 @@ describe('notifications: every channel to a real receiver, end to end', () => {
   });
 
   it('the console\'s Notifiers page shows the failing notifier with its error, and "Send test" answers with the receiver\'s error', async () => {
-    const server = await startWebServer({ services: createConsoleServices(platform.runtime, platform.ops), host: '127.0.0.1', port: await freePort(), log: () => undefined });
+    const server = await startSignedInConsole(platform);
     closers.push(server.close);
-    const page = await (await fetch(`${server.url}/notifiers`)).text();
+    const page = await (await server.fetch(`${server.url}/notifiers`)).text();
     consolePages.push(page);
     const row = (name: string) => new RegExp(`<tr data-notifier="${name}">([\\s\\S]*?)</tr>`).exec(page)?.[1] ?? '';
     // One failed delivery so far, or two once the workspace-wide row has also spent its retries.
@@ -281,7 +280,7 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.match(page, /backup_failed/, 'recent deliveries are listed');
 
     const form = new URLSearchParams({ notifier: 'tg-wrong-chat' }).toString();
-    const post = (body: string) => fetch(`${server.url}/notifiers?/test`, { method: 'POST', body, headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } });
+    const post = (body: string) => server.fetch(`${server.url}/notifiers?/test`, { method: 'POST', body, headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } });
     const refused = await (await post(form)).json() as { type: string; status: number; data: string };
     consolePages.push(JSON.stringify(refused));
     assert.equal(refused.type, 'failure');

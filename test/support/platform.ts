@@ -6,8 +6,9 @@ import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime as TemporalRuntime } from '@temporalio/worker';
+import { pino } from 'pino';
 import { loadConfig, type Config } from '../../lib/config.ts';
-import { createLogger } from '../../lib/logger.ts';
+import { createLogger, type Logger } from '../../lib/logger.ts';
 import { openLocalCluster, type LocalCluster } from '../../lib/pg/cluster.ts';
 import { connect, quoteIdent, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createOperations, type Operations } from '../../services/operations.ts';
@@ -19,10 +20,31 @@ import { createHindsightWorker } from '../../worker/create-worker.ts';
 import { freePort } from './ports.ts';
 
 let runtimeInstalled = false;
-function quietTemporalRuntime(): void {
+function quietTemporalRuntime(logger?: Logger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  TemporalRuntime.install({ logger: new DefaultLogger('WARN') });
+  if (!logger) {
+    TemporalRuntime.install({ logger: new DefaultLogger('WARN') });
+    return;
+  }
+  // As worker/main.ts does: the SDK's own lines go through the worker's logger and its redaction.
+  TemporalRuntime.install({
+    logger: {
+      log: (level, message, meta) => logger[level === 'ERROR' ? 'error' : level === 'WARN' ? 'warn' : 'debug'](meta ?? {}, message),
+      trace: (m, meta) => logger.trace(meta ?? {}, m), debug: (m, meta) => logger.debug(meta ?? {}, m),
+      info: (m, meta) => logger.debug(meta ?? {}, m), warn: (m, meta) => logger.warn(meta ?? {}, m), error: (m, meta) => logger.error(meta ?? {}, m),
+    },
+  });
+}
+
+/**
+ * The project's logger (same level and redaction), its serialized lines handed to `onLine` rather
+ * than written to stdout, so that a test can read exactly what an operator's log would hold.
+ */
+export function capturedLogger(name: string, onLine: (line: string) => void): Logger {
+  const logger = createLogger(name);
+  (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] = { write: (line: string) => onLine(line) };
+  return logger;
 }
 
 const liveClusters = new Map<string, string>();
@@ -81,10 +103,16 @@ export interface Platform {
 export interface PlatformOptions {
   /** A fixed secret key (64 hex): recorded histories must decode with the key they were written under. */
   secretKeyHex?: string;
+  /**
+   * Receives every line the in-process worker logs (its logger and the Temporal SDK's, the first
+   * platform of the process only) instead of stdout.
+   */
+  onWorkerLog?: (line: string) => void;
 }
 
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
-  quietTemporalRuntime();
+  const workerLogger = options.onWorkerLog ? capturedLogger('test-worker', options.onWorkerLog) : createLogger('test-worker');
+  quietTemporalRuntime(options.onWorkerLog ? workerLogger : undefined);
   const dir = await mkdtemp(path.join(tmpdir(), 'hindsight-it-'));
   await chmod(dir, 0o755);
   const cluster = await startTestCluster(dir);
@@ -126,7 +154,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     dir, cluster, env, client, config, configEnv, runtime, ops, backupsDir,
     async startWorker() {
       if (running) return;
-      const worker = await createHindsightWorker(runtime, createLogger('test-worker'));
+      const worker = await createHindsightWorker(runtime, workerLogger);
       running = { worker, done: worker.run(), close: worker.close };
     },
     async stopWorker() {
