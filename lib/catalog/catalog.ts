@@ -6,6 +6,7 @@ import type { PgTarget } from '../pg/connection.ts';
 import type { TableRowCount, RowCountMismatch } from '../pg/row-counts.ts';
 import { createHealthStore } from './health.ts';
 import { createVerificationStore } from './verifications.ts';
+import { createWalStore } from './wal.ts';
 import { joinSecrets, splitSecrets, storageConfigSchema, type StorageConfig } from '../storage/index.ts';
 
 export type BackupStatus = 'running' | 'complete' | 'partial' | 'failed' | 'cancelled';
@@ -193,6 +194,7 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
     pool,
     verifications: createVerificationStore(pool),
     health: createHealthStore(pool),
+    wal: createWalStore(pool, key),
 
     async close(): Promise<void> {
       await pool.end();
