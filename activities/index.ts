@@ -15,8 +15,10 @@ import type { Logger } from '../lib/logger.ts';
 import type { RestoreTarget } from '../temporal/inputs.ts';
 import { translated } from './failures.ts';
 import { createHealthActivities } from './health.ts';
+import { createPitrActivities } from './pitr.ts';
 import { createRetentionActivities } from './retention.ts';
 import { createVerificationActivities, type VerificationDeps } from './verification.ts';
+import { createWalActivities } from './wal.ts';
 
 /** Lets a long activity show its bytes in its workflow's `progress` query. */
 export interface ProgressSink {
@@ -88,6 +90,8 @@ export const createActivities = (deps: ActivityDeps) => {
     ...createVerificationActivities(deps),
     ...createHealthActivities(deps),
     ...createRetentionActivities(deps),
+    ...createPitrActivities(deps),
+    ...createWalActivities(deps),
 
     /** Connects to the source and reports its version; fails fast with a named cause. */
     async probeDatabase(input: { database: string }): Promise<{ serverVersion: string; sizeBytes: number }> {

@@ -5,3 +5,7 @@ export { restoreVerifier } from './restore-verifier.ts';
 export { healthMonitor } from './health-monitor.ts';
 export { gfsRetention } from './gfs-retention.ts';
 export { scheduledVerification } from './scheduled-verification.ts';
+export { walArchiver } from './wal-archiver.ts';
+export { baseBackup } from './base-backup.ts';
+export { pitrRestore } from './pitr-restore.ts';
+export { walChainMonitor } from './wal-chain-monitor.ts';

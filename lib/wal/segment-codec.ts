@@ -51,6 +51,8 @@ export async function compressEncryptToStorage(options: {
   threads?: number;
   signal?: AbortSignal;
   onRawBytes?: (bytes: number) => void;
+  /** Runs after the last byte and before the commit; throwing discards the write (e.g. the producer failed). */
+  beforeCommit?: () => Promise<void>;
 }): Promise<StoredObject> {
   const { driver, objectKey } = options;
   const write = await driver.openWrite(objectKey);
@@ -66,6 +68,7 @@ export async function compressEncryptToStorage(options: {
       pipeline(zstd.stdout, new EncryptStream(options.key), storedMeter, write.stream, signalOption),
       exited,
     ]);
+    await options.beforeCommit?.();
     const info = await write.commit();
     if (info.size !== storedMeter.bytes) {
       await driver.remove(objectKey).catch(() => undefined);
