@@ -125,14 +125,14 @@ function branchesOf(histories: ChainHistory[]): Map<Timeline, Branch[]> {
   return out;
 }
 
-const usable = (s: ChainSegment | undefined): s is ChainSegment => s !== undefined && s.inStorage !== false;
+const usable = (s: ChainSegment | undefined): boolean => s !== undefined && s.inStorage !== false;
 
 function reach(segs: Map<bigint, ChainSegment> | undefined, fromSegno: bigint, segmentSize: number): Reach {
   let endLsn = segmentStartLsn(fromSegno, segmentSize);
   let receivedAt: Date | null = null;
   for (let segno = fromSegno; ; segno++) {
     const s = segs?.get(segno);
-    if (!usable(s)) break;
+    if (!s || !usable(s)) break;
     endLsn = s.complete ? segmentEndLsn(segno, segmentSize) : s.endLsn;
     receivedAt = s.receivedAt;
     if (!s.complete) break;
@@ -225,7 +225,7 @@ function findGaps(input: ChainInput, segs: Map<Timeline, Map<bigint, ChainSegmen
         continue;
       }
       close();
-      if (!s.complete && segno < lastSegno) {
+      if (s && !s.complete && segno < lastSegno) {
         open = { timeline: tli, fromLsn: s.endLsn, toLsn: segmentEndLsn(segno, segmentSize), missing: [], missingCount: 0, notInStorage: [] };
       }
     }

@@ -1,0 +1,48 @@
+/**
+ * Which base backup and timeline a point-in-time restore uses, decided before anything is
+ * extracted: a target outside every recoverable window fails at once, naming the windows in UTC
+ * (DESIGN failure modes 3, 4 and 5).
+ */
+import { HindsightError } from '../errors.ts';
+import { chooseWindow, describeWindow, type ChainTarget, type RecoveryWindow } from '../wal/chain.ts';
+import { parseLsn } from '../wal/lsn.ts';
+import type { PitrTarget } from '../../temporal/pitr.ts';
+import type { LoadedChain } from './chain-source.ts';
+
+export interface RestorePlan {
+  window: RecoveryWindow;
+  baseBackupId: string;
+  timeline: number;
+}
+
+export function toChainTarget(target: PitrTarget): ChainTarget {
+  if (target === 'latest' || target === 'immediate') return { kind: target };
+  if ('time' in target) return { kind: 'time', time: new Date(target.time.replace(' ', 'T')) };
+  if ('lsn' in target) return { kind: 'lsn', lsn: parseLsn(target.lsn) };
+  if ('xid' in target) return { kind: 'xid' };
+  return { kind: 'name' };
+}
+
+export function describeTarget(target: PitrTarget): string {
+  if (typeof target === 'string') return target;
+  if ('time' in target) return `time ${target.time} (${new Date(target.time.replace(' ', 'T')).toISOString()})`;
+  if ('lsn' in target) return `LSN ${target.lsn}`;
+  if ('xid' in target) return `transaction ${target.xid}`;
+  return `restore point "${target.name}"`;
+}
+
+export function planRestore(chain: LoadedChain, target: PitrTarget): RestorePlan {
+  const { windows } = chain.analysis;
+  const window = chooseWindow(windows, toChainTarget(target));
+  if (window) return { window, baseBackupId: window.baseBackupId, timeline: window.timeline };
+  const what = describeTarget(target);
+  if (windows.length === 0) {
+    const why = chain.systemIdentifier === null
+      ? 'nothing is archived yet (turn PITR on and let a base backup complete)'
+      : chain.baseBackups.length === 0 ? 'there is no complete base backup (take one with hindsight base-backup)' : chain.analysis.unusableBaseBackups.map((u) => `base backup ${u.id}: ${u.reason}`).join('; ');
+    throw new HindsightError('bad_input', `database "${chain.database}" has no recoverable window, so ${what} cannot be restored: ${why}`);
+  }
+  const listed = windows.map(describeWindow).join('; ');
+  const gaps = chain.analysis.gaps.length > 0 ? ` Gaps in the archive: ${chain.analysis.gaps.length} (the WAL chain monitor names them).` : '';
+  throw new HindsightError('bad_input', `${what} is outside every recoverable window of database "${chain.database}"; choose a target inside one of these windows (UTC): ${listed}.${gaps}`);
+}
