@@ -11,6 +11,7 @@ import { hindsightDataConverter } from '../temporal/client.ts';
 import { temporalTls } from '../temporal/tls.ts';
 import { signalVerifier } from '../temporal/verifier.ts';
 import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/messages.ts';
+import { agentTaskQueue } from '../temporal/wal-archive.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -46,6 +47,8 @@ export interface WorkerRoles {
   main: boolean;
   /** Sandboxed restore verification on `<queue>-verify`. */
   verify: boolean;
+  /** Host-bound activities (WAL streaming, base backups, restores into a directory) on `agent/<name>`. */
+  agent?: string | undefined;
 }
 
 /**
@@ -106,6 +109,17 @@ export async function createHindsightWorker(
       dataConverter,
       shutdownGraceTime,
       maxConcurrentActivityTaskExecutions: jobs,
+    }));
+  }
+  if (roles.agent) {
+    workers.push(await Worker.create({
+      connection,
+      namespace: config.temporalNamespace,
+      taskQueue: agentTaskQueue(roles.agent),
+      activities,
+      dataConverter,
+      shutdownGraceTime,
+      maxConcurrentActivityTaskExecutions: 4,
     }));
   }
   return {
