@@ -12,6 +12,7 @@ import { runDoctor } from '../services/doctor.ts';
 import { openRuntime, type Runtime } from '../services/runtime.ts';
 import type { VerificationSummary } from '../lib/verify/report.ts';
 import { formatBytes, printJson, printTable, reportFailure, UsageError } from './output.ts';
+import { pitrUsage, runPitrCommand } from './pitr.ts';
 
 const usage = `usage: hindsight <command> [options] [--json]
 
@@ -38,7 +39,7 @@ const usage = `usage: hindsight <command> [options] [--json]
   restore <db> [--backup <id>] (--to <postgres-url> | --to-database <name>) [--wait]
   doctor                                      checks the catalog, Temporal, workers, storages, tools and databases
   decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it)
-`;
+${pitrUsage}`;
 
 const { values: flags, positionals } = (() => {
   try {
@@ -65,6 +66,9 @@ const { values: flags, positionals } = (() => {
         key: { type: 'string' },
         output: { type: 'string', short: 'o' },
         help: { type: 'boolean', short: 'h', default: false },
+        'slot-max-mb': { type: 'string' },
+        'base-schedule': { type: 'string' },
+        agent: { type: 'string' },
       },
     });
   } catch (error) {
@@ -136,6 +140,7 @@ async function run(): Promise<void> {
   }
   switch (command) {
     case 'db': {
+      if (sub === 'pitr') return runPitrCommand('db pitr', positionals.slice(2), flags);
       if (sub === 'add') {
         const name = need(arg, 'database name');
         const record = await withSession(({ ops }) => ops.addDatabase({
@@ -355,6 +360,9 @@ async function run(): Promise<void> {
       });
       return;
     }
+    case 'base-backup':
+    case 'wal-status':
+      return runPitrCommand(command, positionals.slice(1), flags);
     case 'doctor': {
       const checks = await runDoctor(loadConfig());
       if (json) printJson(checks);
