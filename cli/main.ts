@@ -12,6 +12,8 @@ import { runDoctor } from '../services/doctor.ts';
 import { openRuntime, type Runtime } from '../services/runtime.ts';
 import type { VerificationSummary } from '../lib/verify/report.ts';
 import { formatBytes, printJson, printTable, reportFailure, UsageError } from './output.ts';
+import { pitrInputFromFlags, startPitrRestore, wantsPitrRestore } from './pitr-restore.ts';
+import { walFetchCommand } from './wal-fetch.ts';
 import { pitrUsage, runPitrCommand } from './pitr.ts';
 
 const usage = `usage: hindsight <command> [options] [--json]
@@ -37,6 +39,9 @@ const usage = `usage: hindsight <command> [options] [--json]
   download <backup-id> -o <file> [--encrypted]  the pg_dump archive (or the stored object), checksum-verified
   backup-copy <backup-id> [--wait]            copies a partial backup into the storages it missed
   restore <db> [--backup <id>] (--to <postgres-url> | --to-database <name>) [--wait]
+  restore <db> (--time <RFC 3339> | --lsn <X/Y> | --xid <n> | --name <restore point> | --latest | --immediate)
+               (--to <empty directory> [--agent <name>] | --to-sandbox) [--wait]   point-in-time restore from the WAL archive
+  wal-fetch <wal file> <path> [--socket <path> | --database <name>]   restore_command (exit 1: not archived)
   doctor                                      checks the catalog, Temporal, workers, storages, tools and databases
   decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it)
 ${pitrUsage}`;
@@ -63,6 +68,15 @@ const { values: flags, positionals } = (() => {
         backup: { type: 'string' },
         to: { type: 'string' },
         'to-database': { type: 'string' },
+        time: { type: 'string' },
+        lsn: { type: 'string' },
+        xid: { type: 'string' },
+        name: { type: 'string' },
+        latest: { type: 'boolean' },
+        immediate: { type: 'boolean' },
+        'to-sandbox': { type: 'boolean' },
+        socket: { type: 'string' },
+        database: { type: 'string' },
         key: { type: 'string' },
         output: { type: 'string', short: 'o' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -345,6 +359,11 @@ async function run(): Promise<void> {
     }
     case 'restore': {
       const database = need(sub, 'database name');
+      if (wantsPitrRestore(flags)) {
+        const input = pitrInputFromFlags(database, flags);
+        await withSession(({ temporal, runtime }) => startPitrRestore(temporal, runtime.config, input, { wait: flags.wait, json }));
+        return;
+      }
       if (Boolean(flags.to) === Boolean(flags['to-database'])) throw new UsageError(`restore needs exactly one of --to <postgres-url> or --to-database <name>\n${usage}`);
       const to = flags.to ? { url: flags.to } : { database: flags['to-database']! };
       await withSession(async ({ ops }) => {
@@ -363,6 +382,10 @@ async function run(): Promise<void> {
     case 'base-backup':
     case 'wal-status':
       return runPitrCommand(command, positionals.slice(1), flags);
+    case 'wal-fetch': {
+      process.exitCode = await walFetchCommand(sub, arg, { socket: flags.socket, database: flags.database });
+      return;
+    }
     case 'doctor': {
       const checks = await runDoctor(loadConfig());
       if (json) printJson(checks);

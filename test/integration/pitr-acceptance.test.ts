@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { PitrOutcome } from '../../temporal/pitr.ts';
+import { startPlatform, type Platform } from '../support/platform.ts';
+import {
+  enablePitr, restore, restoredRows, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, writeRows,
+  type PitrSource, type Row,
+} from '../support/pitr-fixture.ts';
+
+/**
+ * The published acceptance gate of a PITR tool: base backup plus WAL streaming while a writer
+ * commits timestamped rows several times a second; pick a second T between two rows; restore to T
+ * into a fresh directory: the row just before T is there, the one just after is not, and the count
+ * equals the rows written up to T. Then restore to `latest`: every committed row is there.
+ */
+describe('point-in-time restore: the acceptance gate', () => {
+  let platform: Platform;
+  let source: PitrSource;
+  let rows: Row[] = [];
+  const started: string[] = [];
+
+  before(async () => {
+    platform = await startPlatform();
+    source = await startPitrSource(platform, 'shop');
+    await platform.startWorker();
+    await enablePitr(platform, source);
+    await takeBaseBackup(platform, 'shop', 'first');
+    rows = await writeRows(source, 15_000, 120);
+    await waitUntilArchived(platform, source);
+  });
+
+  after(async () => {
+    for (const dir of started) await stopRestoredServer(dir);
+    if (platform) await stopArchiver(platform, 'shop');
+    await source?.cluster.stop('immediate').catch(() => undefined);
+    await platform?.stop();
+  });
+
+  it('restores to a second T between two rows: the row before is present, the row after absent, the count exact', async () => {
+    assert.ok(rows.length >= 50, `the writer committed ${rows.length} rows`);
+    const k = Math.floor(rows.length * 0.6);
+    const before = rows[k - 1]!;
+    const afterRow = rows[k]!;
+    const t = new Date(before.at.getTime() + Math.floor((afterRow.at.getTime() - before.at.getTime()) / 2));
+    assert.ok(t > before.at && t < afterRow.at);
+    const dir = path.join(platform.dir, 'restored-at-t');
+    const outcome: PitrOutcome = await restore(platform, { database: 'shop', target: { time: rfc3339Plus2(t) }, to: { directory: dir } }, 'at-t');
+    started.push(dir);
+    assert.equal(outcome.timeline, 1);
+    assert.equal(outcome.dataDirectory, dir);
+    assert.ok(outcome.port);
+    assert.ok(outcome.segmentsFetched > 0, 'WAL came through restore_command');
+    const restored = await restoredRows(source, outcome.port!);
+    const ids = new Set(restored.map((r) => r.id));
+    assert.ok(ids.has(before.id), `row ${before.id} written at ${before.at.toISOString()}, just before T ${t.toISOString()}, is present`);
+    assert.ok(!ids.has(afterRow.id), `row ${afterRow.id} written at ${afterRow.at.toISOString()}, just after T, is absent`);
+    const expected = rows.filter((r) => r.at <= t).length;
+    assert.equal(restored.length, expected, 'count equals the rows written up to T');
+    assert.deepEqual(restored.map((r) => r.id), rows.slice(0, expected).map((r) => r.id));
+    assert.ok(outcome.lastTransactionTime && new Date(outcome.lastTransactionTime) <= t, `last replayed commit ${outcome.lastTransactionTime} is not after T`);
+    assert.ok(outcome.lastTransactionTime && new Date(outcome.lastTransactionTime) >= before.at);
+    assert.equal(outcome.newTimeline, 2, 'the promoted copy writes on a new timeline');
+    const conf = await readFile(path.join(dir, 'postgresql.auto.conf'), 'utf8');
+    assert.match(conf, /restore_command = '.*hindsight-wal-fetch\.mjs.* %f %p'/);
+    assert.match(conf, /recovery_target_action = 'promote'/);
+  });
+
+  it('restores to latest: every committed row is there', async () => {
+    const dir = path.join(platform.dir, 'restored-latest');
+    const outcome = await restore(platform, { database: 'shop', target: 'latest', to: { directory: dir } }, 'latest');
+    started.push(dir);
+    const restored = await restoredRows(source, outcome.port!);
+    const all = await source.query<{ id: number }>('select id from events order by id');
+    assert.equal(restored.length, rows.length);
+    assert.deepEqual(restored.map((r) => r.id), all.map((r) => r.id));
+  });
+
+  it('refuses at once a time before the first base backup, naming the windows in UTC', async () => {
+    const dir = path.join(platform.dir, 'never');
+    const started = Date.now();
+    await assert.rejects(
+      restore(platform, { database: 'shop', target: { time: '2020-01-01T00:00:00+01:00' }, to: { directory: dir } }, 'too-early'),
+      (error: unknown) => {
+        assert.ok(error instanceof WorkflowFailedError);
+        const message = String((error.cause as { message?: string } | undefined)?.message ?? error.message);
+        assert.match(message, /time 2020-01-01T00:00:00\+01:00 \(2019-12-31T23:00:00\.000Z\) is outside every recoverable window of database "shop"/);
+        assert.match(message, /timeline 1: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \(\w+\/\w+\) to \d{4}-\d\d-\d\dT[\d:.]+Z/);
+        return true;
+      },
+    );
+    assert.ok(Date.now() - started < 15_000, 'failed without retrying');
+  });
+
+  it('refuses a time without an explicit offset and a directory that is not empty', async () => {
+    await assert.rejects(
+      restore(platform, { database: 'shop', target: { time: '2026-11-23T10:00:00' }, to: { directory: path.join(platform.dir, 'x') } }, 'no-offset'),
+      (error: unknown) => /target\.time must be RFC 3339 with an explicit offset/.test(String((error as { cause?: { message?: string } }).cause?.message)),
+    );
+    await assert.rejects(
+      restore(platform, { database: 'shop', target: 'latest', to: { directory: platform.dir } }, 'not-empty'),
+      (error: unknown) => /is not empty .*a restore never writes over existing files/.test(String((error as { cause?: { message?: string } }).cause?.message)),
+    );
+  });
+});
