@@ -35,6 +35,7 @@ export interface PitrPlanView {
   baseBackupId: string;
   timeline: number;
   window: string;
+  endsAtHead: boolean;
   agent: string | null;
 }
 
@@ -89,7 +90,7 @@ export const createPitrActivities = (deps: PitrDeps) => {
         const plan = planRestore(chain, input.target);
         const window = chainView({ ...chain, analysis: { ...chain.analysis, windows: [plan.window] } }, new Date()).windows[0]!;
         logger.info({ database: input.database, target: describeTarget(input.target), baseBackupId: plan.baseBackupId, timeline: plan.timeline }, 'point-in-time restore planned');
-        return { baseBackupId: plan.baseBackupId, timeline: plan.timeline, window: window.text, agent: chain.agent };
+        return { baseBackupId: plan.baseBackupId, timeline: plan.timeline, window: window.text, endsAtHead: plan.endsAtHead, agent: chain.agent };
       });
     },
 
@@ -101,6 +102,8 @@ export const createPitrActivities = (deps: PitrDeps) => {
      */
     async restoreToPointInTime(input: {
       database: string; restoreId: string; baseBackupId: string; timeline: number; target: PitrTarget; to: PitrDestination;
+      /** From the plan: whether an idle-database time target may promote at the end of the archive. */
+      endsAtHead?: boolean;
     }): Promise<PitrRestoreResult> {
       return translated(async () => {
         const ctx = Context.current();
@@ -152,6 +155,9 @@ export const createPitrActivities = (deps: PitrDeps) => {
           if (outcome.kind === 'target_not_reached') {
             if (typeof input.target !== 'object' || !('time' in input.target)) {
               throw new HindsightError('bad_input', `recovery replayed every archived byte (to ${outcome.redoDoneAt}) without reaching ${describeTarget(input.target)}: the target does not exist in this timeline's WAL`);
+            }
+            if (input.endsAtHead === false) {
+              throw new HindsightError('bad_input', `recovery replayed the archive to ${outcome.redoDoneAt}, where a gap begins, without reaching ${describeTarget(input.target)}: transactions up to the target may be in the missing WAL, so the restore is refused rather than silently ending early; choose a time before the gap or after the next base backup`);
             }
             // The archive holds every byte up to the target (validated against the window) and no commit after it.
             note = `no transaction committed between the last one in the archive and ${input.target.time}: recovery replayed everything archived (to ${outcome.redoDoneAt}) and promoted there`;

@@ -62,7 +62,7 @@ export async function pitrRestore(raw: PitrRestoreInput): Promise<PitrOutcome> {
     const restore = restoreOn(agent ? agentTaskQueue(agent) : undefined);
     const restoreId = `pitr-${uuid4().replace(/-/g, '').slice(0, 12)}`;
     const result = await work.run(() => restore.restoreToPointInTime({
-      database: input.database, restoreId, baseBackupId: plan.baseBackupId, timeline: plan.timeline, target: input.target, to: input.to,
+      database: input.database, restoreId, baseBackupId: plan.baseBackupId, timeline: plan.timeline, target: input.target, to: input.to, endsAtHead: plan.endsAtHead,
     }));
     progress.stage = 'promoted';
     progress.replayLsn = result.reachedLsn;

@@ -13,6 +13,13 @@ export interface RestorePlan {
   window: RecoveryWindow;
   baseBackupId: string;
   timeline: number;
+  /**
+   * False when the window ends at a gap rather than at the newest archived byte. Only at the head
+   * of the archive does partial shipping guarantee that every commit up to the window's end time is
+   * archived; before a gap, the end time is when the last segment arrived, and commits between its
+   * last byte and that time may sit in the missing segment.
+   */
+  endsAtHead: boolean;
 }
 
 export function toChainTarget(target: PitrTarget): ChainTarget {
@@ -34,7 +41,10 @@ export function describeTarget(target: PitrTarget): string {
 export function planRestore(chain: LoadedChain, target: PitrTarget): RestorePlan {
   const { windows } = chain.analysis;
   const window = chooseWindow(windows, toChainTarget(target));
-  if (window) return { window, baseBackupId: window.baseBackupId, timeline: window.timeline };
+  if (window) {
+    const endsAtGap = chain.analysis.gaps.some((g) => g.timeline === window.timeline && g.fromLsn >= window.to.lsn);
+    return { window, baseBackupId: window.baseBackupId, timeline: window.timeline, endsAtHead: !endsAtGap };
+  }
   const what = describeTarget(target);
   if (windows.length === 0) {
     const why = chain.systemIdentifier === null
