@@ -86,6 +86,10 @@ export const createWalActivities = (deps: WalActivityDeps) => {
             database: input.database, target, slot, spoolDir: path.join(spoolRoot, input.database), storageName: storage.name, driver: storage.driver,
             key, catalog: catalog.wal, notify: notify(input.database), logger, partialIntervalMs: config.partialIntervalMs,
             slotMaxBytes: config.slotMaxBytes, signal: ctx.cancellationSignal, runForMs: input.runForMs, onStatus: report,
+            settings: async () => {
+              const now = await catalog.wal.config(input.database);
+              return { slotMaxBytes: now.slotMaxBytes, partialIntervalMs: now.partialIntervalMs };
+            },
           });
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('WAL archiving stopped by request');
           return result;

@@ -14,6 +14,7 @@ import type { SecretKey } from '../crypto/secret-key.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { parseLsn, type Lsn } from './lsn.ts';
 import { BASE_BACKUP_ZSTD_LEVEL, compressEncryptToStorage } from './segment-codec.ts';
+import { TarEntryWatcher } from './tar-watch.ts';
 
 export interface BaseBackupResult {
   startLsn: Lsn;
@@ -30,14 +31,16 @@ export interface BaseBackupResult {
 }
 
 /**
- * Reads the positions pg_basebackup -v reports on stderr:
- * "write-ahead log start point: 0/2000028 on timeline 1" and "write-ahead log end point: 0/2000100".
+ * The positions of a base backup, from its own files: backup_label has
+ * "START WAL LOCATION: 0/2000028 (file …)" and "START TIMELINE: 1"; backup_manifest's "WAL-Ranges"
+ * has the end LSN (pg_basebackup -v prints the positions only when it fetches WAL itself).
  */
-export function parseBaseBackupLog(stderr: string): { startLsn: Lsn; timeline: number; stopLsn: Lsn } | undefined {
-  const start = /write-ahead log start point: ([0-9A-F]+\/[0-9A-F]+) on timeline (\d+)/i.exec(stderr);
-  const end = /write-ahead log end point: ([0-9A-F]+\/[0-9A-F]+)/i.exec(stderr);
-  if (!start || !end) return undefined;
-  return { startLsn: parseLsn(start[1]!), timeline: Number(start[2]), stopLsn: parseLsn(end[1]!) };
+export function parseBackupPositions(label: string, manifestTail: string): { startLsn: Lsn; timeline: number; stopLsn: Lsn } | undefined {
+  const start = /^START WAL LOCATION: ([0-9A-F]+\/[0-9A-F]+)/im.exec(label);
+  const timeline = /^START TIMELINE: (\d+)/im.exec(label);
+  const range = /"WAL-Ranges"\s*:\s*\[[^\]]*"Timeline"\s*:\s*(\d+)\s*,\s*"Start-LSN"\s*:\s*"([0-9A-F]+\/[0-9A-F]+)"\s*,\s*"End-LSN"\s*:\s*"([0-9A-F]+\/[0-9A-F]+)"/i.exec(manifestTail);
+  if (!start || !range) return undefined;
+  return { startLsn: parseLsn(start[1]!), timeline: Number(timeline?.[1] ?? range[1]), stopLsn: parseLsn(range[3]!) };
 }
 
 function explainFailure(database: string, stderr: string, code: number | null): HindsightError {
@@ -76,10 +79,12 @@ export async function streamBaseBackupToStorage(options: {
   const exited = waitForExit(child);
   const kill = () => child.kill('SIGTERM');
   options.signal?.addEventListener('abort', kill, { once: true });
+  const watcher = new TarEntryWatcher(new Set(['backup_label', 'backup_manifest']), 64 * 1024);
+  const positions = () => parseBackupPositions(watcher.captured.get('backup_label')?.toString('utf8') ?? '', watcher.captured.get('backup_manifest')?.toString('utf8') ?? '');
   let stored;
   try {
     stored = await compressEncryptToStorage({
-      source: child.stdout,
+      source: child.stdout.pipe(watcher),
       driver: options.driver,
       objectKey: options.objectKey,
       key: options.key,
@@ -91,7 +96,9 @@ export async function streamBaseBackupToStorage(options: {
       // The tar's end is not its success: nothing is committed unless pg_basebackup says it finished.
       beforeCommit: async () => {
         const { code } = await exited;
-        if (code !== 0 || !parseBaseBackupLog(stderr()) || !/base backup completed/.test(stderr())) throw explainFailure(options.database, stderr(), code);
+        if (code !== 0 || !/base backup completed/.test(stderr())) throw explainFailure(options.database, stderr(), code);
+        if (!watcher.captured.has('backup_manifest')) throw new HindsightError('tool_failed', `database "${options.database}": pg_basebackup wrote no backup_manifest into the tar (PostgreSQL 13 or newer is needed)`);
+        if (!positions()) throw new HindsightError('tool_failed', `database "${options.database}": the base backup's backup_label or backup_manifest has no WAL positions`);
       },
     });
   } catch (error) {
@@ -104,9 +111,8 @@ export async function streamBaseBackupToStorage(options: {
   } finally {
     options.signal?.removeEventListener('abort', kill);
   }
-  const positions = parseBaseBackupLog(stderr())!;
   return {
-    ...positions,
+    ...positions()!,
     startTime,
     stopTime: new Date(),
     sizeBytes: stored.rawBytes,

@@ -84,6 +84,8 @@ export interface ReceiverOptions {
   onStatus?: (status: ReceiverStatus) => void;
   /** How often the spool and the slot are looked at; defaults to a quarter of the partial interval. */
   tickMs?: number;
+  /** Re-read every few seconds so that a changed limit or interval applies without a restart. */
+  settings?: () => Promise<{ slotMaxBytes: number | null; partialIntervalMs: number }>;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
@@ -132,6 +134,15 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
   let identity: ServerIdentity | undefined;
   let bloatEpisode: string | null = null;
   let lastStorageCheck = 0;
+  let lastSettingsRead = Date.now();
+  let slotMaxBytes = options.slotMaxBytes;
+  let partialIntervalMs = options.partialIntervalMs;
+
+  async function refreshSettings(): Promise<void> {
+    if (!options.settings || Date.now() - lastSettingsRead < 5000) return;
+    lastSettingsRead = Date.now();
+    ({ slotMaxBytes, partialIntervalMs } = await options.settings());
+  }
 
   function unwrapConflict(error: unknown): never | void {
     if (error instanceof HindsightError && (error.kind === 'conflict' || error.kind === 'bad_input' || error.kind === 'access_denied')) throw error;
@@ -246,7 +257,7 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
         continue;
       }
       if (flushed === null) continue;
-      if (!options2.force && Date.now() - lastPartialShipAt < options.partialIntervalMs) continue;
+      if (!options2.force && Date.now() - lastPartialShipAt < partialIntervalMs) continue;
       await shipPartial(path.join(spoolDir, file), name, flushed, false);
     }
   }
@@ -278,8 +289,8 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
 
   async function checkBloat(retained: number | null): Promise<void> {
     status.slotRetainedBytes = retained;
-    if (options.slotMaxBytes === null || retained === null) return;
-    if (retained <= options.slotMaxBytes) {
+    if (slotMaxBytes === null || retained === null) return;
+    if (retained <= slotMaxBytes) {
       bloatEpisode = null;
       return;
     }
@@ -288,7 +299,7 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
     const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
     await options.notify({
       event: 'wal_slot_bloat',
-      message: `database "${database}": replication slot "${slot}" retains ${mb(retained)} of WAL on the server, over the ${mb(options.slotMaxBytes)} limit (the archiver is behind or stopped; check the worker, or set max_slot_wal_keep_size on the server to cap it)`,
+      message: `database "${database}": replication slot "${slot}" retains ${mb(retained)} of WAL on the server, over the ${mb(slotMaxBytes)} limit (the archiver is behind or stopped; check the worker, or set max_slot_wal_keep_size on the server to cap it)`,
       dedupeKey: `wal_slot_bloat:${database}:${bloatEpisode}`,
     });
   }
@@ -364,6 +375,7 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
       try {
         await withServer(database, options.target, async (client) => {
           while (!stop.signal.aborted && !ended) {
+            await refreshSettings();
             const position = await slotPosition(client, slot);
             const flushed = position?.flushedLsn ?? null;
             // Before the uploads: a storage that is down must not silence the bloat alert.
