@@ -43,7 +43,9 @@ export async function walArchiver(raw: WalArchiverInput): Promise<WalArchiverSta
   const host = proxyActivities<Activities>({
     taskQueue: state.taskQueue,
     startToCloseTimeout: '25 hours',
-    heartbeatTimeout: '30 seconds',
+    // Cancellation (the stop signal) reaches the activity with a heartbeat, which the SDK sends at
+    // most every 0.8 × this timeout: keep it short so that stopping takes seconds.
+    heartbeatTimeout: '10 seconds',
     // A worker that dies is replaced by another after the heartbeat timeout; the slot bridges the gap.
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: permanentErrorTypes },
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',

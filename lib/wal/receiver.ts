@@ -209,7 +209,14 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
       return;
     }
     const objectKey = partialKey(sysid, name);
-    const stored = await encodeWalFile({ file, validBytes: Number(end - start), driver, objectKey, key, signal: options.signal });
+    let stored;
+    try {
+      stored = await encodeWalFile({ file, validBytes: Number(end - start), driver, objectKey, key, signal: options.signal });
+    } catch (error) {
+      // Completed and renamed between the listing and the upload: the next pass uploads it whole.
+      if ((error as { code?: string }).code === 'ENOENT') return;
+      throw error;
+    }
     await catalog.recordSegment({
       database, systemIdentifier: sysid, timeline, segno, name, startLsn: start, endLsn: end, complete: false,
       sizeBytes: stored.rawBytes, storedBytes: stored.storedBytes, sha256: stored.rawSha256, storageName: options.storageName, objectKey,

@@ -4,8 +4,8 @@
  * directions stream; nothing is held whole in memory.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -93,8 +93,12 @@ export async function encodeWalFile(options: {
   signal?: AbortSignal;
 }): Promise<StoredObject> {
   if (options.validBytes === 0) throw new HindsightError('bad_input', `refusing to archive an empty WAL object '${options.objectKey}'`);
-  const source = createReadStream(options.file, options.validBytes !== undefined ? { start: 0, end: options.validBytes - 1 } : {});
-  const stored = await compressEncryptToStorage({ source, driver: options.driver, objectKey: options.objectKey, key: options.key, level: WAL_ZSTD_LEVEL, threads: 1, signal: options.signal });
+  // Opened before anything else is awaited: a file that vanished (renamed when it completed) fails
+  // here, as a rejected promise, rather than as a stream error that nobody listens to yet.
+  const handle = await open(options.file, 'r');
+  const source = handle.createReadStream(options.validBytes !== undefined ? { start: 0, end: options.validBytes - 1 } : {});
+  const stored = await compressEncryptToStorage({ source, driver: options.driver, objectKey: options.objectKey, key: options.key, level: WAL_ZSTD_LEVEL, threads: 1, signal: options.signal })
+    .finally(() => handle.close().catch(() => undefined));
   if (options.validBytes !== undefined && stored.rawBytes !== options.validBytes) {
     await options.driver.remove(options.objectKey).catch(() => undefined);
     throw new HindsightError('integrity', `WAL file ${options.file} yielded ${stored.rawBytes} bytes but ${options.validBytes} were expected (was it truncated?)`);
