@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { HindsightError } from '../errors.ts';
+import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, type PgTarget } from '../pg/connection.ts';
 import { serverToolOfMajor } from '../pg/tools.ts';
 import { asServerUser } from './os-user.ts';
@@ -59,8 +59,17 @@ export async function recoveryServer(dataDir: string, port: number): Promise<Rec
       await ctl(['start', '-D', dataDir, '-l', logFile, '-W']);
     },
     async stop(mode = 'fast') {
-      if (!(await server.running())) return;
-      await ctl(['stop', '-D', dataDir, '-m', mode, '-w', '-t', '60']);
+      // Without asking pg_ctl status first: a server that is still starting has no pid file yet.
+      for (let i = 0; i < 20; i++) {
+        try {
+          await ctl(['stop', '-D', dataDir, '-m', mode, '-w', '-t', '60']);
+          return;
+        } catch (error) {
+          if (!/Is server running\?|No such file/i.test(errorMessage(error))) throw error;
+          if (!(await server.running()) && i >= 5) return;
+          await sleep(200);
+        }
+      }
     },
     async running() {
       const [cmd, cmdArgs] = asServerUser(pgCtl.path, ['status', '-D', dataDir]);
@@ -100,10 +109,20 @@ export async function runRecovery(server: RecoveryServer, options: {
   const target: PgTarget = { ...options.connectAs, host: '127.0.0.1', port: server.port };
   const logFrom = options.logFrom ?? (await server.log()).length;
   await server.start();
+  // pg_ctl start -W returns before the postmaster has written its pid file: until it has been seen
+  // running once, "not running" means "not yet".
+  const startedAt = Date.now();
+  let seenRunning = false;
   for (;;) {
     if (options.signal?.aborted) throw new HindsightError('tool_failed', 'restore aborted');
     const log = (await server.log()).slice(logFrom);
-    if (!(await server.running())) {
+    const running = await server.running();
+    seenRunning ||= running;
+    if (!running && !seenRunning && Date.now() - startedAt < 30_000) {
+      await sleep(200);
+      continue;
+    }
+    if (!running) {
       // Give the log a moment: the postmaster may exit before its last lines are flushed.
       await sleep(200);
       const final = (await server.log()).slice(logFrom);
