@@ -65,7 +65,7 @@ export async function recoveryServer(dataDir: string, port: number): Promise<Rec
           await ctl(['stop', '-D', dataDir, '-m', mode, '-w', '-t', '60']);
           return;
         } catch (error) {
-          if (!/Is server running\?|No such file/i.test(errorMessage(error))) throw error;
+          if (!/Is server running\?|does not exist|not a database cluster directory/i.test(errorMessage(error))) throw error;
           if (!(await server.running()) && i >= 5) return;
           await sleep(200);
         }
