@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
+import { parseLsn } from '../../lib/wal/lsn.ts';
+import { temporalCliPath } from '../../temporal/dev-server.ts';
 import type { PitrOutcome } from '../../temporal/pitr.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import {
@@ -16,6 +20,8 @@ import {
  * into a fresh directory: the row just before T is there, the one just after is not, and the count
  * equals the rows written up to T. Then restore to `latest`: every committed row is there.
  */
+const run = promisify(execFile);
+
 describe('point-in-time restore: the acceptance gate', () => {
   let platform: Platform;
   let source: PitrSource;
@@ -68,14 +74,34 @@ describe('point-in-time restore: the acceptance gate', () => {
     assert.match(conf, /recovery_target_action = 'promote'/);
   });
 
-  it('restores to latest: every committed row is there', async () => {
+  it('restores to latest, started from the temporal CLI with plain JSON: every committed row is there', async () => {
     const dir = path.join(platform.dir, 'restored-latest');
-    const outcome = await restore(platform, { database: 'shop', target: 'latest', to: { directory: dir } }, 'latest');
+    // The README's line: the payload codec lets unencrypted input through.
+    await run(await temporalCliPath(), [
+      'workflow', 'start', '--address', platform.configEnv.TEMPORAL_ADDRESS!, '--task-queue', platform.config.taskQueue,
+      '--type', 'pitrRestore', '--workflow-id', 'restore/shop/latest-from-cli',
+      '--input', JSON.stringify({ database: 'shop', target: 'latest', to: { directory: dir } }),
+    ]);
+    const outcome = (await platform.client.workflow.getHandle('restore/shop/latest-from-cli').result()) as PitrOutcome;
     started.push(dir);
     const restored = await restoredRows(source, outcome.port!);
     const all = await source.query<{ id: number }>('select id from events order by id');
     assert.equal(restored.length, rows.length);
     assert.deepEqual(restored.map((r) => r.id), all.map((r) => r.id));
+  });
+
+  it('hindsight restore --immediate --to-sandbox promotes at the base backup\'s consistent point and removes the sandbox', async () => {
+    const env = { ...process.env, ...platform.configEnv };
+    const { stdout } = await run(process.execPath, [path.resolve('bin/hindsight.mjs'), 'restore', 'shop', '--immediate', '--to-sandbox', '--wait', '--json'], { env });
+    const outcome = JSON.parse(stdout) as PitrOutcome & { workflowId: string };
+    assert.match(outcome.workflowId, /^restore\/shop\/\d{4}-\d\d-\d\dT/);
+    assert.equal(outcome.kept, false);
+    assert.equal(outcome.dataDirectory, null);
+    const [backup] = await platform.runtime.catalog.wal.baseBackupsOf('shop', { status: 'complete' });
+    assert.equal(outcome.baseBackupId, backup!.id);
+    assert.ok(parseLsn(outcome.reachedLsn) >= backup!.stopLsn!, `reached ${outcome.reachedLsn}, at or after the backup's stop point`);
+    assert.ok(parseLsn(outcome.reachedLsn) < backup!.stopLsn! + 16n * 1024n * 1024n, 'and not replayed beyond it');
+    assert.deepEqual((await readdir(platform.config.sandboxRoot)).filter((d) => d.startsWith('pitr-')), [], 'the sandbox is gone');
   });
 
   it('refuses at once a time before the first base backup, naming the windows in UTC', async () => {
