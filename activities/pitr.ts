@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ import type { Logger } from '../lib/logger.ts';
 import { freePort } from '../lib/net/free-port.ts';
 import { chainView, loadChain } from '../lib/pitr/chain-source.ts';
 import { emptyDirectory, extractBaseBackup, prepareDataDirectory } from '../lib/pitr/extract.ts';
-import { handToServerUser } from '../lib/pitr/os-user.ts';
+import { handToServerUser, runningAsRoot, serverUserCanEnter } from '../lib/pitr/os-user.ts';
 import { describeTarget, planRestore } from '../lib/pitr/plan.ts';
 import { recoveryServer, runRecovery, type RecoveryServer } from '../lib/pitr/recover.ts';
 import { recoverySettings, shellQuote, writeRecoverySettings } from '../lib/pitr/recovery-settings.ts';
@@ -48,6 +48,22 @@ export interface PitrRestoreResult {
   kept: boolean;
   note: string | null;
   segmentsFetched: number;
+}
+
+/**
+ * `<sandbox root>/pitr-<id>`, owned by the server's user. The sandbox root is Hindsight's own and
+ * must be traversable by that user (README: HINDSIGHT_SANDBOX_ROOT); a root-owned one made 0700 by
+ * another part of the worker is opened to traversal (o+x, no listing) rather than failing.
+ */
+async function prepareSandboxDir(sandboxDir: string): Promise<void> {
+  const root = path.dirname(sandboxDir);
+  await mkdir(root, { recursive: true, mode: 0o711 });
+  if (!(await serverUserCanEnter(root)) && runningAsRoot()) {
+    const info = await stat(root);
+    if (info.uid === 0) await chmod(root, (info.mode & 0o777) | 0o011);
+  }
+  await mkdir(sandboxDir, { mode: 0o700 });
+  await handToServerUser(sandboxDir);
 }
 
 export const createPitrActivities = (deps: PitrDeps) => {
@@ -115,13 +131,9 @@ export const createPitrActivities = (deps: PitrDeps) => {
           throw new HindsightError('bad_input', `base backup ${input.baseBackupId} is ${backup.status}: only a complete base backup can be restored`);
         }
         const sandbox = 'sandbox' in input.to;
-        const sandboxDir = path.join(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes'), `pitr-${input.restoreId}`);
+        const sandboxDir = path.join(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes'), input.restoreId);
         const dataDir = 'directory' in input.to ? path.resolve(input.to.directory) : path.join(sandboxDir, 'data');
-        if (sandbox) {
-          await mkdir(path.dirname(sandboxDir), { recursive: true });
-          await mkdir(sandboxDir, { recursive: true, mode: 0o700 });
-          await handToServerUser(sandboxDir);
-        }
+        if (sandbox) await prepareSandboxDir(sandboxDir);
         await prepareDataDirectory(dataDir);
 
         const source = createWalSource(catalog, { database: input.database, systemIdentifier: backup.systemIdentifier, segmentSize: config.walSegmentSize });
