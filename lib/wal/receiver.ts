@@ -105,6 +105,13 @@ async function sha256OfFile(file: string): Promise<string> {
 }
 
 /**
+ * Receivers running in this process, by spool directory. A retried activity (its heartbeat timed
+ * out while the old run still streams, e.g. on a stalled event loop) must not run a second
+ * pg_receivewal into the same directory: the new run stops the old one and waits for it.
+ */
+const running = new Map<string, { stop(): void; done: Promise<unknown> }>();
+
+/**
  * Runs until `signal` aborts (or `runForMs` passes): streams, uploads, restarts pg_receivewal
  * with backoff. A second server writing this archive (another system identifier, other bytes for
  * an archived segment) ends it with a `conflict` error; everything else is retried here.
@@ -127,7 +134,15 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
   options.signal.addEventListener('abort', onAbort, { once: true });
   const stopTimer = Number.isFinite(deadline) ? setTimeout(() => stop.abort(), options.runForMs) : undefined;
 
-  await mkdir(spoolDir, { recursive: true, mode: 0o700 });
+  const previous = running.get(spoolDir);
+  if (previous) {
+    logger.warn({ database, spoolDir }, 'an earlier WAL receiver on this spool is still running; stopping it first');
+    previous.stop();
+    await previous.done.catch(() => undefined);
+  }
+  let finished!: () => void;
+  const self = { stop: () => stop.abort(), done: new Promise<void>((resolve) => { finished = resolve; }) };
+  running.set(spoolDir, self);
   // The partial being shipped: its segment and how far storage holds it.
   const shipped = new Map<string, Lsn>();
   let lastPartialShipAt = 0;
@@ -353,6 +368,7 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
 
   let failures = 0;
   try {
+    await mkdir(spoolDir, { recursive: true, mode: 0o700 });
     const tool = await toolFor('pg_receivewal');
     while (!stop.signal.aborted) {
       status.state = status.receiverStarts === 0 ? 'starting' : 'reconnecting';
@@ -420,6 +436,8 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
   } finally {
     options.signal.removeEventListener('abort', onAbort);
     if (stopTimer) clearTimeout(stopTimer);
+    if (running.get(spoolDir) === self) running.delete(spoolDir);
+    finished();
   }
   status.state = 'stopped';
   report();
