@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { WAL_FETCH_ENTRY } from '../../activities/pitr.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { startWalFetchServer } from '../../lib/pitr/wal-fetch-server.ts';
+import { createWalSource } from '../../lib/pitr/wal-source.ts';
 import { chainQuery, type ChainMonitorState, type WalChainMonitorInput } from '../../temporal/pitr.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import {
@@ -9,6 +15,8 @@ import {
   type PitrSource, type Row,
 } from '../support/pitr-fixture.ts';
 import { waitFor } from '../support/wait.ts';
+
+const run = promisify(execFile);
 
 const failureMessage = (error: unknown): string => String((error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message);
 
@@ -82,6 +90,41 @@ describe('WAL chain: a segment deleted from storage', () => {
     assert.equal(later.baseBackupsStarted.length, 1);
     assert.equal((await platform.runtime.catalog.health.notifications('ledger')).filter((n) => n.event === 'wal_chain_broken').length, 1);
     assert.ok(later.last!.windows.length >= 2, 'a window starts at the new base backup');
+  });
+
+  it('restore_command: a segment is fetched (exit 0), an unarchived one is not found (1), one storage lost fails loudly (250)', async () => {
+    const config = await platform.runtime.catalog.wal.config('ledger');
+    const source = createWalSource(platform.runtime.catalog, { database: 'ledger', systemIdentifier: config.systemIdentifier!, segmentSize: config.walSegmentSize! });
+    const dataDir = path.join(platform.dir, 'fetch-target');
+    await mkdir(path.join(dataDir, 'pg_wal'), { recursive: true });
+    await chmod(dataDir, 0o755);
+    await chmod(path.join(dataDir, 'pg_wal'), 0o777);
+    const server = await startWalFetchServer({ source, key: platform.runtime.key, dataDir, logger: createLogger('test') });
+    const segno = BigInt(`0x${deletedSegment.slice(8, 16)}`) * 256n + BigInt(`0x${deletedSegment.slice(16)}`);
+    const before = `00000001${deletedSegment.slice(8, 16)}${(segno % 256n - 1n).toString(16).toUpperCase().padStart(8, '0')}`;
+    // As PostgreSQL runs it: through /bin/sh, as the server's user, in the data directory.
+    const fetch = async (file: string) => {
+      const command = `'${process.execPath}' '${WAL_FETCH_ENTRY}' --socket '${server.socketPath}' ${file} pg_wal/RECOVERYXLOG`;
+      const [cmd, args] = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', 'sh', '-c', command]] : ['sh', ['-c', command]];
+      return run(cmd, args, { cwd: dataDir }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
+    };
+    try {
+      assert.deepEqual(await fetch(before), { code: 0, stderr: '' });
+      const bytes = await readFile(path.join(dataDir, 'pg_wal', 'RECOVERYXLOG'));
+      assert.equal(bytes.length, 16 * 1024 * 1024);
+      // The first page header (xlog_internal.h): magic 0xD110 (PostgreSQL 15), timeline 1, the segment's own address.
+      assert.equal(bytes.readUInt16LE(0), 0xd110);
+      assert.equal(bytes.readUInt32LE(4), 1);
+      assert.equal(bytes.readBigUInt64LE(8), (segno - 1n) * 16n * 1024n * 1024n);
+      assert.deepEqual(await fetch('00000001000000FF000000FF'), { code: 1, stderr: '' });
+      assert.deepEqual(await fetch('00000009.history'), { code: 1, stderr: '' });
+      const lost = await fetch(deletedSegment);
+      assert.equal(lost.code, 250);
+      assert.match(lost.stderr, new RegExp(`hindsight wal-fetch: ${deletedSegment}: storage .*unable to read`));
+    } finally {
+      await server.close();
+      await source.close();
+    }
   });
 
   it('a time inside the gap fails at once with a message naming the windows', async () => {
