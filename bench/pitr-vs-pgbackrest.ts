@@ -12,7 +12,9 @@
  *
  * pgBackRest is Debian's package, installed here (not in tests) when missing.
  */
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -71,6 +73,30 @@ function ensurePgBackRest(): string {
   log('installing Debian pgbackrest (apt-get install -y pgbackrest)');
   execFileSync('apt-get', ['install', '-y', '-q', 'pgbackrest'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   return spawnSync('sh', ['-c', 'command -v pgbackrest'], { encoding: 'utf8' }).stdout.trim();
+}
+
+/**
+ * The worker as its own process, as in production: the bench's sampling and the worker's uploads
+ * must not share one event loop.
+ */
+async function startWorkerProcess(platform: Platform, logFile: string): Promise<ChildProcess> {
+  const main = fileURLToPath(new URL('../worker/main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+    env: { ...process.env, ...platform.configEnv, HINDSIGHT_LOG_LEVEL: 'info', HINDSIGHT_LOG_PRETTY: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = createWriteStream(logFile);
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen = (seen + chunk.toString()).slice(-4096);
+      if (seen.includes('"worker ready"')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready; see ${logFile}`)));
+  });
+  return child;
 }
 
 interface Setup { platform: Platform; source: LocalCluster; target: PgTarget; dir: string; conf: string; socketDir: string }
@@ -163,6 +189,7 @@ async function main(): Promise<void> {
   log(`pg_basebackup: ${(await toolFor('pg_basebackup')).version}; zstd: ${execFileSync('zstd', ['--version'], { encoding: 'utf8' }).trim()}`);
   const setup = await setUp();
   const { platform, target } = setup;
+  let worker: ChildProcess | undefined;
   try {
     log(`generating about ${sizeMb} MiB of data`);
     const clients = await Promise.all([connect('bench', target), connect('bench', target)]);
@@ -170,7 +197,9 @@ async function main(): Promise<void> {
     log(`database size ${fmtBytes(dataset.sizeBytes)}, generated in ${dataset.seconds.toFixed(0)} s`);
     await pgbackrest(setup, ['stanza-create']);
 
-    await platform.startWorker();
+    const workerLog = path.join(platform.dir, 'worker.log');
+    worker = await startWorkerProcess(platform, workerLog);
+    log(`worker log: ${workerLog}`);
     await platform.ops.addDatabase({ name: 'bench', url: targetUrl(target), verifyAfterBackup: false });
     const pitr = createPitrOperations(platform.runtime, platform.client);
     await pitr.enable('bench', { firstBaseBackup: false });
@@ -286,6 +315,10 @@ async function main(): Promise<void> {
     console.log(`RPO (pgbench ${tps} tps, ${rpo.length} samples) median ${median(rpo).toFixed(2)} s, max ${Math.max(...rpo).toFixed(2)} s (target ≤ 2 s)`);
     console.log(`newest durable WAL at the end: ${formatLsn((await wal.latestDurable('bench'))!.lsn)}`);
   } finally {
+    if (worker && worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await new Promise((resolve) => worker!.once('exit', resolve));
+    }
     await setup.source.stop('immediate').catch(() => undefined);
     await rm(setup.dir, { recursive: true, force: true }).catch(() => undefined);
     await platform.stop();
