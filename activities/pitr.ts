@@ -1,4 +1,4 @@
-import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { access, chmod, mkdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,8 @@ import { createWalSource } from '../lib/pitr/wal-source.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
 import type { ChainView, PitrDestination, PitrTarget } from '../temporal/pitr.ts';
 import { translated } from './failures.ts';
+
+const exists = (file: string) => access(file).then(() => true, () => false);
 
 /** The fast restore_command entry (plain JavaScript, see bin/hindsight-wal-fetch.mjs). */
 export const WAL_FETCH_ENTRY = fileURLToPath(new URL('../bin/hindsight-wal-fetch.mjs', import.meta.url));
@@ -134,7 +136,9 @@ export const createPitrActivities = (deps: PitrDeps) => {
         const sandboxDir = path.join(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes'), input.restoreId);
         const dataDir = 'directory' in input.to ? path.resolve(input.to.directory) : path.join(sandboxDir, 'data');
         if (sandbox) await prepareSandboxDir(sandboxDir);
-        await prepareDataDirectory(dataDir);
+        await prepareDataDirectory(dataDir, input.restoreId, async () => {
+          if (await exists(path.join(dataDir, 'PG_VERSION'))) await (await recoveryServer(dataDir, 0)).stop('immediate');
+        });
 
         const source = createWalSource(catalog, { database: input.database, systemIdentifier: backup.systemIdentifier, segmentSize: config.walSegmentSize });
         const progress = { extractedBytes: 0, segmentsFetched: 0, replayLsn: undefined as string | undefined };

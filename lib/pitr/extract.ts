@@ -4,7 +4,7 @@
  * owner PostgreSQL needs.
  */
 import { spawn } from 'node:child_process';
-import { access, chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { SecretKey } from '../crypto/secret-key.ts';
@@ -15,31 +15,43 @@ import type { StorageDriver } from '../storage/contract.ts';
 import { openDecoded } from '../wal/segment-codec.ts';
 import { asServerUser, handToServerUser, serverOsUser, serverUserCanEnter } from './os-user.ts';
 
+/** Names the restore that owns a directory, so that a retry of the same restore may clean it. */
+const MARKER = 'hindsight-restore.id';
+
 const exists = (file: string) => access(file).then(() => true, () => false);
 
 /**
  * The restore directory must be empty or absent: restoring over anything else could destroy a
  * live cluster. Returns whether it was created.
  */
-export async function prepareDataDirectory(dir: string): Promise<{ created: boolean }> {
+export async function prepareDataDirectory(dir: string, restoreId: string, stopLeftover: () => Promise<void>): Promise<{ created: boolean }> {
   const info = await stat(dir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw new HindsightError('access_denied', `cannot look at restore directory ${dir}: ${error.code ?? errorMessage(error)}`);
   });
   if (info && !info.isDirectory()) throw new HindsightError('bad_input', `restore directory ${dir} exists and is not a directory: choose an empty or absent directory`);
   if (info) {
-    const entries = await readdir(dir);
+    let entries = await readdir(dir);
+    // An earlier attempt of this same restore, whose worker died: its server is stopped and its files go.
+    if (entries.includes(MARKER) && (await readFile(path.join(dir, MARKER), 'utf8').catch(() => '')).trim() === restoreId) {
+      await stopLeftover();
+      await emptyDirectory(dir);
+      entries = await readdir(dir);
+    }
     if (entries.length > 0) {
       throw new HindsightError('bad_input', `restore directory ${dir} is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}): a restore never writes over existing files; choose an empty or absent directory`);
     }
   } else {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    // Parents with the default mode (the server's user must traverse them), the directory itself 0700.
+    await mkdir(path.dirname(dir), { recursive: true });
+    await mkdir(dir, { mode: 0o700 });
   }
   if (!(await serverUserCanEnter(path.dirname(dir)))) {
     throw new HindsightError('access_denied', `PostgreSQL runs as user "${serverOsUser()}" and cannot reach ${path.dirname(dir)}: make it and its parents traversable (chmod o+x) or restore elsewhere`);
   }
   await handToServerUser(dir);
   await chmod(dir, 0o700);
+  await writeFile(path.join(dir, MARKER), `${restoreId}\n`, { mode: 0o600 });
   return { created: !info };
 }
 
