@@ -101,7 +101,13 @@ export function createPitrOperations(runtime: Runtime, temporal: Client) {
       // A database behind an agent may not be reachable from here; its agent checks when it starts.
       const agent = input.agent !== undefined ? input.agent : (await catalog.wal.config(database)).agent;
       if (!agent) {
-        await withServer(database, await catalog.databaseTarget(database), (client) => checkStreamingPrerequisites(database, client));
+        const server = await withServer(database, await catalog.databaseTarget(database), (client) => checkStreamingPrerequisites(database, client));
+        const before = await catalog.wal.config(database);
+        // Turning PITR on again for a rebuilt server starts a new archive (under its own system
+        // identifier); while PITR is on, another identifier is refused by the archiver instead.
+        if (!before.enabled && before.systemIdentifier && before.systemIdentifier !== server.systemIdentifier) {
+          await catalog.wal.forgetServerIdentity(database);
+        }
       }
       await catalog.wal.updateSettings(database, {
         enabled: true,

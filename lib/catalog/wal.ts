@@ -195,7 +195,7 @@ export function createWalStore(pool: pg.Pool, key: SecretKey) {
       const { rows } = await pool.query('select system_identifier, wal_segment_size from databases where id = $1', [id]);
       const row = rows[0] as { system_identifier: string; wal_segment_size: number };
       if (row.system_identifier !== systemIdentifier) {
-        throw new HindsightError('conflict', `database "${database}": the server now reports system identifier ${systemIdentifier} but the WAL archive belongs to ${row.system_identifier}; refusing to mix two clusters in one archive (if the database was rebuilt on purpose, turn PITR off and on again to start a new archive)`);
+        throw new HindsightError('conflict', `database "${database}": the server now reports system identifier ${systemIdentifier} but the WAL archive belongs to ${row.system_identifier}; refusing to mix two clusters in one archive (if the database was rebuilt on purpose, run hindsight db pitr <db> off, then on, to start a new archive)`);
       }
       if (row.wal_segment_size !== walSegmentSize) {
         throw new HindsightError('conflict', `database "${database}": the server reports wal_segment_size ${walSegmentSize} but the archive was recorded with ${row.wal_segment_size}`);
