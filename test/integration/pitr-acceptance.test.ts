@@ -104,6 +104,30 @@ describe('point-in-time restore: the acceptance gate', () => {
     assert.deepEqual((await readdir(platform.config.sandboxRoot)).filter((d) => d.startsWith('pitr-')), [], 'the sandbox is gone');
   });
 
+  it('restores to a named restore point and to a transaction id', async () => {
+    const insert = async (note: string) => (await source.query<{ id: number; xid: string }>(
+      'insert into events (at, note) values (clock_timestamp(), $1) returning id, txid_current()::text as xid', [note]))[0]!;
+    const beforePoint = await insert('before the restore point');
+    await source.query("select pg_create_restore_point('before_cleanup')");
+    const afterPoint = await insert('after the restore point');
+    const target = await insert('the target transaction');
+    const afterTarget = await insert('after the target transaction');
+    await waitUntilArchived(platform, source);
+
+    const byName = path.join(platform.dir, 'restored-name');
+    const named = await restore(platform, { database: 'shop', target: { name: 'before_cleanup' }, to: { directory: byName } }, 'by-name');
+    started.push(byName);
+    const namedIds = new Set((await restoredRows(source, named.port!)).map((r) => r.id));
+    assert.ok(namedIds.has(beforePoint.id) && !namedIds.has(afterPoint.id), 'stops at the restore point');
+
+    const byXid = path.join(platform.dir, 'restored-xid');
+    const xid = await restore(platform, { database: 'shop', target: { xid: target.xid }, to: { directory: byXid } }, 'by-xid');
+    started.push(byXid);
+    const xidIds = new Set((await restoredRows(source, xid.port!)).map((r) => r.id));
+    assert.ok(xidIds.has(afterPoint.id) && xidIds.has(target.id), 'the target transaction is included');
+    assert.ok(!xidIds.has(afterTarget.id), 'the next one is not');
+  });
+
   it('refuses at once a time before the first base backup, naming the windows in UTC', async () => {
     const dir = path.join(platform.dir, 'never');
     const started = Date.now();
