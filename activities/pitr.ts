@@ -105,7 +105,8 @@ export const createPitrActivities = (deps: PitrDeps) => {
     async planPitrRestore(input: { database: string; target: PitrTarget }): Promise<PitrPlanView> {
       return translated(async () => {
         const chain = await chainWithStorage(input.database);
-        const plan = planRestore(chain, input.target);
+        const { timezone } = await catalog.getDatabase(input.database);
+        const plan = planRestore(chain, input.target, { timeZone: timezone });
         const window = chainView({ ...chain, analysis: { ...chain.analysis, windows: [plan.window] } }, new Date()).windows[0]!;
         logger.info({ database: input.database, target: describeTarget(input.target), baseBackupId: plan.baseBackupId, timeline: plan.timeline }, 'point-in-time restore planned');
         return { baseBackupId: plan.baseBackupId, timeline: plan.timeline, window: window.text, endsAtHead: plan.endsAtHead, agent: chain.agent };

@@ -38,7 +38,13 @@ export function describeTarget(target: PitrTarget): string {
   return `restore point "${target.name}"`;
 }
 
-export function planRestore(chain: LoadedChain, target: PitrTarget): RestorePlan {
+/** "2026-11-23 17:43:40 Europe/Paris": a window's bounds as the database's own zone shows them. */
+function inZone(at: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(at);
+  return `${parts} ${timeZone}`;
+}
+
+export function planRestore(chain: LoadedChain, target: PitrTarget, options: { timeZone?: string } = {}): RestorePlan {
   const { windows } = chain.analysis;
   const window = chooseWindow(windows, toChainTarget(target));
   if (window) {
@@ -52,7 +58,8 @@ export function planRestore(chain: LoadedChain, target: PitrTarget): RestorePlan
       : chain.baseBackups.length === 0 ? 'there is no complete base backup (take one with hindsight base-backup)' : chain.analysis.unusableBaseBackups.map((u) => `base backup ${u.id}: ${u.reason}`).join('; ');
     throw new HindsightError('bad_input', `database "${chain.database}" has no recoverable window, so ${what} cannot be restored: ${why}`);
   }
-  const listed = windows.map(describeWindow).join('; ');
+  const zone = options.timeZone && options.timeZone !== 'UTC' ? options.timeZone : undefined;
+  const listed = windows.map((w) => (zone ? `${describeWindow(w)} (${inZone(w.from.time, zone)} to ${inZone(w.to.time, zone)})` : describeWindow(w))).join('; ');
   const gaps = chain.analysis.gaps.length > 0 ? ` Gaps in the archive: ${chain.analysis.gaps.length} (the WAL chain monitor names them).` : '';
   throw new HindsightError('bad_input', `${what} is outside every recoverable window of database "${chain.database}"; choose a target inside one of these windows (UTC): ${listed}.${gaps}`);
 }

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { parseLsn } from '../../lib/wal/lsn.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
-import type { PitrOutcome } from '../../temporal/pitr.ts';
+import { pitrProgressQuery, type PitrOutcome } from '../../temporal/pitr.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import {
   enablePitr, restore, restoredRows, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, writeRows,
@@ -69,6 +69,9 @@ describe('point-in-time restore: the acceptance gate', () => {
     assert.ok(outcome.lastTransactionTime && new Date(outcome.lastTransactionTime) <= t, `last replayed commit ${outcome.lastTransactionTime} is not after T`);
     assert.ok(outcome.lastTransactionTime && new Date(outcome.lastTransactionTime) >= before.at);
     assert.equal(outcome.newTimeline, 2, 'the promoted copy writes on a new timeline');
+    const progress = await platform.client.workflow.getHandle('restore/shop/at-t').query(pitrProgressQuery);
+    assert.deepEqual([progress.stage, progress.baseBackupId, progress.replayLsn], ['promoted', outcome.baseBackupId, outcome.reachedLsn]);
+    assert.match(progress.window ?? '', /^timeline 1: /);
     const conf = await readFile(path.join(dir, 'postgresql.auto.conf'), 'utf8');
     assert.match(conf, /restore_command = '.*hindsight-wal-fetch\.mjs.* %f %p'/);
     assert.match(conf, /recovery_target_action = 'promote'/);

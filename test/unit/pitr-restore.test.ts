@@ -99,6 +99,8 @@ describe('point-in-time restore: input, plan and settings', () => {
         + 'timeline 1: 2026-11-23T10:00:05.000Z (0/5000190) to 2026-11-23T10:00:06.000Z (0/7000000), base backup b2. Gaps in the archive: 1 (the WAL chain monitor names them).');
       return true;
     });
+    assert.throws(() => planRestore(chain, { lsn: '0/4500000' }, { timeZone: 'Europe/Paris' }),
+      /LSN 0\/4500000 is outside .*: timeline 1: 2026-11-23T10:00:01\.000Z \(0\/1000190\) to 2026-11-23T10:00:03\.000Z \(0\/4000000\), base backup b1 \(2026-11-23 11:00:01 Europe\/Paris to 2026-11-23 11:00:03 Europe\/Paris\);/);
     assert.throws(() => planRestore({ ...chain, analysis: { windows: [], gaps: [], unusableBaseBackups: [] } }, 'latest'), /has no recoverable window, so latest cannot be restored: there is no complete base backup/);
   });
 });
