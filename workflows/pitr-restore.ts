@@ -13,13 +13,15 @@ const quick = catalogActivities;
 
 /**
  * Extracting a base backup and replaying WAL can take hours; the activity heartbeats every few
- * seconds. One retry: a worker lost mid-restore starts again into the emptied directory.
+ * seconds. The heartbeat timeout is short because an abort reaches the activity only with a
+ * heartbeat's answer, and the SDK sends heartbeats at most every 0.8 × the timeout. One retry: a
+ * worker lost mid-restore starts again in the directory it left (see prepareDataDirectory).
  */
 function restoreOn(taskQueue: string | undefined) {
   return proxyActivities<Activities>({
     ...(taskQueue ? { taskQueue } : {}),
     startToCloseTimeout: '24 hours',
-    heartbeatTimeout: '1 minute',
+    heartbeatTimeout: '15 seconds',
     retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 2, nonRetryableErrorTypes: permanentErrorTypes },
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   });
