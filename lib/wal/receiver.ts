@@ -82,7 +82,7 @@ export interface ReceiverOptions {
   /** Return after this long (the workflow continues as new); undefined runs until aborted. */
   runForMs?: number;
   onStatus?: (status: ReceiverStatus) => void;
-  /** How often the spool and the slot are looked at; defaults to a quarter of the partial interval. */
+  /** How often the spool and the slot are looked at; defaults to a fifth of the partial interval. */
   tickMs?: number;
   /** Re-read every few seconds so that a changed limit or interval applies without a restart. */
   settings?: () => Promise<{ slotMaxBytes: number | null; partialIntervalMs: number }>;
@@ -118,7 +118,7 @@ const running = new Map<string, { stop(): void; done: Promise<unknown> }>();
  */
 export async function runWalReceiver(options: ReceiverOptions): Promise<ReceiverStatus> {
   const { database, slot, spoolDir, driver, key, catalog, logger } = options;
-  const tickMs = options.tickMs ?? Math.max(100, Math.min(500, Math.floor(options.partialIntervalMs / 4)));
+  const tickMs = options.tickMs ?? Math.max(100, Math.min(500, Math.floor(options.partialIntervalMs / 5)));
   const status: ReceiverStatus = {
     database, state: 'starting', slot, systemIdentifier: null, walSegmentSize: null, serverFlushLsn: null, durableLsn: null, durableAt: null,
     unarchivedBytes: null, slotRetainedBytes: null, segmentsArchived: 0, partialUploads: 0, historiesArchived: 0, receiverStarts: 0,
@@ -208,6 +208,8 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
     shipped.delete(name);
     await rm(file, { force: true });
     status.segmentsArchived += 1;
+    // The next segment's first bytes go up at once rather than an interval later.
+    lastPartialShipAt = 0;
   }
 
   async function shipPartial(file: string, name: string, validEnd: Lsn, final: boolean): Promise<void> {
@@ -224,6 +226,8 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
       return;
     }
     const objectKey = partialKey(sysid, name);
+    // The interval runs from the start of an upload, so that its duration does not add to the RPO.
+    lastPartialShipAt = Date.now();
     let stored;
     try {
       stored = await encodeWalFile({ file, validBytes: Number(end - start), driver, objectKey, key, signal: options.signal });
@@ -238,7 +242,6 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
     });
     shipped.set(name, end);
     status.partialUploads += 1;
-    lastPartialShipAt = Date.now();
     if (final) logger.info({ database, segment: name, end: formatLsn(end) }, 'final partial of an ended timeline archived');
   }
 
@@ -390,6 +393,8 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
       else await drainSpool(null, { shipPartials: false });
 
       const started = Date.now();
+      // The furthest this pg_receivewal confirmed: what its spool file holds when it has ended.
+      let sessionFlushed: Lsn | null = null;
       const receiver = startReceiver(tool.path);
       let ended = false;
       void receiver.exited.then(() => { ended = true; });
@@ -401,6 +406,7 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
             await refreshSettings();
             const position = await slotPosition(client, slot);
             const flushed = position?.flushedLsn ?? null;
+            if (flushed !== null && (sessionFlushed === null || flushed > sessionFlushed)) sessionFlushed = flushed;
             // Before the uploads: a storage that is down must not silence the bloat alert.
             await checkBloat(position?.retainedBytes ?? null);
             await drainSpool(flushed, { shipPartials: true });
@@ -422,14 +428,12 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
         logger.warn({ database, code, signal, stderr: receiver.stderr() }, 'pg_receivewal ended; restarting');
       }
       // Whatever it wrote before ending goes up now: completed segments and the valid partial.
-      await withServer(database, options.target, async (client) => {
-        const position = await slotPosition(client, slot);
-        await drainSpool(position?.flushedLsn ?? null, { shipPartials: true, force: true });
-        await refreshDurable(position?.flushedLsn ?? null);
-      }).catch(async (error: unknown) => {
-        unwrapConflict(error);
-        await drainSpool(null, { shipPartials: false }).catch((inner: unknown) => unwrapConflict(inner));
-      });
+      await drainSpool(sessionFlushed, { shipPartials: true, force: true })
+        .then(() => refreshDurable(sessionFlushed))
+        .catch((error: unknown) => {
+          unwrapConflict(error);
+          status.lastError = errorMessage(error);
+        });
       failures = Date.now() - started > 60_000 ? 1 : failures + 1;
       if (!stop.signal.aborted) await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), stop.signal);
     }

@@ -95,8 +95,15 @@ export async function dropSlot(client: pg.Client, slot: string): Promise<boolean
 }
 
 export interface SlotPosition {
-  /** What the receiver confirmed as flushed (a physical slot's restart_lsn follows the flush feedback). */
+  /**
+   * What the receiver connected to the slot right now confirmed as flushed (pg_stat_replication's
+   * flush_lsn of the slot's walsender). Null while nothing is connected or before its first
+   * feedback: the slot's restart_lsn may still be an older session's position, beyond what this
+   * session's spool file holds.
+   */
   flushedLsn: Lsn | null;
+  /** The slot's restart_lsn: what the server keeps WAL for. */
+  restartLsn: Lsn | null;
   /** The server's current WAL end: write position on a primary, receive position on a standby. */
   currentLsn: Lsn | null;
   /** WAL the slot keeps on the server's disk. */
@@ -105,16 +112,17 @@ export interface SlotPosition {
 }
 
 export async function slotPosition(client: pg.Client, slot: string): Promise<SlotPosition | undefined> {
-  const { rows } = await client.query<{ restart_lsn: string | null; current: string | null; active: boolean }>(
-    `select restart_lsn::text, active,
+  const { rows } = await client.query<{ restart_lsn: string | null; flush_lsn: string | null; current: string | null; active: boolean }>(
+    `select s.restart_lsn::text, s.active, r.flush_lsn::text,
             (case when pg_is_in_recovery() then pg_last_wal_receive_lsn() else pg_current_wal_lsn() end)::text as current
-     from pg_replication_slots where slot_name = $1`,
+     from pg_replication_slots s left join pg_stat_replication r on r.pid = s.active_pid
+     where s.slot_name = $1`,
     [slot],
   );
   const row = rows[0];
   if (!row) return undefined;
-  const flushedLsn = row.restart_lsn ? parseLsn(row.restart_lsn) : null;
+  const restartLsn = row.restart_lsn ? parseLsn(row.restart_lsn) : null;
   const currentLsn = row.current ? parseLsn(row.current) : null;
-  const retainedBytes = flushedLsn !== null && currentLsn !== null ? Number(currentLsn > flushedLsn ? currentLsn - flushedLsn : 0n) : null;
-  return { flushedLsn, currentLsn, retainedBytes, active: row.active };
+  const retainedBytes = restartLsn !== null && currentLsn !== null ? Number(currentLsn > restartLsn ? currentLsn - restartLsn : 0n) : null;
+  return { flushedLsn: row.active && row.flush_lsn ? parseLsn(row.flush_lsn) : null, restartLsn, currentLsn, retainedBytes, active: row.active };
 }
