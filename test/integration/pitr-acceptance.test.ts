@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { parseLsn } from '../../lib/wal/lsn.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
-import { pitrProgressQuery, type PitrOutcome } from '../../temporal/pitr.ts';
+import { abortPitrSignal, pitrProgressQuery, type PitrOutcome } from '../../temporal/pitr.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import {
   enablePitr, restore, restoredRows, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, writeRows,
@@ -129,6 +129,23 @@ describe('point-in-time restore: the acceptance gate', () => {
     const xidIds = new Set((await restoredRows(source, xid.port!)).map((r) => r.id));
     assert.ok(xidIds.has(afterPoint.id) && xidIds.has(target.id), 'the target transaction is included');
     assert.ok(!xidIds.has(afterTarget.id), 'the next one is not');
+  });
+
+  it('an abort signal sent at once ends the restore as aborted, with nothing written', async () => {
+    const dir = path.join(platform.dir, 'aborted');
+    const handle = await platform.client.workflow.start('pitrRestore', {
+      taskQueue: platform.config.taskQueue, workflowId: 'restore/shop/aborted', args: [{ database: 'shop', target: 'latest', to: { directory: dir } }],
+    });
+    await handle.signal(abortPitrSignal, 'changed my mind');
+    await assert.rejects(handle.result(), (error: unknown) => {
+      assert.ok(error instanceof WorkflowFailedError);
+      assert.equal((error.cause as { name?: string } | undefined)?.name, 'CancelledFailure');
+      return true;
+    });
+    const progress = await handle.query(pitrProgressQuery);
+    assert.equal(progress.stage, 'aborted');
+    assert.equal(progress.error, 'aborted: changed my mind');
+    assert.deepEqual(await readdir(dir).catch(() => []), [], 'the directory is empty (or was never made)');
   });
 
   it('refuses at once a time before the first base backup, naming the windows in UTC', async () => {
