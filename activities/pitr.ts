@@ -8,10 +8,12 @@ import type { SecretKey } from '../lib/crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { freePort } from '../lib/net/free-port.ts';
-import { chainView, loadChain } from '../lib/pitr/chain-source.ts';
+import { connect } from '../lib/pg/connection.ts';
+import { parseLsn } from '../lib/wal/lsn.ts';
+import { chainView, loadChain, type LoadedChain } from '../lib/pitr/chain-source.ts';
 import { emptyDirectory, extractBaseBackup, prepareDataDirectory } from '../lib/pitr/extract.ts';
 import { handToServerUser, runningAsRoot, serverUserCanEnter } from '../lib/pitr/os-user.ts';
-import { describeTarget, planRestore } from '../lib/pitr/plan.ts';
+import { describeTarget, extendHeadToNow, planRestore } from '../lib/pitr/plan.ts';
 import { recoveryServer, runRecovery, type RecoveryServer } from '../lib/pitr/recover.ts';
 import { recoverySettings, shellQuote, writeRecoverySettings } from '../lib/pitr/recovery-settings.ts';
 import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-server.ts';
@@ -82,6 +84,32 @@ export const createPitrActivities = (deps: PitrDeps) => {
     }
   }
 
+  /**
+   * Asks the database how far it has written (a primary only): when storage already holds all of
+   * it, the archive is complete as of now. A server that cannot be reached changes nothing.
+   */
+  async function serverConfirmedHead(database: string, chain: LoadedChain): Promise<LoadedChain> {
+    if (chain.analysis.windows.length === 0) return chain;
+    try {
+      const client = await connect(database, await catalog.databaseTarget(database));
+      try {
+        const checkedAt = new Date();
+        const { rows } = await client.query<{ lsn: string | null; wal: string | null }>(
+          `select case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as lsn,
+                  case when pg_is_in_recovery() then null else pg_walfile_name(pg_current_wal_lsn()) end as wal`,
+        );
+        const row = rows[0];
+        if (!row?.lsn || !row.wal) return chain;
+        return extendHeadToNow(chain, { timeline: Number.parseInt(row.wal.slice(0, 8), 16), lsn: parseLsn(row.lsn) }, checkedAt);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    } catch (error) {
+      logger.debug({ database, err: errorMessage(error) }, 'could not ask the database how far it has written');
+      return chain;
+    }
+  }
+
   function reporter() {
     const ctx = Context.current();
     let last = 0;
@@ -104,7 +132,7 @@ export const createPitrActivities = (deps: PitrDeps) => {
     /** Chooses the base backup and timeline for a target, or fails naming the windows. */
     async planPitrRestore(input: { database: string; target: PitrTarget }): Promise<PitrPlanView> {
       return translated(async () => {
-        const chain = await chainWithStorage(input.database);
+        const chain = await serverConfirmedHead(input.database, await chainWithStorage(input.database));
         const { timezone } = await catalog.getDatabase(input.database);
         const plan = planRestore(chain, input.target, { timeZone: timezone });
         const window = chainView({ ...chain, analysis: { ...chain.analysis, windows: [plan.window] } }, new Date()).windows[0]!;

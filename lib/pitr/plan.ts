@@ -5,7 +5,7 @@
  */
 import { HindsightError } from '../errors.ts';
 import { chooseWindow, describeWindow, type ChainTarget, type RecoveryWindow } from '../wal/chain.ts';
-import { parseLsn } from '../wal/lsn.ts';
+import { parseLsn, type Lsn } from '../wal/lsn.ts';
 import type { PitrTarget } from '../../temporal/pitr.ts';
 import type { LoadedChain } from './chain-source.ts';
 
@@ -20,6 +20,19 @@ export interface RestorePlan {
    * last byte and that time may sit in the missing segment.
    */
   endsAtHead: boolean;
+}
+
+/**
+ * An idle database writes no WAL, so nothing new reaches the archive and the newest window's end
+ * time would stay at the last upload: a time after the last commit would look outside the window
+ * (DESIGN failure mode 5). When the server itself says it has written nothing beyond what storage
+ * holds on that timeline, the archive is complete as of now, and the head windows end now.
+ */
+export function extendHeadToNow(chain: LoadedChain, server: { timeline: number; lsn: Lsn }, now: Date): LoadedChain {
+  const windows = chain.analysis.windows.map((w) => (w.timeline === server.timeline && server.lsn <= w.to.lsn && now > w.to.time
+    ? { ...w, to: { lsn: w.to.lsn, time: now } }
+    : w));
+  return { ...chain, analysis: { ...chain.analysis, windows } };
 }
 
 export function toChainTarget(target: PitrTarget): ChainTarget {

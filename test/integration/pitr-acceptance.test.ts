@@ -131,6 +131,21 @@ describe('point-in-time restore: the acceptance gate', () => {
     assert.ok(!xidIds.has(afterTarget.id), 'the next one is not');
   });
 
+  it('a time after the last commit of an idle database restores everything up to it (the server confirms the archive is complete)', async () => {
+    await waitUntilArchived(platform, source);
+    const [last] = await source.query<{ at: Date }>('select max(at) as at from events');
+    await new Promise((r) => setTimeout(r, 3000));
+    const t = new Date(Date.now() - 1000);
+    assert.ok(t.getTime() - last!.at.getTime() > 1500, 'T lies well after the last commit');
+    const dir = path.join(platform.dir, 'restored-idle');
+    const outcome = await restore(platform, { database: 'shop', target: { time: rfc3339Plus2(t) }, to: { directory: dir } }, 'idle');
+    started.push(dir);
+    assert.match(outcome.note ?? '', /^no transaction committed between the last one in the archive and .*: recovery replayed everything archived \(to [0-9A-F]+\/[0-9A-F]+\) and promoted there$/);
+    const restored = await restoredRows(source, outcome.port!);
+    const all = await source.query<{ id: number }>('select id from events order by id');
+    assert.deepEqual(restored.map((r) => r.id), all.map((r) => r.id), 'every row committed before T');
+  });
+
   it('an abort signal sent at once ends the restore as aborted, with nothing written', async () => {
     const dir = path.join(platform.dir, 'aborted');
     const handle = await platform.client.workflow.start('pitrRestore', {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { prepareDataDirectory } from '../../lib/pitr/extract.ts';
-import { planRestore } from '../../lib/pitr/plan.ts';
+import { extendHeadToNow, planRestore } from '../../lib/pitr/plan.ts';
 import { recoverySettings, writeRecoverySettings } from '../../lib/pitr/recovery-settings.ts';
 import { analyseChain } from '../../lib/wal/chain.ts';
 import { segmentEndLsn, segmentStartLsn } from '../../lib/wal/lsn.ts';
@@ -101,6 +101,15 @@ describe('point-in-time restore: input, plan and settings', () => {
     });
     assert.throws(() => planRestore(chain, { lsn: '0/4500000' }, { timeZone: 'Europe/Paris' }),
       /LSN 0\/4500000 is outside .*: timeline 1: 2026-11-23T10:00:01\.000Z \(0\/1000190\) to 2026-11-23T10:00:03\.000Z \(0\/4000000\), base backup b1 \(2026-11-23 11:00:01 Europe\/Paris to 2026-11-23 11:00:03 Europe\/Paris\);/);
+    // An idle server that has written nothing beyond the archive: the head window ends now, the other does not move.
+    const now = new Date(Date.UTC(2026, 10, 23, 10, 5, 0));
+    const idle = extendHeadToNow(chain, { timeline: 1, lsn: segmentEndLsn(6n, size) }, now);
+    assert.deepEqual(idle.analysis.windows.map((w) => w.to.time.toISOString()), ['2026-11-23T10:00:03.000Z', '2026-11-23T10:05:00.000Z']);
+    assert.equal(planRestore(idle, { time: '2026-11-23T10:04:00Z' }).baseBackupId, 'b2');
+    const busy = extendHeadToNow(chain, { timeline: 1, lsn: segmentEndLsn(6n, size) + 1n }, now);
+    assert.deepEqual(busy.analysis.windows.map((w) => w.to.time.toISOString()), ['2026-11-23T10:00:03.000Z', '2026-11-23T10:00:06.000Z'], 'a server ahead of the archive');
+    const other = extendHeadToNow(chain, { timeline: 2, lsn: 0n }, now);
+    assert.deepEqual(other.analysis.windows.map((w) => w.to.time.toISOString()), ['2026-11-23T10:00:03.000Z', '2026-11-23T10:00:06.000Z'], 'a server on another timeline');
     assert.throws(() => planRestore({ ...chain, analysis: { windows: [], gaps: [], unusableBaseBackups: [] } }, 'latest'), /has no recoverable window, so latest cannot be restored: there is no complete base backup/);
   });
 });
