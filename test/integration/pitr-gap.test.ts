@@ -121,6 +121,18 @@ describe('WAL chain: a segment deleted from storage', () => {
       const lost = await fetch(deletedSegment);
       assert.equal(lost.code, 250);
       assert.match(lost.stderr, new RegExp(`hindsight wal-fetch: ${deletedSegment}: storage .*unable to read`));
+
+      // The same through `hindsight wal-fetch --database`, which reads the configuration and key itself.
+      const env = { ...process.env, ...platform.configEnv };
+      const direct = (file: string, dest: string) => run(process.execPath, [path.resolve('bin/hindsight.mjs'), 'wal-fetch', file, dest, '--database', 'ledger'], { env })
+        .then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
+      const copy = path.join(platform.dir, 'direct-copy');
+      assert.deepEqual(await direct(before, copy), { code: 0, stderr: '' });
+      assert.ok((await readFile(copy)).equals(bytes), 'the same bytes as through the socket');
+      assert.deepEqual(await direct('00000001000000FF000000FF', copy), { code: 1, stderr: '' });
+      const directLost = await direct(deletedSegment, copy);
+      assert.equal(directLost.code, 250);
+      assert.match(directLost.stderr, /^hindsight wal-fetch: storage .*unable to read/);
     } finally {
       await server.close();
       await source.close();
