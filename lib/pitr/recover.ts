@@ -106,7 +106,7 @@ export async function runRecovery(server: RecoveryServer, options: {
   onTick?: (state: { replayLsn: string | null }) => void;
   logFrom?: number;
 }): Promise<RecoveryOutcome> {
-  const target: PgTarget = { ...options.connectAs, host: '127.0.0.1', port: server.port };
+  let target: PgTarget = { ...options.connectAs, host: '127.0.0.1', port: server.port };
   const logFrom = options.logFrom ?? (await server.log()).length;
   await server.start();
   // pg_ctl start -W returns before the postmaster has written its pid file: until it has been seen
@@ -158,8 +158,14 @@ export async function runRecovery(server: RecoveryServer, options: {
       } finally {
         await client.end().catch(() => undefined);
       }
-    } catch {
-      // Not accepting connections until consistent: expected for a while.
+    } catch (error) {
+      const kind = error instanceof HindsightError ? error.kind : undefined;
+      // A target before the database was created: any database of the cluster can answer.
+      if (kind === 'not_found' && target.database !== 'postgres') target = { ...target, database: 'postgres' };
+      else if (kind === 'access_denied') {
+        throw new HindsightError('access_denied', `the restored server in ${server.dataDir} does not let the registered user in to follow recovery: ${(error as Error).message}`);
+      }
+      // Otherwise it does not accept connections until consistent: expected for a while.
       options.onTick?.({ replayLsn: null });
     }
     await sleep(500);
