@@ -26,16 +26,22 @@ export interface WalActivityDeps {
   budget?: { sandboxRoot: string };
 }
 
-/** Heartbeats on every call; signals the workflow at most every `everyMs`, and never fails on a lost signal. */
+/**
+ * Heartbeats on every call; signals the workflow at most every `everyMs` (at once when its `state`
+ * changes), and never fails on a lost signal.
+ */
 function liveReport(deps: WalActivityDeps, everyMs: number) {
   let last = 0;
+  let lastState: unknown;
   return (report: object) => {
     const ctx = Context.current();
     ctx.heartbeat(report);
     const now = Date.now();
     const execution = ctx.info.workflowExecution;
-    if (!deps.progress || !execution || now - last < everyMs) return;
+    const state = (report as { state?: unknown }).state;
+    if (!deps.progress || !execution || (now - last < everyMs && state === lastState)) return;
     last = now;
+    lastState = state;
     deps.progress.send(execution.workflowId, execution.runId, 'reportProgress', report).catch(() => undefined);
   };
 }
