@@ -1,5 +1,5 @@
 import {
-  ApplicationFailure, CancellationScope, isCancellation, proxyActivities, setHandler, uuid4,
+  ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, proxyActivities, setHandler, uuid4,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import {
@@ -75,7 +75,8 @@ export async function pitrRestore(raw: PitrRestoreInput): Promise<PitrOutcome> {
     const message = aborted ? abortReason : rootMessage(error);
     progress.stage = aborted ? 'aborted' : 'failed';
     progress.error = message;
-    if (aborted) throw error;
+    // Whether the abort caught the plan or the restore activity, the run ends cancelled, with the reason.
+    if (aborted) throw new CancelledFailure(message);
     throw ApplicationFailure.nonRetryable(`point-in-time restore of database "${input.database}" failed: ${message}`, 'restore_failed');
   }
 }

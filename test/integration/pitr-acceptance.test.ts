@@ -155,6 +155,7 @@ describe('point-in-time restore: the acceptance gate', () => {
     await assert.rejects(handle.result(), (error: unknown) => {
       assert.ok(error instanceof WorkflowFailedError);
       assert.equal((error.cause as { name?: string } | undefined)?.name, 'CancelledFailure');
+      assert.equal((error.cause as { message?: string } | undefined)?.message, 'aborted: changed my mind');
       return true;
     });
     const progress = await handle.query(pitrProgressQuery);
