@@ -270,11 +270,39 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
     await wal().recordSegment({ ...complete });
   });
 
+  it('refuses PITR for a second database of the same cluster (WAL is per cluster)', async () => {
+    const other = await createDatabase(source, 'shop_reports');
+    await platform.ops.addDatabase({ name: 'reports', url: targetUrl(other), verifyAfterBackup: false });
+    await assert.rejects(pitr.enable('reports', { firstBaseBackup: false }), /"shop" already archives the WAL of this PostgreSQL cluster/);
+  });
+
   it('stops on request, ships what it has, and drops the slot', async () => {
     const result = await pitr.disable('shop');
     assert.equal(result.archiver?.state, 'stopped');
     assert.equal(result.slotDropped, true);
     const slots = await query<{ n: string }>(`select count(*)::text as n from pg_replication_slots where slot_name = 'hindsight_shop'`);
     assert.equal(slots[0]!.n, '0');
+  });
+
+  it('continues as new between activity runs without a gap', async () => {
+    await pitr.enable('shop', { firstBaseBackup: false, archiverRunForMs: 2000 });
+    const from = await currentLsn();
+    const writer = startWriter(target);
+    for (let i = 0; i < 6; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await switchWal();
+    }
+    await writer.stop();
+    const last = await currentLsn();
+    const size = (await wal().config('shop')).walSegmentSize!;
+    const status = await waitFor('two runs and the last switched segment archived', async () => {
+      const s = await platform.client.workflow.getHandle('wal/shop').query(walStatusQuery);
+      const complete = (await wal().segmentsOf('shop')).filter((x) => x.complete && x.endLsn > from);
+      return s.runs >= 2 && complete.some((x) => x.endLsn >= last - (last % BigInt(size))) ? s : undefined;
+    }, 30_000, 250);
+    const complete = (await wal().segmentsOf('shop')).filter((x) => x.complete && x.endLsn > from);
+    for (let i = 1; i < complete.length; i++) assert.equal(complete[i]!.segno, complete[i - 1]!.segno + 1n, `no gap before ${complete[i]!.name}`);
+    assert.ok(complete.length >= 5, `${complete.length} complete segments over ${status.runs} runs`);
+    await pitr.disable('shop');
   });
 });
