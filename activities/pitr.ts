@@ -178,7 +178,7 @@ export const createPitrActivities = (deps: PitrDeps) => {
           logger.info({ database: input.database, baseBackupId: backup.id, dataDir, attempt: ctx.info.attempt }, 'extracting base backup');
           const driver = await source.driver(backup.storageName);
           await extractBaseBackup({
-            driver, objectKey: backup.objectKey, key, dataDir, signal,
+            driver, objectKey: backup.objectKey, key, dataDir, signal, expectedSha256: backup.sha256,
             onBytes: (bytes) => { progress.extractedBytes = bytes; report(progress); },
           });
           fetcher = await startWalFetchServer({

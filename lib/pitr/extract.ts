@@ -66,6 +66,8 @@ export async function extractBaseBackup(options: {
   objectKey: string;
   key: SecretKey;
   dataDir: string;
+  /** The catalog's SHA-256 of the tar: a mismatch fails the restore (the caller empties the directory). */
+  expectedSha256?: string | null;
   signal?: AbortSignal;
   onBytes?: (bytes: number) => void;
 }): Promise<{ rawBytes: number; storedBytes: number }> {
@@ -79,6 +81,9 @@ export async function extractBaseBackup(options: {
     await (options.signal ? pipeline(stream, meter, tar.stdin, { signal: options.signal }) : pipeline(stream, meter, tar.stdin));
     const [result, exit] = await Promise.all([done, exited]);
     if (exit.code !== 0) throw new HindsightError('tool_failed', `tar failed extracting base backup ${options.objectKey}: ${stderr() || `exit code ${exit.code}`}`);
+    if (options.expectedSha256 && result.rawSha256 !== options.expectedSha256) {
+      throw new HindsightError('integrity', `base backup ${options.objectKey} in storage ${options.driver.label} decodes to SHA-256 ${result.rawSha256}, but the catalog recorded ${options.expectedSha256}`);
+    }
     await finishDataDirectory(options.dataDir);
     return { rawBytes: result.rawBytes, storedBytes: result.storedBytes };
   } catch (error) {
