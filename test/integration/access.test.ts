@@ -294,9 +294,11 @@ describe('users, workspaces, roles and the audit log', () => {
       const hookForm = new URLSearchParams({ kind: 'post_backup', scope: 'database', script: `echo saved by ${role}`, timeoutSeconds: '30' }).toString();
       const saved = await fetch(`${server.url}/hooks/shop?/save`, {
         method: 'POST', body: hookForm, redirect: 'manual',
-        headers: { cookie: cookies.get(role)!, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { cookie: cookies.get(role)!, origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
       });
-      assert.equal(saved.status, roleAllows(role, 'hook.edit') ? 200 : 403, `hook save as ${role}`);
+      const answer = await saved.json() as { type: string; status?: number; data?: string };
+      if (roleAllows(role, 'hook.edit')) assert.equal(answer.type, 'success', `hook save as ${role}: ${JSON.stringify(answer)}`);
+      else assert.deepEqual([answer.type, answer.status], ['failure', 403], `hook save as ${role}: ${JSON.stringify(answer)}`);
     }
     const hooks = await platform.runtime.catalog.pool.query<{ script: string }>(`select h.script from hooks h join databases d on d.id = h.database_id where d.name = 'shop' and h.kind = 'post_backup'`);
     assert.deepEqual(hooks.rows.map((r) => r.script), ['echo saved by owner']);
