@@ -22,7 +22,7 @@ export interface WalActivityDeps {
   logger: Logger;
   /** Signals the running workflow so that its `status`/`progress` query is live. */
   progress?: { send(workflowId: string, runId: string, signal: 'reportProgress', report: object): Promise<void> };
-  /** Where the WAL spool lives on this host: `<root>/wal-spool/<db>`. */
+  /** The WAL spool lives beside the sandbox root on this host: `<parent>/hindsight-wal-spool/<db>`. */
   budget?: { sandboxRoot: string };
 }
 
@@ -49,7 +49,9 @@ function liveReport(deps: WalActivityDeps, everyMs: number) {
 /** The PITR archive: WAL streaming, base backups, and the settings they run by. */
 export const createWalActivities = (deps: WalActivityDeps) => {
   const { catalog, key, logger } = deps;
-  const spoolRoot = path.join(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes'), 'wal-spool');
+  // Beside the sandbox root, not inside it: the spool is private to this worker's user, while the
+  // sandbox root must belong to the user sandbox servers run as, and it is created by whoever comes first.
+  const spoolRoot = path.join(path.dirname(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes')), 'hindsight-wal-spool');
 
   async function pitrStorage(database: string): Promise<{ name: string; driver: StorageDriver }> {
     const config = await catalog.wal.config(database);
