@@ -19,6 +19,8 @@ import { createHookActivities } from './hooks.ts';
 import { createRetentionActivities } from './retention.ts';
 import { createVerificationActivities, type VerificationDeps } from './verification.ts';
 import { createNotificationActivities, createOutbox, notifyBackupOutcome, type NotificationDeps } from './notifications.ts';
+import { createPitrActivities } from './pitr.ts';
+import { createWalActivities } from './wal.ts';
 
 /** Lets a long activity show its bytes in its workflow's `progress` query. */
 export interface ProgressSink {
@@ -93,6 +95,8 @@ export const createActivities = (deps: ActivityDeps) => {
     ...createRetentionActivities(deps),
     ...createHookActivities(deps),
     ...createNotificationActivities(deps),
+    ...createPitrActivities(deps),
+    ...createWalActivities(deps),
 
     /** Connects to the source and reports its version; fails fast with a named cause. */
     async probeDatabase(input: { database: string }): Promise<{ serverVersion: string; sizeBytes: number }> {

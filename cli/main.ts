@@ -18,6 +18,11 @@ import type { VerificationSummary } from '../lib/verify/report.ts';
 import { formatBytes, printJson, printTable, reportFailure, UsageError } from './output.ts';
 import { backupRoleCommand, hookCommand, hookUsage, printBackupRoleOffer } from './hooks.ts';
 import { notifierUsage, runDbOverdue, runNotifierCommand } from './notifiers.ts';
+import { pitrInputFromFlags, startPitrRestore, wantsPitrRestore } from './pitr-restore.ts';
+import { walFetchCommand } from './wal-fetch.ts';
+import { pitrUsage, runPitrCommand } from './pitr.ts';
+import { createActorPitr } from '../services/actor-pitr.ts';
+import { createPitrOperations } from '../services/pitr.ts';
 
 const usage = `usage: hindsight <command> [options] [--json]
 
@@ -42,6 +47,9 @@ const usage = `usage: hindsight <command> [options] [--json]
   download <backup-id> -o <file> [--encrypted]  the pg_dump archive (or the stored object), checksum-verified
   backup-copy <backup-id> [--wait]            copies a partial backup into the storages it missed
   restore <db> [--backup <id>] (--to <postgres-url> | --to-database <name>) [--wait]
+  restore <db> (--time <RFC 3339> | --lsn <X/Y> | --xid <n> | --name <restore point> | --latest | --immediate)
+               (--to <empty directory> [--agent <name>] | --to-sandbox) [--wait]   point-in-time restore from the WAL archive
+  wal-fetch <wal file> <path> [--socket <path> | --database <name>]   restore_command (exit 1: not archived)
   doctor                                      checks the catalog, Temporal, workers, storages, tools and databases
   decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it)
   user create <email> (--owner | --role <role>) [--workspace <name>] [--name <display name>] [--password-file <file>]
@@ -53,8 +61,7 @@ const usage = `usage: hindsight <command> [options] [--json]
 
   The CLI acts as the local operator (every right, audited as cli:<os user>); --as <email> or
   HINDSIGHT_AS=<email> makes it act with that user's roles.
-${hookUsage}${notifierUsage}`;
-
+${hookUsage}${notifierUsage}${pitrUsage}`;
 
 const { values: flags, positionals } = (() => {
   try {
@@ -78,6 +85,15 @@ const { values: flags, positionals } = (() => {
         backup: { type: 'string' },
         to: { type: 'string' },
         'to-database': { type: 'string' },
+        time: { type: 'string' },
+        lsn: { type: 'string' },
+        xid: { type: 'string' },
+        name: { type: 'string' },
+        latest: { type: 'boolean' },
+        immediate: { type: 'boolean' },
+        'to-sandbox': { type: 'boolean' },
+        socket: { type: 'string' },
+        database: { type: 'string' },
         key: { type: 'string' },
         output: { type: 'string', short: 'o' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -85,7 +101,6 @@ const { values: flags, positionals } = (() => {
         workspace: { type: 'string' },
         owner: { type: 'boolean', default: false },
         role: { type: 'string' },
-        name: { type: 'string' },
         'password-file': { type: 'string' },
         actor: { type: 'string' },
         action: { type: 'string' },
@@ -95,6 +110,9 @@ const { values: flags, positionals } = (() => {
         timeout: { type: 'string' },
         pitr: { type: 'boolean', default: false },
         'admin-url': { type: 'string' },
+        'slot-max-mb': { type: 'string' },
+        'base-schedule': { type: 'string' },
+        agent: { type: 'string' },
       },
     });
   } catch (error) {
@@ -113,6 +131,9 @@ function need<T>(value: T | undefined, what: string): T {
 interface Session { runtime: Runtime; temporal: Client; ops: ActorOperations; access: AccessService; actor: Actor }
 
 /** The services as the CLI's actor may use them (services/authz.ts decides; cli/access.ts says who). */
+const actorPitr = (runtime: Runtime, temporal: Client, actor: Actor) =>
+  createActorPitr({ runtime, pitr: createPitrOperations(runtime, temporal), authz: createAuthz(runtime.catalog.access) }, actor);
+
 async function withSession<T>(work: (s: Session) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const runtime = await openRuntime(config);
@@ -171,6 +192,7 @@ async function run(): Promise<void> {
   }
   switch (command) {
     case 'db': {
+      if (sub === 'pitr') return runPitrCommand('db pitr', positionals.slice(2), flags, (work) => withSession(({ runtime, temporal, actor }) => work(actorPitr(runtime, temporal, actor))));
       if (sub === 'add') {
         const name = need(arg, 'database name');
         const record = await withSession(async ({ ops, access, actor }) => ops.addDatabase({
@@ -379,6 +401,12 @@ async function run(): Promise<void> {
     }
     case 'restore': {
       const database = need(sub, 'database name');
+      if (wantsPitrRestore(flags)) {
+        const input = pitrInputFromFlags(database, flags);
+        await withSession(({ temporal, runtime, actor }) => actorPitr(runtime, temporal, actor)
+          .restore(database, input.to, () => startPitrRestore(temporal, runtime.config, input, { wait: flags.wait, json })));
+        return;
+      }
       if (Boolean(flags.to) === Boolean(flags['to-database'])) throw new UsageError(`restore needs exactly one of --to <postgres-url> or --to-database <name>\n${usage}`);
       const to = flags.to ? { url: flags.to } : { database: flags['to-database']! };
       await withSession(async ({ ops }) => {
@@ -398,6 +426,13 @@ async function run(): Promise<void> {
       return hookCommand(positionals.slice(1), flags, json, (work) => withSession(({ ops, access, actor }) => work(ops, async (name) => (await access.workspaceFor(actor, name)).id)));
     case 'notifier':
       return runNotifierCommand(sub, positionals.slice(2), { json, flags, withSession });
+    case 'base-backup':
+    case 'wal-status':
+      return runPitrCommand(command, positionals.slice(1), flags, (work) => withSession(({ runtime, temporal, actor }) => work(actorPitr(runtime, temporal, actor))));
+    case 'wal-fetch': {
+      process.exitCode = await walFetchCommand(sub, arg, { socket: flags.socket, database: flags.database });
+      return;
+    }
     case 'doctor': {
       const checks = await runDoctor(loadConfig());
       if (json) printJson(checks);

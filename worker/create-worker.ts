@@ -12,6 +12,7 @@ import { temporalTls } from '../temporal/tls.ts';
 import { signalVerifier } from '../temporal/verifier.ts';
 import { wakeDelivery } from '../temporal/notify.ts';
 import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/messages.ts';
+import { agentTaskQueue } from '../temporal/wal-archive.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -47,6 +48,8 @@ export interface WorkerRoles {
   main: boolean;
   /** Sandboxed restore verification on `<queue>-verify`. */
   verify: boolean;
+  /** Host-bound activities (WAL streaming, base backups, restores into a directory) on `agent/<name>`. */
+  agent?: string | undefined;
 }
 
 /**
@@ -109,6 +112,17 @@ export async function createHindsightWorker(
       dataConverter,
       shutdownGraceTime,
       maxConcurrentActivityTaskExecutions: jobs,
+    }));
+  }
+  if (roles.agent) {
+    workers.push(await Worker.create({
+      connection,
+      namespace: config.temporalNamespace,
+      taskQueue: agentTaskQueue(roles.agent),
+      activities,
+      dataConverter,
+      shutdownGraceTime,
+      maxConcurrentActivityTaskExecutions: 4,
     }));
   }
   return {

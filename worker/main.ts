@@ -21,10 +21,11 @@ TemporalRuntime.install({
   telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
 });
 
-const usage = `usage: worker [--role all|main|verify] [--max-cpu N] [--max-ram-mb N] [--max-disk-gb N] [--max-concurrent-jobs N] [--sandbox-root DIR] [--shutdown-grace-seconds N]`;
+const usage = `usage: worker [--role all|main|verify|none] [--agent NAME] [--max-cpu N] [--max-ram-mb N] [--max-disk-gb N] [--max-concurrent-jobs N] [--sandbox-root DIR] [--shutdown-grace-seconds N]`;
 
 const flagsSchema = z.object({
-  role: z.enum(['all', 'main', 'verify']).default('all'),
+  role: z.enum(['all', 'main', 'verify', 'none']).optional(),
+  agent: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, '--agent must be a name of letters, digits, "_", "." or "-"').optional(),
   'max-cpu': z.coerce.number().positive('--max-cpu must be a positive number').optional(),
   'max-ram-mb': z.coerce.number().int().min(512, '--max-ram-mb must be at least 512 (one sandbox)').optional(),
   'max-disk-gb': z.coerce.number().positive('--max-disk-gb must be a positive number').optional(),
@@ -36,7 +37,7 @@ const flagsSchema = z.object({
 function parseFlags(sandboxRoot: string): { roles: WorkerRoles; budget: AgentBudget; shutdownGraceSeconds: number | undefined } {
   const { values } = parseArgs({
     options: {
-      role: { type: 'string' }, 'max-cpu': { type: 'string' }, 'max-ram-mb': { type: 'string' }, 'max-disk-gb': { type: 'string' },
+      role: { type: 'string' }, agent: { type: 'string' }, 'max-cpu': { type: 'string' }, 'max-ram-mb': { type: 'string' }, 'max-disk-gb': { type: 'string' },
       'max-concurrent-jobs': { type: 'string' }, 'sandbox-root': { type: 'string' }, 'shutdown-grace-seconds': { type: 'string' },
     },
   });
@@ -45,7 +46,12 @@ function parseFlags(sandboxRoot: string): { roles: WorkerRoles; budget: AgentBud
   const f = parsed.data;
   const base = defaultBudget(sandboxRoot);
   return {
-    roles: { main: f.role !== 'verify', verify: f.role !== 'main' },
+    // An agent on a database host serves only its own queue unless a role is asked for as well.
+    roles: (() => {
+      const role = f.role ?? (f.agent ? 'none' : 'all');
+      if (role === 'none' && !f.agent) throw new Error(`--role none leaves nothing to do without --agent\n${usage}`);
+      return { main: role === 'all' || role === 'main', verify: role === 'all' || role === 'verify', agent: f.agent };
+    })(),
     shutdownGraceSeconds: f['shutdown-grace-seconds'],
     budget: {
       maxCpu: f['max-cpu'] ?? base.maxCpu,

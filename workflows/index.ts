@@ -7,3 +7,7 @@ export { gfsRetention } from './gfs-retention.ts';
 export { scheduledVerification } from './scheduled-verification.ts';
 export { deliverNotifications } from './deliver-notifications.ts';
 export { backupWatchdog } from './backup-watchdog.ts';
+export { walArchiver } from './wal-archiver.ts';
+export { baseBackup } from './base-backup.ts';
+export { pitrRestore } from './pitr-restore.ts';
+export { walChainMonitor } from './wal-chain-monitor.ts';

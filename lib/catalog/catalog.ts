@@ -9,6 +9,7 @@ import { createHealthStore } from './health.ts';
 import { createHookStore, type JobWarning } from './hooks.ts';
 import { createVerificationStore } from './verifications.ts';
 import { createNotifierStore } from './notifiers.ts';
+import { createWalStore } from './wal.ts';
 import { joinSecrets, splitSecrets, storageConfigSchema, type StorageConfig } from '../storage/index.ts';
 
 export type BackupStatus = 'running' | 'complete' | 'partial' | 'failed' | 'cancelled';
@@ -207,6 +208,7 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
     hooks: createHookStore(pool),
     access: createAccessStore(pool),
     notifiers: createNotifierStore(pool, key),
+    wal: createWalStore(pool, key),
 
     async close(): Promise<void> {
       await pool.end();

@@ -1,0 +1,246 @@
+import { access, chmod, mkdir, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Context } from '@temporalio/activity';
+import type { Catalog } from '../lib/catalog/catalog.ts';
+import type { SecretKey } from '../lib/crypto/secret-key.ts';
+import { HindsightError, errorMessage } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
+import { freePort } from '../lib/net/free-port.ts';
+import { connect } from '../lib/pg/connection.ts';
+import { parseLsn } from '../lib/wal/lsn.ts';
+import { chainView, loadChain, type LoadedChain } from '../lib/pitr/chain-source.ts';
+import { emptyDirectory, extractBaseBackup, prepareDataDirectory } from '../lib/pitr/extract.ts';
+import { handToServerUser, runningAsRoot, serverUserCanEnter } from '../lib/pitr/os-user.ts';
+import { describeTarget, extendHeadToNow, planRestore } from '../lib/pitr/plan.ts';
+import { recoveryServer, runRecovery, type RecoveryServer } from '../lib/pitr/recover.ts';
+import { recoverySettings, shellQuote, writeRecoverySettings } from '../lib/pitr/recovery-settings.ts';
+import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-server.ts';
+import { createWalSource } from '../lib/pitr/wal-source.ts';
+import { createStorageDriver } from '../lib/storage/index.ts';
+import type { ChainView, PitrDestination, PitrTarget } from '../temporal/pitr.ts';
+import { translated } from './failures.ts';
+
+const exists = (file: string) => access(file).then(() => true, () => false);
+
+/** The fast restore_command entry (plain JavaScript, see bin/hindsight-wal-fetch.mjs). */
+export const WAL_FETCH_ENTRY = fileURLToPath(new URL('../bin/hindsight-wal-fetch.mjs', import.meta.url));
+
+export interface PitrDeps {
+  catalog: Catalog;
+  key: SecretKey;
+  logger: Logger;
+  budget?: { sandboxRoot: string };
+  progress?: { send(workflowId: string, runId: string, signal: 'reportProgress', report: object): Promise<void> };
+}
+
+export interface PitrPlanView {
+  baseBackupId: string;
+  timeline: number;
+  window: string;
+  endsAtHead: boolean;
+  agent: string | null;
+}
+
+export interface PitrRestoreResult {
+  reachedLsn: string;
+  lastTransactionTime: string | null;
+  newTimeline: number;
+  dataDirectory: string | null;
+  port: number | null;
+  kept: boolean;
+  note: string | null;
+  segmentsFetched: number;
+}
+
+/**
+ * `<sandbox root>/pitr-<id>`, owned by the server's user. The sandbox root is Hindsight's own and
+ * must be traversable by that user (README: HINDSIGHT_SANDBOX_ROOT); a root-owned one made 0700 by
+ * another part of the worker is opened to traversal (o+x, no listing) rather than failing.
+ */
+async function prepareSandboxDir(sandboxDir: string): Promise<void> {
+  const root = path.dirname(sandboxDir);
+  await mkdir(root, { recursive: true, mode: 0o711 });
+  if (!(await serverUserCanEnter(root)) && runningAsRoot()) {
+    const info = await stat(root);
+    if (info.uid === 0) await chmod(root, (info.mode & 0o777) | 0o011);
+  }
+  await mkdir(sandboxDir, { mode: 0o700 });
+  await handToServerUser(sandboxDir);
+}
+
+export const createPitrActivities = (deps: PitrDeps) => {
+  const { catalog, key, logger } = deps;
+
+  async function chainWithStorage(database: string) {
+    const config = await catalog.wal.config(database);
+    if (!config.storageName) return loadChain(catalog, database);
+    const driver = createStorageDriver(config.storageName, await catalog.storageConfig(config.storageName));
+    try {
+      return await loadChain(catalog, database, driver);
+    } finally {
+      await driver.close?.().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Asks the database how far it has written (a primary only): when storage already holds all of
+   * it, the archive is complete as of now. A server that cannot be reached changes nothing.
+   */
+  async function serverConfirmedHead(database: string, chain: LoadedChain): Promise<LoadedChain> {
+    if (chain.analysis.windows.length === 0) return chain;
+    try {
+      const client = await connect(database, await catalog.databaseTarget(database));
+      try {
+        const checkedAt = new Date();
+        const { rows } = await client.query<{ lsn: string | null; wal: string | null }>(
+          `select case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as lsn,
+                  case when pg_is_in_recovery() then null else pg_walfile_name(pg_current_wal_lsn()) end as wal`,
+        );
+        const row = rows[0];
+        if (!row?.lsn || !row.wal) return chain;
+        return extendHeadToNow(chain, { timeline: Number.parseInt(row.wal.slice(0, 8), 16), lsn: parseLsn(row.lsn) }, checkedAt);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    } catch (error) {
+      logger.debug({ database, err: errorMessage(error) }, 'could not ask the database how far it has written');
+      return chain;
+    }
+  }
+
+  function reporter() {
+    const ctx = Context.current();
+    let last = 0;
+    return (report: { extractedBytes?: number; segmentsFetched?: number; replayLsn?: string }) => {
+      ctx.heartbeat(report);
+      const now = Date.now();
+      const execution = ctx.info.workflowExecution;
+      if (!deps.progress || !execution || now - last < 2000) return;
+      last = now;
+      deps.progress.send(execution.workflowId, execution.runId, 'reportProgress', report).catch(() => undefined);
+    };
+  }
+
+  return {
+    /** The recoverable windows and gaps, with every listed object looked up in storage. */
+    async walChain(input: { database: string }): Promise<ChainView> {
+      return translated(async () => chainView(await chainWithStorage(input.database), new Date()));
+    },
+
+    /** Chooses the base backup and timeline for a target, or fails naming the windows. */
+    async planPitrRestore(input: { database: string; target: PitrTarget }): Promise<PitrPlanView> {
+      return translated(async () => {
+        const chain = await serverConfirmedHead(input.database, await chainWithStorage(input.database));
+        const { timezone } = await catalog.getDatabase(input.database);
+        const plan = planRestore(chain, input.target, { timeZone: timezone });
+        const window = chainView({ ...chain, analysis: { ...chain.analysis, windows: [plan.window] } }, new Date()).windows[0]!;
+        logger.info({ database: input.database, target: describeTarget(input.target), baseBackupId: plan.baseBackupId, timeline: plan.timeline }, 'point-in-time restore planned');
+        return { baseBackupId: plan.baseBackupId, timeline: plan.timeline, window: window.text, endsAtHead: plan.endsAtHead, agent: chain.agent };
+      });
+    },
+
+    /**
+     * Extracts the base backup, recovers to the target with restore_command served from the
+     * archive, and waits for promotion. A directory target is left running on its port; a sandbox
+     * is stopped and removed once the result is known. On failure the directory is emptied again,
+     * so that a retry starts clean.
+     */
+    async restoreToPointInTime(input: {
+      database: string; restoreId: string; baseBackupId: string; timeline: number; target: PitrTarget; to: PitrDestination;
+      /** From the plan: whether an idle-database time target may promote at the end of the archive. */
+      endsAtHead?: boolean;
+    }): Promise<PitrRestoreResult> {
+      return translated(async () => {
+        const ctx = Context.current();
+        const signal = ctx.cancellationSignal;
+        const report = reporter();
+        const config = await catalog.wal.config(input.database);
+        const backup = await catalog.wal.getBaseBackup(input.baseBackupId);
+        if (backup.status !== 'complete' || !backup.systemIdentifier || config.walSegmentSize === null) {
+          throw new HindsightError('bad_input', `base backup ${input.baseBackupId} is ${backup.status}: only a complete base backup can be restored`);
+        }
+        const sandbox = 'sandbox' in input.to;
+        const sandboxDir = path.join(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes'), input.restoreId);
+        const dataDir = 'directory' in input.to ? path.resolve(input.to.directory) : path.join(sandboxDir, 'data');
+        if (sandbox) await prepareSandboxDir(sandboxDir);
+        await prepareDataDirectory(dataDir, input.restoreId, async () => {
+          if (await exists(path.join(dataDir, 'PG_VERSION'))) await (await recoveryServer(dataDir, 0)).stop('immediate');
+        });
+
+        const source = createWalSource(catalog, { database: input.database, systemIdentifier: backup.systemIdentifier, segmentSize: config.walSegmentSize });
+        const progress = { extractedBytes: 0, segmentsFetched: 0, replayLsn: undefined as string | undefined };
+        const beat = setInterval(() => report(progress), 5000);
+        let fetcher: WalFetchServer | undefined;
+        let server: RecoveryServer | undefined;
+        try {
+          logger.info({ database: input.database, baseBackupId: backup.id, dataDir, attempt: ctx.info.attempt }, 'extracting base backup');
+          const driver = await source.driver(backup.storageName);
+          await extractBaseBackup({
+            driver, objectKey: backup.objectKey, key, dataDir, signal, expectedSha256: backup.sha256,
+            onBytes: (bytes) => { progress.extractedBytes = bytes; report(progress); },
+          });
+          fetcher = await startWalFetchServer({
+            source, key, dataDir, logger, signal,
+            onFetched: () => { progress.segmentsFetched += 1; report(progress); },
+          });
+          const port = await freePort();
+          const restoreCommand = `${[process.execPath, WAL_FETCH_ENTRY, '--socket', fetcher.socketPath].map(shellQuote).join(' ')} %f %p`;
+          const settings = (target: Parameters<typeof recoverySettings>[0]['target']) => recoverySettings({ target, timeline: input.timeline, restoreCommand, port });
+          await writeRecoverySettings(dataDir, settings(input.target));
+          server = await recoveryServer(dataDir, port);
+          const connectAs = await catalog.databaseTarget(input.database);
+          const onTick = (s: { replayLsn: string | null }) => {
+            if (s.replayLsn) progress.replayLsn = s.replayLsn;
+            report(progress);
+          };
+          let outcome = await runRecovery(server, { connectAs, signal, onTick });
+          let note: string | null = null;
+          if (outcome.kind === 'target_not_reached') {
+            if (typeof input.target !== 'object' || !('time' in input.target)) {
+              throw new HindsightError('bad_input', `recovery replayed every archived byte (to ${outcome.redoDoneAt}) without reaching ${describeTarget(input.target)}: the target does not exist in this timeline's WAL`);
+            }
+            if (input.endsAtHead === false) {
+              throw new HindsightError('bad_input', `recovery replayed the archive to ${outcome.redoDoneAt}, where a gap begins, without reaching ${describeTarget(input.target)}: transactions up to the target may be in the missing WAL, so the restore is refused rather than silently ending early; choose a time before the gap or after the next base backup`);
+            }
+            // The archive holds every byte up to the target (validated against the window) and no commit after it.
+            note = `no transaction committed between the last one in the archive and ${input.target.time}: recovery replayed everything archived (to ${outcome.redoDoneAt}) and promoted there`;
+            logger.info({ database: input.database, redoDoneAt: outcome.redoDoneAt }, 'time target after the last commit: promoting at the end of the archive');
+            await writeRecoverySettings(dataDir, settings({ lsnReached: outcome.redoDoneAt }));
+            outcome = await runRecovery(server, { connectAs, signal, onTick });
+            if (outcome.kind !== 'promoted') throw new HindsightError('tool_failed', `recovery to ${outcome.redoDoneAt} did not complete`);
+          }
+          const result = outcome.result;
+          logger.info({ database: input.database, dataDir, port, ...result }, 'point-in-time restore promoted');
+          const segmentsFetched = fetcher.fetched();
+          if (sandbox) {
+            await server.stop('fast');
+            await rm(sandboxDir, { recursive: true, force: true, maxRetries: 3 });
+          }
+          return {
+            ...result,
+            dataDirectory: sandbox ? null : dataDir,
+            port: sandbox ? null : port,
+            kept: !sandbox,
+            note,
+            segmentsFetched,
+          };
+        } catch (error) {
+          const log = server ? (await server.log()).trim().split('\n').slice(-3).join(' | ') : '';
+          await server?.stop('immediate').catch(() => undefined);
+          if (sandbox) await rm(sandboxDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
+          else await emptyDirectory(dataDir).catch(() => undefined);
+          logger.warn({ database: input.database, dataDir, err: errorMessage(error), log }, 'point-in-time restore failed; the directory was emptied');
+          throw error;
+        } finally {
+          clearInterval(beat);
+          await fetcher?.close().catch(() => undefined);
+          await source.close();
+        }
+      });
+    },
+  };
+};
+
+export type PitrActivities = ReturnType<typeof createPitrActivities>;

@@ -1,0 +1,66 @@
+/**
+ * `hindsight restore <db> --time|--lsn|--xid|--name|--latest|--immediate (--to <dir> | --to-sandbox) [--wait]`:
+ * starts the pitrRestore workflow (the `--backup` path of `restore` stays the logical one).
+ */
+import type { Client } from '@temporalio/client';
+import { WorkflowIdConflictPolicy } from '@temporalio/client';
+import type { Config } from '../lib/config.ts';
+import { describeInputError } from '../temporal/inputs.ts';
+import { pitrRestoreInput, pitrRestoreWorkflowId, type PitrOutcome, type PitrRestoreInput } from '../temporal/pitr.ts';
+import { printJson, UsageError } from './output.ts';
+
+export interface PitrRestoreFlags {
+  time?: string | undefined;
+  lsn?: string | undefined;
+  xid?: string | undefined;
+  name?: string | undefined;
+  latest?: boolean | undefined;
+  immediate?: boolean | undefined;
+  to?: string | undefined;
+  'to-sandbox'?: boolean | undefined;
+  agent?: string | undefined;
+}
+
+/** True when the flags ask for a point-in-time restore rather than a logical one. */
+export function wantsPitrRestore(flags: PitrRestoreFlags): boolean {
+  return [flags.time, flags.lsn, flags.xid, flags.name].some((v) => v !== undefined) || Boolean(flags.latest) || Boolean(flags.immediate) || Boolean(flags['to-sandbox']);
+}
+
+export function pitrInputFromFlags(database: string, flags: PitrRestoreFlags): PitrRestoreInput {
+  const targets: Array<PitrRestoreInput['target']> = [
+    ...(flags.time !== undefined ? [{ time: flags.time }] : []),
+    ...(flags.lsn !== undefined ? [{ lsn: flags.lsn }] : []),
+    ...(flags.xid !== undefined ? [{ xid: flags.xid }] : []),
+    ...(flags.name !== undefined ? [{ name: flags.name }] : []),
+    ...(flags.latest ? ['latest' as const] : []),
+    ...(flags.immediate ? ['immediate' as const] : []),
+  ];
+  if (targets.length !== 1) throw new UsageError('a point-in-time restore needs exactly one of --time <RFC 3339>, --lsn <X/Y>, --xid <n>, --name <restore point>, --latest, --immediate');
+  if (Boolean(flags.to) === Boolean(flags['to-sandbox'])) throw new UsageError('a point-in-time restore needs exactly one of --to <empty directory> or --to-sandbox');
+  const to = flags['to-sandbox'] ? { sandbox: true as const } : { directory: flags.to!, ...(flags.agent ? { agent: flags.agent } : {}) };
+  const input = { database, target: targets[0]!, to };
+  const parsed = pitrRestoreInput.safeParse(input);
+  if (!parsed.success) throw new UsageError(describeInputError('pitrRestore', parsed.error));
+  return input;
+}
+
+export function describeOutcome(o: PitrOutcome): string {
+  const where = o.kept ? `running on 127.0.0.1:${o.port} from ${o.dataDirectory}` : 'sandbox checked and removed';
+  const last = o.lastTransactionTime ? `, last transaction committed at ${o.lastTransactionTime}` : '';
+  return `restored "${o.database}" from base backup ${o.baseBackupId} to LSN ${o.reachedLsn}${last}; promoted on timeline ${o.newTimeline}, ${where}${o.note ? `\nnote: ${o.note}` : ''}\n`;
+}
+
+export async function startPitrRestore(temporal: Client, config: Pick<Config, 'taskQueue'>, input: PitrRestoreInput, options: { wait: boolean; json: boolean }): Promise<void> {
+  const workflowId = pitrRestoreWorkflowId(input.database, new Date());
+  const handle = await temporal.workflow.start('pitrRestore', {
+    taskQueue: config.taskQueue, workflowId, args: [input], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+  });
+  if (!options.wait) {
+    if (options.json) printJson({ workflowId });
+    else process.stdout.write(`${workflowId}\n`);
+    return;
+  }
+  const outcome = (await handle.result()) as PitrOutcome;
+  if (options.json) printJson({ ...outcome, workflowId });
+  else process.stdout.write(describeOutcome(outcome));
+}

@@ -1,0 +1,90 @@
+import type { ActorPitr } from '../services/actor-pitr.ts';
+import type { WalStatus } from '../services/pitr.ts';
+import { formatBytes, printJson, UsageError } from './output.ts';
+
+export const pitrUsage = `  db pitr <db> on [--slot-max-mb N] [--base-schedule <cron>] [--agent <name>]   stream WAL, take a first base backup
+  db pitr <db> off                            stop streaming and drop the replication slot (archived WAL stays)
+  base-backup <db> [--wait]                   a physical base backup now
+  wal-status <db>                             newest WAL in storage and its age, slot retention
+`;
+
+export interface PitrFlags {
+  json: boolean;
+  wait: boolean;
+  'slot-max-mb'?: string | undefined;
+  'base-schedule'?: string | undefined;
+  agent?: string | undefined;
+}
+
+/** Runs work with the PITR operations of the CLI's actor (the local operator, or HINDSIGHT_AS). */
+export type WithPitr = <T>(work: (pitr: ActorPitr) => Promise<T>) => Promise<T>;
+
+function positiveInt(value: string, flag: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} must be a whole number of at least 1, not "${value}"`);
+  return Number(value);
+}
+
+function describeStatus(s: WalStatus): string {
+  const lines = [`database "${s.database}": PITR ${s.enabled ? 'on' : 'off'}${s.slot ? `, slot ${s.slot}` : ''}${s.systemIdentifier ? `, system ${s.systemIdentifier}` : ''}`];
+  lines.push(s.durableLsn
+    ? `  newest WAL in storage: ${s.durableLsn} on timeline ${s.timeline}, ${s.durableAgeSeconds!.toFixed(1)} s old (${s.durableAt})`
+    : '  no WAL in storage yet');
+  lines.push(`  segments: ${s.segments.complete} complete, ${s.segments.partial} partial`);
+  if (s.serverFlushLsn) lines.push(`  server: flushed by the receiver ${s.serverFlushLsn}`);
+  lines.push(`  slot retains ${s.slotRetainedBytes === null ? 'unknown' : formatBytes(s.slotRetainedBytes)}${s.slotMaxBytes ? ` (alert above ${formatBytes(s.slotMaxBytes)})` : ''}`);
+  if (s.archiver) lines.push(`  archiver: ${s.archiver.state}${s.archiver.receiver?.lastError ? ` — last error: ${s.archiver.receiver.lastError}` : ''}`);
+  else lines.push(`  archiver: not running${s.archiverError ? ` (${s.archiverError.split('\n')[0]})` : ''}`);
+  if (s.lastBaseBackup) lines.push(`  last base backup: ${s.lastBaseBackup.id} ${s.lastBaseBackup.status}${s.lastBaseBackup.stopTime ? ` at ${s.lastBaseBackup.stopTime}` : ''}${s.lastBaseBackup.startLsn ? ` (${s.lastBaseBackup.startLsn} – ${s.lastBaseBackup.stopLsn})` : ''}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** `db pitr`, `base-backup` and `wal-status`. */
+export async function runPitrCommand(command: string, args: string[], flags: PitrFlags, withPitr: WithPitr): Promise<void> {
+  const { json } = flags;
+  if (command === 'db pitr') {
+    const [database, mode] = args;
+    if (!database || (mode !== 'on' && mode !== 'off')) throw new UsageError(`usage:\n${pitrUsage}`);
+    if (mode === 'on') {
+      const result = await withPitr((pitr) => pitr.enable(database, {
+        ...(flags['slot-max-mb'] !== undefined ? { slotMaxMb: positiveInt(flags['slot-max-mb'], '--slot-max-mb') } : {}),
+        ...(flags['base-schedule'] !== undefined ? { baseSchedule: flags['base-schedule'] === 'off' ? null : flags['base-schedule'] } : {}),
+        ...(flags.agent !== undefined ? { agent: flags.agent === 'none' ? null : flags.agent } : {}),
+      }));
+      if (json) printJson({ ...result, baseBackup: result.baseBackup ? { baseBackupId: result.baseBackup.baseBackupId, workflowId: result.baseBackup.workflowId } : null });
+      else {
+        process.stdout.write(`PITR on for "${database}": WAL streams in ${result.archiverWorkflowId}${result.chainMonitorWorkflowId ? `, chain watched by ${result.chainMonitorWorkflowId}` : ''}\n`);
+        if (result.baseBackup) process.stdout.write(`first base backup ${result.baseBackup.baseBackupId} started (${result.baseBackup.workflowId})\n`);
+      }
+      return;
+    }
+    const result = await withPitr((pitr) => pitr.disable(database));
+    if (json) printJson(result);
+    else process.stdout.write(`PITR off for "${database}": streaming stopped${result.slotDropped ? ', replication slot dropped' : ''}; archived WAL and base backups stay in storage\n`);
+    return;
+  }
+  if (command === 'base-backup') {
+    const [database] = args;
+    if (!database) throw new UsageError(`database name is required\nusage:\n${pitrUsage}`);
+    await withPitr(async (pitr) => {
+      const started = await pitr.startBaseBackup(database);
+      if (!flags.wait) {
+        if (json) printJson({ baseBackupId: started.baseBackupId, workflowId: started.workflowId });
+        else process.stdout.write(`${started.baseBackupId}\n`);
+        return;
+      }
+      const result = await started.result();
+      if (json) printJson(result);
+      else process.stdout.write(`base backup ${result.baseBackupId}: ${result.stage}, WAL ${result.startLsn} – ${result.stopLsn} on timeline ${result.timeline}, ${formatBytes(result.rawBytes)} stored as ${formatBytes(result.storedBytes)}\n`);
+    });
+    return;
+  }
+  if (command === 'wal-status') {
+    const [database] = args;
+    if (!database) throw new UsageError(`database name is required\nusage:\n${pitrUsage}`);
+    const status = await withPitr((pitr) => pitr.walStatus(database));
+    if (json) printJson(status);
+    else process.stdout.write(describeStatus(status));
+    return;
+  }
+  throw new UsageError(`unknown command ${command}\nusage:\n${pitrUsage}`);
+}

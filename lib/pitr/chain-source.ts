@@ -1,0 +1,91 @@
+/**
+ * The WAL chain of one database as the catalog records it, checked against what storage really
+ * holds: a segment the catalog lists but storage lacks (deleted by hand, lost by a provider) is a
+ * gap, never assumed present (DESIGN failure mode 1).
+ */
+import type { Catalog } from '../catalog/catalog.ts';
+import type { BaseBackupRecord } from '../catalog/wal.ts';
+import type { StorageDriver } from '../storage/contract.ts';
+import { analyseChain, describeGap, describeWindow, type ChainAnalysis, type ChainBaseBackup } from '../wal/chain.ts';
+import { walPrefix } from '../wal/archive-keys.ts';
+import { formatLsn } from '../wal/lsn.ts';
+import type { ChainView } from '../../temporal/pitr.ts';
+
+export interface LoadedChain {
+  database: string;
+  systemIdentifier: string | null;
+  segmentSize: number | null;
+  storageName: string | null;
+  agent: string | null;
+  analysis: ChainAnalysis;
+  baseBackups: BaseBackupRecord[];
+  runningBaseBackups: number;
+}
+
+const empty: ChainAnalysis = { windows: [], gaps: [], unusableBaseBackups: [] };
+
+/**
+ * Reads segments, histories and complete base backups of the database's current system
+ * identifier. With `driver` (the PITR storage), each object is looked up in one listing of the
+ * archive prefix and of the base-backup prefix.
+ */
+export async function loadChain(catalog: Catalog, database: string, driver?: StorageDriver): Promise<LoadedChain> {
+  const config = await catalog.wal.config(database);
+  const all = await catalog.wal.baseBackupsOf(database);
+  const runningBaseBackups = all.filter((b) => b.status === 'running').length;
+  const base = { database, systemIdentifier: config.systemIdentifier, segmentSize: config.walSegmentSize, storageName: config.storageName, agent: config.agent, runningBaseBackups };
+  const sysid = config.systemIdentifier;
+  if (sysid === null || config.walSegmentSize === null) return { ...base, analysis: empty, baseBackups: [] };
+
+  const [segments, histories] = await Promise.all([
+    catalog.wal.segmentsOf(database, { systemIdentifier: sysid }),
+    catalog.wal.historiesOf(database, { systemIdentifier: sysid }),
+  ]);
+  const complete = all.filter((b) => b.status === 'complete' && b.systemIdentifier === sysid && b.startLsn !== null && b.stopLsn !== null && b.timeline !== null && b.stopTime !== null);
+
+  let stored: Set<string> | undefined;
+  if (driver) {
+    const prefixes = [walPrefix(sysid), walPrefix(sysid).replace(/\/wal$/, '/base')];
+    const listed = await Promise.all(prefixes.map((p) => driver.list(p)));
+    stored = new Set(listed.flat().map((o) => o.key));
+  }
+  const missingBase = complete.filter((b) => stored && !stored.has(b.objectKey));
+  const usableBase = complete.filter((b) => !missingBase.includes(b));
+  const chainBase: ChainBaseBackup[] = usableBase.map((b) => ({ id: b.id, timeline: b.timeline!, startLsn: b.startLsn!, stopLsn: b.stopLsn!, stopTime: b.stopTime! }));
+
+  const analysis = analyseChain({
+    segmentSize: config.walSegmentSize,
+    segments: segments.map((s) => ({
+      timeline: s.timeline, segno: s.segno, endLsn: s.endLsn, complete: s.complete, receivedAt: s.receivedAt,
+      ...(stored ? { inStorage: stored.has(s.objectKey) } : {}),
+    })),
+    baseBackups: chainBase,
+    histories: histories.map((h) => ({ timeline: h.timeline, content: h.content })),
+  });
+  for (const b of missingBase) analysis.unusableBaseBackups.push({ id: b.id, reason: `its object ${b.objectKey} is missing from storage "${b.storageName}"` });
+  return { ...base, analysis, baseBackups: usableBase };
+}
+
+export function chainView(chain: LoadedChain, checkedAt: Date): ChainView {
+  const { analysis } = chain;
+  return {
+    database: chain.database,
+    checkedAt: checkedAt.toISOString(),
+    systemIdentifier: chain.systemIdentifier,
+    windows: analysis.windows.map((w) => ({
+      baseBackupId: w.baseBackupId,
+      timeline: w.timeline,
+      from: { lsn: formatLsn(w.from.lsn), time: w.from.time.toISOString() },
+      to: { lsn: formatLsn(w.to.lsn), time: w.to.time.toISOString() },
+      legs: w.legs.map((l) => ({ timeline: l.timeline, fromLsn: formatLsn(l.fromLsn), toLsn: formatLsn(l.toLsn) })),
+      text: describeWindow(w),
+    })),
+    gaps: analysis.gaps.map((g) => ({
+      timeline: g.timeline, fromLsn: formatLsn(g.fromLsn), toLsn: formatLsn(g.toLsn),
+      missing: g.missing, missingCount: g.missingCount, notInStorage: g.notInStorage, text: describeGap(g),
+    })),
+    unusableBaseBackups: analysis.unusableBaseBackups,
+    completeBaseBackups: chain.baseBackups.length,
+    runningBaseBackups: chain.runningBaseBackups,
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * Which base backup and timeline a point-in-time restore uses, decided before anything is
+ * extracted: a target outside every recoverable window fails at once, naming the windows in UTC
+ * (DESIGN failure modes 3, 4 and 5).
+ */
+import { HindsightError } from '../errors.ts';
+import { chooseWindow, describeWindow, type ChainTarget, type RecoveryWindow } from '../wal/chain.ts';
+import { parseLsn, type Lsn } from '../wal/lsn.ts';
+import type { PitrTarget } from '../../temporal/pitr.ts';
+import type { LoadedChain } from './chain-source.ts';
+
+export interface RestorePlan {
+  window: RecoveryWindow;
+  baseBackupId: string;
+  timeline: number;
+  /**
+   * False when the window ends at a gap rather than at the newest archived byte. Only at the head
+   * of the archive does partial shipping guarantee that every commit up to the window's end time is
+   * archived; before a gap, the end time is when the last segment arrived, and commits between its
+   * last byte and that time may sit in the missing segment.
+   */
+  endsAtHead: boolean;
+}
+
+/**
+ * An idle database writes no WAL, so nothing new reaches the archive and the newest window's end
+ * time would stay at the last upload: a time after the last commit would look outside the window
+ * (DESIGN failure mode 5). When the server itself says it has written nothing beyond what storage
+ * holds on that timeline, the archive is complete as of now, and the head windows end now.
+ */
+export function extendHeadToNow(chain: LoadedChain, server: { timeline: number; lsn: Lsn }, now: Date): LoadedChain {
+  const windows = chain.analysis.windows.map((w) => (w.timeline === server.timeline && server.lsn <= w.to.lsn && now > w.to.time
+    ? { ...w, to: { lsn: w.to.lsn, time: now } }
+    : w));
+  return { ...chain, analysis: { ...chain.analysis, windows } };
+}
+
+export function toChainTarget(target: PitrTarget): ChainTarget {
+  if (target === 'latest' || target === 'immediate') return { kind: target };
+  if ('time' in target) return { kind: 'time', time: new Date(target.time.replace(' ', 'T')) };
+  if ('lsn' in target) return { kind: 'lsn', lsn: parseLsn(target.lsn) };
+  if ('xid' in target) return { kind: 'xid' };
+  return { kind: 'name' };
+}
+
+export function describeTarget(target: PitrTarget): string {
+  if (typeof target === 'string') return target;
+  if ('time' in target) return `time ${target.time} (${new Date(target.time.replace(' ', 'T')).toISOString()})`;
+  if ('lsn' in target) return `LSN ${target.lsn}`;
+  if ('xid' in target) return `transaction ${target.xid}`;
+  return `restore point "${target.name}"`;
+}
+
+/** "2026-11-23 17:43:40 Europe/Paris": a window's bounds as the database's own zone shows them. */
+function inZone(at: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(at);
+  return `${parts} ${timeZone}`;
+}
+
+export function planRestore(chain: LoadedChain, target: PitrTarget, options: { timeZone?: string } = {}): RestorePlan {
+  const { windows } = chain.analysis;
+  const window = chooseWindow(windows, toChainTarget(target));
+  if (window) {
+    const endsAtGap = chain.analysis.gaps.some((g) => g.timeline === window.timeline && g.fromLsn >= window.to.lsn);
+    return { window, baseBackupId: window.baseBackupId, timeline: window.timeline, endsAtHead: !endsAtGap };
+  }
+  const what = describeTarget(target);
+  if (windows.length === 0) {
+    const why = chain.systemIdentifier === null
+      ? 'nothing is archived yet (turn PITR on and let a base backup complete)'
+      : chain.baseBackups.length === 0 ? 'there is no complete base backup (take one with hindsight base-backup)' : chain.analysis.unusableBaseBackups.map((u) => `base backup ${u.id}: ${u.reason}`).join('; ');
+    throw new HindsightError('bad_input', `database "${chain.database}" has no recoverable window, so ${what} cannot be restored: ${why}`);
+  }
+  const zone = options.timeZone && options.timeZone !== 'UTC' ? options.timeZone : undefined;
+  const listed = windows.map((w) => (zone ? `${describeWindow(w)} (${inZone(w.from.time, zone)} to ${inZone(w.to.time, zone)})` : describeWindow(w))).join('; ');
+  const gaps = chain.analysis.gaps.length > 0 ? ` Gaps in the archive: ${chain.analysis.gaps.length} (the WAL chain monitor names them).` : '';
+  throw new HindsightError('bad_input', `${what} is outside every recoverable window of database "${chain.database}"; choose a target inside one of these windows (UTC): ${listed}.${gaps}`);
+}

@@ -1,0 +1,173 @@
+/**
+ * Runs PostgreSQL over a restored data directory until recovery has reached its target and the
+ * server has promoted (pg_is_in_recovery() is false), watching its log for the ways recovery ends
+ * early. On an idle database a time target can lie after the last commit in the archive: PostgreSQL
+ * 13+ then stops with "recovery ended before configured recovery target was reached" after
+ * replaying everything (DESIGN failure mode 5). The target was validated against the window, so the
+ * state at the end of the archive is the state at the target: recovery is restarted with the LSN
+ * it reached as the target and promotes there.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { HindsightError, errorMessage } from '../errors.ts';
+import { connect, type PgTarget } from '../pg/connection.ts';
+import { serverToolOfMajor } from '../pg/tools.ts';
+import { asServerUser } from './os-user.ts';
+
+const run = promisify(execFile);
+
+export const LOG_FILE = 'hindsight-restore.log';
+
+export interface RecoveryResult {
+  reachedLsn: string;
+  lastTransactionTime: string | null;
+  newTimeline: number;
+}
+
+export interface RecoveryServer {
+  dataDir: string;
+  port: number;
+  major: number;
+  start(): Promise<void>;
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
+  running(): Promise<boolean>;
+  log(): Promise<string>;
+}
+
+export async function recoveryServer(dataDir: string, port: number): Promise<RecoveryServer> {
+  const major = Number.parseInt((await readFile(path.join(dataDir, 'PG_VERSION'), 'utf8')).trim(), 10);
+  const pgCtl = await serverToolOfMajor('pg_ctl', major);
+  const logFile = path.join(dataDir, LOG_FILE);
+  const ctl = async (args: string[]) => {
+    const [cmd, cmdArgs] = asServerUser(pgCtl.path, args);
+    try {
+      // cwd '/': the server's user may not be allowed into the worker's working directory.
+      const { stdout } = await run(cmd, cmdArgs, { cwd: '/', maxBuffer: 4 * 1024 * 1024 });
+      return stdout;
+    } catch (error) {
+      const err = error as { stderr?: string; message: string };
+      throw new HindsightError('tool_failed', `pg_ctl ${args[0]} failed: ${(err.stderr || err.message).trim().split('\n').slice(-3).join(' | ')}`);
+    }
+  };
+  const server: RecoveryServer = {
+    dataDir, port, major,
+    async start() {
+      // No -w: recovery can take long and may end in a FATAL that pg_ctl would only time out on.
+      await ctl(['start', '-D', dataDir, '-l', logFile, '-W']);
+    },
+    async stop(mode = 'fast') {
+      // Without asking pg_ctl status first: a server that is still starting has no pid file yet.
+      for (let i = 0; i < 20; i++) {
+        try {
+          await ctl(['stop', '-D', dataDir, '-m', mode, '-w', '-t', '60']);
+          return;
+        } catch (error) {
+          if (!/Is server running\?|does not exist|not a database cluster directory/i.test(errorMessage(error))) throw error;
+          if (!(await server.running()) && i >= 5) return;
+          await sleep(200);
+        }
+      }
+    },
+    async running() {
+      const [cmd, cmdArgs] = asServerUser(pgCtl.path, ['status', '-D', dataDir]);
+      return new Promise((resolve) => {
+        const child = spawn(cmd, cmdArgs, { stdio: 'ignore', cwd: '/' });
+        child.on('exit', (code) => resolve(code === 0));
+        child.on('error', () => resolve(false));
+      });
+    },
+    log: () => readFile(logFile, 'utf8').catch(() => ''),
+  };
+  return server;
+}
+
+const TARGET_NOT_REACHED = /recovery ended before configured recovery target was reached/;
+const REDO_DONE = /redo done at ([0-9A-F]+\/[0-9A-F]+)/g;
+
+function logProblems(log: string): string {
+  const lines = log.split('\n').filter((l) => /\b(FATAL|PANIC|ERROR):/.test(l));
+  return (lines.length > 0 ? lines : log.trim().split('\n')).slice(-4).join(' | ');
+}
+
+export type RecoveryOutcome =
+  | { kind: 'promoted'; result: RecoveryResult }
+  | { kind: 'target_not_reached'; redoDoneAt: string };
+
+/**
+ * Starts the server and waits for promotion or for the end of the attempt. `connectAs` is a role
+ * of the restored cluster (the registered database's own credentials) used to ask the server.
+ */
+export async function runRecovery(server: RecoveryServer, options: {
+  connectAs: PgTarget;
+  signal?: AbortSignal;
+  onTick?: (state: { replayLsn: string | null }) => void;
+  logFrom?: number;
+}): Promise<RecoveryOutcome> {
+  let target: PgTarget = { ...options.connectAs, host: '127.0.0.1', port: server.port };
+  const logFrom = options.logFrom ?? (await server.log()).length;
+  await server.start();
+  // pg_ctl start -W returns before the postmaster has written its pid file: until it has been seen
+  // running once, "not running" means "not yet".
+  const startedAt = Date.now();
+  let seenRunning = false;
+  for (;;) {
+    if (options.signal?.aborted) throw new HindsightError('tool_failed', 'restore aborted');
+    const log = (await server.log()).slice(logFrom);
+    const running = await server.running();
+    seenRunning ||= running;
+    if (!running && !seenRunning && Date.now() - startedAt < 30_000) {
+      await sleep(200);
+      continue;
+    }
+    if (!running) {
+      // Give the log a moment: the postmaster may exit before its last lines are flushed.
+      await sleep(200);
+      const final = (await server.log()).slice(logFrom);
+      if (TARGET_NOT_REACHED.test(final)) {
+        const done = [...final.matchAll(REDO_DONE)].at(-1)?.[1];
+        if (done) return { kind: 'target_not_reached', redoDoneAt: done };
+      }
+      throw new HindsightError('tool_failed', `PostgreSQL stopped during recovery: ${logProblems(final) || 'no log'}`);
+    }
+    if (/\bPANIC:/.test(log)) {
+      await server.stop('immediate').catch(() => undefined);
+      throw new HindsightError('tool_failed', `PostgreSQL panicked during recovery: ${logProblems(log)}`);
+    }
+    try {
+      const client = await connect('restored server', target);
+      try {
+        const { rows } = await client.query<{ in_recovery: boolean; lsn: string | null; xact: Date | null; wal: string | null }>(
+          `select pg_is_in_recovery() as in_recovery, pg_last_wal_replay_lsn()::text as lsn, pg_last_xact_replay_timestamp() as xact,
+                  case when pg_is_in_recovery() then null else pg_walfile_name(pg_current_wal_lsn()) end as wal`,
+        );
+        const row = rows[0]!;
+        options.onTick?.({ replayLsn: row.lsn });
+        if (!row.in_recovery) {
+          return {
+            kind: 'promoted',
+            result: {
+              reachedLsn: row.lsn ?? '0/0',
+              lastTransactionTime: row.xact ? row.xact.toISOString() : null,
+              newTimeline: Number.parseInt((row.wal ?? '1').slice(0, 8), 16),
+            },
+          };
+        }
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    } catch (error) {
+      const kind = error instanceof HindsightError ? error.kind : undefined;
+      // A target before the database was created: any database of the cluster can answer.
+      if (kind === 'not_found' && target.database !== 'postgres') target = { ...target, database: 'postgres' };
+      else if (kind === 'access_denied') {
+        throw new HindsightError('access_denied', `the restored server in ${server.dataDir} does not let the registered user in to follow recovery: ${(error as Error).message}`);
+      }
+      // Otherwise it does not accept connections until consistent: expected for a while.
+      options.onTick?.({ replayLsn: null });
+    }
+    await sleep(500);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Serves `restore_command` for the length of one restore, over a unix socket that only the
+ * server's OS user (and root) can reach. PostgreSQL runs restore_command once per segment, so the
+ * command must start fast: bin/hindsight-wal-fetch.mjs is plain JavaScript (no tsx, no catalog
+ * connection, no key) that asks this server, which holds the catalog, the storage drivers and the
+ * secret key already open. The server writes the file itself (temp file, rename, then owned by the
+ * server's user), only inside the data directory being restored.
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { SecretKey } from '../crypto/secret-key.ts';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { decodeWalObject } from '../wal/segment-codec.ts';
+import { handToServerUser } from './os-user.ts';
+import type { WalObject, WalSource } from './wal-source.ts';
+
+export interface WalFetchServer {
+  socketPath: string;
+  fetched(): number;
+  close(): Promise<void>;
+}
+
+export type WalFetchReply = { status: 'ok'; kind: string } | { status: 'not_found' } | { status: 'error'; message: string };
+
+export async function startWalFetchServer(options: {
+  source: WalSource;
+  key: SecretKey;
+  dataDir: string;
+  logger: Logger;
+  signal?: AbortSignal;
+  onFetched?: (file: string, kind: string) => void;
+}): Promise<WalFetchServer> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'hs-walfetch-'));
+  await chmod(dir, 0o700);
+  await handToServerUser(dir);
+  const socketPath = path.join(dir, 'fetch.sock');
+  const dataDir = path.resolve(options.dataDir);
+  let count = 0;
+
+  async function answer(request: { file?: unknown; path?: unknown }): Promise<WalFetchReply> {
+    const file = typeof request.file === 'string' ? request.file : '';
+    const dest = typeof request.path === 'string' ? path.resolve(request.path) : '';
+    if (!/^[0-9A-Za-z._-]{1,64}$/.test(file)) return { status: 'error', message: `"${file}" is not a WAL file name` };
+    if (!dest.startsWith(`${dataDir}${path.sep}`)) return { status: 'error', message: `refusing to write ${dest}: outside the data directory being restored (${dataDir})` };
+    let found = await options.source.find(file);
+    if (!found) return { status: 'not_found' };
+    const decode = async (object: WalObject) => decodeWalObject({
+      driver: await options.source.driver(object.storageName), objectKey: object.objectKey, key: options.key, destination: dest,
+      ...(object.padToSize !== undefined ? { padToSize: object.padToSize } : {}),
+      ...(object.sha256 !== undefined ? { expectedSha256: object.sha256 } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    try {
+      await decode(found);
+    } catch (error) {
+      // The archiver may have completed (and replaced) the partial segment while it was read.
+      if (found.kind !== 'partial') throw error;
+      found = await options.source.find(file);
+      if (!found) throw error;
+      await decode(found);
+    }
+    await handToServerUser(dest);
+    count += 1;
+    options.onFetched?.(file, found.kind);
+    return { status: 'ok', kind: found.kind };
+  }
+
+  const server = net.createServer((socket) => {
+    let buffered = '';
+    socket.setEncoding('utf8');
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      const newline = buffered.indexOf('\n');
+      if (newline < 0) {
+        if (buffered.length > 4096) socket.destroy();
+        return;
+      }
+      socket.pause();
+      let request: { file?: unknown; path?: unknown };
+      try {
+        request = JSON.parse(buffered.slice(0, newline)) as typeof request;
+      } catch {
+        socket.end(`${JSON.stringify({ status: 'error', message: 'bad request' })}\n`);
+        return;
+      }
+      answer(request).then(
+        (reply) => {
+          options.logger.debug({ file: request.file, status: reply.status }, 'restore_command');
+          socket.end(`${JSON.stringify(reply)}\n`);
+        },
+        (error: unknown) => {
+          options.logger.warn({ file: request.file, err: errorMessage(error) }, 'restore_command could not be served');
+          socket.end(`${JSON.stringify({ status: 'error', message: errorMessage(error) })}\n`);
+        },
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  await handToServerUser(socketPath);
+  await chmod(socketPath, 0o600);
+
+  return {
+    socketPath,
+    fetched: () => count,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * A physical base backup streamed straight into storage: `pg_basebackup -D - -Ft -X none` writes
+ * one tar (the data directory plus backup_label and backup_manifest) to stdout, which goes through
+ * `zstd -5` and the chunked AES-256-GCM encrypter into an atomic storage write. No intermediate
+ * file; the WAL it needs comes from the archive, not from the backup (hence `-X none`, which is
+ * also the only mode in which pg_basebackup can write a tar to stdout).
+ */
+import { spawn } from 'node:child_process';
+import { HindsightError } from '../errors.ts';
+import { stderrTail, waitForExit } from '../backup/child-process.ts';
+import { libpqEnv, type PgTarget } from '../pg/connection.ts';
+import { toolFor } from '../pg/tools.ts';
+import type { SecretKey } from '../crypto/secret-key.ts';
+import type { StorageDriver } from '../storage/contract.ts';
+import { parseLsn, type Lsn } from './lsn.ts';
+import { BASE_BACKUP_ZSTD_LEVEL, compressEncryptToStorage } from './segment-codec.ts';
+import { TarEntryWatcher } from './tar-watch.ts';
+
+export interface BaseBackupResult {
+  startLsn: Lsn;
+  stopLsn: Lsn;
+  timeline: number;
+  startTime: Date;
+  stopTime: Date;
+  /** The tar's bytes and SHA-256; the stored object's bytes and SHA-256. */
+  sizeBytes: number;
+  sha256: string;
+  storedBytes: number;
+  storedSha256: string;
+  toolVersion: string;
+}
+
+/**
+ * The positions of a base backup, from its own files: backup_label has
+ * "START WAL LOCATION: 0/2000028 (file …)" and "START TIMELINE: 1"; backup_manifest's "WAL-Ranges"
+ * has the end LSN (pg_basebackup -v prints the positions only when it fetches WAL itself).
+ */
+export function parseBackupPositions(label: string, manifestTail: string): { startLsn: Lsn; timeline: number; stopLsn: Lsn } | undefined {
+  const start = /^START WAL LOCATION: ([0-9A-F]+\/[0-9A-F]+)/im.exec(label);
+  const timeline = /^START TIMELINE: (\d+)/im.exec(label);
+  const range = /"WAL-Ranges"\s*:\s*\[[^\]]*"Timeline"\s*:\s*(\d+)\s*,\s*"Start-LSN"\s*:\s*"([0-9A-F]+\/[0-9A-F]+)"\s*,\s*"End-LSN"\s*:\s*"([0-9A-F]+\/[0-9A-F]+)"/i.exec(manifestTail);
+  if (!start || !range) return undefined;
+  return { startLsn: parseLsn(start[1]!), timeline: Number(timeline?.[1] ?? range[1]), stopLsn: parseLsn(range[3]!) };
+}
+
+function explainFailure(database: string, stderr: string, code: number | null): HindsightError {
+  const last = stderr.split('\n').filter((l) => l && !/^pg_basebackup: (initiating|checkpoint|write-ahead log start)/.test(l)).slice(-3).join(' | ') || `exit code ${code}`;
+  if (/no pg_hba\.conf entry for replication|must be superuser or replication role|permission denied to start WAL sender/i.test(stderr)) {
+    return new HindsightError('access_denied', `database "${database}": pg_basebackup was refused: ${last} (give the role REPLICATION and allow "replication" connections for it in pg_hba.conf)`);
+  }
+  if (/password authentication failed/i.test(stderr)) return new HindsightError('access_denied', `database "${database}": pg_basebackup could not log in: ${last} (check the saved password)`);
+  if (/tablespace/i.test(stderr) && /stdout|standard output/i.test(stderr)) {
+    return new HindsightError('bad_input', `database "${database}": ${last} (streaming a base backup needs a cluster without extra tablespaces)`);
+  }
+  if (/number of requested standby connections exceeds|too many clients|max_wal_senders/i.test(stderr)) {
+    return new HindsightError('busy', `database "${database}": pg_basebackup found no free WAL sender: ${last} (raise max_wal_senders)`);
+  }
+  return new HindsightError('tool_failed', `database "${database}": pg_basebackup failed: ${last}`);
+}
+
+export async function streamBaseBackupToStorage(options: {
+  database: string;
+  label: string;
+  target: PgTarget;
+  serverMajor?: number;
+  driver: StorageDriver;
+  objectKey: string;
+  key: SecretKey;
+  signal?: AbortSignal;
+  onProgress?: (progress: { rawBytes: number }) => void;
+}): Promise<BaseBackupResult> {
+  const tool = await toolFor('pg_basebackup', options.serverMajor);
+  const startTime = new Date();
+  const child = spawn(tool.path, ['-D', '-', '-Ft', '-X', 'none', '--checkpoint=fast', '-v', '--no-password', '-l', options.label], {
+    env: { ...process.env, ...libpqEnv(options.target) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr = stderrTail(child, 64 * 1024);
+  const exited = waitForExit(child);
+  const kill = () => child.kill('SIGTERM');
+  options.signal?.addEventListener('abort', kill, { once: true });
+  const watcher = new TarEntryWatcher(new Set(['backup_label', 'backup_manifest']), 64 * 1024);
+  const positions = () => parseBackupPositions(watcher.captured.get('backup_label')?.toString('utf8') ?? '', watcher.captured.get('backup_manifest')?.toString('utf8') ?? '');
+  let stored;
+  try {
+    stored = await compressEncryptToStorage({
+      source: child.stdout.pipe(watcher),
+      driver: options.driver,
+      objectKey: options.objectKey,
+      key: options.key,
+      level: BASE_BACKUP_ZSTD_LEVEL,
+      // zstd's own worker threads keep compression off pg_basebackup's critical path.
+      threads: 0,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onRawBytes: (rawBytes) => options.onProgress?.({ rawBytes }),
+      // The tar's end is not its success: nothing is committed unless pg_basebackup says it finished.
+      beforeCommit: async () => {
+        const { code } = await exited;
+        if (code !== 0 || !/base backup completed/.test(stderr())) throw explainFailure(options.database, stderr(), code);
+        if (!watcher.captured.has('backup_manifest')) throw new HindsightError('tool_failed', `database "${options.database}": pg_basebackup wrote no backup_manifest into the tar (PostgreSQL 13 or newer is needed)`);
+        if (!positions()) throw new HindsightError('tool_failed', `database "${options.database}": the base backup's backup_label or backup_manifest has no WAL positions`);
+      },
+    });
+  } catch (error) {
+    child.kill('SIGTERM');
+    const { code } = await exited.catch(() => ({ code: null }));
+    if (options.signal?.aborted) throw new HindsightError('tool_failed', `base backup of "${options.database}" was cancelled`);
+    if (error instanceof HindsightError && error.message.includes('pg_basebackup')) throw error;
+    if (code !== 0 && stderr()) throw explainFailure(options.database, stderr(), code);
+    throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', kill);
+  }
+  return {
+    ...positions()!,
+    startTime,
+    stopTime: new Date(),
+    sizeBytes: stored.rawBytes,
+    sha256: stored.rawSha256,
+    storedBytes: stored.storedBytes,
+    storedSha256: stored.storedSha256,
+    toolVersion: tool.version,
+  };
+}

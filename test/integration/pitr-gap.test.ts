@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { WAL_FETCH_ENTRY } from '../../activities/pitr.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { startWalFetchServer } from '../../lib/pitr/wal-fetch-server.ts';
+import { createWalSource } from '../../lib/pitr/wal-source.ts';
+import { chainQuery, type ChainMonitorState, type WalChainMonitorInput } from '../../temporal/pitr.ts';
+import { startPlatform, type Platform } from '../support/platform.ts';
+import {
+  enablePitr, restore, restoredRows, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, writeRows,
+  type PitrSource, type Row,
+} from '../support/pitr-fixture.ts';
+import { waitFor } from '../support/wait.ts';
+
+const run = promisify(execFile);
+
+const failureMessage = (error: unknown): string => String((error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message);
+
+/**
+ * A segment deleted from storage behind the catalog's back: the chain monitor finds it by looking
+ * at storage, reports the gap with its LSN range, notifies once and starts a base backup by
+ * itself; a time inside the gap cannot be restored, a time after the new base backup can.
+ */
+describe('WAL chain: a segment deleted from storage', () => {
+  let platform: Platform;
+  let source: PitrSource;
+  let inGap: Row[] = [];
+  let deletedSegment = '';
+  const started: string[] = [];
+
+  before(async () => {
+    platform = await startPlatform();
+    source = await startPitrSource(platform, 'ledger');
+    await platform.startWorker();
+    await enablePitr(platform, source);
+    await takeBaseBackup(platform, 'ledger', 'first');
+    await writeRows(source, 1500, 100, 'before');
+    await source.query('select pg_switch_wal()');
+    // These rows go to one segment, which is then deleted.
+    const [current] = await source.query<{ name: string }>('select pg_walfile_name(pg_current_wal_insert_lsn()) as name');
+    deletedSegment = current!.name;
+    inGap = await writeRows(source, 4000, 100, 'in the gap');
+    await source.query('select pg_switch_wal()');
+    await writeRows(source, 1000, 100, 'after');
+    await waitUntilArchived(platform, source);
+    const segment = (await platform.runtime.catalog.wal.segmentsOf('ledger')).find((s) => s.name === deletedSegment);
+    assert.ok(segment?.complete, `segment ${deletedSegment} is archived complete`);
+    await rm(path.join(platform.backupsDir, segment.objectKey));
+  });
+
+  after(async () => {
+    for (const dir of started) await stopRestoredServer(dir);
+    await platform?.client.workflow.getHandle('walchain/ledger').terminate('test over').catch(() => undefined);
+    if (platform) await stopArchiver(platform, 'ledger');
+    await source?.cluster.stop('immediate').catch(() => undefined);
+    await platform?.stop();
+  });
+
+  it('the monitor reports the gap with its LSN range, notifies once and starts a base backup', async () => {
+    const args: WalChainMonitorInput = { database: 'ledger', intervalSeconds: 1 };
+    await platform.client.workflow.start('walChainMonitor', { taskQueue: platform.config.taskQueue, workflowId: 'walchain/ledger', args: [args] });
+    const state: ChainMonitorState = await waitFor('the gap', async () => {
+      const s = await platform.client.workflow.getHandle('walchain/ledger').query(chainQuery);
+      return s.last && s.last.gaps.length > 0 && s.baseBackupsStarted.length > 0 ? s : undefined;
+    }, 30_000, 500);
+    const gap = state.last!.gaps[0]!;
+    assert.deepEqual(gap.missing, [deletedSegment]);
+    assert.deepEqual(gap.notInStorage, [deletedSegment]);
+    // 16 MiB segments: the gap covers exactly the deleted segment's bytes.
+    const segno = BigInt(`0x${deletedSegment.slice(8, 16)}`) * 256n + BigInt(`0x${deletedSegment.slice(16)}`);
+    const lsn = (n: bigint) => `${(n >> 32n).toString(16).toUpperCase()}/${(n & 0xffffffffn).toString(16).toUpperCase()}`;
+    assert.equal(gap.fromLsn, lsn(segno * 16n * 1024n * 1024n));
+    assert.equal(gap.toLsn, lsn((segno + 1n) * 16n * 1024n * 1024n));
+    assert.match(gap.text, new RegExp(`timeline 1 from ${gap.fromLsn} to ${gap.toLsn}: 1 segment\\(s\\) missing \\(${deletedSegment}\\)`));
+
+    const notified = (await platform.runtime.catalog.health.notifications('ledger')).filter((n) => n.event === 'wal_chain_broken');
+    assert.equal(notified.length, 1);
+    assert.match(notified[0]!.message, new RegExp(`WAL chain of database "ledger" is broken: timeline 1 from ${gap.fromLsn}`));
+    assert.match(state.baseBackupsStarted[0]!.reason, /^gap: /);
+
+    const result = await platform.client.workflow.getHandle(state.baseBackupsStarted[0]!.workflowId).result();
+    assert.equal((result as { stage: string }).stage, 'complete');
+    // Later rounds: the same gap is not notified again, and no second base backup is started for it.
+    await new Promise((r) => setTimeout(r, 3000));
+    const later = await platform.client.workflow.getHandle('walchain/ledger').query(chainQuery);
+    assert.equal(later.baseBackupsStarted.length, 1);
+    assert.equal((await platform.runtime.catalog.health.notifications('ledger')).filter((n) => n.event === 'wal_chain_broken').length, 1);
+    assert.ok(later.last!.windows.length >= 2, 'a window starts at the new base backup');
+  });
+
+  it('restore_command: a segment is fetched (exit 0), an unarchived one is not found (1), one storage lost fails loudly (250)', async () => {
+    const config = await platform.runtime.catalog.wal.config('ledger');
+    const source = createWalSource(platform.runtime.catalog, { database: 'ledger', systemIdentifier: config.systemIdentifier!, segmentSize: config.walSegmentSize! });
+    const dataDir = path.join(platform.dir, 'fetch-target');
+    await mkdir(path.join(dataDir, 'pg_wal'), { recursive: true });
+    await chmod(dataDir, 0o755);
+    await chmod(path.join(dataDir, 'pg_wal'), 0o777);
+    const server = await startWalFetchServer({ source, key: platform.runtime.key, dataDir, logger: createLogger('test') });
+    const segno = BigInt(`0x${deletedSegment.slice(8, 16)}`) * 256n + BigInt(`0x${deletedSegment.slice(16)}`);
+    const before = `00000001${deletedSegment.slice(8, 16)}${(segno % 256n - 1n).toString(16).toUpperCase().padStart(8, '0')}`;
+    // As PostgreSQL runs it: through /bin/sh, as the server's user, in the data directory.
+    const fetch = async (file: string) => {
+      const command = `'${process.execPath}' '${WAL_FETCH_ENTRY}' --socket '${server.socketPath}' ${file} pg_wal/RECOVERYXLOG`;
+      const [cmd, args] = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', 'sh', '-c', command]] : ['sh', ['-c', command]];
+      return run(cmd, args, { cwd: dataDir }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
+    };
+    try {
+      assert.deepEqual(await fetch(before), { code: 0, stderr: '' });
+      const bytes = await readFile(path.join(dataDir, 'pg_wal', 'RECOVERYXLOG'));
+      assert.equal(bytes.length, 16 * 1024 * 1024);
+      // The first page header (xlog_internal.h): magic 0xD110 (PostgreSQL 15), timeline 1, the segment's own address.
+      assert.equal(bytes.readUInt16LE(0), 0xd110);
+      assert.equal(bytes.readUInt32LE(4), 1);
+      assert.equal(bytes.readBigUInt64LE(8), (segno - 1n) * 16n * 1024n * 1024n);
+      assert.deepEqual(await fetch('00000001000000FF000000FF'), { code: 1, stderr: '' });
+      assert.deepEqual(await fetch('00000009.history'), { code: 1, stderr: '' });
+      const lost = await fetch(deletedSegment);
+      assert.equal(lost.code, 250);
+      assert.match(lost.stderr, new RegExp(`hindsight wal-fetch: ${deletedSegment}: storage .*unable to read`));
+
+      // The same through `hindsight wal-fetch --database`, which reads the configuration and key itself.
+      const env = { ...process.env, ...platform.configEnv };
+      const direct = (file: string, dest: string) => run(process.execPath, [path.resolve('bin/hindsight.mjs'), 'wal-fetch', file, dest, '--database', 'ledger'], { env })
+        .then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
+      const copy = path.join(platform.dir, 'direct-copy');
+      assert.deepEqual(await direct(before, copy), { code: 0, stderr: '' });
+      assert.ok((await readFile(copy)).equals(bytes), 'the same bytes as through the socket');
+      assert.deepEqual(await direct('00000001000000FF000000FF', copy), { code: 1, stderr: '' });
+      const directLost = await direct(deletedSegment, copy);
+      assert.equal(directLost.code, 250);
+      assert.match(directLost.stderr, /^hindsight wal-fetch: storage .*unable to read/);
+    } finally {
+      await server.close();
+      await source.close();
+    }
+  });
+
+  it('a time inside the gap fails at once with a message naming the windows', async () => {
+    const t = inGap[Math.floor(inGap.length / 2)]!.at;
+    await assert.rejects(
+      restore(platform, { database: 'ledger', target: { time: rfc3339Plus2(t) }, to: { directory: path.join(platform.dir, 'gap') } }, 'in-gap'),
+      (error: unknown) => {
+        const message = failureMessage(error);
+        assert.match(message, /is outside every recoverable window of database "ledger"; choose a target inside one of these windows \(UTC\): timeline 1: /);
+        assert.match(message, /Gaps in the archive: 1/);
+        return true;
+      },
+    );
+  });
+
+  it('a time after the new base backup restores', async () => {
+    const rows = await writeRows(source, 2500, 100, 'after the new base backup');
+    await waitUntilArchived(platform, source);
+    const k = Math.floor(rows.length / 2);
+    const t = new Date((rows[k - 1]!.at.getTime() + rows[k]!.at.getTime()) / 2);
+    const dir = path.join(platform.dir, 'after-gap');
+    const outcome = await restore(platform, { database: 'ledger', target: { time: rfc3339Plus2(t) }, to: { directory: dir } }, 'after-gap');
+    started.push(dir);
+    const restored = await restoredRows(source, outcome.port!);
+    const ids = new Set(restored.map((r) => r.id));
+    assert.ok(ids.has(rows[k - 1]!.id));
+    assert.ok(!ids.has(rows[k]!.id));
+    assert.ok(inGap.every((r) => ids.has(r.id)), 'the rows written in the gap are in the new base backup');
+  });
+});

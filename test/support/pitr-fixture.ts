@@ -1,0 +1,124 @@
+/**
+ * What the PITR tests share: a source server with WAL archiving on, base backups on demand, a
+ * writer of timestamped rows, and restores through the pitrRestore workflow into directories whose
+ * servers are stopped at the end.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { LocalCluster } from '../../lib/pg/cluster.ts';
+import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { serverToolOfMajor } from '../../lib/pg/tools.ts';
+import { parseLsn } from '../../lib/wal/lsn.ts';
+import type { PitrOutcome, PitrRestoreInput } from '../../temporal/pitr.ts';
+import { stopWalArchiverSignal, type BaseBackupInput, type BaseBackupProgress, type WalArchiverInput } from '../../temporal/wal-archive.ts';
+import { createDatabase, startTestCluster, type Platform } from './platform.ts';
+import { waitFor } from './wait.ts';
+
+const run = promisify(execFile);
+
+export interface Row { id: number; at: Date }
+
+export interface PitrSource {
+  cluster: LocalCluster;
+  target: PgTarget;
+  database: string;
+  query<T extends object = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+export async function startPitrSource(platform: Platform, database: string, dirName = 'source'): Promise<PitrSource> {
+  const dir = path.join(platform.dir, dirName);
+  await mkdir(dir, { recursive: true });
+  const cluster = await startTestCluster(dir);
+  const target = await createDatabase(cluster, database);
+  const query = async <T extends object>(sql: string, params: unknown[] = []) => {
+    const client = await connect(database, target);
+    try {
+      return (await client.query(sql, params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  };
+  // No autovacuum: an ANALYZE commits, and the idle-database test needs no commit after the last row.
+  await query('create table events (id serial primary key, at timestamptz not null, note text not null) with (autovacuum_enabled = false)');
+  return { cluster, target, database, query };
+}
+
+/** Registers the database with PITR on and starts its archiver (`wal/<db>`). */
+export async function enablePitr(platform: Platform, source: PitrSource): Promise<void> {
+  await platform.ops.addDatabase({ name: source.database, url: targetUrl(source.target), verifyAfterBackup: false });
+  await platform.runtime.catalog.wal.updateSettings(source.database, { enabled: true, partialIntervalMs: 500 });
+  const args: WalArchiverInput = { database: source.database };
+  await platform.client.workflow.start('walArchiver', { taskQueue: platform.config.taskQueue, workflowId: `wal/${source.database}`, args: [args] });
+  await waitFor('the first archived WAL', async () => ((await platform.runtime.catalog.wal.segmentsOf(source.database)).length > 0 ? true : undefined), 60_000, 300);
+}
+
+export async function stopArchiver(platform: Platform, database: string): Promise<void> {
+  const handle = platform.client.workflow.getHandle(`wal/${database}`);
+  await handle.signal(stopWalArchiverSignal, 'test over').catch(() => undefined);
+  await Promise.race([handle.result().catch(() => undefined), new Promise((r) => setTimeout(r, 15_000))]);
+}
+
+export async function takeBaseBackup(platform: Platform, database: string, id: string): Promise<BaseBackupProgress> {
+  const args: BaseBackupInput = { database, trigger: 'manual' };
+  return platform.client.workflow.execute('baseBackup', { taskQueue: platform.config.taskQueue, workflowId: `basebackup/${database}/${id}`, args: [args] });
+}
+
+/** Waits until storage holds every WAL byte the server has written so far. */
+export async function waitUntilArchived(platform: Platform, source: PitrSource, timeoutMs = 30_000): Promise<void> {
+  const [row] = await source.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+  const lsn = row!.lsn;
+  const wanted = parseLsn(lsn);
+  await waitFor(`WAL up to ${lsn} in storage`, async () => {
+    const durable = await platform.runtime.catalog.wal.latestDurable(source.database);
+    return durable && durable.lsn >= wanted ? true : undefined;
+  }, timeoutMs, 200);
+}
+
+/** Inserts one row every `everyMs` for `forMs`, each committed on its own; returns them with their times. */
+export async function writeRows(source: PitrSource, forMs: number, everyMs: number, label = 'row'): Promise<Row[]> {
+  const client = await connect(source.database, source.target);
+  const rows: Row[] = [];
+  try {
+    const until = Date.now() + forMs;
+    while (Date.now() < until) {
+      const { rows: [r] } = await client.query<{ id: number; at: Date }>(
+        'insert into events (at, note) values (clock_timestamp(), $1) returning id, at', [`${label} ${rows.length + 1}`],
+      );
+      rows.push({ id: r!.id, at: r!.at });
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  } finally {
+    await client.end();
+  }
+  return rows;
+}
+
+/** RFC 3339 in a +02:00 offset: the restore must read the offset, not assume UTC. */
+export function rfc3339Plus2(at: Date): string {
+  const shifted = new Date(at.getTime() + 2 * 3600_000).toISOString();
+  return `${shifted.slice(0, 23)}+02:00`;
+}
+
+export async function restore(platform: Platform, input: PitrRestoreInput, id: string): Promise<PitrOutcome> {
+  return platform.client.workflow.execute('pitrRestore', { taskQueue: platform.config.taskQueue, workflowId: `restore/${input.database}/${id}`, args: [input] });
+}
+
+/** Rows of the restored server, as the registered user. */
+export async function restoredRows(source: PitrSource, port: number): Promise<Row[]> {
+  const client = await connect('restored', { ...source.target, host: '127.0.0.1', port });
+  try {
+    const { rows } = await client.query<{ id: number; at: Date }>('select id, at from events order by id');
+    return rows;
+  } finally {
+    await client.end();
+  }
+}
+
+export async function stopRestoredServer(dataDir: string): Promise<void> {
+  const pgCtl = await serverToolOfMajor('pg_ctl');
+  const args = [pgCtl.path, 'stop', '-D', dataDir, '-m', 'immediate', '-w'];
+  const [cmd, cmdArgs] = process.getuid?.() === 0 ? ['runuser', ['-u', process.env.HINDSIGHT_PG_OS_USER ?? 'postgres', '--', ...args]] : [args[0]!, args.slice(1)];
+  await run(cmd, cmdArgs, { cwd: '/' }).catch(() => undefined);
+}
