@@ -12,18 +12,28 @@ import { workflowsPath } from '../../worker/create-worker.ts';
  * already running in production (non-determinism) fails here, not on a user's server.
  */
 describe('workflow replay over committed histories', () => {
-  // Runs started by version 0.1 (one storage, no verification, no payload codec) must still replay.
-  for (const name of ['backupDatabase', 'restoreBackup']) {
-    it(`a ${name} run of version 0.1 replays on today's code`, async () => {
-      try { Runtime.install({ logger: new DefaultLogger('WARN') }); } catch { /* already installed */ }
-      const history = JSON.parse(await readFile(path.join('test/histories/v0.1', `${name}.json`), 'utf8'));
-      assert.ok(history.events.length > 5, 'the history holds a whole run');
-      const key = parseSecretKeyFile(await readFile('test/histories/history.key', 'utf8'), 'test/histories/history.key');
-      await Worker.runReplayHistory({ workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) }, history, `${name}-v0.1-replay`);
-    });
+  // Runs started by earlier versions must still replay: 0.1 (one storage, no verification, no
+  // payload codec) and 0.2 (before hook scripts and notifications).
+  const earlier: Array<[string, string[]]> = [
+    ['v0.1', ['backupDatabase', 'restoreBackup']],
+    ['v0.2', ['backupDatabase', 'restoreBackup', 'restoreVerifier', 'gfsRetention', 'healthMonitor']],
+  ];
+  for (const [version, names] of earlier) {
+    for (const name of names) {
+      it(`a ${name} run of version ${version.slice(1)} replays on today's code`, async () => {
+        try { Runtime.install({ logger: new DefaultLogger('WARN') }); } catch { /* already installed */ }
+        const history = JSON.parse(await readFile(path.join('test/histories', version, `${name}.json`), 'utf8'));
+        assert.ok(history.events.length > 5, 'the history holds a whole run');
+        const key = parseSecretKeyFile(await readFile('test/histories/history.key', 'utf8'), 'test/histories/history.key');
+        await Worker.runReplayHistory({ workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) }, history, `${name}-${version}-replay`);
+      });
+    }
   }
 
-  for (const name of ['backupDatabase', 'restoreBackup', 'restoreVerifier', 'gfsRetention', 'healthMonitor']) {
+  for (const name of [
+    'backupDatabase', 'restoreBackup', 'restoreVerifier', 'gfsRetention', 'healthMonitor', 'deliverNotifications',
+    'backupWatchdog', 'walArchiver', 'baseBackup', 'walChainMonitor', 'pitrRestore',
+  ]) {
     it(`${name} replays deterministically`, async () => {
       try { Runtime.install({ logger: new DefaultLogger('WARN') }); } catch { /* already installed */ }
       const history = JSON.parse(await readFile(path.join('test/histories', `${name}.json`), 'utf8'));
