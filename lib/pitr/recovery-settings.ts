@@ -24,6 +24,12 @@ export interface RecoverySettingsInput {
   port: number;
 }
 
+/**
+ * PostgreSQL checks recovery_target_time when it reads its configuration, before time-zone
+ * abbreviations are loaded, so "Z" is refused there: UTC is written as a numeric offset instead.
+ */
+export const pgRecoveryTime = (rfc3339: string): string => rfc3339.replace(/[zZ]$/, '+00:00');
+
 export function recoverySettings(input: RecoverySettingsInput): Record<string, string> {
   const settings: Record<string, string> = {
     restore_command: confQuote(input.restoreCommand),
@@ -41,7 +47,7 @@ export function recoverySettings(input: RecoverySettingsInput): Record<string, s
   if (t === 'immediate') settings.recovery_target = confQuote('immediate');
   else if (t === 'latest') { /* replay every archived byte, then promote */ }
   else if ('lsnReached' in t) settings.recovery_target_lsn = confQuote(t.lsnReached);
-  else if ('time' in t) settings.recovery_target_time = confQuote(t.time);
+  else if ('time' in t) settings.recovery_target_time = confQuote(pgRecoveryTime(t.time));
   else if ('lsn' in t) settings.recovery_target_lsn = confQuote(t.lsn);
   else if ('xid' in t) settings.recovery_target_xid = confQuote(t.xid);
   else settings.recovery_target_name = confQuote(t.name);

@@ -158,7 +158,8 @@ describe('WAL chain: a segment deleted from storage', () => {
     const k = Math.floor(rows.length / 2);
     const t = new Date((rows[k - 1]!.at.getTime() + rows[k]!.at.getTime()) / 2);
     const dir = path.join(platform.dir, 'after-gap');
-    const outcome = await restore(platform, { database: 'ledger', target: { time: rfc3339Plus2(t) }, to: { directory: dir } }, 'after-gap');
+    // In UTC with "Z", as `date -u` and toISOString() write it (PostgreSQL itself refuses "Z" there).
+    const outcome = await restore(platform, { database: 'ledger', target: { time: t.toISOString() }, to: { directory: dir } }, 'after-gap');
     started.push(dir);
     const restored = await restoredRows(source, outcome.port!);
     const ids = new Set(restored.map((r) => r.id));

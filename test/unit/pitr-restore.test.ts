@@ -49,6 +49,8 @@ describe('point-in-time restore: input, plan and settings', () => {
     assert.match(conf, /recovery_target_timeline = '2'\nrecovery_target_action = 'promote'/);
     assert.match(conf, /\nport = 54400\nlisten_addresses = '127\.0\.0\.1'\narchive_mode = off\n/);
     assert.equal(await readFile(path.join(dir, 'recovery.signal'), 'utf8'), '');
+    assert.equal(recoverySettings({ ...base, target: { time: '2026-11-23T10:15:30.123456Z' } }).recovery_target_time, "'2026-11-23T10:15:30.123456+00:00'");
+    assert.equal(recoverySettings({ ...base, target: { time: '2026-11-23T10:15:30-05:00' } }).recovery_target_time, "'2026-11-23T10:15:30-05:00'");
     assert.equal(recoverySettings({ ...base, target: 'immediate' }).recovery_target, "'immediate'");
     assert.equal(recoverySettings({ ...base, target: 'latest' }).recovery_target, undefined);
     assert.equal(recoverySettings({ ...base, target: { xid: '7421' } }).recovery_target_xid, "'7421'");
