@@ -23,7 +23,8 @@ export function createActorPitr(deps: { runtime: Runtime; pitr: PitrOperations; 
     async enable(database: string, raw: EnablePitrInput = {}) {
       const workspaceId = await databaseWorkspace(database, 'database.update');
       return authz.audited(actor, { workspaceId, action: 'database.update', target: target(database), before: { pitr: false } },
-        () => pitr.enable(database, raw), (r) => ({ pitr: true, archiver: r.archiverWorkflowId, settings: raw }));
+        () => pitr.enable(database, raw),
+        (r) => ({ pitr: true, archiver: r.archiverWorkflowId, settings: { ...raw, ...(raw.baseBackupUrl ? { baseBackupUrl: '(a standby; its URL is sealed)' } : {}) } }));
     },
     async disable(database: string) {
       const workspaceId = await databaseWorkspace(database, 'database.update');
