@@ -113,6 +113,7 @@ const { values: flags, positionals } = (() => {
         'slot-max-mb': { type: 'string' },
         'base-schedule': { type: 'string' },
         agent: { type: 'string' },
+        standby: { type: 'string' },
       },
     });
   } catch (error) {

@@ -3,6 +3,7 @@ import type { WalStatus } from '../services/pitr.ts';
 import { formatBytes, printJson, UsageError } from './output.ts';
 
 export const pitrUsage = `  db pitr <db> on [--slot-max-mb N] [--base-schedule <cron>] [--agent <name>]   stream WAL, take a first base backup
+      [--standby <postgres-url> | --standby none]   take base backups from a streaming standby (none: from the primary again)
   db pitr <db> off                            stop streaming and drop the replication slot (archived WAL stays)
   base-backup <db> [--wait]                   a physical base backup now
   wal-status <db>                             newest WAL in storage and its age, slot retention
@@ -14,6 +15,7 @@ export interface PitrFlags {
   'slot-max-mb'?: string | undefined;
   'base-schedule'?: string | undefined;
   agent?: string | undefined;
+  standby?: string | undefined;
 }
 
 /** Runs work with the PITR operations of the CLI's actor (the local operator, or HINDSIGHT_AS). */
@@ -22,6 +24,13 @@ export type WithPitr = <T>(work: (pitr: ActorPitr) => Promise<T>) => Promise<T>;
 function positiveInt(value: string, flag: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} must be a whole number of at least 1, not "${value}"`);
   return Number(value);
+}
+
+/** `--standby none` goes back to the primary; the URL itself is never echoed (it holds a password). */
+function standbyUrl(value: string): string | null {
+  if (value === 'none') return null;
+  if (!/^postgres(ql)?:\/\//.test(value)) throw new UsageError('--standby must be the postgres:// URL of a streaming standby of the database\'s server, or "none" to take base backups from the primary');
+  return value;
 }
 
 function describeStatus(s: WalStatus): string {
@@ -45,11 +54,13 @@ export async function runPitrCommand(command: string, args: string[], flags: Pit
     const [database, mode] = args;
     if (!database || (mode !== 'on' && mode !== 'off')) throw new UsageError(`usage:\n${pitrUsage}`);
     if (mode === 'on') {
-      const result = await withPitr((pitr) => pitr.enable(database, {
+      const settings = {
         ...(flags['slot-max-mb'] !== undefined ? { slotMaxMb: positiveInt(flags['slot-max-mb'], '--slot-max-mb') } : {}),
         ...(flags['base-schedule'] !== undefined ? { baseSchedule: flags['base-schedule'] === 'off' ? null : flags['base-schedule'] } : {}),
         ...(flags.agent !== undefined ? { agent: flags.agent === 'none' ? null : flags.agent } : {}),
-      }));
+        ...(flags.standby !== undefined ? { baseBackupUrl: standbyUrl(flags.standby) } : {}),
+      };
+      const result = await withPitr((pitr) => pitr.enable(database, settings));
       if (json) printJson({ ...result, baseBackup: result.baseBackup ? { baseBackupId: result.baseBackup.baseBackupId, workflowId: result.baseBackup.workflowId } : null });
       else {
         process.stdout.write(`PITR on for "${database}": WAL streams in ${result.archiverWorkflowId}${result.chainMonitorWorkflowId ? `, chain watched by ${result.chainMonitorWorkflowId}` : ''}\n`);

@@ -3,7 +3,7 @@
  * block (PostgreSQL reads the last value of a setting, so the block overrides the source's own).
  * See "Recovery Target" in the PostgreSQL 15 docs, section 20.5.5.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PitrTarget } from '../../temporal/pitr.ts';
 import { handToServerUser } from './os-user.ts';
@@ -42,6 +42,10 @@ export function recoverySettings(input: RecoverySettingsInput): Record<string, s
     // A restored copy must never push WAL into the source's archive (DESIGN failure mode 7).
     archive_mode: 'off',
     hot_standby: 'on',
+    // A base backup taken from a standby carries that standby's primary_conninfo: the copy would
+    // stream from the live primary instead of replaying the archive, and never promote.
+    primary_conninfo: "''",
+    primary_slot_name: "''",
   };
   const t = input.target;
   if (t === 'immediate') settings.recovery_target = confQuote('immediate');
@@ -63,6 +67,9 @@ export async function writeRecoverySettings(dataDir: string, settings: Record<st
   const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${v}`), END].join('\n');
   await writeFile(file, `${kept.replace(/\n*$/, '\n')}${block}\n`, { mode: 0o600 });
   await handToServerUser(file);
+  // standby.signal (in base backups taken from a standby) would win over recovery.signal: the copy
+  // would stay a standby forever instead of promoting at its target.
+  await rm(path.join(dataDir, 'standby.signal'), { force: true });
   const signal = path.join(dataDir, 'recovery.signal');
   await writeFile(signal, '', { mode: 0o600 });
   await handToServerUser(signal);

@@ -37,6 +37,8 @@ describe('point-in-time restore: input, plan and settings', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'pitr-conf-'));
     dirs.push(dir);
     await writeFile(path.join(dir, 'postgresql.auto.conf'), "listen_addresses = '*'\nwork_mem = '64MB'\n");
+    // As in a base backup taken from a standby.
+    await writeFile(path.join(dir, 'standby.signal'), '');
     const base = { timeline: 2, restoreCommand: "'/usr/bin/node' '/opt/it''s/bin/hindsight-wal-fetch.mjs' --socket '/tmp/s' %f %p", port: 54400 };
     await writeRecoverySettings(dir, recoverySettings({ ...base, target: { time: '2026-11-23T10:15:30+01:00' } }));
     await writeRecoverySettings(dir, recoverySettings({ ...base, target: { lsnReached: '0/3000148' } }));
@@ -49,6 +51,8 @@ describe('point-in-time restore: input, plan and settings', () => {
     assert.match(conf, /recovery_target_timeline = '2'\nrecovery_target_action = 'promote'/);
     assert.match(conf, /\nport = 54400\nlisten_addresses = '127\.0\.0\.1'\narchive_mode = off\n/);
     assert.equal(await readFile(path.join(dir, 'recovery.signal'), 'utf8'), '');
+    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.signal')), ['recovery.signal'], 'a standby\'s standby.signal is gone');
+    assert.match(conf, /\nprimary_conninfo = ''\nprimary_slot_name = ''\n/, 'nor does it stream from the standby\'s primary');
     assert.equal(recoverySettings({ ...base, target: { time: '2026-11-23T10:15:30.123456Z' } }).recovery_target_time, "'2026-11-23T10:15:30.123456+00:00'");
     assert.equal(recoverySettings({ ...base, target: { time: '2026-11-23T10:15:30-05:00' } }).recovery_target_time, "'2026-11-23T10:15:30-05:00'");
     assert.equal(recoverySettings({ ...base, target: 'immediate' }).recovery_target, "'immediate'");
