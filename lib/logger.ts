@@ -15,6 +15,8 @@ export function createLogger(name: string): Logger {
     name,
     level: process.env.HINDSIGHT_LOG_LEVEL ?? 'info',
     redact: { paths: redactedFields, censor: '[redacted]' },
+    // The Temporal SDK logs its failures under `error`: without a serializer an Error prints as {}.
+    serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
     ...(pretty
       ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,name', singleLine: true } } }
       : {}),
