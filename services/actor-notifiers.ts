@@ -14,7 +14,6 @@ const notifierSettings = (n: NotifierRecord) => ({ type: n.type, settings: n.set
 
 export function createActorNotifiers(deps: { runtime: Runtime; notifiers: NotifierOperations; authz: Authz }, actor: Actor) {
   const { runtime, notifiers, authz } = deps;
-  const access = runtime.catalog.access;
 
   /** The notifier, once the actor may do `action` in its workspace; "not found" outside their workspaces. */
   async function notifierFor(name: string, action: Action): Promise<NotifierRecord> {
@@ -24,12 +23,7 @@ export function createActorNotifiers(deps: { runtime: Runtime; notifiers: Notifi
     return found;
   }
 
-  async function databaseWorkspace(name: string, action: Action): Promise<number> {
-    const workspaceId = await access.databaseWorkspace(name);
-    if (workspaceId === undefined) throw notFound({ type: 'database', name });
-    await authz.authorize(actor, workspaceId, action, { type: 'database', name });
-    return workspaceId;
-  }
+  const databaseWorkspace = (name: string, action: Action): Promise<number> => authz.authorizeDatabase(actor, name, action);
 
   const readable = async () => new Set(await authz.workspacesAllowing(actor, 'history.read'));
 

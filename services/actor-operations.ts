@@ -30,12 +30,7 @@ export function createActorOperations(deps: { runtime: Runtime; ops: Operations;
   const { catalog } = runtime;
   const access = catalog.access;
 
-  async function databaseWorkspace(name: string, action: Action): Promise<number> {
-    const workspaceId = await access.databaseWorkspace(name);
-    if (workspaceId === undefined) throw notFound({ type: 'database', name });
-    await authz.authorize(actor, workspaceId, action, { type: 'database', name });
-    return workspaceId;
-  }
+  const databaseWorkspace = (name: string, action: Action): Promise<number> => authz.authorizeDatabase(actor, name, action);
 
   async function storageWorkspace(name: string, action: Action): Promise<number> {
     const workspaceId = await access.storageWorkspace(name);

@@ -3,19 +3,14 @@
  * database (editor), a base backup is a backup, a point-in-time restore is a restore; each is
  * checked in services/authz.ts and audited like the logical ones.
  */
-import { notFound, type Action, type Actor, type Authz } from './authz.ts';
+import type { Action, Actor, Authz } from './authz.ts';
 import type { EnablePitrInput, PitrOperations } from './pitr.ts';
 import type { Runtime } from './runtime.ts';
 
 export function createActorPitr(deps: { runtime: Runtime; pitr: PitrOperations; authz: Authz }, actor: Actor) {
-  const { runtime, pitr, authz } = deps;
+  const { pitr, authz } = deps;
 
-  async function databaseWorkspace(name: string, action: Action): Promise<number> {
-    const workspaceId = await runtime.catalog.access.databaseWorkspace(name);
-    if (workspaceId === undefined) throw notFound({ type: 'database', name });
-    await authz.authorize(actor, workspaceId, action, { type: 'database', name });
-    return workspaceId;
-  }
+  const databaseWorkspace = (name: string, action: Action): Promise<number> => authz.authorizeDatabase(actor, name, action);
 
   const target = (name: string) => ({ type: 'database', name });
 

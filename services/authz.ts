@@ -117,6 +117,8 @@ export interface Authz {
    * `denied` audit entry) when their role there does not allow the action.
    */
   authorize(actor: Actor, workspaceId: number, action: Action, target?: Target): Promise<void>;
+  /** `authorize` on a registered database's workspace, which it returns; "not found" for a name unknown to the actor. */
+  authorizeDatabase(actor: Actor, database: string, action: Action): Promise<number>;
   /** The workspaces in which the actor may perform an action (every one for the operator). */
   workspacesAllowing(actor: Actor, action: Action): Promise<number[]>;
   can(actor: Actor, workspaceId: number, action: Action): boolean;
@@ -153,6 +155,13 @@ export function createAuthz(access: AccessStore): Authz {
       await authz.audit(actor, { workspaceId, action, target, outcome: 'denied', detail: `role ${role} does not allow ${action}` });
       const workspace = await access.workspaceById(workspaceId);
       throw new HindsightError('forbidden', `${action}${target ? ` on ${target.type} "${target.name}"` : ''} needs the ${minimumRole(action)} role in workspace "${workspace?.name ?? workspaceId}"; you are ${role} (ask an owner or admin of the workspace)`);
+    },
+
+    async authorizeDatabase(actor, database, action) {
+      const workspaceId = await access.databaseWorkspace(database);
+      if (workspaceId === undefined) throw notFound({ type: 'database', name: database });
+      await authz.authorize(actor, workspaceId, action, { type: 'database', name: database });
+      return workspaceId;
     },
 
     async workspacesAllowing(actor, action) {
