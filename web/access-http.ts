@@ -33,7 +33,7 @@ export function clientAddress(req: Request): string {
 }
 
 /** Paths open without a session: health, the codec (its own token), the sign-in pages and static assets. */
-const PUBLIC_PATHS = [/^\/healthz$/, /^\/api\/v1\/session$/, /^\/codec(\/|$)/, /^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/_app\//, /^\/favicon\.[a-z]+$/, /^\/robots\.txt$/];
+const PUBLIC_PATHS = [/^\/healthz$/, /^\/api\/v1\/session$/, /^\/codec(\/|$)/, /^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/theme$/, /^\/_app\//, /^\/favicon\.[a-z]+$/, /^\/robots\.txt$/];
 
 export function isPublicPath(path: string): boolean {
   return PUBLIC_PATHS.some((re) => re.test(path));

@@ -9,6 +9,7 @@ declare global {
       actor: ActorRef | null;
       sessionToken: string | null;
       user: ConsoleUser | null;
+      theme: import('$lib/theme').Theme;
     }
     // interface Error {}
     // interface PageData {}

@@ -1,10 +1,11 @@
 import { redirect, type Handle } from '@sveltejs/kit';
 import { services } from '$lib/server/services';
+import { THEME_COOKIE, themeOf } from '$lib/theme';
 import type { ActorRef } from '../../services/console-view.ts';
 
 // Set by web/access-http.ts on the request before this handler runs.
 const ACCESS = Symbol.for('hindsight.access');
-const OPEN = [/^\/login(\/|$)/, /^\/setup(\/|$)/];
+const OPEN = [/^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/theme$/];
 
 /**
  * The express host has already resolved the session and refused requests without one; this reads
@@ -19,5 +20,7 @@ export const handle: Handle = async ({ event, resolve }) => {
   if (!event.locals.actor && !OPEN.some((re) => re.test(event.url.pathname))) {
     redirect(303, (await services().auth.needsSetup()) ? '/setup' : '/login');
   }
-  return resolve(event);
+  event.locals.theme = themeOf(event.cookies.get(THEME_COOKIE));
+  // Rendered into <html> on the server, so a dark page never flashes light first.
+  return resolve(event, { transformPageChunk: ({ html }) => html.replace('%hindsight.theme%', event.locals.theme) });
 };
