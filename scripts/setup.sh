@@ -60,11 +60,12 @@ if [ -n "$missing" ]; then
 fi
 
 # rclone serves the rclone storage type; openssh-server is the SFTP server the storage tests start;
-# zstd compresses WAL segments and base backups.
+# zstd compresses WAL segments and base backups; chromium runs the console's browser tests.
 missing_pkgs=""
 command -v zstd >/dev/null || missing_pkgs="$missing_pkgs zstd"
 command -v rclone >/dev/null || missing_pkgs="$missing_pkgs rclone"
 [ -x /usr/sbin/sshd ] || missing_pkgs="$missing_pkgs openssh-server"
+[ -x /usr/bin/chromium ] || missing_pkgs="$missing_pkgs chromium"
 if [ -n "$missing_pkgs" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing$missing_pkgs"
@@ -74,7 +75,7 @@ if [ -n "$missing_pkgs" ]; then
     # The package starts a system sshd on port 22; the tests start their own on a free port.
     if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now ssh >/dev/null 2>&1 || true; fi
   else
-    say "warning: missing$missing_pkgs (rclone storages and the SFTP tests need them; apt-get install$missing_pkgs)"
+    say "warning: missing$missing_pkgs (rclone storages, the SFTP tests and the browser tests need them; apt-get install$missing_pkgs)"
   fi
 fi
 
