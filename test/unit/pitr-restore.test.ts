@@ -36,7 +36,7 @@ describe('point-in-time restore: input, plan and settings', () => {
   it('writes the recovery settings for each target, replacing its own earlier block only', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'pitr-conf-'));
     dirs.push(dir);
-    await writeFile(path.join(dir, 'postgresql.auto.conf'), "listen_addresses = '*'\nwork_mem = '64MB'\n");
+    await writeFile(path.join(dir, 'postgresql.auto.conf'), "listen_addresses = '*'\nprimary_conninfo = 'host=primary user=replicator password=Repl1c4-s3cret'\nwork_mem = '64MB'\nprimary_slot_name = 'standby_1'\n");
     // As in a base backup taken from a standby.
     await writeFile(path.join(dir, 'standby.signal'), '');
     const base = { timeline: 2, restoreCommand: "'/usr/bin/node' '/opt/it''s/bin/hindsight-wal-fetch.mjs' --socket '/tmp/s' %f %p", port: 54400 };
@@ -53,6 +53,7 @@ describe('point-in-time restore: input, plan and settings', () => {
     assert.equal(await readFile(path.join(dir, 'recovery.signal'), 'utf8'), '');
     assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.signal')), ['recovery.signal'], 'a standby\'s standby.signal is gone');
     assert.match(conf, /\nprimary_conninfo = ''\nprimary_slot_name = ''\n/, 'nor does it stream from the standby\'s primary');
+    assert.doesNotMatch(conf, /Repl1c4-s3cret|standby_1/, 'the standby\'s replication password and slot are gone from the copy');
     assert.equal(recoverySettings({ ...base, target: { time: '2026-11-23T10:15:30.123456Z' } }).recovery_target_time, "'2026-11-23T10:15:30.123456+00:00'");
     assert.equal(recoverySettings({ ...base, target: { time: '2026-11-23T10:15:30-05:00' } }).recovery_target_time, "'2026-11-23T10:15:30-05:00'");
     assert.equal(recoverySettings({ ...base, target: 'immediate' }).recovery_target, "'immediate'");
