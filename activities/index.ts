@@ -32,6 +32,7 @@ export interface ActivityDeps extends VerificationDeps, NotificationDeps {
   key: SecretKey;
   logger: Logger;
   progress?: ProgressSink;
+  walSpoolDir?: string | undefined;
 }
 
 export const RESTORE_PASSWORD_CONTEXT = 'restore-target:password';

@@ -24,6 +24,8 @@ export interface WalActivityDeps {
   progress?: { send(workflowId: string, runId: string, signal: 'reportProgress', report: object): Promise<void> };
   /** The WAL spool lives beside the sandbox root on this host: `<parent>/hindsight-wal-spool/<db>`. */
   budget?: { sandboxRoot: string };
+  /** HINDSIGHT_WAL_SPOOL_DIR: the spool's own place, e.g. a persistent volume. */
+  walSpoolDir?: string | undefined;
 }
 
 /**
@@ -51,7 +53,7 @@ export const createWalActivities = (deps: WalActivityDeps) => {
   const { catalog, key, logger } = deps;
   // Beside the sandbox root, not inside it: the spool is private to this worker's user, while the
   // sandbox root must belong to the user sandbox servers run as, and it is created by whoever comes first.
-  const spoolRoot = path.join(path.dirname(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes')), 'hindsight-wal-spool');
+  const spoolRoot = deps.walSpoolDir ?? path.join(path.dirname(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes')), 'hindsight-wal-spool');
 
   async function pitrStorage(database: string): Promise<{ name: string; driver: StorageDriver }> {
     const config = await catalog.wal.config(database);

@@ -36,6 +36,7 @@ export const configSchema = z.object({
   HINDSIGHT_PREVIOUS_SECRET_KEY_FILES: z.string().optional(),
   /** How long audit entries are kept; older ones are purged daily by the console process. */
   HINDSIGHT_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(365),
+  HINDSIGHT_WAL_SPOOL_DIR: z.string().min(1).optional(),
   /** The console as people reach it (behind a proxy): notifications link to it; https makes session cookies Secure. */
   HINDSIGHT_PUBLIC_URL: z.string().url().refine((u) => /^https?:/.test(u), 'must be an http(s) URL').optional(),
 }).strict();
@@ -64,6 +65,8 @@ export interface Config {
   codecCorsOrigin: string;
   previousSecretKeyFiles: string[];
   auditRetentionDays: number;
+  /** Where received WAL waits for upload (default: beside the sandbox root); a persistent volume keeps it across reschedules. */
+  walSpoolDir: string | undefined;
   /** Where notifications link to (HINDSIGHT_PUBLIC_URL, or the local console). */
   publicUrl: string;
   /** HINDSIGHT_PUBLIC_URL as set: when unset, the console checks form origins against the request's own host. */
@@ -144,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (raw.HINDSIGHT_PUBLIC_URL ?? 'http://localhost:3000').replace(/\/+$/, ''),
     previousSecretKeyFiles: (raw.HINDSIGHT_PREVIOUS_SECRET_KEY_FILES ?? '').split(',').map((f) => f.trim()).filter(Boolean).map((f) => path.resolve(f)),
     auditRetentionDays: raw.HINDSIGHT_AUDIT_RETENTION_DAYS,
+    walSpoolDir: raw.HINDSIGHT_WAL_SPOOL_DIR ? path.resolve(raw.HINDSIGHT_WAL_SPOOL_DIR) : undefined,
     publicUrlSetting: raw.HINDSIGHT_PUBLIC_URL,
   };
 }

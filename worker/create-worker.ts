@@ -80,6 +80,7 @@ export async function createHindsightWorker(
     catalog: runtime.catalog, key: runtime.key, logger, progress, sandboxes, budget: verificationBudget,
     signalVerifier: (database, request) => signalVerifier(client, config.taskQueue, database, request),
     publicUrl: config.publicUrl,
+    walSpoolDir: config.walSpoolDir,
     wakeDelivery: (database) => wakeDelivery(client, config.taskQueue, database),
   });
 

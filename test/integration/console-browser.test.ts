@@ -86,26 +86,26 @@ describe('the console in a real browser', () => {
   });
 
   it('switches between dark and light, and keeps the choice across a reload', async () => {
-    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const background = () => page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
     const light = await background();
     const themeButton = page.locator('button.theme');
     await themeButton.click(); // system → dark
-    await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+    await page.waitForFunction("document.documentElement.dataset.theme === 'dark'");
     const dark = await background();
     assert.notEqual(dark, light, 'the dark theme changes the page background');
     await page.reload();
-    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark', 'the choice survives a reload (rendered by the server)');
+    assert.equal(await page.evaluate<string | undefined>('document.documentElement.dataset.theme'), 'dark', 'the choice survives a reload (rendered by the server)');
     assert.equal(await background(), dark);
     await screenshot(page, '03-overview-dark');
     await themeButton.click(); // dark → light
-    await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
+    await page.waitForFunction("document.documentElement.dataset.theme === 'light'");
     assert.equal(await background(), light);
   });
 
   it('is reached by keyboard: the first Tab lands on the skip link, which moves to the content', async () => {
     await page.goto(at('/'));
     await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Skip to content');
+    assert.equal(await page.evaluate<string | undefined>('document.activeElement?.textContent?.trim()'), 'Skip to content');
     await page.keyboard.press('Enter');
     assert.equal(new URL(page.url()).hash, '#main');
   });

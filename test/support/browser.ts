@@ -24,5 +24,5 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 
 /** How far the page is wider than its viewport (0 when nothing scrolls sideways). */
 export async function horizontalOverflow(page: Page): Promise<number> {
-  return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  return page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
 }
