@@ -212,7 +212,12 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
     lastPartialShipAt = 0;
   }
 
-  async function shipPartial(file: string, name: string, validEnd: Lsn, final: boolean): Promise<void> {
+  /**
+   * `after`: the completed segments of the same pass. The partial's upload runs alongside theirs
+   * (so a finished segment no longer delays the newest bytes), but is recorded only once they are,
+   * so that the catalog never holds a partial past a segment it does not hold yet.
+   */
+  async function shipPartial(file: string, name: string, validEnd: Lsn, final: boolean, after: Promise<void> = Promise.resolve()): Promise<void> {
     const sysid = identity!.systemIdentifier;
     const segmentSize = identity!.walSegmentSize;
     const { timeline, segno } = parseSegmentName(name, segmentSize);
@@ -236,6 +241,7 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
       if ((error as { code?: string }).code === 'ENOENT') return;
       throw error;
     }
+    await after;
     await catalog.recordSegment({
       database, systemIdentifier: sysid, timeline, segno, name, startLsn: start, endLsn: end, complete: false,
       sizeBytes: stored.rawBytes, storedBytes: stored.storedBytes, sha256: stored.rawSha256, storageName: options.storageName, objectKey,
@@ -264,12 +270,19 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
       const timeline = parseHistoryFileName(name);
       if (timeline !== null) await archiveHistory(path.join(spoolDir, name), timeline);
     }
-    for (const name of names) {
-      if (isSegmentName(name)) await archiveCompleteSegment(path.join(spoolDir, name), name);
-    }
-    if (!options2.shipPartials) return;
-    const partials = names.filter(isPartialName);
-    if (partials.length === 0) return;
+    const completed = names.filter(isSegmentName);
+    const segments = (async () => {
+      for (const name of completed) await archiveCompleteSegment(path.join(spoolDir, name), name);
+    })();
+    const partials = options2.shipPartials ? names.filter(isPartialName) : [];
+    if (partials.length === 0) return segments;
+    // A partial that fails because a segment failed is not news: the segment's error is the one to report.
+    const [segmentsDone, partialsDone] = await Promise.allSettled([segments, shipPartials(partials, flushed, { force: options2.force || completed.length > 0, after: segments })]);
+    if (segmentsDone.status === 'rejected') throw segmentsDone.reason;
+    if (partialsDone.status === 'rejected') throw partialsDone.reason;
+  }
+
+  async function shipPartials(partials: string[], flushed: Lsn | null, options2: { force: boolean; after: Promise<void> }): Promise<void> {
     const ends = await timelineEnds();
     for (const file of partials) {
       const name = file.slice(0, -'.partial'.length);
@@ -277,13 +290,13 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
       const switchedAt = ends.get(timeline);
       if (switchedAt !== undefined) {
         // A timeline that ended mid-segment: its partial never completes; ship what is valid and let it go.
-        await shipPartial(path.join(spoolDir, file), name, switchedAt, true);
+        await shipPartial(path.join(spoolDir, file), name, switchedAt, true, options2.after);
         await rm(path.join(spoolDir, file), { force: true });
         continue;
       }
       if (flushed === null) continue;
       if (!options2.force && Date.now() - lastPartialShipAt < partialIntervalMs) continue;
-      await shipPartial(path.join(spoolDir, file), name, flushed, false);
+      await shipPartial(path.join(spoolDir, file), name, flushed, false, options2.after);
     }
   }
 
