@@ -299,6 +299,21 @@ export function createOperations(runtime: Runtime, temporal: Client) {
       return { backupId, workflowId: backup.workflowId };
     },
 
+    /**
+     * A restore workflow's state (logical `restore/…` or point-in-time) and its `progress` query;
+     * a finished one answers from its history, so the query may fail once the worker is gone.
+     */
+    async restoreProgress(workflowId: string) {
+      const handle = temporal.workflow.getHandle(workflowId);
+      const described = await handle.describe().catch((error: unknown) => {
+        if ((error as { name?: string }).name === 'WorkflowNotFoundError') throw new HindsightError('not_found', `restore "${workflowId}" does not exist (the id is the workflowId its start returned)`);
+        throw error;
+      });
+      if (described.type !== 'restoreBackup' && described.type !== 'pitrRestore') throw new HindsightError('not_found', `restore "${workflowId}" does not exist (the id is the workflowId its start returned)`);
+      const progress = await handle.query<unknown>('progress').catch(() => null);
+      return { workflowId, type: described.type, status: described.status.name, startedAt: described.startTime.toISOString(), closedAt: described.closeTime?.toISOString() ?? null, progress };
+    },
+
     async startRestore(options: { database: string; backupId?: string; to: { database: string } | { url: string } }) {
       await catalog.getDatabase(options.database);
       let to: RestoreTarget;

@@ -33,7 +33,7 @@ export function clientAddress(req: Request): string {
 }
 
 /** Paths open without a session: health, the codec (its own token), the sign-in pages and static assets. */
-const PUBLIC_PATHS = [/^\/healthz$/, /^\/api\/v1\/session$/, /^\/codec(\/|$)/, /^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/theme$/, /^\/_app\//, /^\/favicon\.[a-z]+$/, /^\/robots\.txt$/];
+const PUBLIC_PATHS = [/^\/healthz$/, /^\/api\/v1\/session$/, /^\/api\/v1\/openapi\.json$/, /^\/codec(\/|$)/, /^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/theme$/, /^\/_app\//, /^\/favicon\.[a-z]+$/, /^\/robots\.txt$/];
 
 export function isPublicPath(path: string): boolean {
   return PUBLIC_PATHS.some((re) => re.test(path));
@@ -63,6 +63,17 @@ export function accessMiddleware(services: HostServices, options: { publicUrl: s
   const cookieName = services.auth.cookie.name;
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
+      // A personal API token: scripts send no cookie, so there is nothing for a cross-site page to
+      // ride on (a browser cannot add this header to a cross-origin request without CORS) and the
+      // Origin check does not apply. The cookie is ignored when a token is given.
+      const bearer = bearerToken(req);
+      if (bearer !== undefined && BEARER_PATHS.test(req.path)) {
+        const actor = await services.api.tokens.actorForSecret(bearer, clientAddress(req));
+        (req as unknown as Record<symbol, RequestAccess>)[ACCESS] = { actor, token: undefined };
+        if (actor || isPublicPath(req.path)) return next();
+        res.status(401).json({ error: { kind: 'unauthenticated', message: 'the API token is unknown, revoked or expired, or its user was disabled or left the workspace (create a new one on /settings)' } });
+        return;
+      }
       // CSRF: SameSite=Lax keeps the cookie off cross-site subrequests and posts; on top, a
       // state-changing request must name our origin. Browsers send Origin on every POST; a form
       // post without it (very old browsers, some privacy tools) is refused rather than trusted.
@@ -95,6 +106,16 @@ export function accessMiddleware(services: HostServices, options: { publicUrl: s
       res.status(503).json({ error: { kind: 'unavailable', message: 'the catalog could not be reached to check the session' } });
     }
   };
+}
+
+/** Paths that accept `Authorization: Bearer hs_…` instead of a session cookie. */
+const BEARER_PATHS = /^\/(api\/|metrics$)/;
+
+function bearerToken(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1]! : undefined;
 }
 
 function safeOrigin(url: string): string | undefined {
