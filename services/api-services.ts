@@ -1,11 +1,12 @@
 /**
  * What /api/v1 needs beyond the console's view: personal API tokens (also the bearer check),
- * notifiers and restore progress as one actor may use them. Every call goes through
+ * notifiers, PITR status and restore progress as one actor may use them. Every call goes through
  * services/authz.ts like the console's and the CLI's.
  */
 import { HindsightError } from '../lib/errors.ts';
 import type { AccessService } from './access.ts';
 import { createActorNotifiers } from './actor-notifiers.ts';
+import { createActorPitr } from './actor-pitr.ts';
 import { createApiTokenService } from './api-tokens.ts';
 import type { Actor, Authz } from './authz.ts';
 import { createNotifierOperations } from './notifiers.ts';
@@ -17,6 +18,7 @@ export function createApiServices(runtime: Runtime, operations: Operations, auth
   return {
     tokens: createApiTokenService(runtime, authz, access),
     notifiersFor: (actor: Actor) => createActorNotifiers({ runtime, notifiers: notifierOps, authz }, actor),
+    pitrFor: (actor: Actor) => createActorPitr({ runtime, pitr: operations.pitr, authz }, actor),
 
     /** A restore's progress, for members of its database's workspace (its id names the database). */
     async restoreProgress(actor: Actor, workflowId: string) {

@@ -8,7 +8,13 @@ import { HindsightError } from '../lib/errors.ts';
 import type { Actor } from '../services/authz.ts';
 import type { HostServices } from '../services/console.ts';
 
-export interface RequestAccess { actor: Actor | undefined; token: string | undefined }
+export interface RequestAccess {
+  actor: Actor | undefined;
+  /** The session token (cookie); undefined for a request made with an API token. */
+  token: string | undefined;
+  /** How the actor was recognised. */
+  via?: 'session' | 'api-token' | undefined;
+}
 
 const ACCESS = Symbol.for('hindsight.access');
 
@@ -69,7 +75,7 @@ export function accessMiddleware(services: HostServices, options: { publicUrl: s
       const bearer = bearerToken(req);
       if (bearer !== undefined && BEARER_PATHS.test(req.path)) {
         const actor = await services.api.tokens.actorForSecret(bearer, clientAddress(req));
-        (req as unknown as Record<symbol, RequestAccess>)[ACCESS] = { actor, token: undefined };
+        (req as unknown as Record<symbol, RequestAccess>)[ACCESS] = { actor, token: undefined, via: 'api-token' };
         if (actor || isPublicPath(req.path)) return next();
         res.status(401).json({ error: { kind: 'unauthenticated', message: 'the API token is unknown, revoked or expired, or its user was disabled or left the workspace (create a new one on /settings)' } });
         return;
@@ -88,7 +94,7 @@ export function accessMiddleware(services: HostServices, options: { publicUrl: s
       }
       const token = parseCookies(req.headers.cookie).get(cookieName);
       const actor = token ? await services.access.sessionActor(token, clientAddress(req)) : undefined;
-      (req as unknown as Record<symbol, RequestAccess>)[ACCESS] = { actor, token: actor ? token : undefined };
+      (req as unknown as Record<symbol, RequestAccess>)[ACCESS] = { actor, token: actor ? token : undefined, via: actor ? 'session' : undefined };
       if (actor || isPublicPath(req.path)) return next();
       if (req.path.startsWith('/api/')) {
         res.status(401).json({ error: { kind: 'unauthenticated', message: 'log in first: this endpoint needs a session cookie (POST /api/v1/session)' } });
