@@ -10,8 +10,8 @@ const SESSION_COOKIE = 'hindsight_session';
 
 type JsonSchema = Record<string, unknown>;
 
-function jsonSchema(schema: z.ZodType): JsonSchema {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as JsonSchema;
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as JsonSchema;
   void _dialect;
   return rest;
 }
@@ -42,7 +42,7 @@ export function buildOpenApiDocument(endpoints: Endpoint[]): JsonSchema {
     const path = openApiPath(e.path);
     const success = e.produces === 'binary'
       ? { description: e.response, content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } }
-      : { description: e.response, content: { 'application/json': { schema: {} } } };
+      : { description: e.response, content: { 'application/json': { schema: e.responseSchema ? jsonSchema(e.responseSchema, 'output') : {} } } };
     const responses: Record<string, unknown> = { [String(e.status)]: success };
     if (e.body || e.params || e.query) responses['400'] = errorResponse('The input does not match the schema: error.field names the field');
     if (!e.public) {

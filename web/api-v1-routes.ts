@@ -45,6 +45,24 @@ export const schemas = {
   createToken: createApiTokenInput,
 };
 
+const tokenView = z.object({
+  id: z.number().int(), name: z.string(), prefix: z.string().describe('the first 10 characters of the secret'), workspace: z.string(),
+  role: z.enum(['owner', 'admin', 'editor', 'viewer']), createdAt: z.string(), expiresAt: z.string().nullable(), lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(), state: z.enum(['active', 'expired', 'revoked']),
+});
+
+const responses = {
+  token: tokenView,
+  tokens: z.array(tokenView),
+  createdToken: z.object({ token: tokenView, secret: z.string().describe('hs_… — shown this once, never stored') }),
+  started: z.object({ backupId: z.string(), workflowId: z.string() }),
+  workflow: z.object({ workflowId: z.string() }),
+  restore: z.object({
+    workflowId: z.string(), type: z.enum(['restoreBackup', 'pitrRestore']), status: z.string().describe('the workflow\'s status: RUNNING, COMPLETED, FAILED, …'),
+    startedAt: z.string(), closedAt: z.string().nullable(), progress: z.record(z.string(), z.unknown()).nullable().describe('the workflow\'s progress query: stage, bytes, error'),
+  }),
+};
+
 const params = {
   name: z.object({ name: z.string().describe('database, storage or notifier name') }),
   id: z.object({ id: z.string().describe('backup id') }),
@@ -84,6 +102,8 @@ export interface Endpoint<P extends z.ZodObject | undefined = z.ZodObject | unde
   status: number;
   /** What a success answers, for the document. */
   response: string;
+  /** Its shape, where a script is likely to read it (the document says `{}` otherwise). */
+  responseSchema?: z.ZodType;
   /** `binary`: a download stream instead of JSON. */
   produces?: 'json' | 'binary';
   handler(ctx: EndpointContext<Infer<P>, Infer<Q>, Infer<B>>): Promise<unknown>;
@@ -195,7 +215,7 @@ export const endpoints: Endpoint[] = [
   }),
   endpoint({ method: 'get', path: '/databases/:name/backups', operationId: 'listDatabaseBackups', tag: 'backups', params: params.name, status: 200, summary: 'List a database\'s backups', response: 'Backups, newest first', handler: async ({ ops, params: p }) => ops().listBackups(p.name) }),
   endpoint({
-    method: 'post', path: '/databases/:name/backups', operationId: 'startBackup', tag: 'backups', params: params.name, body: schemas.startBackup, status: 202,
+    method: 'post', path: '/databases/:name/backups', operationId: 'startBackup', responseSchema: responses.started, tag: 'backups', params: params.name, body: schemas.startBackup, status: 202,
     summary: 'Start a backup now', response: 'The new backup\'s id and its workflow id',
     async handler({ ops, params: p }) {
       const started = await ops().startBackup(p.name, 'manual');
@@ -228,7 +248,7 @@ export const endpoints: Endpoint[] = [
 
   // Restores
   endpoint({
-    method: 'post', path: '/restores', operationId: 'startRestore', tag: 'restores', body: schemas.restore, status: 202,
+    method: 'post', path: '/restores', operationId: 'startRestore', responseSchema: responses.workflow, tag: 'restores', body: schemas.restore, status: 202,
     summary: 'Restore a backup', description: 'Into a new database on the source\'s server ({"database": …}) or any server ({"url": …}); the newest backup unless backupId.',
     response: 'The restore\'s workflow id (GET /restores/{workflowId} follows it)',
     async handler({ ops, body }) {
@@ -237,7 +257,7 @@ export const endpoints: Endpoint[] = [
     },
   }),
   endpoint({
-    method: 'get', path: '/restores/:workflowId', operationId: 'getRestore', tag: 'restores', params: params.workflow, status: 200,
+    method: 'get', path: '/restores/:workflowId', operationId: 'getRestore', responseSchema: responses.restore, tag: 'restores', params: params.workflow, status: 200,
     summary: 'Follow a restore', description: 'The workflow\'s status and its progress query (stage, bytes read and restored), for logical and point-in-time restores.',
     response: 'Status and progress', handler: async ({ services, actor, params: p }) => services.api.restoreProgress(actor(), p.workflowId),
   }),
@@ -344,9 +364,9 @@ export const endpoints: Endpoint[] = [
   }),
 
   // Personal API tokens
-  endpoint({ method: 'get', path: '/tokens', operationId: 'listTokens', tag: 'tokens', status: 200, summary: 'List your API tokens', response: 'Name, prefix, workspace, role, dates and state; never the secret', handler: async ({ services, actor }) => services.api.tokens.list(actor()) }),
+  endpoint({ method: 'get', path: '/tokens', operationId: 'listTokens', responseSchema: responses.tokens, tag: 'tokens', status: 200, summary: 'List your API tokens', response: 'Name, prefix, workspace, role, dates and state; never the secret', handler: async ({ services, actor }) => services.api.tokens.list(actor()) }),
   endpoint({
-    method: 'post', path: '/tokens', operationId: 'createToken', tag: 'tokens', body: schemas.createToken, status: 201,
+    method: 'post', path: '/tokens', operationId: 'createToken', responseSchema: responses.createdToken, tag: 'tokens', body: schemas.createToken, status: 201,
     summary: 'Create an API token', description: 'Scoped to one workspace, with a role no higher than yours there. Needs a session, not a token.',
     response: 'The token and its secret (hs_…), shown this once',
     async handler({ req, services, actor, body }) {
@@ -355,7 +375,7 @@ export const endpoints: Endpoint[] = [
     },
   }),
   endpoint({
-    method: 'delete', path: '/tokens/:id', operationId: 'revokeToken', tag: 'tokens', params: params.token, status: 200, summary: 'Revoke an API token', response: 'The token, now revoked',
+    method: 'delete', path: '/tokens/:id', operationId: 'revokeToken', responseSchema: responses.token, tag: 'tokens', params: params.token, status: 200, summary: 'Revoke an API token', response: 'The token, now revoked',
     async handler({ req, services, actor, params: p }) {
       sessionOnly(req);
       return services.api.tokens.revoke(actor(), Number(p.id));

@@ -140,6 +140,11 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     const editor = await create(editorCookie, { name: 'deploys', workspace: 'default', role: 'editor', expiresInDays: 30 });
     assert.equal(editor.status, 201, editor.text);
     const editorSecret = editor.body.secret as string;
+    // The answer has the shape the document promises.
+    const doc = (await call('GET', '/openapi.json')).body as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content: { 'application/json': { schema: JsonSchema } } }> }>> };
+    const promised = doc.paths['/tokens']!.post!.responses['201']!.content['application/json'].schema;
+    assert.deepEqual(Object.keys(editor.body).sort(), [...promised.required!].sort());
+    assert.deepEqual(Object.keys(editor.body.token as Json).sort(), [...promised.properties!.token!.required!].sort());
 
     const listed = await call('GET', '/databases', { bearer: viewerSecret });
     assert.equal(listed.status, 200, listed.text);
@@ -163,6 +168,8 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     const mine = await call('GET', '/tokens', { bearer: editorSecret });
     assert.deepEqual((mine.body as unknown as Array<{ name: string; state: string }>).map((t) => `${t.name}:${t.state}`), ['deploys:active', 'read-only:active']);
     assert.ok(!mine.text.includes(viewerSecret.slice(10)) && !mine.text.includes(editorSecret.slice(10)));
+    const used = (mine.body as unknown as Array<{ name: string; lastUsedAt: string | null }>);
+    assert.ok(used.every((t) => t.lastUsedAt !== null && Date.now() - Date.parse(t.lastUsedAt) < 60_000), 'both tokens were used just now');
 
     const viewerId = (viewer.body.token as { id: number }).id;
     const revoked = await call('DELETE', `/tokens/${viewerId}`, { cookie: editorCookie });
