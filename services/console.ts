@@ -67,7 +67,7 @@ export interface HostServices extends ConsoleServices {
   access: AccessService;
   authz: Authz;
   operationsFor(actor: Actor): ActorOperations;
-  /** Personal API tokens, notifiers and restore progress for /api/v1. */
+  /** Personal API tokens, notifiers, PITR status and restore progress for /api/v1. */
   api: ApiServices;
 }
 
