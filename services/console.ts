@@ -12,6 +12,8 @@ import type { Runtime } from './runtime.ts';
 import { createConsoleHookServices } from './console-hooks.ts';
 import { createNotifierOperations } from './notifiers.ts';
 import { createActorNotifiers } from './actor-notifiers.ts';
+import { createApiServices, type ApiServices } from './api-services.ts';
+import { createConsoleSettings } from './console-settings.ts';
 
 export const SESSION_COOKIE = 'hindsight_session';
 
@@ -65,6 +67,8 @@ export interface HostServices extends ConsoleServices {
   access: AccessService;
   authz: Authz;
   operationsFor(actor: Actor): ActorOperations;
+  /** Personal API tokens, notifiers, PITR status and restore progress for /api/v1. */
+  api: ApiServices;
 }
 
 const asActor = (ref: ActorRef): Actor => ref as Actor;
@@ -78,7 +82,10 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
   const secureCookie = (config.publicUrlSetting ?? '').startsWith('https:');
   const notifierOps = createNotifierOperations(runtime);
   const notifiersFor = (actor: Actor) => createActorNotifiers({ runtime, notifiers: notifierOps, authz }, actor);
+  const api = createApiServices(runtime, operations, authz, access);
   return {
+    api,
+    settings: createConsoleSettings(runtime, api.tokens),
     hooks: createConsoleHookServices((ref) => operationsFor(asActor(ref)), async (database) => (await runtime.catalog.access.databaseWorkspace(database)) ?? DEFAULT_WORKSPACE_ID),
     access,
     authz,

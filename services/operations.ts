@@ -23,6 +23,7 @@ import { newVerificationId, signalVerifier, verifierWorkflowId } from '../tempor
 import type { Runtime } from './runtime.ts';
 import { createHookService } from './hooks.ts';
 import { createBackupRoleService } from './backup-role.ts';
+import { createPitrOperations } from './pitr.ts';
 
 /** Five cron fields (minute hour day month weekday) or a shorthand such as @daily. */
 export const cronSchema = z
@@ -94,6 +95,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
   return {
     hooks: createHookService(catalog),
     backupRole: createBackupRoleService(catalog),
+    pitr: createPitrOperations(runtime, temporal),
 
     async addDatabase(raw: AddDatabaseInput) {
       const input = parseOrThrow(addDatabaseInput, raw);
@@ -297,6 +299,21 @@ export function createOperations(runtime: Runtime, temporal: Client) {
       if (backup.status !== 'running') throw new HindsightError('conflict', `backup ${backupId} is ${backup.status}: only a running backup can be cancelled`);
       await temporal.workflow.getHandle(backup.workflowId).signal(cancelBackupSignal, reason);
       return { backupId, workflowId: backup.workflowId };
+    },
+
+    /**
+     * A restore workflow's state (logical `restore/…` or point-in-time) and its `progress` query;
+     * a finished one answers from its history, so the query may fail once the worker is gone.
+     */
+    async restoreProgress(workflowId: string) {
+      const handle = temporal.workflow.getHandle(workflowId);
+      const described = await handle.describe().catch((error: unknown) => {
+        if ((error as { name?: string }).name === 'WorkflowNotFoundError') throw new HindsightError('not_found', `restore "${workflowId}" does not exist (the id is the workflowId its start returned)`);
+        throw error;
+      });
+      if (described.type !== 'restoreBackup' && described.type !== 'pitrRestore') throw new HindsightError('not_found', `restore "${workflowId}" does not exist (the id is the workflowId its start returned)`);
+      const progress = await handle.query<unknown>('progress').catch(() => null);
+      return { workflowId, type: described.type, status: described.status.name, startedAt: described.startTime.toISOString(), closedAt: described.closeTime?.toISOString() ?? null, progress };
     },
 
     async startRestore(options: { database: string; backupId?: string; to: { database: string } | { url: string } }) {

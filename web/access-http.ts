@@ -8,7 +8,13 @@ import { HindsightError } from '../lib/errors.ts';
 import type { Actor } from '../services/authz.ts';
 import type { HostServices } from '../services/console.ts';
 
-export interface RequestAccess { actor: Actor | undefined; token: string | undefined }
+export interface RequestAccess {
+  actor: Actor | undefined;
+  /** The session token (cookie); undefined for a request made with an API token. */
+  token: string | undefined;
+  /** How the actor was recognised. */
+  via?: 'session' | 'api-token' | undefined;
+}
 
 const ACCESS = Symbol.for('hindsight.access');
 
@@ -33,7 +39,7 @@ export function clientAddress(req: Request): string {
 }
 
 /** Paths open without a session: health, the codec (its own token), the sign-in pages and static assets. */
-const PUBLIC_PATHS = [/^\/healthz$/, /^\/api\/v1\/session$/, /^\/codec(\/|$)/, /^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/theme$/, /^\/_app\//, /^\/favicon\.[a-z]+$/, /^\/robots\.txt$/];
+const PUBLIC_PATHS = [/^\/healthz$/, /^\/api\/v1\/session$/, /^\/api\/v1\/openapi\.json$/, /^\/codec(\/|$)/, /^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/theme$/, /^\/_app\//, /^\/favicon\.[a-z]+$/, /^\/robots\.txt$/];
 
 export function isPublicPath(path: string): boolean {
   return PUBLIC_PATHS.some((re) => re.test(path));
@@ -63,6 +69,17 @@ export function accessMiddleware(services: HostServices, options: { publicUrl: s
   const cookieName = services.auth.cookie.name;
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
+      // A personal API token: scripts send no cookie, so there is nothing for a cross-site page to
+      // ride on (a browser cannot add this header to a cross-origin request without CORS) and the
+      // Origin check does not apply. The cookie is ignored when a token is given.
+      const bearer = bearerToken(req);
+      if (bearer !== undefined && BEARER_PATHS.test(req.path)) {
+        const actor = await services.api.tokens.actorForSecret(bearer, clientAddress(req));
+        (req as unknown as Record<symbol, RequestAccess>)[ACCESS] = { actor, token: undefined, via: 'api-token' };
+        if (actor || isPublicPath(req.path)) return next();
+        res.status(401).json({ error: { kind: 'unauthenticated', message: 'the API token is unknown, revoked or expired, or its user was disabled or left the workspace (create a new one on /settings)' } });
+        return;
+      }
       // CSRF: SameSite=Lax keeps the cookie off cross-site subrequests and posts; on top, a
       // state-changing request must name our origin. Browsers send Origin on every POST; a form
       // post without it (very old browsers, some privacy tools) is refused rather than trusted.
@@ -77,7 +94,7 @@ export function accessMiddleware(services: HostServices, options: { publicUrl: s
       }
       const token = parseCookies(req.headers.cookie).get(cookieName);
       const actor = token ? await services.access.sessionActor(token, clientAddress(req)) : undefined;
-      (req as unknown as Record<symbol, RequestAccess>)[ACCESS] = { actor, token: actor ? token : undefined };
+      (req as unknown as Record<symbol, RequestAccess>)[ACCESS] = { actor, token: actor ? token : undefined, via: actor ? 'session' : undefined };
       if (actor || isPublicPath(req.path)) return next();
       if (req.path.startsWith('/api/')) {
         res.status(401).json({ error: { kind: 'unauthenticated', message: 'log in first: this endpoint needs a session cookie (POST /api/v1/session)' } });
@@ -95,6 +112,16 @@ export function accessMiddleware(services: HostServices, options: { publicUrl: s
       res.status(503).json({ error: { kind: 'unavailable', message: 'the catalog could not be reached to check the session' } });
     }
   };
+}
+
+/** Paths that accept `Authorization: Bearer hs_…` instead of a session cookie. */
+const BEARER_PATHS = /^\/(api\/|metrics$)/;
+
+function bearerToken(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1]! : undefined;
 }
 
 function safeOrigin(url: string): string | undefined {

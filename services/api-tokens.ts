@@ -1,0 +1,139 @@
+/**
+ * Personal API tokens: a user's key for scripts, limited to one workspace and a role no higher
+ * than their own there. The secret (`hs_` + 32 random bytes, base64url) is shown once; the
+ * catalog keeps its SHA-256. A request with the token acts as the user with only that workspace,
+ * at the lower of the token's role and the user's role now, so removing or disabling the user, or
+ * lowering their role, takes effect on every token at once.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { ROLES, type Role } from '../lib/catalog/access.ts';
+import { createApiTokenStore, type ApiTokenRecord } from '../lib/catalog/api-tokens.ts';
+import { HindsightError, errorMessage } from '../lib/errors.ts';
+import type { AccessService } from './access.ts';
+import { roleOf, type Actor, type Authz } from './authz.ts';
+import type { Runtime } from './runtime.ts';
+
+export const API_TOKEN_PATTERN = /^hs_[A-Za-z0-9_-]{43}$/;
+const PREFIX_LENGTH = 10;
+
+export const createApiTokenInput = z.object({
+  name: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters'),
+  workspace: z.string().min(1, 'is required'),
+  role: z.enum(ROLES, { message: `must be one of ${ROLES.join(', ')}` }),
+  expiresInDays: z.number().int('must be a whole number of days').min(1, 'must be at least 1').max(3650, 'must be at most 3650 (ten years)').nullable().optional(),
+}).strict();
+export type CreateApiTokenInput = z.input<typeof createApiTokenInput>;
+
+/** A token as its owner sees it: never the secret, never its hash. */
+export interface ApiTokenView {
+  id: number;
+  name: string;
+  prefix: string;
+  workspace: string;
+  role: Role;
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  state: 'active' | 'expired' | 'revoked';
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function tokenView(t: ApiTokenRecord, now = new Date()): ApiTokenView {
+  return {
+    id: t.id, name: t.name, prefix: t.prefix, workspace: t.workspace, role: t.role,
+    createdAt: t.createdAt.toISOString(), expiresAt: iso(t.expiresAt), lastUsedAt: iso(t.lastUsedAt), revokedAt: iso(t.revokedAt),
+    state: t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt <= now ? 'expired' : 'active',
+  };
+}
+
+/** ROLES runs from owner down to viewer: the lower of two roles is the one further along. */
+export const lowerRole = (a: Role, b: Role): Role => (ROLES.indexOf(a) >= ROLES.indexOf(b) ? a : b);
+
+function parseInput(raw: unknown): z.output<typeof createApiTokenInput> {
+  const parsed = createApiTokenInput.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new HindsightError('bad_input', `${issue.path.join('.') || 'token'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+function personal(actor: Actor): Extract<Actor, { kind: 'user' }> {
+  if (actor.kind !== 'user') throw new HindsightError('bad_input', 'API tokens belong to a user account: sign in as a user (the local operator needs no token, it has the secret key)');
+  return actor;
+}
+
+export function createApiTokenService(runtime: Runtime, authz: Authz, access: AccessService) {
+  const store = createApiTokenStore(runtime.catalog.pool);
+
+  /** Like authz.audited, for changes a user makes to their own account rather than to a workspace's objects. */
+  async function recorded<T>(actor: Actor, entry: { workspaceId: number; action: string; target: { type: string; name: string }; before: unknown }, work: () => Promise<T>, after: (result: T) => unknown): Promise<T> {
+    let result: T;
+    try {
+      result = await work();
+    } catch (error) {
+      await authz.audit(actor, { ...entry, outcome: 'failed', detail: errorMessage(error).slice(0, 1000) });
+      throw error;
+    }
+    await authz.audit(actor, { ...entry, after: after(result), outcome: 'ok' });
+    return result;
+  }
+
+  return {
+    /** Creates a token and returns its secret, which is not kept and cannot be shown again. */
+    async create(actor: Actor, raw: unknown): Promise<{ token: ApiTokenView; secret: string }> {
+      const user = personal(actor);
+      const input = parseInput(raw);
+      const workspace = await access.workspaceFor(user, input.workspace);
+      const own = roleOf(user, workspace.id)!;
+      const target = { type: 'api token', name: input.name };
+      if (ROLES.indexOf(input.role) < ROLES.indexOf(own)) {
+        await authz.audit(user, { workspaceId: workspace.id, action: 'apiToken.create', target, outcome: 'denied', detail: `role ${input.role} is above the creator's role ${own}` });
+        throw new HindsightError('forbidden', `role: a token cannot hold more than your own role in workspace "${workspace.name}" (you are ${own}; choose ${ROLES.slice(ROLES.indexOf(own)).join(', ')})`);
+      }
+      const secret = `hs_${randomBytes(32).toString('base64url')}`;
+      const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : null;
+      const record = await recorded(user, { workspaceId: workspace.id, action: 'apiToken.create', target, before: null },
+        () => store.create({ userId: user.userId, workspaceId: workspace.id, role: input.role, name: input.name, prefix: secret.slice(0, PREFIX_LENGTH), secret, expiresAt }),
+        (t) => ({ id: t.id, prefix: t.prefix, workspace: workspace.name, role: t.role, expiresAt: iso(t.expiresAt) }));
+      return { token: tokenView(record), secret };
+    },
+
+    async list(actor: Actor): Promise<ApiTokenView[]> {
+      if (actor.kind !== 'user') return [];
+      const now = new Date();
+      return (await store.listForUser(actor.userId)).map((t) => tokenView(t, now));
+    },
+
+    /** Revokes one of the actor's own tokens; someone else's is "not found". */
+    async revoke(actor: Actor, id: number): Promise<ApiTokenView> {
+      const user = personal(actor);
+      const token = Number.isSafeInteger(id) ? await store.get(id) : undefined;
+      if (!token || token.userId !== user.userId) throw new HindsightError('not_found', `API token ${id} does not exist (GET /api/v1/tokens lists yours)`);
+      if (token.revokedAt) return tokenView(token);
+      await recorded(user, { workspaceId: token.workspaceId, action: 'apiToken.revoke', target: { type: 'api token', name: token.name }, before: { id: token.id, prefix: token.prefix, role: token.role } },
+        () => store.revoke(token.id), () => ({ revoked: true }));
+      return tokenView((await store.get(token.id))!);
+    },
+
+    /**
+     * The actor a bearer secret stands for, or undefined when it is unknown, revoked, expired, its
+     * user disabled, or the user no longer belongs to the token's workspace.
+     */
+    async actorForSecret(secret: string, ip: string): Promise<Actor | undefined> {
+      if (!API_TOKEN_PATTERN.test(secret)) return undefined;
+      const token = await store.use(secret);
+      if (!token) return undefined;
+      const user = await access.actorForUser(token.userId, `token ${token.prefix} from ${ip}`);
+      if (!user || user.kind !== 'user') return undefined;
+      const current = user.memberships.get(token.workspaceId);
+      if (!current) return undefined;
+      return { ...user, memberships: new Map([[token.workspaceId, lowerRole(token.role, current)]]) };
+    },
+  };
+}
+
+export type ApiTokenService = ReturnType<typeof createApiTokenService>;

@@ -1,0 +1,291 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { createActorOperations } from '../../services/actor-operations.ts';
+import { operatorActor } from '../../services/authz.ts';
+import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+
+const PASSWORD = 'correct horse battery staple';
+const SECRET_PATTERN = /hs_[A-Za-z0-9_-]{43}/;
+
+interface Answer { status: number; body: { error?: { kind: string; message: string; field?: string } } & Record<string, unknown>; text: string }
+type Json = Record<string, unknown>;
+type JsonSchema = { type?: string | string[]; anyOf?: JsonSchema[]; oneOf?: JsonSchema[]; const?: unknown; enum?: unknown[]; properties?: Record<string, JsonSchema>; required?: string[] };
+
+describe('/api/v1: the OpenAPI document, bodies checked against it, personal API tokens, the settings page', () => {
+  let platform: Platform;
+  let consoleApp: SignedInConsole;
+  let source: PgTarget;
+  let editorCookie: string;
+  const workflows: string[] = [];
+
+  /** A request as a script makes it: a cookie and the console's Origin, or a bearer token and nothing else. */
+  async function call(method: string, path: string, auth: { cookie?: string; bearer?: string } = {}, json?: unknown, raw?: string): Promise<Answer> {
+    const headers: Record<string, string> = {};
+    if (auth.cookie) { headers.cookie = auth.cookie; headers.origin = consoleApp.url; }
+    if (auth.bearer) headers.authorization = `Bearer ${auth.bearer}`;
+    if (json !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`${consoleApp.url}/api/v1${path}`, { method, headers, body: raw ?? (json === undefined ? undefined : JSON.stringify(json)) });
+    const text = await response.text();
+    let body: Answer['body'] = {};
+    try { body = JSON.parse(text) as Answer['body']; } catch { /* a download */ }
+    return { status: response.status, body, text };
+  }
+
+  async function login(email: string): Promise<string> {
+    const response = await fetch(`${consoleApp.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }) });
+    assert.equal(response.status, 200, await response.clone().text());
+    return (response.headers.get('set-cookie') ?? '').split(';')[0]!;
+  }
+
+  const ownerCookie = () => login('owner@example.org');
+
+  before(async () => {
+    platform = await startPlatform();
+    source = await createDatabase(platform.cluster, 'shop');
+    const client = await connect('shop', source);
+    await client.query(`create table items (id int primary key, note text); insert into items select g, 'item ' || g from generate_series(1, 200) g;`);
+    await client.end();
+    await platform.startWorker();
+    consoleApp = await startSignedInConsole(platform);
+    const operator = createActorOperations({ runtime: platform.runtime, ops: platform.ops, authz: consoleApp.services.authz }, operatorActor('test'));
+    await operator.addDatabase({ name: 'shop', url: targetUrl(source), storages: 'local', verifyAfterBackup: false });
+    const owner = await consoleApp.services.access.actorForEmail('owner@example.org', 'test');
+    for (const email of ['editor@example.org', 'leaver@example.org']) {
+      await consoleApp.services.access.createUser(owner, { email, password: PASSWORD, workspace: 'default', role: 'editor' });
+    }
+    editorCookie = await login('editor@example.org');
+  });
+
+  after(async () => {
+    await Promise.all(workflows.map((id) => platform.client.workflow.getHandle(id).result().catch(() => undefined)));
+    await consoleApp?.close();
+    await platform?.stop();
+  });
+
+  it('serves an OpenAPI 3.1 document without a session, and it validates', async () => {
+    const answer = await call('GET', '/openapi.json');
+    assert.equal(answer.status, 200);
+    const doc = answer.body as unknown as { openapi: string; paths: Record<string, Record<string, Json>>; components: { securitySchemes: Json } };
+    const result = await new Validator().validate(doc as never);
+    assert.equal(result.valid, true, String(JSON.stringify(result.errors)).slice(0, 2000));
+    assert.equal(doc.openapi, '3.1.0');
+    assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['bearerToken', 'sessionCookie']);
+    for (const [path, method] of [['/tokens', 'post'], ['/notifiers/{name}', 'put'], ['/databases/{name}/retention', 'get'], ['/databases/{name}/retention', 'put'],
+      ['/restores/{workflowId}', 'get'], ['/databases/{name}/verifications', 'post'], ['/verifications/{id}', 'get'], ['/backups', 'get'], ['/backups/{id}/download', 'get']] as const) {
+      assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is documented`);
+    }
+  });
+
+  it('every endpoint with a body, read from the document, refuses a wrong-typed field with a 400 naming it', async () => {
+    const doc = (await call('GET', '/openapi.json')).body as unknown as { paths: Record<string, Record<string, { requestBody?: { content: { 'application/json': { schema: JsonSchema } } } }>> };
+    const owner = await ownerCookie();
+    const typesOf = (s: JsonSchema): Set<string> => {
+      const out = new Set<string>();
+      if (typeof s.type === 'string') out.add(s.type);
+      if (Array.isArray(s.type)) s.type.forEach((t) => out.add(t));
+      if (s.const !== undefined || s.enum) out.add('string');
+      for (const branch of [...(s.anyOf ?? []), ...(s.oneOf ?? [])]) typesOf(branch).forEach((t) => out.add(t));
+      if (out.has('integer')) out.add('number');
+      return out;
+    };
+    const candidates: Array<[string, unknown]> = [['number', 12345], ['string', 'not this'], ['boolean', true], ['array', [1]], ['object', { unexpected: 1 }]];
+    let checked = 0;
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const schema = operation.requestBody?.content['application/json'].schema;
+        if (!schema) continue;
+        const properties = Object.keys(schema.properties ?? {});
+        // The first required field (or the first field) with a value of a type it does not accept;
+        // fields before it are optional, so it is the first the check meets.
+        const field = schema.required?.[0] ?? properties[0];
+        let body: Json;
+        if (field) {
+          const accepted = typesOf(schema.properties![field]!);
+          const wrong = candidates.find(([type]) => !accepted.has(type));
+          assert.ok(wrong, `${method} ${path}: no wrong type for ${field}`);
+          body = { [field]: wrong[1] };
+        } else {
+          body = { unexpected: 1 };
+        }
+        const expected = field ?? 'unexpected';
+        const url = path.replace(/\{[^}]+\}/g, '1');
+        const answer = await call(method.toUpperCase(), url, { cookie: owner }, body);
+        assert.equal(answer.status, 400, `${method.toUpperCase()} ${url} ${JSON.stringify(body)} → ${answer.status} ${answer.text.slice(0, 300)}`);
+        assert.equal(answer.body.error?.kind, 'bad_input');
+        assert.equal(answer.body.error?.field, expected, `${method.toUpperCase()} ${path}: ${answer.text}`);
+        assert.ok(answer.body.error?.message.startsWith(`${expected}:`), answer.body.error?.message);
+        checked += 1;
+      }
+    }
+    assert.ok(checked >= 14, `only ${checked} endpoints with a body`);
+    const malformed = await call('POST', '/tokens', { cookie: owner }, undefined, '{"name": ');
+    assert.equal(malformed.status, 400);
+    assert.deepEqual([malformed.body.error?.kind, malformed.body.error?.field], ['bad_input', 'body']);
+  });
+
+  it('tokens act as their user in one workspace with the lower role; revoked, removed or expired they get 401', async () => {
+    const create = (cookie: string, body: Json) => call('POST', '/tokens', { cookie }, body);
+    const tooHigh = await create(editorCookie, { name: 'greedy', workspace: 'default', role: 'admin' });
+    assert.equal(tooHigh.status, 403, tooHigh.text);
+    assert.match(tooHigh.body.error!.message, /^role: .*you are editor/);
+
+    const viewer = await create(editorCookie, { name: 'read-only', workspace: 'default', role: 'viewer' });
+    assert.equal(viewer.status, 201, viewer.text);
+    const viewerSecret = viewer.body.secret as string;
+    assert.match(viewerSecret, new RegExp(`^${SECRET_PATTERN.source}$`));
+    const editor = await create(editorCookie, { name: 'deploys', workspace: 'default', role: 'editor', expiresInDays: 30 });
+    assert.equal(editor.status, 201, editor.text);
+    const editorSecret = editor.body.secret as string;
+    // The answer has the shape the document promises.
+    const doc = (await call('GET', '/openapi.json')).body as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content: { 'application/json': { schema: JsonSchema } } }> }>> };
+    const promised = doc.paths['/tokens']!.post!.responses['201']!.content['application/json'].schema;
+    assert.deepEqual(Object.keys(editor.body).sort(), [...promised.required!].sort());
+    assert.deepEqual(Object.keys(editor.body.token as Json).sort(), [...promised.properties!.token!.required!].sort());
+
+    const listed = await call('GET', '/databases', { bearer: viewerSecret });
+    assert.equal(listed.status, 200, listed.text);
+    assert.deepEqual((listed.body as unknown as Array<{ name: string }>).map((d) => d.name), ['shop']);
+    const refused = await call('POST', '/databases/shop/backups', { bearer: viewerSecret }, {});
+    assert.equal(refused.status, 403, refused.text);
+    assert.match(refused.body.error!.message, /needs the editor role in workspace "default"; you are viewer/);
+
+    const started = await call('POST', '/databases/shop/backups', { bearer: editorSecret }, {});
+    assert.equal(started.status, 202, started.text);
+    workflows.push(started.body.workflowId as string);
+    const outcome = await platform.client.workflow.getHandle(started.body.workflowId as string).result() as { status: string; rows: number };
+    assert.deepEqual([outcome.status, outcome.rows], ['complete', 200]);
+    const audited = await platform.runtime.catalog.access.listAudit({ action: 'backup.start' });
+    assert.ok(audited.some((e) => e.actor === 'editor@example.org' && e.outcome === 'ok' && e.source?.startsWith(`token ${editorSecret.slice(0, 10)}`)), JSON.stringify(audited));
+    const backups = await call('GET', '/backups?database=shop', { bearer: viewerSecret });
+    assert.deepEqual((backups.body as unknown as Array<{ id: string }>).map((b) => b.id), [started.body.backupId]);
+
+    // A token cannot mint tokens; the list never shows a secret.
+    assert.equal((await call('POST', '/tokens', { bearer: editorSecret }, { name: 'child', workspace: 'default', role: 'viewer' })).status, 403);
+    const mine = await call('GET', '/tokens', { bearer: editorSecret });
+    assert.deepEqual((mine.body as unknown as Array<{ name: string; state: string }>).map((t) => `${t.name}:${t.state}`), ['deploys:active', 'read-only:active']);
+    assert.ok(!mine.text.includes(viewerSecret.slice(10)) && !mine.text.includes(editorSecret.slice(10)));
+    const used = (mine.body as unknown as Array<{ name: string; lastUsedAt: string | null }>);
+    assert.ok(used.every((t) => t.lastUsedAt !== null && Date.now() - Date.parse(t.lastUsedAt) < 60_000), 'both tokens were used just now');
+
+    const viewerId = (viewer.body.token as { id: number }).id;
+    const revoked = await call('DELETE', `/tokens/${viewerId}`, { cookie: editorCookie });
+    assert.equal(revoked.status, 200, revoked.text);
+    const afterRevoke = await call('GET', '/databases', { bearer: viewerSecret });
+    assert.equal(afterRevoke.status, 401);
+    assert.equal(afterRevoke.body.error?.kind, 'unauthenticated');
+    assert.equal((await call('GET', '/databases', { bearer: 'hs_' + 'A'.repeat(43) })).status, 401, 'an unknown token');
+    assert.equal((await call('GET', '/databases', { bearer: editorSecret })).status, 200, 'the other token still works');
+
+    // The catalog holds hashes only.
+    const { rows } = await platform.runtime.catalog.pool.query('select * from api_tokens');
+    const stored = JSON.stringify(rows);
+    for (const secret of [viewerSecret, editorSecret]) {
+      assert.ok(!stored.includes(secret.slice(10)), 'no secret (past its shown prefix) in api_tokens');
+      assert.ok(rows.some((r: { token_sha256: string }) => r.token_sha256 === createHash('sha256').update(secret).digest('hex')));
+    }
+    const audit = await platform.runtime.catalog.access.listAudit({ actor: 'editor@example.org' });
+    assert.ok(audit.some((e) => e.action === 'apiToken.create' && e.outcome === 'ok'));
+    assert.ok(audit.some((e) => e.action === 'apiToken.create' && e.outcome === 'denied'));
+    assert.ok(audit.some((e) => e.action === 'apiToken.revoke' && e.outcome === 'ok'));
+    assert.ok(!JSON.stringify(audit).includes(editorSecret.slice(10)), 'the audit log holds no secret');
+
+    // Lowering the user's role lowers the token's; removing them from the workspace ends it; so does expiry.
+    const leaver = await create(await login('leaver@example.org'), { name: 'leaver', workspace: 'default', role: 'editor' });
+    const leaverSecret = leaver.body.secret as string;
+    const owner = await ownerCookie();
+    assert.equal((await call('PUT', '/workspaces/default/members/leaver@example.org', { cookie: owner }, { role: 'viewer' })).status, 200);
+    assert.equal((await call('POST', '/databases/shop/backups', { bearer: leaverSecret }, {})).status, 403);
+    assert.equal((await call('DELETE', '/workspaces/default/members/leaver@example.org', { cookie: owner })).status, 200);
+    assert.equal((await call('GET', '/databases', { bearer: leaverSecret })).status, 401);
+    await platform.runtime.catalog.pool.query(`update api_tokens set expires_at = now() - interval '1 second' where name = 'deploys'`);
+    assert.equal((await call('GET', '/databases', { bearer: editorSecret })).status, 401, 'an expired token');
+  });
+
+  it('notifiers, retention, verifications, restores and PITR status through the same services', async () => {
+    const owner = await ownerCookie();
+    const saved = await call('PUT', '/notifiers/ops-hook', { cookie: owner }, { config: { type: 'webhook', url: 'http://127.0.0.1:9/hook' }, events: ['backup_failed'] });
+    assert.equal(saved.status, 200, saved.text);
+    const notifiers = await call('GET', '/notifiers', { cookie: editorCookie });
+    assert.deepEqual((notifiers.body as unknown as Array<{ name: string; events: string[] }>).map((n) => `${n.name}:${n.events.join(',')}`), ['ops-hook:backup_failed']);
+    assert.equal((await call('PUT', '/notifiers/ops-hook', { cookie: editorCookie }, { config: { type: 'webhook', url: 'http://127.0.0.1:9/x' } })).status, 403, 'editors do not change notifiers');
+    const tested = await call('POST', '/notifiers/ops-hook/test', { cookie: owner });
+    assert.equal(tested.status, 200);
+    assert.equal(tested.body.ok, false, 'nothing listens on port 9');
+    assert.equal((await call('DELETE', '/notifiers/ops-hook', { cookie: owner })).status, 200);
+    assert.deepEqual((await call('GET', '/notifiers', { cookie: owner })).body, []);
+
+    const backupId = (await platform.runtime.catalog.listBackups('shop'))[0]!.id;
+    const dryRun = await call('GET', `/databases/shop/retention?policy=${encodeURIComponent(JSON.stringify({ kind: 'count', keepLast: 1 }))}`, { cookie: editorCookie });
+    assert.equal(dryRun.status, 200, dryRun.text);
+    assert.ok(dryRun.text.includes(backupId), dryRun.text.slice(0, 500));
+    const badPolicy = await call('GET', '/databases/shop/retention?policy=%7Bnope', { cookie: editorCookie });
+    assert.deepEqual([badPolicy.status, badPolicy.body.error?.field], [400, 'policy']);
+    const put = await call('PUT', '/databases/shop/retention', { cookie: editorCookie }, { policy: { kind: 'count', keepLast: 5 } });
+    assert.equal(put.status, 200, put.text);
+    assert.deepEqual((await platform.runtime.catalog.getDatabase('shop')).retentionPolicy, { kind: 'count', keepLast: 5 });
+    assert.ok((await platform.runtime.catalog.access.listAudit({ action: 'retention.save' })).some((e) => e.actor === 'editor@example.org' && e.outcome === 'ok'));
+
+    const verification = await call('POST', '/databases/shop/verifications', { cookie: editorCookie }, { backupId });
+    assert.equal(verification.status, 202, verification.text);
+    const verificationId = verification.body.verificationId as string;
+    let report: Answer | undefined;
+    for (let i = 0; i < 240; i += 1) {
+      report = await call('GET', `/verifications/${verificationId}`, { cookie: editorCookie });
+      if (!['pending', 'running'].includes(report.body.status as string)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(report!.body.status, 'successful', report!.text.slice(0, 500));
+    const listedVerifications = await call('GET', '/databases/shop/verifications', { cookie: editorCookie });
+    assert.ok((listedVerifications.body as unknown as Array<{ id: string }>).some((v) => v.id === verificationId));
+
+    const restore = await call('POST', '/restores', { cookie: editorCookie }, { database: 'shop', backupId, to: { database: 'shop_copy' } });
+    assert.equal(restore.status, 202, restore.text);
+    const workflowId = restore.body.workflowId as string;
+    workflows.push(workflowId);
+    await platform.client.workflow.getHandle(workflowId).result();
+    const progress = await call('GET', `/restores/${encodeURIComponent(workflowId)}`, { cookie: editorCookie });
+    assert.equal(progress.status, 200, progress.text);
+    assert.equal(progress.body.status, 'COMPLETED');
+    assert.equal((progress.body.progress as { stage: string }).stage, 'verified');
+    assert.equal((await call('GET', `/restores/${encodeURIComponent('backup/shop/x')}`, { cookie: editorCookie })).status, 404);
+
+    const pitr = await call('GET', '/databases/shop/pitr', { cookie: editorCookie });
+    assert.equal(pitr.status, 200, pitr.text);
+    assert.equal(pitr.body.enabled, false);
+  });
+
+  it('the settings page shows the installation and creates and revokes a token through its form actions', async () => {
+    const page = await consoleApp.fetch(`${consoleApp.url}/settings`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.ok(html.includes('API tokens') && html.includes(platform.runtime.key.id) && html.includes(platform.config.temporalNamespace));
+    assert.ok(!html.includes(platform.runtime.key.bytes.toString('hex')) && !html.includes(platform.runtime.key.bytes.toString('base64')), 'never the key itself');
+
+    const action = (name: string, fields: Record<string, string>) => consoleApp.fetch(`${consoleApp.url}/settings?/${name}`, {
+      method: 'POST', body: new URLSearchParams(fields).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: consoleApp.url, 'x-sveltekit-action': 'true' },
+    });
+    const created = await action('createToken', { name: 'from-the-page', workspace: 'default', role: 'admin', expiresInDays: '7' });
+    const answer = await created.json() as { type: string; data: string };
+    assert.equal(answer.type, 'success', JSON.stringify(answer));
+    const secret = SECRET_PATTERN.exec(answer.data)?.[0];
+    assert.ok(secret, answer.data);
+    const me = await call('GET', '/me', { bearer: secret });
+    assert.equal(me.body.email, 'owner@example.org');
+    const token = ((await call('GET', '/tokens', { bearer: secret })).body as unknown as Array<{ id: number; name: string; role: string; expiresAt: string }>).find((t) => t.name === 'from-the-page')!;
+    assert.equal(token.role, 'admin');
+    assert.ok(Math.abs(Date.parse(token.expiresAt) - Date.now() - 7 * 86_400_000) < 60_000);
+    const listedPage = await (await consoleApp.fetch(`${consoleApp.url}/settings`)).text();
+    assert.ok(listedPage.includes('from-the-page') && !listedPage.includes(secret), 'listed, the secret not shown again');
+
+    const bad = await action('createToken', { name: '', workspace: 'default', role: 'viewer' });
+    assert.equal(((await bad.json()) as { type: string }).type, 'failure');
+    const revoked = await action('revokeToken', { id: String(token.id) });
+    assert.equal(((await revoked.json()) as { type: string }).type, 'success');
+    assert.equal((await call('GET', '/me', { bearer: secret })).status, 401);
+  });
+});
