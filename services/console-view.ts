@@ -1,6 +1,8 @@
 import type { ConsoleHookServices } from './console-hooks.ts';
+import type { DatabaseStatusReport } from './database-status.ts';
 
 export type { ConsoleHookView } from './console-hooks.ts';
+export type { DatabaseStatus, DatabaseStatusReport, StatusProblem } from './database-status.ts';
 
 /**
  * What the console shows, as plain data. The express server builds an implementation from the
@@ -183,6 +185,8 @@ export interface ConsoleServices {
   notifiers(actor: ActorRef): Promise<ConsoleNotifiers>;
   /** Sends a test message now; the receiver's error comes back as it said it. */
   testNotifier(actor: ActorRef, name: string): Promise<{ ok: boolean; detail: string; elapsedMs: number }>;
+  /** Every database the actor may read, with health, backup age, PITR window and problems; problems first. */
+  databaseStatus(actor: ActorRef): Promise<DatabaseStatusReport>;
 }
 
 /** The key under which the express server publishes the services to the SvelteKit handler. */

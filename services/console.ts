@@ -12,6 +12,7 @@ import type { Runtime } from './runtime.ts';
 import { createConsoleHookServices } from './console-hooks.ts';
 import { createNotifierOperations } from './notifiers.ts';
 import { createActorNotifiers } from './actor-notifiers.ts';
+import { createDatabaseStatusService } from './database-status.ts';
 
 export const SESSION_COOKIE = 'hindsight_session';
 
@@ -83,6 +84,7 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
     access,
     authz,
     operationsFor,
+    databaseStatus: (ref) => createDatabaseStatusService({ catalog: runtime.catalog, authz }).forActor(asActor(ref)),
     async overview(ref) {
       const actor = asActor(ref);
       const ops = operationsFor(actor);
