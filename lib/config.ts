@@ -38,6 +38,10 @@ export const configSchema = z.object({
   HINDSIGHT_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(365),
   /** The console as people reach it (behind a proxy): notifications link to it; https makes session cookies Secure. */
   HINDSIGHT_PUBLIC_URL: z.string().url().refine((u) => /^https?:/.test(u), 'must be an http(s) URL').optional(),
+  /** When set, GET /metrics needs `Authorization: Bearer <it>`; unset, /metrics is open (names and numbers only). */
+  HINDSIGHT_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional(),
+  /** The worker's own /metrics (activities started and failed, process metrics); unset: off. */
+  HINDSIGHT_WORKER_METRICS_PORT: port.optional(),
 }).strict();
 
 /** Variables that configure Hindsight; a config file may only hold these. */
@@ -68,6 +72,9 @@ export interface Config {
   publicUrl: string;
   /** HINDSIGHT_PUBLIC_URL as set: when unset, the console checks form origins against the request's own host. */
   publicUrlSetting: string | undefined;
+  /** The bearer token /metrics requires, or undefined for an open endpoint. */
+  metricsToken: string | undefined;
+  workerMetricsPort: number | undefined;
 }
 
 export interface TemporalTlsConfig {
@@ -145,6 +152,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     previousSecretKeyFiles: (raw.HINDSIGHT_PREVIOUS_SECRET_KEY_FILES ?? '').split(',').map((f) => f.trim()).filter(Boolean).map((f) => path.resolve(f)),
     auditRetentionDays: raw.HINDSIGHT_AUDIT_RETENTION_DAYS,
     publicUrlSetting: raw.HINDSIGHT_PUBLIC_URL,
+    metricsToken: raw.HINDSIGHT_METRICS_TOKEN,
+    workerMetricsPort: raw.HINDSIGHT_WORKER_METRICS_PORT,
   };
 }
 
