@@ -124,7 +124,9 @@ export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | 
   } : null;
 
   const problems: StatusProblem[] = [];
-  if (health.state === 'down') problems.push({ kind: 'down', text: `down since ${health.since}${health.detail ? `: ${health.detail}` : ''}` });
+  if (facts.health?.status === 'down') {
+    problems.push({ kind: 'down', text: `down for ${describeAge(seconds(nowMs - facts.health.at.getTime()))}${facts.health.detail ? `: ${facts.health.detail}` : ''}` });
+  }
   if (overdue) {
     const age = describeAge(seconds(nowMs - reference.getTime()));
     problems.push({ kind: 'overdue', text: completeAt ? `no complete backup for ${age} (threshold ${facts.overdueHours} h)` : `never backed up in ${age} (threshold ${facts.overdueHours} h)` });

@@ -120,7 +120,10 @@ describe('database status: problems first', () => {
       deriveStatus(facts('down', { health: { status: 'down', at: ago(600_000), detail: 'connection refused' } }), NOW),
       deriveStatus(facts('beta'), NOW),
     ];
-    assert.deepEqual(orderByProblems(statuses).map((s) => s.name), ['down', 'late', 'failed', 'verify', 'gap', 'alpha', 'beta', 'zeta']);
+    const ordered = orderByProblems(statuses);
+    assert.deepEqual(ordered.map((s) => s.name), ['down', 'late', 'failed', 'verify', 'gap', 'alpha', 'beta', 'zeta']);
+    assert.equal(ordered[0]!.problems[0]!.text, 'down for 10 min: connection refused');
+    assert.deepEqual(ordered[0]!.health, { state: 'down', since: ago(600_000).toISOString(), detail: 'connection refused' });
   });
 
   it('ranks a database by its most urgent problem, ties by name', () => {
