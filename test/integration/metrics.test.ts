@@ -10,6 +10,7 @@ import { startWebServer, type WebServer } from '../../web/server.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
 import { createWorkerMetrics, startMetricsServer, type MetricsServer } from '../../worker/metrics.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { enablePitr, startPitrSource, stopArchiver, takeBaseBackup, waitUntilArchived, writeRows, type PitrSource } from '../support/pitr-fixture.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/wait.ts';
@@ -82,6 +83,7 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
   let workerMetricsServer: MetricsServer;
   let worker: Awaited<ReturnType<typeof createHindsightWorker>>;
   let workerDone: Promise<void>;
+  let ledger: PitrSource | undefined;
   const TOKEN = 'test-metrics-token-0123456789abcdef';
 
   before(async () => {
@@ -109,6 +111,10 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
   });
 
   after(async () => {
+    if (ledger) {
+      await stopArchiver(platform, 'ledger');
+      await ledger.cluster.stop('immediate').catch(() => undefined);
+    }
     await guarded?.close();
     await console_?.close();
     await workerMetricsServer?.close();
@@ -226,5 +232,31 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
 
     const status = await console_.services.databaseStatus(systemActor);
     assert.deepEqual(status.databases.map((d) => d.name), ['zebra', 'shop']);
+  });
+  it('PITR: the archive lag is the age of the newest archived WAL, the window starts at the base backup', async () => {
+    ledger = await startPitrSource(platform, 'ledger', 'ledger');
+    await enablePitr(platform, ledger);
+    const base = await takeBaseBackup(platform, 'ledger', 'metrics');
+    await writeRows(ledger, 600, 100);
+    await waitUntilArchived(platform, ledger);
+
+    const before = await platform.runtime.catalog.wal.latestDurable('ledger');
+    const t0 = Date.now();
+    const { samples } = await scrape();
+    const t1 = Date.now();
+    const afterScrape = await platform.runtime.catalog.wal.latestDurable('ledger');
+    const lag = one(samples, 'hindsight_wal_archive_lag_seconds', { database: 'ledger' });
+    // More WAL may arrive during the scrape: the lag lies between what the two readings allow.
+    assert.ok(lag >= (t0 - afterScrape!.receivedAt.getTime()) / 1000 - 0.001 && lag <= (t1 - before!.receivedAt.getTime()) / 1000 + 0.001,
+      `lag ${lag} s for WAL received at ${before!.receivedAt.toISOString()}…${afterScrape!.receivedAt.toISOString()}`);
+    assert.ok(lag < 30, `lag ${lag}`);
+    assert.equal(one(samples, 'hindsight_wal_gaps', { database: 'ledger' }), 0);
+    assert.ok(one(samples, 'hindsight_storage_used_bytes', { database: 'ledger' }) > base.storedBytes, 'the base backup and the WAL archive count as storage used');
+
+    const status = (await console_.services.databaseStatus(systemActor)).databases.find((d) => d.name === 'ledger')!;
+    const record = (await platform.runtime.catalog.wal.baseBackupsOf('ledger', { status: 'complete' }))[0]!;
+    assert.equal(status.pitr?.window?.from, record.stopTime!.toISOString(), 'restorable from the base backup\'s end');
+    assert.ok(Date.parse(status.pitr!.window!.to) >= Date.parse(status.pitr!.window!.from));
+    assert.deepEqual(status.problems, []);
   });
 });
