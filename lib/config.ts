@@ -39,6 +39,10 @@ export const configSchema = z.object({
   HINDSIGHT_WAL_SPOOL_DIR: z.string().min(1).optional(),
   /** The console as people reach it (behind a proxy): notifications link to it; https makes session cookies Secure. */
   HINDSIGHT_PUBLIC_URL: z.string().url().refine((u) => /^https?:/.test(u), 'must be an http(s) URL').optional(),
+  /** When set, GET /metrics needs `Authorization: Bearer <it>`; unset, /metrics is open (names and numbers only). */
+  HINDSIGHT_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional(),
+  /** The worker's own /metrics (activities started and failed, process metrics); unset: off. */
+  HINDSIGHT_WORKER_METRICS_PORT: port.optional(),
 }).strict();
 
 /** Variables that configure Hindsight; a config file may only hold these. */
@@ -71,6 +75,9 @@ export interface Config {
   publicUrl: string;
   /** HINDSIGHT_PUBLIC_URL as set: when unset, the console checks form origins against the request's own host. */
   publicUrlSetting: string | undefined;
+  /** The bearer token /metrics requires, or undefined for an open endpoint. */
+  metricsToken: string | undefined;
+  workerMetricsPort: number | undefined;
 }
 
 export interface TemporalTlsConfig {
@@ -149,6 +156,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditRetentionDays: raw.HINDSIGHT_AUDIT_RETENTION_DAYS,
     walSpoolDir: raw.HINDSIGHT_WAL_SPOOL_DIR ? path.resolve(raw.HINDSIGHT_WAL_SPOOL_DIR) : undefined,
     publicUrlSetting: raw.HINDSIGHT_PUBLIC_URL,
+    metricsToken: raw.HINDSIGHT_METRICS_TOKEN,
+    workerMetricsPort: raw.HINDSIGHT_WORKER_METRICS_PORT,
   };
 }
 

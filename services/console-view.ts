@@ -1,7 +1,9 @@
 import type { ConsoleHookServices } from './console-hooks.ts';
 import type { ConsoleSettingsServices } from './console-settings.ts';
+import type { DatabaseStatusReport } from './database-status.ts';
 
 export type { ConsoleHookView } from './console-hooks.ts';
+export type { DatabaseStatus, DatabaseStatusReport, StatusProblem } from './database-status.ts';
 
 /**
  * What the console shows, as plain data. The express server builds an implementation from the
@@ -186,6 +188,8 @@ export interface ConsoleServices {
   testNotifier(actor: ActorRef, name: string): Promise<{ ok: boolean; detail: string; elapsedMs: number }>;
   /** Installation facts (no secrets) and the user's personal API tokens. */
   settings: ConsoleSettingsServices;
+  /** Every database the actor may read, with health, backup age, PITR window and problems; problems first. */
+  databaseStatus(actor: ActorRef): Promise<DatabaseStatusReport>;
 }
 
 /** The key under which the express server publishes the services to the SvelteKit handler. */

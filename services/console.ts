@@ -14,6 +14,7 @@ import { createNotifierOperations } from './notifiers.ts';
 import { createActorNotifiers } from './actor-notifiers.ts';
 import { createApiServices, type ApiServices } from './api-services.ts';
 import { createConsoleSettings } from './console-settings.ts';
+import { createDatabaseStatusService } from './database-status.ts';
 
 export const SESSION_COOKIE = 'hindsight_session';
 
@@ -90,6 +91,7 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
     access,
     authz,
     operationsFor,
+    databaseStatus: (ref) => createDatabaseStatusService({ catalog: runtime.catalog, authz }).forActor(asActor(ref)),
     async overview(ref) {
       const actor = asActor(ref);
       const ops = operationsFor(actor);

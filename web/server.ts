@@ -8,6 +8,8 @@ import type { HostServices } from '../services/console.ts';
 import { accessMiddleware } from './access-http.ts';
 import { apiV1Router } from './api-v1.ts';
 import { codecRouter, type CodecServerOptions } from './codec-server.ts';
+import { createConsoleMetrics } from './metrics.ts';
+import { systemActor } from '../services/authz.ts';
 
 export interface WebServerOptions {
   services: HostServices;
@@ -15,6 +17,8 @@ export interface WebServerOptions {
   publicUrl?: string | undefined;
   /** Temporal's remote codec protocol at /codec, for the Temporal UI and CLI. */
   codec?: Omit<CodecServerOptions, 'log'>;
+  /** HINDSIGHT_METRICS_TOKEN: the bearer token GET /metrics requires (unset: open). */
+  metricsToken?: string | undefined;
   host: string;
   port: number;
   log: (msg: string) => void;
@@ -62,6 +66,9 @@ function buildApp(options: WebServerOptions, consoleHandler: RequestHandler): ex
   const { services, log } = options;
   const app = express();
   app.disable('x-powered-by');
+  const metrics = createConsoleMetrics({ status: () => services.databaseStatus(systemActor), token: options.metricsToken, log });
+  app.use(metrics.httpMiddleware);
+  app.get('/metrics', metrics.handler);
   if (options.codec) app.use('/codec', codecRouter({ ...options.codec, log }));
 
   app.get('/healthz', (_req, res) => {

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerInterceptors, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ProgressSink } from '../activities/index.ts';
 import type { VerificationBudget } from '../activities/verification.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -59,7 +59,7 @@ export interface WorkerRoles {
 export async function createHindsightWorker(
   runtime: Runtime,
   logger: Logger,
-  options: { overrides?: Partial<WorkerOptions>; roles?: WorkerRoles; budget?: AgentBudget; shutdownGraceSeconds?: number } = {},
+  options: { overrides?: Partial<WorkerOptions>; roles?: WorkerRoles; budget?: AgentBudget; shutdownGraceSeconds?: number; interceptors?: WorkerInterceptors } = {},
 ) {
   const { config } = runtime;
   const roles = options.roles ?? { main: true, verify: true };
@@ -94,6 +94,7 @@ export async function createHindsightWorker(
       activities,
       dataConverter,
       shutdownGraceTime,
+      ...(options.interceptors ? { interceptors: options.interceptors } : {}),
       // One dump at a time per core keeps memory bounded and leaves room for the server.
       maxConcurrentActivityTaskExecutions: 4,
       ...options.overrides,
@@ -112,6 +113,7 @@ export async function createHindsightWorker(
       activities,
       dataConverter,
       shutdownGraceTime,
+      ...(options.interceptors ? { interceptors: options.interceptors } : {}),
       maxConcurrentActivityTaskExecutions: jobs,
     }));
   }
@@ -123,6 +125,7 @@ export async function createHindsightWorker(
       activities,
       dataConverter,
       shutdownGraceTime,
+      ...(options.interceptors ? { interceptors: options.interceptors } : {}),
       maxConcurrentActivityTaskExecutions: 4,
     }));
   }

@@ -5,6 +5,7 @@ import { openRuntime } from '../services/runtime.ts';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createHindsightWorker, defaultBudget, type AgentBudget, type WorkerRoles } from './create-worker.ts';
+import { createWorkerMetrics, startMetricsServer } from './metrics.ts';
 
 const logger = createLogger('worker');
 
@@ -67,10 +68,16 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const { roles, budget, shutdownGraceSeconds } = parseFlags(config.sandboxRoot);
   const runtime = await openRuntime(config);
-  const worker = await createHindsightWorker(runtime, logger, { roles, budget, shutdownGraceSeconds });
+  const metrics = config.workerMetricsPort !== undefined ? createWorkerMetrics() : undefined;
+  const worker = await createHindsightWorker(runtime, logger, {
+    roles, budget, shutdownGraceSeconds, ...(metrics ? { interceptors: { activity: [metrics.activityInterceptor] } } : {}),
+  });
   const close = worker.close;
+  const metricsServer = metrics ? await startMetricsServer(metrics.registry, { host: config.webHost, port: config.workerMetricsPort!, token: config.metricsToken }) : undefined;
+  if (metricsServer) logger.info(`worker metrics on ${metricsServer.url}/metrics`);
   logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress, roles }, 'worker ready');
   await worker.run();
+  await metricsServer?.close();
   await close();
   await runtime.close();
   logger.info('worker stopped');

@@ -25,6 +25,8 @@ allowed_env=(
   TEMPORAL_TLS_CERT_FILE TEMPORAL_TLS_KEY_FILE TEMPORAL_TLS_SERVER_NAME HINDSIGHT_CODEC_TOKEN_FILE
   HINDSIGHT_CODEC_CORS_ORIGIN HINDSIGHT_PREVIOUS_SECRET_KEY_FILES HINDSIGHT_PUBLIC_URL
   HINDSIGHT_AUDIT_RETENTION_DAYS HINDSIGHT_WAL_SPOOL_DIR
+  HINDSIGHT_CODEC_CORS_ORIGIN HINDSIGHT_PREVIOUS_SECRET_KEY_FILES HINDSIGHT_METRICS_TOKEN
+  HINDSIGHT_WORKER_METRICS_PORT
 )
 
 find_helm() {
@@ -239,6 +241,11 @@ check "default: TLS variables set" absent "$work/default.yaml" 'TEMPORAL_TLS_'
 check "default: codec token set" absent "$work/default.yaml" 'HINDSIGHT_CODEC_'
 check "default: previous keys set" absent "$work/default.yaml" 'HINDSIGHT_PREVIOUS_SECRET_KEY_FILES'
 check "default: no ServiceAccount" grep -q '^kind: ServiceAccount' "$work/default.yaml"
+check "default: metrics token set" absent "$work/default.yaml" 'HINDSIGHT_METRICS_TOKEN'
+check "default: worker metrics port 9464" test "$(env_value "$(doc_of "$d" hs-hindsight-worker)" HINDSIGHT_WORKER_METRICS_PORT)" = 9464
+check "default: worker metrics container port" has_line "$(doc_of "$d" hs-hindsight-worker)" "containerPort: 9464"
+check "default: agent metrics port 9464" test "$(env_value "$(doc_of "$d" hs-hindsight-agent-default)" HINDSIGHT_WORKER_METRICS_PORT)" = 9464
+check "default: web has a worker metrics port" absent "$(doc_of "$d" hs-hindsight-web)" 'HINDSIGHT_WORKER_METRICS_PORT'
 
 echo "== ci/full-values.yaml"
 f="$work/full"
@@ -267,6 +274,9 @@ check "full: agent defaults-only: /dev/shm 512Mi" has_line "$(doc_of "$f" hs-bac
 check "full: worker grace period 120" test "$(grace_of "$(doc_of "$f" hs-backups-worker)")" = 120
 check "full: web codec token file" test "$(env_value "$(doc_of "$f" hs-backups-web)" HINDSIGHT_CODEC_TOKEN_FILE)" = /etc/hindsight/codec/token
 check "full: codec token only in the web pod" test "$(grep -l HINDSIGHT_CODEC_TOKEN_FILE "$f"/*.yaml | wc -l)" = 1
+check "full: metrics token from its Secret in the web pod" grep -A4 -E '^ *- name: HINDSIGHT_METRICS_TOKEN$' "$(doc_of "$f" hs-backups-web)" | grep -q 'name: hindsight-metrics-token'
+check "full: metrics token in the worker pod" grep -q 'name: HINDSIGHT_METRICS_TOKEN' "$(doc_of "$f" hs-backups-worker)"
+check "full: worker metrics port 9465" test "$(env_value "$(doc_of "$f" hs-backups-worker)" HINDSIGHT_WORKER_METRICS_PORT)" = 9465
 for key in TEMPORAL_TLS_CERT_FILE TEMPORAL_TLS_KEY_FILE TEMPORAL_TLS_CA_FILE TEMPORAL_TLS_SERVER_NAME \
   HINDSIGHT_PREVIOUS_SECRET_KEY_FILES HINDSIGHT_CODEC_CORS_ORIGIN HINDSIGHT_TEMPORAL_UI_URL; do
   check "full: ConfigMap lacks $key" grep -qE "^  $key: " "$(doc_of "$f" hs-backups-config ConfigMap)"

@@ -1,6 +1,7 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
 import type { IncomingMessage } from 'node:http';
 import type { ActorRef, ConsoleUser } from '../../services/console-view.ts';
+import type { Theme } from '$lib/theme';
 
 declare global {
   namespace App {
@@ -9,7 +10,7 @@ declare global {
       actor: ActorRef | null;
       sessionToken: string | null;
       user: ConsoleUser | null;
-      theme: import('$lib/theme').Theme;
+      theme: Theme;
     }
     // interface Error {}
     // interface PageData {}

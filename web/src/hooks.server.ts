@@ -5,6 +5,8 @@ import type { ActorRef } from '../../services/console-view.ts';
 
 // Set by web/access-http.ts on the request before this handler runs.
 const ACCESS = Symbol.for('hindsight.access');
+// Read by web/metrics.ts: the matched route's id labels the HTTP metrics instead of the raw path.
+const ROUTE = Symbol.for('hindsight.route');
 const OPEN = [/^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/theme$/];
 
 /**
@@ -14,6 +16,7 @@ const OPEN = [/^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/theme$/];
 export const handle: Handle = async ({ event, resolve }) => {
   const req = event.platform?.req as unknown as Record<symbol, { actor?: ActorRef; token?: string }> | undefined;
   const access = req?.[ACCESS];
+  if (event.platform?.req) (event.platform.req as unknown as Record<symbol, string | null>)[ROUTE] = event.route.id;
   event.locals.actor = access?.actor ?? null;
   event.locals.sessionToken = access?.token ?? null;
   event.locals.user = event.locals.actor ? await services().whoami(event.locals.actor) : null;

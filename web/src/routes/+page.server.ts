@@ -10,7 +10,8 @@ function message(err: unknown): string {
 export const load: PageServerLoad = async ({ locals }) => {
   const actor = actorOf(locals);
   try {
-    return { overview: await services().overview(actor) };
+    const [overview, status] = await Promise.all([services().overview(actor), services().databaseStatus(actor)]);
+    return { overview, status };
   } catch (err) {
     // Operators run this console themselves: the real cause (catalog down, Temporal unreachable) helps more than "Internal Error".
     error(503, `Could not load the overview: ${message(err)}`);

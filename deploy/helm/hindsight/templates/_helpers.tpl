@@ -124,8 +124,8 @@ podAntiAffinity:
 {{- end -}}
 
 {{/*
-Environment shared by every Hindsight container: the ConfigMap, and the catalog's URL from its
-Secret. Nothing else is set here; lib/config.ts lists what Hindsight reads.
+Environment shared by every Hindsight container: the ConfigMap, the catalog's URL from its
+Secret, and the metrics token from its Secret when one is named. Nothing else is set here; lib/config.ts lists what Hindsight reads.
 */}}
 {{- define "hindsight.commonEnv" -}}
 envFrom:
@@ -137,6 +137,13 @@ env:
       secretKeyRef:
         name: {{ .Values.database.existingSecret }}
         key: {{ .Values.database.key }}
+  {{- with .Values.metrics.token.existingSecret }}
+  - name: HINDSIGHT_METRICS_TOKEN
+    valueFrom:
+      secretKeyRef:
+        name: {{ . }}
+        key: {{ $.Values.metrics.token.key }}
+  {{- end }}
 {{- end -}}
 
 {{/*
@@ -319,4 +326,27 @@ not do: it ignores an explicit 0, false or "" (replicas: 0, shmSizeLimit: "").
 {{- $_ := set $agent "resources" (dict "requests" $requests "limits" (dict "cpu" (printf "%dm" $cpuLimit) "memory" $memory)) -}}
 {{- end -}}
 {{- toYaml $agent -}}
+{{- end -}}
+
+{{/*
+The worker's own /metrics (HINDSIGHT_WORKER_METRICS_PORT) on every interface of the pod, and its
+container port; nothing when metrics.workerPort is 0. Call after commonEnv, inside its env list.
+*/}}
+{{- define "hindsight.workerMetricsEnv" -}}
+{{- if .Values.metrics.workerPort }}
+- name: HINDSIGHT_WORKER_METRICS_PORT
+  value: {{ .Values.metrics.workerPort | quote }}
+# The worker serves no console: this only opens its metrics port to the pod network.
+- name: HINDSIGHT_WEB_HOST
+  value: "0.0.0.0"
+{{- end }}
+{{- end -}}
+
+{{- define "hindsight.workerMetricsPort" -}}
+{{- if .Values.metrics.workerPort }}
+ports:
+  - name: metrics
+    containerPort: {{ .Values.metrics.workerPort }}
+    protocol: TCP
+{{- end }}
 {{- end -}}

@@ -43,3 +43,21 @@ export function ageMs(iso: string | null, now: number): number | null {
   const then = Date.parse(iso);
   return Number.isNaN(then) ? null : Math.max(0, now - then);
 }
+
+/** "in 3 h", for a time ahead of `now` (a past one reads "due now"). */
+export function timeUntil(iso: string | null, now: number): string {
+  if (!iso) return '—';
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return '—';
+  const minutes = Math.round((then - now) / 60_000);
+  if (minutes < 1) return 'due now';
+  if (minutes < 60) return `in ${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `in ${hours} h${minutes % 60 && hours < 10 ? ` ${minutes % 60} min` : ''}`;
+  return `in ${Math.round(hours / 24)} days`;
+}
+
+/** 5400 -> "1h 30m": durations given in seconds, as the status service reports them. */
+export function formatSeconds(seconds: number | null): string {
+  return seconds === null ? '—' : formatDuration(seconds * 1000);
+}

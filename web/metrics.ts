@@ -1,0 +1,163 @@
+/**
+ * GET /metrics in Prometheus' text format: the status of every database (read from the catalog at
+ * scrape time, as the system actor, across all workspaces), the express host's own HTTP traffic,
+ * and prom-client's default process metrics.
+ *
+ * Access: with HINDSIGHT_METRICS_TOKEN set, a scrape must send `Authorization: Bearer <token>`;
+ * without it the endpoint is open, as node exporters usually are: it exposes database names and
+ * numbers, never hosts, users, errors or secrets.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { bearerMatches } from '../lib/net/bearer.ts';
+import type { DatabaseStatus, DatabaseStatusReport } from '../services/database-status.ts';
+
+/** Set by web/src/hooks.server.ts on the request: the SvelteKit route id it matched (null for none). */
+export const SVELTEKIT_ROUTE = Symbol.for('hindsight.route');
+
+const BACKUP_STATUSES = ['running', 'complete', 'partial', 'failed', 'cancelled', 'deleted'] as const;
+const VERIFICATION_STATUSES = ['pending', 'running', 'successful', 'failed', 'superseded', 'cancelled'] as const;
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * The route a request matched, as a pattern: an express route (`/api/v1/backups/:id`), a SvelteKit
+ * route id (`/hooks/[database]`), or a coarse bucket. Never the raw path: ids in labels would make
+ * one series per backup and grow without bound.
+ */
+export function routeLabel(req: Request): string {
+  const kit = (req as unknown as Record<symbol, string | null | undefined>)[SVELTEKIT_ROUTE];
+  if (kit !== undefined) return kit ?? '(unmatched)';
+  const path = req.originalUrl.split('?')[0] ?? '';
+  if (req.route && typeof req.route.path === 'string') {
+    // The API router is mounted at /api/v1; express restores baseUrl only when a router is left, which a finished response never does.
+    const mount = path.startsWith('/api/v1/') ? '/api/v1' : req.baseUrl;
+    return `${mount}${req.route.path}`;
+  }
+  if (path.startsWith('/api/')) return '/api/*';
+  if (path.startsWith('/_app/')) return '/_app/*';
+  if (path === '/codec' || path.startsWith('/codec/')) return '/codec/*';
+  return '(other)';
+}
+
+export interface ConsoleMetricsOptions {
+  /** The status of every database, as the system actor sees it. */
+  status: () => Promise<DatabaseStatusReport>;
+  /** HINDSIGHT_METRICS_TOKEN; undefined leaves /metrics open. */
+  token?: string | undefined;
+  log?: (msg: string) => void;
+}
+
+export interface ConsoleMetrics {
+  registry: Registry;
+  /** Mount first: counts and times every request the host answers. */
+  httpMiddleware: RequestHandler;
+  /** GET /metrics. */
+  handler: RequestHandler;
+}
+
+export function createConsoleMetrics(options: ConsoleMetricsOptions): ConsoleMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  // One catalog read per scrape: every gauge below collects from the same snapshot.
+  let pending: { at: number; report: Promise<DatabaseStatusReport | null> } | undefined;
+  const snapshot = (): Promise<DatabaseStatusReport | null> => {
+    if (!pending || Date.now() - pending.at > 1000) {
+      pending = {
+        at: Date.now(),
+        report: options.status().catch((error: unknown) => {
+          options.log?.(`metrics: database status could not be read: ${(error as Error).message}`);
+          return null;
+        }),
+      };
+    }
+    return pending.report;
+  };
+
+  const perDatabase = (name: string, help: string, value: (s: DatabaseStatus) => number | null | undefined) =>
+    new Gauge({
+      name, help, labelNames: ['database'], registers: [registry],
+      async collect() {
+        const report = await snapshot();
+        this.reset();
+        for (const s of report?.databases ?? []) {
+          const v = value(s);
+          if (v !== null && v !== undefined) this.set({ database: s.name }, v);
+        }
+      },
+    });
+
+  perDatabase('hindsight_last_backup_age_seconds', 'Seconds since the newest complete (or partial) backup finished.', (s) => s.lastCompleteBackup?.ageSeconds);
+  perDatabase('hindsight_last_backup_size_bytes', 'Stored size of the newest complete backup (compressed and encrypted), in bytes.', (s) => s.lastCompleteBackup?.sizeBytes);
+  perDatabase('hindsight_last_backup_duration_seconds', 'How long the newest complete backup took, start to finish.', (s) => s.lastCompleteBackup?.durationSeconds);
+  perDatabase('hindsight_wal_archive_lag_seconds', 'RPO now: seconds since the newest archived WAL byte arrived (databases with PITR only).', (s) => s.pitr?.rpoSeconds);
+  perDatabase('hindsight_database_up', '1 when the health monitor last found the database reachable, 0 when down; absent before the first probe.',
+    (s) => (s.health.state === 'unknown' ? null : s.health.state === 'up' ? 1 : 0));
+  perDatabase('hindsight_storage_used_bytes', 'Bytes the database holds in storage: every copy of its kept backups, its WAL archive and base backups.', (s) => s.storageUsedBytes);
+  perDatabase('hindsight_backup_overdue', '1 when the newest complete backup is older than the overdue threshold (hindsight db overdue); absent without a threshold.',
+    (s) => (s.overdue.thresholdHours === null ? null : s.overdue.overdue ? 1 : 0));
+  perDatabase('hindsight_wal_gaps', 'Holes in the WAL archive as the catalog records it (databases with PITR only).', (s) => (s.pitr ? s.pitr.gaps.length : null));
+  perDatabase('hindsight_next_backup_timestamp_seconds', 'When the backup schedule fires next, as a Unix time.',
+    (s) => (s.schedule?.nextRunAt ? Date.parse(s.schedule.nextRunAt) / 1000 : null));
+
+  const byStatus = (name: string, help: string, statuses: readonly string[], counts: (s: DatabaseStatus) => Record<string, number>) =>
+    new Gauge({
+      name, help, labelNames: ['database', 'status'], registers: [registry],
+      async collect() {
+        const report = await snapshot();
+        this.reset();
+        for (const s of report?.databases ?? []) {
+          const c = counts(s);
+          // Every known status, zeros included, so that rate() and absent() behave from the first scrape.
+          for (const status of new Set([...statuses, ...Object.keys(c)])) this.set({ database: s.name, status }, c[status] ?? 0);
+        }
+      },
+    });
+  // Gauges, not counters: they are read from the catalog, and retention removes rows.
+  byStatus('hindsight_backups', 'Backups in the catalog by outcome.', BACKUP_STATUSES, (s) => s.backups);
+  byStatus('hindsight_verifications', 'Restore verifications in the catalog by outcome.', VERIFICATION_STATUSES, (s) => s.verifications);
+
+  new Gauge({
+    name: 'hindsight_catalog_up', help: '1 when this scrape could read the database status from the catalog.', registers: [registry],
+    async collect() {
+      this.set((await snapshot()) ? 1 : 0);
+    },
+  });
+
+  const requests = new Counter({
+    name: 'hindsight_http_requests_total', help: 'HTTP requests answered by the console host.', labelNames: ['method', 'route', 'status'], registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'hindsight_http_request_duration_seconds', help: 'Time to answer an HTTP request of the console host.', labelNames: ['method', 'route'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+  });
+
+  const httpMiddleware: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const method = METHODS.has(req.method) ? req.method : 'OTHER';
+      const route = routeLabel(req);
+      requests.inc({ method, route, status: String(res.statusCode) });
+      duration.observe({ method, route }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    next();
+  };
+
+  const handler: RequestHandler = async (req: Request, res: Response) => {
+    if (options.token !== undefined) {
+      if (!bearerMatches(req.headers.authorization, options.token)) {
+        res.status(401).set('WWW-Authenticate', 'Bearer realm="hindsight metrics"').type('text/plain')
+          .send('metrics need Authorization: Bearer <HINDSIGHT_METRICS_TOKEN>\n');
+        return;
+      }
+    }
+    try {
+      const body = await registry.metrics();
+      res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(body);
+    } catch (error) {
+      res.status(500).type('text/plain').send(`metrics could not be collected: ${(error as Error).message}\n`);
+    }
+  };
+
+  return { registry, httpMiddleware, handler };
+}

@@ -1,0 +1,94 @@
+/**
+ * The worker's own /metrics (HINDSIGHT_WORKER_METRICS_PORT; off by default): prom-client's process
+ * metrics plus what this worker's activities did, counted by an activity interceptor so that every
+ * activity on every task queue of the process is seen the same way. An activity interceptor was
+ * chosen over the SDK core's Prometheus exporter (Runtime telemetryOptions.metrics.prometheus):
+ * one port and one registry for process and activity metrics, and names we control.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { bearerMatches } from '../lib/net/bearer.ts';
+
+export interface WorkerMetrics {
+  registry: Registry;
+  /** Pass in WorkerOptions.interceptors.activity. */
+  activityInterceptor: ActivityInterceptorsFactory;
+}
+
+const isCancellation = (error: unknown): boolean => (error as { name?: string } | null)?.name === 'CancelledFailure';
+
+export function createWorkerMetrics(): WorkerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const labelNames = ['activity', 'task_queue'] as const;
+  const started = new Counter({ name: 'hindsight_activities_started_total', help: 'Activity executions this worker started.', labelNames, registers: [registry] });
+  const failed = new Counter({ name: 'hindsight_activities_failed_total', help: 'Activity executions that ended in an error (cancellations not included).', labelNames, registers: [registry] });
+  const cancelled = new Counter({ name: 'hindsight_activities_cancelled_total', help: 'Activity executions that ended cancelled.', labelNames, registers: [registry] });
+  const duration = new Histogram({
+    name: 'hindsight_activity_duration_seconds', help: 'Time an activity execution took on this worker, whatever its outcome.', labelNames,
+    // Activities range from catalog reads (milliseconds) to dumps and restores (hours).
+    buckets: [0.01, 0.05, 0.25, 1, 5, 15, 60, 300, 900, 3600, 14400], registers: [registry],
+  });
+
+  const activityInterceptor: ActivityInterceptorsFactory = (ctx) => ({
+    inbound: {
+      async execute(input, next) {
+        // Activity types are the function names of activities/index.ts: a fixed, small set.
+        const labels = { activity: ctx.info.activityType, task_queue: ctx.info.taskQueue };
+        started.inc(labels);
+        const end = duration.startTimer(labels);
+        try {
+          return await next(input);
+        } catch (error) {
+          (isCancellation(error) ? cancelled : failed).inc(labels);
+          throw error;
+        } finally {
+          end();
+        }
+      },
+    },
+  });
+  return { registry, activityInterceptor };
+}
+
+export interface MetricsServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves GET /metrics of a registry; with a token, only to `Authorization: Bearer <token>`. */
+export async function startMetricsServer(registry: Registry, options: { host: string; port: number; token?: string | undefined }): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics is served here\n');
+      return;
+    }
+    if (options.token !== undefined && !bearerMatches(req.headers.authorization, options.token)) {
+      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="hindsight metrics"' })
+        .end('metrics need Authorization: Bearer <HINDSIGHT_METRICS_TOKEN>\n');
+      return;
+    }
+    registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(body),
+      (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics could not be collected: ${(error as Error).message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
