@@ -1,4 +1,5 @@
 import type { ConsoleHookServices } from './console-hooks.ts';
+import type { ConsoleSetupServices } from './console-restore.ts';
 
 export type { ConsoleHookView } from './console-hooks.ts';
 
@@ -183,6 +184,8 @@ export interface ConsoleServices {
   notifiers(actor: ActorRef): Promise<ConsoleNotifiers>;
   /** Sends a test message now; the receiver's error comes back as it said it. */
   testNotifier(actor: ActorRef, name: string): Promise<{ ok: boolean; detail: string; elapsedMs: number }>;
+  /** The restore wizard, storages, adding a database and the notifier form (services/console-restore.ts). */
+  setup: ConsoleSetupServices;
 }
 
 /** The key under which the express server publishes the services to the SvelteKit handler. */

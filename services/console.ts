@@ -12,6 +12,7 @@ import type { Runtime } from './runtime.ts';
 import { createConsoleHookServices } from './console-hooks.ts';
 import { createNotifierOperations } from './notifiers.ts';
 import { createActorNotifiers } from './actor-notifiers.ts';
+import { createConsoleSetupServices } from './console-restore.ts';
 
 export const SESSION_COOKIE = 'hindsight_session';
 
@@ -83,6 +84,7 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
     access,
     authz,
     operationsFor,
+    setup: createConsoleSetupServices({ runtime, temporal: operations.temporal, authz, access, operationsFor, notifiersFor }),
     async overview(ref) {
       const actor = asActor(ref);
       const ops = operationsFor(actor);
