@@ -306,7 +306,7 @@ export function createConsoleSetupServices(deps: ConsoleSetupDeps): ConsoleSetup
       return { ok: false, detail: errorMessage(error), elapsedMs: 0 };
     }
     try {
-      const client = await connect('database', target);
+      const client = await connect(target.database, target);
       try {
         const info = await serverInfo(client);
         return { ok: true, detail: `PostgreSQL ${info.version}`, version: info.version, sizeBytes: info.sizeBytes, elapsedMs: Date.now() - started };
