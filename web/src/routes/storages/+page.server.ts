@@ -19,16 +19,16 @@ function configFrom(form: FormData): { type: string; [k: string]: unknown } {
       return { type, path: get('path') };
     case 's3':
       return {
-        type, bucket: get('bucket'), ...opt('region'), ...opt('endpoint'), ...opt('prefix'), forcePathStyle: field(form, 's3_forcePathStyle') === 'on',
+        type, ...opt('bucket'), ...opt('region'), ...opt('endpoint'), ...opt('prefix'), forcePathStyle: field(form, 's3_forcePathStyle') === 'on',
         ...opt('accessKeyId'), ...opt('secretAccessKey'), ...opt('sessionToken'),
       };
     case 'sftp':
       return {
-        type, host: get('host'), ...(get('port') ? { port: Number(get('port')) } : {}), username: get('username'), path: get('path'),
+        type, ...opt('host'), ...(get('port') ? { port: Number(get('port')) } : {}), ...opt('username'), path: get('path'),
         ...opt('password'), ...(get('privateKey') ? { privateKey: `${field(form, 'sftp_privateKey').replace(/\r\n/g, '\n').trim()}\n` } : {}), ...opt('passphrase'), ...opt('hostKeySha256'),
       };
     case 'azure':
-      return { type, container: get('container'), ...opt('prefix'), ...opt('connectionString'), ...opt('accountName'), ...opt('accountKey'), ...opt('endpoint') };
+      return { type, ...opt('container'), ...opt('prefix'), ...opt('connectionString'), ...opt('accountName'), ...opt('accountKey'), ...opt('endpoint') };
     default:
       return { type };
   }
