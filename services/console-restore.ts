@@ -81,7 +81,8 @@ export interface ConsoleRestoreStatus {
   stage: string;
   startedAt: string | null;
   closedAt: string | null;
-  logical: null | { backupId: string | null; readBytes: number; restoredBytes: number };
+  /** totalBytes: the stored object's size, which readBytes grows towards. */
+  logical: null | { backupId: string | null; readBytes: number; restoredBytes: number; totalBytes: number | null };
   pitr: null | { baseBackupId: string | null; window: string | null; extractedBytes: number; segmentsFetched: number; replayLsn: string | null };
   error: string | null;
   /** Set once the restore finished and its check passed. */
@@ -420,7 +421,7 @@ export function createConsoleSetupServices(deps: ConsoleSetupDeps): ConsoleSetup
 
     async restoreStatus(ref, workflowId) {
       const actor = asActor(ref);
-      const m = /^restore\/([a-z0-9][a-z0-9_-]{0,62})\/[0-9TZ:.-]+$/.exec(workflowId);
+      const m = /^restore\/([a-z0-9][a-z0-9_-]{0,62})\/[^/]+$/.exec(workflowId);
       if (!m) throw new HindsightError('not_found', `restore "${workflowId}" does not exist (restore ids look like restore/<database>/<time>)`);
       const database = m[1]!;
       await authz.authorizeDatabase(actor, database, 'history.read');
@@ -443,16 +444,21 @@ export function createConsoleSetupServices(deps: ConsoleSetupDeps): ConsoleSetup
       try {
         if (kind === 'logical') {
           const p = await handle.query<RestoreProgress>('progress');
+          // The id names the database, but anyone with Temporal access could start one under a misleading id: trust the workflow's own answer.
+          if (p.database !== database) throw new HindsightError('not_found', `restore "${workflowId}" does not exist`);
+          const backup = p.backupId ? await catalog.getBackup(p.backupId).catch(() => undefined) : undefined;
           base.stage = p.stage;
-          base.logical = { backupId: p.backupId, readBytes: p.readBytes, restoredBytes: p.restoredBytes };
+          base.logical = { backupId: p.backupId, readBytes: p.readBytes, restoredBytes: p.restoredBytes, totalBytes: backup?.sizeBytes ?? null };
           base.error = p.error;
         } else {
           const p = await handle.query<PitrProgress>('progress');
+          if (p.database !== database) throw new HindsightError('not_found', `restore "${workflowId}" does not exist`);
           base.stage = p.stage;
           base.pitr = { baseBackupId: p.baseBackupId, window: p.window, extractedBytes: p.extractedBytes, segmentsFetched: p.segmentsFetched, replayLsn: p.replayLsn };
           base.error = p.error;
         }
       } catch (error) {
+        if (error instanceof HindsightError) throw error;
         if (state === 'running') base.error = `progress is not available yet: ${errorMessage(error)}`;
       }
       if (state === 'completed') {
