@@ -34,13 +34,12 @@ describe('console: storages, adding a database, the restore wizard and the notif
   let restorePage: string;
   const HOOK_URL = 'http://127.0.0.1:9/hook/s3cr3t-path-token';
 
-  async function action(route: string, fields: Record<string, string | string[]>): Promise<ActionAnswer> {
+  async function action(route: string, fields: Record<string, string | string[]>, cookie?: string): Promise<ActionAnswer> {
     const body = new URLSearchParams();
     for (const [k, v] of Object.entries(fields)) for (const one of [v].flat()) body.append(k, one);
-    const response = await con.fetch(`${con.url}${route}`, {
-      method: 'POST', body, redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: con.url, 'x-sveltekit-action': 'true' },
-    });
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', origin: con.url, 'x-sveltekit-action': 'true' };
+    const init = { method: 'POST', body, redirect: 'manual' as const };
+    const response = cookie ? await fetch(`${con.url}${route}`, { ...init, headers: { ...headers, cookie } }) : await con.fetch(`${con.url}${route}`, { ...init, headers });
     assert.equal(response.headers.get('content-type')?.startsWith('application/json'), true, `${route}: expected a JSON action answer, got HTTP ${response.status}`);
     return (await response.json()) as ActionAnswer;
   }
@@ -168,6 +167,49 @@ describe('console: storages, adding a database, the restore wizard and the notif
     for (const [table, order] of [['items', 'id'], ['orders', 'id']] as const) {
       assert.deepEqual(await tableFingerprint(restored, table, order), await tableFingerprint(source, table, order), `table ${table} differs`);
     }
+  });
+
+  it('shows a failed restore with its cause: a target URL that already holds tables is refused', async () => {
+    const started = await action('/restore?/start', { database: 'shop', source: 'backup', backup: backupId, to: 'url', url: targetUrl(source), confirm: 'shop' });
+    assert.equal(started.type, 'redirect', started.data);
+    let html = '';
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      html = await page(started.location!);
+      if (!/data-state="running"/.test(html)) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.match(html, /data-state="failed"/);
+    assert.match(html, /already holds 2 table\(s\): restore into a new or empty database/);
+    assert.doesNotMatch(html, /data-verified/);
+    assert.ok(!html.includes(source.password!), 'the target password is not on the page');
+    assert.equal((await tableFingerprint(source, 'items', 'id')).rows, 1500, 'the source is untouched');
+  });
+
+  it('a viewer may read the wizard but not restore, test a storage configuration, test a URL or add a notifier', async () => {
+    const created = await con.fetch(`${con.url}/api/v1/users`, {
+      method: 'POST', body: JSON.stringify({ email: 'viewer@example.org', password: 'viewer password 123', role: 'viewer', workspace: 'default' }),
+      headers: { 'content-type': 'application/json', origin: con.url },
+    });
+    assert.equal(created.status, 201, await created.text());
+    const login = await fetch(`${con.url}/api/v1/session`, { method: 'POST', body: JSON.stringify({ email: 'viewer@example.org', password: 'viewer password 123' }), headers: { 'content-type': 'application/json' } });
+    const viewer = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const wizard = await fetch(`${con.url}/restore?database=shop`, { headers: { cookie: viewer } });
+    assert.equal(wizard.status, 200);
+    assert.ok((await wizard.text()).includes(backupId), 'a viewer sees the backups');
+
+    const restore = await action('/restore?/start', { database: 'shop', source: 'backup', backup: backupId, to: 'new', name: 'by_viewer', confirm: 'shop' }, viewer);
+    assert.deepEqual([restore.type, restore.status], ['failure', 403], restore.data);
+    const storage = await action('/storages?/add', { name: 'probe', type: 'local', local_path: path.join(platform.dir, 'probe'), intent: 'test' }, viewer);
+    assert.deepEqual([storage.type, storage.status], ['failure', 403], storage.data);
+    const url = await action('/databases/new?/test', { url: targetUrl(source) }, viewer);
+    assert.deepEqual([url.type, url.status], ['failure', 403], url.data);
+    const notifier = await action('/notifiers?/save', { name: 'by-viewer', type: 'webhook', webhook_url: 'http://127.0.0.1:9/x', events: 'backup_failed' }, viewer);
+    assert.deepEqual([notifier.type, notifier.status], ['failure', 403], notifier.data);
+    await assert.rejects(platform.runtime.catalog.notifiers.get('by-viewer'));
+    const admin = await connect('postgres', platform.cluster.target('postgres'));
+    assert.equal((await admin.query("select 1 from pg_database where datname = 'by_viewer'")).rowCount, 0);
+    await admin.end();
   });
 
   it('adds a webhook notifier through the form, lists it without its secret URL, and keeps the secret on an edit left blank', async () => {
