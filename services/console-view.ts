@@ -1,6 +1,7 @@
 import type { ConsoleHookServices } from './console-hooks.ts';
 import type { ConsoleSettingsServices } from './console-settings.ts';
 import type { DatabaseStatusReport } from './database-status.ts';
+import type { ConsoleSetupServices } from './console-restore.ts';
 
 export type { ConsoleHookView } from './console-hooks.ts';
 export type { DatabaseStatus, DatabaseStatusReport, StatusProblem } from './database-status.ts';
@@ -190,6 +191,8 @@ export interface ConsoleServices {
   settings: ConsoleSettingsServices;
   /** Every database the actor may read, with health, backup age, PITR window and problems; problems first. */
   databaseStatus(actor: ActorRef): Promise<DatabaseStatusReport>;
+  /** The restore wizard, storages, adding a database and the notifier form (services/console-restore.ts). */
+  setup: ConsoleSetupServices;
 }
 
 /** The key under which the express server publishes the services to the SvelteKit handler. */

@@ -15,6 +15,7 @@ import { createActorNotifiers } from './actor-notifiers.ts';
 import { createApiServices, type ApiServices } from './api-services.ts';
 import { createConsoleSettings } from './console-settings.ts';
 import { createDatabaseStatusService } from './database-status.ts';
+import { createConsoleSetupServices } from './console-restore.ts';
 
 export const SESSION_COOKIE = 'hindsight_session';
 
@@ -92,6 +93,7 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
     authz,
     operationsFor,
     databaseStatus: (ref) => createDatabaseStatusService({ catalog: runtime.catalog, authz }).forActor(asActor(ref)),
+    setup: createConsoleSetupServices({ runtime, temporal: operations.temporal, authz, access, operationsFor, notifiersFor }),
     async overview(ref) {
       const actor = asActor(ref);
       const ops = operationsFor(actor);

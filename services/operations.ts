@@ -93,6 +93,8 @@ export function createOperations(runtime: Runtime, temporal: Client) {
   }
 
   return {
+    /** The client the console's own services (restore progress, PITR restore) use. */
+    temporal,
     hooks: createHookService(catalog),
     backupRole: createBackupRoleService(catalog),
     pitr: createPitrOperations(runtime, temporal),

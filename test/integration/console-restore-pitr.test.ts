@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { startPlatform, type Platform } from '../support/platform.ts';
+import {
+  enablePitr, startPitrSource, stopArchiver, takeBaseBackup, waitUntilArchived, writeRows, type PitrSource, type Row,
+} from '../support/pitr-fixture.ts';
+
+interface ActionAnswer { type: 'success' | 'failure' | 'redirect' | 'error'; status: number; data?: string; location?: string }
+
+/** The wall time of an instant in a zone, as an HTML datetime-local value (seconds included). */
+function localValue(at: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(at);
+  const get = (t: string) => parts.find((p) => p.type === t)!.value;
+  return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}:${get('second')}`;
+}
+
+describe('console: the restore wizard on a database with point-in-time recovery', () => {
+  let platform: Platform;
+  let con: SignedInConsole;
+  let source: PitrSource;
+  let rows: Row[] = [];
+
+  async function action(route: string, fields: Record<string, string>): Promise<ActionAnswer> {
+    const response = await con.fetch(`${con.url}${route}`, {
+      method: 'POST', body: new URLSearchParams(fields), redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: con.url, 'x-sveltekit-action': 'true' },
+    });
+    return (await response.json()) as ActionAnswer;
+  }
+
+  async function page(route: string): Promise<string> {
+    const response = await con.fetch(`${con.url}${route}`, { redirect: 'manual' });
+    const html = await response.text();
+    assert.equal(response.status, 200, `GET ${route}: HTTP ${response.status} ${html.slice(0, 300)}`);
+    return html;
+  }
+
+  before(async () => {
+    platform = await startPlatform();
+    source = await startPitrSource(platform, 'shop');
+    await platform.startWorker();
+    await enablePitr(platform, source);
+    await takeBaseBackup(platform, 'shop', 'first');
+    rows = await writeRows(source, 3000, 100);
+    await waitUntilArchived(platform, source);
+    con = await startSignedInConsole(platform);
+  });
+
+  after(async () => {
+    await con?.close();
+    if (platform) await stopArchiver(platform, 'shop');
+    await source?.cluster.stop('immediate').catch(() => undefined);
+    await platform?.stop();
+  });
+
+  it('shows the recoverable window as a bar, refuses a moment outside it, and restores to the latest moment into a sandbox', async () => {
+    const step2 = await page('/restore?database=shop&tz=Europe/Paris');
+    assert.match(step2, /data-testid="pitr-timeline"/);
+    const window = (await platform.runtime.catalog.wal.baseBackupsOf('shop', { status: 'complete' }))[0]!;
+    assert.ok(step2.includes(window.stopTime!.toISOString().slice(0, 16).replace('T', ' ')), 'the window starts at the base backup\'s end');
+    assert.match(step2, /Europe\/Paris/);
+
+    // A moment before the base backup ended lies outside every window: step 2 again, saying so.
+    const early = localValue(new Date(window.stopTime!.getTime() - 3_600_000), 'Europe/Paris');
+    const refused = await page(`/restore?database=shop&source=pitr&time=${encodeURIComponent(early)}&tz=Europe%2FParis`);
+    assert.match(refused, /is outside every recoverable window/);
+    assert.doesNotMatch(refused, /3\. Where to restore/);
+
+    // A moment inside the window moves on to the target.
+    const inside = localValue(rows[Math.floor(rows.length / 2)]!.at, 'Europe/Paris');
+    const step3 = await page(`/restore?database=shop&source=pitr&time=${encodeURIComponent(inside)}&tz=Europe%2FParis`);
+    assert.match(step3, /3\. Where to restore/);
+    assert.match(step3, /\+0[12]:00 \(Europe\/Paris\)/);
+
+    const started = await action('/restore?/start', { database: 'shop', source: 'latest', to: 'sandbox', confirm: 'shop' });
+    assert.equal(started.type, 'redirect', started.data);
+    let html = '';
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      html = await page(started.location!);
+      if (!/data-state="running"/.test(html)) break;
+      await new Promise((r) => setTimeout(r, 700));
+    }
+    assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
+    assert.match(html, /Recovered and promoted/);
+    assert.match(html, /data-verified="true"/);
+    assert.match(html, /sandbox \(checked and removed\)/);
+    const outcome = await platform.client.workflow.getHandle(started.location!.replace(/^\/restores\//, '').split('/').map(decodeURIComponent).join('/')).result() as { reachedLsn: string; kept: boolean };
+    assert.ok(html.includes(outcome.reachedLsn), 'the page shows the LSN recovery reached');
+    assert.equal(outcome.kept, false);
+    assert.deepEqual((await readdir(platform.config.sandboxRoot)).filter((d) => d.startsWith('pitr-')), [], 'the sandbox is gone');
+  });
+});

@@ -1,0 +1,14 @@
+import { error } from '@sveltejs/kit';
+import { services } from '$lib/server/services';
+import { actorOf, message } from '$lib/server/actor';
+import { statusFor } from '$lib/server/form';
+import type { PageServerLoad } from './$types';
+
+export const load: PageServerLoad = async ({ params, locals }) => {
+  try {
+    return { status: await services().setup.restoreStatus(actorOf(locals), params.id) };
+  } catch (err) {
+    const status = statusFor(err);
+    error(status === 400 ? 503 : status, message(err));
+  }
+};
