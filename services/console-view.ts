@@ -1,4 +1,5 @@
 import type { ConsoleHookServices } from './console-hooks.ts';
+import type { ConsoleDatabaseServices } from './console-database.ts';
 
 export type { ConsoleHookView } from './console-hooks.ts';
 
@@ -179,6 +180,8 @@ export interface ConsoleServices {
   people: ConsolePeople;
   /** Hook scripts and the read-only backup role of a database. */
   hooks: ConsoleHookServices;
+  /** The database page: backups, live jobs, charts, schedule, retention; and verification reports. */
+  database: ConsoleDatabaseServices;
   /** Notifiers with their health and the recent deliveries. */
   notifiers(actor: ActorRef): Promise<ConsoleNotifiers>;
   /** Sends a test message now; the receiver's error comes back as it said it. */

@@ -12,6 +12,7 @@ import type { Runtime } from './runtime.ts';
 import { createConsoleHookServices } from './console-hooks.ts';
 import { createNotifierOperations } from './notifiers.ts';
 import { createActorNotifiers } from './actor-notifiers.ts';
+import { createConsoleDatabaseServices } from './console-database.ts';
 
 export const SESSION_COOKIE = 'hindsight_session';
 
@@ -80,6 +81,7 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
   const notifiersFor = (actor: Actor) => createActorNotifiers({ runtime, notifiers: notifierOps, authz }, actor);
   return {
     hooks: createConsoleHookServices((ref) => operationsFor(asActor(ref)), async (database) => (await runtime.catalog.access.databaseWorkspace(database)) ?? DEFAULT_WORKSPACE_ID),
+    database: createConsoleDatabaseServices({ runtime, operationsFor, toBackup: (b, v) => toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, v) }),
     access,
     authz,
     operationsFor,

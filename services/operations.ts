@@ -23,6 +23,7 @@ import { newVerificationId, signalVerifier, verifierWorkflowId } from '../tempor
 import type { Runtime } from './runtime.ts';
 import { createHookService } from './hooks.ts';
 import { createBackupRoleService } from './backup-role.ts';
+import { createJobProgress } from './job-progress.ts';
 
 /** Five cron fields (minute hour day month weekday) or a shorthand such as @daily. */
 export const cronSchema = z
@@ -94,6 +95,8 @@ export function createOperations(runtime: Runtime, temporal: Client) {
   return {
     hooks: createHookService(catalog),
     backupRole: createBackupRoleService(catalog),
+    /** Live progress of a database's running backups, restores and verifications (their workflows' queries). */
+    jobs: createJobProgress(catalog, temporal),
 
     async addDatabase(raw: AddDatabaseInput) {
       const input = parseOrThrow(addDatabaseInput, raw);
