@@ -94,11 +94,13 @@ export function createJobProgress(catalog: Catalog, temporal: Client) {
     async backupProgress(backupId: string): Promise<LiveJob> {
       const b = await catalog.getBackup(backupId);
       const base = { kind: 'backup' as const, id: b.id, workflowId: b.workflowId, expectedBytes: null, startedAt: b.startedAt.toISOString() };
+      // Once the catalog records the outcome it is the answer; the workflow may still be running post_backup hooks.
+      if (b.status !== 'running') return { ...base, stage: b.status, bytes: b.dumpBytes, finished: true, error: b.error };
       try {
         const p = await temporal.workflow.getHandle(b.workflowId).query(backupProgressQuery);
-        return { ...base, stage: p.stage, bytes: p.dumpBytes, finished: BACKUP_DONE.has(p.stage) || b.status !== 'running', error: p.error };
-      } catch {
-        return { ...base, stage: b.status === 'running' ? 'starting' : b.status, bytes: b.dumpBytes, finished: b.status !== 'running', error: b.error };
+        return { ...base, stage: p.stage, bytes: p.dumpBytes, finished: BACKUP_DONE.has(p.stage), error: p.error };
+      } catch (error) {
+        return { ...base, stage: 'starting', bytes: null, finished: false, error: `progress unavailable: ${errorMessage(error)}` };
       }
     },
   };
