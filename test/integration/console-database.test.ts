@@ -4,12 +4,14 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CronExpressionParser } from 'cron-parser';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
+import { operatorActor } from '../../services/authz.ts';
 import type { LiveJob } from '../../services/job-progress.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { waitFor } from '../support/wait.ts';
 
 const DAY = 86_400_000;
+const PASSWORD = 'a long enough password for tests';
 
 interface SseEvent { event: string; data: unknown }
 
@@ -179,6 +181,36 @@ describe('console: the database page, its live progress stream and the verificat
     const dbPage = await page('/databases/shop');
     assert.ok(dbPage.includes(`href="/verifications/${v.id}"`), 'the backups table links to the report');
     assert.equal((await web.fetch(`${web.url}/verifications/v-does-not-exist`, { redirect: 'manual' })).status, 404);
+  });
+
+  it('answers only on behalf of the signed-in user: a viewer reads but cannot change, another workspace sees nothing', async () => {
+    const owner = await web.services.access.actorForEmail('owner@example.org', 'test');
+    await web.services.access.createWorkspace(operatorActor('test'), 'blue');
+    await web.services.access.createUser(owner, { email: 'viewer@example.org', password: PASSWORD, workspace: 'default', role: 'viewer' });
+    await web.services.access.createUser(operatorActor('test'), { email: 'blue@example.org', password: PASSWORD, workspace: 'blue', role: 'owner' });
+    const cookieOf = async (email: string) => {
+      const login = await fetch(`${web.url}/api/v1/session`, { method: 'POST', body: JSON.stringify({ email, password: PASSWORD }), headers: { 'content-type': 'application/json' } });
+      assert.equal(login.status, 200);
+      return (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    };
+    const as = (cookie: string, pathname: string, init: RequestInit = {}) =>
+      fetch(`${web.url}${pathname}`, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string> | undefined), cookie } });
+    const [viewer, stranger] = [await cookieOf('viewer@example.org'), await cookieOf('blue@example.org')];
+    const verification = (await platform.ops.listVerifications('shop'))[0]!.id;
+
+    assert.equal((await as(viewer, '/databases/shop')).status, 200);
+    assert.equal((await as(viewer, `/verifications/${verification}`)).status, 200);
+    const form = { method: 'POST', body: new URLSearchParams({ cron: '0 5 * * *', timezone: 'UTC' }).toString(), headers: { origin: web.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } };
+    const refused = await (await as(viewer, '/databases/shop?/schedule', form)).json() as { type: string; status: number; data: string };
+    assert.deepEqual([refused.type, refused.status], ['failure', 403]);
+    assert.match(refused.data, /database\.schedule.*needs the editor role/);
+    assert.equal((await platform.runtime.catalog.getDatabase('shop')).schedule, '15 4 * * *', 'unchanged');
+
+    for (const pathname of ['/databases/shop', '/databases/shop/events', `/verifications/${verification}`]) {
+      const response = await as(stranger, pathname);
+      assert.equal(response.status, 404, `${pathname} for a member of another workspace`);
+      await response.body?.cancel();
+    }
   });
 
   it('streams the progress of a running backup over server-sent events, then its end, and stops when the client leaves', async () => {
