@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { CronExpressionParser } from 'cron-parser';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import { operatorActor } from '../../services/authz.ts';
+import { backupProgressQuery } from '../../temporal/messages.ts';
 import type { LiveJob } from '../../services/job-progress.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
@@ -269,5 +270,32 @@ describe('console: the database page, its live progress stream and the verificat
     assert.equal(done.status, 'complete');
     assert.equal(final.bytes, done.dumpBytes, 'the final event carries the whole dump size');
     assert.ok(moving.bytes! < done.dumpBytes!, 'the running event came before the dump ended');
+  });
+  it('cancels a running backup from its Cancel button (form action), and refuses a backup of another database', async () => {
+    const started = await post('/databases/bulk?/backup', {});
+    assert.equal((await started.json() as { type: string }).type, 'success');
+    const running = await waitFor('a running bulk backup', async () => (await platform.runtime.catalog.listBackups('bulk')).find((b) => b.status === 'running'), 10_000);
+    await waitFor('the dump to start', async () => {
+      const p = await platform.client.workflow.getHandle(running.workflowId).query(backupProgressQuery);
+      return p.stage === 'dumping' ? true : undefined;
+    }, 30_000);
+    // The bar's length is the previous complete backup's dump size (the one the stream test took).
+    const previous = (await platform.runtime.catalog.listBackups('bulk')).find((b) => b.status === 'complete')!;
+    const owner = await web.services.access.actorForEmail('owner@example.org', 'test');
+    const [job] = (await web.services.database.jobs(owner, 'bulk')).filter((j) => j.id === running.id);
+    assert.equal(job?.expectedBytes, previous.dumpBytes);
+    assert.ok(previous.dumpBytes! > 0);
+    const html = await page('/databases/bulk');
+    assert.match(html, new RegExp(`data-testid="progress-${running.id}" max="${previous.dumpBytes}"`), 'the page renders the bar with that maximum');
+    const wrong = await (await post('/databases/shop?/cancel', { backupId: running.id })).json() as { type: string; data: string };
+    assert.equal(wrong.type, 'failure');
+    assert.match(wrong.data, /belongs to database \\"bulk\\"/);
+    const cancelled = await (await post('/databases/bulk?/cancel', { backupId: running.id })).json() as { type: string };
+    assert.equal(cancelled.type, 'success');
+    const outcome = await platform.client.workflow.getHandle(running.workflowId).result() as { status: string };
+    assert.equal(outcome.status, 'cancelled');
+    const record = await platform.runtime.catalog.getBackup(running.id);
+    assert.equal(record.status, 'cancelled');
+    assert.match(record.error ?? '', /cancelled from the console/);
   });
 });
