@@ -214,6 +214,17 @@ export function createActorOperations(deps: { runtime: Runtime; ops: Operations;
         (r) => ({ backupId: r.backupId, workflowId: r.workflowId, trigger }));
     },
 
+    /** The running jobs of a database with their workflows' progress: a read, like its history. */
+    async runningJobs(database: string) {
+      await databaseWorkspace(database, 'history.read');
+      return ops.jobs.runningJobs(database);
+    },
+
+    async backupProgress(backupId: string) {
+      await backupWorkspace(backupId, 'history.read');
+      return ops.jobs.backupProgress(backupId);
+    },
+
     async cancelBackup(backupId: string, reason?: string) {
       const { workspaceId } = await backupWorkspace(backupId, 'backup.cancel');
       return audited({ workspaceId, action: 'backup.cancel', target: { type: 'backup', name: backupId } }, () => ops.cancelBackup(backupId, reason), () => ({ reason: reason ?? null }));

@@ -2,6 +2,7 @@ import type { ConsoleHookServices } from './console-hooks.ts';
 import type { ConsoleSettingsServices } from './console-settings.ts';
 import type { DatabaseStatusReport } from './database-status.ts';
 import type { ConsoleSetupServices } from './console-restore.ts';
+import type { ConsoleDatabaseServices } from './console-database.ts';
 
 export type { ConsoleHookView } from './console-hooks.ts';
 export type { DatabaseStatus, DatabaseStatusReport, StatusProblem } from './database-status.ts';
@@ -183,6 +184,8 @@ export interface ConsoleServices {
   people: ConsolePeople;
   /** Hook scripts and the read-only backup role of a database. */
   hooks: ConsoleHookServices;
+  /** The database page: backups, live jobs, charts, schedule, retention; and verification reports. */
+  database: ConsoleDatabaseServices;
   /** Notifiers with their health and the recent deliveries. */
   notifiers(actor: ActorRef): Promise<ConsoleNotifiers>;
   /** Sends a test message now; the receiver's error comes back as it said it. */

@@ -16,6 +16,7 @@ import { createApiServices, type ApiServices } from './api-services.ts';
 import { createConsoleSettings } from './console-settings.ts';
 import { createDatabaseStatusService } from './database-status.ts';
 import { createConsoleSetupServices } from './console-restore.ts';
+import { createConsoleDatabaseServices } from './console-database.ts';
 
 export const SESSION_COOKIE = 'hindsight_session';
 
@@ -89,6 +90,7 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
     api,
     settings: createConsoleSettings(runtime, api.tokens),
     hooks: createConsoleHookServices((ref) => operationsFor(asActor(ref)), async (database) => (await runtime.catalog.access.databaseWorkspace(database)) ?? DEFAULT_WORKSPACE_ID),
+    database: createConsoleDatabaseServices({ runtime, operationsFor, toBackup: (b, v) => toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, v) }),
     access,
     authz,
     operationsFor,

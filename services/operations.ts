@@ -24,6 +24,7 @@ import type { Runtime } from './runtime.ts';
 import { createHookService } from './hooks.ts';
 import { createBackupRoleService } from './backup-role.ts';
 import { createPitrOperations } from './pitr.ts';
+import { createJobProgress } from './job-progress.ts';
 
 /** Five cron fields (minute hour day month weekday) or a shorthand such as @daily. */
 export const cronSchema = z
@@ -98,6 +99,8 @@ export function createOperations(runtime: Runtime, temporal: Client) {
     hooks: createHookService(catalog),
     backupRole: createBackupRoleService(catalog),
     pitr: createPitrOperations(runtime, temporal),
+    /** Live progress of a database's running backups, restores and verifications (their workflows' queries). */
+    jobs: createJobProgress(catalog, temporal),
 
     async addDatabase(raw: AddDatabaseInput) {
       const input = parseOrThrow(addDatabaseInput, raw);

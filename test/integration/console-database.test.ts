@@ -1,0 +1,301 @@
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CronExpressionParser } from 'cron-parser';
+import { connect, targetUrl } from '../../lib/pg/connection.ts';
+import { operatorActor } from '../../services/authz.ts';
+import { backupProgressQuery } from '../../temporal/messages.ts';
+import type { LiveJob } from '../../services/job-progress.ts';
+import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import { waitFor } from '../support/wait.ts';
+
+const DAY = 86_400_000;
+const PASSWORD = 'a long enough password for tests';
+
+interface SseEvent { event: string; data: unknown }
+
+/** Reads a text/event-stream response into events as they arrive (RFC-style framing: blank line ends an event). */
+async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const lines = block.split('\n');
+      const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
+      const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+      if (event) yield { event, data: JSON.parse(data) };
+    }
+  }
+}
+
+/** The attribute values of every element carrying `attr`, in document order. */
+const attributeValues = (html: string, attr: string) => [...html.matchAll(new RegExp(`${attr}="([^"]+)"`, 'g'))].map((m) => m[1]!);
+const countOf = (html: string, needle: string) => html.split(needle).length - 1;
+/** The rendered markup alone: the page data SvelteKit serializes for hydration would count everything twice. */
+const markup = (html: string) => html.replace(/<script[\s\S]*?<\/script>/g, '');
+
+describe('console: the database page, its live progress stream and the verification report', () => {
+  let platform: Platform;
+  let web: SignedInConsole;
+  /** shop's backups, oldest first, with the age the test gives each (days). */
+  const shopBackups: Array<{ id: string; ageDays: number }> = [];
+
+  const post = (pathAndAction: string, fields: Record<string, string>, accept = 'application/json') =>
+    web.fetch(`${web.url}${pathAndAction}`, {
+      method: 'POST', body: new URLSearchParams(fields).toString(), redirect: 'manual',
+      headers: { origin: web.url, accept, 'content-type': 'application/x-www-form-urlencoded' },
+    });
+  const page = async (pathname: string) => {
+    const response = await web.fetch(`${web.url}${pathname}`, { redirect: 'manual' });
+    assert.equal(response.status, 200, `GET ${pathname}: HTTP ${response.status}`);
+    return markup(await response.text());
+  };
+
+  before(async () => {
+    platform = await startPlatform();
+    const shop = await createDatabase(platform.cluster, 'shop');
+    const bulk = await createDatabase(platform.cluster, 'bulk');
+    const client = await connect('shop', shop);
+    await client.query(`create table items (id int primary key, name text); insert into items select g, md5(g::text) from generate_series(1, 700) g;
+      create schema billing; create table billing.invoices (id int primary key, total numeric); insert into billing.invoices select g, g * 2 from generate_series(1, 130) g;`);
+    await client.end();
+    // Large enough that its dump runs for several seconds, so the stream sees it mid-way.
+    const big = await connect('bulk', bulk);
+    await big.query(`create table readings (id bigint primary key, sensor int, value double precision, note text);
+      insert into readings select g, g % 977, random(), md5(g::text) || md5((g * 7)::text) from generate_series(1, 1200000) g`);
+    await big.end();
+    await platform.startWorker();
+    await platform.ops.addDatabase({ name: 'shop', url: targetUrl(shop), verifyAfterBackup: false });
+    await platform.ops.addDatabase({ name: 'bulk', url: targetUrl(bulk), verifyAfterBackup: false });
+    for (const ageDays of [40, 30, 20, 10, 0]) {
+      const outcome = await (await platform.ops.startBackup('shop')).result();
+      shopBackups.push({ id: outcome.backupId, ageDays });
+    }
+    // Aged by rewriting their times in the catalog, as if taken over forty days; the newest stays fresh.
+    for (const b of shopBackups.filter((b) => b.ageDays > 0)) {
+      const at = new Date(Date.now() - b.ageDays * DAY);
+      await platform.runtime.catalog.pool.query('update backups set started_at = $2::timestamptz, finished_at = $2::timestamptz + interval \'3 seconds\' where id = $1', [b.id, at]);
+    }
+    web = await startSignedInConsole(platform);
+  });
+
+  after(async () => {
+    await web?.close();
+    await platform?.stop();
+  });
+
+  it('renders the database page: every backup newest first, per-copy state, Temporal links, the connection without a password, and the charts', async () => {
+    const html = await page('/databases/shop');
+    const ids = attributeValues(html, 'data-backup-id');
+    assert.deepEqual(ids, [...shopBackups].reverse().map((b) => b.id), 'every backup, newest first');
+    const records = await platform.runtime.catalog.listBackups('shop');
+    for (const b of records) {
+      assert.ok(html.includes(encodeURIComponent(b.workflowId)), `the Temporal UI link of ${b.id}`);
+    }
+    assert.equal(countOf(html, 'local: complete'), 5, 'each backup shows its copy in the local storage as complete');
+    const db = await platform.runtime.catalog.getDatabase('shop');
+    assert.ok(html.includes(`${db.username}@${db.host}:${db.port}/${db.dbname}`), 'the connection');
+    assert.ok(!/password/i.test(html.replace(/type="password"/g, '')), 'no password anywhere on the page');
+    assert.ok(html.includes('data-testid="size-chart"') && html.includes('data-testid="duration-chart"'), 'size and duration charts');
+    assert.equal(countOf(html, '<circle class="dot'), 10, 'one point per complete backup on each chart');
+    assert.ok(html.includes('href="/hooks/shop"') && html.includes('href="/restore?database=shop"'), 'links to the hooks page and the restore wizard');
+    assert.equal((await web.fetch(`${web.url}/databases/nosuch`, { redirect: 'manual' })).status, 404);
+  });
+
+  it('saves a schedule through the form action and lists its next five runs; an invalid cron saves nothing', async () => {
+    const saved = await post('/databases/shop?/schedule', { cron: '15 4 * * *', timezone: 'Europe/Paris' });
+    const answer = await saved.json() as { type: string; data: string };
+    assert.equal(answer.type, 'success', JSON.stringify(answer));
+    const db = await platform.runtime.catalog.getDatabase('shop');
+    assert.deepEqual([db.schedule, db.timezone], ['15 4 * * *', 'Europe/Paris']);
+    const schedule = await platform.client.schedule.getHandle('backup/shop').describe();
+    assert.deepEqual(schedule.spec.timezone, 'Europe/Paris', 'the Temporal schedule runs in the chosen zone');
+
+    const html = await page('/databases/shop');
+    const listed = attributeValues(html.slice(html.indexOf('data-testid="next-runs"')), 'datetime').slice(0, 5);
+    // An independent computation of the same five instants, straight from cron-parser.
+    const it = CronExpressionParser.parse('15 4 * * *', { tz: 'Europe/Paris', currentDate: new Date() });
+    const expected = Array.from({ length: 5 }, () => new Date(it.next().getTime()).toISOString());
+    assert.deepEqual(listed, expected);
+    assert.equal(countOf(html, 'data-testid="next-run"'), 5);
+    assert.equal(countOf(html, '04:15 GMT+'), 5, 'shown as the wall clock in Paris');
+
+    const refused = await post('/databases/shop?/schedule', { cron: '61 4 * * *', timezone: 'Europe/Paris' });
+    const failure = await refused.json() as { type: string; status: number; data: string };
+    assert.deepEqual([failure.type, failure.status], ['failure', 400]);
+    assert.match(failure.data, /not a valid cron expression/);
+    const unchanged = await platform.runtime.catalog.getDatabase('shop');
+    assert.equal(unchanged.schedule, '15 4 * * *', 'nothing saved');
+  });
+
+  it('previews retention: lists the planned deletions and why, deletes nothing, and saves only when asked', async () => {
+    const before = (await platform.runtime.catalog.listBackups('shop')).map((b) => [b.id, b.status]);
+    const filesBefore = (await readdir(path.join(platform.backupsDir, 'shop'))).sort();
+
+    const response = await post('/databases/shop?/retentionPreview', { kind: 'count', keepLast: '2' }, 'text/html');
+    assert.equal(response.status, 200);
+    const html = markup(await response.text());
+    const planned = html.slice(html.indexOf('data-testid="retention-plan"'));
+    const deleted = [...planned.matchAll(/data-testid="retention-delete" data-backup-id="([^"]+)"/g)].map((m) => m[1]!);
+    const kept = [...planned.matchAll(/data-testid="retention-keep" data-backup-id="([^"]+)"/g)].map((m) => m[1]!);
+    // keepLast 2 keeps the two newest; the newest is also the last one standing. The other three go.
+    assert.deepEqual(deleted.sort(), shopBackups.slice(0, 3).map((b) => b.id).sort());
+    assert.deepEqual(kept.sort(), shopBackups.slice(3).map((b) => b.id).sort());
+    assert.equal(countOf(planned, 'not one of the 2 newest'), 3, 'each deletion says why');
+    assert.ok(planned.includes('Save policy'), 'saving is offered after the preview');
+
+    assert.deepEqual((await platform.runtime.catalog.listBackups('shop')).map((b) => [b.id, b.status]), before, 'the catalog is unchanged');
+    assert.deepEqual((await readdir(path.join(platform.backupsDir, 'shop'))).sort(), filesBefore, 'storage is unchanged');
+    assert.equal((await platform.runtime.catalog.getDatabase('shop')).retentionPolicy, null, 'the policy is not saved by a preview');
+
+    const bad = await post('/databases/shop?/retentionPreview', { kind: 'count', keepLast: '0' });
+    const failure = await bad.json() as { type: string; data: string };
+    assert.equal(failure.type, 'failure');
+    assert.match(failure.data, /keepLast: keepLast must be at least 1/);
+
+    const saved = await post('/databases/shop?/retentionSave', { policy: JSON.stringify({ kind: 'count', keepLast: 2 }) });
+    assert.equal((await saved.json() as { type: string }).type, 'success');
+    assert.deepEqual((await platform.runtime.catalog.getDatabase('shop')).retentionPolicy, { kind: 'count', keepLast: 2 });
+    assert.deepEqual((await platform.runtime.catalog.listBackups('shop')).map((b) => [b.id, b.status]), before, 'saving a policy deletes nothing by itself');
+  });
+
+  it('shows a verification report with every table\'s expected and restored counts, linked from the backups table', async () => {
+    const newest = shopBackups.at(-1)!.id;
+    const requested = await platform.ops.requestVerification('shop', { backupId: newest });
+    const v = await requested.finished(120_000);
+    assert.equal(v.status, 'successful', v.reason ?? '');
+    const html = await page(`/verifications/${v.id}`);
+    const rows = [...html.matchAll(/<tr[^>]*data-testid="table-count"[^>]*>([\s\S]*?)<\/tr>/g)]
+      .map((m) => m[1]!.split('</td>').slice(0, 4).map((cell) => cell.replace(/<[^>]*>/g, '').trim()));
+    assert.deepEqual(rows.sort(), [['billing.invoices', '130', '130', 'match'], ['public.items', '700', '700', 'match']]);
+    assert.match(html, /data-testid="verification-status">successful</);
+    assert.match(html, /data-testid="restore-exit-code">0</);
+    const stages = html.slice(html.indexOf('data-testid="verification-stages"'), html.indexOf('</ol>', html.indexOf('data-testid="verification-stages"')));
+    assert.equal(stages.match(/<li class="ok[\s"]/g)?.length, 6, 'six stages, each ok');
+    assert.ok(stages.includes('pg_restore into the sandbox'), 'the stages are named');
+    const dbPage = await page('/databases/shop');
+    assert.ok(dbPage.includes(`href="/verifications/${v.id}"`), 'the backups table links to the report');
+    assert.equal((await web.fetch(`${web.url}/verifications/v-does-not-exist`, { redirect: 'manual' })).status, 404);
+  });
+
+  it('answers only on behalf of the signed-in user: a viewer reads but cannot change, another workspace sees nothing', async () => {
+    const owner = await web.services.access.actorForEmail('owner@example.org', 'test');
+    await web.services.access.createWorkspace(operatorActor('test'), 'blue');
+    await web.services.access.createUser(owner, { email: 'viewer@example.org', password: PASSWORD, workspace: 'default', role: 'viewer' });
+    await web.services.access.createUser(operatorActor('test'), { email: 'blue@example.org', password: PASSWORD, workspace: 'blue', role: 'owner' });
+    const cookieOf = async (email: string) => {
+      const login = await fetch(`${web.url}/api/v1/session`, { method: 'POST', body: JSON.stringify({ email, password: PASSWORD }), headers: { 'content-type': 'application/json' } });
+      assert.equal(login.status, 200);
+      return (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    };
+    const as = (cookie: string, pathname: string, init: RequestInit = {}) =>
+      fetch(`${web.url}${pathname}`, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string> | undefined), cookie } });
+    const [viewer, stranger] = [await cookieOf('viewer@example.org'), await cookieOf('blue@example.org')];
+    const verification = (await platform.ops.listVerifications('shop'))[0]!.id;
+
+    assert.equal((await as(viewer, '/databases/shop')).status, 200);
+    assert.equal((await as(viewer, `/verifications/${verification}`)).status, 200);
+    const form = { method: 'POST', body: new URLSearchParams({ cron: '0 5 * * *', timezone: 'UTC' }).toString(), headers: { origin: web.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } };
+    const refused = await (await as(viewer, '/databases/shop?/schedule', form)).json() as { type: string; status: number; data: string };
+    assert.deepEqual([refused.type, refused.status], ['failure', 403]);
+    assert.match(refused.data, /database\.schedule.*needs the editor role/);
+    assert.equal((await platform.runtime.catalog.getDatabase('shop')).schedule, '15 4 * * *', 'unchanged');
+
+    for (const pathname of ['/databases/shop', '/databases/shop/events', `/verifications/${verification}`]) {
+      const response = await as(stranger, pathname);
+      assert.equal(response.status, 404, `${pathname} for a member of another workspace`);
+      await response.body?.cancel();
+    }
+  });
+
+  it('streams the progress of a running backup over server-sent events, then its end, and stops when the client leaves', async () => {
+    const anonymous = await fetch(`${web.url}/databases/bulk/events`, { redirect: 'manual' });
+    assert.notEqual(anonymous.status, 200, 'no stream without a session');
+    await anonymous.body?.cancel();
+
+    // Counts the stream's ticks (the real service underneath): they must stop once the client goes away.
+    const services = web.services.database;
+    const realJobs = services.jobs.bind(services);
+    let ticks = 0;
+    services.jobs = (actor, database) => {
+      if (database === 'bulk') ticks += 1;
+      return realJobs(actor, database);
+    };
+
+    const abort = new AbortController();
+    const stream = await web.fetch(`${web.url}/databases/bulk/events`, { signal: abort.signal });
+    assert.equal(stream.status, 200);
+    assert.match(stream.headers.get('content-type') ?? '', /^text\/event-stream/);
+
+    const startedAt = Date.now();
+    const started = await post('/databases/bulk?/backup', {});
+    assert.equal((await started.json() as { type: string }).type, 'success');
+    const [record] = await waitFor('the backup row', async () => {
+      const list = await platform.runtime.catalog.listBackups('bulk');
+      return list.length > 0 ? list : undefined;
+    }, 10_000);
+    const backupId = record!.id;
+
+    const seen: LiveJob[] = [];
+    let final: LiveJob | undefined;
+    for await (const { event, data } of readEvents(stream.body!)) {
+      if (event === 'jobs') seen.push(...(data as { jobs: LiveJob[] }).jobs.filter((j) => j.id === backupId));
+      if (event === 'finished' && (data as LiveJob).id === backupId) {
+        final = data as LiveJob;
+        break;
+      }
+      if (Date.now() - startedAt > 60_000) break;
+    }
+    abort.abort();
+    await new Promise((r) => setTimeout(r, 500));
+    const ticksAtAbort = ticks;
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(ticks, ticksAtAbort, 'no more progress queries after the client left');
+    assert.ok(ticksAtAbort >= 3, `the stream polled about once a second while open (${ticksAtAbort} polls)`);
+    const moving = seen.find((j) => ['dumping', 'copying'].includes(j.stage) && (j.bytes ?? 0) > 0);
+    assert.ok(moving, `a progress event with bytes while dumping; saw ${JSON.stringify(seen.map((j) => [j.stage, j.bytes]))}`);
+    assert.equal(moving.kind, 'backup');
+    assert.equal(moving.finished, false);
+    assert.equal(moving.expectedBytes, null, 'the first backup of a database has no previous size: an indeterminate bar');
+    assert.ok(final, 'a final event when the backup ended');
+    assert.equal(final.stage, 'complete');
+    assert.equal(final.finished, true);
+    const done = await platform.runtime.catalog.getBackup(backupId);
+    assert.equal(done.status, 'complete');
+    assert.equal(final.bytes, done.dumpBytes, 'the final event carries the whole dump size');
+    assert.ok(moving.bytes! < done.dumpBytes!, 'the running event came before the dump ended');
+  });
+  it('cancels a running backup from its Cancel button (form action), and refuses a backup of another database', async () => {
+    const started = await post('/databases/bulk?/backup', {});
+    assert.equal((await started.json() as { type: string }).type, 'success');
+    const running = await waitFor('a running bulk backup', async () => (await platform.runtime.catalog.listBackups('bulk')).find((b) => b.status === 'running'), 10_000);
+    await waitFor('the dump to start', async () => {
+      const p = await platform.client.workflow.getHandle(running.workflowId).query(backupProgressQuery);
+      return p.stage === 'dumping' ? true : undefined;
+    }, 30_000);
+    // The bar's length is the previous complete backup's dump size (the one the stream test took).
+    const previous = (await platform.runtime.catalog.listBackups('bulk')).find((b) => b.status === 'complete')!;
+    const owner = await web.services.access.actorForEmail('owner@example.org', 'test');
+    const [job] = (await web.services.database.jobs(owner, 'bulk')).filter((j) => j.id === running.id);
+    assert.equal(job?.expectedBytes, previous.dumpBytes);
+    assert.ok(previous.dumpBytes! > 0);
+    const html = await page('/databases/bulk');
+    assert.match(html, new RegExp(`data-testid="progress-${running.id}" max="${previous.dumpBytes}"`), 'the page renders the bar with that maximum');
+    const wrong = await (await post('/databases/shop?/cancel', { backupId: running.id })).json() as { type: string; data: string };
+    assert.equal(wrong.type, 'failure');
+    assert.match(wrong.data, /belongs to database \\"bulk\\"/);
+    const cancelled = await (await post('/databases/bulk?/cancel', { backupId: running.id })).json() as { type: string };
+    assert.equal(cancelled.type, 'success');
+    const outcome = await platform.client.workflow.getHandle(running.workflowId).result() as { status: string };
+    assert.equal(outcome.status, 'cancelled');
+    const record = await platform.runtime.catalog.getBackup(running.id);
+    assert.equal(record.status, 'cancelled');
+    assert.match(record.error ?? '', /cancelled from the console/);
+  });
+});
