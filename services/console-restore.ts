@@ -9,7 +9,7 @@ import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { z } from 'zod';
 import { loadChain, chainView } from '../lib/pitr/chain-source.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
-import { connect, parsePgUrl, serverInfo } from '../lib/pg/connection.ts';
+import { connect, parsePgUrl, serverInfo, type PgTarget } from '../lib/pg/connection.ts';
 import { createStorageDriver, storageConfigSchema } from '../lib/storage/index.ts';
 import { testStorageConnection } from '../lib/storage/connection-test.ts';
 import { notificationEvents, notifierConfigSchema, notifierTypes, type NotifierConfig } from '../lib/notify/config.ts';
@@ -156,6 +156,8 @@ export interface ConsoleSetupServices {
   newDatabase(actor: ActorRef): Promise<ConsoleNewDatabaseView>;
   /** Connects as `hindsight db add` would (server version, size) without saving anything. */
   testDatabaseUrl(actor: ActorRef, url: string, workspaceId?: number): Promise<ConnectionCheck>;
+  /** Connects to a registered database with its stored credentials, as a backup would. */
+  testDatabase(actor: ActorRef, database: string): Promise<ConnectionCheck>;
   addDatabase(actor: ActorRef, input: { name: string; url: string; storages: string[]; schedule: string | null; timezone: string; workspaceId: number }): Promise<{ name: string }>;
 
   notifierChoices(actor: ActorRef): Promise<ConsoleNotifierChoices>;
@@ -299,13 +301,15 @@ export function createConsoleSetupServices(deps: ConsoleSetupDeps): ConsoleSetup
   }
 
   async function checkConnection(url: string): Promise<ConnectionCheck> {
-    const started = Date.now();
-    let target;
     try {
-      target = parsePgUrl(url);
+      return await checkTarget(parsePgUrl(url));
     } catch (error) {
       return { ok: false, detail: errorMessage(error), elapsedMs: 0 };
     }
+  }
+
+  async function checkTarget(target: PgTarget): Promise<ConnectionCheck> {
+    const started = Date.now();
     try {
       const client = await connect(target.database, target);
       try {
@@ -536,6 +540,12 @@ export function createConsoleSetupServices(deps: ConsoleSetupDeps): ConsoleSetup
         workspaces: [...names].filter(([id]) => authz.can(actor, id, 'database.create')).map(([id, name]) => ({ id, name })),
         temporalUiUrl: config.temporalUiUrl,
       };
+    },
+
+    async testDatabase(ref, database) {
+      // Only reachability and the server's version come back, never the stored credentials: reading is enough.
+      await authz.authorizeDatabase(asActor(ref), database, 'history.read');
+      return checkTarget(await runtime.catalog.databaseTarget(database));
     },
 
     async testDatabaseUrl(ref, url, workspaceId = DEFAULT_WORKSPACE_ID) {

@@ -153,6 +153,8 @@ describe('the console in a real browser', () => {
     await page.waitForURL((url) => url.pathname === '/databases/shop');
     assert.match(await page.getByTestId('connection').innerText(), /shop/);
     assert.doesNotMatch(await page.content(), new RegExp(source.password ?? 'no password set'), 'the password is never rendered');
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await page.getByTestId('db-test-result').filter({ hasText: /Connected in \d+ ms: PostgreSQL 15/ }).waitFor();
   });
 
   it('runs a backup and shows its progress bar until it completes', async () => {

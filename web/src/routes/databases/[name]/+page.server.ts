@@ -42,6 +42,15 @@ export const load: PageServerLoad = async ({ params, locals }) => {
 };
 
 export const actions = {
+  test: async ({ params, locals }) => {
+    try {
+      const check = await services().setup.testDatabase(actorOf(locals), params.name);
+      return { action: 'test' as const, check };
+    } catch (err) {
+      return fail(statusOf(err), { action: 'test' as const, error: message(err) });
+    }
+  },
+
   backup: async ({ params, locals }) => {
     try {
       const started = await services().startBackup(actorOf(locals), params.name);
