@@ -6,7 +6,7 @@ import { parseRetentionPolicy, type RetentionPolicy } from '../lib/retention/pol
 import type { VerificationSummary } from '../lib/verify/report.ts';
 import { workflowUrl } from '../temporal/client.ts';
 import type { ActorOperations } from './actor-operations.ts';
-import type { Actor } from './authz.ts';
+import type { Action, Actor } from './authz.ts';
 import type { ActorRef, ConsoleBackup } from './console-view.ts';
 import type { LiveJob } from './job-progress.ts';
 import type { Runtime } from './runtime.ts';
@@ -61,6 +61,8 @@ export interface ConsoleDatabaseView {
   uptime: { current: 'up' | 'down' | 'unknown'; since: string | null; windows: UptimeWindow[] };
   /** Running jobs at load time, so the page shows them without JavaScript. */
   jobs: LiveJob[];
+  /** What the viewer's role lets them do here: the page offers only these buttons. */
+  allowed: { backup: boolean; cancel: boolean; verify: boolean; schedule: boolean; retention: boolean; restore: boolean };
   verifications: Array<{ id: string; backupId: string | null; status: string; trigger: string; requestedAt: string; finishedAt: string | null; reason: string | null }>;
   temporalUiUrl: string;
   generatedAt: string;
@@ -125,6 +127,8 @@ export function createConsoleDatabaseServices(deps: {
   runtime: Runtime;
   operationsFor: (actor: Actor) => ActorOperations;
   toBackup: (b: BackupRecord, verification?: VerificationSummary) => ConsoleBackup;
+  /** Only to decide which buttons to offer; every action is authorized again when it runs. */
+  can?: (actor: Actor, workspaceId: number, action: Action) => boolean;
 }): ConsoleDatabaseServices {
   const { runtime, operationsFor, toBackup } = deps;
   const { catalog, config } = runtime;
@@ -151,7 +155,12 @@ export function createConsoleDatabaseServices(deps: {
       const now = new Date();
       const policy = db.retentionPolicy === null || db.retentionPolicy === undefined ? null : parseRetentionPolicy(db.retentionPolicy);
       const latest = health[0];
+      const may = (action: Action) => deps.can?.(ref as Actor, db.workspaceId, action) ?? true;
       return {
+        allowed: {
+          backup: may('backup.start'), cancel: may('backup.cancel'), verify: may('verification.start'),
+          schedule: may('database.schedule'), retention: may('retention.save'), restore: may('restore.start'),
+        },
         database: {
           name: db.name, host: db.host, port: db.port, dbname: db.dbname, username: db.username, sslmode: db.sslmode,
           workspace: workspace?.name ?? String(db.workspaceId),

@@ -23,6 +23,8 @@ export interface ConsoleDatabase {
   timezone: string;
   lastCompleteBackupAt: string | null;
   backupCount: number;
+  /** Which buttons the viewer's role earns here; the services authorize every action again. */
+  allowed: { backup: boolean; verify: boolean };
 }
 
 export interface ConsoleBackup {

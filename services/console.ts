@@ -5,7 +5,7 @@ import { DEFAULT_WORKSPACE_ID, type Role } from '../lib/catalog/access.ts';
 import { HindsightError } from '../lib/errors.ts';
 import { createAccessService, type AccessService, type LoginPolicy } from './access.ts';
 import { createActorOperations, type ActorOperations } from './actor-operations.ts';
-import { actorLabel, createAuthz, roleAllows, type Actor, type Authz } from './authz.ts';
+import { actorLabel, createAuthz, roleAllows, type Action, type Actor, type Authz } from './authz.ts';
 import type { ActorRef, ConsoleBackup, ConsoleDatabase, ConsoleServices } from './console-view.ts';
 import type { Operations } from './operations.ts';
 import type { Runtime } from './runtime.ts';
@@ -56,12 +56,13 @@ function toConsoleBackup(b: BackupRecord, uiUrl: string, namespace: string, veri
   };
 }
 
-function toConsoleDatabase(d: DatabaseRecord, backups: BackupRecord[]): ConsoleDatabase {
+function toConsoleDatabase(d: DatabaseRecord, backups: BackupRecord[], may: (action: Action) => boolean): ConsoleDatabase {
   const mine = backups.filter((b) => b.databaseName === d.name);
   const lastComplete = mine.find((b) => b.status === 'complete' || b.status === 'partial');
   return {
     name: d.name, host: d.host, port: d.port, dbname: d.dbname, username: d.username, storageNames: d.storageNames,
     schedule: d.schedule, timezone: d.timezone, lastCompleteBackupAt: iso(lastComplete?.finishedAt ?? null), backupCount: mine.length,
+    allowed: { backup: may('backup.start'), verify: may('verification.start') },
   };
 }
 
@@ -90,7 +91,7 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
     api,
     settings: createConsoleSettings(runtime, api.tokens),
     hooks: createConsoleHookServices((ref) => operationsFor(asActor(ref)), async (database) => (await runtime.catalog.access.databaseWorkspace(database)) ?? DEFAULT_WORKSPACE_ID),
-    database: createConsoleDatabaseServices({ runtime, operationsFor, toBackup: (b, v) => toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, v) }),
+    database: createConsoleDatabaseServices({ runtime, operationsFor, can: authz.can, toBackup: (b, v) => toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, v) }),
     access,
     authz,
     operationsFor,
@@ -105,7 +106,7 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
       const mine = backups.filter((b) => visible.has(b.databaseName));
       const verifications = await runtime.catalog.verifications.newestFor(mine.map((b) => b.id));
       return {
-        databases: databases.map((d) => toConsoleDatabase(d, mine)),
+        databases: databases.map((d) => toConsoleDatabase(d, mine, (action) => authz.can(actor, d.workspaceId, action))),
         storages: storages.map((st) => ({ name: st.name, type: st.type, settings: st.settings })),
         backups: mine.map((b) => toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, verifications.get(b.id))),
         temporalUiUrl: config.temporalUiUrl,

@@ -199,7 +199,17 @@ describe('console: the database page, its live progress stream and the verificat
     const [viewer, stranger] = [await cookieOf('viewer@example.org'), await cookieOf('blue@example.org')];
     const verification = (await platform.ops.listVerifications('shop'))[0]!.id;
 
-    assert.equal((await as(viewer, '/databases/shop')).status, 200);
+    const viewerPage = await as(viewer, '/databases/shop');
+    assert.equal(viewerPage.status, 200);
+    const viewerHtml = await viewerPage.text();
+    for (const offer of ['Back up now', 'Verify newest backup', 'Save schedule', 'Preview', 'Restore…']) {
+      assert.ok(!viewerHtml.includes(offer), `a viewer is not offered "${offer}"`);
+    }
+    assert.match(viewerHtml, /Next runs of/, 'but sees the schedule');
+    const viewerOverview = await (await as(viewer, '/')).text();
+    assert.ok(viewerOverview.includes('data-testid="database-card-shop"') && !viewerOverview.includes('Back up shop now'), 'nor on the overview');
+    const ownerHtml = await (await web.fetch(`${web.url}/databases/shop`)).text();
+    for (const offer of ['Back up now', 'Verify newest backup', 'Save schedule', 'Preview', 'Restore…']) assert.ok(ownerHtml.includes(offer), `the owner is offered "${offer}"`);
     assert.equal((await as(viewer, `/verifications/${verification}`)).status, 200);
     const form = { method: 'POST', body: new URLSearchParams({ cron: '0 5 * * *', timezone: 'UTC' }).toString(), headers: { origin: web.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } };
     const refused = await (await as(viewer, '/databases/shop?/schedule', form)).json() as { type: string; status: number; data: string };
