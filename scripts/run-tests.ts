@@ -1,16 +1,24 @@
 /**
  * Runs the whole suite with node's test runner: unit tests first (seconds), then the integration
- * tests against real PostgreSQL and Temporal servers. Files run one at a time: each integration
- * file starts its own servers and the machine has two cores.
+ * tests against real PostgreSQL and Temporal servers. Each integration file starts its own servers
+ * on free ports in its own temp directory, so two files run side by side (HINDSIGHT_TEST_JOBS,
+ * default 2): much of a file's time is spent waiting on heartbeats, retries and server start-ups.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 
 const only = process.argv.slice(2);
-const groups = ['test/unit', 'test/integration'];
-const files = groups.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join(dir, f)))
+const jobs = Math.max(1, Number.parseInt(process.env.HINDSIGHT_TEST_JOBS ?? '2', 10) || 1);
+const filesOf = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join(dir, f))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
 
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+function run(files: string[], concurrency: number): number {
+  if (files.length === 0) return 0;
+  const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: 'inherit' });
+  return result.status ?? 1;
+}
+
+const unit = run(filesOf('test/unit'), 1);
+const integration = run(filesOf('test/integration'), jobs);
+process.exit(unit !== 0 ? unit : integration);
