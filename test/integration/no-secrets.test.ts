@@ -280,7 +280,9 @@ describe('no secret in any log line, API response, CLI output, audit entry or wo
     for (const url of ['/api/v1/me', '/api/v1/overview', '/api/v1/databases', '/api/v1/databases/shop/backups', '/api/v1/databases/shop-wrong/backups',
       '/api/v1/storages', `/api/v1/backups/${backupId}`, `/api/v1/backups/${failing.backupId}`, `/api/v1/backups/${backupId}/download`,
       '/api/v1/audit', '/api/v1/users', '/api/v1/workspaces', '/',
-      '/storages', '/databases/new', '/notifiers', '/notifiers?edit=slack', '/notifiers?edit=mail', '/restore?database=shop']) {
+      '/storages', '/databases/new', '/notifiers', '/notifiers?edit=slack', '/notifiers?edit=mail', '/restore?database=shop',
+      '/databases/shop', '/settings', '/metrics', '/api/v1/notifiers', '/api/v1/tokens', '/api/v1/databases/shop/verifications',
+      '/api/v1/databases/shop/pitr', '/api/v1/openapi.json']) {
       const answer = await request('GET', url);
       assert.equal(answer.status, 200, `${url}: ${String(JSON.stringify(answer.body).match(/Could not[^\\<]*|error[^<]{0,400}/) ?? JSON.stringify(answer.body).slice(0, 300))}`);
     }
