@@ -127,6 +127,8 @@ export interface ConsoleAuth {
   /** Opens a session; throws with kind `access_denied` (wrong credentials) or `rate_limited` (locked). */
   login(input: { email: string; password: string; ip: string; userAgent: string | null }): Promise<{ token: string; expiresAt: Date }>;
   logout(token: string, actor?: ActorRef): Promise<void>;
+  /** The session's actor as it stands now (memberships re-read), or null once it ended or its user was disabled. */
+  session(token: string, ip: string): Promise<ActorRef | null>;
   cookie: { name: string; secure: boolean };
 }
 

@@ -165,6 +165,7 @@ export function createConsoleServices(runtime: Runtime, operations: Operations, 
         return { token, expiresAt };
       },
       logout: (token, ref) => access.logout(token, ref ? asActor(ref) : undefined),
+      session: async (token, ip) => (await access.sessionActor(token, ip)) ?? null,
       cookie: { name: SESSION_COOKIE, secure: secureCookie },
     },
     people: {

@@ -7,7 +7,7 @@ import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { backupProgressQuery } from '../../temporal/messages.ts';
 import type { LiveJob } from '../../services/job-progress.ts';
-import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { CONSOLE_OWNER, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -281,6 +281,23 @@ describe('console: the database page, its live progress stream and the verificat
     assert.equal(final.bytes, done.dumpBytes, 'the final event carries the whole dump size');
     assert.ok(moving.bytes! < done.dumpBytes!, 'the running event came before the dump ended');
   });
+  it('ends a progress stream once its session is logged out', async () => {
+    const login = await fetch(`${web.url}/api/v1/session`, { method: 'POST', body: JSON.stringify(CONSOLE_OWNER), headers: { 'content-type': 'application/json' } });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    // Should the stream never end, this ends the test instead of hanging it.
+    const stream = await fetch(`${web.url}/databases/shop/events`, { headers: { cookie }, signal: AbortSignal.timeout(25_000) });
+    assert.equal(stream.status, 200);
+    const loggedOut = await fetch(`${web.url}/api/v1/session`, { method: 'DELETE', headers: { cookie, origin: web.url } });
+    assert.equal(loggedOut.status, 200);
+    const startedAt = Date.now();
+    let ended: unknown;
+    for await (const { event, data } of readEvents(stream.body!)) {
+      if (event === 'ended') ended = data;
+      assert.ok(Date.now() - startedAt < 20_000, 'the stream outlived its session by 20 s');
+    }
+    assert.deepEqual(ended, { reason: 'the session ended: log in again' }, 'the stream said why it ended, then closed');
+  });
+
   it('cancels a running backup from its Cancel button (form action), and refuses a backup of another database', async () => {
     const started = await post('/databases/bulk?/backup', {});
     assert.equal((await started.json() as { type: string }).type, 'success');

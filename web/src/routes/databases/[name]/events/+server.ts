@@ -6,6 +6,8 @@ import type { LiveJob } from '$lib/database-types';
 const TICK_MS = 1000;
 /** A comment line now and then keeps proxies from closing a quiet stream. */
 const KEEPALIVE_MS = 15_000;
+/** How often a long-lived stream checks that its session still stands (logout, expiry, a disabled user, a changed role). */
+const SESSION_CHECK_MS = 5_000;
 
 /**
  * Server-sent events with the database's running jobs: `jobs` (the list, whenever it changes) and
@@ -13,8 +15,10 @@ const KEEPALIVE_MS = 15_000;
  * Every tick asks the workflows' `progress` queries through the service layer, on behalf of the
  * signed-in user; the loop ends as soon as the client goes away.
  */
-export const GET: RequestHandler = async ({ params, locals, request }) => {
-  const actor = actorOf(locals);
+export const GET: RequestHandler = async ({ params, locals, request, getClientAddress }) => {
+  let actor = actorOf(locals);
+  const token = locals.sessionToken;
+  let sessionCheckedAt = Date.now();
   const db = services().database;
   let first: LiveJob[];
   try {
@@ -71,9 +75,29 @@ export const GET: RequestHandler = async ({ params, locals, request }) => {
         }
       };
 
+      /** False once the session is gone: the stream says so and ends instead of serving a logged-out user. */
+      const sessionStands = async (): Promise<boolean> => {
+        if (!token || Date.now() - sessionCheckedAt < SESSION_CHECK_MS) return true;
+        sessionCheckedAt = Date.now();
+        const current = await services().auth.session(token, getClientAddress());
+        if (current) {
+          actor = current;
+          return true;
+        }
+        event('ended', { reason: 'the session ended: log in again' });
+        stop();
+        try {
+          controller.close();
+        } catch {
+          // Already closed by the client going away.
+        }
+        return false;
+      };
+
       const tick = async () => {
         if (stopped) return;
         try {
+          if (!(await sessionStands())) return;
           await publish(await db.jobs(actor, params.name!));
         } catch (err) {
           event('problem', { message: message(err) });
