@@ -92,6 +92,35 @@ function logProblems(log: string): string {
   return (lines.length > 0 ? lines : log.trim().split('\n')).slice(-4).join(' | ');
 }
 
+/**
+ * Recovery that neither writes to its log (every segment fetched is a "restored log file" line)
+ * nor moves its replay position for this long is stuck, e.g. on a restore_command that hangs.
+ */
+export const RECOVERY_STALL_MS = 30 * 60_000;
+
+/** What our own polling writes to the server's log while it refuses connections: not progress. */
+const CONNECTION_NOISE = /(FATAL|DETAIL):\s+(the database system is (starting up|not yet accepting connections|not accepting connections)|Consistent recovery state has not been yet reached)/;
+
+/** The log lines that say recovery did something. */
+export const progressLines = (log: string): number => log.split('\n').filter((line) => line.trim() !== '' && !CONNECTION_NOISE.test(line)).length;
+
+/** Remembers when what it observes last changed. */
+export function stallWatch(stallMs: number, now: () => number = Date.now) {
+  let last: string | undefined;
+  let changedAt = now();
+  return {
+    /** True once `state` has stayed the same for `stallMs`. */
+    observe(state: string): boolean {
+      if (state !== last) {
+        last = state;
+        changedAt = now();
+        return false;
+      }
+      return now() - changedAt >= stallMs;
+    },
+  };
+}
+
 export type RecoveryOutcome =
   | { kind: 'promoted'; result: RecoveryResult }
   | { kind: 'target_not_reached'; redoDoneAt: string };
@@ -105,7 +134,12 @@ export async function runRecovery(server: RecoveryServer, options: {
   signal?: AbortSignal;
   onTick?: (state: { replayLsn: string | null }) => void;
   logFrom?: number;
+  /** How long recovery may show no sign of progress before it is stopped as stuck (RECOVERY_STALL_MS). */
+  stallMs?: number;
 }): Promise<RecoveryOutcome> {
+  const stallMs = options.stallMs ?? RECOVERY_STALL_MS;
+  const watch = stallWatch(stallMs);
+  let replayLsn: string | null = null;
   let target: PgTarget = { ...options.connectAs, host: '127.0.0.1', port: server.port };
   const logFrom = options.logFrom ?? (await server.log()).length;
   await server.start();
@@ -144,6 +178,7 @@ export async function runRecovery(server: RecoveryServer, options: {
                   case when pg_is_in_recovery() then null else pg_walfile_name(pg_current_wal_lsn()) end as wal`,
         );
         const row = rows[0]!;
+        replayLsn = row.lsn;
         options.onTick?.({ replayLsn: row.lsn });
         if (!row.in_recovery) {
           return {
@@ -167,6 +202,11 @@ export async function runRecovery(server: RecoveryServer, options: {
       }
       // Otherwise it does not accept connections until consistent: expected for a while.
       options.onTick?.({ replayLsn: null });
+    }
+    if (watch.observe(`${progressLines(log)}|${replayLsn ?? ''}`)) {
+      await server.stop('immediate').catch(() => undefined);
+      const minutes = Math.round(stallMs / 60_000);
+      throw new HindsightError('tool_failed', `recovery in ${server.dataDir} made no progress for ${minutes >= 1 ? `${minutes} min` : `${Math.round(stallMs / 1000)} s`}${replayLsn ? ` (replayed to ${replayLsn})` : ''} and was stopped: check that restore_command can fetch WAL (the worker's log shows each fetch) and that storage answers; last log lines: ${logProblems(log) || 'none'}`);
     }
     await sleep(500);
   }
