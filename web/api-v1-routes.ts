@@ -51,7 +51,32 @@ const tokenView = z.object({
   revokedAt: z.string().nullable(), state: z.enum(['active', 'expired', 'revoked']),
 });
 
+// Dates travel as ISO 8601 strings. Objects stay open (z.looseObject): fields may be added, none removed.
+const isoDate = z.string().describe('ISO 8601');
+const databaseView = z.looseObject({
+  name: z.string(), host: z.string(), port: z.number().int(), dbname: z.string(), username: z.string(), hasPassword: z.boolean(),
+  sslmode: z.string().nullable(), storageNames: z.array(z.string()), schedule: z.string().nullable(), timezone: z.string(),
+  verifyAfterBackup: z.boolean(), verifySchedule: z.string().nullable(), workspaceId: z.number().int(), createdAt: isoDate,
+});
+const storageView = z.looseObject({
+  name: z.string(), type: z.string(), settings: z.record(z.string(), z.unknown()).describe('without secrets'), hasSecrets: z.boolean(),
+  workspaceId: z.number().int(), createdAt: isoDate,
+});
+const backupView = z.looseObject({
+  id: z.string(), databaseName: z.string(), workflowId: z.string(),
+  status: z.enum(['running', 'complete', 'partial', 'failed', 'cancelled', 'deleted']), trigger: z.string(),
+  copies: z.array(z.looseObject({ storageName: z.string(), status: z.string(), sizeBytes: z.number().nullable(), error: z.string().nullable() })),
+  startedAt: isoDate, finishedAt: isoDate.nullable(), sizeBytes: z.number().nullable(), dumpBytes: z.number().nullable(),
+  sha256: z.string().nullable().describe('of the dump, before compression and encryption'), compression: z.string().nullable(),
+  rowCounts: z.array(z.looseObject({ schema: z.string(), table: z.string(), rows: z.number() })).nullable(),
+  error: z.string().nullable(), warnings: z.array(z.unknown()),
+});
+
 const responses = {
+  databases: z.array(databaseView),
+  storages: z.array(storageView),
+  backup: backupView,
+  backups: z.array(backupView),
   token: tokenView,
   tokens: z.array(tokenView),
   createdToken: z.object({ token: tokenView, secret: z.string().describe('hs_… — shown this once, never stored') }),
@@ -177,7 +202,7 @@ export const endpoints: Endpoint[] = [
   endpoint({ method: 'get', path: '/overview', operationId: 'overview', tag: 'session', status: 200, summary: 'Databases, storages and recent backups', response: 'What the console\'s overview shows', handler: async ({ services, actor }) => services.overview(actor()) }),
 
   // Databases
-  endpoint({ method: 'get', path: '/databases', operationId: 'listDatabases', tag: 'databases', status: 200, summary: 'List databases', response: 'The databases of the caller\'s workspaces (no passwords)', handler: async ({ ops }) => ops().listDatabases() }),
+  endpoint({ method: 'get', path: '/databases', operationId: 'listDatabases', responseSchema: responses.databases, tag: 'databases', status: 200, summary: 'List databases', response: 'The databases of the caller\'s workspaces (no passwords)', handler: async ({ ops }) => ops().listDatabases() }),
   endpoint({
     method: 'post', path: '/databases', operationId: 'addDatabase', tag: 'databases', body: schemas.addDatabase, status: 201,
     summary: 'Add a database', description: 'Checks that it can be reached unless skipCheck; the password in the URL is sealed in the catalog.', response: 'The database as registered',
@@ -209,11 +234,11 @@ export const endpoints: Endpoint[] = [
 
   // Backups
   endpoint({
-    method: 'get', path: '/backups', operationId: 'listBackups', tag: 'backups', query: z.object({ database: z.string().min(1).optional().describe('only this database\'s backups') }), status: 200,
+    method: 'get', path: '/backups', operationId: 'listBackups', responseSchema: responses.backups, tag: 'backups', query: z.object({ database: z.string().min(1).optional().describe('only this database\'s backups') }), status: 200,
     summary: 'List backups', description: 'Newest first, across the caller\'s databases (the newest 100) or of one database.', response: 'Backups with their copies, sizes and checksums',
     handler: async ({ ops, query }) => ops().listBackups(query.database),
   }),
-  endpoint({ method: 'get', path: '/databases/:name/backups', operationId: 'listDatabaseBackups', tag: 'backups', params: params.name, status: 200, summary: 'List a database\'s backups', response: 'Backups, newest first', handler: async ({ ops, params: p }) => ops().listBackups(p.name) }),
+  endpoint({ method: 'get', path: '/databases/:name/backups', operationId: 'listDatabaseBackups', responseSchema: responses.backups, tag: 'backups', params: params.name, status: 200, summary: 'List a database\'s backups', response: 'Backups, newest first', handler: async ({ ops, params: p }) => ops().listBackups(p.name) }),
   endpoint({
     method: 'post', path: '/databases/:name/backups', operationId: 'startBackup', responseSchema: responses.started, tag: 'backups', params: params.name, body: schemas.startBackup, status: 202,
     summary: 'Start a backup now', response: 'The new backup\'s id and its workflow id',
@@ -222,7 +247,7 @@ export const endpoints: Endpoint[] = [
       return { backupId: started.backupId, workflowId: started.workflowId };
     },
   }),
-  endpoint({ method: 'get', path: '/backups/:id', operationId: 'getBackup', tag: 'backups', params: params.id, status: 200, summary: 'Get a backup', response: 'The backup', handler: async ({ ops, params: p }) => ops().getBackup(p.id) }),
+  endpoint({ method: 'get', path: '/backups/:id', operationId: 'getBackup', responseSchema: responses.backup, tag: 'backups', params: params.id, status: 200, summary: 'Get a backup', response: 'The backup', handler: async ({ ops, params: p }) => ops().getBackup(p.id) }),
   endpoint({
     method: 'post', path: '/backups/:id/cancel', operationId: 'cancelBackup', tag: 'backups', params: params.id, body: schemas.cancelBackup, status: 202,
     summary: 'Cancel a running backup', response: 'The backup and workflow signalled; 409 when it is not running',
@@ -293,7 +318,7 @@ export const endpoints: Endpoint[] = [
   }),
 
   // Storages
-  endpoint({ method: 'get', path: '/storages', operationId: 'listStorages', tag: 'storages', status: 200, summary: 'List storages', response: 'Storages without their secrets', handler: async ({ ops }) => ops().listStorages() }),
+  endpoint({ method: 'get', path: '/storages', operationId: 'listStorages', responseSchema: responses.storages, tag: 'storages', status: 200, summary: 'List storages', response: 'Storages without their secrets', handler: async ({ ops }) => ops().listStorages() }),
   endpoint({
     method: 'post', path: '/storages', operationId: 'saveStorage', tag: 'storages', body: schemas.addStorage, status: 201,
     summary: 'Add or change a storage', description: 'config is the driver\'s settings ({"type":"s3", …}); it is tested with a write, read and delete unless skipCheck.', response: 'The storage without its secrets',

@@ -5,6 +5,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createActorOperations } from '../../services/actor-operations.ts';
 import { operatorActor } from '../../services/authz.ts';
+import { endpoints } from '../../web/api-v1-routes.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 
@@ -287,5 +288,30 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     const revoked = await action('revokeToken', { id: String(token.id) });
     assert.equal(((await revoked.json()) as { type: string }).type, 'success');
     assert.equal((await call('GET', '/me', { bearer: secret })).status, 401);
+  });
+
+  it('answers the read endpoints in the shapes the document gives them', async () => {
+    const owner = await ownerCookie();
+    const backupId = (await platform.runtime.catalog.listBackups('shop'))[0]!.id;
+    const doc = (await call('GET', '/openapi.json')).body as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content?: { 'application/json'?: { schema?: Record<string, unknown> } } }> }>> };
+    const fill: Record<string, string> = { name: 'shop', id: backupId };
+    const checked: string[] = [];
+    for (const endpoint of endpoints) {
+      if (endpoint.method !== 'get' || !endpoint.responseSchema) continue;
+      const names = [...endpoint.path.matchAll(/:(\w+)/g)].map((m) => m[1]!);
+      if (names.some((n) => !(n in fill))) continue;
+      const path = endpoint.path.replace(/:(\w+)/g, (_, n: string) => encodeURIComponent(fill[n]!));
+      const answer = await call('GET', path, { cookie: owner });
+      assert.equal(answer.status, endpoint.status, `${path}: ${answer.text.slice(0, 200)}`);
+      const parsed = endpoint.responseSchema.safeParse(answer.body);
+      assert.ok(parsed.success, `${path} answers as documented: ${parsed.success ? '' : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      const documented = doc.paths[endpoint.path.replace(/:(\w+)/g, '{$1}')]?.get?.responses[String(endpoint.status)]?.content?.['application/json']?.schema ?? {};
+      assert.ok(Object.keys(documented).length > 0, `${endpoint.path} has its response shape in the document`);
+      checked.push(endpoint.path);
+    }
+    for (const path of ['/databases', '/storages', '/backups', '/databases/:name/backups', '/backups/:id', '/tokens']) assert.ok(checked.includes(path), `${path} was checked`);
+    const backupSchema = endpoints.find((e) => e.operationId === 'getBackup')!.responseSchema!;
+    const real = (await call('GET', `/backups/${backupId}`, { cookie: owner })).body;
+    assert.equal(backupSchema.safeParse({ ...real, status: 'bogus' }).success, false, 'the shape can fail: an unknown status is refused');
   });
 });
