@@ -12,7 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HindsightError, errorMessage } from '../errors.ts';
@@ -356,6 +356,25 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
   }
 
   /**
+   * pg_receivewal fills a new .partial with zeros to the segment size before it writes any WAL to
+   * it, and refuses to start beside one of any other size. A receiver stopped during that filling
+   * (the end of an archiver run, a crash) leaves such a file: it holds no WAL, and the slot still
+   * holds what it would have, so it is emptied and pg_receivewal pads it again.
+   */
+  async function clearUnpaddedPartials(): Promise<void> {
+    const segmentSize = identity?.walSegmentSize;
+    if (!segmentSize) return;
+    for (const name of await readdir(spoolDir)) {
+      if (!isPartialName(name)) continue;
+      const file = path.join(spoolDir, name);
+      const { size } = await stat(file);
+      if (size === 0 || size === segmentSize) continue;
+      logger.warn({ database, file: name, size, segmentSize }, 'partial WAL file left half padded by a stopped pg_receivewal; emptying it so that streaming resumes');
+      await truncate(file, 0);
+    }
+  }
+
+  /**
    * A new slot starts a new stream: whatever the spool holds is from an older one. Completed
    * files still go up; partials go up as far as the catalog already knows them and are dropped,
    * so that pg_receivewal starts from the slot instead of an old position.
@@ -404,6 +423,7 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
       }
       if (created) await resetSpoolForNewSlot();
       else await drainSpool(null, { shipPartials: false });
+      await clearUnpaddedPartials();
 
       const started = Date.now();
       // The furthest this pg_receivewal confirmed: what its spool file holds when it has ended.
