@@ -85,6 +85,21 @@ if [ "$(id -u)" = 0 ] && ! id -u postgres >/dev/null 2>&1; then
   useradd --system --home-dir /var/lib/postgresql --shell /bin/sh postgres
 fi
 
+# Sandboxes (verification, PITR restores) run restored clusters as a user of their own, which can
+# read neither the secret key nor the catalog; bubblewrap confines them further where it can run.
+sandbox_user=${HINDSIGHT_SANDBOX_OS_USER:-hindsight-sandbox}
+if [ "$(id -u)" = 0 ]; then
+  if ! id -u "$sandbox_user" >/dev/null 2>&1; then
+    say "creating system user '$sandbox_user' to run sandboxed PostgreSQL servers"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$sandbox_user"
+  fi
+  if ! command -v bwrap >/dev/null && command -v apt-get >/dev/null; then
+    say "installing bubblewrap (sandbox confinement)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; }
+  fi
+fi
+
 # The console is built once per change of its sources.
 web_hash=$( (find web/src web/static -type f 2>/dev/null; echo web/svelte.config.js web/vite.config.ts package-lock.json) | sort | xargs cat 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ ! -f web/build/handler.js ] || [ "$(cat "$stamp_dir/web" 2>/dev/null)" != "$web_hash" ]; then
