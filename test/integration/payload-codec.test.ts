@@ -30,18 +30,23 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
   const uiOrigin = 'http://127.0.0.1:8233';
   const secrets: Record<string, string> = {};
   const runs: string[] = [];
+  const serverLog: string[] = [];
 
-  /** The temporal CLI against the test's dev server; with `codec`, through the console's codec endpoint and its token. */
-  async function temporal(args: string[], options: { codec?: boolean } = {}): Promise<string> {
-    const codec = options.codec ? ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', `Bearer ${token}`] : [];
-    const { stdout } = await run(await temporalCliPath(), [...args, '--address', platform.config.temporalAddress, '--namespace', 'default', ...codec], { maxBuffer: 64 * 1024 * 1024 });
+  /**
+   * The temporal CLI against the test's dev server; with `codec`, through the console's codec
+   * endpoint and its token, given as flags or (as the README sets them once) in the environment.
+   */
+  async function temporal(args: string[], options: { codec?: boolean | 'env' } = {}): Promise<string> {
+    const codec = options.codec === true ? ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', `Bearer ${token}`] : [];
+    const env = options.codec === 'env' ? { ...process.env, TEMPORAL_CODEC_ENDPOINT: `${server.url}/codec`, TEMPORAL_CODEC_AUTH: `Bearer ${token}` } : process.env;
+    const { stdout } = await run(await temporalCliPath(), [...args, '--address', platform.config.temporalAddress, '--namespace', 'default', ...codec], { maxBuffer: 64 * 1024 * 1024, env });
     return stdout;
   }
 
-  const show = (workflowId: string, extra: string[] = [], options: { codec?: boolean } = {}) =>
+  const show = (workflowId: string, extra: string[] = [], options: { codec?: boolean | 'env' } = {}) =>
     temporal(['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', ...extra], options);
 
-  const startFromCli = (type: string, workflowId: string, input: unknown, options: { codec?: boolean } = {}) =>
+  const startFromCli = (type: string, workflowId: string, input: unknown, options: { codec?: boolean | 'env' } = {}) =>
     temporal(['workflow', 'start', '--task-queue', platform.config.taskQueue, '--type', type, '--workflow-id', workflowId, '--input', JSON.stringify(input)], options);
 
   interface HistoryEvent { eventType: string; workflowTaskFailedEventAttributes?: { failure?: { message?: string } } }
@@ -81,7 +86,7 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     server = await startWebServer({
       services: createConsoleServices(platform.runtime, platform.ops),
       codec: { codec: new EncryptionCodec(platform.runtime.key, [], { plaintext: 'pass' }), token, corsOrigin: uiOrigin },
-      host: '127.0.0.1', port: await freePort(), log: () => undefined,
+      host: '127.0.0.1', port: await freePort(), log: (line) => serverLog.push(line),
     });
   });
 
@@ -163,9 +168,11 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     await assert.rejects(temporal(['workflow', 'query', '--workflow-id', runs[1]!, '--type', 'progress', '--input', '"x"']), /not encrypted with this installation's key/);
   });
 
-  it('the same start through --codec-endpoint and the token runs: the backup is restored', async () => {
+  it('the same start through the codec endpoint and the token (TEMPORAL_CODEC_ENDPOINT, TEMPORAL_CODEC_AUTH) runs: the backup is restored', async () => {
     const workflowId = 'restore/payroll-eu/from-cli-with-codec';
-    await startFromCli('restoreBackup', workflowId, { database: 'payroll-eu', to: { database: 'payroll_eu_cli' } }, { codec: true });
+    await startFromCli('restoreBackup', workflowId, { database: 'payroll-eu', to: { database: 'payroll_eu_cli' } }, { codec: 'env' });
+    assert.ok(serverLog.some((line) => /^codec: encrypted \d+ payload\(s\) for /.test(line)), `the encryption is on record: ${serverLog.join(' | ')}`);
+    assert.ok(!serverLog.join('\n').includes('payroll_eu_cli'), 'the record holds no payload');
     const outcome = await platform.client.workflow.getHandle(workflowId).result() as RestoreOutcome;
     assert.equal(outcome.rowsChecked, 100);
     const restored = await connect('payroll_eu_cli', platform.cluster.target('payroll_eu_cli'));
