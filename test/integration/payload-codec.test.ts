@@ -9,7 +9,7 @@ import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createConsoleServices } from '../../services/console.ts';
 import { EncryptionCodec } from '../../temporal/codec.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
-import type { RestoreOutcome } from '../../temporal/messages.ts';
+import { uptimeQuery, type RestoreOutcome } from '../../temporal/messages.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { freePort } from '../support/ports.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
@@ -49,7 +49,7 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
   const startFromCli = (type: string, workflowId: string, input: unknown, options: { codec?: boolean | 'env' } = {}) =>
     temporal(['workflow', 'start', '--task-queue', platform.config.taskQueue, '--type', type, '--workflow-id', workflowId, '--input', JSON.stringify(input)], options);
 
-  interface HistoryEvent { eventType: string; workflowTaskFailedEventAttributes?: { failure?: { message?: string } } }
+  interface HistoryEvent { eventId: string; eventType: string; workflowTaskFailedEventAttributes?: { failure?: { message?: string } } }
 
   async function eventsWhen(workflowId: string, done: (events: HistoryEvent[]) => boolean): Promise<HistoryEvent[]> {
     const deadline = Date.now() + 30_000;
@@ -225,5 +225,22 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     assert.match(offline?.detail ?? '', /failed at write: .*unreachable|ECONNREFUSED|connect/i);
     assert.ok(!JSON.stringify(sick.checks).includes('never-printed-secret'), 'no secret in the report');
     await platform.runtime.catalog.removeStorage('offline');
+  });
+
+  it('a plaintext signal to a running workflow stalls it with the refusal; a reset that leaves the signal out resumes it', async () => {
+    const workflowId = 'health/payroll-eu';
+    const isFailedTask = (e: HistoryEvent) => /WORKFLOW_TASK_FAILED/.test(e.eventType);
+    const before = (JSON.parse(await show(workflowId)) as { events: HistoryEvent[] }).events;
+    const resetPoint = before.filter((e) => /WORKFLOW_TASK_COMPLETED/.test(e.eventType)).at(-1)!;
+    await temporal(['workflow', 'signal', '--workflow-id', workflowId, '--name', 'backupCompleted', '--input', '{"verificationId":"v-plain"}']);
+    const events = await eventsWhen(workflowId, (all) => all.some((e) => isFailedTask(e) && Number(e.eventId) > Number(resetPoint.eventId)));
+    assert.match(events.find(isFailedTask)?.workflowTaskFailedEventAttributes?.failure?.message ?? '', /not encrypted with this installation's key/);
+
+    // docs/deployment.md's remedy.
+    await temporal(['workflow', 'reset', '--workflow-id', workflowId, '--event-id', resetPoint.eventId, '--reason', 'drop a plaintext signal', '--reapply-exclude', 'Signal']);
+    const uptime = await platform.client.workflow.getHandle(workflowId).query(uptimeQuery);
+    assert.equal(typeof uptime, 'object', 'the new run answers its query');
+    const refused = (e: HistoryEvent) => isFailedTask(e) && /not encrypted/.test(e.workflowTaskFailedEventAttributes?.failure?.message ?? '');
+    assert.ok(!(JSON.parse(await show(workflowId)) as { events: HistoryEvent[] }).events.some(refused), 'and runs without a refused task');
   });
 });
