@@ -1,14 +1,34 @@
+import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import type { DataConverter } from '@temporalio/common';
+import { defaultPayloadConverter, type DataConverter, type LoadedDataConverter } from '@temporalio/common';
 import type { Config } from '../lib/config.ts';
 import type { SecretKey } from '../lib/crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 import { EncryptionCodec } from './codec.ts';
+import { failureConverter } from './failure-converter.ts';
 import { temporalTls } from './tls.ts';
 
-/** Every Temporal client and worker of Hindsight encrypts its payloads with the same codec. */
-export function hindsightDataConverter(keys: { key: SecretKey; previousKeys: SecretKey[] }): DataConverter {
-  return { payloadCodecs: [new EncryptionCodec(keys.key, keys.previousKeys)] };
+const failureConverterPath = fileURLToPath(new URL('./failure-converter.ts', import.meta.url));
+
+/**
+ * Every Temporal client and worker of Hindsight uses this one converter: payloads encrypted, failure
+ * messages and stack traces encoded (and so encrypted), plaintext payloads refused on decode.
+ *
+ * Clients refuse plaintext too, not only the worker: a result, query answer or failure detail that
+ * is not encrypted was not written by a Hindsight worker (anyone who reaches the frontend can poll a
+ * task queue and complete a task), so a client must not show it as a backup's outcome.
+ *
+ * It is both a DataConverter and a LoadedDataConverter: a Worker reads failureConverterPath (the
+ * workflow bundle needs a module to load), a Client sees `payloadConverter` and takes the converters
+ * as they are, without require()-ing a TypeScript file (which the `hindsight` command could not).
+ */
+export function hindsightDataConverter(keys: { key: SecretKey; previousKeys: SecretKey[] }): DataConverter & LoadedDataConverter {
+  return {
+    payloadConverter: defaultPayloadConverter,
+    failureConverter,
+    failureConverterPath,
+    payloadCodecs: [new EncryptionCodec(keys.key, keys.previousKeys, { plaintext: 'refuse' })],
+  };
 }
 
 export async function connectTemporalClient(

@@ -55,7 +55,10 @@ function sameToken(given: string, expected: string): boolean {
 /**
  * Temporal's remote codec protocol (POST /encode, /decode with `{payloads}` in JSON, base64
  * fields), so that the Temporal UI and `temporal … --codec-endpoint` show decoded payloads to
- * operators who hold the token. Without a configured token the endpoint does not exist.
+ * operators who hold the token, and encrypt the inputs they send: the worker refuses plaintext,
+ * so the token is what lets an operator start work by hand. Without a configured token the
+ * endpoint does not exist. The codec given should pass plaintext through on decode (a refused
+ * run's input stays readable to the operator); nothing acts on what this endpoint decodes.
  */
 export function codecRouter(options: CodecServerOptions): Router {
   const router = express.Router();
@@ -97,6 +100,9 @@ export function codecRouter(options: CodecServerOptions): Router {
       if (!parsed.success) return void res.status(400).json({ error: { message: `body must be {"payloads": [...]}: ${parsed.error.issues[0]?.message}` } });
       try {
         const out = await options.codec[direction](parsed.data.payloads.map(fromWire));
+        // Encoding is what lets a caller start work (the worker refuses plaintext), so each one is
+        // on record; the payloads themselves never are.
+        if (direction === 'encode' && out.length > 0) options.log(`codec: encrypted ${out.length} payload(s) for ${req.ip}`);
         res.json({ payloads: out.map(toWire) });
       } catch (error) {
         res.status(400).json({ error: { message: (error as Error).message } });

@@ -290,6 +290,17 @@ check "full: soft anti-affinity missing" grep -q preferredDuringSchedulingIgnore
 check "full: the agent's own affinity does not replace anti-affinity" \
   absent "$(doc_of "$f" hs-backups-agent-large)" podAntiAffinity
 check "full: ServiceAccount name" has_line "$(doc_of "$f" hindsight-runner ServiceAccount)" "automountServiceAccountToken: false"
+np="$(doc_of "$f" hs-backups-temporal-frontend NetworkPolicy)"
+check "full: Temporal frontend NetworkPolicy not in Temporal's namespace" has_line "$np" "namespace: temporal-system"
+check "full: NetworkPolicy does not select the frontend" near "$np" '^  podSelector:$' '^ *app.kubernetes.io/component: frontend$' 4
+check "full: NetworkPolicy does not admit this release's pods from its namespace" \
+  near "$np" '^ *- namespaceSelector:$' '^ *kubernetes.io/metadata.name: backups$' 2
+check "full: NetworkPolicy admits more than the release's pods (selector)" near "$np" '^ *podSelector:$' '^ *app.kubernetes.io/instance: hs$' 3
+check "full: NetworkPolicy gRPC port" has_line "$np" "port: 7233"
+check "full: NetworkPolicy extraFrom" grep -q 'kubernetes.io/metadata.name: ops-toolbox' "$np"
+check "full: the release's pods are not the ones the NetworkPolicy admits" \
+  grep -q 'app.kubernetes.io/instance: hs' "$(doc_of "$f" hs-backups-worker)"
+check "default: a NetworkPolicy was rendered though it is off" absent "$work/default.yaml" '^kind: NetworkPolicy'
 check "hard: required anti-affinity missing" grep -q requiredDuringSchedulingIgnoredDuringExecution "$(doc_of "$work/hard" hs-hindsight-worker)"
 
 echo "== values that must be refused"
@@ -311,6 +322,7 @@ refused "no secret key Secret" --set secretKey.existingSecret=
 refused "an unknown sandbox volume type" --set verificationDefaults.sandbox.type=hostPath
 refused "an unknown setting (typo)" --set web.replica=2
 refused "a Temporal address without a port" --set temporal.address=temporal.example.com
+refused "a NetworkPolicy namespace that is not a DNS label" --set temporal.networkPolicy.enabled=true --set temporal.networkPolicy.namespace=Temporal_NS
 
 echo
 echo "$passed passed, $failed failed"

@@ -4,11 +4,13 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { WorkflowFailedError } from '@temporalio/client';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createConsoleServices } from '../../services/console.ts';
 import { EncryptionCodec } from '../../temporal/codec.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
-import { startWebServer } from '../../web/server.ts';
+import { uptimeQuery, type RestoreOutcome } from '../../temporal/messages.ts';
+import { startWebServer, type WebServer } from '../../web/server.ts';
 import { freePort } from '../support/ports.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 
@@ -23,14 +25,49 @@ function withBase64Expanded(json: string): string {
 describe('payload encryption: what Temporal stores is ciphertext', () => {
   let platform: Platform;
   let source: PgTarget;
+  let server: WebServer;
+  const token = randomBytes(16).toString('hex');
+  const uiOrigin = 'http://127.0.0.1:8233';
   const secrets: Record<string, string> = {};
   const runs: string[] = [];
+  const serverLog: string[] = [];
 
-  async function show(workflowId: string, extra: string[] = []): Promise<string> {
-    const { stdout } = await run(await temporalCliPath(), [
-      'workflow', 'show', '--workflow-id', workflowId, '--address', platform.config.temporalAddress, '--namespace', 'default', '--output', 'json', ...extra,
-    ], { maxBuffer: 64 * 1024 * 1024 });
+  /**
+   * The temporal CLI against the test's dev server; with `codec`, through the console's codec
+   * endpoint and its token, given as flags or (as the README sets them once) in the environment.
+   */
+  async function temporal(args: string[], options: { codec?: boolean | 'env' } = {}): Promise<string> {
+    const codec = options.codec === true ? ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', `Bearer ${token}`] : [];
+    const env = options.codec === 'env' ? { ...process.env, TEMPORAL_CODEC_ENDPOINT: `${server.url}/codec`, TEMPORAL_CODEC_AUTH: `Bearer ${token}` } : process.env;
+    const { stdout } = await run(await temporalCliPath(), [...args, '--address', platform.config.temporalAddress, '--namespace', 'default', ...codec], { maxBuffer: 64 * 1024 * 1024, env });
     return stdout;
+  }
+
+  const show = (workflowId: string, extra: string[] = [], options: { codec?: boolean | 'env' } = {}) =>
+    temporal(['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', ...extra], options);
+
+  const startFromCli = (type: string, workflowId: string, input: unknown, options: { codec?: boolean | 'env' } = {}) =>
+    temporal(['workflow', 'start', '--task-queue', platform.config.taskQueue, '--type', type, '--workflow-id', workflowId, '--input', JSON.stringify(input)], options);
+
+  interface HistoryEvent { eventId: string; eventType: string; workflowTaskFailedEventAttributes?: { failure?: { message?: string } } }
+
+  async function eventsWhen(workflowId: string, done: (events: HistoryEvent[]) => boolean): Promise<HistoryEvent[]> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const { events } = JSON.parse(await show(workflowId)) as { events: HistoryEvent[] };
+      if (done(events)) return events;
+      if (Date.now() > deadline) throw new Error(`history of ${workflowId} never got there: ${events.map((e) => e.eventType).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+
+  async function databaseExists(name: string): Promise<boolean> {
+    const client = await connect('test server', platform.cluster.target('postgres'));
+    try {
+      return (await client.query('select 1 from pg_database where datname = $1', [name])).rowCount === 1;
+    } finally {
+      await client.end();
+    }
   }
 
   before(async () => {
@@ -45,9 +82,16 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     secrets.password = source.password ?? '';
     secrets.storagePath = platform.backupsDir;
     secrets.secretKey = platform.runtime.key.bytes.toString('hex');
+    // As web/main.ts builds it: the endpoint decodes plaintext too, so an operator sees what a refused run was given.
+    server = await startWebServer({
+      services: createConsoleServices(platform.runtime, platform.ops),
+      codec: { codec: new EncryptionCodec(platform.runtime.key, [], { plaintext: 'pass' }), token, corsOrigin: uiOrigin },
+      host: '127.0.0.1', port: await freePort(), log: (line) => serverLog.push(line),
+    });
   });
 
   after(async () => {
+    await server?.close();
     await platform?.stop();
   });
 
@@ -74,46 +118,90 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
   });
 
   it('the codec endpoint decodes for the temporal CLI when given the token, and refuses without it', async () => {
-    const token = randomBytes(16).toString('hex');
-    const uiOrigin = 'http://127.0.0.1:8233';
-    const server = await startWebServer({
-      services: createConsoleServices(platform.runtime, platform.ops),
-      codec: { codec: new EncryptionCodec(platform.runtime.key), token, corsOrigin: uiOrigin },
-      host: '127.0.0.1', port: await freePort(), log: () => undefined,
-    });
+    const restoreRun = runs[1]!;
+    const decoded = await show(restoreRun, [], { codec: true });
+    assert.match(withBase64Expanded(decoded), /payroll_eu_copy/, 'an operator with the token reads the restore target');
+    await assert.rejects(show(restoreRun, ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', 'Bearer wrong']), /401|Unauthorized|codec/i);
+
+    const preflight = (origin: string) => fetch(`${server.url}/codec/decode`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+    const allowed = await preflight(uiOrigin);
+    assert.equal(allowed.status, 204);
+    assert.equal(allowed.headers.get('access-control-allow-origin'), uiOrigin);
+    const foreign = await preflight('https://evil.example');
+    assert.equal(foreign.status, 403);
+    assert.equal(foreign.headers.get('access-control-allow-origin'), null);
+
+    // A browser unlocks once with the token; the Temporal UI's decode requests then carry the cookie.
+    const session = (value: string) => fetch(`${server.url}/codec/session`, { method: 'POST', body: new URLSearchParams({ token: value }), redirect: 'manual' });
+    assert.equal((await session('wrong')).status, 401);
+    const unlocked = await session(token);
+    assert.equal(unlocked.status, 200);
+    const cookie = unlocked.headers.get('set-cookie') ?? '';
+    assert.match(cookie, /hindsight_codec=.*HttpOnly/i);
+    const [sealed] = await new EncryptionCodec(platform.runtime.key).encode([{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"payroll_eu_copy"') }]);
+    const wire = { payloads: [{ metadata: Object.fromEntries(Object.entries(sealed!.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(sealed!.data!).toString('base64') }] };
+    const decode = (headers: Record<string, string>) => fetch(`${server.url}/codec/decode`, { method: 'POST', body: JSON.stringify(wire), headers: { 'content-type': 'application/json', origin: uiOrigin, ...headers } });
+    assert.equal((await decode({})).status, 401, 'no cookie, no token: refused');
+    const viaCookie = await decode({ cookie: cookie.split(';')[0]! });
+    assert.equal(viaCookie.status, 200);
+    assert.equal(viaCookie.headers.get('access-control-allow-origin'), uiOrigin);
+    const body = await viaCookie.json() as { payloads: Array<{ data: string }> };
+    assert.equal(Buffer.from(body.payloads[0]!.data, 'base64').toString(), '"payroll_eu_copy"');
+  });
+
+  it('a plaintext `temporal workflow start --type restoreBackup` is refused with the reason in clear, and nothing is restored', async () => {
+    const workflowId = 'restore/payroll-eu/plaintext-from-cli';
+    await startFromCli('restoreBackup', workflowId, { database: 'payroll-eu', to: { database: 'payroll_eu_plain' } });
+    const events = await eventsWhen(workflowId, (all) => all.some((e) => /WORKFLOW_TASK_FAILED|WorkflowTaskFailed/.test(e.eventType)));
+    const failed = events.find((e) => /WORKFLOW_TASK_FAILED|WorkflowTaskFailed/.test(e.eventType))!;
+    assert.match(failed.workflowTaskFailedEventAttributes?.failure?.message ?? '', /workflow input is not encrypted with this installation's key.*--codec-endpoint .*--codec-auth 'Bearer/);
+    // Give a wrongly accepted run time to reach its first activity before looking for one.
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = JSON.parse(await show(workflowId)) as { events: HistoryEvent[] };
+    assert.deepEqual(after.events.filter((e) => /ACTIVITY|Activity/.test(e.eventType)).map((e) => e.eventType), [], 'no activity was scheduled');
+    assert.equal(await databaseExists('payroll_eu_plain'), false, 'no restore target was created');
+    const described = await temporal(['workflow', 'describe', '--workflow-id', workflowId, '--output', 'json']);
+    assert.match(described, /WORKFLOW_EXECUTION_STATUS_RUNNING|Running/, 'the run waits, refused, until someone terminates it');
+    await temporal(['workflow', 'terminate', '--workflow-id', workflowId, '--reason', 'input not encrypted']);
+
+    // A plaintext query argument is refused the same way, even to a run that has finished.
+    await assert.rejects(temporal(['workflow', 'query', '--workflow-id', runs[1]!, '--type', 'progress', '--input', '"x"']), /not encrypted with this installation's key/);
+  });
+
+  it('the same start through the codec endpoint and the token (TEMPORAL_CODEC_ENDPOINT, TEMPORAL_CODEC_AUTH) runs: the backup is restored', async () => {
+    const workflowId = 'restore/payroll-eu/from-cli-with-codec';
+    await startFromCli('restoreBackup', workflowId, { database: 'payroll-eu', to: { database: 'payroll_eu_cli' } }, { codec: 'env' });
+    assert.ok(serverLog.some((line) => /^codec: encrypted \d+ payload\(s\) for /.test(line)), `the encryption is on record: ${serverLog.join(' | ')}`);
+    assert.ok(!serverLog.join('\n').includes('payroll_eu_cli'), 'the record holds no payload');
+    const outcome = await platform.client.workflow.getHandle(workflowId).result() as RestoreOutcome;
+    assert.equal(outcome.rowsChecked, 100);
+    const restored = await connect('payroll_eu_cli', platform.cluster.target('payroll_eu_cli'));
     try {
-      const restoreRun = runs[1]!;
-      const decoded = await show(restoreRun, ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', `Bearer ${token}`]);
-      assert.match(withBase64Expanded(decoded), /payroll_eu_copy/, 'an operator with the token reads the restore target');
-      await assert.rejects(show(restoreRun, ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', 'Bearer wrong']), /401|Unauthorized|codec/i);
-
-      const preflight = (origin: string) => fetch(`${server.url}/codec/decode`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
-      const allowed = await preflight(uiOrigin);
-      assert.equal(allowed.status, 204);
-      assert.equal(allowed.headers.get('access-control-allow-origin'), uiOrigin);
-      const foreign = await preflight('https://evil.example');
-      assert.equal(foreign.status, 403);
-      assert.equal(foreign.headers.get('access-control-allow-origin'), null);
-
-      // A browser unlocks once with the token; the Temporal UI's decode requests then carry the cookie.
-      const session = (value: string) => fetch(`${server.url}/codec/session`, { method: 'POST', body: new URLSearchParams({ token: value }), redirect: 'manual' });
-      assert.equal((await session('wrong')).status, 401);
-      const unlocked = await session(token);
-      assert.equal(unlocked.status, 200);
-      const cookie = unlocked.headers.get('set-cookie') ?? '';
-      assert.match(cookie, /hindsight_codec=.*HttpOnly/i);
-      const [sealed] = await new EncryptionCodec(platform.runtime.key).encode([{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"payroll_eu_copy"') }]);
-      const wire = { payloads: [{ metadata: Object.fromEntries(Object.entries(sealed!.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(sealed!.data!).toString('base64') }] };
-      const decode = (headers: Record<string, string>) => fetch(`${server.url}/codec/decode`, { method: 'POST', body: JSON.stringify(wire), headers: { 'content-type': 'application/json', origin: uiOrigin, ...headers } });
-      assert.equal((await decode({})).status, 401, 'no cookie, no token: refused');
-      const viaCookie = await decode({ cookie: cookie.split(';')[0]! });
-      assert.equal(viaCookie.status, 200);
-      assert.equal(viaCookie.headers.get('access-control-allow-origin'), uiOrigin);
-      const body = await viaCookie.json() as { payloads: Array<{ data: string }> };
-      assert.equal(Buffer.from(body.payloads[0]!.data, 'base64').toString(), '"payroll_eu_copy"');
+      assert.equal((await restored.query<{ n: string }>('select count(*)::text as n from salaries')).rows[0]!.n, '100');
     } finally {
-      await server.close();
+      await restored.end();
     }
+    assert.ok(!withBase64Expanded(await show(workflowId)).includes('payroll_eu_cli'), 'the CLI\'s input went into history encrypted');
+  });
+
+  it('a failure\'s message is encrypted in history: readable with the codec, not without it', async () => {
+    const workflowId = 'restore/payroll-eu/missing-backup';
+    const missing = '20991231T235959Z-0badf0';
+    await startFromCli('restoreBackup', workflowId, { database: 'payroll-eu', backupId: missing, to: { database: 'payroll_eu_never' } }, { codec: true });
+    await assert.rejects(platform.client.workflow.getHandle(workflowId).result(), (error: unknown) => {
+      assert.ok(error instanceof WorkflowFailedError);
+      assert.match(String(error.cause?.message), new RegExp(`restore of a backup .*failed: .*${missing}`), 'the workflow ran and failed for its own reason');
+      return true;
+    });
+    const raw = await show(workflowId);
+    assert.ok(raw.includes('Encoded failure'), 'the failure is marked encoded');
+    assert.ok(!withBase64Expanded(raw).includes(missing), 'the failure message is not readable without the key');
+    // A Temporal client without the codec: whatever it makes of the failure, the message is not in it.
+    const rawClient = await platform.env.client.workflow.getHandle(workflowId).result().then(() => undefined, (error: unknown) => error as Error);
+    assert.ok(rawClient instanceof Error, 'the run failed');
+    const seen = [rawClient.message, rawClient.stack, (rawClient.cause as Error | undefined)?.message, (rawClient.cause as Error | undefined)?.stack].join('\n');
+    assert.ok(!seen.includes(missing), `a client without the codec reads no message: ${seen.slice(0, 300)}`);
+    assert.ok(withBase64Expanded(await show(workflowId, [], { codec: true })).includes(missing), 'through the codec the message is there');
   });
 
   it('hindsight doctor names what works and what does not, and fails when something does not', async () => {
@@ -137,5 +225,22 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     assert.match(offline?.detail ?? '', /failed at write: .*unreachable|ECONNREFUSED|connect/i);
     assert.ok(!JSON.stringify(sick.checks).includes('never-printed-secret'), 'no secret in the report');
     await platform.runtime.catalog.removeStorage('offline');
+  });
+
+  it('a plaintext signal to a running workflow stalls it with the refusal; a reset that leaves the signal out resumes it', async () => {
+    const workflowId = 'health/payroll-eu';
+    const isFailedTask = (e: HistoryEvent) => /WORKFLOW_TASK_FAILED/.test(e.eventType);
+    const before = (JSON.parse(await show(workflowId)) as { events: HistoryEvent[] }).events;
+    const resetPoint = before.filter((e) => /WORKFLOW_TASK_COMPLETED/.test(e.eventType)).at(-1)!;
+    await temporal(['workflow', 'signal', '--workflow-id', workflowId, '--name', 'backupCompleted', '--input', '{"verificationId":"v-plain"}']);
+    const events = await eventsWhen(workflowId, (all) => all.some((e) => isFailedTask(e) && Number(e.eventId) > Number(resetPoint.eventId)));
+    assert.match(events.find(isFailedTask)?.workflowTaskFailedEventAttributes?.failure?.message ?? '', /not encrypted with this installation's key/);
+
+    // docs/deployment.md's remedy.
+    await temporal(['workflow', 'reset', '--workflow-id', workflowId, '--event-id', resetPoint.eventId, '--reason', 'drop a plaintext signal', '--reapply-exclude', 'Signal']);
+    const uptime = await platform.client.workflow.getHandle(workflowId).query(uptimeQuery);
+    assert.equal(typeof uptime, 'object', 'the new run answers its query');
+    const refused = (e: HistoryEvent) => isFailedTask(e) && /not encrypted/.test(e.workflowTaskFailedEventAttributes?.failure?.message ?? '');
+    assert.ok(!(JSON.parse(await show(workflowId)) as { events: HistoryEvent[] }).events.some(refused), 'and runs without a refused task');
   });
 });

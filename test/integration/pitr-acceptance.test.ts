@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { parseLsn } from '../../lib/wal/lsn.ts';
+import { createConsoleServices } from '../../services/console.ts';
+import { EncryptionCodec } from '../../temporal/codec.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
 import { abortPitrSignal, pitrProgressQuery, type PitrOutcome } from '../../temporal/pitr.ts';
+import { startWebServer } from '../../web/server.ts';
+import { freePort } from '../support/ports.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import {
   enablePitr, restore, restoredRows, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, writeRows,
@@ -77,14 +82,25 @@ describe('point-in-time restore: the acceptance gate', () => {
     assert.match(conf, /recovery_target_action = 'promote'/);
   });
 
-  it('restores to latest, started from the temporal CLI with plain JSON: every committed row is there', async () => {
+  it('restores to latest, started from the temporal CLI through the codec endpoint: every committed row is there', async () => {
     const dir = path.join(platform.dir, 'restored-latest');
-    // The README's line: the payload codec lets unencrypted input through.
-    await run(await temporalCliPath(), [
-      'workflow', 'start', '--address', platform.configEnv.TEMPORAL_ADDRESS!, '--task-queue', platform.config.taskQueue,
-      '--type', 'pitrRestore', '--workflow-id', 'restore/shop/latest-from-cli',
-      '--input', JSON.stringify({ database: 'shop', target: 'latest', to: { directory: dir } }),
-    ]);
+    // The README's line: the CLI encrypts its input through the console's codec endpoint (plain JSON is refused).
+    const token = randomBytes(16).toString('hex');
+    const server = await startWebServer({
+      services: createConsoleServices(platform.runtime, platform.ops),
+      codec: { codec: new EncryptionCodec(platform.runtime.key, [], { plaintext: 'pass' }), token, corsOrigin: 'http://127.0.0.1:8233' },
+      host: '127.0.0.1', port: await freePort(), log: () => undefined,
+    });
+    try {
+      await run(await temporalCliPath(), [
+        'workflow', 'start', '--address', platform.configEnv.TEMPORAL_ADDRESS!, '--task-queue', platform.config.taskQueue,
+        '--type', 'pitrRestore', '--workflow-id', 'restore/shop/latest-from-cli',
+        '--input', JSON.stringify({ database: 'shop', target: 'latest', to: { directory: dir } }),
+        '--codec-endpoint', `${server.url}/codec`, '--codec-auth', `Bearer ${token}`,
+      ]);
+    } finally {
+      await server.close();
+    }
     const outcome = (await platform.client.workflow.getHandle('restore/shop/latest-from-cli').result()) as PitrOutcome;
     started.push(dir);
     const restored = await restoredRows(source, outcome.port!);

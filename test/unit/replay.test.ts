@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { parseSecretKeyFile } from '../../lib/crypto/secret-key.ts';
 import { hindsightDataConverter } from '../../temporal/client.ts';
+import { EncryptionCodec } from '../../temporal/codec.ts';
 import { workflowsPath } from '../../worker/create-worker.ts';
 
 /**
@@ -13,7 +14,8 @@ import { workflowsPath } from '../../worker/create-worker.ts';
  */
 describe('workflow replay over committed histories', () => {
   // Runs started by earlier versions must still replay: 0.1 (one storage, no verification, no
-  // payload codec) and 0.2 (before hook scripts and notifications).
+  // payload codec: its plaintext payloads are refused since) and 0.2 (before hook scripts and
+  // notifications).
   const earlier: Array<[string, string[]]> = [
     ['v0.1', ['backupDatabase', 'restoreBackup']],
     ['v0.2', ['backupDatabase', 'restoreBackup', 'restoreVerifier', 'gfsRetention', 'healthMonitor']],
@@ -25,7 +27,18 @@ describe('workflow replay over committed histories', () => {
         const history = JSON.parse(await readFile(path.join('test/histories', version, `${name}.json`), 'utf8'));
         assert.ok(history.events.length > 5, 'the history holds a whole run');
         const key = parseSecretKeyFile(await readFile('test/histories/history.key', 'utf8'), 'test/histories/history.key');
-        await Worker.runReplayHistory({ workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) }, history, `${name}-${version}-replay`);
+        if (version !== 'v0.1') {
+          await Worker.runReplayHistory({ workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) }, history, `${name}-${version}-replay`);
+          return;
+        }
+        // 0.1 wrote plaintext payloads: today's worker refuses such a run (drain 0.1 runs before
+        // upgrading), while the workflow code itself still replays it.
+        await assert.rejects(
+          Worker.runReplayHistory({ workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) }, history, `${name}-${version}-refused`),
+          /not encrypted with this installation's key/,
+        );
+        const lenient = { payloadCodecs: [new EncryptionCodec(key, [], { plaintext: 'pass' })] };
+        await Worker.runReplayHistory({ workflowsPath, dataConverter: lenient }, history, `${name}-${version}-replay`);
       });
     }
   }
