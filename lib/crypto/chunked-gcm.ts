@@ -27,6 +27,9 @@ const HKDF_INFO = 'hindsight backup data key v1';
 /** Finds the secret key named by a header's key id (a keyring), or throws naming the id. */
 export type KeyResolver = (keyId: string) => SecretKey;
 
+/** What every decrypting entry point takes: one key, or a keyring's resolver. */
+export type DecryptionKey = SecretKey | KeyResolver;
+
 export interface DecryptOptions {
   /** The identity the object must carry; any other is refused before a byte of plaintext. */
   expect?: ObjectIdentity;
@@ -139,7 +142,7 @@ export class EncryptStream extends Transform {
  * that is something else is refused at its header, before any plaintext.
  */
 export class DecryptStream extends Transform {
-  private readonly keySource: SecretKey | KeyResolver;
+  private readonly keySource: DecryptionKey;
   private readonly options: DecryptOptions;
   private key: Buffer | undefined;
   private header: Buffer | undefined;
@@ -150,7 +153,7 @@ export class DecryptStream extends Transform {
   private finished = false;
   private bytesIn = 0;
 
-  constructor(key: SecretKey | KeyResolver, options: DecryptOptions = {}) {
+  constructor(key: DecryptionKey, options: DecryptOptions = {}) {
     super();
     this.keySource = key;
     this.options = options;

@@ -19,9 +19,11 @@ export const objectIdentitySchema = z.discriminatedUnion('kind', [
 
 export type ObjectIdentity = z.infer<typeof objectIdentitySchema>;
 
+export type LogicalBackupIdentity = Extract<ObjectIdentity, { kind: 'logical-backup' }>;
+
 export const MAX_IDENTITY_BYTES = 4096;
 
-export function logicalBackupIdentity(database: string, backupId: string): ObjectIdentity {
+export function logicalBackupIdentity(database: string, backupId: string): LogicalBackupIdentity {
   return { kind: 'logical-backup', database, backupId };
 }
 

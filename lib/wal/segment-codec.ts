@@ -9,7 +9,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DecryptStream, EncryptStream, type DecryptOptions } from '../crypto/chunked-gcm.ts';
+import { DecryptStream, EncryptStream, type DecryptionKey, type DecryptOptions } from '../crypto/chunked-gcm.ts';
 import { pitrObjectIdentity } from '../crypto/object-identity.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
@@ -146,7 +146,7 @@ function decryptOptionsFor(objectKey: string): DecryptOptions {
 }
 
 /** storage → checksum → decrypt → `zstd -d`: the raw bytes as a stream (for a tar extractor, say). */
-export function openDecoded(options: { driver: StorageDriver; objectKey: string; key: SecretKey; signal?: AbortSignal }): Promise<{ stream: Readable; done: Promise<StoredObject> }> {
+export function openDecoded(options: { driver: StorageDriver; objectKey: string; key: DecryptionKey; signal?: AbortSignal }): Promise<{ stream: Readable; done: Promise<StoredObject> }> {
   return (async () => {
     const object = await options.driver.openRead(options.objectKey);
     const zstd = spawnZstd(['-d']);
@@ -186,7 +186,7 @@ export function openDecoded(options: { driver: StorageDriver; objectKey: string;
 export async function decodeWalObject(options: {
   driver: StorageDriver;
   objectKey: string;
-  key: SecretKey;
+  key: DecryptionKey;
   destination: string;
   padToSize?: number;
   expectedSha256?: string;
