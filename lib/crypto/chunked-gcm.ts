@@ -232,7 +232,7 @@ export class DecryptStream extends Transform {
     const name = this.options.objectName ?? 'backup object';
     if (!header.identity) {
       if (this.options.acceptUnbound) return;
-      throw new HindsightError('integrity', `object ${name} is in format version ${header.version}, which carries no identity, so it cannot be proven to be ${describeIdentity(expected)}; with no catalog record to check its checksum against it is refused (decrypt it by hand with \`hindsight decrypt\` if you trust this copy)`);
+      throw new HindsightError('integrity', `object ${name} is in format version ${header.version}, which carries no identity, so it cannot be proven to be ${describeIdentity(expected)}; with no catalog record to check its checksum against it is refused (if you trust this copy, decrypt it with \`hindsight decrypt\` without --expect)`);
     }
     if (!sameIdentity(header.identity, expected)) {
       throw new HindsightError('integrity', `object ${name} authenticates as ${describeIdentity(header.identity)}, expected ${describeIdentity(expected)}: the object was replaced or copied in storage`);
