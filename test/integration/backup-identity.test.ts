@@ -3,8 +3,9 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { downloadStream } from '../../lib/backup/download.ts';
@@ -36,6 +37,16 @@ async function tableCount(target: PgTarget): Promise<number> {
     await client.end();
   }
 }
+
+/**
+ * The object's bytes at once, its end two seconds later (a storage slow to close the response):
+ * without the gate, pg_restore would have the whole archive, and commit it, before the checksum
+ * could be compared at the end of the stream.
+ */
+const slowToEnd = (source: Readable): Readable => Readable.from((async function* () {
+  for await (const chunk of source) yield chunk as Buffer;
+  await sleep(2000);
+})(), { objectMode: false });
 
 const drain = () => new Writable({ write: (_chunk, _encoding, callback) => callback() });
 
@@ -195,7 +206,7 @@ describe('backup identity: an object copied over another backup in storage is re
       const { major } = await serverInfo(probe);
       await probe.end();
       const opened = await openBackupFromAny(storage, 'orders', newer, undefined, recordedChecksums(record));
-      const result = await runPgRestore({ label: database, object: opened.object, expect: { ...opened.expect, objectSha256 }, key: platform.runtime.key, target, serverMajor: major });
+      const result = await runPgRestore({ label: database, object: slowToEnd(opened.object), expect: { ...opened.expect, objectSha256 }, key: platform.runtime.key, target, serverMajor: major });
       return { result, tables: await tableCount(target) };
     };
     // The genuine record restores the table: the refusal below is the gate's doing, not the data's.
