@@ -81,8 +81,8 @@ export interface PgRestoreRun {
  * storage → SHA-256 of the object → decrypt (authenticates every chunk; an object that is another
  * backup is refused at its header) → SHA-256 of the dump → a gate that keeps the last chunk back
  * until both checksums match the expectation → pg_restore, in one transaction so that a failure
- * leaves the target empty. Reports what happened
- * instead of throwing, so that callers can keep the exit code and the tool's own words.
+ * leaves the target empty. Reports what happened instead of throwing, so that callers can keep
+ * the exit code and the tool's own words.
  */
 export async function runPgRestore(options: Omit<RestoreOptions, 'manifest'> & { serverMajor: number }): Promise<PgRestoreRun> {
   const { object: source, key, target } = options;
