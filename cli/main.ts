@@ -50,8 +50,8 @@ const usage = `usage: hindsight <command> [options] [--json]
                (--to <empty directory> [--agent <name>] | --to-sandbox) [--wait]   point-in-time restore from the WAL archive
   wal-fetch <wal file> <path> [--socket <path> | --database <name>]   restore_command (exit 1: not archived)
   doctor                                      checks the catalog, Temporal, workers, storages, tools and databases
-  decrypt <file> [--key <secret.key>] [--expect <db>/<backup-id>] [-o <out>]   writes the pg_dump archive (pg_restore
-                                              reads it); prints which backup the file is, refuses another with --expect
+  decrypt <file> [--key <secret.key>] [--expect <db>/<backup-id>] [-o <out>]
+                                              the pg_dump archive; names the backup the file is, refuses another with --expect
   user create <email> (--owner | --role <role>) [--workspace <name>] [--name <display name>] [--password-file <file>]
   user list | user disable <email> | user enable <email>
   member add <email> <workspace> <owner|admin|editor|viewer>
