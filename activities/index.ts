@@ -6,6 +6,7 @@ import { HindsightError } from '../lib/errors.ts';
 import { copyBackup } from '../lib/backup/copy.ts';
 import { streamDumpToStorage, type CopyOutcome } from '../lib/backup/dump.ts';
 import { prepareRestoreTarget, streamRestoreFromStorage } from '../lib/backup/restore.ts';
+import { recordedChecksums } from '../lib/backup/expectation.ts';
 import { openBackupFromAny, type BackupSource } from '../lib/backup/sources.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { connect, describeTarget, parsePgUrl, serverInfo, type PgTarget } from '../lib/pg/connection.ts';
@@ -192,7 +193,7 @@ export const createActivities = (deps: ActivityDeps) => {
         const beat = setInterval(() => ctx.heartbeat(), 5000);
         try {
           const { sizeBytes } = await withDrivers([input.storageName, ...sources], async ([target, ...from]) => {
-            const opened = await openBackupFromAny(from, input.database, input.backupId, logFallback(input.backupId));
+            const opened = await openBackupFromAny(from, input.database, input.backupId, logFallback(input.backupId), recordedChecksums(await catalog.getBackup(input.backupId)));
             logger.info({ backupId: input.backupId, from: opened.storageName, to: input.storageName }, 'copying backup between storages');
             return copyBackup(opened, target!.driver, ctx.cancellationSignal);
           });
@@ -257,14 +258,17 @@ export const createActivities = (deps: ActivityDeps) => {
         const target = await resolveRestoreTarget(input.database, input.to);
         const report = throttledProgress(deps.progress, logger);
         const storages = await readableCopies(input.backupId, ctx.info.attempt);
+        // The catalog's checksums, which storage cannot rewrite, hold the object to what was backed up.
+        const recorded = recordedChecksums(await catalog.getBackup(input.backupId));
         return withDrivers(storages, async (sources) => {
-          const opened = await openBackupFromAny(sources, input.database, input.backupId, logFallback(input.backupId));
+          const opened = await openBackupFromAny(sources, input.database, input.backupId, logFallback(input.backupId), recorded);
           if (input.restoreId) await catalog.recordRestoreSource(input.restoreId, opened.storageName);
           logger.info({ backupId: input.backupId, storage: opened.storageName, attempt: ctx.info.attempt }, 'restoring backup');
           const result = await streamRestoreFromStorage({
             label: `restore target of ${input.database}`,
             manifest: opened.manifest,
             object: opened.object,
+            expect: opened.expect,
             key,
             target,
             signal: ctx.cancellationSignal,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import type { BackupManifest } from '../lib/backup/manifest.ts';
+import { recordedChecksums } from '../lib/backup/expectation.ts';
 import { openBackupFromAny } from '../lib/backup/sources.ts';
 import type { Catalog } from '../lib/catalog/catalog.ts';
 import type { SecretKey } from '../lib/crypto/secret-key.ts';
@@ -101,7 +102,7 @@ export const createVerificationActivities = (deps: VerificationDeps) => {
         try {
           logger.info({ database: input.database, backupId: input.backupId, verificationId: input.verificationId, attempt: ctx.info.attempt }, 'verification started');
           const report = await verifyBackup({
-            open: () => openBackupFromAny(sources, input.database, input.backupId, (storage, reason) => logger.warn({ backupId: input.backupId, storage, reason }, 'backup copy unreadable, trying the next storage')),
+            open: () => openBackupFromAny(sources, input.database, input.backupId, (storage, reason) => logger.warn({ backupId: input.backupId, storage, reason }, 'backup copy unreadable, trying the next storage'), recordedChecksums(backup)),
             key,
             sandboxes: deps.sandboxes,
             checkRoom,

@@ -1,10 +1,9 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { DecryptStream } from '../lib/crypto/chunked-gcm.ts';
-import { readSecretKey } from '../lib/crypto/secret-key.ts';
+import { decryptCommand } from './decrypt.ts';
 import { loadConfig } from '../lib/config.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
 import { createOperations } from '../services/operations.ts';
@@ -51,7 +50,8 @@ const usage = `usage: hindsight <command> [options] [--json]
                (--to <empty directory> [--agent <name>] | --to-sandbox) [--wait]   point-in-time restore from the WAL archive
   wal-fetch <wal file> <path> [--socket <path> | --database <name>]   restore_command (exit 1: not archived)
   doctor                                      checks the catalog, Temporal, workers, storages, tools and databases
-  decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it)
+  decrypt <file> [--key <secret.key>] [--expect <db>/<backup-id>] [-o <out>]
+                                              the pg_dump archive; names the backup the file is, refuses another with --expect
   user create <email> (--owner | --role <role>) [--workspace <name>] [--name <display name>] [--password-file <file>]
   user list | user disable <email> | user enable <email>
   member add <email> <workspace> <owner|admin|editor|viewer>
@@ -95,6 +95,7 @@ const { values: flags, positionals } = (() => {
         socket: { type: 'string' },
         database: { type: 'string' },
         key: { type: 'string' },
+        expect: { type: 'string' },
         output: { type: 'string', short: 'o' },
         help: { type: 'boolean', short: 'h', default: false },
         as: { type: 'string' },
@@ -441,28 +442,8 @@ async function run(): Promise<void> {
       if (checks.some((c) => c.status === 'fail')) process.exitCode = 1;
       return;
     }
-    case 'decrypt': {
-      const file = need(sub, 'backup file');
-      const keyFile = flags.key ?? loadConfig().secretKeyFile;
-      const key = await readSecretKey(keyFile);
-      if (!flags.output) {
-        if (process.stdout.isTTY) throw new UsageError('refusing to write a binary archive to a terminal: pass -o <file> or redirect stdout');
-        await pipeline(createReadStream(file), new DecryptStream(key), process.stdout);
-        return;
-      }
-      // Written beside the target and renamed once every chunk has authenticated, so a damaged
-      // backup never leaves a plausible-looking partial archive behind.
-      const partial = `${flags.output}.partial-${process.pid}`;
-      try {
-        await pipeline(createReadStream(file), new DecryptStream(key), createWriteStream(partial, { mode: 0o600 }));
-        await rename(partial, flags.output);
-      } catch (error) {
-        await rm(partial, { force: true });
-        throw error;
-      }
-      if (json) printJson({ output: flags.output });
-      return;
-    }
+    case 'decrypt':
+      return decryptCommand(need(sub, 'backup file'), { keyFile: flags.key ?? loadConfig().secretKeyFile, output: flags.output, expect: flags.expect, json });
     case 'user':
     case 'member':
     case 'workspace':

@@ -14,6 +14,7 @@ import { planForDatabase } from '../lib/retention/plan-for-database.ts';
 import { parseRetentionPolicy } from '../lib/retention/policy.ts';
 import { testStorageConnection } from '../lib/storage/connection-test.ts';
 import { downloadStream } from '../lib/backup/download.ts';
+import { recordedChecksums } from '../lib/backup/expectation.ts';
 import { openBackupFromAny } from '../lib/backup/sources.ts';
 import { createStorageDriver, storageConfigSchema, type StorageConfig } from '../lib/storage/index.ts';
 import { deleteBackupSchedule, deleteSchedule, upsertBackupSchedule, upsertRetentionSchedule, upsertVerifySchedule } from '../temporal/schedules.ts';
@@ -171,7 +172,8 @@ export function createOperations(runtime: Runtime, temporal: Client) {
 
     /**
      * A backup as a stream, from the first storage that has it whole (falling back to the next),
-     * checked against its manifest end to end. Decrypted, it is the archive pg_restore reads.
+     * checked end to end against the catalog's record and the identity in the object's header.
+     * Decrypted, it is the archive pg_restore reads.
      */
     async openDownload(backupId: string, options: { decrypt: boolean; onFallback?: (storage: string, reason: string) => void }) {
       const backup = await catalog.getBackup(backupId);
@@ -179,7 +181,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
       const sources = await Promise.all(names.map(async (name) => ({ name, driver: createStorageDriver(name, await catalog.storageConfig(name)) })));
       const closeAll = () => Promise.all(sources.map((src) => src.driver.close?.().catch(() => undefined))).then(() => undefined);
       try {
-        const opened = await openBackupFromAny(sources, backup.databaseName, backupId, options.onFallback);
+        const opened = await openBackupFromAny(sources, backup.databaseName, backupId, options.onFallback, recordedChecksums(backup));
         const stream = downloadStream(opened, key, { decrypt: options.decrypt });
         stream.once('close', () => void closeAll());
         const fileName = `${backup.databaseName}-${backupId}${options.decrypt ? '.dump' : '.dump.hsb'}`;

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EncryptStream, DEFAULT_CHUNK_SIZE, FORMAT_VERSION } from '../crypto/chunked-gcm.ts';
+import { logicalBackupIdentity } from '../crypto/object-identity.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, libpqEnv, serverInfo, type PgTarget } from '../pg/connection.ts';
@@ -157,7 +158,8 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
 
     const dumpMeter = new ByteMeter();
     const objectMeter = new ByteMeter();
-    const encrypt = new EncryptStream(key, { chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE });
+    // The header names the backup, so that a copy of this object under another backup's name is refused.
+    const encrypt = new EncryptStream(key, { identity: logicalBackupIdentity(databaseName, backupId), chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE });
     const progressTimer = setInterval(() => options.onProgress?.({ dumpBytes: dumpMeter.bytes, storedBytes: objectMeter.bytes }), 1000);
 
     let rowCounts: TableRowCount[];

@@ -1,14 +1,15 @@
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DecryptStream } from '../crypto/chunked-gcm.ts';
-import type { SecretKey } from '../crypto/secret-key.ts';
+import { DecryptStream, type DecryptionKey } from '../crypto/chunked-gcm.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, describeTarget, libpqEnv, quoteIdent, serverInfo, type PgTarget } from '../pg/connection.ts';
 import { compareRowCounts, countRows, listTables, type RowCountMismatch, type TableRowCount } from '../pg/row-counts.ts';
 import { toolFor } from '../pg/tools.ts';
 import { ByteMeter } from './byte-meter.ts';
 import { stderrTail, waitForExit } from './child-process.ts';
+import { ChecksumGate } from './checksum-gate.ts';
+import { decryptOptionsFor, streamedChecksumFailure, type BackupExpectation } from './expectation.ts';
 import type { BackupManifest } from './manifest.ts';
 
 /**
@@ -47,7 +48,9 @@ export interface RestoreOptions {
   manifest: BackupManifest;
   /** The encrypted object, opened from whichever storage had it (openBackupFromAny). */
   object: Readable;
-  key: SecretKey;
+  /** What the object must be (OpenedBackup.expect): refused at its header, or before its last bytes reach pg_restore. */
+  expect: BackupExpectation;
+  key: DecryptionKey;
   target: PgTarget;
   signal?: AbortSignal;
   onProgress?: (bytes: { readBytes: number; restoredBytes: number }) => void;
@@ -75,9 +78,11 @@ export interface PgRestoreRun {
 }
 
 /**
- * storage → SHA-256 of the object → decrypt (authenticates every chunk) → SHA-256 of the dump →
- * pg_restore, in one transaction so that a failure leaves the target empty. Reports what happened
- * instead of throwing, so that callers can keep the exit code and the tool's own words.
+ * storage → SHA-256 of the object → decrypt (authenticates every chunk; an object that is another
+ * backup is refused at its header) → SHA-256 of the dump → a gate that keeps the last chunk back
+ * until both checksums match the expectation → pg_restore, in one transaction so that a failure
+ * leaves the target empty. Reports what happened instead of throwing, so that callers can keep
+ * the exit code and the tool's own words.
  */
 export async function runPgRestore(options: Omit<RestoreOptions, 'manifest'> & { serverMajor: number }): Promise<PgRestoreRun> {
   const { object: source, key, target } = options;
@@ -94,8 +99,9 @@ export async function runPgRestore(options: Omit<RestoreOptions, 'manifest'> & {
   const abort = () => child.kill('SIGTERM');
   options.signal?.addEventListener('abort', abort, { once: true });
   let streamError: Error | undefined;
+  const gate = new ChecksumGate(() => streamedChecksumFailure(options.expect, { objectSha256: objectMeter.sha256, dumpSha256: dumpMeter.sha256 }));
   try {
-    await pipeline(source, objectMeter, new DecryptStream(key), dumpMeter, child.stdin as Writable, options.signal ? { signal: options.signal } : {});
+    await pipeline(source, objectMeter, new DecryptStream(key, decryptOptionsFor(options.expect)), dumpMeter, gate, child.stdin as Writable, options.signal ? { signal: options.signal } : {});
   } catch (error) {
     streamError = error as Error;
     child.kill('SIGTERM');

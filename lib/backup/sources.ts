@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { HindsightError, errorMessage } from '../errors.ts';
 import type { StorageDriver } from '../storage/contract.ts';
+import { checkManifestAgainstRecord, expectationFor, type BackupExpectation, type RecordedChecksums } from './expectation.ts';
 import { manifestKey } from './ids.ts';
 import { manifestSchema, type BackupManifest } from './manifest.ts';
 
@@ -14,6 +15,8 @@ export interface OpenedBackup {
   driver: StorageDriver;
   manifest: BackupManifest;
   object: Readable;
+  /** What the object must turn out to be (identity, checksums): readers check it. */
+  expect: BackupExpectation;
 }
 
 export async function readManifest(driver: StorageDriver, databaseName: string, backupId: string): Promise<BackupManifest> {
@@ -36,27 +39,30 @@ export async function readManifest(driver: StorageDriver, databaseName: string, 
 }
 
 /**
- * Opens the backup from the first source that has it whole (manifest readable, object present
- * with the manifest's size), trying the next one on any failure and saying why. The object's
- * SHA-256 is checked by whoever reads the stream.
+ * Opens the backup from the first source that has it whole (manifest readable and matching the
+ * catalog's record when there is one, object present with the manifest's size), trying the next
+ * one on any failure and saying why. The object's identity and SHA-256 are checked by whoever
+ * reads the stream (`expect`).
  */
 export async function openBackupFromAny(
   sources: BackupSource[],
   databaseName: string,
   backupId: string,
   onFallback?: (storageName: string, reason: string) => void,
+  recorded?: RecordedChecksums,
 ): Promise<OpenedBackup> {
   const failures: string[] = [];
   for (const source of sources) {
     try {
       const manifest = await readManifest(source.driver, databaseName, backupId);
+      checkManifestAgainstRecord(manifest, recorded, source.driver.label);
       const info = await source.driver.stat(manifest.object.key);
       if (!info) throw new HindsightError('not_found', `storage ${source.driver.label}: object '${manifest.object.key}' is missing`);
       if (info.size !== manifest.object.sizeBytes) {
         throw new HindsightError('integrity', `storage ${source.driver.label}: object '${manifest.object.key}' holds ${info.size} bytes, the manifest says ${manifest.object.sizeBytes}`);
       }
       const object = await source.driver.openRead(manifest.object.key);
-      return { storageName: source.name, driver: source.driver, manifest, object };
+      return { storageName: source.name, driver: source.driver, manifest, object, expect: expectationFor(manifest, recorded, source.driver.label) };
     } catch (error) {
       const reason = errorMessage(error);
       failures.push(reason);

@@ -2,69 +2,47 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
 import { Transform, type TransformCallback } from 'node:stream';
 import { HindsightError } from '../errors.ts';
 import type { SecretKey } from './secret-key.ts';
+import { ALGORITHM_AES256GCM_HKDF_SHA256, FORMAT_VERSION, HEADER_PREFIX_LENGTH, decodeHeader, encodeHeader, headerLength, type BackupHeader } from './backup-header.ts';
+import { describeIdentity, sameIdentity, type ObjectIdentity } from './object-identity.ts';
 
 /**
  * The backup file format (docs/backup-format.md is the normative description):
  *
- *   header (50 bytes): magic "HSBK" ‖ version u8 = 1 ‖ algorithm u8 = 1 ‖ chunk size u32be ‖
- *                      salt (32) ‖ key id (8)
- *   chunk, repeated:   plaintext length u32be ‖ nonce (12) ‖ ciphertext ‖ GCM tag (16)
+ *   header:          see lib/crypto/backup-header.ts; version 2 carries the object's identity
+ *   chunk, repeated: plaintext length u32be ‖ nonce (12) ‖ ciphertext ‖ GCM tag (16)
  *
  * The data key is HKDF-SHA256(secret key, salt, "hindsight backup data key v1") (RFC 5869), so
  * every file has its own key. Each chunk's associated data is header ‖ index u64be ‖ final u8:
- * reordering, dropping or appending chunks, or editing the header, fails authentication, and a
- * file must end with exactly one chunk marked final, so truncation is detected too.
+ * reordering, dropping or appending chunks, or editing the header (and so the identity), fails
+ * authentication, and a file must end with exactly one chunk marked final, so truncation is
+ * detected too.
  */
-export const MAGIC = Buffer.from('HSBK', 'ascii');
-export const FORMAT_VERSION = 1;
-export const ALGORITHM_AES256GCM_HKDF_SHA256 = 1;
-export const HEADER_LENGTH = 50;
+export { MAGIC, FORMAT_VERSION, UNBOUND_FORMAT_VERSION, ALGORITHM_AES256GCM_HKDF_SHA256, HEADER_PREFIX_LENGTH, encodeHeader, decodeHeader, type BackupHeader } from './backup-header.ts';
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
 const LENGTH_BYTES = 4;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const HKDF_INFO = 'hindsight backup data key v1';
 
-export interface BackupHeader {
-  version: number;
-  algorithm: number;
-  chunkSize: number;
-  salt: Buffer;
-  keyId: string;
-}
+/** Finds the secret key named by a header's key id (a keyring), or throws naming the id. */
+export type KeyResolver = (keyId: string) => SecretKey;
 
-export function encodeHeader(header: BackupHeader): Buffer {
-  const out = Buffer.alloc(HEADER_LENGTH);
-  MAGIC.copy(out, 0);
-  out.writeUInt8(header.version, 4);
-  out.writeUInt8(header.algorithm, 5);
-  out.writeUInt32BE(header.chunkSize, 6);
-  header.salt.copy(out, 10);
-  Buffer.from(header.keyId, 'hex').copy(out, 42);
-  return out;
-}
+/** What every decrypting entry point takes: one key, or a keyring's resolver. */
+export type DecryptionKey = SecretKey | KeyResolver;
 
-export function decodeHeader(bytes: Buffer): BackupHeader {
-  if (bytes.length < HEADER_LENGTH || !bytes.subarray(0, 4).equals(MAGIC)) {
-    throw new HindsightError('integrity', 'not a Hindsight backup file (bad magic): the file is not encrypted by Hindsight, or its first bytes are damaged');
-  }
-  const header: BackupHeader = {
-    version: bytes.readUInt8(4),
-    algorithm: bytes.readUInt8(5),
-    chunkSize: bytes.readUInt32BE(6),
-    salt: Buffer.from(bytes.subarray(10, 42)),
-    keyId: bytes.subarray(42, 50).toString('hex'),
-  };
-  if (header.version !== FORMAT_VERSION) {
-    throw new HindsightError('integrity', `backup format version ${header.version} is not supported by this Hindsight (it reads version ${FORMAT_VERSION}): upgrade Hindsight`);
-  }
-  if (header.algorithm !== ALGORITHM_AES256GCM_HKDF_SHA256) {
-    throw new HindsightError('integrity', `backup uses unknown algorithm ${header.algorithm}`);
-  }
-  if (header.chunkSize < 1 || header.chunkSize > 64 * 1024 * 1024) {
-    throw new HindsightError('integrity', `backup header has an impossible chunk size ${header.chunkSize}: the header is damaged`);
-  }
-  return header;
+export interface DecryptOptions {
+  /** The identity the object must carry; any other is refused before a byte of plaintext. */
+  expect?: ObjectIdentity;
+  /**
+   * Whether a version 1 object, which carries no identity, may stand in for `expect`: only when
+   * the caller compares the object's SHA-256 with a record that storage cannot rewrite (the
+   * catalog) before the plaintext is used.
+   */
+  acceptUnbound?: boolean;
+  /** How messages name the object, e.g. its key in storage. */
+  objectName?: string;
+  /** Called with the header once it is read and checked, before its first chunk. */
+  onHeader?: (header: BackupHeader) => void;
 }
 
 function dataKey(key: SecretKey, salt: Buffer): Buffer {
@@ -92,7 +70,8 @@ export class EncryptStream extends Transform {
   private pendingBytes = 0;
   private index = 0n;
 
-  constructor(secretKey: SecretKey, options: { chunkSize?: number } = {}) {
+  /** `identity` is what the object is: it goes into the header and so into every chunk's tag. */
+  constructor(secretKey: SecretKey, options: { identity: ObjectIdentity; chunkSize?: number }) {
     super();
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     const salt = randomBytes(32);
@@ -102,6 +81,7 @@ export class EncryptStream extends Transform {
       chunkSize: this.chunkSize,
       salt,
       keyId: secretKey.id,
+      identity: options.identity,
     });
     this.key = dataKey(secretKey, salt);
     this.push(this.header);
@@ -156,9 +136,14 @@ export class EncryptStream extends Transform {
   }
 }
 
-/** Decrypts and authenticates the format above; every failure says which chunk and why. */
+/**
+ * Decrypts and authenticates the format above; every failure says which chunk and why. The key is
+ * one secret key, or a resolver that finds the key the header names. With `expect`, an object
+ * that is something else is refused at its header, before any plaintext.
+ */
 export class DecryptStream extends Transform {
-  private readonly secretKey: SecretKey;
+  private readonly keySource: DecryptionKey;
+  private readonly options: DecryptOptions;
   private key: Buffer | undefined;
   private header: Buffer | undefined;
   private chunkSize = 0;
@@ -168,9 +153,10 @@ export class DecryptStream extends Transform {
   private finished = false;
   private bytesIn = 0;
 
-  constructor(secretKey: SecretKey) {
+  constructor(key: DecryptionKey, options: DecryptOptions = {}) {
     super();
-    this.secretKey = secretKey;
+    this.keySource = key;
+    this.options = options;
   }
 
   override _transform(data: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -191,7 +177,7 @@ export class DecryptStream extends Transform {
 
   override _flush(callback: TransformCallback): void {
     if (!this.header) {
-      callback(new HindsightError('integrity', `backup is truncated: ${this.bytesIn} bytes, shorter than the ${HEADER_LENGTH}-byte header`));
+      callback(new HindsightError('integrity', `backup is truncated: ${this.bytesIn} bytes, shorter than its header (at least ${HEADER_PREFIX_LENGTH})`));
       return;
     }
     if (!this.finished) {
@@ -216,18 +202,45 @@ export class DecryptStream extends Transform {
     return Buffer.concat(this.buffered, this.bufferedBytes).readUInt32BE(0);
   }
 
-  private drain(): void {
-    if (!this.header) {
-      if (this.bufferedBytes < HEADER_LENGTH) return;
-      const header = Buffer.from(this.takeBytes(HEADER_LENGTH));
-      const decoded = decodeHeader(header);
-      if (decoded.keyId !== this.secretKey.id) {
-        throw new HindsightError('access_denied', `backup was encrypted with key ${decoded.keyId}, but the key in use is ${this.secretKey.id}: use the secret.key that wrote it (--key <file>)`);
-      }
-      this.header = header;
-      this.chunkSize = decoded.chunkSize;
-      this.key = dataKey(this.secretKey, decoded.salt);
+  /** Reads the header once enough bytes are in; false while more are needed. */
+  private readHeader(): boolean {
+    const known = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered, this.bufferedBytes);
+    const length = headerLength(known);
+    if (length === undefined || this.bufferedBytes < length) return false;
+    const header = Buffer.from(this.takeBytes(length));
+    const decoded = decodeHeader(header);
+    this.checkIdentity(decoded);
+    const secretKey = this.resolveKey(decoded.keyId);
+    this.options.onHeader?.(decoded);
+    this.header = header;
+    this.chunkSize = decoded.chunkSize;
+    this.key = dataKey(secretKey, decoded.salt);
+    return true;
+  }
+
+  private resolveKey(keyId: string): SecretKey {
+    const secretKey = typeof this.keySource === 'function' ? this.keySource(keyId) : this.keySource;
+    if (secretKey.id !== keyId) {
+      throw new HindsightError('access_denied', `backup was encrypted with key ${keyId}, but the key in use is ${secretKey.id}: use the secret.key that wrote it (--key <file>)`);
     }
+    return secretKey;
+  }
+
+  private checkIdentity(header: BackupHeader): void {
+    const expected = this.options.expect;
+    if (!expected) return;
+    const name = this.options.objectName ?? 'backup object';
+    if (!header.identity) {
+      if (this.options.acceptUnbound) return;
+      throw new HindsightError('integrity', `object ${name} is in format version ${header.version}, which carries no identity, so it cannot be proven to be ${describeIdentity(expected)}; with no catalog record to check its checksum against it is refused (if you trust this copy, decrypt it with \`hindsight decrypt\` without --expect)`);
+    }
+    if (!sameIdentity(header.identity, expected)) {
+      throw new HindsightError('integrity', `object ${name} authenticates as ${describeIdentity(header.identity)}, expected ${describeIdentity(expected)}: the object was replaced or copied in storage`);
+    }
+  }
+
+  private drain(): void {
+    if (!this.header && !this.readHeader()) return;
     while (!this.finished && this.bufferedBytes >= LENGTH_BYTES) {
       const length = this.peekLength();
       if (length > this.chunkSize) {

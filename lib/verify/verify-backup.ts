@@ -104,7 +104,7 @@ export async function verifyBackup(options: VerifyOptions): Promise<Verification
 
     begin('restore');
     const second = await options.open();
-    const run = await runPgRestore({ label: 'verification sandbox', object: second.object, key: options.key, target, serverMajor: major, ...(options.signal ? { signal: options.signal } : {}) });
+    const run = await runPgRestore({ label: 'verification sandbox', object: second.object, expect: second.expect, key: options.key, target, serverMajor: major, ...(options.signal ? { signal: options.signal } : {}) });
     report.restore = { exitCode: run.exitCode, stderrTail: run.stderrTail.slice(-4000) };
     const failure = restoreFailure(run, manifest, target, options.signal?.aborted ?? false);
     if (failure) {

@@ -1,7 +1,7 @@
 /**
  * WAL objects in storage: zstd-compressed, then encrypted with the chunked AES-256-GCM format that
- * logical backups use (docs: the same `hindsight decrypt` + `zstd -d` reads them by hand). Both
- * directions stream; nothing is held whole in memory.
+ * logical backups use (docs: the same `hindsight decrypt` + `zstd -d` reads them by hand), with the
+ * object's key in storage as its identity. Both directions stream; nothing is held whole in memory.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -9,7 +9,8 @@ import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DecryptStream, EncryptStream } from '../crypto/chunked-gcm.ts';
+import { DecryptStream, EncryptStream, type DecryptionKey, type DecryptOptions } from '../crypto/chunked-gcm.ts';
+import { pitrObjectIdentity } from '../crypto/object-identity.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { ByteMeter } from '../backup/byte-meter.ts';
@@ -65,7 +66,7 @@ export async function compressEncryptToStorage(options: {
   try {
     await Promise.all([
       pipeline(options.source, rawMeter, zstd.stdin, signalOption),
-      pipeline(zstd.stdout, new EncryptStream(options.key), storedMeter, write.stream, signalOption),
+      pipeline(zstd.stdout, new EncryptStream(options.key, { identity: pitrObjectIdentity(objectKey) }), storedMeter, write.stream, signalOption),
       exited,
     ]);
     await options.beforeCommit?.();
@@ -134,8 +135,18 @@ class ZeroPad extends Transform {
   }
 }
 
+/**
+ * An archive object must carry its own key as identity: a segment copied over another segment's
+ * (or another cluster's) name is refused at its header. Version 1 objects, archived before objects
+ * carried an identity, stay readable: where the catalog recorded a checksum the callers compare
+ * it, and PostgreSQL itself refuses a segment whose page headers name another position or system.
+ */
+function decryptOptionsFor(objectKey: string): DecryptOptions {
+  return { expect: pitrObjectIdentity(objectKey), acceptUnbound: true, objectName: objectKey };
+}
+
 /** storage → checksum → decrypt → `zstd -d`: the raw bytes as a stream (for a tar extractor, say). */
-export function openDecoded(options: { driver: StorageDriver; objectKey: string; key: SecretKey; signal?: AbortSignal }): Promise<{ stream: Readable; done: Promise<StoredObject> }> {
+export function openDecoded(options: { driver: StorageDriver; objectKey: string; key: DecryptionKey; signal?: AbortSignal }): Promise<{ stream: Readable; done: Promise<StoredObject> }> {
   return (async () => {
     const object = await options.driver.openRead(options.objectKey);
     const zstd = spawnZstd(['-d']);
@@ -144,7 +155,7 @@ export function openDecoded(options: { driver: StorageDriver; objectKey: string;
     const rawMeter = new ByteMeter();
     const signalOption = options.signal ? { signal: options.signal } : {};
     const exited = checkZstd(zstd, `decompressing ${options.objectKey}`, stderr);
-    const input = pipeline(object, storedMeter, new DecryptStream(options.key), zstd.stdin, signalOption);
+    const input = pipeline(object, storedMeter, new DecryptStream(options.key, decryptOptionsFor(options.objectKey)), zstd.stdin, signalOption);
     const stream = zstd.stdout.pipe(rawMeter);
     const done = (async () => {
       try {
@@ -175,7 +186,7 @@ export function openDecoded(options: { driver: StorageDriver; objectKey: string;
 export async function decodeWalObject(options: {
   driver: StorageDriver;
   objectKey: string;
-  key: SecretKey;
+  key: DecryptionKey;
   destination: string;
   padToSize?: number;
   expectedSha256?: string;

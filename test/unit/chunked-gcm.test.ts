@@ -3,11 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { DecryptStream, EncryptStream, HEADER_LENGTH } from '../../lib/crypto/chunked-gcm.ts';
+import { DecryptStream, EncryptStream, decodeHeader } from '../../lib/crypto/chunked-gcm.ts';
+import { headerLength } from '../../lib/crypto/backup-header.ts';
+import { logicalBackupIdentity } from '../../lib/crypto/object-identity.ts';
 import { secretKeyFromBytes } from '../../lib/crypto/secret-key.ts';
 
 const key = secretKeyFromBytes(randomBytes(32));
 const chunkSize = 1024;
+const identity = logicalBackupIdentity('orders', '20261123T103000Z-3f9a1c');
 
 async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -16,7 +19,7 @@ async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
 }
 
 async function encrypt(plain: Buffer, size = chunkSize, pieces = 7): Promise<Buffer> {
-  const enc = new EncryptStream(key, { chunkSize: size });
+  const enc = new EncryptStream(key, { identity, chunkSize: size });
   // Feed it in uneven pieces so chunk boundaries fall inside writes.
   const parts: Buffer[] = [];
   for (let i = 0; i < plain.length; i += pieces * 37) parts.push(plain.subarray(i, i + pieces * 37));
@@ -36,7 +39,7 @@ async function decrypt(data: Buffer, withKey = key): Promise<Buffer> {
 /** Offsets of each chunk record, from the length prefixes. */
 function recordOffsets(data: Buffer): number[] {
   const offsets: number[] = [];
-  let at = HEADER_LENGTH;
+  let at = headerLength(data)!;
   while (at < data.length) {
     offsets.push(at);
     at += 4 + 12 + data.readUInt32BE(at) + 16;
@@ -51,6 +54,7 @@ describe('chunked AES-256-GCM backup format', () => {
       const sealed = await encrypt(plain);
       assert.deepEqual(await decrypt(sealed), plain);
       assert.equal(sealed.subarray(0, 4).toString(), 'HSBK');
+      assert.deepEqual(decodeHeader(sealed.subarray(0, headerLength(sealed))).identity, identity);
       assert.ok(!sealed.includes(plain.subarray(0, Math.min(16, size))) || size < 8, 'ciphertext must not contain the plaintext');
     });
   }
@@ -82,7 +86,7 @@ describe('chunked AES-256-GCM backup format', () => {
   });
 
   it('rejects a file shorter than its header', async () => {
-    await assert.rejects(decrypt(Buffer.from('HSBK')), /shorter than the 50-byte header/);
+    await assert.rejects(decrypt(Buffer.from('HSBK')), /shorter than its header/);
   });
 
   it('rejects reordered chunks', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -59,5 +59,20 @@ describe('WAL segment codec (real zstd, real local storage)', () => {
     await assert.rejects(readFile(dest), /ENOENT/);
     assert.equal(stored.rawBytes, 4096);
     await assert.rejects(decodeWalObject({ driver, objectKey: 'missing.zst.hsb', key, destination: dest }), /not_found|does not exist|missing/i);
+  });
+
+  it('refuses a segment copied over the name of another segment, before PostgreSQL could see it', async () => {
+    const driver = createLocalStorage({ name: 't', root: path.join(dir, 'store') });
+    const [three, four] = ['pitr/7312/wal/000000010000000000000003.zst.hsb', 'pitr/7312/wal/000000010000000000000004.zst.hsb'];
+    await writeFile(path.join(dir, 'seg3'), randomBytes(8192));
+    await encodeWalFile({ file: path.join(dir, 'seg3'), driver, objectKey: three, key });
+    await copyFile(path.join(dir, 'store', three), path.join(dir, 'store', four));
+    const dest = path.join(dir, 'seg4-out');
+    await assert.rejects(
+      decodeWalObject({ driver, objectKey: four, key, destination: dest }),
+      /object pitr\/7312\/wal\/000000010000000000000004\.zst\.hsb authenticates as PITR object pitr\/7312\/wal\/000000010000000000000003\.zst\.hsb, expected PITR object pitr\/7312\/wal\/000000010000000000000004\.zst\.hsb/,
+    );
+    await assert.rejects(readFile(dest), /ENOENT/);
+    await decodeWalObject({ driver, objectKey: three, key, destination: dest });
   });
 });

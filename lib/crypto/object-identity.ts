@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { HindsightError } from '../errors.ts';
+
+/**
+ * What an encrypted object is, written into its header (format version 2) and authenticated with
+ * every chunk, so that an object copied to another name in storage is refused instead of being
+ * restored as the backup that name promises. Storage may rewrite names and manifests; it cannot
+ * forge a header without the key.
+ *
+ * - a logical backup is the database's name in Hindsight and the backup id;
+ * - a PITR object (WAL segment, partial segment, timeline history, base backup) is its key in
+ *   the storage, `pitr/<system identifier>/wal/<file>…` or `pitr/<system identifier>/base/<id>…`,
+ *   which names the cluster, and the timeline and segment or the base backup.
+ */
+export const objectIdentitySchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('logical-backup'), database: z.string().min(1).max(200), backupId: z.string().min(1).max(200) }).strict(),
+  z.object({ kind: z.literal('pitr-object'), key: z.string().min(1).max(1000) }).strict(),
+]);
+
+export type ObjectIdentity = z.infer<typeof objectIdentitySchema>;
+
+export type LogicalBackupIdentity = Extract<ObjectIdentity, { kind: 'logical-backup' }>;
+
+export const MAX_IDENTITY_BYTES = 4096;
+
+export function logicalBackupIdentity(database: string, backupId: string): LogicalBackupIdentity {
+  return { kind: 'logical-backup', database, backupId };
+}
+
+export function pitrObjectIdentity(key: string): ObjectIdentity {
+  return { kind: 'pitr-object', key };
+}
+
+/** JSON with the fields in one fixed order, so that equal identities are equal bytes too. */
+export function encodeIdentity(identity: ObjectIdentity): Buffer {
+  const ordered = identity.kind === 'logical-backup'
+    ? { kind: identity.kind, database: identity.database, backupId: identity.backupId }
+    : { kind: identity.kind, key: identity.key };
+  const bytes = Buffer.from(JSON.stringify(ordered), 'utf8');
+  if (bytes.length > MAX_IDENTITY_BYTES) throw new HindsightError('bad_input', `object identity is ${bytes.length} bytes, more than ${MAX_IDENTITY_BYTES}`);
+  return bytes;
+}
+
+export function decodeIdentity(bytes: Buffer): ObjectIdentity {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new HindsightError('integrity', 'the object header holds an identity that is not JSON: the header is damaged');
+  }
+  const parsed = objectIdentitySchema.safeParse(json);
+  if (!parsed.success) throw new HindsightError('integrity', `the object header holds an unknown identity (${parsed.error.issues[0]?.message}): the header is damaged, or a newer Hindsight wrote it`);
+  return parsed.data;
+}
+
+export function sameIdentity(a: ObjectIdentity, b: ObjectIdentity): boolean {
+  return encodeIdentity(a).equals(encodeIdentity(b));
+}
+
+/** For people: "backup 20261123T103000Z-3f9a1c of database orders". */
+export function describeIdentity(identity: ObjectIdentity): string {
+  return identity.kind === 'logical-backup'
+    ? `backup ${identity.backupId} of database ${identity.database}`
+    : `PITR object ${identity.key}`;
+}
+
+const LOGICAL_KEY = /^([a-z0-9][a-z0-9_-]{0,62})\/(\d{8}T\d{6}Z-[0-9a-f]{6})(\.dump\.hsb)?$/;
+
+/**
+ * The identity an object stored under `key` must carry: `<database>/<backupId>.dump.hsb` (or
+ * `<database>/<backupId>`) for a logical backup, `pitr/…` for the PITR archive.
+ */
+export function identityForObjectKey(key: string): ObjectIdentity {
+  const logical = LOGICAL_KEY.exec(key);
+  if (logical) return logicalBackupIdentity(logical[1]!, logical[2]!);
+  if (/^pitr\/\d{1,20}\/(wal|base)\/[A-Za-z0-9._-]+$/.test(key)) return pitrObjectIdentity(key);
+  throw new HindsightError('bad_input', `"${key}" names no Hindsight object: expected <database>/<backup id>[.dump.hsb] or pitr/<system id>/(wal|base)/<file>`);
+}
