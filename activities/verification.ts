@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import type { BackupManifest } from '../lib/backup/manifest.ts';
 import { openBackupFromAny } from '../lib/backup/sources.ts';
 import type { Catalog } from '../lib/catalog/catalog.ts';
-import type { SecretKey } from '../lib/crypto/secret-key.ts';
+import type { Keyring } from '../lib/crypto/keyring.ts';
 import { HindsightError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { SandboxDriver } from '../lib/sandbox/contract.ts';
@@ -25,7 +25,8 @@ export interface VerificationBudget {
 
 export interface VerificationDeps extends NotificationDeps {
   catalog: Catalog;
-  key: SecretKey;
+  /** The current key encrypts; any key of the ring decrypts what it wrote (chosen by key id). */
+  keyring: Keyring;
   logger: Logger;
   sandboxes?: SandboxDriver;
   budget?: VerificationBudget;
@@ -39,7 +40,7 @@ export function diskEstimate(objectBytes: number, sourceBytes: number): number {
 }
 
 export const createVerificationActivities = (deps: VerificationDeps) => {
-  const { catalog, key, logger } = deps;
+  const { catalog, keyring, logger } = deps;
   const outbox = createOutbox(deps);
 
   async function checkRoom(manifest: BackupManifest): Promise<void> {
@@ -102,7 +103,7 @@ export const createVerificationActivities = (deps: VerificationDeps) => {
           logger.info({ database: input.database, backupId: input.backupId, verificationId: input.verificationId, attempt: ctx.info.attempt }, 'verification started');
           const report = await verifyBackup({
             open: () => openBackupFromAny(sources, input.database, input.backupId, (storage, reason) => logger.warn({ backupId: input.backupId, storage, reason }, 'backup copy unreadable, trying the next storage')),
-            key,
+            key: keyring.resolve,
             sandboxes: deps.sandboxes,
             checkRoom,
             signal: ctx.cancellationSignal,

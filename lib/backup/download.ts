@@ -1,6 +1,6 @@
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DecryptStream } from '../crypto/chunked-gcm.ts';
+import { DecryptStream, type KeyResolver } from '../crypto/chunked-gcm.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError } from '../errors.ts';
 import { ByteMeter } from './byte-meter.ts';
@@ -26,7 +26,7 @@ class ChecksumGate extends Transform {
  * the encrypted object as stored. Either way the stream fails instead of ending when a byte
  * differs from the manifest, so a consumer that renames only on success never keeps a bad file.
  */
-export function downloadStream(opened: OpenedBackup, key: SecretKey, options: { decrypt: boolean }): Readable {
+export function downloadStream(opened: OpenedBackup, key: SecretKey | KeyResolver, options: { decrypt: boolean }): Readable {
   const { manifest } = opened;
   const objectMeter = new ByteMeter();
   const dumpMeter = new ByteMeter();

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DecryptStream } from '../crypto/chunked-gcm.ts';
+import { DecryptStream, type KeyResolver } from '../crypto/chunked-gcm.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, describeTarget, libpqEnv, quoteIdent, serverInfo, type PgTarget } from '../pg/connection.ts';
@@ -47,7 +47,8 @@ export interface RestoreOptions {
   manifest: BackupManifest;
   /** The encrypted object, opened from whichever storage had it (openBackupFromAny). */
   object: Readable;
-  key: SecretKey;
+  /** A resolver picks the key by the id in the object's header (objects from before a rotation). */
+  key: SecretKey | KeyResolver;
   target: PgTarget;
   signal?: AbortSignal;
   onProgress?: (bytes: { readBytes: number; restoredBytes: number }) => void;

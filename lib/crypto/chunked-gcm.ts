@@ -156,9 +156,15 @@ export class EncryptStream extends Transform {
   }
 }
 
+/**
+ * Picks the secret key by the key id a header names; it throws a `HindsightError` naming the id
+ * when no such key is at hand. After a rotation, one file may need a different key than the next.
+ */
+export type KeyResolver = (keyId: string) => SecretKey;
+
 /** Decrypts and authenticates the format above; every failure says which chunk and why. */
 export class DecryptStream extends Transform {
-  private readonly secretKey: SecretKey;
+  private readonly keys: SecretKey | KeyResolver;
   private key: Buffer | undefined;
   private header: Buffer | undefined;
   private chunkSize = 0;
@@ -168,9 +174,9 @@ export class DecryptStream extends Transform {
   private finished = false;
   private bytesIn = 0;
 
-  constructor(secretKey: SecretKey) {
+  constructor(keys: SecretKey | KeyResolver) {
     super();
-    this.secretKey = secretKey;
+    this.keys = keys;
   }
 
   override _transform(data: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -221,12 +227,13 @@ export class DecryptStream extends Transform {
       if (this.bufferedBytes < HEADER_LENGTH) return;
       const header = Buffer.from(this.takeBytes(HEADER_LENGTH));
       const decoded = decodeHeader(header);
-      if (decoded.keyId !== this.secretKey.id) {
-        throw new HindsightError('access_denied', `backup was encrypted with key ${decoded.keyId}, but the key in use is ${this.secretKey.id}: use the secret.key that wrote it (--key <file>)`);
+      const secretKey = typeof this.keys === 'function' ? this.keys(decoded.keyId) : this.keys;
+      if (decoded.keyId !== secretKey.id) {
+        throw new HindsightError('access_denied', `backup was encrypted with key ${decoded.keyId}, but the key in use is ${secretKey.id}: use the secret.key that wrote it (--key <file>)`);
       }
       this.header = header;
       this.chunkSize = decoded.chunkSize;
-      this.key = dataKey(this.secretKey, decoded.salt);
+      this.key = dataKey(secretKey, decoded.salt);
     }
     while (!this.finished && this.bufferedBytes >= LENGTH_BYTES) {
       const length = this.peekLength();

@@ -9,7 +9,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DecryptStream, EncryptStream } from '../crypto/chunked-gcm.ts';
+import { DecryptStream, EncryptStream, type KeyResolver } from '../crypto/chunked-gcm.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { ByteMeter } from '../backup/byte-meter.ts';
@@ -135,7 +135,7 @@ class ZeroPad extends Transform {
 }
 
 /** storage → checksum → decrypt → `zstd -d`: the raw bytes as a stream (for a tar extractor, say). */
-export function openDecoded(options: { driver: StorageDriver; objectKey: string; key: SecretKey; signal?: AbortSignal }): Promise<{ stream: Readable; done: Promise<StoredObject> }> {
+export function openDecoded(options: { driver: StorageDriver; objectKey: string; key: SecretKey | KeyResolver; signal?: AbortSignal }): Promise<{ stream: Readable; done: Promise<StoredObject> }> {
   return (async () => {
     const object = await options.driver.openRead(options.objectKey);
     const zstd = spawnZstd(['-d']);
@@ -175,7 +175,7 @@ export function openDecoded(options: { driver: StorageDriver; objectKey: string;
 export async function decodeWalObject(options: {
   driver: StorageDriver;
   objectKey: string;
-  key: SecretKey;
+  key: SecretKey | KeyResolver;
   destination: string;
   padToSize?: number;
   expectedSha256?: string;
