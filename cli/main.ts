@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { DecryptStream } from '../lib/crypto/chunked-gcm.ts';
 import { readSecretKey } from '../lib/crypto/secret-key.ts';
-import { loadConfig } from '../lib/config.ts';
+import { loadConfig, type Config } from '../lib/config.ts';
+import { openKeyring } from '../lib/crypto/keyring.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
 import { createOperations } from '../services/operations.ts';
 import { createActorOperations, type ActorOperations } from '../services/actor-operations.ts';
@@ -20,6 +21,7 @@ import { backupRoleCommand, hookCommand, hookUsage, printBackupRoleOffer } from 
 import { notifierUsage, runDbOverdue, runNotifierCommand } from './notifiers.ts';
 import { pitrInputFromFlags, startPitrRestore, wantsPitrRestore } from './pitr-restore.ts';
 import { walFetchCommand } from './wal-fetch.ts';
+import { keyUsage, runKeyCommand } from './key.ts';
 import { pitrUsage, runPitrCommand } from './pitr.ts';
 import { createActorPitr } from '../services/actor-pitr.ts';
 import { createPitrOperations } from '../services/pitr.ts';
@@ -51,7 +53,7 @@ const usage = `usage: hindsight <command> [options] [--json]
                (--to <empty directory> [--agent <name>] | --to-sandbox) [--wait]   point-in-time restore from the WAL archive
   wal-fetch <wal file> <path> [--socket <path> | --database <name>]   restore_command (exit 1: not archived)
   doctor                                      checks the catalog, Temporal, workers, storages, tools and databases
-  decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it)
+  decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it); without --key, the key the file names from the keyring
   user create <email> (--owner | --role <role>) [--workspace <name>] [--name <display name>] [--password-file <file>]
   user list | user disable <email> | user enable <email>
   member add <email> <workspace> <owner|admin|editor|viewer>
@@ -61,7 +63,7 @@ const usage = `usage: hindsight <command> [options] [--json]
 
   The CLI acts as the local operator (every right, audited as cli:<os user>); --as <email> or
   HINDSIGHT_AS=<email> makes it act with that user's roles.
-${hookUsage}${notifierUsage}${pitrUsage}`;
+${keyUsage}${hookUsage}${notifierUsage}${pitrUsage}`;
 
 const { values: flags, positionals } = (() => {
   try {
@@ -153,6 +155,9 @@ async function withSession<T>(work: (s: Session) => Promise<T>): Promise<T> {
     await runtime.close();
   }
 }
+
+/** Every key of the installation, without the catalog: a backup file names the one it needs. */
+const keyringOf = (config: Config) => openKeyring({ currentFile: config.secretKeyFile, keysDir: config.keysDir, previousFiles: config.previousSecretKeyFiles });
 
 /** A storage configuration given inline as JSON or, to keep secrets out of shell history, as @file. */
 async function readConfigArgument(value: string, flag = '--config'): Promise<unknown> {
@@ -441,10 +446,11 @@ async function run(): Promise<void> {
       if (checks.some((c) => c.status === 'fail')) process.exitCode = 1;
       return;
     }
+    case 'key':
+      return runKeyCommand(sub, { json, as: flags.as });
     case 'decrypt': {
       const file = need(sub, 'backup file');
-      const keyFile = flags.key ?? loadConfig().secretKeyFile;
-      const key = await readSecretKey(keyFile);
+      const key = flags.key ? await readSecretKey(flags.key) : keyringOf(loadConfig()).resolve;
       if (!flags.output) {
         if (process.stdout.isTTY) throw new UsageError('refusing to write a binary archive to a terminal: pass -o <file> or redirect stdout');
         await pipeline(createReadStream(file), new DecryptStream(key), process.stdout);

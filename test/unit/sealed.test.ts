@@ -4,7 +4,7 @@ import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { seal, unseal } from '../../lib/crypto/sealed.ts';
+import { reseal, seal, sealedKeyId, unseal } from '../../lib/crypto/sealed.ts';
 import { loadOrCreateSecretKey, secretKeyFromBytes } from '../../lib/crypto/secret-key.ts';
 
 describe('sealed catalog secrets', () => {
@@ -27,6 +27,44 @@ describe('sealed catalog secrets', () => {
     const sealed = seal(key, 'hunter2', 'ctx');
     const other = secretKeyFromBytes(randomBytes(32));
     assert.throws(() => unseal(other, sealed, 'ctx'), new RegExp(`sealed with key ${key.id}, but the secret key in use is ${other.id}`));
+  });
+});
+
+describe('sealed secrets across a key rotation', () => {
+  const old = secretKeyFromBytes(randomBytes(32));
+  const current = secretKeyFromBytes(randomBytes(32));
+  const ring = (keyId: string) => {
+    const key = [old, current].find((k) => k.id === keyId);
+    if (!key) throw new Error(`secret key ${keyId} is not in the keyring`);
+    return key;
+  };
+
+  it('opens a value with the key its id names', () => {
+    assert.equal(unseal(ring, seal(old, 'from before', 'ctx'), 'ctx'), 'from before');
+    assert.equal(unseal(ring, seal(current, 'from after', 'ctx'), 'ctx'), 'from after');
+  });
+
+  it('re-seals under the new key: the new id, the same secret, still bound to its record', () => {
+    const before = seal(old, 's3-secret', 'storage:offsite:secrets');
+    const after = reseal(ring, current, before, 'storage:offsite:secrets');
+    assert.equal(sealedKeyId(before), old.id);
+    assert.equal(sealedKeyId(after), current.id);
+    assert.ok(!after.includes('s3-secret'));
+    assert.equal(unseal(current, after, 'storage:offsite:secrets'), 's3-secret');
+    assert.throws(() => unseal(old, after, 'storage:offsite:secrets'), new RegExp(`sealed with key ${current.id}`));
+    assert.throws(() => unseal(current, after, 'storage:other:secrets'), /failed authentication/);
+  });
+
+  it('refuses to re-seal a value moved to another record, and names a key the ring lacks', () => {
+    const moved = seal(old, 'pw', 'database:prod:password');
+    assert.throws(() => reseal(ring, current, moved, 'database:demo:password'), /failed authentication/);
+    const foreign = secretKeyFromBytes(randomBytes(32));
+    assert.throws(() => reseal(ring, current, seal(foreign, 'pw', 'ctx'), 'ctx'), new RegExp(`secret key ${foreign.id} is not in the keyring`));
+  });
+
+  it('reads no key id from a malformed value', () => {
+    assert.equal(sealedKeyId('plain text'), undefined);
+    assert.equal(sealedKeyId('v2.abc.def'), undefined);
   });
 });
 
