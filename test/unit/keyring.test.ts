@@ -19,11 +19,7 @@ async function store(): Promise<KeyringSources & { dir: string }> {
 const writeKey = (file: string, key: SecretKey) => writeFile(file, `${key.bytes.toString('hex')}\n`, { mode: 0o600 });
 
 async function encrypt(key: SecretKey, plain: Buffer): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  await pipeline(Readable.from([plain]), new EncryptStream(key, { chunkSize: 1024 }), async function* (source) {
-    for await (const chunk of source) chunks.push(chunk as Buffer);
-  });
-  return Buffer.concat(chunks);
+  return readAll(Readable.from([plain]).pipe(new EncryptStream(key, { chunkSize: 1024 })));
 }
 
 describe('keyring', () => {
