@@ -53,6 +53,7 @@ describe('secret key rotation', () => {
   let env: NodeJS.ProcessEnv;
   let firstKeyId: string;
   let backupBefore: string;
+  let backupAfter: string;
   let fingerprintsBefore: Array<{ rows: number; md5: string }>;
   const operator = operatorActor('test');
 
@@ -131,6 +132,7 @@ describe('secret key rotation', () => {
     const started = await platform.ops.startBackup('shop');
     const outcome = await started.result();
     assert.equal(outcome.status, 'complete', 'the S3 credentials sealed before the rotation still open');
+    backupAfter = outcome.backupId;
     const record = await platform.runtime.catalog.getBackup(outcome.backupId);
     assert.deepEqual(record.copies.map((c) => [c.storageName, c.status]), [['offsite', 'complete'], ['local', 'complete']]);
     const keyId = platform.runtime.key.id;
@@ -190,5 +192,14 @@ describe('secret key rotation', () => {
     assert.ok(keys.filter((k) => !k.current).every((k) => k.sealedSecrets === 0), 'no catalog secret needs an earlier key');
     const outcome = await (await platform.ops.startBackup('shop')).result();
     assert.equal(await headerKeyId(s3, bucket, `shop/${outcome.backupId}.dump.hsb`), rotated.keyId);
+  });
+
+  it('decrypts a file without --key: an earlier key its header names is found in the keyring', async () => {
+    const file = path.join(platform.backupsDir, 'shop', `${backupAfter}.dump.hsb`);
+    const { keyId } = decodeHeader((await readFile(file)).subarray(0, HEADER_LENGTH));
+    assert.notEqual(keyId, platform.runtime.key.id, 'the file is under a key that is no longer current');
+    const out = path.join(platform.dir, 'after.dump');
+    await run(process.execPath, [cli, 'decrypt', file, '-o', out], { env });
+    assert.equal((await readFile(out)).subarray(0, 5).toString(), 'PGDMP');
   });
 });
