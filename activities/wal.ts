@@ -95,7 +95,7 @@ export const createWalActivities = (deps: WalActivityDeps) => {
         try {
           const result = await runWalReceiver({
             database: input.database, target, slot, spoolDir: path.join(spoolRoot, input.database), storageName: storage.name, driver: storage.driver,
-            // A stream running through a rotation keeps the key it started with until it restarts (still readable).
+            // A stream running through a rotation keeps the key it started with until its next run (at most an hour; still readable).
             key: keyring.current(), catalog: catalog.wal, notify: notify(input.database), logger, partialIntervalMs: config.partialIntervalMs,
             slotMaxBytes: config.slotMaxBytes, signal: ctx.cancellationSignal, runForMs: input.runForMs, onStatus: report,
             settings: async () => {
