@@ -18,8 +18,9 @@
  *
  * Running processes need no restart: each keyring notices the replaced file on its next use, so
  * the next backup, base backup, sealed secret and Temporal payload use the new key. A WAL stream
- * that was already running keeps its key until its next run (the archiver starts one hourly); its segments name that key
- * and stay readable. An agent on another host reads its own key files: copy the new key there.
+ * that was already running keeps its key until its next run (the archiver starts one hourly);
+ * its segments name that key and stay readable. An agent on another host reads its own key
+ * files: copy the new key there.
  */
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
