@@ -25,7 +25,7 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { resealCatalogSecrets, sealedSecretsByKey } from '../lib/catalog/sealed-columns.ts';
+import { refuseUnknownSealedColumns, resealCatalogSecrets, sealedSecretsByKey } from '../lib/catalog/sealed-columns.ts';
 import { keyFileIn } from '../lib/crypto/keyring.ts';
 import { generateSecretKey, replaceKeyFile, writeNewKeyFile, type SecretKey } from '../lib/crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
@@ -83,6 +83,7 @@ async function rotateLocked(runtime: Runtime, previous: SecretKey, options: Rota
   const { config, keyring, catalog } = runtime;
   await requireWritable(path.dirname(config.secretKeyFile), 'the directory of the current key');
   await requireWritable(config.keysDir, 'the keys directory');
+  await refuseUnknownSealedColumns(catalog.pool);
 
   const next = generateSecretKey();
   await writeNewKeyFile(keyFileIn(config.keysDir, previous.id), previous);

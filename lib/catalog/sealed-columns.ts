@@ -35,7 +35,7 @@ const label = (c: SealedColumn) => `${c.table}.${c.column}`;
  * A `sealed_*` column that this list does not know would keep its old key after a rotation and
  * become unreadable once that key is retired: the rotation refuses to start instead.
  */
-async function refuseUnknownSealedColumns(client: pg.ClientBase): Promise<void> {
+export async function refuseUnknownSealedColumns(client: pg.ClientBase | pg.Pool): Promise<void> {
   const { rows } = await client.query<{ t: string; c: string }>(
     `select table_name as t, column_name as c from information_schema.columns
       where table_schema = current_schema() and column_name like 'sealed\\_%'`,

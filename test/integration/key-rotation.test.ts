@@ -171,6 +171,20 @@ describe('secret key rotation', () => {
     assert.equal((await readFile(out)).subarray(0, 5).toString(), 'PGDMP');
   });
 
+  it('refuses to start when the catalog has a sealed column it does not know, changing nothing', async () => {
+    const current = platform.runtime.key.id;
+    const keysBefore = platform.runtime.keyring.entries().length;
+    await platform.runtime.catalog.pool.query('alter table users add column sealed_recovery_code text');
+    try {
+      await assert.rejects(rotateSecretKey(deps, operator), /sealed columns users\.sealed_recovery_code that key rotation does not know/);
+    } finally {
+      await platform.runtime.catalog.pool.query('alter table users drop column sealed_recovery_code');
+    }
+    assert.equal(platform.runtime.key.id, current);
+    assert.deepEqual(new Set(await sealedKeyIds(platform)), new Set([current]), 'no secret was re-sealed');
+    assert.equal(platform.runtime.keyring.entries().length, keysBefore, 'no key file was written');
+  });
+
   it('survives a stop between the re-seal and the switch, and a second run completes the rotation', async () => {
     const current = platform.runtime.key.id;
     await assert.rejects(rotateSecretKey(deps, operator, { afterReseal: async () => { throw new Error('stopped before the switch'); } }), /stopped before the switch/);
