@@ -45,7 +45,7 @@ export interface Runtime {
 
 /** Opens the keyring and the catalog, applying pending migrations. */
 export async function openRuntime(config: Config, options: { createKey?: boolean; migrate?: boolean } = {}): Promise<Runtime> {
-  if (options.createKey) await loadOrCreateSecretKey(config.secretKeyFile);
+  if (options.createKey) await loadOrCreateSecretKey(config.secretKeyFile, config.keysDir);
   const keyring = openKeyring({ currentFile: config.secretKeyFile, keysDir: config.keysDir, previousFiles: config.previousSecretKeyFiles });
   const pool = createCatalogPool(await catalogTarget(config));
   try {

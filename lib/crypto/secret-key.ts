@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HindsightError } from '../errors.ts';
 
@@ -48,10 +48,20 @@ export async function readSecretKey(file: string): Promise<SecretKey> {
 }
 
 /**
+ * A missing current key beside a keys directory that holds keys is a lost file, not a first
+ * start: a fresh key would leave everything sealed under the current one unreadable by default.
+ */
+async function refuseFreshKeyBesideRotatedOnes(file: string, keysDir: string): Promise<void> {
+  const held = await readdir(keysDir).then((names) => names.filter((n) => n.endsWith('.key')), () => []);
+  if (held.length === 0) return;
+  throw new HindsightError('not_found', `secret key file ${file} is missing, but ${keysDir} holds ${held.join(', ')}: copy the key that was current to ${file} (the one the catalog's secrets name; hindsight key list shows it once the file is back)`);
+}
+
+/**
  * Creates the key on first start with mode 0600. Opening with 'wx' fails if another process created
  * it first, in which case that key is the one to use: a key is never overwritten.
  */
-export async function loadOrCreateSecretKey(file: string): Promise<{ key: SecretKey; created: boolean }> {
+export async function loadOrCreateSecretKey(file: string, keysDir = path.join(path.dirname(file), 'keys')): Promise<{ key: SecretKey; created: boolean }> {
   try {
     await stat(file);
     return { key: await readSecretKey(file), created: false };
@@ -59,6 +69,7 @@ export async function loadOrCreateSecretKey(file: string): Promise<{ key: Secret
     if (!(error instanceof HindsightError) && (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     if (error instanceof HindsightError && error.kind !== 'not_found') throw error;
   }
+  await refuseFreshKeyBesideRotatedOnes(file, keysDir);
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const bytes = randomBytes(keyLength);
   try {

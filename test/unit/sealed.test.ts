@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { reseal, seal, sealedKeyId, unseal } from '../../lib/crypto/sealed.ts';
-import { loadOrCreateSecretKey, secretKeyFromBytes } from '../../lib/crypto/secret-key.ts';
+import { loadOrCreateSecretKey, secretKeyFromBytes, writeNewKeyFile } from '../../lib/crypto/secret-key.ts';
 
 describe('sealed catalog secrets', () => {
   const key = secretKeyFromBytes(randomBytes(32));
@@ -79,5 +79,13 @@ describe('secret key file', () => {
     assert.equal(first.key.id, second.key.id);
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     assert.match(await readFile(file, 'utf8'), /^[0-9a-f]{64}\n$/);
+  });
+
+  it('is not created afresh when the keys directory beside it holds rotated keys', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'hindsight-key-'));
+    const rotated = secretKeyFromBytes(randomBytes(32));
+    await writeNewKeyFile(path.join(dir, 'keys', `${rotated.id}.key`), rotated);
+    await assert.rejects(loadOrCreateSecretKey(path.join(dir, 'secret.key')), new RegExp(`secret.key is missing, but .*keys holds ${rotated.id}\\.key`));
+    await assert.rejects(stat(path.join(dir, 'secret.key')), /ENOENT/);
   });
 });
