@@ -9,6 +9,8 @@ import { describe, it } from 'node:test';
 import { DecryptStream, EncryptStream } from '../../lib/crypto/chunked-gcm.ts';
 import { keyFileIn, openKeyring, type KeyringSources } from '../../lib/crypto/keyring.ts';
 import { generateSecretKey, replaceKeyFile, writeNewKeyFile, type SecretKey } from '../../lib/crypto/secret-key.ts';
+import { EncryptionCodec, KEY_ID_METADATA } from '../../temporal/codec.ts';
+import { KeyringCodec } from '../../temporal/keyring-codec.ts';
 import { readAll } from '../support/streams.ts';
 
 async function store(): Promise<KeyringSources & { dir: string }> {
@@ -115,5 +117,39 @@ describe('key files', () => {
     await replaceKeyFile(s.currentFile, next);
     assert.equal((await readFile(s.currentFile, 'utf8')).trim(), next.bytes.toString('hex'));
     assert.equal((await stat(s.currentFile)).mode & 0o777, 0o600);
+  });
+});
+
+describe('payload codec over a keyring', () => {
+  it('encodes under the key that is current now and decodes payloads of every key, without a restart', async () => {
+    const s = await store();
+    const first = generateSecretKey();
+    await writeKey(s.currentFile, first);
+    const codec = new KeyringCodec(openKeyring(s));
+    const payload = { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"backup/shop"') };
+    const [before] = await codec.encode([payload]);
+    assert.equal(Buffer.from(before!.metadata![KEY_ID_METADATA]!).toString(), first.id);
+
+    // Another process rotates: the earlier key is kept by id, the current file replaced.
+    const second = generateSecretKey();
+    await writeNewKeyFile(keyFileIn(s.keysDir, first.id), first);
+    await writeNewKeyFile(keyFileIn(s.keysDir, second.id), second);
+    await replaceKeyFile(s.currentFile, second);
+    const [after] = await codec.encode([payload]);
+    assert.equal(Buffer.from(after!.metadata![KEY_ID_METADATA]!).toString(), second.id);
+    const decoded = await codec.decode([before!, after!]);
+    assert.deepEqual(decoded.map((p) => Buffer.from(p.data!).toString()), ['"backup/shop"', '"backup/shop"']);
+  });
+
+  it('decodes a payload under a key written after it opened (a rotation it has not noticed yet)', async () => {
+    const s = await store();
+    const current = generateSecretKey();
+    await writeKey(s.currentFile, current);
+    const codec = new KeyringCodec(openKeyring(s));
+    const newer = generateSecretKey();
+    const [sealed] = await new EncryptionCodec(newer).encode([{ metadata: {}, data: Buffer.from('"x"') }]);
+    await assert.rejects(codec.decode([sealed!]), new RegExp(`encrypted with key ${newer.id}`), 'unknown until it is on disk');
+    await writeNewKeyFile(keyFileIn(s.keysDir, newer.id), newer);
+    assert.equal(Buffer.from((await codec.decode([sealed!]))[0]!.data!).toString(), '"x"');
   });
 });
