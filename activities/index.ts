@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Catalog } from '../lib/catalog/catalog.ts';
-import type { SecretKey } from '../lib/crypto/secret-key.ts';
+import type { Keyring } from '../lib/crypto/keyring.ts';
 import { unseal } from '../lib/crypto/sealed.ts';
 import { HindsightError } from '../lib/errors.ts';
 import { copyBackup } from '../lib/backup/copy.ts';
@@ -30,7 +30,8 @@ export interface ProgressSink {
 
 export interface ActivityDeps extends VerificationDeps, NotificationDeps {
   catalog: Catalog;
-  key: SecretKey;
+  /** The current key encrypts; any key of the ring decrypts what it wrote (chosen by key id). */
+  keyring: Keyring;
   logger: Logger;
   progress?: ProgressSink;
   walSpoolDir?: string | undefined;
@@ -54,7 +55,7 @@ function throttledProgress(sink: ProgressSink | undefined, logger: Logger) {
 }
 
 export const createActivities = (deps: ActivityDeps) => {
-  const { catalog, key, logger } = deps;
+  const { catalog, keyring, logger } = deps;
   const outbox = createOutbox(deps);
 
   async function driverFor(storageName: string): Promise<StorageDriver> {
@@ -88,7 +89,7 @@ export const createActivities = (deps: ActivityDeps) => {
       return { ...source, database: to.database };
     }
     const target = parsePgUrl(to.url);
-    return to.sealedPassword ? { ...target, password: unseal(key, to.sealedPassword, RESTORE_PASSWORD_CONTEXT) } : target;
+    return to.sealedPassword ? { ...target, password: unseal(keyring.resolve, to.sealedPassword, RESTORE_PASSWORD_CONTEXT) } : target;
   }
 
   return {
@@ -139,7 +140,7 @@ export const createActivities = (deps: ActivityDeps) => {
           backupId: input.backupId,
           target,
           destinations,
-          key,
+          key: keyring.current(),
           signal: ctx.cancellationSignal,
           onProgress: (p) => report(p),
         }));
@@ -269,7 +270,7 @@ export const createActivities = (deps: ActivityDeps) => {
             manifest: opened.manifest,
             object: opened.object,
             expect: opened.expect,
-            key,
+            key: keyring.resolve,
             target,
             signal: ctx.cancellationSignal,
             onProgress: (p) => report(p),

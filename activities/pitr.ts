@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import type { Catalog } from '../lib/catalog/catalog.ts';
-import type { SecretKey } from '../lib/crypto/secret-key.ts';
+import type { Keyring } from '../lib/crypto/keyring.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { freePort } from '../lib/net/free-port.ts';
@@ -29,7 +29,8 @@ export const WAL_FETCH_ENTRY = fileURLToPath(new URL('../bin/hindsight-wal-fetch
 
 export interface PitrDeps {
   catalog: Catalog;
-  key: SecretKey;
+  /** The current key encrypts; any key of the ring decrypts what it wrote (chosen by key id). */
+  keyring: Keyring;
   logger: Logger;
   budget?: { sandboxRoot: string };
   progress?: { send(workflowId: string, runId: string, signal: 'reportProgress', report: object): Promise<void> };
@@ -71,7 +72,7 @@ async function prepareSandboxDir(sandboxDir: string): Promise<void> {
 }
 
 export const createPitrActivities = (deps: PitrDeps) => {
-  const { catalog, key, logger } = deps;
+  const { catalog, keyring, logger } = deps;
 
   async function chainWithStorage(database: string) {
     const config = await catalog.wal.config(database);
@@ -178,11 +179,11 @@ export const createPitrActivities = (deps: PitrDeps) => {
           logger.info({ database: input.database, baseBackupId: backup.id, dataDir, attempt: ctx.info.attempt }, 'extracting base backup');
           const driver = await source.driver(backup.storageName);
           await extractBaseBackup({
-            driver, objectKey: backup.objectKey, key, dataDir, signal, expectedSha256: backup.sha256,
+            driver, objectKey: backup.objectKey, key: keyring.resolve, dataDir, signal, expectedSha256: backup.sha256,
             onBytes: (bytes) => { progress.extractedBytes = bytes; report(progress); },
           });
           fetcher = await startWalFetchServer({
-            source, key, dataDir, logger, signal,
+            source, key: keyring.resolve, dataDir, logger, signal,
             onFetched: () => { progress.segmentsFetched += 1; report(progress); },
           });
           const port = await freePort();

@@ -5,7 +5,7 @@ import type { BackupManifest } from '../lib/backup/manifest.ts';
 import { recordedChecksums } from '../lib/backup/expectation.ts';
 import { openBackupFromAny } from '../lib/backup/sources.ts';
 import type { Catalog } from '../lib/catalog/catalog.ts';
-import type { SecretKey } from '../lib/crypto/secret-key.ts';
+import type { Keyring } from '../lib/crypto/keyring.ts';
 import { HindsightError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { SandboxDriver } from '../lib/sandbox/contract.ts';
@@ -26,7 +26,8 @@ export interface VerificationBudget {
 
 export interface VerificationDeps extends NotificationDeps {
   catalog: Catalog;
-  key: SecretKey;
+  /** The current key encrypts; any key of the ring decrypts what it wrote (chosen by key id). */
+  keyring: Keyring;
   logger: Logger;
   sandboxes?: SandboxDriver;
   budget?: VerificationBudget;
@@ -40,7 +41,7 @@ export function diskEstimate(objectBytes: number, sourceBytes: number): number {
 }
 
 export const createVerificationActivities = (deps: VerificationDeps) => {
-  const { catalog, key, logger } = deps;
+  const { catalog, keyring, logger } = deps;
   const outbox = createOutbox(deps);
 
   async function checkRoom(manifest: BackupManifest): Promise<void> {
@@ -103,7 +104,7 @@ export const createVerificationActivities = (deps: VerificationDeps) => {
           logger.info({ database: input.database, backupId: input.backupId, verificationId: input.verificationId, attempt: ctx.info.attempt }, 'verification started');
           const report = await verifyBackup({
             open: () => openBackupFromAny(sources, input.database, input.backupId, (storage, reason) => logger.warn({ backupId: input.backupId, storage, reason }, 'backup copy unreadable, trying the next storage'), recordedChecksums(backup)),
-            key,
+            key: keyring.resolve,
             sandboxes: deps.sandboxes,
             checkRoom,
             signal: ctx.cancellationSignal,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { Catalog } from '../lib/catalog/catalog.ts';
-import type { SecretKey } from '../lib/crypto/secret-key.ts';
+import type { Keyring } from '../lib/crypto/keyring.ts';
 import { HindsightError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
@@ -18,7 +18,8 @@ import { translated } from './failures.ts';
 
 export interface WalActivityDeps {
   catalog: Catalog;
-  key: SecretKey;
+  /** The current key encrypts; any key of the ring decrypts what it wrote (chosen by key id). */
+  keyring: Keyring;
   logger: Logger;
   /** Signals the running workflow so that its `status`/`progress` query is live. */
   progress?: { send(workflowId: string, runId: string, signal: 'reportProgress', report: object): Promise<void> };
@@ -50,7 +51,7 @@ function liveReport(deps: WalActivityDeps, everyMs: number) {
 
 /** The PITR archive: WAL streaming, base backups, and the settings they run by. */
 export const createWalActivities = (deps: WalActivityDeps) => {
-  const { catalog, key, logger } = deps;
+  const { catalog, keyring, logger } = deps;
   // Beside the sandbox root, not inside it: the spool is private to this worker's user, while the
   // sandbox root must belong to the user sandbox servers run as, and it is created by whoever comes first.
   const spoolRoot = deps.walSpoolDir ?? path.join(path.dirname(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes')), 'hindsight-wal-spool');
@@ -94,7 +95,8 @@ export const createWalActivities = (deps: WalActivityDeps) => {
         try {
           const result = await runWalReceiver({
             database: input.database, target, slot, spoolDir: path.join(spoolRoot, input.database), storageName: storage.name, driver: storage.driver,
-            key, catalog: catalog.wal, notify: notify(input.database), logger, partialIntervalMs: config.partialIntervalMs,
+            // A stream running through a rotation keeps the key it started with until its next run (at most an hour; still readable).
+            key: keyring.current(), catalog: catalog.wal, notify: notify(input.database), logger, partialIntervalMs: config.partialIntervalMs,
             slotMaxBytes: config.slotMaxBytes, signal: ctx.cancellationSignal, runForMs: input.runForMs, onStatus: report,
             settings: async () => {
               const now = await catalog.wal.config(input.database);
@@ -143,7 +145,7 @@ export const createWalActivities = (deps: WalActivityDeps) => {
         try {
           await storage.driver.sweepAbandonedWrites(objectKey, 0);
           const result = await streamBaseBackupToStorage({
-            database: input.database, label: `hindsight ${input.baseBackupId}`, target, serverMajor: identity.major, driver: storage.driver, objectKey, key,
+            database: input.database, label: `hindsight ${input.baseBackupId}`, target, serverMajor: identity.major, driver: storage.driver, objectKey, key: keyring.current(),
             signal: ctx.cancellationSignal, onProgress: (p) => report({ rawBytes: p.rawBytes, storedBytes: 0 }),
           });
           await catalog.wal.completeBaseBackup(input.baseBackupId, {

@@ -1,19 +1,20 @@
 /**
  * `hindsight decrypt <file> [--key <secret.key>] [--expect <object key>] [-o <out>]`: the
- * plaintext of an encrypted object, with the secret key alone (no catalog, no Temporal). The
+ * plaintext of an encrypted object, with the secret key alone (no catalog, no Temporal); without
+ * --key, the key the header names is taken from the keyring. The
  * identity in the object's header is printed on stderr, so that a person can see which backup a
  * file really is; with --expect, any other object is refused before a byte is written.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { DecryptStream, type BackupHeader } from '../lib/crypto/chunked-gcm.ts';
+import { DecryptStream, type BackupHeader, type DecryptionKey } from '../lib/crypto/chunked-gcm.ts';
 import { describeIdentity, identityForObjectKey } from '../lib/crypto/object-identity.ts';
-import { readSecretKey } from '../lib/crypto/secret-key.ts';
 import { printJson, UsageError } from './output.ts';
 
 export interface DecryptCommandOptions {
-  keyFile: string;
+  /** A key file's key, or the keyring's resolver (the key the header names). */
+  key: DecryptionKey;
   output?: string | undefined;
   /** The object's key in storage (`<database>/<backup id>[.dump.hsb]`, `pitr/…`) it must be. */
   expect?: string | undefined;
@@ -26,7 +27,7 @@ function describeHeader(header: BackupHeader): string {
 }
 
 export async function decryptCommand(file: string, options: DecryptCommandOptions): Promise<void> {
-  const key = await readSecretKey(options.keyFile);
+  const { key } = options;
   const expect = options.expect !== undefined ? identityForObjectKey(options.expect) : undefined;
   let header: BackupHeader | undefined;
   const decrypt = () => new DecryptStream(key, {

@@ -4,7 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { decryptCommand } from './decrypt.ts';
-import { loadConfig } from '../lib/config.ts';
+import { readSecretKey } from '../lib/crypto/secret-key.ts';
+import { loadConfig, type Config } from '../lib/config.ts';
+import { openKeyring } from '../lib/crypto/keyring.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
 import { createOperations } from '../services/operations.ts';
 import { createActorOperations, type ActorOperations } from '../services/actor-operations.ts';
@@ -19,6 +21,7 @@ import { backupRoleCommand, hookCommand, hookUsage, printBackupRoleOffer } from 
 import { notifierUsage, runDbOverdue, runNotifierCommand } from './notifiers.ts';
 import { pitrInputFromFlags, startPitrRestore, wantsPitrRestore } from './pitr-restore.ts';
 import { walFetchCommand } from './wal-fetch.ts';
+import { keyUsage, runKeyCommand } from './key.ts';
 import { pitrUsage, runPitrCommand } from './pitr.ts';
 import { createActorPitr } from '../services/actor-pitr.ts';
 import { createPitrOperations } from '../services/pitr.ts';
@@ -51,7 +54,8 @@ const usage = `usage: hindsight <command> [options] [--json]
   wal-fetch <wal file> <path> [--socket <path> | --database <name>]   restore_command (exit 1: not archived)
   doctor                                      checks the catalog, Temporal, workers, storages, tools and databases
   decrypt <file> [--key <secret.key>] [--expect <db>/<backup-id>] [-o <out>]
-                                              the pg_dump archive; names the backup the file is, refuses another with --expect
+                                              the pg_dump archive; names the backup the file is, refuses another with --expect;
+                                              without --key, the key the file names, from the keyring
   user create <email> (--owner | --role <role>) [--workspace <name>] [--name <display name>] [--password-file <file>]
   user list | user disable <email> | user enable <email>
   member add <email> <workspace> <owner|admin|editor|viewer>
@@ -61,7 +65,7 @@ const usage = `usage: hindsight <command> [options] [--json]
 
   The CLI acts as the local operator (every right, audited as cli:<os user>); --as <email> or
   HINDSIGHT_AS=<email> makes it act with that user's roles.
-${hookUsage}${notifierUsage}${pitrUsage}`;
+${keyUsage}${hookUsage}${notifierUsage}${pitrUsage}`;
 
 const { values: flags, positionals } = (() => {
   try {
@@ -154,6 +158,9 @@ async function withSession<T>(work: (s: Session) => Promise<T>): Promise<T> {
     await runtime.close();
   }
 }
+
+/** Every key of the installation, without the catalog: a backup file names the one it needs. */
+const keyringOf = (config: Config) => openKeyring({ currentFile: config.secretKeyFile, keysDir: config.keysDir, previousFiles: config.previousSecretKeyFiles });
 
 /** A storage configuration given inline as JSON or, to keep secrets out of shell history, as @file. */
 async function readConfigArgument(value: string, flag = '--config'): Promise<unknown> {
@@ -442,8 +449,12 @@ async function run(): Promise<void> {
       if (checks.some((c) => c.status === 'fail')) process.exitCode = 1;
       return;
     }
-    case 'decrypt':
-      return decryptCommand(need(sub, 'backup file'), { keyFile: flags.key ?? loadConfig().secretKeyFile, output: flags.output, expect: flags.expect, json });
+    case 'key':
+      return runKeyCommand(sub, { json, as: flags.as });
+    case 'decrypt': {
+      const key = flags.key ? await readSecretKey(flags.key) : keyringOf(loadConfig()).resolve;
+      return decryptCommand(need(sub, 'backup file'), { key, output: flags.output, expect: flags.expect, json });
+    }
     case 'user':
     case 'member':
     case 'workspace':

@@ -39,7 +39,7 @@ export async function walFetchCommand(file: string | undefined, destination: str
         const found = await source.find(file);
         if (!found) return EXIT_NOT_FOUND;
         await decodeWalObject({
-          driver: await source.driver(found.storageName), objectKey: found.objectKey, key: runtime.key, destination: path.resolve(destination),
+          driver: await source.driver(found.storageName), objectKey: found.objectKey, key: runtime.keyring.resolve, destination: path.resolve(destination),
           ...(found.padToSize !== undefined ? { padToSize: found.padToSize } : {}),
           ...(found.sha256 !== undefined ? { expectedSha256: found.sha256 } : {}),
         });

@@ -13,7 +13,10 @@ export const configSchema = z.object({
   TEMPORAL_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   HINDSIGHT_TASK_QUEUE: z.string().min(1).default('hindsight'),
+  /** The current secret key: what new backups, WAL, payloads and catalog secrets are encrypted with. */
   HINDSIGHT_SECRET_KEY_FILE: z.string().min(1).optional(),
+  /** Where every rotated key is kept as <key id>.key (default: keys/ beside the current key file). */
+  HINDSIGHT_KEYS_DIR: z.string().min(1).optional(),
   HINDSIGHT_WEB_PORT: port.default(3000),
   HINDSIGHT_WEB_HOST: z.string().default('127.0.0.1'),
   HINDSIGHT_META_PORT: port.default(54329),
@@ -57,6 +60,8 @@ export interface Config {
   temporalNamespace: string;
   taskQueue: string;
   secretKeyFile: string;
+  /** Earlier (and current) keys by id, written by `hindsight key rotate`; read by every decryption. */
+  keysDir: string;
   webPort: number;
   webHost: string;
   metaPort: number;
@@ -133,13 +138,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const raw = parsed.data;
   const dataDir = path.resolve(raw.HINDSIGHT_DATA_DIR);
+  const secretKeyFile = path.resolve(raw.HINDSIGHT_SECRET_KEY_FILE ?? path.join(dataDir, 'secret.key'));
   return {
     dataDir,
     databaseUrl: raw.DATABASE_URL,
     temporalAddress: raw.TEMPORAL_ADDRESS,
     temporalNamespace: raw.TEMPORAL_NAMESPACE,
     taskQueue: raw.HINDSIGHT_TASK_QUEUE,
-    secretKeyFile: path.resolve(raw.HINDSIGHT_SECRET_KEY_FILE ?? path.join(dataDir, 'secret.key')),
+    secretKeyFile,
+    keysDir: path.resolve(raw.HINDSIGHT_KEYS_DIR ?? path.join(path.dirname(secretKeyFile), 'keys')),
     webPort: raw.HINDSIGHT_WEB_PORT,
     webHost: raw.HINDSIGHT_WEB_HOST,
     metaPort: raw.HINDSIGHT_META_PORT,

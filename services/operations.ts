@@ -81,7 +81,8 @@ async function testDriver(name: string, config: StorageConfig) {
 
 /** What the CLI, the console and the API do, over the catalog and Temporal. */
 export function createOperations(runtime: Runtime, temporal: Client) {
-  const { catalog, config, key } = runtime;
+  // Keys are read from the keyring at each use: a rotation is picked up without a restart.
+  const { catalog, config, keyring } = runtime;
 
   async function ensureHealthMonitor(database: string): Promise<void> {
     const input: HealthMonitorInput = { database };
@@ -182,7 +183,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
       const closeAll = () => Promise.all(sources.map((src) => src.driver.close?.().catch(() => undefined))).then(() => undefined);
       try {
         const opened = await openBackupFromAny(sources, backup.databaseName, backupId, options.onFallback, recordedChecksums(backup));
-        const stream = downloadStream(opened, key, { decrypt: options.decrypt });
+        const stream = downloadStream(opened, keyring.resolve, { decrypt: options.decrypt });
         stream.once('close', () => void closeAll());
         const fileName = `${backup.databaseName}-${backupId}${options.decrypt ? '.dump' : '.dump.hsb'}`;
         return { stream, fileName, storageName: opened.storageName, sizeBytes: options.decrypt ? opened.manifest.dump.sizeBytes : opened.manifest.object.sizeBytes };
@@ -330,7 +331,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
         // The password never enters workflow history in clear: it is sealed with the secret key.
         const target = parsePgUrl(options.to.url);
         const url = describeTarget(target) + (target.sslmode ? `?sslmode=${target.sslmode}` : '');
-        to = target.password ? { url, sealedPassword: seal(key, target.password, RESTORE_PASSWORD_CONTEXT) } : { url };
+        to = target.password ? { url, sealedPassword: seal(keyring.current(), target.password, RESTORE_PASSWORD_CONTEXT) } : { url };
       } else {
         to = { database: options.to.database };
       }

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { createCatalog, createCatalogPool, type Catalog } from '../lib/catalog/catalog.ts';
 import { migrate } from '../lib/catalog/migrate.ts';
 import type { Config } from '../lib/config.ts';
-import { loadOrCreateSecretKey, readSecretKey, type SecretKey } from '../lib/crypto/secret-key.ts';
+import { openKeyring, type Keyring } from '../lib/crypto/keyring.ts';
+import { loadOrCreateSecretKey, type SecretKey } from '../lib/crypto/secret-key.ts';
 import { HindsightError } from '../lib/errors.ts';
 import type { PgTarget } from '../lib/pg/connection.ts';
 
@@ -32,17 +33,20 @@ export async function catalogTarget(config: Config): Promise<PgTarget | string> 
 
 export interface Runtime {
   config: Config;
-  key: SecretKey;
-  /** Earlier secret keys (HINDSIGHT_PREVIOUS_SECRET_KEY_FILES): they still decrypt what they sealed. */
-  previousKeys: SecretKey[];
+  /** Every key of the installation: the current one encrypts, any of them decrypts what it wrote. */
+  keyring: Keyring;
+  /** The current key, as of now (a rotation by another process is picked up on the next read). */
+  readonly key: SecretKey;
+  /** The other keys (keys dir and HINDSIGHT_PREVIOUS_SECRET_KEY_FILES): they still decrypt what they sealed. */
+  readonly previousKeys: SecretKey[];
   catalog: Catalog;
   close(): Promise<void>;
 }
 
-/** Opens the secret key and the catalog, applying pending migrations. */
+/** Opens the keyring and the catalog, applying pending migrations. */
 export async function openRuntime(config: Config, options: { createKey?: boolean; migrate?: boolean } = {}): Promise<Runtime> {
-  const key = options.createKey ? (await loadOrCreateSecretKey(config.secretKeyFile)).key : await readSecretKey(config.secretKeyFile);
-  const previousKeys = await Promise.all(config.previousSecretKeyFiles.map((file) => readSecretKey(file)));
+  if (options.createKey) await loadOrCreateSecretKey(config.secretKeyFile, config.keysDir);
+  const keyring = openKeyring({ currentFile: config.secretKeyFile, keysDir: config.keysDir, previousFiles: config.previousSecretKeyFiles });
   const pool = createCatalogPool(await catalogTarget(config));
   try {
     if (options.migrate !== false) await migrate(pool);
@@ -54,6 +58,11 @@ export async function openRuntime(config: Config, options: { createKey?: boolean
     }
     throw error;
   }
-  const catalog = createCatalog(pool, key);
-  return { config, key, previousKeys, catalog, close: () => catalog.close() };
+  const catalog = createCatalog(pool, keyring);
+  return {
+    config, keyring, catalog,
+    get key() { return keyring.current(); },
+    get previousKeys() { return keyring.entries().filter((e) => !e.current).map((e) => e.key); },
+    close: () => catalog.close(),
+  };
 }

@@ -2,11 +2,16 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter, type DataConverter, type LoadedDataConverter } from '@temporalio/common';
 import type { Config } from '../lib/config.ts';
+import type { Keyring } from '../lib/crypto/keyring.ts';
 import type { SecretKey } from '../lib/crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 import { EncryptionCodec } from './codec.ts';
 import { failureConverter } from './failure-converter.ts';
+import { KeyringCodec } from './keyring-codec.ts';
 import { temporalTls } from './tls.ts';
+
+/** The keys a codec uses: fixed ones, or a keyring that follows rotations. */
+export type CodecKeys = { key: SecretKey; previousKeys: SecretKey[]; keyring?: Keyring };
 
 const failureConverterPath = fileURLToPath(new URL('./failure-converter.ts', import.meta.url));
 
@@ -22,18 +27,18 @@ const failureConverterPath = fileURLToPath(new URL('./failure-converter.ts', imp
  * workflow bundle needs a module to load), a Client sees `payloadConverter` and takes the converters
  * as they are, without require()-ing a TypeScript file (which the `hindsight` command could not).
  */
-export function hindsightDataConverter(keys: { key: SecretKey; previousKeys: SecretKey[] }): DataConverter & LoadedDataConverter {
+export function hindsightDataConverter(keys: CodecKeys): DataConverter & LoadedDataConverter {
   return {
     payloadConverter: defaultPayloadConverter,
     failureConverter,
     failureConverterPath,
-    payloadCodecs: [new EncryptionCodec(keys.key, keys.previousKeys, { plaintext: 'refuse' })],
+    payloadCodecs: [keys.keyring ? new KeyringCodec(keys.keyring, 'refuse') : new EncryptionCodec(keys.key, keys.previousKeys, { plaintext: 'refuse' })],
   };
 }
 
 export async function connectTemporalClient(
   config: Pick<Config, 'temporalAddress' | 'temporalNamespace' | 'temporalTls'>,
-  keys: { key: SecretKey; previousKeys: SecretKey[] },
+  keys: CodecKeys,
 ): Promise<Client> {
   const tls = temporalTls(config);
   try {

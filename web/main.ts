@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../lib/config.ts';
-import { EncryptionCodec } from '../temporal/codec.ts';
+import { KeyringCodec } from '../temporal/keyring-codec.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const temporal = await connectTemporalClient(config, runtime);
   const services = createConsoleServices(runtime, createOperations(runtime, temporal));
   const token = config.codecTokenFile ? (await readFile(config.codecTokenFile, 'utf8')).trim() : undefined;
-  const codec = { codec: new EncryptionCodec(runtime.key, runtime.previousKeys, { plaintext: 'pass' }), token, corsOrigin: config.codecCorsOrigin };
+  const codec = { codec: new KeyringCodec(runtime.keyring, 'pass'), token, corsOrigin: config.codecCorsOrigin };
   const server = await startWebServer({ services, codec, host: config.webHost, port: config.webPort, publicUrl: config.publicUrlSetting, metricsToken: config.metricsToken, log: (msg) => logger.info(msg) });
   const stopPurge = startAuditPurge(services.access, config.auditRetentionDays, (msg) => logger.info(msg));
   if (token) logger.info(`codec endpoint on ${server.url}/codec for ${config.codecCorsOrigin}`);

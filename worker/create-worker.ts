@@ -77,7 +77,7 @@ export async function createHindsightWorker(
   const sandboxes = createSandboxDriver({ root: budget.sandboxRoot, cpus: budget.maxCpu, memoryMb: budget.maxRamMb });
   const verificationBudget: VerificationBudget = { maxDiskBytes: budget.maxDiskGb * 1e9, sandboxRoot: budget.sandboxRoot };
   const activities = createActivities({
-    catalog: runtime.catalog, key: runtime.key, logger, progress, sandboxes, budget: verificationBudget,
+    catalog: runtime.catalog, keyring: runtime.keyring, logger, progress, sandboxes, budget: verificationBudget,
     signalVerifier: (database, request) => signalVerifier(client, config.taskQueue, database, request),
     publicUrl: config.publicUrl,
     walSpoolDir: config.walSpoolDir,

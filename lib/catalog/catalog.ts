@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { HindsightError } from '../errors.ts';
 import { seal, unseal } from '../crypto/sealed.ts';
-import type { SecretKey } from '../crypto/secret-key.ts';
+import type { Keyring } from '../crypto/keyring.ts';
 import type { PgTarget } from '../pg/connection.ts';
 import type { TableRowCount, RowCountMismatch } from '../pg/row-counts.ts';
 import { createAccessStore } from './access.ts';
@@ -9,6 +9,7 @@ import { createHealthStore } from './health.ts';
 import { createHookStore, type JobWarning } from './hooks.ts';
 import { createVerificationStore } from './verifications.ts';
 import { createNotifierStore } from './notifiers.ts';
+import { sealedContexts } from './sealed-columns.ts';
 import { createWalStore } from './wal.ts';
 import { joinSecrets, splitSecrets, storageConfigSchema, type StorageConfig } from '../storage/index.ts';
 
@@ -189,9 +190,9 @@ async function insertDestinations(client: pg.PoolClient, databaseId: number, sto
 }
 
 /** The metadata database. Secrets are sealed with the secret key before they reach a row. */
-export function createCatalog(pool: pg.Pool, key: SecretKey) {
-  const passwordContext = (name: string) => `database:${name}:password`;
-  const storageSecretsContext = (name: string) => `storage:${name}:secrets`;
+export function createCatalog(pool: pg.Pool, keys: Keyring) {
+  const passwordContext = sealedContexts.databasePassword;
+  const storageSecretsContext = sealedContexts.storageSecrets;
 
   async function storageIdsOf(names: string[]): Promise<number[]> {
     if (names.length === 0) throw new HindsightError('bad_input', 'at least one storage is required');
@@ -207,8 +208,8 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
     health: createHealthStore(pool),
     hooks: createHookStore(pool),
     access: createAccessStore(pool),
-    notifiers: createNotifierStore(pool, key),
-    wal: createWalStore(pool, key),
+    notifiers: createNotifierStore(pool, keys),
+    wal: createWalStore(pool, keys),
 
     async close(): Promise<void> {
       await pool.end();
@@ -218,7 +219,7 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
     async upsertStorage(name: string, config: StorageConfig, workspaceId = 1): Promise<StorageRecord> {
       const parsed = storageConfigSchema.parse(config);
       const { settings, secrets } = splitSecrets(parsed);
-      const sealed = Object.keys(secrets).length > 0 ? seal(key, JSON.stringify(secrets), storageSecretsContext(name)) : null;
+      const sealed = Object.keys(secrets).length > 0 ? seal(keys.current(), JSON.stringify(secrets), storageSecretsContext(name)) : null;
       await pool.query(
         `insert into storages (name, type, config, sealed_secrets, workspace_id) values ($1, $2, $3, $4, $5)
          on conflict (name) do update set type = excluded.type, config = excluded.config, sealed_secrets = excluded.sealed_secrets`,
@@ -238,7 +239,7 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
       const { rows } = await pool.query('select * from storages where name = $1', [name]);
       const row = rows[0];
       if (!row) throw new HindsightError('not_found', `storage "${name}" does not exist (hindsight storage list shows the configured ones)`);
-      const secrets = row.sealed_secrets ? JSON.parse(unseal(key, row.sealed_secrets, storageSecretsContext(name))) as Record<string, unknown> : {};
+      const secrets = row.sealed_secrets ? JSON.parse(unseal(keys.resolve, row.sealed_secrets, storageSecretsContext(name))) as Record<string, unknown> : {};
       const parsed = storageConfigSchema.safeParse(joinSecrets(row.config, secrets));
       if (!parsed.success) {
         throw new HindsightError('bad_input', `storage "${name}" has an invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')} (update it with hindsight storage add)`);
@@ -268,7 +269,7 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
 
     async addDatabase(input: NewDatabase): Promise<DatabaseRecord> {
       const storageIds = await storageIdsOf(input.storageNames);
-      const sealed = input.target.password !== undefined ? seal(key, input.target.password, passwordContext(input.name)) : null;
+      const sealed = input.target.password !== undefined ? seal(keys.current(), input.target.password, passwordContext(input.name)) : null;
       const client = await pool.connect();
       try {
         await client.query('begin');
@@ -332,7 +333,7 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
 
     /** Switches the role backups connect as (e.g. to a read-only one); the password is sealed like the URL's. */
     async setDatabaseRole(name: string, user: string, password: string | undefined): Promise<void> {
-      const sealed = password !== undefined ? seal(key, password, passwordContext(name)) : null;
+      const sealed = password !== undefined ? seal(keys.current(), password, passwordContext(name)) : null;
       const result = await pool.query('update databases set username = $2, sealed_password = $3 where name = $1', [name, user, sealed]);
       if (result.rowCount === 0) throw new HindsightError('not_found', `database "${name}" is not registered`);
     },
@@ -372,7 +373,7 @@ export function createCatalog(pool: pg.Pool, key: SecretKey) {
         port: row.port,
         database: row.dbname,
         user: row.username,
-        password: row.sealed_password ? unseal(key, row.sealed_password, passwordContext(name)) : undefined,
+        password: row.sealed_password ? unseal(keys.resolve, row.sealed_password, passwordContext(name)) : undefined,
         sslmode: row.sslmode ?? undefined,
       };
     },

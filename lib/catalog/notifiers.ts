@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { seal, unseal } from '../crypto/sealed.ts';
-import type { SecretKey } from '../crypto/secret-key.ts';
+import type { Keyring } from '../crypto/keyring.ts';
+import { sealedContexts } from './sealed-columns.ts';
 import { HindsightError } from '../errors.ts';
 import {
   defaultNotifierEvents, describeNotifier, joinNotifierSecrets, notifierConfigSchema, splitNotifierSecrets,
@@ -91,11 +92,11 @@ const notFound = (name: string) => new HindsightError('not_found', `notifier "${
  * Notifiers, their attachment to databases and the deliveries of the outbox (`notifications`).
  * A notification is planned once: one delivery row per notifier that should hear of it.
  */
-export function createNotifierStore(pool: pg.Pool, key: SecretKey) {
-  const secretsContext = (name: string) => `notifier:${name}:secrets`;
+export function createNotifierStore(pool: pg.Pool, keys: Keyring) {
+  const secretsContext = sealedContexts.notifierSecrets;
 
   function unsealConfig(row: { name: string; config: Record<string, unknown>; sealed_secrets: string | null }): NotifierConfig {
-    const secrets = row.sealed_secrets ? JSON.parse(unseal(key, row.sealed_secrets, secretsContext(row.name))) as Record<string, unknown> : {};
+    const secrets = row.sealed_secrets ? JSON.parse(unseal(keys.resolve, row.sealed_secrets, secretsContext(row.name))) as Record<string, unknown> : {};
     const parsed = notifierConfigSchema.safeParse(joinNotifierSecrets(row.config, secrets));
     if (!parsed.success) {
       throw new HindsightError('bad_input', `notifier "${row.name}" has an invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')} (save it again with hindsight notifier add)`);
@@ -107,7 +108,7 @@ export function createNotifierStore(pool: pg.Pool, key: SecretKey) {
     /** Saves a notifier (the config already validated); a new one hears the default events. */
     async upsert(name: string, config: NotifierConfig, events?: NotificationEvent[], workspaceId = 1): Promise<NotifierRecord> {
       const { settings, secrets } = splitNotifierSecrets(config);
-      const sealed = Object.keys(secrets).length > 0 ? seal(key, JSON.stringify(secrets), secretsContext(name)) : null;
+      const sealed = Object.keys(secrets).length > 0 ? seal(keys.current(), JSON.stringify(secrets), secretsContext(name)) : null;
       await pool.query(
         `insert into notifiers (name, type, config, sealed_secrets, summary, events, workspace_id) values ($1, $2, $3, $4, $5, $6, $8)
          on conflict (name) do update set type = excluded.type, config = excluded.config, sealed_secrets = excluded.sealed_secrets,

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { seal, unseal } from '../crypto/sealed.ts';
-import type { SecretKey } from '../crypto/secret-key.ts';
+import type { Keyring } from '../crypto/keyring.ts';
+import { sealedContexts } from './sealed-columns.ts';
 import { HindsightError } from '../errors.ts';
 import { parsePgUrl, type PgTarget } from '../pg/connection.ts';
 import type { Lsn } from '../wal/lsn.ts';
@@ -123,8 +124,8 @@ export interface SegmentUpload {
 }
 
 /** The WAL archive and base backups of PITR-enabled databases. */
-export function createWalStore(pool: pg.Pool, key: SecretKey) {
-  const baseUrlContext = (name: string) => `database:${name}:base_backup_url`;
+export function createWalStore(pool: pg.Pool, keys: Keyring) {
+  const baseUrlContext = sealedContexts.databaseBaseBackupUrl;
 
   async function databaseId(name: string): Promise<number> {
     const { rows } = await pool.query('select id from databases where name = $1', [name]);
@@ -167,7 +168,7 @@ export function createWalStore(pool: pg.Pool, key: SecretKey) {
       if (settings.agent !== undefined) set('agent', settings.agent);
       if (settings.baseBackupUrl !== undefined) {
         if (settings.baseBackupUrl !== null) parsePgUrl(settings.baseBackupUrl);
-        set('sealed_base_backup_url', settings.baseBackupUrl === null ? null : seal(key, settings.baseBackupUrl, baseUrlContext(database)));
+        set('sealed_base_backup_url', settings.baseBackupUrl === null ? null : seal(keys.current(), settings.baseBackupUrl, baseUrlContext(database)));
       }
       if (sets.length > 0) await pool.query(`update databases set ${sets.join(', ')} where id = $1`, values);
       return store.config(database);
@@ -178,7 +179,7 @@ export function createWalStore(pool: pg.Pool, key: SecretKey) {
       const { rows } = await pool.query('select sealed_base_backup_url from databases where name = $1', [database]);
       if (!rows[0]) throw new HindsightError('not_found', `database "${database}" is not registered`);
       const sealed = rows[0].sealed_base_backup_url as string | null;
-      return sealed ? parsePgUrl(unseal(key, sealed, baseUrlContext(database))) : null;
+      return sealed ? parsePgUrl(unseal(keys.resolve, sealed, baseUrlContext(database))) : null;
     },
 
     /**

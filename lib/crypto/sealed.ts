@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { HindsightError } from '../errors.ts';
+import type { KeyResolver } from './chunked-gcm.ts';
 import type { SecretKey } from './secret-key.ts';
 
 /**
@@ -22,11 +23,19 @@ export function seal(key: SecretKey, plaintext: string, context: string): string
   return `${version}.${key.id}.${Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64')}`;
 }
 
-export function unseal(key: SecretKey, sealed: string, context: string): string {
+/** The key id a sealed value names, without opening it (`hindsight key list` counts them). */
+export function sealedKeyId(sealed: string): string | undefined {
+  const [v, keyId, payload] = sealed.split('.');
+  return v === version && keyId && payload ? keyId : undefined;
+}
+
+/** Opens a sealed value with the key it names: one key, or a keyring's resolver after rotations. */
+export function unseal(keys: SecretKey | KeyResolver, sealed: string, context: string): string {
   const [v, keyId, payload] = sealed.split('.');
   if (v !== version || !keyId || !payload) {
     throw new HindsightError('integrity', `sealed secret for ${context} is malformed`);
   }
+  const key = typeof keys === 'function' ? keys(keyId) : keys;
   if (keyId !== key.id) {
     throw new HindsightError('access_denied', `secret for ${context} was sealed with key ${keyId}, but the secret key in use is ${key.id}: use the secret.key this catalog was created with`);
   }
@@ -40,4 +49,9 @@ export function unseal(key: SecretKey, sealed: string, context: string): string 
   } catch {
     throw new HindsightError('integrity', `sealed secret for ${context} failed authentication (tampered, or sealed for another record)`);
   }
+}
+
+/** The same secret sealed under another key (a rotation); the context stays bound to it. */
+export function reseal(keys: SecretKey | KeyResolver, to: SecretKey, sealed: string, context: string): string {
+  return seal(to, unseal(keys, sealed, context), context);
 }

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { access, chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import type { KeyResolver } from '../crypto/chunked-gcm.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { stderrTail, waitForExit } from '../backup/child-process.ts';
@@ -64,7 +65,7 @@ export async function emptyDirectory(dir: string): Promise<void> {
 export async function extractBaseBackup(options: {
   driver: StorageDriver;
   objectKey: string;
-  key: SecretKey;
+  key: SecretKey | KeyResolver;
   dataDir: string;
   /** The catalog's SHA-256 of the tar: a mismatch fails the restore (the caller empties the directory). */
   expectedSha256?: string | null;

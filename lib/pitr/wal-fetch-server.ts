@@ -10,6 +10,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { KeyResolver } from '../crypto/chunked-gcm.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -27,7 +28,7 @@ export type WalFetchReply = { status: 'ok'; kind: string } | { status: 'not_foun
 
 export async function startWalFetchServer(options: {
   source: WalSource;
-  key: SecretKey;
+  key: SecretKey | KeyResolver;
   dataDir: string;
   logger: Logger;
   signal?: AbortSignal;

@@ -4,6 +4,7 @@ import { ByteMeter } from '../backup/byte-meter.ts';
 import { restoreFailure, runPgRestore } from '../backup/restore.ts';
 import type { BackupManifest } from '../backup/manifest.ts';
 import type { OpenedBackup } from '../backup/sources.ts';
+import type { KeyResolver } from '../crypto/chunked-gcm.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, quoteIdent, type PgTarget } from '../pg/connection.ts';
@@ -14,7 +15,7 @@ import { emptyReport, type TableComparison, type VerificationReport, type Verifi
 export interface VerifyOptions {
   /** Opens the backup afresh from the first storage that has it (called once per read). */
   open(): Promise<OpenedBackup>;
-  key: SecretKey;
+  key: SecretKey | KeyResolver;
   sandboxes: SandboxDriver;
   /** Refuses (throws) when the sandbox would not fit the agent's disk budget. */
   checkRoom?: (manifest: BackupManifest) => Promise<void>;

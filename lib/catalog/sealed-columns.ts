@@ -1,0 +1,84 @@
+import type pg from 'pg';
+import type { KeyResolver } from '../crypto/chunked-gcm.ts';
+import { reseal, sealedKeyId } from '../crypto/sealed.ts';
+import type { SecretKey } from '../crypto/secret-key.ts';
+import { HindsightError } from '../errors.ts';
+
+/**
+ * Every catalog column that holds a sealed secret, with the context its values are bound to (the
+ * record's name, authenticated as associated data). The stores seal and open with these contexts,
+ * and a key rotation re-seals exactly these columns: one list, so the two cannot drift.
+ */
+export const sealedContexts = {
+  databasePassword: (name: string) => `database:${name}:password`,
+  databaseBaseBackupUrl: (name: string) => `database:${name}:base_backup_url`,
+  storageSecrets: (name: string) => `storage:${name}:secrets`,
+  notifierSecrets: (name: string) => `notifier:${name}:secrets`,
+};
+
+interface SealedColumn {
+  table: string;
+  column: string;
+  context: (name: string) => string;
+}
+
+export const SEALED_COLUMNS: readonly SealedColumn[] = [
+  { table: 'databases', column: 'sealed_password', context: sealedContexts.databasePassword },
+  { table: 'databases', column: 'sealed_base_backup_url', context: sealedContexts.databaseBaseBackupUrl },
+  { table: 'storages', column: 'sealed_secrets', context: sealedContexts.storageSecrets },
+  { table: 'notifiers', column: 'sealed_secrets', context: sealedContexts.notifierSecrets },
+];
+
+const label = (c: SealedColumn) => `${c.table}.${c.column}`;
+
+/**
+ * A `sealed_*` column that this list does not know would keep its old key after a rotation and
+ * become unreadable once that key is retired: the rotation refuses to start instead.
+ */
+export async function refuseUnknownSealedColumns(client: pg.ClientBase | pg.Pool): Promise<void> {
+  const { rows } = await client.query<{ t: string; c: string }>(
+    `select table_name as t, column_name as c from information_schema.columns
+      where table_schema = current_schema() and column_name like 'sealed\\_%'`,
+  );
+  const known = new Set(SEALED_COLUMNS.map(label));
+  const unknown = rows.map((r) => `${r.t}.${r.c}`).filter((c) => !known.has(c));
+  if (unknown.length > 0) {
+    throw new HindsightError('conflict', `the catalog has sealed columns ${unknown.join(', ')} that key rotation does not know: add them to SEALED_COLUMNS in lib/catalog/sealed-columns.ts before rotating`);
+  }
+}
+
+/**
+ * Re-seals every catalog secret under `to`, in the caller's transaction. The tables are locked
+ * against writers first, so no secret sealed meanwhile under the old key escapes the rotation.
+ * Returns how many values each column held.
+ */
+export async function resealCatalogSecrets(client: pg.ClientBase, keys: KeyResolver, to: SecretKey): Promise<Record<string, number>> {
+  await refuseUnknownSealedColumns(client);
+  const tables = [...new Set(SEALED_COLUMNS.map((c) => c.table))];
+  await client.query(`lock table ${tables.join(', ')} in share row exclusive mode`);
+  const counts: Record<string, number> = {};
+  for (const column of SEALED_COLUMNS) {
+    const { rows } = await client.query<{ id: string; name: string; sealed: string }>(
+      `select id::text as id, name, ${column.column} as sealed from ${column.table} where ${column.column} is not null order by id`,
+    );
+    for (const row of rows) {
+      const value = reseal(keys, to, row.sealed, column.context(row.name));
+      await client.query(`update ${column.table} set ${column.column} = $2 where id = $1`, [row.id, value]);
+    }
+    counts[label(column)] = rows.length;
+  }
+  return counts;
+}
+
+/** How many catalog secrets each key id seals: a key still counted here is still needed. */
+export async function sealedSecretsByKey(pool: pg.Pool): Promise<Map<string, number>> {
+  const byKey = new Map<string, number>();
+  for (const column of SEALED_COLUMNS) {
+    const { rows } = await pool.query<{ sealed: string }>(`select ${column.column} as sealed from ${column.table} where ${column.column} is not null`);
+    for (const { sealed } of rows) {
+      const id = sealedKeyId(sealed) ?? '(malformed)';
+      byKey.set(id, (byKey.get(id) ?? 0) + 1);
+    }
+  }
+  return byKey;
+}
