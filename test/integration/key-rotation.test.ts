@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { decodeHeader } from '../../lib/crypto/chunked-gcm.ts';
 
-/** Enough bytes for any header: 50 fixed, 2 of length, the identity (at most 1 KiB). */
-const HEADER_BYTES = 4096;
+/** Enough bytes for any header: 50 fixed, 2 of length, the identity (at most 4 KiB). */
+const HEADER_BYTES = 8192;
 import { keyFileIn } from '../../lib/crypto/keyring.ts';
 import { sealedKeyId } from '../../lib/crypto/sealed.ts';
 import { notifierConfigSchema } from '../../lib/notify/config.ts';
