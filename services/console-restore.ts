@@ -512,7 +512,7 @@ export function createConsoleSetupServices(deps: ConsoleSetupDeps): ConsoleSetup
     async testStorageConfig(ref, name, raw, workspaceId = DEFAULT_WORKSPACE_ID) {
       const actor = asActor(ref);
       // Testing a configuration reaches out to whatever it names: only those who may add one may.
-      await authz.authorize(actor, workspaceId, 'storage.create', { type: 'workspace', name: String(workspaceId) });
+      await deps.operationsFor(actor).authorizeStorageTest(name || 'new-storage', raw, workspaceId);
       return storageCheck(await testConfig(name || 'new-storage', raw));
     },
 
