@@ -53,6 +53,7 @@ const usage = `usage: hindsight <command> [options] [--json]
   doctor                                      checks the catalog, Temporal, workers, storages, tools and databases
   decrypt <file> [--key <secret.key>] [-o <out>]   writes the pg_dump archive (pg_restore reads it)
   user create <email> (--owner | --role <role>) [--workspace <name>] [--name <display name>] [--password-file <file>]
+                                              --owner: owner of the workspace and of the installation
   user list | user disable <email> | user enable <email>
   member add <email> <workspace> <owner|admin|editor|viewer>
   member remove <email> <workspace>

@@ -190,7 +190,7 @@ describe('rclone storage driver', () => {
     assert.match(remoteProblem(':alias,remote=/var/lib:x') ?? '', /backend "alias"/);
     assert.match(remoteProblem(":sftp,host=example.org,ssh='sh -c evil':x") ?? '', /parameter "ssh" can run a program/);
     assert.match(remoteProblem('offsite,env_auth=true:bucket') ?? '', /parameter "env_auth"/, 'a named remote\'s overrides count too');
-    assert.match(remoteProblem(':webdav,url=https://x,bearer-token-command=id:x') ?? '', /parameter "bearer_token_command"/);
+    assert.match(remoteProblem(":webdav,url='https://x',bearer-token-command=id:x") ?? '', /parameter "bearer_token_command"/);
     assert.ok(!(remoteProblem(':s3,secret_access_key=TOPSECRETVALUE,shared_credentials_file=/root/.aws/credentials:b') ?? '').includes('TOPSECRETVALUE'), 'values are never repeated');
   });
 
