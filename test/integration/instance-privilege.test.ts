@@ -172,6 +172,9 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
     const inside = await saveStorage('blue-admin@example.org', 'blue-disk', { type: 'local', path: path.join(blueRoot, 'nightly') }, { workspace: 'blue' });
     assert.equal(inside.status, 201, JSON.stringify(inside.body));
     assert.ok(existsSync(path.join(blueRoot, 'nightly')), 'the connection test wrote inside the root');
+    // The console's storages page tells the admin where, and the instance owner that anywhere will do.
+    assert.deepEqual((await app.services.setup.storages(await actor('blue-admin@example.org'))).workspaces.map((w) => [w.name, w.localRoot]), [['blue', blueRoot]]);
+    assert.ok((await app.services.setup.storages(await actor(CONSOLE_OWNER.email))).workspaces.every((w) => w.localRoot === null));
     // The console's "test before saving" is held to the same rule.
     await assert.rejects(app.services.setup.testStorageConfig(await actor('blue-admin@example.org'), 'probe', { type: 'local', path: outside }, (await platform.runtime.catalog.access.findWorkspace('blue'))!.id),
       (e: Error & { kind?: string }) => e.kind === 'forbidden' && /outside the storage root/.test(e.message));
