@@ -98,6 +98,14 @@ export async function runAccessCommand(positionals: string[], flags: AccessFlags
         else process.stdout.write(`user "${user.email}" ${sub === 'disable' ? 'disabled (its sessions are closed)' : 'enabled'}\n`);
         return;
       }
+      if (sub === 'instance-owner') {
+        const email = need(arg, 'email', usage);
+        const revoke = extra === 'off';
+        const user = await access.setInstanceOwner(actor, email, !revoke);
+        if (json) printJson(user);
+        else process.stdout.write(`user "${user.email}" ${revoke ? 'no longer owns' : 'now owns'} the installation\n`);
+        return;
+      }
       throw new UsageError(`unknown command: user ${sub ?? ''}\n${usage}`);
     }
     case 'member': {

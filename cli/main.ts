@@ -55,6 +55,7 @@ const usage = `usage: hindsight <command> [options] [--json]
   user create <email> (--owner | --role <role>) [--workspace <name>] [--name <display name>] [--password-file <file>]
                                               --owner: owner of the workspace and of the installation
   user list | user disable <email> | user enable <email>
+  user instance-owner <email> [off]           grants (or with "off" takes) ownership of the installation
   member add <email> <workspace> <owner|admin|editor|viewer>
   member remove <email> <workspace>
   workspace create <name> | workspace list

@@ -236,6 +236,20 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
       return updated;
     },
 
+    /** Grants or takes the installation's ownership; only the instance owner or the operator may. */
+    async setInstanceOwner(actor: Actor, email: string, instanceOwner: boolean): Promise<UserRecord> {
+      const user = await store.findUserByEmail(String(email));
+      if (!user) throw notFound({ type: 'user', name: email });
+      const target = { type: 'user', name: user.email };
+      if (!isInstanceLevel(actor)) {
+        await authz.audit(actor, { workspaceId: null, action: 'user.instanceOwner', target, outcome: 'denied', detail: 'only the instance owner may change who owns the instance' });
+        throw new HindsightError('forbidden', 'an instance owner may run programs on the shared worker: only the instance owner (or the CLI\'s local operator) may grant or take it');
+      }
+      await store.setInstanceOwner(user.id, instanceOwner);
+      await authz.audit(actor, { workspaceId: null, action: 'user.instanceOwner', target, outcome: 'ok', before: { instanceOwner: user.instanceOwner }, after: { instanceOwner } });
+      return { ...(await store.getUser(user.email)) };
+    },
+
     async setMember(actor: Actor, email: string, workspaceName: string, rawRole: string): Promise<void> {
       const role = parseOrThrow(roleSchema, rawRole, 'role');
       const workspace = await workspaceFor(actor, workspaceName);

@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createActorOperations } from '../../services/actor-operations.ts';
 import { operatorActor, type Actor } from '../../services/authz.ts';
 import { CONSOLE_OWNER, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 
+const run = promisify(execFile);
+const cli = path.resolve('bin/hindsight.mjs');
 const PASSWORD = 'correct horse battery staple';
 const VAULT_CONFIG = '[vault]\ntype = local\n';
 
@@ -188,6 +192,19 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
     assert.equal(kept.status, 201, JSON.stringify(kept.body));
     const moved = await saveStorage('admin@example.org', 'nas', { type: 'local', path: path.join(platform.dir, 'elsewhere') }, { skipCheck: true });
     assert.equal(moved.status, 403, JSON.stringify(moved.body));
+  });
+
+  it('the CLI\'s operator grants ownership of the installation; a workspace owner acting through the CLI may not', async () => {
+    const env = { ...process.env, ...platform.configEnv };
+    const hookSet = ['hook', 'set', '--workspace', 'blue', 'pre_backup', '--script', 'exit 0'];
+    await assert.rejects(run(process.execPath, [cli, ...hookSet], { env: { ...env, HINDSIGHT_AS: 'blue-owner@example.org' } }), /only the instance owner may set them/);
+    await assert.rejects(run(process.execPath, [cli, 'user', 'instance-owner', 'blue-owner@example.org'], { env: { ...env, HINDSIGHT_AS: 'blue-owner@example.org' } }), /only the instance owner .* may grant or take it/);
+    await run(process.execPath, [cli, 'user', 'instance-owner', 'blue-owner@example.org'], { env });
+    await run(process.execPath, [cli, ...hookSet], { env: { ...env, HINDSIGHT_AS: 'blue-owner@example.org' } });
+    const blue = (await platform.runtime.catalog.access.findWorkspace('blue'))!;
+    assert.deepEqual((await platform.runtime.catalog.hooks.forWorkspace(blue.id)).map((h) => [h.kind, h.script, h.updatedBy]), [['pre_backup', 'exit 0', 'blue-owner@example.org']]);
+    await run(process.execPath, [cli, 'user', 'instance-owner', 'blue-owner@example.org', 'off'], { env });
+    assert.equal((await actor('blue-owner@example.org') as { instanceOwner: boolean }).instanceOwner, false);
   });
 
   it('an instance owner\'s API token holds the privilege only when made with the owner role', async () => {
