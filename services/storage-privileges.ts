@@ -1,7 +1,7 @@
 /**
  * Which parts of a storage's settings need the installation's privileges (services/authz.ts):
- * whatever makes the shared worker run a program or reach a path outside the workspace's own
- * storage root. A setting the storage already had is no new grant, so an admin may still edit a
+ * whatever makes the shared worker run a program, reach a path outside the workspace's own
+ * storage root, or sign in with the worker's own credentials. A setting the storage already had is no new grant, so an admin may still edit a
  * storage the instance owner set up (e.g. a NAS path outside the root) without touching that part.
  */
 import type { StorageConfig } from '../lib/storage/index.ts';
@@ -53,9 +53,23 @@ function rcloneRefusals(config: Extract<StorageConfig, { type: 'rclone' }>, befo
   return refusals;
 }
 
+/**
+ * An S3 storage without keys signs in with the AWS SDK's default chain: the worker's environment,
+ * ~/.aws and its instance role, which may reach every workspace's buckets.
+ */
+function s3Refusals(config: Extract<StorageConfig, { type: 's3' }>, before: StorageConfig | undefined): InstanceRefusal[] {
+  if (config.accessKeyId !== undefined) return [];
+  if (before?.type === 's3' && before.accessKeyId === undefined && before.bucket === config.bucket && before.endpoint === config.endpoint) return [];
+  return [{
+    privilege: 'storage.workerCredentials',
+    reason: `an s3 storage without accessKeyId signs in with the shared worker's own AWS credentials, which may reach other workspaces' buckets: ${ONLY_OWNER} use them (give accessKeyId and secretAccessKey)`,
+  }];
+}
+
 /** What in `config` needs the instance's privileges, given what the storage held before (undefined for a new one). */
 export async function storageRefusals(config: StorageConfig, before: StorageConfig | undefined, scope: StorageScope): Promise<InstanceRefusal[]> {
   if (config.type === 'local') return localRefusals(config, before, scope);
   if (config.type === 'rclone') return rcloneRefusals(config, before);
+  if (config.type === 's3') return s3Refusals(config, before);
   return [];
 }

@@ -147,6 +147,16 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
     assert.equal(allowed.status, 201, JSON.stringify(allowed.body));
   });
 
+  it('a workspace admin may not let an s3 storage sign in with the worker\'s own AWS credentials', async () => {
+    const keyless = await saveStorage('blue-admin@example.org', 'blue-keyless', { type: 's3', bucket: 'other-tenant', region: 'us-east-1' }, { workspace: 'blue', skipCheck: true });
+    assert.equal(keyless.status, 403, JSON.stringify(keyless.body));
+    assert.match(keyless.message, /^an s3 storage without accessKeyId signs in with the shared worker's own AWS credentials, .*only the instance owner may use them/);
+    const keyed = await saveStorage('blue-admin@example.org', 'blue-keyed', { type: 's3', bucket: 'mine', region: 'us-east-1', accessKeyId: 'AKIAEXAMPLEBLUE', secretAccessKey: 'blue-secret-key-value' }, { workspace: 'blue', skipCheck: true });
+    assert.equal(keyed.status, 201, JSON.stringify(keyed.body));
+    const byOwner = await saveStorage('instance', 'instance-keyless', { type: 's3', bucket: 'instance-bucket', region: 'us-east-1' }, { skipCheck: true });
+    assert.equal(byOwner.status, 201, JSON.stringify(byOwner.body));
+  });
+
   it('the instance owner names the binary, gives config text and passes any flag; the connection test runs them', async () => {
     const program = path.join(platform.dir, 'owner-rclone.sh');
     const ranLog = path.join(platform.dir, 'owner-rclone.log');
