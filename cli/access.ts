@@ -78,15 +78,17 @@ export async function runAccessCommand(positionals: string[], flags: AccessFlags
         const role = flags.owner ? 'owner' : need(flags.role, '--role <owner|admin|editor|viewer> (or --owner)', usage);
         const password = await readPassword(flags['password-file'], `password for ${email}: `);
         const workspace = flags.workspace ?? 'default';
-        const user = await access.createUser(actor, { email, password, displayName: flags.name, workspace, role: role as 'owner' });
+        // --owner makes an owner of the installation too: the one account that may set what runs
+        // on the shared worker (hook scripts, rclone programs, paths outside a workspace's root).
+        const user = await access.createUser(actor, { email, password, displayName: flags.name, workspace, role: role as 'owner', instanceOwner: flags.owner });
         if (json) printJson(user);
-        else process.stdout.write(`user "${user.email}" created, ${role} of workspace "${workspace}"\n`);
+        else process.stdout.write(`user "${user.email}" created, ${role} of workspace "${workspace}"${user.instanceOwner ? ' and owner of the installation' : ''}\n`);
         return;
       }
       if (sub === 'list') {
         const users = await access.listUsers(actor);
         if (json) printJson(users);
-        else printTable(users.map((u) => ({ email: u.email, name: u.displayName, status: u.disabled ? 'disabled' : 'active', workspaces: u.memberships.map((m) => `${m.workspace}:${m.role}`).join(' ') })));
+        else printTable(users.map((u) => ({ email: u.email, name: u.displayName, status: u.disabled ? 'disabled' : 'active', instance: u.instanceOwner ? 'owner' : '', workspaces: u.memberships.map((m) => `${m.workspace}:${m.role}`).join(' ') })));
         return;
       }
       if (sub === 'disable' || sub === 'enable') {
@@ -94,6 +96,14 @@ export async function runAccessCommand(positionals: string[], flags: AccessFlags
         const user = await access.setUserDisabled(actor, email, sub === 'disable');
         if (json) printJson(user);
         else process.stdout.write(`user "${user.email}" ${sub === 'disable' ? 'disabled (its sessions are closed)' : 'enabled'}\n`);
+        return;
+      }
+      if (sub === 'instance-owner') {
+        const email = need(arg, 'email', usage);
+        const revoke = extra === 'off';
+        const user = await access.setInstanceOwner(actor, email, !revoke);
+        if (json) printJson(user);
+        else process.stdout.write(`user "${user.email}" ${revoke ? 'no longer owns' : 'now owns'} the installation\n`);
         return;
       }
       throw new UsageError(`unknown command: user ${sub ?? ''}\n${usage}`);

@@ -57,7 +57,9 @@ const usage = `usage: hindsight <command> [options] [--json]
                                               the pg_dump archive; names the backup the file is, refuses another with --expect;
                                               without --key, the key the file names, from the keyring
   user create <email> (--owner | --role <role>) [--workspace <name>] [--name <display name>] [--password-file <file>]
+                                              --owner: owner of the workspace and of the installation
   user list | user disable <email> | user enable <email>
+  user instance-owner <email> [off]           grants (or with "off" takes) ownership of the installation
   member add <email> <workspace> <owner|admin|editor|viewer>
   member remove <email> <workspace>
   workspace create <name> | workspace list

@@ -46,6 +46,13 @@ export const configSchema = z.object({
   HINDSIGHT_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional(),
   /** The worker's own /metrics (activities started and failed, process metrics); unset: off. */
   HINDSIGHT_WORKER_METRICS_PORT: port.optional(),
+  /**
+   * Where workspace admins may put local (and NAS-mounted) storages: each workspace gets
+   * <root>/<workspace name>; only the instance owner may choose a path elsewhere.
+   */
+  HINDSIGHT_LOCAL_STORAGE_ROOT: z.string().min(1).optional(),
+  /** The rclone program rclone storages run (a path, or a name looked up on PATH); only the instance owner may name another per storage. */
+  HINDSIGHT_RCLONE_BINARY: z.string().trim().min(1).default('rclone'),
 }).strict();
 
 /** Variables that configure Hindsight; a config file may only hold these. */
@@ -83,6 +90,10 @@ export interface Config {
   /** The bearer token /metrics requires, or undefined for an open endpoint. */
   metricsToken: string | undefined;
   workerMetricsPort: number | undefined;
+  /** The directory holding each workspace's local storage root (HINDSIGHT_LOCAL_STORAGE_ROOT, default <data dir>/storages). */
+  localStorageRoot: string;
+  /** The rclone program the worker runs for rclone storages. */
+  rcloneBinary: string;
 }
 
 export interface TemporalTlsConfig {
@@ -165,6 +176,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrlSetting: raw.HINDSIGHT_PUBLIC_URL,
     metricsToken: raw.HINDSIGHT_METRICS_TOKEN,
     workerMetricsPort: raw.HINDSIGHT_WORKER_METRICS_PORT,
+    // Beside data/backups, not inside it: the instance's own storage there is keyed by database
+    // name, and a database named like a workspace would otherwise write into that workspace's root.
+    localStorageRoot: path.resolve(raw.HINDSIGHT_LOCAL_STORAGE_ROOT ?? path.join(dataDir, 'storages')),
+    rcloneBinary: raw.HINDSIGHT_RCLONE_BINARY,
   };
 }
 
@@ -179,4 +194,16 @@ function temporalTlsOf(raw: RawConfig): TemporalTlsConfig | undefined {
   }
   if (!caFile && !certFile && !serverName && raw.TEMPORAL_TLS !== 'true') return undefined;
   return { caFile, certFile, keyFile, serverName };
+}
+
+/**
+ * The rclone program of the installation, for the storage driver, which has no Config at hand:
+ * the same setting loadConfig reads (environment over config file), and only that one.
+ */
+export function instanceRcloneBinary(env: NodeJS.ProcessEnv = process.env): string {
+  const fromFile = env.HINDSIGHT_CONFIG_FILE ? readConfigFile(env.HINDSIGHT_CONFIG_FILE) : {};
+  const value = pick(env).HINDSIGHT_RCLONE_BINARY ?? fromFile.HINDSIGHT_RCLONE_BINARY;
+  const parsed = configSchema.shape.HINDSIGHT_RCLONE_BINARY.safeParse(value);
+  if (!parsed.success) throw new HindsightError('bad_input', `invalid configuration: HINDSIGHT_RCLONE_BINARY: ${parsed.error.issues[0]!.message}`);
+  return parsed.data;
 }

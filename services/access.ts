@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { DEFAULT_WORKSPACE_ID, ROLES, type AuditEntry, type Role, type UserRecord } from '../lib/catalog/access.ts';
 import { decoyHash, hashPassword, passwordPolicy, verifyPassword } from '../lib/access/password.ts';
 import { HindsightError } from '../lib/errors.ts';
-import { notFound, roleOf, type Actor, type Authz } from './authz.ts';
+import { isInstanceLevel, notFound, roleOf, type Actor, type Authz } from './authz.ts';
 import type { Runtime } from './runtime.ts';
 
 export interface LoginPolicy {
@@ -60,7 +60,7 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
     const user = await store.getUserById(userId);
     if (!user || user.disabled) return undefined;
     const memberships = new Map((await store.membershipsOfUser(userId)).map((m) => [m.workspaceId, m.role] as const));
-    return { kind: 'user', userId, email: user.email, memberships, source };
+    return { kind: 'user', userId, email: user.email, memberships, instanceOwner: user.instanceOwner, source };
   }
 
   /** The workspace of this name, if the actor may see it; otherwise "does not exist". */
@@ -103,7 +103,7 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
       return (await store.countUsers()) === 0;
     },
 
-    /** The first account, owner of the default workspace; refused once any account exists. */
+    /** The first account, owner of the default workspace and of the installation; refused once any account exists. */
     async createFirstOwner(input: { email: string; password: string; displayName?: string }, source: string): Promise<UserRecord> {
       const email = parseOrThrow(emailSchema, input.email, 'email');
       const password = parseOrThrow(passwordSchema, input.password, 'password');
@@ -117,10 +117,10 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
         await client.query('lock table users in exclusive mode');
         const { rows: count } = await client.query<{ n: number }>('select count(*)::int as n from users');
         if (count[0]!.n > 0) throw new HindsightError('conflict', 'an owner account already exists: log in, or ask an owner to invite you');
-        const { rows } = await client.query('insert into users (email, display_name, password_hash) values ($1, $2, $3) returning id, email, display_name, disabled, created_at', [email, displayName, passwordHash]);
+        const { rows } = await client.query('insert into users (email, display_name, password_hash, instance_owner) values ($1, $2, $3, true) returning id, email, display_name, disabled, created_at', [email, displayName, passwordHash]);
         await client.query(`insert into memberships (user_id, workspace_id, role) values ($1, $2, 'owner')`, [rows[0].id, DEFAULT_WORKSPACE_ID]);
         await client.query('commit');
-        user = { id: Number(rows[0].id), email: rows[0].email, displayName: rows[0].display_name, disabled: rows[0].disabled, createdAt: rows[0].created_at };
+        user = { id: Number(rows[0].id), email: rows[0].email, displayName: rows[0].display_name, disabled: rows[0].disabled, createdAt: rows[0].created_at, instanceOwner: true };
       } catch (error) {
         await client.query('rollback');
         throw error;
@@ -128,7 +128,7 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
         client.release();
       }
       const actor = (await actorForUser(user.id, source))!;
-      await authz.audit(actor, { workspaceId: DEFAULT_WORKSPACE_ID, action: 'auth.setup', target: { type: 'user', name: email }, outcome: 'ok', after: { email, role: 'owner', workspace: 'default' } });
+      await authz.audit(actor, { workspaceId: DEFAULT_WORKSPACE_ID, action: 'auth.setup', target: { type: 'user', name: email }, outcome: 'ok', after: { email, role: 'owner', workspace: 'default', instanceOwner: true } });
       return user;
     },
 
@@ -180,8 +180,11 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
 
     workspaceFor,
 
-    /** Invites someone: creates the account with a role in one workspace. */
-    async createUser(actor: Actor, input: { email: string; password: string; displayName?: string; workspace?: string; role: Role }): Promise<UserWithMemberships> {
+    /**
+     * Invites someone: creates the account with a role in one workspace. Making them an owner of
+     * the installation too (`instanceOwner`) is for the instance owner or the operator only.
+     */
+    async createUser(actor: Actor, input: { email: string; password: string; displayName?: string; workspace?: string; role: Role; instanceOwner?: boolean }): Promise<UserWithMemberships> {
       const email = parseOrThrow(emailSchema, input.email, 'email');
       const password = parseOrThrow(passwordSchema, input.password, 'password');
       const role = parseOrThrow(roleSchema, input.role, 'role');
@@ -190,10 +193,15 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
       await authz.authorize(actor, workspace.id, 'user.manage', { type: 'workspace', name: workspace.name });
       await authorizeRoleChange(actor, workspace, [role]);
       const target = { type: 'user', name: email };
+      const instanceOwner = input.instanceOwner === true;
+      if (instanceOwner && !isInstanceLevel(actor)) {
+        await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'denied', detail: 'only the instance owner may make another instance owner' });
+        throw new HindsightError('forbidden', 'an instance owner may run programs on the shared worker: only the instance owner (or the CLI\'s local operator) may make another one');
+      }
       try {
-        const user = await store.createUser({ email, displayName, passwordHash: await hashPassword(password) });
+        const user = await store.createUser({ email, displayName, passwordHash: await hashPassword(password), instanceOwner });
         await store.setMembership(user.id, workspace.id, role);
-        await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'ok', before: null, after: { email, displayName, workspace: workspace.name, role } });
+        await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'ok', before: null, after: { email, displayName, workspace: workspace.name, role, instanceOwner } });
         return userWithMemberships(user);
       } catch (error) {
         await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'failed', detail: (error as Error).message });
@@ -226,6 +234,20 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
         await authz.audit(actor, { workspaceId: m.workspaceId, action: disabled ? 'user.disable' : 'user.enable', target: { type: 'user', name: user.email }, outcome: 'ok', before: { disabled: user.disabled }, after: { disabled } });
       }
       return updated;
+    },
+
+    /** Grants or takes the installation's ownership; only the instance owner or the operator may. */
+    async setInstanceOwner(actor: Actor, email: string, instanceOwner: boolean): Promise<UserRecord> {
+      const user = await store.findUserByEmail(String(email));
+      if (!user) throw notFound({ type: 'user', name: email });
+      const target = { type: 'user', name: user.email };
+      if (!isInstanceLevel(actor)) {
+        await authz.audit(actor, { workspaceId: null, action: 'user.instanceOwner', target, outcome: 'denied', detail: 'only the instance owner may change who owns the instance' });
+        throw new HindsightError('forbidden', 'an instance owner may run programs on the shared worker: only the instance owner (or the CLI\'s local operator) may grant or take it');
+      }
+      await store.setInstanceOwner(user.id, instanceOwner);
+      await authz.audit(actor, { workspaceId: null, action: 'user.instanceOwner', target, outcome: 'ok', before: { instanceOwner: user.instanceOwner }, after: { instanceOwner } });
+      return { ...(await store.getUser(user.email)) };
     },
 
     async setMember(actor: Actor, email: string, workspaceName: string, rawRole: string): Promise<void> {

@@ -8,11 +8,15 @@ import type { DatabaseRecord, StorageRecord } from '../lib/catalog/catalog.ts';
 import { DEFAULT_WORKSPACE_ID } from '../lib/catalog/access.ts';
 import { HindsightError } from '../lib/errors.ts';
 import { storageConfigSchema, maskStorageSecrets } from '../lib/storage/index.ts';
-import { actorLabel, notFound, type Action, type Actor, type Authz, type Target } from './authz.ts';
+import { actorLabel, isInstanceLevel, notFound, type Action, type Actor, type Authz, type Target } from './authz.ts';
 import type { CreateBackupRoleInput } from './backup-role.ts';
 import type { HookTarget, SetHookInput } from './hooks.ts';
 import type { AddDatabaseInput, Operations } from './operations.ts';
 import type { Runtime } from './runtime.ts';
+import { storageRefusals } from './storage-privileges.ts';
+
+/** Why setting a hook is the instance's business, in the words the refused admin reads. */
+export const HOOK_SCRIPT_REFUSAL = { privilege: 'hook.script', reason: 'hook scripts run programs on the shared worker: only the instance owner may set them (ask them, or the operator with the hindsight CLI on the server)' } as const;
 
 /** A database's settings as the audit log records them: no password. */
 export function databaseSettings(d: DatabaseRecord): Record<string, unknown> {
@@ -59,6 +63,19 @@ export function createActorOperations(deps: { runtime: Runtime; ops: Operations;
     authz.audited(actor, entry, work, after);
 
   const dbSettingsNow = async (name: string) => databaseSettings(await catalog.getDatabase(name));
+
+  /**
+   * After the role check: settings that run programs or reach paths beyond the workspace's
+   * storage root need the instance's privileges (services/storage-privileges.ts says which).
+   */
+  async function authorizeStorageSettings(name: string, raw: unknown, workspaceId: number, action: Action, existing: boolean): Promise<void> {
+    const parsed = storageConfigSchema.safeParse(raw);
+    if (!parsed.success || isInstanceLevel(actor)) return;
+    const before = existing ? await catalog.storageConfig(name) : undefined;
+    const workspace = await access.workspaceById(workspaceId);
+    const refusals = await storageRefusals(parsed.data, before, { instanceRoot: runtime.config.localStorageRoot, workspaceName: workspace?.name ?? String(workspaceId) });
+    for (const refusal of refusals) await authz.authorizeInstance(actor, workspaceId, action, refusal, { type: 'storage', name });
+  }
 
   return {
     actor,
@@ -115,10 +132,17 @@ export function createActorOperations(deps: { runtime: Runtime; ops: Operations;
       }
       const action: Action = existingWs === undefined ? 'storage.create' : 'storage.update';
       await authz.authorize(actor, workspaceId, action, existingWs === undefined ? { type: 'workspace', name: String(workspaceId) } : target);
+      await authorizeStorageSettings(name, raw, workspaceId, action, existingWs !== undefined);
       const before = existingWs === undefined ? null : storageSettings(await catalog.getStorage(name));
       const parsed = storageConfigSchema.safeParse(raw);
       return audited({ workspaceId, action, target, before }, () => ops.saveStorage(name, raw, { skipCheck: options.skipCheck, workspaceId }),
         (record) => (parsed.success ? { ...maskStorageSecrets(parsed.data), workspaceId: record.workspaceId } : storageSettings(record)));
+    },
+
+    /** Before testing a configuration not yet saved: the same checks as saving it into the workspace. */
+    async authorizeStorageTest(name: string, raw: unknown, workspaceId: number) {
+      await authz.authorize(actor, workspaceId, 'storage.create', { type: 'workspace', name: String(workspaceId) });
+      await authorizeStorageSettings(name, raw, workspaceId, 'storage.create', false);
     },
 
     async testStorage(name: string) {
@@ -241,10 +265,14 @@ export function createActorOperations(deps: { runtime: Runtime; ops: Operations;
         (r) => ({ workflowId: r.workflowId, backupId: options.backupId ?? 'newest', to }));
     },
 
-    /** Hook scripts run on the workers as their user: changing them is an admin's right. */
+    /**
+     * Hook scripts run on the shared worker as its user: setting one is the instance's privilege
+     * (an admin of the workspace may still remove one).
+     */
     hooks: {
       async setHook(raw: SetHookInput) {
         const { workspaceId, target } = await hookScope(raw.target, 'hook.edit');
+        await authz.authorizeInstance(actor, workspaceId, 'hook.edit', HOOK_SCRIPT_REFUSAL, target);
         const before = await hookNow(raw.target, raw.kind);
         return audited({ workspaceId, action: 'hook.edit', target, before },
           () => ops.hooks.setHook(raw, { name: actorLabel(actor) }),

@@ -3,7 +3,8 @@
  * than their own there. The secret (`hs_` + 32 random bytes, base64url) is shown once; the
  * catalog keeps its SHA-256. A request with the token acts as the user with only that workspace,
  * at the lower of the token's role and the user's role now, so removing or disabling the user, or
- * lowering their role, takes effect on every token at once.
+ * lowering their role, takes effect on every token at once. An instance owner's token holds the
+ * installation's privileges only when it was made with the owner role.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -131,7 +132,9 @@ export function createApiTokenService(runtime: Runtime, authz: Authz, access: Ac
       if (!user || user.kind !== 'user') return undefined;
       const current = user.memberships.get(token.workspaceId);
       if (!current) return undefined;
-      return { ...user, memberships: new Map([[token.workspaceId, lowerRole(token.role, current)]]) };
+      // The installation's privileges (services/authz.ts) ride only on a token made with the owner
+      // role: a narrower token for a script stays narrow even when its creator owns the instance.
+      return { ...user, memberships: new Map([[token.workspaceId, lowerRole(token.role, current)]]), instanceOwner: user.instanceOwner && token.role === 'owner' };
     },
   };
 }

@@ -67,11 +67,12 @@ export function minimumRole(action: Action): Role {
 }
 
 /**
- * Who is asking. A console or API user carries their memberships; the CLI runs on the server with
- * the secret key and acts as the local operator (full rights) unless told to act as a user.
+ * Who is asking. A console or API user carries their memberships and whether they own the
+ * installation; the CLI runs on the server with the secret key and acts as the local operator
+ * (full rights) unless told to act as a user.
  */
 export type Actor =
-  | { kind: 'user'; userId: number; email: string; memberships: ReadonlyMap<number, Role>; source: string }
+  | { kind: 'user'; userId: number; email: string; memberships: ReadonlyMap<number, Role>; instanceOwner: boolean; source: string }
   | { kind: 'operator'; name: string; source: 'cli' }
   | { kind: 'system'; source: 'system' };
 
@@ -82,6 +83,30 @@ export function actorLabel(actor: Actor): string {
   if (actor.kind === 'user') return actor.email;
   if (actor.kind === 'operator') return actor.name;
   return 'system';
+}
+
+/**
+ * Privileges of the installation, not of a workspace: each runs a program or reaches files on the
+ * shared worker, where every workspace's jobs run, so no workspace role grants them (a workspace
+ * is a tenant). Only the instance owner, the CLI's local operator and the system hold them.
+ */
+export const INSTANCE_PRIVILEGES = {
+  'hook.script': 'set a hook script (a program the worker runs)',
+  'storage.rcloneBinary': 'choose the rclone binary the worker runs',
+  'storage.rcloneConfig': 'give an rclone config (it can define backends that run programs)',
+  'storage.rcloneFlag': 'pass rclone flags outside the allow-list',
+  'storage.rcloneRemote': 'use rclone backends or parameters that reach the worker\'s programs or files',
+  'storage.localPath': 'put a local storage outside the workspace\'s storage root',
+  'storage.workerCredentials': 'let a storage sign in with the worker\'s own cloud credentials',
+} as const;
+export type InstancePrivilege = keyof typeof INSTANCE_PRIVILEGES;
+
+/** A change that needs an instance privilege, and why in words the refused user reads. */
+export interface InstanceRefusal { privilege: InstancePrivilege; reason: string }
+
+/** Whether the actor holds the instance's privileges. */
+export function isInstanceLevel(actor: Actor): boolean {
+  return actor.kind !== 'user' || actor.instanceOwner;
 }
 
 /** The actor's role in a workspace; the operator and the system hold every right everywhere. */
@@ -122,6 +147,11 @@ export interface Authz {
   /** The workspaces in which the actor may perform an action (every one for the operator). */
   workspacesAllowing(actor: Actor, action: Action): Promise<number[]>;
   can(actor: Actor, workspaceId: number, action: Action): boolean;
+  /**
+   * After `authorize`: lets the instance owner, the operator and the system through; anyone else
+   * gets `forbidden` with the refusal's reason and a `denied` audit entry under `action`.
+   */
+  authorizeInstance(actor: Actor, workspaceId: number, action: Action, refusal: InstanceRefusal, target?: Target): Promise<void>;
   /** Writes an audit entry for this actor. */
   audit(actor: Actor, entry: AuditInput): Promise<void>;
   /**
@@ -172,6 +202,12 @@ export function createAuthz(access: AccessStore): Authz {
     can(actor, workspaceId, action) {
       const role = roleOf(actor, workspaceId);
       return role !== undefined && roleAllows(role, action);
+    },
+
+    async authorizeInstance(actor, workspaceId, action, refusal, target) {
+      if (isInstanceLevel(actor)) return;
+      await authz.audit(actor, { workspaceId, action, target, outcome: 'denied', detail: `instance privilege ${refusal.privilege}: ${refusal.reason}` });
+      throw new HindsightError('forbidden', refusal.reason);
     },
 
     async audited(actor, entry, work, after) {

@@ -1,6 +1,7 @@
 import type { HookRecord, HookRunRecord } from '../lib/catalog/hooks.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { ActorOperations } from './actor-operations.ts';
+import { isInstanceLevel } from './authz.ts';
 import type { ActorRef } from './console-view.ts';
 
 /** The hooks page of one database, as plain data (no secrets: scripts are not secret, passwords never reach them). */
@@ -13,6 +14,8 @@ export interface ConsoleHookView {
   }>;
   variables: Array<{ name: string; description: string; kinds: string[] }>;
   kinds: Array<{ kind: string; description: string }>;
+  /** Whether this user may set scripts: they run programs on the shared worker, so only the instance owner may (anyone with hook.edit may remove one). */
+  canSetScripts: boolean;
   /** Whether the role backups connect as is read-only; an error when the database cannot be reached. */
   role: { role: string; readOnly: boolean; reasons: string[]; unreadableTables: string[] } | { error: string };
 }
@@ -49,7 +52,10 @@ export function createConsoleHookServices(operationsFor: (actor: ActorRef) => Ac
       } catch (error) {
         role = { error: errorMessage(error) };
       }
-      return { database: view.database, hooks: view.hooks.map(toHook), runs: view.runs.map(toRun), variables: view.variables, kinds: view.kinds, role };
+      return {
+        database: view.database, hooks: view.hooks.map(toHook), runs: view.runs.map(toRun), variables: view.variables, kinds: view.kinds,
+        canSetScripts: isInstanceLevel(operations.actor), role,
+      };
     },
     async save(actor, input) {
       await operationsFor(actor).hooks.setHook({

@@ -22,7 +22,8 @@ import type { AccessService } from './access.ts';
 import type { ActorOperations } from './actor-operations.ts';
 import type { ActorNotifiers } from './actor-notifiers.ts';
 import { createActorPitr } from './actor-pitr.ts';
-import type { Actor, Authz } from './authz.ts';
+import { isInstanceLevel, type Actor, type Authz } from './authz.ts';
+import { workspaceStorageRoot } from '../lib/storage/local-root.ts';
 import type { ActorRef } from './console-view.ts';
 import { createPitrOperations } from './pitr.ts';
 import type { Runtime } from './runtime.ts';
@@ -112,7 +113,8 @@ export interface ConsoleStorageRow {
 
 export interface ConsoleStoragesView {
   storages: ConsoleStorageRow[];
-  workspaces: Array<{ id: number; name: string; canCreate: boolean }>;
+  /** localRoot: where this user's local storages must lie (null: anywhere, for the instance owner). */
+  workspaces: Array<{ id: number; name: string; canCreate: boolean; localRoot: string | null }>;
   temporalUiUrl: string;
 }
 
@@ -504,7 +506,9 @@ export function createConsoleSetupServices(deps: ConsoleSetupDeps): ConsoleSetup
           name: s.name, type: s.type, settings: s.settings, hasSecrets: s.hasSecrets, workspace: names.get(s.workspaceId) ?? String(s.workspaceId),
           usedBy: databases.filter((d) => d.storageNames.includes(s.name)).map((d) => d.name),
         })),
-        workspaces: [...names].map(([id, name]) => ({ id, name, canCreate: authz.can(actor, id, 'storage.create') })),
+        workspaces: [...names].map(([id, name]) => ({
+          id, name, canCreate: authz.can(actor, id, 'storage.create'), localRoot: isInstanceLevel(actor) ? null : workspaceStorageRoot(config.localStorageRoot, name),
+        })),
         temporalUiUrl: config.temporalUiUrl,
       };
     },
@@ -512,7 +516,7 @@ export function createConsoleSetupServices(deps: ConsoleSetupDeps): ConsoleSetup
     async testStorageConfig(ref, name, raw, workspaceId = DEFAULT_WORKSPACE_ID) {
       const actor = asActor(ref);
       // Testing a configuration reaches out to whatever it names: only those who may add one may.
-      await authz.authorize(actor, workspaceId, 'storage.create', { type: 'workspace', name: String(workspaceId) });
+      await deps.operationsFor(actor).authorizeStorageTest(name || 'new-storage', raw, workspaceId);
       return storageCheck(await testConfig(name || 'new-storage', raw));
     },
 

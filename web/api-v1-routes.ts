@@ -321,7 +321,7 @@ export const endpoints: Endpoint[] = [
   endpoint({ method: 'get', path: '/storages', operationId: 'listStorages', responseSchema: responses.storages, tag: 'storages', status: 200, summary: 'List storages', response: 'Storages without their secrets', handler: async ({ ops }) => ops().listStorages() }),
   endpoint({
     method: 'post', path: '/storages', operationId: 'saveStorage', tag: 'storages', body: schemas.addStorage, status: 201,
-    summary: 'Add or change a storage', description: 'config is the driver\'s settings ({"type":"s3", …}); it is tested with a write, read and delete unless skipCheck.', response: 'The storage without its secrets',
+    summary: 'Add or change a storage', description: 'config is the driver\'s settings ({"type":"s3", …}); it is tested with a write, read and delete unless skipCheck. What runs programs or reaches paths on the shared worker (an rclone binary or config text, rclone flags outside the allow-list, a local path outside the workspace\'s storage root) is the instance owner\'s: anyone else gets 403 naming why.', response: 'The storage without its secrets',
     handler: async (ctx) => ctx.ops().saveStorage(ctx.body.name, ctx.body.config, { skipCheck: ctx.body.skipCheck, workspaceId: await workspaceId(ctx, ctx.body.workspace) }),
   }),
   endpoint({

@@ -8,7 +8,11 @@ export type Role = (typeof ROLES)[number];
 export const DEFAULT_WORKSPACE_ID = 1;
 
 export interface WorkspaceRecord { id: number; name: string; createdAt: Date }
-export interface UserRecord { id: number; email: string; displayName: string; disabled: boolean; createdAt: Date }
+export interface UserRecord {
+  id: number; email: string; displayName: string; disabled: boolean; createdAt: Date;
+  /** Owner of the installation: may set what runs code or touches paths on the shared worker (services/authz.ts). */
+  instanceOwner: boolean;
+}
 export interface MembershipRecord { userId: number; email: string; workspaceId: number; workspace: string; role: Role }
 export interface SessionRecord { userId: number; expiresAt: Date; lastSeenAt: Date }
 
@@ -59,7 +63,7 @@ export const sessionTokenHash = (token: string): string => createHash('sha256').
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === '23505';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const toUser = (row: any): UserRecord => ({ id: Number(row.id), email: row.email, displayName: row.display_name, disabled: row.disabled, createdAt: row.created_at });
+const toUser = (row: any): UserRecord => ({ id: Number(row.id), email: row.email, displayName: row.display_name, disabled: row.disabled, createdAt: row.created_at, instanceOwner: row.instance_owner === true });
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const toWorkspace = (row: any): WorkspaceRecord => ({ id: Number(row.id), name: row.name, createdAt: row.created_at });
 
@@ -71,9 +75,9 @@ export function createAccessStore(pool: pg.Pool) {
       return rows[0]!.n;
     },
 
-    async createUser(input: { email: string; displayName: string; passwordHash: string }): Promise<UserRecord> {
+    async createUser(input: { email: string; displayName: string; passwordHash: string; instanceOwner?: boolean }): Promise<UserRecord> {
       try {
-        const { rows } = await pool.query('insert into users (email, display_name, password_hash) values ($1, $2, $3) returning *', [input.email, input.displayName, input.passwordHash]);
+        const { rows } = await pool.query('insert into users (email, display_name, password_hash, instance_owner) values ($1, $2, $3, $4) returning *', [input.email, input.displayName, input.passwordHash, input.instanceOwner ?? false]);
         return toUser(rows[0]);
       } catch (error) {
         if (isUniqueViolation(error)) throw new HindsightError('conflict', `user "${input.email}" already exists`);
@@ -109,6 +113,10 @@ export function createAccessStore(pool: pg.Pool) {
       // A disabled account loses its open sessions at once.
       if (disabled) await pool.query('delete from sessions where user_id = $1', [rows[0].id]);
       return toUser(rows[0]);
+    },
+
+    async setInstanceOwner(userId: number, instanceOwner: boolean): Promise<void> {
+      await pool.query('update users set instance_owner = $2 where id = $1', [userId, instanceOwner]);
     },
 
     async createWorkspace(name: string): Promise<WorkspaceRecord> {

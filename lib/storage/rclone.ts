@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { z } from 'zod';
+import { instanceRcloneBinary } from '../config.ts';
 import { HindsightError, type ErrorKind } from '../errors.ts';
 import { assertRange, assertSafeKey, storageError, type AtomicWrite, type ObjectInfo, type StorageDriver, type StorageOperation } from './contract.ts';
 
@@ -161,7 +162,9 @@ export function createRcloneStorage(options: { name: string; config: RcloneStora
   }
   const config = parsed.data;
   const remote = config.remote;
-  const binary = config.rcloneBinary ?? 'rclone';
+  // The installation's rclone unless the instance owner named another for this storage
+  // (services/storage-privileges.ts): a workspace never chooses what program the worker runs.
+  const binary = config.rcloneBinary ?? instanceRcloneBinary();
   const extraFlags = config.extraFlags ?? [];
   const redact = makeRedactor(config.configText);
   const running = new Set<ChildProcess>();
@@ -182,7 +185,7 @@ export function createRcloneStorage(options: { name: string; config: RcloneStora
   const errorFrom = (op: StorageOperation, key: string, exit: Exit): HindsightError => {
     if (exit.spawnError) {
       if (exit.spawnError.code === 'ENOENT') {
-        return storageError('bad_input', label, op, key, `the rclone binary '${binary}' was not found (install it with 'apt-get install rclone' or set rcloneBinary)`);
+        return storageError('bad_input', label, op, key, `the rclone binary '${binary}' was not found (install it with 'apt-get install rclone' or set HINDSIGHT_RCLONE_BINARY)`);
       }
       return storageError('tool_failed', label, op, key, `could not start '${binary}': ${exit.spawnError.message}`);
     }

@@ -10,6 +10,7 @@ import { HindsightError } from '../../lib/errors.ts';
 import { testStorageConnection } from '../../lib/storage/connection-test.ts';
 import type { StorageDriver } from '../../lib/storage/contract.ts';
 import { createRcloneStorage, rcloneSecretFields, rcloneStorageConfig, type RcloneStorageConfig } from '../../lib/storage/rclone.ts';
+import { flagsOutsideAllowList, parseRcloneRemote, remoteProblem } from '../../lib/storage/rclone-policy.ts';
 import { freePort } from '../support/ports.ts';
 import { startMoto } from '../support/servers/moto.ts';
 import { describeStorageContract } from '../support/storage-contract.ts';
@@ -155,6 +156,42 @@ describe('rclone storage driver', () => {
     await driver.close?.();
     await assert.rejects(stat(configFile), { code: 'ENOENT' });
     await expectFailure(driver.stat('x.txt'), 'bad_input');
+  });
+
+  it('runs the installation\'s rclone (HINDSIGHT_RCLONE_BINARY) when the storage names none', async () => {
+    const dir = await scratch();
+    const log = path.join(dir, 'instance-rclone.log');
+    const wrapper = path.join(dir, 'instance-rclone.sh');
+    await writeFile(wrapper, `#!/bin/sh\necho "$1" >> '${log}'\nexec rclone "$@"\n`, { mode: 0o755 });
+    const saved = process.env.HINDSIGHT_RCLONE_BINARY;
+    process.env.HINDSIGHT_RCLONE_BINARY = wrapper;
+    try {
+      const driver = opened(rclone('instance', { remote: `vault:${dir}/data`, configText: VAULT_CONFIG }));
+      const write = await driver.openWrite('y.txt');
+      await pipeline(Readable.from([Buffer.from('hi')]), write.stream);
+      await write.commit();
+    } finally {
+      if (saved === undefined) delete process.env.HINDSIGHT_RCLONE_BINARY;
+      else process.env.HINDSIGHT_RCLONE_BINARY = saved;
+    }
+    const commands = (await readFile(log, 'utf8')).trim().split('\n');
+    assert.ok(commands.includes('rcat') && commands.includes('moveto'), commands.join(' '));
+  });
+
+  it('tells which flags, backends and parameters are beyond a workspace admin', () => {
+    assert.deepEqual(flagsOutsideAllowList(['--bwlimit=10M', '--s3-chunk-size=8M', '--fast-list']), []);
+    assert.deepEqual(flagsOutsideAllowList(['--password-command=/bin/sh -c x', '--log-file=/etc/passwd', '--Password_Command=x']), ['--password-command', '--log-file']);
+    assert.deepEqual(flagsOutsideAllowList(['--ca-cert=/root/ca.pem']), ['--ca-cert'], 'a flag reading a worker file');
+    assert.deepEqual(parseRcloneRemote(":s3,provider=Minio,endpoint='http://127.0.0.1:9000':bucket/path"), { onTheFly: true, name: 's3', parameters: ['provider', 'endpoint'] });
+    assert.deepEqual(parseRcloneRemote('gdrive:backups'), { onTheFly: false, name: 'gdrive', parameters: [] });
+    assert.equal(remoteProblem(":s3,provider=Minio,endpoint='http://127.0.0.1:9000':bucket/path"), undefined);
+    assert.equal(remoteProblem('gdrive:backups'), undefined);
+    assert.match(remoteProblem(':local:/etc') ?? '', /backend "local" reaches the shared worker's own files/);
+    assert.match(remoteProblem(':alias,remote=/var/lib:x') ?? '', /backend "alias"/);
+    assert.match(remoteProblem(":sftp,host=example.org,ssh='sh -c evil':x") ?? '', /parameter "ssh" can run a program/);
+    assert.match(remoteProblem('offsite,env_auth=true:bucket') ?? '', /parameter "env_auth"/, 'a named remote\'s overrides count too');
+    assert.match(remoteProblem(":webdav,url='https://x',bearer-token-command=id:x") ?? '', /parameter "bearer_token_command"/);
+    assert.ok(!(remoteProblem(':s3,secret_access_key=TOPSECRETVALUE,shared_credentials_file=/root/.aws/credentials:b') ?? '').includes('TOPSECRETVALUE'), 'values are never repeated');
   });
 
   it('holds back a writer while rclone does not read', async () => {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { AccessStore, NewAuditEntry } from '../../lib/catalog/access.ts';
 import { hashPassword, verifyPassword } from '../../lib/access/password.ts';
 import { maskForAudit } from '../../services/audit-mask.ts';
-import { ACTIONS, ROLES, createAuthz, minimumRole, operatorActor, roleAllows, type Action, type Actor, type Role } from '../../services/authz.ts';
+import { ACTIONS, INSTANCE_PRIVILEGES, ROLES, createAuthz, isInstanceLevel, minimumRole, operatorActor, roleAllows, systemActor, type Action, type Actor, type Role } from '../../services/authz.ts';
 
 /**
  * The matrix written out by hand, action by action, so that a change to services/authz.ts that
@@ -88,7 +88,7 @@ describe('authorize', () => {
     } as unknown as AccessStore;
     return { entries, authz: createAuthz(store) };
   }
-  const user = (roles: Array<[number, Role]>): Actor => ({ kind: 'user', userId: 7, email: 'u@example.org', memberships: new Map(roles), source: '10.0.0.9' });
+  const user = (roles: Array<[number, Role]>, instanceOwner = false): Actor => ({ kind: 'user', userId: 7, email: 'u@example.org', memberships: new Map(roles), instanceOwner, source: '10.0.0.9' });
 
   it('refuses with forbidden and a denied audit entry when the role is too small', async () => {
     const { entries, authz } = recorder();
@@ -119,6 +119,37 @@ describe('authorize', () => {
     assert.equal(entries.length, 0);
     assert.deepEqual(await authz.workspacesAllowing(operatorActor('root'), 'workspace.manage'), [1, 2]);
     assert.deepEqual(await authz.workspacesAllowing(user([[1, 'admin'], [2, 'viewer']]), 'audit.read'), [1]);
+  });
+
+  it('keeps the instance privileges from every workspace role, owner included', async () => {
+    const { entries, authz } = recorder();
+    const refusal = { privilege: 'hook.script' as const, reason: 'hook scripts run programs on the shared worker: only the instance owner may set them' };
+    for (const role of ROLES) {
+      await assert.rejects(authz.authorizeInstance(user([[1, role]]), 1, 'hook.edit', refusal, { type: 'database hook', name: 'shop' }), (e: Error & { kind?: string }) => {
+        assert.equal(e.kind, 'forbidden');
+        assert.equal(e.message, refusal.reason);
+        return true;
+      });
+    }
+    assert.equal(entries.length, ROLES.length);
+    for (const entry of entries) {
+      assert.equal(entry.outcome, 'denied');
+      assert.equal(entry.action, 'hook.edit');
+      assert.equal(entry.workspaceId, 1);
+      assert.match(entry.detail ?? '', /^instance privilege hook\.script: hook scripts run programs/);
+    }
+  });
+
+  it('lets the instance owner, the operator and the system use them, unaudited as refusals', async () => {
+    const { entries, authz } = recorder();
+    const refusal = { privilege: 'storage.localPath' as const, reason: 'outside the root' };
+    for (const actor of [user([[1, 'viewer']], true), operatorActor('root'), systemActor]) {
+      assert.equal(isInstanceLevel(actor), true);
+      await authz.authorizeInstance(actor, 1, 'storage.create', refusal);
+    }
+    assert.equal(isInstanceLevel(user([[1, 'owner']])), false, 'a workspace owner is not the instance owner');
+    assert.equal(entries.length, 0);
+    assert.ok(Object.keys(INSTANCE_PRIVILEGES).length >= 6);
   });
 });
 
