@@ -11,11 +11,14 @@ import { freePort } from '../lib/net/free-port.ts';
 import { connect } from '../lib/pg/connection.ts';
 import { parseLsn } from '../lib/wal/lsn.ts';
 import { chainView, loadChain, type LoadedChain } from '../lib/pitr/chain-source.ts';
+import { loadConfig } from '../lib/config.ts';
 import { emptyDirectory, extractBaseBackup, prepareDataDirectory } from '../lib/pitr/extract.ts';
 import { handToServerUser, runningAsRoot, serverUserCanEnter } from '../lib/pitr/os-user.ts';
 import { describeTarget, extendHeadToNow, planRestore } from '../lib/pitr/plan.ts';
 import { recoveryServer, runRecovery, type RecoveryServer } from '../lib/pitr/recover.ts';
 import { recoverySettings, shellQuote, writeRecoverySettings } from '../lib/pitr/recovery-settings.ts';
+import { confineRestoreDirectory } from '../lib/pitr/restore-root.ts';
+import { configureRestoredServer, listenFor } from '../lib/pitr/restored-server.ts';
 import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../lib/pitr/wal-source.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
@@ -32,6 +35,11 @@ export interface PitrDeps {
   key: SecretKey;
   logger: Logger;
   budget?: { sandboxRoot: string };
+  /**
+   * The directories a restore to a directory may be made in (HINDSIGHT_RESTORE_ROOT); default:
+   * this process's configuration, which is the worker's or agent's own.
+   */
+  restoreRoots?: readonly string[];
   progress?: { send(workflowId: string, runId: string, signal: 'reportProgress', report: object): Promise<void> };
 }
 
@@ -163,11 +171,16 @@ export const createPitrActivities = (deps: PitrDeps) => {
         }
         const sandbox = 'sandbox' in input.to;
         const sandboxDir = path.join(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes'), input.restoreId);
-        const dataDir = 'directory' in input.to ? path.resolve(input.to.directory) : path.join(sandboxDir, 'data');
+        const roots = deps.restoreRoots ?? loadConfig(process.env).restoreRoots;
+        const dataDir = 'directory' in input.to ? await confineRestoreDirectory(input.to.directory, roots) : path.join(sandboxDir, 'data');
         if (sandbox) await prepareSandboxDir(sandboxDir);
         await prepareDataDirectory(dataDir, input.restoreId, async () => {
           if (await exists(path.join(dataDir, 'PG_VERSION'))) await (await recoveryServer(dataDir, 0)).stop('immediate');
         });
+        // Made now, the directory must still be where it was checked (no parent swapped for a link meanwhile).
+        if (!sandbox && (await confineRestoreDirectory(dataDir, roots)) !== dataDir) {
+          throw new HindsightError('bad_input', `restore directory ${dataDir} moved while it was being made: restore under a root that only trusted users can write to`);
+        }
 
         const source = createWalSource(catalog, { database: input.database, systemIdentifier: backup.systemIdentifier, segmentSize: config.walSegmentSize });
         const progress = { extractedBytes: 0, segmentsFetched: 0, replayLsn: undefined as string | undefined };
@@ -182,14 +195,18 @@ export const createPitrActivities = (deps: PitrDeps) => {
             onBytes: (bytes) => { progress.extractedBytes = bytes; report(progress); },
           });
           fetcher = await startWalFetchServer({
-            source, key, dataDir, logger, signal,
+            source, key, logger, signal,
             onFetched: () => { progress.segmentsFetched += 1; report(progress); },
           });
           const port = await freePort();
+          // The source's configuration goes aside unread; the server starts from an allow-list.
+          const configured = await configureRestoredServer({ dataDir, port, listen: listenFor({ sandboxDir: sandbox ? sandboxDir : null, dataDir, port }) });
+          logger.info({ database: input.database, dataDir, kept: configured.aside.kept, notKept: configured.aside.notKept }, 'source configuration set aside');
           const restoreCommand = `${[process.execPath, WAL_FETCH_ENTRY, '--socket', fetcher.socketPath].map(shellQuote).join(' ')} %f %p`;
-          const settings = (target: Parameters<typeof recoverySettings>[0]['target']) => recoverySettings({ target, timeline: input.timeline, restoreCommand, port });
-          await writeRecoverySettings(dataDir, settings(input.target));
-          server = await recoveryServer(dataDir, port);
+          const writeSettings = (target: Parameters<typeof recoverySettings>[0]['target']) =>
+            writeRecoverySettings(dataDir, configured.settings, recoverySettings({ target, timeline: input.timeline, restoreCommand }));
+          await writeSettings(input.target);
+          server = await recoveryServer(dataDir, port, configured.host);
           const connectAs = await catalog.databaseTarget(input.database);
           const onTick = (s: { replayLsn: string | null }) => {
             if (s.replayLsn) progress.replayLsn = s.replayLsn;
@@ -207,7 +224,7 @@ export const createPitrActivities = (deps: PitrDeps) => {
             // The archive holds every byte up to the target (validated against the window) and no commit after it.
             note = `no transaction committed between the last one in the archive and ${input.target.time}: recovery replayed everything archived (to ${outcome.redoDoneAt}) and promoted there`;
             logger.info({ database: input.database, redoDoneAt: outcome.redoDoneAt }, 'time target after the last commit: promoting at the end of the archive');
-            await writeRecoverySettings(dataDir, settings({ lsnReached: outcome.redoDoneAt }));
+            await writeSettings({ lsnReached: outcome.redoDoneAt });
             outcome = await runRecovery(server, { connectAs, signal, onTick });
             if (outcome.kind !== 'promoted') throw new HindsightError('tool_failed', `recovery to ${outcome.redoDoneAt} did not complete`);
           }
