@@ -40,6 +40,8 @@ export interface PitrDeps {
    * this process's configuration, which is the worker's or agent's own.
    */
   restoreRoots?: readonly string[];
+  /** Looks at the promoted server before a sandbox is stopped and removed (tests prove what it refuses). */
+  inspectPromoted?: (server: { dataDir: string; host: string; port: number }) => Promise<void>;
   progress?: { send(workflowId: string, runId: string, signal: 'reportProgress', report: object): Promise<void> };
 }
 
@@ -231,6 +233,7 @@ export const createPitrActivities = (deps: PitrDeps) => {
           const result = outcome.result;
           logger.info({ database: input.database, dataDir, port, ...result }, 'point-in-time restore promoted');
           const segmentsFetched = fetcher.fetched();
+          await deps.inspectPromoted?.({ dataDir, host: server.host, port });
           if (sandbox) {
             await server.stop('fast');
             await rm(sandboxDir, { recursive: true, force: true, maxRetries: 3 });

@@ -38,8 +38,8 @@ export const ALLOWED_SETTINGS = new Set([
   'recovery_target', 'recovery_target_time', 'recovery_target_lsn', 'recovery_target_xid', 'recovery_target_name',
 ]);
 
-/** A number, a boolean word, or one single-quoted literal on one line. */
-const SAFE_VALUE = /^(\d+|on|off|'(?:[^'\n\r\\]|'')*')$/;
+/** A number, a bare word (on, off, replica), or one single-quoted literal on one line. */
+const SAFE_VALUE = /^(\d+|[a-z]+|'(?:[^'\n\r\\]|'')*')$/;
 
 /** The server's part of the allow-list: where it listens and the values recovery must match. */
 export function serverSettings(input: ServerConfigInput): Record<string, string> {
