@@ -102,6 +102,10 @@ export const RESTORED_HBA = [
   'local   all       all                 md5',
   'host    all       all   127.0.0.1/32  md5',
   'host    all       all   ::1/128       md5',
+  '# A kept copy may become the database (a failover): its WAL is then streamed from here.',
+  'local   replication  all               md5',
+  'host    replication  all  127.0.0.1/32  md5',
+  'host    replication  all  ::1/128       md5',
   '',
 ].join('\n');
 

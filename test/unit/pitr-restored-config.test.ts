@@ -72,7 +72,10 @@ describe('restored server configuration: pg_control, the allow-list, the source\
 
   it('authenticates every local connection with a password, never trust', () => {
     const rules = RESTORED_HBA.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')).map((l) => l.trim().split(/\s+/));
-    assert.deepEqual(rules, [['local', 'all', 'all', 'md5'], ['host', 'all', 'all', '127.0.0.1/32', 'md5'], ['host', 'all', 'all', '::1/128', 'md5']]);
+    assert.deepEqual(rules, [
+      ['local', 'all', 'all', 'md5'], ['host', 'all', 'all', '127.0.0.1/32', 'md5'], ['host', 'all', 'all', '::1/128', 'md5'],
+      ['local', 'replication', 'all', 'md5'], ['host', 'replication', 'all', '127.0.0.1/32', 'md5'], ['host', 'replication', 'all', '::1/128', 'md5'],
+    ]);
   });
 
   it('puts a sandbox\'s socket in its own directory, and a kept directory\'s in the data directory when the path fits', () => {
