@@ -51,7 +51,10 @@ export async function prepareDataDirectory(dir: string, restoreId: string, stopL
   }
   await handToServerUser(dir);
   await chmod(dir, 0o700);
-  await writeFile(path.join(dir, MARKER), `${restoreId}\n`, { mode: 0o600 });
+  const marker = path.join(dir, MARKER);
+  await writeFile(marker, `${restoreId}\n`, { mode: 0o600 });
+  // The server's own, like every file of its directory: a base backup of a kept copy reads them all.
+  await handToServerUser(marker);
   return { created: !info };
 }
 
