@@ -9,8 +9,11 @@ import { HindsightError } from '../errors.ts';
 import type { ControlSettings } from './control-data.ts';
 import { writeServerFile } from './server-files.ts';
 
-/** A configuration-file string literal: single quotes, embedded ones doubled. */
-export const confQuote = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+/**
+ * A configuration-file string literal: single quotes, embedded ones doubled, backslashes doubled
+ * (the configuration parser reads backslash escapes inside quotes).
+ */
+export const confQuote = (value: string): string => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 
 /** How clients reach the restored server. */
 export type Listen =
@@ -38,8 +41,8 @@ export const ALLOWED_SETTINGS = new Set([
   'recovery_target', 'recovery_target_time', 'recovery_target_lsn', 'recovery_target_xid', 'recovery_target_name',
 ]);
 
-/** A number, a bare word (on, off, replica), or one single-quoted literal on one line. */
-const SAFE_VALUE = /^(\d+|[a-z]+|'(?:[^'\n\r\\]|'')*')$/;
+/** A number, a bare word (on, off, replica), or one single-quoted literal on one line (confQuote's). */
+const SAFE_VALUE = /^(\d+|[a-z]+|'(?:[^'\n\r\\]|''|\\\\)*')$/;
 
 /** The server's part of the allow-list: where it listens and the values recovery must match. */
 export function serverSettings(input: ServerConfigInput): Record<string, string> {

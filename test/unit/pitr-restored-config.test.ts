@@ -7,7 +7,7 @@ import { hbaConfigReferences, serverConfigReferences } from '../../lib/pitr/conf
 import { parseControlData } from '../../lib/pitr/control-data.ts';
 import { confineRestoreDirectory } from '../../lib/pitr/restore-root.ts';
 import { listenFor } from '../../lib/pitr/restored-server.ts';
-import { RESTORED_HBA, renderServerConfig, serverSettings } from '../../lib/pitr/server-config.ts';
+import { RESTORED_HBA, confQuote, renderServerConfig, serverSettings } from '../../lib/pitr/server-config.ts';
 import { readNoFollow, writeServerFile } from '../../lib/pitr/server-files.ts';
 import { SOURCE_CONFIG_DIR, setSourceConfigAside } from '../../lib/pitr/source-config.ts';
 
@@ -68,6 +68,9 @@ describe('restored server configuration: pg_control, the allow-list, the source\
     assert.throws(() => renderServerConfig({ ...kept, shared_preload_libraries: "'evil'" }), /setting shared_preload_libraries is not on the restored server's allow-list/);
     assert.throws(() => renderServerConfig({ ...kept, restore_command: "'x'\ninclude '/etc/evil'" }), /cannot be written safely/);
     assert.throws(() => renderServerConfig({ ...kept, port: '5432 include' }), /cannot be written safely/);
+    // The parser reads backslash escapes inside quotes: a shell-quoted quote survives as written.
+    assert.equal(confQuote(String.raw`'it'''s'`), String.raw`'''it''\''''s'''`);
+    assert.throws(() => renderServerConfig({ restore_command: String.raw`'a'` }), /cannot be written safely/);
   });
 
   it('authenticates every local connection with a password, never trust', () => {
