@@ -69,8 +69,8 @@ describe('restored server configuration: pg_control, the allow-list, the source\
     assert.throws(() => renderServerConfig({ ...kept, restore_command: "'x'\ninclude '/etc/evil'" }), /cannot be written safely/);
     assert.throws(() => renderServerConfig({ ...kept, port: '5432 include' }), /cannot be written safely/);
     // The parser reads backslash escapes inside quotes: a shell-quoted quote survives as written.
-    assert.equal(confQuote(String.raw`'it'''s'`), String.raw`'''it''\''''s'''`);
-    assert.throws(() => renderServerConfig({ restore_command: String.raw`'a'` }), /cannot be written safely/);
+    assert.equal(confQuote(String.raw`'it'\''s'`), String.raw`'''it''\\''''s'''`);
+    assert.throws(() => renderServerConfig({ restore_command: String.raw`'a\'` }), /cannot be written safely/);
   });
 
   it('authenticates every local connection with a password, never trust', () => {
