@@ -6,9 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { WAL_FETCH_ENTRY } from '../../activities/pitr.ts';
 import { createLogger } from '../../lib/logger.ts';
+import { asServerUser, serverEnv } from '../../lib/pitr/os-user.ts';
 import { startWalFetchServer } from '../../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../../lib/pitr/wal-source.ts';
-import { sandboxEnv, sandboxOsUser } from '../../lib/sandbox/os-user.ts';
 import { chainQuery, type ChainMonitorState, type WalChainMonitorInput } from '../../temporal/pitr.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import {
@@ -106,8 +106,8 @@ describe('WAL chain: a segment deleted from storage', () => {
     // As PostgreSQL runs it: through /bin/sh, as the server's user, in the data directory.
     const fetch = async (file: string) => {
       const command = `'${process.execPath}' '${WAL_FETCH_ENTRY}' --socket '${server.socketPath}' ${file} pg_wal/RECOVERYXLOG`;
-      const [cmd, args] = process.getuid?.() === 0 ? ['runuser', ['-u', sandboxOsUser(), '--', 'sh', '-c', command]] : ['sh', ['-c', command]];
-      return run(cmd, args, { cwd: dataDir, env: sandboxEnv() }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
+      const [cmd, args] = asServerUser('sh', ['-c', command]);
+      return run(cmd, args, { cwd: dataDir, env: serverEnv() }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
     };
     try {
       assert.deepEqual(await fetch(before), { code: 0, stderr: '' });
