@@ -11,11 +11,14 @@ import { freePort } from '../lib/net/free-port.ts';
 import { connect } from '../lib/pg/connection.ts';
 import { parseLsn } from '../lib/wal/lsn.ts';
 import { chainView, loadChain, type LoadedChain } from '../lib/pitr/chain-source.ts';
+import { loadConfig } from '../lib/config.ts';
 import { emptyDirectory, extractBaseBackup, prepareDataDirectory } from '../lib/pitr/extract.ts';
 import { handToServerUser, runningAsRoot, serverUserCanEnter } from '../lib/pitr/os-user.ts';
 import { describeTarget, extendHeadToNow, planRestore } from '../lib/pitr/plan.ts';
-import { recoveryServer, runRecovery, type RecoveryServer } from '../lib/pitr/recover.ts';
+import { recoveryServer, runRecovery, type RecoveryOutcome, type RecoveryResult, type RecoveryServer } from '../lib/pitr/recover.ts';
 import { recoverySettings, shellQuote, writeRecoverySettings } from '../lib/pitr/recovery-settings.ts';
+import { confineRestoreDirectory } from '../lib/pitr/restore-root.ts';
+import { configureRestoredServer, listenFor } from '../lib/pitr/restored-server.ts';
 import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../lib/pitr/wal-source.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
@@ -33,6 +36,13 @@ export interface PitrDeps {
   keyring: Keyring;
   logger: Logger;
   budget?: { sandboxRoot: string };
+  /**
+   * The directories a restore to a directory may be made in (HINDSIGHT_RESTORE_ROOT); default:
+   * this process's configuration, which is the worker's or agent's own.
+   */
+  restoreRoots?: readonly string[];
+  /** Looks at the promoted server before a sandbox is stopped and removed (tests prove what it refuses). */
+  inspectPromoted?: (server: { dataDir: string; host: string; port: number }) => Promise<void>;
   progress?: { send(workflowId: string, runId: string, signal: 'reportProgress', report: object): Promise<void> };
 }
 
@@ -69,6 +79,55 @@ async function prepareSandboxDir(sandboxDir: string): Promise<void> {
   }
   await mkdir(sandboxDir, { mode: 0o700 });
   await handToServerUser(sandboxDir);
+}
+
+/** Where a restore goes: a fresh sandbox, or a directory inside the restore roots, made empty and ready. */
+async function prepareDestination(deps: PitrDeps, input: { restoreId: string; to: PitrDestination }): Promise<{ sandboxDir: string | null; dataDir: string }> {
+  const stopLeftover = (dataDir: string) => async () => {
+    if (await exists(path.join(dataDir, 'PG_VERSION'))) await (await recoveryServer(dataDir, 0)).stop('immediate');
+  };
+  if ('sandbox' in input.to) {
+    const sandboxDir = path.join(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes'), input.restoreId);
+    await prepareSandboxDir(sandboxDir);
+    const dataDir = path.join(sandboxDir, 'data');
+    await prepareDataDirectory(dataDir, input.restoreId, stopLeftover(dataDir));
+    return { sandboxDir, dataDir };
+  }
+  const roots = deps.restoreRoots ?? loadConfig(process.env).restoreRoots;
+  const dataDir = await confineRestoreDirectory(input.to.directory, roots);
+  await prepareDataDirectory(dataDir, input.restoreId, stopLeftover(dataDir));
+  // Made now, the directory must still be where it was checked (no parent swapped for a link meanwhile).
+  if ((await confineRestoreDirectory(dataDir, roots)) !== dataDir) {
+    throw new HindsightError('bad_input', `restore directory ${dataDir} moved while it was being made: restore under a root that only trusted users can write to`);
+  }
+  return { sandboxDir: null, dataDir };
+}
+
+/**
+ * Recovers to the target. A time target after the last commit of an idle database ends recovery
+ * at the end of the archive: it is restarted with the LSN reached as its target (see recover.ts).
+ */
+async function recoverToTarget(
+  input: { database: string; target: PitrTarget; endsAtHead?: boolean },
+  recover: () => Promise<RecoveryOutcome>,
+  writeSettings: (target: { lsnReached: string }) => Promise<void>,
+  logger: Logger,
+): Promise<{ result: RecoveryResult; note: string | null }> {
+  const outcome = await recover();
+  if (outcome.kind === 'promoted') return { result: outcome.result, note: null };
+  if (typeof input.target !== 'object' || !('time' in input.target)) {
+    throw new HindsightError('bad_input', `recovery replayed every archived byte (to ${outcome.redoDoneAt}) without reaching ${describeTarget(input.target)}: the target does not exist in this timeline's WAL`);
+  }
+  if (input.endsAtHead === false) {
+    throw new HindsightError('bad_input', `recovery replayed the archive to ${outcome.redoDoneAt}, where a gap begins, without reaching ${describeTarget(input.target)}: transactions up to the target may be in the missing WAL, so the restore is refused rather than silently ending early; choose a time before the gap or after the next base backup`);
+  }
+  // The archive holds every byte up to the target (validated against the window) and no commit after it.
+  const note = `no transaction committed between the last one in the archive and ${input.target.time}: recovery replayed everything archived (to ${outcome.redoDoneAt}) and promoted there`;
+  logger.info({ database: input.database, redoDoneAt: outcome.redoDoneAt }, 'time target after the last commit: promoting at the end of the archive');
+  await writeSettings({ lsnReached: outcome.redoDoneAt });
+  const again = await recover();
+  if (again.kind !== 'promoted') throw new HindsightError('tool_failed', `recovery to ${again.redoDoneAt} did not complete`);
+  return { result: again.result, note };
 }
 
 export const createPitrActivities = (deps: PitrDeps) => {
@@ -162,13 +221,8 @@ export const createPitrActivities = (deps: PitrDeps) => {
         if (backup.status !== 'complete' || !backup.systemIdentifier || config.walSegmentSize === null) {
           throw new HindsightError('bad_input', `base backup ${input.baseBackupId} is ${backup.status}: only a complete base backup can be restored`);
         }
-        const sandbox = 'sandbox' in input.to;
-        const sandboxDir = path.join(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes'), input.restoreId);
-        const dataDir = 'directory' in input.to ? path.resolve(input.to.directory) : path.join(sandboxDir, 'data');
-        if (sandbox) await prepareSandboxDir(sandboxDir);
-        await prepareDataDirectory(dataDir, input.restoreId, async () => {
-          if (await exists(path.join(dataDir, 'PG_VERSION'))) await (await recoveryServer(dataDir, 0)).stop('immediate');
-        });
+        const { sandboxDir, dataDir } = await prepareDestination(deps, input);
+        const sandbox = sandboxDir !== null;
 
         const source = createWalSource(catalog, { database: input.database, systemIdentifier: backup.systemIdentifier, segmentSize: config.walSegmentSize });
         const progress = { extractedBytes: 0, segmentsFetched: 0, replayLsn: undefined as string | undefined };
@@ -183,38 +237,29 @@ export const createPitrActivities = (deps: PitrDeps) => {
             onBytes: (bytes) => { progress.extractedBytes = bytes; report(progress); },
           });
           fetcher = await startWalFetchServer({
-            source, key: keyring.resolve, dataDir, logger, signal,
+            source, key: keyring.resolve, logger, signal,
             onFetched: () => { progress.segmentsFetched += 1; report(progress); },
           });
           const port = await freePort();
+          // The source's configuration goes aside unread; the server starts from an allow-list.
+          const configured = await configureRestoredServer({ dataDir, port, listen: listenFor({ sandboxDir: sandbox ? sandboxDir : null, dataDir, port }) });
+          logger.info({ database: input.database, dataDir, kept: configured.aside.kept, notKept: configured.aside.notKept }, 'source configuration set aside');
           const restoreCommand = `${[process.execPath, WAL_FETCH_ENTRY, '--socket', fetcher.socketPath].map(shellQuote).join(' ')} %f %p`;
-          const settings = (target: Parameters<typeof recoverySettings>[0]['target']) => recoverySettings({ target, timeline: input.timeline, restoreCommand, port });
-          await writeRecoverySettings(dataDir, settings(input.target));
-          server = await recoveryServer(dataDir, port);
+          const writeSettings = (target: Parameters<typeof recoverySettings>[0]['target']) =>
+            writeRecoverySettings(dataDir, configured.settings, recoverySettings({ target, timeline: input.timeline, restoreCommand }));
+          await writeSettings(input.target);
+          const recovering = await recoveryServer(dataDir, port, configured.host);
+          server = recovering;
           const connectAs = await catalog.databaseTarget(input.database);
           const onTick = (s: { replayLsn: string | null }) => {
             if (s.replayLsn) progress.replayLsn = s.replayLsn;
             report(progress);
           };
-          let outcome = await runRecovery(server, { connectAs, signal, onTick });
-          let note: string | null = null;
-          if (outcome.kind === 'target_not_reached') {
-            if (typeof input.target !== 'object' || !('time' in input.target)) {
-              throw new HindsightError('bad_input', `recovery replayed every archived byte (to ${outcome.redoDoneAt}) without reaching ${describeTarget(input.target)}: the target does not exist in this timeline's WAL`);
-            }
-            if (input.endsAtHead === false) {
-              throw new HindsightError('bad_input', `recovery replayed the archive to ${outcome.redoDoneAt}, where a gap begins, without reaching ${describeTarget(input.target)}: transactions up to the target may be in the missing WAL, so the restore is refused rather than silently ending early; choose a time before the gap or after the next base backup`);
-            }
-            // The archive holds every byte up to the target (validated against the window) and no commit after it.
-            note = `no transaction committed between the last one in the archive and ${input.target.time}: recovery replayed everything archived (to ${outcome.redoDoneAt}) and promoted there`;
-            logger.info({ database: input.database, redoDoneAt: outcome.redoDoneAt }, 'time target after the last commit: promoting at the end of the archive');
-            await writeRecoverySettings(dataDir, settings({ lsnReached: outcome.redoDoneAt }));
-            outcome = await runRecovery(server, { connectAs, signal, onTick });
-            if (outcome.kind !== 'promoted') throw new HindsightError('tool_failed', `recovery to ${outcome.redoDoneAt} did not complete`);
-          }
-          const result = outcome.result;
+          const recover = () => runRecovery(recovering, { connectAs, signal, onTick });
+          const { result, note } = await recoverToTarget(input, recover, writeSettings, logger);
           logger.info({ database: input.database, dataDir, port, ...result }, 'point-in-time restore promoted');
           const segmentsFetched = fetcher.fetched();
+          await deps.inspectPromoted?.({ dataDir, host: server.host, port });
           if (sandbox) {
             await server.stop('fast');
             await rm(sandboxDir, { recursive: true, force: true, maxRetries: 3 });

@@ -7,6 +7,7 @@
 // Exit codes (PostgreSQL docs, "restore_command"): 0 fetched; 1 not in the archive (recovery ends
 // there quietly); 250 anything else, e.g. storage unreachable or a checksum mismatch: a status above
 // 125 makes recovery abort loudly instead of mistaking a broken archive for its end.
+import { copyFile, rename, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -26,22 +27,42 @@ export function fetchThroughSocket(socketPath, file, destination) {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     let reply = '';
+    let settled = false;
+    const finish = (error, value) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      if (error) reject(error);
+      else resolve(value);
+    };
+    /** @param {{ status?: string, staged?: string, message?: string }} parsed */
+    const answered = (parsed) => {
+      if (parsed.status === 'not_found') return finish(undefined, 'not_found');
+      if (parsed.status !== 'ok' || typeof parsed.staged !== 'string') return finish(new Error(`${file}: ${parsed.message ?? 'failed'}`));
+      // Copied beside the destination, then renamed: PostgreSQL never sees a half-written file.
+      const temp = `${path.resolve(destination)}.hindsight-${process.pid}`;
+      copyFile(parsed.staged, temp)
+        .then(() => rename(temp, destination))
+        .then(() => finish(undefined, 'ok'), (error) => rm(temp, { force: true }).finally(() => finish(new Error(`${file}: cannot copy the fetched file to ${destination}: ${error.message}`))));
+    };
     socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(`${JSON.stringify({ file, path: path.resolve(destination) })}\n`));
-    socket.on('data', (chunk) => { reply += chunk; });
-    socket.on('error', (error) => reject(new Error(`cannot reach the restore's WAL fetch server at ${socketPath}: ${error.message} (is the restore still running?)`)));
-    socket.on('end', () => {
+    socket.on('connect', () => socket.write(`${JSON.stringify({ file })}\n`));
+    socket.on('data', (chunk) => {
+      if (reply.includes('\n')) return;
+      reply += chunk;
+      const newline = reply.indexOf('\n');
+      if (newline < 0) return;
       let parsed;
       try {
-        parsed = JSON.parse(reply.trim());
+        parsed = JSON.parse(reply.slice(0, newline));
       } catch {
-        reject(new Error(`the WAL fetch server gave no answer for ${file}`));
+        finish(new Error(`the WAL fetch server gave no answer for ${file}`));
         return;
       }
-      if (parsed.status === 'ok') resolve('ok');
-      else if (parsed.status === 'not_found') resolve('not_found');
-      else reject(new Error(`${file}: ${parsed.message ?? 'failed'}`));
+      answered(parsed);
     });
+    socket.on('error', (error) => finish(new Error(`cannot reach the restore's WAL fetch server at ${socketPath}: ${error.message} (is the restore still running?)`)));
+    socket.on('end', () => { if (reply.indexOf('\n') < 0) finish(new Error(`the WAL fetch server gave no answer for ${file}`)); });
   });
 }
 

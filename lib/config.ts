@@ -24,6 +24,11 @@ export const configSchema = z.object({
   HINDSIGHT_TEMPORAL_UI_URL: z.string().url().optional(),
   /** Where verification sandboxes live; the PostgreSQL OS user must be able to reach it. */
   HINDSIGHT_SANDBOX_ROOT: z.string().min(1).optional(),
+  /**
+   * Where a point-in-time restore may create its directory on this worker or agent: one or more
+   * absolute directories separated by ":" (default: `<data dir>/restores` and the OS temp dir).
+   */
+  HINDSIGHT_RESTORE_ROOT: z.string().min(1).refine((v) => v.split(path.delimiter).every((d) => path.isAbsolute(d)), 'must be absolute directories separated by ":"').optional(),
   /** TLS to Temporal: a CA to trust (server TLS), plus a client certificate and key for mTLS. */
   TEMPORAL_TLS_CA_FILE: z.string().min(1).optional(),
   TEMPORAL_TLS_CERT_FILE: z.string().min(1).optional(),
@@ -76,6 +81,8 @@ export interface Config {
   temporalUiUrl: string;
   backupsDir: string;
   sandboxRoot: string;
+  /** The directories point-in-time restores to a directory are confined to (HINDSIGHT_RESTORE_ROOT). */
+  restoreRoots: string[];
   temporalTls: TemporalTlsConfig | undefined;
   codecTokenFile: string | undefined;
   codecCorsOrigin: string;
@@ -166,6 +173,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupsDir: path.join(dataDir, 'backups'),
     // Not under the data directory: that one is private (0700) and sandbox servers run as another user.
     sandboxRoot: path.resolve(raw.HINDSIGHT_SANDBOX_ROOT ?? path.join(os.tmpdir(), 'hindsight-sandboxes')),
+    restoreRoots: raw.HINDSIGHT_RESTORE_ROOT
+      ? raw.HINDSIGHT_RESTORE_ROOT.split(path.delimiter).map((d) => path.resolve(d))
+      : [path.join(dataDir, 'restores'), os.tmpdir()],
     temporalTls: temporalTlsOf(raw),
     codecTokenFile: raw.HINDSIGHT_CODEC_TOKEN_FILE,
     codecCorsOrigin: new URL(raw.HINDSIGHT_CODEC_CORS_ORIGIN ?? raw.HINDSIGHT_TEMPORAL_UI_URL ?? `http://127.0.0.1:${raw.HINDSIGHT_TEMPORAL_UI_PORT}`).origin,

@@ -1,10 +1,11 @@
 /**
  * Stream-extracts a base backup into a data directory: storage → decrypt → `zstd -d` → `tar -x`,
- * with no intermediate file. tar runs as the server's user so that every file is born with the
- * owner PostgreSQL needs.
+ * with no intermediate file. tar runs as the server's (sandbox) user, with a scrubbed environment,
+ * so that every file is born with the owner PostgreSQL needs and nothing in the archive can land
+ * where that user could not write anyway.
  */
 import { spawn } from 'node:child_process';
-import { access, chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { KeyResolver } from '../crypto/chunked-gcm.ts';
@@ -14,12 +15,11 @@ import { stderrTail, waitForExit } from '../backup/child-process.ts';
 import { ByteMeter } from '../backup/byte-meter.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { openDecoded } from '../wal/segment-codec.ts';
-import { asServerUser, handToServerUser, serverOsUser, serverUserCanEnter } from './os-user.ts';
+import { asServerUser, handToServerUser, serverEnv, serverOsUser, serverUserCanEnter } from './os-user.ts';
 
 /** Names the restore that owns a directory, so that a retry of the same restore may clean it. */
 const MARKER = 'hindsight-restore.id';
 
-const exists = (file: string) => access(file).then(() => true, () => false);
 
 /**
  * The restore directory must be empty or absent: restoring over anything else could destroy a
@@ -52,7 +52,10 @@ export async function prepareDataDirectory(dir: string, restoreId: string, stopL
   }
   await handToServerUser(dir);
   await chmod(dir, 0o700);
-  await writeFile(path.join(dir, MARKER), `${restoreId}\n`, { mode: 0o600 });
+  const marker = path.join(dir, MARKER);
+  await writeFile(marker, `${restoreId}\n`, { mode: 0o600 });
+  // The server's own, like every file of its directory: a base backup of a kept copy reads them all.
+  await handToServerUser(marker);
   return { created: !info };
 }
 
@@ -74,7 +77,7 @@ export async function extractBaseBackup(options: {
 }): Promise<{ rawBytes: number; storedBytes: number }> {
   const { stream, done } = await openDecoded({ driver: options.driver, objectKey: options.objectKey, key: options.key, ...(options.signal ? { signal: options.signal } : {}) });
   const [cmd, args] = asServerUser('tar', ['-x', '-f', '-', '-C', options.dataDir, '--no-same-owner']);
-  const tar = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  const tar = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'], cwd: '/', env: serverEnv() });
   const stderr = stderrTail(tar);
   const exited = waitForExit(tar);
   const meter = new ByteMeter(options.onBytes);
@@ -96,30 +99,22 @@ export async function extractBaseBackup(options: {
 }
 
 /**
- * What a base backup lacks to start: `pg_wal/` may be absent (WAL comes from the archive) and, on
- * layouts that keep configuration outside PGDATA (Debian's /etc/postgresql), the configuration
- * files. Minimal ones are written; the restored server listens on loopback only.
+ * What a base backup lacks to start: `pg_wal/` may be absent (WAL comes from the archive). A
+ * `pg_wal` that is not a real directory (pg_basebackup always sends a directory, so only a forged
+ * archive holds a link there) is replaced: the server would write WAL wherever it pointed. The
+ * configuration is written later, from an allow-list (server-config.ts).
  */
 async function finishDataDirectory(dataDir: string): Promise<void> {
-  if (!(await exists(path.join(dataDir, 'backup_label')))) {
+  const label = await lstat(path.join(dataDir, 'backup_label')).catch(() => undefined);
+  if (!label?.isFile()) {
     throw new HindsightError('integrity', `the extracted base backup in ${dataDir} has no backup_label: it is not a pg_basebackup archive`);
   }
   for (const sub of ['pg_wal', 'pg_wal/archive_status']) {
     const dir = path.join(dataDir, sub);
-    if (!(await exists(dir))) {
-      await mkdir(dir, { mode: 0o700 });
-      await handToServerUser(dir);
-    }
-  }
-  const defaults: Record<string, string> = {
-    'postgresql.conf': '# written by Hindsight: the source kept its configuration outside the data directory\n',
-    'pg_hba.conf': '# written by Hindsight: the source kept its configuration outside the data directory\nlocal all all peer\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n',
-    'pg_ident.conf': '',
-  };
-  for (const [name, text] of Object.entries(defaults)) {
-    const file = path.join(dataDir, name);
-    if (await exists(file)) continue;
-    await writeFile(file, text, { mode: 0o600 });
-    await handToServerUser(file);
+    const info = await lstat(dir).catch(() => undefined);
+    if (info?.isDirectory()) continue;
+    if (info) await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { mode: 0o700 });
+    await handToServerUser(dir);
   }
 }

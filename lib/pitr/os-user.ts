@@ -1,45 +1,49 @@
+/**
+ * The OS user and environment a restored cluster runs with. A base backup is hostile content: its
+ * superuser can run programs as the server's OS user (COPY … TO PROGRAM, an untrusted language),
+ * so a restored server runs as the dedicated sandbox user (lib/sandbox/os-user.ts), never as
+ * `postgres` (which runs the catalog) nor the worker's own user, and with a scrubbed environment
+ * (no HINDSIGHT_*, no DATABASE_URL, no cloud credentials). This holds for sandbox restores and for
+ * directory restores alike: a directory the operator keeps holds the same hostile content, and
+ * whoever takes it over later may chown it to a user of their choice.
+ */
 import { execFile } from 'node:child_process';
-import { chown } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { HindsightError } from '../errors.ts';
+import {
+  asSandboxUser, canSwitchUser, handToSandboxUser, sandboxEnv, sandboxOsUser, sandboxUserIds,
+} from '../sandbox/os-user.ts';
 
 const run = promisify(execFile);
 
-/** PostgreSQL refuses to run as root: as root, its files and processes belong to this user (lib/pg/cluster.ts does the same). */
-export const serverOsUser = (): string => process.env.HINDSIGHT_PG_OS_USER ?? 'postgres';
-export const runningAsRoot = (): boolean => process.getuid?.() === 0;
-
-let ids: Promise<{ uid: number; gid: number }> | undefined;
-export function serverUserIds(): Promise<{ uid: number; gid: number }> {
-  ids ??= (async () => {
-    const user = serverOsUser();
-    const { stdout: uid } = await run('id', ['-u', user]).catch(() => {
-      throw new HindsightError('not_found', `running as root, PostgreSQL must run as user "${user}", which does not exist: run 'npm run setup' or 'useradd --system ${user}'`);
-    });
-    const { stdout: gid } = await run('id', ['-g', user]);
-    return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
-  })();
-  ids.catch(() => { ids = undefined; });
-  return ids;
-}
+export const serverOsUser = sandboxOsUser;
+export const runningAsRoot = canSwitchUser;
+export const serverUserIds = sandboxUserIds;
 
 /** Hands a path to the server's user when we are root; a no-op otherwise. */
-export async function handToServerUser(file: string): Promise<void> {
-  if (!runningAsRoot()) return;
-  const { uid, gid } = await serverUserIds();
-  await chown(file, uid, gid);
+export const handToServerUser = handToSandboxUser;
+
+/** The whole environment of a restored server and of the tools run over its files. */
+export const serverEnv = (): Record<string, string> => sandboxEnv();
+
+/** runuser lives in an sbin directory, which the scrubbed PATH leaves out: it is named by its path. */
+let runuserPath: string | undefined;
+function runuser(): string {
+  runuserPath ??= ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser', '/bin/runuser'].find((file) => existsSync(file)) ?? 'runuser';
+  return runuserPath;
 }
 
-/** The command line that runs a server tool as the server's user. */
+/** The command line that runs a server tool as the server's user (spawn it with env: serverEnv()). */
 export function asServerUser(file: string, args: string[]): [string, string[]] {
-  return runningAsRoot() ? ['runuser', ['-u', serverOsUser(), '--', file, ...args]] : [file, args];
+  const [cmd, cmdArgs] = asSandboxUser(file, args);
+  return cmd === 'runuser' ? [runuser(), cmdArgs] : [cmd, cmdArgs];
 }
 
 /** Whether the server's user can enter a directory (every parent must be traversable). */
 export async function serverUserCanEnter(dir: string): Promise<boolean> {
   if (!runningAsRoot()) return true;
   try {
-    await run('runuser', ['-u', serverOsUser(), '--', 'test', '-x', dir]);
+    await run(...asServerUser('test', ['-x', dir]), { env: serverEnv() });
     return true;
   } catch {
     return false;

@@ -8,14 +8,15 @@
  * it reached as the target and promotes there.
  */
 import { execFile, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, type PgTarget } from '../pg/connection.ts';
 import { serverToolOfMajor } from '../pg/tools.ts';
-import { asServerUser } from './os-user.ts';
+import { asServerUser, serverEnv } from './os-user.ts';
+import { readNoFollow } from './server-files.ts';
 
 const run = promisify(execFile);
 
@@ -30,6 +31,8 @@ export interface RecoveryResult {
 export interface RecoveryServer {
   dataDir: string;
   port: number;
+  /** Where clients connect: the unix socket directory of a sandbox restore, else 127.0.0.1. */
+  host: string;
   major: number;
   start(): Promise<void>;
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
@@ -37,15 +40,28 @@ export interface RecoveryServer {
   log(): Promise<string>;
 }
 
-export async function recoveryServer(dataDir: string, port: number): Promise<RecoveryServer> {
-  const major = Number.parseInt((await readFile(path.join(dataDir, 'PG_VERSION'), 'utf8')).trim(), 10);
+/** The data directory's major version, read without following a link the base backup may have put there. */
+export async function dataDirectoryMajor(dataDir: string): Promise<number> {
+  const major = Number.parseInt((await readNoFollow(path.join(dataDir, 'PG_VERSION'), 64) ?? '').trim(), 10);
+  if (!Number.isInteger(major) || major < 9) {
+    throw new HindsightError('integrity', `${dataDir} has no readable PG_VERSION: the base backup is not a PostgreSQL data directory`);
+  }
+  return major;
+}
+
+/**
+ * Runs pg_ctl over a restored data directory as the sandbox user with a scrubbed environment.
+ * `host` is where clients reach it (a socket directory, or 127.0.0.1).
+ */
+export async function recoveryServer(dataDir: string, port: number, host = '127.0.0.1'): Promise<RecoveryServer> {
+  const major = await dataDirectoryMajor(dataDir);
   const pgCtl = await serverToolOfMajor('pg_ctl', major);
   const logFile = path.join(dataDir, LOG_FILE);
   const ctl = async (args: string[]) => {
     const [cmd, cmdArgs] = asServerUser(pgCtl.path, args);
     try {
       // cwd '/': the server's user may not be allowed into the worker's working directory.
-      const { stdout } = await run(cmd, cmdArgs, { cwd: '/', maxBuffer: 4 * 1024 * 1024 });
+      const { stdout } = await run(cmd, cmdArgs, { cwd: '/', env: serverEnv(), maxBuffer: 4 * 1024 * 1024 });
       return stdout;
     } catch (error) {
       const err = error as { stderr?: string; message: string };
@@ -53,8 +69,10 @@ export async function recoveryServer(dataDir: string, port: number): Promise<Rec
     }
   };
   const server: RecoveryServer = {
-    dataDir, port, major,
+    dataDir, port, host, major,
     async start() {
+      // A log file the base backup brought (perhaps a link to a file of the host) is not ours to append to.
+      await rm(logFile, { recursive: true, force: true });
       // No -w: recovery can take long and may end in a FATAL that pg_ctl would only time out on.
       await ctl(['start', '-D', dataDir, '-l', logFile, '-W']);
     },
@@ -74,12 +92,13 @@ export async function recoveryServer(dataDir: string, port: number): Promise<Rec
     async running() {
       const [cmd, cmdArgs] = asServerUser(pgCtl.path, ['status', '-D', dataDir]);
       return new Promise((resolve) => {
-        const child = spawn(cmd, cmdArgs, { stdio: 'ignore', cwd: '/' });
+        const child = spawn(cmd, cmdArgs, { stdio: 'ignore', cwd: '/', env: serverEnv() });
         child.on('exit', (code) => resolve(code === 0));
         child.on('error', () => resolve(false));
       });
     },
-    log: () => readFile(logFile, 'utf8').catch(() => ''),
+    // Read without following a link: the restored cluster's user could swap the log for one.
+    log: async () => (await readNoFollow(logFile, 512 * 1024 * 1024)) ?? '',
   };
   return server;
 }
@@ -140,7 +159,8 @@ export async function runRecovery(server: RecoveryServer, options: {
   const stallMs = options.stallMs ?? RECOVERY_STALL_MS;
   const watch = stallWatch(stallMs);
   let replayLsn: string | null = null;
-  let target: PgTarget = { ...options.connectAs, host: '127.0.0.1', port: server.port };
+  // The restored server has no TLS (server-config.ts): loopback or a private socket only.
+  let target: PgTarget = { ...options.connectAs, host: server.host, port: server.port, sslmode: 'disable' };
   const logFrom = options.logFrom ?? (await server.log()).length;
   await server.start();
   // pg_ctl start -W returns before the postmaster has written its pid file: until it has been seen

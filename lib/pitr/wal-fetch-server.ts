@@ -3,9 +3,15 @@
  * server's OS user (and root) can reach. PostgreSQL runs restore_command once per segment, so the
  * command must start fast: bin/hindsight-wal-fetch.mjs is plain JavaScript (no tsx, no catalog
  * connection, no key) that asks this server, which holds the catalog, the storage drivers and the
- * secret key already open. The server writes the file itself (temp file, rename, then owned by the
- * server's user), only inside the data directory being restored.
+ * secret key already open.
+ *
+ * The server never writes into the data directory being restored: that directory belongs to the
+ * (hostile) restored cluster, and any name in it may be a link to a file of the host. It decodes
+ * each file into a staging directory of its own (root's, traversable but not listable), under a
+ * random name handed to the server's user, and replies with that name; restore_command, running as
+ * the server's user, copies it to %p itself. The staged file goes when the connection closes.
  */
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -24,12 +30,11 @@ export interface WalFetchServer {
   close(): Promise<void>;
 }
 
-export type WalFetchReply = { status: 'ok'; kind: string } | { status: 'not_found' } | { status: 'error'; message: string };
+export type WalFetchReply = { status: 'ok'; kind: string; staged: string } | { status: 'not_found' } | { status: 'error'; message: string };
 
 export async function startWalFetchServer(options: {
   source: WalSource;
   key: SecretKey | KeyResolver;
-  dataDir: string;
   logger: Logger;
   signal?: AbortSignal;
   onFetched?: (file: string, kind: string) => void;
@@ -37,15 +42,15 @@ export async function startWalFetchServer(options: {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hs-walfetch-'));
   await chmod(dir, 0o700);
   await handToServerUser(dir);
+  // Root's own: the server's user may open a staged file by its random name, never list or replace one.
+  const stage = await mkdtemp(path.join(os.tmpdir(), 'hs-walstage-'));
+  await chmod(stage, 0o711);
   const socketPath = path.join(dir, 'fetch.sock');
-  const dataDir = path.resolve(options.dataDir);
   let count = 0;
 
-  async function answer(request: { file?: unknown; path?: unknown }): Promise<WalFetchReply> {
+  async function answer(request: { file?: unknown }, dest: string): Promise<WalFetchReply> {
     const file = typeof request.file === 'string' ? request.file : '';
-    const dest = typeof request.path === 'string' ? path.resolve(request.path) : '';
     if (!/^[0-9A-Za-z._-]{1,64}$/.test(file)) return { status: 'error', message: `"${file}" is not a WAL file name` };
-    if (!dest.startsWith(`${dataDir}${path.sep}`)) return { status: 'error', message: `refusing to write ${dest}: outside the data directory being restored (${dataDir})` };
     let found = await options.source.find(file);
     if (!found) return { status: 'not_found' };
     const decode = async (object: WalObject) => decodeWalObject({
@@ -66,13 +71,21 @@ export async function startWalFetchServer(options: {
     await handToServerUser(dest);
     count += 1;
     options.onFetched?.(file, found.kind);
-    return { status: 'ok', kind: found.kind };
+    return { status: 'ok', kind: found.kind, staged: dest };
   }
 
+  const open = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
+    // A client that neither asks nor copies within this long is gone: its staged file goes too.
+    socket.setTimeout(10 * 60_000, () => socket.destroy());
     let buffered = '';
+    const staged = path.join(stage, randomBytes(16).toString('hex'));
     socket.setEncoding('utf8');
     socket.on('error', () => undefined);
+    // restore_command closes the connection once it has copied the file (or given up).
+    socket.on('close', () => { rm(staged, { force: true }).catch(() => undefined); });
     socket.on('data', (chunk: string) => {
       buffered += chunk;
       const newline = buffered.indexOf('\n');
@@ -81,17 +94,19 @@ export async function startWalFetchServer(options: {
         return;
       }
       socket.pause();
-      let request: { file?: unknown; path?: unknown };
+      let request: { file?: unknown };
       try {
         request = JSON.parse(buffered.slice(0, newline)) as typeof request;
       } catch {
         socket.end(`${JSON.stringify({ status: 'error', message: 'bad request' })}\n`);
         return;
       }
-      answer(request).then(
+      answer(request, staged).then(
         (reply) => {
           options.logger.debug({ file: request.file, status: reply.status }, 'restore_command');
-          socket.end(`${JSON.stringify(reply)}\n`);
+          // An answer with a staged file keeps the connection open until the client has copied it.
+          if (reply.status === 'ok') socket.write(`${JSON.stringify(reply)}\n`);
+          else socket.end(`${JSON.stringify(reply)}\n`);
         },
         (error: unknown) => {
           options.logger.warn({ file: request.file, err: errorMessage(error) }, 'restore_command could not be served');
@@ -111,8 +126,11 @@ export async function startWalFetchServer(options: {
     socketPath,
     fetched: () => count,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of open) socket.destroy();
+      await closed;
       await rm(dir, { recursive: true, force: true });
+      await rm(stage, { recursive: true, force: true });
     },
   };
 }

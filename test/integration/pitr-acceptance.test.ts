@@ -77,7 +77,7 @@ describe('point-in-time restore: the acceptance gate', () => {
     const progress = await platform.client.workflow.getHandle('restore/shop/at-t').query(pitrProgressQuery);
     assert.deepEqual([progress.stage, progress.baseBackupId, progress.replayLsn], ['promoted', outcome.baseBackupId, outcome.reachedLsn]);
     assert.match(progress.window ?? '', /^timeline 1: /);
-    const conf = await readFile(path.join(dir, 'postgresql.auto.conf'), 'utf8');
+    const conf = await readFile(path.join(dir, 'postgresql.conf'), 'utf8');
     assert.match(conf, /restore_command = '.*hindsight-wal-fetch\.mjs.* %f %p'/);
     assert.match(conf, /recovery_target_action = 'promote'/);
   });

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { WAL_FETCH_ENTRY } from '../../activities/pitr.ts';
 import { createLogger } from '../../lib/logger.ts';
+import { asServerUser, serverEnv } from '../../lib/pitr/os-user.ts';
 import { startWalFetchServer } from '../../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../../lib/pitr/wal-source.ts';
 import { chainQuery, type ChainMonitorState, type WalChainMonitorInput } from '../../temporal/pitr.ts';
@@ -99,14 +100,14 @@ describe('WAL chain: a segment deleted from storage', () => {
     await mkdir(path.join(dataDir, 'pg_wal'), { recursive: true });
     await chmod(dataDir, 0o755);
     await chmod(path.join(dataDir, 'pg_wal'), 0o777);
-    const server = await startWalFetchServer({ source, key: platform.runtime.key, dataDir, logger: createLogger('test') });
+    const server = await startWalFetchServer({ source, key: platform.runtime.key, logger: createLogger('test') });
     const segno = BigInt(`0x${deletedSegment.slice(8, 16)}`) * 256n + BigInt(`0x${deletedSegment.slice(16)}`);
     const before = `00000001${deletedSegment.slice(8, 16)}${(segno % 256n - 1n).toString(16).toUpperCase().padStart(8, '0')}`;
     // As PostgreSQL runs it: through /bin/sh, as the server's user, in the data directory.
     const fetch = async (file: string) => {
       const command = `'${process.execPath}' '${WAL_FETCH_ENTRY}' --socket '${server.socketPath}' ${file} pg_wal/RECOVERYXLOG`;
-      const [cmd, args] = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', 'sh', '-c', command]] : ['sh', ['-c', command]];
-      return run(cmd, args, { cwd: dataDir }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
+      const [cmd, args] = asServerUser('sh', ['-c', command]);
+      return run(cmd, args, { cwd: dataDir, env: serverEnv() }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
     };
     try {
       assert.deepEqual(await fetch(before), { code: 0, stderr: '' });

@@ -4,14 +4,20 @@
  * stops it and names what to check.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { progressLines, recoveryServer, runRecovery, stallWatch } from '../../lib/pitr/recover.ts';
 import { recoverySettings, writeRecoverySettings } from '../../lib/pitr/recovery-settings.ts';
+import { configureRestoredServer, listenFor } from '../../lib/pitr/restored-server.ts';
+import { canSwitchUser, sandboxOsUser } from '../../lib/sandbox/os-user.ts';
 import { startTestCluster } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
+
+const run = promisify(execFile);
 
 describe('a recovery that makes no progress', () => {
   const dirs: string[] = [];
@@ -49,10 +55,13 @@ describe('a recovery that makes no progress', () => {
     const cluster = await startTestCluster(dir);
     const connectAs = cluster.target('postgres');
     await cluster.stop('fast');
+    // Restored servers run as the sandbox user, as after a real extraction.
+    if (canSwitchUser()) await run('chown', ['-R', `${sandboxOsUser()}:`, cluster.dataDir]);
     const port = await freePort();
+    const configured = await configureRestoredServer({ dataDir: cluster.dataDir, port, listen: listenFor({ sandboxDir: null, dataDir: cluster.dataDir, port }) });
     // The archive never answers: each fetch sleeps longer than the test waits.
-    await writeRecoverySettings(cluster.dataDir, recoverySettings({ target: 'latest', timeline: 1, restoreCommand: 'sleep 30', port }));
-    const server = await recoveryServer(cluster.dataDir, port);
+    await writeRecoverySettings(cluster.dataDir, configured.settings, recoverySettings({ target: 'latest', timeline: 1, restoreCommand: 'sleep 30' }));
+    const server = await recoveryServer(cluster.dataDir, port, configured.host);
     const startedAt = Date.now();
     await assert.rejects(
       runRecovery(server, { connectAs, stallMs: 3000 }),

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { serverToolOfMajor } from '../../lib/pg/tools.ts';
+import { asServerUser, serverEnv } from '../../lib/pitr/os-user.ts';
 import { parseLsn } from '../../lib/wal/lsn.ts';
 import type { PitrOutcome, PitrRestoreInput } from '../../temporal/pitr.ts';
 import { stopWalArchiverSignal, type BaseBackupInput, type BaseBackupProgress, type WalArchiverInput } from '../../temporal/wal-archive.ts';
@@ -105,9 +106,9 @@ export async function restore(platform: Platform, input: PitrRestoreInput, id: s
   return platform.client.workflow.execute('pitrRestore', { taskQueue: platform.config.taskQueue, workflowId: `restore/${input.database}/${id}`, args: [input] });
 }
 
-/** Rows of the restored server, as the registered user. */
+/** Rows of the restored server, as the registered user (it has no TLS: loopback only). */
 export async function restoredRows(source: PitrSource, port: number): Promise<Row[]> {
-  const client = await connect('restored', { ...source.target, host: '127.0.0.1', port });
+  const client = await connect('restored', { ...source.target, host: '127.0.0.1', port, sslmode: 'disable' });
   try {
     const { rows } = await client.query<{ id: number; at: Date }>('select id, at from events order by id');
     return rows;
@@ -119,6 +120,7 @@ export async function restoredRows(source: PitrSource, port: number): Promise<Ro
 export async function stopRestoredServer(dataDir: string): Promise<void> {
   const pgCtl = await serverToolOfMajor('pg_ctl');
   const args = [pgCtl.path, 'stop', '-D', dataDir, '-m', 'immediate', '-w'];
-  const [cmd, cmdArgs] = process.getuid?.() === 0 ? ['runuser', ['-u', process.env.HINDSIGHT_PG_OS_USER ?? 'postgres', '--', ...args]] : [args[0]!, args.slice(1)];
-  await run(cmd, cmdArgs, { cwd: '/' }).catch(() => undefined);
+  // Restored servers run as the sandbox user (lib/pitr/os-user.ts).
+  const [cmd, cmdArgs] = asServerUser(args[0]!, args.slice(1));
+  await run(cmd, cmdArgs, { cwd: '/', env: serverEnv() }).catch(() => undefined);
 }

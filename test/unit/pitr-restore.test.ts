@@ -33,19 +33,19 @@ describe('point-in-time restore: input, plan and settings', () => {
     assert.ok(!to({ directory: 'relative/dir' }) && !to({ directory: '/srv/../etc' }) && !to({ sandbox: false }));
   });
 
-  it('writes the recovery settings for each target, replacing its own earlier block only', async () => {
+  it('writes the recovery settings for each target into its own postgresql.conf, replacing the previous one whole', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'pitr-conf-'));
     dirs.push(dir);
-    await writeFile(path.join(dir, 'postgresql.auto.conf'), "listen_addresses = '*'\nprimary_conninfo = 'host=primary user=replicator password=Repl1c4-s3cret'\nwork_mem = '64MB'\nprimary_slot_name = 'standby_1'\n");
-    // As in a base backup taken from a standby.
+    // As in a base backup taken from a standby: its settings are never read, its signal goes.
+    await writeFile(path.join(dir, 'postgresql.auto.conf'), "primary_conninfo = 'host=primary user=replicator password=Repl1c4-s3cret'\nprimary_slot_name = 'standby_1'\n");
     await writeFile(path.join(dir, 'standby.signal'), '');
-    const base = { timeline: 2, restoreCommand: "'/usr/bin/node' '/opt/it''s/bin/hindsight-wal-fetch.mjs' --socket '/tmp/s' %f %p", port: 54400 };
-    await writeRecoverySettings(dir, recoverySettings({ ...base, target: { time: '2026-11-23T10:15:30+01:00' } }));
-    await writeRecoverySettings(dir, recoverySettings({ ...base, target: { lsnReached: '0/3000148' } }));
-    const conf = await readFile(path.join(dir, 'postgresql.auto.conf'), 'utf8');
-    assert.match(conf, /^listen_addresses = '\*'\nwork_mem = '64MB'\n# --- Hindsight point-in-time restore: begin ---\n/);
-    assert.equal(conf.match(/Hindsight point-in-time restore: begin/g)?.length, 1, 'one block after two writes');
-    assert.doesNotMatch(conf, /recovery_target_time =/);
+    const base = { timeline: 2, restoreCommand: "'/usr/bin/node' '/opt/it''s/bin/hindsight-wal-fetch.mjs' --socket '/tmp/s' %f %p" };
+    const server = { port: '54400', listen_addresses: "'127.0.0.1'", archive_mode: 'off' };
+    await writeRecoverySettings(dir, server, recoverySettings({ ...base, target: { time: '2026-11-23T10:15:30+01:00' } }));
+    await writeRecoverySettings(dir, server, recoverySettings({ ...base, target: { lsnReached: '0/3000148' } }));
+    const conf = await readFile(path.join(dir, 'postgresql.conf'), 'utf8');
+    assert.equal(await readFile(path.join(dir, 'postgresql.auto.conf'), 'utf8'), '', 'ALTER SYSTEM settings of the source are gone');
+    assert.doesNotMatch(conf, /recovery_target_time =/, 'the second write replaced the first');
     assert.match(conf, /recovery_target_lsn = '0\/3000148'/);
     assert.match(conf, /restore_command = '''\/usr\/bin\/node'' ''\/opt\/it''''s\/bin\/hindsight-wal-fetch\.mjs'' --socket ''\/tmp\/s'' %f %p'/);
     assert.match(conf, /recovery_target_timeline = '2'\nrecovery_target_action = 'promote'/);
@@ -53,7 +53,9 @@ describe('point-in-time restore: input, plan and settings', () => {
     assert.equal(await readFile(path.join(dir, 'recovery.signal'), 'utf8'), '');
     assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.signal')), ['recovery.signal'], 'a standby\'s standby.signal is gone');
     assert.match(conf, /\nprimary_conninfo = ''\nprimary_slot_name = ''\n/, 'nor does it stream from the standby\'s primary');
-    assert.doesNotMatch(conf, /Repl1c4-s3cret|standby_1/, 'the standby\'s replication password and slot are gone from the copy');
+    for (const file of ['postgresql.conf', 'postgresql.auto.conf', 'pg_hba.conf', 'pg_ident.conf']) {
+      assert.doesNotMatch(await readFile(path.join(dir, file), 'utf8'), /Repl1c4-s3cret|standby_1/, `the standby's replication password and slot are not in ${file}`);
+    }
     assert.equal(recoverySettings({ ...base, target: { time: '2026-11-23T10:15:30.123456Z' } }).recovery_target_time, "'2026-11-23T10:15:30.123456+00:00'");
     assert.equal(recoverySettings({ ...base, target: { time: '2026-11-23T10:15:30-05:00' } }).recovery_target_time, "'2026-11-23T10:15:30-05:00'");
     assert.equal(recoverySettings({ ...base, target: 'immediate' }).recovery_target, "'immediate'");
