@@ -66,9 +66,10 @@ const SUPERUSER_ONLY: Record<string, string> = {
   'SECURITY LABEL': 'security labels need a label provider the sandbox does not load',
   DATABASE: 'database-level properties are not restored into the scratch database',
   'DATABASE PROPERTIES': 'database-level properties are not restored into the scratch database',
-  ACL: 'privileges are not restored (--no-privileges): the restore role owns everything',
-  'DEFAULT ACL': 'privileges are not restored (--no-privileges): the restore role owns everything',
 };
+
+/** Privileges are never restored (--no-privileges): the restore role owns everything. Not worth a line each in the report. */
+const NOT_RESTORED = new Set(['ACL', 'DEFAULT ACL']);
 
 export const displayName = (entry: Pick<TocEntry, 'schema' | 'name'>): string => (entry.schema ? `${entry.schema}.${entry.name}` : entry.name);
 
@@ -98,6 +99,7 @@ export function planLoad(entries: TocEntry[], precreatedSchemas: string[] = []):
     }
     if (entry.type === 'COMMENT' && entry.name.startsWith('EXTENSION ')) continue;
     if (entry.type === 'SCHEMA' && precreatedSchemas.includes(entry.name)) continue;
+    if (NOT_RESTORED.has(entry.type)) continue;
     const reason = SUPERUSER_ONLY[entry.type];
     if (reason) skipped.push({ ...item, reason });
     else kept.push(entry);
