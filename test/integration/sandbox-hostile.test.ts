@@ -15,6 +15,7 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { DecryptStream } from '../../lib/crypto/chunked-gcm.ts';
+import { createProcessSandboxDriver } from '../../lib/sandbox/process.ts';
 import { connect, libpqEnv, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import type { VerificationSummary } from '../../lib/verify/report.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
@@ -168,5 +169,38 @@ describe('a hostile dump in the verification sandbox', () => {
       await control.end();
     }
     assert.ok((await readdir(markers)).includes('default-copy-to'), 'the default is a real vehicle once a superuser inserts a row');
+  });
+
+  it('even the sandbox superuser cannot read the secret key, the catalog or the worker\'s environment, with or without bubblewrap', async () => {
+    const keyFile = platform.config.secretKeyFile;
+    const key = (await readFile(keyFile, 'utf8')).trim();
+    assert.match(key, /^[0-9a-f]{64}$/, 'the worker made its secret key the usual way');
+    const catalogPassword = `${platform.cluster.dataDir}.password`;
+    await stat(catalogPassword);
+    const modes = process.getuid?.() === 0 ? ['bwrap', 'os-user'] : [];
+    if (modes.length === 0) console.log('# not root: the sandbox runs as the worker\'s own user, which can read its own key; nothing to prove here');
+    for (const mode of modes) {
+      if (mode === 'os-user') process.env.HINDSIGHT_SANDBOX_BWRAP = 'off';
+      const sandbox = await createProcessSandboxDriver({ root: platform.config.sandboxRoot }).create({ major: 15, label: `hostile superuser, ${mode}` });
+      try {
+        assert.equal(sandbox.confinement, mode);
+        const admin = await connect('sandbox', sandbox.admin);
+        try {
+          const stolen = path.join(sandbox.dataDir!, 'x');
+          await assert.rejects(admin.query(`copy (select 1) to program 'cat ${keyFile} > ${stolen}'`), /program .* failed/, `${mode}: cat of the key fails`);
+          assert.ok(!(await readFile(stolen, 'utf8').catch(() => '')).includes(key), `${mode}: the key did not reach the sandbox`);
+          const unreadable = [keyFile, `/proc/${process.pid}/environ`, catalogPassword, path.join(platform.cluster.dataDir, 'postgresql.auto.conf')];
+          for (const file of unreadable) {
+            await assert.rejects(admin.query(`select pg_read_file($1)`, [file]), /could not open file|No such file|Permission denied/, `${mode}: ${file}`);
+          }
+          await assert.rejects(admin.query(`select pg_ls_dir($1)`, [platform.cluster.dataDir]), /could not open directory|No such file|Permission denied/);
+        } finally {
+          await admin.end();
+        }
+      } finally {
+        await sandbox.destroy();
+        delete process.env.HINDSIGHT_SANDBOX_BWRAP;
+      }
+    }
   });
 });
