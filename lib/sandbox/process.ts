@@ -8,8 +8,8 @@ import { promisify } from 'node:util';
 import { z } from 'zod';
 import { HindsightError, errorMessage } from '../errors.ts';
 import type { PgTarget } from '../pg/connection.ts';
-import { serverBinaries } from './binaries.ts';
-import { confinementFor } from './confinement.ts';
+import { serverBinaries, type ServerBinaries } from './binaries.ts';
+import { confinementFor, type ConfinementPlan } from './confinement.ts';
 import type { Sandbox, SandboxCreateOptions, SandboxDriver } from './contract.ts';
 import { canSwitchUser, sandboxOsUser, sandboxUserIds } from './os-user.ts';
 import { currentOwner, ownerIsAlive } from './owner.ts';
@@ -135,6 +135,34 @@ async function prepareRoot(root: string): Promise<void> {
   }
 }
 
+/** initdb with a random superuser password, given through a file only the sandbox user can read and removed at once. */
+async function initialise(binaries: ServerBinaries, plan: ConfinementPlan, paths: SandboxPaths, signal: AbortSignal | undefined): Promise<string> {
+  const password = randomBytes(24).toString('base64url');
+  const pwfile = path.join(paths.socketDir, 'superuser.pw');
+  await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
+  try {
+    if (canSwitchUser()) {
+      const { uid, gid } = await sandboxUserIds();
+      await chown(pwfile, uid, gid);
+    }
+    await initCluster(binaries, plan, paths, pwfile, signal);
+  } finally {
+    await rm(pwfile, { force: true });
+  }
+  return password;
+}
+
+async function waitForServer(started: ChildProcess, admin: PgTarget, paths: SandboxPaths, major: number, signal: AbortSignal | undefined): Promise<void> {
+  let exit: string | undefined;
+  started.once('exit', (code, sig) => { exit = sig ? `signal ${sig}` : `exit ${code}`; });
+  try {
+    await waitUntilAccepting(admin, { timeoutMs: 60_000, signal, onCancel: () => cancelled(major), gone: () => exit });
+  } catch (error) {
+    if (signal?.aborted) throw cancelled(major);
+    throw new HindsightError('tool_failed', `the PostgreSQL ${major} sandbox did not start: ${(await logTail(paths)) || errorMessage(error)}`, { cause: error });
+  }
+}
+
 /**
  * Sandboxes as PostgreSQL servers run on this machine, from server binaries of exactly the
  * backup's major version, confined as confinement.ts decides. Each lives in `<root>/sbx-<id>`
@@ -181,36 +209,17 @@ export function createProcessSandboxDriver(options: ProcessSandboxOptions = {}):
       await writeOwner();
       await privateToSandboxUser(paths.dataDir);
       await privateToSandboxUser(paths.socketDir);
-      const password = randomBytes(24).toString('base64url');
-      // initdb reads the password from a file only the sandbox user can read; it is gone before the server starts.
-      const pwfile = path.join(paths.socketDir, 'superuser.pw');
-      await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
-      if (canSwitchUser()) {
-        const { uid, gid } = await sandboxUserIds();
-        await chown(pwfile, uid, gid);
-      }
-      try {
-        await initCluster(binaries, plan, paths, pwfile, signal).catch((error: unknown) => {
-          throw signal?.aborted ? cancelled(major) : error;
-        });
-      } finally {
-        await rm(pwfile, { force: true });
-      }
+      const password = await initialise(binaries, plan, paths, signal).catch((error: unknown) => {
+        throw signal?.aborted ? cancelled(major) : error;
+      });
       if (signal?.aborted) throw cancelled(major);
 
       const started = launchPostmaster(binaries, plan, paths);
       child = started;
       trackLive(dir, started);
       if (started.pid !== undefined) await writeOwner(started.pid);
-      let exit: string | undefined;
-      started.once('exit', (code, sig) => { exit = sig ? `signal ${sig}` : `exit ${code}`; });
       const admin: PgTarget = { host: paths.socketDir, port: SANDBOX_PORT, database: 'postgres', user: 'postgres', password };
-      try {
-        await waitUntilAccepting(admin, { timeoutMs: 60_000, signal, onCancel: () => cancelled(major), gone: () => exit });
-      } catch (error) {
-        if (signal?.aborted) throw cancelled(major);
-        throw new HindsightError('tool_failed', `the PostgreSQL ${major} sandbox did not start: ${(await logTail(paths)) || errorMessage(error)}`, { cause: error });
-      }
+      await waitForServer(started, admin, paths, major, signal);
 
       const ownerFile = path.join(dir, 'owner.json');
       const heartbeat = setInterval(() => {

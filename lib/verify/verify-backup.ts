@@ -10,7 +10,8 @@ import { connect, type PgTarget } from '../pg/connection.ts';
 import { countRows, type TableRowCount } from '../pg/row-counts.ts';
 import type { Sandbox, SandboxDriver } from '../sandbox/contract.ts';
 import { loadAsRestoreRole } from './load-as-owner.ts';
-import { emptyReport, type LoadReport, type TableComparison, type VerificationReport, type VerificationStage } from './report.ts';
+import { emptyReport, type LoadReport, type StageRecord, type TableComparison, type VerificationReport } from './report.ts';
+import { stageRecorder } from './stages.ts';
 
 export interface VerifyOptions {
   /** Opens the backup afresh from the first storage that has it (called once per read). */
@@ -55,6 +56,46 @@ function loadFailure(run: PgRestoreRun, load: LoadReport, manifest: BackupManife
   return { message: `${load.failed.length} entr${load.failed.length === 1 ? 'y' : 'ies'} did not load as ${load.role}, a role without privileges: ${listed}${load.failed.length > 5 ? '; …' : ''}`, fatal: false };
 }
 
+/**
+ * Exact counts, as the restore role: no superuser session ever runs in a database the dump has
+ * loaded into (its functions, operators or settings could be waiting for one).
+ */
+async function countRestored(target: PgTarget): Promise<{ restored: TableRowCount[]; sizeBytes: number; schemas: number }> {
+  const client = await connect('verification sandbox', target);
+  try {
+    await client.query('set search_path = pg_catalog, pg_temp');
+    const restored = await countRows(client);
+    const facts = await client.query<{ size: string; schemas: string }>(
+      `select pg_database_size(current_database())::text as size,
+              (select count(*) from pg_namespace where nspname not in ('pg_catalog', 'information_schema') and nspname !~ '^pg_(toast|temp)')::text as schemas`,
+    );
+    return { restored, sizeBytes: Number(facts.rows[0]!.size), schemas: Number(facts.rows[0]!.schemas) };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The object's size and SHA-256 against the manifest, reading it whole. */
+async function checkObject(opened: OpenedBackup, signal: AbortSignal | undefined): Promise<{ ok: boolean; message: string }> {
+  const { manifest } = opened;
+  const meter = new ByteMeter();
+  await pipeline(opened.object, meter, new Writable({ write: (_chunk, _encoding, callback) => callback() }), signal ? { signal } : {});
+  if (meter.bytes !== manifest.object.sizeBytes || meter.sha256 !== manifest.object.sha256) {
+    return { ok: false, message: `the object in storage "${opened.storageName}" (${meter.bytes} bytes, SHA-256 ${meter.sha256}) differs from the manifest (${manifest.object.sizeBytes} bytes, SHA-256 ${manifest.object.sha256})` };
+  }
+  return { ok: true, message: `SHA-256 ${meter.sha256} matches the manifest` };
+}
+
+async function destroyed(sandbox: Sandbox): Promise<StageRecord> {
+  const startedAt = new Date().toISOString();
+  try {
+    await sandbox.destroy();
+    return { stage: 'cleanup', startedAt, finishedAt: new Date().toISOString(), ok: true, detail: 'sandbox destroyed' };
+  } catch (error) {
+    return { stage: 'cleanup', startedAt, finishedAt: new Date().toISOString(), ok: false, detail: errorMessage(error) };
+  }
+}
+
 /** Every table of the manifest and of the restored database, mismatches first. */
 export function compareTables(expected: TableRowCount[], restored: TableRowCount[]): TableComparison[] {
   const key = (t: { schema: string; table: string }) => `${t.schema}\u0000${t.table}`;
@@ -79,22 +120,7 @@ export function compareTables(expected: TableRowCount[], restored: TableRowCount
 export async function verifyBackup(options: VerifyOptions): Promise<VerificationReport> {
   const report = emptyReport();
   const publish = () => options.onReport?.(structuredClone(report));
-  let current: VerificationStage | undefined;
-  const begin = (stage: VerificationStage) => {
-    current = stage;
-    report.stages.push({ stage, startedAt: new Date().toISOString(), finishedAt: null, ok: null });
-    publish();
-  };
-  const end = (ok: boolean, detail?: string) => {
-    const record = report.stages.at(-1);
-    if (record) Object.assign(record, { finishedAt: new Date().toISOString(), ok }, detail ? { detail } : {});
-    current = undefined;
-    publish();
-  };
-  const failWith = (reason: string) => {
-    report.reason = reason;
-    if (current) end(false, reason);
-  };
+  const { begin, end, failWith, current } = stageRecorder(report, publish);
 
   let sandbox: Sandbox | undefined;
   try {
@@ -104,13 +130,12 @@ export async function verifyBackup(options: VerifyOptions): Promise<Verification
     const { manifest } = first;
     report.sourceSizeBytes = manifest.source.sizeBytes;
     report.expectedRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
-    const meter = new ByteMeter();
-    await pipeline(first.object, meter, new Writable({ write: (_chunk, _encoding, callback) => callback() }), options.signal ? { signal: options.signal } : {});
-    if (meter.bytes !== manifest.object.sizeBytes || meter.sha256 !== manifest.object.sha256) {
-      failWith(`checksum: the object in storage "${first.storageName}" (${meter.bytes} bytes, SHA-256 ${meter.sha256}) differs from the manifest (${manifest.object.sizeBytes} bytes, SHA-256 ${manifest.object.sha256})`);
+    const checksum = await checkObject(first, options.signal);
+    if (!checksum.ok) {
+      failWith(`checksum: ${checksum.message}`);
       return report;
     }
-    end(true, `SHA-256 ${meter.sha256} matches the manifest`);
+    end(true, checksum.message);
 
     begin('sandbox');
     await options.checkRoom?.(manifest);
@@ -135,20 +160,9 @@ export async function verifyBackup(options: VerifyOptions): Promise<Verification
     else end(true, `pg_restore as ${loaded.load.role}: ${loaded.load.entries} entries, ${loaded.load.skipped.length} skipped, ${loaded.load.refused.length} refused, ${run.restoredBytes} bytes of archive`);
 
     begin('count');
-    const client = await connect('verification sandbox', target);
-    await client.query('set search_path = pg_catalog, pg_temp');
-    let restored: TableRowCount[];
-    try {
-      restored = await countRows(client);
-      const facts = await client.query<{ size: string; schemas: string }>(
-        `select pg_database_size(current_database())::text as size,
-                (select count(*) from pg_namespace where nspname not in ('pg_catalog', 'information_schema') and nspname !~ '^pg_(toast|temp)')::text as schemas`,
-      );
-      report.restoredSizeBytes = Number(facts.rows[0]!.size);
-      report.schemas = Number(facts.rows[0]!.schemas);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    const { restored, sizeBytes, schemas } = await countRestored(target);
+    report.restoredSizeBytes = sizeBytes;
+    report.schemas = schemas;
     report.tables = restored.length;
     report.restoredRows = restored.reduce((sum, t) => sum + t.rows, 0);
     end(true, `${restored.length} tables, ${report.restoredRows} rows`);
@@ -170,18 +184,11 @@ export async function verifyBackup(options: VerifyOptions): Promise<Verification
     end(true, `every one of ${report.comparisons.length} tables matches exactly`);
     return report;
   } catch (error) {
-    failWith(`${current ?? 'verification'}: ${errorMessage(error)}`);
+    failWith(`${current() ?? 'verification'}: ${errorMessage(error)}`);
     return report;
   } finally {
     if (sandbox) {
-      const record = { stage: 'cleanup' as const, startedAt: new Date().toISOString(), finishedAt: null as string | null, ok: null as boolean | null, detail: undefined as string | undefined };
-      report.stages.push(record);
-      try {
-        await sandbox.destroy();
-        Object.assign(record, { finishedAt: new Date().toISOString(), ok: true, detail: 'sandbox destroyed' });
-      } catch (error) {
-        Object.assign(record, { finishedAt: new Date().toISOString(), ok: false, detail: errorMessage(error) });
-      }
+      report.stages.push(await destroyed(sandbox));
       publish();
     }
   }
