@@ -14,6 +14,8 @@ import { spawn } from 'node:child_process';
 import { lstat, readlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { z } from 'zod';
+import { HindsightError } from '../errors.ts';
 import { canSwitchUser, sandboxEnv, sandboxOsUser, sandboxUserIds } from './os-user.ts';
 
 export type ProcessConfinement = 'bwrap' | 'os-user' | 'none';
@@ -116,6 +118,9 @@ function succeeds(cmd: string, args: string[]): Promise<boolean> {
   });
 }
 
+/** `off` runs sandboxes without bubblewrap even where it works (a host whose policy forbids user namespaces for it). */
+const bwrapSetting = z.enum(['auto', 'off']).default('auto');
+
 const probed = new Map<string, Promise<ConfinementPlan>>();
 
 /**
@@ -123,12 +128,16 @@ const probed = new Map<string, Promise<ConfinementPlan>>();
  * tried by running that very `postgres --version` inside it. HINDSIGHT_SANDBOX_BWRAP=off skips it.
  */
 export function confinementFor(postgres: string, installDir: string): Promise<ConfinementPlan> {
-  const key = `${postgres}\0${process.env.HINDSIGHT_SANDBOX_BWRAP ?? ''}`;
+  const setting = bwrapSetting.safeParse(process.env.HINDSIGHT_SANDBOX_BWRAP || undefined);
+  if (!setting.success) {
+    return Promise.reject(new HindsightError('bad_input', `HINDSIGHT_SANDBOX_BWRAP must be auto or off, not "${process.env.HINDSIGHT_SANDBOX_BWRAP}"`));
+  }
+  const key = `${postgres}\0${setting.data}`;
   let plan = probed.get(key);
   if (!plan) {
     plan = (async () => {
       const fallback = await buildPlan(canSwitchUser() ? 'os-user' : 'none');
-      if (process.env.HINDSIGHT_SANDBOX_BWRAP === 'off') return fallback;
+      if (setting.data === 'off') return fallback;
       const bwrap = await buildPlan('bwrap');
       const [cmd, args] = bwrap.command({ file: postgres, args: ['--version'], writable: [], installDir, onWorkerDeath: 'KILL' });
       return (await succeeds(cmd, args)) ? bwrap : fallback;

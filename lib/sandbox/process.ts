@@ -127,9 +127,10 @@ async function prepareRoot(root: string): Promise<void> {
   const { uid, gid } = await sandboxUserIds();
   const canEnter = () => run('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', 'test', '-x', root]).then(() => true, () => false);
   if (await canEnter()) return;
+  // A root made 0700 by another part of the worker, or handed to the `postgres` user by an older
+  // Hindsight, is opened to traversal only: it holds nothing but per-sandbox directories.
   const info = await stat(root);
-  // A root made 0700 by an older Hindsight (or another part of the worker) is opened to traversal only.
-  if (info.uid === 0 || info.uid === process.getuid?.()) await chmod(root, (info.mode & 0o777) | 0o011);
+  await chmod(root, (info.mode & 0o777) | 0o011);
   if (!(await canEnter())) {
     throw new HindsightError('access_denied', `sandboxes run as OS user "${sandboxOsUser()}", who cannot reach ${root}: make it and its parents traversable (chmod o+x), or choose another sandbox root`);
   }

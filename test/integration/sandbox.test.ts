@@ -275,6 +275,7 @@ describe('docker sandboxes: container spec and choice of driver', () => {
 
     assert.equal(spec.env.POSTGRES_HOST_AUTH_METHOD, 'scram-sha-256');
     assert.match(spec.env.POSTGRES_INITDB_ARGS!, /--auth-host=scram-sha-256/);
+    assert.match(spec.env.POSTGRES_INITDB_ARGS!, /--auth-local=scram-sha-256/, 'no trust, even on the container\'s own socket');
     assert.equal(spec.env.POSTGRES_PASSWORD, spec.password);
     assert.ok(spec.password.length >= 24);
     for (const flag of ['fsync=off', 'full_page_writes=off', 'synchronous_commit=off']) assert.ok(spec.command.includes(flag), flag);
