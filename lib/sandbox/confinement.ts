@@ -83,7 +83,8 @@ function bwrapArgs(system: string[], run: ConfinedRun): string[] {
   ];
 }
 
-async function buildPlan(kind: ProcessConfinement): Promise<ConfinementPlan> {
+/** The plan for `kind` on this machine, without checking that it runs (confinementFor does). */
+export async function buildPlan(kind: ProcessConfinement): Promise<ConfinementPlan> {
   const switchWords = await userSwitchWords();
   const osUser = switchWords.length ? sandboxOsUser() : os.userInfo().username;
   const system = kind === 'bwrap' ? await systemViewArgs() : [];

@@ -34,7 +34,7 @@ export function parseRestoreErrors(stderr: string): EntryError[] {
 const PRIVILEGE = /permission denied|must be (?:a )?superuser|must be owner|only superusers? |must have .* privilege|language "[^"]+" is not trusted|must be a member of/i;
 
 /** Entries whose failure loses backed-up rows (or large objects, or a sequence's position). */
-const DATA_TYPES = new Set(['TABLE DATA', 'BLOBS', 'BLOB DATA', 'LARGE OBJECT', 'SEQUENCE SET']);
+const DATA_TYPES = new Set(['TABLE DATA', 'BLOBS', 'BLOB DATA', 'BLOB METADATA', 'LARGE OBJECT', 'SEQUENCE SET']);
 
 export interface ClassifiedErrors {
   /** Refused for want of a privilege; nothing backed up is lost by it. */
