@@ -49,4 +49,6 @@ export interface SandboxDriver {
    * those of a live process. Returns the ids of the sandboxes removed.
    */
   sweepLeftovers(): Promise<{ removed: string[] }>;
+  /** What confinement sandboxes get here, found without starting one (undefined: no server binaries to try). */
+  probeConfinement?(): Promise<{ confinement: SandboxConfinement; detail: string } | undefined>;
 }

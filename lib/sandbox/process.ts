@@ -10,7 +10,7 @@ import { HindsightError, errorMessage } from '../errors.ts';
 import type { PgTarget } from '../pg/connection.ts';
 import { serverBinaries, type ServerBinaries } from './binaries.ts';
 import { confinementFor, type ConfinementPlan } from './confinement.ts';
-import type { Sandbox, SandboxCreateOptions, SandboxDriver } from './contract.ts';
+import type { Sandbox, SandboxConfinement, SandboxCreateOptions, SandboxDriver } from './contract.ts';
 import { canSwitchUser, sandboxOsUser, sandboxUserIds } from './os-user.ts';
 import { currentOwner, ownerIsAlive } from './owner.ts';
 import {
@@ -291,5 +291,15 @@ export function createProcessSandboxDriver(options: ProcessSandboxOptions = {}):
     return { removed };
   }
 
-  return { name: 'process', create, sweepLeftovers };
+  async function probeConfinement(): Promise<{ confinement: SandboxConfinement; detail: string } | undefined> {
+    for (const major of [18, 17, 16, 15, 14, 13]) {
+      const binaries = await serverBinaries(major).catch(() => undefined);
+      if (!binaries) continue;
+      const plan = await confinementFor(binaries.postgres, path.dirname(binaries.dir));
+      return { confinement: plan.kind, detail: plan.detail };
+    }
+    return undefined;
+  }
+
+  return { name: 'process', create, sweepLeftovers, probeConfinement };
 }

@@ -123,6 +123,7 @@ describe('process sandboxes', () => {
     created.push(sandbox);
     if (canSwitchUser()) assert.equal(sandbox.confinement, 'bwrap', 'bubblewrap works as root on this machine');
     else console.log(`# not root: confinement is ${sandbox.confinement} (${sandbox.confinementDetail})`);
+    assert.deepEqual(await driver.probeConfinement!(), { confinement: sandbox.confinement, detail: sandbox.confinementDetail }, 'the worker can say at start what sandboxes will get');
     await sandbox.destroy();
 
     process.env.HINDSIGHT_SANDBOX_BWRAP = 'off';
