@@ -104,6 +104,9 @@ export async function createHindsightWorker(
     // Sandboxes left by a worker that died mid-verification go before new ones start.
     const { removed } = await sandboxes.sweepLeftovers();
     if (removed.length > 0) logger.warn({ removed }, 'removed sandboxes left by a worker that stopped mid-verification');
+    // Said once at start: an operator should learn here, not from a report, that restored dumps run unconfined.
+    const confinement = await sandboxes.probeConfinement?.().catch(() => undefined);
+    if (confinement) logger[confinement.confinement === 'bwrap' ? 'info' : 'warn'](confinement, 'verification sandbox confinement');
     const jobs = concurrencyFor(budget);
     logger.info({ jobs, ...budget }, 'verification agent budget');
     workers.push(await Worker.create({

@@ -78,20 +78,32 @@ export interface PgRestoreRun {
 }
 
 /**
+ * A load that goes on past errors, for a sandbox: only the entries of `listFile` (pg_restore -L),
+ * each in its own transaction, so that what a role without privileges cannot create is refused
+ * one entry at a time and the caller sorts the errors from the (longer) stderr.
+ */
+export interface PartialLoad {
+  listFile: string;
+  stderrLimit: number;
+}
+
+/**
  * storage → SHA-256 of the object → decrypt (authenticates every chunk; an object that is another
  * backup is refused at its header) → SHA-256 of the dump → a gate that keeps the last chunk back
  * until both checksums match the expectation → pg_restore, in one transaction so that a failure
- * leaves the target empty. Reports what happened instead of throwing, so that callers can keep
- * the exit code and the tool's own words.
+ * leaves the target empty (unless `partial`). Reports what happened instead of throwing, so that
+ * callers can keep the exit code and the tool's own words.
  */
-export async function runPgRestore(options: Omit<RestoreOptions, 'manifest'> & { serverMajor: number }): Promise<PgRestoreRun> {
-  const { object: source, key, target } = options;
+export async function runPgRestore(options: Omit<RestoreOptions, 'manifest'> & { serverMajor: number; partial?: PartialLoad }): Promise<PgRestoreRun> {
+  const { object: source, key, target, partial } = options;
   const pgRestore = await toolFor('pg_restore', options.serverMajor);
-  const child = spawn(pgRestore.path, ['--dbname', target.database, '--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', '--no-password'], {
+  // --verbose names the entry ("from TOC entry N") before each error.
+  const mode = partial ? ['--use-list', partial.listFile, '--verbose'] : ['--exit-on-error', '--single-transaction'];
+  const child = spawn(pgRestore.path, ['--dbname', target.database, '--no-owner', '--no-privileges', ...mode, '--no-password'], {
     env: { ...process.env, ...libpqEnv(target) },
     stdio: ['pipe', 'ignore', 'pipe'],
   });
-  const stderr = stderrTail(child);
+  const stderr = stderrTail(child, partial?.stderrLimit);
   const exited = waitForExit(child);
   const objectMeter = new ByteMeter();
   const dumpMeter = new ByteMeter();

@@ -3,16 +3,30 @@ import type { PgTarget } from '../pg/connection.ts';
 export type SandboxDriverName = 'process' | 'docker';
 
 /**
+ * What keeps a sandboxed server from the host: `bwrap` (bubblewrap and the sandbox's own OS user),
+ * `os-user` (the sandbox's own OS user only), `none` (the worker's own user), `container` (docker).
+ */
+export type SandboxConfinement = 'bwrap' | 'os-user' | 'none' | 'container';
+
+/**
  * A throwaway PostgreSQL server into which a backup is restored to prove it. Nothing in it has to
- * survive: it runs without fsync and is removed whole by destroy().
+ * survive: it runs without fsync and is removed whole by destroy(). Whatever is loaded into it is
+ * hostile: only Hindsight's own steps use `admin`; a dump is loaded as a role without privileges
+ * (restore-role.ts).
  */
 export interface Sandbox {
   id: string;
   driver: SandboxDriverName;
   major: number;
-  /** A superuser connection to the `postgres` database. */
-  target: PgTarget;
-  /** The server's data directory on this machine (process driver only); the sandbox's own directory is its parent. */
+  /**
+   * The sandbox's superuser on the `postgres` database, with its random scram-sha-256 password:
+   * over the private unix socket directory (`host` is that directory) for the process driver.
+   */
+  admin: PgTarget;
+  confinement: SandboxConfinement;
+  /** One line saying who the server runs as and what it cannot reach, for the report. */
+  confinementDetail: string;
+  /** The server's data directory on this machine (process driver only). */
   dataDir?: string;
   /** Stops the server and removes everything it used. Idempotent; works whatever state the sandbox is in. */
   destroy(): Promise<void>;
@@ -35,4 +49,6 @@ export interface SandboxDriver {
    * those of a live process. Returns the ids of the sandboxes removed.
    */
   sweepLeftovers(): Promise<{ removed: string[] }>;
+  /** What confinement sandboxes get here, found without starting one (undefined: no server binaries to try). */
+  probeConfinement?(): Promise<{ confinement: SandboxConfinement; detail: string } | undefined>;
 }

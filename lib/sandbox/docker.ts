@@ -3,7 +3,8 @@ import type * as Testcontainers from 'testcontainers';
 import { HindsightError, errorMessage } from '../errors.ts';
 import type { PgTarget } from '../pg/connection.ts';
 import type { Sandbox, SandboxCreateOptions, SandboxDriver } from './contract.ts';
-import { currentOwner, ownerIsAlive, waitUntilAccepting, type SandboxOwner } from './process.ts';
+import { currentOwner, ownerIsAlive, type SandboxOwner } from './owner.ts';
+import { waitUntilAccepting } from './server-process.ts';
 
 // The container path below has not been run on the machine where it was written (no Docker
 // engine there): only the spec and the choice of driver are covered by tests.
@@ -77,7 +78,8 @@ export function sandboxContainerSpec(options: SandboxContainerSpecOptions): Sand
       POSTGRES_PASSWORD: password,
       POSTGRES_HOST_AUTH_METHOD: 'scram-sha-256',
       // Before PostgreSQL 14 initdb stores the first password as md5, which scram-sha-256 auth rejects.
-      POSTGRES_INITDB_ARGS: '--auth-host=scram-sha-256',
+      // Local connections too: no `trust` anywhere, even inside the container.
+      POSTGRES_INITDB_ARGS: '--auth-host=scram-sha-256 --auth-local=scram-sha-256',
     },
     command: ['postgres', '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'synchronous_commit=off'],
     labels: {
@@ -197,15 +199,16 @@ export function createDockerSandboxDriver(options: DockerSandboxOptions = {}): S
         .withWaitStrategy(tc.Wait.forAll([tc.Wait.forLogMessage(/database system is ready to accept connections/, 2), tc.Wait.forListeningPorts()]))
         .withStartupTimeout(120_000)
         .start();
-      const target: PgTarget = {
+      const admin: PgTarget = {
         host: started.getHost(),
         port: started.getMappedPort(spec.containerPort),
         database: 'postgres',
         user: spec.user,
         password: spec.password,
       };
-      await waitUntilAccepting(target, { timeoutMs: 30_000, signal, onCancel: cancelled });
-      return { id: spec.id, driver: 'docker', major, target, destroy };
+      await waitUntilAccepting(admin, { timeoutMs: 30_000, signal, onCancel: cancelled });
+      // The container is the confinement; the dump is loaded as a role without privileges (restore-role.ts) as everywhere.
+      return { id: spec.id, driver: 'docker', major, admin, confinement: 'container', confinementDetail: `container ${spec.name}: no capabilities beyond the entrypoint's, own network, scram-sha-256 password`, destroy };
     } catch (error) {
       await destroy().catch(() => undefined);
       if (signal?.aborted) throw cancelled();

@@ -61,4 +61,5 @@ export function createSandboxDriver(options: SandboxDriverOptions = {}): Sandbox
   return createProcessSandboxDriver({ root: options.root });
 }
 
-export type { Sandbox, SandboxCreateOptions, SandboxDriver, SandboxDriverName } from './contract.ts';
+export type { Sandbox, SandboxConfinement, SandboxCreateOptions, SandboxDriver, SandboxDriverName } from './contract.ts';
+export { RESTORE_ROLE, prepareRestoreDatabase, type RestoreDatabase } from './restore-role.ts';

@@ -1,240 +1,64 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, readdir, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { chmod, chown, mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { HindsightError, errorMessage } from '../errors.ts';
-import { freePort } from '../net/free-port.ts';
-import { connect, type PgTarget } from '../pg/connection.ts';
-import { serverBinaries } from './binaries.ts';
-import type { Sandbox, SandboxCreateOptions, SandboxDriver } from './contract.ts';
+import type { PgTarget } from '../pg/connection.ts';
+import { serverBinaries, type ServerBinaries } from './binaries.ts';
+import { confinementFor, type ConfinementPlan } from './confinement.ts';
+import type { Sandbox, SandboxConfinement, SandboxCreateOptions, SandboxDriver } from './contract.ts';
+import { canSwitchUser, sandboxOsUser, sandboxUserIds } from './os-user.ts';
+import { currentOwner, ownerIsAlive } from './owner.ts';
+import {
+  SANDBOX_PORT, belongsToSandbox, initCluster, launchPostmaster, logTail, postmasterPid, stopProcess, waitUntilAccepting, type SandboxPaths,
+} from './server-process.ts';
+
+export { currentOwner, ownerIsAlive, processAlive, type SandboxOwner } from './owner.ts';
+export { waitUntilAccepting } from './server-process.ts';
 
 const run = promisify(execFile);
-
-// ---------------------------------------------------------------------------------------------
-// Who owns a sandbox. A pid alone is not enough: after a restart (a container's pid 1, a worker
-// under systemd) the same pid comes back, so the owner is recorded with the process's start time.
-
-export interface SandboxOwner {
-  host: string;
-  pid: number;
-  /** Identifies one incarnation of `pid`: boot id and start time on Linux. */
-  start: string | null;
-}
-
-const hasProc = existsSync('/proc/self/stat');
-
-function procStat(pid: number): { state: string; startTicks: string } | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses; the fields after it do not.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0] ?? '', startTicks: fields[19] ?? '' };
-  } catch {
-    return undefined;
-  }
-}
-
-let bootId: string | undefined;
-function linuxStartToken(pid: number): string | null {
-  const info = procStat(pid);
-  if (!info) return null;
-  bootId ??= (() => {
-    try {
-      return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    } catch {
-      return '';
-    }
-  })();
-  return `${bootId}/${info.startTicks}`;
-}
-
-let ownStart: string | null | undefined;
-export function currentOwner(): SandboxOwner {
-  ownStart ??= hasProc ? linuxStartToken(process.pid) : `t${Math.round(performance.timeOrigin)}`;
-  return { host: os.hostname(), pid: process.pid, start: ownStart };
-}
-
-/** True for a running process; a zombie (killed, not yet reaped) counts as gone. */
-export function processAlive(pid: number): boolean {
-  if (hasProc) {
-    const info = procStat(pid);
-    return info !== undefined && info.state !== 'Z' && info.state !== 'X';
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Whether the process that made a sandbox still runs. Another host's processes cannot be judged: they count as alive. */
-export function ownerIsAlive(owner: SandboxOwner): boolean {
-  const self = currentOwner();
-  if (owner.host !== self.host) return true;
-  if (owner.pid === self.pid) return owner.start === self.start;
-  if (!processAlive(owner.pid)) return false;
-  const now = hasProc ? linuxStartToken(owner.pid) : null;
-  return owner.start === null || now === null || owner.start === now;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Running server binaries. PostgreSQL refuses to run as root, so as root it runs as the same
-// unprivileged user as lib/pg/cluster.ts (HINDSIGHT_PG_OS_USER, default `postgres`).
-
-const serverOsUser = (): string => process.env.HINDSIGHT_PG_OS_USER ?? 'postgres';
-const runningAsRoot = (): boolean => process.getuid?.() === 0;
-
-function serverCommand(file: string, args: string[]): [string, string[]] {
-  return runningAsRoot() ? ['runuser', ['-u', serverOsUser(), '--', file, ...args]] : [file, args];
-}
-
-const tail = (text: string): string => text.trim().split('\n').slice(-5).join(' | ');
 
 function cancelled(major: number): HindsightError {
   return new HindsightError('tool_failed', `creation of the PostgreSQL ${major} sandbox was cancelled`);
 }
 
-async function runServerTool(file: string, args: string[], options: { cwd: string; timeoutMs: number; signal?: AbortSignal | undefined }): Promise<void> {
-  const [cmd, cmdArgs] = serverCommand(file, args);
-  try {
-    await run(cmd, cmdArgs, { cwd: options.cwd, timeout: options.timeoutMs, maxBuffer: 4 * 1024 * 1024, ...(options.signal ? { signal: options.signal } : {}) });
-  } catch (error) {
-    const err = error as { stderr?: string; message: string };
-    throw new HindsightError('tool_failed', `${path.basename(file)} failed: ${tail(err.stderr || err.message)}`, { cause: error });
-  }
-}
-
-let serverIds: Promise<{ uid: number; gid: number }> | undefined;
-function serverUserIds(): Promise<{ uid: number; gid: number }> {
-  serverIds ??= (async () => {
-    const user = serverOsUser();
-    const { stdout: uid } = await run('id', ['-u', user]).catch(() => {
-      throw new HindsightError('not_found', `running as root, PostgreSQL must run as user "${user}", which does not exist: run 'npm run setup' or 'useradd --system ${user}'`);
-    });
-    const { stdout: gid } = await run('id', ['-g', user]);
-    return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
-  })();
-  serverIds.catch(() => { serverIds = undefined; });
-  return serverIds;
-}
-
-async function handToServerUser(dir: string): Promise<void> {
-  if (!runningAsRoot()) return;
-  const { uid, gid } = await serverUserIds();
-  await chown(dir, uid, gid);
-}
-
-
-/** pg_ctl hands `-o` to /bin/sh: every word is single-quoted. */
-const shellQuote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
-
-/** Waits until the server answers a query: pg_ctl's readiness is not proof that a client gets in. */
-export async function waitUntilAccepting(target: PgTarget, options: { timeoutMs: number; signal?: AbortSignal | undefined; onCancel: () => Error }): Promise<void> {
-  const deadline = Date.now() + options.timeoutMs;
-  for (;;) {
-    if (options.signal?.aborted) throw options.onCancel();
-    try {
-      const client = await connect('verification sandbox', target);
-      try {
-        await client.query('select 1');
-        return;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    } catch (error) {
-      if (Date.now() > deadline) {
-        throw new HindsightError('tool_failed', `the sandbox server at ${target.host}:${target.port} did not accept connections within ${Math.round(options.timeoutMs / 1000)} s: ${errorMessage(error)}`, { cause: error });
-      }
-    }
-    await sleep(200);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
-// Stopping whatever runs from a sandbox directory, from its postmaster.pid alone.
+// Stopping whatever runs from a sandbox directory, from what it recorded.
 
-async function postmasterPid(dataDir: string): Promise<number | undefined> {
-  try {
-    const pid = Number.parseInt((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0] ?? '', 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+/** Stops the server a sandbox directory names (its owner.json's serverPid, else its postmaster.pid), if still its own. */
+async function stopServerOf(dir: string, serverPid: number | undefined, bwrap: boolean): Promise<void> {
+  if (serverPid !== undefined && (await belongsToSandbox(serverPid, dir))) await stopProcess(serverPid, bwrap);
+  // A bare postmaster (or one started by an older Hindsight with pg_ctl) recorded its host pid here.
+  const pid = await postmasterPid(path.join(dir, 'data'));
+  if (pid !== undefined && (await belongsToSandbox(pid, dir))) await stopProcess(pid, false);
 }
 
-/** A stale postmaster.pid may name a pid since reused: only a process working in this data directory is ours. */
-async function isPostmasterOf(pid: number, dataDir: string): Promise<boolean> {
-  if (!processAlive(pid)) return false;
-  if (!hasProc) return true;
-  const resolved = await realpath(dataDir).catch(() => dataDir);
-  try {
-    // The postmaster changes into its data directory at start.
-    return readlinkSync(`/proc/${pid}/cwd`) === resolved;
-  } catch {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg === dataDir || arg === resolved);
-    } catch {
-      return false;
-    }
-  }
-}
-
-async function exited(pid: number, withinMs: number): Promise<boolean> {
-  const deadline = Date.now() + withinMs;
-  while (processAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-  return true;
-}
-
-function sendSignal(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-async function stopPostmaster(dir: string, pgCtl: string | undefined): Promise<void> {
-  const dataDir = path.join(dir, 'data');
-  const pid = await postmasterPid(dataDir);
-  if (pid === undefined || !(await isPostmasterOf(pid, dataDir))) return;
-  if (pgCtl) {
-    await runServerTool(pgCtl, ['stop', '-D', dataDir, '-m', 'immediate', '-w', '-t', '15', '-s'], { cwd: '/', timeoutMs: 30_000 }).catch(() => undefined);
-    if (await exited(pid, 2_000)) return;
-  }
-  // SIGQUIT is PostgreSQL's immediate shutdown; SIGKILL when even that is ignored.
-  for (const signal of ['SIGQUIT', 'SIGKILL'] as const) {
-    sendSignal(pid, signal);
-    if (await exited(pid, 5_000)) return;
-  }
-  throw new HindsightError('tool_failed', `the sandbox server (pid ${pid}) in ${dir} does not stop, even on SIGKILL`);
-}
-
-async function removeSandboxDir(dir: string, pgCtl: string | undefined): Promise<void> {
-  await stopPostmaster(dir, pgCtl);
-  // Orphaned server children may still write for a moment after a kill: retry on ENOTEMPTY.
+async function removeSandboxDir(dir: string, serverPid: number | undefined, bwrap: boolean): Promise<void> {
+  await stopServerOf(dir, serverPid, bwrap);
+  // Children of a killed server may still write for a moment: retry on ENOTEMPTY.
   await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
 }
 
-/** Sandboxes of this process still standing: a normal exit takes them down (a crash leaves them to sweepLeftovers). */
-const live = new Map<string, string>();
+/** Sandboxes of this process still standing: a normal exit takes them down (a crash takes them with it: see server-process.ts). */
+const live = new Map<string, ChildProcess | undefined>();
 let exitHookInstalled = false;
-function trackLive(dir: string, pgCtl: string): void {
-  live.set(dir, pgCtl);
+function trackLive(dir: string, child: ChildProcess | undefined): void {
+  live.set(dir, child);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    for (const [liveDir, liveCtl] of live) {
-      const [cmd, args] = serverCommand(liveCtl, ['stop', '-D', path.join(liveDir, 'data'), '-m', 'immediate', '-w', '-t', '10', '-s']);
-      spawnSync(cmd, args, { stdio: 'ignore', cwd: '/' });
+    for (const [liveDir, liveChild] of live) {
+      if (liveChild?.pid !== undefined && liveChild.exitCode === null) {
+        try {
+          process.kill(liveChild.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
       rmSync(liveDir, { recursive: true, force: true, maxRetries: 3 });
     }
   });
@@ -251,6 +75,9 @@ const ownerFileSchema = z.object({
   major: z.number().int(),
   label: z.string(),
   createdAt: z.string(),
+  /** The process the worker started for the server (bwrap, or the postmaster itself). */
+  serverPid: z.number().int().positive().optional(),
+  confinement: z.enum(['bwrap', 'os-user', 'none']).optional(),
 });
 export type SandboxOwnerFile = z.infer<typeof ownerFileSchema>;
 
@@ -280,32 +107,75 @@ export interface ProcessSandboxOptions {
   root?: string;
 }
 
+/** A directory only the sandbox user can use (the worker, as root, still reaches it). */
+async function privateToSandboxUser(dir: string): Promise<void> {
+  await mkdir(dir, { mode: 0o700 });
+  if (!canSwitchUser()) return;
+  const { uid, gid } = await sandboxUserIds();
+  await chown(dir, uid, gid);
+}
+
 /**
- * Sandboxes as PostgreSQL servers run directly on this machine, from server binaries of exactly
- * the backup's major version. Each lives in `<root>/sbx-<id>`: `data/`, the server log, its unix
- * socket and `owner.json`, which lets a later sweep tell a live sandbox from one whose worker died.
+ * The root holds one directory per sandbox (and PITR restores): it belongs to the worker and is
+ * traversable (0711) but not listable or writable by the sandbox user.
+ */
+async function prepareRoot(root: string): Promise<void> {
+  await mkdir(root, { recursive: true, mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
+    throw new HindsightError(error.code === 'ENOSPC' ? 'no_space' : 'access_denied', `cannot create the sandbox root ${root} (${error.code ?? errorMessage(error)}): choose another sandbox root or fix its permissions`, { cause: error });
+  });
+  if (!canSwitchUser()) return;
+  const { uid, gid } = await sandboxUserIds();
+  const canEnter = () => run('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', 'test', '-x', root]).then(() => true, () => false);
+  if (await canEnter()) return;
+  // A root made 0700 by another part of the worker, or handed to the `postgres` user by an older
+  // Hindsight, is opened to traversal only: it holds nothing but per-sandbox directories.
+  const info = await stat(root);
+  await chmod(root, (info.mode & 0o777) | 0o011);
+  if (!(await canEnter())) {
+    throw new HindsightError('access_denied', `sandboxes run as OS user "${sandboxOsUser()}", who cannot reach ${root}: make it and its parents traversable (chmod o+x), or choose another sandbox root`);
+  }
+}
+
+/** initdb with a random superuser password, given through a file only the sandbox user can read and removed at once. */
+async function initialise(binaries: ServerBinaries, plan: ConfinementPlan, paths: SandboxPaths, signal: AbortSignal | undefined): Promise<string> {
+  const password = randomBytes(24).toString('base64url');
+  const pwfile = path.join(paths.socketDir, 'superuser.pw');
+  await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
+  try {
+    if (canSwitchUser()) {
+      const { uid, gid } = await sandboxUserIds();
+      await chown(pwfile, uid, gid);
+    }
+    await initCluster(binaries, plan, paths, pwfile, signal);
+  } finally {
+    await rm(pwfile, { force: true });
+  }
+  return password;
+}
+
+async function waitForServer(started: ChildProcess, admin: PgTarget, paths: SandboxPaths, major: number, signal: AbortSignal | undefined): Promise<void> {
+  let exit: string | undefined;
+  started.once('exit', (code, sig) => { exit = sig ? `signal ${sig}` : `exit ${code}`; });
+  try {
+    await waitUntilAccepting(admin, { timeoutMs: 60_000, signal, onCancel: () => cancelled(major), gone: () => exit });
+  } catch (error) {
+    if (signal?.aborted) throw cancelled(major);
+    throw new HindsightError('tool_failed', `the PostgreSQL ${major} sandbox did not start: ${(await logTail(paths)) || errorMessage(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Sandboxes as PostgreSQL servers run on this machine, from server binaries of exactly the
+ * backup's major version, confined as confinement.ts decides. Each lives in `<root>/sbx-<id>`
+ * (the worker's, 0711): `data/` and `socket/` (the sandbox user's, 0700), the server log and
+ * `owner.json`, which lets a later sweep tell a live sandbox from one whose worker died. The server
+ * has no TCP listener; the worker reaches it through the socket directory with a random password.
  */
 export function createProcessSandboxDriver(options: ProcessSandboxOptions = {}): SandboxDriver {
   const root = path.resolve(options.root ?? defaultSandboxRoot());
-
   let rootReady: Promise<void> | undefined;
-  const prepareRoot = (): Promise<void> => {
-    rootReady ??= (async () => {
-      const created = await mkdir(root, { recursive: true, mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
-        throw new HindsightError(error.code === 'ENOSPC' ? 'no_space' : 'access_denied', `cannot create the sandbox root ${root} (${error.code ?? errorMessage(error)}): choose another sandbox root or fix its permissions`, { cause: error });
-      });
-      if (!runningAsRoot()) return;
-      // Only a directory made here is handed over: chowning an existing one (say, /tmp) would be a surprise.
-      if (created !== undefined) {
-        await handToServerUser(root);
-        await chmod(root, 0o700);
-      }
-      try {
-        await run('runuser', ['-u', serverOsUser(), '--', 'test', '-w', root, '-a', '-x', root]);
-      } catch {
-        throw new HindsightError('access_denied', `sandboxes run as user "${serverOsUser()}" (PostgreSQL refuses root), who cannot write to ${root}: chown it to that user and make its parents traversable (chmod o+x), or choose another sandbox root`);
-      }
-    })();
+  const ensureRoot = (): Promise<void> => {
+    rootReady ??= prepareRoot(root);
     rootReady.catch(() => { rootReady = undefined; });
     return rootReady;
   };
@@ -314,65 +184,43 @@ export function createProcessSandboxDriver(options: ProcessSandboxOptions = {}):
     const { major, label, signal } = createOptions;
     if (signal?.aborted) throw cancelled(major);
     const binaries = await serverBinaries(major);
-    await prepareRoot();
+    const plan = await confinementFor(binaries.postgres, path.dirname(binaries.dir));
+    await ensureRoot();
 
     const id = randomBytes(6).toString('hex');
     const dir = path.join(root, `sbx-${id}`);
-    const dataDir = path.join(dir, 'data');
-    const logFile = path.join(dir, 'server.log');
+    const paths: SandboxPaths = { dir, dataDir: path.join(dir, 'data'), socketDir: path.join(dir, 'socket'), logFile: path.join(dir, 'server.log') };
     // sun_path holds 107 bytes: a deep root cannot hold the server's socket.
-    if (Buffer.byteLength(path.join(dir, '.s.PGSQL.65535')) > 107) {
+    if (Buffer.byteLength(path.join(paths.socketDir, `.s.PGSQL.${SANDBOX_PORT}.lock`)) > 107) {
       throw new HindsightError('bad_input', `sandbox root ${root} is too deep for a unix socket path inside it: choose a shorter one`);
     }
     const owner = currentOwner();
     const createdAt = new Date().toISOString();
-    const writeOwner = (port: number | null) => {
-      const record: SandboxOwnerFile = { id, host: owner.host, pid: owner.pid, start: owner.start, port, major, label, createdAt };
+    const writeOwner = (serverPid?: number) => {
+      const record: SandboxOwnerFile = { id, host: owner.host, pid: owner.pid, start: owner.start, port: SANDBOX_PORT, major, label, createdAt, confinement: plan.kind, ...(serverPid ? { serverPid } : {}) };
       return writeFile(path.join(dir, 'owner.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
     };
 
-    await mkdir(dir, { mode: 0o700 });
-    trackLive(dir, binaries.pgCtl);
+    await mkdir(dir, { mode: 0o711 });
+    trackLive(dir, undefined);
+    let child: ChildProcess | undefined;
+    const bwrap = plan.kind === 'bwrap';
+    const cleanUp = () => removeSandboxDir(dir, child?.pid, bwrap).then(() => { live.delete(dir); });
     try {
-      await writeOwner(null);
-      await handToServerUser(dir);
-      const tool = (file: string, args: string[], timeoutMs: number) => runServerTool(file, args, { cwd: dir, timeoutMs, signal }).catch((error: unknown) => {
+      await writeOwner();
+      await privateToSandboxUser(paths.dataDir);
+      await privateToSandboxUser(paths.socketDir);
+      const password = await initialise(binaries, plan, paths, signal).catch((error: unknown) => {
         throw signal?.aborted ? cancelled(major) : error;
       });
-      // A sandbox is thrown away after one restore: no durability, trust on loopback only.
-      await tool(binaries.initdb, ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], 120_000);
+      if (signal?.aborted) throw cancelled(major);
 
-      let port = 0;
-      for (let attempt = 1; ; attempt++) {
-        if (signal?.aborted) throw cancelled(major);
-        port = await freePort();
-        await writeOwner(port);
-        await rm(logFile, { force: true });
-        const settings = {
-          fsync: 'off',
-          full_page_writes: 'off',
-          synchronous_commit: 'off',
-          listen_addresses: '127.0.0.1',
-          unix_socket_directories: dir,
-        };
-        const serverOptions = ['-p', String(port), ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
-        try {
-          await tool(binaries.pgCtl, ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-s', '-o', serverOptions.map(shellQuote).join(' ')], 90_000);
-          break;
-        } catch (error) {
-          const log = await readFile(logFile, 'utf8').catch(() => '');
-          // Another process may take the free port before the server binds it: try another.
-          if (attempt < 5 && /could not bind|Address already in use|could not create any TCP\/IP sockets/i.test(log)) {
-            await stopPostmaster(dir, binaries.pgCtl);
-            continue;
-          }
-          if (signal?.aborted) throw cancelled(major);
-          throw new HindsightError('tool_failed', `the PostgreSQL ${major} sandbox did not start on port ${port}: ${tail(log) || errorMessage(error)}`, { cause: error });
-        }
-      }
-
-      const target: PgTarget = { host: '127.0.0.1', port, database: 'postgres', user: 'postgres' };
-      await waitUntilAccepting(target, { timeoutMs: 30_000, signal, onCancel: () => cancelled(major) });
+      const started = launchPostmaster(binaries, plan, paths);
+      child = started;
+      trackLive(dir, started);
+      if (started.pid !== undefined) await writeOwner(started.pid);
+      const admin: PgTarget = { host: paths.socketDir, port: SANDBOX_PORT, database: 'postgres', user: 'postgres', password };
+      await waitForServer(started, admin, paths, major, signal);
 
       const ownerFile = path.join(dir, 'owner.json');
       const heartbeat = setInterval(() => {
@@ -385,20 +233,31 @@ export function createProcessSandboxDriver(options: ProcessSandboxOptions = {}):
         id,
         driver: 'process',
         major: binaries.major,
-        target,
-        dataDir,
+        admin,
+        confinement: plan.kind,
+        confinementDetail: plan.detail,
+        dataDir: paths.dataDir,
         destroy() {
           clearInterval(heartbeat);
-          destroying ??= removeSandboxDir(dir, binaries.pgCtl).then(() => { live.delete(dir); });
+          destroying ??= cleanUp();
           // A failed attempt may be retried by calling again.
           destroying.catch(() => { destroying = undefined; });
           return destroying;
         },
       };
     } catch (error) {
-      await removeSandboxDir(dir, binaries.pgCtl).then(() => live.delete(dir)).catch(() => undefined);
+      await cleanUp().catch(() => undefined);
       throw error;
     }
+  }
+
+  async function isLeftover(dir: string, owner: SandboxOwnerFile | undefined): Promise<boolean> {
+    const changedWithin = async (file: string, ms: number) => {
+      const info = await stat(file).catch(() => undefined);
+      return !info || Date.now() - info.mtimeMs < ms;
+    };
+    if (owner) return owner.host === os.hostname() ? !ownerIsAlive(owner) : !(await changedWithin(path.join(dir, 'owner.json'), FOREIGN_STALE_MS));
+    return !(await changedWithin(dir, UNOWNED_GRACE_MS));
   }
 
   async function sweepLeftovers(): Promise<{ removed: string[] }> {
@@ -417,21 +276,10 @@ export function createProcessSandboxDriver(options: ProcessSandboxOptions = {}):
       const dir = path.join(root, name);
       if (live.has(dir)) continue;
       const owner = await readOwnerFile(dir);
-      const changedWithin = async (file: string, ms: number) => {
-        const info = await stat(file).catch(() => undefined);
-        return !info || Date.now() - info.mtimeMs < ms;
-      };
-      if (owner) {
-        const alive = owner.host === os.hostname() ? ownerIsAlive(owner) : await changedWithin(path.join(dir, 'owner.json'), FOREIGN_STALE_MS);
-        if (alive) continue;
-      } else if (await changedWithin(dir, UNOWNED_GRACE_MS)) {
-        continue;
-      }
-      const major = owner?.major ?? Number.parseInt(await readFile(path.join(dir, 'data', 'PG_VERSION'), 'utf8').catch(() => ''), 10);
-      // Without binaries of that major pg_ctl is skipped: the postmaster is then signalled directly.
-      const pgCtl = Number.isInteger(major) ? (await serverBinaries(major).catch(() => undefined))?.pgCtl : undefined;
+      if (!(await isLeftover(dir, owner))) continue;
       try {
-        await removeSandboxDir(dir, pgCtl);
+        // Only another host's sandbox can still run here: one of ours died with its worker.
+        await removeSandboxDir(dir, owner?.host === os.hostname() ? owner.serverPid : undefined, owner?.confinement === 'bwrap');
         removed.push(id);
       } catch (error) {
         failures.push(`${dir}: ${errorMessage(error)}`);
@@ -443,5 +291,15 @@ export function createProcessSandboxDriver(options: ProcessSandboxOptions = {}):
     return { removed };
   }
 
-  return { name: 'process', create, sweepLeftovers };
+  async function probeConfinement(): Promise<{ confinement: SandboxConfinement; detail: string } | undefined> {
+    for (const major of [18, 17, 16, 15, 14, 13]) {
+      const binaries = await serverBinaries(major).catch(() => undefined);
+      if (!binaries) continue;
+      const plan = await confinementFor(binaries.postgres, path.dirname(binaries.dir));
+      return { confinement: plan.kind, detail: plan.detail };
+    }
+    return undefined;
+  }
+
+  return { name: 'process', create, sweepLeftovers, probeConfinement };
 }

@@ -19,13 +19,40 @@ export interface TableComparison {
   ok: boolean;
 }
 
+/** One entry of the archive that did not load, by type and name, and why. */
+export interface LoadItem {
+  /** The archive's entry type: TABLE DATA, EVENT TRIGGER, INDEX, FUNCTION… */
+  type: string;
+  /** schema.name, as the archive's list shows it. */
+  name: string;
+  reason: string;
+}
+
+/**
+ * How the dump was loaded: as a role without privileges, so that nothing in it runs with more.
+ * What that role cannot create is `skipped` (left out beforehand) or `refused` (the server said
+ * no); neither is a failure of the backup. `failed` holds what is: data that did not load.
+ */
+export interface LoadReport {
+  role: string;
+  /** Entries in the archive's table of contents. */
+  entries: number;
+  /** Extensions made by the sandbox's superuser from its own extension files. */
+  extensions: string[];
+  skipped: LoadItem[];
+  refused: LoadItem[];
+  failed: LoadItem[];
+}
+
 /** Everything a person needs to trust a backup, or to see first why not. */
 export interface VerificationReport {
   /** For a failure, the reason a person should read first. */
   reason: string | null;
   stages: StageRecord[];
   storageName: string | null;
-  sandbox: { driver: string; major: number } | null;
+  /** `confinement`: what kept the restored server from the host (bwrap, os-user, none, container). */
+  sandbox: { driver: string; major: number; confinement?: string; detail?: string } | null;
+  load?: LoadReport | null;
   restore: { exitCode: number | null; stderrTail: string } | null;
   sourceSizeBytes: number | null;
   restoredSizeBytes: number | null;
@@ -53,7 +80,7 @@ export interface VerificationSummary {
 
 export function emptyReport(): VerificationReport {
   return {
-    reason: null, stages: [], storageName: null, sandbox: null, restore: null, sourceSizeBytes: null, restoredSizeBytes: null,
+    reason: null, stages: [], storageName: null, sandbox: null, load: null, restore: null, sourceSizeBytes: null, restoredSizeBytes: null,
     schemas: null, tables: null, expectedRows: null, restoredRows: null, comparisons: [], mismatches: 0,
   };
 }

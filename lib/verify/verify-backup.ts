@@ -1,16 +1,18 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteMeter } from '../backup/byte-meter.ts';
-import { restoreFailure, runPgRestore } from '../backup/restore.ts';
+import { restoreFailure, type PgRestoreRun } from '../backup/restore.ts';
 import type { BackupManifest } from '../backup/manifest.ts';
 import type { OpenedBackup } from '../backup/sources.ts';
 import type { KeyResolver } from '../crypto/chunked-gcm.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
-import { connect, quoteIdent, type PgTarget } from '../pg/connection.ts';
+import { connect, type PgTarget } from '../pg/connection.ts';
 import { countRows, type TableRowCount } from '../pg/row-counts.ts';
 import type { Sandbox, SandboxDriver } from '../sandbox/contract.ts';
-import { emptyReport, type TableComparison, type VerificationReport, type VerificationStage } from './report.ts';
+import { loadAsRestoreRole } from './load-as-owner.ts';
+import { emptyReport, type LoadReport, type StageRecord, type TableComparison, type VerificationReport } from './report.ts';
+import { stageRecorder } from './stages.ts';
 
 export interface VerifyOptions {
   /** Opens the backup afresh from the first storage that has it (called once per read). */
@@ -30,6 +32,69 @@ function majorOf(serverVersion: string): number {
   const major = Number.parseInt(serverVersion, 10);
   if (!Number.isInteger(major) || major < 9) throw new HindsightError('integrity', `manifest names an unreadable server version "${serverVersion}"`);
   return major;
+}
+
+/** pg_restore --verbose's progress lines say nothing a person reading a failure needs. */
+const withoutProgress = (stderr: string): string =>
+  stderr.split('\n').filter((line) => !/^pg_restore: (creating|processing|connecting|executing|launching|finished|disabling|enabling|setting|implied|dropping)\b/.test(line)).join('\n').trim();
+
+/**
+ * What makes a load fail. `fatal`: the archive itself is in doubt (stream, checksums) or
+ * pg_restore failed in a way no entry explains; otherwise data or objects that did not load,
+ * named with the server's words (restore-errors.ts says why a refused table is a failure).
+ */
+function loadFailure(run: PgRestoreRun, load: LoadReport, manifest: BackupManifest, target: PgTarget, aborted: boolean): { message: string; fatal: boolean } | undefined {
+  const clean: PgRestoreRun = { ...run, exitCode: run.signal ? run.exitCode : 0 };
+  const archive = restoreFailure(clean, manifest, target, aborted);
+  if (archive) return { message: archive.message, fatal: true };
+  const ignored = Number(/errors ignored on restore: (\d+)/.exec(run.stderrTail)?.[1] ?? 0);
+  const explained = load.refused.length + load.failed.length;
+  if (run.exitCode !== 0 && (explained === 0 || ignored > explained)) {
+    return { message: `pg_restore failed (exit ${run.exitCode}) with errors not tied to an archive entry: ${run.stderrTail.split('\n').slice(-3).join(' | ')}`, fatal: true };
+  }
+  if (load.failed.length === 0) return undefined;
+  const listed = load.failed.slice(0, 5).map((f) => `${f.type} ${f.name}: ${f.reason}`).join('; ');
+  return { message: `${load.failed.length} entr${load.failed.length === 1 ? 'y' : 'ies'} did not load as ${load.role}, a role without privileges: ${listed}${load.failed.length > 5 ? '; …' : ''}`, fatal: false };
+}
+
+/**
+ * Exact counts, as the restore role: no superuser session ever runs in a database the dump has
+ * loaded into (its functions, operators or settings could be waiting for one).
+ */
+async function countRestored(target: PgTarget): Promise<{ restored: TableRowCount[]; sizeBytes: number; schemas: number }> {
+  const client = await connect('verification sandbox', target);
+  try {
+    await client.query('set search_path = pg_catalog, pg_temp');
+    const restored = await countRows(client);
+    const facts = await client.query<{ size: string; schemas: string }>(
+      `select pg_database_size(current_database())::text as size,
+              (select count(*) from pg_namespace where nspname not in ('pg_catalog', 'information_schema') and nspname !~ '^pg_(toast|temp)')::text as schemas`,
+    );
+    return { restored, sizeBytes: Number(facts.rows[0]!.size), schemas: Number(facts.rows[0]!.schemas) };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The object's size and SHA-256 against the manifest, reading it whole. */
+async function checkObject(opened: OpenedBackup, signal: AbortSignal | undefined): Promise<{ ok: boolean; message: string }> {
+  const { manifest } = opened;
+  const meter = new ByteMeter();
+  await pipeline(opened.object, meter, new Writable({ write: (_chunk, _encoding, callback) => callback() }), signal ? { signal } : {});
+  if (meter.bytes !== manifest.object.sizeBytes || meter.sha256 !== manifest.object.sha256) {
+    return { ok: false, message: `the object in storage "${opened.storageName}" (${meter.bytes} bytes, SHA-256 ${meter.sha256}) differs from the manifest (${manifest.object.sizeBytes} bytes, SHA-256 ${manifest.object.sha256})` };
+  }
+  return { ok: true, message: `SHA-256 ${meter.sha256} matches the manifest` };
+}
+
+async function destroyed(sandbox: Sandbox): Promise<StageRecord> {
+  const startedAt = new Date().toISOString();
+  try {
+    await sandbox.destroy();
+    return { stage: 'cleanup', startedAt, finishedAt: new Date().toISOString(), ok: true, detail: 'sandbox destroyed' };
+  } catch (error) {
+    return { stage: 'cleanup', startedAt, finishedAt: new Date().toISOString(), ok: false, detail: errorMessage(error) };
+  }
 }
 
 /** Every table of the manifest and of the restored database, mismatches first. */
@@ -56,22 +121,7 @@ export function compareTables(expected: TableRowCount[], restored: TableRowCount
 export async function verifyBackup(options: VerifyOptions): Promise<VerificationReport> {
   const report = emptyReport();
   const publish = () => options.onReport?.(structuredClone(report));
-  let current: VerificationStage | undefined;
-  const begin = (stage: VerificationStage) => {
-    current = stage;
-    report.stages.push({ stage, startedAt: new Date().toISOString(), finishedAt: null, ok: null });
-    publish();
-  };
-  const end = (ok: boolean, detail?: string) => {
-    const record = report.stages.at(-1);
-    if (record) Object.assign(record, { finishedAt: new Date().toISOString(), ok }, detail ? { detail } : {});
-    current = undefined;
-    publish();
-  };
-  const failWith = (reason: string) => {
-    report.reason = reason;
-    if (current) end(false, reason);
-  };
+  const { begin, end, failWith, current } = stageRecorder(report, publish);
 
   let sandbox: Sandbox | undefined;
   try {
@@ -81,53 +131,39 @@ export async function verifyBackup(options: VerifyOptions): Promise<Verification
     const { manifest } = first;
     report.sourceSizeBytes = manifest.source.sizeBytes;
     report.expectedRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
-    const meter = new ByteMeter();
-    await pipeline(first.object, meter, new Writable({ write: (_chunk, _encoding, callback) => callback() }), options.signal ? { signal: options.signal } : {});
-    if (meter.bytes !== manifest.object.sizeBytes || meter.sha256 !== manifest.object.sha256) {
-      failWith(`checksum: the object in storage "${first.storageName}" (${meter.bytes} bytes, SHA-256 ${meter.sha256}) differs from the manifest (${manifest.object.sizeBytes} bytes, SHA-256 ${manifest.object.sha256})`);
+    const checksum = await checkObject(first, options.signal);
+    if (!checksum.ok) {
+      failWith(`checksum: ${checksum.message}`);
       return report;
     }
-    end(true, `SHA-256 ${meter.sha256} matches the manifest`);
+    end(true, checksum.message);
 
     begin('sandbox');
     await options.checkRoom?.(manifest);
     const major = majorOf(manifest.source.serverVersion);
     sandbox = await options.sandboxes.create({ major, label: `verify ${manifest.database} ${manifest.backupId}`, ...(options.signal ? { signal: options.signal } : {}) });
-    report.sandbox = { driver: sandbox.driver, major: sandbox.major };
-    const admin = await connect('verification sandbox', sandbox.target);
-    try {
-      await admin.query(`create database ${quoteIdent(SCRATCH_DATABASE)} template template0 encoding 'UTF8'`);
-    } finally {
-      await admin.end().catch(() => undefined);
-    }
-    const target: PgTarget = { ...sandbox.target, database: SCRATCH_DATABASE };
-    end(true, `PostgreSQL ${major} (${sandbox.driver})`);
+    report.sandbox = { driver: sandbox.driver, major: sandbox.major, confinement: sandbox.confinement, detail: sandbox.confinementDetail };
+    end(true, `PostgreSQL ${major} (${sandbox.driver}, confinement: ${sandbox.confinement})`);
 
     begin('restore');
-    const second = await options.open();
-    const run = await runPgRestore({ label: 'verification sandbox', object: second.object, expect: second.expect, key: options.key, target, serverMajor: major, ...(options.signal ? { signal: options.signal } : {}) });
-    report.restore = { exitCode: run.exitCode, stderrTail: run.stderrTail.slice(-4000) };
-    const failure = restoreFailure(run, manifest, target, options.signal?.aborted ?? false);
-    if (failure) {
+    const loaded = await loadAsRestoreRole({ open: options.open, key: options.key, sandbox, major, database: SCRATCH_DATABASE, signal: options.signal });
+    const { run, target } = loaded;
+    report.load = loaded.load;
+    report.restore = { exitCode: run.exitCode, stderrTail: withoutProgress(run.stderrTail).slice(-4000) };
+    const failure = loadFailure(run, loaded.load, manifest, target, options.signal?.aborted ?? false);
+    if (failure?.fatal) {
       failWith(`restore: ${failure.message}`);
       return report;
     }
-    end(true, `pg_restore exit 0, ${run.restoredBytes} bytes of archive`);
+    // Data that did not load is still counted and compared, so the report shows every table; the reason stays this one.
+    const dataFailure = failure ? `restore: ${failure.message}` : undefined;
+    if (dataFailure) end(false, dataFailure);
+    else end(true, `pg_restore as ${loaded.load.role}: ${loaded.load.entries} entries, ${loaded.load.skipped.length} skipped, ${loaded.load.refused.length} refused, ${run.restoredBytes} bytes of archive`);
 
     begin('count');
-    const client = await connect('verification sandbox', target);
-    let restored: TableRowCount[];
-    try {
-      restored = await countRows(client);
-      const facts = await client.query<{ size: string; schemas: string }>(
-        `select pg_database_size(current_database())::text as size,
-                (select count(*) from pg_namespace where nspname not in ('pg_catalog', 'information_schema') and nspname !~ '^pg_(toast|temp)')::text as schemas`,
-      );
-      report.restoredSizeBytes = Number(facts.rows[0]!.size);
-      report.schemas = Number(facts.rows[0]!.schemas);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    const { restored, sizeBytes, schemas } = await countRestored(target);
+    report.restoredSizeBytes = sizeBytes;
+    report.schemas = schemas;
     report.tables = restored.length;
     report.restoredRows = restored.reduce((sum, t) => sum + t.rows, 0);
     end(true, `${restored.length} tables, ${report.restoredRows} rows`);
@@ -136,6 +172,11 @@ export async function verifyBackup(options: VerifyOptions): Promise<Verification
     report.comparisons = compareTables(manifest.tables, restored);
     const bad = report.comparisons.filter((c) => !c.ok);
     report.mismatches = bad.length;
+    if (dataFailure) {
+      report.reason = dataFailure;
+      end(false, bad.length ? `${bad.length} table(s) differ` : 'row counts match, but the load failed');
+      return report;
+    }
     if (bad.length > 0) {
       const listed = bad.slice(0, 10).map((c) => `${c.schema}.${c.table}: expected ${c.expected ?? 'absent'}, restored ${c.restored ?? 'absent'}`).join('; ');
       failWith(`row counts differ in ${bad.length} table(s): ${listed}${bad.length > 10 ? '; …' : ''}`);
@@ -144,18 +185,11 @@ export async function verifyBackup(options: VerifyOptions): Promise<Verification
     end(true, `every one of ${report.comparisons.length} tables matches exactly`);
     return report;
   } catch (error) {
-    failWith(`${current ?? 'verification'}: ${errorMessage(error)}`);
+    failWith(`${current() ?? 'verification'}: ${errorMessage(error)}`);
     return report;
   } finally {
     if (sandbox) {
-      const record = { stage: 'cleanup' as const, startedAt: new Date().toISOString(), finishedAt: null as string | null, ok: null as boolean | null, detail: undefined as string | undefined };
-      report.stages.push(record);
-      try {
-        await sandbox.destroy();
-        Object.assign(record, { finishedAt: new Date().toISOString(), ok: true, detail: 'sandbox destroyed' });
-      } catch (error) {
-        Object.assign(record, { finishedAt: new Date().toISOString(), ok: false, detail: errorMessage(error) });
-      }
+      report.stages.push(await destroyed(sandbox));
       publish();
     }
   }

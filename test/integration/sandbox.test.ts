@@ -12,7 +12,9 @@ import { connect, type PgTarget } from '../../lib/pg/connection.ts';
 import type { Sandbox, SandboxDriver } from '../../lib/sandbox/contract.ts';
 import { createDockerSandboxDriver, SANDBOX_CAPABILITIES, SANDBOX_LABEL, sandboxContainerSpec } from '../../lib/sandbox/docker.ts';
 import { chooseSandboxDriver, createSandboxDriver } from '../../lib/sandbox/index.ts';
+import { canSwitchUser, sandboxUserIds } from '../../lib/sandbox/os-user.ts';
 import { createProcessSandboxDriver, currentOwner, processAlive } from '../../lib/sandbox/process.ts';
+import { waitFor } from '../support/wait.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 
@@ -20,20 +22,15 @@ async function exists(file: string): Promise<boolean> {
   return stat(file).then(() => true, () => false);
 }
 
-/** The port can be bound again: nothing listens on it any more. */
-async function portIsFree(port: number): Promise<boolean> {
-  const server = net.createServer();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', resolve);
-    });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    if (server.listening) await new Promise((resolve) => server.close(resolve));
+/** Processes whose command line names a path inside the sandbox directory: its server and their children. */
+async function processesOf(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').some((arg) => arg.startsWith(`${dir}/`))) pids.push(Number(name));
   }
+  return pids;
 }
 
 async function postmasterPid(dataDir: string): Promise<number> {
@@ -78,29 +75,70 @@ describe('process sandboxes', () => {
     created.push(sandbox);
     assert.equal(sandbox.driver, 'process');
     assert.equal(sandbox.major, 15);
-    assert.deepEqual({ host: sandbox.target.host, database: sandbox.target.database }, { host: '127.0.0.1', database: 'postgres' });
     const dir = path.dirname(sandbox.dataDir!);
     assert.equal(dir, path.join(root, `sbx-${sandbox.id}`));
+    assert.deepEqual({ host: sandbox.admin.host, database: sandbox.admin.database, user: sandbox.admin.user }, { host: path.join(dir, 'socket'), database: 'postgres', user: 'postgres' });
+    assert.ok((sandbox.admin.password ?? '').length >= 24, 'the superuser has a random password');
 
     const owner = JSON.parse(await readFile(path.join(dir, 'owner.json'), 'utf8')) as Record<string, unknown>;
     assert.equal(owner.pid, process.pid);
-    assert.equal(owner.port, sandbox.target.port);
     assert.equal(owner.major, 15);
+    assert.equal(owner.confinement, sandbox.confinement);
     assert.ok(!Number.isNaN(Date.parse(String(owner.createdAt))));
 
-    const [facts] = await query<{ num: string; su: boolean }>(sandbox.target, `select current_setting('server_version_num') as num, (select rolsuper from pg_roles where rolname = current_user) as su`);
+    const [facts] = await query<{ num: string; su: boolean; listen: string; port: number | null; trust: string }>(sandbox.admin, `select current_setting('server_version_num') as num,
+      (select rolsuper from pg_roles where rolname = current_user) as su, current_setting('listen_addresses') as listen, inet_server_port() as port,
+      (select count(*) from pg_hba_file_rules where auth_method <> 'scram-sha-256')::text as trust`);
     assert.equal(Math.floor(Number(facts!.num) / 10000), 15);
-    assert.equal(facts!.su, true, 'the sandbox connection is a superuser');
-    await query(sandbox.target, `create table items (id int primary key, name text)`);
-    await query(sandbox.target, `insert into items select g, 'item ' || g from generate_series(1, 5000) g`);
-    const [count] = await query<{ n: string }>(sandbox.target, 'select count(*) as n from items');
+    assert.equal(facts!.su, true, 'the admin connection is a superuser');
+    assert.deepEqual({ listen: facts!.listen, port: facts!.port }, { listen: '', port: null }, 'no TCP listener: a unix socket only');
+    assert.equal(facts!.trust, '0', 'every pg_hba.conf line asks for a scram-sha-256 password');
+    await assert.rejects(query({ ...sandbox.admin, password: 'wrong' }, 'select 1'), /password authentication failed/);
+
+    if (canSwitchUser()) {
+      // The socket directory is private to the sandbox's OS user, as is the data; the server runs as that user.
+      const { uid } = await sandboxUserIds();
+      for (const sub of ['socket', 'data']) {
+        const info = await stat(path.join(dir, sub));
+        assert.deepEqual({ uid: info.uid, mode: info.mode & 0o777 }, { uid, mode: 0o700 }, sub);
+      }
+      const serverPid = owner.serverPid as number;
+      const uids = (await readFile(`/proc/${serverPid}/status`, 'utf8')).split('\n').find((l) => l.startsWith('Uid:'))!;
+      assert.deepEqual(uids.split(/\s+/).slice(1, 5).map(Number), [uid, uid, uid, uid], 'the server runs as the sandbox user');
+    }
+    await query(sandbox.admin, `create table items (id int primary key, name text)`);
+    await query(sandbox.admin, `insert into items select g, 'item ' || g from generate_series(1, 5000) g`);
+    const [count] = await query<{ n: string }>(sandbox.admin, 'select count(*) as n from items');
     assert.equal(count!.n, '5000');
 
-    const pid = await postmasterPid(sandbox.dataDir!);
+    const pids = await processesOf(dir);
+    assert.ok(pids.length > 0);
     await sandbox.destroy();
     assert.equal(await exists(dir), false, 'the sandbox directory is gone');
-    assert.equal(processAlive(pid), false, 'the postmaster is gone');
-    assert.equal(await portIsFree(sandbox.target.port), true, 'the port is free again');
+    assert.deepEqual(pids.filter(processAlive), [], 'the server and its children are gone');
+  });
+
+  it('runs under bubblewrap where it can, as the sandbox user alone where it cannot', async () => {
+    const sandbox = await driver.create({ major: 15, label: 'confinement' });
+    created.push(sandbox);
+    if (canSwitchUser()) assert.equal(sandbox.confinement, 'bwrap', 'bubblewrap works as root on this machine');
+    else console.log(`# not root: confinement is ${sandbox.confinement} (${sandbox.confinementDetail})`);
+    assert.deepEqual(await driver.probeConfinement!(), { confinement: sandbox.confinement, detail: sandbox.confinementDetail }, 'the worker can say at start what sandboxes will get');
+    await sandbox.destroy();
+
+    process.env.HINDSIGHT_SANDBOX_BWRAP = 'off';
+    try {
+      const plain = await createProcessSandboxDriver({ root }).create({ major: 15, label: 'no bwrap' });
+      created.push(plain);
+      assert.equal(plain.confinement, canSwitchUser() ? 'os-user' : 'none');
+      assert.match(plain.confinementDetail, /without bubblewrap|not root/);
+      await query(plain.admin, 'select 1');
+      const pid = await postmasterPid(plain.dataDir!);
+      await plain.destroy();
+      assert.equal(processAlive(pid), false);
+    } finally {
+      delete process.env.HINDSIGHT_SANDBOX_BWRAP;
+    }
   });
 
   it('refuses a major it has no server binaries for, creating nothing', async () => {
@@ -128,16 +166,16 @@ describe('process sandboxes', () => {
     const sandbox = await driver.create({ major: 15, label: 'crashing server' });
     created.push(sandbox);
     const dir = path.dirname(sandbox.dataDir!);
-    const pid = await postmasterPid(sandbox.dataDir!);
+    const owner = JSON.parse(await readFile(path.join(dir, 'owner.json'), 'utf8')) as { serverPid: number };
     // The server dies on its own: postmaster.pid stays behind, naming a dead process.
-    process.kill(pid, 'SIGKILL');
+    process.kill(owner.serverPid, 'SIGKILL');
     await Promise.all([sandbox.destroy(), sandbox.destroy()]);
     await sandbox.destroy();
     assert.equal(await exists(dir), false);
-    assert.equal(await portIsFree(sandbox.target.port), true);
+    assert.deepEqual(await processesOf(dir), []);
   });
 
-  it('sweeps the sandbox of a killed process, and only that one', async () => {
+  it('a killed process takes its server down with it; the sweep removes its directory, and only that one', async () => {
     const mine = await driver.create({ major: 15, label: 'still in use' });
     created.push(mine);
 
@@ -157,29 +195,27 @@ describe('process sandboxes', () => {
       });
       child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the holder exited (${code}) before printing: ${stderr}`)); });
     });
-    const held = JSON.parse(line) as { id: string; port: number; dataDir: string; pid: number };
+    const held = JSON.parse(line) as { id: string; socketDir: string; dataDir: string; pid: number };
     const dir = path.dirname(held.dataDir);
+    const serverPids = await processesOf(dir);
+    assert.ok(serverPids.length > 0, 'the held server runs');
 
     const exit = once(child, 'exit');
     child.kill('SIGKILL');
     await exit;
 
-    // Nothing ran the holder's clean-up: its server outlives it.
+    // Nothing ran the holder's clean-up: its directory stays, but its server died with it.
     assert.equal(await exists(dir), true);
-    const pid = await postmasterPid(held.dataDir);
-    assert.equal(processAlive(pid), true, 'the leftover postmaster still runs');
-    await query(mine.target, 'select 1');
-    await query({ host: '127.0.0.1', port: held.port, database: 'postgres', user: 'postgres' }, 'select 1');
+    await waitFor('the held server to die with its holder', async () => (serverPids.some(processAlive) ? undefined : true), 15_000);
+    await query(mine.admin, 'select 1');
 
     const { removed } = await driver.sweepLeftovers();
     assert.deepEqual(removed, [held.id]);
     assert.equal(await exists(dir), false, 'the leftover directory is gone');
-    assert.equal(processAlive(pid), false, 'the leftover postmaster is gone');
-    assert.equal(await portIsFree(held.port), true, 'the leftover port is free');
 
     // The sweeping process's own sandbox is untouched and still answers.
     assert.equal(await exists(mine.dataDir!), true);
-    await query(mine.target, 'select 1');
+    await query(mine.admin, 'select 1');
     await mine.destroy();
   });
 
@@ -240,6 +276,7 @@ describe('docker sandboxes: container spec and choice of driver', () => {
 
     assert.equal(spec.env.POSTGRES_HOST_AUTH_METHOD, 'scram-sha-256');
     assert.match(spec.env.POSTGRES_INITDB_ARGS!, /--auth-host=scram-sha-256/);
+    assert.match(spec.env.POSTGRES_INITDB_ARGS!, /--auth-local=scram-sha-256/, 'no trust, even on the container\'s own socket');
     assert.equal(spec.env.POSTGRES_PASSWORD, spec.password);
     assert.ok(spec.password.length >= 24);
     for (const flag of ['fsync=off', 'full_page_writes=off', 'synchronous_commit=off']) assert.ok(spec.command.includes(flag), flag);

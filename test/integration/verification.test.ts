@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
@@ -12,11 +11,16 @@ import { lastVerificationQuery } from '../../temporal/messages.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { waitFor } from '../support/wait.ts';
 
-const portIsFree = (port: number) => new Promise<boolean>((resolve) => {
-  const server = net.createServer();
-  server.once('error', () => resolve(false));
-  server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-});
+/** Processes whose command line names the sandbox directory: its server (bwrap or postgres) and their children. */
+async function processesOf(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').some((arg) => arg.startsWith(`${dir}/`))) pids.push(Number(name));
+  }
+  return pids;
+}
 
 async function finished(platform: Platform, id: string): Promise<VerificationSummary> {
   return waitFor(`verification ${id} to finish`, async () => {
@@ -73,6 +77,9 @@ describe('restore verification in a throwaway server', () => {
     assert.equal(report.tables, 2);
     assert.ok((report.schemas ?? 0) >= 2);
     assert.equal(report.restore?.exitCode, 0);
+    // Loaded as a role without privileges, in a confined server; nothing of this plain database was left out.
+    assert.equal(report.sandbox?.confinement, process.getuid?.() === 0 ? 'bwrap' : report.sandbox?.confinement);
+    assert.deepEqual({ role: report.load?.role, skipped: report.load?.skipped, refused: report.load?.refused, failed: report.load?.failed }, { role: 'hindsight_restore', skipped: [], refused: [], failed: [] });
     assert.ok((report.restoredSizeBytes ?? 0) > 0 && (report.sourceSizeBytes ?? 0) > 0);
     assert.deepEqual(await readdir(sandboxRoot()).then((names) => names.filter((n) => n.startsWith('sbx-'))), [], 'the sandbox is gone');
     const state = await platform.client.workflow.getHandle('verify/ledger').query(lastVerificationQuery);
@@ -181,7 +188,7 @@ describe('a verification agent killed mid-restore', () => {
     await platform?.stop();
   });
 
-  it('leaves a running sandbox that the next worker removes on start, freeing its port', async () => {
+  it('takes its sandbox server down with it; the next worker removes the directory on start', async () => {
     worker = startWorkerProcess();
     const outcome = await (await platform.ops.startBackup('bulky')).result();
     const requested = await platform.ops.requestVerification('bulky', { backupId: outcome.backupId });
@@ -191,17 +198,17 @@ describe('a verification agent killed mid-restore', () => {
       if (!v.report?.stages.some((s) => s.stage === 'restore')) return undefined;
       const dirs = (await readdir(root).catch(() => [] as string[])).filter((n) => n.startsWith('sbx-'));
       if (dirs.length !== 1) return undefined;
-      const owner = JSON.parse(await readFile(path.join(root, dirs[0]!, 'owner.json'), 'utf8')) as { port: number | null };
-      return owner.port ? { dir: dirs[0]!, port: owner.port } : undefined;
+      const owner = JSON.parse(await readFile(path.join(root, dirs[0]!, 'owner.json'), 'utf8')) as { serverPid?: number };
+      return owner.serverPid ? { dir: dirs[0]!, serverPid: owner.serverPid } : undefined;
     }, 120_000);
     worker.kill('SIGKILL');
     await new Promise((r) => worker!.once('exit', r));
-    assert.ok((await readdir(root)).includes(sandbox.dir), 'the killed worker left its sandbox behind');
-    assert.equal(await portIsFree(sandbox.port), false, 'and its server still runs');
+    assert.ok((await readdir(root)).includes(sandbox.dir), 'the killed worker left its sandbox directory behind');
+    // Nothing hostile outlives the worker: bwrap's --die-with-parent (or PR_SET_PDEATHSIG) ends the server.
+    await waitFor('the server to die with its worker', async () => ((await processesOf(path.join(root, sandbox.dir))).length === 0 ? true : undefined), 15_000);
 
     worker = startWorkerProcess();
     await waitFor('the leftover sandbox to be removed', async () => ((await readdir(root)).includes(sandbox.dir) ? undefined : true), 60_000);
-    assert.equal(await portIsFree(sandbox.port), true, 'the leftover server is stopped and its port free');
     // The verification itself is retried by Temporal on the new worker and completes.
     const v = await requested.finished(180_000);
     assert.equal(v.status, 'successful', `${v.reason}\n${log.join('').slice(-2000)}`);

@@ -1,0 +1,77 @@
+/**
+ * Loads a dump into a sandbox as the restore role (restore-role.ts), never as the superuser:
+ * table of contents first, extensions made by the superuser from the sandbox's own files, then
+ * pg_restore of every entry a role without privileges may create, going on past refusals, whose
+ * errors are then sorted entry by entry (restore-errors.ts).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { runPgRestore, type PgRestoreRun } from '../backup/restore.ts';
+import type { OpenedBackup } from '../backup/sources.ts';
+import type { DecryptionKey } from '../crypto/chunked-gcm.ts';
+import type { PgTarget } from '../pg/connection.ts';
+import type { Sandbox } from '../sandbox/contract.ts';
+import { RESTORE_ROLE, prepareRestoreDatabase, type ExtensionRequest } from '../sandbox/restore-role.ts';
+import { extensionRequests, parseTocList, planLoad, readArchiveHead, type TocEntry } from './archive-toc.ts';
+import type { LoadReport } from './report.ts';
+import { classifyRestoreErrors, parseRestoreErrors } from './restore-errors.ts';
+
+/** Room for the error of every entry of a large hostile dump; beyond it the tail is kept. */
+const STDERR_LIMIT = 4 * 1024 * 1024;
+
+export interface LoadOptions {
+  open(): Promise<OpenedBackup>;
+  key: DecryptionKey;
+  sandbox: Sandbox;
+  major: number;
+  database: string;
+  signal?: AbortSignal | undefined;
+}
+
+export interface LoadOutcome {
+  run: PgRestoreRun;
+  load: LoadReport;
+  /** The scratch database as the restore role: counting happens as that role too. */
+  target: PgTarget;
+}
+
+async function extensionsOf(options: LoadOptions, entries: TocEntry[], dir: string): Promise<ExtensionRequest[]> {
+  const lines = entries.filter((e) => e.type === 'EXTENSION').map((e) => e.line);
+  if (lines.length === 0) return [];
+  const listFile = path.join(dir, 'extensions.list');
+  await writeFile(listFile, `${lines.join('\n')}\n`, { mode: 0o600 });
+  // Only the name and schema of each CREATE EXTENSION are taken from the dump's text; the statement run is Hindsight's own.
+  const sql = await readArchiveHead(await options.open(), options.key, options.major, ['--use-list', listFile, '--file', '-']);
+  return extensionRequests(sql);
+}
+
+export async function loadAsRestoreRole(options: LoadOptions): Promise<LoadOutcome> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'hindsight-load-'));
+  try {
+    const entries = parseTocList(await readArchiveHead(await options.open(), options.key, options.major, ['--list']));
+    const wanted = await extensionsOf(options, entries, dir);
+    const prepared = await prepareRestoreDatabase(options.sandbox, { database: options.database, extensions: wanted });
+    const plan = planLoad(entries, prepared.schemasCreated);
+    const listFile = path.join(dir, 'restore.list');
+    await writeFile(listFile, plan.list, { mode: 0o600 });
+
+    const opened = await options.open();
+    const run = await runPgRestore({
+      label: 'verification sandbox', object: opened.object, expect: opened.expect, key: options.key, target: prepared.target, serverMajor: options.major,
+      partial: { listFile, stderrLimit: STDERR_LIMIT }, ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const classified = classifyRestoreErrors(parseRestoreErrors(run.stderrTail), entries);
+    const load: LoadReport = {
+      role: RESTORE_ROLE,
+      entries: entries.length,
+      extensions: prepared.extensionsCreated.map((e) => e.name),
+      skipped: [...prepared.extensionsMissing.map((e) => ({ type: 'EXTENSION', name: e.name, reason: e.reason })), ...plan.skipped],
+      refused: classified.refused,
+      failed: classified.failed,
+    };
+    return { run, load, target: prepared.target };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
