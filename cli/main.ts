@@ -15,7 +15,7 @@ import { createAuthz, type Actor } from '../services/authz.ts';
 import { cliActor, runAccessCommand } from './access.ts';
 import { runDoctor } from '../services/doctor.ts';
 import { openRuntime, type Runtime } from '../services/runtime.ts';
-import type { VerificationSummary } from '../lib/verify/report.ts';
+import { formatVerification } from './verification-report.ts';
 import { formatBytes, printJson, printTable, reportFailure, UsageError } from './output.ts';
 import { backupRoleCommand, hookCommand, hookUsage, printBackupRoleOffer } from './hooks.ts';
 import { notifierUsage, runDbOverdue, runNotifierCommand } from './notifiers.ts';
@@ -172,17 +172,6 @@ async function readConfigArgument(value: string, flag = '--config'): Promise<unk
   } catch (error) {
     throw new UsageError(`${flag} is not valid JSON: ${(error as Error).message}`);
   }
-}
-
-function formatVerification(v: VerificationSummary): string {
-  const lines = [`verification ${v.id} of backup ${v.backupId ?? '?'}: ${v.status}${v.reason ? ` — ${v.reason}` : ''}`];
-  const r = v.report;
-  if (r) {
-    for (const s of r.stages) lines.push(`  ${s.ok === false ? '✗' : s.ok ? '✓' : '…'} ${s.stage.padEnd(8)} ${s.detail ?? ''}`);
-    if (r.tables !== null) lines.push(`  ${r.schemas} schemas, ${r.tables} tables, ${r.restoredRows} of ${r.expectedRows} rows; restored ${formatBytes(r.restoredSizeBytes)} (source ${formatBytes(r.sourceSizeBytes)})`);
-    for (const c of r.comparisons.filter((x) => !x.ok)) lines.push(`  mismatch ${c.schema}.${c.table}: expected ${c.expected ?? 'absent'}, restored ${c.restored ?? 'absent'}`);
-  }
-  return `${lines.join('\n')}\n`;
 }
 
 function describeStorage(settings: Record<string, unknown>): string {
