@@ -15,22 +15,12 @@ import { chooseSandboxDriver, createSandboxDriver } from '../../lib/sandbox/inde
 import { canSwitchUser, sandboxUserIds } from '../../lib/sandbox/os-user.ts';
 import { createProcessSandboxDriver, currentOwner, processAlive } from '../../lib/sandbox/process.ts';
 import { waitFor } from '../support/wait.ts';
+import { processesOf } from '../support/processes.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 
 async function exists(file: string): Promise<boolean> {
   return stat(file).then(() => true, () => false);
-}
-
-/** Processes whose command line names a path inside the sandbox directory: its server and their children. */
-async function processesOf(dir: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.split('\0').some((arg) => arg.startsWith(`${dir}/`))) pids.push(Number(name));
-  }
-  return pids;
 }
 
 async function postmasterPid(dataDir: string): Promise<number> {

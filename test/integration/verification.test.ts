@@ -10,17 +10,7 @@ import { operatorActor } from '../../services/authz.ts';
 import { lastVerificationQuery } from '../../temporal/messages.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { waitFor } from '../support/wait.ts';
-
-/** Processes whose command line names the sandbox directory: its server (bwrap or postgres) and their children. */
-async function processesOf(dir: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.split('\0').some((arg) => arg.startsWith(`${dir}/`))) pids.push(Number(name));
-  }
-  return pids;
-}
+import { processesOf } from '../support/processes.ts';
 
 async function finished(platform: Platform, id: string): Promise<VerificationSummary> {
   return waitFor(`verification ${id} to finish`, async () => {
