@@ -3,7 +3,6 @@ import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { z } from 'zod';
 import { HindsightError } from '../errors.ts';
 
 const run = promisify(execFile);
@@ -97,48 +96,63 @@ export function findTools(tool: PgTool): Promise<ToolInfo[]> {
   return found;
 }
 
-/** WAL and base backup formats are the server's own: these tools are taken of the source's major when there is one. */
-const SAME_MAJOR_FIRST: ReadonlySet<PgTool> = new Set(['pg_basebackup', 'pg_receivewal']);
 const SERVER_TOOLS: ReadonlySet<PgTool> = new Set(['initdb', 'pg_ctl', 'postgres']);
-
-const pinnedMajor = z.coerce.number().int().min(9).max(99);
-
-/**
- * HINDSIGHT_PG_CLIENT_MAJOR pins the client tools to one major, e.g. 15 so that dumps stay gzip and
- * readable by an older pg_restore elsewhere. Read on every call, so it needs no restart.
- */
-function clientMajorPin(): number | undefined {
-  const raw = process.env.HINDSIGHT_PG_CLIENT_MAJOR;
-  if (!raw) return undefined;
-  const parsed = pinnedMajor.safeParse(raw);
-  if (!parsed.success) throw new HindsightError('bad_input', `HINDSIGHT_PG_CLIENT_MAJOR must be a PostgreSQL major version such as 17, not "${raw}"`);
-  return parsed.data;
-}
 
 const listed = (tools: ToolInfo[]): string => (tools.length ? tools.map((t) => `${t.version} (${t.path})`).join(', ') : 'none');
 
 /**
- * The client tool to use against a server of `serverMajor`. pg_dump and pg_restore must be at
- * least the server's major (PostgreSQL docs, pg_dump "Notes"), so the newest one is taken;
- * pg_basebackup and pg_receivewal prefer the source's own major. With no tool new enough the
- * answer is a permanent refusal naming what to install: an older tool would fail the same way on
- * every retry.
+ * pg_restore 17 and newer open every load with `SET transaction_timeout = 0`, which servers before
+ * 17 reject, so such a pg_restore cannot load into them (with --exit-on-error nothing loads).
  */
-export async function toolFor(tool: PgTool, serverMajor?: number): Promise<ToolInfo> {
-  const all = await findTools(tool);
-  const pin = SERVER_TOOLS.has(tool) ? undefined : clientMajorPin();
-  const usable = pin === undefined ? all : all.filter((t) => t.major === pin);
+const SETS_TRANSACTION_TIMEOUT = 17;
+
+function loadsInto(tool: PgTool, toolMajor: number, serverMajor: number | undefined): boolean {
+  return tool !== 'pg_restore' || serverMajor === undefined || serverMajor >= SETS_TRANSACTION_TIMEOUT || toolMajor < SETS_TRANSACTION_TIMEOUT;
+}
+
+/**
+ * The client tool to use against a server of `serverMajor` (and, for pg_restore, an archive
+ * written by pg_dump `archiveMajor`). A tool must be at least the server's major (PostgreSQL docs,
+ * pg_dump "Notes") and pg_restore at least the archive's; of those the closest major is taken, so
+ * that a dump of an older source stays loadable into a server of the source's own major. With no
+ * fitting tool the answer is a permanent refusal naming what to install: it would fail the same
+ * way on every retry.
+ */
+export async function toolFor(tool: PgTool, serverMajor?: number, options: { archiveMajor?: number | undefined } = {}): Promise<ToolInfo> {
+  const usable = await findTools(tool);
+  const { archiveMajor } = options;
   if (!usable[0]) {
-    const wanted = pin ?? serverMajor ?? 17;
-    throw new HindsightError('not_found', `${tool}${pin ? ` ${pin} (HINDSIGHT_PG_CLIENT_MAJOR)` : ''} not found: install postgresql-client-${wanted} or set HINDSIGHT_PG_BIN (found: ${listed(all)})`);
+    const kind = SERVER_TOOLS.has(tool) ? 'postgresql' : 'postgresql-client';
+    throw new HindsightError('not_found', `${tool} not found: install ${kind}-${serverMajor ?? archiveMajor ?? 17}, run scripts/setup.sh, or set HINDSIGHT_PG_BIN`);
   }
-  if (serverMajor === undefined) return usable[0];
-  const fits = usable.filter((t) => t.major >= serverMajor);
-  const chosen = (SAME_MAJOR_FIRST.has(tool) ? fits.find((t) => t.major === serverMajor) : undefined) ?? fits[0];
-  if (!chosen) {
-    throw new HindsightError('not_found', `PostgreSQL ${serverMajor} server needs ${tool} ${serverMajor} or newer: install postgresql-client-${serverMajor} (found: ${listed(usable)}${pin ? `; HINDSIGHT_PG_CLIENT_MAJOR=${pin}` : ''})`);
+  if (serverMajor === undefined && archiveMajor === undefined) return usable[0];
+  const required = Math.max(serverMajor ?? 0, archiveMajor ?? 0);
+  const fits = usable.filter((t) => t.major >= required);
+  const chosen = fits.filter((t) => loadsInto(tool, t.major, serverMajor)).at(-1);
+  if (chosen) return chosen;
+  if (fits.length > 0 && serverMajor !== undefined) {
+    throw new HindsightError('bad_input', `a dump written by pg_dump ${archiveMajor} cannot be loaded into a PostgreSQL ${serverMajor} server: pg_restore ${SETS_TRANSACTION_TIMEOUT} and newer set transaction_timeout, which PostgreSQL ${serverMajor} does not know; restore into PostgreSQL ${SETS_TRANSACTION_TIMEOUT} or newer, or install postgresql-client-${serverMajor} so that later dumps of this source are written by pg_dump ${serverMajor} (found: ${listed(usable)})`);
   }
-  return chosen;
+  if (serverMajor !== undefined && required === serverMajor) {
+    throw new HindsightError('not_found', `PostgreSQL ${serverMajor} server needs ${tool} ${serverMajor} or newer: install postgresql-client-${serverMajor} (found: ${listed(usable)})`);
+  }
+  throw new HindsightError('not_found', `a dump written by pg_dump ${archiveMajor} needs ${tool} ${archiveMajor} or newer: install postgresql-client-${archiveMajor} (found: ${listed(usable)})`);
+}
+
+/** The major of the pg_dump that wrote a backup, from its manifest's `tool.version` (e.g. "17.10"). */
+export function archiveMajorOf(toolVersion: string): number | undefined {
+  const major = Number.parseInt(toolVersion, 10);
+  return Number.isInteger(major) && major >= 9 ? major : undefined;
+}
+
+/**
+ * The oldest server major a dump of a `sourceMajor` source, written by pg_dump `archiveMajor`, can
+ * be loaded into with the pg_restore found here: the source's own, unless the only pg_restore able
+ * to read the archive is one that older servers refuse.
+ */
+export async function oldestLoadableMajor(sourceMajor: number, archiveMajor: number | undefined): Promise<number> {
+  const tool = await toolFor('pg_restore', undefined, { archiveMajor: Math.max(sourceMajor, archiveMajor ?? 0) });
+  return loadsInto('pg_restore', tool.major, sourceMajor) ? sourceMajor : Math.max(sourceMajor, SETS_TRANSACTION_TIMEOUT);
 }
 
 /**
