@@ -119,24 +119,27 @@ function loadsInto(tool: PgTool, toolMajor: number, serverMajor: number | undefi
  * way on every retry.
  */
 export async function toolFor(tool: PgTool, serverMajor?: number, options: { archiveMajor?: number | undefined } = {}): Promise<ToolInfo> {
-  const usable = await findTools(tool);
-  const { archiveMajor } = options;
-  if (!usable[0]) {
+  return chooseTool(tool, await findTools(tool), serverMajor, options.archiveMajor);
+}
+
+/** toolFor's rule over the installations found (newest first), apart so that it can be checked for any set of them. */
+export function chooseTool(tool: PgTool, found: ToolInfo[], serverMajor?: number, archiveMajor?: number): ToolInfo {
+  if (!found[0]) {
     const kind = SERVER_TOOLS.has(tool) ? 'postgresql' : 'postgresql-client';
     throw new HindsightError('not_found', `${tool} not found: install ${kind}-${serverMajor ?? archiveMajor ?? 17}, run scripts/setup.sh, or set HINDSIGHT_PG_BIN`);
   }
-  if (serverMajor === undefined && archiveMajor === undefined) return usable[0];
+  if (serverMajor === undefined && archiveMajor === undefined) return found[0];
   const required = Math.max(serverMajor ?? 0, archiveMajor ?? 0);
-  const fits = usable.filter((t) => t.major >= required);
+  const fits = found.filter((t) => t.major >= required);
   const chosen = fits.filter((t) => loadsInto(tool, t.major, serverMajor)).at(-1);
   if (chosen) return chosen;
   if (fits.length > 0 && serverMajor !== undefined) {
-    throw new HindsightError('bad_input', `a dump written by pg_dump ${archiveMajor} cannot be loaded into a PostgreSQL ${serverMajor} server: pg_restore ${SETS_TRANSACTION_TIMEOUT} and newer set transaction_timeout, which PostgreSQL ${serverMajor} does not know; restore into PostgreSQL ${SETS_TRANSACTION_TIMEOUT} or newer, or install postgresql-client-${serverMajor} so that later dumps of this source are written by pg_dump ${serverMajor} (found: ${listed(usable)})`);
+    throw new HindsightError('bad_input', `a dump written by pg_dump ${archiveMajor} cannot be loaded into a PostgreSQL ${serverMajor} server: pg_restore ${SETS_TRANSACTION_TIMEOUT} and newer set transaction_timeout, which PostgreSQL ${serverMajor} does not know; restore into PostgreSQL ${SETS_TRANSACTION_TIMEOUT} or newer, or install postgresql-client-${serverMajor} so that later dumps of this source are written by pg_dump ${serverMajor} (found: ${listed(found)})`);
   }
   if (serverMajor !== undefined && required === serverMajor) {
-    throw new HindsightError('not_found', `PostgreSQL ${serverMajor} server needs ${tool} ${serverMajor} or newer: install postgresql-client-${serverMajor} (found: ${listed(usable)})`);
+    throw new HindsightError('not_found', `PostgreSQL ${serverMajor} server needs ${tool} ${serverMajor} or newer: install postgresql-client-${serverMajor} (found: ${listed(found)})`);
   }
-  throw new HindsightError('not_found', `a dump written by pg_dump ${archiveMajor} needs ${tool} ${archiveMajor} or newer: install postgresql-client-${archiveMajor} (found: ${listed(usable)})`);
+  throw new HindsightError('not_found', `a dump written by pg_dump ${archiveMajor} needs ${tool} ${archiveMajor} or newer: install postgresql-client-${archiveMajor} (found: ${listed(found)})`);
 }
 
 /** The major of the pg_dump that wrote a backup, from its manifest's `tool.version` (e.g. "17.10"). */
