@@ -125,6 +125,8 @@ describe('PostgreSQL 13 to 18 sources: backup, verification in a sandbox, restor
       const verification = await (await platform.ops.requestVerification(nameOf(major), { backupId: outcome.backupId })).finished(300_000);
       assert.equal(verification.status, 'successful', verification.reason ?? '');
       assert.equal(verification.report?.sandbox?.major, want.sandbox);
+      // The embedded servers run confined like Debian's: as the sandbox user inside bubblewrap.
+      if (process.getuid?.() === 0) assert.equal(verification.report?.sandbox?.confinement, 'bwrap', verification.report?.sandbox?.detail);
       assert.equal(verification.report?.restoredRows, 5000);
 
       const source = sources.get(major)!;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HindsightError } from '../../lib/errors.ts';
-import { chooseTool, dumpCompressionFor, findTools, type PgTool, type ToolInfo } from '../../lib/pg/tools.ts';
+import { chooseTool, dumpCompressionFor, findTools, oldestLoadableMajor, type PgTool, type ToolInfo } from '../../lib/pg/tools.ts';
+import { serverBinariesForSource } from '../../lib/sandbox/binaries.ts';
 
 /** Installations as findTools lists them: newest first. */
 const installed = (tool: PgTool, ...majors: number[]): ToolInfo[] =>
@@ -42,5 +43,21 @@ describe('which PostgreSQL client serves a source', () => {
     const majors = (await findTools('pg_dump')).map((t) => t.major);
     assert.ok(majors.includes(15) && majors.includes(17), `pg_dump majors found: ${majors.join(', ')} (run scripts/setup.sh)`);
     assert.deepEqual((await findTools('initdb')).map((t) => t.major).filter((m) => m >= 13 && m <= 18).sort(), [13, 14, 15, 16, 17, 18]);
+  });
+});
+
+describe('which server a dump is loaded into', () => {
+  it('the source\'s own major when installed, else the lowest newer one', async () => {
+    for (const major of [13, 14, 15, 16, 17, 18]) assert.equal((await serverBinariesForSource(major)).major, major);
+    // No PostgreSQL 12 server is installed by setup: a 12 dump goes to the oldest newer one.
+    const for12 = await serverBinariesForSource(12);
+    assert.equal(for12.major, 13);
+    assert.match(for12.version, /^13\./);
+  });
+
+  it('a dump that only pg_restore 17 or newer reads goes to 17 or newer, since older servers reject its SET transaction_timeout', async () => {
+    assert.equal(await oldestLoadableMajor(13, 15), 13);
+    assert.equal(await oldestLoadableMajor(16, 17), 17);
+    assert.equal(await oldestLoadableMajor(17, 17), 17);
   });
 });
