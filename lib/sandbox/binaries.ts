@@ -114,5 +114,5 @@ export async function serverBinariesForSource(sourceMajor: number): Promise<Serv
     const binaries = await serverBinaries(major).catch(() => undefined);
     if (binaries) return binaries;
   }
-  throw new HindsightError('not_found', `no PostgreSQL server of major ${sourceMajor} or newer on this worker to load a PostgreSQL ${sourceMajor} dump into: install postgresql-${sourceMajor} or run scripts/setup.sh`);
+  throw new HindsightError('not_found', `no PostgreSQL server of major ${sourceMajor} or newer on this worker to load a PostgreSQL ${sourceMajor} dump into: install postgresql-${sourceMajor} (scripts/setup.sh installs 13 to ${NEWEST_SUPPORTED_MAJOR})`);
 }
