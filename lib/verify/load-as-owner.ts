@@ -24,7 +24,9 @@ export interface LoadOptions {
   open(): Promise<OpenedBackup>;
   key: DecryptionKey;
   sandbox: Sandbox;
+  /** The sandbox server's major, and the one of the pg_dump that wrote the archive. */
   major: number;
+  archiveMajor?: number | undefined;
   database: string;
   signal?: AbortSignal | undefined;
 }
@@ -42,14 +44,14 @@ async function extensionsOf(options: LoadOptions, entries: TocEntry[], dir: stri
   const listFile = path.join(dir, 'extensions.list');
   await writeFile(listFile, `${lines.join('\n')}\n`, { mode: 0o600 });
   // Only the name and schema of each CREATE EXTENSION are taken from the dump's text; the statement run is Hindsight's own.
-  const sql = await readArchiveHead(await options.open(), options.key, options.major, ['--use-list', listFile, '--file', '-']);
+  const sql = await readArchiveHead(await options.open(), options.key, options.major, ['--use-list', listFile, '--file', '-'], options.archiveMajor);
   return extensionRequests(sql);
 }
 
 export async function loadAsRestoreRole(options: LoadOptions): Promise<LoadOutcome> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hindsight-load-'));
   try {
-    const entries = parseTocList(await readArchiveHead(await options.open(), options.key, options.major, ['--list']));
+    const entries = parseTocList(await readArchiveHead(await options.open(), options.key, options.major, ['--list'], options.archiveMajor));
     const wanted = await extensionsOf(options, entries, dir);
     const prepared = await prepareRestoreDatabase(options.sandbox, { database: options.database, extensions: wanted });
     const plan = planLoad(entries, prepared.schemasCreated);
@@ -58,7 +60,7 @@ export async function loadAsRestoreRole(options: LoadOptions): Promise<LoadOutco
 
     const opened = await options.open();
     const run = await runPgRestore({
-      label: 'verification sandbox', object: opened.object, expect: opened.expect, key: options.key, target: prepared.target, serverMajor: options.major,
+      label: 'verification sandbox', object: opened.object, expect: opened.expect, key: options.key, target: prepared.target, serverMajor: options.major, archiveMajor: options.archiveMajor,
       partial: { listFile, stderrLimit: STDERR_LIMIT }, ...(options.signal ? { signal: options.signal } : {}),
     });
     const classified = classifyRestoreErrors(parseRestoreErrors(run.stderrTail), entries);

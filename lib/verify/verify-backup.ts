@@ -9,6 +9,7 @@ import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, type PgTarget } from '../pg/connection.ts';
 import { countRows, type TableRowCount } from '../pg/row-counts.ts';
+import { archiveMajorOf, oldestLoadableMajor } from '../pg/tools.ts';
 import type { Sandbox, SandboxDriver } from '../sandbox/contract.ts';
 import { loadAsRestoreRole } from './load-as-owner.ts';
 import { emptyReport, type LoadReport, type StageRecord, type TableComparison, type VerificationReport } from './report.ts';
@@ -140,13 +141,16 @@ export async function verifyBackup(options: VerifyOptions): Promise<Verification
 
     begin('sandbox');
     await options.checkRoom?.(manifest);
-    const major = majorOf(manifest.source.serverVersion);
+    const sourceMajor = majorOf(manifest.source.serverVersion);
+    const archiveMajor = archiveMajorOf(manifest.tool.version);
+    // The source's own major, or the oldest newer one the pg_restore able to read this archive loads into.
+    const major = await oldestLoadableMajor(sourceMajor, archiveMajor);
     sandbox = await options.sandboxes.create({ major, label: `verify ${manifest.database} ${manifest.backupId}`, ...(options.signal ? { signal: options.signal } : {}) });
     report.sandbox = { driver: sandbox.driver, major: sandbox.major, confinement: sandbox.confinement, detail: sandbox.confinementDetail };
-    end(true, `PostgreSQL ${major} (${sandbox.driver}, confinement: ${sandbox.confinement})`);
+    end(true, `PostgreSQL ${sandbox.major} for a PostgreSQL ${sourceMajor} source (${sandbox.driver}, confinement: ${sandbox.confinement})`);
 
     begin('restore');
-    const loaded = await loadAsRestoreRole({ open: options.open, key: options.key, sandbox, major, database: SCRATCH_DATABASE, signal: options.signal });
+    const loaded = await loadAsRestoreRole({ open: options.open, key: options.key, sandbox, major: sandbox.major, archiveMajor, database: SCRATCH_DATABASE, signal: options.signal });
     const { run, target } = loaded;
     report.load = loaded.load;
     report.restore = { exitCode: run.exitCode, stderrTail: withoutProgress(run.stderrTail).slice(-4000) };

@@ -404,7 +404,8 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
   let failures = 0;
   try {
     await mkdir(spoolDir, { recursive: true, mode: 0o700 });
-    const tool = await toolFor('pg_receivewal');
+    // Chosen once the server's major is known: pg_receivewal must be at least the source's.
+    let tool: { path: string } | undefined;
     while (!stop.signal.aborted) {
       status.state = status.receiverStarts === 0 ? 'starting' : 'reconnecting';
       report();
@@ -424,6 +425,7 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
       if (created) await resetSpoolForNewSlot();
       else await drainSpool(null, { shipPartials: false });
       await clearUnpaddedPartials();
+      tool ??= await toolFor('pg_receivewal', identity!.major);
 
       const started = Date.now();
       // The furthest this pg_receivewal confirmed: what its spool file holds when it has ended.

@@ -95,7 +95,7 @@ describe('backup and restore of a real database through Temporal', () => {
     const manifest = JSON.parse(await readFile(path.join(platform.backupsDir, 'shop', `${backupId}.json`), 'utf8'));
     assert.equal(manifest.object.sizeBytes, object.length);
     assert.equal(manifest.encryption.keyId, platform.runtime.key.id);
-    const pgDump = await toolFor('pg_dump');
+    const pgDump = await toolFor('pg_dump', platform.cluster.major);
     assert.equal(manifest.tool.compression.algorithm, pgDump.major >= 16 ? 'zstd' : 'gzip');
   });
 

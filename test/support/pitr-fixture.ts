@@ -4,13 +4,14 @@
  * servers are stopped at the end.
  */
 import { execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { serverToolOfMajor } from '../../lib/pg/tools.ts';
 import { asServerUser, serverEnv } from '../../lib/pitr/os-user.ts';
+import { dataDirectoryMajor } from '../../lib/pitr/recover.ts';
 import { parseLsn } from '../../lib/wal/lsn.ts';
 import type { PitrOutcome, PitrRestoreInput } from '../../temporal/pitr.ts';
 import { stopWalArchiverSignal, type BaseBackupInput, type BaseBackupProgress, type WalArchiverInput } from '../../temporal/wal-archive.ts';
@@ -28,10 +29,11 @@ export interface PitrSource {
   query<T extends object = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
 }
 
-export async function startPitrSource(platform: Platform, database: string, dirName = 'source'): Promise<PitrSource> {
+/** A source server of `major` (the platform's default when not given) with a table of timestamped rows. */
+export async function startPitrSource(platform: Platform, database: string, dirName = 'source', major?: number): Promise<PitrSource> {
   const dir = path.join(platform.dir, dirName);
   await mkdir(dir, { recursive: true });
-  const cluster = await startTestCluster(dir);
+  const cluster = await startTestCluster(dir, major === undefined ? {} : { major });
   const target = await createDatabase(cluster, database);
   const query = async <T extends object>(sql: string, params: unknown[] = []) => {
     const client = await connect(database, target);
@@ -118,9 +120,29 @@ export async function restoredRows(source: PitrSource, port: number): Promise<Ro
 }
 
 export async function stopRestoredServer(dataDir: string): Promise<void> {
-  const pgCtl = await serverToolOfMajor('pg_ctl');
+  const major = await dataDirectoryMajor(dataDir).catch(() => undefined);
+  const pgCtl = await serverToolOfMajor('pg_ctl', major);
   const args = [pgCtl.path, 'stop', '-D', dataDir, '-m', 'immediate', '-w'];
   // Restored servers run as the sandbox user (lib/pitr/os-user.ts).
   const [cmd, cmdArgs] = asServerUser(args[0]!, args.slice(1));
   await run(cmd, cmdArgs, { cwd: '/', env: serverEnv() }).catch(() => undefined);
+}
+
+/**
+ * The page magic (xlog_internal.h) of the WAL the source server writes, read from its own current
+ * segment: it changes with every major, so tests compare against the server's, never a constant.
+ */
+export async function walPageMagic(source: PitrSource): Promise<number> {
+  // Flushed WAL only (at a segment boundary pg_walfile_name names the previous, complete segment).
+  const [row] = await source.query<{ name: string }>('select pg_walfile_name(pg_current_wal_flush_lsn()) as name');
+  const file = await open(path.join(source.cluster.dataDir, 'pg_wal', row!.name), 'r');
+  try {
+    const { buffer } = await file.read(Buffer.alloc(2), 0, 2, 0);
+    const magic = buffer.readUInt16LE(0);
+    // Every release's magic is 0xD1xx: anything else means the file was not a written segment.
+    if (magic >> 8 !== 0xd1) throw new Error(`${row!.name} of the source does not start with a WAL page header (0x${magic.toString(16)})`);
+    return magic;
+  } finally {
+    await file.close();
+  }
 }

@@ -57,10 +57,14 @@ process.once('exit', () => {
   }
 });
 
-/** A throwaway PostgreSQL server in a temp dir, tuned for speed (nothing here must survive a crash). */
-export async function startTestCluster(dir: string): Promise<LocalCluster> {
+/**
+ * A throwaway PostgreSQL server in a temp dir, tuned for speed (nothing here must survive a crash):
+ * the newest installed major unless `major` asks for one (scripts/setup.sh installs 13 to 18).
+ */
+export async function startTestCluster(dir: string, options: { major?: number; name?: string } = {}): Promise<LocalCluster> {
   const cluster = await openLocalCluster({
-    dataDir: path.join(dir, 'pg'),
+    dataDir: path.join(dir, options.name ?? 'pg'),
+    ...(options.major === undefined ? {} : { major: options.major }),
     port: await freePort(),
     settings: { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off' },
   });
