@@ -9,7 +9,7 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.venv/', 'data/', 'web/build/', 'web/.svelte-kit/', 'dist/', '**/*.svelte'] },
+  { ignores: ['node_modules/', '.venv/', '.pg/', '.node/', '.setup/', 'data/', 'web/build/', 'web/.svelte-kit/', 'dist/', 'test-artifacts/', '**/*.svelte'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
