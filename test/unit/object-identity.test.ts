@@ -122,7 +122,7 @@ describe('object identity in the encrypted format (version 2)', () => {
 });
 
 describe('version 1 objects (no identity) stay readable', () => {
-  const v1Key = parseSecretKeyFile(readFileSync(path.join(fixtureDir, 'secret.key'), 'utf8'), 'fixture');
+  const v1Key = parseSecretKeyFile(readFileSync(path.join(fixtureDir, 'throwaway-test-key.hex'), 'utf8'), 'fixture');
   const v1Object = readFileSync(path.join(fixtureDir, 'object.hsb'));
   const v1Plain = readFileSync(path.join(fixtureDir, 'plain.txt'));
 
