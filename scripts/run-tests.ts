@@ -3,7 +3,7 @@
  * tests against real PostgreSQL and Temporal servers. Each integration file starts its own servers
  * on free ports in its own temp directory, so two files run side by side (HINDSIGHT_TEST_JOBS,
  * default 2): much of a file's time is spent waiting on heartbeats, retries and server start-ups.
- * A runtime warning on stderr (a deprecation, an experimental feature, a dependency saying this
+ * A runtime warning printed by a test file (a deprecation, an experimental feature, a dependency saying this
  * Node.js is too old) fails the run: it is how an unsupported runtime shows itself first.
  */
 import { spawn } from 'node:child_process';
@@ -20,11 +20,16 @@ const warnings: string[] = [];
 
 async function run(files: string[], concurrency: number): Promise<number> {
   if (files.length === 0) return 0;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: ['inherit', 'inherit', 'pipe'] });
-  createInterface({ input: child.stderr }).on('line', (line) => {
-    process.stderr.write(`${line}\n`);
-    warnings.push(...runtimeWarnings(line));
-  });
+  // Piped to be read, so colours are asked for explicitly when a terminal shows them.
+  const env = process.stdout.isTTY ? { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } : process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: ['inherit', 'pipe', 'pipe'], env });
+  // The runner passes each file's stderr on through its report on stdout: both are read.
+  for (const [input, output] of [[child.stdout, process.stdout], [child.stderr, process.stderr]] as const) {
+    createInterface({ input }).on('line', (line) => {
+      output.write(`${line}\n`);
+      warnings.push(...runtimeWarnings(line));
+    });
+  }
   const [code] = await new Promise<[number | null]>((resolve) => child.once('close', (status) => resolve([status])));
   return code ?? 1;
 }
@@ -32,6 +37,6 @@ async function run(files: string[], concurrency: number): Promise<number> {
 const unit = await run(filesOf('test/unit'), 1);
 const integration = await run(filesOf('test/integration'), jobs);
 if (warnings.length > 0) {
-  process.stderr.write(`\n${warnings.length} runtime warning(s) on stderr; each is a failure (fix its cause, do not silence it):\n${[...new Set(warnings)].map((w) => `  ${w}`).join('\n')}\n`);
+  process.stderr.write(`\n${warnings.length} runtime warning(s) printed by the tests; each is a failure (fix its cause, do not silence it):\n${[...new Set(warnings)].map((w) => `  ${w}`).join('\n')}\n`);
 }
 process.exit(unit !== 0 ? unit : integration !== 0 ? integration : warnings.length > 0 ? 1 : 0);
