@@ -210,6 +210,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
       },
       tables: rowCounts,
     };
+    await Promise.all(branches.map((branch) => branch.discarded));
     const copies = await Promise.all(branches.map((branch) =>
       branch.error ? { storageName: branch.name, status: 'failed' as const, error: branch.error.message } : finishCopy(branch, manifest, objectMeter.bytes)));
     if (copies.every((c) => c.status === 'failed')) {
@@ -223,6 +224,9 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
       const write = branch.write;
       branch.write = undefined;
       if (write) await write.abort().catch(() => undefined);
+      // A branch failed by the stream's end (a cancel destroys every stream) is still aborting:
+      // the outcome waits for it, so nothing half-written outlives the attempt that reports it.
+      await branch.discarded;
     }
     throw explainQueryError(databaseName, error);
   } finally {

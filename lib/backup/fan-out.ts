@@ -8,6 +8,8 @@ export interface Branch {
   driver: StorageDriver;
   write: AtomicWrite | undefined;
   error: HindsightError | undefined;
+  /** The abort of a failed branch's partial object, awaited before the backup reports its outcome. */
+  discarded?: Promise<void>;
 }
 
 function asHindsightError(branch: Branch, error: unknown): HindsightError {
@@ -21,7 +23,7 @@ export function failBranch(branch: Branch, error: unknown): void {
   branch.error = asHindsightError(branch, error);
   const write = branch.write;
   branch.write = undefined;
-  if (write) write.abort().catch(() => undefined);
+  if (write) branch.discarded = write.abort().catch(() => undefined);
 }
 
 /**

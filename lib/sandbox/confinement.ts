@@ -75,8 +75,9 @@ function bwrapArgs(system: string[], run: ConfinedRun): string[] {
     '--unshare-user', '--disable-userns', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
     // Killed with the worker, so nothing hostile outlives it; a new session keeps it off our terminal.
     '--die-with-parent', '--new-session',
-    ...system, ...extra,
+    // The fresh /tmp first: a server installed below /tmp (a checkout there) is bound over it, not hidden by it.
     '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+    ...system, ...extra,
     ...run.writable.flatMap((dir) => ['--bind', dir, dir]),
     '--chdir', '/',
     '--', run.file, ...run.args,
