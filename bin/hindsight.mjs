@@ -1,6 +1,37 @@
 #!/usr/bin/env node
-// Entry point of the `hindsight` command: loads the TypeScript sources through tsx.
-import { register } from 'tsx/esm/api';
+// Entry point of the `hindsight` command: loads the TypeScript sources through tsx, on the
+// supported Node.js LTS. Started by an older node (a machine's /usr/bin/node through the shebang
+// or npx), it runs itself again on the project's node (scripts/node, which fetches it once).
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-register();
-await import('../cli/main.ts');
+const LTS_MAJOR = 24;
+
+/** Runs this entry again on the LTS node and ends with its exit status (or its signal). */
+function runOnLts() {
+  const projectNode = fileURLToPath(new URL('../scripts/node', import.meta.url));
+  const child = spawn(projectNode, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  // Ctrl-C reaches the child through the terminal's process group; this process waits for it.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('error', (error) => {
+    process.stderr.write(`hindsight: cannot start Node.js ${LTS_MAJOR} through ${projectNode}: ${error.message}\n`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => {
+    if (signal) process.kill(process.pid, signal);
+    else process.exit(code ?? 1);
+  });
+}
+
+if (Number(process.versions.node.split('.')[0]) < LTS_MAJOR) {
+  runOnLts();
+} else if (process.argv[2] === '--version') {
+  // The runtime is part of the answer: it is what an operator needs to tell whether this host is supported.
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`hindsight ${version} (Node.js ${process.version})\n`);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../cli/main.ts');
+}

@@ -3,22 +3,40 @@
  * tests against real PostgreSQL and Temporal servers. Each integration file starts its own servers
  * on free ports in its own temp directory, so two files run side by side (HINDSIGHT_TEST_JOBS,
  * default 2): much of a file's time is spent waiting on heartbeats, retries and server start-ups.
+ * A runtime warning printed by a test file (a deprecation, an experimental feature, a dependency saying this
+ * Node.js is too old) fails the run: it is how an unsupported runtime shows itself first.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { runtimeWarnings } from './runtime-warnings.ts';
 
 const only = process.argv.slice(2);
 const jobs = Math.max(1, Number.parseInt(process.env.HINDSIGHT_TEST_JOBS ?? '2', 10) || 1);
 const filesOf = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join(dir, f))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
+const warnings: string[] = [];
 
-function run(files: string[], concurrency: number): number {
+async function run(files: string[], concurrency: number): Promise<number> {
   if (files.length === 0) return 0;
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: 'inherit' });
-  return result.status ?? 1;
+  // Piped to be read, so colours are asked for explicitly when a terminal shows them.
+  const env = process.stdout.isTTY ? { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } : process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: ['inherit', 'pipe', 'pipe'], env });
+  // The runner passes each file's stderr on through its report on stdout: both are read.
+  for (const [input, output] of [[child.stdout, process.stdout], [child.stderr, process.stderr]] as const) {
+    createInterface({ input }).on('line', (line) => {
+      output.write(`${line}\n`);
+      warnings.push(...runtimeWarnings(line));
+    });
+  }
+  const [code] = await new Promise<[number | null]>((resolve) => child.once('close', (status) => resolve([status])));
+  return code ?? 1;
 }
 
-const unit = run(filesOf('test/unit'), 1);
-const integration = run(filesOf('test/integration'), jobs);
-process.exit(unit !== 0 ? unit : integration);
+const unit = await run(filesOf('test/unit'), 1);
+const integration = await run(filesOf('test/integration'), jobs);
+if (warnings.length > 0) {
+  process.stderr.write(`\n${warnings.length} runtime warning(s) printed by the tests; each is a failure (fix its cause, do not silence it):\n${[...new Set(warnings)].map((w) => `  ${w}`).join('\n')}\n`);
+}
+process.exit(unit !== 0 ? unit : integration !== 0 ? integration : warnings.length > 0 ? 1 : 0);

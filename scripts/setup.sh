@@ -13,8 +13,14 @@ PG_MAJOR=15
 say() { printf '[setup] %s\n' "$*"; }
 fail() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-[ "$node_major" -ge 20 ] || fail "Node.js >= 20 is required (found $(node --version)); install it from your distribution or nodejs.org"
+# ---- Node.js runtime (begin) ----
+# Every Hindsight process runs on the supported Node.js LTS: the machine's node when it is on that
+# line or newer, else the official binary that scripts/setup-node.sh brings into .node/. It goes
+# first on PATH, so the steps below (npm, the console build) run on it too.
+node_bin=$(bash scripts/setup-node.sh)
+PATH="$(dirname "$node_bin"):$PATH"
+export PATH
+# ---- Node.js runtime (end) ----
 
 # npm packages: reinstall only when the lockfile changed since the last install.
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)

@@ -74,7 +74,7 @@ export async function createHindsightWorker(
   const progress: ProgressSink = {
     send: (workflowId, runId, signal, report) => client.workflow.getHandle(workflowId, runId).signal(signal, report),
   };
-  const sandboxes = createSandboxDriver({ root: budget.sandboxRoot, cpus: budget.maxCpu, memoryMb: budget.maxRamMb });
+  const sandboxes = await createSandboxDriver({ root: budget.sandboxRoot, cpus: budget.maxCpu, memoryMb: budget.maxRamMb, logger });
   const verificationBudget: VerificationBudget = { maxDiskBytes: budget.maxDiskGb * 1e9, sandboxRoot: budget.sandboxRoot };
   const activities = createActivities({
     catalog: runtime.catalog, keyring: runtime.keyring, logger, progress, sandboxes, budget: verificationBudget,

@@ -1,7 +1,8 @@
 import { statSync } from 'node:fs';
-import { HindsightError } from '../errors.ts';
+import { HindsightError, errorMessage } from '../errors.ts';
+import { createLogger, type Logger } from '../logger.ts';
 import type { SandboxDriver, SandboxDriverName } from './contract.ts';
-import { createDockerSandboxDriver } from './docker.ts';
+import type * as DockerDriverModule from './docker.ts';
 import { createProcessSandboxDriver } from './process.ts';
 
 export type SandboxPreference = SandboxDriverName | 'auto';
@@ -43,6 +44,12 @@ export interface SandboxDriverOptions {
   /** Per-sandbox limits of the docker driver. */
   cpus?: number;
   memoryMb?: number;
+  /** Where `auto` says why it did not take docker. Default: the `sandbox` logger. */
+  logger?: Pick<Logger, 'warn'>;
+  /** Replaces the dynamic import of the docker driver module (tests). */
+  loadDockerDriver?: () => Promise<Pick<typeof DockerDriverModule, 'createDockerSandboxDriver'>>;
+  /** How long `auto` waits for the Docker engine to answer. Default 20 s. */
+  engineTimeoutMs?: number;
 }
 
 function preferenceFromEnv(): SandboxPreference | undefined {
@@ -52,13 +59,54 @@ function preferenceFromEnv(): SandboxPreference | undefined {
   throw new HindsightError('bad_input', `HINDSIGHT_SANDBOX_DRIVER must be auto, process or docker, not "${value}"`);
 }
 
-export function createSandboxDriver(options: SandboxDriverOptions = {}): SandboxDriver {
-  const name = chooseSandboxDriver({ preferred: options.preferred ?? preferenceFromEnv() ?? 'auto', dockerSocket: options.dockerSocket });
-  if (name === 'docker') {
-    const memoryMb = options.memoryMb === undefined ? undefined : Math.floor(options.memoryMb);
-    return createDockerSandboxDriver({ cpus: options.cpus, memoryMb, dockerSocket: options.dockerSocket });
+/** The docker driver module and testcontainers load only here: a machine without Docker never pulls them in. */
+async function loadDockerDriver(options: SandboxDriverOptions): Promise<SandboxDriver> {
+  const load = options.loadDockerDriver ?? (() => import('./docker.ts'));
+  const { createDockerSandboxDriver } = await load();
+  const memoryMb = options.memoryMb === undefined ? undefined : Math.floor(options.memoryMb);
+  return createDockerSandboxDriver({ cpus: options.cpus, memoryMb, dockerSocket: options.dockerSocket });
+}
+
+/**
+ * Proves that the docker driver works here: its sweep of leftover sandboxes (which the worker runs
+ * first anyway) loads testcontainers and asks the engine for its containers. A socket that never
+ * answers counts as no engine after `timeoutMs`.
+ */
+async function provenDockerDriver(options: SandboxDriverOptions, timeoutMs: number): Promise<SandboxDriver> {
+  const driver = await loadDockerDriver(options);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the Docker engine did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  const sweep = driver.sweepLeftovers();
+  sweep.catch(() => undefined); // After a timeout its own failure is of no interest.
+  try {
+    await Promise.race([sweep, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
-  return createProcessSandboxDriver({ root: options.root });
+  return driver;
+}
+
+/**
+ * The driver that runs sandboxes. `process` and `docker` are taken as asked. `auto` takes docker
+ * when a local Docker socket exists and the driver loads and reaches the engine through it; when
+ * it does not, the worker still starts: the reason is logged and the process driver is used.
+ */
+export async function createSandboxDriver(options: SandboxDriverOptions = {}): Promise<SandboxDriver> {
+  const preferred = options.preferred ?? preferenceFromEnv() ?? 'auto';
+  const name = chooseSandboxDriver({ preferred, dockerSocket: options.dockerSocket });
+  if (name === 'process') return createProcessSandboxDriver({ root: options.root });
+  if (preferred === 'docker') return loadDockerDriver(options);
+  try {
+    return await provenDockerDriver(options, options.engineTimeoutMs ?? 20_000);
+  } catch (error) {
+    const logger = options.logger ?? createLogger('sandbox');
+    const socket = options.dockerSocket ?? dockerSocketPath();
+    logger.warn({ dockerSocket: socket, reason: errorMessage(error) },
+      'a Docker socket exists but the docker sandbox driver cannot use it; sandboxes run with the process driver (set HINDSIGHT_SANDBOX_DRIVER=process to skip this check)');
+    return createProcessSandboxDriver({ root: options.root });
+  }
 }
 
 export type { Sandbox, SandboxConfinement, SandboxCreateOptions, SandboxDriver, SandboxDriverName } from './contract.ts';

@@ -308,9 +308,9 @@ describe('docker sandboxes: container spec and choice of driver', () => {
       process.env.DOCKER_HOST = 'tcp://127.0.0.1:2375';
       assert.equal(chooseSandboxDriver(), 'process');
 
-      // Choosing docker does not load testcontainers: that happens at the first create.
-      assert.equal(createSandboxDriver({ preferred: 'auto', dockerSocket: socket }).name, 'docker');
-      assert.equal(createSandboxDriver({ preferred: 'auto', dockerSocket: plainFile, root: path.join(dir, 'sbx') }).name, 'process');
+      // Asked for by name, docker is taken without a look at the engine; auto falls back (test/unit/sandbox-driver-choice.test.ts).
+      assert.equal((await createSandboxDriver({ preferred: 'docker', dockerSocket: socket })).name, 'docker');
+      assert.equal((await createSandboxDriver({ preferred: 'auto', dockerSocket: plainFile, root: path.join(dir, 'sbx') })).name, 'process');
     } finally {
       if (savedDockerHost === undefined) delete process.env.DOCKER_HOST;
       else process.env.DOCKER_HOST = savedDockerHost;
