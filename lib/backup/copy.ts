@@ -14,9 +14,16 @@ import type { OpenedBackup } from './sources.ts';
 export async function copyBackup(from: OpenedBackup, to: StorageDriver, signal?: AbortSignal): Promise<{ sizeBytes: number }> {
   const { manifest } = from;
   const objectKey = manifest.object.key;
-  await to.sweepAbandonedWrites(objectKey, 0);
-  await to.sweepAbandonedWrites(manifestKey(manifest.database, manifest.backupId), 0);
-  const write = await to.openWrite(objectKey);
+  let write: Awaited<ReturnType<StorageDriver['openWrite']>>;
+  try {
+    await to.sweepAbandonedWrites(objectKey, 0);
+    await to.sweepAbandonedWrites(manifestKey(manifest.database, manifest.backupId), 0);
+    write = await to.openWrite(objectKey);
+  } catch (error) {
+    // The source is already open: close it now, or its file handle waits for the garbage collector.
+    from.object.destroy();
+    throw error;
+  }
   const meter = new ByteMeter();
   let committed = false;
   try {
