@@ -152,6 +152,7 @@ fi
 web_hash=$( (find web/src web/static -type f 2>/dev/null; echo web/svelte.config.js web/vite.config.ts package-lock.json) | sort | xargs cat 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ ! -f web/build/handler.js ] || [ "$(cat "$stamp_dir/web" 2>/dev/null)" != "$web_hash" ]; then
   say "building the console"
-  (cd web && npx --no-install vite build --logLevel error)
+  # svelte-kit sync first: it writes .svelte-kit/tsconfig.json, which web/tsconfig.json extends.
+  (cd web && npx --no-install svelte-kit sync && npx --no-install vite build --logLevel error)
   echo "$web_hash" > "$stamp_dir/web"
 fi
