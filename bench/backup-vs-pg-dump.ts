@@ -114,8 +114,8 @@ interface WorkerProcess {
 function startWorkerProcess(platform: Platform, logFile: string): WorkerProcess {
   const main = fileURLToPath(new URL('../worker/main.ts', import.meta.url));
   const extraFlags = (process.env.BENCH_WORKER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
-  // After tsx, so that a flag may preload a TypeScript module.
-  const child = spawn(process.execPath, ['--import', 'tsx', ...extraFlags, main], {
+  // Flags first, so that one may preload a module.
+  const child = spawn(process.execPath, [...extraFlags, main], {
     env: { ...process.env, ...platform.configEnv, HINDSIGHT_LOG_LEVEL: 'info', HINDSIGHT_LOG_PRETTY: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -8,7 +8,7 @@
  *    (the server's LSN is sampled every 100 ms to date each byte).
  * Environment: BENCH_SIZE_MB (default 1100), BENCH_ROUNDS (default 2), BENCH_RPO_SECONDS (default 30).
  *
- *   node --import tsx bench/pitr-vs-pgbackrest.ts
+ *   scripts/node bench/pitr-vs-pgbackrest.ts
  *
  * pgBackRest is Debian's package, installed here (not in tests) when missing.
  */
@@ -81,7 +81,7 @@ function ensurePgBackRest(): string {
  */
 async function startWorkerProcess(platform: Platform, logFile: string): Promise<ChildProcess> {
   const main = fileURLToPath(new URL('../worker/main.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+  const child = spawn(process.execPath, [main], {
     env: { ...process.env, ...platform.configEnv, HINDSIGHT_LOG_LEVEL: 'info', HINDSIGHT_LOG_PRETTY: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -9,8 +9,8 @@
  * catalog row, i.e. a worker has picked it up) and to the dump; per phase the throughput, the RSS
  * of every worker and of the Temporal dev server, the catalog's size and where the CPU went.
  *
- *   node --import tsx bench/scale.ts
- *   SCALE_DATABASES=100 SCALE_WINDOW_MINUTES=3 node --import tsx bench/scale.ts     # quick run
+ *   scripts/node bench/scale.ts
+ *   SCALE_DATABASES=100 SCALE_WINDOW_MINUTES=3 scripts/node bench/scale.ts     # quick run
  *
  * Environment (defaults in brackets): SCALE_DATABASES [1000]; SCALE_WINDOW_MINUTES [10], the
  * minutes the N first runs are spread over (60 is the real rate of an hourly schedule); SCALE_WORKERS
@@ -303,7 +303,7 @@ interface WorkerProcess {
 
 function startWorkerProcess(platform: Platform, label: string, logFile: string): WorkerProcess {
   const main = fileURLToPath(new URL('../worker/main.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+  const child = spawn(process.execPath, [main], {
     env: { ...process.env, ...platform.configEnv, HINDSIGHT_LOG_LEVEL: 'info', HINDSIGHT_LOG_PRETTY: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,9 +3,10 @@
  * before `worker.run()`), and its resident memory then and at its peak, on each Node.js runtime
  * and loader given. Runs against a real catalog PostgreSQL and Temporal dev server.
  * Environment: BENCH_ROUNDS (default 3), BENCH_RUNTIMES (semicolon-separated
- * `label=node-binary arg arg`, default: this node with tsx).
+ * `label=node-binary arg arg`, default: this node stripping the types itself,
+ * against the tsx loader the project used before).
  *
- *   scripts/node --import tsx bench/worker-start.ts
+ *   scripts/scripts/node bench/worker-start.ts
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { startPlatform } from '../test/support/platform.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const runtimes = (process.env.BENCH_RUNTIMES ?? `tsx=${process.execPath} --import tsx`).split(';').map((spec) => {
+const runtimes = (process.env.BENCH_RUNTIMES ?? `native=${process.execPath};tsx=${process.execPath} --import tsx`).split(';').map((spec) => {
   const [label, command] = spec.split('=') as [string, string];
   const [node, ...args] = command.trim().split(/\s+/) as [string, ...string[]];
   return { label, node, args };

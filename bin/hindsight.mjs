@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point of the `hindsight` command: loads the TypeScript sources through tsx, on the
+// Entry point of the `hindsight` command: loads the TypeScript sources with Node.js's own type stripping, on the
 // supported Node.js LTS. Started by an older node (a machine's /usr/bin/node through the shebang
 // or npx), it runs itself again on the project's node (scripts/node, which fetches it once).
 import { spawn } from 'node:child_process';
@@ -31,7 +31,6 @@ if (Number(process.versions.node.split('.')[0]) < LTS_MAJOR) {
   const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   process.stdout.write(`hindsight ${version} (Node.js ${process.version})\n`);
 } else {
-  const { register } = await import('tsx/esm/api');
-  register();
+  // Node.js 24 strips the types itself: the sources use only erasable TypeScript (tsconfig says so).
   await import('../cli/main.ts');
 }

@@ -22,7 +22,7 @@ async function run(files: string[], concurrency: number): Promise<number> {
   if (files.length === 0) return 0;
   // Piped to be read, so colours are asked for explicitly when a terminal shows them.
   const env = process.stdout.isTTY ? { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } : process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: ['inherit', 'pipe', 'pipe'], env });
+  const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: ['inherit', 'pipe', 'pipe'], env });
   // The runner passes each file's stderr on through its report on stdout: both are read.
   for (const [input, output] of [[child.stdout, process.stdout], [child.stderr, process.stderr]] as const) {
     createInterface({ input }).on('line', (line) => {

@@ -40,7 +40,7 @@ function prefixOutput(name: string, child: ChildProcess): void {
 
 function startNodeProcess(name: string, entry: string): ChildProcess {
   // Own process group: Ctrl-C reaches only this supervisor, which stops children in order.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, entry)], {
+  const child = spawn(process.execPath, [path.join(root, entry)], {
     cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
   prefixOutput(name, child);

@@ -10,7 +10,12 @@ import { EncryptionCodec, KEY_ID_METADATA, type PlaintextPolicy } from './codec.
 export class KeyringCodec implements PayloadCodec {
   private built: { signature: string; codec: EncryptionCodec } | undefined;
 
-  constructor(private readonly keyring: Keyring, private readonly plaintext: PlaintextPolicy) {}
+  private readonly keyring: Keyring;
+  private readonly plaintext: PlaintextPolicy;
+  constructor(keyring: Keyring, plaintext: PlaintextPolicy) {
+    this.keyring = keyring;
+    this.plaintext = plaintext;
+  }
 
   private codec(): EncryptionCodec {
     const entries = this.keyring.entries();

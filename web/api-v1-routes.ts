@@ -149,8 +149,10 @@ function sessionOnly(req: Request): void {
 /** A request that does not match its schema: HTTP 400 naming the field, its message starting with it. */
 export class InputError extends Error {
   readonly kind = 'bad_input';
-  constructor(readonly field: string, message: string) {
+  readonly field: string;
+  constructor(field: string, message: string) {
     super(message.startsWith(`${field}:`) ? message : `${field}: ${message}`);
+    this.field = field;
   }
 }
 

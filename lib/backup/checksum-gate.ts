@@ -10,8 +10,10 @@ import type { HindsightError } from '../errors.ts';
 export class ChecksumGate extends Transform {
   private held: Buffer | undefined;
 
-  constructor(private readonly check: () => HindsightError | undefined) {
+  private readonly check: () => HindsightError | undefined;
+  constructor(check: () => HindsightError | undefined) {
     super();
+    this.check = check;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

@@ -41,7 +41,10 @@ class ByteTail {
   private chunks: Buffer[] = [];
   private size = 0;
   truncated = false;
-  constructor(private readonly limit: number) {}
+  private readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
   push(text: string): void {
     const buf = Buffer.from(text, 'utf8');
     this.chunks.push(buf);

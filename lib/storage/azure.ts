@@ -225,11 +225,17 @@ class BlockUpload implements AtomicWrite {
   private failure: unknown;
   private settled = false;
 
+  private readonly blob: BlockBlobClient;
+  private readonly key: string;
+  private readonly translate: Translate;
   constructor(
-    private readonly blob: BlockBlobClient,
-    private readonly key: string,
-    private readonly translate: Translate,
+    blob: BlockBlobClient,
+    key: string,
+    translate: Translate,
   ) {
+    this.blob = blob;
+    this.key = key;
+    this.translate = translate;
     this.stream = new Writable({
       write: (chunk: Buffer, _encoding, callback) => {
         this.accept(chunk).then(() => callback(), (error: unknown) => callback(this.translate('write', this.key, error)));

@@ -106,12 +106,18 @@ class FtpUpload extends Writable {
   private failure: Error | undefined;
   private waiting: (() => void) | undefined;
 
+  private readonly body: PassThrough;
+  private readonly transfer: Promise<unknown>;
+  private readonly translate: (error: unknown) => Error;
   constructor(
-    private readonly body: PassThrough,
-    private readonly transfer: Promise<unknown>,
-    private readonly translate: (error: unknown) => Error,
+    body: PassThrough,
+    transfer: Promise<unknown>,
+    translate: (error: unknown) => Error,
   ) {
     super({ highWaterMark: STREAM_BUFFER });
+    this.body = body;
+    this.transfer = transfer;
+    this.translate = translate;
     transfer.catch((error: unknown) => {
       this.failure ??= translate(error);
       this.wake();

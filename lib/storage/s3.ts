@@ -119,7 +119,11 @@ class MemoryPart implements PartBuffer {
   readonly inMemory = true;
   size = 0;
   private data: Buffer;
-  constructor(readonly number: number, readonly capacity: number, growable: boolean) {
+  readonly number: number;
+  readonly capacity: number;
+  constructor(number: number, capacity: number, growable: boolean) {
+    this.number = number;
+    this.capacity = capacity;
     // The first part grows so a small object costs little; later parts are known to fill up.
     this.data = Buffer.allocUnsafe(growable ? Math.min(256 * 1024, capacity) : capacity);
   }
@@ -149,7 +153,14 @@ class SpooledPart implements PartBuffer {
   readonly inMemory = false;
   readonly memoryBytes = 0;
   size = 0;
-  private constructor(readonly number: number, readonly capacity: number, private readonly handle: FileHandle) {}
+  readonly number: number;
+  readonly capacity: number;
+  private readonly handle: FileHandle;
+  private constructor(number: number, capacity: number, handle: FileHandle) {
+    this.number = number;
+    this.capacity = capacity;
+    this.handle = handle;
+  }
   static async create(number: number, capacity: number): Promise<SpooledPart> {
     const file = path.join(tmpdir(), `hindsight-s3-part-${randomBytes(8).toString('hex')}`);
     const handle = await open(file, 'wx+', 0o600);
@@ -206,7 +217,11 @@ class S3Write implements AtomicWrite {
   private settled = false;
   private cleanup: Promise<void> | undefined;
 
-  constructor(private readonly ctx: DriverContext, private readonly key: string) {
+  private readonly ctx: DriverContext;
+  private readonly key: string;
+  constructor(ctx: DriverContext, key: string) {
+    this.ctx = ctx;
+    this.key = key;
     this.stream = new Writable({
       write: (chunk: Buffer, _encoding, callback) => {
         this.accept(chunk).then(() => callback(), (error: unknown) => callback(this.failWith(error)));

@@ -128,12 +128,18 @@ class SftpUpload extends Writable {
   private idleWaiters: (() => void)[] = [];
   private handleOpen = true;
 
+  private readonly sftp: SFTPWrapper;
+  private readonly handle: Buffer;
+  private readonly explain: (error: unknown) => Promise<Error>;
   constructor(
-    private readonly sftp: SFTPWrapper,
-    private readonly handle: Buffer,
-    private readonly explain: (error: unknown) => Promise<Error>,
+    sftp: SFTPWrapper,
+    handle: Buffer,
+    explain: (error: unknown) => Promise<Error>,
   ) {
     super({ highWaterMark: STREAM_BUFFER });
+    this.sftp = sftp;
+    this.handle = handle;
+    this.explain = explain;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -216,14 +222,22 @@ class SftpDownload extends Readable {
   private pumping = false;
   private handleOpen = true;
 
+  private readonly sftp: SFTPWrapper;
+  private readonly handle: Buffer;
+  private readonly end: number;
+  private readonly translate: (error: unknown) => Error;
   constructor(
-    private readonly sftp: SFTPWrapper,
-    private readonly handle: Buffer,
+    sftp: SFTPWrapper,
+    handle: Buffer,
     start: number,
-    private readonly end: number,
-    private readonly translate: (error: unknown) => Error,
+    end: number,
+    translate: (error: unknown) => Error,
   ) {
     super({ highWaterMark: STREAM_BUFFER });
+    this.sftp = sftp;
+    this.handle = handle;
+    this.end = end;
+    this.translate = translate;
     this.next = start;
   }
 

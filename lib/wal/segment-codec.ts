@@ -110,8 +110,10 @@ export async function encodeWalFile(options: {
 /** Appends zeros after the data until the output is `size` bytes, as PostgreSQL pads a segment. */
 class ZeroPad extends Transform {
   private seen = 0;
-  constructor(private readonly size: number) {
+  private readonly size: number;
+  constructor(size: number) {
     super();
+    this.size = size;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

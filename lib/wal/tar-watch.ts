@@ -15,8 +15,12 @@ export class TarEntryWatcher extends Transform {
   private contentLeft = 0;
   private current: { name: string; parts: Buffer[]; bytes: number } | undefined;
 
-  constructor(private readonly names: ReadonlySet<string>, private readonly limit = 1 << 20) {
+  private readonly names: ReadonlySet<string>;
+  private readonly limit: number;
+  constructor(names: ReadonlySet<string>, limit: number = 1 << 20) {
     super();
+    this.names = names;
+    this.limit = limit;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

@@ -170,7 +170,7 @@ describe('process sandboxes', () => {
     const mine = await driver.create({ major: 15, label: 'still in use' });
     created.push(mine);
 
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/support/sandbox-holder.ts'), root], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(repoRoot, 'test/support/sandbox-holder.ts'), root], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let stdout = '';
     let stderr = '';

@@ -153,7 +153,7 @@ describe('a verification agent killed mid-restore', () => {
   const log: string[] = [];
 
   const startWorkerProcess = () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('worker/main.ts')], {
+    const child = spawn(process.execPath, [path.resolve('worker/main.ts')], {
       env: { ...process.env, ...platform.configEnv, HINDSIGHT_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -17,7 +17,7 @@ import { waitFor } from '../support/wait.ts';
 
 /** The real worker program, as `npm start` runs it, in its own process so that it can be killed. */
 function startWorkerProcess(platform: Platform, log: string[], args: string[] = []): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('worker/main.ts'), ...args], {
+  const child = spawn(process.execPath, [path.resolve('worker/main.ts'), ...args], {
     env: { ...process.env, ...platform.configEnv, HINDSIGHT_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

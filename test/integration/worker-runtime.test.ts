@@ -32,8 +32,8 @@ describe('the worker process, as npm start runs it', () => {
   });
 
   it('runs on the LTS, starts through a Docker socket that is no engine, and prints no runtime warning', async () => {
-    // As scripts/start.ts starts it: this node (the LTS under npm test), with tsx.
-    const worker = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'worker/main.ts')], {
+    // As scripts/start.ts starts it: this node (the LTS under npm test), with the types stripped by Node.js itself.
+    const worker = spawn(process.execPath, [path.join(root, 'worker/main.ts')], {
       cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...platform.configEnv, HINDSIGHT_LOG_PRETTY: '0', HINDSIGHT_SANDBOX_DRIVER: 'auto', DOCKER_HOST: `unix://${socket}` },
     });

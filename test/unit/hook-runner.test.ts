@@ -73,7 +73,7 @@ describe('hook script runner', () => {
     const runner = path.join(dir, 'runner.mts');
     await writeFile(runner, `import { runHookScript } from ${JSON.stringify(path.resolve('lib/hooks/run-script.ts'))};
 await runHookScript({ script: 'sleep 600 & echo $! > ${pidFile}; wait', env: { PATH: '/usr/bin:/bin' }, cwd: ${JSON.stringify(dir)}, timeoutSeconds: 1, killGraceMs: 500 });\n`);
-    const worker = spawn(process.execPath, ['--import', 'tsx', runner], { stdio: 'ignore' });
+    const worker = spawn(process.execPath, [runner], { stdio: 'ignore' });
     const deadline = Date.now() + 20_000;
     while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim() === '') {
       assert.ok(Date.now() < deadline, 'the hook started');

@@ -31,11 +31,15 @@ function silentLogger(): Record<string, unknown> {
 
 /** Passes bytes on to the real file only while `gate` lets it. */
 class GatedUpload extends Writable {
+  private readonly inner: Writable;
+  private readonly gate: () => Promise<void>;
   constructor(
-    private readonly inner: Writable,
-    private readonly gate: () => Promise<void>,
+    inner: Writable,
+    gate: () => Promise<void>,
   ) {
     super({ highWaterMark: 64 * 1024 });
+    this.inner = inner;
+    this.gate = gate;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -49,12 +53,14 @@ class GatedUpload extends Writable {
 
 /** ftp-srv's own file system, with uploads that can be held back. */
 class HoldableFileSystem extends FileSystem {
+  private readonly gate: () => Promise<void>;
   constructor(
     connection: FtpConnection,
     root: string,
-    private readonly gate: () => Promise<void>,
+    gate: () => Promise<void>,
   ) {
     super(connection, { root, cwd: '/' });
+    this.gate = gate;
   }
 
   override write(fileName: string, options?: { append?: boolean; start?: number }): { stream: Writable; clientPath: string } {
