@@ -53,6 +53,8 @@ export interface DockerSandboxOptions {
 }
 
 const SOCKET_DIR = /^dsbx-([a-z0-9]+)$/;
+/** The oldest major Hindsight backs up; images older than it are not looked for at start. */
+const OLDEST_IMAGE_MAJOR = 13;
 /** A socket directory without its container may be one whose container is being created: left alone this long. */
 const UNOWNED_GRACE_MS = 60_000;
 
@@ -226,5 +228,19 @@ export function createDockerSandboxDriver(options: DockerSandboxOptions = {}): S
     return { removed };
   }
 
-  return { name: 'docker', create, sweepLeftovers };
+  /** Which majors have an image, said once at the worker's start rather than at the first verification. */
+  async function probeConfinement(): Promise<{ confinement: 'container'; detail: string }> {
+    const { tc, client } = await runtime();
+    const present: number[] = [];
+    for (let major = OLDEST_IMAGE_MAJOR; major <= NEWEST_SUPPORTED_MAJOR; major += 1) {
+      if (await client.image.exists(tc.ImageName.fromString(sandboxImage(major)))) present.push(major);
+    }
+    const images = present.length > 0
+      ? `images for PostgreSQL ${present.join(', ')}`
+      : 'no sandbox image yet: build them with scripts/docker/sandbox-images.sh';
+    const reach = network === undefined ? 'no network' : `only the internal network ${network}`;
+    return { confinement: 'container', detail: `containers without capabilities, read-only, ${reach}; ${images}` };
+  }
+
+  return { name: 'docker', create, sweepLeftovers, probeConfinement };
 }

@@ -31,7 +31,7 @@ if [ ${#majors[@]} -eq 0 ]; then
 fi
 
 context=""
-cleanup() { [ -n "$context" ] && rm -rf "$context"; }
+cleanup() { if [ -n "$context" ]; then rm -rf "$context"; fi; }
 trap cleanup EXIT
 
 for major in "${majors[@]}"; do
