@@ -46,8 +46,6 @@ export interface DockerSandboxOptions {
   root?: string;
   /** Container names are `<prefix>-<id>`; default `hindsight-sbx`. */
   namePrefix?: string;
-  /** Whether this process runs inside a container; default: /.dockerenv exists. */
-  inContainer?: boolean;
   /** Replaces the dynamic import (tests). */
   load?: () => Promise<TestcontainersModule>;
 }
@@ -127,9 +125,6 @@ export function createDockerSandboxDriver(options: DockerSandboxOptions = {}): S
       await checkNetwork(docker, network);
       return { kind: 'network', network };
     }
-    if (options.inContainer ?? existsSync('/.dockerenv')) {
-      throw new HindsightError('bad_input', 'the worker runs in a container, so a docker sandbox\'s socket on the engine\'s host is out of its reach: set HINDSIGHT_SANDBOX_DOCKER_NETWORK to an internal Docker network the worker is attached to');
-    }
     return { kind: 'socket', hostDir: await makeSocketDir(root, id) };
   }
 
@@ -177,6 +172,10 @@ export function createDockerSandboxDriver(options: DockerSandboxOptions = {}): S
 
     try {
       const started = await start(tc, spec);
+      if (reach.kind === 'socket' && !existsSync(path.join(reach.hostDir, `.s.PGSQL.${CONTAINER_PORT}`))) {
+        // The server is up, but its socket is not where this worker looks: the engine sees another filesystem.
+        throw new HindsightError('bad_input', `the sandbox's server runs but its socket did not appear in ${reach.hostDir}: the Docker engine does not share this worker's filesystem (the worker runs in a container of its own, or the engine is remote). Attach the worker to an internal Docker network and name it in HINDSIGHT_SANDBOX_DOCKER_NETWORK`);
+      }
       const admin: PgTarget = reach.kind === 'network'
         ? { host: started.getIpAddress(reach.network), port: CONTAINER_PORT, database: 'postgres', user: spec.user, password: spec.password }
         : { host: reach.hostDir, port: CONTAINER_PORT, database: 'postgres', user: spec.user, password: spec.password };

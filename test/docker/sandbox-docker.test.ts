@@ -77,7 +77,7 @@ interface Seen { container: string; volumes: string[]; socketDir: string; hashes
 
 /** The real docker driver; before each sandbox goes, the test looks inside it as its superuser. */
 function observedDriver(root: string, seen: Map<string, Seen>): SandboxDriver {
-  const real = createDockerSandboxDriver({ root, namePrefix: `${TEST_PREFIX}-sbx`, inContainer: false });
+  const real = createDockerSandboxDriver({ root, namePrefix: `${TEST_PREFIX}-sbx` });
   const look = async (sandbox: Sandbox, database: string): Promise<void> => {
     const [container] = await containersLabelled(`hindsight.sandbox=${sandbox.id}`);
     assert.ok(container, `the sandbox ${sandbox.id} is a container`);

@@ -10,6 +10,6 @@ if (!root || !namePrefix) {
   process.stderr.write('usage: docker-sandbox-holder.ts <sandbox root> <container name prefix>\n');
   process.exit(2);
 }
-const sandbox = await createDockerSandboxDriver({ root, namePrefix, inContainer: false }).create({ major: 15, label: 'held until killed' });
+const sandbox = await createDockerSandboxDriver({ root, namePrefix }).create({ major: 15, label: 'held until killed' });
 process.stdout.write(`${JSON.stringify({ id: sandbox.id, socketDir: sandbox.admin.host, pid: process.pid })}\n`);
 setInterval(() => undefined, 60_000);
