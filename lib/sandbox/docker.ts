@@ -107,17 +107,32 @@ export function createDockerSandboxDriver(options: DockerSandboxOptions = {}): S
   const network = options.network;
   if (network !== undefined && !dockerNetworkName.test(network)) throw new HindsightError('bad_input', `HINDSIGHT_SANDBOX_DOCKER_NETWORK: "${network}" is not a Docker network name`);
 
+  /** The unix socket the engine was named at (the option, else DOCKER_HOST), if one was. */
+  const namedSocket = (): string | undefined => {
+    if (options.dockerSocket) return options.dockerSocket;
+    const host = process.env.DOCKER_HOST;
+    return host?.startsWith('unix://') ? host.slice('unix://'.length) : undefined;
+  };
+
   async function runtime(): Promise<{ tc: TestcontainersModule; client: Testcontainers.ContainerRuntimeClient }> {
     // testcontainers finds the engine through DOCKER_HOST (or its own properties file).
     if (options.dockerSocket && !process.env.DOCKER_HOST) process.env.DOCKER_HOST = `unix://${options.dockerSocket}`;
     const tc = await load().catch((error: unknown) => {
       throw testcontainersLoadError(error);
     });
+    let client: Testcontainers.ContainerRuntimeClient;
     try {
-      return { tc, client: await tc.getContainerRuntimeClient() };
+      client = await tc.getContainerRuntimeClient();
     } catch (error) {
       throw new HindsightError('unreachable', `no Docker engine answers for the docker sandbox driver: ${errorMessage(error)}`, { cause: error });
     }
+    // testcontainers tries other places when the named engine fails: sandboxes go to the one named, or nowhere.
+    const wanted = namedSocket();
+    const used = (client.container.dockerode.modem as { socketPath?: unknown }).socketPath;
+    if (wanted !== undefined && (typeof used !== 'string' || path.resolve(used) !== path.resolve(wanted))) {
+      throw new HindsightError('unreachable', `the Docker engine at ${wanted} does not answer (another engine answers at ${typeof used === 'string' ? used : 'a TCP address'}; it is not used in its place)`);
+    }
+    return { tc, client };
   }
 
   async function reachFor(docker: Docker, id: string): Promise<SandboxReach> {

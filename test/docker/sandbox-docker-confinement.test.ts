@@ -55,6 +55,8 @@ describe('a docker sandbox, seen from inside by its own superuser', () => {
       assert.equal(facts.NoNewPrivs, '1');
       assert.match(await runInSandbox(sandbox.admin, 'touch /etc/hindsight-probe /opt/postgresql/bin/probe'), /Read-only file system/);
       assert.deepEqual((await runInSandbox(sandbox.admin, 'ls /sys/class/net')).split('\n'), ['lo'], 'loopback only');
+      assert.equal(await runInSandbox(sandbox.admin, 'tr "\\0" "\\n" </proc/1/environ | grep -c HINDSIGHT_SANDBOX_VERIFIER'), '0', 'the server never saw the verifier');
+      assert.match(await runInSandbox(sandbox.admin, `ls ${root} ${process.cwd()}`), /No such file or directory/, 'the worker\'s files are not there');
       assert.match(await tryConnect(sandbox, '172.17.0.1:2375'), /^refused: .*(unreachable|Invalid argument)/i, 'not even the engine\'s bridge');
       const memory = await runInSandbox(sandbox.admin, 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes');
       assert.equal(Number(memory), MEMORY_MB * 1024 * 1024);
