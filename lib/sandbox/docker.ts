@@ -252,7 +252,8 @@ export function createDockerSandboxDriver(options: DockerSandboxOptions = {}): S
     const images = present.length > 0
       ? `images for PostgreSQL ${present.join(', ')}`
       : 'no sandbox image yet: build them with scripts/docker/sandbox-images.sh';
-    const reach = network === undefined ? 'no network' : `only the internal network ${network}`;
+    let reach = network === undefined ? 'no network' : `only the internal network ${network}`;
+    if (network !== undefined) await checkNetwork(client.container.dockerode, network).catch((error: unknown) => { reach += ` (unusable: ${errorMessage(error)})`; });
     return { confinement: 'container', detail: `containers without capabilities, read-only, ${reach}; ${images}` };
   }
 

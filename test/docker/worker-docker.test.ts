@@ -4,6 +4,7 @@
  * test/integration/worker-docker-unreachable.test.ts.)
  */
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import { runtimeWarnings } from '../../scripts/runtime-warnings.ts';
@@ -41,7 +42,8 @@ describe('the worker process with the Docker engine running', () => {
     assert.equal(v.status, 'successful', v.reason ?? '');
     assert.equal(v.report!.sandbox?.driver, 'docker');
     assert.equal(v.report!.restoredRows, 500);
-    assert.deepEqual(await containersLabelled(`hindsight.sandbox.label=verify shop ${backupId}`), [], 'the sandbox container is gone');
+    assert.deepEqual(await containersLabelled(`hindsight.owner.pid=${worker.child.pid}`), [], 'the worker\'s sandbox container is gone');
+    assert.deepEqual((await readdir(platform.config.sandboxRoot).catch(() => [])).filter((name) => name.startsWith('dsbx-')), [], 'and its socket directory');
 
     await worker.stop();
     assert.deepEqual(worker.stderr.flatMap(runtimeWarnings), [], worker.stderr.join('\n'));
