@@ -5,7 +5,7 @@ import { NativeConnection, Worker, type WorkerInterceptors, type WorkerOptions }
 import { createActivities, type ProgressSink } from '../activities/index.ts';
 import type { VerificationBudget } from '../activities/verification.ts';
 import type { Logger } from '../lib/logger.ts';
-import { createSandboxDriver } from '../lib/sandbox/index.ts';
+import { createSandboxDriver, type SandboxDriver } from '../lib/sandbox/index.ts';
 import type { Runtime } from '../services/runtime.ts';
 import { hindsightDataConverter } from '../temporal/client.ts';
 import { temporalTls } from '../temporal/tls.ts';
@@ -59,7 +59,11 @@ export interface WorkerRoles {
 export async function createHindsightWorker(
   runtime: Runtime,
   logger: Logger,
-  options: { overrides?: Partial<WorkerOptions>; roles?: WorkerRoles; budget?: AgentBudget; shutdownGraceSeconds?: number; interceptors?: WorkerInterceptors } = {},
+  options: {
+    overrides?: Partial<WorkerOptions>; roles?: WorkerRoles; budget?: AgentBudget; shutdownGraceSeconds?: number; interceptors?: WorkerInterceptors;
+    /** The driver verification sandboxes come from; default: the one createSandboxDriver chooses (HINDSIGHT_SANDBOX_DRIVER). */
+    sandboxes?: SandboxDriver;
+  } = {},
 ) {
   const { config } = runtime;
   const roles = options.roles ?? { main: true, verify: true };
@@ -74,7 +78,9 @@ export async function createHindsightWorker(
   const progress: ProgressSink = {
     send: (workflowId, runId, signal, report) => client.workflow.getHandle(workflowId, runId).signal(signal, report),
   };
-  const sandboxes = await createSandboxDriver({ root: budget.sandboxRoot, cpus: budget.maxCpu, memoryMb: budget.maxRamMb, logger });
+  const sandboxes = options.sandboxes ?? await createSandboxDriver({ root: budget.sandboxRoot, cpus: budget.maxCpu, memoryMb: budget.maxRamMb, logger });
+  // Which driver `auto` took decides what a restored dump can reach: an operator reads it here first.
+  logger.info({ driver: sandboxes.name }, 'verification sandbox driver');
   const verificationBudget: VerificationBudget = { maxDiskBytes: budget.maxDiskGb * 1e9, sandboxRoot: budget.sandboxRoot };
   const activities = createActivities({
     catalog: runtime.catalog, keyring: runtime.keyring, logger, progress, sandboxes, budget: verificationBudget,
@@ -106,7 +112,7 @@ export async function createHindsightWorker(
     if (removed.length > 0) logger.warn({ removed }, 'removed sandboxes left by a worker that stopped mid-verification');
     // Said once at start: an operator should learn here, not from a report, that restored dumps run unconfined.
     const confinement = await sandboxes.probeConfinement?.().catch(() => undefined);
-    if (confinement) logger[confinement.confinement === 'bwrap' ? 'info' : 'warn'](confinement, 'verification sandbox confinement');
+    if (confinement) logger[confinement.confinement === 'bwrap' || confinement.confinement === 'container' ? 'info' : 'warn'](confinement, 'verification sandbox confinement');
     const jobs = concurrencyFor(budget);
     logger.info({ jobs, ...budget }, 'verification agent budget');
     workers.push(await Worker.create({

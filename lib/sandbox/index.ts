@@ -44,6 +44,10 @@ export interface SandboxDriverOptions {
   /** Per-sandbox limits of the docker driver. */
   cpus?: number;
   memoryMb?: number;
+  /** The internal Docker network docker sandboxes join. Default: HINDSIGHT_SANDBOX_DOCKER_NETWORK, else none (no network at all). */
+  dockerNetwork?: string;
+  /** Names of docker sandbox containers start with it (default `hindsight-sbx`). */
+  dockerNamePrefix?: string;
   /** Where `auto` says why it did not take docker. Default: the `sandbox` logger. */
   logger?: Pick<Logger, 'warn'>;
   /** Replaces the dynamic import of the docker driver module (tests). */
@@ -64,7 +68,11 @@ async function loadDockerDriver(options: SandboxDriverOptions): Promise<SandboxD
   const load = options.loadDockerDriver ?? (() => import('./docker.ts'));
   const { createDockerSandboxDriver } = await load();
   const memoryMb = options.memoryMb === undefined ? undefined : Math.floor(options.memoryMb);
-  return createDockerSandboxDriver({ cpus: options.cpus, memoryMb, dockerSocket: options.dockerSocket });
+  const network = options.dockerNetwork ?? (process.env.HINDSIGHT_SANDBOX_DOCKER_NETWORK || undefined);
+  return createDockerSandboxDriver({
+    cpus: options.cpus, memoryMb, dockerSocket: options.dockerSocket, network, namePrefix: options.dockerNamePrefix,
+    ...(options.root ? { root: options.root } : {}),
+  });
 }
 
 /**
