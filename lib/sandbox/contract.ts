@@ -51,4 +51,6 @@ export interface SandboxDriver {
   sweepLeftovers(): Promise<{ removed: string[] }>;
   /** What confinement sandboxes get here, found without starting one (undefined: no server binaries to try). */
   probeConfinement?(): Promise<{ confinement: SandboxConfinement; detail: string } | undefined>;
+  /** The server majors this driver can start a sandbox of, when it depends on what is installed (docker images). */
+  availableMajors?(): Promise<number[]>;
 }

@@ -242,13 +242,20 @@ export function createDockerSandboxDriver(options: DockerSandboxOptions = {}): S
     return { removed };
   }
 
-  /** Which majors have an image, said once at the worker's start rather than at the first verification. */
-  async function probeConfinement(): Promise<{ confinement: 'container'; detail: string }> {
+  /** The PostgreSQL majors the engine holds a sandbox image of. */
+  async function availableMajors(): Promise<number[]> {
     const { tc, client } = await runtime();
     const present: number[] = [];
     for (let major = OLDEST_IMAGE_MAJOR; major <= NEWEST_SUPPORTED_MAJOR; major += 1) {
       if (await client.image.exists(tc.ImageName.fromString(sandboxImage(major)))) present.push(major);
     }
+    return present;
+  }
+
+  /** Which majors have an image, said once at the worker's start rather than at the first verification. */
+  async function probeConfinement(): Promise<{ confinement: 'container'; detail: string }> {
+    const { client } = await runtime();
+    const present = await availableMajors();
     const images = present.length > 0
       ? `images for PostgreSQL ${present.join(', ')}`
       : 'no sandbox image yet: build them with scripts/docker/sandbox-images.sh';
@@ -257,5 +264,5 @@ export function createDockerSandboxDriver(options: DockerSandboxOptions = {}): S
     return { confinement: 'container', detail: `containers without capabilities, read-only, ${reach}; ${images}` };
   }
 
-  return { name: 'docker', create, sweepLeftovers, probeConfinement };
+  return { name: 'docker', create, sweepLeftovers, probeConfinement, availableMajors };
 }

@@ -77,8 +77,8 @@ async function loadDockerDriver(options: SandboxDriverOptions): Promise<SandboxD
 
 /**
  * Proves that the docker driver works here: its sweep of leftover sandboxes (which the worker runs
- * first anyway) loads testcontainers and asks the engine for its containers. A socket that never
- * answers counts as no engine after `timeoutMs`.
+ * first anyway) loads testcontainers and asks the engine for its containers, then for its sandbox
+ * images. A socket that never answers counts as no engine after `timeoutMs`.
  */
 async function provenDockerDriver(options: SandboxDriverOptions, timeoutMs: number): Promise<SandboxDriver> {
   const driver = await loadDockerDriver(options);
@@ -92,6 +92,11 @@ async function provenDockerDriver(options: SandboxDriverOptions, timeoutMs: numb
     await Promise.race([sweep, timeout]);
   } finally {
     clearTimeout(timer);
+  }
+  // An engine without sandbox images would fail every verification: `auto` then keeps the process driver.
+  const majors = await driver.availableMajors?.();
+  if (majors !== undefined && majors.length === 0) {
+    throw new Error('the Docker engine holds no hindsight-sandbox-pg image (build them with scripts/docker/sandbox-images.sh)');
   }
   return driver;
 }

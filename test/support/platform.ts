@@ -17,6 +17,7 @@ import { hindsightDataConverter } from '../../temporal/client.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
 import { hindsightSearchAttributes } from '../../temporal/search-attributes.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
+import { createSandboxDriver, type SandboxPreference } from '../../lib/sandbox/index.ts';
 import { freePort } from './ports.ts';
 
 let runtimeInstalled = false;
@@ -141,6 +142,9 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     TEMPORAL_NAMESPACE: 'default',
     HINDSIGHT_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
     HINDSIGHT_SANDBOX_ROOT: path.join(dir, 'sandboxes'),
+    // The same driver on every machine, Docker engine or not: the docker driver has its own suite
+    // (test/docker/), and a test about `auto` sets it in its worker's environment.
+    HINDSIGHT_SANDBOX_DRIVER: process.env.HINDSIGHT_SANDBOX_DRIVER ?? 'process',
   };
   const config = loadConfig(configEnv);
   if (options.secretKeyHex) {
@@ -158,7 +162,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     dir, cluster, env, client, config, configEnv, runtime, ops, backupsDir,
     async startWorker() {
       if (running) return;
-      const worker = await createHindsightWorker(runtime, workerLogger);
+      const sandboxes = await createSandboxDriver({ preferred: configEnv.HINDSIGHT_SANDBOX_DRIVER as SandboxPreference, root: config.sandboxRoot });
+      const worker = await createHindsightWorker(runtime, workerLogger, { sandboxes });
       running = { worker, done: worker.run(), close: worker.close };
     },
     async stopWorker() {
