@@ -12,7 +12,9 @@ import { connect } from '../lib/pg/connection.ts';
 import { parseLsn } from '../lib/wal/lsn.ts';
 import { chainView, loadChain, type LoadedChain } from '../lib/pitr/chain-source.ts';
 import { loadConfig } from '../lib/config.ts';
+import { restoreChain } from '../lib/pitr/combine.ts';
 import { emptyDirectory, extractBaseBackup, prepareDataDirectory } from '../lib/pitr/extract.ts';
+import { chainOf } from '../lib/wal/incremental-chain.ts';
 import { handToServerUser, runningAsRoot, serverUserCanEnter } from '../lib/pitr/os-user.ts';
 import { describeTarget, extendHeadToNow, planRestore } from '../lib/pitr/plan.ts';
 import { recoveryServer, runRecovery, type RecoveryOutcome, type RecoveryResult, type RecoveryServer } from '../lib/pitr/recover.ts';
@@ -63,6 +65,8 @@ export interface PitrRestoreResult {
   kept: boolean;
   note: string | null;
   segmentsFetched: number;
+  /** The base backups extracted, full first (one unless an incremental chain was combined). */
+  baseBackupChain: string[];
 }
 
 /**
@@ -221,6 +225,11 @@ export const createPitrActivities = (deps: PitrDeps) => {
         if (backup.status !== 'complete' || !backup.systemIdentifier || config.walSegmentSize === null) {
           throw new HindsightError('bad_input', `base backup ${input.baseBackupId} is ${backup.status}: only a complete base backup can be restored`);
         }
+        // An incremental base backup is restored with its whole chain (its full first), combined.
+        const lineage = chainOf(backup.id, await catalog.wal.baseBackupsOf(input.database));
+        if (!lineage.whole) throw new HindsightError('bad_input', `base backup ${backup.id} cannot be restored: ${lineage.reason}; choose a time after the next full base backup`);
+        const chain = lineage.members.filter((m) => m.storageName === backup.storageName);
+        if (chain.length !== lineage.members.length) throw new HindsightError('bad_input', `the incremental chain of base backup ${backup.id} spans storages; only one storage is read per restore`);
         const { sandboxDir, dataDir } = await prepareDestination(deps, input);
         const sandbox = sandboxDir !== null;
 
@@ -230,12 +239,14 @@ export const createPitrActivities = (deps: PitrDeps) => {
         let fetcher: WalFetchServer | undefined;
         let server: RecoveryServer | undefined;
         try {
-          logger.info({ database: input.database, baseBackupId: backup.id, dataDir, attempt: ctx.info.attempt }, 'extracting base backup');
+          logger.info({ database: input.database, baseBackupId: backup.id, chain: chain.map((m) => m.id), dataDir, attempt: ctx.info.attempt }, 'extracting base backup');
           const driver = await source.driver(backup.storageName);
-          await extractBaseBackup({
-            driver, objectKey: backup.objectKey, key: keyring.resolve, dataDir, signal, expectedSha256: backup.sha256,
-            onBytes: (bytes) => { progress.extractedBytes = bytes; report(progress); },
-          });
+          const onBytes = (bytes: number) => { progress.extractedBytes = bytes; report(progress); };
+          if (chain.length === 1) {
+            await extractBaseBackup({ driver, objectKey: backup.objectKey, key: keyring.resolve, dataDir, signal, expectedSha256: backup.sha256, onBytes });
+          } else {
+            await restoreChain({ chain, driver, key: keyring.resolve, dataDir, signal, onBytes });
+          }
           fetcher = await startWalFetchServer({
             source, key: keyring.resolve, logger, signal,
             onFetched: () => { progress.segmentsFetched += 1; report(progress); },
@@ -271,6 +282,7 @@ export const createPitrActivities = (deps: PitrDeps) => {
             kept: !sandbox,
             note,
             segmentsFetched,
+            baseBackupChain: chain.map((m) => m.id),
           };
         } catch (error) {
           const log = server ? (await server.log()).trim().split('\n').slice(-3).join(' | ') : '';
