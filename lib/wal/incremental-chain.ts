@@ -101,4 +101,4 @@ export function chooseBaseBackupKind<R extends ChainRecord>(input: {
  * (summarize_wal was off for a while, e.g. across a restart, or the summaries were removed): the
  * chain cannot be extended, and a full is taken instead.
  */
-export const SUMMARIES_INCOMPLETE = /WAL summaries are required|summaries for that timeline and LSN range are incomplete|incremental backups cannot be taken unless WAL summarization is enabled|manifest requires WAL from (initial )?timeline|found in manifest|in backup manifest|does not support incremental backup/i;
+export const SUMMARIES_INCOMPLETE = /WAL summaries are required|summaries for that timeline and LSN range are incomplete|incremental backups cannot be taken unless WAL summarization is enabled|manifest requires WAL from (initial |final )?timeline|found in manifest|in backup manifest|does not support incremental backup/i;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chainOf, chooseBaseBackupKind, type ChainRecord, type ServerFacts } from '../../lib/wal/incremental-chain.ts';
+import { chainOf, chooseBaseBackupKind, SUMMARIES_INCOMPLETE, type ChainRecord, type ServerFacts } from '../../lib/wal/incremental-chain.ts';
 
 const sysid = '7400000000000000001';
 let clock = Date.parse('2026-12-01T00:00:00Z');
@@ -60,5 +60,21 @@ describe('choosing a full or an incremental base backup', () => {
     assert.deepEqual(whole.whole ? whole.members.map((r) => r.id) : whole.reason, ['f', 'i1', 'i2']);
     const loop = chainOf('a', [record('a', 'b'), record('b', 'a')]);
     assert.equal(loop.whole, false);
+  });
+
+  it('recognises pg_basebackup\'s refusals of an increment, and only those, as a reason to take a full', () => {
+    // PostgreSQL 17's own words (src/backend/backup/basebackup_incremental.c).
+    const refusals = [
+      'pg_basebackup: error: could not initiate base backup: ERROR:  WAL summaries are required on timeline 1 from 0/4000028 to 0/6000028, but the summaries for that timeline and LSN range are incomplete',
+      'ERROR:  WAL summaries are required on timeline 1 from 0/4000028 to 0/6000028, but no summaries for that timeline and LSN range exist',
+      'ERROR:  incremental backups cannot be taken unless WAL summarization is enabled',
+      'ERROR:  manifest requires WAL from final timeline 1 ending at 0/5000120, but this backup starts at 0/4000028',
+      'ERROR:  timeline 2 found in manifest, but not in this server\'s history',
+      'ERROR:  system identifier in backup manifest is 7716193705251237875, but database system identifier is 7716193705251237876',
+    ];
+    for (const message of refusals) assert.match(message, SUMMARIES_INCOMPLETE);
+    for (const other of ['pg_basebackup: error: connection to server at "127.0.0.1", port 5432 failed: Connection refused', 'FATAL:  number of requested standby connections exceeds max_wal_senders']) {
+      assert.doesNotMatch(other, SUMMARIES_INCOMPLETE);
+    }
   });
 });
