@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import type { Catalog } from '../lib/catalog/catalog.ts';
+import type { BaseBackupRecord } from '../lib/catalog/wal.ts';
 import type { Keyring } from '../lib/crypto/keyring.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -12,8 +13,8 @@ import { connect } from '../lib/pg/connection.ts';
 import { parseLsn } from '../lib/wal/lsn.ts';
 import { chainView, loadChain, type LoadedChain } from '../lib/pitr/chain-source.ts';
 import { loadConfig } from '../lib/config.ts';
-import { restoreChain } from '../lib/pitr/combine.ts';
-import { emptyDirectory, extractBaseBackup, prepareDataDirectory } from '../lib/pitr/extract.ts';
+import { extractForRestore } from '../lib/pitr/combine.ts';
+import { emptyDirectory, prepareDataDirectory } from '../lib/pitr/extract.ts';
 import { chainOf } from '../lib/wal/incremental-chain.ts';
 import { handToServerUser, runningAsRoot, serverUserCanEnter } from '../lib/pitr/os-user.ts';
 import { describeTarget, extendHeadToNow, planRestore } from '../lib/pitr/plan.ts';
@@ -134,6 +135,16 @@ async function recoverToTarget(
   return { result: again.result, note };
 }
 
+/** What a restore of `backup` extracts, full first: the backup alone, or its whole incremental chain. */
+async function restoreChainOf(catalog: Catalog, backup: BaseBackupRecord): Promise<BaseBackupRecord[]> {
+  const lineage = chainOf(backup.id, await catalog.wal.baseBackupsOf(backup.database));
+  if (!lineage.whole) throw new HindsightError('bad_input', `base backup ${backup.id} cannot be restored: ${lineage.reason}; choose a time after the next full base backup`);
+  if (lineage.members.some((m) => m.storageName !== backup.storageName)) {
+    throw new HindsightError('bad_input', `the incremental chain of base backup ${backup.id} spans storages; a restore reads one storage`);
+  }
+  return lineage.members;
+}
+
 export const createPitrActivities = (deps: PitrDeps) => {
   const { catalog, keyring, logger } = deps;
 
@@ -225,11 +236,7 @@ export const createPitrActivities = (deps: PitrDeps) => {
         if (backup.status !== 'complete' || !backup.systemIdentifier || config.walSegmentSize === null) {
           throw new HindsightError('bad_input', `base backup ${input.baseBackupId} is ${backup.status}: only a complete base backup can be restored`);
         }
-        // An incremental base backup is restored with its whole chain (its full first), combined.
-        const lineage = chainOf(backup.id, await catalog.wal.baseBackupsOf(input.database));
-        if (!lineage.whole) throw new HindsightError('bad_input', `base backup ${backup.id} cannot be restored: ${lineage.reason}; choose a time after the next full base backup`);
-        const chain = lineage.members.filter((m) => m.storageName === backup.storageName);
-        if (chain.length !== lineage.members.length) throw new HindsightError('bad_input', `the incremental chain of base backup ${backup.id} spans storages; only one storage is read per restore`);
+        const chain = await restoreChainOf(catalog, backup);
         const { sandboxDir, dataDir } = await prepareDestination(deps, input);
         const sandbox = sandboxDir !== null;
 
@@ -241,12 +248,7 @@ export const createPitrActivities = (deps: PitrDeps) => {
         try {
           logger.info({ database: input.database, baseBackupId: backup.id, chain: chain.map((m) => m.id), dataDir, attempt: ctx.info.attempt }, 'extracting base backup');
           const driver = await source.driver(backup.storageName);
-          const onBytes = (bytes: number) => { progress.extractedBytes = bytes; report(progress); };
-          if (chain.length === 1) {
-            await extractBaseBackup({ driver, objectKey: backup.objectKey, key: keyring.resolve, dataDir, signal, expectedSha256: backup.sha256, onBytes });
-          } else {
-            await restoreChain({ chain, driver, key: keyring.resolve, dataDir, signal, onBytes });
-          }
+          await extractForRestore({ chain, driver, key: keyring.resolve, dataDir, signal, onBytes: (bytes) => { progress.extractedBytes = bytes; report(progress); } });
           fetcher = await startWalFetchServer({
             source, key: keyring.resolve, logger, signal,
             onFetched: () => { progress.segmentsFetched += 1; report(progress); },

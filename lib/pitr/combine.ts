@@ -77,3 +77,23 @@ export async function restoreChain(options: {
     await rm(scratch, { recursive: true, force: true, maxRetries: 3 });
   }
 }
+
+/**
+ * Extracts what a restore starts from into `dataDir`: a full base backup alone, or an incremental
+ * one combined with its chain (`chain`, full first, the backup to restore last).
+ */
+export async function extractForRestore(options: {
+  chain: readonly ChainMember[];
+  driver: StorageDriver;
+  key: KeyResolver;
+  dataDir: string;
+  signal?: AbortSignal;
+  onBytes?: (bytes: number) => void;
+}): Promise<void> {
+  const [only] = options.chain;
+  if (options.chain.length === 1 && only) {
+    await extractBaseBackup({ ...options, objectKey: only.objectKey, expectedSha256: only.sha256 });
+  } else {
+    await restoreChain(options);
+  }
+}

@@ -9,8 +9,6 @@
  * can be taken from storage and the key alone.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
-import path from 'node:path';
 import { HindsightError } from '../errors.ts';
 import { stderrTail, waitForExit } from '../backup/child-process.ts';
 import { libpqEnv, type PgTarget } from '../pg/connection.ts';
@@ -19,6 +17,7 @@ import type { SecretKey } from '../crypto/secret-key.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { parseLsn, type Lsn } from './lsn.ts';
 import { BASE_BACKUP_ZSTD_LEVEL, compressEncryptToStorage } from './segment-codec.ts';
+import { ManifestSpill, type StoredManifest } from './manifest-spill.ts';
 import { TarEntryWatcher } from './tar-watch.ts';
 
 export interface BaseBackupResult {
@@ -34,7 +33,7 @@ export interface BaseBackupResult {
   storedSha256: string;
   toolVersion: string;
   /** The backup's own backup_manifest, stored as its own object (what the next increment is taken against). */
-  manifest: { objectKey: string; storedBytes: number; sha256: string };
+  manifest: StoredManifest;
 }
 
 /**
@@ -65,7 +64,7 @@ function explainFailure(database: string, stderr: string, code: number | null): 
   return new HindsightError('tool_failed', `database "${database}": pg_basebackup failed: ${last}`);
 }
 
-export async function streamBaseBackupToStorage(options: {
+export interface StreamBaseBackupOptions {
   database: string;
   label: string;
   target: PgTarget;
@@ -81,19 +80,15 @@ export async function streamBaseBackupToStorage(options: {
   incrementalFrom?: string;
   signal?: AbortSignal;
   onProgress?: (progress: { rawBytes: number }) => void;
-}): Promise<BaseBackupResult> {
+}
+
+export async function streamBaseBackupToStorage(options: StreamBaseBackupOptions): Promise<BaseBackupResult> {
   const tool = await toolFor('pg_basebackup', options.serverMajor);
   const startTime = new Date();
-  const args = ['-D', '-', '-Ft', '-X', 'none', '--checkpoint=fast', '-v', '--no-password', '-l', options.label];
-  if (options.incrementalFrom) args.push(`--incremental=${options.incrementalFrom}`);
-  const manifestFile = path.join(options.workDir, 'backup_manifest.out');
-  const manifestFd = openSync(manifestFile, 'w', 0o600);
-  let manifestClosed = false;
-  const closeManifest = () => {
-    if (!manifestClosed) closeSync(manifestFd);
-    manifestClosed = true;
-  };
-  let manifest: BaseBackupResult['manifest'] | undefined;
+  const args = ['-D', '-', '-Ft', '-X', 'none', '--checkpoint=fast', '-v', '--no-password', '-l', options.label,
+    ...(options.incrementalFrom ? [`--incremental=${options.incrementalFrom}`] : [])];
+  const spill = new ManifestSpill(options.workDir);
+  let manifest: StoredManifest | undefined;
   const child = spawn(tool.path, args, {
     env: { ...process.env, ...libpqEnv(options.target) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -104,7 +99,7 @@ export async function streamBaseBackupToStorage(options: {
   options.signal?.addEventListener('abort', kill, { once: true });
   // The whole manifest goes to a file (it grows with the number of files), only its tail stays in memory.
   const watcher = new TarEntryWatcher(new Set(['backup_label', 'backup_manifest']), 64 * 1024, (name, bytes) => {
-    if (name === 'backup_manifest') writeSync(manifestFd, bytes);
+    if (name === 'backup_manifest') spill.write(bytes);
   });
   const positions = () => parseBackupPositions(watcher.captured.get('backup_label')?.toString('utf8') ?? '', watcher.captured.get('backup_manifest')?.toString('utf8') ?? '');
   let stored;
@@ -126,12 +121,7 @@ export async function streamBaseBackupToStorage(options: {
         if (!watcher.captured.has('backup_manifest')) throw new HindsightError('tool_failed', `database "${options.database}": pg_basebackup wrote no backup_manifest into the tar (PostgreSQL 13 or newer is needed)`);
         if (!positions()) throw new HindsightError('tool_failed', `database "${options.database}": the base backup's backup_label or backup_manifest has no WAL positions`);
         // Stored before the backup is committed: a committed base backup always has its manifest beside it.
-        closeManifest();
-        const stored = await compressEncryptToStorage({
-          source: createReadStream(manifestFile), driver: options.driver, objectKey: options.manifestKey, key: options.key, level: BASE_BACKUP_ZSTD_LEVEL,
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-        manifest = { objectKey: options.manifestKey, storedBytes: stored.storedBytes, sha256: stored.rawSha256 };
+        manifest = await spill.upload({ driver: options.driver, objectKey: options.manifestKey, key: options.key, signal: options.signal });
       },
     });
   } catch (error) {
@@ -143,7 +133,7 @@ export async function streamBaseBackupToStorage(options: {
     throw error;
   } finally {
     options.signal?.removeEventListener('abort', kill);
-    closeManifest();
+    spill.close();
   }
   return {
     ...positions()!,
