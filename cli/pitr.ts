@@ -45,7 +45,11 @@ function describeStatus(s: WalStatus): string {
   lines.push(`  slot retains ${s.slotRetainedBytes === null ? 'unknown' : formatBytes(s.slotRetainedBytes)}${s.slotMaxBytes ? ` (alert above ${formatBytes(s.slotMaxBytes)})` : ''}`);
   if (s.archiver) lines.push(`  archiver: ${s.archiver.state}${s.archiver.receiver?.lastError ? ` — last error: ${s.archiver.receiver.lastError}` : ''}`);
   else lines.push(`  archiver: not running${s.archiverError ? ` (${s.archiverError.split('\n')[0]})` : ''}`);
-  if (s.lastBaseBackup) lines.push(`  last base backup: ${s.lastBaseBackup.id} ${s.lastBaseBackup.status}${s.lastBaseBackup.stopTime ? ` at ${s.lastBaseBackup.stopTime}` : ''}${s.lastBaseBackup.startLsn ? ` (${s.lastBaseBackup.startLsn} – ${s.lastBaseBackup.stopLsn})` : ''}`);
+  if (s.lastBaseBackup) {
+    const b = s.lastBaseBackup;
+    const kind = b.kind === 'incremental' ? `incremental over ${b.parentId}` : `full${b.kindReason ? ` (${b.kindReason})` : ''}`;
+    lines.push(`  last base backup: ${b.id} ${b.status}${b.stopTime ? ` at ${b.stopTime}` : ''}${b.startLsn ? ` (${b.startLsn} – ${b.stopLsn})` : ''}, ${kind}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -58,7 +58,11 @@ export interface WalStatus {
   slotMaxBytes: number | null;
   archiver: WalArchiverStatus | null;
   archiverError: string | null;
-  lastBaseBackup: { id: string; status: string; stopTime: string | null; startLsn: string | null; stopLsn: string | null } | null;
+  lastBaseBackup: {
+    id: string; status: string; stopTime: string | null; startLsn: string | null; stopLsn: string | null;
+    /** A full, or an increment over `parentId`; `kindReason` says why a full was taken. */
+    kind: 'full' | 'incremental'; parentId: string | null; kindReason: string | null;
+  } | null;
 }
 
 /** Turning PITR on and off, base backups, and the archive's status: what the CLI and console call. */
@@ -238,6 +242,7 @@ export function createPitrOperations(runtime: Runtime, temporal: Client) {
         lastBaseBackup: lastBase ? {
           id: lastBase.id, status: lastBase.status, stopTime: lastBase.stopTime?.toISOString() ?? null,
           startLsn: lastBase.startLsn !== null ? formatLsn(lastBase.startLsn) : null, stopLsn: lastBase.stopLsn !== null ? formatLsn(lastBase.stopLsn) : null,
+          kind: lastBase.kind, parentId: lastBase.parentId, kindReason: lastBase.kindReason,
         } : null,
       };
     },
