@@ -58,7 +58,7 @@ describe('point-in-time restore through an incremental chain (PostgreSQL 17)', (
     await platform.startWorker();
     await enablePitr(platform, source);
     backups.full = await takeBaseBackup(platform, 'inc17', 'full');
-    await source.query('update items set qty = qty + 1 where id % 20 = 0');
+    await source.query('update items set qty = qty + 1 where id <= 2000');
     await source.query('insert into ledger (item, delta) select g, 1 from generate_series(1, 2000) g');
     backups.inc1 = await takeBaseBackup(platform, 'inc17', 'inc1');
     await source.query(`update items set label = 'changed' where id between 1000 and 1400`);
