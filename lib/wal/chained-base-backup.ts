@@ -14,6 +14,7 @@ import type { SecretKey } from '../crypto/secret-key.ts';
 import type { BaseBackupRecord, WalStore } from '../catalog/wal.ts';
 import { errorMessage } from '../errors.ts';
 import type { PgTarget } from '../pg/connection.ts';
+import { serverToolOfMajor } from '../pg/tools.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { baseBackupKey, baseManifestKey, basePrefix } from './archive-keys.ts';
 import { streamBaseBackupToStorage, type BaseBackupResult } from './base-backup.ts';
@@ -67,6 +68,7 @@ export async function takeChainedBaseBackup(options: {
     server: { ...server, ...facts, source: options.source },
     records: (await wal.baseBackupsOf(database)).filter((r) => r.id !== baseBackupId),
     stored,
+    canCombine: await serverToolOfMajor('pg_combinebackup', server.major).then(() => true, () => false),
   });
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'hindsight-basebackup-'));
   const parentManifest = path.join(workDir, 'parent_manifest');

@@ -77,10 +77,13 @@ export function chooseBaseBackupKind<R extends ChainRecord>(input: {
   server: ServerFacts;
   records: readonly R[];
   stored?: ReadonlySet<string>;
+  /** A pg_combinebackup of the server's major is installed here: without one no increment could be restored. */
+  canCombine?: boolean;
 }): KindChoice<R> {
   const { server, fullEvery } = input;
   if (fullEvery <= 1) return { kind: 'full', reason: 'incremental base backups are off for this database (a full every base backup)' };
   if (server.major < 17) return { kind: 'full', reason: `PostgreSQL ${server.major} cannot take incremental base backups (17 or newer can)` };
+  if (input.canCombine === false) return { kind: 'full', reason: `pg_combinebackup ${server.major} is not installed here, and an increment cannot be restored without it: install postgresql-client-${server.major}` };
   if (!server.summarizeWal) return { kind: 'full', reason: `summarize_wal is off on the server, so it keeps no WAL summaries to take an increment from: ${SUMMARIZE_WAL_HOWTO}` };
   const parent = input.records
     .filter((r) => r.status === 'complete' && r.systemIdentifier === server.systemIdentifier)

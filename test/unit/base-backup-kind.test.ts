@@ -31,6 +31,7 @@ describe('choosing a full or an incremental base backup', () => {
       ['a full every base backup', full({ fullEvery: 1 })],
       ['17 or newer', full({ server: { ...server, major: 16 } })],
       ['summarize_wal is off', full({ server: { ...server, summarizeWal: false } })],
+      ['pg_combinebackup 17 is not installed here', full({ canCombine: false })],
       ['holds 3 base backups \\(a full every 3\\)', full({ fullEvery: 3 })],
       ['timeline 2', full({ server: { ...server, timeline: 2 } })],
       ['now come from the standby', full({ server: { ...server, source: 'standby' } })],
