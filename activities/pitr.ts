@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import type { Catalog } from '../lib/catalog/catalog.ts';
+import type { BaseBackupRecord } from '../lib/catalog/wal.ts';
 import type { Keyring } from '../lib/crypto/keyring.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -12,7 +13,9 @@ import { connect } from '../lib/pg/connection.ts';
 import { parseLsn } from '../lib/wal/lsn.ts';
 import { chainView, loadChain, type LoadedChain } from '../lib/pitr/chain-source.ts';
 import { loadConfig } from '../lib/config.ts';
-import { emptyDirectory, extractBaseBackup, prepareDataDirectory } from '../lib/pitr/extract.ts';
+import { extractForRestore } from '../lib/pitr/combine.ts';
+import { emptyDirectory, prepareDataDirectory } from '../lib/pitr/extract.ts';
+import { chainOf } from '../lib/wal/incremental-chain.ts';
 import { handToServerUser, runningAsRoot, serverUserCanEnter } from '../lib/pitr/os-user.ts';
 import { describeTarget, extendHeadToNow, planRestore } from '../lib/pitr/plan.ts';
 import { recoveryServer, runRecovery, type RecoveryOutcome, type RecoveryResult, type RecoveryServer } from '../lib/pitr/recover.ts';
@@ -63,6 +66,8 @@ export interface PitrRestoreResult {
   kept: boolean;
   note: string | null;
   segmentsFetched: number;
+  /** The base backups extracted, full first (one unless an incremental chain was combined). */
+  baseBackupChain: string[];
 }
 
 /**
@@ -128,6 +133,16 @@ async function recoverToTarget(
   const again = await recover();
   if (again.kind !== 'promoted') throw new HindsightError('tool_failed', `recovery to ${again.redoDoneAt} did not complete`);
   return { result: again.result, note };
+}
+
+/** What a restore of `backup` extracts, full first: the backup alone, or its whole incremental chain. */
+async function restoreChainOf(catalog: Catalog, backup: BaseBackupRecord): Promise<BaseBackupRecord[]> {
+  const lineage = chainOf(backup.id, await catalog.wal.baseBackupsOf(backup.database));
+  if (!lineage.whole) throw new HindsightError('bad_input', `base backup ${backup.id} cannot be restored: ${lineage.reason}; choose a time after the next full base backup`);
+  if (lineage.members.some((m) => m.storageName !== backup.storageName)) {
+    throw new HindsightError('bad_input', `the incremental chain of base backup ${backup.id} spans storages; a restore reads one storage`);
+  }
+  return lineage.members;
 }
 
 export const createPitrActivities = (deps: PitrDeps) => {
@@ -221,6 +236,7 @@ export const createPitrActivities = (deps: PitrDeps) => {
         if (backup.status !== 'complete' || !backup.systemIdentifier || config.walSegmentSize === null) {
           throw new HindsightError('bad_input', `base backup ${input.baseBackupId} is ${backup.status}: only a complete base backup can be restored`);
         }
+        const chain = await restoreChainOf(catalog, backup);
         const { sandboxDir, dataDir } = await prepareDestination(deps, input);
         const sandbox = sandboxDir !== null;
 
@@ -230,12 +246,9 @@ export const createPitrActivities = (deps: PitrDeps) => {
         let fetcher: WalFetchServer | undefined;
         let server: RecoveryServer | undefined;
         try {
-          logger.info({ database: input.database, baseBackupId: backup.id, dataDir, attempt: ctx.info.attempt }, 'extracting base backup');
+          logger.info({ database: input.database, baseBackupId: backup.id, chain: chain.map((m) => m.id), dataDir, attempt: ctx.info.attempt }, 'extracting base backup');
           const driver = await source.driver(backup.storageName);
-          await extractBaseBackup({
-            driver, objectKey: backup.objectKey, key: keyring.resolve, dataDir, signal, expectedSha256: backup.sha256,
-            onBytes: (bytes) => { progress.extractedBytes = bytes; report(progress); },
-          });
+          await extractForRestore({ chain, driver, key: keyring.resolve, dataDir, signal, onBytes: (bytes) => { progress.extractedBytes = bytes; report(progress); } });
           fetcher = await startWalFetchServer({
             source, key: keyring.resolve, logger, signal,
             onFetched: () => { progress.segmentsFetched += 1; report(progress); },
@@ -271,6 +284,7 @@ export const createPitrActivities = (deps: PitrDeps) => {
             kept: !sandbox,
             note,
             segmentsFetched,
+            baseBackupChain: chain.map((m) => m.id),
           };
         } catch (error) {
           const log = server ? (await server.log()).trim().split('\n').slice(-3).join(' | ') : '';

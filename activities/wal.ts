@@ -8,8 +8,7 @@ import { HindsightError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
 import type { StorageDriver } from '../lib/storage/contract.ts';
-import { baseBackupKey } from '../lib/wal/archive-keys.ts';
-import { streamBaseBackupToStorage } from '../lib/wal/base-backup.ts';
+import { takeChainedBaseBackup } from '../lib/wal/chained-base-backup.ts';
 import { formatLsn } from '../lib/wal/lsn.ts';
 import { runWalReceiver, type ReceiverStatus } from '../lib/wal/receiver.ts';
 import { checkStreamingPrerequisites, dropSlot, slotNameFor, withServer } from '../lib/wal/server.ts';
@@ -127,7 +126,8 @@ export const createWalActivities = (deps: WalActivityDeps) => {
     },
 
     /**
-     * pg_basebackup → zstd → encrypt → storage, from the standby when one is configured. The
+     * pg_basebackup → zstd → encrypt → storage, from the standby when one is configured; an
+     * increment over the newest base backup when the chain allows it (chained-base-backup.ts). The
      * server's system identifier must be the archive's: a base backup of another cluster would
      * sit beside WAL it cannot use.
      */
@@ -139,25 +139,28 @@ export const createWalActivities = (deps: WalActivityDeps) => {
         const identity = await withServer(input.database, target, (client) => checkStreamingPrerequisites(input.database, client));
         await catalog.wal.recordServerIdentity(input.database, identity.systemIdentifier, identity.walSegmentSize);
         const storage = await pitrStorage(input.database);
-        const objectKey = baseBackupKey(identity.systemIdentifier, input.baseBackupId);
-        await catalog.wal.beginBaseBackup({ id: input.baseBackupId, database: input.database, storageName: storage.name, objectKey, source: standby ? 'standby' : 'primary', workflowId: input.workflowId });
+        const config = await catalog.wal.config(input.database);
         const report = liveReport(deps, 2000);
         try {
-          await storage.driver.sweepAbandonedWrites(objectKey, 0);
-          const result = await streamBaseBackupToStorage({
-            database: input.database, label: `hindsight ${input.baseBackupId}`, target, serverMajor: identity.major, driver: storage.driver, objectKey, key: keyring.current(),
-            signal: ctx.cancellationSignal, onProgress: (p) => report({ rawBytes: p.rawBytes, storedBytes: 0 }),
+          const result = await takeChainedBaseBackup({
+            database: input.database, baseBackupId: input.baseBackupId, workflowId: input.workflowId, wal: catalog.wal, driver: storage.driver,
+            storageName: storage.name, target, source: standby ? 'standby' : 'primary', server: identity, fullEvery: config.baseBackupFullEvery,
+            key: keyring.current(), resolve: keyring.resolve, signal: ctx.cancellationSignal, onProgress: (p) => report({ rawBytes: p.rawBytes, storedBytes: 0 }),
           });
           await catalog.wal.completeBaseBackup(input.baseBackupId, {
             systemIdentifier: identity.systemIdentifier, timeline: result.timeline, startLsn: result.startLsn, stopLsn: result.stopLsn,
             startTime: result.startTime, stopTime: result.stopTime, sizeBytes: result.sizeBytes, storedBytes: result.storedBytes, sha256: result.sha256,
           });
-          logger.info({ database: input.database, baseBackupId: input.baseBackupId, start: formatLsn(result.startLsn), stop: formatLsn(result.stopLsn), bytes: result.sizeBytes }, 'base backup complete');
+          logger.info({
+            database: input.database, baseBackupId: input.baseBackupId, kind: result.kind, parent: result.parentId, why: result.kindReason,
+            start: formatLsn(result.startLsn), stop: formatLsn(result.stopLsn), bytes: result.sizeBytes,
+          }, 'base backup complete');
           return {
-            baseBackupId: input.baseBackupId, objectKey, storageName: storage.name, source: standby ? 'standby' as const : 'primary' as const,
+            baseBackupId: input.baseBackupId, objectKey: result.objectKey, storageName: storage.name, source: standby ? 'standby' as const : 'primary' as const,
             startLsn: formatLsn(result.startLsn), stopLsn: formatLsn(result.stopLsn), timeline: result.timeline,
             startTime: result.startTime.toISOString(), stopTime: result.stopTime.toISOString(),
             rawBytes: result.sizeBytes, storedBytes: result.storedBytes, sha256: result.sha256,
+            kind: result.kind, parentId: result.parentId, kindReason: result.kindReason,
           };
         } finally {
           await storage.driver.close?.().catch(() => undefined);

@@ -119,6 +119,7 @@ const { values: flags, positionals } = (() => {
         'admin-url': { type: 'string' },
         'slot-max-mb': { type: 'string' },
         'base-schedule': { type: 'string' },
+        'base-full-every': { type: 'string' },
         agent: { type: 'string' },
         standby: { type: 'string' },
       },

@@ -4,6 +4,7 @@ import { formatBytes, printJson, UsageError } from './output.ts';
 
 export const pitrUsage = `  db pitr <db> on [--slot-max-mb N] [--base-schedule <cron>] [--agent <name>]   stream WAL, take a first base backup
       [--standby <postgres-url> | --standby none]   take base backups from a streaming standby (none: from the primary again)
+      [--base-full-every N]                   a full base backup every N, increments between (PostgreSQL 17+, summarize_wal = on; default 7, 1: always full)
   db pitr <db> off                            stop streaming and drop the replication slot (archived WAL stays)
   base-backup <db> [--wait]                   a physical base backup now
   wal-status <db>                             newest WAL in storage and its age, slot retention
@@ -16,6 +17,7 @@ export interface PitrFlags {
   'base-schedule'?: string | undefined;
   agent?: string | undefined;
   standby?: string | undefined;
+  'base-full-every'?: string | undefined;
 }
 
 /** Runs work with the PITR operations of the CLI's actor (the local operator, or HINDSIGHT_AS). */
@@ -43,7 +45,11 @@ function describeStatus(s: WalStatus): string {
   lines.push(`  slot retains ${s.slotRetainedBytes === null ? 'unknown' : formatBytes(s.slotRetainedBytes)}${s.slotMaxBytes ? ` (alert above ${formatBytes(s.slotMaxBytes)})` : ''}`);
   if (s.archiver) lines.push(`  archiver: ${s.archiver.state}${s.archiver.receiver?.lastError ? ` — last error: ${s.archiver.receiver.lastError}` : ''}`);
   else lines.push(`  archiver: not running${s.archiverError ? ` (${s.archiverError.split('\n')[0]})` : ''}`);
-  if (s.lastBaseBackup) lines.push(`  last base backup: ${s.lastBaseBackup.id} ${s.lastBaseBackup.status}${s.lastBaseBackup.stopTime ? ` at ${s.lastBaseBackup.stopTime}` : ''}${s.lastBaseBackup.startLsn ? ` (${s.lastBaseBackup.startLsn} – ${s.lastBaseBackup.stopLsn})` : ''}`);
+  if (s.lastBaseBackup) {
+    const b = s.lastBaseBackup;
+    const kind = b.kind === 'incremental' ? `incremental over ${b.parentId}` : `full${b.kindReason ? ` (${b.kindReason})` : ''}`;
+    lines.push(`  last base backup: ${b.id} ${b.status}${b.stopTime ? ` at ${b.stopTime}` : ''}${b.startLsn ? ` (${b.startLsn} – ${b.stopLsn})` : ''}, ${kind}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -59,6 +65,7 @@ export async function runPitrCommand(command: string, args: string[], flags: Pit
         ...(flags['base-schedule'] !== undefined ? { baseSchedule: flags['base-schedule'] === 'off' ? null : flags['base-schedule'] } : {}),
         ...(flags.agent !== undefined ? { agent: flags.agent === 'none' ? null : flags.agent } : {}),
         ...(flags.standby !== undefined ? { baseBackupUrl: standbyUrl(flags.standby) } : {}),
+        ...(flags['base-full-every'] !== undefined ? { baseFullEvery: positiveInt(flags['base-full-every'], '--base-full-every') } : {}),
       };
       const result = await withPitr((pitr) => pitr.enable(database, settings));
       if (json) printJson({ ...result, baseBackup: result.baseBackup ? { baseBackupId: result.baseBackup.baseBackupId, workflowId: result.baseBackup.workflowId } : null });
@@ -85,7 +92,7 @@ export async function runPitrCommand(command: string, args: string[], flags: Pit
       }
       const result = await started.result();
       if (json) printJson(result);
-      else process.stdout.write(`base backup ${result.baseBackupId}: ${result.stage}, WAL ${result.startLsn} – ${result.stopLsn} on timeline ${result.timeline}, ${formatBytes(result.rawBytes)} stored as ${formatBytes(result.storedBytes)}\n`);
+      else process.stdout.write(`base backup ${result.baseBackupId}: ${result.stage}${result.kind === 'incremental' ? `, incremental over ${result.parentId}` : result.kind === 'full' ? ', full' : ''}, WAL ${result.startLsn} – ${result.stopLsn} on timeline ${result.timeline}, ${formatBytes(result.rawBytes)} stored as ${formatBytes(result.storedBytes)}\n`);
     });
     return;
   }

@@ -20,6 +20,12 @@ export const enablePitrInput = z.object({
   baseSchedule: cron.nullable().optional(),
   agent: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, '--agent must be an agent name (letters, digits, "_", "." or "-")').nullable().optional(),
   partialIntervalMs: z.number().int().min(100).max(3_600_000).optional(),
+  /**
+   * A full base backup every N base backups, the others incremental (PostgreSQL 17+ with
+   * summarize_wal on); 1 takes a full every time. Default 7 (the catalog's): a daily schedule gets a weekly full.
+   */
+  baseFullEvery: z.number({ error: '--base-full-every must be a number' }).int('--base-full-every must be a whole number')
+    .min(1, '--base-full-every must be at least 1 (1: every base backup is a full)').max(1000, '--base-full-every must be at most 1000').optional(),
   baseBackupUrl: z.string().regex(/^postgres(ql)?:\/\//, 'the standby URL must start with postgres://').nullable().optional(),
   /** Take a first base backup right away (default yes). */
   firstBaseBackup: z.boolean().default(true),
@@ -52,7 +58,11 @@ export interface WalStatus {
   slotMaxBytes: number | null;
   archiver: WalArchiverStatus | null;
   archiverError: string | null;
-  lastBaseBackup: { id: string; status: string; stopTime: string | null; startLsn: string | null; stopLsn: string | null } | null;
+  lastBaseBackup: {
+    id: string; status: string; stopTime: string | null; startLsn: string | null; stopLsn: string | null;
+    /** A full, or an increment over `parentId`; `kindReason` says why a full was taken. */
+    kind: 'full' | 'incremental'; parentId: string | null; kindReason: string | null;
+  } | null;
 }
 
 /** Turning PITR on and off, base backups, and the archive's status: what the CLI and console call. */
@@ -123,6 +133,7 @@ export function createPitrOperations(runtime: Runtime, temporal: Client) {
         ...(input.baseSchedule !== undefined ? { baseBackupSchedule: input.baseSchedule } : {}),
         ...(input.agent !== undefined ? { agent: input.agent } : {}),
         ...(input.partialIntervalMs !== undefined ? { partialIntervalMs: input.partialIntervalMs } : {}),
+        ...(input.baseFullEvery !== undefined ? { baseBackupFullEvery: input.baseFullEvery } : {}),
         ...(input.baseBackupUrl !== undefined ? { baseBackupUrl: input.baseBackupUrl } : {}),
       });
       const archiverInput: WalArchiverInput = { database, ...(input.archiverRunForMs ? { runForMs: input.archiverRunForMs } : {}) };
@@ -231,6 +242,7 @@ export function createPitrOperations(runtime: Runtime, temporal: Client) {
         lastBaseBackup: lastBase ? {
           id: lastBase.id, status: lastBase.status, stopTime: lastBase.stopTime?.toISOString() ?? null,
           startLsn: lastBase.startLsn !== null ? formatLsn(lastBase.startLsn) : null, stopLsn: lastBase.stopLsn !== null ? formatLsn(lastBase.stopLsn) : null,
+          kind: lastBase.kind, parentId: lastBase.parentId, kindReason: lastBase.kindReason,
         } : null,
       };
     },

@@ -87,6 +87,8 @@ export interface ChainView {
   windows: WindowView[];
   gaps: GapView[];
   unusableBaseBackups: Array<{ id: string; reason: string }>;
+  /** Incremental base backups that cannot be restored because their chain lacks a member (also among the unusable). */
+  brokenChains?: Array<{ id: string; reason: string }>;
   completeBaseBackups: number;
   runningBaseBackups: number;
 }
@@ -134,6 +136,8 @@ export interface PitrOutcome {
   /** Set when recovery ran out of WAL before the time target (an idle database) and was ended at the last record instead. */
   note: string | null;
   segmentsFetched: number;
+  /** The base backups the restore extracted, full first: more than one when an incremental chain was combined. */
+  baseBackupChain?: string[];
 }
 
 export const pitrProgressQuery = defineQuery<PitrProgress>('progress');

@@ -72,6 +72,10 @@ export interface BaseBackupProgress {
   stopLsn: string | null;
   timeline: number | null;
   error: string | null;
+  /** Known once complete: a full, or an increment over `parentId`; `kindReason` says why a full was taken. */
+  kind?: 'full' | 'incremental' | null;
+  parentId?: string | null;
+  kindReason?: string | null;
 }
 
 export const baseBackupProgressQuery = defineQuery<BaseBackupProgress>('progress');

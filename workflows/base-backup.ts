@@ -40,6 +40,7 @@ export async function baseBackup(raw: BaseBackupInput): Promise<BaseBackupProgre
     const result = await host.takeBaseBackup({ database: input.database, baseBackupId, workflowId: info.workflowId });
     Object.assign(progress, {
       stage: 'complete', rawBytes: result.rawBytes, storedBytes: result.storedBytes, startLsn: result.startLsn, stopLsn: result.stopLsn, timeline: result.timeline,
+      kind: result.kind, parentId: result.parentId, kindReason: result.kindReason,
     });
     return progress;
   } catch (error) {

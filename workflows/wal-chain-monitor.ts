@@ -50,6 +50,20 @@ export async function walChainMonitor(raw: WalChainMonitorInput): Promise<void> 
       const fresh = view.gaps.filter((g) => !known.has(gapKey(view.systemIdentifier, g)));
       const archiving = view.systemIdentifier !== null;
       const noBase = archiving && view.completeBaseBackups === 0 && view.runningBaseBackups === 0;
+      // An increment whose full or an intermediate increment is gone cannot be restored; the next
+      // base backup is then a full (the kind is chosen from the same facts when it starts).
+      const freshBroken = (view.brokenChains ?? []).filter((b) => !known.has(`chain:${b.id}`));
+      if (freshBroken.length > 0) {
+        const listed = freshBroken.map((b) => `base backup ${b.id}: ${b.reason}`).join('; ');
+        await quick.notify({
+          database: input.database,
+          event: 'wal_chain_broken',
+          message: `incremental base backup chain of database "${input.database}" is broken: ${listed}. Points in time that only these backups covered cannot be restored; a new full base backup is being taken.`,
+          dedupeKey: `walchain:${input.database}:chain:${freshBroken.map((b) => b.id).join(',')}`,
+        });
+        for (const b of freshBroken) known.add(`chain:${b.id}`);
+        if (view.runningBaseBackups === 0 && fresh.length === 0) await startBaseBackup(`broken chain: ${listed}`);
+      }
       if (fresh.length > 0) {
         const listed = fresh.map((g) => g.text).join('; ');
         await quick.notify({

@@ -21,6 +21,8 @@ export interface PitrConfig {
   walSegmentSize: number | null;
   /** The database's first storage holds its WAL archive and base backups. */
   storageName: string | null;
+  /** At most this many base backups per chain, its full included (1: every base backup is a full). */
+  baseBackupFullEvery: number;
 }
 
 export interface WalSegmentRecord {
@@ -52,6 +54,7 @@ export interface WalHistoryRecord {
 }
 
 export type BaseBackupStatus = 'running' | 'complete' | 'failed' | 'deleted';
+export type BaseBackupKind = 'full' | 'incremental';
 
 export interface BaseBackupRecord {
   id: string;
@@ -72,6 +75,13 @@ export interface BaseBackupRecord {
   workflowId: string | null;
   error: string | null;
   createdAt: Date;
+  kind: BaseBackupKind;
+  /** The base backup an incremental one was taken against (null for a full). */
+  parentId: string | null;
+  /** This backup's own backup_manifest, stored beside it: what the next incremental is taken against. */
+  manifestKey: string | null;
+  /** Why a full was taken where an incremental could have been. */
+  kindReason: string | null;
 }
 
 export interface DurablePosition {
@@ -101,6 +111,7 @@ function toBaseBackup(row: any): BaseBackupRecord {
     startLsn: big(row.start_lsn), stopLsn: big(row.stop_lsn), startTime: row.start_time, stopTime: row.stop_time, status: row.status,
     storageName: row.storage_name, objectKey: row.object_key, sizeBytes: num(row.size_bytes), storedBytes: num(row.stored_bytes),
     sha256: row.sha256, source: row.source, workflowId: row.workflow_id, error: row.error, createdAt: row.created_at,
+    kind: row.kind, parentId: row.parent_id, manifestKey: row.manifest_key, kindReason: row.kind_reason,
   };
 }
 
@@ -148,13 +159,14 @@ export function createWalStore(pool: pg.Pool, keys: Keyring) {
         slotMaxBytes: num(row.pitr_slot_max_bytes), partialIntervalMs: row.pitr_partial_interval_ms,
         baseBackupSchedule: row.base_backup_schedule, hasBaseBackupUrl: row.sealed_base_backup_url !== null, agent: row.agent,
         systemIdentifier: row.system_identifier, walSegmentSize: row.wal_segment_size, storageName: row.first_storage,
+        baseBackupFullEvery: row.base_backup_full_every,
       };
     },
 
     /** Changes only the settings given; `baseBackupUrl` is sealed like the database password. */
     async updateSettings(database: string, settings: {
       enabled?: boolean; slot?: string | null; slotMaxBytes?: number | null; partialIntervalMs?: number;
-      baseBackupSchedule?: string | null; baseBackupUrl?: string | null; agent?: string | null;
+      baseBackupSchedule?: string | null; baseBackupUrl?: string | null; agent?: string | null; baseBackupFullEvery?: number;
     }): Promise<PitrConfig> {
       const id = await databaseId(database);
       const sets: string[] = [];
@@ -166,6 +178,7 @@ export function createWalStore(pool: pg.Pool, keys: Keyring) {
       if (settings.partialIntervalMs !== undefined) set('pitr_partial_interval_ms', settings.partialIntervalMs);
       if (settings.baseBackupSchedule !== undefined) set('base_backup_schedule', settings.baseBackupSchedule);
       if (settings.agent !== undefined) set('agent', settings.agent);
+      if (settings.baseBackupFullEvery !== undefined) set('base_backup_full_every', settings.baseBackupFullEvery);
       if (settings.baseBackupUrl !== undefined) {
         if (settings.baseBackupUrl !== null) parsePgUrl(settings.baseBackupUrl);
         set('sealed_base_backup_url', settings.baseBackupUrl === null ? null : seal(keys.current(), settings.baseBackupUrl, baseUrlContext(database)));
@@ -297,12 +310,19 @@ export function createWalStore(pool: pg.Pool, keys: Keyring) {
       return { systemIdentifier: s.systemIdentifier, timeline: s.timeline, lsn: s.endLsn, receivedAt: s.receivedAt };
     },
 
-    async beginBaseBackup(input: { id: string; database: string; storageName: string; objectKey: string; source: 'primary' | 'standby'; workflowId: string | null }): Promise<void> {
+    /** Starts (or, for a retried run, restarts) a base backup's row; a retry may change its kind. */
+    async beginBaseBackup(input: {
+      id: string; database: string; storageName: string; objectKey: string; source: 'primary' | 'standby'; workflowId: string | null;
+      kind?: BaseBackupKind; parentId?: string | null; manifestKey?: string | null; kindReason?: string | null;
+    }): Promise<void> {
       const id = await databaseId(input.database);
       await pool.query(
-        `insert into base_backups (id, database_id, status, storage_name, object_key, source, workflow_id) values ($1, $2, 'running', $3, $4, $5, $6)
-         on conflict (id) do update set status = 'running', error = null, start_time = now() where base_backups.status in ('running', 'failed')`,
-        [input.id, id, input.storageName, input.objectKey, input.source, input.workflowId],
+        `insert into base_backups (id, database_id, status, storage_name, object_key, source, workflow_id, kind, parent_id, manifest_key, kind_reason)
+         values ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9, $10)
+         on conflict (id) do update set status = 'running', error = null, start_time = now(), kind = excluded.kind, parent_id = excluded.parent_id,
+           manifest_key = excluded.manifest_key, kind_reason = excluded.kind_reason
+         where base_backups.status in ('running', 'failed')`,
+        [input.id, id, input.storageName, input.objectKey, input.source, input.workflowId, input.kind ?? 'full', input.parentId ?? null, input.manifestKey ?? null, input.kindReason ?? null],
       );
     },
 

@@ -8,7 +8,7 @@ import { HindsightError } from '../errors.ts';
 const run = promisify(execFile);
 
 export type PgTool =
-  | 'pg_dump' | 'pg_restore' | 'psql' | 'initdb' | 'pg_ctl' | 'postgres' | 'pg_basebackup' | 'pg_receivewal';
+  | 'pg_dump' | 'pg_restore' | 'psql' | 'initdb' | 'pg_ctl' | 'postgres' | 'pg_basebackup' | 'pg_receivewal' | 'pg_combinebackup';
 
 export interface ToolInfo {
   path: string;
@@ -163,7 +163,7 @@ export async function oldestLoadableMajor(sourceMajor: number, archiveMajor: num
  * a major, the system's own installation is preferred over the ones scripts/setup.sh unpacks into
  * this checkout, so that running setup does not change which server a new cluster gets.
  */
-export async function serverToolOfMajor(tool: 'initdb' | 'pg_ctl' | 'postgres', major?: number): Promise<ToolInfo> {
+export async function serverToolOfMajor(tool: 'initdb' | 'pg_ctl' | 'postgres' | 'pg_combinebackup', major?: number): Promise<ToolInfo> {
   const all = await findTools(tool);
   const match = major === undefined ? (all.find((t) => !t.path.startsWith(projectRoot)) ?? all[0]) : all.find((t) => t.major === major);
   if (!match) {

@@ -7,7 +7,8 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { BaseBackupRecord } from '../catalog/wal.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { analyseChain, describeGap, describeWindow, type ChainAnalysis, type ChainBaseBackup } from '../wal/chain.ts';
-import { walPrefix } from '../wal/archive-keys.ts';
+import { basePrefix, walPrefix } from '../wal/archive-keys.ts';
+import { chainOf } from '../wal/incremental-chain.ts';
 import { formatLsn } from '../wal/lsn.ts';
 import type { ChainView } from '../../temporal/pitr.ts';
 
@@ -20,6 +21,8 @@ export interface LoadedChain {
   analysis: ChainAnalysis;
   baseBackups: BaseBackupRecord[];
   runningBaseBackups: number;
+  /** Complete incremental base backups whose chain lacks a member: not restorable. */
+  brokenChains?: Array<{ id: string; reason: string }>;
 }
 
 const empty: ChainAnalysis = { windows: [], gaps: [], unusableBaseBackups: [] };
@@ -35,7 +38,7 @@ export async function loadChain(catalog: Catalog, database: string, driver?: Sto
   const runningBaseBackups = all.filter((b) => b.status === 'running').length;
   const base = { database, systemIdentifier: config.systemIdentifier, segmentSize: config.walSegmentSize, storageName: config.storageName, agent: config.agent, runningBaseBackups };
   const sysid = config.systemIdentifier;
-  if (sysid === null || config.walSegmentSize === null) return { ...base, analysis: empty, baseBackups: [] };
+  if (sysid === null || config.walSegmentSize === null) return { ...base, analysis: empty, baseBackups: [], brokenChains: [] };
 
   const [segments, histories] = await Promise.all([
     catalog.wal.segmentsOf(database, { systemIdentifier: sysid }),
@@ -45,12 +48,17 @@ export async function loadChain(catalog: Catalog, database: string, driver?: Sto
 
   let stored: Set<string> | undefined;
   if (driver) {
-    const prefixes = [walPrefix(sysid), walPrefix(sysid).replace(/\/wal$/, '/base')];
+    const prefixes = [walPrefix(sysid), basePrefix(sysid)];
     const listed = await Promise.all(prefixes.map((p) => driver.list(p)));
     stored = new Set(listed.flat().map((o) => o.key));
   }
   const missingBase = complete.filter((b) => stored && !stored.has(b.objectKey));
-  const usableBase = complete.filter((b) => !missingBase.includes(b));
+  // An increment is restorable only with its whole chain (its full and every increment between).
+  const brokenChains = complete
+    .filter((b) => b.kind === 'incremental' && !missingBase.includes(b))
+    .map((b) => ({ b, chain: chainOf(b.id, all, stored) }))
+    .flatMap(({ b, chain }) => (chain.whole ? [] : [{ id: b.id, reason: `its incremental chain is broken: ${chain.reason}` }]));
+  const usableBase = complete.filter((b) => !missingBase.includes(b) && !brokenChains.some((x) => x.id === b.id));
   const chainBase: ChainBaseBackup[] = usableBase.map((b) => ({ id: b.id, timeline: b.timeline!, startLsn: b.startLsn!, stopLsn: b.stopLsn!, stopTime: b.stopTime! }));
 
   const analysis = analyseChain({
@@ -63,7 +71,8 @@ export async function loadChain(catalog: Catalog, database: string, driver?: Sto
     histories: histories.map((h) => ({ timeline: h.timeline, content: h.content })),
   });
   for (const b of missingBase) analysis.unusableBaseBackups.push({ id: b.id, reason: `its object ${b.objectKey} is missing from storage "${b.storageName}"` });
-  return { ...base, analysis, baseBackups: usableBase };
+  analysis.unusableBaseBackups.push(...brokenChains);
+  return { ...base, analysis, baseBackups: usableBase, brokenChains };
 }
 
 export function chainView(chain: LoadedChain, checkedAt: Date): ChainView {
@@ -85,6 +94,7 @@ export function chainView(chain: LoadedChain, checkedAt: Date): ChainView {
       missing: g.missing, missingCount: g.missingCount, notInStorage: g.notInStorage, text: describeGap(g),
     })),
     unusableBaseBackups: analysis.unusableBaseBackups,
+    brokenChains: chain.brokenChains ?? [],
     completeBaseBackups: chain.baseBackups.length,
     runningBaseBackups: chain.runningBaseBackups,
   };

@@ -104,7 +104,7 @@ export async function extractBaseBackup(options: {
  * archive holds a link there) is replaced: the server would write WAL wherever it pointed. The
  * configuration is written later, from an allow-list (server-config.ts).
  */
-async function finishDataDirectory(dataDir: string): Promise<void> {
+export async function finishDataDirectory(dataDir: string): Promise<void> {
   const label = await lstat(path.join(dataDir, 'backup_label')).catch(() => undefined);
   if (!label?.isFile()) {
     throw new HindsightError('integrity', `the extracted base backup in ${dataDir} has no backup_label: it is not a pg_basebackup archive`);

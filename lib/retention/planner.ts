@@ -25,6 +25,8 @@ export interface PlannedBaseBackup {
   startLsn: string;
   timeline: number;
   inUse: boolean;
+  /** The base backup an incremental one was taken against; absent or null for a full. */
+  parentId?: string | null;
 }
 
 export interface PlannedWalSegment {
@@ -284,6 +286,25 @@ function planBackups(policy: RetentionPolicy, backups: readonly PlannedBackup[],
 
 interface BaseBackupPlan { keep: KeepDecision[]; delete: DeleteDecision[]; deleteWalBefore: WalCut | null }
 
+/**
+ * An incremental base backup is restored by combining it with its full and every increment
+ * between: each ancestor of a kept base backup is kept too, whatever its age. A parent that is not
+ * among the base backups given (already deleted) adds nothing: that chain is broken, and the chain
+ * monitor reports it.
+ */
+function keepAncestors(bases: PlannedBaseBackup[], keeps: Map<string, string[]>): void {
+  const byId = new Map(bases.map((base) => [base.id, base]));
+  for (const id of [...keeps.keys()]) {
+    const seen = new Set<string>([id]);
+    let parentId = byId.get(id)?.parentId ?? null;
+    while (parentId !== null && byId.has(parentId) && !seen.has(parentId)) {
+      seen.add(parentId);
+      addReason(keeps, parentId, `needed to restore incremental base backup ${id}`);
+      parentId = byId.get(parentId)!.parentId ?? null;
+    }
+  }
+}
+
 function planPitr(pitr: PitrFacts, now: Date): BaseBackupPlan {
   if (!Number.isFinite(pitr.windowDays) || pitr.windowDays < 0) {
     throw new HindsightError('bad_input', `the PITR window must be 0 days or more, not ${pitr.windowDays}`);
@@ -306,12 +327,15 @@ function planPitr(pitr: PitrFacts, now: Date): BaseBackupPlan {
     if (anchor === -1 || index <= anchor) addReason(keeps, base.id, windowReason);
     if (base.inUse) addReason(keeps, base.id, reasons.inUse);
   });
+  // Recovery replays WAL from the backups kept for their own sake; their ancestors only lend pages.
+  const restoredFrom = new Set(keeps.keys());
+  keepAncestors(sorted, keeps);
   const { keep, delete: remove } = split(sorted, keeps, `older than the ${pitr.windowDays}-day PITR window needs`);
 
   // The earliest WAL position any kept base backup replays from; everything before it is history.
   let oldest: PlannedBaseBackup | undefined;
   for (const base of sorted) {
-    if (!keeps.has(base.id)) continue;
+    if (!restoredFrom.has(base.id)) continue;
     if (oldest === undefined) { oldest = base; continue; }
     const order = compareLsn(base.startLsn, oldest.startLsn);
     if (order < 0 || (order === 0 && base.timeline < oldest.timeline)) oldest = base;

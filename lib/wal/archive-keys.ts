@@ -31,7 +31,20 @@ export function historyKey(systemIdentifier: string, timeline: number): string {
   return `${walPrefix(systemIdentifier)}/${historyFileName(timeline)}.zst.hsb`;
 }
 
-export function baseBackupKey(systemIdentifier: string, baseBackupId: string): string {
+export function basePrefix(systemIdentifier: string): string {
+  return `${root(systemIdentifier)}/base`;
+}
+
+function checkedId(baseBackupId: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(baseBackupId)) throw new HindsightError('bad_input', `base backup id "${baseBackupId}" has characters a storage key cannot hold`);
-  return `${root(systemIdentifier)}/base/${baseBackupId}.tar.zst.hsb`;
+  return baseBackupId;
+}
+
+export function baseBackupKey(systemIdentifier: string, baseBackupId: string): string {
+  return `${basePrefix(systemIdentifier)}/${checkedId(baseBackupId)}.tar.zst.hsb`;
+}
+
+/** The base backup's own backup_manifest, beside it: what an increment over it is taken against. */
+export function baseManifestKey(systemIdentifier: string, baseBackupId: string): string {
+  return `${basePrefix(systemIdentifier)}/${checkedId(baseBackupId)}.manifest.zst.hsb`;
 }

@@ -3,7 +3,10 @@
  * one tar (the data directory plus backup_label and backup_manifest) to stdout, which goes through
  * `zstd -5` and the chunked AES-256-GCM encrypter into an atomic storage write. No intermediate
  * file; the WAL it needs comes from the archive, not from the backup (hence `-X none`, which is
- * also the only mode in which pg_basebackup can write a tar to stdout).
+ * also the only mode in which pg_basebackup can write a tar to stdout). On PostgreSQL 17+ it may be
+ * an increment over an earlier backup (`--incremental=<its backup_manifest>`); either way the
+ * backup's own backup_manifest is also stored as an object of its own, so that the next increment
+ * can be taken from storage and the key alone.
  */
 import { spawn } from 'node:child_process';
 import { HindsightError } from '../errors.ts';
@@ -14,6 +17,7 @@ import type { SecretKey } from '../crypto/secret-key.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { parseLsn, type Lsn } from './lsn.ts';
 import { BASE_BACKUP_ZSTD_LEVEL, compressEncryptToStorage } from './segment-codec.ts';
+import { ManifestSpill, type StoredManifest } from './manifest-spill.ts';
 import { TarEntryWatcher } from './tar-watch.ts';
 
 export interface BaseBackupResult {
@@ -28,6 +32,8 @@ export interface BaseBackupResult {
   storedBytes: number;
   storedSha256: string;
   toolVersion: string;
+  /** The backup's own backup_manifest, stored as its own object (what the next increment is taken against). */
+  manifest: StoredManifest;
 }
 
 /**
@@ -58,7 +64,7 @@ function explainFailure(database: string, stderr: string, code: number | null): 
   return new HindsightError('tool_failed', `database "${database}": pg_basebackup failed: ${last}`);
 }
 
-export async function streamBaseBackupToStorage(options: {
+export interface StreamBaseBackupOptions {
   database: string;
   label: string;
   target: PgTarget;
@@ -66,12 +72,24 @@ export async function streamBaseBackupToStorage(options: {
   driver: StorageDriver;
   objectKey: string;
   key: SecretKey;
+  /** Where the backup's backup_manifest is stored (encrypted, like the backup itself). */
+  manifestKey: string;
+  /** A private directory of the worker's (0700) for the manifest on its way to storage. */
+  workDir: string;
+  /** The parent's backup_manifest, decoded to a file of workDir: the backup is an increment over it. */
+  incrementalFrom?: string;
   signal?: AbortSignal;
   onProgress?: (progress: { rawBytes: number }) => void;
-}): Promise<BaseBackupResult> {
+}
+
+export async function streamBaseBackupToStorage(options: StreamBaseBackupOptions): Promise<BaseBackupResult> {
   const tool = await toolFor('pg_basebackup', options.serverMajor);
   const startTime = new Date();
-  const child = spawn(tool.path, ['-D', '-', '-Ft', '-X', 'none', '--checkpoint=fast', '-v', '--no-password', '-l', options.label], {
+  const args = ['-D', '-', '-Ft', '-X', 'none', '--checkpoint=fast', '-v', '--no-password', '-l', options.label,
+    ...(options.incrementalFrom ? [`--incremental=${options.incrementalFrom}`] : [])];
+  const spill = new ManifestSpill(options.workDir);
+  let manifest: StoredManifest | undefined;
+  const child = spawn(tool.path, args, {
     env: { ...process.env, ...libpqEnv(options.target) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -79,7 +97,10 @@ export async function streamBaseBackupToStorage(options: {
   const exited = waitForExit(child);
   const kill = () => child.kill('SIGTERM');
   options.signal?.addEventListener('abort', kill, { once: true });
-  const watcher = new TarEntryWatcher(new Set(['backup_label', 'backup_manifest']), 64 * 1024);
+  // The whole manifest goes to a file (it grows with the number of files), only its tail stays in memory.
+  const watcher = new TarEntryWatcher(new Set(['backup_label', 'backup_manifest']), 64 * 1024, (name, bytes) => {
+    if (name === 'backup_manifest') spill.write(bytes);
+  });
   const positions = () => parseBackupPositions(watcher.captured.get('backup_label')?.toString('utf8') ?? '', watcher.captured.get('backup_manifest')?.toString('utf8') ?? '');
   let stored;
   try {
@@ -99,6 +120,8 @@ export async function streamBaseBackupToStorage(options: {
         if (code !== 0 || !/base backup completed/.test(stderr())) throw explainFailure(options.database, stderr(), code);
         if (!watcher.captured.has('backup_manifest')) throw new HindsightError('tool_failed', `database "${options.database}": pg_basebackup wrote no backup_manifest into the tar (PostgreSQL 13 or newer is needed)`);
         if (!positions()) throw new HindsightError('tool_failed', `database "${options.database}": the base backup's backup_label or backup_manifest has no WAL positions`);
+        // Stored before the backup is committed: a committed base backup always has its manifest beside it.
+        manifest = await spill.upload({ driver: options.driver, objectKey: options.manifestKey, key: options.key, signal: options.signal });
       },
     });
   } catch (error) {
@@ -110,6 +133,7 @@ export async function streamBaseBackupToStorage(options: {
     throw error;
   } finally {
     options.signal?.removeEventListener('abort', kill);
+    spill.close();
   }
   return {
     ...positions()!,
@@ -120,5 +144,6 @@ export async function streamBaseBackupToStorage(options: {
     storedBytes: stored.storedBytes,
     storedSha256: stored.storedSha256,
     toolVersion: tool.version,
+    manifest: manifest!,
   };
 }

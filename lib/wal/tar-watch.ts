@@ -17,13 +17,29 @@ export class TarEntryWatcher extends Transform {
 
   private readonly names: ReadonlySet<string>;
   private readonly limit: number;
-  constructor(names: ReadonlySet<string>, limit: number = 1 << 20) {
+  private readonly onContent: ((name: string, bytes: Buffer) => void) | undefined;
+  /**
+   * `onContent` also receives every content byte of the watched entries, in order (e.g. to copy a
+   * whole backup_manifest to a file while only its tail is kept in memory).
+   */
+  constructor(names: ReadonlySet<string>, limit: number = 1 << 20, onContent?: (name: string, bytes: Buffer) => void) {
     super();
     this.names = names;
     this.limit = limit;
+    this.onContent = onContent;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.scan(chunk);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    callback(null, chunk);
+  }
+
+  private scan(chunk: Buffer): void {
     let offset = 0;
     while (offset < chunk.length) {
       if (this.bodyLeft > 0) {
@@ -42,11 +58,11 @@ export class TarEntryWatcher extends Transform {
       offset += n;
       if (this.headerBytes === 512) this.startEntry(Buffer.concat(this.header));
     }
-    callback(null, chunk);
   }
 
   private keep(bytes: Buffer): void {
     const entry = this.current!;
+    this.onContent?.(entry.name, bytes);
     entry.parts.push(Buffer.from(bytes));
     entry.bytes += bytes.length;
     while (entry.bytes - entry.parts[0]!.length >= this.limit) entry.bytes -= entry.parts.shift()!.length;

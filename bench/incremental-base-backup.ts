@@ -1,0 +1,170 @@
+/**
+ * An incremental base backup against a full one, in one run, on PostgreSQL 17 with
+ * summarize_wal on: generate application-like data (bench/dataset.ts, compresses 3–4× with zstd),
+ * take a full base backup through Hindsight's pipeline (pg_basebackup → zstd -5 → AES-256-GCM →
+ * local storage, manifest stored beside it), change 5 % of the heap pages of every table, take an
+ * increment against the full's manifest read back from storage, then update every row of another
+ * 5 % of pages and take the next increment of the chain; print each increment's time and sizes as
+ * ratios of the full's. Rounds; medians.
+ *
+ *   scripts/node --import tsx bench/incremental-base-backup.ts
+ *
+ * Environment: BENCH_SIZE_MB (default 600), BENCH_ROUNDS (default 2).
+ */
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { generateSecretKey } from '../lib/crypto/secret-key.ts';
+import { openLocalCluster } from '../lib/pg/cluster.ts';
+import { connect, type PgTarget } from '../lib/pg/connection.ts';
+import { createStorageDriver } from '../lib/storage/index.ts';
+import { baseBackupKey, baseManifestKey } from '../lib/wal/archive-keys.ts';
+import { streamBaseBackupToStorage, type BaseBackupResult } from '../lib/wal/base-backup.ts';
+import { decodeWalObject } from '../lib/wal/segment-codec.ts';
+import { freePort } from '../test/support/ports.ts';
+import { generateDataset } from './dataset.ts';
+
+const MIB = 1024 * 1024;
+const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+const sizeMb = envInt('BENCH_SIZE_MB', 600);
+const rounds = envInt('BENCH_ROUNDS', 2);
+
+type Change = 'pages' | 'rows';
+
+/**
+ * Changes 5 % of the heap pages of every table, a different residue of the block number each round
+ * (`(ctid::text::point)[0]`), so that every round meets pages it has not changed yet:
+ *  - `pages`: one row per chosen page, a column no index covers, so that the new row version stays
+ *    in its page (HOT; the tables were rewritten with fillfactor 90): exactly those pages change;
+ *  - `rows`: every row of the chosen pages, through the primary key: the new versions go to other
+ *    pages and every index gets entries, so far more than 5 % of the cluster's pages change.
+ */
+async function changeFivePercent(target: PgTarget, round: number, change: Change): Promise<number> {
+  const client = await connect('bench', target);
+  try {
+    const { rows: tables } = await client.query<{ name: string; pages: string; free: string }>(
+      `select c.relname as name, pg_relation_size(c.oid) / current_setting('block_size')::int as pages,
+              (select a.attname from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+                  and not exists (select 1 from pg_index i where i.indrelid = c.oid and a.attnum = any(i.indkey)) order by a.attnum limit 1) as free
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public' and c.relkind = 'r'`);
+    let changed = 0;
+    const residue = (2 * round + (change === 'rows' ? 1 : 0)) % 20;
+    for (const t of tables) {
+      const block = '((ctid::text::point)[0])::bigint';
+      const sql = change === 'pages'
+        ? `update ${t.name} set ${t.free} = ${t.free} where ctid = any (array(select format('(%s,1)', b)::tid from generate_series(0, $2::bigint - 1) b where b % 20 = $1))`
+        : `update ${t.name} set id = id where ${block} % 20 = $1`;
+      const result = await client.query(sql, change === 'pages' ? [residue, t.pages] : [residue]);
+      changed += Math.ceil(Number(t.pages) / 20);
+      log(`  ${t.name}: ${result.rowCount} rows updated on 1 in 20 of ${t.pages} pages (${change})`);
+    }
+    await client.query('checkpoint');
+    return changed;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Leaves 10 % free in every heap page, so that a one-row update per page stays in its page. */
+async function leaveRoomInPages(target: PgTarget): Promise<void> {
+  const client = await connect('bench', target);
+  try {
+    const { rows } = await client.query<{ name: string }>(`select tablename as name from pg_tables where schemaname = 'public'`);
+    for (const { name } of rows) {
+      await client.query(`alter table ${name} set (fillfactor = 90)`);
+      await client.query(`vacuum full ${name}`);
+    }
+    await client.query('vacuum analyze');
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'hindsight-bench-incr-'));
+  // The cluster runs as PostgreSQL's own OS user, which must traverse the directory.
+  await chmod(root, 0o711);
+  await mkdir(path.join(root, 'storage'), { recursive: true });
+  const cluster = await openLocalCluster({ dataDir: path.join(root, 'pg'), port: await freePort(), major: 17, settings: { summarize_wal: 'on', max_wal_size: "'4GB'" } });
+  await cluster.start();
+  const driver = createStorageDriver('bench', { type: 'local', path: path.join(root, 'storage') });
+  const key = generateSecretKey();
+  const sysid = '1';
+  const work = path.join(root, 'work');
+  await mkdir(work, { mode: 0o700 });
+  try {
+    const admin = await connect('bench', cluster.target('postgres'));
+    await admin.query('create database bench');
+    await admin.end();
+    const target = cluster.target('bench');
+    log(`generating ~${sizeMb} MiB (bench/dataset.ts)`);
+    const clients = await Promise.all([0, 1].map(() => connect('bench', target)));
+    const dataset = await generateDataset(clients, sizeMb);
+    await Promise.all(clients.map((c) => c.end()));
+    log(`dataset: ${(dataset.sizeBytes / MIB).toFixed(0)} MiB in ${dataset.seconds.toFixed(0)} s`);
+
+    const take = async (id: string, incrementalFrom?: string): Promise<{ seconds: number; result: BaseBackupResult }> => {
+      const started = performance.now();
+      const result = await streamBaseBackupToStorage({
+        database: 'bench', label: `bench ${id}`, target, serverMajor: 17, driver, key, workDir: work,
+        objectKey: baseBackupKey(sysid, id), manifestKey: baseManifestKey(sysid, id), ...(incrementalFrom ? { incrementalFrom } : {}),
+      });
+      return { seconds: (performance.now() - started) / 1000, result };
+    };
+    await leaveRoomInPages(target);
+    type Taken = { seconds: number; result: BaseBackupResult };
+    const runs: Record<'full' | Change, Taken[]> = { full: [], pages: [], rows: [] };
+    let changedPages = 0;
+    const manifestOf = async (id: string): Promise<string> => {
+      const file = path.join(work, `${id}.manifest`);
+      await decodeWalObject({ driver, objectKey: baseManifestKey(sysid, id), key, destination: file });
+      return file;
+    };
+    const line = (what: string, x: Taken) => `${what} ${x.seconds.toFixed(1)} s, ${(x.result.sizeBytes / MIB).toFixed(0)} MiB tar, ${(x.result.storedBytes / MIB).toFixed(0)} MiB stored`;
+    for (let round = 1; round <= rounds; round++) {
+      const f = await take(`full-${round}`);
+      runs.full.push(f);
+      log(`round ${round}: ${line('full', f)} (zstd ${(f.result.sizeBytes / f.result.storedBytes).toFixed(2)}×)`);
+      changedPages = await changeFivePercent(target, round, 'pages');
+      const pages = await take(`pages-${round}`, await manifestOf(`full-${round}`));
+      runs.pages.push(pages);
+      log(`round ${round}: ${line('incremental over the full, 5 % of pages changed', pages)}`);
+      await changeFivePercent(target, round, 'rows');
+      // The next link of the chain: against the previous increment's manifest.
+      const rows = await take(`rows-${round}`, await manifestOf(`pages-${round}`));
+      runs.rows.push(rows);
+      log(`round ${round}: ${line('incremental over that increment, every row of 5 % of pages updated', rows)}`);
+    }
+    const m = (list: Taken[], pick: (x: Taken) => number) => median(list.map(pick));
+    const f = runs.full;
+    console.log(`\nPostgreSQL 17, ${(dataset.sizeBytes / MIB).toFixed(0)} MiB of bench/dataset.ts (fillfactor 90), ${changedPages} heap pages per change (5 %), ${rounds} round(s), medians`);
+    console.log('| | full | incremental, 5 % of pages (1 row each) | ratio | incremental, all rows of 5 % of pages | ratio |\n|---|---|---|---|---|---|');
+    const measures: Array<[string, (x: Taken) => number, number]> = [
+      ['time (s)', (x) => x.seconds, 1], ['tar (MiB)', (x) => x.result.sizeBytes, MIB], ['stored (MiB)', (x) => x.result.storedBytes, MIB],
+    ];
+    for (const [name, pick, unit] of measures) {
+      const [full, pages, rows] = [m(f, pick), m(runs.pages, pick), m(runs.rows, pick)];
+      console.log(`| ${name} | ${(full / unit).toFixed(1)} | ${(pages / unit).toFixed(1)} | ${(pages / full).toFixed(3)} | ${(rows / unit).toFixed(1)} | ${(rows / full).toFixed(3)} |`);
+    }
+    console.log(`zstd ratio of the full: ${(m(f, (x) => x.result.sizeBytes) / m(f, (x) => x.result.storedBytes)).toFixed(2)}×`);
+  } finally {
+    await cluster.stop('immediate').catch(() => undefined);
+    await driver.close?.().catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();
