@@ -7,7 +7,7 @@
  * 5 % of pages and take the next increment of the chain; print each increment's time and sizes as
  * ratios of the full's. Rounds; medians.
  *
- *   scripts/node --import tsx bench/incremental-base-backup.ts
+ *   scripts/node bench/incremental-base-backup.ts
  *
  * Environment: BENCH_SIZE_MB (default 600), BENCH_ROUNDS (default 2).
  */
