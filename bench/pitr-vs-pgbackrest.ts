@@ -58,7 +58,7 @@ async function asPostgres(args: string[]): Promise<string> {
     return stdout;
   } catch (error) {
     const e = error as { code?: number; stderr?: string; stdout?: string };
-    throw new Error(`${args.join(' ')} failed (${e.code}): ${(e.stderr || e.stdout || '').trim().split('\n').slice(-5).join(' | ')}`);
+    throw new Error(`${args.join(' ')} failed (${e.code}): ${(e.stderr || e.stdout || '').trim().split('\n').slice(-5).join(' | ')}`, { cause: error });
   }
 }
 

@@ -887,7 +887,7 @@ async function verifySample(platform: Platform, count: number, outPrefix: string
   const runs: Array<{ database: string; status: string; seconds: number; reason: string | null }> = [];
   await sleep(2000);
   const cpuStart = cpuSnapshot();
-  let cpu: CpuReport | null = null;
+  let cpu: CpuReport | null;
   try {
     for (let i = 0; i < count; i++) {
       const database = dbName(i);

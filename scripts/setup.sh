@@ -149,7 +149,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 # The console is built once per change of its sources.
-web_hash=$( (find web/src web/static -type f 2>/dev/null; echo web/svelte.config.js web/vite.config.ts package-lock.json) | sort | xargs cat 2>/dev/null | sha256sum | cut -d' ' -f1)
+web_hash=$( (find web/src web/static -type f 2>/dev/null; echo web/vite.config.ts web/package.json package-lock.json) | sort | xargs cat 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ ! -f web/build/handler.js ] || [ "$(cat "$stamp_dir/web" 2>/dev/null)" != "$web_hash" ]; then
   say "building the console"
   # svelte-kit sync first: it writes .svelte-kit/tsconfig.json, which web/tsconfig.json extends.

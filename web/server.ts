@@ -29,7 +29,7 @@ export interface WebServer {
   url: string;
 }
 
-// Must match envPrefix in svelte.config.js.
+// Must match envPrefix in vite.config.ts.
 const ADAPTER_ENV_PREFIX = 'HINDSIGHT_CONSOLE_';
 const PROTOCOL_HEADER = 'x-hindsight-console-protocol';
 

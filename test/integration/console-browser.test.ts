@@ -13,7 +13,7 @@ import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { createConsoleServices, type HostServices } from '../../services/console.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
-import { horizontalOverflow, launchChromium, screenshot } from '../support/browser.ts';
+import { horizontalOverflow, launchChromium, screenshot, watchPageErrors } from '../support/browser.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
 
@@ -29,7 +29,7 @@ describe('the console in a real browser', () => {
   let page: Page;
   let nasDir: string;
   let backupId: string;
-  const consoleErrors: string[] = [];
+  let consoleErrors: () => string[] = () => [];
 
   before(async () => {
     platform = await startPlatform();
@@ -50,10 +50,7 @@ describe('the console in a real browser', () => {
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Berlin', colorScheme: 'light' });
     page = await context.newPage();
-    page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') consoleErrors.push(`console error: ${message.text()}`);
-    });
+    consoleErrors = watchPageErrors(page);
   });
 
   after(async () => {
@@ -295,6 +292,6 @@ describe('the console in a real browser', () => {
   });
 
   it('logged no script errors in the browser', () => {
-    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(consoleErrors(), []);
   });
 });

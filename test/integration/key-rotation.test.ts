@@ -16,6 +16,7 @@ import { notifierConfigSchema } from '../../lib/notify/config.ts';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createAuthz, operatorActor } from '../../services/authz.ts';
 import { rotateSecretKey, type KeyServiceDeps } from '../../services/key-rotation.ts';
+import { runtimeWarnings } from '../../scripts/runtime-warnings.ts';
 import { KEY_ID_METADATA } from '../../temporal/codec.ts';
 import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
 import { startMoto, type MotoServer } from '../support/servers/moto.ts';
@@ -170,7 +171,9 @@ describe('secret key rotation', () => {
     } finally {
       await rename(aside, oldFile);
     }
-    await run(process.execPath, [cli, 'download', backupBefore, '-o', out], { env });
+    // The S3 client runs in the CLI process, whose stderr the test runner does not see: checked here.
+    const { stderr } = await run(process.execPath, [cli, 'download', backupBefore, '-o', out], { env });
+    assert.deepEqual(stderr.split('\n').flatMap(runtimeWarnings), [], 'the CLI reading S3 printed no runtime warning');
     assert.equal((await readFile(out)).subarray(0, 5).toString(), 'PGDMP');
   });
 

@@ -26,3 +26,29 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 export async function horizontalOverflow(page: Page): Promise<number> {
   return page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
 }
+
+/**
+ * Collects the page's script errors and console errors. SvelteKit answers an enhanced form post
+ * that the server refused (fail(401) on a wrong password, fail(502) on a failed connection test)
+ * with that HTTP status, and Chromium logs every such response as "Failed to load resource". The
+ * page shows the refusal, which the tests assert, so those lines are left out; only when the URL
+ * they name is a form action that the server answered with that very status. Everything else stays.
+ */
+export function watchPageErrors(page: Page): () => string[] {
+  const logged: Array<{ text: string; url: string }> = [];
+  const refusedActions = new Set<string>();
+  page.on('pageerror', (error) => logged.push({ text: `page error: ${error.message}`, url: '' }));
+  page.on('console', (message) => {
+    if (message.type() === 'error') logged.push({ text: `console error: ${message.text()}`, url: message.location().url });
+  });
+  page.on('response', (response) => {
+    const request = response.request();
+    if (request.method() === 'POST' && request.headers()['x-sveltekit-action'] === 'true' && response.status() >= 400) {
+      refusedActions.add(`${response.status()} ${response.url()}`);
+    }
+  });
+  return () => logged.filter(({ text, url }) => {
+    const status = /^console error: Failed to load resource: the server responded with a status of (\d{3})\b/.exec(text)?.[1];
+    return status === undefined || !refusedActions.has(`${status} ${url}`);
+  }).map(({ text }) => text);
+}

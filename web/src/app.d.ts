@@ -1,7 +1,7 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
 import type { IncomingMessage } from 'node:http';
 import type { ActorRef, ConsoleUser } from '../../services/console-view.ts';
-import type { Theme } from '$lib/theme';
+import type { Theme } from '#lib/theme.ts';
 
 declare global {
   namespace App {

@@ -1,6 +1,7 @@
-import { redirect, type Handle } from '@sveltejs/kit';
-import { services } from '$lib/server/services';
-import { THEME_COOKIE, themeOf } from '$lib/theme';
+import { redirect } from '@sveltejs/kit';
+import type { Handle } from '@sveltejs/kit/hooks';
+import { services } from '#lib/server/services.ts';
+import { THEME_COOKIE, themeOf } from '#lib/theme.ts';
 import type { ActorRef } from '../../services/console-view.ts';
 
 // Set by web/access-http.ts on the request before this handler runs.

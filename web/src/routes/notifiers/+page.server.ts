@@ -1,7 +1,7 @@
 import { error, fail } from '@sveltejs/kit';
-import { services } from '$lib/server/services';
-import { actorOf } from '$lib/server/actor';
-import { field, fields, statusFor } from '$lib/server/form';
+import { services } from '#lib/server/services.ts';
+import { actorOf } from '#lib/server/actor.ts';
+import { field, fields, statusFor } from '#lib/server/form.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 function message(err: unknown): string {

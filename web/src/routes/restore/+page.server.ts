@@ -1,7 +1,7 @@
 import { error, fail, redirect } from '@sveltejs/kit';
-import { services } from '$lib/server/services';
-import { actorOf, message } from '$lib/server/actor';
-import { field, statusFor } from '$lib/server/form';
+import { services } from '#lib/server/services.ts';
+import { actorOf, message } from '#lib/server/actor.ts';
+import { field, statusFor } from '#lib/server/form.ts';
 import { zonedToRfc3339 } from '../../../../services/zoned-time.ts';
 import type { RestoreStartInput } from '../../../../services/console-restore.ts';
 import type { Actions, PageServerLoad } from './$types';

@@ -1,6 +1,6 @@
 import { fail, redirect } from '@sveltejs/kit';
-import { services } from '$lib/server/services';
-import { message } from '$lib/server/actor';
+import { services } from '#lib/server/services.ts';
+import { message } from '#lib/server/actor.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async () => {

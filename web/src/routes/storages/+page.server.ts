@@ -1,7 +1,7 @@
 import { error, fail } from '@sveltejs/kit';
-import { services } from '$lib/server/services';
-import { actorOf, message } from '$lib/server/actor';
-import { field, statusFor } from '$lib/server/form';
+import { services } from '#lib/server/services.ts';
+import { actorOf, message } from '#lib/server/actor.ts';
+import { field, statusFor } from '#lib/server/form.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const STORAGE_TYPES = ['local', 's3', 'sftp', 'azure'] as const;

@@ -1,5 +1,5 @@
 import { redirect, type RequestHandler } from '@sveltejs/kit';
-import { THEME_COOKIE, themeOf } from '$lib/theme';
+import { THEME_COOKIE, themeOf } from '#lib/theme.ts';
 
 /** The theme switch without JavaScript: the form posts here and comes back to the page it was on. */
 export const POST: RequestHandler = async ({ request, cookies }) => {

@@ -1,6 +1,6 @@
 import { error, fail } from '@sveltejs/kit';
-import { services } from '$lib/server/services';
-import { actorOf, message, statusOf } from '$lib/server/actor';
+import { services } from '#lib/server/services.ts';
+import { actorOf, message, statusOf } from '#lib/server/actor.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async ({ locals }) => {

@@ -1,7 +1,7 @@
 import { error, fail } from '@sveltejs/kit';
-import { services } from '$lib/server/services';
-import { actorOf, message, statusOf } from '$lib/server/actor';
-import { previewCron } from '$lib/cron-preview';
+import { services } from '#lib/server/services.ts';
+import { actorOf, message, statusOf } from '#lib/server/actor.ts';
+import { previewCron } from '#lib/cron-preview.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const field = (form: FormData, name: string): string => {

@@ -1,7 +1,7 @@
 import { error, fail, redirect } from '@sveltejs/kit';
-import { services } from '$lib/server/services';
-import { actorOf, message } from '$lib/server/actor';
-import { field, fields, statusFor } from '$lib/server/form';
+import { services } from '#lib/server/services.ts';
+import { actorOf, message } from '#lib/server/actor.ts';
+import { field, fields, statusFor } from '#lib/server/form.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 /** What the form showed, minus the URL (it carries the password), so a failed attempt keeps the rest. */

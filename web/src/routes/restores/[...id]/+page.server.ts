@@ -1,7 +1,7 @@
 import { error } from '@sveltejs/kit';
-import { services } from '$lib/server/services';
-import { actorOf, message } from '$lib/server/actor';
-import { statusFor } from '$lib/server/form';
+import { services } from '#lib/server/services.ts';
+import { actorOf, message } from '#lib/server/actor.ts';
+import { statusFor } from '#lib/server/form.ts';
 import type { PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async ({ params, locals }) => {

@@ -1,7 +1,7 @@
 import { error, type RequestHandler } from '@sveltejs/kit';
-import { services } from '$lib/server/services';
-import { actorOf, message, statusOf } from '$lib/server/actor';
-import type { LiveJob } from '$lib/database-types';
+import { services } from '#lib/server/services.ts';
+import { actorOf, message, statusOf } from '#lib/server/actor.ts';
+import type { LiveJob } from '#lib/database-types.ts';
 
 const TICK_MS = 1000;
 /** A comment line now and then keeps proxies from closing a quiet stream. */
