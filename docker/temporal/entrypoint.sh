@@ -41,8 +41,16 @@ schema() {
   echo "temporal: schemas of ${TEMPORAL_DB_NAME:-temporal} and ${TEMPORAL_VISIBILITY_DB_NAME:-temporal_visibility} are current"
 }
 
+# host:port with the host resolved by the system's resolver. The CLI's gRPC resolver also asks DNS
+# for a service-config TXT record; on an internal network Docker's DNS forwards that question to
+# servers it cannot reach, and the answer outlasts the CLI's deadline.
+resolved() {
+  ip=$(getent hosts "${1%:*}" | awk '{ print $1; exit }')
+  echo "${ip:-${1%:*}}:${1##*:}"
+}
+
 namespace() {
-  address=${TEMPORAL_ADDRESS:-temporal:7233}
+  address=$(resolved "${TEMPORAL_ADDRESS:-temporal:7233}")
   ns=${TEMPORAL_NAMESPACE:-default}
   tries=0
   until temporal operator cluster health --address "$address" 2>/dev/null | grep -q SERVING; do
@@ -87,5 +95,8 @@ case "${1:-server}" in
       --namespace "${TEMPORAL_NAMESPACE:-default}" \
       --search-attribute HindsightDatabase=Keyword --search-attribute HindsightKind=Keyword "$@"
     ;;
-  *) exec "$@" ;;
+  *)
+    if [ -n "${TEMPORAL_ADDRESS:-}" ]; then TEMPORAL_ADDRESS=$(resolved "$TEMPORAL_ADDRESS"); export TEMPORAL_ADDRESS; fi
+    exec "$@"
+    ;;
 esac
