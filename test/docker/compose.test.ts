@@ -99,21 +99,28 @@ describe('docker/compose.yaml: built and run on the local engine', { timeout: 1_
   it('registers the source database and backs it up', async () => {
     await hindsight(stack!, ['storage', 'add', 'local', '--type', 'local', '--path', '/var/lib/hindsight/storages/default/local']);
     await hindsight(stack!, ['db', 'add', 'shop', '--url', `postgres://postgres:${SOURCE_PASSWORD}@source-db:5432/shop`, '--storage', 'local']);
-    const outcome = await hindsight<{ backupId: string; status: string }>(stack!, ['backup', 'shop', '--wait'], 600_000);
-    assert.equal(outcome.status, 'succeeded', JSON.stringify(outcome));
+    const outcome = await hindsight<{ backupId: string; status: string; tables: number; rows: number }>(stack!, ['backup', 'shop', '--wait'], 600_000);
+    assert.equal(outcome.status, 'complete', JSON.stringify(outcome));
+    assert.deepEqual([outcome.tables, outcome.rows], [3, 35_000], JSON.stringify(outcome));
     backupId = outcome.backupId;
     const backups = await hindsight<Array<{ id: string; status: string }>>(stack!, ['backups', 'shop']);
     assert.ok(backups.some((b) => b.id === backupId), JSON.stringify(backups));
   });
 
   it('verifies the backup in a sandbox', async () => {
-    const outcome = await hindsight<{ status: string; reason?: string }>(stack!, ['verify', 'shop', '--backup', backupId, '--wait'], 600_000);
-    assert.equal(outcome.status, 'passed', JSON.stringify(outcome));
+    type Verification = { status: string; report: { sandbox: { driver: string; major: number }; mismatches: number; restoredRows: number } };
+    const outcome = await hindsight<Verification>(stack!, ['verify', 'shop', '--backup', backupId, '--wait'], 600_000);
+    assert.equal(outcome.status, 'successful', JSON.stringify(outcome));
+    assert.deepEqual(outcome.report.sandbox.driver, stack!.sandboxDriver);
+    assert.equal(outcome.report.sandbox.major, SOURCE_MAJOR);
+    assert.deepEqual([outcome.report.mismatches, outcome.report.restoredRows], [0, 35_000]);
   });
 
   it('restores it into another database, every table equal row for row', async () => {
-    const outcome = await hindsight<{ tablesChecked: number }>(stack!, ['restore', 'shop', '--backup', backupId, '--to-database', 'shop_restored', '--wait'], 600_000);
-    assert.equal(outcome.tablesChecked, 3, JSON.stringify(outcome));
+    const outcome = await hindsight<{ tablesChecked: number; rowsChecked: number; target: string }>(stack!,
+      ['restore', 'shop', '--backup', backupId, '--to-database', 'shop_restored', '--wait'], 600_000);
+    assert.deepEqual([outcome.tablesChecked, outcome.rowsChecked], [3, 35_000], JSON.stringify(outcome));
+    assert.match(outcome.target, /@source-db:5432\/shop_restored$/);
     const source = await tableHashes(stack!, 'shop');
     assert.deepEqual(Object.keys(source), ['public.customers', 'public.events', 'public.orders']);
     assert.deepEqual(await tableHashes(stack!, 'shop_restored'), source);
