@@ -1,9 +1,9 @@
--- Roles and databases for the production compose file (docker/compose.yaml). The postgres image
+-- Roles and databases for the production compose file (docker/compose.yaml). hindsight-postgres
 -- runs this once, when it initialises an empty data directory; changing it later has no effect on
 -- an existing volume.
 --
 -- Passwords come from the container's environment, so none is written here; \getenv needs psql 15
--- or newer (the postgres:16 image has 16). An unset variable is left uninterpolated, which makes
+-- or newer (hindsight-postgres:15 has 15). An unset variable is left uninterpolated, which makes
 -- the statement fail and, with ON_ERROR_STOP, the whole initialisation with it.
 \set ON_ERROR_STOP on
 \getenv hindsight_password DB_PASSWORD_HINDSIGHT
