@@ -159,7 +159,7 @@ check_common() { # check_common LABEL DIR
       near "$doc" '^ *mountPath: /etc/hindsight/secret-key$' '^ *readOnly: true$' 1
     case $name in
       *-web)
-        check "$label: $name: command" test "$(container_args "$doc")" = "node --import tsx web/main.ts"
+        check "$label: $name: command" test "$(container_args "$doc")" = "node web/main.ts"
         check "$label: $name: HINDSIGHT_WEB_HOST is not 0.0.0.0" test "$(env_value "$doc" HINDSIGHT_WEB_HOST)" = 0.0.0.0
         check "$label: $name: HINDSIGHT_WEB_PORT is not 3000" test "$(env_value "$doc" HINDSIGHT_WEB_PORT)" = 3000
         check "$label: $name: container port is not 3000" grep -qE '^ *containerPort: 3000$' "$doc"
@@ -168,12 +168,12 @@ check_common() { # check_common LABEL DIR
         done
         ;;
       *-worker)
-        check "$label: $name: command" test "$(container_args "$doc")" = "node --import tsx worker/main.ts --role main"
+        check "$label: $name: command" test "$(container_args "$doc")" = "node worker/main.ts --role main"
         ;;
       *-agent-*)
         local args root
         args=$(container_args "$doc")
-        check "$label: $name: not a verify worker ($args)" starts_with "$args" "node --import tsx worker/main.ts --role verify "
+        check "$label: $name: not a verify worker ($args)" starts_with "$args" "node worker/main.ts --role verify "
         for flag in --max-cpu --max-ram-mb --max-disk-gb; do
           check "$label: $name: $flag missing or not a number ($args)" has_flag "$args" "$flag"
         done
@@ -230,7 +230,7 @@ check_common hard "$work/hard"
 echo "== default values"
 d="$work/default"
 check "default: the agent command" test "$(container_args "$(doc_of "$d" hs-hindsight-agent-default)")" = \
-  "node --import tsx worker/main.ts --role verify --max-cpu 2 --max-ram-mb 2048 --max-disk-gb 20"
+  "node worker/main.ts --role verify --max-cpu 2 --max-ram-mb 2048 --max-disk-gb 20"
 check "default: worker grace period is not 60" test "$(grace_of "$(doc_of "$d" hs-hindsight-worker)")" = 60
 check "default: agent grace period is not 60" test "$(grace_of "$(doc_of "$d" hs-hindsight-agent-default)")" = 60
 check "default: resources not derived from the budget (cpu 2000m)" has_line "$(doc_of "$d" hs-hindsight-agent-default)" "cpu: 2000m"
@@ -250,11 +250,11 @@ check "default: web has a worker metrics port" absent "$(doc_of "$d" hs-hindsigh
 echo "== ci/full-values.yaml"
 f="$work/full"
 check "full: agent small command" test "$(container_args "$(doc_of "$f" hs-backups-agent-small)")" = \
-  "node --import tsx worker/main.ts --role verify --max-cpu 1.5 --max-ram-mb 3072 --max-disk-gb 40 --max-concurrent-jobs 2"
+  "node worker/main.ts --role verify --max-cpu 1.5 --max-ram-mb 3072 --max-disk-gb 40 --max-concurrent-jobs 2"
 check "full: agent large command" test "$(container_args "$(doc_of "$f" hs-backups-agent-large)")" = \
-  "node --import tsx worker/main.ts --role verify --max-cpu 8 --max-ram-mb 32768 --max-disk-gb 1500"
+  "node worker/main.ts --role verify --max-cpu 8 --max-ram-mb 32768 --max-disk-gb 1500"
 check "full: agent defaults-only command" test "$(container_args "$(doc_of "$f" hs-backups-agent-defaults-only)")" = \
-  "node --import tsx worker/main.ts --role verify --max-cpu 2 --max-ram-mb 4096 --max-disk-gb 50"
+  "node worker/main.ts --role verify --max-cpu 2 --max-ram-mb 4096 --max-disk-gb 50"
 check "full: agent small: derived cpu request 1500m" has_line "$(doc_of "$f" hs-backups-agent-small)" "cpu: 1500m"
 check "full: agent small: derived cpu limit 2000m" has_line "$(doc_of "$f" hs-backups-agent-small)" "cpu: 2000m"
 check "full: agent small: derived memory 3072 + 768" has_line "$(doc_of "$f" hs-backups-agent-small)" "memory: 3840Mi"

@@ -147,8 +147,8 @@ env:
 {{- end -}}
 
 {{/*
-Volumes every Hindsight pod has: a writable /tmp (the root filesystem is read-only; tsx keeps its
-compile cache there), the data directory, the secret key, earlier keys and Temporal's TLS files.
+Volumes every Hindsight pod has: a writable /tmp (the root filesystem is read-only; temporary
+files go there), the data directory, the secret key, earlier keys and Temporal's TLS files.
 */}}
 {{- define "hindsight.commonVolumes" -}}
 - name: tmp
