@@ -26,7 +26,7 @@ export async function sh(file: string, args: string[], options: { env?: NodeJS.P
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
     const output = `${e.stdout ?? ''}\n${e.stderr ?? ''}`.trim().split('\n').slice(-40).join('\n');
-    throw new Error(`${file} ${args.join(' ')} failed: ${e.message.split('\n')[0]}\n${output}`);
+    throw new Error(`${file} ${args.join(' ')} failed: ${e.message.split('\n')[0]}\n${output}`, { cause: error });
   }
 }
 
