@@ -17,26 +17,13 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { createDatabase, startPlatform, type Platform } from '../test/support/platform.ts';
 import { startMoto, type MotoServer } from '../test/support/servers/moto.ts';
 import { generateDataset, type DatasetReport } from './dataset.ts';
+import { envInt, log, median } from './settings.ts';
 
 const TARGET_RATIO = 1.05;
 const TARGET_RSS_MIB = 32;
 const MIB = 1024 * 1024;
 
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 // ---------------------------------------------------------------------------------------------
 // Why a contender is slower shows in its pg_dump: CPU used, and time spent runnable but waiting

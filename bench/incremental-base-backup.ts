@@ -23,22 +23,9 @@ import { streamBaseBackupToStorage, type BaseBackupResult } from '../lib/wal/bas
 import { decodeWalObject } from '../lib/wal/segment-codec.ts';
 import { freePort } from '../test/support/ports.ts';
 import { generateDataset } from './dataset.ts';
+import { envInt, log, median } from './settings.ts';
 
 const MIB = 1024 * 1024;
-const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
-
 const sizeMb = envInt('BENCH_SIZE_MB', 600);
 const rounds = envInt('BENCH_ROUNDS', 2);
 

@@ -27,24 +27,11 @@ import { createPitrOperations } from '../services/pitr.ts';
 import { createDatabase, startPlatform, startTestCluster, type Platform } from '../test/support/platform.ts';
 import { freePort } from '../test/support/ports.ts';
 import { generateDataset } from './dataset.ts';
+import { envInt, log, median } from './settings.ts';
 
 const MIB = 1024 * 1024;
-const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const fmtBytes = (n: number) => `${(n / MIB).toFixed(1)} MiB`;
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
-
 const osUser = process.env.HINDSIGHT_PG_OS_USER ?? 'postgres';
 const execFileAsync = promisify(execFile);
 

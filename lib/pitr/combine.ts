@@ -39,18 +39,21 @@ async function asServer(what: string, file: string, args: string[]): Promise<voi
   }
 }
 
-/**
- * Extracts and combines `chain` (full first, the backup to restore last) into `dataDir`, which
- * holds nothing of the backup yet. Returns the bytes extracted, summed over the chain.
- */
-export async function restoreChain(options: {
+/** Where a chain's members come from and where the cluster they make goes. */
+export interface ChainRestoreOptions {
   chain: readonly ChainMember[];
   driver: StorageDriver;
   key: KeyResolver;
   dataDir: string;
   signal?: AbortSignal;
   onBytes?: (bytes: number) => void;
-}): Promise<{ rawBytes: number }> {
+}
+
+/**
+ * Extracts and combines `chain` (full first, the backup to restore last) into `dataDir`, which
+ * holds nothing of the backup yet. Returns the bytes extracted, summed over the chain.
+ */
+export async function restoreChain(options: ChainRestoreOptions): Promise<{ rawBytes: number }> {
   const { chain, dataDir } = options;
   if (chain.length < 2) throw new HindsightError('bad_input', 'a chain to combine has a full and at least one incremental base backup');
   const scratch = path.join(dataDir, CHAIN_DIR);
@@ -82,14 +85,7 @@ export async function restoreChain(options: {
  * Extracts what a restore starts from into `dataDir`: a full base backup alone, or an incremental
  * one combined with its chain (`chain`, full first, the backup to restore last).
  */
-export async function extractForRestore(options: {
-  chain: readonly ChainMember[];
-  driver: StorageDriver;
-  key: KeyResolver;
-  dataDir: string;
-  signal?: AbortSignal;
-  onBytes?: (bytes: number) => void;
-}): Promise<void> {
+export async function extractForRestore(options: ChainRestoreOptions): Promise<void> {
   const [only] = options.chain;
   if (options.chain.length === 1 && only) {
     await extractBaseBackup({ ...options, objectKey: only.objectKey, expectedSha256: only.sha256 });
