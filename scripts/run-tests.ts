@@ -1,8 +1,8 @@
 /**
  * Runs the whole suite with node's test runner: unit tests first (seconds), then the integration
  * tests against real PostgreSQL and Temporal servers. Each integration file starts its own servers
- * on free ports in its own temp directory, so two files run side by side (HINDSIGHT_TEST_JOBS,
- * default 2): much of a file's time is spent waiting on heartbeats, retries and server start-ups.
+ * on free ports in its own temp directory, so three files run side by side (HINDSIGHT_TEST_JOBS,
+ * default 3, on two cores): much of a file's time is spent waiting on heartbeats, retries and server start-ups.
  * A runtime warning printed by a test file (a deprecation, an experimental feature, a dependency saying this
  * Node.js is too old) fails the run: it is how an unsupported runtime shows itself first.
  */
@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { runtimeWarnings } from './runtime-warnings.ts';
 
 const only = process.argv.slice(2);
-const jobs = Math.max(1, Number.parseInt(process.env.HINDSIGHT_TEST_JOBS ?? '2', 10) || 1);
+const jobs = Math.max(1, Number.parseInt(process.env.HINDSIGHT_TEST_JOBS ?? '3', 10) || 1);
 const filesOf = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join(dir, f))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
 const warnings: string[] = [];
