@@ -1,7 +1,7 @@
 /**
  * Turns a wall-clock time typed in a form (an HTML datetime-local value) and an IANA time zone
- * into RFC 3339 with an explicit offset, the only form a PITR target accepts (DESIGN failure
- * mode 4). Pure, so that the console and tests agree on it.
+ * into RFC 3339 with an explicit offset, the only form a PITR target accepts (docs/design.md,
+ * failure mode 4). Pure, so that the console and tests agree on it.
  */
 const LOCAL = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/;
 

@@ -12,7 +12,7 @@ const databaseName = z
   .string({ error: 'database is required' })
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'database must be a registered name: lowercase letters, digits, "_" or "-"');
 
-/** RFC 3339 with an explicit offset (DESIGN failure mode 4): a bare local time means nothing on a server in another zone. */
+/** RFC 3339 with an explicit offset (docs/design.md, failure mode 4): a bare local time means nothing on a server in another zone. */
 export const RFC3339_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$/;
 
 export const pitrTargetSchema = z.union([

@@ -1,7 +1,7 @@
 /**
  * The WAL chain of one database as the catalog records it, checked against what storage really
  * holds: a segment the catalog lists but storage lacks (deleted by hand, lost by a provider) is a
- * gap, never assumed present (DESIGN failure mode 1).
+ * gap, never assumed present (docs/design.md, failure mode 1).
  */
 import type { Catalog } from '../catalog/catalog.ts';
 import type { BaseBackupRecord } from '../catalog/wal.ts';

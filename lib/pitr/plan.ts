@@ -1,7 +1,7 @@
 /**
  * Which base backup and timeline a point-in-time restore uses, decided before anything is
  * extracted: a target outside every recoverable window fails at once, naming the windows in UTC
- * (DESIGN failure modes 3, 4 and 5).
+ * (docs/design.md, failure modes 3, 4 and 5).
  */
 import { HindsightError } from '../errors.ts';
 import { chooseWindow, describeWindow, type ChainTarget, type RecoveryWindow } from '../wal/chain.ts';
@@ -25,7 +25,7 @@ export interface RestorePlan {
 /**
  * An idle database writes no WAL, so nothing new reaches the archive and the newest window's end
  * time would stay at the last upload: a time after the last commit would look outside the window
- * (DESIGN failure mode 5). When the server itself says it has written nothing beyond what storage
+ * (docs/design.md, failure mode 5). When the server itself says it has written nothing beyond what storage
  * holds on that timeline, the archive is complete as of now, and the head windows end now.
  */
 export function extendHeadToNow(chain: LoadedChain, server: { timeline: number; lsn: Lsn }, now: Date): LoadedChain {

@@ -3,7 +3,7 @@
  * server has promoted (pg_is_in_recovery() is false), watching its log for the ways recovery ends
  * early. On an idle database a time target can lie after the last commit in the archive: PostgreSQL
  * 13+ then stops with "recovery ended before configured recovery target was reached" after
- * replaying everything (DESIGN failure mode 5). The target was validated against the window, so the
+ * replaying everything (docs/design.md, failure mode 5). The target was validated against the window, so the
  * state at the end of the archive is the state at the target: recovery is restarted with the LSN
  * it reached as the target and promotes there.
  */

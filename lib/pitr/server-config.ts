@@ -55,7 +55,7 @@ export function serverSettings(input: ServerConfigInput): Record<string, string>
     unix_socket_permissions: '0700',
     hba_file: confQuote(path.join(input.dataDir, 'pg_hba.conf')),
     ident_file: confQuote(path.join(input.dataDir, 'pg_ident.conf')),
-    // A restored copy must never push WAL into the source's archive (DESIGN failure mode 7).
+    // A restored copy must never push WAL into the source's archive (docs/design.md, failure mode 7).
     archive_mode: 'off',
     ssl: 'off',
     // The log goes to pg_ctl's -l file, in English: recovery's end is read from it (lib/pitr/recover.ts).

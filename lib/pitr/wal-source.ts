@@ -2,7 +2,7 @@
  * What `restore_command` asks for, looked up in the catalog: a timeline history file, a complete
  * segment, or the newest partial segment served under its segment name (padded to the segment
  * size, as recovery expects a whole file). Anything the archive does not list is "not found";
- * anything it lists but cannot deliver is an error (DESIGN failure mode 9).
+ * anything it lists but cannot deliver is an error (docs/design.md, failure mode 9).
  */
 import type { Catalog } from '../catalog/catalog.ts';
 import type { StorageDriver } from '../storage/contract.ts';

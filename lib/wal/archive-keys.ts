@@ -1,7 +1,7 @@
 /**
- * Where the PITR archive lives in a storage. Keys are per system identifier (DESIGN failure modes
- * 7 and 10): a rebuilt or promoted-elsewhere cluster gets its own prefix, and nothing is keyed by
- * a name that two clusters could share.
+ * Where the PITR archive lives in a storage. Keys are per system identifier (docs/design.md,
+ * failure modes 7 and 10): a rebuilt or promoted-elsewhere cluster gets its own prefix, and
+ * nothing is keyed by a name that two clusters could share.
  */
 import { HindsightError } from '../errors.ts';
 import { historyFileName, isSegmentName } from './lsn.ts';

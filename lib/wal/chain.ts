@@ -4,11 +4,11 @@
  * facts, this module only reasons about them.
  *
  * A window starts at a complete base backup's stop point (a restore cannot end before the backup
- * is consistent, DESIGN failure mode 3) and runs through the contiguous segments that follow on its
+ * is consistent, docs/design.md, failure mode 3) and runs through the contiguous segments that follow on its
  * timeline. A child timeline continues a window only when the parent's segments reach the child's
  * first segment (the one holding the switch point, which recovery reads from the child, as
  * xlogrecovery.c XLogFileReadAnyTLI does) and the switch lies after the backup's stop point. A
- * segment of a parent timeline past the switch point never extends a child's window (failure mode 6).
+ * segment of a parent timeline past the switch point never extends a child's window (docs/design.md, failure mode 6).
  */
 import {
   formatLsn, parseHistoryFile, segmentEndLsn, segmentName, segmentOf, segmentStartLsn, type Lsn, type Timeline,

@@ -308,7 +308,7 @@ export async function runWalReceiver(options: ReceiverOptions): Promise<Receiver
     status.unarchivedBytes = durable && flushed !== null ? Number(flushed > durable.lsn ? flushed - durable.lsn : 0n) : null;
   }
 
-  /** Storage must hold what the catalog says it holds (failure mode 1): the newest object is looked at. */
+  /** Storage must hold what the catalog says it holds (docs/design.md, failure mode 1): the newest object is looked at. */
   async function checkStorage(): Promise<void> {
     if (Date.now() - lastStorageCheck < 30_000 || !identity) return;
     lastStorageCheck = Date.now();

@@ -41,7 +41,7 @@ async function checkZstd(child: ChildProcessWithoutNullStreams, what: string, st
 /**
  * source → SHA-256 → `zstd -<level>` → AES-256-GCM chunks → an atomic storage write. The object is
  * committed only when zstd exited cleanly and every byte went through, and its stored size is
- * checked afterwards: a write that "succeeded" with fewer bytes is an error (DESIGN failure mode 2).
+ * checked afterwards: a write that "succeeded" with fewer bytes is an error (docs/design.md, failure mode 2).
  */
 export async function compressEncryptToStorage(options: {
   source: Readable;

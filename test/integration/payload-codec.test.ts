@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -34,7 +35,7 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
 
   /**
    * The temporal CLI against the test's dev server; with `codec`, through the console's codec
-   * endpoint and its token, given as flags or (as the README sets them once) in the environment.
+   * endpoint and its token, given as flags or (as docs/temporal.md sets them once) in the environment.
    */
   async function temporal(args: string[], options: { codec?: boolean | 'env' } = {}): Promise<string> {
     const codec = options.codec === true ? ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', `Bearer ${token}`] : [];
@@ -182,6 +183,11 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
       await restored.end();
     }
     assert.ok(!withBase64Expanded(await show(workflowId)).includes('payroll_eu_cli'), 'the CLI\'s input went into history encrypted');
+    // What docs/temporal.md tells operators to do is what this test just did.
+    const doc = await readFile('docs/temporal.md', 'utf8');
+    assert.match(doc, /export TEMPORAL_CODEC_ENDPOINT=http:\/\/\S+\/codec TEMPORAL_CODEC_AUTH="Bearer /, 'docs/temporal.md sets the codec endpoint and token once in the environment');
+    assert.match(doc, /--type restoreBackup [^\n]*--input '\{"database":"demo","to":\{"database":"demo_restored"\}\}'/, 'docs/temporal.md shows this restore');
+    assert.match(doc, /workflow input is not encrypted with this installation's key/, 'docs/temporal.md quotes the refusal a plaintext start gets');
   });
 
   it('a failure\'s message is encrypted in history: readable with the codec, not without it', async () => {

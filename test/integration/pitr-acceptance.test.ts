@@ -10,7 +10,7 @@ import { parseLsn } from '../../lib/wal/lsn.ts';
 import { createConsoleServices } from '../../services/console.ts';
 import { EncryptionCodec } from '../../temporal/codec.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
-import { abortPitrSignal, pitrProgressQuery, type PitrOutcome } from '../../temporal/pitr.ts';
+import { abortPitrSignal, pitrProgressQuery, pitrRestoreInput, type PitrOutcome } from '../../temporal/pitr.ts';
 import { startWebServer } from '../../web/server.ts';
 import { freePort } from '../support/ports.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
@@ -84,7 +84,10 @@ describe('point-in-time restore: the acceptance gate', () => {
 
   it('restores to latest, started from the temporal CLI through the codec endpoint: every committed row is there', async () => {
     const dir = path.join(platform.dir, 'restored-latest');
-    // The README's line: the CLI encrypts its input through the console's codec endpoint (plain JSON is refused).
+    // docs/pitr.md's line: the CLI encrypts its input through the console's codec endpoint (plain JSON is refused).
+    const documented = /--type pitrRestore [^\n]*\\\n\s*--input '([^']+)'[^\n]*\\\n\s*--codec-endpoint \S+ --codec-auth /.exec(await readFile('docs/pitr.md', 'utf8'));
+    assert.ok(documented, 'docs/pitr.md shows a pitrRestore start through the codec endpoint');
+    assert.ok(pitrRestoreInput.safeParse(JSON.parse(documented[1]!)).success, `the documented input is one the workflow accepts: ${documented[1]}`);
     const token = randomBytes(16).toString('hex');
     const server = await startWebServer({
       services: createConsoleServices(platform.runtime, platform.ops),
