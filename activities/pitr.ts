@@ -72,7 +72,7 @@ export interface PitrRestoreResult {
 
 /**
  * `<sandbox root>/pitr-<id>`, owned by the server's user. The sandbox root is Hindsight's own and
- * must be traversable by that user (README: HINDSIGHT_SANDBOX_ROOT); a root-owned one made 0700 by
+ * must be traversable by that user (docs/configuration.md: HINDSIGHT_SANDBOX_ROOT); a root-owned one made 0700 by
  * another part of the worker is opened to traversal (o+x, no listing) rather than failing.
  */
 async function prepareSandboxDir(sandboxDir: string): Promise<void> {

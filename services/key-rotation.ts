@@ -75,7 +75,7 @@ async function requireWritable(dir: string, what: string): Promise<void> {
     await access(dir, constants.W_OK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new HindsightError('access_denied', `cannot rotate: ${what} ${dir} is not writable (${(error as NodeJS.ErrnoException).code}): rotate where the key files are writable, then install them (see "Rotating the secret key" in the README)`);
+    throw new HindsightError('access_denied', `cannot rotate: ${what} ${dir} is not writable (${(error as NodeJS.ErrnoException).code}): rotate where the key files are writable, then install them (see docs/secret-key.md, "Rotating it")`);
   }
 }
 
