@@ -11,7 +11,7 @@ import { testStorageConnection } from '../../lib/storage/connection-test.ts';
 import type { StorageDriver } from '../../lib/storage/contract.ts';
 import { rcloneSecretFields, rcloneStorageConfig, type RcloneStorageConfig } from '../../lib/storage/rclone/config.ts';
 import { createRcloneStorage } from '../../lib/storage/rclone/driver.ts';
-import { flagsOutsideAllowList, parseRcloneRemote, remoteProblem } from '../../lib/storage/rclone-policy.ts';
+import { flagsOutsideAllowList, parseRcloneRemote, remoteProblem } from '../../lib/storage/rclone/policy.ts';
 import { freePort } from '../support/ports.ts';
 import { startMoto } from '../support/servers/moto.ts';
 import { describeStorageContract } from '../support/storage-contract.ts';
