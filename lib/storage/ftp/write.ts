@@ -1,71 +1,15 @@
 import path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type { AtomicWrite } from '../contract.ts';
 import { partialWrite } from '../shared/atomic-write.ts';
 import { partialName } from '../shared/partial-files.ts';
+import { SinkWritable } from '../shared/sink-writable.ts';
 import type { FtpConnections } from './connection.ts';
 import type { FtpFail } from './errors.ts';
 import { mkdirp, removeOn, replaceOn, statOn } from './files.ts';
 
 const posix = path.posix;
 export const STREAM_BUFFER = 1024 * 1024;
-
-/**
- * The Writable handed to the caller: bytes flow into the FTP data connection with its
- * backpressure, and `finish` comes only once the server confirmed the whole upload (226).
- */
-class FtpUpload extends Writable {
-  private failure: Error | undefined;
-  private waiting: (() => void) | undefined;
-
-  private readonly body: PassThrough;
-  private readonly transfer: Promise<unknown>;
-  private readonly translate: (error: unknown) => Error;
-  constructor(
-    body: PassThrough,
-    transfer: Promise<unknown>,
-    translate: (error: unknown) => Error,
-  ) {
-    super({ highWaterMark: STREAM_BUFFER });
-    this.body = body;
-    this.transfer = transfer;
-    this.translate = translate;
-    transfer.catch((error: unknown) => {
-      this.failure ??= translate(error);
-      this.wake();
-    });
-    body.on('drain', () => this.wake());
-  }
-
-  private wake(): void {
-    const waiting = this.waiting;
-    this.waiting = undefined;
-    waiting?.();
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.failure) {
-      callback(this.failure);
-      return;
-    }
-    if (this.body.write(chunk)) callback();
-    else this.waiting = () => callback(this.failure);
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    if (this.failure) {
-      callback(this.failure);
-      return;
-    }
-    this.body.end();
-    this.transfer.then(() => callback(), (error: unknown) => callback(this.failure ?? this.translate(error)));
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.body.destroy();
-    callback(error);
-  }
-}
 
 /**
  * Uploads into a hidden partial file next to the target over a connection of its own; commit
@@ -96,7 +40,14 @@ export async function openFtpWrite(options: { connections: FtpConnections; label
     connections.release(client);
     throw fail('write', key, error);
   }
-  const stream = new FtpUpload(body, transfer, (error) => fail('write', key, error));
+  // `finish` comes only once the server confirmed the whole upload (226).
+  const stream = new SinkWritable({
+    sink: body,
+    done: transfer.then(() => undefined, (error: unknown) => { throw fail('write', key, error); }),
+    endedEarly: () => fail('write', key, new Error('the server ended the upload before all bytes were sent')),
+    onDestroy: () => body.destroy(),
+    highWaterMark: STREAM_BUFFER,
+  });
   return partialWrite({
     label,
     key,
