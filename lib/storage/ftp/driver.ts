@@ -1,13 +1,12 @@
 import path from 'node:path';
 import { HindsightError } from '../../errors.ts';
 import { assertRange, assertSafeKey, type ObjectInfo, type StorageDriver } from '../contract.ts';
-import { sweepPartials } from '../shared/partial-files.ts';
 import { makeRedactor } from '../shared/redact.ts';
 import { listedDirParts, serverBase } from '../shared/settings.ts';
 import type { FtpStorageConfig } from './config.ts';
 import { FtpConnections } from './connection.ts';
 import { ftpFailure } from './errors.ts';
-import { listDir, modifiedAtOf, removeOn, statOn, walk } from './files.ts';
+import { removeOn, statOn, sweepFtpPartials, walk } from './files.ts';
 import { openFtpRead } from './read.ts';
 import { openFtpWrite } from './write.ts';
 
@@ -31,7 +30,6 @@ export function createFtpStorage(options: { name: string; config: FtpStorageConf
     if (/[\r\n]/.test(key)) throw new HindsightError('bad_input', `storage key '${JSON.stringify(key).slice(1, -1)}' contains a line break, which FTP cannot carry`);
     return posix.join(base, key);
   };
-  const dirPath = (dir: string): string => (dir ? posix.join(base, dir) : base);
 
   return {
     label,
@@ -75,13 +73,7 @@ export function createFtpStorage(options: { name: string; config: FtpStorageConf
     async sweepAbandonedWrites(keyPrefix, olderThanMs) {
       remote(keyPrefix);
       try {
-        return await connections.withControl((c) =>
-          sweepPartials(keyPrefix, olderThanMs, {
-            list: (dir) => listDir(c, dirPath(dir)),
-            modifiedAt: (dir, entry) => modifiedAtOf(c, posix.join(dirPath(dir), entry.name), entry),
-            remove: (dir, entry) => removeOn(c, posix.join(dirPath(dir), entry.name)),
-          }),
-        );
+        return await connections.withControl((c) => sweepFtpPartials(c, base, keyPrefix, olderThanMs));
       } catch (error) {
         throw fail('remove', keyPrefix, error);
       }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { FTPError, type Client, type FileInfo } from 'basic-ftp';
 import type { ObjectInfo } from '../contract.ts';
-import { isPartialName } from '../shared/partial-files.ts';
+import { isPartialName, sweepPartials } from '../shared/partial-files.ts';
 import { isFtpCode, kindOf } from './errors.ts';
 
 const posix = path.posix;
@@ -115,4 +115,14 @@ export async function walk(client: Client, dir: string, prefix: string[], out: O
       out.push({ key: parts.join('/'), size: entry.size, modifiedAt: (await modifiedAtOf(client, full, entry)) ?? new Date() });
     }
   }
+}
+
+/** Removes the partial files of abandoned writes to keys starting with `keyPrefix` below `base`. */
+export function sweepFtpPartials(client: Client, base: string, keyPrefix: string, olderThanMs: number): Promise<number> {
+  const dirPath = (dir: string): string => (dir ? posix.join(base, dir) : base);
+  return sweepPartials(keyPrefix, olderThanMs, {
+    list: (dir) => listDir(client, dirPath(dir)),
+    modifiedAt: (dir, entry) => modifiedAtOf(client, posix.join(dirPath(dir), entry.name), entry),
+    remove: (dir, entry) => removeOn(client, posix.join(dirPath(dir), entry.name)),
+  });
 }

@@ -1,11 +1,10 @@
 import path from 'node:path';
 import { assertRange, assertSafeKey, type ObjectInfo, type StorageDriver } from '../contract.ts';
-import { sweepPartials } from '../shared/partial-files.ts';
 import { makeRedactor } from '../shared/redact.ts';
 import { listedDirParts, serverBase } from '../shared/settings.ts';
 import type { SftpStorageConfig } from './config.ts';
 import { SFTP_STATUS, sftpFailure, statusCode } from './errors.ts';
-import { infoOf, listDir, removeFile, statFile, walk } from './files.ts';
+import { infoOf, removeFile, statFile, sweepSftpPartials, walk } from './files.ts';
 import { openSftpRead } from './read.ts';
 import { SftpSessions } from './session.ts';
 import { openSftpWrite } from './write.ts';
@@ -28,7 +27,6 @@ export function createSftpStorage(options: { name: string; config: SftpStorageCo
     assertSafeKey(key);
     return posix.join(base, key);
   };
-  const dirPath = (dir: string): string => (dir ? posix.join(base, dir) : base);
 
   return {
     label,
@@ -81,11 +79,7 @@ export function createSftpStorage(options: { name: string; config: SftpStorageCo
       assertSafeKey(keyPrefix);
       const sftp = await sessions.connect();
       try {
-        return await sweepPartials(keyPrefix, olderThanMs, {
-          list: async (dir) => (await listDir(sftp, dirPath(dir))).map((entry) => ({ name: entry.filename, isFile: entry.attrs.isFile(), mtime: entry.attrs.mtime })),
-          modifiedAt: async (_dir, entry) => new Date(entry.mtime * 1000),
-          remove: (dir, entry) => removeFile(sftp, posix.join(dirPath(dir), entry.name)),
-        });
+        return await sweepSftpPartials(sftp, base, keyPrefix, olderThanMs);
       } catch (error) {
         throw fail('remove', keyPrefix, error);
       }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import type { HindsightError } from '../../errors.ts';
 import { storageError, type ObjectInfo } from '../contract.ts';
-import { isPartialName } from '../shared/partial-files.ts';
+import { isPartialName, sweepPartials } from '../shared/partial-files.ts';
 import { SFTP_STATUS, statusCode, type SftpFail } from './errors.ts';
 import { call } from './session.ts';
 
@@ -96,4 +96,14 @@ export async function walk(sftp: SFTPWrapper, dir: string, prefix: string[], out
     if (entry.attrs.isDirectory()) await walk(sftp, posix.join(dir, entry.filename), parts, out);
     else if (entry.attrs.isFile() && !isPartialName(entry.filename)) out.push(infoOf(parts.join('/'), entry.attrs));
   }
+}
+
+/** Removes the partial files of abandoned writes to keys starting with `keyPrefix` below `base`. */
+export function sweepSftpPartials(sftp: SFTPWrapper, base: string, keyPrefix: string, olderThanMs: number): Promise<number> {
+  const dirPath = (dir: string): string => (dir ? posix.join(base, dir) : base);
+  return sweepPartials(keyPrefix, olderThanMs, {
+    list: async (dir) => (await listDir(sftp, dirPath(dir))).map((entry) => ({ name: entry.filename, isFile: entry.attrs.isFile(), mtime: entry.attrs.mtime })),
+    modifiedAt: async (_dir, entry) => new Date(entry.mtime * 1000),
+    remove: (dir, entry) => removeFile(sftp, posix.join(dirPath(dir), entry.name)),
+  });
 }
