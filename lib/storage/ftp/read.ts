@@ -1,9 +1,8 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
 import type { ReadRange } from '../contract.ts';
-import { clampRange, STREAM_CHUNK_BYTES } from '../shared/streams.ts';
+import { clampRange, STREAM_CHUNK_BYTES, TRANSFER_BUFFER_BYTES } from '../shared/streams.ts';
 import type { FtpConnections } from './connection.ts';
 import type { FtpFail } from './errors.ts';
-import { STREAM_BUFFER } from './write.ts';
 
 /**
  * Passes the first `limit` bytes of a download to `out`, then calls `stop`: FTP has no end
@@ -60,7 +59,7 @@ export async function openFtpRead(connections: FtpConnections, key: string, file
     connections.release(client);
     return Readable.from([]);
   }
-  const out = new PassThrough({ highWaterMark: STREAM_BUFFER });
+  const out = new PassThrough({ highWaterMark: TRANSFER_BUFFER_BYTES });
   const stop = () => connections.release(client);
   const download = limitedSink(out, limit, stop);
   // The reader stopped early: end the transfer with it.

@@ -4,12 +4,12 @@ import type { AtomicWrite } from '../contract.ts';
 import { partialWrite } from '../shared/atomic-write.ts';
 import { partialName } from '../shared/partial-files.ts';
 import { SinkWritable } from '../shared/sink-writable.ts';
+import { TRANSFER_BUFFER_BYTES } from '../shared/streams.ts';
 import type { FtpConnections } from './connection.ts';
 import type { FtpFail } from './errors.ts';
 import { mkdirp, removeOn, replaceOn, statOn } from './files.ts';
 
 const posix = path.posix;
-export const STREAM_BUFFER = 1024 * 1024;
 
 /**
  * Uploads into a hidden partial file next to the target over a connection of its own; commit
@@ -26,7 +26,7 @@ export async function openFtpWrite(options: { connections: FtpConnections; label
     connections.release(client);
     throw fail('write', key, error);
   }
-  const body = new PassThrough({ highWaterMark: STREAM_BUFFER });
+  const body = new PassThrough({ highWaterMark: TRANSFER_BUFFER_BYTES });
   // basic-ftp reports transfer errors through its promise; the stream's copy is redundant.
   body.on('error', () => undefined);
   // basic-ftp starts reading `body` once the server accepted STOR: the partial exists then.
@@ -46,7 +46,7 @@ export async function openFtpWrite(options: { connections: FtpConnections; label
     done: transfer.then(() => undefined, (error: unknown) => { throw fail('write', key, error); }),
     endedEarly: () => fail('write', key, new Error('the server ended the upload before all bytes were sent')),
     onDestroy: () => body.destroy(),
-    highWaterMark: STREAM_BUFFER,
+    highWaterMark: TRANSFER_BUFFER_BYTES,
   });
   return partialWrite({
     label,

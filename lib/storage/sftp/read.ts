@@ -1,14 +1,13 @@
 import { Readable } from 'node:stream';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import type { ReadRange } from '../contract.ts';
-import { clampRange } from '../shared/streams.ts';
+import { clampRange, TRANSFER_BUFFER_BYTES } from '../shared/streams.ts';
 import type { SftpFail } from './errors.ts';
 import { call, handleCloser } from './session.ts';
 
 const READ_CHUNK = 64 * 1024;
 /** Reads kept in flight per download: round trips overlap instead of adding up. */
 const READ_DEPTH = 16;
-const STREAM_BUFFER = 1024 * 1024;
 
 type ReadResult = { ok: true; at: number; length: number; data: Buffer } | { ok: false; error: unknown };
 
@@ -30,7 +29,7 @@ class SftpDownload extends Readable {
     end: number,
     translate: (error: unknown) => Error,
   ) {
-    super({ highWaterMark: STREAM_BUFFER });
+    super({ highWaterMark: TRANSFER_BUFFER_BYTES });
     this.sftp = sftp;
     this.handle = handle;
     this.closer = handleCloser(sftp, handle);

@@ -5,6 +5,7 @@ import type { AtomicWrite } from '../contract.ts';
 import { partialWrite } from '../shared/atomic-write.ts';
 import { partialName } from '../shared/partial-files.ts';
 import { HindsightError } from '../../errors.ts';
+import { TRANSFER_BUFFER_BYTES } from '../shared/streams.ts';
 import { SFTP_STATUS, statusCode, type SftpFail } from './errors.ts';
 import { explainWriteError, infoOf, mkdirp, removeFile, replace, statFile } from './files.ts';
 import { call, handleCloser } from './session.ts';
@@ -12,7 +13,6 @@ import { call, handleCloser } from './session.ts';
 const posix = path.posix;
 /** Bytes sent but not yet acknowledged per write; bounds memory and keeps a slow link busy. */
 const UPLOAD_WINDOW = 4 * 1024 * 1024;
-const STREAM_BUFFER = 1024 * 1024;
 
 /**
  * The Writable handed to the caller. Chunks go out as pipelined SFTP WRITE requests at explicit
@@ -35,7 +35,7 @@ class SftpUpload extends Writable {
     handle: Buffer,
     explain: (error: unknown) => Promise<Error>,
   ) {
-    super({ highWaterMark: STREAM_BUFFER });
+    super({ highWaterMark: TRANSFER_BUFFER_BYTES });
     this.sftp = sftp;
     this.handle = handle;
     this.closer = handleCloser(sftp, handle);

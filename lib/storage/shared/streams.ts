@@ -2,6 +2,8 @@ import { PassThrough, type Readable } from 'node:stream';
 
 /** Chunk size of the streams drivers hand out: large enough that per-chunk costs stay small. */
 export const STREAM_CHUNK_BYTES = 256 * 1024;
+/** Buffer of streams over a network transfer (sftp, ftp): enough to keep a link with latency busy. */
+export const TRANSFER_BUFFER_BYTES = 1024 * 1024;
 
 /**
  * Hands a provider's download to the caller with its errors (a reset connection mid-stream)
