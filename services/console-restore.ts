@@ -23,7 +23,7 @@ import type { ActorOperations } from './actor-operations.ts';
 import type { ActorNotifiers } from './actor-notifiers.ts';
 import { createActorPitr } from './actor-pitr.ts';
 import { isInstanceLevel, type Actor, type Authz } from './authz.ts';
-import { workspaceStorageRoot } from '../lib/storage/local-root.ts';
+import { workspaceStorageRoot } from '../lib/storage/local/root.ts';
 import type { ActorRef } from './console-view.ts';
 import { createPitrOperations } from './pitr.ts';
 import type { Runtime } from './runtime.ts';

@@ -5,8 +5,8 @@
  * storage the instance owner set up (e.g. a NAS path outside the root) without touching that part.
  */
 import type { StorageConfig } from '../lib/storage/index.ts';
-import { isInsideRoot, workspaceStorageRoot } from '../lib/storage/local-root.ts';
-import { flagsOutsideAllowList, remoteProblem, WORKSPACE_RCLONE_FLAGS } from '../lib/storage/rclone-policy.ts';
+import { isInsideRoot, workspaceStorageRoot } from '../lib/storage/local/root.ts';
+import { flagsOutsideAllowList, remoteProblem, WORKSPACE_RCLONE_FLAGS } from '../lib/storage/rclone/policy.ts';
 import type { InstanceRefusal } from './authz.ts';
 
 const ONLY_OWNER = 'only the instance owner may';

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HindsightError, errorMessage, type ErrorKind } from '../errors.ts';
 import type { StorageDriver } from './contract.ts';
+import { readAll } from './shared/streams.ts';
 
 export type ConnectionTestStage = 'write' | 'read' | 'compare' | 'remove';
 
@@ -12,12 +13,6 @@ export type ConnectionTestResult =
 
 /** Where the probe object goes; a key no backup can ever have. */
 export const CONNECTION_TEST_DIR = '.hindsight-connection-test';
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /**
  * Writes a small object, reads it back, compares and deletes it: the three things a backup and a

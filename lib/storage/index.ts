@@ -1,17 +1,18 @@
 import { z } from 'zod';
 import { HindsightError } from '../errors.ts';
 import type { StorageDriver } from './contract.ts';
-import { azureSecretFields, azureStorageConfig, createAzureStorage } from './azure.ts';
-import { createLocalStorage } from './local.ts';
-import { createS3Storage, s3SecretFields, s3StorageConfig } from './s3.ts';
-import { createFtpStorage, ftpSecretFields, ftpStorageConfig } from './ftp.ts';
-import { createSftpStorage, sftpSecretFields, sftpStorageConfig } from './sftp.ts';
-import { createRcloneStorage, rcloneSecretFields, rcloneStorageConfig } from './rclone.ts';
-
-export const localStorageConfig = z.object({
-  type: z.literal('local'),
-  path: z.string().min(1, 'path is required').refine((p) => p.startsWith('/'), 'path must be absolute'),
-});
+import { azureSecretFields, azureStorageConfig } from './azure/config.ts';
+import { createAzureStorage } from './azure/driver.ts';
+import { ftpSecretFields, ftpStorageConfig } from './ftp/config.ts';
+import { createFtpStorage } from './ftp/driver.ts';
+import { localStorageConfig } from './local/config.ts';
+import { createLocalStorage } from './local/driver.ts';
+import { rcloneSecretFields, rcloneStorageConfig } from './rclone/config.ts';
+import { createRcloneStorage } from './rclone/driver.ts';
+import { s3SecretFields, s3StorageConfig } from './s3/config.ts';
+import { createS3Storage } from './s3/driver.ts';
+import { sftpSecretFields, sftpStorageConfig } from './sftp/config.ts';
+import { createSftpStorage } from './sftp/driver.ts';
 
 /** Storage configurations, one variant per driver. */
 export const storageConfigSchema = z.discriminatedUnion('type', [
@@ -74,3 +75,4 @@ export function createStorageDriver(name: string, config: StorageConfig): Storag
 }
 
 export type { StorageDriver, AtomicWrite, ObjectInfo } from './contract.ts';
+export { localStorageConfig };

@@ -13,7 +13,7 @@ import { recordedChecksums } from '../../lib/backup/expectation.ts';
 import { runPgRestore } from '../../lib/backup/restore.ts';
 import { openBackupFromAny } from '../../lib/backup/sources.ts';
 import { connect, serverInfo, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { createLocalStorage } from '../../lib/storage/local.ts';
+import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { waitFor } from '../support/wait.ts';
 

@@ -9,7 +9,7 @@ import { toolFor } from '../../lib/pg/tools.ts';
 import { streamDumpToStorage } from '../../lib/backup/dump.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import type { StorageDriver } from '../../lib/storage/contract.ts';
-import { createLocalStorage } from '../../lib/storage/local.ts';
+import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 import { backupProgressQuery } from '../../temporal/messages.ts';
 import { databaseAttribute } from '../../temporal/search-attributes.ts';
 import { createConsoleServices } from '../../services/console.ts';

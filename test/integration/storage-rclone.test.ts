@@ -9,8 +9,9 @@ import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-
 import { HindsightError } from '../../lib/errors.ts';
 import { testStorageConnection } from '../../lib/storage/connection-test.ts';
 import type { StorageDriver } from '../../lib/storage/contract.ts';
-import { createRcloneStorage, rcloneSecretFields, rcloneStorageConfig, type RcloneStorageConfig } from '../../lib/storage/rclone.ts';
-import { flagsOutsideAllowList, parseRcloneRemote, remoteProblem } from '../../lib/storage/rclone-policy.ts';
+import { rcloneSecretFields, rcloneStorageConfig, type RcloneStorageConfig } from '../../lib/storage/rclone/config.ts';
+import { createRcloneStorage } from '../../lib/storage/rclone/driver.ts';
+import { flagsOutsideAllowList, parseRcloneRemote, remoteProblem } from '../../lib/storage/rclone/policy.ts';
 import { freePort } from '../support/ports.ts';
 import { startMoto } from '../support/servers/moto.ts';
 import { describeStorageContract } from '../support/storage-contract.ts';

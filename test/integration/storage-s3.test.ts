@@ -13,7 +13,10 @@ import {
 import { HindsightError } from '../../lib/errors.ts';
 import { testStorageConnection } from '../../lib/storage/connection-test.ts';
 import type { AtomicWrite, StorageDriver } from '../../lib/storage/contract.ts';
-import { createS3Storage, s3PartSize, s3SecretFields, s3StorageConfig, S3_MAX_PARTS, type S3Tuning } from '../../lib/storage/s3.ts';
+import type { S3Tuning } from '../../lib/storage/s3/client.ts';
+import { s3SecretFields, s3StorageConfig } from '../../lib/storage/s3/config.ts';
+import { createS3Storage } from '../../lib/storage/s3/driver.ts';
+import { s3PartSize, S3_MAX_PARTS } from '../../lib/storage/s3/parts.ts';
 import { freePort } from '../support/ports.ts';
 import { startMoto, type MotoServer } from '../support/servers/moto.ts';
 import { describeStorageContract } from '../support/storage-contract.ts';

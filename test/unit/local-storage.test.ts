@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { createLocalStorage } from '../../lib/storage/local.ts';
+import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 import { describeStorageContract } from '../support/storage-contract.ts';
 import { rm } from 'node:fs/promises';
 

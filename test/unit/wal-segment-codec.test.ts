@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { secretKeyFromBytes } from '../../lib/crypto/secret-key.ts';
-import { createLocalStorage } from '../../lib/storage/local.ts';
+import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 import { decodeWalObject, encodeWalFile } from '../../lib/wal/segment-codec.ts';
 
 describe('WAL segment codec (real zstd, real local storage)', () => {

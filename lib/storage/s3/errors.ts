@@ -1,5 +1,7 @@
-import { HindsightError, type ErrorKind } from '../errors.ts';
-import { storageError, type StorageOperation } from './contract.ts';
+import { HindsightError, type ErrorKind } from '../../errors.ts';
+import { storageError, type StorageOperation } from '../contract.ts';
+import { CERTIFICATE_ERROR_CODES, networkCodes } from '../shared/network-errors.ts';
+import { makeRedactor } from '../shared/redact.ts';
 
 /** What an S3 error needs to be told in the product's words. */
 export interface S3ErrorContext {
@@ -20,11 +22,8 @@ interface ProviderError {
   $metadata?: { httpStatusCode?: number };
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH',
-  'EHOSTDOWN', 'EPIPE', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
+/** An untrusted certificate reads as unreachable here: the SDK gives no separate chance to fix it. */
+const NETWORK_CODES = networkCodes('EHOSTDOWN', 'ESOCKETTIMEDOUT', ...CERTIFICATE_ERROR_CODES);
 
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchVersion']);
 const ACCESS = new Set(['AccessDenied', 'Forbidden', 'AllAccessDisabled', 'AccountProblem', 'InvalidSecurity', 'CredentialsProviderError']);
@@ -45,14 +44,6 @@ function networkCode(error: ProviderError): string | undefined {
     if (code && NETWORK_CODES.has(code)) return code;
   }
   return undefined;
-}
-
-function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join('[redacted]');
-  }
-  return out;
 }
 
 /** The provider's own words, e.g. `NoSuchKey: The specified key does not exist.` */
@@ -80,8 +71,9 @@ export function translateS3Error(
   const status = e.$metadata?.httpStatusCode;
   const said = providerText(e, name, status);
   const bucket = `bucket "${context.bucket}"`;
+  const redact = makeRedactor(context.secrets, { minLength: 4 });
   const make = (kind: ErrorKind, detail: string) =>
-    storageError(kind, context.label, operation, key, redact(detail, context.secrets));
+    storageError(kind, context.label, operation, key, redact(detail));
 
   const net = networkCode(e);
   if (net) {

@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import ssh2, { type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { storageError } from '../contract.ts';
+import type { SftpStorageConfig } from './config.ts';
+import { connectFailure } from './errors.ts';
+
+// ssh2 is CommonJS: only its default export is visible to ES modules.
+const { Client } = ssh2;
+type Client = InstanceType<typeof Client>;
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+interface Session {
+  client: Client;
+  sftp: SFTPWrapper;
+}
+
+const fingerprint = (key: Buffer): string => `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+
+/** Turns an ssh2 callback API into a promise. */
+export function call<T = void>(start: (done: (error: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    try {
+      start((error, value) => (error ? reject(error) : resolve(value as T)));
+    } catch (error) {
+      // ssh2 throws synchronously when the channel is already gone.
+      reject(error);
+    }
+  });
+}
+
+/** ssh2's settings; `onKeyMismatch` hears the fingerprint of a host key that was not the expected one. */
+function connectConfig(config: SftpStorageConfig, onKeyMismatch: (presented: string) => void): ConnectConfig {
+  const expected = config.hostKeySha256?.replace(/=+$/, '');
+  return {
+    host: config.host,
+    port: config.port,
+    username: config.username,
+    readyTimeout: CONNECT_TIMEOUT_MS,
+    keepaliveInterval: 15_000,
+    keepaliveCountMax: 4,
+    ...(config.password ? { password: config.password } : {}),
+    ...(config.privateKey ? { privateKey: config.privateKey, ...(config.passphrase ? { passphrase: config.passphrase } : {}) } : {}),
+    ...(expected
+      ? {
+          hostVerifier: (key: Buffer): boolean => {
+            const presented = fingerprint(key);
+            if (presented === expected) return true;
+            onKeyMismatch(presented);
+            return false;
+          },
+        }
+      : {}),
+  };
+}
+
+interface SessionContext {
+  config: SftpStorageConfig;
+  label: string;
+  endpoint: string;
+  redact: (text: string) => string;
+}
+
+/** `onClosed` runs when the connection ends, so that the next operation opens a new one. */
+function openSession(context: SessionContext, onClosed: () => void): Promise<Session> {
+  const { config } = context;
+  return new Promise<Session>((resolve, reject) => {
+    const client = new Client();
+    let presentedKey: string | undefined;
+    let settled = false;
+    const failConnect = (error: Error & { level?: string }): void => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      const { kind, detail } = connectFailure(error, { endpoint: context.endpoint, username: config.username, expectedKey: config.hostKeySha256, presentedKey });
+      reject(storageError(kind, context.label, 'connect', '', context.redact(detail)));
+    };
+    client.on('error', failConnect);
+    client.on('close', () => {
+      failConnect(new Error('the server closed the connection'));
+      onClosed();
+    });
+    client.on('ready', () => {
+      client.sftp((error, sftp) => {
+        if (error) {
+          failConnect(error);
+          return;
+        }
+        settled = true;
+        resolve({ client, sftp });
+      });
+    });
+    client.connect(connectConfig(config, (presented) => { presentedKey = presented; }));
+  });
+}
+
+/**
+ * One SSH connection per driver carries every operation (SFTP multiplexes requests); it is
+ * opened on first use and again after it dropped.
+ */
+export class SftpSessions {
+  private session: Promise<Session> | undefined;
+  private closed = false;
+  private readonly context: SessionContext;
+  constructor(context: SessionContext) {
+    this.context = context;
+  }
+
+  async connect(): Promise<SFTPWrapper> {
+    if (this.closed) throw storageError('tool_failed', this.context.label, 'connect', '', 'the driver was closed');
+    if (!this.session) {
+      const attempt: Promise<Session> = openSession(this.context, () => {
+        if (this.session === attempt) this.session = undefined;
+      });
+      this.session = attempt;
+    }
+    return (await this.session).sftp;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const pending = this.session;
+    this.session = undefined;
+    if (!pending) return;
+    const open = await pending.catch(() => undefined);
+    if (!open) return;
+    await new Promise<void>((resolve) => {
+      open.client.once('close', () => resolve());
+      open.client.end();
+    });
+  }
+}
+
+/** Closes an open file handle once; later calls do nothing. */
+export function handleCloser(sftp: SFTPWrapper, handle: Buffer): { close(): Promise<void>; closeQuietly(): Promise<void> } {
+  let open = true;
+  const close = async (): Promise<void> => {
+    if (!open) return;
+    open = false;
+    await call((done) => sftp.close(handle, done));
+  };
+  // The channel may already be gone; a failed close loses nothing that was not lost.
+  return { close, closeQuietly: () => close().catch(() => undefined) };
+}
