@@ -140,9 +140,9 @@ function checkArgs(command: CommandShape, args: string[], program: string): void
   if (missing) throw new UsageError(`${name} needs <${missing.name}>: ${program} ${name} ${command.args.map(argSynopsis).join(' ')}`);
   const variadic = command.args.some((a) => a.variadic);
   if (!variadic && args.length > command.args.length) {
-    const extra = args.slice(command.args.length).map((a) => `"${a}"`).join(' ');
+    // The values are not echoed: a misplaced one may be a URL with its password.
     const takes = command.args.length === 0 ? 'takes no arguments' : `takes ${command.args.map(argSynopsis).join(' ')}`;
-    throw new UsageError(`${name} ${takes}; unexpected ${extra}`);
+    throw new UsageError(`${name} ${takes}, not ${args.length} (a value with spaces needs quotes)`);
   }
 }
 

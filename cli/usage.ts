@@ -26,6 +26,9 @@ function globalLines(table: AnyTable): string[] {
   return flags.map((f) => `  ${flagLine(f).padEnd(26)} ${f.description}`);
 }
 
+const localCommands = (table: AnyTable, quote = ''): string =>
+  table.commands.filter((c) => c.local).map((c) => `${quote}${commandName(c)}${quote}`).join(', ');
+
 /** `hindsight --help`: every command, one line each. */
 export function programUsage(table: AnyTable, prefix: string[] = []): string {
   const commands = table.commands.filter((c) => prefix.every((w, i) => c.words[i] === w));
@@ -35,7 +38,7 @@ export function programUsage(table: AnyTable, prefix: string[] = []): string {
     lines.push(call.length > 34 ? `  ${call}\n  ${''.padEnd(34)} ${c.summary}` : `  ${call.padEnd(34)} ${c.summary}`);
   }
   lines.push('', `${table.program} <command> --help shows a command's arguments and flags. Every command takes:`, ...globalLines(table));
-  lines.push('  (--as: not doctor, decrypt, wal-fetch, which act as no one)');
+  lines.push(`  (${table.session.map((f) => `--${f}`).join(', ')}: not ${localCommands(table)}, which act as no one)`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -51,6 +54,9 @@ export function commandUsage(table: AnyTable, command: AnyCommand): string {
 
 /** A table cell: a bare "|" would end it. */
 const cell = (text: string): string => text.replaceAll('|', '\\|');
+/** Prose: "<email>" would be read as an HTML tag. */
+const prose = (text: string): string => cell(text).replaceAll('<', '&lt;');
+const sentence = (text: string): string => `${prose(text.charAt(0).toUpperCase() + text.slice(1))}.`;
 
 /** docs/cli.md. */
 export function markdownReference(table: AnyTable): string {
@@ -67,17 +73,16 @@ export function markdownReference(table: AnyTable): string {
     '',
     '| Flag | Meaning |',
     '| --- | --- |',
-    ...[...table.globals, ...table.session].map((name) => `| \`${cell(flagLine({ ...table.flags[name]!, name, required: false }))}\` | ${cell(table.flags[name]!.description)}${table.session.includes(name) ? ' (not `doctor`, `decrypt`, `wal-fetch`)' : ''} |`),
+    ...[...table.globals, ...table.session].map((name) => `| \`${cell(flagLine({ ...table.flags[name]!, name, required: false }))}\` | ${prose(table.flags[name]!.description)}${table.session.includes(name) ? ` (not ${localCommands(table, '`')})` : ''} |`),
     '',
     '## Commands',
   ];
   for (const command of table.commands) {
-    lines.push('', `### ${commandName(command)}`, '', '```', synopsis(table, command), '```', '', `${command.summary}.`);
-    for (const detail of command.details ?? []) lines.push('', `${detail}.`);
+    lines.push('', `### ${commandName(command)}`, '', '```', synopsis(table, command), ...(command.details ?? []).map((d) => `  ${d}`), '```', '', sentence(command.summary));
     const own = ownFlags(table, command);
     if (own.length > 0) {
       lines.push('', '| Flag | Meaning |', '| --- | --- |');
-      for (const f of own) lines.push(`| \`${cell(flagLine(f))}\` | ${cell(f.description)} |`);
+      for (const f of own) lines.push(`| \`${cell(flagLine(f))}\` | ${prose(f.description)} |`);
     }
   }
   return `${lines.join('\n')}\n`;
