@@ -167,10 +167,13 @@ function collectFlags(command: CommandShape, allowed: ResolvedFlag[], tokens: To
     else if (values[token.name] !== undefined && values[token.name] !== false) throw new UsageError(`${name}: ${token.spelled} is given more than once`);
     else values[token.name] = token.value;
   }
-  for (const def of allowed) {
-    if (def.required && values[def.name] === undefined) throw new UsageError(`${name} needs --${def.name} <${def.value ?? 'value'}>`);
-  }
   return values;
+}
+
+function checkRequired(command: CommandShape, allowed: ResolvedFlag[], values: Record<string, unknown>): void {
+  for (const def of allowed) {
+    if (def.required && values[def.name] === undefined) throw new UsageError(`${commandName(command)} needs --${def.name} <${def.value ?? 'value'}>`);
+  }
 }
 
 export type ParseOutcome<Flags> = { help: true; command?: CommandDef<Flags> | undefined; prefix: string[] } | { help: false; command: CommandDef<Flags>; parsed: ParsedCommand<Flags> };
@@ -189,8 +192,9 @@ export function parseCommandLine<Flags>(table: CommandTable<Flags>, argv: string
   }
   const command = findCommand(table, positionals);
   const allowed = flagsOf(table, command);
-  const flags = collectFlags(command, allowed, tokens) as Flags;
+  const values = collectFlags(command, allowed, tokens);
   const args = positionals.slice(command.words.length);
   checkArgs(command, args, table.program);
-  return { help: false, command, parsed: { positionals, args, flags } };
+  checkRequired(command, allowed, values);
+  return { help: false, command, parsed: { positionals, args, flags: values as Flags } };
 }
