@@ -136,7 +136,7 @@ const listFlags = (flags: ResolvedFlag[]) => flags.map((f) => `--${f.name}`).joi
 function checkArgs(command: CommandShape, args: string[], program: string): void {
   const name = commandName(command);
   const required = command.args.filter((a) => !a.optional && !a.variadic);
-  const missing = required[args.length];
+  const missing = required[args.length] ?? required.find((_, i) => args[i] === '');
   if (missing) throw new UsageError(`${name} needs <${missing.name}>: ${program} ${name} ${command.args.map(argSynopsis).join(' ')}`);
   const variadic = command.args.some((a) => a.variadic);
   if (!variadic && args.length > command.args.length) {

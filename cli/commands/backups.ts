@@ -2,6 +2,7 @@
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import { printJob } from '../job-output.ts';
 import { formatBytes, printJson, printTable } from '../output.ts';
 import { readConfigArgument, sessionAs } from '../session.ts';
 import type { Command, Invocation } from './types.ts';
@@ -81,16 +82,9 @@ async function download({ args: [backupId], flags }: Invocation): Promise<void> 
 
 async function backupCopy({ args: [backupId], flags }: Invocation): Promise<void> {
   await sessionAs(flags.as)(async ({ ops }) => {
-    const started = await ops.startReplicate(backupId!);
-    if (!flags.wait) {
-      if (flags.json) printJson({ workflowId: started.workflowId });
-      else process.stdout.write(`${started.workflowId}\n`);
-      return;
-    }
-    const outcome = await started.result();
-    if (flags.json) printJson(outcome);
-    else process.stdout.write(`backup ${backupId} is ${outcome.status}: ${outcome.copies.map((c) => `${c.storageName} ${c.status}${c.error ? ` (${c.error})` : ''}`).join(', ')}\n`);
-    if (outcome.status !== 'complete') process.exitCode = 1;
+    const outcome = await printJob(await ops.startReplicate(backupId!), flags, (o) =>
+      `backup ${backupId} is ${o.status}: ${o.copies.map((c) => `${c.storageName} ${c.status}${c.error ? ` (${c.error})` : ''}`).join(', ')}`);
+    if (outcome && outcome.status !== 'complete') process.exitCode = 1;
   });
 }
 

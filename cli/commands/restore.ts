@@ -1,5 +1,6 @@
 /** `hindsight restore`, and the PITR jobs beside it: `base-backup`, `wal-status`, `wal-fetch`. */
-import { printJson, UsageError } from '../output.ts';
+import { printJob } from '../job-output.ts';
+import { UsageError } from '../output.ts';
 import { runPitrCommand } from '../pitr.ts';
 import { pitrInputFromFlags, startPitrRestore, wantsPitrRestore } from '../pitr-restore.ts';
 import { actorPitr, sessionAs, withPitrOf } from '../session.ts';
@@ -19,15 +20,8 @@ async function restore({ args: [database], flags }: Invocation): Promise<void> {
   if (flags.agent !== undefined) throw new UsageError('restore: --agent applies to a point-in-time restore into a directory only');
   const to = flags.to ? { url: flags.to } : { database: flags['to-database']! };
   await withSession(async ({ ops }) => {
-    const started = await ops.startRestore({ database: database!, backupId: flags.backup, to });
-    if (!flags.wait) {
-      if (flags.json) printJson({ workflowId: started.workflowId });
-      else process.stdout.write(`${started.workflowId}\n`);
-      return;
-    }
-    const outcome = await started.result();
-    if (flags.json) printJson(outcome);
-    else process.stdout.write(`restored backup ${outcome.backupId} into ${outcome.target}: ${outcome.tablesChecked} tables, ${outcome.rowsChecked} rows, every row count matches\n`);
+    await printJob(await ops.startRestore({ database: database!, backupId: flags.backup, to }), flags, (o) =>
+      `restored backup ${o.backupId} into ${o.target}: ${o.tablesChecked} tables, ${o.rowsChecked} rows, every row count matches`);
   });
 }
 

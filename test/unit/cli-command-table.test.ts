@@ -83,6 +83,7 @@ describe('command table parser', () => {
   it('checks the number of arguments: required, optional, variadic, and "--" ending the flags', () => {
     refused(['db', 'add'], /^db add needs <name>/);
     refused(['backup'], /^backup needs <db>/);
+    refused(['backup', ''], /^backup needs <db>/);
     assert.deepEqual(parse('backup', 'shop', 'nightly').parsed.args, ['shop', 'nightly']);
     refused(['backup', 'shop', 'nightly', 'postgres://u:secret@h/db'], /^backup takes <db> \[<label>\], not 3/);
     assert.throws(() => parseCommandLine(table, ['backup', 'a', 'b', 'postgres://u:secret@h/db']), (e: Error) => !e.message.includes('secret'), 'values are not echoed');
