@@ -114,15 +114,22 @@ function tokenize(argv: string[], catalog: FlagCatalog): { tokens: Token[]; posi
     const value = inline ?? argv[i + 1];
     if (inline === undefined) i += 1;
     if (value === undefined) throw new UsageError(`${arg} needs a value: ${arg} <${def.value ?? 'value'}>`);
+    // `--url --no-check` forgot the URL; a value that really starts with "--" is written --url=--….
+    if (inline === undefined && value.startsWith('--') && catalog[value.slice(2).split('=')[0]!]) {
+      throw new UsageError(`${arg} needs a value before ${value.split('=')[0]} (a value that starts with "--" is written ${arg}=<value>)`);
+    }
     tokens.push({ name, value, spelled: arg.startsWith('--') ? `--${name}` : arg.slice(0, 2) });
   }
   return { tokens, positionals };
 }
 
-/** The command whose words begin the positionals (the longest such), or a refusal naming the choices. */
+/** The command whose words begin the positionals, the longest such (`db pitr` before a `db`). */
+const matchCommand = <Flags>(table: CommandTable<Flags>, positionals: string[]): CommandDef<Flags> | undefined =>
+  table.commands.filter((c) => c.words.every((w, i) => positionals[i] === w)).sort((a, b) => b.words.length - a.words.length)[0];
+
+/** The command the positionals name, or a refusal naming the choices. */
 export function findCommand<Flags>(table: CommandTable<Flags>, positionals: string[]): CommandDef<Flags> {
-  const matches = table.commands.filter((c) => c.words.every((w, i) => positionals[i] === w));
-  const best = matches.sort((a, b) => b.words.length - a.words.length)[0];
+  const best = matchCommand(table, positionals);
   if (best) return best;
   const group = table.commands.filter((c) => c.words.length > 1 && c.words[0] === positionals[0]);
   if (group.length > 0) {
@@ -187,8 +194,7 @@ export function parseCommandLine<Flags>(table: CommandTable<Flags>, argv: string
       if (unknown) throw new UsageError(`unknown flag ${unknown.spelled}; ${table.program} --help lists the commands`);
       return { help: true, prefix: [] };
     }
-    const matches = table.commands.filter((c) => c.words.every((w, i) => positionals[i] === w));
-    return { help: true, command: matches.sort((a, b) => b.words.length - a.words.length)[0], prefix: positionals.slice(0, 2) };
+    return { help: true, command: matchCommand(table, positionals), prefix: positionals.slice(0, 2) };
   }
   const command = findCommand(table, positionals);
   const allowed = flagsOf(table, command);

@@ -52,6 +52,9 @@ describe('command table parser', () => {
   it('refuses a missing required flag, and a flag missing its value', () => {
     refused(['db', 'add', 'x'], /^db add needs --url <url>$/);
     refused(['db', 'add', 'x', '--url'], /^--url needs a value/);
+    refused(['db', 'add', 'x', '--url', '--json'], /^--url needs a value before --json \(a value that starts with "--" is written --url=<value>\)$/);
+    assert.equal(parse('db', 'add', 'x', '--url=--json').parsed.flags.url, '--json');
+    assert.equal(parse('db', 'add', 'x', '--url', '-').parsed.flags.url, '-');
   });
 
   it('takes --flag value, --flag=value, -o value and -ovalue alike', () => {
