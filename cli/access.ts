@@ -68,6 +68,26 @@ function need<T>(value: T | undefined, what: string, usage: string): T {
   return value;
 }
 
+/** `hindsight audit`: entries the actor may read, filtered; --since takes a date or a span (24h, 7d). */
+async function runAudit(flags: AccessFlags, access: AccessService, actor: Actor): Promise<void> {
+  const { json } = flags;
+  let since: Date | undefined;
+  if (flags.since) {
+    since = /^\d+[hd]$/.test(flags.since)
+      ? new Date(Date.now() - Number(flags.since.slice(0, -1)) * (flags.since.endsWith('h') ? 3600_000 : 86_400_000))
+      : new Date(flags.since);
+    if (Number.isNaN(since.getTime())) throw new HindsightError('bad_input', `--since "${flags.since}" is not a date or a span such as 24h or 7d`);
+  }
+  const entries = await access.listAudit(actor, { workspace: flags.workspace, actor: flags.actor, action: flags.action, since, limit: 1000 });
+  if (json) printJson(entries);
+  else if (entries.length === 0) process.stdout.write('no audit entries match\n');
+  else printTable(entries.map((e) => ({
+    at: e.at.toISOString().replace('T', ' ').slice(0, 19), actor: e.actor, source: e.source ?? '', workspace: e.workspace ?? '-', action: e.action,
+    target: e.targetName ? `${e.targetType} ${e.targetName}` : '', outcome: e.outcome,
+    change: [e.before !== null ? `before ${JSON.stringify(e.before)}` : '', e.after !== null ? `after ${JSON.stringify(e.after)}` : '', e.detail ?? ''].filter(Boolean).join(' · ').slice(0, 160),
+  })));
+}
+
 export async function runAccessCommand(positionals: string[], flags: AccessFlags, access: AccessService, actor: Actor, usage: string): Promise<void> {
   const [command, sub, arg, extra, extra2] = positionals;
   const { json } = flags;
@@ -141,24 +161,8 @@ export async function runAccessCommand(positionals: string[], flags: AccessFlags
       }
       throw new UsageError(`unknown command: workspace ${sub ?? ''}\n${usage}`);
     }
-    case 'audit': {
-      let since: Date | undefined;
-      if (flags.since) {
-        since = /^\d+[hd]$/.test(flags.since)
-          ? new Date(Date.now() - Number(flags.since.slice(0, -1)) * (flags.since.endsWith('h') ? 3600_000 : 86_400_000))
-          : new Date(flags.since);
-        if (Number.isNaN(since.getTime())) throw new HindsightError('bad_input', `--since "${flags.since}" is not a date or a span such as 24h or 7d`);
-      }
-      const entries = await access.listAudit(actor, { workspace: flags.workspace, actor: flags.actor, action: flags.action, since, limit: 1000 });
-      if (json) printJson(entries);
-      else if (entries.length === 0) process.stdout.write('no audit entries match\n');
-      else printTable(entries.map((e) => ({
-        at: e.at.toISOString().replace('T', ' ').slice(0, 19), actor: e.actor, source: e.source ?? '', workspace: e.workspace ?? '-', action: e.action,
-        target: e.targetName ? `${e.targetType} ${e.targetName}` : '', outcome: e.outcome,
-        change: [e.before !== null ? `before ${JSON.stringify(e.before)}` : '', e.after !== null ? `after ${JSON.stringify(e.after)}` : '', e.detail ?? ''].filter(Boolean).join(' · ').slice(0, 160),
-      })));
-      return;
-    }
+    case 'audit':
+      return runAudit(flags, access, actor);
     default:
       throw new UsageError(`unknown command: ${command}\n${usage}`);
   }

@@ -5,16 +5,6 @@ import type { HookTarget } from '../services/hooks.ts';
 import type { ReadOnlyReport } from '../lib/pg/backup-role.ts';
 import { printJson, printTable, UsageError } from './output.ts';
 
-export const hookUsage = `  hook set (<db> | --workspace <name>) <kind> (--file <script> | --script <text>) [--timeout <s>]
-                                              kind: pre_backup, post_backup or post_restore
-  hook show <db>                              the scripts that run for the database and the variables they get
-  hook remove (<db> | --workspace <name>) <kind>
-  hook runs <db>                              recent runs: exit code, duration, output
-  db role-check <db> [--pitr]                 is the configured role read-only? every reason why not
-  db create-backup-role <db> [--role <name>] [--pitr] [--admin-url <postgres-url>]
-                                              creates a read-only role and switches the database to it
-`;
-
 export interface HookCommandFlags {
   workspace?: string | undefined;
   file?: string | undefined;
@@ -28,7 +18,7 @@ export interface HookCommandFlags {
 type WithOps = <T>(work: (ops: ActorOperations, workspaceId: (name: string) => Promise<number>) => Promise<T>) => Promise<T>;
 
 function need<T>(value: T | undefined, what: string): T {
-  if (value === undefined || value === '') throw new UsageError(`${what} is required\n${hookUsage}`);
+  if (value === undefined || value === '') throw new UsageError(`${what} is required`);
   return value;
 }
 
@@ -47,7 +37,7 @@ export async function hookCommand(args: string[], flags: HookCommandFlags, json:
     case 'set': {
       const { target: where, rest: more } = target();
       const kind = need(more[0], 'hook kind (pre_backup, post_backup or post_restore)');
-      if (Boolean(flags.file) === Boolean(flags.script)) throw new UsageError(`hook set needs exactly one of --file <script> or --script <text>\n${hookUsage}`);
+      if (Boolean(flags.file) === Boolean(flags.script)) throw new UsageError('hook set needs exactly one of --file <script> or --script <text>');
       const script = flags.file ? await readFile(flags.file, 'utf8') : flags.script!;
       const timeoutSeconds = flags.timeout === undefined ? undefined : Number(flags.timeout);
       if (timeoutSeconds !== undefined && !Number.isFinite(timeoutSeconds)) throw new UsageError(`--timeout must be a number of seconds, not "${flags.timeout}"`);
@@ -89,7 +79,7 @@ export async function hookCommand(args: string[], flags: HookCommandFlags, json:
       return;
     }
     default:
-      throw new UsageError(`unknown command: hook ${sub ?? ''}\n${hookUsage}`);
+      throw new UsageError(`unknown command: hook ${sub ?? ''}`);
   }
 }
 

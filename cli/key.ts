@@ -12,10 +12,6 @@ import type { Actor } from '../services/authz.ts';
 import { cliActor } from './access.ts';
 import { printJson, printTable, UsageError } from './output.ts';
 
-export const keyUsage = `  key rotate                                  new secret key; re-seals every catalog secret; earlier keys stay in the keys directory
-  key list                                    every key: current, file, catalog secrets sealed under it
-`;
-
 async function withKeyService<T>(as: string | undefined, work: (deps: KeyServiceDeps, actor: Actor) => Promise<T>): Promise<T> {
   const runtime = await openRuntime(loadConfig());
   try {
@@ -48,5 +44,5 @@ export async function runKeyCommand(sub: string | undefined, options: { json: bo
     })));
     return;
   }
-  throw new UsageError(`unknown command: key ${sub ?? ''}\n${keyUsage}`);
+  throw new UsageError(`unknown command: key ${sub ?? ''}`);
 }

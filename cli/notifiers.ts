@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import type { NotifierRecord } from '../lib/catalog/notifiers.ts';
-import { notificationEvents } from '../lib/notify/config.ts';
 import type { Runtime } from '../services/runtime.ts';
 import type { Client } from '@temporalio/client';
 import { createNotifierOperations } from '../services/notifiers.ts';
@@ -9,16 +8,6 @@ import { createAuthz, type Actor } from '../services/authz.ts';
 import type { AccessService } from '../services/access.ts';
 import { printJson, printTable, UsageError } from './output.ts';
 
-export const notifierUsage = `  notifier add <name> --type email|slack|discord|teams|telegram|webhook --config <json | @file.json>
-  notifier list                               type, where it sends, events, databases, health
-  notifier test <name>                        sends a test message; prints the receiver's answer or error
-  notifier remove <name>
-  notifier attach <db> <name>[,<name>...]     the notifiers that hear of <db> ("none" detaches all)
-  notifier events <name> <event>[,<event>...] ${notificationEvents.join(' ')}
-  notifier deliveries [<name>]                recent deliveries: status, attempts, last error
-  db overdue <db> (<hours> | off)             alert when no backup completed for that long
-`;
-
 interface Context {
   json: boolean;
   flags: { type?: string | undefined; config?: string | undefined; workspace?: string | undefined };
@@ -26,12 +15,12 @@ interface Context {
 }
 
 const list = (value: string | undefined, what: string): string[] => {
-  if (value === undefined || value === '') throw new UsageError(`${what} is required\n${notifierUsage}`);
+  if (value === undefined || value === '') throw new UsageError(`${what} is required`);
   return value.split(',').map((x) => x.trim()).filter(Boolean);
 };
 
 function need(value: string | undefined, what: string): string {
-  if (value === undefined || value === '') throw new UsageError(`${what} is required\n${notifierUsage}`);
+  if (value === undefined || value === '') throw new UsageError(`${what} is required`);
   return value;
 }
 
@@ -69,7 +58,7 @@ export async function runNotifierCommand(sub: string | undefined, args: string[]
         if (config.type !== undefined && config.type !== ctx.flags.type) throw new UsageError(`--type ${ctx.flags.type} contradicts "type": "${String(config.type)}" in --config`);
         config.type = ctx.flags.type;
       }
-      if (config.type === undefined) throw new UsageError(`--type is required\n${notifierUsage}`);
+      if (config.type === undefined) throw new UsageError(`--type is required`);
       const record = await withOps(ctx, async (ops, workspaceId) => ops.saveNotifier(name, config, undefined, ctx.flags.workspace ? await workspaceId(ctx.flags.workspace) : undefined));
       if (ctx.json) printJson(record);
       else out(`notifier "${record.name}" saved (${record.type}: ${record.summary}; events ${record.events.join(', ')}); try it with hindsight notifier test ${record.name}`);
@@ -120,7 +109,7 @@ export async function runNotifierCommand(sub: string | undefined, args: string[]
       return;
     }
     default:
-      throw new UsageError(`unknown command: notifier ${sub ?? ''}\n${notifierUsage}`);
+      throw new UsageError(`unknown command: notifier ${sub ?? ''}`);
   }
 }
 

@@ -2,14 +2,6 @@ import type { ActorPitr } from '../services/actor-pitr.ts';
 import type { WalStatus } from '../services/pitr.ts';
 import { formatBytes, printJson, UsageError } from './output.ts';
 
-export const pitrUsage = `  db pitr <db> on [--slot-max-mb N] [--base-schedule <cron>] [--agent <name>]   stream WAL, take a first base backup
-      [--standby <postgres-url> | --standby none]   take base backups from a streaming standby (none: from the primary again)
-      [--base-full-every N]                   a full base backup every N, increments between (PostgreSQL 17+, summarize_wal = on; default 7, 1: always full)
-  db pitr <db> off                            stop streaming and drop the replication slot (archived WAL stays)
-  base-backup <db> [--wait]                   a physical base backup now
-  wal-status <db>                             newest WAL in storage and its age, slot retention
-`;
-
 export interface PitrFlags {
   json: boolean;
   wait: boolean;
@@ -58,7 +50,7 @@ export async function runPitrCommand(command: string, args: string[], flags: Pit
   const { json } = flags;
   if (command === 'db pitr') {
     const [database, mode] = args;
-    if (!database || (mode !== 'on' && mode !== 'off')) throw new UsageError(`usage:\n${pitrUsage}`);
+    if (!database || (mode !== 'on' && mode !== 'off')) throw new UsageError(`db pitr takes <db> on or <db> off, not "${mode ?? ''}"`);
     if (mode === 'on') {
       const settings = {
         ...(flags['slot-max-mb'] !== undefined ? { slotMaxMb: positiveInt(flags['slot-max-mb'], '--slot-max-mb') } : {}),
@@ -82,7 +74,7 @@ export async function runPitrCommand(command: string, args: string[], flags: Pit
   }
   if (command === 'base-backup') {
     const [database] = args;
-    if (!database) throw new UsageError(`database name is required\nusage:\n${pitrUsage}`);
+    if (!database) throw new UsageError('database name is required');
     await withPitr(async (pitr) => {
       const started = await pitr.startBaseBackup(database);
       if (!flags.wait) {
@@ -98,11 +90,11 @@ export async function runPitrCommand(command: string, args: string[], flags: Pit
   }
   if (command === 'wal-status') {
     const [database] = args;
-    if (!database) throw new UsageError(`database name is required\nusage:\n${pitrUsage}`);
+    if (!database) throw new UsageError('database name is required');
     const status = await withPitr((pitr) => pitr.walStatus(database));
     if (json) printJson(status);
     else process.stdout.write(describeStatus(status));
     return;
   }
-  throw new UsageError(`unknown command ${command}\nusage:\n${pitrUsage}`);
+  throw new UsageError(`unknown command ${command}`);
 }
