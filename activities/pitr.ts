@@ -26,7 +26,7 @@ import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-
 import { createWalSource } from '../lib/pitr/wal-source.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
 import { PROGRESS_SIGNAL, type ProgressSignalName } from '../temporal/contracts/common.ts';
-import type { ChainView, PitrDestination, PitrTarget } from '../temporal/contracts/pitr.ts';
+import type { ChainView, PitrDestination, PitrOutcome, PitrTarget } from '../temporal/contracts/pitr.ts';
 import { translated } from './failures.ts';
 
 const exists = (file: string) => access(file).then(() => true, () => false);
@@ -58,18 +58,8 @@ export interface PitrPlanView {
   agent: string | null;
 }
 
-export interface PitrRestoreResult {
-  reachedLsn: string;
-  lastTransactionTime: string | null;
-  newTimeline: number;
-  dataDirectory: string | null;
-  port: number | null;
-  kept: boolean;
-  note: string | null;
-  segmentsFetched: number;
-  /** The base backups extracted, full first (one unless an incremental chain was combined). */
-  baseBackupChain: string[];
-}
+/** What the restore activity adds to the plan for the workflow's outcome; the chain is always known here. */
+export type PitrRestoreResult = Omit<PitrOutcome, 'database' | 'baseBackupId' | 'timeline' | 'baseBackupChain'> & { baseBackupChain: string[] };
 
 /**
  * `<sandbox root>/pitr-<id>`, owned by the server's user. The sandbox root is Hindsight's own and

@@ -4,6 +4,7 @@ import { PROGRESS_SIGNAL, backupIdSchema, defineWorkflow } from './common.ts';
 import { restoreWorkflowId } from './restore.ts';
 import { agentNameSchema, databaseNameSchema } from '../../lib/names.ts';
 import type { ChainView } from '../../lib/pitr/chain-view.ts';
+import type { ReceiverStatus } from '../../lib/wal/receiver.ts';
 import { pitrTargetSchema } from '../../lib/pitr/target.ts';
 
 export type { ChainPointView, ChainView, GapView, WindowView } from '../../lib/pitr/chain-view.ts';
@@ -32,22 +33,8 @@ export interface WalArchiverStatus {
   state: 'starting' | 'streaming' | 'reconnecting' | 'stopped' | 'disabled' | 'failed';
   taskQueue: string | null;
   runs: number;
-  receiver: {
-    slot: string;
-    systemIdentifier: string | null;
-    walSegmentSize: number | null;
-    serverFlushLsn: string | null;
-    durableLsn: string | null;
-    durableAt: string | null;
-    unarchivedBytes: number | null;
-    slotRetainedBytes: number | null;
-    segmentsArchived: number;
-    partialUploads: number;
-    historiesArchived: number;
-    receiverStarts: number;
-    lastError: string | null;
-    updatedAt: string;
-  } | null;
+  /** The receiver's own report (lib/wal/receiver.ts), live through the progress signal. */
+  receiver: Omit<ReceiverStatus, 'database' | 'state'> | null;
   error: string | null;
 }
 
