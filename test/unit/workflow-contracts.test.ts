@@ -121,6 +121,15 @@ describe('workflow contracts', () => {
     assert.deepEqual(unexpectedHits(hits, PENDING_STRING_NAMES), []);
   });
 
+  it('leave no workflow or schedule id built inline outside temporal/contracts/', async () => {
+    const files = (await sourceFiles('.', PRODUCTION_DIRS)).filter((f) => !f.startsWith('temporal/contracts/'));
+    // `backup/${db}/…`, 'verify/' + db, `wal/${db}`: the id prefixes the contracts own.
+    const prefixes = 'backup|restore|verify|health|notify|wal|walchain|basebackup|retention|replicate|watchdog';
+    const pattern = new RegExp(`['"\`](${prefixes})/(\\$\\{|scheduled|['"\`]\\s*\\+)`);
+    assert.match('workflowId: `verify/${database}`', pattern, 'the scan sees an inline id');
+    assert.deepEqual((await findInSources('.', files, pattern)).map((h) => `${h.file}:${h.line}: ${h.text}`), []);
+  });
+
   it('see a string name in code but not in prose', () => {
     const line = withoutComments("await client.workflow.start('backupDatabase', options); // 'pitrRestore'");
     assert.match(line, new RegExp(`['"\`](${alternatives(workflowTypes)})['"\`]`));
