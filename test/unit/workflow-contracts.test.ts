@@ -11,6 +11,7 @@ import * as pitr from '../../temporal/contracts/pitr.ts';
 import * as restore from '../../temporal/contracts/restore.ts';
 import * as retention from '../../temporal/contracts/retention.ts';
 import * as verify from '../../temporal/contracts/verify.ts';
+import type * as workflows from '../../workflows/index.ts';
 import { PRODUCTION_DIRS, findInSources, sourceFiles, unexpectedHits, withoutComments } from '../support/source-scan.ts';
 
 const families = { backup, health, notifications, pitr, restore, retention, verify };
@@ -46,6 +47,28 @@ const PENDING_NAME_COPIES = new Map([
   ['web/src/routes/storages/+page.svelte', 1],
   ['web/src/routes/workspaces/+page.svelte', 1],
 ]);
+
+/**
+ * Compile-time: each contract's input and outcome are the workflow function's own, so a start
+ * helper cannot pass what the workflow does not take (tsc checks these lines; they cost nothing at run time).
+ */
+type Signature<C> = C extends WorkflowContract<infer I, infer O> ? (input: I) => Promise<O> : never;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** A workflow function as a contract describes it: an input with a default (the watchdog's) is still its input. */
+type Workflow<W extends (input: never) => unknown> = (input: Exclude<Parameters<W>[0], undefined>) => ReturnType<W>;
+true satisfies Same<Signature<typeof backup.backupDatabaseWorkflow>, Workflow<typeof workflows.backupDatabase>>;
+true satisfies Same<Signature<typeof backup.replicateBackupWorkflow>, Workflow<typeof workflows.replicateBackup>>;
+true satisfies Same<Signature<typeof restore.restoreBackupWorkflow>, Workflow<typeof workflows.restoreBackup>>;
+true satisfies Same<Signature<typeof verify.restoreVerifierWorkflow>, Workflow<typeof workflows.restoreVerifier>>;
+true satisfies Same<Signature<typeof verify.scheduledVerificationWorkflow>, Workflow<typeof workflows.scheduledVerification>>;
+true satisfies Same<Signature<typeof retention.gfsRetentionWorkflow>, Workflow<typeof workflows.gfsRetention>>;
+true satisfies Same<Signature<typeof health.healthMonitorWorkflow>, Workflow<typeof workflows.healthMonitor>>;
+true satisfies Same<Signature<typeof notifications.deliverNotificationsWorkflow>, Workflow<typeof workflows.deliverNotifications>>;
+true satisfies Same<Signature<typeof notifications.backupWatchdogWorkflow>, Workflow<typeof workflows.backupWatchdog>>;
+true satisfies Same<Signature<typeof pitr.walArchiverWorkflow>, Workflow<typeof workflows.walArchiver>>;
+true satisfies Same<Signature<typeof pitr.baseBackupWorkflow>, Workflow<typeof workflows.baseBackup>>;
+true satisfies Same<Signature<typeof pitr.walChainMonitorWorkflow>, Workflow<typeof workflows.walChainMonitor>>;
+true satisfies Same<Signature<typeof pitr.pitrRestoreWorkflow>, Workflow<typeof workflows.pitrRestore>>;
 
 describe('workflow contracts', () => {
   it('give every workflow the worker registers exactly one contract, and nothing else', async () => {
