@@ -41,7 +41,7 @@ export default tseslint.config(
   },
   {
     files: ['web/src/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/workflows/**'], message: 'the console starts workflows by type name; import messages from temporal/messages' }] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/workflows/**'], message: 'the console starts workflows through temporal/start.ts and imports messages from temporal/contracts/' }] }] },
   },
   { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: globals.node } },
 );

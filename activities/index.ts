@@ -13,7 +13,8 @@ import { connect, describeTarget, parsePgUrl, serverInfo, type PgTarget } from '
 import type { StorageDriver } from '../lib/storage/contract.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { RestoreTarget } from '../temporal/inputs.ts';
+import { PROGRESS_SIGNAL, type ProgressSignalName } from '../temporal/contracts/common.ts';
+import type { RestoreTarget } from '../temporal/contracts/restore.ts';
 import { translated } from './failures.ts';
 import { createHealthActivities } from './health.ts';
 import { createHookActivities } from './hooks.ts';
@@ -25,7 +26,7 @@ import { createWalActivities } from './wal.ts';
 
 /** Lets a long activity show its bytes in its workflow's `progress` query. */
 export interface ProgressSink {
-  send(workflowId: string, runId: string, signal: 'reportProgress', report: object): Promise<void>;
+  send(workflowId: string, runId: string, signal: ProgressSignalName, report: object): Promise<void>;
 }
 
 export interface ActivityDeps extends VerificationDeps, NotificationDeps {
@@ -50,7 +51,7 @@ function throttledProgress(sink: ProgressSink | undefined, logger: Logger) {
     last = now;
     const execution = ctx.info.workflowExecution;
     if (!execution) return;
-    sink.send(execution.workflowId, execution.runId, 'reportProgress', report).catch((error: unknown) => logger.debug({ err: error }, 'progress signal not delivered'));
+    sink.send(execution.workflowId, execution.runId, PROGRESS_SIGNAL, report).catch((error: unknown) => logger.debug({ err: error }, 'progress signal not delivered'));
   };
 }
 

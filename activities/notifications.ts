@@ -5,7 +5,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { NotificationEvent } from '../lib/notify/config.ts';
 import { consoleLink } from '../lib/notify/render.ts';
 import { sendNotification } from '../lib/notify/send.ts';
-import type { WatchdogOutcome } from '../temporal/notify-messages.ts';
+import type { WatchdogOutcome } from '../temporal/contracts/notifications.ts';
 import { translated } from './failures.ts';
 
 export interface NotificationDeps {

@@ -25,7 +25,8 @@ import { configureRestoredServer, listenFor } from '../lib/pitr/restored-server.
 import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../lib/pitr/wal-source.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
-import type { ChainView, PitrDestination, PitrTarget } from '../temporal/pitr.ts';
+import { PROGRESS_SIGNAL, type ProgressSignalName } from '../temporal/contracts/common.ts';
+import type { ChainView, PitrDestination, PitrOutcome, PitrTarget } from '../temporal/contracts/pitr.ts';
 import { translated } from './failures.ts';
 
 const exists = (file: string) => access(file).then(() => true, () => false);
@@ -46,7 +47,7 @@ export interface PitrDeps {
   restoreRoots?: readonly string[];
   /** Looks at the promoted server before a sandbox is stopped and removed (tests prove what it refuses). */
   inspectPromoted?: (server: { dataDir: string; host: string; port: number }) => Promise<void>;
-  progress?: { send(workflowId: string, runId: string, signal: 'reportProgress', report: object): Promise<void> };
+  progress?: { send(workflowId: string, runId: string, signal: ProgressSignalName, report: object): Promise<void> };
 }
 
 export interface PitrPlanView {
@@ -57,18 +58,8 @@ export interface PitrPlanView {
   agent: string | null;
 }
 
-export interface PitrRestoreResult {
-  reachedLsn: string;
-  lastTransactionTime: string | null;
-  newTimeline: number;
-  dataDirectory: string | null;
-  port: number | null;
-  kept: boolean;
-  note: string | null;
-  segmentsFetched: number;
-  /** The base backups extracted, full first (one unless an incremental chain was combined). */
-  baseBackupChain: string[];
-}
+/** What the restore activity adds to the plan for the workflow's outcome; the chain is always known here. */
+export type PitrRestoreResult = Omit<PitrOutcome, 'database' | 'baseBackupId' | 'timeline' | 'baseBackupChain'> & { baseBackupChain: string[] };
 
 /**
  * `<sandbox root>/pitr-<id>`, owned by the server's user. The sandbox root is Hindsight's own and
@@ -194,7 +185,7 @@ export const createPitrActivities = (deps: PitrDeps) => {
       const execution = ctx.info.workflowExecution;
       if (!deps.progress || !execution || now - last < 2000) return;
       last = now;
-      deps.progress.send(execution.workflowId, execution.runId, 'reportProgress', report).catch(() => undefined);
+      deps.progress.send(execution.workflowId, execution.runId, PROGRESS_SIGNAL, report).catch(() => undefined);
     };
   }
 

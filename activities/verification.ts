@@ -12,8 +12,7 @@ import type { SandboxDriver } from '../lib/sandbox/contract.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
 import type { VerificationReport } from '../lib/verify/report.ts';
 import { verifyBackup } from '../lib/verify/verify-backup.ts';
-import type { VerifyRequest } from '../temporal/messages.ts';
-import { newVerificationId } from '../temporal/verifier.ts';
+import { newVerificationId, type VerifyRequest } from '../temporal/contracts/verify.ts';
 import { translated } from './failures.ts';
 import { createOutbox, notifyVerificationOutcome, type NotificationDeps } from './notifications.ts';
 

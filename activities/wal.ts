@@ -12,7 +12,7 @@ import { takeChainedBaseBackup } from '../lib/wal/chained-base-backup.ts';
 import { formatLsn } from '../lib/wal/lsn.ts';
 import { runWalReceiver, type ReceiverStatus } from '../lib/wal/receiver.ts';
 import { checkStreamingPrerequisites, dropSlot, slotNameFor, withServer } from '../lib/wal/server.ts';
-import { agentTaskQueue } from '../temporal/wal-archive.ts';
+import { PROGRESS_SIGNAL, agentTaskQueue, type ProgressSignalName } from '../temporal/contracts/common.ts';
 import { translated } from './failures.ts';
 
 export interface WalActivityDeps {
@@ -21,7 +21,7 @@ export interface WalActivityDeps {
   keyring: Keyring;
   logger: Logger;
   /** Signals the running workflow so that its `status`/`progress` query is live. */
-  progress?: { send(workflowId: string, runId: string, signal: 'reportProgress', report: object): Promise<void> };
+  progress?: { send(workflowId: string, runId: string, signal: ProgressSignalName, report: object): Promise<void> };
   /** The WAL spool lives beside the sandbox root on this host: `<parent>/hindsight-wal-spool/<db>`. */
   budget?: { sandboxRoot: string };
   /** HINDSIGHT_WAL_SPOOL_DIR: the spool's own place, e.g. a persistent volume. */
@@ -44,7 +44,7 @@ function liveReport(deps: WalActivityDeps, everyMs: number) {
     if (!deps.progress || !execution || (now - last < everyMs && state === lastState)) return;
     last = now;
     lastState = state;
-    deps.progress.send(execution.workflowId, execution.runId, 'reportProgress', report).catch(() => undefined);
+    deps.progress.send(execution.workflowId, execution.runId, PROGRESS_SIGNAL, report).catch(() => undefined);
   };
 }
 

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DEFAULT_WORKSPACE_ID, ROLES, type AuditEntry, type Role, type UserRecord } from '../lib/catalog/access.ts';
 import { decoyHash, hashPassword, passwordPolicy, verifyPassword } from '../lib/access/password.ts';
 import { HindsightError } from '../lib/errors.ts';
+import { NAME_RULE, nameSchema } from '../lib/names.ts';
 import { isInstanceLevel, notFound, roleOf, type Actor, type Authz } from './authz.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -30,7 +31,7 @@ export const defaultLoginPolicy: LoginPolicy = {
 
 export const emailSchema = z.string().trim().toLowerCase().pipe(z.email('email must be an address such as ops@example.com'));
 export const passwordSchema = z.string().min(passwordPolicy.minLength, `password must be at least ${passwordPolicy.minLength} characters`).max(passwordPolicy.maxLength, `password must be at most ${passwordPolicy.maxLength} characters`);
-export const workspaceNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'workspace name must be lowercase letters, digits, "_" or "-" (at most 63)');
+export const workspaceNameSchema = nameSchema(`workspace name must be ${NAME_RULE}`);
 export const roleSchema = z.enum(ROLES, { message: `role must be one of ${ROLES.join(', ')}` });
 export const displayNameSchema = z.string().trim().max(200).default('');
 

@@ -5,6 +5,7 @@ import { describePolicy } from '../lib/retention/planner.ts';
 import { parseRetentionPolicy, type RetentionPolicy } from '../lib/retention/policy.ts';
 import type { VerificationSummary } from '../lib/verify/report.ts';
 import { workflowUrl } from '../temporal/client.ts';
+import { verifierWorkflowId } from '../temporal/contracts/verify.ts';
 import type { ActorOperations } from './actor-operations.ts';
 import type { Action, Actor } from './authz.ts';
 import type { ActorRef, ConsoleBackup } from './console-view.ts';
@@ -227,7 +228,7 @@ export function createConsoleDatabaseServices(deps: {
         backup: backup
           ? { id: backup.id, startedAt: backup.startedAt.toISOString(), finishedAt: iso(backup.finishedAt), sizeBytes: backup.sizeBytes, dumpBytes: backup.dumpBytes, status: backup.status }
           : null,
-        workflowUrl: config.temporalUiUrl ? workflowUrl(config.temporalUiUrl, config.temporalNamespace, `verify/${verification.database}`) : null,
+        workflowUrl: config.temporalUiUrl ? workflowUrl(config.temporalUiUrl, config.temporalNamespace, verifierWorkflowId(verification.database)) : null,
         temporalUiUrl: config.temporalUiUrl,
       };
     },

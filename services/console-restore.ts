@@ -5,7 +5,6 @@
  * audit log are the same as from the CLI and /api/v1. Secrets are taken in and never handed back.
  */
 import type { Client } from '@temporalio/client';
-import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { z } from 'zod';
 import { loadChain, chainView } from '../lib/pitr/chain-source.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
@@ -15,9 +14,14 @@ import { testStorageConnection } from '../lib/storage/connection-test.ts';
 import { notificationEvents, notifierConfigSchema, notifierTypes, type NotifierConfig } from '../lib/notify/config.ts';
 import { DEFAULT_WORKSPACE_ID } from '../lib/catalog/access.ts';
 import { workflowUrl } from '../temporal/client.ts';
-import type { RestoreOutcome, RestoreProgress } from '../temporal/messages.ts';
-import { pitrRestoreInput, pitrRestoreWorkflowId, type PitrOutcome, type PitrProgress, type PitrRestoreInput } from '../temporal/pitr.ts';
-import { jobAttributes } from '../temporal/search-attributes.ts';
+import {
+  pitrProgressQuery, pitrRestoreInput, pitrRestoreWorkflow, pitrRestoreWorkflowId, type PitrOutcome, type PitrRestoreInput,
+} from '../temporal/contracts/pitr.ts';
+import {
+  databaseOfRestoreId, restoreBackupWorkflow, restoreProgressQuery, type RestoreOutcome,
+} from '../temporal/contracts/restore.ts';
+import { startJob } from '../temporal/start.ts';
+import { NAME_PATTERN } from '../lib/names.ts';
 import type { AccessService } from './access.ts';
 import type { ActorOperations } from './actor-operations.ts';
 import type { ActorNotifiers } from './actor-notifiers.ts';
@@ -172,8 +176,6 @@ export interface ConsoleSetupServices {
 // ---- helpers
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
-
-const DATABASE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** The new database's name: what `CREATE DATABASE` will get, so it must be a plain identifier. */
 const newDatabaseName = z.string().trim().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'target database name must be lowercase letters, digits or "_" (at most 63), starting with a letter');
@@ -371,7 +373,7 @@ export function createConsoleSetupServices(deps: ConsoleSetupDeps): ConsoleSetup
 
     async startRestore(ref, input) {
       const actor = asActor(ref);
-      if (!DATABASE_NAME.test(input.database)) throw new HindsightError('bad_input', 'database: choose a registered database');
+      if (!NAME_PATTERN.test(input.database)) throw new HindsightError('bad_input', 'database: choose a registered database');
       const ops = deps.operationsFor(actor);
       await ops.getDatabase(input.database);
       // The server checks the typed name too: a form replayed without it must not restore anything.
@@ -418,18 +420,16 @@ export function createConsoleSetupServices(deps: ConsoleSetupDeps): ConsoleSetup
       else throw new HindsightError('bad_input', 'target: a point-in-time restore goes into an empty directory on an agent, or a sandbox');
       const pitrInput = parseOrThrow(pitrRestoreInput, { database: input.database, target, to }, 'point-in-time restore');
       const workflowId = pitrRestoreWorkflowId(input.database, new Date());
-      await pitrFor(actor).restore(input.database, to, () => temporal.workflow.start('pitrRestore', {
-        taskQueue: config.taskQueue, workflowId, args: [pitrInput], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-        typedSearchAttributes: jobAttributes(input.database, 'restore'),
+      await pitrFor(actor).restore(input.database, to, () => startJob(temporal, pitrRestoreWorkflow, {
+        workflowId, taskQueue: config.taskQueue, input: pitrInput, database: input.database, onConflict: 'fail',
       }));
       return { workflowId };
     },
 
     async restoreStatus(ref, workflowId) {
       const actor = asActor(ref);
-      const m = /^restore\/([a-z0-9][a-z0-9_-]{0,62})\/[^/]+$/.exec(workflowId);
-      if (!m) throw new HindsightError('not_found', `restore "${workflowId}" does not exist (restore ids look like restore/<database>/<time>)`);
-      const database = m[1]!;
+      const database = databaseOfRestoreId(workflowId);
+      if (!database) throw new HindsightError('not_found', `restore "${workflowId}" does not exist (restore ids look like restore/<database>/<time>)`);
       await authz.authorizeDatabase(actor, database, 'history.read');
       const handle = temporal.workflow.getHandle(workflowId);
       let description;
@@ -438,7 +438,7 @@ export function createConsoleSetupServices(deps: ConsoleSetupDeps): ConsoleSetup
       } catch {
         throw new HindsightError('not_found', `restore "${workflowId}" does not exist`);
       }
-      const kind = description.type === 'pitrRestore' ? 'pitr' : description.type === 'restoreBackup' ? 'logical' : null;
+      const kind = description.type === pitrRestoreWorkflow.type ? 'pitr' : description.type === restoreBackupWorkflow.type ? 'logical' : null;
       if (!kind) throw new HindsightError('not_found', `restore "${workflowId}" does not exist`);
       const state = stateOf(description.status.name);
       const base: ConsoleRestoreStatus = {
@@ -449,7 +449,7 @@ export function createConsoleSetupServices(deps: ConsoleSetupDeps): ConsoleSetup
       // A closed workflow answers queries by replay, which needs a worker; its result needs none.
       try {
         if (kind === 'logical') {
-          const p = await handle.query<RestoreProgress>('progress');
+          const p = await handle.query(restoreProgressQuery);
           // The id names the database, but anyone with Temporal access could start one under a misleading id: trust the workflow's own answer.
           if (p.database !== database) throw new HindsightError('not_found', `restore "${workflowId}" does not exist`);
           const backup = p.backupId ? await catalog.getBackup(p.backupId).catch(() => undefined) : undefined;
@@ -457,7 +457,7 @@ export function createConsoleSetupServices(deps: ConsoleSetupDeps): ConsoleSetup
           base.logical = { backupId: p.backupId, readBytes: p.readBytes, restoredBytes: p.restoredBytes, totalBytes: backup?.sizeBytes ?? null };
           base.error = p.error;
         } else {
-          const p = await handle.query<PitrProgress>('progress');
+          const p = await handle.query(pitrProgressQuery);
           if (p.database !== database) throw new HindsightError('not_found', `restore "${workflowId}" does not exist`);
           base.stage = p.stage;
           base.pitr = { baseBackupId: p.baseBackupId, window: p.window, extractedBytes: p.extractedBytes, segmentsFetched: p.segmentsFetched, replayLsn: p.replayLsn };

@@ -8,7 +8,7 @@ import { findTools } from '../lib/pg/tools.ts';
 import { testStorageConnection } from '../lib/storage/connection-test.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
-import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/messages.ts';
+import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/contracts/common.ts';
 import { hindsightSearchAttributes } from '../temporal/search-attributes.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
 

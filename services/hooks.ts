@@ -2,12 +2,13 @@ import { z } from 'zod';
 import type { Catalog } from '../lib/catalog/catalog.ts';
 import type { HookRecord, HookRunRecord } from '../lib/catalog/hooks.ts';
 import { HindsightError } from '../lib/errors.ts';
+import { nameSchema } from '../lib/names.ts';
 import { describeHookVariables, hookKindDescriptions, hookKinds, type HookKind } from '../lib/hooks/variables.ts';
 
 /** Until workspaces exist every database belongs to workspace 1. */
 export const DEFAULT_WORKSPACE_ID = 1;
 
-const databaseName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'database must be a registered name: lowercase letters, digits, "_" or "-"');
+const databaseName = nameSchema('database must be a registered name: lowercase letters, digits, "_" or "-"');
 const kindSchema = z.enum(hookKinds, { error: `kind must be one of ${hookKinds.join(', ')}` });
 
 /** A hook belongs to one database or to a whole workspace, never both. */

@@ -1,7 +1,9 @@
 import type { Client } from '@temporalio/client';
 import type { Catalog } from '../lib/catalog/catalog.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { backupProgressQuery, restoreProgressQuery } from '../temporal/messages.ts';
+import { backupProgressQuery } from '../temporal/contracts/backup.ts';
+import { restoreBackupWorkflow, restoreProgressQuery } from '../temporal/contracts/restore.ts';
+import { verifierWorkflowId } from '../temporal/contracts/verify.ts';
 
 /** One job of a database that is running now, as its workflow reports it. */
 export interface LiveJob {
@@ -51,7 +53,7 @@ export function createJobProgress(catalog: Catalog, temporal: Client) {
   async function runningRestores(database: string): Promise<LiveJob[]> {
     const jobs: LiveJob[] = [];
     const escaped = database.replace(/'/g, "\\'");
-    const query = `WorkflowType = 'restoreBackup' AND ExecutionStatus = 'Running' AND HindsightDatabase = '${escaped}'`;
+    const query = `WorkflowType = '${restoreBackupWorkflow.type}' AND ExecutionStatus = 'Running' AND HindsightDatabase = '${escaped}'`;
     for await (const execution of temporal.workflow.list({ query, pageSize: 20 })) {
       const base = { kind: 'restore' as const, workflowId: execution.workflowId, startedAt: execution.startTime.toISOString() };
       try {
@@ -72,7 +74,7 @@ export function createJobProgress(catalog: Catalog, temporal: Client) {
       const stages = v.report?.stages ?? [];
       const current = stages.at(-1);
       return {
-        kind: 'verification' as const, id: v.id, workflowId: `verify/${database}`, stage: current?.stage ?? 'starting',
+        kind: 'verification' as const, id: v.id, workflowId: verifierWorkflowId(database), stage: current?.stage ?? 'starting',
         bytes: null, expectedBytes: null, finished: false, startedAt: v.startedAt, error: null,
       };
     });

@@ -6,7 +6,7 @@ import {
 } from '../lib/notify/config.ts';
 import { consoleLink } from '../lib/notify/render.ts';
 import { sendNotification } from '../lib/notify/send.ts';
-import { upsertWatchdogSchedule } from '../temporal/notify.ts';
+import { upsertWatchdogSchedule } from '../temporal/schedules.ts';
 import type { Runtime } from './runtime.ts';
 
 function parseOrThrow<S extends z.ZodType>(what: string, schema: S, value: unknown): z.output<S> {

@@ -1,15 +1,24 @@
 import type { Client } from '@temporalio/client';
-import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { backupIdAt } from '../temporal/backup-ids.ts';
-import { cancelBackupSignal } from '../temporal/messages.ts';
+import {
+  backupDatabaseWorkflow, backupWorkflowId, cancelBackupSignal, replicateBackupWorkflow, replicateWorkflowId, type BackupDatabaseInput,
+} from '../temporal/contracts/backup.ts';
+import { backupIdAt } from '../temporal/contracts/common.ts';
+import { healthWorkflowId, healthMonitorWorkflow } from '../temporal/contracts/health.ts';
+import { deliveryWorkflowId } from '../temporal/contracts/notifications.ts';
+import { pitrRestoreWorkflow } from '../temporal/contracts/pitr.ts';
+import {
+  restoreBackupWorkflow, restoreProgressQuery, restoreWorkflowId, type RestoreTarget,
+} from '../temporal/contracts/restore.ts';
+import { gfsRetentionWorkflow, retentionWorkflowId } from '../temporal/contracts/retention.ts';
+import { newVerificationId, verifierWorkflowId } from '../temporal/contracts/verify.ts';
+import { signalVerifier, startJob } from '../temporal/start.ts';
 import { seal } from '../lib/crypto/sealed.ts';
+import { nameSchema, NAME_RULE } from '../lib/names.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 import { connect, parsePgUrl, pgUrlSchema, serverInfo, describeTarget } from '../lib/pg/connection.ts';
 import { RESTORE_PASSWORD_CONTEXT } from '../activities/index.ts';
-import type { BackupDatabaseInput, GfsRetentionInput, HealthMonitorInput, ReplicateBackupInput, RestoreBackupInput, RestoreTarget } from '../temporal/inputs.ts';
-import type { BackupOutcome, ReplicateOutcome, RestoreOutcome, RetentionOutcome } from '../temporal/messages.ts';
 import { planForDatabase } from '../lib/retention/plan-for-database.ts';
 import { parseRetentionPolicy } from '../lib/retention/policy.ts';
 import { testStorageConnection } from '../lib/storage/connection-test.ts';
@@ -17,10 +26,9 @@ import { downloadStream } from '../lib/backup/download.ts';
 import { recordedChecksums } from '../lib/backup/expectation.ts';
 import { openBackupFromAny } from '../lib/backup/sources.ts';
 import { createStorageDriver, storageConfigSchema, type StorageConfig } from '../lib/storage/index.ts';
-import { deleteBackupSchedule, deleteSchedule, upsertBackupSchedule, upsertRetentionSchedule, upsertVerifySchedule } from '../temporal/schedules.ts';
-import { jobAttributes } from '../temporal/search-attributes.ts';
-import { upsertWatchdogSchedule } from '../temporal/notify.ts';
-import { newVerificationId, signalVerifier, verifierWorkflowId } from '../temporal/verifier.ts';
+import {
+  deleteBackupSchedule, deleteRetentionSchedule, deleteVerifySchedule, upsertBackupSchedule, upsertRetentionSchedule, upsertVerifySchedule, upsertWatchdogSchedule,
+} from '../temporal/schedules.ts';
 import type { Runtime } from './runtime.ts';
 import { createHookService } from './hooks.ts';
 import { createBackupRoleService } from './backup-role.ts';
@@ -43,7 +51,7 @@ export const timezoneSchema = z.string().refine((tz) => {
 }, 'timezone must be an IANA name such as UTC or Europe/Paris');
 
 export const addDatabaseInput = z.object({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'name must be lowercase letters, digits, "_" or "-" (at most 63)'),
+  name: nameSchema(`name must be ${NAME_RULE}`),
   url: pgUrlSchema,
   /** Where backups go: one storage name or several (every backup is written to each). */
   storages: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('local').transform((v) => (typeof v === 'string' ? [v] : v)),
@@ -66,9 +74,7 @@ function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.output<
   return parsed.data;
 }
 
-const isoStamp = (d: Date): string => d.toISOString();
-
-export const storageNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'storage name must be lowercase letters, digits, "_" or "-" (at most 63)');
+export const storageNameSchema = nameSchema(`storage name must be ${NAME_RULE}`);
 
 async function testDriver(name: string, config: StorageConfig) {
   const driver = createStorageDriver(name, config);
@@ -85,13 +91,8 @@ export function createOperations(runtime: Runtime, temporal: Client) {
   const { catalog, config, keyring } = runtime;
 
   async function ensureHealthMonitor(database: string): Promise<void> {
-    const input: HealthMonitorInput = { database };
-    await temporal.workflow.start('healthMonitor', {
-      taskQueue: config.taskQueue,
-      workflowId: `health/${database}`,
-      args: [input],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      typedSearchAttributes: jobAttributes(database, 'health'),
+    await startJob(temporal, healthMonitorWorkflow, {
+      workflowId: healthWorkflowId(database), taskQueue: config.taskQueue, input: { database }, database, onConflict: 'use-existing',
     });
   }
 
@@ -146,10 +147,10 @@ export function createOperations(runtime: Runtime, temporal: Client) {
     async removeDatabase(name: string) {
       await catalog.getDatabase(name);
       await deleteBackupSchedule(temporal, name);
-      await deleteSchedule(temporal, 'retention', name);
-      await deleteSchedule(temporal, 'verify', name);
-      await temporal.workflow.getHandle(`health/${name}`).terminate('database removed').catch(() => undefined);
-      await temporal.workflow.getHandle(`notify/${name}`).terminate('database removed').catch(() => undefined);
+      await deleteRetentionSchedule(temporal, name);
+      await deleteVerifySchedule(temporal, name);
+      await temporal.workflow.getHandle(healthWorkflowId(name)).terminate('database removed').catch(() => undefined);
+      await temporal.workflow.getHandle(deliveryWorkflowId(name)).terminate('database removed').catch(() => undefined);
       await catalog.removeDatabase(name);
     },
 
@@ -225,7 +226,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
       const db = await catalog.getDatabase(database);
       const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
       if (schedule) await upsertVerifySchedule(temporal, { database, cron: schedule, timezone: db.timezone, taskQueue: config.taskQueue });
-      else await deleteSchedule(temporal, 'verify', database);
+      else await deleteVerifySchedule(temporal, database);
       return catalog.updateDatabaseSettings(database, { verifySchedule: schedule });
     },
 
@@ -233,7 +234,7 @@ export function createOperations(runtime: Runtime, temporal: Client) {
     async setRetentionPolicy(database: string, raw: unknown) {
       const db = await catalog.getDatabase(database);
       if (raw === null) {
-        await deleteSchedule(temporal, 'retention', database);
+        await deleteRetentionSchedule(temporal, database);
         return catalog.updateDatabaseSettings(database, { retentionPolicy: null });
       }
       const policy = parseRetentionPolicy(raw);
@@ -249,13 +250,11 @@ export function createOperations(runtime: Runtime, temporal: Client) {
     /** Runs retention now as a workflow (the same as the daily schedule). */
     async startRetention(database: string, options: { dryRun?: boolean } = {}) {
       await catalog.getDatabase(database);
-      const workflowId = `retention/${database}/${isoStamp(new Date())}`;
-      const input: GfsRetentionInput = { database, dryRun: options.dryRun ?? false };
-      const handle = await temporal.workflow.start('gfsRetention', {
-        taskQueue: config.taskQueue, workflowId, args: [input],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL, typedSearchAttributes: jobAttributes(database, 'retention'),
+      const workflowId = retentionWorkflowId(database, new Date());
+      const handle = await startJob(temporal, gfsRetentionWorkflow, {
+        workflowId, taskQueue: config.taskQueue, input: { database, dryRun: options.dryRun ?? false }, database, onConflict: 'fail',
       });
-      return { workflowId, result: () => handle.result() as Promise<RetentionOutcome> };
+      return { workflowId, result: () => handle.result() };
     },
     getVerification: (id: string) => catalog.verifications.get(id),
 
@@ -272,16 +271,11 @@ export function createOperations(runtime: Runtime, temporal: Client) {
       if (backup.status !== 'partial' && backup.status !== 'complete') {
         throw new HindsightError('bad_input', `backup ${backupId} is ${backup.status}: only a partial backup can be copied to the storages it missed`);
       }
-      const workflowId = `replicate/${backupId}/${isoStamp(new Date())}`;
-      const input: ReplicateBackupInput = { database: backup.databaseName, backupId };
-      const handle = await temporal.workflow.start('replicateBackup', {
-        taskQueue: config.taskQueue,
-        workflowId,
-        args: [input],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-        typedSearchAttributes: jobAttributes(backup.databaseName, 'replicate'),
+      const workflowId = replicateWorkflowId(backupId, new Date());
+      const handle = await startJob(temporal, replicateBackupWorkflow, {
+        workflowId, taskQueue: config.taskQueue, input: { database: backup.databaseName, backupId }, database: backup.databaseName, onConflict: 'fail',
       });
-      return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() as Promise<ReplicateOutcome> };
+      return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() };
     },
     listBackups: (database?: string) => catalog.listBackups(database),
 
@@ -289,16 +283,11 @@ export function createOperations(runtime: Runtime, temporal: Client) {
       await catalog.getDatabase(database);
       const now = new Date();
       const backupId = backupIdAt(now, randomBytes(3).toString('hex'));
-      const workflowId = `backup/${database}/${isoStamp(now)}`;
-      const input: BackupDatabaseInput = { database, trigger, backupId };
-      const handle = await temporal.workflow.start('backupDatabase', {
-        taskQueue: config.taskQueue,
-        workflowId,
-        args: [input],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-        typedSearchAttributes: jobAttributes(database, 'backup'),
+      const workflowId = backupWorkflowId(database, now);
+      const handle = await startJob(temporal, backupDatabaseWorkflow, {
+        workflowId, taskQueue: config.taskQueue, input: { database, trigger, backupId }, database, onConflict: 'fail',
       });
-      return { backupId, workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() as Promise<BackupOutcome> };
+      return { backupId, workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() };
     },
 
     /** Asks a running backup to stop; its workflow records it as cancelled. */
@@ -319,8 +308,9 @@ export function createOperations(runtime: Runtime, temporal: Client) {
         if ((error as { name?: string }).name === 'WorkflowNotFoundError') throw new HindsightError('not_found', `restore "${workflowId}" does not exist (the id is the workflowId its start returned)`);
         throw error;
       });
-      if (described.type !== 'restoreBackup' && described.type !== 'pitrRestore') throw new HindsightError('not_found', `restore "${workflowId}" does not exist (the id is the workflowId its start returned)`);
-      const progress = await handle.query<unknown>('progress').catch(() => null);
+      if (described.type !== restoreBackupWorkflow.type && described.type !== pitrRestoreWorkflow.type) throw new HindsightError('not_found', `restore "${workflowId}" does not exist (the id is the workflowId its start returned)`);
+      // Both restore workflows answer the same query name; the logical definition reads either.
+      const progress: unknown = await handle.query(restoreProgressQuery).catch(() => null);
       return { workflowId, type: described.type, status: described.status.name, startedAt: described.startTime.toISOString(), closedAt: described.closeTime?.toISOString() ?? null, progress };
     },
 
@@ -335,16 +325,11 @@ export function createOperations(runtime: Runtime, temporal: Client) {
       } else {
         to = { database: options.to.database };
       }
-      const workflowId = `restore/${options.database}/${isoStamp(new Date())}`;
-      const input: RestoreBackupInput = { database: options.database, backupId: options.backupId, to };
-      const handle = await temporal.workflow.start('restoreBackup', {
-        taskQueue: config.taskQueue,
-        workflowId,
-        args: [input],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-        typedSearchAttributes: jobAttributes(options.database, 'restore'),
+      const workflowId = restoreWorkflowId(options.database, new Date());
+      const handle = await startJob(temporal, restoreBackupWorkflow, {
+        workflowId, taskQueue: config.taskQueue, input: { database: options.database, backupId: options.backupId, to }, database: options.database, onConflict: 'fail',
       });
-      return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() as Promise<RestoreOutcome> };
+      return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() };
     },
   };
 }

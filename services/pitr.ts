@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import {
-  ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client,
-} from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
-import { backupIdAt } from '../temporal/backup-ids.ts';
-import { jobAttributes } from '../temporal/search-attributes.ts';
+import { agentNameSchema } from '../lib/names.ts';
+import { backupIdAt } from '../temporal/contracts/common.ts';
 import {
-  baseBackupScheduleId, baseBackupWorkflowId, walArchiverId, type BaseBackupInput, type BaseBackupProgress, type WalArchiverInput, type WalArchiverStatus,
-} from '../temporal/wal-archive.ts';
+  baseBackupWorkflow, baseBackupWorkflowId, stopWalArchiverSignal, walArchiverId, walArchiverWorkflow, walChainMonitorWorkflow,
+  walChainMonitorWorkflowId, walStatusQuery, type BaseBackupInput, type WalArchiverStatus,
+} from '../temporal/contracts/pitr.ts';
+import { deleteBaseBackupSchedule, upsertBaseBackupSchedule } from '../temporal/schedules.ts';
+import { startJob } from '../temporal/start.ts';
 import { formatLsn } from '../lib/wal/lsn.ts';
 import { checkStreamingPrerequisites, dropSlot, slotNameFor, slotPosition, withServer } from '../lib/wal/server.ts';
 import type { Runtime } from './runtime.ts';
@@ -18,7 +19,7 @@ const cron = z.string().trim().regex(/^(@(yearly|annually|monthly|weekly|daily|h
 export const enablePitrInput = z.object({
   slotMaxMb: z.number().int().min(1, '--slot-max-mb must be at least 1').max(16 * 1024 * 1024).optional(),
   baseSchedule: cron.nullable().optional(),
-  agent: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, '--agent must be an agent name (letters, digits, "_", "." or "-")').nullable().optional(),
+  agent: agentNameSchema('--agent must be an agent name (letters, digits, "_", "." or "-")').nullable().optional(),
   partialIntervalMs: z.number().int().min(100).max(3_600_000).optional(),
   /**
    * A full base backup every N base backups, the others incremental (PostgreSQL 17+ with
@@ -69,36 +70,6 @@ export interface WalStatus {
 export function createPitrOperations(runtime: Runtime, temporal: Client) {
   const { catalog, config } = runtime;
 
-  async function upsertBaseBackupSchedule(database: string, cronExpression: string, timezone: string): Promise<void> {
-    const scheduleId = baseBackupScheduleId(database);
-    const input: BaseBackupInput = { database, trigger: 'schedule' };
-    const action = {
-      type: 'startWorkflow' as const,
-      workflowType: 'baseBackup',
-      taskQueue: config.taskQueue,
-      workflowId: `basebackup/${database}/scheduled`,
-      args: [input],
-      typedSearchAttributes: jobAttributes(database, 'backup'),
-    };
-    const spec = { cronExpressions: [cronExpression], timezone };
-    // SKIP: a base backup still running when the next is due is not doubled.
-    const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10 minutes' as const };
-    try {
-      await temporal.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action, policies }));
-    } catch (error) {
-      if (!(error instanceof ScheduleNotFoundError)) throw error;
-      await temporal.schedule.create({ scheduleId, spec, action, policies });
-    }
-  }
-
-  async function deleteBaseBackupSchedule(database: string): Promise<void> {
-    try {
-      await temporal.schedule.getHandle(baseBackupScheduleId(database)).delete();
-    } catch (error) {
-      if (!(error instanceof ScheduleNotFoundError)) throw error;
-    }
-  }
-
   const ops = {
     /**
      * Checks the server (wal_level, REPLICATION), records the settings, starts `wal/<db>` and the
@@ -136,31 +107,24 @@ export function createPitrOperations(runtime: Runtime, temporal: Client) {
         ...(input.baseFullEvery !== undefined ? { baseBackupFullEvery: input.baseFullEvery } : {}),
         ...(input.baseBackupUrl !== undefined ? { baseBackupUrl: input.baseBackupUrl } : {}),
       });
-      const archiverInput: WalArchiverInput = { database, ...(input.archiverRunForMs ? { runForMs: input.archiverRunForMs } : {}) };
-      const archiver = await temporal.workflow.start('walArchiver', {
-        taskQueue: config.taskQueue,
-        workflowId: walArchiverId(database),
-        args: [archiverInput],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        typedSearchAttributes: jobAttributes(database, 'backup'),
+      const archiver = await startJob(temporal, walArchiverWorkflow, {
+        workflowId: walArchiverId(database), taskQueue: config.taskQueue, database, onConflict: 'use-existing',
+        input: { database, ...(input.archiverRunForMs ? { runForMs: input.archiverRunForMs } : {}) },
       });
       let chainMonitor: string | null = null;
       let chainMonitorError: string | null = null;
       try {
-        const handle = await temporal.workflow.start('walChainMonitor', {
-          taskQueue: config.taskQueue,
-          workflowId: `walchain/${database}`,
-          args: [{ database }],
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-          typedSearchAttributes: jobAttributes(database, 'health'),
+        const handle = await startJob(temporal, walChainMonitorWorkflow, {
+          workflowId: walChainMonitorWorkflowId(database), taskQueue: config.taskQueue, input: { database }, database, onConflict: 'use-existing',
         });
         chainMonitor = handle.workflowId;
       } catch (error) {
         chainMonitorError = errorMessage(error);
       }
       const schedule = input.baseSchedule !== undefined ? input.baseSchedule : (await catalog.wal.config(database)).baseBackupSchedule;
-      if (schedule) await upsertBaseBackupSchedule(database, schedule, db.timezone);
-      else await deleteBaseBackupSchedule(database);
+      // SKIP overlap: a base backup still running when the next is due is not doubled.
+      if (schedule) await upsertBaseBackupSchedule(temporal, { database, cron: schedule, timezone: db.timezone, taskQueue: config.taskQueue });
+      else await deleteBaseBackupSchedule(temporal, database);
       const first = input.firstBaseBackup ? await ops.startBaseBackup(database, 'pitr-enabled') : null;
       return { archiverWorkflowId: archiver.workflowId, chainMonitorWorkflowId: chainMonitor, chainMonitorError, baseBackup: first };
     },
@@ -169,11 +133,11 @@ export function createPitrOperations(runtime: Runtime, temporal: Client) {
     async disable(database: string, options: { waitMs?: number } = {}) {
       await catalog.getDatabase(database);
       await catalog.wal.updateSettings(database, { enabled: false });
-      await deleteBaseBackupSchedule(database);
+      await deleteBaseBackupSchedule(temporal, database);
       const handle = temporal.workflow.getHandle(walArchiverId(database));
       let archiver: WalArchiverStatus | null = null;
       try {
-        await handle.signal('stop', 'PITR turned off');
+        await handle.signal(stopWalArchiverSignal, 'PITR turned off');
         archiver = await Promise.race([
           handle.result() as Promise<WalArchiverStatus>,
           new Promise<null>((resolve) => setTimeout(() => resolve(null), options.waitMs ?? 60_000).unref()),
@@ -182,7 +146,7 @@ export function createPitrOperations(runtime: Runtime, temporal: Client) {
         if (!(error instanceof WorkflowNotFoundError)) throw error;
       }
       try {
-        await temporal.workflow.getHandle(`walchain/${database}`).cancel();
+        await temporal.workflow.getHandle(walChainMonitorWorkflowId(database)).cancel();
       } catch (error) {
         if (!(error instanceof WorkflowNotFoundError)) throw error;
       }
@@ -196,15 +160,10 @@ export function createPitrOperations(runtime: Runtime, temporal: Client) {
       const now = new Date();
       const baseBackupId = backupIdAt(now, randomBytes(3).toString('hex'));
       const workflowId = baseBackupWorkflowId(database, now.toISOString());
-      const input: BaseBackupInput = { database, baseBackupId, trigger };
-      const handle = await temporal.workflow.start('baseBackup', {
-        taskQueue: config.taskQueue,
-        workflowId,
-        args: [input],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-        typedSearchAttributes: jobAttributes(database, 'backup'),
+      const handle = await startJob(temporal, baseBackupWorkflow, {
+        workflowId, taskQueue: config.taskQueue, input: { database, baseBackupId, trigger }, database, onConflict: 'fail',
       });
-      return { baseBackupId, workflowId, result: () => handle.result() as Promise<BaseBackupProgress> };
+      return { baseBackupId, workflowId, result: () => handle.result() };
     },
 
     /** From the catalog (what storage holds), the server (what the slot keeps) and the archiver's `status` query. */
@@ -227,7 +186,7 @@ export function createPitrOperations(runtime: Runtime, temporal: Client) {
       let archiver: WalArchiverStatus | null = null;
       let archiverError: string | null = null;
       try {
-        archiver = await temporal.workflow.getHandle(walArchiverId(database)).query<WalArchiverStatus>('status');
+        archiver = await temporal.workflow.getHandle(walArchiverId(database)).query(walStatusQuery);
       } catch (error) {
         archiverError = errorMessage(error);
       }

@@ -1,4 +1,5 @@
 import { defineSearchAttributeKey, SearchAttributeType, TypedSearchAttributes } from '@temporalio/common';
+import type { JobKind } from './contracts/common.ts';
 
 /**
  * Custom search attributes that make the Temporal UI useful for backups: every run is filterable by
@@ -8,9 +9,10 @@ export const databaseAttribute = defineSearchAttributeKey('HindsightDatabase', S
 export const kindAttribute = defineSearchAttributeKey('HindsightKind', SearchAttributeType.KEYWORD);
 export const hindsightSearchAttributes = [databaseAttribute, kindAttribute];
 
-export function jobAttributes(database: string, kind: 'backup' | 'restore' | 'replicate' | 'verify' | 'retention' | 'health'): TypedSearchAttributes {
+/** A run of no database (the watchdog, workspace notifications) carries only its kind. */
+export function jobAttributes(database: string | null, kind: JobKind): TypedSearchAttributes {
   return new TypedSearchAttributes([
-    { key: databaseAttribute, value: database },
+    ...(database !== null ? [{ key: databaseAttribute, value: database }] : []),
     { key: kindAttribute, value: kind },
   ]);
 }

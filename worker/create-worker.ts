@@ -9,10 +9,8 @@ import { createSandboxDriver, type SandboxDriver } from '../lib/sandbox/index.ts
 import type { Runtime } from '../services/runtime.ts';
 import { hindsightDataConverter } from '../temporal/client.ts';
 import { temporalTls } from '../temporal/tls.ts';
-import { signalVerifier } from '../temporal/verifier.ts';
-import { wakeDelivery } from '../temporal/notify.ts';
-import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/messages.ts';
-import { agentTaskQueue } from '../temporal/wal-archive.ts';
+import { signalVerifier, wakeDelivery } from '../temporal/start.ts';
+import { VERIFY_TASK_QUEUE_SUFFIX, agentTaskQueue } from '../temporal/contracts/common.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 

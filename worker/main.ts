@@ -1,6 +1,7 @@
 import { Runtime as TemporalRuntime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
+import { agentNameSchema } from '../lib/names.ts';
 import { openRuntime } from '../services/runtime.ts';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -26,7 +27,7 @@ const usage = `usage: worker [--role all|main|verify|none] [--agent NAME] [--max
 
 const flagsSchema = z.object({
   role: z.enum(['all', 'main', 'verify', 'none']).optional(),
-  agent: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, '--agent must be a name of letters, digits, "_", "." or "-"').optional(),
+  agent: agentNameSchema('--agent must be a name of letters, digits, "_", "." or "-"').optional(),
   'max-cpu': z.coerce.number().positive('--max-cpu must be a positive number').optional(),
   'max-ram-mb': z.coerce.number().int().min(512, '--max-ram-mb must be at least 512 (one sandbox)').optional(),
   'max-disk-gb': z.coerce.number().positive('--max-disk-gb must be a positive number').optional(),

@@ -1,11 +1,11 @@
 import {
   ApplicationFailure, CancellationScope, isCancellation, patched, setHandler, uuid4, workflowInfo,
 } from '@temporalio/workflow';
-import { backupIdAt } from '../temporal/backup-ids.ts';
-import { backupDatabaseInput, type BackupDatabaseInput } from '../temporal/inputs.ts';
 import {
-  backupProgressQuery, backupProgressSignal, cancelBackupSignal, type BackupOutcome, type BackupProgress, type CopyReport,
-} from '../temporal/messages.ts';
+  backupDatabaseInput, backupDatabaseWorkflow, backupProgressQuery, backupProgressSignal, cancelBackupSignal,
+  type BackupDatabaseInput, type BackupOutcome, type BackupProgress, type CopyReport,
+} from '../temporal/contracts/backup.ts';
+import { backupIdAt } from '../temporal/contracts/common.ts';
 import { catalogActivities, copyActivities, sourceProbeActivities, streamingActivities } from './activity-options.ts';
 import { PATCH_HOOK_SCRIPTS, runHookStage } from './hook-steps.ts';
 import { parseInput, rootMessage } from './validate.ts';
@@ -29,7 +29,7 @@ class PreBackupHookFailed extends Error {}
  * storage that missed it one more chance by copying from one that has it, record the result.
  */
 export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOutcome> {
-  const input = parseInput('backupDatabase', backupDatabaseInput, raw);
+  const input = parseInput(backupDatabaseWorkflow.type, backupDatabaseInput, raw);
   const info = workflowInfo();
   const backupId = input.backupId ?? backupIdAt(info.startTime, uuid4().replace(/-/g, ''));
   const progress: BackupProgress = {

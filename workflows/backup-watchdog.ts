@@ -1,4 +1,4 @@
-import { backupWatchdogInput, type BackupWatchdogInput, type WatchdogOutcome } from '../temporal/notify-messages.ts';
+import { backupWatchdogInput, backupWatchdogWorkflow, type BackupWatchdogInput, type WatchdogOutcome } from '../temporal/contracts/notifications.ts';
 import { catalogActivities } from './activity-options.ts';
 import { parseInput } from './validate.ts';
 
@@ -9,6 +9,6 @@ import { parseInput } from './validate.ts';
  * schedule that stopped, a worker that never came back, a backup that keeps failing quietly.
  */
 export async function backupWatchdog(raw: BackupWatchdogInput = {}): Promise<WatchdogOutcome> {
-  parseInput('backupWatchdog', backupWatchdogInput, raw ?? {});
+  parseInput(backupWatchdogWorkflow.type, backupWatchdogInput, raw ?? {});
   return catalogActivities.checkOverdueBackups();
 }

@@ -1,9 +1,9 @@
 import { ApplicationFailure, CancellationScope, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { backupIdAt } from '../temporal/backup-ids.ts';
+import { backupIdAt } from '../temporal/contracts/common.ts';
 import {
-  baseBackupInput, baseBackupProgressQuery, baseBackupProgressSignal, type BaseBackupInput, type BaseBackupProgress,
-} from '../temporal/wal-archive.ts';
+  baseBackupInput, baseBackupProgressQuery, baseBackupProgressSignal, baseBackupWorkflow, type BaseBackupInput, type BaseBackupProgress,
+} from '../temporal/contracts/pitr.ts';
 import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
@@ -14,7 +14,7 @@ const quick = catalogActivities;
  * encryption into the database's PITR storage, on its host queue. Query `progress`.
  */
 export async function baseBackup(raw: BaseBackupInput): Promise<BaseBackupProgress> {
-  const input = parseInput('baseBackup', baseBackupInput, raw);
+  const input = parseInput(baseBackupWorkflow.type, baseBackupInput, raw);
   const info = workflowInfo();
   const baseBackupId = input.baseBackupId ?? backupIdAt(info.startTime, uuid4().replace(/-/g, ''));
   const progress: BaseBackupProgress = {

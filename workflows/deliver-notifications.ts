@@ -1,8 +1,8 @@
 import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import {
-  deliverNotificationsInput, deliveryStateQuery, wakeDeliverySignal, type DeliverNotificationsInput, type DeliveryState,
-} from '../temporal/notify-messages.ts';
+  deliverNotificationsInput, deliverNotificationsWorkflow, deliveryStateQuery, wakeDeliverySignal, type DeliverNotificationsInput, type DeliveryState,
+} from '../temporal/contracts/notifications.ts';
 import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
@@ -28,7 +28,7 @@ const ROUNDS_PER_HISTORY = 200;
  * only its own deliveries.
  */
 export async function deliverNotifications(raw: DeliverNotificationsInput): Promise<void> {
-  const input = parseInput('deliverNotifications', deliverNotificationsInput, raw);
+  const input = parseInput(deliverNotificationsWorkflow.type, deliverNotificationsInput, raw);
   let woken = true;
   const inFlight = new Set<number>();
   const state: DeliveryState = { database: input.database, inFlight: [], sent: 0, failed: 0, lastPlannedAt: null };

@@ -1,6 +1,7 @@
 import { setHandler } from '@temporalio/workflow';
-import { gfsRetentionInput, type GfsRetentionInput } from '../temporal/inputs.ts';
-import { retentionPlanQuery, type RetentionOutcome, type RetentionPlanView } from '../temporal/messages.ts';
+import {
+  gfsRetentionInput, gfsRetentionWorkflow, retentionPlanQuery, type GfsRetentionInput, type RetentionOutcome, type RetentionPlanView,
+} from '../temporal/contracts/retention.ts';
 import { catalogActivities } from './activity-options.ts';
 import { parseInput } from './validate.ts';
 
@@ -13,7 +14,7 @@ const quick = catalogActivities;
  * in use) are checked again for each backup at the moment of deletion.
  */
 export async function gfsRetention(raw: GfsRetentionInput): Promise<RetentionOutcome> {
-  const input = parseInput('gfsRetention', gfsRetentionInput, raw);
+  const input = parseInput(gfsRetentionWorkflow.type, gfsRetentionInput, raw);
   let view: RetentionPlanView | null = null;
   setHandler(retentionPlanQuery, () => view);
   const plan = await quick.planRetentionFor({ database: input.database });

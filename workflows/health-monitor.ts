@@ -1,6 +1,5 @@
 import { continueAsNew, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
-import { healthMonitorInput, type HealthMonitorInput } from '../temporal/inputs.ts';
-import { uptimeQuery, type HealthState } from '../temporal/messages.ts';
+import { healthMonitorInput, healthMonitorWorkflow, uptimeQuery, type HealthMonitorInput, type HealthState } from '../temporal/contracts/health.ts';
 import { catalogActivities } from './activity-options.ts';
 import { parseInput } from './validate.ts';
 
@@ -15,7 +14,7 @@ const TRANSITIONS_KEPT = 50;
  * recorded and notified once, never on every failed probe.
  */
 export async function healthMonitor(raw: HealthMonitorInput): Promise<void> {
-  const input = parseInput('healthMonitor', healthMonitorInput, raw);
+  const input = parseInput(healthMonitorWorkflow.type, healthMonitorInput, raw);
   const state: HealthState = {
     database: input.database,
     status: input.carried?.status ?? 'unknown',

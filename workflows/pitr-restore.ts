@@ -3,9 +3,9 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import {
-  abortPitrSignal, pitrProgressQuery, pitrProgressSignal, pitrRestoreInput, type PitrOutcome, type PitrProgress, type PitrRestoreInput,
-} from '../temporal/pitr.ts';
-import { agentTaskQueue } from '../temporal/wal-archive.ts';
+  abortPitrSignal, pitrProgressQuery, pitrProgressSignal, pitrRestoreInput, pitrRestoreWorkflow, type PitrOutcome, type PitrProgress, type PitrRestoreInput,
+} from '../temporal/contracts/pitr.ts';
+import { agentTaskQueue } from '../temporal/contracts/common.ts';
 import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
@@ -33,7 +33,7 @@ function restoreOn(taskQueue: string | undefined) {
  * base backup that stops before it, replay WAL from the archive to the target and promote.
  */
 export async function pitrRestore(raw: PitrRestoreInput): Promise<PitrOutcome> {
-  const input = parseInput('pitrRestore', pitrRestoreInput, raw);
+  const input = parseInput(pitrRestoreWorkflow.type, pitrRestoreInput, raw);
   const progress: PitrProgress = {
     database: input.database, stage: 'planning', baseBackupId: null, timeline: null, window: null,
     extractedBytes: 0, segmentsFetched: 0, replayLsn: null, error: null,

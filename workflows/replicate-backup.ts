@@ -1,6 +1,7 @@
 import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
-import { replicateBackupInput, type ReplicateBackupInput } from '../temporal/inputs.ts';
-import type { CopyReport, ReplicateOutcome } from '../temporal/messages.ts';
+import {
+  replicateBackupInput, replicateBackupWorkflow, type CopyReport, type ReplicateBackupInput, type ReplicateOutcome,
+} from '../temporal/contracts/backup.ts';
 import { catalogActivities, copyActivities } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
@@ -12,7 +13,7 @@ const copy = copyActivities(5);
  * whole: no second pg_dump, and the copy is checked against the manifest's SHA-256 before commit.
  */
 export async function replicateBackup(raw: ReplicateBackupInput): Promise<ReplicateOutcome> {
-  const input = parseInput('replicateBackup', replicateBackupInput, raw);
+  const input = parseInput(replicateBackupWorkflow.type, replicateBackupInput, raw);
   const before = await quick.listCopies({ backupId: input.backupId });
   if (!before.some((c) => c.status === 'complete')) {
     throw ApplicationFailure.nonRetryable(`backup ${input.backupId} has no complete copy in any storage to copy from`, 'not_found');

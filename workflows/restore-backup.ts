@@ -1,10 +1,10 @@
 import {
   ApplicationFailure, CancellationScope, isCancellation, patched, setHandler, uuid4, workflowInfo,
 } from '@temporalio/workflow';
-import { restoreBackupInput, type RestoreBackupInput } from '../temporal/inputs.ts';
 import {
-  abortRestoreSignal, restoreProgressQuery, restoreProgressSignal, type RestoreOutcome, type RestoreProgress,
-} from '../temporal/messages.ts';
+  abortRestoreSignal, restoreBackupInput, restoreBackupWorkflow, restoreProgressQuery, restoreProgressSignal,
+  type RestoreBackupInput, type RestoreOutcome, type RestoreProgress,
+} from '../temporal/contracts/restore.ts';
 import { catalogActivities, streamingActivities } from './activity-options.ts';
 import { PATCH_HOOK_SCRIPTS, runHookStage } from './hook-steps.ts';
 import { parseInput, rootMessage } from './validate.ts';
@@ -17,7 +17,7 @@ const restore = streamingActivities('30 seconds', 3);
  * equal the count taken in the dump's snapshot, or the restore fails and says which tables differ.
  */
 export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOutcome> {
-  const input = parseInput('restoreBackup', restoreBackupInput, raw);
+  const input = parseInput(restoreBackupWorkflow.type, restoreBackupInput, raw);
   const info = workflowInfo();
   const restoreId = `r-${uuid4().replace(/-/g, '').slice(0, 12)}`;
   const progress: RestoreProgress = { restoreId, backupId: null, database: input.database, stage: 'starting', readBytes: 0, restoredBytes: 0, error: null };

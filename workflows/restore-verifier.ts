@@ -1,7 +1,10 @@
 import { condition, continueAsNew, isCancellation, proxyActivities, setHandler, workflowInfo, CancellationScope } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { restoreVerifierInput, type RestoreVerifierInput } from '../temporal/inputs.ts';
-import { VERIFY_TASK_QUEUE_SUFFIX, backupCompletedSignal, lastVerificationQuery, type VerifierState, type VerifyRequest } from '../temporal/messages.ts';
+import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/contracts/common.ts';
+import {
+  backupCompletedSignal, lastVerificationQuery, restoreVerifierInput, restoreVerifierWorkflow,
+  type RestoreVerifierInput, type VerifierState, type VerifyRequest,
+} from '../temporal/contracts/verify.ts';
 import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
@@ -16,7 +19,7 @@ const RUNS_PER_HISTORY = 100;
  * is recorded superseded, since proving the newer backup says more about what can be restored.
  */
 export async function restoreVerifier(raw: RestoreVerifierInput): Promise<void> {
-  const input = parseInput('restoreVerifier', restoreVerifierInput, raw);
+  const input = parseInput(restoreVerifierWorkflow.type, restoreVerifierInput, raw);
   const verify = proxyActivities<Activities>({
     taskQueue: `${workflowInfo().taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`,
     startToCloseTimeout: '24 hours',

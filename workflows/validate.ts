@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { z } from 'zod';
-import { describeInputError } from '../temporal/inputs.ts';
+import { describeInputError } from '../temporal/contracts/common.ts';
 
 /** A bad input fails the workflow at once, with every bad field named; it is never retried. */
 export function parseInput<S extends z.ZodType>(workflow: string, schema: S, raw: unknown): z.output<S> {

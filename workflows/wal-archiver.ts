@@ -3,8 +3,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import {
-  stopWalArchiverSignal, walArchiverInput, walReceiverReportSignal, walStatusQuery, type WalArchiverInput, type WalArchiverStatus,
-} from '../temporal/wal-archive.ts';
+  stopWalArchiverSignal, walArchiverInput, walArchiverWorkflow, walReceiverReportSignal, walStatusQuery, type WalArchiverInput, type WalArchiverStatus,
+} from '../temporal/contracts/pitr.ts';
 import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
@@ -18,7 +18,7 @@ const DEFAULT_RUN_MS = 3600_000;
  * activity ships what it has and stops pg_receivewal); query `status` shows the receiver live.
  */
 export async function walArchiver(raw: WalArchiverInput): Promise<WalArchiverStatus> {
-  const input = parseInput('walArchiver', walArchiverInput, raw);
+  const input = parseInput(walArchiverWorkflow.type, walArchiverInput, raw);
   const state: WalArchiverStatus = {
     database: input.database, state: 'starting', taskQueue: null, runs: input.carried?.runs ?? 0, receiver: null, error: null,
   };

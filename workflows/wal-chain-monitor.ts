@@ -2,9 +2,9 @@ import {
   ParentClosePolicy, WorkflowIdReusePolicy, continueAsNew, setHandler, sleep, startChild, workflowInfo,
 } from '@temporalio/workflow';
 import {
-  chainQuery, walChainMonitorInput, type ChainMonitorState, type GapView, type WalChainMonitorInput,
-} from '../temporal/pitr.ts';
-import { baseBackupWorkflowId, type BaseBackupInput } from '../temporal/wal-archive.ts';
+  baseBackupWorkflow, baseBackupWorkflowId, chainQuery, walChainMonitorInput, walChainMonitorWorkflow,
+  type BaseBackupInput, type ChainMonitorState, type GapView, type WalChainMonitorInput,
+} from '../temporal/contracts/pitr.ts';
 import { catalogActivities } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
@@ -22,7 +22,7 @@ const gapKey = (sysid: string | null, g: GapView): string => `${sysid ?? '-'}:${
  * notified once and answered with a fresh base backup, from which a new window starts.
  */
 export async function walChainMonitor(raw: WalChainMonitorInput): Promise<void> {
-  const input = parseInput('walChainMonitor', walChainMonitorInput, raw);
+  const input = parseInput(walChainMonitorWorkflow.type, walChainMonitorInput, raw);
   const known = new Set(input.knownGaps);
   const state: ChainMonitorState = { database: input.database, last: null, lastError: null, rounds: 0, baseBackupsStarted: [] };
   setHandler(chainQuery, () => state);
@@ -32,7 +32,7 @@ export async function walChainMonitor(raw: WalChainMonitorInput): Promise<void> 
     const at = new Date().toISOString();
     const workflowId = baseBackupWorkflowId(input.database, at);
     const args: BaseBackupInput = { database: input.database, trigger: 'chain-gap' };
-    await startChild('baseBackup', {
+    await startChild(baseBackupWorkflow.type, {
       workflowId,
       args: [args],
       parentClosePolicy: ParentClosePolicy.ABANDON,

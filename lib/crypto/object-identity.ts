@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { HindsightError } from '../errors.ts';
+import { NAME_SOURCE } from '../names.ts';
 
 /**
  * What an encrypted object is, written into its header (format version 2) and authenticated with
@@ -64,7 +65,7 @@ export function describeIdentity(identity: ObjectIdentity): string {
     : `PITR object ${identity.key}`;
 }
 
-const LOGICAL_KEY = /^([a-z0-9][a-z0-9_-]{0,62})\/(\d{8}T\d{6}Z-[0-9a-f]{6})(\.dump\.hsb)?$/;
+const LOGICAL_KEY = new RegExp(`^(${NAME_SOURCE})/(\\d{8}T\\d{6}Z-[0-9a-f]{6})(\\.dump\\.hsb)?$`);
 
 /**
  * The identity an object stored under `key` must carry: `<database>/<backupId>.dump.hsb` (or

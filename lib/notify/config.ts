@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NAME_RULE, nameSchema } from '../names.ts';
 
 /** Every event a notifier can be told about; producers queue exactly these names. */
 export const notificationEvents = [
@@ -14,7 +15,7 @@ export const notificationEventSchema = z.enum(notificationEvents, { error: `even
 /** What a new notifier hears about unless told otherwise: trouble and recovery, not routine success. */
 export const defaultNotifierEvents: NotificationEvent[] = notificationEvents.filter((e) => !e.endsWith('_succeeded'));
 
-export const notifierNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'notifier name must be lowercase letters, digits, "_" or "-" (at most 63)');
+export const notifierNameSchema = nameSchema(`notifier name must be ${NAME_RULE}`);
 
 const httpUrl = (what: string) => z.string({ error: `${what} is required` })
   .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), `${what} must be an http(s) URL`);

@@ -10,7 +10,7 @@ import { analyseChain, describeGap, describeWindow, type ChainAnalysis, type Cha
 import { basePrefix, walPrefix } from '../wal/archive-keys.ts';
 import { chainOf } from '../wal/incremental-chain.ts';
 import { formatLsn } from '../wal/lsn.ts';
-import type { ChainView } from '../../temporal/pitr.ts';
+import type { ChainView } from './chain-view.ts';
 
 export interface LoadedChain {
   database: string;

@@ -6,7 +6,7 @@
 import { HindsightError } from '../errors.ts';
 import { chooseWindow, describeWindow, type ChainTarget, type RecoveryWindow } from '../wal/chain.ts';
 import { parseLsn, type Lsn } from '../wal/lsn.ts';
-import type { PitrTarget } from '../../temporal/pitr.ts';
+import type { PitrTarget } from './target.ts';
 import type { LoadedChain } from './chain-source.ts';
 
 export interface RestorePlan {

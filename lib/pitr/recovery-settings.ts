@@ -5,7 +5,7 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { PitrTarget } from '../../temporal/pitr.ts';
+import type { PitrTarget } from './target.ts';
 import { confQuote, writeServerConfig } from './server-config.ts';
 import { writeServerFile } from './server-files.ts';
 

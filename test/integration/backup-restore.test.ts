@@ -10,7 +10,7 @@ import { streamDumpToStorage } from '../../lib/backup/dump.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import type { StorageDriver } from '../../lib/storage/contract.ts';
 import { createLocalStorage } from '../../lib/storage/local/driver.ts';
-import { backupProgressQuery } from '../../temporal/messages.ts';
+import { backupProgressQuery } from '../../temporal/contracts/backup.ts';
 import { databaseAttribute } from '../../temporal/search-attributes.ts';
 import { createConsoleServices } from '../../services/console.ts';
 import { startWebServer } from '../../web/server.ts';

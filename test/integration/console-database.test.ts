@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { CronExpressionParser } from 'cron-parser';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import { operatorActor } from '../../services/authz.ts';
-import { backupProgressQuery } from '../../temporal/messages.ts';
+import { backupProgressQuery } from '../../temporal/contracts/backup.ts';
 import type { LiveJob } from '../../services/job-progress.ts';
 import { CONSOLE_OWNER, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';

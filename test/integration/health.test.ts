@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
 import { targetUrl } from '../../lib/pg/connection.ts';
-import { uptimeQuery, type HealthState } from '../../temporal/messages.ts';
+import { type HealthState, uptimeQuery } from '../../temporal/contracts/health.ts';
 import { createDatabase, startPlatform, startTestCluster, type Platform } from '../support/platform.ts';
 import { waitFor } from '../support/wait.ts';
 

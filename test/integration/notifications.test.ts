@@ -7,7 +7,7 @@ import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import type { DeliveryRecord } from '../../lib/catalog/notifiers.ts';
 import { createNotifierOperations, type NotifierOperations } from '../../services/notifiers.ts';
 import { startSignedInConsole } from '../support/console.ts';
-import { WATCHDOG_SCHEDULE_ID, type WatchdogOutcome } from '../../temporal/notify-messages.ts';
+import { WATCHDOG_SCHEDULE_ID, type WatchdogOutcome } from '../../temporal/contracts/notifications.ts';
 import { freePort } from '../support/ports.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import {

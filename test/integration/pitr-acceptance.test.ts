@@ -10,7 +10,7 @@ import { parseLsn } from '../../lib/wal/lsn.ts';
 import { createConsoleServices } from '../../services/console.ts';
 import { EncryptionCodec } from '../../temporal/codec.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
-import { abortPitrSignal, pitrProgressQuery, pitrRestoreInput, type PitrOutcome } from '../../temporal/pitr.ts';
+import { type PitrOutcome, abortPitrSignal, pitrProgressQuery, pitrRestoreInput } from '../../temporal/contracts/pitr.ts';
 import { startWebServer } from '../../web/server.ts';
 import { freePort } from '../support/ports.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';

@@ -9,7 +9,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { asServerUser, serverEnv } from '../../lib/pitr/os-user.ts';
 import { startWalFetchServer } from '../../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../../lib/pitr/wal-source.ts';
-import { chainQuery, type ChainMonitorState, type WalChainMonitorInput } from '../../temporal/pitr.ts';
+import { type ChainMonitorState, type WalChainMonitorInput, chainQuery } from '../../temporal/contracts/pitr.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import {
   enablePitr, restore, restoredRows, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, walPageMagic, writeRows,

@@ -13,7 +13,7 @@ import { connect } from '../../lib/pg/connection.ts';
 import { toolFor } from '../../lib/pg/tools.ts';
 import { SOURCE_CONFIG_DIR } from '../../lib/pitr/source-config.ts';
 import { canSwitchUser, sandboxUserIds } from '../../lib/sandbox/os-user.ts';
-import type { PitrOutcome } from '../../temporal/pitr.ts';
+import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import {
   enablePitr, restore, restoredRows, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, writeRows,

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { serverToolOfMajor, toolFor } from '../../lib/pg/tools.ts';
 import { parseLsn } from '../../lib/wal/lsn.ts';
-import type { BaseBackupProgress } from '../../temporal/wal-archive.ts';
+import type { BaseBackupProgress } from '../../temporal/contracts/pitr.ts';
 import { freePort } from '../support/ports.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import {

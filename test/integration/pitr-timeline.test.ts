@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, parsePgUrl } from '../../lib/pg/connection.ts';
-import type { WalChainMonitorInput } from '../../temporal/pitr.ts';
-import { chainQuery } from '../../temporal/pitr.ts';
-import type { WalArchiverInput } from '../../temporal/wal-archive.ts';
+import { type WalArchiverInput, type WalChainMonitorInput, chainQuery } from '../../temporal/contracts/pitr.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import {
   enablePitr, restore, restoredRows, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, writeRows,

@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
-import { retentionPlanQuery } from '../../temporal/messages.ts';
+import { retentionPlanQuery } from '../../temporal/contracts/retention.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 
 const DAY = 86_400_000;

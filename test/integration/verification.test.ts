@@ -7,7 +7,7 @@ import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import type { VerificationSummary } from '../../lib/verify/report.ts';
 import { createConsoleServices } from '../../services/console.ts';
 import { operatorActor } from '../../services/authz.ts';
-import { lastVerificationQuery } from '../../temporal/messages.ts';
+import { lastVerificationQuery } from '../../temporal/contracts/verify.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { waitFor } from '../support/wait.ts';
 import { processesOf } from '../support/processes.ts';

@@ -13,8 +13,7 @@ import { decodeWalObject, openDecoded } from '../../lib/wal/segment-codec.ts';
 import { createPitrOperations, type PitrOperations } from '../../services/pitr.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
-import { baseBackupProgressQuery } from '../../temporal/wal-archive.ts';
-import { walStatusQuery } from '../../temporal/wal-archive.ts';
+import { baseBackupProgressQuery, walStatusQuery } from '../../temporal/contracts/pitr.ts';
 import { createDatabase, startPlatform, startTestCluster, type Platform } from '../support/platform.ts';
 import { waitFor } from '../support/wait.ts';
 

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { DecryptStream } from '../../lib/crypto/chunked-gcm.ts';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
-import { backupProgressQuery, cancelBackupSignal } from '../../temporal/messages.ts';
+import { backupProgressQuery, cancelBackupSignal } from '../../temporal/contracts/backup.ts';
 import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { startMoto, type MotoServer } from '../support/servers/moto.ts';

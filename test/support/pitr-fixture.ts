@@ -13,8 +13,7 @@ import { serverToolOfMajor } from '../../lib/pg/tools.ts';
 import { asServerUser, serverEnv } from '../../lib/pitr/os-user.ts';
 import { dataDirectoryMajor } from '../../lib/pitr/recover.ts';
 import { parseLsn } from '../../lib/wal/lsn.ts';
-import type { PitrOutcome, PitrRestoreInput } from '../../temporal/pitr.ts';
-import { stopWalArchiverSignal, type BaseBackupInput, type BaseBackupProgress, type WalArchiverInput } from '../../temporal/wal-archive.ts';
+import { type BaseBackupInput, type BaseBackupProgress, type PitrOutcome, type PitrRestoreInput, type WalArchiverInput, stopWalArchiverSignal } from '../../temporal/contracts/pitr.ts';
 import { createDatabase, startTestCluster, type Platform } from './platform.ts';
 import { waitFor } from './wait.ts';
 

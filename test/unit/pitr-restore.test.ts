@@ -8,7 +8,7 @@ import { extendHeadToNow, planRestore } from '../../lib/pitr/plan.ts';
 import { recoverySettings, writeRecoverySettings } from '../../lib/pitr/recovery-settings.ts';
 import { analyseChain } from '../../lib/wal/chain.ts';
 import { segmentEndLsn, segmentStartLsn } from '../../lib/wal/lsn.ts';
-import { pitrRestoreInput } from '../../temporal/pitr.ts';
+import { pitrRestoreInput } from '../../temporal/contracts/pitr.ts';
 
 const MiB = 1024 * 1024;
 const dirs: string[] = [];

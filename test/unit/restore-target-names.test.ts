@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { restoreBackupInput } from '../../temporal/inputs.ts';
+import { restoreBackupInput } from '../../temporal/contracts/restore.ts';
 
 /** A dump is hostile content: it never loads into a database every later one is copied from, nor into `postgres`. */
 describe('logical restore targets', () => {

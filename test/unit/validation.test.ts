@@ -5,7 +5,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../lib/config.ts';
 import { parsePgUrl } from '../../lib/pg/connection.ts';
-import { backupDatabaseInput, describeInputError, restoreBackupInput } from '../../temporal/inputs.ts';
+import { backupDatabaseInput } from '../../temporal/contracts/backup.ts';
+import { describeInputError } from '../../temporal/contracts/common.ts';
+import { restoreBackupInput } from '../../temporal/contracts/restore.ts';
 import { addDatabaseInput } from '../../services/operations.ts';
 
 function inputError(schema: typeof backupDatabaseInput | typeof restoreBackupInput, name: string, value: unknown): string {
