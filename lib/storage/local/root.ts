@@ -1,5 +1,6 @@
 import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { NAME_PATTERN } from '../../names.ts';
 
 /**
  * Local storages of a workspace admin are confined to <root>/<workspace name>: the worker can
@@ -8,7 +9,7 @@ import path from 'node:path';
  * is one plain directory name.
  */
 export function workspaceStorageRoot(instanceRoot: string, workspaceName: string): string {
-  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(workspaceName)) throw new Error(`workspace name "${workspaceName}" cannot name a directory`);
+  if (!NAME_PATTERN.test(workspaceName)) throw new Error(`workspace name "${workspaceName}" cannot name a directory`);
   return path.join(path.resolve(instanceRoot), workspaceName);
 }
 
