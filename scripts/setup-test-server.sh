@@ -33,8 +33,12 @@ fi
 
 say "fetching the Temporal test server into $dir"
 rm -rf "$dir/lib.new"
-mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$PWD/$dir/lib.new" \
-  || fail "Maven could not fetch io.temporal:temporal-test-server (see $pom); check access to Maven Central"
+mkdir -p "$dir"
+# Maven's output is kept for when it fails (it writes its errors to stdout).
+if ! mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DoutputDirectory="$PWD/$dir/lib.new" >"$dir/mvn.log" 2>&1; then
+  cat "$dir/mvn.log" >&2
+  fail "Maven could not fetch io.temporal:temporal-test-server (see $pom); check access to Maven Central"
+fi
 rm -rf "$dir/lib" && mv "$dir/lib.new" "$dir/lib"
 mkdir -p "$dir/bin"
 # The classpath is found from the wrapper's own place, so the checkout can move.
