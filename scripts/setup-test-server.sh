@@ -12,7 +12,7 @@ wrapper=$dir/bin/temporal-test-server
 say() { printf '[setup] %s\n' "$*"; }
 fail() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
-pom_hash=$(sha256sum "$pom" | cut -d' ' -f1)
+pom_hash=$( (cat "$pom" "$0") | sha256sum | cut -d' ' -f1)
 if [ -x "$wrapper" ] && [ "$(cat "$dir/.pom" 2>/dev/null)" = "$pom_hash" ] && command -v java >/dev/null; then
   exit 0
 fi
@@ -45,7 +45,9 @@ mkdir -p "$dir/bin"
 cat > "$wrapper" <<'SH'
 #!/bin/sh
 lib=$(cd "$(dirname "$0")/../lib" && pwd)
-exec java -cp "$lib/*" io.temporal.testserver.TestServer "$@"
+# The SDK gives the server 5 s to listen: a quick-starting JVM (no optimising compiler, one GC
+# thread) makes that on a busy machine too.
+exec java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$lib/*" io.temporal.testserver.TestServer "$@"
 SH
 chmod 755 "$wrapper"
 echo "$pom_hash" > "$dir/.pom"

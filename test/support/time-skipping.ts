@@ -47,6 +47,23 @@ export type TimeSkippingPlatform = {
   stop: () => Promise<void>;
 };
 
+/**
+ * The SDK waits 5 s for the server to listen, which a JVM on a loaded machine can miss: a start
+ * that timed out is tried again (the second start finds its classes in the page cache).
+ */
+async function createEnvironment(dataConverter: ReturnType<typeof hindsightDataConverter>): Promise<TestWorkflowEnvironment> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: testServerPath } },
+        client: { dataConverter },
+      });
+    } catch (error) {
+      if (attempt >= 3 || !/did not start within/.test(String(error))) throw error;
+    }
+  }
+}
+
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 export async function startTimeSkipping(): Promise<TimeSkippingPlatform> {
@@ -60,10 +77,7 @@ export async function startTimeSkipping(): Promise<TimeSkippingPlatform> {
     Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } } });
   } catch { /* installed by an earlier start in this process */ }
   const dataConverter = hindsightDataConverter({ key: generateSecretKey(), previousKeys: [] });
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: testServerPath } },
-    client: { dataConverter },
-  });
+  const env = await createEnvironment(dataConverter);
   // One bundle per process: building it takes seconds, every worker of the file shares it.
   bundle ??= bundleWorkflowCode({ workflowsPath, failureConverterPath: dataConverter.failureConverterPath, logger: new DefaultLogger('WARN') });
   const workflowBundle = await bundle;
