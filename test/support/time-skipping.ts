@@ -15,7 +15,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle
 import type { Activities } from '../../activities/index.ts';
 import { generateSecretKey } from '../../lib/crypto/secret-key.ts';
 import { hindsightDataConverter } from '../../temporal/client.ts';
-import { VERIFY_TASK_QUEUE_SUFFIX } from '../../temporal/messages.ts';
+import { VERIFY_TASK_QUEUE_SUFFIX } from '../../temporal/contracts/common.ts';
 import { workflowsPath } from '../../worker/create-worker.ts';
 
 export const testServerPath = fileURLToPath(new URL('../../.temporal-test-server/bin/temporal-test-server', import.meta.url));

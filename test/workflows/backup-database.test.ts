@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { BackupOutcome } from '../../temporal/messages.ts';
+import type { BackupOutcome } from '../../temporal/contracts/backup.ts';
 import { recording, startTimeSkipping, type FakeActivities, type TimeSkippingPlatform } from '../support/time-skipping.ts';
 
 type Copy = { storageName: string; status: 'complete' | 'failed'; error?: string; sizeBytes?: number };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { RetentionOutcome } from '../../temporal/messages.ts';
+import type { RetentionOutcome } from '../../temporal/contracts/retention.ts';
 import { recording, startTimeSkipping, type TimeSkippingPlatform } from '../support/time-skipping.ts';
 
 const plan = {
