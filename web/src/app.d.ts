@@ -1,6 +1,7 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
 import type { IncomingMessage } from 'node:http';
 import type { ActorRef, ConsoleUser } from '../../services/console-view.ts';
+import type { HeaderData } from '#lib/header.ts';
 import type { Theme } from '#lib/theme.ts';
 
 declare global {
@@ -13,7 +14,10 @@ declare global {
       theme: Theme;
     }
     // interface Error {}
-    // interface PageData {}
+    interface PageData {
+      /** Set by the (app) layout and by pages that know more; read by the shared header. */
+      header?: HeaderData;
+    }
     // interface PageState {}
     interface Platform {
       req: IncomingMessage;

@@ -1,0 +1,105 @@
+import { error, fail, redirect } from '@sveltejs/kit';
+import { header } from '#lib/header.ts';
+import { services } from '#lib/server/services.ts';
+import { actorOf, message } from '#lib/server/actor.ts';
+import { field, statusFor } from '#lib/server/form.ts';
+import { zonedToRfc3339 } from '../../../../../services/zoned-time.ts';
+import type { RestoreStartInput } from '../../../../../services/console-restore.ts';
+import type { Actions, PageServerLoad } from './$types';
+
+export type SourceKind = 'backup' | 'pitr' | 'latest';
+export type TargetKind = 'new' | 'url' | 'directory' | 'sandbox';
+
+/** The wizard's choices so far, carried in the query string (never a secret: the target URL is asked for on the last step, by POST). */
+export interface WizardChoice {
+  database: string;
+  source: SourceKind | '';
+  backup: string;
+  time: string;
+  tz: string;
+  to: TargetKind | '';
+  name: string;
+  directory: string;
+  agent: string;
+}
+
+const oneOf = <T extends string>(value: string, allowed: readonly T[]): T | '' => ((allowed as readonly string[]).includes(value) ? (value as T) : '');
+
+function choiceFrom(get: (name: string) => string): WizardChoice {
+  return {
+    database: get('database').trim(),
+    source: oneOf(get('source'), ['backup', 'pitr', 'latest'] as const),
+    backup: get('backup').trim(),
+    time: get('time').trim(),
+    tz: get('tz').trim() || 'UTC',
+    to: oneOf(get('to'), ['new', 'url', 'directory', 'sandbox'] as const),
+    name: get('name').trim(),
+    directory: get('directory').trim(),
+    agent: get('agent').trim(),
+  };
+}
+
+export const load: PageServerLoad = async ({ url, locals }) => {
+  const choice = choiceFrom((name) => url.searchParams.get(name) ?? '');
+  let wizard;
+  try {
+    wizard = await services().setup.restoreWizard(actorOf(locals), choice.database || undefined);
+  } catch (err) {
+    error(503, `Could not load the restore wizard: ${message(err)}`);
+  }
+  const db = wizard.database;
+  let step: 1 | 2 | 3 | 4 = 1;
+  let problem: string | null = null;
+  let zonedTime: string | null = null;
+  if (choice.database && !db) problem = `There is no database "${choice.database}" that you may restore.`;
+  else if (db && !choice.source) step = 2;
+  else if (db) {
+    step = 3;
+    if (choice.source === 'backup') {
+      if (choice.backup !== 'newest' && !db.backups.some((b) => b.id === choice.backup)) { step = 2; problem = 'Choose one of the listed backups.'; }
+    } else if (!db.pitr) {
+      step = 2; problem = `"${db.name}" has no point-in-time recovery; choose a backup.`;
+    } else if (choice.source === 'pitr') {
+      try {
+        const zoned = zonedToRfc3339(choice.time, choice.tz);
+        zonedTime = zoned.rfc3339;
+        const t = zoned.utc.getTime();
+        if (!db.pitr.windows.some((w) => Date.parse(w.from) <= t && t <= Date.parse(w.to))) {
+          step = 2; problem = `${zoned.rfc3339} is outside every recoverable window: choose a moment inside one of the bars below.`;
+        }
+      } catch (err) {
+        step = 2; problem = message(err);
+      }
+    } else if (db.pitr.windows.length === 0) {
+      step = 2; problem = 'There is no recoverable window yet: wait for a base backup and its WAL.';
+    }
+    if (step === 3 && choice.to) {
+      const logical = choice.source === 'backup';
+      if (logical && (choice.to === 'directory' || choice.to === 'sandbox')) problem = 'A backup restores into a database: a new one on the source server, or an existing one by URL.';
+      else if (!logical && (choice.to === 'new' || choice.to === 'url')) problem = 'A point in time restores into an empty directory on an agent, or a sandbox.';
+      else if (choice.to === 'new' && !/^[a-z_][a-z0-9_]{0,62}$/.test(choice.name)) problem = 'Name the new database: lowercase letters, digits or "_", starting with a letter.';
+      else if (choice.to === 'directory' && !choice.directory.startsWith('/')) problem = 'The directory must be an absolute path, e.g. /var/lib/postgresql/restore.';
+      else step = 4;
+    }
+  }
+  return { wizard, choice, step, problem, zonedTime, timeZones: Intl.supportedValuesOf('timeZone'), header: header(wizard.temporalUiUrl) };
+};
+
+export const actions = {
+  start: async ({ request, locals }) => {
+    const form = await request.formData();
+    const choice = choiceFrom((name) => field(form, name));
+    const source: RestoreStartInput['source'] = choice.source === 'backup' ? { kind: 'backup', backupId: choice.backup }
+      : choice.source === 'pitr' ? { kind: 'pitr', time: choice.time, timezone: choice.tz } : { kind: 'pitr-latest' };
+    const to: RestoreStartInput['to'] = choice.to === 'url' ? { kind: 'url', url: field(form, 'url') }
+      : choice.to === 'directory' ? { kind: 'directory', directory: choice.directory, ...(choice.agent ? { agent: choice.agent } : {}) }
+        : choice.to === 'sandbox' ? { kind: 'sandbox' } : { kind: 'new', name: choice.name };
+    let workflowId: string;
+    try {
+      ({ workflowId } = await services().setup.startRestore(actorOf(locals), { database: choice.database, confirm: field(form, 'confirm'), source, to }));
+    } catch (err) {
+      return fail(statusFor(err), { error: message(err) });
+    }
+    redirect(303, `/restores/${workflowId.split('/').map(encodeURIComponent).join('/')}`);
+  },
+} satisfies Actions;
