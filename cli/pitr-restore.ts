@@ -3,10 +3,10 @@
  * starts the pitrRestore workflow (the `--backup` path of `restore` stays the logical one).
  */
 import type { Client } from '@temporalio/client';
-import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import type { Config } from '../lib/config.ts';
-import { describeInputError } from '../temporal/inputs.ts';
-import { pitrRestoreInput, pitrRestoreWorkflowId, type PitrOutcome, type PitrRestoreInput } from '../temporal/pitr.ts';
+import { describeInputError } from '../temporal/contracts/common.ts';
+import { pitrRestoreInput, pitrRestoreWorkflow, pitrRestoreWorkflowId, type PitrOutcome, type PitrRestoreInput } from '../temporal/contracts/pitr.ts';
+import { startJob } from '../temporal/start.ts';
 import { printJson, UsageError } from './output.ts';
 
 export interface PitrRestoreFlags {
@@ -40,7 +40,7 @@ export function pitrInputFromFlags(database: string, flags: PitrRestoreFlags): P
   const to = flags['to-sandbox'] ? { sandbox: true as const } : { directory: flags.to!, ...(flags.agent ? { agent: flags.agent } : {}) };
   const input = { database, target: targets[0]!, to };
   const parsed = pitrRestoreInput.safeParse(input);
-  if (!parsed.success) throw new UsageError(describeInputError('pitrRestore', parsed.error));
+  if (!parsed.success) throw new UsageError(describeInputError(pitrRestoreWorkflow.type, parsed.error));
   return input;
 }
 
@@ -52,15 +52,13 @@ export function describeOutcome(o: PitrOutcome): string {
 
 export async function startPitrRestore(temporal: Client, config: Pick<Config, 'taskQueue'>, input: PitrRestoreInput, options: { wait: boolean; json: boolean }): Promise<void> {
   const workflowId = pitrRestoreWorkflowId(input.database, new Date());
-  const handle = await temporal.workflow.start('pitrRestore', {
-    taskQueue: config.taskQueue, workflowId, args: [input], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-  });
+  const handle = await startJob(temporal, pitrRestoreWorkflow, { workflowId, taskQueue: config.taskQueue, input, database: input.database, onConflict: 'fail' });
   if (!options.wait) {
     if (options.json) printJson({ workflowId });
     else process.stdout.write(`${workflowId}\n`);
     return;
   }
-  const outcome = (await handle.result()) as PitrOutcome;
+  const outcome: PitrOutcome = await handle.result();
   if (options.json) printJson({ ...outcome, workflowId });
   else process.stdout.write(describeOutcome(outcome));
 }

@@ -29,9 +29,8 @@ const messages = exported.filter(isMessage);
 const messageNames = [...new Set(messages.map((m) => m.name))];
 const alternatives = (names: string[]) => names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
 
-/** Files that still name workflows by string (the CLI's PITR restore, the API routes); they move onto temporal/contracts/ next. */
+/** Files that still name workflows by string (the API routes); they move onto temporal/contracts/ next. */
 const PENDING_STRING_NAMES = new Map([
-  ['cli/pitr-restore.ts', 2],
   ['web/api-v1-routes.ts', 1],
 ]);
 
