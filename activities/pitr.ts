@@ -23,7 +23,7 @@ import { recoverySettings, shellQuote, writeRecoverySettings } from '../lib/pitr
 import { confineRestoreDirectory } from '../lib/pitr/restore-root.ts';
 import { configureRestoredServer, listenFor } from '../lib/pitr/restored-server.ts';
 import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-server.ts';
-import { createWalSource, type WalSource } from '../lib/pitr/wal-source.ts';
+import { createWalSource } from '../lib/pitr/wal-source.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
 import type { ChainView, PitrDestination, PitrOutcome, PitrTarget } from '../temporal/contracts/pitr.ts';
 import { bindActivities } from './bind.ts';
@@ -135,59 +135,6 @@ async function restoreChainOf(catalog: Catalog, backup: BaseBackupRecord): Promi
   return lineage.members;
 }
 
-async function chainWithStorage(catalog: Catalog, database: string) {
-  const config = await catalog.wal.config(database);
-  if (!config.storageName) return loadChain(catalog, database);
-  const driver = createStorageDriver(config.storageName, await catalog.storageConfig(config.storageName));
-  try {
-    return await loadChain(catalog, database, driver);
-  } finally {
-    await driver.close?.().catch(() => undefined);
-  }
-}
-
-/**
- * Asks the database how far it has written (a primary only): when storage already holds all of
- * it, the archive is complete as of now. A server that cannot be reached changes nothing.
- */
-async function serverConfirmedHead(deps: PitrDeps, database: string, chain: LoadedChain): Promise<LoadedChain> {
-  if (chain.analysis.windows.length === 0) return chain;
-  try {
-    const client = await connect(database, await deps.catalog.databaseTarget(database));
-    try {
-      const checkedAt = new Date();
-      const { rows } = await client.query<{ lsn: string | null; wal: string | null }>(
-        `select case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as lsn,
-                case when pg_is_in_recovery() then null else pg_walfile_name(pg_current_wal_lsn()) end as wal`,
-      );
-      const row = rows[0];
-      if (!row?.lsn || !row.wal) return chain;
-      return extendHeadToNow(chain, { timeline: Number.parseInt(row.wal.slice(0, 8), 16), lsn: parseLsn(row.lsn) }, checkedAt);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  } catch (error) {
-    deps.logger.debug({ database, err: errorMessage(error) }, 'could not ask the database how far it has written');
-    return chain;
-  }
-}
-
-/** The recoverable windows and gaps, with every listed object looked up in storage. */
-async function walChain(deps: PitrDeps, input: { database: string }): Promise<ChainView> {
-  return chainView(await chainWithStorage(deps.catalog, input.database), new Date());
-}
-
-/** Chooses the base backup and timeline for a target, or fails naming the windows. */
-async function planPitrRestore(deps: PitrDeps, input: { database: string; target: PitrTarget }): Promise<PitrPlanView> {
-  const { catalog, logger } = deps;
-  const chain = await serverConfirmedHead(deps, input.database, await chainWithStorage(catalog, input.database));
-  const { timezone } = await catalog.getDatabase(input.database);
-  const plan = planRestore(chain, input.target, { timeZone: timezone });
-  const window = chainView({ ...chain, analysis: { ...chain.analysis, windows: [plan.window] } }, new Date()).windows[0]!;
-  logger.info({ database: input.database, target: describeTarget(input.target), baseBackupId: plan.baseBackupId, timeline: plan.timeline }, 'point-in-time restore planned');
-  return { baseBackupId: plan.baseBackupId, timeline: plan.timeline, window: window.text, endsAtHead: plan.endsAtHead, agent: chain.agent };
-}
-
 interface PitrRestoreInput {
   database: string; restoreId: string; baseBackupId: string; timeline: number; target: PitrTarget; to: PitrDestination;
   /** From the plan: whether an idle-database time target may promote at the end of the archive. */
@@ -202,7 +149,7 @@ interface PitrRestoreRun {
   storageName: string;
   sandboxDir: string | null;
   dataDir: string;
-  source: WalSource;
+  source: ReturnType<typeof createWalSource>;
   signal: AbortSignal;
   progress: { extractedBytes: number; segmentsFetched: number; replayLsn: string | undefined };
   report: () => void;
@@ -318,6 +265,64 @@ async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Pr
 }
 
 /** Point-in-time restores: the chain's windows, the plan for a target, the restore itself. */
-export const createPitrActivities = (deps: PitrDeps) => bindActivities(deps, { walChain, planPitrRestore, restoreToPointInTime });
+export const createPitrActivities = (deps: PitrDeps) => {
+  const { catalog, logger } = deps;
+
+  async function chainWithStorage(database: string) {
+    const config = await catalog.wal.config(database);
+    if (!config.storageName) return loadChain(catalog, database);
+    const driver = createStorageDriver(config.storageName, await catalog.storageConfig(config.storageName));
+    try {
+      return await loadChain(catalog, database, driver);
+    } finally {
+      await driver.close?.().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Asks the database how far it has written (a primary only): when storage already holds all of
+   * it, the archive is complete as of now. A server that cannot be reached changes nothing.
+   */
+  async function serverConfirmedHead(database: string, chain: LoadedChain): Promise<LoadedChain> {
+    if (chain.analysis.windows.length === 0) return chain;
+    try {
+      const client = await connect(database, await catalog.databaseTarget(database));
+      try {
+        const checkedAt = new Date();
+        const { rows } = await client.query<{ lsn: string | null; wal: string | null }>(
+          `select case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as lsn,
+                  case when pg_is_in_recovery() then null else pg_walfile_name(pg_current_wal_lsn()) end as wal`,
+        );
+        const row = rows[0];
+        if (!row?.lsn || !row.wal) return chain;
+        return extendHeadToNow(chain, { timeline: Number.parseInt(row.wal.slice(0, 8), 16), lsn: parseLsn(row.lsn) }, checkedAt);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    } catch (error) {
+      logger.debug({ database, err: errorMessage(error) }, 'could not ask the database how far it has written');
+      return chain;
+    }
+  }
+
+  return {
+    /** The recoverable windows and gaps, with every listed object looked up in storage. */
+    async walChain(input: { database: string }): Promise<ChainView> {
+      return chainView(await chainWithStorage(input.database), new Date());
+    },
+
+    /** Chooses the base backup and timeline for a target, or fails naming the windows. */
+    async planPitrRestore(input: { database: string; target: PitrTarget }): Promise<PitrPlanView> {
+      const chain = await serverConfirmedHead(input.database, await chainWithStorage(input.database));
+      const { timezone } = await catalog.getDatabase(input.database);
+      const plan = planRestore(chain, input.target, { timeZone: timezone });
+      const window = chainView({ ...chain, analysis: { ...chain.analysis, windows: [plan.window] } }, new Date()).windows[0]!;
+      logger.info({ database: input.database, target: describeTarget(input.target), baseBackupId: plan.baseBackupId, timeline: plan.timeline }, 'point-in-time restore planned');
+      return { baseBackupId: plan.baseBackupId, timeline: plan.timeline, window: window.text, endsAtHead: plan.endsAtHead, agent: chain.agent };
+    },
+
+    ...bindActivities(deps, { restoreToPointInTime }),
+  };
+};
 
 export type PitrActivities = ReturnType<typeof createPitrActivities>;
