@@ -6,7 +6,7 @@ import type { NotificationEvent } from '../lib/notify/config.ts';
 import { consoleLink } from '../lib/notify/render.ts';
 import { sendNotification } from '../lib/notify/send.ts';
 import type { WatchdogOutcome } from '../temporal/contracts/notifications.ts';
-import { translated } from './failures.ts';
+import { bindActivities } from './bind.ts';
 
 export interface NotificationDeps {
   catalog: Catalog;
@@ -58,73 +58,75 @@ export type Outbox = ReturnType<typeof createOutbox>;
 /** Rows older than this that no delivery picked up are woken again by the watchdog. */
 const SWEEP_AFTER_SECONDS = 30;
 
-export const createNotificationActivities = (deps: NotificationDeps) => {
+const DEFAULT_PUBLIC_URL = 'http://localhost:3000';
+
+/** Plans the scope's undelivered notifications and returns every pending delivery. */
+async function planDeliveries(deps: NotificationDeps, input: { database: string | null }): Promise<{ deliveryIds: number[] }> {
+  return { deliveryIds: await deps.catalog.notifiers.planDeliveries(input.database) };
+}
+
+/**
+ * One attempt to send one notification through one notifier. Every attempt is counted in the
+ * delivery row; the error's kind decides whether Temporal retries it.
+ */
+async function sendNotificationActivity(
+  deps: NotificationDeps, input: { deliveryId: number },
+): Promise<{ status: 'sent' | 'already_sent'; response: string }> {
   const { catalog, logger } = deps;
+  const work = await catalog.notifiers.deliveryWork(input.deliveryId);
+  if (work.status !== 'pending') return { status: 'already_sent' as const, response: work.status };
+  const n = work.notification;
+  try {
+    const result = await sendNotification(work.notifierName, work.config, {
+      event: n.event, database: n.database, message: n.message, link: consoleLink(deps.publicUrl ?? DEFAULT_PUBLIC_URL, n.database), time: n.createdAt,
+    });
+    await catalog.notifiers.recordAttempt(input.deliveryId, { ok: true, response: result.response });
+    return { status: 'sent' as const, response: result.response };
+  } catch (error) {
+    await catalog.notifiers.recordAttempt(input.deliveryId, { ok: false, error: errorMessage(error) });
+    const attempt = Context.current().info.attempt;
+    logger.warn({ deliveryId: input.deliveryId, notifier: work.notifierName, attempt, err: errorMessage(error) }, 'notification not delivered');
+    throw error;
+  }
+}
+
+/** Retries are spent: the delivery is failed and its notifier's failure count grows. */
+async function failDelivery(deps: NotificationDeps, input: { deliveryId: number; error: string }): Promise<void> {
+  return deps.catalog.notifiers.failDelivery(input.deliveryId, input.error);
+}
+
+/**
+ * The watchdog: queues backup_overdue once per overdue episode (the dedupe key holds the last
+ * complete backup, so a new backup starts a new episode), then wakes delivery for any row that
+ * no wake-up reached.
+ */
+async function checkOverdueBackups(deps: NotificationDeps): Promise<WatchdogOutcome> {
+  const { catalog } = deps;
   const outbox = createOutbox(deps);
-  const publicUrl = deps.publicUrl ?? 'http://localhost:3000';
+  const now = new Date();
+  const overdue = await catalog.notifiers.overdueDatabases(now);
+  const queued: string[] = [];
+  for (const o of overdue) {
+    const hours = (now.getTime() - o.since.getTime()) / 3_600_000;
+    const last = o.lastBackupId
+      ? `the last one, ${o.lastBackupId}, finished ${o.since.toISOString()}`
+      : `none since it was registered ${o.since.toISOString()}`;
+    const fresh = await outbox.queue({
+      database: o.database,
+      event: 'backup_overdue',
+      message: `database "${o.database}" has had no successful backup for ${formatHours(hours)} (threshold ${formatHours(o.thresholdHours)}; ${last})`,
+      dedupeKey: `overdue:${o.database}:${o.lastBackupId ?? 'none'}`,
+    });
+    if (fresh) queued.push(o.database);
+  }
+  const swept = await catalog.notifiers.scopesWithUndelivered(SWEEP_AFTER_SECONDS);
+  for (const scope of swept) await wake(deps, scope);
+  return { queued, overdue: overdue.map((o) => o.database), swept };
+}
 
-  return {
-    /** Plans the scope's undelivered notifications and returns every pending delivery. */
-    async planDeliveries(input: { database: string | null }): Promise<{ deliveryIds: number[] }> {
-      return translated(async () => ({ deliveryIds: await catalog.notifiers.planDeliveries(input.database) }));
-    },
-
-    /**
-     * One attempt to send one notification through one notifier. Every attempt is counted in the
-     * delivery row; the error's kind decides whether Temporal retries it.
-     */
-    async sendNotification(input: { deliveryId: number }): Promise<{ status: 'sent' | 'already_sent'; response: string }> {
-      return translated(async () => {
-        const work = await catalog.notifiers.deliveryWork(input.deliveryId);
-        if (work.status !== 'pending') return { status: 'already_sent' as const, response: work.status };
-        const n = work.notification;
-        try {
-          const result = await sendNotification(work.notifierName, work.config, {
-            event: n.event, database: n.database, message: n.message, link: consoleLink(publicUrl, n.database), time: n.createdAt,
-          });
-          await catalog.notifiers.recordAttempt(input.deliveryId, { ok: true, response: result.response });
-          return { status: 'sent' as const, response: result.response };
-        } catch (error) {
-          await catalog.notifiers.recordAttempt(input.deliveryId, { ok: false, error: errorMessage(error) });
-          logger.warn({ deliveryId: input.deliveryId, notifier: work.notifierName, attempt: Context.current().info.attempt, err: errorMessage(error) }, 'notification not delivered');
-          throw error;
-        }
-      });
-    },
-
-    /** Retries are spent: the delivery is failed and its notifier's failure count grows. */
-    async failDelivery(input: { deliveryId: number; error: string }): Promise<void> {
-      return translated(() => catalog.notifiers.failDelivery(input.deliveryId, input.error));
-    },
-
-    /**
-     * The watchdog: queues backup_overdue once per overdue episode (the dedupe key holds the last
-     * complete backup, so a new backup starts a new episode), then wakes delivery for any row that
-     * no wake-up reached.
-     */
-    async checkOverdueBackups(): Promise<WatchdogOutcome> {
-      return translated(async () => {
-        const now = new Date();
-        const overdue = await catalog.notifiers.overdueDatabases(now);
-        const queued: string[] = [];
-        for (const o of overdue) {
-          const hours = (now.getTime() - o.since.getTime()) / 3_600_000;
-          const last = o.lastBackupId ? `the last one, ${o.lastBackupId}, finished ${o.since.toISOString()}` : `none since it was registered ${o.since.toISOString()}`;
-          const fresh = await outbox.queue({
-            database: o.database,
-            event: 'backup_overdue',
-            message: `database "${o.database}" has had no successful backup for ${formatHours(hours)} (threshold ${formatHours(o.thresholdHours)}; ${last})`,
-            dedupeKey: `overdue:${o.database}:${o.lastBackupId ?? 'none'}`,
-          });
-          if (fresh) queued.push(o.database);
-        }
-        const swept = await catalog.notifiers.scopesWithUndelivered(SWEEP_AFTER_SECONDS);
-        for (const scope of swept) await wake(deps, scope);
-        return { queued, overdue: overdue.map((o) => o.database), swept };
-      });
-    },
-  };
-};
+export const createNotificationActivities = (deps: NotificationDeps) => bindActivities(deps, {
+  planDeliveries, sendNotification: sendNotificationActivity, failDelivery, checkOverdueBackups,
+});
 
 function formatHours(hours: number): string {
   return hours >= 48 ? `${Math.floor(hours / 24)} days` : hours >= 1 ? `${Math.floor(hours)} h` : `${Math.max(1, Math.round(hours * 60))} min`;

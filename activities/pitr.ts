@@ -25,9 +25,9 @@ import { configureRestoredServer, listenFor } from '../lib/pitr/restored-server.
 import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../lib/pitr/wal-source.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
-import { PROGRESS_SIGNAL, type ProgressSignalName } from '../temporal/contracts/common.ts';
 import type { ChainView, PitrDestination, PitrOutcome, PitrTarget } from '../temporal/contracts/pitr.ts';
-import { translated } from './failures.ts';
+import { bindActivities } from './bind.ts';
+import { progressReporter } from './progress.ts';
 
 const exists = (file: string) => access(file).then(() => true, () => false);
 
@@ -47,7 +47,6 @@ export interface PitrDeps {
   restoreRoots?: readonly string[];
   /** Looks at the promoted server before a sandbox is stopped and removed (tests prove what it refuses). */
   inspectPromoted?: (server: { dataDir: string; host: string; port: number }) => Promise<void>;
-  progress?: { send(workflowId: string, runId: string, signal: ProgressSignalName, report: object): Promise<void> };
 }
 
 export interface PitrPlanView {
@@ -136,8 +135,138 @@ async function restoreChainOf(catalog: Catalog, backup: BaseBackupRecord): Promi
   return lineage.members;
 }
 
+interface PitrRestoreInput {
+  database: string; restoreId: string; baseBackupId: string; timeline: number; target: PitrTarget; to: PitrDestination;
+  /** From the plan: whether an idle-database time target may promote at the end of the archive. */
+  endsAtHead?: boolean;
+}
+
+/** One restore under way: what it restores, where, and what it has started (stopped again on failure). */
+interface PitrRestoreRun {
+  deps: PitrDeps;
+  input: PitrRestoreInput;
+  chain: BaseBackupRecord[];
+  storageName: string;
+  sandboxDir: string | null;
+  dataDir: string;
+  source: ReturnType<typeof createWalSource>;
+  signal: AbortSignal;
+  progress: { extractedBytes: number; segmentsFetched: number; replayLsn: string | undefined };
+  report: () => void;
+  fetcher?: WalFetchServer;
+  server?: RecoveryServer;
+}
+
+/** The base backup to restore, complete, with its whole incremental chain in one storage. */
+async function restorableBaseBackup(catalog: Catalog, input: PitrRestoreInput) {
+  const config = await catalog.wal.config(input.database);
+  const backup = await catalog.wal.getBaseBackup(input.baseBackupId);
+  if (backup.status !== 'complete' || !backup.systemIdentifier || config.walSegmentSize === null) {
+    throw new HindsightError('bad_input', `base backup ${input.baseBackupId} is ${backup.status}: only a complete base backup can be restored`);
+  }
+  const chain = await restoreChainOf(catalog, backup);
+  return { backup, chain, systemIdentifier: backup.systemIdentifier, segmentSize: config.walSegmentSize };
+}
+
+/** Extracts the chain, serves restore_command from the archive, and writes the server's allow-listed configuration. */
+async function prepareRecovery(run: PitrRestoreRun) {
+  const { deps, input, dataDir, sandboxDir, progress } = run;
+  const { keyring, logger } = deps;
+  const attempt = Context.current().info.attempt;
+  logger.info({ database: input.database, baseBackupId: input.baseBackupId, chain: run.chain.map((m) => m.id), dataDir, attempt }, 'extracting base backup');
+  const driver = await run.source.driver(run.storageName);
+  const onBytes = (bytes: number) => { progress.extractedBytes = bytes; run.report(); };
+  await extractForRestore({ chain: run.chain, driver, key: keyring.resolve, dataDir, signal: run.signal, onBytes });
+  const fetcher = await startWalFetchServer({
+    source: run.source, key: keyring.resolve, logger, signal: run.signal,
+    onFetched: () => { progress.segmentsFetched += 1; run.report(); },
+  });
+  run.fetcher = fetcher;
+  const port = await freePort();
+  // The source's configuration goes aside unread; the server starts from an allow-list.
+  const configured = await configureRestoredServer({ dataDir, port, listen: listenFor({ sandboxDir, dataDir, port }) });
+  logger.info({ database: input.database, dataDir, kept: configured.aside.kept, notKept: configured.aside.notKept }, 'source configuration set aside');
+  const restoreCommand = `${[process.execPath, WAL_FETCH_ENTRY, '--socket', fetcher.socketPath].map(shellQuote).join(' ')} %f %p`;
+  const writeSettings = (target: Parameters<typeof recoverySettings>[0]['target']) =>
+    writeRecoverySettings(dataDir, configured.settings, recoverySettings({ target, timeline: input.timeline, restoreCommand }));
+  await writeSettings(input.target);
+  return { port, host: configured.host, fetcher, writeSettings };
+}
+
+/** Recovers to the target and waits for promotion; a sandbox is stopped and removed once the result is known. */
+async function recoverAndPromote(run: PitrRestoreRun): Promise<PitrRestoreResult> {
+  const { deps, input, dataDir, sandboxDir, progress } = run;
+  const { port, host, fetcher, writeSettings } = await prepareRecovery(run);
+  const recovering = await recoveryServer(dataDir, port, host);
+  run.server = recovering;
+  const connectAs = await deps.catalog.databaseTarget(input.database);
+  const onTick = (s: { replayLsn: string | null }) => {
+    if (s.replayLsn) progress.replayLsn = s.replayLsn;
+    run.report();
+  };
+  const recover = () => runRecovery(recovering, { connectAs, signal: run.signal, onTick });
+  const { result, note } = await recoverToTarget(input, recover, writeSettings, deps.logger);
+  deps.logger.info({ database: input.database, dataDir, port, ...result }, 'point-in-time restore promoted');
+  const segmentsFetched = fetcher.fetched();
+  await deps.inspectPromoted?.({ dataDir, host: recovering.host, port });
+  if (sandboxDir !== null) {
+    await recovering.stop('fast');
+    await rm(sandboxDir, { recursive: true, force: true, maxRetries: 3 });
+  }
+  const sandbox = sandboxDir !== null;
+  return {
+    ...result,
+    dataDirectory: sandbox ? null : dataDir,
+    port: sandbox ? null : port,
+    kept: !sandbox,
+    note,
+    segmentsFetched,
+    baseBackupChain: run.chain.map((m) => m.id),
+  };
+}
+
+/** A failed restore stops its server and leaves an empty directory (or none), so that a retry starts clean. */
+async function cleanUpFailedRestore(run: PitrRestoreRun, error: unknown): Promise<void> {
+  const { server, sandboxDir, dataDir } = run;
+  const log = server ? (await server.log()).trim().split('\n').slice(-3).join(' | ') : '';
+  await server?.stop('immediate').catch(() => undefined);
+  if (sandboxDir !== null) await rm(sandboxDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
+  else await emptyDirectory(dataDir).catch(() => undefined);
+  run.deps.logger.warn({ database: run.input.database, dataDir, err: errorMessage(error), log }, 'point-in-time restore failed; the directory was emptied');
+}
+
+/**
+ * Extracts the base backup, recovers to the target with restore_command served from the
+ * archive, and waits for promotion. A directory target is left running on its port; a sandbox
+ * is stopped and removed once the result is known. On failure the directory is emptied again,
+ * so that a retry starts clean.
+ */
+async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Promise<PitrRestoreResult> {
+  const { backup, chain, systemIdentifier, segmentSize } = await restorableBaseBackup(deps.catalog, input);
+  const { sandboxDir, dataDir } = await prepareDestination(deps, input);
+  const source = createWalSource(deps.catalog, { database: input.database, systemIdentifier, segmentSize });
+  const report = progressReporter();
+  const progress = { extractedBytes: 0, segmentsFetched: 0, replayLsn: undefined as string | undefined };
+  const run: PitrRestoreRun = {
+    deps, input, chain, storageName: backup.storageName, sandboxDir, dataDir, source,
+    signal: Context.current().cancellationSignal, progress, report: () => report(progress),
+  };
+  const beat = setInterval(run.report, 5000);
+  try {
+    return await recoverAndPromote(run);
+  } catch (error) {
+    await cleanUpFailedRestore(run, error);
+    throw error;
+  } finally {
+    clearInterval(beat);
+    await run.fetcher?.close().catch(() => undefined);
+    await source.close();
+  }
+}
+
+/** Point-in-time restores: the chain's windows, the plan for a target, the restore itself. */
 export const createPitrActivities = (deps: PitrDeps) => {
-  const { catalog, keyring, logger } = deps;
+  const { catalog, logger } = deps;
 
   async function chainWithStorage(database: string) {
     const config = await catalog.wal.config(database);
@@ -176,121 +305,23 @@ export const createPitrActivities = (deps: PitrDeps) => {
     }
   }
 
-  function reporter() {
-    const ctx = Context.current();
-    let last = 0;
-    return (report: { extractedBytes?: number; segmentsFetched?: number; replayLsn?: string }) => {
-      ctx.heartbeat(report);
-      const now = Date.now();
-      const execution = ctx.info.workflowExecution;
-      if (!deps.progress || !execution || now - last < 2000) return;
-      last = now;
-      deps.progress.send(execution.workflowId, execution.runId, PROGRESS_SIGNAL, report).catch(() => undefined);
-    };
-  }
-
   return {
     /** The recoverable windows and gaps, with every listed object looked up in storage. */
     async walChain(input: { database: string }): Promise<ChainView> {
-      return translated(async () => chainView(await chainWithStorage(input.database), new Date()));
+      return chainView(await chainWithStorage(input.database), new Date());
     },
 
     /** Chooses the base backup and timeline for a target, or fails naming the windows. */
     async planPitrRestore(input: { database: string; target: PitrTarget }): Promise<PitrPlanView> {
-      return translated(async () => {
-        const chain = await serverConfirmedHead(input.database, await chainWithStorage(input.database));
-        const { timezone } = await catalog.getDatabase(input.database);
-        const plan = planRestore(chain, input.target, { timeZone: timezone });
-        const window = chainView({ ...chain, analysis: { ...chain.analysis, windows: [plan.window] } }, new Date()).windows[0]!;
-        logger.info({ database: input.database, target: describeTarget(input.target), baseBackupId: plan.baseBackupId, timeline: plan.timeline }, 'point-in-time restore planned');
-        return { baseBackupId: plan.baseBackupId, timeline: plan.timeline, window: window.text, endsAtHead: plan.endsAtHead, agent: chain.agent };
-      });
+      const chain = await serverConfirmedHead(input.database, await chainWithStorage(input.database));
+      const { timezone } = await catalog.getDatabase(input.database);
+      const plan = planRestore(chain, input.target, { timeZone: timezone });
+      const window = chainView({ ...chain, analysis: { ...chain.analysis, windows: [plan.window] } }, new Date()).windows[0]!;
+      logger.info({ database: input.database, target: describeTarget(input.target), baseBackupId: plan.baseBackupId, timeline: plan.timeline }, 'point-in-time restore planned');
+      return { baseBackupId: plan.baseBackupId, timeline: plan.timeline, window: window.text, endsAtHead: plan.endsAtHead, agent: chain.agent };
     },
 
-    /**
-     * Extracts the base backup, recovers to the target with restore_command served from the
-     * archive, and waits for promotion. A directory target is left running on its port; a sandbox
-     * is stopped and removed once the result is known. On failure the directory is emptied again,
-     * so that a retry starts clean.
-     */
-    async restoreToPointInTime(input: {
-      database: string; restoreId: string; baseBackupId: string; timeline: number; target: PitrTarget; to: PitrDestination;
-      /** From the plan: whether an idle-database time target may promote at the end of the archive. */
-      endsAtHead?: boolean;
-    }): Promise<PitrRestoreResult> {
-      return translated(async () => {
-        const ctx = Context.current();
-        const signal = ctx.cancellationSignal;
-        const report = reporter();
-        const config = await catalog.wal.config(input.database);
-        const backup = await catalog.wal.getBaseBackup(input.baseBackupId);
-        if (backup.status !== 'complete' || !backup.systemIdentifier || config.walSegmentSize === null) {
-          throw new HindsightError('bad_input', `base backup ${input.baseBackupId} is ${backup.status}: only a complete base backup can be restored`);
-        }
-        const chain = await restoreChainOf(catalog, backup);
-        const { sandboxDir, dataDir } = await prepareDestination(deps, input);
-        const sandbox = sandboxDir !== null;
-
-        const source = createWalSource(catalog, { database: input.database, systemIdentifier: backup.systemIdentifier, segmentSize: config.walSegmentSize });
-        const progress = { extractedBytes: 0, segmentsFetched: 0, replayLsn: undefined as string | undefined };
-        const beat = setInterval(() => report(progress), 5000);
-        let fetcher: WalFetchServer | undefined;
-        let server: RecoveryServer | undefined;
-        try {
-          logger.info({ database: input.database, baseBackupId: backup.id, chain: chain.map((m) => m.id), dataDir, attempt: ctx.info.attempt }, 'extracting base backup');
-          const driver = await source.driver(backup.storageName);
-          await extractForRestore({ chain, driver, key: keyring.resolve, dataDir, signal, onBytes: (bytes) => { progress.extractedBytes = bytes; report(progress); } });
-          fetcher = await startWalFetchServer({
-            source, key: keyring.resolve, logger, signal,
-            onFetched: () => { progress.segmentsFetched += 1; report(progress); },
-          });
-          const port = await freePort();
-          // The source's configuration goes aside unread; the server starts from an allow-list.
-          const configured = await configureRestoredServer({ dataDir, port, listen: listenFor({ sandboxDir: sandbox ? sandboxDir : null, dataDir, port }) });
-          logger.info({ database: input.database, dataDir, kept: configured.aside.kept, notKept: configured.aside.notKept }, 'source configuration set aside');
-          const restoreCommand = `${[process.execPath, WAL_FETCH_ENTRY, '--socket', fetcher.socketPath].map(shellQuote).join(' ')} %f %p`;
-          const writeSettings = (target: Parameters<typeof recoverySettings>[0]['target']) =>
-            writeRecoverySettings(dataDir, configured.settings, recoverySettings({ target, timeline: input.timeline, restoreCommand }));
-          await writeSettings(input.target);
-          const recovering = await recoveryServer(dataDir, port, configured.host);
-          server = recovering;
-          const connectAs = await catalog.databaseTarget(input.database);
-          const onTick = (s: { replayLsn: string | null }) => {
-            if (s.replayLsn) progress.replayLsn = s.replayLsn;
-            report(progress);
-          };
-          const recover = () => runRecovery(recovering, { connectAs, signal, onTick });
-          const { result, note } = await recoverToTarget(input, recover, writeSettings, logger);
-          logger.info({ database: input.database, dataDir, port, ...result }, 'point-in-time restore promoted');
-          const segmentsFetched = fetcher.fetched();
-          await deps.inspectPromoted?.({ dataDir, host: server.host, port });
-          if (sandbox) {
-            await server.stop('fast');
-            await rm(sandboxDir, { recursive: true, force: true, maxRetries: 3 });
-          }
-          return {
-            ...result,
-            dataDirectory: sandbox ? null : dataDir,
-            port: sandbox ? null : port,
-            kept: !sandbox,
-            note,
-            segmentsFetched,
-            baseBackupChain: chain.map((m) => m.id),
-          };
-        } catch (error) {
-          const log = server ? (await server.log()).trim().split('\n').slice(-3).join(' | ') : '';
-          await server?.stop('immediate').catch(() => undefined);
-          if (sandbox) await rm(sandboxDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
-          else await emptyDirectory(dataDir).catch(() => undefined);
-          logger.warn({ database: input.database, dataDir, err: errorMessage(error), log }, 'point-in-time restore failed; the directory was emptied');
-          throw error;
-        } finally {
-          clearInterval(beat);
-          await fetcher?.close().catch(() => undefined);
-          await source.close();
-        }
-      });
-    },
+    ...bindActivities(deps, { restoreToPointInTime }),
   };
 };
 

@@ -6,22 +6,21 @@ import type { Catalog } from '../lib/catalog/catalog.ts';
 import type { Keyring } from '../lib/crypto/keyring.ts';
 import { HindsightError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
-import { createStorageDriver } from '../lib/storage/index.ts';
 import type { StorageDriver } from '../lib/storage/contract.ts';
 import { takeChainedBaseBackup } from '../lib/wal/chained-base-backup.ts';
 import { formatLsn } from '../lib/wal/lsn.ts';
 import { runWalReceiver, type ReceiverStatus } from '../lib/wal/receiver.ts';
 import { checkStreamingPrerequisites, dropSlot, slotNameFor, withServer } from '../lib/wal/server.ts';
-import { PROGRESS_SIGNAL, agentTaskQueue, type ProgressSignalName } from '../temporal/contracts/common.ts';
-import { translated } from './failures.ts';
+import { agentTaskQueue } from '../temporal/contracts/common.ts';
+import { bindActivities } from './bind.ts';
+import { progressReporter } from './progress.ts';
+import { driverFor } from './storage-access.ts';
 
 export interface WalActivityDeps {
   catalog: Catalog;
   /** The current key encrypts; any key of the ring decrypts what it wrote (chosen by key id). */
   keyring: Keyring;
   logger: Logger;
-  /** Signals the running workflow so that its `status`/`progress` query is live. */
-  progress?: { send(workflowId: string, runId: string, signal: ProgressSignalName, report: object): Promise<void> };
   /** The WAL spool lives beside the sandbox root on this host: `<parent>/hindsight-wal-spool/<db>`. */
   budget?: { sandboxRoot: string };
   /** HINDSIGHT_WAL_SPOOL_DIR: the spool's own place, e.g. a persistent volume. */
@@ -29,147 +28,137 @@ export interface WalActivityDeps {
 }
 
 /**
- * Heartbeats on every call; signals the workflow at most every `everyMs` (at once when its `state`
- * changes), and never fails on a lost signal.
+ * Beside the sandbox root, not inside it: the spool is private to this worker's user, while the
+ * sandbox root must belong to the user sandbox servers run as, and it is created by whoever comes first.
  */
-function liveReport(deps: WalActivityDeps, everyMs: number) {
-  let last = 0;
-  let lastState: unknown;
-  return (report: object) => {
-    const ctx = Context.current();
-    ctx.heartbeat(report);
-    const now = Date.now();
-    const execution = ctx.info.workflowExecution;
-    const state = (report as { state?: unknown }).state;
-    if (!deps.progress || !execution || (now - last < everyMs && state === lastState)) return;
-    last = now;
-    lastState = state;
-    deps.progress.send(execution.workflowId, execution.runId, PROGRESS_SIGNAL, report).catch(() => undefined);
+function spoolRoot(deps: WalActivityDeps): string {
+  const sandboxRoot = deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes');
+  return deps.walSpoolDir ?? path.join(path.dirname(sandboxRoot), 'hindsight-wal-spool');
+}
+
+async function pitrStorage(catalog: Catalog, database: string): Promise<{ name: string; driver: StorageDriver }> {
+  const config = await catalog.wal.config(database);
+  if (!config.storageName) {
+    throw new HindsightError('bad_input', `database "${database}" has no storage to archive WAL to (add one with hindsight db add … --storage)`);
+  }
+  return { name: config.storageName, driver: await driverFor(catalog, config.storageName) };
+}
+
+const notifier = (deps: WalActivityDeps, database: string) => async (input: { event: string; message: string; dedupeKey: string }) => {
+  const queued = await deps.catalog.health.notify({ database, ...input });
+  if (queued) deps.logger.warn({ database, event: input.event }, input.message);
+};
+
+type PitrSettings = { registered: boolean; enabled: boolean; agent: string | null; hostTaskQueue: string | null; slot: string | null };
+
+/** What the archiver and base backup workflows need before they start: is PITR on, and on which queue the host work runs. */
+async function pitrSettings(deps: WalActivityDeps, input: { database: string }): Promise<PitrSettings> {
+  const db = await deps.catalog.findDatabase(input.database);
+  if (!db) return { registered: false, enabled: false, agent: null, hostTaskQueue: null, slot: null };
+  const config = await deps.catalog.wal.config(input.database);
+  return { registered: true, enabled: config.enabled, agent: config.agent, hostTaskQueue: config.agent ? agentTaskQueue(config.agent) : null, slot: config.slot };
+}
+
+/**
+ * Streams WAL into the archive for `runForMs` (then returns so that the workflow continues as
+ * new) or until cancelled. Heartbeats the receiver's status; a conflict (a second server
+ * writing this archive) is notified and fails the run.
+ */
+async function archiveWal(deps: WalActivityDeps, input: { database: string; runForMs: number }): Promise<ReceiverStatus> {
+  const { catalog, keyring, logger } = deps;
+  const ctx = Context.current();
+  const config = await catalog.wal.config(input.database);
+  if (!config.enabled) throw new HindsightError('bad_input', `database "${input.database}" does not have PITR enabled (hindsight db pitr ${input.database} on)`);
+  const slot = config.slot ?? slotNameFor(input.database);
+  const target = await catalog.databaseTarget(input.database);
+  const storage = await pitrStorage(catalog, input.database);
+  const notify = notifier(deps, input.database);
+  try {
+    const result = await runWalReceiver({
+      database: input.database, target, slot, spoolDir: path.join(spoolRoot(deps), input.database), storageName: storage.name, driver: storage.driver,
+      // A stream running through a rotation keeps the key it started with until its next run (at most an hour; still readable).
+      key: keyring.current(), catalog: catalog.wal, notify, logger, partialIntervalMs: config.partialIntervalMs,
+      slotMaxBytes: config.slotMaxBytes, signal: ctx.cancellationSignal, runForMs: input.runForMs, onStatus: progressReporter(5000),
+      settings: async () => {
+        const now = await catalog.wal.config(input.database);
+        return { slotMaxBytes: now.slotMaxBytes, partialIntervalMs: now.partialIntervalMs };
+      },
+    });
+    if (ctx.cancellationSignal.aborted) throw new CancelledFailure('WAL archiving stopped by request');
+    return result;
+  } catch (error) {
+    if (error instanceof HindsightError && error.kind === 'conflict') {
+      await notify({ event: 'wal_chain_broken', message: error.message, dedupeKey: `wal_conflict:${input.database}:${error.message}` });
+    }
+    throw error;
+  } finally {
+    await storage.driver.close?.().catch(() => undefined);
+  }
+}
+
+/** Drops the database's replication slot so that the server stops keeping WAL for us. */
+async function dropWalSlot(deps: WalActivityDeps, input: { database: string }): Promise<{ dropped: boolean }> {
+  const config = await deps.catalog.wal.config(input.database);
+  const slot = config.slot ?? slotNameFor(input.database);
+  const dropped = await withServer(input.database, await deps.catalog.databaseTarget(input.database), (client) => dropSlot(client, slot));
+  return { dropped };
+}
+
+type ChainedBaseBackup = Awaited<ReturnType<typeof takeChainedBaseBackup>>;
+
+/** What takeBaseBackup returns to its workflow. */
+function baseBackupOutcome(baseBackupId: string, storageName: string, source: 'standby' | 'primary', result: ChainedBaseBackup) {
+  return {
+    baseBackupId, objectKey: result.objectKey, storageName, source,
+    startLsn: formatLsn(result.startLsn), stopLsn: formatLsn(result.stopLsn), timeline: result.timeline,
+    startTime: result.startTime.toISOString(), stopTime: result.stopTime.toISOString(),
+    rawBytes: result.sizeBytes, storedBytes: result.storedBytes, sha256: result.sha256,
+    kind: result.kind, parentId: result.parentId, kindReason: result.kindReason,
   };
 }
 
-/** The PITR archive: WAL streaming, base backups, and the settings they run by. */
-export const createWalActivities = (deps: WalActivityDeps) => {
+/**
+ * pg_basebackup → zstd → encrypt → storage, from the standby when one is configured; an
+ * increment over the newest base backup when the chain allows it (chained-base-backup.ts). The
+ * server's system identifier must be the archive's: a base backup of another cluster would
+ * sit beside WAL it cannot use.
+ */
+async function takeBaseBackup(deps: WalActivityDeps, input: { database: string; baseBackupId: string; workflowId: string }) {
   const { catalog, keyring, logger } = deps;
-  // Beside the sandbox root, not inside it: the spool is private to this worker's user, while the
-  // sandbox root must belong to the user sandbox servers run as, and it is created by whoever comes first.
-  const spoolRoot = deps.walSpoolDir ?? path.join(path.dirname(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes')), 'hindsight-wal-spool');
-
-  async function pitrStorage(database: string): Promise<{ name: string; driver: StorageDriver }> {
-    const config = await catalog.wal.config(database);
-    if (!config.storageName) throw new HindsightError('bad_input', `database "${database}" has no storage to archive WAL to (add one with hindsight db add … --storage)`);
-    return { name: config.storageName, driver: createStorageDriver(config.storageName, await catalog.storageConfig(config.storageName)) };
+  const ctx = Context.current();
+  const standby = await catalog.wal.baseBackupTarget(input.database);
+  const target = standby ?? await catalog.databaseTarget(input.database);
+  const identity = await withServer(input.database, target, (client) => checkStreamingPrerequisites(input.database, client));
+  await catalog.wal.recordServerIdentity(input.database, identity.systemIdentifier, identity.walSegmentSize);
+  const storage = await pitrStorage(catalog, input.database);
+  const config = await catalog.wal.config(input.database);
+  const report = progressReporter(2000);
+  const source = standby ? 'standby' as const : 'primary' as const;
+  try {
+    const result = await takeChainedBaseBackup({
+      database: input.database, baseBackupId: input.baseBackupId, workflowId: input.workflowId, wal: catalog.wal, driver: storage.driver,
+      storageName: storage.name, target, source, server: identity, fullEvery: config.baseBackupFullEvery,
+      key: keyring.current(), resolve: keyring.resolve, signal: ctx.cancellationSignal, onProgress: (p) => report({ rawBytes: p.rawBytes, storedBytes: 0 }),
+    });
+    await catalog.wal.completeBaseBackup(input.baseBackupId, {
+      systemIdentifier: identity.systemIdentifier, timeline: result.timeline, startLsn: result.startLsn, stopLsn: result.stopLsn,
+      startTime: result.startTime, stopTime: result.stopTime, sizeBytes: result.sizeBytes, storedBytes: result.storedBytes, sha256: result.sha256,
+    });
+    logger.info({
+      database: input.database, baseBackupId: input.baseBackupId, kind: result.kind, parent: result.parentId, why: result.kindReason,
+      start: formatLsn(result.startLsn), stop: formatLsn(result.stopLsn), bytes: result.sizeBytes,
+    }, 'base backup complete');
+    return baseBackupOutcome(input.baseBackupId, storage.name, source, result);
+  } finally {
+    await storage.driver.close?.().catch(() => undefined);
   }
+}
 
-  const notify = (database: string) => async (input: { event: string; message: string; dedupeKey: string }) => {
-    const queued = await catalog.health.notify({ database, ...input });
-    if (queued) logger.warn({ database, event: input.event }, input.message);
-  };
+async function recordBaseBackupFailed(deps: WalActivityDeps, input: { baseBackupId: string; error: string }): Promise<void> {
+  return deps.catalog.wal.failBaseBackup(input.baseBackupId, input.error);
+}
 
-  return {
-    /** What the archiver and base backup workflows need before they start: is PITR on, and on which queue the host work runs. */
-    async pitrSettings(input: { database: string }): Promise<{ registered: boolean; enabled: boolean; agent: string | null; hostTaskQueue: string | null; slot: string | null }> {
-      return translated(async () => {
-        const db = await catalog.findDatabase(input.database);
-        if (!db) return { registered: false, enabled: false, agent: null, hostTaskQueue: null, slot: null };
-        const config = await catalog.wal.config(input.database);
-        return { registered: true, enabled: config.enabled, agent: config.agent, hostTaskQueue: config.agent ? agentTaskQueue(config.agent) : null, slot: config.slot };
-      });
-    },
-
-    /**
-     * Streams WAL into the archive for `runForMs` (then returns so that the workflow continues as
-     * new) or until cancelled. Heartbeats the receiver's status; a conflict (a second server
-     * writing this archive) is notified and fails the run.
-     */
-    async archiveWal(input: { database: string; runForMs: number }): Promise<ReceiverStatus> {
-      return translated(async () => {
-        const ctx = Context.current();
-        const config = await catalog.wal.config(input.database);
-        if (!config.enabled) throw new HindsightError('bad_input', `database "${input.database}" does not have PITR enabled (hindsight db pitr ${input.database} on)`);
-        const slot = config.slot ?? slotNameFor(input.database);
-        const target = await catalog.databaseTarget(input.database);
-        const storage = await pitrStorage(input.database);
-        const report = liveReport(deps, 5000);
-        try {
-          const result = await runWalReceiver({
-            database: input.database, target, slot, spoolDir: path.join(spoolRoot, input.database), storageName: storage.name, driver: storage.driver,
-            // A stream running through a rotation keeps the key it started with until its next run (at most an hour; still readable).
-            key: keyring.current(), catalog: catalog.wal, notify: notify(input.database), logger, partialIntervalMs: config.partialIntervalMs,
-            slotMaxBytes: config.slotMaxBytes, signal: ctx.cancellationSignal, runForMs: input.runForMs, onStatus: report,
-            settings: async () => {
-              const now = await catalog.wal.config(input.database);
-              return { slotMaxBytes: now.slotMaxBytes, partialIntervalMs: now.partialIntervalMs };
-            },
-          });
-          if (ctx.cancellationSignal.aborted) throw new CancelledFailure('WAL archiving stopped by request');
-          return result;
-        } catch (error) {
-          if (error instanceof HindsightError && error.kind === 'conflict') {
-            await notify(input.database)({ event: 'wal_chain_broken', message: error.message, dedupeKey: `wal_conflict:${input.database}:${error.message}` });
-          }
-          throw error;
-        } finally {
-          await storage.driver.close?.().catch(() => undefined);
-        }
-      });
-    },
-
-    /** Drops the database's replication slot so that the server stops keeping WAL for us. */
-    async dropWalSlot(input: { database: string }): Promise<{ dropped: boolean }> {
-      return translated(async () => {
-        const config = await catalog.wal.config(input.database);
-        const slot = config.slot ?? slotNameFor(input.database);
-        const dropped = await withServer(input.database, await catalog.databaseTarget(input.database), (client) => dropSlot(client, slot));
-        return { dropped };
-      });
-    },
-
-    /**
-     * pg_basebackup → zstd → encrypt → storage, from the standby when one is configured; an
-     * increment over the newest base backup when the chain allows it (chained-base-backup.ts). The
-     * server's system identifier must be the archive's: a base backup of another cluster would
-     * sit beside WAL it cannot use.
-     */
-    async takeBaseBackup(input: { database: string; baseBackupId: string; workflowId: string }) {
-      return translated(async () => {
-        const ctx = Context.current();
-        const standby = await catalog.wal.baseBackupTarget(input.database);
-        const target = standby ?? await catalog.databaseTarget(input.database);
-        const identity = await withServer(input.database, target, (client) => checkStreamingPrerequisites(input.database, client));
-        await catalog.wal.recordServerIdentity(input.database, identity.systemIdentifier, identity.walSegmentSize);
-        const storage = await pitrStorage(input.database);
-        const config = await catalog.wal.config(input.database);
-        const report = liveReport(deps, 2000);
-        try {
-          const result = await takeChainedBaseBackup({
-            database: input.database, baseBackupId: input.baseBackupId, workflowId: input.workflowId, wal: catalog.wal, driver: storage.driver,
-            storageName: storage.name, target, source: standby ? 'standby' : 'primary', server: identity, fullEvery: config.baseBackupFullEvery,
-            key: keyring.current(), resolve: keyring.resolve, signal: ctx.cancellationSignal, onProgress: (p) => report({ rawBytes: p.rawBytes, storedBytes: 0 }),
-          });
-          await catalog.wal.completeBaseBackup(input.baseBackupId, {
-            systemIdentifier: identity.systemIdentifier, timeline: result.timeline, startLsn: result.startLsn, stopLsn: result.stopLsn,
-            startTime: result.startTime, stopTime: result.stopTime, sizeBytes: result.sizeBytes, storedBytes: result.storedBytes, sha256: result.sha256,
-          });
-          logger.info({
-            database: input.database, baseBackupId: input.baseBackupId, kind: result.kind, parent: result.parentId, why: result.kindReason,
-            start: formatLsn(result.startLsn), stop: formatLsn(result.stopLsn), bytes: result.sizeBytes,
-          }, 'base backup complete');
-          return {
-            baseBackupId: input.baseBackupId, objectKey: result.objectKey, storageName: storage.name, source: standby ? 'standby' as const : 'primary' as const,
-            startLsn: formatLsn(result.startLsn), stopLsn: formatLsn(result.stopLsn), timeline: result.timeline,
-            startTime: result.startTime.toISOString(), stopTime: result.stopTime.toISOString(),
-            rawBytes: result.sizeBytes, storedBytes: result.storedBytes, sha256: result.sha256,
-            kind: result.kind, parentId: result.parentId, kindReason: result.kindReason,
-          };
-        } finally {
-          await storage.driver.close?.().catch(() => undefined);
-        }
-      });
-    },
-
-    async recordBaseBackupFailed(input: { baseBackupId: string; error: string }): Promise<void> {
-      return translated(() => catalog.wal.failBaseBackup(input.baseBackupId, input.error));
-    },
-  };
-};
+/** The PITR archive: WAL streaming, base backups, and the settings they run by. */
+export const createWalActivities = (deps: WalActivityDeps) => bindActivities(deps, {
+  pitrSettings, archiveWal, dropWalSlot, takeBaseBackup, recordBaseBackupFailed,
+});

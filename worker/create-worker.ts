@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerInterceptors, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ProgressSink } from '../activities/index.ts';
+import { hindsightActivityInterceptor } from '../activities/interceptor.ts';
 import type { VerificationBudget } from '../activities/verification.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createSandboxDriver, type SandboxDriver } from '../lib/sandbox/index.ts';
@@ -50,91 +51,96 @@ export interface WorkerRoles {
   agent?: string | undefined;
 }
 
-/**
- * The worker program's Temporal workers: the main one (every workflow, backups and restores) and
- * the verification agent (sandboxes, on its own task queue so that its budget is its own).
- */
-export async function createHindsightWorker(
-  runtime: Runtime,
-  logger: Logger,
-  options: {
-    overrides?: Partial<WorkerOptions>; roles?: WorkerRoles; budget?: AgentBudget; shutdownGraceSeconds?: number; interceptors?: WorkerInterceptors;
-    /** The driver verification sandboxes come from; default: the one createSandboxDriver chooses (HINDSIGHT_SANDBOX_DRIVER). */
-    sandboxes?: SandboxDriver;
-  } = {},
-) {
+export interface HindsightWorkerOptions {
+  overrides?: Partial<WorkerOptions>;
+  roles?: WorkerRoles;
+  budget?: AgentBudget;
+  shutdownGraceSeconds?: number;
+  /** Run around Hindsight's own activity interceptor, so that they see the failures it translates. */
+  interceptors?: WorkerInterceptors;
+  /** The driver verification sandboxes come from; default: the one createSandboxDriver chooses (HINDSIGHT_SANDBOX_DRIVER). */
+  sandboxes?: SandboxDriver;
+}
+
+/** The worker's connection for polling, and a client for what activities start and signal. */
+async function connectToTemporal(runtime: Runtime) {
   const { config } = runtime;
-  const roles = options.roles ?? { main: true, verify: true };
-  // SIGTERM drains: polling stops, running activities get this long, then are cancelled and clean up.
-  const shutdownGraceTime = `${options.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS} seconds` as const;
-  const budget = options.budget ?? defaultBudget(config.sandboxRoot);
   const tls = temporalTls(config);
   const dataConverter = hindsightDataConverter(runtime);
   const connection = await NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
   const clientConnection = await Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
   const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace, dataConverter });
-  const progress: ProgressSink = {
-    send: (workflowId, runId, signal, report) => client.workflow.getHandle(workflowId, runId).signal(signal, report),
-  };
-  const sandboxes = options.sandboxes ?? await createSandboxDriver({ root: budget.sandboxRoot, cpus: budget.maxCpu, memoryMb: budget.maxRamMb, logger });
-  // Which driver `auto` took decides what a restored dump can reach: an operator reads it here first.
-  logger.info({ driver: sandboxes.name }, 'verification sandbox driver');
+  return { connection, clientConnection, client, dataConverter };
+}
+
+function activitiesFor(runtime: Runtime, logger: Logger, client: Client, sandboxes: SandboxDriver, budget: AgentBudget) {
+  const { config } = runtime;
   const verificationBudget: VerificationBudget = { maxDiskBytes: budget.maxDiskGb * 1e9, sandboxRoot: budget.sandboxRoot };
-  const activities = createActivities({
-    catalog: runtime.catalog, keyring: runtime.keyring, logger, progress, sandboxes, budget: verificationBudget,
+  return createActivities({
+    catalog: runtime.catalog, keyring: runtime.keyring, logger, sandboxes, budget: verificationBudget,
     signalVerifier: (database, request) => signalVerifier(client, config.taskQueue, database, request),
     publicUrl: config.publicUrl,
     walSpoolDir: config.walSpoolDir,
     wakeDelivery: (database) => wakeDelivery(client, config.taskQueue, database),
   });
+}
 
+/** Every activity heartbeats and signals its progress, and has its errors translated, through one interceptor. */
+function interceptorsFor(client: Client, logger: Logger, given: WorkerInterceptors | undefined): WorkerInterceptors {
+  const progress: ProgressSink = {
+    send: (workflowId, runId, signal, report) => client.workflow.getHandle(workflowId, runId).signal(signal, report),
+  };
+  return { ...given, activity: [...(given?.activity ?? []), hindsightActivityInterceptor({ progress, logger })] };
+}
+
+/** Sweeps what a dead verification left, says how sandboxes are confined, and sizes the agent by its budget. */
+async function prepareVerification(sandboxes: SandboxDriver, budget: AgentBudget, logger: Logger): Promise<number> {
+  // Sandboxes left by a worker that died mid-verification go before new ones start.
+  const { removed } = await sandboxes.sweepLeftovers();
+  if (removed.length > 0) logger.warn({ removed }, 'removed sandboxes left by a worker that stopped mid-verification');
+  // Said once at start: an operator should learn here, not from a report, that restored dumps run unconfined.
+  const confinement = await sandboxes.probeConfinement?.().catch(() => undefined);
+  if (confinement) {
+    const confined = confinement.confinement === 'bwrap' || confinement.confinement === 'container';
+    logger[confined ? 'info' : 'warn'](confinement, 'verification sandbox confinement');
+  }
+  const jobs = concurrencyFor(budget);
+  logger.info({ jobs, ...budget }, 'verification agent budget');
+  return jobs;
+}
+
+/**
+ * The worker program's Temporal workers: the main one (every workflow, backups and restores) and
+ * the verification agent (sandboxes, on its own task queue so that its budget is its own).
+ */
+export async function createHindsightWorker(runtime: Runtime, logger: Logger, options: HindsightWorkerOptions = {}) {
+  const { config } = runtime;
+  const roles = options.roles ?? { main: true, verify: true };
+  const budget = options.budget ?? defaultBudget(config.sandboxRoot);
+  const { connection, clientConnection, client, dataConverter } = await connectToTemporal(runtime);
+  const sandboxes = options.sandboxes ?? await createSandboxDriver({ root: budget.sandboxRoot, cpus: budget.maxCpu, memoryMb: budget.maxRamMb, logger });
+  // Which driver `auto` took decides what a restored dump can reach: an operator reads it here first.
+  logger.info({ driver: sandboxes.name }, 'verification sandbox driver');
+  const common = {
+    connection,
+    namespace: config.temporalNamespace,
+    activities: activitiesFor(runtime, logger, client, sandboxes, budget),
+    dataConverter,
+    // SIGTERM drains: polling stops, running activities get this long, then are cancelled and clean up.
+    shutdownGraceTime: `${options.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS} seconds` as const,
+    interceptors: interceptorsFor(client, logger, options.interceptors),
+  };
   const workers: Worker[] = [];
   if (roles.main) {
-    workers.push(await Worker.create({
-      connection,
-      namespace: config.temporalNamespace,
-      taskQueue: config.taskQueue,
-      workflowsPath,
-      activities,
-      dataConverter,
-      shutdownGraceTime,
-      ...(options.interceptors ? { interceptors: options.interceptors } : {}),
-      // One dump at a time per core keeps memory bounded and leaves room for the server.
-      maxConcurrentActivityTaskExecutions: 4,
-      ...options.overrides,
-    }));
+    // One dump at a time per core keeps memory bounded and leaves room for the server.
+    workers.push(await Worker.create({ ...common, taskQueue: config.taskQueue, workflowsPath, maxConcurrentActivityTaskExecutions: 4, ...options.overrides }));
   }
   if (roles.verify) {
-    // Sandboxes left by a worker that died mid-verification go before new ones start.
-    const { removed } = await sandboxes.sweepLeftovers();
-    if (removed.length > 0) logger.warn({ removed }, 'removed sandboxes left by a worker that stopped mid-verification');
-    // Said once at start: an operator should learn here, not from a report, that restored dumps run unconfined.
-    const confinement = await sandboxes.probeConfinement?.().catch(() => undefined);
-    if (confinement) logger[confinement.confinement === 'bwrap' || confinement.confinement === 'container' ? 'info' : 'warn'](confinement, 'verification sandbox confinement');
-    const jobs = concurrencyFor(budget);
-    logger.info({ jobs, ...budget }, 'verification agent budget');
-    workers.push(await Worker.create({
-      connection,
-      namespace: config.temporalNamespace,
-      taskQueue: `${config.taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`,
-      activities,
-      dataConverter,
-      shutdownGraceTime,
-      ...(options.interceptors ? { interceptors: options.interceptors } : {}),
-      maxConcurrentActivityTaskExecutions: jobs,
-    }));
+    const jobs = await prepareVerification(sandboxes, budget, logger);
+    workers.push(await Worker.create({ ...common, taskQueue: `${config.taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`, maxConcurrentActivityTaskExecutions: jobs }));
   }
   if (roles.agent) {
-    workers.push(await Worker.create({
-      connection,
-      namespace: config.temporalNamespace,
-      taskQueue: agentTaskQueue(roles.agent),
-      activities,
-      dataConverter,
-      shutdownGraceTime,
-      ...(options.interceptors ? { interceptors: options.interceptors } : {}),
-      maxConcurrentActivityTaskExecutions: 4,
-    }));
+    workers.push(await Worker.create({ ...common, taskQueue: agentTaskQueue(roles.agent), maxConcurrentActivityTaskExecutions: 4 }));
   }
   return {
     workers,

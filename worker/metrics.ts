@@ -35,7 +35,7 @@ export function createWorkerMetrics(): WorkerMetrics {
   const activityInterceptor: ActivityInterceptorsFactory = (ctx) => ({
     inbound: {
       async execute(input, next) {
-        // Activity types are the function names of activities/index.ts: a fixed, small set.
+        // Activity types are the names activities/index.ts registers: a fixed, small set.
         const labels = { activity: ctx.info.activityType, task_queue: ctx.info.taskQueue };
         started.inc(labels);
         const end = duration.startTimer(labels);
