@@ -34,11 +34,13 @@ const toToken = (row: ApiTokenRow): ApiTokenRecord => ({
   revokedAt: row.revoked_at,
 });
 
-const select = `select t.*, u.email, w.name as workspace from api_tokens t join users u on u.id = t.user_id join workspaces w on w.id = t.workspace_id`;
+const select = `select t.*, u.email, w.name as workspace
+  from api_tokens t join users u on u.id = t.user_id join workspaces w on w.id = t.workspace_id`;
 
 async function create(db: Queryable, input: NewApiToken): Promise<ApiTokenRecord> {
   const { rows } = await db.query<{ id: string }>(
-    `insert into api_tokens (user_id, workspace_id, role, name, prefix, token_sha256, expires_at) values ($1, $2, $3, $4, $5, $6, $7) returning id`,
+    `insert into api_tokens (user_id, workspace_id, role, name, prefix, token_sha256, expires_at)
+     values ($1, $2, $3, $4, $5, $6, $7) returning id`,
     [input.userId, input.workspaceId, input.role, input.name, input.prefix, apiTokenHash(input.secret), input.expiresAt],
   );
   return (await get(db, Number(rows[0]!.id)))!;

@@ -54,7 +54,8 @@ interface BackupRow {
 const backupSelect = `
   select b.*, d.name as database_name,
          (select coalesce(json_agg(json_build_object('storageName', s.name, 'status', c.status, 'sizeBytes', c.size_bytes,
-                  'error', c.error, 'attempts', c.attempts, 'updatedAt', c.updated_at) order by ds.position nulls last, s.name), '[]')
+                  'error', c.error, 'attempts', c.attempts, 'updatedAt', c.updated_at)
+                  order by ds.position nulls last, s.name), '[]')
             from backup_copies c join storages s on s.id = c.storage_id
             left join database_storages ds on ds.storage_id = c.storage_id and ds.database_id = b.database_id
            where c.backup_id = b.id) as copies,
@@ -106,7 +107,8 @@ export async function beginBackup(
     await tx.query(
       `insert into backup_copies (backup_id, storage_id, status)
        select $1, storage_id, 'pending' from database_storages where database_id = $2
-       on conflict (backup_id, storage_id) do update set status = 'pending', error = null, size_bytes = null, updated_at = now()`,
+       on conflict (backup_id, storage_id) do update
+         set status = 'pending', error = null, size_bytes = null, updated_at = now()`,
       [input.id, db.id],
     );
   });
@@ -129,10 +131,12 @@ export async function completeBackup(db: Queryable, id: string, result: BackupRe
 export async function settleBackupStatus(db: Queryable, id: string): Promise<BackupStatus> {
   const { rows } = await db.query<{ status: BackupStatus }>(
     `update backups b set status = case
-         when not exists (select 1 from backup_copies c where c.backup_id = b.id and c.status <> 'complete') then 'complete'
+         when not exists (select 1 from backup_copies c where c.backup_id = b.id and c.status <> 'complete')
+           then 'complete'
          when exists (select 1 from backup_copies c where c.backup_id = b.id and c.status = 'complete') then 'partial'
          else 'failed' end,
-       error = case when exists (select 1 from backup_copies c where c.backup_id = b.id and c.status = 'complete') then null
+       error = case when exists (select 1 from backup_copies c where c.backup_id = b.id and c.status = 'complete')
+         then null
          else coalesce(b.error, 'no storage holds a copy') end
      where b.id = $1 and b.object_key is not null
      returning status`,
@@ -145,9 +149,13 @@ export async function settleBackupStatus(db: Queryable, id: string): Promise<Bac
 /** A running backup ends without a dump; its pending copies fail with it. */
 export async function endBackup(pool: pg.Pool, id: string, status: 'failed' | 'cancelled', error: string): Promise<void> {
   await withTransaction(pool, async (tx) => {
-    await tx.query(`update backups set status = $2, finished_at = now(), error = $3 where id = $1 and status = 'running'`, [id, status, error]);
     await tx.query(
-      `update backup_copies set status = 'failed', error = coalesce(error, $2), updated_at = now() where backup_id = $1 and status = 'pending'`,
+      `update backups set status = $2, finished_at = now(), error = $3 where id = $1 and status = 'running'`,
+      [id, status, error],
+    );
+    await tx.query(
+      `update backup_copies set status = 'failed', error = coalesce(error, $2), updated_at = now()
+       where backup_id = $1 and status = 'pending'`,
       [id, error],
     );
   });
@@ -185,13 +193,15 @@ export async function listBackups(db: Queryable, databaseName?: string, limit = 
 
 export async function markBackupDeleted(db: Queryable, id: string, reason: string): Promise<void> {
   await db.query(
-    `update backups set status = 'deleted', deleted_at = now(), deleted_reason = $2 where id = $1 and status in ('complete', 'partial')`,
+    `update backups set status = 'deleted', deleted_at = now(), deleted_reason = $2 where id = $1
+       and status in ('complete', 'partial')`,
     [id, reason],
   );
 }
 
 export async function addBackupWarning(db: Queryable, backupId: string, warning: JobWarning): Promise<void> {
-  await db.query(`update backups set warnings = warnings || $2::jsonb where id = $1`, [backupId, JSON.stringify([warning])]);
+  const warnings = JSON.stringify([warning]);
+  await db.query(`update backups set warnings = warnings || $2::jsonb where id = $1`, [backupId, warnings]);
 }
 
 export interface OverdueDatabase {

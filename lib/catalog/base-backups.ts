@@ -69,7 +69,8 @@ export async function beginBaseBackup(db: Queryable, input: NewBaseBackup): Prom
   await db.query(
     `insert into base_backups (id, database_id, status, storage_name, object_key, source, workflow_id, kind, parent_id, manifest_key, kind_reason)
      values ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9, $10)
-     on conflict (id) do update set status = 'running', error = null, start_time = now(), kind = excluded.kind, parent_id = excluded.parent_id,
+     on conflict (id) do update
+       set status = 'running', error = null, start_time = now(), kind = excluded.kind, parent_id = excluded.parent_id,
        manifest_key = excluded.manifest_key, kind_reason = excluded.kind_reason
      where base_backups.status in ('running', 'failed')`,
     [input.id, id, input.storageName, input.objectKey, input.source, input.workflowId, input.kind ?? 'full', input.parentId ?? null,
@@ -87,7 +88,10 @@ export async function completeBaseBackup(db: Queryable, id: string, result: Base
 }
 
 export async function failBaseBackup(db: Queryable, id: string, error: string): Promise<void> {
-  await db.query(`update base_backups set status = 'failed', error = $2, stop_time = now() where id = $1 and status = 'running'`, [id, error]);
+  await db.query(
+    `update base_backups set status = 'failed', error = $2, stop_time = now() where id = $1 and status = 'running'`,
+    [id, error],
+  );
 }
 
 export async function markBaseBackupDeleted(db: Queryable, id: string): Promise<void> {

@@ -76,8 +76,10 @@ async function planScope(tx: Queryable, database: string | null): Promise<void> 
 export async function planDeliveries(pool: pg.Pool, database: string | null): Promise<number[]> {
   await withTransaction(pool, (tx) => planScope(tx, database));
   const { rows } = await pool.query<{ id: string }>(
-    `select dl.id from notification_deliveries dl join notifications x on x.id = dl.notification_id left join databases d on d.id = x.database_id
-     where dl.status = 'pending' and ($1::text is null and x.database_id is null or d.name = $1) order by dl.id limit 500`,
+    `select dl.id from notification_deliveries dl join notifications x on x.id = dl.notification_id
+     left join databases d on d.id = x.database_id
+     where dl.status = 'pending' and ($1::text is null and x.database_id is null or d.name = $1) order by dl.id
+     limit 500`,
     [database],
   );
   return rows.map((r) => Number(r.id));
@@ -88,7 +90,8 @@ export async function deliveryWork(s: SealingDb, deliveryId: number): Promise<De
     status: DeliveryStatus; event: string; message: string; created_at: Date; database: string | null;
   }>(
     `select dl.id, dl.status, nf.name, nf.config, nf.sealed_secrets, x.event, x.message, x.created_at, d.name as database
-     from notification_deliveries dl join notifiers nf on nf.id = dl.notifier_id join notifications x on x.id = dl.notification_id
+     from notification_deliveries dl join notifiers nf on nf.id = dl.notifier_id
+     join notifications x on x.id = dl.notification_id
      left join databases d on d.id = x.database_id where dl.id = $1`,
     [deliveryId],
   );
@@ -106,7 +109,8 @@ export async function recordAttempt(
 ): Promise<void> {
   if (outcome.ok) {
     await db.query(
-      `with d as (update notification_deliveries set attempts = attempts + 1, status = 'sent', response = $2, updated_at = now()
+      `with d as (update notification_deliveries
+         set attempts = attempts + 1, status = 'sent', response = $2, updated_at = now()
                   where id = $1 returning notifier_id)
        update notifiers set consecutive_failures = 0, last_success_at = now() where id in (select notifier_id from d)`,
       [deliveryId, outcome.response],
@@ -122,7 +126,8 @@ export async function recordAttempt(
 /** Retries are exhausted (or the error is permanent): the delivery failed and the notifier is worse off. */
 export async function failDelivery(db: Queryable, deliveryId: number, error: string): Promise<void> {
   await db.query(
-    `with d as (update notification_deliveries set status = 'failed', last_error = coalesce($2, last_error), updated_at = now()
+    `with d as (update notification_deliveries
+       set status = 'failed', last_error = coalesce($2, last_error), updated_at = now()
                 where id = $1 and status = 'pending' returning notifier_id)
      update notifiers set consecutive_failures = consecutive_failures + 1, last_error = $2, last_failure_at = now()
      where id in (select notifier_id from d)`,
@@ -135,7 +140,8 @@ export async function deliveries(
 ): Promise<DeliveryRecord[]> {
   const { rows } = await db.query<DeliveryRow>(
     `select dl.*, nf.name as notifier_name, x.event, x.message, d.name as database
-     from notification_deliveries dl join notifiers nf on nf.id = dl.notifier_id join notifications x on x.id = dl.notification_id
+     from notification_deliveries dl join notifiers nf on nf.id = dl.notifier_id
+     join notifications x on x.id = dl.notification_id
      left join databases d on d.id = x.database_id
      where ($1::text is null or nf.name = $1) and ($2::text is null or d.name = $2)
      order by dl.id desc limit $3`,

@@ -43,7 +43,8 @@ async function notify(db: Queryable, input: { database: string | null; event: st
 
 async function notifications(db: Queryable, database?: string, limit = 200): Promise<NotificationRecord[]> {
   const { rows } = await db.query<{ id: string; database: string | null; event: string; message: string; created_at: Date }>(
-    `select n.id, d.name as database, n.event, n.message, n.created_at from notifications n left join databases d on d.id = n.database_id
+    `select n.id, d.name as database, n.event, n.message, n.created_at from notifications n
+     left join databases d on d.id = n.database_id
      where $1::text is null or d.name = $1 order by n.id desc limit $2`,
     [database ?? null, limit],
   );

@@ -85,7 +85,8 @@ async function upsert(db: Queryable, input: {
     ? 'on conflict (workspace_id, kind) where database_id is null'
     : 'on conflict (database_id, kind) where database_id is not null';
   const { rows } = await db.query<{ id: string }>(
-    `insert into hooks (workspace_id, database_id, kind, script, timeout_seconds, updated_by) values ($1, $2, $3, $4, $5, $6)
+    `insert into hooks (workspace_id, database_id, kind, script, timeout_seconds, updated_by)
+     values ($1, $2, $3, $4, $5, $6)
      ${conflict} do update set script = excluded.script, timeout_seconds = excluded.timeout_seconds,
        updated_at = now(), updated_by = excluded.updated_by
      returning id`,

@@ -79,8 +79,10 @@ export async function upsertNotifier(
     ? seal(s.keys.current(), JSON.stringify(secrets), sealedContexts.notifierSecrets(name))
     : null;
   await s.pool.query(
-    `insert into notifiers (name, type, config, sealed_secrets, summary, events, workspace_id) values ($1, $2, $3, $4, $5, $6, $8)
-     on conflict (name) do update set type = excluded.type, config = excluded.config, sealed_secrets = excluded.sealed_secrets,
+    `insert into notifiers (name, type, config, sealed_secrets, summary, events, workspace_id)
+     values ($1, $2, $3, $4, $5, $6, $8)
+     on conflict (name) do update
+       set type = excluded.type, config = excluded.config, sealed_secrets = excluded.sealed_secrets,
        summary = excluded.summary, events = coalesce($7, notifiers.events), updated_at = now()`,
     [name, config.type, JSON.stringify(settings), sealed, describeNotifier(config), events ?? defaultNotifierEvents, events ?? null, workspaceId],
   );
@@ -137,7 +139,8 @@ export async function attachNotifiers(pool: pg.Pool, database: string, names: st
 
 export async function notifiersAttachedTo(db: Queryable, database: string): Promise<string[]> {
   const { rows } = await db.query<{ name: string }>(
-    `select n.name from database_notifiers dn join notifiers n on n.id = dn.notifier_id join databases d on d.id = dn.database_id
+    `select n.name from database_notifiers dn join notifiers n on n.id = dn.notifier_id
+     join databases d on d.id = dn.database_id
      where d.name = $1 order by n.name`,
     [database],
   );

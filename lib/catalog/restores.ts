@@ -53,7 +53,8 @@ export async function backupsBeingRestored(db: Queryable, databaseName: string):
 }
 
 export async function addRestoreWarning(db: Queryable, restoreId: string, warning: JobWarning): Promise<void> {
-  await db.query(`update restores set warnings = warnings || $2::jsonb where id = $1`, [restoreId, JSON.stringify([warning])]);
+  const warnings = JSON.stringify([warning]);
+  await db.query(`update restores set warnings = warnings || $2::jsonb where id = $1`, [restoreId, warnings]);
 }
 
 export async function restoreWarnings(db: Queryable, restoreId: string): Promise<JobWarning[]> {

@@ -60,7 +60,8 @@ export async function resealCatalogSecrets(client: Queryable, keys: KeyResolver,
   const counts: Record<string, number> = {};
   for (const column of SEALED_COLUMNS) {
     const { rows } = await client.query<{ id: string; name: string; sealed: string }>(
-      `select id::text as id, name, ${column.column} as sealed from ${column.table} where ${column.column} is not null order by id`,
+      `select id::text as id, name, ${column.column} as sealed from ${column.table} where ${column.column} is not null
+       order by id`,
     );
     for (const row of rows) {
       const value = reseal(keys, to, row.sealed, column.context(row.name));
@@ -75,7 +76,9 @@ export async function resealCatalogSecrets(client: Queryable, keys: KeyResolver,
 export async function sealedSecretsByKey(db: Queryable): Promise<Map<string, number>> {
   const byKey = new Map<string, number>();
   for (const column of SEALED_COLUMNS) {
-    const { rows } = await db.query<{ sealed: string }>(`select ${column.column} as sealed from ${column.table} where ${column.column} is not null`);
+    const { rows } = await db.query<{ sealed: string }>(
+      `select ${column.column} as sealed from ${column.table} where ${column.column} is not null`,
+    );
     for (const { sealed } of rows) {
       const id = sealedKeyId(sealed) ?? '(malformed)';
       byKey.set(id, (byKey.get(id) ?? 0) + 1);

@@ -57,7 +57,8 @@ export async function upsertStorage(s: SealingDb, name: string, config: StorageC
     : null;
   await s.pool.query(
     `insert into storages (name, type, config, sealed_secrets, workspace_id) values ($1, $2, $3, $4, $5)
-     on conflict (name) do update set type = excluded.type, config = excluded.config, sealed_secrets = excluded.sealed_secrets`,
+     on conflict (name) do update
+       set type = excluded.type, config = excluded.config, sealed_secrets = excluded.sealed_secrets`,
     [name, parsed.type, JSON.stringify(settings), sealed, workspaceId],
   );
   return getStorage(s.pool, name);

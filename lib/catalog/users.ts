@@ -58,7 +58,8 @@ export async function createFirstOwner(pool: pg.Pool, input: Omit<NewUser, 'inst
       throw new HindsightError('conflict', 'an owner account already exists: log in, or ask an owner to invite you');
     }
     const user = await createUser(tx, { ...input, instanceOwner: true });
-    await tx.query(`insert into memberships (user_id, workspace_id, role) values ($1, $2, 'owner')`, [user.id, DEFAULT_WORKSPACE_ID]);
+    await tx.query(`insert into memberships (user_id, workspace_id, role) values ($1, $2, 'owner')`,
+      [user.id, DEFAULT_WORKSPACE_ID]);
     return user;
   });
 }

@@ -33,13 +33,15 @@ async function request(db: Queryable, input: { id: string; database: string; bac
 
 async function start(db: Queryable, id: string, workflowId: string): Promise<void> {
   await db.query(
-    `update verifications set status = 'running', started_at = now(), workflow_id = $2 where id = $1 and status in ('pending', 'running')`,
+    `update verifications set status = 'running', started_at = now(), workflow_id = $2 where id = $1
+       and status in ('pending', 'running')`,
     [id, workflowId],
   );
 }
 
 async function progress(db: Queryable, id: string, report: VerificationReport): Promise<void> {
-  await db.query(`update verifications set report = $2 where id = $1 and status = 'running'`, [id, JSON.stringify(report)]);
+  await db.query(
+    `update verifications set report = $2 where id = $1 and status = 'running'`, [id, JSON.stringify(report)]);
 }
 
 async function finish(
@@ -68,7 +70,8 @@ const byBackup = (rows: VerificationRow[]) => new Map(rows.map((r) => [r.backup_
 /** The newest finished verification of each backup of a database: what retention and the console show. */
 async function latestPerBackup(db: Queryable, database: string): Promise<Map<string, VerificationSummary>> {
   const { rows } = await db.query<VerificationRow>(
-    `select distinct on (v.backup_id) v.*, d.name as database_name from verifications v join databases d on d.id = v.database_id
+    `select distinct on (v.backup_id) v.*, d.name as database_name from verifications v
+     join databases d on d.id = v.database_id
      where d.name = $1 and v.backup_id is not null and v.status in ('successful', 'failed')
      order by v.backup_id, v.finished_at desc`,
     [database],
@@ -80,7 +83,8 @@ async function latestPerBackup(db: Queryable, database: string): Promise<Map<str
 async function newestFor(db: Queryable, backupIds: string[]): Promise<Map<string, VerificationSummary>> {
   if (backupIds.length === 0) return new Map();
   const { rows } = await db.query<VerificationRow>(
-    `select distinct on (v.backup_id) v.*, d.name as database_name from verifications v join databases d on d.id = v.database_id
+    `select distinct on (v.backup_id) v.*, d.name as database_name from verifications v
+     join databases d on d.id = v.database_id
      where v.backup_id = any($1::text[]) order by v.backup_id, v.requested_at desc`,
     [backupIds],
   );

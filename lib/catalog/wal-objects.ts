@@ -135,7 +135,8 @@ export async function latestDurable(db: Queryable, database: string, systemIdent
 export async function recordHistory(db: Queryable, input: Omit<WalHistoryRecord, 'receivedAt'>): Promise<void> {
   const id = await databaseIdOf(db, input.database);
   const { rows } = await db.query<{ content: string }>(
-    `insert into wal_histories (database_id, system_identifier, timeline, content, storage_name, object_key) values ($1, $2, $3, $4, $5, $6)
+    `insert into wal_histories (database_id, system_identifier, timeline, content, storage_name, object_key)
+     values ($1, $2, $3, $4, $5, $6)
      on conflict (database_id, system_identifier, timeline) do update set received_at = wal_histories.received_at
      returning content`,
     [id, input.systemIdentifier, input.timeline, input.content, input.storageName, input.objectKey],

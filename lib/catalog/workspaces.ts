@@ -82,7 +82,8 @@ export async function countOwners(db: Queryable, workspaceId: number): Promise<n
 }
 
 async function workspaceIdOf(db: Queryable, table: 'databases' | 'storages', name: string): Promise<number | undefined> {
-  const { rows } = await db.query<{ workspace_id: string }>(`select workspace_id from ${table} where name = $1`, [name]);
+  const { rows } = await db.query<{ workspace_id: string }>(
+    `select workspace_id from ${table} where name = $1`, [name]);
   return rows[0] ? Number(rows[0].workspace_id) : undefined;
 }
 
