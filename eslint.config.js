@@ -8,6 +8,19 @@ const nodeBuiltins = [
   'url', 'util', 'worker_threads', 'zlib',
 ];
 
+// The catalog's pool and SQL stay inside lib/catalog: the layers above call its repositories
+// (catalog.getDatabase, catalog.access.createFirstOwner, …). lib/pg, lib/backup, lib/wal and the
+// like reach SOURCE databases with pg, which is not the catalog and not restricted here.
+const catalogOutsiders = ['services', 'activities', 'web', 'cli', 'worker', 'temporal', 'workflows', 'scripts'].map((dir) => `${dir}/**/*.ts`);
+const catalogRule = 'the catalog\'s pool and SQL stay in lib/catalog: call a repository function of the Catalog (add one there if it is missing)';
+// Files that still open the catalog's pool themselves; each has its repository function waiting:
+// services/runtime.ts → openCatalog(target, keyring, { migrate }) from lib/catalog/catalog.ts.
+const catalogPoolOpeners = ['services/runtime.ts'];
+// Files that still query catalog.pool: services/doctor.ts → catalog.migrationsApplied(),
+// services/pitr.ts → catalog.wal.otherArchiverOfSystem(systemIdentifier, database),
+// services/database-status.ts → catalog.databaseFacts(workspaceIds).
+const catalogPoolEscapeHatch = ['services/doctor.ts', 'services/pitr.ts', 'services/database-status.ts'];
+
 export default tseslint.config(
   { ignores: ['node_modules/', '.venv/', '.pg/', '.node/', '.setup/', 'data/', 'web/build/', 'web/.svelte-kit/', 'dist/', 'test-artifacts/', '**/*.svelte'] },
   js.configs.recommended,
@@ -42,6 +55,25 @@ export default tseslint.config(
   {
     files: ['web/src/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/workflows/**'], message: 'the console starts workflows through temporal/start.ts and imports messages from temporal/contracts/' }] }] },
+  },
+  {
+    files: catalogOutsiders,
+    ignores: catalogPoolEscapeHatch,
+    rules: { 'no-restricted-syntax': ['error', { selector: "MemberExpression[property.name='pool']", message: catalogRule }] },
+  },
+  {
+    // workflows/ are kept away from pg and lib/ by their own rule above.
+    files: catalogOutsiders.filter((glob) => !glob.startsWith('workflows/')),
+    ignores: catalogPoolOpeners,
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        paths: [{ name: 'pg', allowTypeImports: true, message: `${catalogRule}; source databases are reached through lib/pg` }],
+        patterns: [
+          { group: ['**/lib/catalog/db.ts', '**/lib/catalog/migrate.ts'], message: catalogRule },
+          { group: ['**/lib/catalog/catalog.ts'], importNames: ['createCatalog', 'createCatalogPool'], message: `${catalogRule}; open it with openCatalog` },
+        ],
+      }],
+    },
   },
   { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: globals.node } },
 );

@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { DEFAULT_WORKSPACE_ID, ROLES, type AuditEntry, type Role, type UserRecord } from '../lib/catalog/access.ts';
+import { DEFAULT_WORKSPACE_ID, ROLES, type AccessStore, type AuditEntry, type Role, type UserRecord } from '../lib/catalog/access.ts';
 import { decoyHash, hashPassword, passwordPolicy, verifyPassword } from '../lib/access/password.ts';
 import { HindsightError } from '../lib/errors.ts';
 import { NAME_RULE, nameSchema } from '../lib/names.ts';
@@ -53,51 +53,95 @@ export interface AuditQuery {
   limit?: number | undefined;
 }
 
-export function createAccessService(runtime: Runtime, authz: Authz, policy: LoginPolicy = defaultLoginPolicy) {
-  const { catalog } = runtime;
-  const store = catalog.access;
+/** What every part of the access service works with. */
+interface AccessDeps {
+  runtime: Runtime;
+  authz: Authz;
+  policy: LoginPolicy;
+  store: AccessStore;
+}
 
-  async function actorForUser(userId: number, source: string): Promise<Actor | undefined> {
-    const user = await store.getUserById(userId);
-    if (!user || user.disabled) return undefined;
-    const memberships = new Map((await store.membershipsOfUser(userId)).map((m) => [m.workspaceId, m.role] as const));
-    return { kind: 'user', userId, email: user.email, memberships, instanceOwner: user.instanceOwner, source };
+/** The actor of a user id, or undefined when the account is gone or disabled. */
+async function actorForUser(store: AccessStore, userId: number, source: string): Promise<Actor | undefined> {
+  const user = await store.getUserById(userId);
+  if (!user || user.disabled) return undefined;
+  const memberships = new Map((await store.membershipsOfUser(userId)).map((m) => [m.workspaceId, m.role] as const));
+  return { kind: 'user', userId, email: user.email, memberships, instanceOwner: user.instanceOwner, source };
+}
+
+/** The workspace of this name, if the actor may see it; otherwise "does not exist". */
+async function workspaceFor(store: AccessStore, actor: Actor, name: string): Promise<{ id: number; name: string }> {
+  const workspace = await store.findWorkspace(name);
+  if (!workspace || roleOf(actor, workspace.id) === undefined) throw notFound({ type: 'workspace', name });
+  return workspace;
+}
+
+async function userWithMemberships(store: AccessStore, user: UserRecord): Promise<UserWithMemberships> {
+  const memberships = (await store.membershipsOfUser(user.id)).map((m) => ({ workspace: m.workspace, workspaceId: m.workspaceId, role: m.role }));
+  return { ...user, memberships };
+}
+
+/** Granting or taking away the owner role is the owners' business. */
+async function authorizeRoleChange(authz: Authz, actor: Actor, workspace: { id: number; name: string }, roles: Array<Role | undefined>) {
+  await authz.authorize(actor, workspace.id, 'membership.manage', { type: 'workspace', name: workspace.name });
+  if (roles.includes('owner')) await authz.authorize(actor, workspace.id, 'workspace.manage', { type: 'workspace', name: workspace.name });
+}
+
+async function keepAnOwner(store: AccessStore, workspaceId: number, workspaceName: string, losing: Role | undefined) {
+  if (losing === 'owner' && (await store.countOwners(workspaceId)) <= 1) {
+    throw new HindsightError('conflict', `workspace "${workspaceName}" would have no owner left (make someone else owner first)`);
   }
+}
 
-  /** The workspace of this name, if the actor may see it; otherwise "does not exist". */
-  async function workspaceFor(actor: Actor, name: string): Promise<{ id: number; name: string }> {
-    const workspace = await store.findWorkspace(name);
-    if (!workspace || roleOf(actor, workspace.id) === undefined) throw notFound({ type: 'workspace', name });
-    return workspace;
+/**
+ * Checks a password and opens a session. Failures are counted per account and per client
+ * address in the catalog (so a restart forgets nothing), answered after a growing delay, and
+ * lock the key for `lockMs` at the limit.
+ */
+async function login(
+  { store, authz, policy }: AccessDeps, input: { email: string; password: string; ip: string; userAgent: string | null },
+): Promise<{ token: string; expiresAt: Date; actor: Actor }> {
+  const email = String(input.email ?? '').trim().toLowerCase();
+  const password = String(input.password ?? '');
+  const keys = [`email:${email}`, `ip:${input.ip}`];
+  const user = email ? await store.findUserByEmail(email) : undefined;
+  // Only a known address is written down: people type passwords into the email field.
+  const auditAttempt = (outcome: 'denied' | 'failed', detail: string) => store.appendAudit({
+    actorUserId: user?.id ?? null, actor: user?.email ?? 'unknown user', workspaceId: null, action: 'auth.login', source: input.ip, outcome, detail,
+  });
+  const locked = await store.lockedUntil(keys);
+  if (locked) {
+    await auditAttempt('denied', `locked until ${locked.toISOString()}`);
+    throw new HindsightError('rate_limited', `too many failed logins: try again after ${locked.toISOString().slice(11, 16)} UTC`);
   }
-
-  async function userWithMemberships(user: UserRecord): Promise<UserWithMemberships> {
-    const memberships = (await store.membershipsOfUser(user.id)).map((m) => ({ workspace: m.workspace, workspaceId: m.workspaceId, role: m.role }));
-    return { ...user, memberships };
+  const ok = (await verifyPassword(password, user?.passwordHash ?? (await decoyHash()))) && user !== undefined && !user.disabled;
+  if (!ok) {
+    const failures = await store.recordLoginFailure(keys[0]!, policy.accountLimit, policy.lockMs);
+    await store.recordLoginFailure(keys[1]!, policy.ipLimit, policy.lockMs);
+    await sleep(Math.min(policy.baseDelayMs * 2 ** Math.max(0, failures - 1), policy.maxDelayMs));
+    await auditAttempt('failed', `wrong email or password (${failures} failure(s) in a row)`);
+    throw new HindsightError('access_denied', 'email or password is wrong');
   }
+  await store.clearLoginFailures(keys[0]!);
+  const session = await store.createSession(user.id, { ttlMs: policy.sessionTtlMs, ip: input.ip, userAgent: input.userAgent });
+  const actor = (await actorForUser(store, user.id, input.ip))!;
+  await authz.audit(actor, { workspaceId: null, action: 'auth.login', outcome: 'ok' });
+  return { token: session.token, expiresAt: session.expiresAt, actor };
+}
 
-  /** Granting or taking away the owner role is the owners' business. */
-  async function authorizeRoleChange(actor: Actor, workspace: { id: number; name: string }, roles: Array<Role | undefined>) {
-    await authz.authorize(actor, workspace.id, 'membership.manage', { type: 'workspace', name: workspace.name });
-    if (roles.includes('owner')) await authz.authorize(actor, workspace.id, 'workspace.manage', { type: 'workspace', name: workspace.name });
-  }
-
-  async function keepAnOwner(workspaceId: number, workspaceName: string, losing: Role | undefined) {
-    if (losing === 'owner' && (await store.countOwners(workspaceId)) <= 1) {
-      throw new HindsightError('conflict', `workspace "${workspaceName}" would have no owner left (make someone else owner first)`);
-    }
-  }
-
-  const service = {
+/** Accounts and sessions: the first owner, logging in and out, the actor behind a cookie or an email. */
+function sessionOperations(deps: AccessDeps) {
+  const { store, authz, policy } = deps;
+  return {
     policy,
-    actorForUser,
+    actorForUser: (userId: number, source: string) => actorForUser(store, userId, source),
 
     /** For the CLI's HINDSIGHT_AS / --as: the user's roles, or an error naming the account. */
     async actorForEmail(email: string, source: string): Promise<Actor> {
       const user = await store.findUserByEmail(email);
       if (!user) throw notFound({ type: 'user', name: email });
       if (user.disabled) throw new HindsightError('forbidden', `user "${email}" is disabled`);
-      return (await actorForUser(user.id, source))!;
+      return (await actorForUser(store, user.id, source))!;
     },
 
     async needsSetup(): Promise<boolean> {
@@ -109,63 +153,16 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
       const email = parseOrThrow(emailSchema, input.email, 'email');
       const password = parseOrThrow(passwordSchema, input.password, 'password');
       const displayName = parseOrThrow(displayNameSchema, input.displayName ?? '', 'display name');
-      const passwordHash = await hashPassword(password);
-      const client = await catalog.pool.connect();
-      let user: UserRecord;
-      try {
-        await client.query('begin');
-        // Two first-run forms submitted at once: the lock makes the second see the first's account.
-        await client.query('lock table users in exclusive mode');
-        const { rows: count } = await client.query<{ n: number }>('select count(*)::int as n from users');
-        if (count[0]!.n > 0) throw new HindsightError('conflict', 'an owner account already exists: log in, or ask an owner to invite you');
-        const { rows } = await client.query('insert into users (email, display_name, password_hash, instance_owner) values ($1, $2, $3, true) returning id, email, display_name, disabled, created_at', [email, displayName, passwordHash]);
-        await client.query(`insert into memberships (user_id, workspace_id, role) values ($1, $2, 'owner')`, [rows[0].id, DEFAULT_WORKSPACE_ID]);
-        await client.query('commit');
-        user = { id: Number(rows[0].id), email: rows[0].email, displayName: rows[0].display_name, disabled: rows[0].disabled, createdAt: rows[0].created_at, instanceOwner: true };
-      } catch (error) {
-        await client.query('rollback');
-        throw error;
-      } finally {
-        client.release();
-      }
-      const actor = (await actorForUser(user.id, source))!;
-      await authz.audit(actor, { workspaceId: DEFAULT_WORKSPACE_ID, action: 'auth.setup', target: { type: 'user', name: email }, outcome: 'ok', after: { email, role: 'owner', workspace: 'default', instanceOwner: true } });
+      const user = await store.createFirstOwner({ email, displayName, passwordHash: await hashPassword(password) });
+      const actor = (await actorForUser(store, user.id, source))!;
+      await authz.audit(actor, {
+        workspaceId: DEFAULT_WORKSPACE_ID, action: 'auth.setup', target: { type: 'user', name: email }, outcome: 'ok',
+        after: { email, role: 'owner', workspace: 'default', instanceOwner: true },
+      });
       return user;
     },
 
-    /**
-     * Checks a password and opens a session. Failures are counted per account and per client
-     * address in the catalog (so a restart forgets nothing), answered after a growing delay, and
-     * lock the key for `lockMs` at the limit.
-     */
-    async login(input: { email: string; password: string; ip: string; userAgent: string | null }): Promise<{ token: string; expiresAt: Date; actor: Actor }> {
-      const email = String(input.email ?? '').trim().toLowerCase();
-      const password = String(input.password ?? '');
-      const keys = [`email:${email}`, `ip:${input.ip}`];
-      const user = email ? await store.findUserByEmail(email) : undefined;
-      // Only a known address is written down: people type passwords into the email field.
-      const auditAttempt = (outcome: 'denied' | 'failed', detail: string) => store.appendAudit({
-        actorUserId: user?.id ?? null, actor: user?.email ?? 'unknown user', workspaceId: null, action: 'auth.login', source: input.ip, outcome, detail,
-      });
-      const locked = await store.lockedUntil(keys);
-      if (locked) {
-        await auditAttempt('denied', `locked until ${locked.toISOString()}`);
-        throw new HindsightError('rate_limited', `too many failed logins: try again after ${locked.toISOString().slice(11, 16)} UTC`);
-      }
-      const ok = (await verifyPassword(password, user?.passwordHash ?? (await decoyHash()))) && user !== undefined && !user.disabled;
-      if (!ok) {
-        const failures = await store.recordLoginFailure(keys[0]!, policy.accountLimit, policy.lockMs);
-        await store.recordLoginFailure(keys[1]!, policy.ipLimit, policy.lockMs);
-        await sleep(Math.min(policy.baseDelayMs * 2 ** Math.max(0, failures - 1), policy.maxDelayMs));
-        await auditAttempt('failed', `wrong email or password (${failures} failure(s) in a row)`);
-        throw new HindsightError('access_denied', 'email or password is wrong');
-      }
-      await store.clearLoginFailures(keys[0]!);
-      const session = await store.createSession(user.id, { ttlMs: policy.sessionTtlMs, ip: input.ip, userAgent: input.userAgent });
-      const actor = (await actorForUser(user.id, input.ip))!;
-      await authz.audit(actor, { workspaceId: null, action: 'auth.login', outcome: 'ok' });
-      return { token: session.token, expiresAt: session.expiresAt, actor };
-    },
+    login: (input: { email: string; password: string; ip: string; userAgent: string | null }) => login(deps, input),
 
     async logout(token: string, actor?: Actor): Promise<void> {
       await store.deleteSession(token);
@@ -176,102 +173,121 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
     async sessionActor(token: string, ip: string): Promise<Actor | undefined> {
       if (!token || token.length > 100) return undefined;
       const session = await store.touchSession(token, policy.sessionTtlMs);
-      return session ? actorForUser(session.userId, ip) : undefined;
+      return session ? actorForUser(store, session.userId, ip) : undefined;
     },
+  };
+}
 
-    workspaceFor,
+/**
+ * Invites someone: creates the account with a role in one workspace. Making them an owner of
+ * the installation too (`instanceOwner`) is for the instance owner or the operator only.
+ */
+async function createUser(
+  { store, authz }: AccessDeps, actor: Actor,
+  input: { email: string; password: string; displayName?: string; workspace?: string; role: Role; instanceOwner?: boolean },
+): Promise<UserWithMemberships> {
+  const email = parseOrThrow(emailSchema, input.email, 'email');
+  const password = parseOrThrow(passwordSchema, input.password, 'password');
+  const role = parseOrThrow(roleSchema, input.role, 'role');
+  const displayName = parseOrThrow(displayNameSchema, input.displayName ?? '', 'display name');
+  const workspace = await workspaceFor(store, actor, input.workspace ?? 'default');
+  await authz.authorize(actor, workspace.id, 'user.manage', { type: 'workspace', name: workspace.name });
+  await authorizeRoleChange(authz, actor, workspace, [role]);
+  const target = { type: 'user', name: email };
+  const instanceOwner = input.instanceOwner === true;
+  if (instanceOwner && !isInstanceLevel(actor)) {
+    await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'denied', detail: 'only the instance owner may make another instance owner' });
+    throw new HindsightError('forbidden', 'an instance owner may run programs on the shared worker: only the instance owner (or the CLI\'s local operator) may make another one');
+  }
+  try {
+    const user = await store.createUser({ email, displayName, passwordHash: await hashPassword(password), instanceOwner });
+    await store.setMembership(user.id, workspace.id, role);
+    await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'ok', before: null, after: { email, displayName, workspace: workspace.name, role, instanceOwner } });
+    return userWithMemberships(store, user);
+  } catch (error) {
+    await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'failed', detail: (error as Error).message });
+    throw error;
+  }
+}
 
-    /**
-     * Invites someone: creates the account with a role in one workspace. Making them an owner of
-     * the installation too (`instanceOwner`) is for the instance owner or the operator only.
-     */
-    async createUser(actor: Actor, input: { email: string; password: string; displayName?: string; workspace?: string; role: Role; instanceOwner?: boolean }): Promise<UserWithMemberships> {
-      const email = parseOrThrow(emailSchema, input.email, 'email');
-      const password = parseOrThrow(passwordSchema, input.password, 'password');
-      const role = parseOrThrow(roleSchema, input.role, 'role');
-      const displayName = parseOrThrow(displayNameSchema, input.displayName ?? '', 'display name');
-      const workspace = await workspaceFor(actor, input.workspace ?? 'default');
-      await authz.authorize(actor, workspace.id, 'user.manage', { type: 'workspace', name: workspace.name });
-      await authorizeRoleChange(actor, workspace, [role]);
-      const target = { type: 'user', name: email };
-      const instanceOwner = input.instanceOwner === true;
-      if (instanceOwner && !isInstanceLevel(actor)) {
-        await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'denied', detail: 'only the instance owner may make another instance owner' });
-        throw new HindsightError('forbidden', 'an instance owner may run programs on the shared worker: only the instance owner (or the CLI\'s local operator) may make another one');
-      }
-      try {
-        const user = await store.createUser({ email, displayName, passwordHash: await hashPassword(password), instanceOwner });
-        await store.setMembership(user.id, workspace.id, role);
-        await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'ok', before: null, after: { email, displayName, workspace: workspace.name, role, instanceOwner } });
-        return userWithMemberships(user);
-      } catch (error) {
-        await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'failed', detail: (error as Error).message });
-        throw error;
-      }
-    },
+/** Disabling an account ends its sessions; it needs user.manage in every workspace the account belongs to. */
+async function setUserDisabled({ store, authz }: AccessDeps, actor: Actor, email: string, disabled: boolean): Promise<UserRecord> {
+  const user = await store.findUserByEmail(String(email));
+  const memberships = user ? await store.membershipsOfUser(user.id) : [];
+  if (!user || (actor.kind === 'user' && !memberships.some((m) => roleOf(actor, m.workspaceId) !== undefined))) throw notFound({ type: 'user', name: email });
+  for (const m of memberships) {
+    await authz.authorize(actor, m.workspaceId, 'user.manage', { type: 'user', name: user.email });
+    if (m.role === 'owner') await authz.authorize(actor, m.workspaceId, 'workspace.manage', { type: 'user', name: user.email });
+    if (disabled) await keepAnOwner(store, m.workspaceId, m.workspace, m.role);
+  }
+  const updated = await store.setUserDisabled(user.email, disabled);
+  for (const m of memberships.length ? memberships : [{ workspaceId: null }]) {
+    await authz.audit(actor, { workspaceId: m.workspaceId, action: disabled ? 'user.disable' : 'user.enable', target: { type: 'user', name: user.email }, outcome: 'ok', before: { disabled: user.disabled }, after: { disabled } });
+  }
+  return updated;
+}
+
+/** Grants or takes the installation's ownership; only the instance owner or the operator may. */
+async function setInstanceOwner({ store, authz }: AccessDeps, actor: Actor, email: string, instanceOwner: boolean): Promise<UserRecord> {
+  const user = await store.findUserByEmail(String(email));
+  if (!user) throw notFound({ type: 'user', name: email });
+  const target = { type: 'user', name: user.email };
+  if (!isInstanceLevel(actor)) {
+    await authz.audit(actor, { workspaceId: null, action: 'user.instanceOwner', target, outcome: 'denied', detail: 'only the instance owner may change who owns the instance' });
+    throw new HindsightError('forbidden', 'an instance owner may run programs on the shared worker: only the instance owner (or the CLI\'s local operator) may grant or take it');
+  }
+  await store.setInstanceOwner(user.id, instanceOwner);
+  await authz.audit(actor, { workspaceId: null, action: 'user.instanceOwner', target, outcome: 'ok', before: { instanceOwner: user.instanceOwner }, after: { instanceOwner } });
+  return { ...(await store.getUser(user.email)) };
+}
+
+/** Accounts as workspace admins manage them. */
+function userOperations(deps: AccessDeps) {
+  const { store, authz } = deps;
+  return {
+    createUser: (actor: Actor, input: Parameters<typeof createUser>[2]) => createUser(deps, actor, input),
 
     /** Accounts that share a workspace with the actor (all of them for the operator). */
     async listUsers(actor: Actor): Promise<UserWithMemberships[]> {
       const visible = new Set(await authz.workspacesAllowing(actor, 'history.read'));
-      const users = await Promise.all((await store.listUsers()).map(userWithMemberships));
+      const users = await Promise.all((await store.listUsers()).map((u) => userWithMemberships(store, u)));
       if (actor.kind !== 'user') return users;
       return users
         .map((u) => ({ ...u, memberships: u.memberships.filter((m) => visible.has(m.workspaceId)) }))
         .filter((u) => u.memberships.length > 0 || u.id === actor.userId);
     },
 
-    /** Disabling an account ends its sessions; it needs user.manage in every workspace the account belongs to. */
-    async setUserDisabled(actor: Actor, email: string, disabled: boolean): Promise<UserRecord> {
-      const user = await store.findUserByEmail(String(email));
-      const memberships = user ? await store.membershipsOfUser(user.id) : [];
-      if (!user || (actor.kind === 'user' && !memberships.some((m) => roleOf(actor, m.workspaceId) !== undefined))) throw notFound({ type: 'user', name: email });
-      for (const m of memberships) {
-        await authz.authorize(actor, m.workspaceId, 'user.manage', { type: 'user', name: user.email });
-        if (m.role === 'owner') await authz.authorize(actor, m.workspaceId, 'workspace.manage', { type: 'user', name: user.email });
-        if (disabled) await keepAnOwner(m.workspaceId, m.workspace, m.role);
-      }
-      const updated = await store.setUserDisabled(user.email, disabled);
-      for (const m of memberships.length ? memberships : [{ workspaceId: null }]) {
-        await authz.audit(actor, { workspaceId: m.workspaceId, action: disabled ? 'user.disable' : 'user.enable', target: { type: 'user', name: user.email }, outcome: 'ok', before: { disabled: user.disabled }, after: { disabled } });
-      }
-      return updated;
-    },
+    setUserDisabled: (actor: Actor, email: string, disabled: boolean) => setUserDisabled(deps, actor, email, disabled),
+    setInstanceOwner: (actor: Actor, email: string, instanceOwner: boolean) => setInstanceOwner(deps, actor, email, instanceOwner),
+  };
+}
 
-    /** Grants or takes the installation's ownership; only the instance owner or the operator may. */
-    async setInstanceOwner(actor: Actor, email: string, instanceOwner: boolean): Promise<UserRecord> {
-      const user = await store.findUserByEmail(String(email));
-      if (!user) throw notFound({ type: 'user', name: email });
-      const target = { type: 'user', name: user.email };
-      if (!isInstanceLevel(actor)) {
-        await authz.audit(actor, { workspaceId: null, action: 'user.instanceOwner', target, outcome: 'denied', detail: 'only the instance owner may change who owns the instance' });
-        throw new HindsightError('forbidden', 'an instance owner may run programs on the shared worker: only the instance owner (or the CLI\'s local operator) may grant or take it');
-      }
-      await store.setInstanceOwner(user.id, instanceOwner);
-      await authz.audit(actor, { workspaceId: null, action: 'user.instanceOwner', target, outcome: 'ok', before: { instanceOwner: user.instanceOwner }, after: { instanceOwner } });
-      return { ...(await store.getUser(user.email)) };
-    },
+/** Workspaces and who belongs to them with which role. */
+function workspaceOperations({ store, authz }: AccessDeps) {
+  return {
+    workspaceFor: (actor: Actor, name: string) => workspaceFor(store, actor, name),
 
     async setMember(actor: Actor, email: string, workspaceName: string, rawRole: string): Promise<void> {
       const role = parseOrThrow(roleSchema, rawRole, 'role');
-      const workspace = await workspaceFor(actor, workspaceName);
+      const workspace = await workspaceFor(store, actor, workspaceName);
       await authz.authorize(actor, workspace.id, 'membership.manage', { type: 'workspace', name: workspace.name });
       const user = await store.findUserByEmail(String(email));
       if (!user) throw notFound({ type: 'user', name: email });
       const current = (await store.memberships({ userId: user.id, workspaceId: workspace.id }))[0]?.role;
-      await authorizeRoleChange(actor, workspace, [role, current]);
-      if (current !== role) await keepAnOwner(workspace.id, workspace.name, current);
+      await authorizeRoleChange(authz, actor, workspace, [role, current]);
+      if (current !== role) await keepAnOwner(store, workspace.id, workspace.name, current);
       await store.setMembership(user.id, workspace.id, role);
       await authz.audit(actor, { workspaceId: workspace.id, action: 'membership.set', target: { type: 'user', name: user.email }, outcome: 'ok', before: current ? { role: current } : null, after: { role } });
     },
 
     async removeMember(actor: Actor, email: string, workspaceName: string): Promise<void> {
-      const workspace = await workspaceFor(actor, workspaceName);
+      const workspace = await workspaceFor(store, actor, workspaceName);
       await authz.authorize(actor, workspace.id, 'membership.manage', { type: 'workspace', name: workspace.name });
       const user = await store.findUserByEmail(String(email));
       const current = user ? (await store.memberships({ userId: user.id, workspaceId: workspace.id }))[0]?.role : undefined;
       if (!user || !current) throw new HindsightError('not_found', `user "${email}" is not a member of workspace "${workspace.name}"`);
-      await authorizeRoleChange(actor, workspace, [current]);
-      await keepAnOwner(workspace.id, workspace.name, current);
+      await authorizeRoleChange(authz, actor, workspace, [current]);
+      await keepAnOwner(store, workspace.id, workspace.name, current);
       await store.removeMembership(user.id, workspace.id);
       await authz.audit(actor, { workspaceId: workspace.id, action: 'membership.remove', target: { type: 'user', name: user.email }, outcome: 'ok', before: { role: current }, after: null });
     },
@@ -287,23 +303,21 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
     },
 
     async listWorkspaces(actor: Actor): Promise<Array<{ id: number; name: string; role: Role; members: number; databases: number; storages: number }>> {
-      const { rows } = await catalog.pool.query(
-        `select w.id, w.name,
-                (select count(*)::int from memberships m where m.workspace_id = w.id) as members,
-                (select count(*)::int from databases d where d.workspace_id = w.id) as databases,
-                (select count(*)::int from storages s where s.workspace_id = w.id) as storages
-           from workspaces w order by w.id`,
-      );
-      return rows
-        .map((r) => ({ id: Number(r.id), name: r.name as string, role: roleOf(actor, Number(r.id))!, members: r.members, databases: r.databases, storages: r.storages }))
+      return (await store.workspaceSummaries())
+        .map((w) => ({ id: w.id, name: w.name, role: roleOf(actor, w.id)!, members: w.members, databases: w.databases, storages: w.storages }))
         .filter((w) => w.role !== undefined);
     },
+  };
+}
 
+/** Reading and trimming the audit log. */
+function auditOperations({ store, authz, runtime }: AccessDeps) {
+  return {
     /** Audit entries of the workspaces where the actor may read the log; login entries for instance admins. */
     async listAudit(actor: Actor, query: AuditQuery = {}): Promise<AuditEntry[]> {
       let workspaceId: number | undefined;
       if (query.workspace) {
-        const workspace = await workspaceFor(actor, query.workspace);
+        const workspace = await workspaceFor(store, actor, query.workspace);
         await authz.authorize(actor, workspace.id, 'audit.read', { type: 'workspace', name: workspace.name });
         workspaceId = workspace.id;
       }
@@ -323,7 +337,11 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
       return store.purgeAudit(retentionDays);
     },
   };
-  return service;
+}
+
+export function createAccessService(runtime: Runtime, authz: Authz, policy: LoginPolicy = defaultLoginPolicy) {
+  const deps: AccessDeps = { runtime, authz, policy, store: runtime.catalog.access };
+  return { ...sessionOperations(deps), ...userOperations(deps), ...workspaceOperations(deps), ...auditOperations(deps) };
 }
 
 export type AccessService = ReturnType<typeof createAccessService>;

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ROLES, type Role } from '../lib/catalog/access.ts';
-import { createApiTokenStore, type ApiTokenRecord } from '../lib/catalog/api-tokens.ts';
+import type { ApiTokenRecord } from '../lib/catalog/api-tokens.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 import type { AccessService } from './access.ts';
 import { roleOf, type Actor, type Authz } from './authz.ts';
@@ -68,7 +68,7 @@ function personal(actor: Actor): Extract<Actor, { kind: 'user' }> {
 }
 
 export function createApiTokenService(runtime: Runtime, authz: Authz, access: AccessService) {
-  const store = createApiTokenStore(runtime.catalog.pool);
+  const store = runtime.catalog.apiTokens;
 
   /** Like authz.audited, for changes a user makes to their own account rather than to a workspace's objects. */
   async function recorded<T>(actor: Actor, entry: { workspaceId: number; action: string; target: { type: string; name: string }; before: unknown }, work: () => Promise<T>, after: (result: T) => unknown): Promise<T> {

@@ -13,8 +13,8 @@
  *
  * Stopped after 1, an unused key sits in the keys directory; after 2, the catalog is sealed
  * under a key that is not current yet, which every reader still finds by its id. Running the
- * rotation again from either state completes a rotation. A session advisory lock keeps two
- * rotations from interleaving.
+ * rotation again from either state completes a rotation. A session advisory lock
+ * (catalog.secrets.withRotationLock) keeps two rotations from interleaving.
  *
  * Running processes need no restart: each keyring notices the replaced file on its next use, so
  * the next backup, base backup, sealed secret and Temporal payload use the new key. A WAL stream
@@ -25,7 +25,6 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { refuseUnknownSealedColumns, resealCatalogSecrets, sealedSecretsByKey } from '../lib/catalog/sealed-columns.ts';
 import { keyFileIn } from '../lib/crypto/keyring.ts';
 import { generateSecretKey, replaceKeyFile, writeNewKeyFile, type SecretKey } from '../lib/crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
@@ -60,9 +59,6 @@ export interface RotationOptions {
   afterReseal?: () => Promise<void>;
 }
 
-/** Distinct from the migration lock (7355608): a rotation and a migration may wait for each other, not collide. */
-const ROTATION_LOCK = 7355609;
-
 async function requireOperator(authz: Authz, actor: Actor, action: string): Promise<void> {
   if (actor.kind === 'operator') return;
   await authz.audit(actor, { workspaceId: null, action, outcome: 'denied', detail: 'secret keys are managed by the local operator only' });
@@ -83,25 +79,14 @@ async function rotateLocked(runtime: Runtime, previous: SecretKey, options: Rota
   const { config, keyring, catalog } = runtime;
   await requireWritable(path.dirname(config.secretKeyFile), 'the directory of the current key');
   await requireWritable(config.keysDir, 'the keys directory');
-  await refuseUnknownSealedColumns(catalog.pool);
+  await catalog.secrets.refuseUnknownSealedColumns();
 
   const next = generateSecretKey();
   await writeNewKeyFile(keyFileIn(config.keysDir, previous.id), previous);
   await writeNewKeyFile(keyFileIn(config.keysDir, next.id), next);
   keyring.reload();
 
-  const client = await catalog.pool.connect();
-  let resealed: Record<string, number>;
-  try {
-    await client.query('begin');
-    resealed = await resealCatalogSecrets(client, keyring.resolve, next);
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  const resealed = await catalog.secrets.resealAll(keyring.resolve, next);
   await options.afterReseal?.();
 
   await replaceKeyFile(config.secretKeyFile, next);
@@ -112,31 +97,23 @@ async function rotateLocked(runtime: Runtime, previous: SecretKey, options: Rota
 export async function rotateSecretKey(deps: KeyServiceDeps, actor: Actor, options: RotationOptions = {}): Promise<RotationOutcome> {
   const { runtime, authz } = deps;
   await requireOperator(authz, actor, 'key.rotate');
-  const lock = await runtime.catalog.pool.connect();
-  try {
-    await lock.query('select pg_advisory_lock($1)', [ROTATION_LOCK]);
+  return runtime.catalog.secrets.withRotationLock(async () => {
+    runtime.keyring.reload();
+    const previous = runtime.keyring.current();
+    const target = { type: 'secret key', name: previous.id };
+    let outcome: RotationOutcome;
     try {
-      runtime.keyring.reload();
-      const previous = runtime.keyring.current();
-      const target = { type: 'secret key', name: previous.id };
-      let outcome: RotationOutcome;
-      try {
-        outcome = await rotateLocked(runtime, previous, options);
-      } catch (error) {
-        await authz.audit(actor, { workspaceId: null, action: 'key.rotate', target, outcome: 'failed', detail: errorMessage(error).slice(0, 1000) });
-        throw error;
-      }
-      await authz.audit(actor, {
-        workspaceId: null, action: 'key.rotate', target, outcome: 'ok',
-        before: { keyId: previous.id }, after: { keyId: outcome.keyId, resealed: outcome.resealed },
-      });
-      return outcome;
-    } finally {
-      await lock.query('select pg_advisory_unlock($1)', [ROTATION_LOCK]).catch(() => undefined);
+      outcome = await rotateLocked(runtime, previous, options);
+    } catch (error) {
+      await authz.audit(actor, { workspaceId: null, action: 'key.rotate', target, outcome: 'failed', detail: errorMessage(error).slice(0, 1000) });
+      throw error;
     }
-  } finally {
-    lock.release();
-  }
+    await authz.audit(actor, {
+      workspaceId: null, action: 'key.rotate', target, outcome: 'ok',
+      before: { keyId: previous.id }, after: { keyId: outcome.keyId, resealed: outcome.resealed },
+    });
+    return outcome;
+  });
 }
 
 /** Every key of the keyring, and any key the catalog's sealed secrets name that it lacks. */
@@ -144,7 +121,7 @@ export async function listSecretKeys(deps: KeyServiceDeps, actor: Actor): Promis
   await requireOperator(deps.authz, actor, 'key.list');
   const { keyring, catalog } = deps.runtime;
   keyring.reload();
-  const counts = await sealedSecretsByKey(catalog.pool);
+  const counts = await catalog.secrets.sealedSecretsByKey();
   const listed: KeyListing[] = keyring.entries().map((e) => ({ id: e.key.id, current: e.current, file: e.file, sealedSecrets: counts.get(e.key.id) ?? 0 }));
   for (const [id, n] of counts) {
     if (!listed.some((k) => k.id === id)) listed.push({ id, current: false, file: null, sealedSecrets: n });

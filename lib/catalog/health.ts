@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import { bind, type Queryable } from './db.ts';
 
 export interface HealthEvent {
   status: 'up' | 'down';
@@ -14,43 +14,44 @@ export interface NotificationRecord {
   createdAt: Date;
 }
 
+async function recordTransition(db: Queryable, database: string, status: 'up' | 'down', detail: string | null): Promise<void> {
+  await db.query(
+    `insert into health_events (database_id, status, detail) select id, $2, $3 from databases where name = $1`,
+    [database, status, detail],
+  );
+}
+
+async function history(db: Queryable, database: string, limit = 200): Promise<HealthEvent[]> {
+  const { rows } = await db.query<HealthEvent>(
+    `select e.status, e.at, e.detail from health_events e join databases d on d.id = e.database_id
+     where d.name = $1 order by e.at desc limit $2`,
+    [database, limit],
+  );
+  return rows.map((r) => ({ status: r.status, at: r.at, detail: r.detail }));
+}
+
+/** Queues a notification once per dedupe key; returns false when it was already queued. */
+async function notify(db: Queryable, input: { database: string | null; event: string; message: string; dedupeKey: string }): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `insert into notifications (database_id, event, message, dedupe_key)
+     values ((select id from databases where name = $1), $2, $3, $4)
+     on conflict (dedupe_key) do nothing`,
+    [input.database, input.event, input.message, input.dedupeKey],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+async function notifications(db: Queryable, database?: string, limit = 200): Promise<NotificationRecord[]> {
+  const { rows } = await db.query<{ id: string; database: string | null; event: string; message: string; created_at: Date }>(
+    `select n.id, d.name as database, n.event, n.message, n.created_at from notifications n
+     left join databases d on d.id = n.database_id
+     where $1::text is null or d.name = $1 order by n.id desc limit $2`,
+    [database ?? null, limit],
+  );
+  return rows.map((r) => ({ id: Number(r.id), database: r.database, event: r.event, message: r.message, createdAt: r.created_at }));
+}
+
 /** Up/down transitions (the uptime history) and the outbox of notifications. */
-export function createHealthStore(pool: pg.Pool) {
-  return {
-    async recordTransition(database: string, status: 'up' | 'down', detail: string | null): Promise<void> {
-      await pool.query(
-        `insert into health_events (database_id, status, detail) select id, $2, $3 from databases where name = $1`,
-        [database, status, detail],
-      );
-    },
-
-    async history(database: string, limit = 200): Promise<HealthEvent[]> {
-      const { rows } = await pool.query(
-        `select e.status, e.at, e.detail from health_events e join databases d on d.id = e.database_id
-         where d.name = $1 order by e.at desc limit $2`,
-        [database, limit],
-      );
-      return rows.map((r) => ({ status: r.status, at: r.at, detail: r.detail }));
-    },
-
-    /** Queues a notification once per dedupe key; returns false when it was already queued. */
-    async notify(input: { database: string | null; event: string; message: string; dedupeKey: string }): Promise<boolean> {
-      const { rowCount } = await pool.query(
-        `insert into notifications (database_id, event, message, dedupe_key)
-         values ((select id from databases where name = $1), $2, $3, $4)
-         on conflict (dedupe_key) do nothing`,
-        [input.database, input.event, input.message, input.dedupeKey],
-      );
-      return (rowCount ?? 0) > 0;
-    },
-
-    async notifications(database?: string, limit = 200): Promise<NotificationRecord[]> {
-      const { rows } = await pool.query(
-        `select n.id, d.name as database, n.event, n.message, n.created_at from notifications n left join databases d on d.id = n.database_id
-         where $1::text is null or d.name = $1 order by n.id desc limit $2`,
-        [database ?? null, limit],
-      );
-      return rows.map((r) => ({ id: Number(r.id), database: r.database, event: r.event, message: r.message, createdAt: r.created_at }));
-    },
-  };
+export function createHealthStore(db: Queryable) {
+  return bind(db, { recordTransition, history, notify, notifications });
 }

@@ -3,6 +3,7 @@ import type { KeyResolver } from '../crypto/chunked-gcm.ts';
 import { reseal, sealedKeyId } from '../crypto/sealed.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError } from '../errors.ts';
+import { withAdvisoryLock, withTransaction, type Queryable } from './db.ts';
 
 /**
  * Every catalog column that holds a sealed secret, with the context its values are bound to (the
@@ -35,8 +36,8 @@ const label = (c: SealedColumn) => `${c.table}.${c.column}`;
  * A `sealed_*` column that this list does not know would keep its old key after a rotation and
  * become unreadable once that key is retired: the rotation refuses to start instead.
  */
-export async function refuseUnknownSealedColumns(client: pg.ClientBase | pg.Pool): Promise<void> {
-  const { rows } = await client.query<{ t: string; c: string }>(
+export async function refuseUnknownSealedColumns(db: Queryable): Promise<void> {
+  const { rows } = await db.query<{ t: string; c: string }>(
     `select table_name as t, column_name as c from information_schema.columns
       where table_schema = current_schema() and column_name like 'sealed\\_%'`,
   );
@@ -52,14 +53,15 @@ export async function refuseUnknownSealedColumns(client: pg.ClientBase | pg.Pool
  * against writers first, so no secret sealed meanwhile under the old key escapes the rotation.
  * Returns how many values each column held.
  */
-export async function resealCatalogSecrets(client: pg.ClientBase, keys: KeyResolver, to: SecretKey): Promise<Record<string, number>> {
+export async function resealCatalogSecrets(client: Queryable, keys: KeyResolver, to: SecretKey): Promise<Record<string, number>> {
   await refuseUnknownSealedColumns(client);
   const tables = [...new Set(SEALED_COLUMNS.map((c) => c.table))];
   await client.query(`lock table ${tables.join(', ')} in share row exclusive mode`);
   const counts: Record<string, number> = {};
   for (const column of SEALED_COLUMNS) {
     const { rows } = await client.query<{ id: string; name: string; sealed: string }>(
-      `select id::text as id, name, ${column.column} as sealed from ${column.table} where ${column.column} is not null order by id`,
+      `select id::text as id, name, ${column.column} as sealed from ${column.table} where ${column.column} is not null
+       order by id`,
     );
     for (const row of rows) {
       const value = reseal(keys, to, row.sealed, column.context(row.name));
@@ -71,14 +73,29 @@ export async function resealCatalogSecrets(client: pg.ClientBase, keys: KeyResol
 }
 
 /** How many catalog secrets each key id seals: a key still counted here is still needed. */
-export async function sealedSecretsByKey(pool: pg.Pool): Promise<Map<string, number>> {
+export async function sealedSecretsByKey(db: Queryable): Promise<Map<string, number>> {
   const byKey = new Map<string, number>();
   for (const column of SEALED_COLUMNS) {
-    const { rows } = await pool.query<{ sealed: string }>(`select ${column.column} as sealed from ${column.table} where ${column.column} is not null`);
+    const { rows } = await db.query<{ sealed: string }>(
+      `select ${column.column} as sealed from ${column.table} where ${column.column} is not null`,
+    );
     for (const { sealed } of rows) {
       const id = sealedKeyId(sealed) ?? '(malformed)';
       byKey.set(id, (byKey.get(id) ?? 0) + 1);
     }
   }
   return byKey;
+}
+
+/** Re-seals every catalog secret under `to` in one transaction of its own (see resealCatalogSecrets). */
+export async function resealAllSecrets(pool: pg.Pool, keys: KeyResolver, to: SecretKey): Promise<Record<string, number>> {
+  return withTransaction(pool, (tx) => resealCatalogSecrets(tx, keys, to));
+}
+
+/** Distinct from the migration lock (7355608): a rotation and a migration may wait for each other, not collide. */
+const ROTATION_LOCK = 7355609;
+
+/** Runs `work` while holding the key-rotation lock, so that two rotations never interleave. */
+export async function withRotationLock<T>(pool: pg.Pool, work: () => Promise<T>): Promise<T> {
+  return withAdvisoryLock(pool, ROTATION_LOCK, () => work());
 }

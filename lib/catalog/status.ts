@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { Queryable } from './db.ts';
 
 /**
  * The facts the status of every database is derived from, read in a handful of set-based queries
@@ -29,7 +29,7 @@ export interface DatabaseFacts {
 const num = (v: string | number | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** Facts of the databases of the given workspaces (all of them when `workspaceIds` is undefined). */
-export async function readDatabaseFacts(pool: pg.Pool, workspaceIds?: number[]): Promise<DatabaseFacts[]> {
+export async function readDatabaseFacts(pool: Queryable, workspaceIds?: number[]): Promise<DatabaseFacts[]> {
   const scope = workspaceIds ?? null;
   const { rows: dbs } = await pool.query(
     `select d.id, d.name, d.workspace_id, d.created_at, d.schedule, d.timezone, d.backup_overdue_hours, d.pitr_enabled

@@ -1,0 +1,105 @@
+import { HindsightError } from '../errors.ts';
+import { isUniqueViolation, type Queryable } from './db.ts';
+import type { Role } from './roles.ts';
+
+export interface WorkspaceRecord { id: number; name: string; createdAt: Date }
+export interface MembershipRecord { userId: number; email: string; workspaceId: number; workspace: string; role: Role }
+/** A workspace with how much it holds, for the workspace list. */
+export interface WorkspaceSummary { id: number; name: string; members: number; databases: number; storages: number }
+
+interface WorkspaceRow { id: string; name: string; created_at: Date }
+
+const toWorkspace = (row: WorkspaceRow): WorkspaceRecord => ({ id: Number(row.id), name: row.name, createdAt: row.created_at });
+
+async function oneWorkspace(db: Queryable, where: string, value: unknown): Promise<WorkspaceRecord | undefined> {
+  const { rows } = await db.query<WorkspaceRow>(`select * from workspaces where ${where} = $1`, [value]);
+  return rows[0] ? toWorkspace(rows[0]) : undefined;
+}
+
+export async function createWorkspace(db: Queryable, name: string): Promise<WorkspaceRecord> {
+  try {
+    const { rows } = await db.query<WorkspaceRow>('insert into workspaces (name) values ($1) returning *', [name]);
+    return toWorkspace(rows[0]!);
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new HindsightError('conflict', `workspace "${name}" already exists`);
+    throw error;
+  }
+}
+
+export const findWorkspace = (db: Queryable, name: string): Promise<WorkspaceRecord | undefined> => oneWorkspace(db, 'name', name);
+export const workspaceById = (db: Queryable, id: number): Promise<WorkspaceRecord | undefined> => oneWorkspace(db, 'id', id);
+
+export async function listWorkspaces(db: Queryable): Promise<WorkspaceRecord[]> {
+  const { rows } = await db.query<WorkspaceRow>('select * from workspaces order by id');
+  return rows.map(toWorkspace);
+}
+
+/** Every workspace with its number of members, databases and storages, in id order. */
+export async function workspaceSummaries(db: Queryable): Promise<WorkspaceSummary[]> {
+  const { rows } = await db.query<WorkspaceRow & { members: number; databases: number; storages: number }>(
+    `select w.id, w.name,
+            (select count(*)::int from memberships m where m.workspace_id = w.id) as members,
+            (select count(*)::int from databases d where d.workspace_id = w.id) as databases,
+            (select count(*)::int from storages s where s.workspace_id = w.id) as storages
+       from workspaces w order by w.id`,
+  );
+  return rows.map((r) => ({ id: Number(r.id), name: r.name, members: r.members, databases: r.databases, storages: r.storages }));
+}
+
+export async function setMembership(db: Queryable, userId: number, workspaceId: number, role: Role): Promise<void> {
+  await db.query(
+    `insert into memberships (user_id, workspace_id, role) values ($1, $2, $3)
+     on conflict (user_id, workspace_id) do update set role = excluded.role`,
+    [userId, workspaceId, role],
+  );
+}
+
+export async function removeMembership(db: Queryable, userId: number, workspaceId: number): Promise<boolean> {
+  const result = await db.query('delete from memberships where user_id = $1 and workspace_id = $2', [userId, workspaceId]);
+  return (result.rowCount ?? 0) > 0;
+}
+
+export async function memberships(db: Queryable, filter: { userId?: number; workspaceId?: number } = {}): Promise<MembershipRecord[]> {
+  const { rows } = await db.query<{ user_id: string; email: string; workspace_id: string; workspace: string; role: Role }>(
+    `select m.user_id, u.email, m.workspace_id, w.name as workspace, m.role
+       from memberships m join users u on u.id = m.user_id join workspaces w on w.id = m.workspace_id
+      where ($1::bigint is null or m.user_id = $1) and ($2::bigint is null or m.workspace_id = $2)
+      order by w.name, lower(u.email)`,
+    [filter.userId ?? null, filter.workspaceId ?? null],
+  );
+  return rows.map((r) => ({ userId: Number(r.user_id), email: r.email, workspaceId: Number(r.workspace_id), workspace: r.workspace, role: r.role }));
+}
+
+export const membershipsOfUser = (db: Queryable, userId: number): Promise<MembershipRecord[]> => memberships(db, { userId });
+
+export async function countOwners(db: Queryable, workspaceId: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select count(*)::int as n from memberships m join users u on u.id = m.user_id
+      where m.workspace_id = $1 and m.role = 'owner' and not u.disabled`,
+    [workspaceId],
+  );
+  return rows[0]!.n;
+}
+
+async function workspaceIdOf(db: Queryable, table: 'databases' | 'storages', name: string): Promise<number | undefined> {
+  const { rows } = await db.query<{ workspace_id: string }>(
+    `select workspace_id from ${table} where name = $1`, [name]);
+  return rows[0] ? Number(rows[0].workspace_id) : undefined;
+}
+
+export const databaseWorkspace = (db: Queryable, name: string) => workspaceIdOf(db, 'databases', name);
+export const storageWorkspace = (db: Queryable, name: string) => workspaceIdOf(db, 'storages', name);
+
+export async function backupWorkspace(db: Queryable, backupId: string): Promise<{ workspaceId: number; database: string } | undefined> {
+  const { rows } = await db.query<{ workspace_id: string; name: string }>(
+    'select d.workspace_id, d.name from backups b join databases d on d.id = b.database_id where b.id = $1', [backupId]);
+  return rows[0] ? { workspaceId: Number(rows[0].workspace_id), database: rows[0].name } : undefined;
+}
+
+export async function setDatabaseWorkspace(db: Queryable, name: string, workspaceId: number): Promise<void> {
+  await db.query('update databases set workspace_id = $2 where name = $1', [name, workspaceId]);
+}
+
+export async function setStorageWorkspace(db: Queryable, name: string, workspaceId: number): Promise<void> {
+  await db.query('update storages set workspace_id = $2 where name = $1', [name, workspaceId]);
+}
