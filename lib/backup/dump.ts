@@ -111,8 +111,13 @@ export async function writeManifest(driver: StorageDriver, manifest: BackupManif
   }
 }
 
-/** Opens a write on every destination, after sweeping what an earlier attempt of this backup left; a failure drops that branch. */
-async function openBranches(branches: Branch[], databaseName: string, backupId: string, objectKey: string): Promise<void> {
+/**
+ * Opens a write on every destination, after sweeping what an earlier attempt of this backup left;
+ * a failure drops that branch.
+ */
+async function openBranches(
+  branches: Branch[], databaseName: string, backupId: string, objectKey: string,
+): Promise<void> {
   await Promise.all(branches.map(async (branch) => {
     try {
       // Leftovers of an earlier attempt of this same backup (a killed worker) go first.
@@ -144,7 +149,8 @@ interface DumpStreams {
 /** Runs pg_dump in the exported snapshot into the fan-out while the row counts are taken in that snapshot. */
 async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<DumpStreams> {
   const { databaseName, backupId, target, key } = options;
-  const child = spawn(run.pgDumpPath, ['--format=custom', run.compressionFlag, `--snapshot=${run.snapshot}`, '--no-password'], {
+  const args = ['--format=custom', run.compressionFlag, `--snapshot=${run.snapshot}`, '--no-password'];
+  const child = spawn(run.pgDumpPath, args, {
     env: { ...process.env, ...libpqEnv(target) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -234,7 +240,9 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
     if (branches.every((b) => b.error)) {
       throw new HindsightError(branches[0]!.error!.kind, `backup ${backupId} can reach no storage: ${branches.map((b) => b.error!.message).join('; ')}`);
     }
-    const run: DumpRun = { pgDumpPath: pgDump.path, compressionFlag: compression.flag, snapshot, client, branches, fanOut };
+    const run: DumpRun = {
+      pgDumpPath: pgDump.path, compressionFlag: compression.flag, snapshot, client, branches, fanOut,
+    };
     const { rowCounts, dumpMeter, objectMeter, encrypt } = await dumpIntoBranches(options, run);
     options.onProgress?.({ dumpBytes: dumpMeter.bytes, storedBytes: objectMeter.bytes });
 

@@ -99,7 +99,8 @@ interface NewCluster {
 }
 
 /** initdb with a random superuser password (kept in `passwordFile`), then the server's settings. */
-async function initialiseCluster({ dataDir, passwordFile, superuser, initdbPath, ids, settings: extra }: NewCluster): Promise<void> {
+async function initialiseCluster(cluster: NewCluster): Promise<void> {
+  const { dataDir, passwordFile, superuser, initdbPath, ids, settings: extra } = cluster;
   await rm(dataDir, { recursive: true, force: true });
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const password = randomBytes(18).toString('base64url');
@@ -133,9 +134,11 @@ async function initialiseCluster({ dataDir, passwordFile, superuser, initdbPath,
 }
 
 /** Starts and stops the cluster through its pg_ctl. */
-function clusterControl(dataDir: string, port: number, pgCtlPath: string): Pick<LocalCluster, 'isRunning' | 'start' | 'stop'> {
+type ClusterControl = Pick<LocalCluster, 'isRunning' | 'start' | 'stop'>;
+
+function clusterControl(dataDir: string, port: number, pgCtlPath: string): ClusterControl {
   const logFile = path.join(dataDir, 'server.log');
-  const control: Pick<LocalCluster, 'isRunning' | 'start' | 'stop'> = {
+  const control: ClusterControl = {
     async isRunning() {
       try {
         await runServerTool(pgCtlPath, ['status', '-D', dataDir]);
@@ -175,7 +178,9 @@ export async function openLocalCluster(options: ClusterOptions): Promise<LocalCl
   await mkdir(path.dirname(dataDir), { recursive: true });
   await checkServerUserReaches(path.dirname(dataDir));
   if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
-    await initialiseCluster({ dataDir, passwordFile, superuser, initdbPath: initdb.path, ids, settings: options.settings });
+    await initialiseCluster({
+      dataDir, passwordFile, superuser, initdbPath: initdb.path, ids, settings: options.settings,
+    });
   }
   const password = (await readFile(passwordFile, 'utf8')).trim();
   const control = clusterControl(dataDir, options.port, pgCtl.path);

@@ -41,7 +41,9 @@ export interface WalFetchServerOptions {
 }
 
 /** Decodes the WAL file a request names into `dest` and hands it to the server's user. */
-async function stageWalFile(options: WalFetchServerOptions, file: string, dest: string): Promise<WalObject | undefined> {
+async function stageWalFile(
+  options: WalFetchServerOptions, file: string, dest: string,
+): Promise<WalObject | undefined> {
   let found = await options.source.find(file);
   if (!found) return undefined;
   const decode = async (object: WalObject) => decodeWalObject({
@@ -67,7 +69,9 @@ async function stageWalFile(options: WalFetchServerOptions, file: string, dest: 
  * One restore_command connection: a JSON line naming the file, one JSON line back. The staged
  * file goes when the connection closes.
  */
-function serveConnection(socket: net.Socket, staged: string, options: WalFetchServerOptions, answer: (request: { file?: unknown }, dest: string) => Promise<WalFetchReply>): void {
+type Answer = (request: { file?: unknown }, dest: string) => Promise<WalFetchReply>;
+
+function serveConnection(socket: net.Socket, staged: string, options: WalFetchServerOptions, answer: Answer): void {
   // A client that neither asks nor copies within this long is gone: its staged file goes too.
   socket.setTimeout(10 * 60_000, () => socket.destroy());
   let buffered = '';

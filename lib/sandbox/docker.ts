@@ -108,7 +108,12 @@ function namedSocket(options: DockerSandboxOptions): string | undefined {
   return host?.startsWith('unix://') ? host.slice('unix://'.length) : undefined;
 }
 
-async function runtime(config: DockerDriverConfig): Promise<{ tc: TestcontainersModule; client: Testcontainers.ContainerRuntimeClient }> {
+interface Runtime {
+  tc: TestcontainersModule;
+  client: Testcontainers.ContainerRuntimeClient;
+}
+
+async function runtime(config: DockerDriverConfig): Promise<Runtime> {
   const { options } = config;
   // testcontainers finds the engine through DOCKER_HOST (or its own properties file).
   if (options.dockerSocket && !process.env.DOCKER_HOST) process.env.DOCKER_HOST = `unix://${options.dockerSocket}`;
@@ -139,7 +144,9 @@ async function reachFor(config: DockerDriverConfig, docker: Docker, id: string):
   return { kind: 'socket', hostDir: await makeSocketDir(config.root, id) };
 }
 
-async function startContainer(tc: TestcontainersModule, spec: SandboxContainerSpec): Promise<Testcontainers.StartedTestContainer> {
+async function startContainer(
+  tc: TestcontainersModule, spec: SandboxContainerSpec,
+): Promise<Testcontainers.StartedTestContainer> {
   class SandboxContainer extends tc.GenericContainer {
     // Limits, confinement and mounts go in verbatim, just as the spec says.
     protected override async beforeContainerCreated(): Promise<void> {
@@ -174,7 +181,8 @@ function containerRemover(docker: Docker, spec: SandboxContainerSpec, reach: San
   };
 }
 
-async function createSandbox(config: DockerDriverConfig, { major: sourceMajor, label, signal }: SandboxCreateOptions): Promise<Sandbox> {
+async function createSandbox(config: DockerDriverConfig, createOptions: SandboxCreateOptions): Promise<Sandbox> {
+  const { major: sourceMajor, label, signal } = createOptions;
   const { cpus, memoryMb, options } = config;
   const cancelled = () => new HindsightError('tool_failed', `creation of the PostgreSQL ${sourceMajor} sandbox was cancelled`);
   if (signal?.aborted) throw cancelled();

@@ -175,7 +175,14 @@ function sandboxPaths(root: string, id: string): SandboxPaths {
 }
 
 /** Writes the sandbox's owner.json: who made it, for a later sweep; again with the server's pid once it runs. */
-function ownerWriter(dir: string, sandbox: { id: string; major: number; label: string; confinement: ConfinementPlan['kind'] }) {
+interface OwnerOf {
+  id: string;
+  major: number;
+  label: string;
+  confinement: ConfinementPlan['kind'];
+}
+
+function ownerWriter(dir: string, sandbox: OwnerOf) {
   const owner = currentOwner();
   const createdAt = new Date().toISOString();
   const { id, major, label, confinement } = sandbox;
@@ -198,7 +205,8 @@ interface ServerStart {
 }
 
 /** The sandbox user's directories, initdb, the postmaster; returns the superuser's way in once it accepts. */
-async function startServer({ binaries, plan, paths, major, signal, writeOwner, server }: ServerStart): Promise<PgTarget> {
+async function startServer(start: ServerStart): Promise<PgTarget> {
+  const { binaries, plan, paths, major, signal, writeOwner, server } = start;
   await privateToSandboxUser(paths.dataDir);
   await privateToSandboxUser(paths.socketDir);
   const password = await initialise(binaries, plan, paths, signal).catch((error: unknown) => {
@@ -216,7 +224,9 @@ async function startServer({ binaries, plan, paths, major, signal, writeOwner, s
 }
 
 /** The running sandbox: its owner.json is touched while it lives, so that other hosts see it is in use. */
-function liveSandbox(id: string, binaries: ServerBinaries, plan: ConfinementPlan, paths: SandboxPaths, admin: PgTarget, cleanUp: () => Promise<void>): Sandbox {
+function liveSandbox(
+  id: string, binaries: ServerBinaries, plan: ConfinementPlan, paths: SandboxPaths, admin: PgTarget, cleanUp: () => Promise<void>,
+): Sandbox {
   const ownerFile = path.join(paths.dir, 'owner.json');
   const heartbeat = setInterval(() => {
     const now = new Date();
@@ -242,7 +252,9 @@ function liveSandbox(id: string, binaries: ServerBinaries, plan: ConfinementPlan
   };
 }
 
-async function createSandbox(root: string, ensureRoot: () => Promise<void>, createOptions: SandboxCreateOptions): Promise<Sandbox> {
+async function createSandbox(
+  root: string, ensureRoot: () => Promise<void>, createOptions: SandboxCreateOptions,
+): Promise<Sandbox> {
   const { major, label, signal } = createOptions;
   if (signal?.aborted) throw cancelled(major);
   // A dump loads into its own major or a newer one: `major` is the source's.

@@ -99,7 +99,9 @@ export class ReceiverSession {
 
   /** The server as found by the last connection; only called after one succeeded. */
   get server(): ServerIdentity {
-    if (!this.identity) throw new Error(`WAL receiver of "${this.options.database}" used the server before reaching it`);
+    if (!this.identity) {
+      throw new Error(`WAL receiver of "${this.options.database}" used the server before reaching it`);
+    }
     return this.identity;
   }
 

@@ -127,7 +127,9 @@ export class SpoolArchiver {
    * (so a finished segment no longer delays the newest bytes), but is recorded only once they are,
    * so that the catalog never holds a partial past a segment it does not hold yet.
    */
-  private async shipPartial(file: string, name: string, validEnd: Lsn, final: boolean, after: Promise<void>): Promise<void> {
+  private async shipPartial(
+    file: string, name: string, validEnd: Lsn, final: boolean, after: Promise<void>,
+  ): Promise<void> {
     const { database, driver, key, catalog, logger, storageName, signal } = this.session.options;
     const { systemIdentifier: sysid, walSegmentSize: segmentSize } = this.session.server;
     const { timeline, segno } = parseSegmentName(name, segmentSize);
@@ -165,7 +167,8 @@ export class SpoolArchiver {
   private async timelineEnds(): Promise<Map<number, Lsn>> {
     const ends = new Map<number, Lsn>();
     const { database, catalog } = this.session.options;
-    for (const history of await catalog.historiesOf(database, { systemIdentifier: this.session.server.systemIdentifier })) {
+    const histories = await catalog.historiesOf(database, { systemIdentifier: this.session.server.systemIdentifier });
+    for (const history of histories) {
       for (const s of parseHistoryFile(history.content)) {
         const known = ends.get(s.parentTimeline);
         if (known === undefined || s.switchLsn < known) ends.set(s.parentTimeline, s.switchLsn);
@@ -174,7 +177,9 @@ export class SpoolArchiver {
     return ends;
   }
 
-  private async shipPartials(partials: string[], flushed: Lsn | null, options: { force: boolean; after: Promise<void> }): Promise<void> {
+  private async shipPartials(
+    partials: string[], flushed: Lsn | null, options: { force: boolean; after: Promise<void> },
+  ): Promise<void> {
     const ends = await this.timelineEnds();
     for (const file of partials) {
       const name = file.slice(0, -'.partial'.length);
@@ -206,7 +211,8 @@ export class SpoolArchiver {
       const file = path.join(this.spoolDir, name);
       const { size } = await stat(file);
       if (size === 0 || size === segmentSize) continue;
-      this.session.options.logger.warn({ database: this.session.options.database, file: name, size, segmentSize }, 'partial WAL file left half padded by a stopped pg_receivewal; emptying it so that streaming resumes');
+      const { database, logger } = this.session.options;
+      logger.warn({ database, file: name, size, segmentSize }, 'partial WAL file left half padded by a stopped pg_receivewal; emptying it so that streaming resumes');
       await truncate(file, 0);
     }
   }
@@ -220,7 +226,8 @@ export class SpoolArchiver {
     await this.drain(null, { shipPartials: true, force: true });
     for (const name of await readdir(this.spoolDir)) {
       if (isPartialName(name)) {
-        this.session.options.logger.warn({ database: this.session.options.database, file: name }, 'replication slot was created anew; dropping a partial segment of the previous stream');
+        const { database, logger } = this.session.options;
+        logger.warn({ database, file: name }, 'replication slot was created anew; dropping a partial segment of the previous stream');
         await rm(path.join(this.spoolDir, name), { force: true });
       }
     }
