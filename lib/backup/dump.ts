@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type pg from 'pg';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EncryptStream, DEFAULT_CHUNK_SIZE, FORMAT_VERSION } from '../crypto/chunked-gcm.ts';
@@ -111,6 +112,108 @@ export async function writeManifest(driver: StorageDriver, manifest: BackupManif
 }
 
 /**
+ * Opens a write on every destination, after sweeping what an earlier attempt of this backup left;
+ * a failure drops that branch.
+ */
+async function openBranches(
+  branches: Branch[], databaseName: string, backupId: string, objectKey: string,
+): Promise<void> {
+  await Promise.all(branches.map(async (branch) => {
+    try {
+      // Leftovers of an earlier attempt of this same backup (a killed worker) go first.
+      await branch.driver.sweepAbandonedWrites(objectKey, 0);
+      await branch.driver.sweepAbandonedWrites(manifestKey(databaseName, backupId), 0);
+      branch.write = await branch.driver.openWrite(objectKey);
+    } catch (error) {
+      failBranch(branch, error);
+    }
+  }));
+}
+
+interface DumpRun {
+  pgDumpPath: string;
+  compressionFlag: string;
+  snapshot: string;
+  client: pg.Client;
+  branches: Branch[];
+  fanOut: FanOut;
+}
+
+interface DumpStreams {
+  rowCounts: TableRowCount[];
+  dumpMeter: ByteMeter;
+  objectMeter: ByteMeter;
+  encrypt: EncryptStream;
+}
+
+/** Runs pg_dump in the exported snapshot into the fan-out while the row counts are taken in that snapshot. */
+async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<DumpStreams> {
+  const { databaseName, backupId, target, key } = options;
+  const args = ['--format=custom', run.compressionFlag, `--snapshot=${run.snapshot}`, '--no-password'];
+  const child = spawn(run.pgDumpPath, args, {
+    env: { ...process.env, ...libpqEnv(target) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr = stderrTail(child);
+  const exited = waitForExit(child);
+  const abortChild = () => child.kill('SIGTERM');
+  options.signal?.addEventListener('abort', abortChild, { once: true });
+
+  const dumpMeter = new ByteMeter();
+  const objectMeter = new ByteMeter();
+  // The header names the backup, so that a copy of this object under another backup's name is refused.
+  const encrypt = new EncryptStream(key, { identity: logicalBackupIdentity(databaseName, backupId), chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE });
+  const progressTimer = setInterval(() => options.onProgress?.({ dumpBytes: dumpMeter.bytes, storedBytes: objectMeter.bytes }), 1000);
+
+  let rowCounts: TableRowCount[];
+  try {
+    const [counts] = await Promise.all([
+      countRows(run.client),
+      pipeline(child.stdout as Readable, dumpMeter, encrypt, objectMeter, run.fanOut, options.signal ? { signal: options.signal } : {}),
+    ]);
+    rowCounts = counts;
+  } catch (error) {
+    child.kill('SIGTERM');
+    const { code, signal } = await exited.catch(() => ({ code: null, signal: null }));
+    if (options.signal?.aborted) throw new HindsightError('tool_failed', `backup of "${databaseName}" was cancelled`);
+    // pg_dump complains about its closed output when the storages went away: the storages are the cause.
+    if (run.branches.every((b) => b.error)) throw error;
+    if (code !== 0 && stderr()) throw explainDumpFailure(databaseName, stderr(), code, signal);
+    throw explainQueryError(databaseName, error);
+  } finally {
+    clearInterval(progressTimer);
+    options.signal?.removeEventListener('abort', abortChild);
+  }
+  const { code, signal } = await exited;
+  if (code !== 0) throw explainDumpFailure(databaseName, stderr(), code, signal);
+  if (dumpMeter.bytes === 0) throw new HindsightError('tool_failed', `database "${databaseName}": pg_dump produced no output`);
+  return { rowCounts, dumpMeter, objectMeter, encrypt };
+}
+
+/** Commits every branch still standing, each with its manifest; fails only when no copy is complete. */
+async function finishCopies(branches: Branch[], manifest: BackupManifest, sentBytes: number): Promise<CopyOutcome[]> {
+  await Promise.all(branches.map((branch) => branch.discarded));
+  const copies = await Promise.all(branches.map((branch) =>
+    branch.error ? { storageName: branch.name, status: 'failed' as const, error: branch.error.message } : finishCopy(branch, manifest, sentBytes)));
+  if (copies.every((c) => c.status === 'failed')) {
+    throw new HindsightError(branches.find((b) => b.error)?.error?.kind ?? 'unreachable', `backup ${manifest.backupId} reached no storage: ${copies.map((c) => c.error).join('; ')}`);
+  }
+  return copies;
+}
+
+/** Aborts every open write and waits for branches still aborting, so nothing half-written outlives the attempt. */
+async function abortBranches(branches: Branch[]): Promise<void> {
+  for (const branch of branches) {
+    const write = branch.write;
+    branch.write = undefined;
+    if (write) await write.abort().catch(() => undefined);
+    // A branch failed by the stream's end (a cancel destroys every stream) is still aborting:
+    // the outcome waits for it, so nothing half-written outlives the attempt that reports it.
+    await branch.discarded;
+  }
+}
+
+/**
  * pg_dump -Fc → SHA-256 → AES-256-GCM chunks → every destination at once, with backpressure end to
  * end: memory stays at a few chunks per destination whatever the database size, nothing is written
  * to a temporary file, and pg_dump runs once however many storages there are. A destination that
@@ -132,59 +235,15 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
     const snapshot = (await client.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]!.id;
 
     const objectKey = backupObjectKey(databaseName, backupId);
-    await Promise.all(branches.map(async (branch) => {
-      try {
-        // Leftovers of an earlier attempt of this same backup (a killed worker) go first.
-        await branch.driver.sweepAbandonedWrites(objectKey, 0);
-        await branch.driver.sweepAbandonedWrites(manifestKey(databaseName, backupId), 0);
-        branch.write = await branch.driver.openWrite(objectKey);
-      } catch (error) {
-        failBranch(branch, error);
-      }
-    }));
+    await openBranches(branches, databaseName, backupId, objectKey);
     const fanOut = new FanOut(branches);
     if (branches.every((b) => b.error)) {
       throw new HindsightError(branches[0]!.error!.kind, `backup ${backupId} can reach no storage: ${branches.map((b) => b.error!.message).join('; ')}`);
     }
-
-    const child = spawn(pgDump.path, ['--format=custom', compression.flag, `--snapshot=${snapshot}`, '--no-password'], {
-      env: { ...process.env, ...libpqEnv(target) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const stderr = stderrTail(child);
-    const exited = waitForExit(child);
-    const abortChild = () => child.kill('SIGTERM');
-    options.signal?.addEventListener('abort', abortChild, { once: true });
-
-    const dumpMeter = new ByteMeter();
-    const objectMeter = new ByteMeter();
-    // The header names the backup, so that a copy of this object under another backup's name is refused.
-    const encrypt = new EncryptStream(key, { identity: logicalBackupIdentity(databaseName, backupId), chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE });
-    const progressTimer = setInterval(() => options.onProgress?.({ dumpBytes: dumpMeter.bytes, storedBytes: objectMeter.bytes }), 1000);
-
-    let rowCounts: TableRowCount[];
-    try {
-      const [counts] = await Promise.all([
-        countRows(client),
-        pipeline(child.stdout as Readable, dumpMeter, encrypt, objectMeter, fanOut, options.signal ? { signal: options.signal } : {}),
-      ]);
-      rowCounts = counts;
-    } catch (error) {
-      child.kill('SIGTERM');
-      const { code, signal } = await exited.catch(() => ({ code: null, signal: null }));
-      if (options.signal?.aborted) throw new HindsightError('tool_failed', `backup of "${databaseName}" was cancelled`);
-      // pg_dump complains about its closed output when the storages went away: the storages are the cause.
-      if (branches.every((b) => b.error)) throw error;
-      if (code !== 0 && stderr()) throw explainDumpFailure(databaseName, stderr(), code, signal);
-      throw explainQueryError(databaseName, error);
-    } finally {
-      clearInterval(progressTimer);
-      options.signal?.removeEventListener('abort', abortChild);
-    }
-    const { code, signal } = await exited;
-    if (code !== 0) throw explainDumpFailure(databaseName, stderr(), code, signal);
-    if (dumpMeter.bytes === 0) throw new HindsightError('tool_failed', `database "${databaseName}": pg_dump produced no output`);
-
+    const run: DumpRun = {
+      pgDumpPath: pgDump.path, compressionFlag: compression.flag, snapshot, client, branches, fanOut,
+    };
+    const { rowCounts, dumpMeter, objectMeter, encrypt } = await dumpIntoBranches(options, run);
     options.onProgress?.({ dumpBytes: dumpMeter.bytes, storedBytes: objectMeter.bytes });
 
     const manifest: BackupManifest = {
@@ -210,24 +269,12 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
       },
       tables: rowCounts,
     };
-    await Promise.all(branches.map((branch) => branch.discarded));
-    const copies = await Promise.all(branches.map((branch) =>
-      branch.error ? { storageName: branch.name, status: 'failed' as const, error: branch.error.message } : finishCopy(branch, manifest, objectMeter.bytes)));
-    if (copies.every((c) => c.status === 'failed')) {
-      throw new HindsightError(branches.find((b) => b.error)?.error?.kind ?? 'unreachable', `backup ${backupId} reached no storage: ${copies.map((c) => c.error).join('; ')}`);
-    }
+    const copies = await finishCopies(branches, manifest, objectMeter.bytes);
     // The snapshot only had to outlive pg_dump; ending the read-only transaction cannot lose data.
     await client.query('commit').catch(() => undefined);
     return { manifest, copies };
   } catch (error) {
-    for (const branch of branches) {
-      const write = branch.write;
-      branch.write = undefined;
-      if (write) await write.abort().catch(() => undefined);
-      // A branch failed by the stream's end (a cancel destroys every stream) is still aborting:
-      // the outcome waits for it, so nothing half-written outlives the attempt that reports it.
-      await branch.discarded;
-    }
+    await abortBranches(branches);
     throw explainQueryError(databaseName, error);
   } finally {
     await client.end().catch(() => undefined);

@@ -73,41 +73,46 @@ export class FanOut extends Writable {
   }
 }
 
-/** Resolves when the destination can take more; a failure only fails that branch. */
-function writeChunk(branch: Branch, chunk: Buffer): Promise<void> {
+type Settle = (error?: unknown) => void;
+type Listener = (error: Error) => void;
+type Listen = (event: string, listener: Listener) => void;
+
+/**
+ * Waits on a branch's stream until `watch` calls `done`: it always resolves, an error only failing
+ * that branch, and every listener added through `listen` is removed then.
+ */
+function settleBranch(branch: Branch, watch: (stream: Writable, listen: Listen, done: Settle) => void): Promise<void> {
   const stream = branch.write!.stream;
   return new Promise<void>((resolve) => {
-    const done = (error?: unknown) => {
-      stream.off('drain', onDrain);
-      stream.off('error', onError);
-      stream.off('close', onClose);
+    const listeners: Array<[string, Listener]> = [];
+    const listen: Listen = (event, listener) => {
+      listeners.push([event, listener]);
+      stream.on(event, listener);
+    };
+    const done: Settle = (error) => {
+      for (const [event, listener] of listeners) stream.off(event, listener);
       if (error) failBranch(branch, error);
       resolve();
     };
-    const onDrain = () => done();
-    const onError = (error: Error) => done(error);
-    const onClose = () => done(branch.error ?? new Error('the stream closed before the write finished'));
-    stream.on('error', onError);
-    stream.on('close', onClose);
+    watch(stream, listen, done);
+  });
+}
+
+/** Resolves when the destination can take more; a failure only fails that branch. */
+function writeChunk(branch: Branch, chunk: Buffer): Promise<void> {
+  return settleBranch(branch, (stream, listen, done) => {
+    listen('error', (error: Error) => done(error));
+    listen('close', () => done(branch.error ?? new Error('the stream closed before the write finished')));
     if (stream.destroyed) return done(stream.errored ?? new Error('the stream is closed'));
     if (stream.write(chunk)) done();
-    else stream.on('drain', onDrain);
+    else listen('drain', () => done());
   });
 }
 
 function endBranch(branch: Branch): Promise<void> {
-  const stream = branch.write!.stream;
-  return new Promise<void>((resolve) => {
-    const done = (error?: unknown) => {
-      stream.off('finish', onFinish);
-      stream.off('error', onError);
-      if (error) failBranch(branch, error);
-      resolve();
-    };
-    const onFinish = () => done();
-    const onError = (error: Error) => done(error);
-    stream.on('finish', onFinish);
-    stream.on('error', onError);
+  return settleBranch(branch, (stream, listen, done) => {
+    listen('finish', () => done());
+    listen('error', (error: Error) => done(error));
     stream.end();
   });
 }

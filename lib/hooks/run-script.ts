@@ -122,6 +122,84 @@ async function ensureGroupGone(pid: number | undefined, graceMs: number): Promis
 }
 
 /**
+ * The command line: `/bin/sh -c <script>`, under GNU timeout when the system has it. That
+ * backstop does not depend on this process: if the worker dies, the orphaned group is still killed
+ * a little after its own timeout.
+ */
+function scriptCommand(script: string, timeoutSeconds: number, graceMs: number): [string, string[]] {
+  const backstop = BACKSTOP && [BACKSTOP, '--kill-after', `${Math.ceil(graceMs / 1000)}s`, `${timeoutSeconds + Math.ceil(graceMs / 1000) + 2}s`];
+  const [file, ...args] = backstop ? [...backstop, '/bin/sh', '-c', script] : ['/bin/sh', '-c', script];
+  return [file!, args];
+}
+
+/** Splits one output stream into lines for `onLine`, keeping every byte in the shared tail. */
+function lineReader(stream: 'stdout' | 'stderr', tail: ByteTail, onLine: ScriptRunOptions['onLine']) {
+  const decoder = new StringDecoder('utf8');
+  let pending = '';
+  const emit = (line: string) => onLine?.(stream, line);
+  return {
+    data(chunk: Buffer) {
+      const text = decoder.write(chunk);
+      tail.push(text);
+      pending += text;
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        emit(pending.slice(0, newline).replace(/\r$/, ''));
+        pending = pending.slice(newline + 1);
+      }
+      while (pending.length > MAX_LINE_BYTES) {
+        emit(pending.slice(0, MAX_LINE_BYTES));
+        pending = pending.slice(MAX_LINE_BYTES);
+      }
+    },
+    end() {
+      const rest = pending + decoder.end();
+      pending = '';
+      if (rest.length > 0) emit(rest);
+    },
+  };
+}
+
+/** Ends the script's process group at its timeout or on abort: SIGTERM, then SIGKILL after the grace period. */
+class GroupLimits {
+  timedOut = false;
+  aborted = false;
+  private readonly pid: number | undefined;
+  private readonly graceMs: number;
+  private readonly signal: AbortSignal | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private killTimer: NodeJS.Timeout | undefined;
+  private readonly onAbort = () => {
+    this.aborted = true;
+    this.terminate();
+  };
+
+  constructor(pid: number | undefined, options: ScriptRunOptions, graceMs: number, tail: ByteTail) {
+    this.pid = pid;
+    this.graceMs = graceMs;
+    this.signal = options.signal;
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      tail.push(`\n[hindsight] the script ran longer than ${options.timeoutSeconds} s: its process group was sent SIGTERM${graceMs > 0 ? `, then SIGKILL after ${graceMs / 1000} s` : ''}\n`);
+      this.terminate();
+    }, options.timeoutSeconds * 1000);
+    if (this.signal?.aborted) this.onAbort();
+    else this.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  terminate(): void {
+    killGroup(this.pid, 'SIGTERM');
+    this.killTimer ??= setTimeout(() => killGroup(this.pid, 'SIGKILL'), this.graceMs);
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    if (this.killTimer) clearTimeout(this.killTimer);
+    this.signal?.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/**
  * Runs a hook script with `/bin/sh -c` in a process group of its own (under GNU `timeout` as a
  * backstop when the system has it), with exactly the environment
  * given (nothing inherited), streaming its output line by line. At the timeout (or on abort) the
@@ -135,64 +213,17 @@ export function runHookScript(options: ScriptRunOptions): Promise<ScriptRunResul
   const grace = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const tail = new ByteTail(OUTPUT_TAIL_BYTES);
   return new Promise((resolve) => {
-    // GNU timeout, when present, is a backstop that does not depend on this process: if the
-    // worker dies, the orphaned group is still killed a little after its own timeout.
-    const backstop = BACKSTOP && [BACKSTOP, '--kill-after', `${Math.ceil(grace / 1000)}s`, `${options.timeoutSeconds + Math.ceil(grace / 1000) + 2}s`];
-    const [file, ...args] = backstop ? [...backstop, '/bin/sh', '-c', options.script] : ['/bin/sh', '-c', options.script];
-    const child = spawn(file!, args, {
+    const [file, args] = scriptCommand(options.script, options.timeoutSeconds, grace);
+    const child = spawn(file, args, {
       cwd: options.cwd,
       env: options.env,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const pid = child.pid;
-    let timedOut = false;
-    let aborted = false;
-    let killTimer: NodeJS.Timeout | undefined;
-    const terminate = () => {
-      killGroup(pid, 'SIGTERM');
-      killTimer ??= setTimeout(() => killGroup(pid, 'SIGKILL'), grace);
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      tail.push(`\n[hindsight] the script ran longer than ${options.timeoutSeconds} s: its process group was sent SIGTERM${grace > 0 ? `, then SIGKILL after ${grace / 1000} s` : ''}\n`);
-      terminate();
-    }, options.timeoutSeconds * 1000);
-    const onAbort = () => {
-      aborted = true;
-      terminate();
-    };
-    if (options.signal?.aborted) onAbort();
-    else options.signal?.addEventListener('abort', onAbort, { once: true });
-
-    const lineReader = (stream: 'stdout' | 'stderr') => {
-      const decoder = new StringDecoder('utf8');
-      let pending = '';
-      const emit = (line: string) => options.onLine?.(stream, line);
-      return {
-        data(chunk: Buffer) {
-          const text = decoder.write(chunk);
-          tail.push(text);
-          pending += text;
-          let newline: number;
-          while ((newline = pending.indexOf('\n')) >= 0) {
-            emit(pending.slice(0, newline).replace(/\r$/, ''));
-            pending = pending.slice(newline + 1);
-          }
-          while (pending.length > MAX_LINE_BYTES) {
-            emit(pending.slice(0, MAX_LINE_BYTES));
-            pending = pending.slice(MAX_LINE_BYTES);
-          }
-        },
-        end() {
-          const rest = pending + decoder.end();
-          pending = '';
-          if (rest.length > 0) emit(rest);
-        },
-      };
-    };
-    const out = lineReader('stdout');
-    const err = lineReader('stderr');
+    const limits = new GroupLimits(pid, options, grace, tail);
+    const out = lineReader('stdout', tail, options.onLine);
+    const err = lineReader('stderr', tail, options.onLine);
     child.stdout.on('data', out.data);
     child.stderr.on('data', err.data);
 
@@ -202,21 +233,19 @@ export function runHookScript(options: ScriptRunOptions): Promise<ScriptRunResul
     const finish = (spawnError?: Error) => {
       if (finished) return;
       finished = true;
-      clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
+      limits.dispose();
       if (closeGuard) clearTimeout(closeGuard);
-      options.signal?.removeEventListener('abort', onAbort);
       out.end();
       err.end();
       if (spawnError) tail.push(`[hindsight] the script could not be started: ${spawnError.message}\n`);
       void ensureGroupGone(pid, grace).then(() => resolve({
         exitCode: exited?.code ?? null,
         signal: exited?.signal ?? null,
-        timedOut, aborted, pid,
+        timedOut: limits.timedOut, aborted: limits.aborted, pid,
         durationMs: Date.now() - started,
         outputTail: tail.toString(),
         outputTruncated: tail.truncated,
-        ok: !spawnError && !timedOut && !aborted && exited?.code === 0,
+        ok: !spawnError && !limits.timedOut && !limits.aborted && exited?.code === 0,
       }));
     };
     child.once('error', (error) => finish(error));
@@ -224,7 +253,7 @@ export function runHookScript(options: ScriptRunOptions): Promise<ScriptRunResul
       exited = { code, signal };
       // Whatever the script left running in its group goes with it (TERM, then KILL), so that
       // the pipes close and nothing outlives the hook.
-      if (groupAlive(pid)) terminate();
+      if (groupAlive(pid)) limits.terminate();
       // A process that left the group (setsid) but kept our pipes open must not hold the run.
       closeGuard = setTimeout(() => {
         child.stdout.destroy();

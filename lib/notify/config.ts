@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { NAME_RULE, nameSchema } from '../names.ts';
+import { splitSecretFields, type SplitConfig } from '../secret-fields.ts';
 
 /** Every event a notifier can be told about; producers queue exactly these names. */
 export const notificationEvents = [
@@ -80,15 +81,8 @@ const secretFields: Record<NotifierType, readonly string[]> = {
   webhook: ['url', 'headers', 'secret'],
 };
 
-export function splitNotifierSecrets(config: NotifierConfig): { settings: Record<string, unknown>; secrets: Record<string, unknown> } {
-  const settings: Record<string, unknown> = {};
-  const secrets: Record<string, unknown> = {};
-  const secret = new Set(secretFields[config.type]);
-  for (const [field, value] of Object.entries(config)) {
-    if (value === undefined) continue;
-    (secret.has(field) ? secrets : settings)[field] = value;
-  }
-  return { settings, secrets };
+export function splitNotifierSecrets(config: NotifierConfig): SplitConfig {
+  return splitSecretFields(config, secretFields[config.type]);
 }
 
 export function joinNotifierSecrets(settings: Record<string, unknown>, secrets: Record<string, unknown>): unknown {

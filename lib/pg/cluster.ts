@@ -69,6 +69,99 @@ export interface ClusterOptions {
   settings?: Record<string, string>;
 }
 
+/** The major a cluster directory is for: the one asked for, else the one that made it (undefined: the newest). */
+async function majorOf(dataDir: string, asked: number | undefined): Promise<number | undefined> {
+  // An existing data directory is tied to the major that made it.
+  const existing = Number.parseInt(await readFile(path.join(dataDir, 'PG_VERSION'), 'utf8').catch(() => ''), 10);
+  if (asked !== undefined && Number.isInteger(existing) && existing !== asked) {
+    throw new HindsightError('conflict', `${dataDir} holds a PostgreSQL ${existing} cluster, not ${asked}: choose another directory or remove it`);
+  }
+  return asked ?? (Number.isInteger(existing) ? existing : undefined);
+}
+
+/** As root, every parent must be traversable by the server's user. */
+async function checkServerUserReaches(dir: string): Promise<void> {
+  if (!runningAsRoot()) return;
+  try {
+    await run('runuser', ['-u', osUser, '--', 'test', '-x', dir]);
+  } catch {
+    throw new HindsightError('access_denied', `PostgreSQL runs as user "${osUser}" (it refuses root) and cannot reach ${dir}: make the directory and its parents traversable (chmod o+x) or set HINDSIGHT_DATA_DIR elsewhere`);
+  }
+}
+
+interface NewCluster {
+  dataDir: string;
+  passwordFile: string;
+  superuser: string;
+  initdbPath: string;
+  ids: { uid: number; gid: number } | undefined;
+  settings: Record<string, string> | undefined;
+}
+
+/** initdb with a random superuser password (kept in `passwordFile`), then the server's settings. */
+async function initialiseCluster(cluster: NewCluster): Promise<void> {
+  const { dataDir, passwordFile, superuser, initdbPath, ids, settings: extra } = cluster;
+  await rm(dataDir, { recursive: true, force: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const password = randomBytes(18).toString('base64url');
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  const pwfile = path.join(dataDir, '..', `.initdb-pw-${randomBytes(4).toString('hex')}`);
+  await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
+  if (ids) {
+    await chown(dataDir, ids.uid, ids.gid);
+    await chown(pwfile, ids.uid, ids.gid);
+  }
+  try {
+    await runServerTool(initdbPath, [
+      '-D', dataDir, '-U', superuser, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-sync',
+    ]);
+  } finally {
+    await rm(pwfile, { force: true });
+  }
+  const settings = {
+    listen_addresses: "'127.0.0.1'",
+    unix_socket_directories: "''",
+    max_connections: '100',
+    wal_level: 'replica',
+    max_wal_senders: '10',
+    max_replication_slots: '10',
+    ...Object.fromEntries(Object.entries(extra ?? {}).map(([k, v]) => [k, v])),
+  };
+  const conf = Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n');
+  const confFile = path.join(dataDir, 'postgresql.auto.conf');
+  await writeFile(confFile, `# written by Hindsight\n${conf}\n`);
+  if (ids) await chown(confFile, ids.uid, ids.gid);
+}
+
+/** Starts and stops the cluster through its pg_ctl. */
+type ClusterControl = Pick<LocalCluster, 'isRunning' | 'start' | 'stop'>;
+
+function clusterControl(dataDir: string, port: number, pgCtlPath: string): ClusterControl {
+  const logFile = path.join(dataDir, 'server.log');
+  const control: ClusterControl = {
+    async isRunning() {
+      try {
+        await runServerTool(pgCtlPath, ['status', '-D', dataDir]);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async start() {
+      if (await control.isRunning()) return;
+      await runServerTool(pgCtlPath, ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', `-p ${port}`]).catch(async (error: HindsightError) => {
+        const log = await readFile(logFile, 'utf8').catch(() => '');
+        throw new HindsightError('tool_failed', `PostgreSQL in ${dataDir} did not start on port ${port}: ${log.trim().split('\n').slice(-3).join(' | ') || error.message}`);
+      });
+    },
+    async stop(mode = 'fast') {
+      if (!(await control.isRunning())) return;
+      await runServerTool(pgCtlPath, ['stop', '-D', dataDir, '-m', mode, '-w', '-t', '60']);
+    },
+  };
+  return control;
+}
+
 /**
  * Opens (and on first use initialises) a cluster in `dataDir`. The superuser password is random,
  * kept in `<dataDir>/../<name>.password` (0600) next to the cluster, outside PGDATA.
@@ -77,61 +170,20 @@ export async function openLocalCluster(options: ClusterOptions): Promise<LocalCl
   const dataDir = path.resolve(options.dataDir);
   const superuser = options.superuser ?? 'hindsight';
   const passwordFile = `${dataDir}.password`;
-  // An existing data directory is tied to the major that made it.
-  const existing = Number.parseInt(await readFile(path.join(dataDir, 'PG_VERSION'), 'utf8').catch(() => ''), 10);
-  const major = options.major ?? (Number.isInteger(existing) ? existing : undefined);
-  if (options.major !== undefined && Number.isInteger(existing) && existing !== options.major) {
-    throw new HindsightError('conflict', `${dataDir} holds a PostgreSQL ${existing} cluster, not ${options.major}: choose another directory or remove it`);
-  }
+  const major = await majorOf(dataDir, options.major);
   const initdb = await serverToolOfMajor('initdb', major);
   const pgCtl = await serverToolOfMajor('pg_ctl', initdb.major);
   const ids = runningAsRoot() ? await osUserIds() : undefined;
 
   await mkdir(path.dirname(dataDir), { recursive: true });
-  if (runningAsRoot()) {
-    // Every parent must be traversable by the server's user.
-    try {
-      await run('runuser', ['-u', osUser, '--', 'test', '-x', path.dirname(dataDir)]);
-    } catch {
-      throw new HindsightError('access_denied', `PostgreSQL runs as user "${osUser}" (it refuses root) and cannot reach ${path.dirname(dataDir)}: make the directory and its parents traversable (chmod o+x) or set HINDSIGHT_DATA_DIR elsewhere`);
-    }
-  }
-
+  await checkServerUserReaches(path.dirname(dataDir));
   if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
-    await rm(dataDir, { recursive: true, force: true });
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    const password = randomBytes(18).toString('base64url');
-    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
-    const pwfile = path.join(dataDir, '..', `.initdb-pw-${randomBytes(4).toString('hex')}`);
-    await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
-    if (ids) {
-      await chown(dataDir, ids.uid, ids.gid);
-      await chown(pwfile, ids.uid, ids.gid);
-    }
-    try {
-      await runServerTool(initdb.path, [
-        '-D', dataDir, '-U', superuser, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-sync',
-      ]);
-    } finally {
-      await rm(pwfile, { force: true });
-    }
-    const settings = {
-      listen_addresses: "'127.0.0.1'",
-      unix_socket_directories: "''",
-      max_connections: '100',
-      wal_level: 'replica',
-      max_wal_senders: '10',
-      max_replication_slots: '10',
-      ...Object.fromEntries(Object.entries(options.settings ?? {}).map(([k, v]) => [k, v])),
-    };
-    const conf = Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n');
-    const confFile = path.join(dataDir, 'postgresql.auto.conf');
-    await writeFile(confFile, `# written by Hindsight\n${conf}\n`);
-    if (ids) await chown(confFile, ids.uid, ids.gid);
+    await initialiseCluster({
+      dataDir, passwordFile, superuser, initdbPath: initdb.path, ids, settings: options.settings,
+    });
   }
   const password = (await readFile(passwordFile, 'utf8')).trim();
-  const logFile = path.join(dataDir, 'server.log');
-
+  const control = clusterControl(dataDir, options.port, pgCtl.path);
   const cluster: LocalCluster = {
     dataDir,
     port: options.port,
@@ -140,25 +192,9 @@ export async function openLocalCluster(options: ClusterOptions): Promise<LocalCl
     major: initdb.major,
     pgCtlPath: pgCtl.path,
     target: (database = 'postgres') => ({ host: '127.0.0.1', port: options.port, database, user: superuser, password }),
-    async isRunning() {
-      try {
-        await runServerTool(pgCtl.path, ['status', '-D', dataDir]);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    async start() {
-      if (await cluster.isRunning()) return;
-      await runServerTool(pgCtl.path, ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', `-p ${options.port}`]).catch(async (error: HindsightError) => {
-        const log = await readFile(logFile, 'utf8').catch(() => '');
-        throw new HindsightError('tool_failed', `PostgreSQL in ${dataDir} did not start on port ${options.port}: ${log.trim().split('\n').slice(-3).join(' | ') || error.message}`);
-      });
-    },
-    async stop(mode = 'fast') {
-      if (!(await cluster.isRunning())) return;
-      await runServerTool(pgCtl.path, ['stop', '-D', dataDir, '-m', mode, '-w', '-t', '60']);
-    },
+    isRunning: control.isRunning,
+    start: control.start,
+    stop: control.stop,
   };
   return cluster;
 }

@@ -32,13 +32,84 @@ export interface WalFetchServer {
 
 export type WalFetchReply = { status: 'ok'; kind: string; staged: string } | { status: 'not_found' } | { status: 'error'; message: string };
 
-export async function startWalFetchServer(options: {
+export interface WalFetchServerOptions {
   source: WalSource;
   key: SecretKey | KeyResolver;
   logger: Logger;
   signal?: AbortSignal;
   onFetched?: (file: string, kind: string) => void;
-}): Promise<WalFetchServer> {
+}
+
+/** Decodes the WAL file a request names into `dest` and hands it to the server's user. */
+async function stageWalFile(
+  options: WalFetchServerOptions, file: string, dest: string,
+): Promise<WalObject | undefined> {
+  let found = await options.source.find(file);
+  if (!found) return undefined;
+  const decode = async (object: WalObject) => decodeWalObject({
+    driver: await options.source.driver(object.storageName), objectKey: object.objectKey, key: options.key, destination: dest,
+    ...(object.padToSize !== undefined ? { padToSize: object.padToSize } : {}),
+    ...(object.sha256 !== undefined ? { expectedSha256: object.sha256 } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  try {
+    await decode(found);
+  } catch (error) {
+    // The archiver may have completed (and replaced) the partial segment while it was read.
+    if (found.kind !== 'partial') throw error;
+    found = await options.source.find(file);
+    if (!found) throw error;
+    await decode(found);
+  }
+  await handToServerUser(dest);
+  return found;
+}
+
+/**
+ * One restore_command connection: a JSON line naming the file, one JSON line back. The staged
+ * file goes when the connection closes.
+ */
+type Answer = (request: { file?: unknown }, dest: string) => Promise<WalFetchReply>;
+
+function serveConnection(socket: net.Socket, staged: string, options: WalFetchServerOptions, answer: Answer): void {
+  // A client that neither asks nor copies within this long is gone: its staged file goes too.
+  socket.setTimeout(10 * 60_000, () => socket.destroy());
+  let buffered = '';
+  socket.setEncoding('utf8');
+  socket.on('error', () => undefined);
+  // restore_command closes the connection once it has copied the file (or given up).
+  socket.on('close', () => { rm(staged, { force: true }).catch(() => undefined); });
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    const newline = buffered.indexOf('\n');
+    if (newline < 0) {
+      if (buffered.length > 4096) socket.destroy();
+      return;
+    }
+    socket.pause();
+    let request: { file?: unknown };
+    try {
+      request = JSON.parse(buffered.slice(0, newline)) as typeof request;
+    } catch {
+      socket.end(`${JSON.stringify({ status: 'error', message: 'bad request' })}\n`);
+      return;
+    }
+    answer(request, staged).then(
+      (reply) => {
+        options.logger.debug({ file: request.file, status: reply.status }, 'restore_command');
+        // An answer with a staged file keeps the connection open until the client has copied it.
+        if (reply.status === 'ok') socket.write(`${JSON.stringify(reply)}\n`);
+        else socket.end(`${JSON.stringify(reply)}\n`);
+      },
+      (error: unknown) => {
+        options.logger.warn({ file: request.file, err: errorMessage(error) }, 'restore_command could not be served');
+        socket.end(`${JSON.stringify({ status: 'error', message: errorMessage(error) })}\n`);
+      },
+    );
+  });
+}
+
+export async function startWalFetchServer(options: WalFetchServerOptions): Promise<WalFetchServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hs-walfetch-'));
   await chmod(dir, 0o700);
   await handToServerUser(dir);
@@ -51,24 +122,8 @@ export async function startWalFetchServer(options: {
   async function answer(request: { file?: unknown }, dest: string): Promise<WalFetchReply> {
     const file = typeof request.file === 'string' ? request.file : '';
     if (!/^[0-9A-Za-z._-]{1,64}$/.test(file)) return { status: 'error', message: `"${file}" is not a WAL file name` };
-    let found = await options.source.find(file);
+    const found = await stageWalFile(options, file, dest);
     if (!found) return { status: 'not_found' };
-    const decode = async (object: WalObject) => decodeWalObject({
-      driver: await options.source.driver(object.storageName), objectKey: object.objectKey, key: options.key, destination: dest,
-      ...(object.padToSize !== undefined ? { padToSize: object.padToSize } : {}),
-      ...(object.sha256 !== undefined ? { expectedSha256: object.sha256 } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    try {
-      await decode(found);
-    } catch (error) {
-      // The archiver may have completed (and replaced) the partial segment while it was read.
-      if (found.kind !== 'partial') throw error;
-      found = await options.source.find(file);
-      if (!found) throw error;
-      await decode(found);
-    }
-    await handToServerUser(dest);
     count += 1;
     options.onFetched?.(file, found.kind);
     return { status: 'ok', kind: found.kind, staged: dest };
@@ -78,42 +133,7 @@ export async function startWalFetchServer(options: {
   const server = net.createServer((socket) => {
     open.add(socket);
     socket.on('close', () => open.delete(socket));
-    // A client that neither asks nor copies within this long is gone: its staged file goes too.
-    socket.setTimeout(10 * 60_000, () => socket.destroy());
-    let buffered = '';
-    const staged = path.join(stage, randomBytes(16).toString('hex'));
-    socket.setEncoding('utf8');
-    socket.on('error', () => undefined);
-    // restore_command closes the connection once it has copied the file (or given up).
-    socket.on('close', () => { rm(staged, { force: true }).catch(() => undefined); });
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      const newline = buffered.indexOf('\n');
-      if (newline < 0) {
-        if (buffered.length > 4096) socket.destroy();
-        return;
-      }
-      socket.pause();
-      let request: { file?: unknown };
-      try {
-        request = JSON.parse(buffered.slice(0, newline)) as typeof request;
-      } catch {
-        socket.end(`${JSON.stringify({ status: 'error', message: 'bad request' })}\n`);
-        return;
-      }
-      answer(request, staged).then(
-        (reply) => {
-          options.logger.debug({ file: request.file, status: reply.status }, 'restore_command');
-          // An answer with a staged file keeps the connection open until the client has copied it.
-          if (reply.status === 'ok') socket.write(`${JSON.stringify(reply)}\n`);
-          else socket.end(`${JSON.stringify(reply)}\n`);
-        },
-        (error: unknown) => {
-          options.logger.warn({ file: request.file, err: errorMessage(error) }, 'restore_command could not be served');
-          socket.end(`${JSON.stringify({ status: 'error', message: errorMessage(error) })}\n`);
-        },
-      );
-    });
+    serveConnection(socket, path.join(stage, randomBytes(16).toString('hex')), options, answer);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

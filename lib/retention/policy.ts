@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { HindsightError } from '../errors.ts';
+import { isTimeZone } from '../time-zone.ts';
 
 /**
  * Retention policies as a database stores them (JSON in `databases.retention_policy`). Whatever a
@@ -9,16 +10,6 @@ import { HindsightError } from '../errors.ts';
 /** The GFS tiers, finest first: the order in which reasons are listed. */
 export const gfsTiers = ['hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 export type GfsTier = (typeof gfsTiers)[number];
-
-/** True when Intl knows the zone; bucket keys are computed with it, so an unknown one must fail here. */
-export function isTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const positiveInt = (field: string) =>
   z.number({ error: `${field} is required` }).int(`${field} must be a whole number`).min(1, `${field} must be at least 1`);

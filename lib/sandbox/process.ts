@@ -164,6 +164,174 @@ async function waitForServer(started: ChildProcess, admin: PgTarget, paths: Sand
   }
 }
 
+function sandboxPaths(root: string, id: string): SandboxPaths {
+  const dir = path.join(root, `sbx-${id}`);
+  const paths: SandboxPaths = { dir, dataDir: path.join(dir, 'data'), socketDir: path.join(dir, 'socket'), logFile: path.join(dir, 'server.log') };
+  // sun_path holds 107 bytes: a deep root cannot hold the server's socket.
+  if (Buffer.byteLength(path.join(paths.socketDir, `.s.PGSQL.${SANDBOX_PORT}.lock`)) > 107) {
+    throw new HindsightError('bad_input', `sandbox root ${root} is too deep for a unix socket path inside it: choose a shorter one`);
+  }
+  return paths;
+}
+
+/** Writes the sandbox's owner.json: who made it, for a later sweep; again with the server's pid once it runs. */
+interface OwnerOf {
+  id: string;
+  major: number;
+  label: string;
+  confinement: ConfinementPlan['kind'];
+}
+
+function ownerWriter(dir: string, sandbox: OwnerOf) {
+  const owner = currentOwner();
+  const createdAt = new Date().toISOString();
+  const { id, major, label, confinement } = sandbox;
+  return (serverPid?: number) => {
+    const record: SandboxOwnerFile = { id, host: owner.host, pid: owner.pid, start: owner.start, port: SANDBOX_PORT, major, label, createdAt, confinement, ...(serverPid ? { serverPid } : {}) };
+    return writeFile(path.join(dir, 'owner.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
+  };
+}
+
+interface ServerStart {
+  binaries: ServerBinaries;
+  plan: ConfinementPlan;
+  paths: SandboxPaths;
+  /** The source's major, for messages. */
+  major: number;
+  signal: AbortSignal | undefined;
+  writeOwner: (serverPid?: number) => Promise<void>;
+  /** Set as soon as the server process exists, so that a failure stops it. */
+  server: { child?: ChildProcess };
+}
+
+/** The sandbox user's directories, initdb, the postmaster; returns the superuser's way in once it accepts. */
+async function startServer(start: ServerStart): Promise<PgTarget> {
+  const { binaries, plan, paths, major, signal, writeOwner, server } = start;
+  await privateToSandboxUser(paths.dataDir);
+  await privateToSandboxUser(paths.socketDir);
+  const password = await initialise(binaries, plan, paths, signal).catch((error: unknown) => {
+    throw signal?.aborted ? cancelled(major) : error;
+  });
+  if (signal?.aborted) throw cancelled(major);
+
+  const started = launchPostmaster(binaries, plan, paths);
+  server.child = started;
+  trackLive(paths.dir, started);
+  if (started.pid !== undefined) await writeOwner(started.pid);
+  const admin: PgTarget = { host: paths.socketDir, port: SANDBOX_PORT, database: 'postgres', user: 'postgres', password };
+  await waitForServer(started, admin, paths, major, signal);
+  return admin;
+}
+
+/** The running sandbox: its owner.json is touched while it lives, so that other hosts see it is in use. */
+function liveSandbox(
+  id: string, binaries: ServerBinaries, plan: ConfinementPlan, paths: SandboxPaths, admin: PgTarget, cleanUp: () => Promise<void>,
+): Sandbox {
+  const ownerFile = path.join(paths.dir, 'owner.json');
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    utimes(ownerFile, now, now).catch(() => undefined);
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  let destroying: Promise<void> | undefined;
+  return {
+    id,
+    driver: 'process',
+    major: binaries.major,
+    admin,
+    confinement: plan.kind,
+    confinementDetail: plan.detail,
+    dataDir: paths.dataDir,
+    destroy() {
+      clearInterval(heartbeat);
+      destroying ??= cleanUp();
+      // A failed attempt may be retried by calling again.
+      destroying.catch(() => { destroying = undefined; });
+      return destroying;
+    },
+  };
+}
+
+async function createSandbox(
+  root: string, ensureRoot: () => Promise<void>, createOptions: SandboxCreateOptions,
+): Promise<Sandbox> {
+  const { major, label, signal } = createOptions;
+  if (signal?.aborted) throw cancelled(major);
+  // A dump loads into its own major or a newer one: `major` is the source's.
+  const binaries = await serverBinariesForSource(major);
+  const plan = await confinementFor(binaries.postgres, path.dirname(binaries.dir));
+  await ensureRoot();
+
+  const id = randomBytes(6).toString('hex');
+  const paths = sandboxPaths(root, id);
+  const { dir } = paths;
+  const writeOwner = ownerWriter(dir, { id, major, label, confinement: plan.kind });
+
+  await mkdir(dir, { mode: 0o711 });
+  trackLive(dir, undefined);
+  const server: { child?: ChildProcess } = {};
+  const bwrap = plan.kind === 'bwrap';
+  const cleanUp = () => removeSandboxDir(dir, server.child?.pid, bwrap).then(() => { live.delete(dir); });
+  try {
+    await writeOwner();
+    const admin = await startServer({ binaries, plan, paths, major, signal, writeOwner, server });
+    return liveSandbox(id, binaries, plan, paths, admin, cleanUp);
+  } catch (error) {
+    await cleanUp().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function isLeftover(dir: string, owner: SandboxOwnerFile | undefined): Promise<boolean> {
+  const changedWithin = async (file: string, ms: number) => {
+    const info = await stat(file).catch(() => undefined);
+    return !info || Date.now() - info.mtimeMs < ms;
+  };
+  if (owner) return owner.host === os.hostname() ? !ownerIsAlive(owner) : !(await changedWithin(path.join(dir, 'owner.json'), FOREIGN_STALE_MS));
+  return !(await changedWithin(dir, UNOWNED_GRACE_MS));
+}
+
+async function sweepLeftovers(root: string): Promise<{ removed: string[] }> {
+  let names: string[];
+  try {
+    names = await readdir(root);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { removed: [] };
+    throw error;
+  }
+  const removed: string[] = [];
+  const failures: string[] = [];
+  for (const name of names.sort()) {
+    const id = SANDBOX_DIR.exec(name)?.[1];
+    if (!id) continue;
+    const dir = path.join(root, name);
+    if (live.has(dir)) continue;
+    const owner = await readOwnerFile(dir);
+    if (!(await isLeftover(dir, owner))) continue;
+    try {
+      // Only another host's sandbox can still run here: one of ours died with its worker.
+      await removeSandboxDir(dir, owner?.host === os.hostname() ? owner.serverPid : undefined, owner?.confinement === 'bwrap');
+      removed.push(id);
+    } catch (error) {
+      failures.push(`${dir}: ${errorMessage(error)}`);
+    }
+  }
+  if (failures.length > 0) {
+    throw new HindsightError('tool_failed', `could not remove ${failures.length} leftover sandbox(es): ${failures.join('; ')}${removed.length ? ` (removed: ${removed.join(', ')})` : ''}`);
+  }
+  return { removed };
+}
+
+async function probeConfinement(): Promise<{ confinement: SandboxConfinement; detail: string } | undefined> {
+  for (const major of [18, 17, 16, 15, 14, 13]) {
+    const binaries = await serverBinaries(major).catch(() => undefined);
+    if (!binaries) continue;
+    const plan = await confinementFor(binaries.postgres, path.dirname(binaries.dir));
+    return { confinement: plan.kind, detail: plan.detail };
+  }
+  return undefined;
+}
+
 /**
  * Sandboxes as PostgreSQL servers run on this machine, from server binaries of exactly the
  * backup's major version, confined as confinement.ts decides. Each lives in `<root>/sbx-<id>`
@@ -179,128 +347,10 @@ export function createProcessSandboxDriver(options: ProcessSandboxOptions = {}):
     rootReady.catch(() => { rootReady = undefined; });
     return rootReady;
   };
-
-  async function create(createOptions: SandboxCreateOptions): Promise<Sandbox> {
-    const { major, label, signal } = createOptions;
-    if (signal?.aborted) throw cancelled(major);
-    // A dump loads into its own major or a newer one: `major` is the source's.
-    const binaries = await serverBinariesForSource(major);
-    const plan = await confinementFor(binaries.postgres, path.dirname(binaries.dir));
-    await ensureRoot();
-
-    const id = randomBytes(6).toString('hex');
-    const dir = path.join(root, `sbx-${id}`);
-    const paths: SandboxPaths = { dir, dataDir: path.join(dir, 'data'), socketDir: path.join(dir, 'socket'), logFile: path.join(dir, 'server.log') };
-    // sun_path holds 107 bytes: a deep root cannot hold the server's socket.
-    if (Buffer.byteLength(path.join(paths.socketDir, `.s.PGSQL.${SANDBOX_PORT}.lock`)) > 107) {
-      throw new HindsightError('bad_input', `sandbox root ${root} is too deep for a unix socket path inside it: choose a shorter one`);
-    }
-    const owner = currentOwner();
-    const createdAt = new Date().toISOString();
-    const writeOwner = (serverPid?: number) => {
-      const record: SandboxOwnerFile = { id, host: owner.host, pid: owner.pid, start: owner.start, port: SANDBOX_PORT, major, label, createdAt, confinement: plan.kind, ...(serverPid ? { serverPid } : {}) };
-      return writeFile(path.join(dir, 'owner.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
-    };
-
-    await mkdir(dir, { mode: 0o711 });
-    trackLive(dir, undefined);
-    let child: ChildProcess | undefined;
-    const bwrap = plan.kind === 'bwrap';
-    const cleanUp = () => removeSandboxDir(dir, child?.pid, bwrap).then(() => { live.delete(dir); });
-    try {
-      await writeOwner();
-      await privateToSandboxUser(paths.dataDir);
-      await privateToSandboxUser(paths.socketDir);
-      const password = await initialise(binaries, plan, paths, signal).catch((error: unknown) => {
-        throw signal?.aborted ? cancelled(major) : error;
-      });
-      if (signal?.aborted) throw cancelled(major);
-
-      const started = launchPostmaster(binaries, plan, paths);
-      child = started;
-      trackLive(dir, started);
-      if (started.pid !== undefined) await writeOwner(started.pid);
-      const admin: PgTarget = { host: paths.socketDir, port: SANDBOX_PORT, database: 'postgres', user: 'postgres', password };
-      await waitForServer(started, admin, paths, major, signal);
-
-      const ownerFile = path.join(dir, 'owner.json');
-      const heartbeat = setInterval(() => {
-        const now = new Date();
-        utimes(ownerFile, now, now).catch(() => undefined);
-      }, HEARTBEAT_MS);
-      heartbeat.unref();
-      let destroying: Promise<void> | undefined;
-      return {
-        id,
-        driver: 'process',
-        major: binaries.major,
-        admin,
-        confinement: plan.kind,
-        confinementDetail: plan.detail,
-        dataDir: paths.dataDir,
-        destroy() {
-          clearInterval(heartbeat);
-          destroying ??= cleanUp();
-          // A failed attempt may be retried by calling again.
-          destroying.catch(() => { destroying = undefined; });
-          return destroying;
-        },
-      };
-    } catch (error) {
-      await cleanUp().catch(() => undefined);
-      throw error;
-    }
-  }
-
-  async function isLeftover(dir: string, owner: SandboxOwnerFile | undefined): Promise<boolean> {
-    const changedWithin = async (file: string, ms: number) => {
-      const info = await stat(file).catch(() => undefined);
-      return !info || Date.now() - info.mtimeMs < ms;
-    };
-    if (owner) return owner.host === os.hostname() ? !ownerIsAlive(owner) : !(await changedWithin(path.join(dir, 'owner.json'), FOREIGN_STALE_MS));
-    return !(await changedWithin(dir, UNOWNED_GRACE_MS));
-  }
-
-  async function sweepLeftovers(): Promise<{ removed: string[] }> {
-    let names: string[];
-    try {
-      names = await readdir(root);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { removed: [] };
-      throw error;
-    }
-    const removed: string[] = [];
-    const failures: string[] = [];
-    for (const name of names.sort()) {
-      const id = SANDBOX_DIR.exec(name)?.[1];
-      if (!id) continue;
-      const dir = path.join(root, name);
-      if (live.has(dir)) continue;
-      const owner = await readOwnerFile(dir);
-      if (!(await isLeftover(dir, owner))) continue;
-      try {
-        // Only another host's sandbox can still run here: one of ours died with its worker.
-        await removeSandboxDir(dir, owner?.host === os.hostname() ? owner.serverPid : undefined, owner?.confinement === 'bwrap');
-        removed.push(id);
-      } catch (error) {
-        failures.push(`${dir}: ${errorMessage(error)}`);
-      }
-    }
-    if (failures.length > 0) {
-      throw new HindsightError('tool_failed', `could not remove ${failures.length} leftover sandbox(es): ${failures.join('; ')}${removed.length ? ` (removed: ${removed.join(', ')})` : ''}`);
-    }
-    return { removed };
-  }
-
-  async function probeConfinement(): Promise<{ confinement: SandboxConfinement; detail: string } | undefined> {
-    for (const major of [18, 17, 16, 15, 14, 13]) {
-      const binaries = await serverBinaries(major).catch(() => undefined);
-      if (!binaries) continue;
-      const plan = await confinementFor(binaries.postgres, path.dirname(binaries.dir));
-      return { confinement: plan.kind, detail: plan.detail };
-    }
-    return undefined;
-  }
-
-  return { name: 'process', create, sweepLeftovers, probeConfinement };
+  return {
+    name: 'process',
+    create: (createOptions) => createSandbox(root, ensureRoot, createOptions),
+    sweepLeftovers: () => sweepLeftovers(root),
+    probeConfinement,
+  };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { HindsightError } from '../errors.ts';
+import { splitSecretFields, type SplitConfig } from '../secret-fields.ts';
 import type { StorageDriver } from './contract.ts';
 import { azureSecretFields, azureStorageConfig } from './azure/config.ts';
 import { createAzureStorage } from './azure/driver.ts';
@@ -31,15 +32,8 @@ const secretFields: Record<StorageType, readonly string[]> = {
   rclone: rcloneSecretFields,
 };
 
-export function splitSecrets(config: StorageConfig): { settings: Record<string, unknown>; secrets: Record<string, unknown> } {
-  const settings: Record<string, unknown> = {};
-  const secrets: Record<string, unknown> = {};
-  const secret = new Set(secretFields[config.type]);
-  for (const [field, value] of Object.entries(config)) {
-    if (value === undefined) continue;
-    (secret.has(field) ? secrets : settings)[field] = value;
-  }
-  return { settings, secrets };
+export function splitSecrets(config: StorageConfig): SplitConfig {
+  return splitSecretFields(config, secretFields[config.type]);
 }
 
 /** Every field name that is a secret in some storage type: audit entries mask these wherever they appear. */

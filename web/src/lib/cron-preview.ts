@@ -1,4 +1,5 @@
 import { CronExpressionParser } from 'cron-parser';
+import { isTimeZone } from '../../../lib/time-zone.ts';
 
 /**
  * The next runs of a backup schedule, as Temporal will start them: a five-field cron (minute hour
@@ -17,15 +18,6 @@ export interface CronRun {
 }
 
 export type CronPreview = { ok: true; runs: CronRun[] } | { ok: false; error: string };
-
-export function isTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A fixed locale keeps the server render and the hydrated page identical whatever the browser's language. */
 function localFormatter(timeZone: string): Intl.DateTimeFormat {
