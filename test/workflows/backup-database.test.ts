@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { BackupOutcome } from '../../temporal/contracts/backup.ts';
-import { recording, startTimeSkipping, type FakeActivities, type TimeSkippingPlatform } from '../support/time-skipping.ts';
+import { backupDatabaseWorkflow, type BackupOutcome } from '../../temporal/contracts/backup.ts';
+import { recording, startTimeSkipping, TEST_TIMEOUT, type FakeActivities, type WorkflowTestPlatform } from './support.ts';
 
 type Copy = { storageName: string; status: 'complete' | 'failed'; error?: string; sizeBytes?: number };
 const dumped = (copies: Copy[]) => ({
@@ -24,13 +24,18 @@ function backupOf(overrides: FakeActivities = {}) {
   });
 }
 
-describe('backupDatabase with time skipping', () => {
-  let platform: TimeSkippingPlatform;
-  before(async () => { platform = await startTimeSkipping(); });
+const activities = [
+  'recordBackupStarted', 'hookPlan', 'runHooks', 'probeDatabase', 'dumpDatabaseToStorage', 'copyBackupToStorage', 'settleBackup',
+  'requestVerification', 'recordBackupEnded',
+] as const;
+
+describe('backupDatabase with time skipping', TEST_TIMEOUT, () => {
+  let platform: WorkflowTestPlatform;
+  before(async () => { platform = await startTimeSkipping(activities); });
   after(async () => { await platform?.stop(); });
 
-  const run = (fake: ReturnType<typeof backupOf>, backupId: string): Promise<BackupOutcome> => platform.withWorker(fake.activities, (taskQueue) =>
-    platform.env.client.workflow.execute('backupDatabase', { taskQueue, workflowId: `backup/${backupId}`, args: [{ database: 'app', backupId, trigger: 'manual' }] }));
+  const run = (fake: ReturnType<typeof backupOf>, backupId: string): Promise<BackupOutcome> =>
+    platform.execute(fake, backupDatabaseWorkflow, { database: 'app', backupId, trigger: 'manual' }, `backup/${backupId}`);
 
   it('a backup every storage took is complete, verified, and copies nothing', async () => {
     const fake = backupOf();

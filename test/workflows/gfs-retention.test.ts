@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { RetentionOutcome } from '../../temporal/contracts/retention.ts';
-import { recording, startTimeSkipping, type TimeSkippingPlatform } from '../support/time-skipping.ts';
+import { gfsRetentionWorkflow } from '../../temporal/contracts/retention.ts';
+import { recording, startTimeSkipping, TEST_TIMEOUT, type WorkflowTestPlatform } from './support.ts';
 
 const plan = {
   keep: [{ id: 'b3', reasons: ['daily'] }],
@@ -9,9 +9,9 @@ const plan = {
   keepBaseBackups: [], deleteBaseBackups: [], deleteWalBefore: null, summary: 'keep 1, delete 2',
 };
 
-describe('gfsRetention with time skipping', () => {
-  let platform: TimeSkippingPlatform;
-  before(async () => { platform = await startTimeSkipping(); });
+describe('gfsRetention with time skipping', TEST_TIMEOUT, () => {
+  let platform: WorkflowTestPlatform;
+  before(async () => { platform = await startTimeSkipping(['planRetentionFor', 'deleteBackupEverywhere']); });
   after(async () => { await platform?.stop(); });
 
   const prune = (dryRun: boolean, refused: string[]) => {
@@ -19,9 +19,7 @@ describe('gfsRetention with time skipping', () => {
       planRetentionFor: async () => plan,
       deleteBackupEverywhere: async (input) => (refused.includes(input.backupId) ? { deleted: false, why: 'a restore reads it' } : { deleted: true }),
     });
-    const outcome = platform.withWorker(fake.activities, (taskQueue): Promise<RetentionOutcome> => platform.env.client.workflow.execute('gfsRetention', {
-      taskQueue, workflowId: `retention/app-${taskQueue}`, args: [{ database: 'app', dryRun }],
-    }));
+    const outcome = platform.execute(fake, gfsRetentionWorkflow, { database: 'app', dryRun });
     return { fake, outcome };
   };
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { recording, startTimeSkipping, type TimeSkippingPlatform } from '../support/time-skipping.ts';
+import { healthMonitorWorkflow } from '../../temporal/contracts/health.ts';
+import { recording, startTimeSkipping, TEST_TIMEOUT, type WorkflowTestPlatform } from './support.ts';
 
 type Probe = { ok: true; latencyMs: number } | { ok: false; error: string };
 const up: Probe = { ok: true, latencyMs: 3 };
@@ -17,17 +18,15 @@ function monitorOf(probes: Probe[], failureThreshold: number) {
   });
 }
 
-describe('healthMonitor with time skipping', () => {
-  let platform: TimeSkippingPlatform;
-  before(async () => { platform = await startTimeSkipping(); });
+describe('healthMonitor with time skipping', TEST_TIMEOUT, () => {
+  let platform: WorkflowTestPlatform;
+  before(async () => { platform = await startTimeSkipping(['healthSettings', 'probeHealth', 'recordHealthTransition', 'notify']); });
   after(async () => { await platform?.stop(); });
 
   it('marks a database down only after N failed checks in a row, notifies down and up once each', async () => {
     const fake = monitorOf([up, refused, refused, up, refused, refused, refused, refused, up], 3);
     const startedAt = await platform.env.currentTimeMs();
-    await platform.withWorker(fake.activities, (taskQueue) => platform.env.client.workflow.execute('healthMonitor', {
-      taskQueue, workflowId: `health/app-${taskQueue}`, args: [{ database: 'app' }],
-    }));
+    await platform.execute(fake, healthMonitorWorkflow, { database: 'app' });
     // Two failures (below the threshold) after the first success change nothing; the fourth
     // failure of the later run is not a second transition.
     assert.deepEqual(fake.named('recordHealthTransition'), [
@@ -47,9 +46,7 @@ describe('healthMonitor with time skipping', () => {
 
   it('a database that never answers is notified down once, with the threshold counted', async () => {
     const fake = monitorOf([refused, refused, refused], 2);
-    await platform.withWorker(fake.activities, (taskQueue) => platform.env.client.workflow.execute('healthMonitor', {
-      taskQueue, workflowId: `health/db-${taskQueue}`, args: [{ database: 'db' }],
-    }));
+    await platform.execute(fake, healthMonitorWorkflow, { database: 'db' });
     assert.deepEqual(fake.named('recordHealthTransition'), [{ database: 'db', status: 'down', detail: 'connection refused' }]);
     const notified = fake.named('notify') as Array<{ event: string; message: string }>;
     assert.deepEqual(notified.map((n) => n.event), ['database_down']);
@@ -58,10 +55,8 @@ describe('healthMonitor with time skipping', () => {
 
   it('a monitor carried over a continue-as-new as down notifies the recovery', async () => {
     const fake = monitorOf([up], 3);
-    await platform.withWorker(fake.activities, (taskQueue) => platform.env.client.workflow.execute('healthMonitor', {
-      taskQueue, workflowId: `health/old-${taskQueue}`,
-      args: [{ database: 'old', carried: { status: 'down', since: '2026-01-01T00:00:00.000Z', consecutiveFailures: 7 } }],
-    }));
+    const carried = { status: 'down', since: '2026-01-01T00:00:00.000Z', consecutiveFailures: 7 } as const;
+    await platform.execute(fake, healthMonitorWorkflow, { database: 'old', carried });
     assert.deepEqual((fake.named('notify') as Array<{ event: string }>).map((n) => n.event), ['database_up']);
   });
 });
