@@ -22,7 +22,7 @@ import assert from 'node:assert/strict';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Activities } from '../../activities/index.ts';
 import { generateSecretKey } from '../../lib/crypto/secret-key.ts';
 import { hindsightDataConverter } from '../../temporal/client.ts';
@@ -177,7 +177,7 @@ export async function startTimeSkipping(
   ]);
   let current: Recording | undefined;
   const taskQueue = `wf-${randomUUID()}`;
-  const common = {
+  const common: Omit<WorkerOptions, 'taskQueue'> = {
     connection: env.nativeConnection, namespace: env.namespace ?? 'default', dataConverter,
     activities: dispatching(activities, () => current),
     // A cancellation reaches an activity with a heartbeat's answer: heartbeats go out at once, not

@@ -1,12 +1,26 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { agentTaskQueue } from '../../temporal/contracts/common.ts';
+import {
+  abortPitrSignal, pitrProgressQuery, pitrProgressSignal, pitrRestoreWorkflow, type PitrRestoreInput,
+} from '../../temporal/contracts/pitr.ts';
 import {
   abortRestoreSignal, restoreBackupWorkflow, restoreProgressQuery, restoreProgressSignal, type RestoreBackupInput,
 } from '../../temporal/contracts/restore.ts';
 import {
-  failureOf, held, recording, runsUntilCancelled, startTimeSkipping, TEST_TIMEOUT, type FakeActivities, type WorkflowTestPlatform,
+  failureOf, held, recording, runsUntilCancelled, servingQueue, startTimeSkipping, TEST_TIMEOUT, type FakeActivities, type WorkflowTestPlatform,
 } from './support.ts';
+
+/** Both kinds of restore: a logical backup into a database (restoreBackup), and a point in time (pitrRestore). */
+let platform: WorkflowTestPlatform;
+before(async () => {
+  platform = await startTimeSkipping([
+    'resolveBackup', 'prepareRestoreTarget', 'recordRestoreStarted', 'restoreBackupToTarget', 'recordRestoreEnded', 'hookPlan', 'runHooks',
+    'planPitrRestore', 'restoreToPointInTime',
+  ], { agents: ['db-host'] });
+});
+after(async () => { await platform?.stop(); });
 
 const BACKUP = '20260101T000000Z-b00001';
 const input: RestoreBackupInput = { database: 'app', to: { database: 'app_copy' } };
@@ -25,15 +39,7 @@ function restoreOf(overrides: FakeActivities = {}) {
   });
 }
 
-const activities = [
-  'resolveBackup', 'prepareRestoreTarget', 'recordRestoreStarted', 'restoreBackupToTarget', 'recordRestoreEnded', 'hookPlan', 'runHooks',
-] as const;
-
 describe('restoreBackup with time skipping', TEST_TIMEOUT, () => {
-  let platform: WorkflowTestPlatform;
-  before(async () => { platform = await startTimeSkipping(activities); });
-  after(async () => { await platform?.stop(); });
-
   it('restores the newest backup, records it verified with its counts, then runs post_restore hooks', async () => {
     const fake = restoreOf();
     const outcome = await platform.execute(fake, restoreBackupWorkflow, input);
@@ -141,5 +147,121 @@ describe('restoreBackup with time skipping', TEST_TIMEOUT, () => {
     assert.ok(failure.message.startsWith(`invalid ${restoreBackupWorkflow.type} input: to.database: `), failure.message);
     assert.match(failure.message, /to\.database "template1" is one of PostgreSQL's own databases/);
     assert.equal(fake.calls.length, 0);
+  });
+});
+
+const BASE = '20260101T000000Z-c00001';
+const pointInTime: PitrRestoreInput = { database: 'app', target: { time: '2026-01-01T10:00:00Z' }, to: { directory: '/restore/app' } };
+const plan = { baseBackupId: BASE, timeline: 1, window: '2026-01-01 00:00 – 12:00 UTC', endsAtHead: false, agent: null };
+const recovered = {
+  reachedLsn: '0/3000060', lastTransactionTime: '2026-01-01T09:59:58.000Z', newTimeline: 2, dataDirectory: '/restore/app', port: 54321,
+  kept: true, note: null, segmentsFetched: 3, baseBackupChain: [BASE],
+};
+
+/** A restore's activities answering as an archive with one window would; each records the queue that served it. */
+function pitrOf(overrides: FakeActivities = {}) {
+  const queues: string[] = [];
+  const fake = recording({
+    planPitrRestore: async () => plan,
+    restoreToPointInTime: async () => { queues.push(servingQueue()); return recovered; },
+    ...overrides,
+  });
+  return { ...fake, queues };
+}
+
+describe('pitrRestore with time skipping', TEST_TIMEOUT, () => {
+  it('restores the base backup the plan chose, to the target, on the main queue', async () => {
+    const fake = pitrOf();
+    const outcome = await platform.execute(fake, pitrRestoreWorkflow, pointInTime);
+    assert.deepEqual(fake.named('planPitrRestore'), [{ database: 'app', target: { time: '2026-01-01T10:00:00Z' } }]);
+    const [restore] = fake.named('restoreToPointInTime') as Array<Record<string, unknown>>;
+    assert.match(String(restore!.restoreId), /^pitr-[0-9a-f]{12}$/);
+    assert.deepEqual({ ...restore, restoreId: undefined }, {
+      database: 'app', restoreId: undefined, baseBackupId: BASE, timeline: 1, target: { time: '2026-01-01T10:00:00Z' }, to: { directory: '/restore/app' },
+      endsAtHead: false,
+    });
+    assert.deepEqual(outcome, { database: 'app', baseBackupId: BASE, timeline: 1, ...recovered });
+    assert.equal(fake.queues.length, 1);
+    assert.ok(!fake.queues[0]!.startsWith('agent/'), `served by the main worker, not ${fake.queues[0]}`);
+  });
+
+  it('a directory restore of a database with an agent runs on that agent', async () => {
+    const fake = pitrOf({ planPitrRestore: async () => ({ ...plan, agent: 'db-host' }) });
+    await platform.execute(fake, pitrRestoreWorkflow, pointInTime);
+    assert.deepEqual(fake.queues, [agentTaskQueue('db-host')]);
+  });
+
+  it('a sandbox restore runs on the main queue even when the database has an agent', async () => {
+    const fake = pitrOf({ planPitrRestore: async () => ({ ...plan, agent: 'db-host' }) });
+    await platform.execute(fake, pitrRestoreWorkflow, { ...pointInTime, to: { sandbox: true } });
+    assert.equal(fake.queues.length, 1);
+    assert.notEqual(fake.queues[0], agentTaskQueue('db-host'));
+  });
+
+  it('a target outside every window fails at once with the planner\'s words, restoring nothing', async () => {
+    const refusal = 'target 2027-01-01 10:00 UTC is outside the recoverable windows: 2026-01-01 00:00 – 12:00 UTC';
+    const fake = pitrOf({ planPitrRestore: async () => { throw ApplicationFailure.create({ message: refusal, type: 'bad_input', nonRetryable: true }); } });
+    const failure = await failureOf(platform.execute(fake, pitrRestoreWorkflow, { ...pointInTime, target: { time: '2027-01-01T10:00:00Z' } }));
+    assert.equal(failure.message, `point-in-time restore of database "app" failed: ${refusal}`);
+    assert.equal(failure.type, 'restore_failed');
+    assert.deepEqual(fake.calls.map((c) => c.name), ['planPitrRestore']);
+  });
+
+  it('a restore that fails twice fails the run after one retry', async () => {
+    const fake = pitrOf({ restoreToPointInTime: async () => { throw ApplicationFailure.create({ message: 'recovery ended before the target', type: 'tool_failed' }); } });
+    const failure = await failureOf(platform.execute(fake, pitrRestoreWorkflow, pointInTime));
+    assert.equal(failure.message, 'point-in-time restore of database "app" failed: recovery ended before the target');
+    assert.equal(fake.named('restoreToPointInTime').length, 2);
+  });
+
+  it('progress follows the restore from extracting to recovering as reports arrive', async () => {
+    const restoring = held<typeof recovered>();
+    const fake = pitrOf({ restoreToPointInTime: restoring.fake });
+    await platform.run(fake, async (jobs) => {
+      const handle = await jobs.start(pitrRestoreWorkflow, pointInTime);
+      await restoring.started;
+      await handle.signal(pitrProgressSignal, { extractedBytes: 4096 });
+      const extracting = await handle.query(pitrProgressQuery);
+      assert.deepEqual([extracting.stage, extracting.baseBackupId, extracting.window, extracting.extractedBytes], ['extracting', BASE, plan.window, 4096]);
+      await handle.signal(pitrProgressSignal, { extractedBytes: 1024, segmentsFetched: 2, replayLsn: '0/2000028' });
+      const recovering = await handle.query(pitrProgressQuery);
+      assert.deepEqual([recovering.stage, recovering.extractedBytes, recovering.segmentsFetched, recovering.replayLsn], ['recovering', 4096, 2, '0/2000028']);
+      restoring.release(recovered);
+      await handle.result();
+      const done = await handle.query(pitrProgressQuery);
+      assert.deepEqual([done.stage, done.replayLsn, done.segmentsFetched], ['promoted', '0/3000060', 3]);
+    });
+  });
+
+  it('an abort cancels the running restore and ends the run cancelled with the reason', async () => {
+    const restoring = runsUntilCancelled();
+    const fake = pitrOf({ restoreToPointInTime: restoring.fake });
+    await platform.run(fake, async (jobs) => {
+      const handle = await jobs.start(pitrRestoreWorkflow, pointInTime);
+      await restoring.started;
+      await handle.signal(abortPitrSignal, 'wrong target');
+      const failure = await failureOf(handle.result());
+      assert.ok(failure instanceof CancelledFailure, `the run ended cancelled: ${String(failure)}`);
+      assert.equal(failure.message, 'aborted: wrong target');
+      assert.ok(restoring.cancelled(), 'the activity saw the cancellation');
+      const progress = await handle.query(pitrProgressQuery);
+      assert.deepEqual([progress.stage, progress.error], ['aborted', 'aborted: wrong target']);
+    });
+  });
+
+  it('an abort while the plan is made ends the run before any restore starts', async () => {
+    const planning = held<typeof plan>();
+    const fake = pitrOf({ planPitrRestore: planning.fake });
+    await platform.run(fake, async (jobs) => {
+      const handle = await jobs.start(pitrRestoreWorkflow, pointInTime);
+      await planning.started;
+      await handle.signal(abortPitrSignal);
+      const failure = await failureOf(handle.result());
+      assert.ok(failure instanceof CancelledFailure, `the run ended cancelled: ${String(failure)}`);
+      assert.equal(failure.message, 'aborted by request');
+      assert.equal(fake.named('restoreToPointInTime').length, 0);
+      // The planning activity is not waited for (a catalog call is only asked to stop): it ends here.
+      planning.release(plan);
+    });
   });
 });
