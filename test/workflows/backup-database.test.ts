@@ -29,7 +29,7 @@ const activities = [
   'requestVerification', 'recordBackupEnded',
 ] as const;
 
-describe('backupDatabase with time skipping', TEST_TIMEOUT, () => {
+describe('backupDatabase with time skipping', () => {
   let platform: WorkflowTestPlatform;
   before(async () => { platform = await startTimeSkipping(activities); });
   after(async () => { await platform?.stop(); });
@@ -37,7 +37,7 @@ describe('backupDatabase with time skipping', TEST_TIMEOUT, () => {
   const run = (fake: ReturnType<typeof backupOf>, backupId: string): Promise<BackupOutcome> =>
     platform.execute(fake, backupDatabaseWorkflow, { database: 'app', backupId, trigger: 'manual' }, `backup/${backupId}`);
 
-  it('a backup every storage took is complete, verified, and copies nothing', async () => {
+  it('a backup every storage took is complete, verified, and copies nothing', TEST_TIMEOUT, async () => {
     const fake = backupOf();
     const outcome: BackupOutcome = await run(fake, '20260101T000000Z-a00001');
     assert.equal(outcome.status, 'complete');
@@ -49,7 +49,7 @@ describe('backupDatabase with time skipping', TEST_TIMEOUT, () => {
     assert.deepEqual(fake.named('requestVerification'), [{ database: 'app', backupId: '20260101T000000Z-a00001', trigger: 'backup' }]);
   });
 
-  it('a storage that missed the dump gets a copy from one that has it', async () => {
+  it('a storage that missed the dump gets a copy from one that has it', TEST_TIMEOUT, async () => {
     const fake = backupOf({
       dumpDatabaseToStorage: async () => dumped([{ storageName: 'a', status: 'complete' }, { storageName: 'b', status: 'failed', error: 'timeout' }]) as never,
       copyBackupToStorage: async (input) => ({ storageName: input.storageName, status: 'complete', sizeBytes: 900 }),
@@ -60,7 +60,7 @@ describe('backupDatabase with time skipping', TEST_TIMEOUT, () => {
     assert.deepEqual(outcome.copies.find((c) => c.storageName === 'b'), { storageName: 'b', status: 'complete', sizeBytes: 900 });
   });
 
-  it('a copy that keeps failing is retried once, then the backup is partial with the cause', async () => {
+  it('a copy that keeps failing is retried once, then the backup is partial with the cause', TEST_TIMEOUT, async () => {
     const fake = backupOf({
       dumpDatabaseToStorage: async () => dumped([{ storageName: 'a', status: 'complete' }, { storageName: 'b', status: 'failed', error: 'timeout' }]) as never,
       copyBackupToStorage: async () => { throw ApplicationFailure.create({ message: 'storage "b" is unreachable: ECONNREFUSED', type: 'unreachable' }); },
@@ -74,7 +74,7 @@ describe('backupDatabase with time skipping', TEST_TIMEOUT, () => {
     assert.equal(fake.named('recordBackupEnded').length, 0, 'a partial backup is settled, not ended as failed');
   });
 
-  it('a full storage is not retried', async () => {
+  it('a full storage is not retried', TEST_TIMEOUT, async () => {
     const fake = backupOf({
       dumpDatabaseToStorage: async () => dumped([{ storageName: 'a', status: 'failed', error: 'full' }, { storageName: 'b', status: 'complete' }]) as never,
       copyBackupToStorage: async () => { throw ApplicationFailure.create({ message: 'storage "a" is full', type: 'no_space', nonRetryable: true }); },
@@ -85,7 +85,7 @@ describe('backupDatabase with time skipping', TEST_TIMEOUT, () => {
     assert.equal(outcome.status, 'partial');
   });
 
-  it('a source that stays down fails the backup after four checks, recorded with the cause', async () => {
+  it('a source that stays down fails the backup after four checks, recorded with the cause', TEST_TIMEOUT, async () => {
     const fake = backupOf({ probeDatabase: async () => { throw ApplicationFailure.create({ message: 'could not connect to "app": connection refused', type: 'unreachable' }); } });
     const failure = await run(fake, '20260101T000000Z-a00005').then(() => undefined, (error: unknown) => error);
     assert.ok(failure instanceof WorkflowFailedError, `the run failed: ${String(failure)}`);
@@ -95,7 +95,7 @@ describe('backupDatabase with time skipping', TEST_TIMEOUT, () => {
     assert.deepEqual(fake.named('recordBackupEnded'), [{ backupId: '20260101T000000Z-a00005', status: 'failed', error: 'could not connect to "app": connection refused' }]);
   });
 
-  it('a pre_backup hook that fails cancels the backup before the dump, with its output as the reason', async () => {
+  it('a pre_backup hook that fails cancels the backup before the dump, with its output as the reason', TEST_TIMEOUT, async () => {
     const fake = backupOf({
       hookPlan: async (input) => ({ count: input.kind === 'pre_backup' ? 1 : 0, timeoutSeconds: 10 }),
       runHooks: async () => ({ ran: 1, failures: [{ message: 'pre_backup hook "lock" exited with 3: busy' }] }) as never,

@@ -9,7 +9,7 @@ const plan = {
   keepBaseBackups: [], deleteBaseBackups: [], deleteWalBefore: null, summary: 'keep 1, delete 2',
 };
 
-describe('gfsRetention with time skipping', TEST_TIMEOUT, () => {
+describe('gfsRetention with time skipping', () => {
   let platform: WorkflowTestPlatform;
   before(async () => { platform = await startTimeSkipping(['planRetentionFor', 'deleteBackupEverywhere']); });
   after(async () => { await platform?.stop(); });
@@ -23,7 +23,7 @@ describe('gfsRetention with time skipping', TEST_TIMEOUT, () => {
     return { fake, outcome };
   };
 
-  it('deletes what the plan says, and reports a backup the deletion-time check kept', async () => {
+  it('deletes what the plan says, and reports a backup the deletion-time check kept', TEST_TIMEOUT, async () => {
     const { fake, outcome } = prune(false, ['b2']);
     const result = await outcome;
     assert.deepEqual(fake.named('deleteBackupEverywhere'), [
@@ -35,7 +35,7 @@ describe('gfsRetention with time skipping', TEST_TIMEOUT, () => {
     assert.equal(result.kept, 1);
   });
 
-  it('a dry run plans and deletes nothing', async () => {
+  it('a dry run plans and deletes nothing', TEST_TIMEOUT, async () => {
     const { fake, outcome } = prune(true, []);
     const result = await outcome;
     assert.equal(fake.named('deleteBackupEverywhere').length, 0);

@@ -18,12 +18,12 @@ function monitorOf(probes: Probe[], failureThreshold: number) {
   });
 }
 
-describe('healthMonitor with time skipping', TEST_TIMEOUT, () => {
+describe('healthMonitor with time skipping', () => {
   let platform: WorkflowTestPlatform;
   before(async () => { platform = await startTimeSkipping(['healthSettings', 'probeHealth', 'recordHealthTransition', 'notify']); });
   after(async () => { await platform?.stop(); });
 
-  it('marks a database down only after N failed checks in a row, notifies down and up once each', async () => {
+  it('marks a database down only after N failed checks in a row, notifies down and up once each', TEST_TIMEOUT, async () => {
     const fake = monitorOf([up, refused, refused, up, refused, refused, refused, refused, up], 3);
     const startedAt = await platform.env.currentTimeMs();
     await platform.execute(fake, healthMonitorWorkflow, { database: 'app' });
@@ -44,7 +44,7 @@ describe('healthMonitor with time skipping', TEST_TIMEOUT, () => {
     assert.ok(skippedHours >= 9, `the server clock moved ${skippedHours} h`);
   });
 
-  it('a database that never answers is notified down once, with the threshold counted', async () => {
+  it('a database that never answers is notified down once, with the threshold counted', TEST_TIMEOUT, async () => {
     const fake = monitorOf([refused, refused, refused], 2);
     await platform.execute(fake, healthMonitorWorkflow, { database: 'db' });
     assert.deepEqual(fake.named('recordHealthTransition'), [{ database: 'db', status: 'down', detail: 'connection refused' }]);
@@ -53,7 +53,7 @@ describe('healthMonitor with time skipping', TEST_TIMEOUT, () => {
     assert.match(notified[0]!.message, /2 connection checks failed in a row/);
   });
 
-  it('a monitor carried over a continue-as-new as down notifies the recovery', async () => {
+  it('a monitor carried over a continue-as-new as down notifies the recovery', TEST_TIMEOUT, async () => {
     const fake = monitorOf([up], 3);
     const carried = { status: 'down', since: '2026-01-01T00:00:00.000Z', consecutiveFailures: 7 } as const;
     await platform.execute(fake, healthMonitorWorkflow, { database: 'old', carried });

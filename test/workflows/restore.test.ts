@@ -39,8 +39,8 @@ function restoreOf(overrides: FakeActivities = {}) {
   });
 }
 
-describe('restoreBackup with time skipping', TEST_TIMEOUT, () => {
-  it('restores the newest backup, records it verified with its counts, then runs post_restore hooks', async () => {
+describe('restoreBackup with time skipping', () => {
+  it('restores the newest backup, records it verified with its counts, then runs post_restore hooks', TEST_TIMEOUT, async () => {
     const fake = restoreOf();
     const outcome = await platform.execute(fake, restoreBackupWorkflow, input);
     assert.deepEqual(fake.calls.map((c) => c.name), [
@@ -58,7 +58,7 @@ describe('restoreBackup with time skipping', TEST_TIMEOUT, () => {
     });
   });
 
-  it('a restore whose row counts differ fails, naming every table, and is recorded failed', async () => {
+  it('a restore whose row counts differ fails, naming every table, and is recorded failed', TEST_TIMEOUT, async () => {
     const mismatches = [{ schema: 'public', table: 'orders', expected: 10, actual: 9 }, { schema: 'public', table: 'gone', expected: 1, actual: null }];
     const fake = restoreOf({ restoreBackupToTarget: async () => ({ ...restored, mismatches }) });
     const failure = await failureOf(platform.execute(fake, restoreBackupWorkflow, { ...input, backupId: BACKUP }));
@@ -71,7 +71,7 @@ describe('restoreBackup with time skipping', TEST_TIMEOUT, () => {
     assert.equal(fake.named('hookPlan').length, 0, 'no post_restore hooks after a failed restore');
   });
 
-  it('a backup that does not exist fails at once, before anything is recorded', async () => {
+  it('a backup that does not exist fails at once, before anything is recorded', TEST_TIMEOUT, async () => {
     const fake = restoreOf({
       resolveBackup: async () => { throw ApplicationFailure.create({ message: 'database "app" has no complete backup', type: 'not_found', nonRetryable: true }); },
     });
@@ -80,7 +80,7 @@ describe('restoreBackup with time skipping', TEST_TIMEOUT, () => {
     assert.deepEqual(fake.calls.map((c) => c.name), ['resolveBackup'], 'not retried, nothing recorded');
   });
 
-  it('a restore that fails once is tried again and succeeds', async () => {
+  it('a restore that fails once is tried again and succeeds', TEST_TIMEOUT, async () => {
     let tries = 0;
     const fake = restoreOf({
       restoreBackupToTarget: async () => {
@@ -93,7 +93,7 @@ describe('restoreBackup with time skipping', TEST_TIMEOUT, () => {
     assert.equal(outcome.rowsChecked, 42);
   });
 
-  it('a post_restore hook that fails leaves the restore standing, with the failure as a warning', async () => {
+  it('a post_restore hook that fails leaves the restore standing, with the failure as a warning', TEST_TIMEOUT, async () => {
     const fake = restoreOf({
       hookPlan: async () => ({ count: 1, timeoutSeconds: 10 }),
       runHooks: async () => ({ ran: 1, failures: [{ message: 'post_restore hook "grant" exited with 1' }] }) as never,
@@ -105,7 +105,7 @@ describe('restoreBackup with time skipping', TEST_TIMEOUT, () => {
     assert.equal(hooks!.restoreId, outcome.restoreId);
   });
 
-  it('progress shows the bytes the restore reports while it runs', async () => {
+  it('progress shows the bytes the restore reports while it runs', TEST_TIMEOUT, async () => {
     const restoring = held<typeof restored>();
     const fake = restoreOf({ restoreBackupToTarget: restoring.fake });
     await platform.run(fake, async (jobs) => {
@@ -122,7 +122,7 @@ describe('restoreBackup with time skipping', TEST_TIMEOUT, () => {
     });
   });
 
-  it('an abort cancels the running restore, records it failed and fails the run with the cancelled activity', async () => {
+  it('an abort cancels the running restore, records it failed and fails the run with the cancelled activity', TEST_TIMEOUT, async () => {
     const restoring = runsUntilCancelled();
     const fake = restoreOf({ restoreBackupToTarget: restoring.fake });
     await platform.run(fake, async (jobs) => {
@@ -140,7 +140,7 @@ describe('restoreBackup with time skipping', TEST_TIMEOUT, () => {
     });
   });
 
-  it('an input that names a system database fails at once with the field', async () => {
+  it('an input that names a system database fails at once with the field', TEST_TIMEOUT, async () => {
     const fake = restoreOf();
     const failure = await failureOf(platform.execute(fake, restoreBackupWorkflow, { database: 'app', to: { database: 'template1' } }));
     assert.equal(failure.type, 'bad_input');
@@ -169,8 +169,8 @@ function pitrOf(overrides: FakeActivities = {}) {
   return { ...fake, queues };
 }
 
-describe('pitrRestore with time skipping', TEST_TIMEOUT, () => {
-  it('restores the base backup the plan chose, to the target, on the main queue', async () => {
+describe('pitrRestore with time skipping', () => {
+  it('restores the base backup the plan chose, to the target, on the main queue', TEST_TIMEOUT, async () => {
     const fake = pitrOf();
     const outcome = await platform.execute(fake, pitrRestoreWorkflow, pointInTime);
     assert.deepEqual(fake.named('planPitrRestore'), [{ database: 'app', target: { time: '2026-01-01T10:00:00Z' } }]);
@@ -185,20 +185,20 @@ describe('pitrRestore with time skipping', TEST_TIMEOUT, () => {
     assert.ok(!fake.queues[0]!.startsWith('agent/'), `served by the main worker, not ${fake.queues[0]}`);
   });
 
-  it('a directory restore of a database with an agent runs on that agent', async () => {
+  it('a directory restore of a database with an agent runs on that agent', TEST_TIMEOUT, async () => {
     const fake = pitrOf({ planPitrRestore: async () => ({ ...plan, agent: 'db-host' }) });
     await platform.execute(fake, pitrRestoreWorkflow, pointInTime);
     assert.deepEqual(fake.queues, [agentTaskQueue('db-host')]);
   });
 
-  it('a sandbox restore runs on the main queue even when the database has an agent', async () => {
+  it('a sandbox restore runs on the main queue even when the database has an agent', TEST_TIMEOUT, async () => {
     const fake = pitrOf({ planPitrRestore: async () => ({ ...plan, agent: 'db-host' }) });
     await platform.execute(fake, pitrRestoreWorkflow, { ...pointInTime, to: { sandbox: true } });
     assert.equal(fake.queues.length, 1);
     assert.notEqual(fake.queues[0], agentTaskQueue('db-host'));
   });
 
-  it('a target outside every window fails at once with the planner\'s words, restoring nothing', async () => {
+  it('a target outside every window fails at once with the planner\'s words, restoring nothing', TEST_TIMEOUT, async () => {
     const refusal = 'target 2027-01-01 10:00 UTC is outside the recoverable windows: 2026-01-01 00:00 – 12:00 UTC';
     const fake = pitrOf({ planPitrRestore: async () => { throw ApplicationFailure.create({ message: refusal, type: 'bad_input', nonRetryable: true }); } });
     const failure = await failureOf(platform.execute(fake, pitrRestoreWorkflow, { ...pointInTime, target: { time: '2027-01-01T10:00:00Z' } }));
@@ -207,14 +207,14 @@ describe('pitrRestore with time skipping', TEST_TIMEOUT, () => {
     assert.deepEqual(fake.calls.map((c) => c.name), ['planPitrRestore']);
   });
 
-  it('a restore that fails twice fails the run after one retry', async () => {
+  it('a restore that fails twice fails the run after one retry', TEST_TIMEOUT, async () => {
     const fake = pitrOf({ restoreToPointInTime: async () => { throw ApplicationFailure.create({ message: 'recovery ended before the target', type: 'tool_failed' }); } });
     const failure = await failureOf(platform.execute(fake, pitrRestoreWorkflow, pointInTime));
     assert.equal(failure.message, 'point-in-time restore of database "app" failed: recovery ended before the target');
     assert.equal(fake.named('restoreToPointInTime').length, 2);
   });
 
-  it('progress follows the restore from extracting to recovering as reports arrive', async () => {
+  it('progress follows the restore from extracting to recovering as reports arrive', TEST_TIMEOUT, async () => {
     const restoring = held<typeof recovered>();
     const fake = pitrOf({ restoreToPointInTime: restoring.fake });
     await platform.run(fake, async (jobs) => {
@@ -233,7 +233,7 @@ describe('pitrRestore with time skipping', TEST_TIMEOUT, () => {
     });
   });
 
-  it('an abort cancels the running restore and ends the run cancelled with the reason', async () => {
+  it('an abort cancels the running restore and ends the run cancelled with the reason', TEST_TIMEOUT, async () => {
     const restoring = runsUntilCancelled();
     const fake = pitrOf({ restoreToPointInTime: restoring.fake });
     await platform.run(fake, async (jobs) => {
@@ -249,7 +249,7 @@ describe('pitrRestore with time skipping', TEST_TIMEOUT, () => {
     });
   });
 
-  it('an abort while the plan is made ends the run before any restore starts', async () => {
+  it('an abort while the plan is made ends the run before any restore starts', TEST_TIMEOUT, async () => {
     const planning = held<typeof plan>();
     const fake = pitrOf({ planPitrRestore: planning.fake });
     await platform.run(fake, async (jobs) => {

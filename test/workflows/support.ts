@@ -14,8 +14,11 @@
  * activities hand each call to the fakes of the test that is running (tests of a file run one
  * after another); a call that reaches no test fails the workflow at once instead of hanging.
  */
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import assert from 'node:assert/strict';
@@ -95,6 +98,17 @@ export async function failureOf(outcome: Promise<unknown>): Promise<Error & { ty
   return error.cause;
 }
 
+/**
+ * Waits, in real time, until `check` holds: for work that needs no timer, such as a child run
+ * finishing. Awaiting a child's result instead would let the server skip time meanwhile.
+ */
+export async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
+  for (let waited = 0; !(await check()); waited += 20) {
+    if (waited > 10_000) throw new Error(`${what} did not happen within 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Which queue served the activity that is running: a fake asks to tell an agent's work from the main worker's. */
 export const servingQueue = (): string => Context.current().info.taskQueue;
 
@@ -135,6 +149,38 @@ async function createEnvironment(dataConverter: ReturnType<typeof hindsightDataC
   }
 }
 
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+/** Every folder the workflow bundle can draw code from: a change in any of them makes a new bundle. */
+const BUNDLE_SOURCES = ['workflows', 'activities', 'lib', 'temporal', 'services', 'worker'];
+const bundleCache = path.join(tmpdir(), 'hindsight-workflow-bundles');
+const DAY_MS = 86_400_000;
+
+/**
+ * The workflow bundle, built by webpack once per state of the sources: every file of a run but the
+ * first finds it in the cache, keyed by the content of every source folder and the lock file. A
+ * bundle left unused for a day is removed.
+ */
+async function workflowBundle(failureConverterPath: string): Promise<{ codePath: string }> {
+  const hash = createHash('sha256').update(failureConverterPath).update(await readFile(path.join(repoRoot, 'package-lock.json')));
+  for (const dir of BUNDLE_SOURCES) {
+    const files = (await readdir(path.join(repoRoot, dir), { recursive: true })).filter((f) => f.endsWith('.ts')).sort();
+    for (const file of files) hash.update(`${dir}/${file}\0`).update(await readFile(path.join(repoRoot, dir, file)));
+  }
+  const codePath = path.join(bundleCache, `${hash.digest('hex').slice(0, 40)}.js`);
+  if (existsSync(codePath)) return { codePath };
+  const { code } = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: new DefaultLogger('WARN') });
+  await mkdir(bundleCache, { recursive: true });
+  for (const old of await readdir(bundleCache)) {
+    const file = path.join(bundleCache, old);
+    if (Date.now() - (await stat(file)).atimeMs > DAY_MS) await rm(file, { force: true });
+  }
+  // Written aside and renamed: a test file starting at the same time never reads half a bundle.
+  const partial = `${codePath}.${process.pid}`;
+  await writeFile(partial, code);
+  await rename(partial, codePath);
+  return { codePath };
+}
+
 function quietRuntime(): void {
   // The SDK's INFO lines (bundle sizes, worker state changes) would drown the test report, and the
   // test server advertises fewer capabilities than a real one, which the SDK core warns about on
@@ -158,6 +204,21 @@ function dispatching(names: readonly ActivityName[], current: () => Recording | 
 }
 
 /**
+ * Terminates a run the test left open. The test server stops skipping time for good when a run is
+ * terminated while one of its activities or workflow tasks is in flight, so the run is first let
+ * settle: with no result awaited, time stands still and a loop comes to rest in its next timer.
+ */
+async function endRun(handle: Handle<unknown, unknown>): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const { status, raw } = await handle.describe();
+    if (status.name !== 'RUNNING') return;
+    if ((raw.pendingActivities ?? []).length === 0 && !raw.pendingWorkflowTask) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await handle.terminate('the test ended').catch(() => undefined);
+}
+
+/**
  * Starts the server and one worker for a test file. `activities` names every activity its tests
  * fake; with `verifyQueue`, a second worker serves them on the verification queue too
  * (restoreVerifier sends its sandbox work there), and one more on each agent's queue named.
@@ -170,11 +231,9 @@ export async function startTimeSkipping(
   }
   quietRuntime();
   const dataConverter = hindsightDataConverter({ key: generateSecretKey(), previousKeys: [] });
-  // The JVM starts while webpack bundles: the two take about as long as each other.
-  const [env, workflowBundle] = await Promise.all([
-    createEnvironment(dataConverter),
-    bundleWorkflowCode({ workflowsPath, failureConverterPath: dataConverter.failureConverterPath, logger: new DefaultLogger('WARN') }),
-  ]);
+  // One after the other: the server must listen within 5 s, which a JVM sharing the CPU with webpack can miss.
+  const env = await createEnvironment(dataConverter);
+  const bundle = await workflowBundle(dataConverter.failureConverterPath);
   let current: Recording | undefined;
   const taskQueue = `wf-${randomUUID()}`;
   const common: Omit<WorkerOptions, 'taskQueue'> = {
@@ -185,7 +244,7 @@ export async function startTimeSkipping(
     maxHeartbeatThrottleInterval: '10 ms', defaultHeartbeatThrottleInterval: '10 ms',
     shutdownForceTime: '5 s',
   };
-  const workers = [await Worker.create({ ...common, taskQueue, workflowBundle })];
+  const workers = [await Worker.create({ ...common, taskQueue, workflowBundle: bundle })];
   const activityQueues = [...(options.verifyQueue ? [`${taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`] : []), ...(options.agents ?? []).map(agentTaskQueue)];
   for (const queue of activityQueues) workers.push(await Worker.create({ ...common, taskQueue: queue }));
   const running = workers.map((w) => w.run());
@@ -206,7 +265,7 @@ export async function startTimeSkipping(
     try {
       return await body(jobs);
     } finally {
-      await Promise.all(started.map((h) => h.terminate('the test ended').catch(() => undefined)));
+      await Promise.all(started.map(endRun));
       current = undefined;
     }
   };
