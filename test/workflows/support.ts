@@ -160,8 +160,8 @@ const DAY_MS = 86_400_000;
  * first finds it in the cache, keyed by the content of every source folder and the lock file. A
  * bundle left unused for a day is removed.
  */
-async function workflowBundle(failureConverterPath: string): Promise<{ codePath: string }> {
-  const hash = createHash('sha256').update(failureConverterPath).update(await readFile(path.join(repoRoot, 'package-lock.json')));
+async function workflowBundle(failureConverterPath: string | undefined): Promise<{ codePath: string }> {
+  const hash = createHash('sha256').update(failureConverterPath ?? '').update(await readFile(path.join(repoRoot, 'package-lock.json')));
   for (const dir of BUNDLE_SOURCES) {
     const files = (await readdir(path.join(repoRoot, dir), { recursive: true })).filter((f) => f.endsWith('.ts')).sort();
     for (const file of files) hash.update(`${dir}/${file}\0`).update(await readFile(path.join(repoRoot, dir, file)));
