@@ -2,8 +2,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { backupDatabaseWorkflow, type BackupOutcome } from '../../temporal/contracts/backup.ts';
-import { recording, startTimeSkipping, TEST_TIMEOUT, type FakeActivities, type WorkflowTestPlatform } from './support.ts';
+import { backupDatabaseWorkflow, replicateBackupWorkflow, type BackupOutcome } from '../../temporal/contracts/backup.ts';
+import { failureOf, recording, startTimeSkipping, TEST_TIMEOUT, type FakeActivities, type WorkflowTestPlatform } from './support.ts';
+
+/** Logical backups: the backup itself, and the replication that completes a partial one. */
+let platform: WorkflowTestPlatform;
+before(async () => {
+  platform = await startTimeSkipping([
+    'recordBackupStarted', 'hookPlan', 'runHooks', 'probeDatabase', 'dumpDatabaseToStorage', 'copyBackupToStorage', 'settleBackup',
+    'requestVerification', 'recordBackupEnded', 'listCopies',
+  ]);
+});
+after(async () => { await platform?.stop(); });
 
 type Copy = { storageName: string; status: 'complete' | 'failed'; error?: string; sizeBytes?: number };
 const dumped = (copies: Copy[]) => ({
@@ -24,16 +34,7 @@ function backupOf(overrides: FakeActivities = {}) {
   });
 }
 
-const activities = [
-  'recordBackupStarted', 'hookPlan', 'runHooks', 'probeDatabase', 'dumpDatabaseToStorage', 'copyBackupToStorage', 'settleBackup',
-  'requestVerification', 'recordBackupEnded',
-] as const;
-
 describe('backupDatabase with time skipping', () => {
-  let platform: WorkflowTestPlatform;
-  before(async () => { platform = await startTimeSkipping(activities); });
-  after(async () => { await platform?.stop(); });
-
   const run = (fake: ReturnType<typeof backupOf>, backupId: string): Promise<BackupOutcome> =>
     platform.execute(fake, backupDatabaseWorkflow, { database: 'app', backupId, trigger: 'manual' }, `backup/${backupId}`);
 
@@ -105,5 +106,51 @@ describe('backupDatabase with time skipping', () => {
     assert.equal(outcome.reason, 'pre_backup hook "lock" exited with 3: busy');
     assert.equal(fake.named('dumpDatabaseToStorage').length, 0);
     assert.deepEqual(fake.named('recordBackupEnded'), [{ backupId: '20260101T000000Z-a00006', status: 'cancelled', error: 'pre_backup hook "lock" exited with 3: busy' }]);
+  });
+});
+
+const REPLICATED = '20260101T000000Z-a00010';
+/** A partial backup: storage a holds it whole, b and c do not. */
+const partialCopies = [
+  { storageName: 'a', status: 'complete' as const, sizeBytes: 900 }, { storageName: 'b', status: 'failed' as const, error: 'timeout' },
+  { storageName: 'c', status: 'failed' as const, error: 'full' },
+];
+
+describe('replicateBackup with time skipping', () => {
+  it('copies the backup into every storage that missed it and settles it', TEST_TIMEOUT, async () => {
+    const fake = recording({
+      listCopies: async () => partialCopies,
+      copyBackupToStorage: async (input) => ({ storageName: input.storageName, status: 'complete', sizeBytes: 900 }),
+      settleBackup: async () => ({ status: 'complete' }),
+    });
+    const outcome = await platform.execute(fake, replicateBackupWorkflow, { database: 'app', backupId: REPLICATED });
+    const copied = (fake.named('copyBackupToStorage') as Array<{ storageName: string }>).sort((x, y) => x.storageName.localeCompare(y.storageName));
+    assert.deepEqual(copied, ['b', 'c'].map((storageName) => ({ database: 'app', backupId: REPLICATED, storageName })));
+    assert.deepEqual(fake.named('settleBackup'), [{ backupId: REPLICATED }]);
+    assert.equal(outcome.status, 'complete');
+    assert.deepEqual(outcome.copies.map((c) => [c.storageName, c.status]), [['a', 'complete'], ['b', 'complete'], ['c', 'complete']]);
+  });
+
+  it('a storage that refuses the copy leaves the backup partial, with the cause', TEST_TIMEOUT, async () => {
+    const fake = recording({
+      listCopies: async () => partialCopies,
+      copyBackupToStorage: async (input) => {
+        if (input.storageName === 'c') throw ApplicationFailure.create({ message: 'storage "c" is full', type: 'no_space' });
+        return { storageName: input.storageName, status: 'complete', sizeBytes: 900 };
+      },
+      settleBackup: async () => ({ status: 'partial' }),
+    });
+    const outcome = await platform.execute(fake, replicateBackupWorkflow, { database: 'app', backupId: REPLICATED });
+    assert.equal(outcome.status, 'partial');
+    assert.deepEqual(outcome.copies[2], { storageName: 'c', status: 'failed', error: 'storage "c" is full' });
+    assert.equal((fake.named('copyBackupToStorage') as Array<{ storageName: string }>).filter((c) => c.storageName === 'c').length, 1, 'no_space is not retried');
+  });
+
+  it('a backup with no complete copy anywhere fails at once, copying nothing', TEST_TIMEOUT, async () => {
+    const fake = recording({ listCopies: async () => partialCopies.slice(1) });
+    const failure = await failureOf(platform.execute(fake, replicateBackupWorkflow, { database: 'app', backupId: REPLICATED }));
+    assert.equal(failure.message, `backup ${REPLICATED} has no complete copy in any storage to copy from`);
+    assert.equal(failure.type, 'not_found');
+    assert.deepEqual(fake.calls.map((c) => c.name), ['listCopies']);
   });
 });
