@@ -8,6 +8,7 @@ import {
 } from '../../temporal/contracts/pitr.ts';
 import {
   eventually, failureOf, held, recording, runsUntilCancelled, servingQueue, startTimeSkipping, TEST_TIMEOUT, type FakeActivities, type WorkflowTestPlatform,
+  whileHeld,
 } from './support.ts';
 
 /** The PITR workflows that keep an archive usable: WAL streaming, base backups, and the chain monitor that watches both. */
@@ -98,19 +99,16 @@ describe('baseBackup with time skipping', () => {
   it('names a base backup by its start time when no id is given, and shows bytes while streaming', TEST_TIMEOUT, async () => {
     const streaming = held<typeof baseResult>();
     const fake = baseBackupOf({ takeBaseBackup: streaming.fake });
-    await platform.run(fake, async (jobs) => {
-      const handle = await jobs.start(baseBackupWorkflow, { database: 'app' });
-      await streaming.started;
-      await handle.signal(baseBackupProgressSignal, { rawBytes: 700, storedBytes: 0 });
-      await handle.signal(baseBackupProgressSignal, { rawBytes: 300, storedBytes: 0 });
-      const progress = await handle.query(baseBackupProgressQuery);
+    const { outcome } = await whileHeld(platform, fake, streaming, baseResult, [baseBackupWorkflow, { database: 'app' }], async (running) => {
+      await running.signal(baseBackupProgressSignal, { rawBytes: 700, storedBytes: 0 });
+      await running.signal(baseBackupProgressSignal, { rawBytes: 300, storedBytes: 0 });
+      const progress = await running.query(baseBackupProgressQuery);
       assert.deepEqual([progress.stage, progress.rawBytes], ['streaming', 700]);
       assert.match(progress.baseBackupId, backupIdPattern);
       const [taken] = fake.named('takeBaseBackup') as Array<{ baseBackupId: string }>;
       assert.equal(taken!.baseBackupId, progress.baseBackupId);
-      streaming.release(baseResult);
-      assert.equal((await handle.result()).stage, 'complete');
     });
+    assert.equal(outcome.stage, 'complete');
   });
 
   it('a base backup that keeps failing is recorded failed after three tries', TEST_TIMEOUT, async () => {

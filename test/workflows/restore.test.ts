@@ -3,13 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { agentTaskQueue } from '../../temporal/contracts/common.ts';
 import {
-  abortPitrSignal, pitrProgressQuery, pitrProgressSignal, pitrRestoreWorkflow, type PitrRestoreInput,
+  abortPitrSignal, pitrProgressQuery, pitrProgressSignal, pitrRestoreWorkflow, type PitrOutcome, type PitrRestoreInput,
 } from '../../temporal/contracts/pitr.ts';
 import {
-  abortRestoreSignal, restoreBackupWorkflow, restoreProgressQuery, restoreProgressSignal, type RestoreBackupInput,
+  abortRestoreSignal, restoreBackupWorkflow, restoreProgressQuery, restoreProgressSignal, type RestoreBackupInput, type RestoreOutcome,
 } from '../../temporal/contracts/restore.ts';
 import {
-  failureOf, held, recording, runsUntilCancelled, servingQueue, startTimeSkipping, TEST_TIMEOUT, type FakeActivities, type WorkflowTestPlatform,
+  failureOf, held, interrupted, recording, runsUntilCancelled, servingQueue, startTimeSkipping, TEST_TIMEOUT,
+  type FakeActivities, type Handle, type WorkflowTestPlatform, whileHeld,
 } from './support.ts';
 
 /** Both kinds of restore: a logical backup into a database (restoreBackup), and a point in time (pitrRestore). */
@@ -105,41 +106,6 @@ describe('restoreBackup with time skipping', () => {
     assert.equal(hooks!.restoreId, outcome.restoreId);
   });
 
-  it('progress shows the bytes the restore reports while it runs', TEST_TIMEOUT, async () => {
-    const restoring = held<typeof restored>();
-    const fake = restoreOf({ restoreBackupToTarget: restoring.fake });
-    await platform.run(fake, async (jobs) => {
-      const handle = await jobs.start(restoreBackupWorkflow, input);
-      await restoring.started;
-      await handle.signal(restoreProgressSignal, { readBytes: 300, restoredBytes: 250 });
-      await handle.signal(restoreProgressSignal, { readBytes: 100, restoredBytes: 50 });
-      const progress = await handle.query(restoreProgressQuery);
-      assert.deepEqual({ stage: progress.stage, backupId: progress.backupId, readBytes: progress.readBytes, restoredBytes: progress.restoredBytes },
-        { stage: 'restoring', backupId: BACKUP, readBytes: 300, restoredBytes: 250 }, 'bytes never go backwards');
-      restoring.release(restored);
-      await handle.result();
-      assert.equal((await handle.query(restoreProgressQuery)).stage, 'verified');
-    });
-  });
-
-  it('an abort cancels the running restore, records it failed and fails the run with the cancelled activity', TEST_TIMEOUT, async () => {
-    const restoring = runsUntilCancelled();
-    const fake = restoreOf({ restoreBackupToTarget: restoring.fake });
-    await platform.run(fake, async (jobs) => {
-      const handle = await jobs.start(restoreBackupWorkflow, input);
-      await restoring.started;
-      await handle.signal(abortRestoreSignal, 'wrong backup');
-      // Only the restore's scope was cancelled, not the run: the run fails with the activity's cancellation.
-      const failure = await failureOf(handle.result());
-      assert.ok(failure instanceof ActivityFailure && failure.cause instanceof CancelledFailure, `the activity was cancelled: ${String(failure)}`);
-      assert.ok(restoring.cancelled(), 'the activity saw the cancellation');
-      const ended = fake.named('recordRestoreEnded') as Array<{ status: string; error: string }>;
-      assert.deepEqual(ended.map((e) => [e.status, e.error]), [['failed', 'aborted by request']]);
-      const progress = await handle.query(restoreProgressQuery);
-      assert.deepEqual([progress.stage, progress.error], ['aborted', 'aborted by request']);
-    });
-  });
-
   it('an input that names a system database fails at once with the field', TEST_TIMEOUT, async () => {
     const fake = restoreOf();
     const failure = await failureOf(platform.execute(fake, restoreBackupWorkflow, { database: 'app', to: { database: 'template1' } }));
@@ -148,6 +114,35 @@ describe('restoreBackup with time skipping', () => {
     assert.match(failure.message, /to\.database "template1" is one of PostgreSQL's own databases/);
     assert.equal(fake.calls.length, 0);
   });
+});
+
+describe('restoreBackup while it runs, with time skipping', () => {
+  it('progress shows the bytes the restore reports while it runs', TEST_TIMEOUT, async () => {
+    const restoring = held<typeof restored>();
+    const fake = restoreOf({ restoreBackupToTarget: restoring.fake });
+    const { handle } = await whileHeld(platform, fake, restoring, restored, [restoreBackupWorkflow, input], async (running) => {
+      await running.signal(restoreProgressSignal, { readBytes: 300, restoredBytes: 250 });
+      await running.signal(restoreProgressSignal, { readBytes: 100, restoredBytes: 50 });
+      const progress = await running.query(restoreProgressQuery);
+      assert.deepEqual({ stage: progress.stage, backupId: progress.backupId, readBytes: progress.readBytes, restoredBytes: progress.restoredBytes },
+        { stage: 'restoring', backupId: BACKUP, readBytes: 300, restoredBytes: 250 }, 'bytes never go backwards');
+    });
+    assert.equal((await handle.query(restoreProgressQuery)).stage, 'verified');
+  });
+
+  it('an abort cancels the running restore, records it failed and fails the run with the cancelled activity', TEST_TIMEOUT, async () => {
+    const restoring = runsUntilCancelled();
+    const fake = restoreOf({ restoreBackupToTarget: restoring.fake });
+    const abort = (handle: Handle<RestoreBackupInput, RestoreOutcome>) => handle.signal(abortRestoreSignal, 'wrong backup');
+    const { handle, failure } = await interrupted(platform, fake, restoring, [restoreBackupWorkflow, input], abort);
+    // Only the restore's scope was cancelled, not the run: the run fails with the activity's cancellation.
+    assert.ok(failure instanceof ActivityFailure && failure.cause instanceof CancelledFailure, `the activity was cancelled: ${String(failure)}`);
+    const ended = fake.named('recordRestoreEnded') as Array<{ status: string; error: string }>;
+    assert.deepEqual(ended.map((e) => [e.status, e.error]), [['failed', 'aborted by request']]);
+    const progress = await handle.query(restoreProgressQuery);
+    assert.deepEqual([progress.stage, progress.error], ['aborted', 'aborted by request']);
+  });
+
 });
 
 const BASE = '20260101T000000Z-c00001';
@@ -213,40 +208,33 @@ describe('pitrRestore with time skipping', () => {
     assert.equal(failure.message, 'point-in-time restore of database "app" failed: recovery ended before the target');
     assert.equal(fake.named('restoreToPointInTime').length, 2);
   });
+});
 
+describe('pitrRestore while it runs, with time skipping', () => {
   it('progress follows the restore from extracting to recovering as reports arrive', TEST_TIMEOUT, async () => {
     const restoring = held<typeof recovered>();
     const fake = pitrOf({ restoreToPointInTime: restoring.fake });
-    await platform.run(fake, async (jobs) => {
-      const handle = await jobs.start(pitrRestoreWorkflow, pointInTime);
-      await restoring.started;
-      await handle.signal(pitrProgressSignal, { extractedBytes: 4096 });
-      const extracting = await handle.query(pitrProgressQuery);
+    const { handle } = await whileHeld(platform, fake, restoring, recovered, [pitrRestoreWorkflow, pointInTime], async (running) => {
+      await running.signal(pitrProgressSignal, { extractedBytes: 4096 });
+      const extracting = await running.query(pitrProgressQuery);
       assert.deepEqual([extracting.stage, extracting.baseBackupId, extracting.window, extracting.extractedBytes], ['extracting', BASE, plan.window, 4096]);
-      await handle.signal(pitrProgressSignal, { extractedBytes: 1024, segmentsFetched: 2, replayLsn: '0/2000028' });
-      const recovering = await handle.query(pitrProgressQuery);
+      await running.signal(pitrProgressSignal, { extractedBytes: 1024, segmentsFetched: 2, replayLsn: '0/2000028' });
+      const recovering = await running.query(pitrProgressQuery);
       assert.deepEqual([recovering.stage, recovering.extractedBytes, recovering.segmentsFetched, recovering.replayLsn], ['recovering', 4096, 2, '0/2000028']);
-      restoring.release(recovered);
-      await handle.result();
-      const done = await handle.query(pitrProgressQuery);
-      assert.deepEqual([done.stage, done.replayLsn, done.segmentsFetched], ['promoted', '0/3000060', 3]);
     });
+    const done = await handle.query(pitrProgressQuery);
+    assert.deepEqual([done.stage, done.replayLsn, done.segmentsFetched], ['promoted', '0/3000060', 3]);
   });
 
   it('an abort cancels the running restore and ends the run cancelled with the reason', TEST_TIMEOUT, async () => {
     const restoring = runsUntilCancelled();
     const fake = pitrOf({ restoreToPointInTime: restoring.fake });
-    await platform.run(fake, async (jobs) => {
-      const handle = await jobs.start(pitrRestoreWorkflow, pointInTime);
-      await restoring.started;
-      await handle.signal(abortPitrSignal, 'wrong target');
-      const failure = await failureOf(handle.result());
-      assert.ok(failure instanceof CancelledFailure, `the run ended cancelled: ${String(failure)}`);
-      assert.equal(failure.message, 'aborted: wrong target');
-      assert.ok(restoring.cancelled(), 'the activity saw the cancellation');
-      const progress = await handle.query(pitrProgressQuery);
-      assert.deepEqual([progress.stage, progress.error], ['aborted', 'aborted: wrong target']);
-    });
+    const abort = (handle: Handle<PitrRestoreInput, PitrOutcome>) => handle.signal(abortPitrSignal, 'wrong target');
+    const { handle, failure } = await interrupted(platform, fake, restoring, [pitrRestoreWorkflow, pointInTime], abort);
+    assert.ok(failure instanceof CancelledFailure, `the run ended cancelled: ${String(failure)}`);
+    assert.equal(failure.message, 'aborted: wrong target');
+    const progress = await handle.query(pitrProgressQuery);
+    assert.deepEqual([progress.stage, progress.error], ['aborted', 'aborted: wrong target']);
   });
 
   it('an abort while the plan is made ends the run before any restore starts', TEST_TIMEOUT, async () => {

@@ -109,6 +109,42 @@ export async function eventually(check: () => Promise<boolean> | boolean, what: 
   }
 }
 
+/**
+ * Runs one workflow with these fakes, lets `during` query and signal it while its held activity
+ * waits, then lets the activity answer and returns the run's outcome.
+ */
+export function whileHeld<I, O, T>(
+  platform: WorkflowTestPlatform, fake: Recording, activity: ReturnType<typeof held<T>>, answer: T,
+  start: [contract: WorkflowContract<I, O>, input: I], during: (handle: Handle<I, O>) => Promise<void>,
+): Promise<{ handle: Handle<I, O>; outcome: O }> {
+  return platform.run(fake, async (jobs) => {
+    const handle = await jobs.start(...start);
+    await activity.started;
+    await during(handle);
+    activity.release(answer);
+    return { handle, outcome: await handle.result() };
+  });
+}
+
+/**
+ * Runs one workflow with these fakes, interrupts it (an abort signal, a cancellation) once its long
+ * activity runs, and returns how the run ended. The activity must have seen the cancellation: an
+ * activity left running would keep its run's cancellation waiting.
+ */
+export function interrupted<I, O>(
+  platform: WorkflowTestPlatform, fake: Recording, activity: ReturnType<typeof runsUntilCancelled>,
+  start: [contract: WorkflowContract<I, O>, input: I], interrupt: (handle: Handle<I, O>) => Promise<unknown>,
+): Promise<{ handle: Handle<I, O>; failure: Awaited<ReturnType<typeof failureOf>> }> {
+  return platform.run(fake, async (jobs) => {
+    const handle = await jobs.start(...start);
+    await activity.started;
+    await interrupt(handle);
+    const failure = await failureOf(handle.result());
+    assert.ok(activity.cancelled(), 'the activity saw the cancellation');
+    return { handle, failure };
+  });
+}
+
 /** Which queue served the activity that is running: a fake asks to tell an agent's work from the main worker's. */
 export const servingQueue = (): string => Context.current().info.taskQueue;
 

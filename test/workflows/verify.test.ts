@@ -3,10 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { VERIFY_TASK_QUEUE_SUFFIX } from '../../temporal/contracts/common.ts';
 import {
-  backupCompletedSignal, lastVerificationQuery, restoreVerifierWorkflow, scheduledVerificationWorkflow, type VerifyRequest,
+  backupCompletedSignal, lastVerificationQuery, restoreVerifierWorkflow, scheduledVerificationWorkflow, type RestoreVerifierInput, type VerifyRequest,
 } from '../../temporal/contracts/verify.ts';
 import {
-  eventually, failureOf, held, recording, runsUntilCancelled, servingQueue, startTimeSkipping, TEST_TIMEOUT, type FakeActivities,
+  eventually, failureOf, held, interrupted, recording, runsUntilCancelled, servingQueue, startTimeSkipping, TEST_TIMEOUT, type FakeActivities,
   type WorkflowTestPlatform,
 } from './support.ts';
 
@@ -94,14 +94,9 @@ describe('restoreVerifier with time skipping', () => {
   it('a cancelled verifier cancels the running verification, records it cancelled and ends cancelled', TEST_TIMEOUT, async () => {
     const sandbox = runsUntilCancelled();
     const fake = verifierOf({ verifyBackupInSandbox: sandbox.fake });
-    await platform.run(fake, async (jobs) => {
-      const handle = await jobs.start(restoreVerifierWorkflow, { database: 'app', pending: request(5) });
-      await sandbox.started;
-      await handle.cancel();
-      const failure = await failureOf(handle.result());
-      assert.ok(failure instanceof CancelledFailure, `the run ended cancelled: ${String(failure)}`);
-    });
-    assert.ok(sandbox.cancelled(), 'the sandbox activity saw the cancellation');
+    const input: RestoreVerifierInput = { database: 'app', pending: request(5) };
+    const { failure } = await interrupted(platform, fake, sandbox, [restoreVerifierWorkflow, input], (handle) => handle.cancel());
+    assert.ok(failure instanceof CancelledFailure, `the run ended cancelled: ${String(failure)}`);
     assert.deepEqual(fake.named('finishVerification'), [{ verificationId: request(5).verificationId, status: 'cancelled', reason: 'cancelled' }]);
   });
 });

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { backupDatabaseWorkflow, replicateBackupWorkflow, type BackupOutcome } from '../../temporal/contracts/backup.ts';
+import { gfsRetentionWorkflow } from '../../temporal/contracts/retention.ts';
 import { failureOf, recording, startTimeSkipping, TEST_TIMEOUT, type FakeActivities, type WorkflowTestPlatform } from './support.ts';
 
-/** Logical backups: the backup itself, and the replication that completes a partial one. */
+/** Logical backups: the backup itself, the replication that completes a partial one, and GFS retention. */
 let platform: WorkflowTestPlatform;
 before(async () => {
   platform = await startTimeSkipping([
     'recordBackupStarted', 'hookPlan', 'runHooks', 'probeDatabase', 'dumpDatabaseToStorage', 'copyBackupToStorage', 'settleBackup',
-    'requestVerification', 'recordBackupEnded', 'listCopies',
+    'requestVerification', 'recordBackupEnded', 'listCopies', 'planRetentionFor', 'deleteBackupEverywhere',
   ]);
 });
 after(async () => { await platform?.stop(); });
@@ -88,9 +88,8 @@ describe('backupDatabase with time skipping', () => {
 
   it('a source that stays down fails the backup after four checks, recorded with the cause', TEST_TIMEOUT, async () => {
     const fake = backupOf({ probeDatabase: async () => { throw ApplicationFailure.create({ message: 'could not connect to "app": connection refused', type: 'unreachable' }); } });
-    const failure = await run(fake, '20260101T000000Z-a00005').then(() => undefined, (error: unknown) => error);
-    assert.ok(failure instanceof WorkflowFailedError, `the run failed: ${String(failure)}`);
-    assert.match(String((failure.cause as Error).message), /backup 20260101T000000Z-a00005 of database "app" failed: could not connect to "app": connection refused/);
+    const failure = await failureOf(run(fake, '20260101T000000Z-a00005'));
+    assert.match(failure.message, /backup 20260101T000000Z-a00005 of database "app" failed: could not connect to "app": connection refused/);
     assert.equal(fake.named('probeDatabase').length, 4);
     assert.equal(fake.named('dumpDatabaseToStorage').length, 0);
     assert.deepEqual(fake.named('recordBackupEnded'), [{ backupId: '20260101T000000Z-a00005', status: 'failed', error: 'could not connect to "app": connection refused' }]);
@@ -152,5 +151,42 @@ describe('replicateBackup with time skipping', () => {
     assert.equal(failure.message, `backup ${REPLICATED} has no complete copy in any storage to copy from`);
     assert.equal(failure.type, 'not_found');
     assert.deepEqual(fake.calls.map((c) => c.name), ['listCopies']);
+  });
+});
+
+const plan = {
+  keep: [{ id: 'b3', reasons: ['daily'] }],
+  delete: [{ id: 'b1', reason: 'beyond 7 daily' }, { id: 'b2', reason: 'beyond 7 daily' }],
+  keepBaseBackups: [], deleteBaseBackups: [], deleteWalBefore: null, summary: 'keep 1, delete 2',
+};
+
+describe('gfsRetention with time skipping', () => {
+  const prune = (dryRun: boolean, refused: string[]) => {
+    const fake = recording({
+      planRetentionFor: async () => plan,
+      deleteBackupEverywhere: async (input) => (refused.includes(input.backupId) ? { deleted: false, why: 'a restore reads it' } : { deleted: true }),
+    });
+    const outcome = platform.execute(fake, gfsRetentionWorkflow, { database: 'app', dryRun });
+    return { fake, outcome };
+  };
+
+  it('deletes what the plan says, and reports a backup the deletion-time check kept', TEST_TIMEOUT, async () => {
+    const { fake, outcome } = prune(false, ['b2']);
+    const result = await outcome;
+    assert.deepEqual(fake.named('deleteBackupEverywhere'), [
+      { database: 'app', backupId: 'b1', reason: 'beyond 7 daily' },
+      { database: 'app', backupId: 'b2', reason: 'beyond 7 daily' },
+    ]);
+    assert.deepEqual(result.deleted, ['b1']);
+    assert.deepEqual(result.skipped, [{ id: 'b2', why: 'a restore reads it' }]);
+    assert.equal(result.kept, 1);
+  });
+
+  it('a dry run plans and deletes nothing', TEST_TIMEOUT, async () => {
+    const { fake, outcome } = prune(true, []);
+    const result = await outcome;
+    assert.equal(fake.named('deleteBackupEverywhere').length, 0);
+    assert.deepEqual(result.deleted, []);
+    assert.equal(result.summary, 'keep 1, delete 2');
   });
 });
