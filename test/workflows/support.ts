@@ -32,7 +32,9 @@ import { hindsightDataConverter } from '../../temporal/client.ts';
 import { VERIFY_TASK_QUEUE_SUFFIX, agentTaskQueue, type WorkflowContract } from '../../temporal/contracts/common.ts';
 import { workflowsPath } from '../../worker/create-worker.ts';
 
-export const testServerPath = fileURLToPath(new URL('../../.temporal-test-server/bin/temporal-test-server', import.meta.url));
+export const testServerPath = fileURLToPath(
+  new URL('../../.temporal-test-server/bin/temporal-test-server', import.meta.url),
+);
 
 /** Every test's own limit: a workflow that waits for something that never comes fails its test, never the run. */
 export const TEST_TIMEOUT = { timeout: 30_000 };
@@ -40,9 +42,15 @@ export const TEST_TIMEOUT = { timeout: 30_000 };
 export type ActivityName = keyof Activities;
 /** One call an activity fake received: its name and its input, as the workflow sent them. */
 export type ActivityCall = { name: string; input: unknown };
-export type FakeActivities = Partial<{ [K in ActivityName]: (input: Parameters<Activities[K]>[0]) => Promise<Awaited<ReturnType<Activities[K]>>> }>;
+export type FakeActivities = Partial<{
+  [K in ActivityName]: (input: Parameters<Activities[K]>[0]) => Promise<Awaited<ReturnType<Activities[K]>>>;
+}>;
 type AnyActivity = (input: unknown) => Promise<unknown>;
-export type Recording = { activities: Record<string, AnyActivity>; calls: ActivityCall[]; named: (name: ActivityName) => unknown[] };
+export type Recording = {
+  activities: Record<string, AnyActivity>;
+  calls: ActivityCall[];
+  named: (name: ActivityName) => unknown[];
+};
 
 /** Wraps fakes so that every call is recorded in order before the fake answers. */
 export function recording(fakes: FakeActivities): Recording {
@@ -58,7 +66,11 @@ export function recording(fakes: FakeActivities): Recording {
 }
 
 /** A fake that does not answer until the test says so: the workflow can be queried and signalled meanwhile. */
-export function held<T>(): { fake: (input: unknown) => Promise<T>; started: Promise<void>; release: (value: T) => void } {
+export function held<T>(): {
+  fake: (input: unknown) => Promise<T>;
+  started: Promise<void>;
+  release: (value: T) => void;
+} {
   let started!: () => void;
   let release!: (value: T) => void;
   const startedPromise = new Promise<void>((resolve) => { started = resolve; });
@@ -91,7 +103,8 @@ export function runsUntilCancelled(): { fake: () => Promise<never>; started: Pro
 }
 
 /** The failure a run ended with, as the client decoded it: an ApplicationFailure or a CancelledFailure. */
-export async function failureOf(outcome: Promise<unknown>): Promise<Error & { type?: string | null; nonRetryable?: boolean }> {
+export type RunFailure = Error & { type?: string | null; nonRetryable?: boolean };
+export async function failureOf(outcome: Promise<unknown>): Promise<RunFailure> {
   const error = await outcome.then(() => undefined, (e: unknown) => e);
   assert.ok(error instanceof WorkflowFailedError, `the run failed: ${String(error)}`);
   assert.ok(error.cause instanceof Error, `the failure has a cause: ${String(error.cause)}`);
@@ -109,6 +122,18 @@ export async function eventually(check: () => Promise<boolean> | boolean, what: 
   }
 }
 
+/** Starts a run with these fakes and acts on it once its long activity has started. */
+function onceRunning<I, O, R>(
+  platform: WorkflowTestPlatform, fake: Recording, started: Promise<void>,
+  start: [contract: WorkflowContract<I, O>, input: I], act: (handle: Handle<I, O>) => Promise<R>,
+): Promise<R> {
+  return platform.run(fake, async (jobs) => {
+    const handle = await jobs.start(...start);
+    await started;
+    return act(handle);
+  });
+}
+
 /**
  * Runs one workflow with these fakes, lets `during` query and signal it while its held activity
  * waits, then lets the activity answer and returns the run's outcome.
@@ -117,9 +142,7 @@ export function whileHeld<I, O, T>(
   platform: WorkflowTestPlatform, fake: Recording, activity: ReturnType<typeof held<T>>, answer: T,
   start: [contract: WorkflowContract<I, O>, input: I], during: (handle: Handle<I, O>) => Promise<void>,
 ): Promise<{ handle: Handle<I, O>; outcome: O }> {
-  return platform.run(fake, async (jobs) => {
-    const handle = await jobs.start(...start);
-    await activity.started;
+  return onceRunning(platform, fake, activity.started, start, async (handle) => {
     await during(handle);
     activity.release(answer);
     return { handle, outcome: await handle.result() };
@@ -134,10 +157,8 @@ export function whileHeld<I, O, T>(
 export function interrupted<I, O>(
   platform: WorkflowTestPlatform, fake: Recording, activity: ReturnType<typeof runsUntilCancelled>,
   start: [contract: WorkflowContract<I, O>, input: I], interrupt: (handle: Handle<I, O>) => Promise<unknown>,
-): Promise<{ handle: Handle<I, O>; failure: Awaited<ReturnType<typeof failureOf>> }> {
-  return platform.run(fake, async (jobs) => {
-    const handle = await jobs.start(...start);
-    await activity.started;
+): Promise<{ handle: Handle<I, O>; failure: RunFailure }> {
+  return onceRunning(platform, fake, activity.started, start, async (handle) => {
     await interrupt(handle);
     const failure = await failureOf(handle.result());
     assert.ok(activity.cancelled(), 'the activity saw the cancellation');
@@ -172,7 +193,9 @@ export interface WorkflowTestPlatform {
  * The SDK waits 5 s for the server to listen, which a JVM on a loaded machine can miss: a start
  * that timed out is tried again (the second start finds its classes in the page cache).
  */
-async function createEnvironment(dataConverter: ReturnType<typeof hindsightDataConverter>): Promise<TestWorkflowEnvironment> {
+async function createEnvironment(
+  dataConverter: ReturnType<typeof hindsightDataConverter>,
+): Promise<TestWorkflowEnvironment> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await TestWorkflowEnvironment.createTimeSkipping({
@@ -180,7 +203,7 @@ async function createEnvironment(dataConverter: ReturnType<typeof hindsightDataC
         client: { dataConverter },
       });
     } catch (error) {
-      if (attempt >= 3 || !/did not start within/.test(String(error))) throw error;
+      if (attempt >= 5 || !/did not start within/.test(String(error))) throw error;
     }
   }
 }
@@ -197,9 +220,11 @@ const DAY_MS = 86_400_000;
  * bundle left unused for a day is removed.
  */
 async function workflowBundle(failureConverterPath: string | undefined): Promise<{ codePath: string }> {
-  const hash = createHash('sha256').update(failureConverterPath ?? '').update(await readFile(path.join(repoRoot, 'package-lock.json')));
+  const hash = createHash('sha256').update(failureConverterPath ?? '');
+  hash.update(await readFile(path.join(repoRoot, 'package-lock.json')));
   for (const dir of BUNDLE_SOURCES) {
-    const files = (await readdir(path.join(repoRoot, dir), { recursive: true })).filter((f) => f.endsWith('.ts')).sort();
+    const listed = await readdir(path.join(repoRoot, dir), { recursive: true });
+    const files = listed.filter((f) => f.endsWith('.ts')).sort();
     for (const file of files) hash.update(`${dir}/${file}\0`).update(await readFile(path.join(repoRoot, dir, file)));
   }
   const codePath = path.join(bundleCache, `${hash.digest('hex').slice(0, 40)}.js`);
@@ -222,18 +247,24 @@ function quietRuntime(): void {
   // test server advertises fewer capabilities than a real one, which the SDK core warns about on
   // every worker start: only errors are shown.
   try {
-    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } } });
+    Runtime.install({
+      logger: new DefaultLogger('ERROR'),
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+    });
   } catch { /* installed by an earlier start in this process */ }
 }
 
 /** The worker's activities: each call goes to the running test's fake of that name. */
-function dispatching(names: readonly ActivityName[], current: () => Recording | undefined): Record<string, AnyActivity> {
+function dispatching(
+  names: readonly ActivityName[], current: () => Recording | undefined,
+): Record<string, AnyActivity> {
   const activities: Record<string, AnyActivity> = {};
   for (const name of names) {
     activities[name] = async (input) => {
       const fake = current()?.activities[name];
-      if (!fake) throw ApplicationFailure.nonRetryable(`activity ${name} was called with no fake for it (outside a test, or the test gave none)`, 'no_fake');
-      return fake(input);
+      if (fake) return fake(input);
+      const why = `activity ${name} was called with no fake for it (outside a test, or the test gave none)`;
+      throw ApplicationFailure.nonRetryable(why, 'no_fake');
     };
   }
   return activities;
@@ -281,22 +312,29 @@ export async function startTimeSkipping(
     shutdownForceTime: '5 s',
   };
   const workers = [await Worker.create({ ...common, taskQueue, workflowBundle: bundle })];
-  const activityQueues = [...(options.verifyQueue ? [`${taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`] : []), ...(options.agents ?? []).map(agentTaskQueue)];
+  const activityQueues = [
+    ...(options.verifyQueue ? [`${taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`] : []),
+    ...(options.agents ?? []).map(agentTaskQueue),
+  ];
   for (const queue of activityQueues) workers.push(await Worker.create({ ...common, taskQueue: queue }));
   const running = workers.map((w) => w.run());
 
   const run = async <T>(fake: Recording, body: (jobs: Jobs) => Promise<T>): Promise<T> => {
-    if (current) throw new Error('a workflow test is already running: the tests of one file share a worker and run one at a time');
+    if (current) {
+      throw new Error('a workflow test is already running: the tests of one file share a worker and run one at a time');
+    }
     current = fake;
     const started: Array<Handle<unknown, unknown>> = [];
     const jobs: Jobs = {
       taskQueue,
       async start(contract, input, workflowId = `${contract.type}-${randomUUID()}`) {
-        const handle = await env.client.workflow.start<Workflow<typeof input, never>>(contract.type, { taskQueue, workflowId, args: [input] });
+        const options = { taskQueue, workflowId, args: [input] as [typeof input] };
+        const handle = await env.client.workflow.start<Workflow<typeof input, never>>(contract.type, options);
         started.push(handle as Handle<unknown, unknown>);
         return handle;
       },
-      handle: <I, O>(_contract: WorkflowContract<I, O>, workflowId: string) => env.client.workflow.getHandle<Workflow<I, O>>(workflowId),
+      handle: <I, O>(_contract: WorkflowContract<I, O>, workflowId: string) =>
+        env.client.workflow.getHandle<Workflow<I, O>>(workflowId),
     };
     try {
       return await body(jobs);
@@ -308,7 +346,8 @@ export async function startTimeSkipping(
   return {
     env,
     run,
-    execute: (fake, contract, input, workflowId) => run(fake, async (jobs) => (await jobs.start(contract, input, workflowId)).result()),
+    execute: (fake, contract, input, workflowId) =>
+      run(fake, async (jobs) => (await jobs.start(contract, input, workflowId)).result()),
     async stop() {
       for (const worker of workers) worker.shutdown();
       await Promise.all(running);
