@@ -1,0 +1,357 @@
+/**
+ * Workflow tests against Temporal's time-skipping test server: the real workflow code in the real
+ * sandbox, with activities replaced by recording fakes, and timers that fire as soon as every
+ * worker is idle. An hour-long interval costs nothing, so each branch of a workflow gets its own test.
+ * The activities are fakes because what is tested is the workflow's branching; the real activities
+ * are covered by test/integration/.
+ *
+ * The server is the Java build that scripts/setup-test-server.sh puts into .temporal-test-server/
+ * (the SDK's own download is served by no registry). Payloads go through the real Hindsight data
+ * converter (encrypted, failures encoded) with a key made for the run.
+ *
+ * One server and one worker serve a whole test file: starting a JVM, bundling the workflows and
+ * loading the bundle into a worker cost seconds each, a test's run well under one. The worker's
+ * activities hand each call to the fakes of the test that is running (tests of a file run one
+ * after another); a call that reaches no test fails the workflow at once instead of hanging.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Context } from '@temporalio/activity';
+import assert from 'node:assert/strict';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Activities } from '../../activities/index.ts';
+import { generateSecretKey } from '../../lib/crypto/secret-key.ts';
+import { hindsightDataConverter } from '../../temporal/client.ts';
+import { VERIFY_TASK_QUEUE_SUFFIX, agentTaskQueue, type WorkflowContract } from '../../temporal/contracts/common.ts';
+import { workflowsPath } from '../../worker/create-worker.ts';
+
+export const testServerPath = fileURLToPath(
+  new URL('../../.temporal-test-server/bin/temporal-test-server', import.meta.url),
+);
+
+/** Every test's own limit: a workflow that waits for something that never comes fails its test, never the run. */
+export const TEST_TIMEOUT = { timeout: 30_000 };
+
+export type ActivityName = keyof Activities;
+/** One call an activity fake received: its name and its input, as the workflow sent them. */
+export type ActivityCall = { name: string; input: unknown };
+export type FakeActivities = Partial<{
+  [K in ActivityName]: (input: Parameters<Activities[K]>[0]) => Promise<Awaited<ReturnType<Activities[K]>>>;
+}>;
+type AnyActivity = (input: unknown) => Promise<unknown>;
+export type Recording = {
+  activities: Record<string, AnyActivity>;
+  calls: ActivityCall[];
+  named: (name: ActivityName) => unknown[];
+};
+
+/** Wraps fakes so that every call is recorded in order before the fake answers. */
+export function recording(fakes: FakeActivities): Recording {
+  const calls: ActivityCall[] = [];
+  const activities: Record<string, AnyActivity> = {};
+  for (const [name, fake] of Object.entries(fakes) as Array<[string, AnyActivity]>) {
+    activities[name] = async (input: unknown) => {
+      calls.push({ name, input });
+      return fake(input);
+    };
+  }
+  return { activities, calls, named: (name) => calls.filter((c) => c.name === name).map((c) => c.input) };
+}
+
+/** A fake that does not answer until the test says so: the workflow can be queried and signalled meanwhile. */
+export function held<T>(): {
+  fake: (input: unknown) => Promise<T>;
+  started: Promise<void>;
+  release: (value: T) => void;
+} {
+  let started!: () => void;
+  let release!: (value: T) => void;
+  const startedPromise = new Promise<void>((resolve) => { started = resolve; });
+  const answer = new Promise<T>((resolve) => { release = resolve; });
+  return { fake: () => { started(); return answer; }, started: startedPromise, release };
+}
+
+/**
+ * A long activity that heartbeats until it is cancelled, as the real streaming ones do (a
+ * cancellation reaches an activity only with a heartbeat's answer), and then ends cancelled.
+ */
+export function runsUntilCancelled(): { fake: () => Promise<never>; started: Promise<void>; cancelled: () => boolean } {
+  let started!: () => void;
+  let cancelled = false;
+  const startedPromise = new Promise<void>((resolve) => { started = resolve; });
+  const fake = async (): Promise<never> => {
+    const ctx = Context.current();
+    started();
+    const beat = setInterval(() => ctx.heartbeat(), 20);
+    try {
+      return await ctx.cancelled;
+    } catch (error) {
+      cancelled = true;
+      throw error;
+    } finally {
+      clearInterval(beat);
+    }
+  };
+  return { fake, started: startedPromise, cancelled: () => cancelled };
+}
+
+/** The failure a run ended with, as the client decoded it: an ApplicationFailure or a CancelledFailure. */
+export type RunFailure = Error & { type?: string | null; nonRetryable?: boolean };
+export async function failureOf(outcome: Promise<unknown>): Promise<RunFailure> {
+  const error = await outcome.then(() => undefined, (e: unknown) => e);
+  assert.ok(error instanceof WorkflowFailedError, `the run failed: ${String(error)}`);
+  assert.ok(error.cause instanceof Error, `the failure has a cause: ${String(error.cause)}`);
+  return error.cause;
+}
+
+/**
+ * Waits, in real time, until `check` holds: for work that needs no timer, such as a child run
+ * finishing. Awaiting a child's result instead would let the server skip time meanwhile.
+ */
+export async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
+  for (let waited = 0; !(await check()); waited += 20) {
+    if (waited > 10_000) throw new Error(`${what} did not happen within 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Starts a run with these fakes and acts on it once its long activity has started. */
+function onceRunning<I, O, R>(
+  platform: WorkflowTestPlatform, fake: Recording, started: Promise<void>,
+  start: [contract: WorkflowContract<I, O>, input: I], act: (handle: Handle<I, O>) => Promise<R>,
+): Promise<R> {
+  return platform.run(fake, async (jobs) => {
+    const handle = await jobs.start(...start);
+    await started;
+    return act(handle);
+  });
+}
+
+/**
+ * Runs one workflow with these fakes, lets `during` query and signal it while its held activity
+ * waits, then lets the activity answer and returns the run's outcome.
+ */
+export function whileHeld<I, O, T>(
+  platform: WorkflowTestPlatform, fake: Recording, activity: ReturnType<typeof held<T>>, answer: T,
+  start: [contract: WorkflowContract<I, O>, input: I], during: (handle: Handle<I, O>) => Promise<void>,
+): Promise<{ handle: Handle<I, O>; outcome: O }> {
+  return onceRunning(platform, fake, activity.started, start, async (handle) => {
+    await during(handle);
+    activity.release(answer);
+    return { handle, outcome: await handle.result() };
+  });
+}
+
+/**
+ * Runs one workflow with these fakes, interrupts it (an abort signal, a cancellation) once its long
+ * activity runs, and returns how the run ended. The activity must have seen the cancellation: an
+ * activity left running would keep its run's cancellation waiting.
+ */
+export function interrupted<I, O>(
+  platform: WorkflowTestPlatform, fake: Recording, activity: ReturnType<typeof runsUntilCancelled>,
+  start: [contract: WorkflowContract<I, O>, input: I], interrupt: (handle: Handle<I, O>) => Promise<unknown>,
+): Promise<{ handle: Handle<I, O>; failure: RunFailure }> {
+  return onceRunning(platform, fake, activity.started, start, async (handle) => {
+    await interrupt(handle);
+    const failure = await failureOf(handle.result());
+    assert.ok(activity.cancelled(), 'the activity saw the cancellation');
+    return { handle, failure };
+  });
+}
+
+/** Which queue served the activity that is running: a fake asks to tell an agent's work from the main worker's. */
+export const servingQueue = (): string => Context.current().info.taskQueue;
+
+type Workflow<I, O> = (input: I) => Promise<O>;
+export type Handle<I, O> = WorkflowHandle<Workflow<I, O>>;
+
+/** What a test's body gets: starts by contract on the file's task queue, each run ended with the test. */
+export interface Jobs {
+  taskQueue: string;
+  start<I, O>(contract: WorkflowContract<I, O>, input: I, workflowId?: string): Promise<Handle<I, O>>;
+  /** The handle of a run the workflow itself started (a child), to await or query. */
+  handle<I, O>(contract: WorkflowContract<I, O>, workflowId: string): Handle<I, O>;
+}
+
+export interface WorkflowTestPlatform {
+  env: TestWorkflowEnvironment;
+  /** Runs one workflow to its end with these fakes and returns its outcome (or its failure). */
+  execute<I, O>(fake: Recording, contract: WorkflowContract<I, O>, input: I, workflowId?: string): Promise<O>;
+  /** Runs `body` with these fakes; any run it started that is still open afterwards is terminated. */
+  run<T>(fake: Recording, body: (jobs: Jobs) => Promise<T>): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The SDK waits 5 s for the server to listen, which a JVM on a loaded machine can miss: a start
+ * that timed out is tried again (the second start finds its classes in the page cache).
+ */
+async function createEnvironment(
+  dataConverter: ReturnType<typeof hindsightDataConverter>,
+): Promise<TestWorkflowEnvironment> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: testServerPath } },
+        client: { dataConverter },
+      });
+    } catch (error) {
+      if (attempt >= 5 || !/did not start within/.test(String(error))) throw error;
+    }
+  }
+}
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+/** Every folder the workflow bundle can draw code from: a change in any of them makes a new bundle. */
+const BUNDLE_SOURCES = ['workflows', 'activities', 'lib', 'temporal', 'services', 'worker'];
+const bundleCache = path.join(tmpdir(), 'hindsight-workflow-bundles');
+const DAY_MS = 86_400_000;
+
+/**
+ * The workflow bundle, built by webpack once per state of the sources: every file of a run but the
+ * first finds it in the cache, keyed by the content of every source folder and the lock file. A
+ * bundle left unused for a day is removed.
+ */
+async function workflowBundle(failureConverterPath: string | undefined): Promise<{ codePath: string }> {
+  const hash = createHash('sha256').update(failureConverterPath ?? '');
+  hash.update(await readFile(path.join(repoRoot, 'package-lock.json')));
+  for (const dir of BUNDLE_SOURCES) {
+    const listed = await readdir(path.join(repoRoot, dir), { recursive: true });
+    const files = listed.filter((f) => f.endsWith('.ts')).sort();
+    for (const file of files) hash.update(`${dir}/${file}\0`).update(await readFile(path.join(repoRoot, dir, file)));
+  }
+  const codePath = path.join(bundleCache, `${hash.digest('hex').slice(0, 40)}.js`);
+  if (existsSync(codePath)) return { codePath };
+  const { code } = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: new DefaultLogger('WARN') });
+  await mkdir(bundleCache, { recursive: true });
+  for (const old of await readdir(bundleCache)) {
+    const file = path.join(bundleCache, old);
+    if (Date.now() - (await stat(file)).atimeMs > DAY_MS) await rm(file, { force: true });
+  }
+  // Written aside and renamed: a test file starting at the same time never reads half a bundle.
+  const partial = `${codePath}.${process.pid}`;
+  await writeFile(partial, code);
+  await rename(partial, codePath);
+  return { codePath };
+}
+
+function quietRuntime(): void {
+  // The SDK's INFO lines (bundle sizes, worker state changes) would drown the test report, and the
+  // test server advertises fewer capabilities than a real one, which the SDK core warns about on
+  // every worker start: only errors are shown.
+  try {
+    Runtime.install({
+      logger: new DefaultLogger('ERROR'),
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+    });
+  } catch { /* installed by an earlier start in this process */ }
+}
+
+/** The worker's activities: each call goes to the running test's fake of that name. */
+function dispatching(
+  names: readonly ActivityName[], current: () => Recording | undefined,
+): Record<string, AnyActivity> {
+  const activities: Record<string, AnyActivity> = {};
+  for (const name of names) {
+    activities[name] = async (input) => {
+      const fake = current()?.activities[name];
+      if (fake) return fake(input);
+      const why = `activity ${name} was called with no fake for it (outside a test, or the test gave none)`;
+      throw ApplicationFailure.nonRetryable(why, 'no_fake');
+    };
+  }
+  return activities;
+}
+
+/**
+ * Terminates a run the test left open. The test server stops skipping time for good when a run is
+ * terminated while one of its activities or workflow tasks is in flight, so the run is first let
+ * settle: with no result awaited, time stands still and a loop comes to rest in its next timer.
+ */
+async function endRun(handle: Handle<unknown, unknown>): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const { status, raw } = await handle.describe();
+    if (status.name !== 'RUNNING') return;
+    if ((raw.pendingActivities ?? []).length === 0 && !raw.pendingWorkflowTask) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await handle.terminate('the test ended').catch(() => undefined);
+}
+
+/**
+ * Starts the server and one worker for a test file. `activities` names every activity its tests
+ * fake; with `verifyQueue`, a second worker serves them on the verification queue too
+ * (restoreVerifier sends its sandbox work there), and one more on each agent's queue named.
+ */
+export async function startTimeSkipping(
+  activities: readonly ActivityName[], options: { verifyQueue?: boolean; agents?: string[] } = {},
+): Promise<WorkflowTestPlatform> {
+  if (!existsSync(testServerPath)) {
+    throw new Error(`${testServerPath} is missing: run scripts/setup-test-server.sh (or scripts/setup.sh) first`);
+  }
+  quietRuntime();
+  const dataConverter = hindsightDataConverter({ key: generateSecretKey(), previousKeys: [] });
+  // One after the other: the server must listen within 5 s, which a JVM sharing the CPU with webpack can miss.
+  const env = await createEnvironment(dataConverter);
+  const bundle = await workflowBundle(dataConverter.failureConverterPath);
+  let current: Recording | undefined;
+  const taskQueue = `wf-${randomUUID()}`;
+  const common: Omit<WorkerOptions, 'taskQueue'> = {
+    connection: env.nativeConnection, namespace: env.namespace ?? 'default', dataConverter,
+    activities: dispatching(activities, () => current),
+    // A cancellation reaches an activity with a heartbeat's answer: heartbeats go out at once, not
+    // every 0.8 × the heartbeat timeout, so that an abort takes milliseconds.
+    maxHeartbeatThrottleInterval: '10 ms', defaultHeartbeatThrottleInterval: '10 ms',
+    shutdownForceTime: '5 s',
+  };
+  const workers = [await Worker.create({ ...common, taskQueue, workflowBundle: bundle })];
+  const activityQueues = [
+    ...(options.verifyQueue ? [`${taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`] : []),
+    ...(options.agents ?? []).map(agentTaskQueue),
+  ];
+  for (const queue of activityQueues) workers.push(await Worker.create({ ...common, taskQueue: queue }));
+  const running = workers.map((w) => w.run());
+
+  const run = async <T>(fake: Recording, body: (jobs: Jobs) => Promise<T>): Promise<T> => {
+    if (current) {
+      throw new Error('a workflow test is already running: the tests of one file share a worker and run one at a time');
+    }
+    current = fake;
+    const started: Array<Handle<unknown, unknown>> = [];
+    const jobs: Jobs = {
+      taskQueue,
+      async start(contract, input, workflowId = `${contract.type}-${randomUUID()}`) {
+        const options = { taskQueue, workflowId, args: [input] as [typeof input] };
+        const handle = await env.client.workflow.start<Workflow<typeof input, never>>(contract.type, options);
+        started.push(handle as Handle<unknown, unknown>);
+        return handle;
+      },
+      handle: <I, O>(_contract: WorkflowContract<I, O>, workflowId: string) =>
+        env.client.workflow.getHandle<Workflow<I, O>>(workflowId),
+    };
+    try {
+      return await body(jobs);
+    } finally {
+      await Promise.all(started.map(endRun));
+      current = undefined;
+    }
+  };
+  return {
+    env,
+    run,
+    execute: (fake, contract, input, workflowId) =>
+      run(fake, async (jobs) => (await jobs.start(contract, input, workflowId)).result()),
+    async stop() {
+      for (const worker of workers) worker.shutdown();
+      await Promise.all(running);
+      await env.teardown();
+    },
+  };
+}
