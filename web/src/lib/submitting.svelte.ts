@@ -1,4 +1,4 @@
-import type { SubmitFunction } from '@sveltejs/kit';
+import type { SubmitFunction } from '$app/forms';
 
 /**
  * A form's "busy" state for `use:enhance={busy.enhance}`: true from the submit until the page has
