@@ -1,6 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import svelte from 'eslint-plugin-svelte';
 
 const nodeBuiltins = [
   'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises',
@@ -22,7 +23,7 @@ const catalogPoolOpeners = ['services/runtime.ts'];
 const catalogPoolEscapeHatch = ['services/doctor.ts', 'services/pitr.ts', 'services/database-status.ts'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.venv/', '.pg/', '.node/', '.setup/', 'data/', 'web/build/', 'web/.svelte-kit/', 'dist/', 'test-artifacts/', '**/*.svelte'] },
+  { ignores: ['node_modules/', '.venv/', '.pg/', '.node/', '.setup/', 'data/', 'web/build/', 'web/.svelte-kit/', 'dist/', 'test-artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -76,4 +77,19 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: globals.node } },
+  // The console's components: Svelte's own rules, with typescript-eslint parsing <script lang="ts">.
+  ...svelte.configs.recommended,
+  {
+    files: ['**/*.svelte', '**/*.svelte.ts'],
+    languageOptions: {
+      globals: globals.browser,
+      parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // The console is served at the root (no paths.base) and every link works without JavaScript; resolve()
+      // renders a relative base during server rendering ("../hooks/x"), so links stay absolute paths.
+      'svelte/no-navigation-without-resolve': ['error', { ignoreLinks: true }],
+    },
+  },
 );

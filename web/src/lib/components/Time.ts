@@ -11,11 +11,18 @@ export function formatDuration(ms: number | null): string {
   return `${s}s`;
 }
 
+/** The instant of an ISO time in ms, or null when there is none or it cannot be read. */
+function instant(iso: string | null): number | null {
+  if (!iso) return null;
+  const then = Date.parse(iso);
+  return Number.isNaN(then) ? null : then;
+}
+
 /** "3 min ago", relative to `now` so the server render and the first client render agree. */
 export function timeAgo(iso: string | null, now: number): string {
   if (!iso) return 'never';
-  const then = Date.parse(iso);
-  if (Number.isNaN(then)) return '—';
+  const then = instant(iso);
+  if (then === null) return '—';
   const seconds = Math.round((now - then) / 1000);
   // Clock skew between the host and the browser can put a fresh start slightly in the future.
   if (seconds < 45) return 'just now';
@@ -39,16 +46,14 @@ export function formatIso(iso: string, { seconds = true } = {}): string {
 }
 
 export function ageMs(iso: string | null, now: number): number | null {
-  if (!iso) return null;
-  const then = Date.parse(iso);
-  return Number.isNaN(then) ? null : Math.max(0, now - then);
+  const then = instant(iso);
+  return then === null ? null : Math.max(0, now - then);
 }
 
 /** "in 3 h", for a time ahead of `now` (a past one reads "due now"). */
 export function timeUntil(iso: string | null, now: number): string {
-  if (!iso) return '—';
-  const then = Date.parse(iso);
-  if (Number.isNaN(then)) return '—';
+  const then = instant(iso);
+  if (then === null) return '—';
   const minutes = Math.round((then - now) / 60_000);
   if (minutes < 1) return 'due now';
   if (minutes < 60) return `in ${minutes} min`;
