@@ -1,11 +1,14 @@
 /** The zod schemas of /api/v1's bodies, path parameters and answers: one table for the router and the document. */
 import { z } from 'zod';
 import { notifierConfigSchema, notificationEventSchema } from '../lib/notify/config.ts';
+import { nameSchema, NAME_RULE } from '../lib/names.ts';
 import { retentionPolicy } from '../lib/retention/policy.ts';
 import { createApiTokenInput } from '../services/api-tokens.ts';
 import { cronSchema, timezoneSchema } from '../services/input.ts';
+import { pitrRestoreWorkflow } from '../temporal/contracts/pitr.ts';
+import { restoreBackupWorkflow } from '../temporal/contracts/restore.ts';
 
-const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "_" or "-" (at most 63)');
+const name = nameSchema(`must be ${NAME_RULE}`);
 const required = z.string().min(1, 'is required');
 
 export const schemas = {
@@ -71,7 +74,7 @@ export const responses = {
   started: z.object({ backupId: z.string(), workflowId: z.string() }),
   workflow: z.object({ workflowId: z.string() }),
   restore: z.object({
-    workflowId: z.string(), type: z.enum(['restoreBackup', 'pitrRestore']), status: z.string().describe('the workflow\'s status: RUNNING, COMPLETED, FAILED, …'),
+    workflowId: z.string(), type: z.enum([restoreBackupWorkflow.type, pitrRestoreWorkflow.type]), status: z.string().describe('the workflow\'s status: RUNNING, COMPLETED, FAILED, …'),
     startedAt: z.string(), closedAt: z.string().nullable(), progress: z.record(z.string(), z.unknown()).nullable().describe('the workflow\'s progress query: stage, bytes, error'),
   }),
 };
