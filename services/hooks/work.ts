@@ -51,7 +51,7 @@ export interface HooksView {
 
 /**
  * Hook scripts as the CLI, console and API change them. This layer trusts its caller:
- * services/actor-operations.ts sits in front, where setting a script needs the instance's
+ * services/hooks/service.ts sits in front, where setting a script needs the instance's
  * privilege (a script is a program the shared worker runs) and removing one needs hook.edit.
  */
 export function createHookService(catalog: Catalog) {
