@@ -9,22 +9,20 @@ import type { Keyring } from '../lib/crypto/keyring.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { freePort } from '../lib/net/free-port.ts';
-import { connect } from '../lib/pg/connection.ts';
-import { parseLsn } from '../lib/wal/lsn.ts';
-import { chainView, loadChain, type LoadedChain } from '../lib/pitr/chain-source.ts';
+import { chainView } from '../lib/pitr/chain-source.ts';
+import { decidePitrTarget, loadStoredChain, type PitrPlanView } from '../lib/pitr/window.ts';
 import { loadConfig } from '../lib/config.ts';
 import { extractForRestore } from '../lib/pitr/combine.ts';
 import { emptyDirectory, prepareDataDirectory } from '../lib/pitr/extract.ts';
 import { chainOf } from '../lib/wal/incremental-chain.ts';
 import { handToServerUser, runningAsRoot, serverUserCanEnter } from '../lib/pitr/os-user.ts';
-import { describeTarget, extendHeadToNow, planRestore } from '../lib/pitr/plan.ts';
+import { describeTarget } from '../lib/pitr/plan.ts';
 import { recoveryServer, runRecovery, type RecoveryOutcome, type RecoveryResult, type RecoveryServer } from '../lib/pitr/recover.ts';
 import { recoverySettings, shellQuote, writeRecoverySettings } from '../lib/pitr/recovery-settings.ts';
 import { confineRestoreDirectory } from '../lib/pitr/restore-root.ts';
 import { configureRestoredServer, listenFor } from '../lib/pitr/restored-server.ts';
 import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../lib/pitr/wal-source.ts';
-import { createStorageDriver } from '../lib/storage/index.ts';
 import type { ChainView, PitrDestination, PitrOutcome, PitrTarget } from '../temporal/contracts/pitr.ts';
 import { bindActivities } from './bind.ts';
 import { progressReporter } from './progress.ts';
@@ -49,13 +47,7 @@ export interface PitrDeps {
   inspectPromoted?: (server: { dataDir: string; host: string; port: number }) => Promise<void>;
 }
 
-export interface PitrPlanView {
-  baseBackupId: string;
-  timeline: number;
-  window: string;
-  endsAtHead: boolean;
-  agent: string | null;
-}
+export type { PitrPlanView } from '../lib/pitr/window.ts';
 
 /** What the restore activity adds to the plan for the workflow's outcome; the chain is always known here. */
 export type PitrRestoreResult = Omit<PitrOutcome, 'database' | 'baseBackupId' | 'timeline' | 'baseBackupChain'> & { baseBackupChain: string[] };
@@ -268,57 +260,19 @@ async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Pr
 export const createPitrActivities = (deps: PitrDeps) => {
   const { catalog, logger } = deps;
 
-  async function chainWithStorage(database: string) {
-    const config = await catalog.wal.config(database);
-    if (!config.storageName) return loadChain(catalog, database);
-    const driver = createStorageDriver(config.storageName, await catalog.storageConfig(config.storageName));
-    try {
-      return await loadChain(catalog, database, driver);
-    } finally {
-      await driver.close?.().catch(() => undefined);
-    }
-  }
-
-  /**
-   * Asks the database how far it has written (a primary only): when storage already holds all of
-   * it, the archive is complete as of now. A server that cannot be reached changes nothing.
-   */
-  async function serverConfirmedHead(database: string, chain: LoadedChain): Promise<LoadedChain> {
-    if (chain.analysis.windows.length === 0) return chain;
-    try {
-      const client = await connect(database, await catalog.databaseTarget(database));
-      try {
-        const checkedAt = new Date();
-        const { rows } = await client.query<{ lsn: string | null; wal: string | null }>(
-          `select case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as lsn,
-                  case when pg_is_in_recovery() then null else pg_walfile_name(pg_current_wal_lsn()) end as wal`,
-        );
-        const row = rows[0];
-        if (!row?.lsn || !row.wal) return chain;
-        return extendHeadToNow(chain, { timeline: Number.parseInt(row.wal.slice(0, 8), 16), lsn: parseLsn(row.lsn) }, checkedAt);
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    } catch (error) {
-      logger.debug({ database, err: errorMessage(error) }, 'could not ask the database how far it has written');
-      return chain;
-    }
-  }
-
   return {
     /** The recoverable windows and gaps, with every listed object looked up in storage. */
     async walChain(input: { database: string }): Promise<ChainView> {
-      return chainView(await chainWithStorage(input.database), new Date());
+      return chainView(await loadStoredChain(catalog, input.database), new Date());
     },
 
     /** Chooses the base backup and timeline for a target, or fails naming the windows. */
     async planPitrRestore(input: { database: string; target: PitrTarget }): Promise<PitrPlanView> {
-      const chain = await serverConfirmedHead(input.database, await chainWithStorage(input.database));
-      const { timezone } = await catalog.getDatabase(input.database);
-      const plan = planRestore(chain, input.target, { timeZone: timezone });
-      const window = chainView({ ...chain, analysis: { ...chain.analysis, windows: [plan.window] } }, new Date()).windows[0]!;
+      const plan = await decidePitrTarget(catalog, input.database, input.target, {
+        onHeadUnknown: (err) => logger.debug({ database: input.database, err }, 'could not ask the database how far it has written'),
+      });
       logger.info({ database: input.database, target: describeTarget(input.target), baseBackupId: plan.baseBackupId, timeline: plan.timeline }, 'point-in-time restore planned');
-      return { baseBackupId: plan.baseBackupId, timeline: plan.timeline, window: window.text, endsAtHead: plan.endsAtHead, agent: chain.agent };
+      return plan;
     },
 
     ...bindActivities(deps, { restoreToPointInTime }),

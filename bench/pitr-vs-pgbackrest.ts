@@ -23,7 +23,8 @@ import { openLocalCluster, type LocalCluster } from '../lib/pg/cluster.ts';
 import { connect, libpqEnv, targetUrl, type PgTarget } from '../lib/pg/connection.ts';
 import { serverToolOfMajor, toolFor } from '../lib/pg/tools.ts';
 import { formatLsn, parseLsn } from '../lib/wal/lsn.ts';
-import { createPitrOperations } from '../services/pitr.ts';
+import { serviceContext } from '../services/context.ts';
+import { enablePitr, startBaseBackup } from '../services/pitr/archive.ts';
 import { createDatabase, startPlatform, startTestCluster, type Platform } from '../test/support/platform.ts';
 import { freePort } from '../test/support/ports.ts';
 import { generateDataset } from './dataset.ts';
@@ -188,8 +189,8 @@ async function main(): Promise<void> {
     worker = await startWorkerProcess(platform, workerLog);
     log(`worker log: ${workerLog}`);
     await platform.ops.addDatabase({ name: 'bench', url: targetUrl(target), verifyAfterBackup: false });
-    const pitr = createPitrOperations(platform.runtime, platform.client);
-    await pitr.enable('bench', { firstBaseBackup: false });
+    const ctx = serviceContext(platform.runtime, platform.client);
+    await enablePitr(ctx, 'bench', { firstBaseBackup: false });
     const wal = platform.runtime.catalog.wal;
     for (let i = 0; i < 300 && !(await wal.latestDurable('bench')); i++) await sleep(100);
 
@@ -197,10 +198,10 @@ async function main(): Promise<void> {
     const hindsight: Array<{ seconds: number; raw: number; stored: number }> = [];
     const pgbr: Array<{ seconds: number; stored: number; raw: number }> = [];
     log('warm-up: one base backup by each (page cache, first workflow)');
-    await (await pitr.startBaseBackup('bench')).result();
+    await (await startBaseBackup(ctx, 'bench')).result();
     await pgbackrest(setup, ['--type=full', 'backup']);
     for (let round = 1; round <= rounds; round++) {
-      const h = await timed(async () => (await pitr.startBaseBackup('bench')).result());
+      const h = await timed(async () => (await startBaseBackup(ctx, 'bench')).result());
       hindsight.push({ seconds: h.seconds, raw: h.value.rawBytes, stored: h.value.storedBytes });
       log(`round ${round}: Hindsight base backup ${h.seconds.toFixed(1)} s, ${fmtBytes(h.value.rawBytes)} → ${fmtBytes(h.value.storedBytes)} stored`);
       const p = await timed(async () => pgbackrest(setup, ['--type=full', 'backup']));
@@ -249,7 +250,7 @@ async function main(): Promise<void> {
     // ---- restore: Hindsight pitrRestore (latest) vs pgbackrest restore + start, each into a fresh directory.
     let restore: { hindsight: number; pgbackrest: number } | null = null;
     try {
-      await (await pitr.startBaseBackup('bench')).result();
+      await (await startBaseBackup(ctx, 'bench')).result();
       await pgbackrest(setup, ['--type=full', 'backup']);
       // Both restore to the end of their archives: let each archive catch up with the last commit.
       await sleep(3000);

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import type { ActorOperations } from '../services/actor-operations.ts';
-import { backupRoleOffer, type BackupRoleResult } from '../services/backup-role.ts';
-import type { HookTarget } from '../services/hooks.ts';
+import { backupRoleOffer, type BackupRoleResult } from '../services/hooks/backup-role.ts';
+import type { HookTarget } from '../services/hooks/work.ts';
 import type { ReadOnlyReport } from '../lib/pg/backup-role.ts';
 import { printJson, printTable, UsageError } from './output.ts';
+import { workspaceResolver, type WithSession } from './session.ts';
 
 export interface HookCommandFlags {
   workspace?: string | undefined;
@@ -15,7 +15,7 @@ export interface HookCommandFlags {
   'admin-url'?: string | undefined;
 }
 
-type WithOps = <T>(work: (ops: ActorOperations, workspaceId: (name: string) => Promise<number>) => Promise<T>) => Promise<T>;
+type WithOps = WithSession;
 
 function need<T>(value: T | undefined, what: string): T {
   if (value === undefined || value === '') throw new UsageError(`${what} is required`);
@@ -41,7 +41,7 @@ export async function hookCommand(args: string[], flags: HookCommandFlags, json:
       const script = flags.file ? await readFile(flags.file, 'utf8') : flags.script!;
       const timeoutSeconds = flags.timeout === undefined ? undefined : Number(flags.timeout);
       if (timeoutSeconds !== undefined && !Number.isFinite(timeoutSeconds)) throw new UsageError(`--timeout must be a number of seconds, not "${flags.timeout}"`);
-      const hook = await withOps(async (ops, ws) => ops.hooks.setHook({ target: await resolve(where, ws), kind, script, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) }));
+      const hook = await withOps(async (s) => s.services.hooks.setHook(s.actor, { target: await resolve(where, workspaceResolver(s)), kind, script, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) }));
       if (json) printJson(hook);
       else process.stdout.write(`${hook.kind} hook of ${hook.databaseName ? `database "${hook.databaseName}"` : `workspace ${hook.workspaceId}`} saved (timeout ${hook.timeoutSeconds} s)\n`);
       return;
@@ -49,14 +49,14 @@ export async function hookCommand(args: string[], flags: HookCommandFlags, json:
     case 'remove': {
       const { target: where, rest: more } = target();
       const kind = need(more[0], 'hook kind');
-      await withOps(async (ops, ws) => ops.hooks.removeHook({ target: await resolve(where, ws), kind }));
+      await withOps(async (s) => s.services.hooks.removeHook(s.actor, { target: await resolve(where, workspaceResolver(s)), kind }));
       if (json) printJson({ removed: kind });
       else process.stdout.write(`${kind} hook removed\n`);
       return;
     }
     case 'show': {
       const database = need(rest[0], 'database name');
-      const view = await withOps((ops) => ops.hooks.showHooks(database));
+      const view = await withOps((s) => s.services.hooks.showHooks(s.actor, database));
       if (json) return printJson({ database: view.database, hooks: view.hooks, variables: view.variables });
       if (view.hooks.length === 0) process.stdout.write(`no hooks run for "${database}": hindsight hook set ${database} pre_backup --file <script>\n`);
       for (const h of view.hooks) {
@@ -68,7 +68,7 @@ export async function hookCommand(args: string[], flags: HookCommandFlags, json:
     }
     case 'runs': {
       const database = need(rest[0], 'database name');
-      const runs = await withOps((ops) => ops.hooks.hookRuns(database));
+      const runs = await withOps((s) => s.services.hooks.hookRuns(s.actor, database));
       if (json) return printJson(runs);
       if (runs.length === 0) return void process.stdout.write(`no hook has run for "${database}" yet\n`);
       printTable(runs.map((r) => ({
@@ -97,13 +97,13 @@ export function formatRoleCheck(database: string, report: ReadOnlyReport): strin
 export async function backupRoleCommand(sub: string, args: string[], flags: HookCommandFlags, json: boolean, withOps: WithOps): Promise<void> {
   const database = need(args[0], 'database name');
   if (sub === 'role-check') {
-    const report = await withOps((ops) => ops.backupRole.checkRole(database, { pitr: flags.pitr ?? false }));
+    const report = await withOps((s) => s.services.hooks.checkRole(s.actor, database, { pitr: flags.pitr ?? false }));
     if (json) printJson(report);
     else process.stdout.write(formatRoleCheck(database, report));
     if (!report.readOnly) process.exitCode = 1;
     return;
   }
-  const result: BackupRoleResult = await withOps((ops) => ops.backupRole.createRole(database, {
+  const result: BackupRoleResult = await withOps((s) => s.services.hooks.createRole(s.actor, database, {
     ...(flags.role ? { roleName: flags.role } : {}), pitr: flags.pitr ?? false, ...(flags['admin-url'] ? { adminUrl: flags['admin-url'] } : {}),
   }));
   if (json) return printJson(result);
@@ -115,7 +115,7 @@ export async function backupRoleCommand(sub: string, args: string[], flags: Hook
 /** After `db add`: one line offering a read-only role when the configured one can write. */
 export async function printBackupRoleOffer(database: string, withOps: WithOps): Promise<void> {
   try {
-    const report = await withOps((ops) => ops.backupRole.checkRole(database));
+    const report = await withOps((s) => s.services.hooks.checkRole(s.actor, database));
     const offer = backupRoleOffer(database, report);
     if (offer) process.stdout.write(`${offer}\n`);
   } catch {

@@ -1,17 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import type { NotifierRecord } from '../lib/catalog/notifiers.ts';
-import type { Runtime } from '../services/runtime.ts';
-import type { Client } from '@temporalio/client';
-import { createNotifierOperations } from '../services/notifiers.ts';
-import { createActorNotifiers, type ActorNotifiers } from '../services/actor-notifiers.ts';
-import { createAuthz, type Actor } from '../services/authz.ts';
-import type { AccessService } from '../services/access.ts';
+import type { Actor } from '../services/authz.ts';
+import type { NotifierService } from '../services/notifiers/service.ts';
 import { printJson, printTable, UsageError } from './output.ts';
+import { workspaceResolver, type WithSession } from './session.ts';
 
 interface Context {
   json: boolean;
   flags: { type?: string | undefined; config?: string | undefined; workspace?: string | undefined };
-  withSession<T>(work: (s: { runtime: Runtime; temporal: Client; actor: Actor; access: AccessService }) => Promise<T>): Promise<T>;
+  withSession: WithSession;
 }
 
 const list = (value: string | undefined, what: string): string[] => {
@@ -41,11 +38,9 @@ function health(n: NotifierRecord): string {
   return n.lastSuccessAt ? `ok (last sent ${n.lastSuccessAt.toISOString()})` : 'ok (nothing sent yet)';
 }
 
-const withOps = <T>(ctx: Context, work: (ops: ActorNotifiers, workspaceId: (name: string) => Promise<number>) => Promise<T>) =>
-  ctx.withSession(({ runtime, temporal, actor, access }) => work(
-    createActorNotifiers({ runtime, notifiers: createNotifierOperations(runtime, temporal), authz: createAuthz(runtime.catalog.access) }, actor),
-    async (name) => (await access.workspaceFor(actor, name)).id,
-  ));
+type Work<T> = (notifiers: NotifierService, actor: Actor, workspaceId: (name: string) => Promise<number>) => Promise<T>;
+const withOps = <T>(ctx: Context, work: Work<T>) =>
+  ctx.withSession((s) => work(s.services.notifiers, s.actor, workspaceResolver(s)));
 
 /** `hindsight notifier …` */
 export async function runNotifierCommand(sub: string | undefined, args: string[], ctx: Context): Promise<void> {
@@ -59,13 +54,13 @@ export async function runNotifierCommand(sub: string | undefined, args: string[]
         config.type = ctx.flags.type;
       }
       if (config.type === undefined) throw new UsageError(`--type is required`);
-      const record = await withOps(ctx, async (ops, workspaceId) => ops.saveNotifier(name, config, undefined, ctx.flags.workspace ? await workspaceId(ctx.flags.workspace) : undefined));
+      const record = await withOps(ctx, async (ops, actor, workspaceId) => ops.save(actor, name, config, undefined, ctx.flags.workspace ? await workspaceId(ctx.flags.workspace) : undefined));
       if (ctx.json) printJson(record);
       else out(`notifier "${record.name}" saved (${record.type}: ${record.summary}; events ${record.events.join(', ')}); try it with hindsight notifier test ${record.name}`);
       return;
     }
     case 'list': {
-      const notifiers = await withOps(ctx, (ops) => ops.listNotifiers());
+      const notifiers = await withOps(ctx, (ops, actor) => ops.list(actor));
       if (ctx.json) printJson(notifiers);
       else if (notifiers.length === 0) out('no notifiers: add one with hindsight notifier add <name> --type slack --config @slack.json');
       else printTable(notifiers.map((n) => ({ name: n.name, type: n.type, sends_to: n.summary, events: n.events.join(','), databases: n.databases.join(',') || '-', health: health(n) })));
@@ -73,7 +68,7 @@ export async function runNotifierCommand(sub: string | undefined, args: string[]
     }
     case 'test': {
       const name = need(args[0], 'notifier name');
-      const result = await withOps(ctx, (ops) => ops.testNotifier(name));
+      const result = await withOps(ctx, (ops, actor) => ops.test(actor, name));
       if (ctx.json) printJson(result);
       else out(result.ok ? `notifier "${name}": test message delivered in ${result.elapsedMs} ms (${result.detail})` : `notifier "${name}": test message not delivered: ${result.detail}`);
       if (!result.ok) process.exitCode = 1;
@@ -81,7 +76,7 @@ export async function runNotifierCommand(sub: string | undefined, args: string[]
     }
     case 'remove': {
       const name = need(args[0], 'notifier name');
-      await withOps(ctx, (ops) => ops.removeNotifier(name));
+      await withOps(ctx, (ops, actor) => ops.remove(actor, name));
       if (ctx.json) printJson({ removed: name });
       else out(`notifier "${name}" removed`);
       return;
@@ -89,20 +84,20 @@ export async function runNotifierCommand(sub: string | undefined, args: string[]
     case 'attach': {
       const database = need(args[0], 'database name');
       const names = list(args[1], 'notifier names, comma-separated (or "none")');
-      const attached = await withOps(ctx, (ops) => ops.attach(database, names.length === 1 && names[0] === 'none' ? [] : names));
+      const attached = await withOps(ctx, (ops, actor) => ops.attach(actor, database, names.length === 1 && names[0] === 'none' ? [] : names));
       if (ctx.json) printJson({ database, notifiers: attached });
       else out(attached.length ? `database "${database}" notifies ${attached.join(', ')}` : `database "${database}" notifies no one`);
       return;
     }
     case 'events': {
       const name = need(args[0], 'notifier name');
-      const record = await withOps(ctx, (ops) => ops.setEvents(name, list(args[1], 'events, comma-separated')));
+      const record = await withOps(ctx, (ops, actor) => ops.setEvents(actor, name, list(args[1], 'events, comma-separated')));
       if (ctx.json) printJson(record);
       else out(`notifier "${name}" hears of ${record.events.join(', ')}`);
       return;
     }
     case 'deliveries': {
-      const deliveries = await withOps(ctx, (ops) => ops.deliveries({ ...(args[0] ? { notifier: args[0] } : {}), limit: 50 }));
+      const deliveries = await withOps(ctx, (ops, actor) => ops.deliveries(actor, { ...(args[0] ? { notifier: args[0] } : {}), limit: 50 }));
       if (ctx.json) printJson(deliveries);
       else if (deliveries.length === 0) out('no deliveries yet');
       else printTable(deliveries.map((d) => ({ id: String(d.id), at: d.createdAt.toISOString(), notifier: d.notifierName, event: d.event, database: d.database ?? '-', status: d.status, attempts: String(d.attempts), error: d.status === 'sent' ? '' : d.lastError ?? '' })));
@@ -119,7 +114,7 @@ export async function runDbOverdue(args: string[], ctx: Context): Promise<void> 
   const value = need(args[1], 'hours (e.g. 26) or "off"');
   const hours = value === 'off' ? null : Number(value);
   if (hours !== null && !Number.isFinite(hours)) throw new UsageError(`db overdue: "${value}" is not a number of hours or "off"`);
-  const result = await withOps(ctx, (ops) => ops.setBackupOverdue(database, hours));
+  const result = await withOps(ctx, (ops, actor) => ops.setBackupOverdue(actor, database, hours));
   if (ctx.json) printJson(result);
   else process.stdout.write(result.backupOverdueHours === null
     ? `database "${database}": no overdue alert\n`

@@ -1,12 +1,10 @@
 /**
  * `hindsight restore <db> --time|--lsn|--xid|--name|--latest|--immediate (--to <dir> | --to-sandbox) [--wait]`:
- * starts the pitrRestore workflow (the `--backup` path of `restore` stays the logical one).
+ * the flags of a point-in-time restore and how its outcome is printed (services/restores/start.ts
+ * starts it; the `--backup` path of `restore` stays the logical one).
  */
-import type { Client } from '@temporalio/client';
-import type { Config } from '../lib/config.ts';
 import { describeInputError } from '../temporal/contracts/common.ts';
-import { pitrRestoreInput, pitrRestoreWorkflow, pitrRestoreWorkflowId, type PitrOutcome, type PitrRestoreInput } from '../temporal/contracts/pitr.ts';
-import { startJob } from '../temporal/start.ts';
+import { pitrRestoreInput, pitrRestoreWorkflow, type PitrOutcome, type PitrRestoreInput } from '../temporal/contracts/pitr.ts';
 import { printJson, UsageError } from './output.ts';
 
 export interface PitrRestoreFlags {
@@ -50,15 +48,15 @@ export function describeOutcome(o: PitrOutcome): string {
   return `restored "${o.database}" from base backup ${o.baseBackupId} to LSN ${o.reachedLsn}${last}; promoted on timeline ${o.newTimeline}, ${where}${o.note ? `\nnote: ${o.note}` : ''}\n`;
 }
 
-export async function startPitrRestore(temporal: Client, config: Pick<Config, 'taskQueue'>, input: PitrRestoreInput, options: { wait: boolean; json: boolean }): Promise<void> {
-  const workflowId = pitrRestoreWorkflowId(input.database, new Date());
-  const handle = await startJob(temporal, pitrRestoreWorkflow, { workflowId, taskQueue: config.taskQueue, input, database: input.database, onConflict: 'fail' });
+/** Prints the started restore's workflow id, or with --wait its outcome. */
+export async function printPitrRestore(started: { workflowId: string; result(): Promise<PitrOutcome> }, options: { wait: boolean; json: boolean }): Promise<void> {
+  const { workflowId } = started;
   if (!options.wait) {
     if (options.json) printJson({ workflowId });
     else process.stdout.write(`${workflowId}\n`);
     return;
   }
-  const outcome: PitrOutcome = await handle.result();
+  const outcome = await started.result();
   if (options.json) printJson({ ...outcome, workflowId });
   else process.stdout.write(describeOutcome(outcome));
 }

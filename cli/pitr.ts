@@ -1,6 +1,6 @@
-import type { ActorPitr } from '../services/actor-pitr.ts';
-import type { WalStatus } from '../services/pitr.ts';
+import type { WalStatus } from '../services/pitr/input.ts';
 import { formatBytes, printJson, UsageError } from './output.ts';
+import type { WithSession } from './session.ts';
 
 export interface PitrFlags {
   json: boolean;
@@ -13,7 +13,7 @@ export interface PitrFlags {
 }
 
 /** Runs work with the PITR operations of the CLI's actor (the local operator, or HINDSIGHT_AS). */
-export type WithPitr = <T>(work: (pitr: ActorPitr) => Promise<T>) => Promise<T>;
+export type WithPitr = WithSession;
 
 function positiveInt(value: string, flag: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} must be a whole number of at least 1, not "${value}"`);
@@ -59,7 +59,7 @@ export async function runPitrCommand(command: string, args: string[], flags: Pit
         ...(flags.standby !== undefined ? { baseBackupUrl: standbyUrl(flags.standby) } : {}),
         ...(flags['base-full-every'] !== undefined ? { baseFullEvery: positiveInt(flags['base-full-every'], '--base-full-every') } : {}),
       };
-      const result = await withPitr((pitr) => pitr.enable(database, settings));
+      const result = await withPitr((s) => s.services.pitr.enable(s.actor, database, settings));
       if (json) printJson({ ...result, baseBackup: result.baseBackup ? { baseBackupId: result.baseBackup.baseBackupId, workflowId: result.baseBackup.workflowId } : null });
       else {
         process.stdout.write(`PITR on for "${database}": WAL streams in ${result.archiverWorkflowId}${result.chainMonitorWorkflowId ? `, chain watched by ${result.chainMonitorWorkflowId}` : ''}\n`);
@@ -67,7 +67,7 @@ export async function runPitrCommand(command: string, args: string[], flags: Pit
       }
       return;
     }
-    const result = await withPitr((pitr) => pitr.disable(database));
+    const result = await withPitr((s) => s.services.pitr.disable(s.actor, database));
     if (json) printJson(result);
     else process.stdout.write(`PITR off for "${database}": streaming stopped${result.slotDropped ? ', replication slot dropped' : ''}; archived WAL and base backups stay in storage\n`);
     return;
@@ -75,8 +75,8 @@ export async function runPitrCommand(command: string, args: string[], flags: Pit
   if (command === 'base-backup') {
     const [database] = args;
     if (!database) throw new UsageError('database name is required');
-    await withPitr(async (pitr) => {
-      const started = await pitr.startBaseBackup(database);
+    await withPitr(async (s) => {
+      const started = await s.services.pitr.startBaseBackup(s.actor, database);
       if (!flags.wait) {
         if (json) printJson({ baseBackupId: started.baseBackupId, workflowId: started.workflowId });
         else process.stdout.write(`${started.baseBackupId}\n`);
@@ -91,7 +91,7 @@ export async function runPitrCommand(command: string, args: string[], flags: Pit
   if (command === 'wal-status') {
     const [database] = args;
     if (!database) throw new UsageError('database name is required');
-    const status = await withPitr((pitr) => pitr.walStatus(database));
+    const status = await withPitr((s) => s.services.pitr.walStatus(s.actor, database));
     if (json) printJson(status);
     else process.stdout.write(describeStatus(status));
     return;

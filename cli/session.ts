@@ -7,17 +7,14 @@ import type { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../lib/config.ts';
 import { openKeyring } from '../lib/crypto/keyring.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
-import { createOperations } from '../services/operations.ts';
-import { createActorOperations, type ActorOperations } from '../services/actor-operations.ts';
 import { createAccessService, type AccessService } from '../services/access.ts';
-import { createAuthz, type Actor } from '../services/authz.ts';
+import type { Actor } from '../services/authz.ts';
+import { createServices, type Services } from '../services/index.ts';
 import { openRuntime, type Runtime } from '../services/runtime.ts';
-import { createActorPitr, type ActorPitr } from '../services/actor-pitr.ts';
-import { createPitrOperations } from '../services/pitr.ts';
 import { cliActor } from './access.ts';
 import { UsageError } from './output.ts';
 
-export interface Session { runtime: Runtime; temporal: Client; ops: ActorOperations; access: AccessService; actor: Actor }
+export interface Session { runtime: Runtime; temporal: Client; services: Services; access: AccessService; actor: Actor }
 
 export type WithSession = <T>(work: (s: Session) => Promise<T>) => Promise<T>;
 
@@ -27,13 +24,12 @@ export function sessionAs(as: string | undefined): WithSession {
     const config = loadConfig();
     const runtime = await openRuntime(config);
     try {
-      const authz = createAuthz(runtime.catalog.access);
-      const access = createAccessService(runtime, authz);
-      const actor = await cliActor(access, as);
       const temporal = await connectTemporalClient(config, runtime);
       try {
-        const ops = createActorOperations({ runtime, ops: createOperations(runtime, temporal), authz }, actor);
-        return await work({ runtime, temporal, ops, access, actor });
+        const services = createServices(runtime, temporal);
+        const access = createAccessService(runtime, services.ctx.guard.authz);
+        const actor = await cliActor(access, as);
+        return await work({ runtime, temporal, services, access, actor });
       } finally {
         await temporal.connection.close();
       }
@@ -43,18 +39,8 @@ export function sessionAs(as: string | undefined): WithSession {
   };
 }
 
-export const actorPitr = (runtime: Runtime, temporal: Client, actor: Actor): ActorPitr =>
-  createActorPitr({ runtime, pitr: createPitrOperations(runtime, temporal), authz: createAuthz(runtime.catalog.access) }, actor);
-
-/** The actor's operations and a workspace-name → id resolver, as cli/hooks.ts takes them. */
-export const withOpsOf = (withSession: WithSession) =>
-  <T>(work: (ops: ActorOperations, workspaceId: (name: string) => Promise<number>) => Promise<T>): Promise<T> =>
-    withSession(({ ops, access, actor }) => work(ops, async (name) => (await access.workspaceFor(actor, name)).id));
-
-/** The actor's PITR operations, as cli/pitr.ts takes them. */
-export const withPitrOf = (withSession: WithSession) =>
-  <T>(work: (pitr: ActorPitr) => Promise<T>): Promise<T> =>
-    withSession(({ runtime, temporal, actor }) => work(actorPitr(runtime, temporal, actor)));
+/** A workspace-name → id resolver for the actor, as cli/hooks.ts takes it. */
+export const workspaceResolver = ({ access, actor }: Session) => async (name: string) => (await access.workspaceFor(actor, name)).id;
 
 /** Every key of the installation, without the catalog: a backup file names the one it needs. */
 export const keyringOf = (config: Config) => openKeyring({ currentFile: config.secretKeyFile, keysDir: config.keysDir, previousFiles: config.previousSecretKeyFiles });

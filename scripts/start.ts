@@ -18,9 +18,8 @@ import { connect, quoteIdent } from '../lib/pg/connection.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
 import { startTemporalDevServer, waitForPort } from '../temporal/dev-server.ts';
 import { ensureDemo } from '../services/demo.ts';
-import { createOperations } from '../services/operations.ts';
-import { createActorOperations } from '../services/actor-operations.ts';
-import { createAuthz, operatorActor } from '../services/authz.ts';
+import { createServices } from '../services/index.ts';
+import { operatorActor } from '../services/authz.ts';
 import { osUser } from '../cli/access.ts';
 import { META_DATABASE, metaClusterDir, openRuntime } from '../services/runtime.ts';
 
@@ -118,7 +117,7 @@ async function main(): Promise<void> {
 
   const runtime = await openRuntime(config, { createKey: true });
   const temporalClient = await connectTemporalClient(config, runtime);
-  const operations = createOperations(runtime, temporalClient);
+  const services = createServices(runtime, temporalClient);
 
   startNodeProcess('worker', 'worker/main.ts');
   startNodeProcess('web', 'web/main.ts');
@@ -128,17 +127,16 @@ async function main(): Promise<void> {
     log.info(`no account yet: open http://${config.webHost}:${config.webPort}/setup to create the owner (or: hindsight user create <email> --owner)`);
   }
   // The demo is set up by the local operator, in the default workspace, and audited as such.
-  const operatorOps = createActorOperations({ runtime, ops: operations, authz: createAuthz(runtime.catalog.access) }, operatorActor(osUser()));
 
   if (metaCluster) {
     try {
-      await ensureDemo(runtime, operatorOps, metaCluster.target('postgres'), log);
+      await ensureDemo(services, operatorActor(osUser()), metaCluster.target('postgres'), log);
     } catch (error) {
       log.error(`demo setup failed: ${errorMessage(error)}`);
     }
   }
   // Databases registered before health monitoring existed get their monitor now.
-  await operations.ensureMonitors().catch((error: unknown) => log.error(`health monitors not started: ${errorMessage(error)}`));
+  await services.databases.ensureMonitors().catch((error: unknown) => log.error(`health monitors not started: ${errorMessage(error)}`));
 }
 
 process.on('SIGINT', () => void shutdown(0));

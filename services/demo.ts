@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { connect, quoteIdent, type PgTarget } from '../lib/pg/connection.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Operations } from './operations.ts';
-import type { Runtime } from './runtime.ts';
+import type { Actor } from './authz.ts';
+import type { Services } from './index.ts';
 
 export const DEMO_DATABASE = 'demo';
 
@@ -30,7 +30,8 @@ async function databaseExists(admin: pg.Client, name: string): Promise<boolean> 
  * On first start: a demo database in the embedded server, registered with local storage and an
  * hourly schedule, then one backup at once and a restore that proves it by row counts.
  */
-export async function ensureDemo(runtime: Runtime, operations: Pick<Operations, 'addDatabase' | 'startBackup' | 'startRestore'>, server: PgTarget, logger: Logger): Promise<void> {
+export async function ensureDemo(services: Services, actor: Actor, server: PgTarget, logger: Logger): Promise<void> {
+  const { runtime } = services.ctx;
   const admin = await connect('embedded server', server);
   try {
     if (!(await databaseExists(admin, DEMO_DATABASE))) {
@@ -50,17 +51,17 @@ export async function ensureDemo(runtime: Runtime, operations: Pick<Operations, 
   await runtime.catalog.upsertStorage('local', { type: 'local', path: runtime.config.backupsDir });
   if (!(await runtime.catalog.findDatabase(DEMO_DATABASE))) {
     const url = `postgres://${encodeURIComponent(server.user)}:${encodeURIComponent(server.password ?? '')}@${server.host}:${server.port}/${DEMO_DATABASE}`;
-    await operations.addDatabase({ name: DEMO_DATABASE, url, storages: 'local', schedule: '0 * * * *', timezone: 'UTC' });
+    await services.databases.add(actor, { name: DEMO_DATABASE, url, storages: 'local', schedule: '0 * * * *', timezone: 'UTC' });
     logger.info('registered database "demo" with storage "local" and an hourly schedule');
   }
   const backups = await runtime.catalog.listBackups(DEMO_DATABASE, 1);
   if (backups.length > 0) return;
 
-  const backup = await operations.startBackup(DEMO_DATABASE, 'demo');
+  const backup = await services.backups.start(actor, DEMO_DATABASE, 'demo');
   logger.info({ workflowId: backup.workflowId }, 'first backup of "demo" started');
   const outcome = await backup.result();
   logger.info({ backupId: outcome.backupId, bytes: outcome.sizeBytes, tables: outcome.tables, rows: outcome.rows }, 'first backup of "demo" complete');
-  const restore = await operations.startRestore({ database: DEMO_DATABASE, backupId: outcome.backupId, to: { database: `demo_check_${outcome.backupId.slice(-6)}` } });
+  const restore = await services.restores.start(actor, { database: DEMO_DATABASE, backupId: outcome.backupId, to: { database: `demo_check_${outcome.backupId.slice(-6)}` } });
   const restored = await restore.result();
   logger.info({ target: restored.target, tables: restored.tablesChecked, rows: restored.rowsChecked }, 'restored the first backup and verified every table\'s row count');
 }

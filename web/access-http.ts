@@ -6,7 +6,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { HindsightError } from '../lib/errors.ts';
 import type { Actor } from '../services/authz.ts';
-import type { HostServices } from '../services/console.ts';
+import type { HostServices } from './src/lib/server/view/index.ts';
 
 export interface RequestAccess {
   actor: Actor | undefined;
@@ -74,7 +74,7 @@ export function accessMiddleware(services: HostServices, options: { publicUrl: s
       // Origin check does not apply. The cookie is ignored when a token is given.
       const bearer = bearerToken(req);
       if (bearer !== undefined && BEARER_PATHS.test(req.path)) {
-        const actor = await services.api.tokens.actorForSecret(bearer, clientAddress(req));
+        const actor = await services.tokens.actorForSecret(bearer, clientAddress(req));
         (req as unknown as Record<symbol, RequestAccess>)[ACCESS] = { actor, token: undefined, via: 'api-token' };
         if (actor || isPublicPath(req.path)) return next();
         res.status(401).json({ error: { kind: 'unauthenticated', message: 'the API token is unknown, revoked or expired, or its user was disabled or left the workspace (create a new one on /settings)' } });

@@ -8,7 +8,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
 import { errorMessage } from '../lib/errors.ts';
-import type { HostServices } from '../services/console.ts';
+import type { HostServices } from './src/lib/server/view/index.ts';
 import { requestAccess, statusOf } from './access-http.ts';
 import { buildOpenApiDocument } from './api-v1-openapi.ts';
 import { endpoints, InputError, type Endpoint } from './api-v1-routes.ts';
@@ -57,7 +57,7 @@ export function apiV1Router(services: HostServices, options: { log: (msg: string
       const result = await e.handler({
         req, res, params, query, body, services,
         actor: () => actorOf(req),
-        ops: () => services.operationsFor(actorOf(req)),
+        domain: services.domain,
       });
       if (!res.headersSent) res.status(e.status).json(result ?? { ok: true });
     } catch (error) {

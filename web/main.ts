@@ -4,11 +4,11 @@ import { KeyringCodec } from '../temporal/keyring-codec.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
-import { createConsoleServices } from '../services/console.ts';
 import { startAuditPurge } from '../services/audit-retention.ts';
-import { createOperations } from '../services/operations.ts';
+import { createServices } from '../services/index.ts';
 import { openRuntime } from '../services/runtime.ts';
 import { startWebServer } from './server.ts';
+import { createConsoleServices } from './src/lib/server/view/index.ts';
 
 const logger = createLogger('web');
 
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const runtime = await openRuntime(config);
   const temporal = await connectTemporalClient(config, runtime);
-  const services = createConsoleServices(runtime, createOperations(runtime, temporal));
+  const services = createConsoleServices(createServices(runtime, temporal));
   const token = config.codecTokenFile ? (await readFile(config.codecTokenFile, 'utf8')).trim() : undefined;
   const codec = { codec: new KeyringCodec(runtime.keyring, 'pass'), token, corsOrigin: config.codecCorsOrigin };
   const server = await startWebServer({ services, codec, host: config.webHost, port: config.webPort, publicUrl: config.publicUrlSetting, metricsToken: config.metricsToken, log: (msg) => logger.info(msg) });

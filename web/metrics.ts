@@ -10,7 +10,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { bearerMatches } from '../lib/net/bearer.ts';
-import type { DatabaseStatus, DatabaseStatusReport } from '../services/database-status.ts';
+import type { DatabaseStatus, DatabaseStatusReport } from '../services/status/database-status.ts';
 
 /** Set by web/src/hooks.server.ts on the request: the SvelteKit route id it matched (null for none). */
 export const SVELTEKIT_ROUTE = Symbol.for('hindsight.route');

@@ -8,8 +8,8 @@ import { readConfigArgument, sessionAs } from '../session.ts';
 import type { Command, Invocation } from './types.ts';
 
 async function backupNow({ args: [database], flags }: Invocation): Promise<void> {
-  await sessionAs(flags.as)(async ({ ops }) => {
-    const started = await ops.startBackup(database!, 'manual');
+  await sessionAs(flags.as)(async ({ services, actor }) => {
+    const started = await services.backups.start(actor, database!, 'manual');
     if (!flags.wait) {
       if (flags.json) printJson({ backupId: started.backupId, workflowId: started.workflowId });
       else process.stdout.write(`${started.backupId}\n`);
@@ -22,7 +22,7 @@ async function backupNow({ args: [database], flags }: Invocation): Promise<void>
 }
 
 async function listBackups({ args: [database], flags }: Invocation): Promise<void> {
-  const backups = await sessionAs(flags.as)(({ ops }) => ops.listBackups(database!));
+  const backups = await sessionAs(flags.as)(({ services, actor }) => services.backupReads.list(actor, database!));
   if (flags.json) printJson(backups);
   else if (backups.length === 0) process.stdout.write(`no backups of "${database}" yet: hindsight backup ${database}\n`);
   else printTable(backups.map((b) => ({
@@ -37,9 +37,9 @@ async function listBackups({ args: [database], flags }: Invocation): Promise<voi
 async function retention({ args: [database], flags }: Invocation): Promise<void> {
   const policy = flags.policy !== undefined ? await readConfigArgument(flags.policy, '--policy') : undefined;
   const { json } = flags;
-  await sessionAs(flags.as)(async ({ ops }) => {
+  await sessionAs(flags.as)(async ({ services, actor }) => {
     if (flags.run) {
-      const started = await ops.startRetention(database!);
+      const started = await services.retention.start(actor, database!);
       if (!flags.wait) return void process.stdout.write(`${started.workflowId}\n`);
       const outcome = await started.result();
       if (json) printJson(outcome);
@@ -47,10 +47,10 @@ async function retention({ args: [database], flags }: Invocation): Promise<void>
       return;
     }
     if (flags.save) {
-      const record = await ops.setRetentionPolicy(database!, policy ?? null);
+      const record = await services.retention.setPolicy(actor, database!, policy ?? null);
       if (!json) process.stdout.write(record.retentionPolicy ? `retention policy of "${database}" saved; it runs daily (schedule retention/${database})\n` : `retention of "${database}" is off\n`);
     }
-    const { plan } = await ops.retentionPlan(database!, policy);
+    const { plan } = await services.retention.plan(actor, database!, policy);
     if (json) return printJson(plan);
     process.stdout.write(`${plan.summary}\n`);
     printTable([
@@ -63,8 +63,8 @@ async function retention({ args: [database], flags }: Invocation): Promise<void>
 async function download({ args: [backupId], flags }: Invocation): Promise<void> {
   const output = flags.output!;
   const partial = `${output}.partial-${process.pid}`;
-  await sessionAs(flags.as)(async ({ ops }) => {
-    const opened = await ops.openDownload(backupId!, {
+  await sessionAs(flags.as)(async ({ services, actor }) => {
+    const opened = await services.backupReads.download(actor, backupId!, {
       decrypt: !flags.encrypted,
       onFallback: (storage, reason) => process.stderr.write(`hindsight: storage "${storage}" could not serve backup ${backupId} (${reason}); trying the next one\n`),
     });
@@ -81,8 +81,8 @@ async function download({ args: [backupId], flags }: Invocation): Promise<void> 
 }
 
 async function backupCopy({ args: [backupId], flags }: Invocation): Promise<void> {
-  await sessionAs(flags.as)(async ({ ops }) => {
-    const outcome = await printJob(await ops.startReplicate(backupId!), flags, (o) =>
+  await sessionAs(flags.as)(async ({ services, actor }) => {
+    const outcome = await printJob(await services.backups.replicate(actor, backupId!), flags, (o) =>
       `backup ${backupId} is ${o.status}: ${o.copies.map((c) => `${c.storageName} ${c.status}${c.error ? ` (${c.error})` : ''}`).join(', ')}`);
     if (outcome && outcome.status !== 'complete') process.exitCode = 1;
   });

@@ -1,9 +1,9 @@
 /** `hindsight hook …`: scripts that run around backups and restores (cli/hooks.ts). */
 import { hookCommand } from '../hooks.ts';
-import { sessionAs, withOpsOf } from '../session.ts';
+import { sessionAs } from '../session.ts';
 import type { Command, Invocation } from './types.ts';
 
-const hook = ({ positionals, flags }: Invocation) => hookCommand(positionals.slice(1), flags, flags.json, withOpsOf(sessionAs(flags.as)));
+const hook = ({ positionals, flags }: Invocation) => hookCommand(positionals.slice(1), flags, flags.json, sessionAs(flags.as));
 
 const kind = { name: 'kind', description: 'pre_backup, post_backup or post_restore' };
 const workspace = { name: 'workspace' as const, description: 'the workspace\'s hook (every database in it) instead of one database\'s' };

@@ -2,8 +2,8 @@
 import { printJob } from '../job-output.ts';
 import { UsageError } from '../output.ts';
 import { runPitrCommand } from '../pitr.ts';
-import { pitrInputFromFlags, startPitrRestore, wantsPitrRestore } from '../pitr-restore.ts';
-import { actorPitr, sessionAs, withPitrOf } from '../session.ts';
+import { pitrInputFromFlags, printPitrRestore, wantsPitrRestore } from '../pitr-restore.ts';
+import { sessionAs } from '../session.ts';
 import { walFetchCommand } from '../wal-fetch.ts';
 import type { Command, Invocation } from './types.ts';
 
@@ -12,15 +12,15 @@ async function restore({ args: [database], flags }: Invocation): Promise<void> {
   if (wantsPitrRestore(flags)) {
     if (flags.backup !== undefined || flags['to-database'] !== undefined) throw new UsageError('restore: --backup and --to-database apply to a logical restore, not to a point-in-time one (it starts from the base backup before the target)');
     const input = pitrInputFromFlags(database!, flags);
-    await withSession(({ temporal, runtime, actor }) => actorPitr(runtime, temporal, actor)
-      .restore(database!, input.to, () => startPitrRestore(temporal, runtime.config, input, { wait: flags.wait, json: flags.json })));
+    await withSession(async ({ services, actor }) => printPitrRestore(
+      await services.restores.start(actor, { database: database!, pointInTime: input.target, to: input.to }), { wait: flags.wait, json: flags.json }));
     return;
   }
   if (Boolean(flags.to) === Boolean(flags['to-database'])) throw new UsageError('restore needs exactly one of --to <postgres-url> or --to-database <name> (or a point-in-time target: --time, --lsn, --xid, --name, --latest, --immediate)');
   if (flags.agent !== undefined) throw new UsageError('restore: --agent applies to a point-in-time restore into a directory only');
   const to = flags.to ? { url: flags.to } : { database: flags['to-database']! };
-  await withSession(async ({ ops }) => {
-    await printJob(await ops.startRestore({ database: database!, backupId: flags.backup, to }), flags, (o) =>
+  await withSession(async ({ services, actor }) => {
+    await printJob(await services.restores.start(actor, { database: database!, backupId: flags.backup, to }), flags, (o) =>
       `restored backup ${o.backupId} into ${o.target}: ${o.tablesChecked} tables, ${o.rowsChecked} rows, every row count matches`);
   });
 }
@@ -46,11 +46,11 @@ export const restoreCommands: Command[] = [
   },
   {
     words: ['base-backup'], args: [db], flags: [{ name: 'wait', description: 'wait for it and print its WAL range and size' }], summary: 'a physical base backup now (PITR); prints its id',
-    handler: ({ positionals, flags }) => runPitrCommand('base-backup', positionals.slice(1), flags, withPitrOf(sessionAs(flags.as))),
+    handler: ({ positionals, flags }) => runPitrCommand('base-backup', positionals.slice(1), flags, sessionAs(flags.as)),
   },
   {
     words: ['wal-status'], args: [db], flags: [], summary: 'newest WAL in storage and its age, slot retention, archiver, last base backup',
-    handler: ({ positionals, flags }) => runPitrCommand('wal-status', positionals.slice(1), flags, withPitrOf(sessionAs(flags.as))),
+    handler: ({ positionals, flags }) => runPitrCommand('wal-status', positionals.slice(1), flags, sessionAs(flags.as)),
   },
   {
     // Both arguments are optional to the parser: wal-fetch answers a missing one itself, with an

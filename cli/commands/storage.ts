@@ -15,7 +15,7 @@ function describeStorage(settings: Record<string, unknown>): string {
 
 async function addStorage({ args: [name], flags }: Invocation): Promise<void> {
   const config = flags.config !== undefined ? await readConfigArgument(flags.config) : { type: need(flags.type), path: flags.path };
-  const record = await sessionAs(flags.as)(async ({ ops, access, actor }) => ops.saveStorage(name!, config, {
+  const record = await sessionAs(flags.as)(async ({ services, access, actor }) => services.storages.save(actor, name!, config, {
     skipCheck: flags['no-check'], workspaceId: flags.workspace ? (await access.workspaceFor(actor, flags.workspace)).id : undefined,
   }));
   if (flags.json) printJson(record);
@@ -28,7 +28,7 @@ function need(type: string | undefined): string {
 }
 
 async function testStorage({ args: [name], flags }: Invocation): Promise<void> {
-  const result = await sessionAs(flags.as)(({ ops }) => ops.testStorage(name!));
+  const result = await sessionAs(flags.as)(({ services, actor }) => services.storages.test(actor, name!));
   if (flags.json) printJson(result);
   else if (result.ok) process.stdout.write(`storage "${name}": write, read back and delete passed in ${result.elapsedMs} ms\n`);
   else process.stdout.write(`storage "${name}": failed at ${result.stage} (${result.kind}): ${result.message}\n`);
@@ -36,13 +36,13 @@ async function testStorage({ args: [name], flags }: Invocation): Promise<void> {
 }
 
 async function listStorages({ flags }: Invocation): Promise<void> {
-  const list = await sessionAs(flags.as)(({ ops }) => ops.listStorages());
+  const list = await sessionAs(flags.as)(({ services, actor }) => services.storages.list(actor));
   if (flags.json) printJson(list);
   else printTable(list.map((s) => ({ name: s.name, type: s.type, where: describeStorage(s.settings) })));
 }
 
 async function removeStorage({ args: [name], flags }: Invocation): Promise<void> {
-  await sessionAs(flags.as)(({ ops }) => ops.removeStorage(name!));
+  await sessionAs(flags.as)(({ services, actor }) => services.storages.remove(actor, name!));
   if (flags.json) printJson({ removed: name });
   else process.stdout.write(`storage "${name}" removed from the catalog (its objects are untouched)\n`);
 }

@@ -5,8 +5,8 @@ import { formatVerification } from '../verification-report.ts';
 import type { Command, Invocation } from './types.ts';
 
 async function verify({ args: [database], flags }: Invocation): Promise<void> {
-  await sessionAs(flags.as)(async ({ ops }) => {
-    const requested = await ops.requestVerification(database!, { backupId: flags.backup });
+  await sessionAs(flags.as)(async ({ services, actor }) => {
+    const requested = await services.verifications.request(actor, database!, { backupId: flags.backup });
     if (!flags.wait) {
       if (flags.json) printJson({ verificationId: requested.verificationId, backupId: requested.backupId, workflowId: requested.workflowId });
       else process.stdout.write(`${requested.verificationId}\n`);
@@ -20,14 +20,14 @@ async function verify({ args: [database], flags }: Invocation): Promise<void> {
 }
 
 async function listVerifications({ args: [database], flags }: Invocation): Promise<void> {
-  const list = await sessionAs(flags.as)(({ ops }) => ops.listVerifications(database!));
+  const list = await sessionAs(flags.as)(({ services, actor }) => services.verifications.list(actor, database!));
   if (flags.json) printJson(list);
   else if (list.length === 0) process.stdout.write(`no verifications of "${database}" yet: hindsight verify ${database}\n`);
   else printTable(list.map((v) => ({ id: v.id, requested: v.requestedAt, backup: v.backupId ?? '-', trigger: v.trigger, status: v.status, reason: v.reason ?? '' })));
 }
 
 async function verifySchedule({ args: [database, cron], flags }: Invocation): Promise<void> {
-  const record = await sessionAs(flags.as)(({ ops }) => ops.setVerifySchedule(database!, cron === 'off' ? null : cron!));
+  const record = await sessionAs(flags.as)(({ services, actor }) => services.verifications.setSchedule(actor, database!, cron === 'off' ? null : cron!));
   if (flags.json) printJson(record);
   else process.stdout.write(record.verifySchedule ? `database "${database}": newest backup verified at "${record.verifySchedule}" (${record.timezone})\n` : `database "${database}": verified after each backup only\n`);
 }

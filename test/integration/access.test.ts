@@ -6,9 +6,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { createActorOperations } from '../../services/actor-operations.ts';
+import { actorOps } from '../support/actor-ops.ts';
 import { ACTIONS, operatorActor, roleAllows, type Action, type Role } from '../../services/authz.ts';
-import { createConsoleServices, type HostServices } from '../../services/console.ts';
+import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
@@ -50,7 +50,7 @@ describe('users, workspaces, roles and the audit log', () => {
     return { ...answer, cookie: (answer.headers.get('set-cookie') ?? '').split(';')[0]! };
   }
 
-  const operator = () => createActorOperations({ runtime: platform.runtime, ops: platform.ops, authz: services.authz }, operatorActor('test'));
+  const operator = () => actorOps(platform.services, operatorActor('test'));
 
   before(async () => {
     platform = await startPlatform();
@@ -59,7 +59,7 @@ describe('users, workspaces, roles and the audit log', () => {
     await client.query(`create table items (id int primary key, note text); insert into items select g, 'item ' || g from generate_series(1, 300) g;`);
     await client.end();
     await platform.startWorker();
-    services = createConsoleServices(platform.runtime, platform.ops);
+    services = createConsoleServices(platform.services);
     server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
 
     // The default workspace holds "shop" on storage "local"; workspace "blue" holds "secret-hr" on "bluestore".
@@ -402,7 +402,7 @@ describe('users, workspaces, roles and the audit log', () => {
     assert.match((locked.body as { error: { message: string } }).error.message, /too many failed logins/);
 
     // A new console process reads the lockout from the catalog.
-    const restarted = createConsoleServices(platform.runtime, platform.ops);
+    const restarted = createConsoleServices(platform.services);
     await assert.rejects(restarted.access.login({ email, password: PASSWORD, ip: '10.9.9.9', userAgent: null }), (e: Error & { kind?: string }) => e.kind === 'rate_limited');
     const other = await login(emailOf('owner'));
     assert.equal(other.status, 200, 'another account from the same address still logs in');

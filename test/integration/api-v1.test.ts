@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { createActorOperations } from '../../services/actor-operations.ts';
+import { actorOps } from '../support/actor-ops.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { endpoints } from '../../web/api-v1-routes.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
@@ -52,7 +52,7 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     await client.end();
     await platform.startWorker();
     consoleApp = await startSignedInConsole(platform);
-    const operator = createActorOperations({ runtime: platform.runtime, ops: platform.ops, authz: consoleApp.services.authz }, operatorActor('test'));
+    const operator = actorOps(platform.services, operatorActor('test'));
     await operator.addDatabase({ name: 'shop', url: targetUrl(source), storages: 'local', verifyAfterBackup: false });
     const owner = await consoleApp.services.access.actorForEmail('owner@example.org', 'test');
     for (const email of ['editor@example.org', 'leaver@example.org']) {

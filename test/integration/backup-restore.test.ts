@@ -12,7 +12,7 @@ import type { StorageDriver } from '../../lib/storage/contract.ts';
 import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 import { backupProgressQuery } from '../../temporal/contracts/backup.ts';
 import { databaseAttribute } from '../../temporal/search-attributes.ts';
-import { createConsoleServices } from '../../services/console.ts';
+import { createConsoleServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer } from '../../web/server.ts';
 import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
@@ -128,7 +128,7 @@ describe('backup and restore of a real database through Temporal', () => {
   });
 
   it('the console lists the database and its verified backup, and starts a backup from its form', async () => {
-    const services = createConsoleServices(platform.runtime, platform.ops);
+    const services = createConsoleServices(platform.services);
     const server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
     try {
       // The verification that followed the backup restores it into a throwaway server; let it finish.

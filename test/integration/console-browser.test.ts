@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { operatorActor } from '../../services/authz.ts';
-import { createConsoleServices, type HostServices } from '../../services/console.ts';
+import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { horizontalOverflow, launchChromium, screenshot, watchPageErrors } from '../support/browser.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
@@ -45,7 +45,7 @@ describe('the console in a real browser', () => {
     await platform.startWorker();
     nasDir = path.join(platform.dir, 'nas');
     await mkdir(nasDir, { recursive: true });
-    services = createConsoleServices(platform.runtime, platform.ops);
+    services = createConsoleServices(platform.services);
     server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Berlin', colorScheme: 'light' });
@@ -127,7 +127,7 @@ describe('the console in a real browser', () => {
     await page.getByRole('button', { name: 'Save storage' }).click();
     await page.getByTestId('storages').getByText('nas', { exact: true }).waitFor();
     await screenshot(page, '04-storages');
-    assert.ok((await services.operationsFor(operatorActor('test')).listStorages()).some((st) => st.name === 'nas'), 'the storage is in the catalog');
+    assert.ok((await services.domain.storages.list(operatorActor('test'))).some((st) => st.name === 'nas'), 'the storage is in the catalog');
   });
 
   it('tests a database connection, refuses a wrong password, and adds the database', async () => {

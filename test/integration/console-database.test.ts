@@ -6,7 +6,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { backupProgressQuery } from '../../temporal/contracts/backup.ts';
-import type { LiveJob } from '../../services/job-progress.ts';
+import type { LiveJob } from '../../services/status/jobs.ts';
 import { CONSOLE_OWNER, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { waitFor } from '../support/wait.ts';

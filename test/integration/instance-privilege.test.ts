@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { createActorOperations } from '../../services/actor-operations.ts';
+import { actorOps } from '../support/actor-ops.ts';
 import { operatorActor, type Actor } from '../../services/authz.ts';
 import { CONSOLE_OWNER, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
@@ -49,7 +49,7 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
     call('POST', '/storages', { cookie: cookies.get(who)! }, { name, config, ...extra });
 
   const actor = (email: string): Promise<Actor> => app.services.access.actorForEmail(email, 'test');
-  const opsAs = (who: Actor) => createActorOperations({ runtime: platform.runtime, ops: platform.ops, authz: app.services.authz }, who);
+  const opsAs = (who: Actor) => actorOps(platform.services, who);
 
   /** The newest denied audit entry of an actor, as the workspace's admins read it. */
   async function lastDenial(email: string) {

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../lib/logger.ts';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import { systemActor } from '../../services/authz.ts';
-import { createConsoleServices } from '../../services/console.ts';
+import { createConsoleServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
 import { createWorkerMetrics, startMetricsServer, type MetricsServer } from '../../worker/metrics.ts';
@@ -106,7 +106,7 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
 
     console_ = await startSignedInConsole(platform);
     guarded = await startWebServer({
-      services: createConsoleServices(platform.runtime, platform.ops), host: '127.0.0.1', port: await freePort(), metricsToken: TOKEN, log: () => undefined,
+      services: createConsoleServices(platform.services), host: '127.0.0.1', port: await freePort(), metricsToken: TOKEN, log: () => undefined,
     });
   });
 

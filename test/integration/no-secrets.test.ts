@@ -6,9 +6,9 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { connect, quoteIdent, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { createConsoleServices, type HostServices } from '../../services/console.ts';
+import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { EncryptionCodec } from '../../temporal/codec.ts';
-import { createNotifierOperations, type NotifierOperations } from '../../services/notifiers.ts';
+import { createNotifierOperations, type NotifierOperations } from '../../services/notifiers/work.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { capturedLogger, startPlatform, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
@@ -166,7 +166,7 @@ describe('no secret in any log line, API response, CLI output, audit entry or wo
 
     await platform.startWorker();
     notifiers = createNotifierOperations(platform.runtime, platform.client);
-    services = createConsoleServices(platform.runtime, platform.ops);
+    services = createConsoleServices(platform.services);
     // As web/main.ts logs, through the project's logger.
     const webLogger = capturedLogger('web', (line) => webLog.push(line));
     server = await startWebServer({

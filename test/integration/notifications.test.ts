@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import type { DeliveryRecord } from '../../lib/catalog/notifiers.ts';
-import { createNotifierOperations, type NotifierOperations } from '../../services/notifiers.ts';
+import { createNotifierOperations, type NotifierOperations } from '../../services/notifiers/work.ts';
 import { startSignedInConsole } from '../support/console.ts';
 import { WATCHDOG_SCHEDULE_ID, type WatchdogOutcome } from '../../temporal/contracts/notifications.ts';
 import { freePort } from '../support/ports.ts';

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { createConsoleServices } from '../../services/console.ts';
+import { createConsoleServices } from '../../web/src/lib/server/view/index.ts';
 import { EncryptionCodec } from '../../temporal/codec.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
 import { uptimeQuery } from '../../temporal/contracts/health.ts';
@@ -86,7 +86,7 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     secrets.secretKey = platform.runtime.key.bytes.toString('hex');
     // As web/main.ts builds it: the endpoint decodes plaintext too, so an operator sees what a refused run was given.
     server = await startWebServer({
-      services: createConsoleServices(platform.runtime, platform.ops),
+      services: createConsoleServices(platform.services),
       codec: { codec: new EncryptionCodec(platform.runtime.key, [], { plaintext: 'pass' }), token, corsOrigin: uiOrigin },
       host: '127.0.0.1', port: await freePort(), log: (line) => serverLog.push(line),
     });

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { parseLsn } from '../../lib/wal/lsn.ts';
-import { createConsoleServices } from '../../services/console.ts';
+import { createConsoleServices } from '../../web/src/lib/server/view/index.ts';
 import { EncryptionCodec } from '../../temporal/codec.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
 import { type PitrOutcome, abortPitrSignal, pitrProgressQuery, pitrRestoreInput } from '../../temporal/contracts/pitr.ts';
@@ -90,7 +90,7 @@ describe('point-in-time restore: the acceptance gate', () => {
     assert.ok(pitrRestoreInput.safeParse(JSON.parse(documented[1]!)).success, `the documented input is one the workflow accepts: ${documented[1]}`);
     const token = randomBytes(16).toString('hex');
     const server = await startWebServer({
-      services: createConsoleServices(platform.runtime, platform.ops),
+      services: createConsoleServices(platform.services),
       codec: { codec: new EncryptionCodec(platform.runtime.key, [], { plaintext: 'pass' }), token, corsOrigin: 'http://127.0.0.1:8233' },
       host: '127.0.0.1', port: await freePort(), log: () => undefined,
     });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import type { VerificationSummary } from '../../lib/verify/report.ts';
-import { createConsoleServices } from '../../services/console.ts';
+import { createConsoleServices } from '../../web/src/lib/server/view/index.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { lastVerificationQuery } from '../../temporal/contracts/verify.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
@@ -75,7 +75,7 @@ describe('restore verification in a throwaway server', () => {
     const state = await platform.client.workflow.getHandle('verify/ledger').query(lastVerificationQuery);
     assert.equal(state.last?.status, 'successful');
     // The console shows the report's verdict beside the backup.
-    const overview = await createConsoleServices(platform.runtime, platform.ops).overview(operatorActor('test'));
+    const overview = await createConsoleServices(platform.services).overview(operatorActor('test'));
     const shown = overview.backups.find((b) => b.id === outcome.backupId)?.verification;
     assert.deepEqual({ status: shown?.status, tables: shown?.tables, rows: shown?.rows, mismatches: shown?.mismatches }, { status: 'successful', tables: 2, rows: 23_000, mismatches: 0 });
   });

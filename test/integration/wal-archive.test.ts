@@ -10,7 +10,8 @@ import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createStorageDriver } from '../../lib/storage/index.ts';
 import { formatLsn, parseLsn, segmentStartLsn } from '../../lib/wal/lsn.ts';
 import { decodeWalObject, openDecoded } from '../../lib/wal/segment-codec.ts';
-import { createPitrOperations, type PitrOperations } from '../../services/pitr.ts';
+import { systemActor } from '../../services/authz.ts';
+import { pitrOps, type PitrOps } from '../support/actor-ops.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
 import { baseBackupProgressQuery, walStatusQuery } from '../../temporal/contracts/pitr.ts';
@@ -48,7 +49,7 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
   let platform: Platform;
   let source: LocalCluster;
   let target: PgTarget;
-  let pitr: PitrOperations;
+  let pitr: PitrOps;
   let admin: pg.Client;
 
   const query = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => {
@@ -77,7 +78,7 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
     await admin.end();
     await platform.startWorker();
     await platform.ops.addDatabase({ name: 'shop', url: targetUrl(target), verifyAfterBackup: false });
-    pitr = createPitrOperations(platform.runtime, platform.client);
+    pitr = pitrOps(platform.services, systemActor);
   });
 
   after(async () => {

@@ -1,4 +1,4 @@
-import { createConsoleServices, type HostServices } from '../../services/console.ts';
+import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer } from '../../web/server.ts';
 import type { Platform } from './platform.ts';
 import { freePort } from './ports.ts';
@@ -18,7 +18,7 @@ export interface SignedInConsole {
  * (as an operator would on the setup page), later starts in the same catalog just log in.
  */
 export async function startSignedInConsole(platform: Platform): Promise<SignedInConsole> {
-  const services = createConsoleServices(platform.runtime, platform.ops);
+  const services = createConsoleServices(platform.services);
   const server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
   if (await services.auth.needsSetup()) await services.auth.createFirstOwner(CONSOLE_OWNER, '127.0.0.1');
   const login = await fetch(`${server.url}/api/v1/session`, {

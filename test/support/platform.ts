@@ -11,7 +11,9 @@ import { loadConfig, type Config } from '../../lib/config.ts';
 import { createLogger, type Logger } from '../../lib/logger.ts';
 import { openLocalCluster, type LocalCluster } from '../../lib/pg/cluster.ts';
 import { connect, quoteIdent, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { createOperations, type Operations } from '../../services/operations.ts';
+import { systemActor } from '../../services/authz.ts';
+import { createServices, type Services } from '../../services/index.ts';
+import { actorOps, type ActorOps } from './actor-ops.ts';
 import { openRuntime, type Runtime } from '../../services/runtime.ts';
 import { hindsightDataConverter } from '../../temporal/client.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
@@ -93,7 +95,10 @@ export interface Platform {
   config: Config;
   configEnv: Record<string, string>;
   runtime: Runtime;
-  ops: Operations;
+  /** The domain services, as the console, the API and the CLI use them. */
+  services: Services;
+  /** The services as the system actor, under their long-standing names. */
+  ops: ActorOps;
   backupsDir: string;
   /** Starts the in-process worker; `stopWorker` ends it. */
   startWorker(): Promise<void>;
@@ -155,11 +160,12 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   await runtime.catalog.upsertStorage('local', { type: 'local', path: backupsDir });
   // The same payload codec as the worker, the console and the CLI: every payload in history is encrypted.
   const client = new Client({ connection: env.connection, namespace: 'default', dataConverter: hindsightDataConverter(runtime) });
-  const ops = createOperations(runtime, client);
+  const services = createServices(runtime, client);
+  const ops = actorOps(services, systemActor);
 
   let running: { worker: Awaited<ReturnType<typeof createHindsightWorker>>; done: Promise<void>; close(): Promise<void> } | undefined;
   const platform: Platform = {
-    dir, cluster, env, client, config, configEnv, runtime, ops, backupsDir,
+    dir, cluster, env, client, config, configEnv, runtime, services, ops, backupsDir,
     async startWorker() {
       if (running) return;
       const sandboxes = await createSandboxDriver({ preferred: configEnv.HINDSIGHT_SANDBOX_DRIVER as SandboxPreference, root: config.sandboxRoot });

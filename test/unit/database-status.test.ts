@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DatabaseFacts } from '../../lib/catalog/status.ts';
-import { deriveStatus, nextRunAfter, orderByProblems } from '../../services/database-status.ts';
+import { deriveStatus, nextRunAfter, orderByProblems } from '../../services/status/database-status.ts';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
 const HOUR = 3_600_000;

@@ -8,7 +8,7 @@ import { parsePgUrl } from '../../lib/pg/connection.ts';
 import { backupDatabaseInput } from '../../temporal/contracts/backup.ts';
 import { describeInputError } from '../../temporal/contracts/common.ts';
 import { restoreBackupInput } from '../../temporal/contracts/restore.ts';
-import { addDatabaseInput } from '../../services/operations.ts';
+import { addDatabaseInput } from '../../services/databases/input.ts';
 
 function inputError(schema: typeof backupDatabaseInput | typeof restoreBackupInput, name: string, value: unknown): string {
   const parsed = schema.safeParse(value);

@@ -29,17 +29,14 @@ const messages = exported.filter(isMessage);
 const messageNames = [...new Set(messages.map((m) => m.name))];
 const alternatives = (names: string[]) => names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
 
-/** Files that still name workflows by string (the API routes); they move onto temporal/contracts/ next. */
-const PENDING_STRING_NAMES = new Map([
-  ['web/api-v1-routes.ts', 1],
-]);
+/** Files that still name workflows by string: none left. */
+const PENDING_STRING_NAMES = new Map<string, number>([]);
 
 /**
  * Copies of the name rule that cannot import lib/names.ts yet: HTML pattern attributes, and the
  * console's route matcher, which also runs in the browser (where lib/ and zod are not bundled).
  */
 const PENDING_NAME_COPIES = new Map([
-  ['web/api-v1-routes.ts', 1],
   ['web/src/params/database.ts', 1],
   ['web/src/routes/(app)/databases/new/+page.svelte', 1],
   ['web/src/routes/(app)/notifiers/NotifierForm.svelte', 1],

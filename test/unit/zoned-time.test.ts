@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { zonedToRfc3339 } from '../../services/zoned-time.ts';
-import { notifierConfigFromForm } from '../../services/console-restore.ts';
+import { zonedToRfc3339 } from '../../services/restores/zoned-time.ts';
+import { notifierConfigFromForm } from '../../web/src/lib/server/view/notifier-form.ts';
 import { notifierConfigSchema } from '../../lib/notify/config.ts';
 
 describe('a wall time in a zone as RFC 3339 with an offset', () => {

@@ -1,6 +1,6 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
 import type { IncomingMessage } from 'node:http';
-import type { ActorRef, ConsoleUser } from '../../services/console-view.ts';
+import type { ActorRef, ConsoleUser } from '#lib/server/view/types.ts';
 import type { HeaderData } from '#lib/header.ts';
 import type { Theme } from '#lib/theme.ts';
 

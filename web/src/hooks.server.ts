@@ -3,7 +3,7 @@ import type { Handle } from '@sveltejs/kit/hooks';
 import { routeLabel } from '#lib/route-label.ts';
 import { services } from '#lib/server/services.ts';
 import { THEME_COOKIE, themeOf } from '#lib/theme.ts';
-import type { ActorRef } from '../../services/console-view.ts';
+import type { ActorRef } from '#lib/server/view/types.ts';
 
 // Set by web/access-http.ts on the request before this handler runs.
 const ACCESS = Symbol.for('hindsight.access');

@@ -25,7 +25,7 @@ export function createRcloneStorage(options: { name: string; config: RcloneStora
   const label = `rclone "${options.name}"`;
   const config = parseSettings(rcloneStorageConfig, options.config, label);
   // The installation's rclone unless the instance owner named another for this storage
-  // (services/storage-privileges.ts): a workspace never chooses what program the worker runs.
+  // (services/storages/privileges.ts): a workspace never chooses what program the worker runs.
   const binary = config.rcloneBinary ?? instanceRcloneBinary();
   const runner = new RcloneRunner({ label, config, binary, redact: rcloneRedactor(config.configText) });
 

@@ -4,7 +4,7 @@
  * such as --password-command or --log-file, backends such as local, alias or crypt, parameters
  * such as sftp's ssh or s3's env_auth. A workspace admin gets the flags below, the network
  * backends below, and parameters that only describe a remote service; anything else is for the
- * instance owner (services/storage-privileges.ts decides who is asking).
+ * instance owner (services/storages/privileges.ts decides who is asking).
  */
 
 /** Flags a workspace admin may pass, each with why it is harmless: it tunes throughput, memory or retries of the admin's own transfers. */

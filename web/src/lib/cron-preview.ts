@@ -7,7 +7,7 @@ import { isTimeZone } from '../../../lib/time-zone.ts';
  * and the browser's live preview, so what the form shows before saving is what the page shows after.
  */
 
-/** The same shapes services/operations.ts `cronSchema` accepts; cron-parser alone would also take six fields. */
+/** The same shapes services/input.ts `cronSchema` accepts; cron-parser alone would also take six fields. */
 const CRON_SHAPE = /^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/;
 
 export interface CronRun {

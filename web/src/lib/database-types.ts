@@ -1,5 +1,5 @@
 // The database page's data contract, from the service layer that produces it.
 export type {
   BackupPoint, ConsoleDatabaseView, ConsoleRetentionPlan, ConsoleVerificationView, LiveJob, UptimeSegment, UptimeWindow,
-} from '../../../services/console-database.ts';
+} from './server/view/database.ts';
 export type { VerificationReport, StageRecord, TableComparison } from '../../../lib/verify/report.ts';

@@ -1,7 +1,7 @@
 // Components import the page data contract from here, so only one file knows where it lives.
-import type { ConsoleBackup } from '../../../services/console-view.ts';
+import type { ConsoleBackup } from './server/view/types.ts';
 
-export type { ConsoleBackup, ConsoleDatabase, ConsoleHookView, ConsoleOverview, ConsoleUser, DatabaseStatus, DatabaseStatusReport, StatusProblem } from '../../../services/console-view.ts';
+export type { ConsoleBackup, ConsoleDatabase, ConsoleHookView, ConsoleOverview, ConsoleUser, DatabaseStatus, DatabaseStatusReport, StatusProblem } from './server/view/types.ts';
 
 export type BackupStatus = ConsoleBackup['status'];
 export type RestoreStatus = NonNullable<ConsoleBackup['restore']>['status'];

@@ -1,4 +1,4 @@
-/** A database name as the catalog allows it (services/operations.ts): lowercase letters, digits, "_" or "-". */
+/** A database name as the catalog allows it (lib/names.ts): lowercase letters, digits, "_" or "-". */
 const DATABASE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /**

@@ -1,5 +1,5 @@
 import { error } from '@sveltejs/kit';
-import type { ActorRef } from '../../../../services/console-view.ts';
+import type { ActorRef } from './view/types.ts';
 
 /** The request's actor; hooks.server.ts has redirected anonymous requests already. */
 export function actorOf(locals: App.Locals): ActorRef {

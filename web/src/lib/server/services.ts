@@ -1,4 +1,4 @@
-import { CONSOLE_SERVICES_KEY, type ConsoleServices } from '../../../../services/console-view.ts';
+import { CONSOLE_SERVICES_KEY, type ConsoleServices } from './view/types.ts';
 
 /**
  * The console renders whatever the express host published before mounting the handler; it never

@@ -28,7 +28,7 @@ export const actions = {
       return fail(400, { database: null, error: 'No database was given to back up.' });
     }
     try {
-      const { backupId, workflowId } = await services().startBackup(actorOf(locals), database);
+      const { backupId, workflowId } = await services().backups.start(actorOf(locals), database, 'manual');
       return { database, backupId, workflowId };
     } catch (err) {
       return fail(400, { database, error: message(err) });
@@ -41,7 +41,7 @@ export const actions = {
       return fail(400, { database: null, error: 'No database was given to verify.' });
     }
     try {
-      const { verificationId, backupId } = await services().requestVerification(actorOf(locals), database);
+      const { verificationId, backupId } = await services().verifications.request(actorOf(locals), database);
       return { database, verificationId, backupId };
     } catch (err) {
       return fail(400, { database, error: message(err) });

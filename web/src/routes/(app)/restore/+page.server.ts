@@ -3,8 +3,9 @@ import { header } from '#lib/header.ts';
 import { services } from '#lib/server/services.ts';
 import { actorOf, message } from '#lib/server/actor.ts';
 import { field, statusFor } from '#lib/server/form.ts';
-import { zonedToRfc3339 } from '../../../../../services/zoned-time.ts';
-import type { RestoreStartInput } from '../../../../../services/console-restore.ts';
+import { zonedToRfc3339 } from '../../../../../services/restores/zoned-time.ts';
+import { restoreRequest } from '#lib/server/view/restore-request.ts';
+import type { RestoreStartInput } from '#lib/server/view/setup.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 export type SourceKind = 'backup' | 'pitr' | 'latest';
@@ -41,9 +42,10 @@ function choiceFrom(get: (name: string) => string): WizardChoice {
 
 export const load: PageServerLoad = async ({ url, locals }) => {
   const choice = choiceFrom((name) => url.searchParams.get(name) ?? '');
+  const actor = actorOf(locals);
   let wizard;
   try {
-    wizard = await services().setup.restoreWizard(actorOf(locals), choice.database || undefined);
+    wizard = await services().setup.restoreWizard(actor, choice.database || undefined);
   } catch (err) {
     error(503, `Could not load the restore wizard: ${message(err)}`);
   }
@@ -63,10 +65,8 @@ export const load: PageServerLoad = async ({ url, locals }) => {
       try {
         const zoned = zonedToRfc3339(choice.time, choice.tz);
         zonedTime = zoned.rfc3339;
-        const t = zoned.utc.getTime();
-        if (!db.pitr.windows.some((w) => Date.parse(w.from) <= t && t <= Date.parse(w.to))) {
-          step = 2; problem = `${zoned.rfc3339} is outside every recoverable window: choose a moment inside one of the bars below.`;
-        }
+        // The restore's start and its workflow decide with the same windows (lib/pitr/window.ts).
+        await services().restores.check(actor, db.name, { time: zoned.rfc3339 });
       } catch (err) {
         step = 2; problem = message(err);
       }
@@ -96,7 +96,8 @@ export const actions = {
         : choice.to === 'sandbox' ? { kind: 'sandbox' } : { kind: 'new', name: choice.name };
     let workflowId: string;
     try {
-      ({ workflowId } = await services().setup.startRestore(actorOf(locals), { database: choice.database, confirm: field(form, 'confirm'), source, to }));
+      const request = restoreRequest({ database: choice.database, confirm: field(form, 'confirm'), source, to });
+      ({ workflowId } = await services().restores.start(actorOf(locals), request));
     } catch (err) {
       return fail(statusFor(err), { error: message(err) });
     }

@@ -54,7 +54,7 @@ export const actions = {
 
   backup: async ({ params, locals }) => {
     try {
-      const started = await services().startBackup(actorOf(locals), params.name);
+      const started = await services().backups.start(actorOf(locals), params.name, 'manual');
       return { action: 'backup' as const, backupId: started.backupId };
     } catch (err) {
       return fail(statusOf(err), { action: 'backup' as const, error: message(err) });
@@ -63,7 +63,7 @@ export const actions = {
 
   verify: async ({ params, locals }) => {
     try {
-      const requested = await services().requestVerification(actorOf(locals), params.name);
+      const requested = await services().verifications.request(actorOf(locals), params.name);
       return { action: 'verify' as const, verificationId: requested.verificationId, backupId: requested.backupId };
     } catch (err) {
       return fail(statusOf(err), { action: 'verify' as const, error: message(err) });

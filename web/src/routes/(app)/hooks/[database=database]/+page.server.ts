@@ -26,7 +26,7 @@ export const load: PageServerLoad = async ({ params, locals }) => {
 };
 
 // The scripts run on the shared worker as its user: only the instance owner may set one, an admin
-// may remove one (services/actor-operations.ts); a refusal comes back as 403 with its reason.
+// may remove one (services/hooks/service.ts); a refusal comes back as 403 with its reason.
 export const actions = {
   save: async ({ params, request, locals }) => {
     const form = await request.formData();

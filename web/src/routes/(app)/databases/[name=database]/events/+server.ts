@@ -9,6 +9,39 @@ const KEEPALIVE_MS = 15_000;
 /** How often a long-lived stream checks that its session still stands (logout, expiry, a disabled user, a changed role). */
 const SESSION_CHECK_MS = 5_000;
 
+type ConsoleDatabase = ReturnType<typeof services>['database'];
+
+/**
+ * Sends `jobs` when the list changed (a keepalive comment otherwise, now and then) and `finished`
+ * for each job that left it, with how it ended.
+ */
+function publisher(db: ConsoleDatabase, actor: () => App.Locals['actor'] & object, event: (name: string, data: unknown) => boolean, send: (text: string) => boolean) {
+  let previous = new Map<string, LiveJob>();
+  let lastJson = '';
+  let lastSentAt = 0;
+  return async (jobs: LiveJob[]) => {
+    const current = new Map(jobs.map((j) => [`${j.kind}:${j.id}`, j]));
+    for (const [key, job] of previous) {
+      if (current.has(key)) continue;
+      // A backup that left the running list: its workflow still answers with how it ended.
+      const final = job.kind === 'backup'
+        ? await db.backupProgress(actor(), job.id).catch(() => ({ ...job, finished: true }))
+        : { ...job, finished: true, stage: 'ended' };
+      event('finished', { ...final, finished: true });
+    }
+    previous = current;
+    const json = JSON.stringify(jobs);
+    if (json !== lastJson) {
+      lastJson = json;
+      lastSentAt = Date.now();
+      event('jobs', { jobs, at: new Date().toISOString() });
+    } else if (Date.now() - lastSentAt > KEEPALIVE_MS) {
+      lastSentAt = Date.now();
+      send(': keepalive\n\n');
+    }
+  };
+}
+
 /**
  * Server-sent events with the database's running jobs: `jobs` (the list, whenever it changes) and
  * `finished` (a job that left the list, with its final stage) so the page can reload its data.
@@ -50,30 +83,7 @@ export const GET: RequestHandler = async ({ params, locals, request, getClientAd
       };
       const event = (name: string, data: unknown) => send(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
 
-      let previous = new Map<string, LiveJob>();
-      let lastJson = '';
-      let lastSentAt = 0;
-      const publish = async (jobs: LiveJob[]) => {
-        const current = new Map(jobs.map((j) => [`${j.kind}:${j.id}`, j]));
-        for (const [key, job] of previous) {
-          if (current.has(key)) continue;
-          // A backup that left the running list: its workflow still answers with how it ended.
-          const final = job.kind === 'backup'
-            ? await db.backupProgress(actor, job.id).catch(() => ({ ...job, finished: true }))
-            : { ...job, finished: true, stage: 'ended' };
-          event('finished', { ...final, finished: true });
-        }
-        previous = current;
-        const json = JSON.stringify(jobs);
-        if (json !== lastJson) {
-          lastJson = json;
-          lastSentAt = Date.now();
-          event('jobs', { jobs, at: new Date().toISOString() });
-        } else if (Date.now() - lastSentAt > KEEPALIVE_MS) {
-          lastSentAt = Date.now();
-          send(': keepalive\n\n');
-        }
-      };
+      const publish = publisher(db, () => actor, event, send);
 
       /** False once the session is gone: the stream says so and ends instead of serving a logged-out user. */
       const sessionStands = async (): Promise<boolean> => {

@@ -1,0 +1,87 @@
+/**
+ * Hook scripts and the read-only backup role of a database, as one actor may use them. Hook
+ * scripts run on the shared worker as its user: setting one is the instance's privilege (an
+ * admin of the workspace may still remove one).
+ */
+import { actorLabel, type Action, type Actor } from '../authz.ts';
+import type { ServiceContext } from '../context.ts';
+import { databaseSettings } from '../databases/input.ts';
+import type { Granted } from '../guard.ts';
+import { createBackupRoleService, type BackupRoleService, type CreateBackupRoleInput } from './backup-role.ts';
+import { createHookService, type HookService as HookWork, type HookTarget, type SetHookInput } from './work.ts';
+
+/** Why setting a hook is the instance's business, in the words the refused admin reads. */
+export const HOOK_SCRIPT_REFUSAL = {
+  privilege: 'hook.script',
+  reason: 'hook scripts run programs on the shared worker: only the instance owner may set them (ask them, or the operator with the hindsight CLI on the server)',
+} as const;
+
+export class HookService {
+  private readonly ctx: ServiceContext;
+  private readonly hooks: HookWork;
+  private readonly roles: BackupRoleService;
+
+  constructor(ctx: ServiceContext) {
+    this.ctx = ctx;
+    this.hooks = createHookService(ctx.runtime.catalog);
+    this.roles = createBackupRoleService(ctx.runtime.catalog);
+  }
+
+  async setHook(actor: Actor, raw: SetHookInput) {
+    const granted = await this.scope(actor, raw.target, 'hook.edit');
+    await this.ctx.guard.authz.authorizeInstance(actor, granted.workspaceId, 'hook.edit', HOOK_SCRIPT_REFUSAL, granted.target);
+    const before = await this.hookNow(raw.target, raw.kind);
+    return this.ctx.guard.audited(actor, granted, 'hook.edit', () => this.hooks.setHook(raw, { name: actorLabel(actor) }), {
+      before, after: (h) => ({ kind: h.kind, script: h.script, timeoutSeconds: h.timeoutSeconds }),
+    });
+  }
+
+  async removeHook(actor: Actor, raw: { target: HookTarget; kind: string }) {
+    const granted = await this.scope(actor, raw.target, 'hook.edit');
+    const before = await this.hookNow(raw.target, raw.kind);
+    return this.ctx.guard.audited(actor, granted, 'hook.edit', () => this.hooks.removeHook(raw, { name: actorLabel(actor) }), {
+      before, after: () => null,
+    });
+  }
+
+  showHooks(actor: Actor, database: string) {
+    return this.ctx.guard.run(actor, { database }, 'history.read', () => this.hooks.showHooks(database));
+  }
+
+  workspaceHooks(actor: Actor, workspaceId: number) {
+    return this.ctx.guard.run(actor, { workspace: workspaceId }, 'history.read', () => this.hooks.workspaceHooks(workspaceId));
+  }
+
+  hookRuns(actor: Actor, database: string, options: { limit?: number; backupId?: string } = {}) {
+    return this.ctx.guard.run(actor, { database }, 'history.read', () => this.hooks.hookRuns(database, options));
+  }
+
+  checkRole(actor: Actor, database: string, options: { pitr?: boolean } = {}) {
+    return this.ctx.guard.run(actor, { database }, 'history.read', () => this.roles.checkRole(database, options));
+  }
+
+  async createRole(actor: Actor, database: string, raw: CreateBackupRoleInput = {}) {
+    const before = await this.ctx.runtime.catalog.getDatabase(database).then(databaseSettings, () => undefined);
+    return this.ctx.guard.run(actor, { database }, 'backupRole.create', () => this.roles.createRole(database, raw, { name: actorLabel(actor) }), {
+      before, after: (r) => ({ role: r.role, readOnly: r.check.readOnly, username: r.role }),
+    });
+  }
+
+  /** The workspace a hook belongs to: its database's, or the one named. */
+  private async scope(actor: Actor, scope: HookTarget, action: Action): Promise<Granted> {
+    if ('database' in scope) {
+      const granted = await this.ctx.guard.require(actor, { database: scope.database }, action);
+      return { ...granted, target: { type: 'database hook', name: scope.database } };
+    }
+    const granted = await this.ctx.guard.require(actor, { workspace: scope.workspaceId }, action);
+    return { ...granted, target: { type: 'workspace hook', name: String(scope.workspaceId) } };
+  }
+
+  private async hookNow(scope: HookTarget, kind: string): Promise<unknown> {
+    const hooks = 'database' in scope
+      ? (await this.hooks.showHooks(scope.database)).hooks.filter((h) => h.scope === 'database')
+      : await this.hooks.workspaceHooks(scope.workspaceId);
+    const hook = hooks.find((h) => h.kind === kind);
+    return hook ? { kind: hook.kind, script: hook.script, timeoutSeconds: hook.timeoutSeconds } : null;
+  }
+}

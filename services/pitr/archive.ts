@@ -1,0 +1,126 @@
+/**
+ * Turning WAL archiving on and off, and base backups: the work behind services/pitr/service.ts,
+ * which authorizes and audits it.
+ */
+import { randomBytes } from 'node:crypto';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { HindsightError, errorMessage } from '../../lib/errors.ts';
+import { checkStreamingPrerequisites, dropSlot, slotNameFor, withServer } from '../../lib/wal/server.ts';
+import { backupIdAt } from '../../temporal/contracts/common.ts';
+import {
+  baseBackupWorkflow, baseBackupWorkflowId, stopWalArchiverSignal, walArchiverId, walArchiverWorkflow, walChainMonitorWorkflow,
+  walChainMonitorWorkflowId, type BaseBackupInput, type WalArchiverStatus,
+} from '../../temporal/contracts/pitr.ts';
+import { deleteBaseBackupSchedule, upsertBaseBackupSchedule } from '../../temporal/schedules.ts';
+import { startJob } from '../../temporal/start.ts';
+import type { ServiceContext } from '../context.ts';
+import { parseOrThrow } from '../input.ts';
+import { enablePitrInput, type EnablePitrInput } from './input.ts';
+
+/** wal_level and REPLICATION on the server, and no other database archiving the same cluster. */
+async function checkServer(ctx: ServiceContext, database: string): Promise<void> {
+  const { catalog } = ctx.runtime;
+  const server = await withServer(database, await catalog.databaseTarget(database), (client) => checkStreamingPrerequisites(database, client));
+  const before = await catalog.wal.config(database);
+  // Turning PITR on again for a rebuilt server starts a new archive (under its own system
+  // identifier); while PITR is on, another identifier is refused by the archiver instead.
+  if (!before.enabled && before.systemIdentifier && before.systemIdentifier !== server.systemIdentifier) {
+    await catalog.wal.forgetServerIdentity(database);
+  }
+  // WAL belongs to the whole cluster: two databases of one cluster would archive the same
+  // segments under the same keys, each overwriting the other's partial uploads.
+  const { rows } = await catalog.pool.query<{ name: string }>(
+    'select name from databases where pitr_enabled and system_identifier = $1 and name <> $2', [server.systemIdentifier, database]);
+  if (rows[0]) {
+    throw new HindsightError('conflict', `database "${rows[0].name}" already archives the WAL of this PostgreSQL cluster (system ${server.systemIdentifier}); PITR covers the whole cluster, so restore from "${rows[0].name}" instead, or turn it off there first`);
+  }
+}
+
+async function startArchiving(ctx: ServiceContext, database: string, runForMs: number | undefined) {
+  const { temporal, runtime: { config } } = ctx;
+  const archiver = await startJob(temporal, walArchiverWorkflow, {
+    workflowId: walArchiverId(database), taskQueue: config.taskQueue, database, onConflict: 'use-existing',
+    input: { database, ...(runForMs ? { runForMs } : {}) },
+  });
+  let chainMonitor: string | null = null;
+  let chainMonitorError: string | null = null;
+  try {
+    const handle = await startJob(temporal, walChainMonitorWorkflow, {
+      workflowId: walChainMonitorWorkflowId(database), taskQueue: config.taskQueue, input: { database }, database, onConflict: 'use-existing',
+    });
+    chainMonitor = handle.workflowId;
+  } catch (error) {
+    chainMonitorError = errorMessage(error);
+  }
+  return { archiverWorkflowId: archiver.workflowId, chainMonitorWorkflowId: chainMonitor, chainMonitorError };
+}
+
+/**
+ * Checks the server (wal_level, REPLICATION), records the settings, starts `wal/<db>` and the
+ * chain monitor `walchain/<db>`, and takes a first base backup. Idempotent: running workflows
+ * are kept.
+ */
+export async function enablePitr(ctx: ServiceContext, database: string, raw: EnablePitrInput = {}) {
+  const { temporal, runtime: { catalog, config } } = ctx;
+  const input = parseOrThrow(enablePitrInput, raw);
+  const db = await catalog.getDatabase(database);
+  // A database behind an agent may not be reachable from here; its agent checks when it starts.
+  const agent = input.agent !== undefined ? input.agent : (await catalog.wal.config(database)).agent;
+  if (!agent) await checkServer(ctx, database);
+  await catalog.wal.updateSettings(database, {
+    enabled: true,
+    slot: slotNameFor(database),
+    ...(input.slotMaxMb !== undefined ? { slotMaxBytes: input.slotMaxMb * 1024 * 1024 } : {}),
+    ...(input.baseSchedule !== undefined ? { baseBackupSchedule: input.baseSchedule } : {}),
+    ...(input.agent !== undefined ? { agent: input.agent } : {}),
+    ...(input.partialIntervalMs !== undefined ? { partialIntervalMs: input.partialIntervalMs } : {}),
+    ...(input.baseFullEvery !== undefined ? { baseBackupFullEvery: input.baseFullEvery } : {}),
+    ...(input.baseBackupUrl !== undefined ? { baseBackupUrl: input.baseBackupUrl } : {}),
+  });
+  const started = await startArchiving(ctx, database, input.archiverRunForMs);
+  const schedule = input.baseSchedule !== undefined ? input.baseSchedule : (await catalog.wal.config(database)).baseBackupSchedule;
+  // SKIP overlap: a base backup still running when the next is due is not doubled.
+  if (schedule) await upsertBaseBackupSchedule(temporal, { database, cron: schedule, timezone: db.timezone, taskQueue: config.taskQueue });
+  else await deleteBaseBackupSchedule(temporal, database);
+  const first = input.firstBaseBackup ? await startBaseBackup(ctx, database, 'pitr-enabled') : null;
+  return { ...started, baseBackup: first };
+}
+
+/** Stops archiving (the archiver ships what it has first), drops the slot, removes the schedule. Archived WAL stays. */
+export async function disablePitr(ctx: ServiceContext, database: string, options: { waitMs?: number } = {}) {
+  const { temporal, runtime: { catalog } } = ctx;
+  await catalog.getDatabase(database);
+  await catalog.wal.updateSettings(database, { enabled: false });
+  await deleteBaseBackupSchedule(temporal, database);
+  const handle = temporal.workflow.getHandle(walArchiverId(database));
+  let archiver: WalArchiverStatus | null = null;
+  try {
+    await handle.signal(stopWalArchiverSignal, 'PITR turned off');
+    archiver = await Promise.race([
+      handle.result() as Promise<WalArchiverStatus>,
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), options.waitMs ?? 60_000).unref()),
+    ]);
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
+  try {
+    await temporal.workflow.getHandle(walChainMonitorWorkflowId(database)).cancel();
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
+  const slot = (await catalog.wal.config(database)).slot ?? slotNameFor(database);
+  const slotDropped = await withServer(database, await catalog.databaseTarget(database), (client) => dropSlot(client, slot));
+  return { archiver, slotDropped };
+}
+
+export async function startBaseBackup(ctx: ServiceContext, database: string, trigger: BaseBackupInput['trigger'] = 'manual') {
+  const { temporal, runtime: { catalog, config } } = ctx;
+  await catalog.getDatabase(database);
+  const now = new Date();
+  const baseBackupId = backupIdAt(now, randomBytes(3).toString('hex'));
+  const workflowId = baseBackupWorkflowId(database, now.toISOString());
+  const handle = await startJob(temporal, baseBackupWorkflow, {
+    workflowId, taskQueue: config.taskQueue, input: { database, baseBackupId, trigger }, database, onConflict: 'fail',
+  });
+  return { baseBackupId, workflowId, result: () => handle.result() };
+}
