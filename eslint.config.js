@@ -14,13 +14,6 @@ const nodeBuiltins = [
 // like reach SOURCE databases with pg, which is not the catalog and not restricted here.
 const catalogOutsiders = ['services', 'activities', 'web', 'cli', 'worker', 'temporal', 'workflows', 'scripts'].map((dir) => `${dir}/**/*.ts`);
 const catalogRule = 'the catalog\'s pool and SQL stay in lib/catalog: call a repository function of the Catalog (add one there if it is missing)';
-// Files that still open the catalog's pool themselves; each has its repository function waiting:
-// services/runtime.ts → openCatalog(target, keyring, { migrate }) from lib/catalog/catalog.ts.
-const catalogPoolOpeners = ['services/runtime.ts'];
-// Files that still query catalog.pool: services/doctor.ts → catalog.migrationsApplied(),
-// services/pitr.ts → catalog.wal.otherArchiverOfSystem(systemIdentifier, database),
-// services/database-status.ts → catalog.databaseFacts(workspaceIds).
-const catalogPoolEscapeHatch = ['services/doctor.ts', 'services/pitr.ts', 'services/database-status.ts'];
 
 export default tseslint.config(
   { ignores: ['node_modules/', '.venv/', '.pg/', '.node/', '.setup/', 'data/', 'web/build/', 'web/.svelte-kit/', 'dist/', 'test-artifacts/'] },
@@ -59,13 +52,11 @@ export default tseslint.config(
   },
   {
     files: catalogOutsiders,
-    ignores: catalogPoolEscapeHatch,
     rules: { 'no-restricted-syntax': ['error', { selector: "MemberExpression[property.name='pool']", message: catalogRule }] },
   },
   {
     // workflows/ are kept away from pg and lib/ by their own rule above.
     files: catalogOutsiders.filter((glob) => !glob.startsWith('workflows/')),
-    ignores: catalogPoolOpeners,
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', {
         paths: [{ name: 'pg', allowTypeImports: true, message: `${catalogRule}; source databases are reached through lib/pg` }],

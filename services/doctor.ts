@@ -43,8 +43,8 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
   try {
     runtime = await openRuntime(config, { migrate: false });
     add('secret key', 'ok', `${config.secretKeyFile} (key ${runtime.key.id}${runtime.previousKeys.length ? `, ${runtime.previousKeys.length} earlier key(s)` : ''})`);
-    const { rows } = await runtime.catalog.pool.query<{ n: string }>('select count(*)::text as n from schema_migrations');
-    add('catalog', 'ok', `${config.databaseUrl ? 'DATABASE_URL' : 'embedded catalog'}: ${rows[0]?.n ?? '?'} migrations applied`);
+    const applied = await runtime.catalog.migrationsApplied();
+    add('catalog', 'ok', `${config.databaseUrl ? 'DATABASE_URL' : 'embedded catalog'}: ${applied} migrations applied`);
   } catch (error) {
     add('secret key and catalog', 'fail', errorMessage(error));
   }

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createCatalog, createCatalogPool, type Catalog } from '../lib/catalog/catalog.ts';
-import { migrate } from '../lib/catalog/migrate.ts';
+import { openCatalog, type Catalog } from '../lib/catalog/catalog.ts';
 import type { Config } from '../lib/config.ts';
 import { openKeyring, type Keyring } from '../lib/crypto/keyring.ts';
 import { loadOrCreateSecretKey, type SecretKey } from '../lib/crypto/secret-key.ts';
@@ -47,18 +46,7 @@ export interface Runtime {
 export async function openRuntime(config: Config, options: { createKey?: boolean; migrate?: boolean } = {}): Promise<Runtime> {
   if (options.createKey) await loadOrCreateSecretKey(config.secretKeyFile, config.keysDir);
   const keyring = openKeyring({ currentFile: config.secretKeyFile, keysDir: config.keysDir, previousFiles: config.previousSecretKeyFiles });
-  const pool = createCatalogPool(await catalogTarget(config));
-  try {
-    if (options.migrate !== false) await migrate(pool);
-  } catch (error) {
-    await pool.end();
-    const err = error as { code?: string; message?: string };
-    if (err.code === 'ECONNREFUSED') {
-      throw new HindsightError('unreachable', `catalog database is not running (connection refused): start Hindsight with npm start, or check DATABASE_URL`);
-    }
-    throw error;
-  }
-  const catalog = createCatalog(pool, keyring);
+  const catalog = await openCatalog(await catalogTarget(config), keyring, { migrate: options.migrate });
   return {
     config, keyring, catalog,
     get key() { return keyring.current(); },

@@ -29,10 +29,9 @@ async function checkServer(ctx: ServiceContext, database: string): Promise<void>
   }
   // WAL belongs to the whole cluster: two databases of one cluster would archive the same
   // segments under the same keys, each overwriting the other's partial uploads.
-  const { rows } = await catalog.pool.query<{ name: string }>(
-    'select name from databases where pitr_enabled and system_identifier = $1 and name <> $2', [server.systemIdentifier, database]);
-  if (rows[0]) {
-    throw new HindsightError('conflict', `database "${rows[0].name}" already archives the WAL of this PostgreSQL cluster (system ${server.systemIdentifier}); PITR covers the whole cluster, so restore from "${rows[0].name}" instead, or turn it off there first`);
+  const other = await catalog.wal.otherArchiverOfSystem(server.systemIdentifier, database);
+  if (other) {
+    throw new HindsightError('conflict', `database "${other}" already archives the WAL of this PostgreSQL cluster (system ${server.systemIdentifier}); PITR covers the whole cluster, so restore from "${other}" instead, or turn it off there first`);
   }
 }
 

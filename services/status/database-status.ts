@@ -9,7 +9,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import type { Catalog } from '../../lib/catalog/catalog.ts';
-import { readDatabaseFacts, type DatabaseFacts } from '../../lib/catalog/status.ts';
+import type { DatabaseFacts } from '../../lib/catalog/status.ts';
 import { loadChain } from '../../lib/pitr/chain-source.ts';
 import { describeGap } from '../../lib/wal/chain.ts';
 
@@ -183,7 +183,7 @@ async function readPitrFacts(catalog: Catalog, database: string): Promise<PitrFa
 /** The status of every database in the given workspaces (all when undefined), ordered for the dashboard. */
 export async function loadDatabaseStatus(catalog: Catalog, options: { workspaceIds?: number[]; now?: Date } = {}): Promise<DatabaseStatusReport> {
   const now = options.now ?? new Date();
-  const facts = await readDatabaseFacts(catalog.pool, options.workspaceIds);
+  const facts = await catalog.databaseFacts(options.workspaceIds);
   const statuses = await Promise.all(facts.map(async (f) => deriveStatus(f, now, f.pitrEnabled ? await readPitrFacts(catalog, f.name) : null)));
   return { databases: orderByProblems(statuses), generatedAt: now.toISOString() };
 }
