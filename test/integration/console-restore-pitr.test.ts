@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
-import { startPlatform, type Platform } from '../support/platform.ts';
-import {
-  enablePitr, startPitrSource, stopArchiver, takeBaseBackup, waitUntilArchived, writeRows, type PitrSource, type Row,
-} from '../support/pitr-fixture.ts';
+import type { Platform } from '../support/platform.ts';
+import { startPitrWithRows, stopPitrPlatform, type PitrSource, type Row } from '../support/pitr-fixture.ts';
 
 interface ActionAnswer { type: 'success' | 'failure' | 'redirect' | 'error'; status: number; data?: string; location?: string }
 
@@ -38,21 +36,13 @@ describe('console: the restore wizard on a database with point-in-time recovery'
   }
 
   before(async () => {
-    platform = await startPlatform();
-    source = await startPitrSource(platform, 'shop');
-    await platform.startWorker();
-    await enablePitr(platform, source);
-    await takeBaseBackup(platform, 'shop', 'first');
-    rows = await writeRows(source, 3000, 100);
-    await waitUntilArchived(platform, source);
+    ({ platform, source, rows } = await startPitrWithRows('shop', { forMs: 3000, everyMs: 100 }));
     con = await startSignedInConsole(platform);
   });
 
   after(async () => {
     await con?.close();
-    if (platform) await stopArchiver(platform, 'shop');
-    await source?.cluster.stop('immediate').catch(() => undefined);
-    await platform?.stop();
+    await stopPitrPlatform({ platform, source, database: 'shop' });
   });
 
   it('shows the recoverable window as a bar, refuses a moment outside it, and restores to the latest moment into a sandbox', async () => {
