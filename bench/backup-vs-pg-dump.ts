@@ -14,8 +14,9 @@ import { stopWorkerProcess, type WorkerProcess } from './backup-vs-pg-dump/conte
 import { addS3Storage, destinationsFromEnv, measure } from './backup-vs-pg-dump/measure.ts';
 import { summarize } from './backup-vs-pg-dump/summary.ts';
 import { envInt, log } from './settings.ts';
+import { runBench } from './support/run.ts';
 
-async function main(): Promise<void> {
+runBench(log, async () => {
   const settings = {
     sizeMb: envInt('BENCH_SIZE_MB', 1100),
     rounds: envInt('BENCH_ROUNDS', 2),
@@ -30,20 +31,7 @@ async function main(): Promise<void> {
   let platform: Platform | undefined;
   let moto: MotoServer | undefined;
   let worker: WorkerProcess | undefined;
-  let cleaning: Promise<void> | undefined;
-  const cleanup = () => (cleaning ??= (async () => {
-    await stopWorkerProcess(worker).catch(() => undefined);
-    await platform?.stop().catch(() => undefined);
-    await moto?.stop().catch(() => undefined);
-  })());
-  const interrupted = (signal: NodeJS.Signals) => {
-    log(`${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
-
-  try {
+  const work = async () => {
     log('starting the platform (PostgreSQL, Temporal dev server, catalog)');
     platform = await startPlatform();
     if (settings.destinations.some((d) => d.includes('s3'))) {
@@ -56,19 +44,16 @@ async function main(): Promise<void> {
     const file = `${outDir}results-${stamp}.json`;
     await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
     log(`results written to ${file}`);
-  } catch (error) {
-    if (worker) console.error(`worker log (last lines):\n${worker.tail()}`);
-    throw error;
-  } finally {
-    log('cleaning up');
-    await cleanup();
-  }
-}
-
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+  };
+  return {
+    work,
+    async cleanup() {
+      await stopWorkerProcess(worker).catch(() => undefined);
+      await platform?.stop().catch(() => undefined);
+      await moto?.stop().catch(() => undefined);
+    },
+    onFailure() {
+      if (worker) console.error(`worker log (last lines):\n${worker.tail()}`);
+    },
+  };
+});

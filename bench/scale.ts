@@ -36,6 +36,7 @@ import { log, readSettings, type Settings } from './scale/settings.ts';
 import { fmtMib, fmtS, printTable, summarizePhase, type PhaseSummary } from './scale/summary.ts';
 import { verifySample } from './scale/verify.ts';
 import { startWorkers, stopWorkerProcess, stopWorkers, type WorkerProcess } from './scale/workers.ts';
+import { runBench } from './support/run.ts';
 
 /** N databases from a template, registered as an operator would: what that costs in time, memory and catalog. */
 async function setUpDatabases(platform: Platform, settings: Settings, temporalPid: number | null) {
@@ -120,7 +121,7 @@ async function run(settings: Settings, outPrefix: string, live: Set<WorkerProces
   log(`results written to ${file} (run took ${results.wallMinutes} min)`);
 }
 
-async function main(): Promise<void> {
+runBench(log, async () => {
   const settings = readSettings();
   const outDir = fileURLToPath(new URL('./out/', import.meta.url));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -129,33 +130,14 @@ async function main(): Promise<void> {
 
   let platform: Platform | undefined;
   const live = new Set<WorkerProcess>();
-  let cleaning: Promise<void> | undefined;
-  const cleanup = () => (cleaning ??= (async () => {
-    await Promise.all([...live].map((w) => stopWorkerProcess(w).catch(() => undefined)));
-    await platform?.stop().catch(() => undefined);
-  })());
-  const interrupted = (signal: NodeJS.Signals) => {
-    log(`${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
+  return {
+    work: () => run(settings, outPrefix, live, (started) => { platform = started; }),
+    async cleanup() {
+      await Promise.all([...live].map((w) => stopWorkerProcess(w).catch(() => undefined)));
+      await platform?.stop().catch(() => undefined);
+    },
+    onFailure() {
+      for (const w of live) console.error(`worker ${w.label} log (last lines):\n${w.tail()}`);
+    },
   };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
-
-  try {
-    await run(settings, outPrefix, live, (started) => { platform = started; });
-  } catch (error) {
-    for (const w of live) console.error(`worker ${w.label} log (last lines):\n${w.tail()}`);
-    throw error;
-  } finally {
-    log('cleaning up');
-    await cleanup();
-  }
-}
-
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+});
