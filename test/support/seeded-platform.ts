@@ -12,11 +12,16 @@ export interface SeededPlatform { platform: Platform; source: PgTarget }
 export const itemsTable = (rows: number): string =>
   `create table items (id int primary key, note text); insert into items select g, 'item ' || g from generate_series(1, ${rows}) g;`;
 
+export interface SeededPlatformOptions extends PlatformOptions {
+  /** Start the in-process worker (default true). */
+  worker?: boolean;
+}
+
 /**
  * A platform, a database `name` on its server loaded with `schemaSql`, and the in-process worker
- * started. A failure half-way stops the platform before it is thrown.
+ * started unless `worker` is false. A failure half-way stops the platform before it is thrown.
  */
-export async function startSeededPlatform(name: string, schemaSql: string, options: PlatformOptions = {}): Promise<SeededPlatform> {
+export async function startSeededPlatform(name: string, schemaSql: string, options: SeededPlatformOptions = {}): Promise<SeededPlatform> {
   const platform = await startPlatform(options);
   try {
     const source = await createDatabase(platform.cluster, name);
@@ -26,7 +31,7 @@ export async function startSeededPlatform(name: string, schemaSql: string, optio
     } finally {
       await client.end();
     }
-    await platform.startWorker();
+    if (options.worker !== false) await platform.startWorker();
     return { platform, source };
   } catch (error) {
     await platform.stop();
