@@ -15,7 +15,8 @@ function startWorkerProcess(platform: Platform, label: string, logFile: string):
   const worker = spawnBenchWorker(platform, {
     label, logFile, tailLines: 40,
     onRecord: (record) => {
-      if (record.msg === 'backup started' && record.backupId && record.time && !dumpStarts.has(record.backupId)) dumpStarts.set(record.backupId, record.time);
+      if (record.msg !== 'backup started' || !record.backupId || !record.time) return;
+      if (!dumpStarts.has(record.backupId)) dumpStarts.set(record.backupId, record.time);
     },
   });
   if (worker.child.pid === undefined) throw new Error(`worker ${label} did not start`);
@@ -24,8 +25,13 @@ function startWorkerProcess(platform: Platform, label: string, logFile: string):
 
 export const stopWorkerProcess = (worker: WorkerProcess): Promise<void> => stopBenchWorker(worker, 15_000);
 
-export async function startWorkers(platform: Platform, count: number, tag: string, outPrefix: string, live: Set<WorkerProcess>): Promise<WorkerProcess[]> {
-  const workers = Array.from({ length: count }, (_, i) => startWorkerProcess(platform, `${tag}.${i + 1}`, `${outPrefix}-worker-${tag}.${i + 1}.log`));
+export async function startWorkers(
+  platform: Platform, count: number, tag: string, outPrefix: string, live: Set<WorkerProcess>,
+): Promise<WorkerProcess[]> {
+  const workers = Array.from({ length: count }, (_, i) => {
+    const label = `${tag}.${i + 1}`;
+    return startWorkerProcess(platform, label, `${outPrefix}-worker-${label}.log`);
+  });
   workers.forEach((w) => live.add(w));
   await Promise.race([
     Promise.all(workers.map((w) => w.ready)),

@@ -60,7 +60,9 @@ export function spawnBenchWorker(platform: Platform, options: BenchWorkerOptions
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
   const name = options.label ? `worker ${options.label}` : 'worker';
-  child.once('exit', (code, signal) => markFailed(new Error(`${name} exited (${signal ?? code}) before it was ready:\n${lines.join('\n')}`)));
+  child.once('exit', (code, signal) => {
+    markFailed(new Error(`${name} exited (${signal ?? code}) before it was ready:\n${lines.join('\n')}`));
+  });
   return { child, ready, tail: () => lines.join('\n') };
 }
 

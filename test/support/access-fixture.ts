@@ -19,7 +19,9 @@ export interface Answer { status: number; body: unknown; headers: Headers }
 export interface RequestOptions { cookie?: string | undefined; json?: unknown; headers?: Record<string, string> }
 
 /** One HTTP request to the console at `baseUrl`, its body parsed when it is JSON. */
-export async function httpRequest(baseUrl: string, method: string, url: string, options: RequestOptions = {}): Promise<Answer> {
+export async function httpRequest(
+  baseUrl: string, method: string, url: string, options: RequestOptions = {},
+): Promise<Answer> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.cookie) headers.cookie = options.cookie;
   if (options.json !== undefined) headers['content-type'] = 'application/json';
@@ -32,7 +34,9 @@ export async function httpRequest(baseUrl: string, method: string, url: string, 
 }
 
 /** POST /api/v1/session: the answer and the session cookie it set (empty when refused). */
-export async function loginAt(baseUrl: string, email: string, password = PASSWORD): Promise<Answer & { cookie: string }> {
+export async function loginAt(
+  baseUrl: string, email: string, password = PASSWORD,
+): Promise<Answer & { cookie: string }> {
   const answer = await httpRequest(baseUrl, 'POST', '/api/v1/session', { json: { email, password } });
   return { ...answer, cookie: (answer.headers.get('set-cookie') ?? '').split(';')[0]! };
 }
@@ -44,17 +48,22 @@ export interface Tenants { shopBackup: string; hrBackup: string; cookies: Map<st
  * role to delete), one backup of each workspace's database, and a signed-in account per role plus
  * `blue@example.org`, owner of `blue` only.
  */
-export async function seedTenants(platform: Platform, services: HostServices, source: PgTarget, baseUrl: string): Promise<Tenants> {
-  const ops = createActorOperations({ runtime: platform.runtime, ops: platform.ops, authz: services.authz }, operatorActor('test'));
-  await ops.addDatabase({ name: 'shop', url: targetUrl(source), storages: 'local', verifyAfterBackup: false });
+export async function seedTenants(
+  platform: Platform, services: HostServices, source: PgTarget, baseUrl: string,
+): Promise<Tenants> {
+  const deps = { runtime: platform.runtime, ops: platform.ops, authz: services.authz };
+  const ops = createActorOperations(deps, operatorActor('test'));
+  const url = targetUrl(source);
+  await ops.addDatabase({ name: 'shop', url, storages: 'local', verifyAfterBackup: false });
   const blue = await services.access.createWorkspace(operatorActor('test'), 'blue');
   const blueDir = path.join(platform.dir, 'blue');
   await mkdir(blueDir, { recursive: true });
   await ops.saveStorage('bluestore', { type: 'local', path: blueDir }, { workspaceId: blue.id });
-  await ops.addDatabase({ name: 'secret-hr', url: targetUrl(source), storages: 'bluestore', verifyAfterBackup: false, workspaceId: blue.id });
+  await ops.addDatabase({ name: 'secret-hr', url, storages: 'bluestore', verifyAfterBackup: false, workspaceId: blue.id });
   for (const role of ROLE_LIST) {
-    await ops.addDatabase({ name: `tmp-${role}`, url: targetUrl(source), storages: 'local', verifyAfterBackup: false, skipCheck: true });
-    await ops.saveStorage(`del-${role}`, { type: 'local', path: path.join(platform.dir, `del-${role}`) }, { skipCheck: true });
+    await ops.addDatabase({ name: `tmp-${role}`, url, storages: 'local', verifyAfterBackup: false, skipCheck: true });
+    const deletable = { type: 'local' as const, path: path.join(platform.dir, `del-${role}`) };
+    await ops.saveStorage(`del-${role}`, deletable, { skipCheck: true });
   }
   const shopBackup = (await (await ops.startBackup('shop')).result()).backupId;
   const hrBackup = (await (await ops.startBackup('secret-hr')).result()).backupId;
@@ -64,8 +73,10 @@ export async function seedTenants(platform: Platform, services: HostServices, so
   for (const role of ['viewer', 'editor', 'admin'] as Role[]) {
     await services.access.createUser(owner, { email: emailOf(role), password: PASSWORD, workspace: 'default', role });
   }
-  await services.access.createUser(operatorActor('test'), { email: 'blue@example.org', password: PASSWORD, workspace: 'blue', role: 'owner' });
-  await services.access.createUser(owner, { email: 'member@example.org', password: PASSWORD, workspace: 'default', role: 'viewer' });
+  const blueOwner = { email: 'blue@example.org', password: PASSWORD, workspace: 'blue', role: 'owner' as const };
+  await services.access.createUser(operatorActor('test'), blueOwner);
+  const member = { email: 'member@example.org', password: PASSWORD, workspace: 'default', role: 'viewer' as const };
+  await services.access.createUser(owner, member);
   const cookies = new Map<string, string>();
   for (const role of ROLE_LIST) {
     const session = await loginAt(baseUrl, emailOf(role));

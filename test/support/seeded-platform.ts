@@ -10,7 +10,8 @@ export interface SeededPlatform { platform: Platform; source: PgTarget }
 
 /** `items (id, note)` with `rows` rows: a small table that every backup of the access tests carries. */
 export const itemsTable = (rows: number): string =>
-  `create table items (id int primary key, note text); insert into items select g, 'item ' || g from generate_series(1, ${rows}) g;`;
+  `create table items (id int primary key, note text);
+   insert into items select g, 'item ' || g from generate_series(1, ${rows}) g;`;
 
 export interface SeededPlatformOptions extends PlatformOptions {
   /** Start the in-process worker (default true). */
@@ -21,7 +22,9 @@ export interface SeededPlatformOptions extends PlatformOptions {
  * A platform, a database `name` on its server loaded with `schemaSql`, and the in-process worker
  * started unless `worker` is false. A failure half-way stops the platform before it is thrown.
  */
-export async function startSeededPlatform(name: string, schemaSql: string, options: SeededPlatformOptions = {}): Promise<SeededPlatform> {
+export async function startSeededPlatform(
+  name: string, schemaSql: string, options: SeededPlatformOptions = {},
+): Promise<SeededPlatform> {
   const platform = await startPlatform(options);
   try {
     const source = await createDatabase(platform.cluster, name);
@@ -40,9 +43,12 @@ export async function startSeededPlatform(name: string, schemaSql: string, optio
 }
 
 /** Every table of `tables` ([name, order by]) has the same rows in the same order in both databases. */
-export async function assertSameTables(restored: PgTarget, source: PgTarget, tables: Array<[string, string]>): Promise<void> {
+export async function assertSameTables(
+  restored: PgTarget, source: PgTarget, tables: Array<[string, string]>,
+): Promise<void> {
   for (const [table, order] of tables) {
-    assert.deepEqual(await tableFingerprint(restored, table, order), await tableFingerprint(source, table, order), `table ${table} differs`);
+    const [got, wanted] = [await tableFingerprint(restored, table, order), await tableFingerprint(source, table, order)];
+    assert.deepEqual(got, wanted, `table ${table} differs`);
   }
 }
 
