@@ -23,7 +23,7 @@ import { openLocalCluster, type LocalCluster } from '../lib/pg/cluster.ts';
 import { connect, libpqEnv, targetUrl, type PgTarget } from '../lib/pg/connection.ts';
 import { serverToolOfMajor, toolFor } from '../lib/pg/tools.ts';
 import { formatLsn, parseLsn } from '../lib/wal/lsn.ts';
-import { serviceContext } from '../services/context.ts';
+import { serviceContext, type ServiceContext } from '../services/context.ts';
 import { enablePitr, startBaseBackup } from '../services/pitr/archive.ts';
 import { createDatabase, startPlatform, startTestCluster, type Platform } from '../test/support/platform.ts';
 import { freePort } from '../test/support/ports.ts';
@@ -168,6 +168,122 @@ async function waitForConnections(target: PgTarget, timeoutMs: number): Promise<
   }
 }
 
+/** What the comparisons need of the PITR service: a base backup of the bench database, started. */
+interface Pitr { startBaseBackup(database: string): ReturnType<typeof startBaseBackup> }
+const pitrOf = (ctx: ServiceContext): Pitr => ({ startBaseBackup: (database) => startBaseBackup(ctx, database) });
+interface BaseBackupRun { seconds: number; raw: number; stored: number }
+
+/** Base backups by each, alternating, after a warm-up one by each (page cache, first workflow). */
+async function compareBaseBackups(setup: Setup, pitr: Pitr, rounds: number) {
+  const hindsight: BaseBackupRun[] = [];
+  const pgbr: BaseBackupRun[] = [];
+  log('warm-up: one base backup by each (page cache, first workflow)');
+  await (await pitr.startBaseBackup('bench')).result();
+  await pgbackrest(setup, ['--type=full', 'backup']);
+  for (let round = 1; round <= rounds; round++) {
+    const h = await timed(async () => (await pitr.startBaseBackup('bench')).result());
+    hindsight.push({ seconds: h.seconds, raw: h.value.rawBytes, stored: h.value.storedBytes });
+    log(`round ${round}: Hindsight base backup ${h.seconds.toFixed(1)} s, ${fmtBytes(h.value.rawBytes)} → ${fmtBytes(h.value.storedBytes)} stored`);
+    const p = await timed(async () => pgbackrest(setup, ['--type=full', 'backup']));
+    const info = JSON.parse(await pgbackrest(setup, ['--output=json', 'info'])) as Array<{ backup: Array<{ info: { size: number; repository: { size: number; delta: number } } }> }>;
+    const last = info[0]!.backup.at(-1)!;
+    pgbr.push({ seconds: p.seconds, stored: last.info.repository.size, raw: last.info.size });
+    log(`round ${round}: pgbackrest backup --type=full ${p.seconds.toFixed(1)} s, ${fmtBytes(last.info.size)} → ${fmtBytes(last.info.repository.size)} stored`);
+  }
+  return { hindsight, pgbr };
+}
+
+/** RPO under pgbench: the age of the newest durable WAL byte, every second. */
+async function measureRpo(setup: Setup, rpoSeconds: number) {
+  const wal = setup.platform.runtime.catalog.wal;
+  const { target } = setup;
+  const bench = await createDatabase(setup.source, 'pgbench');
+  const pgbenchTool = (await toolFor('psql')).path.replace(/psql$/, 'pgbench');
+  await runAsync(pgbenchTool, ['-i', '-q', '-s', '20'], libpqEnv(bench));
+  log(`pgbench load for ${rpoSeconds} s (-c 4 -j 2), sampling`);
+  const serverSamples: Array<{ at: number; lsn: bigint }> = [];
+  const rpo: number[] = [];
+  const sampler = await connect('bench', target);
+  let sampling = true;
+  const lsnLoop = (async () => {
+    while (sampling) {
+      const { rows } = await sampler.query<{ l: string }>('select pg_current_wal_lsn()::text as l');
+      serverSamples.push({ at: Date.now(), lsn: parseLsn(rows[0]!.l) });
+      await sleep(100);
+    }
+  })();
+  const durableLoop = (async () => {
+    await sleep(2000);
+    while (sampling) {
+      const durable = await wal.latestDurable('bench');
+      const now = Date.now();
+      if (durable) {
+        // The newest moment at which the server had written nothing beyond what storage now holds.
+        const covered = serverSamples.filter((s) => s.lsn <= durable.lsn).at(-1);
+        if (covered) rpo.push((now - covered.at) / 1000);
+      }
+      await sleep(1000);
+    }
+  })();
+  const load = { stdout: await runAsync(pgbenchTool, ['-c', '4', '-j', '2', '-T', String(rpoSeconds), '-n'], libpqEnv(bench)) };
+  sampling = false;
+  await Promise.all([lsnLoop, durableLoop]);
+  await sampler.end();
+  const tps = /tps = ([\d.]+)/.exec(load.stdout)?.[1] ?? '?';
+  log(`pgbench: ${tps} tps; RPO samples: ${rpo.length}, median ${median(rpo).toFixed(2)} s, max ${Math.max(...rpo).toFixed(2)} s`);
+  return { rpo, tps };
+}
+
+/** Hindsight pitrRestore (latest) vs pgbackrest restore + start, each into a fresh directory. */
+async function compareRestores(setup: Setup, pitr: Pitr): Promise<{ hindsight: number; pgbackrest: number } | null> {
+  const { platform } = setup;
+  let restore: { hindsight: number; pgbackrest: number } | null = null;
+  try {
+    await (await pitr.startBaseBackup('bench')).result();
+    await pgbackrest(setup, ['--type=full', 'backup']);
+    // Both restore to the end of their archives: let each archive catch up with the last commit.
+    await sleep(3000);
+    const hDir = path.join(setup.dir, 'restore-hindsight');
+    await mkdir(hDir, { recursive: true });
+    execFileSync('chown', [`${osUser}:${osUser}`, hDir]);
+    const h = await timed(async () => {
+      const handle = await platform.client.workflow.start('pitrRestore', {
+        taskQueue: platform.config.taskQueue,
+        workflowId: `restore/bench/${new Date().toISOString()}`,
+        args: [{ database: 'bench', target: 'latest', to: { directory: hDir } }],
+      });
+      return handle.result();
+    });
+    const outcome = h.value as { reachedLsn: string; port: number | null; dataDirectory: string | null };
+    log(`Hindsight pitrRestore latest: ${h.seconds.toFixed(1)} s (reached ${outcome.reachedLsn}, base backup ${(outcome as { baseBackupId?: string }).baseBackupId})`);
+    if (outcome.dataDirectory) {
+      const pgCtl = (await serverToolOfMajor('pg_ctl', setup.source.major)).path;
+      spawnSync('runuser', ['-u', osUser, '--', pgCtl, 'stop', '-D', outcome.dataDirectory, '-m', 'immediate'], { stdio: 'ignore' });
+    }
+
+    const pDir = path.join(setup.dir, 'restore-pgbackrest');
+    await mkdir(pDir, { recursive: true, mode: 0o700 });
+    execFileSync('chown', [`${osUser}:${osUser}`, pDir]);
+    const port = await freePort();
+    await writeFile(`${pDir}.password`, `${setup.source.password}\n`, { mode: 0o600 });
+    const p = await timed(async () => {
+      await pgbackrest(setup, [`--pg1-path=${pDir}`, 'restore']);
+      const cluster = await openLocalCluster({ dataDir: pDir, port, superuser: setup.source.superuser });
+      // The restored copy must not archive into the source's stanza, nor listen on the source's socket.
+      await writeFile(path.join(pDir, 'postgresql.auto.conf'), `${await readFile(path.join(pDir, 'postgresql.auto.conf'), 'utf8')}\narchive_mode = off\nunix_socket_directories = ''\n`);
+      await cluster.start();
+      await waitForConnections({ ...setup.source.target('postgres'), port }, 600_000);
+      return cluster;
+    });
+    await p.value.stop('immediate');
+    log(`pgbackrest restore (to the end of its archive) + start until promoted: ${p.seconds.toFixed(1)} s`);
+    restore = { hindsight: h.seconds, pgbackrest: p.seconds };
+  } catch (error) {
+    log(`restore comparison skipped: ${(error as Error).message.split('\n')[0]}`);
+  }
+  return restore;
+}
+
 async function main(): Promise<void> {
   const sizeMb = envInt('BENCH_SIZE_MB', 1100);
   const rounds = envInt('BENCH_ROUNDS', 2);
@@ -191,107 +307,13 @@ async function main(): Promise<void> {
     await platform.ops.addDatabase({ name: 'bench', url: targetUrl(target), verifyAfterBackup: false });
     const ctx = serviceContext(platform.runtime, platform.client);
     await enablePitr(ctx, 'bench', { firstBaseBackup: false });
+    const pitr = pitrOf(ctx);
     const wal = platform.runtime.catalog.wal;
     for (let i = 0; i < 300 && !(await wal.latestDurable('bench')); i++) await sleep(100);
 
-    // ---- base backups, alternating, after a warm-up read of the whole data directory by each.
-    const hindsight: Array<{ seconds: number; raw: number; stored: number }> = [];
-    const pgbr: Array<{ seconds: number; stored: number; raw: number }> = [];
-    log('warm-up: one base backup by each (page cache, first workflow)');
-    await (await startBaseBackup(ctx, 'bench')).result();
-    await pgbackrest(setup, ['--type=full', 'backup']);
-    for (let round = 1; round <= rounds; round++) {
-      const h = await timed(async () => (await startBaseBackup(ctx, 'bench')).result());
-      hindsight.push({ seconds: h.seconds, raw: h.value.rawBytes, stored: h.value.storedBytes });
-      log(`round ${round}: Hindsight base backup ${h.seconds.toFixed(1)} s, ${fmtBytes(h.value.rawBytes)} → ${fmtBytes(h.value.storedBytes)} stored`);
-      const p = await timed(async () => pgbackrest(setup, ['--type=full', 'backup']));
-      const info = JSON.parse(await pgbackrest(setup, ['--output=json', 'info'])) as Array<{ backup: Array<{ info: { size: number; repository: { size: number; delta: number } } }> }>;
-      const last = info[0]!.backup.at(-1)!;
-      pgbr.push({ seconds: p.seconds, stored: last.info.repository.size, raw: last.info.size });
-      log(`round ${round}: pgbackrest backup --type=full ${p.seconds.toFixed(1)} s, ${fmtBytes(last.info.size)} → ${fmtBytes(last.info.repository.size)} stored`);
-    }
-
-    // ---- RPO under pgbench: the age of the newest durable WAL byte, every second.
-    const bench = await createDatabase(setup.source, 'pgbench');
-    const pgbenchTool = (await toolFor('psql')).path.replace(/psql$/, 'pgbench');
-    await runAsync(pgbenchTool, ['-i', '-q', '-s', '20'], libpqEnv(bench));
-    log(`pgbench load for ${rpoSeconds} s (-c 4 -j 2), sampling`);
-    const serverSamples: Array<{ at: number; lsn: bigint }> = [];
-    const rpo: number[] = [];
-    const sampler = await connect('bench', target);
-    let sampling = true;
-    const lsnLoop = (async () => {
-      while (sampling) {
-        const { rows } = await sampler.query<{ l: string }>('select pg_current_wal_lsn()::text as l');
-        serverSamples.push({ at: Date.now(), lsn: parseLsn(rows[0]!.l) });
-        await sleep(100);
-      }
-    })();
-    const durableLoop = (async () => {
-      await sleep(2000);
-      while (sampling) {
-        const durable = await wal.latestDurable('bench');
-        const now = Date.now();
-        if (durable) {
-          // The newest moment at which the server had written nothing beyond what storage now holds.
-          const covered = serverSamples.filter((s) => s.lsn <= durable.lsn).at(-1);
-          if (covered) rpo.push((now - covered.at) / 1000);
-        }
-        await sleep(1000);
-      }
-    })();
-    const load = { stdout: await runAsync(pgbenchTool, ['-c', '4', '-j', '2', '-T', String(rpoSeconds), '-n'], libpqEnv(bench)) };
-    sampling = false;
-    await Promise.all([lsnLoop, durableLoop]);
-    await sampler.end();
-    const tps = /tps = ([\d.]+)/.exec(load.stdout)?.[1] ?? '?';
-    log(`pgbench: ${tps} tps; RPO samples: ${rpo.length}, median ${median(rpo).toFixed(2)} s, max ${Math.max(...rpo).toFixed(2)} s`);
-
-    // ---- restore: Hindsight pitrRestore (latest) vs pgbackrest restore + start, each into a fresh directory.
-    let restore: { hindsight: number; pgbackrest: number } | null = null;
-    try {
-      await (await startBaseBackup(ctx, 'bench')).result();
-      await pgbackrest(setup, ['--type=full', 'backup']);
-      // Both restore to the end of their archives: let each archive catch up with the last commit.
-      await sleep(3000);
-      const hDir = path.join(setup.dir, 'restore-hindsight');
-      await mkdir(hDir, { recursive: true });
-      execFileSync('chown', [`${osUser}:${osUser}`, hDir]);
-      const h = await timed(async () => {
-        const handle = await platform.client.workflow.start('pitrRestore', {
-          taskQueue: platform.config.taskQueue,
-          workflowId: `restore/bench/${new Date().toISOString()}`,
-          args: [{ database: 'bench', target: 'latest', to: { directory: hDir } }],
-        });
-        return handle.result();
-      });
-      const outcome = h.value as { reachedLsn: string; port: number | null; dataDirectory: string | null };
-      log(`Hindsight pitrRestore latest: ${h.seconds.toFixed(1)} s (reached ${outcome.reachedLsn}, base backup ${(outcome as { baseBackupId?: string }).baseBackupId})`);
-      if (outcome.dataDirectory) {
-        const pgCtl = (await serverToolOfMajor('pg_ctl', setup.source.major)).path;
-        spawnSync('runuser', ['-u', osUser, '--', pgCtl, 'stop', '-D', outcome.dataDirectory, '-m', 'immediate'], { stdio: 'ignore' });
-      }
-
-      const pDir = path.join(setup.dir, 'restore-pgbackrest');
-      await mkdir(pDir, { recursive: true, mode: 0o700 });
-      execFileSync('chown', [`${osUser}:${osUser}`, pDir]);
-      const port = await freePort();
-      await writeFile(`${pDir}.password`, `${setup.source.password}\n`, { mode: 0o600 });
-      const p = await timed(async () => {
-        await pgbackrest(setup, [`--pg1-path=${pDir}`, 'restore']);
-        const cluster = await openLocalCluster({ dataDir: pDir, port, superuser: setup.source.superuser });
-        // The restored copy must not archive into the source's stanza, nor listen on the source's socket.
-        await writeFile(path.join(pDir, 'postgresql.auto.conf'), `${await readFile(path.join(pDir, 'postgresql.auto.conf'), 'utf8')}\narchive_mode = off\nunix_socket_directories = ''\n`);
-        await cluster.start();
-        await waitForConnections({ ...setup.source.target('postgres'), port }, 600_000);
-        return cluster;
-      });
-      await p.value.stop('immediate');
-      log(`pgbackrest restore (to the end of its archive) + start until promoted: ${p.seconds.toFixed(1)} s`);
-      restore = { hindsight: h.seconds, pgbackrest: p.seconds };
-    } catch (error) {
-      log(`restore comparison skipped: ${(error as Error).message.split('\n')[0]}`);
-    }
+    const { hindsight, pgbr } = await compareBaseBackups(setup, pitr, rounds);
+    const { rpo, tps } = await measureRpo(setup, rpoSeconds);
+    const restore = await compareRestores(setup, pitr);
 
     const hb = median(hindsight.map((r) => r.seconds));
     const pb = median(pgbr.map((r) => r.seconds));

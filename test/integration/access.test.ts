@@ -1,28 +1,26 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { actorOps } from '../support/actor-ops.ts';
+import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { ACTIONS, operatorActor, roleAllows, type Action, type Role } from '../../services/authz.ts';
 import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
-import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import {
+  emailOf, httpRequest, loginAt, PASSWORD, ROLE_LIST, seedTenants, type Answer, type RequestOptions,
+} from '../support/access-fixture.ts';
+import type { Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
+import { itemsTable, startSeededPlatform } from '../support/seeded-platform.ts';
 
 const run = promisify(execFile);
 const cli = path.resolve('bin/hindsight.mjs');
 
-const PASSWORD = 'correct horse battery staple';
-const ROLE_LIST: Role[] = ['viewer', 'editor', 'admin', 'owner'];
-const emailOf = (role: Role) => `${role}@example.org`;
 const S3_SECRET = 'wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY';
 const S3_KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
-
-interface Answer { status: number; body: unknown; headers: Headers }
 
 describe('users, workspaces, roles and the audit log', () => {
   let platform: Platform;
@@ -31,65 +29,17 @@ describe('users, workspaces, roles and the audit log', () => {
   let source: PgTarget;
   let shopBackup: string;
   let hrBackup: string;
-  const cookies = new Map<string, string>();
+  let cookies = new Map<string, string>();
   const started: string[] = [];
 
-  async function request(method: string, url: string, options: { cookie?: string | undefined; json?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.cookie) headers.cookie = options.cookie;
-    if (options.json !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetch(`${server.url}${url}`, { method, headers, body: options.json === undefined ? undefined : JSON.stringify(options.json), redirect: 'manual' });
-    const text = await response.text();
-    let body: unknown = text;
-    try { body = JSON.parse(text); } catch { /* not JSON: a page or a download */ }
-    return { status: response.status, body, headers: response.headers };
-  }
-
-  async function login(email: string, password = PASSWORD): Promise<Answer & { cookie: string }> {
-    const answer = await request('POST', '/api/v1/session', { json: { email, password } });
-    return { ...answer, cookie: (answer.headers.get('set-cookie') ?? '').split(';')[0]! };
-  }
-
-  const operator = () => actorOps(platform.services, operatorActor('test'));
+  const request = (method: string, url: string, options: RequestOptions = {}): Promise<Answer> => httpRequest(server.url, method, url, options);
+  const login = (email: string, password = PASSWORD) => loginAt(server.url, email, password);
 
   before(async () => {
-    platform = await startPlatform();
-    source = await createDatabase(platform.cluster, 'shop');
-    const client = await connect('shop', source);
-    await client.query(`create table items (id int primary key, note text); insert into items select g, 'item ' || g from generate_series(1, 300) g;`);
-    await client.end();
-    await platform.startWorker();
+    ({ platform, source } = await startSeededPlatform('shop', itemsTable(300)));
     services = createConsoleServices(platform.services);
     server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
-
-    // The default workspace holds "shop" on storage "local"; workspace "blue" holds "secret-hr" on "bluestore".
-    const ops = operator();
-    await ops.addDatabase({ name: 'shop', url: targetUrl(source), storages: 'local', verifyAfterBackup: false });
-    const blue = await services.access.createWorkspace(operatorActor('test'), 'blue');
-    const blueDir = path.join(platform.dir, 'blue');
-    await mkdir(blueDir, { recursive: true });
-    await ops.saveStorage('bluestore', { type: 'local', path: blueDir }, { workspaceId: blue.id });
-    await ops.addDatabase({ name: 'secret-hr', url: targetUrl(source), storages: 'bluestore', verifyAfterBackup: false, workspaceId: blue.id });
-    for (const role of ROLE_LIST) {
-      await ops.addDatabase({ name: `tmp-${role}`, url: targetUrl(source), storages: 'local', verifyAfterBackup: false, skipCheck: true });
-      await ops.saveStorage(`del-${role}`, { type: 'local', path: path.join(platform.dir, `del-${role}`) }, { skipCheck: true });
-    }
-    shopBackup = (await (await ops.startBackup('shop')).result()).backupId;
-    hrBackup = (await (await ops.startBackup('secret-hr')).result()).backupId;
-
-    await services.access.createFirstOwner({ email: emailOf('owner'), password: PASSWORD }, '127.0.0.1');
-    const owner = await services.access.actorForEmail(emailOf('owner'), 'test');
-    for (const role of ['viewer', 'editor', 'admin'] as Role[]) {
-      await services.access.createUser(owner, { email: emailOf(role), password: PASSWORD, workspace: 'default', role });
-    }
-    await services.access.createUser(operatorActor('test'), { email: 'blue@example.org', password: PASSWORD, workspace: 'blue', role: 'owner' });
-    await services.access.createUser(owner, { email: 'member@example.org', password: PASSWORD, workspace: 'default', role: 'viewer' });
-    for (const role of ROLE_LIST) {
-      const session = await login(emailOf(role));
-      assert.equal(session.status, 200, JSON.stringify(session.body));
-      cookies.set(role, session.cookie);
-    }
-    cookies.set('blue', (await login('blue@example.org')).cookie);
+    ({ shopBackup, hrBackup, cookies } = await seedTenants(platform, services, source, server.url));
   });
 
   after(async () => {

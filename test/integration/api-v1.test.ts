@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { actorOps } from '../support/actor-ops.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { endpoints } from '../../web/api-v1-routes.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
-import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import type { Platform } from '../support/platform.ts';
+import { itemsTable, startSeededPlatform } from '../support/seeded-platform.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const SECRET_PATTERN = /hs_[A-Za-z0-9_-]{43}/;
@@ -45,12 +46,7 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
   const ownerCookie = () => login('owner@example.org');
 
   before(async () => {
-    platform = await startPlatform();
-    source = await createDatabase(platform.cluster, 'shop');
-    const client = await connect('shop', source);
-    await client.query(`create table items (id int primary key, note text); insert into items select g, 'item ' || g from generate_series(1, 200) g;`);
-    await client.end();
-    await platform.startWorker();
+    ({ platform, source } = await startSeededPlatform('shop', itemsTable(200)));
     consoleApp = await startSignedInConsole(platform);
     const operator = actorOps(platform.services, operatorActor('test'));
     await operator.addDatabase({ name: 'shop', url: targetUrl(source), storages: 'local', verifyAfterBackup: false });

@@ -14,7 +14,8 @@ import { runPgRestore } from '../../lib/backup/restore.ts';
 import { openBackupFromAny } from '../../lib/backup/sources.ts';
 import { connect, serverInfo, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createLocalStorage } from '../../lib/storage/local/driver.ts';
-import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import { createDatabase, type Platform } from '../support/platform.ts';
+import { startSeededPlatform } from '../support/seeded-platform.ts';
 import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
@@ -58,13 +59,11 @@ describe('backup identity: an object copied over another backup in storage is re
   const file = (id: string, ext: 'dump.hsb' | 'json') => path.join(platform.backupsDir, 'orders', `${id}.${ext}`);
 
   before(async () => {
-    platform = await startPlatform();
-    source = await createDatabase(platform.cluster, 'orders');
-    const client = await connect('orders', source);
-    await client.query('create table lines (id int primary key, item text); insert into lines select g, md5(g::text) from generate_series(1, 3000) g');
-    await platform.startWorker();
+    const lines = 'create table lines (id int primary key, item text); insert into lines select g, md5(g::text) from generate_series(1, 3000) g';
+    ({ platform, source } = await startSeededPlatform('orders', lines));
     await platform.ops.addDatabase({ name: 'orders', url: targetUrl(source) });
     older = (await (await platform.ops.startBackup('orders')).result()).backupId;
+    const client = await connect('orders', source);
     await client.query('insert into lines select g, md5(g::text) from generate_series(3001, 5000) g');
     await client.end();
     newer = (await (await platform.ops.startBackup('orders')).result()).backupId;

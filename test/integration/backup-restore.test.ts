@@ -14,8 +14,9 @@ import { backupProgressQuery } from '../../temporal/contracts/backup.ts';
 import { databaseAttribute } from '../../temporal/search-attributes.ts';
 import { createConsoleServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer } from '../../web/server.ts';
-import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
+import { tableFingerprint, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
+import { assertSameTables, sequenceValue, startSeededPlatform } from '../support/seeded-platform.ts';
 
 const run = promisify(execFile);
 const cli = path.resolve('bin/hindsight.mjs');
@@ -51,12 +52,7 @@ describe('backup and restore of a real database through Temporal', () => {
   let backupId: string;
 
   before(async () => {
-    platform = await startPlatform();
-    source = await createDatabase(platform.cluster, 'shop');
-    const client = await connect('shop', source);
-    await client.query(sourceSchema);
-    await client.end();
-    await platform.startWorker();
+    ({ platform, source } = await startSeededPlatform('shop', sourceSchema));
     await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), storages: 'local', schedule: '30 2 * * *', timezone: 'Europe/Paris' });
   });
 
@@ -113,16 +109,8 @@ describe('backup and restore of a real database through Temporal', () => {
     assert.equal(outcome.tablesChecked, 4);
     assert.equal(outcome.rowsChecked, 256200);
     const restored = { ...source, database: 'shop_restored' };
-    for (const [table, order] of tables) {
-      assert.deepEqual(await tableFingerprint(restored, table, order), await tableFingerprint(source, table, order), `table ${table} differs`);
-    }
-    const seq = async (t: PgTarget) => {
-      const c = await connect('seq', t);
-      const { rows } = await c.query<{ v: string }>('select last_value::text as v from billing.invoice_no');
-      await c.end();
-      return rows[0]!.v;
-    };
-    assert.equal(await seq(restored), '4242');
+    await assertSameTables(restored, source, tables);
+    assert.equal(await sequenceValue(restored, 'billing.invoice_no'), '4242');
     const record = await platform.runtime.catalog.getBackup(backupId);
     assert.equal(record.lastRestore?.status, 'verified');
   });

@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { checkReadOnly, createBackupRole } from '../../lib/pg/backup-role.ts';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { startSignedInConsole } from '../support/console.ts';
-import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
+import { tableFingerprint, type Platform } from '../support/platform.ts';
+import { assertSameTables, sequenceValue, startSeededPlatform } from '../support/seeded-platform.ts';
 
 const run = promisify(execFile);
 const cli = path.resolve('bin/hindsight.mjs');
@@ -38,12 +39,7 @@ describe('the read-only backup role', () => {
   let source: PgTarget;
 
   before(async () => {
-    platform = await startPlatform();
-    source = await createDatabase(platform.cluster, 'crm');
-    const client = await connect('crm', source);
-    await client.query(schema);
-    await client.end();
-    await platform.startWorker();
+    ({ platform, source } = await startSeededPlatform('crm', schema));
     // Registered as the superuser, as people often do at first.
     await platform.ops.addDatabase({ name: 'crm', url: targetUrl(source), verifyAfterBackup: false });
   });
@@ -97,16 +93,8 @@ describe('the read-only backup role', () => {
     const restore = await platform.ops.startRestore({ database: 'crm', backupId: outcome.backupId, to: { url: targetUrl({ ...source, database: 'crm_restored' }) } });
     await restore.result();
     const restored = { ...source, database: 'crm_restored' };
-    for (const [table, order] of tables) {
-      assert.deepEqual(await tableFingerprint(restored, table, order), await tableFingerprint(source, table, order), `table ${table} differs`);
-    }
-    const seq = async (t: PgTarget) => {
-      const c = await connect('seq', t);
-      const { rows } = await c.query<{ v: string }>('select last_value::text as v from billing.invoice_no');
-      await c.end();
-      return rows[0]!.v;
-    };
-    assert.equal(await seq(restored), '1234');
+    await assertSameTables(restored, source, tables);
+    assert.equal(await sequenceValue(restored, 'billing.invoice_no'), '1234');
   });
 
   it('the created role cannot INSERT, UPDATE, DELETE, TRUNCATE or CREATE', async () => {

@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
-import { startPlatform, type Platform } from '../support/platform.ts';
-import {
-  enablePitr, startPitrSource, stopArchiver, takeBaseBackup, waitUntilArchived, writeRows, type PitrSource, type Row,
-} from '../support/pitr-fixture.ts';
-
-interface ActionAnswer { type: 'success' | 'failure' | 'redirect' | 'error'; status: number; data?: string; location?: string }
+import { getPage, postAction, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import type { Platform } from '../support/platform.ts';
+import { startPitrWithRows, stopPitrPlatform, type PitrSource, type Row } from '../support/pitr-fixture.ts';
 
 /** The wall time of an instant in a zone, as an HTML datetime-local value (seconds included). */
 function localValue(at: Date, timeZone: string): string {
@@ -22,37 +18,17 @@ describe('console: the restore wizard on a database with point-in-time recovery'
   let source: PitrSource;
   let rows: Row[] = [];
 
-  async function action(route: string, fields: Record<string, string>): Promise<ActionAnswer> {
-    const response = await con.fetch(`${con.url}${route}`, {
-      method: 'POST', body: new URLSearchParams(fields), redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: con.url, 'x-sveltekit-action': 'true' },
-    });
-    return (await response.json()) as ActionAnswer;
-  }
-
-  async function page(route: string): Promise<string> {
-    const response = await con.fetch(`${con.url}${route}`, { redirect: 'manual' });
-    const html = await response.text();
-    assert.equal(response.status, 200, `GET ${route}: HTTP ${response.status} ${html.slice(0, 300)}`);
-    return html;
-  }
+  const action = (route: string, fields: Record<string, string>) => postAction(con, route, fields);
+  const page = (route: string) => getPage(con, route);
 
   before(async () => {
-    platform = await startPlatform();
-    source = await startPitrSource(platform, 'shop');
-    await platform.startWorker();
-    await enablePitr(platform, source);
-    await takeBaseBackup(platform, 'shop', 'first');
-    rows = await writeRows(source, 3000, 100);
-    await waitUntilArchived(platform, source);
+    ({ platform, source, rows } = await startPitrWithRows('shop', { forMs: 3000, everyMs: 100 }));
     con = await startSignedInConsole(platform);
   });
 
   after(async () => {
     await con?.close();
-    if (platform) await stopArchiver(platform, 'shop');
-    await source?.cluster.stop('immediate').catch(() => undefined);
-    await platform?.stop();
+    await stopPitrPlatform({ platform, source, database: 'shop' });
   });
 
   it('shows the recoverable window as a bar, refuses a moment outside it, and restores to the latest moment into a sandbox', async () => {

@@ -2,11 +2,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
-import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
-
-/** A form action's answer: SvelteKit replies JSON to `x-sveltekit-action` requests; `data` is devalue text. */
-interface ActionAnswer { type: 'success' | 'failure' | 'redirect' | 'error'; status: number; data?: string; location?: string }
+import { getPage, postAction, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { tableFingerprint, type Platform } from '../support/platform.ts';
+import { startSeededPlatform } from '../support/seeded-platform.ts';
 
 /**
  * Decodes devalue's flat form for plain data (objects, arrays, strings, numbers, booleans, null):
@@ -34,34 +32,15 @@ describe('console: storages, adding a database, the restore wizard and the notif
   let restorePage: string;
   const HOOK_URL = 'http://127.0.0.1:9/hook/s3cr3t-path-token';
 
-  async function action(route: string, fields: Record<string, string | string[]>, cookie?: string): Promise<ActionAnswer> {
-    const body = new URLSearchParams();
-    for (const [k, v] of Object.entries(fields)) for (const one of [v].flat()) body.append(k, one);
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', origin: con.url, 'x-sveltekit-action': 'true' };
-    const init = { method: 'POST', body, redirect: 'manual' as const };
-    const response = cookie ? await fetch(`${con.url}${route}`, { ...init, headers: { ...headers, cookie } }) : await con.fetch(`${con.url}${route}`, { ...init, headers });
-    assert.equal(response.headers.get('content-type')?.startsWith('application/json'), true, `${route}: expected a JSON action answer, got HTTP ${response.status}`);
-    return (await response.json()) as ActionAnswer;
-  }
-
-  async function page(route: string): Promise<string> {
-    const response = await con.fetch(`${con.url}${route}`, { redirect: 'manual' });
-    const html = await response.text();
-    assert.equal(response.status, 200, `GET ${route}: HTTP ${response.status} ${html.slice(0, 300)}`);
-    return html;
-  }
+  const action = (route: string, fields: Record<string, string | string[]>, cookie?: string) => postAction(con, route, fields, cookie);
+  const page = (route: string) => getPage(con, route);
 
   before(async () => {
-    platform = await startPlatform();
-    source = await createDatabase(platform.cluster, 'shop');
-    const client = await connect('shop', source);
-    await client.query(`
+    ({ platform, source } = await startSeededPlatform('shop', `
       create table items (id int primary key, note text, price numeric(10,2));
       insert into items select g, 'item ' || g, g * 1.25 from generate_series(1, 1500) g;
       create table orders (id int primary key, item_id int references items, at timestamptz);
-      insert into orders select g, 1 + g % 1500, timestamptz '2026-01-01' + g * interval '1 minute' from generate_series(1, 700) g;`);
-    await client.end();
-    await platform.startWorker();
+      insert into orders select g, 1 + g % 1500, timestamptz '2026-01-01' + g * interval '1 minute' from generate_series(1, 700) g;`));
     con = await startSignedInConsole(platform);
   });
 

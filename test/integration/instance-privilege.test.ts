@@ -5,11 +5,12 @@ import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { actorOps } from '../support/actor-ops.ts';
 import { operatorActor, type Actor } from '../../services/authz.ts';
 import { CONSOLE_OWNER, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
-import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import type { Platform } from '../support/platform.ts';
+import { startSeededPlatform } from '../support/seeded-platform.ts';
 
 const run = promisify(execFile);
 const cli = path.resolve('bin/hindsight.mjs');
@@ -58,11 +59,7 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
   }
 
   before(async () => {
-    platform = await startPlatform();
-    source = await createDatabase(platform.cluster, 'shop');
-    const client = await connect('shop', source);
-    await client.query('create table items (id int primary key)');
-    await client.end();
+    ({ platform, source } = await startSeededPlatform('shop', 'create table items (id int primary key)', { worker: false }));
     app = await startSignedInConsole(platform);
     const operator = operatorActor('test');
     await opsAs(operator).addDatabase({ name: 'shop', url: targetUrl(source), storages: 'local', verifyAfterBackup: false, skipCheck: true });

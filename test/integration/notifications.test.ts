@@ -3,13 +3,14 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { connect, targetUrl } from '../../lib/pg/connection.ts';
+import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import type { DeliveryRecord } from '../../lib/catalog/notifiers.ts';
 import { createNotifierOperations, type NotifierOperations } from '../../services/notifiers/work.ts';
 import { startSignedInConsole } from '../support/console.ts';
 import { WATCHDOG_SCHEDULE_ID, type WatchdogOutcome } from '../../temporal/contracts/notifications.ts';
 import { freePort } from '../support/ports.ts';
-import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import { createDatabase, type Platform } from '../support/platform.ts';
+import { startSeededPlatform } from '../support/seeded-platform.ts';
 import {
   selfSignedCert, startHttpReceiver, startSmtpServer, type ReceivedMail,
 } from '../support/notify-receivers.ts';
@@ -46,13 +47,10 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     (await notifiers.deliveries({ database, limit: 500 })).filter((d) => d.event === event);
 
   before(async () => {
-    platform = await startPlatform();
+    const orders = 'create table orders (id int primary key, note text); insert into orders select g, md5(g::text) from generate_series(1, 500) g';
+    let shop: PgTarget;
+    ({ platform, source: shop } = await startSeededPlatform('shop', orders));
     notifiers = createNotifierOperations(platform.runtime, platform.client);
-    const shop = await createDatabase(platform.cluster, 'shop');
-    const client = await connect('test', shop);
-    await client.query('create table orders (id int primary key, note text); insert into orders select g, md5(g::text) from generate_series(1, 500) g');
-    await client.end();
-    await platform.startWorker();
     await platform.ops.addDatabase({ name: 'shop', url: targetUrl(shop), verifyAfterBackup: false });
     // Registered without a check; its database does not exist, so every backup of it fails.
     await platform.ops.addDatabase({ name: 'gone', url: targetUrl({ ...shop, database: 'no_such_database' }), verifyAfterBackup: false, skipCheck: true });

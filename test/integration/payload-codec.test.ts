@@ -14,7 +14,8 @@ import { uptimeQuery } from '../../temporal/contracts/health.ts';
 import type { RestoreOutcome } from '../../temporal/contracts/restore.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { freePort } from '../support/ports.ts';
-import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import type { Platform } from '../support/platform.ts';
+import { startSeededPlatform } from '../support/seeded-platform.ts';
 
 const run = promisify(execFile);
 
@@ -73,12 +74,8 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
   }
 
   before(async () => {
-    platform = await startPlatform();
-    source = await createDatabase(platform.cluster, 'payroll_eu');
-    const client = await connect('payroll_eu', source);
-    await client.query('create table salaries (id int primary key, amount int); insert into salaries select g, g from generate_series(1, 100) g');
-    await client.end();
-    await platform.startWorker();
+    const salaries = 'create table salaries (id int primary key, amount int); insert into salaries select g, g from generate_series(1, 100) g';
+    ({ platform, source } = await startSeededPlatform('payroll_eu', salaries));
     await platform.ops.addDatabase({ name: 'payroll-eu', url: targetUrl(source), verifyAfterBackup: false });
     secrets.database = 'payroll_eu';
     secrets.password = source.password ?? '';

@@ -6,6 +6,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createDatabase, startPlatform, startTestCluster, tableFingerprint, type Platform } from '../support/platform.ts';
+import { innermostMessage } from '../support/failures.ts';
 
 /**
  * Every supported source major through the real chain: a server of that major (Debian's 15, the
@@ -51,16 +52,6 @@ async function serverMajor(target: PgTarget): Promise<number> {
   } finally {
     await client.end();
   }
-}
-
-function innermost(error: unknown): string {
-  let current = error as { message?: string; cause?: unknown } | undefined;
-  let message = '';
-  while (current) {
-    message = current.message ?? message;
-    current = current.cause as typeof current;
-  }
-  return message;
 }
 
 interface Manifest { source: { serverVersion: string }; tool: { version: string; compression: { algorithm: string; level: number } } }
@@ -156,7 +147,7 @@ describe('PostgreSQL 13 to 18 sources: backup, verification in a sandbox, restor
     const started = Date.now();
     const restore = await platform.ops.startRestore({ database: nameOf(16), backupId, to: { database: 'back_into16' } });
     await assert.rejects(restore.result(), (error: unknown) => {
-      assert.match(innermost(error), /pg_dump 17 cannot be loaded into a PostgreSQL 16 server: pg_restore 17 and newer set transaction_timeout.*restore into PostgreSQL 17 or newer, or install postgresql-client-16/);
+      assert.match(innermostMessage(error), /pg_dump 17 cannot be loaded into a PostgreSQL 16 server: pg_restore 17 and newer set transaction_timeout.*restore into PostgreSQL 17 or newer, or install postgresql-client-16/);
       return true;
     });
     assert.ok(Date.now() - started < 15_000, 'a permanent refusal is not retried');
@@ -173,7 +164,7 @@ describe('PostgreSQL 13 to 18 sources: backup, verification in a sandbox, restor
     const backup = await platform.ops.startBackup(nameOf(18));
     await assert.rejects(backup.result(), (error: unknown) => {
       assert.ok(error instanceof WorkflowFailedError);
-      assert.match(innermost(error), /PostgreSQL 18 server needs pg_dump 18 or newer: install postgresql-client-18/);
+      assert.match(innermostMessage(error), /PostgreSQL 18 server needs pg_dump 18 or newer: install postgresql-client-18/);
       return true;
     });
     assert.ok(Date.now() - started < 15_000, 'a missing client is permanent: no retry delays');

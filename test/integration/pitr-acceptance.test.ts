@@ -13,10 +13,9 @@ import { temporalCliPath } from '../../temporal/dev-server.ts';
 import { type PitrOutcome, abortPitrSignal, pitrProgressQuery, pitrRestoreInput } from '../../temporal/contracts/pitr.ts';
 import { startWebServer } from '../../web/server.ts';
 import { freePort } from '../support/ports.ts';
-import { startPlatform, type Platform } from '../support/platform.ts';
+import type { Platform } from '../support/platform.ts';
 import {
-  enablePitr, restore, restoredRows, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, writeRows,
-  type PitrSource, type Row,
+  restore, restoredRows, rfc3339Plus2, startPitrWithRows, stopPitrPlatform, waitUntilArchived, type PitrSource, type Row,
 } from '../support/pitr-fixture.ts';
 
 /**
@@ -34,21 +33,10 @@ describe('point-in-time restore: the acceptance gate', () => {
   const started: string[] = [];
 
   before(async () => {
-    platform = await startPlatform();
-    source = await startPitrSource(platform, 'shop');
-    await platform.startWorker();
-    await enablePitr(platform, source);
-    await takeBaseBackup(platform, 'shop', 'first');
-    rows = await writeRows(source, 15_000, 120);
-    await waitUntilArchived(platform, source);
+    ({ platform, source, rows } = await startPitrWithRows('shop', { forMs: 15_000, everyMs: 120 }));
   });
 
-  after(async () => {
-    for (const dir of started) await stopRestoredServer(dir);
-    if (platform) await stopArchiver(platform, 'shop');
-    await source?.cluster.stop('immediate').catch(() => undefined);
-    await platform?.stop();
-  });
+  after(() => stopPitrPlatform({ platform, source, database: 'shop', restoredDirs: started }));
 
   it('restores to a second T between two rows: the row before is present, the row after absent, the count exact', async () => {
     assert.ok(rows.length >= 50, `the writer committed ${rows.length} rows`);

@@ -10,10 +10,9 @@ import { asServerUser, serverEnv } from '../../lib/pitr/os-user.ts';
 import { startWalFetchServer } from '../../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../../lib/pitr/wal-source.ts';
 import { type ChainMonitorState, type WalChainMonitorInput, chainQuery } from '../../temporal/contracts/pitr.ts';
-import { startPlatform, type Platform } from '../support/platform.ts';
+import type { Platform } from '../support/platform.ts';
 import {
-  enablePitr, restore, restoredRows, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, walPageMagic, writeRows,
-  type PitrSource, type Row,
+  restore, restoredRows, rfc3339Plus2, startPitrPlatform, stopPitrPlatform, takeBaseBackup, waitUntilArchived, walPageMagic, writeRows, type PitrSource, type Row,
 } from '../support/pitr-fixture.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -34,10 +33,7 @@ describe('WAL chain: a segment deleted from storage', () => {
   const started: string[] = [];
 
   before(async () => {
-    platform = await startPlatform();
-    source = await startPitrSource(platform, 'ledger');
-    await platform.startWorker();
-    await enablePitr(platform, source);
+    ({ platform, source } = await startPitrPlatform('ledger'));
     await takeBaseBackup(platform, 'ledger', 'first');
     await writeRows(source, 1500, 100, 'before');
     await source.query('select pg_switch_wal()');
@@ -53,13 +49,7 @@ describe('WAL chain: a segment deleted from storage', () => {
     await rm(path.join(platform.backupsDir, segment.objectKey));
   });
 
-  after(async () => {
-    for (const dir of started) await stopRestoredServer(dir);
-    await platform?.client.workflow.getHandle('walchain/ledger').terminate('test over').catch(() => undefined);
-    if (platform) await stopArchiver(platform, 'ledger');
-    await source?.cluster.stop('immediate').catch(() => undefined);
-    await platform?.stop();
-  });
+  after(() => stopPitrPlatform({ platform, source, database: 'ledger', restoredDirs: started, chainMonitor: true }));
 
   it('the monitor reports the gap with its LSN range, notifies once and starts a base backup', async () => {
     const args: WalChainMonitorInput = { database: 'ledger', intervalSeconds: 1 };

@@ -4,10 +4,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, type PgTarget } from '../../lib/pg/connection.ts';
 import { type BaseBackupProgress, type ChainMonitorState, type WalChainMonitorInput, chainQuery } from '../../temporal/contracts/pitr.ts';
-import { startPlatform, type Platform } from '../support/platform.ts';
+import type { Platform } from '../support/platform.ts';
 import {
-  enablePitr, restore, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived,
-  type PitrSource,
+  restore, rfc3339Plus2, startPitrPlatform, stopPitrPlatform, takeBaseBackup, waitUntilArchived, type PitrSource,
 } from '../support/pitr-fixture.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -32,6 +31,16 @@ async function tableHashes(target: PgTarget): Promise<Record<string, string>> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** WAL summaries on and two tables beside `events`, before the worker starts. */
+async function summarizedSource(source: PitrSource): Promise<void> {
+  // What the operator does once (docs/pitr.md): Hindsight never changes a source's configuration.
+  await source.query('alter system set summarize_wal = on');
+  await source.query('select pg_reload_conf()');
+  await source.query(`create table items (id int primary key, qty int not null, label text not null) with (autovacuum_enabled = false)`);
+  await source.query(`insert into items select g, g % 97, repeat(md5(g::text), 4) from generate_series(1, 40000) g`);
+  await source.query(`create table ledger (id bigserial primary key, item int not null, delta int not null)`);
+}
+
 /**
  * PITR on a PostgreSQL 17 source with summarize_wal on: a full base backup, then increments taken
  * against the previous backup's manifest read back from storage; a restore to T between two
@@ -46,16 +55,7 @@ describe('point-in-time restore through an incremental chain (PostgreSQL 17)', (
   const started: string[] = [];
 
   before(async () => {
-    platform = await startPlatform();
-    source = await startPitrSource(platform, 'inc17', 'source-inc17', 17);
-    // What the operator does once (docs/pitr.md): Hindsight never changes a source's configuration.
-    await source.query('alter system set summarize_wal = on');
-    await source.query('select pg_reload_conf()');
-    await source.query(`create table items (id int primary key, qty int not null, label text not null) with (autovacuum_enabled = false)`);
-    await source.query(`insert into items select g, g % 97, repeat(md5(g::text), 4) from generate_series(1, 40000) g`);
-    await source.query(`create table ledger (id bigserial primary key, item int not null, delta int not null)`);
-    await platform.startWorker();
-    await enablePitr(platform, source);
+    ({ platform, source } = await startPitrPlatform('inc17', { dirName: 'source-inc17', major: 17, prepareSource: summarizedSource }));
     backups.full = await takeBaseBackup(platform, 'inc17', 'full');
     await source.query('update items set qty = qty + 1 where id <= 2000');
     await source.query('insert into ledger (item, delta) select g, 1 from generate_series(1, 2000) g');
@@ -72,13 +72,7 @@ describe('point-in-time restore through an incremental chain (PostgreSQL 17)', (
     await waitUntilArchived(platform, source);
   });
 
-  after(async () => {
-    for (const dir of started) await stopRestoredServer(dir);
-    await platform?.client.workflow.getHandle('walchain/inc17').terminate('test over').catch(() => undefined);
-    if (platform) await stopArchiver(platform, 'inc17');
-    await source?.cluster.stop('immediate').catch(() => undefined);
-    await platform?.stop();
-  });
+  after(() => stopPitrPlatform({ platform, source, database: 'inc17', restoredDirs: started, chainMonitor: true }));
 
   it('takes a full, then increments against the previous backup, each with its manifest stored beside it', async () => {
     assert.deepEqual([backups.full!.kind, backups.inc1!.kind, backups.inc2!.kind], ['full', 'incremental', 'incremental']);

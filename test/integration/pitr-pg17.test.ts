@@ -5,10 +5,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { slotNameFor } from '../../lib/wal/server.ts';
-import { startPlatform, type Platform } from '../support/platform.ts';
+import type { Platform } from '../support/platform.ts';
 import {
-  enablePitr, restore, restoredRows, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, writeRows,
-  type PitrSource, type Row,
+  restore, restoredRows, rfc3339Plus2, startPitrWithRows, stopPitrPlatform, type PitrSource, type Row,
 } from '../support/pitr-fixture.ts';
 
 const run = promisify(execFile);
@@ -37,22 +36,12 @@ describe('point-in-time restore of a PostgreSQL 17 source', () => {
   const started: string[] = [];
 
   before(async () => {
-    platform = await startPlatform();
-    source = await startPitrSource(platform, 'shop17', 'source17', 17);
-    assert.equal(source.cluster.major, 17);
-    await platform.startWorker();
-    await enablePitr(platform, source);
-    await takeBaseBackup(platform, 'shop17', 'first');
-    rows = await writeRows(source, 5000, 100);
-    await waitUntilArchived(platform, source);
+    const checkMajor = async (s: PitrSource) => assert.equal(s.cluster.major, 17);
+    const options = { dirName: 'source17', major: 17, prepareSource: checkMajor };
+    ({ platform, source, rows } = await startPitrWithRows('shop17', { forMs: 5000, everyMs: 100 }, options));
   });
 
-  after(async () => {
-    for (const dir of started) await stopRestoredServer(dir);
-    if (platform) await stopArchiver(platform, 'shop17');
-    await source?.cluster.stop('immediate').catch(() => undefined);
-    await platform?.stop();
-  });
+  after(() => stopPitrPlatform({ platform, source, database: 'shop17', restoredDirs: started }));
 
   it('streams WAL with pg_receivewal 17', async () => {
     const binaries = await runningBinaries(['pg_receivewal', slotNameFor('shop17')]);

@@ -14,10 +14,9 @@ import { toolFor } from '../../lib/pg/tools.ts';
 import { SOURCE_CONFIG_DIR } from '../../lib/pitr/source-config.ts';
 import { canSwitchUser, sandboxUserIds } from '../../lib/sandbox/os-user.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
-import { startPlatform, type Platform } from '../support/platform.ts';
+import type { Platform } from '../support/platform.ts';
 import {
-  enablePitr, restore, restoredRows, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, writeRows,
-  type PitrSource,
+  restore, restoredRows, startPitrPlatform, stopPitrPlatform, takeBaseBackup, waitUntilArchived, writeRows, type PitrSource,
 } from '../support/pitr-fixture.ts';
 
 /**
@@ -44,10 +43,7 @@ describe('point-in-time restore: the source\'s configuration never reaches the r
   before(async () => {
     // A variable of the worker's environment the restored server must not inherit.
     process.env.HINDSIGHT_TEST_CANARY = CANARY;
-    platform = await startPlatform();
-    source = await startPitrSource(platform, 'hostile');
-    await platform.startWorker();
-    await enablePitr(platform, source);
+    ({ platform, source } = await startPitrPlatform('hostile'));
 
     const markerDir = path.join(platform.dir, 'markers');
     await mkdir(markerDir, { recursive: true });
@@ -75,10 +71,7 @@ describe('point-in-time restore: the source\'s configuration never reaches the r
   });
 
   after(async () => {
-    for (const dir of started) await stopRestoredServer(dir);
-    if (platform) await stopArchiver(platform, 'hostile');
-    await source?.cluster.stop('immediate').catch(() => undefined);
-    await platform?.stop();
+    await stopPitrPlatform({ platform, source, database: 'hostile', restoredDirs: started });
     delete process.env.HINDSIGHT_TEST_CANARY;
   });
 

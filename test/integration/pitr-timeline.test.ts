@@ -3,10 +3,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, parsePgUrl } from '../../lib/pg/connection.ts';
 import { type WalArchiverInput, type WalChainMonitorInput, chainQuery } from '../../temporal/contracts/pitr.ts';
-import { startPlatform, type Platform } from '../support/platform.ts';
+import type { Platform } from '../support/platform.ts';
 import {
-  enablePitr, restore, restoredRows, rfc3339Plus2, startPitrSource, stopArchiver, stopRestoredServer, takeBaseBackup, waitUntilArchived, writeRows,
-  type PitrSource, type Row,
+  restore, restoredRows, rfc3339Plus2, startPitrPlatform, stopArchiver, stopPitrPlatform, takeBaseBackup, waitUntilArchived, writeRows, type PitrSource, type Row,
 } from '../support/pitr-fixture.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -24,10 +23,7 @@ describe('point-in-time restore across a timeline switch', () => {
   const started: string[] = [];
 
   before(async () => {
-    platform = await startPlatform();
-    source = await startPitrSource(platform, 'app');
-    await platform.startWorker();
-    await enablePitr(platform, source);
+    ({ platform, source } = await startPitrPlatform('app'));
     await takeBaseBackup(platform, 'app', 'on-timeline-1');
     onTimeline1 = await writeRows(source, 2000, 100, 'timeline 1');
     await waitUntilArchived(platform, source);
@@ -57,13 +53,7 @@ describe('point-in-time restore across a timeline switch', () => {
     await waitUntilArchived(platform, promoted, 60_000);
   });
 
-  after(async () => {
-    for (const dir of started) await stopRestoredServer(dir);
-    await platform?.client.workflow.getHandle('walchain/app').terminate('test over').catch(() => undefined);
-    if (platform) await stopArchiver(platform, 'app');
-    await source?.cluster.stop('immediate').catch(() => undefined);
-    await platform?.stop();
-  });
+  after(() => stopPitrPlatform({ platform, source, database: 'app', restoredDirs: started, chainMonitor: true }));
 
   it('archives the history file and the chain follows it from the timeline-1 base backup onto timeline 2', async () => {
     const histories = await platform.runtime.catalog.wal.historiesOf('app');

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connect, targetUrl } from '../../lib/pg/connection.ts';
+import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { retentionPlanQuery } from '../../temporal/contracts/retention.ts';
-import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import type { Platform } from '../support/platform.ts';
+import { startSeededPlatform } from '../support/seeded-platform.ts';
 
 const DAY = 86_400_000;
 
@@ -14,12 +15,9 @@ describe('retention: a policy prunes old backups from storage, never the ones it
   const backups: Array<{ id: string; ageDays: number }> = [];
 
   before(async () => {
-    platform = await startPlatform();
-    const source = await createDatabase(platform.cluster, 'shop');
-    const client = await connect('shop', source);
-    await client.query('create table items (id int primary key, name text); insert into items select g, md5(g::text) from generate_series(1, 500) g');
-    await client.end();
-    await platform.startWorker();
+    const items = 'create table items (id int primary key, name text); insert into items select g, md5(g::text) from generate_series(1, 500) g';
+    let source: PgTarget;
+    ({ platform, source } = await startSeededPlatform('shop', items));
     await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), verifyAfterBackup: false });
     // Six backups, then aged by rewriting their times in the catalog: 40, 30, 20, 10, 2 days and 5 minutes.
     for (const ageDays of [40, 30, 20, 10, 2, 5 / 1440]) {

@@ -7,20 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { connect, quoteIdent, targetUrl } from '../../lib/pg/connection.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import { innermostMessage } from '../support/failures.ts';
 import { freePort } from '../support/ports.ts';
 
 const run = promisify(execFile);
 const cli = path.resolve('bin/hindsight.mjs');
-
-function innermost(error: unknown): string {
-  let current = error as { message?: string; cause?: unknown } | undefined;
-  let message = '';
-  while (current) {
-    message = current.message ?? message;
-    current = current.cause as typeof current;
-  }
-  return message;
-}
 
 describe('a source that cannot be backed up fails fast, naming the database and the cause', () => {
   let platform: Platform;
@@ -50,7 +41,7 @@ describe('a source that cannot be backed up fails fast, naming the database and 
     const backup = await platform.ops.startBackup('ledger-wrong-pw');
     await assert.rejects(backup.result(), (error: unknown) => {
       assert.ok(error instanceof WorkflowFailedError);
-      assert.match(innermost(error), /database "ledger-wrong-pw": password authentication failed for user "ledger_reader" \(check the password saved for this database\)/);
+      assert.match(innermostMessage(error), /database "ledger-wrong-pw": password authentication failed for user "ledger_reader" \(check the password saved for this database\)/);
       return true;
     });
     assert.ok(Date.now() - started < 10_000, 'a permanent error must not be retried');
@@ -65,7 +56,7 @@ describe('a source that cannot be backed up fails fast, naming the database and 
     const started = Date.now();
     const backup = await platform.ops.startBackup('ledger-no-grant');
     await assert.rejects(backup.result(), (error: unknown) => {
-      assert.match(innermost(error), /database "ledger-no-grant": .*permission denied for table entries.*grant the backup role SELECT/);
+      assert.match(innermostMessage(error), /database "ledger-no-grant": .*permission denied for table entries.*grant the backup role SELECT/);
       return true;
     });
     assert.ok(Date.now() - started < 10_000, 'a missing grant is permanent: no retries');
@@ -80,7 +71,7 @@ describe('a source that cannot be backed up fails fast, naming the database and 
     const started = Date.now();
     const backup = await platform.ops.startBackup('ghost');
     await assert.rejects(backup.result(), (error: unknown) => {
-      assert.match(innermost(error), new RegExp(`database "ghost" is unreachable at 127.0.0.1:${port} \\(connection refused\\): check that PostgreSQL is running`));
+      assert.match(innermostMessage(error), new RegExp(`database "ghost" is unreachable at 127.0.0.1:${port} \\(connection refused\\): check that PostgreSQL is running`));
       return true;
     });
     assert.ok(Date.now() - started < 60_000, 'retries of an unreachable source are bounded');
@@ -93,7 +84,7 @@ describe('a source that cannot be backed up fails fast, naming the database and 
       args: [{ database: 'Not A Name!', trigger: 'sometimes' }],
     });
     await assert.rejects(handle.result(), (error: unknown) => {
-      const message = innermost(error);
+      const message = innermostMessage(error);
       assert.match(message, /invalid backupDatabase input: /);
       assert.match(message, /database: database must be a registered name/);
       assert.match(message, /trigger: /);
@@ -105,7 +96,7 @@ describe('a source that cannot be backed up fails fast, naming the database and 
       args: [{ database: 'ledger', to: { url: 'postgres://u:secret@h/db' } }],
     });
     await assert.rejects(restore.result(), (error: unknown) => {
-      assert.match(innermost(error), /invalid restoreBackup input: .*to\.url must not contain a password/);
+      assert.match(innermostMessage(error), /invalid restoreBackup input: .*to\.url must not contain a password/);
       return true;
     });
   });

@@ -7,7 +7,7 @@ import { ftpStorageConfig, type FtpStorageConfig } from '../../lib/storage/ftp/c
 import { createFtpStorage } from '../../lib/storage/ftp/driver.ts';
 import { freePort } from '../support/ports.ts';
 import { startFtpServer, type FtpServer } from '../support/servers/ftp.ts';
-import { describeStorageContract } from '../support/storage-contract.ts';
+import { connectionFailure, describeStorageContract } from '../support/storage-contract.ts';
 import { readAll, fillUntilStalled } from '../support/streams.ts';
 
 function configFor(server: FtpServer, overrides: Partial<FtpStorageConfig> = {}): FtpStorageConfig {
@@ -46,22 +46,16 @@ describe('ftp storage driver', () => {
 
   it('reports a wrong password as access_denied naming the user, without the password', async () => {
     const driver = createFtpStorage({ name: 'wrong', config: configFor(server, { password: 'not-the-password-123' }) });
-    const result = await testStorageConnection(driver);
-    await driver.close?.();
-    assert.ok(!result.ok);
-    assert.equal(result.kind, 'access_denied', result.message);
-    assert.match(result.message, /authentication failed for user hindsight/);
-    assert.doesNotMatch(result.message, /not-the-password-123/);
+    const message = await connectionFailure(driver, 'access_denied');
+    assert.match(message, /authentication failed for user hindsight/);
+    assert.doesNotMatch(message, /not-the-password-123/);
   });
 
   it('reports a closed port as unreachable, naming host and port', async () => {
     const port = await freePort();
     const driver = createFtpStorage({ name: 'closed', config: configFor(server, { port }) });
-    const result = await testStorageConnection(driver);
-    await driver.close?.();
-    assert.ok(!result.ok);
-    assert.equal(result.kind, 'unreachable', result.message);
-    assert.match(result.message, new RegExp(`cannot reach 127\\.0\\.0\\.1:${port}`));
+    const message = await connectionFailure(driver, 'unreachable');
+    assert.match(message, new RegExp(`cannot reach 127\\.0\\.0\\.1:${port}`));
   });
 
   it('serves many operations at once on one driver', async () => {
@@ -119,11 +113,8 @@ describe('ftps storage driver', () => {
     const server = await startFtpServer({ tls: 'explicit' });
     try {
       const driver = createFtpStorage({ name: 'strict', config: configFor(server, { secure: true }) });
-      const result = await testStorageConnection(driver);
-      await driver.close?.();
-      assert.ok(!result.ok);
-      assert.equal(result.kind, 'bad_input', result.message);
-      assert.match(result.message, /TLS certificate of 127\.0\.0\.1:\d+ is not trusted: .*allowSelfSignedCertificate/);
+      const message = await connectionFailure(driver, 'bad_input');
+      assert.match(message, /TLS certificate of 127\.0\.0\.1:\d+ is not trusted: .*allowSelfSignedCertificate/);
     } finally {
       await server.stop();
     }

@@ -9,7 +9,7 @@ import { sftpStorageConfig, type SftpStorageConfig } from '../../lib/storage/sft
 import { createSftpStorage } from '../../lib/storage/sftp/driver.ts';
 import { freePort } from '../support/ports.ts';
 import { startSshd, type SshdServer } from '../support/servers/sshd.ts';
-import { describeStorageContract } from '../support/storage-contract.ts';
+import { connectionFailure, describeStorageContract } from '../support/storage-contract.ts';
 import { readAll, fillUntilStalled } from '../support/streams.ts';
 
 function configFor(server: SshdServer, overrides: Partial<SftpStorageConfig> = {}): SftpStorageConfig {
@@ -55,32 +55,23 @@ describe('sftp storage driver', () => {
 
   it('reports a wrong password as access_denied naming the user, without the password', async () => {
     const driver = createSftpStorage({ name: 'wrong', config: configFor(server, { password: 'not-the-password-123' }) });
-    const result = await testStorageConnection(driver);
-    await driver.close?.();
-    assert.ok(!result.ok);
-    assert.equal(result.kind, 'access_denied', result.message);
-    assert.match(result.message, /authentication failed for user hindsight-sftp/);
-    assert.doesNotMatch(result.message, /not-the-password-123/);
+    const message = await connectionFailure(driver, 'access_denied');
+    assert.match(message, /authentication failed for user hindsight-sftp/);
+    assert.doesNotMatch(message, /not-the-password-123/);
   });
 
   it('refuses a server whose host key differs from hostKeySha256', async () => {
     const other = `SHA256:${randomBytes(32).toString('base64').replace(/=+$/, '')}`;
     const driver = createSftpStorage({ name: 'pinned', config: configFor(server, { hostKeySha256: other }) });
-    const result = await testStorageConnection(driver);
-    await driver.close?.();
-    assert.ok(!result.ok);
-    assert.equal(result.kind, 'bad_input', result.message);
-    assert.ok(result.message.includes(`presented host key ${server.hostKeySha256}, not the expected ${other}; refusing to connect`), result.message);
+    const message = await connectionFailure(driver, 'bad_input');
+    assert.ok(message.includes(`presented host key ${server.hostKeySha256}, not the expected ${other}; refusing to connect`), message);
   });
 
   it('reports a closed port as unreachable, naming host and port', async () => {
     const port = await freePort();
     const driver = createSftpStorage({ name: 'closed', config: configFor(server, { port }) });
-    const result = await testStorageConnection(driver);
-    await driver.close?.();
-    assert.ok(!result.ok);
-    assert.equal(result.kind, 'unreachable', result.message);
-    assert.match(result.message, new RegExp(`cannot reach 127\\.0\\.0\\.1:${port}`));
+    const message = await connectionFailure(driver, 'unreachable');
+    assert.match(message, new RegExp(`cannot reach 127\\.0\\.0\\.1:${port}`));
   });
 
   it('reports a directory the user may not write as access_denied', async () => {

@@ -9,9 +9,10 @@ import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connect, targetUrl } from '../../lib/pg/connection.ts';
+import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { runtimeWarnings } from '../../scripts/runtime-warnings.ts';
-import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import type { Platform } from '../support/platform.ts';
+import { startSeededPlatform } from '../support/seeded-platform.ts';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process.ts';
 
 describe('the worker process with the Docker engine unreachable', () => {
@@ -22,14 +23,14 @@ describe('the worker process with the Docker engine unreachable', () => {
   const connections = new Set<net.Socket>();
 
   before(async () => {
-    platform = await startPlatform();
+    const rows = 'create table t (id int primary key, v text); insert into t select g, md5(g::text) from generate_series(1, 300) g';
+    let source: PgTarget;
+    // The worker is a process of its own, started by the test.
+    ({ platform, source } = await startSeededPlatform('shop', rows, { worker: false }));
     socket = path.join(platform.dir, 'docker.sock');
     silent = net.createServer((connection) => { connections.add(connection.on('error', () => undefined)); });
     silent.listen(socket);
     await once(silent, 'listening');
-    const source = await createDatabase(platform.cluster, 'shop');
-    const client = await connect('shop', source);
-    await client.query('create table t (id int primary key, v text); insert into t select g, md5(g::text) from generate_series(1, 300) g').finally(() => client.end());
     await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), verifyAfterBackup: false });
   });
   after(async () => {

@@ -39,6 +39,18 @@ async function bucketState(s3: S3Client): Promise<{ objects: string[]; uploads: 
   return { objects: objects.sort(), uploads };
 }
 
+/** Starts a backup of `bulk` and waits until its partial file appears beside what `before` lists. */
+async function startBackupUntilUploading(platform: Platform) {
+  const dir = path.join(platform.backupsDir, 'bulk');
+  const before = new Set(await readdir(dir));
+  const started = await platform.ops.startBackup('bulk');
+  await waitFor('the upload to start', async () => {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    return names.some((n) => n.includes('.partial-') && !before.has(n)) ? true : undefined;
+  }, 120_000);
+  return { dir, before, started };
+}
+
 describe('a backup interrupted midway: worker killed, or cancelled', () => {
   let platform: Platform;
   let moto: MotoServer;
@@ -122,13 +134,7 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
   });
   it('a cancel signal stops pg_dump, removes the partial object and records the backup cancelled', async () => {
     if (!workers.some((w) => w.exitCode === null && w.signalCode === null)) workers.push(startWorkerProcess(platform, log));
-    const dir = path.join(platform.backupsDir, 'bulk');
-    const before = new Set(await readdir(dir));
-    const started = await platform.ops.startBackup('bulk');
-    await waitFor('the upload to start', async () => {
-      const names = await readdir(dir).catch(() => [] as string[]);
-      return names.some((n) => n.includes('.partial-') && !before.has(n)) ? true : undefined;
-    }, 120_000);
+    const { dir, before, started } = await startBackupUntilUploading(platform);
     const handle = platform.client.workflow.getHandle(started.workflowId);
     await handle.signal(cancelBackupSignal, 'operator changed their mind');
     const outcome = await started.result();
@@ -149,13 +155,7 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
     const draining = startWorkerProcess(platform, log, ['--shutdown-grace-seconds', '1']);
     workers.push(draining);
-    const dir = path.join(platform.backupsDir, 'bulk');
-    const before = new Set(await readdir(dir));
-    const started = await platform.ops.startBackup('bulk');
-    await waitFor('the upload to start', async () => {
-      const names = await readdir(dir).catch(() => [] as string[]);
-      return names.some((n) => n.includes('.partial-') && !before.has(n)) ? true : undefined;
-    }, 120_000);
+    const { dir, started } = await startBackupUntilUploading(platform);
     draining.kill('SIGTERM');
     const [code] = await new Promise<[number | null, string | null]>((resolve) => draining.once('exit', (c, sig) => resolve([c, sig])));
     assert.equal(code, 0, `the worker stopped by itself after draining:\n${log.join('').slice(-1500)}`);

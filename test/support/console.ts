@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer } from '../../web/server.ts';
 import type { Platform } from './platform.ts';
@@ -32,4 +33,34 @@ export async function startSignedInConsole(platform: Platform): Promise<SignedIn
     fetch: (url, init = {}) => fetch(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), cookie } }),
     close: server.close,
   };
+}
+
+/** A form action's answer: SvelteKit replies JSON to `x-sveltekit-action` requests; `data` is devalue text. */
+export interface ActionAnswer { type: 'success' | 'failure' | 'redirect' | 'error'; status: number; data?: string; location?: string }
+
+/**
+ * Posts a form to a page action as `use:enhance` does, as the owner or with another session's
+ * `cookie`; a field given several values is sent once per value.
+ */
+export async function postAction(
+  con: SignedInConsole, route: string, fields: Record<string, string | string[]>, cookie?: string,
+): Promise<ActionAnswer> {
+  const body = new URLSearchParams();
+  for (const [k, v] of Object.entries(fields)) for (const one of [v].flat()) body.append(k, one);
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', origin: con.url, 'x-sveltekit-action': 'true' };
+  const init = { method: 'POST', body, redirect: 'manual' as const };
+  const response = cookie
+    ? await fetch(`${con.url}${route}`, { ...init, headers: { ...headers, cookie } })
+    : await con.fetch(`${con.url}${route}`, { ...init, headers });
+  const json = response.headers.get('content-type')?.startsWith('application/json');
+  assert.equal(json, true, `${route}: expected a JSON action answer, got HTTP ${response.status}`);
+  return (await response.json()) as ActionAnswer;
+}
+
+/** The HTML of a console page as the owner; anything but a 200 fails with the start of the body. */
+export async function getPage(con: SignedInConsole, route: string): Promise<string> {
+  const response = await con.fetch(`${con.url}${route}`, { redirect: 'manual' });
+  const html = await response.text();
+  assert.equal(response.status, 200, `GET ${route}: HTTP ${response.status} ${html.slice(0, 300)}`);
+  return html;
 }

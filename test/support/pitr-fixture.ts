@@ -14,7 +14,7 @@ import { asServerUser, serverEnv } from '../../lib/pitr/os-user.ts';
 import { dataDirectoryMajor } from '../../lib/pitr/recover.ts';
 import { parseLsn } from '../../lib/wal/lsn.ts';
 import { type BaseBackupInput, type BaseBackupProgress, type PitrOutcome, type PitrRestoreInput, type WalArchiverInput, stopWalArchiverSignal } from '../../temporal/contracts/pitr.ts';
-import { createDatabase, startTestCluster, type Platform } from './platform.ts';
+import { createDatabase, startPlatform, startTestCluster, type Platform } from './platform.ts';
 import { waitFor } from './wait.ts';
 
 const run = promisify(execFile);
@@ -54,6 +54,68 @@ export async function enablePitr(platform: Platform, source: PitrSource): Promis
   const args: WalArchiverInput = { database: source.database };
   await platform.client.workflow.start('walArchiver', { taskQueue: platform.config.taskQueue, workflowId: `wal/${source.database}`, args: [args] });
   await waitFor('the first archived WAL', async () => ((await platform.runtime.catalog.wal.segmentsOf(source.database)).length > 0 ? true : undefined), 60_000, 300);
+}
+
+export interface PitrPlatform { platform: Platform; source: PitrSource }
+
+export interface PitrPlatformOptions {
+  /** The source's directory under the platform's (default `source`). */
+  dirName?: string;
+  major?: number;
+  /** Runs once the source exists, before the worker starts and PITR is enabled. */
+  prepareSource?: (source: PitrSource, platform: Platform) => Promise<void>;
+}
+
+/**
+ * A platform with a worker and a source whose WAL streams to storage (`wal/<database>` running, the
+ * first segment archived). A failure half-way stops what was started before it is thrown.
+ */
+export async function startPitrPlatform(database: string, options: PitrPlatformOptions = {}): Promise<PitrPlatform> {
+  const platform = await startPlatform();
+  let source: PitrSource | undefined;
+  try {
+    source = await startPitrSource(platform, database, options.dirName, options.major);
+    await options.prepareSource?.(source, platform);
+    await platform.startWorker();
+    await enablePitr(platform, source);
+    return { platform, source };
+  } catch (error) {
+    await stopPitrPlatform({ platform, source, database });
+    throw error;
+  }
+}
+
+export interface PitrWriting extends PitrPlatform { rows: Row[] }
+
+/** `startPitrPlatform`, then a base backup (`first`) and rows written for `forMs`, all of them archived. */
+export async function startPitrWithRows(
+  database: string, writes: { forMs: number; everyMs: number }, options: PitrPlatformOptions = {},
+): Promise<PitrWriting> {
+  const { platform, source } = await startPitrPlatform(database, options);
+  try {
+    await takeBaseBackup(platform, database, 'first');
+    const rows = await writeRows(source, writes.forMs, writes.everyMs);
+    await waitUntilArchived(platform, source);
+    return { platform, source, rows };
+  } catch (error) {
+    await stopPitrPlatform({ platform, source, database });
+    throw error;
+  }
+}
+
+/**
+ * Stops, in order, the restored servers in `restoredDirs`, the chain monitor (when `chainMonitor`),
+ * the archiver, the source and the platform; any of them may be missing after a failed start.
+ */
+export async function stopPitrPlatform(parts: {
+  platform?: Platform; source?: PitrSource; database: string; restoredDirs?: string[]; chainMonitor?: boolean;
+}): Promise<void> {
+  const { platform, source, database } = parts;
+  for (const dir of parts.restoredDirs ?? []) await stopRestoredServer(dir);
+  if (parts.chainMonitor) await platform?.client.workflow.getHandle(`walchain/${database}`).terminate('test over').catch(() => undefined);
+  if (platform) await stopArchiver(platform, database);
+  await source?.cluster.stop('immediate').catch(() => undefined);
+  await platform?.stop();
 }
 
 export async function stopArchiver(platform: Platform, database: string): Promise<void> {

@@ -138,3 +138,15 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
     });
   });
 }
+
+/**
+ * Runs a driver's connection test and closes the driver; the test must have failed with `kind`.
+ * Returns the message, for the driver's own checks of what it names and what it leaves out.
+ */
+export async function connectionFailure(driver: StorageDriver, kind: string): Promise<string> {
+  const result = await testStorageConnection(driver);
+  await driver.close?.();
+  assert.ok(!result.ok);
+  assert.equal(result.kind, kind, result.message);
+  return result.message;
+}

@@ -52,19 +52,17 @@ type Signature<C> = C extends WorkflowContract<infer I, infer O> ? (input: I) =>
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 /** A workflow function as a contract describes it: an input with a default (the watchdog's) is still its input. */
 type Workflow<W extends (input: never) => unknown> = (input: Exclude<Parameters<W>[0], undefined>) => ReturnType<W>;
-true satisfies Same<Signature<typeof backup.backupDatabaseWorkflow>, Workflow<typeof workflows.backupDatabase>>;
-true satisfies Same<Signature<typeof backup.replicateBackupWorkflow>, Workflow<typeof workflows.replicateBackup>>;
-true satisfies Same<Signature<typeof restore.restoreBackupWorkflow>, Workflow<typeof workflows.restoreBackup>>;
-true satisfies Same<Signature<typeof verify.restoreVerifierWorkflow>, Workflow<typeof workflows.restoreVerifier>>;
-true satisfies Same<Signature<typeof verify.scheduledVerificationWorkflow>, Workflow<typeof workflows.scheduledVerification>>;
-true satisfies Same<Signature<typeof retention.gfsRetentionWorkflow>, Workflow<typeof workflows.gfsRetention>>;
-true satisfies Same<Signature<typeof health.healthMonitorWorkflow>, Workflow<typeof workflows.healthMonitor>>;
-true satisfies Same<Signature<typeof notifications.deliverNotificationsWorkflow>, Workflow<typeof workflows.deliverNotifications>>;
-true satisfies Same<Signature<typeof notifications.backupWatchdogWorkflow>, Workflow<typeof workflows.backupWatchdog>>;
-true satisfies Same<Signature<typeof pitr.walArchiverWorkflow>, Workflow<typeof workflows.walArchiver>>;
-true satisfies Same<Signature<typeof pitr.baseBackupWorkflow>, Workflow<typeof workflows.baseBackup>>;
-true satisfies Same<Signature<typeof pitr.walChainMonitorWorkflow>, Workflow<typeof workflows.walChainMonitor>>;
-true satisfies Same<Signature<typeof pitr.pitrRestoreWorkflow>, Workflow<typeof workflows.pitrRestore>>;
+type Workflows = typeof workflows;
+/** A family's contracts by the workflow each describes: `backupDatabaseWorkflow` is `backupDatabase`'s. */
+type ByWorkflowName<F> = { [K in keyof F as K extends `${infer N}Workflow` ? N : never]: F[K] };
+type Contracts = ByWorkflowName<typeof backup> & ByWorkflowName<typeof restore> & ByWorkflowName<typeof verify>
+  & ByWorkflowName<typeof retention> & ByWorkflowName<typeof health> & ByWorkflowName<typeof notifications> & ByWorkflowName<typeof pitr>;
+type Matches = {
+  [N in keyof Contracts]: N extends keyof Workflows
+    ? Workflows[N] extends (input: never) => unknown ? Same<Signature<Contracts[N]>, Workflow<Workflows[N]>> : false
+    : false;
+};
+true satisfies (false extends Matches[keyof Contracts] ? never : true);
 
 describe('workflow contracts', () => {
   it('give every workflow the worker registers exactly one contract, and nothing else', async () => {
