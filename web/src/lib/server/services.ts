@@ -1,4 +1,5 @@
-import { CONSOLE_SERVICES_KEY, type ConsoleServices } from './view/types.ts';
+import type { ConsoleServices } from './view/console-services.ts';
+import { CONSOLE_SERVICES_KEY } from './view/types.ts';
 
 /**
  * The console renders whatever the express host published before mounting the handler; it never

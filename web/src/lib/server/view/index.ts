@@ -14,7 +14,8 @@ import { createConsoleHookServices } from './hooks.ts';
 import { peopleServices } from './people.ts';
 import { createConsoleSettings } from './settings.ts';
 import { createConsoleSetupServices } from './setup.ts';
-import type { ActorRef, ConsoleAuth, ConsoleNotifiers, ConsoleOverview, ConsoleServices, ConsoleUser } from './types.ts';
+import type { ConsoleServices } from './console-services.ts';
+import type { ActorRef, ConsoleAuth, ConsoleNotifiers, ConsoleOverview, ConsoleUser } from './types.ts';
 
 export const SESSION_COOKIE = 'hindsight_session';
 

@@ -7,7 +7,7 @@ import { HindsightError } from '../../../../../lib/errors.ts';
 import { notificationEvents, notifierConfigSchema, notifierTypes, type NotifierConfig } from '../../../../../lib/notify/config.ts';
 import type { Services } from '../../../../../services/index.ts';
 import { parseOrThrow } from '../../../../../services/input.ts';
-import type { ConsoleSetupServices } from './setup.ts';
+import type { ConsoleSetupServices } from './setup-types.ts';
 
 /** Secret fields of each notifier type as the form names them (see lib/notify/config.ts). */
 const NOTIFIER_SECRET_FIELDS: Record<string, string[]> = {

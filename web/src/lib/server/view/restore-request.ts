@@ -7,7 +7,7 @@ import { HindsightError, errorMessage } from '../../../../../lib/errors.ts';
 import { NAME_PATTERN } from '../../../../../lib/names.ts';
 import type { LogicalTarget, RestoreRequest } from '../../../../../services/restores/start.ts';
 import { zonedToRfc3339 } from '../../../../../services/restores/zoned-time.ts';
-import type { RestoreStartInput } from './setup.ts';
+import type { RestoreStartInput } from './setup-types.ts';
 
 /** The new database's name: what `CREATE DATABASE` will get, so it must be a plain identifier. */
 const newDatabaseName = z.string().trim()

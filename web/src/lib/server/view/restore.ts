@@ -6,7 +6,7 @@
 import { errorMessage } from '../../../../../lib/errors.ts';
 import { recoverableWindows } from '../../../../../lib/pitr/window.ts';
 import type { Services } from '../../../../../services/index.ts';
-import type { ConsoleRestorableBackup, ConsoleSetupServices } from './setup.ts';
+import type { ConsoleRestorableBackup, ConsoleSetupServices } from './setup-types.ts';
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 

@@ -6,7 +6,7 @@ import { workspaceStorageRoot } from '../../../../../lib/storage/local/root.ts';
 import { isInstanceLevel } from '../../../../../services/authz.ts';
 import type { Services } from '../../../../../services/index.ts';
 import type { ActorRef } from './types.ts';
-import type { ConnectionCheck, ConsoleSetupServices } from './setup.ts';
+import type { ConnectionCheck, ConsoleSetupServices } from './setup-types.ts';
 
 type StoragePart = Pick<ConsoleSetupServices, 'storages' | 'testStorageConfig' | 'saveStorage' | 'testStorage' | 'removeStorage'>;
 type DatabasePart = Pick<ConsoleSetupServices, 'newDatabase' | 'testDatabase' | 'testDatabaseUrl' | 'addDatabase'>;

@@ -1,14 +1,5 @@
 import type { Actor } from '../../../../../services/authz.ts';
-import type { BackupJobs } from '../../../../../services/backups/start.ts';
-import type { RestoreStarter } from '../../../../../services/restores/start.ts';
-import type { DatabaseStatusReport } from '../../../../../services/status/database-status.ts';
-import type { VerificationService } from '../../../../../services/verifications/service.ts';
-import type { ConsoleDatabaseServices } from './database.ts';
-import type { ConsoleHookServices } from './hooks.ts';
-import type { ConsoleSettingsServices } from './settings.ts';
-import type { ConsoleSetupServices } from './setup.ts';
 
-export type { ConsoleHookView } from './hooks.ts';
 export type { DatabaseStatus, DatabaseStatusReport, StatusProblem } from '../../../../../services/status/database-status.ts';
 
 /**
@@ -178,34 +169,6 @@ export interface ConsoleNotifiers {
   deliveries: ConsoleDelivery[];
   temporalUiUrl: string;
   generatedAt: string;
-}
-
-export interface ConsoleServices {
-  /** What the actor may see: databases, storages and backups of their workspaces. */
-  overview(actor: ActorRef): Promise<ConsoleOverview>;
-  /** Backups started now, cancelled, copied (services/backups/start.ts): pages call it directly. */
-  backups: BackupJobs;
-  /** Verifications asked for now (services/verifications/service.ts). */
-  verifications: VerificationService;
-  /** The one restore starter (services/restores/start.ts), for a backup or a point in time. */
-  restores: RestoreStarter;
-  whoami(actor: ActorRef): Promise<ConsoleUser>;
-  auth: ConsoleAuth;
-  people: ConsolePeople;
-  /** Hook scripts and the read-only backup role of a database. */
-  hooks: ConsoleHookServices;
-  /** The database page: backups, live jobs, charts, schedule, retention; and verification reports. */
-  database: ConsoleDatabaseServices;
-  /** Notifiers with their health and the recent deliveries. */
-  notifiers(actor: ActorRef): Promise<ConsoleNotifiers>;
-  /** Sends a test message now; the receiver's error comes back as it said it. */
-  testNotifier(actor: ActorRef, name: string): Promise<{ ok: boolean; detail: string; elapsedMs: number }>;
-  /** Installation facts (no secrets) and the user's personal API tokens. */
-  settings: ConsoleSettingsServices;
-  /** Every database the actor may read, with health, backup age, PITR window and problems; problems first. */
-  databaseStatus(actor: ActorRef): Promise<DatabaseStatusReport>;
-  /** The restore wizard, storages, adding a database and the notifier form (./setup.ts). */
-  setup: ConsoleSetupServices;
 }
 
 /** The key under which the express server publishes the services to the SvelteKit handler. */

@@ -5,7 +5,7 @@ import { actorOf, message } from '#lib/server/actor.ts';
 import { field, statusFor } from '#lib/server/form.ts';
 import { zonedToRfc3339 } from '../../../../../services/restores/zoned-time.ts';
 import { restoreRequest } from '#lib/server/view/restore-request.ts';
-import type { RestoreStartInput } from '#lib/server/view/setup.ts';
+import type { RestoreStartInput } from '#lib/server/view/setup-types.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 export type SourceKind = 'backup' | 'pitr' | 'latest';

@@ -1,0 +1,120 @@
+/**
+ * What the console's restore wizard, storages page, "add database" page and notifier form need,
+ * as plain data and actions on behalf of the signed-in user. Every call goes through the domain
+ * services, so authorization and the audit log are the same as from the CLI and /api/v1. Secrets
+ * are taken in and never handed back.
+ */
+import type { ConnectionCheck } from '../../../../../services/databases/check.ts';
+import type { RestoreStatus } from '../../../../../services/restores/status.ts';
+import type { ActorRef } from './types.ts';
+
+export interface ConsoleRestorableBackup {
+  id: string;
+  status: 'complete' | 'partial';
+  finishedAt: string | null;
+  startedAt: string;
+  sizeBytes: number | null;
+  tables: number | null;
+  rows: number | null;
+  storages: string[];
+  verification: 'successful' | 'failed' | 'running' | 'pending' | 'none';
+}
+
+export interface ConsoleRecoveryWindow { from: string; to: string; timeline: number; baseBackupId: string; text: string }
+
+export interface ConsoleRestoreWizard {
+  databases: Array<{ name: string; host: string; port: number; dbname: string; pitr: boolean }>;
+  /** Set once a database is chosen (and visible to the actor). */
+  database: null | {
+    name: string;
+    host: string;
+    port: number;
+    dbname: string;
+    backups: ConsoleRestorableBackup[];
+    pitr: null | { windows: ConsoleRecoveryWindow[]; gaps: Array<{ text: string; timeline: number }>; checkedAt: string; error: string | null };
+  };
+  temporalUiUrl: string;
+}
+
+export type RestoreTargetChoice =
+  | { kind: 'new'; name: string }
+  | { kind: 'url'; url: string }
+  | { kind: 'directory'; directory: string; agent?: string }
+  | { kind: 'sandbox' };
+
+export interface RestoreStartInput {
+  database: string;
+  /** What the user typed to confirm: must equal the database's name. */
+  confirm: string;
+  source: { kind: 'backup'; backupId: string } | { kind: 'pitr'; time: string; timezone: string } | { kind: 'pitr-latest' };
+  to: RestoreTargetChoice;
+}
+
+/** A restore as the console follows it (services/restores/status.ts reads it from Temporal). */
+export type ConsoleRestoreStatus = RestoreStatus;
+
+export interface ConsoleStorageRow {
+  name: string;
+  type: string;
+  settings: Record<string, unknown>;
+  hasSecrets: boolean;
+  workspace: string;
+  usedBy: string[];
+}
+
+export interface ConsoleStoragesView {
+  storages: ConsoleStorageRow[];
+  /** localRoot: where this user's local storages must lie (null: anywhere, for the instance owner). */
+  workspaces: Array<{ id: number; name: string; canCreate: boolean; localRoot: string | null }>;
+  temporalUiUrl: string;
+}
+
+export type { ConnectionCheck };
+
+export interface ConsoleNewDatabaseView {
+  storages: Array<{ name: string; type: string; workspace: string; workspaceId: number }>;
+  workspaces: Array<{ id: number; name: string }>;
+  temporalUiUrl: string;
+}
+
+export interface ConsoleNotifierForm {
+  name: string;
+  type: string;
+  /** Non-secret settings only; secret fields appear in `secretsSet` by name. */
+  settings: Record<string, unknown>;
+  secretsSet: string[];
+  events: string[];
+  databases: string[];
+}
+
+export interface ConsoleNotifierChoices {
+  types: string[];
+  events: string[];
+  databases: string[];
+  workspaces: Array<{ id: number; name: string }>;
+}
+
+export interface ConsoleSetupServices {
+  restoreWizard(actor: ActorRef, database?: string): Promise<ConsoleRestoreWizard>;
+  restoreStatus(actor: ActorRef, workflowId: string): Promise<ConsoleRestoreStatus>;
+
+  storages(actor: ActorRef): Promise<ConsoleStoragesView>;
+  /** Runs the write/read/delete test on a configuration without saving it. */
+  testStorageConfig(actor: ActorRef, name: string, raw: unknown, workspaceId?: number): Promise<ConnectionCheck & { stage?: string }>;
+  saveStorage(actor: ActorRef, name: string, raw: unknown, options: { skipCheck: boolean; workspaceId?: number }): Promise<void>;
+  testStorage(actor: ActorRef, name: string): Promise<ConnectionCheck & { stage?: string }>;
+  removeStorage(actor: ActorRef, name: string): Promise<void>;
+
+  newDatabase(actor: ActorRef): Promise<ConsoleNewDatabaseView>;
+  /** Connects as `hindsight db add` would (server version, size) without saving anything. */
+  testDatabaseUrl(actor: ActorRef, url: string, workspaceId?: number): Promise<ConnectionCheck>;
+  /** Connects to a registered database with its stored credentials, as a backup would. */
+  testDatabase(actor: ActorRef, database: string): Promise<ConnectionCheck>;
+  addDatabase(actor: ActorRef, input: { name: string; url: string; storages: string[]; schedule: string | null; timezone: string; workspaceId: number }): Promise<{ name: string }>;
+
+  notifierChoices(actor: ActorRef): Promise<ConsoleNotifierChoices>;
+  notifierForm(actor: ActorRef, name: string): Promise<ConsoleNotifierForm>;
+  /** Creates or changes a notifier; a secret field left blank keeps its stored value. */
+  saveNotifier(actor: ActorRef, input: { name: string; type: string; fields: Record<string, string>; events: string[]; databases: string[]; workspaceId?: number }): Promise<void>;
+  removeNotifier(actor: ActorRef, name: string): Promise<void>;
+}
