@@ -18,7 +18,10 @@ export interface BackupDeps extends NotificationDeps {
 }
 
 /** Connects to the source and reports its version; fails fast with a named cause. */
-async function probeDatabase(deps: BackupDeps, input: { database: string }): Promise<{ serverVersion: string; sizeBytes: number }> {
+async function probeDatabase(
+  deps: BackupDeps,
+  input: { database: string },
+): Promise<{ serverVersion: string; sizeBytes: number }> {
   const target = await deps.catalog.databaseTarget(input.database);
   const client = await connect(input.database, target);
   try {
@@ -30,15 +33,25 @@ async function probeDatabase(deps: BackupDeps, input: { database: string }): Pro
 }
 
 async function recordBackupStarted(
-  deps: BackupDeps, input: { database: string; backupId: string; workflowId: string; trigger: string },
+  deps: BackupDeps,
+  input: { database: string; backupId: string; workflowId: string; trigger: string },
 ): Promise<{ storageNames: string[] }> {
-  return deps.catalog.beginBackup({ id: input.backupId, databaseName: input.database, workflowId: input.workflowId, trigger: input.trigger });
+  return deps.catalog.beginBackup({
+    id: input.backupId,
+    databaseName: input.database,
+    workflowId: input.workflowId,
+    trigger: input.trigger,
+  });
 }
 
-async function recordBackupEnded(deps: BackupDeps, input: { backupId: string; status: 'failed' | 'cancelled'; error: string }): Promise<void> {
+async function recordBackupEnded(
+  deps: BackupDeps,
+  input: { backupId: string; status: 'failed' | 'cancelled'; error: string },
+): Promise<void> {
   await deps.catalog.endBackup(input.backupId, input.status, input.error);
   // A cancelled backup was asked for; only a failure is news.
-  if (input.status === 'failed') await notifyBackupOutcome(deps.catalog, createOutbox(deps), deps.logger, input.backupId);
+  if (input.status === 'failed')
+    await notifyBackupOutcome(deps.catalog, createOutbox(deps), deps.logger, input.backupId);
 }
 
 /** The catalog's record of a dump, from its manifest. */
@@ -65,22 +78,28 @@ async function dumpDatabaseToStorage(deps: BackupDeps, input: { database: string
   const report = progressReporter();
   const where = { database: input.database, backupId: input.backupId };
   logger.info({ ...where, storages: db.storageNames, attempt: ctx.info.attempt }, 'backup started');
-  const { manifest, copies } = await withDrivers(catalog, db.storageNames, (destinations) => streamDumpToStorage({
-    databaseName: input.database,
-    backupId: input.backupId,
-    target,
-    destinations,
-    key: keyring.current(),
-    signal: ctx.cancellationSignal,
-    onProgress: (p) => report(p),
-  }));
+  const { manifest, copies } = await withDrivers(catalog, db.storageNames, (destinations) =>
+    streamDumpToStorage({
+      databaseName: input.database,
+      backupId: input.backupId,
+      target,
+      destinations,
+      key: keyring.current(),
+      signal: ctx.cancellationSignal,
+      onProgress: (p) => report(p),
+    }),
+  );
   for (const copy of copies) {
     await catalog.recordCopy(input.backupId, copy.storageName, copy);
-    if (copy.status === 'failed') logger.warn({ ...where, storage: copy.storageName, error: copy.error }, 'backup copy failed');
+    if (copy.status === 'failed')
+      logger.warn({ ...where, storage: copy.storageName, error: copy.error }, 'backup copy failed');
   }
   const status = await catalog.completeBackup(input.backupId, completedBackupRecord(manifest));
   const rows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
-  logger.info({ ...where, status, bytes: manifest.object.sizeBytes, tables: manifest.tables.length, rows }, 'backup dumped');
+  logger.info(
+    { ...where, status, bytes: manifest.object.sizeBytes, tables: manifest.tables.length, rows },
+    'backup dumped',
+  );
   return {
     status,
     copies: copies satisfies CopyOutcome[],
@@ -96,7 +115,7 @@ async function dumpDatabaseToStorage(deps: BackupDeps, input: { database: string
 async function listCopies(deps: BackupDeps, input: { backupId: string }): Promise<CopyOutcome[]> {
   return (await deps.catalog.copiesOf(input.backupId)).map((c) => ({
     storageName: c.storageName,
-    status: c.status === 'complete' ? 'complete' as const : 'failed' as const,
+    status: c.status === 'complete' ? ('complete' as const) : ('failed' as const),
     ...(c.sizeBytes !== null ? { sizeBytes: c.sizeBytes } : {}),
     ...(c.error !== null ? { error: c.error } : {}),
   }));
@@ -106,17 +125,33 @@ async function listCopies(deps: BackupDeps, input: { backupId: string }): Promis
  * Brings one storage's copy of a backup up to date from a storage that holds it whole, without
  * dumping again. Each attempt's outcome is recorded so that the console shows why a copy lags.
  */
-async function copyBackupToStorage(deps: BackupDeps, input: { database: string; backupId: string; storageName: string }): Promise<CopyOutcome> {
+async function copyBackupToStorage(
+  deps: BackupDeps,
+  input: { database: string; backupId: string; storageName: string },
+): Promise<CopyOutcome> {
   const { catalog, logger } = deps;
   const ctx = Context.current();
-  const sources = (await readableCopies(catalog, input.backupId, ctx.info.attempt)).filter((name) => name !== input.storageName);
+  const sources = (await readableCopies(catalog, input.backupId, ctx.info.attempt)).filter(
+    (name) => name !== input.storageName,
+  );
   try {
-    const { sizeBytes } = await heartbeatWhile(5000, () => withDrivers(catalog, [input.storageName, ...sources], async ([target, ...from]) => {
-      const recorded = recordedChecksums(await catalog.getBackup(input.backupId));
-      const opened = await openBackupFromAny(from, input.database, input.backupId, logFallback(logger, input.backupId), recorded);
-      logger.info({ backupId: input.backupId, from: opened.storageName, to: input.storageName }, 'copying backup between storages');
-      return copyBackup(opened, target!.driver, ctx.cancellationSignal);
-    }));
+    const { sizeBytes } = await heartbeatWhile(5000, () =>
+      withDrivers(catalog, [input.storageName, ...sources], async ([target, ...from]) => {
+        const recorded = recordedChecksums(await catalog.getBackup(input.backupId));
+        const opened = await openBackupFromAny(
+          from,
+          input.database,
+          input.backupId,
+          logFallback(logger, input.backupId),
+          recorded,
+        );
+        logger.info(
+          { backupId: input.backupId, from: opened.storageName, to: input.storageName },
+          'copying backup between storages',
+        );
+        return copyBackup(opened, target!.driver, ctx.cancellationSignal);
+      }),
+    );
     await catalog.recordCopy(input.backupId, input.storageName, { status: 'complete', sizeBytes });
     return { storageName: input.storageName, status: 'complete', sizeBytes };
   } catch (error) {
@@ -133,6 +168,13 @@ async function settleBackup(deps: BackupDeps, input: { backupId: string }): Prom
 }
 
 /** Logical backups: the source check, the dump to every storage, copies between storages, the record. */
-export const createBackupActivities = (deps: BackupDeps) => bindActivities(deps, {
-  probeDatabase, recordBackupStarted, recordBackupEnded, dumpDatabaseToStorage, listCopies, copyBackupToStorage, settleBackup,
-});
+export const createBackupActivities = (deps: BackupDeps) =>
+  bindActivities(deps, {
+    probeDatabase,
+    recordBackupStarted,
+    recordBackupEnded,
+    dumpDatabaseToStorage,
+    listCopies,
+    copyBackupToStorage,
+    settleBackup,
+  });

@@ -9,7 +9,10 @@ export type BoundActivities<D, T> = {
  * Turns module-level activity functions into the worker's activities: each is given `deps` and
  * keeps its key (the activity type workflows call) as its name.
  */
-export function bindActivities<D, T extends Record<string, ActivityOf<D>>>(deps: D, activities: T): BoundActivities<D, T> {
+export function bindActivities<D, T extends Record<string, ActivityOf<D>>>(
+  deps: D,
+  activities: T,
+): BoundActivities<D, T> {
   const bound = Object.entries(activities).map(([name, fn]) => {
     const call = (...args: unknown[]) => (fn as (deps: D, ...rest: unknown[]) => Promise<unknown>)(deps, ...args);
     Object.defineProperty(call, 'name', { value: name });

@@ -32,7 +32,12 @@ export interface HookRunsOutcome {
 }
 
 /** Why a run failed, in words, followed by the end of what the script printed. */
-export function describeHookFailure(kind: HookKind, scope: string, result: ScriptRunResult, timeoutSeconds: number): string {
+export function describeHookFailure(
+  kind: HookKind,
+  scope: string,
+  result: ScriptRunResult,
+  timeoutSeconds: number,
+): string {
   const what = result.timedOut
     ? `was killed at its timeout of ${timeoutSeconds} s`
     : result.aborted
@@ -51,7 +56,10 @@ export interface HookDeps {
 }
 
 /** What a restore tells its hooks: the target, and its parts when it is a URL. */
-async function restoreContext(catalog: Catalog, restoreId: string): Promise<{ backupId: string; restore: HookContext['restore'] } | null> {
+async function restoreContext(
+  catalog: Catalog,
+  restoreId: string,
+): Promise<{ backupId: string; restore: HookContext['restore'] } | null> {
   const facts = await catalog.hooks.restoreFacts(restoreId);
   if (!facts) return null;
   const url = URL.canParse(facts.target) ? new URL(facts.target) : undefined;
@@ -68,13 +76,20 @@ async function restoreContext(catalog: Catalog, restoreId: string): Promise<{ ba
 }
 
 /** What a job's hooks are told of its backup, with where each complete copy lies. */
-async function backupContext(catalog: Catalog, backupId: string, databaseStorages: string[]): Promise<HookContext['backup']> {
+async function backupContext(
+  catalog: Catalog,
+  backupId: string,
+  databaseStorages: string[],
+): Promise<HookContext['backup']> {
   const backup = await catalog.getBackup(backupId);
   const complete = backup.copies.filter((c) => c.status === 'complete');
   const locations = [];
   if (backup.objectKey) {
     for (const copy of complete) {
-      locations.push({ storage: copy.storageName, location: objectLocation(copy.storageName, await catalog.storageConfig(copy.storageName), backup.objectKey) });
+      locations.push({
+        storage: copy.storageName,
+        location: objectLocation(copy.storageName, await catalog.storageConfig(copy.storageName), backup.objectKey),
+      });
     }
   }
   return {
@@ -111,7 +126,12 @@ async function contextFor(catalog: Catalog, input: RunHooksInput, hook: HookReco
 }
 
 /** Runs one script in a fresh home directory, its output going to the worker's log (bounded). */
-async function runScript(deps: HookDeps, input: RunHooksInput, hook: HookRecord, context: HookContext): Promise<ScriptRunResult> {
+async function runScript(
+  deps: HookDeps,
+  input: RunHooksInput,
+  hook: HookRecord,
+  context: HookContext,
+): Promise<ScriptRunResult> {
   const { logger } = deps;
   const ctx = Context.current();
   const home = await mkdtemp(path.join(tmpdir(), 'hindsight-hook-'));
@@ -119,45 +139,76 @@ async function runScript(deps: HookDeps, input: RunHooksInput, hook: HookRecord,
   let lines = 0;
   logger.info({ ...where, timeoutSeconds: hook.timeoutSeconds }, 'hook script started');
   try {
-    return await heartbeatWhile(2000, () => runHookScript({
-      script: hook.script,
-      env: hookEnvironment(context, { home, tmpdir: home }),
-      cwd: home,
-      timeoutSeconds: hook.timeoutSeconds,
-      signal: ctx.cancellationSignal,
-      onLine: (stream, line) => {
-        lines += 1;
-        if (lines <= LOGGED_LINES_PER_RUN) logger.info({ ...where, stream }, line);
-        else if (lines === LOGGED_LINES_PER_RUN + 1) {
-          logger.warn(where, `hook output beyond ${LOGGED_LINES_PER_RUN} lines is not logged (its last 64 KiB are kept with the run)`);
-        }
-      },
-    }), () => ({ kind: input.kind, scope: hook.scope, lines }));
+    return await heartbeatWhile(
+      2000,
+      () =>
+        runHookScript({
+          script: hook.script,
+          env: hookEnvironment(context, { home, tmpdir: home }),
+          cwd: home,
+          timeoutSeconds: hook.timeoutSeconds,
+          signal: ctx.cancellationSignal,
+          onLine: (stream, line) => {
+            lines += 1;
+            if (lines <= LOGGED_LINES_PER_RUN) logger.info({ ...where, stream }, line);
+            else if (lines === LOGGED_LINES_PER_RUN + 1) {
+              logger.warn(
+                where,
+                `hook output beyond ${LOGGED_LINES_PER_RUN} lines is not logged (its last 64 KiB are kept with the run)`,
+              );
+            }
+          },
+        }),
+      () => ({ kind: input.kind, scope: hook.scope, lines }),
+    );
   } finally {
     await rm(home, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
-async function runOne(deps: HookDeps, input: RunHooksInput, hook: HookRecord): Promise<{ result: ScriptRunResult; runId: number }> {
+async function runOne(
+  deps: HookDeps,
+  input: RunHooksInput,
+  hook: HookRecord,
+): Promise<{ result: ScriptRunResult; runId: number }> {
   const { catalog, logger } = deps;
   const context = await contextFor(catalog, input, hook);
   const startedAt = new Date();
   const result = await runScript(deps, input, hook, context);
   const status = result.ok ? 'ok' : input.kind === 'pre_backup' ? 'failed' : 'warning';
   const runId = await catalog.hooks.recordRun({
-    hookId: hook.id, database: input.database, scope: hook.scope, kind: input.kind, workflowId: input.workflowId,
-    backupId: context.backup?.id ?? null, restoreId: input.restoreId ?? null,
-    exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, durationMs: result.durationMs,
-    outputTail: result.outputTail, outputTruncated: result.outputTruncated, status, startedAt,
+    hookId: hook.id,
+    database: input.database,
+    scope: hook.scope,
+    kind: input.kind,
+    workflowId: input.workflowId,
+    backupId: context.backup?.id ?? null,
+    restoreId: input.restoreId ?? null,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    timedOut: result.timedOut,
+    durationMs: result.durationMs,
+    outputTail: result.outputTail,
+    outputTruncated: result.outputTruncated,
+    status,
+    startedAt,
   });
   const where = { workflowId: input.workflowId, database: input.database, hook: input.kind, scope: hook.scope };
-  const ended = { exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, durationMs: result.durationMs };
+  const ended = {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    timedOut: result.timedOut,
+    durationMs: result.durationMs,
+  };
   logger[result.ok ? 'info' : 'warn']({ ...where, ...ended }, 'hook script ended');
   return { result, runId };
 }
 
 /** The scripts a job would run, and the longest they may take together (the activity's timeout follows). */
-async function hookPlan(deps: HookDeps, input: { database: string; kind: HookKind }): Promise<{ count: number; timeoutSeconds: number }> {
+async function hookPlan(
+  deps: HookDeps,
+  input: { database: string; kind: HookKind },
+): Promise<{ count: number; timeoutSeconds: number }> {
   const hooks = await deps.catalog.hooks.forDatabase(input.database, input.kind);
   return { count: hooks.length, timeoutSeconds: hooks.reduce((sum, h) => sum + h.timeoutSeconds, 0) };
 }
@@ -175,14 +226,23 @@ async function runHooks(deps: HookDeps, input: RunHooksInput): Promise<HookRunsO
   for (const hook of hooks) {
     const { result, runId } = await runOne(deps, input, hook);
     outcome.ran += 1;
-    if (result.aborted) throw new Error(`the ${hook.scope} ${input.kind} hook was stopped because its job was cancelled`);
+    if (result.aborted)
+      throw new Error(`the ${hook.scope} ${input.kind} hook was stopped because its job was cancelled`);
     if (result.ok) continue;
     const message = describeHookFailure(input.kind, hook.scope, result, hook.timeoutSeconds);
-    outcome.failures.push({ scope: hook.scope, runId, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, message });
+    outcome.failures.push({
+      scope: hook.scope,
+      runId,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      timedOut: result.timedOut,
+      message,
+    });
     const warning = { source: `${hook.scope} ${input.kind} hook`, message, at: new Date().toISOString() };
     if (input.kind === 'pre_backup') break;
     if (input.kind === 'post_backup' && input.backupId) await catalog.hooks.addBackupWarning(input.backupId, warning);
-    if (input.kind === 'post_restore' && input.restoreId) await catalog.hooks.addRestoreWarning(input.restoreId, warning);
+    if (input.kind === 'post_restore' && input.restoreId)
+      await catalog.hooks.addRestoreWarning(input.restoreId, warning);
   }
   return outcome;
 }

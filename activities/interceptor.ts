@@ -10,7 +10,10 @@ import { ProgressReporter, attachProgressReporter, type ProgressSink } from './p
  * (failures.ts). Register it last in `interceptors.activity`, so that interceptors before it (the
  * worker's metrics) see the translated failure.
  */
-export function hindsightActivityInterceptor(options: { progress?: ProgressSink | undefined; logger?: Logger }): ActivityInterceptorsFactory {
+export function hindsightActivityInterceptor(options: {
+  progress?: ProgressSink | undefined;
+  logger?: Logger;
+}): ActivityInterceptorsFactory {
   return (ctx) => ({
     inbound: {
       async execute(input, next) {

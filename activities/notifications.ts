@@ -49,7 +49,10 @@ async function wake(deps: NotificationDeps, database: string | null): Promise<vo
   try {
     await deps.wakeDelivery(database);
   } catch (error) {
-    deps.logger.warn({ database, err: errorMessage(error) }, 'notification delivery not woken; the watchdog sweep delivers it');
+    deps.logger.warn(
+      { database, err: errorMessage(error) },
+      'notification delivery not woken; the watchdog sweep delivers it',
+    );
   }
 }
 
@@ -61,7 +64,10 @@ const SWEEP_AFTER_SECONDS = 30;
 const DEFAULT_PUBLIC_URL = 'http://localhost:3000';
 
 /** Plans the scope's undelivered notifications and returns every pending delivery. */
-async function planDeliveries(deps: NotificationDeps, input: { database: string | null }): Promise<{ deliveryIds: number[] }> {
+async function planDeliveries(
+  deps: NotificationDeps,
+  input: { database: string | null },
+): Promise<{ deliveryIds: number[] }> {
   return { deliveryIds: await deps.catalog.notifiers.planDeliveries(input.database) };
 }
 
@@ -70,7 +76,8 @@ async function planDeliveries(deps: NotificationDeps, input: { database: string 
  * delivery row; the error's kind decides whether Temporal retries it.
  */
 async function sendNotificationActivity(
-  deps: NotificationDeps, input: { deliveryId: number },
+  deps: NotificationDeps,
+  input: { deliveryId: number },
 ): Promise<{ status: 'sent' | 'already_sent'; response: string }> {
   const { catalog, logger } = deps;
   const work = await catalog.notifiers.deliveryWork(input.deliveryId);
@@ -78,14 +85,21 @@ async function sendNotificationActivity(
   const n = work.notification;
   try {
     const result = await sendNotification(work.notifierName, work.config, {
-      event: n.event, database: n.database, message: n.message, link: consoleLink(deps.publicUrl ?? DEFAULT_PUBLIC_URL, n.database), time: n.createdAt,
+      event: n.event,
+      database: n.database,
+      message: n.message,
+      link: consoleLink(deps.publicUrl ?? DEFAULT_PUBLIC_URL, n.database),
+      time: n.createdAt,
     });
     await catalog.notifiers.recordAttempt(input.deliveryId, { ok: true, response: result.response });
     return { status: 'sent' as const, response: result.response };
   } catch (error) {
     await catalog.notifiers.recordAttempt(input.deliveryId, { ok: false, error: errorMessage(error) });
     const attempt = Context.current().info.attempt;
-    logger.warn({ deliveryId: input.deliveryId, notifier: work.notifierName, attempt, err: errorMessage(error) }, 'notification not delivered');
+    logger.warn(
+      { deliveryId: input.deliveryId, notifier: work.notifierName, attempt, err: errorMessage(error) },
+      'notification not delivered',
+    );
     throw error;
   }
 }
@@ -124,33 +138,56 @@ async function checkOverdueBackups(deps: NotificationDeps): Promise<WatchdogOutc
   return { queued, overdue: overdue.map((o) => o.database), swept };
 }
 
-export const createNotificationActivities = (deps: NotificationDeps) => bindActivities(deps, {
-  planDeliveries, sendNotification: sendNotificationActivity, failDelivery, checkOverdueBackups,
-});
+export const createNotificationActivities = (deps: NotificationDeps) =>
+  bindActivities(deps, {
+    planDeliveries,
+    sendNotification: sendNotificationActivity,
+    failDelivery,
+    checkOverdueBackups,
+  });
 
 function formatHours(hours: number): string {
-  return hours >= 48 ? `${Math.floor(hours / 24)} days` : hours >= 1 ? `${Math.floor(hours)} h` : `${Math.max(1, Math.round(hours * 60))} min`;
+  return hours >= 48
+    ? `${Math.floor(hours / 24)} days`
+    : hours >= 1
+      ? `${Math.floor(hours)} h`
+      : `${Math.max(1, Math.round(hours * 60))} min`;
 }
 
 /** The notification of a backup's outcome (failed, complete, partial), queued once per backup and status. */
-export async function notifyBackupOutcome(catalog: Catalog, outbox: Outbox, logger: Logger, backupId: string): Promise<void> {
+export async function notifyBackupOutcome(
+  catalog: Catalog,
+  outbox: Outbox,
+  logger: Logger,
+  backupId: string,
+): Promise<void> {
   try {
     const b = await catalog.getBackup(backupId);
     const db = b.databaseName;
     if (b.status === 'failed') {
-      await outbox.queue({ database: db, event: 'backup_failed', message: `backup ${b.id} of database "${db}" failed: ${b.error ?? 'no reason recorded'}`, dedupeKey: `backup:${b.id}:failed` });
+      await outbox.queue({
+        database: db,
+        event: 'backup_failed',
+        message: `backup ${b.id} of database "${db}" failed: ${b.error ?? 'no reason recorded'}`,
+        dedupeKey: `backup:${b.id}:failed`,
+      });
     } else if (b.status === 'complete') {
       const rows = b.rowCounts?.reduce((sum, t) => sum + t.rows, 0) ?? 0;
       await outbox.queue({
-        database: db, event: 'backup_succeeded',
+        database: db,
+        event: 'backup_succeeded',
         message: `backup ${b.id} of database "${db}" is complete: ${formatSize(b.sizeBytes)} in ${b.copies.map((c) => c.storageName).join(', ')}, ${b.rowCounts?.length ?? 0} tables, ${rows} rows`,
         dedupeKey: `backup:${b.id}:complete`,
       });
     } else if (b.status === 'partial') {
       const missing = b.copies.filter((c) => c.status !== 'complete');
       await outbox.queue({
-        database: db, event: 'backup_partial',
-        message: `backup ${b.id} of database "${db}" is partial: stored in ${b.copies.filter((c) => c.status === 'complete').map((c) => c.storageName).join(', ')}, missing from ${missing.map((c) => `${c.storageName} (${c.error ?? 'no copy'})`).join(', ')}`,
+        database: db,
+        event: 'backup_partial',
+        message: `backup ${b.id} of database "${db}" is partial: stored in ${b.copies
+          .filter((c) => c.status === 'complete')
+          .map((c) => c.storageName)
+          .join(', ')}, missing from ${missing.map((c) => `${c.storageName} (${c.error ?? 'no copy'})`).join(', ')}`,
         dedupeKey: `backup:${b.id}:partial`,
       });
     }
@@ -161,19 +198,26 @@ export async function notifyBackupOutcome(catalog: Catalog, outbox: Outbox, logg
 }
 
 /** The notification of a finished verification: failed (with its reason) or successful. */
-export async function notifyVerificationOutcome(catalog: Catalog, outbox: Outbox, logger: Logger, verificationId: string): Promise<void> {
+export async function notifyVerificationOutcome(
+  catalog: Catalog,
+  outbox: Outbox,
+  logger: Logger,
+  verificationId: string,
+): Promise<void> {
   try {
     const v = await catalog.verifications.get(verificationId);
     if (v.status === 'failed') {
       await outbox.queue({
-        database: v.database, event: 'verification_failed',
+        database: v.database,
+        event: 'verification_failed',
         message: `verification of backup ${v.backupId ?? '?'} of database "${v.database}" failed: ${v.reason ?? 'no reason recorded'}`,
         dedupeKey: `verification:${v.id}:failed`,
       });
     } else if (v.status === 'successful') {
       const r = v.report;
       await outbox.queue({
-        database: v.database, event: 'verification_succeeded',
+        database: v.database,
+        event: 'verification_succeeded',
         message: `backup ${v.backupId ?? '?'} of database "${v.database}" was restored in a throwaway server: ${r?.tables ?? 0} tables, ${r?.restoredRows ?? 0} rows, every row count matches`,
         dedupeKey: `verification:${v.id}:successful`,
       });
@@ -189,6 +233,9 @@ function formatSize(bytes: number | null): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }

@@ -17,7 +17,13 @@ import { emptyDirectory, prepareDataDirectory } from '../lib/pitr/extract.ts';
 import { chainOf } from '../lib/wal/incremental-chain.ts';
 import { handToServerUser, runningAsRoot, serverUserCanEnter } from '../lib/pitr/os-user.ts';
 import { describeTarget } from '../lib/pitr/plan.ts';
-import { recoveryServer, runRecovery, type RecoveryOutcome, type RecoveryResult, type RecoveryServer } from '../lib/pitr/recover.ts';
+import {
+  recoveryServer,
+  runRecovery,
+  type RecoveryOutcome,
+  type RecoveryResult,
+  type RecoveryServer,
+} from '../lib/pitr/recover.ts';
 import { recoverySettings, shellQuote, writeRecoverySettings } from '../lib/pitr/recovery-settings.ts';
 import { confineRestoreDirectory } from '../lib/pitr/restore-root.ts';
 import { configureRestoredServer, listenFor } from '../lib/pitr/restored-server.ts';
@@ -27,7 +33,11 @@ import type { ChainView, PitrDestination, PitrOutcome, PitrTarget } from '../tem
 import { bindActivities } from './bind.ts';
 import { progressReporter } from './progress.ts';
 
-const exists = (file: string) => access(file).then(() => true, () => false);
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
 
 /** The fast restore_command entry (plain JavaScript, see bin/hindsight-wal-fetch.mjs). */
 export const WAL_FETCH_ENTRY = fileURLToPath(new URL('../bin/hindsight-wal-fetch.mjs', import.meta.url));
@@ -50,7 +60,9 @@ export interface PitrDeps {
 export type { PitrPlanView } from '../lib/pitr/window.ts';
 
 /** What the restore activity adds to the plan for the workflow's outcome; the chain is always known here. */
-export type PitrRestoreResult = Omit<PitrOutcome, 'database' | 'baseBackupId' | 'timeline' | 'baseBackupChain'> & { baseBackupChain: string[] };
+export type PitrRestoreResult = Omit<PitrOutcome, 'database' | 'baseBackupId' | 'timeline' | 'baseBackupChain'> & {
+  baseBackupChain: string[];
+};
 
 /**
  * `<sandbox root>/pitr-<id>`, owned by the server's user. The sandbox root is Hindsight's own and
@@ -69,12 +81,18 @@ async function prepareSandboxDir(sandboxDir: string): Promise<void> {
 }
 
 /** Where a restore goes: a fresh sandbox, or a directory inside the restore roots, made empty and ready. */
-async function prepareDestination(deps: PitrDeps, input: { restoreId: string; to: PitrDestination }): Promise<{ sandboxDir: string | null; dataDir: string }> {
+async function prepareDestination(
+  deps: PitrDeps,
+  input: { restoreId: string; to: PitrDestination },
+): Promise<{ sandboxDir: string | null; dataDir: string }> {
   const stopLeftover = (dataDir: string) => async () => {
     if (await exists(path.join(dataDir, 'PG_VERSION'))) await (await recoveryServer(dataDir, 0)).stop('immediate');
   };
   if ('sandbox' in input.to) {
-    const sandboxDir = path.join(deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes'), input.restoreId);
+    const sandboxDir = path.join(
+      deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes'),
+      input.restoreId,
+    );
     await prepareSandboxDir(sandboxDir);
     const dataDir = path.join(sandboxDir, 'data');
     await prepareDataDirectory(dataDir, input.restoreId, stopLeftover(dataDir));
@@ -85,7 +103,10 @@ async function prepareDestination(deps: PitrDeps, input: { restoreId: string; to
   await prepareDataDirectory(dataDir, input.restoreId, stopLeftover(dataDir));
   // Made now, the directory must still be where it was checked (no parent swapped for a link meanwhile).
   if ((await confineRestoreDirectory(dataDir, roots)) !== dataDir) {
-    throw new HindsightError('bad_input', `restore directory ${dataDir} moved while it was being made: restore under a root that only trusted users can write to`);
+    throw new HindsightError(
+      'bad_input',
+      `restore directory ${dataDir} moved while it was being made: restore under a root that only trusted users can write to`,
+    );
   }
   return { sandboxDir: null, dataDir };
 }
@@ -103,32 +124,54 @@ async function recoverToTarget(
   const outcome = await recover();
   if (outcome.kind === 'promoted') return { result: outcome.result, note: null };
   if (typeof input.target !== 'object' || !('time' in input.target)) {
-    throw new HindsightError('bad_input', `recovery replayed every archived byte (to ${outcome.redoDoneAt}) without reaching ${describeTarget(input.target)}: the target does not exist in this timeline's WAL`);
+    throw new HindsightError(
+      'bad_input',
+      `recovery replayed every archived byte (to ${outcome.redoDoneAt}) without reaching ${describeTarget(input.target)}: the target does not exist in this timeline's WAL`,
+    );
   }
   if (input.endsAtHead === false) {
-    throw new HindsightError('bad_input', `recovery replayed the archive to ${outcome.redoDoneAt}, where a gap begins, without reaching ${describeTarget(input.target)}: transactions up to the target may be in the missing WAL, so the restore is refused rather than silently ending early; choose a time before the gap or after the next base backup`);
+    throw new HindsightError(
+      'bad_input',
+      `recovery replayed the archive to ${outcome.redoDoneAt}, where a gap begins, without reaching ${describeTarget(input.target)}: transactions up to the target may be in the missing WAL, so the restore is refused rather than silently ending early; choose a time before the gap or after the next base backup`,
+    );
   }
   // The archive holds every byte up to the target (validated against the window) and no commit after it.
   const note = `no transaction committed between the last one in the archive and ${input.target.time}: recovery replayed everything archived (to ${outcome.redoDoneAt}) and promoted there`;
-  logger.info({ database: input.database, redoDoneAt: outcome.redoDoneAt }, 'time target after the last commit: promoting at the end of the archive');
+  logger.info(
+    { database: input.database, redoDoneAt: outcome.redoDoneAt },
+    'time target after the last commit: promoting at the end of the archive',
+  );
   await writeSettings({ lsnReached: outcome.redoDoneAt });
   const again = await recover();
-  if (again.kind !== 'promoted') throw new HindsightError('tool_failed', `recovery to ${again.redoDoneAt} did not complete`);
+  if (again.kind !== 'promoted')
+    throw new HindsightError('tool_failed', `recovery to ${again.redoDoneAt} did not complete`);
   return { result: again.result, note };
 }
 
 /** What a restore of `backup` extracts, full first: the backup alone, or its whole incremental chain. */
 async function restoreChainOf(catalog: Catalog, backup: BaseBackupRecord): Promise<BaseBackupRecord[]> {
   const lineage = chainOf(backup.id, await catalog.wal.baseBackupsOf(backup.database));
-  if (!lineage.whole) throw new HindsightError('bad_input', `base backup ${backup.id} cannot be restored: ${lineage.reason}; choose a time after the next full base backup`);
+  if (!lineage.whole)
+    throw new HindsightError(
+      'bad_input',
+      `base backup ${backup.id} cannot be restored: ${lineage.reason}; choose a time after the next full base backup`,
+    );
   if (lineage.members.some((m) => m.storageName !== backup.storageName)) {
-    throw new HindsightError('bad_input', `the incremental chain of base backup ${backup.id} spans storages; a restore reads one storage`);
+    throw new HindsightError(
+      'bad_input',
+      `the incremental chain of base backup ${backup.id} spans storages; a restore reads one storage`,
+    );
   }
   return lineage.members;
 }
 
 interface PitrRestoreInput {
-  database: string; restoreId: string; baseBackupId: string; timeline: number; target: PitrTarget; to: PitrDestination;
+  database: string;
+  restoreId: string;
+  baseBackupId: string;
+  timeline: number;
+  target: PitrTarget;
+  to: PitrDestination;
   /** From the plan: whether an idle-database time target may promote at the end of the archive. */
   endsAtHead?: boolean;
 }
@@ -154,7 +197,10 @@ async function restorableBaseBackup(catalog: Catalog, input: PitrRestoreInput) {
   const config = await catalog.wal.config(input.database);
   const backup = await catalog.wal.getBaseBackup(input.baseBackupId);
   if (backup.status !== 'complete' || !backup.systemIdentifier || config.walSegmentSize === null) {
-    throw new HindsightError('bad_input', `base backup ${input.baseBackupId} is ${backup.status}: only a complete base backup can be restored`);
+    throw new HindsightError(
+      'bad_input',
+      `base backup ${input.baseBackupId} is ${backup.status}: only a complete base backup can be restored`,
+    );
   }
   const chain = await restoreChainOf(catalog, backup);
   return { backup, chain, systemIdentifier: backup.systemIdentifier, segmentSize: config.walSegmentSize };
@@ -165,22 +211,41 @@ async function prepareRecovery(run: PitrRestoreRun) {
   const { deps, input, dataDir, sandboxDir, progress } = run;
   const { keyring, logger } = deps;
   const attempt = Context.current().info.attempt;
-  logger.info({ database: input.database, baseBackupId: input.baseBackupId, chain: run.chain.map((m) => m.id), dataDir, attempt }, 'extracting base backup');
+  logger.info(
+    { database: input.database, baseBackupId: input.baseBackupId, chain: run.chain.map((m) => m.id), dataDir, attempt },
+    'extracting base backup',
+  );
   const driver = await run.source.driver(run.storageName);
-  const onBytes = (bytes: number) => { progress.extractedBytes = bytes; run.report(); };
+  const onBytes = (bytes: number) => {
+    progress.extractedBytes = bytes;
+    run.report();
+  };
   await extractForRestore({ chain: run.chain, driver, key: keyring.resolve, dataDir, signal: run.signal, onBytes });
   const fetcher = await startWalFetchServer({
-    source: run.source, key: keyring.resolve, logger, signal: run.signal,
-    onFetched: () => { progress.segmentsFetched += 1; run.report(); },
+    source: run.source,
+    key: keyring.resolve,
+    logger,
+    signal: run.signal,
+    onFetched: () => {
+      progress.segmentsFetched += 1;
+      run.report();
+    },
   });
   run.fetcher = fetcher;
   const port = await freePort();
   // The source's configuration goes aside unread; the server starts from an allow-list.
   const configured = await configureRestoredServer({ dataDir, port, listen: listenFor({ sandboxDir, dataDir, port }) });
-  logger.info({ database: input.database, dataDir, kept: configured.aside.kept, notKept: configured.aside.notKept }, 'source configuration set aside');
+  logger.info(
+    { database: input.database, dataDir, kept: configured.aside.kept, notKept: configured.aside.notKept },
+    'source configuration set aside',
+  );
   const restoreCommand = `${[process.execPath, WAL_FETCH_ENTRY, '--socket', fetcher.socketPath].map(shellQuote).join(' ')} %f %p`;
   const writeSettings = (target: Parameters<typeof recoverySettings>[0]['target']) =>
-    writeRecoverySettings(dataDir, configured.settings, recoverySettings({ target, timeline: input.timeline, restoreCommand }));
+    writeRecoverySettings(
+      dataDir,
+      configured.settings,
+      recoverySettings({ target, timeline: input.timeline, restoreCommand }),
+    );
   await writeSettings(input.target);
   return { port, host: configured.host, fetcher, writeSettings };
 }
@@ -224,7 +289,10 @@ async function cleanUpFailedRestore(run: PitrRestoreRun, error: unknown): Promis
   await server?.stop('immediate').catch(() => undefined);
   if (sandboxDir !== null) await rm(sandboxDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
   else await emptyDirectory(dataDir).catch(() => undefined);
-  run.deps.logger.warn({ database: run.input.database, dataDir, err: errorMessage(error), log }, 'point-in-time restore failed; the directory was emptied');
+  run.deps.logger.warn(
+    { database: run.input.database, dataDir, err: errorMessage(error), log },
+    'point-in-time restore failed; the directory was emptied',
+  );
 }
 
 /**
@@ -240,8 +308,16 @@ async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Pr
   const report = progressReporter();
   const progress = { extractedBytes: 0, segmentsFetched: 0, replayLsn: undefined as string | undefined };
   const run: PitrRestoreRun = {
-    deps, input, chain, storageName: backup.storageName, sandboxDir, dataDir, source,
-    signal: Context.current().cancellationSignal, progress, report: () => report(progress),
+    deps,
+    input,
+    chain,
+    storageName: backup.storageName,
+    sandboxDir,
+    dataDir,
+    source,
+    signal: Context.current().cancellationSignal,
+    progress,
+    report: () => report(progress),
   };
   const beat = setInterval(run.report, 5000);
   try {
@@ -269,9 +345,18 @@ export const createPitrActivities = (deps: PitrDeps) => {
     /** Chooses the base backup and timeline for a target, or fails naming the windows. */
     async planPitrRestore(input: { database: string; target: PitrTarget }): Promise<PitrPlanView> {
       const plan = await decidePitrTarget(catalog, input.database, input.target, {
-        onHeadUnknown: (err) => logger.debug({ database: input.database, err }, 'could not ask the database how far it has written'),
+        onHeadUnknown: (err) =>
+          logger.debug({ database: input.database, err }, 'could not ask the database how far it has written'),
       });
-      logger.info({ database: input.database, target: describeTarget(input.target), baseBackupId: plan.baseBackupId, timeline: plan.timeline }, 'point-in-time restore planned');
+      logger.info(
+        {
+          database: input.database,
+          target: describeTarget(input.target),
+          baseBackupId: plan.baseBackupId,
+          timeline: plan.timeline,
+        },
+        'point-in-time restore planned',
+      );
       return plan;
     },
 

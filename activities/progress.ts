@@ -33,7 +33,8 @@ export class ProgressReporter {
     if (!this.#sink || !execution || (now - this.#last < everyMs && state === this.#lastState)) return;
     this.#last = now;
     this.#lastState = state;
-    this.#sink.send(execution.workflowId, execution.runId, PROGRESS_SIGNAL, report)
+    this.#sink
+      .send(execution.workflowId, execution.runId, PROGRESS_SIGNAL, report)
       .catch((error: unknown) => this.#logger?.debug({ err: error }, 'progress signal not delivered'));
   }
 }

@@ -33,23 +33,43 @@ async function resolveRestoreTarget(deps: RestoreDeps, database: string, to: Res
 }
 
 /** The backup to restore: the one named, or the newest complete one (lib/backup/restore-policy.ts). */
-async function resolveBackup(deps: RestoreDeps, input: { database: string; backupId?: string | undefined }): Promise<{ backupId: string }> {
+async function resolveBackup(
+  deps: RestoreDeps,
+  input: { database: string; backupId?: string | undefined },
+): Promise<{ backupId: string }> {
   return { backupId: await chooseBackupToRestore(deps.catalog, input.database, input.backupId) };
 }
 
-async function prepareRestoreTarget(deps: RestoreDeps, input: { database: string; to: RestoreTarget }): Promise<{ target: string; created: boolean }> {
+async function prepareRestoreTarget(
+  deps: RestoreDeps,
+  input: { database: string; to: RestoreTarget },
+): Promise<{ target: string; created: boolean }> {
   const target = await resolveRestoreTarget(deps, input.database, input.to);
   const { created } = await prepareTarget(`restore target of ${input.database}`, target);
   return { target: describeTarget(target), created };
 }
 
-async function recordRestoreStarted(deps: RestoreDeps, input: { restoreId: string; backupId: string; workflowId: string; target: string }): Promise<void> {
-  return deps.catalog.beginRestore({ id: input.restoreId, backupId: input.backupId, workflowId: input.workflowId, target: input.target });
+async function recordRestoreStarted(
+  deps: RestoreDeps,
+  input: { restoreId: string; backupId: string; workflowId: string; target: string },
+): Promise<void> {
+  return deps.catalog.beginRestore({
+    id: input.restoreId,
+    backupId: input.backupId,
+    workflowId: input.workflowId,
+    target: input.target,
+  });
 }
 
 async function recordRestoreEnded(
   deps: RestoreDeps,
-  input: { restoreId: string; status: 'verified' | 'failed'; error?: string; tablesChecked?: number; rowsChecked?: number },
+  input: {
+    restoreId: string;
+    status: 'verified' | 'failed';
+    error?: string;
+    tablesChecked?: number;
+    rowsChecked?: number;
+  },
 ): Promise<void> {
   return deps.catalog.endRestore(input.restoreId, input);
 }
@@ -58,7 +78,10 @@ async function recordRestoreEnded(
  * Streams the backup into the target from the first storage that has it whole (falling back to
  * the next, logged), then compares every table's row count with the manifest.
  */
-async function restoreBackupToTarget(deps: RestoreDeps, input: { database: string; backupId: string; to: RestoreTarget; restoreId?: string }) {
+async function restoreBackupToTarget(
+  deps: RestoreDeps,
+  input: { database: string; backupId: string; to: RestoreTarget; restoreId?: string },
+) {
   const { catalog, keyring, logger } = deps;
   const ctx = Context.current();
   const target = await resolveRestoreTarget(deps, input.database, input.to);
@@ -67,9 +90,18 @@ async function restoreBackupToTarget(deps: RestoreDeps, input: { database: strin
   // The catalog's checksums, which storage cannot rewrite, hold the object to what was backed up.
   const recorded = recordedChecksums(await catalog.getBackup(input.backupId));
   return withDrivers(catalog, storages, async (sources) => {
-    const opened = await openBackupFromAny(sources, input.database, input.backupId, logFallback(logger, input.backupId), recorded);
+    const opened = await openBackupFromAny(
+      sources,
+      input.database,
+      input.backupId,
+      logFallback(logger, input.backupId),
+      recorded,
+    );
     if (input.restoreId) await catalog.recordRestoreSource(input.restoreId, opened.storageName);
-    logger.info({ backupId: input.backupId, storage: opened.storageName, attempt: ctx.info.attempt }, 'restoring backup');
+    logger.info(
+      { backupId: input.backupId, storage: opened.storageName, attempt: ctx.info.attempt },
+      'restoring backup',
+    );
     const result = await streamRestoreFromStorage({
       label: `restore target of ${input.database}`,
       manifest: opened.manifest,
@@ -92,6 +124,11 @@ async function restoreBackupToTarget(deps: RestoreDeps, input: { database: strin
 }
 
 /** Restores of a logical backup into a PostgreSQL database, and their record. */
-export const createRestoreActivities = (deps: RestoreDeps) => bindActivities(deps, {
-  resolveBackup, prepareRestoreTarget, recordRestoreStarted, recordRestoreEnded, restoreBackupToTarget,
-});
+export const createRestoreActivities = (deps: RestoreDeps) =>
+  bindActivities(deps, {
+    resolveBackup,
+    prepareRestoreTarget,
+    recordRestoreStarted,
+    recordRestoreEnded,
+    restoreBackupToTarget,
+  });

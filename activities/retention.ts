@@ -22,10 +22,14 @@ async function planRetentionFor(deps: RetentionDeps, input: { database: string }
  * started since the plan was made.
  */
 async function deleteBackupEverywhere(
-  deps: RetentionDeps, input: { database: string; backupId: string; reason: string },
+  deps: RetentionDeps,
+  input: { database: string; backupId: string; reason: string },
 ): Promise<{ deleted: boolean; why?: string }> {
   const { catalog, logger } = deps;
-  const [verifying, restoring] = await Promise.all([catalog.verifications.backupsInUse(input.database), catalog.backupsBeingRestored(input.database)]);
+  const [verifying, restoring] = await Promise.all([
+    catalog.verifications.backupsInUse(input.database),
+    catalog.backupsBeingRestored(input.database),
+  ]);
   if (verifying.has(input.backupId) || restoring.has(input.backupId)) {
     return { deleted: false, why: 'a restore or verification started using it after the plan was made' };
   }
@@ -36,15 +40,22 @@ async function deleteBackupEverywhere(
       await driver.remove(backupObjectKey(input.database, input.backupId));
       await driver.remove(manifestKey(input.database, input.backupId));
     } catch (error) {
-      logger.warn({ backupId: input.backupId, storage: copy.storageName, err: errorMessage(error) }, 'retention could not remove a copy');
+      logger.warn(
+        { backupId: input.backupId, storage: copy.storageName, err: errorMessage(error) },
+        'retention could not remove a copy',
+      );
       throw error;
     } finally {
       await driver.close?.().catch(() => undefined);
     }
   }
   await catalog.markBackupDeleted(input.backupId, input.reason);
-  logger.info({ database: input.database, backupId: input.backupId, reason: input.reason }, 'backup deleted by retention');
+  logger.info(
+    { database: input.database, backupId: input.backupId, reason: input.reason },
+    'backup deleted by retention',
+  );
   return { deleted: true };
 }
 
-export const createRetentionActivities = (deps: RetentionDeps) => bindActivities(deps, { planRetentionFor, deleteBackupEverywhere });
+export const createRetentionActivities = (deps: RetentionDeps) =>
+  bindActivities(deps, { planRetentionFor, deleteBackupEverywhere });

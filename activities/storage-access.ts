@@ -9,7 +9,11 @@ export async function driverFor(catalog: Catalog, storageName: string): Promise<
 }
 
 /** Opens drivers for the work, and closes them whatever happens. */
-export async function withDrivers<T>(catalog: Catalog, names: string[], work: (drivers: BackupSource[]) => Promise<T>): Promise<T> {
+export async function withDrivers<T>(
+  catalog: Catalog,
+  names: string[],
+  work: (drivers: BackupSource[]) => Promise<T>,
+): Promise<T> {
   const opened: BackupSource[] = [];
   try {
     for (const name of names) opened.push({ name, driver: await driverFor(catalog, name) });

@@ -45,31 +45,45 @@ async function checkRoom(budget: VerificationBudget | undefined, manifest: Backu
   const needed = diskEstimate(manifest.object.sizeBytes, manifest.source.sizeBytes);
   const gb = (n: number) => `${(n / 1e9).toFixed(1)} GB`;
   if (needed > budget.maxDiskBytes) {
-    throw new HindsightError('no_space', `backup ${manifest.backupId} needs about ${gb(needed)} of sandbox disk, more than this agent's budget of ${gb(budget.maxDiskBytes)} (raise --max-disk-gb)`);
+    throw new HindsightError(
+      'no_space',
+      `backup ${manifest.backupId} needs about ${gb(needed)} of sandbox disk, more than this agent's budget of ${gb(budget.maxDiskBytes)} (raise --max-disk-gb)`,
+    );
   }
   const fs = await statfs(budget.sandboxRoot).catch(() => undefined);
   if (fs && fs.bavail * fs.bsize < needed) {
-    throw new HindsightError('no_space', `backup ${manifest.backupId} needs about ${gb(needed)} of sandbox disk, only ${gb(fs.bavail * fs.bsize)} free in ${budget.sandboxRoot} (free space or move the sandbox root)`);
+    throw new HindsightError(
+      'no_space',
+      `backup ${manifest.backupId} needs about ${gb(needed)} of sandbox disk, only ${gb(fs.bavail * fs.bsize)} free in ${budget.sandboxRoot} (free space or move the sandbox root)`,
+    );
   }
 }
 
 /** Records a request and hands it to the verifier: called after every backup that reached a storage. */
 async function requestVerification(
-  deps: VerificationDeps, input: { database: string; backupId?: string; trigger: VerifyRequest['trigger'] },
+  deps: VerificationDeps,
+  input: { database: string; backupId?: string; trigger: VerifyRequest['trigger'] },
 ): Promise<{ verificationId: string | null }> {
   const { catalog } = deps;
   const db = await catalog.getDatabase(input.database);
   if (input.trigger === 'backup' && !db.verifyAfterBackup) return { verificationId: null };
   const backupId = input.backupId ?? (await catalog.latestCompleteBackup(input.database)).id;
-  if (!deps.signalVerifier) throw new HindsightError('bad_input', 'this worker cannot reach the verifier (no Temporal client)');
+  if (!deps.signalVerifier)
+    throw new HindsightError('bad_input', 'this worker cannot reach the verifier (no Temporal client)');
   const verificationId = newVerificationId(new Date(), randomBytes(3).toString('hex'));
-  await catalog.verifications.request({ id: verificationId, database: input.database, backupId, trigger: input.trigger });
+  await catalog.verifications.request({
+    id: verificationId,
+    database: input.database,
+    backupId,
+    trigger: input.trigger,
+  });
   await deps.signalVerifier(input.database, { verificationId, backupId, trigger: input.trigger });
   return { verificationId };
 }
 
 async function finishVerification(
-  deps: VerificationDeps, input: { verificationId: string; status: 'superseded' | 'failed' | 'cancelled'; reason: string },
+  deps: VerificationDeps,
+  input: { verificationId: string; status: 'superseded' | 'failed' | 'cancelled'; reason: string },
 ): Promise<void> {
   await deps.catalog.verifications.finish(input.verificationId, input.status, null, input.reason);
   await notifyVerificationOutcome(deps.catalog, createOutbox(deps), deps.logger, input.verificationId);
@@ -79,13 +93,24 @@ type VerifyInput = VerifyRequest & { database: string; workflowId: string };
 type VerifyOutcome = { status: 'successful' | 'failed'; reason: string | null; finishedAt: string };
 
 /** Stores the final report, notifies, and says how it ended. */
-async function finishWithReport(deps: VerificationDeps, input: VerifyInput, report: VerificationReport): Promise<VerifyOutcome> {
-  const status = report.reason ? 'failed' as const : 'successful' as const;
+async function finishWithReport(
+  deps: VerificationDeps,
+  input: VerifyInput,
+  report: VerificationReport,
+): Promise<VerifyOutcome> {
+  const status = report.reason ? ('failed' as const) : ('successful' as const);
   await deps.catalog.verifications.finish(input.verificationId, status, report, report.reason);
   await notifyVerificationOutcome(deps.catalog, createOutbox(deps), deps.logger, input.verificationId);
-  deps.logger.info({
-    database: input.database, backupId: input.backupId, verificationId: input.verificationId, status, reason: report.reason,
-  }, 'verification finished');
+  deps.logger.info(
+    {
+      database: input.database,
+      backupId: input.backupId,
+      verificationId: input.verificationId,
+      status,
+      reason: report.reason,
+    },
+    'verification finished',
+  );
   return { status, reason: report.reason, finishedAt: new Date().toISOString() };
 }
 
@@ -94,33 +119,51 @@ async function verifyBackupInSandbox(deps: VerificationDeps, input: VerifyInput)
   const { catalog, keyring, logger } = deps;
   const ctx = Context.current();
   const sandboxes = deps.sandboxes;
-  if (!sandboxes) throw new HindsightError('bad_input', 'this worker runs no verification sandboxes (start it with the verify role)');
+  if (!sandboxes)
+    throw new HindsightError('bad_input', 'this worker runs no verification sandboxes (start it with the verify role)');
   // A request signalled from outside Hindsight (the temporal CLI) has no row yet.
-  await catalog.verifications.request({ id: input.verificationId, database: input.database, backupId: input.backupId, trigger: input.trigger });
+  await catalog.verifications.request({
+    id: input.verificationId,
+    database: input.database,
+    backupId: input.backupId,
+    trigger: input.trigger,
+  });
   await catalog.verifications.start(input.verificationId, input.workflowId);
   const backup = await catalog.getBackup(input.backupId);
   const names = backup.copies.filter((c) => c.status === 'complete').map((c) => c.storageName);
   const where = { database: input.database, backupId: input.backupId, verificationId: input.verificationId };
-  return withDrivers(catalog, names, (sources) => heartbeatWhile(5000, async () => {
-    // Stage changes are few: each is saved, in order, so the console can follow along.
-    let saving: Promise<void> = Promise.resolve();
-    logger.info({ ...where, attempt: ctx.info.attempt }, 'verification started');
-    const report = await verifyBackup({
-      open: () => openBackupFromAny(sources, input.database, input.backupId, logFallback(logger, input.backupId), recordedChecksums(backup)),
-      key: keyring.resolve,
-      sandboxes,
-      checkRoom: (manifest) => checkRoom(deps.budget, manifest),
-      signal: ctx.cancellationSignal,
-      onReport: (r) => {
-        saving = saving.then(() => catalog.verifications.progress(input.verificationId, r)).catch(() => undefined);
-      },
-    });
-    await saving;
-    if (ctx.cancellationSignal.aborted) throw new HindsightError('tool_failed', 'verification cancelled');
-    return finishWithReport(deps, input, report);
-  }));
+  return withDrivers(catalog, names, (sources) =>
+    heartbeatWhile(5000, async () => {
+      // Stage changes are few: each is saved, in order, so the console can follow along.
+      let saving: Promise<void> = Promise.resolve();
+      logger.info({ ...where, attempt: ctx.info.attempt }, 'verification started');
+      const report = await verifyBackup({
+        open: () =>
+          openBackupFromAny(
+            sources,
+            input.database,
+            input.backupId,
+            logFallback(logger, input.backupId),
+            recordedChecksums(backup),
+          ),
+        key: keyring.resolve,
+        sandboxes,
+        checkRoom: (manifest) => checkRoom(deps.budget, manifest),
+        signal: ctx.cancellationSignal,
+        onReport: (r) => {
+          saving = saving.then(() => catalog.verifications.progress(input.verificationId, r)).catch(() => undefined);
+        },
+      });
+      await saving;
+      if (ctx.cancellationSignal.aborted) throw new HindsightError('tool_failed', 'verification cancelled');
+      return finishWithReport(deps, input, report);
+    }),
+  );
 }
 
-export const createVerificationActivities = (deps: VerificationDeps) => bindActivities(deps, {
-  requestVerification, finishVerification, verifyBackupInSandbox,
-});
+export const createVerificationActivities = (deps: VerificationDeps) =>
+  bindActivities(deps, {
+    requestVerification,
+    finishVerification,
+    verifyBackupInSandbox,
+  });

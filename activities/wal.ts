@@ -39,24 +39,40 @@ function spoolRoot(deps: WalActivityDeps): string {
 async function pitrStorage(catalog: Catalog, database: string): Promise<{ name: string; driver: StorageDriver }> {
   const config = await catalog.wal.config(database);
   if (!config.storageName) {
-    throw new HindsightError('bad_input', `database "${database}" has no storage to archive WAL to (add one with hindsight db add … --storage)`);
+    throw new HindsightError(
+      'bad_input',
+      `database "${database}" has no storage to archive WAL to (add one with hindsight db add … --storage)`,
+    );
   }
   return { name: config.storageName, driver: await driverFor(catalog, config.storageName) };
 }
 
-const notifier = (deps: WalActivityDeps, database: string) => async (input: { event: string; message: string; dedupeKey: string }) => {
-  const queued = await deps.catalog.health.notify({ database, ...input });
-  if (queued) deps.logger.warn({ database, event: input.event }, input.message);
-};
+const notifier =
+  (deps: WalActivityDeps, database: string) => async (input: { event: string; message: string; dedupeKey: string }) => {
+    const queued = await deps.catalog.health.notify({ database, ...input });
+    if (queued) deps.logger.warn({ database, event: input.event }, input.message);
+  };
 
-type PitrSettings = { registered: boolean; enabled: boolean; agent: string | null; hostTaskQueue: string | null; slot: string | null };
+type PitrSettings = {
+  registered: boolean;
+  enabled: boolean;
+  agent: string | null;
+  hostTaskQueue: string | null;
+  slot: string | null;
+};
 
 /** What the archiver and base backup workflows need before they start: is PITR on, and on which queue the host work runs. */
 async function pitrSettings(deps: WalActivityDeps, input: { database: string }): Promise<PitrSettings> {
   const db = await deps.catalog.findDatabase(input.database);
   if (!db) return { registered: false, enabled: false, agent: null, hostTaskQueue: null, slot: null };
   const config = await deps.catalog.wal.config(input.database);
-  return { registered: true, enabled: config.enabled, agent: config.agent, hostTaskQueue: config.agent ? agentTaskQueue(config.agent) : null, slot: config.slot };
+  return {
+    registered: true,
+    enabled: config.enabled,
+    agent: config.agent,
+    hostTaskQueue: config.agent ? agentTaskQueue(config.agent) : null,
+    slot: config.slot,
+  };
 }
 
 /**
@@ -64,21 +80,40 @@ async function pitrSettings(deps: WalActivityDeps, input: { database: string }):
  * new) or until cancelled. Heartbeats the receiver's status; a conflict (a second server
  * writing this archive) is notified and fails the run.
  */
-async function archiveWal(deps: WalActivityDeps, input: { database: string; runForMs: number }): Promise<ReceiverStatus> {
+async function archiveWal(
+  deps: WalActivityDeps,
+  input: { database: string; runForMs: number },
+): Promise<ReceiverStatus> {
   const { catalog, keyring, logger } = deps;
   const ctx = Context.current();
   const config = await catalog.wal.config(input.database);
-  if (!config.enabled) throw new HindsightError('bad_input', `database "${input.database}" does not have PITR enabled (hindsight db pitr ${input.database} on)`);
+  if (!config.enabled)
+    throw new HindsightError(
+      'bad_input',
+      `database "${input.database}" does not have PITR enabled (hindsight db pitr ${input.database} on)`,
+    );
   const slot = config.slot ?? slotNameFor(input.database);
   const target = await catalog.databaseTarget(input.database);
   const storage = await pitrStorage(catalog, input.database);
   const notify = notifier(deps, input.database);
   try {
     const result = await runWalReceiver({
-      database: input.database, target, slot, spoolDir: path.join(spoolRoot(deps), input.database), storageName: storage.name, driver: storage.driver,
+      database: input.database,
+      target,
+      slot,
+      spoolDir: path.join(spoolRoot(deps), input.database),
+      storageName: storage.name,
+      driver: storage.driver,
       // A stream running through a rotation keeps the key it started with until its next run (at most an hour; still readable).
-      key: keyring.current(), catalog: catalog.wal, notify, logger, partialIntervalMs: config.partialIntervalMs,
-      slotMaxBytes: config.slotMaxBytes, signal: ctx.cancellationSignal, runForMs: input.runForMs, onStatus: progressReporter(5000),
+      key: keyring.current(),
+      catalog: catalog.wal,
+      notify,
+      logger,
+      partialIntervalMs: config.partialIntervalMs,
+      slotMaxBytes: config.slotMaxBytes,
+      signal: ctx.cancellationSignal,
+      runForMs: input.runForMs,
+      onStatus: progressReporter(5000),
       settings: async () => {
         const now = await catalog.wal.config(input.database);
         return { slotMaxBytes: now.slotMaxBytes, partialIntervalMs: now.partialIntervalMs };
@@ -88,7 +123,11 @@ async function archiveWal(deps: WalActivityDeps, input: { database: string; runF
     return result;
   } catch (error) {
     if (error instanceof HindsightError && error.kind === 'conflict') {
-      await notify({ event: 'wal_chain_broken', message: error.message, dedupeKey: `wal_conflict:${input.database}:${error.message}` });
+      await notify({
+        event: 'wal_chain_broken',
+        message: error.message,
+        dedupeKey: `wal_conflict:${input.database}:${error.message}`,
+      });
     }
     throw error;
   } finally {
@@ -100,20 +139,37 @@ async function archiveWal(deps: WalActivityDeps, input: { database: string; runF
 async function dropWalSlot(deps: WalActivityDeps, input: { database: string }): Promise<{ dropped: boolean }> {
   const config = await deps.catalog.wal.config(input.database);
   const slot = config.slot ?? slotNameFor(input.database);
-  const dropped = await withServer(input.database, await deps.catalog.databaseTarget(input.database), (client) => dropSlot(client, slot));
+  const dropped = await withServer(input.database, await deps.catalog.databaseTarget(input.database), (client) =>
+    dropSlot(client, slot),
+  );
   return { dropped };
 }
 
 type ChainedBaseBackup = Awaited<ReturnType<typeof takeChainedBaseBackup>>;
 
 /** What takeBaseBackup returns to its workflow. */
-function baseBackupOutcome(baseBackupId: string, storageName: string, source: 'standby' | 'primary', result: ChainedBaseBackup) {
+function baseBackupOutcome(
+  baseBackupId: string,
+  storageName: string,
+  source: 'standby' | 'primary',
+  result: ChainedBaseBackup,
+) {
   return {
-    baseBackupId, objectKey: result.objectKey, storageName, source,
-    startLsn: formatLsn(result.startLsn), stopLsn: formatLsn(result.stopLsn), timeline: result.timeline,
-    startTime: result.startTime.toISOString(), stopTime: result.stopTime.toISOString(),
-    rawBytes: result.sizeBytes, storedBytes: result.storedBytes, sha256: result.sha256,
-    kind: result.kind, parentId: result.parentId, kindReason: result.kindReason,
+    baseBackupId,
+    objectKey: result.objectKey,
+    storageName,
+    source,
+    startLsn: formatLsn(result.startLsn),
+    stopLsn: formatLsn(result.stopLsn),
+    timeline: result.timeline,
+    startTime: result.startTime.toISOString(),
+    stopTime: result.stopTime.toISOString(),
+    rawBytes: result.sizeBytes,
+    storedBytes: result.storedBytes,
+    sha256: result.sha256,
+    kind: result.kind,
+    parentId: result.parentId,
+    kindReason: result.kindReason,
   };
 }
 
@@ -123,42 +179,82 @@ function baseBackupOutcome(baseBackupId: string, storageName: string, source: 's
  * server's system identifier must be the archive's: a base backup of another cluster would
  * sit beside WAL it cannot use.
  */
-async function takeBaseBackup(deps: WalActivityDeps, input: { database: string; baseBackupId: string; workflowId: string }) {
+async function takeBaseBackup(
+  deps: WalActivityDeps,
+  input: { database: string; baseBackupId: string; workflowId: string },
+) {
   const { catalog, keyring, logger } = deps;
   const ctx = Context.current();
   const standby = await catalog.wal.baseBackupTarget(input.database);
-  const target = standby ?? await catalog.databaseTarget(input.database);
-  const identity = await withServer(input.database, target, (client) => checkStreamingPrerequisites(input.database, client));
+  const target = standby ?? (await catalog.databaseTarget(input.database));
+  const identity = await withServer(input.database, target, (client) =>
+    checkStreamingPrerequisites(input.database, client),
+  );
   await catalog.wal.recordServerIdentity(input.database, identity.systemIdentifier, identity.walSegmentSize);
   const storage = await pitrStorage(catalog, input.database);
   const config = await catalog.wal.config(input.database);
   const report = progressReporter(2000);
-  const source = standby ? 'standby' as const : 'primary' as const;
+  const source = standby ? ('standby' as const) : ('primary' as const);
   try {
     const result = await takeChainedBaseBackup({
-      database: input.database, baseBackupId: input.baseBackupId, workflowId: input.workflowId, wal: catalog.wal, driver: storage.driver,
-      storageName: storage.name, target, source, server: identity, fullEvery: config.baseBackupFullEvery,
-      key: keyring.current(), resolve: keyring.resolve, signal: ctx.cancellationSignal, onProgress: (p) => report({ rawBytes: p.rawBytes, storedBytes: 0 }),
+      database: input.database,
+      baseBackupId: input.baseBackupId,
+      workflowId: input.workflowId,
+      wal: catalog.wal,
+      driver: storage.driver,
+      storageName: storage.name,
+      target,
+      source,
+      server: identity,
+      fullEvery: config.baseBackupFullEvery,
+      key: keyring.current(),
+      resolve: keyring.resolve,
+      signal: ctx.cancellationSignal,
+      onProgress: (p) => report({ rawBytes: p.rawBytes, storedBytes: 0 }),
     });
     await catalog.wal.completeBaseBackup(input.baseBackupId, {
-      systemIdentifier: identity.systemIdentifier, timeline: result.timeline, startLsn: result.startLsn, stopLsn: result.stopLsn,
-      startTime: result.startTime, stopTime: result.stopTime, sizeBytes: result.sizeBytes, storedBytes: result.storedBytes, sha256: result.sha256,
+      systemIdentifier: identity.systemIdentifier,
+      timeline: result.timeline,
+      startLsn: result.startLsn,
+      stopLsn: result.stopLsn,
+      startTime: result.startTime,
+      stopTime: result.stopTime,
+      sizeBytes: result.sizeBytes,
+      storedBytes: result.storedBytes,
+      sha256: result.sha256,
     });
-    logger.info({
-      database: input.database, baseBackupId: input.baseBackupId, kind: result.kind, parent: result.parentId, why: result.kindReason,
-      start: formatLsn(result.startLsn), stop: formatLsn(result.stopLsn), bytes: result.sizeBytes,
-    }, 'base backup complete');
+    logger.info(
+      {
+        database: input.database,
+        baseBackupId: input.baseBackupId,
+        kind: result.kind,
+        parent: result.parentId,
+        why: result.kindReason,
+        start: formatLsn(result.startLsn),
+        stop: formatLsn(result.stopLsn),
+        bytes: result.sizeBytes,
+      },
+      'base backup complete',
+    );
     return baseBackupOutcome(input.baseBackupId, storage.name, source, result);
   } finally {
     await storage.driver.close?.().catch(() => undefined);
   }
 }
 
-async function recordBaseBackupFailed(deps: WalActivityDeps, input: { baseBackupId: string; error: string }): Promise<void> {
+async function recordBaseBackupFailed(
+  deps: WalActivityDeps,
+  input: { baseBackupId: string; error: string },
+): Promise<void> {
   return deps.catalog.wal.failBaseBackup(input.baseBackupId, input.error);
 }
 
 /** The PITR archive: WAL streaming, base backups, and the settings they run by. */
-export const createWalActivities = (deps: WalActivityDeps) => bindActivities(deps, {
-  pitrSettings, archiveWal, dropWalSlot, takeBaseBackup, recordBaseBackupFailed,
-});
+export const createWalActivities = (deps: WalActivityDeps) =>
+  bindActivities(deps, {
+    pitrSettings,
+    archiveWal,
+    dropWalSlot,
+    takeBaseBackup,
+    recordBaseBackupFailed,
+  });

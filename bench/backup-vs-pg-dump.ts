@@ -39,7 +39,16 @@ runBench(log, async () => {
       await addS3Storage(platform, moto);
       log(`S3 storage on moto at ${moto.endpoint}`);
     }
-    const measurements = await measure(platform, settings.destinations, settings.rounds, settings.sizeMb, `${outDir}worker-${stamp}.log`, (w) => { worker = w; });
+    const measurements = await measure(
+      platform,
+      settings.destinations,
+      settings.rounds,
+      settings.sizeMb,
+      `${outDir}worker-${stamp}.log`,
+      (w) => {
+        worker = w;
+      },
+    );
     const results = summarize(measurements, settings);
     const file = `${outDir}results-${stamp}.json`;
     await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);

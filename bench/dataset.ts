@@ -20,21 +20,118 @@ tuesday wednesday thursday friday saturday sunday morning afternoon evening nigh
 yesterday week month year not yet still already again soon asap immediately possible impossible
 can could would should will must may might we our you your they their it its he she his her`.split(/\s+/);
 
-const cities = ['Amsterdam', 'Antwerp', 'Barcelona', 'Berlin', 'Bordeaux', 'Bremen', 'Brussels', 'Bucharest', 'Budapest', 'Cologne',
-  'Copenhagen', 'Dublin', 'Dresden', 'Dortmund', 'Frankfurt', 'Gdansk', 'Genoa', 'Hamburg', 'Helsinki', 'Krakow', 'Leipzig', 'Lille',
-  'Lisbon', 'Ljubljana', 'Lyon', 'Madrid', 'Marseille', 'Milan', 'Munich', 'Nantes', 'Naples', 'Oslo', 'Porto', 'Prague', 'Riga',
-  'Rotterdam', 'Seville', 'Sofia', 'Stockholm', 'Stuttgart', 'Tallinn', 'Turin', 'Valencia', 'Vienna', 'Vilnius', 'Warsaw', 'Zagreb', 'Zurich'];
-const firstNames = ['anna', 'ben', 'carla', 'dario', 'elena', 'farid', 'greta', 'hugo', 'ines', 'jonas', 'katya', 'luca', 'mila',
-  'noah', 'olga', 'pavel', 'quinn', 'rosa', 'sven', 'tara', 'ugo', 'vera', 'wim', 'xenia', 'yusuf', 'zoe'];
-const lastNames = ['andersen', 'bianchi', 'costa', 'dubois', 'eriksen', 'fischer', 'garcia', 'horvat', 'ivanova', 'jansen', 'kowalski',
-  'lindqvist', 'moreau', 'novak', 'oliveira', 'petrov', 'rossi', 'schmidt', 'tanaka', 'urban', 'visser', 'weber', 'young', 'zimmer'];
+const cities = [
+  'Amsterdam',
+  'Antwerp',
+  'Barcelona',
+  'Berlin',
+  'Bordeaux',
+  'Bremen',
+  'Brussels',
+  'Bucharest',
+  'Budapest',
+  'Cologne',
+  'Copenhagen',
+  'Dublin',
+  'Dresden',
+  'Dortmund',
+  'Frankfurt',
+  'Gdansk',
+  'Genoa',
+  'Hamburg',
+  'Helsinki',
+  'Krakow',
+  'Leipzig',
+  'Lille',
+  'Lisbon',
+  'Ljubljana',
+  'Lyon',
+  'Madrid',
+  'Marseille',
+  'Milan',
+  'Munich',
+  'Nantes',
+  'Naples',
+  'Oslo',
+  'Porto',
+  'Prague',
+  'Riga',
+  'Rotterdam',
+  'Seville',
+  'Sofia',
+  'Stockholm',
+  'Stuttgart',
+  'Tallinn',
+  'Turin',
+  'Valencia',
+  'Vienna',
+  'Vilnius',
+  'Warsaw',
+  'Zagreb',
+  'Zurich',
+];
+const firstNames = [
+  'anna',
+  'ben',
+  'carla',
+  'dario',
+  'elena',
+  'farid',
+  'greta',
+  'hugo',
+  'ines',
+  'jonas',
+  'katya',
+  'luca',
+  'mila',
+  'noah',
+  'olga',
+  'pavel',
+  'quinn',
+  'rosa',
+  'sven',
+  'tara',
+  'ugo',
+  'vera',
+  'wim',
+  'xenia',
+  'yusuf',
+  'zoe',
+];
+const lastNames = [
+  'andersen',
+  'bianchi',
+  'costa',
+  'dubois',
+  'eriksen',
+  'fischer',
+  'garcia',
+  'horvat',
+  'ivanova',
+  'jansen',
+  'kowalski',
+  'lindqvist',
+  'moreau',
+  'novak',
+  'oliveira',
+  'petrov',
+  'rossi',
+  'schmidt',
+  'tanaka',
+  'urban',
+  'visser',
+  'weber',
+  'young',
+  'zimmer',
+];
 const carriers = ['NordFreight', 'Parcelo', 'QuickShip', 'EuroCargo', 'Pakket', 'SwiftPost', 'Transalp', 'BlueLine'];
 const firmware = ['1.4.2', '1.4.3', '1.5.0', '1.5.1', '2.0.0-rc1', '2.0.0', '2.0.3'];
 
 const sqlArray = (values: string[]): string => `array[${values.map((v) => `'${v.replace(/'/g, "''")}'`).join(',')}]`;
 
 /** A random element, the first ones far more often than the last (text is not uniform). */
-const skewedPick = (array: string, length: number): string => `(${array})[1 + floor(${length} * power(random(), 2.5))::int]`;
+const skewedPick = (array: string, length: number): string =>
+  `(${array})[1 + floor(${length} * power(random(), 2.5))::int]`;
 const pick = (array: string, length: number): string => `(${array})[1 + floor(${length} * random())::int]`;
 
 interface TableSpec {
@@ -159,9 +256,11 @@ export async function generateDataset(clients: pg.Client[], targetMb: number): P
       filled.set(t.name, to);
       return { sql: t.insert, params: t.insert.includes('$3') ? [from, to, accounts] : [from, to] };
     });
-    await Promise.all(clients.map(async (client) => {
-      for (let job = queue.shift(); job; job = queue.shift()) await client.query(job.sql, job.params);
-    }));
+    await Promise.all(
+      clients.map(async (client) => {
+        for (let job = queue.shift(); job; job = queue.shift()) await client.query(job.sql, job.params);
+      }),
+    );
   };
 
   await fill(targetMb);

@@ -46,14 +46,16 @@ async function changeFivePercent(target: PgTarget, round: number, change: Change
       `select c.relname as name, pg_relation_size(c.oid) / current_setting('block_size')::int as pages,
               (select a.attname from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
                   and not exists (select 1 from pg_index i where i.indrelid = c.oid and a.attnum = any(i.indkey)) order by a.attnum limit 1) as free
-         from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public' and c.relkind = 'r'`);
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public' and c.relkind = 'r'`,
+    );
     let changed = 0;
     const residue = (2 * round + (change === 'rows' ? 1 : 0)) % 20;
     for (const t of tables) {
       const block = '((ctid::text::point)[0])::bigint';
-      const sql = change === 'pages'
-        ? `update ${t.name} set ${t.free} = ${t.free} where ctid = any (array(select format('(%s,1)', b)::tid from generate_series(0, $2::bigint - 1) b where b % 20 = $1))`
-        : `update ${t.name} set id = id where ${block} % 20 = $1`;
+      const sql =
+        change === 'pages'
+          ? `update ${t.name} set ${t.free} = ${t.free} where ctid = any (array(select format('(%s,1)', b)::tid from generate_series(0, $2::bigint - 1) b where b % 20 = $1))`
+          : `update ${t.name} set id = id where ${block} % 20 = $1`;
       const result = await client.query(sql, change === 'pages' ? [residue, t.pages] : [residue]);
       changed += Math.ceil(Number(t.pages) / 20);
       log(`  ${t.name}: ${result.rowCount} rows updated on 1 in 20 of ${t.pages} pages (${change})`);
@@ -69,7 +71,9 @@ async function changeFivePercent(target: PgTarget, round: number, change: Change
 async function leaveRoomInPages(target: PgTarget): Promise<void> {
   const client = await connect('bench', target);
   try {
-    const { rows } = await client.query<{ name: string }>(`select tablename as name from pg_tables where schemaname = 'public'`);
+    const { rows } = await client.query<{ name: string }>(
+      `select tablename as name from pg_tables where schemaname = 'public'`,
+    );
     for (const { name } of rows) {
       await client.query(`alter table ${name} set (fillfactor = 90)`);
       await client.query(`vacuum full ${name}`);
@@ -85,7 +89,12 @@ async function main(): Promise<void> {
   // The cluster runs as PostgreSQL's own OS user, which must traverse the directory.
   await chmod(root, 0o711);
   await mkdir(path.join(root, 'storage'), { recursive: true });
-  const cluster = await openLocalCluster({ dataDir: path.join(root, 'pg'), port: await freePort(), major: 17, settings: { summarize_wal: 'on', max_wal_size: "'4GB'" } });
+  const cluster = await openLocalCluster({
+    dataDir: path.join(root, 'pg'),
+    port: await freePort(),
+    major: 17,
+    settings: { summarize_wal: 'on', max_wal_size: "'4GB'" },
+  });
   await cluster.start();
   const driver = createStorageDriver('bench', { type: 'local', path: path.join(root, 'storage') });
   const key = generateSecretKey();
@@ -103,11 +112,22 @@ async function main(): Promise<void> {
     await Promise.all(clients.map((c) => c.end()));
     log(`dataset: ${(dataset.sizeBytes / MIB).toFixed(0)} MiB in ${dataset.seconds.toFixed(0)} s`);
 
-    const take = async (id: string, incrementalFrom?: string): Promise<{ seconds: number; result: BaseBackupResult }> => {
+    const take = async (
+      id: string,
+      incrementalFrom?: string,
+    ): Promise<{ seconds: number; result: BaseBackupResult }> => {
       const started = performance.now();
       const result = await streamBaseBackupToStorage({
-        database: 'bench', label: `bench ${id}`, target, serverMajor: 17, driver, key, workDir: work,
-        objectKey: baseBackupKey(sysid, id), manifestKey: baseManifestKey(sysid, id), ...(incrementalFrom ? { incrementalFrom } : {}),
+        database: 'bench',
+        label: `bench ${id}`,
+        target,
+        serverMajor: 17,
+        driver,
+        key,
+        workDir: work,
+        objectKey: baseBackupKey(sysid, id),
+        manifestKey: baseManifestKey(sysid, id),
+        ...(incrementalFrom ? { incrementalFrom } : {}),
       });
       return { seconds: (performance.now() - started) / 1000, result };
     };
@@ -120,7 +140,8 @@ async function main(): Promise<void> {
       await decodeWalObject({ driver, objectKey: baseManifestKey(sysid, id), key, destination: file });
       return file;
     };
-    const line = (what: string, x: Taken) => `${what} ${x.seconds.toFixed(1)} s, ${(x.result.sizeBytes / MIB).toFixed(0)} MiB tar, ${(x.result.storedBytes / MIB).toFixed(0)} MiB stored`;
+    const line = (what: string, x: Taken) =>
+      `${what} ${x.seconds.toFixed(1)} s, ${(x.result.sizeBytes / MIB).toFixed(0)} MiB tar, ${(x.result.storedBytes / MIB).toFixed(0)} MiB stored`;
     for (let round = 1; round <= rounds; round++) {
       const f = await take(`full-${round}`);
       runs.full.push(f);
@@ -137,16 +158,26 @@ async function main(): Promise<void> {
     }
     const m = (list: Taken[], pick: (x: Taken) => number) => median(list.map(pick));
     const f = runs.full;
-    console.log(`\nPostgreSQL 17, ${(dataset.sizeBytes / MIB).toFixed(0)} MiB of bench/dataset.ts (fillfactor 90), ${changedPages} heap pages per change (5 %), ${rounds} round(s), medians`);
-    console.log('| | full | incremental, 5 % of pages (1 row each) | ratio | incremental, all rows of 5 % of pages | ratio |\n|---|---|---|---|---|---|');
+    console.log(
+      `\nPostgreSQL 17, ${(dataset.sizeBytes / MIB).toFixed(0)} MiB of bench/dataset.ts (fillfactor 90), ${changedPages} heap pages per change (5 %), ${rounds} round(s), medians`,
+    );
+    console.log(
+      '| | full | incremental, 5 % of pages (1 row each) | ratio | incremental, all rows of 5 % of pages | ratio |\n|---|---|---|---|---|---|',
+    );
     const measures: Array<[string, (x: Taken) => number, number]> = [
-      ['time (s)', (x) => x.seconds, 1], ['tar (MiB)', (x) => x.result.sizeBytes, MIB], ['stored (MiB)', (x) => x.result.storedBytes, MIB],
+      ['time (s)', (x) => x.seconds, 1],
+      ['tar (MiB)', (x) => x.result.sizeBytes, MIB],
+      ['stored (MiB)', (x) => x.result.storedBytes, MIB],
     ];
     for (const [name, pick, unit] of measures) {
       const [full, pages, rows] = [m(f, pick), m(runs.pages, pick), m(runs.rows, pick)];
-      console.log(`| ${name} | ${(full / unit).toFixed(1)} | ${(pages / unit).toFixed(1)} | ${(pages / full).toFixed(3)} | ${(rows / unit).toFixed(1)} | ${(rows / full).toFixed(3)} |`);
+      console.log(
+        `| ${name} | ${(full / unit).toFixed(1)} | ${(pages / unit).toFixed(1)} | ${(pages / full).toFixed(3)} | ${(rows / unit).toFixed(1)} | ${(rows / full).toFixed(3)} |`,
+      );
     }
-    console.log(`zstd ratio of the full: ${(m(f, (x) => x.result.sizeBytes) / m(f, (x) => x.result.storedBytes)).toFixed(2)}×`);
+    console.log(
+      `zstd ratio of the full: ${(m(f, (x) => x.result.sizeBytes) / m(f, (x) => x.result.storedBytes)).toFixed(2)}×`,
+    );
   } finally {
     await cluster.stop('immediate').catch(() => undefined);
     await driver.close?.().catch(() => undefined);

@@ -42,16 +42,26 @@ const execFileAsync = promisify(execFile);
  */
 async function asPostgres(args: string[]): Promise<string> {
   try {
-    const { stdout } = await execFileAsync('runuser', ['-u', osUser, '--', ...args], { encoding: 'utf8', maxBuffer: 64 * MIB });
+    const { stdout } = await execFileAsync('runuser', ['-u', osUser, '--', ...args], {
+      encoding: 'utf8',
+      maxBuffer: 64 * MIB,
+    });
     return stdout;
   } catch (error) {
     const e = error as { code?: number; stderr?: string; stdout?: string };
-    throw new Error(`${args.join(' ')} failed (${e.code}): ${(e.stderr || e.stdout || '').trim().split('\n').slice(-5).join(' | ')}`, { cause: error });
+    throw new Error(
+      `${args.join(' ')} failed (${e.code}): ${(e.stderr || e.stdout || '').trim().split('\n').slice(-5).join(' | ')}`,
+      { cause: error },
+    );
   }
 }
 
 async function runAsync(file: string, args: string[], env: Record<string, string>): Promise<string> {
-  const { stdout } = await execFileAsync(file, args, { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 * MIB });
+  const { stdout } = await execFileAsync(file, args, {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    maxBuffer: 64 * MIB,
+  });
   return stdout;
 }
 
@@ -59,7 +69,10 @@ function ensurePgBackRest(): string {
   const found = spawnSync('sh', ['-c', 'command -v pgbackrest'], { encoding: 'utf8' }).stdout.trim();
   if (found) return found;
   log('installing Debian pgbackrest (apt-get install -y pgbackrest)');
-  execFileSync('apt-get', ['install', '-y', '-q', 'pgbackrest'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  execFileSync('apt-get', ['install', '-y', '-q', 'pgbackrest'], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
   return spawnSync('sh', ['-c', 'command -v pgbackrest'], { encoding: 'utf8' }).stdout.trim();
 }
 
@@ -87,7 +100,14 @@ async function startWorkerProcess(platform: Platform, logFile: string): Promise<
   return child;
 }
 
-interface Setup { platform: Platform; source: LocalCluster; target: PgTarget; dir: string; conf: string; socketDir: string }
+interface Setup {
+  platform: Platform;
+  source: LocalCluster;
+  target: PgTarget;
+  dir: string;
+  conf: string;
+  socketDir: string;
+}
 
 /**
  * A source cluster both contenders can back up: a unix socket and local trust for pgBackRest (it
@@ -101,32 +121,51 @@ async function setUp(): Promise<Setup> {
   const source = await startTestCluster(dir);
   const socketDir = path.join(dir, 'sock');
   const repo = path.join(dir, 'pgbr-repo');
-  for (const d of [socketDir, repo, path.join(dir, 'pgbr-log'), path.join(dir, 'pgbr-lock'), path.join(dir, 'pgbr-spool')]) await mkdir(d, { recursive: true });
+  for (const d of [
+    socketDir,
+    repo,
+    path.join(dir, 'pgbr-log'),
+    path.join(dir, 'pgbr-lock'),
+    path.join(dir, 'pgbr-spool'),
+  ])
+    await mkdir(d, { recursive: true });
   const conf = path.join(dir, 'pgbackrest.conf');
-  await writeFile(conf, [
-    '[global]',
-    `repo1-path=${repo}`,
-    'repo1-retention-full=10',
-    'repo1-cipher-type=aes-256-cbc',
-    `repo1-cipher-pass=${randomBytes(24).toString('base64url')}`,
-    'compress-type=zst',
-    'compress-level=5',
-    'process-max=2',
-    'start-fast=y',
-    'log-level-console=warn',
-    'log-level-file=off',
-    `log-path=${path.join(dir, 'pgbr-log')}`,
-    `lock-path=${path.join(dir, 'pgbr-lock')}`,
-    `spool-path=${path.join(dir, 'pgbr-spool')}`,
-    '',
-    '[bench]',
-    `pg1-path=${source.dataDir}`,
-    `pg1-port=${source.port}`,
-    `pg1-socket-path=${socketDir}`,
-    `pg1-user=${source.superuser}`,
-    '',
-  ].join('\n'));
-  execFileSync('chown', ['-R', `${osUser}:${osUser}`, socketDir, repo, path.join(dir, 'pgbr-log'), path.join(dir, 'pgbr-lock'), path.join(dir, 'pgbr-spool'), conf]);
+  await writeFile(
+    conf,
+    [
+      '[global]',
+      `repo1-path=${repo}`,
+      'repo1-retention-full=10',
+      'repo1-cipher-type=aes-256-cbc',
+      `repo1-cipher-pass=${randomBytes(24).toString('base64url')}`,
+      'compress-type=zst',
+      'compress-level=5',
+      'process-max=2',
+      'start-fast=y',
+      'log-level-console=warn',
+      'log-level-file=off',
+      `log-path=${path.join(dir, 'pgbr-log')}`,
+      `lock-path=${path.join(dir, 'pgbr-lock')}`,
+      `spool-path=${path.join(dir, 'pgbr-spool')}`,
+      '',
+      '[bench]',
+      `pg1-path=${source.dataDir}`,
+      `pg1-port=${source.port}`,
+      `pg1-socket-path=${socketDir}`,
+      `pg1-user=${source.superuser}`,
+      '',
+    ].join('\n'),
+  );
+  execFileSync('chown', [
+    '-R',
+    `${osUser}:${osUser}`,
+    socketDir,
+    repo,
+    path.join(dir, 'pgbr-log'),
+    path.join(dir, 'pgbr-lock'),
+    path.join(dir, 'pgbr-spool'),
+    conf,
+  ]);
   const hba = path.join(source.dataDir, 'pg_hba.conf');
   await writeFile(hba, `local all all trust\nlocal replication all trust\n${await readFile(hba, 'utf8')}`);
   const target = await createDatabase(source, 'bench_source');
@@ -169,9 +208,15 @@ async function waitForConnections(target: PgTarget, timeoutMs: number): Promise<
 }
 
 /** What the comparisons need of the PITR service: a base backup of the bench database, started. */
-interface Pitr { startBaseBackup(database: string): ReturnType<typeof startBaseBackup> }
+interface Pitr {
+  startBaseBackup(database: string): ReturnType<typeof startBaseBackup>;
+}
 const pitrOf = (ctx: ServiceContext): Pitr => ({ startBaseBackup: (database) => startBaseBackup(ctx, database) });
-interface BaseBackupRun { seconds: number; raw: number; stored: number }
+interface BaseBackupRun {
+  seconds: number;
+  raw: number;
+  stored: number;
+}
 
 /** Base backups by each, alternating, after a warm-up one by each (page cache, first workflow). */
 async function compareBaseBackups(setup: Setup, pitr: Pitr, rounds: number) {
@@ -183,12 +228,18 @@ async function compareBaseBackups(setup: Setup, pitr: Pitr, rounds: number) {
   for (let round = 1; round <= rounds; round++) {
     const h = await timed(async () => (await pitr.startBaseBackup('bench')).result());
     hindsight.push({ seconds: h.seconds, raw: h.value.rawBytes, stored: h.value.storedBytes });
-    log(`round ${round}: Hindsight base backup ${h.seconds.toFixed(1)} s, ${fmtBytes(h.value.rawBytes)} → ${fmtBytes(h.value.storedBytes)} stored`);
+    log(
+      `round ${round}: Hindsight base backup ${h.seconds.toFixed(1)} s, ${fmtBytes(h.value.rawBytes)} → ${fmtBytes(h.value.storedBytes)} stored`,
+    );
     const p = await timed(async () => pgbackrest(setup, ['--type=full', 'backup']));
-    const info = JSON.parse(await pgbackrest(setup, ['--output=json', 'info'])) as Array<{ backup: Array<{ info: { size: number; repository: { size: number; delta: number } } }> }>;
+    const info = JSON.parse(await pgbackrest(setup, ['--output=json', 'info'])) as Array<{
+      backup: Array<{ info: { size: number; repository: { size: number; delta: number } } }>;
+    }>;
     const last = info[0]!.backup.at(-1)!;
     pgbr.push({ seconds: p.seconds, stored: last.info.repository.size, raw: last.info.size });
-    log(`round ${round}: pgbackrest backup --type=full ${p.seconds.toFixed(1)} s, ${fmtBytes(last.info.size)} → ${fmtBytes(last.info.repository.size)} stored`);
+    log(
+      `round ${round}: pgbackrest backup --type=full ${p.seconds.toFixed(1)} s, ${fmtBytes(last.info.size)} → ${fmtBytes(last.info.repository.size)} stored`,
+    );
   }
   return { hindsight, pgbr };
 }
@@ -225,12 +276,16 @@ async function measureRpo(setup: Setup, rpoSeconds: number) {
       await sleep(1000);
     }
   })();
-  const load = { stdout: await runAsync(pgbenchTool, ['-c', '4', '-j', '2', '-T', String(rpoSeconds), '-n'], libpqEnv(bench)) };
+  const load = {
+    stdout: await runAsync(pgbenchTool, ['-c', '4', '-j', '2', '-T', String(rpoSeconds), '-n'], libpqEnv(bench)),
+  };
   sampling = false;
   await Promise.all([lsnLoop, durableLoop]);
   await sampler.end();
   const tps = /tps = ([\d.]+)/.exec(load.stdout)?.[1] ?? '?';
-  log(`pgbench: ${tps} tps; RPO samples: ${rpo.length}, median ${median(rpo).toFixed(2)} s, max ${Math.max(...rpo).toFixed(2)} s`);
+  log(
+    `pgbench: ${tps} tps; RPO samples: ${rpo.length}, median ${median(rpo).toFixed(2)} s, max ${Math.max(...rpo).toFixed(2)} s`,
+  );
   return { rpo, tps };
 }
 
@@ -255,10 +310,14 @@ async function compareRestores(setup: Setup, pitr: Pitr): Promise<{ hindsight: n
       return handle.result();
     });
     const outcome = h.value as { reachedLsn: string; port: number | null; dataDirectory: string | null };
-    log(`Hindsight pitrRestore latest: ${h.seconds.toFixed(1)} s (reached ${outcome.reachedLsn}, base backup ${(outcome as { baseBackupId?: string }).baseBackupId})`);
+    log(
+      `Hindsight pitrRestore latest: ${h.seconds.toFixed(1)} s (reached ${outcome.reachedLsn}, base backup ${(outcome as { baseBackupId?: string }).baseBackupId})`,
+    );
     if (outcome.dataDirectory) {
       const pgCtl = (await serverToolOfMajor('pg_ctl', setup.source.major)).path;
-      spawnSync('runuser', ['-u', osUser, '--', pgCtl, 'stop', '-D', outcome.dataDirectory, '-m', 'immediate'], { stdio: 'ignore' });
+      spawnSync('runuser', ['-u', osUser, '--', pgCtl, 'stop', '-D', outcome.dataDirectory, '-m', 'immediate'], {
+        stdio: 'ignore',
+      });
     }
 
     const pDir = path.join(setup.dir, 'restore-pgbackrest');
@@ -270,7 +329,10 @@ async function compareRestores(setup: Setup, pitr: Pitr): Promise<{ hindsight: n
       await pgbackrest(setup, [`--pg1-path=${pDir}`, 'restore']);
       const cluster = await openLocalCluster({ dataDir: pDir, port, superuser: setup.source.superuser });
       // The restored copy must not archive into the source's stanza, nor listen on the source's socket.
-      await writeFile(path.join(pDir, 'postgresql.auto.conf'), `${await readFile(path.join(pDir, 'postgresql.auto.conf'), 'utf8')}\narchive_mode = off\nunix_socket_directories = ''\n`);
+      await writeFile(
+        path.join(pDir, 'postgresql.auto.conf'),
+        `${await readFile(path.join(pDir, 'postgresql.auto.conf'), 'utf8')}\narchive_mode = off\nunix_socket_directories = ''\n`,
+      );
       await cluster.start();
       await waitForConnections({ ...setup.source.target('postgres'), port }, 600_000);
       return cluster;
@@ -290,7 +352,9 @@ async function main(): Promise<void> {
   const rpoSeconds = envInt('BENCH_RPO_SECONDS', 30);
   const pgbackrestPath = ensurePgBackRest();
   log(`pgBackRest: ${execFileSync(pgbackrestPath, ['version'], { encoding: 'utf8' }).trim()}`);
-  log(`pg_basebackup: ${(await toolFor('pg_basebackup')).version}; zstd: ${execFileSync('zstd', ['--version'], { encoding: 'utf8' }).trim()}`);
+  log(
+    `pg_basebackup: ${(await toolFor('pg_basebackup')).version}; zstd: ${execFileSync('zstd', ['--version'], { encoding: 'utf8' }).trim()}`,
+  );
   const setup = await setUp();
   const { platform, target } = setup;
   let worker: ChildProcess | undefined;
@@ -319,10 +383,17 @@ async function main(): Promise<void> {
     const pb = median(pgbr.map((r) => r.seconds));
     console.log('\n=== PITR vs pgBackRest ===');
     console.log(`database: ${fmtBytes(dataset.sizeBytes)} (pg_database_size), ${rounds} rounds, medians`);
-    console.log(`base backup   Hindsight ${hb.toFixed(1)} s, ${fmtBytes(hindsight.at(-1)!.stored)} stored | pgBackRest ${pb.toFixed(1)} s, ${fmtBytes(pgbr.at(-1)!.stored)} stored | time ratio ${(hb / pb).toFixed(2)}× (target ≤ 1.0×), size ratio ${(hindsight.at(-1)!.stored / pgbr.at(-1)!.stored).toFixed(2)}×`);
-    if (restore) console.log(`restore       Hindsight ${restore.hindsight.toFixed(1)} s | pgBackRest ${restore.pgbackrest.toFixed(1)} s | ratio ${(restore.hindsight / restore.pgbackrest).toFixed(2)}× (target ≤ 1.0×)`);
+    console.log(
+      `base backup   Hindsight ${hb.toFixed(1)} s, ${fmtBytes(hindsight.at(-1)!.stored)} stored | pgBackRest ${pb.toFixed(1)} s, ${fmtBytes(pgbr.at(-1)!.stored)} stored | time ratio ${(hb / pb).toFixed(2)}× (target ≤ 1.0×), size ratio ${(hindsight.at(-1)!.stored / pgbr.at(-1)!.stored).toFixed(2)}×`,
+    );
+    if (restore)
+      console.log(
+        `restore       Hindsight ${restore.hindsight.toFixed(1)} s | pgBackRest ${restore.pgbackrest.toFixed(1)} s | ratio ${(restore.hindsight / restore.pgbackrest).toFixed(2)}× (target ≤ 1.0×)`,
+      );
     else console.log('restore       not measured (see above)');
-    console.log(`RPO (pgbench ${tps} tps, ${rpo.length} samples) median ${median(rpo).toFixed(2)} s, max ${Math.max(...rpo).toFixed(2)} s (target ≤ 2 s)`);
+    console.log(
+      `RPO (pgbench ${tps} tps, ${rpo.length} samples) median ${median(rpo).toFixed(2)} s, max ${Math.max(...rpo).toFixed(2)} s (target ≤ 2 s)`,
+    );
     console.log(`newest durable WAL at the end: ${formatLsn((await wal.latestDurable('bench'))!.lsn)}`);
   } finally {
     if (worker && worker.exitCode === null) {

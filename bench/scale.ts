@@ -45,32 +45,59 @@ async function setUpDatabases(platform: Platform, settings: Settings, temporalPi
 
   log(`creating ${settings.databases} databases of ${settings.rows} rows from a template`);
   const created = await createDatabases(platform, settings.databases, settings.rows);
-  log(`  ${created.seconds.toFixed(1)} s (${((created.seconds * 1000) / settings.databases).toFixed(0)} ms each, template ${fmtMib(created.templateBytes)} on disk)`);
+  log(
+    `  ${created.seconds.toFixed(1)} s (${((created.seconds * 1000) / settings.databases).toFixed(0)} ms each, template ${fmtMib(created.templateBytes)} on disk)`,
+  );
 
-  log(`registering ${settings.databases} databases (addDatabase: connection test, catalog row, schedule, health monitor)`);
-  const registered = await registerDatabases(platform, settings.databases, settings.healthIntervalSeconds, settings.timezone);
+  log(
+    `registering ${settings.databases} databases (addDatabase: connection test, catalog row, schedule, health monitor)`,
+  );
+  const registered = await registerDatabases(
+    platform,
+    settings.databases,
+    settings.healthIntervalSeconds,
+    settings.timezone,
+  );
   const temporalRssRegistered = temporalPid ? rssOf(temporalPid) : null;
   const catalogRegistered = await catalogStats(platform);
-  log(`  ${registered.seconds.toFixed(1)} s (${registered.perDatabaseMs.toFixed(1)} ms each at 8 in flight); Temporal RSS ${fmtMib(temporalRssAtStart)} → ${fmtMib(temporalRssRegistered)}`);
+  log(
+    `  ${registered.seconds.toFixed(1)} s (${registered.perDatabaseMs.toFixed(1)} ms each at 8 in flight); Temporal RSS ${fmtMib(temporalRssAtStart)} → ${fmtMib(temporalRssRegistered)}`,
+  );
   return {
     createDatabases: created,
     register: registered,
-    temporalRss: { atStartBytes: temporalRssAtStart, afterRegisterBytes: temporalRssRegistered, atEndBytes: null as number | null },
-    catalog: { emptyBytes: catalogEmpty.sizeBytes, registeredBytes: catalogRegistered.sizeBytes, registeredTables: catalogRegistered.tables },
+    temporalRss: {
+      atStartBytes: temporalRssAtStart,
+      afterRegisterBytes: temporalRssRegistered,
+      atEndBytes: null as number | null,
+    },
+    catalog: {
+      emptyBytes: catalogEmpty.sizeBytes,
+      registeredBytes: catalogRegistered.sizeBytes,
+      registeredTables: catalogRegistered.tables,
+    },
   };
 }
 
 /** The first probes of every health monitor, then (when asked) their steady rate, on the first phase's workers. */
 async function measureHealth(ctx: PhaseContext, firstWorkers: WorkerProcess[]) {
   const { platform, settings } = ctx;
-  const healthGroups: CpuGroups = { workers: firstWorkers.map((w) => w.pid), temporal: ctx.temporalPid, postmaster: postmasterPid(platform) };
+  const healthGroups: CpuGroups = {
+    workers: firstWorkers.map((w) => w.pid),
+    temporal: ctx.temporalPid,
+    postmaster: postmasterPid(platform),
+  };
   const health = await measureFirstProbes(platform, settings, firstWorkers, healthGroups);
   let healthSteady: Awaited<ReturnType<typeof measureSteadyHealth>> | null = null;
   if (settings.healthSteadyMinutes > 0) {
-    log(`measuring ${settings.healthSteadyMinutes} min of steady health probing, every ${settings.healthIntervalSeconds} s per database`);
+    log(
+      `measuring ${settings.healthSteadyMinutes} min of steady health probing, every ${settings.healthIntervalSeconds} s per database`,
+    );
     healthSteady = await measureSteadyHealth(platform, settings, healthGroups);
-    log(`  ${healthSteady.probesPerSecond} probes/s, ${healthSteady.eventsPerProbe} history events per probe; CPU ms per probe: worker ${healthSteady.cpuMsPerProbe.workers}, ` +
-      `Temporal ${healthSteady.cpuMsPerProbe.temporal}, PostgreSQL ${healthSteady.cpuMsPerProbe.postgres}; machine busy ${healthSteady.cpu.machineBusyPercent}%`);
+    log(
+      `  ${healthSteady.probesPerSecond} probes/s, ${healthSteady.eventsPerProbe} history events per probe; CPU ms per probe: worker ${healthSteady.cpuMsPerProbe.workers}, ` +
+        `Temporal ${healthSteady.cpuMsPerProbe.temporal}, PostgreSQL ${healthSteady.cpuMsPerProbe.postgres}; machine busy ${healthSteady.cpu.machineBusyPercent}%`,
+    );
   }
   return { health, healthSteady };
 }
@@ -84,13 +111,20 @@ async function runPhases(ctx: PhaseContext, firstWorkers: WorkerProcess[]): Prom
     const summary = summarizePhase(ctx.settings, count, raw);
     phases.push(summary);
     await writeFile(`${ctx.outPrefix}-phase${i + 1}-backups.json`, `${JSON.stringify(raw.samples)}\n`);
-    log(`phase ${i + 1}: ${summary.completed}/${summary.expected} completed; lag to first activity p50 ${fmtS(summary.lagSeconds.firstActivity.p50)} s, ` +
-      `p99 ${fmtS(summary.lagSeconds.firstActivity.p99)} s, max ${fmtS(summary.lagSeconds.firstActivity.max)} s`);
+    log(
+      `phase ${i + 1}: ${summary.completed}/${summary.expected} completed; lag to first activity p50 ${fmtS(summary.lagSeconds.firstActivity.p50)} s, ` +
+        `p99 ${fmtS(summary.lagSeconds.firstActivity.p99)} s, max ${fmtS(summary.lagSeconds.firstActivity.max)} s`,
+    );
   }
   return phases;
 }
 
-async function run(settings: Settings, outPrefix: string, live: Set<WorkerProcess>, started: (platform: Platform) => void): Promise<void> {
+async function run(
+  settings: Settings,
+  outPrefix: string,
+  live: Set<WorkerProcess>,
+  started: (platform: Platform) => void,
+): Promise<void> {
   const runStarted = Date.now();
   log(`settings: ${JSON.stringify(settings)}`);
   log('starting the platform (PostgreSQL, Temporal dev server, catalog)');
@@ -99,7 +133,14 @@ async function run(settings: Settings, outPrefix: string, live: Set<WorkerProces
   const temporalPid = findTemporalPid(platform.config.temporalAddress.split(':').pop()!);
   const setup = await setUpDatabases(platform, settings, temporalPid);
 
-  const ctx: PhaseContext = { platform, settings, temporalPid, outPrefix, live, perUpdateMs: setup.register.perDatabaseMs };
+  const ctx: PhaseContext = {
+    platform,
+    settings,
+    temporalPid,
+    outPrefix,
+    live,
+    perUpdateMs: setup.register.perDatabaseMs,
+  };
   const firstWorkers = await startWorkers(platform, settings.workers[0]!, 'p1', outPrefix, live);
   const { health, healthSteady } = await measureHealth(ctx, firstWorkers);
   const phases = await runPhases(ctx, firstWorkers);
@@ -113,8 +154,20 @@ async function run(settings: Settings, outPrefix: string, live: Set<WorkerProces
   const results = {
     at: new Date().toISOString(),
     wallMinutes: Math.round((Date.now() - runStarted) / 600) / 100,
-    machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? null, memoryBytes: os.totalmem(), node: process.version, postgresMajor: platform.cluster.major },
-    settings, setup, health, healthSteady, phases, verification, catalogEnd,
+    machine: {
+      cpus: os.availableParallelism(),
+      cpuModel: os.cpus()[0]?.model ?? null,
+      memoryBytes: os.totalmem(),
+      node: process.version,
+      postgresMajor: platform.cluster.major,
+    },
+    settings,
+    setup,
+    health,
+    healthSteady,
+    phases,
+    verification,
+    catalogEnd,
   };
   const file = `${outPrefix}.json`;
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
@@ -131,7 +184,10 @@ runBench(log, async () => {
   let platform: Platform | undefined;
   const live = new Set<WorkerProcess>();
   return {
-    work: () => run(settings, outPrefix, live, (started) => { platform = started; }),
+    work: () =>
+      run(settings, outPrefix, live, (started) => {
+        platform = started;
+      }),
     async cleanup() {
       await Promise.all([...live].map((w) => stopWorkerProcess(w).catch(() => undefined)));
       await platform?.stop().catch(() => undefined);

@@ -17,4 +17,5 @@ export function median(values: number[]): number {
 }
 
 /** A timestamped progress line. */
-export const log = (message: string): void => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+export const log = (message: string): void =>
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);

@@ -38,12 +38,19 @@ export function fetchThroughSocket(socketPath, file, destination) {
     /** @param {{ status?: string, staged?: string, message?: string }} parsed */
     const answered = (parsed) => {
       if (parsed.status === 'not_found') return finish(undefined, 'not_found');
-      if (parsed.status !== 'ok' || typeof parsed.staged !== 'string') return finish(new Error(`${file}: ${parsed.message ?? 'failed'}`));
+      if (parsed.status !== 'ok' || typeof parsed.staged !== 'string')
+        return finish(new Error(`${file}: ${parsed.message ?? 'failed'}`));
       // Copied beside the destination, then renamed: PostgreSQL never sees a half-written file.
       const temp = `${path.resolve(destination)}.hindsight-${process.pid}`;
       copyFile(parsed.staged, temp)
         .then(() => rename(temp, destination))
-        .then(() => finish(undefined, 'ok'), (error) => rm(temp, { force: true }).finally(() => finish(new Error(`${file}: cannot copy the fetched file to ${destination}: ${error.message}`))));
+        .then(
+          () => finish(undefined, 'ok'),
+          (error) =>
+            rm(temp, { force: true }).finally(() =>
+              finish(new Error(`${file}: cannot copy the fetched file to ${destination}: ${error.message}`)),
+            ),
+        );
     };
     socket.setEncoding('utf8');
     socket.on('connect', () => socket.write(`${JSON.stringify({ file })}\n`));
@@ -61,8 +68,16 @@ export function fetchThroughSocket(socketPath, file, destination) {
       }
       answered(parsed);
     });
-    socket.on('error', (error) => finish(new Error(`cannot reach the restore's WAL fetch server at ${socketPath}: ${error.message} (is the restore still running?)`)));
-    socket.on('end', () => { if (reply.indexOf('\n') < 0) finish(new Error(`the WAL fetch server gave no answer for ${file}`)); });
+    socket.on('error', (error) =>
+      finish(
+        new Error(
+          `cannot reach the restore's WAL fetch server at ${socketPath}: ${error.message} (is the restore still running?)`,
+        ),
+      ),
+    );
+    socket.on('end', () => {
+      if (reply.indexOf('\n') < 0) finish(new Error(`the WAL fetch server gave no answer for ${file}`));
+    });
   });
 }
 

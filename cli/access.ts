@@ -38,12 +38,17 @@ export async function readPassword(passwordFile: string | undefined, prompt = 'p
   const muted = { muted: false };
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   // readline has no "no echo" option; muting its private writer after the prompt is the usual way.
-  const write = (rl as unknown as { _writeToOutput: (s: string) => void });
+  const write = rl as unknown as { _writeToOutput: (s: string) => void };
   const original = write._writeToOutput.bind(rl);
-  write._writeToOutput = (s: string) => { if (!muted.muted) original(s); };
+  write._writeToOutput = (s: string) => {
+    if (!muted.muted) original(s);
+  };
   try {
     return await new Promise<string>((resolve) => {
-      rl.question(prompt, (answer) => { process.stderr.write('\n'); resolve(answer); });
+      rl.question(prompt, (answer) => {
+        process.stderr.write('\n');
+        resolve(answer);
+      });
       muted.muted = true;
     });
   } finally {
@@ -76,19 +81,47 @@ async function runAudit(flags: AccessFlags, access: AccessService, actor: Actor)
     since = /^\d+[hd]$/.test(flags.since)
       ? new Date(Date.now() - Number(flags.since.slice(0, -1)) * (flags.since.endsWith('h') ? 3600_000 : 86_400_000))
       : new Date(flags.since);
-    if (Number.isNaN(since.getTime())) throw new HindsightError('bad_input', `--since "${flags.since}" is not a date or a span such as 24h or 7d`);
+    if (Number.isNaN(since.getTime()))
+      throw new HindsightError('bad_input', `--since "${flags.since}" is not a date or a span such as 24h or 7d`);
   }
-  const entries = await access.listAudit(actor, { workspace: flags.workspace, actor: flags.actor, action: flags.action, since, limit: 1000 });
+  const entries = await access.listAudit(actor, {
+    workspace: flags.workspace,
+    actor: flags.actor,
+    action: flags.action,
+    since,
+    limit: 1000,
+  });
   if (json) printJson(entries);
   else if (entries.length === 0) process.stdout.write('no audit entries match\n');
-  else printTable(entries.map((e) => ({
-    at: e.at.toISOString().replace('T', ' ').slice(0, 19), actor: e.actor, source: e.source ?? '', workspace: e.workspace ?? '-', action: e.action,
-    target: e.targetName ? `${e.targetType} ${e.targetName}` : '', outcome: e.outcome,
-    change: [e.before !== null ? `before ${JSON.stringify(e.before)}` : '', e.after !== null ? `after ${JSON.stringify(e.after)}` : '', e.detail ?? ''].filter(Boolean).join(' · ').slice(0, 160),
-  })));
+  else
+    printTable(
+      entries.map((e) => ({
+        at: e.at.toISOString().replace('T', ' ').slice(0, 19),
+        actor: e.actor,
+        source: e.source ?? '',
+        workspace: e.workspace ?? '-',
+        action: e.action,
+        target: e.targetName ? `${e.targetType} ${e.targetName}` : '',
+        outcome: e.outcome,
+        change: [
+          e.before !== null ? `before ${JSON.stringify(e.before)}` : '',
+          e.after !== null ? `after ${JSON.stringify(e.after)}` : '',
+          e.detail ?? '',
+        ]
+          .filter(Boolean)
+          .join(' · ')
+          .slice(0, 160),
+      })),
+    );
 }
 
-export async function runAccessCommand(positionals: string[], flags: AccessFlags, access: AccessService, actor: Actor, usage: string): Promise<void> {
+export async function runAccessCommand(
+  positionals: string[],
+  flags: AccessFlags,
+  access: AccessService,
+  actor: Actor,
+  usage: string,
+): Promise<void> {
   const [command, sub, arg, extra, extra2] = positionals;
   const { json } = flags;
   switch (command) {
@@ -100,22 +133,44 @@ export async function runAccessCommand(positionals: string[], flags: AccessFlags
         const workspace = flags.workspace ?? 'default';
         // --owner makes an owner of the installation too: the one account that may set what runs
         // on the shared worker (hook scripts, rclone programs, paths outside a workspace's root).
-        const user = await access.createUser(actor, { email, password, displayName: flags.name, workspace, role: role as 'owner', instanceOwner: flags.owner });
+        const user = await access.createUser(actor, {
+          email,
+          password,
+          displayName: flags.name,
+          workspace,
+          role: role as 'owner',
+          instanceOwner: flags.owner,
+        });
         if (json) printJson(user);
-        else process.stdout.write(`user "${user.email}" created, ${role} of workspace "${workspace}"${user.instanceOwner ? ' and owner of the installation' : ''}\n`);
+        else
+          process.stdout.write(
+            `user "${user.email}" created, ${role} of workspace "${workspace}"${user.instanceOwner ? ' and owner of the installation' : ''}\n`,
+          );
         return;
       }
       if (sub === 'list') {
         const users = await access.listUsers(actor);
         if (json) printJson(users);
-        else printTable(users.map((u) => ({ email: u.email, name: u.displayName, status: u.disabled ? 'disabled' : 'active', instance: u.instanceOwner ? 'owner' : '', workspaces: u.memberships.map((m) => `${m.workspace}:${m.role}`).join(' ') })));
+        else
+          printTable(
+            users.map((u) => ({
+              email: u.email,
+              name: u.displayName,
+              status: u.disabled ? 'disabled' : 'active',
+              instance: u.instanceOwner ? 'owner' : '',
+              workspaces: u.memberships.map((m) => `${m.workspace}:${m.role}`).join(' '),
+            })),
+          );
         return;
       }
       if (sub === 'disable' || sub === 'enable') {
         const email = need(arg, 'email', usage);
         const user = await access.setUserDisabled(actor, email, sub === 'disable');
         if (json) printJson(user);
-        else process.stdout.write(`user "${user.email}" ${sub === 'disable' ? 'disabled (its sessions are closed)' : 'enabled'}\n`);
+        else
+          process.stdout.write(
+            `user "${user.email}" ${sub === 'disable' ? 'disabled (its sessions are closed)' : 'enabled'}\n`,
+          );
         return;
       }
       if (sub === 'instance-owner') {
@@ -156,7 +211,16 @@ export async function runAccessCommand(positionals: string[], flags: AccessFlags
       if (sub === 'list') {
         const list = await access.listWorkspaces(actor);
         if (json) printJson(list);
-        else printTable(list.map((w) => ({ name: w.name, role: w.role, members: String(w.members), databases: String(w.databases), storages: String(w.storages) })));
+        else
+          printTable(
+            list.map((w) => ({
+              name: w.name,
+              role: w.role,
+              members: String(w.members),
+              databases: String(w.databases),
+              storages: String(w.storages),
+            })),
+          );
         return;
       }
       throw new UsageError(`unknown command: workspace ${sub ?? ''}\n${usage}`);

@@ -81,16 +81,27 @@ export function flagsOf(table: TableShape, command: CommandShape): ResolvedFlag[
   });
 }
 
-interface Token { name: string; value: string | true; spelled: string }
+interface Token {
+  name: string;
+  value: string | true;
+  spelled: string;
+}
 
 /** Splits argv into flags and positionals, knowing from the catalog which flags take a value. */
 function tokenize(argv: string[], catalog: FlagCatalog): { tokens: Token[]; positionals: string[] } {
-  const byShort = new Map(Object.entries(catalog).filter(([, d]) => d.short).map(([n, d]) => [d.short!, n]));
+  const byShort = new Map(
+    Object.entries(catalog)
+      .filter(([, d]) => d.short)
+      .map(([n, d]) => [d.short!, n]),
+  );
   const tokens: Token[] = [];
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
-    if (arg === '--') { positionals.push(...argv.slice(i + 1)); break; }
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
     let name: string;
     let inline: string | undefined;
     if (arg.startsWith('--')) {
@@ -116,7 +127,9 @@ function tokenize(argv: string[], catalog: FlagCatalog): { tokens: Token[]; posi
     if (value === undefined) throw new UsageError(`${arg} needs a value: ${arg} <${def.value ?? 'value'}>`);
     // `--url --no-check` forgot the URL; a value that really starts with "--" is written --url=--….
     if (inline === undefined && value.startsWith('--') && catalog[value.slice(2).split('=')[0]!]) {
-      throw new UsageError(`${arg} needs a value before ${value.split('=')[0]} (a value that starts with "--" is written ${arg}=<value>)`);
+      throw new UsageError(
+        `${arg} needs a value before ${value.split('=')[0]} (a value that starts with "--" is written ${arg}=<value>)`,
+      );
     }
     tokens.push({ name, value, spelled: arg.startsWith('--') ? `--${name}` : arg.slice(0, 2) });
   }
@@ -125,7 +138,9 @@ function tokenize(argv: string[], catalog: FlagCatalog): { tokens: Token[]; posi
 
 /** The command whose words begin the positionals, the longest such (`db pitr` before a `db`). */
 const matchCommand = <Flags>(table: CommandTable<Flags>, positionals: string[]): CommandDef<Flags> | undefined =>
-  table.commands.filter((c) => c.words.every((w, i) => positionals[i] === w)).sort((a, b) => b.words.length - a.words.length)[0];
+  table.commands
+    .filter((c) => c.words.every((w, i) => positionals[i] === w))
+    .sort((a, b) => b.words.length - a.words.length)[0];
 
 /** The command the positionals name, or a refusal naming the choices. */
 export function findCommand<Flags>(table: CommandTable<Flags>, positionals: string[]): CommandDef<Flags> {
@@ -133,7 +148,9 @@ export function findCommand<Flags>(table: CommandTable<Flags>, positionals: stri
   if (best) return best;
   const group = table.commands.filter((c) => c.words.length > 1 && c.words[0] === positionals[0]);
   if (group.length > 0) {
-    throw new UsageError(`unknown command: ${positionals.slice(0, 2).join(' ')}; ${positionals[0]} takes ${group.map((c) => c.words.slice(1).join(' ')).join(', ')}`);
+    throw new UsageError(
+      `unknown command: ${positionals.slice(0, 2).join(' ')}; ${positionals[0]} takes ${group.map((c) => c.words.slice(1).join(' ')).join(', ')}`,
+    );
   }
   throw new UsageError(`unknown command: ${positionals[0]}; ${table.program} --help lists the commands`);
 }
@@ -144,7 +161,10 @@ function checkArgs(command: CommandShape, args: string[], program: string): void
   const name = commandName(command);
   const required = command.args.filter((a) => !a.optional && !a.variadic);
   const missing = required[args.length] ?? required.find((_, i) => args[i] === '');
-  if (missing) throw new UsageError(`${name} needs <${missing.name}>: ${program} ${name} ${command.args.map(argSynopsis).join(' ')}`);
+  if (missing)
+    throw new UsageError(
+      `${name} needs <${missing.name}>: ${program} ${name} ${command.args.map(argSynopsis).join(' ')}`,
+    );
   const variadic = command.args.some((a) => a.variadic);
   if (!variadic && args.length > command.args.length) {
     // The values are not echoed: a misplaced one may be a URL with its password.
@@ -171,7 +191,8 @@ function collectFlags(command: CommandShape, allowed: ResolvedFlag[], tokens: To
     const def = byName.get(token.name);
     if (!def) throw new UsageError(`${name} does not take ${token.spelled}; it takes ${listFlags(allowed)}`);
     if (def.repeatable && def.type === 'string') (values[token.name] as string[]).push(token.value as string);
-    else if (values[token.name] !== undefined && values[token.name] !== false) throw new UsageError(`${name}: ${token.spelled} is given more than once`);
+    else if (values[token.name] !== undefined && values[token.name] !== false)
+      throw new UsageError(`${name}: ${token.spelled} is given more than once`);
     else values[token.name] = token.value;
   }
   return values;
@@ -179,11 +200,14 @@ function collectFlags(command: CommandShape, allowed: ResolvedFlag[], tokens: To
 
 function checkRequired(command: CommandShape, allowed: ResolvedFlag[], values: Record<string, unknown>): void {
   for (const def of allowed) {
-    if (def.required && values[def.name] === undefined) throw new UsageError(`${commandName(command)} needs --${def.name} <${def.value ?? 'value'}>`);
+    if (def.required && values[def.name] === undefined)
+      throw new UsageError(`${commandName(command)} needs --${def.name} <${def.value ?? 'value'}>`);
   }
 }
 
-export type ParseOutcome<Flags> = { help: true; command?: CommandDef<Flags> | undefined; prefix: string[] } | { help: false; command: CommandDef<Flags>; parsed: ParsedCommand<Flags> };
+export type ParseOutcome<Flags> =
+  | { help: true; command?: CommandDef<Flags> | undefined; prefix: string[] }
+  | { help: false; command: CommandDef<Flags>; parsed: ParsedCommand<Flags> };
 
 /** Parses argv against the table: the command, its arguments and its flags, or a UsageError. */
 export function parseCommandLine<Flags>(table: CommandTable<Flags>, argv: string[]): ParseOutcome<Flags> {

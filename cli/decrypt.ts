@@ -30,16 +30,18 @@ export async function decryptCommand(file: string, options: DecryptCommandOption
   const { key } = options;
   const expect = options.expect !== undefined ? identityForObjectKey(options.expect) : undefined;
   let header: BackupHeader | undefined;
-  const decrypt = () => new DecryptStream(key, {
-    ...(expect ? { expect } : {}),
-    objectName: file,
-    onHeader: (h) => {
-      header = h;
-      process.stderr.write(`hindsight decrypt: ${file} is ${describeHeader(h)}\n`);
-    },
-  });
+  const decrypt = () =>
+    new DecryptStream(key, {
+      ...(expect ? { expect } : {}),
+      objectName: file,
+      onHeader: (h) => {
+        header = h;
+        process.stderr.write(`hindsight decrypt: ${file} is ${describeHeader(h)}\n`);
+      },
+    });
   if (!options.output) {
-    if (process.stdout.isTTY) throw new UsageError('refusing to write a binary archive to a terminal: pass -o <file> or redirect stdout');
+    if (process.stdout.isTTY)
+      throw new UsageError('refusing to write a binary archive to a terminal: pass -o <file> or redirect stdout');
     await pipeline(createReadStream(file), decrypt(), process.stdout);
     return;
   }
@@ -53,5 +55,11 @@ export async function decryptCommand(file: string, options: DecryptCommandOption
     await rm(partial, { force: true });
     throw error;
   }
-  if (options.json) printJson({ output: options.output, formatVersion: header?.version, keyId: header?.keyId, identity: header?.identity ?? null });
+  if (options.json)
+    printJson({
+      output: options.output,
+      formatVersion: header?.version,
+      keyId: header?.keyId,
+      identity: header?.identity ?? null,
+    });
 }

@@ -22,34 +22,59 @@ function need<T>(value: T | undefined, what: string): T {
   return value;
 }
 
-const indent = (text: string) => text.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n');
+const indent = (text: string) =>
+  text
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 
 /** `hindsight hook …`: args are what follows `hook`. */
-export async function hookCommand(args: string[], flags: HookCommandFlags, json: boolean, withOps: WithOps): Promise<void> {
+export async function hookCommand(
+  args: string[],
+  flags: HookCommandFlags,
+  json: boolean,
+  withOps: WithOps,
+): Promise<void> {
   const [sub, ...rest] = args;
   type Scope = { database: string } | { workspace: string };
-  const target = (): { target: Scope; rest: string[] } => (flags.workspace
-    ? { target: { workspace: flags.workspace }, rest }
-    : { target: { database: need(rest[0], 'database name (or --workspace <name>)') }, rest: rest.slice(1) });
+  const target = (): { target: Scope; rest: string[] } =>
+    flags.workspace
+      ? { target: { workspace: flags.workspace }, rest }
+      : { target: { database: need(rest[0], 'database name (or --workspace <name>)') }, rest: rest.slice(1) };
   const resolve = async (scope: Scope, workspaceId: (name: string) => Promise<number>): Promise<HookTarget> =>
-    ('workspace' in scope ? { workspaceId: await workspaceId(scope.workspace) } : scope);
+    'workspace' in scope ? { workspaceId: await workspaceId(scope.workspace) } : scope;
   switch (sub) {
     case 'set': {
       const { target: where, rest: more } = target();
       const kind = need(more[0], 'hook kind (pre_backup, post_backup or post_restore)');
-      if (Boolean(flags.file) === Boolean(flags.script)) throw new UsageError('hook set needs exactly one of --file <script> or --script <text>');
+      if (Boolean(flags.file) === Boolean(flags.script))
+        throw new UsageError('hook set needs exactly one of --file <script> or --script <text>');
       const script = flags.file ? await readFile(flags.file, 'utf8') : flags.script!;
       const timeoutSeconds = flags.timeout === undefined ? undefined : Number(flags.timeout);
-      if (timeoutSeconds !== undefined && !Number.isFinite(timeoutSeconds)) throw new UsageError(`--timeout must be a number of seconds, not "${flags.timeout}"`);
-      const hook = await withOps(async (s) => s.services.hooks.setHook(s.actor, { target: await resolve(where, workspaceResolver(s)), kind, script, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) }));
+      if (timeoutSeconds !== undefined && !Number.isFinite(timeoutSeconds))
+        throw new UsageError(`--timeout must be a number of seconds, not "${flags.timeout}"`);
+      const hook = await withOps(async (s) =>
+        s.services.hooks.setHook(s.actor, {
+          target: await resolve(where, workspaceResolver(s)),
+          kind,
+          script,
+          ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+        }),
+      );
       if (json) printJson(hook);
-      else process.stdout.write(`${hook.kind} hook of ${hook.databaseName ? `database "${hook.databaseName}"` : `workspace ${hook.workspaceId}`} saved (timeout ${hook.timeoutSeconds} s)\n`);
+      else
+        process.stdout.write(
+          `${hook.kind} hook of ${hook.databaseName ? `database "${hook.databaseName}"` : `workspace ${hook.workspaceId}`} saved (timeout ${hook.timeoutSeconds} s)\n`,
+        );
       return;
     }
     case 'remove': {
       const { target: where, rest: more } = target();
       const kind = need(more[0], 'hook kind');
-      await withOps(async (s) => s.services.hooks.removeHook(s.actor, { target: await resolve(where, workspaceResolver(s)), kind }));
+      await withOps(async (s) =>
+        s.services.hooks.removeHook(s.actor, { target: await resolve(where, workspaceResolver(s)), kind }),
+      );
       if (json) printJson({ removed: kind });
       else process.stdout.write(`${kind} hook removed\n`);
       return;
@@ -58,9 +83,14 @@ export async function hookCommand(args: string[], flags: HookCommandFlags, json:
       const database = need(rest[0], 'database name');
       const view = await withOps((s) => s.services.hooks.showHooks(s.actor, database));
       if (json) return printJson({ database: view.database, hooks: view.hooks, variables: view.variables });
-      if (view.hooks.length === 0) process.stdout.write(`no hooks run for "${database}": hindsight hook set ${database} pre_backup --file <script>\n`);
+      if (view.hooks.length === 0)
+        process.stdout.write(
+          `no hooks run for "${database}": hindsight hook set ${database} pre_backup --file <script>\n`,
+        );
       for (const h of view.hooks) {
-        process.stdout.write(`${h.kind} (${h.scope}${h.scope === 'workspace' ? ` ${h.workspaceId}` : ''}, timeout ${h.timeoutSeconds} s, updated ${h.updatedAt.toISOString()}${h.updatedBy ? ` by ${h.updatedBy}` : ''}):\n${indent(h.script)}\n`);
+        process.stdout.write(
+          `${h.kind} (${h.scope}${h.scope === 'workspace' ? ` ${h.workspaceId}` : ''}, timeout ${h.timeoutSeconds} s, updated ${h.updatedAt.toISOString()}${h.updatedBy ? ` by ${h.updatedBy}` : ''}):\n${indent(h.script)}\n`,
+        );
       }
       process.stdout.write('\nvariables a script receives:\n');
       printTable(view.variables.map((v) => ({ name: v.name, kinds: v.kinds.join(','), description: v.description })));
@@ -71,11 +101,18 @@ export async function hookCommand(args: string[], flags: HookCommandFlags, json:
       const runs = await withOps((s) => s.services.hooks.hookRuns(s.actor, database));
       if (json) return printJson(runs);
       if (runs.length === 0) return void process.stdout.write(`no hook has run for "${database}" yet\n`);
-      printTable(runs.map((r) => ({
-        started: r.startedAt.toISOString(), kind: r.kind, scope: r.scope, status: r.status,
-        exit: r.timedOut ? 'timeout' : r.signal ?? String(r.exitCode ?? '-'), ms: String(r.durationMs),
-        job: r.backupId ?? r.restoreId ?? '-', output: (r.outputTail.trim().split('\n').pop() ?? '').slice(0, 60),
-      })));
+      printTable(
+        runs.map((r) => ({
+          started: r.startedAt.toISOString(),
+          kind: r.kind,
+          scope: r.scope,
+          status: r.status,
+          exit: r.timedOut ? 'timeout' : (r.signal ?? String(r.exitCode ?? '-')),
+          ms: String(r.durationMs),
+          job: r.backupId ?? r.restoreId ?? '-',
+          output: (r.outputTail.trim().split('\n').pop() ?? '').slice(0, 60),
+        })),
+      );
       return;
     }
     default:
@@ -84,17 +121,28 @@ export async function hookCommand(args: string[], flags: HookCommandFlags, json:
 }
 
 export function formatRoleCheck(database: string, report: ReadOnlyReport): string {
-  const lines = [report.readOnly
-    ? `database "${database}": role "${report.role}" is read-only`
-    : `database "${database}": role "${report.role}" is NOT read-only:`];
+  const lines = [
+    report.readOnly
+      ? `database "${database}": role "${report.role}" is read-only`
+      : `database "${database}": role "${report.role}" is NOT read-only:`,
+  ];
   for (const reason of report.reasons) lines.push(`  - ${reason}`);
-  if (report.unreadableTables.length > 0) lines.push(`  ! cannot read ${report.unreadableTables.length} table(s), a backup would fail: ${report.unreadableTables.slice(0, 5).join(', ')}`);
+  if (report.unreadableTables.length > 0)
+    lines.push(
+      `  ! cannot read ${report.unreadableTables.length} table(s), a backup would fail: ${report.unreadableTables.slice(0, 5).join(', ')}`,
+    );
   if (!report.readOnly) lines.push(`  create a read-only role: hindsight db create-backup-role ${database}`);
   return `${lines.join('\n')}\n`;
 }
 
 /** `hindsight db role-check` and `db create-backup-role`: args are what follows the subcommand. */
-export async function backupRoleCommand(sub: string, args: string[], flags: HookCommandFlags, json: boolean, withOps: WithOps): Promise<void> {
+export async function backupRoleCommand(
+  sub: string,
+  args: string[],
+  flags: HookCommandFlags,
+  json: boolean,
+  withOps: WithOps,
+): Promise<void> {
   const database = need(args[0], 'database name');
   if (sub === 'role-check') {
     const report = await withOps((s) => s.services.hooks.checkRole(s.actor, database, { pitr: flags.pitr ?? false }));
@@ -103,11 +151,17 @@ export async function backupRoleCommand(sub: string, args: string[], flags: Hook
     if (!report.readOnly) process.exitCode = 1;
     return;
   }
-  const result: BackupRoleResult = await withOps((s) => s.services.hooks.createRole(s.actor, database, {
-    ...(flags.role ? { roleName: flags.role } : {}), pitr: flags.pitr ?? false, ...(flags['admin-url'] ? { adminUrl: flags['admin-url'] } : {}),
-  }));
+  const result: BackupRoleResult = await withOps((s) =>
+    s.services.hooks.createRole(s.actor, database, {
+      ...(flags.role ? { roleName: flags.role } : {}),
+      pitr: flags.pitr ?? false,
+      ...(flags['admin-url'] ? { adminUrl: flags['admin-url'] } : {}),
+    }),
+  );
   if (json) return printJson(result);
-  process.stdout.write(`role "${result.role}" created; database "${database}" now backs up as it (password sealed in the catalog)\n`);
+  process.stdout.write(
+    `role "${result.role}" created; database "${database}" now backs up as it (password sealed in the catalog)\n`,
+  );
   for (const note of result.notes) process.stdout.write(`  note: ${note}\n`);
   process.stdout.write(formatRoleCheck(database, result.check));
 }

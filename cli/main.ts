@@ -12,7 +12,11 @@ const argv = process.argv.slice(2);
 async function run(): Promise<void> {
   const outcome = parseCommandLine(hindsightCommands, argv);
   if (outcome.help) {
-    process.stdout.write(outcome.command ? commandUsage(hindsightCommands, outcome.command) : programUsage(hindsightCommands, outcome.prefix));
+    process.stdout.write(
+      outcome.command
+        ? commandUsage(hindsightCommands, outcome.command)
+        : programUsage(hindsightCommands, outcome.prefix),
+    );
     return;
   }
   await outcome.command.handler(outcome.parsed);

@@ -13,7 +13,10 @@ interface Context {
 
 const list = (value: string | undefined, what: string): string[] => {
   if (value === undefined || value === '') throw new UsageError(`${what} is required`);
-  return value.split(',').map((x) => x.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 };
 
 function need(value: string | undefined, what: string): string {
@@ -50,27 +53,55 @@ export async function runNotifierCommand(sub: string | undefined, args: string[]
       const name = need(args[0], 'notifier name');
       const config = ctx.flags.config !== undefined ? await readJson(ctx.flags.config) : {};
       if (ctx.flags.type) {
-        if (config.type !== undefined && config.type !== ctx.flags.type) throw new UsageError(`--type ${ctx.flags.type} contradicts "type": "${String(config.type)}" in --config`);
+        if (config.type !== undefined && config.type !== ctx.flags.type)
+          throw new UsageError(`--type ${ctx.flags.type} contradicts "type": "${String(config.type)}" in --config`);
         config.type = ctx.flags.type;
       }
       if (config.type === undefined) throw new UsageError(`--type is required`);
-      const record = await withOps(ctx, async (ops, actor, workspaceId) => ops.save(actor, name, config, undefined, ctx.flags.workspace ? await workspaceId(ctx.flags.workspace) : undefined));
+      const record = await withOps(ctx, async (ops, actor, workspaceId) =>
+        ops.save(
+          actor,
+          name,
+          config,
+          undefined,
+          ctx.flags.workspace ? await workspaceId(ctx.flags.workspace) : undefined,
+        ),
+      );
       if (ctx.json) printJson(record);
-      else out(`notifier "${record.name}" saved (${record.type}: ${record.summary}; events ${record.events.join(', ')}); try it with hindsight notifier test ${record.name}`);
+      else
+        out(
+          `notifier "${record.name}" saved (${record.type}: ${record.summary}; events ${record.events.join(', ')}); try it with hindsight notifier test ${record.name}`,
+        );
       return;
     }
     case 'list': {
       const notifiers = await withOps(ctx, (ops, actor) => ops.list(actor));
       if (ctx.json) printJson(notifiers);
-      else if (notifiers.length === 0) out('no notifiers: add one with hindsight notifier add <name> --type slack --config @slack.json');
-      else printTable(notifiers.map((n) => ({ name: n.name, type: n.type, sends_to: n.summary, events: n.events.join(','), databases: n.databases.join(',') || '-', health: health(n) })));
+      else if (notifiers.length === 0)
+        out('no notifiers: add one with hindsight notifier add <name> --type slack --config @slack.json');
+      else
+        printTable(
+          notifiers.map((n) => ({
+            name: n.name,
+            type: n.type,
+            sends_to: n.summary,
+            events: n.events.join(','),
+            databases: n.databases.join(',') || '-',
+            health: health(n),
+          })),
+        );
       return;
     }
     case 'test': {
       const name = need(args[0], 'notifier name');
       const result = await withOps(ctx, (ops, actor) => ops.test(actor, name));
       if (ctx.json) printJson(result);
-      else out(result.ok ? `notifier "${name}": test message delivered in ${result.elapsedMs} ms (${result.detail})` : `notifier "${name}": test message not delivered: ${result.detail}`);
+      else
+        out(
+          result.ok
+            ? `notifier "${name}": test message delivered in ${result.elapsedMs} ms (${result.detail})`
+            : `notifier "${name}": test message not delivered: ${result.detail}`,
+        );
       if (!result.ok) process.exitCode = 1;
       return;
     }
@@ -84,23 +115,46 @@ export async function runNotifierCommand(sub: string | undefined, args: string[]
     case 'attach': {
       const database = need(args[0], 'database name');
       const names = list(args[1], 'notifier names, comma-separated (or "none")');
-      const attached = await withOps(ctx, (ops, actor) => ops.attach(actor, database, names.length === 1 && names[0] === 'none' ? [] : names));
+      const attached = await withOps(ctx, (ops, actor) =>
+        ops.attach(actor, database, names.length === 1 && names[0] === 'none' ? [] : names),
+      );
       if (ctx.json) printJson({ database, notifiers: attached });
-      else out(attached.length ? `database "${database}" notifies ${attached.join(', ')}` : `database "${database}" notifies no one`);
+      else
+        out(
+          attached.length
+            ? `database "${database}" notifies ${attached.join(', ')}`
+            : `database "${database}" notifies no one`,
+        );
       return;
     }
     case 'events': {
       const name = need(args[0], 'notifier name');
-      const record = await withOps(ctx, (ops, actor) => ops.setEvents(actor, name, list(args[1], 'events, comma-separated')));
+      const record = await withOps(ctx, (ops, actor) =>
+        ops.setEvents(actor, name, list(args[1], 'events, comma-separated')),
+      );
       if (ctx.json) printJson(record);
       else out(`notifier "${name}" hears of ${record.events.join(', ')}`);
       return;
     }
     case 'deliveries': {
-      const deliveries = await withOps(ctx, (ops, actor) => ops.deliveries(actor, { ...(args[0] ? { notifier: args[0] } : {}), limit: 50 }));
+      const deliveries = await withOps(ctx, (ops, actor) =>
+        ops.deliveries(actor, { ...(args[0] ? { notifier: args[0] } : {}), limit: 50 }),
+      );
       if (ctx.json) printJson(deliveries);
       else if (deliveries.length === 0) out('no deliveries yet');
-      else printTable(deliveries.map((d) => ({ id: String(d.id), at: d.createdAt.toISOString(), notifier: d.notifierName, event: d.event, database: d.database ?? '-', status: d.status, attempts: String(d.attempts), error: d.status === 'sent' ? '' : d.lastError ?? '' })));
+      else
+        printTable(
+          deliveries.map((d) => ({
+            id: String(d.id),
+            at: d.createdAt.toISOString(),
+            notifier: d.notifierName,
+            event: d.event,
+            database: d.database ?? '-',
+            status: d.status,
+            attempts: String(d.attempts),
+            error: d.status === 'sent' ? '' : (d.lastError ?? ''),
+          })),
+        );
       return;
     }
     default:
@@ -113,10 +167,14 @@ export async function runDbOverdue(args: string[], ctx: Context): Promise<void> 
   const database = need(args[0], 'database name');
   const value = need(args[1], 'hours (e.g. 26) or "off"');
   const hours = value === 'off' ? null : Number(value);
-  if (hours !== null && !Number.isFinite(hours)) throw new UsageError(`db overdue: "${value}" is not a number of hours or "off"`);
+  if (hours !== null && !Number.isFinite(hours))
+    throw new UsageError(`db overdue: "${value}" is not a number of hours or "off"`);
   const result = await withOps(ctx, (ops, actor) => ops.setBackupOverdue(actor, database, hours));
   if (ctx.json) printJson(result);
-  else process.stdout.write(result.backupOverdueHours === null
-    ? `database "${database}": no overdue alert\n`
-    : `database "${database}": backup_overdue is sent when no backup completed in ${result.backupOverdueHours} h (checked every 10 minutes)\n`);
+  else
+    process.stdout.write(
+      result.backupOverdueHours === null
+        ? `database "${database}": no overdue alert\n`
+        : `database "${database}": backup_overdue is sent when no backup completed in ${result.backupOverdueHours} h (checked every 10 minutes)\n`,
+    );
 }

@@ -4,7 +4,12 @@
  * starts it; the `--backup` path of `restore` stays the logical one).
  */
 import { describeInputError } from '../temporal/contracts/common.ts';
-import { pitrRestoreInput, pitrRestoreWorkflow, type PitrOutcome, type PitrRestoreInput } from '../temporal/contracts/pitr.ts';
+import {
+  pitrRestoreInput,
+  pitrRestoreWorkflow,
+  type PitrOutcome,
+  type PitrRestoreInput,
+} from '../temporal/contracts/pitr.ts';
 import { printJson, UsageError } from './output.ts';
 
 export interface PitrRestoreFlags {
@@ -21,7 +26,12 @@ export interface PitrRestoreFlags {
 
 /** True when the flags ask for a point-in-time restore rather than a logical one. */
 export function wantsPitrRestore(flags: PitrRestoreFlags): boolean {
-  return [flags.time, flags.lsn, flags.xid, flags.name].some((v) => v !== undefined) || Boolean(flags.latest) || Boolean(flags.immediate) || Boolean(flags['to-sandbox']);
+  return (
+    [flags.time, flags.lsn, flags.xid, flags.name].some((v) => v !== undefined) ||
+    Boolean(flags.latest) ||
+    Boolean(flags.immediate) ||
+    Boolean(flags['to-sandbox'])
+  );
 }
 
 export function pitrInputFromFlags(database: string, flags: PitrRestoreFlags): PitrRestoreInput {
@@ -33,9 +43,15 @@ export function pitrInputFromFlags(database: string, flags: PitrRestoreFlags): P
     ...(flags.latest ? ['latest' as const] : []),
     ...(flags.immediate ? ['immediate' as const] : []),
   ];
-  if (targets.length !== 1) throw new UsageError('a point-in-time restore needs exactly one of --time <RFC 3339>, --lsn <X/Y>, --xid <n>, --name <restore point>, --latest, --immediate');
-  if (Boolean(flags.to) === Boolean(flags['to-sandbox'])) throw new UsageError('a point-in-time restore needs exactly one of --to <empty directory> or --to-sandbox');
-  const to = flags['to-sandbox'] ? { sandbox: true as const } : { directory: flags.to!, ...(flags.agent ? { agent: flags.agent } : {}) };
+  if (targets.length !== 1)
+    throw new UsageError(
+      'a point-in-time restore needs exactly one of --time <RFC 3339>, --lsn <X/Y>, --xid <n>, --name <restore point>, --latest, --immediate',
+    );
+  if (Boolean(flags.to) === Boolean(flags['to-sandbox']))
+    throw new UsageError('a point-in-time restore needs exactly one of --to <empty directory> or --to-sandbox');
+  const to = flags['to-sandbox']
+    ? { sandbox: true as const }
+    : { directory: flags.to!, ...(flags.agent ? { agent: flags.agent } : {}) };
   const input = { database, target: targets[0]!, to };
   const parsed = pitrRestoreInput.safeParse(input);
   if (!parsed.success) throw new UsageError(describeInputError(pitrRestoreWorkflow.type, parsed.error));
@@ -49,7 +65,10 @@ export function describeOutcome(o: PitrOutcome): string {
 }
 
 /** Prints the started restore's workflow id, or with --wait its outcome. */
-export async function printPitrRestore(started: { workflowId: string; result(): Promise<PitrOutcome> }, options: { wait: boolean; json: boolean }): Promise<void> {
+export async function printPitrRestore(
+  started: { workflowId: string; result(): Promise<PitrOutcome> },
+  options: { wait: boolean; json: boolean },
+): Promise<void> {
   const { workflowId } = started;
   if (!options.wait) {
     if (options.json) printJson({ workflowId });

@@ -16,60 +16,102 @@ export interface PitrFlags {
 export type WithPitr = WithSession;
 
 function positiveInt(value: string, flag: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} must be a whole number of at least 1, not "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new UsageError(`${flag} must be a whole number of at least 1, not "${value}"`);
   return Number(value);
 }
 
 /** `--standby none` goes back to the primary; the URL itself is never echoed (it holds a password). */
 function standbyUrl(value: string): string | null {
   if (value === 'none') return null;
-  if (!/^postgres(ql)?:\/\//.test(value)) throw new UsageError('--standby must be the postgres:// URL of a streaming standby of the database\'s server, or "none" to take base backups from the primary');
+  if (!/^postgres(ql)?:\/\//.test(value))
+    throw new UsageError(
+      '--standby must be the postgres:// URL of a streaming standby of the database\'s server, or "none" to take base backups from the primary',
+    );
   return value;
 }
 
 function describeStatus(s: WalStatus): string {
-  const lines = [`database "${s.database}": PITR ${s.enabled ? 'on' : 'off'}${s.slot ? `, slot ${s.slot}` : ''}${s.systemIdentifier ? `, system ${s.systemIdentifier}` : ''}`];
-  lines.push(s.durableLsn
-    ? `  newest WAL in storage: ${s.durableLsn} on timeline ${s.timeline}, ${s.durableAgeSeconds!.toFixed(1)} s old (${s.durableAt})`
-    : '  no WAL in storage yet');
+  const lines = [
+    `database "${s.database}": PITR ${s.enabled ? 'on' : 'off'}${s.slot ? `, slot ${s.slot}` : ''}${s.systemIdentifier ? `, system ${s.systemIdentifier}` : ''}`,
+  ];
+  lines.push(
+    s.durableLsn
+      ? `  newest WAL in storage: ${s.durableLsn} on timeline ${s.timeline}, ${s.durableAgeSeconds!.toFixed(1)} s old (${s.durableAt})`
+      : '  no WAL in storage yet',
+  );
   lines.push(`  segments: ${s.segments.complete} complete, ${s.segments.partial} partial`);
   if (s.serverFlushLsn) lines.push(`  server: flushed by the receiver ${s.serverFlushLsn}`);
-  lines.push(`  slot retains ${s.slotRetainedBytes === null ? 'unknown' : formatBytes(s.slotRetainedBytes)}${s.slotMaxBytes ? ` (alert above ${formatBytes(s.slotMaxBytes)})` : ''}`);
-  if (s.archiver) lines.push(`  archiver: ${s.archiver.state}${s.archiver.receiver?.lastError ? ` — last error: ${s.archiver.receiver.lastError}` : ''}`);
+  lines.push(
+    `  slot retains ${s.slotRetainedBytes === null ? 'unknown' : formatBytes(s.slotRetainedBytes)}${s.slotMaxBytes ? ` (alert above ${formatBytes(s.slotMaxBytes)})` : ''}`,
+  );
+  if (s.archiver)
+    lines.push(
+      `  archiver: ${s.archiver.state}${s.archiver.receiver?.lastError ? ` — last error: ${s.archiver.receiver.lastError}` : ''}`,
+    );
   else lines.push(`  archiver: not running${s.archiverError ? ` (${s.archiverError.split('\n')[0]})` : ''}`);
   if (s.lastBaseBackup) {
     const b = s.lastBaseBackup;
-    const kind = b.kind === 'incremental' ? `incremental over ${b.parentId}` : `full${b.kindReason ? ` (${b.kindReason})` : ''}`;
-    lines.push(`  last base backup: ${b.id} ${b.status}${b.stopTime ? ` at ${b.stopTime}` : ''}${b.startLsn ? ` (${b.startLsn} – ${b.stopLsn})` : ''}, ${kind}`);
+    const kind =
+      b.kind === 'incremental' ? `incremental over ${b.parentId}` : `full${b.kindReason ? ` (${b.kindReason})` : ''}`;
+    lines.push(
+      `  last base backup: ${b.id} ${b.status}${b.stopTime ? ` at ${b.stopTime}` : ''}${b.startLsn ? ` (${b.startLsn} – ${b.stopLsn})` : ''}, ${kind}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
 
 /** `db pitr`, `base-backup` and `wal-status`. */
-export async function runPitrCommand(command: string, args: string[], flags: PitrFlags, withPitr: WithPitr): Promise<void> {
+export async function runPitrCommand(
+  command: string,
+  args: string[],
+  flags: PitrFlags,
+  withPitr: WithPitr,
+): Promise<void> {
   const { json } = flags;
   if (command === 'db pitr') {
     const [database, mode] = args;
-    if (!database || (mode !== 'on' && mode !== 'off')) throw new UsageError(`db pitr takes <db> on or <db> off, not "${mode ?? ''}"`);
+    if (!database || (mode !== 'on' && mode !== 'off'))
+      throw new UsageError(`db pitr takes <db> on or <db> off, not "${mode ?? ''}"`);
     if (mode === 'on') {
       const settings = {
-        ...(flags['slot-max-mb'] !== undefined ? { slotMaxMb: positiveInt(flags['slot-max-mb'], '--slot-max-mb') } : {}),
-        ...(flags['base-schedule'] !== undefined ? { baseSchedule: flags['base-schedule'] === 'off' ? null : flags['base-schedule'] } : {}),
+        ...(flags['slot-max-mb'] !== undefined
+          ? { slotMaxMb: positiveInt(flags['slot-max-mb'], '--slot-max-mb') }
+          : {}),
+        ...(flags['base-schedule'] !== undefined
+          ? { baseSchedule: flags['base-schedule'] === 'off' ? null : flags['base-schedule'] }
+          : {}),
         ...(flags.agent !== undefined ? { agent: flags.agent === 'none' ? null : flags.agent } : {}),
         ...(flags.standby !== undefined ? { baseBackupUrl: standbyUrl(flags.standby) } : {}),
-        ...(flags['base-full-every'] !== undefined ? { baseFullEvery: positiveInt(flags['base-full-every'], '--base-full-every') } : {}),
+        ...(flags['base-full-every'] !== undefined
+          ? { baseFullEvery: positiveInt(flags['base-full-every'], '--base-full-every') }
+          : {}),
       };
       const result = await withPitr((s) => s.services.pitr.enable(s.actor, database, settings));
-      if (json) printJson({ ...result, baseBackup: result.baseBackup ? { baseBackupId: result.baseBackup.baseBackupId, workflowId: result.baseBackup.workflowId } : null });
+      if (json)
+        printJson({
+          ...result,
+          baseBackup: result.baseBackup
+            ? { baseBackupId: result.baseBackup.baseBackupId, workflowId: result.baseBackup.workflowId }
+            : null,
+        });
       else {
-        process.stdout.write(`PITR on for "${database}": WAL streams in ${result.archiverWorkflowId}${result.chainMonitorWorkflowId ? `, chain watched by ${result.chainMonitorWorkflowId}` : ''}\n`);
-        if (result.baseBackup) process.stdout.write(`first base backup ${result.baseBackup.baseBackupId} started (${result.baseBackup.workflowId})\n`);
+        process.stdout.write(
+          `PITR on for "${database}": WAL streams in ${result.archiverWorkflowId}${result.chainMonitorWorkflowId ? `, chain watched by ${result.chainMonitorWorkflowId}` : ''}\n`,
+        );
+        if (result.baseBackup)
+          process.stdout.write(
+            `first base backup ${result.baseBackup.baseBackupId} started (${result.baseBackup.workflowId})\n`,
+          );
       }
       return;
     }
     const result = await withPitr((s) => s.services.pitr.disable(s.actor, database));
     if (json) printJson(result);
-    else process.stdout.write(`PITR off for "${database}": streaming stopped${result.slotDropped ? ', replication slot dropped' : ''}; archived WAL and base backups stay in storage\n`);
+    else
+      process.stdout.write(
+        `PITR off for "${database}": streaming stopped${result.slotDropped ? ', replication slot dropped' : ''}; archived WAL and base backups stay in storage\n`,
+      );
     return;
   }
   if (command === 'base-backup') {
@@ -84,7 +126,10 @@ export async function runPitrCommand(command: string, args: string[], flags: Pit
       }
       const result = await started.result();
       if (json) printJson(result);
-      else process.stdout.write(`base backup ${result.baseBackupId}: ${result.stage}${result.kind === 'incremental' ? `, incremental over ${result.parentId}` : result.kind === 'full' ? ', full' : ''}, WAL ${result.startLsn} – ${result.stopLsn} on timeline ${result.timeline}, ${formatBytes(result.rawBytes)} stored as ${formatBytes(result.storedBytes)}\n`);
+      else
+        process.stdout.write(
+          `base backup ${result.baseBackupId}: ${result.stage}${result.kind === 'incremental' ? `, incremental over ${result.parentId}` : result.kind === 'full' ? ', full' : ''}, WAL ${result.startLsn} – ${result.stopLsn} on timeline ${result.timeline}, ${formatBytes(result.rawBytes)} stored as ${formatBytes(result.storedBytes)}\n`,
+        );
     });
     return;
   }

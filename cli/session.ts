@@ -14,7 +14,13 @@ import { openRuntime, type Runtime } from '../services/runtime.ts';
 import { cliActor } from './access.ts';
 import { UsageError } from './output.ts';
 
-export interface Session { runtime: Runtime; temporal: Client; services: Services; access: AccessService; actor: Actor }
+export interface Session {
+  runtime: Runtime;
+  temporal: Client;
+  services: Services;
+  access: AccessService;
+  actor: Actor;
+}
 
 export type WithSession = <T>(work: (s: Session) => Promise<T>) => Promise<T>;
 
@@ -40,10 +46,18 @@ export function sessionAs(as: string | undefined): WithSession {
 }
 
 /** A workspace-name → id resolver for the actor, as cli/hooks.ts takes it. */
-export const workspaceResolver = ({ access, actor }: Session) => async (name: string) => (await access.workspaceFor(actor, name)).id;
+export const workspaceResolver =
+  ({ access, actor }: Session) =>
+  async (name: string) =>
+    (await access.workspaceFor(actor, name)).id;
 
 /** Every key of the installation, without the catalog: a backup file names the one it needs. */
-export const keyringOf = (config: Config) => openKeyring({ currentFile: config.secretKeyFile, keysDir: config.keysDir, previousFiles: config.previousSecretKeyFiles });
+export const keyringOf = (config: Config) =>
+  openKeyring({
+    currentFile: config.secretKeyFile,
+    keysDir: config.keysDir,
+    previousFiles: config.previousSecretKeyFiles,
+  });
 
 /** A configuration given inline as JSON or, to keep secrets out of shell history, as @file. */
 export async function readConfigArgument(value: string, flag = '--config'): Promise<unknown> {
@@ -56,4 +70,8 @@ export async function readConfigArgument(value: string, flag = '--config'): Prom
 }
 
 /** Comma-separated names, blanks dropped. */
-export const nameList = (value: string): string[] => value.split(',').map((x) => x.trim()).filter(Boolean);
+export const nameList = (value: string): string[] =>
+  value
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);

@@ -1,5 +1,12 @@
 /** `--help` text and docs/cli.md, both generated from the command table so neither can drift. */
-import { argSynopsis, commandName, flagsOf, type CommandShape, type ResolvedFlag, type TableShape } from './command-table.ts';
+import {
+  argSynopsis,
+  commandName,
+  flagsOf,
+  type CommandShape,
+  type ResolvedFlag,
+  type TableShape,
+} from './command-table.ts';
 
 type AnyTable = TableShape;
 type AnyCommand = CommandShape;
@@ -15,7 +22,12 @@ const ownFlags = (table: AnyTable, command: AnyCommand): ResolvedFlag[] =>
 
 /** `hindsight db add <name> --url <postgres-url> [--storage <...>]`: the command's own flags. */
 export function synopsis(table: AnyTable, command: AnyCommand): string {
-  return [table.program, ...command.words, ...command.args.map(argSynopsis), ...ownFlags(table, command).map(flagSynopsis)].join(' ');
+  return [
+    table.program,
+    ...command.words,
+    ...command.args.map(argSynopsis),
+    ...ownFlags(table, command).map(flagSynopsis),
+  ].join(' ');
 }
 
 const flagLine = (f: ResolvedFlag): string =>
@@ -27,7 +39,10 @@ function globalLines(table: AnyTable): string[] {
 }
 
 const localCommands = (table: AnyTable, quote = ''): string =>
-  table.commands.filter((c) => c.local).map((c) => `${quote}${commandName(c)}${quote}`).join(', ');
+  table.commands
+    .filter((c) => c.local)
+    .map((c) => `${quote}${commandName(c)}${quote}`)
+    .join(', ');
 
 /** `hindsight --help`: every command, one line each. */
 export function programUsage(table: AnyTable, prefix: string[] = []): string {
@@ -37,7 +52,11 @@ export function programUsage(table: AnyTable, prefix: string[] = []): string {
     const call = [commandName(c), ...c.args.map(argSynopsis)].join(' ');
     lines.push(call.length > 34 ? `  ${call}\n  ${''.padEnd(34)} ${c.summary}` : `  ${call.padEnd(34)} ${c.summary}`);
   }
-  lines.push('', `${table.program} <command> --help shows a command's arguments and flags. Every command takes:`, ...globalLines(table));
+  lines.push(
+    '',
+    `${table.program} <command> --help shows a command's arguments and flags. Every command takes:`,
+    ...globalLines(table),
+  );
   lines.push(`  (${table.session.map((f) => `--${f}`).join(', ')}: not ${localCommands(table)}, which act as no one)`);
   return `${lines.join('\n')}\n`;
 }
@@ -67,18 +86,31 @@ export function markdownReference(table: AnyTable): string {
     '',
     'Every command acts through the same services and authorization as the console and the API. By default it acts as the',
     'local operator (every right, audited as `cli:<os user>`); `--as <email>` or `HINDSIGHT_AS=<email>` makes it act with that',
-    'user\'s roles. A flag a command does not take is refused (exit 2), naming the flags it takes.',
+    "user's roles. A flag a command does not take is refused (exit 2), naming the flags it takes.",
     '',
     '## Flags every command takes',
     '',
     '| Flag | Meaning |',
     '| --- | --- |',
-    ...[...table.globals, ...table.session].map((name) => `| \`${cell(flagLine({ ...table.flags[name]!, name, required: false }))}\` | ${prose(table.flags[name]!.description)}${table.session.includes(name) ? ` (not ${localCommands(table, '`')})` : ''} |`),
+    ...[...table.globals, ...table.session].map(
+      (name) =>
+        `| \`${cell(flagLine({ ...table.flags[name]!, name, required: false }))}\` | ${prose(table.flags[name]!.description)}${table.session.includes(name) ? ` (not ${localCommands(table, '`')})` : ''} |`,
+    ),
     '',
     '## Commands',
   ];
   for (const command of table.commands) {
-    lines.push('', `### ${commandName(command)}`, '', '```', synopsis(table, command), ...(command.details ?? []).map((d) => `  ${d}`), '```', '', sentence(command.summary));
+    lines.push(
+      '',
+      `### ${commandName(command)}`,
+      '',
+      '```',
+      synopsis(table, command),
+      ...(command.details ?? []).map((d) => `  ${d}`),
+      '```',
+      '',
+      sentence(command.summary),
+    );
     const own = ownFlags(table, command);
     if (own.length > 0) {
       lines.push('', '| Flag | Meaning |', '| --- | --- |');

@@ -19,14 +19,30 @@ export function formatVerification(v: VerificationSummary): string {
   const lines = [`verification ${v.id} of backup ${v.backupId ?? '?'}: ${v.status}${v.reason ? ` — ${v.reason}` : ''}`];
   const r = v.report;
   if (r) {
-    for (const s of r.stages) lines.push(`  ${s.ok === false ? '✗' : s.ok ? '✓' : '…'} ${s.stage.padEnd(8)} ${s.detail ?? ''}`);
-    if (r.sandbox?.confinement) lines.push(`  sandbox: ${r.sandbox.driver}, PostgreSQL ${r.sandbox.major}, confinement ${r.sandbox.confinement}${r.sandbox.detail ? ` (${r.sandbox.detail})` : ''}`);
+    for (const s of r.stages)
+      lines.push(`  ${s.ok === false ? '✗' : s.ok ? '✓' : '…'} ${s.stage.padEnd(8)} ${s.detail ?? ''}`);
+    if (r.sandbox?.confinement)
+      lines.push(
+        `  sandbox: ${r.sandbox.driver}, PostgreSQL ${r.sandbox.major}, confinement ${r.sandbox.confinement}${r.sandbox.detail ? ` (${r.sandbox.detail})` : ''}`,
+      );
     if (r.load) {
-      lines.push(`  loaded as role ${r.load.role}: ${r.load.entries} archive entries${r.load.extensions.length ? `; extensions made by the sandbox: ${r.load.extensions.join(', ')}` : ''}`);
-      lines.push(...listItems('failed to load', r.load.failed), ...listItems('refused (needs a privilege the load does not have)', r.load.refused), ...listItems('skipped (only a superuser can create)', r.load.skipped));
+      lines.push(
+        `  loaded as role ${r.load.role}: ${r.load.entries} archive entries${r.load.extensions.length ? `; extensions made by the sandbox: ${r.load.extensions.join(', ')}` : ''}`,
+      );
+      lines.push(
+        ...listItems('failed to load', r.load.failed),
+        ...listItems('refused (needs a privilege the load does not have)', r.load.refused),
+        ...listItems('skipped (only a superuser can create)', r.load.skipped),
+      );
     }
-    if (r.tables !== null) lines.push(`  ${r.schemas} schemas, ${r.tables} tables, ${r.restoredRows} of ${r.expectedRows} rows; restored ${formatBytes(r.restoredSizeBytes)} (source ${formatBytes(r.sourceSizeBytes)})`);
-    for (const c of r.comparisons.filter((x) => !x.ok)) lines.push(`  mismatch ${c.schema}.${c.table}: expected ${c.expected ?? 'absent'}, restored ${c.restored ?? 'absent'}`);
+    if (r.tables !== null)
+      lines.push(
+        `  ${r.schemas} schemas, ${r.tables} tables, ${r.restoredRows} of ${r.expectedRows} rows; restored ${formatBytes(r.restoredSizeBytes)} (source ${formatBytes(r.sourceSizeBytes)})`,
+      );
+    for (const c of r.comparisons.filter((x) => !x.ok))
+      lines.push(
+        `  mismatch ${c.schema}.${c.table}: expected ${c.expected ?? 'absent'}, restored ${c.restored ?? 'absent'}`,
+      );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -20,7 +20,11 @@ import { createWalSource } from '../lib/pitr/wal-source.ts';
 import { decodeWalObject } from '../lib/wal/segment-codec.ts';
 import { openRuntime } from '../services/runtime.ts';
 
-export async function walFetchCommand(file: string | undefined, destination: string | undefined, options: { socket?: string | undefined; database?: string | undefined }): Promise<number> {
+export async function walFetchCommand(
+  file: string | undefined,
+  destination: string | undefined,
+  options: { socket?: string | undefined; database?: string | undefined },
+): Promise<number> {
   if (!file || !destination) {
     process.stderr.write('usage: hindsight wal-fetch <wal file> <destination> [--socket <path> | --database <name>]\n');
     return EXIT_FAILED;
@@ -33,13 +37,21 @@ export async function walFetchCommand(file: string | undefined, destination: str
     const runtime = await openRuntime(loadConfig(), { migrate: false });
     try {
       const config = await runtime.catalog.wal.config(database);
-      if (!config.systemIdentifier || !config.walSegmentSize) throw new Error(`database "${database}" has no WAL archive`);
-      const source = createWalSource(runtime.catalog, { database, systemIdentifier: config.systemIdentifier, segmentSize: config.walSegmentSize });
+      if (!config.systemIdentifier || !config.walSegmentSize)
+        throw new Error(`database "${database}" has no WAL archive`);
+      const source = createWalSource(runtime.catalog, {
+        database,
+        systemIdentifier: config.systemIdentifier,
+        segmentSize: config.walSegmentSize,
+      });
       try {
         const found = await source.find(file);
         if (!found) return EXIT_NOT_FOUND;
         await decodeWalObject({
-          driver: await source.driver(found.storageName), objectKey: found.objectKey, key: runtime.keyring.resolve, destination: path.resolve(destination),
+          driver: await source.driver(found.storageName),
+          objectKey: found.objectKey,
+          key: runtime.keyring.resolve,
+          destination: path.resolve(destination),
           ...(found.padToSize !== undefined ? { padToSize: found.padToSize } : {}),
           ...(found.sha256 !== undefined ? { expectedSha256: found.sha256 } : {}),
         });

@@ -5,8 +5,22 @@ import { pino, type Logger } from 'pino';
  * names is replaced wherever it appears in a log record.
  */
 const redactedFields = [
-  'password', 'secret', 'secretKey', 'token', 'accessKey', 'secretAccessKey', 'url', 'connectionString',
-  '*.password', '*.secret', '*.secretKey', '*.token', '*.accessKey', '*.secretAccessKey', '*.url', '*.connectionString',
+  'password',
+  'secret',
+  'secretKey',
+  'token',
+  'accessKey',
+  'secretAccessKey',
+  'url',
+  'connectionString',
+  '*.password',
+  '*.secret',
+  '*.secretKey',
+  '*.token',
+  '*.accessKey',
+  '*.secretAccessKey',
+  '*.url',
+  '*.connectionString',
 ];
 
 export function createLogger(name: string): Logger {
@@ -18,7 +32,12 @@ export function createLogger(name: string): Logger {
     // The Temporal SDK logs its failures under `error`: without a serializer an Error prints as {}.
     serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
     ...(pretty
-      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,name', singleLine: true } } }
+      ? {
+          transport: {
+            target: 'pino-pretty',
+            options: { colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,name', singleLine: true },
+          },
+        }
       : {}),
   });
 }

@@ -15,17 +15,28 @@ import { runtimeWarnings } from './runtime-warnings.ts';
 
 const only = process.argv.slice(2);
 const jobs = Math.max(1, Number.parseInt(process.env.HINDSIGHT_TEST_JOBS ?? '3', 10) || 1);
-const filesOf = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join(dir, f))
-  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
+const filesOf = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.test.ts'))
+    .sort()
+    .map((f) => path.join(dir, f))
+    .filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
 const warnings: string[] = [];
 
 async function run(files: string[], concurrency: number): Promise<number> {
   if (files.length === 0) return 0;
   // Piped to be read, so colours are asked for explicitly when a terminal shows them.
   const env = process.stdout.isTTY ? { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } : process.env;
-  const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: ['inherit', 'pipe', 'pipe'], env });
+  const child = spawn(
+    process.execPath,
+    ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    { stdio: ['inherit', 'pipe', 'pipe'], env },
+  );
   // The runner passes each file's stderr on through its report on stdout: both are read.
-  for (const [input, output] of [[child.stdout, process.stdout], [child.stderr, process.stderr]] as const) {
+  for (const [input, output] of [
+    [child.stdout, process.stdout],
+    [child.stderr, process.stderr],
+  ] as const) {
     createInterface({ input }).on('line', (line) => {
       output.write(`${line}\n`);
       warnings.push(...runtimeWarnings(line));
@@ -40,6 +51,10 @@ const unit = await run(filesOf('test/unit'), 1);
 const workflows = await run(filesOf('test/workflows'), 1);
 const integration = await run(filesOf('test/integration'), jobs);
 if (warnings.length > 0) {
-  process.stderr.write(`\n${warnings.length} runtime warning(s) printed by the tests; each is a failure (fix its cause, do not silence it):\n${[...new Set(warnings)].map((w) => `  ${w}`).join('\n')}\n`);
+  process.stderr.write(
+    `\n${warnings.length} runtime warning(s) printed by the tests; each is a failure (fix its cause, do not silence it):\n${[...new Set(warnings)].map((w) => `  ${w}`).join('\n')}\n`,
+  );
 }
-process.exit(unit !== 0 ? unit : workflows !== 0 ? workflows : integration !== 0 ? integration : warnings.length > 0 ? 1 : 0);
+process.exit(
+  unit !== 0 ? unit : workflows !== 0 ? workflows : integration !== 0 ? integration : warnings.length > 0 ? 1 : 0,
+);

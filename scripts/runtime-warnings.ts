@@ -4,7 +4,8 @@
  * that this Node.js is no longer supported (the AWS SDK's NodeDeprecationWarning).
  */
 const NODE_WARNING = /\(node:\d+\) (?:\[[A-Z0-9_]+\] )?\w*Warning: .*/;
-const UNSUPPORTED_NODE = /no longer support(?:s|ed)? Node\.js|NodeDeprecationWarning|version of Node\.js .* (?:is )?(?:no longer|not) supported/i;
+const UNSUPPORTED_NODE =
+  /no longer support(?:s|ed)? Node\.js|NodeDeprecationWarning|version of Node\.js .* (?:is )?(?:no longer|not) supported/i;
 
 /** The warnings in one line of stderr (empty when it holds none). */
 export function runtimeWarnings(line: string): string[] {

@@ -40,7 +40,10 @@ function prefixOutput(name: string, child: ChildProcess): void {
 function startNodeProcess(name: string, entry: string): ChildProcess {
   // Own process group: Ctrl-C reaches only this supervisor, which stops children in order.
   const child = spawn(process.execPath, [path.join(root, entry)], {
-    cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    cwd: root,
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   prefixOutput(name, child);
   children.push({ name, child });
@@ -60,7 +63,10 @@ function stopChild(name: string, child: ChildProcess, signal: NodeJS.Signals, gr
       log.warn(`${name} did not stop within ${graceMs / 1000} s; killing it`);
       child.kill('SIGKILL');
     }, graceMs);
-    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
     child.kill(signal);
   });
 }
@@ -70,7 +76,10 @@ async function shutdown(code: number): Promise<void> {
   stopping = true;
   log.info('stopping Hindsight');
   for (const { name, child } of [...children].reverse()) await stopChild(name, child, 'SIGTERM', 20_000);
-  if (metaCluster) await metaCluster.stop('fast').catch((error: unknown) => log.error(`metadata database did not stop: ${errorMessage(error)}`));
+  if (metaCluster)
+    await metaCluster
+      .stop('fast')
+      .catch((error: unknown) => log.error(`metadata database did not stop: ${errorMessage(error)}`));
   log.info('stopped');
   process.exit(code);
 }
@@ -79,18 +88,25 @@ async function main(): Promise<void> {
   const config = loadConfig();
   await mkdir(config.dataDir, { recursive: true, mode: 0o755 });
   const { created } = await loadOrCreateSecretKey(config.secretKeyFile);
-  if (created) log.warn(`created ${config.secretKeyFile}: back it up offline now; without it no backup can be decrypted`);
+  if (created)
+    log.warn(`created ${config.secretKeyFile}: back it up offline now; without it no backup can be decrypted`);
   // The codec endpoint is on locally, with a token in the data directory (the children inherit the setting).
   if (!config.codecTokenFile) {
     const tokenFile = path.join(config.dataDir, 'codec.token');
-    await writeFile(tokenFile, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600, flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
+    await writeFile(tokenFile, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600, flag: 'wx' }).catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      },
+    );
     process.env.HINDSIGHT_CODEC_TOKEN_FILE = tokenFile;
   }
 
   if (!config.databaseUrl) {
-    metaCluster = await openLocalCluster({ dataDir: metaClusterDir(config), port: config.metaPort, superuser: 'hindsight' });
+    metaCluster = await openLocalCluster({
+      dataDir: metaClusterDir(config),
+      port: config.metaPort,
+      superuser: 'hindsight',
+    });
     await metaCluster.start();
     const admin = await connect('metadata', metaCluster.target('postgres'));
     try {
@@ -105,12 +121,20 @@ async function main(): Promise<void> {
   const [host, port] = config.temporalAddress.split(':') as [string, string];
   if (['127.0.0.1', 'localhost'].includes(host)) {
     const temporal = await startTemporalDevServer({
-      dbFile: path.join(config.dataDir, 'temporal.db'), port: Number(port), uiPort: config.temporalUiPort, namespace: config.temporalNamespace,
+      dbFile: path.join(config.dataDir, 'temporal.db'),
+      port: Number(port),
+      uiPort: config.temporalUiPort,
+      namespace: config.temporalNamespace,
       uiCodecEndpoint: `http://${config.webHost}:${config.webPort}/codec`,
     });
     prefixOutput('temporal', temporal);
     children.push({ name: 'temporal', child: temporal });
-    temporal.once('exit', (code) => { if (!stopping) { log.error(`temporal dev server exited (${code})`); void shutdown(1); } });
+    temporal.once('exit', (code) => {
+      if (!stopping) {
+        log.error(`temporal dev server exited (${code})`);
+        void shutdown(1);
+      }
+    });
     await waitForPort(host, Number(port), 60_000);
     log.info(`Temporal dev server ready on ${config.temporalAddress}, UI on ${config.temporalUiUrl}`);
   }
@@ -122,9 +146,13 @@ async function main(): Promise<void> {
   startNodeProcess('worker', 'worker/main.ts');
   startNodeProcess('web', 'web/main.ts');
   await waitForPort(config.webHost, config.webPort, 60_000);
-  log.info(`console on http://${config.webHost}:${config.webPort}  ·  Temporal UI on ${config.temporalUiUrl}  ·  Ctrl-C stops everything`);
+  log.info(
+    `console on http://${config.webHost}:${config.webPort}  ·  Temporal UI on ${config.temporalUiUrl}  ·  Ctrl-C stops everything`,
+  );
   if ((await runtime.catalog.access.countUsers()) === 0) {
-    log.info(`no account yet: open http://${config.webHost}:${config.webPort}/setup to create the owner (or: hindsight user create <email> --owner)`);
+    log.info(
+      `no account yet: open http://${config.webHost}:${config.webPort}/setup to create the owner (or: hindsight user create <email> --owner)`,
+    );
   }
   // The demo is set up by the local operator, in the default workspace, and audited as such.
 
@@ -136,7 +164,9 @@ async function main(): Promise<void> {
     }
   }
   // Databases registered before health monitoring existed get their monitor now.
-  await services.databases.ensureMonitors().catch((error: unknown) => log.error(`health monitors not started: ${errorMessage(error)}`));
+  await services.databases
+    .ensureMonitors()
+    .catch((error: unknown) => log.error(`health monitors not started: ${errorMessage(error)}`));
 }
 
 process.on('SIGINT', () => void shutdown(0));

@@ -4,7 +4,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { DEFAULT_WORKSPACE_ID, ROLES, type AccessStore, type AuditEntry, type Role, type UserRecord } from '../lib/catalog/access.ts';
+import {
+  DEFAULT_WORKSPACE_ID,
+  ROLES,
+  type AccessStore,
+  type AuditEntry,
+  type Role,
+  type UserRecord,
+} from '../lib/catalog/access.ts';
 import { decoyHash, hashPassword, passwordPolicy, verifyPassword } from '../lib/access/password.ts';
 import { HindsightError } from '../lib/errors.ts';
 import { NAME_RULE, nameSchema } from '../lib/names.ts';
@@ -26,18 +33,31 @@ export interface LoginPolicy {
 }
 
 export const defaultLoginPolicy: LoginPolicy = {
-  accountLimit: 5, ipLimit: 20, lockMs: 15 * 60_000, baseDelayMs: 100, maxDelayMs: 3_200, sessionTtlMs: 12 * 3600_000,
+  accountLimit: 5,
+  ipLimit: 20,
+  lockMs: 15 * 60_000,
+  baseDelayMs: 100,
+  maxDelayMs: 3_200,
+  sessionTtlMs: 12 * 3600_000,
 };
 
-export const emailSchema = z.string().trim().toLowerCase().pipe(z.email('email must be an address such as ops@example.com'));
-export const passwordSchema = z.string().min(passwordPolicy.minLength, `password must be at least ${passwordPolicy.minLength} characters`).max(passwordPolicy.maxLength, `password must be at most ${passwordPolicy.maxLength} characters`);
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email('email must be an address such as ops@example.com'));
+export const passwordSchema = z
+  .string()
+  .min(passwordPolicy.minLength, `password must be at least ${passwordPolicy.minLength} characters`)
+  .max(passwordPolicy.maxLength, `password must be at most ${passwordPolicy.maxLength} characters`);
 export const workspaceNameSchema = nameSchema(`workspace name must be ${NAME_RULE}`);
 export const roleSchema = z.enum(ROLES, { message: `role must be one of ${ROLES.join(', ')}` });
 export const displayNameSchema = z.string().trim().max(200).default('');
 
 function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, field: string): z.output<S> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new HindsightError('bad_input', `${field}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  if (!parsed.success)
+    throw new HindsightError('bad_input', `${field}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   return parsed.data;
 }
 
@@ -77,19 +97,32 @@ async function workspaceFor(store: AccessStore, actor: Actor, name: string): Pro
 }
 
 async function userWithMemberships(store: AccessStore, user: UserRecord): Promise<UserWithMemberships> {
-  const memberships = (await store.membershipsOfUser(user.id)).map((m) => ({ workspace: m.workspace, workspaceId: m.workspaceId, role: m.role }));
+  const memberships = (await store.membershipsOfUser(user.id)).map((m) => ({
+    workspace: m.workspace,
+    workspaceId: m.workspaceId,
+    role: m.role,
+  }));
   return { ...user, memberships };
 }
 
 /** Granting or taking away the owner role is the owners' business. */
-async function authorizeRoleChange(authz: Authz, actor: Actor, workspace: { id: number; name: string }, roles: Array<Role | undefined>) {
+async function authorizeRoleChange(
+  authz: Authz,
+  actor: Actor,
+  workspace: { id: number; name: string },
+  roles: Array<Role | undefined>,
+) {
   await authz.authorize(actor, workspace.id, 'membership.manage', { type: 'workspace', name: workspace.name });
-  if (roles.includes('owner')) await authz.authorize(actor, workspace.id, 'workspace.manage', { type: 'workspace', name: workspace.name });
+  if (roles.includes('owner'))
+    await authz.authorize(actor, workspace.id, 'workspace.manage', { type: 'workspace', name: workspace.name });
 }
 
 async function keepAnOwner(store: AccessStore, workspaceId: number, workspaceName: string, losing: Role | undefined) {
   if (losing === 'owner' && (await store.countOwners(workspaceId)) <= 1) {
-    throw new HindsightError('conflict', `workspace "${workspaceName}" would have no owner left (make someone else owner first)`);
+    throw new HindsightError(
+      'conflict',
+      `workspace "${workspaceName}" would have no owner left (make someone else owner first)`,
+    );
   }
 }
 
@@ -99,22 +132,36 @@ async function keepAnOwner(store: AccessStore, workspaceId: number, workspaceNam
  * lock the key for `lockMs` at the limit.
  */
 async function login(
-  { store, authz, policy }: AccessDeps, input: { email: string; password: string; ip: string; userAgent: string | null },
+  { store, authz, policy }: AccessDeps,
+  input: { email: string; password: string; ip: string; userAgent: string | null },
 ): Promise<{ token: string; expiresAt: Date; actor: Actor }> {
-  const email = String(input.email ?? '').trim().toLowerCase();
+  const email = String(input.email ?? '')
+    .trim()
+    .toLowerCase();
   const password = String(input.password ?? '');
   const keys = [`email:${email}`, `ip:${input.ip}`];
   const user = email ? await store.findUserByEmail(email) : undefined;
   // Only a known address is written down: people type passwords into the email field.
-  const auditAttempt = (outcome: 'denied' | 'failed', detail: string) => store.appendAudit({
-    actorUserId: user?.id ?? null, actor: user?.email ?? 'unknown user', workspaceId: null, action: 'auth.login', source: input.ip, outcome, detail,
-  });
+  const auditAttempt = (outcome: 'denied' | 'failed', detail: string) =>
+    store.appendAudit({
+      actorUserId: user?.id ?? null,
+      actor: user?.email ?? 'unknown user',
+      workspaceId: null,
+      action: 'auth.login',
+      source: input.ip,
+      outcome,
+      detail,
+    });
   const locked = await store.lockedUntil(keys);
   if (locked) {
     await auditAttempt('denied', `locked until ${locked.toISOString()}`);
-    throw new HindsightError('rate_limited', `too many failed logins: try again after ${locked.toISOString().slice(11, 16)} UTC`);
+    throw new HindsightError(
+      'rate_limited',
+      `too many failed logins: try again after ${locked.toISOString().slice(11, 16)} UTC`,
+    );
   }
-  const ok = (await verifyPassword(password, user?.passwordHash ?? (await decoyHash()))) && user !== undefined && !user.disabled;
+  const ok =
+    (await verifyPassword(password, user?.passwordHash ?? (await decoyHash()))) && user !== undefined && !user.disabled;
   if (!ok) {
     const failures = await store.recordLoginFailure(keys[0]!, policy.accountLimit, policy.lockMs);
     await store.recordLoginFailure(keys[1]!, policy.ipLimit, policy.lockMs);
@@ -123,7 +170,11 @@ async function login(
     throw new HindsightError('access_denied', 'email or password is wrong');
   }
   await store.clearLoginFailures(keys[0]!);
-  const session = await store.createSession(user.id, { ttlMs: policy.sessionTtlMs, ip: input.ip, userAgent: input.userAgent });
+  const session = await store.createSession(user.id, {
+    ttlMs: policy.sessionTtlMs,
+    ip: input.ip,
+    userAgent: input.userAgent,
+  });
   const actor = (await actorForUser(store, user.id, input.ip))!;
   await authz.audit(actor, { workspaceId: null, action: 'auth.login', outcome: 'ok' });
   return { token: session.token, expiresAt: session.expiresAt, actor };
@@ -149,14 +200,20 @@ function sessionOperations(deps: AccessDeps) {
     },
 
     /** The first account, owner of the default workspace and of the installation; refused once any account exists. */
-    async createFirstOwner(input: { email: string; password: string; displayName?: string }, source: string): Promise<UserRecord> {
+    async createFirstOwner(
+      input: { email: string; password: string; displayName?: string },
+      source: string,
+    ): Promise<UserRecord> {
       const email = parseOrThrow(emailSchema, input.email, 'email');
       const password = parseOrThrow(passwordSchema, input.password, 'password');
       const displayName = parseOrThrow(displayNameSchema, input.displayName ?? '', 'display name');
       const user = await store.createFirstOwner({ email, displayName, passwordHash: await hashPassword(password) });
       const actor = (await actorForUser(store, user.id, source))!;
       await authz.audit(actor, {
-        workspaceId: DEFAULT_WORKSPACE_ID, action: 'auth.setup', target: { type: 'user', name: email }, outcome: 'ok',
+        workspaceId: DEFAULT_WORKSPACE_ID,
+        action: 'auth.setup',
+        target: { type: 'user', name: email },
+        outcome: 'ok',
         after: { email, role: 'owner', workspace: 'default', instanceOwner: true },
       });
       return user;
@@ -183,8 +240,16 @@ function sessionOperations(deps: AccessDeps) {
  * the installation too (`instanceOwner`) is for the instance owner or the operator only.
  */
 async function createUser(
-  { store, authz }: AccessDeps, actor: Actor,
-  input: { email: string; password: string; displayName?: string; workspace?: string; role: Role; instanceOwner?: boolean },
+  { store, authz }: AccessDeps,
+  actor: Actor,
+  input: {
+    email: string;
+    password: string;
+    displayName?: string;
+    workspace?: string;
+    role: Role;
+    instanceOwner?: boolean;
+  },
 ): Promise<UserWithMemberships> {
   const email = parseOrThrow(emailSchema, input.email, 'email');
   const password = parseOrThrow(passwordSchema, input.password, 'password');
@@ -196,48 +261,110 @@ async function createUser(
   const target = { type: 'user', name: email };
   const instanceOwner = input.instanceOwner === true;
   if (instanceOwner && !isInstanceLevel(actor)) {
-    await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'denied', detail: 'only the instance owner may make another instance owner' });
-    throw new HindsightError('forbidden', 'an instance owner may run programs on the shared worker: only the instance owner (or the CLI\'s local operator) may make another one');
+    await authz.audit(actor, {
+      workspaceId: workspace.id,
+      action: 'user.create',
+      target,
+      outcome: 'denied',
+      detail: 'only the instance owner may make another instance owner',
+    });
+    throw new HindsightError(
+      'forbidden',
+      "an instance owner may run programs on the shared worker: only the instance owner (or the CLI's local operator) may make another one",
+    );
   }
   try {
-    const user = await store.createUser({ email, displayName, passwordHash: await hashPassword(password), instanceOwner });
+    const user = await store.createUser({
+      email,
+      displayName,
+      passwordHash: await hashPassword(password),
+      instanceOwner,
+    });
     await store.setMembership(user.id, workspace.id, role);
-    await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'ok', before: null, after: { email, displayName, workspace: workspace.name, role, instanceOwner } });
+    await authz.audit(actor, {
+      workspaceId: workspace.id,
+      action: 'user.create',
+      target,
+      outcome: 'ok',
+      before: null,
+      after: { email, displayName, workspace: workspace.name, role, instanceOwner },
+    });
     return userWithMemberships(store, user);
   } catch (error) {
-    await authz.audit(actor, { workspaceId: workspace.id, action: 'user.create', target, outcome: 'failed', detail: (error as Error).message });
+    await authz.audit(actor, {
+      workspaceId: workspace.id,
+      action: 'user.create',
+      target,
+      outcome: 'failed',
+      detail: (error as Error).message,
+    });
     throw error;
   }
 }
 
 /** Disabling an account ends its sessions; it needs user.manage in every workspace the account belongs to. */
-async function setUserDisabled({ store, authz }: AccessDeps, actor: Actor, email: string, disabled: boolean): Promise<UserRecord> {
+async function setUserDisabled(
+  { store, authz }: AccessDeps,
+  actor: Actor,
+  email: string,
+  disabled: boolean,
+): Promise<UserRecord> {
   const user = await store.findUserByEmail(String(email));
   const memberships = user ? await store.membershipsOfUser(user.id) : [];
-  if (!user || (actor.kind === 'user' && !memberships.some((m) => roleOf(actor, m.workspaceId) !== undefined))) throw notFound({ type: 'user', name: email });
+  if (!user || (actor.kind === 'user' && !memberships.some((m) => roleOf(actor, m.workspaceId) !== undefined)))
+    throw notFound({ type: 'user', name: email });
   for (const m of memberships) {
     await authz.authorize(actor, m.workspaceId, 'user.manage', { type: 'user', name: user.email });
-    if (m.role === 'owner') await authz.authorize(actor, m.workspaceId, 'workspace.manage', { type: 'user', name: user.email });
+    if (m.role === 'owner')
+      await authz.authorize(actor, m.workspaceId, 'workspace.manage', { type: 'user', name: user.email });
     if (disabled) await keepAnOwner(store, m.workspaceId, m.workspace, m.role);
   }
   const updated = await store.setUserDisabled(user.email, disabled);
   for (const m of memberships.length ? memberships : [{ workspaceId: null }]) {
-    await authz.audit(actor, { workspaceId: m.workspaceId, action: disabled ? 'user.disable' : 'user.enable', target: { type: 'user', name: user.email }, outcome: 'ok', before: { disabled: user.disabled }, after: { disabled } });
+    await authz.audit(actor, {
+      workspaceId: m.workspaceId,
+      action: disabled ? 'user.disable' : 'user.enable',
+      target: { type: 'user', name: user.email },
+      outcome: 'ok',
+      before: { disabled: user.disabled },
+      after: { disabled },
+    });
   }
   return updated;
 }
 
 /** Grants or takes the installation's ownership; only the instance owner or the operator may. */
-async function setInstanceOwner({ store, authz }: AccessDeps, actor: Actor, email: string, instanceOwner: boolean): Promise<UserRecord> {
+async function setInstanceOwner(
+  { store, authz }: AccessDeps,
+  actor: Actor,
+  email: string,
+  instanceOwner: boolean,
+): Promise<UserRecord> {
   const user = await store.findUserByEmail(String(email));
   if (!user) throw notFound({ type: 'user', name: email });
   const target = { type: 'user', name: user.email };
   if (!isInstanceLevel(actor)) {
-    await authz.audit(actor, { workspaceId: null, action: 'user.instanceOwner', target, outcome: 'denied', detail: 'only the instance owner may change who owns the instance' });
-    throw new HindsightError('forbidden', 'an instance owner may run programs on the shared worker: only the instance owner (or the CLI\'s local operator) may grant or take it');
+    await authz.audit(actor, {
+      workspaceId: null,
+      action: 'user.instanceOwner',
+      target,
+      outcome: 'denied',
+      detail: 'only the instance owner may change who owns the instance',
+    });
+    throw new HindsightError(
+      'forbidden',
+      "an instance owner may run programs on the shared worker: only the instance owner (or the CLI's local operator) may grant or take it",
+    );
   }
   await store.setInstanceOwner(user.id, instanceOwner);
-  await authz.audit(actor, { workspaceId: null, action: 'user.instanceOwner', target, outcome: 'ok', before: { instanceOwner: user.instanceOwner }, after: { instanceOwner } });
+  await authz.audit(actor, {
+    workspaceId: null,
+    action: 'user.instanceOwner',
+    target,
+    outcome: 'ok',
+    before: { instanceOwner: user.instanceOwner },
+    after: { instanceOwner },
+  });
   return { ...(await store.getUser(user.email)) };
 }
 
@@ -258,7 +385,8 @@ function userOperations(deps: AccessDeps) {
     },
 
     setUserDisabled: (actor: Actor, email: string, disabled: boolean) => setUserDisabled(deps, actor, email, disabled),
-    setInstanceOwner: (actor: Actor, email: string, instanceOwner: boolean) => setInstanceOwner(deps, actor, email, instanceOwner),
+    setInstanceOwner: (actor: Actor, email: string, instanceOwner: boolean) =>
+      setInstanceOwner(deps, actor, email, instanceOwner),
   };
 }
 
@@ -277,19 +405,36 @@ function workspaceOperations({ store, authz }: AccessDeps) {
       await authorizeRoleChange(authz, actor, workspace, [role, current]);
       if (current !== role) await keepAnOwner(store, workspace.id, workspace.name, current);
       await store.setMembership(user.id, workspace.id, role);
-      await authz.audit(actor, { workspaceId: workspace.id, action: 'membership.set', target: { type: 'user', name: user.email }, outcome: 'ok', before: current ? { role: current } : null, after: { role } });
+      await authz.audit(actor, {
+        workspaceId: workspace.id,
+        action: 'membership.set',
+        target: { type: 'user', name: user.email },
+        outcome: 'ok',
+        before: current ? { role: current } : null,
+        after: { role },
+      });
     },
 
     async removeMember(actor: Actor, email: string, workspaceName: string): Promise<void> {
       const workspace = await workspaceFor(store, actor, workspaceName);
       await authz.authorize(actor, workspace.id, 'membership.manage', { type: 'workspace', name: workspace.name });
       const user = await store.findUserByEmail(String(email));
-      const current = user ? (await store.memberships({ userId: user.id, workspaceId: workspace.id }))[0]?.role : undefined;
-      if (!user || !current) throw new HindsightError('not_found', `user "${email}" is not a member of workspace "${workspace.name}"`);
+      const current = user
+        ? (await store.memberships({ userId: user.id, workspaceId: workspace.id }))[0]?.role
+        : undefined;
+      if (!user || !current)
+        throw new HindsightError('not_found', `user "${email}" is not a member of workspace "${workspace.name}"`);
       await authorizeRoleChange(authz, actor, workspace, [current]);
       await keepAnOwner(store, workspace.id, workspace.name, current);
       await store.removeMembership(user.id, workspace.id);
-      await authz.audit(actor, { workspaceId: workspace.id, action: 'membership.remove', target: { type: 'user', name: user.email }, outcome: 'ok', before: { role: current }, after: null });
+      await authz.audit(actor, {
+        workspaceId: workspace.id,
+        action: 'membership.remove',
+        target: { type: 'user', name: user.email },
+        outcome: 'ok',
+        before: { role: current },
+        after: null,
+      });
     },
 
     /** A new workspace; its creator becomes its owner. Owners of the default workspace may create them. */
@@ -298,13 +443,29 @@ function workspaceOperations({ store, authz }: AccessDeps) {
       await authz.authorize(actor, DEFAULT_WORKSPACE_ID, 'workspace.manage', { type: 'workspace', name: 'default' });
       const workspace = await store.createWorkspace(name);
       if (actor.kind === 'user') await store.setMembership(actor.userId, workspace.id, 'owner');
-      await authz.audit(actor, { workspaceId: workspace.id, action: 'workspace.create', target: { type: 'workspace', name }, outcome: 'ok', before: null, after: { name } });
+      await authz.audit(actor, {
+        workspaceId: workspace.id,
+        action: 'workspace.create',
+        target: { type: 'workspace', name },
+        outcome: 'ok',
+        before: null,
+        after: { name },
+      });
       return workspace;
     },
 
-    async listWorkspaces(actor: Actor): Promise<Array<{ id: number; name: string; role: Role; members: number; databases: number; storages: number }>> {
+    async listWorkspaces(
+      actor: Actor,
+    ): Promise<Array<{ id: number; name: string; role: Role; members: number; databases: number; storages: number }>> {
       return (await store.workspaceSummaries())
-        .map((w) => ({ id: w.id, name: w.name, role: roleOf(actor, w.id)!, members: w.members, databases: w.databases, storages: w.storages }))
+        .map((w) => ({
+          id: w.id,
+          name: w.name,
+          role: roleOf(actor, w.id)!,
+          members: w.members,
+          databases: w.databases,
+          storages: w.storages,
+        }))
         .filter((w) => w.role !== undefined);
     },
   };
@@ -328,7 +489,11 @@ function auditOperations({ store, authz, runtime }: AccessDeps) {
       return store.listAudit({
         workspaceIds: actor.kind === 'user' ? allowed : undefined,
         includeGlobal: actor.kind !== 'user' || allowed.includes(DEFAULT_WORKSPACE_ID),
-        workspaceId, actor: query.actor, action: query.action, since: query.since, limit: query.limit,
+        workspaceId,
+        actor: query.actor,
+        action: query.action,
+        since: query.since,
+        limit: query.limit,
       });
     },
 
@@ -341,7 +506,12 @@ function auditOperations({ store, authz, runtime }: AccessDeps) {
 
 export function createAccessService(runtime: Runtime, authz: Authz, policy: LoginPolicy = defaultLoginPolicy) {
   const deps: AccessDeps = { runtime, authz, policy, store: runtime.catalog.access };
-  return { ...sessionOperations(deps), ...userOperations(deps), ...workspaceOperations(deps), ...auditOperations(deps) };
+  return {
+    ...sessionOperations(deps),
+    ...userOperations(deps),
+    ...workspaceOperations(deps),
+    ...auditOperations(deps),
+  };
 }
 
 export type AccessService = ReturnType<typeof createAccessService>;

@@ -18,12 +18,20 @@ import type { Runtime } from './runtime.ts';
 export const API_TOKEN_PATTERN = /^hs_[A-Za-z0-9_-]{43}$/;
 const PREFIX_LENGTH = 10;
 
-export const createApiTokenInput = z.object({
-  name: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters'),
-  workspace: z.string().min(1, 'is required'),
-  role: z.enum(ROLES, { message: `must be one of ${ROLES.join(', ')}` }),
-  expiresInDays: z.number().int('must be a whole number of days').min(1, 'must be at least 1').max(3650, 'must be at most 3650 (ten years)').nullable().optional(),
-}).strict();
+export const createApiTokenInput = z
+  .object({
+    name: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters'),
+    workspace: z.string().min(1, 'is required'),
+    role: z.enum(ROLES, { message: `must be one of ${ROLES.join(', ')}` }),
+    expiresInDays: z
+      .number()
+      .int('must be a whole number of days')
+      .min(1, 'must be at least 1')
+      .max(3650, 'must be at most 3650 (ten years)')
+      .nullable()
+      .optional(),
+  })
+  .strict();
 export type CreateApiTokenInput = z.input<typeof createApiTokenInput>;
 
 /** A token as its owner sees it: never the secret, never its hash. */
@@ -44,8 +52,15 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export function tokenView(t: ApiTokenRecord, now = new Date()): ApiTokenView {
   return {
-    id: t.id, name: t.name, prefix: t.prefix, workspace: t.workspace, role: t.role,
-    createdAt: t.createdAt.toISOString(), expiresAt: iso(t.expiresAt), lastUsedAt: iso(t.lastUsedAt), revokedAt: iso(t.revokedAt),
+    id: t.id,
+    name: t.name,
+    prefix: t.prefix,
+    workspace: t.workspace,
+    role: t.role,
+    createdAt: t.createdAt.toISOString(),
+    expiresAt: iso(t.expiresAt),
+    lastUsedAt: iso(t.lastUsedAt),
+    revokedAt: iso(t.revokedAt),
     state: t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt <= now ? 'expired' : 'active',
   };
 }
@@ -63,7 +78,11 @@ function parseInput(raw: unknown): z.output<typeof createApiTokenInput> {
 }
 
 function personal(actor: Actor): Extract<Actor, { kind: 'user' }> {
-  if (actor.kind !== 'user') throw new HindsightError('bad_input', 'API tokens belong to a user account: sign in as a user (the local operator needs no token, it has the secret key)');
+  if (actor.kind !== 'user')
+    throw new HindsightError(
+      'bad_input',
+      'API tokens belong to a user account: sign in as a user (the local operator needs no token, it has the secret key)',
+    );
   return actor;
 }
 
@@ -71,7 +90,12 @@ export function createApiTokenService(runtime: Runtime, authz: Authz, access: Ac
   const store = runtime.catalog.apiTokens;
 
   /** Like authz.audited, for changes a user makes to their own account rather than to a workspace's objects. */
-  async function recorded<T>(actor: Actor, entry: { workspaceId: number; action: string; target: { type: string; name: string }; before: unknown }, work: () => Promise<T>, after: (result: T) => unknown): Promise<T> {
+  async function recorded<T>(
+    actor: Actor,
+    entry: { workspaceId: number; action: string; target: { type: string; name: string }; before: unknown },
+    work: () => Promise<T>,
+    after: (result: T) => unknown,
+  ): Promise<T> {
     let result: T;
     try {
       result = await work();
@@ -92,14 +116,35 @@ export function createApiTokenService(runtime: Runtime, authz: Authz, access: Ac
       const own = roleOf(user, workspace.id)!;
       const target = { type: 'api token', name: input.name };
       if (ROLES.indexOf(input.role) < ROLES.indexOf(own)) {
-        await authz.audit(user, { workspaceId: workspace.id, action: 'apiToken.create', target, outcome: 'denied', detail: `role ${input.role} is above the creator's role ${own}` });
-        throw new HindsightError('forbidden', `role: a token cannot hold more than your own role in workspace "${workspace.name}" (you are ${own}; choose ${ROLES.slice(ROLES.indexOf(own)).join(', ')})`);
+        await authz.audit(user, {
+          workspaceId: workspace.id,
+          action: 'apiToken.create',
+          target,
+          outcome: 'denied',
+          detail: `role ${input.role} is above the creator's role ${own}`,
+        });
+        throw new HindsightError(
+          'forbidden',
+          `role: a token cannot hold more than your own role in workspace "${workspace.name}" (you are ${own}; choose ${ROLES.slice(ROLES.indexOf(own)).join(', ')})`,
+        );
       }
       const secret = `hs_${randomBytes(32).toString('base64url')}`;
       const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : null;
-      const record = await recorded(user, { workspaceId: workspace.id, action: 'apiToken.create', target, before: null },
-        () => store.create({ userId: user.userId, workspaceId: workspace.id, role: input.role, name: input.name, prefix: secret.slice(0, PREFIX_LENGTH), secret, expiresAt }),
-        (t) => ({ id: t.id, prefix: t.prefix, workspace: workspace.name, role: t.role, expiresAt: iso(t.expiresAt) }));
+      const record = await recorded(
+        user,
+        { workspaceId: workspace.id, action: 'apiToken.create', target, before: null },
+        () =>
+          store.create({
+            userId: user.userId,
+            workspaceId: workspace.id,
+            role: input.role,
+            name: input.name,
+            prefix: secret.slice(0, PREFIX_LENGTH),
+            secret,
+            expiresAt,
+          }),
+        (t) => ({ id: t.id, prefix: t.prefix, workspace: workspace.name, role: t.role, expiresAt: iso(t.expiresAt) }),
+      );
       return { token: tokenView(record), secret };
     },
 
@@ -113,10 +158,20 @@ export function createApiTokenService(runtime: Runtime, authz: Authz, access: Ac
     async revoke(actor: Actor, id: number): Promise<ApiTokenView> {
       const user = personal(actor);
       const token = Number.isSafeInteger(id) ? await store.get(id) : undefined;
-      if (!token || token.userId !== user.userId) throw new HindsightError('not_found', `API token ${id} does not exist (GET /api/v1/tokens lists yours)`);
+      if (!token || token.userId !== user.userId)
+        throw new HindsightError('not_found', `API token ${id} does not exist (GET /api/v1/tokens lists yours)`);
       if (token.revokedAt) return tokenView(token);
-      await recorded(user, { workspaceId: token.workspaceId, action: 'apiToken.revoke', target: { type: 'api token', name: token.name }, before: { id: token.id, prefix: token.prefix, role: token.role } },
-        () => store.revoke(token.id), () => ({ revoked: true }));
+      await recorded(
+        user,
+        {
+          workspaceId: token.workspaceId,
+          action: 'apiToken.revoke',
+          target: { type: 'api token', name: token.name },
+          before: { id: token.id, prefix: token.prefix, role: token.role },
+        },
+        () => store.revoke(token.id),
+        () => ({ revoked: true }),
+      );
       return tokenView((await store.get(token.id))!);
     },
 
@@ -134,7 +189,11 @@ export function createApiTokenService(runtime: Runtime, authz: Authz, access: Ac
       if (!current) return undefined;
       // The installation's privileges (services/authz.ts) ride only on a token made with the owner
       // role: a narrower token for a script stays narrow even when its creator owns the instance.
-      return { ...user, memberships: new Map([[token.workspaceId, lowerRole(token.role, current)]]), instanceOwner: user.instanceOwner && token.role === 'owner' };
+      return {
+        ...user,
+        memberships: new Map([[token.workspaceId, lowerRole(token.role, current)]]),
+        instanceOwner: user.instanceOwner && token.role === 'owner',
+      };
     },
   };
 }

@@ -1,7 +1,17 @@
 import { storageSecretFieldNames } from '../lib/storage/index.ts';
 
 /** Field names that hold secrets outside storage configurations. */
-const otherSecretFields = new Set(['password', 'sealedPassword', 'token', 'passwordHash', 'webhookUrl', 'botToken', 'smtpPassword', 'secret', 'hmacSecret']);
+const otherSecretFields = new Set([
+  'password',
+  'sealedPassword',
+  'token',
+  'passwordHash',
+  'webhookUrl',
+  'botToken',
+  'smtpPassword',
+  'secret',
+  'hmacSecret',
+]);
 
 export const SECRET_MARK = '[secret]';
 

@@ -18,32 +18,64 @@ export { ROLES, DEFAULT_WORKSPACE_ID, type Role };
 
 /** Every read and every change a caller can ask for. */
 export const ACTIONS = [
-  'database.create', 'database.update', 'database.delete', 'database.schedule',
-  'storage.create', 'storage.update', 'storage.delete', 'storage.test',
-  'backup.start', 'backup.cancel', 'backup.download',
+  'database.create',
+  'database.update',
+  'database.delete',
+  'database.schedule',
+  'storage.create',
+  'storage.update',
+  'storage.delete',
+  'storage.test',
+  'backup.start',
+  'backup.cancel',
+  'backup.download',
   'restore.start',
   'verification.start',
-  'retention.save', 'retention.run',
-  'notifier.create', 'notifier.update', 'notifier.delete', 'notifier.test',
+  'retention.save',
+  'retention.run',
+  'notifier.create',
+  'notifier.update',
+  'notifier.delete',
+  'notifier.test',
   'hook.edit',
   'backupRole.create',
-  'user.manage', 'membership.manage', 'workspace.manage',
-  'audit.read', 'history.read',
+  'user.manage',
+  'membership.manage',
+  'workspace.manage',
+  'audit.read',
+  'history.read',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
 const viewer: readonly Action[] = ['history.read', 'backup.download'];
 const editor: readonly Action[] = [
   ...viewer,
-  'database.create', 'database.update', 'database.schedule', 'backupRole.create',
-  'backup.start', 'backup.cancel', 'restore.start', 'verification.start', 'retention.save', 'retention.run',
+  'database.create',
+  'database.update',
+  'database.schedule',
+  'backupRole.create',
+  'backup.start',
+  'backup.cancel',
+  'restore.start',
+  'verification.start',
+  'retention.save',
+  'retention.run',
 ];
 const admin: readonly Action[] = [
   ...editor,
   'database.delete',
-  'storage.create', 'storage.update', 'storage.delete', 'storage.test',
-  'notifier.create', 'notifier.update', 'notifier.delete', 'notifier.test',
-  'hook.edit', 'user.manage', 'membership.manage', 'audit.read',
+  'storage.create',
+  'storage.update',
+  'storage.delete',
+  'storage.test',
+  'notifier.create',
+  'notifier.update',
+  'notifier.delete',
+  'notifier.test',
+  'hook.edit',
+  'user.manage',
+  'membership.manage',
+  'audit.read',
 ];
 const owner: readonly Action[] = [...admin, 'workspace.manage'];
 
@@ -54,7 +86,10 @@ const owner: readonly Action[] = [...admin, 'workspace.manage'];
  * workspace itself and its owners (granting or taking the owner role is `workspace.manage`).
  */
 export const ROLE_ACTIONS: Readonly<Record<Role, ReadonlySet<Action>>> = {
-  viewer: new Set(viewer), editor: new Set(editor), admin: new Set(admin), owner: new Set(owner),
+  viewer: new Set(viewer),
+  editor: new Set(editor),
+  admin: new Set(admin),
+  owner: new Set(owner),
 };
 
 export function roleAllows(role: Role, action: Action): boolean {
@@ -72,7 +107,14 @@ export function minimumRole(action: Action): Role {
  * (full rights) unless told to act as a user.
  */
 export type Actor =
-  | { kind: 'user'; userId: number; email: string; memberships: ReadonlyMap<number, Role>; instanceOwner: boolean; source: string }
+  | {
+      kind: 'user';
+      userId: number;
+      email: string;
+      memberships: ReadonlyMap<number, Role>;
+      instanceOwner: boolean;
+      source: string;
+    }
   | { kind: 'operator'; name: string; source: 'cli' }
   | { kind: 'system'; source: 'system' };
 
@@ -95,14 +137,17 @@ export const INSTANCE_PRIVILEGES = {
   'storage.rcloneBinary': 'choose the rclone binary the worker runs',
   'storage.rcloneConfig': 'give an rclone config (it can define backends that run programs)',
   'storage.rcloneFlag': 'pass rclone flags outside the allow-list',
-  'storage.rcloneRemote': 'use rclone backends or parameters that reach the worker\'s programs or files',
-  'storage.localPath': 'put a local storage outside the workspace\'s storage root',
-  'storage.workerCredentials': 'let a storage sign in with the worker\'s own cloud credentials',
+  'storage.rcloneRemote': "use rclone backends or parameters that reach the worker's programs or files",
+  'storage.localPath': "put a local storage outside the workspace's storage root",
+  'storage.workerCredentials': "let a storage sign in with the worker's own cloud credentials",
 } as const;
 export type InstancePrivilege = keyof typeof INSTANCE_PRIVILEGES;
 
 /** A change that needs an instance privilege, and why in words the refused user reads. */
-export interface InstanceRefusal { privilege: InstancePrivilege; reason: string }
+export interface InstanceRefusal {
+  privilege: InstancePrivilege;
+  reason: string;
+}
 
 /** Whether the actor holds the instance's privileges. */
 export function isInstanceLevel(actor: Actor): boolean {
@@ -120,7 +165,10 @@ export function isMember(actor: Actor, workspaceId: number): boolean {
 }
 
 /** What an action is about, for the error message and the audit entry. */
-export interface Target { type: string; name: string }
+export interface Target {
+  type: string;
+  name: string;
+}
 
 const notFoundTexts: Record<string, (name: string) => string> = {
   database: (n) => `database "${n}" is not registered (hindsight db list shows the registered ones)`,
@@ -133,7 +181,10 @@ const notFoundTexts: Record<string, (name: string) => string> = {
 
 /** The same answer as for a name that exists nowhere: membership of other workspaces stays private. */
 export function notFound(target: Target): HindsightError {
-  return new HindsightError('not_found', (notFoundTexts[target.type] ?? ((n: string) => `${target.type} "${n}" does not exist`))(target.name));
+  return new HindsightError(
+    'not_found',
+    (notFoundTexts[target.type] ?? ((n: string) => `${target.type} "${n}" does not exist`))(target.name),
+  );
 }
 
 export interface Authz {
@@ -151,19 +202,41 @@ export interface Authz {
    * After `authorize`: lets the instance owner, the operator and the system through; anyone else
    * gets `forbidden` with the refusal's reason and a `denied` audit entry under `action`.
    */
-  authorizeInstance(actor: Actor, workspaceId: number, action: Action, refusal: InstanceRefusal, target?: Target): Promise<void>;
+  authorizeInstance(
+    actor: Actor,
+    workspaceId: number,
+    action: Action,
+    refusal: InstanceRefusal,
+    target?: Target,
+  ): Promise<void>;
   /** Writes an audit entry for this actor. */
   audit(actor: Actor, entry: AuditInput): Promise<void>;
   /**
    * Runs a change and records it: `ok` with the settings before and after (secrets masked), or
    * `failed` with the reason. Call it after `authorize`, from any service function.
    */
-  audited<T>(actor: Actor, entry: { workspaceId: number; action: Action; target: Target; before?: unknown }, work: () => Promise<T>, after?: (result: T) => unknown): Promise<T>;
+  audited<T>(
+    actor: Actor,
+    entry: { workspaceId: number; action: Action; target: Target; before?: unknown },
+    work: () => Promise<T>,
+    after?: (result: T) => unknown,
+  ): Promise<T>;
 }
 
 export interface AuditInput {
   workspaceId: number | null;
-  action: Action | 'auth.login' | 'auth.logout' | 'auth.setup' | 'user.create' | 'user.disable' | 'user.enable' | 'membership.set' | 'membership.remove' | 'workspace.create' | (string & {});
+  action:
+    | Action
+    | 'auth.login'
+    | 'auth.logout'
+    | 'auth.setup'
+    | 'user.create'
+    | 'user.disable'
+    | 'user.enable'
+    | 'membership.set'
+    | 'membership.remove'
+    | 'workspace.create'
+    | (string & {});
   target?: Target | undefined;
   outcome: 'ok' | 'denied' | 'failed';
   before?: unknown;
@@ -178,13 +251,28 @@ export function createAuthz(access: AccessStore): Authz {
       if (role === undefined) {
         // Audited against no workspace: the other workspace's admins learn nothing from their log
         // either, and the instance's owners still see the probe.
-        await authz.audit(actor, { workspaceId: null, action, target, outcome: 'denied', detail: 'not a member of the workspace' });
+        await authz.audit(actor, {
+          workspaceId: null,
+          action,
+          target,
+          outcome: 'denied',
+          detail: 'not a member of the workspace',
+        });
         throw target ? notFound(target) : new HindsightError('not_found', 'no such workspace');
       }
       if (roleAllows(role, action)) return;
-      await authz.audit(actor, { workspaceId, action, target, outcome: 'denied', detail: `role ${role} does not allow ${action}` });
+      await authz.audit(actor, {
+        workspaceId,
+        action,
+        target,
+        outcome: 'denied',
+        detail: `role ${role} does not allow ${action}`,
+      });
       const workspace = await access.workspaceById(workspaceId);
-      throw new HindsightError('forbidden', `${action}${target ? ` on ${target.type} "${target.name}"` : ''} needs the ${minimumRole(action)} role in workspace "${workspace?.name ?? workspaceId}"; you are ${role} (ask an owner or admin of the workspace)`);
+      throw new HindsightError(
+        'forbidden',
+        `${action}${target ? ` on ${target.type} "${target.name}"` : ''} needs the ${minimumRole(action)} role in workspace "${workspace?.name ?? workspaceId}"; you are ${role} (ask an owner or admin of the workspace)`,
+      );
     },
 
     async authorizeDatabase(actor, database, action) {
@@ -206,7 +294,13 @@ export function createAuthz(access: AccessStore): Authz {
 
     async authorizeInstance(actor, workspaceId, action, refusal, target) {
       if (isInstanceLevel(actor)) return;
-      await authz.audit(actor, { workspaceId, action, target, outcome: 'denied', detail: `instance privilege ${refusal.privilege}: ${refusal.reason}` });
+      await authz.audit(actor, {
+        workspaceId,
+        action,
+        target,
+        outcome: 'denied',
+        detail: `instance privilege ${refusal.privilege}: ${refusal.reason}`,
+      });
       throw new HindsightError('forbidden', refusal.reason);
     },
 
@@ -215,11 +309,21 @@ export function createAuthz(access: AccessStore): Authz {
       try {
         result = await work();
       } catch (error) {
-        await authz.audit(actor, { ...entry, before: maskForAudit(entry.before), outcome: 'failed', detail: errorMessage(error).slice(0, 1000) });
+        await authz.audit(actor, {
+          ...entry,
+          before: maskForAudit(entry.before),
+          outcome: 'failed',
+          detail: errorMessage(error).slice(0, 1000),
+        });
         throw error;
       }
       const afterValue = after ? await after(result) : undefined;
-      await authz.audit(actor, { ...entry, before: maskForAudit(entry.before), after: maskForAudit(afterValue), outcome: 'ok' });
+      await authz.audit(actor, {
+        ...entry,
+        before: maskForAudit(entry.before),
+        after: maskForAudit(afterValue),
+        outcome: 'ok',
+      });
       return result;
     },
 

@@ -51,7 +51,13 @@ export async function ensureDemo(services: Services, actor: Actor, server: PgTar
   await runtime.catalog.upsertStorage('local', { type: 'local', path: runtime.config.backupsDir });
   if (!(await runtime.catalog.findDatabase(DEMO_DATABASE))) {
     const url = `postgres://${encodeURIComponent(server.user)}:${encodeURIComponent(server.password ?? '')}@${server.host}:${server.port}/${DEMO_DATABASE}`;
-    await services.databases.add(actor, { name: DEMO_DATABASE, url, storages: 'local', schedule: '0 * * * *', timezone: 'UTC' });
+    await services.databases.add(actor, {
+      name: DEMO_DATABASE,
+      url,
+      storages: 'local',
+      schedule: '0 * * * *',
+      timezone: 'UTC',
+    });
     logger.info('registered database "demo" with storage "local" and an hourly schedule');
   }
   const backups = await runtime.catalog.listBackups(DEMO_DATABASE, 1);
@@ -60,8 +66,18 @@ export async function ensureDemo(services: Services, actor: Actor, server: PgTar
   const backup = await services.backups.start(actor, DEMO_DATABASE, 'demo');
   logger.info({ workflowId: backup.workflowId }, 'first backup of "demo" started');
   const outcome = await backup.result();
-  logger.info({ backupId: outcome.backupId, bytes: outcome.sizeBytes, tables: outcome.tables, rows: outcome.rows }, 'first backup of "demo" complete');
-  const restore = await services.restores.start(actor, { database: DEMO_DATABASE, backupId: outcome.backupId, to: { database: `demo_check_${outcome.backupId.slice(-6)}` } });
+  logger.info(
+    { backupId: outcome.backupId, bytes: outcome.sizeBytes, tables: outcome.tables, rows: outcome.rows },
+    'first backup of "demo" complete',
+  );
+  const restore = await services.restores.start(actor, {
+    database: DEMO_DATABASE,
+    backupId: outcome.backupId,
+    to: { database: `demo_check_${outcome.backupId.slice(-6)}` },
+  });
   const restored = await restore.result();
-  logger.info({ target: restored.target, tables: restored.tablesChecked, rows: restored.rowsChecked }, 'restored the first backup and verified every table\'s row count');
+  logger.info(
+    { target: restored.target, tables: restored.tablesChecked, rows: restored.rowsChecked },
+    "restored the first backup and verified every table's row count",
+  );
 }

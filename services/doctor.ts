@@ -16,7 +16,13 @@ import { openRuntime, type Runtime } from './runtime.ts';
 async function nearestExisting(dir: string): Promise<string> {
   let current = path.resolve(dir);
   for (;;) {
-    if (await access(current).then(() => true, () => false)) return current;
+    if (
+      await access(current).then(
+        () => true,
+        () => false,
+      )
+    )
+      return current;
     const parent = path.dirname(current);
     if (parent === current) return current;
     current = parent;
@@ -42,7 +48,11 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
   let runtime: Runtime | undefined;
   try {
     runtime = await openRuntime(config, { migrate: false });
-    add('secret key', 'ok', `${config.secretKeyFile} (key ${runtime.key.id}${runtime.previousKeys.length ? `, ${runtime.previousKeys.length} earlier key(s)` : ''})`);
+    add(
+      'secret key',
+      'ok',
+      `${config.secretKeyFile} (key ${runtime.key.id}${runtime.previousKeys.length ? `, ${runtime.previousKeys.length} earlier key(s)` : ''})`,
+    );
     const applied = await runtime.catalog.migrationsApplied();
     add('catalog', 'ok', `${config.databaseUrl ? 'DATABASE_URL' : 'embedded catalog'}: ${applied} migrations applied`);
   } catch (error) {
@@ -53,15 +63,31 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
   if (runtime) {
     try {
       temporal = await connectTemporalClient(config, runtime);
-      const attributes = await temporal.connection.operatorService.listSearchAttributes({ namespace: config.temporalNamespace });
-      const missing = hindsightSearchAttributes.map((a) => a.name).filter((name) => !(name in (attributes.customAttributes ?? {})));
-      add('temporal', missing.length ? 'fail' : 'ok', missing.length
-        ? `namespace "${config.temporalNamespace}" lacks search attributes ${missing.join(', ')} (temporal operator search-attribute create --name <name> --type Keyword)`
-        : `${config.temporalAddress}, namespace "${config.temporalNamespace}"${config.temporalTls ? ', TLS' : ''}`);
+      const attributes = await temporal.connection.operatorService.listSearchAttributes({
+        namespace: config.temporalNamespace,
+      });
+      const missing = hindsightSearchAttributes
+        .map((a) => a.name)
+        .filter((name) => !(name in (attributes.customAttributes ?? {})));
+      add(
+        'temporal',
+        missing.length ? 'fail' : 'ok',
+        missing.length
+          ? `namespace "${config.temporalNamespace}" lacks search attributes ${missing.join(', ')} (temporal operator search-attribute create --name <name> --type Keyword)`
+          : `${config.temporalAddress}, namespace "${config.temporalNamespace}"${config.temporalTls ? ', TLS' : ''}`,
+      );
       for (const queue of [config.taskQueue, `${config.taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`]) {
-        const described = await temporal.workflowService.describeTaskQueue({ namespace: config.temporalNamespace, taskQueue: { name: queue }, taskQueueType: queue === config.taskQueue ? 1 : 2 });
+        const described = await temporal.workflowService.describeTaskQueue({
+          namespace: config.temporalNamespace,
+          taskQueue: { name: queue },
+          taskQueueType: queue === config.taskQueue ? 1 : 2,
+        });
         const pollers = described.pollers?.length ?? 0;
-        add(`workers on ${queue}`, pollers > 0 ? 'ok' : 'warn', pollers > 0 ? `${pollers} poller(s)` : 'no worker is polling: start one (node worker/main.ts)');
+        add(
+          `workers on ${queue}`,
+          pollers > 0 ? 'ok' : 'warn',
+          pollers > 0 ? `${pollers} poller(s)` : 'no worker is polling: start one (node worker/main.ts)',
+        );
       }
     } catch (error) {
       add('temporal', 'fail', errorMessage(error));
@@ -69,9 +95,21 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
   }
 
   const pgDumps = await findTools('pg_dump');
-  add('pg_dump', pgDumps.length ? 'ok' : 'fail', pgDumps.length ? pgDumps.map((t) => `${t.version} (${t.path})`).join('; ') : 'not found: install postgresql-client-<major> or set HINDSIGHT_PG_BIN');
+  add(
+    'pg_dump',
+    pgDumps.length ? 'ok' : 'fail',
+    pgDumps.length
+      ? pgDumps.map((t) => `${t.version} (${t.path})`).join('; ')
+      : 'not found: install postgresql-client-<major> or set HINDSIGHT_PG_BIN',
+  );
   const servers = await findTools('initdb');
-  add('sandbox servers', servers.length ? 'ok' : 'warn', servers.length ? `PostgreSQL ${servers.map((t) => t.major).join(', ')} can be verified` : 'no initdb: backups cannot be verified here (install postgresql-<major>)');
+  add(
+    'sandbox servers',
+    servers.length ? 'ok' : 'warn',
+    servers.length
+      ? `PostgreSQL ${servers.map((t) => t.major).join(', ')} can be verified`
+      : 'no initdb: backups cannot be verified here (install postgresql-<major>)',
+  );
 
   if (runtime) {
     for (const storage of await runtime.catalog.listStorages().catch(() => [])) {
@@ -79,7 +117,13 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
         const driver = createStorageDriver(storage.name, await runtime.catalog.storageConfig(storage.name));
         try {
           const result = await testStorageConnection(driver);
-          add(`storage ${storage.name}`, result.ok ? 'ok' : 'fail', result.ok ? `${storage.type}: write, read back, delete in ${result.elapsedMs} ms` : `${storage.type}: failed at ${result.stage}: ${result.message}`);
+          add(
+            `storage ${storage.name}`,
+            result.ok ? 'ok' : 'fail',
+            result.ok
+              ? `${storage.type}: write, read back, delete in ${result.elapsedMs} ms`
+              : `${storage.type}: failed at ${result.stage}: ${result.message}`,
+          );
         } finally {
           await driver.close?.().catch(() => undefined);
         }
@@ -94,9 +138,13 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
           const info = await serverInfo(client);
           const newest = pgDumps[0];
           const fits = newest !== undefined && newest.major >= info.major;
-          add(`database ${db.name}`, fits ? 'ok' : 'fail', fits
-            ? `PostgreSQL ${info.version}, dumped with pg_dump ${newest.major}${servers.some((s) => s.major === info.major) ? '' : `; no PostgreSQL ${info.major} server here to verify its backups`}`
-            : `PostgreSQL ${info.version} needs pg_dump ${info.major} or newer (install postgresql-client-${info.major})`);
+          add(
+            `database ${db.name}`,
+            fits ? 'ok' : 'fail',
+            fits
+              ? `PostgreSQL ${info.version}, dumped with pg_dump ${newest.major}${servers.some((s) => s.major === info.major) ? '' : `; no PostgreSQL ${info.major} server here to verify its backups`}`
+              : `PostgreSQL ${info.version} needs pg_dump ${info.major} or newer (install postgresql-client-${info.major})`,
+          );
         } finally {
           await client.end().catch(() => undefined);
         }
@@ -107,13 +155,29 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
   }
 
   const writableDir = await nearestExisting(config.sandboxRoot);
-  const writable = await access(writableDir, constants.W_OK).then(() => true, () => false);
-  add('sandbox root', writable ? 'ok' : 'fail', writable
-    ? `${config.sandboxRoot}${writableDir === config.sandboxRoot ? '' : ' (created on first use)'}`
-    : `${writableDir} is not writable, so ${config.sandboxRoot} cannot hold sandboxes (set HINDSIGHT_SANDBOX_ROOT)`);
+  const writable = await access(writableDir, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
+  add(
+    'sandbox root',
+    writable ? 'ok' : 'fail',
+    writable
+      ? `${config.sandboxRoot}${writableDir === config.sandboxRoot ? '' : ' (created on first use)'}`
+      : `${writableDir} is not writable, so ${config.sandboxRoot} cannot hold sandboxes (set HINDSIGHT_SANDBOX_ROOT)`,
+  );
   if (config.codecTokenFile) {
-    const token = await readFile(config.codecTokenFile, 'utf8').then((t) => t.trim(), () => '');
-    add('codec endpoint', token.length >= 16 ? 'ok' : 'fail', token.length >= 16 ? `token from ${config.codecTokenFile}, origin ${config.codecCorsOrigin}` : `${config.codecTokenFile} is unreadable or holds fewer than 16 characters`);
+    const token = await readFile(config.codecTokenFile, 'utf8').then(
+      (t) => t.trim(),
+      () => '',
+    );
+    add(
+      'codec endpoint',
+      token.length >= 16 ? 'ok' : 'fail',
+      token.length >= 16
+        ? `token from ${config.codecTokenFile}, origin ${config.codecCorsOrigin}`
+        : `${config.codecTokenFile} is unreadable or holds fewer than 16 characters`,
+    );
   }
 
   await temporal?.connection.close().catch(() => undefined);

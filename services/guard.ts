@@ -53,16 +53,37 @@ export class Guard {
   }
 
   /** `require`, then the work; a change is audited with its outcome, a read is not. */
-  async run<T>(actor: Actor, scope: Scope, action: Action, work: (granted: Granted) => Promise<T>, note: AuditNote<T> = {}): Promise<T> {
+  async run<T>(
+    actor: Actor,
+    scope: Scope,
+    action: Action,
+    work: (granted: Granted) => Promise<T>,
+    note: AuditNote<T> = {},
+  ): Promise<T> {
     const granted = await this.require(actor, scope, action);
     if (action === 'history.read') return work(granted);
-    return this.authz.audited(actor, { workspaceId: granted.workspaceId, action, target: note.target ?? granted.target, before: note.before },
-      () => work(granted), note.after);
+    return this.authz.audited(
+      actor,
+      { workspaceId: granted.workspaceId, action, target: note.target ?? granted.target, before: note.before },
+      () => work(granted),
+      note.after,
+    );
   }
 
   /** Records a change already authorized in a workspace (an instance privilege checked after the role). */
-  audited<T>(actor: Actor, granted: Pick<Granted, 'workspaceId' | 'target'>, action: Action, work: () => Promise<T>, note: AuditNote<T> = {}): Promise<T> {
-    return this.authz.audited(actor, { workspaceId: granted.workspaceId, action, target: note.target ?? granted.target, before: note.before }, work, note.after);
+  audited<T>(
+    actor: Actor,
+    granted: Pick<Granted, 'workspaceId' | 'target'>,
+    action: Action,
+    work: () => Promise<T>,
+    note: AuditNote<T> = {},
+  ): Promise<T> {
+    return this.authz.audited(
+      actor,
+      { workspaceId: granted.workspaceId, action, target: note.target ?? granted.target, before: note.before },
+      work,
+      note.after,
+    );
   }
 
   /** The workspaces in which the actor may read: what list views filter by. */
@@ -76,7 +97,11 @@ export class Guard {
 
   private async locate(scope: Scope): Promise<Granted> {
     if ('workspace' in scope) {
-      return { workspaceId: scope.workspace, database: null, target: scope.target ?? { type: 'workspace', name: String(scope.workspace) } };
+      return {
+        workspaceId: scope.workspace,
+        database: null,
+        target: scope.target ?? { type: 'workspace', name: String(scope.workspace) },
+      };
     }
     if ('database' in scope) {
       const target = { type: 'database', name: scope.database };

@@ -6,9 +6,14 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, wha
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   if (what === undefined) {
-    throw new HindsightError('bad_input', parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+    throw new HindsightError(
+      'bad_input',
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '),
+    );
   }
-  const issues = parsed.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
+  const issues = parsed.error.issues
+    .map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`)
+    .join('; ');
   throw new HindsightError('bad_input', `${what}: ${issues}`);
 }
 
@@ -21,7 +26,9 @@ export const cronSchema = z
   .regex(CRON, 'schedule must be a cron expression with five fields, e.g. "0 3 * * *", or @daily');
 
 /** The same rule, worded for the base-backup schedule. */
-export const baseCronSchema = z.string().trim()
+export const baseCronSchema = z
+  .string()
+  .trim()
   .regex(CRON, 'base backup schedule must be a cron expression with five fields, e.g. "0 2 * * *", or @daily');
 
 export const timezoneSchema = z.string().refine((tz) => {

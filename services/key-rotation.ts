@@ -61,8 +61,16 @@ export interface RotationOptions {
 
 async function requireOperator(authz: Authz, actor: Actor, action: string): Promise<void> {
   if (actor.kind === 'operator') return;
-  await authz.audit(actor, { workspaceId: null, action, outcome: 'denied', detail: 'secret keys are managed by the local operator only' });
-  throw new HindsightError('forbidden', `${action} is for the local operator only: run it with the hindsight command on the server, without --as or HINDSIGHT_AS`);
+  await authz.audit(actor, {
+    workspaceId: null,
+    action,
+    outcome: 'denied',
+    detail: 'secret keys are managed by the local operator only',
+  });
+  throw new HindsightError(
+    'forbidden',
+    `${action} is for the local operator only: run it with the hindsight command on the server, without --as or HINDSIGHT_AS`,
+  );
 }
 
 /** Before anything is written: a read-only key file (a mounted secret) cannot be switched. */
@@ -71,7 +79,10 @@ async function requireWritable(dir: string, what: string): Promise<void> {
     await access(dir, constants.W_OK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new HindsightError('access_denied', `cannot rotate: ${what} ${dir} is not writable (${(error as NodeJS.ErrnoException).code}): rotate where the key files are writable, then install them (see docs/secret-key.md, "Rotating it")`);
+    throw new HindsightError(
+      'access_denied',
+      `cannot rotate: ${what} ${dir} is not writable (${(error as NodeJS.ErrnoException).code}): rotate where the key files are writable, then install them (see docs/secret-key.md, "Rotating it")`,
+    );
   }
 }
 
@@ -94,7 +105,11 @@ async function rotateLocked(runtime: Runtime, previous: SecretKey, options: Rota
   return { previousKeyId: previous.id, keyId: next.id, keyFile: keyFileIn(config.keysDir, next.id), resealed };
 }
 
-export async function rotateSecretKey(deps: KeyServiceDeps, actor: Actor, options: RotationOptions = {}): Promise<RotationOutcome> {
+export async function rotateSecretKey(
+  deps: KeyServiceDeps,
+  actor: Actor,
+  options: RotationOptions = {},
+): Promise<RotationOutcome> {
   const { runtime, authz } = deps;
   await requireOperator(authz, actor, 'key.rotate');
   return runtime.catalog.secrets.withRotationLock(async () => {
@@ -105,12 +120,22 @@ export async function rotateSecretKey(deps: KeyServiceDeps, actor: Actor, option
     try {
       outcome = await rotateLocked(runtime, previous, options);
     } catch (error) {
-      await authz.audit(actor, { workspaceId: null, action: 'key.rotate', target, outcome: 'failed', detail: errorMessage(error).slice(0, 1000) });
+      await authz.audit(actor, {
+        workspaceId: null,
+        action: 'key.rotate',
+        target,
+        outcome: 'failed',
+        detail: errorMessage(error).slice(0, 1000),
+      });
       throw error;
     }
     await authz.audit(actor, {
-      workspaceId: null, action: 'key.rotate', target, outcome: 'ok',
-      before: { keyId: previous.id }, after: { keyId: outcome.keyId, resealed: outcome.resealed },
+      workspaceId: null,
+      action: 'key.rotate',
+      target,
+      outcome: 'ok',
+      before: { keyId: previous.id },
+      after: { keyId: outcome.keyId, resealed: outcome.resealed },
     });
     return outcome;
   });
@@ -122,7 +147,9 @@ export async function listSecretKeys(deps: KeyServiceDeps, actor: Actor): Promis
   const { keyring, catalog } = deps.runtime;
   keyring.reload();
   const counts = await catalog.secrets.sealedSecretsByKey();
-  const listed: KeyListing[] = keyring.entries().map((e) => ({ id: e.key.id, current: e.current, file: e.file, sealedSecrets: counts.get(e.key.id) ?? 0 }));
+  const listed: KeyListing[] = keyring
+    .entries()
+    .map((e) => ({ id: e.key.id, current: e.current, file: e.file, sealedSecrets: counts.get(e.key.id) ?? 0 }));
   for (const [id, n] of counts) {
     if (!listed.some((k) => k.id === id)) listed.push({ id, current: false, file: null, sealedSecrets: n });
   }

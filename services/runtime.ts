@@ -25,7 +25,10 @@ export async function catalogTarget(config: Config): Promise<PgTarget | string> 
   try {
     password = (await readFile(passwordFile, 'utf8')).trim();
   } catch {
-    throw new HindsightError('not_found', `no catalog: set DATABASE_URL, or run npm start once to create the embedded one in ${config.dataDir}`);
+    throw new HindsightError(
+      'not_found',
+      `no catalog: set DATABASE_URL, or run npm start once to create the embedded one in ${config.dataDir}`,
+    );
   }
   return { host: '127.0.0.1', port: config.metaPort, database: META_DATABASE, user: META_SUPERUSER, password };
 }
@@ -43,14 +46,30 @@ export interface Runtime {
 }
 
 /** Opens the keyring and the catalog, applying pending migrations. */
-export async function openRuntime(config: Config, options: { createKey?: boolean; migrate?: boolean } = {}): Promise<Runtime> {
+export async function openRuntime(
+  config: Config,
+  options: { createKey?: boolean; migrate?: boolean } = {},
+): Promise<Runtime> {
   if (options.createKey) await loadOrCreateSecretKey(config.secretKeyFile, config.keysDir);
-  const keyring = openKeyring({ currentFile: config.secretKeyFile, keysDir: config.keysDir, previousFiles: config.previousSecretKeyFiles });
+  const keyring = openKeyring({
+    currentFile: config.secretKeyFile,
+    keysDir: config.keysDir,
+    previousFiles: config.previousSecretKeyFiles,
+  });
   const catalog = await openCatalog(await catalogTarget(config), keyring, { migrate: options.migrate });
   return {
-    config, keyring, catalog,
-    get key() { return keyring.current(); },
-    get previousKeys() { return keyring.entries().filter((e) => !e.current).map((e) => e.key); },
+    config,
+    keyring,
+    catalog,
+    get key() {
+      return keyring.current();
+    },
+    get previousKeys() {
+      return keyring
+        .entries()
+        .filter((e) => !e.current)
+        .map((e) => e.key);
+    },
     close: () => catalog.close(),
   };
 }

@@ -32,7 +32,11 @@ export function hindsightDataConverter(keys: CodecKeys): DataConverter & LoadedD
     payloadConverter: defaultPayloadConverter,
     failureConverter,
     failureConverterPath,
-    payloadCodecs: [keys.keyring ? new KeyringCodec(keys.keyring, 'refuse') : new EncryptionCodec(keys.key, keys.previousKeys, { plaintext: 'refuse' })],
+    payloadCodecs: [
+      keys.keyring
+        ? new KeyringCodec(keys.keyring, 'refuse')
+        : new EncryptionCodec(keys.key, keys.previousKeys, { plaintext: 'refuse' }),
+    ],
   };
 }
 
@@ -42,10 +46,17 @@ export async function connectTemporalClient(
 ): Promise<Client> {
   const tls = temporalTls(config);
   try {
-    const connection = await Connection.connect({ address: config.temporalAddress, connectTimeout: '10 seconds', ...(tls ? { tls } : {}) });
+    const connection = await Connection.connect({
+      address: config.temporalAddress,
+      connectTimeout: '10 seconds',
+      ...(tls ? { tls } : {}),
+    });
     return new Client({ connection, namespace: config.temporalNamespace, dataConverter: hindsightDataConverter(keys) });
   } catch (error) {
-    throw new HindsightError('unreachable', `Temporal at ${config.temporalAddress} is unreachable (${errorMessage(error)}): start it with npm start, or set TEMPORAL_ADDRESS`);
+    throw new HindsightError(
+      'unreachable',
+      `Temporal at ${config.temporalAddress} is unreachable (${errorMessage(error)}): start it with npm start, or set TEMPORAL_ADDRESS`,
+    );
   }
 }
 

@@ -28,7 +28,10 @@ export type PlaintextPolicy = 'refuse' | 'pass';
 
 /** A key of its own for Temporal payloads, derived from the secret key and named by its id. */
 export function payloadKeyOf(secret: SecretKey): PayloadKey {
-  return { id: secret.id, key: Buffer.from(hkdfSync('sha256', secret.bytes, Buffer.alloc(0), 'hindsight temporal payloads v1', 32)) };
+  return {
+    id: secret.id,
+    key: Buffer.from(hkdfSync('sha256', secret.bytes, Buffer.alloc(0), 'hindsight temporal payloads v1', 32)),
+  };
 }
 
 const text = (value: string) => new TextEncoder().encode(value);
@@ -39,8 +42,8 @@ const text = (value: string) => new TextEncoder().encode(value);
  */
 export function plaintextRefusal(): ApplicationFailure {
   return ApplicationFailure.nonRetryable(
-    "workflow input is not encrypted with this installation's key (every workflow input, signal, query and update argument must be): "
-    + "start workflows with hindsight, or with the temporal CLI and --codec-endpoint <console URL>/codec --codec-auth 'Bearer <codec token>'",
+    "workflow input is not encrypted with this installation's key (every workflow input, signal, query and update argument must be): " +
+      "start workflows with hindsight, or with the temporal CLI and --codec-endpoint <console URL>/codec --codec-auth 'Bearer <codec token>'",
     PLAINTEXT_REFUSED,
   );
 }
@@ -95,10 +98,14 @@ export class EncryptionCodec implements PayloadCodec {
     const keyId = payload.metadata?.[KEY_ID_METADATA] ? Buffer.from(payload.metadata[KEY_ID_METADATA]).toString() : '';
     const key = this.byId.get(keyId);
     if (!key) {
-      throw new HindsightError('access_denied', `a Temporal payload is encrypted with key ${keyId || '(none)'}, but the keys at hand are ${[...this.byId.keys()].join(', ')} (add the earlier key to HINDSIGHT_PREVIOUS_SECRET_KEY_FILES)`);
+      throw new HindsightError(
+        'access_denied',
+        `a Temporal payload is encrypted with key ${keyId || '(none)'}, but the keys at hand are ${[...this.byId.keys()].join(', ')} (add the earlier key to HINDSIGHT_PREVIOUS_SECRET_KEY_FILES)`,
+      );
     }
     const data = Buffer.from(payload.data ?? new Uint8Array());
-    if (data.length < NONCE_BYTES + TAG_BYTES) throw new HindsightError('integrity', 'an encrypted Temporal payload is too short');
+    if (data.length < NONCE_BYTES + TAG_BYTES)
+      throw new HindsightError('integrity', 'an encrypted Temporal payload is too short');
     const decipher = createDecipheriv('aes-256-gcm', key.key, data.subarray(0, NONCE_BYTES));
     decipher.setAAD(Buffer.from(key.id));
     decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));

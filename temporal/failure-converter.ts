@@ -1,5 +1,9 @@
 import {
-  ApplicationFailure, DefaultFailureConverter, type PayloadConverter, type ProtoFailure, type SerializationContext,
+  ApplicationFailure,
+  DefaultFailureConverter,
+  type PayloadConverter,
+  type ProtoFailure,
+  type SerializationContext,
 } from '@temporalio/common';
 
 /**
@@ -19,8 +23,13 @@ const readable = new DefaultFailureConverter({ encodeCommonAttributes: false });
  * started that run has no key, so only a readable refusal tells them what to do.
  */
 class HindsightFailureConverter extends DefaultFailureConverter {
-  override errorToFailure(err: unknown, payloadConverter: PayloadConverter, context?: SerializationContext): ProtoFailure {
-    if (err instanceof ApplicationFailure && err.type === PLAINTEXT_REFUSED && !err.cause) return readable.errorToFailure(err, payloadConverter, context);
+  override errorToFailure(
+    err: unknown,
+    payloadConverter: PayloadConverter,
+    context?: SerializationContext,
+  ): ProtoFailure {
+    if (err instanceof ApplicationFailure && err.type === PLAINTEXT_REFUSED && !err.cause)
+      return readable.errorToFailure(err, payloadConverter, context);
     return super.errorToFailure(err, payloadConverter, context);
   }
 }

@@ -22,7 +22,14 @@ export class KeyringCodec implements PayloadCodec {
     const signature = entries.map((e) => `${e.current ? '*' : ''}${e.key.id}`).join(',');
     if (this.built?.signature !== signature) {
       const current = entries.find((e) => e.current)!.key;
-      this.built = { signature, codec: new EncryptionCodec(current, entries.filter((e) => !e.current).map((e) => e.key), { plaintext: this.plaintext }) };
+      this.built = {
+        signature,
+        codec: new EncryptionCodec(
+          current,
+          entries.filter((e) => !e.current).map((e) => e.key),
+          { plaintext: this.plaintext },
+        ),
+      };
     }
     return this.built.codec;
   }

@@ -1,7 +1,12 @@
 import { WorkflowIdConflictPolicy, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { WorkflowContract } from './contracts/common.ts';
 import { deliverNotificationsWorkflow, deliveryWorkflowId, wakeDeliverySignal } from './contracts/notifications.ts';
-import { backupCompletedSignal, restoreVerifierWorkflow, verifierWorkflowId, type VerifyRequest } from './contracts/verify.ts';
+import {
+  backupCompletedSignal,
+  restoreVerifierWorkflow,
+  verifierWorkflowId,
+  type VerifyRequest,
+} from './contracts/verify.ts';
 import { jobAttributes } from './search-attributes.ts';
 
 /**
@@ -23,9 +28,16 @@ export interface JobStart<I> {
   onConflict: 'fail' | 'use-existing';
 }
 
-const conflictPolicy = { fail: WorkflowIdConflictPolicy.FAIL, 'use-existing': WorkflowIdConflictPolicy.USE_EXISTING } as const;
+const conflictPolicy = {
+  fail: WorkflowIdConflictPolicy.FAIL,
+  'use-existing': WorkflowIdConflictPolicy.USE_EXISTING,
+} as const;
 
-export function startJob<I, O>(client: Client, contract: WorkflowContract<I, O>, job: JobStart<I>): Promise<WorkflowHandleWithFirstExecutionRunId<WorkflowOf<I, O>>> {
+export function startJob<I, O>(
+  client: Client,
+  contract: WorkflowContract<I, O>,
+  job: JobStart<I>,
+): Promise<WorkflowHandleWithFirstExecutionRunId<WorkflowOf<I, O>>> {
   return client.workflow.start<WorkflowOf<I, O>>(contract.type, {
     workflowId: job.workflowId,
     taskQueue: job.taskQueue,
@@ -47,12 +59,35 @@ function runToSignal<I, O>(contract: WorkflowContract<I, O>, job: Omit<JobStart<
 
 /** Starts the scope's delivery workflow if it is not running, and wakes it. */
 export async function wakeDelivery(client: Client, taskQueue: string, database: string | null): Promise<void> {
-  const run = runToSignal(deliverNotificationsWorkflow, { workflowId: deliveryWorkflowId(database), taskQueue, input: { database }, database });
-  await client.workflow.signalWithStart(deliverNotificationsWorkflow.type, { ...run, signal: wakeDeliverySignal, signalArgs: [] });
+  const run = runToSignal(deliverNotificationsWorkflow, {
+    workflowId: deliveryWorkflowId(database),
+    taskQueue,
+    input: { database },
+    database,
+  });
+  await client.workflow.signalWithStart(deliverNotificationsWorkflow.type, {
+    ...run,
+    signal: wakeDeliverySignal,
+    signalArgs: [],
+  });
 }
 
 /** Starts the database's verifier if it is not running, and hands it the request. */
-export async function signalVerifier(client: Client, taskQueue: string, database: string, request: VerifyRequest): Promise<void> {
-  const run = runToSignal(restoreVerifierWorkflow, { workflowId: verifierWorkflowId(database), taskQueue, input: { database }, database });
-  await client.workflow.signalWithStart(restoreVerifierWorkflow.type, { ...run, signal: backupCompletedSignal, signalArgs: [request] });
+export async function signalVerifier(
+  client: Client,
+  taskQueue: string,
+  database: string,
+  request: VerifyRequest,
+): Promise<void> {
+  const run = runToSignal(restoreVerifierWorkflow, {
+    workflowId: verifierWorkflowId(database),
+    taskQueue,
+    input: { database },
+    database,
+  });
+  await client.workflow.signalWithStart(restoreVerifierWorkflow.type, {
+    ...run,
+    signal: backupCompletedSignal,
+    signalArgs: [request],
+  });
 }

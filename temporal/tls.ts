@@ -7,7 +7,10 @@ function readPem(variable: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new HindsightError('bad_input', `${variable}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new HindsightError(
+      'bad_input',
+      `${variable}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
 }
 
@@ -19,7 +22,12 @@ export function temporalTls(config: Pick<Config, 'temporalTls'>): TLSConfig | un
     ...(tls.serverName ? { serverNameOverride: tls.serverName } : {}),
     ...(tls.caFile ? { serverRootCACertificate: readPem('TEMPORAL_TLS_CA_FILE', tls.caFile) } : {}),
     ...(tls.certFile && tls.keyFile
-      ? { clientCertPair: { crt: readPem('TEMPORAL_TLS_CERT_FILE', tls.certFile), key: readPem('TEMPORAL_TLS_KEY_FILE', tls.keyFile) } }
+      ? {
+          clientCertPair: {
+            crt: readPem('TEMPORAL_TLS_CERT_FILE', tls.certFile),
+            key: readPem('TEMPORAL_TLS_KEY_FILE', tls.keyFile),
+          },
+        }
       : {}),
   };
 }

@@ -20,7 +20,7 @@ const ACCESS = Symbol.for('hindsight.access');
 
 /** The session resolved for this request (also read by web/src/hooks.server.ts through platform.req). */
 export function requestAccess(req: Request): RequestAccess {
-  return ((req as unknown as Record<symbol, RequestAccess>)[ACCESS]) ?? { actor: undefined, token: undefined };
+  return (req as unknown as Record<symbol, RequestAccess>)[ACCESS] ?? { actor: undefined, token: undefined };
 }
 
 export function parseCookies(header: string | undefined): Map<string, string> {
@@ -39,7 +39,18 @@ export function clientAddress(req: Request): string {
 }
 
 /** Paths open without a session: health, the codec (its own token), the sign-in pages and static assets. */
-const PUBLIC_PATHS = [/^\/healthz$/, /^\/api\/v1\/session$/, /^\/api\/v1\/openapi\.json$/, /^\/codec(\/|$)/, /^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/theme$/, /^\/_app\//, /^\/favicon\.[a-z]+$/, /^\/robots\.txt$/];
+const PUBLIC_PATHS = [
+  /^\/healthz$/,
+  /^\/api\/v1\/session$/,
+  /^\/api\/v1\/openapi\.json$/,
+  /^\/codec(\/|$)/,
+  /^\/login(\/|$)/,
+  /^\/setup(\/|$)/,
+  /^\/theme$/,
+  /^\/_app\//,
+  /^\/favicon\.[a-z]+$/,
+  /^\/robots\.txt$/,
+];
 
 export function isPublicPath(path: string): boolean {
   return PUBLIC_PATHS.some((re) => re.test(path));
@@ -54,18 +65,31 @@ function expectedOrigin(req: Request, publicUrl: string | undefined): string {
 export function statusOf(error: unknown): number {
   if (!(error instanceof HindsightError)) return 500;
   switch (error.kind) {
-    case 'bad_input': return 400;
-    case 'forbidden': return 403;
-    case 'not_found': return 404;
-    case 'conflict': case 'busy': return 409;
-    case 'rate_limited': return 429;
-    case 'access_denied': case 'unreachable': return 502;
-    case 'no_space': return 507;
-    default: return 500;
+    case 'bad_input':
+      return 400;
+    case 'forbidden':
+      return 403;
+    case 'not_found':
+      return 404;
+    case 'conflict':
+    case 'busy':
+      return 409;
+    case 'rate_limited':
+      return 429;
+    case 'access_denied':
+    case 'unreachable':
+      return 502;
+    case 'no_space':
+      return 507;
+    default:
+      return 500;
   }
 }
 
-export function accessMiddleware(services: HostServices, options: { publicUrl: string | undefined; log: (msg: string) => void }): RequestHandler {
+export function accessMiddleware(
+  services: HostServices,
+  options: { publicUrl: string | undefined; log: (msg: string) => void },
+): RequestHandler {
   const cookieName = services.auth.cookie.name;
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
@@ -77,7 +101,13 @@ export function accessMiddleware(services: HostServices, options: { publicUrl: s
         const actor = await services.tokens.actorForSecret(bearer, clientAddress(req));
         (req as unknown as Record<symbol, RequestAccess>)[ACCESS] = { actor, token: undefined, via: 'api-token' };
         if (actor || isPublicPath(req.path)) return next();
-        res.status(401).json({ error: { kind: 'unauthenticated', message: 'the API token is unknown, revoked or expired, or its user was disabled or left the workspace (create a new one on /settings)' } });
+        res.status(401).json({
+          error: {
+            kind: 'unauthenticated',
+            message:
+              'the API token is unknown, revoked or expired, or its user was disabled or left the workspace (create a new one on /settings)',
+          },
+        });
         return;
       }
       // CSRF: SameSite=Lax keeps the cookie off cross-site subrequests and posts; on top, a
@@ -86,30 +116,50 @@ export function accessMiddleware(services: HostServices, options: { publicUrl: s
       if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !req.path.startsWith('/codec')) {
         const origin = req.headers.origin ?? (req.headers.referer ? safeOrigin(req.headers.referer) : undefined);
         const expected = expectedOrigin(req, options.publicUrl);
-        const formLike = /^(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)/i.test(req.headers['content-type'] ?? '');
+        const formLike = /^(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)/i.test(
+          req.headers['content-type'] ?? '',
+        );
         if ((origin && origin !== expected) || (!origin && formLike)) {
-          res.status(403).json({ error: { kind: 'forbidden', message: `cross-site request refused: origin ${origin ?? '(none)'} is not ${expected}` } });
+          res.status(403).json({
+            error: {
+              kind: 'forbidden',
+              message: `cross-site request refused: origin ${origin ?? '(none)'} is not ${expected}`,
+            },
+          });
           return;
         }
       }
       const token = parseCookies(req.headers.cookie).get(cookieName);
       const actor = token ? await services.access.sessionActor(token, clientAddress(req)) : undefined;
-      (req as unknown as Record<symbol, RequestAccess>)[ACCESS] = { actor, token: actor ? token : undefined, via: actor ? 'session' : undefined };
+      (req as unknown as Record<symbol, RequestAccess>)[ACCESS] = {
+        actor,
+        token: actor ? token : undefined,
+        via: actor ? 'session' : undefined,
+      };
       if (actor || isPublicPath(req.path)) return next();
       if (req.path.startsWith('/api/')) {
-        res.status(401).json({ error: { kind: 'unauthenticated', message: 'log in first: this endpoint needs a session cookie (POST /api/v1/session)' } });
+        res.status(401).json({
+          error: {
+            kind: 'unauthenticated',
+            message: 'log in first: this endpoint needs a session cookie (POST /api/v1/session)',
+          },
+        });
         return;
       }
       if (req.method === 'GET' || req.method === 'HEAD') {
         const next = req.originalUrl.startsWith('/') && !req.originalUrl.startsWith('//') ? req.originalUrl : '/';
-        const to = (await services.auth.needsSetup()) ? '/setup' : `/login${next === '/' ? '' : `?next=${encodeURIComponent(next)}`}`;
+        const to = (await services.auth.needsSetup())
+          ? '/setup'
+          : `/login${next === '/' ? '' : `?next=${encodeURIComponent(next)}`}`;
         res.redirect(303, to);
         return;
       }
       res.status(401).json({ error: { kind: 'unauthenticated', message: 'log in first' } });
     } catch (error) {
       options.log(`session check failed: ${(error as Error).message}`);
-      res.status(503).json({ error: { kind: 'unavailable', message: 'the catalog could not be reached to check the session' } });
+      res
+        .status(503)
+        .json({ error: { kind: 'unavailable', message: 'the catalog could not be reached to check the session' } });
     }
   };
 }
@@ -133,7 +183,11 @@ function safeOrigin(url: string): string | undefined {
 }
 
 /** Set-Cookie for a session: HttpOnly, SameSite=Lax, Secure when the console is served over https. */
-export function sessionCookie(name: string, token: string, options: { secure: boolean; maxAgeSeconds: number }): string {
+export function sessionCookie(
+  name: string,
+  token: string,
+  options: { secure: boolean; maxAgeSeconds: number },
+): string {
   return `${name}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${options.maxAgeSeconds}${options.secure ? '; Secure' : ''}`;
 }
 

@@ -6,61 +6,163 @@ import { params, responses, schemas } from './api-v1-schemas.ts';
 
 export const databasesEndpoints: Endpoint[] = [
   // Databases
-  endpoint({ method: 'get', path: '/databases', operationId: 'listDatabases', responseSchema: responses.databases, tag: 'databases', status: 200, summary: 'List databases', response: 'The databases of the caller\'s workspaces (no passwords)', handler: async ({ domain, actor }) => domain.databases.list(actor()) }),
   endpoint({
-    method: 'post', path: '/databases', operationId: 'addDatabase', tag: 'databases', body: schemas.addDatabase, status: 201,
-    summary: 'Add a database', description: 'Checks that it can be reached unless skipCheck; the password in the URL is sealed in the catalog.', response: 'The database as registered',
+    method: 'get',
+    path: '/databases',
+    operationId: 'listDatabases',
+    responseSchema: responses.databases,
+    tag: 'databases',
+    status: 200,
+    summary: 'List databases',
+    response: "The databases of the caller's workspaces (no passwords)",
+    handler: async ({ domain, actor }) => domain.databases.list(actor()),
+  }),
+  endpoint({
+    method: 'post',
+    path: '/databases',
+    operationId: 'addDatabase',
+    tag: 'databases',
+    body: schemas.addDatabase,
+    status: 201,
+    summary: 'Add a database',
+    description: 'Checks that it can be reached unless skipCheck; the password in the URL is sealed in the catalog.',
+    response: 'The database as registered',
     async handler(ctx) {
       const { workspace, ...rest } = ctx.body;
-      return ctx.domain.databases.add(ctx.actor(), { ...rest, schedule: rest.schedule ?? null, workspaceId: await workspaceId(ctx, workspace) });
+      return ctx.domain.databases.add(ctx.actor(), {
+        ...rest,
+        schedule: rest.schedule ?? null,
+        workspaceId: await workspaceId(ctx, workspace),
+      });
     },
   }),
   endpoint({
-    method: 'delete', path: '/databases/:name', operationId: 'removeDatabase', tag: 'databases', params: params.name, status: 200, summary: 'Remove a database', response: 'The name removed',
+    method: 'delete',
+    path: '/databases/:name',
+    operationId: 'removeDatabase',
+    tag: 'databases',
+    params: params.name,
+    status: 200,
+    summary: 'Remove a database',
+    response: 'The name removed',
     async handler({ domain, actor, params: p }) {
       await domain.databases.remove(actor(), p.name);
       return { removed: p.name };
     },
   }),
   endpoint({
-    method: 'put', path: '/databases/:name/schedule', operationId: 'setSchedule', tag: 'databases', params: params.name, body: schemas.schedule, status: 200,
-    summary: 'Set the backup schedule', description: 'A cron line (five fields) or null for manual backups only.', response: 'The schedule now in force',
+    method: 'put',
+    path: '/databases/:name/schedule',
+    operationId: 'setSchedule',
+    tag: 'databases',
+    params: params.name,
+    body: schemas.schedule,
+    status: 200,
+    summary: 'Set the backup schedule',
+    description: 'A cron line (five fields) or null for manual backups only.',
+    response: 'The schedule now in force',
     async handler({ domain, actor, params: p, body }) {
       await domain.databases.setSchedule(actor(), p.name, body.schedule, body.timezone ?? 'UTC');
       return { database: p.name, schedule: body.schedule, timezone: body.timezone ?? 'UTC' };
     },
   }),
   endpoint({
-    method: 'get', path: '/databases/:name/pitr', operationId: 'pitrStatus', tag: 'pitr', params: params.name, status: 200,
-    summary: 'WAL archive status', description: 'Whether WAL streaming is on, the newest WAL held in storage, the slot\'s lag and the last base backup.', response: 'The archive\'s status',
+    method: 'get',
+    path: '/databases/:name/pitr',
+    operationId: 'pitrStatus',
+    tag: 'pitr',
+    params: params.name,
+    status: 200,
+    summary: 'WAL archive status',
+    description:
+      "Whether WAL streaming is on, the newest WAL held in storage, the slot's lag and the last base backup.",
+    response: "The archive's status",
     handler: async ({ domain, actor, params: p }) => domain.pitr.walStatus(actor(), p.name),
   }),
 
   // Backups
   endpoint({
-    method: 'get', path: '/backups', operationId: 'listBackups', responseSchema: responses.backups, tag: 'backups', query: z.object({ database: z.string().min(1).optional().describe('only this database\'s backups') }), status: 200,
-    summary: 'List backups', description: 'Newest first, across the caller\'s databases (the newest 100) or of one database.', response: 'Backups with their copies, sizes and checksums',
+    method: 'get',
+    path: '/backups',
+    operationId: 'listBackups',
+    responseSchema: responses.backups,
+    tag: 'backups',
+    query: z.object({ database: z.string().min(1).optional().describe("only this database's backups") }),
+    status: 200,
+    summary: 'List backups',
+    description: "Newest first, across the caller's databases (the newest 100) or of one database.",
+    response: 'Backups with their copies, sizes and checksums',
     handler: async ({ domain, actor, query }) => domain.backupReads.list(actor(), query.database),
   }),
-  endpoint({ method: 'get', path: '/databases/:name/backups', operationId: 'listDatabaseBackups', responseSchema: responses.backups, tag: 'backups', params: params.name, status: 200, summary: 'List a database\'s backups', response: 'Backups, newest first', handler: async ({ domain, actor, params: p }) => domain.backupReads.list(actor(), p.name) }),
   endpoint({
-    method: 'post', path: '/databases/:name/backups', operationId: 'startBackup', responseSchema: responses.started, tag: 'backups', params: params.name, body: schemas.startBackup, status: 202,
-    summary: 'Start a backup now', response: 'The new backup\'s id and its workflow id',
+    method: 'get',
+    path: '/databases/:name/backups',
+    operationId: 'listDatabaseBackups',
+    responseSchema: responses.backups,
+    tag: 'backups',
+    params: params.name,
+    status: 200,
+    summary: "List a database's backups",
+    response: 'Backups, newest first',
+    handler: async ({ domain, actor, params: p }) => domain.backupReads.list(actor(), p.name),
+  }),
+  endpoint({
+    method: 'post',
+    path: '/databases/:name/backups',
+    operationId: 'startBackup',
+    responseSchema: responses.started,
+    tag: 'backups',
+    params: params.name,
+    body: schemas.startBackup,
+    status: 202,
+    summary: 'Start a backup now',
+    response: "The new backup's id and its workflow id",
     async handler({ domain, actor, params: p }) {
       const started = await domain.backups.start(actor(), p.name, 'manual');
       return { backupId: started.backupId, workflowId: started.workflowId };
     },
   }),
-  endpoint({ method: 'get', path: '/backups/:id', operationId: 'getBackup', responseSchema: responses.backup, tag: 'backups', params: params.id, status: 200, summary: 'Get a backup', response: 'The backup', handler: async ({ domain, actor, params: p }) => domain.backupReads.get(actor(), p.id) }),
   endpoint({
-    method: 'post', path: '/backups/:id/cancel', operationId: 'cancelBackup', tag: 'backups', params: params.id, body: schemas.cancelBackup, status: 202,
-    summary: 'Cancel a running backup', response: 'The backup and workflow signalled; 409 when it is not running',
+    method: 'get',
+    path: '/backups/:id',
+    operationId: 'getBackup',
+    responseSchema: responses.backup,
+    tag: 'backups',
+    params: params.id,
+    status: 200,
+    summary: 'Get a backup',
+    response: 'The backup',
+    handler: async ({ domain, actor, params: p }) => domain.backupReads.get(actor(), p.id),
+  }),
+  endpoint({
+    method: 'post',
+    path: '/backups/:id/cancel',
+    operationId: 'cancelBackup',
+    tag: 'backups',
+    params: params.id,
+    body: schemas.cancelBackup,
+    status: 202,
+    summary: 'Cancel a running backup',
+    response: 'The backup and workflow signalled; 409 when it is not running',
     handler: async ({ domain, actor, params: p, body }) => domain.backups.cancel(actor(), p.id, body.reason),
   }),
   endpoint({
-    method: 'get', path: '/backups/:id/download', operationId: 'downloadBackup', tag: 'backups', params: params.id,
-    query: z.object({ encrypted: z.enum(['0', '1', 'true', 'false']).optional().describe('1: the stored (encrypted) object instead of the decrypted dump') }),
-    status: 200, produces: 'binary', summary: 'Download a backup', description: 'Streams the pg_dump custom-format file, decrypted on the fly (or the encrypted object with encrypted=1).',
+    method: 'get',
+    path: '/backups/:id/download',
+    operationId: 'downloadBackup',
+    tag: 'backups',
+    params: params.id,
+    query: z.object({
+      encrypted: z
+        .enum(['0', '1', 'true', 'false'])
+        .optional()
+        .describe('1: the stored (encrypted) object instead of the decrypted dump'),
+    }),
+    status: 200,
+    produces: 'binary',
+    summary: 'Download a backup',
+    description:
+      'Streams the pg_dump custom-format file, decrypted on the fly (or the encrypted object with encrypted=1).',
     response: 'The dump as application/octet-stream',
     async handler({ domain, actor, params: p, query, res }) {
       const encrypted = query.encrypted === '1' || query.encrypted === 'true';
@@ -77,44 +179,117 @@ export const databasesEndpoints: Endpoint[] = [
 
   // Restores
   endpoint({
-    method: 'post', path: '/restores', operationId: 'startRestore', responseSchema: responses.workflow, tag: 'restores', body: schemas.restore, status: 202,
-    summary: 'Restore a backup', description: 'Into a new database on the source\'s server ({"database": …}) or any server ({"url": …}); the newest backup unless backupId.',
-    response: 'The restore\'s workflow id (GET /restores/{workflowId} follows it)',
+    method: 'post',
+    path: '/restores',
+    operationId: 'startRestore',
+    responseSchema: responses.workflow,
+    tag: 'restores',
+    body: schemas.restore,
+    status: 202,
+    summary: 'Restore a backup',
+    description:
+      'Into a new database on the source\'s server ({"database": …}) or any server ({"url": …}); the newest backup unless backupId.',
+    response: "The restore's workflow id (GET /restores/{workflowId} follows it)",
     async handler({ domain, actor, body }) {
-      const started = await domain.restores.start(actor(), { database: body.database, backupId: body.backupId, to: body.to });
+      const started = await domain.restores.start(actor(), {
+        database: body.database,
+        backupId: body.backupId,
+        to: body.to,
+      });
       return { workflowId: started.workflowId };
     },
   }),
   endpoint({
-    method: 'get', path: '/restores/:workflowId', operationId: 'getRestore', responseSchema: responses.restore, tag: 'restores', params: params.workflow, status: 200,
-    summary: 'Follow a restore', description: 'The workflow\'s status and its progress query (stage, bytes read and restored), for logical and point-in-time restores.',
-    response: 'Status and progress', handler: async ({ domain, actor, params: p }) => domain.restoreStatus.progress(actor(), p.workflowId),
+    method: 'get',
+    path: '/restores/:workflowId',
+    operationId: 'getRestore',
+    responseSchema: responses.restore,
+    tag: 'restores',
+    params: params.workflow,
+    status: 200,
+    summary: 'Follow a restore',
+    description:
+      "The workflow's status and its progress query (stage, bytes read and restored), for logical and point-in-time restores.",
+    response: 'Status and progress',
+    handler: async ({ domain, actor, params: p }) => domain.restoreStatus.progress(actor(), p.workflowId),
   }),
 
   // Verifications
-  endpoint({ method: 'get', path: '/databases/:name/verifications', operationId: 'listVerifications', tag: 'verifications', params: params.name, status: 200, summary: 'List a database\'s verifications', response: 'Verification summaries, newest first', handler: async ({ domain, actor, params: p }) => domain.verifications.list(actor(), p.name) }),
   endpoint({
-    method: 'post', path: '/databases/:name/verifications', operationId: 'requestVerification', tag: 'verifications', params: params.name, body: schemas.requestVerification, status: 202,
-    summary: 'Verify a backup', description: 'Restores the backup (the newest complete one unless backupId) into a throwaway server and compares per-table row counts with the manifest.',
+    method: 'get',
+    path: '/databases/:name/verifications',
+    operationId: 'listVerifications',
+    tag: 'verifications',
+    params: params.name,
+    status: 200,
+    summary: "List a database's verifications",
+    response: 'Verification summaries, newest first',
+    handler: async ({ domain, actor, params: p }) => domain.verifications.list(actor(), p.name),
+  }),
+  endpoint({
+    method: 'post',
+    path: '/databases/:name/verifications',
+    operationId: 'requestVerification',
+    tag: 'verifications',
+    params: params.name,
+    body: schemas.requestVerification,
+    status: 202,
+    summary: 'Verify a backup',
+    description:
+      'Restores the backup (the newest complete one unless backupId) into a throwaway server and compares per-table row counts with the manifest.',
     response: 'The verification id and the backup it checks',
     async handler({ domain, actor, params: p, body }) {
       const requested = await domain.verifications.request(actor(), p.name, { backupId: body.backupId });
-      return { verificationId: requested.verificationId, backupId: requested.backupId, workflowId: requested.workflowId };
+      return {
+        verificationId: requested.verificationId,
+        backupId: requested.backupId,
+        workflowId: requested.workflowId,
+      };
     },
   }),
-  endpoint({ method: 'get', path: '/verifications/:id', operationId: 'getVerification', tag: 'verifications', params: params.verification, status: 200, summary: 'Get a verification report', response: 'The verification with its per-table report', handler: async ({ domain, actor, params: p }) => domain.verifications.get(actor(), p.id) }),
+  endpoint({
+    method: 'get',
+    path: '/verifications/:id',
+    operationId: 'getVerification',
+    tag: 'verifications',
+    params: params.verification,
+    status: 200,
+    summary: 'Get a verification report',
+    response: 'The verification with its per-table report',
+    handler: async ({ domain, actor, params: p }) => domain.verifications.get(actor(), p.id),
+  }),
 
   // Retention
   endpoint({
-    method: 'get', path: '/databases/:name/retention', operationId: 'retentionPlan', tag: 'retention', params: params.name,
-    query: z.object({ policy: z.string().optional().describe('a policy as JSON to try instead of the stored one, e.g. {"kind":"count","keepLast":7}') }), status: 200,
-    summary: 'Retention dry run', description: 'What the stored policy (or the one given) would keep and delete now, and why. Nothing is deleted.',
+    method: 'get',
+    path: '/databases/:name/retention',
+    operationId: 'retentionPlan',
+    tag: 'retention',
+    params: params.name,
+    query: z.object({
+      policy: z
+        .string()
+        .optional()
+        .describe('a policy as JSON to try instead of the stored one, e.g. {"kind":"count","keepLast":7}'),
+    }),
+    status: 200,
+    summary: 'Retention dry run',
+    description: 'What the stored policy (or the one given) would keep and delete now, and why. Nothing is deleted.',
     response: 'The plan: each backup kept or deleted with its reasons',
-    handler: async ({ domain, actor, params: p, query }) => domain.retention.plan(actor(), p.name, parseJsonQuery('policy', query.policy)),
+    handler: async ({ domain, actor, params: p, query }) =>
+      domain.retention.plan(actor(), p.name, parseJsonQuery('policy', query.policy)),
   }),
   endpoint({
-    method: 'put', path: '/databases/:name/retention', operationId: 'setRetentionPolicy', tag: 'retention', params: params.name, body: schemas.retentionPolicy, status: 200,
-    summary: 'Set the retention policy', description: 'Saves the policy and its daily schedule; null removes both.', response: 'The policy now in force',
+    method: 'put',
+    path: '/databases/:name/retention',
+    operationId: 'setRetentionPolicy',
+    tag: 'retention',
+    params: params.name,
+    body: schemas.retentionPolicy,
+    status: 200,
+    summary: 'Set the retention policy',
+    description: 'Saves the policy and its daily schedule; null removes both.',
+    response: 'The policy now in force',
     async handler({ domain, actor, params: p, body }) {
       const record = await domain.retention.setPolicy(actor(), p.name, body.policy);
       return { database: p.name, retentionPolicy: record.retentionPolicy };

@@ -25,7 +25,11 @@ export interface EndpointContext<P, Q, B> {
 
 type Infer<S> = S extends z.ZodType ? z.output<S> : undefined;
 
-export interface Endpoint<P extends z.ZodObject | undefined = z.ZodObject | undefined, Q extends z.ZodObject | undefined = z.ZodObject | undefined, B extends z.ZodType | undefined = z.ZodType | undefined> {
+export interface Endpoint<
+  P extends z.ZodObject | undefined = z.ZodObject | undefined,
+  Q extends z.ZodObject | undefined = z.ZodObject | undefined,
+  B extends z.ZodType | undefined = z.ZodType | undefined,
+> {
   method: 'get' | 'post' | 'put' | 'delete';
   /** Express syntax (`/databases/:name`); the OpenAPI path is derived from it. */
   path: string;
@@ -48,16 +52,24 @@ export interface Endpoint<P extends z.ZodObject | undefined = z.ZodObject | unde
   handler(ctx: EndpointContext<Infer<P>, Infer<Q>, Infer<B>>): Promise<unknown>;
 }
 
-export function endpoint<P extends z.ZodObject | undefined = undefined, Q extends z.ZodObject | undefined = undefined, B extends z.ZodType | undefined = undefined>(e: Endpoint<P, Q, B>): Endpoint {
+export function endpoint<
+  P extends z.ZodObject | undefined = undefined,
+  Q extends z.ZodObject | undefined = undefined,
+  B extends z.ZodType | undefined = undefined,
+>(e: Endpoint<P, Q, B>): Endpoint {
   return e as unknown as Endpoint;
 }
 
 export const workspaceId = async (ctx: { services: HostServices; actor(): Actor }, workspace: string | undefined) =>
-  (workspace ? (await ctx.services.access.workspaceFor(ctx.actor(), workspace)).id : undefined);
+  workspace ? (await ctx.services.access.workspaceFor(ctx.actor(), workspace)).id : undefined;
 
 /** Tokens are made and revoked in a signed-in session: a token that mints tokens would outlive its own expiry. */
 export function sessionOnly(req: Request): void {
-  if (requestAccess(req).via === 'api-token') throw new HindsightError('forbidden', 'API tokens are created and revoked from a signed-in session (the console\'s Settings page or POST /api/v1/session), not with a token');
+  if (requestAccess(req).via === 'api-token')
+    throw new HindsightError(
+      'forbidden',
+      "API tokens are created and revoked from a signed-in session (the console's Settings page or POST /api/v1/session), not with a token",
+    );
 }
 
 /** A request that does not match its schema: HTTP 400 naming the field, its message starting with it. */
@@ -78,4 +90,3 @@ export function parseJsonQuery(field: string, value: string | undefined): unknow
     throw new InputError(field, `is not JSON (${errorMessage(error)})`);
   }
 }
-

@@ -11,7 +11,11 @@ const SESSION_COOKIE = 'hindsight_session';
 type JsonSchema = Record<string, unknown>;
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as JsonSchema;
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
+    target: 'draft-2020-12',
+    io,
+    unrepresentable: 'any',
+  }) as JsonSchema;
   void _dialect;
   return rest;
 }
@@ -26,7 +30,13 @@ function parameters(e: Endpoint): JsonSchema[] {
     const schema = jsonSchema(object) as { properties?: Record<string, JsonSchema>; required?: string[] };
     for (const [name, property] of Object.entries(schema.properties ?? {})) {
       const { description, ...propertySchema } = property as JsonSchema & { description?: string };
-      out.push({ name, in: where, required: where === 'path' || (schema.required ?? []).includes(name), ...(description ? { description } : {}), schema: propertySchema });
+      out.push({
+        name,
+        in: where,
+        required: where === 'path' || (schema.required ?? []).includes(name),
+        ...(description ? { description } : {}),
+        schema: propertySchema,
+      });
     }
   };
   add('path', e.params);
@@ -34,22 +44,35 @@ function parameters(e: Endpoint): JsonSchema[] {
   return out;
 }
 
-const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
 
 export function buildOpenApiDocument(endpoints: Endpoint[]): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const e of endpoints) {
     const path = openApiPath(e.path);
-    const success = e.produces === 'binary'
-      ? { description: e.response, content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } }
-      : { description: e.response, content: { 'application/json': { schema: e.responseSchema ? jsonSchema(e.responseSchema, 'output') : {} } } };
+    const success =
+      e.produces === 'binary'
+        ? {
+            description: e.response,
+            content: {
+              'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
+            },
+          }
+        : {
+            description: e.response,
+            content: { 'application/json': { schema: e.responseSchema ? jsonSchema(e.responseSchema, 'output') : {} } },
+          };
     const responses: Record<string, unknown> = { [String(e.status)]: success };
-    if (e.body || e.params || e.query) responses['400'] = errorResponse('The input does not match the schema: error.field names the field');
+    if (e.body || e.params || e.query)
+      responses['400'] = errorResponse('The input does not match the schema: error.field names the field');
     if (!e.public) {
       responses['401'] = errorResponse('No session, or the API token is unknown, revoked or expired');
-      responses['403'] = errorResponse('The caller\'s role does not allow this');
+      responses['403'] = errorResponse("The caller's role does not allow this");
     }
-    if (e.params) responses['404'] = errorResponse('Not found, or not in one of the caller\'s workspaces');
+    if (e.params) responses['404'] = errorResponse("Not found, or not in one of the caller's workspaces");
     responses.default = errorResponse('Any other error, with its kind');
     const operation: Record<string, unknown> = {
       operationId: e.operationId,
@@ -58,7 +81,9 @@ export function buildOpenApiDocument(endpoints: Endpoint[]): JsonSchema {
       ...(e.description ? { description: e.description } : {}),
       ...(e.public ? { security: [] } : {}),
       parameters: parameters(e),
-      ...(e.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(e.body) } } } } : {}),
+      ...(e.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(e.body) } } } }
+        : {}),
       responses,
     };
     (paths[path] ??= {})[e.method] = operation;
@@ -68,7 +93,8 @@ export function buildOpenApiDocument(endpoints: Endpoint[]): JsonSchema {
     info: {
       title: 'Hindsight API',
       version: '1',
-      description: 'PostgreSQL backups, restores, verification and retention. Authenticate with the console\'s session cookie (POST /session) or a personal API token (Authorization: Bearer hs_…, created on the console\'s Settings page). Every error answers {"error": {"kind", "message", "field"?}}.',
+      description:
+        'PostgreSQL backups, restores, verification and retention. Authenticate with the console\'s session cookie (POST /session) or a personal API token (Authorization: Bearer hs_…, created on the console\'s Settings page). Every error answers {"error": {"kind", "message", "field"?}}.',
     },
     servers: [{ url: '/api/v1' }],
     security: [{ sessionCookie: [] }, { bearerToken: [] }],
@@ -76,8 +102,18 @@ export function buildOpenApiDocument(endpoints: Endpoint[]): JsonSchema {
     paths,
     components: {
       securitySchemes: {
-        sessionCookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'Set by POST /session; state-changing requests must also send Origin of the console' },
-        bearerToken: { type: 'http', scheme: 'bearer', bearerFormat: 'hs_<43 base64url characters>', description: 'A personal API token, scoped to one workspace and a role' },
+        sessionCookie: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: SESSION_COOKIE,
+          description: 'Set by POST /session; state-changing requests must also send Origin of the console',
+        },
+        bearerToken: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'hs_<43 base64url characters>',
+          description: 'A personal API token, scoped to one workspace and a role',
+        },
       },
       schemas: {
         Error: {
@@ -88,7 +124,10 @@ export function buildOpenApiDocument(endpoints: Endpoint[]): JsonSchema {
               type: 'object',
               required: ['kind', 'message'],
               properties: {
-                kind: { type: 'string', examples: ['bad_input', 'unauthenticated', 'forbidden', 'not_found', 'conflict'] },
+                kind: {
+                  type: 'string',
+                  examples: ['bad_input', 'unauthenticated', 'forbidden', 'not_found', 'conflict'],
+                },
                 message: { type: 'string' },
                 field: { type: 'string', description: 'The input field at fault (bad_input only)' },
               },

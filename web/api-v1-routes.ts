@@ -13,9 +13,17 @@ export { schemas } from './api-v1-schemas.ts';
 
 export const endpoints: Endpoint[] = [
   endpoint({
-    method: 'get', path: '/openapi.json', operationId: 'getOpenApi', tag: 'meta', public: true, status: 200,
-    summary: 'This document', response: 'The OpenAPI 3.1 description of /api/v1',
-    handler: async () => { throw new Error('served by the router'); },
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'getOpenApi',
+    tag: 'meta',
+    public: true,
+    status: 200,
+    summary: 'This document',
+    response: 'The OpenAPI 3.1 description of /api/v1',
+    handler: async () => {
+      throw new Error('served by the router');
+    },
   }),
   ...sessionEndpoints.slice(0, 4),
   ...databasesEndpoints,

@@ -13,54 +13,121 @@ const required = z.string().min(1, 'is required');
 
 export const schemas = {
   login: z.object({ email: required, password: required }).strict(),
-  addDatabase: z.object({
-    name, url: required,
-    storages: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
-    schedule: cronSchema.nullable().optional(), timezone: timezoneSchema.optional(),
-    skipCheck: z.boolean().optional(), verifyAfterBackup: z.boolean().optional(), workspace: name.optional(),
-  }).strict(),
+  addDatabase: z
+    .object({
+      name,
+      url: required,
+      storages: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+      schedule: cronSchema.nullable().optional(),
+      timezone: timezoneSchema.optional(),
+      skipCheck: z.boolean().optional(),
+      verifyAfterBackup: z.boolean().optional(),
+      workspace: name.optional(),
+    })
+    .strict(),
   schedule: z.object({ schedule: cronSchema.nullable(), timezone: timezoneSchema.optional() }).strict(),
-  addStorage: z.object({ name, config: z.record(z.string(), z.unknown()), skipCheck: z.boolean().optional(), workspace: name.optional() }).strict(),
+  addStorage: z
+    .object({
+      name,
+      config: z.record(z.string(), z.unknown()),
+      skipCheck: z.boolean().optional(),
+      workspace: name.optional(),
+    })
+    .strict(),
   startBackup: z.object({}).strict(),
   cancelBackup: z.object({ reason: z.string().max(500).optional() }).strict(),
-  restore: z.object({
-    database: name, backupId: z.string().min(1).optional(),
-    to: z.union([z.object({ database: z.string().min(1) }).strict(), z.object({ url: z.string().min(1) }).strict()]),
-  }).strict(),
-  createUser: z.object({ email: required, password: required, displayName: z.string().optional(), workspace: name.optional(), role: required }).strict(),
+  restore: z
+    .object({
+      database: name,
+      backupId: z.string().min(1).optional(),
+      to: z.union([z.object({ database: z.string().min(1) }).strict(), z.object({ url: z.string().min(1) }).strict()]),
+    })
+    .strict(),
+  createUser: z
+    .object({
+      email: required,
+      password: required,
+      displayName: z.string().optional(),
+      workspace: name.optional(),
+      role: required,
+    })
+    .strict(),
   member: z.object({ role: required }).strict(),
   workspace: z.object({ name }).strict(),
-  saveNotifier: z.object({ config: notifierConfigSchema, events: z.array(notificationEventSchema).min(1).optional(), workspace: name.optional() }).strict(),
+  saveNotifier: z
+    .object({
+      config: notifierConfigSchema,
+      events: z.array(notificationEventSchema).min(1).optional(),
+      workspace: name.optional(),
+    })
+    .strict(),
   requestVerification: z.object({ backupId: z.string().min(1).optional() }).strict(),
   retentionPolicy: z.object({ policy: retentionPolicy.nullable() }).strict(),
   createToken: createApiTokenInput,
 };
 
 const tokenView = z.object({
-  id: z.number().int(), name: z.string(), prefix: z.string().describe('the first 10 characters of the secret'), workspace: z.string(),
-  role: z.enum(['owner', 'admin', 'editor', 'viewer']), createdAt: z.string(), expiresAt: z.string().nullable(), lastUsedAt: z.string().nullable(),
-  revokedAt: z.string().nullable(), state: z.enum(['active', 'expired', 'revoked']),
+  id: z.number().int(),
+  name: z.string(),
+  prefix: z.string().describe('the first 10 characters of the secret'),
+  workspace: z.string(),
+  role: z.enum(['owner', 'admin', 'editor', 'viewer']),
+  createdAt: z.string(),
+  expiresAt: z.string().nullable(),
+  lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  state: z.enum(['active', 'expired', 'revoked']),
 });
 
 // Dates travel as ISO 8601 strings. Objects stay open (z.looseObject): fields may be added, none removed.
 const isoDate = z.string().describe('ISO 8601');
 const databaseView = z.looseObject({
-  name: z.string(), host: z.string(), port: z.number().int(), dbname: z.string(), username: z.string(), hasPassword: z.boolean(),
-  sslmode: z.string().nullable(), storageNames: z.array(z.string()), schedule: z.string().nullable(), timezone: z.string(),
-  verifyAfterBackup: z.boolean(), verifySchedule: z.string().nullable(), workspaceId: z.number().int(), createdAt: isoDate,
+  name: z.string(),
+  host: z.string(),
+  port: z.number().int(),
+  dbname: z.string(),
+  username: z.string(),
+  hasPassword: z.boolean(),
+  sslmode: z.string().nullable(),
+  storageNames: z.array(z.string()),
+  schedule: z.string().nullable(),
+  timezone: z.string(),
+  verifyAfterBackup: z.boolean(),
+  verifySchedule: z.string().nullable(),
+  workspaceId: z.number().int(),
+  createdAt: isoDate,
 });
 const storageView = z.looseObject({
-  name: z.string(), type: z.string(), settings: z.record(z.string(), z.unknown()).describe('without secrets'), hasSecrets: z.boolean(),
-  workspaceId: z.number().int(), createdAt: isoDate,
+  name: z.string(),
+  type: z.string(),
+  settings: z.record(z.string(), z.unknown()).describe('without secrets'),
+  hasSecrets: z.boolean(),
+  workspaceId: z.number().int(),
+  createdAt: isoDate,
 });
 const backupView = z.looseObject({
-  id: z.string(), databaseName: z.string(), workflowId: z.string(),
-  status: z.enum(['running', 'complete', 'partial', 'failed', 'cancelled', 'deleted']), trigger: z.string(),
-  copies: z.array(z.looseObject({ storageName: z.string(), status: z.string(), sizeBytes: z.number().nullable(), error: z.string().nullable() })),
-  startedAt: isoDate, finishedAt: isoDate.nullable(), sizeBytes: z.number().nullable(), dumpBytes: z.number().nullable(),
-  sha256: z.string().nullable().describe('of the dump, before compression and encryption'), compression: z.string().nullable(),
+  id: z.string(),
+  databaseName: z.string(),
+  workflowId: z.string(),
+  status: z.enum(['running', 'complete', 'partial', 'failed', 'cancelled', 'deleted']),
+  trigger: z.string(),
+  copies: z.array(
+    z.looseObject({
+      storageName: z.string(),
+      status: z.string(),
+      sizeBytes: z.number().nullable(),
+      error: z.string().nullable(),
+    }),
+  ),
+  startedAt: isoDate,
+  finishedAt: isoDate.nullable(),
+  sizeBytes: z.number().nullable(),
+  dumpBytes: z.number().nullable(),
+  sha256: z.string().nullable().describe('of the dump, before compression and encryption'),
+  compression: z.string().nullable(),
   rowCounts: z.array(z.looseObject({ schema: z.string(), table: z.string(), rows: z.number() })).nullable(),
-  error: z.string().nullable(), warnings: z.array(z.unknown()),
+  error: z.string().nullable(),
+  warnings: z.array(z.unknown()),
 });
 
 export const responses = {
@@ -74,8 +141,15 @@ export const responses = {
   started: z.object({ backupId: z.string(), workflowId: z.string() }),
   workflow: z.object({ workflowId: z.string() }),
   restore: z.object({
-    workflowId: z.string(), type: z.enum([restoreBackupWorkflow.type, pitrRestoreWorkflow.type]), status: z.string().describe('the workflow\'s status: RUNNING, COMPLETED, FAILED, …'),
-    startedAt: z.string(), closedAt: z.string().nullable(), progress: z.record(z.string(), z.unknown()).nullable().describe('the workflow\'s progress query: stage, bytes, error'),
+    workflowId: z.string(),
+    type: z.enum([restoreBackupWorkflow.type, pitrRestoreWorkflow.type]),
+    status: z.string().describe("the workflow's status: RUNNING, COMPLETED, FAILED, …"),
+    startedAt: z.string(),
+    closedAt: z.string().nullable(),
+    progress: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .describe("the workflow's progress query: stage, bytes, error"),
   }),
 };
 
@@ -83,8 +157,9 @@ export const params = {
   name: z.object({ name: z.string().describe('database, storage or notifier name') }),
   id: z.object({ id: z.string().describe('backup id') }),
   member: z.object({ workspace: z.string(), email: z.string() }),
-  workflow: z.object({ workflowId: z.string().describe('the workflowId a restore start returned, URL-encoded (restore%2Fshop%2F…)') }),
+  workflow: z.object({
+    workflowId: z.string().describe('the workflowId a restore start returned, URL-encoded (restore%2Fshop%2F…)'),
+  }),
   verification: z.object({ id: z.string().describe('verification id') }),
   token: z.object({ id: z.string().regex(/^\d+$/, 'must be a token id (a number)') }),
 };
-

@@ -18,18 +18,33 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
-  const keys = issue.code === 'unrecognized_keys' ? (issue as { keys?: string[] }).keys ?? [] : [];
+  const keys = issue.code === 'unrecognized_keys' ? ((issue as { keys?: string[] }).keys ?? []) : [];
   const field = [...issue.path.map(String), ...(keys.length ? [keys.join(',')] : [])].join('.') || where;
-  const message = issue.code === 'unrecognized_keys' ? `is not a known field${keys.length > 1 ? 's' : ''} here (${issue.message})` : issue.message;
+  const message =
+    issue.code === 'unrecognized_keys'
+      ? `is not a known field${keys.length > 1 ? 's' : ''} here (${issue.message})`
+      : issue.message;
   throw new InputError(field, message);
 }
 
-function errorBody(error: unknown): { status: number; body: { error: { kind: string; message: string; field?: string } } } {
-  if (error instanceof InputError) return { status: 400, body: { error: { kind: 'bad_input', field: error.field, message: error.message } } };
+function errorBody(error: unknown): {
+  status: number;
+  body: { error: { kind: string; message: string; field?: string } };
+} {
+  if (error instanceof InputError)
+    return { status: 400, body: { error: { kind: 'bad_input', field: error.field, message: error.message } } };
   const kind = (error as { kind?: string }).kind ?? 'internal';
   if (kind === 'unauthenticated') return { status: 401, body: { error: { kind, message: errorMessage(error) } } };
   const status = statusOf(error);
-  return { status, body: { error: { kind, message: status === 500 && kind === 'internal' ? `internal error: ${errorMessage(error)}` : errorMessage(error) } } };
+  return {
+    status,
+    body: {
+      error: {
+        kind,
+        message: status === 500 && kind === 'internal' ? `internal error: ${errorMessage(error)}` : errorMessage(error),
+      },
+    },
+  };
 }
 
 export function apiV1Router(services: HostServices, options: { log: (msg: string) => void }): Router {
@@ -38,7 +53,13 @@ export function apiV1Router(services: HostServices, options: { log: (msg: string
 
   const actorOf = (req: Request) => {
     const { actor } = requestAccess(req);
-    if (!actor) throw Object.assign(new Error('log in first: this endpoint needs a session cookie (POST /api/v1/session) or an API token (Authorization: Bearer hs_…)'), { kind: 'unauthenticated' });
+    if (!actor)
+      throw Object.assign(
+        new Error(
+          'log in first: this endpoint needs a session cookie (POST /api/v1/session) or an API token (Authorization: Bearer hs_…)',
+        ),
+        { kind: 'unauthenticated' },
+      );
     return actor;
   };
 
@@ -55,7 +76,12 @@ export function apiV1Router(services: HostServices, options: { log: (msg: string
       // No body declared: none is read, as before (a stray body is ignored, not refused).
       const body = e.body ? parse(e.body, req.body ?? {}, 'body') : undefined;
       const result = await e.handler({
-        req, res, params, query, body, services,
+        req,
+        res,
+        params,
+        query,
+        body,
+        services,
         actor: () => actorOf(req),
         domain: services.domain,
       });
@@ -74,7 +100,12 @@ export function apiV1Router(services: HostServices, options: { log: (msg: string
   }
 
   router.use((req: Request, res: Response) => {
-    res.status(404).json({ error: { kind: 'not_found', message: `no endpoint ${req.method} ${req.originalUrl} (GET /api/v1/openapi.json lists them)` } });
+    res.status(404).json({
+      error: {
+        kind: 'not_found',
+        message: `no endpoint ${req.method} ${req.originalUrl} (GET /api/v1/openapi.json lists them)`,
+      },
+    });
   });
   // Malformed JSON from express.json(): a 400 like any other bad body.
   router.use((error: unknown, _req: Request, res: Response, _next: unknown) => {

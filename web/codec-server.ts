@@ -13,10 +13,15 @@ export interface CodecServerOptions {
 }
 
 const wirePayloads = z.object({
-  payloads: z.array(z.object({
-    metadata: z.record(z.string(), z.string()).optional(),
-    data: z.string().optional(),
-  })).max(10_000).default([]),
+  payloads: z
+    .array(
+      z.object({
+        metadata: z.record(z.string(), z.string()).optional(),
+        data: z.string().optional(),
+      }),
+    )
+    .max(10_000)
+    .default([]),
 });
 
 const fromWire = (p: z.infer<typeof wirePayloads>['payloads'][number]): Payload => ({
@@ -25,7 +30,9 @@ const fromWire = (p: z.infer<typeof wirePayloads>['payloads'][number]): Payload 
 });
 
 const toWire = (p: Payload) => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')])),
+  metadata: Object.fromEntries(
+    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')]),
+  ),
   data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
 });
 
@@ -71,7 +78,10 @@ export function codecRouter(options: CodecServerOptions): Router {
       res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
     }
     if (req.method === 'OPTIONS') return void res.status(req.headers.origin === options.corsOrigin ? 204 : 403).end();
-    if (!options.token) return void res.status(404).json({ error: { message: 'the codec endpoint is off: set HINDSIGHT_CODEC_TOKEN_FILE to turn it on' } });
+    if (!options.token)
+      return void res
+        .status(404)
+        .json({ error: { message: 'the codec endpoint is off: set HINDSIGHT_CODEC_TOKEN_FILE to turn it on' } });
     if (req.path === '/session') return next();
     const header = req.headers.authorization ?? '';
     // The temporal CLI sends the token as a bearer token; a browser sends the cookie set by /codec/session.
@@ -90,19 +100,33 @@ export function codecRouter(options: CodecServerOptions): Router {
       return void res.status(401).type('html').send(loginPage('That token is not the codec token.'));
     }
     // Same site as the Temporal UI (another port of the same host, or a sibling behind one proxy): Lax is enough.
-    res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'lax', path: '/codec', maxAge: 12 * 3600_000, secure: req.secure });
-    res.type('html').send('<!doctype html><meta charset="utf-8"><p>Unlocked: the Temporal UI in this browser now shows decoded payloads for 12 hours.</p>');
+    res.cookie(COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'lax',
+      path: '/codec',
+      maxAge: 12 * 3600_000,
+      secure: req.secure,
+    });
+    res
+      .type('html')
+      .send(
+        '<!doctype html><meta charset="utf-8"><p>Unlocked: the Temporal UI in this browser now shows decoded payloads for 12 hours.</p>',
+      );
   });
   router.use(express.json({ limit: '64mb' }));
   for (const direction of ['encode', 'decode'] as const) {
     router.post(`/${direction}`, async (req, res) => {
       const parsed = wirePayloads.safeParse(req.body);
-      if (!parsed.success) return void res.status(400).json({ error: { message: `body must be {"payloads": [...]}: ${parsed.error.issues[0]?.message}` } });
+      if (!parsed.success)
+        return void res
+          .status(400)
+          .json({ error: { message: `body must be {"payloads": [...]}: ${parsed.error.issues[0]?.message}` } });
       try {
         const out = await options.codec[direction](parsed.data.payloads.map(fromWire));
         // Encoding is what lets a caller start work (the worker refuses plaintext), so each one is
         // on record; the payloads themselves never are.
-        if (direction === 'encode' && out.length > 0) options.log(`codec: encrypted ${out.length} payload(s) for ${req.ip}`);
+        if (direction === 'encode' && out.length > 0)
+          options.log(`codec: encrypted ${out.length} payload(s) for ${req.ip}`);
         res.json({ payloads: out.map(toWire) });
       } catch (error) {
         res.status(400).json({ error: { message: (error as Error).message } });

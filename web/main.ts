@@ -19,7 +19,15 @@ async function main(): Promise<void> {
   const services = createConsoleServices(createServices(runtime, temporal));
   const token = config.codecTokenFile ? (await readFile(config.codecTokenFile, 'utf8')).trim() : undefined;
   const codec = { codec: new KeyringCodec(runtime.keyring, 'pass'), token, corsOrigin: config.codecCorsOrigin };
-  const server = await startWebServer({ services, codec, host: config.webHost, port: config.webPort, publicUrl: config.publicUrlSetting, metricsToken: config.metricsToken, log: (msg) => logger.info(msg) });
+  const server = await startWebServer({
+    services,
+    codec,
+    host: config.webHost,
+    port: config.webPort,
+    publicUrl: config.publicUrlSetting,
+    metricsToken: config.metricsToken,
+    log: (msg) => logger.info(msg),
+  });
   const stopPurge = startAuditPurge(services.access, config.auditRetentionDays, (msg) => logger.info(msg));
   if (token) logger.info(`codec endpoint on ${server.url}/codec for ${config.codecCorsOrigin}`);
   logger.info(`console listening on ${server.url}`);

@@ -78,7 +78,10 @@ function statusSnapshot(options: ConsoleMetricsOptions): Snapshot {
 function registerDatabaseGauges(registry: Registry, snapshot: Snapshot): void {
   const perDatabase = (name: string, help: string, value: (s: DatabaseStatus) => number | null | undefined) =>
     new Gauge({
-      name, help, labelNames: ['database'], registers: [registry],
+      name,
+      help,
+      labelNames: ['database'],
+      registers: [registry],
       async collect() {
         const report = await snapshot();
         this.reset();
@@ -89,38 +92,85 @@ function registerDatabaseGauges(registry: Registry, snapshot: Snapshot): void {
       },
     });
 
-  perDatabase('hindsight_last_backup_age_seconds', 'Seconds since the newest complete (or partial) backup finished.', (s) => s.lastCompleteBackup?.ageSeconds);
-  perDatabase('hindsight_last_backup_size_bytes', 'Stored size of the newest complete backup (compressed and encrypted), in bytes.', (s) => s.lastCompleteBackup?.sizeBytes);
-  perDatabase('hindsight_last_backup_duration_seconds', 'How long the newest complete backup took, start to finish.', (s) => s.lastCompleteBackup?.durationSeconds);
-  perDatabase('hindsight_wal_archive_lag_seconds', 'RPO now: seconds since the newest archived WAL byte arrived (databases with PITR only).', (s) => s.pitr?.rpoSeconds);
-  perDatabase('hindsight_database_up', '1 when the health monitor last found the database reachable, 0 when down; absent before the first probe.',
-    (s) => (s.health.state === 'unknown' ? null : s.health.state === 'up' ? 1 : 0));
-  perDatabase('hindsight_storage_used_bytes', 'Bytes the database holds in storage: every copy of its kept backups, its WAL archive and base backups.', (s) => s.storageUsedBytes);
-  perDatabase('hindsight_backup_overdue', '1 when the newest complete backup is older than the overdue threshold (hindsight db overdue); absent without a threshold.',
-    (s) => (s.overdue.thresholdHours === null ? null : s.overdue.overdue ? 1 : 0));
-  perDatabase('hindsight_wal_gaps', 'Holes in the WAL archive as the catalog records it (databases with PITR only).', (s) => (s.pitr ? s.pitr.gaps.length : null));
-  perDatabase('hindsight_next_backup_timestamp_seconds', 'When the backup schedule fires next, as a Unix time.',
-    (s) => (s.schedule?.nextRunAt ? Date.parse(s.schedule.nextRunAt) / 1000 : null));
+  perDatabase(
+    'hindsight_last_backup_age_seconds',
+    'Seconds since the newest complete (or partial) backup finished.',
+    (s) => s.lastCompleteBackup?.ageSeconds,
+  );
+  perDatabase(
+    'hindsight_last_backup_size_bytes',
+    'Stored size of the newest complete backup (compressed and encrypted), in bytes.',
+    (s) => s.lastCompleteBackup?.sizeBytes,
+  );
+  perDatabase(
+    'hindsight_last_backup_duration_seconds',
+    'How long the newest complete backup took, start to finish.',
+    (s) => s.lastCompleteBackup?.durationSeconds,
+  );
+  perDatabase(
+    'hindsight_wal_archive_lag_seconds',
+    'RPO now: seconds since the newest archived WAL byte arrived (databases with PITR only).',
+    (s) => s.pitr?.rpoSeconds,
+  );
+  perDatabase(
+    'hindsight_database_up',
+    '1 when the health monitor last found the database reachable, 0 when down; absent before the first probe.',
+    (s) => (s.health.state === 'unknown' ? null : s.health.state === 'up' ? 1 : 0),
+  );
+  perDatabase(
+    'hindsight_storage_used_bytes',
+    'Bytes the database holds in storage: every copy of its kept backups, its WAL archive and base backups.',
+    (s) => s.storageUsedBytes,
+  );
+  perDatabase(
+    'hindsight_backup_overdue',
+    '1 when the newest complete backup is older than the overdue threshold (hindsight db overdue); absent without a threshold.',
+    (s) => (s.overdue.thresholdHours === null ? null : s.overdue.overdue ? 1 : 0),
+  );
+  perDatabase(
+    'hindsight_wal_gaps',
+    'Holes in the WAL archive as the catalog records it (databases with PITR only).',
+    (s) => (s.pitr ? s.pitr.gaps.length : null),
+  );
+  perDatabase('hindsight_next_backup_timestamp_seconds', 'When the backup schedule fires next, as a Unix time.', (s) =>
+    s.schedule?.nextRunAt ? Date.parse(s.schedule.nextRunAt) / 1000 : null,
+  );
 
-  const byStatus = (name: string, help: string, statuses: readonly string[], counts: (s: DatabaseStatus) => Record<string, number>) =>
+  const byStatus = (
+    name: string,
+    help: string,
+    statuses: readonly string[],
+    counts: (s: DatabaseStatus) => Record<string, number>,
+  ) =>
     new Gauge({
-      name, help, labelNames: ['database', 'status'], registers: [registry],
+      name,
+      help,
+      labelNames: ['database', 'status'],
+      registers: [registry],
       async collect() {
         const report = await snapshot();
         this.reset();
         for (const s of report?.databases ?? []) {
           const c = counts(s);
           // Every known status, zeros included, so that rate() and absent() behave from the first scrape.
-          for (const status of new Set([...statuses, ...Object.keys(c)])) this.set({ database: s.name, status }, c[status] ?? 0);
+          for (const status of new Set([...statuses, ...Object.keys(c)]))
+            this.set({ database: s.name, status }, c[status] ?? 0);
         }
       },
     });
   // Gauges, not counters: they are read from the catalog, and retention removes rows.
   byStatus('hindsight_backups', 'Backups in the catalog by outcome.', BACKUP_STATUSES, (s) => s.backups);
-  byStatus('hindsight_verifications', 'Restore verifications in the catalog by outcome.', VERIFICATION_STATUSES, (s) => s.verifications);
+  byStatus(
+    'hindsight_verifications',
+    'Restore verifications in the catalog by outcome.',
+    VERIFICATION_STATUSES,
+    (s) => s.verifications,
+  );
 
   new Gauge({
-    name: 'hindsight_catalog_up', help: '1 when this scrape could read the database status from the catalog.', registers: [registry],
+    name: 'hindsight_catalog_up',
+    help: '1 when this scrape could read the database status from the catalog.',
+    registers: [registry],
     async collect() {
       this.set((await snapshot()) ? 1 : 0);
     },
@@ -130,11 +180,17 @@ function registerDatabaseGauges(registry: Registry, snapshot: Snapshot): void {
 /** Counts and times every request the host answers, labelled by route pattern. */
 function httpTraffic(registry: Registry): RequestHandler {
   const requests = new Counter({
-    name: 'hindsight_http_requests_total', help: 'HTTP requests answered by the console host.', labelNames: ['method', 'route', 'status'], registers: [registry],
+    name: 'hindsight_http_requests_total',
+    help: 'HTTP requests answered by the console host.',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
   });
   const duration = new Histogram({
-    name: 'hindsight_http_request_duration_seconds', help: 'Time to answer an HTTP request of the console host.', labelNames: ['method', 'route'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+    name: 'hindsight_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request of the console host.',
+    labelNames: ['method', 'route'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
   });
   return (req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
@@ -152,7 +208,10 @@ function metricsHandler(registry: Registry, options: ConsoleMetricsOptions): Req
   return async (req: Request, res: Response) => {
     if (options.token !== undefined) {
       if (!bearerMatches(req.headers.authorization, options.token)) {
-        res.status(401).set('WWW-Authenticate', 'Bearer realm="hindsight metrics"').type('text/plain')
+        res
+          .status(401)
+          .set('WWW-Authenticate', 'Bearer realm="hindsight metrics"')
+          .type('text/plain')
           .send('metrics need Authorization: Bearer <HINDSIGHT_METRICS_TOKEN>\n');
         return;
       }
@@ -161,7 +220,10 @@ function metricsHandler(registry: Registry, options: ConsoleMetricsOptions): Req
       const body = await registry.metrics();
       res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(body);
     } catch (error) {
-      res.status(500).type('text/plain').send(`metrics could not be collected: ${(error as Error).message}\n`);
+      res
+        .status(500)
+        .type('text/plain')
+        .send(`metrics could not be collected: ${(error as Error).message}\n`);
     }
   };
 }

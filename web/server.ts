@@ -66,7 +66,11 @@ function buildApp(options: WebServerOptions, consoleHandler: RequestHandler): ex
   const { services, log } = options;
   const app = express();
   app.disable('x-powered-by');
-  const metrics = createConsoleMetrics({ status: () => services.databaseStatus(systemActor), token: options.metricsToken, log });
+  const metrics = createConsoleMetrics({
+    status: () => services.databaseStatus(systemActor),
+    token: options.metricsToken,
+    log,
+  });
   app.use(metrics.httpMiddleware);
   app.get('/metrics', metrics.handler);
   if (options.codec) app.use('/codec', codecRouter({ ...options.codec, log }));

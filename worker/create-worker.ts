@@ -73,11 +73,24 @@ async function connectToTemporal(runtime: Runtime) {
   return { connection, clientConnection, client, dataConverter };
 }
 
-function activitiesFor(runtime: Runtime, logger: Logger, client: Client, sandboxes: SandboxDriver, budget: AgentBudget) {
+function activitiesFor(
+  runtime: Runtime,
+  logger: Logger,
+  client: Client,
+  sandboxes: SandboxDriver,
+  budget: AgentBudget,
+) {
   const { config } = runtime;
-  const verificationBudget: VerificationBudget = { maxDiskBytes: budget.maxDiskGb * 1e9, sandboxRoot: budget.sandboxRoot };
+  const verificationBudget: VerificationBudget = {
+    maxDiskBytes: budget.maxDiskGb * 1e9,
+    sandboxRoot: budget.sandboxRoot,
+  };
   return createActivities({
-    catalog: runtime.catalog, keyring: runtime.keyring, logger, sandboxes, budget: verificationBudget,
+    catalog: runtime.catalog,
+    keyring: runtime.keyring,
+    logger,
+    sandboxes,
+    budget: verificationBudget,
     signalVerifier: (database, request) => signalVerifier(client, config.taskQueue, database, request),
     publicUrl: config.publicUrl,
     walSpoolDir: config.walSpoolDir,
@@ -118,7 +131,9 @@ export async function createHindsightWorker(runtime: Runtime, logger: Logger, op
   const roles = options.roles ?? { main: true, verify: true };
   const budget = options.budget ?? defaultBudget(config.sandboxRoot);
   const { connection, clientConnection, client, dataConverter } = await connectToTemporal(runtime);
-  const sandboxes = options.sandboxes ?? await createSandboxDriver({ root: budget.sandboxRoot, cpus: budget.maxCpu, memoryMb: budget.maxRamMb, logger });
+  const sandboxes =
+    options.sandboxes ??
+    (await createSandboxDriver({ root: budget.sandboxRoot, cpus: budget.maxCpu, memoryMb: budget.maxRamMb, logger }));
   // Which driver `auto` took decides what a restored dump can reach: an operator reads it here first.
   logger.info({ driver: sandboxes.name }, 'verification sandbox driver');
   const common = {
@@ -133,14 +148,34 @@ export async function createHindsightWorker(runtime: Runtime, logger: Logger, op
   const workers: Worker[] = [];
   if (roles.main) {
     // One dump at a time per core keeps memory bounded and leaves room for the server.
-    workers.push(await Worker.create({ ...common, taskQueue: config.taskQueue, workflowsPath, maxConcurrentActivityTaskExecutions: 4, ...options.overrides }));
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: config.taskQueue,
+        workflowsPath,
+        maxConcurrentActivityTaskExecutions: 4,
+        ...options.overrides,
+      }),
+    );
   }
   if (roles.verify) {
     const jobs = await prepareVerification(sandboxes, budget, logger);
-    workers.push(await Worker.create({ ...common, taskQueue: `${config.taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`, maxConcurrentActivityTaskExecutions: jobs }));
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: `${config.taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`,
+        maxConcurrentActivityTaskExecutions: jobs,
+      }),
+    );
   }
   if (roles.agent) {
-    workers.push(await Worker.create({ ...common, taskQueue: agentTaskQueue(roles.agent), maxConcurrentActivityTaskExecutions: 4 }));
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: agentTaskQueue(roles.agent),
+        maxConcurrentActivityTaskExecutions: 4,
+      }),
+    );
   }
   return {
     workers,

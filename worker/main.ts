@@ -17,8 +17,11 @@ TemporalRuntime.install({
       const method = level === 'ERROR' ? 'error' : level === 'WARN' ? 'warn' : 'debug';
       logger[method](meta ?? {}, message);
     },
-    trace: () => undefined, debug: (m, meta) => logger.debug(meta ?? {}, m),
-    info: (m, meta) => logger.debug(meta ?? {}, m), warn: (m, meta) => logger.warn(meta ?? {}, m), error: (m, meta) => logger.error(meta ?? {}, m),
+    trace: () => undefined,
+    debug: (m, meta) => logger.debug(meta ?? {}, m),
+    info: (m, meta) => logger.debug(meta ?? {}, m),
+    warn: (m, meta) => logger.warn(meta ?? {}, m),
+    error: (m, meta) => logger.error(meta ?? {}, m),
   },
   telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
 });
@@ -36,11 +39,21 @@ const flagsSchema = z.object({
   'shutdown-grace-seconds': z.coerce.number().int().min(0, '--shutdown-grace-seconds must be 0 or more').optional(),
 });
 
-function parseFlags(sandboxRoot: string): { roles: WorkerRoles; budget: AgentBudget; shutdownGraceSeconds: number | undefined } {
+function parseFlags(sandboxRoot: string): {
+  roles: WorkerRoles;
+  budget: AgentBudget;
+  shutdownGraceSeconds: number | undefined;
+} {
   const { values } = parseArgs({
     options: {
-      role: { type: 'string' }, agent: { type: 'string' }, 'max-cpu': { type: 'string' }, 'max-ram-mb': { type: 'string' }, 'max-disk-gb': { type: 'string' },
-      'max-concurrent-jobs': { type: 'string' }, 'sandbox-root': { type: 'string' }, 'shutdown-grace-seconds': { type: 'string' },
+      role: { type: 'string' },
+      agent: { type: 'string' },
+      'max-cpu': { type: 'string' },
+      'max-ram-mb': { type: 'string' },
+      'max-disk-gb': { type: 'string' },
+      'max-concurrent-jobs': { type: 'string' },
+      'sandbox-root': { type: 'string' },
+      'shutdown-grace-seconds': { type: 'string' },
     },
   });
   const parsed = flagsSchema.safeParse(values);
@@ -71,10 +84,19 @@ async function main(): Promise<void> {
   const runtime = await openRuntime(config);
   const metrics = config.workerMetricsPort !== undefined ? createWorkerMetrics() : undefined;
   const worker = await createHindsightWorker(runtime, logger, {
-    roles, budget, shutdownGraceSeconds, ...(metrics ? { interceptors: { activity: [metrics.activityInterceptor] } } : {}),
+    roles,
+    budget,
+    shutdownGraceSeconds,
+    ...(metrics ? { interceptors: { activity: [metrics.activityInterceptor] } } : {}),
   });
   const close = worker.close;
-  const metricsServer = metrics ? await startMetricsServer(metrics.registry, { host: config.webHost, port: config.workerMetricsPort!, token: config.metricsToken }) : undefined;
+  const metricsServer = metrics
+    ? await startMetricsServer(metrics.registry, {
+        host: config.webHost,
+        port: config.workerMetricsPort!,
+        token: config.metricsToken,
+      })
+    : undefined;
   if (metricsServer) logger.info(`worker metrics on ${metricsServer.url}/metrics`);
   logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress, roles }, 'worker ready');
   await worker.run();

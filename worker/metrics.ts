@@ -23,13 +23,31 @@ export function createWorkerMetrics(): WorkerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['activity', 'task_queue'] as const;
-  const started = new Counter({ name: 'hindsight_activities_started_total', help: 'Activity executions this worker started.', labelNames, registers: [registry] });
-  const failed = new Counter({ name: 'hindsight_activities_failed_total', help: 'Activity executions that ended in an error (cancellations not included).', labelNames, registers: [registry] });
-  const cancelled = new Counter({ name: 'hindsight_activities_cancelled_total', help: 'Activity executions that ended cancelled.', labelNames, registers: [registry] });
+  const started = new Counter({
+    name: 'hindsight_activities_started_total',
+    help: 'Activity executions this worker started.',
+    labelNames,
+    registers: [registry],
+  });
+  const failed = new Counter({
+    name: 'hindsight_activities_failed_total',
+    help: 'Activity executions that ended in an error (cancellations not included).',
+    labelNames,
+    registers: [registry],
+  });
+  const cancelled = new Counter({
+    name: 'hindsight_activities_cancelled_total',
+    help: 'Activity executions that ended cancelled.',
+    labelNames,
+    registers: [registry],
+  });
   const duration = new Histogram({
-    name: 'hindsight_activity_duration_seconds', help: 'Time an activity execution took on this worker, whatever its outcome.', labelNames,
+    name: 'hindsight_activity_duration_seconds',
+    help: 'Time an activity execution took on this worker, whatever its outcome.',
+    labelNames,
     // Activities range from catalog reads (milliseconds) to dumps and restores (hours).
-    buckets: [0.01, 0.05, 0.25, 1, 5, 15, 60, 300, 900, 3600, 14400], registers: [registry],
+    buckets: [0.01, 0.05, 0.25, 1, 5, 15, 60, 300, 900, 3600, 14400],
+    registers: [registry],
   });
 
   const activityInterceptor: ActivityInterceptorsFactory = (ctx) => ({
@@ -59,7 +77,10 @@ export interface MetricsServer {
 }
 
 /** Serves GET /metrics of a registry; with a token, only to `Authorization: Bearer <token>`. */
-export async function startMetricsServer(registry: Registry, options: { host: string; port: number; token?: string | undefined }): Promise<MetricsServer> {
+export async function startMetricsServer(
+  registry: Registry,
+  options: { host: string; port: number; token?: string | undefined },
+): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' || path !== '/metrics') {
@@ -67,13 +88,17 @@ export async function startMetricsServer(registry: Registry, options: { host: st
       return;
     }
     if (options.token !== undefined && !bearerMatches(req.headers.authorization, options.token)) {
-      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="hindsight metrics"' })
+      res
+        .writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="hindsight metrics"' })
         .end('metrics need Authorization: Bearer <HINDSIGHT_METRICS_TOKEN>\n');
       return;
     }
     registry.metrics().then(
       (body) => res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(body),
-      (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics could not be collected: ${(error as Error).message}\n`),
+      (error: unknown) =>
+        res
+          .writeHead(500, { 'content-type': 'text/plain' })
+          .end(`metrics could not be collected: ${(error as Error).message}\n`),
     );
   });
   await new Promise<void>((resolve, reject) => {
@@ -86,9 +111,10 @@ export async function startMetricsServer(registry: Registry, options: { host: st
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -11,13 +11,25 @@ export const permanentErrorTypes = ['bad_input', 'not_found', 'access_denied', '
 /** Catalog bookkeeping and other short calls. */
 export const catalogActivities = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: permanentErrorTypes },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '10 seconds',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: permanentErrorTypes,
+  },
 });
 
 /** A source that is down is retried four times within about 15 s, then the run fails with the cause. */
 export const sourceProbeActivities = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '15 seconds', maximumAttempts: 4, nonRetryableErrorTypes: permanentErrorTypes },
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '15 seconds',
+    maximumAttempts: 4,
+    nonRetryableErrorTypes: permanentErrorTypes,
+  },
 });
 
 /**
@@ -29,7 +41,13 @@ export function streamingActivities(heartbeatTimeout: Duration, maximumAttempts:
   return proxyActivities<Activities>({
     startToCloseTimeout: '24 hours',
     heartbeatTimeout,
-    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts, nonRetryableErrorTypes: permanentErrorTypes },
+    retry: {
+      initialInterval: '5 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      maximumAttempts,
+      nonRetryableErrorTypes: permanentErrorTypes,
+    },
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   });
 }
@@ -42,7 +60,13 @@ export function copyActivities(maximumAttempts: number) {
   return proxyActivities<Activities>({
     startToCloseTimeout: '24 hours',
     heartbeatTimeout: '1 minute',
-    retry: { initialInterval: '10 seconds', backoffCoefficient: 3, maximumInterval: '10 minutes', maximumAttempts, nonRetryableErrorTypes: permanentErrorTypes },
+    retry: {
+      initialInterval: '10 seconds',
+      backoffCoefficient: 3,
+      maximumInterval: '10 minutes',
+      maximumAttempts,
+      nonRetryableErrorTypes: permanentErrorTypes,
+    },
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   });
 }

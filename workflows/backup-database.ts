@@ -1,12 +1,30 @@
 import {
-  ApplicationFailure, CancellationScope, isCancellation, patched, setHandler, uuid4, workflowInfo,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  patched,
+  setHandler,
+  uuid4,
+  workflowInfo,
 } from '@temporalio/workflow';
 import {
-  backupDatabaseInput, backupDatabaseWorkflow, backupProgressQuery, backupProgressSignal, cancelBackupSignal,
-  type BackupDatabaseInput, type BackupOutcome, type BackupProgress, type CopyReport,
+  backupDatabaseInput,
+  backupDatabaseWorkflow,
+  backupProgressQuery,
+  backupProgressSignal,
+  cancelBackupSignal,
+  type BackupDatabaseInput,
+  type BackupOutcome,
+  type BackupProgress,
+  type CopyReport,
 } from '../temporal/contracts/backup.ts';
 import { backupIdAt } from '../temporal/contracts/common.ts';
-import { catalogActivities as quick, copyActivities, sourceProbeActivities as probe, streamingActivities } from './activity-options.ts';
+import {
+  catalogActivities as quick,
+  copyActivities,
+  sourceProbeActivities as probe,
+  streamingActivities,
+} from './activity-options.ts';
 import { PATCH_HOOK_SCRIPTS, runHookStage } from './hook-steps.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
@@ -33,7 +51,13 @@ interface BackupRun {
 /** The `progress` query, and the dump activity's byte counts signalled into it. */
 function trackProgress(backupId: string, database: string): BackupProgress {
   const progress: BackupProgress = {
-    backupId, database, stage: 'starting', dumpBytes: 0, storedBytes: 0, updatedAt: null, error: null,
+    backupId,
+    database,
+    stage: 'starting',
+    dumpBytes: 0,
+    storedBytes: 0,
+    updatedAt: null,
+    error: null,
   };
   setHandler(backupProgressQuery, () => progress);
   setHandler(backupProgressSignal, (report) => {
@@ -49,7 +73,9 @@ function trackProgress(backupId: string, database: string): BackupProgress {
 function postBackupHooks(run: BackupRun) {
   let due = false;
   return {
-    arm: () => { due = true; },
+    arm: () => {
+      due = true;
+    },
     async run(): Promise<string[]> {
       if (!due) return [];
       due = false;
@@ -69,16 +95,22 @@ type PostHooks = ReturnType<typeof postBackupHooks>;
 
 /** A storage the dump missed gets one more chance: a copy from a storage that holds the backup. */
 async function copyToMissedStorages(run: BackupRun, copies: CopyReport[]): Promise<CopyReport[]> {
-  return Promise.all(copies.map(async (c): Promise<CopyReport> => {
-    if (c.status === 'complete') return c;
-    run.progress.stage = 'copying';
-    try {
-      return await copy.copyBackupToStorage({ database: run.database, backupId: run.backupId, storageName: c.storageName });
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-      return { storageName: c.storageName, status: 'failed', error: rootMessage(error) };
-    }
-  }));
+  return Promise.all(
+    copies.map(async (c): Promise<CopyReport> => {
+      if (c.status === 'complete') return c;
+      run.progress.stage = 'copying';
+      try {
+        return await copy.copyBackupToStorage({
+          database: run.database,
+          backupId: run.backupId,
+          storageName: c.storageName,
+        });
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        return { storageName: c.storageName, status: 'failed', error: rootMessage(error) };
+      }
+    }),
+  );
 }
 
 /** The backup itself: hooks before, the source check, the dump, copies, the settled status, verification, hooks after. */
@@ -107,14 +139,27 @@ async function dumpAndSettle(run: BackupRun, postHooks: PostHooks) {
     if (isCancellation(error)) throw error;
   }
   const warnings = await postHooks.run();
-  return { ...dumped, copies, status: status === 'complete' ? 'complete' as const : 'partial' as const, ...(warnings.length > 0 ? { warnings } : {}) };
+  return {
+    ...dumped,
+    copies,
+    status: status === 'complete' ? ('complete' as const) : ('partial' as const),
+    ...(warnings.length > 0 ? { warnings } : {}),
+  };
 }
 
 /** The outcome of a backup that stored nothing. */
 function cancelledOutcome(run: BackupRun, reason?: string): BackupOutcome {
   return {
-    backupId: run.backupId, database: run.database, status: 'cancelled', ...(reason !== undefined ? { reason } : {}),
-    copies: [], sizeBytes: 0, dumpBytes: 0, sha256: '', tables: 0, rows: 0,
+    backupId: run.backupId,
+    database: run.database,
+    status: 'cancelled',
+    ...(reason !== undefined ? { reason } : {}),
+    copies: [],
+    sizeBytes: 0,
+    dumpBytes: 0,
+    sha256: '',
+    tables: 0,
+    rows: 0,
   };
 }
 
@@ -123,12 +168,20 @@ function cancelledOutcome(run: BackupRun, reason?: string): BackupOutcome {
  * the pre_backup hooks set up. A failed pre_backup hook and a cancellation of the backup alone
  * (not of the workflow) are outcomes; anything else fails the run.
  */
-async function endUnfinished(run: BackupRun, error: unknown, work: CancellationScope, cancelReason: string, postHooks: PostHooks) {
+async function endUnfinished(
+  run: BackupRun,
+  error: unknown,
+  work: CancellationScope,
+  cancelReason: string,
+  postHooks: PostHooks,
+) {
   const { progress, backupId } = run;
   if (error instanceof PreBackupHookFailed) {
     progress.stage = 'cancelled';
     progress.error = error.message;
-    await CancellationScope.nonCancellable(() => quick.recordBackupEnded({ backupId, status: 'cancelled', error: error.message }));
+    await CancellationScope.nonCancellable(() =>
+      quick.recordBackupEnded({ backupId, status: 'cancelled', error: error.message }),
+    );
     return cancelledOutcome(run, error.message);
   }
   const cancelled = isCancellation(error);
@@ -136,13 +189,19 @@ async function endUnfinished(run: BackupRun, error: unknown, work: CancellationS
   progress.stage = cancelled ? 'cancelled' : 'failed';
   progress.error = message;
   // Recording the outcome must happen even when the workflow itself is being cancelled.
-  await CancellationScope.nonCancellable(() => quick.recordBackupEnded({ backupId, status: cancelled ? 'cancelled' : 'failed', error: message }));
+  await CancellationScope.nonCancellable(() =>
+    quick.recordBackupEnded({ backupId, status: cancelled ? 'cancelled' : 'failed', error: message }),
+  );
   // What a pre_backup hook set up (a lock, a paused job) is undone even when the backup failed.
   await CancellationScope.nonCancellable(() => postHooks.run()).catch(() => undefined);
   progress.stage = cancelled ? 'cancelled' : 'failed';
-  if (cancelled && work.consideredCancelled && !CancellationScope.current().consideredCancelled) return cancelledOutcome(run);
+  if (cancelled && work.consideredCancelled && !CancellationScope.current().consideredCancelled)
+    return cancelledOutcome(run);
   if (cancelled) throw error;
-  throw ApplicationFailure.nonRetryable(`backup ${backupId} of database "${run.database}" failed: ${message}`, 'backup_failed');
+  throw ApplicationFailure.nonRetryable(
+    `backup ${backupId} of database "${run.database}" failed: ${message}`,
+    'backup_failed',
+  );
 }
 
 /**
@@ -153,7 +212,12 @@ export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOu
   const input = parseInput(backupDatabaseWorkflow.type, backupDatabaseInput, raw);
   const info = workflowInfo();
   const backupId = input.backupId ?? backupIdAt(info.startTime, uuid4().replace(/-/g, ''));
-  const run: BackupRun = { database: input.database, backupId, workflowId: info.workflowId, progress: trackProgress(backupId, input.database) };
+  const run: BackupRun = {
+    database: input.database,
+    backupId,
+    workflowId: info.workflowId,
+    progress: trackProgress(backupId, input.database),
+  };
   const { progress } = run;
 
   const work = new CancellationScope();
@@ -163,7 +227,12 @@ export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOu
     work.cancel();
   });
 
-  await quick.recordBackupStarted({ database: input.database, backupId, workflowId: info.workflowId, trigger: input.trigger });
+  await quick.recordBackupStarted({
+    database: input.database,
+    backupId,
+    workflowId: info.workflowId,
+    trigger: input.trigger,
+  });
   const postHooks = postBackupHooks(run);
   try {
     const result = await work.run(() => dumpAndSettle(run, postHooks));

@@ -1,4 +1,9 @@
-import { backupWatchdogInput, backupWatchdogWorkflow, type BackupWatchdogInput, type WatchdogOutcome } from '../temporal/contracts/notifications.ts';
+import {
+  backupWatchdogInput,
+  backupWatchdogWorkflow,
+  type BackupWatchdogInput,
+  type WatchdogOutcome,
+} from '../temporal/contracts/notifications.ts';
 import { catalogActivities } from './activity-options.ts';
 import { parseInput } from './validate.ts';
 

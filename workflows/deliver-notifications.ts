@@ -1,7 +1,19 @@
-import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import {
-  deliverNotificationsInput, deliverNotificationsWorkflow, deliveryStateQuery, wakeDeliverySignal, type DeliverNotificationsInput, type DeliveryState,
+  deliverNotificationsInput,
+  deliverNotificationsWorkflow,
+  deliveryStateQuery,
+  wakeDeliverySignal,
+  type DeliverNotificationsInput,
+  type DeliveryState,
 } from '../temporal/contracts/notifications.ts';
 import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
@@ -13,7 +25,13 @@ const quick = catalogActivities;
  * backoff), so a receiver that is down costs at most about two minutes before the delivery is
  * recorded failed. A refusal (bad token, deleted webhook) is permanent and not retried.
  */
-export const SEND_RETRY = { initialInterval: '1 second', backoffCoefficient: 3, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: permanentErrorTypes } as const;
+export const SEND_RETRY = {
+  initialInterval: '1 second',
+  backoffCoefficient: 3,
+  maximumInterval: '30 seconds',
+  maximumAttempts: 5,
+  nonRetryableErrorTypes: permanentErrorTypes,
+} as const;
 
 const send = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: SEND_RETRY });
 

@@ -1,6 +1,11 @@
 import { setHandler } from '@temporalio/workflow';
 import {
-  gfsRetentionInput, gfsRetentionWorkflow, retentionPlanQuery, type GfsRetentionInput, type RetentionOutcome, type RetentionPlanView,
+  gfsRetentionInput,
+  gfsRetentionWorkflow,
+  retentionPlanQuery,
+  type GfsRetentionInput,
+  type RetentionOutcome,
+  type RetentionPlanView,
 } from '../temporal/contracts/retention.ts';
 import { catalogActivities } from './activity-options.ts';
 import { parseInput } from './validate.ts';
@@ -19,10 +24,21 @@ export async function gfsRetention(raw: GfsRetentionInput): Promise<RetentionOut
   setHandler(retentionPlanQuery, () => view);
   const plan = await quick.planRetentionFor({ database: input.database });
   view = { keep: plan.keep, delete: plan.delete, summary: plan.summary };
-  const outcome: RetentionOutcome = { database: input.database, dryRun: input.dryRun, kept: plan.keep.length, deleted: [], skipped: [], summary: plan.summary };
+  const outcome: RetentionOutcome = {
+    database: input.database,
+    dryRun: input.dryRun,
+    kept: plan.keep.length,
+    deleted: [],
+    skipped: [],
+    summary: plan.summary,
+  };
   if (input.dryRun) return outcome;
   for (const doomed of plan.delete) {
-    const result = await quick.deleteBackupEverywhere({ database: input.database, backupId: doomed.id, reason: doomed.reason });
+    const result = await quick.deleteBackupEverywhere({
+      database: input.database,
+      backupId: doomed.id,
+      reason: doomed.reason,
+    });
     if (result.deleted) outcome.deleted.push(doomed.id);
     else outcome.skipped.push({ id: doomed.id, why: result.why ?? 'not deleted' });
   }

@@ -1,5 +1,11 @@
 import { continueAsNew, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
-import { healthMonitorInput, healthMonitorWorkflow, uptimeQuery, type HealthMonitorInput, type HealthState } from '../temporal/contracts/health.ts';
+import {
+  healthMonitorInput,
+  healthMonitorWorkflow,
+  uptimeQuery,
+  type HealthMonitorInput,
+  type HealthState,
+} from '../temporal/contracts/health.ts';
 import { catalogActivities } from './activity-options.ts';
 import { parseInput } from './validate.ts';
 
@@ -38,9 +44,10 @@ export async function healthMonitor(raw: HealthMonitorInput): Promise<void> {
     await quick.notify({
       database: input.database,
       event: status === 'down' ? 'database_down' : 'database_up',
-      message: status === 'down'
-        ? `database "${input.database}" is down: ${state.consecutiveFailures} connection checks failed in a row (${detail ?? 'no detail'})`
-        : `database "${input.database}" is up again`,
+      message:
+        status === 'down'
+          ? `database "${input.database}" is down: ${state.consecutiveFailures} connection checks failed in a row (${detail ?? 'no detail'})`
+          : `database "${input.database}" is up again`,
       // The same transition is never notified twice, even when the activity is retried.
       dedupeKey: `health:${input.database}:${status}:${at}`,
     });
@@ -58,7 +65,8 @@ export async function healthMonitor(raw: HealthMonitorInput): Promise<void> {
     } else {
       state.consecutiveFailures += 1;
       state.lastError = result.error;
-      if (state.status !== 'down' && state.consecutiveFailures >= settings.failureThreshold) await transition('down', result.error);
+      if (state.status !== 'down' && state.consecutiveFailures >= settings.failureThreshold)
+        await transition('down', result.error);
     }
     await sleep(settings.intervalSeconds * 1000);
     if (workflowInfo().continueAsNewSuggested) break;

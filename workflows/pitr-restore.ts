@@ -1,9 +1,22 @@
 import {
-  ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, proxyActivities, setHandler, uuid4,
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  uuid4,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import {
-  abortPitrSignal, pitrProgressQuery, pitrProgressSignal, pitrRestoreInput, pitrRestoreWorkflow, type PitrOutcome, type PitrProgress, type PitrRestoreInput,
+  abortPitrSignal,
+  pitrProgressQuery,
+  pitrProgressSignal,
+  pitrRestoreInput,
+  pitrRestoreWorkflow,
+  type PitrOutcome,
+  type PitrProgress,
+  type PitrRestoreInput,
 } from '../temporal/contracts/pitr.ts';
 import { agentTaskQueue } from '../temporal/contracts/common.ts';
 import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
@@ -22,7 +35,12 @@ function restoreOn(taskQueue: string | undefined) {
     ...(taskQueue ? { taskQueue } : {}),
     startToCloseTimeout: '24 hours',
     heartbeatTimeout: '15 seconds',
-    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 2, nonRetryableErrorTypes: permanentErrorTypes },
+    retry: {
+      initialInterval: '5 seconds',
+      backoffCoefficient: 2,
+      maximumAttempts: 2,
+      nonRetryableErrorTypes: permanentErrorTypes,
+    },
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   });
 }
@@ -35,14 +53,23 @@ function restoreOn(taskQueue: string | undefined) {
 export async function pitrRestore(raw: PitrRestoreInput): Promise<PitrOutcome> {
   const input = parseInput(pitrRestoreWorkflow.type, pitrRestoreInput, raw);
   const progress: PitrProgress = {
-    database: input.database, stage: 'planning', baseBackupId: null, timeline: null, window: null,
-    extractedBytes: 0, segmentsFetched: 0, replayLsn: null, error: null,
+    database: input.database,
+    stage: 'planning',
+    baseBackupId: null,
+    timeline: null,
+    window: null,
+    extractedBytes: 0,
+    segmentsFetched: 0,
+    replayLsn: null,
+    error: null,
   };
   setHandler(pitrProgressQuery, () => progress);
   setHandler(pitrProgressSignal, (report) => {
     if (progress.stage !== 'extracting' && progress.stage !== 'recovering') return;
-    if (report.extractedBytes !== undefined) progress.extractedBytes = Math.max(progress.extractedBytes, report.extractedBytes);
-    if (report.segmentsFetched !== undefined) progress.segmentsFetched = Math.max(progress.segmentsFetched, report.segmentsFetched);
+    if (report.extractedBytes !== undefined)
+      progress.extractedBytes = Math.max(progress.extractedBytes, report.extractedBytes);
+    if (report.segmentsFetched !== undefined)
+      progress.segmentsFetched = Math.max(progress.segmentsFetched, report.segmentsFetched);
     if (report.replayLsn) progress.replayLsn = report.replayLsn;
     if (progress.segmentsFetched > 0) progress.stage = 'recovering';
   });
@@ -60,12 +87,20 @@ export async function pitrRestore(raw: PitrRestoreInput): Promise<PitrOutcome> {
     progress.window = plan.window;
     progress.stage = 'extracting';
     // A directory lives on a host: the agent named, or the database's own agent.
-    const agent = 'directory' in input.to ? input.to.agent ?? plan.agent : null;
+    const agent = 'directory' in input.to ? (input.to.agent ?? plan.agent) : null;
     const restore = restoreOn(agent ? agentTaskQueue(agent) : undefined);
     const restoreId = `pitr-${uuid4().replace(/-/g, '').slice(0, 12)}`;
-    const result = await work.run(() => restore.restoreToPointInTime({
-      database: input.database, restoreId, baseBackupId: plan.baseBackupId, timeline: plan.timeline, target: input.target, to: input.to, endsAtHead: plan.endsAtHead,
-    }));
+    const result = await work.run(() =>
+      restore.restoreToPointInTime({
+        database: input.database,
+        restoreId,
+        baseBackupId: plan.baseBackupId,
+        timeline: plan.timeline,
+        target: input.target,
+        to: input.to,
+        endsAtHead: plan.endsAtHead,
+      }),
+    );
     progress.stage = 'promoted';
     progress.replayLsn = result.reachedLsn;
     progress.segmentsFetched = result.segmentsFetched;
@@ -77,6 +112,9 @@ export async function pitrRestore(raw: PitrRestoreInput): Promise<PitrOutcome> {
     progress.error = message;
     // Whether the abort caught the plan or the restore activity, the run ends cancelled, with the reason.
     if (aborted) throw new CancelledFailure(message);
-    throw ApplicationFailure.nonRetryable(`point-in-time restore of database "${input.database}" failed: ${message}`, 'restore_failed');
+    throw ApplicationFailure.nonRetryable(
+      `point-in-time restore of database "${input.database}" failed: ${message}`,
+      'restore_failed',
+    );
   }
 }

@@ -1,6 +1,10 @@
 import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import {
-  replicateBackupInput, replicateBackupWorkflow, type CopyReport, type ReplicateBackupInput, type ReplicateOutcome,
+  replicateBackupInput,
+  replicateBackupWorkflow,
+  type CopyReport,
+  type ReplicateBackupInput,
+  type ReplicateOutcome,
 } from '../temporal/contracts/backup.ts';
 import { catalogActivities, copyActivities } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
@@ -16,17 +20,31 @@ export async function replicateBackup(raw: ReplicateBackupInput): Promise<Replic
   const input = parseInput(replicateBackupWorkflow.type, replicateBackupInput, raw);
   const before = await quick.listCopies({ backupId: input.backupId });
   if (!before.some((c) => c.status === 'complete')) {
-    throw ApplicationFailure.nonRetryable(`backup ${input.backupId} has no complete copy in any storage to copy from`, 'not_found');
+    throw ApplicationFailure.nonRetryable(
+      `backup ${input.backupId} has no complete copy in any storage to copy from`,
+      'not_found',
+    );
   }
-  const copies = await Promise.all(before.map(async (c): Promise<CopyReport> => {
-    if (c.status === 'complete') return c;
-    try {
-      return await copy.copyBackupToStorage({ database: input.database, backupId: input.backupId, storageName: c.storageName });
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-      return { storageName: c.storageName, status: 'failed', error: rootMessage(error) };
-    }
-  }));
+  const copies = await Promise.all(
+    before.map(async (c): Promise<CopyReport> => {
+      if (c.status === 'complete') return c;
+      try {
+        return await copy.copyBackupToStorage({
+          database: input.database,
+          backupId: input.backupId,
+          storageName: c.storageName,
+        });
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        return { storageName: c.storageName, status: 'failed', error: rootMessage(error) };
+      }
+    }),
+  );
   const { status } = await quick.settleBackup({ backupId: input.backupId });
-  return { backupId: input.backupId, database: input.database, status: status === 'complete' ? 'complete' : 'partial', copies };
+  return {
+    backupId: input.backupId,
+    database: input.database,
+    status: status === 'complete' ? 'complete' : 'partial',
+    copies,
+  };
 }

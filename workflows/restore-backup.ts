@@ -1,9 +1,21 @@
 import {
-  ApplicationFailure, CancellationScope, isCancellation, patched, setHandler, uuid4, workflowInfo,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  patched,
+  setHandler,
+  uuid4,
+  workflowInfo,
 } from '@temporalio/workflow';
 import {
-  abortRestoreSignal, restoreBackupInput, restoreBackupWorkflow, restoreProgressQuery, restoreProgressSignal,
-  type RestoreBackupInput, type RestoreOutcome, type RestoreProgress,
+  abortRestoreSignal,
+  restoreBackupInput,
+  restoreBackupWorkflow,
+  restoreProgressQuery,
+  restoreProgressSignal,
+  type RestoreBackupInput,
+  type RestoreOutcome,
+  type RestoreProgress,
 } from '../temporal/contracts/restore.ts';
 import { catalogActivities, streamingActivities } from './activity-options.ts';
 import { PATCH_HOOK_SCRIPTS, runHookStage } from './hook-steps.ts';
@@ -20,7 +32,15 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
   const input = parseInput(restoreBackupWorkflow.type, restoreBackupInput, raw);
   const info = workflowInfo();
   const restoreId = `r-${uuid4().replace(/-/g, '').slice(0, 12)}`;
-  const progress: RestoreProgress = { restoreId, backupId: null, database: input.database, stage: 'starting', readBytes: 0, restoredBytes: 0, error: null };
+  const progress: RestoreProgress = {
+    restoreId,
+    backupId: null,
+    database: input.database,
+    stage: 'starting',
+    readBytes: 0,
+    restoredBytes: 0,
+    error: null,
+  };
   setHandler(restoreProgressQuery, () => progress);
   setHandler(restoreProgressSignal, (report) => {
     if (progress.stage !== 'restoring') return;
@@ -41,7 +61,9 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
     await quick.recordRestoreStarted({ restoreId, backupId, workflowId: info.workflowId, target });
     recorded = true;
     progress.stage = 'restoring';
-    const result = await work.run(() => restore.restoreBackupToTarget({ database: input.database, backupId: backupId!, to: input.to, restoreId }));
+    const result = await work.run(() =>
+      restore.restoreBackupToTarget({ database: input.database, backupId: backupId!, to: input.to, restoreId }),
+    );
     progress.stage = 'verifying';
     progress.readBytes = result.readBytes;
     progress.restoredBytes = result.restoredBytes;
@@ -49,15 +71,29 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
       const listed = result.mismatches
         .map((m) => `${m.schema}.${m.table}: expected ${m.expected ?? 'absent'}, restored ${m.actual ?? 'absent'}`)
         .join('; ');
-      throw ApplicationFailure.nonRetryable(`restored data differs from backup ${backupId} in ${result.mismatches.length} table(s): ${listed}`, 'verification_failed');
+      throw ApplicationFailure.nonRetryable(
+        `restored data differs from backup ${backupId} in ${result.mismatches.length} table(s): ${listed}`,
+        'verification_failed',
+      );
     }
-    await quick.recordRestoreEnded({ restoreId, status: 'verified', tablesChecked: result.tablesChecked, rowsChecked: result.rowsChecked });
+    await quick.recordRestoreEnded({
+      restoreId,
+      status: 'verified',
+      tablesChecked: result.tablesChecked,
+      rowsChecked: result.rowsChecked,
+    });
     progress.stage = 'verified';
     const warnings: string[] = [];
     if (patched(PATCH_HOOK_SCRIPTS)) {
       // The restore stands whatever its post_restore hooks do: a failure is a warning on it.
       try {
-        const post = await runHookStage({ database: input.database, kind: 'post_restore', workflowId: info.workflowId, backupId, restoreId });
+        const post = await runHookStage({
+          database: input.database,
+          kind: 'post_restore',
+          workflowId: info.workflowId,
+          backupId,
+          restoreId,
+        });
         warnings.push(...post.failures.map((f) => f.message));
       } catch (error) {
         if (isCancellation(error)) throw error;
@@ -65,7 +101,13 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
       }
     }
     return {
-      restoreId, backupId, storageName: result.storageName, database: input.database, target, tablesChecked: result.tablesChecked, rowsChecked: result.rowsChecked,
+      restoreId,
+      backupId,
+      storageName: result.storageName,
+      database: input.database,
+      target,
+      tablesChecked: result.tablesChecked,
+      rowsChecked: result.rowsChecked,
       ...(warnings.length > 0 ? { warnings } : {}),
     };
   } catch (error) {
@@ -73,9 +115,15 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
     const message = aborted ? 'aborted by request' : rootMessage(error);
     progress.stage = aborted ? 'aborted' : 'failed';
     progress.error = message;
-    if (recorded) await CancellationScope.nonCancellable(() => quick.recordRestoreEnded({ restoreId, status: 'failed', error: message }));
+    if (recorded)
+      await CancellationScope.nonCancellable(() =>
+        quick.recordRestoreEnded({ restoreId, status: 'failed', error: message }),
+      );
     if (aborted) throw error;
     const which = backupId ? `backup ${backupId}` : 'a backup';
-    throw ApplicationFailure.nonRetryable(`restore of ${which} (database "${input.database}") into ${target} failed: ${message}`, 'restore_failed');
+    throw ApplicationFailure.nonRetryable(
+      `restore of ${which} (database "${input.database}") into ${target} failed: ${message}`,
+      'restore_failed',
+    );
   }
 }

@@ -1,9 +1,22 @@
-import { condition, continueAsNew, isCancellation, proxyActivities, setHandler, workflowInfo, CancellationScope } from '@temporalio/workflow';
+import {
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+  CancellationScope,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/contracts/common.ts';
 import {
-  backupCompletedSignal, lastVerificationQuery, restoreVerifierInput, restoreVerifierWorkflow,
-  type RestoreVerifierInput, type VerifierState, type VerifyRequest,
+  backupCompletedSignal,
+  lastVerificationQuery,
+  restoreVerifierInput,
+  restoreVerifierWorkflow,
+  type RestoreVerifierInput,
+  type VerifierState,
+  type VerifyRequest,
 } from '../temporal/contracts/verify.ts';
 import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
@@ -27,15 +40,31 @@ export async function restoreVerifier(raw: RestoreVerifierInput): Promise<void> 
     scheduleToStartTimeout: '7 days',
     // A worker that dies mid-restore is noticed within 30 s; the next attempt gets a new sandbox.
     heartbeatTimeout: '30 seconds',
-    retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes: permanentErrorTypes },
+    retry: {
+      initialInterval: '10 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      maximumAttempts: 3,
+      nonRetryableErrorTypes: permanentErrorTypes,
+    },
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   });
 
-  const state: VerifierState = { database: input.database, running: null, pending: input.pending ?? null, last: null, superseded: 0 };
+  const state: VerifierState = {
+    database: input.database,
+    running: null,
+    pending: input.pending ?? null,
+    last: null,
+    superseded: 0,
+  };
   const toSupersede: Array<{ dropped: VerifyRequest; by: VerifyRequest }> = [];
   setHandler(lastVerificationQuery, () => state);
   setHandler(backupCompletedSignal, (request) => {
-    if (state.pending?.verificationId === request.verificationId || state.running?.verificationId === request.verificationId) return;
+    if (
+      state.pending?.verificationId === request.verificationId ||
+      state.running?.verificationId === request.verificationId
+    )
+      return;
     if (state.pending) toSupersede.push({ dropped: state.pending, by: request });
     state.pending = request;
   });
@@ -47,7 +76,8 @@ export async function restoreVerifier(raw: RestoreVerifierInput): Promise<void> 
       const { dropped, by } = toSupersede.shift()!;
       state.superseded += 1;
       await quick.finishVerification({
-        verificationId: dropped.verificationId, status: 'superseded',
+        verificationId: dropped.verificationId,
+        status: 'superseded',
         reason: `superseded by the verification of backup ${by.backupId}, which was requested while backup ${dropped.backupId} waited`,
       });
     }
@@ -56,13 +86,35 @@ export async function restoreVerifier(raw: RestoreVerifierInput): Promise<void> 
     state.pending = null;
     state.running = request;
     try {
-      const result = await verify.verifyBackupInSandbox({ database: input.database, ...request, workflowId: workflowInfo().workflowId });
-      state.last = { verificationId: request.verificationId, backupId: request.backupId, status: result.status, reason: result.reason, finishedAt: result.finishedAt };
+      const result = await verify.verifyBackupInSandbox({
+        database: input.database,
+        ...request,
+        workflowId: workflowInfo().workflowId,
+      });
+      state.last = {
+        verificationId: request.verificationId,
+        backupId: request.backupId,
+        status: result.status,
+        reason: result.reason,
+        finishedAt: result.finishedAt,
+      };
     } catch (error) {
       const cancelled = isCancellation(error);
       const reason = cancelled ? 'cancelled' : `the verification could not run: ${rootMessage(error)}`;
-      await CancellationScope.nonCancellable(() => quick.finishVerification({ verificationId: request.verificationId, status: cancelled ? 'cancelled' : 'failed', reason }));
-      state.last = { verificationId: request.verificationId, backupId: request.backupId, status: cancelled ? 'cancelled' : 'failed', reason, finishedAt: new Date().toISOString() };
+      await CancellationScope.nonCancellable(() =>
+        quick.finishVerification({
+          verificationId: request.verificationId,
+          status: cancelled ? 'cancelled' : 'failed',
+          reason,
+        }),
+      );
+      state.last = {
+        verificationId: request.verificationId,
+        backupId: request.backupId,
+        status: cancelled ? 'cancelled' : 'failed',
+        reason,
+        finishedAt: new Date().toISOString(),
+      };
       if (cancelled) throw error;
     } finally {
       state.running = null;
@@ -70,7 +122,10 @@ export async function restoreVerifier(raw: RestoreVerifierInput): Promise<void> 
     runs += 1;
     if (runs >= RUNS_PER_HISTORY || workflowInfo().continueAsNewSuggested) {
       // Signals that arrived during the last activity are in `pending` and go along.
-      await continueAsNew<typeof restoreVerifier>({ database: input.database, ...(state.pending ? { pending: state.pending } : {}) });
+      await continueAsNew<typeof restoreVerifier>({
+        database: input.database,
+        ...(state.pending ? { pending: state.pending } : {}),
+      });
     }
   }
 }

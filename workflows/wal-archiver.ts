@@ -1,9 +1,23 @@
 import {
-  ApplicationFailure, CancellationScope, allHandlersFinished, condition, continueAsNew, isCancellation, proxyActivities, setHandler, workflowInfo,
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import {
-  stopWalArchiverSignal, walArchiverInput, walArchiverWorkflow, walReceiverReportSignal, walStatusQuery, type WalArchiverInput, type WalArchiverStatus,
+  stopWalArchiverSignal,
+  walArchiverInput,
+  walArchiverWorkflow,
+  walReceiverReportSignal,
+  walStatusQuery,
+  type WalArchiverInput,
+  type WalArchiverStatus,
 } from '../temporal/contracts/pitr.ts';
 import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
@@ -20,14 +34,20 @@ const DEFAULT_RUN_MS = 3600_000;
 export async function walArchiver(raw: WalArchiverInput): Promise<WalArchiverStatus> {
   const input = parseInput(walArchiverWorkflow.type, walArchiverInput, raw);
   const state: WalArchiverStatus = {
-    database: input.database, state: 'starting', taskQueue: null, runs: input.carried?.runs ?? 0, receiver: null, error: null,
+    database: input.database,
+    state: 'starting',
+    taskQueue: null,
+    runs: input.carried?.runs ?? 0,
+    receiver: null,
+    error: null,
   };
   let stopRequested = false;
   let work: CancellationScope | undefined;
   setHandler(walStatusQuery, () => state);
   setHandler(walReceiverReportSignal, (report) => {
     state.receiver = report;
-    if (state.state !== 'stopped' && state.state !== 'failed') state.state = (report as { state?: WalArchiverStatus['state'] }).state ?? state.state;
+    if (state.state !== 'stopped' && state.state !== 'failed')
+      state.state = (report as { state?: WalArchiverStatus['state'] }).state ?? state.state;
   });
   setHandler(stopWalArchiverSignal, () => {
     stopRequested = true;
@@ -47,21 +67,31 @@ export async function walArchiver(raw: WalArchiverInput): Promise<WalArchiverSta
     // most every 0.8 × this timeout: keep it short so that stopping takes seconds.
     heartbeatTimeout: '10 seconds',
     // A worker that dies is replaced by another after the heartbeat timeout; the slot bridges the gap.
-    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: permanentErrorTypes },
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      nonRetryableErrorTypes: permanentErrorTypes,
+    },
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   });
 
   if (!stopRequested) {
     work = new CancellationScope();
     try {
-      const result = await work.run(() => host.archiveWal({ database: input.database, runForMs: input.runForMs ?? DEFAULT_RUN_MS }));
+      const result = await work.run(() =>
+        host.archiveWal({ database: input.database, runForMs: input.runForMs ?? DEFAULT_RUN_MS }),
+      );
       state.receiver = result;
       state.runs += 1;
     } catch (error) {
       if (!(stopRequested && isCancellation(error))) {
         state.state = 'failed';
         state.error = rootMessage(error);
-        throw ApplicationFailure.nonRetryable(`WAL archiving of "${input.database}" stopped: ${state.error}`, 'wal_archiver_failed');
+        throw ApplicationFailure.nonRetryable(
+          `WAL archiving of "${input.database}" stopped: ${state.error}`,
+          'wal_archiver_failed',
+        );
       }
     }
   }
@@ -71,5 +101,9 @@ export async function walArchiver(raw: WalArchiverInput): Promise<WalArchiverSta
     return state;
   }
   await condition(allHandlersFinished);
-  return continueAsNew<typeof walArchiver>({ database: input.database, ...(input.runForMs ? { runForMs: input.runForMs } : {}), carried: { runs: state.runs } });
+  return continueAsNew<typeof walArchiver>({
+    database: input.database,
+    ...(input.runForMs ? { runForMs: input.runForMs } : {}),
+    carried: { runs: state.runs },
+  });
 }

@@ -1,9 +1,22 @@
 import {
-  ParentClosePolicy, WorkflowIdReusePolicy, continueAsNew, setHandler, sleep, startChild, workflowInfo,
+  ParentClosePolicy,
+  WorkflowIdReusePolicy,
+  continueAsNew,
+  setHandler,
+  sleep,
+  startChild,
+  workflowInfo,
 } from '@temporalio/workflow';
 import {
-  baseBackupWorkflow, baseBackupWorkflowId, chainQuery, walChainMonitorInput, walChainMonitorWorkflow,
-  type BaseBackupInput, type ChainMonitorState, type GapView, type WalChainMonitorInput,
+  baseBackupWorkflow,
+  baseBackupWorkflowId,
+  chainQuery,
+  walChainMonitorInput,
+  walChainMonitorWorkflow,
+  type BaseBackupInput,
+  type ChainMonitorState,
+  type GapView,
+  type WalChainMonitorInput,
 } from '../temporal/contracts/pitr.ts';
 import { catalogActivities } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
@@ -24,7 +37,13 @@ const gapKey = (sysid: string | null, g: GapView): string => `${sysid ?? '-'}:${
 export async function walChainMonitor(raw: WalChainMonitorInput): Promise<void> {
   const input = parseInput(walChainMonitorWorkflow.type, walChainMonitorInput, raw);
   const known = new Set(input.knownGaps);
-  const state: ChainMonitorState = { database: input.database, last: null, lastError: null, rounds: 0, baseBackupsStarted: [] };
+  const state: ChainMonitorState = {
+    database: input.database,
+    last: null,
+    lastError: null,
+    rounds: 0,
+    baseBackupsStarted: [],
+  };
   setHandler(chainQuery, () => state);
   let lastNoBaseRound = -NO_BASE_RETRY_ROUNDS;
 
@@ -90,5 +109,9 @@ export async function walChainMonitor(raw: WalChainMonitorInput): Promise<void> 
     await sleep(input.intervalSeconds * 1000);
     if (workflowInfo().continueAsNewSuggested) break;
   }
-  await continueAsNew<typeof walChainMonitor>({ database: input.database, intervalSeconds: input.intervalSeconds, knownGaps: [...known].slice(-1000) });
+  await continueAsNew<typeof walChainMonitor>({
+    database: input.database,
+    intervalSeconds: input.intervalSeconds,
+    knownGaps: [...known].slice(-1000),
+  });
 }

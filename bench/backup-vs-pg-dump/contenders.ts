@@ -15,7 +15,10 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 // Why a contender is slower shows in its pg_dump: CPU used, and time spent runnable but waiting
 // for a CPU (the other half of /proc/<pid>/schedstat), i.e. competing with its consumer.
 
-export interface PgDumpSched { cpuSeconds: number; cpuWaitSeconds: number }
+export interface PgDumpSched {
+  cpuSeconds: number;
+  cpuWaitSeconds: number;
+}
 
 /** Follows the pg_dump children of `parent` until stopped; reports the busiest one. */
 function watchPgDump(parent: number): { stop(): PgDumpSched | null } {
@@ -25,7 +28,8 @@ function watchPgDump(parent: number): { stop(): PgDumpSched | null } {
       if (!/^\d+$/.test(entry)) continue;
       try {
         const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        if (!stat.includes('(pg_dump)') || Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== parent) continue;
+        if (!stat.includes('(pg_dump)') || Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== parent)
+          continue;
         const [run, wait] = readFileSync(`/proc/${entry}/schedstat`, 'utf8').split(' ').map(Number);
         last.set(Number(entry), { cpuSeconds: run! / 1e9, cpuWaitSeconds: wait! / 1e9 });
       } catch {
@@ -45,7 +49,11 @@ function watchPgDump(parent: number): { stop(): PgDumpSched | null } {
 // ---------------------------------------------------------------------------------------------
 // The baseline: pg_dump's own output, counted and thrown away.
 
-export interface DumpRun { seconds: number; bytes: number; pgDump: PgDumpSched | null }
+export interface DumpRun {
+  seconds: number;
+  bytes: number;
+  pgDump: PgDumpSched | null;
+}
 
 export function runPgDump(pgDump: ToolInfo, flag: string, target: PgTarget): Promise<DumpRun> {
   return new Promise((resolve, reject) => {
@@ -57,9 +65,16 @@ export function runPgDump(pgDump: ToolInfo, flag: string, target: PgTarget): Pro
     });
     let bytes = 0;
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { bytes += chunk.length; });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    child.once('error', (error) => { sched.stop(); reject(error); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('error', (error) => {
+      sched.stop();
+      reject(error);
+    });
     // 'close' waits for stdout to be drained as well as for the exit.
     child.once('close', (code, signal) => {
       const pgDumpSched = sched.stop();
@@ -85,7 +100,9 @@ export function startWorkerProcess(platform: Platform, logFile: string): WorkerP
   const activityTimes: WorkerProcess['activityTimes'] = new Map();
   const nodeFlags = (process.env.BENCH_WORKER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
   const worker = spawnBenchWorker(platform, {
-    logFile, nodeFlags, tailLines: 50,
+    logFile,
+    nodeFlags,
+    tailLines: 50,
     onRecord: (record) => {
       if (record.backupId && record.time && (record.msg === 'backup started' || record.msg === 'backup dumped')) {
         const entry = activityTimes.get(record.backupId) ?? {};
@@ -106,10 +123,14 @@ const CLOCK_TICKS = 100; // USER_HZ, fixed at 100 on Linux
 function parseStat(stat: string): { name: string; cpuSeconds: number } {
   const close = stat.lastIndexOf(')');
   const fields = stat.slice(close + 2).split(' ');
-  return { name: stat.slice(stat.indexOf('(') + 1, close), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS };
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, close),
+    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS,
+  };
 }
 
-export const rssOf = (pid: number): number => 1024 * Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+export const rssOf = (pid: number): number =>
+  1024 * Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 
 /** The kernel's view of a process: resident memory, CPU time so far, and that CPU time per thread name. */
 export function procStats(pid: number): { rssBytes: number; cpuSeconds: number; threads: Map<string, number> } {
@@ -147,12 +168,20 @@ export interface HindsightRun {
   pgDump: PgDumpSched | null;
 }
 
-export async function runHindsightBackup(platform: Platform, worker: WorkerProcess, database: string): Promise<HindsightRun> {
+export async function runHindsightBackup(
+  platform: Platform,
+  worker: WorkerProcess,
+  database: string,
+): Promise<HindsightRun> {
   const pid = worker.child.pid!;
   const before = procStats(pid);
   let peak = before.rssBytes;
   const sampler = setInterval(() => {
-    try { peak = Math.max(peak, rssOf(pid)); } catch { /* the worker died: the backup reports it */ }
+    try {
+      peak = Math.max(peak, rssOf(pid));
+    } catch {
+      /* the worker died: the backup reports it */
+    }
   }, 50);
   const sched = watchPgDump(pid);
   try {
@@ -162,7 +191,8 @@ export async function runHindsightBackup(platform: Platform, worker: WorkerProce
     const seconds = (performance.now() - started) / 1000;
     const after = procStats(pid);
     peak = Math.max(peak, after.rssBytes);
-    if (outcome.status !== 'complete') throw new Error(`backup ${outcome.backupId} ended ${outcome.status}: ${JSON.stringify(outcome.copies)}`);
+    if (outcome.status !== 'complete')
+      throw new Error(`backup ${outcome.backupId} ended ${outcome.status}: ${JSON.stringify(outcome.copies)}`);
     // The completion line may trail the workflow result by a moment.
     await sleep(200);
     const times = worker.activityTimes.get(outcome.backupId);

@@ -8,7 +8,13 @@ import type { MotoServer } from '../../test/support/servers/moto.ts';
 import { generateDataset, type DatasetReport } from '../dataset.ts';
 import { log } from '../settings.ts';
 import {
-  procStats, runHindsightBackup, runPgDump, startWorkerProcess, type DumpRun, type HindsightRun, type WorkerProcess,
+  procStats,
+  runHindsightBackup,
+  runPgDump,
+  startWorkerProcess,
+  type DumpRun,
+  type HindsightRun,
+  type WorkerProcess,
 } from './contenders.ts';
 import { fmtBytes, fmtOptional, fmtSched, fmtSeconds } from './report-format.ts';
 
@@ -25,19 +31,37 @@ export type DestinationName = keyof typeof DESTINATIONS;
 export function destinationsFromEnv(): DestinationName[] {
   const raw = process.env.BENCH_DESTINATIONS;
   if (!raw) return Object.keys(DESTINATIONS) as DestinationName[];
-  const names = raw.split(',').map((x) => x.trim()).filter(Boolean);
-  for (const name of names) if (!(name in DESTINATIONS)) throw new Error(`BENCH_DESTINATIONS: unknown destination "${name}" (use ${Object.keys(DESTINATIONS).join(', ')})`);
+  const names = raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const name of names)
+    if (!(name in DESTINATIONS))
+      throw new Error(
+        `BENCH_DESTINATIONS: unknown destination "${name}" (use ${Object.keys(DESTINATIONS).join(', ')})`,
+      );
   return names as DestinationName[];
 }
 
 /** An S3 storage on a moto server on this host: real S3 protocol, multipart and all. */
 export async function addS3Storage(platform: Platform, moto: MotoServer): Promise<void> {
-  const client = new S3Client({ endpoint: moto.endpoint, region: moto.region, forcePathStyle: true, credentials: { accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey } });
+  const client = new S3Client({
+    endpoint: moto.endpoint,
+    region: moto.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey },
+  });
   await client.send(new CreateBucketCommand({ Bucket: 'bench' }));
   client.destroy();
   await platform.ops.saveStorage('s3', {
-    type: 's3', bucket: 'bench', endpoint: moto.endpoint, region: moto.region, forcePathStyle: true,
-    accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey, prefix: 'hindsight/',
+    type: 's3',
+    bucket: 'bench',
+    endpoint: moto.endpoint,
+    region: moto.region,
+    forcePathStyle: true,
+    accessKeyId: moto.accessKeyId,
+    secretAccessKey: moto.secretAccessKey,
+    prefix: 'hindsight/',
   });
 }
 
@@ -50,13 +74,23 @@ export interface Measurements {
 }
 
 /** The source database, the warm-ups, then both contenders in alternating order. */
-export async function measure(platform: Platform, destinations: DestinationName[], rounds: number, sizeMb: number, workerLog: string, setWorker: (w: WorkerProcess) => void): Promise<Measurements> {
+export async function measure(
+  platform: Platform,
+  destinations: DestinationName[],
+  rounds: number,
+  sizeMb: number,
+  workerLog: string,
+  setWorker: (w: WorkerProcess) => void,
+): Promise<Measurements> {
   const source = await createDatabase(platform.cluster, 'bench_source');
   log(`generating about ${sizeMb} MiB of data`);
   const clients = await Promise.all([connect('bench', source), connect('bench', source)]);
   const dataset = await generateDataset(clients, sizeMb).finally(() => Promise.all(clients.map((c) => c.end())));
-  log(`database size ${fmtBytes(dataset.sizeBytes)} (pg_database_size ${dataset.sizeBytes}), generated in ${fmtSeconds(dataset.seconds)}`);
-  for (const t of dataset.tables) log(`  ${t.name.padEnd(12)} ${String(t.rows).padStart(10)} rows  ${fmtBytes(t.bytes)}`);
+  log(
+    `database size ${fmtBytes(dataset.sizeBytes)} (pg_database_size ${dataset.sizeBytes}), generated in ${fmtSeconds(dataset.seconds)}`,
+  );
+  for (const t of dataset.tables)
+    log(`  ${t.name.padEnd(12)} ${String(t.rows).padStart(10)} rows  ${fmtBytes(t.bytes)}`);
 
   const tool = await toolFor('pg_dump', platform.cluster.major);
   const compression = dumpCompressionFor(tool.major);
@@ -69,7 +103,12 @@ export async function measure(platform: Platform, destinations: DestinationName[
   for (const name of destinations) {
     const { database, storages } = DESTINATIONS[name];
     // Verification would restore each backup in the background and skew the next timing.
-    await platform.ops.addDatabase({ name: database, url: targetUrl(source), storages: [...storages], verifyAfterBackup: false });
+    await platform.ops.addDatabase({
+      name: database,
+      url: targetUrl(source),
+      storages: [...storages],
+      verifyAfterBackup: false,
+    });
   }
   const tiny = await createDatabase(platform.cluster, 'bench_warmup');
   const tinyClient = await connect('bench', tiny);
@@ -80,14 +119,21 @@ export async function measure(platform: Platform, destinations: DestinationName[
   const worker = startWorkerProcess(platform, workerLog);
   setWorker(worker);
   log(`worker log: ${workerLog}`);
-  await Promise.race([worker.ready, sleep(120_000).then(() => { throw new Error('worker not ready after 120 s'); })]);
+  await Promise.race([
+    worker.ready,
+    sleep(120_000).then(() => {
+      throw new Error('worker not ready after 120 s');
+    }),
+  ]);
   const idle = procStats(worker.child.pid!);
   await sleep(2000);
   // What the worker burns doing nothing (Temporal polling) is part of its CPU during a backup too.
   const idleCpuPerSecond = (procStats(worker.child.pid!).cpuSeconds - idle.cpuSeconds) / 2;
   const warmBackup = await runHindsightBackup(platform, worker, 'warmup');
-  log(`worker ready (RSS ${fmtBytes(idle.rssBytes)}, idle CPU ${(idleCpuPerSecond * 100).toFixed(1)}%); ` +
-    `warm-up backup of a tiny database: ${fmtSeconds(warmBackup.seconds)}, RSS +${fmtBytes(warmBackup.rssPeakBytes - warmBackup.rssBeforeBytes)}`);
+  log(
+    `worker ready (RSS ${fmtBytes(idle.rssBytes)}, idle CPU ${(idleCpuPerSecond * 100).toFixed(1)}%); ` +
+      `warm-up backup of a tiny database: ${fmtSeconds(warmBackup.seconds)}, RSS +${fmtBytes(warmBackup.rssPeakBytes - warmBackup.rssBeforeBytes)}`,
+  );
   await sleep(2000);
 
   const baseline: DumpRun[] = [];
@@ -104,9 +150,14 @@ export async function measure(platform: Platform, destinations: DestinationName[
       } else {
         const r = await runHindsightBackup(platform, worker, DESTINATIONS[who].database);
         (hindsight[who] ??= []).push(r);
-        log(`round ${round} hindsight -> ${who}: ${fmtSeconds(r.seconds)} (activity ${fmtOptional(r.activitySeconds)}), ` +
-          `stored ${r.storedBytes} bytes, ${fmtSched(r.pgDump)}, RSS ${fmtBytes(r.rssBeforeBytes)} -> peak ${fmtBytes(r.rssPeakBytes)}, ` +
-          `worker CPU ${r.workerCpuSeconds.toFixed(2)} s (${Object.entries(r.workerThreadCpuSeconds).slice(0, 4).map(([n, c]) => `${n} ${c}`).join(', ')})`);
+        log(
+          `round ${round} hindsight -> ${who}: ${fmtSeconds(r.seconds)} (activity ${fmtOptional(r.activitySeconds)}), ` +
+            `stored ${r.storedBytes} bytes, ${fmtSched(r.pgDump)}, RSS ${fmtBytes(r.rssBeforeBytes)} -> peak ${fmtBytes(r.rssPeakBytes)}, ` +
+            `worker CPU ${r.workerCpuSeconds.toFixed(2)} s (${Object.entries(r.workerThreadCpuSeconds)
+              .slice(0, 4)
+              .map(([n, c]) => `${n} ${c}`)
+              .join(', ')})`,
+        );
         await sleep(2000);
       }
     }
@@ -119,4 +170,3 @@ export async function measure(platform: Platform, destinations: DestinationName[
     warmups: { pgDump: warmDump, hindsight: warmBackup, idleRssBytes: idle.rssBytes, idleCpuPerSecond },
   };
 }
-

@@ -12,14 +12,19 @@ export function printTable(rows: Array<[string, string, string?]>): void {
   const width = Math.max(...rows.map((r) => r[0].length));
   const valueWidth = Math.max(...rows.map((r) => r[1].length));
   console.log('');
-  for (const [label, value, note] of rows) console.log(`  ${label.padEnd(width)}  ${value.padStart(valueWidth)}${note ? `  ${note}` : ''}`);
+  for (const [label, value, note] of rows)
+    console.log(`  ${label.padEnd(width)}  ${value.padStart(valueWidth)}${note ? `  ${note}` : ''}`);
   console.log('');
 }
 
-export const fmtSched = (p: PgDumpSched | null) => (p ? `pg_dump CPU ${fmtSeconds(p.cpuSeconds)}, waited ${fmtSeconds(p.cpuWaitSeconds)} for a CPU` : 'pg_dump not observed');
+export const fmtSched = (p: PgDumpSched | null) =>
+  p
+    ? `pg_dump CPU ${fmtSeconds(p.cpuSeconds)}, waited ${fmtSeconds(p.cpuWaitSeconds)} for a CPU`
+    : 'pg_dump not observed';
 export const medianOf = <T>(runs: T[], pick: (run: T) => number | undefined): number | null => {
   const values = runs.map(pick).filter((v): v is number => v !== undefined);
   return values.length ? median(values) : null;
 };
 
-export const verdict = (ok: boolean, target: string) => (ok ? `ok (target ${target})` : `TARGET MISSED (target ${target})`);
+export const verdict = (ok: boolean, target: string) =>
+  ok ? `ok (target ${target})` : `TARGET MISSED (target ${target})`;

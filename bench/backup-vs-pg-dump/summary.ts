@@ -7,7 +7,10 @@ import { fmtBytes, fmtOptional, fmtSeconds, medianOf, MIB, printTable, verdict }
 const TARGET_RATIO = 1.05;
 const TARGET_RSS_MIB = 32;
 
-export function summarize(m: Measurements, settings: { sizeMb: number; rounds: number; destinations: DestinationName[]; workerNodeOptions: string | null }) {
+export function summarize(
+  m: Measurements,
+  settings: { sizeMb: number; rounds: number; destinations: DestinationName[]; workerNodeOptions: string | null },
+) {
   const { dataset, baseline } = m;
   const pgDumpSeconds = median(baseline.map((r) => r.seconds));
   const pgDumpBytes = median(baseline.map((r) => r.bytes));
@@ -15,13 +18,29 @@ export function summarize(m: Measurements, settings: { sizeMb: number; rounds: n
   const { compression } = m.pgDump;
 
   const rows: Array<[string, string, string?]> = [
-    ['database size', fmtBytes(dataset.sizeBytes), `(${dataset.sizeBytes} bytes, generated in ${fmtSeconds(dataset.seconds)})`],
-    ['pg_dump compression', compression.flag, `(${compression.name} level ${compression.level}, as Hindsight uses; ${m.pgDump.version})`],
+    [
+      'database size',
+      fmtBytes(dataset.sizeBytes),
+      `(${dataset.sizeBytes} bytes, generated in ${fmtSeconds(dataset.seconds)})`,
+    ],
+    [
+      'pg_dump compression',
+      compression.flag,
+      `(${compression.name} level ${compression.level}, as Hindsight uses; ${m.pgDump.version})`,
+    ],
     ['CPUs', `${cpus}`, os.cpus()[0]?.model ?? ''],
     ['rounds', `${settings.rounds}`, '(medians below)'],
     ['pg_dump wall time', fmtSeconds(pgDumpSeconds), `runs: ${baseline.map((r) => r.seconds.toFixed(2)).join(', ')}`],
-    ['pg_dump output', `${pgDumpBytes} B`, `(${fmtBytes(pgDumpBytes)}; database/dump = ${(dataset.sizeBytes / pgDumpBytes).toFixed(2)}x)`],
-    ['pg_dump CPU, alone', fmtOptional(medianOf(baseline, (r) => r.pgDump?.cpuSeconds)), `waited ${fmtOptional(medianOf(baseline, (r) => r.pgDump?.cpuWaitSeconds))} for a CPU`],
+    [
+      'pg_dump output',
+      `${pgDumpBytes} B`,
+      `(${fmtBytes(pgDumpBytes)}; database/dump = ${(dataset.sizeBytes / pgDumpBytes).toFixed(2)}x)`,
+    ],
+    [
+      'pg_dump CPU, alone',
+      fmtOptional(medianOf(baseline, (r) => r.pgDump?.cpuSeconds)),
+      `waited ${fmtOptional(medianOf(baseline, (r) => r.pgDump?.cpuWaitSeconds))} for a CPU`,
+    ],
   ];
   const perDestination: Record<string, unknown> = {};
   for (const name of settings.destinations) {
@@ -38,15 +57,44 @@ export function summarize(m: Measurements, settings: { sizeMb: number; rounds: n
     // Several destinations share one dump, so the memory bound is per destination.
     const rssTarget = TARGET_RSS_MIB * DESTINATIONS[name].storages.length;
     rows.push(
-      [`-> ${name}: wall time`, fmtSeconds(seconds), `runs: ${runs.map((r) => r.seconds.toFixed(2)).join(', ')}; dump activity ${fmtOptional(activitySeconds)}`],
-      [`-> ${name}: ratio to pg_dump`, ratio.toFixed(3), name === 'local' ? verdict(ratio <= TARGET_RATIO, `<= ${TARGET_RATIO}`) : '(network destination: no target)'],
-      [`-> ${name}: stored object`, `${storedBytes} B`, `(encrypted: +${((storedBytes / dumpBytes - 1) * 100).toFixed(3)}%)`],
-      [`-> ${name}: peak RSS growth`, `${rssGrowthMib.toFixed(1)} MiB`, verdict(rssGrowthMib <= rssTarget, `<= ${rssTarget} MiB`)],
-      [`-> ${name}: worker CPU`, fmtSeconds(workerCpuSeconds), `pg_dump CPU ${fmtOptional(medianOf(runs, (r) => r.pgDump?.cpuSeconds))}, waited ${fmtOptional(medianOf(runs, (r) => r.pgDump?.cpuWaitSeconds))} for a CPU`],
+      [
+        `-> ${name}: wall time`,
+        fmtSeconds(seconds),
+        `runs: ${runs.map((r) => r.seconds.toFixed(2)).join(', ')}; dump activity ${fmtOptional(activitySeconds)}`,
+      ],
+      [
+        `-> ${name}: ratio to pg_dump`,
+        ratio.toFixed(3),
+        name === 'local' ? verdict(ratio <= TARGET_RATIO, `<= ${TARGET_RATIO}`) : '(network destination: no target)',
+      ],
+      [
+        `-> ${name}: stored object`,
+        `${storedBytes} B`,
+        `(encrypted: +${((storedBytes / dumpBytes - 1) * 100).toFixed(3)}%)`,
+      ],
+      [
+        `-> ${name}: peak RSS growth`,
+        `${rssGrowthMib.toFixed(1)} MiB`,
+        verdict(rssGrowthMib <= rssTarget, `<= ${rssTarget} MiB`),
+      ],
+      [
+        `-> ${name}: worker CPU`,
+        fmtSeconds(workerCpuSeconds),
+        `pg_dump CPU ${fmtOptional(medianOf(runs, (r) => r.pgDump?.cpuSeconds))}, waited ${fmtOptional(medianOf(runs, (r) => r.pgDump?.cpuWaitSeconds))} for a CPU`,
+      ],
     );
     perDestination[name] = {
-      runs, medianSeconds: seconds, medianActivitySeconds: activitySeconds, medianStoredBytes: storedBytes, medianDumpBytes: dumpBytes, medianWorkerCpuSeconds: workerCpuSeconds,
-      ratio: { value: ratio, target: name === 'local' ? TARGET_RATIO : null, met: name === 'local' ? ratio <= TARGET_RATIO : null },
+      runs,
+      medianSeconds: seconds,
+      medianActivitySeconds: activitySeconds,
+      medianStoredBytes: storedBytes,
+      medianDumpBytes: dumpBytes,
+      medianWorkerCpuSeconds: workerCpuSeconds,
+      ratio: {
+        value: ratio,
+        target: name === 'local' ? TARGET_RATIO : null,
+        met: name === 'local' ? ratio <= TARGET_RATIO : null,
+      },
       peakRssGrowthMib: { value: rssGrowthMib, target: rssTarget, met: rssGrowthMib <= rssTarget },
     };
   }

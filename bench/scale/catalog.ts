@@ -3,7 +3,15 @@ import { connect, quoteIdent, targetUrl } from '../../lib/pg/connection.ts';
 import type { Platform } from '../../test/support/platform.ts';
 import { forEachLimit, log } from './settings.ts';
 
-export const CATALOG_TABLES = ['databases', 'database_storages', 'backups', 'backup_copies', 'verifications', 'health_events', 'notifications'] as const;
+export const CATALOG_TABLES = [
+  'databases',
+  'database_storages',
+  'backups',
+  'backup_copies',
+  'verifications',
+  'health_events',
+  'notifications',
+] as const;
 
 export interface CatalogStats {
   sizeBytes: number;
@@ -21,16 +29,25 @@ export async function catalogStats(platform: Platform): Promise<CatalogStats> {
     const size = await client.query<{ n: string }>('select pg_database_size(current_database())::text as n');
     const tables: CatalogStats['tables'] = {};
     for (const table of CATALOG_TABLES) {
-      const { rows } = await client.query<{ rows: string; bytes: string }>(`select count(*)::text as rows, pg_total_relation_size('${table}')::text as bytes from ${quoteIdent(table)}`);
+      const { rows } = await client.query<{ rows: string; bytes: string }>(
+        `select count(*)::text as rows, pg_total_relation_size('${table}')::text as bytes from ${quoteIdent(table)}`,
+      );
       tables[table] = { rows: Number(rows[0]!.rows), bytes: Number(rows[0]!.bytes) };
     }
-    const widths = await client.query<{ b: string | null; rc: string | null }>('select avg(pg_column_size(b.*))::text as b, avg(pg_column_size(b.row_counts))::text as rc from backups b');
-    const vwidths = await client.query<{ v: string | null; r: string | null }>('select avg(pg_column_size(v.*))::text as v, avg(pg_column_size(v.report))::text as r from verifications v');
+    const widths = await client.query<{ b: string | null; rc: string | null }>(
+      'select avg(pg_column_size(b.*))::text as b, avg(pg_column_size(b.row_counts))::text as rc from backups b',
+    );
+    const vwidths = await client.query<{ v: string | null; r: string | null }>(
+      'select avg(pg_column_size(v.*))::text as v, avg(pg_column_size(v.report))::text as r from verifications v',
+    );
     const num = (v: string | null | undefined) => (v === null || v === undefined ? null : Math.round(Number(v)));
     return {
-      sizeBytes: Number(size.rows[0]!.n), tables,
-      avgBackupRowBytes: num(widths.rows[0]?.b), avgRowCountsBytes: num(widths.rows[0]?.rc),
-      avgVerificationRowBytes: num(vwidths.rows[0]?.v), avgVerificationReportBytes: num(vwidths.rows[0]?.r),
+      sizeBytes: Number(size.rows[0]!.n),
+      tables,
+      avgBackupRowBytes: num(widths.rows[0]?.b),
+      avgRowCountsBytes: num(widths.rows[0]?.rc),
+      avgVerificationRowBytes: num(vwidths.rows[0]?.v),
+      avgVerificationReportBytes: num(vwidths.rows[0]?.r),
     };
   } finally {
     await client.end();
@@ -48,52 +65,87 @@ export const tableDelta = (a: CatalogStats, b: CatalogStats, names: string[]) =>
 
 export const dbName = (i: number) => `scale_${String(i + 1).padStart(5, '0')}`;
 
-export async function createDatabases(platform: Platform, count: number, rows: number): Promise<{ seconds: number; templateBytes: number }> {
+export async function createDatabases(
+  platform: Platform,
+  count: number,
+  rows: number,
+): Promise<{ seconds: number; templateBytes: number }> {
   const started = performance.now();
   const admin = await connect('scale', platform.cluster.target('postgres'));
   await admin.query('create database scale_template');
   const template = await connect('scale', platform.cluster.target('scale_template'));
-  await template.query(`create table accounts (id integer primary key, owner text not null, balance numeric(12, 2) not null, opened_at timestamptz not null)`);
+  await template.query(
+    `create table accounts (id integer primary key, owner text not null, balance numeric(12, 2) not null, opened_at timestamptz not null)`,
+  );
   await template.query(
     `insert into accounts select g, 'owner ' || g, (g * 37 % 100000) / 100.0, timestamptz '2026-01-01' + g * interval '1 hour' from generate_series(1, $1) g`,
     [rows],
   );
   await template.query('vacuum analyze accounts');
-  const templateBytes = Number((await template.query<{ n: string }>('select pg_database_size(current_database())::text as n')).rows[0]!.n);
+  const templateBytes = Number(
+    (await template.query<{ n: string }>('select pg_database_size(current_database())::text as n')).rows[0]!.n,
+  );
   await template.end();
   // FILE_COPY copies the template's files instead of writing them all to WAL: faster here.
   const strategy = platform.cluster.major >= 15 ? ' strategy = file_copy' : '';
-  const admins = [admin, ...(await Promise.all([1, 2, 3].map(() => connect('scale', platform.cluster.target('postgres')))))];
+  const admins = [
+    admin,
+    ...(await Promise.all([1, 2, 3].map(() => connect('scale', platform.cluster.target('postgres'))))),
+  ];
   const free = [...admins];
-  await forEachLimit(Array.from({ length: count }, (_, i) => dbName(i)), admins.length, async (name) => {
-    const client = free.pop()!;
-    try {
-      await client.query(`create database ${quoteIdent(name)} template scale_template${strategy}`);
-    } finally {
-      free.push(client);
-    }
-  });
+  await forEachLimit(
+    Array.from({ length: count }, (_, i) => dbName(i)),
+    admins.length,
+    async (name) => {
+      const client = free.pop()!;
+      try {
+        await client.query(`create database ${quoteIdent(name)} template scale_template${strategy}`);
+      } finally {
+        free.push(client);
+      }
+    },
+  );
   await Promise.all(admins.map((c) => c.end()));
   return { seconds: (performance.now() - started) / 1000, templateBytes };
 }
 
 /** A daily cron at the minute of `at` in `timeZone`: it fires once in a phase, never again in a run. */
 export function dailyCronAt(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(at);
   const field = (type: string) => Number(parts.find((p) => p.type === type)?.value);
   return `${field('minute')} ${field('hour')} * * *`;
 }
 
 /** Registers every database the way an operator would, parked on a slot that will not come during the run. */
-export async function registerDatabases(platform: Platform, count: number, healthIntervalSeconds: number, timeZone: string): Promise<{ seconds: number; perDatabaseMs: number }> {
+export async function registerDatabases(
+  platform: Platform,
+  count: number,
+  healthIntervalSeconds: number,
+  timeZone: string,
+): Promise<{ seconds: number; perDatabaseMs: number }> {
   const parked = dailyCronAt(new Date(Date.now() + 12 * 3600_000), timeZone);
   const started = performance.now();
   let done = 0;
-  await forEachLimit(Array.from({ length: count }, (_, i) => dbName(i)), 8, async (name) => {
-    await platform.ops.addDatabase({ name, url: targetUrl(platform.cluster.target(name)), schedule: parked, timezone: timeZone, verifyAfterBackup: false });
-    await platform.runtime.catalog.updateDatabaseSettings(name, { healthIntervalSeconds });
-    if (++done % 250 === 0) log(`  registered ${done}/${count}`);
-  });
+  await forEachLimit(
+    Array.from({ length: count }, (_, i) => dbName(i)),
+    8,
+    async (name) => {
+      await platform.ops.addDatabase({
+        name,
+        url: targetUrl(platform.cluster.target(name)),
+        schedule: parked,
+        timezone: timeZone,
+        verifyAfterBackup: false,
+      });
+      await platform.runtime.catalog.updateDatabaseSettings(name, { healthIntervalSeconds });
+      if (++done % 250 === 0) log(`  registered ${done}/${count}`);
+    },
+  );
   const seconds = (performance.now() - started) / 1000;
   return { seconds, perDatabaseMs: (seconds * 1000) / count };
 }

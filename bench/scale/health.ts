@@ -11,10 +11,17 @@ import type { WorkerProcess } from './workers.ts';
  * The first phase's workers meet N health monitors that have not probed yet: that burst, one first
  * probe per database, is measured on its own before any schedule comes due.
  */
-export async function measureFirstProbes(platform: Platform, settings: Settings, firstWorkers: WorkerProcess[], healthGroups: CpuGroups) {
+export async function measureFirstProbes(
+  platform: Platform,
+  settings: Settings,
+  firstWorkers: WorkerProcess[],
+  healthGroups: CpuGroups,
+) {
   const healthStart = cpuSnapshot();
   const rssBeforeHealth = firstWorkers.map((w) => rssOf(w.pid));
-  log(`workers ready (RSS ${rssBeforeHealth.map(fmtMib).join(', ')}); waiting for the first probe of every health monitor`);
+  log(
+    `workers ready (RSS ${rssBeforeHealth.map(fmtMib).join(', ')}); waiting for the first probe of every health monitor`,
+  );
   const healthDeadline = Date.now() + 20 * 60_000;
   let probed = 0;
   while (Date.now() < healthDeadline) {
@@ -22,7 +29,10 @@ export async function measureFirstProbes(platform: Platform, settings: Settings,
     if (probed >= settings.databases) break;
     await sleep(1000);
   }
-  const lastProbe = await countQuery(platform, `select (extract(epoch from max(at)) * 1000)::bigint::text as n from health_events`);
+  const lastProbe = await countQuery(
+    platform,
+    `select (extract(epoch from max(at)) * 1000)::bigint::text as n from health_events`,
+  );
   await sleep(3000);
   const healthEnd = cpuSnapshot();
   const healthCpu = cpuBetween(healthStart, healthEnd, healthGroups);
@@ -32,16 +42,18 @@ export async function measureFirstProbes(platform: Platform, settings: Settings,
     seconds: Math.round((lastProbe - healthStart.at) / 100) / 10,
     cpu: healthCpu,
     cpuMsPerMonitor: {
-      workers: Math.round((healthCpu.seconds.workers * 1000) / settings.databases * 10) / 10,
-      temporal: Math.round((healthCpu.seconds.temporal * 1000) / settings.databases * 10) / 10,
-      postgres: Math.round((healthCpu.seconds.postgres * 1000) / settings.databases * 10) / 10,
+      workers: Math.round(((healthCpu.seconds.workers * 1000) / settings.databases) * 10) / 10,
+      temporal: Math.round(((healthCpu.seconds.temporal * 1000) / settings.databases) * 10) / 10,
+      postgres: Math.round(((healthCpu.seconds.postgres * 1000) / settings.databases) * 10) / 10,
     },
     workerRssBeforeBytes: rssBeforeHealth,
     workerRssAfterBytes: firstWorkers.map((w) => rssOf(w.pid)),
     histories: await historySample(platform, [`health/${dbName(0)}`]),
   };
-  log(`  ${probed}/${settings.databases} monitors probed in ${health.seconds} s; CPU ms per monitor: worker ${health.cpuMsPerMonitor.workers}, ` +
-    `Temporal ${health.cpuMsPerMonitor.temporal}, PostgreSQL ${health.cpuMsPerMonitor.postgres}; worker RSS now ${health.workerRssAfterBytes.map(fmtMib).join(', ')}`);
+  log(
+    `  ${probed}/${settings.databases} monitors probed in ${health.seconds} s; CPU ms per monitor: worker ${health.cpuMsPerMonitor.workers}, ` +
+      `Temporal ${health.cpuMsPerMonitor.temporal}, PostgreSQL ${health.cpuMsPerMonitor.postgres}; worker RSS now ${health.workerRssAfterBytes.map(fmtMib).join(', ')}`,
+  );
   return health;
 }
 
@@ -53,11 +65,17 @@ export async function measureSteadyHealth(platform: Platform, settings: Settings
   const a = cpuSnapshot();
   await sleep(settings.healthSteadyMinutes * 60_000);
   const b = cpuSnapshot();
-  const sampleIds = Array.from({ length: Math.min(50, settings.databases) }, (_, k) => `health/${dbName(Math.floor((k * settings.databases) / Math.min(50, settings.databases)))}`);
+  const sampleIds = Array.from(
+    { length: Math.min(50, settings.databases) },
+    (_, k) => `health/${dbName(Math.floor((k * settings.databases) / Math.min(50, settings.databases)))}`,
+  );
   let probes = 0;
   let events = 0;
   for (const workflowId of sampleIds) {
-    const history = await platform.env.client.workflow.getHandle(workflowId).fetchHistory().catch(() => null);
+    const history = await platform.env.client.workflow
+      .getHandle(workflowId)
+      .fetchHistory()
+      .catch(() => null);
     for (const e of history?.events ?? []) {
       const at = stampMs(e.eventTime);
       if (at < a.at || at > b.at) continue;
@@ -75,7 +93,11 @@ export async function measureSteadyHealth(platform: Platform, settings: Settings
     probesPerSecond: Math.round((probesTotal / ((b.at - a.at) / 1000)) * 100) / 100,
     eventsPerProbe: probes > 0 ? Math.round((events / probes) * 10) / 10 : null,
     cpu,
-    cpuMsPerProbe: { workers: perProbe(cpu.seconds.workers), temporal: perProbe(cpu.seconds.temporal), postgres: perProbe(cpu.seconds.postgres) },
+    cpuMsPerProbe: {
+      workers: perProbe(cpu.seconds.workers),
+      temporal: perProbe(cpu.seconds.temporal),
+      postgres: perProbe(cpu.seconds.postgres),
+    },
     workerRssBytes: groups.workers.map((pid) => rssOf(pid)),
   };
 }

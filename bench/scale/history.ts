@@ -1,8 +1,12 @@
 /** Where one backup's time went, read from its Temporal history. */
 import type { Platform } from '../../test/support/platform.ts';
 
-export interface TimeStamp { seconds?: unknown; nanos?: number | null }
-export const stampMs = (ts: TimeStamp | null | undefined): number => (ts ? Number(String(ts.seconds ?? 0)) * 1000 + (ts.nanos ?? 0) / 1e6 : NaN);
+export interface TimeStamp {
+  seconds?: unknown;
+  nanos?: number | null;
+}
+export const stampMs = (ts: TimeStamp | null | undefined): number =>
+  ts ? Number(String(ts.seconds ?? 0)) * 1000 + (ts.nanos ?? 0) / 1e6 : NaN;
 
 /** Where one backup's time went, from its Temporal history: task queues (waiting for a worker slot) and work. */
 export interface Breakdown {
@@ -20,13 +24,25 @@ export interface Breakdown {
 }
 
 export async function historyBreakdown(platform: Platform, workflowId: string): Promise<Breakdown | null> {
-  const history = await platform.env.client.workflow.getHandle(workflowId).fetchHistory().catch(() => null);
+  const history = await platform.env.client.workflow
+    .getHandle(workflowId)
+    .fetchHistory()
+    .catch(() => null);
   if (!history?.events) return null;
-  const byId = new Map<string, { kind: 'wft' | 'activity'; name: string; scheduled: number; started?: number; ended?: number; attempt?: number }>();
+  const byId = new Map<
+    string,
+    { kind: 'wft' | 'activity'; name: string; scheduled: number; started?: number; ended?: number; attempt?: number }
+  >();
   for (const e of history.events) {
     const at = stampMs(e.eventTime);
-    if (e.workflowTaskScheduledEventAttributes) byId.set(String(e.eventId), { kind: 'wft', name: 'wft', scheduled: at });
-    else if (e.activityTaskScheduledEventAttributes) byId.set(String(e.eventId), { kind: 'activity', name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', scheduled: at });
+    if (e.workflowTaskScheduledEventAttributes)
+      byId.set(String(e.eventId), { kind: 'wft', name: 'wft', scheduled: at });
+    else if (e.activityTaskScheduledEventAttributes)
+      byId.set(String(e.eventId), {
+        kind: 'activity',
+        name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?',
+        scheduled: at,
+      });
     const started = e.workflowTaskStartedEventAttributes ?? e.activityTaskStartedEventAttributes;
     if (started) {
       const task = byId.get(String(started.scheduledEventId));
@@ -35,8 +51,13 @@ export async function historyBreakdown(platform: Platform, workflowId: string): 
         task.attempt = e.activityTaskStartedEventAttributes?.attempt ?? 1;
       }
     }
-    const ended = e.workflowTaskCompletedEventAttributes ?? e.workflowTaskFailedEventAttributes ?? e.workflowTaskTimedOutEventAttributes
-      ?? e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+    const ended =
+      e.workflowTaskCompletedEventAttributes ??
+      e.workflowTaskFailedEventAttributes ??
+      e.workflowTaskTimedOutEventAttributes ??
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskTimedOutEventAttributes;
     if (ended) {
       const task = byId.get(String(ended.scheduledEventId));
       if (task) task.ended = at;
@@ -45,7 +66,8 @@ export async function historyBreakdown(platform: Platform, workflowId: string): 
   const tasks = [...byId.values()].filter((t) => t.started !== undefined && t.ended !== undefined);
   const wfts = tasks.filter((t) => t.kind === 'wft');
   const acts = tasks.filter((t) => t.kind === 'activity');
-  const sum = (list: typeof tasks, pick: (t: (typeof tasks)[number]) => number) => list.reduce((s, t) => s + pick(t), 0) / 1000;
+  const sum = (list: typeof tasks, pick: (t: (typeof tasks)[number]) => number) =>
+    list.reduce((s, t) => s + pick(t), 0) / 1000;
   const dump = acts.find((t) => t.name === 'dumpDatabaseToStorage');
   return {
     workflowTasks: wfts.length,

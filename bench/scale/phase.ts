@@ -50,10 +50,16 @@ async function scheduleSlots(ctx: PhaseContext, workerCount: number, index: numb
   const t0 = ceilMinute(Date.now() + leadMs);
   const slotOf = (i: number) => t0 + minuteOf(i) * 60_000;
   const expected: Expected = new Map();
-  for (const i of members) expected.set(`backup/${dbName(i)}/scheduled-${temporalId(slotOf(i))}`, { database: dbName(i), scheduledAt: slotOf(i) });
+  for (const i of members)
+    expected.set(`backup/${dbName(i)}/scheduled-${temporalId(slotOf(i))}`, {
+      database: dbName(i),
+      scheduledAt: slotOf(i),
+    });
   const perMinute = total / settings.windowMinutes;
-  log(`phase ${index} (${workerCount} worker${workerCount > 1 ? 's' : ''}): ${n} of ${total} schedules, first slot ${new Date(t0).toISOString().slice(11, 19)}, ` +
-    `${perMinute.toFixed(1)} per minute (${Math.round(perMinute * 60)}/h) for ${settings.phaseMinutes} min`);
+  log(
+    `phase ${index} (${workerCount} worker${workerCount > 1 ? 's' : ''}): ${n} of ${total} schedules, first slot ${new Date(t0).toISOString().slice(11, 19)}, ` +
+      `${perMinute.toFixed(1)} per minute (${Math.round(perMinute * 60)}/h) for ${settings.phaseMinutes} min`,
+  );
   const updateStarted = Date.now();
   await forEachLimit(members, 8, async (i) => {
     await platform.ops.setSchedule(dbName(i), dailyCronAt(new Date(slotOf(i)), settings.timezone), settings.timezone);
@@ -66,16 +72,28 @@ async function scheduleSlots(ctx: PhaseContext, workerCount: number, index: numb
 }
 
 /** Waits for the window to pass, then for every expected backup to end (or the drain limit). */
-async function waitForBackups(platform: Platform, settings: Settings, workers: WorkerProcess[], ids: string[], t0: number) {
+async function waitForBackups(
+  platform: Platform,
+  settings: Settings,
+  workers: WorkerProcess[],
+  ids: string[],
+  t0: number,
+) {
   const deadline = t0 + (settings.phaseMinutes + settings.drainMinutes) * 60_000;
   let ended = 0;
   let lastReport = 0;
   while (Date.now() < deadline) {
     await sleep(3000);
-    ended = await countQuery(platform, `select count(*)::text as n from backups where workflow_id = any($1) and status <> 'running'`, [ids]);
+    ended = await countQuery(
+      platform,
+      `select count(*)::text as n from backups where workflow_id = any($1) and status <> 'running'`,
+      [ids],
+    );
     if (Date.now() - lastReport > 60_000) {
       lastReport = Date.now();
-      log(`  ${ended}/${ids.length} backups ended; worker RSS ${workers.map((w) => `${((rssOf(w.pid) ?? 0) / MIB).toFixed(0)}`).join('/')} MiB`);
+      log(
+        `  ${ended}/${ids.length} backups ended; worker RSS ${workers.map((w) => `${((rssOf(w.pid) ?? 0) / MIB).toFixed(0)}`).join('/')} MiB`,
+      );
     }
     if (ended >= ids.length && Date.now() >= t0 + (settings.phaseMinutes - 1) * 60_000) break;
   }
@@ -91,8 +109,15 @@ async function workflowSamples(platform: Platform, expected: Expected, t0: numbe
       const exp = expected.get(wf.workflowId);
       if (!exp) continue;
       samples.set(wf.workflowId, {
-        database: exp.database, workflowId: wf.workflowId, backupId: null, worker: null, status: wf.status.name,
-        scheduledAt: exp.scheduledAt, workflowStartAt: wf.startTime.getTime(), firstActivityAt: null, dumpStartAt: null,
+        database: exp.database,
+        workflowId: wf.workflowId,
+        backupId: null,
+        worker: null,
+        status: wf.status.name,
+        scheduledAt: exp.scheduledAt,
+        workflowStartAt: wf.startTime.getTime(),
+        firstActivityAt: null,
+        dumpStartAt: null,
         closedAt: wf.closeTime?.getTime() ?? null,
       });
     }
@@ -104,22 +129,40 @@ async function workflowSamples(platform: Platform, expected: Expected, t0: numbe
 }
 
 /** The first activity (recordBackupStarted) writes the catalog row: its started_at is when a worker took it up. */
-async function addCatalogRows(platform: Platform, expected: Expected, samples: Map<string, BackupSample>, workers: WorkerProcess[]) {
+async function addCatalogRows(
+  platform: Platform,
+  expected: Expected,
+  samples: Map<string, BackupSample>,
+  workers: WorkerProcess[],
+) {
   const client = await connect('catalog', platform.cluster.target('catalog'));
   try {
     const { rows } = await client.query<{ id: string; workflow_id: string; started_at: Date; status: string }>(
-      'select id, workflow_id, started_at, status from backups where workflow_id = any($1)', [[...expected.keys()]]);
+      'select id, workflow_id, started_at, status from backups where workflow_id = any($1)',
+      [[...expected.keys()]],
+    );
     for (const row of rows) {
       const exp = expected.get(row.workflow_id)!;
       const sample = samples.get(row.workflow_id) ?? {
-        database: exp.database, workflowId: row.workflow_id, backupId: null, worker: null, status: row.status,
-        scheduledAt: exp.scheduledAt, workflowStartAt: null, firstActivityAt: null, dumpStartAt: null, closedAt: null,
+        database: exp.database,
+        workflowId: row.workflow_id,
+        backupId: null,
+        worker: null,
+        status: row.status,
+        scheduledAt: exp.scheduledAt,
+        workflowStartAt: null,
+        firstActivityAt: null,
+        dumpStartAt: null,
+        closedAt: null,
       };
       sample.backupId = row.id;
       sample.firstActivityAt = row.started_at.getTime();
       for (const w of workers) {
         const at = w.dumpStarts.get(row.id);
-        if (at !== undefined) { sample.dumpStartAt = at; sample.worker = w.label; }
+        if (at !== undefined) {
+          sample.dumpStartAt = at;
+          sample.worker = w.label;
+        }
       }
       samples.set(row.workflow_id, sample);
     }
@@ -143,14 +186,18 @@ async function idleBaseline(groups: CpuGroups, t0: number) {
 
 export async function runPhase(ctx: PhaseContext, workerCount: number, index: number, preStarted?: WorkerProcess[]) {
   const { platform } = ctx;
-  const workers = preStarted ?? await startWorkers(platform, workerCount, `p${index}`, ctx.outPrefix, ctx.live);
+  const workers = preStarted ?? (await startWorkers(platform, workerCount, `p${index}`, ctx.outPrefix, ctx.live));
   const memory = watchMemory(() => [...workers.map((w) => w.pid), ...(ctx.temporalPid ? [ctx.temporalPid] : [])]);
   const readyRss = workers.map((w) => rssOf(w.pid));
   const temporalRssBefore = ctx.temporalPid ? rssOf(ctx.temporalPid) : null;
   const { n, t0, expected, updateSeconds, marginSeconds } = await scheduleSlots(ctx, workerCount, index);
 
   const catalogBefore = await catalogStats(platform);
-  const groups: CpuGroups = { workers: workers.map((w) => w.pid), temporal: ctx.temporalPid, postmaster: postmasterPid(platform) };
+  const groups: CpuGroups = {
+    workers: workers.map((w) => w.pid),
+    temporal: ctx.temporalPid,
+    postmaster: postmasterPid(platform),
+  };
   const { cpuStart, idle } = await idleBaseline(groups, t0);
   const { ended, deadline } = await waitForBackups(platform, ctx.settings, workers, [...expected.keys()], t0);
   const samples = await workflowSamples(platform, expected, t0, ended, deadline);
@@ -159,19 +206,48 @@ export async function runPhase(ctx: PhaseContext, workerCount: number, index: nu
   await addCatalogRows(platform, expected, samples, workers);
 
   const breakdowns: Breakdown[] = [];
-  await forEachLimit([...samples.values()].filter((x) => x.status === 'COMPLETED'), 8, async (x) => {
-    const b = await historyBreakdown(platform, x.workflowId);
-    if (b) breakdowns.push(b);
-  });
+  await forEachLimit(
+    [...samples.values()].filter((x) => x.status === 'COMPLETED'),
+    8,
+    async (x) => {
+      const b = await historyBreakdown(platform, x.workflowId);
+      if (b) breakdowns.push(b);
+    },
+  );
   const catalogAfter = await catalogStats(platform);
-  const histories = await historySample(platform, [...samples.values()].filter((s) => s.closedAt !== null).slice(0, 3).map((s) => s.workflowId));
-  const workerRss = workers.map((w, i) => ({ worker: w.label, atReadyBytes: readyRss[i] ?? null, peakBytes: memory.of(w.pid)?.peak ?? null, endBytes: memory.of(w.pid)?.last ?? null }));
+  const histories = await historySample(
+    platform,
+    [...samples.values()]
+      .filter((s) => s.closedAt !== null)
+      .slice(0, 3)
+      .map((s) => s.workflowId),
+  );
+  const workerRss = workers.map((w, i) => ({
+    worker: w.label,
+    atReadyBytes: readyRss[i] ?? null,
+    peakBytes: memory.of(w.pid)?.peak ?? null,
+    endBytes: memory.of(w.pid)?.last ?? null,
+  }));
   const temporalRss = ctx.temporalPid ? memory.of(ctx.temporalPid) : null;
   const cpu = cpuBetween(cpuStart, cpuEnd, groups);
   return {
-    workers, samples: [...samples.values()], breakdowns, expected: n, t0, updateSeconds, marginSeconds,
-    workerRss, temporalRss: temporalRss ? { beforeBytes: temporalRssBefore, peakBytes: temporalRss.peak, endBytes: temporalRss.last } : null,
-    cpu, idle, load: memory.load(), catalogBefore, catalogAfter, histories,
+    workers,
+    samples: [...samples.values()],
+    breakdowns,
+    expected: n,
+    t0,
+    updateSeconds,
+    marginSeconds,
+    workerRss,
+    temporalRss: temporalRss
+      ? { beforeBytes: temporalRssBefore, peakBytes: temporalRss.peak, endBytes: temporalRss.last }
+      : null,
+    cpu,
+    idle,
+    load: memory.load(),
+    catalogBefore,
+    catalogAfter,
+    histories,
   };
 }
 

@@ -14,7 +14,11 @@ function envInt(name: string, fallback: number, min = 1): number {
 
 function envWorkers(): number[] {
   const raw = process.env.SCALE_WORKERS ?? '1,2';
-  const counts = raw.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
+  const counts = raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map(Number);
   if (counts.length === 0 || counts.some((n) => !Number.isInteger(n) || n < 1 || n > 16)) {
     throw new Error(`SCALE_WORKERS must be a comma-separated list of worker counts (1-16), e.g. "1,2"; got "${raw}"`);
   }
@@ -35,14 +39,20 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 export const log = (message: string) => console.log(`[scale ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 /** Runs `fn` over `items` with at most `limit` calls in flight, in order of the items. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+export async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      await fn(items[index]!, index);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        await fn(items[index]!, index);
+      }
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -76,6 +86,7 @@ export function readSettings(): Settings {
     healthSteadyMinutes: envInt('SCALE_HEALTH_STEADY_MINUTES', 0, 0),
   };
   settings.phaseMinutes = Math.min(envInt('SCALE_PHASE_MINUTES', settings.windowMinutes), settings.windowMinutes);
-  if (settings.windowMinutes > 1440) throw new Error('SCALE_WINDOW_MINUTES must be at most 1440 (the schedules are daily)');
+  if (settings.windowMinutes > 1440)
+    throw new Error('SCALE_WINDOW_MINUTES must be at most 1440 (the schedules are daily)');
   return settings;
 }

@@ -1,5 +1,12 @@
 /** Percentiles and time spans over the samples of a phase. */
-export interface Stats { n: number; p50: number | null; p90: number | null; p99: number | null; max: number | null; mean: number | null }
+export interface Stats {
+  n: number;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  max: number | null;
+  mean: number | null;
+}
 
 /** Nearest-rank percentiles: p99 of 1,000 samples is the 990th smallest, an observed value. */
 export function stats(values: number[]): Stats {
@@ -8,7 +15,9 @@ export function stats(values: number[]): Stats {
   const round = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 1000);
   return {
     n: sorted.length,
-    p50: round(rank(50)), p90: round(rank(90)), p99: round(rank(99)),
+    p50: round(rank(50)),
+    p90: round(rank(90)),
+    p99: round(rank(99)),
     max: round(sorted.length ? sorted[sorted.length - 1]! : null),
     mean: round(sorted.length ? sorted.reduce((s, v) => s + v, 0) / sorted.length : null),
   };

@@ -13,7 +13,9 @@ export interface WorkerProcess extends BenchWorker {
 function startWorkerProcess(platform: Platform, label: string, logFile: string): WorkerProcess {
   const dumpStarts = new Map<string, number>();
   const worker = spawnBenchWorker(platform, {
-    label, logFile, tailLines: 40,
+    label,
+    logFile,
+    tailLines: 40,
     onRecord: (record) => {
       if (record.msg !== 'backup started' || !record.backupId || !record.time) return;
       if (!dumpStarts.has(record.backupId)) dumpStarts.set(record.backupId, record.time);
@@ -26,7 +28,11 @@ function startWorkerProcess(platform: Platform, label: string, logFile: string):
 export const stopWorkerProcess = (worker: WorkerProcess): Promise<void> => stopBenchWorker(worker, 15_000);
 
 export async function startWorkers(
-  platform: Platform, count: number, tag: string, outPrefix: string, live: Set<WorkerProcess>,
+  platform: Platform,
+  count: number,
+  tag: string,
+  outPrefix: string,
+  live: Set<WorkerProcess>,
 ): Promise<WorkerProcess[]> {
   const workers = Array.from({ length: count }, (_, i) => {
     const label = `${tag}.${i + 1}`;
@@ -35,7 +41,9 @@ export async function startWorkers(
   workers.forEach((w) => live.add(w));
   await Promise.race([
     Promise.all(workers.map((w) => w.ready)),
-    sleep(180_000).then(() => { throw new Error(`workers ${tag} not ready after 180 s`); }),
+    sleep(180_000).then(() => {
+      throw new Error(`workers ${tag} not ready after 180 s`);
+    }),
   ]);
   return workers;
 }

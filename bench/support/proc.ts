@@ -16,8 +16,18 @@ export const rssOf = (pid: number): number | null => {
   }
 };
 
-export interface ProcEntry { ppid: number; command: string; cpuSeconds: number; selfCpuSeconds: number }
-export interface CpuSnapshot { at: number; machineBusy: number; machineTotal: number; procs: Map<number, ProcEntry> }
+export interface ProcEntry {
+  ppid: number;
+  command: string;
+  cpuSeconds: number;
+  selfCpuSeconds: number;
+}
+export interface CpuSnapshot {
+  at: number;
+  machineBusy: number;
+  machineTotal: number;
+  procs: Map<number, ProcEntry>;
+}
 
 /** utime + stime of the process and of its children it has reaped (pg_dump, for a worker). */
 export function readProc(pid: number): ProcEntry | null {
@@ -34,7 +44,12 @@ export function readProc(pid: number): ProcEntry | null {
     } catch {
       // kernel thread or gone: keep the short name
     }
-    return { ppid: Number(fields[1]), command, cpuSeconds: ticks / CLOCK_TICKS, selfCpuSeconds: selfTicks / CLOCK_TICKS };
+    return {
+      ppid: Number(fields[1]),
+      command,
+      cpuSeconds: ticks / CLOCK_TICKS,
+      selfCpuSeconds: selfTicks / CLOCK_TICKS,
+    };
   } catch {
     return null;
   }
@@ -69,7 +84,11 @@ export function subtree(procs: Map<number, ProcEntry>, root: number, stop: Set<n
   return out;
 }
 
-export interface CpuGroups { workers: number[]; temporal: number | null; postmaster: number | null }
+export interface CpuGroups {
+  workers: number[];
+  temporal: number | null;
+  postmaster: number | null;
+}
 
 export interface CpuReport {
   wallSeconds: number;
@@ -92,20 +111,34 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, groups: CpuGroups): C
     postgres: groups.postmaster ? subtree(snap.procs, groups.postmaster, new Set()) : [],
     harness: subtree(snap.procs, process.pid, roots),
   });
-  const sum = (snap: CpuSnapshot, pids: number[]) => pids.reduce((s, pid) => s + (snap.procs.get(pid)?.cpuSeconds ?? 0), 0);
+  const sum = (snap: CpuSnapshot, pids: number[]) =>
+    pids.reduce((s, pid) => s + (snap.procs.get(pid)?.cpuSeconds ?? 0), 0);
   const before = pidsAt(a);
   const after = pidsAt(b);
   const delta = (key: keyof typeof before) => Math.max(0, sum(b, after[key]) - sum(a, before[key]));
   // The harness's reaped children include workers of earlier phases: only its own time counts.
-  const harness = Math.max(0, (b.procs.get(process.pid)?.cpuSeconds ?? 0) - (a.procs.get(process.pid)?.cpuSeconds ?? 0));
+  const harness = Math.max(
+    0,
+    (b.procs.get(process.pid)?.cpuSeconds ?? 0) - (a.procs.get(process.pid)?.cpuSeconds ?? 0),
+  );
   const ours = new Set([...after.workers, ...after.temporal, ...after.postgres, ...after.harness]);
-  const seconds = { workers: delta('workers'), temporal: delta('temporal'), postgres: delta('postgres'), harness, other: 0 };
+  const seconds = {
+    workers: delta('workers'),
+    temporal: delta('temporal'),
+    postgres: delta('postgres'),
+    harness,
+    other: 0,
+  };
   const machineBusy = b.machineBusy - a.machineBusy;
   seconds.other = Math.max(0, machineBusy - seconds.workers - seconds.temporal - seconds.postgres - seconds.harness);
   const topOther = [...b.procs]
     .filter(([pid]) => !ours.has(pid))
     // Own time only: a foreign parent's reaped-children time jumps when a long job of its ends.
-    .map(([pid, p]) => ({ pid, command: p.command, cpuSeconds: p.selfCpuSeconds - (a.procs.get(pid)?.selfCpuSeconds ?? 0) }))
+    .map(([pid, p]) => ({
+      pid,
+      command: p.command,
+      cpuSeconds: p.selfCpuSeconds - (a.procs.get(pid)?.selfCpuSeconds ?? 0),
+    }))
     .filter((p) => p.cpuSeconds >= 1)
     .sort((x, y) => y.cpuSeconds - x.cpuSeconds)
     .slice(0, 6);
@@ -113,7 +146,13 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, groups: CpuGroups): C
   return {
     wallSeconds: round((b.at - a.at) / 1000),
     machineBusyPercent: round((100 * machineBusy) / Math.max(1e-9, b.machineTotal - a.machineTotal)),
-    seconds: { workers: round(seconds.workers), temporal: round(seconds.temporal), postgres: round(seconds.postgres), harness: round(seconds.harness), other: round(seconds.other) },
+    seconds: {
+      workers: round(seconds.workers),
+      temporal: round(seconds.temporal),
+      postgres: round(seconds.postgres),
+      harness: round(seconds.harness),
+      other: round(seconds.other),
+    },
     topOther: topOther.map((p) => ({ ...p, cpuSeconds: round(p.cpuSeconds) })),
   };
 }
@@ -138,7 +177,10 @@ export function watchMemory(pids: () => number[]) {
   const timer = setInterval(sample, 1000);
   return {
     of: (pid: number) => seen.get(pid) ?? null,
-    load: () => ({ mean: loads.length ? Math.round((loads.reduce((s, v) => s + v, 0) / loads.length) * 100) / 100 : null, max: loads.length ? Math.max(...loads) : null }),
+    load: () => ({
+      mean: loads.length ? Math.round((loads.reduce((s, v) => s + v, 0) / loads.length) * 100) / 100 : null,
+      max: loads.length ? Math.max(...loads) : null,
+    }),
     stop() {
       sample();
       clearInterval(timer);

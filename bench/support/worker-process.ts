@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 import type { Platform } from '../../test/support/platform.ts';
 
 /** The fields of a worker's pino line that the benches read. */
-export interface WorkerLogRecord { msg?: string; time?: number; backupId?: string }
+export interface WorkerLogRecord {
+  msg?: string;
+  time?: number;
+  backupId?: string;
+}
 
 export interface BenchWorker {
   child: ChildProcess;
@@ -40,7 +44,10 @@ export function spawnBenchWorker(platform: Platform, options: BenchWorkerOptions
   child.once('close', () => fullLog.end());
   let markReady!: () => void;
   let markFailed!: (error: Error) => void;
-  const ready = new Promise<void>((resolve, reject) => { markReady = resolve; markFailed = reject; });
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    markFailed = reject;
+  });
   ready.catch(() => undefined);
   let partial = '';
   const onLine = (line: string) => {
@@ -48,7 +55,11 @@ export function spawnBenchWorker(platform: Platform, options: BenchWorkerOptions
     lines.push(line);
     if (lines.length > options.tailLines) lines.shift();
     let record: WorkerLogRecord;
-    try { record = JSON.parse(line) as WorkerLogRecord; } catch { return; }
+    try {
+      record = JSON.parse(line) as WorkerLogRecord;
+    } catch {
+      return;
+    }
     if (record.msg === 'worker ready') markReady();
     options.onRecord?.(record);
   };

@@ -24,14 +24,22 @@ async function backupNow({ args: [database], flags }: Invocation): Promise<void>
 async function listBackups({ args: [database], flags }: Invocation): Promise<void> {
   const backups = await sessionAs(flags.as)(({ services, actor }) => services.backupReads.list(actor, database!));
   if (flags.json) printJson(backups);
-  else if (backups.length === 0) process.stdout.write(`no backups of "${database}" yet: hindsight backup ${database}\n`);
-  else printTable(backups.map((b) => ({
-    id: b.id, started: b.startedAt.toISOString(), status: b.status, size: formatBytes(b.sizeBytes),
-    rows: b.rowCounts ? String(b.rowCounts.reduce((s, t) => s + t.rows, 0)) : '-',
-    copies: b.copies.map((c) => `${c.storageName}:${c.status}`).join(' '),
-    verification: b.lastRestore ? b.lastRestore.status : '-',
-    warnings: b.warnings.length > 0 ? b.warnings.map((w) => w.message.split('\n')[0]!.slice(0, 80)).join(' | ') : '',
-  })));
+  else if (backups.length === 0)
+    process.stdout.write(`no backups of "${database}" yet: hindsight backup ${database}\n`);
+  else
+    printTable(
+      backups.map((b) => ({
+        id: b.id,
+        started: b.startedAt.toISOString(),
+        status: b.status,
+        size: formatBytes(b.sizeBytes),
+        rows: b.rowCounts ? String(b.rowCounts.reduce((s, t) => s + t.rows, 0)) : '-',
+        copies: b.copies.map((c) => `${c.storageName}:${c.status}`).join(' '),
+        verification: b.lastRestore ? b.lastRestore.status : '-',
+        warnings:
+          b.warnings.length > 0 ? b.warnings.map((w) => w.message.split('\n')[0]!.slice(0, 80)).join(' | ') : '',
+      })),
+    );
 }
 
 async function retention({ args: [database], flags }: Invocation): Promise<void> {
@@ -43,12 +51,20 @@ async function retention({ args: [database], flags }: Invocation): Promise<void>
       if (!flags.wait) return void process.stdout.write(`${started.workflowId}\n`);
       const outcome = await started.result();
       if (json) printJson(outcome);
-      else process.stdout.write(`retention of "${database}": ${outcome.deleted.length} deleted, ${outcome.kept} kept${outcome.skipped.length ? `, ${outcome.skipped.length} skipped` : ''}\n`);
+      else
+        process.stdout.write(
+          `retention of "${database}": ${outcome.deleted.length} deleted, ${outcome.kept} kept${outcome.skipped.length ? `, ${outcome.skipped.length} skipped` : ''}\n`,
+        );
       return;
     }
     if (flags.save) {
       const record = await services.retention.setPolicy(actor, database!, policy ?? null);
-      if (!json) process.stdout.write(record.retentionPolicy ? `retention policy of "${database}" saved; it runs daily (schedule retention/${database})\n` : `retention of "${database}" is off\n`);
+      if (!json)
+        process.stdout.write(
+          record.retentionPolicy
+            ? `retention policy of "${database}" saved; it runs daily (schedule retention/${database})\n`
+            : `retention of "${database}" is off\n`,
+        );
     }
     const { plan } = await services.retention.plan(actor, database!, policy);
     if (json) return printJson(plan);
@@ -66,7 +82,10 @@ async function download({ args: [backupId], flags }: Invocation): Promise<void> 
   await sessionAs(flags.as)(async ({ services, actor }) => {
     const opened = await services.backupReads.download(actor, backupId!, {
       decrypt: !flags.encrypted,
-      onFallback: (storage, reason) => process.stderr.write(`hindsight: storage "${storage}" could not serve backup ${backupId} (${reason}); trying the next one\n`),
+      onFallback: (storage, reason) =>
+        process.stderr.write(
+          `hindsight: storage "${storage}" could not serve backup ${backupId} (${reason}); trying the next one\n`,
+        ),
     });
     try {
       await pipeline(opened.stream, createWriteStream(partial, { mode: 0o600 }));
@@ -76,14 +95,21 @@ async function download({ args: [backupId], flags }: Invocation): Promise<void> 
       throw error;
     }
     if (flags.json) printJson({ backupId, file: output, storage: opened.storageName, bytes: opened.sizeBytes });
-    else process.stdout.write(`wrote ${output} (${formatBytes(opened.sizeBytes)}, from storage "${opened.storageName}", checksums verified)\n`);
+    else
+      process.stdout.write(
+        `wrote ${output} (${formatBytes(opened.sizeBytes)}, from storage "${opened.storageName}", checksums verified)\n`,
+      );
   });
 }
 
 async function backupCopy({ args: [backupId], flags }: Invocation): Promise<void> {
   await sessionAs(flags.as)(async ({ services, actor }) => {
-    const outcome = await printJob(await services.backups.replicate(actor, backupId!), flags, (o) =>
-      `backup ${backupId} is ${o.status}: ${o.copies.map((c) => `${c.storageName} ${c.status}${c.error ? ` (${c.error})` : ''}`).join(', ')}`);
+    const outcome = await printJob(
+      await services.backups.replicate(actor, backupId!),
+      flags,
+      (o) =>
+        `backup ${backupId} is ${o.status}: ${o.copies.map((c) => `${c.storageName} ${c.status}${c.error ? ` (${c.error})` : ''}`).join(', ')}`,
+    );
     if (outcome && outcome.status !== 'complete') process.exitCode = 1;
   });
 }
@@ -91,17 +117,44 @@ async function backupCopy({ args: [backupId], flags }: Invocation): Promise<void
 const db = { name: 'db' };
 
 export const backupCommands: Command[] = [
-  { words: ['backup'], args: [db], flags: ['wait'], summary: 'a logical backup now; prints the backup id', handler: backupNow },
-  { words: ['backups'], args: [db], flags: [], summary: 'the backups: id, time, size, status, copies, verification', handler: listBackups },
   {
-    words: ['retention'], args: [db], summary: 'what the policy keeps and deletes, and why (a dry run unless --save or --run)',
-    flags: [{ name: 'policy', description: 'the policy to plan with (or save); default: the saved one' }, 'save', 'run', { name: 'wait', description: 'with --run, wait for it and print what was deleted' }],
+    words: ['backup'],
+    args: [db],
+    flags: ['wait'],
+    summary: 'a logical backup now; prints the backup id',
+    handler: backupNow,
+  },
+  {
+    words: ['backups'],
+    args: [db],
+    flags: [],
+    summary: 'the backups: id, time, size, status, copies, verification',
+    handler: listBackups,
+  },
+  {
+    words: ['retention'],
+    args: [db],
+    summary: 'what the policy keeps and deletes, and why (a dry run unless --save or --run)',
+    flags: [
+      { name: 'policy', description: 'the policy to plan with (or save); default: the saved one' },
+      'save',
+      'run',
+      { name: 'wait', description: 'with --run, wait for it and print what was deleted' },
+    ],
     handler: retention,
   },
   {
-    words: ['download'], args: [{ name: 'backup-id' }], summary: 'the pg_dump archive (or the stored object), checksum-verified',
+    words: ['download'],
+    args: [{ name: 'backup-id' }],
+    summary: 'the pg_dump archive (or the stored object), checksum-verified',
     flags: [{ name: 'output', required: true }, 'encrypted'],
     handler: download,
   },
-  { words: ['backup-copy'], args: [{ name: 'backup-id' }], flags: ['wait'], summary: 'copies a partial backup into the storages it missed', handler: backupCopy },
+  {
+    words: ['backup-copy'],
+    args: [{ name: 'backup-id' }],
+    flags: ['wait'],
+    summary: 'copies a partial backup into the storages it missed',
+    handler: backupCopy,
+  },
 ];

@@ -3,19 +3,43 @@ import { hookCommand } from '../hooks.ts';
 import { sessionAs } from '../session.ts';
 import type { Command, Invocation } from './types.ts';
 
-const hook = ({ positionals, flags }: Invocation) => hookCommand(positionals.slice(1), flags, flags.json, sessionAs(flags.as));
+const hook = ({ positionals, flags }: Invocation) =>
+  hookCommand(positionals.slice(1), flags, flags.json, sessionAs(flags.as));
 
 const kind = { name: 'kind', description: 'pre_backup, post_backup or post_restore' };
-const workspace = { name: 'workspace' as const, description: 'the workspace\'s hook (every database in it) instead of one database\'s' };
+const workspace = {
+  name: 'workspace' as const,
+  description: "the workspace's hook (every database in it) instead of one database's",
+};
 
 export const hookCommands: Command[] = [
   {
-    words: ['hook', 'set'], args: [{ name: 'db', optional: true }, kind], summary: 'the script that runs for the database (or, with --workspace, every database of the workspace)',
+    words: ['hook', 'set'],
+    args: [{ name: 'db', optional: true }, kind],
+    summary: 'the script that runs for the database (or, with --workspace, every database of the workspace)',
     details: ['kind: pre_backup, post_backup or post_restore; exactly one of --file and --script'],
     flags: [workspace, 'file', 'script', 'timeout'],
     handler: hook,
   },
-  { words: ['hook', 'show'], args: [{ name: 'db' }], flags: [], summary: 'the scripts that run for the database and the variables they get', handler: hook },
-  { words: ['hook', 'remove'], args: [{ name: 'db', optional: true }, kind], flags: [workspace], summary: 'removes the database\'s (or, with --workspace, the workspace\'s) hook of that kind', handler: hook },
-  { words: ['hook', 'runs'], args: [{ name: 'db' }], flags: [], summary: 'recent runs: exit code, duration, output', handler: hook },
+  {
+    words: ['hook', 'show'],
+    args: [{ name: 'db' }],
+    flags: [],
+    summary: 'the scripts that run for the database and the variables they get',
+    handler: hook,
+  },
+  {
+    words: ['hook', 'remove'],
+    args: [{ name: 'db', optional: true }, kind],
+    flags: [workspace],
+    summary: "removes the database's (or, with --workspace, the workspace's) hook of that kind",
+    handler: hook,
+  },
+  {
+    words: ['hook', 'runs'],
+    args: [{ name: 'db' }],
+    flags: [],
+    summary: 'recent runs: exit code, duration, output',
+    handler: hook,
+  },
 ];

@@ -20,7 +20,14 @@ export const hindsightCommands: CommandTable<CliFlags> = {
   globals: globalFlags,
   session: sessionFlags,
   commands: [
-    ...dbCommands, ...storageCommands, ...backupCommands, ...verifyCommands, ...restoreCommands,
-    ...toolCommands, ...accessCommands, ...hookCommands, ...notifierCommands,
+    ...dbCommands,
+    ...storageCommands,
+    ...backupCommands,
+    ...verifyCommands,
+    ...restoreCommands,
+    ...toolCommands,
+    ...accessCommands,
+    ...hookCommands,
+    ...notifierCommands,
   ],
 };

@@ -8,7 +8,12 @@ async function verify({ args: [database], flags }: Invocation): Promise<void> {
   await sessionAs(flags.as)(async ({ services, actor }) => {
     const requested = await services.verifications.request(actor, database!, { backupId: flags.backup });
     if (!flags.wait) {
-      if (flags.json) printJson({ verificationId: requested.verificationId, backupId: requested.backupId, workflowId: requested.workflowId });
+      if (flags.json)
+        printJson({
+          verificationId: requested.verificationId,
+          backupId: requested.backupId,
+          workflowId: requested.workflowId,
+        });
       else process.stdout.write(`${requested.verificationId}\n`);
       return;
     }
@@ -22,24 +27,59 @@ async function verify({ args: [database], flags }: Invocation): Promise<void> {
 async function listVerifications({ args: [database], flags }: Invocation): Promise<void> {
   const list = await sessionAs(flags.as)(({ services, actor }) => services.verifications.list(actor, database!));
   if (flags.json) printJson(list);
-  else if (list.length === 0) process.stdout.write(`no verifications of "${database}" yet: hindsight verify ${database}\n`);
-  else printTable(list.map((v) => ({ id: v.id, requested: v.requestedAt, backup: v.backupId ?? '-', trigger: v.trigger, status: v.status, reason: v.reason ?? '' })));
+  else if (list.length === 0)
+    process.stdout.write(`no verifications of "${database}" yet: hindsight verify ${database}\n`);
+  else
+    printTable(
+      list.map((v) => ({
+        id: v.id,
+        requested: v.requestedAt,
+        backup: v.backupId ?? '-',
+        trigger: v.trigger,
+        status: v.status,
+        reason: v.reason ?? '',
+      })),
+    );
 }
 
 async function verifySchedule({ args: [database, cron], flags }: Invocation): Promise<void> {
-  const record = await sessionAs(flags.as)(({ services, actor }) => services.verifications.setSchedule(actor, database!, cron === 'off' ? null : cron!));
+  const record = await sessionAs(flags.as)(({ services, actor }) =>
+    services.verifications.setSchedule(actor, database!, cron === 'off' ? null : cron!),
+  );
   if (flags.json) printJson(record);
-  else process.stdout.write(record.verifySchedule ? `database "${database}": newest backup verified at "${record.verifySchedule}" (${record.timezone})\n` : `database "${database}": verified after each backup only\n`);
+  else
+    process.stdout.write(
+      record.verifySchedule
+        ? `database "${database}": newest backup verified at "${record.verifySchedule}" (${record.timezone})\n`
+        : `database "${database}": verified after each backup only\n`,
+    );
 }
 
 const db = { name: 'db' };
 
 export const verifyCommands: Command[] = [
   {
-    words: ['verify'], args: [db], summary: 'restores a backup into a throwaway server and checks every table; prints the verification id',
-    flags: ['backup', { name: 'wait', description: 'wait for the verdict and print the report (exit 1 unless successful)' }],
+    words: ['verify'],
+    args: [db],
+    summary: 'restores a backup into a throwaway server and checks every table; prints the verification id',
+    flags: [
+      'backup',
+      { name: 'wait', description: 'wait for the verdict and print the report (exit 1 unless successful)' },
+    ],
     handler: verify,
   },
-  { words: ['verifications'], args: [db], flags: [], summary: 'status, backup, reason of each verification', handler: listVerifications },
-  { words: ['verify-schedule'], args: [db, { name: 'cron | off' }], flags: [], summary: 'verify the newest backup on a cron too', handler: verifySchedule },
+  {
+    words: ['verifications'],
+    args: [db],
+    flags: [],
+    summary: 'status, backup, reason of each verification',
+    handler: listVerifications,
+  },
+  {
+    words: ['verify-schedule'],
+    args: [db, { name: 'cron | off' }],
+    flags: [],
+    summary: 'verify the newest backup on a cron too',
+    handler: verifySchedule,
+  },
 ];

@@ -11,7 +11,11 @@ import type { OpenedBackup } from './sources.ts';
  * streamed through a SHA-256 meter and committed only if it matches the manifest, then the
  * manifest follows. Bytes are copied as they are (still encrypted): no key is needed.
  */
-export async function copyBackup(from: OpenedBackup, to: StorageDriver, signal?: AbortSignal): Promise<{ sizeBytes: number }> {
+export async function copyBackup(
+  from: OpenedBackup,
+  to: StorageDriver,
+  signal?: AbortSignal,
+): Promise<{ sizeBytes: number }> {
   const { manifest } = from;
   const objectKey = manifest.object.key;
   let write: Awaited<ReturnType<StorageDriver['openWrite']>>;
@@ -29,12 +33,18 @@ export async function copyBackup(from: OpenedBackup, to: StorageDriver, signal?:
   try {
     await pipeline(from.object, meter, write.stream, signal ? { signal } : {});
     if (meter.bytes !== manifest.object.sizeBytes || meter.sha256 !== manifest.object.sha256) {
-      throw new HindsightError('integrity', `backup ${manifest.backupId} in storage ${from.driver.label} does not match its manifest (${meter.bytes} bytes, SHA-256 ${meter.sha256}); it was not copied to ${to.label}`);
+      throw new HindsightError(
+        'integrity',
+        `backup ${manifest.backupId} in storage ${from.driver.label} does not match its manifest (${meter.bytes} bytes, SHA-256 ${meter.sha256}); it was not copied to ${to.label}`,
+      );
     }
     const stored = await write.commit();
     committed = true;
     if (stored.size !== meter.bytes) {
-      throw new HindsightError('integrity', `storage ${to.label}: '${objectKey}' holds ${stored.size} bytes after the copy, but ${meter.bytes} were sent`);
+      throw new HindsightError(
+        'integrity',
+        `storage ${to.label}: '${objectKey}' holds ${stored.size} bytes after the copy, but ${meter.bytes} were sent`,
+      );
     }
     await writeManifest(to, manifest);
     return { sizeBytes: stored.size };

@@ -17,10 +17,12 @@ export function downloadStream(opened: OpenedBackup, key: DecryptionKey, options
   const { expect } = opened;
   const objectMeter = new ByteMeter();
   const dumpMeter = new ByteMeter();
-  const gate = new ChecksumGate(() => streamedChecksumFailure(expect, {
-    objectSha256: objectMeter.sha256,
-    ...(options.decrypt ? { dumpSha256: dumpMeter.sha256 } : {}),
-  }));
+  const gate = new ChecksumGate(() =>
+    streamedChecksumFailure(expect, {
+      objectSha256: objectMeter.sha256,
+      ...(options.decrypt ? { dumpSha256: dumpMeter.sha256 } : {}),
+    }),
+  );
   const out = new PassThrough();
   const done = options.decrypt
     ? pipeline(opened.object, objectMeter, new DecryptStream(key, decryptOptionsFor(expect)), dumpMeter, gate, out)

@@ -50,13 +50,26 @@ export interface DumpOptions {
 }
 
 /** Reads pg_dump's complaint and names the cause a user can fix. */
-function explainDumpFailure(databaseName: string, stderr: string, code: number | null, signal: string | null): HindsightError {
-  const last = stderr.split('\n').filter(Boolean).slice(-3).join(' | ') || `exited with ${signal ? `signal ${signal}` : `code ${code}`}`;
+function explainDumpFailure(
+  databaseName: string,
+  stderr: string,
+  code: number | null,
+  signal: string | null,
+): HindsightError {
+  const last =
+    stderr.split('\n').filter(Boolean).slice(-3).join(' | ') ||
+    `exited with ${signal ? `signal ${signal}` : `code ${code}`}`;
   if (/permission denied/i.test(stderr)) {
-    return new HindsightError('access_denied', `database "${databaseName}": pg_dump was refused: ${last} (grant the backup role SELECT on every table, or pg_read_all_data)`);
+    return new HindsightError(
+      'access_denied',
+      `database "${databaseName}": pg_dump was refused: ${last} (grant the backup role SELECT on every table, or pg_read_all_data)`,
+    );
   }
   if (/password authentication failed/i.test(stderr)) {
-    return new HindsightError('access_denied', `database "${databaseName}": pg_dump could not log in: ${last} (check the saved password)`);
+    return new HindsightError(
+      'access_denied',
+      `database "${databaseName}": pg_dump could not log in: ${last} (check the saved password)`,
+    );
   }
   if (/server version mismatch/i.test(stderr)) {
     return new HindsightError('bad_input', `database "${databaseName}": ${last} (install a newer pg_dump)`);
@@ -69,10 +82,18 @@ function explainQueryError(databaseName: string, error: unknown): HindsightError
   if (error instanceof HindsightError) return error;
   const err = error as { code?: string; message?: string };
   if (err.code === '42501') {
-    return new HindsightError('access_denied', `database "${databaseName}": ${err.message} (grant the backup role SELECT on every table, or pg_read_all_data)`, { cause: error });
+    return new HindsightError(
+      'access_denied',
+      `database "${databaseName}": ${err.message} (grant the backup role SELECT on every table, or pg_read_all_data)`,
+      { cause: error },
+    );
   }
   if (err.code?.startsWith('08') || err.code === '57P01') {
-    return new HindsightError('unreachable', `database "${databaseName}": connection lost during the backup (${err.message})`, { cause: error });
+    return new HindsightError(
+      'unreachable',
+      `database "${databaseName}": connection lost during the backup (${err.message})`,
+      { cause: error },
+    );
   }
   return new HindsightError('tool_failed', `database "${databaseName}": ${errorMessage(error)}`, { cause: error });
 }
@@ -88,7 +109,10 @@ async function finishCopy(branch: Branch, manifest: BackupManifest, sentBytes: n
     committed = true;
     // Never trust a write that reports success: the stored size must be what we sent.
     if (stored.size !== sentBytes) {
-      throw new HindsightError('integrity', `storage ${driver.label}: '${objectKey}' holds ${stored.size} bytes after upload, but ${sentBytes} were sent`);
+      throw new HindsightError(
+        'integrity',
+        `storage ${driver.label}: '${objectKey}' holds ${stored.size} bytes after upload, but ${sentBytes} were sent`,
+      );
     }
     await writeManifest(driver, manifest);
     return { storageName: branch.name, status: 'complete', sizeBytes: stored.size };
@@ -116,18 +140,23 @@ export async function writeManifest(driver: StorageDriver, manifest: BackupManif
  * a failure drops that branch.
  */
 async function openBranches(
-  branches: Branch[], databaseName: string, backupId: string, objectKey: string,
+  branches: Branch[],
+  databaseName: string,
+  backupId: string,
+  objectKey: string,
 ): Promise<void> {
-  await Promise.all(branches.map(async (branch) => {
-    try {
-      // Leftovers of an earlier attempt of this same backup (a killed worker) go first.
-      await branch.driver.sweepAbandonedWrites(objectKey, 0);
-      await branch.driver.sweepAbandonedWrites(manifestKey(databaseName, backupId), 0);
-      branch.write = await branch.driver.openWrite(objectKey);
-    } catch (error) {
-      failBranch(branch, error);
-    }
-  }));
+  await Promise.all(
+    branches.map(async (branch) => {
+      try {
+        // Leftovers of an earlier attempt of this same backup (a killed worker) go first.
+        await branch.driver.sweepAbandonedWrites(objectKey, 0);
+        await branch.driver.sweepAbandonedWrites(manifestKey(databaseName, backupId), 0);
+        branch.write = await branch.driver.openWrite(objectKey);
+      } catch (error) {
+        failBranch(branch, error);
+      }
+    }),
+  );
 }
 
 interface DumpRun {
@@ -162,14 +191,27 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
   const dumpMeter = new ByteMeter();
   const objectMeter = new ByteMeter();
   // The header names the backup, so that a copy of this object under another backup's name is refused.
-  const encrypt = new EncryptStream(key, { identity: logicalBackupIdentity(databaseName, backupId), chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE });
-  const progressTimer = setInterval(() => options.onProgress?.({ dumpBytes: dumpMeter.bytes, storedBytes: objectMeter.bytes }), 1000);
+  const encrypt = new EncryptStream(key, {
+    identity: logicalBackupIdentity(databaseName, backupId),
+    chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
+  });
+  const progressTimer = setInterval(
+    () => options.onProgress?.({ dumpBytes: dumpMeter.bytes, storedBytes: objectMeter.bytes }),
+    1000,
+  );
 
   let rowCounts: TableRowCount[];
   try {
     const [counts] = await Promise.all([
       countRows(run.client),
-      pipeline(child.stdout as Readable, dumpMeter, encrypt, objectMeter, run.fanOut, options.signal ? { signal: options.signal } : {}),
+      pipeline(
+        child.stdout as Readable,
+        dumpMeter,
+        encrypt,
+        objectMeter,
+        run.fanOut,
+        options.signal ? { signal: options.signal } : {},
+      ),
     ]);
     rowCounts = counts;
   } catch (error) {
@@ -186,17 +228,26 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
   }
   const { code, signal } = await exited;
   if (code !== 0) throw explainDumpFailure(databaseName, stderr(), code, signal);
-  if (dumpMeter.bytes === 0) throw new HindsightError('tool_failed', `database "${databaseName}": pg_dump produced no output`);
+  if (dumpMeter.bytes === 0)
+    throw new HindsightError('tool_failed', `database "${databaseName}": pg_dump produced no output`);
   return { rowCounts, dumpMeter, objectMeter, encrypt };
 }
 
 /** Commits every branch still standing, each with its manifest; fails only when no copy is complete. */
 async function finishCopies(branches: Branch[], manifest: BackupManifest, sentBytes: number): Promise<CopyOutcome[]> {
   await Promise.all(branches.map((branch) => branch.discarded));
-  const copies = await Promise.all(branches.map((branch) =>
-    branch.error ? { storageName: branch.name, status: 'failed' as const, error: branch.error.message } : finishCopy(branch, manifest, sentBytes)));
+  const copies = await Promise.all(
+    branches.map((branch) =>
+      branch.error
+        ? { storageName: branch.name, status: 'failed' as const, error: branch.error.message }
+        : finishCopy(branch, manifest, sentBytes),
+    ),
+  );
   if (copies.every((c) => c.status === 'failed')) {
-    throw new HindsightError(branches.find((b) => b.error)?.error?.kind ?? 'unreachable', `backup ${manifest.backupId} reached no storage: ${copies.map((c) => c.error).join('; ')}`);
+    throw new HindsightError(
+      branches.find((b) => b.error)?.error?.kind ?? 'unreachable',
+      `backup ${manifest.backupId} reached no storage: ${copies.map((c) => c.error).join('; ')}`,
+    );
   }
   return copies;
 }
@@ -226,7 +277,12 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
   const { databaseName, backupId, target, key } = options;
   const startedAt = new Date();
   const client = await connect(databaseName, target);
-  const branches: Branch[] = options.destinations.map((d) => ({ name: d.name, driver: d.driver, write: undefined, error: undefined }));
+  const branches: Branch[] = options.destinations.map((d) => ({
+    name: d.name,
+    driver: d.driver,
+    write: undefined,
+    error: undefined,
+  }));
   try {
     const server = await serverInfo(client);
     const pgDump = await toolFor('pg_dump', server.major);
@@ -238,10 +294,18 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
     await openBranches(branches, databaseName, backupId, objectKey);
     const fanOut = new FanOut(branches);
     if (branches.every((b) => b.error)) {
-      throw new HindsightError(branches[0]!.error!.kind, `backup ${backupId} can reach no storage: ${branches.map((b) => b.error!.message).join('; ')}`);
+      throw new HindsightError(
+        branches[0]!.error!.kind,
+        `backup ${backupId} can reach no storage: ${branches.map((b) => b.error!.message).join('; ')}`,
+      );
     }
     const run: DumpRun = {
-      pgDumpPath: pgDump.path, compressionFlag: compression.flag, snapshot, client, branches, fanOut,
+      pgDumpPath: pgDump.path,
+      compressionFlag: compression.flag,
+      snapshot,
+      client,
+      branches,
+      fanOut,
     };
     const { rowCounts, dumpMeter, objectMeter, encrypt } = await dumpIntoBranches(options, run);
     options.onProgress?.({ dumpBytes: dumpMeter.bytes, storedBytes: objectMeter.bytes });
@@ -253,8 +317,19 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
       database: databaseName,
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
-      source: { host: target.host, port: target.port, database: target.database, serverVersion: server.version, sizeBytes: server.sizeBytes },
-      tool: { name: 'pg_dump', version: pgDump.version, format: 'custom', compression: { algorithm: compression.name, level: compression.level } },
+      source: {
+        host: target.host,
+        port: target.port,
+        database: target.database,
+        serverVersion: server.version,
+        sizeBytes: server.sizeBytes,
+      },
+      tool: {
+        name: 'pg_dump',
+        version: pgDump.version,
+        format: 'custom',
+        compression: { algorithm: compression.name, level: compression.level },
+      },
       snapshot,
       dump: { sizeBytes: dumpMeter.bytes, sha256: dumpMeter.sha256 },
       object: { key: objectKey, sizeBytes: objectMeter.bytes, sha256: objectMeter.sha256 },

@@ -33,18 +33,32 @@ export function recordedChecksums(record: { objectSha256: string | null; sha256:
 }
 
 /** Refuses a manifest whose checksums differ from the catalog's, before a byte of the object is read. */
-export function checkManifestAgainstRecord(manifest: BackupManifest, recorded: RecordedChecksums | undefined, storageLabel: string): void {
+export function checkManifestAgainstRecord(
+  manifest: BackupManifest,
+  recorded: RecordedChecksums | undefined,
+  storageLabel: string,
+): void {
   if (!recorded) return;
-  const pairs = [['object', manifest.object.sha256, recorded.objectSha256], ['decrypted dump', manifest.dump.sha256, recorded.dumpSha256]] as const;
+  const pairs = [
+    ['object', manifest.object.sha256, recorded.objectSha256],
+    ['decrypted dump', manifest.dump.sha256, recorded.dumpSha256],
+  ] as const;
   for (const [what, inManifest, inCatalog] of pairs) {
     if (inCatalog && inManifest !== inCatalog) {
-      throw new HindsightError('integrity', `storage ${storageLabel}: the manifest of backup ${manifest.backupId} of database ${manifest.database} gives ${what} SHA-256 ${inManifest}, but the catalog recorded ${inCatalog} when the backup was taken: the object or its manifest was replaced or copied in storage`);
+      throw new HindsightError(
+        'integrity',
+        `storage ${storageLabel}: the manifest of backup ${manifest.backupId} of database ${manifest.database} gives ${what} SHA-256 ${inManifest}, but the catalog recorded ${inCatalog} when the backup was taken: the object or its manifest was replaced or copied in storage`,
+      );
     }
   }
 }
 
 /** The expectation for a manifest already checked against the catalog's record (when there is one). */
-export function expectationFor(manifest: BackupManifest, recorded: RecordedChecksums | undefined, storageLabel: string): BackupExpectation {
+export function expectationFor(
+  manifest: BackupManifest,
+  recorded: RecordedChecksums | undefined,
+  storageLabel: string,
+): BackupExpectation {
   return {
     identity: logicalBackupIdentity(manifest.database, manifest.backupId),
     objectKey: manifest.object.key,
@@ -57,18 +71,31 @@ export function expectationFor(manifest: BackupManifest, recorded: RecordedCheck
 }
 
 export function decryptOptionsFor(expect: BackupExpectation): DecryptOptions {
-  return { expect: expect.identity, acceptUnbound: expect.recorded, objectName: `${expect.objectKey} (storage ${expect.storageLabel})` };
+  return {
+    expect: expect.identity,
+    acceptUnbound: expect.recorded,
+    objectName: `${expect.objectKey} (storage ${expect.storageLabel})`,
+  };
 }
 
 /** Compares what streamed through with the expectation; `dumpSha256` is absent when nothing was decrypted. */
-export function streamedChecksumFailure(expect: BackupExpectation, streamed: { objectSha256: string; dumpSha256?: string }): HindsightError | undefined {
+export function streamedChecksumFailure(
+  expect: BackupExpectation,
+  streamed: { objectSha256: string; dumpSha256?: string },
+): HindsightError | undefined {
   const source = expect.recorded ? 'the catalog recorded' : 'its manifest gives';
   const name = `object ${expect.objectKey} in storage ${expect.storageLabel}`;
   if (streamed.objectSha256 !== expect.objectSha256) {
-    return new HindsightError('integrity', `${name} has SHA-256 ${streamed.objectSha256}, but ${source} ${expect.objectSha256}: the object was damaged, replaced or copied in storage`);
+    return new HindsightError(
+      'integrity',
+      `${name} has SHA-256 ${streamed.objectSha256}, but ${source} ${expect.objectSha256}: the object was damaged, replaced or copied in storage`,
+    );
   }
   if (streamed.dumpSha256 !== undefined && streamed.dumpSha256 !== expect.dumpSha256) {
-    return new HindsightError('integrity', `${name} decrypts to SHA-256 ${streamed.dumpSha256}, but ${source} ${expect.dumpSha256}`);
+    return new HindsightError(
+      'integrity',
+      `${name} decrypts to SHA-256 ${streamed.dumpSha256}, but ${source} ${expect.dumpSha256}`,
+    );
   }
   return undefined;
 }

@@ -14,7 +14,9 @@ export interface Branch {
 
 function asHindsightError(branch: Branch, error: unknown): HindsightError {
   if (error instanceof HindsightError) return error;
-  return new HindsightError('unreachable', `storage ${branch.driver.label}: write failed: ${errorMessage(error)}`, { cause: error });
+  return new HindsightError('unreachable', `storage ${branch.driver.label}: write failed: ${errorMessage(error)}`, {
+    cause: error,
+  });
 }
 
 /** Marks a branch failed once, discarding its partial object. */

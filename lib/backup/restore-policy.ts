@@ -17,15 +17,25 @@ export interface BackupLookup {
  */
 export function refuseUnrestorable(database: string, backup: RestoreCandidate): void {
   if (backup.databaseName !== database) {
-    throw new HindsightError('bad_input', `backup ${backup.id} belongs to database "${backup.databaseName}", not "${database}"`);
+    throw new HindsightError(
+      'bad_input',
+      `backup ${backup.id} belongs to database "${backup.databaseName}", not "${database}"`,
+    );
   }
   if (backup.status !== 'complete' && backup.status !== 'partial') {
-    throw new HindsightError('bad_input', `backup ${backup.id} is ${backup.status}: only complete (or partial) backups can be restored`);
+    throw new HindsightError(
+      'bad_input',
+      `backup ${backup.id} is ${backup.status}: only complete (or partial) backups can be restored`,
+    );
   }
 }
 
 /** The backup to restore: the one named, or the newest complete one. */
-export async function chooseBackupToRestore(lookup: BackupLookup, database: string, backupId?: string): Promise<string> {
+export async function chooseBackupToRestore(
+  lookup: BackupLookup,
+  database: string,
+  backupId?: string,
+): Promise<string> {
   if (!backupId) return (await lookup.latestCompleteBackup(database)).id;
   const backup = await lookup.getBackup(backupId);
   refuseUnrestorable(database, backup);

@@ -4,7 +4,13 @@ import { pipeline } from 'node:stream/promises';
 import { DecryptStream, type DecryptionKey } from '../crypto/chunked-gcm.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, describeTarget, libpqEnv, quoteIdent, serverInfo, type PgTarget } from '../pg/connection.ts';
-import { compareRowCounts, countRows, listTables, type RowCountMismatch, type TableRowCount } from '../pg/row-counts.ts';
+import {
+  compareRowCounts,
+  countRows,
+  listTables,
+  type RowCountMismatch,
+  type TableRowCount,
+} from '../pg/row-counts.ts';
 import { archiveMajorOf, toolFor } from '../pg/tools.ts';
 import { ByteMeter } from './byte-meter.ts';
 import { stderrTail, waitForExit } from './child-process.ts';
@@ -26,7 +32,10 @@ export async function prepareRestoreTarget(label: string, target: PgTarget): Pro
     try {
       await admin.query(`create database ${quoteIdent(target.database)} template template0 encoding 'UTF8'`);
     } catch (createError) {
-      throw new HindsightError('access_denied', `restore target ${describeTarget(target)}: cannot create the database: ${errorMessage(createError)} (create it yourself or grant CREATEDB)`);
+      throw new HindsightError(
+        'access_denied',
+        `restore target ${describeTarget(target)}: cannot create the database: ${errorMessage(createError)} (create it yourself or grant CREATEDB)`,
+      );
     } finally {
       await admin.end().catch(() => undefined);
     }
@@ -35,7 +44,10 @@ export async function prepareRestoreTarget(label: string, target: PgTarget): Pro
   try {
     const tables = await listTables(client);
     if (tables.length > 0) {
-      throw new HindsightError('conflict', `restore target ${describeTarget(target)} already holds ${tables.length} table(s): restore into a new or empty database`);
+      throw new HindsightError(
+        'conflict',
+        `restore target ${describeTarget(target)} already holds ${tables.length} table(s): restore into a new or empty database`,
+      );
     }
     return { created: false };
   } finally {
@@ -94,26 +106,49 @@ export interface PartialLoad {
  * leaves the target empty (unless `partial`). Reports what happened instead of throwing, so that
  * callers can keep the exit code and the tool's own words.
  */
-export async function runPgRestore(options: Omit<RestoreOptions, 'manifest'> & { serverMajor: number; archiveMajor?: number | undefined; partial?: PartialLoad }): Promise<PgRestoreRun> {
+export async function runPgRestore(
+  options: Omit<RestoreOptions, 'manifest'> & {
+    serverMajor: number;
+    archiveMajor?: number | undefined;
+    partial?: PartialLoad;
+  },
+): Promise<PgRestoreRun> {
   const { object: source, key, target, partial } = options;
   const pgRestore = await toolFor('pg_restore', options.serverMajor, { archiveMajor: options.archiveMajor });
   // --verbose names the entry ("from TOC entry N") before each error.
   const mode = partial ? ['--use-list', partial.listFile, '--verbose'] : ['--exit-on-error', '--single-transaction'];
-  const child = spawn(pgRestore.path, ['--dbname', target.database, '--no-owner', '--no-privileges', ...mode, '--no-password'], {
-    env: { ...process.env, ...libpqEnv(target) },
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    pgRestore.path,
+    ['--dbname', target.database, '--no-owner', '--no-privileges', ...mode, '--no-password'],
+    {
+      env: { ...process.env, ...libpqEnv(target) },
+      stdio: ['pipe', 'ignore', 'pipe'],
+    },
+  );
   const stderr = stderrTail(child, partial?.stderrLimit);
   const exited = waitForExit(child);
   const objectMeter = new ByteMeter();
   const dumpMeter = new ByteMeter();
-  const timer = setInterval(() => options.onProgress?.({ readBytes: objectMeter.bytes, restoredBytes: dumpMeter.bytes }), 1000);
+  const timer = setInterval(
+    () => options.onProgress?.({ readBytes: objectMeter.bytes, restoredBytes: dumpMeter.bytes }),
+    1000,
+  );
   const abort = () => child.kill('SIGTERM');
   options.signal?.addEventListener('abort', abort, { once: true });
   let streamError: Error | undefined;
-  const gate = new ChecksumGate(() => streamedChecksumFailure(options.expect, { objectSha256: objectMeter.sha256, dumpSha256: dumpMeter.sha256 }));
+  const gate = new ChecksumGate(() =>
+    streamedChecksumFailure(options.expect, { objectSha256: objectMeter.sha256, dumpSha256: dumpMeter.sha256 }),
+  );
   try {
-    await pipeline(source, objectMeter, new DecryptStream(key, decryptOptionsFor(options.expect)), dumpMeter, gate, child.stdin as Writable, options.signal ? { signal: options.signal } : {});
+    await pipeline(
+      source,
+      objectMeter,
+      new DecryptStream(key, decryptOptionsFor(options.expect)),
+      dumpMeter,
+      gate,
+      child.stdin as Writable,
+      options.signal ? { signal: options.signal } : {},
+    );
   } catch (error) {
     streamError = error as Error;
     child.kill('SIGTERM');
@@ -123,26 +158,49 @@ export async function runPgRestore(options: Omit<RestoreOptions, 'manifest'> & {
   }
   const { code, signal } = await exited.catch(() => ({ code: null, signal: null }));
   return {
-    exitCode: code, signal, stderrTail: stderr(), readBytes: objectMeter.bytes, restoredBytes: dumpMeter.bytes,
-    objectSha256: streamError ? '' : objectMeter.sha256, dumpSha256: streamError ? '' : dumpMeter.sha256, streamError,
+    exitCode: code,
+    signal,
+    stderrTail: stderr(),
+    readBytes: objectMeter.bytes,
+    restoredBytes: dumpMeter.bytes,
+    objectSha256: streamError ? '' : objectMeter.sha256,
+    dumpSha256: streamError ? '' : dumpMeter.sha256,
+    streamError,
   };
 }
 
 /** The first thing wrong with a pg_restore run, as the error a person should read. */
-export function restoreFailure(run: PgRestoreRun, manifest: BackupManifest, target: PgTarget, aborted: boolean): HindsightError | undefined {
+export function restoreFailure(
+  run: PgRestoreRun,
+  manifest: BackupManifest,
+  target: PgTarget,
+  aborted: boolean,
+): HindsightError | undefined {
   if (run.streamError) {
     if (run.streamError instanceof HindsightError) return run.streamError;
     if (aborted) return new HindsightError('tool_failed', `restore into ${describeTarget(target)} was cancelled`);
-    return new HindsightError('tool_failed', `pg_restore into ${describeTarget(target)} failed${run.exitCode !== null ? ` (exit ${run.exitCode})` : ''}: ${run.stderrTail || errorMessage(run.streamError)}`);
+    return new HindsightError(
+      'tool_failed',
+      `pg_restore into ${describeTarget(target)} failed${run.exitCode !== null ? ` (exit ${run.exitCode})` : ''}: ${run.stderrTail || errorMessage(run.streamError)}`,
+    );
   }
   if (run.exitCode !== 0) {
-    return new HindsightError('tool_failed', `pg_restore into ${describeTarget(target)} failed (${run.signal ? `signal ${run.signal}` : `exit ${run.exitCode}`}): ${run.stderrTail.split('\n').slice(-3).join(' | ')}`);
+    return new HindsightError(
+      'tool_failed',
+      `pg_restore into ${describeTarget(target)} failed (${run.signal ? `signal ${run.signal}` : `exit ${run.exitCode}`}): ${run.stderrTail.split('\n').slice(-3).join(' | ')}`,
+    );
   }
   if (run.objectSha256 !== manifest.object.sha256) {
-    return new HindsightError('integrity', `backup ${manifest.backupId}: object SHA-256 ${run.objectSha256} differs from the manifest's ${manifest.object.sha256}`);
+    return new HindsightError(
+      'integrity',
+      `backup ${manifest.backupId}: object SHA-256 ${run.objectSha256} differs from the manifest's ${manifest.object.sha256}`,
+    );
   }
   if (run.dumpSha256 !== manifest.dump.sha256) {
-    return new HindsightError('integrity', `backup ${manifest.backupId}: decrypted dump SHA-256 ${run.dumpSha256} differs from the manifest's ${manifest.dump.sha256}`);
+    return new HindsightError(
+      'integrity',
+      `backup ${manifest.backupId}: decrypted dump SHA-256 ${run.dumpSha256} differs from the manifest's ${manifest.dump.sha256}`,
+    );
   }
   return undefined;
 }

@@ -1,7 +1,12 @@
 import type { Readable } from 'node:stream';
 import { HindsightError, errorMessage } from '../errors.ts';
 import type { StorageDriver } from '../storage/contract.ts';
-import { checkManifestAgainstRecord, expectationFor, type BackupExpectation, type RecordedChecksums } from './expectation.ts';
+import {
+  checkManifestAgainstRecord,
+  expectationFor,
+  type BackupExpectation,
+  type RecordedChecksums,
+} from './expectation.ts';
 import { manifestKey } from './ids.ts';
 import { manifestSchema, type BackupManifest } from './manifest.ts';
 
@@ -19,21 +24,34 @@ export interface OpenedBackup {
   expect: BackupExpectation;
 }
 
-export async function readManifest(driver: StorageDriver, databaseName: string, backupId: string): Promise<BackupManifest> {
+export async function readManifest(
+  driver: StorageDriver,
+  databaseName: string,
+  backupId: string,
+): Promise<BackupManifest> {
   const chunks: Buffer[] = [];
   for await (const chunk of await driver.openRead(manifestKey(databaseName, backupId))) chunks.push(chunk as Buffer);
   let json: unknown;
   try {
     json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (error) {
-    throw new HindsightError('integrity', `manifest of backup ${backupId} in storage ${driver.label} is not JSON: ${errorMessage(error)}`);
+    throw new HindsightError(
+      'integrity',
+      `manifest of backup ${backupId} in storage ${driver.label} is not JSON: ${errorMessage(error)}`,
+    );
   }
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) {
-    throw new HindsightError('integrity', `manifest of backup ${backupId} in storage ${driver.label} is invalid: ${parsed.error.issues[0]?.message}`);
+    throw new HindsightError(
+      'integrity',
+      `manifest of backup ${backupId} in storage ${driver.label} is invalid: ${parsed.error.issues[0]?.message}`,
+    );
   }
   if (parsed.data.backupId !== backupId || parsed.data.database !== databaseName) {
-    throw new HindsightError('integrity', `manifest under backup ${backupId} in storage ${driver.label} describes backup ${parsed.data.backupId} of "${parsed.data.database}"`);
+    throw new HindsightError(
+      'integrity',
+      `manifest under backup ${backupId} in storage ${driver.label} describes backup ${parsed.data.backupId} of "${parsed.data.database}"`,
+    );
   }
   return parsed.data;
 }
@@ -57,18 +75,35 @@ export async function openBackupFromAny(
       const manifest = await readManifest(source.driver, databaseName, backupId);
       checkManifestAgainstRecord(manifest, recorded, source.driver.label);
       const info = await source.driver.stat(manifest.object.key);
-      if (!info) throw new HindsightError('not_found', `storage ${source.driver.label}: object '${manifest.object.key}' is missing`);
+      if (!info)
+        throw new HindsightError(
+          'not_found',
+          `storage ${source.driver.label}: object '${manifest.object.key}' is missing`,
+        );
       if (info.size !== manifest.object.sizeBytes) {
-        throw new HindsightError('integrity', `storage ${source.driver.label}: object '${manifest.object.key}' holds ${info.size} bytes, the manifest says ${manifest.object.sizeBytes}`);
+        throw new HindsightError(
+          'integrity',
+          `storage ${source.driver.label}: object '${manifest.object.key}' holds ${info.size} bytes, the manifest says ${manifest.object.sizeBytes}`,
+        );
       }
       const object = await source.driver.openRead(manifest.object.key);
-      return { storageName: source.name, driver: source.driver, manifest, object, expect: expectationFor(manifest, recorded, source.driver.label) };
+      return {
+        storageName: source.name,
+        driver: source.driver,
+        manifest,
+        object,
+        expect: expectationFor(manifest, recorded, source.driver.label),
+      };
     } catch (error) {
       const reason = errorMessage(error);
       failures.push(reason);
       onFallback?.(source.name, reason);
     }
   }
-  if (sources.length === 0) throw new HindsightError('not_found', `backup ${backupId} has no complete copy in any storage`);
-  throw new HindsightError('not_found', `backup ${backupId} could not be read from any storage: ${failures.join('; ')}`);
+  if (sources.length === 0)
+    throw new HindsightError('not_found', `backup ${backupId} has no complete copy in any storage`);
+  throw new HindsightError(
+    'not_found',
+    `backup ${backupId} could not be read from any storage: ${failures.join('; ')}`,
+  );
 }

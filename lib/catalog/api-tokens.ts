@@ -18,19 +18,44 @@ export interface ApiTokenRecord {
 }
 
 export interface NewApiToken {
-  userId: number; workspaceId: number; role: Role; name: string; prefix: string; secret: string; expiresAt: Date | null;
+  userId: number;
+  workspaceId: number;
+  role: Role;
+  name: string;
+  prefix: string;
+  secret: string;
+  expiresAt: Date | null;
 }
 
 interface ApiTokenRow {
-  id: string; user_id: string; email: string; workspace_id: string; workspace: string; role: Role; name: string; prefix: string;
-  created_at: Date; expires_at: Date | null; last_used_at: Date | null; revoked_at: Date | null;
+  id: string;
+  user_id: string;
+  email: string;
+  workspace_id: string;
+  workspace: string;
+  role: Role;
+  name: string;
+  prefix: string;
+  created_at: Date;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
 }
 
 export const apiTokenHash = (secret: string): string => createHash('sha256').update(secret).digest('hex');
 
 const toToken = (row: ApiTokenRow): ApiTokenRecord => ({
-  id: Number(row.id), userId: Number(row.user_id), email: row.email, workspaceId: Number(row.workspace_id), workspace: row.workspace,
-  role: row.role, name: row.name, prefix: row.prefix, createdAt: row.created_at, expiresAt: row.expires_at, lastUsedAt: row.last_used_at,
+  id: Number(row.id),
+  userId: Number(row.user_id),
+  email: row.email,
+  workspaceId: Number(row.workspace_id),
+  workspace: row.workspace,
+  role: row.role,
+  name: row.name,
+  prefix: row.prefix,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  lastUsedAt: row.last_used_at,
   revokedAt: row.revoked_at,
 });
 
@@ -41,7 +66,15 @@ async function create(db: Queryable, input: NewApiToken): Promise<ApiTokenRecord
   const { rows } = await db.query<{ id: string }>(
     `insert into api_tokens (user_id, workspace_id, role, name, prefix, token_sha256, expires_at)
      values ($1, $2, $3, $4, $5, $6, $7) returning id`,
-    [input.userId, input.workspaceId, input.role, input.name, input.prefix, apiTokenHash(input.secret), input.expiresAt],
+    [
+      input.userId,
+      input.workspaceId,
+      input.role,
+      input.name,
+      input.prefix,
+      apiTokenHash(input.secret),
+      input.expiresAt,
+    ],
   );
   return (await get(db, Number(rows[0]!.id)))!;
 }
@@ -53,7 +86,9 @@ async function get(db: Queryable, id: number): Promise<ApiTokenRecord | undefine
 
 /** A user's tokens, newest first, revoked ones included so the list explains a 401. */
 async function listForUser(db: Queryable, userId: number): Promise<ApiTokenRecord[]> {
-  const { rows } = await db.query<ApiTokenRow>(`${select} where t.user_id = $1 order by t.created_at desc, t.id desc`, [userId]);
+  const { rows } = await db.query<ApiTokenRow>(`${select} where t.user_id = $1 order by t.created_at desc, t.id desc`, [
+    userId,
+  ]);
   return rows.map(toToken);
 }
 

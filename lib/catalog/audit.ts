@@ -43,18 +43,40 @@ export interface AuditFilter {
 }
 
 interface AuditRow {
-  id: string; at: Date; actor_user_id: string | null; actor: string; workspace_id: string | null; workspace: string | null;
-  action: string; target_type: string | null; target_name: string | null; source: string | null; outcome: AuditEntry['outcome'];
-  before: unknown; after: unknown; detail: string | null;
+  id: string;
+  at: Date;
+  actor_user_id: string | null;
+  actor: string;
+  workspace_id: string | null;
+  workspace: string | null;
+  action: string;
+  target_type: string | null;
+  target_name: string | null;
+  source: string | null;
+  outcome: AuditEntry['outcome'];
+  before: unknown;
+  after: unknown;
+  detail: string | null;
 }
 
 const idOrNull = (v: string | null) => (v === null ? null : Number(v));
 
 function toAuditEntry(r: AuditRow): AuditEntry {
   return {
-    id: Number(r.id), at: r.at, actorUserId: idOrNull(r.actor_user_id), actor: r.actor, workspaceId: idOrNull(r.workspace_id),
-    workspace: r.workspace, action: r.action, targetType: r.target_type, targetName: r.target_name, source: r.source,
-    outcome: r.outcome, before: r.before, after: r.after, detail: r.detail,
+    id: Number(r.id),
+    at: r.at,
+    actorUserId: idOrNull(r.actor_user_id),
+    actor: r.actor,
+    workspaceId: idOrNull(r.workspace_id),
+    workspace: r.workspace,
+    action: r.action,
+    targetType: r.target_type,
+    targetName: r.target_name,
+    source: r.source,
+    outcome: r.outcome,
+    before: r.before,
+    after: r.after,
+    detail: r.detail,
   };
 }
 
@@ -63,8 +85,19 @@ export async function appendAudit(db: Queryable, entry: NewAuditEntry): Promise<
   const { rows } = await db.query<{ id: string }>(
     `insert into audit_log (actor_user_id, actor, workspace_id, action, target_type, target_name, source, outcome, before, after, detail)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id`,
-    [entry.actorUserId, entry.actor, entry.workspaceId, entry.action, entry.targetType ?? null, entry.targetName ?? null, entry.source,
-      entry.outcome, json(entry.before), json(entry.after), entry.detail ?? null],
+    [
+      entry.actorUserId,
+      entry.actor,
+      entry.workspaceId,
+      entry.action,
+      entry.targetType ?? null,
+      entry.targetName ?? null,
+      entry.source,
+      entry.outcome,
+      json(entry.before),
+      json(entry.after),
+      entry.detail ?? null,
+    ],
   );
   return Number(rows[0]!.id);
 }
@@ -73,15 +106,22 @@ export async function appendAudit(db: Queryable, entry: NewAuditEntry): Promise<
 function auditWhere(filter: AuditFilter): { where: string; args: unknown[] } {
   const conditions: string[] = [];
   const args: unknown[] = [];
-  const arg = (v: unknown) => { args.push(v); return `$${args.length}`; };
+  const arg = (v: unknown) => {
+    args.push(v);
+    return `$${args.length}`;
+  };
   if (filter.workspaceIds) {
-    conditions.push(`(a.workspace_id = any(${arg(filter.workspaceIds)})${filter.includeGlobal ? ' or a.workspace_id is null' : ''})`);
+    conditions.push(
+      `(a.workspace_id = any(${arg(filter.workspaceIds)})${filter.includeGlobal ? ' or a.workspace_id is null' : ''})`,
+    );
   }
   if (filter.workspaceId !== undefined) conditions.push(`a.workspace_id = ${arg(filter.workspaceId)}`);
   if (filter.actor) conditions.push(`lower(a.actor) = lower(${arg(filter.actor)})`);
   if (filter.action) {
     const prefix = filter.action.endsWith('.') || !filter.action.includes('.');
-    conditions.push(prefix ? `a.action like ${arg(`${filter.action.replace(/\.$/, '')}.%`)}` : `a.action = ${arg(filter.action)}`);
+    conditions.push(
+      prefix ? `a.action like ${arg(`${filter.action.replace(/\.$/, '')}.%`)}` : `a.action = ${arg(filter.action)}`,
+    );
   }
   if (filter.since) conditions.push(`a.at >= ${arg(filter.since)}`);
   return { where: conditions.length ? `where ${conditions.join(' and ')}` : '', args };

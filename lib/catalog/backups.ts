@@ -35,20 +35,47 @@ export interface BackupRecord {
 
 /** The dump's facts, recorded once it is in storage. */
 export interface BackupResult {
-  objectKey: string; sizeBytes: number; dumpBytes: number; sha256: string; objectSha256: string;
-  compression: string; serverVersion: string; toolVersion: string; rowCounts: TableRowCount[];
+  objectKey: string;
+  sizeBytes: number;
+  dumpBytes: number;
+  sha256: string;
+  objectSha256: string;
+  compression: string;
+  serverVersion: string;
+  toolVersion: string;
+  rowCounts: TableRowCount[];
 }
 
 type CopyJson = Omit<BackupCopy, 'updatedAt' | 'sizeBytes'> & { updatedAt: string; sizeBytes: number | string | null };
 
 /** A backups row with its database's name, its copies (as JSON) and its newest restore (r_*). */
 interface BackupRow {
-  id: string; database_name: string; copies: CopyJson[]; workflow_id: string; status: BackupStatus; trigger: string;
-  started_at: Date; finished_at: Date | null; object_key: string | null; size_bytes: string | null; dump_bytes: string | null;
-  sha256: string | null; object_sha256: string | null; compression: string | null; server_version: string | null;
-  tool_version: string | null; row_counts: TableRowCount[] | null; error: string | null; warnings: JobWarning[] | null;
-  r_id: string | null; r_status: RestoreStatus; r_target: string; r_finished_at: Date | null; r_tables: number | null;
-  r_rows: string | null; r_error: string | null;
+  id: string;
+  database_name: string;
+  copies: CopyJson[];
+  workflow_id: string;
+  status: BackupStatus;
+  trigger: string;
+  started_at: Date;
+  finished_at: Date | null;
+  object_key: string | null;
+  size_bytes: string | null;
+  dump_bytes: string | null;
+  sha256: string | null;
+  object_sha256: string | null;
+  compression: string | null;
+  server_version: string | null;
+  tool_version: string | null;
+  row_counts: TableRowCount[] | null;
+  error: string | null;
+  warnings: JobWarning[] | null;
+  r_id: string | null;
+  r_status: RestoreStatus;
+  r_target: string;
+  r_finished_at: Date | null;
+  r_tables: number | null;
+  r_rows: string | null;
+  r_error: string | null;
 }
 
 const backupSelect = `
@@ -68,19 +95,38 @@ const backupSelect = `
 function lastRestoreOf(row: BackupRow): RestoreSummary | null {
   if (!row.r_id) return null;
   return {
-    id: row.r_id, status: row.r_status, target: row.r_target, finishedAt: row.r_finished_at, tablesChecked: row.r_tables,
-    rowsChecked: num(row.r_rows), error: row.r_error,
+    id: row.r_id,
+    status: row.r_status,
+    target: row.r_target,
+    finishedAt: row.r_finished_at,
+    tablesChecked: row.r_tables,
+    rowsChecked: num(row.r_rows),
+    error: row.r_error,
   };
 }
 
 function toBackup(row: BackupRow): BackupRecord {
   return {
-    id: row.id, databaseName: row.database_name,
+    id: row.id,
+    databaseName: row.database_name,
     copies: row.copies.map((c) => ({ ...c, updatedAt: new Date(c.updatedAt), sizeBytes: num(c.sizeBytes) })),
-    workflowId: row.workflow_id, status: row.status, trigger: row.trigger, startedAt: row.started_at, finishedAt: row.finished_at,
-    objectKey: row.object_key, sizeBytes: num(row.size_bytes), dumpBytes: num(row.dump_bytes), sha256: row.sha256,
-    objectSha256: row.object_sha256, compression: row.compression, serverVersion: row.server_version, toolVersion: row.tool_version,
-    rowCounts: row.row_counts, error: row.error, warnings: row.warnings ?? [], lastRestore: lastRestoreOf(row),
+    workflowId: row.workflow_id,
+    status: row.status,
+    trigger: row.trigger,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    objectKey: row.object_key,
+    sizeBytes: num(row.size_bytes),
+    dumpBytes: num(row.dump_bytes),
+    sha256: row.sha256,
+    objectSha256: row.object_sha256,
+    compression: row.compression,
+    serverVersion: row.server_version,
+    toolVersion: row.tool_version,
+    rowCounts: row.row_counts,
+    error: row.error,
+    warnings: row.warnings ?? [],
+    lastRestore: lastRestoreOf(row),
   };
 }
 
@@ -91,11 +137,15 @@ async function selectBackups(db: Queryable, where: string, values: unknown[]): P
 
 /** Records a backup as running with one pending copy per destination of its database. */
 export async function beginBackup(
-  pool: pg.Pool, input: { id: string; databaseName: string; workflowId: string; trigger: string },
+  pool: pg.Pool,
+  input: { id: string; databaseName: string; workflowId: string; trigger: string },
 ): Promise<{ storageNames: string[] }> {
   const db = await getDatabase(pool, input.databaseName);
   if (db.storageNames.length === 0) {
-    throw new HindsightError('bad_input', `database "${db.name}" has no storage to back up to (hindsight db storages ${db.name} <storage>...)`);
+    throw new HindsightError(
+      'bad_input',
+      `database "${db.name}" has no storage to back up to (hindsight db storages ${db.name} <storage>...)`,
+    );
   }
   await withTransaction(pool, async (tx) => {
     // A retried attempt of the same backup takes the row over again.
@@ -121,8 +171,18 @@ export async function completeBackup(db: Queryable, id: string, result: BackupRe
     `update backups set finished_at = now(), object_key = $2, size_bytes = $3, dump_bytes = $4,
        sha256 = $5, object_sha256 = $6, compression = $7, server_version = $8, tool_version = $9, row_counts = $10, error = null
      where id = $1`,
-    [id, result.objectKey, result.sizeBytes, result.dumpBytes, result.sha256, result.objectSha256, result.compression,
-      result.serverVersion, result.toolVersion, JSON.stringify(result.rowCounts)],
+    [
+      id,
+      result.objectKey,
+      result.sizeBytes,
+      result.dumpBytes,
+      result.sha256,
+      result.objectSha256,
+      result.compression,
+      result.serverVersion,
+      result.toolVersion,
+      JSON.stringify(result.rowCounts),
+    ],
   );
   return settleBackupStatus(db, id);
 }
@@ -147,7 +207,12 @@ export async function settleBackupStatus(db: Queryable, id: string): Promise<Bac
 }
 
 /** A running backup ends without a dump; its pending copies fail with it. */
-export async function endBackup(pool: pg.Pool, id: string, status: 'failed' | 'cancelled', error: string): Promise<void> {
+export async function endBackup(
+  pool: pg.Pool,
+  id: string,
+  status: 'failed' | 'cancelled',
+  error: string,
+): Promise<void> {
   await withTransaction(pool, async (tx) => {
     await tx.query(
       `update backups set status = $2, finished_at = now(), error = $3 where id = $1 and status = 'running'`,
@@ -168,26 +233,46 @@ export async function copiesOf(db: Queryable, backupId: string): Promise<BackupC
 
 export async function getBackup(db: Queryable, id: string): Promise<BackupRecord> {
   const [backup] = await selectBackups(db, 'where b.id = $1', [id]);
-  if (!backup) throw new HindsightError('not_found', `backup "${id}" does not exist (hindsight backups <db> lists them)`);
+  if (!backup)
+    throw new HindsightError('not_found', `backup "${id}" does not exist (hindsight backups <db> lists them)`);
   return backup;
 }
 
 /** Complete and partial backups of a database, newest first: what retention decides about. */
 export async function restorableBackups(db: Queryable, databaseName: string): Promise<BackupRecord[]> {
-  return selectBackups(db, `where d.name = $1 and b.status in ('complete', 'partial') order by b.started_at desc`, [databaseName]);
+  return selectBackups(db, `where d.name = $1 and b.status in ('complete', 'partial') order by b.started_at desc`, [
+    databaseName,
+  ]);
 }
 
 export async function latestCompleteBackup(db: Queryable, databaseName: string): Promise<BackupRecord> {
-  const [backup] = await selectBackups(db,
-    `where d.name = $1 and b.status in ('complete', 'partial') order by b.started_at desc limit 1`, [databaseName]);
-  if (!backup) throw new HindsightError('not_found', `database "${databaseName}" has no complete backup yet (run hindsight backup ${databaseName})`);
+  const [backup] = await selectBackups(
+    db,
+    `where d.name = $1 and b.status in ('complete', 'partial') order by b.started_at desc limit 1`,
+    [databaseName],
+  );
+  if (!backup)
+    throw new HindsightError(
+      'not_found',
+      `database "${databaseName}" has no complete backup yet (run hindsight backup ${databaseName})`,
+    );
   return backup;
 }
 
 /** Newest first; of one database, or of all (optionally only those of some workspaces). */
-export async function listBackups(db: Queryable, databaseName?: string, limit = 100, workspaceIds?: number[]): Promise<BackupRecord[]> {
-  if (databaseName) return selectBackups(db, 'where d.name = $1 order by b.started_at desc limit $2', [databaseName, limit]);
-  if (workspaceIds) return selectBackups(db, 'where d.workspace_id = any($2) order by b.started_at desc limit $1', [limit, workspaceIds]);
+export async function listBackups(
+  db: Queryable,
+  databaseName?: string,
+  limit = 100,
+  workspaceIds?: number[],
+): Promise<BackupRecord[]> {
+  if (databaseName)
+    return selectBackups(db, 'where d.name = $1 order by b.started_at desc limit $2', [databaseName, limit]);
+  if (workspaceIds)
+    return selectBackups(db, 'where d.workspace_id = any($2) order by b.started_at desc limit $1', [
+      limit,
+      workspaceIds,
+    ]);
   return selectBackups(db, 'order by b.started_at desc limit $1', [limit]);
 }
 
@@ -215,7 +300,13 @@ export interface OverdueDatabase {
 
 /** Databases with a threshold whose newest complete (or partial) backup is older than it, or that never had one. */
 export async function overdueDatabases(db: Queryable, now: Date): Promise<OverdueDatabase[]> {
-  const { rows } = await db.query<{ name: string; hours: number; created_at: Date; backup_id: string | null; finished_at: Date | null }>(
+  const { rows } = await db.query<{
+    name: string;
+    hours: number;
+    created_at: Date;
+    backup_id: string | null;
+    finished_at: Date | null;
+  }>(
     `select d.name, d.backup_overdue_hours as hours, d.created_at, b.id as backup_id, b.finished_at
      from databases d
      left join lateral (select id, coalesce(finished_at, started_at) as finished_at from backups
@@ -227,6 +318,10 @@ export async function overdueDatabases(db: Queryable, now: Date): Promise<Overdu
     [now],
   );
   return rows.map((r) => ({
-    database: r.name, thresholdHours: r.hours, lastBackupId: r.backup_id, lastBackupAt: r.finished_at, since: r.finished_at ?? r.created_at,
+    database: r.name,
+    thresholdHours: r.hours,
+    lastBackupId: r.backup_id,
+    lastBackupAt: r.finished_at,
+    since: r.finished_at ?? r.created_at,
   }));
 }

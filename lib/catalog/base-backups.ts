@@ -34,30 +34,79 @@ export interface BaseBackupRecord {
 }
 
 export interface NewBaseBackup {
-  id: string; database: string; storageName: string; objectKey: string; source: 'primary' | 'standby'; workflowId: string | null;
-  kind?: BaseBackupKind; parentId?: string | null; manifestKey?: string | null; kindReason?: string | null;
+  id: string;
+  database: string;
+  storageName: string;
+  objectKey: string;
+  source: 'primary' | 'standby';
+  workflowId: string | null;
+  kind?: BaseBackupKind;
+  parentId?: string | null;
+  manifestKey?: string | null;
+  kindReason?: string | null;
 }
 
 export interface BaseBackupResult {
-  systemIdentifier: string; timeline: number; startLsn: Lsn; stopLsn: Lsn; startTime: Date; stopTime: Date;
-  sizeBytes: number; storedBytes: number; sha256: string;
+  systemIdentifier: string;
+  timeline: number;
+  startLsn: Lsn;
+  stopLsn: Lsn;
+  startTime: Date;
+  stopTime: Date;
+  sizeBytes: number;
+  storedBytes: number;
+  sha256: string;
 }
 
 interface BaseBackupRow {
-  id: string; database_name: string; system_identifier: string | null; timeline: number | null; start_lsn: string | null;
-  stop_lsn: string | null; start_time: Date; stop_time: Date | null; status: BaseBackupStatus; storage_name: string; object_key: string;
-  size_bytes: string | null; stored_bytes: string | null; sha256: string | null; source: 'primary' | 'standby'; workflow_id: string | null;
-  error: string | null; created_at: Date; kind: BaseBackupKind; parent_id: string | null; manifest_key: string | null;
+  id: string;
+  database_name: string;
+  system_identifier: string | null;
+  timeline: number | null;
+  start_lsn: string | null;
+  stop_lsn: string | null;
+  start_time: Date;
+  stop_time: Date | null;
+  status: BaseBackupStatus;
+  storage_name: string;
+  object_key: string;
+  size_bytes: string | null;
+  stored_bytes: string | null;
+  sha256: string | null;
+  source: 'primary' | 'standby';
+  workflow_id: string | null;
+  error: string | null;
+  created_at: Date;
+  kind: BaseBackupKind;
+  parent_id: string | null;
+  manifest_key: string | null;
   kind_reason: string | null;
 }
 
 function toBaseBackup(row: BaseBackupRow): BaseBackupRecord {
   return {
-    id: row.id, database: row.database_name, systemIdentifier: row.system_identifier, timeline: row.timeline,
-    startLsn: big(row.start_lsn), stopLsn: big(row.stop_lsn), startTime: row.start_time, stopTime: row.stop_time, status: row.status,
-    storageName: row.storage_name, objectKey: row.object_key, sizeBytes: num(row.size_bytes), storedBytes: num(row.stored_bytes),
-    sha256: row.sha256, source: row.source, workflowId: row.workflow_id, error: row.error, createdAt: row.created_at,
-    kind: row.kind, parentId: row.parent_id, manifestKey: row.manifest_key, kindReason: row.kind_reason,
+    id: row.id,
+    database: row.database_name,
+    systemIdentifier: row.system_identifier,
+    timeline: row.timeline,
+    startLsn: big(row.start_lsn),
+    stopLsn: big(row.stop_lsn),
+    startTime: row.start_time,
+    stopTime: row.stop_time,
+    status: row.status,
+    storageName: row.storage_name,
+    objectKey: row.object_key,
+    sizeBytes: num(row.size_bytes),
+    storedBytes: num(row.stored_bytes),
+    sha256: row.sha256,
+    source: row.source,
+    workflowId: row.workflow_id,
+    error: row.error,
+    createdAt: row.created_at,
+    kind: row.kind,
+    parentId: row.parent_id,
+    manifestKey: row.manifest_key,
+    kindReason: row.kind_reason,
   };
 }
 
@@ -73,8 +122,18 @@ export async function beginBaseBackup(db: Queryable, input: NewBaseBackup): Prom
        set status = 'running', error = null, start_time = now(), kind = excluded.kind, parent_id = excluded.parent_id,
        manifest_key = excluded.manifest_key, kind_reason = excluded.kind_reason
      where base_backups.status in ('running', 'failed')`,
-    [input.id, id, input.storageName, input.objectKey, input.source, input.workflowId, input.kind ?? 'full', input.parentId ?? null,
-      input.manifestKey ?? null, input.kindReason ?? null],
+    [
+      input.id,
+      id,
+      input.storageName,
+      input.objectKey,
+      input.source,
+      input.workflowId,
+      input.kind ?? 'full',
+      input.parentId ?? null,
+      input.manifestKey ?? null,
+      input.kindReason ?? null,
+    ],
   );
 }
 
@@ -82,8 +141,18 @@ export async function completeBaseBackup(db: Queryable, id: string, result: Base
   await db.query(
     `update base_backups set status = 'complete', system_identifier = $2, timeline = $3, start_lsn = $4, stop_lsn = $5, start_time = $6,
        stop_time = $7, size_bytes = $8, stored_bytes = $9, sha256 = $10, error = null where id = $1`,
-    [id, result.systemIdentifier, result.timeline, result.startLsn.toString(), result.stopLsn.toString(), result.startTime, result.stopTime,
-      result.sizeBytes, result.storedBytes, result.sha256],
+    [
+      id,
+      result.systemIdentifier,
+      result.timeline,
+      result.startLsn.toString(),
+      result.stopLsn.toString(),
+      result.startTime,
+      result.stopTime,
+      result.sizeBytes,
+      result.storedBytes,
+      result.sha256,
+    ],
   );
 }
 
@@ -105,7 +174,11 @@ export async function getBaseBackup(db: Queryable, id: string): Promise<BaseBack
 }
 
 /** Newest first; pass a status to keep only those (e.g. 'complete' for restores). */
-export async function baseBackupsOf(db: Queryable, database: string, options: { status?: BaseBackupStatus } = {}): Promise<BaseBackupRecord[]> {
+export async function baseBackupsOf(
+  db: Queryable,
+  database: string,
+  options: { status?: BaseBackupStatus } = {},
+): Promise<BaseBackupRecord[]> {
   const { rows } = await db.query<BaseBackupRow>(
     `${baseSelect} where d.name = $1 and ($2::text is null or b.status = $2) order by b.start_time desc`,
     [database, options.status ?? null],

@@ -6,13 +6,29 @@ import type { PgTarget } from '../pg/connection.ts';
 import { createAccessStore } from './access.ts';
 import { createApiTokenStore } from './api-tokens.ts';
 import {
-  beginBackup, completeBackup, copiesOf, endBackup, getBackup, latestCompleteBackup, listBackups, markBackupDeleted,
-  restorableBackups, settleBackupStatus,
+  beginBackup,
+  completeBackup,
+  copiesOf,
+  endBackup,
+  getBackup,
+  latestCompleteBackup,
+  listBackups,
+  markBackupDeleted,
+  restorableBackups,
+  settleBackupStatus,
 } from './backups.ts';
 import { recordCopy } from './copies.ts';
 import {
-  addDatabase, databaseTarget, findDatabase, getDatabase, listDatabases, removeDatabase, setDatabaseRole, setDestinations,
-  updateDatabaseSettings, updateSchedule,
+  addDatabase,
+  databaseTarget,
+  findDatabase,
+  getDatabase,
+  listDatabases,
+  removeDatabase,
+  setDatabaseRole,
+  setDestinations,
+  updateDatabaseSettings,
+  updateSchedule,
 } from './databases.ts';
 import { bind } from './db.ts';
 import { createHealthStore } from './health.ts';
@@ -20,7 +36,12 @@ import { createHookStore } from './hooks.ts';
 import { migrate, migrationsApplied } from './migrate.ts';
 import { createNotifierStore } from './notifiers.ts';
 import { backupsBeingRestored, beginRestore, endRestore, recordRestoreSource } from './restores.ts';
-import { refuseUnknownSealedColumns, resealAllSecrets, sealedSecretsByKey, withRotationLock } from './sealed-columns.ts';
+import {
+  refuseUnknownSealedColumns,
+  resealAllSecrets,
+  sealedSecretsByKey,
+  withRotationLock,
+} from './sealed-columns.ts';
 import { readDatabaseFacts } from './status.ts';
 import { getStorage, listStorages, removeStorage, storageConfig, upsertStorage } from './storages.ts';
 import { createVerificationStore } from './verifications.ts';
@@ -63,12 +84,33 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     secrets: createSecretsStore(pool),
     ...bind({ pool, keys }, { upsertStorage, storageConfig, addDatabase, setDatabaseRole, databaseTarget }),
     ...bind(pool, {
-      getStorage, listStorages, removeStorage,
-      setDestinations, updateDatabaseSettings, updateSchedule, removeDatabase, getDatabase, findDatabase, listDatabases,
-      beginBackup, copiesOf, recordCopy, completeBackup, settleBackupStatus, endBackup, getBackup, latestCompleteBackup,
-      listBackups, backupsBeingRestored, restorableBackups, markBackupDeleted,
-      recordRestoreSource, beginRestore, endRestore,
-      databaseFacts: readDatabaseFacts, migrationsApplied,
+      getStorage,
+      listStorages,
+      removeStorage,
+      setDestinations,
+      updateDatabaseSettings,
+      updateSchedule,
+      removeDatabase,
+      getDatabase,
+      findDatabase,
+      listDatabases,
+      beginBackup,
+      copiesOf,
+      recordCopy,
+      completeBackup,
+      settleBackupStatus,
+      endBackup,
+      getBackup,
+      latestCompleteBackup,
+      listBackups,
+      backupsBeingRestored,
+      restorableBackups,
+      markBackupDeleted,
+      recordRestoreSource,
+      beginRestore,
+      endRestore,
+      databaseFacts: readDatabaseFacts,
+      migrationsApplied,
     }),
   };
 }
@@ -76,11 +118,20 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
 export type Catalog = ReturnType<typeof createCatalog>;
 
 export function createCatalogPool(target: PgTarget | string): pg.Pool {
-  const options = typeof target === 'string'
-    ? { connectionString: target }
-    : { host: target.host, port: target.port, database: target.database, user: target.user, password: target.password };
+  const options =
+    typeof target === 'string'
+      ? { connectionString: target }
+      : {
+          host: target.host,
+          port: target.port,
+          database: target.database,
+          user: target.user,
+          password: target.password,
+        };
   const pool = new pg.Pool({ ...options, max: 5, application_name: 'hindsight-catalog' });
-  pool.on('error', () => { /* an idle client lost its connection; the next query reconnects */ });
+  pool.on('error', () => {
+    /* an idle client lost its connection; the next query reconnects */
+  });
   return pool;
 }
 
@@ -88,14 +139,21 @@ export function createCatalogPool(target: PgTarget | string): pg.Pool {
  * Connects to the catalog and (unless `migrate` is false) applies pending migrations: the pool
  * is created and held here, never by the caller.
  */
-export async function openCatalog(target: PgTarget | string, keys: Keyring, options: { migrate?: boolean } = {}): Promise<Catalog> {
+export async function openCatalog(
+  target: PgTarget | string,
+  keys: Keyring,
+  options: { migrate?: boolean } = {},
+): Promise<Catalog> {
   const pool = createCatalogPool(target);
   try {
     if (options.migrate !== false) await migrate(pool);
   } catch (error) {
     await pool.end();
     if ((error as { code?: string }).code === 'ECONNREFUSED') {
-      throw new HindsightError('unreachable', 'catalog database is not running (connection refused): start Hindsight with npm start, or check DATABASE_URL');
+      throw new HindsightError(
+        'unreachable',
+        'catalog database is not running (connection refused): start Hindsight with npm start, or check DATABASE_URL',
+      );
     }
     throw error;
   }

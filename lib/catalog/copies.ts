@@ -15,7 +15,10 @@ export interface BackupCopy {
 
 /** One attempt's outcome for one storage; a pending copy does not count as an attempt. */
 export async function recordCopy(
-  db: Queryable, backupId: string, storageName: string, outcome: { status: CopyStatus; sizeBytes?: number; error?: string },
+  db: Queryable,
+  backupId: string,
+  storageName: string,
+  outcome: { status: CopyStatus; sizeBytes?: number; error?: string },
 ): Promise<void> {
   const storage = await getStorage(db, storageName);
   await db.query(

@@ -70,11 +70,24 @@ interface DatabaseRow {
 
 function toDatabase(row: DatabaseRow): DatabaseRecord {
   return {
-    id: Number(row.id), name: row.name, host: row.host, port: row.port, dbname: row.dbname, username: row.username,
-    hasPassword: row.sealed_password !== null, sslmode: row.sslmode, storageNames: row.storage_names ?? [],
-    schedule: row.schedule, timezone: row.timezone, verifyAfterBackup: row.verify_after_backup, verifySchedule: row.verify_schedule,
-    retentionPolicy: row.retention_policy, healthIntervalSeconds: row.health_interval_seconds,
-    healthFailureThreshold: row.health_failure_threshold, workspaceId: Number(row.workspace_id), createdAt: row.created_at,
+    id: Number(row.id),
+    name: row.name,
+    host: row.host,
+    port: row.port,
+    dbname: row.dbname,
+    username: row.username,
+    hasPassword: row.sealed_password !== null,
+    sslmode: row.sslmode,
+    storageNames: row.storage_names ?? [],
+    schedule: row.schedule,
+    timezone: row.timezone,
+    verifyAfterBackup: row.verify_after_backup,
+    verifySchedule: row.verify_schedule,
+    retentionPolicy: row.retention_policy,
+    healthIntervalSeconds: row.health_interval_seconds,
+    healthFailureThreshold: row.health_failure_threshold,
+    workspaceId: Number(row.workspace_id),
+    createdAt: row.created_at,
   };
 }
 
@@ -90,7 +103,11 @@ export async function findDatabase(db: Queryable, name: string): Promise<Databas
 
 export async function getDatabase(db: Queryable, name: string): Promise<DatabaseRecord> {
   const found = await findDatabase(db, name);
-  if (!found) throw new HindsightError('not_found', `database "${name}" is not registered (hindsight db list shows the registered ones)`);
+  if (!found)
+    throw new HindsightError(
+      'not_found',
+      `database "${name}" is not registered (hindsight db list shows the registered ones)`,
+    );
   return found;
 }
 
@@ -101,30 +118,49 @@ export async function listDatabases(db: Queryable): Promise<DatabaseRecord[]> {
 
 async function insertDestinations(tx: Queryable, databaseId: number, storageIds: number[]): Promise<void> {
   for (const [position, storageId] of storageIds.entries()) {
-    await tx.query('insert into database_storages (database_id, storage_id, position) values ($1, $2, $3)', [databaseId, storageId, position]);
+    await tx.query('insert into database_storages (database_id, storage_id, position) values ($1, $2, $3)', [
+      databaseId,
+      storageId,
+      position,
+    ]);
   }
 }
 
 export async function addDatabase(s: SealingDb, input: NewDatabase): Promise<DatabaseRecord> {
   const storageIds = await storageIdsOf(s.pool, input.storageNames);
   const { target } = input;
-  const sealed = target.password !== undefined
-    ? seal(s.keys.current(), target.password, sealedContexts.databasePassword(input.name))
-    : null;
+  const sealed =
+    target.password !== undefined
+      ? seal(s.keys.current(), target.password, sealedContexts.databasePassword(input.name))
+      : null;
   try {
     await withTransaction(s.pool, async (tx) => {
       const { rows } = await tx.query<{ id: string }>(
         `insert into databases (name, host, port, dbname, username, sealed_password, sslmode, schedule, timezone,
                                 verify_after_backup, workspace_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id`,
-        [input.name, target.host, target.port, target.database, target.user, sealed, target.sslmode ?? null, input.schedule,
-          input.timezone, input.verifyAfterBackup ?? true, input.workspaceId ?? 1],
+        [
+          input.name,
+          target.host,
+          target.port,
+          target.database,
+          target.user,
+          sealed,
+          target.sslmode ?? null,
+          input.schedule,
+          input.timezone,
+          input.verifyAfterBackup ?? true,
+          input.workspaceId ?? 1,
+        ],
       );
       await insertDestinations(tx, Number(rows[0]!.id), storageIds);
     });
   } catch (error) {
     if (isUniqueViolation(error)) {
-      throw new HindsightError('conflict', `database "${input.name}" is already registered (choose another name or remove it first)`);
+      throw new HindsightError(
+        'conflict',
+        `database "${input.name}" is already registered (choose another name or remove it first)`,
+      );
     }
     throw error;
   }
@@ -148,7 +184,11 @@ async function updateExisting(db: Queryable, name: string, sql: string, values: 
 }
 
 /** Settings of the verification, retention and health workflows; only the fields given change. */
-export async function updateDatabaseSettings(db: Queryable, name: string, settings: DatabaseSettings): Promise<DatabaseRecord> {
+export async function updateDatabaseSettings(
+  db: Queryable,
+  name: string,
+  settings: DatabaseSettings,
+): Promise<DatabaseRecord> {
   const policy = settings.retentionPolicy;
   const columns: Record<string, unknown> = {
     verify_after_backup: settings.verifyAfterBackup,
@@ -160,19 +200,41 @@ export async function updateDatabaseSettings(db: Queryable, name: string, settin
   const set = Object.entries(columns).filter(([, v]) => v !== undefined);
   if (set.length > 0) {
     const assignments = set.map(([c], i) => `${c} = $${i + 2}`).join(', ');
-    await updateExisting(db, name, `update databases set ${assignments} where name = $1`, set.map(([, v]) => v));
+    await updateExisting(
+      db,
+      name,
+      `update databases set ${assignments} where name = $1`,
+      set.map(([, v]) => v),
+    );
   }
   return getDatabase(db, name);
 }
 
 /** Switches the role backups connect as (e.g. to a read-only one); the password is sealed like the URL's. */
-export async function setDatabaseRole(s: SealingDb, name: string, user: string, password: string | undefined): Promise<void> {
-  const sealed = password !== undefined ? seal(s.keys.current(), password, sealedContexts.databasePassword(name)) : null;
-  await updateExisting(s.pool, name, 'update databases set username = $2, sealed_password = $3 where name = $1', [user, sealed]);
+export async function setDatabaseRole(
+  s: SealingDb,
+  name: string,
+  user: string,
+  password: string | undefined,
+): Promise<void> {
+  const sealed =
+    password !== undefined ? seal(s.keys.current(), password, sealedContexts.databasePassword(name)) : null;
+  await updateExisting(s.pool, name, 'update databases set username = $2, sealed_password = $3 where name = $1', [
+    user,
+    sealed,
+  ]);
 }
 
-export async function updateSchedule(db: Queryable, name: string, schedule: string | null, timezone: string): Promise<void> {
-  await updateExisting(db, name, 'update databases set schedule = $2, timezone = $3 where name = $1', [schedule, timezone]);
+export async function updateSchedule(
+  db: Queryable,
+  name: string,
+  schedule: string | null,
+  timezone: string,
+): Promise<void> {
+  await updateExisting(db, name, 'update databases set schedule = $2, timezone = $3 where name = $1', [
+    schedule,
+    timezone,
+  ]);
 }
 
 export async function removeDatabase(db: Queryable, name: string): Promise<void> {
@@ -189,19 +251,27 @@ export async function databaseTarget(s: SealingDb, name: string): Promise<PgTarg
     port: row.port,
     database: row.dbname,
     user: row.username,
-    password: row.sealed_password ? unseal(s.keys.resolve, row.sealed_password, sealedContexts.databasePassword(name)) : undefined,
+    password: row.sealed_password
+      ? unseal(s.keys.resolve, row.sealed_password, sealedContexts.databasePassword(name))
+      : undefined,
     sslmode: row.sslmode ?? undefined,
   };
 }
 
 /** Since when a database's backup counts as overdue (hours), or null when nobody asked to hear of it. */
 export async function overdueHours(db: Queryable, database: string): Promise<number | null> {
-  const { rows } = await db.query<{ backup_overdue_hours: number | null }>('select backup_overdue_hours from databases where name = $1', [database]);
+  const { rows } = await db.query<{ backup_overdue_hours: number | null }>(
+    'select backup_overdue_hours from databases where name = $1',
+    [database],
+  );
   if (!rows[0]) throw new HindsightError('not_found', `database "${database}" is not registered`);
   return rows[0].backup_overdue_hours;
 }
 
 export async function setOverdueHours(db: Queryable, database: string, hours: number | null): Promise<void> {
-  const { rowCount } = await db.query('update databases set backup_overdue_hours = $2 where name = $1', [database, hours]);
+  const { rowCount } = await db.query('update databases set backup_overdue_hours = $2 where name = $1', [
+    database,
+    hours,
+  ]);
   if (!rowCount) throw databaseNotRegistered(database);
 }

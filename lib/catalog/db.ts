@@ -46,7 +46,11 @@ export async function inTransaction<C extends pg.ClientBase, T>(client: C, work:
  * Holds a session advisory lock for the duration of `work`, on a client of its own: two processes
  * that take the same lock run one after the other. `work` gets that client.
  */
-export async function withAdvisoryLock<T>(pool: pg.Pool, lockId: number, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withAdvisoryLock<T>(
+  pool: pg.Pool,
+  lockId: number,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [lockId]);

@@ -31,15 +31,34 @@ export interface DeliveryWork {
 }
 
 interface DeliveryRow {
-  id: string; notification_id: string; notifier_name: string; event: string; database: string | null; message: string;
-  status: DeliveryStatus; attempts: number; last_error: string | null; response: string | null; created_at: Date; updated_at: Date;
+  id: string;
+  notification_id: string;
+  notifier_name: string;
+  event: string;
+  database: string | null;
+  message: string;
+  status: DeliveryStatus;
+  attempts: number;
+  last_error: string | null;
+  response: string | null;
+  created_at: Date;
+  updated_at: Date;
 }
 
 function toDelivery(row: DeliveryRow): DeliveryRecord {
   return {
-    id: Number(row.id), notificationId: Number(row.notification_id), notifierName: row.notifier_name, event: row.event,
-    database: row.database, message: row.message, status: row.status, attempts: row.attempts, lastError: row.last_error,
-    response: row.response, createdAt: row.created_at, updatedAt: row.updated_at,
+    id: Number(row.id),
+    notificationId: Number(row.notification_id),
+    notifierName: row.notifier_name,
+    event: row.event,
+    database: row.database,
+    message: row.message,
+    status: row.status,
+    attempts: row.attempts,
+    lastError: row.last_error,
+    response: row.response,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
   };
 }
 
@@ -86,9 +105,15 @@ export async function planDeliveries(pool: pg.Pool, database: string | null): Pr
 }
 
 export async function deliveryWork(s: SealingDb, deliveryId: number): Promise<DeliveryWork> {
-  const { rows } = await s.pool.query<SealedNotifierRow & {
-    status: DeliveryStatus; event: string; message: string; created_at: Date; database: string | null;
-  }>(
+  const { rows } = await s.pool.query<
+    SealedNotifierRow & {
+      status: DeliveryStatus;
+      event: string;
+      message: string;
+      created_at: Date;
+      database: string | null;
+    }
+  >(
     `select dl.id, dl.status, nf.name, nf.config, nf.sealed_secrets, x.event, x.message, x.created_at, d.name as database
      from notification_deliveries dl join notifiers nf on nf.id = dl.notifier_id
      join notifications x on x.id = dl.notification_id
@@ -96,16 +121,25 @@ export async function deliveryWork(s: SealingDb, deliveryId: number): Promise<De
     [deliveryId],
   );
   const row = rows[0];
-  if (!row) throw new HindsightError('not_found', `delivery ${deliveryId} does not exist (its notifier or database was removed)`);
+  if (!row)
+    throw new HindsightError(
+      'not_found',
+      `delivery ${deliveryId} does not exist (its notifier or database was removed)`,
+    );
   return {
-    deliveryId, status: row.status, notifierName: row.name, config: unsealNotifierConfig(s.keys, row),
+    deliveryId,
+    status: row.status,
+    notifierName: row.name,
+    config: unsealNotifierConfig(s.keys, row),
     notification: { event: row.event, database: row.database, message: row.message, createdAt: row.created_at },
   };
 }
 
 /** One attempt's outcome. Success settles the delivery and the notifier's health at once. */
 export async function recordAttempt(
-  db: Queryable, deliveryId: number, outcome: { ok: true; response: string } | { ok: false; error: string },
+  db: Queryable,
+  deliveryId: number,
+  outcome: { ok: true; response: string } | { ok: false; error: string },
 ): Promise<void> {
   if (outcome.ok) {
     await db.query(
@@ -136,7 +170,8 @@ export async function failDelivery(db: Queryable, deliveryId: number, error: str
 }
 
 export async function deliveries(
-  db: Queryable, options: { notifier?: string; database?: string; limit?: number } = {},
+  db: Queryable,
+  options: { notifier?: string; database?: string; limit?: number } = {},
 ): Promise<DeliveryRecord[]> {
   const { rows } = await db.query<DeliveryRow>(
     `select dl.*, nf.name as notifier_name, x.event, x.message, d.name as database

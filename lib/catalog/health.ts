@@ -14,7 +14,12 @@ export interface NotificationRecord {
   createdAt: Date;
 }
 
-async function recordTransition(db: Queryable, database: string, status: 'up' | 'down', detail: string | null): Promise<void> {
+async function recordTransition(
+  db: Queryable,
+  database: string,
+  status: 'up' | 'down',
+  detail: string | null,
+): Promise<void> {
   await db.query(
     `insert into health_events (database_id, status, detail) select id, $2, $3 from databases where name = $1`,
     [database, status, detail],
@@ -31,7 +36,10 @@ async function history(db: Queryable, database: string, limit = 200): Promise<He
 }
 
 /** Queues a notification once per dedupe key; returns false when it was already queued. */
-async function notify(db: Queryable, input: { database: string | null; event: string; message: string; dedupeKey: string }): Promise<boolean> {
+async function notify(
+  db: Queryable,
+  input: { database: string | null; event: string; message: string; dedupeKey: string },
+): Promise<boolean> {
   const { rowCount } = await db.query(
     `insert into notifications (database_id, event, message, dedupe_key)
      values ((select id from databases where name = $1), $2, $3, $4)
@@ -42,13 +50,25 @@ async function notify(db: Queryable, input: { database: string | null; event: st
 }
 
 async function notifications(db: Queryable, database?: string, limit = 200): Promise<NotificationRecord[]> {
-  const { rows } = await db.query<{ id: string; database: string | null; event: string; message: string; created_at: Date }>(
+  const { rows } = await db.query<{
+    id: string;
+    database: string | null;
+    event: string;
+    message: string;
+    created_at: Date;
+  }>(
     `select n.id, d.name as database, n.event, n.message, n.created_at from notifications n
      left join databases d on d.id = n.database_id
      where $1::text is null or d.name = $1 order by n.id desc limit $2`,
     [database ?? null, limit],
   );
-  return rows.map((r) => ({ id: Number(r.id), database: r.database, event: r.event, message: r.message, createdAt: r.created_at }));
+  return rows.map((r) => ({
+    id: Number(r.id),
+    database: r.database,
+    event: r.event,
+    message: r.message,
+    createdAt: r.created_at,
+  }));
 }
 
 /** Up/down transitions (the uptime history) and the outbox of notifications. */

@@ -43,14 +43,35 @@ export interface HookRunRecord {
 export type NewHookRun = Omit<HookRunRecord, 'id' | 'finishedAt' | 'databaseName'> & { database: string };
 
 interface HookRow {
-  id: string; database_id: string | null; workspace_id: string; database_name: string | null; kind: HookKind; script: string;
-  timeout_seconds: number; updated_at: Date; updated_by: string | null;
+  id: string;
+  database_id: string | null;
+  workspace_id: string;
+  database_name: string | null;
+  kind: HookKind;
+  script: string;
+  timeout_seconds: number;
+  updated_at: Date;
+  updated_by: string | null;
 }
 
 interface HookRunRow {
-  id: string; hook_id: string | null; database_name: string | null; scope: HookScope; kind: HookKind; workflow_id: string;
-  backup_id: string | null; restore_id: string | null; exit_code: number | null; signal: string | null; timed_out: boolean;
-  duration_ms: number; output_tail: string; output_truncated: boolean; status: HookRunStatus; started_at: Date; finished_at: Date;
+  id: string;
+  hook_id: string | null;
+  database_name: string | null;
+  scope: HookScope;
+  kind: HookKind;
+  workflow_id: string;
+  backup_id: string | null;
+  restore_id: string | null;
+  exit_code: number | null;
+  signal: string | null;
+  timed_out: boolean;
+  duration_ms: number;
+  output_tail: string;
+  output_truncated: boolean;
+  status: HookRunStatus;
+  started_at: Date;
+  finished_at: Date;
 }
 
 /**
@@ -61,29 +82,57 @@ const workspaceOfDatabase = `coalesce((to_jsonb(d) ->> 'workspace_id')::bigint, 
 
 function toHook(row: HookRow): HookRecord {
   return {
-    id: Number(row.id), scope: row.database_id === null ? 'workspace' : 'database', workspaceId: Number(row.workspace_id),
-    databaseName: row.database_name ?? null, kind: row.kind, script: row.script, timeoutSeconds: row.timeout_seconds,
-    updatedAt: row.updated_at, updatedBy: row.updated_by,
+    id: Number(row.id),
+    scope: row.database_id === null ? 'workspace' : 'database',
+    workspaceId: Number(row.workspace_id),
+    databaseName: row.database_name ?? null,
+    kind: row.kind,
+    script: row.script,
+    timeoutSeconds: row.timeout_seconds,
+    updatedAt: row.updated_at,
+    updatedBy: row.updated_by,
   };
 }
 
 function toRun(row: HookRunRow): HookRunRecord {
   return {
-    id: Number(row.id), hookId: row.hook_id === null ? null : Number(row.hook_id), databaseName: row.database_name ?? null,
-    scope: row.scope, kind: row.kind, workflowId: row.workflow_id, backupId: row.backup_id, restoreId: row.restore_id,
-    exitCode: row.exit_code, signal: row.signal, timedOut: row.timed_out, durationMs: row.duration_ms, outputTail: row.output_tail,
-    outputTruncated: row.output_truncated, status: row.status, startedAt: row.started_at, finishedAt: row.finished_at,
+    id: Number(row.id),
+    hookId: row.hook_id === null ? null : Number(row.hook_id),
+    databaseName: row.database_name ?? null,
+    scope: row.scope,
+    kind: row.kind,
+    workflowId: row.workflow_id,
+    backupId: row.backup_id,
+    restoreId: row.restore_id,
+    exitCode: row.exit_code,
+    signal: row.signal,
+    timedOut: row.timed_out,
+    durationMs: row.duration_ms,
+    outputTail: row.output_tail,
+    outputTruncated: row.output_truncated,
+    status: row.status,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
   };
 }
 
 /** Creates or replaces the script of one kind for a database or a whole workspace. */
-async function upsert(db: Queryable, input: {
-  database: string | null; workspaceId: number; kind: HookKind; script: string; timeoutSeconds: number; updatedBy: string | null;
-}): Promise<HookRecord> {
+async function upsert(
+  db: Queryable,
+  input: {
+    database: string | null;
+    workspaceId: number;
+    kind: HookKind;
+    script: string;
+    timeoutSeconds: number;
+    updatedBy: string | null;
+  },
+): Promise<HookRecord> {
   const dbId = input.database === null ? null : await databaseIdOf(db, input.database);
-  const conflict = dbId === null
-    ? 'on conflict (workspace_id, kind) where database_id is null'
-    : 'on conflict (database_id, kind) where database_id is not null';
+  const conflict =
+    dbId === null
+      ? 'on conflict (workspace_id, kind) where database_id is null'
+      : 'on conflict (database_id, kind) where database_id is not null';
   const { rows } = await db.query<{ id: string }>(
     `insert into hooks (workspace_id, database_id, kind, script, timeout_seconds, updated_by)
      values ($1, $2, $3, $4, $5, $6)
@@ -97,15 +146,27 @@ async function upsert(db: Queryable, input: {
 
 async function byId(db: Queryable, id: number): Promise<HookRecord | undefined> {
   const { rows } = await db.query<HookRow>(
-    'select h.*, d.name as database_name from hooks h left join databases d on d.id = h.database_id where h.id = $1', [id]);
+    'select h.*, d.name as database_name from hooks h left join databases d on d.id = h.database_id where h.id = $1',
+    [id],
+  );
   return rows[0] ? toHook(rows[0]) : undefined;
 }
 
 /** Removes a script; returns whether there was one. */
-async function remove(db: Queryable, input: { database: string | null; workspaceId: number; kind: HookKind }): Promise<boolean> {
-  const result = input.database === null
-    ? await db.query('delete from hooks where database_id is null and workspace_id = $1 and kind = $2', [input.workspaceId, input.kind])
-    : await db.query('delete from hooks where database_id = $1 and kind = $2', [await databaseIdOf(db, input.database), input.kind]);
+async function remove(
+  db: Queryable,
+  input: { database: string | null; workspaceId: number; kind: HookKind },
+): Promise<boolean> {
+  const result =
+    input.database === null
+      ? await db.query('delete from hooks where database_id is null and workspace_id = $1 and kind = $2', [
+          input.workspaceId,
+          input.kind,
+        ])
+      : await db.query('delete from hooks where database_id = $1 and kind = $2', [
+          await databaseIdOf(db, input.database),
+          input.kind,
+        ]);
   return (result.rowCount ?? 0) > 0;
 }
 
@@ -128,7 +189,9 @@ async function forDatabase(db: Queryable, database: string, kind?: HookKind): Pr
 
 async function forWorkspace(db: Queryable, workspaceId: number): Promise<HookRecord[]> {
   const { rows } = await db.query<HookRow>(
-    'select h.*, null as database_name from hooks h where h.database_id is null and h.workspace_id = $1 order by h.kind', [workspaceId]);
+    'select h.*, null as database_name from hooks h where h.database_id is null and h.workspace_id = $1 order by h.kind',
+    [workspaceId],
+  );
   return rows.map(toHook);
 }
 
@@ -138,14 +201,31 @@ async function recordRun(db: Queryable, run: NewHookRun): Promise<number> {
                             duration_ms, output_tail, output_truncated, status, started_at)
      values ($1, (select id from databases where name = $2), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
      returning id`,
-    [run.hookId, run.database, run.scope, run.kind, run.workflowId, run.backupId, run.restoreId, run.exitCode, run.signal,
-      run.timedOut, run.durationMs, run.outputTail, run.outputTruncated, run.status, run.startedAt],
+    [
+      run.hookId,
+      run.database,
+      run.scope,
+      run.kind,
+      run.workflowId,
+      run.backupId,
+      run.restoreId,
+      run.exitCode,
+      run.signal,
+      run.timedOut,
+      run.durationMs,
+      run.outputTail,
+      run.outputTruncated,
+      run.status,
+      run.startedAt,
+    ],
   );
   return Number(rows[0]!.id);
 }
 
 async function runs(
-  db: Queryable, database: string, options: { limit?: number; backupId?: string; restoreId?: string } = {},
+  db: Queryable,
+  database: string,
+  options: { limit?: number; backupId?: string; restoreId?: string } = {},
 ): Promise<HookRunRecord[]> {
   await databaseIdOf(db, database);
   const { rows } = await db.query<HookRunRow>(
@@ -160,8 +240,17 @@ async function runs(
 /** Hook scripts, their runs, and the warnings they leave on backups and restores. */
 export function createHookStore(db: Queryable) {
   return bind(db, {
-    upsert, byId, remove, forDatabase, forWorkspace, recordRun, runs,
-    addBackupWarning, addRestoreWarning, restoreWarnings, restoreFacts,
+    upsert,
+    byId,
+    remove,
+    forDatabase,
+    forWorkspace,
+    recordRun,
+    runs,
+    addBackupWarning,
+    addRestoreWarning,
+    restoreWarnings,
+    restoreFacts,
   });
 }
 

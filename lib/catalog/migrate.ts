@@ -16,8 +16,12 @@ const MIGRATION_LOCK = 7355608;
 export async function migrate(pool: pg.Pool): Promise<string[]> {
   return withAdvisoryLock(pool, MIGRATION_LOCK, async (client) => {
     const applied: string[] = [];
-    await client.query('create table if not exists schema_migrations (version text primary key, applied_at timestamptz not null default now())');
-    const done = new Set((await client.query<{ version: string }>('select version from schema_migrations')).rows.map((r) => r.version));
+    await client.query(
+      'create table if not exists schema_migrations (version text primary key, applied_at timestamptz not null default now())',
+    );
+    const done = new Set(
+      (await client.query<{ version: string }>('select version from schema_migrations')).rows.map((r) => r.version),
+    );
     const files = (await readdir(migrationsDir)).filter((f) => f.endsWith('.sql')).sort();
     for (const file of files) {
       const version = file.replace(/\.sql$/, '');

@@ -3,8 +3,14 @@ import { seal, unseal } from '../crypto/sealed.ts';
 import type { Keyring } from '../crypto/keyring.ts';
 import { HindsightError } from '../errors.ts';
 import {
-  defaultNotifierEvents, describeNotifier, joinNotifierSecrets, notifierConfigSchema, splitNotifierSecrets,
-  type NotificationEvent, type NotifierConfig, type NotifierType,
+  defaultNotifierEvents,
+  describeNotifier,
+  joinNotifierSecrets,
+  notifierConfigSchema,
+  splitNotifierSecrets,
+  type NotificationEvent,
+  type NotifierConfig,
+  type NotifierType,
 } from '../notify/config.ts';
 import { databaseNotRegistered, withTransaction, type Queryable, type SealingDb } from './db.ts';
 import { sealedContexts } from './sealed-columns.ts';
@@ -36,16 +42,35 @@ export interface SealedNotifierRow {
 }
 
 interface NotifierRow extends SealedNotifierRow {
-  id: string; workspace_id: string; type: NotifierType; summary: string; events: NotificationEvent[]; databases: string[] | null;
-  consecutive_failures: number; last_error: string | null; last_success_at: Date | null; last_failure_at: Date | null; created_at: Date;
+  id: string;
+  workspace_id: string;
+  type: NotifierType;
+  summary: string;
+  events: NotificationEvent[];
+  databases: string[] | null;
+  consecutive_failures: number;
+  last_error: string | null;
+  last_success_at: Date | null;
+  last_failure_at: Date | null;
+  created_at: Date;
 }
 
 function toNotifier(row: NotifierRow): NotifierRecord {
   return {
-    id: Number(row.id), workspaceId: Number(row.workspace_id), name: row.name, type: row.type, settings: row.config,
-    summary: row.summary, hasSecrets: row.sealed_secrets !== null, events: row.events, databases: row.databases ?? [],
-    consecutiveFailures: row.consecutive_failures, lastError: row.last_error, lastSuccessAt: row.last_success_at,
-    lastFailureAt: row.last_failure_at, createdAt: row.created_at,
+    id: Number(row.id),
+    workspaceId: Number(row.workspace_id),
+    name: row.name,
+    type: row.type,
+    settings: row.config,
+    summary: row.summary,
+    hasSecrets: row.sealed_secrets !== null,
+    events: row.events,
+    databases: row.databases ?? [],
+    consecutiveFailures: row.consecutive_failures,
+    lastError: row.last_error,
+    lastSuccessAt: row.last_success_at,
+    lastFailureAt: row.last_failure_at,
+    createdAt: row.created_at,
   };
 }
 
@@ -55,36 +80,59 @@ const notifierSelect = `
   from notifiers n`;
 
 export const notifierNotFound = (name: string) =>
-  new HindsightError('not_found', `notifier "${name}" does not exist (hindsight notifier list shows the configured ones)`);
+  new HindsightError(
+    'not_found',
+    `notifier "${name}" does not exist (hindsight notifier list shows the configured ones)`,
+  );
 
 /** Opens a notifier's sealed secrets and validates the whole configuration again. */
 export function unsealNotifierConfig(keys: Keyring, row: SealedNotifierRow): NotifierConfig {
   const secrets = row.sealed_secrets
-    ? JSON.parse(unseal(keys.resolve, row.sealed_secrets, sealedContexts.notifierSecrets(row.name))) as Record<string, unknown>
+    ? (JSON.parse(unseal(keys.resolve, row.sealed_secrets, sealedContexts.notifierSecrets(row.name))) as Record<
+        string,
+        unknown
+      >)
     : {};
   const parsed = notifierConfigSchema.safeParse(joinNotifierSecrets(row.config, secrets));
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new HindsightError('bad_input', `notifier "${row.name}" has an invalid configuration: ${issues} (save it again with hindsight notifier add)`);
+    throw new HindsightError(
+      'bad_input',
+      `notifier "${row.name}" has an invalid configuration: ${issues} (save it again with hindsight notifier add)`,
+    );
   }
   return parsed.data;
 }
 
 /** Saves a notifier (the config already validated); a new one hears the default events. */
 export async function upsertNotifier(
-  s: SealingDb, name: string, config: NotifierConfig, events?: NotificationEvent[], workspaceId = 1,
+  s: SealingDb,
+  name: string,
+  config: NotifierConfig,
+  events?: NotificationEvent[],
+  workspaceId = 1,
 ): Promise<NotifierRecord> {
   const { settings, secrets } = splitNotifierSecrets(config);
-  const sealed = Object.keys(secrets).length > 0
-    ? seal(s.keys.current(), JSON.stringify(secrets), sealedContexts.notifierSecrets(name))
-    : null;
+  const sealed =
+    Object.keys(secrets).length > 0
+      ? seal(s.keys.current(), JSON.stringify(secrets), sealedContexts.notifierSecrets(name))
+      : null;
   await s.pool.query(
     `insert into notifiers (name, type, config, sealed_secrets, summary, events, workspace_id)
      values ($1, $2, $3, $4, $5, $6, $8)
      on conflict (name) do update
        set type = excluded.type, config = excluded.config, sealed_secrets = excluded.sealed_secrets,
        summary = excluded.summary, events = coalesce($7, notifiers.events), updated_at = now()`,
-    [name, config.type, JSON.stringify(settings), sealed, describeNotifier(config), events ?? defaultNotifierEvents, events ?? null, workspaceId],
+    [
+      name,
+      config.type,
+      JSON.stringify(settings),
+      sealed,
+      describeNotifier(config),
+      events ?? defaultNotifierEvents,
+      events ?? null,
+      workspaceId,
+    ],
   );
   return getNotifier(s.pool, name);
 }
@@ -102,7 +150,10 @@ export async function listNotifiers(db: Queryable): Promise<NotifierRecord[]> {
 
 /** The full configuration with secrets unsealed: for sending only, never for a response. */
 export async function notifierConfig(s: SealingDb, name: string): Promise<NotifierConfig> {
-  const { rows } = await s.pool.query<SealedNotifierRow>('select name, config, sealed_secrets from notifiers where name = $1', [name]);
+  const { rows } = await s.pool.query<SealedNotifierRow>(
+    'select name, config, sealed_secrets from notifiers where name = $1',
+    [name],
+  );
   if (!rows[0]) throw notifierNotFound(name);
   return unsealNotifierConfig(s.keys, rows[0]);
 }
@@ -112,8 +163,15 @@ export async function removeNotifier(db: Queryable, name: string): Promise<void>
   if (!rowCount) throw notifierNotFound(name);
 }
 
-export async function setNotifierEvents(db: Queryable, name: string, events: NotificationEvent[]): Promise<NotifierRecord> {
-  const { rowCount } = await db.query('update notifiers set events = $2, updated_at = now() where name = $1', [name, [...new Set(events)]]);
+export async function setNotifierEvents(
+  db: Queryable,
+  name: string,
+  events: NotificationEvent[],
+): Promise<NotifierRecord> {
+  const { rowCount } = await db.query('update notifiers set events = $2, updated_at = now() where name = $1', [
+    name,
+    [...new Set(events)],
+  ]);
   if (!rowCount) throw notifierNotFound(name);
   return getNotifier(db, name);
 }
@@ -131,7 +189,10 @@ export async function attachNotifiers(pool: pg.Pool, database: string, names: st
     }
     await tx.query('delete from database_notifiers where database_id = $1', [db.rows[0].id]);
     for (const id of ids) {
-      await tx.query('insert into database_notifiers (database_id, notifier_id) values ($1, $2) on conflict do nothing', [db.rows[0].id, id]);
+      await tx.query(
+        'insert into database_notifiers (database_id, notifier_id) values ($1, $2) on conflict do nothing',
+        [db.rows[0].id, id],
+      );
     }
   });
   return notifiersAttachedTo(pool, database);

@@ -3,9 +3,23 @@ import type { Keyring } from '../crypto/keyring.ts';
 import { bind } from './db.ts';
 import { overdueDatabases } from './backups.ts';
 import { overdueHours, setOverdueHours } from './databases.ts';
-import { deliveries, deliveryWork, failDelivery, planDeliveries, recordAttempt, scopesWithUndelivered } from './deliveries.ts';
 import {
-  attachNotifiers, getNotifier, listNotifiers, notifierConfig, notifiersAttachedTo, removeNotifier, setNotifierEvents, upsertNotifier,
+  deliveries,
+  deliveryWork,
+  failDelivery,
+  planDeliveries,
+  recordAttempt,
+  scopesWithUndelivered,
+} from './deliveries.ts';
+import {
+  attachNotifiers,
+  getNotifier,
+  listNotifiers,
+  notifierConfig,
+  notifiersAttachedTo,
+  removeNotifier,
+  setNotifierEvents,
+  upsertNotifier,
 } from './notifier-records.ts';
 
 export type { NotifierRecord } from './notifier-records.ts';
@@ -20,10 +34,20 @@ export function createNotifierStore(pool: pg.Pool, keys: Keyring) {
   return {
     ...bind({ pool, keys }, { upsert: upsertNotifier, config: notifierConfig, deliveryWork }),
     ...bind(pool, {
-      get: getNotifier, list: listNotifiers, remove: removeNotifier, setEvents: setNotifierEvents,
-      attach: attachNotifiers, attachedTo: notifiersAttachedTo,
-      planDeliveries, recordAttempt, failDelivery, deliveries, scopesWithUndelivered,
-      setOverdueHours, overdueHours, overdueDatabases,
+      get: getNotifier,
+      list: listNotifiers,
+      remove: removeNotifier,
+      setEvents: setNotifierEvents,
+      attach: attachNotifiers,
+      attachedTo: notifiersAttachedTo,
+      planDeliveries,
+      recordAttempt,
+      failDelivery,
+      deliveries,
+      scopesWithUndelivered,
+      setOverdueHours,
+      overdueHours,
+      overdueDatabases,
     }),
   };
 }

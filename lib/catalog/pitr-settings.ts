@@ -25,14 +25,30 @@ export interface PitrConfig {
 }
 
 export interface PitrSettings {
-  enabled?: boolean; slot?: string | null; slotMaxBytes?: number | null; partialIntervalMs?: number;
-  baseBackupSchedule?: string | null; baseBackupUrl?: string | null; agent?: string | null; baseBackupFullEvery?: number;
+  enabled?: boolean;
+  slot?: string | null;
+  slotMaxBytes?: number | null;
+  partialIntervalMs?: number;
+  baseBackupSchedule?: string | null;
+  baseBackupUrl?: string | null;
+  agent?: string | null;
+  baseBackupFullEvery?: number;
 }
 
 interface PitrRow {
-  id: string; name: string; pitr_enabled: boolean; pitr_slot: string | null; pitr_slot_max_bytes: string | null;
-  pitr_partial_interval_ms: number; base_backup_schedule: string | null; sealed_base_backup_url: string | null; agent: string | null;
-  system_identifier: string | null; wal_segment_size: number | null; first_storage: string | null; base_backup_full_every: number;
+  id: string;
+  name: string;
+  pitr_enabled: boolean;
+  pitr_slot: string | null;
+  pitr_slot_max_bytes: string | null;
+  pitr_partial_interval_ms: number;
+  base_backup_schedule: string | null;
+  sealed_base_backup_url: string | null;
+  agent: string | null;
+  system_identifier: string | null;
+  wal_segment_size: number | null;
+  first_storage: string | null;
+  base_backup_full_every: number;
 }
 
 export async function pitrConfig(db: Queryable, database: string): Promise<PitrConfig> {
@@ -45,17 +61,29 @@ export async function pitrConfig(db: Queryable, database: string): Promise<PitrC
   const row = rows[0];
   if (!row) throw new HindsightError('not_found', `database "${database}" is not registered`);
   return {
-    databaseId: Number(row.id), database: row.name, enabled: row.pitr_enabled, slot: row.pitr_slot,
-    slotMaxBytes: num(row.pitr_slot_max_bytes), partialIntervalMs: row.pitr_partial_interval_ms,
-    baseBackupSchedule: row.base_backup_schedule, hasBaseBackupUrl: row.sealed_base_backup_url !== null, agent: row.agent,
-    systemIdentifier: row.system_identifier, walSegmentSize: row.wal_segment_size, storageName: row.first_storage,
+    databaseId: Number(row.id),
+    database: row.name,
+    enabled: row.pitr_enabled,
+    slot: row.pitr_slot,
+    slotMaxBytes: num(row.pitr_slot_max_bytes),
+    partialIntervalMs: row.pitr_partial_interval_ms,
+    baseBackupSchedule: row.base_backup_schedule,
+    hasBaseBackupUrl: row.sealed_base_backup_url !== null,
+    agent: row.agent,
+    systemIdentifier: row.system_identifier,
+    walSegmentSize: row.wal_segment_size,
+    storageName: row.first_storage,
     baseBackupFullEvery: row.base_backup_full_every,
   };
 }
 
 const settingColumns: Array<[keyof PitrSettings, string]> = [
-  ['enabled', 'pitr_enabled'], ['slot', 'pitr_slot'], ['slotMaxBytes', 'pitr_slot_max_bytes'],
-  ['partialIntervalMs', 'pitr_partial_interval_ms'], ['baseBackupSchedule', 'base_backup_schedule'], ['agent', 'agent'],
+  ['enabled', 'pitr_enabled'],
+  ['slot', 'pitr_slot'],
+  ['slotMaxBytes', 'pitr_slot_max_bytes'],
+  ['partialIntervalMs', 'pitr_partial_interval_ms'],
+  ['baseBackupSchedule', 'base_backup_schedule'],
+  ['agent', 'agent'],
   ['baseBackupFullEvery', 'base_backup_full_every'],
 ];
 
@@ -64,12 +92,18 @@ export async function updatePitrSettings(s: SealingDb, database: string, setting
   const id = await databaseIdOf(s.pool, database);
   const sets: string[] = [];
   const values: unknown[] = [id];
-  const set = (column: string, value: unknown) => { values.push(value); sets.push(`${column} = $${values.length}`); };
+  const set = (column: string, value: unknown) => {
+    values.push(value);
+    sets.push(`${column} = $${values.length}`);
+  };
   for (const [field, column] of settingColumns) if (settings[field] !== undefined) set(column, settings[field]);
   const url = settings.baseBackupUrl;
   if (url !== undefined) {
     if (url !== null) parsePgUrl(url);
-    set('sealed_base_backup_url', url === null ? null : seal(s.keys.current(), url, sealedContexts.databaseBaseBackupUrl(database)));
+    set(
+      'sealed_base_backup_url',
+      url === null ? null : seal(s.keys.current(), url, sealedContexts.databaseBaseBackupUrl(database)),
+    );
   }
   if (sets.length > 0) await s.pool.query(`update databases set ${sets.join(', ')} where id = $1`, values);
   return pitrConfig(s.pool, database);
@@ -78,7 +112,9 @@ export async function updatePitrSettings(s: SealingDb, database: string, setting
 /** The standby to take base backups from, unsealed: for activities only. */
 export async function baseBackupTarget(s: SealingDb, database: string): Promise<PgTarget | null> {
   const { rows } = await s.pool.query<{ sealed_base_backup_url: string | null }>(
-    'select sealed_base_backup_url from databases where name = $1', [database]);
+    'select sealed_base_backup_url from databases where name = $1',
+    [database],
+  );
   if (!rows[0]) throw new HindsightError('not_found', `database "${database}" is not registered`);
   const sealed = rows[0].sealed_base_backup_url;
   return sealed ? parsePgUrl(unseal(s.keys.resolve, sealed, sealedContexts.databaseBaseBackupUrl(database))) : null;
@@ -89,7 +125,12 @@ export async function baseBackupTarget(s: SealingDb, database: string): Promise<
  * another cluster answers at this address (a restore, a failover to a non-replica), and its WAL
  * must not go into this archive.
  */
-export async function recordServerIdentity(pool: pg.Pool, database: string, systemIdentifier: string, walSegmentSize: number): Promise<void> {
+export async function recordServerIdentity(
+  pool: pg.Pool,
+  database: string,
+  systemIdentifier: string,
+  walSegmentSize: number,
+): Promise<void> {
   const id = await databaseIdOf(pool, database);
   const row = await withTransaction(pool, async (tx) => {
     await tx.query(
@@ -97,14 +138,22 @@ export async function recordServerIdentity(pool: pg.Pool, database: string, syst
       [id, systemIdentifier, walSegmentSize],
     );
     const { rows } = await tx.query<{ system_identifier: string; wal_segment_size: number }>(
-      'select system_identifier, wal_segment_size from databases where id = $1', [id]);
+      'select system_identifier, wal_segment_size from databases where id = $1',
+      [id],
+    );
     return rows[0]!;
   });
   if (row.system_identifier !== systemIdentifier) {
-    throw new HindsightError('conflict', `database "${database}": the server now reports system identifier ${systemIdentifier} but the WAL archive belongs to ${row.system_identifier}; refusing to mix two clusters in one archive (if the database was rebuilt on purpose, run hindsight db pitr <db> off, then on, to start a new archive)`);
+    throw new HindsightError(
+      'conflict',
+      `database "${database}": the server now reports system identifier ${systemIdentifier} but the WAL archive belongs to ${row.system_identifier}; refusing to mix two clusters in one archive (if the database was rebuilt on purpose, run hindsight db pitr <db> off, then on, to start a new archive)`,
+    );
   }
   if (row.wal_segment_size !== walSegmentSize) {
-    throw new HindsightError('conflict', `database "${database}": the server reports wal_segment_size ${walSegmentSize} but the archive was recorded with ${row.wal_segment_size}`);
+    throw new HindsightError(
+      'conflict',
+      `database "${database}": the server reports wal_segment_size ${walSegmentSize} but the archive was recorded with ${row.wal_segment_size}`,
+    );
   }
 }
 
@@ -122,8 +171,14 @@ export async function pitrDatabases(db: Queryable): Promise<string[]> {
  * Another database with PITR on that archives the cluster of this system identifier, if any: WAL
  * belongs to a whole cluster, so two databases of one cluster would write the same segments.
  */
-export async function otherArchiverOfSystem(db: Queryable, systemIdentifier: string, database: string): Promise<string | undefined> {
+export async function otherArchiverOfSystem(
+  db: Queryable,
+  systemIdentifier: string,
+  database: string,
+): Promise<string | undefined> {
   const { rows } = await db.query<{ name: string }>(
-    'select name from databases where pitr_enabled and system_identifier = $1 and name <> $2', [systemIdentifier, database]);
+    'select name from databases where pitr_enabled and system_identifier = $1 and name <> $2',
+    [systemIdentifier, database],
+  );
   return rows[0]?.name;
 }

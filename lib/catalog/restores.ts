@@ -22,7 +22,10 @@ export interface RestoreOutcome {
   error?: string;
 }
 
-export async function beginRestore(db: Queryable, input: { id: string; backupId: string; workflowId: string; target: string }): Promise<void> {
+export async function beginRestore(
+  db: Queryable,
+  input: { id: string; backupId: string; workflowId: string; target: string },
+): Promise<void> {
   await db.query(
     `insert into restores (id, backup_id, workflow_id, target, status) values ($1, $2, $3, $4, 'running')
      on conflict (id) do update set status = 'running', error = null, finished_at = null`,
@@ -37,8 +40,14 @@ export async function recordRestoreSource(db: Queryable, id: string, storageName
 export async function endRestore(db: Queryable, id: string, result: RestoreOutcome): Promise<void> {
   await db.query(
     `update restores set status = $2, finished_at = now(), tables_checked = $3, rows_checked = $4, mismatches = $5, error = $6 where id = $1`,
-    [id, result.status, result.tablesChecked ?? null, result.rowsChecked ?? null,
-      result.mismatches ? JSON.stringify(result.mismatches) : null, result.error ?? null],
+    [
+      id,
+      result.status,
+      result.tablesChecked ?? null,
+      result.rowsChecked ?? null,
+      result.mismatches ? JSON.stringify(result.mismatches) : null,
+      result.error ?? null,
+    ],
   );
 }
 
@@ -58,12 +67,20 @@ export async function addRestoreWarning(db: Queryable, restoreId: string, warnin
 }
 
 export async function restoreWarnings(db: Queryable, restoreId: string): Promise<JobWarning[]> {
-  const { rows } = await db.query<{ warnings: JobWarning[] | null }>('select warnings from restores where id = $1', [restoreId]);
+  const { rows } = await db.query<{ warnings: JobWarning[] | null }>('select warnings from restores where id = $1', [
+    restoreId,
+  ]);
   return rows[0]?.warnings ?? [];
 }
 
 /** What a post_restore hook is told about its restore. */
-export async function restoreFacts(db: Queryable, restoreId: string): Promise<{ backupId: string; target: string } | undefined> {
-  const { rows } = await db.query<{ backup_id: string; target: string }>('select backup_id, target from restores where id = $1', [restoreId]);
+export async function restoreFacts(
+  db: Queryable,
+  restoreId: string,
+): Promise<{ backupId: string; target: string } | undefined> {
+  const { rows } = await db.query<{ backup_id: string; target: string }>(
+    'select backup_id, target from restores where id = $1',
+    [restoreId],
+  );
   return rows[0] ? { backupId: rows[0].backup_id, target: rows[0].target } : undefined;
 }

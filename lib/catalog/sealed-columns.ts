@@ -44,7 +44,10 @@ export async function refuseUnknownSealedColumns(db: Queryable): Promise<void> {
   const known = new Set(SEALED_COLUMNS.map(label));
   const unknown = rows.map((r) => `${r.t}.${r.c}`).filter((c) => !known.has(c));
   if (unknown.length > 0) {
-    throw new HindsightError('conflict', `the catalog has sealed columns ${unknown.join(', ')} that key rotation does not know: add them to SEALED_COLUMNS in lib/catalog/sealed-columns.ts before rotating`);
+    throw new HindsightError(
+      'conflict',
+      `the catalog has sealed columns ${unknown.join(', ')} that key rotation does not know: add them to SEALED_COLUMNS in lib/catalog/sealed-columns.ts before rotating`,
+    );
   }
 }
 
@@ -53,7 +56,11 @@ export async function refuseUnknownSealedColumns(db: Queryable): Promise<void> {
  * against writers first, so no secret sealed meanwhile under the old key escapes the rotation.
  * Returns how many values each column held.
  */
-export async function resealCatalogSecrets(client: Queryable, keys: KeyResolver, to: SecretKey): Promise<Record<string, number>> {
+export async function resealCatalogSecrets(
+  client: Queryable,
+  keys: KeyResolver,
+  to: SecretKey,
+): Promise<Record<string, number>> {
   await refuseUnknownSealedColumns(client);
   const tables = [...new Set(SEALED_COLUMNS.map((c) => c.table))];
   await client.query(`lock table ${tables.join(', ')} in share row exclusive mode`);
@@ -88,7 +95,11 @@ export async function sealedSecretsByKey(db: Queryable): Promise<Map<string, num
 }
 
 /** Re-seals every catalog secret under `to` in one transaction of its own (see resealCatalogSecrets). */
-export async function resealAllSecrets(pool: pg.Pool, keys: KeyResolver, to: SecretKey): Promise<Record<string, number>> {
+export async function resealAllSecrets(
+  pool: pg.Pool,
+  keys: KeyResolver,
+  to: SecretKey,
+): Promise<Record<string, number>> {
   return withTransaction(pool, (tx) => resealCatalogSecrets(tx, keys, to));
 }
 

@@ -2,13 +2,19 @@ import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { withTransaction, type Queryable } from './db.ts';
 
-export interface SessionRecord { userId: number; expiresAt: Date; lastSeenAt: Date }
+export interface SessionRecord {
+  userId: number;
+  expiresAt: Date;
+  lastSeenAt: Date;
+}
 
 export const sessionTokenHash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 /** Opens a session and returns its token (256 random bits); only the token's SHA-256 is stored. */
 export async function createSession(
-  db: Queryable, userId: number, options: { ttlMs: number; ip: string | null; userAgent: string | null },
+  db: Queryable,
+  userId: number,
+  options: { ttlMs: number; ip: string | null; userAgent: string | null },
 ): Promise<{ token: string; expiresAt: Date }> {
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(Date.now() + options.ttlMs);
@@ -28,7 +34,9 @@ export async function touchSession(db: Queryable, token: string, ttlMs: number):
       returning s.user_id, s.expires_at, s.last_seen_at`,
     [sessionTokenHash(token), ttlMs],
   );
-  return rows[0] ? { userId: Number(rows[0].user_id), expiresAt: rows[0].expires_at, lastSeenAt: rows[0].last_seen_at } : undefined;
+  return rows[0]
+    ? { userId: Number(rows[0].user_id), expiresAt: rows[0].expires_at, lastSeenAt: rows[0].last_seen_at }
+    : undefined;
 }
 
 export async function deleteSession(db: Queryable, token: string): Promise<void> {
@@ -43,7 +51,9 @@ export async function purgeExpiredSessions(db: Queryable): Promise<number> {
 /** Current lockouts of the given keys (email:… / ip:…): the latest `locked_until` in the future. */
 export async function lockedUntil(db: Queryable, keys: string[]): Promise<Date | null> {
   const { rows } = await db.query<{ until: Date | null }>(
-    'select max(locked_until) as until from login_failures where key = any($1) and locked_until > now()', [keys]);
+    'select max(locked_until) as until from login_failures where key = any($1) and locked_until > now()',
+    [keys],
+  );
   return rows[0]?.until ?? null;
 }
 
@@ -70,8 +80,10 @@ export async function recordLoginFailure(pool: pg.Pool, key: string, limit: numb
     const failures = rows[0]!.failures;
     if (failures >= limit && failures % limit === 0) {
       const lockouts = failures / limit;
-      await tx.query(`update login_failures set locked_until = now() + $2 * interval '1 millisecond' where key = $1`,
-        [key, lockMs * 2 ** Math.min(lockouts - 1, 6)]);
+      await tx.query(`update login_failures set locked_until = now() + $2 * interval '1 millisecond' where key = $1`, [
+        key,
+        lockMs * 2 ** Math.min(lockouts - 1, 6),
+      ]);
     }
     return failures;
   });

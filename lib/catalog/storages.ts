@@ -28,14 +28,23 @@ interface StorageRow {
 
 function toStorage(row: StorageRow): StorageRecord {
   return {
-    id: Number(row.id), name: row.name, type: row.type, settings: row.config, hasSecrets: row.sealed_secrets !== null,
-    workspaceId: Number(row.workspace_id), createdAt: row.created_at,
+    id: Number(row.id),
+    name: row.name,
+    type: row.type,
+    settings: row.config,
+    hasSecrets: row.sealed_secrets !== null,
+    workspaceId: Number(row.workspace_id),
+    createdAt: row.created_at,
   };
 }
 
 async function storageRow(db: Queryable, name: string): Promise<StorageRow> {
   const { rows } = await db.query<StorageRow>('select * from storages where name = $1', [name]);
-  if (!rows[0]) throw new HindsightError('not_found', `storage "${name}" does not exist (hindsight storage list shows the configured ones)`);
+  if (!rows[0])
+    throw new HindsightError(
+      'not_found',
+      `storage "${name}" does not exist (hindsight storage list shows the configured ones)`,
+    );
   return rows[0];
 }
 
@@ -49,12 +58,18 @@ export async function listStorages(db: Queryable): Promise<StorageRecord[]> {
 }
 
 /** Creates or replaces a storage; a new one joins `workspaceId`, an existing one keeps its workspace. */
-export async function upsertStorage(s: SealingDb, name: string, config: StorageConfig, workspaceId = 1): Promise<StorageRecord> {
+export async function upsertStorage(
+  s: SealingDb,
+  name: string,
+  config: StorageConfig,
+  workspaceId = 1,
+): Promise<StorageRecord> {
   const parsed = storageConfigSchema.parse(config);
   const { settings, secrets } = splitSecrets(parsed);
-  const sealed = Object.keys(secrets).length > 0
-    ? seal(s.keys.current(), JSON.stringify(secrets), sealedContexts.storageSecrets(name))
-    : null;
+  const sealed =
+    Object.keys(secrets).length > 0
+      ? seal(s.keys.current(), JSON.stringify(secrets), sealedContexts.storageSecrets(name))
+      : null;
   await s.pool.query(
     `insert into storages (name, type, config, sealed_secrets, workspace_id) values ($1, $2, $3, $4, $5)
      on conflict (name) do update
@@ -68,12 +83,18 @@ export async function upsertStorage(s: SealingDb, name: string, config: StorageC
 export async function storageConfig(s: SealingDb, name: string): Promise<StorageConfig> {
   const row = await storageRow(s.pool, name);
   const secrets = row.sealed_secrets
-    ? JSON.parse(unseal(s.keys.resolve, row.sealed_secrets, sealedContexts.storageSecrets(name))) as Record<string, unknown>
+    ? (JSON.parse(unseal(s.keys.resolve, row.sealed_secrets, sealedContexts.storageSecrets(name))) as Record<
+        string,
+        unknown
+      >)
     : {};
   const parsed = storageConfigSchema.safeParse(joinSecrets(row.config, secrets));
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new HindsightError('bad_input', `storage "${name}" has an invalid configuration: ${issues} (update it with hindsight storage add)`);
+    throw new HindsightError(
+      'bad_input',
+      `storage "${name}" has an invalid configuration: ${issues} (update it with hindsight storage add)`,
+    );
   }
   return parsed.data;
 }
@@ -89,7 +110,10 @@ export async function removeStorage(pool: pg.Pool, name: string): Promise<void> 
     );
     const { dbs, copies } = rows[0]!;
     if (dbs > 0 || copies > 0) {
-      throw new HindsightError('conflict', `storage "${name}" is in use by ${dbs} database(s) and holds ${copies} backup copies (move the databases to another storage first)`);
+      throw new HindsightError(
+        'conflict',
+        `storage "${name}" is in use by ${dbs} database(s) and holds ${copies} backup copies (move the databases to another storage first)`,
+      );
     }
     await tx.query('delete from backup_copies where storage_id = $1', [storage.id]);
     await tx.query('delete from storages where id = $1', [storage.id]);
@@ -99,7 +123,8 @@ export async function removeStorage(pool: pg.Pool, name: string): Promise<void> 
 /** The ids of the named storages, in order; at least one, none twice. */
 export async function storageIdsOf(db: Queryable, names: string[]): Promise<number[]> {
   if (names.length === 0) throw new HindsightError('bad_input', 'at least one storage is required');
-  if (new Set(names).size !== names.length) throw new HindsightError('bad_input', `storages ${names.join(', ')} name one storage twice`);
+  if (new Set(names).size !== names.length)
+    throw new HindsightError('bad_input', `storages ${names.join(', ')} name one storage twice`);
   const ids: number[] = [];
   for (const name of names) ids.push((await getStorage(db, name)).id);
   return ids;

@@ -4,7 +4,11 @@ import { isUniqueViolation, withTransaction, type Queryable } from './db.ts';
 import { DEFAULT_WORKSPACE_ID } from './roles.ts';
 
 export interface UserRecord {
-  id: number; email: string; displayName: string; disabled: boolean; createdAt: Date;
+  id: number;
+  email: string;
+  displayName: string;
+  disabled: boolean;
+  createdAt: Date;
   /** Owner of the installation: may set what runs code or touches paths on the shared worker (services/authz.ts). */
   instanceOwner: boolean;
 }
@@ -17,16 +21,26 @@ export interface NewUser {
 }
 
 interface UserRow {
-  id: string; email: string; display_name: string; disabled: boolean; created_at: Date; instance_owner: boolean | null;
+  id: string;
+  email: string;
+  display_name: string;
+  disabled: boolean;
+  created_at: Date;
+  instance_owner: boolean | null;
   password_hash: string;
 }
 
 const toUser = (row: UserRow): UserRecord => ({
-  id: Number(row.id), email: row.email, displayName: row.display_name, disabled: row.disabled, createdAt: row.created_at,
+  id: Number(row.id),
+  email: row.email,
+  displayName: row.display_name,
+  disabled: row.disabled,
+  createdAt: row.created_at,
   instanceOwner: row.instance_owner === true,
 });
 
-const noSuchUser = (email: string) => new HindsightError('not_found', `user "${email}" does not exist (hindsight user list shows them)`);
+const noSuchUser = (email: string) =>
+  new HindsightError('not_found', `user "${email}" does not exist (hindsight user list shows them)`);
 
 export async function countUsers(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ n: number }>('select count(*)::int as n from users');
@@ -58,13 +72,18 @@ export async function createFirstOwner(pool: pg.Pool, input: Omit<NewUser, 'inst
       throw new HindsightError('conflict', 'an owner account already exists: log in, or ask an owner to invite you');
     }
     const user = await createUser(tx, { ...input, instanceOwner: true });
-    await tx.query(`insert into memberships (user_id, workspace_id, role) values ($1, $2, 'owner')`,
-      [user.id, DEFAULT_WORKSPACE_ID]);
+    await tx.query(`insert into memberships (user_id, workspace_id, role) values ($1, $2, 'owner')`, [
+      user.id,
+      DEFAULT_WORKSPACE_ID,
+    ]);
     return user;
   });
 }
 
-export async function findUserByEmail(db: Queryable, email: string): Promise<(UserRecord & { passwordHash: string }) | undefined> {
+export async function findUserByEmail(
+  db: Queryable,
+  email: string,
+): Promise<(UserRecord & { passwordHash: string }) | undefined> {
   const { rows } = await db.query<UserRow>('select * from users where lower(email) = lower($1)', [email]);
   return rows[0] ? { ...toUser(rows[0]), passwordHash: rows[0].password_hash } : undefined;
 }
@@ -89,7 +108,10 @@ export async function listUsers(db: Queryable): Promise<UserRecord[]> {
 /** A disabled account loses its open sessions at once, in the same transaction. */
 export async function setUserDisabled(pool: pg.Pool, email: string, disabled: boolean): Promise<UserRecord> {
   return withTransaction(pool, async (tx) => {
-    const { rows } = await tx.query<UserRow>('update users set disabled = $2 where lower(email) = lower($1) returning *', [email, disabled]);
+    const { rows } = await tx.query<UserRow>(
+      'update users set disabled = $2 where lower(email) = lower($1) returning *',
+      [email, disabled],
+    );
     if (!rows[0]) throw noSuchUser(email);
     if (disabled) await tx.query('delete from sessions where user_id = $1', [rows[0].id]);
     return toUser(rows[0]);

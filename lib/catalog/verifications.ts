@@ -3,22 +3,40 @@ import type { VerificationReport, VerificationStatus, VerificationSummary } from
 import { bind, type Queryable } from './db.ts';
 
 interface VerificationRow {
-  id: string; database_name: string; backup_id: string | null; trigger: string; status: VerificationStatus;
-  requested_at: Date; started_at: Date | null; finished_at: Date | null; reason: string | null; report: VerificationReport | null;
+  id: string;
+  database_name: string;
+  backup_id: string | null;
+  trigger: string;
+  status: VerificationStatus;
+  requested_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  reason: string | null;
+  report: VerificationReport | null;
 }
 
 function toSummary(row: VerificationRow): VerificationSummary {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   return {
-    id: row.id, database: row.database_name, backupId: row.backup_id, trigger: row.trigger, status: row.status,
-    requestedAt: row.requested_at.toISOString(), startedAt: iso(row.started_at), finishedAt: iso(row.finished_at),
-    reason: row.reason, report: row.report,
+    id: row.id,
+    database: row.database_name,
+    backupId: row.backup_id,
+    trigger: row.trigger,
+    status: row.status,
+    requestedAt: row.requested_at.toISOString(),
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+    reason: row.reason,
+    report: row.report,
   };
 }
 
 const select = `select v.*, d.name as database_name from verifications v join databases d on d.id = v.database_id`;
 
-async function request(db: Queryable, input: { id: string; database: string; backupId: string; trigger: string }): Promise<void> {
+async function request(
+  db: Queryable,
+  input: { id: string; database: string; backupId: string; trigger: string },
+): Promise<void> {
   const { rowCount } = await db.query(
     `insert into verifications (id, database_id, backup_id, trigger, status)
      select $1, d.id, $3, $4, 'pending' from databases d where d.name = $2
@@ -40,12 +58,18 @@ async function start(db: Queryable, id: string, workflowId: string): Promise<voi
 }
 
 async function progress(db: Queryable, id: string, report: VerificationReport): Promise<void> {
-  await db.query(
-    `update verifications set report = $2 where id = $1 and status = 'running'`, [id, JSON.stringify(report)]);
+  await db.query(`update verifications set report = $2 where id = $1 and status = 'running'`, [
+    id,
+    JSON.stringify(report),
+  ]);
 }
 
 async function finish(
-  db: Queryable, id: string, status: Exclude<VerificationStatus, 'pending' | 'running'>, report: VerificationReport | null, reason: string | null,
+  db: Queryable,
+  id: string,
+  status: Exclude<VerificationStatus, 'pending' | 'running'>,
+  report: VerificationReport | null,
+  reason: string | null,
 ): Promise<void> {
   await db.query(
     `update verifications set status = $2, finished_at = now(), report = coalesce($3, report), reason = $4
@@ -61,7 +85,10 @@ async function get(db: Queryable, id: string): Promise<VerificationSummary> {
 }
 
 async function list(db: Queryable, database: string, limit = 50): Promise<VerificationSummary[]> {
-  const { rows } = await db.query<VerificationRow>(`${select} where d.name = $1 order by v.requested_at desc limit $2`, [database, limit]);
+  const { rows } = await db.query<VerificationRow>(
+    `${select} where d.name = $1 order by v.requested_at desc limit $2`,
+    [database, limit],
+  );
   return rows.map(toSummary);
 }
 

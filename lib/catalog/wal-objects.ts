@@ -42,25 +42,53 @@ export interface DurablePosition {
 }
 
 interface SegmentRow {
-  database_name: string; system_identifier: string; timeline: number; segno: string; name: string; start_lsn: string; end_lsn: string;
-  complete: boolean; size_bytes: string; stored_bytes: string; sha256: string; storage_name: string; object_key: string; received_at: Date;
+  database_name: string;
+  system_identifier: string;
+  timeline: number;
+  segno: string;
+  name: string;
+  start_lsn: string;
+  end_lsn: string;
+  complete: boolean;
+  size_bytes: string;
+  stored_bytes: string;
+  sha256: string;
+  storage_name: string;
+  object_key: string;
+  received_at: Date;
 }
 
 interface HistoryRow {
-  database_name: string; system_identifier: string; timeline: number; content: string; storage_name: string; object_key: string;
+  database_name: string;
+  system_identifier: string;
+  timeline: number;
+  content: string;
+  storage_name: string;
+  object_key: string;
   received_at: Date;
 }
 
 function toSegment(row: SegmentRow): WalSegmentRecord {
   return {
-    database: row.database_name, systemIdentifier: row.system_identifier, timeline: row.timeline, segno: BigInt(row.segno),
-    name: row.name, startLsn: BigInt(row.start_lsn), endLsn: BigInt(row.end_lsn), complete: row.complete,
-    sizeBytes: Number(row.size_bytes), storedBytes: Number(row.stored_bytes), sha256: row.sha256, storageName: row.storage_name,
-    objectKey: row.object_key, receivedAt: row.received_at,
+    database: row.database_name,
+    systemIdentifier: row.system_identifier,
+    timeline: row.timeline,
+    segno: BigInt(row.segno),
+    name: row.name,
+    startLsn: BigInt(row.start_lsn),
+    endLsn: BigInt(row.end_lsn),
+    complete: row.complete,
+    sizeBytes: Number(row.size_bytes),
+    storedBytes: Number(row.stored_bytes),
+    sha256: row.sha256,
+    storageName: row.storage_name,
+    objectKey: row.object_key,
+    receivedAt: row.received_at,
   };
 }
 
-const segmentSelect = 'select s.*, d.name as database_name from wal_segments s join databases d on d.id = s.database_id';
+const segmentSelect =
+  'select s.*, d.name as database_name from wal_segments s join databases d on d.id = s.database_id';
 
 /**
  * Records an upload. A partial upload updates its row while the segment grows; completing marks
@@ -78,19 +106,37 @@ export async function recordSegment(db: Queryable, upload: SegmentUpload): Promi
        sha256 = excluded.sha256, storage_name = excluded.storage_name, object_key = excluded.object_key, received_at = now()
      where not wal_segments.complete and (excluded.complete or excluded.end_lsn >= wal_segments.end_lsn)
      returning 1`,
-    [id, upload.systemIdentifier, upload.timeline, upload.segno.toString(), upload.name, upload.startLsn.toString(),
-      upload.endLsn.toString(), upload.complete, upload.sizeBytes, upload.storedBytes, upload.sha256, upload.storageName, upload.objectKey],
+    [
+      id,
+      upload.systemIdentifier,
+      upload.timeline,
+      upload.segno.toString(),
+      upload.name,
+      upload.startLsn.toString(),
+      upload.endLsn.toString(),
+      upload.complete,
+      upload.sizeBytes,
+      upload.storedBytes,
+      upload.sha256,
+      upload.storageName,
+      upload.objectKey,
+    ],
   );
   if (rows.length > 0) return;
   const current = await getSegment(db, upload.database, upload.systemIdentifier, upload.timeline, upload.segno);
   // The same bytes again (a retried upload) are fine; a partial behind a complete one is stale.
   if (current?.complete && (!upload.complete || current.sha256 === upload.sha256)) return;
   if (current && !current.complete && !upload.complete) return;
-  throw new HindsightError('conflict', `database "${upload.database}": WAL segment ${upload.name} of system ${upload.systemIdentifier} is already archived with different content (sha256 ${current?.sha256}); refusing to overwrite it with ${upload.sha256} (two servers are writing one archive)`);
+  throw new HindsightError(
+    'conflict',
+    `database "${upload.database}": WAL segment ${upload.name} of system ${upload.systemIdentifier} is already archived with different content (sha256 ${current?.sha256}); refusing to overwrite it with ${upload.sha256} (two servers are writing one archive)`,
+  );
 }
 
 export async function segmentsOf(
-  db: Queryable, database: string, options: { systemIdentifier?: string; timeline?: number } = {},
+  db: Queryable,
+  database: string,
+  options: { systemIdentifier?: string; timeline?: number } = {},
 ): Promise<WalSegmentRecord[]> {
   const { rows } = await db.query<SegmentRow>(
     `${segmentSelect} where d.name = $1 and ($2::text is null or s.system_identifier = $2) and ($3::int is null or s.timeline = $3)
@@ -101,7 +147,11 @@ export async function segmentsOf(
 }
 
 export async function getSegment(
-  db: Queryable, database: string, systemIdentifier: string, timeline: number, segno: bigint,
+  db: Queryable,
+  database: string,
+  systemIdentifier: string,
+  timeline: number,
+  segno: bigint,
 ): Promise<WalSegmentRecord | undefined> {
   const { rows } = await db.query<SegmentRow>(
     `${segmentSelect} where d.name = $1 and s.system_identifier = $2 and s.timeline = $3 and s.segno = $4`,
@@ -111,7 +161,13 @@ export async function getSegment(
 }
 
 /** Forgets a segment's row (the object is already gone from storage). */
-export async function removeSegment(db: Queryable, database: string, systemIdentifier: string, timeline: number, segno: bigint): Promise<void> {
+export async function removeSegment(
+  db: Queryable,
+  database: string,
+  systemIdentifier: string,
+  timeline: number,
+  segno: bigint,
+): Promise<void> {
   await db.query(
     `delete from wal_segments s using databases d
      where d.id = s.database_id and d.name = $1 and s.system_identifier = $2 and s.timeline = $3 and s.segno = $4`,
@@ -120,7 +176,11 @@ export async function removeSegment(db: Queryable, database: string, systemIdent
 }
 
 /** The newest WAL byte held in storage (on the highest timeline) and when it arrived. */
-export async function latestDurable(db: Queryable, database: string, systemIdentifier?: string): Promise<DurablePosition | undefined> {
+export async function latestDurable(
+  db: Queryable,
+  database: string,
+  systemIdentifier?: string,
+): Promise<DurablePosition | undefined> {
   const { rows } = await db.query<SegmentRow>(
     `${segmentSelect} where d.name = $1 and ($2::text is null or s.system_identifier = $2)
      order by s.timeline desc, s.end_lsn desc limit 1`,
@@ -142,18 +202,30 @@ export async function recordHistory(db: Queryable, input: Omit<WalHistoryRecord,
     [id, input.systemIdentifier, input.timeline, input.content, input.storageName, input.objectKey],
   );
   if (rows[0]!.content !== input.content) {
-    throw new HindsightError('conflict', `database "${input.database}": timeline ${input.timeline} history of system ${input.systemIdentifier} is already archived with different content; refusing to overwrite it (two servers are writing one archive)`);
+    throw new HindsightError(
+      'conflict',
+      `database "${input.database}": timeline ${input.timeline} history of system ${input.systemIdentifier} is already archived with different content; refusing to overwrite it (two servers are writing one archive)`,
+    );
   }
 }
 
-export async function historiesOf(db: Queryable, database: string, options: { systemIdentifier?: string } = {}): Promise<WalHistoryRecord[]> {
+export async function historiesOf(
+  db: Queryable,
+  database: string,
+  options: { systemIdentifier?: string } = {},
+): Promise<WalHistoryRecord[]> {
   const { rows } = await db.query<HistoryRow>(
     `select h.*, d.name as database_name from wal_histories h join databases d on d.id = h.database_id
      where d.name = $1 and ($2::text is null or h.system_identifier = $2) order by h.system_identifier, h.timeline`,
     [database, options.systemIdentifier ?? null],
   );
   return rows.map((r) => ({
-    database: r.database_name, systemIdentifier: r.system_identifier, timeline: r.timeline, content: r.content,
-    storageName: r.storage_name, objectKey: r.object_key, receivedAt: r.received_at,
+    database: r.database_name,
+    systemIdentifier: r.system_identifier,
+    timeline: r.timeline,
+    content: r.content,
+    storageName: r.storage_name,
+    objectKey: r.object_key,
+    receivedAt: r.received_at,
   }));
 }

@@ -2,12 +2,31 @@ import type pg from 'pg';
 import type { Keyring } from '../crypto/keyring.ts';
 import { bind } from './db.ts';
 import {
-  baseBackupsOf, beginBaseBackup, completeBaseBackup, failBaseBackup, getBaseBackup, markBaseBackupDeleted,
+  baseBackupsOf,
+  beginBaseBackup,
+  completeBaseBackup,
+  failBaseBackup,
+  getBaseBackup,
+  markBaseBackupDeleted,
 } from './base-backups.ts';
 import {
-  baseBackupTarget, forgetServerIdentity, otherArchiverOfSystem, pitrConfig, pitrDatabases, recordServerIdentity, updatePitrSettings,
+  baseBackupTarget,
+  forgetServerIdentity,
+  otherArchiverOfSystem,
+  pitrConfig,
+  pitrDatabases,
+  recordServerIdentity,
+  updatePitrSettings,
 } from './pitr-settings.ts';
-import { getSegment, historiesOf, latestDurable, recordHistory, recordSegment, removeSegment, segmentsOf } from './wal-objects.ts';
+import {
+  getSegment,
+  historiesOf,
+  latestDurable,
+  recordHistory,
+  recordSegment,
+  removeSegment,
+  segmentsOf,
+} from './wal-objects.ts';
 
 export type { BaseBackupKind, BaseBackupRecord, BaseBackupStatus } from './base-backups.ts';
 export type { PitrConfig } from './pitr-settings.ts';
@@ -18,9 +37,24 @@ export function createWalStore(pool: pg.Pool, keys: Keyring) {
   return {
     ...bind({ pool, keys }, { updateSettings: updatePitrSettings, baseBackupTarget }),
     ...bind(pool, {
-      config: pitrConfig, recordServerIdentity, forgetServerIdentity, pitrDatabases, otherArchiverOfSystem,
-      recordSegment, segmentsOf, getSegment, removeSegment, recordHistory, historiesOf, latestDurable,
-      beginBaseBackup, completeBaseBackup, failBaseBackup, markBaseBackupDeleted, getBaseBackup, baseBackupsOf,
+      config: pitrConfig,
+      recordServerIdentity,
+      forgetServerIdentity,
+      pitrDatabases,
+      otherArchiverOfSystem,
+      recordSegment,
+      segmentsOf,
+      getSegment,
+      removeSegment,
+      recordHistory,
+      historiesOf,
+      latestDurable,
+      beginBaseBackup,
+      completeBaseBackup,
+      failBaseBackup,
+      markBaseBackupDeleted,
+      getBaseBackup,
+      baseBackupsOf,
     }),
   };
 }

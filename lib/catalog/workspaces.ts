@@ -2,14 +2,38 @@ import { HindsightError } from '../errors.ts';
 import { isUniqueViolation, type Queryable } from './db.ts';
 import type { Role } from './roles.ts';
 
-export interface WorkspaceRecord { id: number; name: string; createdAt: Date }
-export interface MembershipRecord { userId: number; email: string; workspaceId: number; workspace: string; role: Role }
+export interface WorkspaceRecord {
+  id: number;
+  name: string;
+  createdAt: Date;
+}
+export interface MembershipRecord {
+  userId: number;
+  email: string;
+  workspaceId: number;
+  workspace: string;
+  role: Role;
+}
 /** A workspace with how much it holds, for the workspace list. */
-export interface WorkspaceSummary { id: number; name: string; members: number; databases: number; storages: number }
+export interface WorkspaceSummary {
+  id: number;
+  name: string;
+  members: number;
+  databases: number;
+  storages: number;
+}
 
-interface WorkspaceRow { id: string; name: string; created_at: Date }
+interface WorkspaceRow {
+  id: string;
+  name: string;
+  created_at: Date;
+}
 
-const toWorkspace = (row: WorkspaceRow): WorkspaceRecord => ({ id: Number(row.id), name: row.name, createdAt: row.created_at });
+const toWorkspace = (row: WorkspaceRow): WorkspaceRecord => ({
+  id: Number(row.id),
+  name: row.name,
+  createdAt: row.created_at,
+});
 
 async function oneWorkspace(db: Queryable, where: string, value: unknown): Promise<WorkspaceRecord | undefined> {
   const { rows } = await db.query<WorkspaceRow>(`select * from workspaces where ${where} = $1`, [value]);
@@ -26,8 +50,10 @@ export async function createWorkspace(db: Queryable, name: string): Promise<Work
   }
 }
 
-export const findWorkspace = (db: Queryable, name: string): Promise<WorkspaceRecord | undefined> => oneWorkspace(db, 'name', name);
-export const workspaceById = (db: Queryable, id: number): Promise<WorkspaceRecord | undefined> => oneWorkspace(db, 'id', id);
+export const findWorkspace = (db: Queryable, name: string): Promise<WorkspaceRecord | undefined> =>
+  oneWorkspace(db, 'name', name);
+export const workspaceById = (db: Queryable, id: number): Promise<WorkspaceRecord | undefined> =>
+  oneWorkspace(db, 'id', id);
 
 export async function listWorkspaces(db: Queryable): Promise<WorkspaceRecord[]> {
   const { rows } = await db.query<WorkspaceRow>('select * from workspaces order by id');
@@ -43,7 +69,13 @@ export async function workspaceSummaries(db: Queryable): Promise<WorkspaceSummar
             (select count(*)::int from storages s where s.workspace_id = w.id) as storages
        from workspaces w order by w.id`,
   );
-  return rows.map((r) => ({ id: Number(r.id), name: r.name, members: r.members, databases: r.databases, storages: r.storages }));
+  return rows.map((r) => ({
+    id: Number(r.id),
+    name: r.name,
+    members: r.members,
+    databases: r.databases,
+    storages: r.storages,
+  }));
 }
 
 export async function setMembership(db: Queryable, userId: number, workspaceId: number, role: Role): Promise<void> {
@@ -55,22 +87,41 @@ export async function setMembership(db: Queryable, userId: number, workspaceId: 
 }
 
 export async function removeMembership(db: Queryable, userId: number, workspaceId: number): Promise<boolean> {
-  const result = await db.query('delete from memberships where user_id = $1 and workspace_id = $2', [userId, workspaceId]);
+  const result = await db.query('delete from memberships where user_id = $1 and workspace_id = $2', [
+    userId,
+    workspaceId,
+  ]);
   return (result.rowCount ?? 0) > 0;
 }
 
-export async function memberships(db: Queryable, filter: { userId?: number; workspaceId?: number } = {}): Promise<MembershipRecord[]> {
-  const { rows } = await db.query<{ user_id: string; email: string; workspace_id: string; workspace: string; role: Role }>(
+export async function memberships(
+  db: Queryable,
+  filter: { userId?: number; workspaceId?: number } = {},
+): Promise<MembershipRecord[]> {
+  const { rows } = await db.query<{
+    user_id: string;
+    email: string;
+    workspace_id: string;
+    workspace: string;
+    role: Role;
+  }>(
     `select m.user_id, u.email, m.workspace_id, w.name as workspace, m.role
        from memberships m join users u on u.id = m.user_id join workspaces w on w.id = m.workspace_id
       where ($1::bigint is null or m.user_id = $1) and ($2::bigint is null or m.workspace_id = $2)
       order by w.name, lower(u.email)`,
     [filter.userId ?? null, filter.workspaceId ?? null],
   );
-  return rows.map((r) => ({ userId: Number(r.user_id), email: r.email, workspaceId: Number(r.workspace_id), workspace: r.workspace, role: r.role }));
+  return rows.map((r) => ({
+    userId: Number(r.user_id),
+    email: r.email,
+    workspaceId: Number(r.workspace_id),
+    workspace: r.workspace,
+    role: r.role,
+  }));
 }
 
-export const membershipsOfUser = (db: Queryable, userId: number): Promise<MembershipRecord[]> => memberships(db, { userId });
+export const membershipsOfUser = (db: Queryable, userId: number): Promise<MembershipRecord[]> =>
+  memberships(db, { userId });
 
 export async function countOwners(db: Queryable, workspaceId: number): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
@@ -81,18 +132,28 @@ export async function countOwners(db: Queryable, workspaceId: number): Promise<n
   return rows[0]!.n;
 }
 
-async function workspaceIdOf(db: Queryable, table: 'databases' | 'storages', name: string): Promise<number | undefined> {
-  const { rows } = await db.query<{ workspace_id: string }>(
-    `select workspace_id from ${table} where name = $1`, [name]);
+async function workspaceIdOf(
+  db: Queryable,
+  table: 'databases' | 'storages',
+  name: string,
+): Promise<number | undefined> {
+  const { rows } = await db.query<{ workspace_id: string }>(`select workspace_id from ${table} where name = $1`, [
+    name,
+  ]);
   return rows[0] ? Number(rows[0].workspace_id) : undefined;
 }
 
 export const databaseWorkspace = (db: Queryable, name: string) => workspaceIdOf(db, 'databases', name);
 export const storageWorkspace = (db: Queryable, name: string) => workspaceIdOf(db, 'storages', name);
 
-export async function backupWorkspace(db: Queryable, backupId: string): Promise<{ workspaceId: number; database: string } | undefined> {
+export async function backupWorkspace(
+  db: Queryable,
+  backupId: string,
+): Promise<{ workspaceId: number; database: string } | undefined> {
   const { rows } = await db.query<{ workspace_id: string; name: string }>(
-    'select d.workspace_id, d.name from backups b join databases d on d.id = b.database_id where b.id = $1', [backupId]);
+    'select d.workspace_id, d.name from backups b join databases d on d.id = b.database_id where b.id = $1',
+    [backupId],
+  );
   return rows[0] ? { workspaceId: Number(rows[0].workspace_id), database: rows[0].name } : undefined;
 }
 

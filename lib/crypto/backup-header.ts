@@ -51,11 +51,17 @@ export function encodeHeader(header: BackupHeader): Buffer {
 
 function checkPrefix(bytes: Buffer): number {
   if (bytes.length < 5 || !bytes.subarray(0, 4).equals(MAGIC)) {
-    throw new HindsightError('integrity', 'not a Hindsight backup file (bad magic): the file is not encrypted by Hindsight, or its first bytes are damaged');
+    throw new HindsightError(
+      'integrity',
+      'not a Hindsight backup file (bad magic): the file is not encrypted by Hindsight, or its first bytes are damaged',
+    );
   }
   const version = bytes.readUInt8(4);
   if (version !== FORMAT_VERSION && version !== UNBOUND_FORMAT_VERSION) {
-    throw new HindsightError('integrity', `backup format version ${version} is not supported by this Hindsight (it reads versions ${UNBOUND_FORMAT_VERSION} and ${FORMAT_VERSION}): upgrade Hindsight`);
+    throw new HindsightError(
+      'integrity',
+      `backup format version ${version} is not supported by this Hindsight (it reads versions ${UNBOUND_FORMAT_VERSION} and ${FORMAT_VERSION}): upgrade Hindsight`,
+    );
   }
   return version;
 }
@@ -71,7 +77,10 @@ export function headerLength(bytes: Buffer): number | undefined {
   if (bytes.length < HEADER_PREFIX_LENGTH + IDENTITY_LENGTH_BYTES) return undefined;
   const identityLength = bytes.readUInt16BE(HEADER_PREFIX_LENGTH);
   if (identityLength < 1 || identityLength > MAX_IDENTITY_BYTES) {
-    throw new HindsightError('integrity', `backup header claims a ${identityLength}-byte identity (1 … ${MAX_IDENTITY_BYTES}): the header is damaged`);
+    throw new HindsightError(
+      'integrity',
+      `backup header claims a ${identityLength}-byte identity (1 … ${MAX_IDENTITY_BYTES}): the header is damaged`,
+    );
   }
   return HEADER_PREFIX_LENGTH + IDENTITY_LENGTH_BYTES + identityLength;
 }
@@ -94,8 +103,12 @@ export function decodeHeader(bytes: Buffer): BackupHeader {
     throw new HindsightError('integrity', `backup uses unknown algorithm ${header.algorithm}`);
   }
   if (header.chunkSize < 1 || header.chunkSize > MAX_CHUNK_SIZE) {
-    throw new HindsightError('integrity', `backup header has an impossible chunk size ${header.chunkSize}: the header is damaged`);
+    throw new HindsightError(
+      'integrity',
+      `backup header has an impossible chunk size ${header.chunkSize}: the header is damaged`,
+    );
   }
-  if (version === FORMAT_VERSION) header.identity = decodeIdentity(bytes.subarray(HEADER_PREFIX_LENGTH + IDENTITY_LENGTH_BYTES, length));
+  if (version === FORMAT_VERSION)
+    header.identity = decodeIdentity(bytes.subarray(HEADER_PREFIX_LENGTH + IDENTITY_LENGTH_BYTES, length));
   return header;
 }

@@ -2,7 +2,15 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
 import { Transform, type TransformCallback } from 'node:stream';
 import { HindsightError } from '../errors.ts';
 import type { SecretKey } from './secret-key.ts';
-import { ALGORITHM_AES256GCM_HKDF_SHA256, FORMAT_VERSION, HEADER_PREFIX_LENGTH, decodeHeader, encodeHeader, headerLength, type BackupHeader } from './backup-header.ts';
+import {
+  ALGORITHM_AES256GCM_HKDF_SHA256,
+  FORMAT_VERSION,
+  HEADER_PREFIX_LENGTH,
+  decodeHeader,
+  encodeHeader,
+  headerLength,
+  type BackupHeader,
+} from './backup-header.ts';
 import { describeIdentity, sameIdentity, type ObjectIdentity } from './object-identity.ts';
 
 /**
@@ -17,7 +25,16 @@ import { describeIdentity, sameIdentity, type ObjectIdentity } from './object-id
  * authentication, and a file must end with exactly one chunk marked final, so truncation is
  * detected too.
  */
-export { MAGIC, FORMAT_VERSION, UNBOUND_FORMAT_VERSION, ALGORITHM_AES256GCM_HKDF_SHA256, HEADER_PREFIX_LENGTH, encodeHeader, decodeHeader, type BackupHeader } from './backup-header.ts';
+export {
+  MAGIC,
+  FORMAT_VERSION,
+  UNBOUND_FORMAT_VERSION,
+  ALGORITHM_AES256GCM_HKDF_SHA256,
+  HEADER_PREFIX_LENGTH,
+  encodeHeader,
+  decodeHeader,
+  type BackupHeader,
+} from './backup-header.ts';
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
 const LENGTH_BYTES = 4;
 const NONCE_BYTES = 12;
@@ -161,7 +178,12 @@ export class DecryptStream extends Transform {
 
   override _transform(data: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.finished && data.length > 0) {
-      callback(new HindsightError('integrity', `backup has ${data.length} unexpected bytes after its final chunk (appended or corrupted data)`));
+      callback(
+        new HindsightError(
+          'integrity',
+          `backup has ${data.length} unexpected bytes after its final chunk (appended or corrupted data)`,
+        ),
+      );
       return;
     }
     this.bytesIn += data.length;
@@ -177,11 +199,21 @@ export class DecryptStream extends Transform {
 
   override _flush(callback: TransformCallback): void {
     if (!this.header) {
-      callback(new HindsightError('integrity', `backup is truncated: ${this.bytesIn} bytes, shorter than its header (at least ${HEADER_PREFIX_LENGTH})`));
+      callback(
+        new HindsightError(
+          'integrity',
+          `backup is truncated: ${this.bytesIn} bytes, shorter than its header (at least ${HEADER_PREFIX_LENGTH})`,
+        ),
+      );
       return;
     }
     if (!this.finished) {
-      callback(new HindsightError('integrity', `backup is truncated: it ends after chunk ${this.index} without the final chunk (incomplete upload or cut-off file)`));
+      callback(
+        new HindsightError(
+          'integrity',
+          `backup is truncated: it ends after chunk ${this.index} without the final chunk (incomplete upload or cut-off file)`,
+        ),
+      );
       return;
     }
     callback();
@@ -221,7 +253,10 @@ export class DecryptStream extends Transform {
   private resolveKey(keyId: string): SecretKey {
     const secretKey = typeof this.keySource === 'function' ? this.keySource(keyId) : this.keySource;
     if (secretKey.id !== keyId) {
-      throw new HindsightError('access_denied', `backup was encrypted with key ${keyId}, but the key in use is ${secretKey.id}: use the secret.key that wrote it (--key <file>)`);
+      throw new HindsightError(
+        'access_denied',
+        `backup was encrypted with key ${keyId}, but the key in use is ${secretKey.id}: use the secret.key that wrote it (--key <file>)`,
+      );
     }
     return secretKey;
   }
@@ -232,10 +267,16 @@ export class DecryptStream extends Transform {
     const name = this.options.objectName ?? 'backup object';
     if (!header.identity) {
       if (this.options.acceptUnbound) return;
-      throw new HindsightError('integrity', `object ${name} is in format version ${header.version}, which carries no identity, so it cannot be proven to be ${describeIdentity(expected)}; with no catalog record to check its checksum against it is refused (if you trust this copy, decrypt it with \`hindsight decrypt\` without --expect)`);
+      throw new HindsightError(
+        'integrity',
+        `object ${name} is in format version ${header.version}, which carries no identity, so it cannot be proven to be ${describeIdentity(expected)}; with no catalog record to check its checksum against it is refused (if you trust this copy, decrypt it with \`hindsight decrypt\` without --expect)`,
+      );
     }
     if (!sameIdentity(header.identity, expected)) {
-      throw new HindsightError('integrity', `object ${name} authenticates as ${describeIdentity(header.identity)}, expected ${describeIdentity(expected)}: the object was replaced or copied in storage`);
+      throw new HindsightError(
+        'integrity',
+        `object ${name} authenticates as ${describeIdentity(header.identity)}, expected ${describeIdentity(expected)}: the object was replaced or copied in storage`,
+      );
     }
   }
 
@@ -244,7 +285,10 @@ export class DecryptStream extends Transform {
     while (!this.finished && this.bufferedBytes >= LENGTH_BYTES) {
       const length = this.peekLength();
       if (length > this.chunkSize) {
-        throw new HindsightError('integrity', `chunk ${this.index} claims ${length} bytes, more than the chunk size ${this.chunkSize}: the file is corrupted`);
+        throw new HindsightError(
+          'integrity',
+          `chunk ${this.index} claims ${length} bytes, more than the chunk size ${this.chunkSize}: the file is corrupted`,
+        );
       }
       const recordLength = LENGTH_BYTES + NONCE_BYTES + length + TAG_BYTES;
       if (this.bufferedBytes < recordLength) return;
@@ -252,7 +296,10 @@ export class DecryptStream extends Transform {
       this.push(this.openChunk(record, length));
     }
     if (this.finished && this.bufferedBytes > 0) {
-      throw new HindsightError('integrity', `backup has ${this.bufferedBytes} unexpected bytes after its final chunk (appended or corrupted data)`);
+      throw new HindsightError(
+        'integrity',
+        `backup has ${this.bufferedBytes} unexpected bytes after its final chunk (appended or corrupted data)`,
+      );
     }
   }
 
@@ -276,6 +323,9 @@ export class DecryptStream extends Transform {
       this.finished = final;
       return plain;
     }
-    throw new HindsightError('integrity', `chunk ${this.index} failed authentication: the backup is corrupted, reordered or was tampered with`);
+    throw new HindsightError(
+      'integrity',
+      `chunk ${this.index} failed authentication: the backup is corrupted, reordered or was tampered with`,
+    );
   }
 }

@@ -61,7 +61,10 @@ function readKeyFile(file: string): SecretKey {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new HindsightError('not_found', `secret key file ${file} does not exist: restore it from your offline copy, or correct HINDSIGHT_SECRET_KEY_FILE / HINDSIGHT_PREVIOUS_SECRET_KEY_FILES`);
+      throw new HindsightError(
+        'not_found',
+        `secret key file ${file} does not exist: restore it from your offline copy, or correct HINDSIGHT_SECRET_KEY_FILE / HINDSIGHT_PREVIOUS_SECRET_KEY_FILES`,
+      );
     }
     throw error;
   }
@@ -84,7 +87,10 @@ function readKeysDir(keysDir: string): Array<{ key: SecretKey; file: string }> {
     const key = readKeyFile(file);
     const id = keyFileName.exec(name)?.[1];
     if (id !== key.id) {
-      throw new HindsightError('integrity', `key file ${file} holds key ${key.id}, but its name says ${id ?? '(no key id)'}: rename it to ${key.id}.key`);
+      throw new HindsightError(
+        'integrity',
+        `key file ${file} holds key ${key.id}, but its name says ${id ?? '(no key id)'}: rename it to ${key.id}.key`,
+      );
     }
     found.push({ key, file });
   }
@@ -109,8 +115,13 @@ export function openKeyring(sources: KeyringSources): Keyring {
   function load(): void {
     const signature = fileSignature(sources.currentFile);
     const current = readKeyFile(sources.currentFile);
-    const next = new Map<string, KeyringEntry>([[current.id, { key: current, file: sources.currentFile, current: true }]]);
-    const earlier = [...readKeysDir(sources.keysDir), ...sources.previousFiles.map((file) => ({ key: readKeyFile(file), file }))];
+    const next = new Map<string, KeyringEntry>([
+      [current.id, { key: current, file: sources.currentFile, current: true }],
+    ]);
+    const earlier = [
+      ...readKeysDir(sources.keysDir),
+      ...sources.previousFiles.map((file) => ({ key: readKeyFile(file), file })),
+    ];
     for (const { key, file } of earlier) if (!next.has(key.id)) next.set(key.id, { key, file, current: false });
     currentKey = current;
     currentSignature = signature;
@@ -134,7 +145,10 @@ export function openKeyring(sources: KeyringSources): Keyring {
         entry = byId.get(keyId);
       }
       if (!entry) {
-        throw new HindsightError('not_found', `secret key ${keyId} is not in the keyring (keys at hand: ${[...byId.keys()].join(', ')}): restore ${keyFileIn(sources.keysDir, keyId)} from your offline copy of the keys, or list its file in HINDSIGHT_PREVIOUS_SECRET_KEY_FILES`);
+        throw new HindsightError(
+          'not_found',
+          `secret key ${keyId} is not in the keyring (keys at hand: ${[...byId.keys()].join(', ')}): restore ${keyFileIn(sources.keysDir, keyId)} from your offline copy of the keys, or list its file in HINDSIGHT_PREVIOUS_SECRET_KEY_FILES`,
+        );
       }
       return entry.key;
     },

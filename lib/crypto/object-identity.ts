@@ -14,7 +14,13 @@ import { NAME_SOURCE } from '../names.ts';
  *   which names the cluster, and the timeline and segment or the base backup.
  */
 export const objectIdentitySchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('logical-backup'), database: z.string().min(1).max(200), backupId: z.string().min(1).max(200) }).strict(),
+  z
+    .object({
+      kind: z.literal('logical-backup'),
+      database: z.string().min(1).max(200),
+      backupId: z.string().min(1).max(200),
+    })
+    .strict(),
   z.object({ kind: z.literal('pitr-object'), key: z.string().min(1).max(1000) }).strict(),
 ]);
 
@@ -34,11 +40,13 @@ export function pitrObjectIdentity(key: string): ObjectIdentity {
 
 /** JSON with the fields in one fixed order, so that equal identities are equal bytes too. */
 export function encodeIdentity(identity: ObjectIdentity): Buffer {
-  const ordered = identity.kind === 'logical-backup'
-    ? { kind: identity.kind, database: identity.database, backupId: identity.backupId }
-    : { kind: identity.kind, key: identity.key };
+  const ordered =
+    identity.kind === 'logical-backup'
+      ? { kind: identity.kind, database: identity.database, backupId: identity.backupId }
+      : { kind: identity.kind, key: identity.key };
   const bytes = Buffer.from(JSON.stringify(ordered), 'utf8');
-  if (bytes.length > MAX_IDENTITY_BYTES) throw new HindsightError('bad_input', `object identity is ${bytes.length} bytes, more than ${MAX_IDENTITY_BYTES}`);
+  if (bytes.length > MAX_IDENTITY_BYTES)
+    throw new HindsightError('bad_input', `object identity is ${bytes.length} bytes, more than ${MAX_IDENTITY_BYTES}`);
   return bytes;
 }
 
@@ -47,10 +55,17 @@ export function decodeIdentity(bytes: Buffer): ObjectIdentity {
   try {
     json = JSON.parse(bytes.toString('utf8'));
   } catch {
-    throw new HindsightError('integrity', 'the object header holds an identity that is not JSON: the header is damaged');
+    throw new HindsightError(
+      'integrity',
+      'the object header holds an identity that is not JSON: the header is damaged',
+    );
   }
   const parsed = objectIdentitySchema.safeParse(json);
-  if (!parsed.success) throw new HindsightError('integrity', `the object header holds an unknown identity (${parsed.error.issues[0]?.message}): the header is damaged, or a newer Hindsight wrote it`);
+  if (!parsed.success)
+    throw new HindsightError(
+      'integrity',
+      `the object header holds an unknown identity (${parsed.error.issues[0]?.message}): the header is damaged, or a newer Hindsight wrote it`,
+    );
   return parsed.data;
 }
 
@@ -75,5 +90,8 @@ export function identityForObjectKey(key: string): ObjectIdentity {
   const logical = LOGICAL_KEY.exec(key);
   if (logical) return logicalBackupIdentity(logical[1]!, logical[2]!);
   if (/^pitr\/\d{1,20}\/(wal|base)\/[A-Za-z0-9._-]+$/.test(key)) return pitrObjectIdentity(key);
-  throw new HindsightError('bad_input', `"${key}" names no Hindsight object: expected <database>/<backup id>[.dump.hsb] or pitr/<system id>/(wal|base)/<file>`);
+  throw new HindsightError(
+    'bad_input',
+    `"${key}" names no Hindsight object: expected <database>/<backup id>[.dump.hsb] or pitr/<system id>/(wal|base)/<file>`,
+  );
 }

@@ -37,7 +37,10 @@ export function unseal(keys: SecretKey | KeyResolver, sealed: string, context: s
   }
   const key = typeof keys === 'function' ? keys(keyId) : keys;
   if (keyId !== key.id) {
-    throw new HindsightError('access_denied', `secret for ${context} was sealed with key ${keyId}, but the secret key in use is ${key.id}: use the secret.key this catalog was created with`);
+    throw new HindsightError(
+      'access_denied',
+      `secret for ${context} was sealed with key ${keyId}, but the secret key in use is ${key.id}: use the secret.key this catalog was created with`,
+    );
   }
   const raw = Buffer.from(payload, 'base64');
   if (raw.length < 28) throw new HindsightError('integrity', `sealed secret for ${context} is truncated`);
@@ -47,7 +50,10 @@ export function unseal(keys: SecretKey | KeyResolver, sealed: string, context: s
   try {
     return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString('utf8');
   } catch {
-    throw new HindsightError('integrity', `sealed secret for ${context} failed authentication (tampered, or sealed for another record)`);
+    throw new HindsightError(
+      'integrity',
+      `sealed secret for ${context} failed authentication (tampered, or sealed for another record)`,
+    );
   }
 }
 

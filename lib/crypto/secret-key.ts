@@ -40,7 +40,10 @@ export async function readSecretKey(file: string): Promise<SecretKey> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new HindsightError('not_found', `secret key file ${file} does not exist: restore it from your offline copy, or set HINDSIGHT_SECRET_KEY_FILE`);
+      throw new HindsightError(
+        'not_found',
+        `secret key file ${file} does not exist: restore it from your offline copy, or set HINDSIGHT_SECRET_KEY_FILE`,
+      );
     }
     throw error;
   }
@@ -52,16 +55,25 @@ export async function readSecretKey(file: string): Promise<SecretKey> {
  * start: a fresh key would leave everything sealed under the current one unreadable by default.
  */
 async function refuseFreshKeyBesideRotatedOnes(file: string, keysDir: string): Promise<void> {
-  const held = await readdir(keysDir).then((names) => names.filter((n) => n.endsWith('.key')), () => []);
+  const held = await readdir(keysDir).then(
+    (names) => names.filter((n) => n.endsWith('.key')),
+    () => [],
+  );
   if (held.length === 0) return;
-  throw new HindsightError('not_found', `secret key file ${file} is missing, but ${keysDir} holds ${held.join(', ')}: copy the key that was current to ${file} (the one the catalog's secrets name; hindsight key list shows it once the file is back)`);
+  throw new HindsightError(
+    'not_found',
+    `secret key file ${file} is missing, but ${keysDir} holds ${held.join(', ')}: copy the key that was current to ${file} (the one the catalog's secrets name; hindsight key list shows it once the file is back)`,
+  );
 }
 
 /**
  * Creates the key on first start with mode 0600. Opening with 'wx' fails if another process created
  * it first, in which case that key is the one to use: a key is never overwritten.
  */
-export async function loadOrCreateSecretKey(file: string, keysDir = path.join(path.dirname(file), 'keys')): Promise<{ key: SecretKey; created: boolean }> {
+export async function loadOrCreateSecretKey(
+  file: string,
+  keysDir = path.join(path.dirname(file), 'keys'),
+): Promise<{ key: SecretKey; created: boolean }> {
   try {
     await stat(file);
     return { key: await readSecretKey(file), created: false };
@@ -100,7 +112,10 @@ async function syncDirectory(dir: string): Promise<void> {
 }
 
 async function writeSyncedTemp(file: string, key: SecretKey): Promise<string> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const temp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
   const handle = await open(temp, 'wx', 0o600);
   try {
     await handle.writeFile(keyFileText(key));
@@ -125,7 +140,11 @@ export async function writeNewKeyFile(file: string, key: SecretKey): Promise<voi
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     const existing = await readSecretKey(file);
-    if (existing.id !== key.id) throw new HindsightError('conflict', `key file ${file} already holds key ${existing.id}, not ${key.id}: a key file is never overwritten`);
+    if (existing.id !== key.id)
+      throw new HindsightError(
+        'conflict',
+        `key file ${file} already holds key ${existing.id}, not ${key.id}: a key file is never overwritten`,
+      );
   } finally {
     await rm(temp, { force: true });
   }

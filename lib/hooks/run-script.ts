@@ -64,7 +64,9 @@ class ByteTail {
   }
   toString(): string {
     // A cut in the middle of a multi-byte character decodes as U+FFFD; drop it.
-    return Buffer.concat(this.chunks).toString('utf8').replace(/^\uFFFD+/, '');
+    return Buffer.concat(this.chunks)
+      .toString('utf8')
+      .replace(/^\uFFFD+/, '');
   }
 }
 
@@ -127,7 +129,12 @@ async function ensureGroupGone(pid: number | undefined, graceMs: number): Promis
  * a little after its own timeout.
  */
 function scriptCommand(script: string, timeoutSeconds: number, graceMs: number): [string, string[]] {
-  const backstop = BACKSTOP && [BACKSTOP, '--kill-after', `${Math.ceil(graceMs / 1000)}s`, `${timeoutSeconds + Math.ceil(graceMs / 1000) + 2}s`];
+  const backstop = BACKSTOP && [
+    BACKSTOP,
+    '--kill-after',
+    `${Math.ceil(graceMs / 1000)}s`,
+    `${timeoutSeconds + Math.ceil(graceMs / 1000) + 2}s`,
+  ];
   const [file, ...args] = backstop ? [...backstop, '/bin/sh', '-c', script] : ['/bin/sh', '-c', script];
   return [file!, args];
 }
@@ -180,7 +187,9 @@ class GroupLimits {
     this.signal = options.signal;
     this.timer = setTimeout(() => {
       this.timedOut = true;
-      tail.push(`\n[hindsight] the script ran longer than ${options.timeoutSeconds} s: its process group was sent SIGTERM${graceMs > 0 ? `, then SIGKILL after ${graceMs / 1000} s` : ''}\n`);
+      tail.push(
+        `\n[hindsight] the script ran longer than ${options.timeoutSeconds} s: its process group was sent SIGTERM${graceMs > 0 ? `, then SIGKILL after ${graceMs / 1000} s` : ''}\n`,
+      );
       this.terminate();
     }, options.timeoutSeconds * 1000);
     if (this.signal?.aborted) this.onAbort();
@@ -238,15 +247,19 @@ export function runHookScript(options: ScriptRunOptions): Promise<ScriptRunResul
       out.end();
       err.end();
       if (spawnError) tail.push(`[hindsight] the script could not be started: ${spawnError.message}\n`);
-      void ensureGroupGone(pid, grace).then(() => resolve({
-        exitCode: exited?.code ?? null,
-        signal: exited?.signal ?? null,
-        timedOut: limits.timedOut, aborted: limits.aborted, pid,
-        durationMs: Date.now() - started,
-        outputTail: tail.toString(),
-        outputTruncated: tail.truncated,
-        ok: !spawnError && !limits.timedOut && !limits.aborted && exited?.code === 0,
-      }));
+      void ensureGroupGone(pid, grace).then(() =>
+        resolve({
+          exitCode: exited?.code ?? null,
+          signal: exited?.signal ?? null,
+          timedOut: limits.timedOut,
+          aborted: limits.aborted,
+          pid,
+          durationMs: Date.now() - started,
+          outputTail: tail.toString(),
+          outputTruncated: tail.truncated,
+          ok: !spawnError && !limits.timedOut && !limits.aborted && exited?.code === 0,
+        }),
+      );
     };
     child.once('error', (error) => finish(error));
     child.once('exit', (code, signal) => {

@@ -64,7 +64,8 @@ export function renderTemplate(template: string, fields: TemplateFields, escape:
   });
 }
 
-export const DEFAULT_WEBHOOK_TEMPLATE = '{"event":"{{event}}","database":"{{database}}","message":"{{message}}","link":"{{link}}","time":"{{time}}"}';
+export const DEFAULT_WEBHOOK_TEMPLATE =
+  '{"event":"{{event}}","database":"{{database}}","message":"{{message}}","link":"{{link}}","time":"{{time}}"}';
 
 export const SIGNATURE_HEADER = 'X-Hindsight-Signature';
 
@@ -79,7 +80,13 @@ export function signPayload(secret: string, payload: string, unixSeconds: number
 }
 
 /** What a receiver does (and what the tests do): recompute and compare in constant time. */
-export function verifySignature(secret: string, payload: string, header: string, nowSeconds: number, toleranceSeconds = 300): boolean {
+export function verifySignature(
+  secret: string,
+  payload: string,
+  header: string,
+  nowSeconds: number,
+  toleranceSeconds = 300,
+): boolean {
   const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
   const t = Number(parts.t);
   if (!Number.isInteger(t) || !parts.v1 || Math.abs(nowSeconds - t) > toleranceSeconds) return false;

@@ -2,7 +2,14 @@ import nodemailer from 'nodemailer';
 import { HindsightError, type ErrorKind } from '../errors.ts';
 import type { NotifierConfig } from './config.ts';
 import {
-  DEFAULT_WEBHOOK_TEMPLATE, SIGNATURE_HEADER, headline, plainText, renderTemplate, signPayload, templateFields, type OutgoingNotification,
+  DEFAULT_WEBHOOK_TEMPLATE,
+  SIGNATURE_HEADER,
+  headline,
+  plainText,
+  renderTemplate,
+  signPayload,
+  templateFields,
+  type OutgoingNotification,
 } from './render.ts';
 
 const TIMEOUT_MS = 15_000;
@@ -33,7 +40,12 @@ export function slackRequest(url: string, n: OutgoingNotification): HttpRequestS
 /** Discord webhook: `content` (at most 2000 characters); mentions in a message never ping anyone. */
 export function discordRequest(url: string, n: OutgoingNotification): HttpRequestSpec {
   const content = `**${headline(n)}**\n${n.message}\n${n.link}`.slice(0, 2000);
-  return { method: 'POST', url, headers: jsonHeaders, body: json({ username: 'Hindsight', content, allowed_mentions: { parse: [] } }) };
+  return {
+    method: 'POST',
+    url,
+    headers: jsonHeaders,
+    body: json({ username: 'Hindsight', content, allowed_mentions: { parse: [] } }),
+  };
 }
 
 /** Teams (Workflows "post to a channel when a webhook request is received", or a legacy connector): an Adaptive Card message. */
@@ -50,23 +62,44 @@ export function teamsRequest(url: string, n: OutgoingNotification): HttpRequestS
     actions: [{ type: 'Action.OpenUrl', title: 'Open in Hindsight', url: n.link }],
   };
   return {
-    method: 'POST', url, headers: jsonHeaders,
-    body: json({ type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }] }),
+    method: 'POST',
+    url,
+    headers: jsonHeaders,
+    body: json({
+      type: 'message',
+      attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }],
+    }),
   };
 }
 
 /** Telegram Bot API sendMessage, plain text (no parse_mode: a message can hold any character). */
-export function telegramRequest(config: Extract<NotifierConfig, { type: 'telegram' }>, n: OutgoingNotification): HttpRequestSpec {
-  const body: Record<string, unknown> = { chat_id: config.chatId, text: `${headline(n)}\n${plainText(n)}`.slice(0, 4096), link_preview_options: { is_disabled: true } };
+export function telegramRequest(
+  config: Extract<NotifierConfig, { type: 'telegram' }>,
+  n: OutgoingNotification,
+): HttpRequestSpec {
+  const body: Record<string, unknown> = {
+    chat_id: config.chatId,
+    text: `${headline(n)}\n${plainText(n)}`.slice(0, 4096),
+    link_preview_options: { is_disabled: true },
+  };
   if (config.messageThreadId !== undefined) body.message_thread_id = config.messageThreadId;
-  return { method: 'POST', url: `${config.apiBaseUrl.replace(/\/+$/, '')}/bot${config.botToken}/sendMessage`, headers: jsonHeaders, body: json(body) };
+  return {
+    method: 'POST',
+    url: `${config.apiBaseUrl.replace(/\/+$/, '')}/bot${config.botToken}/sendMessage`,
+    headers: jsonHeaders,
+    body: json(body),
+  };
 }
 
 /**
  * The generic webhook. POST sends the rendered template (JSON by default); GET sends the fields as
  * query parameters. With a secret, the body (POST) or the query string (GET) is signed.
  */
-export function webhookRequest(config: Extract<NotifierConfig, { type: 'webhook' }>, n: OutgoingNotification, unixSeconds: number): HttpRequestSpec {
+export function webhookRequest(
+  config: Extract<NotifierConfig, { type: 'webhook' }>,
+  n: OutgoingNotification,
+  unixSeconds: number,
+): HttpRequestSpec {
   const fields = templateFields(n);
   const headers: Record<string, string> = { 'user-agent': 'Hindsight' };
   const custom = Object.fromEntries(Object.entries(config.headers).map(([k, v]) => [k.toLowerCase(), v]));
@@ -79,9 +112,17 @@ export function webhookRequest(config: Extract<NotifierConfig, { type: 'webhook'
     url = target.toString();
     signed = target.search.replace(/^\?/, '');
   } else {
-    const contentType = custom['content-type'] ?? (config.bodyTemplate === undefined || looksLikeJson(config.bodyTemplate) ? 'application/json' : 'text/plain; charset=utf-8');
+    const contentType =
+      custom['content-type'] ??
+      (config.bodyTemplate === undefined || looksLikeJson(config.bodyTemplate)
+        ? 'application/json'
+        : 'text/plain; charset=utf-8');
     headers['content-type'] = contentType;
-    body = renderTemplate(config.bodyTemplate ?? DEFAULT_WEBHOOK_TEMPLATE, fields, /json/i.test(contentType) ? 'json' : 'none');
+    body = renderTemplate(
+      config.bodyTemplate ?? DEFAULT_WEBHOOK_TEMPLATE,
+      fields,
+      /json/i.test(contentType) ? 'json' : 'none',
+    );
     signed = body;
   }
   Object.assign(headers, custom);
@@ -111,19 +152,32 @@ export async function sendHttp(label: string, spec: HttpRequestSpec): Promise<Se
   const host = new URL(spec.url).host;
   let response: Response;
   try {
-    response = await fetch(spec.url, { method: spec.method, headers: spec.headers, body: spec.body, redirect: 'error', signal: AbortSignal.timeout(TIMEOUT_MS) });
+    response = await fetch(spec.url, {
+      method: spec.method,
+      headers: spec.headers,
+      body: spec.body,
+      redirect: 'error',
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const why = (error as Error).name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s` : cause?.code ?? cause?.message ?? (error as Error).message;
+    const why =
+      (error as Error).name === 'TimeoutError'
+        ? `no answer within ${TIMEOUT_MS / 1000} s`
+        : (cause?.code ?? cause?.message ?? (error as Error).message);
     throw new HindsightError('unreachable', `${label}: cannot reach ${host} (${why}); ${hints.unreachable}`);
   }
   const text = (await response.text().catch(() => '')).slice(0, 300);
   if (!response.ok) {
     const kind = kindOfStatus(response.status);
-    throw new HindsightError(kind, `${label}: ${host} answered HTTP ${response.status}${receiverReason(text)}; ${hints[kind]}`);
+    throw new HindsightError(
+      kind,
+      `${label}: ${host} answered HTTP ${response.status}${receiverReason(text)}; ${hints[kind]}`,
+    );
   }
   // Telegram answers 200 with ok:false only in theory, but a proxy in front of it may not.
-  if (/"ok"\s*:\s*false/.test(text)) throw new HindsightError('bad_input', `${label}: ${host} refused the message${receiverReason(text)}`);
+  if (/"ok"\s*:\s*false/.test(text))
+    throw new HindsightError('bad_input', `${label}: ${host} refused the message${receiverReason(text)}`);
   return { response: `HTTP ${response.status}` };
 }
 
@@ -133,19 +187,27 @@ function receiverReason(text: string): string {
   if (!trimmed) return '';
   try {
     const parsed = JSON.parse(trimmed) as { description?: string; message?: string; error?: unknown };
-    const reason = parsed.description ?? parsed.message ?? (typeof parsed.error === 'string' ? parsed.error : undefined);
+    const reason =
+      parsed.description ?? parsed.message ?? (typeof parsed.error === 'string' ? parsed.error : undefined);
     if (reason) return ` (${reason})`;
-  } catch { /* not JSON: plain text below */ }
+  } catch {
+    /* not JSON: plain text below */
+  }
   return ` (${trimmed.replace(/\s+/g, ' ').slice(0, 200)})`;
 }
 
 function smtpKind(code: string | undefined, responseCode: number | undefined): ErrorKind {
   if (code === 'EAUTH' || code === 'ENOAUTH' || responseCode === 535 || responseCode === 530) return 'access_denied';
-  if (code === 'EENVELOPE' || code === 'EMESSAGE' || (responseCode !== undefined && responseCode >= 500)) return 'bad_input';
+  if (code === 'EENVELOPE' || code === 'EMESSAGE' || (responseCode !== undefined && responseCode >= 500))
+    return 'bad_input';
   return 'unreachable';
 }
 
-export async function sendEmail(label: string, config: Extract<NotifierConfig, { type: 'email' }>, n: OutgoingNotification): Promise<SendResult> {
+export async function sendEmail(
+  label: string,
+  config: Extract<NotifierConfig, { type: 'email' }>,
+  n: OutgoingNotification,
+): Promise<SendResult> {
   const transport = nodemailer.createTransport({
     host: config.host,
     port: config.port,
@@ -172,15 +234,27 @@ export async function sendEmail(label: string, config: Extract<NotifierConfig, {
     const detail = e.response ?? e.message ?? String(error);
     const tlsProblem = /certificate|self[- ]signed|unable to verify/i.test(detail);
     const kind = tlsProblem ? 'access_denied' : smtpKind(e.code, e.responseCode);
-    const hint = tlsProblem ? 'the server\'s certificate is not trusted: give its CA as "ca"' : kind === 'access_denied' ? 'check auth.user and auth.pass' : hints[kind];
-    throw new HindsightError(kind, `${label}: SMTP ${config.host}:${config.port} failed${e.code ? ` (${e.code})` : ''}: ${detail.replace(/\s+/g, ' ').slice(0, 300)}; ${hint}`);
+    const hint = tlsProblem
+      ? 'the server\'s certificate is not trusted: give its CA as "ca"'
+      : kind === 'access_denied'
+        ? 'check auth.user and auth.pass'
+        : hints[kind];
+    throw new HindsightError(
+      kind,
+      `${label}: SMTP ${config.host}:${config.port} failed${e.code ? ` (${e.code})` : ''}: ${detail.replace(/\s+/g, ' ').slice(0, 300)}; ${hint}`,
+    );
   } finally {
     transport.close();
   }
 }
 
 /** Delivers one notification through one notifier; a failure is a HindsightError whose kind says whether retrying can help. */
-export async function sendNotification(name: string, config: NotifierConfig, n: OutgoingNotification, now: Date = new Date()): Promise<SendResult> {
+export async function sendNotification(
+  name: string,
+  config: NotifierConfig,
+  n: OutgoingNotification,
+  now: Date = new Date(),
+): Promise<SendResult> {
   const label = `notifier "${name}" (${config.type})`;
   switch (config.type) {
     case 'email':

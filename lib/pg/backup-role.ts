@@ -21,7 +21,8 @@ export interface ReadOnlyReport {
   serverVersionNum: number;
 }
 
-const listed = (names: string[]): string => `${names.slice(0, LISTED).join(', ')}${names.length > LISTED ? ` and ${names.length - LISTED} more` : ''}`;
+const listed = (names: string[]): string =>
+  `${names.slice(0, LISTED).join(', ')}${names.length > LISTED ? ` and ${names.length - LISTED} more` : ''}`;
 
 /**
  * Reports whether the role a target connects as is read-only, and every reason why not:
@@ -30,7 +31,11 @@ const listed = (names: string[]): string => `${names.slice(0, LISTED).join(', ')
  * CREATE on the database or a schema, and membership in a role that can do any of it (a member
  * can SET ROLE to it even when it does not inherit its privileges).
  */
-export async function checkReadOnly(label: string, target: PgTarget, options: { pitr?: boolean } = {}): Promise<ReadOnlyReport> {
+export async function checkReadOnly(
+  label: string,
+  target: PgTarget,
+  options: { pitr?: boolean } = {},
+): Promise<ReadOnlyReport> {
   const client = await connect(label, target);
   try {
     return await inspectRole(client, options.pitr ?? false);
@@ -41,17 +46,25 @@ export async function checkReadOnly(label: string, target: PgTarget, options: { 
 
 async function inspectRole(client: pg.Client, pitr: boolean): Promise<ReadOnlyReport> {
   const reasons: string[] = [];
-  const { rows: [me] } = await client.query(
+  const {
+    rows: [me],
+  } = await client.query(
     `select r.oid, r.rolname, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication,
             current_setting('server_version_num')::int as vnum, current_database() as db
      from pg_roles r where r.rolname = current_user`,
   );
-  const attributes = (r: { rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean; rolreplication: boolean }) => [
-    r.rolsuper ? 'SUPERUSER' : null,
-    r.rolcreatedb ? 'CREATEDB' : null,
-    r.rolcreaterole ? 'CREATEROLE' : null,
-    r.rolreplication && !pitr ? 'REPLICATION (only PITR needs it)' : null,
-  ].filter((a): a is string => a !== null);
+  const attributes = (r: {
+    rolsuper: boolean;
+    rolcreatedb: boolean;
+    rolcreaterole: boolean;
+    rolreplication: boolean;
+  }) =>
+    [
+      r.rolsuper ? 'SUPERUSER' : null,
+      r.rolcreatedb ? 'CREATEDB' : null,
+      r.rolcreaterole ? 'CREATEROLE' : null,
+      r.rolreplication && !pitr ? 'REPLICATION (only PITR needs it)' : null,
+    ].filter((a): a is string => a !== null);
   const own = attributes(me);
   if (own.length > 0) reasons.push(`role "${me.rolname}" has ${own.join(', ')}`);
 
@@ -67,7 +80,9 @@ async function inspectRole(client: pg.Client, pitr: boolean): Promise<ReadOnlyRe
     const can = attributes(role);
     if (WRITING_PREDEFINED_ROLES.includes(role.rolname)) can.push(`the rights of ${role.rolname}`);
     if (can.length === 0) {
-      const { rows: [w] } = await client.query(
+      const {
+        rows: [w],
+      } = await client.query(
         `select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace
          where c.relkind in ('r', 'p', 'f', 'v') and ${SYSTEM_SCHEMAS}
            and (pg_has_role($1::oid, c.relowner, 'MEMBER') or has_table_privilege($1::oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))`,
@@ -88,7 +103,10 @@ async function inspectRole(client: pg.Client, pitr: boolean): Promise<ReadOnlyRe
         where c.relkind in ('r', 'p', 'f', 'v', 'm', 'S') and ${SYSTEM_SCHEMAS} and c.relowner = $1`,
       [me.oid],
     );
-    if (owned.length > 0) reasons.push(`role "${me.rolname}" owns ${owned.length} object(s) (${listed(owned.map((o) => o.what))}), and an owner can always change them`);
+    if (owned.length > 0)
+      reasons.push(
+        `role "${me.rolname}" owns ${owned.length} object(s) (${listed(owned.map((o) => o.what))}), and an owner can always change them`,
+      );
 
     const { rows: writes } = await client.query(
       `select p.priv, quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name
@@ -107,14 +125,22 @@ async function inspectRole(client: pg.Client, pitr: boolean): Promise<ReadOnlyRe
          -- CASE: the planner may call the function before the filters, and it fails on other relations.
          and case when c.relkind = 'S' then has_sequence_privilege(c.oid, 'UPDATE') else false end order by 1`,
     );
-    if (sequences.length > 0) reasons.push(`can UPDATE (nextval/setval) ${sequences.length} sequence(s): ${listed(sequences.map((s) => s.name))}`);
+    if (sequences.length > 0)
+      reasons.push(
+        `can UPDATE (nextval/setval) ${sequences.length} sequence(s): ${listed(sequences.map((s) => s.name))}`,
+      );
 
-    const { rows: [dbCreate] } = await client.query(`select has_database_privilege(current_database(), 'CREATE') as can`);
+    const {
+      rows: [dbCreate],
+    } = await client.query(`select has_database_privilege(current_database(), 'CREATE') as can`);
     if (dbCreate.can) reasons.push(`can CREATE schemas in database ${quoteIdent(me.db)}`);
     const { rows: schemas } = await client.query(
       `select quote_ident(n.nspname) as name from pg_namespace n where ${SYSTEM_SCHEMAS} and has_schema_privilege(n.oid, 'CREATE') order by 1`,
     );
-    if (schemas.length > 0) reasons.push(`can CREATE objects in schema(s) ${listed(schemas.map((s) => s.name))}${schemas.some((s) => s.name === 'public') && me.vnum < 150000 ? ' (before PostgreSQL 15 everyone may create in public: REVOKE CREATE ON SCHEMA public FROM PUBLIC)' : ''}`);
+    if (schemas.length > 0)
+      reasons.push(
+        `can CREATE objects in schema(s) ${listed(schemas.map((s) => s.name))}${schemas.some((s) => s.name === 'public') && me.vnum < 150000 ? ' (before PostgreSQL 15 everyone may create in public: REVOKE CREATE ON SCHEMA public FROM PUBLIC)' : ''}`,
+      );
   }
 
   const { rows: unreadable } = await client.query(
@@ -122,7 +148,13 @@ async function inspectRole(client: pg.Client, pitr: boolean): Promise<ReadOnlyRe
      where c.relkind in ('r', 'p') and ${SYSTEM_SCHEMAS}
        and not (has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, 'SELECT')) order by 1`,
   );
-  return { role: me.rolname, readOnly: reasons.length === 0, reasons, unreadableTables: unreadable.map((u) => u.name), serverVersionNum: me.vnum };
+  return {
+    role: me.rolname,
+    readOnly: reasons.length === 0,
+    reasons,
+    unreadableTables: unreadable.map((u) => u.name),
+    serverVersionNum: me.vnum,
+  };
 }
 
 /**
@@ -161,7 +193,10 @@ export async function createBackupRole(
   options: { roleName: string; pitr?: boolean; explicitGrants?: boolean },
 ): Promise<CreatedBackupRole> {
   if (!backupRoleNamePattern.test(options.roleName)) {
-    throw new HindsightError('bad_input', `role name "${options.roleName}" must be lowercase letters, digits and "_", starting with a letter or "_" (at most 63)`);
+    throw new HindsightError(
+      'bad_input',
+      `role name "${options.roleName}" must be lowercase letters, digits and "_", starting with a letter or "_" (at most 63)`,
+    );
   }
   const client = await connect(label, admin);
   const role = quoteIdent(options.roleName);
@@ -172,20 +207,38 @@ export async function createBackupRole(
     await client.query(sql);
   };
   try {
-    const { rows: [facts] } = await client.query(
+    const {
+      rows: [facts],
+    } = await client.query(
       `select current_setting('server_version_num')::int as vnum, current_database() as db,
               exists (select 1 from pg_roles where rolname = $1) as taken,
               exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relrowsecurity and ${SYSTEM_SCHEMAS}) as rls,
               exists (select 1 from pg_largeobject_metadata) as blobs`,
       [options.roleName],
     );
-    if (facts.taken) throw new HindsightError('conflict', `role "${options.roleName}" already exists on the server (choose another with --role)`);
+    if (facts.taken)
+      throw new HindsightError(
+        'conflict',
+        `role "${options.roleName}" already exists on the server (choose another with --role)`,
+      );
     const password = randomBytes(24).toString('base64url');
-    const attributes = ['LOGIN', 'NOSUPERUSER', 'NOCREATEDB', 'NOCREATEROLE', 'INHERIT', options.pitr ? 'REPLICATION' : 'NOREPLICATION', facts.rls ? 'BYPASSRLS' : 'NOBYPASSRLS'];
-    if (facts.rls) notes.push('BYPASSRLS: some tables have row-level security, which pg_dump refuses to dump partially');
+    const attributes = [
+      'LOGIN',
+      'NOSUPERUSER',
+      'NOCREATEDB',
+      'NOCREATEROLE',
+      'INHERIT',
+      options.pitr ? 'REPLICATION' : 'NOREPLICATION',
+      facts.rls ? 'BYPASSRLS' : 'NOBYPASSRLS',
+    ];
+    if (facts.rls)
+      notes.push('BYPASSRLS: some tables have row-level security, which pg_dump refuses to dump partially');
     await client.query('begin');
     try {
-      await exec(`create role ${role} ${attributes.join(' ')} password '${scramSha256Verifier(password)}'`, `create role ${role} ${attributes.join(' ')} password '…'`);
+      await exec(
+        `create role ${role} ${attributes.join(' ')} password '${scramSha256Verifier(password)}'`,
+        `create role ${role} ${attributes.join(' ')} password '…'`,
+      );
       await exec(`grant connect on database ${quoteIdent(facts.db)} to ${role}`);
       if (facts.vnum >= 140000 && !options.explicitGrants) {
         await exec(`grant pg_read_all_data to ${role}`);
@@ -203,19 +256,30 @@ export async function createBackupRole(
           await exec(`grant select on all sequences in schema ${s} to ${role}`);
           // Tables created later by these owners are readable too.
           for (const owner of schema.owners as string[]) {
-            await exec(`alter default privileges for role ${quoteIdent(owner)} in schema ${s} grant select on tables to ${role}`);
-            await exec(`alter default privileges for role ${quoteIdent(owner)} in schema ${s} grant select on sequences to ${role}`);
+            await exec(
+              `alter default privileges for role ${quoteIdent(owner)} in schema ${s} grant select on tables to ${role}`,
+            );
+            await exec(
+              `alter default privileges for role ${quoteIdent(owner)} in schema ${s} grant select on sequences to ${role}`,
+            );
           }
         }
-        notes.push('explicit grants: schemas created later need GRANT USAGE and SELECT for this role (PostgreSQL 14+ has pg_read_all_data for this)');
+        notes.push(
+          'explicit grants: schemas created later need GRANT USAGE and SELECT for this role (PostgreSQL 14+ has pg_read_all_data for this)',
+        );
       }
-      if (facts.blobs) notes.push('the database holds large objects: grant SELECT on them to this role (or dump with --no-blobs)');
+      if (facts.blobs)
+        notes.push('the database holds large objects: grant SELECT on them to this role (or dump with --no-blobs)');
       await client.query('commit');
     } catch (error) {
       await client.query('rollback').catch(() => undefined);
       const err = error as { code?: string; message?: string };
       if (err.code === '42501') {
-        throw new HindsightError('access_denied', `database "${label}": role "${admin.user}" may not create the backup role (${err.message}); run it with a superuser or a role with CREATEROLE (--admin-url)`, { cause: error });
+        throw new HindsightError(
+          'access_denied',
+          `database "${label}": role "${admin.user}" may not create the backup role (${err.message}); run it with a superuser or a role with CREATEROLE (--admin-url)`,
+          { cause: error },
+        );
       }
       throw error;
     }

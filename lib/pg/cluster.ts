@@ -33,7 +33,10 @@ const runningAsRoot = (): boolean => typeof process.getuid === 'function' && pro
 
 async function osUserIds(): Promise<{ uid: number; gid: number }> {
   const { stdout: uid } = await run('id', ['-u', osUser]).catch(() => {
-    throw new HindsightError('not_found', `running as root, PostgreSQL must run as user "${osUser}", which does not exist: run 'npm run setup' or 'useradd --system ${osUser}'`);
+    throw new HindsightError(
+      'not_found',
+      `running as root, PostgreSQL must run as user "${osUser}", which does not exist: run 'npm run setup' or 'useradd --system ${osUser}'`,
+    );
   });
   const { stdout: gid } = await run('id', ['-g', osUser]);
   return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
@@ -43,11 +46,17 @@ async function osUserIds(): Promise<{ uid: number; gid: number }> {
 async function runServerTool(file: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   const [cmd, cmdArgs] = runningAsRoot() ? ['runuser', ['-u', osUser, '--', file, ...args]] : [file, args];
   try {
-    const { stdout } = await run(cmd, cmdArgs, { env: { ...process.env, ...options.env }, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(cmd, cmdArgs, {
+      env: { ...process.env, ...options.env },
+      maxBuffer: 16 * 1024 * 1024,
+    });
     return stdout;
   } catch (error) {
     const err = error as { stderr?: string; message: string };
-    throw new HindsightError('tool_failed', `${path.basename(file)} failed: ${(err.stderr || err.message).trim().split('\n').slice(-5).join(' | ')}`);
+    throw new HindsightError(
+      'tool_failed',
+      `${path.basename(file)} failed: ${(err.stderr || err.message).trim().split('\n').slice(-5).join(' | ')}`,
+    );
   }
 }
 
@@ -74,7 +83,10 @@ async function majorOf(dataDir: string, asked: number | undefined): Promise<numb
   // An existing data directory is tied to the major that made it.
   const existing = Number.parseInt(await readFile(path.join(dataDir, 'PG_VERSION'), 'utf8').catch(() => ''), 10);
   if (asked !== undefined && Number.isInteger(existing) && existing !== asked) {
-    throw new HindsightError('conflict', `${dataDir} holds a PostgreSQL ${existing} cluster, not ${asked}: choose another directory or remove it`);
+    throw new HindsightError(
+      'conflict',
+      `${dataDir} holds a PostgreSQL ${existing} cluster, not ${asked}: choose another directory or remove it`,
+    );
   }
   return asked ?? (Number.isInteger(existing) ? existing : undefined);
 }
@@ -85,7 +97,10 @@ async function checkServerUserReaches(dir: string): Promise<void> {
   try {
     await run('runuser', ['-u', osUser, '--', 'test', '-x', dir]);
   } catch {
-    throw new HindsightError('access_denied', `PostgreSQL runs as user "${osUser}" (it refuses root) and cannot reach ${dir}: make the directory and its parents traversable (chmod o+x) or set HINDSIGHT_DATA_DIR elsewhere`);
+    throw new HindsightError(
+      'access_denied',
+      `PostgreSQL runs as user "${osUser}" (it refuses root) and cannot reach ${dir}: make the directory and its parents traversable (chmod o+x) or set HINDSIGHT_DATA_DIR elsewhere`,
+    );
   }
 }
 
@@ -113,7 +128,15 @@ async function initialiseCluster(cluster: NewCluster): Promise<void> {
   }
   try {
     await runServerTool(initdbPath, [
-      '-D', dataDir, '-U', superuser, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-sync',
+      '-D',
+      dataDir,
+      '-U',
+      superuser,
+      `--pwfile=${pwfile}`,
+      '--auth=scram-sha-256',
+      '--encoding=UTF8',
+      '--locale=C',
+      '--no-sync',
     ]);
   } finally {
     await rm(pwfile, { force: true });
@@ -127,7 +150,9 @@ async function initialiseCluster(cluster: NewCluster): Promise<void> {
     max_replication_slots: '10',
     ...Object.fromEntries(Object.entries(extra ?? {}).map(([k, v]) => [k, v])),
   };
-  const conf = Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n');
+  const conf = Object.entries(settings)
+    .map(([k, v]) => `${k} = ${v}`)
+    .join('\n');
   const confFile = path.join(dataDir, 'postgresql.auto.conf');
   await writeFile(confFile, `# written by Hindsight\n${conf}\n`);
   if (ids) await chown(confFile, ids.uid, ids.gid);
@@ -149,9 +174,23 @@ function clusterControl(dataDir: string, port: number, pgCtlPath: string): Clust
     },
     async start() {
       if (await control.isRunning()) return;
-      await runServerTool(pgCtlPath, ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', `-p ${port}`]).catch(async (error: HindsightError) => {
+      await runServerTool(pgCtlPath, [
+        'start',
+        '-D',
+        dataDir,
+        '-l',
+        logFile,
+        '-w',
+        '-t',
+        '60',
+        '-o',
+        `-p ${port}`,
+      ]).catch(async (error: HindsightError) => {
         const log = await readFile(logFile, 'utf8').catch(() => '');
-        throw new HindsightError('tool_failed', `PostgreSQL in ${dataDir} did not start on port ${port}: ${log.trim().split('\n').slice(-3).join(' | ') || error.message}`);
+        throw new HindsightError(
+          'tool_failed',
+          `PostgreSQL in ${dataDir} did not start on port ${port}: ${log.trim().split('\n').slice(-3).join(' | ') || error.message}`,
+        );
       });
     },
     async stop(mode = 'fast') {
@@ -179,7 +218,12 @@ export async function openLocalCluster(options: ClusterOptions): Promise<LocalCl
   await checkServerUserReaches(path.dirname(dataDir));
   if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
     await initialiseCluster({
-      dataDir, passwordFile, superuser, initdbPath: initdb.path, ids, settings: options.settings,
+      dataDir,
+      passwordFile,
+      superuser,
+      initdbPath: initdb.path,
+      ids,
+      settings: options.settings,
     });
   }
   const password = (await readFile(passwordFile, 'utf8')).trim();

@@ -43,7 +43,9 @@ export function describeTarget(target: PgTarget): string {
 }
 
 export function targetUrl(target: PgTarget): string {
-  const auth = target.password ? `${encodeURIComponent(target.user)}:${encodeURIComponent(target.password)}` : encodeURIComponent(target.user);
+  const auth = target.password
+    ? `${encodeURIComponent(target.user)}:${encodeURIComponent(target.password)}`
+    : encodeURIComponent(target.user);
   const query = target.sslmode ? `?sslmode=${target.sslmode}` : '';
   return `postgres://${auth}@${target.host}:${target.port}/${encodeURIComponent(target.database)}${query}`;
 }
@@ -70,7 +72,10 @@ export function clientConfig(target: PgTarget): pg.ClientConfig {
     database: target.database,
     user: target.user,
     password: target.password,
-    ssl: target.sslmode && !['disable', 'allow', 'prefer'].includes(target.sslmode) ? { rejectUnauthorized: target.sslmode === 'verify-full' || target.sslmode === 'verify-ca' } : undefined,
+    ssl:
+      target.sslmode && !['disable', 'allow', 'prefer'].includes(target.sslmode)
+        ? { rejectUnauthorized: target.sslmode === 'verify-full' || target.sslmode === 'verify-ca' }
+        : undefined,
     connectionTimeoutMillis: 10_000,
     application_name: 'hindsight',
   };
@@ -82,35 +87,71 @@ export function explainConnectionError(label: string, target: PgTarget, error: u
   const where = `${target.host}:${target.port}`;
   switch (err.code) {
     case 'ECONNREFUSED':
-      return new HindsightError('unreachable', `database "${label}" is unreachable at ${where} (connection refused): check that PostgreSQL is running and listening there`, { cause: error });
+      return new HindsightError(
+        'unreachable',
+        `database "${label}" is unreachable at ${where} (connection refused): check that PostgreSQL is running and listening there`,
+        { cause: error },
+      );
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new HindsightError('unreachable', `database "${label}": host "${target.host}" cannot be resolved (check the host name)`, { cause: error });
+      return new HindsightError(
+        'unreachable',
+        `database "${label}": host "${target.host}" cannot be resolved (check the host name)`,
+        { cause: error },
+      );
     case 'ETIMEDOUT':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-      return new HindsightError('unreachable', `database "${label}" is unreachable at ${where} (${err.code}): check the network path and firewall`, { cause: error });
+      return new HindsightError(
+        'unreachable',
+        `database "${label}" is unreachable at ${where} (${err.code}): check the network path and firewall`,
+        { cause: error },
+      );
     case '28P01':
-      return new HindsightError('access_denied', `database "${label}": password authentication failed for user "${target.user}" (check the password saved for this database)`, { cause: error });
+      return new HindsightError(
+        'access_denied',
+        `database "${label}": password authentication failed for user "${target.user}" (check the password saved for this database)`,
+        { cause: error },
+      );
     case '28000':
-      return new HindsightError('access_denied', `database "${label}": the server rejected user "${target.user}" (${err.message}; check pg_hba.conf and the role)`, { cause: error });
+      return new HindsightError(
+        'access_denied',
+        `database "${label}": the server rejected user "${target.user}" (${err.message}; check pg_hba.conf and the role)`,
+        { cause: error },
+      );
     case '3D000':
-      return new HindsightError('not_found', `database "${label}": database "${target.database}" does not exist on ${where} (check the database name)`, { cause: error });
+      return new HindsightError(
+        'not_found',
+        `database "${label}": database "${target.database}" does not exist on ${where} (check the database name)`,
+        { cause: error },
+      );
     case '57P03':
-      return new HindsightError('busy', `database "${label}" at ${where} is starting up or shutting down; will retry`, { cause: error });
+      return new HindsightError('busy', `database "${label}" at ${where} is starting up or shutting down; will retry`, {
+        cause: error,
+      });
     case '53300':
-      return new HindsightError('busy', `database "${label}" at ${where} has too many connections; will retry`, { cause: error });
+      return new HindsightError('busy', `database "${label}" at ${where} has too many connections; will retry`, {
+        cause: error,
+      });
     default:
       if (/timeout/i.test(err.message ?? '')) {
-        return new HindsightError('unreachable', `database "${label}" did not answer at ${where} within 10 s: check the network path`, { cause: error });
+        return new HindsightError(
+          'unreachable',
+          `database "${label}" did not answer at ${where} within 10 s: check the network path`,
+          { cause: error },
+        );
       }
-      return new HindsightError('tool_failed', `database "${label}" at ${where}: ${err.message ?? String(error)}`, { cause: error });
+      return new HindsightError('tool_failed', `database "${label}" at ${where}: ${err.message ?? String(error)}`, {
+        cause: error,
+      });
   }
 }
 
 export async function connect(label: string, target: PgTarget): Promise<pg.Client> {
   const client = new pg.Client(clientConfig(target));
-  client.on('error', () => { /* reported through the failing query */ });
+  client.on('error', () => {
+    /* reported through the failing query */
+  });
   try {
     await client.connect();
     return client;

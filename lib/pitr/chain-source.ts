@@ -36,15 +36,31 @@ export async function loadChain(catalog: Catalog, database: string, driver?: Sto
   const config = await catalog.wal.config(database);
   const all = await catalog.wal.baseBackupsOf(database);
   const runningBaseBackups = all.filter((b) => b.status === 'running').length;
-  const base = { database, systemIdentifier: config.systemIdentifier, segmentSize: config.walSegmentSize, storageName: config.storageName, agent: config.agent, runningBaseBackups };
+  const base = {
+    database,
+    systemIdentifier: config.systemIdentifier,
+    segmentSize: config.walSegmentSize,
+    storageName: config.storageName,
+    agent: config.agent,
+    runningBaseBackups,
+  };
   const sysid = config.systemIdentifier;
-  if (sysid === null || config.walSegmentSize === null) return { ...base, analysis: empty, baseBackups: [], brokenChains: [] };
+  if (sysid === null || config.walSegmentSize === null)
+    return { ...base, analysis: empty, baseBackups: [], brokenChains: [] };
 
   const [segments, histories] = await Promise.all([
     catalog.wal.segmentsOf(database, { systemIdentifier: sysid }),
     catalog.wal.historiesOf(database, { systemIdentifier: sysid }),
   ]);
-  const complete = all.filter((b) => b.status === 'complete' && b.systemIdentifier === sysid && b.startLsn !== null && b.stopLsn !== null && b.timeline !== null && b.stopTime !== null);
+  const complete = all.filter(
+    (b) =>
+      b.status === 'complete' &&
+      b.systemIdentifier === sysid &&
+      b.startLsn !== null &&
+      b.stopLsn !== null &&
+      b.timeline !== null &&
+      b.stopTime !== null,
+  );
 
   let stored: Set<string> | undefined;
   if (driver) {
@@ -57,20 +73,36 @@ export async function loadChain(catalog: Catalog, database: string, driver?: Sto
   const brokenChains = complete
     .filter((b) => b.kind === 'incremental' && !missingBase.includes(b))
     .map((b) => ({ b, chain: chainOf(b.id, all, stored) }))
-    .flatMap(({ b, chain }) => (chain.whole ? [] : [{ id: b.id, reason: `its incremental chain is broken: ${chain.reason}` }]));
+    .flatMap(({ b, chain }) =>
+      chain.whole ? [] : [{ id: b.id, reason: `its incremental chain is broken: ${chain.reason}` }],
+    );
   const usableBase = complete.filter((b) => !missingBase.includes(b) && !brokenChains.some((x) => x.id === b.id));
-  const chainBase: ChainBaseBackup[] = usableBase.map((b) => ({ id: b.id, timeline: b.timeline!, startLsn: b.startLsn!, stopLsn: b.stopLsn!, stopTime: b.stopTime! }));
+  const chainBase: ChainBaseBackup[] = usableBase.map((b) => ({
+    id: b.id,
+    timeline: b.timeline!,
+    startLsn: b.startLsn!,
+    stopLsn: b.stopLsn!,
+    stopTime: b.stopTime!,
+  }));
 
   const analysis = analyseChain({
     segmentSize: config.walSegmentSize,
     segments: segments.map((s) => ({
-      timeline: s.timeline, segno: s.segno, endLsn: s.endLsn, complete: s.complete, receivedAt: s.receivedAt,
+      timeline: s.timeline,
+      segno: s.segno,
+      endLsn: s.endLsn,
+      complete: s.complete,
+      receivedAt: s.receivedAt,
       ...(stored ? { inStorage: stored.has(s.objectKey) } : {}),
     })),
     baseBackups: chainBase,
     histories: histories.map((h) => ({ timeline: h.timeline, content: h.content })),
   });
-  for (const b of missingBase) analysis.unusableBaseBackups.push({ id: b.id, reason: `its object ${b.objectKey} is missing from storage "${b.storageName}"` });
+  for (const b of missingBase)
+    analysis.unusableBaseBackups.push({
+      id: b.id,
+      reason: `its object ${b.objectKey} is missing from storage "${b.storageName}"`,
+    });
   analysis.unusableBaseBackups.push(...brokenChains);
   return { ...base, analysis, baseBackups: usableBase, brokenChains };
 }
@@ -90,8 +122,13 @@ export function chainView(chain: LoadedChain, checkedAt: Date): ChainView {
       text: describeWindow(w),
     })),
     gaps: analysis.gaps.map((g) => ({
-      timeline: g.timeline, fromLsn: formatLsn(g.fromLsn), toLsn: formatLsn(g.toLsn),
-      missing: g.missing, missingCount: g.missingCount, notInStorage: g.notInStorage, text: describeGap(g),
+      timeline: g.timeline,
+      fromLsn: formatLsn(g.fromLsn),
+      toLsn: formatLsn(g.toLsn),
+      missing: g.missing,
+      missingCount: g.missingCount,
+      notInStorage: g.notInStorage,
+      text: describeGap(g),
     })),
     unusableBaseBackups: analysis.unusableBaseBackups,
     brokenChains: chain.brokenChains ?? [],

@@ -3,7 +3,10 @@
  * it: recoverable windows, gaps, unusable base backups. Plain JSON (LSNs as text), built by
  * chain-source.ts from the catalog and what storage holds.
  */
-export interface ChainPointView { lsn: string; time: string }
+export interface ChainPointView {
+  lsn: string;
+  time: string;
+}
 
 export interface WindowView {
   baseBackupId: string;

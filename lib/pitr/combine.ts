@@ -35,7 +35,10 @@ async function asServer(what: string, file: string, args: string[]): Promise<voi
     await run(cmd, cmdArgs, { cwd: '/', env: serverEnv(), maxBuffer: 4 * 1024 * 1024 });
   } catch (error) {
     const err = error as { stderr?: string; message: string };
-    throw new HindsightError('tool_failed', `${what} failed: ${(err.stderr || err.message).trim().split('\n').slice(-3).join(' | ')}`);
+    throw new HindsightError(
+      'tool_failed',
+      `${what} failed: ${(err.stderr || err.message).trim().split('\n').slice(-3).join(' | ')}`,
+    );
   }
 }
 
@@ -55,25 +58,48 @@ export interface ChainRestoreOptions {
  */
 export async function restoreChain(options: ChainRestoreOptions): Promise<{ rawBytes: number }> {
   const { chain, dataDir } = options;
-  if (chain.length < 2) throw new HindsightError('bad_input', 'a chain to combine has a full and at least one incremental base backup');
+  if (chain.length < 2)
+    throw new HindsightError('bad_input', 'a chain to combine has a full and at least one incremental base backup');
   const scratch = path.join(dataDir, CHAIN_DIR);
   const dirs = chain.map((_, i) => path.join(scratch, String(i)));
-  await asServer('making the chain\'s scratch directories', 'mkdir', ['-m', '700', scratch, ...dirs]);
+  await asServer("making the chain's scratch directories", 'mkdir', ['-m', '700', scratch, ...dirs]);
   let done = 0;
   try {
     for (const [i, member] of chain.entries()) {
       const { rawBytes } = await extractBaseBackup({
-        driver: options.driver, objectKey: member.objectKey, key: options.key, dataDir: dirs[i]!, expectedSha256: member.sha256,
-        ...(options.signal ? { signal: options.signal } : {}), onBytes: (bytes) => options.onBytes?.(done + bytes),
+        driver: options.driver,
+        objectKey: member.objectKey,
+        key: options.key,
+        dataDir: dirs[i]!,
+        expectedSha256: member.sha256,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onBytes: (bytes) => options.onBytes?.(done + bytes),
       });
       done += rawBytes;
     }
     const major = await dataDirectoryMajor(dirs.at(-1)!);
     const combine = await serverToolOfMajor('pg_combinebackup', major);
     const combined = path.join(scratch, 'combined');
-    await asServer(`pg_combinebackup ${combine.version} of ${chain.map((m) => m.id).join(' + ')}`, combine.path, ['-o', combined, ...dirs]);
+    await asServer(`pg_combinebackup ${combine.version} of ${chain.map((m) => m.id).join(' + ')}`, combine.path, [
+      '-o',
+      combined,
+      ...dirs,
+    ]);
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-    await asServer('moving the combined cluster into the data directory', 'find', [combined, '-mindepth', '1', '-maxdepth', '1', '-exec', 'mv', '-t', dataDir, '--', '{}', '+']);
+    await asServer('moving the combined cluster into the data directory', 'find', [
+      combined,
+      '-mindepth',
+      '1',
+      '-maxdepth',
+      '1',
+      '-exec',
+      'mv',
+      '-t',
+      dataDir,
+      '--',
+      '{}',
+      '+',
+    ]);
     await finishDataDirectory(dataDir);
     return { rawBytes: done };
   } finally {

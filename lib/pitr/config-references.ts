@@ -20,7 +20,10 @@ export interface ConfigReference {
 /** A configuration-file string: single-quoted with '' or \' for a quote, or a bare word. */
 function unquote(value: string): string {
   if (!value.startsWith("'")) return value;
-  return value.slice(1, value.endsWith("'") && value.length > 1 ? -1 : undefined).replace(/''/g, "'").replace(/\\(.)/g, '$1');
+  return value
+    .slice(1, value.endsWith("'") && value.length > 1 ? -1 : undefined)
+    .replace(/''/g, "'")
+    .replace(/\\(.)/g, '$1');
 }
 
 const SERVER_LINE = /^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=?\s*('(?:[^'\\]|''|\\.)*'|[^\s#']+)/;

@@ -50,8 +50,14 @@ export function parseControlData(text: string, source = 'pg_controldata'): Contr
   for (const [name, label] of Object.entries(LABELS)) raw[name] = fields.get(label);
   const parsed = controlSettingsSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${LABELS[i.path[0] as keyof ControlSettings] ?? i.path.join('.')}: ${raw[String(i.path[0])] ?? 'missing'}`);
-    throw new HindsightError('integrity', `${source} does not give the settings recovery must match (${problems.join('; ')}): the base backup's global/pg_control is damaged or of an unsupported version`);
+    const problems = parsed.error.issues.map(
+      (i) =>
+        `${LABELS[i.path[0] as keyof ControlSettings] ?? i.path.join('.')}: ${raw[String(i.path[0])] ?? 'missing'}`,
+    );
+    throw new HindsightError(
+      'integrity',
+      `${source} does not give the settings recovery must match (${problems.join('; ')}): the base backup's global/pg_control is damaged or of an unsupported version`,
+    );
   }
   return parsed.data;
 }
@@ -70,7 +76,10 @@ export async function readControlData(dataDir: string, major: number): Promise<C
     ({ stdout } = await run(cmd, args, { cwd: '/', env: serverEnv(), maxBuffer: 1024 * 1024, timeout: 60_000 }));
   } catch (error) {
     const err = error as { stderr?: string; message: string };
-    throw new HindsightError('tool_failed', `pg_controldata ${major} could not read ${dataDir}: ${(err.stderr || err.message).trim().split('\n').slice(-2).join(' | ')} (install the PostgreSQL ${major} server binaries, or check the base backup)`);
+    throw new HindsightError(
+      'tool_failed',
+      `pg_controldata ${major} could not read ${dataDir}: ${(err.stderr || err.message).trim().split('\n').slice(-2).join(' | ')} (install the PostgreSQL ${major} server binaries, or check the base backup)`,
+    );
   }
   return parseControlData(stdout, `pg_controldata of ${dataDir}`);
 }

@@ -20,27 +20,43 @@ import { asServerUser, handToServerUser, serverEnv, serverOsUser, serverUserCanE
 /** Names the restore that owns a directory, so that a retry of the same restore may clean it. */
 const MARKER = 'hindsight-restore.id';
 
-
 /**
  * The restore directory must be empty or absent: restoring over anything else could destroy a
  * live cluster. Returns whether it was created.
  */
-export async function prepareDataDirectory(dir: string, restoreId: string, stopLeftover: () => Promise<void>): Promise<{ created: boolean }> {
+export async function prepareDataDirectory(
+  dir: string,
+  restoreId: string,
+  stopLeftover: () => Promise<void>,
+): Promise<{ created: boolean }> {
   const info = await stat(dir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
-    throw new HindsightError('access_denied', `cannot look at restore directory ${dir}: ${error.code ?? errorMessage(error)}`);
+    throw new HindsightError(
+      'access_denied',
+      `cannot look at restore directory ${dir}: ${error.code ?? errorMessage(error)}`,
+    );
   });
-  if (info && !info.isDirectory()) throw new HindsightError('bad_input', `restore directory ${dir} exists and is not a directory: choose an empty or absent directory`);
+  if (info && !info.isDirectory())
+    throw new HindsightError(
+      'bad_input',
+      `restore directory ${dir} exists and is not a directory: choose an empty or absent directory`,
+    );
   if (info) {
     let entries = await readdir(dir);
     // An earlier attempt of this same restore, whose worker died: its server is stopped and its files go.
-    if (entries.includes(MARKER) && (await readFile(path.join(dir, MARKER), 'utf8').catch(() => '')).trim() === restoreId) {
+    if (
+      entries.includes(MARKER) &&
+      (await readFile(path.join(dir, MARKER), 'utf8').catch(() => '')).trim() === restoreId
+    ) {
       await stopLeftover();
       await emptyDirectory(dir);
       entries = await readdir(dir);
     }
     if (entries.length > 0) {
-      throw new HindsightError('bad_input', `restore directory ${dir} is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}): a restore never writes over existing files; choose an empty or absent directory`);
+      throw new HindsightError(
+        'bad_input',
+        `restore directory ${dir} is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}): a restore never writes over existing files; choose an empty or absent directory`,
+      );
     }
   } else {
     // Parents with the default mode (the server's user must traverse them), the directory itself 0700.
@@ -48,7 +64,10 @@ export async function prepareDataDirectory(dir: string, restoreId: string, stopL
     await mkdir(dir, { mode: 0o700 });
   }
   if (!(await serverUserCanEnter(path.dirname(dir)))) {
-    throw new HindsightError('access_denied', `PostgreSQL runs as user "${serverOsUser()}" and cannot reach ${path.dirname(dir)}: make it and its parents traversable (chmod o+x) or restore elsewhere`);
+    throw new HindsightError(
+      'access_denied',
+      `PostgreSQL runs as user "${serverOsUser()}" and cannot reach ${path.dirname(dir)}: make it and its parents traversable (chmod o+x) or restore elsewhere`,
+    );
   }
   await handToServerUser(dir);
   await chmod(dir, 0o700);
@@ -75,18 +94,32 @@ export async function extractBaseBackup(options: {
   signal?: AbortSignal;
   onBytes?: (bytes: number) => void;
 }): Promise<{ rawBytes: number; storedBytes: number }> {
-  const { stream, done } = await openDecoded({ driver: options.driver, objectKey: options.objectKey, key: options.key, ...(options.signal ? { signal: options.signal } : {}) });
+  const { stream, done } = await openDecoded({
+    driver: options.driver,
+    objectKey: options.objectKey,
+    key: options.key,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const [cmd, args] = asServerUser('tar', ['-x', '-f', '-', '-C', options.dataDir, '--no-same-owner']);
   const tar = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'], cwd: '/', env: serverEnv() });
   const stderr = stderrTail(tar);
   const exited = waitForExit(tar);
   const meter = new ByteMeter(options.onBytes);
   try {
-    await (options.signal ? pipeline(stream, meter, tar.stdin, { signal: options.signal }) : pipeline(stream, meter, tar.stdin));
+    await (options.signal
+      ? pipeline(stream, meter, tar.stdin, { signal: options.signal })
+      : pipeline(stream, meter, tar.stdin));
     const [result, exit] = await Promise.all([done, exited]);
-    if (exit.code !== 0) throw new HindsightError('tool_failed', `tar failed extracting base backup ${options.objectKey}: ${stderr() || `exit code ${exit.code}`}`);
+    if (exit.code !== 0)
+      throw new HindsightError(
+        'tool_failed',
+        `tar failed extracting base backup ${options.objectKey}: ${stderr() || `exit code ${exit.code}`}`,
+      );
     if (options.expectedSha256 && result.rawSha256 !== options.expectedSha256) {
-      throw new HindsightError('integrity', `base backup ${options.objectKey} in storage ${options.driver.label} decodes to SHA-256 ${result.rawSha256}, but the catalog recorded ${options.expectedSha256}`);
+      throw new HindsightError(
+        'integrity',
+        `base backup ${options.objectKey} in storage ${options.driver.label} decodes to SHA-256 ${result.rawSha256}, but the catalog recorded ${options.expectedSha256}`,
+      );
     }
     await finishDataDirectory(options.dataDir);
     return { rawBytes: result.rawBytes, storedBytes: result.storedBytes };
@@ -107,7 +140,10 @@ export async function extractBaseBackup(options: {
 export async function finishDataDirectory(dataDir: string): Promise<void> {
   const label = await lstat(path.join(dataDir, 'backup_label')).catch(() => undefined);
   if (!label?.isFile()) {
-    throw new HindsightError('integrity', `the extracted base backup in ${dataDir} has no backup_label: it is not a pg_basebackup archive`);
+    throw new HindsightError(
+      'integrity',
+      `the extracted base backup in ${dataDir} has no backup_label: it is not a pg_basebackup archive`,
+    );
   }
   for (const sub of ['pg_wal', 'pg_wal/archive_status']) {
     const dir = path.join(dataDir, sub);

@@ -11,7 +11,12 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import {
-  asSandboxUser, canSwitchUser, handToSandboxUser, sandboxEnv, sandboxOsUser, sandboxUserIds,
+  asSandboxUser,
+  canSwitchUser,
+  handToSandboxUser,
+  sandboxEnv,
+  sandboxOsUser,
+  sandboxUserIds,
 } from '../sandbox/os-user.ts';
 
 const run = promisify(execFile);
@@ -29,7 +34,9 @@ export const serverEnv = (): Record<string, string> => sandboxEnv();
 /** runuser lives in an sbin directory, which the scrubbed PATH leaves out: it is named by its path. */
 let runuserPath: string | undefined;
 function runuser(): string {
-  runuserPath ??= ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser', '/bin/runuser'].find((file) => existsSync(file)) ?? 'runuser';
+  runuserPath ??=
+    ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser', '/bin/runuser'].find((file) => existsSync(file)) ??
+    'runuser';
   return runuserPath;
 }
 

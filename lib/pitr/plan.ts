@@ -29,9 +29,11 @@ export interface RestorePlan {
  * holds on that timeline, the archive is complete as of now, and the head windows end now.
  */
 export function extendHeadToNow(chain: LoadedChain, server: { timeline: number; lsn: Lsn }, now: Date): LoadedChain {
-  const windows = chain.analysis.windows.map((w) => (w.timeline === server.timeline && server.lsn <= w.to.lsn && now > w.to.time
-    ? { ...w, to: { lsn: w.to.lsn, time: now } }
-    : w));
+  const windows = chain.analysis.windows.map((w) =>
+    w.timeline === server.timeline && server.lsn <= w.to.lsn && now > w.to.time
+      ? { ...w, to: { lsn: w.to.lsn, time: now } }
+      : w,
+  );
   return { ...chain, analysis: { ...chain.analysis, windows } };
 }
 
@@ -53,7 +55,16 @@ export function describeTarget(target: PitrTarget): string {
 
 /** "2026-11-23 17:43:40 Europe/Paris": a window's bounds as the database's own zone shows them. */
 function inZone(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(at);
+  const parts = new Intl.DateTimeFormat('sv-SE', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).format(at);
   return `${parts} ${timeZone}`;
 }
 
@@ -66,13 +77,29 @@ export function planRestore(chain: LoadedChain, target: PitrTarget, options: { t
   }
   const what = describeTarget(target);
   if (windows.length === 0) {
-    const why = chain.systemIdentifier === null
-      ? 'nothing is archived yet (turn PITR on and let a base backup complete)'
-      : chain.baseBackups.length === 0 ? 'there is no complete base backup (take one with hindsight base-backup)' : chain.analysis.unusableBaseBackups.map((u) => `base backup ${u.id}: ${u.reason}`).join('; ');
-    throw new HindsightError('bad_input', `database "${chain.database}" has no recoverable window, so ${what} cannot be restored: ${why}`);
+    const why =
+      chain.systemIdentifier === null
+        ? 'nothing is archived yet (turn PITR on and let a base backup complete)'
+        : chain.baseBackups.length === 0
+          ? 'there is no complete base backup (take one with hindsight base-backup)'
+          : chain.analysis.unusableBaseBackups.map((u) => `base backup ${u.id}: ${u.reason}`).join('; ');
+    throw new HindsightError(
+      'bad_input',
+      `database "${chain.database}" has no recoverable window, so ${what} cannot be restored: ${why}`,
+    );
   }
   const zone = options.timeZone && options.timeZone !== 'UTC' ? options.timeZone : undefined;
-  const listed = windows.map((w) => (zone ? `${describeWindow(w)} (${inZone(w.from.time, zone)} to ${inZone(w.to.time, zone)})` : describeWindow(w))).join('; ');
-  const gaps = chain.analysis.gaps.length > 0 ? ` Gaps in the archive: ${chain.analysis.gaps.length} (the WAL chain monitor names them).` : '';
-  throw new HindsightError('bad_input', `${what} is outside every recoverable window of database "${chain.database}"; choose a target inside one of these windows (UTC): ${listed}.${gaps}`);
+  const listed = windows
+    .map((w) =>
+      zone ? `${describeWindow(w)} (${inZone(w.from.time, zone)} to ${inZone(w.to.time, zone)})` : describeWindow(w),
+    )
+    .join('; ');
+  const gaps =
+    chain.analysis.gaps.length > 0
+      ? ` Gaps in the archive: ${chain.analysis.gaps.length} (the WAL chain monitor names them).`
+      : '';
+  throw new HindsightError(
+    'bad_input',
+    `${what} is outside every recoverable window of database "${chain.database}"; choose a target inside one of these windows (UTC): ${listed}.${gaps}`,
+  );
 }

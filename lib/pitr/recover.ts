@@ -42,9 +42,12 @@ export interface RecoveryServer {
 
 /** The data directory's major version, read without following a link the base backup may have put there. */
 export async function dataDirectoryMajor(dataDir: string): Promise<number> {
-  const major = Number.parseInt((await readNoFollow(path.join(dataDir, 'PG_VERSION'), 64) ?? '').trim(), 10);
+  const major = Number.parseInt(((await readNoFollow(path.join(dataDir, 'PG_VERSION'), 64)) ?? '').trim(), 10);
   if (!Number.isInteger(major) || major < 9) {
-    throw new HindsightError('integrity', `${dataDir} has no readable PG_VERSION: the base backup is not a PostgreSQL data directory`);
+    throw new HindsightError(
+      'integrity',
+      `${dataDir} has no readable PG_VERSION: the base backup is not a PostgreSQL data directory`,
+    );
   }
   return major;
 }
@@ -65,11 +68,17 @@ export async function recoveryServer(dataDir: string, port: number, host = '127.
       return stdout;
     } catch (error) {
       const err = error as { stderr?: string; message: string };
-      throw new HindsightError('tool_failed', `pg_ctl ${args[0]} failed: ${(err.stderr || err.message).trim().split('\n').slice(-3).join(' | ')}`);
+      throw new HindsightError(
+        'tool_failed',
+        `pg_ctl ${args[0]} failed: ${(err.stderr || err.message).trim().split('\n').slice(-3).join(' | ')}`,
+      );
     }
   };
   const server: RecoveryServer = {
-    dataDir, port, host, major,
+    dataDir,
+    port,
+    host,
+    major,
     async start() {
       // A log file the base backup brought (perhaps a link to a file of the host) is not ours to append to.
       await rm(logFile, { recursive: true, force: true });
@@ -83,7 +92,8 @@ export async function recoveryServer(dataDir: string, port: number, host = '127.
           await ctl(['stop', '-D', dataDir, '-m', mode, '-w', '-t', '60']);
           return;
         } catch (error) {
-          if (!/Is server running\?|does not exist|not a database cluster directory/i.test(errorMessage(error))) throw error;
+          if (!/Is server running\?|does not exist|not a database cluster directory/i.test(errorMessage(error)))
+            throw error;
           if (!(await server.running()) && i >= 5) return;
           await sleep(200);
         }
@@ -118,10 +128,12 @@ function logProblems(log: string): string {
 export const RECOVERY_STALL_MS = 30 * 60_000;
 
 /** What our own polling writes to the server's log while it refuses connections: not progress. */
-const CONNECTION_NOISE = /(FATAL|DETAIL):\s+(the database system is (starting up|not yet accepting connections|not accepting connections)|Consistent recovery state has not been yet reached)/;
+const CONNECTION_NOISE =
+  /(FATAL|DETAIL):\s+(the database system is (starting up|not yet accepting connections|not accepting connections)|Consistent recovery state has not been yet reached)/;
 
 /** The log lines that say recovery did something. */
-export const progressLines = (log: string): number => log.split('\n').filter((line) => line.trim() !== '' && !CONNECTION_NOISE.test(line)).length;
+export const progressLines = (log: string): number =>
+  log.split('\n').filter((line) => line.trim() !== '' && !CONNECTION_NOISE.test(line)).length;
 
 /** Remembers when what it observes last changed. */
 export function stallWatch(stallMs: number, now: () => number = Date.now) {
@@ -141,21 +153,23 @@ export function stallWatch(stallMs: number, now: () => number = Date.now) {
 }
 
 export type RecoveryOutcome =
-  | { kind: 'promoted'; result: RecoveryResult }
-  | { kind: 'target_not_reached'; redoDoneAt: string };
+  { kind: 'promoted'; result: RecoveryResult } | { kind: 'target_not_reached'; redoDoneAt: string };
 
 /**
  * Starts the server and waits for promotion or for the end of the attempt. `connectAs` is a role
  * of the restored cluster (the registered database's own credentials) used to ask the server.
  */
-export async function runRecovery(server: RecoveryServer, options: {
-  connectAs: PgTarget;
-  signal?: AbortSignal;
-  onTick?: (state: { replayLsn: string | null }) => void;
-  logFrom?: number;
-  /** How long recovery may show no sign of progress before it is stopped as stuck (RECOVERY_STALL_MS). */
-  stallMs?: number;
-}): Promise<RecoveryOutcome> {
+export async function runRecovery(
+  server: RecoveryServer,
+  options: {
+    connectAs: PgTarget;
+    signal?: AbortSignal;
+    onTick?: (state: { replayLsn: string | null }) => void;
+    logFrom?: number;
+    /** How long recovery may show no sign of progress before it is stopped as stuck (RECOVERY_STALL_MS). */
+    stallMs?: number;
+  },
+): Promise<RecoveryOutcome> {
   const stallMs = options.stallMs ?? RECOVERY_STALL_MS;
   const watch = stallWatch(stallMs);
   let replayLsn: string | null = null;
@@ -193,7 +207,12 @@ export async function runRecovery(server: RecoveryServer, options: {
     try {
       const client = await connect('restored server', target);
       try {
-        const { rows } = await client.query<{ in_recovery: boolean; lsn: string | null; xact: Date | null; wal: string | null }>(
+        const { rows } = await client.query<{
+          in_recovery: boolean;
+          lsn: string | null;
+          xact: Date | null;
+          wal: string | null;
+        }>(
           `select pg_is_in_recovery() as in_recovery, pg_last_wal_replay_lsn()::text as lsn, pg_last_xact_replay_timestamp() as xact,
                   case when pg_is_in_recovery() then null else pg_walfile_name(pg_current_wal_lsn()) end as wal`,
         );
@@ -218,7 +237,10 @@ export async function runRecovery(server: RecoveryServer, options: {
       // A target before the database was created: any database of the cluster can answer.
       if (kind === 'not_found' && target.database !== 'postgres') target = { ...target, database: 'postgres' };
       else if (kind === 'access_denied') {
-        throw new HindsightError('access_denied', `the restored server in ${server.dataDir} does not let the registered user in to follow recovery: ${(error as Error).message}`);
+        throw new HindsightError(
+          'access_denied',
+          `the restored server in ${server.dataDir} does not let the registered user in to follow recovery: ${(error as Error).message}`,
+        );
       }
       // Otherwise it does not accept connections until consistent: expected for a while.
       options.onTick?.({ replayLsn: null });
@@ -226,7 +248,10 @@ export async function runRecovery(server: RecoveryServer, options: {
     if (watch.observe(`${progressLines(log)}|${replayLsn ?? ''}`)) {
       await server.stop('immediate').catch(() => undefined);
       const minutes = Math.round(stallMs / 60_000);
-      throw new HindsightError('tool_failed', `recovery in ${server.dataDir} made no progress for ${minutes >= 1 ? `${minutes} min` : `${Math.round(stallMs / 1000)} s`}${replayLsn ? ` (replayed to ${replayLsn})` : ''} and was stopped: check that restore_command can fetch WAL (the worker's log shows each fetch) and that storage answers; last log lines: ${logProblems(log) || 'none'}`);
+      throw new HindsightError(
+        'tool_failed',
+        `recovery in ${server.dataDir} made no progress for ${minutes >= 1 ? `${minutes} min` : `${Math.round(stallMs / 1000)} s`}${replayLsn ? ` (replayed to ${replayLsn})` : ''} and was stopped: check that restore_command can fetch WAL (the worker's log shows each fetch) and that storage answers; last log lines: ${logProblems(log) || 'none'}`,
+      );
     }
     await sleep(500);
   }

@@ -39,8 +39,9 @@ export function recoverySettings(input: RecoverySettingsInput): Record<string, s
   };
   const t = input.target;
   if (t === 'immediate') settings.recovery_target = confQuote('immediate');
-  else if (t === 'latest') { /* replay every archived byte, then promote */ }
-  else if ('lsnReached' in t) settings.recovery_target_lsn = confQuote(t.lsnReached);
+  else if (t === 'latest') {
+    /* replay every archived byte, then promote */
+  } else if ('lsnReached' in t) settings.recovery_target_lsn = confQuote(t.lsnReached);
   else if ('time' in t) settings.recovery_target_time = confQuote(pgRecoveryTime(t.time));
   else if ('lsn' in t) settings.recovery_target_lsn = confQuote(t.lsn);
   else if ('xid' in t) settings.recovery_target_xid = confQuote(t.xid);
@@ -52,7 +53,11 @@ export function recoverySettings(input: RecoverySettingsInput): Record<string, s
  * Writes the whole configuration (server settings, then recovery's) and recovery.signal. A second
  * call replaces the first: the file is Hindsight's own from start to end.
  */
-export async function writeRecoverySettings(dataDir: string, server: Record<string, string>, recovery: Record<string, string>): Promise<void> {
+export async function writeRecoverySettings(
+  dataDir: string,
+  server: Record<string, string>,
+  recovery: Record<string, string>,
+): Promise<void> {
   await writeServerConfig(dataDir, { ...server, ...recovery });
   // standby.signal (in base backups taken from a standby) would win over recovery.signal: the copy
   // would stay a standby forever instead of promoting at its target.

@@ -16,7 +16,13 @@ export async function resolveThroughExisting(dir: string): Promise<string> {
   const missing: string[] = [];
   let existing = absolute;
   for (;;) {
-    if (await lstat(existing).then(() => true, () => false)) break;
+    if (
+      await lstat(existing).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     const parent = path.dirname(existing);
     if (parent === existing) break;
     missing.unshift(path.basename(existing));
@@ -37,5 +43,8 @@ export async function confineRestoreDirectory(dir: string, roots: readonly strin
   const realRoots = await Promise.all(roots.map((root) => resolveThroughExisting(root)));
   if (realRoots.some((root) => within(root, resolved))) return resolved;
   const shown = roots.length > 0 ? roots.join(', ') : '(none)';
-  throw new HindsightError('bad_input', `restore directory ${dir}${resolved !== path.resolve(dir) ? ` (really ${resolved})` : ''} is outside the restore root of this worker (${shown}): choose a directory under it, or set ${RESTORE_ROOT_SETTING} on the worker or agent that restores (directories separated by ":")`);
+  throw new HindsightError(
+    'bad_input',
+    `restore directory ${dir}${resolved !== path.resolve(dir) ? ` (really ${resolved})` : ''} is outside the restore root of this worker (${shown}): choose a directory under it, or set ${RESTORE_ROOT_SETTING} on the worker or agent that restores (directories separated by ":")`,
+  );
 }

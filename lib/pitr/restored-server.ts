@@ -21,7 +21,10 @@ const fitsSocketPath = (dir: string, port: number) => Buffer.byteLength(path.joi
 export function listenFor(options: { sandboxDir: string | null; dataDir: string; port: number }): Listen {
   if (options.sandboxDir !== null) {
     if (!fitsSocketPath(options.sandboxDir, options.port)) {
-      throw new HindsightError('bad_input', `sandbox directory ${options.sandboxDir} is too deep for a unix socket path inside it: choose a shorter sandbox root (HINDSIGHT_SANDBOX_ROOT)`);
+      throw new HindsightError(
+        'bad_input',
+        `sandbox directory ${options.sandboxDir} is too deep for a unix socket path inside it: choose a shorter sandbox root (HINDSIGHT_SANDBOX_ROOT)`,
+      );
     }
     return { kind: 'socket', socketDir: options.sandboxDir };
   }
@@ -38,7 +41,11 @@ export interface ConfiguredRestore {
   host: string;
 }
 
-export async function configureRestoredServer(options: { dataDir: string; port: number; listen: Listen }): Promise<ConfiguredRestore> {
+export async function configureRestoredServer(options: {
+  dataDir: string;
+  port: number;
+  listen: Listen;
+}): Promise<ConfiguredRestore> {
   const { dataDir, port, listen } = options;
   const major = await dataDirectoryMajor(dataDir);
   const aside = await setSourceConfigAside(dataDir);

@@ -32,13 +32,36 @@ export interface ServerConfigInput {
 
 /** Everything the written postgresql.conf may set: the server's own part, then recovery's. */
 export const ALLOWED_SETTINGS = new Set([
-  'port', 'listen_addresses', 'unix_socket_directories', 'unix_socket_permissions', 'hba_file', 'ident_file',
-  'archive_mode', 'ssl', 'logging_collector', 'lc_messages', 'event_triggers',
-  'wal_level', 'max_connections', 'superuser_reserved_connections', 'max_worker_processes', 'max_wal_senders',
-  'max_prepared_transactions', 'max_locks_per_transaction',
-  'restore_command', 'recovery_target_timeline', 'recovery_target_action', 'recovery_target_inclusive', 'hot_standby',
-  'primary_conninfo', 'primary_slot_name',
-  'recovery_target', 'recovery_target_time', 'recovery_target_lsn', 'recovery_target_xid', 'recovery_target_name',
+  'port',
+  'listen_addresses',
+  'unix_socket_directories',
+  'unix_socket_permissions',
+  'hba_file',
+  'ident_file',
+  'archive_mode',
+  'ssl',
+  'logging_collector',
+  'lc_messages',
+  'event_triggers',
+  'wal_level',
+  'max_connections',
+  'superuser_reserved_connections',
+  'max_worker_processes',
+  'max_wal_senders',
+  'max_prepared_transactions',
+  'max_locks_per_transaction',
+  'restore_command',
+  'recovery_target_timeline',
+  'recovery_target_action',
+  'recovery_target_inclusive',
+  'hot_standby',
+  'primary_conninfo',
+  'primary_slot_name',
+  'recovery_target',
+  'recovery_target_time',
+  'recovery_target_lsn',
+  'recovery_target_xid',
+  'recovery_target_name',
 ]);
 
 /** A number, a bare word (on, off, replica), or one single-quoted literal on one line (confQuote's). */
@@ -79,12 +102,20 @@ export function serverSettings(input: ServerConfigInput): Record<string, string>
 /** postgresql.conf's text; a setting outside the allow-list or an odd value is a bug, never written. */
 export function renderServerConfig(settings: Record<string, string>): string {
   const lines = [
-    '# Written by Hindsight for a point-in-time restore, from an allow-list: the source server\'s',
+    "# Written by Hindsight for a point-in-time restore, from an allow-list: the source server's",
     '# configuration is kept, unread, in hindsight-source-config/ (see the README there).',
   ];
   for (const [name, value] of Object.entries(settings)) {
-    if (!ALLOWED_SETTINGS.has(name)) throw new HindsightError('bad_input', `setting ${name} is not on the restored server's allow-list (lib/pitr/server-config.ts)`);
-    if (!SAFE_VALUE.test(value)) throw new HindsightError('bad_input', `setting ${name} has a value that cannot be written safely: ${JSON.stringify(value)}`);
+    if (!ALLOWED_SETTINGS.has(name))
+      throw new HindsightError(
+        'bad_input',
+        `setting ${name} is not on the restored server's allow-list (lib/pitr/server-config.ts)`,
+      );
+    if (!SAFE_VALUE.test(value))
+      throw new HindsightError(
+        'bad_input',
+        `setting ${name} has a value that cannot be written safely: ${JSON.stringify(value)}`,
+      );
     lines.push(`${name} = ${value}`);
   }
   return `${lines.join('\n')}\n`;

@@ -28,7 +28,11 @@ export async function readNoFollow(file: string, maxBytes = 16 * 1024 * 1024): P
  */
 export async function writeServerFile(file: string, text: string, mode = 0o600): Promise<void> {
   await rm(file, { recursive: true, force: true });
-  const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  const handle = await open(
+    file,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    mode,
+  );
   try {
     await handle.writeFile(text, 'utf8');
     if (runningAsRoot()) {

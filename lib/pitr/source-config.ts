@@ -13,7 +13,12 @@
 import { lstat, mkdir, readdir, realpath, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { hbaConfigReferences, serverConfigReferences, type ConfigKind, type ConfigReference } from './config-references.ts';
+import {
+  hbaConfigReferences,
+  serverConfigReferences,
+  type ConfigKind,
+  type ConfigReference,
+} from './config-references.ts';
 import { handToServerUser } from './os-user.ts';
 import { readNoFollow } from './server-files.ts';
 
@@ -22,7 +27,11 @@ export const SOURCE_CONFIG_README = 'HINDSIGHT-README.txt';
 
 /** The files PostgreSQL reads by name from a data directory (recovery.conf makes 12+ refuse to start). */
 const TOP_LEVEL: Array<[string, ConfigKind]> = [
-  ['postgresql.conf', 'server'], ['postgresql.auto.conf', 'server'], ['pg_hba.conf', 'hba'], ['pg_ident.conf', 'hba'], ['recovery.conf', 'server'],
+  ['postgresql.conf', 'server'],
+  ['postgresql.auto.conf', 'server'],
+  ['pg_hba.conf', 'hba'],
+  ['pg_ident.conf', 'hba'],
+  ['recovery.conf', 'server'],
 ];
 
 /** PostgreSQL's own parts of a data directory: an include naming one of them never moves it. */
@@ -53,18 +62,24 @@ interface Walk {
 async function vet(walk: Walk, from: string, ref: ConfigReference): Promise<string | undefined> {
   const absolute = path.resolve(path.dirname(from), ref.path);
   if (!inside(walk.dataDir, absolute)) {
-    walk.notKept.push(`${ref.path} (named in ${path.relative(walk.dataDir, from)}): outside the data directory, not copied`);
+    walk.notKept.push(
+      `${ref.path} (named in ${path.relative(walk.dataDir, from)}): outside the data directory, not copied`,
+    );
     return undefined;
   }
   // A symbolic link among the parents could lead outside: the real parent must still be inside.
   const realParent = await realpath(path.dirname(absolute)).catch(() => undefined);
   if (realParent === undefined || (realParent !== walk.dataDir && !inside(walk.dataDir, realParent))) {
-    walk.notKept.push(`${ref.path} (named in ${path.relative(walk.dataDir, from)}): missing, or behind a link leading outside the data directory`);
+    walk.notKept.push(
+      `${ref.path} (named in ${path.relative(walk.dataDir, from)}): missing, or behind a link leading outside the data directory`,
+    );
     return undefined;
   }
   const relative = path.relative(walk.dataDir, path.join(realParent, path.basename(absolute)));
   if (CLUSTER_ENTRY.test(relative.split(path.sep)[0]!)) {
-    walk.notKept.push(`${ref.path} (named in ${path.relative(walk.dataDir, from)}): part of the cluster itself, left in place (never read as configuration)`);
+    walk.notKept.push(
+      `${ref.path} (named in ${path.relative(walk.dataDir, from)}): part of the cluster itself, left in place (never read as configuration)`,
+    );
     return undefined;
   }
   return relative;
@@ -86,7 +101,9 @@ async function follow(walk: Walk, relative: string, kind: ConfigKind, depth: num
     const targetInfo = await lstat(path.join(walk.dataDir, target)).catch(() => undefined);
     if (ref.directory && targetInfo?.isDirectory()) {
       walk.found.add(target);
-      const names = (await readdir(path.join(walk.dataDir, target)).catch(() => [] as string[])).filter((n) => n.endsWith('.conf')).sort();
+      const names = (await readdir(path.join(walk.dataDir, target)).catch(() => [] as string[]))
+        .filter((n) => n.endsWith('.conf'))
+        .sort();
       for (const name of names) await follow(walk, path.join(target, name), ref.kind, depth + 1);
     } else {
       await follow(walk, target, ref.kind, depth + 1);
@@ -155,7 +172,10 @@ export async function setSourceConfigAside(dataDirInput: string): Promise<Source
   const aside = { dir, kept, notKept: walk.notKept };
   const readmeFile = path.join(dir, SOURCE_CONFIG_README);
   // The source's own file of that name, if any, wins: it is what the operator came for.
-  const written = await writeFile(readmeFile, readme(aside), { mode: 0o600, flag: 'wx' }).then(() => true, () => false);
+  const written = await writeFile(readmeFile, readme(aside), { mode: 0o600, flag: 'wx' }).then(
+    () => true,
+    () => false,
+  );
   if (written) await handToServerUser(readmeFile);
   return aside;
 }

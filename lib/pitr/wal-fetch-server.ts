@@ -30,7 +30,8 @@ export interface WalFetchServer {
   close(): Promise<void>;
 }
 
-export type WalFetchReply = { status: 'ok'; kind: string; staged: string } | { status: 'not_found' } | { status: 'error'; message: string };
+export type WalFetchReply =
+  { status: 'ok'; kind: string; staged: string } | { status: 'not_found' } | { status: 'error'; message: string };
 
 export interface WalFetchServerOptions {
   source: WalSource;
@@ -42,16 +43,22 @@ export interface WalFetchServerOptions {
 
 /** Decodes the WAL file a request names into `dest` and hands it to the server's user. */
 async function stageWalFile(
-  options: WalFetchServerOptions, file: string, dest: string,
+  options: WalFetchServerOptions,
+  file: string,
+  dest: string,
 ): Promise<WalObject | undefined> {
   let found = await options.source.find(file);
   if (!found) return undefined;
-  const decode = async (object: WalObject) => decodeWalObject({
-    driver: await options.source.driver(object.storageName), objectKey: object.objectKey, key: options.key, destination: dest,
-    ...(object.padToSize !== undefined ? { padToSize: object.padToSize } : {}),
-    ...(object.sha256 !== undefined ? { expectedSha256: object.sha256 } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  const decode = async (object: WalObject) =>
+    decodeWalObject({
+      driver: await options.source.driver(object.storageName),
+      objectKey: object.objectKey,
+      key: options.key,
+      destination: dest,
+      ...(object.padToSize !== undefined ? { padToSize: object.padToSize } : {}),
+      ...(object.sha256 !== undefined ? { expectedSha256: object.sha256 } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   try {
     await decode(found);
   } catch (error) {
@@ -78,7 +85,9 @@ function serveConnection(socket: net.Socket, staged: string, options: WalFetchSe
   socket.setEncoding('utf8');
   socket.on('error', () => undefined);
   // restore_command closes the connection once it has copied the file (or given up).
-  socket.on('close', () => { rm(staged, { force: true }).catch(() => undefined); });
+  socket.on('close', () => {
+    rm(staged, { force: true }).catch(() => undefined);
+  });
   socket.on('data', (chunk: string) => {
     buffered += chunk;
     const newline = buffered.indexOf('\n');

@@ -31,7 +31,9 @@ export function createWalSource(catalog: Catalog, scope: WalSourceScope) {
     async find(file: string): Promise<WalObject | null> {
       const tli = parseHistoryFileName(file);
       if (tli !== null) {
-        const history = (await catalog.wal.historiesOf(scope.database, { systemIdentifier: scope.systemIdentifier })).find((h) => h.timeline === tli);
+        const history = (
+          await catalog.wal.historiesOf(scope.database, { systemIdentifier: scope.systemIdentifier })
+        ).find((h) => h.timeline === tli);
         return history ? { storageName: history.storageName, objectKey: history.objectKey, kind: 'history' } : null;
       }
       // `.partial` and `.backup` names are never asked for by recovery from an archive like ours.

@@ -48,7 +48,11 @@ export async function loadStoredChain(catalog: Catalog, database: string): Promi
  * Asks the database how far it has written (a primary only): when storage already holds all of
  * it, the archive is complete as of now. A server that cannot be reached changes nothing.
  */
-export async function confirmHead(catalog: Catalog, chain: LoadedChain, options: WindowOptions = {}): Promise<LoadedChain> {
+export async function confirmHead(
+  catalog: Catalog,
+  chain: LoadedChain,
+  options: WindowOptions = {},
+): Promise<LoadedChain> {
   if (chain.analysis.windows.length === 0) return chain;
   try {
     const client = await connect(chain.database, await catalog.databaseTarget(chain.database));
@@ -60,7 +64,11 @@ export async function confirmHead(catalog: Catalog, chain: LoadedChain, options:
       );
       const row = rows[0];
       if (!row?.lsn || !row.wal) return chain;
-      return extendHeadToNow(chain, { timeline: Number.parseInt(row.wal.slice(0, 8), 16), lsn: parseLsn(row.lsn) }, checkedAt);
+      return extendHeadToNow(
+        chain,
+        { timeline: Number.parseInt(row.wal.slice(0, 8), 16), lsn: parseLsn(row.lsn) },
+        checkedAt,
+      );
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -71,12 +79,20 @@ export async function confirmHead(catalog: Catalog, chain: LoadedChain, options:
 }
 
 /** The chain a restore would be planned on: stored, with the head confirmed by the server. */
-export async function recoverableChain(catalog: Catalog, database: string, options: WindowOptions = {}): Promise<LoadedChain> {
+export async function recoverableChain(
+  catalog: Catalog,
+  database: string,
+  options: WindowOptions = {},
+): Promise<LoadedChain> {
   return confirmHead(catalog, await loadStoredChain(catalog, database), options);
 }
 
 /** The recoverable windows and gaps as people read them. */
-export async function recoverableWindows(catalog: Catalog, database: string, options: WindowOptions = {}): Promise<ChainView> {
+export async function recoverableWindows(
+  catalog: Catalog,
+  database: string,
+  options: WindowOptions = {},
+): Promise<ChainView> {
   return chainView(await recoverableChain(catalog, database, options), options.now ?? new Date());
 }
 
@@ -84,12 +100,26 @@ export async function recoverableWindows(catalog: Catalog, database: string, opt
  * The decision: the base backup and timeline for a target, or a `bad_input` error naming every
  * window (in UTC and the database's zone) when the target lies outside them all.
  */
-export async function decidePitrTarget(catalog: Catalog, database: string, target: PitrTarget, options: WindowOptions = {}): Promise<PitrPlanView> {
+export async function decidePitrTarget(
+  catalog: Catalog,
+  database: string,
+  target: PitrTarget,
+  options: WindowOptions = {},
+): Promise<PitrPlanView> {
   const chain = await recoverableChain(catalog, database, options);
   const { timezone } = await catalog.getDatabase(database);
   const plan = planRestore(chain, target, { timeZone: timezone });
-  const window = chainView({ ...chain, analysis: { ...chain.analysis, windows: [plan.window] } }, options.now ?? new Date()).windows[0]!;
-  return { baseBackupId: plan.baseBackupId, timeline: plan.timeline, window: window.text, endsAtHead: plan.endsAtHead, agent: chain.agent };
+  const window = chainView(
+    { ...chain, analysis: { ...chain.analysis, windows: [plan.window] } },
+    options.now ?? new Date(),
+  ).windows[0]!;
+  return {
+    baseBackupId: plan.baseBackupId,
+    timeline: plan.timeline,
+    window: window.text,
+    endsAtHead: plan.endsAtHead,
+    agent: chain.agent,
+  };
 }
 
 export { describeTarget };

@@ -7,11 +7,19 @@ import { parseRetentionPolicy, type RetentionPolicy } from './policy.ts';
  * Gathers the facts the planner needs from the catalog (backups, their verifications, the restores
  * and verifications in flight) and plans. The same function serves the workflow and the dry run.
  */
-export async function planForDatabase(catalog: Catalog, database: string, now: Date, policyOverride?: unknown): Promise<{ policy: RetentionPolicy; plan: RetentionPlan }> {
+export async function planForDatabase(
+  catalog: Catalog,
+  database: string,
+  now: Date,
+  policyOverride?: unknown,
+): Promise<{ policy: RetentionPolicy; plan: RetentionPlan }> {
   const db = await catalog.getDatabase(database);
   const raw = policyOverride ?? db.retentionPolicy;
   if (raw === null || raw === undefined) {
-    throw new HindsightError('bad_input', `database "${database}" has no retention policy (hindsight retention ${database} --policy '{"kind":"gfs","daily":7,"weekly":4,"monthly":12}')`);
+    throw new HindsightError(
+      'bad_input',
+      `database "${database}" has no retention policy (hindsight retention ${database} --policy '{"kind":"gfs","daily":7,"weekly":4,"monthly":12}')`,
+    );
   }
   const policy = parseRetentionPolicy(raw);
   const [backups, verified, verifying, restoring] = await Promise.all([

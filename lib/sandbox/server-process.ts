@@ -28,12 +28,21 @@ export const SANDBOX_PORT = 5432;
 export const tail = (text: string): string => text.trim().split('\n').slice(-5).join(' | ');
 
 /** Waits until the server answers a query: a listening socket is not proof that a client gets in. */
-export async function waitUntilAccepting(target: PgTarget, options: { timeoutMs: number; signal?: AbortSignal | undefined; onCancel: () => Error; gone?: () => string | undefined }): Promise<void> {
+export async function waitUntilAccepting(
+  target: PgTarget,
+  options: {
+    timeoutMs: number;
+    signal?: AbortSignal | undefined;
+    onCancel: () => Error;
+    gone?: () => string | undefined;
+  },
+): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     if (options.signal?.aborted) throw options.onCancel();
     const exited = options.gone?.();
-    if (exited !== undefined) throw new HindsightError('tool_failed', `the sandbox server exited before accepting connections: ${exited}`);
+    if (exited !== undefined)
+      throw new HindsightError('tool_failed', `the sandbox server exited before accepting connections: ${exited}`);
     try {
       const client = await connect('verification sandbox', target);
       try {
@@ -44,7 +53,11 @@ export async function waitUntilAccepting(target: PgTarget, options: { timeoutMs:
       }
     } catch (error) {
       if (Date.now() > deadline) {
-        throw new HindsightError('tool_failed', `the sandbox server at ${target.host}:${target.port} did not accept connections within ${Math.round(options.timeoutMs / 1000)} s: ${errorMessage(error)}`, { cause: error });
+        throw new HindsightError(
+          'tool_failed',
+          `the sandbox server at ${target.host}:${target.port} did not accept connections within ${Math.round(options.timeoutMs / 1000)} s: ${errorMessage(error)}`,
+          { cause: error },
+        );
       }
     }
     await sleep(200);
@@ -59,16 +72,39 @@ export interface SandboxPaths {
 }
 
 /** initdb as the sandbox user, under the same confinement as the server; the password file is read once and removed by the caller. */
-export async function initCluster(binaries: ServerBinaries, plan: ConfinementPlan, paths: SandboxPaths, pwfile: string, signal?: AbortSignal): Promise<void> {
+export async function initCluster(
+  binaries: ServerBinaries,
+  plan: ConfinementPlan,
+  paths: SandboxPaths,
+  pwfile: string,
+  signal?: AbortSignal,
+): Promise<void> {
   const [cmd, args] = plan.command({
     file: binaries.initdb,
-    args: ['-D', paths.dataDir, '-U', 'postgres', `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync'],
+    args: [
+      '-D',
+      paths.dataDir,
+      '-U',
+      'postgres',
+      `--pwfile=${pwfile}`,
+      '--auth=scram-sha-256',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync',
+    ],
     writable: [paths.dataDir, paths.socketDir],
     installDir: path.dirname(binaries.dir),
     onWorkerDeath: 'KILL',
   });
   try {
-    await run(cmd, args, { cwd: '/', env: sandboxEnv(), timeout: 120_000, maxBuffer: 4 * 1024 * 1024, ...(signal ? { signal } : {}) });
+    await run(cmd, args, {
+      cwd: '/',
+      env: sandboxEnv(),
+      timeout: 120_000,
+      maxBuffer: 4 * 1024 * 1024,
+      ...(signal ? { signal } : {}),
+    });
   } catch (error) {
     const err = error as { stderr?: string; message: string };
     throw new HindsightError('tool_failed', `initdb failed: ${tail(err.stderr || err.message)}`, { cause: error });
@@ -91,7 +127,13 @@ export function launchPostmaster(binaries: ServerBinaries, plan: ConfinementPlan
   };
   const [cmd, args] = plan.command({
     file: binaries.postgres,
-    args: ['-D', paths.dataDir, '-p', String(SANDBOX_PORT), ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])],
+    args: [
+      '-D',
+      paths.dataDir,
+      '-p',
+      String(SANDBOX_PORT),
+      ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+    ],
     writable: [paths.dataDir, paths.socketDir],
     installDir: path.dirname(binaries.dir),
     onWorkerDeath: 'QUIT',
@@ -159,7 +201,10 @@ export async function belongsToSandbox(pid: number, dir: string): Promise<boolea
 /** The pid in postmaster.pid: the host's pid for a bare server, a namespace-local one under bwrap. */
 export async function postmasterPid(dataDir: string): Promise<number | undefined> {
   try {
-    const pid = Number.parseInt((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0] ?? '', 10);
+    const pid = Number.parseInt(
+      (await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0] ?? '',
+      10,
+    );
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;

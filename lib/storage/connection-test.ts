@@ -36,7 +36,10 @@ export async function testStorageConnection(driver: StorageDriver): Promise<Conn
     const back = await readAll(await driver.openRead(key));
     stage = 'compare';
     if (!back.equals(payload)) {
-      throw new HindsightError('integrity', `storage ${driver.label}: the test object read back differs from what was written (${back.length} of ${payload.length} bytes)`);
+      throw new HindsightError(
+        'integrity',
+        `storage ${driver.label}: the test object read back differs from what was written (${back.length} of ${payload.length} bytes)`,
+      );
     }
     stage = 'remove';
     await driver.remove(key);

@@ -75,7 +75,12 @@ export function storageError(
 
 /** Keys are relative, slash-separated and never climb out of the storage root. */
 export function assertSafeKey(key: string): void {
-  if (key.length === 0 || key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '.' || part === '') || key.includes('\0')) {
+  if (
+    key.length === 0 ||
+    key.startsWith('/') ||
+    key.split('/').some((part) => part === '..' || part === '.' || part === '') ||
+    key.includes('\0')
+  ) {
     throw new HindsightError('bad_input', `storage key '${key}' is not a safe relative path`);
   }
 }
@@ -83,6 +88,13 @@ export function assertSafeKey(key: string): void {
 /** Validates a range against the contract before a driver turns it into its own form. */
 export function assertRange(range: ReadRange | undefined): void {
   if (!range) return;
-  const ok = Number.isSafeInteger(range.start) && range.start >= 0 && (range.end === undefined || (Number.isSafeInteger(range.end) && range.end >= range.start));
-  if (!ok) throw new HindsightError('bad_input', `read range ${JSON.stringify(range)} is invalid: start must be >= 0 and end >= start`);
+  const ok =
+    Number.isSafeInteger(range.start) &&
+    range.start >= 0 &&
+    (range.end === undefined || (Number.isSafeInteger(range.end) && range.end >= range.start));
+  if (!ok)
+    throw new HindsightError(
+      'bad_input',
+      `read range ${JSON.stringify(range)} is invalid: start must be >= 0 and end >= start`,
+    );
 }

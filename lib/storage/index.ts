@@ -17,7 +17,12 @@ import { createSftpStorage } from './sftp/driver.ts';
 
 /** Storage configurations, one variant per driver. */
 export const storageConfigSchema = z.discriminatedUnion('type', [
-  localStorageConfig, s3StorageConfig, azureStorageConfig, sftpStorageConfig, ftpStorageConfig, rcloneStorageConfig,
+  localStorageConfig,
+  s3StorageConfig,
+  azureStorageConfig,
+  sftpStorageConfig,
+  ftpStorageConfig,
+  rcloneStorageConfig,
 ]);
 export type StorageConfig = z.infer<typeof storageConfigSchema>;
 export type StorageType = StorageConfig['type'];

@@ -27,13 +27,67 @@ export interface TocEntry {
 
 // Longest first: "TABLE DATA" must win over "TABLE".
 const KNOWN_TYPES = [
-  'MATERIALIZED VIEW DATA', 'STATISTICS DATA', 'BLOB METADATA', 'PUBLICATION TABLES IN SCHEMA', 'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY', 'TEXT SEARCH TEMPLATE',
-  'TEXT SEARCH PARSER', 'FOREIGN DATA WRAPPER', 'DATABASE PROPERTIES', 'SUBSCRIPTION TABLE', 'PUBLICATION TABLE', 'PROCEDURAL LANGUAGE',
-  'MATERIALIZED VIEW', 'SEQUENCE OWNED BY', 'OPERATOR FAMILY', 'OPERATOR CLASS', 'SECURITY LABEL', 'EVENT TRIGGER', 'FOREIGN TABLE',
-  'ACCESS METHOD', 'FK CONSTRAINT', 'CHECK CONSTRAINT', 'INDEX ATTACH', 'TABLE ATTACH', 'SEQUENCE SET', 'USER MAPPING', 'DEFAULT ACL',
-  'LARGE OBJECT', 'ROW SECURITY', 'SUBSCRIPTION', 'PUBLICATION', 'BLOB DATA', 'TABLE DATA', 'CONSTRAINT', 'EXTENSION', 'STATISTICS',
-  'CONVERSION', 'COLLATION', 'TRANSFORM', 'AGGREGATE', 'PROCEDURE', 'FUNCTION', 'OPERATOR', 'SEQUENCE', 'DATABASE', 'TRIGGER', 'DEFAULT',
-  'SERVER', 'DOMAIN', 'SCHEMA', 'POLICY', 'COMMENT', 'INDEX', 'TABLE', 'BLOBS', 'CAST', 'RULE', 'TYPE', 'VIEW', 'ACL',
+  'MATERIALIZED VIEW DATA',
+  'STATISTICS DATA',
+  'BLOB METADATA',
+  'PUBLICATION TABLES IN SCHEMA',
+  'TEXT SEARCH CONFIGURATION',
+  'TEXT SEARCH DICTIONARY',
+  'TEXT SEARCH TEMPLATE',
+  'TEXT SEARCH PARSER',
+  'FOREIGN DATA WRAPPER',
+  'DATABASE PROPERTIES',
+  'SUBSCRIPTION TABLE',
+  'PUBLICATION TABLE',
+  'PROCEDURAL LANGUAGE',
+  'MATERIALIZED VIEW',
+  'SEQUENCE OWNED BY',
+  'OPERATOR FAMILY',
+  'OPERATOR CLASS',
+  'SECURITY LABEL',
+  'EVENT TRIGGER',
+  'FOREIGN TABLE',
+  'ACCESS METHOD',
+  'FK CONSTRAINT',
+  'CHECK CONSTRAINT',
+  'INDEX ATTACH',
+  'TABLE ATTACH',
+  'SEQUENCE SET',
+  'USER MAPPING',
+  'DEFAULT ACL',
+  'LARGE OBJECT',
+  'ROW SECURITY',
+  'SUBSCRIPTION',
+  'PUBLICATION',
+  'BLOB DATA',
+  'TABLE DATA',
+  'CONSTRAINT',
+  'EXTENSION',
+  'STATISTICS',
+  'CONVERSION',
+  'COLLATION',
+  'TRANSFORM',
+  'AGGREGATE',
+  'PROCEDURE',
+  'FUNCTION',
+  'OPERATOR',
+  'SEQUENCE',
+  'DATABASE',
+  'TRIGGER',
+  'DEFAULT',
+  'SERVER',
+  'DOMAIN',
+  'SCHEMA',
+  'POLICY',
+  'COMMENT',
+  'INDEX',
+  'TABLE',
+  'BLOBS',
+  'CAST',
+  'RULE',
+  'TYPE',
+  'VIEW',
+  'ACL',
 ];
 
 /** `215; 1259 16386 TABLE public entries postgres` → its parts. Comment lines (`;`) are not entries. */
@@ -57,7 +111,7 @@ export function parseTocList(text: string): TocEntry[] {
 
 /** Why an entry type is not given to the restore role at all. */
 const SUPERUSER_ONLY: Record<string, string> = {
-  'EVENT TRIGGER': 'event triggers need a superuser (and would fire on the sandbox superuser\'s own commands)',
+  'EVENT TRIGGER': "event triggers need a superuser (and would fire on the sandbox superuser's own commands)",
   'PROCEDURAL LANGUAGE': 'creating a language outside an extension needs a superuser',
   'FOREIGN DATA WRAPPER': 'creating a foreign-data wrapper needs a superuser',
   'ACCESS METHOD': 'creating an access method needs a superuser',
@@ -71,7 +125,8 @@ const SUPERUSER_ONLY: Record<string, string> = {
 /** Privileges are never restored (--no-privileges): the restore role owns everything. Not worth a line each in the report. */
 const NOT_RESTORED = new Set(['ACL', 'DEFAULT ACL']);
 
-export const displayName = (entry: Pick<TocEntry, 'schema' | 'name'>): string => (entry.schema ? `${entry.schema}.${entry.name}` : entry.name);
+export const displayName = (entry: Pick<TocEntry, 'schema' | 'name'>): string =>
+  entry.schema ? `${entry.schema}.${entry.name}` : entry.name;
 
 export interface LoadPlan {
   /** The edited list for `pg_restore -L`. */
@@ -108,7 +163,8 @@ export function planLoad(entries: TocEntry[], precreatedSchemas: string[] = []):
 }
 
 const ident = String.raw`("(?:[^"]|"")+"|[A-Za-z_][\w$]*)`;
-const unquote = (word: string): string => (word.startsWith('"') ? word.slice(1, -1).replace(/""/g, '"') : word.toLowerCase());
+const unquote = (word: string): string =>
+  word.startsWith('"') ? word.slice(1, -1).replace(/""/g, '"') : word.toLowerCase();
 
 /** `CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public;` lines → name and schema (only those two words are used). */
 export function extensionRequests(sql: string): ExtensionRequest[] {
@@ -123,20 +179,40 @@ export function extensionRequests(sql: string): ExtensionRequest[] {
  * data) and returns its output. pg_restore stops reading once it has what it needs, so the rest
  * of the stream is cut off on purpose.
  */
-export async function readArchiveHead(opened: OpenedBackup, key: DecryptionKey, serverMajor: number, args: string[], archiveMajor?: number): Promise<string> {
+export async function readArchiveHead(
+  opened: OpenedBackup,
+  key: DecryptionKey,
+  serverMajor: number,
+  args: string[],
+  archiveMajor?: number,
+): Promise<string> {
   const pgRestore = await toolFor('pg_restore', serverMajor, { archiveMajor });
-  const child = spawn(pgRestore.path, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } });
+  const child = spawn(pgRestore.path, args, {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
+  });
   const stderr = stderrTail(child);
   let out = '';
   child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (text: string) => { out += text; });
+  child.stdout.on('data', (text: string) => {
+    out += text;
+  });
   const exited = waitForExit(child);
   child.stdin.on('error', () => undefined);
-  await pipeline(opened.object, new DecryptStream(key, decryptOptionsFor(opened.expect)), child.stdin as Writable).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_PREMATURE_CLOSE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+  await pipeline(
+    opened.object,
+    new DecryptStream(key, decryptOptionsFor(opened.expect)),
+    child.stdin as Writable,
+  ).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_PREMATURE_CLOSE' && error.code !== 'ERR_STREAM_DESTROYED')
+      throw error;
   });
   opened.object.destroy();
   const { code } = await exited;
-  if (code !== 0) throw new HindsightError('tool_failed', `pg_restore could not read the archive's table of contents (exit ${code}): ${stderr()}`);
+  if (code !== 0)
+    throw new HindsightError(
+      'tool_failed',
+      `pg_restore could not read the archive's table of contents (exit ${code}): ${stderr()}`,
+    );
   return out;
 }

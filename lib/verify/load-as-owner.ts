@@ -44,14 +44,22 @@ async function extensionsOf(options: LoadOptions, entries: TocEntry[], dir: stri
   const listFile = path.join(dir, 'extensions.list');
   await writeFile(listFile, `${lines.join('\n')}\n`, { mode: 0o600 });
   // Only the name and schema of each CREATE EXTENSION are taken from the dump's text; the statement run is Hindsight's own.
-  const sql = await readArchiveHead(await options.open(), options.key, options.major, ['--use-list', listFile, '--file', '-'], options.archiveMajor);
+  const sql = await readArchiveHead(
+    await options.open(),
+    options.key,
+    options.major,
+    ['--use-list', listFile, '--file', '-'],
+    options.archiveMajor,
+  );
   return extensionRequests(sql);
 }
 
 export async function loadAsRestoreRole(options: LoadOptions): Promise<LoadOutcome> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hindsight-load-'));
   try {
-    const entries = parseTocList(await readArchiveHead(await options.open(), options.key, options.major, ['--list'], options.archiveMajor));
+    const entries = parseTocList(
+      await readArchiveHead(await options.open(), options.key, options.major, ['--list'], options.archiveMajor),
+    );
     const wanted = await extensionsOf(options, entries, dir);
     const prepared = await prepareRestoreDatabase(options.sandbox, { database: options.database, extensions: wanted });
     const plan = planLoad(entries, prepared.schemasCreated);
@@ -60,15 +68,25 @@ export async function loadAsRestoreRole(options: LoadOptions): Promise<LoadOutco
 
     const opened = await options.open();
     const run = await runPgRestore({
-      label: 'verification sandbox', object: opened.object, expect: opened.expect, key: options.key, target: prepared.target, serverMajor: options.major, archiveMajor: options.archiveMajor,
-      partial: { listFile, stderrLimit: STDERR_LIMIT }, ...(options.signal ? { signal: options.signal } : {}),
+      label: 'verification sandbox',
+      object: opened.object,
+      expect: opened.expect,
+      key: options.key,
+      target: prepared.target,
+      serverMajor: options.major,
+      archiveMajor: options.archiveMajor,
+      partial: { listFile, stderrLimit: STDERR_LIMIT },
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     const classified = classifyRestoreErrors(parseRestoreErrors(run.stderrTail), entries);
     const load: LoadReport = {
       role: RESTORE_ROLE,
       entries: entries.length,
       extensions: prepared.extensionsCreated.map((e) => e.name),
-      skipped: [...prepared.extensionsMissing.map((e) => ({ type: 'EXTENSION', name: e.name, reason: e.reason })), ...plan.skipped],
+      skipped: [
+        ...prepared.extensionsMissing.map((e) => ({ type: 'EXTENSION', name: e.name, reason: e.reason })),
+        ...plan.skipped,
+      ],
       refused: classified.refused,
       failed: classified.failed,
     };

@@ -80,7 +80,19 @@ export interface VerificationSummary {
 
 export function emptyReport(): VerificationReport {
   return {
-    reason: null, stages: [], storageName: null, sandbox: null, load: null, restore: null, sourceSizeBytes: null, restoredSizeBytes: null,
-    schemas: null, tables: null, expectedRows: null, restoredRows: null, comparisons: [], mismatches: 0,
+    reason: null,
+    stages: [],
+    storageName: null,
+    sandbox: null,
+    load: null,
+    restore: null,
+    sourceSizeBytes: null,
+    restoredSizeBytes: null,
+    schemas: null,
+    tables: null,
+    expectedRows: null,
+    restoredRows: null,
+    comparisons: [],
+    mismatches: 0,
   };
 }

@@ -23,7 +23,13 @@ export function parseRestoreErrors(stderr: string): EntryError[] {
     }
     const error = /^pg_restore: error: (.*)$/.exec(line);
     if (error) {
-      errors.push({ dumpId, message: error[1]!.replace(/^could not execute query: /, '').replace(/\s+/g, ' ').trim() });
+      errors.push({
+        dumpId,
+        message: error[1]!
+          .replace(/^could not execute query: /, '')
+          .replace(/\s+/g, ' ')
+          .trim(),
+      });
       dumpId = null;
     }
   }
@@ -31,7 +37,8 @@ export function parseRestoreErrors(stderr: string): EntryError[] {
 }
 
 /** A refusal for want of a privilege: what a role without privileges is expected to meet in a hostile or superuser-made dump. */
-const PRIVILEGE = /permission denied|must be (?:a )?superuser|must be owner|only superusers? |must have .* privilege|language "[^"]+" is not trusted|must be a member of/i;
+const PRIVILEGE =
+  /permission denied|must be (?:a )?superuser|must be owner|only superusers? |must have .* privilege|language "[^"]+" is not trusted|must be a member of/i;
 
 /** Entries whose failure loses backed-up rows (or large objects, or a sequence's position). */
 const DATA_TYPES = new Set(['TABLE DATA', 'BLOBS', 'BLOB DATA', 'BLOB METADATA', 'LARGE OBJECT', 'SEQUENCE SET']);
@@ -61,13 +68,19 @@ export function classifyRestoreErrors(errors: EntryError[], entries: TocEntry[])
   const refusedNames = new Set<string>();
   for (const { dumpId, message } of errors) {
     const entry = dumpId === null ? undefined : byId.get(dumpId);
-    const item: LoadItem = entry ? { type: entry.type, name: displayName(entry), reason: message } : { type: 'RESTORE', name: 'pg_restore', reason: message };
+    const item: LoadItem = entry
+      ? { type: entry.type, name: displayName(entry), reason: message }
+      : { type: 'RESTORE', name: 'pg_restore', reason: message };
     const bareName = (entry?.name ?? '').replace(/\(.*$/, '');
     if (entry && DATA_TYPES.has(entry.type)) failed.push(item);
     else if (entry && (PRIVILEGE.test(message) || entry.type === 'MATERIALIZED VIEW DATA')) {
       refused.push(item);
       refusedNames.add(bareName);
-    } else if (entry && /does not exist/.test(message) && [...refusedNames].some((name) => name && message.includes(name))) {
+    } else if (
+      entry &&
+      /does not exist/.test(message) &&
+      [...refusedNames].some((name) => name && message.includes(name))
+    ) {
       refused.push({ ...item, reason: `${message} (it depends on an object refused above)` });
     } else failed.push(item);
   }

@@ -12,7 +12,13 @@ import { countRows, type TableRowCount } from '../pg/row-counts.ts';
 import { archiveMajorOf, oldestLoadableMajor } from '../pg/tools.ts';
 import type { Sandbox, SandboxDriver } from '../sandbox/contract.ts';
 import { loadAsRestoreRole } from './load-as-owner.ts';
-import { emptyReport, type LoadReport, type StageRecord, type TableComparison, type VerificationReport } from './report.ts';
+import {
+  emptyReport,
+  type LoadReport,
+  type StageRecord,
+  type TableComparison,
+  type VerificationReport,
+} from './report.ts';
 import { stageRecorder } from './stages.ts';
 
 export interface VerifyOptions {
@@ -31,38 +37,65 @@ const SCRATCH_DATABASE = 'hindsight_verify';
 
 function majorOf(serverVersion: string): number {
   const major = Number.parseInt(serverVersion, 10);
-  if (!Number.isInteger(major) || major < 9) throw new HindsightError('integrity', `manifest names an unreadable server version "${serverVersion}"`);
+  if (!Number.isInteger(major) || major < 9)
+    throw new HindsightError('integrity', `manifest names an unreadable server version "${serverVersion}"`);
   return major;
 }
 
 /** pg_restore --verbose's progress lines say nothing a person reading a failure needs. */
 const withoutProgress = (stderr: string): string =>
-  stderr.split('\n').filter((line) => !/^pg_restore: (creating|processing|connecting|executing|launching|finished|disabling|enabling|setting|implied|dropping)\b/.test(line)).join('\n').trim();
+  stderr
+    .split('\n')
+    .filter(
+      (line) =>
+        !/^pg_restore: (creating|processing|connecting|executing|launching|finished|disabling|enabling|setting|implied|dropping)\b/.test(
+          line,
+        ),
+    )
+    .join('\n')
+    .trim();
 
 /**
  * What makes a load fail. `fatal`: the archive itself is in doubt (stream, checksums) or
  * pg_restore failed in a way no entry explains; otherwise data or objects that did not load,
  * named with the server's words (restore-errors.ts says why a refused table is a failure).
  */
-function loadFailure(run: PgRestoreRun, load: LoadReport, manifest: BackupManifest, target: PgTarget, aborted: boolean): { message: string; fatal: boolean } | undefined {
+function loadFailure(
+  run: PgRestoreRun,
+  load: LoadReport,
+  manifest: BackupManifest,
+  target: PgTarget,
+  aborted: boolean,
+): { message: string; fatal: boolean } | undefined {
   const clean: PgRestoreRun = { ...run, exitCode: run.signal ? run.exitCode : 0 };
   const archive = restoreFailure(clean, manifest, target, aborted);
   if (archive) return { message: archive.message, fatal: true };
   const ignored = Number(/errors ignored on restore: (\d+)/.exec(run.stderrTail)?.[1] ?? 0);
   const explained = load.refused.length + load.failed.length;
   if (run.exitCode !== 0 && (explained === 0 || ignored > explained)) {
-    return { message: `pg_restore failed (exit ${run.exitCode}) with errors not tied to an archive entry: ${run.stderrTail.split('\n').slice(-3).join(' | ')}`, fatal: true };
+    return {
+      message: `pg_restore failed (exit ${run.exitCode}) with errors not tied to an archive entry: ${run.stderrTail.split('\n').slice(-3).join(' | ')}`,
+      fatal: true,
+    };
   }
   if (load.failed.length === 0) return undefined;
-  const listed = load.failed.slice(0, 5).map((f) => `${f.type} ${f.name}: ${f.reason}`).join('; ');
-  return { message: `${load.failed.length} entr${load.failed.length === 1 ? 'y' : 'ies'} did not load as ${load.role}, a role without privileges: ${listed}${load.failed.length > 5 ? '; …' : ''}`, fatal: false };
+  const listed = load.failed
+    .slice(0, 5)
+    .map((f) => `${f.type} ${f.name}: ${f.reason}`)
+    .join('; ');
+  return {
+    message: `${load.failed.length} entr${load.failed.length === 1 ? 'y' : 'ies'} did not load as ${load.role}, a role without privileges: ${listed}${load.failed.length > 5 ? '; …' : ''}`,
+    fatal: false,
+  };
 }
 
 /**
  * Exact counts, as the restore role: no superuser session ever runs in a database the dump has
  * loaded into (its functions, operators or settings could be waiting for one).
  */
-async function countRestored(target: PgTarget): Promise<{ restored: TableRowCount[]; sizeBytes: number; schemas: number }> {
+async function countRestored(
+  target: PgTarget,
+): Promise<{ restored: TableRowCount[]; sizeBytes: number; schemas: number }> {
   const client = await connect('verification sandbox', target);
   try {
     await client.query('set search_path = pg_catalog, pg_temp');
@@ -78,12 +111,23 @@ async function countRestored(target: PgTarget): Promise<{ restored: TableRowCoun
 }
 
 /** The object's size and SHA-256 against the manifest, reading it whole. */
-async function checkObject(opened: OpenedBackup, signal: AbortSignal | undefined): Promise<{ ok: boolean; message: string }> {
+async function checkObject(
+  opened: OpenedBackup,
+  signal: AbortSignal | undefined,
+): Promise<{ ok: boolean; message: string }> {
   const { manifest } = opened;
   const meter = new ByteMeter();
-  await pipeline(opened.object, meter, new Writable({ write: (_chunk, _encoding, callback) => callback() }), signal ? { signal } : {});
+  await pipeline(
+    opened.object,
+    meter,
+    new Writable({ write: (_chunk, _encoding, callback) => callback() }),
+    signal ? { signal } : {},
+  );
   if (meter.bytes !== manifest.object.sizeBytes || meter.sha256 !== manifest.object.sha256) {
-    return { ok: false, message: `the object in storage "${opened.storageName}" (${meter.bytes} bytes, SHA-256 ${meter.sha256}) differs from the manifest (${manifest.object.sizeBytes} bytes, SHA-256 ${manifest.object.sha256})` };
+    return {
+      ok: false,
+      message: `the object in storage "${opened.storageName}" (${meter.bytes} bytes, SHA-256 ${meter.sha256}) differs from the manifest (${manifest.object.sizeBytes} bytes, SHA-256 ${manifest.object.sha256})`,
+    };
   }
   return { ok: true, message: `SHA-256 ${meter.sha256} matches the manifest` };
 }
@@ -94,7 +138,13 @@ async function destroyed(sandbox: Sandbox): Promise<StageRecord> {
     await sandbox.destroy();
     return { stage: 'cleanup', startedAt, finishedAt: new Date().toISOString(), ok: true, detail: 'sandbox destroyed' };
   } catch (error) {
-    return { stage: 'cleanup', startedAt, finishedAt: new Date().toISOString(), ok: false, detail: errorMessage(error) };
+    return {
+      stage: 'cleanup',
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      ok: false,
+      detail: errorMessage(error),
+    };
   }
 }
 
@@ -108,9 +158,12 @@ export function compareTables(expected: TableRowCount[], restored: TableRowCount
     return { schema: t.schema, table: t.table, expected: t.rows, restored: got ?? null, ok: got === t.rows };
   });
   for (const t of restored) {
-    if (!expectedBy.has(key(t))) rows.push({ schema: t.schema, table: t.table, expected: null, restored: t.rows, ok: false });
+    if (!expectedBy.has(key(t)))
+      rows.push({ schema: t.schema, table: t.table, expected: null, restored: t.rows, ok: false });
   }
-  return rows.sort((a, b) => Number(a.ok) - Number(b.ok) || a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table));
+  return rows.sort(
+    (a, b) => Number(a.ok) - Number(b.ok) || a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table),
+  );
 }
 
 /**
@@ -145,12 +198,32 @@ export async function verifyBackup(options: VerifyOptions): Promise<Verification
     const archiveMajor = archiveMajorOf(manifest.tool.version);
     // The source's own major, or the oldest newer one the pg_restore able to read this archive loads into.
     const major = await oldestLoadableMajor(sourceMajor, archiveMajor);
-    sandbox = await options.sandboxes.create({ major, label: `verify ${manifest.database} ${manifest.backupId}`, ...(options.signal ? { signal: options.signal } : {}) });
-    report.sandbox = { driver: sandbox.driver, major: sandbox.major, confinement: sandbox.confinement, detail: sandbox.confinementDetail };
-    end(true, `PostgreSQL ${sandbox.major} for a PostgreSQL ${sourceMajor} source (${sandbox.driver}, confinement: ${sandbox.confinement})`);
+    sandbox = await options.sandboxes.create({
+      major,
+      label: `verify ${manifest.database} ${manifest.backupId}`,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    report.sandbox = {
+      driver: sandbox.driver,
+      major: sandbox.major,
+      confinement: sandbox.confinement,
+      detail: sandbox.confinementDetail,
+    };
+    end(
+      true,
+      `PostgreSQL ${sandbox.major} for a PostgreSQL ${sourceMajor} source (${sandbox.driver}, confinement: ${sandbox.confinement})`,
+    );
 
     begin('restore');
-    const loaded = await loadAsRestoreRole({ open: options.open, key: options.key, sandbox, major: sandbox.major, archiveMajor, database: SCRATCH_DATABASE, signal: options.signal });
+    const loaded = await loadAsRestoreRole({
+      open: options.open,
+      key: options.key,
+      sandbox,
+      major: sandbox.major,
+      archiveMajor,
+      database: SCRATCH_DATABASE,
+      signal: options.signal,
+    });
     const { run, target } = loaded;
     report.load = loaded.load;
     report.restore = { exitCode: run.exitCode, stderrTail: withoutProgress(run.stderrTail).slice(-4000) };
@@ -162,7 +235,11 @@ export async function verifyBackup(options: VerifyOptions): Promise<Verification
     // Data that did not load is still counted and compared, so the report shows every table; the reason stays this one.
     const dataFailure = failure ? `restore: ${failure.message}` : undefined;
     if (dataFailure) end(false, dataFailure);
-    else end(true, `pg_restore as ${loaded.load.role}: ${loaded.load.entries} entries, ${loaded.load.skipped.length} skipped, ${loaded.load.refused.length} refused, ${run.restoredBytes} bytes of archive`);
+    else
+      end(
+        true,
+        `pg_restore as ${loaded.load.role}: ${loaded.load.entries} entries, ${loaded.load.skipped.length} skipped, ${loaded.load.refused.length} refused, ${run.restoredBytes} bytes of archive`,
+      );
 
     begin('count');
     const { restored, sizeBytes, schemas } = await countRestored(target);
@@ -182,7 +259,10 @@ export async function verifyBackup(options: VerifyOptions): Promise<Verification
       return report;
     }
     if (bad.length > 0) {
-      const listed = bad.slice(0, 10).map((c) => `${c.schema}.${c.table}: expected ${c.expected ?? 'absent'}, restored ${c.restored ?? 'absent'}`).join('; ');
+      const listed = bad
+        .slice(0, 10)
+        .map((c) => `${c.schema}.${c.table}: expected ${c.expected ?? 'absent'}, restored ${c.restored ?? 'absent'}`)
+        .join('; ');
       failWith(`row counts differ in ${bad.length} table(s): ${listed}${bad.length > 10 ? '; …' : ''}`);
       return report;
     }

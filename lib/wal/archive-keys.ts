@@ -9,7 +9,8 @@ import { historyFileName, isSegmentName } from './lsn.ts';
 const SYSID = /^\d{1,20}$/;
 
 function root(systemIdentifier: string): string {
-  if (!SYSID.test(systemIdentifier)) throw new HindsightError('bad_input', `system identifier "${systemIdentifier}" is not a decimal number`);
+  if (!SYSID.test(systemIdentifier))
+    throw new HindsightError('bad_input', `system identifier "${systemIdentifier}" is not a decimal number`);
   return `pitr/${systemIdentifier}`;
 }
 
@@ -36,7 +37,8 @@ export function basePrefix(systemIdentifier: string): string {
 }
 
 function checkedId(baseBackupId: string): string {
-  if (!/^[A-Za-z0-9._-]+$/.test(baseBackupId)) throw new HindsightError('bad_input', `base backup id "${baseBackupId}" has characters a storage key cannot hold`);
+  if (!/^[A-Za-z0-9._-]+$/.test(baseBackupId))
+    throw new HindsightError('bad_input', `base backup id "${baseBackupId}" has characters a storage key cannot hold`);
   return baseBackupId;
 }
 

@@ -41,25 +41,53 @@ export interface BaseBackupResult {
  * "START WAL LOCATION: 0/2000028 (file …)" and "START TIMELINE: 1"; backup_manifest's "WAL-Ranges"
  * has the end LSN (pg_basebackup -v prints the positions only when it fetches WAL itself).
  */
-export function parseBackupPositions(label: string, manifestTail: string): { startLsn: Lsn; timeline: number; stopLsn: Lsn } | undefined {
+export function parseBackupPositions(
+  label: string,
+  manifestTail: string,
+): { startLsn: Lsn; timeline: number; stopLsn: Lsn } | undefined {
   const start = /^START WAL LOCATION: ([0-9A-F]+\/[0-9A-F]+)/im.exec(label);
   const timeline = /^START TIMELINE: (\d+)/im.exec(label);
-  const range = /"WAL-Ranges"\s*:\s*\[[^\]]*"Timeline"\s*:\s*(\d+)\s*,\s*"Start-LSN"\s*:\s*"([0-9A-F]+\/[0-9A-F]+)"\s*,\s*"End-LSN"\s*:\s*"([0-9A-F]+\/[0-9A-F]+)"/i.exec(manifestTail);
+  const range =
+    /"WAL-Ranges"\s*:\s*\[[^\]]*"Timeline"\s*:\s*(\d+)\s*,\s*"Start-LSN"\s*:\s*"([0-9A-F]+\/[0-9A-F]+)"\s*,\s*"End-LSN"\s*:\s*"([0-9A-F]+\/[0-9A-F]+)"/i.exec(
+      manifestTail,
+    );
   if (!start || !range) return undefined;
   return { startLsn: parseLsn(start[1]!), timeline: Number(timeline?.[1] ?? range[1]), stopLsn: parseLsn(range[3]!) };
 }
 
 function explainFailure(database: string, stderr: string, code: number | null): HindsightError {
-  const last = stderr.split('\n').filter((l) => l && !/^pg_basebackup: (initiating|checkpoint|write-ahead log start)/.test(l)).slice(-3).join(' | ') || `exit code ${code}`;
-  if (/no pg_hba\.conf entry for replication|must be superuser or replication role|permission denied to start WAL sender/i.test(stderr)) {
-    return new HindsightError('access_denied', `database "${database}": pg_basebackup was refused: ${last} (give the role REPLICATION and allow "replication" connections for it in pg_hba.conf)`);
+  const last =
+    stderr
+      .split('\n')
+      .filter((l) => l && !/^pg_basebackup: (initiating|checkpoint|write-ahead log start)/.test(l))
+      .slice(-3)
+      .join(' | ') || `exit code ${code}`;
+  if (
+    /no pg_hba\.conf entry for replication|must be superuser or replication role|permission denied to start WAL sender/i.test(
+      stderr,
+    )
+  ) {
+    return new HindsightError(
+      'access_denied',
+      `database "${database}": pg_basebackup was refused: ${last} (give the role REPLICATION and allow "replication" connections for it in pg_hba.conf)`,
+    );
   }
-  if (/password authentication failed/i.test(stderr)) return new HindsightError('access_denied', `database "${database}": pg_basebackup could not log in: ${last} (check the saved password)`);
+  if (/password authentication failed/i.test(stderr))
+    return new HindsightError(
+      'access_denied',
+      `database "${database}": pg_basebackup could not log in: ${last} (check the saved password)`,
+    );
   if (/tablespace/i.test(stderr) && /stdout|standard output/i.test(stderr)) {
-    return new HindsightError('bad_input', `database "${database}": ${last} (streaming a base backup needs a cluster without extra tablespaces)`);
+    return new HindsightError(
+      'bad_input',
+      `database "${database}": ${last} (streaming a base backup needs a cluster without extra tablespaces)`,
+    );
   }
   if (/number of requested standby connections exceeds|too many clients|max_wal_senders/i.test(stderr)) {
-    return new HindsightError('busy', `database "${database}": pg_basebackup found no free WAL sender: ${last} (raise max_wal_senders)`);
+    return new HindsightError(
+      'busy',
+      `database "${database}": pg_basebackup found no free WAL sender: ${last} (raise max_wal_senders)`,
+    );
   }
   return new HindsightError('tool_failed', `database "${database}": pg_basebackup failed: ${last}`);
 }
@@ -85,8 +113,19 @@ export interface StreamBaseBackupOptions {
 export async function streamBaseBackupToStorage(options: StreamBaseBackupOptions): Promise<BaseBackupResult> {
   const tool = await toolFor('pg_basebackup', options.serverMajor);
   const startTime = new Date();
-  const args = ['-D', '-', '-Ft', '-X', 'none', '--checkpoint=fast', '-v', '--no-password', '-l', options.label,
-    ...(options.incrementalFrom ? [`--incremental=${options.incrementalFrom}`] : [])];
+  const args = [
+    '-D',
+    '-',
+    '-Ft',
+    '-X',
+    'none',
+    '--checkpoint=fast',
+    '-v',
+    '--no-password',
+    '-l',
+    options.label,
+    ...(options.incrementalFrom ? [`--incremental=${options.incrementalFrom}`] : []),
+  ];
   const spill = new ManifestSpill(options.workDir);
   let manifest: StoredManifest | undefined;
   const child = spawn(tool.path, args, {
@@ -101,7 +140,11 @@ export async function streamBaseBackupToStorage(options: StreamBaseBackupOptions
   const watcher = new TarEntryWatcher(new Set(['backup_label', 'backup_manifest']), 64 * 1024, (name, bytes) => {
     if (name === 'backup_manifest') spill.write(bytes);
   });
-  const positions = () => parseBackupPositions(watcher.captured.get('backup_label')?.toString('utf8') ?? '', watcher.captured.get('backup_manifest')?.toString('utf8') ?? '');
+  const positions = () =>
+    parseBackupPositions(
+      watcher.captured.get('backup_label')?.toString('utf8') ?? '',
+      watcher.captured.get('backup_manifest')?.toString('utf8') ?? '',
+    );
   let stored;
   try {
     stored = await compressEncryptToStorage({
@@ -117,17 +160,32 @@ export async function streamBaseBackupToStorage(options: StreamBaseBackupOptions
       // The tar's end is not its success: nothing is committed unless pg_basebackup says it finished.
       beforeCommit: async () => {
         const { code } = await exited;
-        if (code !== 0 || !/base backup completed/.test(stderr())) throw explainFailure(options.database, stderr(), code);
-        if (!watcher.captured.has('backup_manifest')) throw new HindsightError('tool_failed', `database "${options.database}": pg_basebackup wrote no backup_manifest into the tar (PostgreSQL 13 or newer is needed)`);
-        if (!positions()) throw new HindsightError('tool_failed', `database "${options.database}": the base backup's backup_label or backup_manifest has no WAL positions`);
+        if (code !== 0 || !/base backup completed/.test(stderr()))
+          throw explainFailure(options.database, stderr(), code);
+        if (!watcher.captured.has('backup_manifest'))
+          throw new HindsightError(
+            'tool_failed',
+            `database "${options.database}": pg_basebackup wrote no backup_manifest into the tar (PostgreSQL 13 or newer is needed)`,
+          );
+        if (!positions())
+          throw new HindsightError(
+            'tool_failed',
+            `database "${options.database}": the base backup's backup_label or backup_manifest has no WAL positions`,
+          );
         // Stored before the backup is committed: a committed base backup always has its manifest beside it.
-        manifest = await spill.upload({ driver: options.driver, objectKey: options.manifestKey, key: options.key, signal: options.signal });
+        manifest = await spill.upload({
+          driver: options.driver,
+          objectKey: options.manifestKey,
+          key: options.key,
+          signal: options.signal,
+        });
       },
     });
   } catch (error) {
     child.kill('SIGTERM');
     const { code } = await exited.catch(() => ({ code: null }));
-    if (options.signal?.aborted) throw new HindsightError('tool_failed', `base backup of "${options.database}" was cancelled`);
+    if (options.signal?.aborted)
+      throw new HindsightError('tool_failed', `base backup of "${options.database}" was cancelled`);
     if (error instanceof HindsightError && error.message.includes('pg_basebackup')) throw error;
     if (code !== 0 && stderr()) throw explainFailure(options.database, stderr(), code);
     throw error;

@@ -11,7 +11,14 @@
  * segment of a parent timeline past the switch point never extends a child's window (docs/design.md, failure mode 6).
  */
 import {
-  formatLsn, parseHistoryFile, segmentEndLsn, segmentName, segmentOf, segmentStartLsn, type Lsn, type Timeline,
+  formatLsn,
+  parseHistoryFile,
+  segmentEndLsn,
+  segmentName,
+  segmentOf,
+  segmentStartLsn,
+  type Lsn,
+  type Timeline,
 } from './lsn.ts';
 
 export interface ChainSegment {
@@ -148,14 +155,27 @@ export function analyseChain(input: ChainInput): ChainAnalysis {
   const unusableBaseBackups: ChainAnalysis['unusableBaseBackups'] = [];
 
   /** Follows one timeline from `fromLsn` (inside segment `fromSegno`), then every child that branches off inside the reach. */
-  const follow = (backup: ChainBaseBackup, timeline: Timeline, fromSegno: bigint, fromLsn: Lsn, legs: WindowLeg[], last: ChainPoint): void => {
+  const follow = (
+    backup: ChainBaseBackup,
+    timeline: Timeline,
+    fromSegno: bigint,
+    fromLsn: Lsn,
+    legs: WindowLeg[],
+    last: ChainPoint,
+  ): void => {
     const r = reach(segs.get(timeline), fromSegno, segmentSize);
     // A child timeline of which nothing is archived yet extends no window.
     if (legs.length > 0 && r.receivedAt === null) return;
     const here: ChainPoint = r.receivedAt && r.endLsn > last.lsn ? { lsn: r.endLsn, time: r.receivedAt } : last;
     const path = [...legs, { timeline, fromLsn, toLsn: here.lsn }];
     if (here.lsn >= backup.stopLsn) {
-      windows.push({ baseBackupId: backup.id, timeline, legs: path, from: { lsn: backup.stopLsn, time: backup.stopTime }, to: here });
+      windows.push({
+        baseBackupId: backup.id,
+        timeline,
+        legs: path,
+        from: { lsn: backup.stopLsn, time: backup.stopTime },
+        to: here,
+      });
     }
     for (const b of branches.get(timeline) ?? []) {
       // A child that branched before the backup was consistent does not hold the backup's history.
@@ -181,7 +201,9 @@ export function analyseChain(input: ChainInput): ChainAnalysis {
     follow(backup, backup.timeline, firstSegno, backup.startLsn, [], { lsn: backup.startLsn, time: backup.stopTime });
   }
 
-  windows.sort((a, b) => (a.timeline - b.timeline) || cmp(a.from.lsn, b.from.lsn) || (a.from.time.getTime() - b.from.time.getTime()));
+  windows.sort(
+    (a, b) => a.timeline - b.timeline || cmp(a.from.lsn, b.from.lsn) || a.from.time.getTime() - b.from.time.getTime(),
+  );
   return { windows, gaps: findGaps(input, segs, branches), unusableBaseBackups };
 }
 
@@ -192,7 +214,11 @@ const cmp = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
  * backup's start on it, or its first archived segment) and its newest archived segment. A partial
  * segment that is followed by later ones is a hole too: its missing tail was never archived.
  */
-function findGaps(input: ChainInput, segs: Map<Timeline, Map<bigint, ChainSegment>>, branches: Map<Timeline, Branch[]>): ChainGap[] {
+function findGaps(
+  input: ChainInput,
+  segs: Map<Timeline, Map<bigint, ChainSegment>>,
+  branches: Map<Timeline, Branch[]>,
+): ChainGap[] {
   const { segmentSize } = input;
   const starts = new Map<Timeline, bigint>();
   const lower = (tli: Timeline, segno: bigint) => {
@@ -201,7 +227,8 @@ function findGaps(input: ChainInput, segs: Map<Timeline, Map<bigint, ChainSegmen
   };
   for (const [tli, m] of segs) for (const segno of m.keys()) lower(tli, segno);
   for (const b of input.baseBackups) lower(b.timeline, segmentOf(b.startLsn, segmentSize));
-  for (const list of branches.values()) for (const b of list) if (segs.has(b.child)) lower(b.child, segmentOf(b.switchLsn, segmentSize));
+  for (const list of branches.values())
+    for (const b of list) if (segs.has(b.child)) lower(b.child, segmentOf(b.switchLsn, segmentSize));
 
   const gaps: ChainGap[] = [];
   for (const [tli, first] of [...starts].sort((a, b) => a[0] - b[0])) {
@@ -217,7 +244,14 @@ function findGaps(input: ChainInput, segs: Map<Timeline, Map<bigint, ChainSegmen
       const s = m.get(segno);
       const name = segmentName(tli, segno, segmentSize);
       if (!usable(s)) {
-        open ??= { timeline: tli, fromLsn: segmentStartLsn(segno, segmentSize), toLsn: 0n, missing: [], missingCount: 0, notInStorage: [] };
+        open ??= {
+          timeline: tli,
+          fromLsn: segmentStartLsn(segno, segmentSize),
+          toLsn: 0n,
+          missing: [],
+          missingCount: 0,
+          notInStorage: [],
+        };
         open.toLsn = segmentEndLsn(segno, segmentSize);
         open.missingCount += 1;
         if (open.missing.length < MISSING_NAMES_KEPT) open.missing.push(name);
@@ -226,7 +260,14 @@ function findGaps(input: ChainInput, segs: Map<Timeline, Map<bigint, ChainSegmen
       }
       close();
       if (s && !s.complete && segno < lastSegno) {
-        open = { timeline: tli, fromLsn: s.endLsn, toLsn: segmentEndLsn(segno, segmentSize), missing: [], missingCount: 0, notInStorage: [] };
+        open = {
+          timeline: tli,
+          fromLsn: s.endLsn,
+          toLsn: segmentEndLsn(segno, segmentSize),
+          missing: [],
+          missingCount: 0,
+          notInStorage: [],
+        };
       }
     }
     close();
@@ -246,7 +287,8 @@ export type ChainTarget =
   | { kind: 'xid' }
   | { kind: 'name' };
 
-const laterStop = (a: RecoveryWindow, b: RecoveryWindow): number => cmp(b.from.lsn, a.from.lsn) || (b.from.time.getTime() - a.from.time.getTime());
+const laterStop = (a: RecoveryWindow, b: RecoveryWindow): number =>
+  cmp(b.from.lsn, a.from.lsn) || b.from.time.getTime() - a.from.time.getTime();
 
 /**
  * The window (hence the base backup and the timeline) to restore a target from, or null when no
@@ -258,16 +300,23 @@ const laterStop = (a: RecoveryWindow, b: RecoveryWindow): number => cmp(b.from.l
 export function chooseWindow(windows: RecoveryWindow[], target: ChainTarget): RecoveryWindow | null {
   const holds = (w: RecoveryWindow): boolean => {
     switch (target.kind) {
-      case 'time': return w.from.time.getTime() <= target.time.getTime() && target.time.getTime() <= w.to.time.getTime();
-      case 'lsn': return w.from.lsn <= target.lsn && target.lsn <= w.to.lsn;
-      default: return true;
+      case 'time':
+        return w.from.time.getTime() <= target.time.getTime() && target.time.getTime() <= w.to.time.getTime();
+      case 'lsn':
+        return w.from.lsn <= target.lsn && target.lsn <= w.to.lsn;
+      default:
+        return true;
     }
   };
   const candidates = windows.filter(holds);
   if (candidates.length === 0) return null;
   if (target.kind === 'latest' || target.kind === 'xid' || target.kind === 'name') {
-    const newestEnd = candidates.reduce((best, w) => (w.timeline > best.timeline || (w.timeline === best.timeline && w.to.lsn > best.to.lsn) ? w : best));
-    const sameEnd = candidates.filter((w) => w.timeline === newestEnd.timeline && w.to.lsn === newestEnd.to.lsn).sort(laterStop);
+    const newestEnd = candidates.reduce((best, w) =>
+      w.timeline > best.timeline || (w.timeline === best.timeline && w.to.lsn > best.to.lsn) ? w : best,
+    );
+    const sameEnd = candidates
+      .filter((w) => w.timeline === newestEnd.timeline && w.to.lsn === newestEnd.to.lsn)
+      .sort(laterStop);
     return target.kind === 'latest' ? sameEnd[0]! : sameEnd.at(-1)!;
   }
   const top = Math.max(...candidates.map((w) => w.timeline));
@@ -280,6 +329,9 @@ export function describeWindow(w: RecoveryWindow): string {
 }
 
 export function describeGap(g: ChainGap): string {
-  const names = g.missing.length > 0 ? `: ${g.missingCount} segment(s) missing (${g.missing.slice(0, 3).join(', ')}${g.missingCount > 3 ? ', …' : ''})` : ': the tail of a partial segment was never archived';
+  const names =
+    g.missing.length > 0
+      ? `: ${g.missingCount} segment(s) missing (${g.missing.slice(0, 3).join(', ')}${g.missingCount > 3 ? ', …' : ''})`
+      : ': the tail of a partial segment was never archived';
   return `timeline ${g.timeline} from ${formatLsn(g.fromLsn)} to ${formatLsn(g.toLsn)}${names}`;
 }

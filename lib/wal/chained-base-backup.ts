@@ -39,7 +39,9 @@ export async function incrementalFacts(client: pg.Client): Promise<{ summarizeWa
 
 /** The label pg_basebackup writes into backup_label: the tar itself names its parent, for a catalog rebuilt from storage. */
 export function baseBackupLabel(baseBackupId: string, choice: KindChoice<BaseBackupRecord>): string {
-  return choice.kind === 'incremental' ? `hindsight ${baseBackupId} incremental over ${choice.parent.id}` : `hindsight ${baseBackupId}`;
+  return choice.kind === 'incremental'
+    ? `hindsight ${baseBackupId} incremental over ${choice.parent.id}`
+    : `hindsight ${baseBackupId}`;
 }
 
 export async function takeChainedBaseBackup(options: {
@@ -68,29 +70,58 @@ export async function takeChainedBaseBackup(options: {
     server: { ...server, ...facts, source: options.source },
     records: (await wal.baseBackupsOf(database)).filter((r) => r.id !== baseBackupId),
     stored,
-    canCombine: await serverToolOfMajor('pg_combinebackup', server.major).then(() => true, () => false),
+    canCombine: await serverToolOfMajor('pg_combinebackup', server.major).then(
+      () => true,
+      () => false,
+    ),
   });
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'hindsight-basebackup-'));
   const parentManifest = path.join(workDir, 'parent_manifest');
   try {
     if (choice.kind === 'incremental') {
       try {
-        await decodeWalObject({ driver, objectKey: choice.parent.manifestKey!, key: options.resolve, destination: parentManifest, ...(options.signal ? { signal: options.signal } : {}) });
+        await decodeWalObject({
+          driver,
+          objectKey: choice.parent.manifestKey!,
+          key: options.resolve,
+          destination: parentManifest,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
       } catch (error) {
-        choice = { kind: 'full', reason: `the backup_manifest of base backup ${choice.parent.id} could not be read from storage: ${errorMessage(error)}` };
+        choice = {
+          kind: 'full',
+          reason: `the backup_manifest of base backup ${choice.parent.id} could not be read from storage: ${errorMessage(error)}`,
+        };
       }
     }
     const attempt = async (c: KindChoice<BaseBackupRecord>) => {
       await wal.beginBaseBackup({
-        id: baseBackupId, database, storageName: options.storageName, objectKey, source: options.source, workflowId: options.workflowId,
-        kind: c.kind, parentId: c.kind === 'incremental' ? c.parent.id : null, manifestKey, kindReason: c.kind === 'full' ? c.reason : null,
+        id: baseBackupId,
+        database,
+        storageName: options.storageName,
+        objectKey,
+        source: options.source,
+        workflowId: options.workflowId,
+        kind: c.kind,
+        parentId: c.kind === 'incremental' ? c.parent.id : null,
+        manifestKey,
+        kindReason: c.kind === 'full' ? c.reason : null,
       });
       await driver.sweepAbandonedWrites(objectKey, 0);
       await driver.sweepAbandonedWrites(manifestKey, 0);
       return streamBaseBackupToStorage({
-        database, label: baseBackupLabel(baseBackupId, c), target: options.target, serverMajor: server.major, driver, objectKey, manifestKey, workDir,
-        key: options.key, ...(c.kind === 'incremental' ? { incrementalFrom: parentManifest } : {}),
-        ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        database,
+        label: baseBackupLabel(baseBackupId, c),
+        target: options.target,
+        serverMajor: server.major,
+        driver,
+        objectKey,
+        manifestKey,
+        workDir,
+        key: options.key,
+        ...(c.kind === 'incremental' ? { incrementalFrom: parentManifest } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
     };
     let result: BaseBackupResult;
@@ -98,12 +129,20 @@ export async function takeChainedBaseBackup(options: {
       result = await attempt(choice);
     } catch (error) {
       // Summaries missing for part of the range (summarize_wal was off for a while): the chain ends here.
-      if (choice.kind !== 'incremental' || options.signal?.aborted || !SUMMARIES_INCOMPLETE.test(errorMessage(error))) throw error;
-      choice = { kind: 'full', reason: `pg_basebackup could not take an increment over ${choice.parent.id}: ${errorMessage(error)}` };
+      if (choice.kind !== 'incremental' || options.signal?.aborted || !SUMMARIES_INCOMPLETE.test(errorMessage(error)))
+        throw error;
+      choice = {
+        kind: 'full',
+        reason: `pg_basebackup could not take an increment over ${choice.parent.id}: ${errorMessage(error)}`,
+      };
       result = await attempt(choice);
     }
     return {
-      ...result, objectKey, kind: choice.kind, parentId: choice.kind === 'incremental' ? choice.parent.id : null, kindReason: choice.kind === 'full' ? choice.reason : null,
+      ...result,
+      objectKey,
+      kind: choice.kind,
+      parentId: choice.kind === 'incremental' ? choice.parent.id : null,
+      kindReason: choice.kind === 'full' ? choice.reason : null,
     };
   } finally {
     await rm(workDir, { recursive: true, force: true });

@@ -20,7 +20,8 @@ const HISTORY_NAME = /^([0-9A-F]{8})\.history$/;
 /** Parses `16/B374D848` into a bigint byte position. */
 export function parseLsn(text: string): Lsn {
   const m = LSN_TEXT.exec(text.trim());
-  if (!m) throw new HindsightError('bad_input', `LSN "${text}" is not of the form X/Y with hex halves (e.g. 16/B374D848)`);
+  if (!m)
+    throw new HindsightError('bad_input', `LSN "${text}" is not of the form X/Y with hex halves (e.g. 16/B374D848)`);
   return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
 }
 
@@ -36,9 +37,16 @@ function assertLsn(lsn: Lsn): void {
 
 /** Throws unless the size is a power of two between 1 MiB and 1 GiB, as initdb enforces. */
 export function assertSegmentSize(segmentSize: number): void {
-  const ok = Number.isInteger(segmentSize) && segmentSize >= MIN_SEGMENT_SIZE && segmentSize <= MAX_SEGMENT_SIZE
-    && (segmentSize & (segmentSize - 1)) === 0;
-  if (!ok) throw new HindsightError('bad_input', `WAL segment size ${segmentSize} is not a power of two between 1 MiB and 1 GiB (check "show wal_segment_size")`);
+  const ok =
+    Number.isInteger(segmentSize) &&
+    segmentSize >= MIN_SEGMENT_SIZE &&
+    segmentSize <= MAX_SEGMENT_SIZE &&
+    (segmentSize & (segmentSize - 1)) === 0;
+  if (!ok)
+    throw new HindsightError(
+      'bad_input',
+      `WAL segment size ${segmentSize} is not a power of two between 1 MiB and 1 GiB (check "show wal_segment_size")`,
+    );
 }
 
 /** Parses `show wal_segment_size` output ("16MB", "1GB") or a plain byte count. */
@@ -96,7 +104,8 @@ function hex8(n: bigint | number): string {
 export function segmentName(timeline: Timeline, segno: bigint, segmentSize: number): string {
   assertTimeline(timeline);
   const per = segmentsPerXLogId(segmentSize);
-  if (segno < 0n || segno / per >= U32) throw new HindsightError('bad_input', `segment number ${segno} is out of range`);
+  if (segno < 0n || segno / per >= U32)
+    throw new HindsightError('bad_input', `segment number ${segno} is out of range`);
   return `${hex8(timeline)}${hex8(segno / per)}${hex8(segno % per)}`;
 }
 
@@ -104,7 +113,10 @@ export function segmentNameOfLsn(timeline: Timeline, lsn: Lsn, segmentSize: numb
   return segmentName(timeline, segmentOf(lsn, segmentSize), segmentSize);
 }
 
-export interface ParsedSegmentName { timeline: Timeline; segno: bigint }
+export interface ParsedSegmentName {
+  timeline: Timeline;
+  segno: bigint;
+}
 
 /** XLogFromFileName; rejects names whose low part cannot exist at this segment size. */
 export function parseSegmentName(name: string, segmentSize: number): ParsedSegmentName {
@@ -114,7 +126,11 @@ export function parseSegmentName(name: string, segmentSize: number): ParsedSegme
   const timeline = Number.parseInt(m[1]!, 16);
   const log = BigInt(`0x${m[2]}`);
   const seg = BigInt(`0x${m[3]}`);
-  if (seg >= per) throw new HindsightError('bad_input', `"${name}" cannot exist with ${segmentSize}-byte segments (low part ≥ ${per})`);
+  if (seg >= per)
+    throw new HindsightError(
+      'bad_input',
+      `"${name}" cannot exist with ${segmentSize}-byte segments (low part ≥ ${per})`,
+    );
   assertTimeline(timeline);
   return { timeline, segno: log * per + seg };
 }
@@ -145,7 +161,11 @@ function assertTimeline(timeline: Timeline): void {
 }
 
 /** One line of a timeline history file: the parent timeline and where the child branched off it. */
-export interface TimelineSwitch { parentTimeline: Timeline; switchLsn: Lsn; reason: string }
+export interface TimelineSwitch {
+  parentTimeline: Timeline;
+  switchLsn: Lsn;
+  reason: string;
+}
 
 /**
  * Parses a `<tli>.history` file (timeline.c readTimeLineHistory): lines of
@@ -158,12 +178,19 @@ export function parseHistoryFile(content: string): TimelineSwitch[] {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const m = /^(\d+)\s+([0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8})(?:\s+(.*))?$/.exec(line);
-    if (!m) throw new HindsightError('bad_input', `timeline history line ${index + 1} "${line}" is not "<tli> <lsn> <reason>"`);
+    if (!m)
+      throw new HindsightError(
+        'bad_input',
+        `timeline history line ${index + 1} "${line}" is not "<tli> <lsn> <reason>"`,
+      );
     const parentTimeline = Number(m[1]);
     assertTimeline(parentTimeline);
     const previous = switches.at(-1);
     if (previous && parentTimeline <= previous.parentTimeline) {
-      throw new HindsightError('bad_input', `timeline history line ${index + 1}: timeline ${parentTimeline} is not after ${previous.parentTimeline}`);
+      throw new HindsightError(
+        'bad_input',
+        `timeline history line ${index + 1}: timeline ${parentTimeline} is not after ${previous.parentTimeline}`,
+      );
     }
     switches.push({ parentTimeline, switchLsn: parseLsn(m[2]!), reason: (m[3] ?? '').trim() });
   }

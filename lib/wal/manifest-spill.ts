@@ -35,10 +35,19 @@ export class ManifestSpill {
     this.fd = undefined;
   }
 
-  async upload(options: { driver: StorageDriver; objectKey: string; key: SecretKey; signal?: AbortSignal | undefined }): Promise<StoredManifest> {
+  async upload(options: {
+    driver: StorageDriver;
+    objectKey: string;
+    key: SecretKey;
+    signal?: AbortSignal | undefined;
+  }): Promise<StoredManifest> {
     this.close();
     const stored = await compressEncryptToStorage({
-      source: createReadStream(this.file), driver: options.driver, objectKey: options.objectKey, key: options.key, level: BASE_BACKUP_ZSTD_LEVEL,
+      source: createReadStream(this.file),
+      driver: options.driver,
+      objectKey: options.objectKey,
+      key: options.key,
+      level: BASE_BACKUP_ZSTD_LEVEL,
       ...(options.signal ? { signal: options.signal } : {}),
     });
     return { objectKey: options.objectKey, storedBytes: stored.storedBytes, sha256: stored.rawSha256 };

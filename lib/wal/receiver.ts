@@ -102,7 +102,9 @@ class ReceiverLoop {
   private async stream(tool: string): Promise<void> {
     const { database, slot, spoolDir, target, logger } = this.session.options;
     const run: StreamRun = { receiver: startPgReceivewal(this.session, tool), ended: false, flushed: null };
-    void run.receiver.exited.then(() => { run.ended = true; });
+    void run.receiver.exited.then(() => {
+      run.ended = true;
+    });
     this.session.status.state = 'streaming';
     logger.info({ database, slot, spoolDir }, 'pg_receivewal started');
     try {
@@ -119,7 +121,8 @@ class ReceiverLoop {
       logger.warn({ database, code, signal, stderr }, 'pg_receivewal ended; restarting');
     }
     // Whatever it wrote before ending goes up now: completed segments and the valid partial.
-    await this.archiver.drain(run.flushed, { shipPartials: true, force: true })
+    await this.archiver
+      .drain(run.flushed, { shipPartials: true, force: true })
       .then(() => this.health.refreshDurable(run.flushed))
       .catch((error: unknown) => this.session.recordFailure(error));
   }

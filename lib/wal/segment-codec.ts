@@ -35,7 +35,11 @@ function spawnZstd(args: string[]): ChildProcessWithoutNullStreams {
 
 async function checkZstd(child: ChildProcessWithoutNullStreams, what: string, stderr: () => string): Promise<void> {
   const { code, signal } = await waitForExit(child);
-  if (code !== 0) throw new HindsightError('tool_failed', `zstd failed while ${what}: ${stderr() || (signal ? `signal ${signal}` : `exit code ${code}`)}`);
+  if (code !== 0)
+    throw new HindsightError(
+      'tool_failed',
+      `zstd failed while ${what}: ${stderr() || (signal ? `signal ${signal}` : `exit code ${code}`)}`,
+    );
 }
 
 /**
@@ -66,21 +70,41 @@ export async function compressEncryptToStorage(options: {
   try {
     await Promise.all([
       pipeline(options.source, rawMeter, zstd.stdin, signalOption),
-      pipeline(zstd.stdout, new EncryptStream(options.key, { identity: pitrObjectIdentity(objectKey) }), storedMeter, write.stream, signalOption),
+      pipeline(
+        zstd.stdout,
+        new EncryptStream(options.key, { identity: pitrObjectIdentity(objectKey) }),
+        storedMeter,
+        write.stream,
+        signalOption,
+      ),
       exited,
     ]);
     await options.beforeCommit?.();
     const info = await write.commit();
     if (info.size !== storedMeter.bytes) {
       await driver.remove(objectKey).catch(() => undefined);
-      throw new HindsightError('integrity', `storage ${driver.label}: '${objectKey}' holds ${info.size} bytes after upload, but ${storedMeter.bytes} were sent`);
+      throw new HindsightError(
+        'integrity',
+        `storage ${driver.label}: '${objectKey}' holds ${info.size} bytes after upload, but ${storedMeter.bytes} were sent`,
+      );
     }
-    return { rawBytes: rawMeter.bytes, rawSha256: rawMeter.sha256, storedBytes: storedMeter.bytes, storedSha256: storedMeter.sha256 };
+    return {
+      rawBytes: rawMeter.bytes,
+      rawSha256: rawMeter.sha256,
+      storedBytes: storedMeter.bytes,
+      storedSha256: storedMeter.sha256,
+    };
   } catch (error) {
     zstd.kill('SIGKILL');
     await write.abort().catch(() => undefined);
     await exited.catch(() => undefined);
-    throw error instanceof HindsightError ? error : new HindsightError('unreachable', `uploading '${objectKey}' to storage ${driver.label} failed: ${errorMessage(error)}`, { cause: error });
+    throw error instanceof HindsightError
+      ? error
+      : new HindsightError(
+          'unreachable',
+          `uploading '${objectKey}' to storage ${driver.label} failed: ${errorMessage(error)}`,
+          { cause: error },
+        );
   }
 }
 
@@ -93,16 +117,29 @@ export async function encodeWalFile(options: {
   key: SecretKey;
   signal?: AbortSignal;
 }): Promise<StoredObject> {
-  if (options.validBytes === 0) throw new HindsightError('bad_input', `refusing to archive an empty WAL object '${options.objectKey}'`);
+  if (options.validBytes === 0)
+    throw new HindsightError('bad_input', `refusing to archive an empty WAL object '${options.objectKey}'`);
   // Opened before anything else is awaited: a file that vanished (renamed when it completed) fails
   // here, as a rejected promise, rather than as a stream error that nobody listens to yet.
   const handle = await open(options.file, 'r');
-  const source = handle.createReadStream(options.validBytes !== undefined ? { start: 0, end: options.validBytes - 1 } : {});
-  const stored = await compressEncryptToStorage({ source, driver: options.driver, objectKey: options.objectKey, key: options.key, level: WAL_ZSTD_LEVEL, threads: 1, signal: options.signal })
-    .finally(() => handle.close().catch(() => undefined));
+  const source = handle.createReadStream(
+    options.validBytes !== undefined ? { start: 0, end: options.validBytes - 1 } : {},
+  );
+  const stored = await compressEncryptToStorage({
+    source,
+    driver: options.driver,
+    objectKey: options.objectKey,
+    key: options.key,
+    level: WAL_ZSTD_LEVEL,
+    threads: 1,
+    signal: options.signal,
+  }).finally(() => handle.close().catch(() => undefined));
   if (options.validBytes !== undefined && stored.rawBytes !== options.validBytes) {
     await options.driver.remove(options.objectKey).catch(() => undefined);
-    throw new HindsightError('integrity', `WAL file ${options.file} yielded ${stored.rawBytes} bytes but ${options.validBytes} were expected (was it truncated?)`);
+    throw new HindsightError(
+      'integrity',
+      `WAL file ${options.file} yielded ${stored.rawBytes} bytes but ${options.validBytes} were expected (was it truncated?)`,
+    );
   }
   return stored;
 }
@@ -123,7 +160,12 @@ class ZeroPad extends Transform {
 
   override _flush(callback: TransformCallback): void {
     if (this.seen > this.size) {
-      callback(new HindsightError('integrity', `WAL object decodes to ${this.seen} bytes, more than the ${this.size}-byte segment size`));
+      callback(
+        new HindsightError(
+          'integrity',
+          `WAL object decodes to ${this.seen} bytes, more than the ${this.size}-byte segment size`,
+        ),
+      );
       return;
     }
     const zeros = Buffer.alloc(Math.min(this.size - this.seen, 1 << 20));
@@ -148,7 +190,12 @@ function decryptOptionsFor(objectKey: string): DecryptOptions {
 }
 
 /** storage → checksum → decrypt → `zstd -d`: the raw bytes as a stream (for a tar extractor, say). */
-export function openDecoded(options: { driver: StorageDriver; objectKey: string; key: DecryptionKey; signal?: AbortSignal }): Promise<{ stream: Readable; done: Promise<StoredObject> }> {
+export function openDecoded(options: {
+  driver: StorageDriver;
+  objectKey: string;
+  key: DecryptionKey;
+  signal?: AbortSignal;
+}): Promise<{ stream: Readable; done: Promise<StoredObject> }> {
   return (async () => {
     const object = await options.driver.openRead(options.objectKey);
     const zstd = spawnZstd(['-d']);
@@ -157,20 +204,35 @@ export function openDecoded(options: { driver: StorageDriver; objectKey: string;
     const rawMeter = new ByteMeter();
     const signalOption = options.signal ? { signal: options.signal } : {};
     const exited = checkZstd(zstd, `decompressing ${options.objectKey}`, stderr);
-    const input = pipeline(object, storedMeter, new DecryptStream(options.key, decryptOptionsFor(options.objectKey)), zstd.stdin, signalOption);
+    const input = pipeline(
+      object,
+      storedMeter,
+      new DecryptStream(options.key, decryptOptionsFor(options.objectKey)),
+      zstd.stdin,
+      signalOption,
+    );
     const stream = zstd.stdout.pipe(rawMeter);
     const done = (async () => {
       try {
-        await Promise.all([input, exited, new Promise<void>((resolve, reject) => {
-          rawMeter.once('end', resolve);
-          rawMeter.once('error', reject);
-        })]);
+        await Promise.all([
+          input,
+          exited,
+          new Promise<void>((resolve, reject) => {
+            rawMeter.once('end', resolve);
+            rawMeter.once('error', reject);
+          }),
+        ]);
       } catch (error) {
         zstd.kill('SIGKILL');
         rawMeter.destroy(error as Error);
         throw error;
       }
-      return { rawBytes: rawMeter.bytes, rawSha256: rawMeter.sha256, storedBytes: storedMeter.bytes, storedSha256: storedMeter.sha256 };
+      return {
+        rawBytes: rawMeter.bytes,
+        rawSha256: rawMeter.sha256,
+        storedBytes: storedMeter.bytes,
+        storedSha256: storedMeter.sha256,
+      };
     })();
     // A failure before the consumer reads must not be unhandled; the consumer awaits `done`.
     done.catch(() => undefined);
@@ -194,7 +256,10 @@ export async function decodeWalObject(options: {
   expectedSha256?: string;
   signal?: AbortSignal;
 }): Promise<StoredObject> {
-  const temp = path.join(path.dirname(options.destination), `.${path.basename(options.destination)}.tmp-${process.pid}-${Date.now()}`);
+  const temp = path.join(
+    path.dirname(options.destination),
+    `.${path.basename(options.destination)}.tmp-${process.pid}-${Date.now()}`,
+  );
   try {
     const { stream, done } = await openDecoded(options);
     const out = createWriteStream(temp, { mode: 0o600 });
@@ -203,7 +268,10 @@ export async function decodeWalObject(options: {
     else await pipeline(stream, out, signalOption);
     const result = await done;
     if (options.expectedSha256 && result.rawSha256 !== options.expectedSha256) {
-      throw new HindsightError('integrity', `WAL object '${options.objectKey}' in storage ${options.driver.label} decodes to SHA-256 ${result.rawSha256}, but the catalog recorded ${options.expectedSha256}`);
+      throw new HindsightError(
+        'integrity',
+        `WAL object '${options.objectKey}' in storage ${options.driver.label} decodes to SHA-256 ${result.rawSha256}, but the catalog recorded ${options.expectedSha256}`,
+      );
     }
     await rename(temp, options.destination);
     return result;

@@ -20,9 +20,15 @@ export function slotNameFor(database: string): string {
   return `hindsight_${database.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
 }
 
-export async function withServer<T>(label: string, target: PgTarget, work: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withServer<T>(
+  label: string,
+  target: PgTarget,
+  work: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = await connect(label, target);
-  client.on('error', () => { /* a server restart ends the session; the caller's query fails instead */ });
+  client.on('error', () => {
+    /* a server restart ends the session; the caller's query fails instead */
+  });
   try {
     return await work(client);
   } finally {
@@ -35,7 +41,15 @@ export async function withServer<T>(label: string, target: PgTarget, work: (clie
  * be replica or logical, and the role needs the REPLICATION attribute.
  */
 export async function checkStreamingPrerequisites(database: string, client: pg.Client): Promise<ServerIdentity> {
-  const { rows } = await client.query<{ sysid: string; segsize: string; wal_level: string; recovery: boolean; replication: boolean; num: string; senders: string }>(
+  const { rows } = await client.query<{
+    sysid: string;
+    segsize: string;
+    wal_level: string;
+    recovery: boolean;
+    replication: boolean;
+    num: string;
+    senders: string;
+  }>(
     `select (select system_identifier::text from pg_control_system()) as sysid,
             current_setting('wal_segment_size') as segsize, current_setting('wal_level') as wal_level,
             pg_is_in_recovery() as recovery, current_setting('server_version_num') as num,
@@ -44,13 +58,22 @@ export async function checkStreamingPrerequisites(database: string, client: pg.C
   );
   const row = rows[0]!;
   if (!['replica', 'logical'].includes(row.wal_level)) {
-    throw new HindsightError('bad_input', `database "${database}": wal_level is "${row.wal_level}", but WAL archiving needs "replica" or "logical" (set wal_level = replica in postgresql.conf and restart PostgreSQL)`);
+    throw new HindsightError(
+      'bad_input',
+      `database "${database}": wal_level is "${row.wal_level}", but WAL archiving needs "replica" or "logical" (set wal_level = replica in postgresql.conf and restart PostgreSQL)`,
+    );
   }
   if (!row.replication) {
-    throw new HindsightError('access_denied', `database "${database}": the role has no REPLICATION attribute, which pg_receivewal and pg_basebackup need (run ALTER ROLE <role> REPLICATION as a superuser, and allow "replication" connections for it in pg_hba.conf)`);
+    throw new HindsightError(
+      'access_denied',
+      `database "${database}": the role has no REPLICATION attribute, which pg_receivewal and pg_basebackup need (run ALTER ROLE <role> REPLICATION as a superuser, and allow "replication" connections for it in pg_hba.conf)`,
+    );
   }
   if (Number(row.senders) < 1) {
-    throw new HindsightError('bad_input', `database "${database}": max_wal_senders is 0 (set it to at least 2 and restart PostgreSQL)`);
+    throw new HindsightError(
+      'bad_input',
+      `database "${database}": max_wal_senders is 0 (set it to at least 2 and restart PostgreSQL)`,
+    );
   }
   return {
     systemIdentifier: row.sysid,
@@ -62,9 +85,16 @@ export async function checkStreamingPrerequisites(database: string, client: pg.C
 
 /** Creates the physical slot if missing, reserving WAL at once (so nothing is lost before pg_receivewal connects). */
 export async function ensurePhysicalSlot(client: pg.Client, slot: string): Promise<{ created: boolean }> {
-  const { rows } = await client.query<{ slot_type: string }>('select slot_type from pg_replication_slots where slot_name = $1', [slot]);
+  const { rows } = await client.query<{ slot_type: string }>(
+    'select slot_type from pg_replication_slots where slot_name = $1',
+    [slot],
+  );
   if (rows[0]) {
-    if (rows[0].slot_type !== 'physical') throw new HindsightError('conflict', `replication slot "${slot}" exists but is ${rows[0].slot_type}, not physical (drop it or choose another slot name)`);
+    if (rows[0].slot_type !== 'physical')
+      throw new HindsightError(
+        'conflict',
+        `replication slot "${slot}" exists but is ${rows[0].slot_type}, not physical (drop it or choose another slot name)`,
+      );
     return { created: false };
   }
   try {
@@ -78,7 +108,10 @@ export async function ensurePhysicalSlot(client: pg.Client, slot: string): Promi
 }
 
 export async function dropSlot(client: pg.Client, slot: string): Promise<boolean> {
-  const { rows } = await client.query<{ active_pid: number | null }>('select active_pid from pg_replication_slots where slot_name = $1', [slot]);
+  const { rows } = await client.query<{ active_pid: number | null }>(
+    'select active_pid from pg_replication_slots where slot_name = $1',
+    [slot],
+  );
   if (!rows[0]) return false;
   if (rows[0].active_pid) await client.query('select pg_terminate_backend($1)', [rows[0].active_pid]);
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -91,7 +124,10 @@ export async function dropSlot(client: pg.Client, slot: string): Promise<boolean
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  throw new HindsightError('busy', `replication slot "${slot}" stayed in use; drop it by hand with pg_drop_replication_slot('${slot}')`);
+  throw new HindsightError(
+    'busy',
+    `replication slot "${slot}" stayed in use; drop it by hand with pg_drop_replication_slot('${slot}')`,
+  );
 }
 
 export interface SlotPosition {
@@ -112,7 +148,12 @@ export interface SlotPosition {
 }
 
 export async function slotPosition(client: pg.Client, slot: string): Promise<SlotPosition | undefined> {
-  const { rows } = await client.query<{ restart_lsn: string | null; flush_lsn: string | null; current: string | null; active: boolean }>(
+  const { rows } = await client.query<{
+    restart_lsn: string | null;
+    flush_lsn: string | null;
+    current: string | null;
+    active: boolean;
+  }>(
     `select s.restart_lsn::text, s.active, r.flush_lsn::text,
             (case when pg_is_in_recovery() then pg_last_wal_receive_lsn() else pg_current_wal_lsn() end)::text as current
      from pg_replication_slots s left join pg_stat_replication r on r.pid = s.active_pid
@@ -123,6 +164,13 @@ export async function slotPosition(client: pg.Client, slot: string): Promise<Slo
   if (!row) return undefined;
   const restartLsn = row.restart_lsn ? parseLsn(row.restart_lsn) : null;
   const currentLsn = row.current ? parseLsn(row.current) : null;
-  const retainedBytes = restartLsn !== null && currentLsn !== null ? Number(currentLsn > restartLsn ? currentLsn - restartLsn : 0n) : null;
-  return { flushedLsn: row.active && row.flush_lsn ? parseLsn(row.flush_lsn) : null, restartLsn, currentLsn, retainedBytes, active: row.active };
+  const retainedBytes =
+    restartLsn !== null && currentLsn !== null ? Number(currentLsn > restartLsn ? currentLsn - restartLsn : 0n) : null;
+  return {
+    flushedLsn: row.active && row.flush_lsn ? parseLsn(row.flush_lsn) : null,
+    restartLsn,
+    currentLsn,
+    retainedBytes,
+    active: row.active,
+  };
 }

@@ -72,13 +72,19 @@ export class TarEntryWatcher extends Transform {
     this.header = [];
     this.headerBytes = 0;
     if (block.every((b) => b === 0)) return;
-    const field = (start: number, length: number) => block.subarray(start, start + length).toString('latin1').replace(/\0.*$/s, '');
+    const field = (start: number, length: number) =>
+      block
+        .subarray(start, start + length)
+        .toString('latin1')
+        .replace(/\0.*$/s, '');
     const prefix = block.subarray(257, 263).toString('latin1').startsWith('ustar') ? field(345, 155) : '';
     const name = (prefix ? `${prefix}/` : '') + field(0, 100);
     const size = Number.parseInt(field(124, 12).trim() || '0', 8);
     this.contentLeft = size;
     this.bodyLeft = Math.ceil(size / 512) * 512;
-    this.current = this.names.has(name.replace(/^\.\//, '')) ? { name: name.replace(/^\.\//, ''), parts: [], bytes: 0 } : undefined;
+    this.current = this.names.has(name.replace(/^\.\//, ''))
+      ? { name: name.replace(/^\.\//, ''), parts: [], bytes: 0 }
+      : undefined;
     if (this.bodyLeft === 0) this.finishEntry();
   }
 

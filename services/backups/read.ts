@@ -6,7 +6,10 @@ import { createStorageDriver } from '../../lib/storage/index.ts';
 import type { Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 
-export interface DownloadOptions { decrypt: boolean; onFallback?: (storage: string, reason: string) => void }
+export interface DownloadOptions {
+  decrypt: boolean;
+  onFallback?: (storage: string, reason: string) => void;
+}
 
 export class BackupReads {
   private readonly ctx: ServiceContext;
@@ -17,13 +20,18 @@ export class BackupReads {
 
   /** Newest first: one database's, or the newest 100 across the actor's workspaces. */
   async list(actor: Actor, database?: string) {
-    const { guard, runtime: { catalog } } = this.ctx;
+    const {
+      guard,
+      runtime: { catalog },
+    } = this.ctx;
     if (database) return guard.run(actor, { database }, 'history.read', () => catalog.listBackups(database));
     return catalog.listBackups(undefined, 100, await guard.authz.workspacesAllowing(actor, 'history.read'));
   }
 
   async get(actor: Actor, backupId: string) {
-    return this.ctx.guard.run(actor, { backup: backupId }, 'history.read', () => this.ctx.runtime.catalog.getBackup(backupId));
+    return this.ctx.guard.run(actor, { backup: backupId }, 'history.read', () =>
+      this.ctx.runtime.catalog.getBackup(backupId),
+    );
   }
 
   /**
@@ -41,10 +49,19 @@ export class BackupReads {
     const { catalog, keyring } = this.ctx.runtime;
     const backup = await catalog.getBackup(backupId);
     const names = backup.copies.filter((c) => c.status === 'complete').map((c) => c.storageName);
-    const sources = await Promise.all(names.map(async (name) => ({ name, driver: createStorageDriver(name, await catalog.storageConfig(name)) })));
-    const closeAll = () => Promise.all(sources.map((src) => src.driver.close?.().catch(() => undefined))).then(() => undefined);
+    const sources = await Promise.all(
+      names.map(async (name) => ({ name, driver: createStorageDriver(name, await catalog.storageConfig(name)) })),
+    );
+    const closeAll = () =>
+      Promise.all(sources.map((src) => src.driver.close?.().catch(() => undefined))).then(() => undefined);
     try {
-      const opened = await openBackupFromAny(sources, backup.databaseName, backupId, options.onFallback, recordedChecksums(backup));
+      const opened = await openBackupFromAny(
+        sources,
+        backup.databaseName,
+        backupId,
+        options.onFallback,
+        recordedChecksums(backup),
+      );
       const stream = downloadStream(opened, keyring.resolve, { decrypt: options.decrypt });
       stream.once('close', () => void closeAll());
       const fileName = `${backup.databaseName}-${backupId}${options.decrypt ? '.dump' : '.dump.hsb'}`;

@@ -2,7 +2,13 @@
 import { errorMessage } from '../../lib/errors.ts';
 import { connect, parsePgUrl, serverInfo, type PgTarget } from '../../lib/pg/connection.ts';
 
-export interface ConnectionCheck { ok: boolean; detail: string; elapsedMs: number; version?: string; sizeBytes?: number }
+export interface ConnectionCheck {
+  ok: boolean;
+  detail: string;
+  elapsedMs: number;
+  version?: string;
+  sizeBytes?: number;
+}
 
 export async function checkTarget(target: PgTarget): Promise<ConnectionCheck> {
   const started = Date.now();
@@ -10,7 +16,13 @@ export async function checkTarget(target: PgTarget): Promise<ConnectionCheck> {
     const client = await connect(target.database, target);
     try {
       const info = await serverInfo(client);
-      return { ok: true, detail: `PostgreSQL ${info.version}`, version: info.version, sizeBytes: info.sizeBytes, elapsedMs: Date.now() - started };
+      return {
+        ok: true,
+        detail: `PostgreSQL ${info.version}`,
+        version: info.version,
+        sizeBytes: info.sizeBytes,
+        elapsedMs: Date.now() - started,
+      };
     } finally {
       await client.end().catch(() => undefined);
     }

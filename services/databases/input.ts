@@ -8,7 +8,9 @@ export const addDatabaseInput = z.object({
   name: nameSchema(`name must be ${NAME_RULE}`),
   url: pgUrlSchema,
   /** Where backups go: one storage name or several (every backup is written to each). */
-  storages: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('local')
+  storages: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .default('local')
     .transform((v) => (typeof v === 'string' ? [v] : v)),
   schedule: cronSchema.nullable().default(null),
   timezone: timezoneSchema.default('UTC'),
@@ -24,8 +26,17 @@ export type AddDatabaseInput = z.input<typeof addDatabaseInput>;
 /** A database's settings as the audit log records them: no password. */
 export function databaseSettings(d: DatabaseRecord): Record<string, unknown> {
   return {
-    host: d.host, port: d.port, dbname: d.dbname, username: d.username, sslmode: d.sslmode, storages: d.storageNames,
-    schedule: d.schedule, timezone: d.timezone, verifyAfterBackup: d.verifyAfterBackup, verifySchedule: d.verifySchedule,
-    retentionPolicy: d.retentionPolicy, workspaceId: d.workspaceId,
+    host: d.host,
+    port: d.port,
+    dbname: d.dbname,
+    username: d.username,
+    sslmode: d.sslmode,
+    storages: d.storageNames,
+    schedule: d.schedule,
+    timezone: d.timezone,
+    verifyAfterBackup: d.verifyAfterBackup,
+    verifySchedule: d.verifySchedule,
+    retentionPolicy: d.retentionPolicy,
+    workspaceId: d.workspaceId,
   };
 }

@@ -8,7 +8,11 @@ import { connect, parsePgUrl, serverInfo } from '../../lib/pg/connection.ts';
 import { healthMonitorWorkflow, healthWorkflowId } from '../../temporal/contracts/health.ts';
 import { deliveryWorkflowId } from '../../temporal/contracts/notifications.ts';
 import {
-  deleteBackupSchedule, deleteRetentionSchedule, deleteVerifySchedule, upsertBackupSchedule, upsertWatchdogSchedule,
+  deleteBackupSchedule,
+  deleteRetentionSchedule,
+  deleteVerifySchedule,
+  upsertBackupSchedule,
+  upsertWatchdogSchedule,
 } from '../../temporal/schedules.ts';
 import { startJob } from '../../temporal/start.ts';
 import { notFound, type Actor } from '../authz.ts';
@@ -25,67 +29,123 @@ export class DatabaseService {
   }
 
   async add(actor: Actor, raw: AddDatabaseInput) {
-    const { guard, runtime: { catalog, config }, temporal } = this.ctx;
+    const {
+      guard,
+      runtime: { catalog, config },
+      temporal,
+    } = this.ctx;
     const workspaceId = raw.workspaceId ?? DEFAULT_WORKSPACE_ID;
-    const storages = raw.storages === undefined ? ['local'] : typeof raw.storages === 'string' ? [raw.storages] : raw.storages;
+    const storages =
+      raw.storages === undefined ? ['local'] : typeof raw.storages === 'string' ? [raw.storages] : raw.storages;
     const granted = await guard.require(actor, { workspace: workspaceId }, 'database.create');
     await this.checkStoragesIn(actor, workspaceId, storages);
     const target = { type: 'database', name: String(raw.name) };
-    return guard.audited(actor, { ...granted, target }, 'database.create', async () => {
-      const input = parseOrThrow(addDatabaseInput, { ...raw, workspaceId });
-      const pgTarget = parsePgUrl(input.url);
-      if (!input.skipCheck) {
-        const client = await connect(input.name, pgTarget);
-        try {
-          await serverInfo(client);
-        } finally {
-          await client.end().catch(() => undefined);
+    return guard.audited(
+      actor,
+      { ...granted, target },
+      'database.create',
+      async () => {
+        const input = parseOrThrow(addDatabaseInput, { ...raw, workspaceId });
+        const pgTarget = parsePgUrl(input.url);
+        if (!input.skipCheck) {
+          const client = await connect(input.name, pgTarget);
+          try {
+            await serverInfo(client);
+          } finally {
+            await client.end().catch(() => undefined);
+          }
         }
-      }
-      const record = await catalog.addDatabase({
-        name: input.name, target: pgTarget, storageNames: input.storages, schedule: input.schedule, timezone: input.timezone,
-        verifyAfterBackup: input.verifyAfterBackup, workspaceId: input.workspaceId,
-      });
-      if (input.schedule) {
-        try {
-          await upsertBackupSchedule(temporal, { database: input.name, cron: input.schedule, timezone: input.timezone, taskQueue: config.taskQueue });
-        } catch (error) {
-          await catalog.removeDatabase(input.name);
-          throw new HindsightError('bad_input', `database "${input.name}": schedule "${input.schedule}" was refused by Temporal: ${errorMessage(error)}`);
+        const record = await catalog.addDatabase({
+          name: input.name,
+          target: pgTarget,
+          storageNames: input.storages,
+          schedule: input.schedule,
+          timezone: input.timezone,
+          verifyAfterBackup: input.verifyAfterBackup,
+          workspaceId: input.workspaceId,
+        });
+        if (input.schedule) {
+          try {
+            await upsertBackupSchedule(temporal, {
+              database: input.name,
+              cron: input.schedule,
+              timezone: input.timezone,
+              taskQueue: config.taskQueue,
+            });
+          } catch (error) {
+            await catalog.removeDatabase(input.name);
+            throw new HindsightError(
+              'bad_input',
+              `database "${input.name}": schedule "${input.schedule}" was refused by Temporal: ${errorMessage(error)}`,
+            );
+          }
         }
-      }
-      await this.ensureHealthMonitor(input.name);
-      return record;
-    }, { before: null, after: (record) => databaseSettings(record) });
+        await this.ensureHealthMonitor(input.name);
+        return record;
+      },
+      { before: null, after: (record) => databaseSettings(record) },
+    );
   }
 
   async setSchedule(actor: Actor, name: string, cron: string | null, timezone = 'UTC') {
-    const { runtime: { catalog, config }, temporal } = this.ctx;
+    const {
+      runtime: { catalog, config },
+      temporal,
+    } = this.ctx;
     const before = await this.settingsOrNothing(name);
-    return this.ctx.guard.run(actor, { database: name }, 'database.schedule', async () => {
-      const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
-      if (schedule) {
-        const zone = parseOrThrow(timezoneSchema, timezone);
-        await upsertBackupSchedule(temporal, { database: name, cron: schedule, timezone: zone, taskQueue: config.taskQueue });
-      } else await deleteBackupSchedule(temporal, name);
-      await catalog.updateSchedule(name, schedule, timezone);
-    }, {
-      before: before && { schedule: before.schedule, timezone: before.timezone },
-      after: async () => { const now = await this.settingsNow(name); return { schedule: now.schedule, timezone: now.timezone }; },
-    });
+    return this.ctx.guard.run(
+      actor,
+      { database: name },
+      'database.schedule',
+      async () => {
+        const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
+        if (schedule) {
+          const zone = parseOrThrow(timezoneSchema, timezone);
+          await upsertBackupSchedule(temporal, {
+            database: name,
+            cron: schedule,
+            timezone: zone,
+            taskQueue: config.taskQueue,
+          });
+        } else await deleteBackupSchedule(temporal, name);
+        await catalog.updateSchedule(name, schedule, timezone);
+      },
+      {
+        before: before && { schedule: before.schedule, timezone: before.timezone },
+        after: async () => {
+          const now = await this.settingsNow(name);
+          return { schedule: now.schedule, timezone: now.timezone };
+        },
+      },
+    );
   }
 
   async remove(actor: Actor, name: string) {
-    const { runtime: { catalog }, temporal } = this.ctx;
+    const {
+      runtime: { catalog },
+      temporal,
+    } = this.ctx;
     const before = await this.settingsOrNothing(name);
-    return this.ctx.guard.run(actor, { database: name }, 'database.delete', async () => {
-      await deleteBackupSchedule(temporal, name);
-      await deleteRetentionSchedule(temporal, name);
-      await deleteVerifySchedule(temporal, name);
-      await temporal.workflow.getHandle(healthWorkflowId(name)).terminate('database removed').catch(() => undefined);
-      await temporal.workflow.getHandle(deliveryWorkflowId(name)).terminate('database removed').catch(() => undefined);
-      await catalog.removeDatabase(name);
-    }, { before, after: () => null });
+    return this.ctx.guard.run(
+      actor,
+      { database: name },
+      'database.delete',
+      async () => {
+        await deleteBackupSchedule(temporal, name);
+        await deleteRetentionSchedule(temporal, name);
+        await deleteVerifySchedule(temporal, name);
+        await temporal.workflow
+          .getHandle(healthWorkflowId(name))
+          .terminate('database removed')
+          .catch(() => undefined);
+        await temporal.workflow
+          .getHandle(deliveryWorkflowId(name))
+          .terminate('database removed')
+          .catch(() => undefined);
+        await catalog.removeDatabase(name);
+      },
+      { before, after: () => null },
+    );
   }
 
   async list(actor: Actor) {
@@ -94,16 +154,23 @@ export class DatabaseService {
   }
 
   async get(actor: Actor, name: string) {
-    return this.ctx.guard.run(actor, { database: name }, 'history.read', () => this.ctx.runtime.catalog.getDatabase(name));
+    return this.ctx.guard.run(actor, { database: name }, 'history.read', () =>
+      this.ctx.runtime.catalog.getDatabase(name),
+    );
   }
 
   async setDestinations(actor: Actor, database: string, storages: string[]) {
-    const { guard, runtime: { catalog } } = this.ctx;
+    const {
+      guard,
+      runtime: { catalog },
+    } = this.ctx;
     const granted = await guard.require(actor, { database }, 'database.update');
     await this.checkStoragesIn(actor, granted.workspaceId, storages);
     const before = await this.settingsNow(database);
-    return guard.audited(actor, granted, 'database.update', () => catalog.setDestinations(database, storages),
-      { before: { storages: before.storages }, after: (record) => ({ storages: record.storageNames }) });
+    return guard.audited(actor, granted, 'database.update', () => catalog.setDestinations(database, storages), {
+      before: { storages: before.storages },
+      after: (record) => ({ storages: record.storageNames }),
+    });
   }
 
   /** Connects as adding the database would (server version, size) without saving anything: the same right. */
@@ -127,7 +194,11 @@ export class DatabaseService {
 
   private async ensureHealthMonitor(database: string): Promise<void> {
     await startJob(this.ctx.temporal, healthMonitorWorkflow, {
-      workflowId: healthWorkflowId(database), taskQueue: this.ctx.runtime.config.taskQueue, input: { database }, database, onConflict: 'use-existing',
+      workflowId: healthWorkflowId(database),
+      taskQueue: this.ctx.runtime.config.taskQueue,
+      input: { database },
+      database,
+      onConflict: 'use-existing',
     });
   }
 
@@ -136,9 +207,13 @@ export class DatabaseService {
     const { guard } = this.ctx;
     for (const name of names) {
       const storageWs = await guard.access.storageWorkspace(name);
-      if (storageWs === undefined || (storageWs !== workspaceId && !guard.can(actor, storageWs, 'history.read'))) throw notFound({ type: 'storage', name });
+      if (storageWs === undefined || (storageWs !== workspaceId && !guard.can(actor, storageWs, 'history.read')))
+        throw notFound({ type: 'storage', name });
       if (storageWs !== workspaceId) {
-        throw new HindsightError('bad_input', `storage "${name}" belongs to another workspace: a database backs up only to storages of its own workspace`);
+        throw new HindsightError(
+          'bad_input',
+          `storage "${name}" belongs to another workspace: a database backs up only to storages of its own workspace`,
+        );
       }
     }
   }

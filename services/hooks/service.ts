@@ -13,7 +13,8 @@ import { createHookService, type HookService as HookWork, type HookTarget, type 
 /** Why setting a hook is the instance's business, in the words the refused admin reads. */
 export const HOOK_SCRIPT_REFUSAL = {
   privilege: 'hook.script',
-  reason: 'hook scripts run programs on the shared worker: only the instance owner may set them (ask them, or the operator with the hindsight CLI on the server)',
+  reason:
+    'hook scripts run programs on the shared worker: only the instance owner may set them (ask them, or the operator with the hindsight CLI on the server)',
 } as const;
 
 export class HookService {
@@ -29,19 +30,39 @@ export class HookService {
 
   async setHook(actor: Actor, raw: SetHookInput) {
     const granted = await this.scope(actor, raw.target, 'hook.edit');
-    await this.ctx.guard.authz.authorizeInstance(actor, granted.workspaceId, 'hook.edit', HOOK_SCRIPT_REFUSAL, granted.target);
+    await this.ctx.guard.authz.authorizeInstance(
+      actor,
+      granted.workspaceId,
+      'hook.edit',
+      HOOK_SCRIPT_REFUSAL,
+      granted.target,
+    );
     const before = await this.hookNow(raw.target, raw.kind);
-    return this.ctx.guard.audited(actor, granted, 'hook.edit', () => this.hooks.setHook(raw, { name: actorLabel(actor) }), {
-      before, after: (h) => ({ kind: h.kind, script: h.script, timeoutSeconds: h.timeoutSeconds }),
-    });
+    return this.ctx.guard.audited(
+      actor,
+      granted,
+      'hook.edit',
+      () => this.hooks.setHook(raw, { name: actorLabel(actor) }),
+      {
+        before,
+        after: (h) => ({ kind: h.kind, script: h.script, timeoutSeconds: h.timeoutSeconds }),
+      },
+    );
   }
 
   async removeHook(actor: Actor, raw: { target: HookTarget; kind: string }) {
     const granted = await this.scope(actor, raw.target, 'hook.edit');
     const before = await this.hookNow(raw.target, raw.kind);
-    return this.ctx.guard.audited(actor, granted, 'hook.edit', () => this.hooks.removeHook(raw, { name: actorLabel(actor) }), {
-      before, after: () => null,
-    });
+    return this.ctx.guard.audited(
+      actor,
+      granted,
+      'hook.edit',
+      () => this.hooks.removeHook(raw, { name: actorLabel(actor) }),
+      {
+        before,
+        after: () => null,
+      },
+    );
   }
 
   showHooks(actor: Actor, database: string) {
@@ -49,7 +70,9 @@ export class HookService {
   }
 
   workspaceHooks(actor: Actor, workspaceId: number) {
-    return this.ctx.guard.run(actor, { workspace: workspaceId }, 'history.read', () => this.hooks.workspaceHooks(workspaceId));
+    return this.ctx.guard.run(actor, { workspace: workspaceId }, 'history.read', () =>
+      this.hooks.workspaceHooks(workspaceId),
+    );
   }
 
   hookRuns(actor: Actor, database: string, options: { limit?: number; backupId?: string } = {}) {
@@ -62,9 +85,16 @@ export class HookService {
 
   async createRole(actor: Actor, database: string, raw: CreateBackupRoleInput = {}) {
     const before = await this.ctx.runtime.catalog.getDatabase(database).then(databaseSettings, () => undefined);
-    return this.ctx.guard.run(actor, { database }, 'backupRole.create', () => this.roles.createRole(database, raw, { name: actorLabel(actor) }), {
-      before, after: (r) => ({ role: r.role, readOnly: r.check.readOnly, username: r.role }),
-    });
+    return this.ctx.guard.run(
+      actor,
+      { database },
+      'backupRole.create',
+      () => this.roles.createRole(database, raw, { name: actorLabel(actor) }),
+      {
+        before,
+        after: (r) => ({ role: r.role, readOnly: r.check.readOnly, username: r.role }),
+      },
+    );
   }
 
   /** The workspace a hook belongs to: its database's, or the one named. */
@@ -78,9 +108,10 @@ export class HookService {
   }
 
   private async hookNow(scope: HookTarget, kind: string): Promise<unknown> {
-    const hooks = 'database' in scope
-      ? (await this.hooks.showHooks(scope.database)).hooks.filter((h) => h.scope === 'database')
-      : await this.hooks.workspaceHooks(scope.workspaceId);
+    const hooks =
+      'database' in scope
+        ? (await this.hooks.showHooks(scope.database)).hooks.filter((h) => h.scope === 'database')
+        : await this.hooks.workspaceHooks(scope.workspaceId);
     const hook = hooks.find((h) => h.kind === kind);
     return hook ? { kind: hook.kind, script: hook.script, timeoutSeconds: hook.timeoutSeconds } : null;
   }

@@ -13,21 +13,35 @@ const databaseName = nameSchema('database must be a registered name: lowercase l
 const kindSchema = z.enum(hookKinds, { error: `kind must be one of ${hookKinds.join(', ')}` });
 
 /** A hook belongs to one database or to a whole workspace, never both. */
-const scopeSchema = z.union([
-  z.object({ database: databaseName }).strict(),
-  z.object({ workspaceId: z.number().int().positive('workspaceId must be a positive integer') }).strict(),
-], { error: 'a hook needs either a database or a workspace' });
+const scopeSchema = z.union(
+  [
+    z.object({ database: databaseName }).strict(),
+    z.object({ workspaceId: z.number().int().positive('workspaceId must be a positive integer') }).strict(),
+  ],
+  { error: 'a hook needs either a database or a workspace' },
+);
 export type HookTarget = z.input<typeof scopeSchema>;
 
-export const setHookInput = z.object({
-  target: scopeSchema,
-  kind: kindSchema,
-  script: z.string()
-    .refine((s) => s.trim().length > 0, 'script is empty (use hook remove to delete a hook)')
-    .refine((s) => Buffer.byteLength(s, 'utf8') <= 65536, 'script is longer than 64 KiB (keep long logic in a file on the worker and call it)')
-    .refine((s) => !s.includes('\0'), 'script must not contain NUL bytes'),
-  timeoutSeconds: z.number().int('timeout must be whole seconds').min(1, 'timeout must be at least 1 s').max(86400, 'timeout must be at most 86400 s (a day)').default(300),
-}).strict();
+export const setHookInput = z
+  .object({
+    target: scopeSchema,
+    kind: kindSchema,
+    script: z
+      .string()
+      .refine((s) => s.trim().length > 0, 'script is empty (use hook remove to delete a hook)')
+      .refine(
+        (s) => Buffer.byteLength(s, 'utf8') <= 65536,
+        'script is longer than 64 KiB (keep long logic in a file on the worker and call it)',
+      )
+      .refine((s) => !s.includes('\0'), 'script must not contain NUL bytes'),
+    timeoutSeconds: z
+      .number()
+      .int('timeout must be whole seconds')
+      .min(1, 'timeout must be at least 1 s')
+      .max(86400, 'timeout must be at most 86400 s (a day)')
+      .default(300),
+  })
+  .strict();
 /** What callers send: the kind is checked here, so it may be any string. */
 export type SetHookInput = Omit<z.input<typeof setHookInput>, 'kind'> & { kind: string };
 
@@ -37,7 +51,9 @@ export interface Actor {
 }
 
 function resolveTarget(target: z.output<typeof scopeSchema>): { database: string | null; workspaceId: number } {
-  return 'database' in target ? { database: target.database, workspaceId: DEFAULT_WORKSPACE_ID } : { database: null, workspaceId: target.workspaceId };
+  return 'database' in target
+    ? { database: target.database, workspaceId: DEFAULT_WORKSPACE_ID }
+    : { database: null, workspaceId: target.workspaceId };
 }
 
 export interface HooksView {
@@ -59,7 +75,14 @@ export function createHookService(catalog: Catalog) {
     async setHook(raw: SetHookInput, actor: Actor | null = null): Promise<HookRecord> {
       const input = parseOrThrow(setHookInput, raw);
       const { database, workspaceId } = resolveTarget(input.target);
-      return catalog.hooks.upsert({ database, workspaceId, kind: input.kind, script: input.script, timeoutSeconds: input.timeoutSeconds, updatedBy: actor?.name ?? null });
+      return catalog.hooks.upsert({
+        database,
+        workspaceId,
+        kind: input.kind,
+        script: input.script,
+        timeoutSeconds: input.timeoutSeconds,
+        updatedBy: actor?.name ?? null,
+      });
     },
 
     async removeHook(raw: { target: HookTarget; kind: string }, _actor: Actor | null = null): Promise<void> {
@@ -68,15 +91,24 @@ export function createHookService(catalog: Catalog) {
       const removed = await catalog.hooks.remove({ ...target, kind });
       if (!removed) {
         const where = target.database ? `database "${target.database}"` : `workspace ${target.workspaceId}`;
-        throw new HindsightError('not_found', `${where} has no ${kind} hook (hindsight hook show ${target.database ?? '<db>'} lists them)`);
+        throw new HindsightError(
+          'not_found',
+          `${where} has no ${kind} hook (hindsight hook show ${target.database ?? '<db>'} lists them)`,
+        );
       }
     },
 
     async showHooks(database: string): Promise<HooksView> {
       const name = parseOrThrow(databaseName, database);
-      const [hooks, runs] = await Promise.all([catalog.hooks.forDatabase(name), catalog.hooks.runs(name, { limit: 20 })]);
+      const [hooks, runs] = await Promise.all([
+        catalog.hooks.forDatabase(name),
+        catalog.hooks.runs(name, { limit: 20 }),
+      ]);
       return {
-        database: name, hooks, runs, variables: describeHookVariables(),
+        database: name,
+        hooks,
+        runs,
+        variables: describeHookVariables(),
         kinds: hookKinds.map((kind) => ({ kind, description: hookKindDescriptions[kind] })),
       };
     },

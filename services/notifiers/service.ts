@@ -12,7 +12,12 @@ import type { Granted } from '../guard.ts';
 import { createNotifierOperations, type NotifierOperations } from './work.ts';
 
 const notifierSettings = (n: NotifierRecord) => ({
-  type: n.type, settings: n.settings, summary: n.summary, events: n.events, databases: n.databases, workspaceId: n.workspaceId,
+  type: n.type,
+  settings: n.settings,
+  summary: n.summary,
+  events: n.events,
+  databases: n.databases,
+  workspaceId: n.workspaceId,
 });
 
 export class NotifierService {
@@ -28,12 +33,26 @@ export class NotifierService {
     const existing = await this.work.getNotifier(name).catch(() => undefined);
     if (existing) {
       const { before, granted } = await this.notifierFor(actor, name, 'notifier.update');
-      return this.ctx.guard.audited(actor, granted, 'notifier.update', () => this.work.saveNotifier(name, raw, events),
-        { before: notifierSettings(before), after: notifierSettings });
+      return this.ctx.guard.audited(
+        actor,
+        granted,
+        'notifier.update',
+        () => this.work.saveNotifier(name, raw, events),
+        { before: notifierSettings(before), after: notifierSettings },
+      );
     }
-    const granted = await this.ctx.guard.require(actor, { workspace: workspaceId, target: { type: 'notifier', name } }, 'notifier.create');
-    return this.ctx.guard.audited(actor, granted, 'notifier.create',
-      () => this.work.saveNotifier(name, raw, events, workspaceId), { before: null, after: notifierSettings });
+    const granted = await this.ctx.guard.require(
+      actor,
+      { workspace: workspaceId, target: { type: 'notifier', name } },
+      'notifier.create',
+    );
+    return this.ctx.guard.audited(
+      actor,
+      granted,
+      'notifier.create',
+      () => this.work.saveNotifier(name, raw, events, workspaceId),
+      { before: null, after: notifierSettings },
+    );
   }
 
   async list(actor: Actor) {
@@ -53,8 +72,10 @@ export class NotifierService {
 
   async remove(actor: Actor, name: string) {
     const { before, granted } = await this.notifierFor(actor, name, 'notifier.delete');
-    return this.ctx.guard.audited(actor, granted, 'notifier.delete', () => this.work.removeNotifier(name),
-      { before: notifierSettings(before), after: () => null });
+    return this.ctx.guard.audited(actor, granted, 'notifier.delete', () => this.work.removeNotifier(name), {
+      before: notifierSettings(before),
+      after: () => null,
+    });
   }
 
   async deliveries(actor: Actor, options: { notifier?: string; database?: string; limit?: number } = {}) {
@@ -66,8 +87,10 @@ export class NotifierService {
 
   async setEvents(actor: Actor, name: string, events: string[]) {
     const { before, granted } = await this.notifierFor(actor, name, 'notifier.update');
-    return this.ctx.guard.audited(actor, granted, 'notifier.update', () => this.work.setEvents(name, events),
-      { before: notifierSettings(before), after: notifierSettings });
+    return this.ctx.guard.audited(actor, granted, 'notifier.update', () => this.work.setEvents(name, events), {
+      before: notifierSettings(before),
+      after: notifierSettings,
+    });
   }
 
   /** A database's events go only to notifiers of its own workspace. */
@@ -76,27 +99,45 @@ export class NotifierService {
     for (const name of names) {
       const { before: n } = await this.notifierFor(actor, name, 'history.read');
       if (n.workspaceId !== granted.workspaceId) {
-        throw new HindsightError('bad_input', `notifier "${name}" belongs to another workspace: a database notifies only through notifiers of its own workspace`);
+        throw new HindsightError(
+          'bad_input',
+          `notifier "${name}" belongs to another workspace: a database notifies only through notifiers of its own workspace`,
+        );
       }
     }
     const before = (await this.work.listNotifiers()).filter((n) => n.databases.includes(database)).map((n) => n.name);
-    return this.ctx.guard.audited(actor, granted, 'notifier.update', () => this.work.attach(database, names),
-      { before: { notifiers: before }, after: (attached) => ({ notifiers: attached }) });
+    return this.ctx.guard.audited(actor, granted, 'notifier.update', () => this.work.attach(database, names), {
+      before: { notifiers: before },
+      after: (attached) => ({ notifiers: attached }),
+    });
   }
 
   async test(actor: Actor, name: string) {
     const { granted } = await this.notifierFor(actor, name, 'notifier.test');
-    return this.ctx.guard.audited(actor, granted, 'notifier.test', () => this.work.testNotifier(name), { after: (r) => ({ ok: r.ok }) });
+    return this.ctx.guard.audited(actor, granted, 'notifier.test', () => this.work.testNotifier(name), {
+      after: (r) => ({ ok: r.ok }),
+    });
   }
 
   async setBackupOverdue(actor: Actor, database: string, hours: number | null) {
-    const before = { backupOverdueHours: await this.ctx.runtime.catalog.notifiers.overdueHours(database).catch(() => null) };
-    return this.ctx.guard.run(actor, { database }, 'database.update', () => this.work.setBackupOverdue(database, hours),
-      { before, after: (r) => ({ backupOverdueHours: r.backupOverdueHours }) });
+    const before = {
+      backupOverdueHours: await this.ctx.runtime.catalog.notifiers.overdueHours(database).catch(() => null),
+    };
+    return this.ctx.guard.run(
+      actor,
+      { database },
+      'database.update',
+      () => this.work.setBackupOverdue(database, hours),
+      { before, after: (r) => ({ backupOverdueHours: r.backupOverdueHours }) },
+    );
   }
 
   /** The notifier, once the actor may do `action` in its workspace; "not found" outside their workspaces. */
-  private async notifierFor(actor: Actor, name: string, action: Action): Promise<{ before: NotifierRecord; granted: Granted }> {
+  private async notifierFor(
+    actor: Actor,
+    name: string,
+    action: Action,
+  ): Promise<{ before: NotifierRecord; granted: Granted }> {
     const { guard } = this.ctx;
     const target = { type: 'notifier', name };
     const found = await this.work.getNotifier(name).catch(() => undefined);

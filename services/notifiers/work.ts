@@ -2,7 +2,10 @@ import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { HindsightError, errorMessage } from '../../lib/errors.ts';
 import {
-  notificationEventSchema, notifierConfigSchema, notifierNameSchema, type NotificationEvent,
+  notificationEventSchema,
+  notifierConfigSchema,
+  notifierNameSchema,
+  type NotificationEvent,
 } from '../../lib/notify/config.ts';
 import { consoleLink } from '../../lib/notify/render.ts';
 import { sendNotification } from '../../lib/notify/send.ts';
@@ -15,7 +18,11 @@ function parseOrThrow<S extends z.ZodType>(what: string, schema: S, value: unkno
 }
 
 const eventsSchema = z.array(notificationEventSchema).min(1, 'name at least one event');
-const overdueHoursSchema = z.number({ error: 'hours must be a number' }).positive('hours must be more than 0').max(8760, 'hours must be at most 8760 (a year)').nullable();
+const overdueHoursSchema = z
+  .number({ error: 'hours must be a number' })
+  .positive('hours must be more than 0')
+  .max(8760, 'hours must be at most 8760 (a year)')
+  .nullable();
 
 export interface TestSendResult {
   ok: boolean;
@@ -31,7 +38,11 @@ export function createNotifierOperations(runtime: Runtime, temporal?: Client) {
   const { catalog, config } = runtime;
   const store = catalog.notifiers;
   const schedules = (): Client => {
-    if (!temporal) throw new HindsightError('bad_input', 'the watchdog schedule needs a Temporal connection, which this caller does not have');
+    if (!temporal)
+      throw new HindsightError(
+        'bad_input',
+        'the watchdog schedule needs a Temporal connection, which this caller does not have',
+      );
     return temporal;
   };
 
@@ -40,7 +51,8 @@ export function createNotifierOperations(runtime: Runtime, temporal?: Client) {
     async saveNotifier(name: string, raw: unknown, events?: string[], workspaceId?: number) {
       const parsedName = parseOrThrow('notifier name', notifierNameSchema, name);
       const notifierConfig = parseOrThrow(`notifier "${parsedName}"`, notifierConfigSchema, raw);
-      const parsedEvents = events === undefined ? undefined : parseOrThrow(`notifier "${parsedName}" events`, eventsSchema, events);
+      const parsedEvents =
+        events === undefined ? undefined : parseOrThrow(`notifier "${parsedName}" events`, eventsSchema, events);
       return store.upsert(parsedName, notifierConfig, parsedEvents, workspaceId);
     },
 
@@ -50,7 +62,10 @@ export function createNotifierOperations(runtime: Runtime, temporal?: Client) {
     deliveries: (options: { notifier?: string; database?: string; limit?: number } = {}) => store.deliveries(options),
 
     async setEvents(name: string, events: string[]) {
-      return store.setEvents(name, parseOrThrow(`notifier "${name}" events`, eventsSchema, events) as NotificationEvent[]);
+      return store.setEvents(
+        name,
+        parseOrThrow(`notifier "${name}" events`, eventsSchema, events) as NotificationEvent[],
+      );
     },
 
     async attach(database: string, names: string[]) {
@@ -66,13 +81,21 @@ export function createNotifierOperations(runtime: Runtime, temporal?: Client) {
       const started = Date.now();
       try {
         const result = await sendNotification(name, notifierConfig, {
-          event: 'test', database: null,
+          event: 'test',
+          database: null,
           message: `test message from Hindsight: notifier "${name}" (${notifierConfig.type}) can reach its receiver`,
-          link: consoleLink(config.publicUrl, null), time: new Date(),
+          link: consoleLink(config.publicUrl, null),
+          time: new Date(),
         });
         return { ok: true, notifier: name, elapsedMs: Date.now() - started, detail: result.response };
       } catch (error) {
-        return { ok: false, notifier: name, elapsedMs: Date.now() - started, detail: errorMessage(error), kind: error instanceof HindsightError ? error.kind : 'unexpected' };
+        return {
+          ok: false,
+          notifier: name,
+          elapsedMs: Date.now() - started,
+          detail: errorMessage(error),
+          kind: error instanceof HindsightError ? error.kind : 'unexpected',
+        };
       }
     },
 

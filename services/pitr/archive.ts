@@ -8,8 +8,15 @@ import { HindsightError, errorMessage } from '../../lib/errors.ts';
 import { checkStreamingPrerequisites, dropSlot, slotNameFor, withServer } from '../../lib/wal/server.ts';
 import { backupIdAt } from '../../temporal/contracts/common.ts';
 import {
-  baseBackupWorkflow, baseBackupWorkflowId, stopWalArchiverSignal, walArchiverId, walArchiverWorkflow, walChainMonitorWorkflow,
-  walChainMonitorWorkflowId, type BaseBackupInput, type WalArchiverStatus,
+  baseBackupWorkflow,
+  baseBackupWorkflowId,
+  stopWalArchiverSignal,
+  walArchiverId,
+  walArchiverWorkflow,
+  walChainMonitorWorkflow,
+  walChainMonitorWorkflowId,
+  type BaseBackupInput,
+  type WalArchiverStatus,
 } from '../../temporal/contracts/pitr.ts';
 import { deleteBaseBackupSchedule, upsertBaseBackupSchedule } from '../../temporal/schedules.ts';
 import { startJob } from '../../temporal/start.ts';
@@ -20,7 +27,9 @@ import { enablePitrInput, type EnablePitrInput } from './input.ts';
 /** wal_level and REPLICATION on the server, and no other database archiving the same cluster. */
 async function checkServer(ctx: ServiceContext, database: string): Promise<void> {
   const { catalog } = ctx.runtime;
-  const server = await withServer(database, await catalog.databaseTarget(database), (client) => checkStreamingPrerequisites(database, client));
+  const server = await withServer(database, await catalog.databaseTarget(database), (client) =>
+    checkStreamingPrerequisites(database, client),
+  );
   const before = await catalog.wal.config(database);
   // Turning PITR on again for a rebuilt server starts a new archive (under its own system
   // identifier); while PITR is on, another identifier is refused by the archiver instead.
@@ -31,21 +40,34 @@ async function checkServer(ctx: ServiceContext, database: string): Promise<void>
   // segments under the same keys, each overwriting the other's partial uploads.
   const other = await catalog.wal.otherArchiverOfSystem(server.systemIdentifier, database);
   if (other) {
-    throw new HindsightError('conflict', `database "${other}" already archives the WAL of this PostgreSQL cluster (system ${server.systemIdentifier}); PITR covers the whole cluster, so restore from "${other}" instead, or turn it off there first`);
+    throw new HindsightError(
+      'conflict',
+      `database "${other}" already archives the WAL of this PostgreSQL cluster (system ${server.systemIdentifier}); PITR covers the whole cluster, so restore from "${other}" instead, or turn it off there first`,
+    );
   }
 }
 
 async function startArchiving(ctx: ServiceContext, database: string, runForMs: number | undefined) {
-  const { temporal, runtime: { config } } = ctx;
+  const {
+    temporal,
+    runtime: { config },
+  } = ctx;
   const archiver = await startJob(temporal, walArchiverWorkflow, {
-    workflowId: walArchiverId(database), taskQueue: config.taskQueue, database, onConflict: 'use-existing',
+    workflowId: walArchiverId(database),
+    taskQueue: config.taskQueue,
+    database,
+    onConflict: 'use-existing',
     input: { database, ...(runForMs ? { runForMs } : {}) },
   });
   let chainMonitor: string | null = null;
   let chainMonitorError: string | null = null;
   try {
     const handle = await startJob(temporal, walChainMonitorWorkflow, {
-      workflowId: walChainMonitorWorkflowId(database), taskQueue: config.taskQueue, input: { database }, database, onConflict: 'use-existing',
+      workflowId: walChainMonitorWorkflowId(database),
+      taskQueue: config.taskQueue,
+      input: { database },
+      database,
+      onConflict: 'use-existing',
     });
     chainMonitor = handle.workflowId;
   } catch (error) {
@@ -60,7 +82,10 @@ async function startArchiving(ctx: ServiceContext, database: string, runForMs: n
  * are kept.
  */
 export async function enablePitr(ctx: ServiceContext, database: string, raw: EnablePitrInput = {}) {
-  const { temporal, runtime: { catalog, config } } = ctx;
+  const {
+    temporal,
+    runtime: { catalog, config },
+  } = ctx;
   const input = parseOrThrow(enablePitrInput, raw);
   const db = await catalog.getDatabase(database);
   // A database behind an agent may not be reachable from here; its agent checks when it starts.
@@ -77,9 +102,16 @@ export async function enablePitr(ctx: ServiceContext, database: string, raw: Ena
     ...(input.baseBackupUrl !== undefined ? { baseBackupUrl: input.baseBackupUrl } : {}),
   });
   const started = await startArchiving(ctx, database, input.archiverRunForMs);
-  const schedule = input.baseSchedule !== undefined ? input.baseSchedule : (await catalog.wal.config(database)).baseBackupSchedule;
+  const schedule =
+    input.baseSchedule !== undefined ? input.baseSchedule : (await catalog.wal.config(database)).baseBackupSchedule;
   // SKIP overlap: a base backup still running when the next is due is not doubled.
-  if (schedule) await upsertBaseBackupSchedule(temporal, { database, cron: schedule, timezone: db.timezone, taskQueue: config.taskQueue });
+  if (schedule)
+    await upsertBaseBackupSchedule(temporal, {
+      database,
+      cron: schedule,
+      timezone: db.timezone,
+      taskQueue: config.taskQueue,
+    });
   else await deleteBaseBackupSchedule(temporal, database);
   const first = input.firstBaseBackup ? await startBaseBackup(ctx, database, 'pitr-enabled') : null;
   return { ...started, baseBackup: first };
@@ -87,7 +119,10 @@ export async function enablePitr(ctx: ServiceContext, database: string, raw: Ena
 
 /** Stops archiving (the archiver ships what it has first), drops the slot, removes the schedule. Archived WAL stays. */
 export async function disablePitr(ctx: ServiceContext, database: string, options: { waitMs?: number } = {}) {
-  const { temporal, runtime: { catalog } } = ctx;
+  const {
+    temporal,
+    runtime: { catalog },
+  } = ctx;
   await catalog.getDatabase(database);
   await catalog.wal.updateSettings(database, { enabled: false });
   await deleteBaseBackupSchedule(temporal, database);
@@ -108,18 +143,31 @@ export async function disablePitr(ctx: ServiceContext, database: string, options
     if (!(error instanceof WorkflowNotFoundError)) throw error;
   }
   const slot = (await catalog.wal.config(database)).slot ?? slotNameFor(database);
-  const slotDropped = await withServer(database, await catalog.databaseTarget(database), (client) => dropSlot(client, slot));
+  const slotDropped = await withServer(database, await catalog.databaseTarget(database), (client) =>
+    dropSlot(client, slot),
+  );
   return { archiver, slotDropped };
 }
 
-export async function startBaseBackup(ctx: ServiceContext, database: string, trigger: BaseBackupInput['trigger'] = 'manual') {
-  const { temporal, runtime: { catalog, config } } = ctx;
+export async function startBaseBackup(
+  ctx: ServiceContext,
+  database: string,
+  trigger: BaseBackupInput['trigger'] = 'manual',
+) {
+  const {
+    temporal,
+    runtime: { catalog, config },
+  } = ctx;
   await catalog.getDatabase(database);
   const now = new Date();
   const baseBackupId = backupIdAt(now, randomBytes(3).toString('hex'));
   const workflowId = baseBackupWorkflowId(database, now.toISOString());
   const handle = await startJob(temporal, baseBackupWorkflow, {
-    workflowId, taskQueue: config.taskQueue, input: { database, baseBackupId, trigger }, database, onConflict: 'fail',
+    workflowId,
+    taskQueue: config.taskQueue,
+    input: { database, baseBackupId, trigger },
+    database,
+    onConflict: 'fail',
   });
   return { baseBackupId, workflowId, result: () => handle.result() };
 }

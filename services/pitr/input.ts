@@ -3,23 +3,38 @@ import type { WalArchiverStatus } from '../../temporal/contracts/pitr.ts';
 import { agentNameSchema } from '../../lib/names.ts';
 import { baseCronSchema as cron } from '../input.ts';
 
-export const enablePitrInput = z.object({
-  slotMaxMb: z.number().int().min(1, '--slot-max-mb must be at least 1').max(16 * 1024 * 1024).optional(),
-  baseSchedule: cron.nullable().optional(),
-  agent: agentNameSchema('--agent must be an agent name (letters, digits, "_", "." or "-")').nullable().optional(),
-  partialIntervalMs: z.number().int().min(100).max(3_600_000).optional(),
-  /**
-   * A full base backup every N base backups, the others incremental (PostgreSQL 17+ with
-   * summarize_wal on); 1 takes a full every time. Default 7 (the catalog's): a daily schedule gets a weekly full.
-   */
-  baseFullEvery: z.number({ error: '--base-full-every must be a number' }).int('--base-full-every must be a whole number')
-    .min(1, '--base-full-every must be at least 1 (1: every base backup is a full)').max(1000, '--base-full-every must be at most 1000').optional(),
-  baseBackupUrl: z.string().regex(/^postgres(ql)?:\/\//, 'the standby URL must start with postgres://').nullable().optional(),
-  /** Take a first base backup right away (default yes). */
-  firstBaseBackup: z.boolean().default(true),
-  /** Tests shorten the archiver's activity runs to exercise continue-as-new. */
-  archiverRunForMs: z.number().int().min(1000).optional(),
-}).strict();
+export const enablePitrInput = z
+  .object({
+    slotMaxMb: z
+      .number()
+      .int()
+      .min(1, '--slot-max-mb must be at least 1')
+      .max(16 * 1024 * 1024)
+      .optional(),
+    baseSchedule: cron.nullable().optional(),
+    agent: agentNameSchema('--agent must be an agent name (letters, digits, "_", "." or "-")').nullable().optional(),
+    partialIntervalMs: z.number().int().min(100).max(3_600_000).optional(),
+    /**
+     * A full base backup every N base backups, the others incremental (PostgreSQL 17+ with
+     * summarize_wal on); 1 takes a full every time. Default 7 (the catalog's): a daily schedule gets a weekly full.
+     */
+    baseFullEvery: z
+      .number({ error: '--base-full-every must be a number' })
+      .int('--base-full-every must be a whole number')
+      .min(1, '--base-full-every must be at least 1 (1: every base backup is a full)')
+      .max(1000, '--base-full-every must be at most 1000')
+      .optional(),
+    baseBackupUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'the standby URL must start with postgres://')
+      .nullable()
+      .optional(),
+    /** Take a first base backup right away (default yes). */
+    firstBaseBackup: z.boolean().default(true),
+    /** Tests shorten the archiver's activity runs to exercise continue-as-new. */
+    archiverRunForMs: z.number().int().min(1000).optional(),
+  })
+  .strict();
 export type EnablePitrInput = z.input<typeof enablePitrInput>;
 
 export interface WalStatus {
@@ -41,9 +56,14 @@ export interface WalStatus {
   archiver: WalArchiverStatus | null;
   archiverError: string | null;
   lastBaseBackup: {
-    id: string; status: string; stopTime: string | null; startLsn: string | null; stopLsn: string | null;
+    id: string;
+    status: string;
+    stopTime: string | null;
+    startLsn: string | null;
+    stopLsn: string | null;
     /** A full, or an increment over `parentId`; `kindReason` says why a full was taken. */
-    kind: 'full' | 'incremental'; parentId: string | null; kindReason: string | null;
+    kind: 'full' | 'incremental';
+    parentId: string | null;
+    kindReason: string | null;
   } | null;
 }
-

@@ -19,20 +19,28 @@ export class PitrService {
   enable(actor: Actor, database: string, raw: EnablePitrInput = {}) {
     const settings = { ...raw, ...(raw.baseBackupUrl ? { baseBackupUrl: '(a standby; its URL is sealed)' } : {}) };
     return this.ctx.guard.run(actor, { database }, 'database.update', () => enablePitr(this.ctx, database, raw), {
-      before: { pitr: false }, after: (r) => ({ pitr: true, archiver: r.archiverWorkflowId, settings }),
+      before: { pitr: false },
+      after: (r) => ({ pitr: true, archiver: r.archiverWorkflowId, settings }),
     });
   }
 
   disable(actor: Actor, database: string, options: { waitMs?: number } = {}) {
     return this.ctx.guard.run(actor, { database }, 'database.update', () => disablePitr(this.ctx, database, options), {
-      before: { pitr: true }, after: () => ({ pitr: false }),
+      before: { pitr: true },
+      after: () => ({ pitr: false }),
     });
   }
 
   startBaseBackup(actor: Actor, database: string) {
-    return this.ctx.guard.run(actor, { database }, 'backup.start', () => startBaseBackup(this.ctx, database, 'manual'), {
-      after: (r) => ({ baseBackupId: r.baseBackupId, workflowId: r.workflowId }),
-    });
+    return this.ctx.guard.run(
+      actor,
+      { database },
+      'backup.start',
+      () => startBaseBackup(this.ctx, database, 'manual'),
+      {
+        after: (r) => ({ baseBackupId: r.baseBackupId, workflowId: r.workflowId }),
+      },
+    );
   }
 
   walStatus(actor: Actor, database: string) {

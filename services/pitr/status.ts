@@ -7,16 +7,23 @@ import type { WalStatus } from './input.ts';
 
 /** From the catalog (what storage holds), the server (what the slot keeps) and the archiver's `status` query. */
 export async function walStatus(ctx: ServiceContext, database: string): Promise<WalStatus> {
-  const { temporal, runtime: { catalog } } = ctx;
+  const {
+    temporal,
+    runtime: { catalog },
+  } = ctx;
   const pitr = await catalog.wal.config(database);
   const durable = await catalog.wal.latestDurable(database, pitr.systemIdentifier ?? undefined);
-  const segments = pitr.systemIdentifier ? await catalog.wal.segmentsOf(database, { systemIdentifier: pitr.systemIdentifier }) : [];
+  const segments = pitr.systemIdentifier
+    ? await catalog.wal.segmentsOf(database, { systemIdentifier: pitr.systemIdentifier })
+    : [];
   const lastBase = (await catalog.wal.baseBackupsOf(database))[0];
   let slotRetainedBytes: number | null = null;
   let serverFlushLsn: string | null = null;
   if (pitr.slot) {
     try {
-      const position = await withServer(database, await catalog.databaseTarget(database), (client) => slotPosition(client, pitr.slot!));
+      const position = await withServer(database, await catalog.databaseTarget(database), (client) =>
+        slotPosition(client, pitr.slot!),
+      );
       slotRetainedBytes = position?.retainedBytes ?? null;
       serverFlushLsn = position?.flushedLsn != null ? formatLsn(position.flushedLsn) : null;
     } catch {
@@ -31,17 +38,35 @@ export async function walStatus(ctx: ServiceContext, database: string): Promise<
     archiverError = errorMessage(error);
   }
   return {
-    database, enabled: pitr.enabled, slot: pitr.slot, systemIdentifier: pitr.systemIdentifier, walSegmentSize: pitr.walSegmentSize,
+    database,
+    enabled: pitr.enabled,
+    slot: pitr.slot,
+    systemIdentifier: pitr.systemIdentifier,
+    walSegmentSize: pitr.walSegmentSize,
     durableLsn: durable ? formatLsn(durable.lsn) : null,
     durableAt: durable ? durable.receivedAt.toISOString() : null,
     durableAgeSeconds: durable ? Math.max(0, (Date.now() - durable.receivedAt.getTime()) / 1000) : null,
     timeline: durable?.timeline ?? null,
-    segments: { complete: segments.filter((s) => s.complete).length, partial: segments.filter((s) => !s.complete).length },
-    slotRetainedBytes, serverFlushLsn, slotMaxBytes: pitr.slotMaxBytes, archiver, archiverError,
-    lastBaseBackup: lastBase ? {
-      id: lastBase.id, status: lastBase.status, stopTime: lastBase.stopTime?.toISOString() ?? null,
-      startLsn: lastBase.startLsn !== null ? formatLsn(lastBase.startLsn) : null, stopLsn: lastBase.stopLsn !== null ? formatLsn(lastBase.stopLsn) : null,
-      kind: lastBase.kind, parentId: lastBase.parentId, kindReason: lastBase.kindReason,
-    } : null,
+    segments: {
+      complete: segments.filter((s) => s.complete).length,
+      partial: segments.filter((s) => !s.complete).length,
+    },
+    slotRetainedBytes,
+    serverFlushLsn,
+    slotMaxBytes: pitr.slotMaxBytes,
+    archiver,
+    archiverError,
+    lastBaseBackup: lastBase
+      ? {
+          id: lastBase.id,
+          status: lastBase.status,
+          stopTime: lastBase.stopTime?.toISOString() ?? null,
+          startLsn: lastBase.startLsn !== null ? formatLsn(lastBase.startLsn) : null,
+          stopLsn: lastBase.stopLsn !== null ? formatLsn(lastBase.stopLsn) : null,
+          kind: lastBase.kind,
+          parentId: lastBase.parentId,
+          kindReason: lastBase.kindReason,
+        }
+      : null,
   };
 }

@@ -12,7 +12,11 @@ import { describeTarget as describeConnection, parsePgUrl } from '../../lib/pg/c
 import type { PitrTarget } from '../../lib/pitr/target.ts';
 import { decidePitrTarget } from '../../lib/pitr/window.ts';
 import {
-  pitrRestoreInput, pitrRestoreWorkflow, pitrRestoreWorkflowId, type PitrDestination, type PitrRestoreInput,
+  pitrRestoreInput,
+  pitrRestoreWorkflow,
+  pitrRestoreWorkflowId,
+  type PitrDestination,
+  type PitrRestoreInput,
 } from '../../temporal/contracts/pitr.ts';
 import { restoreBackupWorkflow, restoreWorkflowId, type RestoreTarget } from '../../temporal/contracts/restore.ts';
 import { startJob } from '../../temporal/start.ts';
@@ -22,7 +26,11 @@ import { parseOrThrow } from '../input.ts';
 
 export type LogicalTarget = { database: string } | { url: string };
 
-export interface LogicalRestoreRequest { database: string; backupId?: string | undefined; to: LogicalTarget }
+export interface LogicalRestoreRequest {
+  database: string;
+  backupId?: string | undefined;
+  to: LogicalTarget;
+}
 
 export interface PitrRestoreRequest {
   database: string;
@@ -44,7 +52,10 @@ export class RestoreStarter {
   /** Starts the restore; `result()` waits for the workflow's outcome. */
   start(actor: Actor, request: LogicalRestoreRequest): ReturnType<RestoreStarter['startLogical']>;
   start(actor: Actor, request: PitrRestoreRequest): ReturnType<RestoreStarter['startPointInTime']>;
-  start(actor: Actor, request: RestoreRequest): ReturnType<RestoreStarter['startLogical'] | RestoreStarter['startPointInTime']>;
+  start(
+    actor: Actor,
+    request: RestoreRequest,
+  ): ReturnType<RestoreStarter['startLogical'] | RestoreStarter['startPointInTime']>;
   async start(actor: Actor, request: RestoreRequest) {
     const { guard } = this.ctx;
     const granted = await guard.require(actor, { database: request.database }, 'restore.start');
@@ -55,7 +66,8 @@ export class RestoreStarter {
     }
     if (request.backupId) {
       const found = await guard.access.backupWorkspace(request.backupId);
-      if (!found || !guard.can(actor, found.workspaceId, 'history.read')) throw notFound({ type: 'backup', name: request.backupId });
+      if (!found || !guard.can(actor, found.workspaceId, 'history.read'))
+        throw notFound({ type: 'backup', name: request.backupId });
     }
     const to = 'url' in request.to ? { url: request.to.url } : { database: request.to.database };
     return guard.audited(actor, granted, 'restore.start', () => this.startLogical(request), {
@@ -70,35 +82,57 @@ export class RestoreStarter {
   }
 
   private async startLogical(request: LogicalRestoreRequest) {
-    const { temporal, runtime: { catalog, config, keyring } } = this.ctx;
+    const {
+      temporal,
+      runtime: { catalog, config, keyring },
+    } = this.ctx;
     await catalog.getDatabase(request.database);
     let to: RestoreTarget;
     if ('url' in request.to) {
       // The password never enters workflow history in clear: it is sealed with the secret key.
       const target = parsePgUrl(request.to.url);
       const url = describeConnection(target) + (target.sslmode ? `?sslmode=${target.sslmode}` : '');
-      to = target.password ? { url, sealedPassword: seal(keyring.current(), target.password, RESTORE_PASSWORD_CONTEXT) } : { url };
+      to = target.password
+        ? { url, sealedPassword: seal(keyring.current(), target.password, RESTORE_PASSWORD_CONTEXT) }
+        : { url };
     } else {
       to = { database: request.to.database };
     }
     const workflowId = restoreWorkflowId(request.database, new Date());
     const handle = await startJob(temporal, restoreBackupWorkflow, {
-      workflowId, taskQueue: config.taskQueue, input: { database: request.database, backupId: request.backupId, to }, database: request.database,
+      workflowId,
+      taskQueue: config.taskQueue,
+      input: { database: request.database, backupId: request.backupId, to },
+      database: request.database,
       onConflict: 'fail',
     });
     return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() };
   }
 
   private async startPointInTime(request: PitrRestoreRequest) {
-    const { temporal, runtime: { catalog, config } } = this.ctx;
-    const input = parseOrThrow(pitrRestoreInput, { database: request.database, target: request.pointInTime, to: request.to }, 'point-in-time restore');
+    const {
+      temporal,
+      runtime: { catalog, config },
+    } = this.ctx;
+    const input = parseOrThrow(
+      pitrRestoreInput,
+      { database: request.database, target: request.pointInTime, to: request.to },
+      'point-in-time restore',
+    );
     if (request.requireArchiving && !(await catalog.wal.config(request.database)).enabled) {
-      throw new HindsightError('bad_input', `database "${request.database}" has no point-in-time recovery: turn PITR on first, or restore a backup`);
+      throw new HindsightError(
+        'bad_input',
+        `database "${request.database}" has no point-in-time recovery: turn PITR on first, or restore a backup`,
+      );
     }
     await decidePitrTarget(catalog, request.database, input.target);
     const workflowId = pitrRestoreWorkflowId(request.database, new Date());
     const handle = await startJob(temporal, pitrRestoreWorkflow, {
-      workflowId, taskQueue: config.taskQueue, input, database: request.database, onConflict: 'fail',
+      workflowId,
+      taskQueue: config.taskQueue,
+      input,
+      database: request.database,
+      onConflict: 'fail',
     });
     return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() };
   }

@@ -7,7 +7,10 @@ import { HindsightError, errorMessage } from '../../lib/errors.ts';
 import { workflowUrl } from '../../temporal/client.ts';
 import { pitrProgressQuery, pitrRestoreWorkflow, type PitrOutcome } from '../../temporal/contracts/pitr.ts';
 import {
-  databaseOfRestoreId, restoreBackupWorkflow, restoreProgressQuery, type RestoreOutcome,
+  databaseOfRestoreId,
+  restoreBackupWorkflow,
+  restoreProgressQuery,
+  type RestoreOutcome,
 } from '../../temporal/contracts/restore.ts';
 import type { Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
@@ -23,7 +26,13 @@ export interface RestoreStatus {
   closedAt: string | null;
   /** totalBytes: the stored object's size, which readBytes grows towards. */
   logical: null | { backupId: string | null; readBytes: number; restoredBytes: number; totalBytes: number | null };
-  pitr: null | { baseBackupId: string | null; window: string | null; extractedBytes: number; segmentsFetched: number; replayLsn: string | null };
+  pitr: null | {
+    baseBackupId: string | null;
+    window: string | null;
+    extractedBytes: number;
+    segmentsFetched: number;
+    replayLsn: string | null;
+  };
   error: string | null;
   /** Set once the restore finished and its check passed. */
   verified: null | {
@@ -35,7 +44,15 @@ export interface RestoreStatus {
     warnings: string[];
     /** The dump snapshot's per-table counts, which the restored tables were compared with (logical restores). */
     tables: Array<{ schema: string; table: string; rows: number }>;
-    pitr: null | { reachedLsn: string; lastTransactionTime: string | null; newTimeline: number; dataDirectory: string | null; port: number | null; kept: boolean; note: string | null };
+    pitr: null | {
+      reachedLsn: string;
+      lastTransactionTime: string | null;
+      newTimeline: number;
+      dataDirectory: string | null;
+      port: number | null;
+      kept: boolean;
+      note: string | null;
+    };
   };
   workflowUrl: string;
   temporalUiUrl: string;
@@ -44,7 +61,12 @@ export interface RestoreStatus {
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
 const STATES: Record<string, RestoreStatus['state']> = {
-  RUNNING: 'running', COMPLETED: 'completed', FAILED: 'failed', CANCELLED: 'cancelled', TERMINATED: 'terminated', TIMED_OUT: 'timed_out',
+  RUNNING: 'running',
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  CANCELLED: 'cancelled',
+  TERMINATED: 'terminated',
+  TIMED_OUT: 'timed_out',
 };
 
 /** The innermost message of a Temporal failure: the activity's own words, not "Activity task failed". */
@@ -71,24 +93,37 @@ export class RestoreStatusService {
   async progress(actor: Actor, workflowId: string) {
     const [kind, database] = workflowId.split('/');
     if (kind !== 'restore' || !database) {
-      throw new HindsightError('not_found', `restore "${workflowId}" does not exist (the id is the workflowId its start returned, restore/<db>/<time>)`);
+      throw new HindsightError(
+        'not_found',
+        `restore "${workflowId}" does not exist (the id is the workflowId its start returned, restore/<db>/<time>)`,
+      );
     }
     await this.ctx.guard.require(actor, { database }, 'history.read');
     const handle = this.ctx.temporal.workflow.getHandle(workflowId);
     const described = await handle.describe().catch((error: unknown) => {
       if ((error as { name?: string }).name === 'WorkflowNotFoundError') {
-        throw new HindsightError('not_found', `restore "${workflowId}" does not exist (the id is the workflowId its start returned)`);
+        throw new HindsightError(
+          'not_found',
+          `restore "${workflowId}" does not exist (the id is the workflowId its start returned)`,
+        );
       }
       throw error;
     });
     if (described.type !== restoreBackupWorkflow.type && described.type !== pitrRestoreWorkflow.type) {
-      throw new HindsightError('not_found', `restore "${workflowId}" does not exist (the id is the workflowId its start returned)`);
+      throw new HindsightError(
+        'not_found',
+        `restore "${workflowId}" does not exist (the id is the workflowId its start returned)`,
+      );
     }
     // Both restore workflows answer the same query name; the logical definition reads either.
     const progress: unknown = await handle.query(restoreProgressQuery).catch(() => null);
     return {
-      workflowId, type: described.type, status: described.status.name, startedAt: described.startTime.toISOString(),
-      closedAt: described.closeTime?.toISOString() ?? null, progress,
+      workflowId,
+      type: described.type,
+      status: described.status.name,
+      startedAt: described.startTime.toISOString(),
+      closedAt: described.closeTime?.toISOString() ?? null,
+      progress,
     };
   }
 
@@ -96,19 +131,38 @@ export class RestoreStatusService {
   async status(actor: Actor, workflowId: string): Promise<RestoreStatus> {
     const { config } = this.ctx.runtime;
     const database = databaseOfRestoreId(workflowId);
-    if (!database) throw new HindsightError('not_found', `restore "${workflowId}" does not exist (restore ids look like restore/<database>/<time>)`);
+    if (!database)
+      throw new HindsightError(
+        'not_found',
+        `restore "${workflowId}" does not exist (restore ids look like restore/<database>/<time>)`,
+      );
     await this.ctx.guard.require(actor, { database }, 'history.read');
     const handle = this.ctx.temporal.workflow.getHandle(workflowId);
     const description = await handle.describe().catch(() => {
       throw missing(workflowId);
     });
-    const kind = description.type === pitrRestoreWorkflow.type ? 'pitr' : description.type === restoreBackupWorkflow.type ? 'logical' : null;
+    const kind =
+      description.type === pitrRestoreWorkflow.type
+        ? 'pitr'
+        : description.type === restoreBackupWorkflow.type
+          ? 'logical'
+          : null;
     if (!kind) throw missing(workflowId);
     const state = STATES[description.status.name] ?? 'unknown';
     const status: RestoreStatus = {
-      workflowId, database, kind, state, stage: state, startedAt: iso(description.startTime), closedAt: iso(description.closeTime ?? null),
-      logical: null, pitr: null, error: null, verified: null,
-      workflowUrl: workflowUrl(config.temporalUiUrl, config.temporalNamespace, workflowId), temporalUiUrl: config.temporalUiUrl,
+      workflowId,
+      database,
+      kind,
+      state,
+      stage: state,
+      startedAt: iso(description.startTime),
+      closedAt: iso(description.closeTime ?? null),
+      logical: null,
+      pitr: null,
+      error: null,
+      verified: null,
+      workflowUrl: workflowUrl(config.temporalUiUrl, config.temporalNamespace, workflowId),
+      temporalUiUrl: config.temporalUiUrl,
     };
     await this.readProgress(handle, status);
     if (state === 'completed') await this.readOutcome(handle, status);
@@ -131,15 +185,28 @@ export class RestoreStatusService {
         const p = await handle.query(restoreProgressQuery);
         // The id names the database, but anyone with Temporal access could start one under a misleading id: trust the workflow's own answer.
         if (p.database !== status.database) throw missing(status.workflowId);
-        const backup = p.backupId ? await this.ctx.runtime.catalog.getBackup(p.backupId).catch(() => undefined) : undefined;
+        const backup = p.backupId
+          ? await this.ctx.runtime.catalog.getBackup(p.backupId).catch(() => undefined)
+          : undefined;
         status.stage = p.stage;
-        status.logical = { backupId: p.backupId, readBytes: p.readBytes, restoredBytes: p.restoredBytes, totalBytes: backup?.sizeBytes ?? null };
+        status.logical = {
+          backupId: p.backupId,
+          readBytes: p.readBytes,
+          restoredBytes: p.restoredBytes,
+          totalBytes: backup?.sizeBytes ?? null,
+        };
         status.error = p.error;
       } else {
         const p = await handle.query(pitrProgressQuery);
         if (p.database !== status.database) throw missing(status.workflowId);
         status.stage = p.stage;
-        status.pitr = { baseBackupId: p.baseBackupId, window: p.window, extractedBytes: p.extractedBytes, segmentsFetched: p.segmentsFetched, replayLsn: p.replayLsn };
+        status.pitr = {
+          baseBackupId: p.baseBackupId,
+          window: p.window,
+          extractedBytes: p.extractedBytes,
+          segmentsFetched: p.segmentsFetched,
+          replayLsn: p.replayLsn,
+        };
         status.error = p.error;
       }
     } catch (error) {
@@ -150,23 +217,39 @@ export class RestoreStatusService {
 
   private async readOutcome(handle: WorkflowHandle, status: RestoreStatus): Promise<void> {
     if (status.kind === 'logical') {
-      const outcome = await handle.result() as RestoreOutcome;
+      const outcome = (await handle.result()) as RestoreOutcome;
       const backup = await this.ctx.runtime.catalog.getBackup(outcome.backupId).catch(() => undefined);
       status.stage = 'verified';
       status.verified = {
-        backupId: outcome.backupId, target: outcome.target, tablesChecked: outcome.tablesChecked, rowsChecked: outcome.rowsChecked,
-        storageName: outcome.storageName, warnings: outcome.warnings ?? [], tables: backup?.rowCounts ?? [], pitr: null,
+        backupId: outcome.backupId,
+        target: outcome.target,
+        tablesChecked: outcome.tablesChecked,
+        rowsChecked: outcome.rowsChecked,
+        storageName: outcome.storageName,
+        warnings: outcome.warnings ?? [],
+        tables: backup?.rowCounts ?? [],
+        pitr: null,
       };
       return;
     }
-    const o = await handle.result() as PitrOutcome;
+    const o = (await handle.result()) as PitrOutcome;
     status.stage = 'promoted';
     status.verified = {
-      backupId: o.baseBackupId, target: o.kept ? `${o.dataDirectory} (127.0.0.1:${o.port})` : 'sandbox (checked and removed)',
-      tablesChecked: null, rowsChecked: null, storageName: null, warnings: o.note ? [o.note] : [], tables: [],
+      backupId: o.baseBackupId,
+      target: o.kept ? `${o.dataDirectory} (127.0.0.1:${o.port})` : 'sandbox (checked and removed)',
+      tablesChecked: null,
+      rowsChecked: null,
+      storageName: null,
+      warnings: o.note ? [o.note] : [],
+      tables: [],
       pitr: {
-        reachedLsn: o.reachedLsn, lastTransactionTime: o.lastTransactionTime, newTimeline: o.newTimeline, dataDirectory: o.dataDirectory,
-        port: o.port, kept: o.kept, note: o.note,
+        reachedLsn: o.reachedLsn,
+        lastTransactionTime: o.lastTransactionTime,
+        newTimeline: o.newTimeline,
+        dataDirectory: o.dataDirectory,
+        port: o.port,
+        kept: o.kept,
+        note: o.note,
       },
     };
   }

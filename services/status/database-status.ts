@@ -14,7 +14,14 @@ import { loadChain } from '../../lib/pitr/chain-source.ts';
 import { describeGap } from '../../lib/wal/chain.ts';
 
 /** In the order the dashboard ranks them: the first is the most urgent. */
-export const PROBLEM_KINDS = ['down', 'overdue', 'backup_failed', 'verification_failed', 'wal_gap', 'backup_partial'] as const;
+export const PROBLEM_KINDS = [
+  'down',
+  'overdue',
+  'backup_failed',
+  'verification_failed',
+  'wal_gap',
+  'backup_partial',
+] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 
 export interface StatusProblem {
@@ -40,11 +47,23 @@ export interface DatabaseStatus {
   /** The newest backup that ended, whatever its outcome. */
   lastBackup: { id: string; status: string; finishedAt: string | null; error: string | null } | null;
   /** The newest complete (or partial) backup: what a restore would use. */
-  lastCompleteBackup: { id: string; finishedAt: string; sizeBytes: number | null; durationSeconds: number | null; ageSeconds: number } | null;
+  lastCompleteBackup: {
+    id: string;
+    finishedAt: string;
+    sizeBytes: number | null;
+    durationSeconds: number | null;
+    ageSeconds: number;
+  } | null;
   /** `hindsight db overdue`: a threshold in hours, and whether the newest complete backup is older. */
   overdue: { thresholdHours: number | null; overdue: boolean };
   schedule: { cron: string; timezone: string; nextRunAt: string | null } | null;
-  lastVerification: { id: string; backupId: string | null; status: 'successful' | 'failed'; finishedAt: string | null; reason: string | null } | null;
+  lastVerification: {
+    id: string;
+    backupId: string | null;
+    status: 'successful' | 'failed';
+    finishedAt: string | null;
+    reason: string | null;
+  } | null;
   /** Null when PITR is off. */
   pitr: PitrStatus | null;
   storageUsedBytes: number;
@@ -98,13 +117,18 @@ export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | 
   const nowMs = now.getTime();
   const complete = facts.lastComplete;
   const completeAt = complete ? (complete.finishedAt ?? complete.startedAt) : null;
-  const lastCompleteBackup = complete && completeAt ? {
-    id: complete.id,
-    finishedAt: completeAt.toISOString(),
-    sizeBytes: complete.sizeBytes,
-    durationSeconds: complete.finishedAt ? seconds(complete.finishedAt.getTime() - complete.startedAt.getTime()) : null,
-    ageSeconds: seconds(nowMs - completeAt.getTime()),
-  } : null;
+  const lastCompleteBackup =
+    complete && completeAt
+      ? {
+          id: complete.id,
+          finishedAt: completeAt.toISOString(),
+          sizeBytes: complete.sizeBytes,
+          durationSeconds: complete.finishedAt
+            ? seconds(complete.finishedAt.getTime() - complete.startedAt.getTime())
+            : null,
+          ageSeconds: seconds(nowMs - completeAt.getTime()),
+        }
+      : null;
 
   // As the watchdog decides (lib/catalog/notifiers.ts overdueDatabases): a database never backed up
   // is overdue once the threshold has passed since it was added.
@@ -115,29 +139,47 @@ export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | 
     ? { state: facts.health.status, since: facts.health.at.toISOString(), detail: facts.health.detail }
     : { state: 'unknown' as const, since: null, detail: null };
 
-  const pitrStatus: PitrStatus | null = facts.pitrEnabled ? {
-    window: pitr?.window ? { from: pitr.window.from.toISOString(), to: pitr.window.to.toISOString() } : null,
-    gaps: pitr?.gaps ?? [],
-    newestWalAt: iso(pitr?.newestWalAt),
-    rpoSeconds: pitr?.newestWalAt ? seconds(nowMs - pitr.newestWalAt.getTime()) : null,
-  } : null;
+  const pitrStatus: PitrStatus | null = facts.pitrEnabled
+    ? {
+        window: pitr?.window ? { from: pitr.window.from.toISOString(), to: pitr.window.to.toISOString() } : null,
+        gaps: pitr?.gaps ?? [],
+        newestWalAt: iso(pitr?.newestWalAt),
+        rpoSeconds: pitr?.newestWalAt ? seconds(nowMs - pitr.newestWalAt.getTime()) : null,
+      }
+    : null;
 
   const problems: StatusProblem[] = [];
   if (facts.health?.status === 'down') {
-    problems.push({ kind: 'down', text: `down for ${describeAge(seconds(nowMs - facts.health.at.getTime()))}${facts.health.detail ? `: ${facts.health.detail}` : ''}` });
+    problems.push({
+      kind: 'down',
+      text: `down for ${describeAge(seconds(nowMs - facts.health.at.getTime()))}${facts.health.detail ? `: ${facts.health.detail}` : ''}`,
+    });
   }
   if (overdue) {
     const age = describeAge(seconds(nowMs - reference.getTime()));
-    problems.push({ kind: 'overdue', text: completeAt ? `no complete backup for ${age} (threshold ${facts.overdueHours} h)` : `never backed up in ${age} (threshold ${facts.overdueHours} h)` });
+    problems.push({
+      kind: 'overdue',
+      text: completeAt
+        ? `no complete backup for ${age} (threshold ${facts.overdueHours} h)`
+        : `never backed up in ${age} (threshold ${facts.overdueHours} h)`,
+    });
   }
   const last = facts.lastEnded;
-  if (last?.status === 'failed') problems.push({ kind: 'backup_failed', text: `last backup failed${last.error ? `: ${last.error}` : ''}` });
-  if (last?.status === 'partial') problems.push({ kind: 'backup_partial', text: 'last backup reached only some of its storages' });
+  if (last?.status === 'failed')
+    problems.push({ kind: 'backup_failed', text: `last backup failed${last.error ? `: ${last.error}` : ''}` });
+  if (last?.status === 'partial')
+    problems.push({ kind: 'backup_partial', text: 'last backup reached only some of its storages' });
   if (facts.lastVerification?.status === 'failed') {
-    problems.push({ kind: 'verification_failed', text: `last verification failed${facts.lastVerification.reason ? `: ${facts.lastVerification.reason}` : ''}` });
+    problems.push({
+      kind: 'verification_failed',
+      text: `last verification failed${facts.lastVerification.reason ? `: ${facts.lastVerification.reason}` : ''}`,
+    });
   }
   if (pitrStatus && pitrStatus.gaps.length > 0) {
-    problems.push({ kind: 'wal_gap', text: `WAL archive has ${pitrStatus.gaps.length === 1 ? 'a gap' : `${pitrStatus.gaps.length} gaps`}: ${pitrStatus.gaps[0]}` });
+    problems.push({
+      kind: 'wal_gap',
+      text: `WAL archive has ${pitrStatus.gaps.length === 1 ? 'a gap' : `${pitrStatus.gaps.length} gaps`}: ${pitrStatus.gaps[0]}`,
+    });
   }
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind));
 
@@ -151,7 +193,9 @@ export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | 
     lastCompleteBackup,
     overdue: { thresholdHours: facts.overdueHours, overdue },
     schedule: facts.schedule ? { cron: facts.schedule, timezone: facts.timezone, nextRunAt: iso(next) } : null,
-    lastVerification: v ? { id: v.id, backupId: v.backupId, status: v.status, finishedAt: iso(v.finishedAt), reason: v.reason } : null,
+    lastVerification: v
+      ? { id: v.id, backupId: v.backupId, status: v.status, finishedAt: iso(v.finishedAt), reason: v.reason }
+      : null,
     pitr: pitrStatus,
     storageUsedBytes: facts.storedBytes.backups + facts.storedBytes.wal + facts.storedBytes.baseBackups,
     storageUsed: { ...facts.storedBytes },
@@ -163,7 +207,8 @@ export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | 
 
 /** Problems first, the most urgent first (then by name), then every healthy database by name. */
 export function orderByProblems(statuses: DatabaseStatus[]): DatabaseStatus[] {
-  const rank = (s: DatabaseStatus) => (s.problems.length === 0 ? PROBLEM_KINDS.length : PROBLEM_KINDS.indexOf(s.problems[0]!.kind));
+  const rank = (s: DatabaseStatus) =>
+    s.problems.length === 0 ? PROBLEM_KINDS.length : PROBLEM_KINDS.indexOf(s.problems[0]!.kind);
   return [...statuses].sort((a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -171,7 +216,14 @@ export function orderByProblems(statuses: DatabaseStatus[]): DatabaseStatus[] {
 async function readPitrFacts(catalog: Catalog, database: string): Promise<PitrFacts> {
   const chain = await loadChain(catalog, database);
   const newest = chain.analysis.windows.reduce<(typeof chain.analysis.windows)[number] | undefined>(
-    (best, w) => (!best || w.to.time > best.to.time || (w.to.time.getTime() === best.to.time.getTime() && w.from.time < best.from.time) ? w : best), undefined);
+    (best, w) =>
+      !best ||
+      w.to.time > best.to.time ||
+      (w.to.time.getTime() === best.to.time.getTime() && w.from.time < best.from.time)
+        ? w
+        : best,
+    undefined,
+  );
   const durable = await catalog.wal.latestDurable(database, chain.systemIdentifier ?? undefined);
   return {
     window: newest ? { from: newest.from.time, to: newest.to.time } : null,
@@ -181,10 +233,14 @@ async function readPitrFacts(catalog: Catalog, database: string): Promise<PitrFa
 }
 
 /** The status of every database in the given workspaces (all when undefined), ordered for the dashboard. */
-export async function loadDatabaseStatus(catalog: Catalog, options: { workspaceIds?: number[]; now?: Date } = {}): Promise<DatabaseStatusReport> {
+export async function loadDatabaseStatus(
+  catalog: Catalog,
+  options: { workspaceIds?: number[]; now?: Date } = {},
+): Promise<DatabaseStatusReport> {
   const now = options.now ?? new Date();
   const facts = await catalog.databaseFacts(options.workspaceIds);
-  const statuses = await Promise.all(facts.map(async (f) => deriveStatus(f, now, f.pitrEnabled ? await readPitrFacts(catalog, f.name) : null)));
+  const statuses = await Promise.all(
+    facts.map(async (f) => deriveStatus(f, now, f.pitrEnabled ? await readPitrFacts(catalog, f.name) : null)),
+  );
   return { databases: orderByProblems(statuses), generatedAt: now.toISOString() };
 }
-

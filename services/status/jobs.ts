@@ -39,17 +39,33 @@ export function createJobProgress(catalog: Catalog, temporal: Client) {
   async function runningBackups(database: string): Promise<LiveJob[]> {
     const recent = await catalog.listBackups(database, 50);
     const running = recent.filter((b) => b.status === 'running');
-    return Promise.all(running.map(async (b): Promise<LiveJob> => {
-      // The bar's length: the dump size of the newest complete backup before this one.
-      const previous = recent.find((p) => p.startedAt < b.startedAt && (p.status === 'complete' || p.status === 'partial') && p.dumpBytes);
-      const base = { kind: 'backup' as const, id: b.id, workflowId: b.workflowId, expectedBytes: previous?.dumpBytes ?? null, startedAt: b.startedAt.toISOString() };
-      try {
-        const p = await temporal.workflow.getHandle(b.workflowId).query(backupProgressQuery);
-        return { ...base, stage: p.stage, bytes: p.dumpBytes, finished: BACKUP_DONE.has(p.stage), error: p.error };
-      } catch (error) {
-        return { ...base, stage: 'starting', bytes: null, finished: false, error: `progress unavailable: ${errorMessage(error)}` };
-      }
-    }));
+    return Promise.all(
+      running.map(async (b): Promise<LiveJob> => {
+        // The bar's length: the dump size of the newest complete backup before this one.
+        const previous = recent.find(
+          (p) => p.startedAt < b.startedAt && (p.status === 'complete' || p.status === 'partial') && p.dumpBytes,
+        );
+        const base = {
+          kind: 'backup' as const,
+          id: b.id,
+          workflowId: b.workflowId,
+          expectedBytes: previous?.dumpBytes ?? null,
+          startedAt: b.startedAt.toISOString(),
+        };
+        try {
+          const p = await temporal.workflow.getHandle(b.workflowId).query(backupProgressQuery);
+          return { ...base, stage: p.stage, bytes: p.dumpBytes, finished: BACKUP_DONE.has(p.stage), error: p.error };
+        } catch (error) {
+          return {
+            ...base,
+            stage: 'starting',
+            bytes: null,
+            finished: false,
+            error: `progress unavailable: ${errorMessage(error)}`,
+          };
+        }
+      }),
+    );
   }
 
   async function runningRestores(database: string): Promise<LiveJob[]> {
@@ -57,13 +73,35 @@ export function createJobProgress(catalog: Catalog, temporal: Client) {
     const escaped = database.replace(/'/g, "\\'");
     const query = `WorkflowType = '${restoreBackupWorkflow.type}' AND ExecutionStatus = 'Running' AND HindsightDatabase = '${escaped}'`;
     for await (const execution of temporal.workflow.list({ query, pageSize: 20 })) {
-      const base = { kind: 'restore' as const, workflowId: execution.workflowId, startedAt: execution.startTime.toISOString() };
+      const base = {
+        kind: 'restore' as const,
+        workflowId: execution.workflowId,
+        startedAt: execution.startTime.toISOString(),
+      };
       try {
         const p = await temporal.workflow.getHandle(execution.workflowId).query(restoreProgressQuery);
-        const expected = p.backupId ? (await catalog.getBackup(p.backupId).catch(() => undefined))?.sizeBytes ?? null : null;
-        jobs.push({ ...base, id: p.restoreId, stage: p.stage, bytes: p.readBytes, expectedBytes: expected, finished: RESTORE_DONE.has(p.stage), error: p.error });
+        const expected = p.backupId
+          ? ((await catalog.getBackup(p.backupId).catch(() => undefined))?.sizeBytes ?? null)
+          : null;
+        jobs.push({
+          ...base,
+          id: p.restoreId,
+          stage: p.stage,
+          bytes: p.readBytes,
+          expectedBytes: expected,
+          finished: RESTORE_DONE.has(p.stage),
+          error: p.error,
+        });
       } catch (error) {
-        jobs.push({ ...base, id: execution.workflowId, stage: 'starting', bytes: null, expectedBytes: null, finished: false, error: `progress unavailable: ${errorMessage(error)}` });
+        jobs.push({
+          ...base,
+          id: execution.workflowId,
+          stage: 'starting',
+          bytes: null,
+          expectedBytes: null,
+          finished: false,
+          error: `progress unavailable: ${errorMessage(error)}`,
+        });
       }
       if (jobs.length >= 20) break;
     }
@@ -72,14 +110,23 @@ export function createJobProgress(catalog: Catalog, temporal: Client) {
 
   async function runningVerifications(database: string): Promise<LiveJob[]> {
     const recent = await catalog.verifications.list(database, 10);
-    return recent.filter((v) => v.status === 'running').map((v) => {
-      const stages = v.report?.stages ?? [];
-      const current = stages.at(-1);
-      return {
-        kind: 'verification' as const, id: v.id, workflowId: verifierWorkflowId(database), stage: current?.stage ?? 'starting',
-        bytes: null, expectedBytes: null, finished: false, startedAt: v.startedAt, error: null,
-      };
-    });
+    return recent
+      .filter((v) => v.status === 'running')
+      .map((v) => {
+        const stages = v.report?.stages ?? [];
+        const current = stages.at(-1);
+        return {
+          kind: 'verification' as const,
+          id: v.id,
+          workflowId: verifierWorkflowId(database),
+          stage: current?.stage ?? 'starting',
+          bytes: null,
+          expectedBytes: null,
+          finished: false,
+          startedAt: v.startedAt,
+          error: null,
+        };
+      });
   }
 
   return {
@@ -97,14 +144,27 @@ export function createJobProgress(catalog: Catalog, temporal: Client) {
     /** The progress of one backup, running or not: how a client learns the end of a job it watched. */
     async backupProgress(backupId: string): Promise<LiveJob> {
       const b = await catalog.getBackup(backupId);
-      const base = { kind: 'backup' as const, id: b.id, workflowId: b.workflowId, expectedBytes: null, startedAt: b.startedAt.toISOString() };
+      const base = {
+        kind: 'backup' as const,
+        id: b.id,
+        workflowId: b.workflowId,
+        expectedBytes: null,
+        startedAt: b.startedAt.toISOString(),
+      };
       // Once the catalog records the outcome it is the answer; the workflow may still be running post_backup hooks.
-      if (b.status !== 'running') return { ...base, stage: b.status, bytes: b.dumpBytes, finished: true, error: b.error };
+      if (b.status !== 'running')
+        return { ...base, stage: b.status, bytes: b.dumpBytes, finished: true, error: b.error };
       try {
         const p = await temporal.workflow.getHandle(b.workflowId).query(backupProgressQuery);
         return { ...base, stage: p.stage, bytes: p.dumpBytes, finished: BACKUP_DONE.has(p.stage), error: p.error };
       } catch (error) {
-        return { ...base, stage: 'starting', bytes: null, finished: false, error: `progress unavailable: ${errorMessage(error)}` };
+        return {
+          ...base,
+          stage: 'starting',
+          bytes: null,
+          finished: false,
+          error: `progress unavailable: ${errorMessage(error)}`,
+        };
       }
     },
   };
@@ -127,6 +187,8 @@ export class JobService {
   }
 
   backup(actor: Actor, backupId: string): Promise<LiveJob> {
-    return this.ctx.guard.run(actor, { backup: backupId }, 'history.read', () => this.progress.backupProgress(backupId));
+    return this.ctx.guard.run(actor, { backup: backupId }, 'history.read', () =>
+      this.progress.backupProgress(backupId),
+    );
   }
 }

@@ -7,7 +7,12 @@ import type { StorageRecord } from '../../lib/catalog/catalog.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import { nameSchema, NAME_RULE } from '../../lib/names.ts';
 import { testStorageConnection } from '../../lib/storage/connection-test.ts';
-import { createStorageDriver, maskStorageSecrets, storageConfigSchema, type StorageConfig } from '../../lib/storage/index.ts';
+import {
+  createStorageDriver,
+  maskStorageSecrets,
+  storageConfigSchema,
+  type StorageConfig,
+} from '../../lib/storage/index.ts';
 import { isInstanceLevel, type Action, type Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 import { parseOrThrow } from '../input.ts';
@@ -15,7 +20,11 @@ import { storageRefusals } from './privileges.ts';
 
 export const storageNameSchema = nameSchema(`storage name must be ${NAME_RULE}`);
 
-const storageSettings = (s: StorageRecord): Record<string, unknown> => ({ type: s.type, ...s.settings, workspaceId: s.workspaceId });
+const storageSettings = (s: StorageRecord): Record<string, unknown> => ({
+  type: s.type,
+  ...s.settings,
+  workspaceId: s.workspaceId,
+});
 
 /** Writes, reads back and deletes a small object through a driver made for the test. */
 export async function testDriver(name: string, config: StorageConfig) {
@@ -35,8 +44,16 @@ export class StorageService {
   }
 
   /** Saves a storage after a connection test (write, read back, delete) unless told not to. */
-  async save(actor: Actor, name: string, raw: unknown, options: { skipCheck?: boolean | undefined; workspaceId?: number | undefined } = {}) {
-    const { guard, runtime: { catalog } } = this.ctx;
+  async save(
+    actor: Actor,
+    name: string,
+    raw: unknown,
+    options: { skipCheck?: boolean | undefined; workspaceId?: number | undefined } = {},
+  ) {
+    const {
+      guard,
+      runtime: { catalog },
+    } = this.ctx;
     const existingWs = await guard.access.storageWorkspace(name);
     const workspaceId = existingWs ?? options.workspaceId ?? DEFAULT_WORKSPACE_ID;
     if (existingWs !== undefined && !guard.can(actor, existingWs, 'history.read')) {
@@ -51,20 +68,32 @@ export class StorageService {
     await this.authorizeSettings(actor, name, raw, workspaceId, action, existingWs !== undefined);
     const before = existingWs === undefined ? null : storageSettings(await catalog.getStorage(name));
     const parsed = storageConfigSchema.safeParse(raw);
-    return guard.audited(actor, { workspaceId, target: { type: 'storage', name } }, action, async () => {
-      const parsedName = parseOrThrow(storageNameSchema, name);
-      const config = parseOrThrow(storageConfigSchema, raw);
-      if (!options.skipCheck) {
-        const result = await testDriver(parsedName, config);
-        if (!result.ok) {
-          throw new HindsightError(result.kind, `storage "${parsedName}" was not saved: the connection test failed at ${result.stage}: ${result.message}`);
+    return guard.audited(
+      actor,
+      { workspaceId, target: { type: 'storage', name } },
+      action,
+      async () => {
+        const parsedName = parseOrThrow(storageNameSchema, name);
+        const config = parseOrThrow(storageConfigSchema, raw);
+        if (!options.skipCheck) {
+          const result = await testDriver(parsedName, config);
+          if (!result.ok) {
+            throw new HindsightError(
+              result.kind,
+              `storage "${parsedName}" was not saved: the connection test failed at ${result.stage}: ${result.message}`,
+            );
+          }
         }
-      }
-      return catalog.upsertStorage(parsedName, config, workspaceId);
-    }, {
-      before,
-      after: (record) => (parsed.success ? { ...maskStorageSecrets(parsed.data), workspaceId: record.workspaceId } : storageSettings(record)),
-    });
+        return catalog.upsertStorage(parsedName, config, workspaceId);
+      },
+      {
+        before,
+        after: (record) =>
+          parsed.success
+            ? { ...maskStorageSecrets(parsed.data), workspaceId: record.workspaceId }
+            : storageSettings(record),
+      },
+    );
   }
 
   /** Before testing a configuration not yet saved: the same checks as saving it into the workspace. */
@@ -77,15 +106,25 @@ export class StorageService {
   /** Writes, reads back and deletes a small object in a saved storage. */
   async test(actor: Actor, name: string) {
     const { catalog } = this.ctx.runtime;
-    return this.ctx.guard.run(actor, { storage: name }, 'storage.test', async () => testDriver(name, await catalog.storageConfig(name)), {
-      after: (result) => (result.ok ? { ok: true, elapsedMs: result.elapsedMs } : { ok: false, stage: result.stage, kind: result.kind }),
-    });
+    return this.ctx.guard.run(
+      actor,
+      { storage: name },
+      'storage.test',
+      async () => testDriver(name, await catalog.storageConfig(name)),
+      {
+        after: (result) =>
+          result.ok ? { ok: true, elapsedMs: result.elapsedMs } : { ok: false, stage: result.stage, kind: result.kind },
+      },
+    );
   }
 
   async remove(actor: Actor, name: string) {
     const { catalog } = this.ctx.runtime;
     const before = await catalog.getStorage(name).then(storageSettings, () => undefined);
-    return this.ctx.guard.run(actor, { storage: name }, 'storage.delete', () => catalog.removeStorage(name), { before, after: () => null });
+    return this.ctx.guard.run(actor, { storage: name }, 'storage.delete', () => catalog.removeStorage(name), {
+      before,
+      after: () => null,
+    });
   }
 
   async list(actor: Actor) {
@@ -97,15 +136,24 @@ export class StorageService {
    * After the role check: settings that run programs or reach paths beyond the workspace's
    * storage root need the instance's privileges (./privileges.ts says which).
    */
-  private async authorizeSettings(actor: Actor, name: string, raw: unknown, workspaceId: number, action: Action, existing: boolean) {
+  private async authorizeSettings(
+    actor: Actor,
+    name: string,
+    raw: unknown,
+    workspaceId: number,
+    action: Action,
+    existing: boolean,
+  ) {
     const { guard, runtime } = this.ctx;
     const parsed = storageConfigSchema.safeParse(raw);
     if (!parsed.success || isInstanceLevel(actor)) return;
     const before = existing ? await runtime.catalog.storageConfig(name) : undefined;
     const workspace = await guard.access.workspaceById(workspaceId);
     const refusals = await storageRefusals(parsed.data, before, {
-      instanceRoot: runtime.config.localStorageRoot, workspaceName: workspace?.name ?? String(workspaceId),
+      instanceRoot: runtime.config.localStorageRoot,
+      workspaceName: workspace?.name ?? String(workspaceId),
     });
-    for (const refusal of refusals) await guard.authz.authorizeInstance(actor, workspaceId, action, refusal, { type: 'storage', name });
+    for (const refusal of refusals)
+      await guard.authz.authorizeInstance(actor, workspaceId, action, refusal, { type: 'storage', name });
   }
 }

@@ -11,7 +11,10 @@ import { notFound, type Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 import { cronSchema, parseOrThrow } from '../input.ts';
 
-export interface VerificationRequest { backupId?: string | undefined; trigger?: 'manual' | 'schedule' }
+export interface VerificationRequest {
+  backupId?: string | undefined;
+  trigger?: 'manual' | 'schedule';
+}
 
 export class VerificationService {
   private readonly ctx: ServiceContext;
@@ -29,45 +32,82 @@ export class VerificationService {
     const granted = await guard.require(actor, { database }, 'verification.start');
     if (options.backupId) {
       const found = await guard.access.backupWorkspace(options.backupId);
-      if (!found || !guard.can(actor, found.workspaceId, 'history.read')) throw notFound({ type: 'backup', name: options.backupId });
+      if (!found || !guard.can(actor, found.workspaceId, 'history.read'))
+        throw notFound({ type: 'backup', name: options.backupId });
     }
-    return guard.audited(actor, granted, 'verification.start', () => this.signal(database, options),
-      { after: (r) => ({ verificationId: r.verificationId, backupId: r.backupId }) });
+    return guard.audited(actor, granted, 'verification.start', () => this.signal(database, options), {
+      after: (r) => ({ verificationId: r.verificationId, backupId: r.backupId }),
+    });
   }
 
   list(actor: Actor, database: string) {
-    return this.ctx.guard.run(actor, { database }, 'history.read', () => this.ctx.runtime.catalog.verifications.list(database));
+    return this.ctx.guard.run(actor, { database }, 'history.read', () =>
+      this.ctx.runtime.catalog.verifications.list(database),
+    );
   }
 
   async get(actor: Actor, id: string) {
-    const { guard, runtime: { catalog } } = this.ctx;
+    const {
+      guard,
+      runtime: { catalog },
+    } = this.ctx;
     const summary = await catalog.verifications.get(id);
     const workspaceId = await guard.access.databaseWorkspace(summary.database);
-    if (workspaceId === undefined || !guard.can(actor, workspaceId, 'history.read')) throw new HindsightError('not_found', `verification "${id}" does not exist`);
+    if (workspaceId === undefined || !guard.can(actor, workspaceId, 'history.read'))
+      throw new HindsightError('not_found', `verification "${id}" does not exist`);
     return summary;
   }
 
   /** Verifies the newest backup on a cron of its own (null: only after each backup). */
   async setSchedule(actor: Actor, database: string, cron: string | null) {
-    const { temporal, runtime: { catalog, config } } = this.ctx;
-    const before = await catalog.getDatabase(database).then((d) => ({ verifySchedule: d.verifySchedule }), () => undefined);
-    return this.ctx.guard.run(actor, { database }, 'database.schedule', async () => {
-      const db = await catalog.getDatabase(database);
-      const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
-      if (schedule) await upsertVerifySchedule(temporal, { database, cron: schedule, timezone: db.timezone, taskQueue: config.taskQueue });
-      else await deleteVerifySchedule(temporal, database);
-      return catalog.updateDatabaseSettings(database, { verifySchedule: schedule });
-    }, { before, after: (record) => ({ verifySchedule: record.verifySchedule }) });
+    const {
+      temporal,
+      runtime: { catalog, config },
+    } = this.ctx;
+    const before = await catalog.getDatabase(database).then(
+      (d) => ({ verifySchedule: d.verifySchedule }),
+      () => undefined,
+    );
+    return this.ctx.guard.run(
+      actor,
+      { database },
+      'database.schedule',
+      async () => {
+        const db = await catalog.getDatabase(database);
+        const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
+        if (schedule)
+          await upsertVerifySchedule(temporal, {
+            database,
+            cron: schedule,
+            timezone: db.timezone,
+            taskQueue: config.taskQueue,
+          });
+        else await deleteVerifySchedule(temporal, database);
+        return catalog.updateDatabaseSettings(database, { verifySchedule: schedule });
+      },
+      { before, after: (record) => ({ verifySchedule: record.verifySchedule }) },
+    );
   }
 
   private async signal(database: string, options: VerificationRequest) {
-    const { temporal, runtime: { catalog, config } } = this.ctx;
-    const backup = options.backupId ? await catalog.getBackup(options.backupId) : await catalog.latestCompleteBackup(database);
+    const {
+      temporal,
+      runtime: { catalog, config },
+    } = this.ctx;
+    const backup = options.backupId
+      ? await catalog.getBackup(options.backupId)
+      : await catalog.latestCompleteBackup(database);
     if (backup.databaseName !== database) {
-      throw new HindsightError('bad_input', `backup ${backup.id} belongs to database "${backup.databaseName}", not "${database}"`);
+      throw new HindsightError(
+        'bad_input',
+        `backup ${backup.id} belongs to database "${backup.databaseName}", not "${database}"`,
+      );
     }
     if (backup.status !== 'complete' && backup.status !== 'partial') {
-      throw new HindsightError('bad_input', `backup ${backup.id} is ${backup.status}: only a complete or partial backup can be verified`);
+      throw new HindsightError(
+        'bad_input',
+        `backup ${backup.id} is ${backup.status}: only a complete or partial backup can be verified`,
+      );
     }
     const verificationId = newVerificationId(new Date(), randomBytes(3).toString('hex'));
     const trigger = options.trigger ?? 'manual';
@@ -79,7 +119,10 @@ export class VerificationService {
         const summary = await catalog.verifications.get(verificationId);
         if (!['pending', 'running'].includes(summary.status)) return summary;
         if (Date.now() > deadline) {
-          throw new HindsightError('busy', `verification ${verificationId} is still ${summary.status} after ${Math.round(timeoutMs / 1000)} s`);
+          throw new HindsightError(
+            'busy',
+            `verification ${verificationId} is still ${summary.status} after ${Math.round(timeoutMs / 1000)} s`,
+          );
         }
         await new Promise((r) => setTimeout(r, 500));
       }

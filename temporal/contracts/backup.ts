@@ -8,20 +8,25 @@ import { databaseNameSchema } from '../../lib/names.ts';
  * run by the schedule `backup/<db>`) and `replicateBackup` (copies a partial backup into the
  * storages that missed it, `replicate/<backup id>/<iso-time>`).
  */
-export const backupDatabaseInput = z.object({
-  database: databaseNameSchema,
-  trigger: z.enum(['manual', 'schedule', 'demo']).default('schedule'),
-  backupId: backupIdSchema('backupId').optional(),
-}).strict();
+export const backupDatabaseInput = z
+  .object({
+    database: databaseNameSchema,
+    trigger: z.enum(['manual', 'schedule', 'demo']).default('schedule'),
+    backupId: backupIdSchema('backupId').optional(),
+  })
+  .strict();
 export type BackupDatabaseInput = z.input<typeof backupDatabaseInput>;
 
-export const replicateBackupInput = z.object({
-  database: databaseNameSchema,
-  backupId: backupIdSchema('backupId'),
-}).strict();
+export const replicateBackupInput = z
+  .object({
+    database: databaseNameSchema,
+    backupId: backupIdSchema('backupId'),
+  })
+  .strict();
 export type ReplicateBackupInput = z.input<typeof replicateBackupInput>;
 
-export type BackupStage = 'starting' | 'hooks' | 'checking' | 'dumping' | 'copying' | 'complete' | 'partial' | 'failed' | 'cancelled';
+export type BackupStage =
+  'starting' | 'hooks' | 'checking' | 'dumping' | 'copying' | 'complete' | 'partial' | 'failed' | 'cancelled';
 
 export interface BackupProgress {
   backupId: string;
@@ -71,7 +76,10 @@ export interface ReplicateOutcome {
 }
 
 export const backupDatabaseWorkflow = defineWorkflow<BackupDatabaseInput, BackupOutcome>('backupDatabase', 'backup');
-export const replicateBackupWorkflow = defineWorkflow<ReplicateBackupInput, ReplicateOutcome>('replicateBackup', 'replicate');
+export const replicateBackupWorkflow = defineWorkflow<ReplicateBackupInput, ReplicateOutcome>(
+  'replicateBackup',
+  'replicate',
+);
 
 export const backupWorkflowId = (database: string, at: Date): string => `backup/${database}/${at.toISOString()}`;
 export const backupScheduleId = (database: string): string => `backup/${database}`;

@@ -46,12 +46,19 @@ export const scheduledRunId = (scheduleId: string): string => `${scheduleId}/sch
  * backups started in the same second apart.
  */
 export function backupIdAt(time: Date, random: string): string {
-  const stamp = time.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
-  return `${stamp}-${random.replace(/[^0-9a-f]/gi, '').slice(0, 6).toLowerCase()}`;
+  const stamp = time
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
+  return `${stamp}-${random
+    .replace(/[^0-9a-f]/gi, '')
+    .slice(0, 6)
+    .toLowerCase()}`;
 }
 
 export const backupIdPattern = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
-export const backupIdSchema = (field: string) => z.string().regex(backupIdPattern, `${field} must look like 20261123T103000Z-3f9a1c`);
+export const backupIdSchema = (field: string) =>
+  z.string().regex(backupIdPattern, `${field} must look like 20261123T103000Z-3f9a1c`);
 
 /** Turns a zod error into one line that names every bad field. */
 export function describeInputError(workflow: string, error: z.ZodError): string {

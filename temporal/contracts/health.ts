@@ -4,15 +4,19 @@ import { defineWorkflow } from './common.ts';
 import { databaseNameSchema } from '../../lib/names.ts';
 
 /** `healthMonitor`: one per database (`health/<db>`), a connection check at the database's interval. */
-export const healthMonitorInput = z.object({
-  database: databaseNameSchema,
-  /** What a continue-as-new carries over. */
-  carried: z.object({
-    status: z.enum(['unknown', 'up', 'down']),
-    since: z.string().nullable(),
-    consecutiveFailures: z.number().int().min(0),
-  }).optional(),
-}).strict();
+export const healthMonitorInput = z
+  .object({
+    database: databaseNameSchema,
+    /** What a continue-as-new carries over. */
+    carried: z
+      .object({
+        status: z.enum(['unknown', 'up', 'down']),
+        since: z.string().nullable(),
+        consecutiveFailures: z.number().int().min(0),
+      })
+      .optional(),
+  })
+  .strict();
 export type HealthMonitorInput = z.input<typeof healthMonitorInput>;
 
 export type HealthStatus = 'unknown' | 'up' | 'down';

@@ -10,9 +10,11 @@ import { nameSchema } from '../../lib/names.ts';
  */
 export const WORKSPACE_SCOPE = '@workspace';
 
-export const deliverNotificationsInput = z.object({
-  database: nameSchema('database must be a registered name').nullable(),
-}).strict();
+export const deliverNotificationsInput = z
+  .object({
+    database: nameSchema('database must be a registered name').nullable(),
+  })
+  .strict();
 export type DeliverNotificationsInput = z.input<typeof deliverNotificationsInput>;
 
 export const backupWatchdogInput = z.object({}).strict();
@@ -34,8 +36,14 @@ export interface WatchdogOutcome {
   swept: Array<string | null>;
 }
 
-export const deliverNotificationsWorkflow = defineWorkflow<DeliverNotificationsInput, void>('deliverNotifications', 'notify');
-export const backupWatchdogWorkflow = defineWorkflow<BackupWatchdogInput, WatchdogOutcome>('backupWatchdog', 'watchdog');
+export const deliverNotificationsWorkflow = defineWorkflow<DeliverNotificationsInput, void>(
+  'deliverNotifications',
+  'notify',
+);
+export const backupWatchdogWorkflow = defineWorkflow<BackupWatchdogInput, WatchdogOutcome>(
+  'backupWatchdog',
+  'watchdog',
+);
 
 export const deliveryWorkflowId = (database: string | null): string => `notify/${database ?? WORKSPACE_SCOPE}`;
 export const WATCHDOG_SCHEDULE_ID = 'watchdog/backups';

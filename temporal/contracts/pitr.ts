@@ -19,13 +19,20 @@ export { RFC3339_WITH_OFFSET, pitrTargetSchema, type PitrTarget } from '../../li
 
 // ---- WAL archiver
 
-export const walArchiverInput = z.object({
-  database: databaseNameSchema,
-  /** How long one activity run streams before the workflow continues as new (tests shorten it). */
-  runForMs: z.number().int().min(1000).max(24 * 3600_000).optional(),
-  /** Carried across continue-as-new so that `status` keeps its counters. */
-  carried: z.object({ runs: z.number().int().min(0) }).optional(),
-}).strict();
+export const walArchiverInput = z
+  .object({
+    database: databaseNameSchema,
+    /** How long one activity run streams before the workflow continues as new (tests shorten it). */
+    runForMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(24 * 3600_000)
+      .optional(),
+    /** Carried across continue-as-new so that `status` keeps its counters. */
+    carried: z.object({ runs: z.number().int().min(0) }).optional(),
+  })
+  .strict();
 export type WalArchiverInput = z.input<typeof walArchiverInput>;
 
 export interface WalArchiverStatus {
@@ -48,11 +55,13 @@ export const walReceiverReportSignal = defineSignal<[NonNullable<WalArchiverStat
 
 // ---- base backups
 
-export const baseBackupInput = z.object({
-  database: databaseNameSchema,
-  baseBackupId: backupIdSchema('baseBackupId').optional(),
-  trigger: z.enum(['manual', 'schedule', 'chain-gap', 'pitr-enabled']).default('manual'),
-}).strict();
+export const baseBackupInput = z
+  .object({
+    database: databaseNameSchema,
+    baseBackupId: backupIdSchema('baseBackupId').optional(),
+    trigger: z.enum(['manual', 'schedule', 'chain-gap', 'pitr-enabled']).default('manual'),
+  })
+  .strict();
 export type BaseBackupInput = z.input<typeof baseBackupInput>;
 
 export interface BaseBackupProgress {
@@ -80,12 +89,14 @@ export const baseBackupProgressSignal = defineSignal<[{ rawBytes: number; stored
 
 // ---- WAL chain monitor
 
-export const walChainMonitorInput = z.object({
-  database: databaseNameSchema,
-  intervalSeconds: z.number().int().min(1).max(86_400).default(60),
-  /** Gaps already notified (timeline:fromLsn), carried over a continue-as-new. */
-  knownGaps: z.array(z.string()).max(1000).default([]),
-}).strict();
+export const walChainMonitorInput = z
+  .object({
+    database: databaseNameSchema,
+    intervalSeconds: z.number().int().min(1).max(86_400).default(60),
+    /** Gaps already notified (timeline:fromLsn), carried over a continue-as-new. */
+    knownGaps: z.array(z.string()).max(1000).default([]),
+  })
+  .strict();
 export type WalChainMonitorInput = z.input<typeof walChainMonitorInput>;
 
 export interface ChainMonitorState {
@@ -103,21 +114,31 @@ export const chainQuery = defineQuery<ChainMonitorState>('chain');
 
 // ---- point-in-time restore
 
-export const pitrDestinationSchema = z.union([
-  z.object({
-    directory: z.string().startsWith('/', 'to.directory must be an absolute path').refine((d) => !d.split('/').includes('..'), 'to.directory must not contain ".."'),
-    /** The agent whose host holds the directory; default: the database's agent, else any main worker. */
-    agent: agentNameSchema('to.agent must be an agent name').optional(),
-  }).strict(),
-  z.object({ sandbox: z.literal(true) }).strict(),
-], { error: 'to must be {"directory": "/absolute/empty/dir"} (optionally with "agent") or {"sandbox": true}' });
+export const pitrDestinationSchema = z.union(
+  [
+    z
+      .object({
+        directory: z
+          .string()
+          .startsWith('/', 'to.directory must be an absolute path')
+          .refine((d) => !d.split('/').includes('..'), 'to.directory must not contain ".."'),
+        /** The agent whose host holds the directory; default: the database's agent, else any main worker. */
+        agent: agentNameSchema('to.agent must be an agent name').optional(),
+      })
+      .strict(),
+    z.object({ sandbox: z.literal(true) }).strict(),
+  ],
+  { error: 'to must be {"directory": "/absolute/empty/dir"} (optionally with "agent") or {"sandbox": true}' },
+);
 export type PitrDestination = z.output<typeof pitrDestinationSchema>;
 
-export const pitrRestoreInput = z.object({
-  database: databaseNameSchema,
-  target: pitrTargetSchema,
-  to: pitrDestinationSchema,
-}).strict();
+export const pitrRestoreInput = z
+  .object({
+    database: databaseNameSchema,
+    target: pitrTargetSchema,
+    to: pitrDestinationSchema,
+  })
+  .strict();
 export type PitrRestoreInput = z.input<typeof pitrRestoreInput>;
 
 export type PitrStage = 'planning' | 'extracting' | 'recovering' | 'promoted' | 'failed' | 'aborted';
@@ -160,4 +181,5 @@ export const pitrRestoreWorkflowId = restoreWorkflowId;
 
 export const pitrProgressQuery = defineQuery<PitrProgress>('progress');
 export const abortPitrSignal = defineSignal<[reason?: string]>('abort');
-export const pitrProgressSignal = defineSignal<[{ extractedBytes?: number; segmentsFetched?: number; replayLsn?: string }]>(PROGRESS_SIGNAL);
+export const pitrProgressSignal =
+  defineSignal<[{ extractedBytes?: number; segmentsFetched?: number; replayLsn?: string }]>(PROGRESS_SIGNAL);

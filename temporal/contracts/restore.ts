@@ -8,7 +8,11 @@ import { NAME_SOURCE, databaseNameSchema } from '../../lib/names.ts';
  * Its id, `restore/<db>/<iso-time>`, is shared with point-in-time restores (contracts/pitr.ts):
  * a database's restores list together whichever kind they are.
  */
-const pgIdentifier = z.string().min(1).max(63).regex(/^[A-Za-z_][A-Za-z0-9_$-]*$/, 'must be a plain database name (letters, digits, _ $ -)');
+const pgIdentifier = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[A-Za-z_][A-Za-z0-9_$-]*$/, 'must be a plain database name (letters, digits, _ $ -)');
 
 /**
  * PostgreSQL's own databases are never restore targets: objects loaded into template1 (or
@@ -16,30 +20,50 @@ const pgIdentifier = z.string().min(1).max(63).regex(/^[A-Za-z_][A-Za-z0-9_$-]*$
  * database tools and people connect to first. A dump is hostile content.
  */
 const SYSTEM_DATABASES = ['template0', 'template1', 'postgres'];
-const systemDatabaseMessage = (what: string) => `${what} is one of PostgreSQL's own databases (${SYSTEM_DATABASES.join(', ')}): restore into a new database instead`;
+const systemDatabaseMessage = (what: string) =>
+  `${what} is one of PostgreSQL's own databases (${SYSTEM_DATABASES.join(', ')}): restore into a new database instead`;
 /** The database a URL names; an empty path means `postgres` (lib/pg/connection.ts parsePgUrl). */
-const urlDatabase = (u: string) => (URL.canParse(u) ? decodeURIComponent(new URL(u).pathname.replace(/^\//, '')) || 'postgres' : '');
+const urlDatabase = (u: string) =>
+  URL.canParse(u) ? decodeURIComponent(new URL(u).pathname.replace(/^\//, '')) || 'postgres' : '';
 
-export const restoreTargetSchema = z.union([
-  z.object({
-    database: pgIdentifier.refine((d) => !SYSTEM_DATABASES.includes(d), { error: (issue) => systemDatabaseMessage(`to.database "${String(issue.input)}"`) }),
-  }).strict().describe('a new database on the source server'),
-  z.object({
-    url: z.string()
-      .regex(/^postgres(ql)?:\/\//, 'to.url must start with postgres://')
-      .refine((u) => URL.canParse(u), 'to.url is not a valid URL')
-      .refine((u) => !SYSTEM_DATABASES.includes(urlDatabase(u)), { error: (issue) => systemDatabaseMessage(`the database "${urlDatabase(String(issue.input))}" of to.url`) })
-      .refine((u) => !URL.canParse(u) || new URL(u).password === '', 'to.url must not contain a password: workflow inputs are stored in history; pass it as to.sealedPassword (the hindsight CLI does this) or use a .pgpass file on the worker'),
-    sealedPassword: z.string().startsWith('v1.').optional(),
-  }).strict(),
-], { error: 'to must be {"database": "<new name>"} or {"url": "postgres://user@host:port/db"}' });
+export const restoreTargetSchema = z.union(
+  [
+    z
+      .object({
+        database: pgIdentifier.refine((d) => !SYSTEM_DATABASES.includes(d), {
+          error: (issue) => systemDatabaseMessage(`to.database "${String(issue.input)}"`),
+        }),
+      })
+      .strict()
+      .describe('a new database on the source server'),
+    z
+      .object({
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, 'to.url must start with postgres://')
+          .refine((u) => URL.canParse(u), 'to.url is not a valid URL')
+          .refine((u) => !SYSTEM_DATABASES.includes(urlDatabase(u)), {
+            error: (issue) => systemDatabaseMessage(`the database "${urlDatabase(String(issue.input))}" of to.url`),
+          })
+          .refine(
+            (u) => !URL.canParse(u) || new URL(u).password === '',
+            'to.url must not contain a password: workflow inputs are stored in history; pass it as to.sealedPassword (the hindsight CLI does this) or use a .pgpass file on the worker',
+          ),
+        sealedPassword: z.string().startsWith('v1.').optional(),
+      })
+      .strict(),
+  ],
+  { error: 'to must be {"database": "<new name>"} or {"url": "postgres://user@host:port/db"}' },
+);
 export type RestoreTarget = z.infer<typeof restoreTargetSchema>;
 
-export const restoreBackupInput = z.object({
-  database: databaseNameSchema,
-  backupId: backupIdSchema('backupId').optional(),
-  to: restoreTargetSchema,
-}).strict();
+export const restoreBackupInput = z
+  .object({
+    database: databaseNameSchema,
+    backupId: backupIdSchema('backupId').optional(),
+    to: restoreTargetSchema,
+  })
+  .strict();
 export type RestoreBackupInput = z.input<typeof restoreBackupInput>;
 
 export type RestoreStage = 'starting' | 'preparing' | 'restoring' | 'verifying' | 'verified' | 'failed' | 'aborted';

@@ -4,11 +4,13 @@ import { defineWorkflow } from './common.ts';
 import { databaseNameSchema } from '../../lib/names.ts';
 
 /** `gfsRetention`: prunes a database's backups by its policy, daily by the schedule `retention/<db>` or on request (`retention/<db>/<iso-time>`). */
-export const gfsRetentionInput = z.object({
-  database: databaseNameSchema,
-  /** Plan only: the `plan` query and the result show what would go, nothing is deleted. */
-  dryRun: z.boolean().default(false),
-}).strict();
+export const gfsRetentionInput = z
+  .object({
+    database: databaseNameSchema,
+    /** Plan only: the `plan` query and the result show what would go, nothing is deleted. */
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
 export type GfsRetentionInput = z.input<typeof gfsRetentionInput>;
 
 /** The retention plan as the `plan` query shows it: what is kept and deleted, and why. */

@@ -16,17 +16,21 @@ export interface VerifyRequest {
   trigger: 'backup' | 'schedule' | 'manual';
 }
 
-const verifyRequest = z.object({
-  verificationId: z.string().regex(/^v-[0-9a-z-]{6,64}$/, 'verificationId must look like v-20261123t1030-3f9a1c'),
-  backupId: backupIdSchema('backupId'),
-  trigger: z.enum(['backup', 'schedule', 'manual']),
-}).strict();
+const verifyRequest = z
+  .object({
+    verificationId: z.string().regex(/^v-[0-9a-z-]{6,64}$/, 'verificationId must look like v-20261123t1030-3f9a1c'),
+    backupId: backupIdSchema('backupId'),
+    trigger: z.enum(['backup', 'schedule', 'manual']),
+  })
+  .strict();
 
-export const restoreVerifierInput = z.object({
-  database: databaseNameSchema,
-  /** A request carried over a continue-as-new. */
-  pending: verifyRequest.optional(),
-}).strict();
+export const restoreVerifierInput = z
+  .object({
+    database: databaseNameSchema,
+    /** A request carried over a continue-as-new. */
+    pending: verifyRequest.optional(),
+  })
+  .strict();
 export type RestoreVerifierInput = z.input<typeof restoreVerifierInput>;
 
 export const scheduledVerificationInput = z.object({ database: databaseNameSchema }).strict();
@@ -42,14 +46,21 @@ export interface VerifierState {
 }
 
 export const restoreVerifierWorkflow = defineWorkflow<RestoreVerifierInput, void>('restoreVerifier', 'verify');
-export const scheduledVerificationWorkflow = defineWorkflow<ScheduledVerificationInput, { verificationId: string | null }>('scheduledVerification', 'verify');
+export const scheduledVerificationWorkflow = defineWorkflow<
+  ScheduledVerificationInput,
+  { verificationId: string | null }
+>('scheduledVerification', 'verify');
 
 export const verifierWorkflowId = (database: string): string => `verify/${database}`;
 export const verifyScheduleId = (database: string): string => `verify/${database}`;
 
 /** A verification id that sorts by request time and says what asked for it. */
 export function newVerificationId(now: Date, random: string): string {
-  return `v-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '').toLowerCase()}-${random}`;
+  return `v-${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, '')
+    .toLowerCase()}-${random}`;
 }
 
 /** Latest wins: a pending request is replaced (and recorded superseded) by a newer one. */

@@ -29,7 +29,9 @@ function sandboxDriver(): string {
   const asked = process.env.HINDSIGHT_SANDBOX_DRIVER;
   if (asked) return asked;
   if (existsSync(SANDBOX_IMAGES_SCRIPT)) return 'docker';
-  console.log(`# sandbox driver: process (no ${path.relative(repoRoot, SANDBOX_IMAGES_SCRIPT)} to build the Docker sandbox images)`);
+  console.log(
+    `# sandbox driver: process (no ${path.relative(repoRoot, SANDBOX_IMAGES_SCRIPT)} to build the Docker sandbox images)`,
+  );
   return 'process';
 }
 
@@ -68,22 +70,38 @@ describe('docker/compose.yaml: built and run on the local engine', { timeout: 1_
     const up = Date.now();
     await stack.compose(['up', '--detach', '--no-build'], 600_000);
     const live = stack;
-    await waitFor('the console to answer over HTTP', async () => {
-      const res = await fetch(`${live.webUrl}/healthz`).catch(() => undefined);
-      return res?.ok ? true : undefined;
-    }, 300_000, 500);
+    await waitFor(
+      'the console to answer over HTTP',
+      async () => {
+        const res = await fetch(`${live.webUrl}/healthz`).catch(() => undefined);
+        return res?.ok ? true : undefined;
+      },
+      300_000,
+      500,
+    );
     const consoleMs = Date.now() - up;
-    await waitFor('the worker to poll its task queue', async () => {
-      const checks = await hindsight<Array<{ name: string; status: string }>>(live, ['doctor']).catch(() => []);
-      return checks.some((c) => c.name.startsWith('workers on') && c.status === 'ok') ? true : undefined;
-    }, 300_000, 1000);
-    console.log(`# compose up: console answers after ${seconds(consoleMs)}, worker polls after ${seconds(Date.now() - up)} (sandbox driver: ${driver})`);
+    await waitFor(
+      'the worker to poll its task queue',
+      async () => {
+        const checks = await hindsight<Array<{ name: string; status: string }>>(live, ['doctor']).catch(() => []);
+        return checks.some((c) => c.name.startsWith('workers on') && c.status === 'ok') ? true : undefined;
+      },
+      300_000,
+      1000,
+    );
+    console.log(
+      `# compose up: console answers after ${seconds(consoleMs)}, worker polls after ${seconds(Date.now() - up)} (sandbox driver: ${driver})`,
+    );
   });
 
   after(async () => {
     if (!stack) return;
-    if (process.env.HINDSIGHT_DOCKER_TEST_KEEP) return void console.log(`# kept project ${stack.project} (${stack.dir})`);
-    await stack.compose(['logs', '--no-color', '--tail', '30', 'hindsight-worker']).then((logs) => console.log(logs.replace(/^/gm, '# ')), () => undefined);
+    if (process.env.HINDSIGHT_DOCKER_TEST_KEEP)
+      return void console.log(`# kept project ${stack.project} (${stack.dir})`);
+    await stack.compose(['logs', '--no-color', '--tail', '30', 'hindsight-worker']).then(
+      (logs) => console.log(logs.replace(/^/gm, '# ')),
+      () => undefined,
+    );
     await stack.down();
   });
 
@@ -97,18 +115,44 @@ describe('docker/compose.yaml: built and run on the local engine', { timeout: 1_
   });
 
   it('registers the source database and backs it up', async () => {
-    await hindsight(stack!, ['storage', 'add', 'local', '--type', 'local', '--path', '/var/lib/hindsight/storages/default/local']);
-    await hindsight(stack!, ['db', 'add', 'shop', '--url', `postgres://postgres:${SOURCE_PASSWORD}@source-db:5432/shop`, '--storage', 'local']);
-    const outcome = await hindsight<{ backupId: string; status: string; tables: number; rows: number }>(stack!, ['backup', 'shop', '--wait'], 600_000);
+    await hindsight(stack!, [
+      'storage',
+      'add',
+      'local',
+      '--type',
+      'local',
+      '--path',
+      '/var/lib/hindsight/storages/default/local',
+    ]);
+    await hindsight(stack!, [
+      'db',
+      'add',
+      'shop',
+      '--url',
+      `postgres://postgres:${SOURCE_PASSWORD}@source-db:5432/shop`,
+      '--storage',
+      'local',
+    ]);
+    const outcome = await hindsight<{ backupId: string; status: string; tables: number; rows: number }>(
+      stack!,
+      ['backup', 'shop', '--wait'],
+      600_000,
+    );
     assert.equal(outcome.status, 'complete', JSON.stringify(outcome));
     assert.deepEqual([outcome.tables, outcome.rows], [3, 35_000], JSON.stringify(outcome));
     backupId = outcome.backupId;
     const backups = await hindsight<Array<{ id: string; status: string }>>(stack!, ['backups', 'shop']);
-    assert.ok(backups.some((b) => b.id === backupId), JSON.stringify(backups));
+    assert.ok(
+      backups.some((b) => b.id === backupId),
+      JSON.stringify(backups),
+    );
   });
 
   it('verifies the backup in a sandbox', async () => {
-    type Verification = { status: string; report: { sandbox: { driver: string; major: number }; mismatches: number; restoredRows: number } };
+    type Verification = {
+      status: string;
+      report: { sandbox: { driver: string; major: number }; mismatches: number; restoredRows: number };
+    };
     const outcome = await hindsight<Verification>(stack!, ['verify', 'shop', '--backup', backupId, '--wait'], 600_000);
     assert.equal(outcome.status, 'successful', JSON.stringify(outcome));
     assert.deepEqual(outcome.report.sandbox.driver, stack!.sandboxDriver);
@@ -117,8 +161,11 @@ describe('docker/compose.yaml: built and run on the local engine', { timeout: 1_
   });
 
   it('restores it into another database, every table equal row for row', async () => {
-    const outcome = await hindsight<{ tablesChecked: number; rowsChecked: number; target: string }>(stack!,
-      ['restore', 'shop', '--backup', backupId, '--to-database', 'shop_restored', '--wait'], 600_000);
+    const outcome = await hindsight<{ tablesChecked: number; rowsChecked: number; target: string }>(
+      stack!,
+      ['restore', 'shop', '--backup', backupId, '--to-database', 'shop_restored', '--wait'],
+      600_000,
+    );
     assert.deepEqual([outcome.tablesChecked, outcome.rowsChecked], [3, 35_000], JSON.stringify(outcome));
     assert.match(outcome.target, /@source-db:5432\/shop_restored$/);
     const source = await tableHashes(stack!, 'shop');

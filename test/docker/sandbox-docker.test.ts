@@ -14,12 +14,29 @@ import type { Sandbox, SandboxDriver } from '../../lib/sandbox/contract.ts';
 import { createDockerSandboxDriver } from '../../lib/sandbox/docker.ts';
 import type { VerificationSummary } from '../../lib/verify/report.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
-import { createDatabase, startPlatform, startTestCluster, tableFingerprint, type Platform } from '../support/platform.ts';
+import {
+  createDatabase,
+  startPlatform,
+  startTestCluster,
+  tableFingerprint,
+  type Platform,
+} from '../support/platform.ts';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
-import { TEST_PREFIX, containersLabelled, docker, ensureSandboxImages, listInSandbox, volumeExists, volumesOf } from './support.ts';
+import {
+  TEST_PREFIX,
+  containersLabelled,
+  docker,
+  ensureSandboxImages,
+  listInSandbox,
+  volumeExists,
+  volumesOf,
+} from './support.ts';
 
 const SCRATCH = 'hindsight_verify';
-const tables: Array<[string, string]> = [['items', 'id'], ['sales.orders', 'no']];
+const tables: Array<[string, string]> = [
+  ['items', 'id'],
+  ['sales.orders', 'no'],
+];
 const shopSchema = `
   create table items (id int primary key, name text not null, doc jsonb, blob bytea, tags text[], price numeric(12,4), at timestamptz not null);
   insert into items select g, 'item ' || g, jsonb_build_object('g', g, 'odd', g % 2 = 1), decode(md5(g::text), 'hex'),
@@ -73,7 +90,14 @@ async function hostileSource(cluster: LocalCluster): Promise<PgTarget> {
 }
 
 /** What the test saw inside each sandbox just before the worker destroyed it, by database. */
-interface Seen { container: string; volumes: string[]; socketDir: string; hashes?: Hashes; markersAfterLoad?: string[]; markersAfterControl?: string[] }
+interface Seen {
+  container: string;
+  volumes: string[];
+  socketDir: string;
+  hashes?: Hashes;
+  markersAfterLoad?: string[];
+  markersAfterControl?: string[];
+}
 
 /** The real docker driver; before each sandbox goes, the test looks inside it as its superuser. */
 function observedDriver(root: string, seen: Map<string, Seen>): SandboxDriver {
@@ -103,7 +127,12 @@ function observedDriver(root: string, seen: Map<string, Seen>): SandboxDriver {
     async create(options) {
       const sandbox = await real.create(options);
       const database = options.label.split(' ')[1]!;
-      return { ...sandbox, destroy: async () => { await look(sandbox, database).finally(() => sandbox.destroy()); } };
+      return {
+        ...sandbox,
+        destroy: async () => {
+          await look(sandbox, database).finally(() => sandbox.destroy());
+        },
+      };
     },
   };
 }
@@ -123,14 +152,18 @@ describe('verification in a Docker sandbox, through the real worker', () => {
       sandboxes: observedDriver(platform.config.sandboxRoot, seen),
     });
     worker = { shutdown: () => created.shutdown(), close: created.close, done: created.run() };
-    for (const [name, cluster] of [['shop', platform.cluster], ['old', old]] as const) {
+    for (const [name, cluster] of [
+      ['shop', platform.cluster],
+      ['old', old],
+    ] as const) {
       const source = await createDatabase(cluster, name);
       const client = await connect(name, source);
       await client.query(shopSchema).finally(() => client.end());
       sources.set(name, source);
     }
     sources.set('hostile', await hostileSource(platform.cluster));
-    for (const [name, source] of sources) await platform.ops.addDatabase({ name, url: targetUrl(source), verifyAfterBackup: false });
+    for (const [name, source] of sources)
+      await platform.ops.addDatabase({ name, url: targetUrl(source), verifyAfterBackup: false });
   });
 
   after(async () => {
@@ -147,18 +180,25 @@ describe('verification in a Docker sandbox, through the real worker', () => {
   };
 
   async function assertGone(entry: Seen): Promise<void> {
-    assert.equal(await docker('ps', '-a', '--filter', `name=^${entry.container}$`, '--format', '{{.Names}}'), '', 'the container is gone');
+    assert.equal(
+      await docker('ps', '-a', '--filter', `name=^${entry.container}$`, '--format', '{{.Names}}'),
+      '',
+      'the container is gone',
+    );
     assert.ok(entry.volumes.length > 0, 'the data directory was a volume of its own');
     for (const volume of entry.volumes) assert.equal(await volumeExists(volume), false, `its volume ${volume} is gone`);
     await assert.rejects(stat(path.dirname(entry.socketDir)), /ENOENT/, 'its socket directory on this host is gone');
   }
 
-  it('restores a backup into a container whose tables hash equal to the source\'s, then removes it', async () => {
+  it("restores a backup into a container whose tables hash equal to the source's, then removes it", async () => {
     const v = await backupAndVerify('shop');
     assert.equal(v.status, 'successful', v.reason ?? '');
     assert.equal(v.report!.sandbox?.driver, 'docker');
     assert.equal(v.report!.sandbox?.confinement, 'container');
-    assert.match(v.report!.sandbox?.detail ?? '', /no capabilities, no new privileges, read-only root filesystem, no network/);
+    assert.match(
+      v.report!.sandbox?.detail ?? '',
+      /no capabilities, no new privileges, read-only root filesystem, no network/,
+    );
     assert.equal(v.report!.load?.role, 'hindsight_restore');
     const entry = seen.get('shop')!;
     assert.deepEqual(entry.hashes, await hashes(sources.get('shop')!));
@@ -178,11 +218,18 @@ describe('verification in a Docker sandbox, through the real worker', () => {
     const v = await backupAndVerify('hostile');
     const entry = seen.get('hostile')!;
     assert.deepEqual(entry.markersAfterLoad, [], 'no planted code ran during the load');
-    assert.deepEqual(entry.markersAfterControl, ['marker-program'], 'control: the planted code runs when the sandbox superuser calls it');
+    assert.deepEqual(
+      entry.markersAfterControl,
+      ['marker-program'],
+      'control: the planted code runs when the sandbox superuser calls it',
+    );
     assert.equal(v.status, 'failed', 'a table only a superuser could load fails the verification');
     const load = v.report!.load!;
     assert.equal(load.role, 'hindsight_restore');
-    assert.deepEqual(load.skipped.map((s) => [s.type, s.name]), [['EVENT TRIGGER', 'note_ddl']]);
+    assert.deepEqual(
+      load.skipped.map((s) => [s.type, s.name]),
+      [['EVENT TRIGGER', 'note_ddl']],
+    );
     const failed = Object.fromEntries(load.failed.map((f) => [`${f.type} ${f.name}`, f.reason]));
     assert.deepEqual(Object.keys(failed), ['TABLE DATA app.t_check']);
     assert.match(failed['TABLE DATA app.t_check']!, /COPY to or from an external program/);

@@ -17,10 +17,17 @@ export const repoRoot = path.resolve(import.meta.dirname, '../..');
 const HINDSIGHT_UID = 10001;
 
 /** Runs a command; a failure names the command and ends with its output. */
-export async function sh(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function sh(
+  file: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<string> {
   try {
     const { stdout } = await run(file, args, {
-      cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, maxBuffer: 64 * 1024 * 1024, timeout: options.timeoutMs ?? 600_000,
+      cwd: options.cwd ?? repoRoot,
+      env: options.env ?? process.env,
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: options.timeoutMs ?? 600_000,
     });
     return stdout;
   } catch (error) {
@@ -66,27 +73,37 @@ export interface Stack {
   down(): Promise<void>;
 }
 
-export async function prepareStack(options: { project: string; sandboxDriver: string; sandboxNetwork: string }): Promise<Stack> {
+export async function prepareStack(options: {
+  project: string;
+  sandboxDriver: string;
+  sandboxNetwork: string;
+}): Promise<Stack> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `${options.project}-`));
-  const secret = (name: string, value: string) => writeFile(path.join(dir, name), value, { mode: 0o600 }).then(() => chown(path.join(dir, name), HINDSIGHT_UID, HINDSIGHT_UID));
+  const secret = (name: string, value: string) =>
+    writeFile(path.join(dir, name), value, { mode: 0o600 }).then(() =>
+      chown(path.join(dir, name), HINDSIGHT_UID, HINDSIGHT_UID),
+    );
   await secret('secret.key', `${randomBytes(32).toString('hex')}\n`);
   await secret('codec.token', `${randomBytes(24).toString('hex')}\n`);
   await writeFile(path.join(dir, 'source.sql'), SOURCE_SQL);
   const webPort = await freePort();
   const socketGid = (await sh('stat', ['-c', '%g', '/var/run/docker.sock'])).trim();
-  await writeFile(path.join(dir, 'compose.test.yaml'), [
-    'services:',
-    '  source-db:',
-    '    image: hindsight-postgres:15',
-    `    environment: { POSTGRES_PASSWORD: ${SOURCE_PASSWORD} }`,
-    '    networks: [edge]',
-    `    volumes: ["${path.join(dir, 'source.sql')}:/docker-entrypoint-initdb.d/10-source.sql:ro"]`,
-    '    healthcheck:',
-    '      test: ["CMD", "pg_isready", "--host=127.0.0.1", "--username=postgres", "--dbname=shop"]',
-    '      interval: 1s',
-    '      retries: 120',
-    '',
-  ].join('\n'));
+  await writeFile(
+    path.join(dir, 'compose.test.yaml'),
+    [
+      'services:',
+      '  source-db:',
+      '    image: hindsight-postgres:15',
+      `    environment: { POSTGRES_PASSWORD: ${SOURCE_PASSWORD} }`,
+      '    networks: [edge]',
+      `    volumes: ["${path.join(dir, 'source.sql')}:/docker-entrypoint-initdb.d/10-source.sql:ro"]`,
+      '    healthcheck:',
+      '      test: ["CMD", "pg_isready", "--host=127.0.0.1", "--username=postgres", "--dbname=shop"]',
+      '      interval: 1s',
+      '      retries: 120',
+      '',
+    ].join('\n'),
+  );
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DB_PASSWORD_SUPERUSER: randomBytes(16).toString('hex'),
@@ -100,8 +117,15 @@ export async function prepareStack(options: { project: string; sandboxDriver: st
     HINDSIGHT_SANDBOX_DRIVER: options.sandboxDriver,
     HINDSIGHT_SANDBOX_NETWORK: options.sandboxNetwork,
   };
-  const base = [...(await composeCommand()), '--project-name', options.project,
-    '--file', path.join(repoRoot, 'docker/compose.yaml'), '--file', path.join(dir, 'compose.test.yaml')];
+  const base = [
+    ...(await composeCommand()),
+    '--project-name',
+    options.project,
+    '--file',
+    path.join(repoRoot, 'docker/compose.yaml'),
+    '--file',
+    path.join(dir, 'compose.test.yaml'),
+  ];
   const compose = (args: string[], timeoutMs?: number) => sh(base[0]!, [...base.slice(1), ...args], { env, timeoutMs });
   const containerOf = async (service: string) => {
     const id = (await compose(['ps', '-q', service])).trim();
@@ -114,7 +138,8 @@ export async function prepareStack(options: { project: string; sandboxDriver: st
     webUrl: `http://127.0.0.1:${webPort}`,
     sandboxDriver: options.sandboxDriver,
     compose,
-    exec: async (service, command, timeoutMs) => sh('docker', ['exec', await containerOf(service), ...command], { timeoutMs }),
+    exec: async (service, command, timeoutMs) =>
+      sh('docker', ['exec', await containerOf(service), ...command], { timeoutMs }),
     down: async () => {
       await compose(['down', '--volumes', '--remove-orphans', '--timeout', '10'], 180_000);
       await rm(dir, { recursive: true, force: true });
@@ -124,8 +149,20 @@ export async function prepareStack(options: { project: string; sandboxDriver: st
 
 /** md5 of every row of every table of `database` on source-db, rows ordered by their text. */
 export async function tableHashes(stack: Stack, database: string): Promise<Record<string, string>> {
-  const tables = (await stack.exec('source-db', ['psql', '-U', 'postgres', '-d', database, '-Atc',
-    "select format('%I.%I', schemaname, tablename) from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by 1"])).trim().split('\n').filter(Boolean);
+  const tables = (
+    await stack.exec('source-db', [
+      'psql',
+      '-U',
+      'postgres',
+      '-d',
+      database,
+      '-Atc',
+      "select format('%I.%I', schemaname, tablename) from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by 1",
+    ])
+  )
+    .trim()
+    .split('\n')
+    .filter(Boolean);
   const hashes: Record<string, string> = {};
   for (const table of tables) {
     const sql = `select count(*) || ':' || md5(coalesce(string_agg(t::text, E'\\n' order by t::text), '')) from ${table} t`;

@@ -13,7 +13,11 @@ export const TEST_PREFIX = 'dsandbox';
 
 /** Builds the sandbox images if they are not there yet (quick when they are), as an operator would. */
 export async function ensureSandboxImages(): Promise<void> {
-  await run(path.join(repoRoot, 'scripts/docker/sandbox-images.sh'), [], { cwd: repoRoot, timeout: 15 * 60_000, maxBuffer: 16 * 1024 * 1024 });
+  await run(path.join(repoRoot, 'scripts/docker/sandbox-images.sh'), [], {
+    cwd: repoRoot,
+    timeout: 15 * 60_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
 }
 
 export async function docker(...args: string[]): Promise<string> {
@@ -28,12 +32,20 @@ export async function containersLabelled(label: string): Promise<string[]> {
 }
 
 export async function volumeExists(name: string): Promise<boolean> {
-  return run('docker', ['volume', 'inspect', name], { timeout: 30_000 }).then(() => true, () => false);
+  return run('docker', ['volume', 'inspect', name], { timeout: 30_000 }).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Names of the volumes mounted into a container. */
 export async function volumesOf(container: string): Promise<string[]> {
-  const out = await docker('inspect', '--format', '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}{{"\\n"}}{{end}}{{end}}', container);
+  const out = await docker(
+    'inspect',
+    '--format',
+    '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}{{"\\n"}}{{end}}{{end}}',
+    container,
+  );
   return out ? out.split('\n').filter(Boolean) : [];
 }
 
@@ -44,7 +56,9 @@ export async function runInSandbox(admin: PgTarget, command: string): Promise<st
   const client = await connect('sandbox superuser', admin);
   try {
     await client.query('create temp table program_output (line text)');
-    await client.query(`copy program_output from program ${literal(`${command} 2>&1; true`)} with (format text, delimiter E'\\x01')`);
+    await client.query(
+      `copy program_output from program ${literal(`${command} 2>&1; true`)} with (format text, delimiter E'\\x01')`,
+    );
     return (await client.query<{ line: string }>('select line from program_output')).rows.map((r) => r.line).join('\n');
   } finally {
     await client.end();

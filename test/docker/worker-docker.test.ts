@@ -21,7 +21,11 @@ describe('the worker process with the Docker engine running', () => {
     platform = await startPlatform();
     const source = await createDatabase(platform.cluster, 'shop');
     const client = await connect('shop', source);
-    await client.query('create table t (id int primary key, v text); insert into t select g, md5(g::text) from generate_series(1, 500) g').finally(() => client.end());
+    await client
+      .query(
+        'create table t (id int primary key, v text); insert into t select g, md5(g::text) from generate_series(1, 500) g',
+      )
+      .finally(() => client.end());
     await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), verifyAfterBackup: false });
   });
   after(async () => {
@@ -31,9 +35,17 @@ describe('the worker process with the Docker engine running', () => {
 
   it('chooses docker, logs it, backs up and verifies in a container that is gone afterwards', async () => {
     // The engine's own socket (no DOCKER_HOST), as on a host where dockerd runs.
-    worker = await startWorkerProcess({ ...platform.configEnv, HINDSIGHT_SANDBOX_DRIVER: 'auto', DOCKER_HOST: undefined });
+    worker = await startWorkerProcess({
+      ...platform.configEnv,
+      HINDSIGHT_SANDBOX_DRIVER: 'auto',
+      DOCKER_HOST: undefined,
+    });
     assert.equal(worker.entry('verification sandbox driver')?.driver, 'docker', JSON.stringify(worker.logs));
-    assert.equal(worker.logs.find((l) => String(l.msg).includes('cannot use it')), undefined, 'no fallback');
+    assert.equal(
+      worker.logs.find((l) => String(l.msg).includes('cannot use it')),
+      undefined,
+      'no fallback',
+    );
     assert.equal(worker.entry('verification sandbox confinement')?.confinement, 'container');
 
     const { backupId } = await (await platform.ops.startBackup('shop')).result();
@@ -42,8 +54,16 @@ describe('the worker process with the Docker engine running', () => {
     assert.equal(v.status, 'successful', v.reason ?? '');
     assert.equal(v.report!.sandbox?.driver, 'docker');
     assert.equal(v.report!.restoredRows, 500);
-    assert.deepEqual(await containersLabelled(`hindsight.owner.pid=${worker.child.pid}`), [], 'the worker\'s sandbox container is gone');
-    assert.deepEqual((await readdir(platform.config.sandboxRoot).catch(() => [])).filter((name) => name.startsWith('dsbx-')), [], 'and its socket directory');
+    assert.deepEqual(
+      await containersLabelled(`hindsight.owner.pid=${worker.child.pid}`),
+      [],
+      "the worker's sandbox container is gone",
+    );
+    assert.deepEqual(
+      (await readdir(platform.config.sandboxRoot).catch(() => [])).filter((name) => name.startsWith('dsbx-')),
+      [],
+      'and its socket directory',
+    );
 
     await worker.stop();
     assert.deepEqual(worker.stderr.flatMap(runtimeWarnings), [], worker.stderr.join('\n'));

@@ -13,9 +13,21 @@ import { itemsTable, startSeededPlatform } from '../support/seeded-platform.ts';
 const PASSWORD = 'correct horse battery staple';
 const SECRET_PATTERN = /hs_[A-Za-z0-9_-]{43}/;
 
-interface Answer { status: number; body: { error?: { kind: string; message: string; field?: string } } & Record<string, unknown>; text: string }
+interface Answer {
+  status: number;
+  body: { error?: { kind: string; message: string; field?: string } } & Record<string, unknown>;
+  text: string;
+}
 type Json = Record<string, unknown>;
-type JsonSchema = { type?: string | string[]; anyOf?: JsonSchema[]; oneOf?: JsonSchema[]; const?: unknown; enum?: unknown[]; properties?: Record<string, JsonSchema>; required?: string[] };
+type JsonSchema = {
+  type?: string | string[];
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  const?: unknown;
+  enum?: unknown[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+};
 
 describe('/api/v1: the OpenAPI document, bodies checked against it, personal API tokens, the settings page', () => {
   let platform: Platform;
@@ -25,20 +37,41 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
   const workflows: string[] = [];
 
   /** A request as a script makes it: a cookie and the console's Origin, or a bearer token and nothing else. */
-  async function call(method: string, path: string, auth: { cookie?: string; bearer?: string } = {}, json?: unknown, raw?: string): Promise<Answer> {
+  async function call(
+    method: string,
+    path: string,
+    auth: { cookie?: string; bearer?: string } = {},
+    json?: unknown,
+    raw?: string,
+  ): Promise<Answer> {
     const headers: Record<string, string> = {};
-    if (auth.cookie) { headers.cookie = auth.cookie; headers.origin = consoleApp.url; }
+    if (auth.cookie) {
+      headers.cookie = auth.cookie;
+      headers.origin = consoleApp.url;
+    }
     if (auth.bearer) headers.authorization = `Bearer ${auth.bearer}`;
     if (json !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetch(`${consoleApp.url}/api/v1${path}`, { method, headers, body: raw ?? (json === undefined ? undefined : JSON.stringify(json)) });
+    const response = await fetch(`${consoleApp.url}/api/v1${path}`, {
+      method,
+      headers,
+      body: raw ?? (json === undefined ? undefined : JSON.stringify(json)),
+    });
     const text = await response.text();
     let body: Answer['body'] = {};
-    try { body = JSON.parse(text) as Answer['body']; } catch { /* a download */ }
+    try {
+      body = JSON.parse(text) as Answer['body'];
+    } catch {
+      /* a download */
+    }
     return { status: response.status, body, text };
   }
 
   async function login(email: string): Promise<string> {
-    const response = await fetch(`${consoleApp.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }) });
+    const response = await fetch(`${consoleApp.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: PASSWORD }),
+    });
     assert.equal(response.status, 200, await response.clone().text());
     return (response.headers.get('set-cookie') ?? '').split(';')[0]!;
   }
@@ -52,13 +85,25 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     await operator.addDatabase({ name: 'shop', url: targetUrl(source), storages: 'local', verifyAfterBackup: false });
     const owner = await consoleApp.services.access.actorForEmail('owner@example.org', 'test');
     for (const email of ['editor@example.org', 'leaver@example.org']) {
-      await consoleApp.services.access.createUser(owner, { email, password: PASSWORD, workspace: 'default', role: 'editor' });
+      await consoleApp.services.access.createUser(owner, {
+        email,
+        password: PASSWORD,
+        workspace: 'default',
+        role: 'editor',
+      });
     }
     editorCookie = await login('editor@example.org');
   });
 
   after(async () => {
-    await Promise.all(workflows.map((id) => platform.client.workflow.getHandle(id).result().catch(() => undefined)));
+    await Promise.all(
+      workflows.map((id) =>
+        platform.client.workflow
+          .getHandle(id)
+          .result()
+          .catch(() => undefined),
+      ),
+    );
     await consoleApp?.close();
     await platform?.stop();
   });
@@ -66,19 +111,37 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
   it('serves an OpenAPI 3.1 document without a session, and it validates', async () => {
     const answer = await call('GET', '/openapi.json');
     assert.equal(answer.status, 200);
-    const doc = answer.body as unknown as { openapi: string; paths: Record<string, Record<string, Json>>; components: { securitySchemes: Json } };
+    const doc = answer.body as unknown as {
+      openapi: string;
+      paths: Record<string, Record<string, Json>>;
+      components: { securitySchemes: Json };
+    };
     const result = await new Validator().validate(doc as never);
     assert.equal(result.valid, true, String(JSON.stringify(result.errors)).slice(0, 2000));
     assert.equal(doc.openapi, '3.1.0');
     assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['bearerToken', 'sessionCookie']);
-    for (const [path, method] of [['/tokens', 'post'], ['/notifiers/{name}', 'put'], ['/databases/{name}/retention', 'get'], ['/databases/{name}/retention', 'put'],
-      ['/restores/{workflowId}', 'get'], ['/databases/{name}/verifications', 'post'], ['/verifications/{id}', 'get'], ['/backups', 'get'], ['/backups/{id}/download', 'get']] as const) {
+    for (const [path, method] of [
+      ['/tokens', 'post'],
+      ['/notifiers/{name}', 'put'],
+      ['/databases/{name}/retention', 'get'],
+      ['/databases/{name}/retention', 'put'],
+      ['/restores/{workflowId}', 'get'],
+      ['/databases/{name}/verifications', 'post'],
+      ['/verifications/{id}', 'get'],
+      ['/backups', 'get'],
+      ['/backups/{id}/download', 'get'],
+    ] as const) {
       assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is documented`);
     }
   });
 
   it('every endpoint with a body, read from the document, refuses a wrong-typed field with a 400 naming it', async () => {
-    const doc = (await call('GET', '/openapi.json')).body as unknown as { paths: Record<string, Record<string, { requestBody?: { content: { 'application/json': { schema: JsonSchema } } } }>> };
+    const doc = (await call('GET', '/openapi.json')).body as unknown as {
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: { 'application/json': { schema: JsonSchema } } } }>
+      >;
+    };
     const owner = await ownerCookie();
     const typesOf = (s: JsonSchema): Set<string> => {
       const out = new Set<string>();
@@ -89,7 +152,13 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
       if (out.has('integer')) out.add('number');
       return out;
     };
-    const candidates: Array<[string, unknown]> = [['number', 12345], ['string', 'not this'], ['boolean', true], ['array', [1]], ['object', { unexpected: 1 }]];
+    const candidates: Array<[string, unknown]> = [
+      ['number', 12345],
+      ['string', 'not this'],
+      ['boolean', true],
+      ['array', [1]],
+      ['object', { unexpected: 1 }],
+    ];
     let checked = 0;
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
@@ -111,7 +180,11 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
         const expected = field ?? 'unexpected';
         const url = path.replace(/\{[^}]+\}/g, '1');
         const answer = await call(method.toUpperCase(), url, { cookie: owner }, body);
-        assert.equal(answer.status, 400, `${method.toUpperCase()} ${url} ${JSON.stringify(body)} → ${answer.status} ${answer.text.slice(0, 300)}`);
+        assert.equal(
+          answer.status,
+          400,
+          `${method.toUpperCase()} ${url} ${JSON.stringify(body)} → ${answer.status} ${answer.text.slice(0, 300)}`,
+        );
         assert.equal(answer.body.error?.kind, 'bad_input');
         assert.equal(answer.body.error?.field, expected, `${method.toUpperCase()} ${path}: ${answer.text}`);
         assert.ok(answer.body.error?.message.startsWith(`${expected}:`), answer.body.error?.message);
@@ -134,18 +207,31 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     assert.equal(viewer.status, 201, viewer.text);
     const viewerSecret = viewer.body.secret as string;
     assert.match(viewerSecret, new RegExp(`^${SECRET_PATTERN.source}$`));
-    const editor = await create(editorCookie, { name: 'deploys', workspace: 'default', role: 'editor', expiresInDays: 30 });
+    const editor = await create(editorCookie, {
+      name: 'deploys',
+      workspace: 'default',
+      role: 'editor',
+      expiresInDays: 30,
+    });
     assert.equal(editor.status, 201, editor.text);
     const editorSecret = editor.body.secret as string;
     // The answer has the shape the document promises.
-    const doc = (await call('GET', '/openapi.json')).body as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content: { 'application/json': { schema: JsonSchema } } }> }>> };
+    const doc = (await call('GET', '/openapi.json')).body as unknown as {
+      paths: Record<
+        string,
+        Record<string, { responses: Record<string, { content: { 'application/json': { schema: JsonSchema } } }> }>
+      >;
+    };
     const promised = doc.paths['/tokens']!.post!.responses['201']!.content['application/json'].schema;
     assert.deepEqual(Object.keys(editor.body).sort(), [...promised.required!].sort());
     assert.deepEqual(Object.keys(editor.body.token as Json).sort(), [...promised.properties!.token!.required!].sort());
 
     const listed = await call('GET', '/databases', { bearer: viewerSecret });
     assert.equal(listed.status, 200, listed.text);
-    assert.deepEqual((listed.body as unknown as Array<{ name: string }>).map((d) => d.name), ['shop']);
+    assert.deepEqual(
+      (listed.body as unknown as Array<{ name: string }>).map((d) => d.name),
+      ['shop'],
+    );
     const refused = await call('POST', '/databases/shop/backups', { bearer: viewerSecret }, {});
     assert.equal(refused.status, 403, refused.text);
     assert.match(refused.body.error!.message, /needs the editor role in workspace "default"; you are viewer/);
@@ -153,20 +239,44 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     const started = await call('POST', '/databases/shop/backups', { bearer: editorSecret }, {});
     assert.equal(started.status, 202, started.text);
     workflows.push(started.body.workflowId as string);
-    const outcome = await platform.client.workflow.getHandle(started.body.workflowId as string).result() as { status: string; rows: number };
+    const outcome = (await platform.client.workflow.getHandle(started.body.workflowId as string).result()) as {
+      status: string;
+      rows: number;
+    };
     assert.deepEqual([outcome.status, outcome.rows], ['complete', 200]);
     const audited = await platform.runtime.catalog.access.listAudit({ action: 'backup.start' });
-    assert.ok(audited.some((e) => e.actor === 'editor@example.org' && e.outcome === 'ok' && e.source?.startsWith(`token ${editorSecret.slice(0, 10)}`)), JSON.stringify(audited));
+    assert.ok(
+      audited.some(
+        (e) =>
+          e.actor === 'editor@example.org' &&
+          e.outcome === 'ok' &&
+          e.source?.startsWith(`token ${editorSecret.slice(0, 10)}`),
+      ),
+      JSON.stringify(audited),
+    );
     const backups = await call('GET', '/backups?database=shop', { bearer: viewerSecret });
-    assert.deepEqual((backups.body as unknown as Array<{ id: string }>).map((b) => b.id), [started.body.backupId]);
+    assert.deepEqual(
+      (backups.body as unknown as Array<{ id: string }>).map((b) => b.id),
+      [started.body.backupId],
+    );
 
     // A token cannot mint tokens; the list never shows a secret.
-    assert.equal((await call('POST', '/tokens', { bearer: editorSecret }, { name: 'child', workspace: 'default', role: 'viewer' })).status, 403);
+    assert.equal(
+      (await call('POST', '/tokens', { bearer: editorSecret }, { name: 'child', workspace: 'default', role: 'viewer' }))
+        .status,
+      403,
+    );
     const mine = await call('GET', '/tokens', { bearer: editorSecret });
-    assert.deepEqual((mine.body as unknown as Array<{ name: string; state: string }>).map((t) => `${t.name}:${t.state}`), ['deploys:active', 'read-only:active']);
+    assert.deepEqual(
+      (mine.body as unknown as Array<{ name: string; state: string }>).map((t) => `${t.name}:${t.state}`),
+      ['deploys:active', 'read-only:active'],
+    );
     assert.ok(!mine.text.includes(viewerSecret.slice(10)) && !mine.text.includes(editorSecret.slice(10)));
-    const used = (mine.body as unknown as Array<{ name: string; lastUsedAt: string | null }>);
-    assert.ok(used.every((t) => t.lastUsedAt !== null && Date.now() - Date.parse(t.lastUsedAt) < 60_000), 'both tokens were used just now');
+    const used = mine.body as unknown as Array<{ name: string; lastUsedAt: string | null }>;
+    assert.ok(
+      used.every((t) => t.lastUsedAt !== null && Date.now() - Date.parse(t.lastUsedAt) < 60_000),
+      'both tokens were used just now',
+    );
 
     const viewerId = (viewer.body.token as { id: number }).id;
     const revoked = await call('DELETE', `/tokens/${viewerId}`, { cookie: editorCookie });
@@ -175,14 +285,22 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     assert.equal(afterRevoke.status, 401);
     assert.equal(afterRevoke.body.error?.kind, 'unauthenticated');
     assert.equal((await call('GET', '/databases', { bearer: 'hs_' + 'A'.repeat(43) })).status, 401, 'an unknown token');
-    assert.equal((await call('GET', '/databases', { bearer: editorSecret })).status, 200, 'the other token still works');
+    assert.equal(
+      (await call('GET', '/databases', { bearer: editorSecret })).status,
+      200,
+      'the other token still works',
+    );
 
     // The catalog holds hashes only.
     const { rows } = await platform.runtime.catalog.pool.query('select * from api_tokens');
     const stored = JSON.stringify(rows);
     for (const secret of [viewerSecret, editorSecret]) {
       assert.ok(!stored.includes(secret.slice(10)), 'no secret (past its shown prefix) in api_tokens');
-      assert.ok(rows.some((r: { token_sha256: string }) => r.token_sha256 === createHash('sha256').update(secret).digest('hex')));
+      assert.ok(
+        rows.some(
+          (r: { token_sha256: string }) => r.token_sha256 === createHash('sha256').update(secret).digest('hex'),
+        ),
+      );
     }
     const audit = await platform.runtime.catalog.access.listAudit({ actor: 'editor@example.org' });
     assert.ok(audit.some((e) => e.action === 'apiToken.create' && e.outcome === 'ok'));
@@ -191,24 +309,58 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     assert.ok(!JSON.stringify(audit).includes(editorSecret.slice(10)), 'the audit log holds no secret');
 
     // Lowering the user's role lowers the token's; removing them from the workspace ends it; so does expiry.
-    const leaver = await create(await login('leaver@example.org'), { name: 'leaver', workspace: 'default', role: 'editor' });
+    const leaver = await create(await login('leaver@example.org'), {
+      name: 'leaver',
+      workspace: 'default',
+      role: 'editor',
+    });
     const leaverSecret = leaver.body.secret as string;
     const owner = await ownerCookie();
-    assert.equal((await call('PUT', '/workspaces/default/members/leaver@example.org', { cookie: owner }, { role: 'viewer' })).status, 200);
+    assert.equal(
+      (await call('PUT', '/workspaces/default/members/leaver@example.org', { cookie: owner }, { role: 'viewer' }))
+        .status,
+      200,
+    );
     assert.equal((await call('POST', '/databases/shop/backups', { bearer: leaverSecret }, {})).status, 403);
-    assert.equal((await call('DELETE', '/workspaces/default/members/leaver@example.org', { cookie: owner })).status, 200);
+    assert.equal(
+      (await call('DELETE', '/workspaces/default/members/leaver@example.org', { cookie: owner })).status,
+      200,
+    );
     assert.equal((await call('GET', '/databases', { bearer: leaverSecret })).status, 401);
-    await platform.runtime.catalog.pool.query(`update api_tokens set expires_at = now() - interval '1 second' where name = 'deploys'`);
+    await platform.runtime.catalog.pool.query(
+      `update api_tokens set expires_at = now() - interval '1 second' where name = 'deploys'`,
+    );
     assert.equal((await call('GET', '/databases', { bearer: editorSecret })).status, 401, 'an expired token');
   });
 
   it('notifiers, retention, verifications, restores and PITR status through the same services', async () => {
     const owner = await ownerCookie();
-    const saved = await call('PUT', '/notifiers/ops-hook', { cookie: owner }, { config: { type: 'webhook', url: 'http://127.0.0.1:9/hook' }, events: ['backup_failed'] });
+    const saved = await call(
+      'PUT',
+      '/notifiers/ops-hook',
+      { cookie: owner },
+      { config: { type: 'webhook', url: 'http://127.0.0.1:9/hook' }, events: ['backup_failed'] },
+    );
     assert.equal(saved.status, 200, saved.text);
     const notifiers = await call('GET', '/notifiers', { cookie: editorCookie });
-    assert.deepEqual((notifiers.body as unknown as Array<{ name: string; events: string[] }>).map((n) => `${n.name}:${n.events.join(',')}`), ['ops-hook:backup_failed']);
-    assert.equal((await call('PUT', '/notifiers/ops-hook', { cookie: editorCookie }, { config: { type: 'webhook', url: 'http://127.0.0.1:9/x' } })).status, 403, 'editors do not change notifiers');
+    assert.deepEqual(
+      (notifiers.body as unknown as Array<{ name: string; events: string[] }>).map(
+        (n) => `${n.name}:${n.events.join(',')}`,
+      ),
+      ['ops-hook:backup_failed'],
+    );
+    assert.equal(
+      (
+        await call(
+          'PUT',
+          '/notifiers/ops-hook',
+          { cookie: editorCookie },
+          { config: { type: 'webhook', url: 'http://127.0.0.1:9/x' } },
+        )
+      ).status,
+      403,
+      'editors do not change notifiers',
+    );
     const tested = await call('POST', '/notifiers/ops-hook/test', { cookie: owner });
     assert.equal(tested.status, 200);
     assert.equal(tested.body.ok, false, 'nothing listens on port 9');
@@ -216,15 +368,31 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     assert.deepEqual((await call('GET', '/notifiers', { cookie: owner })).body, []);
 
     const backupId = (await platform.runtime.catalog.listBackups('shop'))[0]!.id;
-    const dryRun = await call('GET', `/databases/shop/retention?policy=${encodeURIComponent(JSON.stringify({ kind: 'count', keepLast: 1 }))}`, { cookie: editorCookie });
+    const dryRun = await call(
+      'GET',
+      `/databases/shop/retention?policy=${encodeURIComponent(JSON.stringify({ kind: 'count', keepLast: 1 }))}`,
+      { cookie: editorCookie },
+    );
     assert.equal(dryRun.status, 200, dryRun.text);
     assert.ok(dryRun.text.includes(backupId), dryRun.text.slice(0, 500));
     const badPolicy = await call('GET', '/databases/shop/retention?policy=%7Bnope', { cookie: editorCookie });
     assert.deepEqual([badPolicy.status, badPolicy.body.error?.field], [400, 'policy']);
-    const put = await call('PUT', '/databases/shop/retention', { cookie: editorCookie }, { policy: { kind: 'count', keepLast: 5 } });
+    const put = await call(
+      'PUT',
+      '/databases/shop/retention',
+      { cookie: editorCookie },
+      { policy: { kind: 'count', keepLast: 5 } },
+    );
     assert.equal(put.status, 200, put.text);
-    assert.deepEqual((await platform.runtime.catalog.getDatabase('shop')).retentionPolicy, { kind: 'count', keepLast: 5 });
-    assert.ok((await platform.runtime.catalog.access.listAudit({ action: 'retention.save' })).some((e) => e.actor === 'editor@example.org' && e.outcome === 'ok'));
+    assert.deepEqual((await platform.runtime.catalog.getDatabase('shop')).retentionPolicy, {
+      kind: 'count',
+      keepLast: 5,
+    });
+    assert.ok(
+      (await platform.runtime.catalog.access.listAudit({ action: 'retention.save' })).some(
+        (e) => e.actor === 'editor@example.org' && e.outcome === 'ok',
+      ),
+    );
 
     const verification = await call('POST', '/databases/shop/verifications', { cookie: editorCookie }, { backupId });
     assert.equal(verification.status, 202, verification.text);
@@ -239,7 +407,12 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     const listedVerifications = await call('GET', '/databases/shop/verifications', { cookie: editorCookie });
     assert.ok((listedVerifications.body as unknown as Array<{ id: string }>).some((v) => v.id === verificationId));
 
-    const restore = await call('POST', '/restores', { cookie: editorCookie }, { database: 'shop', backupId, to: { database: 'shop_copy' } });
+    const restore = await call(
+      'POST',
+      '/restores',
+      { cookie: editorCookie },
+      { database: 'shop', backupId, to: { database: 'shop_copy' } },
+    );
     assert.equal(restore.status, 202, restore.text);
     const workflowId = restore.body.workflowId as string;
     workflows.push(workflowId);
@@ -248,7 +421,10 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     assert.equal(progress.status, 200, progress.text);
     assert.equal(progress.body.status, 'COMPLETED');
     assert.equal((progress.body.progress as { stage: string }).stage, 'verified');
-    assert.equal((await call('GET', `/restores/${encodeURIComponent('backup/shop/x')}`, { cookie: editorCookie })).status, 404);
+    assert.equal(
+      (await call('GET', `/restores/${encodeURIComponent('backup/shop/x')}`, { cookie: editorCookie })).status,
+      404,
+    );
 
     const pitr = await call('GET', '/databases/shop/pitr', { cookie: editorCookie });
     assert.equal(pitr.status, 200, pitr.text);
@@ -259,25 +435,54 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     const page = await consoleApp.fetch(`${consoleApp.url}/settings`);
     assert.equal(page.status, 200);
     const html = await page.text();
-    assert.ok(html.includes('API tokens') && html.includes(platform.runtime.key.id) && html.includes(platform.config.temporalNamespace));
-    assert.ok(!html.includes(platform.runtime.key.bytes.toString('hex')) && !html.includes(platform.runtime.key.bytes.toString('base64')), 'never the key itself');
+    assert.ok(
+      html.includes('API tokens') &&
+        html.includes(platform.runtime.key.id) &&
+        html.includes(platform.config.temporalNamespace),
+    );
+    assert.ok(
+      !html.includes(platform.runtime.key.bytes.toString('hex')) &&
+        !html.includes(platform.runtime.key.bytes.toString('base64')),
+      'never the key itself',
+    );
 
-    const action = (name: string, fields: Record<string, string>) => consoleApp.fetch(`${consoleApp.url}/settings?/${name}`, {
-      method: 'POST', body: new URLSearchParams(fields).toString(),
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: consoleApp.url, 'x-sveltekit-action': 'true' },
+    const action = (name: string, fields: Record<string, string>) =>
+      consoleApp.fetch(`${consoleApp.url}/settings?/${name}`, {
+        method: 'POST',
+        body: new URLSearchParams(fields).toString(),
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: consoleApp.url,
+          'x-sveltekit-action': 'true',
+        },
+      });
+    const created = await action('createToken', {
+      name: 'from-the-page',
+      workspace: 'default',
+      role: 'admin',
+      expiresInDays: '7',
     });
-    const created = await action('createToken', { name: 'from-the-page', workspace: 'default', role: 'admin', expiresInDays: '7' });
-    const answer = await created.json() as { type: string; data: string };
+    const answer = (await created.json()) as { type: string; data: string };
     assert.equal(answer.type, 'success', JSON.stringify(answer));
     const secret = SECRET_PATTERN.exec(answer.data)?.[0];
     assert.ok(secret, answer.data);
     const me = await call('GET', '/me', { bearer: secret });
     assert.equal(me.body.email, 'owner@example.org');
-    const token = ((await call('GET', '/tokens', { bearer: secret })).body as unknown as Array<{ id: number; name: string; role: string; expiresAt: string }>).find((t) => t.name === 'from-the-page')!;
+    const token = (
+      (await call('GET', '/tokens', { bearer: secret })).body as unknown as Array<{
+        id: number;
+        name: string;
+        role: string;
+        expiresAt: string;
+      }>
+    ).find((t) => t.name === 'from-the-page')!;
     assert.equal(token.role, 'admin');
     assert.ok(Math.abs(Date.parse(token.expiresAt) - Date.now() - 7 * 86_400_000) < 60_000);
     const listedPage = await (await consoleApp.fetch(`${consoleApp.url}/settings`)).text();
-    assert.ok(listedPage.includes('from-the-page') && !listedPage.includes(secret), 'listed, the secret not shown again');
+    assert.ok(
+      listedPage.includes('from-the-page') && !listedPage.includes(secret),
+      'listed, the secret not shown again',
+    );
 
     const bad = await action('createToken', { name: '', workspace: 'default', role: 'viewer' });
     assert.equal(((await bad.json()) as { type: string }).type, 'failure');
@@ -289,7 +494,15 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
   it('answers the read endpoints in the shapes the document gives them', async () => {
     const owner = await ownerCookie();
     const backupId = (await platform.runtime.catalog.listBackups('shop'))[0]!.id;
-    const doc = (await call('GET', '/openapi.json')).body as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content?: { 'application/json'?: { schema?: Record<string, unknown> } } }> }>> };
+    const doc = (await call('GET', '/openapi.json')).body as unknown as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          { responses: Record<string, { content?: { 'application/json'?: { schema?: Record<string, unknown> } } }> }
+        >
+      >;
+    };
     const fill: Record<string, string> = { name: 'shop', id: backupId };
     const checked: string[] = [];
     for (const endpoint of endpoints) {
@@ -300,14 +513,25 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
       const answer = await call('GET', path, { cookie: owner });
       assert.equal(answer.status, endpoint.status, `${path}: ${answer.text.slice(0, 200)}`);
       const parsed = endpoint.responseSchema.safeParse(answer.body);
-      assert.ok(parsed.success, `${path} answers as documented: ${parsed.success ? '' : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      const documented = doc.paths[endpoint.path.replace(/:(\w+)/g, '{$1}')]?.get?.responses[String(endpoint.status)]?.content?.['application/json']?.schema ?? {};
+      assert.ok(
+        parsed.success,
+        `${path} answers as documented: ${parsed.success ? '' : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+      const documented =
+        doc.paths[endpoint.path.replace(/:(\w+)/g, '{$1}')]?.get?.responses[String(endpoint.status)]?.content?.[
+          'application/json'
+        ]?.schema ?? {};
       assert.ok(Object.keys(documented).length > 0, `${endpoint.path} has its response shape in the document`);
       checked.push(endpoint.path);
     }
-    for (const path of ['/databases', '/storages', '/backups', '/databases/:name/backups', '/backups/:id', '/tokens']) assert.ok(checked.includes(path), `${path} was checked`);
+    for (const path of ['/databases', '/storages', '/backups', '/databases/:name/backups', '/backups/:id', '/tokens'])
+      assert.ok(checked.includes(path), `${path} was checked`);
     const backupSchema = endpoints.find((e) => e.operationId === 'getBackup')!.responseSchema!;
     const real = (await call('GET', `/backups/${backupId}`, { cookie: owner })).body;
-    assert.equal(backupSchema.safeParse({ ...real, status: 'bogus' }).success, false, 'the shape can fail: an unknown status is refused');
+    assert.equal(
+      backupSchema.safeParse({ ...real, status: 'bogus' }).success,
+      false,
+      'the shape can fail: an unknown status is refused',
+    );
   });
 });

@@ -24,7 +24,13 @@ const cli = path.resolve('bin/hindsight.mjs');
 /** The Python that has `cryptography` (moto brings it into the project's .venv). */
 async function pythonWithCryptography(): Promise<string | undefined> {
   for (const candidate of [path.resolve('.venv/bin/python'), 'python3']) {
-    if (await run(candidate, ['-c', 'import cryptography']).then(() => true, () => false)) return candidate;
+    if (
+      await run(candidate, ['-c', 'import cryptography']).then(
+        () => true,
+        () => false,
+      )
+    )
+      return candidate;
   }
   return undefined;
 }
@@ -32,7 +38,9 @@ async function pythonWithCryptography(): Promise<string | undefined> {
 async function tableCount(target: PgTarget): Promise<number> {
   const client = await connect('identity test', target);
   try {
-    const { rows } = await client.query<{ n: number }>("select count(*)::int as n from pg_tables where schemaname not in ('pg_catalog', 'information_schema')");
+    const { rows } = await client.query<{ n: number }>(
+      "select count(*)::int as n from pg_tables where schemaname not in ('pg_catalog', 'information_schema')",
+    );
     return rows[0]!.n;
   } finally {
     await client.end();
@@ -44,10 +52,14 @@ async function tableCount(target: PgTarget): Promise<number> {
  * without the gate, pg_restore would have the whole archive, and commit it, before the checksum
  * could be compared at the end of the stream.
  */
-const slowToEnd = (source: Readable): Readable => Readable.from((async function* () {
-  for await (const chunk of source) yield chunk as Buffer;
-  await sleep(2000);
-})(), { objectMode: false });
+const slowToEnd = (source: Readable): Readable =>
+  Readable.from(
+    (async function* () {
+      for await (const chunk of source) yield chunk as Buffer;
+      await sleep(2000);
+    })(),
+    { objectMode: false },
+  );
 
 const drain = () => new Writable({ write: (_chunk, _encoding, callback) => callback() });
 
@@ -59,7 +71,8 @@ describe('backup identity: an object copied over another backup in storage is re
   const file = (id: string, ext: 'dump.hsb' | 'json') => path.join(platform.backupsDir, 'orders', `${id}.${ext}`);
 
   before(async () => {
-    const lines = 'create table lines (id int primary key, item text); insert into lines select g, md5(g::text) from generate_series(1, 3000) g';
+    const lines =
+      'create table lines (id int primary key, item text); insert into lines select g, md5(g::text) from generate_series(1, 3000) g';
     ({ platform, source } = await startSeededPlatform('orders', lines));
     await platform.ops.addDatabase({ name: 'orders', url: targetUrl(source) });
     older = (await (await platform.ops.startBackup('orders')).result()).backupId;
@@ -68,10 +81,14 @@ describe('backup identity: an object copied over another backup in storage is re
     await client.end();
     newer = (await (await platform.ops.startBackup('orders')).result()).backupId;
     // The verifications that follow each backup must be over before storage is tampered with.
-    await waitFor('the verifications after the backups', async () => {
-      const list = await platform.ops.listVerifications('orders');
-      return list.length >= 2 && list.every((v) => !['pending', 'running'].includes(v.status)) ? true : undefined;
-    }, 180_000);
+    await waitFor(
+      'the verifications after the backups',
+      async () => {
+        const list = await platform.ops.listVerifications('orders');
+        return list.length >= 2 && list.every((v) => !['pending', 'running'].includes(v.status)) ? true : undefined;
+      },
+      180_000,
+    );
   });
 
   after(async () => {
@@ -92,28 +109,81 @@ describe('backup identity: an object copied over another backup in storage is re
     const manifest = JSON.parse(await readFile(file(newer, 'json'), 'utf8'));
     assert.equal(manifest.encryption.version, 2);
     const out = path.join(platform.dir, 'python.dump');
-    const { stderr } = await run(python, [script, file(newer, 'dump.hsb'), platform.config.secretKeyFile, out, `orders/${newer}`]);
+    const { stderr } = await run(python, [
+      script,
+      file(newer, 'dump.hsb'),
+      platform.config.secretKeyFile,
+      out,
+      `orders/${newer}`,
+    ]);
     assert.match(stderr, new RegExp(`backup ${newer} of database orders: \\d+ chunks decrypted`));
-    assert.equal(createHash('sha256').update(await readFile(out)).digest('hex'), manifest.dump.sha256);
+    assert.equal(
+      createHash('sha256')
+        .update(await readFile(out))
+        .digest('hex'),
+      manifest.dump.sha256,
+    );
 
-    const refused = await run(python, [script, file(older, 'dump.hsb'), platform.config.secretKeyFile, path.join(platform.dir, 'refused.dump'), `orders/${newer}`])
-      .then(() => '', (error: { stderr: string }) => error.stderr);
-    assert.match(refused, new RegExp(`the file is backup ${older} of database orders, expected backup ${newer} of database orders`));
+    const refused = await run(python, [
+      script,
+      file(older, 'dump.hsb'),
+      platform.config.secretKeyFile,
+      path.join(platform.dir, 'refused.dump'),
+      `orders/${newer}`,
+    ]).then(
+      () => '',
+      (error: { stderr: string }) => error.stderr,
+    );
+    assert.match(
+      refused,
+      new RegExp(`the file is backup ${older} of database orders, expected backup ${newer} of database orders`),
+    );
   });
 
   it('hindsight decrypt names the identity in the header, and --expect refuses another backup', async () => {
     const out = path.join(platform.dir, 'cli.dump');
-    const ok = await run(process.execPath, [cli, 'decrypt', file(newer, 'dump.hsb'), '--key', platform.config.secretKeyFile, '-o', out]);
-    assert.match(ok.stderr, new RegExp(`is backup ${newer} of database orders \\(format version 2, key ${platform.runtime.key.id}\\)`));
-    const refused = await run(process.execPath, [cli, 'decrypt', file(older, 'dump.hsb'), '--key', platform.config.secretKeyFile, '--expect', `orders/${newer}`, '-o', path.join(platform.dir, 'no.dump')])
-      .then(() => '', (error: { stderr: string }) => error.stderr);
-    assert.match(refused, new RegExp(`authenticates as backup ${older} of database orders, expected backup ${newer} of database orders: the object was replaced or copied in storage`));
+    const ok = await run(process.execPath, [
+      cli,
+      'decrypt',
+      file(newer, 'dump.hsb'),
+      '--key',
+      platform.config.secretKeyFile,
+      '-o',
+      out,
+    ]);
+    assert.match(
+      ok.stderr,
+      new RegExp(`is backup ${newer} of database orders \\(format version 2, key ${platform.runtime.key.id}\\)`),
+    );
+    const refused = await run(process.execPath, [
+      cli,
+      'decrypt',
+      file(older, 'dump.hsb'),
+      '--key',
+      platform.config.secretKeyFile,
+      '--expect',
+      `orders/${newer}`,
+      '-o',
+      path.join(platform.dir, 'no.dump'),
+    ]).then(
+      () => '',
+      (error: { stderr: string }) => error.stderr,
+    );
+    assert.match(
+      refused,
+      new RegExp(
+        `authenticates as backup ${older} of database orders, expected backup ${newer} of database orders: the object was replaced or copied in storage`,
+      ),
+    );
   });
 
   describe('the older object and its manifest, edited to the newer name, copied over the newer backup', () => {
     let saved: { object: Buffer; manifest: string };
     before(async () => {
-      saved = { object: await readFile(file(newer, 'dump.hsb')), manifest: await readFile(file(newer, 'json'), 'utf8') };
+      saved = {
+        object: await readFile(file(newer, 'dump.hsb')),
+        manifest: await readFile(file(newer, 'json'), 'utf8'),
+      };
       const manifest = JSON.parse(await readFile(file(older, 'json'), 'utf8'));
       // What a storage writer can do without the key: the manifest is plain JSON.
       manifest.backupId = newer;
@@ -126,10 +196,17 @@ describe('backup identity: an object copied over another backup in storage is re
       await writeFile(file(newer, 'json'), saved.manifest);
     });
 
-    const catalogMismatch = () => new RegExp(`manifest of backup ${newer} of database orders gives object SHA-256 [0-9a-f]{64}, but the catalog recorded [0-9a-f]{64} when the backup was taken: the object or its manifest was replaced or copied in storage`);
+    const catalogMismatch = () =>
+      new RegExp(
+        `manifest of backup ${newer} of database orders gives object SHA-256 [0-9a-f]{64}, but the catalog recorded [0-9a-f]{64} when the backup was taken: the object or its manifest was replaced or copied in storage`,
+      );
 
     it('a restore refuses it before pg_restore starts, and the target stays empty', async () => {
-      const restore = await platform.ops.startRestore({ database: 'orders', backupId: newer, to: { database: 'orders_swapped' } });
+      const restore = await platform.ops.startRestore({
+        database: 'orders',
+        backupId: newer,
+        to: { database: 'orders_swapped' },
+      });
       await assert.rejects(restore.result(), (error: Error) => {
         assert.match(String((error.cause as Error)?.message), catalogMismatch());
         return true;
@@ -151,17 +228,29 @@ describe('backup identity: an object copied over another backup in storage is re
 
     it('from storage alone (no catalog record), the identity in the header refuses it before any plaintext', async () => {
       const storage = [{ name: 'local', driver: createLocalStorage({ name: 'local', root: platform.backupsDir }) }];
-      const identity = new RegExp(`object orders/${newer}\\.dump\\.hsb \\(storage [^)]*\\) authenticates as backup ${older} of database orders, expected backup ${newer} of database orders: the object was replaced or copied in storage`);
+      const identity = new RegExp(
+        `object orders/${newer}\\.dump\\.hsb \\(storage [^)]*\\) authenticates as backup ${older} of database orders, expected backup ${newer} of database orders: the object was replaced or copied in storage`,
+      );
       const forDownload = await openBackupFromAny(storage, 'orders', newer);
       assert.equal(forDownload.expect.recorded, false);
-      await assert.rejects(pipeline(downloadStream(forDownload, platform.runtime.key, { decrypt: true }), drain()), identity);
+      await assert.rejects(
+        pipeline(downloadStream(forDownload, platform.runtime.key, { decrypt: true }), drain()),
+        identity,
+      );
 
       const target = await createDatabase(platform.cluster, 'orders_storage_only');
       const probe = await connect('probe', target);
       const { major } = await serverInfo(probe);
       await probe.end();
       const opened = await openBackupFromAny(storage, 'orders', newer);
-      const result = await runPgRestore({ label: 'storage-only restore', object: opened.object, expect: opened.expect, key: platform.runtime.key, target, serverMajor: major });
+      const result = await runPgRestore({
+        label: 'storage-only restore',
+        object: opened.object,
+        expect: opened.expect,
+        key: platform.runtime.key,
+        target,
+        serverMajor: major,
+      });
       assert.match(result.streamError?.message ?? '', identity);
       assert.equal(result.restoredBytes, 0, 'not a byte of plaintext reached pg_restore');
       assert.equal(await tableCount(target), 0);
@@ -171,7 +260,10 @@ describe('backup identity: an object copied over another backup in storage is re
   describe('the older object copied over the newer one, the manifest edited only in its size', () => {
     let saved: { object: Buffer; manifest: string };
     before(async () => {
-      saved = { object: await readFile(file(newer, 'dump.hsb')), manifest: await readFile(file(newer, 'json'), 'utf8') };
+      saved = {
+        object: await readFile(file(newer, 'dump.hsb')),
+        manifest: await readFile(file(newer, 'json'), 'utf8'),
+      };
       await copyFile(file(older, 'dump.hsb'), file(newer, 'dump.hsb'));
       // The checksums still agree with the catalog's record; only the object's header can tell.
       const manifest = JSON.parse(saved.manifest);
@@ -184,8 +276,14 @@ describe('backup identity: an object copied over another backup in storage is re
     });
 
     it('a restore and a download refuse it at its header, naming both backups', async () => {
-      const identity = new RegExp(`authenticates as backup ${older} of database orders, expected backup ${newer} of database orders`);
-      const restore = await platform.ops.startRestore({ database: 'orders', backupId: newer, to: { database: 'orders_object_swapped' } });
+      const identity = new RegExp(
+        `authenticates as backup ${older} of database orders, expected backup ${newer} of database orders`,
+      );
+      const restore = await platform.ops.startRestore({
+        database: 'orders',
+        backupId: newer,
+        to: { database: 'orders_object_swapped' },
+      });
       await assert.rejects(restore.result(), (error: Error) => {
         assert.match(String((error.cause as Error)?.message), identity);
         return true;
@@ -205,7 +303,14 @@ describe('backup identity: an object copied over another backup in storage is re
       const { major } = await serverInfo(probe);
       await probe.end();
       const opened = await openBackupFromAny(storage, 'orders', newer, undefined, recordedChecksums(record));
-      const result = await runPgRestore({ label: database, object: slowToEnd(opened.object), expect: { ...opened.expect, objectSha256 }, key: platform.runtime.key, target, serverMajor: major });
+      const result = await runPgRestore({
+        label: database,
+        object: slowToEnd(opened.object),
+        expect: { ...opened.expect, objectSha256 },
+        key: platform.runtime.key,
+        target,
+        serverMajor: major,
+      });
       return { result, tables: await tableCount(target) };
     };
     // The genuine record restores the table: the refusal below is the gate's doing, not the data's.
@@ -213,7 +318,12 @@ describe('backup identity: an object copied over another backup in storage is re
     assert.equal(genuine.result.streamError, undefined);
     assert.equal(genuine.tables, 1);
     const wrong = await restoreWith('orders_gate_wrong', '0'.repeat(64));
-    assert.match(wrong.result.streamError?.message ?? '', new RegExp(`object orders/${newer}\\.dump\\.hsb in storage .* has SHA-256 ${record.objectSha256}, but the catalog recorded 0{64}`));
+    assert.match(
+      wrong.result.streamError?.message ?? '',
+      new RegExp(
+        `object orders/${newer}\\.dump\\.hsb in storage .* has SHA-256 ${record.objectSha256}, but the catalog recorded 0{64}`,
+      ),
+    );
     assert.equal(wrong.tables, 0, 'pg_restore never saw the end of the archive, so it committed nothing');
   });
 });

@@ -53,7 +53,13 @@ describe('backup and restore of a real database through Temporal', () => {
 
   before(async () => {
     ({ platform, source } = await startSeededPlatform('shop', sourceSchema));
-    await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), storages: 'local', schedule: '30 2 * * *', timezone: 'Europe/Paris' });
+    await platform.ops.addDatabase({
+      name: 'shop',
+      url: targetUrl(source),
+      storages: 'local',
+      schedule: '30 2 * * *',
+      timezone: 'Europe/Paris',
+    });
   });
 
   after(async () => {
@@ -70,7 +76,11 @@ describe('backup and restore of a real database through Temporal', () => {
 
     const handle = platform.client.workflow.getHandle(started.workflowId);
     const description = await handle.describe();
-    assert.deepEqual(description.typedSearchAttributes.get(databaseAttribute), 'shop', 'runs are filterable by database in the Temporal UI');
+    assert.deepEqual(
+      description.typedSearchAttributes.get(databaseAttribute),
+      'shop',
+      'runs are filterable by database in the Temporal UI',
+    );
     const progress = await handle.query(backupProgressQuery);
     assert.equal(progress.stage, 'complete');
     assert.equal(progress.storedBytes, outcome.sizeBytes);
@@ -131,8 +141,14 @@ describe('backup and restore of a real database through Temporal', () => {
       assert.equal(anonymous.headers.get('location'), '/setup');
       // The first-run page creates the owner and logs them in; after that it is gone.
       const setup = await fetch(`${server.url}/setup`, {
-        method: 'POST', redirect: 'manual',
-        body: new URLSearchParams({ email: 'owner@example.org', displayName: 'Owner', password: 'correct horse battery', confirm: 'correct horse battery' }),
+        method: 'POST',
+        redirect: 'manual',
+        body: new URLSearchParams({
+          email: 'owner@example.org',
+          displayName: 'Owner',
+          password: 'correct horse battery',
+          confirm: 'correct horse battery',
+        }),
         headers: { origin: server.url, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
       });
       assert.equal(setup.status, 303);
@@ -141,19 +157,34 @@ describe('backup and restore of a real database through Temporal', () => {
       assert.match(cookie, /^hindsight_session=/);
       const again = await fetch(`${server.url}/setup`, { redirect: 'manual' });
       assert.equal(again.headers.get('location'), '/login', 'owner creation exists only until the first account does');
-      const login = await fetch(`${server.url}/api/v1/session`, { method: 'POST', body: JSON.stringify({ email: 'owner@example.org', password: 'correct horse battery' }), headers: { 'content-type': 'application/json' } });
+      const login = await fetch(`${server.url}/api/v1/session`, {
+        method: 'POST',
+        body: JSON.stringify({ email: 'owner@example.org', password: 'correct horse battery' }),
+        headers: { 'content-type': 'application/json' },
+      });
       assert.equal(login.status, 200);
       const page = await (await fetch(`${server.url}/`, { headers: { cookie } })).text();
       assert.match(page, /shop/);
       assert.match(page, new RegExp(backupId.slice(0, 12)));
       assert.match(page, /4 tables · 256,200 rows match exactly/, 'the verification report is shown beside the backup');
       assert.ok(!page.includes(platform.cluster.password), 'no secret reaches the browser');
-      const overview = await (await fetch(`${server.url}/api/v1/overview`, { headers: { cookie } })).json() as { backups: Array<{ id: string; restore: { status: string } | null }> };
+      const overview = (await (await fetch(`${server.url}/api/v1/overview`, { headers: { cookie } })).json()) as {
+        backups: Array<{ id: string; restore: { status: string } | null }>;
+      };
       assert.equal(overview.backups.find((b) => b.id === backupId)?.restore?.status, 'verified');
 
       const form = new URLSearchParams({ database: 'shop' });
-      const response = await fetch(`${server.url}/?/backup`, { method: 'POST', body: form, headers: { cookie, origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } });
-      const body = await response.json() as { type: string; data: string };
+      const response = await fetch(`${server.url}/?/backup`, {
+        method: 'POST',
+        body: form,
+        headers: {
+          cookie,
+          origin: server.url,
+          accept: 'application/json',
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+      });
+      const body = (await response.json()) as { type: string; data: string };
       assert.equal(body.type, 'success', JSON.stringify(body));
       const workflowId = /backup\/shop\/[^"]+/.exec(body.data)?.[0];
       assert.ok(workflowId, `the action answers with the workflow it started: ${body.data}`);
@@ -161,8 +192,17 @@ describe('backup and restore of a real database through Temporal', () => {
       assert.equal(outcome.status, 'complete');
       assert.equal((await platform.runtime.catalog.getBackup(outcome.backupId)).trigger, 'manual');
 
-      const verify = await fetch(`${server.url}/?/verify`, { method: 'POST', body: form, headers: { cookie, origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } });
-      const verifyBody = await verify.json() as { type: string; data: string };
+      const verify = await fetch(`${server.url}/?/verify`, {
+        method: 'POST',
+        body: form,
+        headers: {
+          cookie,
+          origin: server.url,
+          accept: 'application/json',
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+      });
+      const verifyBody = (await verify.json()) as { type: string; data: string };
       assert.equal(verifyBody.type, 'success', JSON.stringify(verifyBody));
       const verificationId = /v-[0-9a-z-]+/.exec(verifyBody.data)?.[0];
       assert.ok(verificationId, `the action answers with the verification it queued: ${verifyBody.data}`);
@@ -184,7 +224,13 @@ describe('backup and restore of a real database through Temporal', () => {
       },
     };
     await assert.rejects(
-      streamDumpToStorage({ databaseName: 'shop', backupId: '20261123T000000Z-aaaaaa', target: source, destinations: [{ name: 'flaky', driver: flaky }], key: platform.runtime.key }),
+      streamDumpToStorage({
+        databaseName: 'shop',
+        backupId: '20261123T000000Z-aaaaaa',
+        target: source,
+        destinations: [{ name: 'flaky', driver: flaky }],
+        key: platform.runtime.key,
+      }),
       /quota exceeded/,
     );
     assert.deepEqual(await local.list(''), [], 'the committed object is removed when its manifest fails');
@@ -193,7 +239,10 @@ describe('backup and restore of a real database through Temporal', () => {
   it('refuses to restore into a database that already holds tables', async () => {
     const restore = await platform.ops.startRestore({ database: 'shop', backupId, to: { database: 'shop_restored' } });
     await assert.rejects(restore.result(), (error: Error) => {
-      assert.match(String((error.cause as Error)?.message), /already holds 4 table\(s\): restore into a new or empty database/);
+      assert.match(
+        String((error.cause as Error)?.message),
+        /already holds 4 table\(s\): restore into a new or empty database/,
+      );
       return true;
     });
   });
@@ -207,22 +256,46 @@ describe('backup and restore of a real database through Temporal', () => {
     assert.equal(listed.find((b) => b.id === backupId)?.rowCounts.length, 4);
 
     const url = targetUrl({ ...source, database: 'shop_from_cli' });
-    const restored = await run(process.execPath, [cli, 'restore', 'shop', '--backup', backupId, '--to', url, '--wait', '--json'], { env });
+    const restored = await run(
+      process.execPath,
+      [cli, 'restore', 'shop', '--backup', backupId, '--to', url, '--wait', '--json'],
+      { env },
+    );
     assert.equal(JSON.parse(restored.stdout).rowsChecked, 256200);
-    assert.deepEqual(await tableFingerprint({ ...source, database: 'shop_from_cli' }, 'events', 'id'), await tableFingerprint(source, 'events', 'id'));
+    assert.deepEqual(
+      await tableFingerprint({ ...source, database: 'shop_from_cli' }, 'events', 'id'),
+      await tableFingerprint(source, 'events', 'id'),
+    );
 
-    await run(process.execPath, [cli, 'db', 'schedule', 'shop', '15 4 * * 1', '--timezone', 'America/New_York'], { env });
+    await run(process.execPath, [cli, 'db', 'schedule', 'shop', '15 4 * * 1', '--timezone', 'America/New_York'], {
+      env,
+    });
     const changed = await platform.client.schedule.getHandle('backup/shop').describe();
     assert.equal(changed.spec.timezone, 'America/New_York');
     assert.equal((await platform.runtime.catalog.getDatabase('shop')).schedule, '15 4 * * 1');
     await run(process.execPath, [cli, 'db', 'schedule', 'shop', 'off'], { env });
     await assert.rejects(platform.client.schedule.getHandle('backup/shop').describe(), /not found/i);
     assert.equal((await platform.runtime.catalog.getDatabase('shop')).schedule, null);
-    const badCron = await run(process.execPath, [cli, 'db', 'schedule', 'shop', 'every day'], { env }).then(() => '', (e: { stderr: string }) => e.stderr);
+    const badCron = await run(process.execPath, [cli, 'db', 'schedule', 'shop', 'every day'], { env }).then(
+      () => '',
+      (e: { stderr: string }) => e.stderr,
+    );
     assert.match(badCron, /schedule must be a cron expression with five fields/);
 
     const out = path.join(platform.dir, 'decrypted.dump');
-    await run(process.execPath, [cli, 'decrypt', path.join(platform.backupsDir, 'shop', `${backupId}.dump.hsb`), '--key', platform.config.secretKeyFile, '-o', out], { env });
+    await run(
+      process.execPath,
+      [
+        cli,
+        'decrypt',
+        path.join(platform.backupsDir, 'shop', `${backupId}.dump.hsb`),
+        '--key',
+        platform.config.secretKeyFile,
+        '-o',
+        out,
+      ],
+      { env },
+    );
     const pgRestore = await toolFor('pg_restore');
     const { stdout: toc } = await run(pgRestore.path, ['--list', out]);
     assert.match(toc, /TABLE DATA public events/);
@@ -236,9 +309,16 @@ describe('backup and restore of a real database through Temporal', () => {
     manifest.tables.find((t: { table: string }) => t.table === 'accounts').rows = 5001;
     await writeFile(manifestFile, JSON.stringify(manifest));
     try {
-      const restore = await platform.ops.startRestore({ database: 'shop', backupId, to: { database: 'shop_mismatch' } });
+      const restore = await platform.ops.startRestore({
+        database: 'shop',
+        backupId,
+        to: { database: 'shop_mismatch' },
+      });
       await assert.rejects(restore.result(), (error: Error) => {
-        assert.match(String((error.cause as Error)?.message), /differs from backup .* in 1 table\(s\): public\.accounts: expected 5001, restored 5000/);
+        assert.match(
+          String((error.cause as Error)?.message),
+          /differs from backup .* in 1 table\(s\): public\.accounts: expected 5001, restored 5000/,
+        );
         return true;
       });
     } finally {
@@ -259,7 +339,9 @@ describe('backup and restore of a real database through Temporal', () => {
         return true;
       });
       const client = await connect('damaged', { ...source, database: 'shop_damaged' });
-      const { rows } = await client.query("select count(*)::int as n from pg_tables where schemaname not in ('pg_catalog', 'information_schema')");
+      const { rows } = await client.query(
+        "select count(*)::int as n from pg_tables where schemaname not in ('pg_catalog', 'information_schema')",
+      );
       await client.end();
       assert.equal(rows[0].n, 0, 'a failed restore must leave no tables behind');
     } finally {

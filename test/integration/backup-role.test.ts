@@ -32,7 +32,11 @@ const schema = `
   grant usage, create on schema billing to app_writer;
   grant select, insert on customers to app_writer;
 `;
-const tables: Array<[string, string]> = [['customers', 'id'], ['billing.invoices', 'no'], ['notes', 'id']];
+const tables: Array<[string, string]> = [
+  ['customers', 'id'],
+  ['billing.invoices', 'no'],
+  ['notes', 'id'],
+];
 
 describe('the read-only backup role', () => {
   let platform: Platform;
@@ -51,7 +55,9 @@ describe('the read-only backup role', () => {
   it('the check reports a writable role as not read-only, with every reason', async () => {
     const superuser = await platform.ops.backupRole.checkRole('crm');
     assert.equal(superuser.readOnly, false);
-    assert.deepEqual(superuser.reasons, [`role "${source.user}" has SUPERUSER, CREATEDB, CREATEROLE, REPLICATION (only PITR needs it)`]);
+    assert.deepEqual(superuser.reasons, [
+      `role "${source.user}" has SUPERUSER, CREATEDB, CREATEROLE, REPLICATION (only PITR needs it)`,
+    ]);
 
     const writer = await checkReadOnly('crm', { ...source, user: 'app_writer', password: 'app-writer-pw' });
     assert.equal(writer.readOnly, false);
@@ -61,10 +67,20 @@ describe('the read-only backup role', () => {
       'can UPDATE on 1 table(s): public.customers',
       'can CREATE objects in schema(s) billing',
     ]);
-    assert.deepEqual(writer.unreadableTables, ['billing.invoices', 'public.notes'], 'tables it cannot read are named too');
+    assert.deepEqual(
+      writer.unreadableTables,
+      ['billing.invoices', 'public.notes'],
+      'tables it cannot read are named too',
+    );
 
-    const { stdout } = await run(process.execPath, [cli, 'db', 'add', 'crm2', '--url', targetUrl(source)], { env: { ...process.env, ...platform.configEnv } });
-    assert.match(stdout, /role "hindsight" can write \(role "hindsight" has SUPERUSER.*\): create a read-only backup role with hindsight db create-backup-role crm2\n$/, 'db add offers the read-only role in one line');
+    const { stdout } = await run(process.execPath, [cli, 'db', 'add', 'crm2', '--url', targetUrl(source)], {
+      env: { ...process.env, ...platform.configEnv },
+    });
+    assert.match(
+      stdout,
+      /role "hindsight" can write \(role "hindsight" has SUPERUSER.*\): create a read-only backup role with hindsight db create-backup-role crm2\n$/,
+      'db add offers the read-only role in one line',
+    );
   });
 
   it('creates a read-only role in one step and switches the database to it', async () => {
@@ -73,16 +89,26 @@ describe('the read-only backup role', () => {
     assert.equal(result.check.readOnly, true, result.check.reasons.join('; '));
     assert.deepEqual(result.check.unreadableTables, []);
     assert.ok(result.statements.includes('grant pg_read_all_data to "crm_backup"'));
-    assert.ok(result.statements[0]!.includes('BYPASSRLS') && result.statements[0]!.includes('NOREPLICATION'), result.statements[0]);
-    assert.ok(!JSON.stringify(result).includes((await platform.runtime.catalog.databaseTarget('crm')).password!), 'the password is not returned');
+    assert.ok(
+      result.statements[0]!.includes('BYPASSRLS') && result.statements[0]!.includes('NOREPLICATION'),
+      result.statements[0],
+    );
+    assert.ok(
+      !JSON.stringify(result).includes((await platform.runtime.catalog.databaseTarget('crm')).password!),
+      'the password is not returned',
+    );
 
     const target = await platform.runtime.catalog.databaseTarget('crm');
     assert.equal(target.user, 'crm_backup');
     assert.ok(target.password && target.password !== source.password);
-    const { rows } = await platform.runtime.catalog.pool.query("select sealed_password from databases where name = 'crm'");
+    const { rows } = await platform.runtime.catalog.pool.query(
+      "select sealed_password from databases where name = 'crm'",
+    );
     assert.ok(!String(rows[0].sealed_password).includes(target.password), 'the password is sealed in the catalog');
 
-    const { stdout } = await run(process.execPath, [cli, 'db', 'role-check', 'crm'], { env: { ...process.env, ...platform.configEnv } });
+    const { stdout } = await run(process.execPath, [cli, 'db', 'role-check', 'crm'], {
+      env: { ...process.env, ...platform.configEnv },
+    });
     assert.equal(stdout, 'database "crm": role "crm_backup" is read-only\n');
   });
 
@@ -90,7 +116,11 @@ describe('the read-only backup role', () => {
     const outcome = await (await platform.ops.startBackup('crm')).result();
     assert.equal(outcome.status, 'complete');
     assert.equal(outcome.rows, 3000 + 5000 + 700, 'every row, the row-level-secured table included');
-    const restore = await platform.ops.startRestore({ database: 'crm', backupId: outcome.backupId, to: { url: targetUrl({ ...source, database: 'crm_restored' }) } });
+    const restore = await platform.ops.startRestore({
+      database: 'crm',
+      backupId: outcome.backupId,
+      to: { url: targetUrl({ ...source, database: 'crm_restored' }) },
+    });
     await restore.result();
     const restored = { ...source, database: 'crm_restored' };
     await assertSameTables(restored, source, tables);
@@ -112,19 +142,29 @@ describe('the read-only backup role', () => {
         ['nextval', "select nextval('billing.invoice_no')"],
       ];
       for (const [what, sql] of attempts) {
-        await assert.rejects(client.query(sql), (error: { code?: string; message: string }) => {
-          assert.equal(error.code, '42501', `${what}: ${error.message}`);
-          assert.match(error.message, /permission denied/);
-          return true;
-        }, `${what} must be refused`);
+        await assert.rejects(
+          client.query(sql),
+          (error: { code?: string; message: string }) => {
+            assert.equal(error.code, '42501', `${what}: ${error.message}`);
+            assert.match(error.message, /permission denied/);
+            return true;
+          },
+          `${what} must be refused`,
+        );
       }
       // It reads everything, though.
-      const { rows } = await client.query('select (select count(*) from customers)::int as c, (select count(*) from notes)::int as n');
+      const { rows } = await client.query(
+        'select (select count(*) from customers)::int as c, (select count(*) from notes)::int as n',
+      );
       assert.deepEqual(rows[0], { c: 3000, n: 700 });
     } finally {
       await client.end();
     }
-    assert.deepEqual(await tableFingerprint(source, 'customers', 'id'), await tableFingerprint({ ...source, database: 'crm_restored' }, 'customers', 'id'), 'nothing changed');
+    assert.deepEqual(
+      await tableFingerprint(source, 'customers', 'id'),
+      await tableFingerprint({ ...source, database: 'crm_restored' }, 'customers', 'id'),
+      'nothing changed',
+    );
   });
 
   it('explicit grants (servers before 14) give a read-only role that also reads tables created later', async () => {
@@ -137,7 +177,10 @@ describe('the read-only backup role', () => {
     const report = await checkReadOnly('crm', { ...source, user: 'crm_backup_explicit', password: created.password });
     assert.equal(report.readOnly, true, report.reasons.join('; '));
     assert.deepEqual(report.unreadableTables, [], 'default privileges cover the table created afterwards');
-    await assert.rejects(createBackupRole('crm', source, { roleName: 'crm_backup_explicit' }), /role "crm_backup_explicit" already exists/);
+    await assert.rejects(
+      createBackupRole('crm', source, { roleName: 'crm_backup_explicit' }),
+      /role "crm_backup_explicit" already exists/,
+    );
   });
 
   it('the console shows the check and creates the read-only role from its form', async () => {
@@ -147,10 +190,15 @@ describe('the read-only backup role', () => {
       assert.match(before, /Backups connect as <code>hindsight<\/code>, which can write/);
       assert.match(before, /has SUPERUSER/);
       const response = await server.fetch(`${server.url}/hooks/crm2?/createRole`, {
-        method: 'POST', body: new URLSearchParams({ roleName: 'crm2_backup' }),
-        headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+        method: 'POST',
+        body: new URLSearchParams({ roleName: 'crm2_backup' }),
+        headers: {
+          origin: server.url,
+          accept: 'application/json',
+          'content-type': 'application/x-www-form-urlencoded',
+        },
       });
-      const body = await response.json() as { type: string; data: string };
+      const body = (await response.json()) as { type: string; data: string };
       assert.equal(body.type, 'success', JSON.stringify(body));
       const target = await platform.runtime.catalog.databaseTarget('crm2');
       assert.equal(target.user, 'crm2_backup');
@@ -158,10 +206,15 @@ describe('the read-only backup role', () => {
       const after = await (await server.fetch(`${server.url}/hooks/crm2`)).text();
       assert.match(after, /Backups connect as <code>crm2_backup<\/code>, which is read-only/);
       const again = await server.fetch(`${server.url}/hooks/crm2?/createRole`, {
-        method: 'POST', body: new URLSearchParams({ roleName: 'crm2_backup' }),
-        headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+        method: 'POST',
+        body: new URLSearchParams({ roleName: 'crm2_backup' }),
+        headers: {
+          origin: server.url,
+          accept: 'application/json',
+          'content-type': 'application/x-www-form-urlencoded',
+        },
       });
-      const refused = await again.json() as { type: string; data: string };
+      const refused = (await again.json()) as { type: string; data: string };
       assert.equal(refused.type, 'failure');
       assert.match(refused.data, /already connects as \\"crm2_backup\\"|already connects as/);
     } finally {

@@ -48,7 +48,11 @@ describe('the console in a real browser', () => {
     services = createConsoleServices(platform.services);
     server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
     browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Berlin', colorScheme: 'light' });
+    context = await browser.newContext({
+      viewport: { width: 1280, height: 900 },
+      timezoneId: 'Europe/Berlin',
+      colorScheme: 'light',
+    });
     page = await context.newPage();
     consoleErrors = watchPageErrors(page);
   });
@@ -73,7 +77,11 @@ describe('the console in a real browser', () => {
     await page.getByLabel('Password again').fill(OWNER.password);
     await page.getByRole('button', { name: 'Create owner and log in' }).click();
     await page.waitForURL((url) => url.pathname === '/');
-    assert.equal(await page.getByRole('button', { name: 'Log out' }).getAttribute('title'), `Log out ${OWNER.email}`, 'signed in as the new owner');
+    assert.equal(
+      await page.getByRole('button', { name: 'Log out' }).getAttribute('title'),
+      `Log out ${OWNER.email}`,
+      'signed in as the new owner',
+    );
   });
 
   it('logs out, refuses a wrong password, and logs in', async () => {
@@ -99,7 +107,11 @@ describe('the console in a real browser', () => {
     const dark = await background();
     assert.notEqual(dark, light, 'the dark theme changes the page background');
     await page.reload();
-    assert.equal(await page.evaluate<string | undefined>('document.documentElement.dataset.theme'), 'dark', 'the choice survives a reload (rendered by the server)');
+    assert.equal(
+      await page.evaluate<string | undefined>('document.documentElement.dataset.theme'),
+      'dark',
+      'the choice survives a reload (rendered by the server)',
+    );
     assert.equal(await background(), dark);
     await screenshot(page, '03-overview-dark');
     await themeButton.click(); // dark → light
@@ -110,7 +122,10 @@ describe('the console in a real browser', () => {
   it('is reached by keyboard: the first Tab lands on the skip link, which moves to the content', async () => {
     await page.goto(at('/'));
     await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate<string | undefined>('document.activeElement?.textContent?.trim()'), 'Skip to content');
+    assert.equal(
+      await page.evaluate<string | undefined>('document.activeElement?.textContent?.trim()'),
+      'Skip to content',
+    );
     await page.keyboard.press('Enter');
     assert.equal(new URL(page.url()).hash, '#main');
   });
@@ -127,7 +142,10 @@ describe('the console in a real browser', () => {
     await page.getByRole('button', { name: 'Save storage' }).click();
     await page.getByTestId('storages').getByText('nas', { exact: true }).waitFor();
     await screenshot(page, '04-storages');
-    assert.ok((await services.domain.storages.list(operatorActor('test'))).some((st) => st.name === 'nas'), 'the storage is in the catalog');
+    assert.ok(
+      (await services.domain.storages.list(operatorActor('test'))).some((st) => st.name === 'nas'),
+      'the storage is in the catalog',
+    );
   });
 
   it('tests a database connection, refuses a wrong password, and adds the database', async () => {
@@ -142,16 +160,27 @@ describe('the console in a real browser', () => {
     assert.match(await result.innerText(), /password authentication failed/);
     await page.getByLabel('Connection URL').fill(targetUrl(source));
     await page.getByRole('button', { name: 'Test connection' }).click();
-    await page.getByTestId('db-test-result').filter({ hasText: /Connected in \d+ ms: PostgreSQL 15/ }).waitFor();
-    for (const box of await page.locator('input[name="storages"]').all()) await box.setChecked((await box.getAttribute('value')) === 'nas');
+    await page
+      .getByTestId('db-test-result')
+      .filter({ hasText: /Connected in \d+ ms: PostgreSQL 15/ })
+      .waitFor();
+    for (const box of await page.locator('input[name="storages"]').all())
+      await box.setChecked((await box.getAttribute('value')) === 'nas');
     await page.getByLabel('Schedule (cron, blank for none)').fill('');
     await screenshot(page, '05-add-database');
     await page.getByRole('button', { name: 'Save database' }).click();
     await page.waitForURL((url) => url.pathname === '/databases/shop');
     assert.match(await page.getByTestId('connection').innerText(), /shop/);
-    assert.doesNotMatch(await page.content(), new RegExp(source.password ?? 'no password set'), 'the password is never rendered');
+    assert.doesNotMatch(
+      await page.content(),
+      new RegExp(source.password ?? 'no password set'),
+      'the password is never rendered',
+    );
     await page.getByRole('button', { name: 'Test connection' }).click();
-    await page.getByTestId('db-test-result').filter({ hasText: /Connected in \d+ ms: PostgreSQL 15/ }).waitFor();
+    await page
+      .getByTestId('db-test-result')
+      .filter({ hasText: /Connected in \d+ ms: PostgreSQL 15/ })
+      .waitFor();
   });
 
   it('runs a backup and shows its progress bar until it completes', async () => {
@@ -162,8 +191,14 @@ describe('the console in a real browser', () => {
     for (;;) {
       const bar = page.getByTestId('live-jobs').locator('li[data-testid^="job-"]').first();
       if (await bar.count()) {
-        const stage = await bar.getByTestId('job-stage').innerText().catch(() => '');
-        const text = await bar.locator('progress').getAttribute('aria-label').catch(() => null);
+        const stage = await bar
+          .getByTestId('job-stage')
+          .innerText()
+          .catch(() => '');
+        const text = await bar
+          .locator('progress')
+          .getAttribute('aria-label')
+          .catch(() => null);
         if (text) samples.push({ stage, text });
         if (samples.length === 1) await screenshot(page, '06-database-backup-running');
       }
@@ -173,7 +208,10 @@ describe('the console in a real browser', () => {
       await page.waitForTimeout(150);
     }
     // The dump reports its bytes every two seconds; a one-million-row table takes longer than that.
-    assert.ok(samples.some((s) => s.stage === 'dumping' && /[1-9][\d.]* [kMG]?B dumped/.test(s.text)), `a progress bar showed the dump under way: ${JSON.stringify(samples.slice(-5))}`);
+    assert.ok(
+      samples.some((s) => s.stage === 'dumping' && /[1-9][\d.]* [kMG]?B dumped/.test(s.text)),
+      `a progress bar showed the dump under way: ${JSON.stringify(samples.slice(-5))}`,
+    );
     await page.getByTestId('live-jobs').getByText('Nothing is running.').waitFor({ timeout: 30_000 });
     const backups = await platform.runtime.catalog.listBackups('shop', 10);
     assert.equal(backups.length, 1);
@@ -200,7 +238,7 @@ describe('the console in a real browser', () => {
     await screenshot(page, '08-verification-report');
   });
 
-  it('changes the schedule and lists the next five runs in the browser\'s time zone', async () => {
+  it("changes the schedule and lists the next five runs in the browser's time zone", async () => {
     await page.goto(at('/databases/shop'));
     const schedule = page.getByTestId('schedule');
     await schedule.getByLabel('Cron (minute hour day month weekday)').fill('30 2 * * 1-5');
@@ -208,10 +246,19 @@ describe('the console in a real browser', () => {
     await page.getByTestId('cron-preview').locator('li').nth(4).waitFor();
     await schedule.getByRole('button', { name: 'Save schedule' }).click();
     await schedule.getByRole('status').filter({ hasText: 'Schedule saved' }).waitFor();
-    const runs = await page.getByTestId('next-run').locator('time').evaluateAll((els) => els.map((e) => e.getAttribute('datetime') ?? ''));
+    const runs = await page
+      .getByTestId('next-run')
+      .locator('time')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('datetime') ?? ''));
     assert.equal(runs.length, 5);
     for (const iso of runs) {
-      const local = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso));
+      const local = new Intl.DateTimeFormat('en-GB', {
+        timeZone: 'Europe/Berlin',
+        weekday: 'short',
+        hour: '2-digit',
+        minute: '2-digit',
+        hourCycle: 'h23',
+      }).format(new Date(iso));
       assert.match(local, /^(Mon|Tue|Wed|Thu|Fri) 02:30$/, `${iso} is 02:30 on a weekday in Berlin (${local})`);
     }
     const saved = await platform.runtime.catalog.getDatabase('shop');
@@ -248,25 +295,39 @@ describe('the console in a real browser', () => {
     }
   });
 
-  it('lists the owner\'s actions in the audit log, filterable by action', async () => {
+  it("lists the owner's actions in the audit log, filterable by action", async () => {
     await page.goto(at('/audit'));
     const rows = page.locator('table.audit tbody tr');
     await rows.first().waitFor();
     const text = await page.locator('table.audit tbody').innerText();
     assert.match(text, /auth\.login/, 'the log-ins are in the audit log');
-    for (const action of ['storage', 'database', 'backup', 'restore']) assert.match(text, new RegExp(`\\b${action}\\.`), `a ${action} action is in the audit log`);
+    for (const action of ['storage', 'database', 'backup', 'restore'])
+      assert.match(text, new RegExp(`\\b${action}\\.`), `a ${action} action is in the audit log`);
     await page.getByLabel('Action').fill('auth');
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.waitForURL((url) => url.searchParams.get('action') === 'auth');
     const filtered = await page.locator('table.audit tbody tr td:nth-child(5)').allInnerTexts();
-    assert.ok(filtered.length >= 3 && filtered.every((a) => a.startsWith('auth.')), `only auth.* actions: ${filtered.join(', ')}`);
+    assert.ok(
+      filtered.length >= 3 && filtered.every((a) => a.startsWith('auth.')),
+      `only auth.* actions: ${filtered.join(', ')}`,
+    );
     const outcomes = await page.locator('table.audit tbody tr td:nth-child(7)').allInnerTexts();
-    assert.ok(outcomes.includes('denied') || outcomes.includes('failed'), `the refused log-in is recorded: ${outcomes.join(', ')}`);
+    assert.ok(
+      outcomes.includes('denied') || outcomes.includes('failed'),
+      `the refused log-in is recorded: ${outcomes.join(', ')}`,
+    );
     await screenshot(page, '09-audit');
   });
 
   it('renders every other page without an error, for the screenshots', async () => {
-    const pages: [string, string][] = [['/', '13-overview'], ['/notifiers', '14-notifiers'], ['/hooks/shop', '15-hooks'], ['/users', '16-users'], ['/workspaces', '17-workspaces'], ['/settings', '18-settings']];
+    const pages: [string, string][] = [
+      ['/', '13-overview'],
+      ['/notifiers', '14-notifiers'],
+      ['/hooks/shop', '15-hooks'],
+      ['/users', '16-users'],
+      ['/workspaces', '17-workspaces'],
+      ['/settings', '18-settings'],
+    ];
     for (const [route, name] of pages) {
       const response = await page.goto(at(route));
       assert.equal(response?.status(), 200, `${route} answers 200`);
@@ -281,7 +342,18 @@ describe('the console in a real browser', () => {
     const phone = await context.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
     const wide: string[] = [];
-    for (const path of ['/', '/databases/shop', '/databases/new', '/restore?database=shop', '/storages', '/notifiers', '/audit', '/users', '/workspaces', '/settings']) {
+    for (const path of [
+      '/',
+      '/databases/shop',
+      '/databases/new',
+      '/restore?database=shop',
+      '/storages',
+      '/notifiers',
+      '/audit',
+      '/users',
+      '/workspaces',
+      '/settings',
+    ]) {
       await phone.goto(at(path));
       const overflow = await horizontalOverflow(phone);
       if (overflow > 1) wide.push(`${path} (+${overflow}px)`);

@@ -14,7 +14,10 @@ import { waitFor } from '../support/wait.ts';
 const DAY = 86_400_000;
 const PASSWORD = 'a long enough password for tests';
 
-interface SseEvent { event: string; data: unknown }
+interface SseEvent {
+  event: string;
+  data: unknown;
+}
 
 /** Reads a text/event-stream response into events as they arrive (RFC-style framing: blank line ends an event). */
 async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
@@ -28,14 +31,18 @@ async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<Sse
       buffer = buffer.slice(end + 2);
       const lines = block.split('\n');
       const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
-      const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+      const data = lines
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .join('\n');
       if (event) yield { event, data: JSON.parse(data) };
     }
   }
 }
 
 /** The attribute values of every element carrying `attr`, in document order. */
-const attributeValues = (html: string, attr: string) => [...html.matchAll(new RegExp(`${attr}="([^"]+)"`, 'g'))].map((m) => m[1]!);
+const attributeValues = (html: string, attr: string) =>
+  [...html.matchAll(new RegExp(`${attr}="([^"]+)"`, 'g'))].map((m) => m[1]!);
 const countOf = (html: string, needle: string) => html.split(needle).length - 1;
 /** The rendered markup alone: the page data SvelteKit serializes for hydration would count everything twice. */
 const markup = (html: string) => html.replace(/<script[\s\S]*?<\/script>/g, '');
@@ -48,7 +55,9 @@ describe('console: the database page, its live progress stream and the verificat
 
   const post = (pathAndAction: string, fields: Record<string, string>, accept = 'application/json') =>
     web.fetch(`${web.url}${pathAndAction}`, {
-      method: 'POST', body: new URLSearchParams(fields).toString(), redirect: 'manual',
+      method: 'POST',
+      body: new URLSearchParams(fields).toString(),
+      redirect: 'manual',
       headers: { origin: web.url, accept, 'content-type': 'application/x-www-form-urlencoded' },
     });
   const page = async (pathname: string) => {
@@ -80,7 +89,10 @@ describe('console: the database page, its live progress stream and the verificat
     // Aged by rewriting their times in the catalog, as if taken over forty days; the newest stays fresh.
     for (const b of shopBackups.filter((b) => b.ageDays > 0)) {
       const at = new Date(Date.now() - b.ageDays * DAY);
-      await platform.runtime.catalog.pool.query('update backups set started_at = $2::timestamptz, finished_at = $2::timestamptz + interval \'3 seconds\' where id = $1', [b.id, at]);
+      await platform.runtime.catalog.pool.query(
+        "update backups set started_at = $2::timestamptz, finished_at = $2::timestamptz + interval '3 seconds' where id = $1",
+        [b.id, at],
+      );
     }
     web = await startSignedInConsole(platform);
   });
@@ -93,7 +105,11 @@ describe('console: the database page, its live progress stream and the verificat
   it('renders the database page: every backup newest first, per-copy state, Temporal links, the connection without a password, and the charts', async () => {
     const html = await page('/databases/shop');
     const ids = attributeValues(html, 'data-backup-id');
-    assert.deepEqual(ids, [...shopBackups].reverse().map((b) => b.id), 'every backup, newest first');
+    assert.deepEqual(
+      ids,
+      [...shopBackups].reverse().map((b) => b.id),
+      'every backup, newest first',
+    );
     const records = await platform.runtime.catalog.listBackups('shop');
     for (const b of records) {
       assert.ok(html.includes(encodeURIComponent(b.workflowId)), `the Temporal UI link of ${b.id}`);
@@ -102,15 +118,21 @@ describe('console: the database page, its live progress stream and the verificat
     const db = await platform.runtime.catalog.getDatabase('shop');
     assert.ok(html.includes(`${db.username}@${db.host}:${db.port}/${db.dbname}`), 'the connection');
     assert.ok(!/password/i.test(html.replace(/type="password"/g, '')), 'no password anywhere on the page');
-    assert.ok(html.includes('data-testid="size-chart"') && html.includes('data-testid="duration-chart"'), 'size and duration charts');
+    assert.ok(
+      html.includes('data-testid="size-chart"') && html.includes('data-testid="duration-chart"'),
+      'size and duration charts',
+    );
     assert.equal(countOf(html, '<circle class="dot'), 10, 'one point per complete backup on each chart');
-    assert.ok(html.includes('href="/hooks/shop"') && html.includes('href="/restore?database=shop"'), 'links to the hooks page and the restore wizard');
+    assert.ok(
+      html.includes('href="/hooks/shop"') && html.includes('href="/restore?database=shop"'),
+      'links to the hooks page and the restore wizard',
+    );
     assert.equal((await web.fetch(`${web.url}/databases/nosuch`, { redirect: 'manual' })).status, 404);
   });
 
   it('saves a schedule through the form action and lists its next five runs; an invalid cron saves nothing', async () => {
     const saved = await post('/databases/shop?/schedule', { cron: '15 4 * * *', timezone: 'Europe/Paris' });
-    const answer = await saved.json() as { type: string; data: string };
+    const answer = (await saved.json()) as { type: string; data: string };
     assert.equal(answer.type, 'success', JSON.stringify(answer));
     const db = await platform.runtime.catalog.getDatabase('shop');
     assert.deepEqual([db.schedule, db.timezone], ['15 4 * * *', 'Europe/Paris']);
@@ -127,7 +149,7 @@ describe('console: the database page, its live progress stream and the verificat
     assert.equal(countOf(html, '04:15 GMT+'), 5, 'shown as the wall clock in Paris');
 
     const refused = await post('/databases/shop?/schedule', { cron: '61 4 * * *', timezone: 'Europe/Paris' });
-    const failure = await refused.json() as { type: string; status: number; data: string };
+    const failure = (await refused.json()) as { type: string; status: number; data: string };
     assert.deepEqual([failure.type, failure.status], ['failure', 400]);
     assert.match(failure.data, /not a valid cron expression/);
     const unchanged = await platform.runtime.catalog.getDatabase('shop');
@@ -145,38 +167,81 @@ describe('console: the database page, its live progress stream and the verificat
     const deleted = [...planned.matchAll(/data-testid="retention-delete" data-backup-id="([^"]+)"/g)].map((m) => m[1]!);
     const kept = [...planned.matchAll(/data-testid="retention-keep" data-backup-id="([^"]+)"/g)].map((m) => m[1]!);
     // keepLast 2 keeps the two newest; the newest is also the last one standing. The other three go.
-    assert.deepEqual(deleted.sort(), shopBackups.slice(0, 3).map((b) => b.id).sort());
-    assert.deepEqual(kept.sort(), shopBackups.slice(3).map((b) => b.id).sort());
+    assert.deepEqual(
+      deleted.sort(),
+      shopBackups
+        .slice(0, 3)
+        .map((b) => b.id)
+        .sort(),
+    );
+    assert.deepEqual(
+      kept.sort(),
+      shopBackups
+        .slice(3)
+        .map((b) => b.id)
+        .sort(),
+    );
     assert.equal(countOf(planned, 'not one of the 2 newest'), 3, 'each deletion says why');
     assert.ok(planned.includes('Save policy'), 'saving is offered after the preview');
 
-    assert.deepEqual((await platform.runtime.catalog.listBackups('shop')).map((b) => [b.id, b.status]), before, 'the catalog is unchanged');
-    assert.deepEqual((await readdir(path.join(platform.backupsDir, 'shop'))).sort(), filesBefore, 'storage is unchanged');
-    assert.equal((await platform.runtime.catalog.getDatabase('shop')).retentionPolicy, null, 'the policy is not saved by a preview');
+    assert.deepEqual(
+      (await platform.runtime.catalog.listBackups('shop')).map((b) => [b.id, b.status]),
+      before,
+      'the catalog is unchanged',
+    );
+    assert.deepEqual(
+      (await readdir(path.join(platform.backupsDir, 'shop'))).sort(),
+      filesBefore,
+      'storage is unchanged',
+    );
+    assert.equal(
+      (await platform.runtime.catalog.getDatabase('shop')).retentionPolicy,
+      null,
+      'the policy is not saved by a preview',
+    );
 
     const bad = await post('/databases/shop?/retentionPreview', { kind: 'count', keepLast: '0' });
-    const failure = await bad.json() as { type: string; data: string };
+    const failure = (await bad.json()) as { type: string; data: string };
     assert.equal(failure.type, 'failure');
     assert.match(failure.data, /keepLast: keepLast must be at least 1/);
 
-    const saved = await post('/databases/shop?/retentionSave', { policy: JSON.stringify({ kind: 'count', keepLast: 2 }) });
-    assert.equal((await saved.json() as { type: string }).type, 'success');
-    assert.deepEqual((await platform.runtime.catalog.getDatabase('shop')).retentionPolicy, { kind: 'count', keepLast: 2 });
-    assert.deepEqual((await platform.runtime.catalog.listBackups('shop')).map((b) => [b.id, b.status]), before, 'saving a policy deletes nothing by itself');
+    const saved = await post('/databases/shop?/retentionSave', {
+      policy: JSON.stringify({ kind: 'count', keepLast: 2 }),
+    });
+    assert.equal(((await saved.json()) as { type: string }).type, 'success');
+    assert.deepEqual((await platform.runtime.catalog.getDatabase('shop')).retentionPolicy, {
+      kind: 'count',
+      keepLast: 2,
+    });
+    assert.deepEqual(
+      (await platform.runtime.catalog.listBackups('shop')).map((b) => [b.id, b.status]),
+      before,
+      'saving a policy deletes nothing by itself',
+    );
   });
 
-  it('shows a verification report with every table\'s expected and restored counts, linked from the backups table', async () => {
+  it("shows a verification report with every table's expected and restored counts, linked from the backups table", async () => {
     const newest = shopBackups.at(-1)!.id;
     const requested = await platform.ops.requestVerification('shop', { backupId: newest });
     const v = await requested.finished(120_000);
     assert.equal(v.status, 'successful', v.reason ?? '');
     const html = await page(`/verifications/${v.id}`);
-    const rows = [...html.matchAll(/<tr[^>]*data-testid="table-count"[^>]*>([\s\S]*?)<\/tr>/g)]
-      .map((m) => m[1]!.split('</td>').slice(0, 4).map((cell) => cell.replace(/<[^>]*>/g, '').trim()));
-    assert.deepEqual(rows.sort(), [['billing.invoices', '130', '130', 'match'], ['public.items', '700', '700', 'match']]);
+    const rows = [...html.matchAll(/<tr[^>]*data-testid="table-count"[^>]*>([\s\S]*?)<\/tr>/g)].map((m) =>
+      m[1]!
+        .split('</td>')
+        .slice(0, 4)
+        .map((cell) => cell.replace(/<[^>]*>/g, '').trim()),
+    );
+    assert.deepEqual(rows.sort(), [
+      ['billing.invoices', '130', '130', 'match'],
+      ['public.items', '700', '700', 'match'],
+    ]);
     assert.match(html, /data-testid="verification-status">successful</);
     assert.match(html, /data-testid="restore-exit-code">0</);
-    const stages = html.slice(html.indexOf('data-testid="verification-stages"'), html.indexOf('</ol>', html.indexOf('data-testid="verification-stages"')));
+    const stages = html.slice(
+      html.indexOf('data-testid="verification-stages"'),
+      html.indexOf('</ol>', html.indexOf('data-testid="verification-stages"')),
+    );
     assert.equal(stages.match(/<li class="ok[\s"]/g)?.length, 6, 'six stages, each ok');
     assert.ok(stages.includes('pg_restore into the sandbox'), 'the stages are named');
     const dbPage = await page('/databases/shop');
@@ -187,15 +252,33 @@ describe('console: the database page, its live progress stream and the verificat
   it('answers only on behalf of the signed-in user: a viewer reads but cannot change, another workspace sees nothing', async () => {
     const owner = await web.services.access.actorForEmail('owner@example.org', 'test');
     await web.services.access.createWorkspace(operatorActor('test'), 'blue');
-    await web.services.access.createUser(owner, { email: 'viewer@example.org', password: PASSWORD, workspace: 'default', role: 'viewer' });
-    await web.services.access.createUser(operatorActor('test'), { email: 'blue@example.org', password: PASSWORD, workspace: 'blue', role: 'owner' });
+    await web.services.access.createUser(owner, {
+      email: 'viewer@example.org',
+      password: PASSWORD,
+      workspace: 'default',
+      role: 'viewer',
+    });
+    await web.services.access.createUser(operatorActor('test'), {
+      email: 'blue@example.org',
+      password: PASSWORD,
+      workspace: 'blue',
+      role: 'owner',
+    });
     const cookieOf = async (email: string) => {
-      const login = await fetch(`${web.url}/api/v1/session`, { method: 'POST', body: JSON.stringify({ email, password: PASSWORD }), headers: { 'content-type': 'application/json' } });
+      const login = await fetch(`${web.url}/api/v1/session`, {
+        method: 'POST',
+        body: JSON.stringify({ email, password: PASSWORD }),
+        headers: { 'content-type': 'application/json' },
+      });
       assert.equal(login.status, 200);
       return (login.headers.get('set-cookie') ?? '').split(';')[0]!;
     };
     const as = (cookie: string, pathname: string, init: RequestInit = {}) =>
-      fetch(`${web.url}${pathname}`, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string> | undefined), cookie } });
+      fetch(`${web.url}${pathname}`, {
+        ...init,
+        redirect: 'manual',
+        headers: { ...(init.headers as Record<string, string> | undefined), cookie },
+      });
     const [viewer, stranger] = [await cookieOf('viewer@example.org'), await cookieOf('blue@example.org')];
     const verification = (await platform.ops.listVerifications('shop'))[0]!.id;
 
@@ -207,12 +290,24 @@ describe('console: the database page, its live progress stream and the verificat
     }
     assert.match(viewerHtml, /Next runs of/, 'but sees the schedule');
     const viewerOverview = await (await as(viewer, '/')).text();
-    assert.ok(viewerOverview.includes('data-testid="database-card-shop"') && !viewerOverview.includes('Back up shop now'), 'nor on the overview');
+    assert.ok(
+      viewerOverview.includes('data-testid="database-card-shop"') && !viewerOverview.includes('Back up shop now'),
+      'nor on the overview',
+    );
     const ownerHtml = await (await web.fetch(`${web.url}/databases/shop`)).text();
-    for (const offer of ['Back up now', 'Verify newest backup', 'Save schedule', 'Preview', 'Restore…']) assert.ok(ownerHtml.includes(offer), `the owner is offered "${offer}"`);
+    for (const offer of ['Back up now', 'Verify newest backup', 'Save schedule', 'Preview', 'Restore…'])
+      assert.ok(ownerHtml.includes(offer), `the owner is offered "${offer}"`);
     assert.equal((await as(viewer, `/verifications/${verification}`)).status, 200);
-    const form = { method: 'POST', body: new URLSearchParams({ cron: '0 5 * * *', timezone: 'UTC' }).toString(), headers: { origin: web.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } };
-    const refused = await (await as(viewer, '/databases/shop?/schedule', form)).json() as { type: string; status: number; data: string };
+    const form = {
+      method: 'POST',
+      body: new URLSearchParams({ cron: '0 5 * * *', timezone: 'UTC' }).toString(),
+      headers: { origin: web.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+    };
+    const refused = (await (await as(viewer, '/databases/shop?/schedule', form)).json()) as {
+      type: string;
+      status: number;
+      data: string;
+    };
     assert.deepEqual([refused.type, refused.status], ['failure', 403]);
     assert.match(refused.data, /database\.schedule.*needs the editor role/);
     assert.equal((await platform.runtime.catalog.getDatabase('shop')).schedule, '15 4 * * *', 'unchanged');
@@ -245,11 +340,15 @@ describe('console: the database page, its live progress stream and the verificat
 
     const startedAt = Date.now();
     const started = await post('/databases/bulk?/backup', {});
-    assert.equal((await started.json() as { type: string }).type, 'success');
-    const [record] = await waitFor('the backup row', async () => {
-      const list = await platform.runtime.catalog.listBackups('bulk');
-      return list.length > 0 ? list : undefined;
-    }, 10_000);
+    assert.equal(((await started.json()) as { type: string }).type, 'success');
+    const [record] = await waitFor(
+      'the backup row',
+      async () => {
+        const list = await platform.runtime.catalog.listBackups('bulk');
+        return list.length > 0 ? list : undefined;
+      },
+      10_000,
+    );
     const backupId = record!.id;
 
     const seen: LiveJob[] = [];
@@ -269,10 +368,17 @@ describe('console: the database page, its live progress stream and the verificat
     assert.equal(ticks, ticksAtAbort, 'no more progress queries after the client left');
     assert.ok(ticksAtAbort >= 3, `the stream polled about once a second while open (${ticksAtAbort} polls)`);
     const moving = seen.find((j) => ['dumping', 'copying'].includes(j.stage) && (j.bytes ?? 0) > 0);
-    assert.ok(moving, `a progress event with bytes while dumping; saw ${JSON.stringify(seen.map((j) => [j.stage, j.bytes]))}`);
+    assert.ok(
+      moving,
+      `a progress event with bytes while dumping; saw ${JSON.stringify(seen.map((j) => [j.stage, j.bytes]))}`,
+    );
     assert.equal(moving.kind, 'backup');
     assert.equal(moving.finished, false);
-    assert.equal(moving.expectedBytes, null, 'the first backup of a database has no previous size: an indeterminate bar');
+    assert.equal(
+      moving.expectedBytes,
+      null,
+      'the first backup of a database has no previous size: an indeterminate bar',
+    );
     assert.ok(final, 'a final event when the backup ended');
     assert.equal(final.stage, 'complete');
     assert.equal(final.finished, true);
@@ -282,12 +388,22 @@ describe('console: the database page, its live progress stream and the verificat
     assert.ok(moving.bytes! < done.dumpBytes!, 'the running event came before the dump ended');
   });
   it('ends a progress stream once its session is logged out', async () => {
-    const login = await fetch(`${web.url}/api/v1/session`, { method: 'POST', body: JSON.stringify(CONSOLE_OWNER), headers: { 'content-type': 'application/json' } });
+    const login = await fetch(`${web.url}/api/v1/session`, {
+      method: 'POST',
+      body: JSON.stringify(CONSOLE_OWNER),
+      headers: { 'content-type': 'application/json' },
+    });
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
     // Should the stream never end, this ends the test instead of hanging it.
-    const stream = await fetch(`${web.url}/databases/shop/events`, { headers: { cookie }, signal: AbortSignal.timeout(25_000) });
+    const stream = await fetch(`${web.url}/databases/shop/events`, {
+      headers: { cookie },
+      signal: AbortSignal.timeout(25_000),
+    });
     assert.equal(stream.status, 200);
-    const loggedOut = await fetch(`${web.url}/api/v1/session`, { method: 'DELETE', headers: { cookie, origin: web.url } });
+    const loggedOut = await fetch(`${web.url}/api/v1/session`, {
+      method: 'DELETE',
+      headers: { cookie, origin: web.url },
+    });
     assert.equal(loggedOut.status, 200);
     const startedAt = Date.now();
     let ended: unknown;
@@ -300,12 +416,20 @@ describe('console: the database page, its live progress stream and the verificat
 
   it('cancels a running backup from its Cancel button (form action), and refuses a backup of another database', async () => {
     const started = await post('/databases/bulk?/backup', {});
-    assert.equal((await started.json() as { type: string }).type, 'success');
-    const running = await waitFor('a running bulk backup', async () => (await platform.runtime.catalog.listBackups('bulk')).find((b) => b.status === 'running'), 10_000);
-    await waitFor('the dump to start', async () => {
-      const p = await platform.client.workflow.getHandle(running.workflowId).query(backupProgressQuery);
-      return p.stage === 'dumping' ? true : undefined;
-    }, 30_000);
+    assert.equal(((await started.json()) as { type: string }).type, 'success');
+    const running = await waitFor(
+      'a running bulk backup',
+      async () => (await platform.runtime.catalog.listBackups('bulk')).find((b) => b.status === 'running'),
+      10_000,
+    );
+    await waitFor(
+      'the dump to start',
+      async () => {
+        const p = await platform.client.workflow.getHandle(running.workflowId).query(backupProgressQuery);
+        return p.stage === 'dumping' ? true : undefined;
+      },
+      30_000,
+    );
     // The bar's length is the previous complete backup's dump size (the one the stream test took).
     const previous = (await platform.runtime.catalog.listBackups('bulk')).find((b) => b.status === 'complete')!;
     const owner = await web.services.access.actorForEmail('owner@example.org', 'test');
@@ -313,13 +437,22 @@ describe('console: the database page, its live progress stream and the verificat
     assert.equal(job?.expectedBytes, previous.dumpBytes);
     assert.ok(previous.dumpBytes! > 0);
     const html = await page('/databases/bulk');
-    assert.match(html, new RegExp(`data-testid="progress-${running.id}" max="${previous.dumpBytes}"`), 'the page renders the bar with that maximum');
-    const wrong = await (await post('/databases/shop?/cancel', { backupId: running.id })).json() as { type: string; data: string };
+    assert.match(
+      html,
+      new RegExp(`data-testid="progress-${running.id}" max="${previous.dumpBytes}"`),
+      'the page renders the bar with that maximum',
+    );
+    const wrong = (await (await post('/databases/shop?/cancel', { backupId: running.id })).json()) as {
+      type: string;
+      data: string;
+    };
     assert.equal(wrong.type, 'failure');
     assert.match(wrong.data, /belongs to database \\"bulk\\"/);
-    const cancelled = await (await post('/databases/bulk?/cancel', { backupId: running.id })).json() as { type: string };
+    const cancelled = (await (await post('/databases/bulk?/cancel', { backupId: running.id })).json()) as {
+      type: string;
+    };
     assert.equal(cancelled.type, 'success');
-    const outcome = await platform.client.workflow.getHandle(running.workflowId).result() as { status: string };
+    const outcome = (await platform.client.workflow.getHandle(running.workflowId).result()) as { status: string };
     assert.equal(outcome.status, 'cancelled');
     const record = await platform.runtime.catalog.getBackup(running.id);
     assert.equal(record.status, 'cancelled');

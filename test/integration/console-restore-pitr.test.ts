@@ -7,7 +7,16 @@ import { startPitrWithRows, stopPitrPlatform, type PitrSource, type Row } from '
 
 /** The wall time of an instant in a zone, as an HTML datetime-local value (seconds included). */
 function localValue(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(at);
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(at);
   const get = (t: string) => parts.find((p) => p.type === t)!.value;
   return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}:${get('second')}`;
 }
@@ -35,12 +44,17 @@ describe('console: the restore wizard on a database with point-in-time recovery'
     const step2 = await page('/restore?database=shop&tz=Europe/Paris');
     assert.match(step2, /data-testid="pitr-timeline"/);
     const window = (await platform.runtime.catalog.wal.baseBackupsOf('shop', { status: 'complete' }))[0]!;
-    assert.ok(step2.includes(window.stopTime!.toISOString().slice(0, 16).replace('T', ' ')), 'the window starts at the base backup\'s end');
+    assert.ok(
+      step2.includes(window.stopTime!.toISOString().slice(0, 16).replace('T', ' ')),
+      "the window starts at the base backup's end",
+    );
     assert.match(step2, /Europe\/Paris/);
 
     // A moment before the base backup ended lies outside every window: step 2 again, saying so.
     const early = localValue(new Date(window.stopTime!.getTime() - 3_600_000), 'Europe/Paris');
-    const refused = await page(`/restore?database=shop&source=pitr&time=${encodeURIComponent(early)}&tz=Europe%2FParis`);
+    const refused = await page(
+      `/restore?database=shop&source=pitr&time=${encodeURIComponent(early)}&tz=Europe%2FParis`,
+    );
     assert.match(refused, /is outside every recoverable window/);
     assert.doesNotMatch(refused, /3\. Where to restore/);
 
@@ -50,7 +64,12 @@ describe('console: the restore wizard on a database with point-in-time recovery'
     assert.match(step3, /3\. Where to restore/);
     assert.match(step3, /\+0[12]:00 \(Europe\/Paris\)/);
 
-    const started = await action('/restore?/start', { database: 'shop', source: 'latest', to: 'sandbox', confirm: 'shop' });
+    const started = await action('/restore?/start', {
+      database: 'shop',
+      source: 'latest',
+      to: 'sandbox',
+      confirm: 'shop',
+    });
     assert.equal(started.type, 'redirect', started.data);
     let html = '';
     const deadline = Date.now() + 90_000;
@@ -63,9 +82,21 @@ describe('console: the restore wizard on a database with point-in-time recovery'
     assert.match(html, /Recovered and promoted/);
     assert.match(html, /data-verified="true"/);
     assert.match(html, /sandbox \(checked and removed\)/);
-    const outcome = await platform.client.workflow.getHandle(started.location!.replace(/^\/restores\//, '').split('/').map(decodeURIComponent).join('/')).result() as { reachedLsn: string; kept: boolean };
+    const outcome = (await platform.client.workflow
+      .getHandle(
+        started
+          .location!.replace(/^\/restores\//, '')
+          .split('/')
+          .map(decodeURIComponent)
+          .join('/'),
+      )
+      .result()) as { reachedLsn: string; kept: boolean };
     assert.ok(html.includes(outcome.reachedLsn), 'the page shows the LSN recovery reached');
     assert.equal(outcome.kept, false);
-    assert.deepEqual((await readdir(platform.config.sandboxRoot)).filter((d) => d.startsWith('pitr-')), [], 'the sandbox is gone');
+    assert.deepEqual(
+      (await readdir(platform.config.sandboxRoot)).filter((d) => d.startsWith('pitr-')),
+      [],
+      'the sandbox is gone',
+    );
   });
 });

@@ -13,7 +13,14 @@ import { startSeededPlatform } from '../support/seeded-platform.ts';
  */
 function decodeActionData(text: string | undefined): Record<string, unknown> {
   const flat = JSON.parse(text ?? '[{}]') as unknown[];
-  const specials: Record<number, unknown> = { [-1]: undefined, [-2]: null, [-3]: Number.NaN, [-4]: Infinity, [-5]: -Infinity, [-6]: -0 };
+  const specials: Record<number, unknown> = {
+    [-1]: undefined,
+    [-2]: null,
+    [-3]: Number.NaN,
+    [-4]: Infinity,
+    [-5]: -Infinity,
+    [-6]: -0,
+  };
   const at = (i: number): unknown => {
     if (i < 0) return specials[i];
     const v = flat[i];
@@ -32,15 +39,19 @@ describe('console: storages, adding a database, the restore wizard and the notif
   let restorePage: string;
   const HOOK_URL = 'http://127.0.0.1:9/hook/s3cr3t-path-token';
 
-  const action = (route: string, fields: Record<string, string | string[]>, cookie?: string) => postAction(con, route, fields, cookie);
+  const action = (route: string, fields: Record<string, string | string[]>, cookie?: string) =>
+    postAction(con, route, fields, cookie);
   const page = (route: string) => getPage(con, route);
 
   before(async () => {
-    ({ platform, source } = await startSeededPlatform('shop', `
+    ({ platform, source } = await startSeededPlatform(
+      'shop',
+      `
       create table items (id int primary key, note text, price numeric(10,2));
       insert into items select g, 'item ' || g, g * 1.25 from generate_series(1, 1500) g;
       create table orders (id int primary key, item_id int references items, at timestamptz);
-      insert into orders select g, 1 + g % 1500, timestamptz '2026-01-01' + g * interval '1 minute' from generate_series(1, 700) g;`));
+      insert into orders select g, 1 + g % 1500, timestamptz '2026-01-01' + g * interval '1 minute' from generate_series(1, 700) g;`,
+    ));
     con = await startSignedInConsole(platform);
   });
 
@@ -51,7 +62,12 @@ describe('console: storages, adding a database, the restore wizard and the notif
 
   it('adds a local storage through the form after testing it, names the bad field, and tests it from the list', async () => {
     const dir = path.join(platform.dir, 'vault');
-    const bad = await action('/storages?/add', { name: 'vault', type: 'local', local_path: 'relative/dir', intent: 'test' });
+    const bad = await action('/storages?/add', {
+      name: 'vault',
+      type: 'local',
+      local_path: 'relative/dir',
+      intent: 'test',
+    });
     assert.equal(bad.type, 'failure');
     assert.match(bad.data ?? '', /path: path must be absolute/);
 
@@ -78,7 +94,11 @@ describe('console: storages, adding a database, the restore wizard and the notif
     assert.equal(good.type, 'success', good.data);
     assert.match(good.data ?? '', /PostgreSQL 1\d/);
     const client = await connect('shop', source);
-    const server = (await client.query<{ s: string; v: string }>("select pg_database_size(current_database())::text as s, current_setting('server_version') as v")).rows[0]!;
+    const server = (
+      await client.query<{ s: string; v: string }>(
+        "select pg_database_size(current_database())::text as s, current_setting('server_version') as v",
+      )
+    ).rows[0]!;
     const size = Number(server.s);
     await client.end();
     const check = decodeActionData(good.data).check as { ok: boolean; version: string; sizeBytes: number };
@@ -96,7 +116,14 @@ describe('console: storages, adding a database, the restore wizard and the notif
   });
 
   it('adds the database and redirects to its page', async () => {
-    const saved = await action('/databases/new?/save', { name: 'shop', url: targetUrl(source), storages: 'vault', schedule: '', timezone: 'Europe/Paris', workspace: '1' });
+    const saved = await action('/databases/new?/save', {
+      name: 'shop',
+      url: targetUrl(source),
+      storages: 'vault',
+      schedule: '',
+      timezone: 'Europe/Paris',
+      workspace: '1',
+    });
     assert.equal(saved.type, 'redirect', saved.data);
     assert.equal(saved.location, '/databases/shop');
     const db = await platform.runtime.catalog.getDatabase('shop');
@@ -110,7 +137,9 @@ describe('console: storages, adding a database, the restore wizard and the notif
 
     const step2 = await page('/restore?database=shop');
     assert.ok(step2.includes(backupId), 'step 2 lists the backup');
-    const step4 = await page(`/restore?database=shop&source=backup&backup=${encodeURIComponent(backupId)}&to=new&name=shop_restored`);
+    const step4 = await page(
+      `/restore?database=shop&source=backup&backup=${encodeURIComponent(backupId)}&to=new&name=shop_restored`,
+    );
     assert.match(step4, /4\. Confirm/);
     assert.match(step4, /Start restore/);
 
@@ -119,7 +148,8 @@ describe('console: storages, adding a database, the restore wizard and the notif
     assert.equal(refused.type, 'failure');
     assert.match(refused.data ?? '', /type the database's name \\"shop\\" exactly/);
     const admin = await connect('postgres', platform.cluster.target('postgres'));
-    const exists = async () => (await admin.query("select 1 from pg_database where datname = 'shop_restored'")).rowCount;
+    const exists = async () =>
+      (await admin.query("select 1 from pg_database where datname = 'shop_restored'")).rowCount;
     assert.equal(await exists(), 0, 'nothing was restored');
 
     const started = await action('/restore?/start', { ...fields, confirm: 'shop' });
@@ -143,13 +173,27 @@ describe('console: storages, adding a database, the restore wizard and the notif
     await admin.end();
 
     const restored = { ...source, database: 'shop_restored' };
-    for (const [table, order] of [['items', 'id'], ['orders', 'id']] as const) {
-      assert.deepEqual(await tableFingerprint(restored, table, order), await tableFingerprint(source, table, order), `table ${table} differs`);
+    for (const [table, order] of [
+      ['items', 'id'],
+      ['orders', 'id'],
+    ] as const) {
+      assert.deepEqual(
+        await tableFingerprint(restored, table, order),
+        await tableFingerprint(source, table, order),
+        `table ${table} differs`,
+      );
     }
   });
 
   it('shows a failed restore with its cause: a target URL that already holds tables is refused', async () => {
-    const started = await action('/restore?/start', { database: 'shop', source: 'backup', backup: backupId, to: 'url', url: targetUrl(source), confirm: 'shop' });
+    const started = await action('/restore?/start', {
+      database: 'shop',
+      source: 'backup',
+      backup: backupId,
+      to: 'url',
+      url: targetUrl(source),
+      confirm: 'shop',
+    });
     assert.equal(started.type, 'redirect', started.data);
     let html = '';
     const deadline = Date.now() + 30_000;
@@ -167,23 +211,45 @@ describe('console: storages, adding a database, the restore wizard and the notif
 
   it('a viewer may read the wizard but not restore, test a storage configuration, test a URL or add a notifier', async () => {
     const created = await con.fetch(`${con.url}/api/v1/users`, {
-      method: 'POST', body: JSON.stringify({ email: 'viewer@example.org', password: 'viewer password 123', role: 'viewer', workspace: 'default' }),
+      method: 'POST',
+      body: JSON.stringify({
+        email: 'viewer@example.org',
+        password: 'viewer password 123',
+        role: 'viewer',
+        workspace: 'default',
+      }),
       headers: { 'content-type': 'application/json', origin: con.url },
     });
     assert.equal(created.status, 201, await created.text());
-    const login = await fetch(`${con.url}/api/v1/session`, { method: 'POST', body: JSON.stringify({ email: 'viewer@example.org', password: 'viewer password 123' }), headers: { 'content-type': 'application/json' } });
+    const login = await fetch(`${con.url}/api/v1/session`, {
+      method: 'POST',
+      body: JSON.stringify({ email: 'viewer@example.org', password: 'viewer password 123' }),
+      headers: { 'content-type': 'application/json' },
+    });
     const viewer = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
     const wizard = await fetch(`${con.url}/restore?database=shop`, { headers: { cookie: viewer } });
     assert.equal(wizard.status, 200);
     assert.ok((await wizard.text()).includes(backupId), 'a viewer sees the backups');
 
-    const restore = await action('/restore?/start', { database: 'shop', source: 'backup', backup: backupId, to: 'new', name: 'by_viewer', confirm: 'shop' }, viewer);
+    const restore = await action(
+      '/restore?/start',
+      { database: 'shop', source: 'backup', backup: backupId, to: 'new', name: 'by_viewer', confirm: 'shop' },
+      viewer,
+    );
     assert.deepEqual([restore.type, restore.status], ['failure', 403], restore.data);
-    const storage = await action('/storages?/add', { name: 'probe', type: 'local', local_path: path.join(platform.dir, 'probe'), intent: 'test' }, viewer);
+    const storage = await action(
+      '/storages?/add',
+      { name: 'probe', type: 'local', local_path: path.join(platform.dir, 'probe'), intent: 'test' },
+      viewer,
+    );
     assert.deepEqual([storage.type, storage.status], ['failure', 403], storage.data);
     const url = await action('/databases/new?/test', { url: targetUrl(source) }, viewer);
     assert.deepEqual([url.type, url.status], ['failure', 403], url.data);
-    const notifier = await action('/notifiers?/save', { name: 'by-viewer', type: 'webhook', webhook_url: 'http://127.0.0.1:9/x', events: 'backup_failed' }, viewer);
+    const notifier = await action(
+      '/notifiers?/save',
+      { name: 'by-viewer', type: 'webhook', webhook_url: 'http://127.0.0.1:9/x', events: 'backup_failed' },
+      viewer,
+    );
     assert.deepEqual([notifier.type, notifier.status], ['failure', 403], notifier.data);
     await assert.rejects(platform.runtime.catalog.notifiers.get('by-viewer'));
     const admin = await connect('postgres', platform.cluster.target('postgres'));
@@ -192,7 +258,14 @@ describe('console: storages, adding a database, the restore wizard and the notif
   });
 
   it('adds a webhook notifier through the form, lists it without its secret URL, and keeps the secret on an edit left blank', async () => {
-    const added = await action('/notifiers?/save', { name: 'ops-hook', type: 'webhook', webhook_url: HOOK_URL, webhook_method: 'POST', events: ['backup_failed', 'database_down'], databases: 'shop' });
+    const added = await action('/notifiers?/save', {
+      name: 'ops-hook',
+      type: 'webhook',
+      webhook_url: HOOK_URL,
+      webhook_method: 'POST',
+      events: ['backup_failed', 'database_down'],
+      databases: 'shop',
+    });
     assert.equal(added.type, 'success', added.data);
     const listed = await page('/notifiers');
     assert.match(listed, /data-notifier="ops-hook"/);
@@ -205,7 +278,14 @@ describe('console: storages, adding a database, the restore wizard and the notif
     assert.match(editForm, /Edit notifier ops-hook/);
     assert.ok(!editForm.includes('s3cr3t-path-token'), 'the edit form never shows the secret');
 
-    const edited = await action('/notifiers?/save', { name: 'ops-hook', type: 'webhook', webhook_url: '', webhook_method: 'GET', events: ['backup_succeeded'], databases: [] });
+    const edited = await action('/notifiers?/save', {
+      name: 'ops-hook',
+      type: 'webhook',
+      webhook_url: '',
+      webhook_method: 'GET',
+      events: ['backup_succeeded'],
+      databases: [],
+    });
     assert.equal(edited.type, 'success', edited.data);
     const config = await platform.runtime.catalog.notifiers.config('ops-hook');
     assert.equal(config.type === 'webhook' && config.url, HOOK_URL, 'a blank secret keeps the stored one');
@@ -214,7 +294,12 @@ describe('console: storages, adding a database, the restore wizard and the notif
     assert.deepEqual(after.events, ['backup_succeeded']);
     assert.deepEqual(after.databases, []);
 
-    const bad = await action('/notifiers?/save', { name: 'bad-hook', type: 'webhook', webhook_url: 'ftp://nope', events: 'backup_failed' });
+    const bad = await action('/notifiers?/save', {
+      name: 'bad-hook',
+      type: 'webhook',
+      webhook_url: 'ftp://nope',
+      events: 'backup_failed',
+    });
     assert.equal(bad.type, 'failure');
     assert.match(bad.data ?? '', /url must be an http\(s\) URL/);
   });

@@ -15,14 +15,26 @@ const run = promisify(execFile);
 
 async function sha256Of(file: string): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(file), new Writable({ write(chunk, _e, cb) { hash.update(chunk); cb(); } }));
+  await pipeline(
+    createReadStream(file),
+    new Writable({
+      write(chunk, _e, cb) {
+        hash.update(chunk);
+        cb();
+      },
+    }),
+  );
   return hash.digest('hex');
 }
 
 /** Activity types a workflow run scheduled, in order: how we know pg_dump ran once. */
 async function activitiesOf(platform: Platform, workflowId: string): Promise<string[]> {
   const history = await platform.client.workflow.getHandle(workflowId).fetchHistory();
-  return (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
+  return (history.events ?? []).flatMap((e) =>
+    e.activityTaskScheduledEventAttributes?.activityType?.name
+      ? [e.activityTaskScheduledEventAttributes.activityType.name]
+      : [],
+  );
 }
 
 /**
@@ -86,12 +98,27 @@ describe('one backup fanned out to three storages, one of which fills up midway'
 
     const record = await platform.runtime.catalog.getBackup(backupId);
     assert.equal(record.status, 'partial');
-    assert.deepEqual(record.copies.map((c) => [c.storageName, c.status]), [['alpha', 'complete'], ['bravo', 'complete'], ['tiny', 'failed']]);
-    assert.deepEqual(await readdir(path.join(tinyDir, 'wide')).catch(() => []), [], 'no object and no partial file on the full storage');
+    assert.deepEqual(
+      record.copies.map((c) => [c.storageName, c.status]),
+      [
+        ['alpha', 'complete'],
+        ['bravo', 'complete'],
+        ['tiny', 'failed'],
+      ],
+    );
+    assert.deepEqual(
+      await readdir(path.join(tinyDir, 'wide')).catch(() => []),
+      [],
+      'no object and no partial file on the full storage',
+    );
 
     const manifest = JSON.parse(await readFile(path.join(platform.dir, 'alpha', 'wide', `${backupId}.json`), 'utf8'));
     for (const name of ['alpha', 'bravo']) {
-      assert.equal(await sha256Of(path.join(platform.dir, name, 'wide', `${backupId}.dump.hsb`)), manifest.object.sha256, `${name} holds the exact object`);
+      assert.equal(
+        await sha256Of(path.join(platform.dir, name, 'wide', `${backupId}.dump.hsb`)),
+        manifest.object.sha256,
+        `${name} holds the exact object`,
+      );
     }
     const dumps = (await activitiesOf(platform, started.workflowId)).filter((a) => a === 'dumpDatabaseToStorage');
     assert.equal(dumps.length, 1, 'pg_dump ran once for three storages');
@@ -99,14 +126,18 @@ describe('one backup fanned out to three storages, one of which fills up midway'
 
   it('restores from each storage that holds it, falling back when the first copy is gone', async (t) => {
     if (!mounted) return t.skip(`cannot mount a tmpfs here (${mountRefused})`);
-    const fromAlpha = await (await platform.ops.startRestore({ database: 'wide', backupId, to: { database: 'wide_from_alpha' } })).result();
+    const fromAlpha = await (
+      await platform.ops.startRestore({ database: 'wide', backupId, to: { database: 'wide_from_alpha' } })
+    ).result();
     assert.equal(fromAlpha.storageName, 'alpha');
     assert.deepEqual(await tableFingerprint({ ...source, database: 'wide_from_alpha' }, 'blobs', 'id'), expected);
 
     const object = path.join(platform.dir, 'alpha', 'wide', `${backupId}.dump.hsb`);
     await rename(object, `${object}.aside`);
     try {
-      const fromBravo = await (await platform.ops.startRestore({ database: 'wide', backupId, to: { database: 'wide_from_bravo' } })).result();
+      const fromBravo = await (
+        await platform.ops.startRestore({ database: 'wide', backupId, to: { database: 'wide_from_bravo' } })
+      ).result();
       assert.equal(fromBravo.storageName, 'bravo', 'the restore fell back to the second storage');
       assert.deepEqual(await tableFingerprint({ ...source, database: 'wide_from_bravo' }, 'blobs', 'id'), expected);
     } finally {
@@ -121,10 +152,21 @@ describe('one backup fanned out to three storages, one of which fills up midway'
     await rename(object, `${object}.aside`);
     const fallbacks: string[] = [];
     try {
-      const download = await platform.ops.openDownload(backupId, { decrypt: true, onFallback: (storage) => fallbacks.push(storage) });
+      const download = await platform.ops.openDownload(backupId, {
+        decrypt: true,
+        onFallback: (storage) => fallbacks.push(storage),
+      });
       assert.equal(download.storageName, 'bravo');
       const hash = createHash('sha256');
-      await pipeline(download.stream, new Writable({ write(chunk, _e, cb) { hash.update(chunk); cb(); } }));
+      await pipeline(
+        download.stream,
+        new Writable({
+          write(chunk, _e, cb) {
+            hash.update(chunk);
+            cb();
+          },
+        }),
+      );
       assert.equal(hash.digest('hex'), manifest.dump.sha256, 'the download is the exact pg_dump archive');
       assert.deepEqual(fallbacks, ['alpha']);
     } finally {
@@ -139,7 +181,17 @@ describe('one backup fanned out to three storages, one of which fills up midway'
     try {
       const download = await platform.ops.openDownload(backupId, { decrypt: false });
       assert.equal(download.storageName, 'alpha');
-      await assert.rejects(pipeline(download.stream, new Writable({ write(_c, _e, cb) { cb(); } })), /has SHA-256 [0-9a-f]{64}, but the catalog recorded [0-9a-f]{64}: the object was damaged, replaced or copied in storage/);
+      await assert.rejects(
+        pipeline(
+          download.stream,
+          new Writable({
+            write(_c, _e, cb) {
+              cb();
+            },
+          }),
+        ),
+        /has SHA-256 [0-9a-f]{64}, but the catalog recorded [0-9a-f]{64}: the object was damaged, replaced or copied in storage/,
+      );
     } finally {
       await writeFile(object, original);
     }
@@ -151,7 +203,11 @@ describe('one backup fanned out to three storages, one of which fills up midway'
     const started = await platform.ops.startReplicate(backupId);
     const outcome = await started.result();
     assert.equal(outcome.status, 'complete', JSON.stringify(outcome));
-    assert.deepEqual(await activitiesOf(platform, started.workflowId), ['listCopies', 'copyBackupToStorage', 'settleBackup']);
+    assert.deepEqual(await activitiesOf(platform, started.workflowId), [
+      'listCopies',
+      'copyBackupToStorage',
+      'settleBackup',
+    ]);
 
     const record = await platform.runtime.catalog.getBackup(backupId);
     assert.equal(record.status, 'complete');
@@ -167,7 +223,9 @@ describe('one backup fanned out to three storages, one of which fills up midway'
       moved.push(file);
     }
     try {
-      const fromTiny = await (await platform.ops.startRestore({ database: 'wide', backupId, to: { database: 'wide_from_tiny' } })).result();
+      const fromTiny = await (
+        await platform.ops.startRestore({ database: 'wide', backupId, to: { database: 'wide_from_tiny' } })
+      ).result();
       assert.equal(fromTiny.storageName, 'tiny');
       assert.deepEqual(await tableFingerprint({ ...source, database: 'wide_from_tiny' }, 'blobs', 'id'), expected);
     } finally {

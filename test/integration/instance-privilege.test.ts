@@ -17,7 +17,11 @@ const cli = path.resolve('bin/hindsight.mjs');
 const PASSWORD = 'correct horse battery staple';
 const VAULT_CONFIG = '[vault]\ntype = local\n';
 
-interface Answer { status: number; message: string; body: Record<string, unknown> }
+interface Answer {
+  status: number;
+  message: string;
+  body: Record<string, unknown>;
+}
 
 /**
  * What runs code or reaches paths on the shared worker is the installation's, not a workspace's:
@@ -32,22 +36,42 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
   const marker = () => path.join(platform.dir, 'ran-on-the-worker');
 
   async function login(email: string, password = PASSWORD): Promise<string> {
-    const response = await fetch(`${app.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+    const response = await fetch(`${app.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
     assert.equal(response.status, 200, await response.clone().text());
     return (response.headers.get('set-cookie') ?? '').split(';')[0]!;
   }
 
-  async function call(method: string, url: string, auth: { cookie?: string; bearer?: string }, json?: unknown): Promise<Answer> {
+  async function call(
+    method: string,
+    url: string,
+    auth: { cookie?: string; bearer?: string },
+    json?: unknown,
+  ): Promise<Answer> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (auth.cookie) { headers.cookie = auth.cookie; headers.origin = app.url; }
+    if (auth.cookie) {
+      headers.cookie = auth.cookie;
+      headers.origin = app.url;
+    }
     if (auth.bearer) headers.authorization = `Bearer ${auth.bearer}`;
-    const response = await fetch(`${app.url}/api/v1${url}`, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
+    const response = await fetch(`${app.url}/api/v1${url}`, {
+      method,
+      headers,
+      body: json === undefined ? undefined : JSON.stringify(json),
+    });
     const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
     return { status: response.status, message: (body.error as { message?: string } | undefined)?.message ?? '', body };
   }
 
-  const saveStorage = (who: string, name: string, config: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
-    call('POST', '/storages', { cookie: cookies.get(who)! }, { name, config, ...extra });
+  const saveStorage = (
+    who: string,
+    name: string,
+    config: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+  ) => call('POST', '/storages', { cookie: cookies.get(who)! }, { name, config, ...extra });
 
   const actor = (email: string): Promise<Actor> => app.services.access.actorForEmail(email, 'test');
   const opsAs = (who: Actor) => actorOps(platform.services, who);
@@ -59,16 +83,40 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
   }
 
   before(async () => {
-    ({ platform, source } = await startSeededPlatform('shop', 'create table items (id int primary key)', { worker: false }));
+    ({ platform, source } = await startSeededPlatform('shop', 'create table items (id int primary key)', {
+      worker: false,
+    }));
     app = await startSignedInConsole(platform);
     const operator = operatorActor('test');
-    await opsAs(operator).addDatabase({ name: 'shop', url: targetUrl(source), storages: 'local', verifyAfterBackup: false, skipCheck: true });
+    await opsAs(operator).addDatabase({
+      name: 'shop',
+      url: targetUrl(source),
+      storages: 'local',
+      verifyAfterBackup: false,
+      skipCheck: true,
+    });
     await app.services.access.createWorkspace(operator, 'blue');
     const owner = await actor(CONSOLE_OWNER.email);
-    await app.services.access.createUser(owner, { email: 'admin@example.org', password: PASSWORD, workspace: 'default', role: 'admin' });
-    await app.services.access.createUser(operator, { email: 'blue-owner@example.org', password: PASSWORD, workspace: 'blue', role: 'owner' });
-    await app.services.access.createUser(operator, { email: 'blue-admin@example.org', password: PASSWORD, workspace: 'blue', role: 'admin' });
-    for (const email of ['admin@example.org', 'blue-owner@example.org', 'blue-admin@example.org']) cookies.set(email, await login(email));
+    await app.services.access.createUser(owner, {
+      email: 'admin@example.org',
+      password: PASSWORD,
+      workspace: 'default',
+      role: 'admin',
+    });
+    await app.services.access.createUser(operator, {
+      email: 'blue-owner@example.org',
+      password: PASSWORD,
+      workspace: 'blue',
+      role: 'owner',
+    });
+    await app.services.access.createUser(operator, {
+      email: 'blue-admin@example.org',
+      password: PASSWORD,
+      workspace: 'blue',
+      role: 'admin',
+    });
+    for (const email of ['admin@example.org', 'blue-owner@example.org', 'blue-admin@example.org'])
+      cookies.set(email, await login(email));
     cookies.set('instance', await login(CONSOLE_OWNER.email, CONSOLE_OWNER.password));
     blueRoot = path.join(platform.config.localStorageRoot, 'blue');
   });
@@ -79,26 +127,49 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
   });
 
   it('the first owner is the instance owner; a workspace owner may not make another, the operator may', async () => {
-    assert.equal((await actor(CONSOLE_OWNER.email) as { instanceOwner: boolean }).instanceOwner, true);
-    assert.equal((await actor('blue-owner@example.org') as { instanceOwner: boolean }).instanceOwner, false);
+    assert.equal(((await actor(CONSOLE_OWNER.email)) as { instanceOwner: boolean }).instanceOwner, true);
+    assert.equal(((await actor('blue-owner@example.org')) as { instanceOwner: boolean }).instanceOwner, false);
     await assert.rejects(
-      app.services.access.createUser(await actor('blue-owner@example.org'), { email: 'sneaky@example.org', password: PASSWORD, workspace: 'blue', role: 'owner', instanceOwner: true }),
-      (e: Error & { kind?: string }) => e.kind === 'forbidden' && /only the instance owner .* may make another one/.test(e.message),
+      app.services.access.createUser(await actor('blue-owner@example.org'), {
+        email: 'sneaky@example.org',
+        password: PASSWORD,
+        workspace: 'blue',
+        role: 'owner',
+        instanceOwner: true,
+      }),
+      (e: Error & { kind?: string }) =>
+        e.kind === 'forbidden' && /only the instance owner .* may make another one/.test(e.message),
     );
     await assert.rejects(app.services.access.actorForEmail('sneaky@example.org', 'test'), /does not exist/);
-    const made = await app.services.access.createUser(operatorActor('test'), { email: 'second@example.org', password: PASSWORD, workspace: 'blue', role: 'owner', instanceOwner: true });
+    const made = await app.services.access.createUser(operatorActor('test'), {
+      email: 'second@example.org',
+      password: PASSWORD,
+      workspace: 'blue',
+      role: 'owner',
+      instanceOwner: true,
+    });
     assert.equal(made.instanceOwner, true);
   });
 
   it('a workspace admin or owner may not set a hook script: 403 naming why, a denied audit entry, nothing stored', async () => {
     const attempts: Array<[string, Parameters<ReturnType<typeof opsAs>['hooks']['setHook']>[0]]> = [
       ['admin@example.org', { target: { database: 'shop' }, kind: 'pre_backup', script: `touch ${marker()}` }],
-      ['blue-owner@example.org', { target: { workspaceId: (await platform.runtime.catalog.access.findWorkspace('blue'))!.id }, kind: 'post_backup', script: `touch ${marker()}` }],
+      [
+        'blue-owner@example.org',
+        {
+          target: { workspaceId: (await platform.runtime.catalog.access.findWorkspace('blue'))!.id },
+          kind: 'post_backup',
+          script: `touch ${marker()}`,
+        },
+      ],
     ];
     for (const [email, input] of attempts) {
       await assert.rejects(opsAs(await actor(email)).hooks.setHook(input), (e: Error & { kind?: string }) => {
         assert.equal(e.kind, 'forbidden');
-        assert.equal(e.message, 'hook scripts run programs on the shared worker: only the instance owner may set them (ask them, or the operator with the hindsight CLI on the server)');
+        assert.equal(
+          e.message,
+          'hook scripts run programs on the shared worker: only the instance owner may set them (ask them, or the operator with the hindsight CLI on the server)',
+        );
         return true;
       });
       const denial = await lastDenial(email);
@@ -112,11 +183,19 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
   });
 
   it('the instance owner sets a hook; a workspace admin may still remove it', async () => {
-    await app.services.hooks.save(await actor(CONSOLE_OWNER.email), { database: 'shop', scope: 'database', kind: 'post_backup', script: 'echo done' });
+    await app.services.hooks.save(await actor(CONSOLE_OWNER.email), {
+      database: 'shop',
+      scope: 'database',
+      kind: 'post_backup',
+      script: 'echo done',
+    });
     const [hook] = await platform.runtime.catalog.hooks.forDatabase('shop');
     assert.equal(hook?.script, 'echo done');
     assert.equal(hook?.updatedBy, CONSOLE_OWNER.email);
-    await opsAs(await actor('admin@example.org')).hooks.removeHook({ target: { database: 'shop' }, kind: 'post_backup' });
+    await opsAs(await actor('admin@example.org')).hooks.removeHook({
+      target: { database: 'shop' },
+      kind: 'post_backup',
+    });
     assert.deepEqual(await platform.runtime.catalog.hooks.forDatabase('shop'), []);
   });
 
@@ -125,32 +204,89 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
     const program = path.join(platform.dir, 'evil-rclone.sh');
     await writeFile(program, `#!/bin/sh\ntouch ${marker()}\nexec rclone "$@"\n`, { mode: 0o755 });
     const cases: Array<[Record<string, unknown>, RegExp, string]> = [
-      [{ remote: ':s3,provider=AWS:bucket', rcloneBinary: program }, /^rcloneBinary names a program for the shared worker to run: only the instance owner may set it/, 'storage.rcloneBinary'],
-      [{ remote: 'vault:/tmp/x', configText: VAULT_CONFIG }, /^an rclone config can define backends that run programs or read files on the shared worker: only the instance owner may set configText/, 'storage.rcloneConfig'],
-      [{ remote: ':s3,provider=AWS:bucket', extraFlags: ['--bwlimit=1M', `--password-command=touch ${marker()}`] }, /^rclone flag "--password-command" is not on the allow-list for workspace admins .*: only the instance owner may pass it \(allowed: --bwlimit, /, 'storage.rcloneFlag'],
-      [{ remote: ':local:/etc' }, /backend "local" reaches the shared worker's own files .*: only the instance owner may use it in a remote/, 'storage.rcloneRemote'],
+      [
+        { remote: ':s3,provider=AWS:bucket', rcloneBinary: program },
+        /^rcloneBinary names a program for the shared worker to run: only the instance owner may set it/,
+        'storage.rcloneBinary',
+      ],
+      [
+        { remote: 'vault:/tmp/x', configText: VAULT_CONFIG },
+        /^an rclone config can define backends that run programs or read files on the shared worker: only the instance owner may set configText/,
+        'storage.rcloneConfig',
+      ],
+      [
+        { remote: ':s3,provider=AWS:bucket', extraFlags: ['--bwlimit=1M', `--password-command=touch ${marker()}`] },
+        /^rclone flag "--password-command" is not on the allow-list for workspace admins .*: only the instance owner may pass it \(allowed: --bwlimit, /,
+        'storage.rcloneFlag',
+      ],
+      [
+        { remote: ':local:/etc' },
+        /backend "local" reaches the shared worker's own files .*: only the instance owner may use it in a remote/,
+        'storage.rcloneRemote',
+      ],
     ];
     for (const [config, reason, privilege] of cases) {
-      const answer = await saveStorage('blue-admin@example.org', 'blue-rclone', { type: 'rclone', ...config }, { workspace: 'blue' });
+      const answer = await saveStorage(
+        'blue-admin@example.org',
+        'blue-rclone',
+        { type: 'rclone', ...config },
+        { workspace: 'blue' },
+      );
       assert.equal(answer.status, 403, JSON.stringify(answer.body));
       assert.match(answer.message, reason);
-      assert.ok(!answer.message.includes(`touch ${marker()}`), 'a flag\'s value is never repeated');
-      assert.match((await lastDenial('blue-admin@example.org'))?.detail ?? '', new RegExp(`^instance privilege ${privilege.replace('.', '\\.')}:`));
+      assert.ok(!answer.message.includes(`touch ${marker()}`), "a flag's value is never repeated");
+      assert.match(
+        (await lastDenial('blue-admin@example.org'))?.detail ?? '',
+        new RegExp(`^instance privilege ${privilege.replace('.', '\\.')}:`),
+      );
     }
     assert.equal(existsSync(marker()), false, 'no program ran');
     assert.equal(await platform.runtime.catalog.access.storageWorkspace('blue-rclone'), undefined, 'nothing was saved');
     // What the allow-list admits still works for the admin: throughput flags on a network backend.
-    const allowed = await saveStorage('blue-admin@example.org', 'blue-s3', { type: 'rclone', remote: ":s3,provider=Minio,endpoint='http://127.0.0.1:9':bucket", extraFlags: ['--bwlimit=10M', '--s3-chunk-size=8M'] }, { workspace: 'blue', skipCheck: true });
+    const allowed = await saveStorage(
+      'blue-admin@example.org',
+      'blue-s3',
+      {
+        type: 'rclone',
+        remote: ":s3,provider=Minio,endpoint='http://127.0.0.1:9':bucket",
+        extraFlags: ['--bwlimit=10M', '--s3-chunk-size=8M'],
+      },
+      { workspace: 'blue', skipCheck: true },
+    );
     assert.equal(allowed.status, 201, JSON.stringify(allowed.body));
   });
 
-  it('a workspace admin may not let an s3 storage sign in with the worker\'s own AWS credentials', async () => {
-    const keyless = await saveStorage('blue-admin@example.org', 'blue-keyless', { type: 's3', bucket: 'other-tenant', region: 'us-east-1' }, { workspace: 'blue', skipCheck: true });
+  it("a workspace admin may not let an s3 storage sign in with the worker's own AWS credentials", async () => {
+    const keyless = await saveStorage(
+      'blue-admin@example.org',
+      'blue-keyless',
+      { type: 's3', bucket: 'other-tenant', region: 'us-east-1' },
+      { workspace: 'blue', skipCheck: true },
+    );
     assert.equal(keyless.status, 403, JSON.stringify(keyless.body));
-    assert.match(keyless.message, /^an s3 storage without accessKeyId signs in with the shared worker's own AWS credentials, .*only the instance owner may use them/);
-    const keyed = await saveStorage('blue-admin@example.org', 'blue-keyed', { type: 's3', bucket: 'mine', region: 'us-east-1', accessKeyId: 'AKIAEXAMPLEBLUE', secretAccessKey: 'blue-secret-key-value' }, { workspace: 'blue', skipCheck: true });
+    assert.match(
+      keyless.message,
+      /^an s3 storage without accessKeyId signs in with the shared worker's own AWS credentials, .*only the instance owner may use them/,
+    );
+    const keyed = await saveStorage(
+      'blue-admin@example.org',
+      'blue-keyed',
+      {
+        type: 's3',
+        bucket: 'mine',
+        region: 'us-east-1',
+        accessKeyId: 'AKIAEXAMPLEBLUE',
+        secretAccessKey: 'blue-secret-key-value',
+      },
+      { workspace: 'blue', skipCheck: true },
+    );
     assert.equal(keyed.status, 201, JSON.stringify(keyed.body));
-    const byOwner = await saveStorage('instance', 'instance-keyless', { type: 's3', bucket: 'instance-bucket', region: 'us-east-1' }, { skipCheck: true });
+    const byOwner = await saveStorage(
+      'instance',
+      'instance-keyless',
+      { type: 's3', bucket: 'instance-bucket', region: 'us-east-1' },
+      { skipCheck: true },
+    );
     assert.equal(byOwner.status, 201, JSON.stringify(byOwner.body));
   });
 
@@ -159,11 +295,28 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
     const ranLog = path.join(platform.dir, 'owner-rclone.log');
     await writeFile(program, `#!/bin/sh\necho "$1" >> ${ranLog}\nexec rclone "$@"\n`, { mode: 0o755 });
     const dir = path.join(platform.dir, 'vault');
-    const answer = await saveStorage('instance', 'owner-rclone', { type: 'rclone', remote: `vault:${dir}`, configText: VAULT_CONFIG, rcloneBinary: program, extraFlags: ['--no-check-certificate'] });
+    const answer = await saveStorage('instance', 'owner-rclone', {
+      type: 'rclone',
+      remote: `vault:${dir}`,
+      configText: VAULT_CONFIG,
+      rcloneBinary: program,
+      extraFlags: ['--no-check-certificate'],
+    });
     assert.equal(answer.status, 201, JSON.stringify(answer.body));
-    assert.ok(existsSync(ranLog), 'the connection test ran the owner\'s program');
+    assert.ok(existsSync(ranLog), "the connection test ran the owner's program");
     // An admin of the workspace may edit the storage without touching what the owner chose.
-    const edited = await saveStorage('admin@example.org', 'owner-rclone', { type: 'rclone', remote: `vault:${dir}`, configText: VAULT_CONFIG, rcloneBinary: program, extraFlags: ['--no-check-certificate', '--bwlimit=5M'] }, { skipCheck: true });
+    const edited = await saveStorage(
+      'admin@example.org',
+      'owner-rclone',
+      {
+        type: 'rclone',
+        remote: `vault:${dir}`,
+        configText: VAULT_CONFIG,
+        rcloneBinary: program,
+        extraFlags: ['--no-check-certificate', '--bwlimit=5M'],
+      },
+      { skipCheck: true },
+    );
     assert.equal(edited.status, 201, JSON.stringify(edited.body));
   });
 
@@ -172,23 +325,63 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
     await mkdir(blueRoot, { recursive: true });
     await mkdir(outside, { recursive: true });
     await symlink(outside, path.join(blueRoot, 'link'));
-    const escapes = [platform.backupsDir, `${blueRoot}/../default/x`, path.join(blueRoot, 'link', 'sub'), `${blueRoot}-twin`];
+    const escapes = [
+      platform.backupsDir,
+      `${blueRoot}/../default/x`,
+      path.join(blueRoot, 'link', 'sub'),
+      `${blueRoot}-twin`,
+    ];
     for (const escape of escapes) {
-      const answer = await saveStorage('blue-admin@example.org', 'blue-escape', { type: 'local', path: escape }, { workspace: 'blue' });
+      const answer = await saveStorage(
+        'blue-admin@example.org',
+        'blue-escape',
+        { type: 'local', path: escape },
+        { workspace: 'blue' },
+      );
       assert.equal(answer.status, 403, `${escape}: ${JSON.stringify(answer.body)}`);
-      assert.match(answer.message, new RegExp(`^local path ".*" is outside the storage root of workspace "blue" \\(${blueRoot}\\), after resolving "\\.\\." and symlinks: .*only the instance owner may choose it`));
-      assert.match((await lastDenial('blue-admin@example.org'))?.detail ?? '', /^instance privilege storage\.localPath:/);
+      assert.match(
+        answer.message,
+        new RegExp(
+          `^local path ".*" is outside the storage root of workspace "blue" \\(${blueRoot}\\), after resolving "\\.\\." and symlinks: .*only the instance owner may choose it`,
+        ),
+      );
+      assert.match(
+        (await lastDenial('blue-admin@example.org'))?.detail ?? '',
+        /^instance privilege storage\.localPath:/,
+      );
     }
     assert.deepEqual(await readdir(outside), [], 'the connection test never wrote through the link');
-    const inside = await saveStorage('blue-admin@example.org', 'blue-disk', { type: 'local', path: path.join(blueRoot, 'nightly') }, { workspace: 'blue' });
+    const inside = await saveStorage(
+      'blue-admin@example.org',
+      'blue-disk',
+      { type: 'local', path: path.join(blueRoot, 'nightly') },
+      { workspace: 'blue' },
+    );
     assert.equal(inside.status, 201, JSON.stringify(inside.body));
     assert.ok(existsSync(path.join(blueRoot, 'nightly')), 'the connection test wrote inside the root');
     // The console's storages page tells the admin where, and the instance owner that anywhere will do.
-    assert.deepEqual((await app.services.setup.storages(await actor('blue-admin@example.org'))).workspaces.map((w) => [w.name, w.localRoot]), [['blue', blueRoot]]);
-    assert.ok((await app.services.setup.storages(await actor(CONSOLE_OWNER.email))).workspaces.every((w) => w.localRoot === null));
+    assert.deepEqual(
+      (await app.services.setup.storages(await actor('blue-admin@example.org'))).workspaces.map((w) => [
+        w.name,
+        w.localRoot,
+      ]),
+      [['blue', blueRoot]],
+    );
+    assert.ok(
+      (await app.services.setup.storages(await actor(CONSOLE_OWNER.email))).workspaces.every(
+        (w) => w.localRoot === null,
+      ),
+    );
     // The console's "test before saving" is held to the same rule.
-    await assert.rejects(app.services.setup.testStorageConfig(await actor('blue-admin@example.org'), 'probe', { type: 'local', path: outside }, (await platform.runtime.catalog.access.findWorkspace('blue'))!.id),
-      (e: Error & { kind?: string }) => e.kind === 'forbidden' && /outside the storage root/.test(e.message));
+    await assert.rejects(
+      app.services.setup.testStorageConfig(
+        await actor('blue-admin@example.org'),
+        'probe',
+        { type: 'local', path: outside },
+        (await platform.runtime.catalog.access.findWorkspace('blue'))!.id,
+      ),
+      (e: Error & { kind?: string }) => e.kind === 'forbidden' && /outside the storage root/.test(e.message),
+    );
   });
 
   it('the instance owner may put a local storage anywhere, and an admin may edit it without moving it', async () => {
@@ -197,33 +390,64 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
     assert.equal(answer.status, 201, JSON.stringify(answer.body));
     const kept = await saveStorage('admin@example.org', 'nas', { type: 'local', path: nas }, { skipCheck: true });
     assert.equal(kept.status, 201, JSON.stringify(kept.body));
-    const moved = await saveStorage('admin@example.org', 'nas', { type: 'local', path: path.join(platform.dir, 'elsewhere') }, { skipCheck: true });
+    const moved = await saveStorage(
+      'admin@example.org',
+      'nas',
+      { type: 'local', path: path.join(platform.dir, 'elsewhere') },
+      { skipCheck: true },
+    );
     assert.equal(moved.status, 403, JSON.stringify(moved.body));
   });
 
-  it('the CLI\'s operator grants ownership of the installation; a workspace owner acting through the CLI may not', async () => {
+  it("the CLI's operator grants ownership of the installation; a workspace owner acting through the CLI may not", async () => {
     const env = { ...process.env, ...platform.configEnv };
     const hookSet = ['hook', 'set', '--workspace', 'blue', 'pre_backup', '--script', 'exit 0'];
-    await assert.rejects(run(process.execPath, [cli, ...hookSet], { env: { ...env, HINDSIGHT_AS: 'blue-owner@example.org' } }), /only the instance owner may set them/);
-    await assert.rejects(run(process.execPath, [cli, 'user', 'instance-owner', 'blue-owner@example.org'], { env: { ...env, HINDSIGHT_AS: 'blue-owner@example.org' } }), /only the instance owner .* may grant or take it/);
+    await assert.rejects(
+      run(process.execPath, [cli, ...hookSet], { env: { ...env, HINDSIGHT_AS: 'blue-owner@example.org' } }),
+      /only the instance owner may set them/,
+    );
+    await assert.rejects(
+      run(process.execPath, [cli, 'user', 'instance-owner', 'blue-owner@example.org'], {
+        env: { ...env, HINDSIGHT_AS: 'blue-owner@example.org' },
+      }),
+      /only the instance owner .* may grant or take it/,
+    );
     await run(process.execPath, [cli, 'user', 'instance-owner', 'blue-owner@example.org'], { env });
     await run(process.execPath, [cli, ...hookSet], { env: { ...env, HINDSIGHT_AS: 'blue-owner@example.org' } });
     const blue = (await platform.runtime.catalog.access.findWorkspace('blue'))!;
-    assert.deepEqual((await platform.runtime.catalog.hooks.forWorkspace(blue.id)).map((h) => [h.kind, h.script, h.updatedBy]), [['pre_backup', 'exit 0', 'blue-owner@example.org']]);
+    assert.deepEqual(
+      (await platform.runtime.catalog.hooks.forWorkspace(blue.id)).map((h) => [h.kind, h.script, h.updatedBy]),
+      [['pre_backup', 'exit 0', 'blue-owner@example.org']],
+    );
     await run(process.execPath, [cli, 'user', 'instance-owner', 'blue-owner@example.org', 'off'], { env });
-    assert.equal((await actor('blue-owner@example.org') as { instanceOwner: boolean }).instanceOwner, false);
+    assert.equal(((await actor('blue-owner@example.org')) as { instanceOwner: boolean }).instanceOwner, false);
   });
 
-  it('an instance owner\'s API token holds the privilege only when made with the owner role', async () => {
+  it("an instance owner's API token holds the privilege only when made with the owner role", async () => {
     const token = async (role: string) => {
-      const made = await call('POST', '/tokens', { cookie: cookies.get('instance')! }, { name: `t-${role}`, workspace: 'default', role });
+      const made = await call(
+        'POST',
+        '/tokens',
+        { cookie: cookies.get('instance')! },
+        { name: `t-${role}`, workspace: 'default', role },
+      );
       assert.equal(made.status, 201, JSON.stringify(made.body));
       return made.body.secret as string;
     };
     const config = { type: 'local', path: path.join(platform.dir, 'by-token') };
-    const admin = await call('POST', '/storages', { bearer: await token('admin') }, { name: 'by-admin-token', config, skipCheck: true });
+    const admin = await call(
+      'POST',
+      '/storages',
+      { bearer: await token('admin') },
+      { name: 'by-admin-token', config, skipCheck: true },
+    );
     assert.equal(admin.status, 403, JSON.stringify(admin.body));
-    const owner = await call('POST', '/storages', { bearer: await token('owner') }, { name: 'by-owner-token', config, skipCheck: true });
+    const owner = await call(
+      'POST',
+      '/storages',
+      { bearer: await token('owner') },
+      { name: 'by-owner-token', config, skipCheck: true },
+    );
     assert.equal(owner.status, 201, JSON.stringify(owner.body));
   });
 });

@@ -30,7 +30,10 @@ const sourceSchema = `
   create table orders (id bigint primary key, customer_id bigint not null, total numeric(12,2) not null);
   insert into orders select g, 1 + g % 20000, g * 0.37 from generate_series(1, 40000) g;
 `;
-const tables: Array<[string, string]> = [['customers', 'id'], ['orders', 'id']];
+const tables: Array<[string, string]> = [
+  ['customers', 'id'],
+  ['orders', 'id'],
+];
 
 /** Every sealed value in the catalog, by column, with the key id it names. */
 async function sealedKeyIds(platform: Platform): Promise<string[]> {
@@ -43,7 +46,9 @@ async function sealedKeyIds(platform: Platform): Promise<string[]> {
 }
 
 async function headerKeyId(s3: S3Client, bucket: string, key: string): Promise<string> {
-  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${HEADER_BYTES - 1}` }));
+  const object = await s3.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${HEADER_BYTES - 1}` }),
+  );
   return decodeHeader(Buffer.from(await object.Body!.transformToByteArray())).keyId;
 }
 
@@ -72,16 +77,33 @@ describe('secret key rotation', () => {
     bucket = `rotation-${randomBytes(4).toString('hex')}`;
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await moto.enableAuth();
-    await platform.ops.saveStorage('offsite', { type: 's3', bucket, region: moto.region, endpoint: moto.endpoint, forcePathStyle: true, ...user });
+    await platform.ops.saveStorage('offsite', {
+      type: 's3',
+      bucket,
+      region: moto.region,
+      endpoint: moto.endpoint,
+      forcePathStyle: true,
+      ...user,
+    });
 
     source = await createDatabase(platform.cluster, 'shop');
     const client = await connect('shop', source);
     await client.query(sourceSchema);
     await client.end();
     await platform.startWorker();
-    await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), storages: ['offsite', 'local'], verifyAfterBackup: false });
-    await platform.runtime.catalog.wal.updateSettings('shop', { baseBackupUrl: targetUrl({ ...source, database: 'postgres' }) });
-    await platform.runtime.catalog.notifiers.upsert('ops-slack', notifierConfigSchema.parse({ type: 'slack', url: 'https://hooks.slack.example/services/T0/B0/tokentokentoken' }));
+    await platform.ops.addDatabase({
+      name: 'shop',
+      url: targetUrl(source),
+      storages: ['offsite', 'local'],
+      verifyAfterBackup: false,
+    });
+    await platform.runtime.catalog.wal.updateSettings('shop', {
+      baseBackupUrl: targetUrl({ ...source, database: 'postgres' }),
+    });
+    await platform.runtime.catalog.notifiers.upsert(
+      'ops-slack',
+      notifierConfigSchema.parse({ type: 'slack', url: 'https://hooks.slack.example/services/T0/B0/tokentokentoken' }),
+    );
     firstKeyId = platform.runtime.key.id;
   });
 
@@ -98,28 +120,51 @@ describe('secret key rotation', () => {
     fingerprintsBefore = await Promise.all(tables.map(([t, o]) => tableFingerprint(source, t, o)));
     assert.equal(await headerKeyId(s3, bucket, `shop/${backupBefore}.dump.hsb`), firstKeyId);
     assert.deepEqual(new Set(await sealedKeyIds(platform)), new Set([firstKeyId]));
-    assert.equal((await sealedKeyIds(platform)).length, 4, 'database password, standby URL, S3 credentials, notifier URL');
+    assert.equal(
+      (await sealedKeyIds(platform)).length,
+      4,
+      'database password, standby URL, S3 credentials, notifier URL',
+    );
   });
 
   it('is refused to a console user, even an owner, and the refusal is audited', async () => {
     const passwordFile = path.join(platform.dir, 'owner.pw');
     await writeFile(passwordFile, 'correct horse battery staple\n', { mode: 0o600 });
-    await run(process.execPath, [cli, 'user', 'create', 'owner@example.org', '--owner', '--password-file', passwordFile], { env });
-    const refused = await run(process.execPath, [cli, 'key', 'rotate', '--as', 'owner@example.org'], { env }).then(() => '', (e: { stderr: string }) => e.stderr);
+    await run(
+      process.execPath,
+      [cli, 'user', 'create', 'owner@example.org', '--owner', '--password-file', passwordFile],
+      { env },
+    );
+    const refused = await run(process.execPath, [cli, 'key', 'rotate', '--as', 'owner@example.org'], { env }).then(
+      () => '',
+      (e: { stderr: string }) => e.stderr,
+    );
     assert.match(refused, /key\.rotate is for the local operator only/);
     assert.equal(platform.runtime.key.id, firstKeyId, 'the key did not change');
     const denied = await platform.runtime.catalog.access.listAudit({ action: 'key.rotate' });
-    assert.deepEqual(denied.map((e) => [e.actor, e.outcome]), [['owner@example.org', 'denied']]);
+    assert.deepEqual(
+      denied.map((e) => [e.actor, e.outcome]),
+      [['owner@example.org', 'denied']],
+    );
   });
 
   it('rotates: the new key is kept by id beside the old, every catalog secret is re-sealed, then the key switches', async () => {
     const outcome = await rotateSecretKey(deps, operator);
     assert.equal(outcome.previousKeyId, firstKeyId);
     assert.notEqual(outcome.keyId, firstKeyId);
-    assert.deepEqual(outcome.resealed, { 'databases.sealed_password': 1, 'databases.sealed_base_backup_url': 1, 'storages.sealed_secrets': 1, 'notifiers.sealed_secrets': 1 });
+    assert.deepEqual(outcome.resealed, {
+      'databases.sealed_password': 1,
+      'databases.sealed_base_backup_url': 1,
+      'storages.sealed_secrets': 1,
+      'notifiers.sealed_secrets': 1,
+    });
     const { config } = platform;
-    for (const id of [firstKeyId, outcome.keyId]) assert.equal((await stat(keyFileIn(config.keysDir, id))).mode & 0o777, 0o600, `${id}.key is private`);
-    assert.equal((await readFile(config.secretKeyFile, 'utf8')).trim(), (await readFile(keyFileIn(config.keysDir, outcome.keyId), 'utf8')).trim());
+    for (const id of [firstKeyId, outcome.keyId])
+      assert.equal((await stat(keyFileIn(config.keysDir, id))).mode & 0o777, 0o600, `${id}.key is private`);
+    assert.equal(
+      (await readFile(config.secretKeyFile, 'utf8')).trim(),
+      (await readFile(keyFileIn(config.keysDir, outcome.keyId), 'utf8')).trim(),
+    );
     assert.equal(platform.runtime.key.id, outcome.keyId);
     assert.deepEqual(await sealedKeyIds(platform), [outcome.keyId, outcome.keyId, outcome.keyId, outcome.keyId]);
     // The re-sealed values open to what was sealed before.
@@ -138,14 +183,26 @@ describe('secret key rotation', () => {
     assert.equal(outcome.status, 'complete', 'the S3 credentials sealed before the rotation still open');
     backupAfter = outcome.backupId;
     const record = await platform.runtime.catalog.getBackup(outcome.backupId);
-    assert.deepEqual(record.copies.map((c) => [c.storageName, c.status]), [['offsite', 'complete'], ['local', 'complete']]);
+    assert.deepEqual(
+      record.copies.map((c) => [c.storageName, c.status]),
+      [
+        ['offsite', 'complete'],
+        ['local', 'complete'],
+      ],
+    );
     const keyId = platform.runtime.key.id;
     assert.equal(await headerKeyId(s3, bucket, `shop/${outcome.backupId}.dump.hsb`), keyId);
-    const manifest = JSON.parse(await readFile(path.join(platform.backupsDir, 'shop', `${outcome.backupId}.json`), 'utf8'));
+    const manifest = JSON.parse(
+      await readFile(path.join(platform.backupsDir, 'shop', `${outcome.backupId}.json`), 'utf8'),
+    );
     assert.equal(manifest.encryption.keyId, keyId);
     const history = await platform.env.client.workflow.getHandle(started.workflowId).fetchHistory();
     const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-    assert.equal(Buffer.from(input?.metadata?.[KEY_ID_METADATA] ?? []).toString(), keyId, 'the workflow input is encrypted under the new key');
+    assert.equal(
+      Buffer.from(input?.metadata?.[KEY_ID_METADATA] ?? []).toString(),
+      keyId,
+      'the workflow input is encrypted under the new key',
+    );
   });
 
   it('restores the backup made before the rotation from S3: every row as it was', async () => {
@@ -153,9 +210,18 @@ describe('secret key rotation', () => {
     await rm(path.join(platform.backupsDir, 'shop', `${backupBefore}.dump.hsb`));
     await createDatabase(platform.cluster, 'shop_before');
     const restoredTarget = { ...source, database: 'shop_before' };
-    const outcome = await (await platform.ops.startRestore({ database: 'shop', backupId: backupBefore, to: { url: targetUrl(restoredTarget) } })).result();
+    const outcome = await (
+      await platform.ops.startRestore({
+        database: 'shop',
+        backupId: backupBefore,
+        to: { url: targetUrl(restoredTarget) },
+      })
+    ).result();
     assert.equal(outcome.rowsChecked, 60000);
-    assert.deepEqual(await Promise.all(tables.map(([t, o]) => tableFingerprint(restoredTarget, t, o))), fingerprintsBefore);
+    assert.deepEqual(
+      await Promise.all(tables.map(([t, o]) => tableFingerprint(restoredTarget, t, o))),
+      fingerprintsBefore,
+    );
   });
 
   it('names the missing key when a previous key is gone, and reads again once it is back', async () => {
@@ -164,7 +230,10 @@ describe('secret key rotation', () => {
     const out = path.join(platform.dir, 'before.dump');
     await rename(oldFile, aside);
     try {
-      const failed = await run(process.execPath, [cli, 'download', backupBefore, '-o', out], { env }).then(() => '', (e: { stderr: string }) => e.stderr);
+      const failed = await run(process.execPath, [cli, 'download', backupBefore, '-o', out], { env }).then(
+        () => '',
+        (e: { stderr: string }) => e.stderr,
+      );
       assert.match(failed, new RegExp(`secret key ${firstKeyId} is not in the keyring`));
       assert.ok(failed.includes(oldFile), `the error names the file to restore: ${failed}`);
       await assert.rejects(stat(out), /ENOENT/, 'no partial archive is left');
@@ -182,7 +251,10 @@ describe('secret key rotation', () => {
     const keysBefore = platform.runtime.keyring.entries().length;
     await platform.runtime.catalog.pool.query('alter table users add column sealed_recovery_code text');
     try {
-      await assert.rejects(rotateSecretKey(deps, operator), /sealed columns users\.sealed_recovery_code that key rotation does not know/);
+      await assert.rejects(
+        rotateSecretKey(deps, operator),
+        /sealed columns users\.sealed_recovery_code that key rotation does not know/,
+      );
     } finally {
       await platform.runtime.catalog.pool.query('alter table users drop column sealed_recovery_code');
     }
@@ -193,11 +265,22 @@ describe('secret key rotation', () => {
 
   it('survives a stop between the re-seal and the switch, and a second run completes the rotation', async () => {
     const current = platform.runtime.key.id;
-    await assert.rejects(rotateSecretKey(deps, operator, { afterReseal: async () => { throw new Error('stopped before the switch'); } }), /stopped before the switch/);
+    await assert.rejects(
+      rotateSecretKey(deps, operator, {
+        afterReseal: async () => {
+          throw new Error('stopped before the switch');
+        },
+      }),
+      /stopped before the switch/,
+    );
     assert.equal(platform.runtime.key.id, current, 'the current key did not switch');
     const [pending] = new Set(await sealedKeyIds(platform));
     assert.notEqual(pending, current, 'the catalog is sealed under the new, not yet current key');
-    assert.equal((await platform.runtime.catalog.databaseTarget('shop')).password, platform.cluster.password, 'and still opens');
+    assert.equal(
+      (await platform.runtime.catalog.databaseTarget('shop')).password,
+      platform.cluster.password,
+      'and still opens',
+    );
     const [failedEntry] = await platform.runtime.catalog.access.listAudit({ action: 'key.rotate', actor: 'cli:test' });
     assert.equal(failedEntry?.outcome, 'failed');
 
@@ -207,9 +290,15 @@ describe('secret key rotation', () => {
     assert.equal(platform.runtime.key.id, rotated.keyId, 'this process follows a rotation made by another one');
     const { stdout: listed } = await run(process.execPath, [cli, 'key', 'list', '--json'], { env });
     const keys = JSON.parse(listed) as Array<{ id: string; current: boolean; sealedSecrets: number }>;
-    assert.deepEqual(keys.filter((k) => k.current).map((k) => [k.id, k.sealedSecrets]), [[rotated.keyId, 4]]);
+    assert.deepEqual(
+      keys.filter((k) => k.current).map((k) => [k.id, k.sealedSecrets]),
+      [[rotated.keyId, 4]],
+    );
     assert.deepEqual(new Set(keys.map((k) => k.id)), new Set([firstKeyId, current, pending, rotated.keyId]));
-    assert.ok(keys.filter((k) => !k.current).every((k) => k.sealedSecrets === 0), 'no catalog secret needs an earlier key');
+    assert.ok(
+      keys.filter((k) => !k.current).every((k) => k.sealedSecrets === 0),
+      'no catalog secret needs an earlier key',
+    );
     const outcome = await (await platform.ops.startBackup('shop')).result();
     assert.equal(await headerKeyId(s3, bucket, `shop/${outcome.backupId}.dump.hsb`), rotated.keyId);
   });

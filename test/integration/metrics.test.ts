@@ -10,14 +10,26 @@ import { startWebServer, type WebServer } from '../../web/server.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
 import { createWorkerMetrics, startMetricsServer, type MetricsServer } from '../../worker/metrics.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
-import { enablePitr, startPitrSource, stopArchiver, takeBaseBackup, waitUntilArchived, writeRows, type PitrSource } from '../support/pitr-fixture.ts';
+import {
+  enablePitr,
+  startPitrSource,
+  stopArchiver,
+  takeBaseBackup,
+  waitUntilArchived,
+  writeRows,
+  type PitrSource,
+} from '../support/pitr-fixture.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/wait.ts';
 
 // ---- Prometheus text exposition format (https://prometheus.io/docs/instrumenting/exposition_formats/), parsed line by line
 
-interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
 
 function parseLabels(text: string): Record<string, string> {
   const labels: Record<string, string> = {};
@@ -90,23 +102,50 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
     platform = await startPlatform();
     const source = await createDatabase(platform.cluster, 'shop');
     const client = await connect('shop', source);
-    await client.query(`create table items (id int primary key, note text); insert into items select g, 'item ' || g from generate_series(1, 2000) g;`);
+    await client.query(
+      `create table items (id int primary key, note text); insert into items select g, 'item ' || g from generate_series(1, 2000) g;`,
+    );
     await client.end();
 
     // The worker as worker/main.ts starts it with HINDSIGHT_WORKER_METRICS_PORT set.
     const metrics = createWorkerMetrics();
-    worker = await createHindsightWorker(platform.runtime, createLogger('test-worker'), { interceptors: { activity: [metrics.activityInterceptor] } });
+    worker = await createHindsightWorker(platform.runtime, createLogger('test-worker'), {
+      interceptors: { activity: [metrics.activityInterceptor] },
+    });
     workerDone = worker.run();
-    workerMetricsServer = await startMetricsServer(metrics.registry, { host: '127.0.0.1', port: await freePort(), token: TOKEN });
+    workerMetricsServer = await startMetricsServer(metrics.registry, {
+      host: '127.0.0.1',
+      port: await freePort(),
+      token: TOKEN,
+    });
 
-    await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), schedule: '0 3 * * *', timezone: 'UTC', verifyAfterBackup: false });
+    await platform.ops.addDatabase({
+      name: 'shop',
+      url: targetUrl(source),
+      schedule: '0 3 * * *',
+      timezone: 'UTC',
+      verifyAfterBackup: false,
+    });
     // Nothing listens on this port: the health monitor marks it down after one failed probe.
-    await platform.ops.addDatabase({ name: 'zebra', url: `postgres://nobody@127.0.0.1:${await freePort()}/zebra`, skipCheck: true, verifyAfterBackup: false });
-    for (const name of ['shop', 'zebra']) await platform.runtime.catalog.updateDatabaseSettings(name, { healthIntervalSeconds: 1, healthFailureThreshold: 1 });
+    await platform.ops.addDatabase({
+      name: 'zebra',
+      url: `postgres://nobody@127.0.0.1:${await freePort()}/zebra`,
+      skipCheck: true,
+      verifyAfterBackup: false,
+    });
+    for (const name of ['shop', 'zebra'])
+      await platform.runtime.catalog.updateDatabaseSettings(name, {
+        healthIntervalSeconds: 1,
+        healthFailureThreshold: 1,
+      });
 
     console_ = await startSignedInConsole(platform);
     guarded = await startWebServer({
-      services: createConsoleServices(platform.services), host: '127.0.0.1', port: await freePort(), metricsToken: TOKEN, log: () => undefined,
+      services: createConsoleServices(platform.services),
+      host: '127.0.0.1',
+      port: await freePort(),
+      metricsToken: TOKEN,
+      log: () => undefined,
     });
   });
 
@@ -147,14 +186,24 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
     assert.equal(size, backup.sizeBytes);
     assert.equal(size, onDisk.size, 'the size is that of the object in storage');
     const duration = one(samples, 'hindsight_last_backup_duration_seconds', { database: 'shop' });
-    assert.ok(Math.abs(duration - (backup.finishedAt!.getTime() - backup.startedAt.getTime()) / 1000) < 1e-6, `duration ${duration}`);
+    assert.ok(
+      Math.abs(duration - (backup.finishedAt!.getTime() - backup.startedAt.getTime()) / 1000) < 1e-6,
+      `duration ${duration}`,
+    );
     assert.equal(one(samples, 'hindsight_backups', { database: 'shop', status: 'complete' }), 1);
     assert.equal(one(samples, 'hindsight_backups', { database: 'shop', status: 'failed' }), 0);
     assert.equal(one(samples, 'hindsight_backups', { database: 'zebra', status: 'complete' }), 0);
     assert.equal(one(samples, 'hindsight_verifications', { database: 'shop', status: 'successful' }), 0);
-    assert.equal(one(samples, 'hindsight_storage_used_bytes', { database: 'shop' }), backup.copies.reduce((sum, c) => sum + (c.sizeBytes ?? 0), 0));
+    assert.equal(
+      one(samples, 'hindsight_storage_used_bytes', { database: 'shop' }),
+      backup.copies.reduce((sum, c) => sum + (c.sizeBytes ?? 0), 0),
+    );
     assert.equal(one(samples, 'hindsight_storage_used_bytes', { database: 'shop' }), onDisk.size);
-    assert.deepEqual(pick(samples, 'hindsight_last_backup_age_seconds', { database: 'zebra' }), [], 'no backup, no age');
+    assert.deepEqual(
+      pick(samples, 'hindsight_last_backup_age_seconds', { database: 'zebra' }),
+      [],
+      'no backup, no age',
+    );
     assert.deepEqual(pick(samples, 'hindsight_wal_archive_lag_seconds'), [], 'no PITR, no archive lag');
     assert.equal(types.get('hindsight_backups'), 'gauge');
     assert.equal(types.get('hindsight_http_requests_total'), 'counter');
@@ -167,11 +216,16 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
   });
 
   it('database_up is 1 for a reachable database and 0 for one that is down, after health checks', async () => {
-    await waitFor('both health transitions', async () => {
-      const { samples } = await scrape();
-      const up = pick(samples, 'hindsight_database_up');
-      return up.length === 2 ? up : undefined;
-    }, 30_000, 500);
+    await waitFor(
+      'both health transitions',
+      async () => {
+        const { samples } = await scrape();
+        const up = pick(samples, 'hindsight_database_up');
+        return up.length === 2 ? up : undefined;
+      },
+      30_000,
+      500,
+    );
     const { samples } = await scrape();
     assert.equal(one(samples, 'hindsight_database_up', { database: 'shop' }), 1);
     assert.equal(one(samples, 'hindsight_database_up', { database: 'zebra' }), 0);
@@ -180,7 +234,8 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
   });
 
   it('counts HTTP requests by route pattern, never by raw id', async () => {
-    const count = async (labels: Record<string, string>) => pick((await scrape()).samples, 'hindsight_http_requests_total', labels).reduce((s, x) => s + x.value, 0);
+    const count = async (labels: Record<string, string>) =>
+      pick((await scrape()).samples, 'hindsight_http_requests_total', labels).reduce((s, x) => s + x.value, 0);
     const healthz = { method: 'GET', route: '/healthz', status: '200' };
     const before = await count(healthz);
     assert.equal((await fetch(`${console_.url}/healthz`)).status, 200);
@@ -189,17 +244,41 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
     assert.equal((await console_.fetch(`${console_.url}/api/v1/databases/shop/backups`)).status, 200);
     assert.equal((await console_.fetch(`${console_.url}/hooks/shop`)).status, 200);
     const { samples } = await scrape();
-    assert.equal(one(samples, 'hindsight_http_requests_total', { method: 'GET', route: '/api/v1/databases/:name/backups', status: '200' }), 1);
-    assert.equal(one(samples, 'hindsight_http_requests_total', { method: 'GET', route: '/hooks/[database]', status: '200' }), 1);
+    assert.equal(
+      one(samples, 'hindsight_http_requests_total', {
+        method: 'GET',
+        route: '/api/v1/databases/:name/backups',
+        status: '200',
+      }),
+      1,
+    );
+    assert.equal(
+      one(samples, 'hindsight_http_requests_total', { method: 'GET', route: '/hooks/[database]', status: '200' }),
+      1,
+    );
     const routes = new Set(pick(samples, 'hindsight_http_requests_total').map((s) => s.labels.route));
     assert.ok(![...routes].some((r) => r?.includes('shop')), `no raw ids in routes: ${[...routes].join(', ')}`);
-    assert.ok(pick(samples, 'hindsight_http_request_duration_seconds_count', { method: 'GET', route: '/healthz' })[0]!.value >= 1);
+    assert.ok(
+      pick(samples, 'hindsight_http_request_duration_seconds_count', { method: 'GET', route: '/healthz' })[0]!.value >=
+        1,
+    );
   });
 
   it('with HINDSIGHT_METRICS_TOKEN set, a scrape without the bearer token is refused', async () => {
     assert.equal((await fetch(`${guarded.url}/metrics`)).status, 401);
-    assert.equal((await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-wrong-token-wrong' } })).status, 401);
-    assert.equal((await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` } })).status, 401);
+    assert.equal(
+      (await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-wrong-token-wrong' } }))
+        .status,
+      401,
+    );
+    assert.equal(
+      (
+        await fetch(`${guarded.url}/metrics`, {
+          headers: { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` },
+        })
+      ).status,
+      401,
+    );
     const { samples } = await scrape(guarded.url, { authorization: `Bearer ${TOKEN}` });
     assert.equal(one(samples, 'hindsight_backups', { database: 'shop', status: 'complete' }), 1);
   });
@@ -209,9 +288,19 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
     const { samples } = await scrape(workerMetricsServer.url, { authorization: `Bearer ${TOKEN}` });
     const labels = { activity: 'dumpDatabaseToStorage', task_queue: platform.config.taskQueue };
     assert.equal(one(samples, 'hindsight_activities_started_total', labels), 1, 'one backup, one dump');
-    assert.deepEqual(pick(samples, 'hindsight_activities_failed_total', labels).map((s) => s.value).filter((v) => v > 0), []);
+    assert.deepEqual(
+      pick(samples, 'hindsight_activities_failed_total', labels)
+        .map((s) => s.value)
+        .filter((v) => v > 0),
+      [],
+    );
     // zebra's probes fail, but as a result value, not an activity error: the health activity answered.
-    assert.ok(one(samples, 'hindsight_activities_started_total', { activity: 'probeHealth', task_queue: platform.config.taskQueue }) >= 2);
+    assert.ok(
+      one(samples, 'hindsight_activities_started_total', {
+        activity: 'probeHealth',
+        task_queue: platform.config.taskQueue,
+      }) >= 2,
+    );
     assert.equal(one(samples, 'hindsight_activity_duration_seconds_count', labels), 1);
   });
 
@@ -231,7 +320,10 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
     assert.match(html, /href="\/databases\/shop"/);
 
     const status = await console_.services.databaseStatus(systemActor);
-    assert.deepEqual(status.databases.map((d) => d.name), ['zebra', 'shop']);
+    assert.deepEqual(
+      status.databases.map((d) => d.name),
+      ['zebra', 'shop'],
+    );
   });
   it('PITR: the archive lag is the age of the newest archived WAL, the window starts at the base backup', async () => {
     ledger = await startPitrSource(platform, 'ledger', 'ledger');
@@ -247,15 +339,21 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
     const afterScrape = await platform.runtime.catalog.wal.latestDurable('ledger');
     const lag = one(samples, 'hindsight_wal_archive_lag_seconds', { database: 'ledger' });
     // More WAL may arrive during the scrape: the lag lies between what the two readings allow.
-    assert.ok(lag >= (t0 - afterScrape!.receivedAt.getTime()) / 1000 - 0.001 && lag <= (t1 - before!.receivedAt.getTime()) / 1000 + 0.001,
-      `lag ${lag} s for WAL received at ${before!.receivedAt.toISOString()}…${afterScrape!.receivedAt.toISOString()}`);
+    assert.ok(
+      lag >= (t0 - afterScrape!.receivedAt.getTime()) / 1000 - 0.001 &&
+        lag <= (t1 - before!.receivedAt.getTime()) / 1000 + 0.001,
+      `lag ${lag} s for WAL received at ${before!.receivedAt.toISOString()}…${afterScrape!.receivedAt.toISOString()}`,
+    );
     assert.ok(lag < 30, `lag ${lag}`);
     assert.equal(one(samples, 'hindsight_wal_gaps', { database: 'ledger' }), 0);
-    assert.ok(one(samples, 'hindsight_storage_used_bytes', { database: 'ledger' }) > base.storedBytes, 'the base backup and the WAL archive count as storage used');
+    assert.ok(
+      one(samples, 'hindsight_storage_used_bytes', { database: 'ledger' }) > base.storedBytes,
+      'the base backup and the WAL archive count as storage used',
+    );
 
     const status = (await console_.services.databaseStatus(systemActor)).databases.find((d) => d.name === 'ledger')!;
     const record = (await platform.runtime.catalog.wal.baseBackupsOf('ledger', { status: 'complete' }))[0]!;
-    assert.equal(status.pitr?.window?.from, record.stopTime!.toISOString(), 'restorable from the base backup\'s end');
+    assert.equal(status.pitr?.window?.from, record.stopTime!.toISOString(), "restorable from the base backup's end");
     assert.ok(Date.parse(status.pitr!.window!.to) >= Date.parse(status.pitr!.window!.from));
     assert.deepEqual(status.problems, []);
   });

@@ -11,9 +11,7 @@ import { WATCHDOG_SCHEDULE_ID, type WatchdogOutcome } from '../../temporal/contr
 import { freePort } from '../support/ports.ts';
 import { createDatabase, type Platform } from '../support/platform.ts';
 import { startSeededPlatform } from '../support/seeded-platform.ts';
-import {
-  selfSignedCert, startHttpReceiver, startSmtpServer, type ReceivedMail,
-} from '../support/notify-receivers.ts';
+import { selfSignedCert, startHttpReceiver, startSmtpServer, type ReceivedMail } from '../support/notify-receivers.ts';
 import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
@@ -47,38 +45,69 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     (await notifiers.deliveries({ database, limit: 500 })).filter((d) => d.event === event);
 
   before(async () => {
-    const orders = 'create table orders (id int primary key, note text); insert into orders select g, md5(g::text) from generate_series(1, 500) g';
+    const orders =
+      'create table orders (id int primary key, note text); insert into orders select g, md5(g::text) from generate_series(1, 500) g';
     let shop: PgTarget;
     ({ platform, source: shop } = await startSeededPlatform('shop', orders));
     notifiers = createNotifierOperations(platform.runtime, platform.client);
     await platform.ops.addDatabase({ name: 'shop', url: targetUrl(shop), verifyAfterBackup: false });
     // Registered without a check; its database does not exist, so every backup of it fails.
-    await platform.ops.addDatabase({ name: 'gone', url: targetUrl({ ...shop, database: 'no_such_database' }), verifyAfterBackup: false, skipCheck: true });
+    await platform.ops.addDatabase({
+      name: 'gone',
+      url: targetUrl({ ...shop, database: 'no_such_database' }),
+      verifyAfterBackup: false,
+      skipCheck: true,
+    });
 
     http = await startHttpReceiver(secrets);
     closers.push(http.close);
     const { key, cert } = selfSignedCert(platform.dir);
     const plain = await startSmtpServer('plain', { authOptional: true, disabledCommands: ['STARTTLS'] }, mails);
-    const auth = await startSmtpServer('auth', {
-      disabledCommands: ['STARTTLS'], allowInsecureAuth: true, authMethods: ['PLAIN', 'LOGIN'],
-      onAuth(a, _s, cb) {
-        if (a.username === 'ops' && a.password === smtpPass) cb(null, { user: 'ops' });
-        else cb(new Error('Invalid username or password'));
+    const auth = await startSmtpServer(
+      'auth',
+      {
+        disabledCommands: ['STARTTLS'],
+        allowInsecureAuth: true,
+        authMethods: ['PLAIN', 'LOGIN'],
+        onAuth(a, _s, cb) {
+          if (a.username === 'ops' && a.password === smtpPass) cb(null, { user: 'ops' });
+          else cb(new Error('Invalid username or password'));
+        },
       },
-    }, mails);
+      mails,
+    );
     const starttls = await startSmtpServer('starttls', { authOptional: true, key, cert }, mails);
     closers.push(plain.close, auth.close, starttls.close);
     downPort = await freePort();
 
-    const mail = (port: number) => ({ type: 'email', host: '127.0.0.1', port, from: 'hindsight@example.com', to: ['dba@example.com', 'oncall@example.com'] });
+    const mail = (port: number) => ({
+      type: 'email',
+      host: '127.0.0.1',
+      port,
+      from: 'hindsight@example.com',
+      to: ['dba@example.com', 'oncall@example.com'],
+    });
     await notifiers.saveNotifier('mail-plain', mail(plain.port), events);
     await notifiers.saveNotifier('mail-auth', { ...mail(auth.port), auth: { user: 'ops', pass: smtpPass } }, events);
     await notifiers.saveNotifier('mail-starttls', { ...mail(starttls.port), starttls: 'required', ca: cert }, events);
     await notifiers.saveNotifier('slack', { type: 'slack', url: `${http.url}${secrets.slackPath}` }, events);
     await notifiers.saveNotifier('discord', { type: 'discord', url: `${http.url}${secrets.discordPath}` }, events);
     await notifiers.saveNotifier('teams', { type: 'teams', url: `${http.url}${secrets.teamsPath}` }, events);
-    await notifiers.saveNotifier('telegram', { type: 'telegram', botToken: secrets.telegramToken, chatId: -100123, messageThreadId: 77, apiBaseUrl: http.url }, events);
-    await notifiers.saveNotifier('hook', { type: 'webhook', url: `${http.url}/hook`, headers: { 'X-Api-Key': secrets.webhookHeader }, secret: secrets.webhookSecret }, events);
+    await notifiers.saveNotifier(
+      'telegram',
+      { type: 'telegram', botToken: secrets.telegramToken, chatId: -100123, messageThreadId: 77, apiBaseUrl: http.url },
+      events,
+    );
+    await notifiers.saveNotifier(
+      'hook',
+      {
+        type: 'webhook',
+        url: `${http.url}/hook`,
+        headers: { 'X-Api-Key': secrets.webhookHeader },
+        secret: secrets.webhookSecret,
+      },
+      events,
+    );
     await notifiers.saveNotifier('down-hook', { type: 'webhook', url: `http://127.0.0.1:${downPort}/hook` }, events);
     const all = [...httpNotifiers, ...mailNotifiers];
     assert.deepEqual(await notifiers.attach('shop', [...all, 'down-hook']), [...all, 'down-hook'].sort());
@@ -98,12 +127,19 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     const backup = await platform.runtime.catalog.getBackup(backupId);
     assert.equal(backup.status, 'complete', 'a notifier that is down does not hold up or fail the backup');
 
-    const sent = await waitFor('backup_succeeded delivered through all eight working notifiers', async () => {
-      const d = (await deliveriesOf('shop', 'backup_succeeded')).filter((x) => x.status === 'sent');
-      return d.length === 8 ? d : undefined;
-    }, 60_000);
+    const sent = await waitFor(
+      'backup_succeeded delivered through all eight working notifiers',
+      async () => {
+        const d = (await deliveriesOf('shop', 'backup_succeeded')).filter((x) => x.status === 'sent');
+        return d.length === 8 ? d : undefined;
+      },
+      60_000,
+    );
     assert.deepEqual(sent.map((d) => d.notifierName).sort(), [...httpNotifiers, ...mailNotifiers].sort());
-    assert.ok(sent.every((d) => d.attempts === 1), 'each went through on the first attempt');
+    assert.ok(
+      sent.every((d) => d.attempts === 1),
+      'each went through on the first attempt',
+    );
     assert.deepEqual(http.refused, [], 'every request had the shape its receiver expects');
 
     const expectedText = new RegExp(`backup ${backupId} of database "shop" is complete`);
@@ -111,7 +147,11 @@ describe('notifications: every channel to a real receiver, end to end', () => {
       const got = http.received.filter((r) => r.channel === channel);
       assert.equal(got.length, 1, `${channel}: one request`);
       assert.match(got[0]!.text, expectedText, `${channel} names the backup and the database`);
-      assert.match(got[0]!.text, /http:\/\/localhost:3000\/#db-shop/, `${channel} links to the database in the console`);
+      assert.match(
+        got[0]!.text,
+        /http:\/\/localhost:3000\/#db-shop/,
+        `${channel} links to the database in the console`,
+      );
     }
     const tg = JSON.parse(http.received.find((r) => r.channel === 'telegram')!.body) as Record<string, unknown>;
     assert.equal(tg.chat_id, -100123);
@@ -130,63 +170,134 @@ describe('notifications: every channel to a real receiver, end to end', () => {
       assert.match(m.text, /http:\/\/localhost:3000\/#db-shop/);
     }
     assert.equal(mails.find((m) => m.server === 'auth')!.user, 'ops', 'authenticated as the configured user');
-    assert.equal(mails.find((m) => m.server === 'starttls')!.secure, true, 'upgraded with STARTTLS, the self-signed certificate trusted through "ca"');
+    assert.equal(
+      mails.find((m) => m.server === 'starttls')!.secure,
+      true,
+      'upgraded with STARTTLS, the self-signed certificate trusted through "ca"',
+    );
     assert.equal(mails.find((m) => m.server === 'plain')!.secure, false);
   });
 
   it('a failing backup notifies backup_failed with its cause', async () => {
     const started = await platform.ops.startBackup('gone');
     await assert.rejects(started.result());
-    const sent = await waitFor('backup_failed delivered eight times', async () => {
-      const d = (await deliveriesOf('gone', 'backup_failed')).filter((x) => x.status === 'sent');
-      return d.length === 8 ? d : undefined;
-    }, 60_000);
+    const sent = await waitFor(
+      'backup_failed delivered eight times',
+      async () => {
+        const d = (await deliveriesOf('gone', 'backup_failed')).filter((x) => x.status === 'sent');
+        return d.length === 8 ? d : undefined;
+      },
+      60_000,
+    );
     assert.equal(sent.length, 8);
     const slack = http.received.filter((r) => r.channel === 'slack' && r.text.includes('Backup failed'));
     assert.equal(slack.length, 1);
-    assert.match(slack[0]!.text, new RegExp(`backup ${started.backupId} of database "gone" failed: .*no_such_database`));
+    assert.match(
+      slack[0]!.text,
+      new RegExp(`backup ${started.backupId} of database "gone" failed: .*no_such_database`),
+    );
     const mail = mails.filter((m) => m.subject === '[Hindsight] Backup failed: gone');
     assert.equal(mail.length, 3);
   });
 
   it('a partial backup notifies backup_partial, and its verification verification_succeeded', async () => {
     // A second storage whose server is down (an FTP port nothing listens on): the copy there fails, the backup ends partial.
-    await platform.runtime.catalog.upsertStorage('broken', { type: 'ftp', host: '127.0.0.1', port: await freePort(), username: 'u', password: 'p', path: '/backups', secure: false, allowSelfSignedCertificate: false });
+    await platform.runtime.catalog.upsertStorage('broken', {
+      type: 'ftp',
+      host: '127.0.0.1',
+      port: await freePort(),
+      username: 'u',
+      password: 'p',
+      path: '/backups',
+      secure: false,
+      allowSelfSignedCertificate: false,
+    });
     const wide = await createDatabase(platform.cluster, 'wide');
     const client = await connect('test', wide);
     await client.query('create table items (id int primary key); insert into items select generate_series(1, 300)');
     await client.end();
-    await platform.ops.addDatabase({ name: 'wide', url: targetUrl(wide), storages: ['local', 'broken'], verifyAfterBackup: true });
-    await notifiers.saveNotifier('verify-hook', { type: 'webhook', url: `${http.url}/hook`, headers: { 'X-Api-Key': secrets.webhookHeader }, secret: secrets.webhookSecret }, ['backup_partial', 'verification_succeeded', 'verification_failed']);
+    await platform.ops.addDatabase({
+      name: 'wide',
+      url: targetUrl(wide),
+      storages: ['local', 'broken'],
+      verifyAfterBackup: true,
+    });
+    await notifiers.saveNotifier(
+      'verify-hook',
+      {
+        type: 'webhook',
+        url: `${http.url}/hook`,
+        headers: { 'X-Api-Key': secrets.webhookHeader },
+        secret: secrets.webhookSecret,
+      },
+      ['backup_partial', 'verification_succeeded', 'verification_failed'],
+    );
     await notifiers.attach('wide', ['slack', 'verify-hook']);
 
     const started = await platform.ops.startBackup('wide');
-    const outcome = await Promise.race([started.result(), new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('the partial backup did not end within 3 minutes')), 180_000))]);
+    const outcome = await Promise.race([
+      started.result(),
+      new Promise<never>((_r, reject) =>
+        setTimeout(() => reject(new Error('the partial backup did not end within 3 minutes')), 180_000),
+      ),
+    ]);
     assert.equal(outcome.status, 'partial');
-    const partial = await waitFor('backup_partial delivered to both', async () => {
-      const d = (await deliveriesOf('wide', 'backup_partial')).filter((x) => x.status === 'sent');
-      return d.length === 2 ? d : undefined;
-    }, 60_000);
-    assert.match(partial[0]!.message, new RegExp(`backup ${started.backupId} of database "wide" is partial: stored in local, missing from broken \\(.+\\)`));
-    const verified = await waitFor('verification_succeeded delivered', async () => {
-      const d = (await deliveriesOf('wide', 'verification_succeeded')).filter((x) => x.status === 'sent');
-      return d.length === 1 ? d : undefined;
-    }, 180_000, 1000);
+    const partial = await waitFor(
+      'backup_partial delivered to both',
+      async () => {
+        const d = (await deliveriesOf('wide', 'backup_partial')).filter((x) => x.status === 'sent');
+        return d.length === 2 ? d : undefined;
+      },
+      60_000,
+    );
+    assert.match(
+      partial[0]!.message,
+      new RegExp(
+        `backup ${started.backupId} of database "wide" is partial: stored in local, missing from broken \\(.+\\)`,
+      ),
+    );
+    const verified = await waitFor(
+      'verification_succeeded delivered',
+      async () => {
+        const d = (await deliveriesOf('wide', 'verification_succeeded')).filter((x) => x.status === 'sent');
+        return d.length === 1 ? d : undefined;
+      },
+      180_000,
+      1000,
+    );
     assert.equal(verified[0]!.notifierName, 'verify-hook', 'slack does not hear of verifications: its toggle is off');
-    assert.match(verified[0]!.message, new RegExp(`backup ${started.backupId} of database "wide" was restored in a throwaway server: 1 tables, 300 rows, every row count matches`));
-    const hooked = http.received.filter((r) => r.channel === 'webhook' && r.text.startsWith('verification_succeeded wide'));
+    assert.match(
+      verified[0]!.message,
+      new RegExp(
+        `backup ${started.backupId} of database "wide" was restored in a throwaway server: 1 tables, 300 rows, every row count matches`,
+      ),
+    );
+    const hooked = http.received.filter(
+      (r) => r.channel === 'webhook' && r.text.startsWith('verification_succeeded wide'),
+    );
     assert.equal(hooked.length, 1, 'the signed webhook received it');
   });
 
   it('a notifier whose endpoint is down: the delivery fails after exactly five attempts and the notifier is reported failing', async () => {
-    const failed = await waitFor('the down notifier\'s delivery to be recorded failed', async () => {
-      const d = (await deliveriesOf('shop', 'backup_succeeded')).find((x) => x.notifierName === 'down-hook');
-      return d?.status === 'failed' ? d : undefined;
-    }, 150_000, 1000);
+    const failed = await waitFor(
+      "the down notifier's delivery to be recorded failed",
+      async () => {
+        const d = (await deliveriesOf('shop', 'backup_succeeded')).find((x) => x.notifierName === 'down-hook');
+        return d?.status === 'failed' ? d : undefined;
+      },
+      150_000,
+      1000,
+    );
     assert.equal(failed.attempts, 5, 'five attempts, no more');
-    assert.match(failed.lastError ?? '', new RegExp(`notifier "down-hook" \\(webhook\\): cannot reach 127\\.0\\.0\\.1:${downPort} \\(ECONNREFUSED\\)`));
+    assert.match(
+      failed.lastError ?? '',
+      new RegExp(`notifier "down-hook" \\(webhook\\): cannot reach 127\\.0\\.0\\.1:${downPort} \\(ECONNREFUSED\\)`),
+    );
     const elapsed = failed.updatedAt.getTime() - failed.createdAt.getTime();
-    assert.ok(elapsed >= 39_000 && elapsed < 120_000, `retried for ${elapsed} ms: 1 + 3 + 9 + 27 s of backoff, within two minutes`);
+    assert.ok(
+      elapsed >= 39_000 && elapsed < 120_000,
+      `retried for ${elapsed} ms: 1 + 3 + 9 + 27 s of backoff, within two minutes`,
+    );
     const record = await notifiers.getNotifier('down-hook');
     assert.equal(record.consecutiveFailures, 1);
     assert.match(record.lastError ?? '', /ECONNREFUSED/);
@@ -201,7 +312,12 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     const down = await notifiers.testNotifier('down-hook');
     assert.equal(down.ok, false);
     assert.match(down.detail, /cannot reach 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
-    await notifiers.saveNotifier('tg-wrong-chat', { type: 'telegram', botToken: secrets.telegramToken, chatId: 999, apiBaseUrl: http.url });
+    await notifiers.saveNotifier('tg-wrong-chat', {
+      type: 'telegram',
+      botToken: secrets.telegramToken,
+      chatId: 999,
+      apiBaseUrl: http.url,
+    });
     const wrongChat = await notifiers.testNotifier('tg-wrong-chat');
     assert.equal(wrongChat.ok, false);
     assert.match(wrongChat.detail, /answered HTTP 400 \(Bad Request: chat not found\)/);
@@ -225,38 +341,71 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     await notifiers.setBackupOverdue('shop', 1);
     const schedule = await platform.client.schedule.getHandle(WATCHDOG_SCHEDULE_ID).describe();
     assert.equal(schedule.action.type === 'startWorkflow' ? schedule.action.workflowType : '', 'backupWatchdog');
-    assert.deepEqual(schedule.spec.intervals?.map((i) => i.every), [600_000], 'every ten minutes');
-    const runWatchdog = (n: number) => platform.client.workflow.execute('backupWatchdog', { taskQueue: platform.config.taskQueue, workflowId: `watchdog-test-${n}`, args: [{}] }) as Promise<WatchdogOutcome>;
+    assert.deepEqual(
+      schedule.spec.intervals?.map((i) => i.every),
+      [600_000],
+      'every ten minutes',
+    );
+    const runWatchdog = (n: number) =>
+      platform.client.workflow.execute('backupWatchdog', {
+        taskQueue: platform.config.taskQueue,
+        workflowId: `watchdog-test-${n}`,
+        args: [{}],
+      }) as Promise<WatchdogOutcome>;
 
     // A row queued by code that does not wake delivery (healthStore.notify alone), in a scope
     // (no database: the workspace's notifiers) that nothing else wakes.
     const queuedAt = Date.now();
-    assert.equal(await platform.runtime.catalog.health.notify({ database: null, event: 'database_down', message: 'a workspace-wide test row', dedupeKey: 'test:unwoken' }), true);
+    assert.equal(
+      await platform.runtime.catalog.health.notify({
+        database: null,
+        event: 'database_down',
+        message: 'a workspace-wide test row',
+        dedupeKey: 'test:unwoken',
+      }),
+      true,
+    );
 
     const fresh = await runWatchdog(1);
     assert.deepEqual(fresh.overdue, [], 'a backup minutes old is not overdue');
 
     // The last complete backup becomes two hours old.
-    await platform.runtime.catalog.pool.query(`update backups set started_at = now() - interval '2 hours 1 minute', finished_at = now() - interval '2 hours' where id = $1`, [backupId]);
+    await platform.runtime.catalog.pool.query(
+      `update backups set started_at = now() - interval '2 hours 1 minute', finished_at = now() - interval '2 hours' where id = $1`,
+      [backupId],
+    );
     const stale = await runWatchdog(2);
     assert.deepEqual(stale.overdue, ['shop']);
     assert.deepEqual(stale.queued, ['shop']);
     const again = await runWatchdog(3);
     assert.deepEqual(again.queued, [], 'the same episode is notified once');
-    const overdue = await waitFor('backup_overdue delivered', async () => {
-      const d = (await deliveriesOf('shop', 'backup_overdue')).filter((x) => x.status === 'sent');
-      return d.length === 8 ? d : undefined;
-    }, 60_000);
+    const overdue = await waitFor(
+      'backup_overdue delivered',
+      async () => {
+        const d = (await deliveriesOf('shop', 'backup_overdue')).filter((x) => x.status === 'sent');
+        return d.length === 8 ? d : undefined;
+      },
+      60_000,
+    );
     assert.equal(overdue.length, 8);
-    assert.match(http.received.filter((r) => r.channel === 'slack').at(-1)!.text, /database "shop" has had no successful backup for 2 h \(threshold 1 h; the last one, \d{8}T\d{6}Z-[0-9a-f]{6}, finished/);
+    assert.match(
+      http.received.filter((r) => r.channel === 'slack').at(-1)!.text,
+      /database "shop" has had no successful backup for 2 h \(threshold 1 h; the last one, \d{8}T\d{6}Z-[0-9a-f]{6}, finished/,
+    );
 
     await new Promise((r) => setTimeout(r, Math.max(0, queuedAt + 31_000 - Date.now())));
     const swept = await runWatchdog(4);
     assert.deepEqual(swept.swept, [null], 'the row no one woke delivery for is found');
-    const unwoken = await waitFor('the unwoken row delivered by every working notifier of the workspace', async () => {
-      const d = (await notifiers.deliveries({ limit: 500 })).filter((x) => x.database === null && x.status === 'sent');
-      return d.length === 8 ? d : undefined;
-    }, 60_000);
+    const unwoken = await waitFor(
+      'the unwoken row delivered by every working notifier of the workspace',
+      async () => {
+        const d = (await notifiers.deliveries({ limit: 500 })).filter(
+          (x) => x.database === null && x.status === 'sent',
+        );
+        return d.length === 8 ? d : undefined;
+      },
+      60_000,
+    );
     assert.deepEqual(unwoken.map((d) => d.notifierName).sort(), [...httpNotifiers, ...mailNotifiers].sort());
     assert.ok(http.received.some((r) => r.channel === 'slack' && r.text.includes('a workspace-wide test row')));
 
@@ -278,23 +427,36 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.match(page, /backup_failed/, 'recent deliveries are listed');
 
     const form = new URLSearchParams({ notifier: 'tg-wrong-chat' }).toString();
-    const post = (body: string) => server.fetch(`${server.url}/notifiers?/test`, { method: 'POST', body, headers: { origin: server.url, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' } });
-    const refused = await (await post(form)).json() as { type: string; status: number; data: string };
+    const post = (body: string) =>
+      server.fetch(`${server.url}/notifiers?/test`, {
+        method: 'POST',
+        body,
+        headers: {
+          origin: server.url,
+          accept: 'application/json',
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+      });
+    const refused = (await (await post(form)).json()) as { type: string; status: number; data: string };
     consolePages.push(JSON.stringify(refused));
     assert.equal(refused.type, 'failure');
     assert.equal(refused.status, 502);
     assert.match(refused.data, /Bad Request: chat not found/);
-    const delivered = await (await post(new URLSearchParams({ notifier: 'discord' }).toString())).json() as { type: string; data: string };
+    const delivered = (await (await post(new URLSearchParams({ notifier: 'discord' }).toString())).json()) as {
+      type: string;
+      data: string;
+    };
     assert.equal(delivered.type, 'success');
     assert.match(delivered.data, /HTTP 204/);
   });
 
   it('the hindsight command: notifier add, events, attach, list, test, remove, and db overdue', async () => {
     const env = { ...process.env, ...platform.configEnv };
-    const hindsight = (...args: string[]) => run(process.execPath, [cli, ...args], { env }).then(
-      (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
-    );
+    const hindsight = (...args: string[]) =>
+      run(process.execPath, [cli, ...args], { env }).then(
+        (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
+      );
     const config = JSON.stringify({ url: `${http.url}${secrets.discordPath}` });
     const added = await hindsight('notifier', 'add', 'cli-discord', '--type', 'discord', '--config', config);
     assert.equal(added.code, 0, added.err);
@@ -302,7 +464,12 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.equal((await hindsight('notifier', 'events', 'cli-discord', 'backup_failed,backup_overdue')).code, 0);
     const attached = await hindsight('notifier', 'attach', 'gone', 'slack,cli-discord');
     assert.match(attached.out, /database "gone" notifies cli-discord, slack/);
-    const listed = JSON.parse((await hindsight('notifier', 'list', '--json')).out) as Array<{ name: string; events: string[]; databases: string[]; settings: unknown }>;
+    const listed = JSON.parse((await hindsight('notifier', 'list', '--json')).out) as Array<{
+      name: string;
+      events: string[];
+      databases: string[];
+      settings: unknown;
+    }>;
     const mine = listed.find((n) => n.name === 'cli-discord')!;
     assert.deepEqual(mine.events, ['backup_failed', 'backup_overdue']);
     assert.deepEqual(mine.databases, ['gone']);
@@ -318,7 +485,15 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     const badEvent = await hindsight('notifier', 'events', 'cli-discord', 'backup_exploded');
     assert.equal(badEvent.code, 1);
     assert.match(badEvent.err, /notifier "cli-discord" events: 0: event must be one of backup_failed,/);
-    const badConfig = await hindsight('notifier', 'add', 'cli-tg', '--type', 'telegram', '--config', '{"botToken":"x","chatId":1}');
+    const badConfig = await hindsight(
+      'notifier',
+      'add',
+      'cli-tg',
+      '--type',
+      'telegram',
+      '--config',
+      '{"botToken":"x","chatId":1}',
+    );
     assert.equal(badConfig.code, 1);
     assert.match(badConfig.err, /notifier "cli-tg": botToken: botToken must look like 123456:ABC-DEF/);
     const overdue = await hindsight('db', 'overdue', 'gone', '26');
@@ -335,14 +510,29 @@ describe('notifications: every channel to a real receiver, end to end', () => {
   });
 
   it('keeps every secret out of responses, console pages, catalog rows, delivery records and workflow histories', async () => {
-    const shown = JSON.stringify([await notifiers.listNotifiers(), await notifiers.deliveries({ limit: 500 }), consolePages]);
-    const { rows } = await platform.runtime.catalog.pool.query('select config, sealed_secrets, summary, last_error from notifiers');
+    const shown = JSON.stringify([
+      await notifiers.listNotifiers(),
+      await notifiers.deliveries({ limit: 500 }),
+      consolePages,
+    ]);
+    const { rows } = await platform.runtime.catalog.pool.query(
+      'select config, sealed_secrets, summary, last_error from notifiers',
+    );
     const histories: string[] = [];
-    for (const id of ['notify/shop', 'notify/gone', 'notify/wide', 'notify/@workspace']) histories.push(JSON.stringify(await platform.client.workflow.getHandle(id).fetchHistory()));
+    for (const id of ['notify/shop', 'notify/gone', 'notify/wide', 'notify/@workspace'])
+      histories.push(JSON.stringify(await platform.client.workflow.getHandle(id).fetchHistory()));
     for (const secret of everySecret) {
-      for (const [where, text] of [['responses', shown], ['catalog', JSON.stringify(rows)], ['histories', histories.join()]] as const) {
+      for (const [where, text] of [
+        ['responses', shown],
+        ['catalog', JSON.stringify(rows)],
+        ['histories', histories.join()],
+      ] as const) {
         assert.equal(text.includes(secret), false, `${secret} appears in ${where}`);
-        assert.equal(text.includes(Buffer.from(secret).toString('base64')), false, `${secret} appears base64-encoded in ${where}`);
+        assert.equal(
+          text.includes(Buffer.from(secret).toString('base64')),
+          false,
+          `${secret} appears base64-encoded in ${where}`,
+        );
       }
     }
   });

@@ -22,7 +22,10 @@ const run = promisify(execFile);
 /** The history as JSON with every base64 field also shown decoded: payload data is base64 there. */
 function withBase64Expanded(json: string): string {
   return JSON.stringify(JSON.parse(json), (_key, value: unknown) =>
-    typeof value === 'string' && value.length % 4 === 0 && /^[A-Za-z0-9+/]+=*$/.test(value) ? `${value} ${Buffer.from(value, 'base64').toString('latin1')}` : value);
+    typeof value === 'string' && value.length % 4 === 0 && /^[A-Za-z0-9+/]+=*$/.test(value)
+      ? `${value} ${Buffer.from(value, 'base64').toString('latin1')}`
+      : value,
+  );
 }
 
 describe('payload encryption: what Temporal stores is ciphertext', () => {
@@ -40,9 +43,17 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
    * endpoint and its token, given as flags or (as docs/temporal.md sets them once) in the environment.
    */
   async function temporal(args: string[], options: { codec?: boolean | 'env' } = {}): Promise<string> {
-    const codec = options.codec === true ? ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', `Bearer ${token}`] : [];
-    const env = options.codec === 'env' ? { ...process.env, TEMPORAL_CODEC_ENDPOINT: `${server.url}/codec`, TEMPORAL_CODEC_AUTH: `Bearer ${token}` } : process.env;
-    const { stdout } = await run(await temporalCliPath(), [...args, '--address', platform.config.temporalAddress, '--namespace', 'default', ...codec], { maxBuffer: 64 * 1024 * 1024, env });
+    const codec =
+      options.codec === true ? ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', `Bearer ${token}`] : [];
+    const env =
+      options.codec === 'env'
+        ? { ...process.env, TEMPORAL_CODEC_ENDPOINT: `${server.url}/codec`, TEMPORAL_CODEC_AUTH: `Bearer ${token}` }
+        : process.env;
+    const { stdout } = await run(
+      await temporalCliPath(),
+      [...args, '--address', platform.config.temporalAddress, '--namespace', 'default', ...codec],
+      { maxBuffer: 64 * 1024 * 1024, env },
+    );
     return stdout;
   }
 
@@ -50,16 +61,35 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     temporal(['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', ...extra], options);
 
   const startFromCli = (type: string, workflowId: string, input: unknown, options: { codec?: boolean | 'env' } = {}) =>
-    temporal(['workflow', 'start', '--task-queue', platform.config.taskQueue, '--type', type, '--workflow-id', workflowId, '--input', JSON.stringify(input)], options);
+    temporal(
+      [
+        'workflow',
+        'start',
+        '--task-queue',
+        platform.config.taskQueue,
+        '--type',
+        type,
+        '--workflow-id',
+        workflowId,
+        '--input',
+        JSON.stringify(input),
+      ],
+      options,
+    );
 
-  interface HistoryEvent { eventId: string; eventType: string; workflowTaskFailedEventAttributes?: { failure?: { message?: string } } }
+  interface HistoryEvent {
+    eventId: string;
+    eventType: string;
+    workflowTaskFailedEventAttributes?: { failure?: { message?: string } };
+  }
 
   async function eventsWhen(workflowId: string, done: (events: HistoryEvent[]) => boolean): Promise<HistoryEvent[]> {
     const deadline = Date.now() + 30_000;
     for (;;) {
       const { events } = JSON.parse(await show(workflowId)) as { events: HistoryEvent[] };
       if (done(events)) return events;
-      if (Date.now() > deadline) throw new Error(`history of ${workflowId} never got there: ${events.map((e) => e.eventType).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(`history of ${workflowId} never got there: ${events.map((e) => e.eventType).join(', ')}`);
       await new Promise((r) => setTimeout(r, 300));
     }
   }
@@ -74,7 +104,8 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
   }
 
   before(async () => {
-    const salaries = 'create table salaries (id int primary key, amount int); insert into salaries select g, g from generate_series(1, 100) g';
+    const salaries =
+      'create table salaries (id int primary key, amount int); insert into salaries select g, g from generate_series(1, 100) g';
     ({ platform, source } = await startSeededPlatform('payroll_eu', salaries));
     await platform.ops.addDatabase({ name: 'payroll-eu', url: targetUrl(source), verifyAfterBackup: false });
     secrets.database = 'payroll_eu';
@@ -84,8 +115,14 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     // As web/main.ts builds it: the endpoint decodes plaintext too, so an operator sees what a refused run was given.
     server = await startWebServer({
       services: createConsoleServices(platform.services),
-      codec: { codec: new EncryptionCodec(platform.runtime.key, [], { plaintext: 'pass' }), token, corsOrigin: uiOrigin },
-      host: '127.0.0.1', port: await freePort(), log: (line) => serverLog.push(line),
+      codec: {
+        codec: new EncryptionCodec(platform.runtime.key, [], { plaintext: 'pass' }),
+        token,
+        corsOrigin: uiOrigin,
+      },
+      host: '127.0.0.1',
+      port: await freePort(),
+      log: (line) => serverLog.push(line),
     });
   });
 
@@ -99,13 +136,20 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     const outcome = await backup.result();
     assert.equal(outcome.status, 'complete', 'the worker and the client agree on the codec');
     const url = `postgres://${encodeURIComponent(source.user)}:${encodeURIComponent(source.password ?? '')}@${source.host}:${source.port}/payroll_eu_copy`;
-    const restore = await platform.ops.startRestore({ database: 'payroll-eu', backupId: outcome.backupId, to: { url } });
+    const restore = await platform.ops.startRestore({
+      database: 'payroll-eu',
+      backupId: outcome.backupId,
+      to: { url },
+    });
     const restored = await restore.result();
     assert.equal(restored.rowsChecked, 100);
     runs.push(backup.workflowId, restore.workflowId);
     for (const workflowId of runs) {
       const history = await show(workflowId);
-      assert.ok(history.includes('binary/encrypted') || history.includes(Buffer.from('binary/encrypted').toString('base64')), 'payloads are marked encrypted');
+      assert.ok(
+        history.includes('binary/encrypted') || history.includes(Buffer.from('binary/encrypted').toString('base64')),
+        'payloads are marked encrypted',
+      );
       const decoded = withBase64Expanded(history);
       for (const [what, value] of Object.entries(secrets)) {
         if (!value) continue;
@@ -120,9 +164,16 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     const restoreRun = runs[1]!;
     const decoded = await show(restoreRun, [], { codec: true });
     assert.match(withBase64Expanded(decoded), /payroll_eu_copy/, 'an operator with the token reads the restore target');
-    await assert.rejects(show(restoreRun, ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', 'Bearer wrong']), /401|Unauthorized|codec/i);
+    await assert.rejects(
+      show(restoreRun, ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', 'Bearer wrong']),
+      /401|Unauthorized|codec/i,
+    );
 
-    const preflight = (origin: string) => fetch(`${server.url}/codec/decode`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+    const preflight = (origin: string) =>
+      fetch(`${server.url}/codec/decode`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST' },
+      });
     const allowed = await preflight(uiOrigin);
     assert.equal(allowed.status, 204);
     assert.equal(allowed.headers.get('access-control-allow-origin'), uiOrigin);
@@ -131,48 +182,93 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     assert.equal(foreign.headers.get('access-control-allow-origin'), null);
 
     // A browser unlocks once with the token; the Temporal UI's decode requests then carry the cookie.
-    const session = (value: string) => fetch(`${server.url}/codec/session`, { method: 'POST', body: new URLSearchParams({ token: value }), redirect: 'manual' });
+    const session = (value: string) =>
+      fetch(`${server.url}/codec/session`, {
+        method: 'POST',
+        body: new URLSearchParams({ token: value }),
+        redirect: 'manual',
+      });
     assert.equal((await session('wrong')).status, 401);
     const unlocked = await session(token);
     assert.equal(unlocked.status, 200);
     const cookie = unlocked.headers.get('set-cookie') ?? '';
     assert.match(cookie, /hindsight_codec=.*HttpOnly/i);
-    const [sealed] = await new EncryptionCodec(platform.runtime.key).encode([{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"payroll_eu_copy"') }]);
-    const wire = { payloads: [{ metadata: Object.fromEntries(Object.entries(sealed!.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(sealed!.data!).toString('base64') }] };
-    const decode = (headers: Record<string, string>) => fetch(`${server.url}/codec/decode`, { method: 'POST', body: JSON.stringify(wire), headers: { 'content-type': 'application/json', origin: uiOrigin, ...headers } });
+    const [sealed] = await new EncryptionCodec(platform.runtime.key).encode([
+      { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"payroll_eu_copy"') },
+    ]);
+    const wire = {
+      payloads: [
+        {
+          metadata: Object.fromEntries(
+            Object.entries(sealed!.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')]),
+          ),
+          data: Buffer.from(sealed!.data!).toString('base64'),
+        },
+      ],
+    };
+    const decode = (headers: Record<string, string>) =>
+      fetch(`${server.url}/codec/decode`, {
+        method: 'POST',
+        body: JSON.stringify(wire),
+        headers: { 'content-type': 'application/json', origin: uiOrigin, ...headers },
+      });
     assert.equal((await decode({})).status, 401, 'no cookie, no token: refused');
     const viaCookie = await decode({ cookie: cookie.split(';')[0]! });
     assert.equal(viaCookie.status, 200);
     assert.equal(viaCookie.headers.get('access-control-allow-origin'), uiOrigin);
-    const body = await viaCookie.json() as { payloads: Array<{ data: string }> };
+    const body = (await viaCookie.json()) as { payloads: Array<{ data: string }> };
     assert.equal(Buffer.from(body.payloads[0]!.data, 'base64').toString(), '"payroll_eu_copy"');
   });
 
   it('a plaintext `temporal workflow start --type restoreBackup` is refused with the reason in clear, and nothing is restored', async () => {
     const workflowId = 'restore/payroll-eu/plaintext-from-cli';
     await startFromCli('restoreBackup', workflowId, { database: 'payroll-eu', to: { database: 'payroll_eu_plain' } });
-    const events = await eventsWhen(workflowId, (all) => all.some((e) => /WORKFLOW_TASK_FAILED|WorkflowTaskFailed/.test(e.eventType)));
+    const events = await eventsWhen(workflowId, (all) =>
+      all.some((e) => /WORKFLOW_TASK_FAILED|WorkflowTaskFailed/.test(e.eventType)),
+    );
     const failed = events.find((e) => /WORKFLOW_TASK_FAILED|WorkflowTaskFailed/.test(e.eventType))!;
-    assert.match(failed.workflowTaskFailedEventAttributes?.failure?.message ?? '', /workflow input is not encrypted with this installation's key.*--codec-endpoint .*--codec-auth 'Bearer/);
+    assert.match(
+      failed.workflowTaskFailedEventAttributes?.failure?.message ?? '',
+      /workflow input is not encrypted with this installation's key.*--codec-endpoint .*--codec-auth 'Bearer/,
+    );
     // Give a wrongly accepted run time to reach its first activity before looking for one.
     await new Promise((r) => setTimeout(r, 2000));
     const after = JSON.parse(await show(workflowId)) as { events: HistoryEvent[] };
-    assert.deepEqual(after.events.filter((e) => /ACTIVITY|Activity/.test(e.eventType)).map((e) => e.eventType), [], 'no activity was scheduled');
+    assert.deepEqual(
+      after.events.filter((e) => /ACTIVITY|Activity/.test(e.eventType)).map((e) => e.eventType),
+      [],
+      'no activity was scheduled',
+    );
     assert.equal(await databaseExists('payroll_eu_plain'), false, 'no restore target was created');
     const described = await temporal(['workflow', 'describe', '--workflow-id', workflowId, '--output', 'json']);
-    assert.match(described, /WORKFLOW_EXECUTION_STATUS_RUNNING|Running/, 'the run waits, refused, until someone terminates it');
+    assert.match(
+      described,
+      /WORKFLOW_EXECUTION_STATUS_RUNNING|Running/,
+      'the run waits, refused, until someone terminates it',
+    );
     await temporal(['workflow', 'terminate', '--workflow-id', workflowId, '--reason', 'input not encrypted']);
 
     // A plaintext query argument is refused the same way, even to a run that has finished.
-    await assert.rejects(temporal(['workflow', 'query', '--workflow-id', runs[1]!, '--type', 'progress', '--input', '"x"']), /not encrypted with this installation's key/);
+    await assert.rejects(
+      temporal(['workflow', 'query', '--workflow-id', runs[1]!, '--type', 'progress', '--input', '"x"']),
+      /not encrypted with this installation's key/,
+    );
   });
 
   it('the same start through the codec endpoint and the token (TEMPORAL_CODEC_ENDPOINT, TEMPORAL_CODEC_AUTH) runs: the backup is restored', async () => {
     const workflowId = 'restore/payroll-eu/from-cli-with-codec';
-    await startFromCli('restoreBackup', workflowId, { database: 'payroll-eu', to: { database: 'payroll_eu_cli' } }, { codec: 'env' });
-    assert.ok(serverLog.some((line) => /^codec: encrypted \d+ payload\(s\) for /.test(line)), `the encryption is on record: ${serverLog.join(' | ')}`);
+    await startFromCli(
+      'restoreBackup',
+      workflowId,
+      { database: 'payroll-eu', to: { database: 'payroll_eu_cli' } },
+      { codec: 'env' },
+    );
+    assert.ok(
+      serverLog.some((line) => /^codec: encrypted \d+ payload\(s\) for /.test(line)),
+      `the encryption is on record: ${serverLog.join(' | ')}`,
+    );
     assert.ok(!serverLog.join('\n').includes('payroll_eu_cli'), 'the record holds no payload');
-    const outcome = await platform.client.workflow.getHandle(workflowId).result() as RestoreOutcome;
+    const outcome = (await platform.client.workflow.getHandle(workflowId).result()) as RestoreOutcome;
     assert.equal(outcome.rowsChecked, 100);
     const restored = await connect('payroll_eu_cli', platform.cluster.target('payroll_eu_cli'));
     try {
@@ -180,48 +276,114 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     } finally {
       await restored.end();
     }
-    assert.ok(!withBase64Expanded(await show(workflowId)).includes('payroll_eu_cli'), 'the CLI\'s input went into history encrypted');
+    assert.ok(
+      !withBase64Expanded(await show(workflowId)).includes('payroll_eu_cli'),
+      "the CLI's input went into history encrypted",
+    );
     // What docs/temporal.md tells operators to do is what this test just did.
     const doc = await readFile('docs/temporal.md', 'utf8');
-    assert.match(doc, /export TEMPORAL_CODEC_ENDPOINT=http:\/\/\S+\/codec TEMPORAL_CODEC_AUTH="Bearer /, 'docs/temporal.md sets the codec endpoint and token once in the environment');
-    assert.match(doc, /--type restoreBackup [^\n]*--input '\{"database":"demo","to":\{"database":"demo_restored"\}\}'/, 'docs/temporal.md shows this restore');
-    assert.match(doc, /workflow input is not encrypted with this installation's key/, 'docs/temporal.md quotes the refusal a plaintext start gets');
+    assert.match(
+      doc,
+      /export TEMPORAL_CODEC_ENDPOINT=http:\/\/\S+\/codec TEMPORAL_CODEC_AUTH="Bearer /,
+      'docs/temporal.md sets the codec endpoint and token once in the environment',
+    );
+    assert.match(
+      doc,
+      /--type restoreBackup [^\n]*--input '\{"database":"demo","to":\{"database":"demo_restored"\}\}'/,
+      'docs/temporal.md shows this restore',
+    );
+    assert.match(
+      doc,
+      /workflow input is not encrypted with this installation's key/,
+      'docs/temporal.md quotes the refusal a plaintext start gets',
+    );
   });
 
-  it('a failure\'s message is encrypted in history: readable with the codec, not without it', async () => {
+  it("a failure's message is encrypted in history: readable with the codec, not without it", async () => {
     const workflowId = 'restore/payroll-eu/missing-backup';
     const missing = '20991231T235959Z-0badf0';
-    await startFromCli('restoreBackup', workflowId, { database: 'payroll-eu', backupId: missing, to: { database: 'payroll_eu_never' } }, { codec: true });
+    await startFromCli(
+      'restoreBackup',
+      workflowId,
+      { database: 'payroll-eu', backupId: missing, to: { database: 'payroll_eu_never' } },
+      { codec: true },
+    );
     await assert.rejects(platform.client.workflow.getHandle(workflowId).result(), (error: unknown) => {
       assert.ok(error instanceof WorkflowFailedError);
-      assert.match(String(error.cause?.message), new RegExp(`restore of a backup .*failed: .*${missing}`), 'the workflow ran and failed for its own reason');
+      assert.match(
+        String(error.cause?.message),
+        new RegExp(`restore of a backup .*failed: .*${missing}`),
+        'the workflow ran and failed for its own reason',
+      );
       return true;
     });
     const raw = await show(workflowId);
     assert.ok(raw.includes('Encoded failure'), 'the failure is marked encoded');
     assert.ok(!withBase64Expanded(raw).includes(missing), 'the failure message is not readable without the key');
     // A Temporal client without the codec: whatever it makes of the failure, the message is not in it.
-    const rawClient = await platform.env.client.workflow.getHandle(workflowId).result().then(() => undefined, (error: unknown) => error as Error);
+    const rawClient = await platform.env.client.workflow
+      .getHandle(workflowId)
+      .result()
+      .then(
+        () => undefined,
+        (error: unknown) => error as Error,
+      );
     assert.ok(rawClient instanceof Error, 'the run failed');
-    const seen = [rawClient.message, rawClient.stack, (rawClient.cause as Error | undefined)?.message, (rawClient.cause as Error | undefined)?.stack].join('\n');
+    const seen = [
+      rawClient.message,
+      rawClient.stack,
+      (rawClient.cause as Error | undefined)?.message,
+      (rawClient.cause as Error | undefined)?.stack,
+    ].join('\n');
     assert.ok(!seen.includes(missing), `a client without the codec reads no message: ${seen.slice(0, 300)}`);
-    assert.ok(withBase64Expanded(await show(workflowId, [], { codec: true })).includes(missing), 'through the codec the message is there');
+    assert.ok(
+      withBase64Expanded(await show(workflowId, [], { codec: true })).includes(missing),
+      'through the codec the message is there',
+    );
   });
 
   it('hindsight doctor names what works and what does not, and fails when something does not', async () => {
-    const doctor = () => run(process.execPath, [path.resolve('bin/hindsight.mjs'), 'doctor', '--json'], { env: { ...process.env, ...platform.configEnv } })
-      .then((r) => ({ code: 0, checks: JSON.parse(r.stdout) as Array<{ name: string; status: string; detail: string }> }))
-      .catch((error: { code: number; stdout: string }) => ({ code: error.code, checks: JSON.parse(error.stdout) as Array<{ name: string; status: string; detail: string }> }));
+    const doctor = () =>
+      run(process.execPath, [path.resolve('bin/hindsight.mjs'), 'doctor', '--json'], {
+        env: { ...process.env, ...platform.configEnv },
+      })
+        .then((r) => ({
+          code: 0,
+          checks: JSON.parse(r.stdout) as Array<{ name: string; status: string; detail: string }>,
+        }))
+        .catch((error: { code: number; stdout: string }) => ({
+          code: error.code,
+          checks: JSON.parse(error.stdout) as Array<{ name: string; status: string; detail: string }>,
+        }));
     const healthy = await doctor();
     const byName = new Map(healthy.checks.map((c) => [c.name, c]));
     assert.equal(healthy.code, 0, JSON.stringify(healthy.checks, null, 2));
-    for (const name of ['secret key', 'catalog', 'temporal', 'pg_dump', 'storage local', 'database payroll-eu', 'sandbox root']) {
+    for (const name of [
+      'secret key',
+      'catalog',
+      'temporal',
+      'pg_dump',
+      'storage local',
+      'database payroll-eu',
+      'sandbox root',
+    ]) {
       assert.equal(byName.get(name)?.status, 'ok', `${name}: ${JSON.stringify(byName.get(name))}`);
     }
     assert.equal(byName.get(`workers on ${platform.config.taskQueue}`)?.status, 'ok', 'the in-process worker polls');
 
     // A storage whose endpoint is down: saved without its test, then named by the doctor.
-    await platform.ops.saveStorage('offline', { type: 's3', bucket: 'b', endpoint: `http://127.0.0.1:${await freePort()}`, forcePathStyle: true, accessKeyId: 'a', secretAccessKey: 'never-printed-secret' }, { skipCheck: true });
+    await platform.ops.saveStorage(
+      'offline',
+      {
+        type: 's3',
+        bucket: 'b',
+        endpoint: `http://127.0.0.1:${await freePort()}`,
+        forcePathStyle: true,
+        accessKeyId: 'a',
+        secretAccessKey: 'never-printed-secret',
+      },
+      { skipCheck: true },
+    );
     const sick = await doctor();
     assert.equal(sick.code, 1);
     const offline = sick.checks.find((c) => c.name === 'storage offline');
@@ -236,15 +398,44 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
     const isFailedTask = (e: HistoryEvent) => /WORKFLOW_TASK_FAILED/.test(e.eventType);
     const before = (JSON.parse(await show(workflowId)) as { events: HistoryEvent[] }).events;
     const resetPoint = before.filter((e) => /WORKFLOW_TASK_COMPLETED/.test(e.eventType)).at(-1)!;
-    await temporal(['workflow', 'signal', '--workflow-id', workflowId, '--name', 'backupCompleted', '--input', '{"verificationId":"v-plain"}']);
-    const events = await eventsWhen(workflowId, (all) => all.some((e) => isFailedTask(e) && Number(e.eventId) > Number(resetPoint.eventId)));
-    assert.match(events.find(isFailedTask)?.workflowTaskFailedEventAttributes?.failure?.message ?? '', /not encrypted with this installation's key/);
+    await temporal([
+      'workflow',
+      'signal',
+      '--workflow-id',
+      workflowId,
+      '--name',
+      'backupCompleted',
+      '--input',
+      '{"verificationId":"v-plain"}',
+    ]);
+    const events = await eventsWhen(workflowId, (all) =>
+      all.some((e) => isFailedTask(e) && Number(e.eventId) > Number(resetPoint.eventId)),
+    );
+    assert.match(
+      events.find(isFailedTask)?.workflowTaskFailedEventAttributes?.failure?.message ?? '',
+      /not encrypted with this installation's key/,
+    );
 
     // docs/deployment.md's remedy.
-    await temporal(['workflow', 'reset', '--workflow-id', workflowId, '--event-id', resetPoint.eventId, '--reason', 'drop a plaintext signal', '--reapply-exclude', 'Signal']);
+    await temporal([
+      'workflow',
+      'reset',
+      '--workflow-id',
+      workflowId,
+      '--event-id',
+      resetPoint.eventId,
+      '--reason',
+      'drop a plaintext signal',
+      '--reapply-exclude',
+      'Signal',
+    ]);
     const uptime = await platform.client.workflow.getHandle(workflowId).query(uptimeQuery);
     assert.equal(typeof uptime, 'object', 'the new run answers its query');
-    const refused = (e: HistoryEvent) => isFailedTask(e) && /not encrypted/.test(e.workflowTaskFailedEventAttributes?.failure?.message ?? '');
-    assert.ok(!(JSON.parse(await show(workflowId)) as { events: HistoryEvent[] }).events.some(refused), 'and runs without a refused task');
+    const refused = (e: HistoryEvent) =>
+      isFailedTask(e) && /not encrypted/.test(e.workflowTaskFailedEventAttributes?.failure?.message ?? '');
+    assert.ok(
+      !(JSON.parse(await show(workflowId)) as { events: HistoryEvent[] }).events.some(refused),
+      'and runs without a refused task',
+    );
   });
 });

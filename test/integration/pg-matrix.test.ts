@@ -5,7 +5,13 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { createDatabase, startPlatform, startTestCluster, tableFingerprint, type Platform } from '../support/platform.ts';
+import {
+  createDatabase,
+  startPlatform,
+  startTestCluster,
+  tableFingerprint,
+  type Platform,
+} from '../support/platform.ts';
 import { innermostMessage } from '../support/failures.ts';
 
 /**
@@ -27,7 +33,10 @@ const schema = `
   create sequence sales.order_no start 10;
   select setval('sales.order_no', 777);
 `;
-const tables: Array<[string, string]> = [['items', 'id'], ['sales.orders', 'no']];
+const tables: Array<[string, string]> = [
+  ['items', 'id'],
+  ['sales.orders', 'no'],
+];
 
 /** Every table's md5 of all its rows in key order: equal only when the content is the same. */
 async function hashes(target: PgTarget): Promise<Record<string, { rows: number; md5: string }>> {
@@ -48,13 +57,19 @@ async function sequenceValue(target: PgTarget): Promise<string> {
 async function serverMajor(target: PgTarget): Promise<number> {
   const client = await connect('version', target);
   try {
-    return Math.floor(Number((await client.query<{ v: string }>("select current_setting('server_version_num') as v")).rows[0]!.v) / 10000);
+    return Math.floor(
+      Number((await client.query<{ v: string }>("select current_setting('server_version_num') as v")).rows[0]!.v) /
+        10000,
+    );
   } finally {
     await client.end();
   }
 }
 
-interface Manifest { source: { serverVersion: string }; tool: { version: string; compression: { algorithm: string; level: number } } }
+interface Manifest {
+  source: { serverVersion: string };
+  tool: { version: string; compression: { algorithm: string; level: number } };
+}
 
 describe('PostgreSQL 13 to 18 sources: backup, verification in a sandbox, restore', () => {
   let platform: Platform;
@@ -70,7 +85,10 @@ describe('PostgreSQL 13 to 18 sources: backup, verification in a sandbox, restor
     platform = await startPlatform();
     for (const major of [...SOURCE_MAJORS, 18]) {
       // One server per major, started once (the platform's own is Debian's 15).
-      const cluster = platform.cluster.major === major ? platform.cluster : await startTestCluster(platform.dir, { major, name: `pg${major}` });
+      const cluster =
+        platform.cluster.major === major
+          ? platform.cluster
+          : await startTestCluster(platform.dir, { major, name: `pg${major}` });
       assert.equal(cluster.major, major, `the test server for ${major} runs PostgreSQL ${cluster.major}`);
       clusters.set(major, cluster);
       const target = await createDatabase(cluster, `app${major}`);
@@ -78,14 +96,20 @@ describe('PostgreSQL 13 to 18 sources: backup, verification in a sandbox, restor
       await client.query(schema);
       await client.end();
       sources.set(major, target);
-      await platform.ops.addDatabase({ name: nameOf(major), url: targetUrl(target), storages: 'local', verifyAfterBackup: false });
+      await platform.ops.addDatabase({
+        name: nameOf(major),
+        url: targetUrl(target),
+        storages: 'local',
+        verifyAfterBackup: false,
+      });
     }
     await platform.startWorker();
   });
 
   after(async () => {
     await platform?.stopWorker().catch(() => undefined);
-    for (const cluster of clusters.values()) if (cluster !== platform?.cluster) await cluster.stop('immediate').catch(() => undefined);
+    for (const cluster of clusters.values())
+      if (cluster !== platform?.cluster) await cluster.stop('immediate').catch(() => undefined);
     await platform?.stop();
   });
 
@@ -113,17 +137,22 @@ describe('PostgreSQL 13 to 18 sources: backup, verification in a sandbox, restor
       assert.match(manifest.tool.version, new RegExp(`^${want.dump}\\.`));
       assert.deepEqual(manifest.tool.compression, { algorithm: want.compression, level: 5 });
 
-      const verification = await (await platform.ops.requestVerification(nameOf(major), { backupId: outcome.backupId })).finished(300_000);
+      const verification = await (
+        await platform.ops.requestVerification(nameOf(major), { backupId: outcome.backupId })
+      ).finished(300_000);
       assert.equal(verification.status, 'successful', verification.reason ?? '');
       assert.equal(verification.report?.sandbox?.major, want.sandbox);
       // The embedded servers run confined like Debian's: as the sandbox user inside bubblewrap.
-      if (process.getuid?.() === 0) assert.equal(verification.report?.sandbox?.confinement, 'bwrap', verification.report?.sandbox?.detail);
+      if (process.getuid?.() === 0)
+        assert.equal(verification.report?.sandbox?.confinement, 'bwrap', verification.report?.sandbox?.detail);
       assert.equal(verification.report?.restoredRows, 5000);
 
       const source = sources.get(major)!;
       const into = { ...clusters.get(want.restoreInto)!.target(), database: `from${major}` };
       const to = want.restoreInto === major ? { database: into.database } : { url: targetUrl(into) };
-      const restore = await (await platform.ops.startRestore({ database: nameOf(major), backupId: outcome.backupId, to })).result();
+      const restore = await (
+        await platform.ops.startRestore({ database: nameOf(major), backupId: outcome.backupId, to })
+      ).result();
       assert.equal(restore.rowsChecked, 5000);
       assert.equal(await serverMajor(into), want.restoreInto);
       assert.deepEqual(await hashes(into), await hashes(source));
@@ -135,7 +164,9 @@ describe('PostgreSQL 13 to 18 sources: backup, verification in a sandbox, restor
     const backupId = backups.get(13);
     assert.ok(backupId, 'the PostgreSQL 13 backup ran first');
     const into17 = { ...clusters.get(17)!.target(), database: 'from13_in17' };
-    const outcome = await (await platform.ops.startRestore({ database: nameOf(13), backupId, to: { url: targetUrl(into17) } })).result();
+    const outcome = await (
+      await platform.ops.startRestore({ database: nameOf(13), backupId, to: { url: targetUrl(into17) } })
+    ).result();
     assert.equal(outcome.rowsChecked, 5000);
     assert.equal(await serverMajor(into17), 17);
     assert.deepEqual(await hashes(into17), await hashes(sources.get(13)!));
@@ -145,15 +176,24 @@ describe('PostgreSQL 13 to 18 sources: backup, verification in a sandbox, restor
     const backupId = backups.get(16);
     assert.ok(backupId, 'the PostgreSQL 16 backup ran first');
     const started = Date.now();
-    const restore = await platform.ops.startRestore({ database: nameOf(16), backupId, to: { database: 'back_into16' } });
+    const restore = await platform.ops.startRestore({
+      database: nameOf(16),
+      backupId,
+      to: { database: 'back_into16' },
+    });
     await assert.rejects(restore.result(), (error: unknown) => {
-      assert.match(innermostMessage(error), /pg_dump 17 cannot be loaded into a PostgreSQL 16 server: pg_restore 17 and newer set transaction_timeout.*restore into PostgreSQL 17 or newer, or install postgresql-client-16/);
+      assert.match(
+        innermostMessage(error),
+        /pg_dump 17 cannot be loaded into a PostgreSQL 16 server: pg_restore 17 and newer set transaction_timeout.*restore into PostgreSQL 17 or newer, or install postgresql-client-16/,
+      );
       return true;
     });
     assert.ok(Date.now() - started < 15_000, 'a permanent refusal is not retried');
     const client = await connect('check', { ...sources.get(16)!, database: 'back_into16' }).catch(() => undefined);
     if (client) {
-      const { rows } = await client.query<{ n: string }>("select count(*)::text as n from pg_tables where schemaname not in ('pg_catalog', 'information_schema')");
+      const { rows } = await client.query<{ n: string }>(
+        "select count(*)::text as n from pg_tables where schemaname not in ('pg_catalog', 'information_schema')",
+      );
       await client.end();
       assert.equal(rows[0]!.n, '0', 'nothing was loaded into the 16 server');
     }
@@ -164,12 +204,17 @@ describe('PostgreSQL 13 to 18 sources: backup, verification in a sandbox, restor
     const backup = await platform.ops.startBackup(nameOf(18));
     await assert.rejects(backup.result(), (error: unknown) => {
       assert.ok(error instanceof WorkflowFailedError);
-      assert.match(innermostMessage(error), /PostgreSQL 18 server needs pg_dump 18 or newer: install postgresql-client-18/);
+      assert.match(
+        innermostMessage(error),
+        /PostgreSQL 18 server needs pg_dump 18 or newer: install postgresql-client-18/,
+      );
       return true;
     });
     assert.ok(Date.now() - started < 15_000, 'a missing client is permanent: no retry delays');
     const history = await platform.client.workflow.getHandle(backup.workflowId).fetchHistory();
-    const attempts = (history.events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : []));
+    const attempts = (history.events ?? []).flatMap((e) =>
+      e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : [],
+    );
     assert.ok(attempts.length > 0, 'the dump activity ran');
     assert.deepEqual([...new Set(attempts)], [1], 'every activity ran exactly once');
     const [record] = await platform.runtime.catalog.listBackups(nameOf(18));

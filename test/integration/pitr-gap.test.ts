@@ -12,13 +12,24 @@ import { createWalSource } from '../../lib/pitr/wal-source.ts';
 import { type ChainMonitorState, type WalChainMonitorInput, chainQuery } from '../../temporal/contracts/pitr.ts';
 import type { Platform } from '../support/platform.ts';
 import {
-  restore, restoredRows, rfc3339Plus2, startPitrPlatform, stopPitrPlatform, takeBaseBackup, waitUntilArchived, walPageMagic, writeRows, type PitrSource, type Row,
+  restore,
+  restoredRows,
+  rfc3339Plus2,
+  startPitrPlatform,
+  stopPitrPlatform,
+  takeBaseBackup,
+  waitUntilArchived,
+  walPageMagic,
+  writeRows,
+  type PitrSource,
+  type Row,
 } from '../support/pitr-fixture.ts';
 import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
 
-const failureMessage = (error: unknown): string => String((error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message);
+const failureMessage = (error: unknown): string =>
+  String((error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message);
 
 /**
  * A segment deleted from storage behind the catalog's back: the chain monitor finds it by looking
@@ -38,7 +49,9 @@ describe('WAL chain: a segment deleted from storage', () => {
     await writeRows(source, 1500, 100, 'before');
     await source.query('select pg_switch_wal()');
     // These rows go to one segment, which is then deleted.
-    const [current] = await source.query<{ name: string }>('select pg_walfile_name(pg_current_wal_insert_lsn()) as name');
+    const [current] = await source.query<{ name: string }>(
+      'select pg_walfile_name(pg_current_wal_insert_lsn()) as name',
+    );
     deletedSegment = current!.name;
     inGap = await writeRows(source, 4000, 100, 'in the gap');
     await source.query('select pg_switch_wal()');
@@ -53,24 +66,42 @@ describe('WAL chain: a segment deleted from storage', () => {
 
   it('the monitor reports the gap with its LSN range, notifies once and starts a base backup', async () => {
     const args: WalChainMonitorInput = { database: 'ledger', intervalSeconds: 1 };
-    await platform.client.workflow.start('walChainMonitor', { taskQueue: platform.config.taskQueue, workflowId: 'walchain/ledger', args: [args] });
-    const state: ChainMonitorState = await waitFor('the gap', async () => {
-      const s = await platform.client.workflow.getHandle('walchain/ledger').query(chainQuery);
-      return s.last && s.last.gaps.length > 0 && s.baseBackupsStarted.length > 0 ? s : undefined;
-    }, 30_000, 500);
+    await platform.client.workflow.start('walChainMonitor', {
+      taskQueue: platform.config.taskQueue,
+      workflowId: 'walchain/ledger',
+      args: [args],
+    });
+    const state: ChainMonitorState = await waitFor(
+      'the gap',
+      async () => {
+        const s = await platform.client.workflow.getHandle('walchain/ledger').query(chainQuery);
+        return s.last && s.last.gaps.length > 0 && s.baseBackupsStarted.length > 0 ? s : undefined;
+      },
+      30_000,
+      500,
+    );
     const gap = state.last!.gaps[0]!;
     assert.deepEqual(gap.missing, [deletedSegment]);
     assert.deepEqual(gap.notInStorage, [deletedSegment]);
     // 16 MiB segments: the gap covers exactly the deleted segment's bytes.
     const segno = BigInt(`0x${deletedSegment.slice(8, 16)}`) * 256n + BigInt(`0x${deletedSegment.slice(16)}`);
-    const lsn = (n: bigint) => `${(n >> 32n).toString(16).toUpperCase()}/${(n & 0xffffffffn).toString(16).toUpperCase()}`;
+    const lsn = (n: bigint) =>
+      `${(n >> 32n).toString(16).toUpperCase()}/${(n & 0xffffffffn).toString(16).toUpperCase()}`;
     assert.equal(gap.fromLsn, lsn(segno * 16n * 1024n * 1024n));
     assert.equal(gap.toLsn, lsn((segno + 1n) * 16n * 1024n * 1024n));
-    assert.match(gap.text, new RegExp(`timeline 1 from ${gap.fromLsn} to ${gap.toLsn}: 1 segment\\(s\\) missing \\(${deletedSegment}\\)`));
+    assert.match(
+      gap.text,
+      new RegExp(`timeline 1 from ${gap.fromLsn} to ${gap.toLsn}: 1 segment\\(s\\) missing \\(${deletedSegment}\\)`),
+    );
 
-    const notified = (await platform.runtime.catalog.health.notifications('ledger')).filter((n) => n.event === 'wal_chain_broken');
+    const notified = (await platform.runtime.catalog.health.notifications('ledger')).filter(
+      (n) => n.event === 'wal_chain_broken',
+    );
     assert.equal(notified.length, 1);
-    assert.match(notified[0]!.message, new RegExp(`WAL chain of database "ledger" is broken: timeline 1 from ${gap.fromLsn}`));
+    assert.match(
+      notified[0]!.message,
+      new RegExp(`WAL chain of database "ledger" is broken: timeline 1 from ${gap.fromLsn}`),
+    );
     assert.match(state.baseBackupsStarted[0]!.reason, /^gap: /);
 
     const result = await platform.client.workflow.getHandle(state.baseBackupsStarted[0]!.workflowId).result();
@@ -79,25 +110,40 @@ describe('WAL chain: a segment deleted from storage', () => {
     await new Promise((r) => setTimeout(r, 3000));
     const later = await platform.client.workflow.getHandle('walchain/ledger').query(chainQuery);
     assert.equal(later.baseBackupsStarted.length, 1);
-    assert.equal((await platform.runtime.catalog.health.notifications('ledger')).filter((n) => n.event === 'wal_chain_broken').length, 1);
+    assert.equal(
+      (await platform.runtime.catalog.health.notifications('ledger')).filter((n) => n.event === 'wal_chain_broken')
+        .length,
+      1,
+    );
     assert.ok(later.last!.windows.length >= 2, 'a window starts at the new base backup');
   });
 
   it('restore_command: a segment is fetched (exit 0), an unarchived one is not found (1), one storage lost fails loudly (250)', async () => {
     const config = await platform.runtime.catalog.wal.config('ledger');
-    const walSource = createWalSource(platform.runtime.catalog, { database: 'ledger', systemIdentifier: config.systemIdentifier!, segmentSize: config.walSegmentSize! });
+    const walSource = createWalSource(platform.runtime.catalog, {
+      database: 'ledger',
+      systemIdentifier: config.systemIdentifier!,
+      segmentSize: config.walSegmentSize!,
+    });
     const dataDir = path.join(platform.dir, 'fetch-target');
     await mkdir(path.join(dataDir, 'pg_wal'), { recursive: true });
     await chmod(dataDir, 0o755);
     await chmod(path.join(dataDir, 'pg_wal'), 0o777);
-    const server = await startWalFetchServer({ source: walSource, key: platform.runtime.key, logger: createLogger('test') });
+    const server = await startWalFetchServer({
+      source: walSource,
+      key: platform.runtime.key,
+      logger: createLogger('test'),
+    });
     const segno = BigInt(`0x${deletedSegment.slice(8, 16)}`) * 256n + BigInt(`0x${deletedSegment.slice(16)}`);
-    const before = `00000001${deletedSegment.slice(8, 16)}${(segno % 256n - 1n).toString(16).toUpperCase().padStart(8, '0')}`;
+    const before = `00000001${deletedSegment.slice(8, 16)}${((segno % 256n) - 1n).toString(16).toUpperCase().padStart(8, '0')}`;
     // As PostgreSQL runs it: through /bin/sh, as the server's user, in the data directory.
     const fetch = async (file: string) => {
       const command = `'${process.execPath}' '${WAL_FETCH_ENTRY}' --socket '${server.socketPath}' ${file} pg_wal/RECOVERYXLOG`;
       const [cmd, args] = asServerUser('sh', ['-c', command]);
-      return run(cmd, args, { cwd: dataDir, env: serverEnv() }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
+      return run(cmd, args, { cwd: dataDir, env: serverEnv() }).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
     };
     try {
       assert.deepEqual(await fetch(before), { code: 0, stderr: '' });
@@ -115,8 +161,13 @@ describe('WAL chain: a segment deleted from storage', () => {
 
       // The same through `hindsight wal-fetch --database`, which reads the configuration and key itself.
       const env = { ...process.env, ...platform.configEnv };
-      const direct = (file: string, dest: string) => run(process.execPath, [path.resolve('bin/hindsight.mjs'), 'wal-fetch', file, dest, '--database', 'ledger'], { env })
-        .then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
+      const direct = (file: string, dest: string) =>
+        run(process.execPath, [path.resolve('bin/hindsight.mjs'), 'wal-fetch', file, dest, '--database', 'ledger'], {
+          env,
+        }).then(
+          () => ({ code: 0, stderr: '' }),
+          (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+        );
       const copy = path.join(platform.dir, 'direct-copy');
       assert.deepEqual(await direct(before, copy), { code: 0, stderr: '' });
       assert.ok((await readFile(copy)).equals(bytes), 'the same bytes as through the socket');
@@ -133,10 +184,17 @@ describe('WAL chain: a segment deleted from storage', () => {
   it('a time inside the gap fails at once with a message naming the windows', async () => {
     const t = inGap[Math.floor(inGap.length / 2)]!.at;
     await assert.rejects(
-      restore(platform, { database: 'ledger', target: { time: rfc3339Plus2(t) }, to: { directory: path.join(platform.dir, 'gap') } }, 'in-gap'),
+      restore(
+        platform,
+        { database: 'ledger', target: { time: rfc3339Plus2(t) }, to: { directory: path.join(platform.dir, 'gap') } },
+        'in-gap',
+      ),
       (error: unknown) => {
         const message = failureMessage(error);
-        assert.match(message, /is outside every recoverable window of database "ledger"; choose a target inside one of these windows \(UTC\): timeline 1: /);
+        assert.match(
+          message,
+          /is outside every recoverable window of database "ledger"; choose a target inside one of these windows \(UTC\): timeline 1: /,
+        );
         assert.match(message, /Gaps in the archive: 1/);
         return true;
       },
@@ -150,12 +208,19 @@ describe('WAL chain: a segment deleted from storage', () => {
     const t = new Date((rows[k - 1]!.at.getTime() + rows[k]!.at.getTime()) / 2);
     const dir = path.join(platform.dir, 'after-gap');
     // In UTC with "Z", as `date -u` and toISOString() write it (PostgreSQL itself refuses "Z" there).
-    const outcome = await restore(platform, { database: 'ledger', target: { time: t.toISOString() }, to: { directory: dir } }, 'after-gap');
+    const outcome = await restore(
+      platform,
+      { database: 'ledger', target: { time: t.toISOString() }, to: { directory: dir } },
+      'after-gap',
+    );
     started.push(dir);
     const restored = await restoredRows(source, outcome.port!);
     const ids = new Set(restored.map((r) => r.id));
     assert.ok(ids.has(rows[k - 1]!.id));
     assert.ok(!ids.has(rows[k]!.id));
-    assert.ok(inGap.every((r) => ids.has(r.id)), 'the rows written in the gap are in the new base backup');
+    assert.ok(
+      inGap.every((r) => ids.has(r.id)),
+      'the rows written in the gap are in the new base backup',
+    );
   });
 });

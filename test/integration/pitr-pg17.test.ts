@@ -7,7 +7,13 @@ import { promisify } from 'node:util';
 import { slotNameFor } from '../../lib/wal/server.ts';
 import type { Platform } from '../support/platform.ts';
 import {
-  restore, restoredRows, rfc3339Plus2, startPitrWithRows, stopPitrPlatform, type PitrSource, type Row,
+  restore,
+  restoredRows,
+  rfc3339Plus2,
+  startPitrWithRows,
+  stopPitrPlatform,
+  type PitrSource,
+  type Row,
 } from '../support/pitr-fixture.ts';
 
 const run = promisify(execFile);
@@ -57,7 +63,11 @@ describe('point-in-time restore of a PostgreSQL 17 source', () => {
     const afterRow = rows[k]!;
     const t = new Date(before.at.getTime() + Math.floor((afterRow.at.getTime() - before.at.getTime()) / 2));
     const dir = path.join(platform.dir, 'restored17-at-t');
-    const outcome = await restore(platform, { database: 'shop17', target: { time: rfc3339Plus2(t) }, to: { directory: dir } }, 'at-t');
+    const outcome = await restore(
+      platform,
+      { database: 'shop17', target: { time: rfc3339Plus2(t) }, to: { directory: dir } },
+      'at-t',
+    );
     started.push(dir);
     assert.ok(outcome.port);
     assert.equal((await readFile(path.join(dir, 'PG_VERSION'), 'utf8')).trim(), '17');
@@ -67,6 +77,9 @@ describe('point-in-time restore of a PostgreSQL 17 source', () => {
     assert.ok(!ids.has(afterRow.id), `row ${afterRow.id} written just after T is absent`);
     const expected = rows.filter((r) => r.at <= t).length;
     assert.equal(restored.length, expected, 'count equals the rows written up to T');
-    assert.deepEqual(restored.map((r) => r.id), rows.slice(0, expected).map((r) => r.id));
+    assert.deepEqual(
+      restored.map((r) => r.id),
+      rows.slice(0, expected).map((r) => r.id),
+    );
   });
 });

@@ -16,7 +16,14 @@ import { canSwitchUser, sandboxUserIds } from '../../lib/sandbox/os-user.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
 import type { Platform } from '../support/platform.ts';
 import {
-  restore, restoredRows, startPitrPlatform, stopPitrPlatform, takeBaseBackup, waitUntilArchived, writeRows, type PitrSource,
+  restore,
+  restoredRows,
+  startPitrPlatform,
+  stopPitrPlatform,
+  takeBaseBackup,
+  waitUntilArchived,
+  writeRows,
+  type PitrSource,
 } from '../support/pitr-fixture.ts';
 
 /**
@@ -31,10 +38,14 @@ import {
  * unread, and the server runs as the sandbox user without the worker's environment.
  */
 const run = promisify(execFile);
-const exists = (file: string) => access(file).then(() => true, () => false);
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
 const CANARY = `hindsight-canary-${randomBytes(6).toString('hex')}`;
 
-describe('point-in-time restore: the source\'s configuration never reaches the restored server', () => {
+describe("point-in-time restore: the source's configuration never reaches the restored server", () => {
   let platform: Platform;
   let source: PitrSource;
   let markers: string[] = [];
@@ -51,7 +62,10 @@ describe('point-in-time restore: the source\'s configuration never reaches the r
     await chmod(markerDir, 0o777);
     markers = ['recovery-end', 'archive-cleanup', 'included-recovery-end'].map((m) => path.join(markerDir, m));
     const dataDir = source.cluster.dataDir;
-    await writeFile(path.join(dataDir, 'pg_hba.conf'), `local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n${await readFile(path.join(dataDir, 'pg_hba.conf'), 'utf8')}`);
+    await writeFile(
+      path.join(dataDir, 'pg_hba.conf'),
+      `local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n${await readFile(path.join(dataDir, 'pg_hba.conf'), 'utf8')}`,
+    );
     const admin = await connect('source', source.cluster.target('postgres'));
     try {
       await admin.query('select pg_reload_conf()');
@@ -62,8 +76,14 @@ describe('point-in-time restore: the source\'s configuration never reaches the r
       await admin.end();
     }
     // Not reloaded: the source keeps serving; only the copy in the base backup carries it.
-    await writeFile(path.join(dataDir, 'hostile-include.conf'), `recovery_end_command = 'touch ${markers[2]}'\nsession_preload_libraries = 'hindsight_absent_session_lib'\n`);
-    await appendFile(path.join(dataDir, 'postgresql.conf'), "\ninclude 'hostile-include.conf'\ninclude_if_exists '/etc/hindsight-outside.conf'\n");
+    await writeFile(
+      path.join(dataDir, 'hostile-include.conf'),
+      `recovery_end_command = 'touch ${markers[2]}'\nsession_preload_libraries = 'hindsight_absent_session_lib'\n`,
+    );
+    await appendFile(
+      path.join(dataDir, 'postgresql.conf'),
+      "\ninclude 'hostile-include.conf'\ninclude_if_exists '/etc/hindsight-outside.conf'\n",
+    );
 
     await takeBaseBackup(platform, 'hostile', 'first');
     await writeRows(source, 2_000, 100);
@@ -76,29 +96,52 @@ describe('point-in-time restore: the source\'s configuration never reaches the r
   });
 
   async function assertNoMarker(): Promise<void> {
-    for (const marker of markers) assert.equal(await exists(marker), false, `${path.basename(marker)}: the source's command did not run`);
+    for (const marker of markers)
+      assert.equal(await exists(marker), false, `${path.basename(marker)}: the source's command did not run`);
   }
 
   /** psql with no password available (-w: never prompt): the server must ask for one, or refuse the wrong one. */
   async function login(host: string, port: number, password?: string): Promise<string> {
     const psql = await toolFor('psql');
-    const env: Record<string, string> = { PATH: '/usr/bin:/bin', PGCONNECT_TIMEOUT: '5', PGPASSFILE: '/dev/null', ...(password ? { PGPASSWORD: password } : {}) };
-    return run(psql.path, ['-w', '-X', '-h', host, '-p', String(port), '-U', source.target.user, '-d', 'hostile', '-Atc', 'select 1'], { env })
-      .then(({ stdout }) => `let in: ${stdout.trim()}`, (error: { stderr?: string }) => String(error.stderr));
+    const env: Record<string, string> = {
+      PATH: '/usr/bin:/bin',
+      PGCONNECT_TIMEOUT: '5',
+      PGPASSFILE: '/dev/null',
+      ...(password ? { PGPASSWORD: password } : {}),
+    };
+    return run(
+      psql.path,
+      ['-w', '-X', '-h', host, '-p', String(port), '-U', source.target.user, '-d', 'hostile', '-Atc', 'select 1'],
+      { env },
+    ).then(
+      ({ stdout }) => `let in: ${stdout.trim()}`,
+      (error: { stderr?: string }) => String(error.stderr),
+    );
   }
 
   async function assertPasswordRequired(host: string, port: number): Promise<void> {
-    assert.match(await login(host, port), /fe_sendauth: no password supplied/, `${host}: a login without a password is refused`);
-    assert.match(await login(host, port, 'not-the-password'), /password authentication failed for user/, `${host}: a wrong password is refused`);
+    assert.match(
+      await login(host, port),
+      /fe_sendauth: no password supplied/,
+      `${host}: a login without a password is refused`,
+    );
+    assert.match(
+      await login(host, port, 'not-the-password'),
+      /password authentication failed for user/,
+      `${host}: a wrong password is refused`,
+    );
   }
 
   /** The postmaster runs as the sandbox user, without the worker's environment. */
   async function assertServerProcess(dataDir: string): Promise<void> {
     const pid = Number.parseInt((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]!, 10);
     const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
-    assert.ok(!environ.includes(CANARY) && !environ.includes('DATABASE_URL='), 'the server has none of the worker\'s environment');
+    assert.ok(
+      !environ.includes(CANARY) && !environ.includes('DATABASE_URL='),
+      "the server has none of the worker's environment",
+    );
     if (!canSwitchUser()) {
-      console.log('# not root: the restored server runs as the worker\'s own user, so its OS user is not checked');
+      console.log("# not root: the restored server runs as the worker's own user, so its OS user is not checked");
       return;
     }
     const uid = /^Uid:\s+(\d+)/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1];
@@ -107,45 +150,71 @@ describe('point-in-time restore: the source\'s configuration never reaches the r
 
   async function assertSourceFilesKept(dataDir: string): Promise<void> {
     const kept = path.join(dataDir, SOURCE_CONFIG_DIR);
-    assert.match(await readFile(path.join(kept, 'postgresql.auto.conf'), 'utf8'), /shared_preload_libraries = 'hindsight_absent_lib'/);
+    assert.match(
+      await readFile(path.join(kept, 'postgresql.auto.conf'), 'utf8'),
+      /shared_preload_libraries = 'hindsight_absent_lib'/,
+    );
     assert.match(await readFile(path.join(kept, 'pg_hba.conf'), 'utf8'), /^local all all trust\n/);
     assert.match(await readFile(path.join(kept, 'postgresql.conf'), 'utf8'), /include 'hostile-include\.conf'/);
     assert.match(await readFile(path.join(kept, 'hostile-include.conf'), 'utf8'), /session_preload_libraries/);
     assert.ok(await exists(path.join(kept, 'pg_ident.conf')));
-    assert.match(await readFile(path.join(kept, 'HINDSIGHT-README.txt'), 'utf8'), /\/etc\/hindsight-outside\.conf .*outside the data directory, not copied/);
+    assert.match(
+      await readFile(path.join(kept, 'HINDSIGHT-README.txt'), 'utf8'),
+      /\/etc\/hindsight-outside\.conf .*outside the data directory, not copied/,
+    );
     assert.equal(await exists(path.join(dataDir, 'hostile-include.conf')), false, 'the included file moved too');
     assert.equal(await readFile(path.join(dataDir, 'postgresql.auto.conf'), 'utf8'), '');
     assert.doesNotMatch(await readFile(path.join(dataDir, 'pg_hba.conf'), 'utf8'), /trust/);
-    assert.doesNotMatch(await readFile(path.join(dataDir, 'postgresql.conf'), 'utf8'), /include|preload|hindsight_absent|touch/);
+    assert.doesNotMatch(
+      await readFile(path.join(dataDir, 'postgresql.conf'), 'utf8'),
+      /include|preload|hindsight_absent|touch/,
+    );
   }
 
-  it('a restore to a directory: no command of the source runs, logins need the password, the source\'s files are kept aside', async () => {
+  it("a restore to a directory: no command of the source runs, logins need the password, the source's files are kept aside", async () => {
     const dir = path.join(platform.dir, 'restored-dir');
-    const outcome: PitrOutcome = await restore(platform, { database: 'hostile', target: 'latest', to: { directory: dir } }, 'to-dir');
+    const outcome: PitrOutcome = await restore(
+      platform,
+      { database: 'hostile', target: 'latest', to: { directory: dir } },
+      'to-dir',
+    );
     started.push(dir);
     assert.ok(outcome.port);
     await assertNoMarker();
     const all = await source.query<{ id: number }>('select id from events order by id');
-    assert.deepEqual((await restoredRows(source, outcome.port)).map((r) => r.id), all.map((r) => r.id), 'the server started and holds the data');
+    assert.deepEqual(
+      (await restoredRows(source, outcome.port)).map((r) => r.id),
+      all.map((r) => r.id),
+      'the server started and holds the data',
+    );
     await assertPasswordRequired('127.0.0.1', outcome.port);
     await assertPasswordRequired(dir, outcome.port);
-    const client = await connect('restored', { ...source.target, host: '127.0.0.1', port: outcome.port, sslmode: 'disable' });
+    const client = await connect('restored', {
+      ...source.target,
+      host: '127.0.0.1',
+      port: outcome.port,
+      sslmode: 'disable',
+    });
     try {
       const { rows } = await client.query<{ libs: string; cleanup: string; end: string }>(
-        "select current_setting('shared_preload_libraries') as libs, current_setting('archive_cleanup_command') as cleanup, current_setting('recovery_end_command') as end");
+        "select current_setting('shared_preload_libraries') as libs, current_setting('archive_cleanup_command') as cleanup, current_setting('recovery_end_command') as end",
+      );
       assert.deepEqual(rows[0], { libs: '', cleanup: '', end: '' });
     } finally {
       await client.end();
     }
     await assertServerProcess(dir);
     await assertSourceFilesKept(dir);
-    if (canSwitchUser()) assert.equal((await stat(dir)).uid, (await sandboxUserIds()).uid, 'the directory belongs to the sandbox user');
+    if (canSwitchUser())
+      assert.equal((await stat(dir)).uid, (await sandboxUserIds()).uid, 'the directory belongs to the sandbox user');
   });
 
   it('a restore to a sandbox: no command of the source runs, it listens on a private socket only and asks for a password', async () => {
     let inspected = false;
     const activities = createPitrActivities({
-      catalog: platform.runtime.catalog, keyring: platform.runtime.keyring, logger: createLogger('test-restore'),
+      catalog: platform.runtime.catalog,
+      keyring: platform.runtime.keyring,
+      logger: createLogger('test-restore'),
       budget: { sandboxRoot: platform.config.sandboxRoot },
       inspectPromoted: async ({ dataDir, host, port }) => {
         assert.ok(host.startsWith(platform.config.sandboxRoot), `the socket is in the sandbox (${host})`);
@@ -158,11 +227,19 @@ describe('point-in-time restore: the source\'s configuration never reaches the r
       },
     });
     const env = new MockActivityEnvironment();
-    const plan = await env.run(activities.planPitrRestore, { database: 'hostile', target: 'latest' as const }) as PitrPlanView;
-    const result = await env.run(activities.restoreToPointInTime, {
-      database: 'hostile', restoreId: `pitr-${randomBytes(6).toString('hex')}`, baseBackupId: plan.baseBackupId, timeline: plan.timeline,
-      target: 'latest' as const, to: { sandbox: true as const }, endsAtHead: plan.endsAtHead,
-    }) as PitrRestoreResult;
+    const plan = (await env.run(activities.planPitrRestore, {
+      database: 'hostile',
+      target: 'latest' as const,
+    })) as PitrPlanView;
+    const result = (await env.run(activities.restoreToPointInTime, {
+      database: 'hostile',
+      restoreId: `pitr-${randomBytes(6).toString('hex')}`,
+      baseBackupId: plan.baseBackupId,
+      timeline: plan.timeline,
+      target: 'latest' as const,
+      to: { sandbox: true as const },
+      endsAtHead: plan.endsAtHead,
+    })) as PitrRestoreResult;
     assert.ok(inspected, 'the promoted sandbox was looked at');
     assert.equal(result.kept, false);
     await assertNoMarker();
@@ -170,7 +247,11 @@ describe('point-in-time restore: the source\'s configuration never reaches the r
 
   it('hindsight restore --latest --to-sandbox succeeds, and no command of the source ran', async () => {
     const env = { ...process.env, ...platform.configEnv };
-    const { stdout } = await run(process.execPath, [path.resolve('bin/hindsight.mjs'), 'restore', 'hostile', '--latest', '--to-sandbox', '--wait', '--json'], { env });
+    const { stdout } = await run(
+      process.execPath,
+      [path.resolve('bin/hindsight.mjs'), 'restore', 'hostile', '--latest', '--to-sandbox', '--wait', '--json'],
+      { env },
+    );
     const outcome = JSON.parse(stdout) as PitrOutcome;
     assert.equal(outcome.kept, false);
     await assertNoMarker();
@@ -180,15 +261,27 @@ describe('point-in-time restore: the source\'s configuration never reaches the r
     const outside = path.join('/var/tmp', `hindsight-outside-${randomBytes(4).toString('hex')}`);
     const link = path.join(platform.dir, 'leads-outside');
     await symlink('/var/tmp', link);
-    for (const [id, dir] of [['outside', outside], ['through-link', path.join(link, path.basename(outside))]] as const) {
-      await assert.rejects(restore(platform, { database: 'hostile', target: 'latest', to: { directory: dir } }, id), (error: unknown) => {
-        assert.ok(error instanceof WorkflowFailedError);
-        const message = String((error.cause as { message?: string } | undefined)?.message);
-        assert.match(message, /is outside the restore root of this worker \(.*\): choose a directory under it, or set HINDSIGHT_RESTORE_ROOT/);
-        return true;
-      });
+    for (const [id, dir] of [
+      ['outside', outside],
+      ['through-link', path.join(link, path.basename(outside))],
+    ] as const) {
+      await assert.rejects(
+        restore(platform, { database: 'hostile', target: 'latest', to: { directory: dir } }, id),
+        (error: unknown) => {
+          assert.ok(error instanceof WorkflowFailedError);
+          const message = String((error.cause as { message?: string } | undefined)?.message);
+          assert.match(
+            message,
+            /is outside the restore root of this worker \(.*\): choose a directory under it, or set HINDSIGHT_RESTORE_ROOT/,
+          );
+          return true;
+        },
+      );
     }
     assert.equal(await exists(outside), false, 'nothing was made there');
-    assert.deepEqual((await readdir('/var/tmp')).filter((n) => n === path.basename(outside)), []);
+    assert.deepEqual(
+      (await readdir('/var/tmp')).filter((n) => n === path.basename(outside)),
+      [],
+    );
   });
 });

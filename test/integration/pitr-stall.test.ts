@@ -58,14 +58,21 @@ describe('a recovery that makes no progress', () => {
     // Restored servers run as the sandbox user, as after a real extraction.
     if (canSwitchUser()) await run('chown', ['-R', `${sandboxOsUser()}:`, cluster.dataDir]);
     const port = await freePort();
-    const configured = await configureRestoredServer({ dataDir: cluster.dataDir, port, listen: listenFor({ sandboxDir: null, dataDir: cluster.dataDir, port }) });
+    const configured = await configureRestoredServer({
+      dataDir: cluster.dataDir,
+      port,
+      listen: listenFor({ sandboxDir: null, dataDir: cluster.dataDir, port }),
+    });
     // The archive never answers: each fetch sleeps longer than the test waits.
-    await writeRecoverySettings(cluster.dataDir, configured.settings, recoverySettings({ target: 'latest', timeline: 1, restoreCommand: 'sleep 30' }));
+    await writeRecoverySettings(
+      cluster.dataDir,
+      configured.settings,
+      recoverySettings({ target: 'latest', timeline: 1, restoreCommand: 'sleep 30' }),
+    );
     const server = await recoveryServer(cluster.dataDir, port, configured.host);
     const startedAt = Date.now();
-    await assert.rejects(
-      runRecovery(server, { connectAs, stallMs: 3000 }),
-      (error: Error) => /made no progress for 3 s .*and was stopped: check that restore_command can fetch WAL/.test(error.message),
+    await assert.rejects(runRecovery(server, { connectAs, stallMs: 3000 }), (error: Error) =>
+      /made no progress for 3 s .*and was stopped: check that restore_command can fetch WAL/.test(error.message),
     );
     assert.ok(Date.now() - startedAt < 25_000, 'stopped long before the fetch would have returned');
     assert.equal(await server.running(), false, 'the stuck server was stopped');

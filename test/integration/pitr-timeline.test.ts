@@ -5,7 +5,17 @@ import { connect, parsePgUrl } from '../../lib/pg/connection.ts';
 import { type WalArchiverInput, type WalChainMonitorInput, chainQuery } from '../../temporal/contracts/pitr.ts';
 import type { Platform } from '../support/platform.ts';
 import {
-  restore, restoredRows, rfc3339Plus2, startPitrPlatform, stopArchiver, stopPitrPlatform, takeBaseBackup, waitUntilArchived, writeRows, type PitrSource, type Row,
+  restore,
+  restoredRows,
+  rfc3339Plus2,
+  startPitrPlatform,
+  stopArchiver,
+  stopPitrPlatform,
+  takeBaseBackup,
+  waitUntilArchived,
+  writeRows,
+  type PitrSource,
+  type Row,
 } from '../support/pitr-fixture.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -48,7 +58,12 @@ describe('point-in-time restore across a timeline switch', () => {
       }
     };
     const args: WalArchiverInput = { database: 'app' };
-    await platform.client.workflow.start('walArchiver', { taskQueue: platform.config.taskQueue, workflowId: 'wal/app', args: [args], workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
+    await platform.client.workflow.start('walArchiver', {
+      taskQueue: platform.config.taskQueue,
+      workflowId: 'wal/app',
+      args: [args],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
     onTimeline2 = await writeRows(promoted, 3000, 100, 'timeline 2');
     await waitUntilArchived(platform, promoted, 60_000);
   });
@@ -57,15 +72,30 @@ describe('point-in-time restore across a timeline switch', () => {
 
   it('archives the history file and the chain follows it from the timeline-1 base backup onto timeline 2', async () => {
     const histories = await platform.runtime.catalog.wal.historiesOf('app');
-    assert.deepEqual(histories.map((h) => h.timeline), [2]);
+    assert.deepEqual(
+      histories.map((h) => h.timeline),
+      [2],
+    );
     assert.match(histories[0]!.content, /^1\t[0-9A-F]+\/[0-9A-F]+\t/);
     const args: WalChainMonitorInput = { database: 'app', intervalSeconds: 1 };
-    await platform.client.workflow.start('walChainMonitor', { taskQueue: platform.config.taskQueue, workflowId: 'walchain/app', args: [args] });
-    const state = await waitFor('a chain', async () => (await platform.client.workflow.getHandle('walchain/app').query(chainQuery)).last ?? undefined, 20_000, 500);
+    await platform.client.workflow.start('walChainMonitor', {
+      taskQueue: platform.config.taskQueue,
+      workflowId: 'walchain/app',
+      args: [args],
+    });
+    const state = await waitFor(
+      'a chain',
+      async () => (await platform.client.workflow.getHandle('walchain/app').query(chainQuery)).last ?? undefined,
+      20_000,
+      500,
+    );
     assert.deepEqual(state.gaps, [], JSON.stringify(state.gaps));
     const t2 = state.windows.find((w) => w.timeline === 2);
     assert.ok(t2, `a window on timeline 2: ${JSON.stringify(state.windows)}`);
-    assert.deepEqual(t2.legs.map((l) => l.timeline), [1, 2]);
+    assert.deepEqual(
+      t2.legs.map((l) => l.timeline),
+      [1, 2],
+    );
     assert.ok(new Date(t2.to.time) >= onTimeline2.at(-1)!.at);
   });
 
@@ -73,12 +103,19 @@ describe('point-in-time restore across a timeline switch', () => {
     const k = Math.floor(onTimeline2.length / 2);
     const t = new Date((onTimeline2[k - 1]!.at.getTime() + onTimeline2[k]!.at.getTime()) / 2);
     const dir = path.join(platform.dir, 'on-timeline-2');
-    const outcome = await restore(platform, { database: 'app', target: { time: rfc3339Plus2(t) }, to: { directory: dir } }, 'timeline-2');
+    const outcome = await restore(
+      platform,
+      { database: 'app', target: { time: rfc3339Plus2(t) }, to: { directory: dir } },
+      'timeline-2',
+    );
     started.push(dir);
     assert.equal(outcome.timeline, 2);
     assert.equal(outcome.newTimeline, 3, 'the history file of timeline 2 was found: the copy promotes onto 3');
     const ids = new Set((await restoredRows(source, outcome.port!)).map((r) => r.id));
-    assert.ok(onTimeline1.every((r) => ids.has(r.id)), 'every timeline-1 row');
+    assert.ok(
+      onTimeline1.every((r) => ids.has(r.id)),
+      'every timeline-1 row',
+    );
     assert.ok(ids.has(onTimeline2[k - 1]!.id));
     assert.ok(!ids.has(onTimeline2[k]!.id));
   });

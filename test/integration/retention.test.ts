@@ -15,7 +15,8 @@ describe('retention: a policy prunes old backups from storage, never the ones it
   const backups: Array<{ id: string; ageDays: number }> = [];
 
   before(async () => {
-    const items = 'create table items (id int primary key, name text); insert into items select g, md5(g::text) from generate_series(1, 500) g';
+    const items =
+      'create table items (id int primary key, name text); insert into items select g, md5(g::text) from generate_series(1, 500) g';
     let source: PgTarget;
     ({ platform, source } = await startSeededPlatform('shop', items));
     await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), verifyAfterBackup: false });
@@ -26,7 +27,10 @@ describe('retention: a policy prunes old backups from storage, never the ones it
     }
     for (const b of backups) {
       const at = new Date(Date.now() - b.ageDays * DAY);
-      await platform.runtime.catalog.pool.query('update backups set started_at = $2, finished_at = $2 where id = $1', [b.id, at]);
+      await platform.runtime.catalog.pool.query('update backups set started_at = $2, finished_at = $2 where id = $1', [
+        b.id,
+        at,
+      ]);
     }
   });
 
@@ -35,7 +39,10 @@ describe('retention: a policy prunes old backups from storage, never the ones it
   });
 
   it('refuses a bad policy with the field named', async () => {
-    await assert.rejects(platform.ops.setRetentionPolicy('shop', { kind: 'count', keepLast: 0 }), /invalid retention policy: keepLast: /);
+    await assert.rejects(
+      platform.ops.setRetentionPolicy('shop', { kind: 'count', keepLast: 0 }),
+      /invalid retention policy: keepLast: /,
+    );
     await assert.rejects(platform.ops.setRetentionPolicy('shop', { kind: 'gfs' }), /invalid retention policy/);
   });
 
@@ -44,7 +51,12 @@ describe('retention: a policy prunes old backups from storage, never the ones it
     const verified = backups[1]!.id;
     const v = await (await platform.ops.requestVerification('shop', { backupId: verified })).finished();
     assert.equal(v.status, 'successful', v.reason ?? '');
-    await platform.runtime.catalog.verifications.request({ id: 'v-held-by-test-000', database: 'shop', backupId: backups[2]!.id, trigger: 'manual' });
+    await platform.runtime.catalog.verifications.request({
+      id: 'v-held-by-test-000',
+      database: 'shop',
+      backupId: backups[2]!.id,
+      trigger: 'manual',
+    });
 
     const { plan } = await platform.ops.retentionPlan('shop', { kind: 'count', keepLast: 2 });
     const kept = new Map(plan.keep.map((k) => [k.id, k.reasons.join('; ')]));
@@ -72,7 +84,11 @@ describe('retention: a policy prunes old backups from storage, never the ones it
     const files = await readdir(path.join(platform.backupsDir, 'shop'));
     for (const b of backups) {
       const present = files.includes(`${b.id}.dump.hsb`) && files.includes(`${b.id}.json`);
-      assert.equal(present, !doomed.includes(b.id), `backup ${b.id} ${doomed.includes(b.id) ? 'removed' : 'kept'} in storage`);
+      assert.equal(
+        present,
+        !doomed.includes(b.id),
+        `backup ${b.id} ${doomed.includes(b.id) ? 'removed' : 'kept'} in storage`,
+      );
     }
     for (const id of doomed) {
       const record = await platform.runtime.catalog.getBackup(id);

@@ -38,8 +38,11 @@ function plantSql(markers: string, hostSecret: string, loud: boolean): string {
   return `
     ${payload('payload_program', `execute format('copy (select 1) to program %L', 'cat >/dev/null; touch ${m('check-program')}');`)}
     ${payload('payload_lo_export', `lo := lo_from_bytea(0, 'exported'); perform lo_export(lo, '${m('index-lo-export')}');`)}
-    ${payload('payload_read_file', `perform set_config('app.secret', pg_read_file('${hostSecret}'), false);
-      execute format('copy (select current_setting(%L)) to %L', 'app.secret', '${m('generated-read-file')}');`)}
+    ${payload(
+      'payload_read_file',
+      `perform set_config('app.secret', pg_read_file('${hostSecret}'), false);
+      execute format('copy (select current_setting(%L)) to %L', 'app.secret', '${m('generated-read-file')}');`,
+    )}
     ${payload('payload_copy_to', `execute format('copy (select 1) to %L', '${m('default-copy-to')}');`)}
     ${payload('payload_matview', `execute format('copy (select 1) to program %L', 'cat >/dev/null; touch ${m('matview-program')}');`)}
     ${immutable('payload_lo_export')}
@@ -56,7 +59,13 @@ function plantSql(markers: string, hostSecret: string, loud: boolean): string {
     create materialized view app.mv as select app.payload_matview(g) as n from generate_series(1, 3) g;`;
 }
 
-async function sourceWithAttacker(platform: Platform, name: string, markers: string, hostSecret: string, loud: boolean): Promise<PgTarget> {
+async function sourceWithAttacker(
+  platform: Platform,
+  name: string,
+  markers: string,
+  hostSecret: string,
+  loud: boolean,
+): Promise<PgTarget> {
   const source = await createDatabase(platform.cluster, name);
   const dba = await connect(name, source);
   try {
@@ -83,9 +92,15 @@ async function sourceWithAttacker(platform: Platform, name: string, markers: str
 /** The old way: pg_restore as a superuser, in one transaction. Used only as the control. */
 async function restoreAsSuperuser(platform: Platform, objectFile: string, database: string): Promise<void> {
   const target = await createDatabase(platform.cluster, database);
-  const child = spawn('pg_restore', ['--dbname', database, '--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction'], { env: { ...process.env, ...libpqEnv(target) }, stdio: ['pipe', 'ignore', 'pipe'] });
+  const child = spawn(
+    'pg_restore',
+    ['--dbname', database, '--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction'],
+    { env: { ...process.env, ...libpqEnv(target) }, stdio: ['pipe', 'ignore', 'pipe'] },
+  );
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const exit = new Promise<number | null>((resolve) => child.once('close', resolve));
   await pipeline(createReadStream(objectFile), new DecryptStream(platform.runtime.key), child.stdin as Writable);
   assert.equal(await exit, 0, `the control restore as superuser succeeds: ${stderr}`);
@@ -106,18 +121,23 @@ describe('a hostile dump in the verification sandbox', () => {
     hostSecret = path.join(platform.dir, 'host-secret.txt');
     await writeFile(hostSecret, 'a secret of the host\n', { mode: 0o644 });
     await platform.startWorker();
-    for (const [name, loud] of [['quiet', false], ['loud', true]] as const) {
+    for (const [name, loud] of [
+      ['quiet', false],
+      ['loud', true],
+    ] as const) {
       const source = await sourceWithAttacker(platform, name, markers, hostSecret, loud);
       await platform.ops.addDatabase({ name, url: targetUrl(source), verifyAfterBackup: false });
     }
-    for (const name of ['quiet', 'loud']) backups.set(name, (await (await platform.ops.startBackup(name)).result()).backupId);
+    for (const name of ['quiet', 'loud'])
+      backups.set(name, (await (await platform.ops.startBackup(name)).result()).backupId);
   });
 
   after(async () => {
     await platform?.stop();
   });
 
-  const verify = async (name: string): Promise<VerificationSummary> => (await platform.ops.requestVerification(name, { backupId: backups.get(name)! })).finished(180_000);
+  const verify = async (name: string): Promise<VerificationSummary> =>
+    (await platform.ops.requestVerification(name, { backupId: backups.get(name)! })).finished(180_000);
   const objectFile = (name: string) => path.join(platform.backupsDir, name, `${backups.get(name)!}.dump.hsb`);
 
   it('loads code that hides its failures without running it: verified, with superuser-only objects skipped by name', async () => {
@@ -127,12 +147,23 @@ describe('a hostile dump in the verification sandbox', () => {
     const load = v.report!.load!;
     assert.equal(load.role, 'hindsight_restore');
     assert.deepEqual(load.extensions, ['hstore'], 'the extension was made by the sandbox from its own files');
-    assert.deepEqual(load.skipped.map((s) => [s.type, s.name]), [['EVENT TRIGGER', 'note_ddl']]);
+    assert.deepEqual(
+      load.skipped.map((s) => [s.type, s.name]),
+      [['EVENT TRIGGER', 'note_ddl']],
+    );
     assert.match(load.skipped[0]!.reason, /need a superuser/);
     assert.deepEqual({ refused: load.refused, failed: load.failed }, { refused: [], failed: [] });
     assert.equal(v.report!.sandbox?.confinement, process.getuid?.() === 0 ? 'bwrap' : v.report!.sandbox?.confinement);
-    const counts = Object.fromEntries(v.report!.comparisons.map((c) => [`${c.schema}.${c.table}`, [c.expected, c.restored]]));
-    assert.deepEqual(counts, { 'app.t_check': [50, 50], 'app.t_default': [80, 80], 'app.t_generated': [70, 70], 'app.t_index': [60, 60], 'public.plain': [40, 40] });
+    const counts = Object.fromEntries(
+      v.report!.comparisons.map((c) => [`${c.schema}.${c.table}`, [c.expected, c.restored]]),
+    );
+    assert.deepEqual(counts, {
+      'app.t_check': [50, 50],
+      'app.t_default': [80, 80],
+      'app.t_generated': [70, 70],
+      'app.t_index': [60, 60],
+      'public.plain': [40, 40],
+    });
   });
 
   it('names each table whose data a role without privileges cannot load, and the refused objects, running none of it', async () => {
@@ -147,20 +178,35 @@ describe('a hostile dump in the verification sandbox', () => {
     const refused = Object.fromEntries(load.refused.map((f) => [`${f.type} ${f.name}`, f.reason]));
     assert.match(refused['INDEX app.t_index_expr'] ?? '', /permission denied for function lo_export/);
     assert.match(refused['MATERIALIZED VIEW DATA app.mv'] ?? '', /COPY to or from an external program/);
-    assert.match(v.reason ?? '', /^restore: 2 entries did not load as hindsight_restore, a role without privileges: TABLE DATA app\.t_(check|generated)/);
-    const counts = Object.fromEntries(v.report!.comparisons.map((c) => [`${c.schema}.${c.table}`, [c.expected, c.restored, c.ok]]));
+    assert.match(
+      v.reason ?? '',
+      /^restore: 2 entries did not load as hindsight_restore, a role without privileges: TABLE DATA app\.t_(check|generated)/,
+    );
+    const counts = Object.fromEntries(
+      v.report!.comparisons.map((c) => [`${c.schema}.${c.table}`, [c.expected, c.restored, c.ok]]),
+    );
     assert.deepEqual(counts['app.t_check'], [50, 0, false]);
     assert.deepEqual(counts['app.t_index'], [60, 60, true], 'its data loaded; only the index was refused');
   });
 
   it('control: the same archives loaded as a superuser set the vehicles off on this host', async () => {
     await restoreAsSuperuser(platform, objectFile('quiet'), 'control_quiet');
-    assert.deepEqual((await readdir(markers)).sort(), ['check-program', 'generated-read-file', 'index-lo-export', 'matview-program']);
+    assert.deepEqual((await readdir(markers)).sort(), [
+      'check-program',
+      'generated-read-file',
+      'index-lo-export',
+      'matview-program',
+    ]);
     assert.match(await readFile(path.join(markers, 'generated-read-file'), 'utf8'), /^a secret of the host/);
     assert.ok(!(await readdir(markers)).includes('default-copy-to'));
     for (const file of await readdir(markers)) await rm(path.join(markers, file));
     await restoreAsSuperuser(platform, objectFile('loud'), 'control_loud');
-    assert.deepEqual((await readdir(markers)).sort(), ['check-program', 'generated-read-file', 'index-lo-export', 'matview-program']);
+    assert.deepEqual((await readdir(markers)).sort(), [
+      'check-program',
+      'generated-read-file',
+      'index-lo-export',
+      'matview-program',
+    ]);
     // A column default is not evaluated by a load (COPY names every column): it fires on the next insert.
     const control = await connect('control', platform.cluster.target('control_loud'));
     try {
@@ -168,32 +214,60 @@ describe('a hostile dump in the verification sandbox', () => {
     } finally {
       await control.end();
     }
-    assert.ok((await readdir(markers)).includes('default-copy-to'), 'the default is a real vehicle once a superuser inserts a row');
+    assert.ok(
+      (await readdir(markers)).includes('default-copy-to'),
+      'the default is a real vehicle once a superuser inserts a row',
+    );
   });
 
-  it('even the sandbox superuser cannot read the secret key, the catalog or the worker\'s environment, with or without bubblewrap', async () => {
+  it("even the sandbox superuser cannot read the secret key, the catalog or the worker's environment, with or without bubblewrap", async () => {
     const keyFile = platform.config.secretKeyFile;
     const key = (await readFile(keyFile, 'utf8')).trim();
     assert.match(key, /^[0-9a-f]{64}$/, 'the worker made its secret key the usual way');
     const catalogPassword = `${platform.cluster.dataDir}.password`;
     await stat(catalogPassword);
     const modes = process.getuid?.() === 0 ? ['bwrap', 'os-user'] : [];
-    if (modes.length === 0) console.log('# not root: the sandbox runs as the worker\'s own user, which can read its own key; nothing to prove here');
+    if (modes.length === 0)
+      console.log(
+        "# not root: the sandbox runs as the worker's own user, which can read its own key; nothing to prove here",
+      );
     for (const mode of modes) {
       if (mode === 'os-user') process.env.HINDSIGHT_SANDBOX_BWRAP = 'off';
-      const sandbox = await createProcessSandboxDriver({ root: platform.config.sandboxRoot }).create({ major: 15, label: `hostile superuser, ${mode}` });
+      const sandbox = await createProcessSandboxDriver({ root: platform.config.sandboxRoot }).create({
+        major: 15,
+        label: `hostile superuser, ${mode}`,
+      });
       try {
         assert.equal(sandbox.confinement, mode);
         const admin = await connect('sandbox', sandbox.admin);
         try {
           const stolen = path.join(sandbox.dataDir!, 'x');
-          await assert.rejects(admin.query(`copy (select 1) to program 'cat ${keyFile} > ${stolen}'`), /program .* failed/, `${mode}: cat of the key fails`);
-          assert.ok(!(await readFile(stolen, 'utf8').catch(() => '')).includes(key), `${mode}: the key did not reach the sandbox`);
-          const unreadable = [keyFile, `/proc/${process.pid}/environ`, catalogPassword, path.join(platform.cluster.dataDir, 'postgresql.auto.conf')];
+          await assert.rejects(
+            admin.query(`copy (select 1) to program 'cat ${keyFile} > ${stolen}'`),
+            /program .* failed/,
+            `${mode}: cat of the key fails`,
+          );
+          assert.ok(
+            !(await readFile(stolen, 'utf8').catch(() => '')).includes(key),
+            `${mode}: the key did not reach the sandbox`,
+          );
+          const unreadable = [
+            keyFile,
+            `/proc/${process.pid}/environ`,
+            catalogPassword,
+            path.join(platform.cluster.dataDir, 'postgresql.auto.conf'),
+          ];
           for (const file of unreadable) {
-            await assert.rejects(admin.query(`select pg_read_file($1)`, [file]), /could not open file|No such file|Permission denied/, `${mode}: ${file}`);
+            await assert.rejects(
+              admin.query(`select pg_read_file($1)`, [file]),
+              /could not open file|No such file|Permission denied/,
+              `${mode}: ${file}`,
+            );
           }
-          await assert.rejects(admin.query(`select pg_ls_dir($1)`, [platform.cluster.dataDir]), /could not open directory|No such file|Permission denied/);
+          await assert.rejects(
+            admin.query(`select pg_ls_dir($1)`, [platform.cluster.dataDir]),
+            /could not open directory|No such file|Permission denied/,
+          );
         } finally {
           await admin.end();
         }

@@ -20,7 +20,10 @@ import { processesOf } from '../support/processes.ts';
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 
 async function exists(file: string): Promise<boolean> {
-  return stat(file).then(() => true, () => false);
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function postmasterPid(dataDir: string): Promise<number> {
@@ -36,7 +39,8 @@ async function query<T>(target: PgTarget, sql: string): Promise<T[]> {
   }
 }
 
-const sandboxDirs = async (root: string) => (await readdir(root).catch(() => [] as string[])).filter((n) => n.startsWith('sbx-')).sort();
+const sandboxDirs = async (root: string) =>
+  (await readdir(root).catch(() => [] as string[])).filter((n) => n.startsWith('sbx-')).sort();
 
 describe('process sandboxes', () => {
   let base: string;
@@ -67,7 +71,10 @@ describe('process sandboxes', () => {
     assert.equal(sandbox.major, 15);
     const dir = path.dirname(sandbox.dataDir!);
     assert.equal(dir, path.join(root, `sbx-${sandbox.id}`));
-    assert.deepEqual({ host: sandbox.admin.host, database: sandbox.admin.database, user: sandbox.admin.user }, { host: path.join(dir, 'socket'), database: 'postgres', user: 'postgres' });
+    assert.deepEqual(
+      { host: sandbox.admin.host, database: sandbox.admin.database, user: sandbox.admin.user },
+      { host: path.join(dir, 'socket'), database: 'postgres', user: 'postgres' },
+    );
     assert.ok((sandbox.admin.password ?? '').length >= 24, 'the superuser has a random password');
 
     const owner = JSON.parse(await readFile(path.join(dir, 'owner.json'), 'utf8')) as Record<string, unknown>;
@@ -76,12 +83,19 @@ describe('process sandboxes', () => {
     assert.equal(owner.confinement, sandbox.confinement);
     assert.ok(!Number.isNaN(Date.parse(String(owner.createdAt))));
 
-    const [facts] = await query<{ num: string; su: boolean; listen: string; port: number | null; trust: string }>(sandbox.admin, `select current_setting('server_version_num') as num,
+    const [facts] = await query<{ num: string; su: boolean; listen: string; port: number | null; trust: string }>(
+      sandbox.admin,
+      `select current_setting('server_version_num') as num,
       (select rolsuper from pg_roles where rolname = current_user) as su, current_setting('listen_addresses') as listen, inet_server_port() as port,
-      (select count(*) from pg_hba_file_rules where auth_method <> 'scram-sha-256')::text as trust`);
+      (select count(*) from pg_hba_file_rules where auth_method <> 'scram-sha-256')::text as trust`,
+    );
     assert.equal(Math.floor(Number(facts!.num) / 10000), 15);
     assert.equal(facts!.su, true, 'the admin connection is a superuser');
-    assert.deepEqual({ listen: facts!.listen, port: facts!.port }, { listen: '', port: null }, 'no TCP listener: a unix socket only');
+    assert.deepEqual(
+      { listen: facts!.listen, port: facts!.port },
+      { listen: '', port: null },
+      'no TCP listener: a unix socket only',
+    );
     assert.equal(facts!.trust, '0', 'every pg_hba.conf line asks for a scram-sha-256 password');
     await assert.rejects(query({ ...sandbox.admin, password: 'wrong' }, 'select 1'), /password authentication failed/);
 
@@ -94,7 +108,11 @@ describe('process sandboxes', () => {
       }
       const serverPid = owner.serverPid as number;
       const uids = (await readFile(`/proc/${serverPid}/status`, 'utf8')).split('\n').find((l) => l.startsWith('Uid:'))!;
-      assert.deepEqual(uids.split(/\s+/).slice(1, 5).map(Number), [uid, uid, uid, uid], 'the server runs as the sandbox user');
+      assert.deepEqual(
+        uids.split(/\s+/).slice(1, 5).map(Number),
+        [uid, uid, uid, uid],
+        'the server runs as the sandbox user',
+      );
     }
     await query(sandbox.admin, `create table items (id int primary key, name text)`);
     await query(sandbox.admin, `insert into items select g, 'item ' || g from generate_series(1, 5000) g`);
@@ -113,7 +131,11 @@ describe('process sandboxes', () => {
     created.push(sandbox);
     if (canSwitchUser()) assert.equal(sandbox.confinement, 'bwrap', 'bubblewrap works as root on this machine');
     else console.log(`# not root: confinement is ${sandbox.confinement} (${sandbox.confinementDetail})`);
-    assert.deepEqual(await driver.probeConfinement!(), { confinement: sandbox.confinement, detail: sandbox.confinementDetail }, 'the worker can say at start what sandboxes will get');
+    assert.deepEqual(
+      await driver.probeConfinement!(),
+      { confinement: sandbox.confinement, detail: sandbox.confinementDetail },
+      'the worker can say at start what sandboxes will get',
+    );
     await sandbox.destroy();
 
     process.env.HINDSIGHT_SANDBOX_BWRAP = 'off';
@@ -137,7 +159,10 @@ describe('process sandboxes', () => {
     await assert.rejects(driver.create({ major: 19, label: 'missing major' }), (error: unknown) => {
       assert.ok(error instanceof HindsightError);
       assert.equal(error.kind, 'not_found');
-      assert.equal(error.message, 'no PostgreSQL server of major 19 or newer on this worker to load a PostgreSQL 19 dump into: install postgresql-19 (scripts/setup.sh installs 13 to 18)');
+      assert.equal(
+        error.message,
+        'no PostgreSQL server of major 19 or newer on this worker to load a PostgreSQL 19 dump into: install postgresql-19 (scripts/setup.sh installs 13 to 18)',
+      );
       return true;
     });
     assert.deepEqual(await sandboxDirs(root), before);
@@ -150,7 +175,10 @@ describe('process sandboxes', () => {
     setTimeout(() => controller.abort(), 300);
     await assert.rejects(creating, /cancelled/);
     assert.deepEqual(await sandboxDirs(root), before);
-    await assert.rejects(driver.create({ major: 15, label: 'aborted early', signal: AbortSignal.abort() }), /cancelled/);
+    await assert.rejects(
+      driver.create({ major: 15, label: 'aborted early', signal: AbortSignal.abort() }),
+      /cancelled/,
+    );
   });
 
   it('destroy is idempotent and works after the server has died', async () => {
@@ -170,11 +198,16 @@ describe('process sandboxes', () => {
     const mine = await driver.create({ major: 15, label: 'still in use' });
     created.push(mine);
 
-    const child = spawn(process.execPath, [path.join(repoRoot, 'test/support/sandbox-holder.ts'), root], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(repoRoot, 'test/support/sandbox-holder.ts'), root], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push(child);
     let stdout = '';
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const line = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the holder printed nothing within 45 s: ${stderr}`)), 45_000);
       child.stdout!.on('data', (d: Buffer) => {
@@ -184,7 +217,10 @@ describe('process sandboxes', () => {
           resolve(stdout.split('\n')[0]!);
         }
       });
-      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the holder exited (${code}) before printing: ${stderr}`)); });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the holder exited (${code}) before printing: ${stderr}`));
+      });
     });
     const held = JSON.parse(line) as { id: string; socketDir: string; dataDir: string; pid: number };
     const dir = path.dirname(held.dataDir);
@@ -197,7 +233,11 @@ describe('process sandboxes', () => {
 
     // Nothing ran the holder's clean-up: its directory stays, but its server died with it.
     assert.equal(await exists(dir), true);
-    await waitFor('the held server to die with its holder', async () => (serverPids.some(processAlive) ? undefined : true), 15_000);
+    await waitFor(
+      'the held server to die with its holder',
+      async () => (serverPids.some(processAlive) ? undefined : true),
+      15_000,
+    );
     await query(mine.admin, 'select 1');
 
     const { removed } = await driver.sweepLeftovers();
@@ -227,16 +267,29 @@ describe('process sandboxes', () => {
     for (const [id, owner] of Object.entries(owners)) {
       const dir = path.join(fakeRoot, `sbx-${id}`);
       await mkdir(path.join(dir, 'data'), { recursive: true });
-      if (owner) await writeFile(path.join(dir, 'owner.json'), JSON.stringify({ id, ...owner, port: null, major: 15, label: 'fake', createdAt: new Date().toISOString() }));
+      if (owner)
+        await writeFile(
+          path.join(dir, 'owner.json'),
+          JSON.stringify({ id, ...owner, port: null, major: 15, label: 'fake', createdAt: new Date().toISOString() }),
+        );
     }
     const longAgo = new Date(Date.now() - 10 * 60_000);
     await utimes(path.join(fakeRoot, 'sbx-stale'), longAgo, longAgo);
-    await utimes(path.join(fakeRoot, 'sbx-abandoned', 'owner.json'), new Date(Date.now() - 60 * 60_000), new Date(Date.now() - 60 * 60_000));
+    await utimes(
+      path.join(fakeRoot, 'sbx-abandoned', 'owner.json'),
+      new Date(Date.now() - 60 * 60_000),
+      new Date(Date.now() - 60 * 60_000),
+    );
     await mkdir(path.join(fakeRoot, 'unrelated'));
 
     const { removed } = await judge.sweepLeftovers();
     assert.deepEqual(removed.sort(), ['abandoned', 'earlier', 'stale']);
-    assert.deepEqual(await readdir(fakeRoot).then((n) => n.sort()), ['sbx-current', 'sbx-elsewhere', 'sbx-fresh', 'unrelated']);
+    assert.deepEqual(await readdir(fakeRoot).then((n) => n.sort()), [
+      'sbx-current',
+      'sbx-elsewhere',
+      'sbx-fresh',
+      'unrelated',
+    ]);
   });
 });
 
@@ -247,27 +300,58 @@ describe('docker sandboxes: container spec and choice of driver', () => {
   const socket = { kind: 'socket' as const, hostDir: '/var/tmp/hindsight-sandboxes/dsbx-abc123/socket' };
 
   it('builds a locked-down container spec per major, with no network or only an internal one', () => {
-    const spec = sandboxContainerSpec({ major: 15, cpus: 1.5, memoryMb: 768, label: 'verify shop 20240101', id: 'abc123', owner, reach: socket });
+    const spec = sandboxContainerSpec({
+      major: 15,
+      cpus: 1.5,
+      memoryMb: 768,
+      label: 'verify shop 20240101',
+      id: 'abc123',
+      owner,
+      reach: socket,
+    });
     assert.equal(spec.image, 'hindsight-sandbox-pg:15');
-    assert.equal(sandboxContainerSpec({ major: 16, cpus: 1, memoryMb: 512, label: 'x', reach: socket }).image, 'hindsight-sandbox-pg:16');
+    assert.equal(
+      sandboxContainerSpec({ major: 16, cpus: 1, memoryMb: 512, label: 'x', reach: socket }).image,
+      'hindsight-sandbox-pg:16',
+    );
 
     assert.equal(spec.hostConfig.NanoCpus, 1_500_000_000);
     assert.equal(spec.hostConfig.Memory, 768 * 1024 * 1024);
     assert.equal(spec.hostConfig.MemorySwap, spec.hostConfig.Memory, 'no swap beyond the memory limit');
     assert.deepEqual(spec.hostConfig.CapDrop, ['ALL']);
-    assert.deepEqual(spec.hostConfig.CapAdd, [], 'the image needs no capability: it runs as its own user from the start');
+    assert.deepEqual(
+      spec.hostConfig.CapAdd,
+      [],
+      'the image needs no capability: it runs as its own user from the start',
+    );
     assert.ok(spec.hostConfig.SecurityOpt.includes('no-new-privileges:true'));
     assert.equal(spec.hostConfig.ReadonlyRootfs, true);
     assert.ok(spec.hostConfig.PidsLimit > 0);
 
-    assert.equal(spec.hostConfig.NetworkMode, 'none', 'on the engine\'s host: no network at all');
+    assert.equal(spec.hostConfig.NetworkMode, 'none', "on the engine's host: no network at all");
     assert.deepEqual(spec.hostConfig.Binds, [`${socket.hostDir}:/run/hindsight-sandbox:rw`]);
     assert.ok(spec.command.includes('listen_addresses='), 'no TCP listener');
-    const networked = sandboxContainerSpec({ major: 15, cpus: 1, memoryMb: 512, label: 'x', reach: { kind: 'network', network: 'hindsight-sandboxes' } });
+    const networked = sandboxContainerSpec({
+      major: 15,
+      cpus: 1,
+      memoryMb: 512,
+      label: 'x',
+      reach: { kind: 'network', network: 'hindsight-sandboxes' },
+    });
     assert.equal(networked.hostConfig.NetworkMode, 'hindsight-sandboxes');
     assert.deepEqual(networked.hostConfig.Binds, []);
     assert.ok(networked.command.includes('listen_addresses=*'));
-    assert.throws(() => sandboxContainerSpec({ major: 15, cpus: 1, memoryMb: 512, label: 'x', reach: { kind: 'network', network: 'bad name;' } }), /not a Docker network name/);
+    assert.throws(
+      () =>
+        sandboxContainerSpec({
+          major: 15,
+          cpus: 1,
+          memoryMb: 512,
+          label: 'x',
+          reach: { kind: 'network', network: 'bad name;' },
+        }),
+      /not a Docker network name/,
+    );
 
     assert.equal(spec.name, 'hindsight-sbx-abc123');
     assert.equal(spec.labels[SANDBOX_LABEL], 'abc123');
@@ -277,10 +361,21 @@ describe('docker sandboxes: container spec and choice of driver', () => {
 
     assert.ok(spec.password.length >= 24);
     assert.match(spec.env.HINDSIGHT_SANDBOX_VERIFIER!, /^SCRAM-SHA-256\$4096:/, 'only a verifier enters the container');
-    for (const flag of ['fsync=off', 'full_page_writes=off', 'synchronous_commit=off']) assert.ok(spec.command.includes(flag), flag);
-    assert.ok(!JSON.stringify(spec.env).includes(spec.password) && !JSON.stringify({ labels: spec.labels, command: spec.command, name: spec.name }).includes(spec.password), 'the password never enters the container');
+    for (const flag of ['fsync=off', 'full_page_writes=off', 'synchronous_commit=off'])
+      assert.ok(spec.command.includes(flag), flag);
+    assert.ok(
+      !JSON.stringify(spec.env).includes(spec.password) &&
+        !JSON.stringify({ labels: spec.labels, command: spec.command, name: spec.name }).includes(spec.password),
+      'the password never enters the container',
+    );
 
-    const other = sandboxContainerSpec({ major: 15, cpus: 1.5, memoryMb: 768, label: 'verify shop 20240101', reach: socket });
+    const other = sandboxContainerSpec({
+      major: 15,
+      cpus: 1.5,
+      memoryMb: 768,
+      label: 'verify shop 20240101',
+      reach: socket,
+    });
     assert.notEqual(other.password, spec.password);
     assert.notEqual(other.id, spec.id);
   });
@@ -318,7 +413,10 @@ describe('docker sandboxes: container spec and choice of driver', () => {
 
       // Asked for by name, docker is taken without a look at the engine; auto falls back (test/unit/sandbox-driver-choice.test.ts).
       assert.equal((await createSandboxDriver({ preferred: 'docker', dockerSocket: socket })).name, 'docker');
-      assert.equal((await createSandboxDriver({ preferred: 'auto', dockerSocket: plainFile, root: path.join(dir, 'sbx') })).name, 'process');
+      assert.equal(
+        (await createSandboxDriver({ preferred: 'auto', dockerSocket: plainFile, root: path.join(dir, 'sbx') })).name,
+        'process',
+      );
     } finally {
       if (savedDockerHost === undefined) delete process.env.DOCKER_HOST;
       else process.env.DOCKER_HOST = savedDockerHost;
@@ -328,9 +426,15 @@ describe('docker sandboxes: container spec and choice of driver', () => {
   });
 
   it('says how to get testcontainers when the package is absent', async () => {
-    const missing = Object.assign(new Error("Cannot find package 'testcontainers' imported from lib/sandbox/docker.ts"), { code: 'ERR_MODULE_NOT_FOUND' });
+    const missing = Object.assign(
+      new Error("Cannot find package 'testcontainers' imported from lib/sandbox/docker.ts"),
+      { code: 'ERR_MODULE_NOT_FOUND' },
+    );
     const driver = createDockerSandboxDriver({ load: () => Promise.reject(missing) });
-    const saysInstall = (error: unknown) => error instanceof HindsightError && error.kind === 'bad_input' && /install testcontainers to use the docker sandbox driver/.test(error.message);
+    const saysInstall = (error: unknown) =>
+      error instanceof HindsightError &&
+      error.kind === 'bad_input' &&
+      /install testcontainers to use the docker sandbox driver/.test(error.message);
     await assert.rejects(driver.create({ major: 15, label: 'x' }), saysInstall);
     await assert.rejects(driver.sweepLeftovers(), saysInstall);
   });

@@ -41,7 +41,10 @@ describe('a source that cannot be backed up fails fast, naming the database and 
     const backup = await platform.ops.startBackup('ledger-wrong-pw');
     await assert.rejects(backup.result(), (error: unknown) => {
       assert.ok(error instanceof WorkflowFailedError);
-      assert.match(innermostMessage(error), /database "ledger-wrong-pw": password authentication failed for user "ledger_reader" \(check the password saved for this database\)/);
+      assert.match(
+        innermostMessage(error),
+        /database "ledger-wrong-pw": password authentication failed for user "ledger_reader" \(check the password saved for this database\)/,
+      );
       return true;
     });
     assert.ok(Date.now() - started < 10_000, 'a permanent error must not be retried');
@@ -56,7 +59,10 @@ describe('a source that cannot be backed up fails fast, naming the database and 
     const started = Date.now();
     const backup = await platform.ops.startBackup('ledger-no-grant');
     await assert.rejects(backup.result(), (error: unknown) => {
-      assert.match(innermostMessage(error), /database "ledger-no-grant": .*permission denied for table entries.*grant the backup role SELECT/);
+      assert.match(
+        innermostMessage(error),
+        /database "ledger-no-grant": .*permission denied for table entries.*grant the backup role SELECT/,
+      );
       return true;
     });
     assert.ok(Date.now() - started < 10_000, 'a missing grant is permanent: no retries');
@@ -71,7 +77,12 @@ describe('a source that cannot be backed up fails fast, naming the database and 
     const started = Date.now();
     const backup = await platform.ops.startBackup('ghost');
     await assert.rejects(backup.result(), (error: unknown) => {
-      assert.match(innermostMessage(error), new RegExp(`database "ghost" is unreachable at 127.0.0.1:${port} \\(connection refused\\): check that PostgreSQL is running`));
+      assert.match(
+        innermostMessage(error),
+        new RegExp(
+          `database "ghost" is unreachable at 127.0.0.1:${port} \\(connection refused\\): check that PostgreSQL is running`,
+        ),
+      );
       return true;
     });
     assert.ok(Date.now() - started < 60_000, 'retries of an unreachable source are bounded');
@@ -110,10 +121,16 @@ describe('a source that cannot be backed up fails fast, naming the database and 
     );
     assert.equal(result.code, 1);
     assert.equal(result.stderr.trim().split('\n').length, 1);
-    assert.match(result.stderr, /^hindsight: database "cli-wrong": password authentication failed for user "ledger_reader"/);
+    assert.match(
+      result.stderr,
+      /^hindsight: database "cli-wrong": password authentication failed for user "ledger_reader"/,
+    );
     assert.ok(!result.stderr.includes('nope'), 'the password must not be echoed');
 
-    const usage = await run(process.execPath, [cli, 'restore', 'ledger'], { env }).then(() => ({ code: 0, stderr: '' }), (error: { code: number; stderr: string }) => error);
+    const usage = await run(process.execPath, [cli, 'restore', 'ledger'], { env }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /restore needs exactly one of --to <postgres-url> or --to-database <name>/);
   });

@@ -30,7 +30,14 @@ async function newContainer(): Promise<string> {
 
 async function keyConfig(overrides: Partial<AzureStorageConfig> = {}): Promise<AzureStorageConfig> {
   const s = await azurite();
-  return azureStorageConfig.parse({ type: 'azure', container: await newContainer(), accountName: s.accountName, accountKey: s.accountKey, endpoint: s.endpoint, ...overrides });
+  return azureStorageConfig.parse({
+    type: 'azure',
+    container: await newContainer(),
+    accountName: s.accountName,
+    accountKey: s.accountKey,
+    endpoint: s.endpoint,
+    ...overrides,
+  });
 }
 
 async function put(driver: StorageDriver, key: string, body: Buffer): Promise<void> {
@@ -67,17 +74,30 @@ describe('azure storage driver', () => {
     drivers.push(driver);
     return driver;
   };
-  before(async () => { await azurite(); });
-  after(async () => { await Promise.all(drivers.map((d) => d.close?.())); });
+  before(async () => {
+    await azurite();
+  });
+  after(async () => {
+    await Promise.all(drivers.map((d) => d.close?.()));
+  });
 
   it('keeps keys under the prefix, and lists them without it', async () => {
     const config = await keyConfig({ prefix: '/nested/prefix/' });
     const driver = open(config);
     await put(driver, 'db/x.bin', Buffer.from('x'));
-    assert.deepEqual((await driver.list('db')).map((o) => o.key), ['db/x.bin']);
-    assert.deepEqual((await driver.list('')).map((o) => o.key), ['db/x.bin']);
+    assert.deepEqual(
+      (await driver.list('db')).map((o) => o.key),
+      ['db/x.bin'],
+    );
+    assert.deepEqual(
+      (await driver.list('')).map((o) => o.key),
+      ['db/x.bin'],
+    );
     const s = await azurite();
-    const raw = new BlobServiceClient(s.endpoint, new StorageSharedKeyCredential(s.accountName, s.accountKey)).getContainerClient(config.container);
+    const raw = new BlobServiceClient(
+      s.endpoint,
+      new StorageSharedKeyCredential(s.accountName, s.accountKey),
+    ).getContainerClient(config.container);
     const names: string[] = [];
     for await (const blob of raw.listBlobsFlat()) names.push(blob.name);
     assert.deepEqual(names, ['nested/prefix/db/x.bin']);
@@ -88,31 +108,53 @@ describe('azure storage driver', () => {
     const driver = open(config);
     await put(driver, 'big/kept.bin', randomBytes(9 * 1024 * 1024));
     const s = await azurite();
-    const raw = new BlobServiceClient(s.endpoint, new StorageSharedKeyCredential(s.accountName, s.accountKey)).getContainerClient(config.container);
+    const raw = new BlobServiceClient(
+      s.endpoint,
+      new StorageSharedKeyCredential(s.accountName, s.accountKey),
+    ).getContainerClient(config.container);
     const blocks = await raw.getBlockBlobClient('big/kept.bin').getBlockList('committed');
-    assert.deepEqual(blocks.committedBlocks?.map((b) => b.size), [4, 4, 1].map((n) => n * 1024 * 1024));
+    assert.deepEqual(
+      blocks.committedBlocks?.map((b) => b.size),
+      [4, 4, 1].map((n) => n * 1024 * 1024),
+    );
 
     const write = await driver.openWrite('big/aborted.bin');
     for (let i = 0; i < 9; i += 1) {
-      await new Promise<void>((resolve, reject) => write.stream.write(randomBytes(1024 * 1024), (e) => (e ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        write.stream.write(randomBytes(1024 * 1024), (e) => (e ? reject(e) : resolve())),
+      );
     }
     await write.abort();
     assert.equal(await driver.stat('big/aborted.bin'), undefined);
-    assert.deepEqual((await driver.list('big')).map((o) => o.key), ['big/kept.bin']);
-    await assert.rejects(driver.openRead('big/aborted.bin'), (error: Error & { kind?: string }) => error.kind === 'not_found');
+    assert.deepEqual(
+      (await driver.list('big')).map((o) => o.key),
+      ['big/kept.bin'],
+    );
+    await assert.rejects(
+      driver.openRead('big/aborted.bin'),
+      (error: Error & { kind?: string }) => error.kind === 'not_found',
+    );
   });
 
   it('stops accepting bytes while the service is slow, holding at most 16 MiB', async () => {
     const s = await azurite();
     await withSilentServer(async (port) => {
-      const driver = open(await keyConfig({ endpoint: `http://127.0.0.1:${port}/${s.accountName}` }), { connectMs: 5_000, idleMs: 30_000 });
+      const driver = open(await keyConfig({ endpoint: `http://127.0.0.1:${port}/${s.accountName}` }), {
+        connectMs: 5_000,
+        idleMs: 30_000,
+      });
       const write = await driver.openWrite('slow.bin');
       const MiB = 1024 * 1024;
       let accepted = 0;
       let stalled: Promise<void> | undefined;
       while (accepted <= 32 * MiB) {
-        const done = new Promise<void>((resolve, reject) => write.stream.write(Buffer.alloc(MiB), (e) => (e ? reject(e) : resolve())));
-        const inTime = await Promise.race([done.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 500))]);
+        const done = new Promise<void>((resolve, reject) =>
+          write.stream.write(Buffer.alloc(MiB), (e) => (e ? reject(e) : resolve())),
+        );
+        const inTime = await Promise.race([
+          done.then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 500)),
+        ]);
         if (!inTime) {
           stalled = done.catch(() => undefined);
           break;
@@ -170,7 +212,10 @@ describe('azure storage driver', () => {
 
     assert.ok(!badKey.ok && !noContainer.ok && !unreachable.ok, 'all three fail');
     assert.equal(badKey.kind, 'access_denied', badKey.message);
-    assert.match(badKey.message, /^storage azure "offsite": unable to write '.+': Server failed to authenticate the request/);
+    assert.match(
+      badKey.message,
+      /^storage azure "offsite": unable to write '.+': Server failed to authenticate the request/,
+    );
     assert.equal(noContainer.kind, 'bad_input', noContainer.message);
     assert.match(noContainer.message, /container "no-such-container" does not exist \(create it or fix the name\)/);
     assert.equal(unreachable.kind, 'unreachable', unreachable.message);
@@ -178,14 +223,20 @@ describe('azure storage driver', () => {
     assert.match(unreachable.message, /ECONNREFUSED/);
     assert.ok(unreachableMs < 10_000, `gave up after ${unreachableMs} ms`);
     for (const result of [badKey, noContainer, unreachable]) {
-      assert.ok(!result.message.includes(wrongKey) && !result.message.includes(s.accountKey), `no key in: ${result.message}`);
+      assert.ok(
+        !result.message.includes(wrongKey) && !result.message.includes(s.accountKey),
+        `no key in: ${result.message}`,
+      );
     }
   });
 
   it('gives up on an endpoint that accepts connections but never answers', async () => {
     const s = await azurite();
     await withSilentServer(async (port) => {
-      const driver = open(await keyConfig({ endpoint: `http://127.0.0.1:${port}/${s.accountName}` }), { connectMs: 500, idleMs: 500 });
+      const driver = open(await keyConfig({ endpoint: `http://127.0.0.1:${port}/${s.accountName}` }), {
+        connectMs: 500,
+        idleMs: 500,
+      });
       const result = await testStorageConnection(driver);
       assert.equal(result.ok, false);
       assert.equal(!result.ok && result.kind, 'unreachable', JSON.stringify(result));
@@ -196,11 +247,22 @@ describe('azure storage driver', () => {
 
   it('works with a connection string', async () => {
     const s = await azurite();
-    const config = azureStorageConfig.parse({ type: 'azure', container: await newContainer(), connectionString: s.connectionString, prefix: 'cs' });
+    const config = azureStorageConfig.parse({
+      type: 'azure',
+      container: await newContainer(),
+      connectionString: s.connectionString,
+      prefix: 'cs',
+    });
     const driver = open(config);
     await put(driver, 'small/hello.txt', Buffer.from('hello over a connection string'));
-    assert.equal((await readAll(await driver.openRead('small/hello.txt'))).toString(), 'hello over a connection string');
-    assert.deepEqual((await driver.list('small')).map((o) => [o.key, o.size]), [['small/hello.txt', 30]]);
+    assert.equal(
+      (await readAll(await driver.openRead('small/hello.txt'))).toString(),
+      'hello over a connection string',
+    );
+    assert.deepEqual(
+      (await driver.list('small')).map((o) => [o.key, o.size]),
+      [['small/hello.txt', 30]],
+    );
     await driver.remove('small/hello.txt');
     assert.equal(await driver.stat('small/hello.txt'), undefined);
     assert.deepEqual(await testStorageConnection(driver).then((r) => r.ok), true);
@@ -212,12 +274,51 @@ describe('azure storage driver', () => {
       return result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     };
     assert.deepEqual(messages({ type: 'azure', container: 'backups', accountName: 'acct123', accountKey: 'a2V5' }), []);
-    assert.ok(messages({ type: 'azure', accountName: 'acct123', accountKey: 'a2V5' }).some((m) => m.startsWith('container: container is required')));
-    assert.ok(messages({ type: 'azure', container: 'Bad_Name', accountName: 'acct123', accountKey: 'a2V5' }).some((m) => m.startsWith('container: container must be')));
-    assert.ok(messages({ type: 'azure', container: 'backups' }).some((m) => m.includes('either connectionString, or accountName and accountKey')));
-    assert.ok(messages({ type: 'azure', container: 'backups', connectionString: 'not a connection string' }).some((m) => m.startsWith('connectionString: connectionString is not a valid')));
-    assert.ok(messages({ type: 'azure', container: 'backups', connectionString: 'AccountName=a;AccountKey=a2V5', accountKey: 'a2V5' }).some((m) => m.startsWith('accountKey: accountKey cannot be combined')));
-    assert.ok(messages({ type: 'azure', container: 'backups', accountName: 'acct123', accountKey: 'a2V5', prefix: 'a/../b' }).some((m) => m.startsWith('prefix:')));
-    assert.ok(messages({ type: 'azure', container: 'backups', accountName: 'acct123', accountKey: 'a2V5', endpoint: 'ftp://x' }).some((m) => m.startsWith('endpoint:')));
+    assert.ok(
+      messages({ type: 'azure', accountName: 'acct123', accountKey: 'a2V5' }).some((m) =>
+        m.startsWith('container: container is required'),
+      ),
+    );
+    assert.ok(
+      messages({ type: 'azure', container: 'Bad_Name', accountName: 'acct123', accountKey: 'a2V5' }).some((m) =>
+        m.startsWith('container: container must be'),
+      ),
+    );
+    assert.ok(
+      messages({ type: 'azure', container: 'backups' }).some((m) =>
+        m.includes('either connectionString, or accountName and accountKey'),
+      ),
+    );
+    assert.ok(
+      messages({ type: 'azure', container: 'backups', connectionString: 'not a connection string' }).some((m) =>
+        m.startsWith('connectionString: connectionString is not a valid'),
+      ),
+    );
+    assert.ok(
+      messages({
+        type: 'azure',
+        container: 'backups',
+        connectionString: 'AccountName=a;AccountKey=a2V5',
+        accountKey: 'a2V5',
+      }).some((m) => m.startsWith('accountKey: accountKey cannot be combined')),
+    );
+    assert.ok(
+      messages({
+        type: 'azure',
+        container: 'backups',
+        accountName: 'acct123',
+        accountKey: 'a2V5',
+        prefix: 'a/../b',
+      }).some((m) => m.startsWith('prefix:')),
+    );
+    assert.ok(
+      messages({
+        type: 'azure',
+        container: 'backups',
+        accountName: 'acct123',
+        accountKey: 'a2V5',
+        endpoint: 'ftp://x',
+      }).some((m) => m.startsWith('endpoint:')),
+    );
   });
 });

@@ -30,7 +30,10 @@ describeStorageContract('ftp (ftp-srv)', async () => {
 describeStorageContract('ftps explicit (ftp-srv, self-signed)', async () => {
   const server = await startFtpServer({ tls: 'explicit' });
   return {
-    driver: createFtpStorage({ name: 'nas-tls', config: configFor(server, { secure: true, allowSelfSignedCertificate: true }) }),
+    driver: createFtpStorage({
+      name: 'nas-tls',
+      config: configFor(server, { secure: true, allowSelfSignedCertificate: true }),
+    }),
     cleanup: () => server.stop(),
   };
 });
@@ -62,13 +65,21 @@ describe('ftp storage driver', () => {
     const driver = createFtpStorage({ name: 'busy', config: configFor(server) });
     try {
       const keys = Array.from({ length: 6 }, (_, i) => `busy/${i}.txt`);
-      await Promise.all(keys.map(async (key) => {
-        const write = await driver.openWrite(key);
-        await pipeline(Readable.from([Buffer.from(key)]), write.stream);
-        await write.commit();
-      }));
-      const [listed, ...bodies] = await Promise.all([driver.list('busy'), ...keys.map(async (key) => (await readAll(await driver.openRead(key))).toString())]);
-      assert.deepEqual(listed.map((o) => o.key), keys);
+      await Promise.all(
+        keys.map(async (key) => {
+          const write = await driver.openWrite(key);
+          await pipeline(Readable.from([Buffer.from(key)]), write.stream);
+          await write.commit();
+        }),
+      );
+      const [listed, ...bodies] = await Promise.all([
+        driver.list('busy'),
+        ...keys.map(async (key) => (await readAll(await driver.openRead(key))).toString()),
+      ]);
+      assert.deepEqual(
+        listed.map((o) => o.key),
+        keys,
+      );
       assert.deepEqual(bodies, keys);
     } finally {
       await driver.close?.();
@@ -88,7 +99,10 @@ describe('ftp storage driver', () => {
       }
       // What the driver holds is bounded by its buffers; the kernel's socket buffers (several MiB on
       // loopback) take the rest.
-      assert.ok(write.stream.writableLength <= 2 * 1024 * 1024, `${write.stream.writableLength} bytes buffered in the driver`);
+      assert.ok(
+        write.stream.writableLength <= 2 * 1024 * 1024,
+        `${write.stream.writableLength} bytes buffered in the driver`,
+      );
       assert.ok(accepted <= 32 * 1024 * 1024, `took ${accepted} bytes while the server stored nothing`);
       write.stream.end();
       assert.equal((await write.commit()).size, accepted);
@@ -99,12 +113,24 @@ describe('ftp storage driver', () => {
   });
 
   it('rejects incomplete settings with clear messages', () => {
-    const parsed = ftpStorageConfig.safeParse({ type: 'ftp', host: 'h', username: 'u', path: 'relative', secure: 'yes' });
+    const parsed = ftpStorageConfig.safeParse({
+      type: 'ftp',
+      host: 'h',
+      username: 'u',
+      path: 'relative',
+      secure: 'yes',
+    });
     assert.equal(parsed.success, false);
     const messages = parsed.error!.issues.map((i) => i.message);
     assert.ok(messages.includes('password is required'), messages.join('; '));
-    assert.ok(messages.some((m) => /path must be an absolute directory/.test(m)), messages.join('; '));
-    assert.ok(messages.some((m) => /secure must be false, true/.test(m)), messages.join('; '));
+    assert.ok(
+      messages.some((m) => /path must be an absolute directory/.test(m)),
+      messages.join('; '),
+    );
+    assert.ok(
+      messages.some((m) => /secure must be false, true/.test(m)),
+      messages.join('; '),
+    );
   });
 });
 
@@ -123,7 +149,10 @@ describe('ftps storage driver', () => {
   it('speaks implicit FTPS', async () => {
     const server = await startFtpServer({ tls: 'implicit' });
     try {
-      const driver = createFtpStorage({ name: 'implicit', config: configFor(server, { secure: 'implicit', allowSelfSignedCertificate: true }) });
+      const driver = createFtpStorage({
+        name: 'implicit',
+        config: configFor(server, { secure: 'implicit', allowSelfSignedCertificate: true }),
+      });
       const result = await testStorageConnection(driver);
       await driver.close?.();
       assert.deepEqual({ ok: result.ok }, { ok: true }, JSON.stringify(result));

@@ -91,24 +91,40 @@ describe('rclone storage driver', () => {
 
   it('validates its settings and marks configText as the secret', () => {
     assert.deepEqual([...rcloneSecretFields], ['configText']);
-    const ok = (fields: Record<string, unknown>) => rcloneStorageConfig.safeParse({ type: 'rclone', ...fields }).success;
+    const ok = (fields: Record<string, unknown>) =>
+      rcloneStorageConfig.safeParse({ type: 'rclone', ...fields }).success;
     assert.equal(ok({ remote: 'gdrive:backups' }), true);
-    assert.equal(ok({ remote: "vault:/srv/backups", configText: VAULT_CONFIG, rcloneBinary: '/usr/bin/rclone', extraFlags: ['--s3-chunk-size=8M', '--fast-list'] }), true);
+    assert.equal(
+      ok({
+        remote: 'vault:/srv/backups',
+        configText: VAULT_CONFIG,
+        rcloneBinary: '/usr/bin/rclone',
+        extraFlags: ['--s3-chunk-size=8M', '--fast-list'],
+      }),
+      true,
+    );
     assert.equal(ok({ remote: ":s3,provider=Minio,endpoint='http://127.0.0.1:9000':bucket/path" }), true);
     assert.equal(ok({}), false, 'remote is required');
     assert.equal(ok({ remote: '  ' }), false, 'remote must not be blank');
     assert.equal(ok({ remote: '/srv/backups' }), false, 'a bare path is not a remote');
     assert.equal(ok({ remote: '-v:x' }), false, 'a remote must not read as a flag');
     assert.equal(ok({ remote: 'a:b', extraFlags: ['-v'] }), false, 'flags start with --');
-    assert.equal(ok({ remote: 'a:b', extraFlags: ['--config=/root/.config/rclone/rclone.conf'] }), false, '--config is ours');
+    assert.equal(
+      ok({ remote: 'a:b', extraFlags: ['--config=/root/.config/rclone/rclone.conf'] }),
+      false,
+      '--config is ours',
+    );
     const parsed = rcloneStorageConfig.safeParse({ type: 'rclone', remote: 'a:b', extraFlags: ['-v'] });
     assert.match(JSON.stringify(parsed.error?.issues), /must start with \\"--\\"/);
-    assert.throws(() => createRcloneStorage({ name: 'broken', config: { type: 'rclone', remote: 'nocolon' } }), (error: unknown) => {
-      assert.ok(error instanceof HindsightError);
-      assert.equal(error.kind, 'bad_input');
-      assert.match(error.message, /storage rclone "broken": invalid settings: remote:/);
-      return true;
-    });
+    assert.throws(
+      () => createRcloneStorage({ name: 'broken', config: { type: 'rclone', remote: 'nocolon' } }),
+      (error: unknown) => {
+        assert.ok(error instanceof HindsightError);
+        assert.equal(error.kind, 'bad_input');
+        assert.match(error.message, /storage rclone "broken": invalid settings: remote:/);
+        return true;
+      },
+    );
   });
 
   it('removes the partial object when a write is aborted, and sweeps an abandoned one', async () => {
@@ -116,13 +132,17 @@ describe('rclone storage driver', () => {
     const driver = opened(rclone('vault', { remote: `vault:${root}`, configText: VAULT_CONFIG }));
     const aborted = await driver.openWrite('db/a.bin');
     // Past rclone's streaming cutoff (100 KiB), so the partial file exists on disk.
-    await new Promise<void>((resolve, reject) => aborted.stream.write(Buffer.alloc(512 * 1024), (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      aborted.stream.write(Buffer.alloc(512 * 1024), (e) => (e ? reject(e) : resolve())),
+    );
     await waitFor(async () => (await readdir(path.join(root, 'db')).catch(() => [])).length === 1);
     await aborted.abort();
     assert.deepEqual(await readdir(path.join(root, 'db')), []);
 
     const abandoned = await driver.openWrite('db/b.bin');
-    await new Promise<void>((resolve, reject) => abandoned.stream.write(Buffer.alloc(512 * 1024), (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      abandoned.stream.write(Buffer.alloc(512 * 1024), (e) => (e ? reject(e) : resolve())),
+    );
     await waitFor(async () => (await readdir(path.join(root, 'db'))).length === 1);
     const [partial] = await readdir(path.join(root, 'db'));
     assert.match(partial!, /^\.b\.bin\.partial-[0-9a-f]{12}$/);
@@ -151,7 +171,10 @@ describe('rclone storage driver', () => {
     assert.ok(seen.length >= 3, seen.join('\n'));
     const files = new Set(seen.map((line) => line.split(' ')[1]));
     assert.equal(files.size, 1, 'one config file per driver');
-    assert.ok(seen.every((line) => line.startsWith('600 ')), seen.join('\n'));
+    assert.ok(
+      seen.every((line) => line.startsWith('600 ')),
+      seen.join('\n'),
+    );
     const configFile = [...files][0]!;
     assert.equal(await readFile(configFile, 'utf8'), VAULT_CONFIG);
     await driver.close?.();
@@ -159,7 +182,7 @@ describe('rclone storage driver', () => {
     await expectFailure(driver.stat('x.txt'), 'bad_input');
   });
 
-  it('runs the installation\'s rclone (HINDSIGHT_RCLONE_BINARY) when the storage names none', async () => {
+  it("runs the installation's rclone (HINDSIGHT_RCLONE_BINARY) when the storage names none", async () => {
     const dir = await scratch();
     const log = path.join(dir, 'instance-rclone.log');
     const wrapper = path.join(dir, 'instance-rclone.sh');
@@ -181,26 +204,49 @@ describe('rclone storage driver', () => {
 
   it('tells which flags, backends and parameters are beyond a workspace admin', () => {
     assert.deepEqual(flagsOutsideAllowList(['--bwlimit=10M', '--s3-chunk-size=8M', '--fast-list']), []);
-    assert.deepEqual(flagsOutsideAllowList(['--password-command=/bin/sh -c x', '--log-file=/etc/passwd', '--Password_Command=x']), ['--password-command', '--log-file']);
+    assert.deepEqual(
+      flagsOutsideAllowList(['--password-command=/bin/sh -c x', '--log-file=/etc/passwd', '--Password_Command=x']),
+      ['--password-command', '--log-file'],
+    );
     assert.deepEqual(flagsOutsideAllowList(['--ca-cert=/root/ca.pem']), ['--ca-cert'], 'a flag reading a worker file');
-    assert.deepEqual(parseRcloneRemote(":s3,provider=Minio,endpoint='http://127.0.0.1:9000':bucket/path"), { onTheFly: true, name: 's3', parameters: ['provider', 'endpoint'] });
+    assert.deepEqual(parseRcloneRemote(":s3,provider=Minio,endpoint='http://127.0.0.1:9000':bucket/path"), {
+      onTheFly: true,
+      name: 's3',
+      parameters: ['provider', 'endpoint'],
+    });
     assert.deepEqual(parseRcloneRemote('gdrive:backups'), { onTheFly: false, name: 'gdrive', parameters: [] });
     assert.equal(remoteProblem(":s3,provider=Minio,endpoint='http://127.0.0.1:9000':bucket/path"), undefined);
     assert.equal(remoteProblem('gdrive:backups'), undefined);
     assert.match(remoteProblem(':local:/etc') ?? '', /backend "local" reaches the shared worker's own files/);
     assert.match(remoteProblem(':alias,remote=/var/lib:x') ?? '', /backend "alias"/);
     assert.match(remoteProblem(":sftp,host=example.org,ssh='sh -c evil':x") ?? '', /parameter "ssh" can run a program/);
-    assert.match(remoteProblem('offsite,env_auth=true:bucket') ?? '', /parameter "env_auth"/, 'a named remote\'s overrides count too');
-    assert.match(remoteProblem(":webdav,url='https://x',bearer-token-command=id:x") ?? '', /parameter "bearer_token_command"/);
-    assert.ok(!(remoteProblem(':s3,secret_access_key=TOPSECRETVALUE,shared_credentials_file=/root/.aws/credentials:b') ?? '').includes('TOPSECRETVALUE'), 'values are never repeated');
+    assert.match(
+      remoteProblem('offsite,env_auth=true:bucket') ?? '',
+      /parameter "env_auth"/,
+      "a named remote's overrides count too",
+    );
+    assert.match(
+      remoteProblem(":webdav,url='https://x',bearer-token-command=id:x") ?? '',
+      /parameter "bearer_token_command"/,
+    );
+    assert.ok(
+      !(
+        remoteProblem(':s3,secret_access_key=TOPSECRETVALUE,shared_credentials_file=/root/.aws/credentials:b') ?? ''
+      ).includes('TOPSECRETVALUE'),
+      'values are never repeated',
+    );
   });
 
   it('holds back a writer while rclone does not read', async () => {
     const dir = await scratch();
     const stalled = path.join(dir, 'stalled-rclone.sh');
     // An rclone whose upload never reads its input; every other command is the real one.
-    await writeFile(stalled, '#!/bin/sh\nif [ "$1" = rcat ]; then exec sleep 60; fi\nexec rclone "$@"\n', { mode: 0o755 });
-    const driver = opened(rclone('stalled', { remote: `vault:${dir}/data`, configText: VAULT_CONFIG, rcloneBinary: stalled }));
+    await writeFile(stalled, '#!/bin/sh\nif [ "$1" = rcat ]; then exec sleep 60; fi\nexec rclone "$@"\n', {
+      mode: 0o755,
+    });
+    const driver = opened(
+      rclone('stalled', { remote: `vault:${dir}/data`, configText: VAULT_CONFIG, rcloneBinary: stalled }),
+    );
     const write = await driver.openWrite('big.bin');
     const chunk = Buffer.alloc(64 * 1024);
     let accepted = 0;
@@ -218,7 +264,10 @@ describe('rclone storage driver', () => {
     assert.ok(!result.ok);
     assert.equal(result.stage, 'write');
     assert.equal(result.kind, 'bad_input', result.message);
-    assert.match(result.message, /storage rclone "typo": unable to write '\.hindsight-connection-test\/.*didn't find section in config file/);
+    assert.match(
+      result.message,
+      /storage rclone "typo": unable to write '\.hindsight-connection-test\/.*didn't find section in config file/,
+    );
   });
 
   it('reports a location it may not write to as access denied', async () => {
@@ -264,7 +313,11 @@ describe('rclone storage driver', () => {
     // An rclone that prints its whole config on failure: the worst it could ever echo.
     const dir = await scratch();
     const echoing = path.join(dir, 'echoing-rclone.sh');
-    await writeFile(echoing, '#!/bin/sh\nprev=""\nfor arg in "$@"; do\n  if [ "$prev" = "--config" ]; then cat "$arg" >&2; fi\n  prev="$arg"\ndone\nexit 1\n', { mode: 0o755 });
+    await writeFile(
+      echoing,
+      '#!/bin/sh\nprev=""\nfor arg in "$@"; do\n  if [ "$prev" = "--config" ]; then cat "$arg" >&2; fi\n  prev="$arg"\ndone\nexit 1\n',
+      { mode: 0o755 },
+    );
     const configText = [
       '[drive]',
       'type = drive',
@@ -282,7 +335,9 @@ describe('rclone storage driver', () => {
   });
 
   it('names a missing rclone binary and how to install it', async () => {
-    const driver = opened(rclone('nobinary', { remote: 'vault:/tmp', configText: VAULT_CONFIG, rcloneBinary: '/nonexistent/rclone' }));
+    const driver = opened(
+      rclone('nobinary', { remote: 'vault:/tmp', configText: VAULT_CONFIG, rcloneBinary: '/nonexistent/rclone' }),
+    );
     const error = await expectFailure(driver.openWrite('x'), 'bad_input');
     assert.match(error.message, /rclone binary '\/nonexistent\/rclone' was not found.*apt-get install rclone/);
   });

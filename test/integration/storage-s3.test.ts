@@ -31,7 +31,10 @@ after(async () => {
   if (shared) await (await shared).stop();
 });
 
-function rawClient(moto: MotoServer, credentials = { accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey }): S3Client {
+function rawClient(
+  moto: MotoServer,
+  credentials = { accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey },
+): S3Client {
   return new S3Client({ region: moto.region, endpoint: moto.endpoint, forcePathStyle: true, credentials });
 }
 
@@ -41,7 +44,11 @@ async function newBucket(client: S3Client, stem: string): Promise<string> {
   return bucket;
 }
 
-function driverOn(moto: MotoServer, bucket: string, extra: { prefix?: string; tuning?: S3Tuning; name?: string } = {}): StorageDriver {
+function driverOn(
+  moto: MotoServer,
+  bucket: string,
+  extra: { prefix?: string; tuning?: S3Tuning; name?: string } = {},
+): StorageDriver {
   return createS3Storage({
     name: extra.name ?? 'moto',
     config: s3StorageConfig.parse({
@@ -110,9 +117,18 @@ describe('s3 storage driver', () => {
       await pipeline(Readable.from([Buffer.from('payload')]), write.stream);
       await write.commit();
       const raw = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'team-a/' }));
-      assert.deepEqual(raw.Contents?.map((o) => o.Key), ['team-a/backups/db1/base.tar']);
-      assert.deepEqual((await driver.list('db1')).map((o) => o.key), ['db1/base.tar']);
-      assert.deepEqual((await driver.list('')).map((o) => o.key), ['db1/base.tar']);
+      assert.deepEqual(
+        raw.Contents?.map((o) => o.Key),
+        ['team-a/backups/db1/base.tar'],
+      );
+      assert.deepEqual(
+        (await driver.list('db1')).map((o) => o.key),
+        ['db1/base.tar'],
+      );
+      assert.deepEqual(
+        (await driver.list('')).map((o) => o.key),
+        ['db1/base.tar'],
+      );
       await driver.remove('db1/base.tar');
     } finally {
       await driver.close?.();
@@ -122,7 +138,15 @@ describe('s3 storage driver', () => {
   it('works with region "auto", as Cloudflare R2 is configured', async () => {
     const driver = createS3Storage({
       name: 'r2-like',
-      config: s3StorageConfig.parse({ type: 's3', bucket, region: 'auto', endpoint: moto.endpoint, forcePathStyle: true, accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey }),
+      config: s3StorageConfig.parse({
+        type: 's3',
+        bucket,
+        region: 'auto',
+        endpoint: moto.endpoint,
+        forcePathStyle: true,
+        accessKeyId: moto.accessKeyId,
+        secretAccessKey: moto.secretAccessKey,
+      }),
     });
     try {
       const result = await testStorageConnection(driver);
@@ -137,7 +161,11 @@ describe('s3 storage driver', () => {
     try {
       const write = await driver.openWrite('aborted/big.bin');
       await writeChunk(write, randomBytes(6 * MiB));
-      assert.deepEqual(await multipartUploads(client, bucket), ['p/aborted/big.bin'], 'the write is a multipart upload in progress');
+      assert.deepEqual(
+        await multipartUploads(client, bucket),
+        ['p/aborted/big.bin'],
+        'the write is a multipart upload in progress',
+      );
       await write.abort();
       assert.deepEqual(await multipartUploads(client, bucket), []);
       assert.equal(await objectExists(client, bucket, 'p/aborted/big.bin'), false);
@@ -178,9 +206,15 @@ describe('s3 storage driver', () => {
         throw new Error('the database connection dropped');
       }
       await assert.rejects(pipeline(Readable.from(failing()), write.stream), /connection dropped/);
-      await until('the multipart upload is aborted', async () => !(await multipartUploads(client, bucket)).includes('p/failed/big.bin'));
+      await until(
+        'the multipart upload is aborted',
+        async () => !(await multipartUploads(client, bucket)).includes('p/failed/big.bin'),
+      );
       assert.equal(await objectExists(client, bucket, 'p/failed/big.bin'), false);
-      await assert.rejects(write.commit(), (error: unknown) => error instanceof HindsightError && /interrupted/.test(error.message));
+      await assert.rejects(
+        write.commit(),
+        (error: unknown) => error instanceof HindsightError && /interrupted/.test(error.message),
+      );
     } finally {
       await driver.close?.();
     }
@@ -234,13 +268,20 @@ describe('s3 storage driver', () => {
 
   it('spools parts beyond the memory parts to disk and reads them back intact', async () => {
     let peak = 0;
-    const driver = driverOn(moto, bucket, { tuning: { memoryParts: 1, onBufferedBytes: (bytes) => (peak = Math.max(peak, bytes)) } });
+    const driver = driverOn(moto, bucket, {
+      tuning: { memoryParts: 1, onBufferedBytes: (bytes) => (peak = Math.max(peak, bytes)) },
+    });
     try {
       const body = randomBytes(17 * MiB + 4321);
       const write = await driver.openWrite('spooled/blob.bin');
-      await pipeline(Readable.from((function* () {
-        for (let at = 0; at < body.length; at += CHUNK) yield body.subarray(at, at + CHUNK);
-      })()), write.stream);
+      await pipeline(
+        Readable.from(
+          (function* () {
+            for (let at = 0; at < body.length; at += CHUNK) yield body.subarray(at, at + CHUNK);
+          })(),
+        ),
+        write.stream,
+      );
       assert.equal((await write.commit()).size, body.length);
       assert.ok(peak <= 5 * MiB, `only the first part is held in memory (peak ${peak})`);
       const chunks: Buffer[] = [];
@@ -281,7 +322,9 @@ describe('s3 config', () => {
     assert.deepEqual([...s3SecretFields], ['secretAccessKey', 'sessionToken']);
   });
   it('accepts region "auto" with an endpoint (Cloudflare R2) and refuses it without one', () => {
-    assert.ok(s3StorageConfig.safeParse({ ...base, region: 'auto', endpoint: 'https://acct.r2.cloudflarestorage.com' }).success);
+    assert.ok(
+      s3StorageConfig.safeParse({ ...base, region: 'auto', endpoint: 'https://acct.r2.cloudflarestorage.com' }).success,
+    );
     const refused = s3StorageConfig.safeParse({ ...base, region: 'auto' });
     assert.equal(refused.success, false);
     assert.match(refused.error?.issues[0]?.message ?? '', /needs an endpoint/);
@@ -315,7 +358,10 @@ describe('s3 connection test failures', () => {
   after(async () => moto?.stop());
 
   const probe = async (config: Record<string, unknown>) => {
-    const driver = createS3Storage({ name: 'offsite', config: s3StorageConfig.parse({ type: 's3', forcePathStyle: true, ...config }) });
+    const driver = createS3Storage({
+      name: 'offsite',
+      config: s3StorageConfig.parse({ type: 's3', forcePathStyle: true, ...config }),
+    });
     try {
       return await testStorageConnection(driver);
     } finally {
@@ -330,10 +376,20 @@ describe('s3 connection test failures', () => {
 
   it('reports wrong credentials, a missing bucket and an unreachable endpoint as three distinct, readable errors', async () => {
     const closedPort = await freePort();
-    const wrongKey = await probe({ bucket, endpoint: moto.endpoint, accessKeyId: user.accessKeyId, secretAccessKey: wrongSecret });
+    const wrongKey = await probe({
+      bucket,
+      endpoint: moto.endpoint,
+      accessKeyId: user.accessKeyId,
+      secretAccessKey: wrongSecret,
+    });
     const noBucket = await probe({ bucket: 'no-such-bucket-here', endpoint: moto.endpoint, ...user });
     const started = Date.now();
-    const unreachable = await probe({ bucket, endpoint: `http://127.0.0.1:${closedPort}`, accessKeyId: user.accessKeyId, secretAccessKey: wrongSecret });
+    const unreachable = await probe({
+      bucket,
+      endpoint: `http://127.0.0.1:${closedPort}`,
+      accessKeyId: user.accessKeyId,
+      secretAccessKey: wrongSecret,
+    });
     const unreachableMs = Date.now() - started;
 
     for (const result of [wrongKey, noBucket, unreachable]) {
@@ -351,13 +407,21 @@ describe('s3 connection test failures', () => {
     assert.equal(noBucket.kind, 'bad_input');
     assert.match(noBucket.message, /bucket "no-such-bucket-here" does not exist \(create it or fix the bucket name\)/);
     assert.equal(unreachable.kind, 'unreachable');
-    assert.match(unreachable.message, new RegExp(`unreachable endpoint http://127\\.0\\.0\\.1:${closedPort} \\(ECONNREFUSED\\)`));
+    assert.match(
+      unreachable.message,
+      new RegExp(`unreachable endpoint http://127\\.0\\.0\\.1:${closedPort} \\(ECONNREFUSED\\)`),
+    );
     assert.ok(unreachableMs < 10_000, `an unreachable endpoint fails fast (${unreachableMs} ms)`);
     assert.equal(new Set([wrongKey.kind, noBucket.kind, unreachable.kind]).size, 3);
   });
 
   it('names an unknown access key as such', async () => {
-    const result = await probe({ bucket, endpoint: moto.endpoint, accessKeyId: 'AKIAUNKNOWNKEY000000', secretAccessKey: wrongSecret });
+    const result = await probe({
+      bucket,
+      endpoint: moto.endpoint,
+      accessKeyId: 'AKIAUNKNOWNKEY000000',
+      secretAccessKey: wrongSecret,
+    });
     assert.ok(!result.ok);
     assert.equal(result.kind, 'access_denied');
     assert.match(result.message, /access key ID is not known/);

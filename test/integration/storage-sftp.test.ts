@@ -40,21 +40,30 @@ describe('sftp storage driver', () => {
   });
 
   it('logs in with an encrypted private key and round-trips an object', async () => {
-    const { password: _password, ...withoutPassword } = configFor(server, { privateKey: server.privateKey, passphrase: server.passphrase });
+    const { password: _password, ...withoutPassword } = configFor(server, {
+      privateKey: server.privateKey,
+      passphrase: server.passphrase,
+    });
     const driver = createSftpStorage({ name: 'by-key', config: withoutPassword });
     try {
       const write = await driver.openWrite('keyed/hello.txt');
       await pipeline(Readable.from([Buffer.from('hello over a key')]), write.stream);
       await write.commit();
       assert.equal((await readAll(await driver.openRead('keyed/hello.txt'))).toString(), 'hello over a key');
-      assert.deepEqual((await driver.list('keyed')).map((o) => o.key), ['keyed/hello.txt']);
+      assert.deepEqual(
+        (await driver.list('keyed')).map((o) => o.key),
+        ['keyed/hello.txt'],
+      );
     } finally {
       await driver.close?.();
     }
   });
 
   it('reports a wrong password as access_denied naming the user, without the password', async () => {
-    const driver = createSftpStorage({ name: 'wrong', config: configFor(server, { password: 'not-the-password-123' }) });
+    const driver = createSftpStorage({
+      name: 'wrong',
+      config: configFor(server, { password: 'not-the-password-123' }),
+    });
     const message = await connectionFailure(driver, 'access_denied');
     assert.match(message, /authentication failed for user hindsight-sftp/);
     assert.doesNotMatch(message, /not-the-password-123/);
@@ -64,7 +73,10 @@ describe('sftp storage driver', () => {
     const other = `SHA256:${randomBytes(32).toString('base64').replace(/=+$/, '')}`;
     const driver = createSftpStorage({ name: 'pinned', config: configFor(server, { hostKeySha256: other }) });
     const message = await connectionFailure(driver, 'bad_input');
-    assert.ok(message.includes(`presented host key ${server.hostKeySha256}, not the expected ${other}; refusing to connect`), message);
+    assert.ok(
+      message.includes(`presented host key ${server.hostKeySha256}, not the expected ${other}; refusing to connect`),
+      message,
+    );
   });
 
   it('reports a closed port as unreachable, naming host and port', async () => {
@@ -75,7 +87,10 @@ describe('sftp storage driver', () => {
   });
 
   it('reports a directory the user may not write as access_denied', async () => {
-    const driver = createSftpStorage({ name: 'read-only', config: configFor(server, { path: `${server.readOnlyDir}/sub` }) });
+    const driver = createSftpStorage({
+      name: 'read-only',
+      config: configFor(server, { path: `${server.readOnlyDir}/sub` }),
+    });
     try {
       await assert.rejects(driver.openWrite('x.bin'), (error: unknown) => {
         assert.ok(error instanceof HindsightError);
@@ -126,9 +141,21 @@ describe('sftp storage driver', () => {
     assert.equal(parsed.success, false);
     const messages = parsed.error!.issues.map((i) => i.message);
     assert.ok(messages.includes('password or privateKey is required'), messages.join('; '));
-    assert.ok(messages.some((m) => /path must be an absolute directory/.test(m)), messages.join('; '));
-    const badKey = sftpStorageConfig.safeParse({ type: 'sftp', host: 'h', username: 'u', path: '/x', privateKey: 'not a key' });
+    assert.ok(
+      messages.some((m) => /path must be an absolute directory/.test(m)),
+      messages.join('; '),
+    );
+    const badKey = sftpStorageConfig.safeParse({
+      type: 'sftp',
+      host: 'h',
+      username: 'u',
+      path: '/x',
+      privateKey: 'not a key',
+    });
     assert.match(badKey.error!.issues[0]!.message, /privateKey cannot be used/);
-    assert.equal(sftpStorageConfig.parse({ type: 'sftp', host: 'h', username: 'u', password: 'p', path: '/x' }).port, 22);
+    assert.equal(
+      sftpStorageConfig.parse({ type: 'sftp', host: 'h', username: 'u', password: 'p', path: '/x' }).port,
+      22,
+    );
   });
 });

@@ -13,10 +13,14 @@ import { waitFor } from '../support/wait.ts';
 import { processesOf } from '../support/processes.ts';
 
 async function finished(platform: Platform, id: string): Promise<VerificationSummary> {
-  return waitFor(`verification ${id} to finish`, async () => {
-    const v = await platform.runtime.catalog.verifications.get(id);
-    return ['pending', 'running'].includes(v.status) ? undefined : v;
-  }, 120_000);
+  return waitFor(
+    `verification ${id} to finish`,
+    async () => {
+      const v = await platform.runtime.catalog.verifications.get(id);
+      return ['pending', 'running'].includes(v.status) ? undefined : v;
+    },
+    120_000,
+  );
 }
 
 describe('restore verification in a throwaway server', () => {
@@ -48,19 +52,35 @@ describe('restore verification in a throwaway server', () => {
   it('verifies every backup after it completes: exact counts per table, equal to the manifest', async () => {
     const outcome = await (await platform.ops.startBackup('ledger')).result();
     backups.push(outcome.backupId);
-    const [request] = await waitFor('the verification request', async () => {
-      const list = await platform.ops.listVerifications('ledger');
-      return list.length > 0 ? list : undefined;
-    }, 30_000);
+    const [request] = await waitFor(
+      'the verification request',
+      async () => {
+        const list = await platform.ops.listVerifications('ledger');
+        return list.length > 0 ? list : undefined;
+      },
+      30_000,
+    );
     assert.equal(request!.trigger, 'backup');
     const v = await finished(platform, request!.id);
     assert.equal(v.status, 'successful', v.reason ?? '');
     const report = v.report!;
-    assert.deepEqual(report.stages.map((s) => [s.stage, s.ok]), [['checksum', true], ['sandbox', true], ['restore', true], ['count', true], ['compare', true], ['cleanup', true]]);
+    assert.deepEqual(
+      report.stages.map((s) => [s.stage, s.ok]),
+      [
+        ['checksum', true],
+        ['sandbox', true],
+        ['restore', true],
+        ['count', true],
+        ['compare', true],
+        ['cleanup', true],
+      ],
+    );
     const manifest = JSON.parse(await readFile(manifestFile(outcome.backupId), 'utf8'));
     assert.deepEqual(
       report.comparisons.map((c) => [c.schema, c.table, c.expected, c.restored, c.ok]),
-      (manifest.tables as Array<{ schema: string; table: string; rows: number }>).map((t) => [t.schema, t.table, t.rows, t.rows, true]).sort((a, b) => `${a[0]}.${a[1]}`.localeCompare(`${b[0]}.${b[1]}`)),
+      (manifest.tables as Array<{ schema: string; table: string; rows: number }>)
+        .map((t) => [t.schema, t.table, t.rows, t.rows, true])
+        .sort((a, b) => `${a[0]}.${a[1]}`.localeCompare(`${b[0]}.${b[1]}`)),
     );
     assert.equal(report.expectedRows, 23_000);
     assert.equal(report.restoredRows, 23_000);
@@ -69,15 +89,30 @@ describe('restore verification in a throwaway server', () => {
     assert.equal(report.restore?.exitCode, 0);
     // Loaded as a role without privileges, in a confined server; nothing of this plain database was left out.
     assert.equal(report.sandbox?.confinement, process.getuid?.() === 0 ? 'bwrap' : report.sandbox?.confinement);
-    assert.deepEqual({ role: report.load?.role, skipped: report.load?.skipped, refused: report.load?.refused, failed: report.load?.failed }, { role: 'hindsight_restore', skipped: [], refused: [], failed: [] });
+    assert.deepEqual(
+      {
+        role: report.load?.role,
+        skipped: report.load?.skipped,
+        refused: report.load?.refused,
+        failed: report.load?.failed,
+      },
+      { role: 'hindsight_restore', skipped: [], refused: [], failed: [] },
+    );
     assert.ok((report.restoredSizeBytes ?? 0) > 0 && (report.sourceSizeBytes ?? 0) > 0);
-    assert.deepEqual(await readdir(sandboxRoot()).then((names) => names.filter((n) => n.startsWith('sbx-'))), [], 'the sandbox is gone');
+    assert.deepEqual(
+      await readdir(sandboxRoot()).then((names) => names.filter((n) => n.startsWith('sbx-'))),
+      [],
+      'the sandbox is gone',
+    );
     const state = await platform.client.workflow.getHandle('verify/ledger').query(lastVerificationQuery);
     assert.equal(state.last?.status, 'successful');
     // The console shows the report's verdict beside the backup.
     const overview = await createConsoleServices(platform.services).overview(operatorActor('test'));
     const shown = overview.backups.find((b) => b.id === outcome.backupId)?.verification;
-    assert.deepEqual({ status: shown?.status, tables: shown?.tables, rows: shown?.rows, mismatches: shown?.mismatches }, { status: 'successful', tables: 2, rows: 23_000, mismatches: 0 });
+    assert.deepEqual(
+      { status: shown?.status, tables: shown?.tables, rows: shown?.rows, mismatches: shown?.mismatches },
+      { status: 'successful', tables: 2, rows: 23_000, mismatches: 0 },
+    );
   });
 
   it('fails at the checksum stage when one byte of the object is flipped, before any restore', async () => {
@@ -93,7 +128,11 @@ describe('restore verification in a throwaway server', () => {
       const v = await (await platform.ops.requestVerification('ledger', { backupId: outcome.backupId })).finished();
       assert.equal(v.status, 'failed');
       assert.match(v.reason ?? '', /^checksum: the object in storage "local" .* differs from the manifest/);
-      assert.deepEqual(v.report!.stages.map((s) => [s.stage, s.ok]), [['checksum', false]], 'no sandbox was started for a damaged object');
+      assert.deepEqual(
+        v.report!.stages.map((s) => [s.stage, s.ok]),
+        [['checksum', false]],
+        'no sandbox was started for a damaged object',
+      );
     } finally {
       await writeFile(file, original);
     }
@@ -114,7 +153,11 @@ describe('restore verification in a throwaway server', () => {
       assert.match(v.reason ?? '', /row counts differ in 2 table\(s\)/);
       assert.match(v.reason ?? '', /public\.entries: expected 20001, restored 20000/);
       assert.match(v.reason ?? '', /public\.payroll: expected 12, restored absent/);
-      assert.deepEqual(v.report!.comparisons.slice(0, 2).map((c) => c.ok), [false, false], 'mismatches come first');
+      assert.deepEqual(
+        v.report!.comparisons.slice(0, 2).map((c) => c.ok),
+        [false, false],
+        'mismatches come first',
+      );
       assert.equal(v.report!.mismatches, 2);
     } finally {
       await writeFile(manifestFile(id), original);
@@ -127,7 +170,11 @@ describe('restore verification in a throwaway server', () => {
     assert.equal(((await handle.describe()).action as { workflowType: string }).workflowType, 'scheduledVerification');
     const before = new Set((await platform.ops.listVerifications('ledger')).map((v) => v.id));
     await handle.trigger();
-    const request = await waitFor('the scheduled request', async () => (await platform.ops.listVerifications('ledger')).find((v) => !before.has(v.id)), 30_000);
+    const request = await waitFor(
+      'the scheduled request',
+      async () => (await platform.ops.listVerifications('ledger')).find((v) => !before.has(v.id)),
+      30_000,
+    );
     assert.equal(request.trigger, 'schedule');
     assert.equal(request.backupId, backups[1], 'the newest restorable backup');
     assert.equal((await finished(platform, request.id)).status, 'successful');
@@ -137,11 +184,21 @@ describe('restore verification in a throwaway server', () => {
   it('verifies the first and the last of three requests in quick succession; the middle one is superseded', async () => {
     const first = await platform.ops.requestVerification('ledger', { backupId: backups[0] });
     // Let the first one start before the others arrive.
-    await waitFor('the first verification to run', async () => ((await platform.runtime.catalog.verifications.get(first.verificationId)).status === 'running' ? true : undefined), 30_000);
+    await waitFor(
+      'the first verification to run',
+      async () =>
+        (await platform.runtime.catalog.verifications.get(first.verificationId)).status === 'running'
+          ? true
+          : undefined,
+      30_000,
+    );
     const second = await platform.ops.requestVerification('ledger', { backupId: backups[1] });
     const third = await platform.ops.requestVerification('ledger', { backupId: backups[0] });
     const results = await Promise.all([first.finished(), second.finished(), third.finished()]);
-    assert.deepEqual(results.map((r) => r.status), ['successful', 'superseded', 'successful']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['successful', 'superseded', 'successful'],
+    );
     assert.match(results[1]!.reason ?? '', /superseded by the verification of backup/);
     assert.equal(results[1]!.report, null, 'a superseded request never ran');
   });
@@ -183,22 +240,36 @@ describe('a verification agent killed mid-restore', () => {
     const outcome = await (await platform.ops.startBackup('bulky')).result();
     const requested = await platform.ops.requestVerification('bulky', { backupId: outcome.backupId });
     const root = platform.config.sandboxRoot;
-    const sandbox = await waitFor('a sandbox restoring', async () => {
-      const v = await platform.runtime.catalog.verifications.get(requested.verificationId);
-      if (!v.report?.stages.some((s) => s.stage === 'restore')) return undefined;
-      const dirs = (await readdir(root).catch(() => [] as string[])).filter((n) => n.startsWith('sbx-'));
-      if (dirs.length !== 1) return undefined;
-      const owner = JSON.parse(await readFile(path.join(root, dirs[0]!, 'owner.json'), 'utf8')) as { serverPid?: number };
-      return owner.serverPid ? { dir: dirs[0]!, serverPid: owner.serverPid } : undefined;
-    }, 120_000);
+    const sandbox = await waitFor(
+      'a sandbox restoring',
+      async () => {
+        const v = await platform.runtime.catalog.verifications.get(requested.verificationId);
+        if (!v.report?.stages.some((s) => s.stage === 'restore')) return undefined;
+        const dirs = (await readdir(root).catch(() => [] as string[])).filter((n) => n.startsWith('sbx-'));
+        if (dirs.length !== 1) return undefined;
+        const owner = JSON.parse(await readFile(path.join(root, dirs[0]!, 'owner.json'), 'utf8')) as {
+          serverPid?: number;
+        };
+        return owner.serverPid ? { dir: dirs[0]!, serverPid: owner.serverPid } : undefined;
+      },
+      120_000,
+    );
     worker.kill('SIGKILL');
     await new Promise((r) => worker!.once('exit', r));
     assert.ok((await readdir(root)).includes(sandbox.dir), 'the killed worker left its sandbox directory behind');
     // Nothing hostile outlives the worker: bwrap's --die-with-parent (or PR_SET_PDEATHSIG) ends the server.
-    await waitFor('the server to die with its worker', async () => ((await processesOf(path.join(root, sandbox.dir))).length === 0 ? true : undefined), 15_000);
+    await waitFor(
+      'the server to die with its worker',
+      async () => ((await processesOf(path.join(root, sandbox.dir))).length === 0 ? true : undefined),
+      15_000,
+    );
 
     worker = startWorkerProcess();
-    await waitFor('the leftover sandbox to be removed', async () => ((await readdir(root)).includes(sandbox.dir) ? undefined : true), 60_000);
+    await waitFor(
+      'the leftover sandbox to be removed',
+      async () => ((await readdir(root)).includes(sandbox.dir) ? undefined : true),
+      60_000,
+    );
     // The verification itself is retried by Temporal on the new worker and completes.
     const v = await requested.finished(180_000);
     assert.equal(v.status, 'successful', `${v.reason}\n${log.join('').slice(-2000)}`);

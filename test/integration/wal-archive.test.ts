@@ -30,7 +30,9 @@ function startWriter(target: PgTarget) {
     while (!stopped) {
       try {
         client ??= await connect('writer', target);
-        await client.query(`insert into events (at, payload) values (clock_timestamp(), repeat(md5(random()::text), 20))`);
+        await client.query(
+          `insert into events (at, payload) values (clock_timestamp(), repeat(md5(random()::text), 20))`,
+        );
         rows += 1;
       } catch {
         errors += 1;
@@ -42,7 +44,13 @@ function startWriter(target: PgTarget) {
     }
     await client?.end().catch(() => undefined);
   })();
-  return { stop: async () => { stopped = true; await done; return { rows, errors }; } };
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+      return { rows, errors };
+    },
+  };
 }
 
 describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base backups', () => {
@@ -93,22 +101,35 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
     } finally {
       await client.end();
     }
-    await platform.ops.addDatabase({ name: 'plain', url: targetUrl({ ...target, user: 'plain', password: 'pw' }), verifyAfterBackup: false });
+    await platform.ops.addDatabase({
+      name: 'plain',
+      url: targetUrl({ ...target, user: 'plain', password: 'pw' }),
+      verifyAfterBackup: false,
+    });
     await assert.rejects(pitr.enable('plain'), /REPLICATION.*ALTER ROLE/);
   });
 
   it('streams WAL into storage and ships the partial segment within about two seconds of a commit', async () => {
     await pitr.enable('shop', { firstBaseBackup: false });
-    await waitFor('the archiver to stream', async () => ((await wal().latestDurable('shop')) ? true : undefined), 30_000);
+    await waitFor(
+      'the archiver to stream',
+      async () => ((await wal().latestDurable('shop')) ? true : undefined),
+      30_000,
+    );
     const delays: number[] = [];
     for (let i = 0; i < 3; i++) {
       await query(`insert into events (at, payload) values (now(), 'marker ${i}')`);
       const committedAt = Date.now();
       const lsn = await currentLsn();
-      await waitFor('the commit to be durable in storage', async () => {
-        const durable = await wal().latestDurable('shop');
-        return durable && durable.lsn >= lsn ? true : undefined;
-      }, 10_000, 50);
+      await waitFor(
+        'the commit to be durable in storage',
+        async () => {
+          const durable = await wal().latestDurable('shop');
+          return durable && durable.lsn >= lsn ? true : undefined;
+        },
+        10_000,
+        50,
+      );
       delays.push(Date.now() - committedAt);
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
@@ -123,13 +144,25 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
     assert.ok(partial, `a partial segment is recorded: ${JSON.stringify(segments.map((s) => [s.name, s.complete]))}`);
     const driver = createStorageDriver('local', await platform.runtime.catalog.storageConfig('local'));
     const out = path.join(platform.dir, 'partial.out');
-    await decodeWalObject({ driver, objectKey: partial.objectKey, key: platform.runtime.key, destination: out, expectedSha256: partial.sha256 });
+    await decodeWalObject({
+      driver,
+      objectKey: partial.objectKey,
+      key: platform.runtime.key,
+      destination: out,
+      expectedSha256: partial.sha256,
+    });
     const decoded = await readFile(out);
     const onServer = await readFile(path.join(source.dataDir, 'pg_wal', partial.name));
     assert.equal(decoded.length, Number(partial.endLsn - partial.startLsn));
     assert.ok(decoded.equals(onServer.subarray(0, decoded.length)), 'partial bytes equal the server file prefix');
     // Padded on request to a whole segment, as recovery wants it.
-    await decodeWalObject({ driver, objectKey: partial.objectKey, key: platform.runtime.key, destination: out, padToSize: config.walSegmentSize! });
+    await decodeWalObject({
+      driver,
+      objectKey: partial.objectKey,
+      key: platform.runtime.key,
+      destination: out,
+      padToSize: config.walSegmentSize!,
+    });
     assert.equal((await stat(out)).size, config.walSegmentSize);
     assert.match(config.systemIdentifier ?? '', /^\d+$/);
   });
@@ -156,21 +189,32 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
     const config = await wal().config('shop');
     const size = config.walSegmentSize!;
     // Everything before the current segment must become complete in storage.
-    await waitFor('every switched segment to be archived', async () => {
-      const complete = (await wal().segmentsOf('shop')).filter((s) => s.complete);
-      return complete.some((s) => s.endLsn >= last - (last % BigInt(size))) ? true : undefined;
-    }, 30_000, 200);
+    await waitFor(
+      'every switched segment to be archived',
+      async () => {
+        const complete = (await wal().segmentsOf('shop')).filter((s) => s.complete);
+        return complete.some((s) => s.endLsn >= last - (last % BigInt(size))) ? true : undefined;
+      },
+      30_000,
+      200,
+    );
 
     const segments = (await wal().segmentsOf('shop', { timeline: 1 })).filter((s) => s.segno >= first.segno);
     const complete = segments.filter((s) => s.complete);
     for (let i = 1; i < complete.length; i++) {
-      assert.equal(complete[i]!.segno, complete[i - 1]!.segno + 1n, `no gap between ${complete[i - 1]!.name} and ${complete[i]!.name}`);
+      assert.equal(
+        complete[i]!.segno,
+        complete[i - 1]!.segno + 1n,
+        `no gap between ${complete[i - 1]!.name} and ${complete[i]!.name}`,
+      );
       assert.equal(complete[i]!.startLsn, complete[i - 1]!.endLsn);
     }
     // pg_switch_wal is a no-op when nothing was written since the last switch, so count the span, not the switches.
     assert.ok(complete.length >= 5, `${complete.length} complete segments`);
-    assert.ok(complete[0]!.startLsn <= beforeRestart && complete.at(-1)!.endLsn > beforeRestart + BigInt(size),
-      `the contiguous run ${complete[0]!.name}…${complete.at(-1)!.name} spans the restart at ${formatLsn(beforeRestart)} and the segments after it`);
+    assert.ok(
+      complete[0]!.startLsn <= beforeRestart && complete.at(-1)!.endLsn > beforeRestart + BigInt(size),
+      `the contiguous run ${complete[0]!.name}…${complete.at(-1)!.name} spans the restart at ${formatLsn(beforeRestart)} and the segments after it`,
+    );
 
     const driver = createStorageDriver('local', await platform.runtime.catalog.storageConfig('local'));
     let compared = 0;
@@ -178,7 +222,13 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
       const onServer = await readFile(path.join(source.dataDir, 'pg_wal', segment.name)).catch(() => undefined);
       if (!onServer) continue;
       const out = path.join(platform.dir, `${segment.name}.out`);
-      await decodeWalObject({ driver, objectKey: segment.objectKey, key: platform.runtime.key, destination: out, expectedSha256: segment.sha256 });
+      await decodeWalObject({
+        driver,
+        objectKey: segment.objectKey,
+        key: platform.runtime.key,
+        destination: out,
+        expectedSha256: segment.sha256,
+      });
       const decoded = await readFile(out);
       assert.equal(decoded.length, size);
       assert.ok(decoded.equals(onServer), `segment ${segment.name} from storage equals pg_wal/${segment.name}`);
@@ -188,21 +238,33 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
     }
     assert.equal(compared, complete.length, 'every archived segment was still in pg_wal (wal_keep_size) and compared');
 
-    const status = await waitFor('the archiver to report streaming again', async () => {
-      const s = await platform.client.workflow.getHandle('wal/shop').query(walStatusQuery);
-      return s.state === 'streaming' ? s : undefined;
-    }, 10_000);
-    assert.ok((status.receiver?.receiverStarts ?? 0) >= 2, `pg_receivewal restarted after the server did (${status.receiver?.receiverStarts} starts)`);
+    const status = await waitFor(
+      'the archiver to report streaming again',
+      async () => {
+        const s = await platform.client.workflow.getHandle('wal/shop').query(walStatusQuery);
+        return s.state === 'streaming' ? s : undefined;
+      },
+      10_000,
+    );
+    assert.ok(
+      (status.receiver?.receiverStarts ?? 0) >= 2,
+      `pg_receivewal restarted after the server did (${status.receiver?.receiverStarts} starts)`,
+    );
   });
 
   it('queues a slot bloat alert when the slot retains more than the limit', async () => {
     await wal().updateSettings('shop', { slotMaxBytes: 1 });
-    const alert = await waitFor('a wal_slot_bloat notification', async () => {
-      // A burst of WAL: the slot lags behind it for a moment, far more than one byte.
-      await query(`insert into events (at, payload) select now(), repeat('x', 200) from generate_series(1, 20000)`);
-      const events = await platform.runtime.catalog.health.notifications('shop');
-      return events.find((e) => e.event === 'wal_slot_bloat');
-    }, 30_000, 500);
+    const alert = await waitFor(
+      'a wal_slot_bloat notification',
+      async () => {
+        // A burst of WAL: the slot lags behind it for a moment, far more than one byte.
+        await query(`insert into events (at, payload) select now(), repeat('x', 200) from generate_series(1, 20000)`);
+        const events = await platform.runtime.catalog.health.notifications('shop');
+        return events.find((e) => e.event === 'wal_slot_bloat');
+      },
+      30_000,
+      500,
+    );
     assert.match(alert.message, /replication slot "hindsight_shop" retains .* over the 0\.0 MiB limit/);
     assert.match(alert.message, /max_slot_wal_keep_size/);
     await wal().updateSettings('shop', { slotMaxBytes: null });
@@ -215,7 +277,10 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
     const record = await wal().getBaseBackup(started.baseBackupId);
     assert.equal(record.status, 'complete');
     assert.equal(record.timeline, 1);
-    assert.ok(record.startLsn! > 0n && record.stopLsn! >= record.startLsn!, `${formatLsn(record.startLsn!)} – ${formatLsn(record.stopLsn!)}`);
+    assert.ok(
+      record.startLsn! > 0n && record.stopLsn! >= record.startLsn!,
+      `${formatLsn(record.startLsn!)} – ${formatLsn(record.stopLsn!)}`,
+    );
     assert.ok(record.stopTime! >= record.startTime);
     assert.equal(record.source, 'primary');
     assert.match(record.objectKey, /^pitr\/\d+\/base\/\d{8}T\d{6}Z-[0-9a-f]{6}\.tar\.zst\.hsb$/);
@@ -224,7 +289,9 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
     const { stream, done } = await openDecoded({ driver, objectKey: record.objectKey, key: platform.runtime.key });
     const tar = spawn('tar', ['-tf', '-'], { stdio: ['pipe', 'pipe', 'inherit'] });
     let listing = '';
-    tar.stdout.setEncoding('utf8').on('data', (d: string) => { listing += d; });
+    tar.stdout.setEncoding('utf8').on('data', (d: string) => {
+      listing += d;
+    });
     stream.pipe(tar.stdin);
     const [decoded] = await Promise.all([done, new Promise((resolve) => tar.on('close', resolve))]);
     const names = listing.split('\n');
@@ -236,10 +303,15 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
     assert.ok(record.storedBytes! < record.sizeBytes!, `compressed ${record.sizeBytes} → ${record.storedBytes}`);
 
     // The WAL the backup needs reaches the archive: its stop position becomes durable.
-    await waitFor('the stop LSN to be archived', async () => ((await wal().latestDurable('shop'))!.lsn >= record.stopLsn! ? true : undefined), 10_000, 100);
+    await waitFor(
+      'the stop LSN to be archived',
+      async () => ((await wal().latestDurable('shop'))!.lsn >= record.stopLsn! ? true : undefined),
+      10_000,
+      100,
+    );
   });
 
-  it('runs host-bound work of a database with an agent only on that agent\'s queue', async () => {
+  it("runs host-bound work of a database with an agent only on that agent's queue", async () => {
     await wal().updateSettings('shop', { agent: 'db1' });
     const started = await pitr.startBaseBackup('shop');
     // The main worker polls only the main queues: nothing takes the activity yet.
@@ -247,7 +319,9 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
     const waiting = await platform.client.workflow.getHandle(started.workflowId).query(baseBackupProgressQuery);
     assert.equal(waiting.stage, 'streaming');
     await assert.rejects(wal().getBaseBackup(started.baseBackupId), /does not exist/);
-    const agent = await createHindsightWorker(platform.runtime, createLogger('agent-db1'), { roles: { main: false, verify: false, agent: 'db1' } });
+    const agent = await createHindsightWorker(platform.runtime, createLogger('agent-db1'), {
+      roles: { main: false, verify: false, agent: 'db1' },
+    });
     const running = agent.run();
     try {
       const result = await started.result();
@@ -263,9 +337,15 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
 
   it('refuses a second server for the same archive instead of overwriting it', async () => {
     const config = await wal().config('shop');
-    await assert.rejects(wal().recordServerIdentity('shop', '1234567890', config.walSegmentSize!), /system identifier 1234567890.*refusing/);
+    await assert.rejects(
+      wal().recordServerIdentity('shop', '1234567890', config.walSegmentSize!),
+      /system identifier 1234567890.*refusing/,
+    );
     const complete = (await wal().segmentsOf('shop')).find((s) => s.complete)!;
-    await assert.rejects(wal().recordSegment({ ...complete, sha256: 'f'.repeat(64) }), /already archived with different content/);
+    await assert.rejects(
+      wal().recordSegment({ ...complete, sha256: 'f'.repeat(64) }),
+      /already archived with different content/,
+    );
     // The same bytes again (a retried upload) are accepted.
     await wal().recordSegment({ ...complete });
   });
@@ -273,14 +353,19 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
   it('refuses PITR for a second database of the same cluster (WAL is per cluster)', async () => {
     const other = await createDatabase(source, 'shop_reports');
     await platform.ops.addDatabase({ name: 'reports', url: targetUrl(other), verifyAfterBackup: false });
-    await assert.rejects(pitr.enable('reports', { firstBaseBackup: false }), /"shop" already archives the WAL of this PostgreSQL cluster/);
+    await assert.rejects(
+      pitr.enable('reports', { firstBaseBackup: false }),
+      /"shop" already archives the WAL of this PostgreSQL cluster/,
+    );
   });
 
   it('stops on request, ships what it has, and drops the slot', async () => {
     const result = await pitr.disable('shop');
     assert.equal(result.archiver?.state, 'stopped');
     assert.equal(result.slotDropped, true);
-    const slots = await query<{ n: string }>(`select count(*)::text as n from pg_replication_slots where slot_name = 'hindsight_shop'`);
+    const slots = await query<{ n: string }>(
+      `select count(*)::text as n from pg_replication_slots where slot_name = 'hindsight_shop'`,
+    );
     assert.equal(slots[0]!.n, '0');
   });
 
@@ -295,13 +380,19 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
     await writer.stop();
     const last = await currentLsn();
     const size = (await wal().config('shop')).walSegmentSize!;
-    const status = await waitFor('two runs and the last switched segment archived', async () => {
-      const s = await platform.client.workflow.getHandle('wal/shop').query(walStatusQuery);
-      const complete = (await wal().segmentsOf('shop')).filter((x) => x.complete && x.endLsn > from);
-      return s.runs >= 2 && complete.some((x) => x.endLsn >= last - (last % BigInt(size))) ? s : undefined;
-    }, 30_000, 250);
+    const status = await waitFor(
+      'two runs and the last switched segment archived',
+      async () => {
+        const s = await platform.client.workflow.getHandle('wal/shop').query(walStatusQuery);
+        const complete = (await wal().segmentsOf('shop')).filter((x) => x.complete && x.endLsn > from);
+        return s.runs >= 2 && complete.some((x) => x.endLsn >= last - (last % BigInt(size))) ? s : undefined;
+      },
+      30_000,
+      250,
+    );
     const complete = (await wal().segmentsOf('shop')).filter((x) => x.complete && x.endLsn > from);
-    for (let i = 1; i < complete.length; i++) assert.equal(complete[i]!.segno, complete[i - 1]!.segno + 1n, `no gap before ${complete[i]!.name}`);
+    for (let i = 1; i < complete.length; i++)
+      assert.equal(complete[i]!.segno, complete[i - 1]!.segno + 1n, `no gap before ${complete[i]!.name}`);
     assert.ok(complete.length >= 5, `${complete.length} complete segments over ${status.runs} runs`);
     await pitr.disable('shop');
   });

@@ -23,12 +23,15 @@ describe('the worker process with the Docker engine unreachable', () => {
   const connections = new Set<net.Socket>();
 
   before(async () => {
-    const rows = 'create table t (id int primary key, v text); insert into t select g, md5(g::text) from generate_series(1, 300) g';
+    const rows =
+      'create table t (id int primary key, v text); insert into t select g, md5(g::text) from generate_series(1, 300) g';
     let source: PgTarget;
     // The worker is a process of its own, started by the test.
     ({ platform, source } = await startSeededPlatform('shop', rows, { worker: false }));
     socket = path.join(platform.dir, 'docker.sock');
-    silent = net.createServer((connection) => { connections.add(connection.on('error', () => undefined)); });
+    silent = net.createServer((connection) => {
+      connections.add(connection.on('error', () => undefined));
+    });
     silent.listen(socket);
     await once(silent, 'listening');
     await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), verifyAfterBackup: false });
@@ -41,7 +44,11 @@ describe('the worker process with the Docker engine unreachable', () => {
   });
 
   it('starts, logs the process driver and why, backs up and verifies', async () => {
-    worker = await startWorkerProcess({ ...platform.configEnv, HINDSIGHT_SANDBOX_DRIVER: 'auto', DOCKER_HOST: `unix://${socket}` });
+    worker = await startWorkerProcess({
+      ...platform.configEnv,
+      HINDSIGHT_SANDBOX_DRIVER: 'auto',
+      DOCKER_HOST: `unix://${socket}`,
+    });
     assert.ok(connections.size > 0, 'the worker did try the socket');
     const fallback = worker.logs.find((l) => l.dockerSocket === socket);
     assert.ok(fallback, `the worker says why it does not use docker:\n${JSON.stringify(worker.logs)}`);

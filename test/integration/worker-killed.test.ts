@@ -28,7 +28,15 @@ function startWorkerProcess(platform: Platform, log: string[], args: string[] = 
 
 async function sha256Of(stream: NodeJS.ReadableStream): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(stream, new Writable({ write(chunk, _e, cb) { hash.update(chunk); cb(); } }));
+  await pipeline(
+    stream,
+    new Writable({
+      write(chunk, _e, cb) {
+        hash.update(chunk);
+        cb();
+      },
+    }),
+  );
   return hash.digest('hex');
 }
 
@@ -44,10 +52,14 @@ async function startBackupUntilUploading(platform: Platform) {
   const dir = path.join(platform.backupsDir, 'bulk');
   const before = new Set(await readdir(dir));
   const started = await platform.ops.startBackup('bulk');
-  await waitFor('the upload to start', async () => {
-    const names = await readdir(dir).catch(() => [] as string[]);
-    return names.some((n) => n.includes('.partial-') && !before.has(n)) ? true : undefined;
-  }, 120_000);
+  await waitFor(
+    'the upload to start',
+    async () => {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      return names.some((n) => n.includes('.partial-') && !before.has(n)) ? true : undefined;
+    },
+    120_000,
+  );
   return { dir, before, started };
 }
 
@@ -64,17 +76,34 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     const client = await connect('bulk', source);
     // Large enough that the dump runs for several seconds on this machine, so the kill lands mid-stream.
     await client.query(`create table readings (id bigint primary key, sensor int, value double precision, note text)`);
-    await client.query(`insert into readings select g, g % 977, random(), md5(g::text) || md5((g * 7)::text) from generate_series(1, 2500000) g`);
+    await client.query(
+      `insert into readings select g, g % 977, random(), md5(g::text) || md5((g * 7)::text) from generate_series(1, 2500000) g`,
+    );
     await client.end();
     // Two destinations: the local directory and an S3 bucket, where a killed upload is a multipart upload left open.
     moto = await startMoto();
-    s3 = new S3Client({ endpoint: moto.endpoint, region: moto.region, forcePathStyle: true, credentials: { accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey } });
+    s3 = new S3Client({
+      endpoint: moto.endpoint,
+      region: moto.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey },
+    });
     await s3.send(new CreateBucketCommand({ Bucket: 'offsite' }));
     await platform.ops.saveStorage('offsite', {
-      type: 's3', bucket: 'offsite', endpoint: moto.endpoint, region: moto.region, forcePathStyle: true,
-      accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey,
+      type: 's3',
+      bucket: 'offsite',
+      endpoint: moto.endpoint,
+      region: moto.region,
+      forcePathStyle: true,
+      accessKeyId: moto.accessKeyId,
+      secretAccessKey: moto.secretAccessKey,
     });
-    await platform.ops.addDatabase({ name: 'bulk', url: targetUrl(source), storages: ['local', 'offsite'], verifyAfterBackup: false });
+    await platform.ops.addDatabase({
+      name: 'bulk',
+      url: targetUrl(source),
+      storages: ['local', 'offsite'],
+      verifyAfterBackup: false,
+    });
   });
 
   after(async () => {
@@ -91,14 +120,21 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     const dir = path.join(platform.backupsDir, 'bulk');
 
     // Kill once the upload is well under way: past S3's first 5 MiB part, so a multipart upload is open.
-    const partial = await waitFor('the upload to start', async () => {
-      const names = await readdir(dir).catch(() => [] as string[]);
-      for (const name of names.filter((n) => n.includes('.partial-'))) {
-        const size = await stat(path.join(dir, name)).then((s) => s.size, () => 0);
-        if (size > 16 * 1024 * 1024) return name;
-      }
-      return undefined;
-    }, 120_000);
+    const partial = await waitFor(
+      'the upload to start',
+      async () => {
+        const names = await readdir(dir).catch(() => [] as string[]);
+        for (const name of names.filter((n) => n.includes('.partial-'))) {
+          const size = await stat(path.join(dir, name)).then(
+            (s) => s.size,
+            () => 0,
+          );
+          if (size > 16 * 1024 * 1024) return name;
+        }
+        return undefined;
+      },
+      120_000,
+    );
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     assert.ok((await readdir(dir)).includes(partial), 'the killed attempt left its partial file behind');
@@ -115,10 +151,23 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     assert.equal(outcome.rows, 2_500_000);
 
     const backups = await platform.runtime.catalog.listBackups('bulk');
-    assert.deepEqual(backups.map((b) => [b.id, b.status]), [[outcome.backupId, 'complete']]);
+    assert.deepEqual(
+      backups.map((b) => [b.id, b.status]),
+      [[outcome.backupId, 'complete']],
+    );
     assert.deepEqual((await readdir(dir)).sort(), [`${outcome.backupId}.dump.hsb`, `${outcome.backupId}.json`]);
-    assert.deepEqual(await bucketState(s3), { objects: [`bulk/${outcome.backupId}.dump.hsb`, `bulk/${outcome.backupId}.json`], uploads: 0 }, 'the retry swept the abandoned upload');
-    assert.deepEqual(outcome.copies.map((c) => [c.storageName, c.status]), [['local', 'complete'], ['offsite', 'complete']]);
+    assert.deepEqual(
+      await bucketState(s3),
+      { objects: [`bulk/${outcome.backupId}.dump.hsb`, `bulk/${outcome.backupId}.json`], uploads: 0 },
+      'the retry swept the abandoned upload',
+    );
+    assert.deepEqual(
+      outcome.copies.map((c) => [c.storageName, c.status]),
+      [
+        ['local', 'complete'],
+        ['offsite', 'complete'],
+      ],
+    );
 
     // The retried attempt is a whole, authentic backup: both checksums of the manifest hold.
     const manifest = JSON.parse(await readFile(path.join(dir, `${outcome.backupId}.json`), 'utf8'));
@@ -129,11 +178,17 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     assert.equal(dumpSha, manifest.dump.sha256);
 
     const history = await platform.client.workflow.getHandle(started.workflowId).fetchHistory();
-    const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
-    assert.ok(attempts.some((a) => (a ?? 0) >= 2), `the dump activity ran again after the kill (attempts: ${attempts.join(',')})`);
+    const attempts = (history.events ?? [])
+      .filter((e) => e.activityTaskStartedEventAttributes)
+      .map((e) => e.activityTaskStartedEventAttributes!.attempt);
+    assert.ok(
+      attempts.some((a) => (a ?? 0) >= 2),
+      `the dump activity ran again after the kill (attempts: ${attempts.join(',')})`,
+    );
   });
   it('a cancel signal stops pg_dump, removes the partial object and records the backup cancelled', async () => {
-    if (!workers.some((w) => w.exitCode === null && w.signalCode === null)) workers.push(startWorkerProcess(platform, log));
+    if (!workers.some((w) => w.exitCode === null && w.signalCode === null))
+      workers.push(startWorkerProcess(platform, log));
     const { dir, before, started } = await startBackupUntilUploading(platform);
     const handle = platform.client.workflow.getHandle(started.workflowId);
     await handle.signal(cancelBackupSignal, 'operator changed their mind');
@@ -148,7 +203,10 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     assert.equal((await bucketState(s3)).uploads, 0, 'the cancelled attempt aborted its multipart upload');
     assert.equal((await bucketState(s3)).objects.length, 2, 'only the earlier backup is in the bucket');
     const history = await handle.fetchHistory();
-    assert.ok((history.events ?? []).some((e) => e.activityTaskCanceledEventAttributes), 'the dump activity reported cancellation, not a failure to retry');
+    assert.ok(
+      (history.events ?? []).some((e) => e.activityTaskCanceledEventAttributes),
+      'the dump activity reported cancellation, not a failure to retry',
+    );
   });
 
   it('SIGTERM drains: the running dump is cancelled cleanly after the grace period, the worker exits 0, and the backup completes on the next worker', async () => {
@@ -157,11 +215,21 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     workers.push(draining);
     const { dir, started } = await startBackupUntilUploading(platform);
     draining.kill('SIGTERM');
-    const [code] = await new Promise<[number | null, string | null]>((resolve) => draining.once('exit', (c, sig) => resolve([c, sig])));
+    const [code] = await new Promise<[number | null, string | null]>((resolve) =>
+      draining.once('exit', (c, sig) => resolve([c, sig])),
+    );
     assert.equal(code, 0, `the worker stopped by itself after draining:\n${log.join('').slice(-1500)}`);
-    assert.deepEqual((await readdir(dir)).filter((n) => n.includes('.partial-')), [], 'the cancelled attempt removed its partial file');
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.includes('.partial-')),
+      [],
+      'the cancelled attempt removed its partial file',
+    );
     assert.equal((await bucketState(s3)).uploads, 0, 'and aborted its multipart upload');
-    assert.equal((await platform.runtime.catalog.getBackup(started.backupId)).status, 'running', 'the backup is not failed: it waits for a worker');
+    assert.equal(
+      (await platform.runtime.catalog.getBackup(started.backupId)).status,
+      'running',
+      'the backup is not failed: it waits for a worker',
+    );
 
     workers.push(startWorkerProcess(platform, log));
     const outcome = await started.result();

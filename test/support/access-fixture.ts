@@ -15,12 +15,23 @@ export const PASSWORD = 'correct horse battery staple';
 export const ROLE_LIST: Role[] = ['viewer', 'editor', 'admin', 'owner'];
 export const emailOf = (role: Role) => `${role}@example.org`;
 
-export interface Answer { status: number; body: unknown; headers: Headers }
-export interface RequestOptions { cookie?: string | undefined; json?: unknown; headers?: Record<string, string> }
+export interface Answer {
+  status: number;
+  body: unknown;
+  headers: Headers;
+}
+export interface RequestOptions {
+  cookie?: string | undefined;
+  json?: unknown;
+  headers?: Record<string, string>;
+}
 
 /** One HTTP request to the console at `baseUrl`, its body parsed when it is JSON. */
 export async function httpRequest(
-  baseUrl: string, method: string, url: string, options: RequestOptions = {},
+  baseUrl: string,
+  method: string,
+  url: string,
+  options: RequestOptions = {},
 ): Promise<Answer> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.cookie) headers.cookie = options.cookie;
@@ -29,19 +40,29 @@ export async function httpRequest(
   const response = await fetch(`${baseUrl}${url}`, { method, headers, body, redirect: 'manual' });
   const text = await response.text();
   let parsed: unknown = text;
-  try { parsed = JSON.parse(text); } catch { /* not JSON: a page or a download */ }
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON: a page or a download */
+  }
   return { status: response.status, body: parsed, headers: response.headers };
 }
 
 /** POST /api/v1/session: the answer and the session cookie it set (empty when refused). */
 export async function loginAt(
-  baseUrl: string, email: string, password = PASSWORD,
+  baseUrl: string,
+  email: string,
+  password = PASSWORD,
 ): Promise<Answer & { cookie: string }> {
   const answer = await httpRequest(baseUrl, 'POST', '/api/v1/session', { json: { email, password } });
   return { ...answer, cookie: (answer.headers.get('set-cookie') ?? '').split(';')[0]! };
 }
 
-export interface Tenants { shopBackup: string; hrBackup: string; cookies: Map<string, string> }
+export interface Tenants {
+  shopBackup: string;
+  hrBackup: string;
+  cookies: Map<string, string>;
+}
 
 /**
  * Both workspaces with their databases (and a `tmp-<role>` database and `del-<role>` storage per
@@ -49,7 +70,10 @@ export interface Tenants { shopBackup: string; hrBackup: string; cookies: Map<st
  * `blue@example.org`, owner of `blue` only.
  */
 export async function seedTenants(
-  platform: Platform, services: HostServices, source: PgTarget, baseUrl: string,
+  platform: Platform,
+  services: HostServices,
+  source: PgTarget,
+  baseUrl: string,
 ): Promise<Tenants> {
   const ops = actorOps(platform.services, operatorActor('test'));
   const url = targetUrl(source);
@@ -58,7 +82,13 @@ export async function seedTenants(
   const blueDir = path.join(platform.dir, 'blue');
   await mkdir(blueDir, { recursive: true });
   await ops.saveStorage('bluestore', { type: 'local', path: blueDir }, { workspaceId: blue.id });
-  await ops.addDatabase({ name: 'secret-hr', url, storages: 'bluestore', verifyAfterBackup: false, workspaceId: blue.id });
+  await ops.addDatabase({
+    name: 'secret-hr',
+    url,
+    storages: 'bluestore',
+    verifyAfterBackup: false,
+    workspaceId: blue.id,
+  });
   for (const role of ROLE_LIST) {
     await ops.addDatabase({ name: `tmp-${role}`, url, storages: 'local', verifyAfterBackup: false, skipCheck: true });
     const deletable = { type: 'local' as const, path: path.join(platform.dir, `del-${role}`) };

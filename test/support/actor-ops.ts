@@ -19,20 +19,24 @@ export function actorOps(s: Services, actor: Actor) {
     removeDatabase: (name: string) => s.databases.remove(actor, name),
     getDatabase: (name: string) => s.databases.get(actor, name),
     listDatabases: () => s.databases.list(actor),
-    setSchedule: (name: string, cron: string | null, timezone?: string) => s.databases.setSchedule(actor, name, cron, timezone),
+    setSchedule: (name: string, cron: string | null, timezone?: string) =>
+      s.databases.setSchedule(actor, name, cron, timezone),
     setDestinations: (database: string, storages: string[]) => s.databases.setDestinations(actor, database, storages),
-    saveStorage: (name: string, raw: unknown, options?: { skipCheck?: boolean; workspaceId?: number }) => s.storages.save(actor, name, raw, options),
+    saveStorage: (name: string, raw: unknown, options?: { skipCheck?: boolean; workspaceId?: number }) =>
+      s.storages.save(actor, name, raw, options),
     testStorage: (name: string) => s.storages.test(actor, name),
     removeStorage: (name: string) => s.storages.remove(actor, name),
     listStorages: () => s.storages.list(actor),
-    startBackup: (database: string, trigger?: Parameters<Services['backups']['start']>[2]) => s.backups.start(actor, database, trigger),
+    startBackup: (database: string, trigger?: Parameters<Services['backups']['start']>[2]) =>
+      s.backups.start(actor, database, trigger),
     cancelBackup: (backupId: string, reason?: string) => s.backups.cancel(actor, backupId, reason),
     startReplicate: (backupId: string) => s.backups.replicate(actor, backupId),
     listBackups: (database?: string) => s.backupReads.list(actor, database),
     getBackup: (backupId: string) => s.backupReads.get(actor, backupId),
     openDownload: (backupId: string, options: DownloadOptions) => s.backupReads.download(actor, backupId, options),
     startRestore: (request: LogicalRestoreRequest) => s.restores.start(actor, request),
-    requestVerification: (database: string, options?: VerificationRequest) => s.verifications.request(actor, database, options),
+    requestVerification: (database: string, options?: VerificationRequest) =>
+      s.verifications.request(actor, database, options),
     listVerifications: (database: string) => s.verifications.list(actor, database),
     getVerification: (id: string) => s.verifications.get(actor, id),
     setVerifySchedule: (database: string, cron: string | null) => s.verifications.setSchedule(actor, database, cron),
@@ -44,7 +48,8 @@ export function actorOps(s: Services, actor: Actor) {
       removeHook: (raw: { target: HookTarget; kind: string }) => s.hooks.removeHook(actor, raw),
       showHooks: (database: string) => s.hooks.showHooks(actor, database),
       workspaceHooks: (workspaceId: number) => s.hooks.workspaceHooks(actor, workspaceId),
-      hookRuns: (database: string, options?: { limit?: number; backupId?: string }) => s.hooks.hookRuns(actor, database, options),
+      hookRuns: (database: string, options?: { limit?: number; backupId?: string }) =>
+        s.hooks.hookRuns(actor, database, options),
     },
     backupRole: {
       checkRole: (database: string, options?: { pitr?: boolean }) => s.hooks.checkRole(actor, database, options),

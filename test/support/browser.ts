@@ -10,9 +10,16 @@ export const CHROMIUM = process.env.HINDSIGHT_CHROMIUM ?? '/usr/bin/chromium';
 export const SCREENSHOT_DIR = path.resolve('test-artifacts/console');
 
 export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: run npm run setup (it installs Debian's chromium) or set HINDSIGHT_CHROMIUM`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `chromium not found at ${CHROMIUM}: run npm run setup (it installs Debian's chromium) or set HINDSIGHT_CHROMIUM`,
+    );
   // Tests run as root, where chromium's sandbox cannot start.
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {
@@ -39,7 +46,8 @@ export function watchPageErrors(page: Page): () => string[] {
   const refusedActions = new Set<string>();
   page.on('pageerror', (error) => logged.push({ text: `page error: ${error.message}`, url: '' }));
   page.on('console', (message) => {
-    if (message.type() === 'error') logged.push({ text: `console error: ${message.text()}`, url: message.location().url });
+    if (message.type() === 'error')
+      logged.push({ text: `console error: ${message.text()}`, url: message.location().url });
   });
   page.on('response', (response) => {
     const request = response.request();
@@ -47,8 +55,13 @@ export function watchPageErrors(page: Page): () => string[] {
       refusedActions.add(`${response.status()} ${response.url()}`);
     }
   });
-  return () => logged.filter(({ text, url }) => {
-    const status = /^console error: Failed to load resource: the server responded with a status of (\d{3})\b/.exec(text)?.[1];
-    return status === undefined || !refusedActions.has(`${status} ${url}`);
-  }).map(({ text }) => text);
+  return () =>
+    logged
+      .filter(({ text, url }) => {
+        const status = /^console error: Failed to load resource: the server responded with a status of (\d{3})\b/.exec(
+          text,
+        )?.[1];
+        return status === undefined || !refusedActions.has(`${status} ${url}`);
+      })
+      .map(({ text }) => text);
 }

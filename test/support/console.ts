@@ -23,31 +23,46 @@ export async function startSignedInConsole(platform: Platform): Promise<SignedIn
   const server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
   if (await services.auth.needsSetup()) await services.auth.createFirstOwner(CONSOLE_OWNER, '127.0.0.1');
   const login = await fetch(`${server.url}/api/v1/session`, {
-    method: 'POST', body: JSON.stringify(CONSOLE_OWNER), headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    body: JSON.stringify(CONSOLE_OWNER),
+    headers: { 'content-type': 'application/json' },
   });
   if (login.status !== 200) throw new Error(`console login failed: HTTP ${login.status} ${await login.text()}`);
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
   return {
     url: server.url,
     services,
-    fetch: (url, init = {}) => fetch(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), cookie } }),
+    fetch: (url, init = {}) =>
+      fetch(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), cookie } }),
     close: server.close,
   };
 }
 
 /** A form action's answer: SvelteKit replies JSON to `x-sveltekit-action` requests; `data` is devalue text. */
-export interface ActionAnswer { type: 'success' | 'failure' | 'redirect' | 'error'; status: number; data?: string; location?: string }
+export interface ActionAnswer {
+  type: 'success' | 'failure' | 'redirect' | 'error';
+  status: number;
+  data?: string;
+  location?: string;
+}
 
 /**
  * Posts a form to a page action as `use:enhance` does, as the owner or with another session's
  * `cookie`; a field given several values is sent once per value.
  */
 export async function postAction(
-  con: SignedInConsole, route: string, fields: Record<string, string | string[]>, cookie?: string,
+  con: SignedInConsole,
+  route: string,
+  fields: Record<string, string | string[]>,
+  cookie?: string,
 ): Promise<ActionAnswer> {
   const body = new URLSearchParams();
   for (const [k, v] of Object.entries(fields)) for (const one of [v].flat()) body.append(k, one);
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', origin: con.url, 'x-sveltekit-action': 'true' };
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+    origin: con.url,
+    'x-sveltekit-action': 'true',
+  };
   const init = { method: 'POST', body, redirect: 'manual' as const };
   const response = cookie
     ? await fetch(`${con.url}${route}`, { ...init, headers: { ...headers, cookie } })

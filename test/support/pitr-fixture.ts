@@ -13,13 +13,23 @@ import { serverToolOfMajor } from '../../lib/pg/tools.ts';
 import { asServerUser, serverEnv } from '../../lib/pitr/os-user.ts';
 import { dataDirectoryMajor } from '../../lib/pitr/recover.ts';
 import { parseLsn } from '../../lib/wal/lsn.ts';
-import { type BaseBackupInput, type BaseBackupProgress, type PitrOutcome, type PitrRestoreInput, type WalArchiverInput, stopWalArchiverSignal } from '../../temporal/contracts/pitr.ts';
+import {
+  type BaseBackupInput,
+  type BaseBackupProgress,
+  type PitrOutcome,
+  type PitrRestoreInput,
+  type WalArchiverInput,
+  stopWalArchiverSignal,
+} from '../../temporal/contracts/pitr.ts';
 import { createDatabase, startPlatform, startTestCluster, type Platform } from './platform.ts';
 import { waitFor } from './wait.ts';
 
 const run = promisify(execFile);
 
-export interface Row { id: number; at: Date }
+export interface Row {
+  id: number;
+  at: Date;
+}
 
 export interface PitrSource {
   cluster: LocalCluster;
@@ -29,7 +39,12 @@ export interface PitrSource {
 }
 
 /** A source server of `major` (the platform's default when not given) with a table of timestamped rows. */
-export async function startPitrSource(platform: Platform, database: string, dirName = 'source', major?: number): Promise<PitrSource> {
+export async function startPitrSource(
+  platform: Platform,
+  database: string,
+  dirName = 'source',
+  major?: number,
+): Promise<PitrSource> {
   const dir = path.join(platform.dir, dirName);
   await mkdir(dir, { recursive: true });
   const cluster = await startTestCluster(dir, major === undefined ? {} : { major });
@@ -43,7 +58,9 @@ export async function startPitrSource(platform: Platform, database: string, dirN
     }
   };
   // No autovacuum: an ANALYZE commits, and the idle-database test needs no commit after the last row.
-  await query('create table events (id serial primary key, at timestamptz not null, note text not null) with (autovacuum_enabled = false)');
+  await query(
+    'create table events (id serial primary key, at timestamptz not null, note text not null) with (autovacuum_enabled = false)',
+  );
   return { cluster, target, database, query };
 }
 
@@ -52,11 +69,23 @@ export async function enablePitr(platform: Platform, source: PitrSource): Promis
   await platform.ops.addDatabase({ name: source.database, url: targetUrl(source.target), verifyAfterBackup: false });
   await platform.runtime.catalog.wal.updateSettings(source.database, { enabled: true, partialIntervalMs: 500 });
   const args: WalArchiverInput = { database: source.database };
-  await platform.client.workflow.start('walArchiver', { taskQueue: platform.config.taskQueue, workflowId: `wal/${source.database}`, args: [args] });
-  await waitFor('the first archived WAL', async () => ((await platform.runtime.catalog.wal.segmentsOf(source.database)).length > 0 ? true : undefined), 60_000, 300);
+  await platform.client.workflow.start('walArchiver', {
+    taskQueue: platform.config.taskQueue,
+    workflowId: `wal/${source.database}`,
+    args: [args],
+  });
+  await waitFor(
+    'the first archived WAL',
+    async () => ((await platform.runtime.catalog.wal.segmentsOf(source.database)).length > 0 ? true : undefined),
+    60_000,
+    300,
+  );
 }
 
-export interface PitrPlatform { platform: Platform; source: PitrSource }
+export interface PitrPlatform {
+  platform: Platform;
+  source: PitrSource;
+}
 
 export interface PitrPlatformOptions {
   /** The source's directory under the platform's (default `source`). */
@@ -85,11 +114,15 @@ export async function startPitrPlatform(database: string, options: PitrPlatformO
   }
 }
 
-export interface PitrWriting extends PitrPlatform { rows: Row[] }
+export interface PitrWriting extends PitrPlatform {
+  rows: Row[];
+}
 
 /** `startPitrPlatform`, then a base backup (`first`) and rows written for `forMs`, all of them archived. */
 export async function startPitrWithRows(
-  database: string, writes: { forMs: number; everyMs: number }, options: PitrPlatformOptions = {},
+  database: string,
+  writes: { forMs: number; everyMs: number },
+  options: PitrPlatformOptions = {},
 ): Promise<PitrWriting> {
   const { platform, source } = await startPitrPlatform(database, options);
   try {
@@ -108,11 +141,19 @@ export async function startPitrWithRows(
  * the archiver, the source and the platform; any of them may be missing after a failed start.
  */
 export async function stopPitrPlatform(parts: {
-  platform?: Platform; source?: PitrSource; database: string; restoredDirs?: string[]; chainMonitor?: boolean;
+  platform?: Platform;
+  source?: PitrSource;
+  database: string;
+  restoredDirs?: string[];
+  chainMonitor?: boolean;
 }): Promise<void> {
   const { platform, source, database } = parts;
   for (const dir of parts.restoredDirs ?? []) await stopRestoredServer(dir);
-  if (parts.chainMonitor) await platform?.client.workflow.getHandle(`walchain/${database}`).terminate('test over').catch(() => undefined);
+  if (parts.chainMonitor)
+    await platform?.client.workflow
+      .getHandle(`walchain/${database}`)
+      .terminate('test over')
+      .catch(() => undefined);
   if (platform) await stopArchiver(platform, database);
   await source?.cluster.stop('immediate').catch(() => undefined);
   await platform?.stop();
@@ -126,7 +167,11 @@ export async function stopArchiver(platform: Platform, database: string): Promis
 
 export async function takeBaseBackup(platform: Platform, database: string, id: string): Promise<BaseBackupProgress> {
   const args: BaseBackupInput = { database, trigger: 'manual' };
-  return platform.client.workflow.execute('baseBackup', { taskQueue: platform.config.taskQueue, workflowId: `basebackup/${database}/${id}`, args: [args] });
+  return platform.client.workflow.execute('baseBackup', {
+    taskQueue: platform.config.taskQueue,
+    workflowId: `basebackup/${database}/${id}`,
+    args: [args],
+  });
 }
 
 /** Waits until storage holds every WAL byte the server has written so far. */
@@ -134,10 +179,15 @@ export async function waitUntilArchived(platform: Platform, source: PitrSource, 
   const [row] = await source.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
   const lsn = row!.lsn;
   const wanted = parseLsn(lsn);
-  await waitFor(`WAL up to ${lsn} in storage`, async () => {
-    const durable = await platform.runtime.catalog.wal.latestDurable(source.database);
-    return durable && durable.lsn >= wanted ? true : undefined;
-  }, timeoutMs, 200);
+  await waitFor(
+    `WAL up to ${lsn} in storage`,
+    async () => {
+      const durable = await platform.runtime.catalog.wal.latestDurable(source.database);
+      return durable && durable.lsn >= wanted ? true : undefined;
+    },
+    timeoutMs,
+    200,
+  );
 }
 
 /** Inserts one row every `everyMs` for `forMs`, each committed on its own; returns them with their times. */
@@ -147,8 +197,11 @@ export async function writeRows(source: PitrSource, forMs: number, everyMs: numb
   try {
     const until = Date.now() + forMs;
     while (Date.now() < until) {
-      const { rows: [r] } = await client.query<{ id: number; at: Date }>(
-        'insert into events (at, note) values (clock_timestamp(), $1) returning id, at', [`${label} ${rows.length + 1}`],
+      const {
+        rows: [r],
+      } = await client.query<{ id: number; at: Date }>(
+        'insert into events (at, note) values (clock_timestamp(), $1) returning id, at',
+        [`${label} ${rows.length + 1}`],
       );
       rows.push({ id: r!.id, at: r!.at });
       await new Promise((resolve) => setTimeout(resolve, everyMs));
@@ -166,7 +219,11 @@ export function rfc3339Plus2(at: Date): string {
 }
 
 export async function restore(platform: Platform, input: PitrRestoreInput, id: string): Promise<PitrOutcome> {
-  return platform.client.workflow.execute('pitrRestore', { taskQueue: platform.config.taskQueue, workflowId: `restore/${input.database}/${id}`, args: [input] });
+  return platform.client.workflow.execute('pitrRestore', {
+    taskQueue: platform.config.taskQueue,
+    workflowId: `restore/${input.database}/${id}`,
+    args: [input],
+  });
 }
 
 /** Rows of the restored server, as the registered user (it has no TLS: loopback only). */
@@ -201,7 +258,8 @@ export async function walPageMagic(source: PitrSource): Promise<number> {
     const { buffer } = await file.read(Buffer.alloc(2), 0, 2, 0);
     const magic = buffer.readUInt16LE(0);
     // Every release's magic is 0xD1xx: anything else means the file was not a written segment.
-    if (magic >> 8 !== 0xd1) throw new Error(`${row!.name} of the source does not start with a WAL page header (0x${magic.toString(16)})`);
+    if (magic >> 8 !== 0xd1)
+      throw new Error(`${row!.name} of the source does not start with a WAL page header (0x${magic.toString(16)})`);
     return magic;
   } finally {
     await file.close();

@@ -33,9 +33,13 @@ function quietTemporalRuntime(logger?: Logger): void {
   // As worker/main.ts does: the SDK's own lines go through the worker's logger and its redaction.
   TemporalRuntime.install({
     logger: {
-      log: (level, message, meta) => logger[level === 'ERROR' ? 'error' : level === 'WARN' ? 'warn' : 'debug'](meta ?? {}, message),
-      trace: (m, meta) => logger.trace(meta ?? {}, m), debug: (m, meta) => logger.debug(meta ?? {}, m),
-      info: (m, meta) => logger.debug(meta ?? {}, m), warn: (m, meta) => logger.warn(meta ?? {}, m), error: (m, meta) => logger.error(meta ?? {}, m),
+      log: (level, message, meta) =>
+        logger[level === 'ERROR' ? 'error' : level === 'WARN' ? 'warn' : 'debug'](meta ?? {}, message),
+      trace: (m, meta) => logger.trace(meta ?? {}, m),
+      debug: (m, meta) => logger.debug(meta ?? {}, m),
+      info: (m, meta) => logger.debug(meta ?? {}, m),
+      warn: (m, meta) => logger.warn(meta ?? {}, m),
+      error: (m, meta) => logger.error(meta ?? {}, m),
     },
   });
 }
@@ -55,7 +59,8 @@ const liveClusters = new Map<string, string>();
 process.once('exit', () => {
   for (const [dataDir, pgCtl] of liveClusters) {
     const args = [pgCtl, 'stop', '-D', dataDir, '-m', 'immediate'];
-    if (process.getuid?.() === 0) spawnSync('runuser', ['-u', process.env.HINDSIGHT_PG_OS_USER ?? 'postgres', '--', ...args], { stdio: 'ignore' });
+    if (process.getuid?.() === 0)
+      spawnSync('runuser', ['-u', process.env.HINDSIGHT_PG_OS_USER ?? 'postgres', '--', ...args], { stdio: 'ignore' });
     else spawnSync(args[0]!, args.slice(1), { stdio: 'ignore' });
   }
 });
@@ -64,7 +69,10 @@ process.once('exit', () => {
  * A throwaway PostgreSQL server in a temp dir, tuned for speed (nothing here must survive a crash):
  * the newest installed major unless `major` asks for one (scripts/setup.sh installs 13 to 18).
  */
-export async function startTestCluster(dir: string, options: { major?: number; name?: string } = {}): Promise<LocalCluster> {
+export async function startTestCluster(
+  dir: string,
+  options: { major?: number; name?: string } = {},
+): Promise<LocalCluster> {
   const cluster = await openLocalCluster({
     dataDir: path.join(dir, options.name ?? 'pg'),
     ...(options.major === undefined ? {} : { major: options.major }),
@@ -121,7 +129,9 @@ export interface PlatformOptions {
 }
 
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
-  const workerLogger = options.onWorkerLog ? capturedLogger('test-worker', options.onWorkerLog) : createLogger('test-worker');
+  const workerLogger = options.onWorkerLog
+    ? capturedLogger('test-worker', options.onWorkerLog)
+    : createLogger('test-worker');
   quietTemporalRuntime(options.onWorkerLog ? workerLogger : undefined);
   const dir = await mkdtemp(path.join(tmpdir(), 'hindsight-it-'));
   await chmod(dir, 0o755);
@@ -159,16 +169,34 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const runtime = await openRuntime(config, { createKey: true });
   await runtime.catalog.upsertStorage('local', { type: 'local', path: backupsDir });
   // The same payload codec as the worker, the console and the CLI: every payload in history is encrypted.
-  const client = new Client({ connection: env.connection, namespace: 'default', dataConverter: hindsightDataConverter(runtime) });
+  const client = new Client({
+    connection: env.connection,
+    namespace: 'default',
+    dataConverter: hindsightDataConverter(runtime),
+  });
   const services = createServices(runtime, client);
   const ops = actorOps(services, systemActor);
 
-  let running: { worker: Awaited<ReturnType<typeof createHindsightWorker>>; done: Promise<void>; close(): Promise<void> } | undefined;
+  let running:
+    | { worker: Awaited<ReturnType<typeof createHindsightWorker>>; done: Promise<void>; close(): Promise<void> }
+    | undefined;
   const platform: Platform = {
-    dir, cluster, env, client, config, configEnv, runtime, services, ops, backupsDir,
+    dir,
+    cluster,
+    env,
+    client,
+    config,
+    configEnv,
+    runtime,
+    services,
+    ops,
+    backupsDir,
     async startWorker() {
       if (running) return;
-      const sandboxes = await createSandboxDriver({ preferred: configEnv.HINDSIGHT_SANDBOX_DRIVER as SandboxPreference, root: config.sandboxRoot });
+      const sandboxes = await createSandboxDriver({
+        preferred: configEnv.HINDSIGHT_SANDBOX_DRIVER as SandboxPreference,
+        root: config.sandboxRoot,
+      });
       const worker = await createHindsightWorker(runtime, workerLogger, { sandboxes });
       running = { worker, done: worker.run(), close: worker.close };
     },
@@ -193,7 +221,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
 }
 
 /** An order-sensitive fingerprint of a table's whole content. */
-export async function tableFingerprint(target: PgTarget, table: string, orderBy: string): Promise<{ rows: number; md5: string }> {
+export async function tableFingerprint(
+  target: PgTarget,
+  table: string,
+  orderBy: string,
+): Promise<{ rows: number; md5: string }> {
   const client = await connect('fingerprint', target);
   try {
     const { rows } = await client.query<{ n: string; h: string }>(

@@ -10,5 +10,7 @@ if (!root) {
   process.exit(2);
 }
 const sandbox = await createProcessSandboxDriver({ root }).create({ major: 15, label: 'held until killed' });
-process.stdout.write(`${JSON.stringify({ id: sandbox.id, socketDir: sandbox.admin.host, dataDir: sandbox.dataDir, pid: process.pid })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ id: sandbox.id, socketDir: sandbox.admin.host, dataDir: sandbox.dataDir, pid: process.pid })}\n`,
+);
 setInterval(() => undefined, 60_000);

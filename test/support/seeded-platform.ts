@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { connect, type PgTarget } from '../../lib/pg/connection.ts';
 import { createDatabase, startPlatform, tableFingerprint, type Platform, type PlatformOptions } from './platform.ts';
 
-export interface SeededPlatform { platform: Platform; source: PgTarget }
+export interface SeededPlatform {
+  platform: Platform;
+  source: PgTarget;
+}
 
 /** `items (id, note)` with `rows` rows: a small table that every backup of the access tests carries. */
 export const itemsTable = (rows: number): string =>
@@ -23,7 +26,9 @@ export interface SeededPlatformOptions extends PlatformOptions {
  * started unless `worker` is false. A failure half-way stops the platform before it is thrown.
  */
 export async function startSeededPlatform(
-  name: string, schemaSql: string, options: SeededPlatformOptions = {},
+  name: string,
+  schemaSql: string,
+  options: SeededPlatformOptions = {},
 ): Promise<SeededPlatform> {
   const platform = await startPlatform(options);
   try {
@@ -44,10 +49,15 @@ export async function startSeededPlatform(
 
 /** Every table of `tables` ([name, order by]) has the same rows in the same order in both databases. */
 export async function assertSameTables(
-  restored: PgTarget, source: PgTarget, tables: Array<[string, string]>,
+  restored: PgTarget,
+  source: PgTarget,
+  tables: Array<[string, string]>,
 ): Promise<void> {
   for (const [table, order] of tables) {
-    const [got, wanted] = [await tableFingerprint(restored, table, order), await tableFingerprint(source, table, order)];
+    const [got, wanted] = [
+      await tableFingerprint(restored, table, order),
+      await tableFingerprint(source, table, order),
+    ];
     assert.deepEqual(got, wanted, `table ${table} differs`);
   }
 }

@@ -2,7 +2,18 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** The production tree: what ships, as opposed to tests, docs and build output. */
-export const PRODUCTION_DIRS = ['activities', 'bin', 'cli', 'lib', 'scripts', 'services', 'temporal', 'web', 'worker', 'workflows'];
+export const PRODUCTION_DIRS = [
+  'activities',
+  'bin',
+  'cli',
+  'lib',
+  'scripts',
+  'services',
+  'temporal',
+  'web',
+  'worker',
+  'workflows',
+];
 const SKIPPED_DIRS = new Set(['node_modules', '.svelte-kit', 'build', 'dist']);
 const SOURCE = /\.(ts|js|mjs|svelte)$/;
 
@@ -34,7 +45,11 @@ export function withoutComments(source: string): string {
     .replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
 }
 
-export interface Hit { file: string; line: number; text: string }
+export interface Hit {
+  file: string;
+  line: number;
+  text: string;
+}
 
 /** Lines of `files` (comments removed) that match `pattern`. */
 export async function findInSources(root: string, files: string[], pattern: RegExp): Promise<Hit[]> {
@@ -62,7 +77,8 @@ export function unexpectedHits(hits: Hit[], pending: ReadonlyMap<string, number>
   }
   for (const [file, allowed] of pending) {
     const count = byFile.get(file)?.length ?? 0;
-    if (count < allowed) problems.push(`${file}: ${allowed} pending hit(s) allowed, ${count} left: lower or remove its allowance`);
+    if (count < allowed)
+      problems.push(`${file}: ${allowed} pending hit(s) allowed, ${count} left: lower or remove its allowance`);
   }
   return problems;
 }

@@ -49,7 +49,9 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
     it('shows an object only once it is committed, and reads back what was written', async () => {
       const write = await driver.openWrite(k('a/one.bin'));
       const body = randomBytes(300 * 1024);
-      await new Promise<void>((resolve, reject) => write.stream.write(body.subarray(0, 1000), (e) => (e ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        write.stream.write(body.subarray(0, 1000), (e) => (e ? reject(e) : resolve())),
+      );
       assert.equal(await driver.stat(k('a/one.bin')), undefined, 'nothing under the key before commit');
       assert.deepEqual(await driver.list(k('a')), [], 'nothing listed before commit');
       write.stream.end(body.subarray(1000));
@@ -72,13 +74,21 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
     it('reads a byte range', async () => {
       const body = randomBytes(200_000);
       await put(driver, k('range.bin'), body);
-      assert.ok((await readAll(await driver.openRead(k('range.bin'), { start: 1000, end: 5000 }))).equals(body.subarray(1000, 5000)));
-      assert.ok((await readAll(await driver.openRead(k('range.bin'), { start: 199_990 }))).equals(body.subarray(199_990)));
+      assert.ok(
+        (await readAll(await driver.openRead(k('range.bin'), { start: 1000, end: 5000 }))).equals(
+          body.subarray(1000, 5000),
+        ),
+      );
+      assert.ok(
+        (await readAll(await driver.openRead(k('range.bin'), { start: 199_990 }))).equals(body.subarray(199_990)),
+      );
     });
 
     it('leaves nothing visible when a write is aborted', async () => {
       const write = await driver.openWrite(k('aborted/x.bin'));
-      await new Promise<void>((resolve, reject) => write.stream.write(randomBytes(64 * 1024), (e) => (e ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        write.stream.write(randomBytes(64 * 1024), (e) => (e ? reject(e) : resolve())),
+      );
       await write.abort();
       assert.equal(await driver.stat(k('aborted/x.bin')), undefined);
       assert.deepEqual(await driver.list(k('aborted')), []);
@@ -86,7 +96,9 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
 
     it('never shows a write that was abandoned, and can sweep it', async () => {
       const write = await driver.openWrite(k('abandoned/x.bin'));
-      await new Promise<void>((resolve, reject) => write.stream.write(randomBytes(64 * 1024), (e) => (e ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        write.stream.write(randomBytes(64 * 1024), (e) => (e ? reject(e) : resolve())),
+      );
       // Neither committed nor aborted: what a killed worker leaves behind.
       assert.deepEqual(await driver.list(k('abandoned')), []);
       const swept = await driver.sweepAbandonedWrites(k('abandoned/x.bin'), 0);
@@ -103,8 +115,14 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
       await put(driver, k('dir/sub/c.txt'), Buffer.from('c'));
       await put(driver, k('dirx/d.txt'), Buffer.from('d'));
       const listed = await driver.list(k('dir'));
-      assert.deepEqual(listed.map((o) => o.key), [k('dir/a.txt'), k('dir/b.txt'), k('dir/sub/c.txt')]);
-      assert.deepEqual(listed.map((o) => o.size), [1, 1, 1]);
+      assert.deepEqual(
+        listed.map((o) => o.key),
+        [k('dir/a.txt'), k('dir/b.txt'), k('dir/sub/c.txt')],
+      );
+      assert.deepEqual(
+        listed.map((o) => o.size),
+        [1, 1, 1],
+      );
     });
 
     it('replaces an object written twice under the same key', async () => {
@@ -115,12 +133,15 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
 
     it('names a missing key with kind not_found, and removes idempotently', async () => {
       assert.equal(await driver.stat(k('missing.bin')), undefined);
-      await assert.rejects(async () => readAll(await driver.openRead(k('missing.bin'))), (error: unknown) => {
-        assert.ok(error instanceof HindsightError, `a HindsightError, got ${String(error)}`);
-        assert.equal(error.kind, 'not_found');
-        assert.match(error.message, new RegExp(`storage ${driver.label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-        return true;
-      });
+      await assert.rejects(
+        async () => readAll(await driver.openRead(k('missing.bin'))),
+        (error: unknown) => {
+          assert.ok(error instanceof HindsightError, `a HindsightError, got ${String(error)}`);
+          assert.equal(error.kind, 'not_found');
+          assert.match(error.message, new RegExp(`storage ${driver.label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+          return true;
+        },
+      );
       await put(driver, k('gone.txt'), Buffer.from('x'));
       await driver.remove(k('gone.txt'));
       assert.equal(await driver.stat(k('gone.txt')), undefined);

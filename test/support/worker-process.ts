@@ -18,16 +18,23 @@ export interface WorkerProcess {
 }
 
 /** Starts the worker and resolves once it logs "worker ready"; rejects with its output if it exits or takes too long. */
-export async function startWorkerProcess(env: Record<string, string | undefined>, readyWithinMs = 120_000): Promise<WorkerProcess> {
+export async function startWorkerProcess(
+  env: Record<string, string | undefined>,
+  readyWithinMs = 120_000,
+): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'worker/main.ts')], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HINDSIGHT_LOG_PRETTY: '0', ...env },
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, HINDSIGHT_LOG_PRETTY: '0', ...env },
   });
   const logs: Array<Record<string, unknown>> = [];
   const stderr: string[] = [];
   const stdout: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
   const worker: WorkerProcess = {
-    child, logs, stderr,
+    child,
+    logs,
+    stderr,
     entry: (message) => logs.find((l) => l.msg === message),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -37,8 +44,14 @@ export async function startWorkerProcess(env: Record<string, string | undefined>
   };
   await new Promise<void>((resolve, reject) => {
     const output = () => [...stdout, ...stderr].join('\n');
-    const timer = setTimeout(() => reject(new Error(`worker not ready within ${readyWithinMs / 1000} s:\n${output()}`)), readyWithinMs);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the worker exited (${code}):\n${output()}`)); });
+    const timer = setTimeout(
+      () => reject(new Error(`worker not ready within ${readyWithinMs / 1000} s:\n${output()}`)),
+      readyWithinMs,
+    );
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the worker exited (${code}):\n${output()}`));
+    });
     createInterface({ input: child.stdout! }).on('line', (line) => {
       stdout.push(line);
       try {
@@ -46,7 +59,10 @@ export async function startWorkerProcess(env: Record<string, string | undefined>
       } catch {
         logs.push({ msg: line });
       }
-      if (line.includes('"worker ready"')) { clearTimeout(timer); resolve(); }
+      if (line.includes('"worker ready"')) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
   }).catch(async (error: unknown) => {
     await worker.stop();

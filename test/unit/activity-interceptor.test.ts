@@ -31,11 +31,22 @@ async function failureOf(work: () => Promise<unknown>, sink?: ProgressSink): Pro
   assert.fail('the activity was expected to fail');
 }
 
-const thrower = (error: unknown) => async () => { throw error; };
+const thrower = (error: unknown) => async () => {
+  throw error;
+};
 
 describe('the activity interceptor', () => {
   it('makes a HindsightError a failure of its kind, permanent unless the kind is worth a retry', async () => {
-    const permanent: ErrorKind[] = ['bad_input', 'not_found', 'access_denied', 'no_space', 'integrity', 'conflict', 'forbidden', 'rate_limited'];
+    const permanent: ErrorKind[] = [
+      'bad_input',
+      'not_found',
+      'access_denied',
+      'no_space',
+      'integrity',
+      'conflict',
+      'forbidden',
+      'rate_limited',
+    ];
     for (const kind of [...permanent, 'unreachable', 'busy', 'tool_failed'] as ErrorKind[]) {
       const failure = await failureOf(thrower(new HindsightError(kind, `backup b-1 of "shop": ${kind}`)));
       assert.ok(failure instanceof ApplicationFailure, kind);
@@ -52,7 +63,10 @@ describe('the activity interceptor', () => {
 
   it('makes any other error a retryable failure of type unexpected that keeps its message', async () => {
     const pgError = Object.assign(new Error('connection terminated unexpectedly'), { code: '57P01' });
-    for (const [thrown, message] of [[pgError, 'connection terminated unexpectedly'], ['a bare string', 'a bare string']] as const) {
+    for (const [thrown, message] of [
+      [pgError, 'connection terminated unexpectedly'],
+      ['a bare string', 'a bare string'],
+    ] as const) {
       const failure = await failureOf(thrower(thrown));
       assert.ok(failure instanceof ApplicationFailure);
       assert.deepEqual([failure.type, failure.message, failure.nonRetryable], ['unexpected', message, false]);
@@ -78,7 +92,11 @@ describe('the activity interceptor', () => {
 
   it('heartbeats every report and signals the workflow at most every interval, at once when the state changes', async () => {
     const sent: Sent[] = [];
-    const sink: ProgressSink = { send: async (workflowId, runId, signal, report) => { sent.push({ workflowId, runId, signal, report }); } };
+    const sink: ProgressSink = {
+      send: async (workflowId, runId, signal, report) => {
+        sent.push({ workflowId, runId, signal, report });
+      },
+    };
     const { env, heartbeats } = environment(sink);
     await env.run(async () => {
       const report = progressReporter(60_000);
@@ -87,19 +105,36 @@ describe('the activity interceptor', () => {
       report({ bytes: 3, state: 'streaming' });
       report({ bytes: 4, state: 'streaming' });
     });
-    assert.deepEqual(heartbeats, [{ bytes: 1 }, { bytes: 2 }, { bytes: 3, state: 'streaming' }, { bytes: 4, state: 'streaming' }]);
-    assert.deepEqual(sent.map((s) => s.report), [{ bytes: 1 }, { bytes: 3, state: 'streaming' }]);
-    assert.deepEqual(sent.map((s) => [s.workflowId, s.signal]), [['test', PROGRESS_SIGNAL], ['test', PROGRESS_SIGNAL]]);
+    assert.deepEqual(heartbeats, [
+      { bytes: 1 },
+      { bytes: 2 },
+      { bytes: 3, state: 'streaming' },
+      { bytes: 4, state: 'streaming' },
+    ]);
+    assert.deepEqual(
+      sent.map((s) => s.report),
+      [{ bytes: 1 }, { bytes: 3, state: 'streaming' }],
+    );
+    assert.deepEqual(
+      sent.map((s) => [s.workflowId, s.signal]),
+      [
+        ['test', PROGRESS_SIGNAL],
+        ['test', PROGRESS_SIGNAL],
+      ],
+    );
   });
 
   it('never fails an activity because a progress signal was lost', async () => {
     const sink: ProgressSink = { send: () => Promise.reject(new Error('workflow not found')) };
     const { env, heartbeats } = environment(sink);
-    assert.equal(await env.run(async () => {
-      progressReporter()({ bytes: 1 });
-      await new Promise((resolve) => setImmediate(resolve));
-      return 'done';
-    }), 'done');
+    assert.equal(
+      await env.run(async () => {
+        progressReporter()({ bytes: 1 });
+        await new Promise((resolve) => setImmediate(resolve));
+        return 'done';
+      }),
+      'done',
+    );
     assert.equal(heartbeats.length, 1);
   });
 

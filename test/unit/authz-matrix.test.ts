@@ -3,7 +3,20 @@ import { describe, it } from 'node:test';
 import type { AccessStore, NewAuditEntry } from '../../lib/catalog/access.ts';
 import { hashPassword, verifyPassword } from '../../lib/access/password.ts';
 import { maskForAudit } from '../../services/audit-mask.ts';
-import { ACTIONS, INSTANCE_PRIVILEGES, ROLES, createAuthz, isInstanceLevel, minimumRole, operatorActor, roleAllows, systemActor, type Action, type Actor, type Role } from '../../services/authz.ts';
+import {
+  ACTIONS,
+  INSTANCE_PRIVILEGES,
+  ROLES,
+  createAuthz,
+  isInstanceLevel,
+  minimumRole,
+  operatorActor,
+  roleAllows,
+  systemActor,
+  type Action,
+  type Actor,
+  type Role,
+} from '../../services/authz.ts';
 
 /**
  * The matrix written out by hand, action by action, so that a change to services/authz.ts that
@@ -69,8 +82,16 @@ describe('the role → action matrix', () => {
   });
 
   it('the issue’s wording holds: editors run backups and restores but do not touch storages; viewers read and download only', () => {
-    assert.ok(roleAllows('editor', 'backup.start') && roleAllows('editor', 'restore.start') && roleAllows('editor', 'database.create'));
-    assert.ok(!roleAllows('editor', 'storage.create') && !roleAllows('editor', 'notifier.create') && !roleAllows('editor', 'hook.edit'));
+    assert.ok(
+      roleAllows('editor', 'backup.start') &&
+        roleAllows('editor', 'restore.start') &&
+        roleAllows('editor', 'database.create'),
+    );
+    assert.ok(
+      !roleAllows('editor', 'storage.create') &&
+        !roleAllows('editor', 'notifier.create') &&
+        !roleAllows('editor', 'hook.edit'),
+    );
     assert.deepEqual(ACTIONS.filter((a) => roleAllows('viewer', a)).sort(), ['backup.download', 'history.read']);
     assert.ok(!roleAllows('admin', 'workspace.manage') && roleAllows('owner', 'workspace.manage'));
   });
@@ -82,21 +103,37 @@ describe('authorize', () => {
   function recorder() {
     const entries: NewAuditEntry[] = [];
     const store = {
-      appendAudit: async (e: NewAuditEntry) => { entries.push(e); return entries.length; },
+      appendAudit: async (e: NewAuditEntry) => {
+        entries.push(e);
+        return entries.length;
+      },
       workspaceById: async (id: number) => ({ id, name: id === 1 ? 'default' : `ws${id}`, createdAt: new Date(0) }),
-      listWorkspaces: async () => [{ id: 1, name: 'default', createdAt: new Date(0) }, { id: 2, name: 'ws2', createdAt: new Date(0) }],
+      listWorkspaces: async () => [
+        { id: 1, name: 'default', createdAt: new Date(0) },
+        { id: 2, name: 'ws2', createdAt: new Date(0) },
+      ],
     } as unknown as AccessStore;
     return { entries, authz: createAuthz(store) };
   }
-  const user = (roles: Array<[number, Role]>, instanceOwner = false): Actor => ({ kind: 'user', userId: 7, email: 'u@example.org', memberships: new Map(roles), instanceOwner, source: '10.0.0.9' });
+  const user = (roles: Array<[number, Role]>, instanceOwner = false): Actor => ({
+    kind: 'user',
+    userId: 7,
+    email: 'u@example.org',
+    memberships: new Map(roles),
+    instanceOwner,
+    source: '10.0.0.9',
+  });
 
   it('refuses with forbidden and a denied audit entry when the role is too small', async () => {
     const { entries, authz } = recorder();
-    await assert.rejects(authz.authorize(user([[1, 'viewer']]), 1, 'backup.start', { type: 'database', name: 'shop' }), (e: Error & { kind?: string }) => {
-      assert.equal(e.kind, 'forbidden');
-      assert.match(e.message, /needs the editor role in workspace "default"; you are viewer/);
-      return true;
-    });
+    await assert.rejects(
+      authz.authorize(user([[1, 'viewer']]), 1, 'backup.start', { type: 'database', name: 'shop' }),
+      (e: Error & { kind?: string }) => {
+        assert.equal(e.kind, 'forbidden');
+        assert.match(e.message, /needs the editor role in workspace "default"; you are viewer/);
+        return true;
+      },
+    );
     assert.equal(entries.length, 1);
     assert.equal(entries[0]!.outcome, 'denied');
     assert.equal(entries[0]!.action, 'backup.start');
@@ -106,11 +143,14 @@ describe('authorize', () => {
 
   it('answers not found, never forbidden, in a workspace the user does not belong to', async () => {
     const { authz } = recorder();
-    await assert.rejects(authz.authorize(user([[1, 'owner']]), 2, 'history.read', { type: 'database', name: 'hr' }), (e: Error & { kind?: string }) => {
-      assert.equal(e.kind, 'not_found');
-      assert.equal(e.message, 'database "hr" is not registered (hindsight db list shows the registered ones)');
-      return true;
-    });
+    await assert.rejects(
+      authz.authorize(user([[1, 'owner']]), 2, 'history.read', { type: 'database', name: 'hr' }),
+      (e: Error & { kind?: string }) => {
+        assert.equal(e.kind, 'not_found');
+        assert.equal(e.message, 'database "hr" is not registered (hindsight db list shows the registered ones)');
+        return true;
+      },
+    );
   });
 
   it('lets the local operator do everything, everywhere', async () => {
@@ -118,18 +158,33 @@ describe('authorize', () => {
     for (const action of ACTIONS) await authz.authorize(operatorActor('root'), 2, action);
     assert.equal(entries.length, 0);
     assert.deepEqual(await authz.workspacesAllowing(operatorActor('root'), 'workspace.manage'), [1, 2]);
-    assert.deepEqual(await authz.workspacesAllowing(user([[1, 'admin'], [2, 'viewer']]), 'audit.read'), [1]);
+    assert.deepEqual(
+      await authz.workspacesAllowing(
+        user([
+          [1, 'admin'],
+          [2, 'viewer'],
+        ]),
+        'audit.read',
+      ),
+      [1],
+    );
   });
 
   it('keeps the instance privileges from every workspace role, owner included', async () => {
     const { entries, authz } = recorder();
-    const refusal = { privilege: 'hook.script' as const, reason: 'hook scripts run programs on the shared worker: only the instance owner may set them' };
+    const refusal = {
+      privilege: 'hook.script' as const,
+      reason: 'hook scripts run programs on the shared worker: only the instance owner may set them',
+    };
     for (const role of ROLES) {
-      await assert.rejects(authz.authorizeInstance(user([[1, role]]), 1, 'hook.edit', refusal, { type: 'database hook', name: 'shop' }), (e: Error & { kind?: string }) => {
-        assert.equal(e.kind, 'forbidden');
-        assert.equal(e.message, refusal.reason);
-        return true;
-      });
+      await assert.rejects(
+        authz.authorizeInstance(user([[1, role]]), 1, 'hook.edit', refusal, { type: 'database hook', name: 'shop' }),
+        (e: Error & { kind?: string }) => {
+          assert.equal(e.kind, 'forbidden');
+          assert.equal(e.message, refusal.reason);
+          return true;
+        },
+      );
     }
     assert.equal(entries.length, ROLES.length);
     for (const entry of entries) {
@@ -156,12 +211,22 @@ describe('authorize', () => {
 describe('audit masking', () => {
   it('masks every storage secret, passwords and URL passwords, and keeps the rest', () => {
     const masked = maskForAudit({
-      type: 's3', bucket: 'b', secretAccessKey: 'AKIASECRET', sessionToken: 'tok', nested: { password: 'pw', accountKey: 'k' },
-      url: 'postgres://admin:hunter2@db:5432/x', list: ['sftp://u:p@h/x'],
+      type: 's3',
+      bucket: 'b',
+      secretAccessKey: 'AKIASECRET',
+      sessionToken: 'tok',
+      nested: { password: 'pw', accountKey: 'k' },
+      url: 'postgres://admin:hunter2@db:5432/x',
+      list: ['sftp://u:p@h/x'],
     });
     assert.deepEqual(masked, {
-      type: 's3', bucket: 'b', secretAccessKey: '[secret]', sessionToken: '[secret]', nested: { password: '[secret]', accountKey: '[secret]' },
-      url: 'postgres://admin:[secret]@db:5432/x', list: ['sftp://u:[secret]@h/x'],
+      type: 's3',
+      bucket: 'b',
+      secretAccessKey: '[secret]',
+      sessionToken: '[secret]',
+      nested: { password: '[secret]', accountKey: '[secret]' },
+      url: 'postgres://admin:[secret]@db:5432/x',
+      list: ['sftp://u:[secret]@h/x'],
     });
     assert.ok(!JSON.stringify(masked).includes('hunter2'));
   });

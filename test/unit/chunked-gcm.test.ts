@@ -55,7 +55,10 @@ describe('chunked AES-256-GCM backup format', () => {
       assert.deepEqual(await decrypt(sealed), plain);
       assert.equal(sealed.subarray(0, 4).toString(), 'HSBK');
       assert.deepEqual(decodeHeader(sealed.subarray(0, headerLength(sealed))).identity, identity);
-      assert.ok(!sealed.includes(plain.subarray(0, Math.min(16, size))) || size < 8, 'ciphertext must not contain the plaintext');
+      assert.ok(
+        !sealed.includes(plain.subarray(0, Math.min(16, size))) || size < 8,
+        'ciphertext must not contain the plaintext',
+      );
     });
   }
 
@@ -77,7 +80,10 @@ describe('chunked AES-256-GCM backup format', () => {
   it('rejects a file truncated at a chunk boundary', async () => {
     const sealed = await encrypt(randomBytes(5000));
     const offsets = recordOffsets(sealed);
-    await assert.rejects(decrypt(sealed.subarray(0, offsets[3]!)), /truncated: it ends after chunk 3 without the final chunk/);
+    await assert.rejects(
+      decrypt(sealed.subarray(0, offsets[3]!)),
+      /truncated: it ends after chunk 3 without the final chunk/,
+    );
   });
 
   it('rejects a file truncated inside a chunk', async () => {
@@ -100,13 +106,19 @@ describe('chunked AES-256-GCM backup format', () => {
 
   it('rejects bytes appended after the final chunk', async () => {
     const sealed = await encrypt(randomBytes(2000));
-    await assert.rejects(decrypt(Buffer.concat([sealed, Buffer.from('extra')])), /unexpected bytes after its final chunk/);
+    await assert.rejects(
+      decrypt(Buffer.concat([sealed, Buffer.from('extra')])),
+      /unexpected bytes after its final chunk/,
+    );
   });
 
   it('rejects a wrong key by its id, before decrypting anything', async () => {
     const sealed = await encrypt(randomBytes(2000));
     const other = secretKeyFromBytes(randomBytes(32));
-    await assert.rejects(decrypt(sealed, other), new RegExp(`encrypted with key ${key.id}, but the key in use is ${other.id}`));
+    await assert.rejects(
+      decrypt(sealed, other),
+      new RegExp(`encrypted with key ${key.id}, but the key in use is ${other.id}`),
+    );
   });
 
   it('rejects a file that is not a Hindsight backup', async () => {

@@ -23,10 +23,29 @@ const table: CommandTable<Flags> = {
   globals: ['json', 'help'],
   session: ['as'],
   commands: [
-    { words: ['db', 'add'], args: [{ name: 'name' }], flags: [{ name: 'url', required: true }, 'tag'], summary: 'adds', handler: async () => void handled.push('db add') },
+    {
+      words: ['db', 'add'],
+      args: [{ name: 'name' }],
+      flags: [{ name: 'url', required: true }, 'tag'],
+      summary: 'adds',
+      handler: async () => void handled.push('db add'),
+    },
     { words: ['db', 'list'], args: [], flags: [], summary: 'lists', handler: async () => void handled.push('db list') },
-    { words: ['backup'], args: [{ name: 'db' }, { name: 'label', optional: true }], flags: ['wait', 'output'], summary: 'backs up', handler: async () => undefined },
-    { words: ['tool'], args: [{ name: 'files', variadic: true }], flags: [], local: true, summary: 'a local tool', handler: async () => undefined },
+    {
+      words: ['backup'],
+      args: [{ name: 'db' }, { name: 'label', optional: true }],
+      flags: ['wait', 'output'],
+      summary: 'backs up',
+      handler: async () => undefined,
+    },
+    {
+      words: ['tool'],
+      args: [{ name: 'files', variadic: true }],
+      flags: [],
+      local: true,
+      summary: 'a local tool',
+      handler: async () => undefined,
+    },
   ],
 };
 
@@ -35,16 +54,23 @@ const parse = (...argv: string[]) => {
   assert.equal(outcome.help, false);
   return outcome as Extract<typeof outcome, { help: false }>;
 };
-const refused = (argv: string[], message: RegExp) => assert.throws(() => parseCommandLine(table, argv), (error: unknown) => {
-  assert.ok(error instanceof UsageError, `a usage error, not ${String(error)}`);
-  assert.match(error.message, message);
-  assert.ok(!error.message.includes('\n'), 'one line');
-  return true;
-});
+const refused = (argv: string[], message: RegExp) =>
+  assert.throws(
+    () => parseCommandLine(table, argv),
+    (error: unknown) => {
+      assert.ok(error instanceof UsageError, `a usage error, not ${String(error)}`);
+      assert.match(error.message, message);
+      assert.ok(!error.message.includes('\n'), 'one line');
+      return true;
+    },
+  );
 
 describe('command table parser', () => {
   it('refuses a flag the command does not take, naming the command and the flags it does take', () => {
-    refused(['db', 'add', 'x', '--url', 'u', '--wait'], /^db add does not take --wait; it takes --url, --tag, --as, --json, --help$/);
+    refused(
+      ['db', 'add', 'x', '--url', 'u', '--wait'],
+      /^db add does not take --wait; it takes --url, --tag, --as, --json, --help$/,
+    );
     refused(['db', 'list', '--nonsense'], /^db list does not take --nonsense; it takes --as, --json, --help$/);
     refused(['tool', '--as', 'a@b.c'], /^tool does not take --as; it takes --json, --help$/);
   });
@@ -52,14 +78,21 @@ describe('command table parser', () => {
   it('refuses a missing required flag, and a flag missing its value', () => {
     refused(['db', 'add', 'x'], /^db add needs --url <url>$/);
     refused(['db', 'add', 'x', '--url'], /^--url needs a value/);
-    refused(['db', 'add', 'x', '--url', '--json'], /^--url needs a value before --json \(a value that starts with "--" is written --url=<value>\)$/);
+    refused(
+      ['db', 'add', 'x', '--url', '--json'],
+      /^--url needs a value before --json \(a value that starts with "--" is written --url=<value>\)$/,
+    );
     assert.equal(parse('db', 'add', 'x', '--url=--json').parsed.flags.url, '--json');
     assert.equal(parse('db', 'add', 'x', '--url', '-').parsed.flags.url, '-');
   });
 
   it('takes --flag value, --flag=value, -o value and -ovalue alike', () => {
     assert.equal(parse('db', 'add', 'x', '--url', 'postgres://a').parsed.flags.url, 'postgres://a');
-    assert.equal(parse('db', 'add', 'x', '--url=postgres://a?x=1').parsed.flags.url, 'postgres://a?x=1', 'only the first "=" splits');
+    assert.equal(
+      parse('db', 'add', 'x', '--url=postgres://a?x=1').parsed.flags.url,
+      'postgres://a?x=1',
+      'only the first "=" splits',
+    );
     assert.equal(parse('backup', 'shop', '-o', 'f.dump').parsed.flags.output, 'f.dump');
     assert.equal(parse('backup', 'shop', '-of.dump').parsed.flags.output, 'f.dump');
     assert.equal(parse('backup', 'shop', '--output=f.dump').parsed.flags.output, 'f.dump');
@@ -89,11 +122,19 @@ describe('command table parser', () => {
     refused(['backup', ''], /^backup needs <db>/);
     assert.deepEqual(parse('backup', 'shop', 'nightly').parsed.args, ['shop', 'nightly']);
     refused(['backup', 'shop', 'nightly', 'postgres://u:secret@h/db'], /^backup takes <db> \[<label>\], not 3/);
-    assert.throws(() => parseCommandLine(table, ['backup', 'a', 'b', 'postgres://u:secret@h/db']), (e: Error) => !e.message.includes('secret'), 'values are not echoed');
+    assert.throws(
+      () => parseCommandLine(table, ['backup', 'a', 'b', 'postgres://u:secret@h/db']),
+      (e: Error) => !e.message.includes('secret'),
+      'values are not echoed',
+    );
     refused(['db', 'list', 'extra'], /^db list takes no arguments, not 1/);
     assert.deepEqual(parse('tool', 'a', 'b', 'c').parsed.args, ['a', 'b', 'c']);
     assert.deepEqual(parse('tool', '--', '--json', '-x').parsed.args, ['--json', '-x']);
-    assert.deepEqual(parse('db', 'add', 'x', '--url', 'u').parsed.positionals, ['db', 'add', 'x'], 'the words come first');
+    assert.deepEqual(
+      parse('db', 'add', 'x', '--url', 'u').parsed.positionals,
+      ['db', 'add', 'x'],
+      'the words come first',
+    );
   });
 
   it('names the commands of a group for an unknown word, and the help for an unknown command', () => {
@@ -128,22 +169,31 @@ describe('the hindsight command table', () => {
       const name = commandName(command);
       assert.equal(typeof command.handler, 'function', `${name} has a handler`);
       assert.ok(command.summary.trim().length > 10, `${name} has a summary`);
-      for (const flag of flagsOf(hindsightCommands, command)) assert.ok(flag.description.trim().length > 3, `${name} --${flag.name} has a description`);
+      for (const flag of flagsOf(hindsightCommands, command))
+        assert.ok(flag.description.trim().length > 3, `${name} --${flag.name} has a description`);
     }
   });
 
-  it('declares each command once, and never a command that another one\'s words would hide', () => {
+  it("declares each command once, and never a command that another one's words would hide", () => {
     const names = hindsightCommands.commands.map(commandName);
     assert.equal(new Set(names).size, names.length, `duplicates in ${names.join(', ')}`);
     for (const command of hindsightCommands.commands) {
-      const outcome = parseCommandLine(hindsightCommands, [...command.words, ...command.args.filter((a) => !a.optional && !a.variadic).map(() => 'x'),
-        ...flagsOf(hindsightCommands, command).filter((f) => f.required).flatMap((f) => [`--${f.name}`, 'v'])]);
+      const outcome = parseCommandLine(hindsightCommands, [
+        ...command.words,
+        ...command.args.filter((a) => !a.optional && !a.variadic).map(() => 'x'),
+        ...flagsOf(hindsightCommands, command)
+          .filter((f) => f.required)
+          .flatMap((f) => [`--${f.name}`, 'v']),
+      ]);
       assert.ok(!outcome.help && outcome.command === command, `${commandName(command)} parses to itself`);
     }
   });
 
   it('refuses what it used to ignore: a flag of another command', () => {
-    assert.throws(() => parseCommandLine(hindsightCommands, ['db', 'add', 'x', '--url', 'postgres://h/db', '--pitr']), /^Error: db add does not take --pitr; it takes --url, --storage, --schedule, --timezone, --no-check, --workspace, --as, --json, --help$/);
+    assert.throws(
+      () => parseCommandLine(hindsightCommands, ['db', 'add', 'x', '--url', 'postgres://h/db', '--pitr']),
+      /^Error: db add does not take --pitr; it takes --url, --storage, --schedule, --timezone, --no-check, --workspace, --as, --json, --help$/,
+    );
     assert.throws(() => parseCommandLine(hindsightCommands, ['doctor', '--as', 'a@b.c']), /doctor does not take --as/);
     assert.throws(() => parseCommandLine(hindsightCommands, ['download', 'b1']), /download needs --output <file>/);
   });

@@ -16,6 +16,7 @@ describe('console routes', () => {
 
   it('matches only names the catalog can hold', () => {
     for (const name of ['shop', 'a', 'db_2-x', 'x'.repeat(63)]) assert.equal(database(name), name);
-    for (const name of ['Shop', '-shop', '_shop', '', 'x'.repeat(64), 'a b', 'a.b', '..']) assert.equal(database(name), undefined, name);
+    for (const name of ['Shop', '-shop', '_shop', '', 'x'.repeat(64), 'a b', 'a.b', '..'])
+      assert.equal(database(name), undefined, name);
   });
 });

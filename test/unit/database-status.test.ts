@@ -9,12 +9,31 @@ const ago = (ms: number) => new Date(NOW.getTime() - ms);
 
 function facts(name: string, over: Partial<DatabaseFacts> = {}): DatabaseFacts {
   return {
-    name, workspaceId: 1, createdAt: ago(30 * 24 * HOUR), schedule: null, timezone: 'UTC', overdueHours: null, pitrEnabled: false,
+    name,
+    workspaceId: 1,
+    createdAt: ago(30 * 24 * HOUR),
+    schedule: null,
+    timezone: 'UTC',
+    overdueHours: null,
+    pitrEnabled: false,
     health: { status: 'up', at: ago(24 * HOUR), detail: null },
-    lastEnded: { id: `${name}-b1`, status: 'complete', startedAt: ago(HOUR + 90_000), finishedAt: ago(HOUR), error: null },
-    lastComplete: { id: `${name}-b1`, status: 'complete', startedAt: ago(HOUR + 90_000), finishedAt: ago(HOUR), sizeBytes: 4096 },
+    lastEnded: {
+      id: `${name}-b1`,
+      status: 'complete',
+      startedAt: ago(HOUR + 90_000),
+      finishedAt: ago(HOUR),
+      error: null,
+    },
+    lastComplete: {
+      id: `${name}-b1`,
+      status: 'complete',
+      startedAt: ago(HOUR + 90_000),
+      finishedAt: ago(HOUR),
+      sizeBytes: 4096,
+    },
     lastVerification: null,
-    backupsByStatus: { complete: 1 }, verificationsByStatus: {},
+    backupsByStatus: { complete: 1 },
+    verificationsByStatus: {},
     storedBytes: { backups: 4096, wal: 0, baseBackups: 0 },
     ...over,
   };
@@ -22,16 +41,38 @@ function facts(name: string, over: Partial<DatabaseFacts> = {}): DatabaseFacts {
 
 describe('database status: overdue', () => {
   it('is not overdue without a threshold, however old the backup', () => {
-    const s = deriveStatus(facts('a', { lastComplete: { id: 'x', status: 'complete', startedAt: ago(900 * HOUR), finishedAt: ago(899 * HOUR), sizeBytes: 1 } }), NOW);
+    const s = deriveStatus(
+      facts('a', {
+        lastComplete: {
+          id: 'x',
+          status: 'complete',
+          startedAt: ago(900 * HOUR),
+          finishedAt: ago(899 * HOUR),
+          sizeBytes: 1,
+        },
+      }),
+      NOW,
+    );
     assert.equal(s.overdue.overdue, false);
     assert.equal(s.lastCompleteBackup?.ageSeconds, 899 * 3600);
     assert.deepEqual(s.problems, []);
   });
 
   it('is overdue once the newest complete backup is older than the threshold, and not a second before', () => {
-    const at = (ageMs: number) => deriveStatus(facts('a', {
-      overdueHours: 2, lastComplete: { id: 'x', status: 'complete', startedAt: ago(ageMs + 1000), finishedAt: ago(ageMs), sizeBytes: 1 },
-    }), NOW);
+    const at = (ageMs: number) =>
+      deriveStatus(
+        facts('a', {
+          overdueHours: 2,
+          lastComplete: {
+            id: 'x',
+            status: 'complete',
+            startedAt: ago(ageMs + 1000),
+            finishedAt: ago(ageMs),
+            sizeBytes: 1,
+          },
+        }),
+        NOW,
+      );
     assert.equal(at(2 * HOUR - 1000).overdue.overdue, false);
     assert.equal(at(2 * HOUR).overdue.overdue, false, 'exactly at the threshold is not past it');
     const late = at(2 * HOUR + 1000);
@@ -41,20 +82,38 @@ describe('database status: overdue', () => {
   });
 
   it('counts from when the database was added when it was never backed up, as the watchdog does', () => {
-    const young = deriveStatus(facts('a', { overdueHours: 24, createdAt: ago(HOUR), lastComplete: null, lastEnded: null }), NOW);
+    const young = deriveStatus(
+      facts('a', { overdueHours: 24, createdAt: ago(HOUR), lastComplete: null, lastEnded: null }),
+      NOW,
+    );
     assert.equal(young.overdue.overdue, false);
     assert.equal(young.lastCompleteBackup, null);
-    const old = deriveStatus(facts('a', { overdueHours: 24, createdAt: ago(25 * HOUR), lastComplete: null, lastEnded: null }), NOW);
+    const old = deriveStatus(
+      facts('a', { overdueHours: 24, createdAt: ago(25 * HOUR), lastComplete: null, lastEnded: null }),
+      NOW,
+    );
     assert.equal(old.overdue.overdue, true);
     assert.match(old.problems[0]!.text, /never backed up/);
   });
 
   it('a failed backup after a good one does not reset the age', () => {
-    const s = deriveStatus(facts('a', {
-      overdueHours: 0.5,
-      lastEnded: { id: 'f', status: 'failed', startedAt: ago(60_000), finishedAt: ago(30_000), error: 'pg_dump: connection refused' },
-    }), NOW);
-    assert.deepEqual(s.problems.map((p) => p.kind), ['overdue', 'backup_failed']);
+    const s = deriveStatus(
+      facts('a', {
+        overdueHours: 0.5,
+        lastEnded: {
+          id: 'f',
+          status: 'failed',
+          startedAt: ago(60_000),
+          finishedAt: ago(30_000),
+          error: 'pg_dump: connection refused',
+        },
+      }),
+      NOW,
+    );
+    assert.deepEqual(
+      s.problems.map((p) => p.kind),
+      ['overdue', 'backup_failed'],
+    );
     assert.equal(s.lastCompleteBackup?.id, 'a-b1');
     assert.equal(s.lastBackup?.status, 'failed');
     assert.match(s.problems[1]!.text, /connection refused/);
@@ -79,11 +138,16 @@ describe('database status: facts', () => {
 
   it('PITR: the RPO is the age of the newest archived WAL; a gap is a problem; no PITR, no RPO', () => {
     const s = deriveStatus(facts('a', { pitrEnabled: true }), NOW, {
-      window: { from: ago(5 * HOUR), to: ago(7000) }, gaps: ['timeline 1 from 0/3000000 to 0/4000000: 1 segment(s) missing'], newestWalAt: ago(7000),
+      window: { from: ago(5 * HOUR), to: ago(7000) },
+      gaps: ['timeline 1 from 0/3000000 to 0/4000000: 1 segment(s) missing'],
+      newestWalAt: ago(7000),
     });
     assert.equal(s.pitr?.rpoSeconds, 7);
     assert.deepEqual(s.pitr?.window, { from: ago(5 * HOUR).toISOString(), to: ago(7000).toISOString() });
-    assert.deepEqual(s.problems.map((p) => p.kind), ['wal_gap']);
+    assert.deepEqual(
+      s.problems.map((p) => p.kind),
+      ['wal_gap'],
+    );
     assert.equal(deriveStatus(facts('b'), NOW).pitr, null);
     const empty = deriveStatus(facts('c', { pitrEnabled: true }), NOW, { window: null, gaps: [], newestWalAt: null });
     assert.equal(empty.pitr?.rpoSeconds, null);
@@ -91,18 +155,24 @@ describe('database status: facts', () => {
 });
 
 describe('database status: next scheduled run', () => {
-  it('follows the cron in the schedule\'s time zone', () => {
+  it("follows the cron in the schedule's time zone", () => {
     assert.equal(nextRunAfter('0 3 * * *', 'UTC', NOW)?.toISOString(), '2026-11-24T03:00:00.000Z');
     // 03:00 in Paris is 02:00 UTC in winter.
     assert.equal(nextRunAfter('0 3 * * *', 'Europe/Paris', NOW)?.toISOString(), '2026-11-24T02:00:00.000Z');
-    assert.equal(nextRunAfter('@hourly', 'UTC', new Date('2026-11-23T12:00:01Z'))?.toISOString(), '2026-11-23T13:00:00.000Z');
+    assert.equal(
+      nextRunAfter('@hourly', 'UTC', new Date('2026-11-23T12:00:01Z'))?.toISOString(),
+      '2026-11-23T13:00:00.000Z',
+    );
     // Across the spring change in New York: 02:30 does not exist on 2026-03-08.
     const spring = nextRunAfter('30 4 * * *', 'America/New_York', new Date('2026-03-08T00:00:00Z'));
     assert.equal(spring?.toISOString(), '2026-03-08T08:30:00.000Z');
   });
 
   it('is in the status of a scheduled database, absent for a manual one, null for an expression it cannot read', () => {
-    assert.equal(deriveStatus(facts('a', { schedule: '*/15 * * * *' }), NOW).schedule?.nextRunAt, '2026-11-23T12:15:00.000Z');
+    assert.equal(
+      deriveStatus(facts('a', { schedule: '*/15 * * * *' }), NOW).schedule?.nextRunAt,
+      '2026-11-23T12:15:00.000Z',
+    );
     assert.equal(deriveStatus(facts('a'), NOW).schedule, null);
     assert.equal(nextRunAfter('not a cron', 'UTC', NOW), null);
   });
@@ -112,32 +182,73 @@ describe('database status: problems first', () => {
   it('orders down, overdue, failed backup, failed verification, WAL gap, then the healthy by name', () => {
     const statuses = [
       deriveStatus(facts('zeta'), NOW),
-      deriveStatus(facts('gap', { pitrEnabled: true }), NOW, { window: null, gaps: ['timeline 1 …'], newestWalAt: ago(1000) }),
-      deriveStatus(facts('verify', { lastVerification: { id: 'v', backupId: 'b', status: 'failed', finishedAt: ago(1000), reason: 'row counts differ in public.orders' } }), NOW),
+      deriveStatus(facts('gap', { pitrEnabled: true }), NOW, {
+        window: null,
+        gaps: ['timeline 1 …'],
+        newestWalAt: ago(1000),
+      }),
+      deriveStatus(
+        facts('verify', {
+          lastVerification: {
+            id: 'v',
+            backupId: 'b',
+            status: 'failed',
+            finishedAt: ago(1000),
+            reason: 'row counts differ in public.orders',
+          },
+        }),
+        NOW,
+      ),
       deriveStatus(facts('alpha'), NOW),
-      deriveStatus(facts('failed', { lastEnded: { id: 'f', status: 'failed', startedAt: ago(9000), finishedAt: ago(8000), error: 'boom' } }), NOW),
+      deriveStatus(
+        facts('failed', {
+          lastEnded: { id: 'f', status: 'failed', startedAt: ago(9000), finishedAt: ago(8000), error: 'boom' },
+        }),
+        NOW,
+      ),
       deriveStatus(facts('late', { overdueHours: 0.1 }), NOW),
       deriveStatus(facts('down', { health: { status: 'down', at: ago(600_000), detail: 'connection refused' } }), NOW),
       deriveStatus(facts('beta'), NOW),
     ];
     const ordered = orderByProblems(statuses);
-    assert.deepEqual(ordered.map((s) => s.name), ['down', 'late', 'failed', 'verify', 'gap', 'alpha', 'beta', 'zeta']);
+    assert.deepEqual(
+      ordered.map((s) => s.name),
+      ['down', 'late', 'failed', 'verify', 'gap', 'alpha', 'beta', 'zeta'],
+    );
     assert.equal(ordered[0]!.problems[0]!.text, 'down for 10 min: connection refused');
-    assert.deepEqual(ordered[0]!.health, { state: 'down', since: ago(600_000).toISOString(), detail: 'connection refused' });
+    assert.deepEqual(ordered[0]!.health, {
+      state: 'down',
+      since: ago(600_000).toISOString(),
+      detail: 'connection refused',
+    });
   });
 
   it('ranks a database by its most urgent problem, ties by name', () => {
-    const both = deriveStatus(facts('b-both', {
-      health: { status: 'down', at: ago(1000), detail: null },
-      lastVerification: { id: 'v', backupId: 'b', status: 'failed', finishedAt: ago(1000), reason: null },
-    }), NOW);
-    assert.deepEqual(both.problems.map((p) => p.kind), ['down', 'verification_failed']);
+    const both = deriveStatus(
+      facts('b-both', {
+        health: { status: 'down', at: ago(1000), detail: null },
+        lastVerification: { id: 'v', backupId: 'b', status: 'failed', finishedAt: ago(1000), reason: null },
+      }),
+      NOW,
+    );
+    assert.deepEqual(
+      both.problems.map((p) => p.kind),
+      ['down', 'verification_failed'],
+    );
     const down = deriveStatus(facts('a-down', { health: { status: 'down', at: ago(1000), detail: null } }), NOW);
-    assert.deepEqual(orderByProblems([both, down]).map((s) => s.name), ['a-down', 'b-both']);
+    assert.deepEqual(
+      orderByProblems([both, down]).map((s) => s.name),
+      ['a-down', 'b-both'],
+    );
   });
 
   it('a verification that failed and was then passed by a newer one is no longer a problem', () => {
-    const s = deriveStatus(facts('a', { lastVerification: { id: 'v2', backupId: 'b2', status: 'successful', finishedAt: ago(10), reason: null } }), NOW);
+    const s = deriveStatus(
+      facts('a', {
+        lastVerification: { id: 'v2', backupId: 'b2', status: 'successful', finishedAt: ago(10), reason: null },
+      }),
+      NOW,
+    );
     assert.deepEqual(s.problems, []);
   });
 });

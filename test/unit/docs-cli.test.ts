@@ -12,12 +12,15 @@ describe('docs/cli.md', () => {
     if (committed !== wanted) {
       const lines = [committed.split('\n'), wanted.split('\n')] as const;
       const at = lines[1].findIndex((line, i) => line !== lines[0][i]);
-      assert.fail(`docs/cli.md is stale from line ${at + 1} ("${lines[0][at] ?? ''}" instead of "${lines[1][at] ?? ''}"): run scripts/node scripts/docs/cli.ts`);
+      assert.fail(
+        `docs/cli.md is stale from line ${at + 1} ("${lines[0][at] ?? ''}" instead of "${lines[1][at] ?? ''}"): run scripts/node scripts/docs/cli.ts`,
+      );
     }
   });
 
   it('has a section for every command of the table', () => {
     const reference = cliReference();
-    for (const command of hindsightCommands.commands) assert.ok(reference.includes(`\n### ${commandName(command)}\n`), commandName(command));
+    for (const command of hindsightCommands.commands)
+      assert.ok(reference.includes(`\n### ${commandName(command)}\n`), commandName(command));
   });
 });

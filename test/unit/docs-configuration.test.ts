@@ -7,7 +7,11 @@ import { configurationPagePath, renderConfigurationPage } from '../../scripts/do
 describe('docs/configuration.md', () => {
   it('is what scripts/docs/configuration.ts generates from lib/config.ts', async () => {
     const committed = await readFile(configurationPagePath, 'utf8');
-    assert.equal(committed, renderConfigurationPage(), 'docs/configuration.md is stale: run scripts/node scripts/docs/configuration.ts and commit the page');
+    assert.equal(
+      committed,
+      renderConfigurationPage(),
+      'docs/configuration.md is stale: run scripts/node scripts/docs/configuration.ts and commit the page',
+    );
   });
 
   it('names every variable the schema reads, each once', async () => {
@@ -21,7 +25,10 @@ describe('docs/configuration.md', () => {
     for (const name of configVariables) {
       const parsed = configSchema.shape[name].safeParse(undefined);
       if (!parsed.success || parsed.data === undefined) continue;
-      assert.ok(configDocs[name].default.includes(`\`${String(parsed.data)}\``), `${name}: the schema's default ${String(parsed.data)} is not the documented "${configDocs[name].default}"`);
+      assert.ok(
+        configDocs[name].default.includes(`\`${String(parsed.data)}\``),
+        `${name}: the schema's default ${String(parsed.data)} is not the documented "${configDocs[name].default}"`,
+      );
     }
   });
 

@@ -13,13 +13,23 @@ const env = { PATH: '/usr/bin:/bin' };
 
 describe('hook script runner', () => {
   let dir: string;
-  before(async () => { dir = await mkdtemp(path.join(tmpdir(), 'hook-unit-')); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'hook-unit-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('streams lines as they come and keeps exactly the last 64 KiB of a long output', async () => {
     const lines: string[] = [];
     // 200,000 numbered lines: about 1.3 MB.
-    const result = await runHookScript({ script: 'seq 1 200000; echo last >&2; exit 7', env, cwd: dir, timeoutSeconds: 30, onLine: (_s, l) => lines.push(l) });
+    const result = await runHookScript({
+      script: 'seq 1 200000; echo last >&2; exit 7',
+      env,
+      cwd: dir,
+      timeoutSeconds: 30,
+      onLine: (_s, l) => lines.push(l),
+    });
     assert.equal(result.exitCode, 7);
     assert.equal(result.ok, false);
     assert.equal(lines.length, 200001);
@@ -34,9 +44,16 @@ describe('hook script runner', () => {
     process.env.HOOK_UNIT_SECRET = 'must-not-leak';
     try {
       const result = await runHookScript({ script: 'env', env: { ...env, ONLY: 'this' }, cwd: dir, timeoutSeconds: 5 });
-      const names = result.outputTail.trim().split('\n').map((l) => l.split('=')[0]).sort();
+      const names = result.outputTail
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=')[0])
+        .sort();
       assert.ok(!result.outputTail.includes('must-not-leak'));
-      assert.deepEqual(names.filter((n) => !['PWD', 'SHLVL', '_', 'OLDPWD'].includes(n!)), ['ONLY', 'PATH']);
+      assert.deepEqual(
+        names.filter((n) => !['PWD', 'SHLVL', '_', 'OLDPWD'].includes(n!)),
+        ['ONLY', 'PATH'],
+      );
     } finally {
       delete process.env.HOOK_UNIT_SECRET;
     }
@@ -44,9 +61,18 @@ describe('hook script runner', () => {
 
   it('ends processes a script leaves behind in its group, even ones that ignore SIGTERM', async () => {
     const pidFile = path.join(dir, 'bg.pid');
-    const result = await runHookScript({ script: `(trap '' TERM; echo $$ > ${pidFile}.ready; exec sleep 300) >/dev/null 2>&1 &\necho $! > ${pidFile}\nwhile [ ! -s ${pidFile}.ready ]; do sleep 0.05; done\nexit 0`, env, cwd: dir, timeoutSeconds: 5, killGraceMs: 500 });
+    const result = await runHookScript({
+      script: `(trap '' TERM; echo $$ > ${pidFile}.ready; exec sleep 300) >/dev/null 2>&1 &\necho $! > ${pidFile}\nwhile [ ! -s ${pidFile}.ready ]; do sleep 0.05; done\nexit 0`,
+      env,
+      cwd: dir,
+      timeoutSeconds: 5,
+      killGraceMs: 500,
+    });
     assert.equal(result.ok, true);
-    assert.ok(result.durationMs >= 500, `SIGTERM was ignored, so SIGKILL followed after the grace period (${result.durationMs} ms)`);
+    assert.ok(
+      result.durationMs >= 500,
+      `SIGTERM was ignored, so SIGKILL followed after the grace period (${result.durationMs} ms)`,
+    );
     const pid = Number(readFileSync(pidFile, 'utf8'));
     assert.ok(pid > 0);
     assert.equal(groupAlive(result.pid), false, 'the group is gone when the run returns');
@@ -54,25 +80,39 @@ describe('hook script runner', () => {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
-    } catch { /* no such process */ }
+    } catch {
+      /* no such process */
+    }
     assert.ok(state === 'gone' || state === 'Z', `the left-behind sleep (pid ${pid}) is ${state}`);
   });
 
   it('a timeout kills the group and says so in the output', async () => {
     const started = Date.now();
-    const result = await runHookScript({ script: 'echo before; sleep 300', env, cwd: dir, timeoutSeconds: 1, killGraceMs: 500 });
+    const result = await runHookScript({
+      script: 'echo before; sleep 300',
+      env,
+      cwd: dir,
+      timeoutSeconds: 1,
+      killGraceMs: 500,
+    });
     assert.equal(result.timedOut, true);
     assert.equal(result.ok, false);
     assert.ok(Date.now() - started < 4000);
-    assert.match(result.outputTail, /^before\n\n\[hindsight\] the script ran longer than 1 s: its process group was sent SIGTERM/);
+    assert.match(
+      result.outputTail,
+      /^before\n\n\[hindsight\] the script ran longer than 1 s: its process group was sent SIGTERM/,
+    );
     assert.equal(groupAlive(result.pid), false);
   });
 
   it('a hook whose worker dies is still killed after its timeout', async () => {
     const pidFile = path.join(dir, 'orphan.pid');
     const runner = path.join(dir, 'runner.mts');
-    await writeFile(runner, `import { runHookScript } from ${JSON.stringify(path.resolve('lib/hooks/run-script.ts'))};
-await runHookScript({ script: 'sleep 600 & echo $! > ${pidFile}; wait', env: { PATH: '/usr/bin:/bin' }, cwd: ${JSON.stringify(dir)}, timeoutSeconds: 1, killGraceMs: 500 });\n`);
+    await writeFile(
+      runner,
+      `import { runHookScript } from ${JSON.stringify(path.resolve('lib/hooks/run-script.ts'))};
+await runHookScript({ script: 'sleep 600 & echo $! > ${pidFile}; wait', env: { PATH: '/usr/bin:/bin' }, cwd: ${JSON.stringify(dir)}, timeoutSeconds: 1, killGraceMs: 500 });\n`,
+    );
     const worker = spawn(process.execPath, [runner], { stdio: 'ignore' });
     const deadline = Date.now() + 20_000;
     while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim() === '') {
@@ -100,7 +140,9 @@ await runHookScript({ script: 'sleep 600 & echo $! > ${pidFile}; wait', env: { P
 
   it('gives each kind only the variables documented for it', () => {
     const context: HookContext = {
-      kind: 'pre_backup', scope: 'database', workflowId: 'backup/shop/x',
+      kind: 'pre_backup',
+      scope: 'database',
+      workflowId: 'backup/shop/x',
       database: { name: 'shop', host: 'db', port: 5432, dbname: 'shop', user: 'backup' },
       backup: { id: 'b1', storages: ['local'], sizeBytes: 10, sha256: 'ab', status: 'running' },
     };

@@ -28,7 +28,10 @@ async function importGraph(files: string[]): Promise<Map<string, string[]>> {
   const graph = new Map<string, string[]>();
   for (const file of files) {
     const specs = [...withoutComments(await readFile(file, 'utf8')).matchAll(IMPORT)].map((m) => m[1]!);
-    graph.set(file, specs.map((spec) => resolve(file, spec)).filter((t): t is string => t !== null));
+    graph.set(
+      file,
+      specs.map((spec) => resolve(file, spec)).filter((t): t is string => t !== null),
+    );
   }
   return graph;
 }

@@ -21,7 +21,14 @@ async function store(): Promise<KeyringSources & { dir: string }> {
 const writeKey = (file: string, key: SecretKey) => writeFile(file, `${key.bytes.toString('hex')}\n`, { mode: 0o600 });
 
 async function encrypt(key: SecretKey, plain: Buffer): Promise<Buffer> {
-  return readAll(Readable.from([plain]).pipe(new EncryptStream(key, { chunkSize: 1024, identity: { kind: 'logical-backup', database: 'keyring', backupId: 'b1' } })));
+  return readAll(
+    Readable.from([plain]).pipe(
+      new EncryptStream(key, {
+        chunkSize: 1024,
+        identity: { kind: 'logical-backup', database: 'keyring', backupId: 'b1' },
+      }),
+    ),
+  );
 }
 
 describe('keyring', () => {
@@ -34,7 +41,14 @@ describe('keyring', () => {
     await writeKey(previousFile, elsewhere);
     const keyring = openKeyring({ ...s, previousFiles: [previousFile] });
     assert.equal(keyring.current().id, current.id);
-    assert.deepEqual(keyring.entries().map((e) => [e.key.id, e.current]), [[current.id, true], [rotated.id, false], [elsewhere.id, false]]);
+    assert.deepEqual(
+      keyring.entries().map((e) => [e.key.id, e.current]),
+      [
+        [current.id, true],
+        [rotated.id, false],
+        [elsewhere.id, false],
+      ],
+    );
     assert.ok(keyring.resolve(rotated.id).bytes.equals(rotated.bytes));
     assert.ok(keyring.resolve(elsewhere.id).bytes.equals(elsewhere.bytes));
   });
@@ -43,11 +57,14 @@ describe('keyring', () => {
     const s = await store();
     await writeKey(s.currentFile, generateSecretKey());
     const keyring = openKeyring(s);
-    assert.throws(() => keyring.resolve('0123456789abcdef'), (error: Error) => {
-      assert.match(error.message, /secret key 0123456789abcdef is not in the keyring/);
-      assert.ok(error.message.includes(path.join(s.keysDir, '0123456789abcdef.key')), error.message);
-      return true;
-    });
+    assert.throws(
+      () => keyring.resolve('0123456789abcdef'),
+      (error: Error) => {
+        assert.match(error.message, /secret key 0123456789abcdef is not in the keyring/);
+        assert.ok(error.message.includes(path.join(s.keysDir, '0123456789abcdef.key')), error.message);
+        return true;
+      },
+    );
   });
 
   it('refuses a key file whose name is not its key id', async () => {
@@ -56,7 +73,10 @@ describe('keyring', () => {
     await mkdir(s.keysDir);
     const stray = generateSecretKey();
     await writeKey(path.join(s.keysDir, 'backup-2025.key'), stray);
-    assert.throws(() => openKeyring(s), new RegExp(`backup-2025\\.key holds key ${stray.id}.*rename it to ${stray.id}\\.key`));
+    assert.throws(
+      () => openKeyring(s),
+      new RegExp(`backup-2025\\.key holds key ${stray.id}.*rename it to ${stray.id}\\.key`),
+    );
   });
 
   it('follows a current key replaced by another process, and finds keys added after it opened', async () => {
@@ -73,7 +93,11 @@ describe('keyring', () => {
     await replaceKeyFile(s.currentFile, second);
     assert.equal(keyring.current().id, second.id, 'the replaced file is noticed without a reload');
     assert.equal(keyring.resolve(first.id).id, first.id, 'the earlier key is still found by its id');
-    assert.deepEqual((await readdir(s.dir)).filter((n) => n.includes('.tmp-')), [], 'no temporary file is left');
+    assert.deepEqual(
+      (await readdir(s.dir)).filter((n) => n.includes('.tmp-')),
+      [],
+      'no temporary file is left',
+    );
   });
 
   it('decrypts each backup with the key its header names', async () => {
@@ -84,14 +108,20 @@ describe('keyring', () => {
     const keyring = openKeyring(s);
     const plain = randomBytes(5000);
     for (const writer of [old, current]) {
-      const decrypted = await readAll(Readable.from([await encrypt(writer, plain)]).pipe(new DecryptStream(keyring.resolve)));
+      const decrypted = await readAll(
+        Readable.from([await encrypt(writer, plain)]).pipe(new DecryptStream(keyring.resolve)),
+      );
       assert.ok(decrypted.equals(plain), `a backup under ${writer.id} decrypts`);
     }
     const foreign = generateSecretKey();
     await assert.rejects(
-      pipeline(Readable.from([await encrypt(foreign, plain)]), new DecryptStream(keyring.resolve), async function* (source) {
-        for await (const chunk of source) yield chunk;
-      }),
+      pipeline(
+        Readable.from([await encrypt(foreign, plain)]),
+        new DecryptStream(keyring.resolve),
+        async function* (source) {
+          for await (const chunk of source) yield chunk;
+        },
+      ),
       new RegExp(`secret key ${foreign.id} is not in the keyring`),
     );
   });
@@ -106,7 +136,10 @@ describe('key files', () => {
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     assert.equal((await readFile(file, 'utf8')).trim(), key.bytes.toString('hex'));
     await writeNewKeyFile(file, key);
-    await assert.rejects(writeNewKeyFile(file, generateSecretKey()), /already holds key .* a key file is never overwritten/);
+    await assert.rejects(
+      writeNewKeyFile(file, generateSecretKey()),
+      /already holds key .* a key file is never overwritten/,
+    );
     assert.equal((await readFile(file, 'utf8')).trim(), key.bytes.toString('hex'), 'the first key is intact');
   });
 
@@ -138,7 +171,10 @@ describe('payload codec over a keyring', () => {
     const [after] = await codec.encode([payload]);
     assert.equal(Buffer.from(after!.metadata![KEY_ID_METADATA]!).toString(), second.id);
     const decoded = await codec.decode([before!, after!]);
-    assert.deepEqual(decoded.map((p) => Buffer.from(p.data!).toString()), ['"backup/shop"', '"backup/shop"']);
+    assert.deepEqual(
+      decoded.map((p) => Buffer.from(p.data!).toString()),
+      ['"backup/shop"', '"backup/shop"'],
+    );
   });
 
   it('decodes a payload under a key written after it opened (a rotation it has not noticed yet)', async () => {
@@ -148,7 +184,11 @@ describe('payload codec over a keyring', () => {
     const codec = new KeyringCodec(openKeyring(s), 'refuse');
     const newer = generateSecretKey();
     const [sealed] = await new EncryptionCodec(newer).encode([{ metadata: {}, data: Buffer.from('"x"') }]);
-    await assert.rejects(codec.decode([sealed!]), new RegExp(`encrypted with key ${newer.id}`), 'unknown until it is on disk');
+    await assert.rejects(
+      codec.decode([sealed!]),
+      new RegExp(`encrypted with key ${newer.id}`),
+      'unknown until it is on disk',
+    );
     await writeNewKeyFile(keyFileIn(s.keysDir, newer.id), newer);
     assert.equal(Buffer.from((await codec.decode([sealed!]))[0]!.data!).toString(), '"x"');
   });

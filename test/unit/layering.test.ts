@@ -8,7 +8,9 @@ import { sourceFiles, withoutComments } from '../support/source-scan.ts';
 const UPPER_LAYERS = ['activities', 'cli', 'scripts', 'services', 'temporal', 'web', 'worker', 'workflows'];
 
 const specifiers = (source: string): string[] =>
-  [...withoutComments(source).matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+)['"]/g)].map((m) => m[1]!);
+  [...withoutComments(source).matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+)['"]/g)].map(
+    (m) => m[1]!,
+  );
 
 describe('layering', () => {
   it('lets nothing under lib/ import temporal/, services/, activities/ or another upper layer', async () => {
@@ -31,7 +33,8 @@ describe('layering', () => {
   });
 
   it('reads the imports this check depends on', () => {
-    const source = "import type { A } from '../../temporal/x.ts';\nexport { b } from './b.ts';\nconst c = await import('../services/c.ts');\nimport './side.ts';";
+    const source =
+      "import type { A } from '../../temporal/x.ts';\nexport { b } from './b.ts';\nconst c = await import('../services/c.ts');\nimport './side.ts';";
     assert.deepEqual(specifiers(source), ['../../temporal/x.ts', './b.ts', '../services/c.ts', './side.ts']);
   });
 });

@@ -62,8 +62,14 @@ describe('local storage driver', () => {
     const chunks: Buffer[] = [];
     for await (const c of await storage.openRead('x/y/z.txt')) chunks.push(c as Buffer);
     assert.equal(Buffer.concat(chunks).toString(), 'hello');
-    assert.deepEqual((await storage.list('x')).map((o) => o.key), ['x/y/z.txt']);
-    await assert.rejects(storage.openRead('x/missing'), /storage local "test": unable to read 'x\/missing': .*check the key/);
+    assert.deepEqual(
+      (await storage.list('x')).map((o) => o.key),
+      ['x/y/z.txt'],
+    );
+    await assert.rejects(
+      storage.openRead('x/missing'),
+      /storage local "test": unable to read 'x\/missing': .*check the key/,
+    );
   });
 
   it('refuses keys that climb out of the root', async () => {

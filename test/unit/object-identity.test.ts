@@ -6,8 +6,20 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { HEADER_PREFIX_LENGTH, headerLength } from '../../lib/crypto/backup-header.ts';
-import { DecryptStream, EncryptStream, type BackupHeader, type DecryptOptions, type KeyResolver } from '../../lib/crypto/chunked-gcm.ts';
-import { encodeIdentity, identityForObjectKey, logicalBackupIdentity, pitrObjectIdentity, type ObjectIdentity } from '../../lib/crypto/object-identity.ts';
+import {
+  DecryptStream,
+  EncryptStream,
+  type BackupHeader,
+  type DecryptOptions,
+  type KeyResolver,
+} from '../../lib/crypto/chunked-gcm.ts';
+import {
+  encodeIdentity,
+  identityForObjectKey,
+  logicalBackupIdentity,
+  pitrObjectIdentity,
+  type ObjectIdentity,
+} from '../../lib/crypto/object-identity.ts';
 import { parseSecretKeyFile, secretKeyFromBytes, type SecretKey } from '../../lib/crypto/secret-key.ts';
 
 const key = secretKeyFromBytes(randomBytes(32));
@@ -24,7 +36,11 @@ async function encrypt(plain: Buffer, identity: ObjectIdentity): Promise<Buffer>
 }
 
 /** Decrypts, returning the plaintext and how many bytes came out before any failure. */
-async function decrypt(data: Buffer, options: DecryptOptions, withKey: SecretKey | KeyResolver = key): Promise<{ plain?: Buffer; error?: Error; released: number }> {
+async function decrypt(
+  data: Buffer,
+  options: DecryptOptions,
+  withKey: SecretKey | KeyResolver = key,
+): Promise<{ plain?: Buffer; error?: Error; released: number }> {
   const dec = new DecryptStream(withKey, options);
   const parts: Buffer[] = [];
   dec.on('data', (part: Buffer) => parts.push(part));
@@ -43,35 +59,65 @@ function withForgedIdentity(sealed: Buffer, identity: ObjectIdentity): Buffer {
   const forged = encodeIdentity(identity);
   const length = Buffer.alloc(2);
   length.writeUInt16BE(forged.length);
-  return Buffer.concat([sealed.subarray(0, HEADER_PREFIX_LENGTH), length, forged, sealed.subarray(headerLength(sealed))]);
+  return Buffer.concat([
+    sealed.subarray(0, HEADER_PREFIX_LENGTH),
+    length,
+    forged,
+    sealed.subarray(headerLength(sealed)),
+  ]);
 }
 
 describe('object identity in the encrypted format (version 2)', () => {
   it('decrypts an object that carries the expected identity, and reports it', async () => {
     const plain = randomBytes(5000);
     let seen: BackupHeader | undefined;
-    const result = await decrypt(await encrypt(plain, orders1), { expect: orders1, onHeader: (h) => { seen = h; } });
+    const result = await decrypt(await encrypt(plain, orders1), {
+      expect: orders1,
+      onHeader: (h) => {
+        seen = h;
+      },
+    });
     assert.deepEqual(result.plain, plain);
     assert.equal(seen?.version, 2);
     assert.deepEqual(seen?.identity, orders1);
   });
 
   it('refuses another backup of the same database, naming both, before any plaintext', async () => {
-    const result = await decrypt(await encrypt(randomBytes(5000), orders1), { expect: orders2, objectName: 'orders/20261124T103000Z-0b1d2e.dump.hsb' });
-    assert.match(result.error?.message ?? '', /object orders\/20261124T103000Z-0b1d2e\.dump\.hsb authenticates as backup 20261123T103000Z-3f9a1c of database orders, expected backup 20261124T103000Z-0b1d2e of database orders: the object was replaced or copied in storage/);
+    const result = await decrypt(await encrypt(randomBytes(5000), orders1), {
+      expect: orders2,
+      objectName: 'orders/20261124T103000Z-0b1d2e.dump.hsb',
+    });
+    assert.match(
+      result.error?.message ?? '',
+      /object orders\/20261124T103000Z-0b1d2e\.dump\.hsb authenticates as backup 20261123T103000Z-3f9a1c of database orders, expected backup 20261124T103000Z-0b1d2e of database orders: the object was replaced or copied in storage/,
+    );
     assert.equal(result.released, 0);
   });
 
   it('refuses a backup of another database with the same backup id', async () => {
-    const result = await decrypt(await encrypt(randomBytes(100), orders1), { expect: logicalBackupIdentity('billing', orders1.backupId) });
-    assert.match(result.error?.message ?? '', /as backup 20261123T103000Z-3f9a1c of database orders, expected backup 20261123T103000Z-3f9a1c of database billing/);
+    const result = await decrypt(await encrypt(randomBytes(100), orders1), {
+      expect: logicalBackupIdentity('billing', orders1.backupId),
+    });
+    assert.match(
+      result.error?.message ?? '',
+      /as backup 20261123T103000Z-3f9a1c of database orders, expected backup 20261123T103000Z-3f9a1c of database billing/,
+    );
     assert.equal(result.released, 0);
   });
 
   it('refuses a PITR object copied over another segment', async () => {
-    const sealed = await encrypt(randomBytes(100), pitrObjectIdentity('pitr/7312/wal/000000010000000000000003.zst.hsb'));
-    const result = await decrypt(sealed, { expect: pitrObjectIdentity('pitr/7312/wal/000000010000000000000004.zst.hsb'), acceptUnbound: true });
-    assert.match(result.error?.message ?? '', /authenticates as PITR object pitr\/7312\/wal\/000000010000000000000003\.zst\.hsb, expected PITR object pitr\/7312\/wal\/000000010000000000000004/);
+    const sealed = await encrypt(
+      randomBytes(100),
+      pitrObjectIdentity('pitr/7312/wal/000000010000000000000003.zst.hsb'),
+    );
+    const result = await decrypt(sealed, {
+      expect: pitrObjectIdentity('pitr/7312/wal/000000010000000000000004.zst.hsb'),
+      acceptUnbound: true,
+    });
+    assert.match(
+      result.error?.message ?? '',
+      /authenticates as PITR object pitr\/7312\/wal\/000000010000000000000003\.zst\.hsb, expected PITR object pitr\/7312\/wal\/000000010000000000000004/,
+    );
   });
 
   it('fails authentication when the header identity is rewritten to the expected one', async () => {
@@ -101,7 +147,10 @@ describe('object identity in the encrypted format (version 2)', () => {
     const sealed = await encrypt(randomBytes(2000), orders1);
     const asked: string[] = [];
     const other = secretKeyFromBytes(randomBytes(32));
-    const ring = new Map([[key.id, key], [other.id, other]]);
+    const ring = new Map([
+      [key.id, key],
+      [other.id, other],
+    ]);
     const resolver: KeyResolver = (id) => {
       asked.push(id);
       const found = ring.get(id);
@@ -110,13 +159,19 @@ describe('object identity in the encrypted format (version 2)', () => {
     };
     assert.equal((await decrypt(sealed, { expect: orders1 }, resolver)).released, 2000);
     assert.deepEqual(asked, [key.id]);
-    assert.match((await decrypt(sealed, {}, () => other)).error?.message ?? '', new RegExp(`encrypted with key ${key.id}, but the key in use is ${other.id}`));
+    assert.match(
+      (await decrypt(sealed, {}, () => other)).error?.message ?? '',
+      new RegExp(`encrypted with key ${key.id}, but the key in use is ${other.id}`),
+    );
   });
 
   it('maps storage keys to the identity their object must carry', () => {
     assert.deepEqual(identityForObjectKey('orders/20261123T103000Z-3f9a1c.dump.hsb'), orders1);
     assert.deepEqual(identityForObjectKey('orders/20261123T103000Z-3f9a1c'), orders1);
-    assert.deepEqual(identityForObjectKey('pitr/7312/base/bb-1.tar.zst.hsb'), pitrObjectIdentity('pitr/7312/base/bb-1.tar.zst.hsb'));
+    assert.deepEqual(
+      identityForObjectKey('pitr/7312/base/bb-1.tar.zst.hsb'),
+      pitrObjectIdentity('pitr/7312/base/bb-1.tar.zst.hsb'),
+    );
     assert.throws(() => identityForObjectKey('orders/latest'), /names no Hindsight object/);
   });
 });
@@ -129,8 +184,21 @@ describe('version 1 objects (no identity) stay readable', () => {
   it('decrypts the version 1 fixture to its plaintext', async () => {
     assert.equal(v1Object[4], 1, 'the fixture is a version 1 object');
     let seen: BackupHeader | undefined;
-    const result = await decrypt(v1Object, { onHeader: (h) => { seen = h; } }, v1Key);
-    assert.equal(createHash('sha256').update(result.plain ?? '').digest('hex'), createHash('sha256').update(v1Plain).digest('hex'));
+    const result = await decrypt(
+      v1Object,
+      {
+        onHeader: (h) => {
+          seen = h;
+        },
+      },
+      v1Key,
+    );
+    assert.equal(
+      createHash('sha256')
+        .update(result.plain ?? '')
+        .digest('hex'),
+      createHash('sha256').update(v1Plain).digest('hex'),
+    );
     assert.equal(seen?.version, 1);
     assert.equal(seen?.identity, undefined);
   });
@@ -139,7 +207,10 @@ describe('version 1 objects (no identity) stay readable', () => {
     const vouched = await decrypt(v1Object, { expect: orders1, acceptUnbound: true }, v1Key);
     assert.deepEqual(vouched.plain, v1Plain);
     const alone = await decrypt(v1Object, { expect: orders1 }, v1Key);
-    assert.match(alone.error?.message ?? '', /format version 1, which carries no identity, so it cannot be proven to be backup 20261123T103000Z-3f9a1c of database orders/);
+    assert.match(
+      alone.error?.message ?? '',
+      /format version 1, which carries no identity, so it cannot be proven to be backup 20261123T103000Z-3f9a1c of database orders/,
+    );
     assert.equal(alone.released, 0);
   });
 

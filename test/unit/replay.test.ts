@@ -23,18 +23,33 @@ describe('workflow replay over committed histories', () => {
   for (const [version, names] of earlier) {
     for (const name of names) {
       it(`a ${name} run of version ${version.slice(1)} replays on today's code`, async () => {
-        try { Runtime.install({ logger: new DefaultLogger('WARN') }); } catch { /* already installed */ }
+        try {
+          Runtime.install({ logger: new DefaultLogger('WARN') });
+        } catch {
+          /* already installed */
+        }
         const history = JSON.parse(await readFile(path.join('test/histories', version, `${name}.json`), 'utf8'));
         assert.ok(history.events.length > 5, 'the history holds a whole run');
-        const key = parseSecretKeyFile(await readFile('test/histories/history.key', 'utf8'), 'test/histories/history.key');
+        const key = parseSecretKeyFile(
+          await readFile('test/histories/history.key', 'utf8'),
+          'test/histories/history.key',
+        );
         if (version !== 'v0.1') {
-          await Worker.runReplayHistory({ workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) }, history, `${name}-${version}-replay`);
+          await Worker.runReplayHistory(
+            { workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) },
+            history,
+            `${name}-${version}-replay`,
+          );
           return;
         }
         // 0.1 wrote plaintext payloads: today's worker refuses such a run (drain 0.1 runs before
         // upgrading), while the workflow code itself still replays it.
         await assert.rejects(
-          Worker.runReplayHistory({ workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) }, history, `${name}-${version}-refused`),
+          Worker.runReplayHistory(
+            { workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) },
+            history,
+            `${name}-${version}-refused`,
+          ),
           /not encrypted with this installation's key/,
         );
         const lenient = { payloadCodecs: [new EncryptionCodec(key, [], { plaintext: 'pass' })] };
@@ -44,15 +59,35 @@ describe('workflow replay over committed histories', () => {
   }
 
   for (const name of [
-    'backupDatabase', 'restoreBackup', 'restoreVerifier', 'gfsRetention', 'healthMonitor', 'deliverNotifications',
-    'backupWatchdog', 'walArchiver', 'baseBackup', 'walChainMonitor', 'pitrRestore',
+    'backupDatabase',
+    'restoreBackup',
+    'restoreVerifier',
+    'gfsRetention',
+    'healthMonitor',
+    'deliverNotifications',
+    'backupWatchdog',
+    'walArchiver',
+    'baseBackup',
+    'walChainMonitor',
+    'pitrRestore',
   ]) {
     it(`${name} replays deterministically`, async () => {
-      try { Runtime.install({ logger: new DefaultLogger('WARN') }); } catch { /* already installed */ }
+      try {
+        Runtime.install({ logger: new DefaultLogger('WARN') });
+      } catch {
+        /* already installed */
+      }
       const history = JSON.parse(await readFile(path.join('test/histories', `${name}.json`), 'utf8'));
       assert.ok(history.events.length > 5, 'the history holds a whole run');
-      const key = parseSecretKeyFile(await readFile('test/histories/history.key', 'utf8'), 'test/histories/history.key');
-      await Worker.runReplayHistory({ workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) }, history, `${name}-replay`);
+      const key = parseSecretKeyFile(
+        await readFile('test/histories/history.key', 'utf8'),
+        'test/histories/history.key',
+      );
+      await Worker.runReplayHistory(
+        { workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) },
+        history,
+        `${name}-replay`,
+      );
     });
   }
 });

@@ -40,13 +40,25 @@ describe('loading a dump as a role without privileges: the plan', () => {
   it('leaves out extensions (made beforehand), their comments, schemas made for them, privileges, and superuser-only types by name', () => {
     const plan = planLoad(parseTocList(LIST), ['ext']);
     assert.deepEqual(plan.extensions, ['hstore', 'pg_trgm']);
-    assert.deepEqual(plan.skipped.map((s) => [s.type, s.name]), [['EVENT TRIGGER', 'note_ddl']]);
-    assert.deepEqual(plan.list.trim().split('\n').map((l) => Number(l.split(';')[0])), [220, 217, 218, 3491, 3492, 3300]);
+    assert.deepEqual(
+      plan.skipped.map((s) => [s.type, s.name]),
+      [['EVENT TRIGGER', 'note_ddl']],
+    );
+    assert.deepEqual(
+      plan.list
+        .trim()
+        .split('\n')
+        .map((l) => Number(l.split(';')[0])),
+      [220, 217, 218, 3491, 3492, 3300],
+    );
   });
 
-  it('takes only a name and a schema from the dump\'s CREATE EXTENSION lines', () => {
+  it("takes only a name and a schema from the dump's CREATE EXTENSION lines", () => {
     const sql = `CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public;\nCREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA "My Ext";\nCREATE EXTENSION IF NOT EXISTS x WITH SCHEMA public; DROP TABLE y;\n`;
-    assert.deepEqual(extensionRequests(sql), [{ name: 'hstore', schema: 'public' }, { name: 'uuid-ossp', schema: 'My Ext' }]);
+    assert.deepEqual(extensionRequests(sql), [
+      { name: 'hstore', schema: 'public' },
+      { name: 'uuid-ossp', schema: 'My Ext' },
+    ]);
   });
 
   it('ties each error to its entry: lost data fails, privilege refusals and what depends on them are refused, the rest fails', () => {
@@ -65,12 +77,21 @@ pg_restore: error: could not execute query: ERROR:  division by zero
 pg_restore: warning: errors ignored on restore: 4
 `;
     const errors = parseRestoreErrors(stderr);
-    assert.deepEqual(errors.map((e) => e.dumpId), [220, 3491, 3492, 3300]);
+    assert.deepEqual(
+      errors.map((e) => e.dumpId),
+      [220, 3491, 3492, 3300],
+    );
     const { refused, failed } = classifyRestoreErrors(errors, parseTocList(LIST));
-    assert.deepEqual(refused.map((r) => `${r.type} ${r.name}`), ['FUNCTION public.payload(integer)', 'MATERIALIZED VIEW DATA public.mv']);
-    assert.deepEqual(failed.map((r) => [`${r.type} ${r.name}`, r.reason]), [
-      ['TABLE DATA public.t', 'COPY failed for table "t": ERROR: permission denied for function pg_read_file'],
-      ['INDEX public.t_expr', 'ERROR: division by zero'],
-    ]);
+    assert.deepEqual(
+      refused.map((r) => `${r.type} ${r.name}`),
+      ['FUNCTION public.payload(integer)', 'MATERIALIZED VIEW DATA public.mv'],
+    );
+    assert.deepEqual(
+      failed.map((r) => [`${r.type} ${r.name}`, r.reason]),
+      [
+        ['TABLE DATA public.t', 'COPY failed for table "t": ERROR: permission denied for function pg_read_file'],
+        ['INDEX public.t_expr', 'ERROR: division by zero'],
+      ],
+    );
   });
 });

@@ -8,12 +8,19 @@ function lookupOf(backups: RestoreCandidate[]): BackupLookup {
   return {
     async getBackup(id) {
       const found = backups.find((b) => b.id === id);
-      if (!found) throw new HindsightError('not_found', `backup "${id}" does not exist (hindsight backups <db> lists them)`);
+      if (!found)
+        throw new HindsightError('not_found', `backup "${id}" does not exist (hindsight backups <db> lists them)`);
       return found;
     },
     async latestCompleteBackup(database) {
-      const found = backups.find((b) => b.databaseName === database && (b.status === 'complete' || b.status === 'partial'));
-      if (!found) throw new HindsightError('not_found', `database "${database}" has no complete backup yet (run hindsight backup ${database})`);
+      const found = backups.find(
+        (b) => b.databaseName === database && (b.status === 'complete' || b.status === 'partial'),
+      );
+      if (!found)
+        throw new HindsightError(
+          'not_found',
+          `database "${database}" has no complete backup yet (run hindsight backup ${database})`,
+        );
       return found;
     },
   };
@@ -48,17 +55,33 @@ describe('which backup a restore takes', () => {
   });
 
   it('refuses a backup of another database, naming both', async () => {
-    await assert.rejects(chooseBackupToRestore(lookup, 'shop', 'b-2'), refusal('bad_input', 'backup b-2 belongs to database "ledger", not "shop"'));
+    await assert.rejects(
+      chooseBackupToRestore(lookup, 'shop', 'b-2'),
+      refusal('bad_input', 'backup b-2 belongs to database "ledger", not "shop"'),
+    );
   });
 
   it('refuses running, failed and cancelled backups, naming the status', async () => {
-    for (const [id, status] of [['b-5', 'running'], ['b-4', 'failed'], ['b-0', 'cancelled']]) {
-      await assert.rejects(chooseBackupToRestore(lookup, 'shop', id), refusal('bad_input', `backup ${id} is ${status}: only complete (or partial) backups can be restored`));
+    for (const [id, status] of [
+      ['b-5', 'running'],
+      ['b-4', 'failed'],
+      ['b-0', 'cancelled'],
+    ]) {
+      await assert.rejects(
+        chooseBackupToRestore(lookup, 'shop', id),
+        refusal('bad_input', `backup ${id} is ${status}: only complete (or partial) backups can be restored`),
+      );
     }
   });
 
-  it('passes on the lookup\'s refusals: an unknown backup, a database without a complete one', async () => {
-    await assert.rejects(chooseBackupToRestore(lookup, 'shop', 'b-9'), refusal('not_found', 'backup "b-9" does not exist (hindsight backups <db> lists them)'));
-    await assert.rejects(chooseBackupToRestore(lookupOf([]), 'shop'), refusal('not_found', 'database "shop" has no complete backup yet (run hindsight backup shop)'));
+  it("passes on the lookup's refusals: an unknown backup, a database without a complete one", async () => {
+    await assert.rejects(
+      chooseBackupToRestore(lookup, 'shop', 'b-9'),
+      refusal('not_found', 'backup "b-9" does not exist (hindsight backups <db> lists them)'),
+    );
+    await assert.rejects(
+      chooseBackupToRestore(lookupOf([]), 'shop'),
+      refusal('not_found', 'database "shop" has no complete backup yet (run hindsight backup shop)'),
+    );
   });
 });

@@ -11,10 +11,20 @@ describe('logical restore targets', () => {
 
   it('refuses template0, template1 and postgres, by name or in a URL, naming the fix', () => {
     for (const name of ['template0', 'template1', 'postgres']) {
-      assert.equal(problem({ database: name }), `to.database "${name}" is one of PostgreSQL's own databases (template0, template1, postgres): restore into a new database instead`);
-      assert.match(problem({ url: `postgres://admin@db2:5432/${name}` }), new RegExp(`the database "${name}" of to\\.url is one of PostgreSQL's own databases`));
+      assert.equal(
+        problem({ database: name }),
+        `to.database "${name}" is one of PostgreSQL's own databases (template0, template1, postgres): restore into a new database instead`,
+      );
+      assert.match(
+        problem({ url: `postgres://admin@db2:5432/${name}` }),
+        new RegExp(`the database "${name}" of to\\.url is one of PostgreSQL's own databases`),
+      );
     }
-    assert.match(problem({ url: 'postgres://admin@db2:5432' }), /the database "postgres" of to\.url/, 'a URL without a database means postgres');
+    assert.match(
+      problem({ url: 'postgres://admin@db2:5432' }),
+      /the database "postgres" of to\.url/,
+      'a URL without a database means postgres',
+    );
   });
 
   it('accepts any other database', () => {

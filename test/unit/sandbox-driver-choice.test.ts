@@ -11,7 +11,14 @@ import { createSandboxDriver } from '../../lib/sandbox/index.ts';
 /** The warnings `auto` logs, as the worker's logger would receive them. */
 function recordingLogger() {
   const warnings: Array<{ fields: Record<string, unknown>; message: string }> = [];
-  return { warnings, logger: { warn: (fields: Record<string, unknown>, message: string) => { warnings.push({ fields, message }); } } as never };
+  return {
+    warnings,
+    logger: {
+      warn: (fields: Record<string, unknown>, message: string) => {
+        warnings.push({ fields, message });
+      },
+    } as never,
+  };
 }
 
 // Closing a server waits for its connections (the silent socket holds them open): they are ended first.
@@ -45,7 +52,13 @@ describe('the auto sandbox driver choice never takes the worker down', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const options = (socket: string, extra: Record<string, unknown> = {}) => ({ preferred: 'auto' as const, dockerSocket: socket, root: path.join(dir, 'sandboxes'), engineTimeoutMs: 5_000, ...extra });
+  const options = (socket: string, extra: Record<string, unknown> = {}) => ({
+    preferred: 'auto' as const,
+    dockerSocket: socket,
+    root: path.join(dir, 'sandboxes'),
+    engineTimeoutMs: 5_000,
+    ...extra,
+  });
 
   it('a socket that never answers: the process driver once the wait is over (first: testcontainers keeps what it found)', async () => {
     const socket = path.join(dir, 'silent.sock');
@@ -62,7 +75,9 @@ describe('the auto sandbox driver choice never takes the worker down', () => {
 
   it('a socket that answers, but not as Docker: the process driver, and the log says why', async () => {
     const socket = path.join(dir, 'http-garbage.sock');
-    servers.push(await fakeEngineSocket(socket, 'HTTP/1.1 500 Not Docker\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'));
+    servers.push(
+      await fakeEngineSocket(socket, 'HTTP/1.1 500 Not Docker\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'),
+    );
     const { warnings, logger } = recordingLogger();
     const driver = await createSandboxDriver(options(socket, { logger }));
     delete process.env.DOCKER_HOST; // The docker driver points testcontainers at the socket it was given.
@@ -74,11 +89,12 @@ describe('the auto sandbox driver choice never takes the worker down', () => {
     assert.deepEqual(await driver.sweepLeftovers(), { removed: [] }, 'the fallback driver works');
   });
 
-  it('the docker driver module fails to load: the process driver, with the loader\'s error', async () => {
+  it("the docker driver module fails to load: the process driver, with the loader's error", async () => {
     const socket = path.join(dir, 'module-fails.sock');
     servers.push(await fakeEngineSocket(socket, undefined));
     const { warnings, logger } = recordingLogger();
-    const loadDockerDriver = () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'bind')"));
+    const loadDockerDriver = () =>
+      Promise.reject(new TypeError("Cannot read properties of undefined (reading 'bind')"));
     const driver = await createSandboxDriver(options(socket, { logger, loadDockerDriver }));
     assert.equal(driver.name, 'process');
     assert.match(String(warnings[0]!.fields.reason), /reading 'bind'/);
@@ -88,14 +104,20 @@ describe('the auto sandbox driver choice never takes the worker down', () => {
     const socket = path.join(dir, 'testcontainers-fails.sock');
     servers.push(await fakeEngineSocket(socket, undefined));
     const { warnings, logger } = recordingLogger();
-    const brokenTestcontainers = () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'bind')"));
-    const loadDockerDriver = () => Promise.resolve({
-      createDockerSandboxDriver: (driverOptions: Parameters<typeof createDockerSandboxDriver>[0]) => createDockerSandboxDriver({ ...driverOptions, load: brokenTestcontainers }),
-    });
+    const brokenTestcontainers = () =>
+      Promise.reject(new TypeError("Cannot read properties of undefined (reading 'bind')"));
+    const loadDockerDriver = () =>
+      Promise.resolve({
+        createDockerSandboxDriver: (driverOptions: Parameters<typeof createDockerSandboxDriver>[0]) =>
+          createDockerSandboxDriver({ ...driverOptions, load: brokenTestcontainers }),
+      });
     const driver = await createSandboxDriver(options(socket, { logger, loadDockerDriver }));
     delete process.env.DOCKER_HOST;
     assert.equal(driver.name, 'process');
-    assert.match(String(warnings[0]!.fields.reason), /testcontainers package failed to load: Cannot read properties of undefined \(reading 'bind'\)/);
+    assert.match(
+      String(warnings[0]!.fields.reason),
+      /testcontainers package failed to load: Cannot read properties of undefined \(reading 'bind'\)/,
+    );
   });
 
   it('no socket: the process driver without a word; docker asked for by name is taken as asked', async () => {
@@ -103,8 +125,15 @@ describe('the auto sandbox driver choice never takes the worker down', () => {
     assert.equal((await createSandboxDriver(options(path.join(dir, 'missing.sock'), { logger }))).name, 'process');
     assert.equal(warnings.length, 0);
     let loaded = 0;
-    const loadDockerDriver = () => { loaded += 1; return import('../../lib/sandbox/docker.ts'); };
-    const docker = await createSandboxDriver({ preferred: 'docker', dockerSocket: path.join(dir, 'missing.sock'), loadDockerDriver });
+    const loadDockerDriver = () => {
+      loaded += 1;
+      return import('../../lib/sandbox/docker.ts');
+    };
+    const docker = await createSandboxDriver({
+      preferred: 'docker',
+      dockerSocket: path.join(dir, 'missing.sock'),
+      loadDockerDriver,
+    });
     assert.equal(docker.name, 'docker');
     assert.equal(loaded, 1, 'the docker driver module is loaded only when docker is chosen');
   });

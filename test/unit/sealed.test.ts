@@ -26,7 +26,10 @@ describe('sealed catalog secrets', () => {
   it('names both keys when the secret key differs', () => {
     const sealed = seal(key, 'hunter2', 'ctx');
     const other = secretKeyFromBytes(randomBytes(32));
-    assert.throws(() => unseal(other, sealed, 'ctx'), new RegExp(`sealed with key ${key.id}, but the secret key in use is ${other.id}`));
+    assert.throws(
+      () => unseal(other, sealed, 'ctx'),
+      new RegExp(`sealed with key ${key.id}, but the secret key in use is ${other.id}`),
+    );
   });
 });
 
@@ -59,7 +62,10 @@ describe('sealed secrets across a key rotation', () => {
     const moved = seal(old, 'pw', 'database:prod:password');
     assert.throws(() => reseal(ring, current, moved, 'database:demo:password'), /failed authentication/);
     const foreign = secretKeyFromBytes(randomBytes(32));
-    assert.throws(() => reseal(ring, current, seal(foreign, 'pw', 'ctx'), 'ctx'), new RegExp(`secret key ${foreign.id} is not in the keyring`));
+    assert.throws(
+      () => reseal(ring, current, seal(foreign, 'pw', 'ctx'), 'ctx'),
+      new RegExp(`secret key ${foreign.id} is not in the keyring`),
+    );
   });
 
   it('reads no key id from a malformed value', () => {
@@ -85,7 +91,10 @@ describe('secret key file', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'hindsight-key-'));
     const rotated = secretKeyFromBytes(randomBytes(32));
     await writeNewKeyFile(path.join(dir, 'keys', `${rotated.id}.key`), rotated);
-    await assert.rejects(loadOrCreateSecretKey(path.join(dir, 'secret.key')), new RegExp(`secret.key is missing, but .*keys holds ${rotated.id}\\.key`));
+    await assert.rejects(
+      loadOrCreateSecretKey(path.join(dir, 'secret.key')),
+      new RegExp(`secret.key is missing, but .*keys holds ${rotated.id}\\.key`),
+    );
     await assert.rejects(stat(path.join(dir, 'secret.key')), /ENOENT/);
   });
 });

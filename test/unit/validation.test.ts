@@ -10,7 +10,11 @@ import { describeInputError } from '../../temporal/contracts/common.ts';
 import { restoreBackupInput } from '../../temporal/contracts/restore.ts';
 import { addDatabaseInput } from '../../services/databases/input.ts';
 
-function inputError(schema: typeof backupDatabaseInput | typeof restoreBackupInput, name: string, value: unknown): string {
+function inputError(
+  schema: typeof backupDatabaseInput | typeof restoreBackupInput,
+  name: string,
+  value: unknown,
+): string {
   const parsed = schema.safeParse(value);
   assert.equal(parsed.success, false, 'the input must be rejected');
   return describeInputError(name, parsed.error!);
@@ -46,7 +50,9 @@ describe('config file and Temporal TLS', () => {
   };
 
   it('reads NAME=value lines, and the environment wins over the file', () => {
-    const configFile = file('# production\nTEMPORAL_ADDRESS=temporal.internal:7233\nHINDSIGHT_TASK_QUEUE="backups"\n\nHINDSIGHT_WEB_PORT=8080\n');
+    const configFile = file(
+      '# production\nTEMPORAL_ADDRESS=temporal.internal:7233\nHINDSIGHT_TASK_QUEUE="backups"\n\nHINDSIGHT_WEB_PORT=8080\n',
+    );
     const config = loadConfig({ HINDSIGHT_CONFIG_FILE: configFile, HINDSIGHT_WEB_PORT: '9090' });
     assert.equal(config.temporalAddress, 'temporal.internal:7233');
     assert.equal(config.taskQueue, 'backups');
@@ -55,14 +61,26 @@ describe('config file and Temporal TLS', () => {
 
   it('names the file, the line and the setting it does not know', () => {
     const configFile = file('TEMPORAL_ADDRESS=a:1\nTEMPORAL_ADRESS=b:2\n');
-    assert.throws(() => loadConfig({ HINDSIGHT_CONFIG_FILE: configFile }), new RegExp(`${configFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: unknown setting TEMPORAL_ADRESS`));
-    assert.throws(() => loadConfig({ HINDSIGHT_CONFIG_FILE: '/nonexistent/hindsight.env' }), /HINDSIGHT_CONFIG_FILE: cannot read \/nonexistent\/hindsight.env \(ENOENT\)/);
+    assert.throws(
+      () => loadConfig({ HINDSIGHT_CONFIG_FILE: configFile }),
+      new RegExp(`${configFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: unknown setting TEMPORAL_ADRESS`),
+    );
+    assert.throws(
+      () => loadConfig({ HINDSIGHT_CONFIG_FILE: '/nonexistent/hindsight.env' }),
+      /HINDSIGHT_CONFIG_FILE: cannot read \/nonexistent\/hindsight.env \(ENOENT\)/,
+    );
   });
 
   it('turns TLS on from its files and refuses half of a client certificate', () => {
     assert.equal(loadConfig({}).temporalTls, undefined);
-    assert.deepEqual(loadConfig({ TEMPORAL_TLS_CA_FILE: '/ca.pem', TEMPORAL_TLS_SERVER_NAME: 't.internal' }).temporalTls, { caFile: '/ca.pem', certFile: undefined, keyFile: undefined, serverName: 't.internal' });
-    assert.throws(() => loadConfig({ TEMPORAL_TLS_CERT_FILE: '/client.pem' }), /TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE go together/);
+    assert.deepEqual(
+      loadConfig({ TEMPORAL_TLS_CA_FILE: '/ca.pem', TEMPORAL_TLS_SERVER_NAME: 't.internal' }).temporalTls,
+      { caFile: '/ca.pem', certFile: undefined, keyFile: undefined, serverName: 't.internal' },
+    );
+    assert.throws(
+      () => loadConfig({ TEMPORAL_TLS_CERT_FILE: '/client.pem' }),
+      /TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE go together/,
+    );
     assert.throws(() => loadConfig({ TEMPORAL_TLS: 'yes' }), /TEMPORAL_TLS: /);
   });
 });
@@ -73,7 +91,11 @@ describe('workflow inputs', () => {
   });
 
   it('names the bad fields of a backup input', () => {
-    const message = inputError(backupDatabaseInput, 'backupDatabase', { database: 'Demo DB', backupId: 'yesterday', extra: 1 });
+    const message = inputError(backupDatabaseInput, 'backupDatabase', {
+      database: 'Demo DB',
+      backupId: 'yesterday',
+      extra: 1,
+    });
     assert.match(message, /^invalid backupDatabase input: /);
     assert.match(message, /database: database must be a registered name/);
     assert.match(message, /backupId: backupId must look like 20261123T103000Z-3f9a1c/);
@@ -85,7 +107,10 @@ describe('workflow inputs', () => {
   });
 
   it('refuses a restore target URL that carries a password', () => {
-    const message = inputError(restoreBackupInput, 'restoreBackup', { database: 'demo', to: { url: 'postgres://u:secret@db:5432/x' } });
+    const message = inputError(restoreBackupInput, 'restoreBackup', {
+      database: 'demo',
+      to: { url: 'postgres://u:secret@db:5432/x' },
+    });
     assert.match(message, /to\.url must not contain a password/);
     assert.ok(!message.includes('secret@'), 'the error must not repeat the secret');
   });
@@ -96,13 +121,24 @@ describe('workflow inputs', () => {
 
   it('accepts both kinds of restore target', () => {
     assert.ok(restoreBackupInput.safeParse({ database: 'demo', to: { database: 'demo_copy' } }).success);
-    assert.ok(restoreBackupInput.safeParse({ database: 'demo', to: { url: 'postgres://u@db:5432/x' }, backupId: '20261123T103000Z-3f9a1c' }).success);
+    assert.ok(
+      restoreBackupInput.safeParse({
+        database: 'demo',
+        to: { url: 'postgres://u@db:5432/x' },
+        backupId: '20261123T103000Z-3f9a1c',
+      }).success,
+    );
   });
 });
 
 describe('database registration input', () => {
   it('names a bad schedule and timezone', () => {
-    const parsed = addDatabaseInput.safeParse({ name: 'demo', url: 'postgres://u@h/db', schedule: 'every hour', timezone: 'Mars/Olympus' });
+    const parsed = addDatabaseInput.safeParse({
+      name: 'demo',
+      url: 'postgres://u@h/db',
+      schedule: 'every hour',
+      timezone: 'Mars/Olympus',
+    });
     assert.equal(parsed.success, false);
     const fields = parsed.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n');
     assert.match(fields, /schedule: schedule must be a cron expression with five fields/);
@@ -111,7 +147,14 @@ describe('database registration input', () => {
 
   it('parses connection URLs, decoding user and password', () => {
     const target = parsePgUrl('postgresql://back%40up:p%3Ass@db.internal:6543/app?sslmode=require');
-    assert.deepEqual(target, { host: 'db.internal', port: 6543, database: 'app', user: 'back@up', password: 'p:ss', sslmode: 'require' });
+    assert.deepEqual(target, {
+      host: 'db.internal',
+      port: 6543,
+      database: 'app',
+      user: 'back@up',
+      password: 'p:ss',
+      sslmode: 'require',
+    });
     assert.throws(() => parsePgUrl('mysql://x'), /must start with postgres:\/\//);
     assert.throws(() => parsePgUrl('postgres://h/db?sslmode=maybe'), /sslmode "maybe" is not one of/);
   });

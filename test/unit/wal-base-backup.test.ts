@@ -11,8 +11,10 @@ import { describe, it } from 'node:test';
 import { parseBackupPositions } from '../../lib/wal/base-backup.ts';
 import { TarEntryWatcher } from '../../lib/wal/tar-watch.ts';
 
-const label = 'START WAL LOCATION: 0/5000028 (file 000000010000000000000005)\nCHECKPOINT LOCATION: 0/5000060\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: 2026-11-23 16:40:09 UTC\nLABEL: hindsight x\nSTART TIMELINE: 1\n';
-const manifest = '{ "PostgreSQL-Backup-Manifest-Version": 1,\n"Files": [\n],\n"WAL-Ranges": [\n{ "Timeline": 1, "Start-LSN": "0/5000028", "End-LSN": "0/5000138" }\n],\n"Manifest-Checksum": "ab"}\n';
+const label =
+  'START WAL LOCATION: 0/5000028 (file 000000010000000000000005)\nCHECKPOINT LOCATION: 0/5000060\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: 2026-11-23 16:40:09 UTC\nLABEL: hindsight x\nSTART TIMELINE: 1\n';
+const manifest =
+  '{ "PostgreSQL-Backup-Manifest-Version": 1,\n"Files": [\n],\n"WAL-Ranges": [\n{ "Timeline": 1, "Start-LSN": "0/5000028", "End-LSN": "0/5000138" }\n],\n"Manifest-Checksum": "ab"}\n';
 
 describe('base backup positions from the tar itself', () => {
   it('reads backup_label and backup_manifest out of a tar passing through, in any chunking', async () => {
@@ -22,13 +24,26 @@ describe('base backup positions from the tar itself', () => {
       await writeFile(path.join(dir, 'PG_VERSION'), '15\n');
       await writeFile(path.join(dir, 'big'), randomBytes(300_001));
       await writeFile(path.join(dir, 'backup_manifest'), manifest);
-      const tar = execFileSync('tar', ['--format=ustar', '-cf', '-', '-C', dir, 'backup_label', 'PG_VERSION', 'big', 'backup_manifest'], { maxBuffer: 1 << 24 });
+      const tar = execFileSync(
+        'tar',
+        ['--format=ustar', '-cf', '-', '-C', dir, 'backup_label', 'PG_VERSION', 'big', 'backup_manifest'],
+        { maxBuffer: 1 << 24 },
+      );
       for (const piece of [1, 511, 512, 4096, 65_536]) {
         const chunks: Buffer[] = [];
         for (let i = 0; i < tar.length; i += piece) chunks.push(tar.subarray(i, i + piece));
         const watcher = new TarEntryWatcher(new Set(['backup_label', 'backup_manifest']));
         const out: Buffer[] = [];
-        await pipeline(Readable.from(chunks), watcher, new Writable({ write(c: Buffer, _e, cb) { out.push(c); cb(); } }));
+        await pipeline(
+          Readable.from(chunks),
+          watcher,
+          new Writable({
+            write(c: Buffer, _e, cb) {
+              out.push(c);
+              cb();
+            },
+          }),
+        );
         assert.ok(Buffer.concat(out).equals(tar), 'bytes pass through unchanged');
         assert.equal(watcher.captured.get('backup_label')?.toString(), label);
         assert.equal(watcher.captured.get('backup_manifest')?.toString(), manifest);

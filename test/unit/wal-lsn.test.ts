@@ -2,9 +2,23 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
-  formatHistoryFile, formatLsn, historyFileName, isPartialName, parseHistoryFile, parseHistoryFileName, parseLsn,
-  parseSegmentName, parseSegmentSizeSetting, segmentBefore, segmentEndLsn, segmentName, segmentNameOfLsn, segmentOf,
-  segmentOffset, segmentStartLsn, segmentsPerXLogId,
+  formatHistoryFile,
+  formatLsn,
+  historyFileName,
+  isPartialName,
+  parseHistoryFile,
+  parseHistoryFileName,
+  parseLsn,
+  parseSegmentName,
+  parseSegmentSizeSetting,
+  segmentBefore,
+  segmentEndLsn,
+  segmentName,
+  segmentNameOfLsn,
+  segmentOf,
+  segmentOffset,
+  segmentStartLsn,
+  segmentsPerXLogId,
 } from '../../lib/wal/lsn.ts';
 
 const MiB = 1 << 20;
@@ -12,16 +26,17 @@ const sizes = [1 * MiB, 2 * MiB, 16 * MiB, 64 * MiB, 256 * MiB, 1024 * MiB];
 
 describe('LSN text', () => {
   it('parses and formats the way PostgreSQL prints pg_lsn', () => {
-    assert.equal(parseLsn('16/B374D848'), 0x16_B374D848n);
+    assert.equal(parseLsn('16/B374D848'), 0x16_b374d848n);
     assert.equal(parseLsn('0/0'), 0n);
     assert.equal(parseLsn('ffffffff/ffffffff'), 2n ** 64n - 1n);
-    assert.equal(formatLsn(0x16_B374D848n), '16/B374D848');
-    assert.equal(formatLsn(0x1_0000000An), '1/A');
+    assert.equal(formatLsn(0x16_b374d848n), '16/B374D848');
+    assert.equal(formatLsn(0x1_0000000an), '1/A');
     assert.equal(formatLsn(0n), '0/0');
   });
 
   it('rejects what is not an LSN', () => {
-    for (const bad of ['', '16', '16/', '/1', 'G/1', '1/123456789', '1/2/3', '-1/0']) assert.throws(() => parseLsn(bad), /LSN/);
+    for (const bad of ['', '16', '16/', '/1', 'G/1', '1/123456789', '1/2/3', '-1/0'])
+      assert.throws(() => parseLsn(bad), /LSN/);
     assert.throws(() => formatLsn(-1n));
     assert.throws(() => formatLsn(2n ** 64n));
   });
@@ -62,7 +77,8 @@ describe('segment arithmetic', () => {
   });
 
   it('rejects sizes initdb would not allow', () => {
-    for (const bad of [0, 512 * 1024, 3 * MiB, 2048 * MiB, 16 * MiB + 1]) assert.throws(() => segmentsPerXLogId(bad), /segment size/);
+    for (const bad of [0, 512 * 1024, 3 * MiB, 2048 * MiB, 16 * MiB + 1])
+      assert.throws(() => segmentsPerXLogId(bad), /segment size/);
   });
 
   it('reads wal_segment_size settings', () => {
@@ -73,17 +89,24 @@ describe('segment arithmetic', () => {
   });
 
   it('round-trips names and segment numbers at every size', () => {
-    fc.assert(fc.property(fc.constantFrom(...sizes), fc.integer({ min: 1, max: 0xffffffff }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (size, tli, lsn) => {
-      const segno = segmentOf(lsn, size);
-      const name = segmentName(tli, segno, size);
-      const parsed = parseSegmentName(name, size);
-      assert.equal(parsed.timeline, tli);
-      assert.equal(parsed.segno, segno);
-      assert.ok(segmentStartLsn(segno, size) <= lsn && lsn < segmentEndLsn(segno, size));
-      assert.equal(segmentStartLsn(segno, size) + BigInt(segmentOffset(lsn, size)), lsn);
-      // High part of the name is the high half of the LSN, as in XLogFileName.
-      assert.equal(name.slice(8, 16), (lsn >> 32n).toString(16).toUpperCase().padStart(8, '0'));
-    }));
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...sizes),
+        fc.integer({ min: 1, max: 0xffffffff }),
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        (size, tli, lsn) => {
+          const segno = segmentOf(lsn, size);
+          const name = segmentName(tli, segno, size);
+          const parsed = parseSegmentName(name, size);
+          assert.equal(parsed.timeline, tli);
+          assert.equal(parsed.segno, segno);
+          assert.ok(segmentStartLsn(segno, size) <= lsn && lsn < segmentEndLsn(segno, size));
+          assert.equal(segmentStartLsn(segno, size) + BigInt(segmentOffset(lsn, size)), lsn);
+          // High part of the name is the high half of the LSN, as in XLogFileName.
+          assert.equal(name.slice(8, 16), (lsn >> 32n).toString(16).toUpperCase().padStart(8, '0'));
+        },
+      ),
+    );
   });
 
   it('refuses a name whose low part cannot exist at this size', () => {
@@ -104,10 +127,15 @@ describe('timeline history files', () => {
   });
 
   it('parses what PostgreSQL writes on promotion, including comments', () => {
-    const text = '1\t0/3000148\tno recovery target specified\n\n# comment\n2\t0/5000000\tafter point-in-time recovery target time "2026-01-01 00:00:00+00"\n';
+    const text =
+      '1\t0/3000148\tno recovery target specified\n\n# comment\n2\t0/5000000\tafter point-in-time recovery target time "2026-01-01 00:00:00+00"\n';
     assert.deepEqual(parseHistoryFile(text), [
       { parentTimeline: 1, switchLsn: 0x3000148n, reason: 'no recovery target specified' },
-      { parentTimeline: 2, switchLsn: 0x5000000n, reason: 'after point-in-time recovery target time "2026-01-01 00:00:00+00"' },
+      {
+        parentTimeline: 2,
+        switchLsn: 0x5000000n,
+        reason: 'after point-in-time recovery target time "2026-01-01 00:00:00+00"',
+      },
     ]);
     assert.deepEqual(parseHistoryFile(formatHistoryFile(parseHistoryFile(text))), parseHistoryFile(text));
   });

@@ -12,8 +12,12 @@ describe('WAL segment codec (real zstd, real local storage)', () => {
   let dir: string;
   const key = secretKeyFromBytes(randomBytes(32));
   const size = 1 << 20;
-  before(async () => { dir = await mkdtemp(path.join(tmpdir(), 'wal-codec-')); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'wal-codec-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('round-trips a segment byte for byte and stores it compressed and encrypted', async () => {
     const driver = createLocalStorage({ name: 't', root: path.join(dir, 'store') });
@@ -27,7 +31,13 @@ describe('WAL segment codec (real zstd, real local storage)', () => {
     assert.equal(object.subarray(0, 4).toString(), 'HSBK');
     assert.equal(object.indexOf(content.subarray(size / 2, size / 2 + 64)), -1, 'plaintext is not in the object');
 
-    await decodeWalObject({ driver, objectKey: 'pitr/1/wal/x.zst.hsb', key, destination: path.join(dir, 'out'), expectedSha256: stored.rawSha256 });
+    await decodeWalObject({
+      driver,
+      objectKey: 'pitr/1/wal/x.zst.hsb',
+      key,
+      destination: path.join(dir, 'out'),
+      expectedSha256: stored.rawSha256,
+    });
     assert.ok((await readFile(path.join(dir, 'out'))).equals(content));
   });
 
@@ -36,11 +46,23 @@ describe('WAL segment codec (real zstd, real local storage)', () => {
     const valid = 123_457;
     const content = Buffer.concat([randomBytes(valid), Buffer.alloc(size - valid)]);
     await writeFile(path.join(dir, 'p'), content);
-    const stored = await encodeWalFile({ file: path.join(dir, 'p'), validBytes: valid, driver, objectKey: 'p.zst.hsb', key });
+    const stored = await encodeWalFile({
+      file: path.join(dir, 'p'),
+      validBytes: valid,
+      driver,
+      objectKey: 'p.zst.hsb',
+      key,
+    });
     assert.equal(stored.rawBytes, valid);
     await decodeWalObject({ driver, objectKey: 'p.zst.hsb', key, destination: path.join(dir, 'p-raw') });
     assert.ok((await readFile(path.join(dir, 'p-raw'))).equals(content.subarray(0, valid)));
-    await decodeWalObject({ driver, objectKey: 'p.zst.hsb', key, destination: path.join(dir, 'p-full'), padToSize: size });
+    await decodeWalObject({
+      driver,
+      objectKey: 'p.zst.hsb',
+      key,
+      destination: path.join(dir, 'p-full'),
+      padToSize: size,
+    });
     assert.ok((await readFile(path.join(dir, 'p-full'))).equals(content));
   });
 
@@ -49,8 +71,13 @@ describe('WAL segment codec (real zstd, real local storage)', () => {
     await writeFile(path.join(dir, 'c'), randomBytes(4096));
     const stored = await encodeWalFile({ file: path.join(dir, 'c'), driver, objectKey: 'c.zst.hsb', key });
     const dest = path.join(dir, 'c-out');
-    await assert.rejects(decodeWalObject({ driver, objectKey: 'c.zst.hsb', key: secretKeyFromBytes(randomBytes(32)), destination: dest }));
-    await assert.rejects(decodeWalObject({ driver, objectKey: 'c.zst.hsb', key, destination: dest, expectedSha256: '0'.repeat(64) }), /SHA-256/);
+    await assert.rejects(
+      decodeWalObject({ driver, objectKey: 'c.zst.hsb', key: secretKeyFromBytes(randomBytes(32)), destination: dest }),
+    );
+    await assert.rejects(
+      decodeWalObject({ driver, objectKey: 'c.zst.hsb', key, destination: dest, expectedSha256: '0'.repeat(64) }),
+      /SHA-256/,
+    );
     const objectFile = path.join(dir, 'store', 'c.zst.hsb');
     const bytes = await readFile(objectFile);
     bytes[bytes.length - 20]! ^= 1;
@@ -58,12 +85,18 @@ describe('WAL segment codec (real zstd, real local storage)', () => {
     await assert.rejects(decodeWalObject({ driver, objectKey: 'c.zst.hsb', key, destination: dest }));
     await assert.rejects(readFile(dest), /ENOENT/);
     assert.equal(stored.rawBytes, 4096);
-    await assert.rejects(decodeWalObject({ driver, objectKey: 'missing.zst.hsb', key, destination: dest }), /not_found|does not exist|missing/i);
+    await assert.rejects(
+      decodeWalObject({ driver, objectKey: 'missing.zst.hsb', key, destination: dest }),
+      /not_found|does not exist|missing/i,
+    );
   });
 
   it('refuses a segment copied over the name of another segment, before PostgreSQL could see it', async () => {
     const driver = createLocalStorage({ name: 't', root: path.join(dir, 'store') });
-    const [three, four] = ['pitr/7312/wal/000000010000000000000003.zst.hsb', 'pitr/7312/wal/000000010000000000000004.zst.hsb'];
+    const [three, four] = [
+      'pitr/7312/wal/000000010000000000000003.zst.hsb',
+      'pitr/7312/wal/000000010000000000000004.zst.hsb',
+    ];
     await writeFile(path.join(dir, 'seg3'), randomBytes(8192));
     await encodeWalFile({ file: path.join(dir, 'seg3'), driver, objectKey: three, key });
     await copyFile(path.join(dir, 'store', three), path.join(dir, 'store', four));

@@ -12,16 +12,28 @@ import * as restore from '../../temporal/contracts/restore.ts';
 import * as retention from '../../temporal/contracts/retention.ts';
 import * as verify from '../../temporal/contracts/verify.ts';
 import type * as workflows from '../../workflows/index.ts';
-import { PRODUCTION_DIRS, findInSources, sourceFiles, unexpectedHits, withoutComments } from '../support/source-scan.ts';
+import {
+  PRODUCTION_DIRS,
+  findInSources,
+  sourceFiles,
+  unexpectedHits,
+  withoutComments,
+} from '../support/source-scan.ts';
 
 const families = { backup, health, notifications, pitr, restore, retention, verify };
 const exported = Object.values(families).flatMap((family) => Object.values(family as Record<string, unknown>));
 
 const isContract = (v: unknown): v is WorkflowContract<unknown, unknown> =>
-  typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string' && typeof (v as { kind?: unknown }).kind === 'string';
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { type?: unknown }).type === 'string' &&
+  typeof (v as { kind?: unknown }).kind === 'string';
 /** defineQuery/defineSignal/defineUpdate return { type: 'query' | 'signal' | 'update', name }. */
 const isMessage = (v: unknown): v is { type: 'query' | 'signal' | 'update'; name: string } =>
-  typeof v === 'object' && v !== null && ['query', 'signal', 'update'].includes((v as { type?: unknown }).type as string) && typeof (v as { name?: unknown }).name === 'string';
+  typeof v === 'object' &&
+  v !== null &&
+  ['query', 'signal', 'update'].includes((v as { type?: unknown }).type as string) &&
+  typeof (v as { name?: unknown }).name === 'string';
 
 const contracts = exported.filter(isContract);
 const workflowTypes = contracts.map((c) => c.type);
@@ -55,14 +67,21 @@ type Workflow<W extends (input: never) => unknown> = (input: Exclude<Parameters<
 type Workflows = typeof workflows;
 /** A family's contracts by the workflow each describes: `backupDatabaseWorkflow` is `backupDatabase`'s. */
 type ByWorkflowName<F> = { [K in keyof F as K extends `${infer N}Workflow` ? N : never]: F[K] };
-type Contracts = ByWorkflowName<typeof backup> & ByWorkflowName<typeof restore> & ByWorkflowName<typeof verify>
-  & ByWorkflowName<typeof retention> & ByWorkflowName<typeof health> & ByWorkflowName<typeof notifications> & ByWorkflowName<typeof pitr>;
+type Contracts = ByWorkflowName<typeof backup> &
+  ByWorkflowName<typeof restore> &
+  ByWorkflowName<typeof verify> &
+  ByWorkflowName<typeof retention> &
+  ByWorkflowName<typeof health> &
+  ByWorkflowName<typeof notifications> &
+  ByWorkflowName<typeof pitr>;
 type Matches = {
   [N in keyof Contracts]: N extends keyof Workflows
-    ? Workflows[N] extends (input: never) => unknown ? Same<Signature<Contracts[N]>, Workflow<Workflows[N]>> : false
+    ? Workflows[N] extends (input: never) => unknown
+      ? Same<Signature<Contracts[N]>, Workflow<Workflows[N]>>
+      : false
     : false;
 };
-true satisfies (false extends Matches[keyof Contracts] ? never : true);
+true satisfies false extends Matches[keyof Contracts] ? never : true;
 
 describe('workflow contracts', () => {
   it('give every workflow the worker registers exactly one contract, and nothing else', async () => {
@@ -75,16 +94,25 @@ describe('workflow contracts', () => {
 
   it('keep the type names and signal names that committed histories carry', async () => {
     const historyFiles = [
-      ...(await readdir('test/histories')).filter((f) => f.endsWith('.json')).map((f) => path.join('test/histories', f)),
-      ...['v0.1', 'v0.2'].flatMap((v) => ['backupDatabase', 'restoreBackup'].map((n) => path.join('test/histories', v, `${n}.json`))),
+      ...(await readdir('test/histories'))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => path.join('test/histories', f)),
+      ...['v0.1', 'v0.2'].flatMap((v) =>
+        ['backupDatabase', 'restoreBackup'].map((n) => path.join('test/histories', v, `${n}.json`)),
+      ),
     ];
     const signalNames = new Set(messages.filter((m) => m.type === 'signal').map((m) => m.name));
     let signals = 0;
     for (const file of historyFiles) {
-      const history = JSON.parse(await readFile(file, 'utf8')) as { events: Array<Record<string, { workflowType?: { name: string }; signalName?: string }>> };
+      const history = JSON.parse(await readFile(file, 'utf8')) as {
+        events: Array<Record<string, { workflowType?: { name: string }; signalName?: string }>>;
+      };
       const started = history.events[0]!.workflowExecutionStartedEventAttributes;
       assert.ok(started?.workflowType, `${file} starts with WorkflowExecutionStarted`);
-      assert.ok(workflowTypes.includes(started.workflowType.name), `${file}: workflow type ${started.workflowType.name} has no contract`);
+      assert.ok(
+        workflowTypes.includes(started.workflowType.name),
+        `${file}: workflow type ${started.workflowType.name} has no contract`,
+      );
       for (const event of history.events) {
         const signalName = event.workflowExecutionSignaledEventAttributes?.signalName;
         if (signalName === undefined) continue;
@@ -127,14 +155,17 @@ describe('workflow contracts', () => {
     const files = (await sourceFiles('.', PRODUCTION_DIRS)).filter((f) => !f.startsWith('temporal/contracts/'));
     assert.ok(files.length > 100, `found ${files.length} source files to scan`);
     const quoted = (names: string) => `['"\`](${names})['"\`]`;
-    const pattern = new RegExp([
-      quoted(alternatives(workflowTypes)),
-      `\\.(query|signal|executeUpdate|startUpdate)\\s*(<[^>]*>)?\\(\\s*${quoted(alternatives(messageNames))}`,
-      'define(Query|Signal|Update)\\s*[<(]',
-      `['"]${PROGRESS_SIGNAL}['"]`,
-    ].join('|'));
+    const pattern = new RegExp(
+      [
+        quoted(alternatives(workflowTypes)),
+        `\\.(query|signal|executeUpdate|startUpdate)\\s*(<[^>]*>)?\\(\\s*${quoted(alternatives(messageNames))}`,
+        'define(Query|Signal|Update)\\s*[<(]',
+        `['"]${PROGRESS_SIGNAL}['"]`,
+      ].join('|'),
+    );
     const hits = await findInSources('.', files, pattern);
-    for (const [file, count] of PENDING_STRING_NAMES) t.diagnostic(`pending: ${file} keeps ${count} string name(s) until its owner moves it onto the contracts`);
+    for (const [file, count] of PENDING_STRING_NAMES)
+      t.diagnostic(`pending: ${file} keeps ${count} string name(s) until its owner moves it onto the contracts`);
     assert.deepEqual(unexpectedHits(hits, PENDING_STRING_NAMES), []);
   });
 
@@ -144,7 +175,10 @@ describe('workflow contracts', () => {
     const prefixes = 'backup|restore|verify|health|notify|wal|walchain|basebackup|retention|replicate|watchdog';
     const pattern = new RegExp(`['"\`](${prefixes})/(\\$\\{|scheduled|['"\`]\\s*\\+)`);
     assert.match('workflowId: `verify/${database}`', pattern, 'the scan sees an inline id');
-    assert.deepEqual((await findInSources('.', files, pattern)).map((h) => `${h.file}:${h.line}: ${h.text}`), []);
+    assert.deepEqual(
+      (await findInSources('.', files, pattern)).map((h) => `${h.file}:${h.line}: ${h.text}`),
+      [],
+    );
   });
 
   it('see a string name in code but not in prose', () => {
@@ -157,7 +191,8 @@ describe('workflow contracts', () => {
 describe('the name rule', () => {
   it('accepts the names Hindsight gives and refuses what cannot be a key prefix or workflow id', () => {
     for (const ok of ['shop', 'a', 'shop_2-eu', 'x'.repeat(63), '0day']) assert.ok(NAME_PATTERN.test(ok), ok);
-    for (const bad of ['', 'Shop', '-shop', '_shop', 'x'.repeat(64), 'a/b', 'a.b', 'a b', '../x']) assert.ok(!NAME_PATTERN.test(bad), bad);
+    for (const bad of ['', 'Shop', '-shop', '_shop', 'x'.repeat(64), 'a/b', 'a.b', 'a b', '../x'])
+      assert.ok(!NAME_PATTERN.test(bad), bad);
     assert.equal(nameSchema('storage name is bad').safeParse('A').error?.issues[0]?.message, 'storage name is bad');
     assert.match(databaseNameSchema.safeParse(undefined).error?.issues[0]?.message ?? '', /database is required/);
   });
@@ -168,7 +203,8 @@ describe('the name rule', () => {
     const copy = /\[a-z0-9\]\[a-z0-9_\\?-\]\{'?\{?0,62\}/;
     assert.ok(copy.test(NAME_SOURCE), 'the search pattern finds the rule itself');
     const hits = await findInSources('.', files, copy);
-    for (const [file] of PENDING_NAME_COPIES) t.diagnostic(`pending: ${file} keeps its copy of the name rule until its owner imports lib/names.ts`);
+    for (const [file] of PENDING_NAME_COPIES)
+      t.diagnostic(`pending: ${file} keeps its copy of the name rule until its owner imports lib/names.ts`);
     assert.deepEqual(unexpectedHits(hits, PENDING_NAME_COPIES), []);
   });
 });

@@ -15,25 +15,67 @@ describe('a wall time in a zone as RFC 3339 with an offset', () => {
 
   it('refuses a skipped wall time, an unknown zone and a malformed value with what to fix', () => {
     assert.throws(() => zonedToRfc3339('2026-03-29T02:30', 'Europe/Paris'), /does not exist in Europe\/Paris/);
-    assert.throws(() => zonedToRfc3339('2026-03-29T02:30', 'Mars/Olympus'), /timezone "Mars\/Olympus" is not an IANA name/);
+    assert.throws(
+      () => zonedToRfc3339('2026-03-29T02:30', 'Mars/Olympus'),
+      /timezone "Mars\/Olympus" is not an IANA name/,
+    );
     assert.throws(() => zonedToRfc3339('29/03/2026 02:30', 'UTC'), /must look like 2026-11-23T10:15/);
   });
 });
 
 describe('notifier form fields to a configuration', () => {
   it('keeps stored secrets when their fields are blank, and replaces them when given', () => {
-    const stored = notifierConfigSchema.parse({ type: 'webhook', url: 'https://hooks.example.org/abc', headers: { Authorization: 'Bearer x' }, secret: 'sixteen-chars-secret' });
-    const kept = notifierConfigSchema.parse(notifierConfigFromForm('webhook', { url: '', method: 'GET', headers: '', secret: '' }, stored));
+    const stored = notifierConfigSchema.parse({
+      type: 'webhook',
+      url: 'https://hooks.example.org/abc',
+      headers: { Authorization: 'Bearer x' },
+      secret: 'sixteen-chars-secret',
+    });
+    const kept = notifierConfigSchema.parse(
+      notifierConfigFromForm('webhook', { url: '', method: 'GET', headers: '', secret: '' }, stored),
+    );
     assert.deepEqual(kept, { ...stored, method: 'GET' });
-    const replaced = notifierConfigSchema.parse(notifierConfigFromForm('webhook', { url: 'https://other.example.org/x', headers: 'X-Key: 1\nX-Other: two', secret: '' }, stored));
+    const replaced = notifierConfigSchema.parse(
+      notifierConfigFromForm(
+        'webhook',
+        { url: 'https://other.example.org/x', headers: 'X-Key: 1\nX-Other: two', secret: '' },
+        stored,
+      ),
+    );
     assert.equal(replaced.type === 'webhook' && replaced.url, 'https://other.example.org/x');
     assert.deepEqual(replaced.type === 'webhook' && replaced.headers, { 'X-Key': '1', 'X-Other': 'two' });
   });
 
-  it('builds an email configuration, and never carries another type\'s secret over', () => {
-    const email = notifierConfigSchema.parse(notifierConfigFromForm('email', { host: 'smtp.example.org', port: '465', secure: 'on', from: 'h@example.org', to: 'a@example.org, b@example.org', authUser: 'u', authPass: 'p' }, null));
-    assert.deepEqual(email, { type: 'email', host: 'smtp.example.org', port: 465, secure: true, starttls: 'optional', from: 'h@example.org', to: ['a@example.org', 'b@example.org'], auth: { user: 'u', pass: 'p' } });
+  it("builds an email configuration, and never carries another type's secret over", () => {
+    const email = notifierConfigSchema.parse(
+      notifierConfigFromForm(
+        'email',
+        {
+          host: 'smtp.example.org',
+          port: '465',
+          secure: 'on',
+          from: 'h@example.org',
+          to: 'a@example.org, b@example.org',
+          authUser: 'u',
+          authPass: 'p',
+        },
+        null,
+      ),
+    );
+    assert.deepEqual(email, {
+      type: 'email',
+      host: 'smtp.example.org',
+      port: 465,
+      secure: true,
+      starttls: 'optional',
+      from: 'h@example.org',
+      to: ['a@example.org', 'b@example.org'],
+      auth: { user: 'u', pass: 'p' },
+    });
     const slackStored = notifierConfigSchema.parse({ type: 'slack', url: 'https://hooks.slack.com/services/T/B/X' });
-    assert.equal(notifierConfigSchema.safeParse(notifierConfigFromForm('discord', { url: '' }, slackStored)).success, false);
+    assert.equal(
+      notifierConfigSchema.safeParse(notifierConfigFromForm('discord', { url: '' }, slackStored)).success,
+      false,
+    );
   });
 });

@@ -1,23 +1,52 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { backupDatabaseWorkflow, replicateBackupWorkflow, type BackupOutcome } from '../../temporal/contracts/backup.ts';
+import {
+  backupDatabaseWorkflow,
+  replicateBackupWorkflow,
+  type BackupOutcome,
+} from '../../temporal/contracts/backup.ts';
 import { gfsRetentionWorkflow } from '../../temporal/contracts/retention.ts';
-import { failureOf, recording, startTimeSkipping, TEST_TIMEOUT, type FakeActivities, type WorkflowTestPlatform } from './support.ts';
+import {
+  failureOf,
+  recording,
+  startTimeSkipping,
+  TEST_TIMEOUT,
+  type FakeActivities,
+  type WorkflowTestPlatform,
+} from './support.ts';
 
 /** Logical backups: the backup itself, the replication that completes a partial one, and GFS retention. */
 let platform: WorkflowTestPlatform;
 before(async () => {
   platform = await startTimeSkipping([
-    'recordBackupStarted', 'hookPlan', 'runHooks', 'probeDatabase', 'dumpDatabaseToStorage', 'copyBackupToStorage', 'settleBackup',
-    'requestVerification', 'recordBackupEnded', 'listCopies', 'planRetentionFor', 'deleteBackupEverywhere',
+    'recordBackupStarted',
+    'hookPlan',
+    'runHooks',
+    'probeDatabase',
+    'dumpDatabaseToStorage',
+    'copyBackupToStorage',
+    'settleBackup',
+    'requestVerification',
+    'recordBackupEnded',
+    'listCopies',
+    'planRetentionFor',
+    'deleteBackupEverywhere',
   ]);
 });
-after(async () => { await platform?.stop(); });
+after(async () => {
+  await platform?.stop();
+});
 
 type Copy = { storageName: string; status: 'complete' | 'failed'; error?: string; sizeBytes?: number };
 const dumped = (copies: Copy[]) => ({
-  status: copies.every((c) => c.status === 'complete') ? 'complete' : 'partial', copies, sizeBytes: 900, dumpBytes: 800, sha256: 'ab'.repeat(32), tables: 3, rows: 42,
+  status: copies.every((c) => c.status === 'complete') ? 'complete' : 'partial',
+  copies,
+  sizeBytes: 900,
+  dumpBytes: 800,
+  sha256: 'ab'.repeat(32),
+  tables: 3,
+  rows: 42,
 });
 
 /** A backup's activities answering as a healthy source with two storages would, overridden per test. */
@@ -26,7 +55,11 @@ function backupOf(overrides: FakeActivities = {}) {
     recordBackupStarted: async () => ({ storageNames: ['a', 'b'] }),
     hookPlan: async () => ({ count: 0, timeoutSeconds: 0 }),
     probeDatabase: async () => ({ serverVersion: '16.4', sizeBytes: 1000 }),
-    dumpDatabaseToStorage: async () => dumped([{ storageName: 'a', status: 'complete' }, { storageName: 'b', status: 'complete' }]) as never,
+    dumpDatabaseToStorage: async () =>
+      dumped([
+        { storageName: 'a', status: 'complete' },
+        { storageName: 'b', status: 'complete' },
+      ]) as never,
     settleBackup: async () => ({ status: 'complete' }),
     requestVerification: async () => ({ verificationId: 'v1' }),
     recordBackupEnded: async () => undefined,
@@ -36,49 +69,92 @@ function backupOf(overrides: FakeActivities = {}) {
 
 describe('backupDatabase with time skipping', () => {
   const run = (fake: ReturnType<typeof backupOf>, backupId: string): Promise<BackupOutcome> =>
-    platform.execute(fake, backupDatabaseWorkflow, { database: 'app', backupId, trigger: 'manual' }, `backup/${backupId}`);
+    platform.execute(
+      fake,
+      backupDatabaseWorkflow,
+      { database: 'app', backupId, trigger: 'manual' },
+      `backup/${backupId}`,
+    );
 
   it('a backup every storage took is complete, verified, and copies nothing', TEST_TIMEOUT, async () => {
     const fake = backupOf();
     const outcome: BackupOutcome = await run(fake, '20260101T000000Z-a00001');
     assert.equal(outcome.status, 'complete');
-    assert.deepEqual(outcome.copies.map((c) => c.storageName), ['a', 'b']);
+    assert.deepEqual(
+      outcome.copies.map((c) => c.storageName),
+      ['a', 'b'],
+    );
     assert.equal(outcome.rows, 42);
-    assert.deepEqual(fake.calls.map((c) => c.name), [
-      'recordBackupStarted', 'hookPlan', 'probeDatabase', 'dumpDatabaseToStorage', 'settleBackup', 'requestVerification', 'hookPlan',
+    assert.deepEqual(
+      fake.calls.map((c) => c.name),
+      [
+        'recordBackupStarted',
+        'hookPlan',
+        'probeDatabase',
+        'dumpDatabaseToStorage',
+        'settleBackup',
+        'requestVerification',
+        'hookPlan',
+      ],
+    );
+    assert.deepEqual(fake.named('requestVerification'), [
+      { database: 'app', backupId: '20260101T000000Z-a00001', trigger: 'backup' },
     ]);
-    assert.deepEqual(fake.named('requestVerification'), [{ database: 'app', backupId: '20260101T000000Z-a00001', trigger: 'backup' }]);
   });
 
   it('a storage that missed the dump gets a copy from one that has it', TEST_TIMEOUT, async () => {
     const fake = backupOf({
-      dumpDatabaseToStorage: async () => dumped([{ storageName: 'a', status: 'complete' }, { storageName: 'b', status: 'failed', error: 'timeout' }]) as never,
+      dumpDatabaseToStorage: async () =>
+        dumped([
+          { storageName: 'a', status: 'complete' },
+          { storageName: 'b', status: 'failed', error: 'timeout' },
+        ]) as never,
       copyBackupToStorage: async (input) => ({ storageName: input.storageName, status: 'complete', sizeBytes: 900 }),
     });
     const outcome = await run(fake, '20260101T000000Z-a00002');
-    assert.deepEqual(fake.named('copyBackupToStorage'), [{ database: 'app', backupId: '20260101T000000Z-a00002', storageName: 'b' }]);
+    assert.deepEqual(fake.named('copyBackupToStorage'), [
+      { database: 'app', backupId: '20260101T000000Z-a00002', storageName: 'b' },
+    ]);
     assert.equal(outcome.status, 'complete');
-    assert.deepEqual(outcome.copies.find((c) => c.storageName === 'b'), { storageName: 'b', status: 'complete', sizeBytes: 900 });
+    assert.deepEqual(
+      outcome.copies.find((c) => c.storageName === 'b'),
+      { storageName: 'b', status: 'complete', sizeBytes: 900 },
+    );
   });
 
   it('a copy that keeps failing is retried once, then the backup is partial with the cause', TEST_TIMEOUT, async () => {
     const fake = backupOf({
-      dumpDatabaseToStorage: async () => dumped([{ storageName: 'a', status: 'complete' }, { storageName: 'b', status: 'failed', error: 'timeout' }]) as never,
-      copyBackupToStorage: async () => { throw ApplicationFailure.create({ message: 'storage "b" is unreachable: ECONNREFUSED', type: 'unreachable' }); },
+      dumpDatabaseToStorage: async () =>
+        dumped([
+          { storageName: 'a', status: 'complete' },
+          { storageName: 'b', status: 'failed', error: 'timeout' },
+        ]) as never,
+      copyBackupToStorage: async () => {
+        throw ApplicationFailure.create({ message: 'storage "b" is unreachable: ECONNREFUSED', type: 'unreachable' });
+      },
       settleBackup: async () => ({ status: 'partial' }),
     });
     const outcome = await run(fake, '20260101T000000Z-a00003');
     // copyActivities(2): the 10 s back-off between the two tries is skipped, not waited.
     assert.equal(fake.named('copyBackupToStorage').length, 2);
     assert.equal(outcome.status, 'partial');
-    assert.deepEqual(outcome.copies.find((c) => c.storageName === 'b'), { storageName: 'b', status: 'failed', error: 'storage "b" is unreachable: ECONNREFUSED' });
+    assert.deepEqual(
+      outcome.copies.find((c) => c.storageName === 'b'),
+      { storageName: 'b', status: 'failed', error: 'storage "b" is unreachable: ECONNREFUSED' },
+    );
     assert.equal(fake.named('recordBackupEnded').length, 0, 'a partial backup is settled, not ended as failed');
   });
 
   it('a full storage is not retried', TEST_TIMEOUT, async () => {
     const fake = backupOf({
-      dumpDatabaseToStorage: async () => dumped([{ storageName: 'a', status: 'failed', error: 'full' }, { storageName: 'b', status: 'complete' }]) as never,
-      copyBackupToStorage: async () => { throw ApplicationFailure.create({ message: 'storage "a" is full', type: 'no_space', nonRetryable: true }); },
+      dumpDatabaseToStorage: async () =>
+        dumped([
+          { storageName: 'a', status: 'failed', error: 'full' },
+          { storageName: 'b', status: 'complete' },
+        ]) as never,
+      copyBackupToStorage: async () => {
+        throw ApplicationFailure.create({ message: 'storage "a" is full', type: 'no_space', nonRetryable: true });
+      },
       settleBackup: async () => ({ status: 'partial' }),
     });
     const outcome = await run(fake, '20260101T000000Z-a00004');
@@ -87,31 +163,59 @@ describe('backupDatabase with time skipping', () => {
   });
 
   it('a source that stays down fails the backup after four checks, recorded with the cause', TEST_TIMEOUT, async () => {
-    const fake = backupOf({ probeDatabase: async () => { throw ApplicationFailure.create({ message: 'could not connect to "app": connection refused', type: 'unreachable' }); } });
+    const fake = backupOf({
+      probeDatabase: async () => {
+        throw ApplicationFailure.create({
+          message: 'could not connect to "app": connection refused',
+          type: 'unreachable',
+        });
+      },
+    });
     const failure = await failureOf(run(fake, '20260101T000000Z-a00005'));
-    assert.match(failure.message, /backup 20260101T000000Z-a00005 of database "app" failed: could not connect to "app": connection refused/);
+    assert.match(
+      failure.message,
+      /backup 20260101T000000Z-a00005 of database "app" failed: could not connect to "app": connection refused/,
+    );
     assert.equal(fake.named('probeDatabase').length, 4);
     assert.equal(fake.named('dumpDatabaseToStorage').length, 0);
-    assert.deepEqual(fake.named('recordBackupEnded'), [{ backupId: '20260101T000000Z-a00005', status: 'failed', error: 'could not connect to "app": connection refused' }]);
+    assert.deepEqual(fake.named('recordBackupEnded'), [
+      {
+        backupId: '20260101T000000Z-a00005',
+        status: 'failed',
+        error: 'could not connect to "app": connection refused',
+      },
+    ]);
   });
 
-  it('a pre_backup hook that fails cancels the backup before the dump, with its output as the reason', TEST_TIMEOUT, async () => {
-    const fake = backupOf({
-      hookPlan: async (input) => ({ count: input.kind === 'pre_backup' ? 1 : 0, timeoutSeconds: 10 }),
-      runHooks: async () => ({ ran: 1, failures: [{ message: 'pre_backup hook "lock" exited with 3: busy' }] }) as never,
-    });
-    const outcome = await run(fake, '20260101T000000Z-a00006');
-    assert.equal(outcome.status, 'cancelled');
-    assert.equal(outcome.reason, 'pre_backup hook "lock" exited with 3: busy');
-    assert.equal(fake.named('dumpDatabaseToStorage').length, 0);
-    assert.deepEqual(fake.named('recordBackupEnded'), [{ backupId: '20260101T000000Z-a00006', status: 'cancelled', error: 'pre_backup hook "lock" exited with 3: busy' }]);
-  });
+  it(
+    'a pre_backup hook that fails cancels the backup before the dump, with its output as the reason',
+    TEST_TIMEOUT,
+    async () => {
+      const fake = backupOf({
+        hookPlan: async (input) => ({ count: input.kind === 'pre_backup' ? 1 : 0, timeoutSeconds: 10 }),
+        runHooks: async () =>
+          ({ ran: 1, failures: [{ message: 'pre_backup hook "lock" exited with 3: busy' }] }) as never,
+      });
+      const outcome = await run(fake, '20260101T000000Z-a00006');
+      assert.equal(outcome.status, 'cancelled');
+      assert.equal(outcome.reason, 'pre_backup hook "lock" exited with 3: busy');
+      assert.equal(fake.named('dumpDatabaseToStorage').length, 0);
+      assert.deepEqual(fake.named('recordBackupEnded'), [
+        {
+          backupId: '20260101T000000Z-a00006',
+          status: 'cancelled',
+          error: 'pre_backup hook "lock" exited with 3: busy',
+        },
+      ]);
+    },
+  );
 });
 
 const REPLICATED = '20260101T000000Z-a00010';
 /** A partial backup: storage a holds it whole, b and c do not. */
 const partialCopies = [
-  { storageName: 'a', status: 'complete' as const, sizeBytes: 900 }, { storageName: 'b', status: 'failed' as const, error: 'timeout' },
+  { storageName: 'a', status: 'complete' as const, sizeBytes: 900 },
+  { storageName: 'b', status: 'failed' as const, error: 'timeout' },
   { storageName: 'c', status: 'failed' as const, error: 'full' },
 ];
 
@@ -123,18 +227,31 @@ describe('replicateBackup with time skipping', () => {
       settleBackup: async () => ({ status: 'complete' }),
     });
     const outcome = await platform.execute(fake, replicateBackupWorkflow, { database: 'app', backupId: REPLICATED });
-    const copied = (fake.named('copyBackupToStorage') as Array<{ storageName: string }>).sort((x, y) => x.storageName.localeCompare(y.storageName));
-    assert.deepEqual(copied, ['b', 'c'].map((storageName) => ({ database: 'app', backupId: REPLICATED, storageName })));
+    const copied = (fake.named('copyBackupToStorage') as Array<{ storageName: string }>).sort((x, y) =>
+      x.storageName.localeCompare(y.storageName),
+    );
+    assert.deepEqual(
+      copied,
+      ['b', 'c'].map((storageName) => ({ database: 'app', backupId: REPLICATED, storageName })),
+    );
     assert.deepEqual(fake.named('settleBackup'), [{ backupId: REPLICATED }]);
     assert.equal(outcome.status, 'complete');
-    assert.deepEqual(outcome.copies.map((c) => [c.storageName, c.status]), [['a', 'complete'], ['b', 'complete'], ['c', 'complete']]);
+    assert.deepEqual(
+      outcome.copies.map((c) => [c.storageName, c.status]),
+      [
+        ['a', 'complete'],
+        ['b', 'complete'],
+        ['c', 'complete'],
+      ],
+    );
   });
 
   it('a storage that refuses the copy leaves the backup partial, with the cause', TEST_TIMEOUT, async () => {
     const fake = recording({
       listCopies: async () => partialCopies,
       copyBackupToStorage: async (input) => {
-        if (input.storageName === 'c') throw ApplicationFailure.create({ message: 'storage "c" is full', type: 'no_space' });
+        if (input.storageName === 'c')
+          throw ApplicationFailure.create({ message: 'storage "c" is full', type: 'no_space' });
         return { storageName: input.storageName, status: 'complete', sizeBytes: 900 };
       },
       settleBackup: async () => ({ status: 'partial' }),
@@ -142,29 +259,45 @@ describe('replicateBackup with time skipping', () => {
     const outcome = await platform.execute(fake, replicateBackupWorkflow, { database: 'app', backupId: REPLICATED });
     assert.equal(outcome.status, 'partial');
     assert.deepEqual(outcome.copies[2], { storageName: 'c', status: 'failed', error: 'storage "c" is full' });
-    assert.equal((fake.named('copyBackupToStorage') as Array<{ storageName: string }>).filter((c) => c.storageName === 'c').length, 1, 'no_space is not retried');
+    assert.equal(
+      (fake.named('copyBackupToStorage') as Array<{ storageName: string }>).filter((c) => c.storageName === 'c').length,
+      1,
+      'no_space is not retried',
+    );
   });
 
   it('a backup with no complete copy anywhere fails at once, copying nothing', TEST_TIMEOUT, async () => {
     const fake = recording({ listCopies: async () => partialCopies.slice(1) });
-    const failure = await failureOf(platform.execute(fake, replicateBackupWorkflow, { database: 'app', backupId: REPLICATED }));
+    const failure = await failureOf(
+      platform.execute(fake, replicateBackupWorkflow, { database: 'app', backupId: REPLICATED }),
+    );
     assert.equal(failure.message, `backup ${REPLICATED} has no complete copy in any storage to copy from`);
     assert.equal(failure.type, 'not_found');
-    assert.deepEqual(fake.calls.map((c) => c.name), ['listCopies']);
+    assert.deepEqual(
+      fake.calls.map((c) => c.name),
+      ['listCopies'],
+    );
   });
 });
 
 const plan = {
   keep: [{ id: 'b3', reasons: ['daily'] }],
-  delete: [{ id: 'b1', reason: 'beyond 7 daily' }, { id: 'b2', reason: 'beyond 7 daily' }],
-  keepBaseBackups: [], deleteBaseBackups: [], deleteWalBefore: null, summary: 'keep 1, delete 2',
+  delete: [
+    { id: 'b1', reason: 'beyond 7 daily' },
+    { id: 'b2', reason: 'beyond 7 daily' },
+  ],
+  keepBaseBackups: [],
+  deleteBaseBackups: [],
+  deleteWalBefore: null,
+  summary: 'keep 1, delete 2',
 };
 
 describe('gfsRetention with time skipping', () => {
   const prune = (dryRun: boolean, refused: string[]) => {
     const fake = recording({
       planRetentionFor: async () => plan,
-      deleteBackupEverywhere: async (input) => (refused.includes(input.backupId) ? { deleted: false, why: 'a restore reads it' } : { deleted: true }),
+      deleteBackupEverywhere: async (input) =>
+        refused.includes(input.backupId) ? { deleted: false, why: 'a restore reads it' } : { deleted: true },
     });
     const outcome = platform.execute(fake, gfsRetentionWorkflow, { database: 'app', dryRun });
     return { fake, outcome };

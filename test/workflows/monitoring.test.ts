@@ -3,10 +3,21 @@ import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { healthMonitorWorkflow } from '../../temporal/contracts/health.ts';
 import {
-  backupWatchdogWorkflow, deliverNotificationsWorkflow, deliveryStateQuery, wakeDeliverySignal, type BackupWatchdogInput,
+  backupWatchdogWorkflow,
+  deliverNotificationsWorkflow,
+  deliveryStateQuery,
+  wakeDeliverySignal,
+  type BackupWatchdogInput,
 } from '../../temporal/contracts/notifications.ts';
 import {
-  eventually, failureOf, held, recording, startTimeSkipping, TEST_TIMEOUT, type FakeActivities, type WorkflowTestPlatform,
+  eventually,
+  failureOf,
+  held,
+  recording,
+  startTimeSkipping,
+  TEST_TIMEOUT,
+  type FakeActivities,
+  type WorkflowTestPlatform,
 } from './support.ts';
 
 /**
@@ -16,10 +27,19 @@ import {
 let platform: WorkflowTestPlatform;
 before(async () => {
   platform = await startTimeSkipping([
-    'healthSettings', 'probeHealth', 'recordHealthTransition', 'notify', 'planDeliveries', 'sendNotification', 'failDelivery', 'checkOverdueBackups',
+    'healthSettings',
+    'probeHealth',
+    'recordHealthTransition',
+    'notify',
+    'planDeliveries',
+    'sendNotification',
+    'failDelivery',
+    'checkOverdueBackups',
   ]);
 });
-after(async () => { await platform?.stop(); });
+after(async () => {
+  await platform?.stop();
+});
 
 type Probe = { ok: true; latencyMs: number } | { ok: false; error: string };
 const up: Probe = { ok: true, latencyMs: 3 };
@@ -37,33 +57,49 @@ function monitorOf(probes: Probe[], failureThreshold: number) {
 }
 
 describe('healthMonitor with time skipping', () => {
-  it('marks a database down only after N failed checks in a row, notifies down and up once each', TEST_TIMEOUT, async () => {
-    const fake = monitorOf([up, refused, refused, up, refused, refused, refused, refused, up], 3);
-    const startedAt = await platform.env.currentTimeMs();
-    await platform.execute(fake, healthMonitorWorkflow, { database: 'app' });
-    // Two failures (below the threshold) after the first success change nothing; the fourth
-    // failure of the later run is not a second transition.
-    assert.deepEqual(fake.named('recordHealthTransition'), [
-      { database: 'app', status: 'up', detail: null },
-      { database: 'app', status: 'down', detail: 'connection refused' },
-      { database: 'app', status: 'up', detail: null },
-    ]);
-    const notified = fake.named('notify') as Array<{ event: string; message: string; dedupeKey: string }>;
-    assert.deepEqual(notified.map((n) => n.event), ['database_down', 'database_up'], 'the first "up" only establishes the state');
-    assert.match(notified[0]!.message, /database "app" is down: 3 connection checks failed in a row \(connection refused\)/);
-    assert.notEqual(notified[0]!.dedupeKey, notified[1]!.dedupeKey);
-    assert.equal(fake.named('probeHealth').length, 9);
-    // Nine hourly probes ran on the server's clock, not the test's.
-    const skippedHours = (await platform.env.currentTimeMs() - startedAt) / 3_600_000;
-    assert.ok(skippedHours >= 9, `the server clock moved ${skippedHours} h`);
-  });
+  it(
+    'marks a database down only after N failed checks in a row, notifies down and up once each',
+    TEST_TIMEOUT,
+    async () => {
+      const fake = monitorOf([up, refused, refused, up, refused, refused, refused, refused, up], 3);
+      const startedAt = await platform.env.currentTimeMs();
+      await platform.execute(fake, healthMonitorWorkflow, { database: 'app' });
+      // Two failures (below the threshold) after the first success change nothing; the fourth
+      // failure of the later run is not a second transition.
+      assert.deepEqual(fake.named('recordHealthTransition'), [
+        { database: 'app', status: 'up', detail: null },
+        { database: 'app', status: 'down', detail: 'connection refused' },
+        { database: 'app', status: 'up', detail: null },
+      ]);
+      const notified = fake.named('notify') as Array<{ event: string; message: string; dedupeKey: string }>;
+      assert.deepEqual(
+        notified.map((n) => n.event),
+        ['database_down', 'database_up'],
+        'the first "up" only establishes the state',
+      );
+      assert.match(
+        notified[0]!.message,
+        /database "app" is down: 3 connection checks failed in a row \(connection refused\)/,
+      );
+      assert.notEqual(notified[0]!.dedupeKey, notified[1]!.dedupeKey);
+      assert.equal(fake.named('probeHealth').length, 9);
+      // Nine hourly probes ran on the server's clock, not the test's.
+      const skippedHours = ((await platform.env.currentTimeMs()) - startedAt) / 3_600_000;
+      assert.ok(skippedHours >= 9, `the server clock moved ${skippedHours} h`);
+    },
+  );
 
   it('a database that never answers is notified down once, with the threshold counted', TEST_TIMEOUT, async () => {
     const fake = monitorOf([refused, refused, refused], 2);
     await platform.execute(fake, healthMonitorWorkflow, { database: 'db' });
-    assert.deepEqual(fake.named('recordHealthTransition'), [{ database: 'db', status: 'down', detail: 'connection refused' }]);
+    assert.deepEqual(fake.named('recordHealthTransition'), [
+      { database: 'db', status: 'down', detail: 'connection refused' },
+    ]);
     const notified = fake.named('notify') as Array<{ event: string; message: string }>;
-    assert.deepEqual(notified.map((n) => n.event), ['database_down']);
+    assert.deepEqual(
+      notified.map((n) => n.event),
+      ['database_down'],
+    );
     assert.match(notified[0]!.message, /2 connection checks failed in a row/);
   });
 
@@ -71,7 +107,10 @@ describe('healthMonitor with time skipping', () => {
     const fake = monitorOf([up], 3);
     const carried = { status: 'down', since: '2026-01-01T00:00:00.000Z', consecutiveFailures: 7 } as const;
     await platform.execute(fake, healthMonitorWorkflow, { database: 'old', carried });
-    assert.deepEqual((fake.named('notify') as Array<{ event: string }>).map((n) => n.event), ['database_up']);
+    assert.deepEqual(
+      (fake.named('notify') as Array<{ event: string }>).map((n) => n.event),
+      ['database_up'],
+    );
   });
 });
 
@@ -119,7 +158,8 @@ describe('deliverNotifications with time skipping', () => {
   it('a receiver that stays down is recorded failed after five tries; a refusal after one', TEST_TIMEOUT, async () => {
     const fake = deliveryOf([[1, 2]], {
       sendNotification: async (input) => {
-        if (input.deliveryId === 1) throw ApplicationFailure.create({ message: 'webhook answered 503', type: 'unreachable' });
+        if (input.deliveryId === 1)
+          throw ApplicationFailure.create({ message: 'webhook answered 503', type: 'unreachable' });
         throw ApplicationFailure.create({ message: 'Slack refused the token', type: 'access_denied' });
       },
     });
@@ -130,9 +170,17 @@ describe('deliverNotifications with time skipping', () => {
       await eventually(async () => (await handle.query(deliveryStateQuery)).failed === 2, 'both deliveries failed');
     });
     const tries = fake.named('sendNotification') as Array<{ deliveryId: number }>;
-    assert.deepEqual([tries.filter((t) => t.deliveryId === 1).length, tries.filter((t) => t.deliveryId === 2).length], [5, 1]);
-    const failed = (fake.named('failDelivery') as Array<{ deliveryId: number; error: string }>).sort((a, b) => a.deliveryId - b.deliveryId);
-    assert.deepEqual(failed, [{ deliveryId: 1, error: 'webhook answered 503' }, { deliveryId: 2, error: 'Slack refused the token' }]);
+    assert.deepEqual(
+      [tries.filter((t) => t.deliveryId === 1).length, tries.filter((t) => t.deliveryId === 2).length],
+      [5, 1],
+    );
+    const failed = (fake.named('failDelivery') as Array<{ deliveryId: number; error: string }>).sort(
+      (a, b) => a.deliveryId - b.deliveryId,
+    );
+    assert.deepEqual(failed, [
+      { deliveryId: 1, error: 'webhook answered 503' },
+      { deliveryId: 2, error: 'Slack refused the token' },
+    ]);
   });
 
   it('a delivery still in flight is not sent a second time when a new plan lists it', TEST_TIMEOUT, async () => {
@@ -161,7 +209,9 @@ describe('backupWatchdog with time skipping', () => {
 
   it('an input with fields it does not take fails at once', TEST_TIMEOUT, async () => {
     const fake = recording({ checkOverdueBackups: async () => ({ queued: [], overdue: [], swept: [] }) });
-    const failure = await failureOf(platform.execute(fake, backupWatchdogWorkflow, { database: 'app' } as unknown as BackupWatchdogInput));
+    const failure = await failureOf(
+      platform.execute(fake, backupWatchdogWorkflow, { database: 'app' } as unknown as BackupWatchdogInput),
+    );
     assert.equal(failure.type, 'bad_input');
     assert.ok(failure.message.startsWith(`invalid ${backupWatchdogWorkflow.type} input`), failure.message);
     assert.equal(fake.calls.length, 0);

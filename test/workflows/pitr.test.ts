@@ -3,26 +3,67 @@ import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { agentTaskQueue, backupIdPattern } from '../../temporal/contracts/common.ts';
 import {
-  baseBackupProgressQuery, baseBackupProgressSignal, baseBackupWorkflow, chainQuery, stopWalArchiverSignal, walArchiverWorkflow,
-  walChainMonitorWorkflow, walReceiverReportSignal, walStatusQuery, type ChainView, type GapView, type WalArchiverStatus,
+  baseBackupProgressQuery,
+  baseBackupProgressSignal,
+  baseBackupWorkflow,
+  chainQuery,
+  stopWalArchiverSignal,
+  walArchiverWorkflow,
+  walChainMonitorWorkflow,
+  walReceiverReportSignal,
+  walStatusQuery,
+  type ChainView,
+  type GapView,
+  type WalArchiverStatus,
 } from '../../temporal/contracts/pitr.ts';
 import {
-  eventually, failureOf, held, recording, runsUntilCancelled, servingQueue, startTimeSkipping, TEST_TIMEOUT, type FakeActivities, type WorkflowTestPlatform,
+  eventually,
+  failureOf,
+  held,
+  recording,
+  runsUntilCancelled,
+  servingQueue,
+  startTimeSkipping,
+  TEST_TIMEOUT,
+  type FakeActivities,
+  type WorkflowTestPlatform,
   whileHeld,
 } from './support.ts';
 
 /** The PITR workflows that keep an archive usable: WAL streaming, base backups, and the chain monitor that watches both. */
 let platform: WorkflowTestPlatform;
 before(async () => {
-  platform = await startTimeSkipping(['pitrSettings', 'archiveWal', 'takeBaseBackup', 'recordBaseBackupFailed', 'walChain', 'notify'], { agents: ['db-host'] });
+  platform = await startTimeSkipping(
+    ['pitrSettings', 'archiveWal', 'takeBaseBackup', 'recordBaseBackupFailed', 'walChain', 'notify'],
+    { agents: ['db-host'] },
+  );
 });
-after(async () => { await platform?.stop(); });
+after(async () => {
+  await platform?.stop();
+});
 
-const enabled = { registered: true, enabled: true, agent: 'db-host', hostTaskQueue: agentTaskQueue('db-host'), slot: 'hindsight_app' };
+const enabled = {
+  registered: true,
+  enabled: true,
+  agent: 'db-host',
+  hostTaskQueue: agentTaskQueue('db-host'),
+  slot: 'hindsight_app',
+};
 const receiver: NonNullable<WalArchiverStatus['receiver']> = {
-  slot: 'hindsight_app', systemIdentifier: '7300000000000000001', walSegmentSize: 16 << 20, serverFlushLsn: '0/5000000', durableLsn: '0/5000000',
-  durableAt: '2026-01-01T00:00:00.000Z', unarchivedBytes: 0, slotRetainedBytes: 0, segmentsArchived: 4, partialUploads: 0, historiesArchived: 0,
-  receiverStarts: 1, lastError: null, updatedAt: '2026-01-01T00:00:00.000Z',
+  slot: 'hindsight_app',
+  systemIdentifier: '7300000000000000001',
+  walSegmentSize: 16 << 20,
+  serverFlushLsn: '0/5000000',
+  durableLsn: '0/5000000',
+  durableAt: '2026-01-01T00:00:00.000Z',
+  unarchivedBytes: 0,
+  slotRetainedBytes: 0,
+  segmentsArchived: 4,
+  partialUploads: 0,
+  historiesArchived: 0,
+  receiverStarts: 1,
+  lastError: null,
+  updatedAt: '2026-01-01T00:00:00.000Z',
 };
 const streamed = { ...receiver, database: 'app', state: 'stopped' as const };
 
@@ -31,37 +72,60 @@ describe('walArchiver with time skipping', () => {
     const fake = recording({ pitrSettings: async () => ({ ...enabled, enabled: false }) });
     const status = await platform.execute(fake, walArchiverWorkflow, { database: 'app' });
     assert.equal(status.state, 'disabled');
-    assert.deepEqual(fake.calls.map((c) => c.name), ['pitrSettings']);
+    assert.deepEqual(
+      fake.calls.map((c) => c.name),
+      ['pitrSettings'],
+    );
   });
 
-  it('streams an hour at a time on the agent, continuing as new with its count, until stopped', TEST_TIMEOUT, async () => {
-    const third = runsUntilCancelled();
-    const queues: string[] = [];
-    let runs = 0;
-    const fake = recording({
-      pitrSettings: async () => enabled,
-      archiveWal: async () => { queues.push(servingQueue()); return ++runs < 3 ? streamed : third.fake(); },
-    });
-    await platform.run(fake, async (jobs) => {
-      const handle = await jobs.start(walArchiverWorkflow, { database: 'app', runForMs: 60_000 });
-      await third.started;
-      await handle.signal(walReceiverReportSignal, { ...receiver, segmentsArchived: 9, state: 'streaming' } as typeof receiver);
-      const live = await handle.query(walStatusQuery);
-      assert.deepEqual([live.state, live.runs, live.taskQueue, live.receiver?.segmentsArchived], ['streaming', 2, agentTaskQueue('db-host'), 9]);
-      await handle.signal(stopWalArchiverSignal, 'PITR disabled');
-      const status = await handle.result();
-      assert.deepEqual([status.state, status.runs, status.error], ['stopped', 2, null], 'the runs before the continue-as-new are carried');
-      assert.ok(third.cancelled(), 'the stop cancelled the streaming activity');
-    });
-    assert.deepEqual(fake.named('archiveWal'), Array(3).fill({ database: 'app', runForMs: 60_000 }));
-    assert.deepEqual(queues, Array(3).fill(agentTaskQueue('db-host')));
-    assert.equal(fake.named('pitrSettings').length, 3, 'each run reads the settings afresh');
-  });
+  it(
+    'streams an hour at a time on the agent, continuing as new with its count, until stopped',
+    TEST_TIMEOUT,
+    async () => {
+      const third = runsUntilCancelled();
+      const queues: string[] = [];
+      let runs = 0;
+      const fake = recording({
+        pitrSettings: async () => enabled,
+        archiveWal: async () => {
+          queues.push(servingQueue());
+          return ++runs < 3 ? streamed : third.fake();
+        },
+      });
+      await platform.run(fake, async (jobs) => {
+        const handle = await jobs.start(walArchiverWorkflow, { database: 'app', runForMs: 60_000 });
+        await third.started;
+        await handle.signal(walReceiverReportSignal, {
+          ...receiver,
+          segmentsArchived: 9,
+          state: 'streaming',
+        } as typeof receiver);
+        const live = await handle.query(walStatusQuery);
+        assert.deepEqual(
+          [live.state, live.runs, live.taskQueue, live.receiver?.segmentsArchived],
+          ['streaming', 2, agentTaskQueue('db-host'), 9],
+        );
+        await handle.signal(stopWalArchiverSignal, 'PITR disabled');
+        const status = await handle.result();
+        assert.deepEqual(
+          [status.state, status.runs, status.error],
+          ['stopped', 2, null],
+          'the runs before the continue-as-new are carried',
+        );
+        assert.ok(third.cancelled(), 'the stop cancelled the streaming activity');
+      });
+      assert.deepEqual(fake.named('archiveWal'), Array(3).fill({ database: 'app', runForMs: 60_000 }));
+      assert.deepEqual(queues, Array(3).fill(agentTaskQueue('db-host')));
+      assert.equal(fake.named('pitrSettings').length, 3, 'each run reads the settings afresh');
+    },
+  );
 
   it('a permanent streaming error fails the archiver with the cause', TEST_TIMEOUT, async () => {
     const fake = recording({
       pitrSettings: async () => ({ ...enabled, hostTaskQueue: null }),
-      archiveWal: async () => { throw ApplicationFailure.create({ message: 'role "hindsight" lacks REPLICATION', type: 'access_denied' }); },
+      archiveWal: async () => {
+        throw ApplicationFailure.create({ message: 'role "hindsight" lacks REPLICATION', type: 'access_denied' });
+      },
     });
     const failure = await failureOf(platform.execute(fake, walArchiverWorkflow, { database: 'app' }));
     assert.equal(failure.message, 'WAL archiving of "app" stopped: role "hindsight" lacks REPLICATION');
@@ -71,55 +135,110 @@ describe('walArchiver with time skipping', () => {
 });
 
 const baseResult = {
-  baseBackupId: '20260101T000000Z-d00001', objectKey: 'k', storageName: 'pitr', source: 'primary' as const, startLsn: '0/2000028', stopLsn: '0/2000100',
-  timeline: 1, startTime: '2026-01-01T00:00:00.000Z', stopTime: '2026-01-01T00:01:00.000Z', rawBytes: 5000, storedBytes: 2000, sha256: 'cd'.repeat(32),
-  kind: 'incremental' as const, parentId: '20251231T000000Z-d00000', kindReason: null,
+  baseBackupId: '20260101T000000Z-d00001',
+  objectKey: 'k',
+  storageName: 'pitr',
+  source: 'primary' as const,
+  startLsn: '0/2000028',
+  stopLsn: '0/2000100',
+  timeline: 1,
+  startTime: '2026-01-01T00:00:00.000Z',
+  stopTime: '2026-01-01T00:01:00.000Z',
+  rawBytes: 5000,
+  storedBytes: 2000,
+  sha256: 'cd'.repeat(32),
+  kind: 'incremental' as const,
+  parentId: '20251231T000000Z-d00000',
+  kindReason: null,
 };
-const baseBackupOf = (overrides: FakeActivities = {}) => recording({
-  pitrSettings: async () => enabled,
-  takeBaseBackup: async () => { assert.equal(servingQueue(), agentTaskQueue('db-host')); return baseResult; },
-  recordBaseBackupFailed: async () => undefined,
-  ...overrides,
-});
+const baseBackupOf = (overrides: FakeActivities = {}) =>
+  recording({
+    pitrSettings: async () => enabled,
+    takeBaseBackup: async () => {
+      assert.equal(servingQueue(), agentTaskQueue('db-host'));
+      return baseResult;
+    },
+    recordBaseBackupFailed: async () => undefined,
+    ...overrides,
+  });
 
 describe('baseBackup with time skipping', () => {
-  it('takes the base backup on the database\'s host and reports what it took', TEST_TIMEOUT, async () => {
+  it("takes the base backup on the database's host and reports what it took", TEST_TIMEOUT, async () => {
     const fake = baseBackupOf();
     const progress = await platform.run(fake, async (jobs) => {
-      const handle = await jobs.start(baseBackupWorkflow, { database: 'app', baseBackupId: baseResult.baseBackupId }, 'basebackup/app/one');
+      const handle = await jobs.start(
+        baseBackupWorkflow,
+        { database: 'app', baseBackupId: baseResult.baseBackupId },
+        'basebackup/app/one',
+      );
       return handle.result();
     });
-    assert.deepEqual(fake.named('takeBaseBackup'), [{ database: 'app', baseBackupId: baseResult.baseBackupId, workflowId: 'basebackup/app/one' }]);
+    assert.deepEqual(fake.named('takeBaseBackup'), [
+      { database: 'app', baseBackupId: baseResult.baseBackupId, workflowId: 'basebackup/app/one' },
+    ]);
     assert.deepEqual(progress, {
-      baseBackupId: baseResult.baseBackupId, database: 'app', stage: 'complete', rawBytes: 5000, storedBytes: 2000, startLsn: '0/2000028', stopLsn: '0/2000100',
-      timeline: 1, error: null, kind: 'incremental', parentId: '20251231T000000Z-d00000', kindReason: null,
+      baseBackupId: baseResult.baseBackupId,
+      database: 'app',
+      stage: 'complete',
+      rawBytes: 5000,
+      storedBytes: 2000,
+      startLsn: '0/2000028',
+      stopLsn: '0/2000100',
+      timeline: 1,
+      error: null,
+      kind: 'incremental',
+      parentId: '20251231T000000Z-d00000',
+      kindReason: null,
     });
   });
 
-  it('names a base backup by its start time when no id is given, and shows bytes while streaming', TEST_TIMEOUT, async () => {
-    const streaming = held<typeof baseResult>();
-    const fake = baseBackupOf({ takeBaseBackup: streaming.fake });
-    const { outcome } = await whileHeld(platform, fake, streaming, baseResult, [baseBackupWorkflow, { database: 'app' }], async (running) => {
-      await running.signal(baseBackupProgressSignal, { rawBytes: 700, storedBytes: 0 });
-      await running.signal(baseBackupProgressSignal, { rawBytes: 300, storedBytes: 0 });
-      const progress = await running.query(baseBackupProgressQuery);
-      assert.deepEqual([progress.stage, progress.rawBytes], ['streaming', 700]);
-      assert.match(progress.baseBackupId, backupIdPattern);
-      const [taken] = fake.named('takeBaseBackup') as Array<{ baseBackupId: string }>;
-      assert.equal(taken!.baseBackupId, progress.baseBackupId);
-    });
-    assert.equal(outcome.stage, 'complete');
-  });
+  it(
+    'names a base backup by its start time when no id is given, and shows bytes while streaming',
+    TEST_TIMEOUT,
+    async () => {
+      const streaming = held<typeof baseResult>();
+      const fake = baseBackupOf({ takeBaseBackup: streaming.fake });
+      const { outcome } = await whileHeld(
+        platform,
+        fake,
+        streaming,
+        baseResult,
+        [baseBackupWorkflow, { database: 'app' }],
+        async (running) => {
+          await running.signal(baseBackupProgressSignal, { rawBytes: 700, storedBytes: 0 });
+          await running.signal(baseBackupProgressSignal, { rawBytes: 300, storedBytes: 0 });
+          const progress = await running.query(baseBackupProgressQuery);
+          assert.deepEqual([progress.stage, progress.rawBytes], ['streaming', 700]);
+          assert.match(progress.baseBackupId, backupIdPattern);
+          const [taken] = fake.named('takeBaseBackup') as Array<{ baseBackupId: string }>;
+          assert.equal(taken!.baseBackupId, progress.baseBackupId);
+        },
+      );
+      assert.equal(outcome.stage, 'complete');
+    },
+  );
 
   it('a base backup that keeps failing is recorded failed after three tries', TEST_TIMEOUT, async () => {
     const fake = baseBackupOf({
-      takeBaseBackup: async () => { throw ApplicationFailure.create({ message: 'pg_basebackup exited with 1: too many connections', type: 'tool_failed' }); },
+      takeBaseBackup: async () => {
+        throw ApplicationFailure.create({
+          message: 'pg_basebackup exited with 1: too many connections',
+          type: 'tool_failed',
+        });
+      },
     });
-    const failure = await failureOf(platform.execute(fake, baseBackupWorkflow, { database: 'app', baseBackupId: '20260101T000000Z-d00002' }));
-    assert.equal(failure.message, 'base backup 20260101T000000Z-d00002 of "app" failed: pg_basebackup exited with 1: too many connections');
+    const failure = await failureOf(
+      platform.execute(fake, baseBackupWorkflow, { database: 'app', baseBackupId: '20260101T000000Z-d00002' }),
+    );
+    assert.equal(
+      failure.message,
+      'base backup 20260101T000000Z-d00002 of "app" failed: pg_basebackup exited with 1: too many connections',
+    );
     assert.equal(failure.type, 'base_backup_failed');
     assert.equal(fake.named('takeBaseBackup').length, 3);
-    assert.deepEqual(fake.named('recordBaseBackupFailed'), [{ baseBackupId: '20260101T000000Z-d00002', error: 'pg_basebackup exited with 1: too many connections' }]);
+    assert.deepEqual(fake.named('recordBaseBackupFailed'), [
+      { baseBackupId: '20260101T000000Z-d00002', error: 'pg_basebackup exited with 1: too many connections' },
+    ]);
   });
 
   it('a database that is not registered fails at once, taking nothing', TEST_TIMEOUT, async () => {
@@ -132,11 +251,24 @@ describe('baseBackup with time skipping', () => {
 });
 
 const gap: GapView = {
-  timeline: 1, fromLsn: '0/3000000', toLsn: '0/5000000', missing: ['000000010000000000000003'], missingCount: 1, notInStorage: [], text: 'timeline 1 0/3000000–0/5000000',
+  timeline: 1,
+  fromLsn: '0/3000000',
+  toLsn: '0/5000000',
+  missing: ['000000010000000000000003'],
+  missingCount: 1,
+  notInStorage: [],
+  text: 'timeline 1 0/3000000–0/5000000',
 };
 const chainOf = (database: string, view: Partial<ChainView>): ChainView => ({
-  database, checkedAt: '2026-01-01T00:00:00.000Z', systemIdentifier: '7300000000000000001', windows: [], gaps: [], unusableBaseBackups: [],
-  completeBaseBackups: 1, runningBaseBackups: 0, ...view,
+  database,
+  checkedAt: '2026-01-01T00:00:00.000Z',
+  systemIdentifier: '7300000000000000001',
+  windows: [],
+  gaps: [],
+  unusableBaseBackups: [],
+  completeBaseBackups: 1,
+  runningBaseBackups: 0,
+  ...view,
 });
 
 /** A chain monitor whose walChain answers these views, one a round, the last one for every round after. */
@@ -158,10 +290,19 @@ describe('walChainMonitor with time skipping', () => {
       await platform.env.sleep('10 minutes');
       const state = await handle.query(chainQuery);
       assert.ok(state.rounds >= 5, `rounds: ${state.rounds}`);
-      assert.deepEqual(state.baseBackupsStarted.map((s) => s.reason), [`gap: ${gap.text}`]);
+      assert.deepEqual(
+        state.baseBackupsStarted.map((s) => s.reason),
+        [`gap: ${gap.text}`],
+      );
       const child = jobs.handle(baseBackupWorkflow, state.baseBackupsStarted[0]!.workflowId);
-      await eventually(async () => (await child.describe()).status.name === 'COMPLETED', 'the base backup the gap started');
-      assert.deepEqual(fake.named('takeBaseBackup').map((t) => (t as { workflowId: string }).workflowId), [child.workflowId]);
+      await eventually(
+        async () => (await child.describe()).status.name === 'COMPLETED',
+        'the base backup the gap started',
+      );
+      assert.deepEqual(
+        fake.named('takeBaseBackup').map((t) => (t as { workflowId: string }).workflowId),
+        [child.workflowId],
+      );
     });
     const notified = fake.named('notify') as Array<{ event: string; message: string; dedupeKey: string }>;
     assert.equal(notified.length, 1, 'the same gap is not notified every round');
@@ -173,7 +314,11 @@ describe('walChainMonitor with time skipping', () => {
   it('a gap carried over a continue-as-new is not notified again', TEST_TIMEOUT, async () => {
     const fake = monitorOf([chainOf('known', { gaps: [gap] })]);
     await platform.run(fake, async (jobs) => {
-      const handle = await jobs.start(walChainMonitorWorkflow, { database: 'known', intervalSeconds: 60, knownGaps: ['7300000000000000001:1:0/3000000'] });
+      const handle = await jobs.start(walChainMonitorWorkflow, {
+        database: 'known',
+        intervalSeconds: 60,
+        knownGaps: ['7300000000000000001:1:0/3000000'],
+      });
       await platform.env.sleep('3 minutes');
       assert.deepEqual((await handle.query(chainQuery)).baseBackupsStarted, []);
     });
@@ -187,7 +332,10 @@ describe('walChainMonitor with time skipping', () => {
       await platform.env.sleep('15 minutes');
       const state = await handle.query(chainQuery);
       assert.ok(state.rounds >= 11 && state.rounds <= 20, `rounds: ${state.rounds}`);
-      assert.deepEqual(state.baseBackupsStarted.map((s) => s.reason), ['no base backup', 'no base backup']);
+      assert.deepEqual(
+        state.baseBackupsStarted.map((s) => s.reason),
+        ['no base backup', 'no base backup'],
+      );
     });
     const notified = fake.named('notify') as Array<{ message: string }>;
     assert.equal(notified.length, 2);
@@ -201,7 +349,10 @@ describe('walChainMonitor with time skipping', () => {
       const handle = await jobs.start(walChainMonitorWorkflow, { database: 'chained', intervalSeconds: 60 });
       await platform.env.sleep('3 minutes');
       const state = await handle.query(chainQuery);
-      assert.deepEqual(state.baseBackupsStarted.map((s) => s.reason), [`broken chain: base backup ${broken[0]!.id}: ${broken[0]!.reason}`]);
+      assert.deepEqual(
+        state.baseBackupsStarted.map((s) => s.reason),
+        [`broken chain: base backup ${broken[0]!.id}: ${broken[0]!.reason}`],
+      );
     });
     const notified = fake.named('notify') as Array<{ message: string; dedupeKey: string }>;
     assert.equal(notified.length, 1);
@@ -211,7 +362,9 @@ describe('walChainMonitor with time skipping', () => {
 
   it('a chain that cannot be read is shown as the last error, and the monitor goes on', TEST_TIMEOUT, async () => {
     const fake = recording({
-      walChain: async () => { throw ApplicationFailure.create({ message: 'storage "pitr" is unreachable', type: 'access_denied' }); },
+      walChain: async () => {
+        throw ApplicationFailure.create({ message: 'storage "pitr" is unreachable', type: 'access_denied' });
+      },
       notify: async () => ({ queued: true }),
     });
     await platform.run(fake, async (jobs) => {

@@ -3,29 +3,68 @@ import { after, before, describe, it } from 'node:test';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { agentTaskQueue } from '../../temporal/contracts/common.ts';
 import {
-  abortPitrSignal, pitrProgressQuery, pitrProgressSignal, pitrRestoreWorkflow, type PitrOutcome, type PitrRestoreInput,
+  abortPitrSignal,
+  pitrProgressQuery,
+  pitrProgressSignal,
+  pitrRestoreWorkflow,
+  type PitrOutcome,
+  type PitrRestoreInput,
 } from '../../temporal/contracts/pitr.ts';
 import {
-  abortRestoreSignal, restoreBackupWorkflow, restoreProgressQuery, restoreProgressSignal, type RestoreBackupInput, type RestoreOutcome,
+  abortRestoreSignal,
+  restoreBackupWorkflow,
+  restoreProgressQuery,
+  restoreProgressSignal,
+  type RestoreBackupInput,
+  type RestoreOutcome,
 } from '../../temporal/contracts/restore.ts';
 import {
-  failureOf, held, interrupted, recording, runsUntilCancelled, servingQueue, startTimeSkipping, TEST_TIMEOUT,
-  type FakeActivities, type Handle, type WorkflowTestPlatform, whileHeld,
+  failureOf,
+  held,
+  interrupted,
+  recording,
+  runsUntilCancelled,
+  servingQueue,
+  startTimeSkipping,
+  TEST_TIMEOUT,
+  type FakeActivities,
+  type Handle,
+  type WorkflowTestPlatform,
+  whileHeld,
 } from './support.ts';
 
 /** Both kinds of restore: a logical backup into a database (restoreBackup), and a point in time (pitrRestore). */
 let platform: WorkflowTestPlatform;
 before(async () => {
-  platform = await startTimeSkipping([
-    'resolveBackup', 'prepareRestoreTarget', 'recordRestoreStarted', 'restoreBackupToTarget', 'recordRestoreEnded', 'hookPlan', 'runHooks',
-    'planPitrRestore', 'restoreToPointInTime',
-  ], { agents: ['db-host'] });
+  platform = await startTimeSkipping(
+    [
+      'resolveBackup',
+      'prepareRestoreTarget',
+      'recordRestoreStarted',
+      'restoreBackupToTarget',
+      'recordRestoreEnded',
+      'hookPlan',
+      'runHooks',
+      'planPitrRestore',
+      'restoreToPointInTime',
+    ],
+    { agents: ['db-host'] },
+  );
 });
-after(async () => { await platform?.stop(); });
+after(async () => {
+  await platform?.stop();
+});
 
 const BACKUP = '20260101T000000Z-b00001';
 const input: RestoreBackupInput = { database: 'app', to: { database: 'app_copy' } };
-const restored = { storageName: 'a', tablesChecked: 3, rowsChecked: 42, mismatches: [], readBytes: 900, restoredBytes: 800 };
+const restored = {
+  storageName: 'a',
+  tablesChecked: 3,
+  rowsChecked: 42,
+  mismatches: [],
+  readBytes: 900,
+  restoredBytes: 800,
+};
 
 /** A restore's activities answering as a healthy catalog and target would, overridden per test. */
 function restoreOf(overrides: FakeActivities = {}) {
@@ -41,51 +80,100 @@ function restoreOf(overrides: FakeActivities = {}) {
 }
 
 describe('restoreBackup with time skipping', () => {
-  it('restores the newest backup, records it verified with its counts, then runs post_restore hooks', TEST_TIMEOUT, async () => {
-    const fake = restoreOf();
-    const outcome = await platform.execute(fake, restoreBackupWorkflow, input);
-    assert.deepEqual(fake.calls.map((c) => c.name), [
-      'resolveBackup', 'prepareRestoreTarget', 'recordRestoreStarted', 'restoreBackupToTarget', 'recordRestoreEnded', 'hookPlan',
-    ]);
-    assert.deepEqual(fake.named('resolveBackup'), [{ database: 'app' }]);
-    const [started] = fake.named('recordRestoreStarted') as Array<{ restoreId: string; backupId: string; target: string }>;
-    assert.equal(started!.backupId, BACKUP);
-    assert.equal(started!.target, 'database "app_copy"');
-    assert.deepEqual(fake.named('restoreBackupToTarget'), [{ database: 'app', backupId: BACKUP, to: { database: 'app_copy' }, restoreId: started!.restoreId }]);
-    assert.deepEqual(fake.named('recordRestoreEnded'), [{ restoreId: started!.restoreId, status: 'verified', tablesChecked: 3, rowsChecked: 42 }]);
-    assert.deepEqual(fake.named('hookPlan'), [{ database: 'app', kind: 'post_restore' }]);
-    assert.deepEqual(outcome, {
-      restoreId: started!.restoreId, backupId: BACKUP, storageName: 'a', database: 'app', target: 'database "app_copy"', tablesChecked: 3, rowsChecked: 42,
-    });
-  });
+  it(
+    'restores the newest backup, records it verified with its counts, then runs post_restore hooks',
+    TEST_TIMEOUT,
+    async () => {
+      const fake = restoreOf();
+      const outcome = await platform.execute(fake, restoreBackupWorkflow, input);
+      assert.deepEqual(
+        fake.calls.map((c) => c.name),
+        [
+          'resolveBackup',
+          'prepareRestoreTarget',
+          'recordRestoreStarted',
+          'restoreBackupToTarget',
+          'recordRestoreEnded',
+          'hookPlan',
+        ],
+      );
+      assert.deepEqual(fake.named('resolveBackup'), [{ database: 'app' }]);
+      const [started] = fake.named('recordRestoreStarted') as Array<{
+        restoreId: string;
+        backupId: string;
+        target: string;
+      }>;
+      assert.equal(started!.backupId, BACKUP);
+      assert.equal(started!.target, 'database "app_copy"');
+      assert.deepEqual(fake.named('restoreBackupToTarget'), [
+        { database: 'app', backupId: BACKUP, to: { database: 'app_copy' }, restoreId: started!.restoreId },
+      ]);
+      assert.deepEqual(fake.named('recordRestoreEnded'), [
+        { restoreId: started!.restoreId, status: 'verified', tablesChecked: 3, rowsChecked: 42 },
+      ]);
+      assert.deepEqual(fake.named('hookPlan'), [{ database: 'app', kind: 'post_restore' }]);
+      assert.deepEqual(outcome, {
+        restoreId: started!.restoreId,
+        backupId: BACKUP,
+        storageName: 'a',
+        database: 'app',
+        target: 'database "app_copy"',
+        tablesChecked: 3,
+        rowsChecked: 42,
+      });
+    },
+  );
 
   it('a restore whose row counts differ fails, naming every table, and is recorded failed', TEST_TIMEOUT, async () => {
-    const mismatches = [{ schema: 'public', table: 'orders', expected: 10, actual: 9 }, { schema: 'public', table: 'gone', expected: 1, actual: null }];
+    const mismatches = [
+      { schema: 'public', table: 'orders', expected: 10, actual: 9 },
+      { schema: 'public', table: 'gone', expected: 1, actual: null },
+    ];
     const fake = restoreOf({ restoreBackupToTarget: async () => ({ ...restored, mismatches }) });
     const failure = await failureOf(platform.execute(fake, restoreBackupWorkflow, { ...input, backupId: BACKUP }));
     const expected = `restored data differs from backup ${BACKUP} in 2 table(s): public.orders: expected 10, restored 9; public.gone: expected 1, restored absent`;
-    assert.equal(failure.message, `restore of backup ${BACKUP} (database "app") into database "app_copy" failed: ${expected}`);
+    assert.equal(
+      failure.message,
+      `restore of backup ${BACKUP} (database "app") into database "app_copy" failed: ${expected}`,
+    );
     assert.equal(failure.type, 'restore_failed');
     assert.deepEqual(fake.named('resolveBackup'), [{ database: 'app', backupId: BACKUP }]);
     const ended = fake.named('recordRestoreEnded') as Array<{ status: string; error: string }>;
-    assert.deepEqual(ended.map((e) => [e.status, e.error]), [['failed', expected]]);
+    assert.deepEqual(
+      ended.map((e) => [e.status, e.error]),
+      [['failed', expected]],
+    );
     assert.equal(fake.named('hookPlan').length, 0, 'no post_restore hooks after a failed restore');
   });
 
   it('a backup that does not exist fails at once, before anything is recorded', TEST_TIMEOUT, async () => {
     const fake = restoreOf({
-      resolveBackup: async () => { throw ApplicationFailure.create({ message: 'database "app" has no complete backup', type: 'not_found', nonRetryable: true }); },
+      resolveBackup: async () => {
+        throw ApplicationFailure.create({
+          message: 'database "app" has no complete backup',
+          type: 'not_found',
+          nonRetryable: true,
+        });
+      },
     });
     const failure = await failureOf(platform.execute(fake, restoreBackupWorkflow, input));
-    assert.equal(failure.message, 'restore of a backup (database "app") into the restore target failed: database "app" has no complete backup');
-    assert.deepEqual(fake.calls.map((c) => c.name), ['resolveBackup'], 'not retried, nothing recorded');
+    assert.equal(
+      failure.message,
+      'restore of a backup (database "app") into the restore target failed: database "app" has no complete backup',
+    );
+    assert.deepEqual(
+      fake.calls.map((c) => c.name),
+      ['resolveBackup'],
+      'not retried, nothing recorded',
+    );
   });
 
   it('a restore that fails once is tried again and succeeds', TEST_TIMEOUT, async () => {
     let tries = 0;
     const fake = restoreOf({
       restoreBackupToTarget: async () => {
-        if (++tries === 1) throw ApplicationFailure.create({ message: 'storage "a" is unreachable', type: 'unreachable' });
+        if (++tries === 1)
+          throw ApplicationFailure.create({ message: 'storage "a" is unreachable', type: 'unreachable' });
         return restored;
       },
     });
@@ -94,23 +182,32 @@ describe('restoreBackup with time skipping', () => {
     assert.equal(outcome.rowsChecked, 42);
   });
 
-  it('a post_restore hook that fails leaves the restore standing, with the failure as a warning', TEST_TIMEOUT, async () => {
-    const fake = restoreOf({
-      hookPlan: async () => ({ count: 1, timeoutSeconds: 10 }),
-      runHooks: async () => ({ ran: 1, failures: [{ message: 'post_restore hook "grant" exited with 1' }] }) as never,
-    });
-    const outcome = await platform.execute(fake, restoreBackupWorkflow, input);
-    assert.deepEqual(outcome.warnings, ['post_restore hook "grant" exited with 1']);
-    const [hooks] = fake.named('runHooks') as Array<{ kind: string; backupId: string; restoreId: string }>;
-    assert.equal(hooks!.kind, 'post_restore');
-    assert.equal(hooks!.restoreId, outcome.restoreId);
-  });
+  it(
+    'a post_restore hook that fails leaves the restore standing, with the failure as a warning',
+    TEST_TIMEOUT,
+    async () => {
+      const fake = restoreOf({
+        hookPlan: async () => ({ count: 1, timeoutSeconds: 10 }),
+        runHooks: async () => ({ ran: 1, failures: [{ message: 'post_restore hook "grant" exited with 1' }] }) as never,
+      });
+      const outcome = await platform.execute(fake, restoreBackupWorkflow, input);
+      assert.deepEqual(outcome.warnings, ['post_restore hook "grant" exited with 1']);
+      const [hooks] = fake.named('runHooks') as Array<{ kind: string; backupId: string; restoreId: string }>;
+      assert.equal(hooks!.kind, 'post_restore');
+      assert.equal(hooks!.restoreId, outcome.restoreId);
+    },
+  );
 
   it('an input that names a system database fails at once with the field', TEST_TIMEOUT, async () => {
     const fake = restoreOf();
-    const failure = await failureOf(platform.execute(fake, restoreBackupWorkflow, { database: 'app', to: { database: 'template1' } }));
+    const failure = await failureOf(
+      platform.execute(fake, restoreBackupWorkflow, { database: 'app', to: { database: 'template1' } }),
+    );
     assert.equal(failure.type, 'bad_input');
-    assert.ok(failure.message.startsWith(`invalid ${restoreBackupWorkflow.type} input: to.database: `), failure.message);
+    assert.ok(
+      failure.message.startsWith(`invalid ${restoreBackupWorkflow.type} input: to.database: `),
+      failure.message,
+    );
     assert.match(failure.message, /to\.database "template1" is one of PostgreSQL's own databases/);
     assert.equal(fake.calls.length, 0);
   });
@@ -120,37 +217,79 @@ describe('restoreBackup while it runs, with time skipping', () => {
   it('progress shows the bytes the restore reports while it runs', TEST_TIMEOUT, async () => {
     const restoring = held<typeof restored>();
     const fake = restoreOf({ restoreBackupToTarget: restoring.fake });
-    const { handle } = await whileHeld(platform, fake, restoring, restored, [restoreBackupWorkflow, input], async (running) => {
-      await running.signal(restoreProgressSignal, { readBytes: 300, restoredBytes: 250 });
-      await running.signal(restoreProgressSignal, { readBytes: 100, restoredBytes: 50 });
-      const progress = await running.query(restoreProgressQuery);
-      assert.deepEqual({ stage: progress.stage, backupId: progress.backupId, readBytes: progress.readBytes, restoredBytes: progress.restoredBytes },
-        { stage: 'restoring', backupId: BACKUP, readBytes: 300, restoredBytes: 250 }, 'bytes never go backwards');
-    });
+    const { handle } = await whileHeld(
+      platform,
+      fake,
+      restoring,
+      restored,
+      [restoreBackupWorkflow, input],
+      async (running) => {
+        await running.signal(restoreProgressSignal, { readBytes: 300, restoredBytes: 250 });
+        await running.signal(restoreProgressSignal, { readBytes: 100, restoredBytes: 50 });
+        const progress = await running.query(restoreProgressQuery);
+        assert.deepEqual(
+          {
+            stage: progress.stage,
+            backupId: progress.backupId,
+            readBytes: progress.readBytes,
+            restoredBytes: progress.restoredBytes,
+          },
+          { stage: 'restoring', backupId: BACKUP, readBytes: 300, restoredBytes: 250 },
+          'bytes never go backwards',
+        );
+      },
+    );
     assert.equal((await handle.query(restoreProgressQuery)).stage, 'verified');
   });
 
-  it('an abort cancels the running restore, records it failed and fails the run with the cancelled activity', TEST_TIMEOUT, async () => {
-    const restoring = runsUntilCancelled();
-    const fake = restoreOf({ restoreBackupToTarget: restoring.fake });
-    const abort = (handle: Handle<RestoreBackupInput, RestoreOutcome>) => handle.signal(abortRestoreSignal, 'wrong backup');
-    const { handle, failure } = await interrupted(platform, fake, restoring, [restoreBackupWorkflow, input], abort);
-    // Only the restore's scope was cancelled, not the run: the run fails with the activity's cancellation.
-    assert.ok(failure instanceof ActivityFailure && failure.cause instanceof CancelledFailure, `the activity was cancelled: ${String(failure)}`);
-    const ended = fake.named('recordRestoreEnded') as Array<{ status: string; error: string }>;
-    assert.deepEqual(ended.map((e) => [e.status, e.error]), [['failed', 'aborted by request']]);
-    const progress = await handle.query(restoreProgressQuery);
-    assert.deepEqual([progress.stage, progress.error], ['aborted', 'aborted by request']);
-  });
-
+  it(
+    'an abort cancels the running restore, records it failed and fails the run with the cancelled activity',
+    TEST_TIMEOUT,
+    async () => {
+      const restoring = runsUntilCancelled();
+      const fake = restoreOf({ restoreBackupToTarget: restoring.fake });
+      const abort = (handle: Handle<RestoreBackupInput, RestoreOutcome>) =>
+        handle.signal(abortRestoreSignal, 'wrong backup');
+      const { handle, failure } = await interrupted(platform, fake, restoring, [restoreBackupWorkflow, input], abort);
+      // Only the restore's scope was cancelled, not the run: the run fails with the activity's cancellation.
+      assert.ok(
+        failure instanceof ActivityFailure && failure.cause instanceof CancelledFailure,
+        `the activity was cancelled: ${String(failure)}`,
+      );
+      const ended = fake.named('recordRestoreEnded') as Array<{ status: string; error: string }>;
+      assert.deepEqual(
+        ended.map((e) => [e.status, e.error]),
+        [['failed', 'aborted by request']],
+      );
+      const progress = await handle.query(restoreProgressQuery);
+      assert.deepEqual([progress.stage, progress.error], ['aborted', 'aborted by request']);
+    },
+  );
 });
 
 const BASE = '20260101T000000Z-c00001';
-const pointInTime: PitrRestoreInput = { database: 'app', target: { time: '2026-01-01T10:00:00Z' }, to: { directory: '/restore/app' } };
-const plan = { baseBackupId: BASE, timeline: 1, window: '2026-01-01 00:00 – 12:00 UTC', endsAtHead: false, agent: null };
+const pointInTime: PitrRestoreInput = {
+  database: 'app',
+  target: { time: '2026-01-01T10:00:00Z' },
+  to: { directory: '/restore/app' },
+};
+const plan = {
+  baseBackupId: BASE,
+  timeline: 1,
+  window: '2026-01-01 00:00 – 12:00 UTC',
+  endsAtHead: false,
+  agent: null,
+};
 const recovered = {
-  reachedLsn: '0/3000060', lastTransactionTime: '2026-01-01T09:59:58.000Z', newTimeline: 2, dataDirectory: '/restore/app', port: 54321,
-  kept: true, note: null, segmentsFetched: 3, baseBackupChain: [BASE],
+  reachedLsn: '0/3000060',
+  lastTransactionTime: '2026-01-01T09:59:58.000Z',
+  newTimeline: 2,
+  dataDirectory: '/restore/app',
+  port: 54321,
+  kept: true,
+  note: null,
+  segmentsFetched: 3,
+  baseBackupChain: [BASE],
 };
 
 /** A restore's activities answering as an archive with one window would; each records the queue that served it. */
@@ -158,7 +297,10 @@ function pitrOf(overrides: FakeActivities = {}) {
   const queues: string[] = [];
   const fake = recording({
     planPitrRestore: async () => plan,
-    restoreToPointInTime: async () => { queues.push(servingQueue()); return recovered; },
+    restoreToPointInTime: async () => {
+      queues.push(servingQueue());
+      return recovered;
+    },
     ...overrides,
   });
   return { ...fake, queues };
@@ -171,10 +313,18 @@ describe('pitrRestore with time skipping', () => {
     assert.deepEqual(fake.named('planPitrRestore'), [{ database: 'app', target: { time: '2026-01-01T10:00:00Z' } }]);
     const [restore] = fake.named('restoreToPointInTime') as Array<Record<string, unknown>>;
     assert.match(String(restore!.restoreId), /^pitr-[0-9a-f]{12}$/);
-    assert.deepEqual({ ...restore, restoreId: undefined }, {
-      database: 'app', restoreId: undefined, baseBackupId: BASE, timeline: 1, target: { time: '2026-01-01T10:00:00Z' }, to: { directory: '/restore/app' },
-      endsAtHead: false,
-    });
+    assert.deepEqual(
+      { ...restore, restoreId: undefined },
+      {
+        database: 'app',
+        restoreId: undefined,
+        baseBackupId: BASE,
+        timeline: 1,
+        target: { time: '2026-01-01T10:00:00Z' },
+        to: { directory: '/restore/app' },
+        endsAtHead: false,
+      },
+    );
     assert.deepEqual(outcome, { database: 'app', baseBackupId: BASE, timeline: 1, ...recovered });
     assert.equal(fake.queues.length, 1);
     assert.ok(!fake.queues[0]!.startsWith('agent/'), `served by the main worker, not ${fake.queues[0]}`);
@@ -193,17 +343,34 @@ describe('pitrRestore with time skipping', () => {
     assert.notEqual(fake.queues[0], agentTaskQueue('db-host'));
   });
 
-  it('a target outside every window fails at once with the planner\'s words, restoring nothing', TEST_TIMEOUT, async () => {
-    const refusal = 'target 2027-01-01 10:00 UTC is outside the recoverable windows: 2026-01-01 00:00 – 12:00 UTC';
-    const fake = pitrOf({ planPitrRestore: async () => { throw ApplicationFailure.create({ message: refusal, type: 'bad_input', nonRetryable: true }); } });
-    const failure = await failureOf(platform.execute(fake, pitrRestoreWorkflow, { ...pointInTime, target: { time: '2027-01-01T10:00:00Z' } }));
-    assert.equal(failure.message, `point-in-time restore of database "app" failed: ${refusal}`);
-    assert.equal(failure.type, 'restore_failed');
-    assert.deepEqual(fake.calls.map((c) => c.name), ['planPitrRestore']);
-  });
+  it(
+    "a target outside every window fails at once with the planner's words, restoring nothing",
+    TEST_TIMEOUT,
+    async () => {
+      const refusal = 'target 2027-01-01 10:00 UTC is outside the recoverable windows: 2026-01-01 00:00 – 12:00 UTC';
+      const fake = pitrOf({
+        planPitrRestore: async () => {
+          throw ApplicationFailure.create({ message: refusal, type: 'bad_input', nonRetryable: true });
+        },
+      });
+      const failure = await failureOf(
+        platform.execute(fake, pitrRestoreWorkflow, { ...pointInTime, target: { time: '2027-01-01T10:00:00Z' } }),
+      );
+      assert.equal(failure.message, `point-in-time restore of database "app" failed: ${refusal}`);
+      assert.equal(failure.type, 'restore_failed');
+      assert.deepEqual(
+        fake.calls.map((c) => c.name),
+        ['planPitrRestore'],
+      );
+    },
+  );
 
   it('a restore that fails twice fails the run after one retry', TEST_TIMEOUT, async () => {
-    const fake = pitrOf({ restoreToPointInTime: async () => { throw ApplicationFailure.create({ message: 'recovery ended before the target', type: 'tool_failed' }); } });
+    const fake = pitrOf({
+      restoreToPointInTime: async () => {
+        throw ApplicationFailure.create({ message: 'recovery ended before the target', type: 'tool_failed' });
+      },
+    });
     const failure = await failureOf(platform.execute(fake, pitrRestoreWorkflow, pointInTime));
     assert.equal(failure.message, 'point-in-time restore of database "app" failed: recovery ended before the target');
     assert.equal(fake.named('restoreToPointInTime').length, 2);
@@ -214,14 +381,27 @@ describe('pitrRestore while it runs, with time skipping', () => {
   it('progress follows the restore from extracting to recovering as reports arrive', TEST_TIMEOUT, async () => {
     const restoring = held<typeof recovered>();
     const fake = pitrOf({ restoreToPointInTime: restoring.fake });
-    const { handle } = await whileHeld(platform, fake, restoring, recovered, [pitrRestoreWorkflow, pointInTime], async (running) => {
-      await running.signal(pitrProgressSignal, { extractedBytes: 4096 });
-      const extracting = await running.query(pitrProgressQuery);
-      assert.deepEqual([extracting.stage, extracting.baseBackupId, extracting.window, extracting.extractedBytes], ['extracting', BASE, plan.window, 4096]);
-      await running.signal(pitrProgressSignal, { extractedBytes: 1024, segmentsFetched: 2, replayLsn: '0/2000028' });
-      const recovering = await running.query(pitrProgressQuery);
-      assert.deepEqual([recovering.stage, recovering.extractedBytes, recovering.segmentsFetched, recovering.replayLsn], ['recovering', 4096, 2, '0/2000028']);
-    });
+    const { handle } = await whileHeld(
+      platform,
+      fake,
+      restoring,
+      recovered,
+      [pitrRestoreWorkflow, pointInTime],
+      async (running) => {
+        await running.signal(pitrProgressSignal, { extractedBytes: 4096 });
+        const extracting = await running.query(pitrProgressQuery);
+        assert.deepEqual(
+          [extracting.stage, extracting.baseBackupId, extracting.window, extracting.extractedBytes],
+          ['extracting', BASE, plan.window, 4096],
+        );
+        await running.signal(pitrProgressSignal, { extractedBytes: 1024, segmentsFetched: 2, replayLsn: '0/2000028' });
+        const recovering = await running.query(pitrProgressQuery);
+        assert.deepEqual(
+          [recovering.stage, recovering.extractedBytes, recovering.segmentsFetched, recovering.replayLsn],
+          ['recovering', 4096, 2, '0/2000028'],
+        );
+      },
+    );
     const done = await handle.query(pitrProgressQuery);
     assert.deepEqual([done.stage, done.replayLsn, done.segmentsFetched], ['promoted', '0/3000060', 3]);
   });

@@ -73,9 +73,20 @@ export function held<T>(): {
 } {
   let started!: () => void;
   let release!: (value: T) => void;
-  const startedPromise = new Promise<void>((resolve) => { started = resolve; });
-  const answer = new Promise<T>((resolve) => { release = resolve; });
-  return { fake: () => { started(); return answer; }, started: startedPromise, release };
+  const startedPromise = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const answer = new Promise<T>((resolve) => {
+    release = resolve;
+  });
+  return {
+    fake: () => {
+      started();
+      return answer;
+    },
+    started: startedPromise,
+    release,
+  };
 }
 
 /**
@@ -85,7 +96,9 @@ export function held<T>(): {
 export function runsUntilCancelled(): { fake: () => Promise<never>; started: Promise<void>; cancelled: () => boolean } {
   let started!: () => void;
   let cancelled = false;
-  const startedPromise = new Promise<void>((resolve) => { started = resolve; });
+  const startedPromise = new Promise<void>((resolve) => {
+    started = resolve;
+  });
   const fake = async (): Promise<never> => {
     const ctx = Context.current();
     started();
@@ -105,7 +118,10 @@ export function runsUntilCancelled(): { fake: () => Promise<never>; started: Pro
 /** The failure a run ended with, as the client decoded it: an ApplicationFailure or a CancelledFailure. */
 export type RunFailure = Error & { type?: string | null; nonRetryable?: boolean };
 export async function failureOf(outcome: Promise<unknown>): Promise<RunFailure> {
-  const error = await outcome.then(() => undefined, (e: unknown) => e);
+  const error = await outcome.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(error instanceof WorkflowFailedError, `the run failed: ${String(error)}`);
   assert.ok(error.cause instanceof Error, `the failure has a cause: ${String(error.cause)}`);
   return error.cause;
@@ -124,8 +140,11 @@ export async function eventually(check: () => Promise<boolean> | boolean, what: 
 
 /** Starts a run with these fakes and acts on it once its long activity has started. */
 function onceRunning<I, O, R>(
-  platform: WorkflowTestPlatform, fake: Recording, started: Promise<void>,
-  start: [contract: WorkflowContract<I, O>, input: I], act: (handle: Handle<I, O>) => Promise<R>,
+  platform: WorkflowTestPlatform,
+  fake: Recording,
+  started: Promise<void>,
+  start: [contract: WorkflowContract<I, O>, input: I],
+  act: (handle: Handle<I, O>) => Promise<R>,
 ): Promise<R> {
   return platform.run(fake, async (jobs) => {
     const handle = await jobs.start(...start);
@@ -139,8 +158,12 @@ function onceRunning<I, O, R>(
  * waits, then lets the activity answer and returns the run's outcome.
  */
 export function whileHeld<I, O, T>(
-  platform: WorkflowTestPlatform, fake: Recording, activity: ReturnType<typeof held<T>>, answer: T,
-  start: [contract: WorkflowContract<I, O>, input: I], during: (handle: Handle<I, O>) => Promise<void>,
+  platform: WorkflowTestPlatform,
+  fake: Recording,
+  activity: ReturnType<typeof held<T>>,
+  answer: T,
+  start: [contract: WorkflowContract<I, O>, input: I],
+  during: (handle: Handle<I, O>) => Promise<void>,
 ): Promise<{ handle: Handle<I, O>; outcome: O }> {
   return onceRunning(platform, fake, activity.started, start, async (handle) => {
     await during(handle);
@@ -155,8 +178,11 @@ export function whileHeld<I, O, T>(
  * activity left running would keep its run's cancellation waiting.
  */
 export function interrupted<I, O>(
-  platform: WorkflowTestPlatform, fake: Recording, activity: ReturnType<typeof runsUntilCancelled>,
-  start: [contract: WorkflowContract<I, O>, input: I], interrupt: (handle: Handle<I, O>) => Promise<unknown>,
+  platform: WorkflowTestPlatform,
+  fake: Recording,
+  activity: ReturnType<typeof runsUntilCancelled>,
+  start: [contract: WorkflowContract<I, O>, input: I],
+  interrupt: (handle: Handle<I, O>) => Promise<unknown>,
 ): Promise<{ handle: Handle<I, O>; failure: RunFailure }> {
   return onceRunning(platform, fake, activity.started, start, async (handle) => {
     await interrupt(handle);
@@ -251,12 +277,15 @@ function quietRuntime(): void {
       logger: new DefaultLogger('ERROR'),
       telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
     });
-  } catch { /* installed by an earlier start in this process */ }
+  } catch {
+    /* installed by an earlier start in this process */
+  }
 }
 
 /** The worker's activities: each call goes to the running test's fake of that name. */
 function dispatching(
-  names: readonly ActivityName[], current: () => Recording | undefined,
+  names: readonly ActivityName[],
+  current: () => Recording | undefined,
 ): Record<string, AnyActivity> {
   const activities: Record<string, AnyActivity> = {};
   for (const name of names) {
@@ -291,7 +320,8 @@ async function endRun(handle: Handle<unknown, unknown>): Promise<void> {
  * (restoreVerifier sends its sandbox work there), and one more on each agent's queue named.
  */
 export async function startTimeSkipping(
-  activities: readonly ActivityName[], options: { verifyQueue?: boolean; agents?: string[] } = {},
+  activities: readonly ActivityName[],
+  options: { verifyQueue?: boolean; agents?: string[] } = {},
 ): Promise<WorkflowTestPlatform> {
   if (!existsSync(testServerPath)) {
     throw new Error(`${testServerPath} is missing: run scripts/setup-test-server.sh (or scripts/setup.sh) first`);
@@ -304,11 +334,14 @@ export async function startTimeSkipping(
   let current: Recording | undefined;
   const taskQueue = `wf-${randomUUID()}`;
   const common: Omit<WorkerOptions, 'taskQueue'> = {
-    connection: env.nativeConnection, namespace: env.namespace ?? 'default', dataConverter,
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    dataConverter,
     activities: dispatching(activities, () => current),
     // A cancellation reaches an activity with a heartbeat's answer: heartbeats go out at once, not
     // every 0.8 × the heartbeat timeout, so that an abort takes milliseconds.
-    maxHeartbeatThrottleInterval: '10 ms', defaultHeartbeatThrottleInterval: '10 ms',
+    maxHeartbeatThrottleInterval: '10 ms',
+    defaultHeartbeatThrottleInterval: '10 ms',
     shutdownForceTime: '5 s',
   };
   const workers = [await Worker.create({ ...common, taskQueue, workflowBundle: bundle })];

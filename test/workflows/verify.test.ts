@@ -3,28 +3,53 @@ import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { VERIFY_TASK_QUEUE_SUFFIX } from '../../temporal/contracts/common.ts';
 import {
-  backupCompletedSignal, lastVerificationQuery, restoreVerifierWorkflow, scheduledVerificationWorkflow, type RestoreVerifierInput, type VerifyRequest,
+  backupCompletedSignal,
+  lastVerificationQuery,
+  restoreVerifierWorkflow,
+  scheduledVerificationWorkflow,
+  type RestoreVerifierInput,
+  type VerifyRequest,
 } from '../../temporal/contracts/verify.ts';
 import {
-  eventually, failureOf, held, interrupted, recording, runsUntilCancelled, servingQueue, startTimeSkipping, TEST_TIMEOUT, type FakeActivities,
+  eventually,
+  failureOf,
+  held,
+  interrupted,
+  recording,
+  runsUntilCancelled,
+  servingQueue,
+  startTimeSkipping,
+  TEST_TIMEOUT,
+  type FakeActivities,
   type WorkflowTestPlatform,
 } from './support.ts';
 
 /** Restore verification: the per-database verifier, and the scheduled run that feeds it. */
 let platform: WorkflowTestPlatform;
 before(async () => {
-  platform = await startTimeSkipping(['verifyBackupInSandbox', 'finishVerification', 'requestVerification'], { verifyQueue: true });
+  platform = await startTimeSkipping(['verifyBackupInSandbox', 'finishVerification', 'requestVerification'], {
+    verifyQueue: true,
+  });
 });
-after(async () => { await platform?.stop(); });
+after(async () => {
+  await platform?.stop();
+});
 
-const request = (n: number): VerifyRequest => ({ verificationId: `v-20260101t0000-00000${n}`, backupId: `20260101T000000Z-f0000${n}`, trigger: 'backup' });
+const request = (n: number): VerifyRequest => ({
+  verificationId: `v-20260101t0000-00000${n}`,
+  backupId: `20260101T000000Z-f0000${n}`,
+  trigger: 'backup',
+});
 const verified = { status: 'successful' as const, reason: null, finishedAt: '2026-01-01T01:00:00.000Z' };
 
 /** A verifier whose sandbox answers `verified` and records the queue that served it. */
 function verifierOf(overrides: FakeActivities = {}) {
   const queues: string[] = [];
   const fake = recording({
-    verifyBackupInSandbox: async () => { queues.push(servingQueue()); return verified; },
+    verifyBackupInSandbox: async () => {
+      queues.push(servingQueue());
+      return verified;
+    },
     finishVerification: async () => undefined,
     ...overrides,
   });
@@ -32,20 +57,40 @@ function verifierOf(overrides: FakeActivities = {}) {
 }
 
 describe('restoreVerifier with time skipping', () => {
-  it('verifies a request carried over a continue-as-new in a sandbox on the verification queue', TEST_TIMEOUT, async () => {
-    const fake = verifierOf();
-    await platform.run(fake, async (jobs) => {
-      const handle = await jobs.start(restoreVerifierWorkflow, { database: 'app', pending: request(1) }, 'verify/app-carried');
-      await eventually(async () => (await handle.query(lastVerificationQuery)).last !== null, 'the carried verification');
-      const state = await handle.query(lastVerificationQuery);
-      assert.deepEqual(state.last, { verificationId: request(1).verificationId, backupId: request(1).backupId, ...verified });
-      assert.deepEqual([state.running, state.pending, state.superseded], [null, null, 0]);
-    });
-    assert.deepEqual(fake.named('verifyBackupInSandbox'), [{ database: 'app', ...request(1), workflowId: 'verify/app-carried' }]);
-    assert.equal(fake.queues.length, 1);
-    assert.ok(fake.queues[0]!.endsWith(VERIFY_TASK_QUEUE_SUFFIX), `served by the verification queue, not ${fake.queues[0]}`);
-    assert.equal(fake.named('finishVerification').length, 0, 'a verification that ran is recorded by its activity');
-  });
+  it(
+    'verifies a request carried over a continue-as-new in a sandbox on the verification queue',
+    TEST_TIMEOUT,
+    async () => {
+      const fake = verifierOf();
+      await platform.run(fake, async (jobs) => {
+        const handle = await jobs.start(
+          restoreVerifierWorkflow,
+          { database: 'app', pending: request(1) },
+          'verify/app-carried',
+        );
+        await eventually(
+          async () => (await handle.query(lastVerificationQuery)).last !== null,
+          'the carried verification',
+        );
+        const state = await handle.query(lastVerificationQuery);
+        assert.deepEqual(state.last, {
+          verificationId: request(1).verificationId,
+          backupId: request(1).backupId,
+          ...verified,
+        });
+        assert.deepEqual([state.running, state.pending, state.superseded], [null, null, 0]);
+      });
+      assert.deepEqual(fake.named('verifyBackupInSandbox'), [
+        { database: 'app', ...request(1), workflowId: 'verify/app-carried' },
+      ]);
+      assert.equal(fake.queues.length, 1);
+      assert.ok(
+        fake.queues[0]!.endsWith(VERIFY_TASK_QUEUE_SUFFIX),
+        `served by the verification queue, not ${fake.queues[0]}`,
+      );
+      assert.equal(fake.named('finishVerification').length, 0, 'a verification that ran is recorded by its activity');
+    },
+  );
 
   it('latest wins: a request waiting behind a running one is superseded by a newer one', TEST_TIMEOUT, async () => {
     const first = held<typeof verified>();
@@ -59,46 +104,79 @@ describe('restoreVerifier with time skipping', () => {
       await handle.signal(backupCompletedSignal, request(1));
       await handle.signal(backupCompletedSignal, request(3));
       const waiting = await handle.query(lastVerificationQuery);
-      assert.deepEqual([waiting.running?.verificationId, waiting.pending?.verificationId], [request(1).verificationId, request(3).verificationId]);
+      assert.deepEqual(
+        [waiting.running?.verificationId, waiting.pending?.verificationId],
+        [request(1).verificationId, request(3).verificationId],
+      );
       first.release(verified);
-      await eventually(async () => (await handle.query(lastVerificationQuery)).last?.verificationId === request(3).verificationId, 'the newest verification');
+      await eventually(
+        async () => (await handle.query(lastVerificationQuery)).last?.verificationId === request(3).verificationId,
+        'the newest verification',
+      );
       assert.equal((await handle.query(lastVerificationQuery)).superseded, 1);
     });
-    assert.deepEqual((fake.named('verifyBackupInSandbox') as VerifyRequest[]).map((r) => r.verificationId), [request(1).verificationId, request(3).verificationId],
-      'the duplicate signal of the running request is ignored');
-    assert.deepEqual(fake.named('finishVerification'), [{
-      verificationId: request(2).verificationId, status: 'superseded',
-      reason: `superseded by the verification of backup ${request(3).backupId}, which was requested while backup ${request(2).backupId} waited`,
-    }]);
+    assert.deepEqual(
+      (fake.named('verifyBackupInSandbox') as VerifyRequest[]).map((r) => r.verificationId),
+      [request(1).verificationId, request(3).verificationId],
+      'the duplicate signal of the running request is ignored',
+    );
+    assert.deepEqual(fake.named('finishVerification'), [
+      {
+        verificationId: request(2).verificationId,
+        status: 'superseded',
+        reason: `superseded by the verification of backup ${request(3).backupId}, which was requested while backup ${request(2).backupId} waited`,
+      },
+    ]);
   });
 
-  it('a sandbox that keeps failing is recorded failed after three tries, and the verifier waits for the next request', TEST_TIMEOUT, async () => {
-    const fake = verifierOf({
-      verifyBackupInSandbox: async () => { throw ApplicationFailure.create({ message: 'no PostgreSQL 16 server binaries on the agent', type: 'tool_failed' }); },
-    });
-    await platform.run(fake, async (jobs) => {
-      const handle = await jobs.start(restoreVerifierWorkflow, { database: 'app', pending: request(4) });
-      // The retries' back-off (10 s, then 20 s) passes on the server's clock.
-      await platform.env.sleep('1 minute');
-      await eventually(() => fake.named('finishVerification').length === 1, 'the failure recorded');
-      const state = await handle.query(lastVerificationQuery);
-      assert.deepEqual([state.last?.status, state.running], ['failed', null]);
-      assert.equal((await handle.describe()).status.name, 'RUNNING');
-    });
-    assert.equal(fake.named('verifyBackupInSandbox').length, 3);
-    assert.deepEqual(fake.named('finishVerification'), [{
-      verificationId: request(4).verificationId, status: 'failed', reason: 'the verification could not run: no PostgreSQL 16 server binaries on the agent',
-    }]);
-  });
+  it(
+    'a sandbox that keeps failing is recorded failed after three tries, and the verifier waits for the next request',
+    TEST_TIMEOUT,
+    async () => {
+      const fake = verifierOf({
+        verifyBackupInSandbox: async () => {
+          throw ApplicationFailure.create({
+            message: 'no PostgreSQL 16 server binaries on the agent',
+            type: 'tool_failed',
+          });
+        },
+      });
+      await platform.run(fake, async (jobs) => {
+        const handle = await jobs.start(restoreVerifierWorkflow, { database: 'app', pending: request(4) });
+        // The retries' back-off (10 s, then 20 s) passes on the server's clock.
+        await platform.env.sleep('1 minute');
+        await eventually(() => fake.named('finishVerification').length === 1, 'the failure recorded');
+        const state = await handle.query(lastVerificationQuery);
+        assert.deepEqual([state.last?.status, state.running], ['failed', null]);
+        assert.equal((await handle.describe()).status.name, 'RUNNING');
+      });
+      assert.equal(fake.named('verifyBackupInSandbox').length, 3);
+      assert.deepEqual(fake.named('finishVerification'), [
+        {
+          verificationId: request(4).verificationId,
+          status: 'failed',
+          reason: 'the verification could not run: no PostgreSQL 16 server binaries on the agent',
+        },
+      ]);
+    },
+  );
 
-  it('a cancelled verifier cancels the running verification, records it cancelled and ends cancelled', TEST_TIMEOUT, async () => {
-    const sandbox = runsUntilCancelled();
-    const fake = verifierOf({ verifyBackupInSandbox: sandbox.fake });
-    const input: RestoreVerifierInput = { database: 'app', pending: request(5) };
-    const { failure } = await interrupted(platform, fake, sandbox, [restoreVerifierWorkflow, input], (handle) => handle.cancel());
-    assert.ok(failure instanceof CancelledFailure, `the run ended cancelled: ${String(failure)}`);
-    assert.deepEqual(fake.named('finishVerification'), [{ verificationId: request(5).verificationId, status: 'cancelled', reason: 'cancelled' }]);
-  });
+  it(
+    'a cancelled verifier cancels the running verification, records it cancelled and ends cancelled',
+    TEST_TIMEOUT,
+    async () => {
+      const sandbox = runsUntilCancelled();
+      const fake = verifierOf({ verifyBackupInSandbox: sandbox.fake });
+      const input: RestoreVerifierInput = { database: 'app', pending: request(5) };
+      const { failure } = await interrupted(platform, fake, sandbox, [restoreVerifierWorkflow, input], (handle) =>
+        handle.cancel(),
+      );
+      assert.ok(failure instanceof CancelledFailure, `the run ended cancelled: ${String(failure)}`);
+      assert.deepEqual(fake.named('finishVerification'), [
+        { verificationId: request(5).verificationId, status: 'cancelled', reason: 'cancelled' },
+      ]);
+    },
+  );
 });
 
 describe('scheduledVerification with time skipping', () => {
@@ -111,10 +189,18 @@ describe('scheduledVerification with time skipping', () => {
 
   it('a database with no backup to verify fails the run with the reason, untried again', TEST_TIMEOUT, async () => {
     const fake = recording({
-      requestVerification: async () => { throw ApplicationFailure.create({ message: 'database "app" has no complete backup to verify', type: 'not_found' }); },
+      requestVerification: async () => {
+        throw ApplicationFailure.create({
+          message: 'database "app" has no complete backup to verify',
+          type: 'not_found',
+        });
+      },
     });
     const failure = await failureOf(platform.execute(fake, scheduledVerificationWorkflow, { database: 'app' }));
-    assert.match(String((failure.cause as Error | undefined)?.message), /database "app" has no complete backup to verify/);
+    assert.match(
+      String((failure.cause as Error | undefined)?.message),
+      /database "app" has no complete backup to verify/,
+    );
     assert.equal(fake.named('requestVerification').length, 1);
   });
 });

@@ -18,7 +18,8 @@ const OPEN = [/^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/theme$/];
 export const handle: Handle = async ({ event, resolve }) => {
   const req = event.platform?.req as unknown as Record<symbol, { actor?: ActorRef; token?: string }> | undefined;
   const access = req?.[ACCESS];
-  if (event.platform?.req) (event.platform.req as unknown as Record<symbol, string | null>)[ROUTE] = routeLabel(event.route.id);
+  if (event.platform?.req)
+    (event.platform.req as unknown as Record<symbol, string | null>)[ROUTE] = routeLabel(event.route.id);
   event.locals.actor = access?.actor ?? null;
   event.locals.sessionToken = access?.token ?? null;
   event.locals.user = event.locals.actor ? await services().whoami(event.locals.actor) : null;

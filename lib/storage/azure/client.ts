@@ -1,7 +1,12 @@
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
-import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
+import {
+  BlobServiceClient,
+  StorageSharedKeyCredential,
+  type ContainerClient,
+  type StoragePipelineOptions,
+} from '@azure/storage-blob';
 import type { AzureStorageConfig } from './config.ts';
 import { connectionStringSecrets } from './errors.ts';
 
@@ -20,7 +25,9 @@ const RETRY_OPTIONS = { maxTries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 4_0
  * policy retries like a refused connection.
  */
 function agentWithTimeouts(secure: boolean, timeouts: AzureTimeouts): http.Agent {
-  const agent = secure ? new https.Agent({ keepAlive: true, timeout: timeouts.idleMs }) : new http.Agent({ keepAlive: true, timeout: timeouts.idleMs });
+  const agent = secure
+    ? new https.Agent({ keepAlive: true, timeout: timeouts.idleMs })
+    : new http.Agent({ keepAlive: true, timeout: timeouts.idleMs });
   const create = agent.createConnection.bind(agent);
   agent.createConnection = (options, callback) => {
     const socket = create(options, callback) as net.Socket | null | undefined;
@@ -35,7 +42,9 @@ function agentWithTimeouts(secure: boolean, timeouts: AzureTimeouts): http.Agent
       // A download whose reader is busy (a restore waiting on the database) pauses the socket:
       // that silence is the reader's, not the service's. Activity re-arms the timer later.
       if (connected && socket.isPaused()) return;
-      const what = connected ? `no response for ${timeouts.idleMs / 1000} s` : `connection not established within ${timeouts.connectMs / 1000} s`;
+      const what = connected
+        ? `no response for ${timeouts.idleMs / 1000} s`
+        : `connection not established within ${timeouts.connectMs / 1000} s`;
       socket.destroy(Object.assign(new Error(`${what} (ETIMEDOUT)`), { code: 'ETIMEDOUT' }));
     });
     return socket;
@@ -88,5 +97,11 @@ export function openClients(config: AzureStorageConfig, timeouts: AzureTimeouts)
     options = pipeline(new URL(url).protocol === 'https:');
     service = new BlobServiceClient(url, new StorageSharedKeyCredential(accountName, config.accountKey ?? ''), options);
   }
-  return { service, container: service.getContainerClient(config.container), agent: options.agent, endpoint: displayUrl(service.url), secrets };
+  return {
+    service,
+    container: service.getContainerClient(config.container),
+    agent: options.agent,
+    endpoint: displayUrl(service.url),
+    secrets,
+  };
 }

@@ -17,32 +17,70 @@ function parsesAsConnectionString(value: string): boolean {
   }
 }
 
-export const azureStorageConfig = z.object({
-  type: z.literal('azure'),
-  container: z.string({ error: 'container is required' })
-    .regex(CONTAINER_NAME, 'container must be 3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit'),
-  prefix: z.string()
-    .refine((p) => {
-      const normalized = normalizePrefix(p);
-      return normalized === '' || normalized.split('/').every((part) => part !== '' && part !== '.' && part !== '..' && !part.includes('\0'));
-    }, 'prefix must be a relative path without empty, "." or ".." segments')
-    .optional(),
-  connectionString: z.string().min(1, 'connectionString must not be empty')
-    .refine(parsesAsConnectionString, 'connectionString is not a valid Azure Storage connection string (copy it from the storage account\'s "Access keys" page)')
-    .optional(),
-  accountName: z.string().regex(ACCOUNT_NAME, 'accountName must be 3-24 lowercase letters and digits').optional(),
-  accountKey: z.string().regex(BASE64, 'accountKey must be the base64 key shown on the storage account\'s "Access keys" page').optional(),
-  endpoint: z.url({ protocol: /^https?$/, error: 'endpoint must be an http(s) URL, e.g. https://<account>.blob.core.windows.net' }).optional(),
-}).superRefine((config, ctx) => {
-  if (config.connectionString !== undefined) {
-    for (const field of ['accountName', 'accountKey', 'endpoint'] as const) {
-      if (config[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `${field} cannot be combined with connectionString: give one or the other` });
+export const azureStorageConfig = z
+  .object({
+    type: z.literal('azure'),
+    container: z
+      .string({ error: 'container is required' })
+      .regex(
+        CONTAINER_NAME,
+        'container must be 3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit',
+      ),
+    prefix: z
+      .string()
+      .refine((p) => {
+        const normalized = normalizePrefix(p);
+        return (
+          normalized === '' ||
+          normalized.split('/').every((part) => part !== '' && part !== '.' && part !== '..' && !part.includes('\0'))
+        );
+      }, 'prefix must be a relative path without empty, "." or ".." segments')
+      .optional(),
+    connectionString: z
+      .string()
+      .min(1, 'connectionString must not be empty')
+      .refine(
+        parsesAsConnectionString,
+        'connectionString is not a valid Azure Storage connection string (copy it from the storage account\'s "Access keys" page)',
+      )
+      .optional(),
+    accountName: z.string().regex(ACCOUNT_NAME, 'accountName must be 3-24 lowercase letters and digits').optional(),
+    accountKey: z
+      .string()
+      .regex(BASE64, 'accountKey must be the base64 key shown on the storage account\'s "Access keys" page')
+      .optional(),
+    endpoint: z
+      .url({
+        protocol: /^https?$/,
+        error: 'endpoint must be an http(s) URL, e.g. https://<account>.blob.core.windows.net',
+      })
+      .optional(),
+  })
+  .superRefine((config, ctx) => {
+    if (config.connectionString !== undefined) {
+      for (const field of ['accountName', 'accountKey', 'endpoint'] as const) {
+        if (config[field] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [field],
+            message: `${field} cannot be combined with connectionString: give one or the other`,
+          });
+      }
+      return;
     }
-    return;
-  }
-  if (config.accountName === undefined) ctx.addIssue({ code: 'custom', path: ['accountName'], message: 'give either connectionString, or accountName and accountKey' });
-  if (config.accountKey === undefined) ctx.addIssue({ code: 'custom', path: ['accountKey'], message: 'give either connectionString, or accountName and accountKey' });
-});
+    if (config.accountName === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['accountName'],
+        message: 'give either connectionString, or accountName and accountKey',
+      });
+    if (config.accountKey === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['accountKey'],
+        message: 'give either connectionString, or accountName and accountKey',
+      });
+  });
 export type AzureStorageConfig = z.infer<typeof azureStorageConfig>;
 
 export const azureSecretFields = ['connectionString', 'accountKey'] as const;

@@ -10,12 +10,18 @@ import { BlockUpload } from './write.ts';
 /** Every blob below `listPrefix`, keyed without the storage's own `rootPrefix`. */
 async function listBlobs(container: ContainerClient, rootPrefix: string, listPrefix: string): Promise<ObjectInfo[]> {
   const out: ObjectInfo[] = [];
-  const pages = container.listBlobsFlat({ ...(listPrefix ? { prefix: listPrefix } : {}), includeMetadata: true }).byPage({ maxPageSize: 5000 });
+  const pages = container
+    .listBlobsFlat({ ...(listPrefix ? { prefix: listPrefix } : {}), includeMetadata: true })
+    .byPage({ maxPageSize: 5000 });
   for await (const page of pages) {
     for (const item of page.segment.blobItems) {
       // Accounts with a hierarchical namespace list directories as empty marker blobs.
       if (item.metadata?.['hdi_isfolder'] === 'true') continue;
-      out.push({ key: item.name.slice(rootPrefix.length), size: item.properties.contentLength ?? 0, modifiedAt: item.properties.lastModified });
+      out.push({
+        key: item.name.slice(rootPrefix.length),
+        size: item.properties.contentLength ?? 0,
+        modifiedAt: item.properties.lastModified,
+      });
     }
   }
   return out.sort((a, b) => a.key.localeCompare(b.key));
@@ -26,7 +32,9 @@ function connect(config: AzureStorageConfig, label: string, timeouts: AzureTimeo
     return openClients(config, timeouts);
   } catch (error) {
     // Only reached with a config that bypassed the schema; the SDK's message never holds the secret, but be sure.
-    const scrub = redactor(config.connectionString ? connectionStringSecrets(config.connectionString) : [config.accountKey ?? '']);
+    const scrub = redactor(
+      config.connectionString ? connectionStringSecrets(config.connectionString) : [config.accountKey ?? ''],
+    );
     throw storageError('bad_input', label, 'connect', '', scrub((error as Error).message));
   }
 }
@@ -35,7 +43,11 @@ function connect(config: AzureStorageConfig, label: string, timeouts: AzureTimeo
  * Azure Blob Storage: objects are block blobs named `<prefix>/<key>` in one container. Writes
  * stage blocks and commit the block list, which makes the blob visible in one step.
  */
-export function createAzureStorage(options: { name: string; config: AzureStorageConfig; timeouts?: Partial<AzureTimeouts> }): StorageDriver {
+export function createAzureStorage(options: {
+  name: string;
+  config: AzureStorageConfig;
+  timeouts?: Partial<AzureTimeouts>;
+}): StorageDriver {
   const { config } = options;
   const label = `azure "${options.name}"`;
   const timeouts: AzureTimeouts = { connectMs: CONNECT_TIMEOUT_MS, idleMs: IDLE_TIMEOUT_MS, ...options.timeouts };

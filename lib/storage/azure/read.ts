@@ -4,7 +4,12 @@ import type { ObjectInfo, ReadRange } from '../contract.ts';
 import { translatedStream } from '../shared/streams.ts';
 import { isMissingBlob, statusOf, type Translate } from './errors.ts';
 
-export async function statBlob(container: ContainerClient, name: string, key: string, translate: Translate): Promise<ObjectInfo | undefined> {
+export async function statBlob(
+  container: ContainerClient,
+  name: string,
+  key: string,
+  translate: Translate,
+): Promise<ObjectInfo | undefined> {
   try {
     const properties = await container.getBlobClient(name).getProperties();
     return { key, size: properties.contentLength ?? 0, modifiedAt: properties.lastModified ?? new Date(0) };
@@ -15,7 +20,13 @@ export async function statBlob(container: ContainerClient, name: string, key: st
 }
 
 /** Downloads `[range.start, range.end)` of the blob `name`; an empty range still fails for a missing blob. */
-export async function openBlobRead(container: ContainerClient, name: string, key: string, range: ReadRange | undefined, translate: Translate): Promise<Readable> {
+export async function openBlobRead(
+  container: ContainerClient,
+  name: string,
+  key: string,
+  range: ReadRange | undefined,
+  translate: Translate,
+): Promise<Readable> {
   const blob = container.getBlobClient(name);
   if (range && range.end === range.start) {
     try {

@@ -21,7 +21,8 @@ function blockPlan(index: number): { size: number; inFlight: number } {
 }
 
 /** Block ids must all have the same length within a blob, including other writers' uncommitted ones. */
-const blockId = (writeId: string, index: number): string => Buffer.from(`${writeId}-${String(index).padStart(6, '0')}`).toString('base64');
+const blockId = (writeId: string, index: number): string =>
+  Buffer.from(`${writeId}-${String(index).padStart(6, '0')}`).toString('base64');
 
 /**
  * Buffers the stream into blocks and stages them as it goes; nothing is visible until the block
@@ -43,20 +44,22 @@ export class BlockUpload implements AtomicWrite {
   private readonly blob: BlockBlobClient;
   private readonly key: string;
   private readonly translate: Translate;
-  constructor(
-    blob: BlockBlobClient,
-    key: string,
-    translate: Translate,
-  ) {
+  constructor(blob: BlockBlobClient, key: string, translate: Translate) {
     this.blob = blob;
     this.key = key;
     this.translate = translate;
     this.stream = new Writable({
       write: (chunk: Buffer, _encoding, callback) => {
-        this.accept(chunk).then(() => callback(), (error: unknown) => callback(this.translate('write', this.key, error)));
+        this.accept(chunk).then(
+          () => callback(),
+          (error: unknown) => callback(this.translate('write', this.key, error)),
+        );
       },
       final: (callback) => {
-        this.flush().then(() => callback(), (error: unknown) => callback(this.translate('write', this.key, error)));
+        this.flush().then(
+          () => callback(),
+          (error: unknown) => callback(this.translate('write', this.key, error)),
+        );
       },
     });
   }
@@ -83,7 +86,12 @@ export class BlockUpload implements AtomicWrite {
     this.filled = 0;
     const index = this.blockIds.length;
     if (index >= MAX_BLOCKS) {
-      throw Object.assign(new Error(`the object exceeds Azure's limit of ${MAX_BLOCKS} blocks (about 351 GiB with this driver's block sizes)`), { code: 'BlockCountExceedsLimit' });
+      throw Object.assign(
+        new Error(
+          `the object exceeds Azure's limit of ${MAX_BLOCKS} blocks (about 351 GiB with this driver's block sizes)`,
+        ),
+        { code: 'BlockCountExceedsLimit' },
+      );
     }
     const { inFlight } = blockPlan(index);
     while (this.inFlight.size >= inFlight) await Promise.race(this.inFlight);
@@ -93,7 +101,12 @@ export class BlockUpload implements AtomicWrite {
     const md5 = createHash('md5').update(body).digest();
     const stage: Promise<void> = this.blob
       .stageBlock(id, body, body.length, { abortSignal: this.controller.signal, transactionalContentMD5: md5 })
-      .then(() => undefined, (error: unknown) => { this.failure ??= error; })
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          this.failure ??= error;
+        },
+      )
       .finally(() => this.inFlight.delete(stage));
     this.inFlight.add(stage);
   }
@@ -120,9 +133,10 @@ export class BlockUpload implements AtomicWrite {
       if (!this.stream.writableFinished) await finished(this.stream);
       await this.drain();
       const options = { abortSignal: this.controller.signal };
-      const response = this.blockIds.length === 0
-        ? await this.blob.upload((this.block ?? Buffer.alloc(0)).subarray(0, this.filled), this.filled, options)
-        : await this.blob.commitBlockList(this.blockIds, options);
+      const response =
+        this.blockIds.length === 0
+          ? await this.blob.upload((this.block ?? Buffer.alloc(0)).subarray(0, this.filled), this.filled, options)
+          : await this.blob.commitBlockList(this.blockIds, options);
       return { key: this.key, size: this.size, modifiedAt: response.lastModified ?? new Date() };
     } catch (error) {
       throw this.translate('write', this.key, error);

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { hostSetting, portSetting, usernameSetting } from '../shared/settings.ts';
 
 /** FTP commands are lines of text: a line break inside a value would start another command. */
-const oneLine = (field: string) => [(value: string) => !/[\r\n]/.test(value), `${field} must not contain line breaks`] as const;
+const oneLine = (field: string) =>
+  [(value: string) => !/[\r\n]/.test(value), `${field} must not contain line breaks`] as const;
 
 export const ftpStorageConfig = z.object({
   type: z.literal('ftp'),
@@ -10,9 +11,14 @@ export const ftpStorageConfig = z.object({
   /** 21, or 990 with implicit TLS, when absent. */
   port: portSetting.optional(),
   username: usernameSetting.refine(...oneLine('username')),
-  password: z.string({ error: 'password is required' }).min(1, 'password is required').refine(...oneLine('password')),
+  password: z
+    .string({ error: 'password is required' })
+    .min(1, 'password is required')
+    .refine(...oneLine('password')),
   secure: z
-    .union([z.boolean(), z.literal('implicit')], { error: "secure must be false, true (explicit FTPS, AUTH TLS) or 'implicit'" })
+    .union([z.boolean(), z.literal('implicit')], {
+      error: "secure must be false, true (explicit FTPS, AUTH TLS) or 'implicit'",
+    })
     .default(false),
   allowSelfSignedCertificate: z.boolean().default(false),
   path: z

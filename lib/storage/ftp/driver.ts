@@ -27,7 +27,11 @@ export function createFtpStorage(options: { name: string; config: FtpStorageConf
   const connections = new FtpConnections({ config, label, port, redact });
   const remote = (key: string): string => {
     assertSafeKey(key);
-    if (/[\r\n]/.test(key)) throw new HindsightError('bad_input', `storage key '${JSON.stringify(key).slice(1, -1)}' contains a line break, which FTP cannot carry`);
+    if (/[\r\n]/.test(key))
+      throw new HindsightError(
+        'bad_input',
+        `storage key '${JSON.stringify(key).slice(1, -1)}' contains a line break, which FTP cannot carry`,
+      );
     return posix.join(base, key);
   };
 

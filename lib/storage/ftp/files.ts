@@ -78,7 +78,10 @@ export async function removeOn(client: Client, file: string): Promise<void> {
   } catch (error) {
     if (!isFtpCode(error, 550, 450)) throw error;
     // Many servers answer a missing file and a forbidden delete alike: ask whether it exists.
-    const exists = await client.size(file).then(() => true, () => false);
+    const exists = await client.size(file).then(
+      () => true,
+      () => false,
+    );
     if (exists) throw error;
   }
 }
@@ -90,7 +93,10 @@ export async function replaceOn(client: Client, from: string, to: string): Promi
     if (!(error instanceof FTPError) || error.code < 500) throw error;
     // Some servers refuse to rename over an existing file: the key is briefly absent, never
     // half-written.
-    const exists = await client.size(to).then(() => true, () => false);
+    const exists = await client.size(to).then(
+      () => true,
+      () => false,
+    );
     if (!exists) throw error;
     await client.remove(to);
     await client.rename(from, to);
@@ -112,13 +118,22 @@ export async function walk(client: Client, dir: string, prefix: string[], out: O
     const full = posix.join(dir, entry.name);
     if (entry.isDirectory) await walk(client, full, parts, out);
     else if (entry.isFile && !isPartialName(entry.name)) {
-      out.push({ key: parts.join('/'), size: entry.size, modifiedAt: (await modifiedAtOf(client, full, entry)) ?? new Date() });
+      out.push({
+        key: parts.join('/'),
+        size: entry.size,
+        modifiedAt: (await modifiedAtOf(client, full, entry)) ?? new Date(),
+      });
     }
   }
 }
 
 /** Removes the partial files of abandoned writes to keys starting with `keyPrefix` below `base`. */
-export function sweepFtpPartials(client: Client, base: string, keyPrefix: string, olderThanMs: number): Promise<number> {
+export function sweepFtpPartials(
+  client: Client,
+  base: string,
+  keyPrefix: string,
+  olderThanMs: number,
+): Promise<number> {
   const dirPath = (dir: string): string => (dir ? posix.join(base, dir) : base);
   return sweepPartials(keyPrefix, olderThanMs, {
     list: (dir) => listDir(client, dirPath(dir)),

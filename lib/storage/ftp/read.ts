@@ -8,7 +8,11 @@ import type { FtpFail } from './errors.ts';
  * Passes the first `limit` bytes of a download to `out`, then calls `stop`: FTP has no end
  * offset, so the connection is simply dropped. Reports how many bytes it passed.
  */
-function limitedSink(out: PassThrough, limit: number, stop: () => void): { sink: Writable; received: () => number; markDone: () => boolean } {
+function limitedSink(
+  out: PassThrough,
+  limit: number,
+  stop: () => void,
+): { sink: Writable; received: () => number; markDone: () => boolean } {
   let received = 0;
   let done = false;
   const sink = new Writable({
@@ -44,7 +48,13 @@ function limitedSink(out: PassThrough, limit: number, stop: () => void): { sink:
 }
 
 /** Downloads `[range.start, range.end)` over a connection of its own, asking the size first so a missing file fails here. */
-export async function openFtpRead(connections: FtpConnections, key: string, file: string, range: ReadRange | undefined, fail: FtpFail): Promise<Readable> {
+export async function openFtpRead(
+  connections: FtpConnections,
+  key: string,
+  file: string,
+  range: ReadRange | undefined,
+  fail: FtpFail,
+): Promise<Readable> {
   const client = await connections.transferClient();
   let size: number;
   try {
@@ -63,17 +73,23 @@ export async function openFtpRead(connections: FtpConnections, key: string, file
   const stop = () => connections.release(client);
   const download = limitedSink(out, limit, stop);
   // The reader stopped early: end the transfer with it.
-  out.once('close', () => { if (download.markDone()) stop(); });
-  void client.downloadTo(download.sink, file, start).then(
-    () => {
-      if (!download.markDone()) return;
-      const received = download.received();
-      if (received < limit) out.destroy(fail('read', key, new Error(`the transfer ended after ${received} of ${limit} bytes`)));
-      else out.end();
-    },
-    (error: unknown) => {
-      if (download.markDone()) out.destroy(fail('read', key, error));
-    },
-  ).finally(stop);
+  out.once('close', () => {
+    if (download.markDone()) stop();
+  });
+  void client
+    .downloadTo(download.sink, file, start)
+    .then(
+      () => {
+        if (!download.markDone()) return;
+        const received = download.received();
+        if (received < limit)
+          out.destroy(fail('read', key, new Error(`the transfer ended after ${received} of ${limit} bytes`)));
+        else out.end();
+      },
+      (error: unknown) => {
+        if (download.markDone()) out.destroy(fail('read', key, error));
+      },
+    )
+    .finally(stop);
   return out;
 }

@@ -15,7 +15,13 @@ const posix = path.posix;
  * Uploads into a hidden partial file next to the target over a connection of its own; commit
  * renames it into place on the control connection.
  */
-export async function openFtpWrite(options: { connections: FtpConnections; label: string; key: string; target: string; fail: FtpFail }): Promise<AtomicWrite> {
+export async function openFtpWrite(options: {
+  connections: FtpConnections;
+  label: string;
+  key: string;
+  target: string;
+  fail: FtpFail;
+}): Promise<AtomicWrite> {
   const { connections, label, key, target, fail } = options;
   const dir = posix.dirname(target);
   const partial = posix.join(dir, partialName(posix.basename(target)));
@@ -43,7 +49,12 @@ export async function openFtpWrite(options: { connections: FtpConnections; label
   // `finish` comes only once the server confirmed the whole upload (226).
   const stream = new SinkWritable({
     sink: body,
-    done: transfer.then(() => undefined, (error: unknown) => { throw fail('write', key, error); }),
+    done: transfer.then(
+      () => undefined,
+      (error: unknown) => {
+        throw fail('write', key, error);
+      },
+    ),
     endedEarly: () => fail('write', key, new Error('the server ended the upload before all bytes were sent')),
     onDestroy: () => body.destroy(),
     highWaterMark: TRANSFER_BUFFER_BYTES,

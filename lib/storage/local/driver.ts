@@ -80,9 +80,13 @@ export function createLocalStorage(options: { name: string; root: string }): Sto
     sweepAbandonedWrites: (keyPrefix, olderThanMs) =>
       sweepPartials(keyPrefix, olderThanMs, {
         // An unreadable directory holds nothing this sweep could remove.
-        list: async (dir) => (await readdir(resolveDir(root, dir), { withFileTypes: true }).catch(() => []))
-          .map((entry) => ({ name: entry.name, isFile: entry.isFile() })),
-        modifiedAt: async (dir, entry) => (await stat(path.join(resolveDir(root, dir), entry.name)).catch(() => undefined))?.mtime,
+        list: async (dir) =>
+          (await readdir(resolveDir(root, dir), { withFileTypes: true }).catch(() => [])).map((entry) => ({
+            name: entry.name,
+            isFile: entry.isFile(),
+          })),
+        modifiedAt: async (dir, entry) =>
+          (await stat(path.join(resolveDir(root, dir), entry.name)).catch(() => undefined))?.mtime,
         remove: (dir, entry) => rm(path.join(resolveDir(root, dir), entry.name), { force: true }),
       }),
   };

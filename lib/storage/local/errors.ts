@@ -3,11 +3,22 @@ import { storageError, type StorageOperation } from '../contract.ts';
 
 function kindOf(error: unknown): ErrorKind {
   switch ((error as NodeJS.ErrnoException).code) {
-    case 'ENOENT': return 'not_found';
-    case 'EACCES': case 'EPERM': case 'EROFS': return 'access_denied';
-    case 'ENOSPC': case 'EDQUOT': return 'no_space';
-    case 'EIO': case 'ENOTCONN': case 'ESTALE': case 'EHOSTDOWN': return 'unreachable';
-    default: return 'tool_failed';
+    case 'ENOENT':
+      return 'not_found';
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return 'access_denied';
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'no_space';
+    case 'EIO':
+    case 'ENOTCONN':
+    case 'ESTALE':
+    case 'EHOSTDOWN':
+      return 'unreachable';
+    default:
+      return 'tool_failed';
   }
 }
 

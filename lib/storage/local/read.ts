@@ -6,7 +6,12 @@ import { STREAM_CHUNK_BYTES } from '../shared/streams.ts';
 import type { LocalFail } from './errors.ts';
 
 /** A stream over `[range.start, range.end)` of a file; the file is opened before it returns, so a missing one fails here. */
-export async function openLocalRead(key: string, file: string, range: ReadRange | undefined, fail: LocalFail): Promise<Readable> {
+export async function openLocalRead(
+  key: string,
+  file: string,
+  range: ReadRange | undefined,
+  fail: LocalFail,
+): Promise<Readable> {
   try {
     const handle = await open(file, 'r');
     if (range && range.end === range.start) {

@@ -43,7 +43,11 @@ const closed = (file: WriteStream): Promise<void> =>
 
 async function fsync(file: string): Promise<void> {
   const handle = await open(file, 'r');
-  try { await handle.sync(); } finally { await handle.close(); }
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
@@ -51,7 +55,12 @@ async function fsync(file: string): Promise<void> {
  * file system, so a reader sees the whole object or none of it. The directory is fsynced too, so
  * the rename survives a crash.
  */
-export async function openLocalWrite(label: string, key: string, target: string, fail: LocalFail): Promise<AtomicWrite> {
+export async function openLocalWrite(
+  label: string,
+  key: string,
+  target: string,
+  fail: LocalFail,
+): Promise<AtomicWrite> {
   const dir = path.dirname(target);
   try {
     await prepareDirectory(dir);

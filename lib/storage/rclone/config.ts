@@ -17,8 +17,14 @@ export const rcloneStorageConfig = z.object({
     .array(
       z
         .string()
-        .refine((flag) => /^--[A-Za-z0-9]/.test(flag), 'each extra flag must start with "--" (give values as --flag=value)')
-        .refine((flag) => !/^--config(=|$)/.test(flag), 'extra flags must not set --config: put the configuration in configText'),
+        .refine(
+          (flag) => /^--[A-Za-z0-9]/.test(flag),
+          'each extra flag must start with "--" (give values as --flag=value)',
+        )
+        .refine(
+          (flag) => !/^--config(=|$)/.test(flag),
+          'extra flags must not set --config: put the configuration in configText',
+        ),
     )
     .optional(),
 });

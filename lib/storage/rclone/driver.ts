@@ -32,15 +32,27 @@ export function createRcloneStorage(options: { name: string; config: RcloneStora
   async function list(dir: string): Promise<ObjectInfo[]> {
     const clean = dir.replace(/\/+$/, '');
     if (clean !== '') assertSafeKey(clean);
-    const entries = await runner.listJson<LsJsonEntry[]>('list', clean, ['lsjson', '-R', '--files-only', '--no-mimetype', '--fast-list', runner.at(clean)]);
+    const entries = await runner.listJson<LsJsonEntry[]>('list', clean, [
+      'lsjson',
+      '-R',
+      '--files-only',
+      '--no-mimetype',
+      '--fast-list',
+      runner.at(clean),
+    ]);
     if (!entries) return [];
     const base = clean.slice(clean.lastIndexOf('/') + 1);
     // rclone lists a file when pointed at one; a file has nothing below it.
-    if (clean !== '' && entries.some((entry) => entry.Path === base) && (await runner.statObject('list', clean))) return [];
+    if (clean !== '' && entries.some((entry) => entry.Path === base) && (await runner.statObject('list', clean)))
+      return [];
     const out: ObjectInfo[] = [];
     for (const entry of entries) {
       if (entry.IsDir || isPartialName(path.posix.basename(entry.Path))) continue;
-      out.push({ key: clean === '' ? entry.Path : `${clean}/${entry.Path}`, size: entry.Size, modifiedAt: new Date(entry.ModTime) });
+      out.push({
+        key: clean === '' ? entry.Path : `${clean}/${entry.Path}`,
+        size: entry.Size,
+        modifiedAt: new Date(entry.ModTime),
+      });
     }
     return out.sort((a, b) => a.key.localeCompare(b.key));
   }
@@ -75,8 +87,15 @@ export function createRcloneStorage(options: { name: string; config: RcloneStora
     // never listed here; the bucket's lifecycle rule (AbortIncompleteMultipartUpload) removes those.
     sweepAbandonedWrites: (keyPrefix, olderThanMs) =>
       sweepPartials(keyPrefix, olderThanMs, {
-        list: async (dir) => (await runner.listJson<LsJsonEntry[]>('list', dir, ['lsjson', '--files-only', '--no-mimetype', runner.at(dir)]) ?? [])
-          .map((entry) => ({ name: entry.Name, isFile: !entry.IsDir, modTime: entry.ModTime })),
+        list: async (dir) =>
+          (
+            (await runner.listJson<LsJsonEntry[]>('list', dir, [
+              'lsjson',
+              '--files-only',
+              '--no-mimetype',
+              runner.at(dir),
+            ])) ?? []
+          ).map((entry) => ({ name: entry.Name, isFile: !entry.IsDir, modTime: entry.ModTime })),
         modifiedAt: async (_dir, entry) => new Date(entry.modTime),
         remove: (dir, entry) => runner.deleteObject('remove', dir === '' ? entry.name : `${dir}/${entry.name}`),
       }),

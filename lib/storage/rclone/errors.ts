@@ -16,14 +16,26 @@ export interface Exit {
 
 /** Which kind each of rclone's error texts means; the first match wins, so the order matters. */
 const ERROR_PATTERNS: ReadonlyArray<readonly [ErrorKind, RegExp]> = [
-  ['bad_input', /didn't find section in config file|didn't find backend called|couldn't find type|unknown backend|unknown (shorthand )?flag|is a file not a directory|not a directory|config file is encrypted|unable to decrypt configuration/i],
+  [
+    'bad_input',
+    /didn't find section in config file|didn't find backend called|couldn't find type|unknown backend|unknown (shorthand )?flag|is a file not a directory|not a directory|config file is encrypted|unable to decrypt configuration/i,
+  ],
   // Before access_denied: Google answers a rate limit with 403.
   ['busy', /too many requests|rate ?limit|slow ?down/i],
-  ['not_found', /directory not found|object not found|file not found|doesn't exist|does not exist|no such file|NoSuchKey|NoSuchBucket|404 not found/i],
+  [
+    'not_found',
+    /directory not found|object not found|file not found|doesn't exist|does not exist|no such file|NoSuchKey|NoSuchBucket|404 not found/i,
+  ],
   // Before access_denied: Google answers a full Drive with 403 storageQuotaExceeded.
   ['no_space', /quota|no space|insufficient storage|disk full|storage full/i],
-  ['access_denied', /AccessDenied|access denied|\b40[13]\b|forbidden|permission denied|operation not permitted|read-only file system|invalid_grant|unauthori[sz]ed|InvalidAccessKeyId|SignatureDoesNotMatch|token (has )?expired|authentication failed/i],
-  ['unreachable', /no such host|connection refused|connection reset|timeout|timed out|deadline exceeded|network is unreachable|no route to host|broken pipe|TLS handshake|unexpected EOF/i],
+  [
+    'access_denied',
+    /AccessDenied|access denied|\b40[13]\b|forbidden|permission denied|operation not permitted|read-only file system|invalid_grant|unauthori[sz]ed|InvalidAccessKeyId|SignatureDoesNotMatch|token (has )?expired|authentication failed/i,
+  ],
+  [
+    'unreachable',
+    /no such host|connection refused|connection reset|timeout|timed out|deadline exceeded|network is unreachable|no route to host|broken pipe|TLS handshake|unexpected EOF/i,
+  ],
 ];
 
 function classify(message: string, code: number | null): ErrorKind {
@@ -44,7 +56,10 @@ function summarize(stderr: string): string {
     .filter((line) => line.length > 0 && !/^ERROR : Attempt \d+\/\d+ failed/.test(line));
   let from = -1;
   for (let i = lines.length - 1; i >= 0; i -= 1) {
-    if (/^(Failed to|ERROR|CRITICAL|Fatal error)/.test(lines[i]!)) { from = i; break; }
+    if (/^(Failed to|ERROR|CRITICAL|Fatal error)/.test(lines[i]!)) {
+      from = i;
+      break;
+    }
   }
   const picked = from >= 0 ? lines.slice(from) : lines.slice(-3);
   const text = picked.join(' ');
@@ -54,7 +69,8 @@ function summarize(stderr: string): string {
 /** Config keys whose values are credentials in some backend (pass, secret_access_key, token, key_pem, …). */
 const SECRET_KEY_NAME = /secret|pass|token|key|credential|sas|auth|cookie|private/i;
 /** Parameters of a connection-string remote, e.g. `:webdav,url=…,pass=…:path`. */
-const SECRET_PARAMETER = /([A-Za-z_]*(?:secret|pass|token|key|credential|sas|auth|cookie|private)[A-Za-z_]*\s*=\s*)('[^']*'|"[^"]*"|[^,:\s]+)/gi;
+const SECRET_PARAMETER =
+  /([A-Za-z_]*(?:secret|pass|token|key|credential|sas|auth|cookie|private)[A-Za-z_]*\s*=\s*)('[^']*'|"[^"]*"|[^,:\s]+)/gi;
 
 /** The credential values set in an rclone.conf, and the strings inside JSON tokens. */
 function secretValues(configText: string | undefined): string[] {
@@ -80,12 +96,22 @@ export function rcloneRedactor(configText: string | undefined): (text: string) =
 }
 
 /** How an rclone process failed, in the storage's words. */
-export function rcloneFailure(options: { label: string; binary: string; redact: (text: string) => string }): (op: StorageOperation, key: string, exit: Exit) => HindsightError {
+export function rcloneFailure(options: {
+  label: string;
+  binary: string;
+  redact: (text: string) => string;
+}): (op: StorageOperation, key: string, exit: Exit) => HindsightError {
   const { label, binary, redact } = options;
   return (op, key, exit) => {
     if (exit.spawnError) {
       if (exit.spawnError.code === 'ENOENT') {
-        return storageError('bad_input', label, op, key, `the rclone binary '${binary}' was not found (install it with 'apt-get install rclone' or set HINDSIGHT_RCLONE_BINARY)`);
+        return storageError(
+          'bad_input',
+          label,
+          op,
+          key,
+          `the rclone binary '${binary}' was not found (install it with 'apt-get install rclone' or set HINDSIGHT_RCLONE_BINARY)`,
+        );
       }
       return storageError('tool_failed', label, op, key, `could not start '${binary}': ${exit.spawnError.message}`);
     }

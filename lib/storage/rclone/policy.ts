@@ -29,7 +29,7 @@ export const WORKSPACE_RCLONE_FLAGS: Readonly<Record<string, string>> = {
   '--s3-upload-concurrency': 'parts uploaded at once (memory per upload)',
   '--s3-upload-cutoff': 'the size from which uploads go multipart',
   '--s3-no-check-bucket': 'for keys that may write objects but not create buckets',
-  '--s3-storage-class': 'a cheaper storage tier of the admin\'s own bucket',
+  '--s3-storage-class': "a cheaper storage tier of the admin's own bucket",
   '--s3-force-path-style': 'addressing style of S3-compatible servers',
   '--b2-chunk-size': 'upload chunk size (memory per upload)',
   '--b2-upload-cutoff': 'the size from which uploads are chunked',
@@ -48,10 +48,43 @@ export const WORKSPACE_RCLONE_FLAGS: Readonly<Record<string, string>> = {
  * remotes (a wrapped remote may be a local path) or live in the worker's memory.
  */
 export const WORKSPACE_RCLONE_BACKENDS: ReadonlySet<string> = new Set([
-  's3', 'b2', 'gcs', 'google cloud storage', 'azureblob', 'azurefiles', 'swift', 'webdav', 'sftp', 'ftp', 'smb',
-  'drive', 'dropbox', 'onedrive', 'box', 'pcloud', 'mega', 'storj', 'seafile', 'koofr', 'jottacloud', 'yandex',
-  'opendrive', 'hidrive', 'oracleobjectstorage', 'qingstor', 'mailru', 'putio', 'pikpak', 'sharefile', 'sugarsync',
-  'zoho', 'internetarchive', 'filefabric', 'netstorage', 'quatrix', 'protondrive',
+  's3',
+  'b2',
+  'gcs',
+  'google cloud storage',
+  'azureblob',
+  'azurefiles',
+  'swift',
+  'webdav',
+  'sftp',
+  'ftp',
+  'smb',
+  'drive',
+  'dropbox',
+  'onedrive',
+  'box',
+  'pcloud',
+  'mega',
+  'storj',
+  'seafile',
+  'koofr',
+  'jottacloud',
+  'yandex',
+  'opendrive',
+  'hidrive',
+  'oracleobjectstorage',
+  'qingstor',
+  'mailru',
+  'putio',
+  'pikpak',
+  'sharefile',
+  'sugarsync',
+  'zoho',
+  'internetarchive',
+  'filefabric',
+  'netstorage',
+  'quatrix',
+  'protondrive',
 ]);
 
 /**
@@ -59,7 +92,8 @@ export const WORKSPACE_RCLONE_BACKENDS: ReadonlySet<string> = new Set([
  * worker's files or credentials (`*_file`, `env_auth`, `use_msi`, `key_use_agent`, `profile`), or
  * point a wrapper at another remote (`remote`, `upstreams`). Matched on the normalized name.
  */
-const WORKER_REACHING_PARAMETER = /command|ssh|file|env_auth|agent|msi|profile|socket|cert|client_key|config|cache|dir|remote|upstream|path|exec|program/;
+const WORKER_REACHING_PARAMETER =
+  /command|ssh|file|env_auth|agent|msi|profile|socket|cert|client_key|config|cache|dir|remote|upstream|path|exec|program/;
 
 /** The flag's name as rclone reads it: before "=", lowercase, "_" as "-". */
 export function rcloneFlagName(flag: string): string {
@@ -105,7 +139,10 @@ export function parseRcloneRemote(remote: string): ParsedRemote | undefined {
       for (;;) {
         if (i >= remote.length) return undefined;
         if (remote[i] === quote && remote[i + 1] === quote) i += 2;
-        else if (remote[i] === quote) { i += 1; break; } else i += 1;
+        else if (remote[i] === quote) {
+          i += 1;
+          break;
+        } else i += 1;
       }
     } else readUntil(',:');
   }

@@ -51,7 +51,12 @@ export class RcloneRunner {
   private configFile: Promise<{ dir: string; file: string }> | undefined;
   private closed = false;
 
-  constructor(options: { label: string; config: RcloneStorageConfig; binary: string; redact: (text: string) => string }) {
+  constructor(options: {
+    label: string;
+    config: RcloneStorageConfig;
+    binary: string;
+    redact: (text: string) => string;
+  }) {
     this.label = options.label;
     this.config = options.config;
     this.binary = options.binary;
@@ -86,7 +91,13 @@ export class RcloneRunner {
       ({ file }) => file,
       (error: unknown) => {
         this.configFile = undefined;
-        throw storageError('tool_failed', this.label, op, key, `could not write the rclone config file: ${(error as Error).message}`);
+        throw storageError(
+          'tool_failed',
+          this.label,
+          op,
+          key,
+          `could not write the rclone config file: ${(error as Error).message}`,
+        );
       },
     );
   }
@@ -103,8 +114,24 @@ export class RcloneRunner {
     const file = await this.configPath(op, key);
     // Short retries and timeouts so that a dead remote fails a call in seconds, not minutes;
     // extraFlags come last so that they can override any of these.
-    const flags = ['--config', file, '--ask-password=false', '--low-level-retries', '2', '--retries', '1', '--contimeout', '5s', '--timeout', idleTimeout, ...(this.config.extraFlags ?? [])];
-    const child = spawn(this.binary, [...args, ...flags], { stdio: [stdio.stdin, stdio.stdout, 'pipe'], env: this.env });
+    const flags = [
+      '--config',
+      file,
+      '--ask-password=false',
+      '--low-level-retries',
+      '2',
+      '--retries',
+      '1',
+      '--contimeout',
+      '5s',
+      '--timeout',
+      idleTimeout,
+      ...(this.config.extraFlags ?? []),
+    ];
+    const child = spawn(this.binary, [...args, ...flags], {
+      stdio: [stdio.stdin, stdio.stdout, 'pipe'],
+      env: this.env,
+    });
     this.running.add(child);
     let stderr = '';
     child.stderr?.setEncoding('utf8');
@@ -112,7 +139,9 @@ export class RcloneRunner {
       stderr = (stderr + text).slice(-STDERR_TAIL_BYTES);
     });
     const exited = new Promise<Exit>((resolve) => {
-      child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, signal: null, spawnError: error, stderr }));
+      child.once('error', (error: NodeJS.ErrnoException) =>
+        resolve({ code: null, signal: null, spawnError: error, stderr }),
+      );
       child.once('close', (code, signal) => resolve({ code, signal, stderr }));
     });
     void exited.then(() => this.running.delete(child));
@@ -147,7 +176,13 @@ export class RcloneRunner {
     try {
       return JSON.parse(stdout) as T;
     } catch {
-      throw storageError('tool_failed', this.label, op, key, `rclone printed a listing that is not JSON: ${stdout.slice(0, 200)}`);
+      throw storageError(
+        'tool_failed',
+        this.label,
+        op,
+        key,
+        `rclone printed a listing that is not JSON: ${stdout.slice(0, 200)}`,
+      );
     }
   }
 
@@ -171,11 +206,14 @@ export class RcloneRunner {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const stopping = [...this.running].map((child) => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('close', () => resolve());
-      child.kill('SIGTERM');
-    }));
+    const stopping = [...this.running].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('close', () => resolve());
+          child.kill('SIGTERM');
+        }),
+    );
     await Promise.all(stopping);
     const made = this.configFile ? await this.configFile.catch(() => undefined) : undefined;
     if (made) {

@@ -4,7 +4,11 @@ import { clampRange, STREAM_CHUNK_BYTES } from '../shared/streams.ts';
 import type { RcloneRunner } from './process.ts';
 
 /** `rclone cat` of `[range.start, range.end)`; a short read fails rather than pass as whole. */
-export async function openRcloneRead(runner: RcloneRunner, key: string, range: ReadRange | undefined): Promise<Readable> {
+export async function openRcloneRead(
+  runner: RcloneRunner,
+  key: string,
+  range: ReadRange | undefined,
+): Promise<Readable> {
   // Ask first: `rclone cat` of a missing object exits 0 with no output on bucket backends.
   const info = await runner.statObject('read', key);
   if (!info) throw storageError('not_found', runner.label, 'read', key, 'object not found');
@@ -37,7 +41,10 @@ export async function openRcloneRead(runner: RcloneRunner, key: string, range: R
     if (out.destroyed) return;
     if (exit.code !== 0) out.destroy(runner.fail('read', key, exit));
     // A short read means the object changed or the transfer broke; never pass it as whole.
-    else if (received !== expected) out.destroy(storageError('tool_failed', runner.label, 'read', key, `rclone returned ${received} of ${expected} bytes`));
+    else if (received !== expected)
+      out.destroy(
+        storageError('tool_failed', runner.label, 'read', key, `rclone returned ${received} of ${expected} bytes`),
+      );
     else out.push(null);
   });
   return out;

@@ -42,7 +42,12 @@ function clientConfig(config: S3StorageConfig, role: Role): S3ClientConfig {
     maxAttempts: role === 'stream' ? 1 : MAX_ATTEMPTS,
     requestHandler:
       role === 'read'
-        ? { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: READ_HEADERS_TIMEOUT_MS, throwOnRequestTimeout: true, socketTimeout: 0 }
+        ? {
+            connectionTimeout: CONNECT_TIMEOUT_MS,
+            requestTimeout: READ_HEADERS_TIMEOUT_MS,
+            throwOnRequestTimeout: true,
+            socketTimeout: 0,
+          }
         : { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: SOCKET_IDLE_TIMEOUT_MS },
     ...(config.endpoint
       ? {
@@ -54,7 +59,13 @@ function clientConfig(config: S3StorageConfig, role: Role): S3ClientConfig {
         }
       : { followRegionRedirects: true }),
     ...(config.accessKeyId && config.secretAccessKey
-      ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey, ...(config.sessionToken ? { sessionToken: config.sessionToken } : {}) } }
+      ? {
+          credentials: {
+            accessKeyId: config.accessKeyId,
+            secretAccessKey: config.secretAccessKey,
+            ...(config.sessionToken ? { sessionToken: config.sessionToken } : {}),
+          },
+        }
       : {}),
   };
 }

@@ -12,7 +12,11 @@ import { S3Write } from './write.ts';
 /** Prefixes for list and sweep may be partial key names, but never absolute or climbing. */
 function assertSafePrefix(prefix: string): void {
   if (prefix === '') return;
-  if (prefix.startsWith('/') || prefix.split('/').some((part) => part === '..' || part === '.') || prefix.includes('\0')) {
+  if (
+    prefix.startsWith('/') ||
+    prefix.split('/').some((part) => part === '..' || part === '.') ||
+    prefix.includes('\0')
+  ) {
     throw new HindsightError('bad_input', `storage prefix '${prefix}' is not a safe relative path`);
   }
 }
@@ -23,11 +27,21 @@ async function listObjects(ctx: S3Context, prefix: string, dir: string): Promise
   let token: string | undefined;
   try {
     do {
-      const page = await ctx.client.send(new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: listPrefix, ...(token ? { ContinuationToken: token } : {}) }));
+      const page = await ctx.client.send(
+        new ListObjectsV2Command({
+          Bucket: ctx.bucket,
+          Prefix: listPrefix,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+      );
       for (const object of page.Contents ?? []) {
         // Keys ending in "/" are folder markers made by consoles, not objects of ours.
         if (!object.Key || object.Key.endsWith('/')) continue;
-        out.push({ key: object.Key.slice(prefix.length), size: object.Size ?? 0, modifiedAt: object.LastModified ?? new Date(0) });
+        out.push({
+          key: object.Key.slice(prefix.length),
+          size: object.Size ?? 0,
+          modifiedAt: object.LastModified ?? new Date(0),
+        });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

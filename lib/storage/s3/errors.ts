@@ -26,13 +26,37 @@ interface ProviderError {
 const NETWORK_CODES = networkCodes('EHOSTDOWN', 'ESOCKETTIMEDOUT', ...CERTIFICATE_ERROR_CODES);
 
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchVersion']);
-const ACCESS = new Set(['AccessDenied', 'Forbidden', 'AllAccessDisabled', 'AccountProblem', 'InvalidSecurity', 'CredentialsProviderError']);
-const NO_SPACE = new Set(['QuotaExceeded', 'EntityTooLarge', 'XMinioStorageFull', 'StorageFull', 'ServiceQuotaExceededException']);
+const ACCESS = new Set([
+  'AccessDenied',
+  'Forbidden',
+  'AllAccessDisabled',
+  'AccountProblem',
+  'InvalidSecurity',
+  'CredentialsProviderError',
+]);
+const NO_SPACE = new Set([
+  'QuotaExceeded',
+  'EntityTooLarge',
+  'XMinioStorageFull',
+  'StorageFull',
+  'ServiceQuotaExceededException',
+]);
 const BAD_INPUT = new Set([
-  'InvalidBucketName', 'PermanentRedirect', 'AuthorizationHeaderMalformed', 'IllegalLocationConstraintException',
-  'InvalidStorageClass', 'InvalidArgument', 'InvalidRequest', 'InvalidObjectState', 'InvalidEncryptionAlgorithmError',
-  'KMS.NotFoundException', 'KMS.DisabledException', 'KMS.KMSInvalidStateException', 'InvalidLocationConstraint',
-  'NotImplemented', 'MethodNotAllowed',
+  'InvalidBucketName',
+  'PermanentRedirect',
+  'AuthorizationHeaderMalformed',
+  'IllegalLocationConstraintException',
+  'InvalidStorageClass',
+  'InvalidArgument',
+  'InvalidRequest',
+  'InvalidObjectState',
+  'InvalidEncryptionAlgorithmError',
+  'KMS.NotFoundException',
+  'KMS.DisabledException',
+  'KMS.KMSInvalidStateException',
+  'InvalidLocationConstraint',
+  'NotImplemented',
+  'MethodNotAllowed',
 ]);
 
 /** The network-level code of an error, looking inside Node's AggregateError (happy eyeballs). */
@@ -72,33 +96,50 @@ export function translateS3Error(
   const said = providerText(e, name, status);
   const bucket = `bucket "${context.bucket}"`;
   const redact = makeRedactor(context.secrets, { minLength: 4 });
-  const make = (kind: ErrorKind, detail: string) =>
-    storageError(kind, context.label, operation, key, redact(detail));
+  const make = (kind: ErrorKind, detail: string) => storageError(kind, context.label, operation, key, redact(detail));
 
   const net = networkCode(e);
   if (net) {
     const why = net === 'timeout' ? 'timed out' : net;
-    return make('unreachable', `unreachable endpoint ${context.endpoint} (${why}) during ${action}: ${e.message ?? said}`);
+    return make(
+      'unreachable',
+      `unreachable endpoint ${context.endpoint} (${why}) during ${action}: ${e.message ?? said}`,
+    );
   }
   if (name === 'AbortError') return make('tool_failed', `${action} was cancelled because the write was aborted`);
   if (name === 'NoSuchBucket') {
     return make('bad_input', `bucket "${context.bucket}" does not exist (create it or fix the bucket name); ${said}`);
   }
   if (name === 'NoSuchUpload') {
-    return make('tool_failed', `the multipart upload is gone (aborted by a sweep or a bucket lifecycle rule) during ${action}; ${said}`);
+    return make(
+      'tool_failed',
+      `the multipart upload is gone (aborted by a sweep or a bucket lifecycle rule) during ${action}; ${said}`,
+    );
   }
   if (NOT_FOUND.has(name) || status === 404) return make('not_found', `no such object in ${bucket} (${said})`);
   if (name === 'InvalidAccessKeyId') {
-    return make('access_denied', `access denied for ${action} on ${bucket}: the access key ID is not known to the storage (check accessKeyId); ${said}`);
+    return make(
+      'access_denied',
+      `access denied for ${action} on ${bucket}: the access key ID is not known to the storage (check accessKeyId); ${said}`,
+    );
   }
   if (name === 'SignatureDoesNotMatch') {
-    return make('access_denied', `access denied for ${action} on ${bucket}: the request signature does not match (check secretAccessKey); ${said}`);
+    return make(
+      'access_denied',
+      `access denied for ${action} on ${bucket}: the request signature does not match (check secretAccessKey); ${said}`,
+    );
   }
   if (name === 'ExpiredToken' || name === 'InvalidToken' || name === 'TokenRefreshRequired') {
-    return make('access_denied', `access denied for ${action} on ${bucket}: the session token is expired or invalid (renew sessionToken); ${said}`);
+    return make(
+      'access_denied',
+      `access denied for ${action} on ${bucket}: the session token is expired or invalid (renew sessionToken); ${said}`,
+    );
   }
   if (name === 'CredentialsProviderError') {
-    return make('access_denied', `no credentials for ${action} on ${bucket}: none are configured and the default provider chain (environment, shared config files, instance role) found none; ${said}`);
+    return make(
+      'access_denied',
+      `no credentials for ${action} on ${bucket}: none are configured and the default provider chain (environment, shared config files, instance role) found none; ${said}`,
+    );
   }
   if (NO_SPACE.has(name) || /storage cap exceeded|quota exceeded/i.test(e.message ?? '')) {
     return make('no_space', `the storage refused ${action} on ${bucket} for lack of space or quota; ${said}`);
@@ -107,7 +148,10 @@ export function translateS3Error(
     return make('access_denied', `access denied for ${action} on ${bucket} (check the key's permissions); ${said}`);
   }
   if (name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed') {
-    return make('bad_input', `${bucket} is not in the configured region or endpoint (check region and endpoint); ${said}`);
+    return make(
+      'bad_input',
+      `${bucket} is not in the configured region or endpoint (check region and endpoint); ${said}`,
+    );
   }
   if (name === 'InvalidObjectState') {
     return make('bad_input', `the object is archived and must be restored before it can be read; ${said}`);

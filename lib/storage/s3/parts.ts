@@ -94,7 +94,12 @@ export class SpooledPart implements PartBuffer {
   }
   body(): Readable {
     if (this.size === 0) return Readable.from([]);
-    return this.handle.createReadStream({ start: 0, end: this.size - 1, autoClose: false, highWaterMark: STREAM_CHUNK_BYTES });
+    return this.handle.createReadStream({
+      start: 0,
+      end: this.size - 1,
+      autoClose: false,
+      highWaterMark: STREAM_CHUNK_BYTES,
+    });
   }
   async release(): Promise<void> {
     await this.handle.close().catch(() => undefined);

@@ -52,19 +52,29 @@ export class S3Write implements AtomicWrite {
     this.key = key;
     this.stream = new Writable({
       write: (chunk: Buffer, _encoding, callback) => {
-        this.accept(chunk).then(() => callback(), (error: unknown) => callback(this.failWith(error)));
+        this.accept(chunk).then(
+          () => callback(),
+          (error: unknown) => callback(this.failWith(error)),
+        );
       },
       final: (callback) => {
-        this.finish().then(() => {
-          this.finalDone = true;
-          callback();
-        }, (error: unknown) => callback(this.failWith(error)));
+        this.finish().then(
+          () => {
+            this.finalDone = true;
+            callback();
+          },
+          (error: unknown) => callback(this.failWith(error)),
+        );
       },
       destroy: (error, callback) => {
         // Destroyed before all bytes were uploaded: the caller gave up, so nothing may remain.
         if (!this.finalDone) {
           const why = error ? `was interrupted: ${error.message}` : 'was destroyed before it finished';
-          this.fail(error instanceof HindsightError ? error : new HindsightError('tool_failed', `storage ${ctx.errors.label}: the write of '${key}' ${why}`));
+          this.fail(
+            error instanceof HindsightError
+              ? error
+              : new HindsightError('tool_failed', `storage ${ctx.errors.label}: the write of '${key}' ${why}`),
+          );
         }
         callback(error);
       },
@@ -78,9 +88,13 @@ export class S3Write implements AtomicWrite {
   /** Turns an error of the write path into the failure of the whole write. */
   private failWith(error: unknown): HindsightError {
     const code = (error as NodeJS.ErrnoException).code;
-    const failure = code === 'ENOSPC' || code === 'EDQUOT'
-      ? new HindsightError('no_space', `storage ${this.ctx.errors.label}: unable to write '${this.key}': the temp directory ${tmpdir()} that holds parts being uploaded is full (${(error as Error).message})`)
-      : this.translate(error, 'UploadPart');
+    const failure =
+      code === 'ENOSPC' || code === 'EDQUOT'
+        ? new HindsightError(
+            'no_space',
+            `storage ${this.ctx.errors.label}: unable to write '${this.key}': the temp directory ${tmpdir()} that holds parts being uploaded is full (${(error as Error).message})`,
+          )
+        : this.translate(error, 'UploadPart');
     this.fail(failure);
     return this.failure ?? failure;
   }
@@ -99,7 +113,10 @@ export class S3Write implements AtomicWrite {
   private async newPart(): Promise<PartBuffer> {
     const number = this.nextPart;
     if (number > S3_MAX_PARTS) {
-      throw new HindsightError('no_space', `storage ${this.ctx.errors.label}: unable to write '${this.key}': the object exceeds the largest size a streamed S3 upload can hold (${S3_MAX_PARTS} parts)`);
+      throw new HindsightError(
+        'no_space',
+        `storage ${this.ctx.errors.label}: unable to write '${this.key}': the object exceeds the largest size a streamed S3 upload can hold (${S3_MAX_PARTS} parts)`,
+      );
     }
     this.nextPart += 1;
     const capacity = s3PartSize(number);
@@ -148,7 +165,11 @@ export class S3Write implements AtomicWrite {
     this.uploadId ??= (async () => {
       try {
         const created = await this.ctx.client.send(
-          new CreateMultipartUploadCommand({ Bucket: this.ctx.bucket, Key: this.ctx.objectKey(this.key), ...this.ctx.putOptions }),
+          new CreateMultipartUploadCommand({
+            Bucket: this.ctx.bucket,
+            Key: this.ctx.objectKey(this.key),
+            ...this.ctx.putOptions,
+          }),
           { abortSignal: this.cancel.signal },
         );
         if (!created.UploadId) throw new Error('CreateMultipartUpload returned no UploadId');
@@ -165,19 +186,34 @@ export class S3Write implements AtomicWrite {
   /** Never rejects: a failure is recorded and ends the whole write. */
   private async uploadPart(uploadId: string, part: PartBuffer): Promise<void> {
     try {
-      const input = { Bucket: this.ctx.bucket, Key: this.ctx.objectKey(this.key), UploadId: uploadId, PartNumber: part.number, ContentLength: part.size };
+      const input = {
+        Bucket: this.ctx.bucket,
+        Key: this.ctx.objectKey(this.key),
+        UploadId: uploadId,
+        PartNumber: part.number,
+        ContentLength: part.size,
+      };
       let result;
       if (part.inMemory) {
-        result = await this.ctx.client.send(new UploadPartCommand({ ...input, Body: part.body() }), { abortSignal: this.cancel.signal });
+        result = await this.ctx.client.send(new UploadPartCommand({ ...input, Body: part.body() }), {
+          abortSignal: this.cancel.signal,
+        });
       } else {
         // A stream body cannot be replayed by the SDK, so spooled parts are retried here.
         for (let attempt = 1; ; attempt += 1) {
           try {
-            result = await this.ctx.streamClient().send(new UploadPartCommand({ ...input, Body: part.body() }), { abortSignal: this.cancel.signal });
+            result = await this.ctx
+              .streamClient()
+              .send(new UploadPartCommand({ ...input, Body: part.body() }), { abortSignal: this.cancel.signal });
             break;
           } catch (error) {
             const kind = this.translate(error, 'UploadPart').kind;
-            if (attempt >= MAX_ATTEMPTS || this.cancel.signal.aborted || (kind !== 'unreachable' && kind !== 'tool_failed')) throw error;
+            if (
+              attempt >= MAX_ATTEMPTS ||
+              this.cancel.signal.aborted ||
+              (kind !== 'unreachable' && kind !== 'tool_failed')
+            )
+              throw error;
             await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
           }
         }
@@ -212,7 +248,13 @@ export class S3Write implements AtomicWrite {
       // A fresh request, not bound to the cancelled signal. A failure here leaves the upload for
       // sweepAbandonedWrites; it never holds a visible object.
       await this.ctx.client
-        .send(new AbortMultipartUploadCommand({ Bucket: this.ctx.bucket, Key: this.ctx.objectKey(this.key), UploadId: uploadId }))
+        .send(
+          new AbortMultipartUploadCommand({
+            Bucket: this.ctx.bucket,
+            Key: this.ctx.objectKey(this.key),
+            UploadId: uploadId,
+          }),
+        )
         .catch(() => undefined);
     })();
     return this.cleanup;
@@ -227,7 +269,11 @@ export class S3Write implements AtomicWrite {
   }
 
   async commit(): Promise<ObjectInfo> {
-    if (this.settled) throw new HindsightError('bad_input', `storage ${this.ctx.errors.label}: the write of '${this.key}' was already committed or aborted`);
+    if (this.settled)
+      throw new HindsightError(
+        'bad_input',
+        `storage ${this.ctx.errors.label}: the write of '${this.key}' was already committed or aborted`,
+      );
     this.settled = true;
     let action = 'UploadPart';
     try {
@@ -238,11 +284,20 @@ export class S3Write implements AtomicWrite {
         action = 'CompleteMultipartUpload';
         const uploadId = await this.uploadId;
         const parts = [...this.completed].sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-        await this.ctx.client.send(new CompleteMultipartUploadCommand({ ...target, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+        await this.ctx.client.send(
+          new CompleteMultipartUploadCommand({ ...target, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        );
       } else {
         action = 'PutObject';
         const body = this.current?.body() ?? Buffer.alloc(0);
-        await this.ctx.client.send(new PutObjectCommand({ ...target, Body: body, ContentLength: this.current?.size ?? 0, ...this.ctx.putOptions }));
+        await this.ctx.client.send(
+          new PutObjectCommand({
+            ...target,
+            Body: body,
+            ContentLength: this.current?.size ?? 0,
+            ...this.ctx.putOptions,
+          }),
+        );
         const part = this.current;
         this.current = undefined;
         if (part) await this.release(part);
@@ -259,7 +314,10 @@ export class S3Write implements AtomicWrite {
   async abort(): Promise<void> {
     if (this.settled) return;
     this.settled = true;
-    this.failure ??= new HindsightError('tool_failed', `storage ${this.ctx.errors.label}: the write of '${this.key}' was aborted`);
+    this.failure ??= new HindsightError(
+      'tool_failed',
+      `storage ${this.ctx.errors.label}: the write of '${this.key}' was aborted`,
+    );
     this.cancel.abort();
     if (!this.stream.destroyed) this.stream.destroy();
     await this.discard();

@@ -22,7 +22,10 @@ export const sftpStorageConfig = z
     hostKeySha256: z
       .string()
       .trim()
-      .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, "hostKeySha256 must be a fingerprint as 'ssh-keygen -lf' prints it: 'SHA256:' and 43 base64 characters")
+      .regex(
+        /^SHA256:[A-Za-z0-9+/]{43}=?$/,
+        "hostKeySha256 must be a fingerprint as 'ssh-keygen -lf' prints it: 'SHA256:' and 43 base64 characters",
+      )
       .optional(),
     path: absolutePath,
   })
@@ -33,7 +36,11 @@ export const sftpStorageConfig = z
     if (config.privateKey) {
       const parsed = sshUtils.parseKey(config.privateKey, config.passphrase);
       if (parsed instanceof Error) {
-        ctx.addIssue({ code: 'custom', path: ['privateKey'], message: `privateKey cannot be used: ${parsed.message} (expected PEM or OpenSSH private key text)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['privateKey'],
+          message: `privateKey cannot be used: ${parsed.message} (expected PEM or OpenSSH private key text)`,
+        });
       }
     }
   });

@@ -26,14 +26,22 @@ export function kindOf(error: unknown): ErrorKind {
   if (error instanceof HindsightError) return error.kind;
   const message = messageOf(error);
   switch (statusCode(error)) {
-    case SFTP_STATUS.NO_SUCH_FILE: return 'not_found';
-    case SFTP_STATUS.PERMISSION_DENIED: return 'access_denied';
-    case SFTP_STATUS.NO_SPACE_ON_FILESYSTEM: case SFTP_STATUS.QUOTA_EXCEEDED: return 'no_space';
-    case SFTP_STATUS.NO_CONNECTION: case SFTP_STATUS.CONNECTION_LOST: return 'unreachable';
-    case SFTP_STATUS.FAILURE: return /no space|ENOSPC|quota|disk full/i.test(message) ? 'no_space' : 'tool_failed';
+    case SFTP_STATUS.NO_SUCH_FILE:
+      return 'not_found';
+    case SFTP_STATUS.PERMISSION_DENIED:
+      return 'access_denied';
+    case SFTP_STATUS.NO_SPACE_ON_FILESYSTEM:
+    case SFTP_STATUS.QUOTA_EXCEEDED:
+      return 'no_space';
+    case SFTP_STATUS.NO_CONNECTION:
+    case SFTP_STATUS.CONNECTION_LOST:
+      return 'unreachable';
+    case SFTP_STATUS.FAILURE:
+      return /no space|ENOSPC|quota|disk full/i.test(message) ? 'no_space' : 'tool_failed';
   }
   if (hasCode(error, NETWORK_ERROR_CODES)) return 'unreachable';
-  if (/no response from server|not connected|no sftp|channel (is )?closed|connection lost/i.test(message)) return 'unreachable';
+  if (/no response from server|not connected|no sftp|channel (is )?closed|connection lost/i.test(message))
+    return 'unreachable';
   return 'tool_failed';
 }
 
@@ -57,7 +65,9 @@ export function connectFailure(
       detail: `the server at ${context.endpoint} presented host key ${context.presentedKey}, not the expected ${context.expectedKey}; refusing to connect (if the server's key was changed on purpose, update hostKeySha256)`,
     };
   }
-  if (error.level === 'client-authentication') return { kind: 'access_denied', detail: `authentication failed for user ${context.username} (${error.message})` };
-  if (error.level === 'client-timeout' || kindOf(error) === 'unreachable') return { kind: 'unreachable', detail: `cannot reach ${context.endpoint}: ${error.message}` };
+  if (error.level === 'client-authentication')
+    return { kind: 'access_denied', detail: `authentication failed for user ${context.username} (${error.message})` };
+  if (error.level === 'client-timeout' || kindOf(error) === 'unreachable')
+    return { kind: 'unreachable', detail: `cannot reach ${context.endpoint}: ${error.message}` };
   return { kind: 'tool_failed', detail: `SSH connection to ${context.endpoint} failed: ${error.message}` };
 }

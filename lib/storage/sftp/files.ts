@@ -13,7 +13,8 @@ const LOW_SPACE_BYTES = 1024 * 1024;
 export const statFile = (sftp: SFTPWrapper, file: string) => call<Stats>((done) => sftp.stat(file, done));
 const readdir = (sftp: SFTPWrapper, dir: string) => call<FileEntryWithStats[]>((done) => sftp.readdir(dir, done));
 
-const isDirectory = async (sftp: SFTPWrapper, dir: string): Promise<boolean> => (await statFile(sftp, dir).catch(() => undefined))?.isDirectory() ?? false;
+const isDirectory = async (sftp: SFTPWrapper, dir: string): Promise<boolean> =>
+  (await statFile(sftp, dir).catch(() => undefined))?.isDirectory() ?? false;
 
 async function mkdir(sftp: SFTPWrapper, dir: string): Promise<void> {
   try {
@@ -37,13 +38,26 @@ export async function mkdirp(sftp: SFTPWrapper, dir: string): Promise<void> {
 }
 
 /** OpenSSH reports ENOSPC as a bare "Failure": ask the file system whether it is full. */
-export async function explainWriteError(sftp: SFTPWrapper, dir: string, key: string, error: unknown, label: string, fail: SftpFail): Promise<HindsightError> {
+export async function explainWriteError(
+  sftp: SFTPWrapper,
+  dir: string,
+  key: string,
+  error: unknown,
+  label: string,
+  fail: SftpFail,
+): Promise<HindsightError> {
   if (statusCode(error) === SFTP_STATUS.FAILURE) {
     try {
       const info = await call<{ f_bavail: number; f_frsize: number }>((done) => sftp.ext_openssh_statvfs(dir, done));
       const free = Number(info.f_bavail) * Number(info.f_frsize);
       if (free < LOW_SPACE_BYTES) {
-        return storageError('no_space', label, 'write', key, `${(error as Error).message}: the server has ${free} bytes free in ${dir}`);
+        return storageError(
+          'no_space',
+          label,
+          'write',
+          key,
+          `${(error as Error).message}: the server has ${free} bytes free in ${dir}`,
+        );
       }
     } catch {
       // No statvfs extension: keep the server's own words.
@@ -77,7 +91,11 @@ export async function replace(sftp: SFTPWrapper, from: string, to: string): Prom
   await call((done) => sftp.rename(from, to, done));
 }
 
-export const infoOf = (key: string, attrs: Stats): ObjectInfo => ({ key, size: attrs.size, modifiedAt: new Date(attrs.mtime * 1000) });
+export const infoOf = (key: string, attrs: Stats): ObjectInfo => ({
+  key,
+  size: attrs.size,
+  modifiedAt: new Date(attrs.mtime * 1000),
+});
 
 /** A directory's entries; none when it does not exist. */
 export async function listDir(sftp: SFTPWrapper, dir: string): Promise<FileEntryWithStats[]> {
@@ -99,10 +117,20 @@ export async function walk(sftp: SFTPWrapper, dir: string, prefix: string[], out
 }
 
 /** Removes the partial files of abandoned writes to keys starting with `keyPrefix` below `base`. */
-export function sweepSftpPartials(sftp: SFTPWrapper, base: string, keyPrefix: string, olderThanMs: number): Promise<number> {
+export function sweepSftpPartials(
+  sftp: SFTPWrapper,
+  base: string,
+  keyPrefix: string,
+  olderThanMs: number,
+): Promise<number> {
   const dirPath = (dir: string): string => (dir ? posix.join(base, dir) : base);
   return sweepPartials(keyPrefix, olderThanMs, {
-    list: async (dir) => (await listDir(sftp, dirPath(dir))).map((entry) => ({ name: entry.filename, isFile: entry.attrs.isFile(), mtime: entry.attrs.mtime })),
+    list: async (dir) =>
+      (await listDir(sftp, dirPath(dir))).map((entry) => ({
+        name: entry.filename,
+        isFile: entry.attrs.isFile(),
+        mtime: entry.attrs.mtime,
+      })),
     modifiedAt: async (_dir, entry) => new Date(entry.mtime * 1000),
     remove: (dir, entry) => removeFile(sftp, posix.join(dirPath(dir), entry.name)),
   });

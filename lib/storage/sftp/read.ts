@@ -22,13 +22,7 @@ class SftpDownload extends Readable {
   private readonly handle: Buffer;
   private readonly end: number;
   private readonly translate: (error: unknown) => Error;
-  constructor(
-    sftp: SFTPWrapper,
-    handle: Buffer,
-    start: number,
-    end: number,
-    translate: (error: unknown) => Error,
-  ) {
+  constructor(sftp: SFTPWrapper, handle: Buffer, start: number, end: number, translate: (error: unknown) => Error) {
     super({ highWaterMark: TRANSFER_BUFFER_BYTES });
     this.sftp = sftp;
     this.handle = handle;
@@ -75,7 +69,9 @@ class SftpDownload extends Readable {
           return;
         }
         if (result.data.length === 0) {
-          this.destroy(this.translate(new Error(`the file ended at byte ${result.at}, shorter than when it was opened`)));
+          this.destroy(
+            this.translate(new Error(`the file ended at byte ${result.at}, shorter than when it was opened`)),
+          );
           return;
         }
         // Servers may answer with fewer bytes than asked; fetch the rest before moving on.
@@ -95,7 +91,13 @@ class SftpDownload extends Readable {
 }
 
 /** Opens the file and reads its size first, so that a missing file fails here and the range is clamped to what exists. */
-export async function openSftpRead(sftp: SFTPWrapper, key: string, file: string, range: ReadRange | undefined, fail: SftpFail): Promise<Readable> {
+export async function openSftpRead(
+  sftp: SFTPWrapper,
+  key: string,
+  file: string,
+  range: ReadRange | undefined,
+  fail: SftpFail,
+): Promise<Readable> {
   let handle: Buffer;
   let size: number;
   try {

@@ -15,10 +15,13 @@ interface Session {
   sftp: SFTPWrapper;
 }
 
-const fingerprint = (key: Buffer): string => `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+const fingerprint = (key: Buffer): string =>
+  `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 
 /** Turns an ssh2 callback API into a promise. */
-export function call<T = void>(start: (done: (error: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+export function call<T = void>(
+  start: (done: (error: Error | null | undefined, value?: T) => void) => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     try {
       start((error, value) => (error ? reject(error) : resolve(value as T)));
@@ -40,7 +43,9 @@ function connectConfig(config: SftpStorageConfig, onKeyMismatch: (presented: str
     keepaliveInterval: 15_000,
     keepaliveCountMax: 4,
     ...(config.password ? { password: config.password } : {}),
-    ...(config.privateKey ? { privateKey: config.privateKey, ...(config.passphrase ? { passphrase: config.passphrase } : {}) } : {}),
+    ...(config.privateKey
+      ? { privateKey: config.privateKey, ...(config.passphrase ? { passphrase: config.passphrase } : {}) }
+      : {}),
     ...(expected
       ? {
           hostVerifier: (key: Buffer): boolean => {
@@ -72,7 +77,12 @@ function openSession(context: SessionContext, onClosed: () => void): Promise<Ses
       if (settled) return;
       settled = true;
       client.end();
-      const { kind, detail } = connectFailure(error, { endpoint: context.endpoint, username: config.username, expectedKey: config.hostKeySha256, presentedKey });
+      const { kind, detail } = connectFailure(error, {
+        endpoint: context.endpoint,
+        username: config.username,
+        expectedKey: config.hostKeySha256,
+        presentedKey,
+      });
       reject(storageError(kind, context.label, 'connect', '', context.redact(detail)));
     };
     client.on('error', failConnect);
@@ -90,7 +100,11 @@ function openSession(context: SessionContext, onClosed: () => void): Promise<Ses
         resolve({ client, sftp });
       });
     });
-    client.connect(connectConfig(config, (presented) => { presentedKey = presented; }));
+    client.connect(
+      connectConfig(config, (presented) => {
+        presentedKey = presented;
+      }),
+    );
   });
 }
 
@@ -132,7 +146,10 @@ export class SftpSessions {
 }
 
 /** Closes an open file handle once; later calls do nothing. */
-export function handleCloser(sftp: SFTPWrapper, handle: Buffer): { close(): Promise<void>; closeQuietly(): Promise<void> } {
+export function handleCloser(
+  sftp: SFTPWrapper,
+  handle: Buffer,
+): { close(): Promise<void>; closeQuietly(): Promise<void> } {
   let open = true;
   const close = async (): Promise<void> => {
     if (!open) return;

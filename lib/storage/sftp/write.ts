@@ -30,11 +30,7 @@ class SftpUpload extends Writable {
   private readonly sftp: SFTPWrapper;
   private readonly handle: Buffer;
   private readonly explain: (error: unknown) => Promise<Error>;
-  constructor(
-    sftp: SFTPWrapper,
-    handle: Buffer,
-    explain: (error: unknown) => Promise<Error>,
-  ) {
+  constructor(sftp: SFTPWrapper, handle: Buffer, explain: (error: unknown) => Promise<Error>) {
     super({ highWaterMark: TRANSFER_BUFFER_BYTES });
     this.sftp = sftp;
     this.handle = handle;
@@ -92,13 +88,20 @@ class SftpUpload extends Writable {
       try {
         // Durability before the rename makes the object visible, where the server offers it.
         await call((done) => this.sftp.ext_openssh_fsync(this.handle, done)).catch((error: unknown) => {
-          if (!(error instanceof Error && /does not support/.test(error.message)) && statusCode(error) !== SFTP_STATUS.OP_UNSUPPORTED) throw error;
+          if (
+            !(error instanceof Error && /does not support/.test(error.message)) &&
+            statusCode(error) !== SFTP_STATUS.OP_UNSUPPORTED
+          )
+            throw error;
         });
         await this.closer.close();
       } catch (error) {
         throw await this.explain(error);
       }
-    })().then(() => callback(), (error: Error) => callback(error));
+    })().then(
+      () => callback(),
+      (error: Error) => callback(error),
+    );
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -111,7 +114,13 @@ class SftpUpload extends Writable {
  * Writes go to a hidden partial file next to the target and are renamed over it on commit
  * (posix-rename@openssh.com replaces atomically).
  */
-export async function openSftpWrite(options: { sftp: SFTPWrapper; label: string; key: string; target: string; fail: SftpFail }): Promise<AtomicWrite> {
+export async function openSftpWrite(options: {
+  sftp: SFTPWrapper;
+  label: string;
+  key: string;
+  target: string;
+  fail: SftpFail;
+}): Promise<AtomicWrite> {
   const { sftp, label, key, target, fail } = options;
   const dir = posix.dirname(target);
   const partial = posix.join(dir, partialName(posix.basename(target)));

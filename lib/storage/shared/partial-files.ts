@@ -50,7 +50,11 @@ export interface SweepIo<E extends SweepEntry> {
  * leftovers of writers killed mid-upload. A partial of key K is `.<name of K><mark>…` in K's
  * directory, so only that one directory is read. Returns how many were removed.
  */
-export async function sweepPartials<E extends SweepEntry>(keyPrefix: string, olderThanMs: number, io: SweepIo<E>): Promise<number> {
+export async function sweepPartials<E extends SweepEntry>(
+  keyPrefix: string,
+  olderThanMs: number,
+  io: SweepIo<E>,
+): Promise<number> {
   assertSafeKey(keyPrefix);
   const { dir, name } = splitKey(keyPrefix);
   const start = `.${name}`;

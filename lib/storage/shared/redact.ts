@@ -10,7 +10,9 @@ export function makeRedactor(
 ): (text: string) => string {
   const marker = options.marker ?? '[redacted]';
   const minLength = Math.max(1, options.minLength ?? 1);
-  const words = [...new Set(secrets.filter((s): s is string => s !== undefined && s.length >= minLength))].sort((a, b) => b.length - a.length);
+  const words = [...new Set(secrets.filter((s): s is string => s !== undefined && s.length >= minLength))].sort(
+    (a, b) => b.length - a.length,
+  );
   return (text) => {
     let out = text;
     for (const word of words) out = out.split(word).join(marker);

@@ -20,7 +20,11 @@ export function listedDirParts(dir: string): string[] {
 
 /** Settings shared by the drivers that log in to a server (sftp, ftp). */
 export const hostSetting = z.string({ error: 'host is required' }).trim().min(1, 'host is required');
-export const portSetting = z.number().int('port must be a whole number').min(1, 'port must be between 1 and 65535').max(65535, 'port must be between 1 and 65535');
+export const portSetting = z
+  .number()
+  .int('port must be a whole number')
+  .min(1, 'port must be between 1 and 65535')
+  .max(65535, 'port must be between 1 and 65535');
 export const usernameSetting = z.string({ error: 'username is required' }).min(1, 'username is required');
 
 /** A server directory without a trailing slash, the form keys are joined to. */

@@ -63,7 +63,10 @@ export class SinkWritable extends Writable {
       return;
     }
     this.sink.end();
-    this.done.then(() => callback(), (error: Error) => callback(this.failure ?? error));
+    this.done.then(
+      () => callback(),
+      (error: Error) => callback(this.failure ?? error),
+    );
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

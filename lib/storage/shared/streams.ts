@@ -12,7 +12,9 @@ export const TRANSFER_BUFFER_BYTES = 1024 * 1024;
 export function translatedStream(source: Readable, onError: (error: unknown) => Error): Readable {
   const out = new PassThrough({ highWaterMark: STREAM_CHUNK_BYTES });
   source.on('error', (error) => out.destroy(onError(error)));
-  out.once('close', () => { if (!source.destroyed) source.destroy(); });
+  out.once('close', () => {
+    if (!source.destroyed) source.destroy();
+  });
   source.pipe(out);
   return out;
 }
@@ -25,7 +27,10 @@ export async function readAll(stream: Readable): Promise<Buffer> {
 }
 
 /** `[start, end)` of a range clamped to an object of `size` bytes; empty when it starts past the end. */
-export function clampRange(range: { start: number; end?: number } | undefined, size: number): { start: number; end: number } {
+export function clampRange(
+  range: { start: number; end?: number } | undefined,
+  size: number,
+): { start: number; end: number } {
   const start = Math.min(range?.start ?? 0, size);
   const end = Math.min(range?.end ?? size, size);
   return { start, end: Math.max(start, end) };

@@ -35,7 +35,8 @@ export class ArchiveHealth {
     status.durableLsn = durable ? formatLsn(durable.lsn) : null;
     status.durableAt = durable ? durable.receivedAt.toISOString() : null;
     status.serverFlushLsn = flushed !== null ? formatLsn(flushed) : status.serverFlushLsn;
-    status.unarchivedBytes = durable && flushed !== null ? Number(flushed > durable.lsn ? flushed - durable.lsn : 0n) : null;
+    status.unarchivedBytes =
+      durable && flushed !== null ? Number(flushed > durable.lsn ? flushed - durable.lsn : 0n) : null;
   }
 
   /** Storage must hold what the catalog says it holds (docs/design.md, failure mode 1): the newest object is looked at. */
@@ -53,7 +54,11 @@ export class ArchiveHealth {
     if (!info || info.size !== record.storedBytes) {
       const message = `database "${database}": WAL object '${record.objectKey}' in storage ${driver.label} is ${info ? `${info.size} bytes, not ${record.storedBytes}` : 'missing'}; the archive is not what the catalog says (check the storage; the chain monitor will take a new base backup)`;
       this.session.status.lastError = message;
-      await notify({ event: 'wal_chain_broken', message, dedupeKey: `wal_storage_mismatch:${database}:${record.objectKey}:${record.storedBytes}` });
+      await notify({
+        event: 'wal_chain_broken',
+        message,
+        dedupeKey: `wal_storage_mismatch:${database}:${record.objectKey}:${record.storedBytes}`,
+      });
     }
   }
 

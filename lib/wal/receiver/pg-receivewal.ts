@@ -4,15 +4,16 @@ import { libpqEnv } from '../../pg/connection.ts';
 import { stderrTail, waitForExit } from '../../backup/child-process.ts';
 import type { ReceiverSession } from './session.ts';
 
-export const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-  const timer = setTimeout(done, ms);
-  function done() {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', done);
-    resolve();
-  }
-  signal?.addEventListener('abort', done, { once: true });
-});
+export const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 
 export interface RunningReceiver {
   child: ChildProcess;
@@ -22,10 +23,14 @@ export interface RunningReceiver {
 
 export function startPgReceivewal(session: ReceiverSession, tool: string): RunningReceiver {
   const { spoolDir, slot, target, database } = session.options;
-  const child = spawn(tool, ['-D', spoolDir, '--slot', slot, '--synchronous', '--no-loop', '--no-password', '--status-interval=1'], {
-    env: { ...process.env, ...libpqEnv(target), PGAPPNAME: `hindsight-wal-${database}` },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    tool,
+    ['-D', spoolDir, '--slot', slot, '--synchronous', '--no-loop', '--no-password', '--status-interval=1'],
+    {
+      env: { ...process.env, ...libpqEnv(target), PGAPPNAME: `hindsight-wal-${database}` },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const stderr = stderrTail(child);
   const exited = waitForExit(child).catch((error: unknown) => ({ code: -1, signal: null, error }));
   session.status.receiverStarts += 1;
@@ -49,7 +54,12 @@ export async function claimSpool(session: ReceiverSession, stop: () => void): Pr
     await previous.done.catch(() => undefined);
   }
   let finished!: () => void;
-  const self = { stop, done: new Promise<void>((resolve) => { finished = resolve; }) };
+  const self = {
+    stop,
+    done: new Promise<void>((resolve) => {
+      finished = resolve;
+    }),
+  };
   running.set(spoolDir, self);
   return () => {
     if (running.get(spoolDir) === self) running.delete(spoolDir);

@@ -15,13 +15,35 @@ import type { ServerIdentity } from '../server.ts';
 export interface WalArchiveCatalog {
   recordServerIdentity(database: string, systemIdentifier: string, walSegmentSize: number): Promise<void>;
   recordSegment(upload: SegmentUpload): Promise<void>;
-  getSegment(database: string, systemIdentifier: string, timeline: number, segno: bigint): Promise<WalSegmentRecord | undefined>;
-  recordHistory(input: { database: string; systemIdentifier: string; timeline: number; content: string; storageName: string; objectKey: string }): Promise<void>;
-  historiesOf(database: string, options?: { systemIdentifier?: string }): Promise<Array<{ timeline: number; content: string }>>;
-  latestDurable(database: string, systemIdentifier?: string): Promise<{ timeline: number; lsn: Lsn; receivedAt: Date } | undefined>;
+  getSegment(
+    database: string,
+    systemIdentifier: string,
+    timeline: number,
+    segno: bigint,
+  ): Promise<WalSegmentRecord | undefined>;
+  recordHistory(input: {
+    database: string;
+    systemIdentifier: string;
+    timeline: number;
+    content: string;
+    storageName: string;
+    objectKey: string;
+  }): Promise<void>;
+  historiesOf(
+    database: string,
+    options?: { systemIdentifier?: string },
+  ): Promise<Array<{ timeline: number; content: string }>>;
+  latestDurable(
+    database: string,
+    systemIdentifier?: string,
+  ): Promise<{ timeline: number; lsn: Lsn; receivedAt: Date } | undefined>;
 }
 
-export type Notify = (input: { event: 'wal_slot_bloat' | 'wal_chain_broken'; message: string; dedupeKey: string }) => Promise<void>;
+export type Notify = (input: {
+  event: 'wal_slot_bloat' | 'wal_chain_broken';
+  message: string;
+  dedupeKey: string;
+}) => Promise<void>;
 
 export interface ReceiverStatus {
   database: string;
@@ -73,7 +95,11 @@ export interface ReceiverOptions {
  * access — end the run; everything else is retried by the receiver.
  */
 export function rethrowPermanent(error: unknown): void {
-  if (error instanceof HindsightError && (error.kind === 'conflict' || error.kind === 'bad_input' || error.kind === 'access_denied')) throw error;
+  if (
+    error instanceof HindsightError &&
+    (error.kind === 'conflict' || error.kind === 'bad_input' || error.kind === 'access_denied')
+  )
+    throw error;
 }
 
 export class ReceiverSession {
@@ -88,10 +114,22 @@ export class ReceiverSession {
   constructor(options: ReceiverOptions) {
     this.options = options;
     this.status = {
-      database: options.database, state: 'starting', slot: options.slot, systemIdentifier: null, walSegmentSize: null,
-      serverFlushLsn: null, durableLsn: null, durableAt: null, unarchivedBytes: null, slotRetainedBytes: null,
-      segmentsArchived: 0, partialUploads: 0, historiesArchived: 0, receiverStarts: 0,
-      lastError: null, updatedAt: new Date().toISOString(),
+      database: options.database,
+      state: 'starting',
+      slot: options.slot,
+      systemIdentifier: null,
+      walSegmentSize: null,
+      serverFlushLsn: null,
+      durableLsn: null,
+      durableAt: null,
+      unarchivedBytes: null,
+      slotRetainedBytes: null,
+      segmentsArchived: 0,
+      partialUploads: 0,
+      historiesArchived: 0,
+      receiverStarts: 0,
+      lastError: null,
+      updatedAt: new Date().toISOString(),
     };
     this.slotMaxBytes = options.slotMaxBytes;
     this.partialIntervalMs = options.partialIntervalMs;

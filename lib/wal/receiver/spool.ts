@@ -10,8 +10,15 @@ import { pipeline } from 'node:stream/promises';
 import { HindsightError } from '../../errors.ts';
 import { historyKey, partialKey, segmentKey } from '../archive-keys.ts';
 import {
-  formatLsn, isPartialName, isSegmentName, parseHistoryFile, parseHistoryFileName, parseSegmentName,
-  segmentEndLsn, segmentStartLsn, type Lsn,
+  formatLsn,
+  isPartialName,
+  isSegmentName,
+  parseHistoryFile,
+  parseHistoryFileName,
+  parseSegmentName,
+  segmentEndLsn,
+  segmentStartLsn,
+  type Lsn,
 } from '../lsn.ts';
 import { encodeWalFile } from '../segment-codec.ts';
 import type { ReceiverSession } from './session.ts';
@@ -78,9 +85,14 @@ export class SpoolArchiver {
     const content = await readFile(file, 'utf8');
     parseHistoryFile(content);
     const objectKey = historyKey(sysid, timeline);
-    const existing = (await catalog.historiesOf(database, { systemIdentifier: sysid })).find((h) => h.timeline === timeline);
+    const existing = (await catalog.historiesOf(database, { systemIdentifier: sysid })).find(
+      (h) => h.timeline === timeline,
+    );
     if (existing && existing.content !== content) {
-      throw new HindsightError('conflict', `database "${database}": timeline ${timeline} history differs from the archived one (two servers are writing one archive); refusing to overwrite it`);
+      throw new HindsightError(
+        'conflict',
+        `database "${database}": timeline ${timeline} history differs from the archived one (two servers are writing one archive); refusing to overwrite it`,
+      );
     }
     if (!existing) {
       await encodeWalFile({ file, driver, objectKey, key, signal });
@@ -96,13 +108,20 @@ export class SpoolArchiver {
     const { systemIdentifier: sysid, walSegmentSize: segmentSize } = this.session.server;
     const { timeline, segno } = parseSegmentName(name, segmentSize);
     const size = (await stat(file)).size;
-    if (size !== segmentSize) throw new HindsightError('integrity', `WAL segment ${name} in ${this.spoolDir} is ${size} bytes, not the ${segmentSize}-byte segment size`);
+    if (size !== segmentSize)
+      throw new HindsightError(
+        'integrity',
+        `WAL segment ${name} in ${this.spoolDir} is ${size} bytes, not the ${segmentSize}-byte segment size`,
+      );
     const existing = await catalog.getSegment(database, sysid, timeline, segno);
     if (existing?.complete) {
       // A retried upload after a crash; identical bytes are fine, other bytes mean a second server.
       const sha = await sha256OfFile(file);
       if (sha !== existing.sha256) {
-        throw new HindsightError('conflict', `database "${database}": WAL segment ${name} of system ${sysid} is already archived with other content; refusing to overwrite it (two servers are writing one archive)`);
+        throw new HindsightError(
+          'conflict',
+          `database "${database}": WAL segment ${name} of system ${sysid} is already archived with other content; refusing to overwrite it (two servers are writing one archive)`,
+        );
       }
       await rm(file, { force: true });
       return;
@@ -110,8 +129,19 @@ export class SpoolArchiver {
     const objectKey = segmentKey(sysid, name);
     const stored = await encodeWalFile({ file, driver, objectKey, key, signal });
     await catalog.recordSegment({
-      database, systemIdentifier: sysid, timeline, segno, name, startLsn: segmentStartLsn(segno, segmentSize), endLsn: segmentEndLsn(segno, segmentSize),
-      complete: true, sizeBytes: stored.rawBytes, storedBytes: stored.storedBytes, sha256: stored.rawSha256, storageName, objectKey,
+      database,
+      systemIdentifier: sysid,
+      timeline,
+      segno,
+      name,
+      startLsn: segmentStartLsn(segno, segmentSize),
+      endLsn: segmentEndLsn(segno, segmentSize),
+      complete: true,
+      sizeBytes: stored.rawBytes,
+      storedBytes: stored.storedBytes,
+      sha256: stored.rawSha256,
+      storageName,
+      objectKey,
     });
     // The growing partial object is superseded by the complete one.
     await driver.remove(partialKey(sysid, name)).catch(() => undefined);
@@ -128,7 +158,11 @@ export class SpoolArchiver {
    * so that the catalog never holds a partial past a segment it does not hold yet.
    */
   private async shipPartial(
-    file: string, name: string, validEnd: Lsn, final: boolean, after: Promise<void>,
+    file: string,
+    name: string,
+    validEnd: Lsn,
+    final: boolean,
+    after: Promise<void>,
   ): Promise<void> {
     const { database, driver, key, catalog, logger, storageName, signal } = this.session.options;
     const { systemIdentifier: sysid, walSegmentSize: segmentSize } = this.session.server;
@@ -155,12 +189,24 @@ export class SpoolArchiver {
     }
     await after;
     await catalog.recordSegment({
-      database, systemIdentifier: sysid, timeline, segno, name, startLsn: start, endLsn: end, complete: false,
-      sizeBytes: stored.rawBytes, storedBytes: stored.storedBytes, sha256: stored.rawSha256, storageName, objectKey,
+      database,
+      systemIdentifier: sysid,
+      timeline,
+      segno,
+      name,
+      startLsn: start,
+      endLsn: end,
+      complete: false,
+      sizeBytes: stored.rawBytes,
+      storedBytes: stored.storedBytes,
+      sha256: stored.rawSha256,
+      storageName,
+      objectKey,
     });
     this.shipped.set(name, end);
     this.session.status.partialUploads += 1;
-    if (final) logger.info({ database, segment: name, end: formatLsn(end) }, 'final partial of an ended timeline archived');
+    if (final)
+      logger.info({ database, segment: name, end: formatLsn(end) }, 'final partial of an ended timeline archived');
   }
 
   /** Switch points of every archived timeline: where a timeline's WAL ends once a child branched off it. */
@@ -178,7 +224,9 @@ export class SpoolArchiver {
   }
 
   private async shipPartials(
-    partials: string[], flushed: Lsn | null, options: { force: boolean; after: Promise<void> },
+    partials: string[],
+    flushed: Lsn | null,
+    options: { force: boolean; after: Promise<void> },
   ): Promise<void> {
     const ends = await this.timelineEnds();
     for (const file of partials) {
@@ -212,7 +260,10 @@ export class SpoolArchiver {
       const { size } = await stat(file);
       if (size === 0 || size === segmentSize) continue;
       const { database, logger } = this.session.options;
-      logger.warn({ database, file: name, size, segmentSize }, 'partial WAL file left half padded by a stopped pg_receivewal; emptying it so that streaming resumes');
+      logger.warn(
+        { database, file: name, size, segmentSize },
+        'partial WAL file left half padded by a stopped pg_receivewal; emptying it so that streaming resumes',
+      );
       await truncate(file, 0);
     }
   }
@@ -227,7 +278,10 @@ export class SpoolArchiver {
     for (const name of await readdir(this.spoolDir)) {
       if (isPartialName(name)) {
         const { database, logger } = this.session.options;
-        logger.warn({ database, file: name }, 'replication slot was created anew; dropping a partial segment of the previous stream');
+        logger.warn(
+          { database, file: name },
+          'replication slot was created anew; dropping a partial segment of the previous stream',
+        );
         await rm(path.join(this.spoolDir, name), { force: true });
       }
     }

@@ -39,14 +39,20 @@ async function azuriteBlobEntry(): Promise<string> {
   const pkg = JSON.parse(await readFile(manifest, 'utf8')) as { bin?: Record<string, string> };
   const bin = pkg.bin?.['azurite-blob'];
   const entry = bin ? path.join(path.dirname(manifest), bin) : '';
-  if (!bin || !existsSync(entry)) throw new Error(`azurite's azurite-blob entry point is missing from ${path.dirname(manifest)}: reinstall it with \`npm install\``);
+  if (!bin || !existsSync(entry))
+    throw new Error(
+      `azurite's azurite-blob entry point is missing from ${path.dirname(manifest)}: reinstall it with \`npm install\``,
+    );
   return entry;
 }
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
   });
 }
@@ -56,19 +62,28 @@ export async function startAzurite(): Promise<AzuriteServer> {
   const entry = await azuriteBlobEntry();
   const location = await mkdtemp(path.join(tmpdir(), 'hindsight-azurite-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [
-    entry,
-    '--blobHost', '127.0.0.1',
-    '--blobPort', String(port),
-    '--location', location,
-    '--silent',
-    '--skipApiVersionCheck',
-    '--loose',
-    '--disableTelemetry',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      entry,
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      String(port),
+      '--location',
+      location,
+      '--silent',
+      '--skipApiVersionCheck',
+      '--loose',
+      '--disableTelemetry',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   live.add(child);
   let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (text: string) => { stderr = (stderr + text).slice(-4000); });
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    stderr = (stderr + text).slice(-4000);
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   const stop = async (): Promise<void> => {
@@ -86,7 +101,9 @@ export async function startAzurite(): Promise<AzuriteServer> {
   while (!(await accepts(port))) {
     if (child.exitCode !== null || child.signalCode !== null) {
       await stop();
-      throw new Error(`azurite-blob exited before listening (code ${child.exitCode ?? child.signalCode}): ${stderr.trim()}`);
+      throw new Error(
+        `azurite-blob exited before listening (code ${child.exitCode ?? child.signalCode}): ${stderr.trim()}`,
+      );
     }
     if (Date.now() > deadline) {
       await stop();

@@ -24,7 +24,14 @@ export interface FtpServer {
 /** ftp-srv logs through a bunyan-style logger; tests only need its failures in the report. */
 function silentLogger(): Record<string, unknown> {
   const noop = (): void => undefined;
-  const logger: Record<string, unknown> = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, fatal: noop };
+  const logger: Record<string, unknown> = {
+    trace: noop,
+    debug: noop,
+    info: noop,
+    warn: noop,
+    error: noop,
+    fatal: noop,
+  };
   logger.child = () => logger;
   return logger;
 }
@@ -33,10 +40,7 @@ function silentLogger(): Record<string, unknown> {
 class GatedUpload extends Writable {
   private readonly inner: Writable;
   private readonly gate: () => Promise<void>;
-  constructor(
-    inner: Writable,
-    gate: () => Promise<void>,
-  ) {
+  constructor(inner: Writable, gate: () => Promise<void>) {
     super({ highWaterMark: 64 * 1024 });
     this.inner = inner;
     this.gate = gate;
@@ -54,16 +58,15 @@ class GatedUpload extends Writable {
 /** ftp-srv's own file system, with uploads that can be held back. */
 class HoldableFileSystem extends FileSystem {
   private readonly gate: () => Promise<void>;
-  constructor(
-    connection: FtpConnection,
-    root: string,
-    gate: () => Promise<void>,
-  ) {
+  constructor(connection: FtpConnection, root: string, gate: () => Promise<void>) {
     super(connection, { root, cwd: '/' });
     this.gate = gate;
   }
 
-  override write(fileName: string, options?: { append?: boolean; start?: number }): { stream: Writable; clientPath: string } {
+  override write(
+    fileName: string,
+    options?: { append?: boolean; start?: number },
+  ): { stream: Writable; clientPath: string } {
     const { stream, clientPath } = super.write(fileName, options) as { stream: Writable; clientPath: string };
     return { stream: new GatedUpload(stream, this.gate), clientPath };
   }
@@ -73,11 +76,33 @@ class HoldableFileSystem extends FileSystem {
 async function selfSignedCertificate(dir: string): Promise<{ key: Buffer; cert: Buffer }> {
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
-  const result = spawnSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile,
-  ], { encoding: 'utf8' });
-  if (result.error) throw new Error(`openssl is needed for the FTPS test server: install it, e.g. 'apt-get install openssl' (${result.error.message})`);
+  const result = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (result.error)
+    throw new Error(
+      `openssl is needed for the FTPS test server: install it, e.g. 'apt-get install openssl' (${result.error.message})`,
+    );
   if (result.status !== 0) throw new Error(`openssl could not make a test certificate: ${result.stderr.trim()}`);
   return { key: await readFile(keyFile), cert: await readFile(certFile) };
 }
@@ -121,7 +146,8 @@ export async function startFtpServer(options: { tls?: FtpTls } = {}): Promise<Ft
     let hold: Promise<void> = Promise.resolve();
     let releaseHold: (() => void) | undefined;
     server.on('login', ({ connection, username: user, password: pass }, resolve, reject) => {
-      if (user === username && pass === password) resolve({ fs: new HoldableFileSystem(connection, rootDir, () => hold) });
+      if (user === username && pass === password)
+        resolve({ fs: new HoldableFileSystem(connection, rootDir, () => hold) });
       else reject(new Error('Invalid username or password'));
     });
     await server.listen();

@@ -65,7 +65,8 @@ async function iam(endpoint: string, params: Record<string, string>): Promise<st
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
-      authorization: 'AWS4-HMAC-SHA256 Credential=setup/20240101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=none',
+      authorization:
+        'AWS4-HMAC-SHA256 Credential=setup/20240101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=none',
     },
     body,
   });
@@ -87,7 +88,12 @@ export async function startMoto(): Promise<MotoServer> {
   const child = spawn(MOTO_SERVER_BIN, ['-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // Without this moto would read the developer's ~/.aws files and environment credentials.
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_CONFIG_FILE: '/dev/null' },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      AWS_CONFIG_FILE: '/dev/null',
+    },
   });
   let log = '';
   const keep = (data: Buffer) => {
@@ -120,15 +126,24 @@ export async function startMoto(): Promise<MotoServer> {
     secretAccessKey: randomBytes(20).toString('hex'),
     async createS3User(userName) {
       await iam(endpoint, { Action: 'CreateUser', UserName: userName });
-      const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] });
-      await iam(endpoint, { Action: 'PutUserPolicy', UserName: userName, PolicyName: 's3-all', PolicyDocument: policy });
+      const policy = JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }],
+      });
+      await iam(endpoint, {
+        Action: 'PutUserPolicy',
+        UserName: userName,
+        PolicyName: 's3-all',
+        PolicyDocument: policy,
+      });
       const key = await iam(endpoint, { Action: 'CreateAccessKey', UserName: userName });
       return { accessKeyId: xmlValue(key, 'AccessKeyId'), secretAccessKey: xmlValue(key, 'SecretAccessKey') };
     },
     async enableAuth() {
       // moto's own control API: authentication applies after the given number of requests.
       const response = await fetch(`${endpoint}/moto-api/reset-auth`, { method: 'POST', body: '0' });
-      if (!response.ok) throw new Error(`moto refused to enable authentication: ${response.status} ${await response.text()}`);
+      if (!response.ok)
+        throw new Error(`moto refused to enable authentication: ${response.status} ${await response.text()}`);
     },
     stop,
   };

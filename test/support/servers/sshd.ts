@@ -54,7 +54,9 @@ async function requireTools(): Promise<void> {
     }
   }
   if (process.getuid?.() !== 0) {
-    throw new Error('the SFTP test server needs root: sshd checks passwords against /etc/shadow and switches to the test user');
+    throw new Error(
+      'the SFTP test server needs root: sshd checks passwords against /etc/shadow and switches to the test user',
+    );
   }
 }
 
@@ -68,7 +70,11 @@ async function ensureUser(): Promise<{ uid: number; gid: number; password: strin
   // useradd and chpasswd refuse to run while another process holds the account database lock.
   await retry(() => {
     if (userExists()) return;
-    const created = spawnSync('useradd', ['--system', '--home-dir', SFTP_HOME, '--create-home', '--shell', '/usr/sbin/nologin', SFTP_USER], { encoding: 'utf8' });
+    const created = spawnSync(
+      'useradd',
+      ['--system', '--home-dir', SFTP_HOME, '--create-home', '--shell', '/usr/sbin/nologin', SFTP_USER],
+      { encoding: 'utf8' },
+    );
     if (created.status !== 0 && !userExists()) throw new Error(`useradd ${SFTP_USER} failed: ${created.stderr.trim()}`);
   });
   await mkdir(SFTP_HOME, { recursive: true });
@@ -183,27 +189,30 @@ export async function startSshd(): Promise<SshdServer> {
 
     const port = await freePort();
     const config = path.join(dir, 'sshd_config');
-    await writeFile(config, [
-      `ListenAddress 127.0.0.1:${port}`,
-      `HostKey ${hostKey}`,
-      `PidFile ${path.join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${authorizedKeys}`,
-      'PasswordAuthentication yes',
-      'KbdInteractiveAuthentication no',
-      'PubkeyAuthentication yes',
-      'PermitRootLogin no',
-      `AllowUsers ${SFTP_USER}`,
-      'UsePAM no',
-      'StrictModes no',
-      'Subsystem sftp internal-sftp',
-      'ForceCommand internal-sftp',
-      'AllowTcpForwarding no',
-      'X11Forwarding no',
-      'PermitTTY no',
-      'MaxStartups 64',
-      'LogLevel INFO',
-      '',
-    ].join('\n'));
+    await writeFile(
+      config,
+      [
+        `ListenAddress 127.0.0.1:${port}`,
+        `HostKey ${hostKey}`,
+        `PidFile ${path.join(dir, 'sshd.pid')}`,
+        `AuthorizedKeysFile ${authorizedKeys}`,
+        'PasswordAuthentication yes',
+        'KbdInteractiveAuthentication no',
+        'PubkeyAuthentication yes',
+        'PermitRootLogin no',
+        `AllowUsers ${SFTP_USER}`,
+        'UsePAM no',
+        'StrictModes no',
+        'Subsystem sftp internal-sftp',
+        'ForceCommand internal-sftp',
+        'AllowTcpForwarding no',
+        'X11Forwarding no',
+        'PermitTTY no',
+        'MaxStartups 64',
+        'LogLevel INFO',
+        '',
+      ].join('\n'),
+    );
 
     const child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     running.add(child);

@@ -22,13 +22,24 @@ export type CronPreview = { ok: true; runs: CronRun[] } | { ok: false; error: st
 /** A fixed locale keeps the server render and the hydrated page identical whatever the browser's language. */
 function localFormatter(timeZone: string): Intl.DateTimeFormat {
   return new Intl.DateTimeFormat('en-US', {
-    timeZone, weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
-    hourCycle: 'h23', timeZoneName: 'shortOffset',
+    timeZone,
+    weekday: 'short',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'shortOffset',
   });
 }
 
 export function formatInZone(at: Date, timeZone: string): string {
-  const parts = Object.fromEntries(localFormatter(timeZone).formatToParts(at).map((p) => [p.type, p.value]));
+  const parts = Object.fromEntries(
+    localFormatter(timeZone)
+      .formatToParts(at)
+      .map((p) => [p.type, p.value]),
+  );
   // ICU versions spell offset zero "GMT" or "GMT+0": one spelling keeps server and browser renders equal.
   const offset = parts.timeZoneName === 'GMT' || parts.timeZoneName === 'GMT+0' ? 'UTC' : parts.timeZoneName;
   return `${parts.weekday} ${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${offset}`;
@@ -39,9 +50,13 @@ export function previewCron(expression: string, timeZone: string, from: Date = n
   const expr = expression.trim().replace(/\s+/g, ' ');
   if (expr === '') return { ok: false, error: 'Enter a cron expression, e.g. "0 3 * * *" (every day at 03:00).' };
   if (!CRON_SHAPE.test(expr)) {
-    return { ok: false, error: `"${expr}" is not a schedule: use five fields (minute hour day month weekday), e.g. "0 3 * * *", or @daily / @hourly / @weekly / @monthly / @yearly.` };
+    return {
+      ok: false,
+      error: `"${expr}" is not a schedule: use five fields (minute hour day month weekday), e.g. "0 3 * * *", or @daily / @hourly / @weekly / @monthly / @yearly.`,
+    };
   }
-  if (!isTimeZone(timeZone)) return { ok: false, error: `"${timeZone}" is not a time zone: use an IANA name such as UTC or Europe/Paris.` };
+  if (!isTimeZone(timeZone))
+    return { ok: false, error: `"${timeZone}" is not a time zone: use an IANA name such as UTC or Europe/Paris.` };
   try {
     const iterator = CronExpressionParser.parse(expr, { tz: timeZone, currentDate: from, strict: false });
     const runs: CronRun[] = [];

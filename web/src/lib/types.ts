@@ -1,7 +1,15 @@
 // Components import the page data contract from here, so only one file knows where it lives.
 import type { ConsoleBackup } from './server/view/types.ts';
 
-export type { ConsoleBackup, ConsoleDatabase, ConsoleOverview, ConsoleUser, DatabaseStatus, DatabaseStatusReport, StatusProblem } from './server/view/types.ts';
+export type {
+  ConsoleBackup,
+  ConsoleDatabase,
+  ConsoleOverview,
+  ConsoleUser,
+  DatabaseStatus,
+  DatabaseStatusReport,
+  StatusProblem,
+} from './server/view/types.ts';
 export type { ConsoleHookView } from './server/view/hooks.ts';
 
 export type BackupStatus = ConsoleBackup['status'];

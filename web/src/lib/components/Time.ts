@@ -42,7 +42,10 @@ export function timeAgo(iso: string | null, now: number): string {
 export function formatIso(iso: string, { seconds = true } = {}): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return `${d.toISOString().slice(0, seconds ? 19 : 16).replace('T', ' ')} UTC`;
+  return `${d
+    .toISOString()
+    .slice(0, seconds ? 19 : 16)
+    .replace('T', ' ')} UTC`;
 }
 
 export function ageMs(iso: string | null, now: number): number | null {

@@ -13,5 +13,13 @@ export function message(err: unknown): string {
 
 export function statusOf(err: unknown): 400 | 403 | 404 | 409 | 429 {
   const kind = (err as { kind?: string }).kind;
-  return kind === 'forbidden' ? 403 : kind === 'not_found' ? 404 : kind === 'conflict' ? 409 : kind === 'rate_limited' ? 429 : 400;
+  return kind === 'forbidden'
+    ? 403
+    : kind === 'not_found'
+      ? 404
+      : kind === 'conflict'
+        ? 409
+        : kind === 'rate_limited'
+          ? 429
+          : 400;
 }

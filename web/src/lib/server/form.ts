@@ -12,5 +12,13 @@ export function fields(form: FormData, name: string): string[] {
 /** The HTTP status an error of the service layer maps to. */
 export function statusFor(err: unknown): 400 | 403 | 404 | 409 | 502 {
   const kind = (err as { kind?: string }).kind;
-  return kind === 'forbidden' ? 403 : kind === 'not_found' ? 404 : kind === 'conflict' ? 409 : kind === 'unreachable' ? 502 : 400;
+  return kind === 'forbidden'
+    ? 403
+    : kind === 'not_found'
+      ? 404
+      : kind === 'conflict'
+        ? 409
+        : kind === 'unreachable'
+          ? 502
+          : 400;
 }

@@ -18,12 +18,20 @@ export const actions = {
     const email = String(form.get('email') ?? '');
     const password = String(form.get('password') ?? '');
     try {
-      const { token, expiresAt } = await services().auth.login({ email, password, ip: getClientAddress(), userAgent: request.headers.get('user-agent') });
+      const { token, expiresAt } = await services().auth.login({
+        email,
+        password,
+        ip: getClientAddress(),
+        userAgent: request.headers.get('user-agent'),
+      });
       const { name, secure } = services().auth.cookie;
       cookies.set(name, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, expires: expiresAt });
     } catch (err) {
       const kind = (err as { kind?: string }).kind;
-      return fail(kind === 'rate_limited' ? 429 : 401, { email, error: kind === 'rate_limited' || kind === 'access_denied' ? message(err) : `Could not log in: ${message(err)}` });
+      return fail(kind === 'rate_limited' ? 429 : 401, {
+        email,
+        error: kind === 'rate_limited' || kind === 'access_denied' ? message(err) : `Could not log in: ${message(err)}`,
+      });
     }
     redirect(303, safeNext(url.searchParams.get('next')));
   },

@@ -15,10 +15,16 @@ export const actions = {
     const email = String(form.get('email') ?? '');
     const displayName = String(form.get('displayName') ?? '');
     const password = String(form.get('password') ?? '');
-    if (password !== String(form.get('confirm') ?? '')) return fail(400, { email, displayName, error: 'The two passwords differ.' });
+    if (password !== String(form.get('confirm') ?? ''))
+      return fail(400, { email, displayName, error: 'The two passwords differ.' });
     try {
       await services().auth.createFirstOwner({ email, password, displayName }, getClientAddress());
-      const { token, expiresAt } = await services().auth.login({ email, password, ip: getClientAddress(), userAgent: request.headers.get('user-agent') });
+      const { token, expiresAt } = await services().auth.login({
+        email,
+        password,
+        ip: getClientAddress(),
+        userAgent: request.headers.get('user-agent'),
+      });
       const { name, secure } = services().auth.cookie;
       cookies.set(name, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, expires: expiresAt });
     } catch (err) {

@@ -10,12 +10,22 @@ const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 function toConsoleVerification(v: VerificationSummary | undefined): ConsoleBackup['verification'] {
   if (!v) return null;
   return {
-    id: v.id, status: v.status, reason: v.reason, finishedAt: v.finishedAt,
-    tables: v.report?.tables ?? null, rows: v.report?.restoredRows ?? null, mismatches: v.report?.mismatches ?? 0,
+    id: v.id,
+    status: v.status,
+    reason: v.reason,
+    finishedAt: v.finishedAt,
+    tables: v.report?.tables ?? null,
+    rows: v.report?.restoredRows ?? null,
+    mismatches: v.report?.mismatches ?? 0,
   };
 }
 
-export function toConsoleBackup(b: BackupRecord, uiUrl: string, namespace: string, verification?: VerificationSummary): ConsoleBackup {
+export function toConsoleBackup(
+  b: BackupRecord,
+  uiUrl: string,
+  namespace: string,
+  verification?: VerificationSummary,
+): ConsoleBackup {
   return {
     id: b.id,
     databaseName: b.databaseName,
@@ -34,20 +44,37 @@ export function toConsoleBackup(b: BackupRecord, uiUrl: string, namespace: strin
     error: b.error,
     warnings: b.warnings.map((w) => w.message),
     restore: b.lastRestore
-      ? { status: b.lastRestore.status, finishedAt: iso(b.lastRestore.finishedAt), tablesChecked: b.lastRestore.tablesChecked, rowsChecked: b.lastRestore.rowsChecked, error: b.lastRestore.error }
+      ? {
+          status: b.lastRestore.status,
+          finishedAt: iso(b.lastRestore.finishedAt),
+          tablesChecked: b.lastRestore.tablesChecked,
+          rowsChecked: b.lastRestore.rowsChecked,
+          error: b.lastRestore.error,
+        }
       : null,
     verification: toConsoleVerification(verification),
     workflowUrl: workflowUrl(uiUrl, namespace, b.workflowId),
   };
 }
 
-export function toConsoleDatabase(d: DatabaseRecord, backups: BackupRecord[], may: (action: Action) => boolean): ConsoleDatabase {
+export function toConsoleDatabase(
+  d: DatabaseRecord,
+  backups: BackupRecord[],
+  may: (action: Action) => boolean,
+): ConsoleDatabase {
   const mine = backups.filter((b) => b.databaseName === d.name);
   const lastComplete = mine.find((b) => b.status === 'complete' || b.status === 'partial');
   return {
-    name: d.name, host: d.host, port: d.port, dbname: d.dbname, username: d.username, storageNames: d.storageNames,
-    schedule: d.schedule, timezone: d.timezone, lastCompleteBackupAt: iso(lastComplete?.finishedAt ?? null), backupCount: mine.length,
+    name: d.name,
+    host: d.host,
+    port: d.port,
+    dbname: d.dbname,
+    username: d.username,
+    storageNames: d.storageNames,
+    schedule: d.schedule,
+    timezone: d.timezone,
+    lastCompleteBackupAt: iso(lastComplete?.finishedAt ?? null),
+    backupCount: mine.length,
     allowed: { backup: may('backup.start'), verify: may('verification.start') },
   };
 }
-

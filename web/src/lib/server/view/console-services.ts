@@ -7,7 +7,13 @@ import type { ConsoleHookServices } from './hooks.ts';
 import type { ConsoleSettingsServices } from './settings.ts';
 import type { ConsoleSetupServices } from './setup-types.ts';
 import type {
-  ActorRef, ConsoleAuth, ConsoleNotifiers, ConsoleOverview, ConsolePeople, ConsoleUser, DatabaseStatusReport,
+  ActorRef,
+  ConsoleAuth,
+  ConsoleNotifiers,
+  ConsoleOverview,
+  ConsolePeople,
+  ConsoleUser,
+  DatabaseStatusReport,
 } from './types.ts';
 
 export interface ConsoleServices {

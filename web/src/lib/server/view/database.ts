@@ -23,7 +23,11 @@ export interface BackupPoint {
 }
 
 /** A stretch of time in one health state. */
-export interface UptimeSegment { from: string; to: string; status: 'up' | 'down' | 'unknown' }
+export interface UptimeSegment {
+  from: string;
+  to: string;
+  status: 'up' | 'down' | 'unknown';
+}
 
 export interface UptimeWindow {
   label: string;
@@ -62,8 +66,23 @@ export interface ConsoleDatabaseView {
   /** Running jobs at load time, so the page shows them without JavaScript. */
   jobs: LiveJob[];
   /** What the viewer's role lets them do here: the page offers only these buttons. */
-  allowed: { backup: boolean; cancel: boolean; verify: boolean; schedule: boolean; retention: boolean; restore: boolean };
-  verifications: Array<{ id: string; backupId: string | null; status: string; trigger: string; requestedAt: string; finishedAt: string | null; reason: string | null }>;
+  allowed: {
+    backup: boolean;
+    cancel: boolean;
+    verify: boolean;
+    schedule: boolean;
+    retention: boolean;
+    restore: boolean;
+  };
+  verifications: Array<{
+    id: string;
+    backupId: string | null;
+    status: string;
+    trigger: string;
+    requestedAt: string;
+    finishedAt: string | null;
+    reason: string | null;
+  }>;
   temporalUiUrl: string;
   generatedAt: string;
 }
@@ -78,7 +97,14 @@ export interface ConsoleRetentionPlan {
 
 export interface ConsoleVerificationView {
   verification: VerificationSummary;
-  backup: { id: string; startedAt: string; finishedAt: string | null; sizeBytes: number | null; dumpBytes: number | null; status: string } | null;
+  backup: {
+    id: string;
+    startedAt: string;
+    finishedAt: string | null;
+    sizeBytes: number | null;
+    dumpBytes: number | null;
+    status: string;
+  } | null;
   workflowUrl: string | null;
   temporalUiUrl: string;
 }
@@ -117,7 +143,14 @@ export function uptimeWindow(label: string, events: HealthEvent[], from: Date, t
   const length = (s: UptimeSegment) => Date.parse(s.to) - Date.parse(s.from);
   const upMs = segments.filter((s) => s.status === 'up').reduce((sum, s) => sum + length(s), 0);
   const downMs = segments.filter((s) => s.status === 'down').reduce((sum, s) => sum + length(s), 0);
-  return { label, from: from.toISOString(), to: to.toISOString(), upRatio: upMs + downMs > 0 ? upMs / (upMs + downMs) : null, downMs, segments };
+  return {
+    label,
+    from: from.toISOString(),
+    to: to.toISOString(),
+    upRatio: upMs + downMs > 0 ? upMs / (upMs + downMs) : null,
+    downMs,
+    segments,
+  };
 }
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -125,7 +158,12 @@ const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 type ToBackup = (b: BackupRecord, v?: VerificationSummary) => ConsoleBackup;
 
 /** The database page: the database, its backups and charts, live jobs, uptime and what the viewer may do. */
-async function databaseView(services: Services, toBackup: ToBackup, actor: ActorRef, name: string): Promise<ConsoleDatabaseView> {
+async function databaseView(
+  services: Services,
+  toBackup: ToBackup,
+  actor: ActorRef,
+  name: string,
+): Promise<ConsoleDatabaseView> {
   const { catalog, config } = services.ctx.runtime;
   const db = await services.databases.get(actor, name);
   const [backups, storages, workspace, health, verifications, jobs] = await Promise.all([
@@ -141,22 +179,43 @@ async function databaseView(services: Services, toBackup: ToBackup, actor: Actor
     .filter((b) => (b.status === 'complete' || b.status === 'partial') && b.finishedAt && b.sizeBytes !== null)
     .slice(0, 30)
     .reverse()
-    .map((b) => ({ id: b.id, finishedAt: b.finishedAt!.toISOString(), sizeBytes: b.sizeBytes!, dumpBytes: b.dumpBytes, durationMs: b.finishedAt!.getTime() - b.startedAt.getTime() }));
+    .map((b) => ({
+      id: b.id,
+      finishedAt: b.finishedAt!.toISOString(),
+      sizeBytes: b.sizeBytes!,
+      dumpBytes: b.dumpBytes,
+      durationMs: b.finishedAt!.getTime() - b.startedAt.getTime(),
+    }));
   const now = new Date();
-  const policy = db.retentionPolicy === null || db.retentionPolicy === undefined ? null : parseRetentionPolicy(db.retentionPolicy);
+  const policy =
+    db.retentionPolicy === null || db.retentionPolicy === undefined ? null : parseRetentionPolicy(db.retentionPolicy);
   const latest = health[0];
   const may = (action: Action) => services.ctx.guard.can(actor, db.workspaceId, action);
   return {
     allowed: {
-      backup: may('backup.start'), cancel: may('backup.cancel'), verify: may('verification.start'),
-      schedule: may('database.schedule'), retention: may('retention.save'), restore: may('restore.start'),
+      backup: may('backup.start'),
+      cancel: may('backup.cancel'),
+      verify: may('verification.start'),
+      schedule: may('database.schedule'),
+      retention: may('retention.save'),
+      restore: may('restore.start'),
     },
     database: {
-      name: db.name, host: db.host, port: db.port, dbname: db.dbname, username: db.username, sslmode: db.sslmode,
+      name: db.name,
+      host: db.host,
+      port: db.port,
+      dbname: db.dbname,
+      username: db.username,
+      sslmode: db.sslmode,
       workspace: workspace?.name ?? String(db.workspaceId),
       storages: db.storageNames.map((n) => ({ name: n, type: storages.find((s) => s.name === n)?.type ?? 'unknown' })),
-      schedule: db.schedule, timezone: db.timezone, verifyAfterBackup: db.verifyAfterBackup, verifySchedule: db.verifySchedule,
-      retentionPolicy: policy, retentionSummary: policy ? describePolicy(policy) : null, healthIntervalSeconds: db.healthIntervalSeconds,
+      schedule: db.schedule,
+      timezone: db.timezone,
+      verifyAfterBackup: db.verifyAfterBackup,
+      verifySchedule: db.verifySchedule,
+      retentionPolicy: policy,
+      retentionSummary: policy ? describePolicy(policy) : null,
+      healthIntervalSeconds: db.healthIntervalSeconds,
     },
     backups: backups.map((b) => toBackup(b, newest.get(b.id))),
     points,
@@ -170,7 +229,13 @@ async function databaseView(services: Services, toBackup: ToBackup, actor: Actor
     },
     jobs,
     verifications: verifications.slice(0, 10).map((v) => ({
-      id: v.id, backupId: v.backupId, status: v.status, trigger: v.trigger, requestedAt: v.requestedAt, finishedAt: v.finishedAt, reason: v.reason,
+      id: v.id,
+      backupId: v.backupId,
+      status: v.status,
+      trigger: v.trigger,
+      requestedAt: v.requestedAt,
+      finishedAt: v.finishedAt,
+      reason: v.reason,
     })),
     temporalUiUrl: config.temporalUiUrl,
     generatedAt: now.toISOString(),
@@ -193,11 +258,19 @@ export function createConsoleDatabaseServices(services: Services, toBackup: ToBa
 
     async retentionPreview(actor, name, raw) {
       const policy = parseRetentionPolicy(raw);
-      const [{ plan }, backups] = await Promise.all([services.retention.plan(actor, name, policy), services.backupReads.list(actor, name)]);
+      const [{ plan }, backups] = await Promise.all([
+        services.retention.plan(actor, name, policy),
+        services.backupReads.list(actor, name),
+      ]);
       const byId = new Map(backups.map((b) => [b.id, b]));
-      const facts = (id: string) => ({ finishedAt: iso(byId.get(id)?.finishedAt ?? null), sizeBytes: byId.get(id)?.sizeBytes ?? null });
+      const facts = (id: string) => ({
+        finishedAt: iso(byId.get(id)?.finishedAt ?? null),
+        sizeBytes: byId.get(id)?.sizeBytes ?? null,
+      });
       return {
-        policy, description: describePolicy(policy), summary: plan.summary,
+        policy,
+        description: describePolicy(policy),
+        summary: plan.summary,
         keep: plan.keep.map((k) => ({ id: k.id, ...facts(k.id), reasons: k.reasons })),
         delete: plan.delete.map((d) => ({ id: d.id, ...facts(d.id), reason: d.reason })),
       };
@@ -209,19 +282,34 @@ export function createConsoleDatabaseServices(services: Services, toBackup: ToBa
 
     async cancelBackup(actor, name, backupId) {
       const backup = await services.backupReads.get(actor, backupId);
-      if (backup.databaseName !== name) throw new HindsightError('bad_input', `backup ${backupId} belongs to database "${backup.databaseName}", not "${name}"`);
+      if (backup.databaseName !== name)
+        throw new HindsightError(
+          'bad_input',
+          `backup ${backupId} belongs to database "${backup.databaseName}", not "${name}"`,
+        );
       await services.backups.cancel(actor, backupId, 'cancelled from the console');
     },
 
     async verification(actor, id) {
       const verification = await services.verifications.get(actor, id);
-      const backup = verification.backupId ? await services.backupReads.get(actor, verification.backupId).catch(() => null) : null;
+      const backup = verification.backupId
+        ? await services.backupReads.get(actor, verification.backupId).catch(() => null)
+        : null;
       return {
         verification,
         backup: backup
-          ? { id: backup.id, startedAt: backup.startedAt.toISOString(), finishedAt: iso(backup.finishedAt), sizeBytes: backup.sizeBytes, dumpBytes: backup.dumpBytes, status: backup.status }
+          ? {
+              id: backup.id,
+              startedAt: backup.startedAt.toISOString(),
+              finishedAt: iso(backup.finishedAt),
+              sizeBytes: backup.sizeBytes,
+              dumpBytes: backup.dumpBytes,
+              status: backup.status,
+            }
           : null,
-        workflowUrl: config.temporalUiUrl ? workflowUrl(config.temporalUiUrl, config.temporalNamespace, verifierWorkflowId(verification.database)) : null,
+        workflowUrl: config.temporalUiUrl
+          ? workflowUrl(config.temporalUiUrl, config.temporalNamespace, verifierWorkflowId(verification.database))
+          : null,
         temporalUiUrl: config.temporalUiUrl,
       };
     },

@@ -36,7 +36,9 @@ async function overview(services: Services, actor: ActorRef): Promise<ConsoleOve
   const { guard } = services.ctx;
   const workspaces = await guard.authz.workspacesAllowing(actor, 'history.read');
   const [databases, backups, storages] = await Promise.all([
-    services.databases.list(actor), catalog.listBackups(undefined, 500, workspaces), services.storages.list(actor),
+    services.databases.list(actor),
+    catalog.listBackups(undefined, 500, workspaces),
+    services.storages.list(actor),
   ]);
   const visible = new Set(databases.map((d) => d.name));
   const mine = backups.filter((b) => visible.has(b.databaseName));
@@ -44,23 +46,43 @@ async function overview(services: Services, actor: ActorRef): Promise<ConsoleOve
   return {
     databases: databases.map((d) => toConsoleDatabase(d, mine, (action) => guard.can(actor, d.workspaceId, action))),
     storages: storages.map((st) => ({ name: st.name, type: st.type, settings: st.settings })),
-    backups: mine.map((b) => toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, verifications.get(b.id))),
+    backups: mine.map((b) =>
+      toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, verifications.get(b.id)),
+    ),
     temporalUiUrl: config.temporalUiUrl,
     generatedAt: new Date().toISOString(),
   };
 }
 
 async function notifiers(services: Services, actor: ActorRef): Promise<ConsoleNotifiers> {
-  const [list, deliveries] = await Promise.all([services.notifiers.list(actor), services.notifiers.deliveries(actor, { limit: 50 })]);
+  const [list, deliveries] = await Promise.all([
+    services.notifiers.list(actor),
+    services.notifiers.deliveries(actor, { limit: 50 }),
+  ]);
   return {
     notifiers: list.map((n) => ({
-      name: n.name, type: n.type, summary: n.summary, events: n.events, databases: n.databases,
-      health: n.consecutiveFailures > 0 ? 'failing' as const : n.lastSuccessAt ? 'ok' as const : 'unused' as const,
-      consecutiveFailures: n.consecutiveFailures, lastError: n.lastError, lastSuccessAt: iso(n.lastSuccessAt), lastFailureAt: iso(n.lastFailureAt),
+      name: n.name,
+      type: n.type,
+      summary: n.summary,
+      events: n.events,
+      databases: n.databases,
+      health:
+        n.consecutiveFailures > 0 ? ('failing' as const) : n.lastSuccessAt ? ('ok' as const) : ('unused' as const),
+      consecutiveFailures: n.consecutiveFailures,
+      lastError: n.lastError,
+      lastSuccessAt: iso(n.lastSuccessAt),
+      lastFailureAt: iso(n.lastFailureAt),
     })),
     deliveries: deliveries.map((d) => ({
-      id: d.id, notifier: d.notifierName, event: d.event, database: d.database, message: d.message, status: d.status,
-      attempts: d.attempts, lastError: d.status === 'sent' ? null : d.lastError, at: d.createdAt.toISOString(),
+      id: d.id,
+      notifier: d.notifierName,
+      event: d.event,
+      database: d.database,
+      message: d.message,
+      status: d.status,
+      attempts: d.attempts,
+      lastError: d.status === 'sent' ? null : d.lastError,
+      at: d.createdAt.toISOString(),
     })),
     temporalUiUrl: services.ctx.runtime.config.temporalUiUrl,
     generatedAt: new Date().toISOString(),
@@ -68,8 +90,18 @@ async function notifiers(services: Services, actor: ActorRef): Promise<ConsoleNo
 }
 
 async function whoami(services: Services, actor: ActorRef): Promise<ConsoleUser> {
-  if (actor.kind !== 'user') return { email: actorLabel(actor), memberships: [], canManageUsers: true, canReadAudit: true, canCreateWorkspaces: true };
-  const memberships = (await services.ctx.runtime.catalog.access.membershipsOfUser(actor.userId)).map((m) => ({ workspace: m.workspace, role: m.role }));
+  if (actor.kind !== 'user')
+    return {
+      email: actorLabel(actor),
+      memberships: [],
+      canManageUsers: true,
+      canReadAudit: true,
+      canCreateWorkspaces: true,
+    };
+  const memberships = (await services.ctx.runtime.catalog.access.membershipsOfUser(actor.userId)).map((m) => ({
+    workspace: m.workspace,
+    role: m.role,
+  }));
   const roles = [...actor.memberships.values()];
   return {
     email: actor.email,
@@ -102,7 +134,8 @@ export function createConsoleServices(services: Services, options: { loginPolicy
   const { config } = runtime;
   const access = createAccessService(runtime, guard.authz, options.loginPolicy);
   const tokens = createApiTokenService(runtime, guard.authz, access);
-  const workspaceOf = async (database: string) => (await runtime.catalog.access.databaseWorkspace(database)) ?? DEFAULT_WORKSPACE_ID;
+  const workspaceOf = async (database: string) =>
+    (await runtime.catalog.access.databaseWorkspace(database)) ?? DEFAULT_WORKSPACE_ID;
   return {
     domain: services,
     access,
@@ -113,7 +146,9 @@ export function createConsoleServices(services: Services, options: { loginPolicy
     restores: services.restores,
     settings: createConsoleSettings(runtime, tokens),
     hooks: createConsoleHookServices(services, workspaceOf),
-    database: createConsoleDatabaseServices(services, (b, v) => toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, v)),
+    database: createConsoleDatabaseServices(services, (b, v) =>
+      toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, v),
+    ),
     databaseStatus: (actor) => services.status.databases(actor),
     setup: createConsoleSetupServices(services, access),
     overview: (actor) => overview(services, actor),

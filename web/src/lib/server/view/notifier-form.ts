@@ -4,18 +4,32 @@
  */
 import { DEFAULT_WORKSPACE_ID } from '../../../../../lib/catalog/access.ts';
 import { HindsightError } from '../../../../../lib/errors.ts';
-import { notificationEvents, notifierConfigSchema, notifierTypes, type NotifierConfig } from '../../../../../lib/notify/config.ts';
+import {
+  notificationEvents,
+  notifierConfigSchema,
+  notifierTypes,
+  type NotifierConfig,
+} from '../../../../../lib/notify/config.ts';
 import type { Services } from '../../../../../services/index.ts';
 import { parseOrThrow } from '../../../../../services/input.ts';
 import type { ConsoleSetupServices } from './setup-types.ts';
 
 /** Secret fields of each notifier type as the form names them (see lib/notify/config.ts). */
 const NOTIFIER_SECRET_FIELDS: Record<string, string[]> = {
-  email: ['authPass'], slack: ['url'], discord: ['url'], teams: ['url'], telegram: ['botToken'], webhook: ['url', 'headers', 'secret'],
+  email: ['authPass'],
+  slack: ['url'],
+  discord: ['url'],
+  teams: ['url'],
+  telegram: ['botToken'],
+  webhook: ['url', 'headers', 'secret'],
 };
 
 /** Form fields (flat strings) → the notifier configuration lib/notify/config.ts validates. */
-export function notifierConfigFromForm(type: string, f: Record<string, string>, stored: NotifierConfig | null): unknown {
+export function notifierConfigFromForm(
+  type: string,
+  f: Record<string, string>,
+  stored: NotifierConfig | null,
+): unknown {
   const text = (k: string) => (f[k] ?? '').trim();
   const opt = (k: string) => (text(k) === '' ? undefined : text(k));
   const keep = <T>(k: string, current: T | undefined): string | T | undefined => (text(k) === '' ? current : text(k));
@@ -26,14 +40,22 @@ export function notifierConfigFromForm(type: string, f: Record<string, string>, 
       const user = opt('authUser');
       const pass = text('authPass') === '' ? s?.auth?.pass : text('authPass');
       return {
-        type, host: text('host'), port: text('port') === '' ? undefined : Number(text('port')), secure: f.secure === 'on' || f.secure === 'true',
-        starttls: opt('starttls'), from: text('from'),
-        to: text('to').split(/[,\s]+/).filter(Boolean),
+        type,
+        host: text('host'),
+        port: text('port') === '' ? undefined : Number(text('port')),
+        secure: f.secure === 'on' || f.secure === 'true',
+        starttls: opt('starttls'),
+        from: text('from'),
+        to: text('to')
+          .split(/[,\s]+/)
+          .filter(Boolean),
         ...(opt('ca') ? { ca: text('ca') } : {}),
         ...(user ? { auth: { user, pass } } : {}),
       };
     }
-    case 'slack': case 'discord': case 'teams': {
+    case 'slack':
+    case 'discord':
+    case 'teams': {
       const s = same as { url: string } | null;
       return { type, url: keep('url', s?.url) };
     }
@@ -41,7 +63,9 @@ export function notifierConfigFromForm(type: string, f: Record<string, string>, 
       const s = same as Extract<NotifierConfig, { type: 'telegram' }> | null;
       const chat = text('chatId');
       return {
-        type, botToken: keep('botToken', s?.botToken), chatId: /^-?\d+$/.test(chat) ? Number(chat) : chat,
+        type,
+        botToken: keep('botToken', s?.botToken),
+        chatId: /^-?\d+$/.test(chat) ? Number(chat) : chat,
         ...(opt('messageThreadId') ? { messageThreadId: Number(text('messageThreadId')) } : {}),
         ...(opt('apiBaseUrl') ? { apiBaseUrl: text('apiBaseUrl') } : {}),
       };
@@ -54,12 +78,19 @@ export function notifierConfigFromForm(type: string, f: Record<string, string>, 
         for (const line of text('headers').split(/\r?\n/)) {
           if (line.trim() === '') continue;
           const at = line.indexOf(':');
-          if (at <= 0) throw new HindsightError('bad_input', `headers: each line must be "Name: value" (got "${line.trim().slice(0, 40)}")`);
+          if (at <= 0)
+            throw new HindsightError(
+              'bad_input',
+              `headers: each line must be "Name: value" (got "${line.trim().slice(0, 40)}")`,
+            );
           headers[line.slice(0, at).trim()] = line.slice(at + 1).trim();
         }
       }
       return {
-        type, url: keep('url', s?.url), method: opt('method'), ...(headers ? { headers } : {}),
+        type,
+        url: keep('url', s?.url),
+        method: opt('method'),
+        ...(headers ? { headers } : {}),
         ...(opt('bodyTemplate') ? { bodyTemplate: text('bodyTemplate') } : {}),
         ...(keep('secret', s?.secret) !== undefined ? { secret: keep('secret', s?.secret) } : {}),
       };
@@ -72,13 +103,20 @@ export function notifierConfigFromForm(type: string, f: Record<string, string>, 
 type NotifierPart = Pick<ConsoleSetupServices, 'notifierChoices' | 'notifierForm' | 'saveNotifier' | 'removeNotifier'>;
 
 /** The notifier form's reads and changes, through services/notifiers (the guard decides). */
-export function notifierFormServices(services: Services, workspaceNames: (actor: Parameters<ConsoleSetupServices['notifierChoices']>[0]) => Promise<Map<number, string>>): NotifierPart {
+export function notifierFormServices(
+  services: Services,
+  workspaceNames: (actor: Parameters<ConsoleSetupServices['notifierChoices']>[0]) => Promise<Map<number, string>>,
+): NotifierPart {
   return {
     async notifierChoices(actor) {
       const [databases, names] = await Promise.all([services.databases.list(actor), workspaceNames(actor)]);
       return {
-        types: [...notifierTypes], events: [...notificationEvents], databases: databases.map((d) => d.name),
-        workspaces: [...names].filter(([id]) => services.ctx.guard.can(actor, id, 'notifier.create')).map(([id, name]) => ({ id, name })),
+        types: [...notifierTypes],
+        events: [...notificationEvents],
+        databases: databases.map((d) => d.name),
+        workspaces: [...names]
+          .filter(([id]) => services.ctx.guard.can(actor, id, 'notifier.create'))
+          .map(([id, name]) => ({ id, name })),
       };
     },
 

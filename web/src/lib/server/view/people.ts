@@ -8,7 +8,10 @@ export function peopleServices(access: AccessService): ConsolePeople {
   return {
     async listUsers(ref) {
       return (await access.listUsers(ref)).map((u) => ({
-        email: u.email, displayName: u.displayName, disabled: u.disabled, createdAt: u.createdAt.toISOString(),
+        email: u.email,
+        displayName: u.displayName,
+        disabled: u.disabled,
+        createdAt: u.createdAt.toISOString(),
         memberships: u.memberships.map((m) => ({ workspace: m.workspace, role: m.role })),
       }));
     },
@@ -28,12 +31,30 @@ export function peopleServices(access: AccessService): ConsolePeople {
     },
     async listAudit(ref, query) {
       const since = query.since ? new Date(query.since) : undefined;
-      if (since && Number.isNaN(since.getTime())) throw new HindsightError('bad_input', `since: "${query.since}" is not a date (use e.g. 2026-11-23 or 2026-11-23T10:00:00Z)`);
-      const entries = await access.listAudit(ref, { workspace: query.workspace || undefined, actor: query.actor || undefined, action: query.action || undefined, since, limit: 500 });
+      if (since && Number.isNaN(since.getTime()))
+        throw new HindsightError(
+          'bad_input',
+          `since: "${query.since}" is not a date (use e.g. 2026-11-23 or 2026-11-23T10:00:00Z)`,
+        );
+      const entries = await access.listAudit(ref, {
+        workspace: query.workspace || undefined,
+        actor: query.actor || undefined,
+        action: query.action || undefined,
+        since,
+        limit: 500,
+      });
       return entries.map((e) => ({
-        id: e.id, at: e.at.toISOString(), actor: e.actor, workspace: e.workspace, action: e.action,
-        target: e.targetType ? `${e.targetType} ${e.targetName ?? ''}`.trim() : null, source: e.source, outcome: e.outcome,
-        before: e.before, after: e.after, detail: e.detail,
+        id: e.id,
+        at: e.at.toISOString(),
+        actor: e.actor,
+        workspace: e.workspace,
+        action: e.action,
+        target: e.targetType ? `${e.targetType} ${e.targetName ?? ''}`.trim() : null,
+        source: e.source,
+        outcome: e.outcome,
+        before: e.before,
+        after: e.after,
+        detail: e.detail,
       }));
     },
   };

@@ -10,20 +10,30 @@ import { zonedToRfc3339 } from '../../../../../services/restores/zoned-time.ts';
 import type { RestoreStartInput } from './setup-types.ts';
 
 /** The new database's name: what `CREATE DATABASE` will get, so it must be a plain identifier. */
-const newDatabaseName = z.string().trim()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'target database name must be lowercase letters, digits or "_" (at most 63), starting with a letter');
+const newDatabaseName = z
+  .string()
+  .trim()
+  .regex(
+    /^[a-z_][a-z0-9_]{0,62}$/,
+    'target database name must be lowercase letters, digits or "_" (at most 63), starting with a letter',
+  );
 
 function logicalTarget(to: RestoreStartInput['to']): LogicalTarget {
   if (to.kind === 'new') {
     const parsed = newDatabaseName.safeParse(to.name);
-    if (!parsed.success) throw new HindsightError('bad_input', `target: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    if (!parsed.success)
+      throw new HindsightError('bad_input', `target: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
     return { database: parsed.data };
   }
   if (to.kind === 'url') {
-    if (to.url.trim() === '') throw new HindsightError('bad_input', 'target URL: give a postgres:// connection URL of an empty database');
+    if (to.url.trim() === '')
+      throw new HindsightError('bad_input', 'target URL: give a postgres:// connection URL of an empty database');
     return { url: to.url.trim() };
   }
-  throw new HindsightError('bad_input', 'target: a restore from a backup goes into a new database or an existing connection URL (a directory or sandbox needs a point in time)');
+  throw new HindsightError(
+    'bad_input',
+    'target: a restore from a backup goes into a new database or an existing connection URL (a directory or sandbox needs a point in time)',
+  );
 }
 
 function pointInTime(source: RestoreStartInput['source']) {
@@ -36,13 +46,18 @@ function pointInTime(source: RestoreStartInput['source']) {
 }
 
 export function restoreRequest(input: RestoreStartInput): RestoreRequest {
-  if (!NAME_PATTERN.test(input.database)) throw new HindsightError('bad_input', 'database: choose a registered database');
+  if (!NAME_PATTERN.test(input.database))
+    throw new HindsightError('bad_input', 'database: choose a registered database');
   // The server checks the typed name too: a form replayed without it must not restore anything.
   if (input.confirm.trim() !== input.database) {
-    throw new HindsightError('bad_input', `confirmation: type the database's name "${input.database}" exactly to start the restore`);
+    throw new HindsightError(
+      'bad_input',
+      `confirmation: type the database's name "${input.database}" exactly to start the restore`,
+    );
   }
   if (input.source.kind === 'backup') {
-    const backupId = input.source.backupId === 'newest' || input.source.backupId === '' ? undefined : input.source.backupId;
+    const backupId =
+      input.source.backupId === 'newest' || input.source.backupId === '' ? undefined : input.source.backupId;
     return { database: input.database, ...(backupId ? { backupId } : {}), to: logicalTarget(input.to) };
   }
   const target = pointInTime(input.source);
@@ -50,6 +65,10 @@ export function restoreRequest(input: RestoreStartInput): RestoreRequest {
     const to = { directory: input.to.directory.trim(), ...(input.to.agent ? { agent: input.to.agent.trim() } : {}) };
     return { database: input.database, pointInTime: target, to, requireArchiving: true };
   }
-  if (input.to.kind === 'sandbox') return { database: input.database, pointInTime: target, to: { sandbox: true }, requireArchiving: true };
-  throw new HindsightError('bad_input', 'target: a point-in-time restore goes into an empty directory on an agent, or a sandbox');
+  if (input.to.kind === 'sandbox')
+    return { database: input.database, pointInTime: target, to: { sandbox: true }, requireArchiving: true };
+  throw new HindsightError(
+    'bad_input',
+    'target: a point-in-time restore goes into an empty directory on an agent, or a sandbox',
+  );
 }

@@ -19,7 +19,13 @@ export function restoreServices(services: Services): RestorePart {
     try {
       const view = await recoverableWindows(catalog, database);
       return {
-        windows: view.windows.map((w) => ({ from: w.from.time, to: w.to.time, timeline: w.timeline, baseBackupId: w.baseBackupId, text: w.text })),
+        windows: view.windows.map((w) => ({
+          from: w.from.time,
+          to: w.to.time,
+          timeline: w.timeline,
+          baseBackupId: w.baseBackupId,
+          text: w.text,
+        })),
         gaps: view.gaps.map((g) => ({ text: g.text, timeline: g.timeline })),
         checkedAt: view.checkedAt,
         error: null,
@@ -29,17 +35,31 @@ export function restoreServices(services: Services): RestorePart {
     }
   }
 
-  async function restorable(actor: Parameters<RestorePart['restoreWizard']>[0], database: string): Promise<ConsoleRestorableBackup[]> {
-    const backups = (await services.backupReads.list(actor, database)).filter((b) => b.status === 'complete' || b.status === 'partial');
+  async function restorable(
+    actor: Parameters<RestorePart['restoreWizard']>[0],
+    database: string,
+  ): Promise<ConsoleRestorableBackup[]> {
+    const backups = (await services.backupReads.list(actor, database)).filter(
+      (b) => b.status === 'complete' || b.status === 'partial',
+    );
     const verifications = await catalog.verifications.newestFor(backups.map((b) => b.id));
     return backups.map((b) => {
       const v = verifications.get(b.id);
-      const verification: ConsoleRestorableBackup['verification'] = !v ? 'none'
-        : v.status === 'successful' || v.status === 'failed' || v.status === 'running' || v.status === 'pending' ? v.status : 'none';
+      const verification: ConsoleRestorableBackup['verification'] = !v
+        ? 'none'
+        : v.status === 'successful' || v.status === 'failed' || v.status === 'running' || v.status === 'pending'
+          ? v.status
+          : 'none';
       return {
-        id: b.id, status: b.status as 'complete' | 'partial', startedAt: b.startedAt.toISOString(), finishedAt: iso(b.finishedAt), sizeBytes: b.sizeBytes,
-        tables: b.rowCounts ? b.rowCounts.length : null, rows: b.rowCounts ? b.rowCounts.reduce((s, t) => s + t.rows, 0) : null,
-        storages: b.copies.filter((c) => c.status === 'complete').map((c) => c.storageName), verification,
+        id: b.id,
+        status: b.status as 'complete' | 'partial',
+        startedAt: b.startedAt.toISOString(),
+        finishedAt: iso(b.finishedAt),
+        sizeBytes: b.sizeBytes,
+        tables: b.rowCounts ? b.rowCounts.length : null,
+        rows: b.rowCounts ? b.rowCounts.reduce((s, t) => s + t.rows, 0) : null,
+        storages: b.copies.filter((c) => c.status === 'complete').map((c) => c.storageName),
+        verification,
       };
     });
   }
@@ -47,14 +67,25 @@ export function restoreServices(services: Services): RestorePart {
   return {
     async restoreWizard(actor, database) {
       const databases = await services.databases.list(actor);
-      const pitrFlags = await Promise.all(databases.map(async (d) => (await catalog.wal.config(d.name).catch(() => ({ enabled: false }))).enabled));
-      const list = databases.map((d, i) => ({ name: d.name, host: d.host, port: d.port, dbname: d.dbname, pitr: pitrFlags[i] ?? false }));
+      const pitrFlags = await Promise.all(
+        databases.map(async (d) => (await catalog.wal.config(d.name).catch(() => ({ enabled: false }))).enabled),
+      );
+      const list = databases.map((d, i) => ({
+        name: d.name,
+        host: d.host,
+        port: d.port,
+        dbname: d.dbname,
+        pitr: pitrFlags[i] ?? false,
+      }));
       const chosen = database ? list.find((d) => d.name === database) : undefined;
       if (!chosen) return { databases: list, database: null, temporalUiUrl: config.temporalUiUrl };
       return {
         databases: list,
         database: {
-          name: chosen.name, host: chosen.host, port: chosen.port, dbname: chosen.dbname,
+          name: chosen.name,
+          host: chosen.host,
+          port: chosen.port,
+          dbname: chosen.dbname,
           backups: await restorable(actor, chosen.name),
           pitr: chosen.pitr ? await windowsOf(chosen.name) : null,
         },

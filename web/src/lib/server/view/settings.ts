@@ -35,7 +35,10 @@ export interface ConsoleSettingsView {
 export interface ConsoleSettingsServices {
   view(actor: ActorRef): Promise<ConsoleSettingsView>;
   /** Creates a token; the secret in the answer is shown once and never stored. */
-  createToken(actor: ActorRef, input: { name: string; workspace: string; role: string; expiresInDays?: number | null }): Promise<{ token: ApiTokenView; secret: string }>;
+  createToken(
+    actor: ActorRef,
+    input: { name: string; workspace: string; role: string; expiresInDays?: number | null },
+  ): Promise<{ token: ApiTokenView; secret: string }>;
   revokeToken(actor: ActorRef, id: number): Promise<ApiTokenView>;
 }
 
@@ -45,7 +48,9 @@ let versionCache: string | undefined;
 async function productVersion(): Promise<string> {
   if (versionCache) return versionCache;
   try {
-    const pkg = JSON.parse(await readFile(new URL('../../../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(await readFile(new URL('../../../../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
     versionCache = pkg.version ?? 'unknown';
   } catch {
     versionCache = 'unknown';
@@ -78,7 +83,10 @@ export function createConsoleSettings(runtime: Runtime, tokens: ApiTokenService)
       return {
         facts,
         tokens: await tokens.list(actor),
-        tokenScopes: memberships.map((m) => ({ workspace: m.workspace, roles: ROLE_ORDER.slice(ROLE_ORDER.indexOf(m.role)).reverse() })),
+        tokenScopes: memberships.map((m) => ({
+          workspace: m.workspace,
+          roles: ROLE_ORDER.slice(ROLE_ORDER.indexOf(m.role)).reverse(),
+        })),
       };
     },
     createToken: (ref, input) => tokens.create(asActor(ref), input),

@@ -20,7 +20,13 @@ export interface ConsoleRestorableBackup {
   verification: 'successful' | 'failed' | 'running' | 'pending' | 'none';
 }
 
-export interface ConsoleRecoveryWindow { from: string; to: string; timeline: number; baseBackupId: string; text: string }
+export interface ConsoleRecoveryWindow {
+  from: string;
+  to: string;
+  timeline: number;
+  baseBackupId: string;
+  text: string;
+}
 
 export interface ConsoleRestoreWizard {
   databases: Array<{ name: string; host: string; port: number; dbname: string; pitr: boolean }>;
@@ -31,7 +37,12 @@ export interface ConsoleRestoreWizard {
     port: number;
     dbname: string;
     backups: ConsoleRestorableBackup[];
-    pitr: null | { windows: ConsoleRecoveryWindow[]; gaps: Array<{ text: string; timeline: number }>; checkedAt: string; error: string | null };
+    pitr: null | {
+      windows: ConsoleRecoveryWindow[];
+      gaps: Array<{ text: string; timeline: number }>;
+      checkedAt: string;
+      error: string | null;
+    };
   };
   temporalUiUrl: string;
 }
@@ -46,7 +57,8 @@ export interface RestoreStartInput {
   database: string;
   /** What the user typed to confirm: must equal the database's name. */
   confirm: string;
-  source: { kind: 'backup'; backupId: string } | { kind: 'pitr'; time: string; timezone: string } | { kind: 'pitr-latest' };
+  source:
+    { kind: 'backup'; backupId: string } | { kind: 'pitr'; time: string; timezone: string } | { kind: 'pitr-latest' };
   to: RestoreTargetChoice;
 }
 
@@ -100,8 +112,18 @@ export interface ConsoleSetupServices {
 
   storages(actor: ActorRef): Promise<ConsoleStoragesView>;
   /** Runs the write/read/delete test on a configuration without saving it. */
-  testStorageConfig(actor: ActorRef, name: string, raw: unknown, workspaceId?: number): Promise<ConnectionCheck & { stage?: string }>;
-  saveStorage(actor: ActorRef, name: string, raw: unknown, options: { skipCheck: boolean; workspaceId?: number }): Promise<void>;
+  testStorageConfig(
+    actor: ActorRef,
+    name: string,
+    raw: unknown,
+    workspaceId?: number,
+  ): Promise<ConnectionCheck & { stage?: string }>;
+  saveStorage(
+    actor: ActorRef,
+    name: string,
+    raw: unknown,
+    options: { skipCheck: boolean; workspaceId?: number },
+  ): Promise<void>;
   testStorage(actor: ActorRef, name: string): Promise<ConnectionCheck & { stage?: string }>;
   removeStorage(actor: ActorRef, name: string): Promise<void>;
 
@@ -110,11 +132,31 @@ export interface ConsoleSetupServices {
   testDatabaseUrl(actor: ActorRef, url: string, workspaceId?: number): Promise<ConnectionCheck>;
   /** Connects to a registered database with its stored credentials, as a backup would. */
   testDatabase(actor: ActorRef, database: string): Promise<ConnectionCheck>;
-  addDatabase(actor: ActorRef, input: { name: string; url: string; storages: string[]; schedule: string | null; timezone: string; workspaceId: number }): Promise<{ name: string }>;
+  addDatabase(
+    actor: ActorRef,
+    input: {
+      name: string;
+      url: string;
+      storages: string[];
+      schedule: string | null;
+      timezone: string;
+      workspaceId: number;
+    },
+  ): Promise<{ name: string }>;
 
   notifierChoices(actor: ActorRef): Promise<ConsoleNotifierChoices>;
   notifierForm(actor: ActorRef, name: string): Promise<ConsoleNotifierForm>;
   /** Creates or changes a notifier; a secret field left blank keeps its stored value. */
-  saveNotifier(actor: ActorRef, input: { name: string; type: string; fields: Record<string, string>; events: string[]; databases: string[]; workspaceId?: number }): Promise<void>;
+  saveNotifier(
+    actor: ActorRef,
+    input: {
+      name: string;
+      type: string;
+      fields: Record<string, string>;
+      events: string[];
+      databases: string[];
+      workspaceId?: number;
+    },
+  ): Promise<void>;
   removeNotifier(actor: ActorRef, name: string): Promise<void>;
 }

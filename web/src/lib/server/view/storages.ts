@@ -8,25 +8,49 @@ import type { Services } from '../../../../../services/index.ts';
 import type { ActorRef } from './types.ts';
 import type { ConnectionCheck, ConsoleSetupServices } from './setup-types.ts';
 
-type StoragePart = Pick<ConsoleSetupServices, 'storages' | 'testStorageConfig' | 'saveStorage' | 'testStorage' | 'removeStorage'>;
+type StoragePart = Pick<
+  ConsoleSetupServices,
+  'storages' | 'testStorageConfig' | 'saveStorage' | 'testStorage' | 'removeStorage'
+>;
 type DatabasePart = Pick<ConsoleSetupServices, 'newDatabase' | 'testDatabase' | 'testDatabaseUrl' | 'addDatabase'>;
 
-const storageCheck = (result: Awaited<ReturnType<typeof testStorageConnection>>): ConnectionCheck & { stage?: string } =>
-  (result.ok ? { ok: true, detail: `wrote, read back and deleted a test object`, elapsedMs: result.elapsedMs }
-    : { ok: false, detail: `failed at ${result.stage}: ${result.message}`, stage: result.stage, elapsedMs: result.elapsedMs });
+const storageCheck = (
+  result: Awaited<ReturnType<typeof testStorageConnection>>,
+): ConnectionCheck & { stage?: string } =>
+  result.ok
+    ? { ok: true, detail: `wrote, read back and deleted a test object`, elapsedMs: result.elapsedMs }
+    : {
+        ok: false,
+        detail: `failed at ${result.stage}: ${result.message}`,
+        stage: result.stage,
+        elapsedMs: result.elapsedMs,
+      };
 
-export function storageServices(services: Services, workspaceNames: (actor: ActorRef) => Promise<Map<number, string>>): StoragePart {
+export function storageServices(
+  services: Services,
+  workspaceNames: (actor: ActorRef) => Promise<Map<number, string>>,
+): StoragePart {
   const { config } = services.ctx.runtime;
   return {
     async storages(actor) {
-      const [storages, databases, names] = await Promise.all([services.storages.list(actor), services.databases.list(actor), workspaceNames(actor)]);
+      const [storages, databases, names] = await Promise.all([
+        services.storages.list(actor),
+        services.databases.list(actor),
+        workspaceNames(actor),
+      ]);
       return {
         storages: storages.map((s) => ({
-          name: s.name, type: s.type, settings: s.settings, hasSecrets: s.hasSecrets, workspace: names.get(s.workspaceId) ?? String(s.workspaceId),
+          name: s.name,
+          type: s.type,
+          settings: s.settings,
+          hasSecrets: s.hasSecrets,
+          workspace: names.get(s.workspaceId) ?? String(s.workspaceId),
           usedBy: databases.filter((d) => d.storageNames.includes(s.name)).map((d) => d.name),
         })),
         workspaces: [...names].map(([id, name]) => ({
-          id, name, canCreate: services.ctx.guard.can(actor, id, 'storage.create'),
+          id,
+          name,
+          canCreate: services.ctx.guard.can(actor, id, 'storage.create'),
           localRoot: isInstanceLevel(actor) ? null : workspaceStorageRoot(config.localStorageRoot, name),
         })),
         temporalUiUrl: config.temporalUiUrl,
@@ -38,38 +62,61 @@ export function storageServices(services: Services, workspaceNames: (actor: Acto
       storageCheck(await services.storages.testConfig(actor, name || 'new-storage', raw, workspaceId)),
 
     async saveStorage(actor, name, raw, options) {
-      await services.storages.save(actor, name, raw, { skipCheck: options.skipCheck, ...(options.workspaceId ? { workspaceId: options.workspaceId } : {}) });
+      await services.storages.save(actor, name, raw, {
+        skipCheck: options.skipCheck,
+        ...(options.workspaceId ? { workspaceId: options.workspaceId } : {}),
+      });
     },
 
     testStorage: async (actor, name) => storageCheck(await services.storages.test(actor, name)),
 
     async removeStorage(actor, name) {
-      const users = (await services.databases.list(actor)).filter((d) => d.storageNames.includes(name)).map((d) => d.name);
+      const users = (await services.databases.list(actor))
+        .filter((d) => d.storageNames.includes(name))
+        .map((d) => d.name);
       if (users.length > 0) {
-        throw new HindsightError('conflict', `storage "${name}" is in use by ${users.map((u) => `"${u}"`).join(', ')}: point those databases at another storage first`);
+        throw new HindsightError(
+          'conflict',
+          `storage "${name}" is in use by ${users.map((u) => `"${u}"`).join(', ')}: point those databases at another storage first`,
+        );
       }
       await services.storages.remove(actor, name);
     },
   };
 }
 
-export function newDatabaseServices(services: Services, workspaceNames: (actor: ActorRef) => Promise<Map<number, string>>): DatabasePart {
+export function newDatabaseServices(
+  services: Services,
+  workspaceNames: (actor: ActorRef) => Promise<Map<number, string>>,
+): DatabasePart {
   const { config } = services.ctx.runtime;
   return {
     async newDatabase(actor) {
       const [storages, names] = await Promise.all([services.storages.list(actor), workspaceNames(actor)]);
       return {
-        storages: storages.map((s) => ({ name: s.name, type: s.type, workspace: names.get(s.workspaceId) ?? String(s.workspaceId), workspaceId: s.workspaceId })),
-        workspaces: [...names].filter(([id]) => services.ctx.guard.can(actor, id, 'database.create')).map(([id, name]) => ({ id, name })),
+        storages: storages.map((s) => ({
+          name: s.name,
+          type: s.type,
+          workspace: names.get(s.workspaceId) ?? String(s.workspaceId),
+          workspaceId: s.workspaceId,
+        })),
+        workspaces: [...names]
+          .filter(([id]) => services.ctx.guard.can(actor, id, 'database.create'))
+          .map(([id, name]) => ({ id, name })),
         temporalUiUrl: config.temporalUiUrl,
       };
     },
     testDatabase: (actor, database) => services.databases.test(actor, database),
-    testDatabaseUrl: (actor, url, workspaceId = DEFAULT_WORKSPACE_ID) => services.databases.testUrl(actor, url, workspaceId),
+    testDatabaseUrl: (actor, url, workspaceId = DEFAULT_WORKSPACE_ID) =>
+      services.databases.testUrl(actor, url, workspaceId),
     async addDatabase(actor, input) {
       const record = await services.databases.add(actor, {
-        name: input.name, url: input.url, ...(input.storages.length ? { storages: input.storages } : {}),
-        schedule: input.schedule, timezone: input.timezone, workspaceId: input.workspaceId,
+        name: input.name,
+        url: input.url,
+        ...(input.storages.length ? { storages: input.storages } : {}),
+        schedule: input.schedule,
+        timezone: input.timezone,
+        workspaceId: input.workspaceId,
       });
       return { name: record.name };
     },

@@ -1,6 +1,10 @@
 import type { Actor } from '../../../../../services/authz.ts';
 
-export type { DatabaseStatus, DatabaseStatusReport, StatusProblem } from '../../../../../services/status/database-status.ts';
+export type {
+  DatabaseStatus,
+  DatabaseStatusReport,
+  StatusProblem,
+} from '../../../../../services/status/database-status.ts';
 
 /**
  * What the console shows, as plain data. The express server builds an implementation from the
@@ -42,7 +46,13 @@ export interface ConsoleBackup {
   /** Problems that left the backup usable, e.g. a post_backup hook that failed. */
   warnings: string[];
   /** The newest restore of this backup: 'verified' means every table's row count matched. */
-  restore: { status: 'running' | 'verified' | 'failed'; finishedAt: string | null; tablesChecked: number | null; rowsChecked: number | null; error: string | null } | null;
+  restore: {
+    status: 'running' | 'verified' | 'failed';
+    finishedAt: string | null;
+    tablesChecked: number | null;
+    rowsChecked: number | null;
+    error: string | null;
+  } | null;
   /** The newest verification in a throwaway server: exact per-table counts against the manifest. */
   verification: {
     id: string;
@@ -97,7 +107,13 @@ export interface ConsoleUserRow {
   memberships: { workspace: string; role: ConsoleRole }[];
 }
 
-export interface ConsoleWorkspace { name: string; role: ConsoleRole; members: number; databases: number; storages: number }
+export interface ConsoleWorkspace {
+  name: string;
+  role: ConsoleRole;
+  members: number;
+  databases: number;
+  storages: number;
+}
 
 export interface ConsoleAuditEntry {
   id: number;
@@ -113,14 +129,24 @@ export interface ConsoleAuditEntry {
   detail: string | null;
 }
 
-export interface ConsoleAuditQuery { workspace?: string; actor?: string; action?: string; since?: string }
+export interface ConsoleAuditQuery {
+  workspace?: string;
+  actor?: string;
+  action?: string;
+  since?: string;
+}
 
 export interface ConsoleAuth {
   /** True until the first account exists: the console then offers owner creation only. */
   needsSetup(): Promise<boolean>;
   createFirstOwner(input: { email: string; password: string; displayName?: string }, ip: string): Promise<void>;
   /** Opens a session; throws with kind `access_denied` (wrong credentials) or `rate_limited` (locked). */
-  login(input: { email: string; password: string; ip: string; userAgent: string | null }): Promise<{ token: string; expiresAt: Date }>;
+  login(input: {
+    email: string;
+    password: string;
+    ip: string;
+    userAgent: string | null;
+  }): Promise<{ token: string; expiresAt: Date }>;
   logout(token: string, actor?: ActorRef): Promise<void>;
   /** The session's actor as it stands now (memberships re-read), or null once it ended or its user was disabled. */
   session(token: string, ip: string): Promise<ActorRef | null>;
@@ -129,7 +155,10 @@ export interface ConsoleAuth {
 
 export interface ConsolePeople {
   listUsers(actor: ActorRef): Promise<ConsoleUserRow[]>;
-  createUser(actor: ActorRef, input: { email: string; password: string; displayName?: string; workspace: string; role: string }): Promise<void>;
+  createUser(
+    actor: ActorRef,
+    input: { email: string; password: string; displayName?: string; workspace: string; role: string },
+  ): Promise<void>;
   setUserDisabled(actor: ActorRef, email: string, disabled: boolean): Promise<void>;
   setMember(actor: ActorRef, email: string, workspace: string, role: string): Promise<void>;
   removeMember(actor: ActorRef, email: string, workspace: string): Promise<void>;

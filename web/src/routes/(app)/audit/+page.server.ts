@@ -12,7 +12,10 @@ export const load: PageServerLoad = async ({ locals, url }) => {
   };
   try {
     const actor = actorOf(locals);
-    const [entries, workspaces] = await Promise.all([services().people.listAudit(actor, filters), services().people.listWorkspaces(actor)]);
+    const [entries, workspaces] = await Promise.all([
+      services().people.listAudit(actor, filters),
+      services().people.listWorkspaces(actor),
+    ]);
     return { entries, filters, workspaces: workspaces.map((w) => w.name) };
   } catch (err) {
     error(statusOf(err), message(err));

@@ -32,12 +32,17 @@ export const actions = {
   test: async ({ request, locals }) => {
     const form = await request.formData();
     const name = form.get('notifier');
-    if (typeof name !== 'string' || name.trim() === '') return fail(400, { notifier: null, ok: false, detail: 'No notifier was named.' });
+    if (typeof name !== 'string' || name.trim() === '')
+      return fail(400, { notifier: null, ok: false, detail: 'No notifier was named.' });
     try {
       const result = await services().testNotifier(actorOf(locals), name);
       return result.ok ? { notifier: name, ...result } : fail(502, { notifier: name, ...result });
     } catch (err) {
-      return fail((err as { kind?: string }).kind === 'forbidden' ? 403 : 400, { notifier: name, ok: false, detail: message(err) });
+      return fail((err as { kind?: string }).kind === 'forbidden' ? 403 : 400, {
+        notifier: name,
+        ok: false,
+        detail: message(err),
+      });
     }
   },
   /** Add or change a notifier; a secret field left blank keeps what is stored. */
@@ -57,12 +62,21 @@ export const actions = {
     const workspace = Number(field(form, 'workspace'));
     try {
       await services().setup.saveNotifier(actorOf(locals), {
-        name, type, fields: typeFields,
-        events: fields(form, 'events'), databases: fields(form, 'databases'), ...(Number.isInteger(workspace) && workspace > 0 ? { workspaceId: workspace } : {}),
+        name,
+        type,
+        fields: typeFields,
+        events: fields(form, 'events'),
+        databases: fields(form, 'databases'),
+        ...(Number.isInteger(workspace) && workspace > 0 ? { workspaceId: workspace } : {}),
       });
       return { saved: name };
     } catch (err) {
-      return fail(statusFor(err), { saveError: message(err), values, events: fields(form, 'events'), databases: fields(form, 'databases') });
+      return fail(statusFor(err), {
+        saveError: message(err),
+        values,
+        events: fields(form, 'events'),
+        databases: fields(form, 'databases'),
+      });
     }
   },
   remove: async ({ request, locals }) => {

@@ -24,7 +24,8 @@ export interface WizardChoice {
   agent: string;
 }
 
-const oneOf = <T extends string>(value: string, allowed: readonly T[]): T | '' => ((allowed as readonly string[]).includes(value) ? (value as T) : '');
+const oneOf = <T extends string>(value: string, allowed: readonly T[]): T | '' =>
+  (allowed as readonly string[]).includes(value) ? (value as T) : '';
 
 function choiceFrom(get: (name: string) => string): WizardChoice {
   return {
@@ -58,9 +59,13 @@ export const load: PageServerLoad = async ({ url, locals }) => {
   else if (db) {
     step = 3;
     if (choice.source === 'backup') {
-      if (choice.backup !== 'newest' && !db.backups.some((b) => b.id === choice.backup)) { step = 2; problem = 'Choose one of the listed backups.'; }
+      if (choice.backup !== 'newest' && !db.backups.some((b) => b.id === choice.backup)) {
+        step = 2;
+        problem = 'Choose one of the listed backups.';
+      }
     } else if (!db.pitr) {
-      step = 2; problem = `"${db.name}" has no point-in-time recovery; choose a backup.`;
+      step = 2;
+      problem = `"${db.name}" has no point-in-time recovery; choose a backup.`;
     } else if (choice.source === 'pitr') {
       try {
         const zoned = zonedToRfc3339(choice.time, choice.tz);
@@ -68,32 +73,55 @@ export const load: PageServerLoad = async ({ url, locals }) => {
         // The restore's start and its workflow decide with the same windows (lib/pitr/window.ts).
         await services().restores.check(actor, db.name, { time: zoned.rfc3339 });
       } catch (err) {
-        step = 2; problem = message(err);
+        step = 2;
+        problem = message(err);
       }
     } else if (db.pitr.windows.length === 0) {
-      step = 2; problem = 'There is no recoverable window yet: wait for a base backup and its WAL.';
+      step = 2;
+      problem = 'There is no recoverable window yet: wait for a base backup and its WAL.';
     }
     if (step === 3 && choice.to) {
       const logical = choice.source === 'backup';
-      if (logical && (choice.to === 'directory' || choice.to === 'sandbox')) problem = 'A backup restores into a database: a new one on the source server, or an existing one by URL.';
-      else if (!logical && (choice.to === 'new' || choice.to === 'url')) problem = 'A point in time restores into an empty directory on an agent, or a sandbox.';
-      else if (choice.to === 'new' && !/^[a-z_][a-z0-9_]{0,62}$/.test(choice.name)) problem = 'Name the new database: lowercase letters, digits or "_", starting with a letter.';
-      else if (choice.to === 'directory' && !choice.directory.startsWith('/')) problem = 'The directory must be an absolute path, e.g. /var/lib/postgresql/restore.';
+      if (logical && (choice.to === 'directory' || choice.to === 'sandbox'))
+        problem = 'A backup restores into a database: a new one on the source server, or an existing one by URL.';
+      else if (!logical && (choice.to === 'new' || choice.to === 'url'))
+        problem = 'A point in time restores into an empty directory on an agent, or a sandbox.';
+      else if (choice.to === 'new' && !/^[a-z_][a-z0-9_]{0,62}$/.test(choice.name))
+        problem = 'Name the new database: lowercase letters, digits or "_", starting with a letter.';
+      else if (choice.to === 'directory' && !choice.directory.startsWith('/'))
+        problem = 'The directory must be an absolute path, e.g. /var/lib/postgresql/restore.';
       else step = 4;
     }
   }
-  return { wizard, choice, step, problem, zonedTime, timeZones: Intl.supportedValuesOf('timeZone'), header: header(wizard.temporalUiUrl) };
+  return {
+    wizard,
+    choice,
+    step,
+    problem,
+    zonedTime,
+    timeZones: Intl.supportedValuesOf('timeZone'),
+    header: header(wizard.temporalUiUrl),
+  };
 };
 
 export const actions = {
   start: async ({ request, locals }) => {
     const form = await request.formData();
     const choice = choiceFrom((name) => field(form, name));
-    const source: RestoreStartInput['source'] = choice.source === 'backup' ? { kind: 'backup', backupId: choice.backup }
-      : choice.source === 'pitr' ? { kind: 'pitr', time: choice.time, timezone: choice.tz } : { kind: 'pitr-latest' };
-    const to: RestoreStartInput['to'] = choice.to === 'url' ? { kind: 'url', url: field(form, 'url') }
-      : choice.to === 'directory' ? { kind: 'directory', directory: choice.directory, ...(choice.agent ? { agent: choice.agent } : {}) }
-        : choice.to === 'sandbox' ? { kind: 'sandbox' } : { kind: 'new', name: choice.name };
+    const source: RestoreStartInput['source'] =
+      choice.source === 'backup'
+        ? { kind: 'backup', backupId: choice.backup }
+        : choice.source === 'pitr'
+          ? { kind: 'pitr', time: choice.time, timezone: choice.tz }
+          : { kind: 'pitr-latest' };
+    const to: RestoreStartInput['to'] =
+      choice.to === 'url'
+        ? { kind: 'url', url: field(form, 'url') }
+        : choice.to === 'directory'
+          ? { kind: 'directory', directory: choice.directory, ...(choice.agent ? { agent: choice.agent } : {}) }
+          : choice.to === 'sandbox'
+            ? { kind: 'sandbox' }
+            : { kind: 'new', name: choice.name };
     let workflowId: string;
     try {
       const request = restoreRequest({ database: choice.database, confirm: field(form, 'confirm'), source, to });

@@ -21,10 +21,24 @@ export const actions = {
     const f = await request.formData();
     const days = text(f, 'expiresInDays');
     const expiresInDays = days === '' ? null : Number(days);
-    if (expiresInDays !== null && !Number.isInteger(expiresInDays)) return fail(400, { error: 'Expires in: give a whole number of days, or leave it empty for no expiry.' });
+    if (expiresInDays !== null && !Number.isInteger(expiresInDays))
+      return fail(400, { error: 'Expires in: give a whole number of days, or leave it empty for no expiry.' });
     try {
-      const created = await services().settings.createToken(actorOf(locals), { name: text(f, 'name'), workspace: text(f, 'workspace'), role: text(f, 'role'), expiresInDays });
-      return { created: { name: created.token.name, workspace: created.token.workspace, role: created.token.role, expiresAt: created.token.expiresAt, secret: created.secret } };
+      const created = await services().settings.createToken(actorOf(locals), {
+        name: text(f, 'name'),
+        workspace: text(f, 'workspace'),
+        role: text(f, 'role'),
+        expiresInDays,
+      });
+      return {
+        created: {
+          name: created.token.name,
+          workspace: created.token.workspace,
+          role: created.token.role,
+          expiresAt: created.token.expiresAt,
+          secret: created.secret,
+        },
+      };
     } catch (err) {
       return fail(statusOf(err), { error: message(err) });
     }

@@ -8,7 +8,15 @@ import type { Actions, PageServerLoad } from './$types';
 const STORAGE_TYPES = ['local', 's3', 'sftp', 'azure'] as const;
 
 /** Which form fields are secrets: never echoed back into the page. */
-const SECRET = new Set(['s3_secretAccessKey', 's3_sessionToken', 'sftp_password', 'sftp_privateKey', 'sftp_passphrase', 'azure_connectionString', 'azure_accountKey']);
+const SECRET = new Set([
+  's3_secretAccessKey',
+  's3_sessionToken',
+  'sftp_password',
+  'sftp_privateKey',
+  'sftp_passphrase',
+  'azure_connectionString',
+  'azure_accountKey',
+]);
 
 /** The storage configuration from the form's fields of the chosen type; blank fields are left out so the schema names what is missing. */
 function configFrom(form: FormData): { type: string; [k: string]: unknown } {
@@ -20,16 +28,40 @@ function configFrom(form: FormData): { type: string; [k: string]: unknown } {
       return { type, path: get('path') };
     case 's3':
       return {
-        type, ...opt('bucket'), ...opt('region'), ...opt('endpoint'), ...opt('prefix'), forcePathStyle: field(form, 's3_forcePathStyle') === 'on',
-        ...opt('accessKeyId'), ...opt('secretAccessKey'), ...opt('sessionToken'),
+        type,
+        ...opt('bucket'),
+        ...opt('region'),
+        ...opt('endpoint'),
+        ...opt('prefix'),
+        forcePathStyle: field(form, 's3_forcePathStyle') === 'on',
+        ...opt('accessKeyId'),
+        ...opt('secretAccessKey'),
+        ...opt('sessionToken'),
       };
     case 'sftp':
       return {
-        type, ...opt('host'), ...(get('port') ? { port: Number(get('port')) } : {}), ...opt('username'), path: get('path'),
-        ...opt('password'), ...(get('privateKey') ? { privateKey: `${field(form, 'sftp_privateKey').replace(/\r\n/g, '\n').trim()}\n` } : {}), ...opt('passphrase'), ...opt('hostKeySha256'),
+        type,
+        ...opt('host'),
+        ...(get('port') ? { port: Number(get('port')) } : {}),
+        ...opt('username'),
+        path: get('path'),
+        ...opt('password'),
+        ...(get('privateKey')
+          ? { privateKey: `${field(form, 'sftp_privateKey').replace(/\r\n/g, '\n').trim()}\n` }
+          : {}),
+        ...opt('passphrase'),
+        ...opt('hostKeySha256'),
       };
     case 'azure':
-      return { type, ...opt('container'), ...opt('prefix'), ...opt('connectionString'), ...opt('accountName'), ...opt('accountKey'), ...opt('endpoint') };
+      return {
+        type,
+        ...opt('container'),
+        ...opt('prefix'),
+        ...opt('connectionString'),
+        ...opt('accountName'),
+        ...opt('accountKey'),
+        ...opt('endpoint'),
+      };
     default:
       return { type };
   }
@@ -67,12 +99,19 @@ export const actions = {
     try {
       if (intent === 'test') {
         const check = await services().setup.testStorageConfig(actorOf(locals), name, config, workspaceOf(form));
-        return check.ok ? { add: { tested: true, ok: true, detail: check.detail, elapsedMs: check.elapsedMs, values } } : fail(502, { add: { tested: true, ok: false, detail: check.detail, elapsedMs: check.elapsedMs, values } });
+        return check.ok
+          ? { add: { tested: true, ok: true, detail: check.detail, elapsedMs: check.elapsedMs, values } }
+          : fail(502, { add: { tested: true, ok: false, detail: check.detail, elapsedMs: check.elapsedMs, values } });
       }
-      await services().setup.saveStorage(actorOf(locals), name, config, { skipCheck: field(form, 'skipCheck') === 'on', ...(workspaceOf(form) ? { workspaceId: workspaceOf(form)! } : {}) });
+      await services().setup.saveStorage(actorOf(locals), name, config, {
+        skipCheck: field(form, 'skipCheck') === 'on',
+        ...(workspaceOf(form) ? { workspaceId: workspaceOf(form)! } : {}),
+      });
       return { saved: name };
     } catch (err) {
-      return fail(statusFor(err), { add: { tested: intent === 'test', ok: false, detail: message(err), elapsedMs: 0, values } });
+      return fail(statusFor(err), {
+        add: { tested: intent === 'test', ok: false, detail: message(err), elapsedMs: 0, values },
+      });
     }
   },
   test: async ({ request, locals }) => {

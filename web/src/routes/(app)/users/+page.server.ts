@@ -6,7 +6,10 @@ import type { Actions, PageServerLoad } from './$types';
 export const load: PageServerLoad = async ({ locals }) => {
   const actor = actorOf(locals);
   try {
-    const [users, workspaces] = await Promise.all([services().people.listUsers(actor), services().people.listWorkspaces(actor)]);
+    const [users, workspaces] = await Promise.all([
+      services().people.listUsers(actor),
+      services().people.listWorkspaces(actor),
+    ]);
     return { users, workspaces };
   } catch (err) {
     error(statusOf(err), message(err));
@@ -28,21 +31,38 @@ async function attempt(work: () => Promise<void>, done: string) {
 export const actions = {
   invite: async ({ request, locals }) => {
     const f = await request.formData();
-    return attempt(() => services().people.createUser(actorOf(locals), {
-      email: text(f, 'email'), password: text(f, 'password'), displayName: text(f, 'displayName'), workspace: text(f, 'workspace'), role: text(f, 'role'),
-    }), `${text(f, 'email')} can now log in as ${text(f, 'role')} of ${text(f, 'workspace')}.`);
+    return attempt(
+      () =>
+        services().people.createUser(actorOf(locals), {
+          email: text(f, 'email'),
+          password: text(f, 'password'),
+          displayName: text(f, 'displayName'),
+          workspace: text(f, 'workspace'),
+          role: text(f, 'role'),
+        }),
+      `${text(f, 'email')} can now log in as ${text(f, 'role')} of ${text(f, 'workspace')}.`,
+    );
   },
   member: async ({ request, locals }) => {
     const f = await request.formData();
-    return attempt(() => services().people.setMember(actorOf(locals), text(f, 'email'), text(f, 'workspace'), text(f, 'role')), `${text(f, 'email')} is ${text(f, 'role')} of ${text(f, 'workspace')}.`);
+    return attempt(
+      () => services().people.setMember(actorOf(locals), text(f, 'email'), text(f, 'workspace'), text(f, 'role')),
+      `${text(f, 'email')} is ${text(f, 'role')} of ${text(f, 'workspace')}.`,
+    );
   },
   remove: async ({ request, locals }) => {
     const f = await request.formData();
-    return attempt(() => services().people.removeMember(actorOf(locals), text(f, 'email'), text(f, 'workspace')), `${text(f, 'email')} left ${text(f, 'workspace')}.`);
+    return attempt(
+      () => services().people.removeMember(actorOf(locals), text(f, 'email'), text(f, 'workspace')),
+      `${text(f, 'email')} left ${text(f, 'workspace')}.`,
+    );
   },
   disable: async ({ request, locals }) => {
     const f = await request.formData();
     const disabled = text(f, 'disabled') === 'true';
-    return attempt(() => services().people.setUserDisabled(actorOf(locals), text(f, 'email'), disabled), `${text(f, 'email')} is ${disabled ? 'disabled; their sessions ended' : 'enabled again'}.`);
+    return attempt(
+      () => services().people.setUserDisabled(actorOf(locals), text(f, 'email'), disabled),
+      `${text(f, 'email')} is ${disabled ? 'disabled; their sessions ended' : 'enabled again'}.`,
+    );
   },
 } satisfies Actions;

@@ -120,7 +120,10 @@ export const actions = {
     try {
       policy = JSON.parse(text);
     } catch {
-      return fail(400, { action: 'retention' as const, error: 'Preview the policy first, then save it from the preview.' });
+      return fail(400, {
+        action: 'retention' as const,
+        error: 'Preview the policy first, then save it from the preview.',
+      });
     }
     try {
       await services().database.saveRetention(actorOf(locals), params.name, policy);

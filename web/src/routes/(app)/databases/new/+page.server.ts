@@ -8,7 +8,11 @@ import type { Actions, PageServerLoad } from './$types';
 /** What the form showed, minus the URL (it carries the password), so a failed attempt keeps the rest. */
 function echo(form: FormData) {
   return {
-    name: field(form, 'name'), storages: fields(form, 'storages'), schedule: field(form, 'schedule'), timezone: field(form, 'timezone'), workspace: field(form, 'workspace'),
+    name: field(form, 'name'),
+    storages: fields(form, 'storages'),
+    schedule: field(form, 'schedule'),
+    timezone: field(form, 'timezone'),
+    workspace: field(form, 'workspace'),
   };
 }
 
@@ -31,7 +35,11 @@ export const actions = {
   test: async ({ request, locals }) => {
     const form = await request.formData();
     try {
-      const check = await services().setup.testDatabaseUrl(actorOf(locals), field(form, 'url').trim(), workspaceOf(form));
+      const check = await services().setup.testDatabaseUrl(
+        actorOf(locals),
+        field(form, 'url').trim(),
+        workspaceOf(form),
+      );
       return check.ok ? { check, values: echo(form) } : fail(502, { check, values: echo(form) });
     } catch (err) {
       return fail(statusFor(err), { check: { ok: false, detail: message(err), elapsedMs: 0 }, values: echo(form) });
@@ -43,8 +51,12 @@ export const actions = {
     const schedule = field(form, 'schedule').trim();
     try {
       await services().setup.addDatabase(actorOf(locals), {
-        name, url: field(form, 'url').trim(), storages: fields(form, 'storages'), schedule: schedule === '' ? null : schedule,
-        timezone: field(form, 'timezone').trim() || 'UTC', workspaceId: workspaceOf(form),
+        name,
+        url: field(form, 'url').trim(),
+        storages: fields(form, 'storages'),
+        schedule: schedule === '' ? null : schedule,
+        timezone: field(form, 'timezone').trim() || 'UTC',
+        workspaceId: workspaceOf(form),
       });
     } catch (err) {
       return fail(statusFor(err), { error: message(err), values: echo(form) });

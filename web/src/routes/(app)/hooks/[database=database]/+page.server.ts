@@ -14,14 +14,18 @@ const field = (form: FormData, name: string): string => {
 
 const statusOf = (err: unknown): number => ((err as { kind?: string }).kind === 'forbidden' ? 403 : 400);
 
-const scopeOf = (form: FormData): 'database' | 'workspace' => (field(form, 'scope') === 'workspace' ? 'workspace' : 'database');
+const scopeOf = (form: FormData): 'database' | 'workspace' =>
+  field(form, 'scope') === 'workspace' ? 'workspace' : 'database';
 
 export const load: PageServerLoad = async ({ params, locals }) => {
   try {
     return { view: await services().hooks.view(actorOf(locals), params.database) };
   } catch (err) {
     const text = message(err);
-    error(/not registered|must be a registered name/.test(text) ? 404 : /not allowed|forbidden/i.test(text) ? 403 : 503, text);
+    error(
+      /not registered|must be a registered name/.test(text) ? 404 : /not allowed|forbidden/i.test(text) ? 403 : 503,
+      text,
+    );
   }
 };
 
@@ -34,7 +38,10 @@ export const actions = {
     const timeout = field(form, 'timeoutSeconds').trim();
     try {
       await services().hooks.save(actorOf(locals), {
-        database: params.database, scope: scopeOf(form), kind, script: field(form, 'script').replace(/\r\n/g, '\n'),
+        database: params.database,
+        scope: scopeOf(form),
+        kind,
+        script: field(form, 'script').replace(/\r\n/g, '\n'),
         ...(timeout ? { timeoutSeconds: Number(timeout) } : {}),
       });
       return { saved: kind };
@@ -55,7 +62,10 @@ export const actions = {
   createRole: async ({ params, request, locals }) => {
     const form = await request.formData();
     try {
-      const created = await services().hooks.createBackupRole(actorOf(locals), params.database, { roleName: field(form, 'roleName').trim() || undefined, pitr: field(form, 'pitr') === 'on' });
+      const created = await services().hooks.createBackupRole(actorOf(locals), params.database, {
+        roleName: field(form, 'roleName').trim() || undefined,
+        pitr: field(form, 'pitr') === 'on',
+      });
       return { createdRole: created.role, readOnly: created.readOnly, notes: created.notes };
     } catch (err) {
       return fail(statusOf(err), { roleError: message(err) });

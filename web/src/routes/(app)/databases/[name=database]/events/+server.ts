@@ -15,7 +15,12 @@ type ConsoleDatabase = ReturnType<typeof services>['database'];
  * Sends `jobs` when the list changed (a keepalive comment otherwise, now and then) and `finished`
  * for each job that left it, with how it ended.
  */
-function publisher(db: ConsoleDatabase, actor: () => App.Locals['actor'] & object, event: (name: string, data: unknown) => boolean, send: (text: string) => boolean) {
+function publisher(
+  db: ConsoleDatabase,
+  actor: () => App.Locals['actor'] & object,
+  event: (name: string, data: unknown) => boolean,
+  send: (text: string) => boolean,
+) {
   let previous = new Map<string, LiveJob>();
   let lastJson = '';
   let lastSentAt = 0;
@@ -24,9 +29,10 @@ function publisher(db: ConsoleDatabase, actor: () => App.Locals['actor'] & objec
     for (const [key, job] of previous) {
       if (current.has(key)) continue;
       // A backup that left the running list: its workflow still answers with how it ended.
-      const final = job.kind === 'backup'
-        ? await db.backupProgress(actor(), job.id).catch(() => ({ ...job, finished: true }))
-        : { ...job, finished: true, stage: 'ended' };
+      const final =
+        job.kind === 'backup'
+          ? await db.backupProgress(actor(), job.id).catch(() => ({ ...job, finished: true }))
+          : { ...job, finished: true, stage: 'ended' };
       event('finished', { ...final, finished: true });
     }
     previous = current;
