@@ -6,6 +6,7 @@
 import { HindsightError } from '../errors.ts';
 import { chooseWindow, describeWindow, type ChainTarget, type RecoveryWindow } from '../wal/chain.ts';
 import { parseLsn, type Lsn } from '../wal/lsn.ts';
+import { localDateTime } from '../time-zone.ts';
 import type { PitrTarget } from './target.ts';
 import type { LoadedChain } from './chain-source.ts';
 
@@ -55,17 +56,7 @@ export function describeTarget(target: PitrTarget): string {
 
 /** "2026-11-23 17:43:40 Europe/Paris": a window's bounds as the database's own zone shows them. */
 function inZone(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('sv-SE', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).format(at);
-  return `${parts} ${timeZone}`;
+  return `${localDateTime(at, timeZone).replace('T', ' ')} ${timeZone}`;
 }
 
 export function planRestore(chain: LoadedChain, target: PitrTarget, options: { timeZone?: string } = {}): RestorePlan {

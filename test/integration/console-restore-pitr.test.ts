@@ -1,25 +1,10 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
+import { localDateTime } from '../../lib/time-zone.ts';
 import { getPage, postAction, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import type { Platform } from '../support/platform.ts';
 import { startPitrWithRows, stopPitrPlatform, type PitrSource, type Row } from '../support/pitr-fixture.ts';
-
-/** The wall time of an instant in a zone, as an HTML datetime-local value (seconds included). */
-function localValue(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(at);
-  const get = (t: string) => parts.find((p) => p.type === t)!.value;
-  return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}:${get('second')}`;
-}
 
 describe('console: the restore wizard on a database with point-in-time recovery', () => {
   let platform: Platform;
@@ -51,7 +36,7 @@ describe('console: the restore wizard on a database with point-in-time recovery'
     assert.match(step2, /Europe\/Paris/);
 
     // A moment before the base backup ended lies outside every window: step 2 again, saying so.
-    const early = localValue(new Date(window.stopTime!.getTime() - 3_600_000), 'Europe/Paris');
+    const early = localDateTime(new Date(window.stopTime!.getTime() - 3_600_000), 'Europe/Paris');
     const refused = await page(
       `/restore?database=shop&source=pitr&time=${encodeURIComponent(early)}&tz=Europe%2FParis`,
     );
@@ -59,7 +44,7 @@ describe('console: the restore wizard on a database with point-in-time recovery'
     assert.doesNotMatch(refused, /3\. Where to restore/);
 
     // A moment inside the window moves on to the target.
-    const inside = localValue(rows[Math.floor(rows.length / 2)]!.at, 'Europe/Paris');
+    const inside = localDateTime(rows[Math.floor(rows.length / 2)]!.at, 'Europe/Paris');
     const step3 = await page(`/restore?database=shop&source=pitr&time=${encodeURIComponent(inside)}&tz=Europe%2FParis`);
     assert.match(step3, /3\. Where to restore/);
     assert.match(step3, /\+0[12]:00 \(Europe\/Paris\)/);

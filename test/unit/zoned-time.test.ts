@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { zonedToRfc3339 } from '../../services/restores/zoned-time.ts';
 import { notifierConfigFromForm } from '../../web/src/lib/server/view/notifier-form.ts';
 import { notifierConfigSchema } from '../../lib/notify/config.ts';
+import { localDateTime, wallClock } from '../../lib/time-zone.ts';
 
 describe('a wall time in a zone as RFC 3339 with an offset', () => {
   it('uses the offset in force at that moment, across DST', () => {
@@ -77,5 +78,25 @@ describe('notifier form fields to a configuration', () => {
       notifierConfigSchema.safeParse(notifierConfigFromForm('discord', { url: '' }, slackStored)).success,
       false,
     );
+  });
+});
+
+describe('wall clock in a zone', () => {
+  it('shows the zone’s own date and time on either side of a DST change, padded as datetime-local writes it', () => {
+    assert.equal(localDateTime(new Date('2026-03-29T00:59:59Z'), 'Europe/Paris'), '2026-03-29T01:59:59');
+    assert.equal(localDateTime(new Date('2026-03-29T01:00:00Z'), 'Europe/Paris'), '2026-03-29T03:00:00');
+    assert.equal(localDateTime(new Date('2026-01-05T03:04:05Z'), 'America/New_York'), '2026-01-04T22:04:05');
+    assert.deepEqual(wallClock(new Date('2026-07-01T00:00:00Z'), 'UTC'), {
+      year: '2026',
+      month: '07',
+      day: '01',
+      hour: '00',
+      minute: '00',
+      second: '00',
+    });
+  });
+
+  it('refuses an unknown zone', () => {
+    assert.throws(() => wallClock(new Date(), 'Mars/Olympus'), RangeError);
   });
 });

@@ -1,4 +1,5 @@
 // Times on the restore wizard: UTC for the record, the chosen zone for people.
+import { localDateTime } from '../../../../../lib/time-zone.ts';
 
 /** A time in the chosen zone, as people read it. */
 export function inZone(iso: string, tz: string): string {
@@ -26,18 +27,7 @@ export function utc(iso: string | null): string {
 /** The wall time of an instant in a zone, as a datetime-local value. */
 export function localValue(iso: string, tz: string): string {
   try {
-    const parts = new Intl.DateTimeFormat('en-CA', {
-      timeZone: tz,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    }).formatToParts(new Date(iso));
-    const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
-    return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}:${get('second')}`;
+    return localDateTime(new Date(iso), tz);
   } catch {
     return '';
   }
