@@ -8,12 +8,14 @@ import {
   pitrProgressSignal,
   pitrRestoreWorkflow,
   type PitrOutcome,
+  type PitrRestoreInput,
 } from '../../temporal/contracts/pitr.ts';
 import {
   abortRestoreSignal,
   restoreBackupWorkflow,
   restoreProgressQuery,
   restoreProgressSignal,
+  type RestoreBackupInput,
   type RestoreOutcome,
 } from '../../temporal/contracts/restore.ts';
 import {
