@@ -5,23 +5,17 @@ import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { actorOps } from '../support/actor-ops.ts';
+import { apiCall, type ApiAuth } from '../support/api-client.ts';
 import { operatorActor, type Actor } from '../../services/authz.ts';
-import { CONSOLE_OWNER, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { CONSOLE_OWNER, type SignedInConsole } from '../support/console.ts';
 import type { Platform } from '../support/platform.ts';
-import { startSeededPlatform } from '../support/seeded-platform.ts';
+import { PRIVILEGE_PASSWORD, startPrivilegeFixture } from '../support/privilege-fixture.ts';
 
 const run = promisify(execFile);
 const cli = path.resolve('bin/hindsight.mjs');
-const PASSWORD = 'correct horse battery staple';
+const PASSWORD = PRIVILEGE_PASSWORD;
 const VAULT_CONFIG = '[vault]\ntype = local\n';
-
-interface Answer {
-  status: number;
-  message: string;
-  body: Record<string, unknown>;
-}
 
 /**
  * What runs code or reaches paths on the shared worker is the installation's, not a workspace's:
@@ -30,41 +24,12 @@ interface Answer {
 describe('instance privileges: hook scripts, rclone programs and local paths', () => {
   let platform: Platform;
   let app: SignedInConsole;
-  let source: PgTarget;
   let blueRoot: string;
-  const cookies = new Map<string, string>();
+  let cookies: Map<string, string>;
   const marker = () => path.join(platform.dir, 'ran-on-the-worker');
 
-  async function login(email: string, password = PASSWORD): Promise<string> {
-    const response = await fetch(`${app.url}/api/v1/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email, password }),
-    });
-    assert.equal(response.status, 200, await response.clone().text());
-    return (response.headers.get('set-cookie') ?? '').split(';')[0]!;
-  }
-
-  async function call(
-    method: string,
-    url: string,
-    auth: { cookie?: string; bearer?: string },
-    json?: unknown,
-  ): Promise<Answer> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (auth.cookie) {
-      headers.cookie = auth.cookie;
-      headers.origin = app.url;
-    }
-    if (auth.bearer) headers.authorization = `Bearer ${auth.bearer}`;
-    const response = await fetch(`${app.url}/api/v1${url}`, {
-      method,
-      headers,
-      body: json === undefined ? undefined : JSON.stringify(json),
-    });
-    const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-    return { status: response.status, message: (body.error as { message?: string } | undefined)?.message ?? '', body };
-  }
+  const call = (method: string, url: string, auth: ApiAuth, json?: unknown) =>
+    apiCall(app.url, method, url, auth, json);
 
   const saveStorage = (
     who: string,
@@ -83,42 +48,7 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
   }
 
   before(async () => {
-    ({ platform, source } = await startSeededPlatform('shop', 'create table items (id int primary key)', {
-      worker: false,
-    }));
-    app = await startSignedInConsole(platform);
-    const operator = operatorActor('test');
-    await opsAs(operator).addDatabase({
-      name: 'shop',
-      url: targetUrl(source),
-      storages: 'local',
-      verifyAfterBackup: false,
-      skipCheck: true,
-    });
-    await app.services.access.createWorkspace(operator, 'blue');
-    const owner = await actor(CONSOLE_OWNER.email);
-    await app.services.access.createUser(owner, {
-      email: 'admin@example.org',
-      password: PASSWORD,
-      workspace: 'default',
-      role: 'admin',
-    });
-    await app.services.access.createUser(operator, {
-      email: 'blue-owner@example.org',
-      password: PASSWORD,
-      workspace: 'blue',
-      role: 'owner',
-    });
-    await app.services.access.createUser(operator, {
-      email: 'blue-admin@example.org',
-      password: PASSWORD,
-      workspace: 'blue',
-      role: 'admin',
-    });
-    for (const email of ['admin@example.org', 'blue-owner@example.org', 'blue-admin@example.org'])
-      cookies.set(email, await login(email));
-    cookies.set('instance', await login(CONSOLE_OWNER.email, CONSOLE_OWNER.password));
-    blueRoot = path.join(platform.config.localStorageRoot, 'blue');
+    ({ platform, app, blueRoot, cookies } = await startPrivilegeFixture());
   });
 
   after(async () => {

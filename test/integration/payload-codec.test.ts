@@ -9,24 +9,15 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createConsoleServices } from '../../web/src/lib/server/view/index.ts';
 import { EncryptionCodec } from '../../temporal/codec.ts';
-import { temporalCliPath } from '../../temporal/dev-server.ts';
 import { uptimeQuery } from '../../temporal/contracts/health.ts';
 import type { RestoreOutcome } from '../../temporal/contracts/restore.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { freePort } from '../support/ports.ts';
 import type { Platform } from '../support/platform.ts';
 import { startSeededPlatform } from '../support/seeded-platform.ts';
+import { TemporalCli, withBase64Expanded, type CodecChoice, type HistoryEvent } from '../support/temporal-cli.ts';
 
 const run = promisify(execFile);
-
-/** The history as JSON with every base64 field also shown decoded: payload data is base64 there. */
-function withBase64Expanded(json: string): string {
-  return JSON.stringify(JSON.parse(json), (_key, value: unknown) =>
-    typeof value === 'string' && value.length % 4 === 0 && /^[A-Za-z0-9+/]+=*$/.test(value)
-      ? `${value} ${Buffer.from(value, 'base64').toString('latin1')}`
-      : value,
-  );
-}
 
 describe('payload encryption: what Temporal stores is ciphertext', () => {
   let platform: Platform;
@@ -38,61 +29,14 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
   const runs: string[] = [];
   const serverLog: string[] = [];
 
-  /**
-   * The temporal CLI against the test's dev server; with `codec`, through the console's codec
-   * endpoint and its token, given as flags or (as docs/temporal.md sets them once) in the environment.
-   */
-  async function temporal(args: string[], options: { codec?: boolean | 'env' } = {}): Promise<string> {
-    const codec =
-      options.codec === true ? ['--codec-endpoint', `${server.url}/codec`, '--codec-auth', `Bearer ${token}`] : [];
-    const env =
-      options.codec === 'env'
-        ? { ...process.env, TEMPORAL_CODEC_ENDPOINT: `${server.url}/codec`, TEMPORAL_CODEC_AUTH: `Bearer ${token}` }
-        : process.env;
-    const { stdout } = await run(
-      await temporalCliPath(),
-      [...args, '--address', platform.config.temporalAddress, '--namespace', 'default', ...codec],
-      { maxBuffer: 64 * 1024 * 1024, env },
-    );
-    return stdout;
-  }
-
-  const show = (workflowId: string, extra: string[] = [], options: { codec?: boolean | 'env' } = {}) =>
-    temporal(['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', ...extra], options);
-
-  const startFromCli = (type: string, workflowId: string, input: unknown, options: { codec?: boolean | 'env' } = {}) =>
-    temporal(
-      [
-        'workflow',
-        'start',
-        '--task-queue',
-        platform.config.taskQueue,
-        '--type',
-        type,
-        '--workflow-id',
-        workflowId,
-        '--input',
-        JSON.stringify(input),
-      ],
-      options,
-    );
-
-  interface HistoryEvent {
-    eventId: string;
-    eventType: string;
-    workflowTaskFailedEventAttributes?: { failure?: { message?: string } };
-  }
-
-  async function eventsWhen(workflowId: string, done: (events: HistoryEvent[]) => boolean): Promise<HistoryEvent[]> {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const { events } = JSON.parse(await show(workflowId)) as { events: HistoryEvent[] };
-      if (done(events)) return events;
-      if (Date.now() > deadline)
-        throw new Error(`history of ${workflowId} never got there: ${events.map((e) => e.eventType).join(', ')}`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  }
+  let cli: TemporalCli;
+  const temporal = (args: string[], options: CodecChoice = {}) => cli.run(args, options);
+  const show = (workflowId: string, extra: string[] = [], options: CodecChoice = {}) =>
+    cli.show(workflowId, extra, options);
+  const startFromCli = (type: string, workflowId: string, input: unknown, options: CodecChoice = {}) =>
+    cli.start(type, workflowId, input, options);
+  const eventsWhen = (workflowId: string, done: (events: HistoryEvent[]) => boolean) =>
+    cli.eventsWhen(workflowId, done);
 
   async function databaseExists(name: string): Promise<boolean> {
     const client = await connect('test server', platform.cluster.target('postgres'));
@@ -123,6 +67,12 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
       host: '127.0.0.1',
       port: await freePort(),
       log: (line) => serverLog.push(line),
+    });
+    cli = new TemporalCli({
+      address: platform.config.temporalAddress,
+      taskQueue: platform.config.taskQueue,
+      codecEndpoint: `${server.url}/codec`,
+      token,
     });
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -8,7 +8,6 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HindsightError } from '../../lib/errors.ts';
 import { shareDirWithServerUser } from '../../lib/pg/cluster.ts';
-import { connect, type PgTarget } from '../../lib/pg/connection.ts';
 import type { Sandbox, SandboxDriver } from '../../lib/sandbox/contract.ts';
 import { createDockerSandboxDriver, SANDBOX_LABEL, sandboxContainerSpec } from '../../lib/sandbox/docker.ts';
 import { chooseSandboxDriver, createSandboxDriver } from '../../lib/sandbox/index.ts';
@@ -16,31 +15,7 @@ import { canSwitchUser, sandboxUserIds } from '../../lib/sandbox/os-user.ts';
 import { createProcessSandboxDriver, currentOwner, processAlive } from '../../lib/sandbox/process.ts';
 import { waitFor } from '../support/wait.ts';
 import { processesOf } from '../support/processes.ts';
-
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function postmasterPid(dataDir: string): Promise<number> {
-  return Number.parseInt((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]!, 10);
-}
-
-async function query<T>(target: PgTarget, sql: string): Promise<T[]> {
-  const client = await connect('sandbox test', target);
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
-const sandboxDirs = async (root: string) =>
-  (await readdir(root).catch(() => [] as string[])).filter((n) => n.startsWith('sbx-')).sort();
+import { exists, postmasterPid, query, sandboxDirs, startSandboxHolder } from '../support/sandbox-probes.ts';
 
 describe('process sandboxes', () => {
   let base: string;
@@ -198,31 +173,11 @@ describe('process sandboxes', () => {
     const mine = await driver.create({ major: 15, label: 'still in use' });
     created.push(mine);
 
-    const child = spawn(process.execPath, [path.join(repoRoot, 'test/support/sandbox-holder.ts'), root], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    let child!: ChildProcess;
+    const held = await startSandboxHolder(root, (started) => {
+      child = started;
+      children.push(started);
     });
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const line = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the holder printed nothing within 45 s: ${stderr}`)), 45_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        stdout += d.toString();
-        if (stdout.includes('\n')) {
-          clearTimeout(timer);
-          resolve(stdout.split('\n')[0]!);
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`the holder exited (${code}) before printing: ${stderr}`));
-      });
-    });
-    const held = JSON.parse(line) as { id: string; socketDir: string; dataDir: string; pid: number };
     const dir = path.dirname(held.dataDir);
     const serverPids = await processesOf(dir);
     assert.ok(serverPids.length > 0, 'the held server runs');

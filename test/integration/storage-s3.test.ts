@@ -3,21 +3,22 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
-import {
-  CreateBucketCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { HindsightError } from '../../lib/errors.ts';
 import { testStorageConnection } from '../../lib/storage/connection-test.ts';
-import type { AtomicWrite, StorageDriver } from '../../lib/storage/contract.ts';
-import type { S3Tuning } from '../../lib/storage/s3/client.ts';
 import { s3SecretFields, s3StorageConfig } from '../../lib/storage/s3/config.ts';
 import { createS3Storage } from '../../lib/storage/s3/driver.ts';
 import { s3PartSize, S3_MAX_PARTS } from '../../lib/storage/s3/parts.ts';
 import { freePort } from '../support/ports.ts';
+import {
+  driverOn,
+  multipartUploads,
+  newBucket,
+  objectExists,
+  rawClient,
+  until,
+  writeChunk,
+} from '../support/s3-moto-helpers.ts';
 import { startMoto, type MotoServer } from '../support/servers/moto.ts';
 import { describeStorageContract } from '../support/storage-contract.ts';
 
@@ -30,66 +31,6 @@ const sharedMoto = () => (shared ??= startMoto());
 after(async () => {
   if (shared) await (await shared).stop();
 });
-
-function rawClient(
-  moto: MotoServer,
-  credentials = { accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey },
-): S3Client {
-  return new S3Client({ region: moto.region, endpoint: moto.endpoint, forcePathStyle: true, credentials });
-}
-
-async function newBucket(client: S3Client, stem: string): Promise<string> {
-  const bucket = `${stem}-${randomBytes(4).toString('hex')}`;
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
-  return bucket;
-}
-
-function driverOn(
-  moto: MotoServer,
-  bucket: string,
-  extra: { prefix?: string; tuning?: S3Tuning; name?: string } = {},
-): StorageDriver {
-  return createS3Storage({
-    name: extra.name ?? 'moto',
-    config: s3StorageConfig.parse({
-      type: 's3',
-      bucket,
-      endpoint: moto.endpoint,
-      forcePathStyle: true,
-      accessKeyId: moto.accessKeyId,
-      secretAccessKey: moto.secretAccessKey,
-      ...(extra.prefix ? { prefix: extra.prefix } : {}),
-    }),
-    ...(extra.tuning ? { tuning: extra.tuning } : {}),
-  });
-}
-
-function writeChunk(write: AtomicWrite, chunk: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => write.stream.write(chunk, (error) => (error ? reject(error) : resolve())));
-}
-
-async function multipartUploads(client: S3Client, bucket: string): Promise<string[]> {
-  const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
-  return (page.Uploads ?? []).map((u) => u.Key ?? '');
-}
-
-async function objectExists(client: S3Client, bucket: string, key: string): Promise<boolean> {
-  try {
-    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch (error) {
-    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
-    throw error;
-  }
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describeStorageContract('s3 (moto)', async () => {
   const moto = await sharedMoto();

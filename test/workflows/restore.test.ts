@@ -22,16 +22,24 @@ import {
   failureOf,
   held,
   interrupted,
-  recording,
   runsUntilCancelled,
-  servingQueue,
   startTimeSkipping,
   TEST_TIMEOUT,
-  type FakeActivities,
   type Handle,
   type WorkflowTestPlatform,
   whileHeld,
 } from './support.ts';
+import {
+  BACKUP,
+  BASE,
+  pitrOf,
+  plan,
+  pointInTime,
+  recovered,
+  restoreInput,
+  restoreOf,
+  restored,
+} from './restore-fixtures.ts';
 
 /** Both kinds of restore: a logical backup into a database (restoreBackup), and a point in time (pitrRestore). */
 let platform: WorkflowTestPlatform;
@@ -55,37 +63,13 @@ after(async () => {
   await platform?.stop();
 });
 
-const BACKUP = '20260101T000000Z-b00001';
-const input: RestoreBackupInput = { database: 'app', to: { database: 'app_copy' } };
-const restored = {
-  storageName: 'a',
-  tablesChecked: 3,
-  rowsChecked: 42,
-  mismatches: [],
-  readBytes: 900,
-  restoredBytes: 800,
-};
-
-/** A restore's activities answering as a healthy catalog and target would, overridden per test. */
-function restoreOf(overrides: FakeActivities = {}) {
-  return recording({
-    resolveBackup: async () => ({ backupId: BACKUP }),
-    prepareRestoreTarget: async () => ({ target: 'database "app_copy"', created: true }),
-    recordRestoreStarted: async () => undefined,
-    restoreBackupToTarget: async () => restored,
-    recordRestoreEnded: async () => undefined,
-    hookPlan: async () => ({ count: 0, timeoutSeconds: 0 }),
-    ...overrides,
-  });
-}
-
 describe('restoreBackup with time skipping', () => {
   it(
     'restores the newest backup, records it verified with its counts, then runs post_restore hooks',
     TEST_TIMEOUT,
     async () => {
       const fake = restoreOf();
-      const outcome = await platform.execute(fake, restoreBackupWorkflow, input);
+      const outcome = await platform.execute(fake, restoreBackupWorkflow, restoreInput);
       assert.deepEqual(
         fake.calls.map((c) => c.name),
         [
@@ -130,7 +114,9 @@ describe('restoreBackup with time skipping', () => {
       { schema: 'public', table: 'gone', expected: 1, actual: null },
     ];
     const fake = restoreOf({ restoreBackupToTarget: async () => ({ ...restored, mismatches }) });
-    const failure = await failureOf(platform.execute(fake, restoreBackupWorkflow, { ...input, backupId: BACKUP }));
+    const failure = await failureOf(
+      platform.execute(fake, restoreBackupWorkflow, { ...restoreInput, backupId: BACKUP }),
+    );
     const expected = `restored data differs from backup ${BACKUP} in 2 table(s): public.orders: expected 10, restored 9; public.gone: expected 1, restored absent`;
     assert.equal(
       failure.message,
@@ -156,7 +142,7 @@ describe('restoreBackup with time skipping', () => {
         });
       },
     });
-    const failure = await failureOf(platform.execute(fake, restoreBackupWorkflow, input));
+    const failure = await failureOf(platform.execute(fake, restoreBackupWorkflow, restoreInput));
     assert.equal(
       failure.message,
       'restore of a backup (database "app") into the restore target failed: database "app" has no complete backup',
@@ -177,7 +163,7 @@ describe('restoreBackup with time skipping', () => {
         return restored;
       },
     });
-    const outcome = await platform.execute(fake, restoreBackupWorkflow, input);
+    const outcome = await platform.execute(fake, restoreBackupWorkflow, restoreInput);
     assert.equal(fake.named('restoreBackupToTarget').length, 2);
     assert.equal(outcome.rowsChecked, 42);
   });
@@ -190,7 +176,7 @@ describe('restoreBackup with time skipping', () => {
         hookPlan: async () => ({ count: 1, timeoutSeconds: 10 }),
         runHooks: async () => ({ ran: 1, failures: [{ message: 'post_restore hook "grant" exited with 1' }] }) as never,
       });
-      const outcome = await platform.execute(fake, restoreBackupWorkflow, input);
+      const outcome = await platform.execute(fake, restoreBackupWorkflow, restoreInput);
       assert.deepEqual(outcome.warnings, ['post_restore hook "grant" exited with 1']);
       const [hooks] = fake.named('runHooks') as Array<{ kind: string; backupId: string; restoreId: string }>;
       assert.equal(hooks!.kind, 'post_restore');
@@ -222,7 +208,7 @@ describe('restoreBackup while it runs, with time skipping', () => {
       fake,
       restoring,
       restored,
-      [restoreBackupWorkflow, input],
+      [restoreBackupWorkflow, restoreInput],
       async (running) => {
         await running.signal(restoreProgressSignal, { readBytes: 300, restoredBytes: 250 });
         await running.signal(restoreProgressSignal, { readBytes: 100, restoredBytes: 50 });
@@ -250,7 +236,13 @@ describe('restoreBackup while it runs, with time skipping', () => {
       const fake = restoreOf({ restoreBackupToTarget: restoring.fake });
       const abort = (handle: Handle<RestoreBackupInput, RestoreOutcome>) =>
         handle.signal(abortRestoreSignal, 'wrong backup');
-      const { handle, failure } = await interrupted(platform, fake, restoring, [restoreBackupWorkflow, input], abort);
+      const { handle, failure } = await interrupted(
+        platform,
+        fake,
+        restoring,
+        [restoreBackupWorkflow, restoreInput],
+        abort,
+      );
       // Only the restore's scope was cancelled, not the run: the run fails with the activity's cancellation.
       assert.ok(
         failure instanceof ActivityFailure && failure.cause instanceof CancelledFailure,
@@ -266,45 +258,6 @@ describe('restoreBackup while it runs, with time skipping', () => {
     },
   );
 });
-
-const BASE = '20260101T000000Z-c00001';
-const pointInTime: PitrRestoreInput = {
-  database: 'app',
-  target: { time: '2026-01-01T10:00:00Z' },
-  to: { directory: '/restore/app' },
-};
-const plan = {
-  baseBackupId: BASE,
-  timeline: 1,
-  window: '2026-01-01 00:00 – 12:00 UTC',
-  endsAtHead: false,
-  agent: null,
-};
-const recovered = {
-  reachedLsn: '0/3000060',
-  lastTransactionTime: '2026-01-01T09:59:58.000Z',
-  newTimeline: 2,
-  dataDirectory: '/restore/app',
-  port: 54321,
-  kept: true,
-  note: null,
-  segmentsFetched: 3,
-  baseBackupChain: [BASE],
-};
-
-/** A restore's activities answering as an archive with one window would; each records the queue that served it. */
-function pitrOf(overrides: FakeActivities = {}) {
-  const queues: string[] = [];
-  const fake = recording({
-    planPitrRestore: async () => plan,
-    restoreToPointInTime: async () => {
-      queues.push(servingQueue());
-      return recovered;
-    },
-    ...overrides,
-  });
-  return { ...fake, queues };
-}
 
 describe('pitrRestore with time skipping', () => {
   it('restores the base backup the plan chose, to the target, on the main queue', TEST_TIMEOUT, async () => {
