@@ -74,6 +74,24 @@ function statusSnapshot(options: ConsoleMetricsOptions): Snapshot {
   };
 }
 
+/** A gauge filled afresh at each scrape from every database's status in the catalog snapshot. */
+function catalogGauge(
+  registry: Registry,
+  snapshot: Snapshot,
+  config: { name: string; help: string; labelNames: string[] },
+  fill: (gauge: Gauge, s: DatabaseStatus) => void,
+): Gauge {
+  return new Gauge({
+    ...config,
+    registers: [registry],
+    async collect() {
+      const report = await snapshot();
+      this.reset();
+      for (const s of report?.databases ?? []) fill(this, s);
+    },
+  });
+}
+
 /** A gauge with one series per database, set from each database's status at scrape time (absent when null). */
 function perDatabaseGauge(
   registry: Registry,
@@ -82,19 +100,9 @@ function perDatabaseGauge(
   help: string,
   value: (s: DatabaseStatus) => number | null | undefined,
 ): Gauge {
-  return new Gauge({
-    name,
-    help,
-    labelNames: ['database'],
-    registers: [registry],
-    async collect() {
-      const report = await snapshot();
-      this.reset();
-      for (const s of report?.databases ?? []) {
-        const v = value(s);
-        if (v !== null && v !== undefined) this.set({ database: s.name }, v);
-      }
-    },
+  return catalogGauge(registry, snapshot, { name, help, labelNames: ['database'] }, (gauge, s) => {
+    const v = value(s);
+    if (v !== null && v !== undefined) gauge.set({ database: s.name }, v);
   });
 }
 
@@ -107,21 +115,11 @@ function byStatusGauge(
   statuses: readonly string[],
   counts: (s: DatabaseStatus) => Record<string, number>,
 ): Gauge {
-  return new Gauge({
-    name,
-    help,
-    labelNames: ['database', 'status'],
-    registers: [registry],
-    async collect() {
-      const report = await snapshot();
-      this.reset();
-      for (const s of report?.databases ?? []) {
-        const c = counts(s);
-        // Every known status, zeros included, so that rate() and absent() behave from the first scrape.
-        for (const status of new Set([...statuses, ...Object.keys(c)]))
-          this.set({ database: s.name, status }, c[status] ?? 0);
-      }
-    },
+  return catalogGauge(registry, snapshot, { name, help, labelNames: ['database', 'status'] }, (gauge, s) => {
+    const c = counts(s);
+    // Every known status, zeros included, so that rate() and absent() behave from the first scrape.
+    for (const status of new Set([...statuses, ...Object.keys(c)]))
+      gauge.set({ database: s.name, status }, c[status] ?? 0);
   });
 }
 
