@@ -22,7 +22,7 @@ import { baseBackupKey, baseManifestKey } from '../lib/wal/archive-keys.ts';
 import { streamBaseBackupToStorage, type BaseBackupResult } from '../lib/wal/base-backup.ts';
 import { decodeWalObject } from '../lib/wal/segment-codec.ts';
 import { freePort } from '../test/support/ports.ts';
-import { generateDataset } from './dataset.ts';
+import { generateDataset, type DatasetReport } from './dataset.ts';
 import { envInt, log, median } from './settings.ts';
 
 const MIB = 1024 * 1024;
@@ -84,11 +84,21 @@ async function leaveRoomInPages(target: PgTarget): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'hindsight-bench-incr-'));
-  // The cluster runs as PostgreSQL's own OS user, which must traverse the directory.
-  await chmod(root, 0o711);
-  await mkdir(path.join(root, 'storage'), { recursive: true });
+type Taken = { seconds: number; result: BaseBackupResult };
+type Runs = Record<'full' | Change, Taken[]>;
+
+/** Where the bench's backups go and how they are sealed. */
+interface Bench {
+  target: PgTarget;
+  driver: ReturnType<typeof createStorageDriver>;
+  key: ReturnType<typeof generateSecretKey>;
+  workDir: string;
+}
+
+const SYSID = '1';
+
+/** A PostgreSQL 17 cluster with summarize_wal on, which incremental base backups need. */
+async function startCluster(root: string): Promise<Awaited<ReturnType<typeof openLocalCluster>>> {
   const cluster = await openLocalCluster({
     dataDir: path.join(root, 'pg'),
     port: await freePort(),
@@ -96,88 +106,120 @@ async function main(): Promise<void> {
     settings: { summarize_wal: 'on', max_wal_size: "'4GB'" },
   });
   await cluster.start();
+  return cluster;
+}
+
+/** The bench database, filled with about BENCH_SIZE_MB of generated data. */
+async function generateBenchDatabase(
+  cluster: Awaited<ReturnType<typeof openLocalCluster>>,
+): Promise<{ target: PgTarget; dataset: DatasetReport }> {
+  const admin = await connect('bench', cluster.target('postgres'));
+  await admin.query('create database bench');
+  await admin.end();
+  const target = cluster.target('bench');
+  log(`generating ~${sizeMb} MiB (bench/dataset.ts)`);
+  const clients = await Promise.all([0, 1].map(() => connect('bench', target)));
+  const dataset = await generateDataset(clients, sizeMb);
+  await Promise.all(clients.map((c) => c.end()));
+  log(`dataset: ${(dataset.sizeBytes / MIB).toFixed(0)} MiB in ${dataset.seconds.toFixed(0)} s`);
+  return { target, dataset };
+}
+
+/** One base backup through Hindsight's pipeline, full or incremental over the given manifest. */
+async function takeBaseBackup(bench: Bench, id: string, incrementalFrom?: string): Promise<Taken> {
+  const started = performance.now();
+  const result = await streamBaseBackupToStorage({
+    database: 'bench',
+    label: `bench ${id}`,
+    target: bench.target,
+    serverMajor: 17,
+    driver: bench.driver,
+    key: bench.key,
+    workDir: bench.workDir,
+    objectKey: baseBackupKey(SYSID, id),
+    manifestKey: baseManifestKey(SYSID, id),
+    ...(incrementalFrom ? { incrementalFrom } : {}),
+  });
+  return { seconds: (performance.now() - started) / 1000, result };
+}
+
+/** A stored backup's manifest, read back from storage into the work directory as an increment needs it. */
+async function manifestOf(bench: Bench, id: string): Promise<string> {
+  const file = path.join(bench.workDir, `${id}.manifest`);
+  await decodeWalObject({
+    driver: bench.driver,
+    objectKey: baseManifestKey(SYSID, id),
+    key: bench.key,
+    destination: file,
+  });
+  return file;
+}
+
+const line = (what: string, x: Taken) =>
+  `${what} ${x.seconds.toFixed(1)} s, ${(x.result.sizeBytes / MIB).toFixed(0)} MiB tar, ${(x.result.storedBytes / MIB).toFixed(0)} MiB stored`;
+
+/** Each round: a full, an increment over it after a page change, the next increment after a row change. */
+async function runRounds(bench: Bench): Promise<{ runs: Runs; changedPages: number }> {
+  const runs: Runs = { full: [], pages: [], rows: [] };
+  let changedPages = 0;
+  for (let round = 1; round <= rounds; round++) {
+    const f = await takeBaseBackup(bench, `full-${round}`);
+    runs.full.push(f);
+    log(`round ${round}: ${line('full', f)} (zstd ${(f.result.sizeBytes / f.result.storedBytes).toFixed(2)}×)`);
+    changedPages = await changeFivePercent(bench.target, round, 'pages');
+    const pages = await takeBaseBackup(bench, `pages-${round}`, await manifestOf(bench, `full-${round}`));
+    runs.pages.push(pages);
+    log(`round ${round}: ${line('incremental over the full, 5 % of pages changed', pages)}`);
+    await changeFivePercent(bench.target, round, 'rows');
+    // The next link of the chain: against the previous increment's manifest.
+    const rows = await takeBaseBackup(bench, `rows-${round}`, await manifestOf(bench, `pages-${round}`));
+    runs.rows.push(rows);
+    log(`round ${round}: ${line('incremental over that increment, every row of 5 % of pages updated', rows)}`);
+  }
+  return { runs, changedPages };
+}
+
+/** The medians as a Markdown table, each increment also as a ratio of the full. */
+function printResults(dataset: DatasetReport, runs: Runs, changedPages: number): void {
+  const m = (list: Taken[], pick: (x: Taken) => number) => median(list.map(pick));
+  const f = runs.full;
+  console.log(
+    `\nPostgreSQL 17, ${(dataset.sizeBytes / MIB).toFixed(0)} MiB of bench/dataset.ts (fillfactor 90), ${changedPages} heap pages per change (5 %), ${rounds} round(s), medians`,
+  );
+  console.log(
+    '| | full | incremental, 5 % of pages (1 row each) | ratio | incremental, all rows of 5 % of pages | ratio |\n|---|---|---|---|---|---|',
+  );
+  const measures: Array<[string, (x: Taken) => number, number]> = [
+    ['time (s)', (x) => x.seconds, 1],
+    ['tar (MiB)', (x) => x.result.sizeBytes, MIB],
+    ['stored (MiB)', (x) => x.result.storedBytes, MIB],
+  ];
+  for (const [name, pick, unit] of measures) {
+    const [full, pages, rows] = [m(f, pick), m(runs.pages, pick), m(runs.rows, pick)];
+    console.log(
+      `| ${name} | ${(full / unit).toFixed(1)} | ${(pages / unit).toFixed(1)} | ${(pages / full).toFixed(3)} | ${(rows / unit).toFixed(1)} | ${(rows / full).toFixed(3)} |`,
+    );
+  }
+  console.log(
+    `zstd ratio of the full: ${(m(f, (x) => x.result.sizeBytes) / m(f, (x) => x.result.storedBytes)).toFixed(2)}×`,
+  );
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'hindsight-bench-incr-'));
+  // The cluster runs as PostgreSQL's own OS user, which must traverse the directory.
+  await chmod(root, 0o711);
+  await mkdir(path.join(root, 'storage'), { recursive: true });
+  const cluster = await startCluster(root);
   const driver = createStorageDriver('bench', { type: 'local', path: path.join(root, 'storage') });
   const key = generateSecretKey();
-  const sysid = '1';
-  const work = path.join(root, 'work');
-  await mkdir(work, { mode: 0o700 });
+  const workDir = path.join(root, 'work');
+  await mkdir(workDir, { mode: 0o700 });
   try {
-    const admin = await connect('bench', cluster.target('postgres'));
-    await admin.query('create database bench');
-    await admin.end();
-    const target = cluster.target('bench');
-    log(`generating ~${sizeMb} MiB (bench/dataset.ts)`);
-    const clients = await Promise.all([0, 1].map(() => connect('bench', target)));
-    const dataset = await generateDataset(clients, sizeMb);
-    await Promise.all(clients.map((c) => c.end()));
-    log(`dataset: ${(dataset.sizeBytes / MIB).toFixed(0)} MiB in ${dataset.seconds.toFixed(0)} s`);
-
-    const take = async (
-      id: string,
-      incrementalFrom?: string,
-    ): Promise<{ seconds: number; result: BaseBackupResult }> => {
-      const started = performance.now();
-      const result = await streamBaseBackupToStorage({
-        database: 'bench',
-        label: `bench ${id}`,
-        target,
-        serverMajor: 17,
-        driver,
-        key,
-        workDir: work,
-        objectKey: baseBackupKey(sysid, id),
-        manifestKey: baseManifestKey(sysid, id),
-        ...(incrementalFrom ? { incrementalFrom } : {}),
-      });
-      return { seconds: (performance.now() - started) / 1000, result };
-    };
+    const { target, dataset } = await generateBenchDatabase(cluster);
     await leaveRoomInPages(target);
-    type Taken = { seconds: number; result: BaseBackupResult };
-    const runs: Record<'full' | Change, Taken[]> = { full: [], pages: [], rows: [] };
-    let changedPages = 0;
-    const manifestOf = async (id: string): Promise<string> => {
-      const file = path.join(work, `${id}.manifest`);
-      await decodeWalObject({ driver, objectKey: baseManifestKey(sysid, id), key, destination: file });
-      return file;
-    };
-    const line = (what: string, x: Taken) =>
-      `${what} ${x.seconds.toFixed(1)} s, ${(x.result.sizeBytes / MIB).toFixed(0)} MiB tar, ${(x.result.storedBytes / MIB).toFixed(0)} MiB stored`;
-    for (let round = 1; round <= rounds; round++) {
-      const f = await take(`full-${round}`);
-      runs.full.push(f);
-      log(`round ${round}: ${line('full', f)} (zstd ${(f.result.sizeBytes / f.result.storedBytes).toFixed(2)}×)`);
-      changedPages = await changeFivePercent(target, round, 'pages');
-      const pages = await take(`pages-${round}`, await manifestOf(`full-${round}`));
-      runs.pages.push(pages);
-      log(`round ${round}: ${line('incremental over the full, 5 % of pages changed', pages)}`);
-      await changeFivePercent(target, round, 'rows');
-      // The next link of the chain: against the previous increment's manifest.
-      const rows = await take(`rows-${round}`, await manifestOf(`pages-${round}`));
-      runs.rows.push(rows);
-      log(`round ${round}: ${line('incremental over that increment, every row of 5 % of pages updated', rows)}`);
-    }
-    const m = (list: Taken[], pick: (x: Taken) => number) => median(list.map(pick));
-    const f = runs.full;
-    console.log(
-      `\nPostgreSQL 17, ${(dataset.sizeBytes / MIB).toFixed(0)} MiB of bench/dataset.ts (fillfactor 90), ${changedPages} heap pages per change (5 %), ${rounds} round(s), medians`,
-    );
-    console.log(
-      '| | full | incremental, 5 % of pages (1 row each) | ratio | incremental, all rows of 5 % of pages | ratio |\n|---|---|---|---|---|---|',
-    );
-    const measures: Array<[string, (x: Taken) => number, number]> = [
-      ['time (s)', (x) => x.seconds, 1],
-      ['tar (MiB)', (x) => x.result.sizeBytes, MIB],
-      ['stored (MiB)', (x) => x.result.storedBytes, MIB],
-    ];
-    for (const [name, pick, unit] of measures) {
-      const [full, pages, rows] = [m(f, pick), m(runs.pages, pick), m(runs.rows, pick)];
-      console.log(
-        `| ${name} | ${(full / unit).toFixed(1)} | ${(pages / unit).toFixed(1)} | ${(pages / full).toFixed(3)} | ${(rows / unit).toFixed(1)} | ${(rows / full).toFixed(3)} |`,
-      );
-    }
-    console.log(
-      `zstd ratio of the full: ${(m(f, (x) => x.result.sizeBytes) / m(f, (x) => x.result.storedBytes)).toFixed(2)}×`,
-    );
+    const { runs, changedPages } = await runRounds({ target, driver, key, workDir });
+    printResults(dataset, runs, changedPages);
   } finally {
     await cluster.stop('immediate').catch(() => undefined);
     await driver.close?.().catch(() => undefined);

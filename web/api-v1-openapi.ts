@@ -49,45 +49,93 @@ const errorResponse = (description: string) => ({
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 });
 
-export function buildOpenApiDocument(endpoints: Endpoint[]): JsonSchema {
-  const paths: Record<string, Record<string, unknown>> = {};
-  for (const e of endpoints) {
-    const path = openApiPath(e.path);
-    const success =
-      e.produces === 'binary'
-        ? {
-            description: e.response,
-            content: {
-              'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
-            },
-          }
-        : {
-            description: e.response,
-            content: { 'application/json': { schema: e.responseSchema ? jsonSchema(e.responseSchema, 'output') : {} } },
-          };
-    const responses: Record<string, unknown> = { [String(e.status)]: success };
-    if (e.body || e.params || e.query)
-      responses['400'] = errorResponse('The input does not match the schema: error.field names the field');
-    if (!e.public) {
-      responses['401'] = errorResponse('No session, or the API token is unknown, revoked or expired');
-      responses['403'] = errorResponse("The caller's role does not allow this");
-    }
-    if (e.params) responses['404'] = errorResponse("Not found, or not in one of the caller's workspaces");
-    responses.default = errorResponse('Any other error, with its kind');
-    const operation: Record<string, unknown> = {
-      operationId: e.operationId,
-      tags: [e.tag],
-      summary: e.summary,
-      ...(e.description ? { description: e.description } : {}),
-      ...(e.public ? { security: [] } : {}),
-      parameters: parameters(e),
-      ...(e.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(e.body) } } } }
-        : {}),
-      responses,
-    };
-    (paths[path] ??= {})[e.method] = operation;
+/** The success response: JSON described by the endpoint's response schema, or a binary stream. */
+function successResponse(e: Endpoint): JsonSchema {
+  return e.produces === 'binary'
+    ? {
+        description: e.response,
+        content: {
+          'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
+        },
+      }
+    : {
+        description: e.response,
+        content: { 'application/json': { schema: e.responseSchema ? jsonSchema(e.responseSchema, 'output') : {} } },
+      };
+}
+
+/** Every answer an endpoint can give: its success, and the errors its input, access and ids make possible. */
+function responses(e: Endpoint): Record<string, unknown> {
+  const out: Record<string, unknown> = { [String(e.status)]: successResponse(e) };
+  if (e.body || e.params || e.query)
+    out['400'] = errorResponse('The input does not match the schema: error.field names the field');
+  if (!e.public) {
+    out['401'] = errorResponse('No session, or the API token is unknown, revoked or expired');
+    out['403'] = errorResponse("The caller's role does not allow this");
   }
+  if (e.params) out['404'] = errorResponse("Not found, or not in one of the caller's workspaces");
+  out.default = errorResponse('Any other error, with its kind');
+  return out;
+}
+
+function operation(e: Endpoint): Record<string, unknown> {
+  return {
+    operationId: e.operationId,
+    tags: [e.tag],
+    summary: e.summary,
+    ...(e.description ? { description: e.description } : {}),
+    ...(e.public ? { security: [] } : {}),
+    parameters: parameters(e),
+    ...(e.body
+      ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(e.body) } } } }
+      : {}),
+    responses: responses(e),
+  };
+}
+
+/** The paths object: one operation per endpoint, grouped by path. */
+function pathItems(endpoints: Endpoint[]): Record<string, Record<string, unknown>> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const e of endpoints) (paths[openApiPath(e.path)] ??= {})[e.method] = operation(e);
+  return paths;
+}
+
+const SECURITY_SCHEMES = {
+  sessionCookie: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: SESSION_COOKIE,
+    description: 'Set by POST /session; state-changing requests must also send Origin of the console',
+  },
+  bearerToken: {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'hs_<43 base64url characters>',
+    description: 'A personal API token, scoped to one workspace and a role',
+  },
+};
+
+/** The body of every error answer. */
+const ERROR_SCHEMA = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['kind', 'message'],
+      properties: {
+        kind: {
+          type: 'string',
+          examples: ['bad_input', 'unauthenticated', 'forbidden', 'not_found', 'conflict'],
+        },
+        message: { type: 'string' },
+        field: { type: 'string', description: 'The input field at fault (bad_input only)' },
+      },
+    },
+  },
+};
+
+export function buildOpenApiDocument(endpoints: Endpoint[]): JsonSchema {
   return {
     openapi: '3.1.0',
     info: {
@@ -99,42 +147,10 @@ export function buildOpenApiDocument(endpoints: Endpoint[]): JsonSchema {
     servers: [{ url: '/api/v1' }],
     security: [{ sessionCookie: [] }, { bearerToken: [] }],
     tags: [...new Set(endpoints.map((e) => e.tag))].map((name) => ({ name })),
-    paths,
+    paths: pathItems(endpoints),
     components: {
-      securitySchemes: {
-        sessionCookie: {
-          type: 'apiKey',
-          in: 'cookie',
-          name: SESSION_COOKIE,
-          description: 'Set by POST /session; state-changing requests must also send Origin of the console',
-        },
-        bearerToken: {
-          type: 'http',
-          scheme: 'bearer',
-          bearerFormat: 'hs_<43 base64url characters>',
-          description: 'A personal API token, scoped to one workspace and a role',
-        },
-      },
-      schemas: {
-        Error: {
-          type: 'object',
-          required: ['error'],
-          properties: {
-            error: {
-              type: 'object',
-              required: ['kind', 'message'],
-              properties: {
-                kind: {
-                  type: 'string',
-                  examples: ['bad_input', 'unauthenticated', 'forbidden', 'not_found', 'conflict'],
-                },
-                message: { type: 'string' },
-                field: { type: 'string', description: 'The input field at fault (bad_input only)' },
-              },
-            },
-          },
-        },
-      },
+      securitySchemes: SECURITY_SCHEMES,
+      schemas: { Error: ERROR_SCHEMA },
     },
   };
 }

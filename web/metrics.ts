@@ -74,23 +74,59 @@ function statusSnapshot(options: ConsoleMetricsOptions): Snapshot {
   };
 }
 
+/** A gauge filled afresh at each scrape from every database's status in the catalog snapshot. */
+function catalogGauge(
+  registry: Registry,
+  snapshot: Snapshot,
+  config: { name: string; help: string; labelNames: string[] },
+  fill: (gauge: Gauge, s: DatabaseStatus) => void,
+): Gauge {
+  return new Gauge({
+    ...config,
+    registers: [registry],
+    async collect() {
+      const report = await snapshot();
+      this.reset();
+      for (const s of report?.databases ?? []) fill(this, s);
+    },
+  });
+}
+
+/** A gauge with one series per database, set from each database's status at scrape time (absent when null). */
+function perDatabaseGauge(
+  registry: Registry,
+  snapshot: Snapshot,
+  name: string,
+  help: string,
+  value: (s: DatabaseStatus) => number | null | undefined,
+): Gauge {
+  return catalogGauge(registry, snapshot, { name, help, labelNames: ['database'] }, (gauge, s) => {
+    const v = value(s);
+    if (v !== null && v !== undefined) gauge.set({ database: s.name }, v);
+  });
+}
+
+/** A gauge with one series per database and status: how many of its rows have each status. */
+function byStatusGauge(
+  registry: Registry,
+  snapshot: Snapshot,
+  name: string,
+  help: string,
+  statuses: readonly string[],
+  counts: (s: DatabaseStatus) => Record<string, number>,
+): Gauge {
+  return catalogGauge(registry, snapshot, { name, help, labelNames: ['database', 'status'] }, (gauge, s) => {
+    const c = counts(s);
+    // Every known status, zeros included, so that rate() and absent() behave from the first scrape.
+    for (const status of new Set([...statuses, ...Object.keys(c)]))
+      gauge.set({ database: s.name, status }, c[status] ?? 0);
+  });
+}
+
 /** The per-database gauges, read from the catalog's status at scrape time. */
 function registerDatabaseGauges(registry: Registry, snapshot: Snapshot): void {
   const perDatabase = (name: string, help: string, value: (s: DatabaseStatus) => number | null | undefined) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ['database'],
-      registers: [registry],
-      async collect() {
-        const report = await snapshot();
-        this.reset();
-        for (const s of report?.databases ?? []) {
-          const v = value(s);
-          if (v !== null && v !== undefined) this.set({ database: s.name }, v);
-        }
-      },
-    });
+    perDatabaseGauge(registry, snapshot, name, help, value);
 
   perDatabase(
     'hindsight_last_backup_age_seconds',
@@ -141,23 +177,7 @@ function registerDatabaseGauges(registry: Registry, snapshot: Snapshot): void {
     help: string,
     statuses: readonly string[],
     counts: (s: DatabaseStatus) => Record<string, number>,
-  ) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ['database', 'status'],
-      registers: [registry],
-      async collect() {
-        const report = await snapshot();
-        this.reset();
-        for (const s of report?.databases ?? []) {
-          const c = counts(s);
-          // Every known status, zeros included, so that rate() and absent() behave from the first scrape.
-          for (const status of new Set([...statuses, ...Object.keys(c)]))
-            this.set({ database: s.name, status }, c[status] ?? 0);
-        }
-      },
-    });
+  ) => byStatusGauge(registry, snapshot, name, help, statuses, counts);
   // Gauges, not counters: they are read from the catalog, and retention removes rows.
   byStatus('hindsight_backups', 'Backups in the catalog by outcome.', BACKUP_STATUSES, (s) => s.backups);
   byStatus(

@@ -24,18 +24,12 @@ import { parseInput, rootMessage } from './validate.ts';
 const quick = catalogActivities;
 const restore = streamingActivities('30 seconds', 3);
 
-/**
- * Restores a logical backup into an empty database and proves it: every table's row count must
- * equal the count taken in the dump's snapshot, or the restore fails and says which tables differ.
- */
-export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOutcome> {
-  const input = parseInput(restoreBackupWorkflow.type, restoreBackupInput, raw);
-  const info = workflowInfo();
-  const restoreId = `r-${uuid4().replace(/-/g, '').slice(0, 12)}`;
+/** The live progress of the restore: callers query it, the restore activity reports into it while it streams. */
+function trackProgress(restoreId: string, database: string): RestoreProgress {
   const progress: RestoreProgress = {
     restoreId,
     backupId: null,
-    database: input.database,
+    database,
     stage: 'starting',
     readBytes: 0,
     restoredBytes: 0,
@@ -47,6 +41,57 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
     progress.readBytes = Math.max(progress.readBytes, report.readBytes);
     progress.restoredBytes = Math.max(progress.restoredBytes, report.restoredBytes);
   });
+  return progress;
+}
+
+type RowCountMismatch = Awaited<ReturnType<typeof restore.restoreBackupToTarget>>['mismatches'][number];
+
+/** The restore is not proven when any table's row count differs from the dump's: name every such table. */
+function failOnMismatches(backupId: string, mismatches: RowCountMismatch[]): void {
+  if (mismatches.length === 0) return;
+  const listed = mismatches
+    .map((m) => `${m.schema}.${m.table}: expected ${m.expected ?? 'absent'}, restored ${m.actual ?? 'absent'}`)
+    .join('; ');
+  throw ApplicationFailure.nonRetryable(
+    `restored data differs from backup ${backupId} in ${mismatches.length} table(s): ${listed}`,
+    'verification_failed',
+  );
+}
+
+/** Runs the post_restore hooks; the restore stands whatever they do, so a failure is a warning on it. */
+async function postRestoreWarnings(context: {
+  database: string;
+  workflowId: string;
+  backupId: string;
+  restoreId: string;
+}): Promise<string[]> {
+  const warnings: string[] = [];
+  if (!patched(PATCH_HOOK_SCRIPTS)) return warnings;
+  try {
+    const post = await runHookStage({
+      database: context.database,
+      kind: 'post_restore',
+      workflowId: context.workflowId,
+      backupId: context.backupId,
+      restoreId: context.restoreId,
+    });
+    warnings.push(...post.failures.map((f) => f.message));
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    warnings.push(`post_restore hooks could not run: ${rootMessage(error)}`);
+  }
+  return warnings;
+}
+
+/**
+ * Restores a logical backup into an empty database and proves it: every table's row count must
+ * equal the count taken in the dump's snapshot, or the restore fails and says which tables differ.
+ */
+export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOutcome> {
+  const input = parseInput(restoreBackupWorkflow.type, restoreBackupInput, raw);
+  const info = workflowInfo();
+  const restoreId = `r-${uuid4().replace(/-/g, '').slice(0, 12)}`;
+  const progress = trackProgress(restoreId, input.database);
   const work = new CancellationScope();
   setHandler(abortRestoreSignal, () => work.cancel());
 
@@ -67,15 +112,7 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
     progress.stage = 'verifying';
     progress.readBytes = result.readBytes;
     progress.restoredBytes = result.restoredBytes;
-    if (result.mismatches.length > 0) {
-      const listed = result.mismatches
-        .map((m) => `${m.schema}.${m.table}: expected ${m.expected ?? 'absent'}, restored ${m.actual ?? 'absent'}`)
-        .join('; ');
-      throw ApplicationFailure.nonRetryable(
-        `restored data differs from backup ${backupId} in ${result.mismatches.length} table(s): ${listed}`,
-        'verification_failed',
-      );
-    }
+    failOnMismatches(backupId, result.mismatches);
     await quick.recordRestoreEnded({
       restoreId,
       status: 'verified',
@@ -83,23 +120,12 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
       rowsChecked: result.rowsChecked,
     });
     progress.stage = 'verified';
-    const warnings: string[] = [];
-    if (patched(PATCH_HOOK_SCRIPTS)) {
-      // The restore stands whatever its post_restore hooks do: a failure is a warning on it.
-      try {
-        const post = await runHookStage({
-          database: input.database,
-          kind: 'post_restore',
-          workflowId: info.workflowId,
-          backupId,
-          restoreId,
-        });
-        warnings.push(...post.failures.map((f) => f.message));
-      } catch (error) {
-        if (isCancellation(error)) throw error;
-        warnings.push(`post_restore hooks could not run: ${rootMessage(error)}`);
-      }
-    }
+    const warnings = await postRestoreWarnings({
+      database: input.database,
+      workflowId: info.workflowId,
+      backupId,
+      restoreId,
+    });
     return {
       restoreId,
       backupId,

@@ -73,15 +73,11 @@ export interface Measurements {
   warmups: { pgDump: DumpRun; hindsight: HindsightRun; idleRssBytes: number; idleCpuPerSecond: number };
 }
 
-/** The source database, the warm-ups, then both contenders in alternating order. */
-export async function measure(
-  platform: Platform,
-  destinations: DestinationName[],
-  rounds: number,
-  sizeMb: number,
-  workerLog: string,
-  setWorker: (w: WorkerProcess) => void,
-): Promise<Measurements> {
+type Source = Awaited<ReturnType<typeof createDatabase>>;
+type DumpTool = Awaited<ReturnType<typeof toolFor>>;
+
+/** The source database, filled with about `sizeMb` MiB of generated data. */
+async function generateSource(platform: Platform, sizeMb: number): Promise<{ source: Source; dataset: DatasetReport }> {
   const source = await createDatabase(platform.cluster, 'bench_source');
   log(`generating about ${sizeMb} MiB of data`);
   const clients = await Promise.all([connect('bench', source), connect('bench', source)]);
@@ -91,15 +87,20 @@ export async function measure(
   );
   for (const t of dataset.tables)
     log(`  ${t.name.padEnd(12)} ${String(t.rows).padStart(10)} rows  ${fmtBytes(t.bytes)}`);
+  return { source, dataset };
+}
 
+/** The pg_dump matching the cluster's major version, as the worker itself would pick it. */
+async function pgDumpTool(platform: Platform): Promise<{ tool: DumpTool } & Measurements['pgDump']> {
   const tool = await toolFor('pg_dump', platform.cluster.major);
   const compression = dumpCompressionFor(tool.major);
   const version = execFileSync(tool.path, ['--version'], { encoding: 'utf8' }).trim();
   log(`${version} (${tool.path}), ${compression.flag}`);
+  return { tool, version, path: tool.path, compression };
+}
 
-  // Warm-ups: the page cache for both contenders, and the worker's one-time costs (tool discovery, first workflow).
-  const warmDump = await runPgDump(tool, compression.flag, source);
-  log(`warm-up pg_dump: ${fmtSeconds(warmDump.seconds)}, ${warmDump.bytes} bytes`);
+/** One registered database per destination, all on the source, plus a tiny one for the worker's warm-up. */
+async function registerDatabases(platform: Platform, source: Source, destinations: DestinationName[]): Promise<void> {
   for (const name of destinations) {
     const { database, storages } = DESTINATIONS[name];
     // Verification would restore each backup in the background and skew the next timing.
@@ -115,7 +116,14 @@ export async function measure(
   await tinyClient.query('create table t as select g from generate_series(1, 1000) g');
   await tinyClient.end();
   await platform.ops.addDatabase({ name: 'warmup', url: targetUrl(tiny), verifyAfterBackup: false });
+}
 
+/** Starts the worker, measures it idle, and pays its one-time costs with a backup of the tiny database. */
+async function startWarmWorker(
+  platform: Platform,
+  workerLog: string,
+  setWorker: (w: WorkerProcess) => void,
+): Promise<{ worker: WorkerProcess; warmups: Omit<Measurements['warmups'], 'pgDump'> }> {
   const worker = startWorkerProcess(platform, workerLog);
   setWorker(worker);
   log(`worker log: ${workerLog}`);
@@ -135,7 +143,28 @@ export async function measure(
       `warm-up backup of a tiny database: ${fmtSeconds(warmBackup.seconds)}, RSS +${fmtBytes(warmBackup.rssPeakBytes - warmBackup.rssBeforeBytes)}`,
   );
   await sleep(2000);
+  return { worker, warmups: { hindsight: warmBackup, idleRssBytes: idle.rssBytes, idleCpuPerSecond } };
+}
 
+function logHindsightRun(round: number, who: DestinationName, r: HindsightRun): void {
+  log(
+    `round ${round} hindsight -> ${who}: ${fmtSeconds(r.seconds)} (activity ${fmtOptional(r.activitySeconds)}), ` +
+      `stored ${r.storedBytes} bytes, ${fmtSched(r.pgDump)}, RSS ${fmtBytes(r.rssBeforeBytes)} -> peak ${fmtBytes(r.rssPeakBytes)}, ` +
+      `worker CPU ${r.workerCpuSeconds.toFixed(2)} s (${Object.entries(r.workerThreadCpuSeconds)
+        .slice(0, 4)
+        .map(([n, c]) => `${n} ${c}`)
+        .join(', ')})`,
+  );
+}
+
+/** The measured rounds: pg_dump and every destination once per round, alternating who goes first. */
+async function runRounds(
+  platform: Platform,
+  worker: WorkerProcess,
+  dump: { tool: DumpTool; flag: string; source: Source },
+  destinations: DestinationName[],
+  rounds: number,
+): Promise<Pick<Measurements, 'baseline' | 'hindsight'>> {
   const baseline: DumpRun[] = [];
   const hindsight: Measurements['hindsight'] = {};
   for (let round = 1; round <= rounds; round++) {
@@ -144,29 +173,44 @@ export async function measure(
     const order = round % 2 === 1 ? contenders : [...contenders].reverse();
     for (const who of order) {
       if (who === 'pg_dump') {
-        const r = await runPgDump(tool, compression.flag, source);
+        const r = await runPgDump(dump.tool, dump.flag, dump.source);
         baseline.push(r);
         log(`round ${round} pg_dump:   ${fmtSeconds(r.seconds)}, ${r.bytes} bytes, ${fmtSched(r.pgDump)}`);
       } else {
         const r = await runHindsightBackup(platform, worker, DESTINATIONS[who].database);
         (hindsight[who] ??= []).push(r);
-        log(
-          `round ${round} hindsight -> ${who}: ${fmtSeconds(r.seconds)} (activity ${fmtOptional(r.activitySeconds)}), ` +
-            `stored ${r.storedBytes} bytes, ${fmtSched(r.pgDump)}, RSS ${fmtBytes(r.rssBeforeBytes)} -> peak ${fmtBytes(r.rssPeakBytes)}, ` +
-            `worker CPU ${r.workerCpuSeconds.toFixed(2)} s (${Object.entries(r.workerThreadCpuSeconds)
-              .slice(0, 4)
-              .map(([n, c]) => `${n} ${c}`)
-              .join(', ')})`,
-        );
+        logHindsightRun(round, who, r);
         await sleep(2000);
       }
     }
   }
-  return {
-    dataset,
-    pgDump: { version, path: tool.path, compression },
-    baseline,
-    hindsight,
-    warmups: { pgDump: warmDump, hindsight: warmBackup, idleRssBytes: idle.rssBytes, idleCpuPerSecond },
-  };
+  return { baseline, hindsight };
+}
+
+/** The source database, the warm-ups, then both contenders in alternating order. */
+export async function measure(
+  platform: Platform,
+  destinations: DestinationName[],
+  rounds: number,
+  sizeMb: number,
+  workerLog: string,
+  setWorker: (w: WorkerProcess) => void,
+): Promise<Measurements> {
+  const { source, dataset } = await generateSource(platform, sizeMb);
+  const { tool, ...pgDump } = await pgDumpTool(platform);
+
+  // Warm-ups: the page cache for both contenders, and the worker's one-time costs (tool discovery, first workflow).
+  const warmDump = await runPgDump(tool, pgDump.compression.flag, source);
+  log(`warm-up pg_dump: ${fmtSeconds(warmDump.seconds)}, ${warmDump.bytes} bytes`);
+  await registerDatabases(platform, source, destinations);
+  const { worker, warmups } = await startWarmWorker(platform, workerLog, setWorker);
+
+  const { baseline, hindsight } = await runRounds(
+    platform,
+    worker,
+    { tool, flag: pgDump.compression.flag, source },
+    destinations,
+    rounds,
+  );
+  return { dataset, pgDump, baseline, hindsight, warmups: { pgDump: warmDump, ...warmups } };
 }

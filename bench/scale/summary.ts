@@ -64,17 +64,29 @@ function cpuPerBackup(raw: PhaseRun, completed: number) {
   };
 }
 
-export function summarizePhase(settings: Settings, workerCount: number, raw: PhaseRun) {
-  const s = raw.samples;
-  const completed = s.filter((x) => x.status === 'COMPLETED');
-  const lag = (pick: (x: BackupSample) => number | null) =>
-    stats(
-      s
-        .map((x) => (pick(x) === null ? null : (pick(x)! - x.scheduledAt) / 1000))
-        .filter((v): v is number => v !== null),
-    );
-  const closedTimes = completed.map((x) => x.closedAt).filter((v): v is number => v !== null);
-  const firstSlot = Math.min(...s.map((x) => x.scheduledAt));
+/** Seconds from each backup's slot to the moment `pick` reads, for the backups that got that far. */
+function lagStats(samples: BackupSample[], pick: (x: BackupSample) => number | null): Stats {
+  return stats(
+    samples
+      .map((x) => (pick(x) === null ? null : (pick(x)! - x.scheduledAt) / 1000))
+      .filter((v): v is number => v !== null),
+  );
+}
+
+/** The rate the phase offered: every database once per window, in bursts of one slot per minute. */
+function offeredRate(settings: Settings) {
+  const ratePerHour = (settings.databases / settings.windowMinutes) * 60;
+  return {
+    perMinute: Math.round((settings.databases / settings.windowMinutes) * 10) / 10,
+    perHour: Math.round(ratePerHour),
+    timesTarget: Math.round((ratePerHour / TARGET_PER_HOUR) * 100) / 100,
+    burstSize: Math.ceil(settings.databases / settings.windowMinutes),
+  };
+}
+
+/** Completions per minute over the phase's span, per worker, and while at least one backup was in flight. */
+function throughput(raw: PhaseRun, completed: BackupSample[], closedTimes: number[]) {
+  const firstSlot = Math.min(...raw.samples.map((x) => x.scheduledAt));
   const lastClose = closedTimes.length ? Math.max(...closedTimes) : firstSlot;
   const spanMinutes = (lastClose - firstSlot) / 60_000;
   const intervals = completed
@@ -89,22 +101,36 @@ export function summarizePhase(settings: Settings, workerCount: number, raw: Pha
       perMinute: spanMinutes > 0 ? Math.round((mine / spanMinutes) * 10) / 10 : null,
     };
   });
-  // Each minute's slot is a burst of N/W backups due at the same second: how long each burst took to drain.
+  return {
+    spanMinutes: Math.round(spanMinutes * 100) / 100,
+    completedPerMinute: spanMinutes > 0 ? Math.round((completed.length / spanMinutes) * 10) / 10 : null,
+    perWorker,
+    busyMinutes: Math.round(busyMinutes * 100) / 100,
+    /** Backups per minute while at least one was in flight: the rate the workers sustain when loaded. */
+    whileBusyPerMinute: busyMinutes > 0 ? Math.round((completed.length / busyMinutes) * 10) / 10 : null,
+    peakCompletionsIn60s: peakInWindow(closedTimes, 60_000),
+  };
+}
+
+/** Each minute's slot is a burst of N/W backups due at the same second: how long each burst took to drain. */
+function burstDrainSeconds(completed: BackupSample[]): number[] {
   const bySlot = new Map<number, number[]>();
   for (const x of completed)
     if (x.closedAt !== null) bySlot.set(x.scheduledAt, [...(bySlot.get(x.scheduledAt) ?? []), x.closedAt]);
-  const drains = [...bySlot].map(([slot, closes]) => (Math.max(...closes) - slot) / 1000);
+  return [...bySlot].map(([slot, closes]) => (Math.max(...closes) - slot) / 1000);
+}
+
+export function summarizePhase(settings: Settings, workerCount: number, raw: PhaseRun) {
+  const s = raw.samples;
+  const completed = s.filter((x) => x.status === 'COMPLETED');
+  const lag = (pick: (x: BackupSample) => number | null) => lagStats(s, pick);
+  const closedTimes = completed.map((x) => x.closedAt).filter((v): v is number => v !== null);
   const firstActivity = lag((x) => x.firstActivityAt);
   const ratePerHour = (settings.databases / settings.windowMinutes) * 60;
   return {
     workers: workerCount,
     phaseMinutes: settings.phaseMinutes,
-    offered: {
-      perMinute: Math.round((settings.databases / settings.windowMinutes) * 10) / 10,
-      perHour: Math.round(ratePerHour),
-      timesTarget: Math.round((ratePerHour / TARGET_PER_HOUR) * 100) / 100,
-      burstSize: Math.ceil(settings.databases / settings.windowMinutes),
-    },
+    offered: offeredRate(settings),
     expected: raw.expected,
     started: s.filter((x) => x.workflowStartAt !== null).length,
     completed: completed.length,
@@ -125,16 +151,8 @@ export function summarizePhase(settings: Settings, workerCount: number, raw: Pha
         .filter((x) => x.firstActivityAt !== null && x.closedAt !== null)
         .map((x) => (x.closedAt! - x.firstActivityAt!) / 1000),
     ),
-    throughput: {
-      spanMinutes: Math.round(spanMinutes * 100) / 100,
-      completedPerMinute: spanMinutes > 0 ? Math.round((completed.length / spanMinutes) * 10) / 10 : null,
-      perWorker,
-      busyMinutes: Math.round(busyMinutes * 100) / 100,
-      /** Backups per minute while at least one was in flight: the rate the workers sustain when loaded. */
-      whileBusyPerMinute: busyMinutes > 0 ? Math.round((completed.length / busyMinutes) * 10) / 10 : null,
-      peakCompletionsIn60s: peakInWindow(closedTimes, 60_000),
-    },
-    burstDrainSeconds: stats(drains),
+    throughput: throughput(raw, completed, closedTimes),
+    burstDrainSeconds: stats(burstDrainSeconds(completed)),
     target: {
       p99FirstActivitySeconds: TARGET_P99_SECONDS,
       met: firstActivity.p99 !== null && firstActivity.p99 <= TARGET_P99_SECONDS && completed.length === raw.expected,
@@ -169,9 +187,11 @@ export const fmtMib = (n: number | null | undefined) =>
 export const fmtS = (v: number | null) => (v === null ? '?' : v < 10 ? v.toFixed(2) : v.toFixed(1));
 const fmtLag = (x: Stats) => `${fmtS(x.p50)} / ${fmtS(x.p99)} / ${fmtS(x.max)} s`;
 
-export function printTable(phases: PhaseSummary[]): void {
-  const rows: Array<[string, ...string[]]> = [
-    ['', ...phases.map((p) => `${p.workers} worker${p.workers > 1 ? 's' : ''}`)],
+type Row = [string, ...string[]];
+
+/** What each phase offered and how late its backups started and finished. */
+function loadAndLagRows(phases: PhaseSummary[]): Row[] {
+  return [
     [
       'offered rate',
       ...phases.map((p) => `${p.offered.perMinute}/min = ${p.offered.perHour}/h (${p.offered.timesTarget}x target)`),
@@ -182,6 +202,12 @@ export function printTable(phases: PhaseSummary[]): void {
     ['lag → first activity  p50/p99/max', ...phases.map((p) => fmtLag(p.lagSeconds.firstActivity))],
     ['lag → dump start      p50/p99/max', ...phases.map((p) => fmtLag(p.lagSeconds.dumpStart))],
     ['lag → backup done     p50/p99/max', ...phases.map((p) => fmtLag(p.lagSeconds.completed))],
+  ];
+}
+
+/** Where a backup's time went: waiting in task queues or being worked on. */
+function queueRows(phases: PhaseSummary[]): Row[] {
+  return [
     [
       'first workflow task queued p50/p99',
       ...phases.map(
@@ -210,6 +236,12 @@ export function printTable(phases: PhaseSummary[]): void {
       'one backup, first activity → done p50/p99',
       ...phases.map((p) => `${fmtS(p.serviceSeconds.p50)} / ${fmtS(p.serviceSeconds.p99)} s`),
     ],
+  ];
+}
+
+/** The target, and how many backups the workers completed per minute. */
+function throughputRows(phases: PhaseSummary[]): Row[] {
+  return [
     [`p99 first activity ≤ ${TARGET_P99_SECONDS} s`, ...phases.map((p) => (p.target.met ? 'met' : 'MISSED'))],
     [
       'completed per minute (phase span)',
@@ -225,6 +257,12 @@ export function printTable(phases: PhaseSummary[]): void {
       'burst drain p50/max',
       ...phases.map((p) => `${fmtS(p.burstDrainSeconds.p50)} / ${fmtS(p.burstDrainSeconds.max)} s`),
     ],
+  ];
+}
+
+/** Memory, catalog growth and CPU. */
+function resourceRows(phases: PhaseSummary[]): Row[] {
+  return [
     [
       'worker RSS ready → peak → end',
       ...phases.map((p) =>
@@ -265,6 +303,16 @@ export function printTable(phases: PhaseSummary[]): void {
       'machine busy, load avg mean/max',
       ...phases.map((p) => `${p.cpu.machineBusyPercent}%, ${p.load1m.mean}/${p.load1m.max}`),
     ],
+  ];
+}
+
+export function printTable(phases: PhaseSummary[]): void {
+  const rows: Row[] = [
+    ['', ...phases.map((p) => `${p.workers} worker${p.workers > 1 ? 's' : ''}`)],
+    ...loadAndLagRows(phases),
+    ...queueRows(phases),
+    ...throughputRows(phases),
+    ...resourceRows(phases),
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   console.log('');

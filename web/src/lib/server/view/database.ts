@@ -157,6 +157,76 @@ const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 type ToBackup = (b: BackupRecord, v?: VerificationSummary) => ConsoleBackup;
 
+/** The last 30 finished complete or partial backups with a size, oldest first (the charts' points). */
+function chartPoints(backups: BackupRecord[]): BackupPoint[] {
+  return backups
+    .filter((b) => (b.status === 'complete' || b.status === 'partial') && b.finishedAt && b.sizeBytes !== null)
+    .slice(0, 30)
+    .reverse()
+    .map((b) => ({
+      id: b.id,
+      finishedAt: b.finishedAt!.toISOString(),
+      sizeBytes: b.sizeBytes!,
+      dumpBytes: b.dumpBytes,
+      durationMs: b.finishedAt!.getTime() - b.startedAt.getTime(),
+    }));
+}
+
+type DatabaseRecord = Awaited<ReturnType<Services['databases']['get']>>;
+
+/** The buttons the viewer's role allows on the page. */
+function allowedActions(services: Services, actor: ActorRef, db: DatabaseRecord): ConsoleDatabaseView['allowed'] {
+  const may = (action: Action) => services.ctx.guard.can(actor, db.workspaceId, action);
+  return {
+    backup: may('backup.start'),
+    cancel: may('backup.cancel'),
+    verify: may('verification.start'),
+    schedule: may('database.schedule'),
+    retention: may('retention.save'),
+    restore: may('restore.start'),
+  };
+}
+
+/** The database's settings as the page shows them: storages with their type, the policy in words, no password. */
+function databaseFacts(
+  db: DatabaseRecord,
+  workspaceName: string | undefined,
+  storages: Array<{ name: string; type: string }>,
+): ConsoleDatabaseView['database'] {
+  const policy =
+    db.retentionPolicy === null || db.retentionPolicy === undefined ? null : parseRetentionPolicy(db.retentionPolicy);
+  return {
+    name: db.name,
+    host: db.host,
+    port: db.port,
+    dbname: db.dbname,
+    username: db.username,
+    sslmode: db.sslmode,
+    workspace: workspaceName ?? String(db.workspaceId),
+    storages: db.storageNames.map((n) => ({ name: n, type: storages.find((s) => s.name === n)?.type ?? 'unknown' })),
+    schedule: db.schedule,
+    timezone: db.timezone,
+    verifyAfterBackup: db.verifyAfterBackup,
+    verifySchedule: db.verifySchedule,
+    retentionPolicy: policy,
+    retentionSummary: policy ? describePolicy(policy) : null,
+    healthIntervalSeconds: db.healthIntervalSeconds,
+  };
+}
+
+/** The current health state and the last day's and week's uptime, from the transitions (newest first). */
+function uptimeSummary(health: HealthEvent[], now: Date): ConsoleDatabaseView['uptime'] {
+  const latest = health[0];
+  return {
+    current: latest?.status ?? 'unknown',
+    since: iso(latest?.at ?? null),
+    windows: [
+      uptimeWindow('24 hours', health, new Date(now.getTime() - 24 * HOUR_MS), now),
+      uptimeWindow('7 days', health, new Date(now.getTime() - 7 * 24 * HOUR_MS), now),
+    ],
+  };
+}
+
 /** The database page: the database, its backups and charts, live jobs, uptime and what the viewer may do. */
 async function databaseView(
   services: Services,
@@ -175,58 +245,14 @@ async function databaseView(
     services.jobs.running(actor, name),
   ]);
   const newest = await catalog.verifications.newestFor(backups.map((b) => b.id));
-  const points = backups
-    .filter((b) => (b.status === 'complete' || b.status === 'partial') && b.finishedAt && b.sizeBytes !== null)
-    .slice(0, 30)
-    .reverse()
-    .map((b) => ({
-      id: b.id,
-      finishedAt: b.finishedAt!.toISOString(),
-      sizeBytes: b.sizeBytes!,
-      dumpBytes: b.dumpBytes,
-      durationMs: b.finishedAt!.getTime() - b.startedAt.getTime(),
-    }));
+  const points = chartPoints(backups);
   const now = new Date();
-  const policy =
-    db.retentionPolicy === null || db.retentionPolicy === undefined ? null : parseRetentionPolicy(db.retentionPolicy);
-  const latest = health[0];
-  const may = (action: Action) => services.ctx.guard.can(actor, db.workspaceId, action);
   return {
-    allowed: {
-      backup: may('backup.start'),
-      cancel: may('backup.cancel'),
-      verify: may('verification.start'),
-      schedule: may('database.schedule'),
-      retention: may('retention.save'),
-      restore: may('restore.start'),
-    },
-    database: {
-      name: db.name,
-      host: db.host,
-      port: db.port,
-      dbname: db.dbname,
-      username: db.username,
-      sslmode: db.sslmode,
-      workspace: workspace?.name ?? String(db.workspaceId),
-      storages: db.storageNames.map((n) => ({ name: n, type: storages.find((s) => s.name === n)?.type ?? 'unknown' })),
-      schedule: db.schedule,
-      timezone: db.timezone,
-      verifyAfterBackup: db.verifyAfterBackup,
-      verifySchedule: db.verifySchedule,
-      retentionPolicy: policy,
-      retentionSummary: policy ? describePolicy(policy) : null,
-      healthIntervalSeconds: db.healthIntervalSeconds,
-    },
+    allowed: allowedActions(services, actor, db),
+    database: databaseFacts(db, workspace?.name, storages),
     backups: backups.map((b) => toBackup(b, newest.get(b.id))),
     points,
-    uptime: {
-      current: latest?.status ?? 'unknown',
-      since: iso(latest?.at ?? null),
-      windows: [
-        uptimeWindow('24 hours', health, new Date(now.getTime() - 24 * HOUR_MS), now),
-        uptimeWindow('7 days', health, new Date(now.getTime() - 7 * 24 * HOUR_MS), now),
-      ],
-    },
+    uptime: uptimeSummary(health, now),
     jobs,
     verifications: verifications.slice(0, 10).map((v) => ({
       id: v.id,
