@@ -115,6 +115,128 @@ async function runAudit(flags: AccessFlags, access: AccessService, actor: Actor)
     );
 }
 
+interface AccessInvocation {
+  /** The arguments after the sub-command's words. */
+  args: (string | undefined)[];
+  flags: AccessFlags;
+  access: AccessService;
+  actor: Actor;
+  usage: string;
+}
+
+type AccessHandler = (call: AccessInvocation) => Promise<void>;
+
+async function userCreate({ args: [arg], flags, access, actor, usage }: AccessInvocation): Promise<void> {
+  const email = need(arg, 'email', usage);
+  const role = flags.owner ? 'owner' : need(flags.role, '--role <owner|admin|editor|viewer> (or --owner)', usage);
+  const password = await readPassword(flags['password-file'], `password for ${email}: `);
+  const workspace = flags.workspace ?? 'default';
+  // --owner makes an owner of the installation too: the one account that may set what runs
+  // on the shared worker (hook scripts, rclone programs, paths outside a workspace's root).
+  const user = await access.createUser(actor, {
+    email,
+    password,
+    displayName: flags.name,
+    workspace,
+    role: role as 'owner',
+    instanceOwner: flags.owner,
+  });
+  if (flags.json) printJson(user);
+  else
+    process.stdout.write(
+      `user "${user.email}" created, ${role} of workspace "${workspace}"${user.instanceOwner ? ' and owner of the installation' : ''}\n`,
+    );
+}
+
+async function userList({ flags, access, actor }: AccessInvocation): Promise<void> {
+  const users = await access.listUsers(actor);
+  if (flags.json) printJson(users);
+  else
+    printTable(
+      users.map((u) => ({
+        email: u.email,
+        name: u.displayName,
+        status: u.disabled ? 'disabled' : 'active',
+        instance: u.instanceOwner ? 'owner' : '',
+        workspaces: u.memberships.map((m) => `${m.workspace}:${m.role}`).join(' '),
+      })),
+    );
+}
+
+function userSetDisabled(disable: boolean): AccessHandler {
+  return async ({ args: [arg], flags, access, actor, usage }) => {
+    const email = need(arg, 'email', usage);
+    const user = await access.setUserDisabled(actor, email, disable);
+    if (flags.json) printJson(user);
+    else process.stdout.write(`user "${user.email}" ${disable ? 'disabled (its sessions are closed)' : 'enabled'}\n`);
+  };
+}
+
+async function userInstanceOwner({ args: [arg, extra], flags, access, actor, usage }: AccessInvocation): Promise<void> {
+  const email = need(arg, 'email', usage);
+  const revoke = extra === 'off';
+  const user = await access.setInstanceOwner(actor, email, !revoke);
+  if (flags.json) printJson(user);
+  else process.stdout.write(`user "${user.email}" ${revoke ? 'no longer owns' : 'now owns'} the installation\n`);
+}
+
+type MemberHandler = (call: AccessInvocation, email: string, workspace: string) => Promise<void>;
+
+async function memberAdd(call: AccessInvocation, email: string, workspace: string): Promise<void> {
+  const { args, flags, access, actor, usage } = call;
+  const role = need(args[2], 'role (owner, admin, editor or viewer)', usage);
+  await access.setMember(actor, email, workspace, role);
+  if (flags.json) printJson({ email, workspace, role });
+  else process.stdout.write(`"${email}" is ${role} of workspace "${workspace}"\n`);
+}
+
+async function memberRemove({ flags, access, actor }: AccessInvocation, email: string, workspace: string) {
+  await access.removeMember(actor, email, workspace);
+  if (flags.json) printJson({ email, workspace, removed: true });
+  else process.stdout.write(`"${email}" is no longer a member of workspace "${workspace}"\n`);
+}
+
+async function workspaceCreate({ args: [arg], flags, access, actor, usage }: AccessInvocation): Promise<void> {
+  const workspace = await access.createWorkspace(actor, need(arg, 'workspace name', usage));
+  if (flags.json) printJson(workspace);
+  else process.stdout.write(`workspace "${workspace.name}" created\n`);
+}
+
+async function workspaceList({ flags, access, actor }: AccessInvocation): Promise<void> {
+  const list = await access.listWorkspaces(actor);
+  if (flags.json) printJson(list);
+  else
+    printTable(
+      list.map((w) => ({
+        name: w.name,
+        role: w.role,
+        members: String(w.members),
+        databases: String(w.databases),
+        storages: String(w.storages),
+      })),
+    );
+}
+
+const userCommands: Record<string, AccessHandler> = {
+  create: userCreate,
+  list: userList,
+  disable: userSetDisabled(true),
+  enable: userSetDisabled(false),
+  'instance-owner': userInstanceOwner,
+};
+
+const memberCommands: Record<string, MemberHandler> = { add: memberAdd, remove: memberRemove };
+
+const workspaceCommands: Record<string, AccessHandler> = { create: workspaceCreate, list: workspaceList };
+
+function lookup<H>(table: Record<string, H>, sub: string | undefined): H | undefined {
+  return sub !== undefined && Object.hasOwn(table, sub) ? table[sub] : undefined;
+}
+
+function unknown(command: string, usage: string): never {
+  throw new UsageError(`unknown command: ${command}\n${usage}`);
+}
+
 export async function runAccessCommand(
   positionals: string[],
   flags: AccessFlags,
@@ -122,109 +244,18 @@ export async function runAccessCommand(
   actor: Actor,
   usage: string,
 ): Promise<void> {
-  const [command, sub, arg, extra, extra2] = positionals;
-  const { json } = flags;
+  const [command, sub, ...args] = positionals;
+  const call: AccessInvocation = { args, flags, access, actor, usage };
   switch (command) {
-    case 'user': {
-      if (sub === 'create') {
-        const email = need(arg, 'email', usage);
-        const role = flags.owner ? 'owner' : need(flags.role, '--role <owner|admin|editor|viewer> (or --owner)', usage);
-        const password = await readPassword(flags['password-file'], `password for ${email}: `);
-        const workspace = flags.workspace ?? 'default';
-        // --owner makes an owner of the installation too: the one account that may set what runs
-        // on the shared worker (hook scripts, rclone programs, paths outside a workspace's root).
-        const user = await access.createUser(actor, {
-          email,
-          password,
-          displayName: flags.name,
-          workspace,
-          role: role as 'owner',
-          instanceOwner: flags.owner,
-        });
-        if (json) printJson(user);
-        else
-          process.stdout.write(
-            `user "${user.email}" created, ${role} of workspace "${workspace}"${user.instanceOwner ? ' and owner of the installation' : ''}\n`,
-          );
-        return;
-      }
-      if (sub === 'list') {
-        const users = await access.listUsers(actor);
-        if (json) printJson(users);
-        else
-          printTable(
-            users.map((u) => ({
-              email: u.email,
-              name: u.displayName,
-              status: u.disabled ? 'disabled' : 'active',
-              instance: u.instanceOwner ? 'owner' : '',
-              workspaces: u.memberships.map((m) => `${m.workspace}:${m.role}`).join(' '),
-            })),
-          );
-        return;
-      }
-      if (sub === 'disable' || sub === 'enable') {
-        const email = need(arg, 'email', usage);
-        const user = await access.setUserDisabled(actor, email, sub === 'disable');
-        if (json) printJson(user);
-        else
-          process.stdout.write(
-            `user "${user.email}" ${sub === 'disable' ? 'disabled (its sessions are closed)' : 'enabled'}\n`,
-          );
-        return;
-      }
-      if (sub === 'instance-owner') {
-        const email = need(arg, 'email', usage);
-        const revoke = extra === 'off';
-        const user = await access.setInstanceOwner(actor, email, !revoke);
-        if (json) printJson(user);
-        else process.stdout.write(`user "${user.email}" ${revoke ? 'no longer owns' : 'now owns'} the installation\n`);
-        return;
-      }
-      throw new UsageError(`unknown command: user ${sub ?? ''}\n${usage}`);
-    }
+    case 'user':
+      return (lookup(userCommands, sub) ?? unknown(`user ${sub ?? ''}`, usage))(call);
     case 'member': {
-      const email = need(arg, 'email', usage);
-      const workspace = need(extra, 'workspace', usage);
-      if (sub === 'add') {
-        const role = need(extra2, 'role (owner, admin, editor or viewer)', usage);
-        await access.setMember(actor, email, workspace, role);
-        if (json) printJson({ email, workspace, role });
-        else process.stdout.write(`"${email}" is ${role} of workspace "${workspace}"\n`);
-        return;
-      }
-      if (sub === 'remove') {
-        await access.removeMember(actor, email, workspace);
-        if (json) printJson({ email, workspace, removed: true });
-        else process.stdout.write(`"${email}" is no longer a member of workspace "${workspace}"\n`);
-        return;
-      }
-      throw new UsageError(`unknown command: member ${sub ?? ''}\n${usage}`);
+      const email = need(args[0], 'email', usage);
+      const workspace = need(args[1], 'workspace', usage);
+      return (lookup(memberCommands, sub) ?? unknown(`member ${sub ?? ''}`, usage))(call, email, workspace);
     }
-    case 'workspace': {
-      if (sub === 'create') {
-        const workspace = await access.createWorkspace(actor, need(arg, 'workspace name', usage));
-        if (json) printJson(workspace);
-        else process.stdout.write(`workspace "${workspace.name}" created\n`);
-        return;
-      }
-      if (sub === 'list') {
-        const list = await access.listWorkspaces(actor);
-        if (json) printJson(list);
-        else
-          printTable(
-            list.map((w) => ({
-              name: w.name,
-              role: w.role,
-              members: String(w.members),
-              databases: String(w.databases),
-              storages: String(w.storages),
-            })),
-          );
-        return;
-      }
-      throw new UsageError(`unknown command: workspace ${sub ?? ''}\n${usage}`);
-    }
+    case 'workspace':
+      return (lookup(workspaceCommands, sub) ?? unknown(`workspace ${sub ?? ''}`, usage))(call);
     case 'audit':
       return runAudit(flags, access, actor);
     default:

@@ -29,6 +29,103 @@ const indent = (text: string) =>
     .map((l) => `    ${l}`)
     .join('\n');
 
+type Scope = { database: string } | { workspace: string };
+
+interface HookInvocation {
+  rest: string[];
+  flags: HookCommandFlags;
+  json: boolean;
+  withOps: WithOps;
+}
+
+/** The hook's scope: --workspace, else the database named by the first argument (then consumed). */
+function hookScope({ flags, rest }: HookInvocation): { target: Scope; rest: string[] } {
+  return flags.workspace
+    ? { target: { workspace: flags.workspace }, rest }
+    : { target: { database: need(rest[0], 'database name (or --workspace <name>)') }, rest: rest.slice(1) };
+}
+
+async function resolveScope(scope: Scope, workspaceId: (name: string) => Promise<number>): Promise<HookTarget> {
+  return 'workspace' in scope ? { workspaceId: await workspaceId(scope.workspace) } : scope;
+}
+
+async function hookSet(call: HookInvocation): Promise<void> {
+  const { flags, json, withOps } = call;
+  const { target: where, rest: more } = hookScope(call);
+  const kind = need(more[0], 'hook kind (pre_backup, post_backup or post_restore)');
+  if (Boolean(flags.file) === Boolean(flags.script))
+    throw new UsageError('hook set needs exactly one of --file <script> or --script <text>');
+  const script = flags.file ? await readFile(flags.file, 'utf8') : flags.script!;
+  const timeoutSeconds = flags.timeout === undefined ? undefined : Number(flags.timeout);
+  if (timeoutSeconds !== undefined && !Number.isFinite(timeoutSeconds))
+    throw new UsageError(`--timeout must be a number of seconds, not "${flags.timeout}"`);
+  const hook = await withOps(async (s) =>
+    s.services.hooks.setHook(s.actor, {
+      target: await resolveScope(where, workspaceResolver(s)),
+      kind,
+      script,
+      ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+    }),
+  );
+  if (json) printJson(hook);
+  else
+    process.stdout.write(
+      `${hook.kind} hook of ${hook.databaseName ? `database "${hook.databaseName}"` : `workspace ${hook.workspaceId}`} saved (timeout ${hook.timeoutSeconds} s)\n`,
+    );
+}
+
+async function hookRemove(call: HookInvocation): Promise<void> {
+  const { json, withOps } = call;
+  const { target: where, rest: more } = hookScope(call);
+  const kind = need(more[0], 'hook kind');
+  await withOps(async (s) =>
+    s.services.hooks.removeHook(s.actor, { target: await resolveScope(where, workspaceResolver(s)), kind }),
+  );
+  if (json) printJson({ removed: kind });
+  else process.stdout.write(`${kind} hook removed\n`);
+}
+
+async function hookShow({ rest, json, withOps }: HookInvocation): Promise<void> {
+  const database = need(rest[0], 'database name');
+  const view = await withOps((s) => s.services.hooks.showHooks(s.actor, database));
+  if (json) return printJson({ database: view.database, hooks: view.hooks, variables: view.variables });
+  if (view.hooks.length === 0)
+    process.stdout.write(`no hooks run for "${database}": hindsight hook set ${database} pre_backup --file <script>\n`);
+  for (const h of view.hooks) {
+    process.stdout.write(
+      `${h.kind} (${h.scope}${h.scope === 'workspace' ? ` ${h.workspaceId}` : ''}, timeout ${h.timeoutSeconds} s, updated ${h.updatedAt.toISOString()}${h.updatedBy ? ` by ${h.updatedBy}` : ''}):\n${indent(h.script)}\n`,
+    );
+  }
+  process.stdout.write('\nvariables a script receives:\n');
+  printTable(view.variables.map((v) => ({ name: v.name, kinds: v.kinds.join(','), description: v.description })));
+}
+
+async function hookRuns({ rest, json, withOps }: HookInvocation): Promise<void> {
+  const database = need(rest[0], 'database name');
+  const runs = await withOps((s) => s.services.hooks.hookRuns(s.actor, database));
+  if (json) return printJson(runs);
+  if (runs.length === 0) return void process.stdout.write(`no hook has run for "${database}" yet\n`);
+  printTable(
+    runs.map((r) => ({
+      started: r.startedAt.toISOString(),
+      kind: r.kind,
+      scope: r.scope,
+      status: r.status,
+      exit: r.timedOut ? 'timeout' : (r.signal ?? String(r.exitCode ?? '-')),
+      ms: String(r.durationMs),
+      job: r.backupId ?? r.restoreId ?? '-',
+      output: (r.outputTail.trim().split('\n').pop() ?? '').slice(0, 60),
+    })),
+  );
+}
+
+const hookSubcommands: Record<string, (call: HookInvocation) => Promise<void>> = {
+  set: hookSet,
+  remove: hookRemove,
+  show: hookShow,
+  runs: hookRuns,
+};
+
 /** `hindsight hook …`: args are what follows `hook`. */
 export async function hookCommand(
   args: string[],
@@ -37,87 +134,9 @@ export async function hookCommand(
   withOps: WithOps,
 ): Promise<void> {
   const [sub, ...rest] = args;
-  type Scope = { database: string } | { workspace: string };
-  const target = (): { target: Scope; rest: string[] } =>
-    flags.workspace
-      ? { target: { workspace: flags.workspace }, rest }
-      : { target: { database: need(rest[0], 'database name (or --workspace <name>)') }, rest: rest.slice(1) };
-  const resolve = async (scope: Scope, workspaceId: (name: string) => Promise<number>): Promise<HookTarget> =>
-    'workspace' in scope ? { workspaceId: await workspaceId(scope.workspace) } : scope;
-  switch (sub) {
-    case 'set': {
-      const { target: where, rest: more } = target();
-      const kind = need(more[0], 'hook kind (pre_backup, post_backup or post_restore)');
-      if (Boolean(flags.file) === Boolean(flags.script))
-        throw new UsageError('hook set needs exactly one of --file <script> or --script <text>');
-      const script = flags.file ? await readFile(flags.file, 'utf8') : flags.script!;
-      const timeoutSeconds = flags.timeout === undefined ? undefined : Number(flags.timeout);
-      if (timeoutSeconds !== undefined && !Number.isFinite(timeoutSeconds))
-        throw new UsageError(`--timeout must be a number of seconds, not "${flags.timeout}"`);
-      const hook = await withOps(async (s) =>
-        s.services.hooks.setHook(s.actor, {
-          target: await resolve(where, workspaceResolver(s)),
-          kind,
-          script,
-          ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
-        }),
-      );
-      if (json) printJson(hook);
-      else
-        process.stdout.write(
-          `${hook.kind} hook of ${hook.databaseName ? `database "${hook.databaseName}"` : `workspace ${hook.workspaceId}`} saved (timeout ${hook.timeoutSeconds} s)\n`,
-        );
-      return;
-    }
-    case 'remove': {
-      const { target: where, rest: more } = target();
-      const kind = need(more[0], 'hook kind');
-      await withOps(async (s) =>
-        s.services.hooks.removeHook(s.actor, { target: await resolve(where, workspaceResolver(s)), kind }),
-      );
-      if (json) printJson({ removed: kind });
-      else process.stdout.write(`${kind} hook removed\n`);
-      return;
-    }
-    case 'show': {
-      const database = need(rest[0], 'database name');
-      const view = await withOps((s) => s.services.hooks.showHooks(s.actor, database));
-      if (json) return printJson({ database: view.database, hooks: view.hooks, variables: view.variables });
-      if (view.hooks.length === 0)
-        process.stdout.write(
-          `no hooks run for "${database}": hindsight hook set ${database} pre_backup --file <script>\n`,
-        );
-      for (const h of view.hooks) {
-        process.stdout.write(
-          `${h.kind} (${h.scope}${h.scope === 'workspace' ? ` ${h.workspaceId}` : ''}, timeout ${h.timeoutSeconds} s, updated ${h.updatedAt.toISOString()}${h.updatedBy ? ` by ${h.updatedBy}` : ''}):\n${indent(h.script)}\n`,
-        );
-      }
-      process.stdout.write('\nvariables a script receives:\n');
-      printTable(view.variables.map((v) => ({ name: v.name, kinds: v.kinds.join(','), description: v.description })));
-      return;
-    }
-    case 'runs': {
-      const database = need(rest[0], 'database name');
-      const runs = await withOps((s) => s.services.hooks.hookRuns(s.actor, database));
-      if (json) return printJson(runs);
-      if (runs.length === 0) return void process.stdout.write(`no hook has run for "${database}" yet\n`);
-      printTable(
-        runs.map((r) => ({
-          started: r.startedAt.toISOString(),
-          kind: r.kind,
-          scope: r.scope,
-          status: r.status,
-          exit: r.timedOut ? 'timeout' : (r.signal ?? String(r.exitCode ?? '-')),
-          ms: String(r.durationMs),
-          job: r.backupId ?? r.restoreId ?? '-',
-          output: (r.outputTail.trim().split('\n').pop() ?? '').slice(0, 60),
-        })),
-      );
-      return;
-    }
-    default:
-      throw new UsageError(`unknown command: hook ${sub ?? ''}`);
-  }
+  const handler = sub === undefined || !Object.hasOwn(hookSubcommands, sub) ? undefined : hookSubcommands[sub];
+  if (!handler) throw new UsageError(`unknown command: hook ${sub ?? ''}`);
+  return handler({ rest, flags, json, withOps });
 }
 
 export function formatRoleCheck(database: string, report: ReadOnlyReport): string {

@@ -45,121 +45,125 @@ type Work<T> = (notifiers: NotifierService, actor: Actor, workspaceId: (name: st
 const withOps = <T>(ctx: Context, work: Work<T>) =>
   ctx.withSession((s) => work(s.services.notifiers, s.actor, workspaceResolver(s)));
 
+const out = (text: string) => process.stdout.write(`${text}\n`);
+
+async function notifierAdd(args: string[], ctx: Context): Promise<void> {
+  const name = need(args[0], 'notifier name');
+  const config = ctx.flags.config !== undefined ? await readJson(ctx.flags.config) : {};
+  if (ctx.flags.type) {
+    if (config.type !== undefined && config.type !== ctx.flags.type)
+      throw new UsageError(`--type ${ctx.flags.type} contradicts "type": "${String(config.type)}" in --config`);
+    config.type = ctx.flags.type;
+  }
+  if (config.type === undefined) throw new UsageError(`--type is required`);
+  const record = await withOps(ctx, async (ops, actor, workspaceId) =>
+    ops.save(actor, name, config, undefined, ctx.flags.workspace ? await workspaceId(ctx.flags.workspace) : undefined),
+  );
+  if (ctx.json) printJson(record);
+  else
+    out(
+      `notifier "${record.name}" saved (${record.type}: ${record.summary}; events ${record.events.join(', ')}); try it with hindsight notifier test ${record.name}`,
+    );
+}
+
+async function notifierList(_args: string[], ctx: Context): Promise<void> {
+  const notifiers = await withOps(ctx, (ops, actor) => ops.list(actor));
+  if (ctx.json) printJson(notifiers);
+  else if (notifiers.length === 0)
+    out('no notifiers: add one with hindsight notifier add <name> --type slack --config @slack.json');
+  else
+    printTable(
+      notifiers.map((n) => ({
+        name: n.name,
+        type: n.type,
+        sends_to: n.summary,
+        events: n.events.join(','),
+        databases: n.databases.join(',') || '-',
+        health: health(n),
+      })),
+    );
+}
+
+async function notifierTest(args: string[], ctx: Context): Promise<void> {
+  const name = need(args[0], 'notifier name');
+  const result = await withOps(ctx, (ops, actor) => ops.test(actor, name));
+  if (ctx.json) printJson(result);
+  else
+    out(
+      result.ok
+        ? `notifier "${name}": test message delivered in ${result.elapsedMs} ms (${result.detail})`
+        : `notifier "${name}": test message not delivered: ${result.detail}`,
+    );
+  if (!result.ok) process.exitCode = 1;
+}
+
+async function notifierRemove(args: string[], ctx: Context): Promise<void> {
+  const name = need(args[0], 'notifier name');
+  await withOps(ctx, (ops, actor) => ops.remove(actor, name));
+  if (ctx.json) printJson({ removed: name });
+  else out(`notifier "${name}" removed`);
+}
+
+async function notifierAttach(args: string[], ctx: Context): Promise<void> {
+  const database = need(args[0], 'database name');
+  const names = list(args[1], 'notifier names, comma-separated (or "none")');
+  const attached = await withOps(ctx, (ops, actor) =>
+    ops.attach(actor, database, names.length === 1 && names[0] === 'none' ? [] : names),
+  );
+  if (ctx.json) printJson({ database, notifiers: attached });
+  else
+    out(
+      attached.length
+        ? `database "${database}" notifies ${attached.join(', ')}`
+        : `database "${database}" notifies no one`,
+    );
+}
+
+async function notifierEvents(args: string[], ctx: Context): Promise<void> {
+  const name = need(args[0], 'notifier name');
+  const record = await withOps(ctx, (ops, actor) =>
+    ops.setEvents(actor, name, list(args[1], 'events, comma-separated')),
+  );
+  if (ctx.json) printJson(record);
+  else out(`notifier "${name}" hears of ${record.events.join(', ')}`);
+}
+
+async function notifierDeliveries(args: string[], ctx: Context): Promise<void> {
+  const deliveries = await withOps(ctx, (ops, actor) =>
+    ops.deliveries(actor, { ...(args[0] ? { notifier: args[0] } : {}), limit: 50 }),
+  );
+  if (ctx.json) printJson(deliveries);
+  else if (deliveries.length === 0) out('no deliveries yet');
+  else
+    printTable(
+      deliveries.map((d) => ({
+        id: String(d.id),
+        at: d.createdAt.toISOString(),
+        notifier: d.notifierName,
+        event: d.event,
+        database: d.database ?? '-',
+        status: d.status,
+        attempts: String(d.attempts),
+        error: d.status === 'sent' ? '' : (d.lastError ?? ''),
+      })),
+    );
+}
+
+const notifierSubcommands: Record<string, (args: string[], ctx: Context) => Promise<void>> = {
+  add: notifierAdd,
+  list: notifierList,
+  test: notifierTest,
+  remove: notifierRemove,
+  attach: notifierAttach,
+  events: notifierEvents,
+  deliveries: notifierDeliveries,
+};
+
 /** `hindsight notifier …` */
 export async function runNotifierCommand(sub: string | undefined, args: string[], ctx: Context): Promise<void> {
-  const out = (text: string) => process.stdout.write(`${text}\n`);
-  switch (sub) {
-    case 'add': {
-      const name = need(args[0], 'notifier name');
-      const config = ctx.flags.config !== undefined ? await readJson(ctx.flags.config) : {};
-      if (ctx.flags.type) {
-        if (config.type !== undefined && config.type !== ctx.flags.type)
-          throw new UsageError(`--type ${ctx.flags.type} contradicts "type": "${String(config.type)}" in --config`);
-        config.type = ctx.flags.type;
-      }
-      if (config.type === undefined) throw new UsageError(`--type is required`);
-      const record = await withOps(ctx, async (ops, actor, workspaceId) =>
-        ops.save(
-          actor,
-          name,
-          config,
-          undefined,
-          ctx.flags.workspace ? await workspaceId(ctx.flags.workspace) : undefined,
-        ),
-      );
-      if (ctx.json) printJson(record);
-      else
-        out(
-          `notifier "${record.name}" saved (${record.type}: ${record.summary}; events ${record.events.join(', ')}); try it with hindsight notifier test ${record.name}`,
-        );
-      return;
-    }
-    case 'list': {
-      const notifiers = await withOps(ctx, (ops, actor) => ops.list(actor));
-      if (ctx.json) printJson(notifiers);
-      else if (notifiers.length === 0)
-        out('no notifiers: add one with hindsight notifier add <name> --type slack --config @slack.json');
-      else
-        printTable(
-          notifiers.map((n) => ({
-            name: n.name,
-            type: n.type,
-            sends_to: n.summary,
-            events: n.events.join(','),
-            databases: n.databases.join(',') || '-',
-            health: health(n),
-          })),
-        );
-      return;
-    }
-    case 'test': {
-      const name = need(args[0], 'notifier name');
-      const result = await withOps(ctx, (ops, actor) => ops.test(actor, name));
-      if (ctx.json) printJson(result);
-      else
-        out(
-          result.ok
-            ? `notifier "${name}": test message delivered in ${result.elapsedMs} ms (${result.detail})`
-            : `notifier "${name}": test message not delivered: ${result.detail}`,
-        );
-      if (!result.ok) process.exitCode = 1;
-      return;
-    }
-    case 'remove': {
-      const name = need(args[0], 'notifier name');
-      await withOps(ctx, (ops, actor) => ops.remove(actor, name));
-      if (ctx.json) printJson({ removed: name });
-      else out(`notifier "${name}" removed`);
-      return;
-    }
-    case 'attach': {
-      const database = need(args[0], 'database name');
-      const names = list(args[1], 'notifier names, comma-separated (or "none")');
-      const attached = await withOps(ctx, (ops, actor) =>
-        ops.attach(actor, database, names.length === 1 && names[0] === 'none' ? [] : names),
-      );
-      if (ctx.json) printJson({ database, notifiers: attached });
-      else
-        out(
-          attached.length
-            ? `database "${database}" notifies ${attached.join(', ')}`
-            : `database "${database}" notifies no one`,
-        );
-      return;
-    }
-    case 'events': {
-      const name = need(args[0], 'notifier name');
-      const record = await withOps(ctx, (ops, actor) =>
-        ops.setEvents(actor, name, list(args[1], 'events, comma-separated')),
-      );
-      if (ctx.json) printJson(record);
-      else out(`notifier "${name}" hears of ${record.events.join(', ')}`);
-      return;
-    }
-    case 'deliveries': {
-      const deliveries = await withOps(ctx, (ops, actor) =>
-        ops.deliveries(actor, { ...(args[0] ? { notifier: args[0] } : {}), limit: 50 }),
-      );
-      if (ctx.json) printJson(deliveries);
-      else if (deliveries.length === 0) out('no deliveries yet');
-      else
-        printTable(
-          deliveries.map((d) => ({
-            id: String(d.id),
-            at: d.createdAt.toISOString(),
-            notifier: d.notifierName,
-            event: d.event,
-            database: d.database ?? '-',
-            status: d.status,
-            attempts: String(d.attempts),
-            error: d.status === 'sent' ? '' : (d.lastError ?? ''),
-          })),
-        );
-      return;
-    }
-    default:
-      throw new UsageError(`unknown command: notifier ${sub ?? ''}`);
-  }
+  const handler = sub !== undefined && Object.hasOwn(notifierSubcommands, sub) ? notifierSubcommands[sub] : undefined;
+  if (!handler) throw new UsageError(`unknown command: notifier ${sub ?? ''}`);
+  return handler(args, ctx);
 }
 
 /** `hindsight db overdue <db> <hours|off>` */

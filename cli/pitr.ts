@@ -61,6 +61,92 @@ function describeStatus(s: WalStatus): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The settings `db pitr <db> on` changes: only the flags given. */
+function pitrSettings(flags: PitrFlags) {
+  return {
+    ...(flags['slot-max-mb'] !== undefined ? { slotMaxMb: positiveInt(flags['slot-max-mb'], '--slot-max-mb') } : {}),
+    ...(flags['base-schedule'] !== undefined
+      ? { baseSchedule: flags['base-schedule'] === 'off' ? null : flags['base-schedule'] }
+      : {}),
+    ...(flags.agent !== undefined ? { agent: flags.agent === 'none' ? null : flags.agent } : {}),
+    ...(flags.standby !== undefined ? { baseBackupUrl: standbyUrl(flags.standby) } : {}),
+    ...(flags['base-full-every'] !== undefined
+      ? { baseFullEvery: positiveInt(flags['base-full-every'], '--base-full-every') }
+      : {}),
+  };
+}
+
+async function pitrOn(database: string, flags: PitrFlags, withPitr: WithPitr): Promise<void> {
+  const settings = pitrSettings(flags);
+  const result = await withPitr((s) => s.services.pitr.enable(s.actor, database, settings));
+  if (flags.json)
+    return printJson({
+      ...result,
+      baseBackup: result.baseBackup
+        ? { baseBackupId: result.baseBackup.baseBackupId, workflowId: result.baseBackup.workflowId }
+        : null,
+    });
+  process.stdout.write(
+    `PITR on for "${database}": WAL streams in ${result.archiverWorkflowId}${result.chainMonitorWorkflowId ? `, chain watched by ${result.chainMonitorWorkflowId}` : ''}\n`,
+  );
+  if (result.baseBackup)
+    process.stdout.write(
+      `first base backup ${result.baseBackup.baseBackupId} started (${result.baseBackup.workflowId})\n`,
+    );
+}
+
+async function pitrOff(database: string, flags: PitrFlags, withPitr: WithPitr): Promise<void> {
+  const result = await withPitr((s) => s.services.pitr.disable(s.actor, database));
+  if (flags.json) printJson(result);
+  else
+    process.stdout.write(
+      `PITR off for "${database}": streaming stopped${result.slotDropped ? ', replication slot dropped' : ''}; archived WAL and base backups stay in storage\n`,
+    );
+}
+
+/** `db pitr <db> on|off` */
+async function dbPitr(args: string[], flags: PitrFlags, withPitr: WithPitr): Promise<void> {
+  const [database, mode] = args;
+  if (!database || (mode !== 'on' && mode !== 'off'))
+    throw new UsageError(`db pitr takes <db> on or <db> off, not "${mode ?? ''}"`);
+  return mode === 'on' ? pitrOn(database, flags, withPitr) : pitrOff(database, flags, withPitr);
+}
+
+/** `base-backup <db> [--wait]`: the id at once, or the finished backup's summary. */
+async function baseBackup(args: string[], flags: PitrFlags, withPitr: WithPitr): Promise<void> {
+  const { json } = flags;
+  const [database] = args;
+  if (!database) throw new UsageError('database name is required');
+  await withPitr(async (s) => {
+    const started = await s.services.pitr.startBaseBackup(s.actor, database);
+    if (!flags.wait) {
+      if (json) printJson({ baseBackupId: started.baseBackupId, workflowId: started.workflowId });
+      else process.stdout.write(`${started.baseBackupId}\n`);
+      return;
+    }
+    const result = await started.result();
+    if (json) printJson(result);
+    else
+      process.stdout.write(
+        `base backup ${result.baseBackupId}: ${result.stage}${result.kind === 'incremental' ? `, incremental over ${result.parentId}` : result.kind === 'full' ? ', full' : ''}, WAL ${result.startLsn} – ${result.stopLsn} on timeline ${result.timeline}, ${formatBytes(result.rawBytes)} stored as ${formatBytes(result.storedBytes)}\n`,
+      );
+  });
+}
+
+async function walStatus(args: string[], flags: PitrFlags, withPitr: WithPitr): Promise<void> {
+  const [database] = args;
+  if (!database) throw new UsageError('database name is required');
+  const status = await withPitr((s) => s.services.pitr.walStatus(s.actor, database));
+  if (flags.json) printJson(status);
+  else process.stdout.write(describeStatus(status));
+}
+
+const pitrCommands: Record<string, (args: string[], flags: PitrFlags, withPitr: WithPitr) => Promise<void>> = {
+  'db pitr': dbPitr,
+  'base-backup': baseBackup,
+  'wal-status': walStatus,
+};
+
 /** `db pitr`, `base-backup` and `wal-status`. */
 export async function runPitrCommand(
   command: string,
@@ -68,78 +154,7 @@ export async function runPitrCommand(
   flags: PitrFlags,
   withPitr: WithPitr,
 ): Promise<void> {
-  const { json } = flags;
-  if (command === 'db pitr') {
-    const [database, mode] = args;
-    if (!database || (mode !== 'on' && mode !== 'off'))
-      throw new UsageError(`db pitr takes <db> on or <db> off, not "${mode ?? ''}"`);
-    if (mode === 'on') {
-      const settings = {
-        ...(flags['slot-max-mb'] !== undefined
-          ? { slotMaxMb: positiveInt(flags['slot-max-mb'], '--slot-max-mb') }
-          : {}),
-        ...(flags['base-schedule'] !== undefined
-          ? { baseSchedule: flags['base-schedule'] === 'off' ? null : flags['base-schedule'] }
-          : {}),
-        ...(flags.agent !== undefined ? { agent: flags.agent === 'none' ? null : flags.agent } : {}),
-        ...(flags.standby !== undefined ? { baseBackupUrl: standbyUrl(flags.standby) } : {}),
-        ...(flags['base-full-every'] !== undefined
-          ? { baseFullEvery: positiveInt(flags['base-full-every'], '--base-full-every') }
-          : {}),
-      };
-      const result = await withPitr((s) => s.services.pitr.enable(s.actor, database, settings));
-      if (json)
-        printJson({
-          ...result,
-          baseBackup: result.baseBackup
-            ? { baseBackupId: result.baseBackup.baseBackupId, workflowId: result.baseBackup.workflowId }
-            : null,
-        });
-      else {
-        process.stdout.write(
-          `PITR on for "${database}": WAL streams in ${result.archiverWorkflowId}${result.chainMonitorWorkflowId ? `, chain watched by ${result.chainMonitorWorkflowId}` : ''}\n`,
-        );
-        if (result.baseBackup)
-          process.stdout.write(
-            `first base backup ${result.baseBackup.baseBackupId} started (${result.baseBackup.workflowId})\n`,
-          );
-      }
-      return;
-    }
-    const result = await withPitr((s) => s.services.pitr.disable(s.actor, database));
-    if (json) printJson(result);
-    else
-      process.stdout.write(
-        `PITR off for "${database}": streaming stopped${result.slotDropped ? ', replication slot dropped' : ''}; archived WAL and base backups stay in storage\n`,
-      );
-    return;
-  }
-  if (command === 'base-backup') {
-    const [database] = args;
-    if (!database) throw new UsageError('database name is required');
-    await withPitr(async (s) => {
-      const started = await s.services.pitr.startBaseBackup(s.actor, database);
-      if (!flags.wait) {
-        if (json) printJson({ baseBackupId: started.baseBackupId, workflowId: started.workflowId });
-        else process.stdout.write(`${started.baseBackupId}\n`);
-        return;
-      }
-      const result = await started.result();
-      if (json) printJson(result);
-      else
-        process.stdout.write(
-          `base backup ${result.baseBackupId}: ${result.stage}${result.kind === 'incremental' ? `, incremental over ${result.parentId}` : result.kind === 'full' ? ', full' : ''}, WAL ${result.startLsn} – ${result.stopLsn} on timeline ${result.timeline}, ${formatBytes(result.rawBytes)} stored as ${formatBytes(result.storedBytes)}\n`,
-        );
-    });
-    return;
-  }
-  if (command === 'wal-status') {
-    const [database] = args;
-    if (!database) throw new UsageError('database name is required');
-    const status = await withPitr((s) => s.services.pitr.walStatus(s.actor, database));
-    if (json) printJson(status);
-    else process.stdout.write(describeStatus(status));
-    return;
-  }
-  throw new UsageError(`unknown command ${command}`);
+  const handler = Object.hasOwn(pitrCommands, command) ? pitrCommands[command] : undefined;
+  if (!handler) throw new UsageError(`unknown command ${command}`);
+  return handler(args, flags, withPitr);
 }

@@ -86,115 +86,142 @@ function personal(actor: Actor): Extract<Actor, { kind: 'user' }> {
   return actor;
 }
 
-export function createApiTokenService(runtime: Runtime, authz: Authz, access: AccessService) {
-  const store = runtime.catalog.apiTokens;
+interface TokenDeps {
+  store: Runtime['catalog']['apiTokens'];
+  authz: Authz;
+  access: AccessService;
+}
 
-  /** Like authz.audited, for changes a user makes to their own account rather than to a workspace's objects. */
-  async function recorded<T>(
-    actor: Actor,
-    entry: { workspaceId: number; action: string; target: { type: string; name: string }; before: unknown },
-    work: () => Promise<T>,
-    after: (result: T) => unknown,
-  ): Promise<T> {
-    let result: T;
-    try {
-      result = await work();
-    } catch (error) {
-      await authz.audit(actor, { ...entry, outcome: 'failed', detail: errorMessage(error).slice(0, 1000) });
-      throw error;
-    }
-    await authz.audit(actor, { ...entry, after: after(result), outcome: 'ok' });
-    return result;
+/** Like authz.audited, for changes a user makes to their own account rather than to a workspace's objects. */
+async function recorded<T>(
+  { authz }: TokenDeps,
+  actor: Actor,
+  entry: { workspaceId: number; action: string; target: { type: string; name: string }; before: unknown },
+  work: () => Promise<T>,
+  after: (result: T) => unknown,
+): Promise<T> {
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    await authz.audit(actor, { ...entry, outcome: 'failed', detail: errorMessage(error).slice(0, 1000) });
+    throw error;
   }
+  await authz.audit(actor, { ...entry, after: after(result), outcome: 'ok' });
+  return result;
+}
 
-  return {
-    /** Creates a token and returns its secret, which is not kept and cannot be shown again. */
-    async create(actor: Actor, raw: unknown): Promise<{ token: ApiTokenView; secret: string }> {
-      const user = personal(actor);
-      const input = parseInput(raw);
-      const workspace = await access.workspaceFor(user, input.workspace);
-      const own = roleOf(user, workspace.id)!;
-      const target = { type: 'api token', name: input.name };
-      if (ROLES.indexOf(input.role) < ROLES.indexOf(own)) {
-        await authz.audit(user, {
-          workspaceId: workspace.id,
-          action: 'apiToken.create',
-          target,
-          outcome: 'denied',
-          detail: `role ${input.role} is above the creator's role ${own}`,
-        });
-        throw new HindsightError(
-          'forbidden',
-          `role: a token cannot hold more than your own role in workspace "${workspace.name}" (you are ${own}; choose ${ROLES.slice(ROLES.indexOf(own)).join(', ')})`,
-        );
-      }
-      const secret = `hs_${randomBytes(32).toString('base64url')}`;
-      const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : null;
-      const record = await recorded(
-        user,
-        { workspaceId: workspace.id, action: 'apiToken.create', target, before: null },
-        () =>
-          store.create({
-            userId: user.userId,
-            workspaceId: workspace.id,
-            role: input.role,
-            name: input.name,
-            prefix: secret.slice(0, PREFIX_LENGTH),
-            secret,
-            expiresAt,
-          }),
-        (t) => ({ id: t.id, prefix: t.prefix, workspace: workspace.name, role: t.role, expiresAt: iso(t.expiresAt) }),
-      );
-      return { token: tokenView(record), secret };
+/** A token may hold the creator's own role in the workspace or a lower one, never a higher one. */
+async function refuseHigherRole(
+  { authz }: TokenDeps,
+  user: Actor,
+  workspace: { id: number; name: string },
+  input: { name: string; role: Role },
+): Promise<void> {
+  const own = roleOf(user, workspace.id)!;
+  if (ROLES.indexOf(input.role) >= ROLES.indexOf(own)) return;
+  await authz.audit(user, {
+    workspaceId: workspace.id,
+    action: 'apiToken.create',
+    target: { type: 'api token', name: input.name },
+    outcome: 'denied',
+    detail: `role ${input.role} is above the creator's role ${own}`,
+  });
+  throw new HindsightError(
+    'forbidden',
+    `role: a token cannot hold more than your own role in workspace "${workspace.name}" (you are ${own}; choose ${ROLES.slice(ROLES.indexOf(own)).join(', ')})`,
+  );
+}
+
+/** Creates a token and returns its secret, which is not kept and cannot be shown again. */
+async function createToken(
+  deps: TokenDeps,
+  actor: Actor,
+  raw: unknown,
+): Promise<{ token: ApiTokenView; secret: string }> {
+  const user = personal(actor);
+  const input = parseInput(raw);
+  const workspace = await deps.access.workspaceFor(user, input.workspace);
+  await refuseHigherRole(deps, user, workspace, input);
+  const target = { type: 'api token', name: input.name };
+  const secret = `hs_${randomBytes(32).toString('base64url')}`;
+  const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : null;
+  const record = await recorded(
+    deps,
+    user,
+    { workspaceId: workspace.id, action: 'apiToken.create', target, before: null },
+    () =>
+      deps.store.create({
+        userId: user.userId,
+        workspaceId: workspace.id,
+        role: input.role,
+        name: input.name,
+        prefix: secret.slice(0, PREFIX_LENGTH),
+        secret,
+        expiresAt,
+      }),
+    (t) => ({ id: t.id, prefix: t.prefix, workspace: workspace.name, role: t.role, expiresAt: iso(t.expiresAt) }),
+  );
+  return { token: tokenView(record), secret };
+}
+
+/** Revokes one of the actor's own tokens; someone else's is "not found". */
+async function revokeToken(deps: TokenDeps, actor: Actor, id: number): Promise<ApiTokenView> {
+  const { store } = deps;
+  const user = personal(actor);
+  const token = Number.isSafeInteger(id) ? await store.get(id) : undefined;
+  if (!token || token.userId !== user.userId)
+    throw new HindsightError('not_found', `API token ${id} does not exist (GET /api/v1/tokens lists yours)`);
+  if (token.revokedAt) return tokenView(token);
+  await recorded(
+    deps,
+    user,
+    {
+      workspaceId: token.workspaceId,
+      action: 'apiToken.revoke',
+      target: { type: 'api token', name: token.name },
+      before: { id: token.id, prefix: token.prefix, role: token.role },
     },
+    () => store.revoke(token.id),
+    () => ({ revoked: true }),
+  );
+  return tokenView((await store.get(token.id))!);
+}
+
+/**
+ * The actor a bearer secret stands for, or undefined when it is unknown, revoked, expired, its
+ * user disabled, or the user no longer belongs to the token's workspace.
+ */
+async function actorForSecret({ store, access }: TokenDeps, secret: string, ip: string): Promise<Actor | undefined> {
+  if (!API_TOKEN_PATTERN.test(secret)) return undefined;
+  const token = await store.use(secret);
+  if (!token) return undefined;
+  const user = await access.actorForUser(token.userId, `token ${token.prefix} from ${ip}`);
+  if (!user || user.kind !== 'user') return undefined;
+  const current = user.memberships.get(token.workspaceId);
+  if (!current) return undefined;
+  // The installation's privileges (services/authz.ts) ride only on a token made with the owner
+  // role: a narrower token for a script stays narrow even when its creator owns the instance.
+  return {
+    ...user,
+    memberships: new Map([[token.workspaceId, lowerRole(token.role, current)]]),
+    instanceOwner: user.instanceOwner && token.role === 'owner',
+  };
+}
+
+export function createApiTokenService(runtime: Runtime, authz: Authz, access: AccessService) {
+  const deps: TokenDeps = { store: runtime.catalog.apiTokens, authz, access };
+  return {
+    create: (actor: Actor, raw: unknown) => createToken(deps, actor, raw),
 
     async list(actor: Actor): Promise<ApiTokenView[]> {
       if (actor.kind !== 'user') return [];
       const now = new Date();
-      return (await store.listForUser(actor.userId)).map((t) => tokenView(t, now));
+      return (await deps.store.listForUser(actor.userId)).map((t) => tokenView(t, now));
     },
 
-    /** Revokes one of the actor's own tokens; someone else's is "not found". */
-    async revoke(actor: Actor, id: number): Promise<ApiTokenView> {
-      const user = personal(actor);
-      const token = Number.isSafeInteger(id) ? await store.get(id) : undefined;
-      if (!token || token.userId !== user.userId)
-        throw new HindsightError('not_found', `API token ${id} does not exist (GET /api/v1/tokens lists yours)`);
-      if (token.revokedAt) return tokenView(token);
-      await recorded(
-        user,
-        {
-          workspaceId: token.workspaceId,
-          action: 'apiToken.revoke',
-          target: { type: 'api token', name: token.name },
-          before: { id: token.id, prefix: token.prefix, role: token.role },
-        },
-        () => store.revoke(token.id),
-        () => ({ revoked: true }),
-      );
-      return tokenView((await store.get(token.id))!);
-    },
-
-    /**
-     * The actor a bearer secret stands for, or undefined when it is unknown, revoked, expired, its
-     * user disabled, or the user no longer belongs to the token's workspace.
-     */
-    async actorForSecret(secret: string, ip: string): Promise<Actor | undefined> {
-      if (!API_TOKEN_PATTERN.test(secret)) return undefined;
-      const token = await store.use(secret);
-      if (!token) return undefined;
-      const user = await access.actorForUser(token.userId, `token ${token.prefix} from ${ip}`);
-      if (!user || user.kind !== 'user') return undefined;
-      const current = user.memberships.get(token.workspaceId);
-      if (!current) return undefined;
-      // The installation's privileges (services/authz.ts) ride only on a token made with the owner
-      // role: a narrower token for a script stays narrow even when its creator owns the instance.
-      return {
-        ...user,
-        memberships: new Map([[token.workspaceId, lowerRole(token.role, current)]]),
-        instanceOwner: user.instanceOwner && token.role === 'owner',
-      };
-    },
+    revoke: (actor: Actor, id: number) => revokeToken(deps, actor, id),
+    actorForSecret: (secret: string, ip: string) => actorForSecret(deps, secret, ip),
   };
 }
 

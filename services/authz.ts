@@ -244,104 +244,131 @@ export interface AuditInput {
   detail?: string | null | undefined;
 }
 
+/** `Authz.authorize`: "not found" outside the actor's workspaces, "forbidden" (audited) for a role too low. */
+async function authorize(
+  access: AccessStore,
+  authz: Authz,
+  ...[actor, workspaceId, action, target]: Parameters<Authz['authorize']>
+): Promise<void> {
+  const role = roleOf(actor, workspaceId);
+  if (role === undefined) {
+    // Audited against no workspace: the other workspace's admins learn nothing from their log
+    // either, and the instance's owners still see the probe.
+    await authz.audit(actor, {
+      workspaceId: null,
+      action,
+      target,
+      outcome: 'denied',
+      detail: 'not a member of the workspace',
+    });
+    throw target ? notFound(target) : new HindsightError('not_found', 'no such workspace');
+  }
+  if (roleAllows(role, action)) return;
+  await authz.audit(actor, {
+    workspaceId,
+    action,
+    target,
+    outcome: 'denied',
+    detail: `role ${role} does not allow ${action}`,
+  });
+  const workspace = await access.workspaceById(workspaceId);
+  throw new HindsightError(
+    'forbidden',
+    `${action}${target ? ` on ${target.type} "${target.name}"` : ''} needs the ${minimumRole(action)} role in workspace "${workspace?.name ?? workspaceId}"; you are ${role} (ask an owner or admin of the workspace)`,
+  );
+}
+
+async function authorizeDatabase(
+  access: AccessStore,
+  authz: Authz,
+  ...[actor, database, action]: Parameters<Authz['authorizeDatabase']>
+): Promise<number> {
+  const workspaceId = await access.databaseWorkspace(database);
+  if (workspaceId === undefined) throw notFound({ type: 'database', name: database });
+  await authz.authorize(actor, workspaceId, action, { type: 'database', name: database });
+  return workspaceId;
+}
+
+async function workspacesAllowing(access: AccessStore, actor: Actor, action: Action): Promise<number[]> {
+  if (actor.kind !== 'user') return (await access.listWorkspaces()).map((w) => w.id);
+  return [...actor.memberships].filter(([, role]) => roleAllows(role, action)).map(([id]) => id);
+}
+
+function can(actor: Actor, workspaceId: number, action: Action): boolean {
+  const role = roleOf(actor, workspaceId);
+  return role !== undefined && roleAllows(role, action);
+}
+
+async function authorizeInstance(
+  authz: Authz,
+  ...[actor, workspaceId, action, refusal, target]: Parameters<Authz['authorizeInstance']>
+): Promise<void> {
+  if (isInstanceLevel(actor)) return;
+  await authz.audit(actor, {
+    workspaceId,
+    action,
+    target,
+    outcome: 'denied',
+    detail: `instance privilege ${refusal.privilege}: ${refusal.reason}`,
+  });
+  throw new HindsightError('forbidden', refusal.reason);
+}
+
+async function audited<T>(
+  authz: Authz,
+  actor: Actor,
+  entry: { workspaceId: number; action: Action; target: Target; before?: unknown },
+  work: () => Promise<T>,
+  after?: (result: T) => unknown,
+): Promise<T> {
+  let result;
+  try {
+    result = await work();
+  } catch (error) {
+    await authz.audit(actor, {
+      ...entry,
+      before: maskForAudit(entry.before),
+      outcome: 'failed',
+      detail: errorMessage(error).slice(0, 1000),
+    });
+    throw error;
+  }
+  const afterValue = after ? await after(result) : undefined;
+  await authz.audit(actor, {
+    ...entry,
+    before: maskForAudit(entry.before),
+    after: maskForAudit(afterValue),
+    outcome: 'ok',
+  });
+  return result;
+}
+
+async function audit(access: AccessStore, actor: Actor, entry: AuditInput): Promise<void> {
+  await access.appendAudit({
+    actorUserId: actor.kind === 'user' ? actor.userId : null,
+    actor: actorLabel(actor),
+    workspaceId: entry.workspaceId,
+    action: entry.action,
+    targetType: entry.target?.type ?? null,
+    targetName: entry.target?.name ?? null,
+    source: actor.source,
+    outcome: entry.outcome,
+    before: entry.before,
+    after: entry.after,
+    detail: entry.detail ?? null,
+  });
+}
+
+/** The checks read the actor's roles; the catalog is asked only for names, workspaces and the audit log. */
 export function createAuthz(access: AccessStore): Authz {
   const authz: Authz = {
-    async authorize(actor, workspaceId, action, target) {
-      const role = roleOf(actor, workspaceId);
-      if (role === undefined) {
-        // Audited against no workspace: the other workspace's admins learn nothing from their log
-        // either, and the instance's owners still see the probe.
-        await authz.audit(actor, {
-          workspaceId: null,
-          action,
-          target,
-          outcome: 'denied',
-          detail: 'not a member of the workspace',
-        });
-        throw target ? notFound(target) : new HindsightError('not_found', 'no such workspace');
-      }
-      if (roleAllows(role, action)) return;
-      await authz.audit(actor, {
-        workspaceId,
-        action,
-        target,
-        outcome: 'denied',
-        detail: `role ${role} does not allow ${action}`,
-      });
-      const workspace = await access.workspaceById(workspaceId);
-      throw new HindsightError(
-        'forbidden',
-        `${action}${target ? ` on ${target.type} "${target.name}"` : ''} needs the ${minimumRole(action)} role in workspace "${workspace?.name ?? workspaceId}"; you are ${role} (ask an owner or admin of the workspace)`,
-      );
-    },
-
-    async authorizeDatabase(actor, database, action) {
-      const workspaceId = await access.databaseWorkspace(database);
-      if (workspaceId === undefined) throw notFound({ type: 'database', name: database });
-      await authz.authorize(actor, workspaceId, action, { type: 'database', name: database });
-      return workspaceId;
-    },
-
-    async workspacesAllowing(actor, action) {
-      if (actor.kind !== 'user') return (await access.listWorkspaces()).map((w) => w.id);
-      return [...actor.memberships].filter(([, role]) => roleAllows(role, action)).map(([id]) => id);
-    },
-
-    can(actor, workspaceId, action) {
-      const role = roleOf(actor, workspaceId);
-      return role !== undefined && roleAllows(role, action);
-    },
-
-    async authorizeInstance(actor, workspaceId, action, refusal, target) {
-      if (isInstanceLevel(actor)) return;
-      await authz.audit(actor, {
-        workspaceId,
-        action,
-        target,
-        outcome: 'denied',
-        detail: `instance privilege ${refusal.privilege}: ${refusal.reason}`,
-      });
-      throw new HindsightError('forbidden', refusal.reason);
-    },
-
-    async audited(actor, entry, work, after) {
-      let result;
-      try {
-        result = await work();
-      } catch (error) {
-        await authz.audit(actor, {
-          ...entry,
-          before: maskForAudit(entry.before),
-          outcome: 'failed',
-          detail: errorMessage(error).slice(0, 1000),
-        });
-        throw error;
-      }
-      const afterValue = after ? await after(result) : undefined;
-      await authz.audit(actor, {
-        ...entry,
-        before: maskForAudit(entry.before),
-        after: maskForAudit(afterValue),
-        outcome: 'ok',
-      });
-      return result;
-    },
-
-    async audit(actor, entry) {
-      await access.appendAudit({
-        actorUserId: actor.kind === 'user' ? actor.userId : null,
-        actor: actorLabel(actor),
-        workspaceId: entry.workspaceId,
-        action: entry.action,
-        targetType: entry.target?.type ?? null,
-        targetName: entry.target?.name ?? null,
-        source: actor.source,
-        outcome: entry.outcome,
-        before: entry.before,
-        after: entry.after,
-        detail: entry.detail ?? null,
-      });
-    },
+    authorize: (...args) => authorize(access, authz, ...args),
+    authorizeDatabase: (...args) => authorizeDatabase(access, authz, ...args),
+    workspacesAllowing: (actor, action) => workspacesAllowing(access, actor, action),
+    can,
+    authorizeInstance: (...args) => authorizeInstance(authz, ...args),
+    audited: (actor, entry, work, after) => audited(authz, actor, entry, work, after),
+    audit: (actor, entry) => audit(access, actor, entry),
   };
   return authz;
 }

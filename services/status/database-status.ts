@@ -112,34 +112,43 @@ export interface PitrFacts {
   newestWalAt: Date | null;
 }
 
-/** A database's status from its facts, at `now`. */
-export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | null = null): DatabaseStatus {
-  const nowMs = now.getTime();
+/** When the newest complete backup finished (or started, if it has no end time). */
+const completedAt = (facts: DatabaseFacts): Date | null =>
+  facts.lastComplete ? (facts.lastComplete.finishedAt ?? facts.lastComplete.startedAt) : null;
+
+function lastCompleteBackupOf(facts: DatabaseFacts, nowMs: number): DatabaseStatus['lastCompleteBackup'] {
   const complete = facts.lastComplete;
-  const completeAt = complete ? (complete.finishedAt ?? complete.startedAt) : null;
-  const lastCompleteBackup =
-    complete && completeAt
-      ? {
-          id: complete.id,
-          finishedAt: completeAt.toISOString(),
-          sizeBytes: complete.sizeBytes,
-          durationSeconds: complete.finishedAt
-            ? seconds(complete.finishedAt.getTime() - complete.startedAt.getTime())
-            : null,
-          ageSeconds: seconds(nowMs - completeAt.getTime()),
-        }
-      : null;
+  const completeAt = completedAt(facts);
+  return complete && completeAt
+    ? {
+        id: complete.id,
+        finishedAt: completeAt.toISOString(),
+        sizeBytes: complete.sizeBytes,
+        durationSeconds: complete.finishedAt
+          ? seconds(complete.finishedAt.getTime() - complete.startedAt.getTime())
+          : null,
+        ageSeconds: seconds(nowMs - completeAt.getTime()),
+      }
+    : null;
+}
 
-  // As the watchdog decides (lib/catalog/notifiers.ts overdueDatabases): a database never backed up
-  // is overdue once the threshold has passed since it was added.
-  const reference = completeAt ?? facts.createdAt;
-  const overdue = facts.overdueHours !== null && nowMs - reference.getTime() > facts.overdueHours * 3600_000;
+/**
+ * As the watchdog decides (lib/catalog/notifiers.ts overdueDatabases): a database never backed up
+ * is overdue once the threshold has passed since it was added.
+ */
+function isOverdue(facts: DatabaseFacts, nowMs: number): boolean {
+  const reference = completedAt(facts) ?? facts.createdAt;
+  return facts.overdueHours !== null && nowMs - reference.getTime() > facts.overdueHours * 3600_000;
+}
 
-  const health = facts.health
+function healthOf(facts: DatabaseFacts): DatabaseStatus['health'] {
+  return facts.health
     ? { state: facts.health.status, since: facts.health.at.toISOString(), detail: facts.health.detail }
     : { state: 'unknown' as const, since: null, detail: null };
+}
 
-  const pitrStatus: PitrStatus | null = facts.pitrEnabled
+function pitrStatusOf(facts: DatabaseFacts, pitr: PitrFacts | null, nowMs: number): PitrStatus | null {
+  return facts.pitrEnabled
     ? {
         window: pitr?.window ? { from: pitr.window.from.toISOString(), to: pitr.window.to.toISOString() } : null,
         gaps: pitr?.gaps ?? [],
@@ -147,7 +156,21 @@ export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | 
         rpoSeconds: pitr?.newestWalAt ? seconds(nowMs - pitr.newestWalAt.getTime()) : null,
       }
     : null;
+}
 
+function overdueProblem(facts: DatabaseFacts, nowMs: number): StatusProblem {
+  const completeAt = completedAt(facts);
+  const age = describeAge(seconds(nowMs - (completeAt ?? facts.createdAt).getTime()));
+  return {
+    kind: 'overdue',
+    text: completeAt
+      ? `no complete backup for ${age} (threshold ${facts.overdueHours} h)`
+      : `never backed up in ${age} (threshold ${facts.overdueHours} h)`,
+  };
+}
+
+/** What is wrong with the database, most urgent first. */
+function problemsOf(facts: DatabaseFacts, pitrStatus: PitrStatus | null, nowMs: number): StatusProblem[] {
   const problems: StatusProblem[] = [];
   if (facts.health?.status === 'down') {
     problems.push({
@@ -155,15 +178,7 @@ export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | 
       text: `down for ${describeAge(seconds(nowMs - facts.health.at.getTime()))}${facts.health.detail ? `: ${facts.health.detail}` : ''}`,
     });
   }
-  if (overdue) {
-    const age = describeAge(seconds(nowMs - reference.getTime()));
-    problems.push({
-      kind: 'overdue',
-      text: completeAt
-        ? `no complete backup for ${age} (threshold ${facts.overdueHours} h)`
-        : `never backed up in ${age} (threshold ${facts.overdueHours} h)`,
-    });
-  }
+  if (isOverdue(facts, nowMs)) problems.push(overdueProblem(facts, nowMs));
   const last = facts.lastEnded;
   if (last?.status === 'failed')
     problems.push({ kind: 'backup_failed', text: `last backup failed${last.error ? `: ${last.error}` : ''}` });
@@ -181,17 +196,23 @@ export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | 
       text: `WAL archive has ${pitrStatus.gaps.length === 1 ? 'a gap' : `${pitrStatus.gaps.length} gaps`}: ${pitrStatus.gaps[0]}`,
     });
   }
-  problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind));
+  return problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind));
+}
 
+/** A database's status from its facts, at `now`. */
+export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | null = null): DatabaseStatus {
+  const nowMs = now.getTime();
+  const pitrStatus = pitrStatusOf(facts, pitr, nowMs);
   const next = facts.schedule ? nextRunAfter(facts.schedule, facts.timezone, now) : null;
+  const last = facts.lastEnded;
   const v = facts.lastVerification;
   return {
     name: facts.name,
     workspaceId: facts.workspaceId,
-    health,
+    health: healthOf(facts),
     lastBackup: last ? { id: last.id, status: last.status, finishedAt: iso(last.finishedAt), error: last.error } : null,
-    lastCompleteBackup,
-    overdue: { thresholdHours: facts.overdueHours, overdue },
+    lastCompleteBackup: lastCompleteBackupOf(facts, nowMs),
+    overdue: { thresholdHours: facts.overdueHours, overdue: isOverdue(facts, nowMs) },
     schedule: facts.schedule ? { cron: facts.schedule, timezone: facts.timezone, nextRunAt: iso(next) } : null,
     lastVerification: v
       ? { id: v.id, backupId: v.backupId, status: v.status, finishedAt: iso(v.finishedAt), reason: v.reason }
@@ -201,7 +222,7 @@ export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | 
     storageUsed: { ...facts.storedBytes },
     backups: { ...facts.backupsByStatus },
     verifications: { ...facts.verificationsByStatus },
-    problems,
+    problems: problemsOf(facts, pitrStatus, nowMs),
   };
 }
 
