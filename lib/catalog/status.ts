@@ -99,19 +99,21 @@ const toHealth = (r: Row): NonNullable<DatabaseFacts['health']> => ({
   detail: (r.detail as string | null) ?? null,
 });
 
-const toLastEnded = (r: Row): NonNullable<DatabaseFacts['lastEnded']> => ({
+/** What the newest ended and the newest complete backup have in common. */
+const toBackupRun = (r: Row) => ({
   id: String(r.id),
   status: String(r.status),
   startedAt: r.started_at as Date,
   finishedAt: (r.finished_at as Date | null) ?? null,
+});
+
+const toLastEnded = (r: Row): NonNullable<DatabaseFacts['lastEnded']> => ({
+  ...toBackupRun(r),
   error: (r.error as string | null) ?? null,
 });
 
 const toLastComplete = (r: Row): NonNullable<DatabaseFacts['lastComplete']> => ({
-  id: String(r.id),
-  status: String(r.status),
-  startedAt: r.started_at as Date,
-  finishedAt: (r.finished_at as Date | null) ?? null,
+  ...toBackupRun(r),
   sizeBytes: num(r.size_bytes as string | null),
 });
 
