@@ -44,40 +44,69 @@ export async function checkReadOnly(
   }
 }
 
-async function inspectRole(client: pg.Client, pitr: boolean): Promise<ReadOnlyReport> {
-  const reasons: string[] = [];
-  const {
-    rows: [me],
-  } = await client.query(
-    `select r.oid, r.rolname, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication,
+/** The connected role, its attributes, and facts of the server and database it is connected to. */
+const OWN_ROLE_SQL = `select r.oid, r.rolname, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication,
             current_setting('server_version_num')::int as vnum, current_database() as db
-     from pg_roles r where r.rolname = current_user`,
-  );
-  const attributes = (r: {
-    rolsuper: boolean;
-    rolcreatedb: boolean;
-    rolcreaterole: boolean;
-    rolreplication: boolean;
-  }) =>
-    [
-      r.rolsuper ? 'SUPERUSER' : null,
-      r.rolcreatedb ? 'CREATEDB' : null,
-      r.rolcreaterole ? 'CREATEROLE' : null,
-      r.rolreplication && !pitr ? 'REPLICATION (only PITR needs it)' : null,
-    ].filter((a): a is string => a !== null);
-  const own = attributes(me);
-  if (own.length > 0) reasons.push(`role "${me.rolname}" has ${own.join(', ')}`);
+     from pg_roles r where r.rolname = current_user`;
 
-  // Every role it belongs to, directly or through others.
-  const { rows: memberships } = await client.query(
-    `with recursive m(roleid) as (
+/** Every role $1 belongs to, directly or through others. */
+const MEMBERSHIPS_SQL = `with recursive m(roleid) as (
        select roleid from pg_auth_members where member = $1
        union select a.roleid from pg_auth_members a join m on a.member = m.roleid)
-     select r.oid, r.rolname, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication from m join pg_roles r on r.oid = m.roleid order by r.rolname`,
-    [me.oid],
-  );
+     select r.oid, r.rolname, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication from m join pg_roles r on r.oid = m.roleid order by r.rolname`;
+
+interface RoleAttributes {
+  rolsuper: boolean;
+  rolcreatedb: boolean;
+  rolcreaterole: boolean;
+  rolreplication: boolean;
+}
+
+interface OwnRole extends RoleAttributes {
+  oid: number;
+  rolname: string;
+  vnum: number;
+  db: string;
+}
+
+/** The attributes of a role that let it write or administer. */
+function writingAttributes(r: RoleAttributes, pitr: boolean): string[] {
+  return [
+    r.rolsuper ? 'SUPERUSER' : null,
+    r.rolcreatedb ? 'CREATEDB' : null,
+    r.rolcreaterole ? 'CREATEROLE' : null,
+    r.rolreplication && !pitr ? 'REPLICATION (only PITR needs it)' : null,
+  ].filter((a): a is string => a !== null);
+}
+
+async function inspectRole(client: pg.Client, pitr: boolean): Promise<ReadOnlyReport> {
+  const {
+    rows: [me],
+  } = await client.query<OwnRole>(OWN_ROLE_SQL);
+  const reasons: string[] = [];
+  const own = writingAttributes(me!, pitr);
+  if (own.length > 0) reasons.push(`role "${me!.rolname}" has ${own.join(', ')}`);
+  reasons.push(...(await membershipReasons(client, me!.oid, pitr)));
+  if (!me!.rolsuper) {
+    reasons.push(...(await ownershipReasons(client, me!)));
+    reasons.push(...(await writePrivilegeReasons(client)));
+    reasons.push(...(await createPrivilegeReasons(client, me!)));
+  }
+  return {
+    role: me!.rolname,
+    readOnly: reasons.length === 0,
+    reasons,
+    unreadableTables: await unreadableTables(client),
+    serverVersionNum: me!.vnum,
+  };
+}
+
+/** A role one belongs to lends its rights (SET ROLE works even without INHERIT). */
+async function membershipReasons(client: pg.Client, oid: number, pitr: boolean): Promise<string[]> {
+  const reasons: string[] = [];
+  const { rows: memberships } = await client.query(MEMBERSHIPS_SQL, [oid]);
   for (const role of memberships) {
-    const can = attributes(role);
+    const can = writingAttributes(role, pitr);
     if (WRITING_PREDEFINED_ROLES.includes(role.rolname)) can.push(`the rights of ${role.rolname}`);
     if (can.length === 0) {
       const {
@@ -92,69 +121,76 @@ async function inspectRole(client: pg.Client, pitr: boolean): Promise<ReadOnlyRe
     }
     if (can.length > 0) reasons.push(`member of role "${role.rolname}", which has ${can.join(', ')}`);
   }
+  return reasons;
+}
 
-  if (!me.rolsuper) {
-    const { rows: owned } = await client.query(
-      `select 'database ' || quote_ident(d.datname) as what from pg_database d where d.datname = current_database() and d.datdba = $1
+async function ownershipReasons(client: pg.Client, me: OwnRole): Promise<string[]> {
+  const { rows: owned } = await client.query(
+    `select 'database ' || quote_ident(d.datname) as what from pg_database d where d.datname = current_database() and d.datdba = $1
        union all
        select 'schema ' || quote_ident(n.nspname) from pg_namespace n where ${SYSTEM_SCHEMAS} and n.nspowner = $1
        union all
        select 'table ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where c.relkind in ('r', 'p', 'f', 'v', 'm', 'S') and ${SYSTEM_SCHEMAS} and c.relowner = $1`,
-      [me.oid],
-    );
-    if (owned.length > 0)
-      reasons.push(
-        `role "${me.rolname}" owns ${owned.length} object(s) (${listed(owned.map((o) => o.what))}), and an owner can always change them`,
-      );
+    [me.oid],
+  );
+  if (owned.length === 0) return [];
+  return [
+    `role "${me.rolname}" owns ${owned.length} object(s) (${listed(owned.map((o) => o.what))}), and an owner can always change them`,
+  ];
+}
 
-    const { rows: writes } = await client.query(
-      `select p.priv, quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name
+/** Write privileges on tables, and UPDATE on sequences (nextval/setval). */
+async function writePrivilegeReasons(client: pg.Client): Promise<string[]> {
+  const reasons: string[] = [];
+  const { rows: writes } = await client.query(
+    `select p.priv, quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name
        from pg_class c join pg_namespace n on n.oid = c.relnamespace cross join unnest($1::text[]) as p(priv)
        where c.relkind in ('r', 'p', 'f', 'v') and ${SYSTEM_SCHEMAS} and has_table_privilege(c.oid, p.priv)
        order by 1, 2`,
-      [WRITE_PRIVILEGES],
-    );
-    for (const priv of WRITE_PRIVILEGES) {
-      const names = writes.filter((w) => w.priv === priv).map((w) => w.name as string);
-      if (names.length > 0) reasons.push(`can ${priv} on ${names.length} table(s): ${listed(names)}`);
-    }
-    const { rows: sequences } = await client.query(
-      `select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    [WRITE_PRIVILEGES],
+  );
+  for (const priv of WRITE_PRIVILEGES) {
+    const names = writes.filter((w) => w.priv === priv).map((w) => w.name as string);
+    if (names.length > 0) reasons.push(`can ${priv} on ${names.length} table(s): ${listed(names)}`);
+  }
+  const { rows: sequences } = await client.query(
+    `select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
        where c.relkind = 'S' and ${SYSTEM_SCHEMAS}
          -- CASE: the planner may call the function before the filters, and it fails on other relations.
          and case when c.relkind = 'S' then has_sequence_privilege(c.oid, 'UPDATE') else false end order by 1`,
+  );
+  if (sequences.length > 0)
+    reasons.push(
+      `can UPDATE (nextval/setval) ${sequences.length} sequence(s): ${listed(sequences.map((s) => s.name))}`,
     );
-    if (sequences.length > 0)
-      reasons.push(
-        `can UPDATE (nextval/setval) ${sequences.length} sequence(s): ${listed(sequences.map((s) => s.name))}`,
-      );
+  return reasons;
+}
 
-    const {
-      rows: [dbCreate],
-    } = await client.query(`select has_database_privilege(current_database(), 'CREATE') as can`);
-    if (dbCreate.can) reasons.push(`can CREATE schemas in database ${quoteIdent(me.db)}`);
-    const { rows: schemas } = await client.query(
-      `select quote_ident(n.nspname) as name from pg_namespace n where ${SYSTEM_SCHEMAS} and has_schema_privilege(n.oid, 'CREATE') order by 1`,
+/** CREATE on the database (new schemas) or on a schema (new objects). */
+async function createPrivilegeReasons(client: pg.Client, me: OwnRole): Promise<string[]> {
+  const reasons: string[] = [];
+  const {
+    rows: [dbCreate],
+  } = await client.query(`select has_database_privilege(current_database(), 'CREATE') as can`);
+  if (dbCreate.can) reasons.push(`can CREATE schemas in database ${quoteIdent(me.db)}`);
+  const { rows: schemas } = await client.query(
+    `select quote_ident(n.nspname) as name from pg_namespace n where ${SYSTEM_SCHEMAS} and has_schema_privilege(n.oid, 'CREATE') order by 1`,
+  );
+  if (schemas.length > 0)
+    reasons.push(
+      `can CREATE objects in schema(s) ${listed(schemas.map((s) => s.name))}${schemas.some((s) => s.name === 'public') && me.vnum < 150000 ? ' (before PostgreSQL 15 everyone may create in public: REVOKE CREATE ON SCHEMA public FROM PUBLIC)' : ''}`,
     );
-    if (schemas.length > 0)
-      reasons.push(
-        `can CREATE objects in schema(s) ${listed(schemas.map((s) => s.name))}${schemas.some((s) => s.name === 'public') && me.vnum < 150000 ? ' (before PostgreSQL 15 everyone may create in public: REVOKE CREATE ON SCHEMA public FROM PUBLIC)' : ''}`,
-      );
-  }
+  return reasons;
+}
 
+async function unreadableTables(client: pg.Client): Promise<string[]> {
   const { rows: unreadable } = await client.query(
     `select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where c.relkind in ('r', 'p') and ${SYSTEM_SCHEMAS}
        and not (has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, 'SELECT')) order by 1`,
   );
-  return {
-    role: me.rolname,
-    readOnly: reasons.length === 0,
-    reasons,
-    unreadableTables: unreadable.map((u) => u.name),
-    serverVersionNum: me.vnum,
-  };
+  return unreadable.map((u) => u.name);
 }
 
 /**
@@ -192,45 +228,19 @@ export async function createBackupRole(
   admin: PgTarget,
   options: { roleName: string; pitr?: boolean; explicitGrants?: boolean },
 ): Promise<CreatedBackupRole> {
-  if (!backupRoleNamePattern.test(options.roleName)) {
-    throw new HindsightError(
-      'bad_input',
-      `role name "${options.roleName}" must be lowercase letters, digits and "_", starting with a letter or "_" (at most 63)`,
-    );
-  }
+  checkBackupRoleName(options.roleName);
   const client = await connect(label, admin);
   const role = quoteIdent(options.roleName);
   const statements: string[] = [];
   const notes: string[] = [];
-  const exec = async (sql: string, shown = sql) => {
+  const exec: Exec = async (sql, shown = sql) => {
     statements.push(shown);
     await client.query(sql);
   };
   try {
-    const {
-      rows: [facts],
-    } = await client.query(
-      `select current_setting('server_version_num')::int as vnum, current_database() as db,
-              exists (select 1 from pg_roles where rolname = $1) as taken,
-              exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relrowsecurity and ${SYSTEM_SCHEMAS}) as rls,
-              exists (select 1 from pg_largeobject_metadata) as blobs`,
-      [options.roleName],
-    );
-    if (facts.taken)
-      throw new HindsightError(
-        'conflict',
-        `role "${options.roleName}" already exists on the server (choose another with --role)`,
-      );
+    const facts = await readRoleCreationFacts(client, options.roleName);
     const password = randomBytes(24).toString('base64url');
-    const attributes = [
-      'LOGIN',
-      'NOSUPERUSER',
-      'NOCREATEDB',
-      'NOCREATEROLE',
-      'INHERIT',
-      options.pitr ? 'REPLICATION' : 'NOREPLICATION',
-      facts.rls ? 'BYPASSRLS' : 'NOBYPASSRLS',
-    ];
+    const attributes = backupRoleAttributes(options.pitr ?? false, facts.rls);
     if (facts.rls)
       notes.push('BYPASSRLS: some tables have row-level security, which pg_dump refuses to dump partially');
     await client.query('begin');
@@ -243,27 +253,7 @@ export async function createBackupRole(
       if (facts.vnum >= 140000 && !options.explicitGrants) {
         await exec(`grant pg_read_all_data to ${role}`);
       } else {
-        const { rows: schemas } = await client.query(
-          `select n.nspname, array(select distinct r.rolname from pg_class c join pg_roles r on r.oid = c.relowner
-                                   where c.relnamespace = n.oid and pg_has_role(current_user, c.relowner, 'MEMBER')
-                                   union select current_user)::text[] as owners
-           from pg_namespace n where ${SYSTEM_SCHEMAS} order by 1`,
-        );
-        for (const schema of schemas) {
-          const s = quoteIdent(schema.nspname);
-          await exec(`grant usage on schema ${s} to ${role}`);
-          await exec(`grant select on all tables in schema ${s} to ${role}`);
-          await exec(`grant select on all sequences in schema ${s} to ${role}`);
-          // Tables created later by these owners are readable too.
-          for (const owner of schema.owners as string[]) {
-            await exec(
-              `alter default privileges for role ${quoteIdent(owner)} in schema ${s} grant select on tables to ${role}`,
-            );
-            await exec(
-              `alter default privileges for role ${quoteIdent(owner)} in schema ${s} grant select on sequences to ${role}`,
-            );
-          }
-        }
+        await grantExplicitReads(client, exec, role);
         notes.push(
           'explicit grants: schemas created later need GRANT USAGE and SELECT for this role (PostgreSQL 14+ has pg_read_all_data for this)',
         );
@@ -273,18 +263,98 @@ export async function createBackupRole(
       await client.query('commit');
     } catch (error) {
       await client.query('rollback').catch(() => undefined);
-      const err = error as { code?: string; message?: string };
-      if (err.code === '42501') {
-        throw new HindsightError(
-          'access_denied',
-          `database "${label}": role "${admin.user}" may not create the backup role (${err.message}); run it with a superuser or a role with CREATEROLE (--admin-url)`,
-          { cause: error },
-        );
-      }
-      throw error;
+      throw creationRefused(error, label, admin);
     }
     return { roleName: options.roleName, password, statements, notes };
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** Runs a statement and records it, shown without secrets. */
+type Exec = (sql: string, shown?: string) => Promise<void>;
+
+function checkBackupRoleName(roleName: string): void {
+  if (!backupRoleNamePattern.test(roleName)) {
+    throw new HindsightError(
+      'bad_input',
+      `role name "${roleName}" must be lowercase letters, digits and "_", starting with a letter or "_" (at most 63)`,
+    );
+  }
+}
+
+interface RoleCreationFacts {
+  vnum: number;
+  db: string;
+  /** Some table has row-level security. */
+  rls: boolean;
+  /** The database holds large objects. */
+  blobs: boolean;
+}
+
+/** What decides the grants; refuses a role name already taken. */
+async function readRoleCreationFacts(client: pg.Client, roleName: string): Promise<RoleCreationFacts> {
+  const {
+    rows: [facts],
+  } = await client.query(
+    `select current_setting('server_version_num')::int as vnum, current_database() as db,
+              exists (select 1 from pg_roles where rolname = $1) as taken,
+              exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relrowsecurity and ${SYSTEM_SCHEMAS}) as rls,
+              exists (select 1 from pg_largeobject_metadata) as blobs`,
+    [roleName],
+  );
+  if (facts.taken)
+    throw new HindsightError(
+      'conflict',
+      `role "${roleName}" already exists on the server (choose another with --role)`,
+    );
+  return facts;
+}
+
+function backupRoleAttributes(pitr: boolean, rls: boolean): string[] {
+  return [
+    'LOGIN',
+    'NOSUPERUSER',
+    'NOCREATEDB',
+    'NOCREATEROLE',
+    'INHERIT',
+    pitr ? 'REPLICATION' : 'NOREPLICATION',
+    rls ? 'BYPASSRLS' : 'NOBYPASSRLS',
+  ];
+}
+
+/** Before pg_read_all_data (PostgreSQL 14): USAGE and SELECT on every schema, table and sequence, now and later. */
+async function grantExplicitReads(client: pg.Client, exec: Exec, role: string): Promise<void> {
+  const { rows: schemas } = await client.query(
+    `select n.nspname, array(select distinct r.rolname from pg_class c join pg_roles r on r.oid = c.relowner
+                                   where c.relnamespace = n.oid and pg_has_role(current_user, c.relowner, 'MEMBER')
+                                   union select current_user)::text[] as owners
+           from pg_namespace n where ${SYSTEM_SCHEMAS} order by 1`,
+  );
+  for (const schema of schemas) {
+    const s = quoteIdent(schema.nspname);
+    await exec(`grant usage on schema ${s} to ${role}`);
+    await exec(`grant select on all tables in schema ${s} to ${role}`);
+    await exec(`grant select on all sequences in schema ${s} to ${role}`);
+    // Tables created later by these owners are readable too.
+    for (const owner of schema.owners as string[]) {
+      await exec(
+        `alter default privileges for role ${quoteIdent(owner)} in schema ${s} grant select on tables to ${role}`,
+      );
+      await exec(
+        `alter default privileges for role ${quoteIdent(owner)} in schema ${s} grant select on sequences to ${role}`,
+      );
+    }
+  }
+}
+
+/** A missing privilege names the admin role and the fix; anything else goes up as it is. */
+function creationRefused(error: unknown, label: string, admin: PgTarget): unknown {
+  const err = error as { code?: string; message?: string };
+  if (err.code !== '42501') return error;
+  return new HindsightError(
+    'access_denied',
+    `database "${label}": role "${admin.user}" may not create the backup role (${err.message}); run it with a superuser or a role with CREATEROLE (--admin-url)`,
+    { cause: error },
+  );
 }

@@ -190,69 +190,92 @@ export async function runRecovery(
       await sleep(200);
       continue;
     }
-    if (!running) {
-      // Give the log a moment: the postmaster may exit before its last lines are flushed.
-      await sleep(200);
-      const final = (await server.log()).slice(logFrom);
-      if (TARGET_NOT_REACHED.test(final)) {
-        const done = [...final.matchAll(REDO_DONE)].at(-1)?.[1];
-        if (done) return { kind: 'target_not_reached', redoDoneAt: done };
-      }
-      throw new HindsightError('tool_failed', `PostgreSQL stopped during recovery: ${logProblems(final) || 'no log'}`);
-    }
+    if (!running) return await stoppedOutcome(server, logFrom);
     if (/\bPANIC:/.test(log)) {
       await server.stop('immediate').catch(() => undefined);
       throw new HindsightError('tool_failed', `PostgreSQL panicked during recovery: ${logProblems(log)}`);
     }
     try {
-      const client = await connect('restored server', target);
-      try {
-        const { rows } = await client.query<{
-          in_recovery: boolean;
-          lsn: string | null;
-          xact: Date | null;
-          wal: string | null;
-        }>(
-          `select pg_is_in_recovery() as in_recovery, pg_last_wal_replay_lsn()::text as lsn, pg_last_xact_replay_timestamp() as xact,
-                  case when pg_is_in_recovery() then null else pg_walfile_name(pg_current_wal_lsn()) end as wal`,
-        );
-        const row = rows[0]!;
-        replayLsn = row.lsn;
-        options.onTick?.({ replayLsn: row.lsn });
-        if (!row.in_recovery) {
-          return {
-            kind: 'promoted',
-            result: {
-              reachedLsn: row.lsn ?? '0/0',
-              lastTransactionTime: row.xact ? row.xact.toISOString() : null,
-              newTimeline: Number.parseInt((row.wal ?? '1').slice(0, 8), 16),
-            },
-          };
-        }
-      } finally {
-        await client.end().catch(() => undefined);
-      }
+      const state = await readReplayState(target);
+      replayLsn = state.lsn;
+      options.onTick?.({ replayLsn: state.lsn });
+      if (!state.in_recovery) return { kind: 'promoted', result: promotedResult(state) };
     } catch (error) {
-      const kind = error instanceof HindsightError ? error.kind : undefined;
-      // A target before the database was created: any database of the cluster can answer.
-      if (kind === 'not_found' && target.database !== 'postgres') target = { ...target, database: 'postgres' };
-      else if (kind === 'access_denied') {
-        throw new HindsightError(
-          'access_denied',
-          `the restored server in ${server.dataDir} does not let the registered user in to follow recovery: ${(error as Error).message}`,
-        );
-      }
+      target = targetAfterRefusal(error, target, server);
       // Otherwise it does not accept connections until consistent: expected for a while.
       options.onTick?.({ replayLsn: null });
     }
     if (watch.observe(`${progressLines(log)}|${replayLsn ?? ''}`)) {
       await server.stop('immediate').catch(() => undefined);
-      const minutes = Math.round(stallMs / 60_000);
-      throw new HindsightError(
-        'tool_failed',
-        `recovery in ${server.dataDir} made no progress for ${minutes >= 1 ? `${minutes} min` : `${Math.round(stallMs / 1000)} s`}${replayLsn ? ` (replayed to ${replayLsn})` : ''} and was stopped: check that restore_command can fetch WAL (the worker's log shows each fetch) and that storage answers; last log lines: ${logProblems(log) || 'none'}`,
-      );
+      throw recoveryStalled(server, stallMs, replayLsn, log);
     }
     await sleep(500);
   }
+}
+
+/** The server stopped by itself: an archive that ends before the target, or a failure. */
+async function stoppedOutcome(server: RecoveryServer, logFrom: number): Promise<RecoveryOutcome> {
+  // Give the log a moment: the postmaster may exit before its last lines are flushed.
+  await sleep(200);
+  const final = (await server.log()).slice(logFrom);
+  if (TARGET_NOT_REACHED.test(final)) {
+    const done = [...final.matchAll(REDO_DONE)].at(-1)?.[1];
+    if (done) return { kind: 'target_not_reached', redoDoneAt: done };
+  }
+  throw new HindsightError('tool_failed', `PostgreSQL stopped during recovery: ${logProblems(final) || 'no log'}`);
+}
+
+interface ReplayState {
+  in_recovery: boolean;
+  lsn: string | null;
+  xact: Date | null;
+  wal: string | null;
+}
+
+async function readReplayState(target: PgTarget): Promise<ReplayState> {
+  const client = await connect('restored server', target);
+  try {
+    const { rows } = await client.query<ReplayState>(
+      `select pg_is_in_recovery() as in_recovery, pg_last_wal_replay_lsn()::text as lsn, pg_last_xact_replay_timestamp() as xact,
+                  case when pg_is_in_recovery() then null else pg_walfile_name(pg_current_wal_lsn()) end as wal`,
+    );
+    return rows[0]!;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function promotedResult(state: ReplayState): RecoveryResult {
+  return {
+    reachedLsn: state.lsn ?? '0/0',
+    lastTransactionTime: state.xact ? state.xact.toISOString() : null,
+    newTimeline: Number.parseInt((state.wal ?? '1').slice(0, 8), 16),
+  };
+}
+
+/** Where to connect next after the server refused a connection; throws when it refuses the user. */
+function targetAfterRefusal(error: unknown, target: PgTarget, server: RecoveryServer): PgTarget {
+  const kind = error instanceof HindsightError ? error.kind : undefined;
+  // A target before the database was created: any database of the cluster can answer.
+  if (kind === 'not_found' && target.database !== 'postgres') return { ...target, database: 'postgres' };
+  if (kind === 'access_denied') {
+    throw new HindsightError(
+      'access_denied',
+      `the restored server in ${server.dataDir} does not let the registered user in to follow recovery: ${(error as Error).message}`,
+    );
+  }
+  return target;
+}
+
+function recoveryStalled(
+  server: RecoveryServer,
+  stallMs: number,
+  replayLsn: string | null,
+  log: string,
+): HindsightError {
+  const minutes = Math.round(stallMs / 60_000);
+  return new HindsightError(
+    'tool_failed',
+    `recovery in ${server.dataDir} made no progress for ${minutes >= 1 ? `${minutes} min` : `${Math.round(stallMs / 1000)} s`}${replayLsn ? ` (replayed to ${replayLsn})` : ''} and was stopped: check that restore_command can fetch WAL (the worker's log shows each fetch) and that storage answers; last log lines: ${logProblems(log) || 'none'}`,
+  );
 }

@@ -175,106 +175,159 @@ export function compareTables(expected: TableRowCount[], restored: TableRowCount
 export async function verifyBackup(options: VerifyOptions): Promise<VerificationReport> {
   const report = emptyReport();
   const publish = () => options.onReport?.(structuredClone(report));
-  const { begin, end, failWith, current } = stageRecorder(report, publish);
-
-  let sandbox: Sandbox | undefined;
+  const stages = stageRecorder(report, publish);
+  const run: VerificationRun = { options, report, stages, held: {} };
   try {
-    begin('checksum');
-    const first = await options.open();
-    report.storageName = first.storageName;
-    const { manifest } = first;
-    report.sourceSizeBytes = manifest.source.sizeBytes;
-    report.expectedRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
-    const checksum = await checkObject(first, options.signal);
-    if (!checksum.ok) {
-      failWith(`checksum: ${checksum.message}`);
-      return report;
-    }
-    end(true, checksum.message);
-
-    begin('sandbox');
-    await options.checkRoom?.(manifest);
-    const sourceMajor = majorOf(manifest.source.serverVersion);
-    const archiveMajor = archiveMajorOf(manifest.tool.version);
-    // The source's own major, or the oldest newer one the pg_restore able to read this archive loads into.
-    const major = await oldestLoadableMajor(sourceMajor, archiveMajor);
-    sandbox = await options.sandboxes.create({
-      major,
-      label: `verify ${manifest.database} ${manifest.backupId}`,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    report.sandbox = {
-      driver: sandbox.driver,
-      major: sandbox.major,
-      confinement: sandbox.confinement,
-      detail: sandbox.confinementDetail,
-    };
-    end(
-      true,
-      `PostgreSQL ${sandbox.major} for a PostgreSQL ${sourceMajor} source (${sandbox.driver}, confinement: ${sandbox.confinement})`,
-    );
-
-    begin('restore');
-    const loaded = await loadAsRestoreRole({
-      open: options.open,
-      key: options.key,
-      sandbox,
-      major: sandbox.major,
-      archiveMajor,
-      database: SCRATCH_DATABASE,
-      signal: options.signal,
-    });
-    const { run, target } = loaded;
-    report.load = loaded.load;
-    report.restore = { exitCode: run.exitCode, stderrTail: withoutProgress(run.stderrTail).slice(-4000) };
-    const failure = loadFailure(run, loaded.load, manifest, target, options.signal?.aborted ?? false);
-    if (failure?.fatal) {
-      failWith(`restore: ${failure.message}`);
-      return report;
-    }
-    // Data that did not load is still counted and compared, so the report shows every table; the reason stays this one.
-    const dataFailure = failure ? `restore: ${failure.message}` : undefined;
-    if (dataFailure) end(false, dataFailure);
-    else
-      end(
-        true,
-        `pg_restore as ${loaded.load.role}: ${loaded.load.entries} entries, ${loaded.load.skipped.length} skipped, ${loaded.load.refused.length} refused, ${run.restoredBytes} bytes of archive`,
-      );
-
-    begin('count');
-    const { restored, sizeBytes, schemas } = await countRestored(target);
-    report.restoredSizeBytes = sizeBytes;
-    report.schemas = schemas;
-    report.tables = restored.length;
-    report.restoredRows = restored.reduce((sum, t) => sum + t.rows, 0);
-    end(true, `${restored.length} tables, ${report.restoredRows} rows`);
-
-    begin('compare');
-    report.comparisons = compareTables(manifest.tables, restored);
-    const bad = report.comparisons.filter((c) => !c.ok);
-    report.mismatches = bad.length;
-    if (dataFailure) {
-      report.reason = dataFailure;
-      end(false, bad.length ? `${bad.length} table(s) differ` : 'row counts match, but the load failed');
-      return report;
-    }
-    if (bad.length > 0) {
-      const listed = bad
-        .slice(0, 10)
-        .map((c) => `${c.schema}.${c.table}: expected ${c.expected ?? 'absent'}, restored ${c.restored ?? 'absent'}`)
-        .join('; ');
-      failWith(`row counts differ in ${bad.length} table(s): ${listed}${bad.length > 10 ? '; …' : ''}`);
-      return report;
-    }
-    end(true, `every one of ${report.comparisons.length} tables matches exactly`);
+    const manifest = await checkChecksum(run);
+    if (!manifest) return report;
+    const { sandbox, archiveMajor } = await startSandbox(run, manifest);
+    const loaded = await restoreIntoSandbox(run, manifest, sandbox, archiveMajor);
+    if (!loaded) return report;
+    const restored = await countTables(run, loaded.target);
+    compareWithManifest(run, manifest, restored, loaded.dataFailure);
     return report;
   } catch (error) {
-    failWith(`${current() ?? 'verification'}: ${errorMessage(error)}`);
+    stages.failWith(`${stages.current() ?? 'verification'}: ${errorMessage(error)}`);
     return report;
   } finally {
-    if (sandbox) {
-      report.stages.push(await destroyed(sandbox));
+    if (run.held.sandbox) {
+      report.stages.push(await destroyed(run.held.sandbox));
       publish();
     }
   }
+}
+
+/** One verification under way: its report, the stage recorder, and the sandbox to destroy once it exists. */
+interface VerificationRun {
+  options: VerifyOptions;
+  report: VerificationReport;
+  stages: ReturnType<typeof stageRecorder>;
+  held: { sandbox?: Sandbox };
+}
+
+/** The checksum stage; the manifest when the object matches it, undefined when the report already failed. */
+async function checkChecksum(run: VerificationRun): Promise<BackupManifest | undefined> {
+  const { options, report, stages } = run;
+  stages.begin('checksum');
+  const first = await options.open();
+  report.storageName = first.storageName;
+  const { manifest } = first;
+  report.sourceSizeBytes = manifest.source.sizeBytes;
+  report.expectedRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
+  const checksum = await checkObject(first, options.signal);
+  if (!checksum.ok) {
+    stages.failWith(`checksum: ${checksum.message}`);
+    return undefined;
+  }
+  stages.end(true, checksum.message);
+  return manifest;
+}
+
+async function startSandbox(
+  run: VerificationRun,
+  manifest: BackupManifest,
+): Promise<{ sandbox: Sandbox; archiveMajor: number | undefined }> {
+  const { options, report, stages } = run;
+  stages.begin('sandbox');
+  await options.checkRoom?.(manifest);
+  const sourceMajor = majorOf(manifest.source.serverVersion);
+  const archiveMajor = archiveMajorOf(manifest.tool.version);
+  // The source's own major, or the oldest newer one the pg_restore able to read this archive loads into.
+  const major = await oldestLoadableMajor(sourceMajor, archiveMajor);
+  const sandbox = await options.sandboxes.create({
+    major,
+    label: `verify ${manifest.database} ${manifest.backupId}`,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  run.held.sandbox = sandbox;
+  report.sandbox = {
+    driver: sandbox.driver,
+    major: sandbox.major,
+    confinement: sandbox.confinement,
+    detail: sandbox.confinementDetail,
+  };
+  stages.end(
+    true,
+    `PostgreSQL ${sandbox.major} for a PostgreSQL ${sourceMajor} source (${sandbox.driver}, confinement: ${sandbox.confinement})`,
+  );
+  return { sandbox, archiveMajor };
+}
+
+/**
+ * The restore stage; undefined when the archive itself failed (the report says so), else where to
+ * count and, when some data did not load, the reason the verification will fail with.
+ */
+async function restoreIntoSandbox(
+  run: VerificationRun,
+  manifest: BackupManifest,
+  sandbox: Sandbox,
+  archiveMajor: number | undefined,
+): Promise<{ target: PgTarget; dataFailure: string | undefined } | undefined> {
+  const { options, report, stages } = run;
+  stages.begin('restore');
+  const loaded = await loadAsRestoreRole({
+    open: options.open,
+    key: options.key,
+    sandbox,
+    major: sandbox.major,
+    archiveMajor,
+    database: SCRATCH_DATABASE,
+    signal: options.signal,
+  });
+  const { run: restore, target } = loaded;
+  report.load = loaded.load;
+  report.restore = { exitCode: restore.exitCode, stderrTail: withoutProgress(restore.stderrTail).slice(-4000) };
+  const failure = loadFailure(restore, loaded.load, manifest, target, options.signal?.aborted ?? false);
+  if (failure?.fatal) {
+    stages.failWith(`restore: ${failure.message}`);
+    return undefined;
+  }
+  // Data that did not load is still counted and compared, so the report shows every table; the reason stays this one.
+  const dataFailure = failure ? `restore: ${failure.message}` : undefined;
+  if (dataFailure) stages.end(false, dataFailure);
+  else
+    stages.end(
+      true,
+      `pg_restore as ${loaded.load.role}: ${loaded.load.entries} entries, ${loaded.load.skipped.length} skipped, ${loaded.load.refused.length} refused, ${restore.restoredBytes} bytes of archive`,
+    );
+  return { target, dataFailure };
+}
+
+async function countTables(run: VerificationRun, target: PgTarget): Promise<TableRowCount[]> {
+  const { report, stages } = run;
+  stages.begin('count');
+  const { restored, sizeBytes, schemas } = await countRestored(target);
+  report.restoredSizeBytes = sizeBytes;
+  report.schemas = schemas;
+  report.tables = restored.length;
+  report.restoredRows = restored.reduce((sum, t) => sum + t.rows, 0);
+  stages.end(true, `${restored.length} tables, ${report.restoredRows} rows`);
+  return restored;
+}
+
+function compareWithManifest(
+  run: VerificationRun,
+  manifest: BackupManifest,
+  restored: TableRowCount[],
+  dataFailure: string | undefined,
+): void {
+  const { report, stages } = run;
+  stages.begin('compare');
+  report.comparisons = compareTables(manifest.tables, restored);
+  const bad = report.comparisons.filter((c) => !c.ok);
+  report.mismatches = bad.length;
+  if (dataFailure) {
+    report.reason = dataFailure;
+    stages.end(false, bad.length ? `${bad.length} table(s) differ` : 'row counts match, but the load failed');
+    return;
+  }
+  if (bad.length > 0) {
+    const listed = bad
+      .slice(0, 10)
+      .map((c) => `${c.schema}.${c.table}: expected ${c.expected ?? 'absent'}, restored ${c.restored ?? 'absent'}`)
+      .join('; ');
+    stages.failWith(`row counts differ in ${bad.length} table(s): ${listed}${bad.length > 10 ? '; …' : ''}`);
+    return;
+  }
+  stages.end(true, `every one of ${report.comparisons.length} tables matches exactly`);
 }

@@ -113,22 +113,9 @@ export interface StreamBaseBackupOptions {
 export async function streamBaseBackupToStorage(options: StreamBaseBackupOptions): Promise<BaseBackupResult> {
   const tool = await toolFor('pg_basebackup', options.serverMajor);
   const startTime = new Date();
-  const args = [
-    '-D',
-    '-',
-    '-Ft',
-    '-X',
-    'none',
-    '--checkpoint=fast',
-    '-v',
-    '--no-password',
-    '-l',
-    options.label,
-    ...(options.incrementalFrom ? [`--incremental=${options.incrementalFrom}`] : []),
-  ];
   const spill = new ManifestSpill(options.workDir);
   let manifest: StoredManifest | undefined;
-  const child = spawn(tool.path, args, {
+  const child = spawn(tool.path, pgBasebackupArgs(options), {
     env: { ...process.env, ...libpqEnv(options.target) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -160,18 +147,7 @@ export async function streamBaseBackupToStorage(options: StreamBaseBackupOptions
       // The tar's end is not its success: nothing is committed unless pg_basebackup says it finished.
       beforeCommit: async () => {
         const { code } = await exited;
-        if (code !== 0 || !/base backup completed/.test(stderr()))
-          throw explainFailure(options.database, stderr(), code);
-        if (!watcher.captured.has('backup_manifest'))
-          throw new HindsightError(
-            'tool_failed',
-            `database "${options.database}": pg_basebackup wrote no backup_manifest into the tar (PostgreSQL 13 or newer is needed)`,
-          );
-        if (!positions())
-          throw new HindsightError(
-            'tool_failed',
-            `database "${options.database}": the base backup's backup_label or backup_manifest has no WAL positions`,
-          );
+        checkBaseBackupComplete(options.database, { code, stderr: stderr(), watcher, positions: positions() });
         // Stored before the backup is committed: a committed base backup always has its manifest beside it.
         manifest = await spill.upload({
           driver: options.driver,
@@ -184,11 +160,7 @@ export async function streamBaseBackupToStorage(options: StreamBaseBackupOptions
   } catch (error) {
     child.kill('SIGTERM');
     const { code } = await exited.catch(() => ({ code: null }));
-    if (options.signal?.aborted)
-      throw new HindsightError('tool_failed', `base backup of "${options.database}" was cancelled`);
-    if (error instanceof HindsightError && error.message.includes('pg_basebackup')) throw error;
-    if (code !== 0 && stderr()) throw explainFailure(options.database, stderr(), code);
-    throw error;
+    throw streamFailure(options, error, code, stderr());
   } finally {
     options.signal?.removeEventListener('abort', kill);
     spill.close();
@@ -204,4 +176,54 @@ export async function streamBaseBackupToStorage(options: StreamBaseBackupOptions
     toolVersion: tool.version,
     manifest: manifest!,
   };
+}
+
+/** A tar of the data directory on stdout, without WAL: the archive holds it (-X none). */
+function pgBasebackupArgs(options: StreamBaseBackupOptions): string[] {
+  return [
+    '-D',
+    '-',
+    '-Ft',
+    '-X',
+    'none',
+    '--checkpoint=fast',
+    '-v',
+    '--no-password',
+    '-l',
+    options.label,
+    ...(options.incrementalFrom ? [`--incremental=${options.incrementalFrom}`] : []),
+  ];
+}
+
+/** Throws unless pg_basebackup finished and the tar held a manifest and the WAL positions. */
+function checkBaseBackupComplete(
+  database: string,
+  finished: {
+    code: number | null;
+    stderr: string;
+    watcher: TarEntryWatcher;
+    positions: ReturnType<typeof parseBackupPositions>;
+  },
+): void {
+  const { code, stderr, watcher, positions } = finished;
+  if (code !== 0 || !/base backup completed/.test(stderr)) throw explainFailure(database, stderr, code);
+  if (!watcher.captured.has('backup_manifest'))
+    throw new HindsightError(
+      'tool_failed',
+      `database "${database}": pg_basebackup wrote no backup_manifest into the tar (PostgreSQL 13 or newer is needed)`,
+    );
+  if (!positions)
+    throw new HindsightError(
+      'tool_failed',
+      `database "${database}": the base backup's backup_label or backup_manifest has no WAL positions`,
+    );
+}
+
+/** The error a failed stream stands for: cancellation, pg_basebackup's own words, or the storage's. */
+function streamFailure(options: StreamBaseBackupOptions, error: unknown, code: number | null, stderr: string): unknown {
+  if (options.signal?.aborted)
+    return new HindsightError('tool_failed', `base backup of "${options.database}" was cancelled`);
+  if (error instanceof HindsightError && error.message.includes('pg_basebackup')) return error;
+  if (code !== 0 && stderr) return explainFailure(options.database, stderr, code);
+  return error;
 }

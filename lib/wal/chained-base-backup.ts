@@ -44,7 +44,7 @@ export function baseBackupLabel(baseBackupId: string, choice: KindChoice<BaseBac
     : `hindsight ${baseBackupId}`;
 }
 
-export async function takeChainedBaseBackup(options: {
+export interface ChainedBaseBackupOptions {
   database: string;
   baseBackupId: string;
   workflowId: string;
@@ -59,74 +59,33 @@ export async function takeChainedBaseBackup(options: {
   resolve: KeyResolver;
   signal?: AbortSignal;
   onProgress?: (progress: { rawBytes: number }) => void;
-}): Promise<ChainedBaseBackupResult> {
-  const { database, baseBackupId, wal, driver, server } = options;
+}
+
+/** Where one base backup goes: its object and manifest keys, and the local directory for the parent's manifest. */
+interface BaseBackupPlace {
+  objectKey: string;
+  manifestKey: string;
+  workDir: string;
+  parentManifest: string;
+}
+
+export async function takeChainedBaseBackup(options: ChainedBaseBackupOptions): Promise<ChainedBaseBackupResult> {
+  const { baseBackupId, server } = options;
   const objectKey = baseBackupKey(server.systemIdentifier, baseBackupId);
   const manifestKey = baseManifestKey(server.systemIdentifier, baseBackupId);
-  const facts = await withServer(database, options.target, incrementalFacts);
-  const stored = new Set((await driver.list(basePrefix(server.systemIdentifier))).map((o) => o.key));
-  let choice: KindChoice<BaseBackupRecord> = chooseBaseBackupKind({
-    fullEvery: options.fullEvery,
-    server: { ...server, ...facts, source: options.source },
-    records: (await wal.baseBackupsOf(database)).filter((r) => r.id !== baseBackupId),
-    stored,
-    canCombine: await serverToolOfMajor('pg_combinebackup', server.major).then(
-      () => true,
-      () => false,
-    ),
-  });
+  let choice = await chooseKind(options);
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'hindsight-basebackup-'));
-  const parentManifest = path.join(workDir, 'parent_manifest');
+  const place: BaseBackupPlace = {
+    objectKey,
+    manifestKey,
+    workDir,
+    parentManifest: path.join(workDir, 'parent_manifest'),
+  };
   try {
-    if (choice.kind === 'incremental') {
-      try {
-        await decodeWalObject({
-          driver,
-          objectKey: choice.parent.manifestKey!,
-          key: options.resolve,
-          destination: parentManifest,
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-      } catch (error) {
-        choice = {
-          kind: 'full',
-          reason: `the backup_manifest of base backup ${choice.parent.id} could not be read from storage: ${errorMessage(error)}`,
-        };
-      }
-    }
-    const attempt = async (c: KindChoice<BaseBackupRecord>) => {
-      await wal.beginBaseBackup({
-        id: baseBackupId,
-        database,
-        storageName: options.storageName,
-        objectKey,
-        source: options.source,
-        workflowId: options.workflowId,
-        kind: c.kind,
-        parentId: c.kind === 'incremental' ? c.parent.id : null,
-        manifestKey,
-        kindReason: c.kind === 'full' ? c.reason : null,
-      });
-      await driver.sweepAbandonedWrites(objectKey, 0);
-      await driver.sweepAbandonedWrites(manifestKey, 0);
-      return streamBaseBackupToStorage({
-        database,
-        label: baseBackupLabel(baseBackupId, c),
-        target: options.target,
-        serverMajor: server.major,
-        driver,
-        objectKey,
-        manifestKey,
-        workDir,
-        key: options.key,
-        ...(c.kind === 'incremental' ? { incrementalFrom: parentManifest } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      });
-    };
+    choice = await fetchParentManifest(options, choice, place.parentManifest);
     let result: BaseBackupResult;
     try {
-      result = await attempt(choice);
+      result = await attemptBaseBackup(options, choice, place);
     } catch (error) {
       // Summaries missing for part of the range (summarize_wal was off for a while): the chain ends here.
       if (choice.kind !== 'incremental' || options.signal?.aborted || !SUMMARIES_INCOMPLETE.test(errorMessage(error)))
@@ -135,7 +94,7 @@ export async function takeChainedBaseBackup(options: {
         kind: 'full',
         reason: `pg_basebackup could not take an increment over ${choice.parent.id}: ${errorMessage(error)}`,
       };
-      result = await attempt(choice);
+      result = await attemptBaseBackup(options, choice, place);
     }
     return {
       ...result,
@@ -147,4 +106,83 @@ export async function takeChainedBaseBackup(options: {
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** Full or incremental, from the server's facts, the catalog's chain and what storage still holds. */
+async function chooseKind(options: ChainedBaseBackupOptions): Promise<KindChoice<BaseBackupRecord>> {
+  const { database, baseBackupId, wal, driver, server } = options;
+  const facts = await withServer(database, options.target, incrementalFacts);
+  const stored = new Set((await driver.list(basePrefix(server.systemIdentifier))).map((o) => o.key));
+  return chooseBaseBackupKind({
+    fullEvery: options.fullEvery,
+    server: { ...server, ...facts, source: options.source },
+    records: (await wal.baseBackupsOf(database)).filter((r) => r.id !== baseBackupId),
+    stored,
+    canCombine: await serverToolOfMajor('pg_combinebackup', server.major).then(
+      () => true,
+      () => false,
+    ),
+  });
+}
+
+/** Brings an increment's parent manifest from storage; a full, with the reason, when it cannot be read. */
+async function fetchParentManifest(
+  options: ChainedBaseBackupOptions,
+  choice: KindChoice<BaseBackupRecord>,
+  destination: string,
+): Promise<KindChoice<BaseBackupRecord>> {
+  if (choice.kind !== 'incremental') return choice;
+  try {
+    await decodeWalObject({
+      driver: options.driver,
+      objectKey: choice.parent.manifestKey!,
+      key: options.resolve,
+      destination,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return choice;
+  } catch (error) {
+    return {
+      kind: 'full',
+      reason: `the backup_manifest of base backup ${choice.parent.id} could not be read from storage: ${errorMessage(error)}`,
+    };
+  }
+}
+
+/** Records the base backup as begun with its kind, clears writes a crashed attempt left, and streams it. */
+async function attemptBaseBackup(
+  options: ChainedBaseBackupOptions,
+  c: KindChoice<BaseBackupRecord>,
+  place: BaseBackupPlace,
+): Promise<BaseBackupResult> {
+  const { database, baseBackupId, wal, driver, server } = options;
+  const { objectKey, manifestKey } = place;
+  await wal.beginBaseBackup({
+    id: baseBackupId,
+    database,
+    storageName: options.storageName,
+    objectKey,
+    source: options.source,
+    workflowId: options.workflowId,
+    kind: c.kind,
+    parentId: c.kind === 'incremental' ? c.parent.id : null,
+    manifestKey,
+    kindReason: c.kind === 'full' ? c.reason : null,
+  });
+  await driver.sweepAbandonedWrites(objectKey, 0);
+  await driver.sweepAbandonedWrites(manifestKey, 0);
+  return streamBaseBackupToStorage({
+    database,
+    label: baseBackupLabel(baseBackupId, c),
+    target: options.target,
+    serverMajor: server.major,
+    driver,
+    objectKey,
+    manifestKey,
+    workDir: place.workDir,
+    key: options.key,
+    ...(c.kind === 'incremental' ? { incrementalFrom: place.parentManifest } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
 }
