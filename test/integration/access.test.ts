@@ -1,14 +1,21 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { ACTIONS, operatorActor, roleAllows, type Action, type Role } from '../../services/authz.ts';
+import { ACTIONS, operatorActor, roleAllows } from '../../services/authz.ts';
 import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
+import {
+  assertMatrixAnswer,
+  CLI_ACTION_CASES,
+  crossWorkspaceProbes,
+  httpActionCases,
+  MATRIX_ACTIONS,
+  S3_SECRET,
+  webhookArgs,
+} from '../support/access-cases.ts';
 import {
   emailOf,
   httpRequest,
@@ -19,15 +26,13 @@ import {
   type Answer,
   type RequestOptions,
 } from '../support/access-fixture.ts';
+import { assertListingsStayInWorkspace } from '../support/access-isolation.ts';
+import { assertMutationsAudited } from '../support/access-audit.ts';
+import { postAction, postForm } from '../support/console-forms.ts';
+import { hindsightCli, type HindsightCli } from '../support/hindsight-cli.ts';
 import type { Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
 import { itemsTable, startSeededPlatform } from '../support/seeded-platform.ts';
-
-const run = promisify(execFile);
-const cli = path.resolve('bin/hindsight.mjs');
-
-const S3_SECRET = 'wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY';
-const S3_KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
 
 describe('users, workspaces, roles and the audit log', () => {
   let platform: Platform;
@@ -37,6 +42,7 @@ describe('users, workspaces, roles and the audit log', () => {
   let shopBackup: string;
   let hrBackup: string;
   let cookies = new Map<string, string>();
+  let hindsight: HindsightCli;
   const started: string[] = [];
 
   const request = (method: string, url: string, options: RequestOptions = {}): Promise<Answer> =>
@@ -45,6 +51,7 @@ describe('users, workspaces, roles and the audit log', () => {
 
   before(async () => {
     ({ platform, source } = await startSeededPlatform('shop', itemsTable(300)));
+    hindsight = hindsightCli(platform.configEnv);
     services = createConsoleServices(platform.services);
     server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
     ({ shopBackup, hrBackup, cookies } = await seedTenants(platform, services, source, server.url));
@@ -64,104 +71,10 @@ describe('users, workspaces, roles and the audit log', () => {
     await platform?.stop();
   });
 
-  /** One mutating endpoint per action, with the status an allowed caller gets. */
-  const cases: Array<{ action: Action; call: (role: Role) => [string, string, unknown?]; allowed: number[] }> = [
-    {
-      action: 'database.create',
-      call: (r) => [
-        'POST',
-        '/api/v1/databases',
-        { name: `db-${r}`, url: targetUrl(source), storages: 'local', skipCheck: true, verifyAfterBackup: false },
-      ],
-      allowed: [201],
-    },
-    {
-      action: 'database.schedule',
-      call: () => ['PUT', '/api/v1/databases/shop/schedule', { schedule: '0 4 * * *', timezone: 'Europe/Paris' }],
-      allowed: [200],
-    },
-    { action: 'database.delete', call: (r) => ['DELETE', `/api/v1/databases/tmp-${r}`], allowed: [200] },
-    {
-      action: 'storage.create',
-      call: (r) => [
-        'POST',
-        '/api/v1/storages',
-        {
-          name: `s3-${r}`,
-          config: {
-            type: 's3',
-            bucket: 'acme',
-            region: 'us-east-1',
-            accessKeyId: S3_KEY_ID,
-            secretAccessKey: S3_SECRET,
-          },
-          skipCheck: true,
-        },
-      ],
-      allowed: [201],
-    },
-    { action: 'storage.test', call: () => ['POST', '/api/v1/storages/local/test'], allowed: [200] },
-    { action: 'storage.delete', call: (r) => ['DELETE', `/api/v1/storages/del-${r}`], allowed: [200] },
-    { action: 'backup.start', call: () => ['POST', '/api/v1/databases/shop/backups', {}], allowed: [202] },
-    // The backup is complete: an allowed caller gets the domain's answer, not a refusal.
-    { action: 'backup.cancel', call: () => ['POST', `/api/v1/backups/${shopBackup}/cancel`, {}], allowed: [409] },
-    { action: 'backup.download', call: () => ['GET', `/api/v1/backups/${shopBackup}/download`], allowed: [200] },
-    {
-      action: 'restore.start',
-      call: (r) => [
-        'POST',
-        '/api/v1/restores',
-        { database: 'shop', backupId: shopBackup, to: { database: `restored_${r}` } },
-      ],
-      allowed: [202],
-    },
-    {
-      action: 'user.manage',
-      call: (r) => [
-        'POST',
-        '/api/v1/users',
-        { email: `invited-by-${r}@example.org`, password: PASSWORD, role: 'viewer', workspace: 'default' },
-      ],
-      allowed: [201],
-    },
-    { action: 'workspace.manage', call: (r) => ['POST', '/api/v1/workspaces', { name: `ws-${r}` }], allowed: [201] },
-    {
-      action: 'membership.manage',
-      call: (r) => [
-        'PUT',
-        '/api/v1/workspaces/default/members/member@example.org',
-        { role: r === 'owner' ? 'editor' : 'viewer' },
-      ],
-      allowed: [200],
-    },
-    // Granting the owner role is the owners' business (workspace.manage), even for admins.
-    {
-      action: 'workspace.manage',
-      call: () => ['PUT', '/api/v1/workspaces/default/members/member@example.org', { role: 'owner' }],
-      allowed: [200],
-    },
-    { action: 'audit.read', call: () => ['GET', '/api/v1/audit'], allowed: [200] },
-    { action: 'history.read', call: () => ['GET', '/api/v1/databases/shop/backups'], allowed: [200] },
-  ];
-
   it('over HTTP, each role is allowed or refused with 403 exactly as the matrix says', async () => {
+    const cases = httpActionCases(source, shopBackup);
     const covered = new Set(cases.map((c) => c.action));
-    for (const action of [
-      'database.create',
-      'database.delete',
-      'storage.create',
-      'storage.delete',
-      'storage.test',
-      'backup.start',
-      'backup.cancel',
-      'backup.download',
-      'restore.start',
-      'user.manage',
-      'workspace.manage',
-      'audit.read',
-    ] as Action[]) {
-      assert.ok(covered.has(action) && ACTIONS.includes(action));
-    }
+    for (const action of MATRIX_ACTIONS) assert.ok(covered.has(action) && ACTIONS.includes(action));
     const outcomes: string[] = [];
     for (const role of ROLE_LIST) {
       for (const c of cases) {
@@ -169,22 +82,7 @@ describe('users, workspaces, roles and the audit log', () => {
         const answer = await request(method, url, { cookie: cookies.get(role), json });
         const allowed = roleAllows(role, c.action);
         outcomes.push(`${role} ${c.action} → ${answer.status}`);
-        if (allowed)
-          assert.ok(
-            c.allowed.includes(answer.status),
-            `${role} ${c.action}: expected ${c.allowed.join('/')}, got ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`,
-          );
-        else {
-          assert.equal(
-            answer.status,
-            403,
-            `${role} ${c.action}: expected 403, got ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`,
-          );
-          assert.match(
-            (answer.body as { error: { message: string } }).error.message,
-            new RegExp(`needs the \\w+ role in workspace "default"; you are ${role}`),
-          );
-        }
+        assertMatrixAnswer(role, c, allowed, answer);
         const id = (answer.body as { workflowId?: string } | undefined)?.workflowId;
         if (answer.status === 202 && id) started.push(id);
       }
@@ -225,73 +123,31 @@ describe('users, workspaces, roles and the audit log', () => {
 
   it('the CLI with HINDSIGHT_AS acts with that user’s roles; without it, as the audited local operator', async () => {
     const cliAs = (who: string | undefined, args: string[]) =>
-      run(process.execPath, [cli, ...args], {
-        env: { ...process.env, ...platform.configEnv, ...(who ? { HINDSIGHT_AS: who } : {}) },
-      }).then(
+      hindsight(args, who).then(
         () => 0,
         (error: { code: number; stderr: string }) =>
           /needs the|only the instance owner/.test(error.stderr) ? 403 : error.code,
       );
-    // instanceOnly: past the role check, only the instance owner (the first owner here) may.
-    const cliCases: Array<{ action: Action; args: (r: Role) => string[]; instanceOnly?: boolean }> = [
-      { action: 'database.schedule', args: () => ['db', 'schedule', 'shop', '0 5 * * *'] },
-      { action: 'storage.test', args: () => ['storage', 'test', 'local'] },
-      { action: 'workspace.manage', args: (r) => ['workspace', 'create', `cli-${r}`] },
-      { action: 'audit.read', args: () => ['audit', '--json'] },
-      {
-        action: 'notifier.create',
-        args: (r) => [
-          'notifier',
-          'add',
-          `hook-${r}`,
-          '--type',
-          'webhook',
-          '--config',
-          '{"url":"http://127.0.0.1:9/hook"}',
-        ],
-      },
-      { action: 'notifier.delete', args: (r) => ['notifier', 'remove', `pre-${r}`] },
-      {
-        action: 'hook.edit',
-        args: () => ['hook', 'set', 'shop', 'post_restore', '--script', 'exit 0'],
-        instanceOnly: true,
-      },
-    ];
     // A notifier per role for the delete case, made by the operator.
-    for (const role of ROLE_LIST)
-      await cliAs(undefined, [
-        'notifier',
-        'add',
-        `pre-${role}`,
-        '--type',
-        'webhook',
-        '--config',
-        '{"url":"http://127.0.0.1:9/pre"}',
-      ]);
+    for (const role of ROLE_LIST) await cliAs(undefined, webhookArgs(`pre-${role}`, 'http://127.0.0.1:9/pre'));
     for (const role of ROLE_LIST) {
-      for (const c of cliCases) {
+      for (const c of CLI_ACTION_CASES) {
         const code = await cliAs(emailOf(role), c.args(role));
         const allowed = roleAllows(role, c.action) && (!c.instanceOnly || role === 'owner');
         assert.equal(code, allowed ? 0 : 403, `hindsight ${c.args(role).join(' ')} as ${role}`);
       }
     }
-    const { stdout } = await run(process.execPath, [cli, 'db', 'list', '--json'], {
-      env: { ...process.env, ...platform.configEnv, HINDSIGHT_AS: 'blue@example.org' },
-    });
+    const { stdout } = await hindsight(['db', 'list', '--json'], 'blue@example.org');
     assert.deepEqual(
       (JSON.parse(stdout) as Array<{ name: string }>).map((d) => d.name),
       ['secret-hr'],
     );
     await assert.rejects(
-      run(process.execPath, [cli, 'backups', 'secret-hr'], {
-        env: { ...process.env, ...platform.configEnv, HINDSIGHT_AS: emailOf('owner') },
-      }),
+      hindsight(['backups', 'secret-hr'], emailOf('owner')),
       /database "secret-hr" is not registered/,
     );
 
-    await run(process.execPath, [cli, 'db', 'schedule', 'shop', '0 6 * * *'], {
-      env: { ...process.env, ...platform.configEnv },
-    });
+    await hindsight(['db', 'schedule', 'shop', '0 6 * * *']);
     const entries = await platform.runtime.catalog.access.listAudit({ action: 'database.schedule' });
     const byOperator = entries.find((e) => e.actor.startsWith('cli:') && e.outcome === 'ok');
     assert.ok(byOperator, JSON.stringify(entries.map((e) => e.actor)));
@@ -302,135 +158,47 @@ describe('users, workspaces, roles and the audit log', () => {
   });
 
   it('the CLI creates accounts with a password file, manages memberships and lists workspaces per user', async () => {
-    const env = { ...process.env, ...platform.configEnv };
     const passwordFile = path.join(platform.dir, 'new-user.password');
     await writeFile(passwordFile, 'a long enough password\n', { mode: 0o600 });
-    await run(
-      process.execPath,
-      [
-        cli,
-        'user',
-        'create',
-        'cli-made@example.org',
-        '--role',
-        'viewer',
-        '--workspace',
-        'blue',
-        '--password-file',
-        passwordFile,
-      ],
-      { env },
-    );
-    assert.equal(
-      (await login('cli-made@example.org', 'a long enough password')).status,
-      200,
-      'the file’s password without its newline',
-    );
-    await run(process.execPath, [cli, 'member', 'add', 'cli-made@example.org', 'default', 'editor'], { env });
-    const { stdout } = await run(process.execPath, [cli, 'workspace', 'list', '--json'], {
-      env: { ...env, HINDSIGHT_AS: 'cli-made@example.org' },
-    });
+    const made = 'cli-made@example.org';
+    const accountArgs = ['--role', 'viewer', '--workspace', 'blue', '--password-file', passwordFile];
+    await hindsight(['user', 'create', made, ...accountArgs]);
+    assert.equal((await login(made, 'a long enough password')).status, 200, 'the file’s password without its newline');
+    await hindsight(['member', 'add', made, 'default', 'editor']);
+    const { stdout } = await hindsight(['workspace', 'list', '--json'], made);
     assert.deepEqual(
       (JSON.parse(stdout) as Array<{ name: string; role: string }>).map((w) => `${w.name}:${w.role}`),
       ['default:editor', 'blue:viewer'],
     );
-    const users = JSON.parse(
-      (
-        await run(process.execPath, [cli, 'user', 'list', '--json'], {
-          env: { ...env, HINDSIGHT_AS: 'blue@example.org' },
-        })
-      ).stdout,
-    ) as Array<{ email: string }>;
+    const users = JSON.parse((await hindsight(['user', 'list', '--json'], 'blue@example.org')).stdout) as Array<{
+      email: string;
+    }>;
     assert.deepEqual(
       users.map((u) => u.email).sort(),
-      ['blue@example.org', 'cli-made@example.org'],
+      ['blue@example.org', made],
       'an owner of blue sees the accounts of blue only',
     );
-    await run(process.execPath, [cli, 'member', 'remove', 'cli-made@example.org', 'default'], { env });
-    await run(
-      process.execPath,
-      [
-        cli,
-        'db',
-        'add',
-        'blue-cli',
-        '--url',
-        targetUrl(source),
-        '--storage',
-        'bluestore',
-        '--workspace',
-        'blue',
-        '--no-check',
-      ],
-      { env },
-    );
+    await hindsight(['member', 'remove', made, 'default']);
+    const url = targetUrl(source);
+    const inBlue = ['--storage', 'bluestore', '--workspace', 'blue', '--no-check'];
+    await hindsight(['db', 'add', 'blue-cli', '--url', url, ...inBlue]);
     assert.equal(
       (await platform.runtime.catalog.getDatabase('blue-cli')).workspaceId,
       (await platform.runtime.catalog.access.findWorkspace('blue'))!.id,
     );
     await assert.rejects(
-      run(
-        process.execPath,
-        [cli, 'db', 'add', 'mixed', '--url', targetUrl(source), '--storage', 'bluestore', '--no-check'],
-        { env },
-      ),
+      hindsight(['db', 'add', 'mixed', '--url', url, '--storage', 'bluestore', '--no-check']),
       /belongs to another workspace/,
     );
-    await assert.rejects(
-      run(process.execPath, [cli, 'member', 'remove', 'blue@example.org', 'blue'], { env }),
-      /would have no owner left/,
-    );
-    await assert.rejects(
-      run(process.execPath, [cli, 'db', 'list'], { env: { ...env, HINDSIGHT_AS: 'nobody@example.org' } }),
-      /user "nobody@example.org" does not exist/,
-    );
+    await assert.rejects(hindsight(['member', 'remove', 'blue@example.org', 'blue']), /would have no owner left/);
+    await assert.rejects(hindsight(['db', 'list'], 'nobody@example.org'), /user "nobody@example.org" does not exist/);
   });
 
   it('a user of workspace A can neither list nor read nor change anything of workspace B: 404, as for a name that does not exist', async () => {
     const owner = cookies.get('owner');
-    const names = async (url: string, cookie = owner) =>
-      ((await request('GET', url, { cookie })).body as Array<{ name: string }>).map((x) => x.name);
-    assert.ok(!(await names('/api/v1/databases')).includes('secret-hr'));
-    assert.ok(!(await names('/api/v1/storages')).includes('bluestore'));
-    assert.deepEqual(
-      await names('/api/v1/databases', cookies.get('blue')),
-      ['blue-cli', 'secret-hr'],
-      'workspace blue: its two databases and nothing of default',
-    );
-    assert.deepEqual(await names('/api/v1/storages', cookies.get('blue')), ['bluestore']);
-    const page = await request('GET', '/', { cookie: owner });
-    assert.equal(page.status, 200);
-    assert.ok(!String(page.body).includes('secret-hr') && !String(page.body).includes(hrBackup));
-    const overview = await request('GET', '/api/v1/overview', { cookie: owner });
-    assert.ok(!JSON.stringify(overview.body).includes('secret-hr'));
-    assert.ok((overview.body as { backups: Array<{ id: string }> }).backups.some((b) => b.id === shopBackup));
-    const blueOverview = await request('GET', '/api/v1/overview', { cookie: cookies.get('blue') });
-    assert.deepEqual(
-      [
-        ...new Set(
-          (blueOverview.body as { backups: Array<{ databaseName: string }> }).backups.map((b) => b.databaseName),
-        ),
-      ],
-      ['secret-hr'],
-    );
+    await assertListingsStayInWorkspace(request, cookies, { shopBackup, hrBackup });
 
-    const probes: Array<[string, string, unknown?]> = [
-      ['GET', '/api/v1/databases/secret-hr/backups'],
-      ['POST', '/api/v1/databases/secret-hr/backups', {}],
-      ['PUT', '/api/v1/databases/secret-hr/schedule', { schedule: '0 1 * * *' }],
-      ['DELETE', '/api/v1/databases/secret-hr'],
-      ['GET', `/api/v1/backups/${hrBackup}`],
-      ['GET', `/api/v1/backups/${hrBackup}/download`],
-      ['POST', `/api/v1/backups/${hrBackup}/cancel`, {}],
-      ['POST', '/api/v1/restores', { database: 'secret-hr', to: { database: 'stolen' } }],
-      ['POST', '/api/v1/restores', { database: 'shop', backupId: hrBackup, to: { database: 'stolen2' } }],
-      ['DELETE', '/api/v1/storages/bluestore'],
-      ['POST', '/api/v1/storages/bluestore/test'],
-      ['POST', '/api/v1/databases', { name: 'sneaky', url: targetUrl(source), storages: 'bluestore', skipCheck: true }],
-      ['GET', '/api/v1/audit?workspace=blue'],
-      ['PUT', '/api/v1/workspaces/blue/members/owner@example.org', { role: 'owner' }],
-    ];
-    for (const [method, url, json] of probes) {
+    for (const [method, url, json] of crossWorkspaceProbes(source, hrBackup)) {
       const answer = await request(method, url, { cookie: owner, json });
       assert.equal(answer.status, 404, `${method} ${url}: ${answer.status} ${JSON.stringify(answer.body)}`);
     }
@@ -477,45 +245,24 @@ describe('users, workspaces, roles and the audit log', () => {
     assert.ok(!String(usersPage.body).includes('blue@example.org'), 'accounts of other workspaces stay hidden');
 
     // A form post from another site is refused even with a valid session cookie.
-    const form = new URLSearchParams({ database: 'shop' }).toString();
-    const csrf = await fetch(`${server.url}/?/backup`, {
-      method: 'POST',
-      body: form,
-      headers: {
-        cookie: cookies.get('owner')!,
-        origin: 'https://evil.example',
-        'content-type': 'application/x-www-form-urlencoded',
-      },
+    const form = { database: 'shop' };
+    const csrf = await postForm(server.url, '/?/backup', form, {
+      cookie: cookies.get('owner')!,
+      origin: 'https://evil.example',
     });
     assert.equal(csrf.status, 403);
-    const noOrigin = await fetch(`${server.url}/?/backup`, {
-      method: 'POST',
-      body: form,
-      headers: { cookie: cookies.get('owner')!, 'content-type': 'application/x-www-form-urlencoded' },
-    });
+    const noOrigin = await postForm(server.url, '/?/backup', form, { cookie: cookies.get('owner')! });
     assert.equal(noOrigin.status, 403);
 
     // Hook scripts run on the shared worker: the console's editor saves only for the instance owner
     // (the first owner); a workspace admin is refused with the reason.
     for (const role of ROLE_LIST) {
-      const hookForm = new URLSearchParams({
+      const answer = await postAction(server.url, '/hooks/shop?/save', cookies.get(role)!, {
         kind: 'post_backup',
         scope: 'database',
         script: `echo saved by ${role}`,
         timeoutSeconds: '30',
-      }).toString();
-      const saved = await fetch(`${server.url}/hooks/shop?/save`, {
-        method: 'POST',
-        body: hookForm,
-        redirect: 'manual',
-        headers: {
-          cookie: cookies.get(role)!,
-          origin: server.url,
-          accept: 'application/json',
-          'content-type': 'application/x-www-form-urlencoded',
-        },
       });
-      const answer = (await saved.json()) as { type: string; status?: number; data?: string };
       if (role === 'owner') assert.equal(answer.type, 'success', `hook save as ${role}: ${JSON.stringify(answer)}`);
       else
         assert.deepEqual(
@@ -553,12 +300,8 @@ describe('users, workspaces, roles and the audit log', () => {
     assert.ok(!rows.some((r) => r.token_sha256.includes(token)));
 
     // The console's own login form sets the same kind of cookie.
-    const formLogin = await fetch(`${server.url}/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      body: new URLSearchParams({ email: emailOf('viewer'), password: PASSWORD }),
-      headers: { origin: server.url, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
-    });
+    const credentials = { email: emailOf('viewer'), password: PASSWORD };
+    const formLogin = await postForm(server.url, '/login', credentials, { origin: server.url, accept: 'text/html' });
     assert.equal(formLogin.status, 303);
     assert.equal(formLogin.headers.get('location'), '/');
     assert.match(
@@ -584,36 +327,7 @@ describe('users, workspaces, roles and the audit log', () => {
 
   it('every mutation is audited with before/after, and no secret appears in the audit log', async () => {
     const entries = await platform.runtime.catalog.access.listAudit({ limit: 5000 });
-    const find = (action: string, target: string, outcome = 'ok') =>
-      entries.find((e) => e.action === action && e.targetName === target && e.outcome === outcome);
-    const created = find('database.create', 'db-editor');
-    assert.ok(created);
-    assert.equal(created.actor, emailOf('editor'));
-    assert.equal(created.source, '127.0.0.1');
-    assert.equal((created.after as { host: string }).host, source.host);
-    assert.equal(created.before, null);
-    const schedule = entries.find(
-      (e) => e.action === 'database.schedule' && e.actor === emailOf('editor') && e.source === '127.0.0.1',
-    );
-    assert.deepEqual(schedule?.before, { schedule: null, timezone: 'UTC' });
-    assert.deepEqual(schedule?.after, { schedule: '0 4 * * *', timezone: 'Europe/Paris' });
-    const storage = find('storage.create', 's3-admin');
-    assert.equal((storage?.after as Record<string, unknown>).secretAccessKey, '[secret]');
-    assert.equal((storage?.after as Record<string, unknown>).bucket, 'acme');
-    assert.ok(find('storage.delete', 'del-admin')?.before, 'a deletion records what was deleted');
-    for (const role of ['viewer', 'editor', 'admin', 'owner'] as Role[]) {
-      assert.ok(
-        entries.some((e) => e.action === 'backup.download' && e.actor === emailOf(role) && e.outcome === 'ok'),
-        `download by ${role}`,
-      );
-    }
-    assert.ok(entries.some((e) => e.action === 'restore.start' && e.actor === emailOf('editor') && e.outcome === 'ok'));
-    assert.ok(
-      entries.some((e) => e.action === 'backup.cancel' && e.outcome === 'failed'),
-      'an allowed action that fails is audited as failed',
-    );
-    assert.ok(entries.some((e) => e.action === 'user.create' && e.targetName === 'invited-by-admin@example.org'));
-    assert.ok(entries.some((e) => e.action === 'auth.login' && e.outcome === 'ok'));
+    assertMutationsAudited(entries, source.host);
 
     const { rows } = await platform.runtime.catalog.pool.query<{ all: string }>(
       "select coalesce(string_agg(a::text, E'\\n'), '') as all from audit_log a",

@@ -1,33 +1,26 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { actorOps } from '../support/actor-ops.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { endpoints } from '../../web/api-v1-routes.ts';
+import {
+  callApi,
+  loginCookie,
+  PASSWORD,
+  SECRET_PATTERN,
+  LATER_OPERATIONS,
+  settledVerification,
+  wrongTypedBody,
+  type OpenApiDoc,
+  type Json,
+} from '../support/api-v1-client.ts';
+import { assertTokensKeptAsHashes } from '../support/api-v1-tokens.ts';
+import { postForm } from '../support/console-forms.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import type { Platform } from '../support/platform.ts';
 import { itemsTable, startSeededPlatform } from '../support/seeded-platform.ts';
-
-const PASSWORD = 'correct horse battery staple';
-const SECRET_PATTERN = /hs_[A-Za-z0-9_-]{43}/;
-
-interface Answer {
-  status: number;
-  body: { error?: { kind: string; message: string; field?: string } } & Record<string, unknown>;
-  text: string;
-}
-type Json = Record<string, unknown>;
-type JsonSchema = {
-  type?: string | string[];
-  anyOf?: JsonSchema[];
-  oneOf?: JsonSchema[];
-  const?: unknown;
-  enum?: unknown[];
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-};
 
 describe('/api/v1: the OpenAPI document, bodies checked against it, personal API tokens, the settings page', () => {
   let platform: Platform;
@@ -36,46 +29,10 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
   let editorCookie: string;
   const workflows: string[] = [];
 
-  /** A request as a script makes it: a cookie and the console's Origin, or a bearer token and nothing else. */
-  async function call(
-    method: string,
-    path: string,
-    auth: { cookie?: string; bearer?: string } = {},
-    json?: unknown,
-    raw?: string,
-  ): Promise<Answer> {
-    const headers: Record<string, string> = {};
-    if (auth.cookie) {
-      headers.cookie = auth.cookie;
-      headers.origin = consoleApp.url;
-    }
-    if (auth.bearer) headers.authorization = `Bearer ${auth.bearer}`;
-    if (json !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetch(`${consoleApp.url}/api/v1${path}`, {
-      method,
-      headers,
-      body: raw ?? (json === undefined ? undefined : JSON.stringify(json)),
-    });
-    const text = await response.text();
-    let body: Answer['body'] = {};
-    try {
-      body = JSON.parse(text) as Answer['body'];
-    } catch {
-      /* a download */
-    }
-    return { status: response.status, body, text };
-  }
-
-  async function login(email: string): Promise<string> {
-    const response = await fetch(`${consoleApp.url}/api/v1/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email, password: PASSWORD }),
-    });
-    assert.equal(response.status, 200, await response.clone().text());
-    return (response.headers.get('set-cookie') ?? '').split(';')[0]!;
-  }
-
+  const call = (...args: Parameters<typeof callApi> extends [string, ...infer Rest] ? Rest : never) =>
+    callApi(consoleApp.url, ...args);
+  const login = (email: string) => loginCookie(consoleApp.url, email);
+  const openApi = async () => (await call('GET', '/openapi.json')).body as unknown as OpenApiDoc;
   const ownerCookie = () => login('owner@example.org');
 
   before(async () => {
@@ -85,12 +42,8 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     await operator.addDatabase({ name: 'shop', url: targetUrl(source), storages: 'local', verifyAfterBackup: false });
     const owner = await consoleApp.services.access.actorForEmail('owner@example.org', 'test');
     for (const email of ['editor@example.org', 'leaver@example.org']) {
-      await consoleApp.services.access.createUser(owner, {
-        email,
-        password: PASSWORD,
-        workspace: 'default',
-        role: 'editor',
-      });
+      const account = { email, password: PASSWORD, workspace: 'default', role: 'editor' as const };
+      await consoleApp.services.access.createUser(owner, account);
     }
     editorCookie = await login('editor@example.org');
   });
@@ -111,73 +64,25 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
   it('serves an OpenAPI 3.1 document without a session, and it validates', async () => {
     const answer = await call('GET', '/openapi.json');
     assert.equal(answer.status, 200);
-    const doc = answer.body as unknown as {
-      openapi: string;
-      paths: Record<string, Record<string, Json>>;
-      components: { securitySchemes: Json };
-    };
+    const doc = answer.body as unknown as OpenApiDoc;
     const result = await new Validator().validate(doc as never);
     assert.equal(result.valid, true, String(JSON.stringify(result.errors)).slice(0, 2000));
     assert.equal(doc.openapi, '3.1.0');
     assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['bearerToken', 'sessionCookie']);
-    for (const [path, method] of [
-      ['/tokens', 'post'],
-      ['/notifiers/{name}', 'put'],
-      ['/databases/{name}/retention', 'get'],
-      ['/databases/{name}/retention', 'put'],
-      ['/restores/{workflowId}', 'get'],
-      ['/databases/{name}/verifications', 'post'],
-      ['/verifications/{id}', 'get'],
-      ['/backups', 'get'],
-      ['/backups/{id}/download', 'get'],
-    ] as const) {
+    for (const [path, method] of LATER_OPERATIONS) {
       assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is documented`);
     }
   });
 
   it('every endpoint with a body, read from the document, refuses a wrong-typed field with a 400 naming it', async () => {
-    const doc = (await call('GET', '/openapi.json')).body as unknown as {
-      paths: Record<
-        string,
-        Record<string, { requestBody?: { content: { 'application/json': { schema: JsonSchema } } } }>
-      >;
-    };
+    const doc = await openApi();
     const owner = await ownerCookie();
-    const typesOf = (s: JsonSchema): Set<string> => {
-      const out = new Set<string>();
-      if (typeof s.type === 'string') out.add(s.type);
-      if (Array.isArray(s.type)) s.type.forEach((t) => out.add(t));
-      if (s.const !== undefined || s.enum) out.add('string');
-      for (const branch of [...(s.anyOf ?? []), ...(s.oneOf ?? [])]) typesOf(branch).forEach((t) => out.add(t));
-      if (out.has('integer')) out.add('number');
-      return out;
-    };
-    const candidates: Array<[string, unknown]> = [
-      ['number', 12345],
-      ['string', 'not this'],
-      ['boolean', true],
-      ['array', [1]],
-      ['object', { unexpected: 1 }],
-    ];
     let checked = 0;
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
-        const schema = operation.requestBody?.content['application/json'].schema;
+        const schema = operation.requestBody?.content['application/json']?.schema;
         if (!schema) continue;
-        const properties = Object.keys(schema.properties ?? {});
-        // The first required field (or the first field) with a value of a type it does not accept;
-        // fields before it are optional, so it is the first the check meets.
-        const field = schema.required?.[0] ?? properties[0];
-        let body: Json;
-        if (field) {
-          const accepted = typesOf(schema.properties![field]!);
-          const wrong = candidates.find(([type]) => !accepted.has(type));
-          assert.ok(wrong, `${method} ${path}: no wrong type for ${field}`);
-          body = { [field]: wrong[1] };
-        } else {
-          body = { unexpected: 1 };
-        }
-        const expected = field ?? 'unexpected';
+        const { body, expected } = wrongTypedBody(schema, `${method} ${path}`);
         const url = path.replace(/\{[^}]+\}/g, '1');
         const answer = await call(method.toUpperCase(), url, { cookie: owner }, body);
         assert.equal(
@@ -216,13 +121,8 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     assert.equal(editor.status, 201, editor.text);
     const editorSecret = editor.body.secret as string;
     // The answer has the shape the document promises.
-    const doc = (await call('GET', '/openapi.json')).body as unknown as {
-      paths: Record<
-        string,
-        Record<string, { responses: Record<string, { content: { 'application/json': { schema: JsonSchema } } }> }>
-      >;
-    };
-    const promised = doc.paths['/tokens']!.post!.responses['201']!.content['application/json'].schema;
+    const doc = await openApi();
+    const promised = doc.paths['/tokens']!.post!.responses['201']!.content!['application/json']!.schema!;
     assert.deepEqual(Object.keys(editor.body).sort(), [...promised.required!].sort());
     assert.deepEqual(Object.keys(editor.body.token as Json).sort(), [...promised.properties!.token!.required!].sort());
 
@@ -291,29 +191,11 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
       'the other token still works',
     );
 
-    // The catalog holds hashes only.
-    const { rows } = await platform.runtime.catalog.pool.query('select * from api_tokens');
-    const stored = JSON.stringify(rows);
-    for (const secret of [viewerSecret, editorSecret]) {
-      assert.ok(!stored.includes(secret.slice(10)), 'no secret (past its shown prefix) in api_tokens');
-      assert.ok(
-        rows.some(
-          (r: { token_sha256: string }) => r.token_sha256 === createHash('sha256').update(secret).digest('hex'),
-        ),
-      );
-    }
-    const audit = await platform.runtime.catalog.access.listAudit({ actor: 'editor@example.org' });
-    assert.ok(audit.some((e) => e.action === 'apiToken.create' && e.outcome === 'ok'));
-    assert.ok(audit.some((e) => e.action === 'apiToken.create' && e.outcome === 'denied'));
-    assert.ok(audit.some((e) => e.action === 'apiToken.revoke' && e.outcome === 'ok'));
-    assert.ok(!JSON.stringify(audit).includes(editorSecret.slice(10)), 'the audit log holds no secret');
+    await assertTokensKeptAsHashes(platform, [viewerSecret, editorSecret]);
 
     // Lowering the user's role lowers the token's; removing them from the workspace ends it; so does expiry.
-    const leaver = await create(await login('leaver@example.org'), {
-      name: 'leaver',
-      workspace: 'default',
-      role: 'editor',
-    });
+    const leaverCookie = await login('leaver@example.org');
+    const leaver = await create(leaverCookie, { name: 'leaver', workspace: 'default', role: 'editor' });
     const leaverSecret = leaver.body.secret as string;
     const owner = await ownerCookie();
     assert.equal(
@@ -397,12 +279,7 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     const verification = await call('POST', '/databases/shop/verifications', { cookie: editorCookie }, { backupId });
     assert.equal(verification.status, 202, verification.text);
     const verificationId = verification.body.verificationId as string;
-    let report: Answer | undefined;
-    for (let i = 0; i < 240; i += 1) {
-      report = await call('GET', `/verifications/${verificationId}`, { cookie: editorCookie });
-      if (!['pending', 'running'].includes(report.body.status as string)) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const report = await settledVerification(call, verificationId, editorCookie);
     assert.equal(report!.body.status, 'successful', report!.text.slice(0, 500));
     const listedVerifications = await call('GET', '/databases/shop/verifications', { cookie: editorCookie });
     assert.ok((listedVerifications.body as unknown as Array<{ id: string }>).some((v) => v.id === verificationId));
@@ -446,16 +323,9 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
       'never the key itself',
     );
 
+    const headers = { origin: consoleApp.url, 'x-sveltekit-action': 'true' };
     const action = (name: string, fields: Record<string, string>) =>
-      consoleApp.fetch(`${consoleApp.url}/settings?/${name}`, {
-        method: 'POST',
-        body: new URLSearchParams(fields).toString(),
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          origin: consoleApp.url,
-          'x-sveltekit-action': 'true',
-        },
-      });
+      postForm(consoleApp.url, `/settings?/${name}`, fields, headers, consoleApp.fetch);
     const created = await action('createToken', {
       name: 'from-the-page',
       workspace: 'default',
@@ -494,15 +364,7 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
   it('answers the read endpoints in the shapes the document gives them', async () => {
     const owner = await ownerCookie();
     const backupId = (await platform.runtime.catalog.listBackups('shop'))[0]!.id;
-    const doc = (await call('GET', '/openapi.json')).body as unknown as {
-      paths: Record<
-        string,
-        Record<
-          string,
-          { responses: Record<string, { content?: { 'application/json'?: { schema?: Record<string, unknown> } } }> }
-        >
-      >;
-    };
+    const doc = await openApi();
     const fill: Record<string, string> = { name: 'shop', id: backupId };
     const checked: string[] = [];
     for (const endpoint of endpoints) {

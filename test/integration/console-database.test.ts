@@ -3,49 +3,17 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CronExpressionParser } from 'cron-parser';
-import { connect, targetUrl } from '../../lib/pg/connection.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { backupProgressQuery } from '../../temporal/contracts/backup.ts';
 import type { LiveJob } from '../../services/status/jobs.ts';
 import { CONSOLE_OWNER, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
-import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import { seedShopAndBulk } from '../support/console-database-fixture.ts';
+import { readEvents } from '../support/event-stream.ts';
+import { attributeValues, countOf, markup } from '../support/html-reading.ts';
+import { startPlatform, type Platform } from '../support/platform.ts';
 import { waitFor } from '../support/wait.ts';
 
-const DAY = 86_400_000;
 const PASSWORD = 'a long enough password for tests';
-
-interface SseEvent {
-  event: string;
-  data: unknown;
-}
-
-/** Reads a text/event-stream response into events as they arrive (RFC-style framing: blank line ends an event). */
-async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const lines = block.split('\n');
-      const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
-      const data = lines
-        .filter((l) => l.startsWith('data: '))
-        .map((l) => l.slice(6))
-        .join('\n');
-      if (event) yield { event, data: JSON.parse(data) };
-    }
-  }
-}
-
-/** The attribute values of every element carrying `attr`, in document order. */
-const attributeValues = (html: string, attr: string) =>
-  [...html.matchAll(new RegExp(`${attr}="([^"]+)"`, 'g'))].map((m) => m[1]!);
-const countOf = (html: string, needle: string) => html.split(needle).length - 1;
-/** The rendered markup alone: the page data SvelteKit serializes for hydration would count everything twice. */
-const markup = (html: string) => html.replace(/<script[\s\S]*?<\/script>/g, '');
 
 describe('console: the database page, its live progress stream and the verification report', () => {
   let platform: Platform;
@@ -68,32 +36,7 @@ describe('console: the database page, its live progress stream and the verificat
 
   before(async () => {
     platform = await startPlatform();
-    const shop = await createDatabase(platform.cluster, 'shop');
-    const bulk = await createDatabase(platform.cluster, 'bulk');
-    const client = await connect('shop', shop);
-    await client.query(`create table items (id int primary key, name text); insert into items select g, md5(g::text) from generate_series(1, 700) g;
-      create schema billing; create table billing.invoices (id int primary key, total numeric); insert into billing.invoices select g, g * 2 from generate_series(1, 130) g;`);
-    await client.end();
-    // Large enough that its dump runs for several seconds, so the stream sees it mid-way.
-    const big = await connect('bulk', bulk);
-    await big.query(`create table readings (id bigint primary key, sensor int, value double precision, note text);
-      insert into readings select g, g % 977, random(), md5(g::text) || md5((g * 7)::text) from generate_series(1, 1200000) g`);
-    await big.end();
-    await platform.startWorker();
-    await platform.ops.addDatabase({ name: 'shop', url: targetUrl(shop), verifyAfterBackup: false });
-    await platform.ops.addDatabase({ name: 'bulk', url: targetUrl(bulk), verifyAfterBackup: false });
-    for (const ageDays of [40, 30, 20, 10, 0]) {
-      const outcome = await (await platform.ops.startBackup('shop')).result();
-      shopBackups.push({ id: outcome.backupId, ageDays });
-    }
-    // Aged by rewriting their times in the catalog, as if taken over forty days; the newest stays fresh.
-    for (const b of shopBackups.filter((b) => b.ageDays > 0)) {
-      const at = new Date(Date.now() - b.ageDays * DAY);
-      await platform.runtime.catalog.pool.query(
-        "update backups set started_at = $2::timestamptz, finished_at = $2::timestamptz + interval '3 seconds' where id = $1",
-        [b.id, at],
-      );
-    }
+    shopBackups.push(...(await seedShopAndBulk(platform)));
     web = await startSignedInConsole(platform);
   });
 
@@ -167,20 +110,9 @@ describe('console: the database page, its live progress stream and the verificat
     const deleted = [...planned.matchAll(/data-testid="retention-delete" data-backup-id="([^"]+)"/g)].map((m) => m[1]!);
     const kept = [...planned.matchAll(/data-testid="retention-keep" data-backup-id="([^"]+)"/g)].map((m) => m[1]!);
     // keepLast 2 keeps the two newest; the newest is also the last one standing. The other three go.
-    assert.deepEqual(
-      deleted.sort(),
-      shopBackups
-        .slice(0, 3)
-        .map((b) => b.id)
-        .sort(),
-    );
-    assert.deepEqual(
-      kept.sort(),
-      shopBackups
-        .slice(3)
-        .map((b) => b.id)
-        .sort(),
-    );
+    const ids = shopBackups.map((b) => b.id);
+    assert.deepEqual(deleted.sort(), ids.slice(0, 3).sort());
+    assert.deepEqual(kept.sort(), ids.slice(3).sort());
     assert.equal(countOf(planned, 'not one of the 2 newest'), 3, 'each deletion says why');
     assert.ok(planned.includes('Save policy'), 'saving is offered after the preview');
 

@@ -1,50 +1,18 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
 import { connect, describeTarget, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { baseEnvironment, hookVariables } from '../../lib/hooks/variables.ts';
+import { hookVariables } from '../../lib/hooks/variables.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
+import { postAction } from '../support/console-forms.ts';
 import { CONSOLE_OWNER, startSignedInConsole } from '../support/console.ts';
+import { DOCUMENTED_VARIABLES, parseEnv, running } from '../support/hook-env.ts';
+import { hindsightCli } from '../support/hindsight-cli.ts';
+import { jsonLinesLogger } from '../support/json-log.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
-
-const run = promisify(execFile);
-const cli = path.resolve('bin/hindsight.mjs');
-
-/** Reads `env` output (NAME=value per line; HINDSIGHT_BACKUP_FILES spans lines, so it is parsed by name). */
-function parseEnv(text: string): Map<string, string> {
-  const env = new Map<string, string>();
-  let last: string | undefined;
-  for (const line of text.split('\n')) {
-    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (
-      m &&
-      (last !== 'HINDSIGHT_BACKUP_FILES' || m[1]!.startsWith('HINDSIGHT_') || m[1] === 'HOME' || m[1] === 'PATH')
-    ) {
-      env.set(m[1]!, m[2]!);
-      last = m[1];
-    } else if (last && line !== '') {
-      env.set(last, `${env.get(last)}\n${line}`);
-    }
-  }
-  return env;
-}
-
-/** Whether a process still runs (a zombie waiting for init to reap it does not). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 describe('hook scripts around backups and restores', () => {
   let platform: Platform;
@@ -67,14 +35,7 @@ describe('hook scripts around backups and restores', () => {
     );
     await client.end();
     // The worker's log is captured to check that hook output is streamed into it, line by line.
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString('utf8').split('\n'))
-          if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
-    worker = await createHindsightWorker(platform.runtime, pino({ level: 'info' }, sink));
+    worker = await createHindsightWorker(platform.runtime, jsonLinesLogger(logLines));
     workerDone = worker.run();
     await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), verifyAfterBackup: false });
   });
@@ -139,17 +100,7 @@ describe('hook scripts around backups and restores', () => {
     assert.equal(env.get('HINDSIGHT_BACKUP_FILES'), `local=${objectPath}`);
 
     // Exactly the documented variables and the base ones: nothing inherited from the worker.
-    const documented = new Set([
-      ...hookVariables.map((v) => v.name),
-      ...Object.keys(baseEnvironment),
-      'HOME',
-      'TMPDIR',
-      'PWD',
-      'SHLVL',
-      '_',
-      'OLDPWD',
-    ]);
-    const unexpected = [...env.keys()].filter((k) => !documented.has(k));
+    const unexpected = [...env.keys()].filter((k) => !DOCUMENTED_VARIABLES.has(k));
     assert.deepEqual(unexpected, [], 'only documented variables reach a script');
     const raw = await readFile(file('post-env.txt'), 'utf8');
     for (const secret of [canary, platform.cluster.password, platform.configEnv.DATABASE_URL!])
@@ -205,9 +156,7 @@ describe('hook scripts around backups and restores', () => {
     assert.equal(latest!.status, 'failed');
     assert.equal(latest!.exitCode, 3);
 
-    const { stdout } = await run(process.execPath, [cli, 'backups', 'shop', '--json'], {
-      env: { ...process.env, ...platform.configEnv },
-    });
+    const { stdout } = await hindsightCli(platform.configEnv)(['backups', 'shop', '--json']);
     const listed = (JSON.parse(stdout) as Array<{ id: string; status: string; error: string }>).find(
       (b) => b.id === started.backupId,
     );
@@ -235,9 +184,7 @@ describe('hook scripts around backups and restores', () => {
     assert.equal(record.warnings[0]!.message, outcome.warnings![0]);
     assert.ok(existsSync(path.join(platform.backupsDir, 'shop', `${outcome.backupId}.dump.hsb`)));
 
-    const { stdout } = await run(process.execPath, [cli, 'backups', 'shop'], {
-      env: { ...process.env, ...platform.configEnv },
-    });
+    const { stdout } = await hindsightCli(platform.configEnv)(['backups', 'shop']);
     const row = stdout.split('\n').find((l) => l.startsWith(outcome.backupId));
     assert.match(row ?? '', /complete.*offsite sync failed/, 'hindsight backups shows the warning');
     await hooks().removeHook({ target: { database: 'shop' }, kind: 'post_backup' });
@@ -334,18 +281,17 @@ describe('hook scripts around backups and restores', () => {
   });
 
   it('the CLI sets, shows, lists the runs of and removes hooks', async () => {
-    const env = { ...process.env, ...platform.configEnv };
+    const hindsight = hindsightCli(platform.configEnv);
+    const stderrOfFailure = (args: string[]) =>
+      hindsight(args).then(
+        () => '',
+        (e: { stderr: string }) => e.stderr,
+      );
     const script = path.join(platform.dir, 'notify.sh');
     await import('node:fs/promises').then((fs) => fs.writeFile(script, 'echo from a file\n'));
-    await run(process.execPath, [cli, 'hook', 'set', 'shop', 'post_backup', '--file', script, '--timeout', '45'], {
-      env,
-    });
-    await run(process.execPath, [cli, 'hook', 'set', '--workspace', 'default', 'pre_backup', '--script', 'true'], {
-      env,
-    });
-    const shown = JSON.parse(
-      (await run(process.execPath, [cli, 'hook', 'show', 'shop', '--json'], { env })).stdout,
-    ) as {
+    await hindsight(['hook', 'set', 'shop', 'post_backup', '--file', script, '--timeout', '45']);
+    await hindsight(['hook', 'set', '--workspace', 'default', 'pre_backup', '--script', 'true']);
+    const shown = JSON.parse((await hindsight(['hook', 'show', 'shop', '--json'])).stdout) as {
       hooks: Array<{ kind: string; scope: string; script: string; timeoutSeconds: number }>;
       variables: Array<{ name: string }>;
     };
@@ -355,38 +301,33 @@ describe('hook scripts around backups and restores', () => {
     );
     assert.equal(shown.hooks[0]!.script, 'echo from a file\n');
     assert.ok(shown.variables.some((v) => v.name === 'HINDSIGHT_BACKUP_SHA256'));
-    const text = (await run(process.execPath, [cli, 'hook', 'show', 'shop'], { env })).stdout;
+    const text = (await hindsight(['hook', 'show', 'shop'])).stdout;
     assert.match(text, /HINDSIGHT_RESTORE_TARGET\s+post_restore\s+where the backup was restored/);
 
-    const runs = JSON.parse(
-      (await run(process.execPath, [cli, 'hook', 'runs', 'shop', '--json'], { env })).stdout,
-    ) as Array<{ kind: string; status: string }>;
+    const runs = JSON.parse((await hindsight(['hook', 'runs', 'shop', '--json'])).stdout) as Array<{
+      kind: string;
+      status: string;
+    }>;
     assert.equal(runs[0]!.kind, 'post_restore');
     assert.equal(runs[0]!.status, 'warning');
 
-    const bad = await run(process.execPath, [cli, 'hook', 'set', 'shop', 'before_backup', '--script', 'true'], {
-      env,
-    }).then(
-      () => '',
-      (e: { stderr: string }) => e.stderr,
-    );
+    const bad = await stderrOfFailure(['hook', 'set', 'shop', 'before_backup', '--script', 'true']);
     assert.match(bad, /kind must be one of pre_backup, post_backup, post_restore/);
-    const badTimeout = await run(
-      process.execPath,
-      [cli, 'hook', 'set', 'shop', 'pre_backup', '--script', 'true', '--timeout', '0'],
-      { env },
-    ).then(
-      () => '',
-      (e: { stderr: string }) => e.stderr,
-    );
+    const badTimeout = await stderrOfFailure([
+      'hook',
+      'set',
+      'shop',
+      'pre_backup',
+      '--script',
+      'true',
+      '--timeout',
+      '0',
+    ]);
     assert.match(badTimeout, /timeout must be at least 1 s/);
 
-    await run(process.execPath, [cli, 'hook', 'remove', 'shop', 'post_backup'], { env });
-    await run(process.execPath, [cli, 'hook', 'remove', '--workspace', 'default', 'pre_backup'], { env });
-    const missing = await run(process.execPath, [cli, 'hook', 'remove', 'shop', 'post_backup'], { env }).then(
-      () => '',
-      (e: { stderr: string }) => e.stderr,
-    );
+    await hindsight(['hook', 'remove', 'shop', 'post_backup']);
+    await hindsight(['hook', 'remove', '--workspace', 'default', 'pre_backup']);
+    const missing = await stderrOfFailure(['hook', 'remove', 'shop', 'post_backup']);
     assert.match(missing, /database "shop" has no post_backup hook/);
     assert.deepEqual(
       (await hooks().showHooks('shop')).hooks.map((h) => h.kind),
@@ -397,18 +338,9 @@ describe('hook scripts around backups and restores', () => {
   it('the console page edits hooks beside the variable list and shows recent runs with their output', async () => {
     const server = await startSignedInConsole(platform);
     try {
+      type Answer = { type: string; data: string };
       const post = (action: string, fields: Record<string, string>) =>
-        server
-          .fetch(`${server.url}/hooks/shop?/${action}`, {
-            method: 'POST',
-            body: new URLSearchParams(fields),
-            headers: {
-              origin: server.url,
-              accept: 'application/json',
-              'content-type': 'application/x-www-form-urlencoded',
-            },
-          })
-          .then(async (r) => (await r.json()) as { type: string; data: string });
+        postAction<Answer>(server.url, `/hooks/shop?/${action}`, '', fields, server.fetch);
 
       const saved = await post('save', {
         kind: 'pre_backup',
@@ -421,12 +353,8 @@ describe('hook scripts around backups and restores', () => {
       assert.equal(hook?.script, 'echo "from the console"\n');
       assert.equal(hook?.timeoutSeconds, 30);
       assert.equal(hook?.updatedBy, CONSOLE_OWNER.email);
-      const refused = await post('save', {
-        kind: 'pre_backup',
-        scope: 'database',
-        script: 'true',
-        timeoutSeconds: '0',
-      });
+      const zeroTimeout = { kind: 'pre_backup', scope: 'database', script: 'true', timeoutSeconds: '0' };
+      const refused = await post('save', zeroTimeout);
       assert.equal(refused.type, 'failure');
       assert.match(refused.data, /timeout must be at least 1 s/);
 

@@ -1,40 +1,37 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import type { DeliveryRecord } from '../../lib/catalog/notifiers.ts';
 import { createNotifierOperations, type NotifierOperations } from '../../services/notifiers/work.ts';
 import { startSignedInConsole } from '../support/console.ts';
 import { WATCHDOG_SCHEDULE_ID, type WatchdogOutcome } from '../../temporal/contracts/notifications.ts';
-import { freePort } from '../support/ports.ts';
-import { createDatabase, type Platform } from '../support/platform.ts';
+import { postAction } from '../support/console-forms.ts';
+import { hindsightResult } from '../support/hindsight-cli.ts';
+import {
+  httpNotifiers,
+  mailNotifiers,
+  saveChannelNotifiers,
+  secrets,
+  signedHook,
+  startReceivers,
+  waitForSent,
+  type Receivers,
+} from '../support/notifications-fixture.ts';
+import {
+  addPartiallyStoredDatabase,
+  assertHttpChannelsHeard,
+  assertMailsHeard,
+  assertNoSecretIn,
+} from '../support/notifications-checks.ts';
+import type { Platform } from '../support/platform.ts';
 import { startSeededPlatform } from '../support/seeded-platform.ts';
-import { selfSignedCert, startHttpReceiver, startSmtpServer, type ReceivedMail } from '../support/notify-receivers.ts';
+import type { ReceivedMail } from '../support/notify-receivers.ts';
 import { waitFor } from '../support/wait.ts';
-
-const run = promisify(execFile);
-const cli = path.resolve('bin/hindsight.mjs');
-
-const secrets = {
-  slackPath: '/slack/services/T0SLACK/B0SLACK/slack-token-5e1f9a',
-  discordPath: '/discord/api/webhooks/4242/discord-token-77c0de',
-  teamsPath: '/teams/workflows/abc/triggers/manual/run?sig=teams-token-a1b2c3',
-  telegramToken: '123456:TG-bot-token_9f8e7d',
-  webhookHeader: 'hook-header-value-0b5e55',
-  webhookSecret: 'hook-hmac-secret-4d3c2b1a',
-};
-const smtpPass = 'smtp-password-6a7b8c';
-const everySecret = [...Object.values(secrets).map((s) => s.replace(/^.*\//, '').replace(/^.*=/, '')), smtpPass];
-const events = ['backup_failed', 'backup_succeeded', 'backup_partial', 'database_down', 'backup_overdue'];
-const httpNotifiers = ['slack', 'discord', 'teams', 'telegram', 'hook'];
-const mailNotifiers = ['mail-plain', 'mail-auth', 'mail-starttls'];
 
 describe('notifications: every channel to a real receiver, end to end', () => {
   let platform: Platform;
   let notifiers: NotifierOperations;
-  let http: Awaited<ReturnType<typeof startHttpReceiver>>;
+  let http: Receivers['http'];
   const mails: ReceivedMail[] = [];
   const closers: Array<() => Promise<void>> = [];
   let downPort: number;
@@ -59,56 +56,9 @@ describe('notifications: every channel to a real receiver, end to end', () => {
       skipCheck: true,
     });
 
-    http = await startHttpReceiver(secrets);
-    closers.push(http.close);
-    const { key, cert } = selfSignedCert(platform.dir);
-    const plain = await startSmtpServer('plain', { authOptional: true, disabledCommands: ['STARTTLS'] }, mails);
-    const auth = await startSmtpServer(
-      'auth',
-      {
-        disabledCommands: ['STARTTLS'],
-        allowInsecureAuth: true,
-        authMethods: ['PLAIN', 'LOGIN'],
-        onAuth(a, _s, cb) {
-          if (a.username === 'ops' && a.password === smtpPass) cb(null, { user: 'ops' });
-          else cb(new Error('Invalid username or password'));
-        },
-      },
-      mails,
-    );
-    const starttls = await startSmtpServer('starttls', { authOptional: true, key, cert }, mails);
-    closers.push(plain.close, auth.close, starttls.close);
-    downPort = await freePort();
-
-    const mail = (port: number) => ({
-      type: 'email',
-      host: '127.0.0.1',
-      port,
-      from: 'hindsight@example.com',
-      to: ['dba@example.com', 'oncall@example.com'],
-    });
-    await notifiers.saveNotifier('mail-plain', mail(plain.port), events);
-    await notifiers.saveNotifier('mail-auth', { ...mail(auth.port), auth: { user: 'ops', pass: smtpPass } }, events);
-    await notifiers.saveNotifier('mail-starttls', { ...mail(starttls.port), starttls: 'required', ca: cert }, events);
-    await notifiers.saveNotifier('slack', { type: 'slack', url: `${http.url}${secrets.slackPath}` }, events);
-    await notifiers.saveNotifier('discord', { type: 'discord', url: `${http.url}${secrets.discordPath}` }, events);
-    await notifiers.saveNotifier('teams', { type: 'teams', url: `${http.url}${secrets.teamsPath}` }, events);
-    await notifiers.saveNotifier(
-      'telegram',
-      { type: 'telegram', botToken: secrets.telegramToken, chatId: -100123, messageThreadId: 77, apiBaseUrl: http.url },
-      events,
-    );
-    await notifiers.saveNotifier(
-      'hook',
-      {
-        type: 'webhook',
-        url: `${http.url}/hook`,
-        headers: { 'X-Api-Key': secrets.webhookHeader },
-        secret: secrets.webhookSecret,
-      },
-      events,
-    );
-    await notifiers.saveNotifier('down-hook', { type: 'webhook', url: `http://127.0.0.1:${downPort}/hook` }, events);
+    const receivers = await startReceivers(platform.dir, mails, closers);
+    ({ http, downPort } = receivers);
+    await saveChannelNotifiers(notifiers, receivers);
     const all = [...httpNotifiers, ...mailNotifiers];
     assert.deepEqual(await notifiers.attach('shop', [...all, 'down-hook']), [...all, 'down-hook'].sort());
     await notifiers.attach('gone', all);
@@ -127,12 +77,10 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     const backup = await platform.runtime.catalog.getBackup(backupId);
     assert.equal(backup.status, 'complete', 'a notifier that is down does not hold up or fail the backup');
 
-    const sent = await waitFor(
+    const sent = await waitForSent(
+      notifiers,
       'backup_succeeded delivered through all eight working notifiers',
-      async () => {
-        const d = (await deliveriesOf('shop', 'backup_succeeded')).filter((x) => x.status === 'sent');
-        return d.length === 8 ? d : undefined;
-      },
+      ['shop', 'backup_succeeded', 8],
       60_000,
     );
     assert.deepEqual(sent.map((d) => d.notifierName).sort(), [...httpNotifiers, ...mailNotifiers].sort());
@@ -143,50 +91,19 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.deepEqual(http.refused, [], 'every request had the shape its receiver expects');
 
     const expectedText = new RegExp(`backup ${backupId} of database "shop" is complete`);
-    for (const channel of ['slack', 'discord', 'teams', 'telegram', 'webhook'] as const) {
-      const got = http.received.filter((r) => r.channel === channel);
-      assert.equal(got.length, 1, `${channel}: one request`);
-      assert.match(got[0]!.text, expectedText, `${channel} names the backup and the database`);
-      assert.match(
-        got[0]!.text,
-        /http:\/\/localhost:3000\/#db-shop/,
-        `${channel} links to the database in the console`,
-      );
-    }
-    const tg = JSON.parse(http.received.find((r) => r.channel === 'telegram')!.body) as Record<string, unknown>;
-    assert.equal(tg.chat_id, -100123);
-    assert.equal(tg.message_thread_id, 77);
-    const hook = JSON.parse(http.received.find((r) => r.channel === 'webhook')!.body) as Record<string, string>;
-    assert.equal(hook.event, 'backup_succeeded');
-    assert.equal(hook.database, 'shop');
+    assertHttpChannelsHeard(http.received, expectedText);
 
     await waitFor('three mails', async () => (mails.length >= 3 ? true : undefined), 10_000);
-    assert.deepEqual(mails.map((m) => m.server).sort(), ['auth', 'plain', 'starttls']);
-    for (const m of mails) {
-      assert.equal(m.from, 'hindsight@example.com');
-      assert.deepEqual(m.to, ['dba@example.com', 'oncall@example.com']);
-      assert.equal(m.subject, '[Hindsight] Backup succeeded: shop');
-      assert.match(m.text, expectedText);
-      assert.match(m.text, /http:\/\/localhost:3000\/#db-shop/);
-    }
-    assert.equal(mails.find((m) => m.server === 'auth')!.user, 'ops', 'authenticated as the configured user');
-    assert.equal(
-      mails.find((m) => m.server === 'starttls')!.secure,
-      true,
-      'upgraded with STARTTLS, the self-signed certificate trusted through "ca"',
-    );
-    assert.equal(mails.find((m) => m.server === 'plain')!.secure, false);
+    assertMailsHeard(mails, expectedText);
   });
 
   it('a failing backup notifies backup_failed with its cause', async () => {
     const started = await platform.ops.startBackup('gone');
     await assert.rejects(started.result());
-    const sent = await waitFor(
+    const sent = await waitForSent(
+      notifiers,
       'backup_failed delivered eight times',
-      async () => {
-        const d = (await deliveriesOf('gone', 'backup_failed')).filter((x) => x.status === 'sent');
-        return d.length === 8 ? d : undefined;
-      },
+      ['gone', 'backup_failed', 8],
       60_000,
     );
     assert.equal(sent.length, 8);
@@ -201,37 +118,12 @@ describe('notifications: every channel to a real receiver, end to end', () => {
   });
 
   it('a partial backup notifies backup_partial, and its verification verification_succeeded', async () => {
-    // A second storage whose server is down (an FTP port nothing listens on): the copy there fails, the backup ends partial.
-    await platform.runtime.catalog.upsertStorage('broken', {
-      type: 'ftp',
-      host: '127.0.0.1',
-      port: await freePort(),
-      username: 'u',
-      password: 'p',
-      path: '/backups',
-      secure: false,
-      allowSelfSignedCertificate: false,
-    });
-    const wide = await createDatabase(platform.cluster, 'wide');
-    const client = await connect('test', wide);
-    await client.query('create table items (id int primary key); insert into items select generate_series(1, 300)');
-    await client.end();
-    await platform.ops.addDatabase({
-      name: 'wide',
-      url: targetUrl(wide),
-      storages: ['local', 'broken'],
-      verifyAfterBackup: true,
-    });
-    await notifiers.saveNotifier(
-      'verify-hook',
-      {
-        type: 'webhook',
-        url: `${http.url}/hook`,
-        headers: { 'X-Api-Key': secrets.webhookHeader },
-        secret: secrets.webhookSecret,
-      },
-      ['backup_partial', 'verification_succeeded', 'verification_failed'],
-    );
+    await addPartiallyStoredDatabase(platform);
+    await notifiers.saveNotifier('verify-hook', signedHook(http.url), [
+      'backup_partial',
+      'verification_succeeded',
+      'verification_failed',
+    ]);
     await notifiers.attach('wide', ['slack', 'verify-hook']);
 
     const started = await platform.ops.startBackup('wide');
@@ -242,12 +134,10 @@ describe('notifications: every channel to a real receiver, end to end', () => {
       ),
     ]);
     assert.equal(outcome.status, 'partial');
-    const partial = await waitFor(
+    const partial = await waitForSent(
+      notifiers,
       'backup_partial delivered to both',
-      async () => {
-        const d = (await deliveriesOf('wide', 'backup_partial')).filter((x) => x.status === 'sent');
-        return d.length === 2 ? d : undefined;
-      },
+      ['wide', 'backup_partial', 2],
       60_000,
     );
     assert.match(
@@ -256,12 +146,10 @@ describe('notifications: every channel to a real receiver, end to end', () => {
         `backup ${started.backupId} of database "wide" is partial: stored in local, missing from broken \\(.+\\)`,
       ),
     );
-    const verified = await waitFor(
+    const verified = await waitForSent(
+      notifiers,
       'verification_succeeded delivered',
-      async () => {
-        const d = (await deliveriesOf('wide', 'verification_succeeded')).filter((x) => x.status === 'sent');
-        return d.length === 1 ? d : undefined;
-      },
+      ['wide', 'verification_succeeded', 1],
       180_000,
       1000,
     );
@@ -379,14 +267,7 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.deepEqual(stale.queued, ['shop']);
     const again = await runWatchdog(3);
     assert.deepEqual(again.queued, [], 'the same episode is notified once');
-    const overdue = await waitFor(
-      'backup_overdue delivered',
-      async () => {
-        const d = (await deliveriesOf('shop', 'backup_overdue')).filter((x) => x.status === 'sent');
-        return d.length === 8 ? d : undefined;
-      },
-      60_000,
-    );
+    const overdue = await waitForSent(notifiers, 'backup_overdue delivered', ['shop', 'backup_overdue', 8], 60_000);
     assert.equal(overdue.length, 8);
     assert.match(
       http.received.filter((r) => r.channel === 'slack').at(-1)!.text,
@@ -426,37 +307,22 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.match(page, /href="\/notifiers"/, 'linked from the header');
     assert.match(page, /backup_failed/, 'recent deliveries are listed');
 
-    const form = new URLSearchParams({ notifier: 'tg-wrong-chat' }).toString();
-    const post = (body: string) =>
-      server.fetch(`${server.url}/notifiers?/test`, {
-        method: 'POST',
-        body,
-        headers: {
-          origin: server.url,
-          accept: 'application/json',
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-      });
-    const refused = (await (await post(form)).json()) as { type: string; status: number; data: string };
+    type Answer = { type: string; status: number; data: string };
+    const post = (notifier: string) =>
+      postAction<Answer>(server.url, '/notifiers?/test', '', { notifier }, server.fetch);
+    const refused = await post('tg-wrong-chat');
     consolePages.push(JSON.stringify(refused));
     assert.equal(refused.type, 'failure');
     assert.equal(refused.status, 502);
     assert.match(refused.data, /Bad Request: chat not found/);
-    const delivered = (await (await post(new URLSearchParams({ notifier: 'discord' }).toString())).json()) as {
-      type: string;
-      data: string;
-    };
+    const delivered = await post('discord');
     assert.equal(delivered.type, 'success');
     assert.match(delivered.data, /HTTP 204/);
   });
 
   it('the hindsight command: notifier add, events, attach, list, test, remove, and db overdue', async () => {
-    const env = { ...process.env, ...platform.configEnv };
     const hindsight = (...args: string[]) =>
-      run(process.execPath, [cli, ...args], { env }).then(
-        (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
-        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
-      );
+      hindsightResult(platform.configEnv, args).then((r) => ({ code: r.code, out: r.stdout, err: r.stderr }));
     const config = JSON.stringify({ url: `${http.url}${secrets.discordPath}` });
     const added = await hindsight('notifier', 'add', 'cli-discord', '--type', 'discord', '--config', config);
     assert.equal(added.code, 0, added.err);
@@ -521,19 +387,10 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     const histories: string[] = [];
     for (const id of ['notify/shop', 'notify/gone', 'notify/wide', 'notify/@workspace'])
       histories.push(JSON.stringify(await platform.client.workflow.getHandle(id).fetchHistory()));
-    for (const secret of everySecret) {
-      for (const [where, text] of [
-        ['responses', shown],
-        ['catalog', JSON.stringify(rows)],
-        ['histories', histories.join()],
-      ] as const) {
-        assert.equal(text.includes(secret), false, `${secret} appears in ${where}`);
-        assert.equal(
-          text.includes(Buffer.from(secret).toString('base64')),
-          false,
-          `${secret} appears base64-encoded in ${where}`,
-        );
-      }
-    }
+    assertNoSecretIn([
+      ['responses', shown],
+      ['catalog', JSON.stringify(rows)],
+      ['histories', histories.join()],
+    ]);
   });
 });
