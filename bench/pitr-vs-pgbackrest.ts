@@ -20,6 +20,8 @@ import { openLocalCluster, type LocalCluster } from '../lib/pg/cluster.ts';
 import { connect, libpqEnv, targetUrl, type PgTarget } from '../lib/pg/connection.ts';
 import { serverToolOfMajor, toolFor } from '../lib/pg/tools.ts';
 import { formatLsn, parseLsn } from '../lib/wal/lsn.ts';
+import { pitrRestoreWorkflow, pitrRestoreWorkflowId } from '../temporal/contracts/pitr.ts';
+import { startJob } from '../temporal/start.ts';
 import { serviceContext, type ServiceContext } from '../services/context.ts';
 import { enablePitr, startBaseBackup } from '../services/pitr/archive.ts';
 import { createDatabase, startPlatform, startTestCluster, type Platform } from '../test/support/platform.ts';
@@ -235,10 +237,12 @@ async function compareRestores(setup: Setup, pitr: Pitr): Promise<{ hindsight: n
     await mkdir(hDir, { recursive: true });
     execFileSync('chown', [`${osUser}:${osUser}`, hDir]);
     const h = await timed(async () => {
-      const handle = await platform.client.workflow.start('pitrRestore', {
+      const handle = await startJob(platform.client, pitrRestoreWorkflow, {
+        workflowId: pitrRestoreWorkflowId('bench', new Date()),
         taskQueue: platform.config.taskQueue,
-        workflowId: `restore/bench/${new Date().toISOString()}`,
-        args: [{ database: 'bench', target: 'latest', to: { directory: hDir } }],
+        input: { database: 'bench', target: 'latest', to: { directory: hDir } },
+        database: 'bench',
+        onConflict: 'fail',
       });
       return handle.result();
     });
