@@ -6,12 +6,10 @@ import { readFile } from 'node:fs/promises';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../lib/config.ts';
 import { openKeyring } from '../lib/crypto/keyring.ts';
-import { connectTemporalClient } from '../temporal/client.ts';
-import { createAccessService, type AccessService } from '../services/access.ts';
+import type { AccessService } from '../services/access.ts';
 import type { Actor } from '../services/authz.ts';
-import { createServices, type Services } from '../services/index.ts';
-import { openRuntime, type Runtime } from '../services/runtime.ts';
-import { cliActor } from './access.ts';
+import type { Services } from '../services/index.ts';
+import type { Runtime } from '../services/runtime.ts';
 import { UsageError } from './output.ts';
 
 export interface Session {
@@ -27,6 +25,16 @@ export type WithSession = <T>(work: (s: Session) => Promise<T>) => Promise<T>;
 /** Runs work as the actor `as` names (or HINDSIGHT_AS, or the local operator). */
 export function sessionAs(as: string | undefined): WithSession {
   return async (work) => {
+    // Loaded here, not at the top: `--help`, usage errors and offline commands never pay for the
+    // services, the catalog driver and the Temporal client.
+    const [{ connectTemporalClient }, { createAccessService }, { createServices }, { openRuntime }, { cliActor }] =
+      await Promise.all([
+        import('../temporal/client.ts'),
+        import('../services/access.ts'),
+        import('../services/index.ts'),
+        import('../services/runtime.ts'),
+        import('./access.ts'),
+      ]);
     const config = loadConfig();
     const runtime = await openRuntime(config);
     try {
