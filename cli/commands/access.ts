@@ -1,10 +1,7 @@
 /** `hindsight user|member|workspace|audit`: accounts, their roles, and the audit log (cli/access.ts). */
-import { runAccessCommand } from '../access.ts';
-import { sessionAs } from '../session.ts';
-import type { Command, Invocation } from './types.ts';
+import { lazy, type Command } from './types.ts';
 
-const access = ({ positionals, flags }: Invocation) =>
-  sessionAs(flags.as)(({ access: service, actor }) => runAccessCommand(positionals, flags, service, actor, ''));
+const load = () => import('../handlers/access.ts');
 
 const email = { name: 'email' };
 
@@ -20,57 +17,69 @@ export const accessCommands: Command[] = [
       { name: 'name', description: 'the display name' },
       'password-file',
     ],
-    handler: access,
+    handler: lazy(load, 'access'),
   },
   {
     words: ['user', 'list'],
     args: [],
     flags: [],
     summary: 'accounts: status, installation owner, workspaces and roles',
-    handler: access,
+    handler: lazy(load, 'access'),
   },
   {
     words: ['user', 'disable'],
     args: [email],
     flags: [],
     summary: 'disables the account and closes its sessions',
-    handler: access,
+    handler: lazy(load, 'access'),
   },
-  { words: ['user', 'enable'], args: [email], flags: [], summary: 'enables the account again', handler: access },
+  {
+    words: ['user', 'enable'],
+    args: [email],
+    flags: [],
+    summary: 'enables the account again',
+    handler: lazy(load, 'access'),
+  },
   {
     words: ['user', 'instance-owner'],
     args: [email, { name: 'off', optional: true }],
     flags: [],
     summary: 'grants (or with "off" takes) ownership of the installation',
-    handler: access,
+    handler: lazy(load, 'access'),
   },
   {
     words: ['member', 'add'],
     args: [email, { name: 'workspace' }, { name: 'owner|admin|editor|viewer' }],
     flags: [],
     summary: 'gives the user a role in the workspace',
-    handler: access,
+    handler: lazy(load, 'access'),
   },
   {
     words: ['member', 'remove'],
     args: [email, { name: 'workspace' }],
     flags: [],
     summary: 'takes the user out of the workspace',
-    handler: access,
+    handler: lazy(load, 'access'),
   },
-  { words: ['workspace', 'create'], args: [{ name: 'name' }], flags: [], summary: 'a new workspace', handler: access },
+  {
+    words: ['workspace', 'create'],
+    args: [{ name: 'name' }],
+    flags: [],
+    summary: 'a new workspace',
+    handler: lazy(load, 'access'),
+  },
   {
     words: ['workspace', 'list'],
     args: [],
     flags: [],
     summary: 'workspaces: your role, members, databases, storages',
-    handler: access,
+    handler: lazy(load, 'access'),
   },
   {
     words: ['audit'],
     args: [],
     summary: 'the audit log: who did what, when, to what, and the outcome',
     flags: [{ name: 'workspace', description: 'entries of this workspace' }, 'actor', 'action', 'since'],
-    handler: access,
+    handler: lazy(load, 'access'),
   },
 ];

@@ -1,10 +1,7 @@
 /** `hindsight hook …`: scripts that run around backups and restores (cli/hooks.ts). */
-import { hookCommand } from '../hooks.ts';
-import { sessionAs } from '../session.ts';
-import type { Command, Invocation } from './types.ts';
+import { lazy, type Command } from './types.ts';
 
-const hook = ({ positionals, flags }: Invocation) =>
-  hookCommand(positionals.slice(1), flags, flags.json, sessionAs(flags.as));
+const load = () => import('../handlers/hooks.ts');
 
 const kind = { name: 'kind', description: 'pre_backup, post_backup or post_restore' };
 const workspace = {
@@ -19,27 +16,27 @@ export const hookCommands: Command[] = [
     summary: 'the script that runs for the database (or, with --workspace, every database of the workspace)',
     details: ['kind: pre_backup, post_backup or post_restore; exactly one of --file and --script'],
     flags: [workspace, 'file', 'script', 'timeout'],
-    handler: hook,
+    handler: lazy(load, 'hook'),
   },
   {
     words: ['hook', 'show'],
     args: [{ name: 'db' }],
     flags: [],
     summary: 'the scripts that run for the database and the variables they get',
-    handler: hook,
+    handler: lazy(load, 'hook'),
   },
   {
     words: ['hook', 'remove'],
     args: [{ name: 'db', optional: true }, kind],
     flags: [workspace],
     summary: "removes the database's (or, with --workspace, the workspace's) hook of that kind",
-    handler: hook,
+    handler: lazy(load, 'hook'),
   },
   {
     words: ['hook', 'runs'],
     args: [{ name: 'db' }],
     flags: [],
     summary: 'recent runs: exit code, duration, output',
-    handler: hook,
+    handler: lazy(load, 'hook'),
   },
 ];

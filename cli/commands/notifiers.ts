@@ -1,15 +1,8 @@
 /** `hindsight notifier …`: who hears of failures (cli/notifiers.ts). */
 import { notificationEvents } from '../../lib/notify/config.ts';
-import { runNotifierCommand } from '../notifiers.ts';
-import { sessionAs } from '../session.ts';
-import type { Command, Invocation } from './types.ts';
+import { lazy, type Command } from './types.ts';
 
-const notifier = ({ positionals, flags }: Invocation) =>
-  runNotifierCommand(positionals[1], positionals.slice(2), {
-    json: flags.json,
-    flags,
-    withSession: sessionAs(flags.as),
-  });
+const load = () => import('../handlers/notifiers.ts');
 
 const name = { name: 'name' };
 
@@ -26,42 +19,48 @@ export const notifierCommands: Command[] = [
       },
       { name: 'workspace', description: 'the workspace it belongs to' },
     ],
-    handler: notifier,
+    handler: lazy(load, 'notifier'),
   },
   {
     words: ['notifier', 'list'],
     args: [],
     flags: [],
     summary: 'type, where it sends, events, databases, health',
-    handler: notifier,
+    handler: lazy(load, 'notifier'),
   },
   {
     words: ['notifier', 'test'],
     args: [name],
     flags: [],
     summary: "sends a test message; prints the receiver's answer or error",
-    handler: notifier,
+    handler: lazy(load, 'notifier'),
   },
-  { words: ['notifier', 'remove'], args: [name], flags: [], summary: 'removes the notifier', handler: notifier },
+  {
+    words: ['notifier', 'remove'],
+    args: [name],
+    flags: [],
+    summary: 'removes the notifier',
+    handler: lazy(load, 'notifier'),
+  },
   {
     words: ['notifier', 'attach'],
     args: [{ name: 'db' }, { name: 'name[,name...] | none' }],
     flags: [],
     summary: 'the notifiers that hear of the database ("none" detaches all)',
-    handler: notifier,
+    handler: lazy(load, 'notifier'),
   },
   {
     words: ['notifier', 'events'],
     args: [name, { name: 'event[,event...]' }],
     flags: [],
     summary: `the events it hears of: ${notificationEvents.join(', ')}`,
-    handler: notifier,
+    handler: lazy(load, 'notifier'),
   },
   {
     words: ['notifier', 'deliveries'],
     args: [{ name: 'name', optional: true }],
     flags: [],
     summary: 'recent deliveries: status, attempts, last error',
-    handler: notifier,
+    handler: lazy(load, 'notifier'),
   },
 ];

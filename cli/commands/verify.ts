@@ -1,59 +1,7 @@
 /** `hindsight verify`, `verifications` and `verify-schedule`: restores that prove a backup. */
-import { printJson, printTable } from '../output.ts';
-import { sessionAs } from '../session.ts';
-import { formatVerification } from '../verification-report.ts';
-import type { Command, Invocation } from './types.ts';
+import { lazy, type Command } from './types.ts';
 
-async function verify({ args: [database], flags }: Invocation): Promise<void> {
-  await sessionAs(flags.as)(async ({ services, actor }) => {
-    const requested = await services.verifications.request(actor, database!, { backupId: flags.backup });
-    if (!flags.wait) {
-      if (flags.json)
-        printJson({
-          verificationId: requested.verificationId,
-          backupId: requested.backupId,
-          workflowId: requested.workflowId,
-        });
-      else process.stdout.write(`${requested.verificationId}\n`);
-      return;
-    }
-    const summary = await requested.finished();
-    if (flags.json) printJson(summary);
-    else process.stdout.write(formatVerification(summary));
-    if (summary.status !== 'successful') process.exitCode = 1;
-  });
-}
-
-async function listVerifications({ args: [database], flags }: Invocation): Promise<void> {
-  const list = await sessionAs(flags.as)(({ services, actor }) => services.verifications.list(actor, database!));
-  if (flags.json) printJson(list);
-  else if (list.length === 0)
-    process.stdout.write(`no verifications of "${database}" yet: hindsight verify ${database}\n`);
-  else
-    printTable(
-      list.map((v) => ({
-        id: v.id,
-        requested: v.requestedAt,
-        backup: v.backupId ?? '-',
-        trigger: v.trigger,
-        status: v.status,
-        reason: v.reason ?? '',
-      })),
-    );
-}
-
-async function verifySchedule({ args: [database, cron], flags }: Invocation): Promise<void> {
-  const record = await sessionAs(flags.as)(({ services, actor }) =>
-    services.verifications.setSchedule(actor, database!, cron === 'off' ? null : cron!),
-  );
-  if (flags.json) printJson(record);
-  else
-    process.stdout.write(
-      record.verifySchedule
-        ? `database "${database}": newest backup verified at "${record.verifySchedule}" (${record.timezone})\n`
-        : `database "${database}": verified after each backup only\n`,
-    );
-}
+const load = () => import('../handlers/verify.ts');
 
 const db = { name: 'db' };
 
@@ -66,20 +14,20 @@ export const verifyCommands: Command[] = [
       'backup',
       { name: 'wait', description: 'wait for the verdict and print the report (exit 1 unless successful)' },
     ],
-    handler: verify,
+    handler: lazy(load, 'verify'),
   },
   {
     words: ['verifications'],
     args: [db],
     flags: [],
     summary: 'status, backup, reason of each verification',
-    handler: listVerifications,
+    handler: lazy(load, 'listVerifications'),
   },
   {
     words: ['verify-schedule'],
     args: [db, { name: 'cron | off' }],
     flags: [],
     summary: 'verify the newest backup on a cron too',
-    handler: verifySchedule,
+    handler: lazy(load, 'verifySchedule'),
   },
 ];

@@ -1,0 +1,51 @@
+/** What the commands of cli/commands/restore.ts do when they run: loaded only then, so that the table and `--help` stay light. */
+import { printJob } from '../job-output.ts';
+import { UsageError } from '../output.ts';
+import { runPitrCommand } from '../pitr.ts';
+import { pitrInputFromFlags, printPitrRestore, wantsPitrRestore } from '../pitr-restore.ts';
+import { sessionAs } from '../session.ts';
+import { walFetchCommand } from '../wal-fetch.ts';
+import type { Invocation, Handler } from '../commands/types.ts';
+
+export async function restore({ args: [database], flags }: Invocation): Promise<void> {
+  const withSession = sessionAs(flags.as);
+  if (wantsPitrRestore(flags)) {
+    if (flags.backup !== undefined || flags['to-database'] !== undefined)
+      throw new UsageError(
+        'restore: --backup and --to-database apply to a logical restore, not to a point-in-time one (it starts from the base backup before the target)',
+      );
+    const input = pitrInputFromFlags(database!, flags);
+    await withSession(async ({ services, actor }) =>
+      printPitrRestore(
+        await services.restores.start(actor, { database: database!, pointInTime: input.target, to: input.to }),
+        { wait: flags.wait, json: flags.json },
+      ),
+    );
+    return;
+  }
+  if (Boolean(flags.to) === Boolean(flags['to-database']))
+    throw new UsageError(
+      'restore needs exactly one of --to <postgres-url> or --to-database <name> (or a point-in-time target: --time, --lsn, --xid, --name, --latest, --immediate)',
+    );
+  if (flags.agent !== undefined)
+    throw new UsageError('restore: --agent applies to a point-in-time restore into a directory only');
+  const to = flags.to ? { url: flags.to } : { database: flags['to-database']! };
+  await withSession(async ({ services, actor }) => {
+    await printJob(
+      await services.restores.start(actor, { database: database!, backupId: flags.backup, to }),
+      flags,
+      (o) =>
+        `restored backup ${o.backupId} into ${o.target}: ${o.tablesChecked} tables, ${o.rowsChecked} rows, every row count matches`,
+    );
+  });
+}
+
+export const baseBackup: Handler = ({ positionals, flags }) =>
+  runPitrCommand('base-backup', positionals.slice(1), flags, sessionAs(flags.as));
+
+export const walStatus: Handler = ({ positionals, flags }) =>
+  runPitrCommand('wal-status', positionals.slice(1), flags, sessionAs(flags.as));
+
+export const walFetch: Handler = async ({ args: [file, destination], flags }) => {
+  process.exitCode = await walFetchCommand(file, destination, { socket: flags.socket, database: flags.database });
+};
