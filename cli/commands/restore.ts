@@ -35,7 +35,7 @@ export const restoreCommands: Command[] = [
     args: [db],
     flags: [{ name: 'wait', description: 'wait for it and print its WAL range and size' }],
     summary: 'a physical base backup now (PITR); prints its id',
-    handler: lazy(load, 'baseBackup'),
+    handler: lazy(load, 'takeBaseBackup'),
   },
   {
     words: ['wal-status'],

@@ -40,7 +40,7 @@ export async function restore({ args: [database], flags }: Invocation): Promise<
   });
 }
 
-export const baseBackup: Handler = ({ positionals, flags }) =>
+export const takeBaseBackup: Handler = ({ positionals, flags }) =>
   runPitrCommand('base-backup', positionals.slice(1), flags, sessionAs(flags.as));
 
 export const walStatus: Handler = ({ positionals, flags }) =>
