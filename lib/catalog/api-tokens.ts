@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { bind, type Queryable } from './db.ts';
+import { allRows, bind, firstRow, type Queryable } from './db.ts';
 import type { Role } from './roles.ts';
 
 export interface ApiTokenRecord {
@@ -80,16 +80,12 @@ async function create(db: Queryable, input: NewApiToken): Promise<ApiTokenRecord
 }
 
 async function get(db: Queryable, id: number): Promise<ApiTokenRecord | undefined> {
-  const { rows } = await db.query<ApiTokenRow>(`${select} where t.id = $1`, [id]);
-  return rows[0] ? toToken(rows[0]) : undefined;
+  return firstRow(db, `${select} where t.id = $1`, [id], toToken);
 }
 
 /** A user's tokens, newest first, revoked ones included so the list explains a 401. */
 async function listForUser(db: Queryable, userId: number): Promise<ApiTokenRecord[]> {
-  const { rows } = await db.query<ApiTokenRow>(`${select} where t.user_id = $1 order by t.created_at desc, t.id desc`, [
-    userId,
-  ]);
-  return rows.map(toToken);
+  return allRows(db, `${select} where t.user_id = $1 order by t.created_at desc, t.id desc`, [userId], toToken);
 }
 
 /**

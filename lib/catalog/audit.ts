@@ -1,4 +1,4 @@
-import type { Queryable } from './db.ts';
+import { allRows, type Queryable } from './db.ts';
 
 export interface AuditEntry {
   id: number;
@@ -130,12 +130,13 @@ function auditWhere(filter: AuditFilter): { where: string; args: unknown[] } {
 export async function listAudit(db: Queryable, filter: AuditFilter = {}): Promise<AuditEntry[]> {
   const { where, args } = auditWhere(filter);
   args.push(Math.min(filter.limit ?? 200, 5000));
-  const { rows } = await db.query<AuditRow>(
+  return allRows(
+    db,
     `select a.*, w.name as workspace from audit_log a left join workspaces w on w.id = a.workspace_id
       ${where} order by a.at desc, a.id desc limit $${args.length}`,
     args,
+    toAuditEntry,
   );
-  return rows.map(toAuditEntry);
 }
 
 /** Deletes audit entries older than the retention period; returns how many went. */

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { HindsightError } from '../errors.ts';
 import type { TableRowCount } from '../pg/row-counts.ts';
-import { num, withTransaction, type Queryable } from './db.ts';
+import { allRows, num, withTransaction, type Queryable } from './db.ts';
 import { getDatabase } from './databases.ts';
 import type { BackupCopy } from './copies.ts';
 import type { JobWarning } from './warnings.ts';
@@ -131,8 +131,7 @@ function toBackup(row: BackupRow): BackupRecord {
 }
 
 async function selectBackups(db: Queryable, where: string, values: unknown[]): Promise<BackupRecord[]> {
-  const { rows } = await db.query<BackupRow>(`${backupSelect} ${where}`, values);
-  return rows.map(toBackup);
+  return allRows(db, `${backupSelect} ${where}`, values, toBackup);
 }
 
 /** Records a backup as running with one pending copy per destination of its database. */

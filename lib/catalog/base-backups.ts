@@ -1,6 +1,7 @@
 import { HindsightError } from '../errors.ts';
 import type { Lsn } from '../wal/lsn.ts';
-import { big, databaseIdOf, num, type Queryable } from './db.ts';
+import { allRows, big, databaseIdOf, num, type Queryable } from './db.ts';
+import { valuesOf } from './rows.ts';
 
 export type BaseBackupStatus = 'running' | 'complete' | 'failed' | 'deleted';
 export type BaseBackupKind = 'full' | 'incremental';
@@ -143,15 +144,17 @@ export async function completeBaseBackup(db: Queryable, id: string, result: Base
        stop_time = $7, size_bytes = $8, stored_bytes = $9, sha256 = $10, error = null where id = $1`,
     [
       id,
-      result.systemIdentifier,
-      result.timeline,
-      result.startLsn.toString(),
-      result.stopLsn.toString(),
-      result.startTime,
-      result.stopTime,
-      result.sizeBytes,
-      result.storedBytes,
-      result.sha256,
+      ...valuesOf(result, [
+        'systemIdentifier',
+        'timeline',
+        'startLsn',
+        'stopLsn',
+        'startTime',
+        'stopTime',
+        'sizeBytes',
+        'storedBytes',
+        'sha256',
+      ]),
     ],
   );
 }
@@ -179,9 +182,10 @@ export async function baseBackupsOf(
   database: string,
   options: { status?: BaseBackupStatus } = {},
 ): Promise<BaseBackupRecord[]> {
-  const { rows } = await db.query<BaseBackupRow>(
+  return allRows(
+    db,
     `${baseSelect} where d.name = $1 and ($2::text is null or b.status = $2) order by b.start_time desc`,
     [database, options.status ?? null],
+    toBaseBackup,
   );
-  return rows.map(toBaseBackup);
 }

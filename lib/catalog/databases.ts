@@ -2,7 +2,16 @@ import type pg from 'pg';
 import { HindsightError } from '../errors.ts';
 import { seal, unseal } from '../crypto/sealed.ts';
 import type { PgTarget } from '../pg/connection.ts';
-import { databaseNotRegistered, isUniqueViolation, withTransaction, type Queryable, type SealingDb } from './db.ts';
+import {
+  allRows,
+  databaseNotRegistered,
+  firstRow,
+  isUniqueViolation,
+  withTransaction,
+  type Queryable,
+  type SealingDb,
+} from './db.ts';
+import { fieldsOf, type RowOf } from './rows.ts';
 import { sealedContexts } from './sealed-columns.ts';
 import { storageIdsOf } from './storages.ts';
 
@@ -47,47 +56,38 @@ export interface DatabaseSettings {
   healthFailureThreshold?: number;
 }
 
-interface DatabaseRow {
+/** The columns that pass to a DatabaseRecord as they are. */
+const databaseColumns = [
+  'name',
+  'host',
+  'port',
+  'dbname',
+  'username',
+  'sslmode',
+  'schedule',
+  'timezone',
+  'verify_after_backup',
+  'verify_schedule',
+  'retention_policy',
+  'health_interval_seconds',
+  'health_failure_threshold',
+  'created_at',
+] as const;
+
+interface DatabaseRow extends RowOf<DatabaseRecord, (typeof databaseColumns)[number]> {
   id: string;
-  name: string;
-  host: string;
-  port: number;
-  dbname: string;
-  username: string;
   sealed_password: string | null;
-  sslmode: string | null;
   storage_names: string[] | null;
-  schedule: string | null;
-  timezone: string;
-  verify_after_backup: boolean;
-  verify_schedule: string | null;
-  retention_policy: unknown;
-  health_interval_seconds: number;
-  health_failure_threshold: number;
   workspace_id: string;
-  created_at: Date;
 }
 
 function toDatabase(row: DatabaseRow): DatabaseRecord {
   return {
+    ...fieldsOf(row, databaseColumns),
     id: Number(row.id),
-    name: row.name,
-    host: row.host,
-    port: row.port,
-    dbname: row.dbname,
-    username: row.username,
     hasPassword: row.sealed_password !== null,
-    sslmode: row.sslmode,
     storageNames: row.storage_names ?? [],
-    schedule: row.schedule,
-    timezone: row.timezone,
-    verifyAfterBackup: row.verify_after_backup,
-    verifySchedule: row.verify_schedule,
-    retentionPolicy: row.retention_policy,
-    healthIntervalSeconds: row.health_interval_seconds,
-    healthFailureThreshold: row.health_failure_threshold,
     workspaceId: Number(row.workspace_id),
-    createdAt: row.created_at,
   };
 }
 
@@ -97,8 +97,7 @@ const databaseSelect = `
   from databases d`;
 
 export async function findDatabase(db: Queryable, name: string): Promise<DatabaseRecord | undefined> {
-  const { rows } = await db.query<DatabaseRow>(`${databaseSelect} where d.name = $1`, [name]);
-  return rows[0] ? toDatabase(rows[0]) : undefined;
+  return firstRow(db, `${databaseSelect} where d.name = $1`, [name], toDatabase);
 }
 
 export async function getDatabase(db: Queryable, name: string): Promise<DatabaseRecord> {
@@ -112,8 +111,7 @@ export async function getDatabase(db: Queryable, name: string): Promise<Database
 }
 
 export async function listDatabases(db: Queryable): Promise<DatabaseRecord[]> {
-  const { rows } = await db.query<DatabaseRow>(`${databaseSelect} order by d.name`);
-  return rows.map(toDatabase);
+  return allRows(db, `${databaseSelect} order by d.name`, [], toDatabase);
 }
 
 async function insertDestinations(tx: Queryable, databaseId: number, storageIds: number[]): Promise<void> {

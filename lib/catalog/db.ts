@@ -78,6 +78,28 @@ export function bind<C, M extends Record<string, RepositoryFunction<C>>>(on: C, 
   return bound as Bound<C, M>;
 }
 
+/** Every row a query returns, each made a record by `toRecord`. */
+export async function allRows<R extends pg.QueryResultRow, T>(
+  db: Queryable,
+  text: string,
+  values: unknown[],
+  toRecord: (row: R) => T,
+): Promise<T[]> {
+  const { rows } = await db.query<R>(text, values);
+  return rows.map((row) => toRecord(row));
+}
+
+/** The first row a query returns, made a record by `toRecord`; undefined when it returns none. */
+export async function firstRow<R extends pg.QueryResultRow, T>(
+  db: Queryable,
+  text: string,
+  values: unknown[],
+  toRecord: (row: R) => T,
+): Promise<T | undefined> {
+  const { rows } = await db.query<R>(text, values);
+  return rows[0] ? toRecord(rows[0]) : undefined;
+}
+
 export const isUniqueViolation = (error: unknown): boolean => (error as { code?: string }).code === '23505';
 
 /** bigint and numeric columns arrive as strings. */

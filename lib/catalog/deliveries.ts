@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import { HindsightError } from '../errors.ts';
 import type { NotifierConfig } from '../notify/config.ts';
-import { withTransaction, type Queryable, type SealingDb } from './db.ts';
+import { allRows, withTransaction, type Queryable, type SealingDb } from './db.ts';
 import { unsealNotifierConfig, type SealedNotifierRow } from './notifier-records.ts';
+import { fieldsOf, type RowOf } from './rows.ts';
 
 export type DeliveryStatus = 'pending' | 'sent' | 'failed';
 
@@ -30,36 +31,27 @@ export interface DeliveryWork {
   notification: { event: string; database: string | null; message: string; createdAt: Date };
 }
 
-interface DeliveryRow {
+/** The columns that pass to a DeliveryRecord as they are. */
+const deliveryColumns = [
+  'notifier_name',
+  'event',
+  'database',
+  'message',
+  'status',
+  'attempts',
+  'last_error',
+  'response',
+  'created_at',
+  'updated_at',
+] as const;
+
+interface DeliveryRow extends RowOf<DeliveryRecord, (typeof deliveryColumns)[number]> {
   id: string;
   notification_id: string;
-  notifier_name: string;
-  event: string;
-  database: string | null;
-  message: string;
-  status: DeliveryStatus;
-  attempts: number;
-  last_error: string | null;
-  response: string | null;
-  created_at: Date;
-  updated_at: Date;
 }
 
 function toDelivery(row: DeliveryRow): DeliveryRecord {
-  return {
-    id: Number(row.id),
-    notificationId: Number(row.notification_id),
-    notifierName: row.notifier_name,
-    event: row.event,
-    database: row.database,
-    message: row.message,
-    status: row.status,
-    attempts: row.attempts,
-    lastError: row.last_error,
-    response: row.response,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
+  return { ...fieldsOf(row, deliveryColumns), id: Number(row.id), notificationId: Number(row.notification_id) };
 }
 
 /** Marks a scope's unplanned notifications planned and adds one delivery per notifier that should hear of each. */
@@ -173,7 +165,8 @@ export async function deliveries(
   db: Queryable,
   options: { notifier?: string; database?: string; limit?: number } = {},
 ): Promise<DeliveryRecord[]> {
-  const { rows } = await db.query<DeliveryRow>(
+  return allRows(
+    db,
     `select dl.*, nf.name as notifier_name, x.event, x.message, d.name as database
      from notification_deliveries dl join notifiers nf on nf.id = dl.notifier_id
      join notifications x on x.id = dl.notification_id
@@ -181,8 +174,8 @@ export async function deliveries(
      where ($1::text is null or nf.name = $1) and ($2::text is null or d.name = $2)
      order by dl.id desc limit $3`,
     [options.notifier ?? null, options.database ?? null, options.limit ?? 100],
+    toDelivery,
   );
-  return rows.map(toDelivery);
 }
 
 /** Scopes (database names; null for notifications of no database) with work that no wake-up picked up. */

@@ -1,5 +1,5 @@
 import type { HookKind } from '../hooks/variables.ts';
-import { bind, databaseIdOf, type Queryable } from './db.ts';
+import { allRows, bind, databaseIdOf, firstRow, type Queryable } from './db.ts';
 import { addBackupWarning } from './backups.ts';
 import { addRestoreWarning, restoreFacts, restoreWarnings } from './restores.ts';
 
@@ -145,11 +145,12 @@ async function upsert(
 }
 
 async function byId(db: Queryable, id: number): Promise<HookRecord | undefined> {
-  const { rows } = await db.query<HookRow>(
+  return firstRow(
+    db,
     'select h.*, d.name as database_name from hooks h left join databases d on d.id = h.database_id where h.id = $1',
     [id],
+    toHook,
   );
-  return rows[0] ? toHook(rows[0]) : undefined;
 }
 
 /** Removes a script; returns whether there was one. */
@@ -188,11 +189,12 @@ async function forDatabase(db: Queryable, database: string, kind?: HookKind): Pr
 }
 
 async function forWorkspace(db: Queryable, workspaceId: number): Promise<HookRecord[]> {
-  const { rows } = await db.query<HookRow>(
+  return allRows(
+    db,
     'select h.*, null as database_name from hooks h where h.database_id is null and h.workspace_id = $1 order by h.kind',
     [workspaceId],
+    toHook,
   );
-  return rows.map(toHook);
 }
 
 async function recordRun(db: Queryable, run: NewHookRun): Promise<number> {
@@ -228,13 +230,14 @@ async function runs(
   options: { limit?: number; backupId?: string; restoreId?: string } = {},
 ): Promise<HookRunRecord[]> {
   await databaseIdOf(db, database);
-  const { rows } = await db.query<HookRunRow>(
+  return allRows(
+    db,
     `select r.*, d.name as database_name from hook_runs r join databases d on d.id = r.database_id
      where d.name = $1 and ($2::text is null or r.backup_id = $2) and ($3::text is null or r.restore_id = $3)
      order by r.started_at desc, r.id desc limit $4`,
     [database, options.backupId ?? null, options.restoreId ?? null, options.limit ?? 50],
+    toRun,
   );
-  return rows.map(toRun);
 }
 
 /** Hook scripts, their runs, and the warnings they leave on backups and restores. */

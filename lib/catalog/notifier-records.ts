@@ -1,18 +1,18 @@
 import type pg from 'pg';
-import { seal, unseal } from '../crypto/sealed.ts';
 import type { Keyring } from '../crypto/keyring.ts';
 import { HindsightError } from '../errors.ts';
 import {
   defaultNotifierEvents,
   describeNotifier,
-  joinNotifierSecrets,
   notifierConfigSchema,
   splitNotifierSecrets,
   type NotificationEvent,
   type NotifierConfig,
   type NotifierType,
 } from '../notify/config.ts';
-import { databaseNotRegistered, withTransaction, type Queryable, type SealingDb } from './db.ts';
+import { allRows, databaseNotRegistered, withTransaction, type Queryable, type SealingDb } from './db.ts';
+import { fieldsOf, type RowOf } from './rows.ts';
+import { openSealedConfig, sealSecrets } from './sealed-config.ts';
 import { sealedContexts } from './sealed-columns.ts';
 
 /** A notifier as shown to people: settings without secrets, its toggles and its health. */
@@ -41,36 +41,33 @@ export interface SealedNotifierRow {
   sealed_secrets: string | null;
 }
 
-interface NotifierRow extends SealedNotifierRow {
+/** The columns that pass to a NotifierRecord as they are. */
+const notifierColumns = [
+  'name',
+  'type',
+  'summary',
+  'events',
+  'consecutive_failures',
+  'last_error',
+  'last_success_at',
+  'last_failure_at',
+  'created_at',
+] as const;
+
+interface NotifierRow extends SealedNotifierRow, RowOf<NotifierRecord, (typeof notifierColumns)[number]> {
   id: string;
   workspace_id: string;
-  type: NotifierType;
-  summary: string;
-  events: NotificationEvent[];
   databases: string[] | null;
-  consecutive_failures: number;
-  last_error: string | null;
-  last_success_at: Date | null;
-  last_failure_at: Date | null;
-  created_at: Date;
 }
 
 function toNotifier(row: NotifierRow): NotifierRecord {
   return {
+    ...fieldsOf(row, notifierColumns),
     id: Number(row.id),
     workspaceId: Number(row.workspace_id),
-    name: row.name,
-    type: row.type,
     settings: row.config,
-    summary: row.summary,
     hasSecrets: row.sealed_secrets !== null,
-    events: row.events,
     databases: row.databases ?? [],
-    consecutiveFailures: row.consecutive_failures,
-    lastError: row.last_error,
-    lastSuccessAt: row.last_success_at,
-    lastFailureAt: row.last_failure_at,
-    createdAt: row.created_at,
   };
 }
 
@@ -87,21 +84,12 @@ export const notifierNotFound = (name: string) =>
 
 /** Opens a notifier's sealed secrets and validates the whole configuration again. */
 export function unsealNotifierConfig(keys: Keyring, row: SealedNotifierRow): NotifierConfig {
-  const secrets = row.sealed_secrets
-    ? (JSON.parse(unseal(keys.resolve, row.sealed_secrets, sealedContexts.notifierSecrets(row.name))) as Record<
-        string,
-        unknown
-      >)
-    : {};
-  const parsed = notifierConfigSchema.safeParse(joinNotifierSecrets(row.config, secrets));
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new HindsightError(
-      'bad_input',
-      `notifier "${row.name}" has an invalid configuration: ${issues} (save it again with hindsight notifier add)`,
-    );
-  }
-  return parsed.data;
+  return openSealedConfig(
+    keys,
+    { settings: row.config, sealed: row.sealed_secrets, context: sealedContexts.notifierSecrets(row.name) },
+    notifierConfigSchema,
+    { what: `notifier "${row.name}"`, fix: 'save it again with hindsight notifier add' },
+  );
 }
 
 /** Saves a notifier (the config already validated); a new one hears the default events. */
@@ -113,10 +101,7 @@ export async function upsertNotifier(
   workspaceId = 1,
 ): Promise<NotifierRecord> {
   const { settings, secrets } = splitNotifierSecrets(config);
-  const sealed =
-    Object.keys(secrets).length > 0
-      ? seal(s.keys.current(), JSON.stringify(secrets), sealedContexts.notifierSecrets(name))
-      : null;
+  const sealed = sealSecrets(s.keys, secrets, sealedContexts.notifierSecrets(name));
   await s.pool.query(
     `insert into notifiers (name, type, config, sealed_secrets, summary, events, workspace_id)
      values ($1, $2, $3, $4, $5, $6, $8)
@@ -144,8 +129,7 @@ export async function getNotifier(db: Queryable, name: string): Promise<Notifier
 }
 
 export async function listNotifiers(db: Queryable): Promise<NotifierRecord[]> {
-  const { rows } = await db.query<NotifierRow>(`${notifierSelect} order by n.name`);
-  return rows.map(toNotifier);
+  return allRows(db, `${notifierSelect} order by n.name`, [], toNotifier);
 }
 
 /** The full configuration with secrets unsealed: for sending only, never for a response. */

@@ -78,9 +78,9 @@ export async function restoreFacts(
   db: Queryable,
   restoreId: string,
 ): Promise<{ backupId: string; target: string } | undefined> {
-  const { rows } = await db.query<{ backup_id: string; target: string }>(
-    'select backup_id, target from restores where id = $1',
+  const { rows } = await db.query<{ backupId: string; target: string }>(
+    'select backup_id as "backupId", target from restores where id = $1',
     [restoreId],
   );
-  return rows[0] ? { backupId: rows[0].backup_id, target: rows[0].target } : undefined;
+  return rows[0];
 }

@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import { HindsightError } from '../errors.ts';
-import { seal, unseal } from '../crypto/sealed.ts';
-import { joinSecrets, splitSecrets, storageConfigSchema, type StorageConfig } from '../storage/index.ts';
-import { withTransaction, type Queryable, type SealingDb } from './db.ts';
+import { splitSecrets, storageConfigSchema, type StorageConfig } from '../storage/index.ts';
+import { allRows, withTransaction, type Queryable, type SealingDb } from './db.ts';
+import { fieldsOf } from './rows.ts';
+import { openSealedConfig, sealSecrets } from './sealed-config.ts';
 import { sealedContexts } from './sealed-columns.ts';
 
 /** A storage as shown to people: its settings without secrets, and which secrets are set. */
@@ -29,12 +30,10 @@ interface StorageRow {
 function toStorage(row: StorageRow): StorageRecord {
   return {
     id: Number(row.id),
-    name: row.name,
-    type: row.type,
+    ...fieldsOf(row, ['name', 'type', 'created_at']),
     settings: row.config,
     hasSecrets: row.sealed_secrets !== null,
     workspaceId: Number(row.workspace_id),
-    createdAt: row.created_at,
   };
 }
 
@@ -53,8 +52,7 @@ export async function getStorage(db: Queryable, name: string): Promise<StorageRe
 }
 
 export async function listStorages(db: Queryable): Promise<StorageRecord[]> {
-  const { rows } = await db.query<StorageRow>('select * from storages order by name');
-  return rows.map(toStorage);
+  return allRows(db, 'select * from storages order by name', [], toStorage);
 }
 
 /** Creates or replaces a storage; a new one joins `workspaceId`, an existing one keeps its workspace. */
@@ -66,10 +64,7 @@ export async function upsertStorage(
 ): Promise<StorageRecord> {
   const parsed = storageConfigSchema.parse(config);
   const { settings, secrets } = splitSecrets(parsed);
-  const sealed =
-    Object.keys(secrets).length > 0
-      ? seal(s.keys.current(), JSON.stringify(secrets), sealedContexts.storageSecrets(name))
-      : null;
+  const sealed = sealSecrets(s.keys, secrets, sealedContexts.storageSecrets(name));
   await s.pool.query(
     `insert into storages (name, type, config, sealed_secrets, workspace_id) values ($1, $2, $3, $4, $5)
      on conflict (name) do update
@@ -82,21 +77,12 @@ export async function upsertStorage(
 /** The full configuration with secrets unsealed: for activities only, never for a response. */
 export async function storageConfig(s: SealingDb, name: string): Promise<StorageConfig> {
   const row = await storageRow(s.pool, name);
-  const secrets = row.sealed_secrets
-    ? (JSON.parse(unseal(s.keys.resolve, row.sealed_secrets, sealedContexts.storageSecrets(name))) as Record<
-        string,
-        unknown
-      >)
-    : {};
-  const parsed = storageConfigSchema.safeParse(joinSecrets(row.config, secrets));
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new HindsightError(
-      'bad_input',
-      `storage "${name}" has an invalid configuration: ${issues} (update it with hindsight storage add)`,
-    );
-  }
-  return parsed.data;
+  return openSealedConfig(
+    s.keys,
+    { settings: row.config, sealed: row.sealed_secrets, context: sealedContexts.storageSecrets(name) },
+    storageConfigSchema,
+    { what: `storage "${name}"`, fix: 'update it with hindsight storage add' },
+  );
 }
 
 /** Removes a storage that no database uses and that holds no complete copy. */

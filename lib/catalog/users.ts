@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { HindsightError } from '../errors.ts';
-import { isUniqueViolation, withTransaction, type Queryable } from './db.ts';
+import { allRows, firstRow, isUniqueViolation, withTransaction, type Queryable } from './db.ts';
 import { DEFAULT_WORKSPACE_ID } from './roles.ts';
 
 export interface UserRecord {
@@ -96,13 +96,11 @@ export async function getUser(db: Queryable, email: string): Promise<UserRecord>
 }
 
 export async function getUserById(db: Queryable, id: number): Promise<UserRecord | undefined> {
-  const { rows } = await db.query<UserRow>('select * from users where id = $1', [id]);
-  return rows[0] ? toUser(rows[0]) : undefined;
+  return firstRow(db, 'select * from users where id = $1', [id], toUser);
 }
 
 export async function listUsers(db: Queryable): Promise<UserRecord[]> {
-  const { rows } = await db.query<UserRow>('select * from users order by lower(email)');
-  return rows.map(toUser);
+  return allRows(db, 'select * from users order by lower(email)', [], toUser);
 }
 
 /** A disabled account loses its open sessions at once, in the same transaction. */

@@ -1,6 +1,6 @@
 import { HindsightError } from '../errors.ts';
 import type { VerificationReport, VerificationStatus, VerificationSummary } from '../verify/report.ts';
-import { bind, type Queryable } from './db.ts';
+import { allRows, bind, type Queryable } from './db.ts';
 
 interface VerificationRow {
   id: string;
@@ -85,11 +85,7 @@ async function get(db: Queryable, id: string): Promise<VerificationSummary> {
 }
 
 async function list(db: Queryable, database: string, limit = 50): Promise<VerificationSummary[]> {
-  const { rows } = await db.query<VerificationRow>(
-    `${select} where d.name = $1 order by v.requested_at desc limit $2`,
-    [database, limit],
-  );
-  return rows.map(toSummary);
+  return allRows(db, `${select} where d.name = $1 order by v.requested_at desc limit $2`, [database, limit], toSummary);
 }
 
 const byBackup = (rows: VerificationRow[]) => new Map(rows.map((r) => [r.backup_id!, toSummary(r)]));

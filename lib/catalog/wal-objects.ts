@@ -1,6 +1,7 @@
 import { HindsightError } from '../errors.ts';
 import type { Lsn } from '../wal/lsn.ts';
-import { databaseIdOf, type Queryable } from './db.ts';
+import { allRows, databaseIdOf, firstRow, type Queryable } from './db.ts';
+import { fieldsOf, valuesOf } from './rows.ts';
 
 export interface WalSegmentRecord {
   database: string;
@@ -32,6 +33,9 @@ export interface WalHistoryRecord {
   objectKey: string;
   receivedAt: Date;
 }
+
+/** What an upload reports: a history file's row before it is received. */
+export type HistoryUpload = Omit<WalHistoryRecord, 'receivedAt'>;
 
 export interface DurablePosition {
   systemIdentifier: string;
@@ -71,18 +75,12 @@ interface HistoryRow {
 function toSegment(row: SegmentRow): WalSegmentRecord {
   return {
     database: row.database_name,
-    systemIdentifier: row.system_identifier,
-    timeline: row.timeline,
+    ...fieldsOf(row, ['system_identifier', 'timeline', 'name', 'complete', 'sha256', 'storage_name', 'object_key']),
     segno: BigInt(row.segno),
-    name: row.name,
     startLsn: BigInt(row.start_lsn),
     endLsn: BigInt(row.end_lsn),
-    complete: row.complete,
     sizeBytes: Number(row.size_bytes),
     storedBytes: Number(row.stored_bytes),
-    sha256: row.sha256,
-    storageName: row.storage_name,
-    objectKey: row.object_key,
     receivedAt: row.received_at,
   };
 }
@@ -108,18 +106,20 @@ export async function recordSegment(db: Queryable, upload: SegmentUpload): Promi
      returning 1`,
     [
       id,
-      upload.systemIdentifier,
-      upload.timeline,
-      upload.segno.toString(),
-      upload.name,
-      upload.startLsn.toString(),
-      upload.endLsn.toString(),
-      upload.complete,
-      upload.sizeBytes,
-      upload.storedBytes,
-      upload.sha256,
-      upload.storageName,
-      upload.objectKey,
+      ...valuesOf(upload, [
+        'systemIdentifier',
+        'timeline',
+        'segno',
+        'name',
+        'startLsn',
+        'endLsn',
+        'complete',
+        'sizeBytes',
+        'storedBytes',
+        'sha256',
+        'storageName',
+        'objectKey',
+      ]),
     ],
   );
   if (rows.length > 0) return;
@@ -138,12 +138,13 @@ export async function segmentsOf(
   database: string,
   options: { systemIdentifier?: string; timeline?: number } = {},
 ): Promise<WalSegmentRecord[]> {
-  const { rows } = await db.query<SegmentRow>(
+  return allRows(
+    db,
     `${segmentSelect} where d.name = $1 and ($2::text is null or s.system_identifier = $2) and ($3::int is null or s.timeline = $3)
      order by s.system_identifier, s.timeline, s.segno`,
     [database, options.systemIdentifier ?? null, options.timeline ?? null],
+    toSegment,
   );
-  return rows.map(toSegment);
 }
 
 export async function getSegment(
@@ -153,11 +154,12 @@ export async function getSegment(
   timeline: number,
   segno: bigint,
 ): Promise<WalSegmentRecord | undefined> {
-  const { rows } = await db.query<SegmentRow>(
+  return firstRow(
+    db,
     `${segmentSelect} where d.name = $1 and s.system_identifier = $2 and s.timeline = $3 and s.segno = $4`,
     [database, systemIdentifier, timeline, segno.toString()],
+    toSegment,
   );
-  return rows[0] ? toSegment(rows[0]) : undefined;
 }
 
 /** Forgets a segment's row (the object is already gone from storage). */
@@ -192,7 +194,7 @@ export async function latestDurable(
 }
 
 /** Records a timeline history file; the same timeline with other content is refused. */
-export async function recordHistory(db: Queryable, input: Omit<WalHistoryRecord, 'receivedAt'>): Promise<void> {
+export async function recordHistory(db: Queryable, input: HistoryUpload): Promise<void> {
   const id = await databaseIdOf(db, input.database);
   const { rows } = await db.query<{ content: string }>(
     `insert into wal_histories (database_id, system_identifier, timeline, content, storage_name, object_key)
@@ -221,11 +223,6 @@ export async function historiesOf(
   );
   return rows.map((r) => ({
     database: r.database_name,
-    systemIdentifier: r.system_identifier,
-    timeline: r.timeline,
-    content: r.content,
-    storageName: r.storage_name,
-    objectKey: r.object_key,
-    receivedAt: r.received_at,
+    ...fieldsOf(r, ['system_identifier', 'timeline', 'content', 'storage_name', 'object_key', 'received_at']),
   }));
 }

@@ -30,7 +30,13 @@ import {
 
 export type { BaseBackupKind, BaseBackupRecord, BaseBackupStatus } from './base-backups.ts';
 export type { PitrConfig } from './pitr-settings.ts';
-export type { DurablePosition, SegmentUpload, WalHistoryRecord, WalSegmentRecord } from './wal-objects.ts';
+export type {
+  DurablePosition,
+  HistoryUpload,
+  SegmentUpload,
+  WalHistoryRecord,
+  WalSegmentRecord,
+} from './wal-objects.ts';
 
 /** The WAL archive and base backups of PITR-enabled databases. */
 export function createWalStore(pool: pg.Pool, keys: Keyring) {

@@ -1,5 +1,5 @@
 import { HindsightError } from '../errors.ts';
-import { isUniqueViolation, type Queryable } from './db.ts';
+import { allRows, firstRow, isUniqueViolation, type Queryable } from './db.ts';
 import type { Role } from './roles.ts';
 
 export interface WorkspaceRecord {
@@ -36,8 +36,7 @@ const toWorkspace = (row: WorkspaceRow): WorkspaceRecord => ({
 });
 
 async function oneWorkspace(db: Queryable, where: string, value: unknown): Promise<WorkspaceRecord | undefined> {
-  const { rows } = await db.query<WorkspaceRow>(`select * from workspaces where ${where} = $1`, [value]);
-  return rows[0] ? toWorkspace(rows[0]) : undefined;
+  return firstRow(db, `select * from workspaces where ${where} = $1`, [value], toWorkspace);
 }
 
 export async function createWorkspace(db: Queryable, name: string): Promise<WorkspaceRecord> {
@@ -56,8 +55,7 @@ export const workspaceById = (db: Queryable, id: number): Promise<WorkspaceRecor
   oneWorkspace(db, 'id', id);
 
 export async function listWorkspaces(db: Queryable): Promise<WorkspaceRecord[]> {
-  const { rows } = await db.query<WorkspaceRow>('select * from workspaces order by id');
-  return rows.map(toWorkspace);
+  return allRows(db, 'select * from workspaces order by id', [], toWorkspace);
 }
 
 /** Every workspace with its number of members, databases and storages, in id order. */
@@ -137,10 +135,9 @@ async function workspaceIdOf(
   table: 'databases' | 'storages',
   name: string,
 ): Promise<number | undefined> {
-  const { rows } = await db.query<{ workspace_id: string }>(`select workspace_id from ${table} where name = $1`, [
-    name,
-  ]);
-  return rows[0] ? Number(rows[0].workspace_id) : undefined;
+  return firstRow(db, `select workspace_id from ${table} where name = $1`, [name], (row: { workspace_id: string }) =>
+    Number(row.workspace_id),
+  );
 }
 
 export const databaseWorkspace = (db: Queryable, name: string) => workspaceIdOf(db, 'databases', name);
@@ -150,11 +147,12 @@ export async function backupWorkspace(
   db: Queryable,
   backupId: string,
 ): Promise<{ workspaceId: number; database: string } | undefined> {
-  const { rows } = await db.query<{ workspace_id: string; name: string }>(
+  return firstRow(
+    db,
     'select d.workspace_id, d.name from backups b join databases d on d.id = b.database_id where b.id = $1',
     [backupId],
+    (row: { workspace_id: string; name: string }) => ({ workspaceId: Number(row.workspace_id), database: row.name }),
   );
-  return rows[0] ? { workspaceId: Number(rows[0].workspace_id), database: rows[0].name } : undefined;
 }
 
 export async function setDatabaseWorkspace(db: Queryable, name: string, workspaceId: number): Promise<void> {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { fsyncPath, writeNewFileSynced } from '../durable-files.ts';
 import { HindsightError } from '../errors.ts';
 
 /** The root secret: it encrypts catalog secrets and is the root of every backup's data key. */
@@ -85,13 +86,7 @@ export async function loadOrCreateSecretKey(
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const bytes = randomBytes(keyLength);
   try {
-    const handle = await open(file, 'wx', 0o600);
-    try {
-      await handle.writeFile(`${bytes.toString('hex')}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeNewFileSynced(file, `${bytes.toString('hex')}\n`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { key: await readSecretKey(file), created: false };
     throw error;
@@ -101,28 +96,12 @@ export async function loadOrCreateSecretKey(
 
 const keyFileText = (key: SecretKey) => `${key.bytes.toString('hex')}\n`;
 
-/** A rename or a new name in a directory is durable only once the directory itself is synced. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 async function writeSyncedTemp(file: string, key: SecretKey): Promise<string> {
   const temp = path.join(
     path.dirname(file),
     `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
   );
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(keyFileText(key));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeNewFileSynced(temp, keyFileText(key));
   return temp;
 }
 
@@ -148,7 +127,7 @@ export async function writeNewKeyFile(file: string, key: SecretKey): Promise<voi
   } finally {
     await rm(temp, { force: true });
   }
-  await syncDirectory(path.dirname(file));
+  await fsyncPath(path.dirname(file));
 }
 
 /** Replaces the current key file in one atomic rename: readers see the old key or the new, never a mix. */
@@ -160,5 +139,5 @@ export async function replaceKeyFile(file: string, key: SecretKey): Promise<void
     await rm(temp, { force: true });
     throw error;
   }
-  await syncDirectory(path.dirname(file));
+  await fsyncPath(path.dirname(file));
 }

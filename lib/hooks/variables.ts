@@ -54,141 +54,97 @@ const restores = ['post_restore'] as const;
 const str = (v: string | number | null | undefined): string | undefined =>
   v === null || v === undefined ? undefined : String(v);
 
+/** One variable: its name, the kinds that receive it, what it holds, and how it is read from the context. */
+const variable = (
+  name: string,
+  kinds: readonly HookKind[],
+  description: string,
+  value: (context: HookContext) => string | undefined,
+): HookVariable => ({ name, kinds, description, value });
+
 export const hookVariables: readonly HookVariable[] = [
-  {
-    name: 'HINDSIGHT_HOOK_KIND',
-    kinds: all,
-    description: 'pre_backup, post_backup or post_restore',
-    value: (c) => c.kind,
-  },
-  {
-    name: 'HINDSIGHT_HOOK_SCOPE',
-    kinds: all,
-    description: 'workspace (a script for every database of the workspace) or database',
-    value: (c) => c.scope,
-  },
-  {
-    name: 'HINDSIGHT_WORKFLOW_ID',
-    kinds: all,
-    description: 'the Temporal workflow running the job, e.g. backup/shop/2026-11-23T03:00:00.000Z',
-    value: (c) => c.workflowId,
-  },
-  {
-    name: 'HINDSIGHT_DATABASE_NAME',
-    kinds: all,
-    description: "the database's name in Hindsight",
-    value: (c) => c.database.name,
-  },
-  {
-    name: 'HINDSIGHT_DATABASE_HOST',
-    kinds: all,
-    description: 'host of the backed-up server',
-    value: (c) => c.database.host,
-  },
-  {
-    name: 'HINDSIGHT_DATABASE_PORT',
-    kinds: all,
-    description: 'port of the backed-up server',
-    value: (c) => String(c.database.port),
-  },
-  {
-    name: 'HINDSIGHT_DATABASE_DBNAME',
-    kinds: all,
-    description: 'the PostgreSQL database name on that server',
-    value: (c) => c.database.dbname,
-  },
-  {
-    name: 'HINDSIGHT_DATABASE_USER',
-    kinds: all,
-    description: 'the role backups connect as (its password is never passed)',
-    value: (c) => c.database.user,
-  },
-  {
-    name: 'HINDSIGHT_BACKUP_ID',
-    kinds: [...backups, 'post_restore'],
-    description: "the backup's id (for post_restore: the backup that was restored)",
-    value: (c) => c.backup?.id,
-  },
-  {
-    name: 'HINDSIGHT_BACKUP_TRIGGER',
-    kinds: backups,
-    description: 'schedule, manual or demo',
-    value: (c) => c.backup?.trigger,
-  },
-  {
-    name: 'HINDSIGHT_STORAGES',
-    kinds: [...backups, 'post_restore'],
-    description: 'the storages the backup goes to, comma-separated, in order of preference',
-    value: (c) => c.backup?.storages.join(','),
-  },
-  {
-    name: 'HINDSIGHT_BACKUP_STATUS',
-    kinds: afterBackup,
-    description: 'complete, partial (some storages missed it) or failed',
-    value: (c) => c.backup?.status,
-  },
-  {
-    name: 'HINDSIGHT_BACKUP_ERROR',
-    kinds: afterBackup,
-    description: 'why the backup failed (empty when it did not)',
-    value: (c) => c.backup?.error ?? undefined,
-  },
-  {
-    name: 'HINDSIGHT_BACKUP_FILE',
-    kinds: [...afterBackup, 'post_restore'],
-    description:
-      'the stored (encrypted) object in the first storage that holds it: a path for local storage, else a URL such as s3://bucket/key',
-    value: (c) => c.backup?.locations?.[0]?.location,
-  },
-  {
-    name: 'HINDSIGHT_BACKUP_FILES',
-    kinds: [...afterBackup, 'post_restore'],
-    description: 'every complete copy, one "storage=location" per line',
-    value: (c) => c.backup?.locations?.map((l) => `${l.storage}=${l.location}`).join('\n'),
-  },
-  {
-    name: 'HINDSIGHT_BACKUP_SIZE',
-    kinds: [...afterBackup, 'post_restore'],
-    description: 'size of the stored object in bytes',
-    value: (c) => str(c.backup?.sizeBytes),
-  },
-  {
-    name: 'HINDSIGHT_BACKUP_SHA256',
-    kinds: [...afterBackup, 'post_restore'],
-    description: 'SHA-256 of the stored object (what sha256sum of HINDSIGHT_BACKUP_FILE prints)',
-    value: (c) => c.backup?.sha256 ?? undefined,
-  },
-  {
-    name: 'HINDSIGHT_DUMP_SHA256',
-    kinds: [...afterBackup, 'post_restore'],
-    description: 'SHA-256 of the decrypted pg_dump archive (what hindsight decrypt writes)',
-    value: (c) => c.backup?.dumpSha256 ?? undefined,
-  },
-  { name: 'HINDSIGHT_RESTORE_ID', kinds: restores, description: "the restore's id", value: (c) => c.restore?.id },
-  {
-    name: 'HINDSIGHT_RESTORE_TARGET',
-    kinds: restores,
-    description: 'where the backup was restored, postgres://user@host:port/db (never a password)',
-    value: (c) => c.restore?.target,
-  },
-  {
-    name: 'HINDSIGHT_RESTORE_HOST',
-    kinds: restores,
-    description: 'host of the restore target',
-    value: (c) => c.restore?.host,
-  },
-  {
-    name: 'HINDSIGHT_RESTORE_PORT',
-    kinds: restores,
-    description: 'port of the restore target',
-    value: (c) => str(c.restore?.port),
-  },
-  {
-    name: 'HINDSIGHT_RESTORE_DBNAME',
-    kinds: restores,
-    description: 'database name of the restore target',
-    value: (c) => c.restore?.dbname,
-  },
+  variable('HINDSIGHT_HOOK_KIND', all, 'pre_backup, post_backup or post_restore', (c) => c.kind),
+  variable(
+    'HINDSIGHT_HOOK_SCOPE',
+    all,
+    'workspace (a script for every database of the workspace) or database',
+    (c) => c.scope,
+  ),
+  variable(
+    'HINDSIGHT_WORKFLOW_ID',
+    all,
+    'the Temporal workflow running the job, e.g. backup/shop/2026-11-23T03:00:00.000Z',
+    (c) => c.workflowId,
+  ),
+  variable('HINDSIGHT_DATABASE_NAME', all, "the database's name in Hindsight", (c) => c.database.name),
+  variable('HINDSIGHT_DATABASE_HOST', all, 'host of the backed-up server', (c) => c.database.host),
+  variable('HINDSIGHT_DATABASE_PORT', all, 'port of the backed-up server', (c) => String(c.database.port)),
+  variable('HINDSIGHT_DATABASE_DBNAME', all, 'the PostgreSQL database name on that server', (c) => c.database.dbname),
+  variable(
+    'HINDSIGHT_DATABASE_USER',
+    all,
+    'the role backups connect as (its password is never passed)',
+    (c) => c.database.user,
+  ),
+  variable(
+    'HINDSIGHT_BACKUP_ID',
+    [...backups, 'post_restore'],
+    "the backup's id (for post_restore: the backup that was restored)",
+    (c) => c.backup?.id,
+  ),
+  variable('HINDSIGHT_BACKUP_TRIGGER', backups, 'schedule, manual or demo', (c) => c.backup?.trigger),
+  variable(
+    'HINDSIGHT_STORAGES',
+    [...backups, 'post_restore'],
+    'the storages the backup goes to, comma-separated, in order of preference',
+    (c) => c.backup?.storages.join(','),
+  ),
+  variable(
+    'HINDSIGHT_BACKUP_STATUS',
+    afterBackup,
+    'complete, partial (some storages missed it) or failed',
+    (c) => c.backup?.status,
+  ),
+  variable('HINDSIGHT_BACKUP_ERROR', afterBackup, 'why the backup failed (empty when it did not)', (c) =>
+    str(c.backup?.error),
+  ),
+  variable(
+    'HINDSIGHT_BACKUP_FILE',
+    [...afterBackup, 'post_restore'],
+    'the stored (encrypted) object in the first storage that holds it: a path for local storage, else a URL such as s3://bucket/key',
+    (c) => c.backup?.locations?.[0]?.location,
+  ),
+  variable(
+    'HINDSIGHT_BACKUP_FILES',
+    [...afterBackup, 'post_restore'],
+    'every complete copy, one "storage=location" per line',
+    (c) => c.backup?.locations?.map((l) => `${l.storage}=${l.location}`).join('\n'),
+  ),
+  variable('HINDSIGHT_BACKUP_SIZE', [...afterBackup, 'post_restore'], 'size of the stored object in bytes', (c) =>
+    str(c.backup?.sizeBytes),
+  ),
+  variable(
+    'HINDSIGHT_BACKUP_SHA256',
+    [...afterBackup, 'post_restore'],
+    'SHA-256 of the stored object (what sha256sum of HINDSIGHT_BACKUP_FILE prints)',
+    (c) => str(c.backup?.sha256),
+  ),
+  variable(
+    'HINDSIGHT_DUMP_SHA256',
+    [...afterBackup, 'post_restore'],
+    'SHA-256 of the decrypted pg_dump archive (what hindsight decrypt writes)',
+    (c) => str(c.backup?.dumpSha256),
+  ),
+  variable('HINDSIGHT_RESTORE_ID', restores, "the restore's id", (c) => c.restore?.id),
+  variable(
+    'HINDSIGHT_RESTORE_TARGET',
+    restores,
+    'where the backup was restored, postgres://user@host:port/db (never a password)',
+    (c) => c.restore?.target,
+  ),
+  variable('HINDSIGHT_RESTORE_HOST', restores, 'host of the restore target', (c) => c.restore?.host),
+  variable('HINDSIGHT_RESTORE_PORT', restores, 'port of the restore target', (c) => str(c.restore?.port)),
+  variable('HINDSIGHT_RESTORE_DBNAME', restores, 'database name of the restore target', (c) => c.restore?.dbname),
 ];
 
 /** Variables that every script gets regardless of the job, so that ordinary tools work. */

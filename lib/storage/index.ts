@@ -50,10 +50,6 @@ export function maskStorageSecrets(config: StorageConfig): Record<string, unknow
   return { ...settings, ...Object.fromEntries(Object.keys(secrets).map((field) => [field, '[secret]'])) };
 }
 
-export function joinSecrets(settings: Record<string, unknown>, secrets: Record<string, unknown>): unknown {
-  return { ...settings, ...secrets };
-}
-
 export function createStorageDriver(name: string, config: StorageConfig): StorageDriver {
   switch (config.type) {
     case 'local':

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { configDocs, configSchema, configVariables, environmentOnlyDocs } from '../../lib/config.ts';
+import { configDocs, environmentOnlyDocs } from '../../lib/config-docs.ts';
+import { configSchema, configVariables } from '../../lib/config.ts';
 import { configurationPagePath, renderConfigurationPage } from '../../scripts/docs/configuration.ts';
 
 describe('docs/configuration.md', () => {

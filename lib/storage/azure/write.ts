@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import type { AtomicWrite, ObjectInfo } from '../contract.ts';
+import { promiseWritable } from '../shared/streams.ts';
 import type { Translate } from './errors.ts';
 
 const MiB = 1024 * 1024;
@@ -48,19 +49,10 @@ export class BlockUpload implements AtomicWrite {
     this.blob = blob;
     this.key = key;
     this.translate = translate;
-    this.stream = new Writable({
-      write: (chunk: Buffer, _encoding, callback) => {
-        this.accept(chunk).then(
-          () => callback(),
-          (error: unknown) => callback(this.translate('write', this.key, error)),
-        );
-      },
-      final: (callback) => {
-        this.flush().then(
-          () => callback(),
-          (error: unknown) => callback(this.translate('write', this.key, error)),
-        );
-      },
+    this.stream = promiseWritable({
+      write: (chunk) => this.accept(chunk),
+      final: () => this.flush(),
+      fail: (error) => this.translate('write', this.key, error),
     });
   }
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { FTPError, type Client, type FileInfo } from 'basic-ftp';
 import type { ObjectInfo } from '../contract.ts';
-import { isPartialName, sweepPartials } from '../shared/partial-files.ts';
+import { isPartialName, sweepPartialsBelow } from '../shared/partial-files.ts';
 import { isFtpCode, kindOf } from './errors.ts';
 
 const posix = path.posix;
@@ -134,10 +134,9 @@ export function sweepFtpPartials(
   keyPrefix: string,
   olderThanMs: number,
 ): Promise<number> {
-  const dirPath = (dir: string): string => (dir ? posix.join(base, dir) : base);
-  return sweepPartials(keyPrefix, olderThanMs, {
-    list: (dir) => listDir(client, dirPath(dir)),
-    modifiedAt: (dir, entry) => modifiedAtOf(client, posix.join(dirPath(dir), entry.name), entry),
-    remove: (dir, entry) => removeOn(client, posix.join(dirPath(dir), entry.name)),
+  return sweepPartialsBelow(base, keyPrefix, olderThanMs, {
+    list: (dir) => listDir(client, dir),
+    modifiedAt: (dir, entry) => modifiedAtOf(client, posix.join(dir, entry.name), entry),
+    remove: (dir, entry) => removeOn(client, posix.join(dir, entry.name)),
   });
 }

@@ -1,30 +1,22 @@
-import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { AtomicWrite } from '../contract.ts';
 import { partialWrite } from '../shared/atomic-write.ts';
-import { partialName } from '../shared/partial-files.ts';
+import { partialBeside, type PartialFileWrite } from '../shared/partial-files.ts';
 import { SinkWritable } from '../shared/sink-writable.ts';
 import { TRANSFER_BUFFER_BYTES } from '../shared/streams.ts';
 import type { FtpConnections } from './connection.ts';
 import type { FtpFail } from './errors.ts';
 import { mkdirp, removeOn, replaceOn, statOn } from './files.ts';
 
-const posix = path.posix;
-
 /**
  * Uploads into a hidden partial file next to the target over a connection of its own; commit
  * renames it into place on the control connection.
  */
-export async function openFtpWrite(options: {
-  connections: FtpConnections;
-  label: string;
-  key: string;
-  target: string;
-  fail: FtpFail;
-}): Promise<AtomicWrite> {
+export async function openFtpWrite(
+  options: PartialFileWrite<FtpFail> & { connections: FtpConnections },
+): Promise<AtomicWrite> {
   const { connections, label, key, target, fail } = options;
-  const dir = posix.dirname(target);
-  const partial = posix.join(dir, partialName(posix.basename(target)));
+  const { dir, partial } = partialBeside(target);
   const client = await connections.transferClient();
   try {
     await mkdirp(client, dir);

@@ -1,7 +1,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { fsyncPath } from '../../durable-files.ts';
 import type { AtomicWrite } from '../contract.ts';
 import { partialWrite } from '../shared/atomic-write.ts';
 import { partialName } from '../shared/partial-files.ts';
@@ -41,15 +42,6 @@ function translatingStream(file: WriteStream, translate: (error: unknown) => Err
 const closed = (file: WriteStream): Promise<void> =>
   file.closed ? Promise.resolve() : new Promise<void>((resolve) => file.once('close', () => resolve()));
 
-async function fsync(file: string): Promise<void> {
-  const handle = await open(file, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
  * Writes go to a hidden partial file, are fsynced, then renamed: rename(2) is atomic within a
  * file system, so a reader sees the whole object or none of it. The directory is fsynced too, so
@@ -76,9 +68,9 @@ export async function openLocalWrite(
     stream,
     async publish() {
       await closed(file);
-      await fsync(partial);
+      await fsyncPath(partial);
       await rename(partial, target);
-      await fsync(dir);
+      await fsyncPath(dir);
       const info = await stat(target);
       return { key, size: info.size, modifiedAt: info.mtime };
     },

@@ -109,3 +109,19 @@ export function openS3Context(options: { label: string; config: S3StorageConfig;
     },
   };
 }
+
+/**
+ * The pages of a listing S3 returns in pages: `send` asks for the page at `marker` (undefined for
+ * the first); `next` reads the following page's marker from a truncated page.
+ */
+export async function* listingPages<P extends { IsTruncated?: boolean | undefined }, M>(
+  send: (marker: M | undefined) => Promise<P>,
+  next: (page: P) => M | undefined,
+): AsyncGenerator<P> {
+  let marker: M | undefined;
+  do {
+    const page = await send(marker);
+    yield page;
+    marker = page.IsTruncated ? next(page) : undefined;
+  } while (marker);
+}

@@ -2,7 +2,7 @@ import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { HindsightError } from '../../errors.ts';
 import { assertRange, assertSafeKey, type ObjectInfo, type StorageDriver } from '../contract.ts';
 import { parseSettings } from '../shared/settings.ts';
-import { openS3Context, type S3Context, type S3Tuning } from './client.ts';
+import { listingPages, openS3Context, type S3Context, type S3Tuning } from './client.ts';
 import { normalizePrefix, s3StorageConfig, type S3StorageConfig } from './config.ts';
 import { translateS3Error } from './errors.ts';
 import { headObject, isMissing, openS3Read } from './read.ts';
@@ -24,16 +24,19 @@ function assertSafePrefix(prefix: string): void {
 async function listObjects(ctx: S3Context, prefix: string, dir: string): Promise<ObjectInfo[]> {
   const listPrefix = `${prefix}${dir ? `${dir.replace(/\/+$/, '')}/` : ''}`;
   const out: ObjectInfo[] = [];
-  let token: string | undefined;
-  try {
-    do {
-      const page = await ctx.client.send(
+  const pages = listingPages(
+    (token: string | undefined) =>
+      ctx.client.send(
         new ListObjectsV2Command({
           Bucket: ctx.bucket,
           Prefix: listPrefix,
           ...(token ? { ContinuationToken: token } : {}),
         }),
-      );
+      ),
+    (page) => page.NextContinuationToken,
+  );
+  try {
+    for await (const page of pages) {
       for (const object of page.Contents ?? []) {
         // Keys ending in "/" are folder markers made by consoles, not objects of ours.
         if (!object.Key || object.Key.endsWith('/')) continue;
@@ -43,8 +46,7 @@ async function listObjects(ctx: S3Context, prefix: string, dir: string): Promise
           modifiedAt: object.LastModified ?? new Date(0),
         });
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    }
   } catch (error) {
     throw translateS3Error(error, ctx.errors, 'list', dir, 'ListObjectsV2');
   }

@@ -1,5 +1,5 @@
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type MultipartUpload } from '@aws-sdk/client-s3';
-import type { S3Context } from './client.ts';
+import { listingPages, type S3Context } from './client.ts';
 import { translateS3Error } from './errors.ts';
 
 /** Whether an unfinished upload is old enough to sweep. Without a start time its age is unknown: only a sweep of everything takes it. */
@@ -25,25 +25,25 @@ async function abortUpload(ctx: S3Context, key: string, uploadId: string): Promi
 export async function sweepMultipartUploads(ctx: S3Context, keyPrefix: string, olderThanMs: number): Promise<number> {
   const cutoff = Date.now() - olderThanMs;
   let removed = 0;
-  let keyMarker: string | undefined;
-  let uploadIdMarker: string | undefined;
-  try {
-    do {
-      const page = await ctx.client.send(
+  const pages = listingPages(
+    (marker: { key: string; uploadId: string | undefined } | undefined) =>
+      ctx.client.send(
         new ListMultipartUploadsCommand({
           Bucket: ctx.bucket,
           Prefix: ctx.objectKey(keyPrefix),
-          ...(keyMarker ? { KeyMarker: keyMarker } : {}),
-          ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
+          ...(marker ? { KeyMarker: marker.key } : {}),
+          ...(marker?.uploadId ? { UploadIdMarker: marker.uploadId } : {}),
         }),
-      );
+      ),
+    (page) => (page.NextKeyMarker ? { key: page.NextKeyMarker, uploadId: page.NextUploadIdMarker } : undefined),
+  );
+  try {
+    for await (const page of pages) {
       for (const upload of page.Uploads ?? []) {
         if (!upload.Key || !upload.UploadId || !isAbandoned(upload, cutoff, olderThanMs)) continue;
         if (await abortUpload(ctx, upload.Key, upload.UploadId)) removed += 1;
       }
-      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-      uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
-    } while (keyMarker);
+    }
   } catch (error) {
     throw translateS3Error(error, ctx.errors, 'remove', keyPrefix, 'ListMultipartUploads/AbortMultipartUpload');
   }

@@ -7,10 +7,11 @@ import {
   type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { tmpdir } from 'node:os';
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { HindsightError } from '../../errors.ts';
 import type { AtomicWrite, ObjectInfo } from '../contract.ts';
+import { promiseWritable } from '../shared/streams.ts';
 import { MAX_ATTEMPTS, type S3Context } from './client.ts';
 import { translateS3Error } from './errors.ts';
 import { MemoryPart, S3_MAX_PARTS, s3PartSize, SpooledPart, type PartBuffer } from './parts.ts';
@@ -50,22 +51,13 @@ export class S3Write implements AtomicWrite {
   constructor(ctx: S3Context, key: string) {
     this.ctx = ctx;
     this.key = key;
-    this.stream = new Writable({
-      write: (chunk: Buffer, _encoding, callback) => {
-        this.accept(chunk).then(
-          () => callback(),
-          (error: unknown) => callback(this.failWith(error)),
-        );
+    this.stream = promiseWritable({
+      write: (chunk) => this.accept(chunk),
+      final: async () => {
+        await this.finish();
+        this.finalDone = true;
       },
-      final: (callback) => {
-        this.finish().then(
-          () => {
-            this.finalDone = true;
-            callback();
-          },
-          (error: unknown) => callback(this.failWith(error)),
-        );
-      },
+      fail: (error) => this.failWith(error),
       destroy: (error, callback) => {
         // Destroyed before all bytes were uploaded: the caller gave up, so nothing may remain.
         if (!this.finalDone) {

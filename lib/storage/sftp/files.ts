@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import type { HindsightError } from '../../errors.ts';
 import { storageError, type ObjectInfo } from '../contract.ts';
-import { isPartialName, sweepPartials } from '../shared/partial-files.ts';
+import { isPartialName, sweepPartialsBelow } from '../shared/partial-files.ts';
 import { SFTP_STATUS, statusCode, type SftpFail } from './errors.ts';
 import { call } from './session.ts';
 
@@ -123,15 +123,14 @@ export function sweepSftpPartials(
   keyPrefix: string,
   olderThanMs: number,
 ): Promise<number> {
-  const dirPath = (dir: string): string => (dir ? posix.join(base, dir) : base);
-  return sweepPartials(keyPrefix, olderThanMs, {
+  return sweepPartialsBelow(base, keyPrefix, olderThanMs, {
     list: async (dir) =>
-      (await listDir(sftp, dirPath(dir))).map((entry) => ({
+      (await listDir(sftp, dir)).map((entry) => ({
         name: entry.filename,
         isFile: entry.attrs.isFile(),
         mtime: entry.attrs.mtime,
       })),
     modifiedAt: async (_dir, entry) => new Date(entry.mtime * 1000),
-    remove: (dir, entry) => removeFile(sftp, posix.join(dirPath(dir), entry.name)),
+    remove: (dir, entry) => removeFile(sftp, posix.join(dir, entry.name)),
   });
 }

@@ -1,16 +1,14 @@
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
 import type { AtomicWrite } from '../contract.ts';
 import { partialWrite } from '../shared/atomic-write.ts';
-import { partialName } from '../shared/partial-files.ts';
+import { partialBeside, type PartialFileWrite } from '../shared/partial-files.ts';
 import { HindsightError } from '../../errors.ts';
 import { TRANSFER_BUFFER_BYTES } from '../shared/streams.ts';
 import { SFTP_STATUS, statusCode, type SftpFail } from './errors.ts';
 import { explainWriteError, infoOf, mkdirp, removeFile, replace, statFile } from './files.ts';
 import { call, handleCloser } from './session.ts';
 
-const posix = path.posix;
 /** Bytes sent but not yet acknowledged per write; bounds memory and keeps a slow link busy. */
 const UPLOAD_WINDOW = 4 * 1024 * 1024;
 
@@ -114,16 +112,9 @@ class SftpUpload extends Writable {
  * Writes go to a hidden partial file next to the target and are renamed over it on commit
  * (posix-rename@openssh.com replaces atomically).
  */
-export async function openSftpWrite(options: {
-  sftp: SFTPWrapper;
-  label: string;
-  key: string;
-  target: string;
-  fail: SftpFail;
-}): Promise<AtomicWrite> {
+export async function openSftpWrite(options: PartialFileWrite<SftpFail> & { sftp: SFTPWrapper }): Promise<AtomicWrite> {
   const { sftp, label, key, target, fail } = options;
-  const dir = posix.dirname(target);
-  const partial = posix.join(dir, partialName(posix.basename(target)));
+  const { dir, partial } = partialBeside(target);
   const explain = (error: unknown) => explainWriteError(sftp, dir, key, error, label, fail);
   let handle: Buffer;
   try {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
 import { assertSafeKey } from '../contract.ts';
 
 /**
@@ -68,4 +69,37 @@ export async function sweepPartials<E extends SweepEntry>(
     removed += 1;
   }
   return removed;
+}
+
+/**
+ * The same on a server of POSIX paths (sftp, ftp) below the directory `base`: `io` gets each
+ * directory as its path on the server.
+ */
+export function sweepPartialsBelow<E extends SweepEntry>(
+  base: string,
+  keyPrefix: string,
+  olderThanMs: number,
+  io: SweepIo<E>,
+): Promise<number> {
+  const dirPath = (dir: string): string => (dir ? posix.join(base, dir) : base);
+  return sweepPartials(keyPrefix, olderThanMs, {
+    list: (dir) => io.list(dirPath(dir)),
+    modifiedAt: (dir, entry) => io.modifiedAt(dirPath(dir), entry),
+    remove: (dir, entry) => io.remove(dirPath(dir), entry),
+  });
+}
+
+/** Where a write to `target` on a server of POSIX paths goes until commit: a partial in the same directory. */
+export function partialBeside(target: string): { dir: string; partial: string } {
+  const dir = posix.dirname(target);
+  return { dir, partial: posix.join(dir, partialName(posix.basename(target))) };
+}
+
+/** What a driver writing through a partial file needs to know of one write; `fail` words its errors. */
+export interface PartialFileWrite<F> {
+  label: string;
+  key: string;
+  /** The object's path on the server. */
+  target: string;
+  fail: F;
 }

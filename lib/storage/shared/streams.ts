@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Writable, type Readable } from 'node:stream';
 
 /** Chunk size of the streams drivers hand out: large enough that per-chunk costs stay small. */
 export const STREAM_CHUNK_BYTES = 256 * 1024;
@@ -17,6 +17,30 @@ export function translatedStream(source: Readable, onError: (error: unknown) => 
   });
   source.pipe(out);
   return out;
+}
+
+/**
+ * The Writable of an upload whose steps are promises (S3 parts, Azure blocks): `write` takes each
+ * chunk and `final` finishes the upload; a rejection fails the stream with the error `fail` makes
+ * of it. `destroy` is the Writable's own hook, for a caller that gives up.
+ */
+export function promiseWritable(steps: {
+  write(chunk: Buffer): Promise<void>;
+  final(): Promise<void>;
+  fail(error: unknown): Error;
+  destroy?(error: Error | null, callback: (error?: Error | null) => void): void;
+}): Writable {
+  const settle = (work: Promise<void>, callback: (error?: Error | null) => void): void => {
+    work.then(
+      () => callback(),
+      (error: unknown) => callback(steps.fail(error)),
+    );
+  };
+  return new Writable({
+    write: (chunk: Buffer, _encoding, callback) => settle(steps.write(chunk), callback),
+    final: (callback) => settle(steps.final(), callback),
+    ...(steps.destroy ? { destroy: steps.destroy } : {}),
+  });
 }
 
 /** Every byte of a stream; only for small objects (a connection test's probe). */

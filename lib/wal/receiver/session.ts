@@ -7,7 +7,7 @@ import type { Logger } from '../../logger.ts';
 import type { PgTarget } from '../../pg/connection.ts';
 import type { StorageDriver } from '../../storage/contract.ts';
 import type { SecretKey } from '../../crypto/secret-key.ts';
-import type { SegmentUpload, WalSegmentRecord } from '../../catalog/wal.ts';
+import type { HistoryUpload, SegmentUpload, WalSegmentRecord } from '../../catalog/wal.ts';
 import type { Lsn } from '../lsn.ts';
 import type { ServerIdentity } from '../server.ts';
 
@@ -21,14 +21,7 @@ export interface WalArchiveCatalog {
     timeline: number,
     segno: bigint,
   ): Promise<WalSegmentRecord | undefined>;
-  recordHistory(input: {
-    database: string;
-    systemIdentifier: string;
-    timeline: number;
-    content: string;
-    storageName: string;
-    objectKey: string;
-  }): Promise<void>;
+  recordHistory(input: HistoryUpload): Promise<void>;
   historiesOf(
     database: string,
     options?: { systemIdentifier?: string },

@@ -20,7 +20,7 @@ import {
   segmentStartLsn,
   type Lsn,
 } from '../lsn.ts';
-import { encodeWalFile } from '../segment-codec.ts';
+import { encodeWalFile, type StoredObject } from '../segment-codec.ts';
 import type { ReceiverSession } from './session.ts';
 
 async function sha256OfFile(file: string): Promise<string> {
@@ -104,7 +104,7 @@ export class SpoolArchiver {
   }
 
   private async archiveCompleteSegment(file: string, name: string): Promise<void> {
-    const { database, driver, key, catalog, storageName, signal } = this.session.options;
+    const { database, driver, key, catalog, signal } = this.session.options;
     const { systemIdentifier: sysid, walSegmentSize: segmentSize } = this.session.server;
     const { timeline, segno } = parseSegmentName(name, segmentSize);
     const size = (await stat(file)).size;
@@ -128,21 +128,8 @@ export class SpoolArchiver {
     }
     const objectKey = segmentKey(sysid, name);
     const stored = await encodeWalFile({ file, driver, objectKey, key, signal });
-    await catalog.recordSegment({
-      database,
-      systemIdentifier: sysid,
-      timeline,
-      segno,
-      name,
-      startLsn: segmentStartLsn(segno, segmentSize),
-      endLsn: segmentEndLsn(segno, segmentSize),
-      complete: true,
-      sizeBytes: stored.rawBytes,
-      storedBytes: stored.storedBytes,
-      sha256: stored.rawSha256,
-      storageName,
-      objectKey,
-    });
+    const [startLsn, endLsn] = [segmentStartLsn(segno, segmentSize), segmentEndLsn(segno, segmentSize)];
+    await this.recordUpload(name, { startLsn, endLsn, complete: true, objectKey }, stored);
     // The growing partial object is superseded by the complete one.
     await driver.remove(partialKey(sysid, name)).catch(() => undefined);
     this.shipped.delete(name);
@@ -150,6 +137,29 @@ export class SpoolArchiver {
     this.session.status.segmentsArchived += 1;
     // The next segment's first bytes go up at once rather than an interval later.
     this.lastPartialShipAt = 0;
+  }
+
+  /** Records the upload of segment `name` (whole, or the valid prefix of a partial) in the catalog. */
+  private async recordUpload(
+    name: string,
+    upload: { startLsn: Lsn; endLsn: Lsn; complete: boolean; objectKey: string },
+    stored: StoredObject,
+  ): Promise<void> {
+    const { database, catalog, storageName } = this.session.options;
+    const { systemIdentifier, walSegmentSize } = this.session.server;
+    const { timeline, segno } = parseSegmentName(name, walSegmentSize);
+    await catalog.recordSegment({
+      database,
+      systemIdentifier,
+      timeline,
+      segno,
+      name,
+      ...upload,
+      sizeBytes: stored.rawBytes,
+      storedBytes: stored.storedBytes,
+      sha256: stored.rawSha256,
+      storageName,
+    });
   }
 
   /**
@@ -164,7 +174,7 @@ export class SpoolArchiver {
     final: boolean,
     after: Promise<void>,
   ): Promise<void> {
-    const { database, driver, key, catalog, logger, storageName, signal } = this.session.options;
+    const { database, driver, key, catalog, logger, signal } = this.session.options;
     const { systemIdentifier: sysid, walSegmentSize: segmentSize } = this.session.server;
     const { timeline, segno } = parseSegmentName(name, segmentSize);
     const start = segmentStartLsn(segno, segmentSize);
@@ -188,21 +198,7 @@ export class SpoolArchiver {
       throw error;
     }
     await after;
-    await catalog.recordSegment({
-      database,
-      systemIdentifier: sysid,
-      timeline,
-      segno,
-      name,
-      startLsn: start,
-      endLsn: end,
-      complete: false,
-      sizeBytes: stored.rawBytes,
-      storedBytes: stored.storedBytes,
-      sha256: stored.rawSha256,
-      storageName,
-      objectKey,
-    });
+    await this.recordUpload(name, { startLsn: start, endLsn: end, complete: false, objectKey }, stored);
     this.shipped.set(name, end);
     this.session.status.partialUploads += 1;
     if (final)
