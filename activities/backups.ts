@@ -2,15 +2,13 @@ import { Context } from '@temporalio/activity';
 import type { Keyring } from '../lib/crypto/keyring.ts';
 import { copyBackup } from '../lib/backup/copy.ts';
 import { streamDumpToStorage, type CopyOutcome } from '../lib/backup/dump.ts';
-import { recordedChecksums } from '../lib/backup/expectation.ts';
 import type { BackupManifest } from '../lib/backup/manifest.ts';
-import { openBackupFromAny } from '../lib/backup/sources.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { connect, serverInfo } from '../lib/pg/connection.ts';
 import { bindActivities } from './bind.ts';
 import { createOutbox, notifyBackupOutcome, type NotificationDeps } from './notifications.ts';
 import { heartbeatWhile, progressReporter } from './progress.ts';
-import { logFallback, readableCopies, withDrivers } from './storage-access.ts';
+import { openRecordedBackup, readableCopies, withDrivers } from './storage-access.ts';
 
 export interface BackupDeps extends NotificationDeps {
   /** The current key encrypts; any key of the ring decrypts what it wrote (chosen by key id). */
@@ -137,14 +135,7 @@ async function copyBackupToStorage(
   try {
     const { sizeBytes } = await heartbeatWhile(5000, () =>
       withDrivers(catalog, [input.storageName, ...sources], async ([target, ...from]) => {
-        const recorded = recordedChecksums(await catalog.getBackup(input.backupId));
-        const opened = await openBackupFromAny(
-          from,
-          input.database,
-          input.backupId,
-          logFallback(logger, input.backupId),
-          recorded,
-        );
+        const opened = await openRecordedBackup(from, input.database, await catalog.getBackup(input.backupId), logger);
         logger.info(
           { backupId: input.backupId, from: opened.storageName, to: input.storageName },
           'copying backup between storages',

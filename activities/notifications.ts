@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { formatBinaryBytes } from '../lib/bytes.ts';
 import type { Catalog } from '../lib/catalog/catalog.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -229,13 +230,5 @@ export async function notifyVerificationOutcome(
 }
 
 function formatSize(bytes: number | null): string {
-  if (bytes === null) return 'unknown size';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+  return bytes === null ? 'unknown size' : formatBinaryBytes(bytes);
 }

@@ -1,8 +1,6 @@
 import { Context } from '@temporalio/activity';
-import { recordedChecksums } from '../lib/backup/expectation.ts';
 import { prepareRestoreTarget as prepareTarget, streamRestoreFromStorage } from '../lib/backup/restore.ts';
 import { chooseBackupToRestore } from '../lib/backup/restore-policy.ts';
-import { openBackupFromAny } from '../lib/backup/sources.ts';
 import type { Catalog } from '../lib/catalog/catalog.ts';
 import type { Keyring } from '../lib/crypto/keyring.ts';
 import { unseal } from '../lib/crypto/sealed.ts';
@@ -11,7 +9,7 @@ import { describeTarget, parsePgUrl, type PgTarget } from '../lib/pg/connection.
 import type { RestoreTarget } from '../temporal/contracts/restore.ts';
 import { bindActivities } from './bind.ts';
 import { progressReporter } from './progress.ts';
-import { logFallback, readableCopies, withDrivers } from './storage-access.ts';
+import { openRecordedBackup, readableCopies, withDrivers } from './storage-access.ts';
 
 export const RESTORE_PASSWORD_CONTEXT = 'restore-target:password';
 
@@ -88,15 +86,9 @@ async function restoreBackupToTarget(
   const report = progressReporter();
   const storages = await readableCopies(catalog, input.backupId, ctx.info.attempt);
   // The catalog's checksums, which storage cannot rewrite, hold the object to what was backed up.
-  const recorded = recordedChecksums(await catalog.getBackup(input.backupId));
+  const backup = await catalog.getBackup(input.backupId);
   return withDrivers(catalog, storages, async (sources) => {
-    const opened = await openBackupFromAny(
-      sources,
-      input.database,
-      input.backupId,
-      logFallback(logger, input.backupId),
-      recorded,
-    );
+    const opened = await openRecordedBackup(sources, input.database, backup, logger);
     if (input.restoreId) await catalog.recordRestoreSource(input.restoreId, opened.storageName);
     logger.info(
       { backupId: input.backupId, storage: opened.storageName, attempt: ctx.info.attempt },

@@ -1,5 +1,6 @@
-import type { Catalog } from '../lib/catalog/catalog.ts';
-import type { BackupSource } from '../lib/backup/sources.ts';
+import { recordedChecksums } from '../lib/backup/expectation.ts';
+import { openBackupFromAny, type BackupSource, type OpenedBackup } from '../lib/backup/sources.ts';
+import type { BackupRecord, Catalog } from '../lib/catalog/catalog.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { StorageDriver } from '../lib/storage/contract.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
@@ -32,3 +33,16 @@ export async function readableCopies(catalog: Catalog, backupId: string, attempt
 
 export const logFallback = (logger: Logger, backupId: string) => (storageName: string, reason: string) =>
   logger.warn({ backupId, storage: storageName, reason }, 'backup copy unreadable, trying the next storage');
+
+/**
+ * Opens a backup of `database` from the first source that holds it whole and matches the catalog's
+ * record of it (checksums that storage cannot rewrite); each copy passed over is logged.
+ */
+export function openRecordedBackup(
+  sources: BackupSource[],
+  database: string,
+  backup: BackupRecord,
+  logger: Logger,
+): Promise<OpenedBackup> {
+  return openBackupFromAny(sources, database, backup.id, logFallback(logger, backup.id), recordedChecksums(backup));
+}

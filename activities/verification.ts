@@ -2,8 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import type { BackupManifest } from '../lib/backup/manifest.ts';
-import { recordedChecksums } from '../lib/backup/expectation.ts';
-import { openBackupFromAny } from '../lib/backup/sources.ts';
 import type { Catalog } from '../lib/catalog/catalog.ts';
 import type { Keyring } from '../lib/crypto/keyring.ts';
 import { HindsightError } from '../lib/errors.ts';
@@ -15,7 +13,7 @@ import { newVerificationId, type VerifyRequest } from '../temporal/contracts/ver
 import { bindActivities } from './bind.ts';
 import { createOutbox, notifyVerificationOutcome, type NotificationDeps } from './notifications.ts';
 import { heartbeatWhile } from './progress.ts';
-import { logFallback, withDrivers } from './storage-access.ts';
+import { openRecordedBackup, withDrivers } from './storage-access.ts';
 
 /** What one verification agent may use; concurrency follows from it (activity slots). */
 export interface VerificationBudget {
@@ -138,14 +136,7 @@ async function verifyBackupInSandbox(deps: VerificationDeps, input: VerifyInput)
       let saving: Promise<void> = Promise.resolve();
       logger.info({ ...where, attempt: ctx.info.attempt }, 'verification started');
       const report = await verifyBackup({
-        open: () =>
-          openBackupFromAny(
-            sources,
-            input.database,
-            input.backupId,
-            logFallback(logger, input.backupId),
-            recordedChecksums(backup),
-          ),
+        open: () => openRecordedBackup(sources, input.database, backup, logger),
         key: keyring.resolve,
         sandboxes,
         checkRoom: (manifest) => checkRoom(deps.budget, manifest),

@@ -1,17 +1,10 @@
+import { formatBinaryBytes } from '../lib/bytes.ts';
 import { HindsightError, errorMessage } from '../lib/errors.ts';
 
 export class UsageError extends Error {}
 
 export function formatBytes(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined) return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+  return bytes === null || bytes === undefined ? '-' : formatBinaryBytes(bytes);
 }
 
 /** A plain table for people; --json gives the same data to scripts. */

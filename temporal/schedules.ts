@@ -62,66 +62,67 @@ interface DatabaseSchedule {
   taskQueue: string;
 }
 
-const cronSpec = (options: DatabaseSchedule): ScheduleSpec => ({
-  cronExpressions: [options.cron],
-  timezone: options.timezone,
-});
-
-/** One backup schedule per database. */
-export async function upsertBackupSchedule(client: Client, options: DatabaseSchedule): Promise<void> {
-  await upsertJobSchedule(client, backupDatabaseWorkflow, {
-    scheduleId: backupScheduleId(options.database),
-    taskQueue: options.taskQueue,
-    database: options.database,
-    input: { database: options.database, trigger: 'schedule' },
-    spec: cronSpec(options),
-  });
-}
-
-export const deleteBackupSchedule = (client: Client, database: string) =>
-  deleteJobSchedule(client, backupScheduleId(database));
-
 /** Retention runs daily at 04:17 in the database's timezone (off the hour, when backups cluster). */
-export async function upsertRetentionSchedule(client: Client, options: Omit<DatabaseSchedule, 'cron'>): Promise<void> {
-  await upsertJobSchedule(client, gfsRetentionWorkflow, {
-    scheduleId: retentionScheduleId(options.database),
-    taskQueue: options.taskQueue,
-    database: options.database,
-    input: { database: options.database },
-    spec: cronSpec({ ...options, cron: '17 4 * * *' }),
-  });
+export const RETENTION_CRON = '17 4 * * *';
+
+/** A workflow on a schedule of its database's, whose runs are about that database. */
+function databaseSchedule<I>(
+  contract: WorkflowContract<I, unknown>,
+  scheduleId: (database: string) => string,
+  input: (database: string) => I,
+) {
+  return {
+    upsert: (client: Client, options: DatabaseSchedule) =>
+      upsertJobSchedule(client, contract, {
+        scheduleId: scheduleId(options.database),
+        taskQueue: options.taskQueue,
+        database: options.database,
+        input: input(options.database),
+        spec: { cronExpressions: [options.cron], timezone: options.timezone },
+      }),
+    remove: (client: Client, database: string) => deleteJobSchedule(client, scheduleId(database)),
+  };
 }
 
-export const deleteRetentionSchedule = (client: Client, database: string) =>
-  deleteJobSchedule(client, retentionScheduleId(database));
+/**
+ * A database's schedules: backups and PITR base backups on the crons its settings give,
+ * verification of the newest backup on a cron of its own (besides the one after every backup),
+ * and retention on RETENTION_CRON once a policy is saved.
+ */
+const databaseSchedules = {
+  backups: databaseSchedule(backupDatabaseWorkflow, backupScheduleId, (database) => ({
+    database,
+    trigger: 'schedule' as const,
+  })),
+  retention: databaseSchedule(gfsRetentionWorkflow, retentionScheduleId, (database) => ({ database })),
+  verification: databaseSchedule(scheduledVerificationWorkflow, verifyScheduleId, (database) => ({ database })),
+  baseBackups: databaseSchedule(baseBackupWorkflow, baseBackupScheduleId, (database) => ({
+    database,
+    trigger: 'schedule' as const,
+  })),
+};
 
-/** Verification of the newest backup on a cron of its own, besides the one after every backup. */
-export async function upsertVerifySchedule(client: Client, options: DatabaseSchedule): Promise<void> {
-  await upsertJobSchedule(client, scheduledVerificationWorkflow, {
-    scheduleId: verifyScheduleId(options.database),
-    taskQueue: options.taskQueue,
-    database: options.database,
-    input: { database: options.database },
-    spec: cronSpec(options),
-  });
+export type DatabaseScheduleKind = keyof typeof databaseSchedules;
+
+/** Puts a database's schedule of one kind on `cron`, or removes it when there is no cron. */
+export async function setDatabaseSchedule(
+  client: Client,
+  kind: DatabaseScheduleKind,
+  options: Omit<DatabaseSchedule, 'cron'> & { cron: string | null },
+): Promise<void> {
+  const { upsert, remove } = databaseSchedules[kind];
+  if (options.cron) await upsert(client, { ...options, cron: options.cron });
+  else await remove(client, options.database);
 }
 
-export const deleteVerifySchedule = (client: Client, database: string) =>
-  deleteJobSchedule(client, verifyScheduleId(database));
-
-/** Base backups for PITR on the database's own cron. */
-export async function upsertBaseBackupSchedule(client: Client, options: DatabaseSchedule): Promise<void> {
-  await upsertJobSchedule(client, baseBackupWorkflow, {
-    scheduleId: baseBackupScheduleId(options.database),
-    taskQueue: options.taskQueue,
-    database: options.database,
-    input: { database: options.database, trigger: 'schedule' },
-    spec: cronSpec(options),
-  });
+/** Removes a database's schedules of these kinds; one that does not exist is no error. */
+export async function deleteDatabaseSchedules(
+  client: Client,
+  database: string,
+  kinds: DatabaseScheduleKind[],
+): Promise<void> {
+  for (const kind of kinds) await databaseSchedules[kind].remove(client, database);
 }
-
-export const deleteBaseBackupSchedule = (client: Client, database: string) =>
-  deleteJobSchedule(client, baseBackupScheduleId(database));
 
 /** The one schedule that runs `backupWatchdog`. */
 export async function upsertWatchdogSchedule(client: Client, taskQueue: string): Promise<void> {

@@ -47,29 +47,26 @@ export function startJob<I, O>(
   });
 }
 
-/** What a signal-with-start needs besides the signal: one run per scope, so an id in use is the run to signal. */
-function runToSignal<I, O>(contract: WorkflowContract<I, O>, job: Omit<JobStart<I>, 'onConflict'>) {
+/**
+ * The start of a scope's one run of `contract` (its input: the database, or null for the
+ * workspace's) for a signal-with-start: an id in use is the run to signal.
+ */
+function scopeRun<D extends string | null>(
+  contract: WorkflowContract<{ database: D }, unknown>,
+  scope: { workflowId: string; taskQueue: string; database: D },
+) {
   return {
-    workflowId: job.workflowId,
-    taskQueue: job.taskQueue,
-    args: [job.input] as [I],
-    typedSearchAttributes: jobAttributes(job.database, contract.kind),
+    workflowId: scope.workflowId,
+    taskQueue: scope.taskQueue,
+    args: [{ database: scope.database }] as [{ database: D }],
+    typedSearchAttributes: jobAttributes(scope.database, contract.kind),
   };
 }
 
 /** Starts the scope's delivery workflow if it is not running, and wakes it. */
 export async function wakeDelivery(client: Client, taskQueue: string, database: string | null): Promise<void> {
-  const run = runToSignal(deliverNotificationsWorkflow, {
-    workflowId: deliveryWorkflowId(database),
-    taskQueue,
-    input: { database },
-    database,
-  });
-  await client.workflow.signalWithStart(deliverNotificationsWorkflow.type, {
-    ...run,
-    signal: wakeDeliverySignal,
-    signalArgs: [],
-  });
+  const run = scopeRun(deliverNotificationsWorkflow, { workflowId: deliveryWorkflowId(database), taskQueue, database });
+  await client.workflow.signalWithStart(deliverNotificationsWorkflow.type, { ...run, signal: wakeDeliverySignal });
 }
 
 /** Starts the database's verifier if it is not running, and hands it the request. */
@@ -79,12 +76,7 @@ export async function signalVerifier(
   database: string,
   request: VerifyRequest,
 ): Promise<void> {
-  const run = runToSignal(restoreVerifierWorkflow, {
-    workflowId: verifierWorkflowId(database),
-    taskQueue,
-    input: { database },
-    database,
-  });
+  const run = scopeRun(restoreVerifierWorkflow, { workflowId: verifierWorkflowId(database), taskQueue, database });
   await client.workflow.signalWithStart(restoreVerifierWorkflow.type, {
     ...run,
     signal: backupCompletedSignal,

@@ -123,54 +123,60 @@ function byStatusGauge(
   });
 }
 
-/** The per-database gauges, read from the catalog's status at scrape time. */
-function registerDatabaseGauges(registry: Registry, snapshot: Snapshot): void {
-  const perDatabase = (name: string, help: string, value: (s: DatabaseStatus) => number | null | undefined) =>
-    perDatabaseGauge(registry, snapshot, name, help, value);
+type PerDatabaseValue = (s: DatabaseStatus) => number | null | undefined;
 
-  perDatabase(
+/** The gauges with one series per database: name, help, and the value read from its status (absent when null). */
+const PER_DATABASE_GAUGES: Array<[name: string, help: string, value: PerDatabaseValue]> = [
+  [
     'hindsight_last_backup_age_seconds',
     'Seconds since the newest complete (or partial) backup finished.',
     (s) => s.lastCompleteBackup?.ageSeconds,
-  );
-  perDatabase(
+  ],
+  [
     'hindsight_last_backup_size_bytes',
     'Stored size of the newest complete backup (compressed and encrypted), in bytes.',
     (s) => s.lastCompleteBackup?.sizeBytes,
-  );
-  perDatabase(
+  ],
+  [
     'hindsight_last_backup_duration_seconds',
     'How long the newest complete backup took, start to finish.',
     (s) => s.lastCompleteBackup?.durationSeconds,
-  );
-  perDatabase(
+  ],
+  [
     'hindsight_wal_archive_lag_seconds',
     'RPO now: seconds since the newest archived WAL byte arrived (databases with PITR only).',
     (s) => s.pitr?.rpoSeconds,
-  );
-  perDatabase(
+  ],
+  [
     'hindsight_database_up',
     '1 when the health monitor last found the database reachable, 0 when down; absent before the first probe.',
     (s) => (s.health.state === 'unknown' ? null : s.health.state === 'up' ? 1 : 0),
-  );
-  perDatabase(
+  ],
+  [
     'hindsight_storage_used_bytes',
     'Bytes the database holds in storage: every copy of its kept backups, its WAL archive and base backups.',
     (s) => s.storageUsedBytes,
-  );
-  perDatabase(
+  ],
+  [
     'hindsight_backup_overdue',
     '1 when the newest complete backup is older than the overdue threshold (hindsight db overdue); absent without a threshold.',
     (s) => (s.overdue.thresholdHours === null ? null : s.overdue.overdue ? 1 : 0),
-  );
-  perDatabase(
+  ],
+  [
     'hindsight_wal_gaps',
     'Holes in the WAL archive as the catalog records it (databases with PITR only).',
     (s) => (s.pitr ? s.pitr.gaps.length : null),
-  );
-  perDatabase('hindsight_next_backup_timestamp_seconds', 'When the backup schedule fires next, as a Unix time.', (s) =>
-    s.schedule?.nextRunAt ? Date.parse(s.schedule.nextRunAt) / 1000 : null,
-  );
+  ],
+  [
+    'hindsight_next_backup_timestamp_seconds',
+    'When the backup schedule fires next, as a Unix time.',
+    (s) => (s.schedule?.nextRunAt ? Date.parse(s.schedule.nextRunAt) / 1000 : null),
+  ],
+];
+
+/** The per-database gauges, read from the catalog's status at scrape time. */
+function registerDatabaseGauges(registry: Registry, snapshot: Snapshot): void {
+  for (const [name, help, value] of PER_DATABASE_GAUGES) perDatabaseGauge(registry, snapshot, name, help, value);
 
   const byStatus = (
     name: string,

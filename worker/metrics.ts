@@ -23,24 +23,13 @@ export function createWorkerMetrics(): WorkerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['activity', 'task_queue'] as const;
-  const started = new Counter({
-    name: 'hindsight_activities_started_total',
-    help: 'Activity executions this worker started.',
-    labelNames,
-    registers: [registry],
-  });
-  const failed = new Counter({
-    name: 'hindsight_activities_failed_total',
-    help: 'Activity executions that ended in an error (cancellations not included).',
-    labelNames,
-    registers: [registry],
-  });
-  const cancelled = new Counter({
-    name: 'hindsight_activities_cancelled_total',
-    help: 'Activity executions that ended cancelled.',
-    labelNames,
-    registers: [registry],
-  });
+  const counter = (name: string, help: string) => new Counter({ name, help, labelNames, registers: [registry] });
+  const started = counter('hindsight_activities_started_total', 'Activity executions this worker started.');
+  const failed = counter(
+    'hindsight_activities_failed_total',
+    'Activity executions that ended in an error (cancellations not included).',
+  );
+  const cancelled = counter('hindsight_activities_cancelled_total', 'Activity executions that ended cancelled.');
   const duration = new Histogram({
     name: 'hindsight_activity_duration_seconds',
     help: 'Time an activity execution took on this worker, whatever its outcome.',

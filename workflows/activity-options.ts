@@ -1,5 +1,5 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { Duration } from '@temporalio/common';
+import type { Duration, RetryPolicy } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
 
 /**
@@ -38,17 +38,10 @@ export const sourceProbeActivities = proxyActivities<Activities>({
  * activity to clean up (kill the tool, discard the partial object) before the workflow goes on.
  */
 export function streamingActivities(heartbeatTimeout: Duration, maximumAttempts: number) {
-  return proxyActivities<Activities>({
+  return longActivities({
     startToCloseTimeout: '24 hours',
     heartbeatTimeout,
-    retry: {
-      initialInterval: '5 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '5 minutes',
-      maximumAttempts,
-      nonRetryableErrorTypes: permanentErrorTypes,
-    },
-    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts },
   });
 }
 
@@ -57,16 +50,39 @@ export function streamingActivities(heartbeatTimeout: Duration, maximumAttempts:
  * A full or refusing storage (no_space, access_denied) is not retried: it needs a person.
  */
 export function copyActivities(maximumAttempts: number) {
-  return proxyActivities<Activities>({
+  return longActivities({
     startToCloseTimeout: '24 hours',
     heartbeatTimeout: '1 minute',
-    retry: {
-      initialInterval: '10 seconds',
-      backoffCoefficient: 3,
-      maximumInterval: '10 minutes',
-      maximumAttempts,
-      nonRetryableErrorTypes: permanentErrorTypes,
-    },
+    retry: { initialInterval: '10 seconds', backoffCoefficient: 3, maximumInterval: '10 minutes', maximumAttempts },
+  });
+}
+
+/** What a long activity's proxy sets besides the fixed parts: where it runs, how long, how it retries. */
+interface LongActivityOptions {
+  taskQueue?: string;
+  startToCloseTimeout: Duration;
+  scheduleToStartTimeout?: Duration;
+  heartbeatTimeout: Duration;
+  retry: Omit<RetryPolicy, 'nonRetryableErrorTypes'>;
+}
+
+/**
+ * A long activity on a database's host or a sandbox: it heartbeats, so a worker that dies is
+ * noticed within the heartbeat timeout; permanent errors are never retried; cancellation waits
+ * for the activity to clean up.
+ */
+export function longActivities(options: LongActivityOptions) {
+  return proxyActivities<Activities>({
+    ...options,
+    retry: { ...options.retry, nonRetryableErrorTypes: permanentErrorTypes },
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   });
 }
+
+/** A job that holds a host for hours (a base backup, a sandbox restore): three attempts, minutes apart. */
+export const HOST_JOB_RETRY = {
+  initialInterval: '10 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '5 minutes',
+  maximumAttempts: 3,
+} as const;

@@ -1,12 +1,4 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  isCancellation,
-  patched,
-  setHandler,
-  uuid4,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import {
   backupDatabaseInput,
   backupDatabaseWorkflow,
@@ -16,16 +8,17 @@ import {
   type BackupDatabaseInput,
   type BackupOutcome,
   type BackupProgress,
-  type CopyReport,
 } from '../temporal/contracts/backup.ts';
-import { backupIdAt } from '../temporal/contracts/common.ts';
 import {
   catalogActivities as quick,
   copyActivities,
   sourceProbeActivities as probe,
   streamingActivities,
 } from './activity-options.ts';
-import { PATCH_HOOK_SCRIPTS, runHookStage } from './hook-steps.ts';
+import { copyToMissingStorages } from './copy-steps.ts';
+import { PATCH_HOOK_SCRIPTS, hookWarnings, runHookStage } from './hook-steps.ts';
+import { publishProgress, stoppableWork } from './progress.ts';
+import { newBackupId } from './run-ids.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
 const dump = streamingActivities('20 seconds', 5);
@@ -59,14 +52,12 @@ function trackProgress(backupId: string, database: string): BackupProgress {
     updatedAt: null,
     error: null,
   };
-  setHandler(backupProgressQuery, () => progress);
-  setHandler(backupProgressSignal, (report) => {
-    if (progress.stage !== 'dumping') return;
-    progress.dumpBytes = Math.max(progress.dumpBytes, report.dumpBytes);
-    progress.storedBytes = Math.max(progress.storedBytes, report.storedBytes);
-    progress.updatedAt = new Date().toISOString();
+  const dumping = (p: BackupProgress) => p.stage === 'dumping';
+  return publishProgress(progress, backupProgressQuery, backupProgressSignal, dumping, (p, report) => {
+    p.dumpBytes = Math.max(p.dumpBytes, report.dumpBytes);
+    p.storedBytes = Math.max(p.storedBytes, report.storedBytes);
+    p.updatedAt = new Date().toISOString();
   });
-  return progress;
 }
 
 /** post_backup hooks run after every backup whose pre_backup hooks passed, whatever its outcome, and once. */
@@ -80,38 +71,17 @@ function postBackupHooks(run: BackupRun) {
       if (!due) return [];
       due = false;
       run.progress.stage = 'hooks';
-      try {
-        const hookInput = { database: run.database, workflowId: run.workflowId, backupId: run.backupId };
-        return (await runHookStage({ ...hookInput, kind: 'post_backup' })).failures.map((f) => f.message);
-      } catch (error) {
-        if (isCancellation(error)) throw error;
-        return [`post_backup hooks could not run: ${rootMessage(error)}`];
-      }
+      return hookWarnings({
+        database: run.database,
+        workflowId: run.workflowId,
+        backupId: run.backupId,
+        kind: 'post_backup',
+      });
     },
   };
 }
 
 type PostHooks = ReturnType<typeof postBackupHooks>;
-
-/** A storage the dump missed gets one more chance: a copy from a storage that holds the backup. */
-async function copyToMissedStorages(run: BackupRun, copies: CopyReport[]): Promise<CopyReport[]> {
-  return Promise.all(
-    copies.map(async (c): Promise<CopyReport> => {
-      if (c.status === 'complete') return c;
-      run.progress.stage = 'copying';
-      try {
-        return await copy.copyBackupToStorage({
-          database: run.database,
-          backupId: run.backupId,
-          storageName: c.storageName,
-        });
-      } catch (error) {
-        if (isCancellation(error)) throw error;
-        return { storageName: c.storageName, status: 'failed', error: rootMessage(error) };
-      }
-    }),
-  );
-}
 
 /** The backup itself: hooks before, the source check, the dump, copies, the settled status, verification, hooks after. */
 async function dumpAndSettle(run: BackupRun, postHooks: PostHooks) {
@@ -130,7 +100,10 @@ async function dumpAndSettle(run: BackupRun, postHooks: PostHooks) {
   if (!patched(PATCH_COPIES_AND_VERIFICATION)) {
     return { ...dumped, copies: dumped.copies ?? [], status: 'complete' as const };
   }
-  const copies = await copyToMissedStorages(run, dumped.copies);
+  // A storage the dump missed gets one more chance: a copy from a storage that holds the backup.
+  const copies = await copyToMissingStorages(copy, { database, backupId }, dumped.copies, () => {
+    progress.stage = 'copying';
+  });
   const { status } = await quick.settleBackup({ backupId });
   try {
     // Proof follows every backup; a verifier that cannot be reached never fails the backup itself.
@@ -211,7 +184,7 @@ async function endUnfinished(
 export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOutcome> {
   const input = parseInput(backupDatabaseWorkflow.type, backupDatabaseInput, raw);
   const info = workflowInfo();
-  const backupId = input.backupId ?? backupIdAt(info.startTime, uuid4().replace(/-/g, ''));
+  const backupId = input.backupId ?? newBackupId();
   const run: BackupRun = {
     database: input.database,
     backupId,
@@ -220,12 +193,7 @@ export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOu
   };
   const { progress } = run;
 
-  const work = new CancellationScope();
-  let cancelReason = 'cancelled by request';
-  setHandler(cancelBackupSignal, (reason) => {
-    cancelReason = reason ? `cancelled: ${reason}` : cancelReason;
-    work.cancel();
-  });
+  const { scope: work, reason: cancelReason } = stoppableWork(cancelBackupSignal, 'cancelled');
 
   await quick.recordBackupStarted({
     database: input.database,
@@ -241,6 +209,6 @@ export async function backupDatabase(raw: BackupDatabaseInput): Promise<BackupOu
     progress.storedBytes = result.sizeBytes;
     return { ...result, backupId, database: input.database };
   } catch (error) {
-    return await endUnfinished(run, error, work, cancelReason, postHooks);
+    return await endUnfinished(run, error, work, cancelReason(), postHooks);
   }
 }

@@ -1,13 +1,4 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  proxyActivities,
-  setHandler,
-  uuid4,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities/index.ts';
-import { backupIdAt } from '../temporal/contracts/common.ts';
+import { ApplicationFailure, CancellationScope, workflowInfo } from '@temporalio/workflow';
 import {
   baseBackupInput,
   baseBackupProgressQuery,
@@ -16,7 +7,9 @@ import {
   type BaseBackupInput,
   type BaseBackupProgress,
 } from '../temporal/contracts/pitr.ts';
-import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
+import { HOST_JOB_RETRY, catalogActivities, longActivities } from './activity-options.ts';
+import { publishProgress } from './progress.ts';
+import { newBackupId } from './run-ids.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
 const quick = catalogActivities;
@@ -28,7 +21,7 @@ const quick = catalogActivities;
 export async function baseBackup(raw: BaseBackupInput): Promise<BaseBackupProgress> {
   const input = parseInput(baseBackupWorkflow.type, baseBackupInput, raw);
   const info = workflowInfo();
-  const baseBackupId = input.baseBackupId ?? backupIdAt(info.startTime, uuid4().replace(/-/g, ''));
+  const baseBackupId = input.baseBackupId ?? newBackupId();
   const progress: BaseBackupProgress = {
     baseBackupId,
     database: input.database,
@@ -40,27 +33,19 @@ export async function baseBackup(raw: BaseBackupInput): Promise<BaseBackupProgre
     timeline: null,
     error: null,
   };
-  setHandler(baseBackupProgressQuery, () => progress);
-  setHandler(baseBackupProgressSignal, (report) => {
-    if (progress.stage !== 'streaming') return;
-    progress.rawBytes = Math.max(progress.rawBytes, report.rawBytes);
+  const streaming = (p: BaseBackupProgress) => p.stage === 'streaming';
+  publishProgress(progress, baseBackupProgressQuery, baseBackupProgressSignal, streaming, (p, report) => {
+    p.rawBytes = Math.max(p.rawBytes, report.rawBytes);
   });
 
   const settings = await quick.pitrSettings({ database: input.database });
   if (!settings.registered)
     throw ApplicationFailure.nonRetryable(`database "${input.database}" is not registered`, 'not_found');
-  const host = proxyActivities<Activities>({
+  const host = longActivities({
     taskQueue: settings.hostTaskQueue ?? info.taskQueue,
     startToCloseTimeout: '24 hours',
     heartbeatTimeout: '1 minute',
-    retry: {
-      initialInterval: '10 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '5 minutes',
-      maximumAttempts: 3,
-      nonRetryableErrorTypes: permanentErrorTypes,
-    },
-    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+    retry: HOST_JOB_RETRY,
   });
   progress.stage = 'streaming';
   try {

@@ -1,7 +1,7 @@
-import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.ts';
+import { isCancellation } from '@temporalio/workflow';
 import type { HookRunsOutcome, RunHooksInput } from '../activities/hooks.ts';
-import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
+import { catalogActivities, longActivities } from './activity-options.ts';
+import { rootMessage } from './validate.ts';
 
 /** Hook scripts in backupDatabase and restoreBackup; runs begun before them replay without. */
 export const PATCH_HOOK_SCRIPTS = 'hook-scripts';
@@ -18,11 +18,23 @@ const SLACK_SECONDS_PER_HOOK = 30;
 export async function runHookStage(input: RunHooksInput): Promise<HookRunsOutcome> {
   const plan = await catalogActivities.hookPlan({ database: input.database, kind: input.kind });
   if (plan.count === 0) return { ran: 0, failures: [] };
-  const hooks = proxyActivities<Activities>({
+  const hooks = longActivities({
     startToCloseTimeout: `${plan.timeoutSeconds + SLACK_SECONDS_PER_HOOK * plan.count} seconds`,
     heartbeatTimeout: '30 seconds',
-    retry: { initialInterval: '5 seconds', maximumAttempts: 2, nonRetryableErrorTypes: permanentErrorTypes },
-    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+    retry: { initialInterval: '5 seconds', maximumAttempts: 2 },
   });
   return hooks.runHooks(input);
+}
+
+/**
+ * Runs the hooks that follow a job's work (post_backup, post_restore): the job stands whatever
+ * they do, so a failing script, or hooks that could not run at all, become warnings on it.
+ */
+export async function hookWarnings(input: RunHooksInput): Promise<string[]> {
+  try {
+    return (await runHookStage(input)).failures.map((f) => f.message);
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    return [`${input.kind} hooks could not run: ${rootMessage(error)}`];
+  }
 }

@@ -1,13 +1,4 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  CancelledFailure,
-  isCancellation,
-  proxyActivities,
-  setHandler,
-  uuid4,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities/index.ts';
+import { ApplicationFailure, CancelledFailure, isCancellation } from '@temporalio/workflow';
 import {
   abortPitrSignal,
   pitrProgressQuery,
@@ -19,7 +10,9 @@ import {
   type PitrRestoreInput,
 } from '../temporal/contracts/pitr.ts';
 import { agentTaskQueue } from '../temporal/contracts/common.ts';
-import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
+import { catalogActivities, longActivities } from './activity-options.ts';
+import { publishProgress, stoppableWork } from './progress.ts';
+import { newRestoreId } from './run-ids.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
 const quick = catalogActivities;
@@ -31,17 +24,11 @@ const quick = catalogActivities;
  * worker lost mid-restore starts again in the directory it left (see prepareDataDirectory).
  */
 function restoreOn(taskQueue: string | undefined) {
-  return proxyActivities<Activities>({
+  return longActivities({
     ...(taskQueue ? { taskQueue } : {}),
     startToCloseTimeout: '24 hours',
     heartbeatTimeout: '15 seconds',
-    retry: {
-      initialInterval: '5 seconds',
-      backoffCoefficient: 2,
-      maximumAttempts: 2,
-      nonRetryableErrorTypes: permanentErrorTypes,
-    },
-    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 2 },
   });
 }
 
@@ -63,22 +50,14 @@ export async function pitrRestore(raw: PitrRestoreInput): Promise<PitrOutcome> {
     replayLsn: null,
     error: null,
   };
-  setHandler(pitrProgressQuery, () => progress);
-  setHandler(pitrProgressSignal, (report) => {
-    if (progress.stage !== 'extracting' && progress.stage !== 'recovering') return;
-    if (report.extractedBytes !== undefined)
-      progress.extractedBytes = Math.max(progress.extractedBytes, report.extractedBytes);
-    if (report.segmentsFetched !== undefined)
-      progress.segmentsFetched = Math.max(progress.segmentsFetched, report.segmentsFetched);
-    if (report.replayLsn) progress.replayLsn = report.replayLsn;
-    if (progress.segmentsFetched > 0) progress.stage = 'recovering';
+  const restoring = (p: PitrProgress) => p.stage === 'extracting' || p.stage === 'recovering';
+  publishProgress(progress, pitrProgressQuery, pitrProgressSignal, restoring, (p, report) => {
+    if (report.extractedBytes !== undefined) p.extractedBytes = Math.max(p.extractedBytes, report.extractedBytes);
+    if (report.segmentsFetched !== undefined) p.segmentsFetched = Math.max(p.segmentsFetched, report.segmentsFetched);
+    if (report.replayLsn) p.replayLsn = report.replayLsn;
+    if (p.segmentsFetched > 0) p.stage = 'recovering';
   });
-  const work = new CancellationScope();
-  let abortReason = 'aborted by request';
-  setHandler(abortPitrSignal, (reason) => {
-    if (reason) abortReason = `aborted: ${reason}`;
-    work.cancel();
-  });
+  const { scope: work, reason: abortReason } = stoppableWork(abortPitrSignal, 'aborted');
 
   try {
     const plan = await work.run(() => quick.planPitrRestore({ database: input.database, target: input.target }));
@@ -89,7 +68,7 @@ export async function pitrRestore(raw: PitrRestoreInput): Promise<PitrOutcome> {
     // A directory lives on a host: the agent named, or the database's own agent.
     const agent = 'directory' in input.to ? (input.to.agent ?? plan.agent) : null;
     const restore = restoreOn(agent ? agentTaskQueue(agent) : undefined);
-    const restoreId = `pitr-${uuid4().replace(/-/g, '').slice(0, 12)}`;
+    const restoreId = newRestoreId('pitr');
     const result = await work.run(() =>
       restore.restoreToPointInTime({
         database: input.database,
@@ -107,7 +86,7 @@ export async function pitrRestore(raw: PitrRestoreInput): Promise<PitrOutcome> {
     return { database: input.database, baseBackupId: plan.baseBackupId, timeline: plan.timeline, ...result };
   } catch (error) {
     const aborted = isCancellation(error);
-    const message = aborted ? abortReason : rootMessage(error);
+    const message = aborted ? abortReason() : rootMessage(error);
     progress.stage = aborted ? 'aborted' : 'failed';
     progress.error = message;
     // Whether the abort caught the plan or the restore activity, the run ends cancelled, with the reason.

@@ -1,13 +1,13 @@
-import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/workflow';
 import {
   replicateBackupInput,
   replicateBackupWorkflow,
-  type CopyReport,
   type ReplicateBackupInput,
   type ReplicateOutcome,
 } from '../temporal/contracts/backup.ts';
 import { catalogActivities, copyActivities } from './activity-options.ts';
-import { parseInput, rootMessage } from './validate.ts';
+import { copyToMissingStorages } from './copy-steps.ts';
+import { parseInput } from './validate.ts';
 
 const quick = catalogActivities;
 const copy = copyActivities(5);
@@ -25,21 +25,7 @@ export async function replicateBackup(raw: ReplicateBackupInput): Promise<Replic
       'not_found',
     );
   }
-  const copies = await Promise.all(
-    before.map(async (c): Promise<CopyReport> => {
-      if (c.status === 'complete') return c;
-      try {
-        return await copy.copyBackupToStorage({
-          database: input.database,
-          backupId: input.backupId,
-          storageName: c.storageName,
-        });
-      } catch (error) {
-        if (isCancellation(error)) throw error;
-        return { storageName: c.storageName, status: 'failed', error: rootMessage(error) };
-      }
-    }),
-  );
+  const copies = await copyToMissingStorages(copy, { database: input.database, backupId: input.backupId }, before);
   const { status } = await quick.settleBackup({ backupId: input.backupId });
   return {
     backupId: input.backupId,

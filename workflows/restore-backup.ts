@@ -1,12 +1,4 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  isCancellation,
-  patched,
-  setHandler,
-  uuid4,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import {
   abortRestoreSignal,
   restoreBackupInput,
@@ -18,7 +10,9 @@ import {
   type RestoreProgress,
 } from '../temporal/contracts/restore.ts';
 import { catalogActivities, streamingActivities } from './activity-options.ts';
-import { PATCH_HOOK_SCRIPTS, runHookStage } from './hook-steps.ts';
+import { PATCH_HOOK_SCRIPTS, hookWarnings } from './hook-steps.ts';
+import { publishProgress, stoppableWork } from './progress.ts';
+import { newRestoreId } from './run-ids.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
 const quick = catalogActivities;
@@ -35,13 +29,11 @@ function trackProgress(restoreId: string, database: string): RestoreProgress {
     restoredBytes: 0,
     error: null,
   };
-  setHandler(restoreProgressQuery, () => progress);
-  setHandler(restoreProgressSignal, (report) => {
-    if (progress.stage !== 'restoring') return;
-    progress.readBytes = Math.max(progress.readBytes, report.readBytes);
-    progress.restoredBytes = Math.max(progress.restoredBytes, report.restoredBytes);
+  const restoring = (p: RestoreProgress) => p.stage === 'restoring';
+  return publishProgress(progress, restoreProgressQuery, restoreProgressSignal, restoring, (p, report) => {
+    p.readBytes = Math.max(p.readBytes, report.readBytes);
+    p.restoredBytes = Math.max(p.restoredBytes, report.restoredBytes);
   });
-  return progress;
 }
 
 type RowCountMismatch = Awaited<ReturnType<typeof restore.restoreBackupToTarget>>['mismatches'][number];
@@ -65,22 +57,8 @@ async function postRestoreWarnings(context: {
   backupId: string;
   restoreId: string;
 }): Promise<string[]> {
-  const warnings: string[] = [];
-  if (!patched(PATCH_HOOK_SCRIPTS)) return warnings;
-  try {
-    const post = await runHookStage({
-      database: context.database,
-      kind: 'post_restore',
-      workflowId: context.workflowId,
-      backupId: context.backupId,
-      restoreId: context.restoreId,
-    });
-    warnings.push(...post.failures.map((f) => f.message));
-  } catch (error) {
-    if (isCancellation(error)) throw error;
-    warnings.push(`post_restore hooks could not run: ${rootMessage(error)}`);
-  }
-  return warnings;
+  if (!patched(PATCH_HOOK_SCRIPTS)) return [];
+  return hookWarnings({ ...context, kind: 'post_restore' });
 }
 
 /**
@@ -90,10 +68,9 @@ async function postRestoreWarnings(context: {
 export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOutcome> {
   const input = parseInput(restoreBackupWorkflow.type, restoreBackupInput, raw);
   const info = workflowInfo();
-  const restoreId = `r-${uuid4().replace(/-/g, '').slice(0, 12)}`;
+  const restoreId = newRestoreId('r');
   const progress = trackProgress(restoreId, input.database);
-  const work = new CancellationScope();
-  setHandler(abortRestoreSignal, () => work.cancel());
+  const work = stoppableWork(abortRestoreSignal, 'aborted').scope;
 
   let backupId: string | null = null;
   let target = 'the restore target';

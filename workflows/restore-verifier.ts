@@ -2,12 +2,10 @@ import {
   condition,
   continueAsNew,
   isCancellation,
-  proxyActivities,
   setHandler,
   workflowInfo,
   CancellationScope,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.ts';
 import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/contracts/common.ts';
 import {
   backupCompletedSignal,
@@ -18,7 +16,7 @@ import {
   type VerifierState,
   type VerifyRequest,
 } from '../temporal/contracts/verify.ts';
-import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
+import { HOST_JOB_RETRY, catalogActivities, longActivities } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
 const quick = catalogActivities;
@@ -28,21 +26,14 @@ const RUNS_PER_HISTORY = 100;
 
 /** The verification activities, on the verify task queue where agents keep their sandboxes. */
 function sandboxActivities() {
-  return proxyActivities<Activities>({
+  return longActivities({
     taskQueue: `${workflowInfo().taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`,
     startToCloseTimeout: '24 hours',
     // Waiting for a free sandbox slot on a busy agent is not a failure.
     scheduleToStartTimeout: '7 days',
     // A worker that dies mid-restore is noticed within 30 s; the next attempt gets a new sandbox.
     heartbeatTimeout: '30 seconds',
-    retry: {
-      initialInterval: '10 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '5 minutes',
-      maximumAttempts: 3,
-      nonRetryableErrorTypes: permanentErrorTypes,
-    },
-    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+    retry: HOST_JOB_RETRY,
   });
 }
 

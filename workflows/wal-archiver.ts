@@ -5,11 +5,9 @@ import {
   condition,
   continueAsNew,
   isCancellation,
-  proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.ts';
 import {
   stopWalArchiverSignal,
   walArchiverInput,
@@ -19,7 +17,7 @@ import {
   type WalArchiverInput,
   type WalArchiverStatus,
 } from '../temporal/contracts/pitr.ts';
-import { catalogActivities, permanentErrorTypes } from './activity-options.ts';
+import { catalogActivities, longActivities } from './activity-options.ts';
 import { parseInput, rootMessage } from './validate.ts';
 
 const quick = catalogActivities;
@@ -60,20 +58,14 @@ export async function walArchiver(raw: WalArchiverInput): Promise<WalArchiverSta
     return state;
   }
   state.taskQueue = settings.hostTaskQueue ?? workflowInfo().taskQueue;
-  const host = proxyActivities<Activities>({
+  const host = longActivities({
     taskQueue: state.taskQueue,
     startToCloseTimeout: '25 hours',
     // Cancellation (the stop signal) reaches the activity with a heartbeat, which the SDK sends at
     // most every 0.8 × this timeout: keep it short so that stopping takes seconds.
     heartbeatTimeout: '10 seconds',
     // A worker that dies is replaced by another after the heartbeat timeout; the slot bridges the gap.
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      nonRetryableErrorTypes: permanentErrorTypes,
-    },
-    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
   });
 
   if (!stopRequested) {

@@ -14,8 +14,13 @@ export interface BackupLookup {
 /**
  * Refuses a named backup that cannot be restored into `database`: one of another database, or one
  * that never reached a storage whole. A partial backup is restorable: some storage holds it whole.
+ * A verification restores too, and says so (`purpose`).
  */
-export function refuseUnrestorable(database: string, backup: RestoreCandidate): void {
+export function refuseUnrestorable(
+  database: string,
+  backup: RestoreCandidate,
+  purpose: 'restored' | 'verified' = 'restored',
+): void {
   if (backup.databaseName !== database) {
     throw new HindsightError(
       'bad_input',
@@ -25,7 +30,7 @@ export function refuseUnrestorable(database: string, backup: RestoreCandidate): 
   if (backup.status !== 'complete' && backup.status !== 'partial') {
     throw new HindsightError(
       'bad_input',
-      `backup ${backup.id} is ${backup.status}: only complete (or partial) backups can be restored`,
+      `backup ${backup.id} is ${backup.status}: only complete (or partial) backups can be ${purpose}`,
     );
   }
 }

@@ -1,9 +1,10 @@
 /**
  * Starting and stopping backup jobs: a backup now, a copy of a partial backup into the storages it
  * missed, and the cancel signal. Each is authorized and audited by the guard, then started through
- * temporal/start.ts with the workflow's contract.
+ * services/workflow-runs.ts with the workflow's contract.
  */
 import { randomBytes } from 'node:crypto';
+import type { BackupRecord } from '../../lib/catalog/catalog.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import {
   backupDatabaseWorkflow,
@@ -14,9 +15,10 @@ import {
   type BackupDatabaseInput,
 } from '../../temporal/contracts/backup.ts';
 import { backupIdAt } from '../../temporal/contracts/common.ts';
-import { startJob } from '../../temporal/start.ts';
-import type { Actor } from '../authz.ts';
+import type { Action, Actor } from '../authz.ts';
+import type { AuditNote } from '../guard.ts';
 import type { ServiceContext } from '../context.ts';
+import { startRun } from '../workflow-runs.ts';
 
 export class BackupJobs {
   private readonly ctx: ServiceContext;
@@ -27,10 +29,6 @@ export class BackupJobs {
 
   /** Starts `backupDatabase` now; `result()` waits for its outcome. */
   async start(actor: Actor, database: string, trigger: BackupDatabaseInput['trigger'] = 'manual') {
-    const {
-      temporal,
-      runtime: { config },
-    } = this.ctx;
     return this.ctx.guard.run(
       actor,
       { database },
@@ -39,13 +37,8 @@ export class BackupJobs {
         const now = new Date();
         const backupId = backupIdAt(now, randomBytes(3).toString('hex'));
         const workflowId = backupWorkflowId(database, now);
-        const handle = await startJob(temporal, backupDatabaseWorkflow, {
-          workflowId,
-          taskQueue: config.taskQueue,
-          input: { database, trigger, backupId },
-          database,
-          onConflict: 'fail',
-        });
+        const input = { database, trigger, backupId };
+        const handle = await startRun(this.ctx, backupDatabaseWorkflow, { workflowId, input, database });
         return { backupId, workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() };
       },
       { after: (r) => ({ backupId: r.backupId, workflowId: r.workflowId, trigger }) },
@@ -54,13 +47,11 @@ export class BackupJobs {
 
   /** Asks a running backup to stop; its workflow records it as cancelled. */
   async cancel(actor: Actor, backupId: string, reason?: string) {
-    const { catalog } = this.ctx.runtime;
-    return this.ctx.guard.run(
+    return this.onBackup(
       actor,
-      { backup: backupId },
+      backupId,
       'backup.cancel',
-      async () => {
-        const backup = await catalog.getBackup(backupId);
+      async (backup) => {
         if (backup.status !== 'running')
           throw new HindsightError(
             'conflict',
@@ -75,16 +66,11 @@ export class BackupJobs {
 
   /** Copies a partial backup into the storages that miss it, without dumping again. */
   async replicate(actor: Actor, backupId: string) {
-    const {
-      temporal,
-      runtime: { catalog, config },
-    } = this.ctx;
-    return this.ctx.guard.run(
+    return this.onBackup(
       actor,
-      { backup: backupId },
+      backupId,
       'backup.start',
-      async () => {
-        const backup = await catalog.getBackup(backupId);
+      async (backup) => {
         if (backup.status !== 'partial' && backup.status !== 'complete') {
           throw new HindsightError(
             'bad_input',
@@ -92,16 +78,29 @@ export class BackupJobs {
           );
         }
         const workflowId = replicateWorkflowId(backupId, new Date());
-        const handle = await startJob(temporal, replicateBackupWorkflow, {
-          workflowId,
-          taskQueue: config.taskQueue,
-          input: { database: backup.databaseName, backupId },
-          database: backup.databaseName,
-          onConflict: 'fail',
-        });
+        const database = backup.databaseName;
+        const input = { database, backupId };
+        const handle = await startRun(this.ctx, replicateBackupWorkflow, { workflowId, input, database });
         return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() };
       },
       { before: null, after: (r) => ({ workflowId: r.workflowId, kind: 'copy' }) },
+    );
+  }
+
+  /** An action on one backup, through the guard, given the backup's record. */
+  private onBackup<T>(
+    actor: Actor,
+    backupId: string,
+    action: Action,
+    work: (backup: BackupRecord) => Promise<T>,
+    note: AuditNote<T>,
+  ): Promise<T> {
+    return this.ctx.guard.run(
+      actor,
+      { backup: backupId },
+      action,
+      async () => work(await this.ctx.runtime.catalog.getBackup(backupId)),
+      note,
     );
   }
 }

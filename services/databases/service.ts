@@ -3,23 +3,21 @@
  * through the guard (services/guard.ts); the health monitor and the schedules are Temporal's.
  */
 import { DEFAULT_WORKSPACE_ID } from '../../lib/catalog/access.ts';
+import type { DatabaseRecord } from '../../lib/catalog/catalog.ts';
 import { HindsightError, errorMessage } from '../../lib/errors.ts';
 import { connect, parsePgUrl, serverInfo } from '../../lib/pg/connection.ts';
 import { healthMonitorWorkflow, healthWorkflowId } from '../../temporal/contracts/health.ts';
 import { deliveryWorkflowId } from '../../temporal/contracts/notifications.ts';
-import {
-  deleteBackupSchedule,
-  deleteRetentionSchedule,
-  deleteVerifySchedule,
-  upsertBackupSchedule,
-  upsertWatchdogSchedule,
-} from '../../temporal/schedules.ts';
-import { startJob } from '../../temporal/start.ts';
+import { deleteDatabaseSchedules, upsertWatchdogSchedule } from '../../temporal/schedules.ts';
 import { notFound, type Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 import { cronSchema, parseOrThrow, timezoneSchema } from '../input.ts';
+import { setDatabaseCron, startRun } from '../workflow-runs.ts';
+import { changeDatabase } from './change.ts';
 import { checkConnection, checkTarget, type ConnectionCheck } from './check.ts';
 import { addDatabaseInput, databaseSettings, type AddDatabaseInput } from './input.ts';
+
+const scheduleOf = (d: DatabaseRecord) => ({ schedule: d.schedule, timezone: d.timezone });
 
 export class DatabaseService {
   private readonly ctx: ServiceContext;
@@ -31,8 +29,7 @@ export class DatabaseService {
   async add(actor: Actor, raw: AddDatabaseInput) {
     const {
       guard,
-      runtime: { catalog, config },
-      temporal,
+      runtime: { catalog },
     } = this.ctx;
     const workspaceId = raw.workspaceId ?? DEFAULT_WORKSPACE_ID;
     const storages =
@@ -66,12 +63,7 @@ export class DatabaseService {
         });
         if (input.schedule) {
           try {
-            await upsertBackupSchedule(temporal, {
-              database: input.name,
-              cron: input.schedule,
-              timezone: input.timezone,
-              taskQueue: config.taskQueue,
-            });
+            await setDatabaseCron(this.ctx, 'backups', input.name, input.schedule, input.timezone);
           } catch (error) {
             await catalog.removeDatabase(input.name);
             throw new HindsightError(
@@ -88,36 +80,17 @@ export class DatabaseService {
   }
 
   async setSchedule(actor: Actor, name: string, cron: string | null, timezone = 'UTC') {
-    const {
-      runtime: { catalog, config },
-      temporal,
-    } = this.ctx;
-    const before = await this.settingsOrNothing(name);
-    return this.ctx.guard.run(
-      actor,
-      { database: name },
-      'database.schedule',
-      async () => {
-        const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
-        if (schedule) {
-          const zone = parseOrThrow(timezoneSchema, timezone);
-          await upsertBackupSchedule(temporal, {
-            database: name,
-            cron: schedule,
-            timezone: zone,
-            taskQueue: config.taskQueue,
-          });
-        } else await deleteBackupSchedule(temporal, name);
-        await catalog.updateSchedule(name, schedule, timezone);
-      },
-      {
-        before: before && { schedule: before.schedule, timezone: before.timezone },
-        after: async () => {
-          const now = await this.settingsNow(name);
-          return { schedule: now.schedule, timezone: now.timezone };
-        },
-      },
-    );
+    const save = async () => {
+      const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
+      // The timezone matters only to a schedule; without one it is stored as given.
+      const zone = schedule ? parseOrThrow(timezoneSchema, timezone) : timezone;
+      await setDatabaseCron(this.ctx, 'backups', name, schedule, zone);
+      await this.ctx.runtime.catalog.updateSchedule(name, schedule, timezone);
+    };
+    return changeDatabase(this.ctx, actor, name, 'database.schedule', save, {
+      before: scheduleOf,
+      after: async () => scheduleOf(await this.ctx.runtime.catalog.getDatabase(name)),
+    });
   }
 
   async remove(actor: Actor, name: string) {
@@ -125,27 +98,19 @@ export class DatabaseService {
       runtime: { catalog },
       temporal,
     } = this.ctx;
-    const before = await this.settingsOrNothing(name);
-    return this.ctx.guard.run(
-      actor,
-      { database: name },
-      'database.delete',
-      async () => {
-        await deleteBackupSchedule(temporal, name);
-        await deleteRetentionSchedule(temporal, name);
-        await deleteVerifySchedule(temporal, name);
+    const removeAll = async () => {
+      await deleteDatabaseSchedules(temporal, name, ['backups', 'retention', 'verification']);
+      for (const workflowId of [healthWorkflowId(name), deliveryWorkflowId(name)])
         await temporal.workflow
-          .getHandle(healthWorkflowId(name))
+          .getHandle(workflowId)
           .terminate('database removed')
           .catch(() => undefined);
-        await temporal.workflow
-          .getHandle(deliveryWorkflowId(name))
-          .terminate('database removed')
-          .catch(() => undefined);
-        await catalog.removeDatabase(name);
-      },
-      { before, after: () => null },
-    );
+      await catalog.removeDatabase(name);
+    };
+    return changeDatabase(this.ctx, actor, name, 'database.delete', removeAll, {
+      before: databaseSettings,
+      after: () => null,
+    });
   }
 
   async list(actor: Actor) {
@@ -193,13 +158,8 @@ export class DatabaseService {
   }
 
   private async ensureHealthMonitor(database: string): Promise<void> {
-    await startJob(this.ctx.temporal, healthMonitorWorkflow, {
-      workflowId: healthWorkflowId(database),
-      taskQueue: this.ctx.runtime.config.taskQueue,
-      input: { database },
-      database,
-      onConflict: 'use-existing',
-    });
+    const workflowId = healthWorkflowId(database);
+    await startRun(this.ctx, healthMonitorWorkflow, { workflowId, input: { database }, database }, 'use-existing');
   }
 
   /** A database backs up only to storages of its own workspace. */
@@ -220,10 +180,5 @@ export class DatabaseService {
 
   private async settingsNow(name: string) {
     return databaseSettings(await this.ctx.runtime.catalog.getDatabase(name));
-  }
-
-  /** The settings for the audit entry; a name not registered is left for the guard to refuse. */
-  private async settingsOrNothing(name: string) {
-    return this.ctx.runtime.catalog.getDatabase(name).then(databaseSettings, () => undefined);
   }
 }

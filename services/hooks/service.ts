@@ -5,6 +5,7 @@
  */
 import { actorLabel, type Action, type Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
+import { changeDatabase } from '../databases/change.ts';
 import { databaseSettings } from '../databases/input.ts';
 import type { Granted } from '../guard.ts';
 import { createBackupRoleService, type BackupRoleService, type CreateBackupRoleInput } from './backup-role.ts';
@@ -16,6 +17,13 @@ export const HOOK_SCRIPT_REFUSAL = {
   reason:
     'hook scripts run programs on the shared worker: only the instance owner may set them (ask them, or the operator with the hindsight CLI on the server)',
 } as const;
+
+/** What the audit log records of a hook. */
+const hookView = (h: { kind: string; script: string; timeoutSeconds: number }) => ({
+  kind: h.kind,
+  script: h.script,
+  timeoutSeconds: h.timeoutSeconds,
+});
 
 export class HookService {
   private readonly ctx: ServiceContext;
@@ -37,31 +45,17 @@ export class HookService {
       HOOK_SCRIPT_REFUSAL,
       granted.target,
     );
-    const before = await this.hookNow(raw.target, raw.kind);
-    return this.ctx.guard.audited(
-      actor,
-      granted,
-      'hook.edit',
-      () => this.hooks.setHook(raw, { name: actorLabel(actor) }),
-      {
-        before,
-        after: (h) => ({ kind: h.kind, script: h.script, timeoutSeconds: h.timeoutSeconds }),
-      },
-    );
+    return this.editHook(actor, granted, raw, () => this.hooks.setHook(raw, { name: actorLabel(actor) }), hookView);
   }
 
   async removeHook(actor: Actor, raw: { target: HookTarget; kind: string }) {
     const granted = await this.scope(actor, raw.target, 'hook.edit');
-    const before = await this.hookNow(raw.target, raw.kind);
-    return this.ctx.guard.audited(
+    return this.editHook(
       actor,
       granted,
-      'hook.edit',
+      raw,
       () => this.hooks.removeHook(raw, { name: actorLabel(actor) }),
-      {
-        before,
-        after: () => null,
-      },
+      () => null,
     );
   }
 
@@ -84,17 +78,11 @@ export class HookService {
   }
 
   async createRole(actor: Actor, database: string, raw: CreateBackupRoleInput = {}) {
-    const before = await this.ctx.runtime.catalog.getDatabase(database).then(databaseSettings, () => undefined);
-    return this.ctx.guard.run(
-      actor,
-      { database },
-      'backupRole.create',
-      () => this.roles.createRole(database, raw, { name: actorLabel(actor) }),
-      {
-        before,
-        after: (r) => ({ role: r.role, readOnly: r.check.readOnly, username: r.role }),
-      },
-    );
+    const create = () => this.roles.createRole(database, raw, { name: actorLabel(actor) });
+    return changeDatabase(this.ctx, actor, database, 'backupRole.create', create, {
+      before: databaseSettings,
+      after: (r) => ({ role: r.role, readOnly: r.check.readOnly, username: r.role }),
+    });
   }
 
   /** The workspace a hook belongs to: its database's, or the one named. */
@@ -107,12 +95,24 @@ export class HookService {
     return { ...granted, target: { type: 'workspace hook', name: String(scope.workspaceId) } };
   }
 
+  /** A change of one hook, audited with the hook as it was before and what `after` takes of the result. */
+  private async editHook<T>(
+    actor: Actor,
+    granted: Granted,
+    hook: { target: HookTarget; kind: string },
+    work: () => Promise<T>,
+    after: (result: T) => unknown,
+  ): Promise<T> {
+    const before = await this.hookNow(hook.target, hook.kind);
+    return this.ctx.guard.audited(actor, granted, 'hook.edit', work, { before, after });
+  }
+
   private async hookNow(scope: HookTarget, kind: string): Promise<unknown> {
     const hooks =
       'database' in scope
         ? (await this.hooks.showHooks(scope.database)).hooks.filter((h) => h.scope === 'database')
         : await this.hooks.workspaceHooks(scope.workspaceId);
     const hook = hooks.find((h) => h.kind === kind);
-    return hook ? { kind: hook.kind, script: hook.script, timeoutSeconds: hook.timeoutSeconds } : null;
+    return hook ? hookView(hook) : null;
   }
 }

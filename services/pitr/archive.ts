@@ -18,10 +18,10 @@ import {
   type BaseBackupInput,
   type WalArchiverStatus,
 } from '../../temporal/contracts/pitr.ts';
-import { deleteBaseBackupSchedule, upsertBaseBackupSchedule } from '../../temporal/schedules.ts';
-import { startJob } from '../../temporal/start.ts';
+import { deleteDatabaseSchedules } from '../../temporal/schedules.ts';
 import type { ServiceContext } from '../context.ts';
 import { parseOrThrow } from '../input.ts';
+import { setDatabaseCron, startRun } from '../workflow-runs.ts';
 import { enablePitrInput, type EnablePitrInput } from './input.ts';
 
 /** wal_level and REPLICATION on the server, and no other database archiving the same cluster. */
@@ -48,27 +48,22 @@ async function checkServer(ctx: ServiceContext, database: string): Promise<void>
 }
 
 async function startArchiving(ctx: ServiceContext, database: string, runForMs: number | undefined) {
-  const {
-    temporal,
-    runtime: { config },
-  } = ctx;
-  const archiver = await startJob(temporal, walArchiverWorkflow, {
-    workflowId: walArchiverId(database),
-    taskQueue: config.taskQueue,
-    database,
-    onConflict: 'use-existing',
-    input: { database, ...(runForMs ? { runForMs } : {}) },
-  });
+  const archiver = await startRun(
+    ctx,
+    walArchiverWorkflow,
+    { workflowId: walArchiverId(database), input: { database, ...(runForMs ? { runForMs } : {}) }, database },
+    'use-existing',
+  );
   let chainMonitor: string | null = null;
   let chainMonitorError: string | null = null;
   try {
-    const handle = await startJob(temporal, walChainMonitorWorkflow, {
-      workflowId: walChainMonitorWorkflowId(database),
-      taskQueue: config.taskQueue,
-      input: { database },
-      database,
-      onConflict: 'use-existing',
-    });
+    const workflowId = walChainMonitorWorkflowId(database);
+    const handle = await startRun(
+      ctx,
+      walChainMonitorWorkflow,
+      { workflowId, input: { database }, database },
+      'use-existing',
+    );
     chainMonitor = handle.workflowId;
   } catch (error) {
     chainMonitorError = errorMessage(error);
@@ -82,10 +77,7 @@ async function startArchiving(ctx: ServiceContext, database: string, runForMs: n
  * are kept.
  */
 export async function enablePitr(ctx: ServiceContext, database: string, raw: EnablePitrInput = {}) {
-  const {
-    temporal,
-    runtime: { catalog, config },
-  } = ctx;
+  const { catalog } = ctx.runtime;
   const input = parseOrThrow(enablePitrInput, raw);
   const db = await catalog.getDatabase(database);
   // A database behind an agent may not be reachable from here; its agent checks when it starts.
@@ -105,14 +97,7 @@ export async function enablePitr(ctx: ServiceContext, database: string, raw: Ena
   const schedule =
     input.baseSchedule !== undefined ? input.baseSchedule : (await catalog.wal.config(database)).baseBackupSchedule;
   // SKIP overlap: a base backup still running when the next is due is not doubled.
-  if (schedule)
-    await upsertBaseBackupSchedule(temporal, {
-      database,
-      cron: schedule,
-      timezone: db.timezone,
-      taskQueue: config.taskQueue,
-    });
-  else await deleteBaseBackupSchedule(temporal, database);
+  await setDatabaseCron(ctx, 'baseBackups', database, schedule, db.timezone);
   const first = input.firstBaseBackup ? await startBaseBackup(ctx, database, 'pitr-enabled') : null;
   return { ...started, baseBackup: first };
 }
@@ -125,7 +110,7 @@ export async function disablePitr(ctx: ServiceContext, database: string, options
   } = ctx;
   await catalog.getDatabase(database);
   await catalog.wal.updateSettings(database, { enabled: false });
-  await deleteBaseBackupSchedule(temporal, database);
+  await deleteDatabaseSchedules(temporal, database, ['baseBackups']);
   const handle = temporal.workflow.getHandle(walArchiverId(database));
   let archiver: WalArchiverStatus | null = null;
   try {
@@ -154,20 +139,11 @@ export async function startBaseBackup(
   database: string,
   trigger: BaseBackupInput['trigger'] = 'manual',
 ) {
-  const {
-    temporal,
-    runtime: { catalog, config },
-  } = ctx;
-  await catalog.getDatabase(database);
+  await ctx.runtime.catalog.getDatabase(database);
   const now = new Date();
   const baseBackupId = backupIdAt(now, randomBytes(3).toString('hex'));
   const workflowId = baseBackupWorkflowId(database, now.toISOString());
-  const handle = await startJob(temporal, baseBackupWorkflow, {
-    workflowId,
-    taskQueue: config.taskQueue,
-    input: { database, baseBackupId, trigger },
-    database,
-    onConflict: 'fail',
-  });
+  const input = { database, baseBackupId, trigger };
+  const handle = await startRun(ctx, baseBackupWorkflow, { workflowId, input, database });
   return { baseBackupId, workflowId, result: () => handle.result() };
 }

@@ -19,10 +19,10 @@ import {
   type PitrRestoreInput,
 } from '../../temporal/contracts/pitr.ts';
 import { restoreBackupWorkflow, restoreWorkflowId, type RestoreTarget } from '../../temporal/contracts/restore.ts';
-import { startJob } from '../../temporal/start.ts';
 import { notFound, type Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 import { parseOrThrow } from '../input.ts';
+import { startRun } from '../workflow-runs.ts';
 
 export type LogicalTarget = { database: string } | { url: string };
 
@@ -82,10 +82,7 @@ export class RestoreStarter {
   }
 
   private async startLogical(request: LogicalRestoreRequest) {
-    const {
-      temporal,
-      runtime: { catalog, config, keyring },
-    } = this.ctx;
+    const { catalog, keyring } = this.ctx.runtime;
     await catalog.getDatabase(request.database);
     let to: RestoreTarget;
     if ('url' in request.to) {
@@ -99,21 +96,13 @@ export class RestoreStarter {
       to = { database: request.to.database };
     }
     const workflowId = restoreWorkflowId(request.database, new Date());
-    const handle = await startJob(temporal, restoreBackupWorkflow, {
-      workflowId,
-      taskQueue: config.taskQueue,
-      input: { database: request.database, backupId: request.backupId, to },
-      database: request.database,
-      onConflict: 'fail',
-    });
+    const input = { database: request.database, backupId: request.backupId, to };
+    const handle = await startRun(this.ctx, restoreBackupWorkflow, { workflowId, input, database: request.database });
     return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() };
   }
 
   private async startPointInTime(request: PitrRestoreRequest) {
-    const {
-      temporal,
-      runtime: { catalog, config },
-    } = this.ctx;
+    const { catalog } = this.ctx.runtime;
     const input = parseOrThrow(
       pitrRestoreInput,
       { database: request.database, target: request.pointInTime, to: request.to },
@@ -127,13 +116,7 @@ export class RestoreStarter {
     }
     await decidePitrTarget(catalog, request.database, input.target);
     const workflowId = pitrRestoreWorkflowId(request.database, new Date());
-    const handle = await startJob(temporal, pitrRestoreWorkflow, {
-      workflowId,
-      taskQueue: config.taskQueue,
-      input,
-      database: request.database,
-      onConflict: 'fail',
-    });
+    const handle = await startRun(this.ctx, pitrRestoreWorkflow, { workflowId, input, database: request.database });
     return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() };
   }
 }

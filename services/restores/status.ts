@@ -44,15 +44,10 @@ export interface RestoreStatus {
     warnings: string[];
     /** The dump snapshot's per-table counts, which the restored tables were compared with (logical restores). */
     tables: Array<{ schema: string; table: string; rows: number }>;
-    pitr: null | {
-      reachedLsn: string;
-      lastTransactionTime: string | null;
-      newTimeline: number;
-      dataDirectory: string | null;
-      port: number | null;
-      kept: boolean;
-      note: string | null;
-    };
+    pitr: null | Pick<
+      PitrOutcome,
+      'reachedLsn' | 'lastTransactionTime' | 'newTimeline' | 'dataDirectory' | 'port' | 'kept' | 'note'
+    >;
   };
   workflowUrl: string;
   temporalUiUrl: string;

@@ -1,11 +1,15 @@
 /** GFS retention: the saved policy and its daily schedule, the dry run, and a run now. */
+import type { DatabaseRecord } from '../../lib/catalog/catalog.ts';
 import { planForDatabase } from '../../lib/retention/plan-for-database.ts';
 import { parseRetentionPolicy } from '../../lib/retention/policy.ts';
 import { gfsRetentionWorkflow, retentionWorkflowId } from '../../temporal/contracts/retention.ts';
-import { deleteRetentionSchedule, upsertRetentionSchedule } from '../../temporal/schedules.ts';
-import { startJob } from '../../temporal/start.ts';
+import { RETENTION_CRON } from '../../temporal/schedules.ts';
 import type { Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
+import { changeDatabase } from '../databases/change.ts';
+import { setDatabaseCron, startRun } from '../workflow-runs.ts';
+
+const policyOf = (d: DatabaseRecord) => ({ retentionPolicy: d.retentionPolicy });
 
 export class RetentionService {
   private readonly ctx: ServiceContext;
@@ -16,30 +20,14 @@ export class RetentionService {
 
   /** Saves a retention policy (validated) and its daily schedule; null removes both. */
   async setPolicy(actor: Actor, database: string, raw: unknown) {
-    const {
-      temporal,
-      runtime: { catalog, config },
-    } = this.ctx;
-    const before = await catalog.getDatabase(database).then(
-      (d) => ({ retentionPolicy: d.retentionPolicy }),
-      () => undefined,
-    );
-    return this.ctx.guard.run(
-      actor,
-      { database },
-      'retention.save',
-      async () => {
-        const db = await catalog.getDatabase(database);
-        if (raw === null) {
-          await deleteRetentionSchedule(temporal, database);
-          return catalog.updateDatabaseSettings(database, { retentionPolicy: null });
-        }
-        const policy = parseRetentionPolicy(raw);
-        await upsertRetentionSchedule(temporal, { database, timezone: db.timezone, taskQueue: config.taskQueue });
-        return catalog.updateDatabaseSettings(database, { retentionPolicy: policy });
-      },
-      { before, after: (record) => ({ retentionPolicy: record.retentionPolicy }) },
-    );
+    const { catalog } = this.ctx.runtime;
+    const save = async () => {
+      const db = await catalog.getDatabase(database);
+      const policy = raw === null ? null : parseRetentionPolicy(raw);
+      await setDatabaseCron(this.ctx, 'retention', database, policy === null ? null : RETENTION_CRON, db.timezone);
+      return catalog.updateDatabaseSettings(database, { retentionPolicy: policy });
+    };
+    return changeDatabase(this.ctx, actor, database, 'retention.save', save, { before: policyOf, after: policyOf });
   }
 
   /** The dry run: what the policy (saved, or the one given) would keep and delete now, and why. */
@@ -51,23 +39,14 @@ export class RetentionService {
 
   /** Runs retention now as a workflow (the same as the daily schedule); a dry run is a read. */
   async start(actor: Actor, database: string, options: { dryRun?: boolean } = {}) {
-    const {
-      temporal,
-      runtime: { config },
-    } = this.ctx;
     return this.ctx.guard.run(
       actor,
       { database },
       options.dryRun ? 'history.read' : 'retention.run',
       async () => {
         const workflowId = retentionWorkflowId(database, new Date());
-        const handle = await startJob(temporal, gfsRetentionWorkflow, {
-          workflowId,
-          taskQueue: config.taskQueue,
-          input: { database, dryRun: options.dryRun ?? false },
-          database,
-          onConflict: 'fail',
-        });
+        const input = { database, dryRun: options.dryRun ?? false };
+        const handle = await startRun(this.ctx, gfsRetentionWorkflow, { workflowId, input, database });
         return { workflowId, result: () => handle.result() };
       },
       { after: (r) => ({ workflowId: r.workflowId }) },

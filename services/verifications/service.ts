@@ -3,13 +3,18 @@
  * The verifier is signalled with start through temporal/start.ts (`signalVerifier`).
  */
 import { randomBytes } from 'node:crypto';
+import { refuseUnrestorable } from '../../lib/backup/restore-policy.ts';
+import type { DatabaseRecord } from '../../lib/catalog/catalog.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import { newVerificationId, verifierWorkflowId } from '../../temporal/contracts/verify.ts';
-import { deleteVerifySchedule, upsertVerifySchedule } from '../../temporal/schedules.ts';
 import { signalVerifier } from '../../temporal/start.ts';
 import { notFound, type Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
+import { changeDatabase } from '../databases/change.ts';
 import { cronSchema, parseOrThrow } from '../input.ts';
+import { setDatabaseCron } from '../workflow-runs.ts';
+
+const verifyScheduleOf = (d: DatabaseRecord) => ({ verifySchedule: d.verifySchedule });
 
 export interface VerificationRequest {
   backupId?: string | undefined;
@@ -60,33 +65,17 @@ export class VerificationService {
 
   /** Verifies the newest backup on a cron of its own (null: only after each backup). */
   async setSchedule(actor: Actor, database: string, cron: string | null) {
-    const {
-      temporal,
-      runtime: { catalog, config },
-    } = this.ctx;
-    const before = await catalog.getDatabase(database).then(
-      (d) => ({ verifySchedule: d.verifySchedule }),
-      () => undefined,
-    );
-    return this.ctx.guard.run(
-      actor,
-      { database },
-      'database.schedule',
-      async () => {
-        const db = await catalog.getDatabase(database);
-        const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
-        if (schedule)
-          await upsertVerifySchedule(temporal, {
-            database,
-            cron: schedule,
-            timezone: db.timezone,
-            taskQueue: config.taskQueue,
-          });
-        else await deleteVerifySchedule(temporal, database);
-        return catalog.updateDatabaseSettings(database, { verifySchedule: schedule });
-      },
-      { before, after: (record) => ({ verifySchedule: record.verifySchedule }) },
-    );
+    const { catalog } = this.ctx.runtime;
+    const save = async () => {
+      const db = await catalog.getDatabase(database);
+      const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
+      await setDatabaseCron(this.ctx, 'verification', database, schedule, db.timezone);
+      return catalog.updateDatabaseSettings(database, { verifySchedule: schedule });
+    };
+    return changeDatabase(this.ctx, actor, database, 'database.schedule', save, {
+      before: verifyScheduleOf,
+      after: verifyScheduleOf,
+    });
   }
 
   private async signal(database: string, options: VerificationRequest) {
@@ -97,18 +86,7 @@ export class VerificationService {
     const backup = options.backupId
       ? await catalog.getBackup(options.backupId)
       : await catalog.latestCompleteBackup(database);
-    if (backup.databaseName !== database) {
-      throw new HindsightError(
-        'bad_input',
-        `backup ${backup.id} belongs to database "${backup.databaseName}", not "${database}"`,
-      );
-    }
-    if (backup.status !== 'complete' && backup.status !== 'partial') {
-      throw new HindsightError(
-        'bad_input',
-        `backup ${backup.id} is ${backup.status}: only a complete or partial backup can be verified`,
-      );
-    }
+    refuseUnrestorable(database, backup, 'verified');
     const verificationId = newVerificationId(new Date(), randomBytes(3).toString('hex'));
     const trigger = options.trigger ?? 'manual';
     await catalog.verifications.request({ id: verificationId, database, backupId: backup.id, trigger });
