@@ -46,7 +46,14 @@ export async function listBackups({ args: [database], flags }: Invocation): Prom
     const ids = list.map((b) => b.id);
     return { backups: list, verifications: await services.verifications.newestOf(actor, database!, ids) };
   });
-  const rows = backups.map((b) => ({ ...b, verification: verifications.get(b.id) ?? null }));
+  // The verdict beside each backup; `hindsight verifications` and `verify --wait` give the whole report.
+  const rows = backups.map((b) => {
+    const v = verifications.get(b.id);
+    return {
+      ...b,
+      verification: v ? { id: v.id, status: v.status, reason: v.reason, finishedAt: v.finishedAt } : null,
+    };
+  });
   printList(
     flags.json,
     rows,
