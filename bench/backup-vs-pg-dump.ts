@@ -2,7 +2,8 @@
  * Hindsight's backup pipeline against plain pg_dump on the same database, same compression, same
  * warm cache, to three kinds of destination: a local directory, an S3 server (moto, on this host)
  * and both at once. Environment: BENCH_SIZE_MB (default 1100), BENCH_ROUNDS (default 2),
- * BENCH_DESTINATIONS (comma-separated subset of local,s3,local+s3; default all).
+ * BENCH_DESTINATIONS (comma-separated subset of local,s3,local+s3; default all). Then the
+ * `hindsight` command's own wall time (bench/cli-timing.ts).
  *
  *   npm run bench
  */
@@ -12,6 +13,7 @@ import { startPlatform, type Platform } from '../test/support/platform.ts';
 import { startMoto, type MotoServer } from '../test/support/servers/moto.ts';
 import { stopWorkerProcess, type WorkerProcess } from './backup-vs-pg-dump/contenders.ts';
 import { addS3Storage, destinationsFromEnv, measure } from './backup-vs-pg-dump/measure.ts';
+import { measureCliTimings } from './cli-timing/measure.ts';
 import { summarize } from './backup-vs-pg-dump/summary.ts';
 import { envInt, log } from './settings.ts';
 import { runBench } from './support/run.ts';
@@ -50,8 +52,10 @@ runBench(log, async () => {
       },
     );
     const results = summarize(measurements, settings);
+    // The command's own start, on the same platform: what an operator waits for at a terminal.
+    const cli = await measureCliTimings(platform);
     const file = `${outDir}results-${stamp}.json`;
-    await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+    await writeFile(file, `${JSON.stringify({ ...results, cli }, null, 2)}\n`);
     log(`results written to ${file}`);
   };
   return {

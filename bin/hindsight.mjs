@@ -4,6 +4,7 @@
 // or npx), it runs itself again on the project's node (scripts/node, which fetches it once).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { enableCompileCache } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const LTS_MAJOR = 24;
@@ -31,6 +32,9 @@ if (Number(process.versions.node.split('.')[0]) < LTS_MAJOR) {
   const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   process.stdout.write(`hindsight ${version} (Node.js ${process.version})\n`);
 } else {
+  // A command is a short process that loads hundreds of modules: Node keeps their compiled code (and
+  // the TypeScript it stripped) in its compile cache, so only the first run after a change pays for it.
+  enableCompileCache();
   // Node.js 24 strips the types itself: the sources use only erasable TypeScript (tsconfig says so).
   await import('../cli/main.ts');
 }

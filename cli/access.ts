@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { HindsightError } from '../lib/errors.ts';
 import type { AccessService } from '../services/access.ts';
 import { operatorActor, type Actor } from '../services/authz.ts';
-import { printJson, printTable, UsageError } from './output.ts';
+import { printJson, printList, UsageError } from './output.ts';
 
 export function osUser(): string {
   try {
@@ -91,28 +91,28 @@ async function runAudit(flags: AccessFlags, access: AccessService, actor: Actor)
     since,
     limit: 1000,
   });
-  if (json) printJson(entries);
-  else if (entries.length === 0) process.stdout.write('no audit entries match\n');
-  else
-    printTable(
-      entries.map((e) => ({
-        at: e.at.toISOString().replace('T', ' ').slice(0, 19),
-        actor: e.actor,
-        source: e.source ?? '',
-        workspace: e.workspace ?? '-',
-        action: e.action,
-        target: e.targetName ? `${e.targetType} ${e.targetName}` : '',
-        outcome: e.outcome,
-        change: [
-          e.before !== null ? `before ${JSON.stringify(e.before)}` : '',
-          e.after !== null ? `after ${JSON.stringify(e.after)}` : '',
-          e.detail ?? '',
-        ]
-          .filter(Boolean)
-          .join(' · ')
-          .slice(0, 160),
-      })),
-    );
+  printList(
+    json,
+    entries,
+    (e) => ({
+      at: e.at.toISOString().replace('T', ' ').slice(0, 19),
+      actor: e.actor,
+      source: e.source ?? '',
+      workspace: e.workspace ?? '-',
+      action: e.action,
+      target: e.targetName ? `${e.targetType} ${e.targetName}` : '',
+      outcome: e.outcome,
+      change: [
+        e.before !== null ? `before ${JSON.stringify(e.before)}` : '',
+        e.after !== null ? `after ${JSON.stringify(e.after)}` : '',
+        e.detail ?? '',
+      ]
+        .filter(Boolean)
+        .join(' · ')
+        .slice(0, 160),
+    }),
+    'no audit entries match',
+  );
 }
 
 interface AccessInvocation {
@@ -149,18 +149,13 @@ async function userCreate({ args: [arg], flags, access, actor, usage }: AccessIn
 }
 
 async function userList({ flags, access, actor }: AccessInvocation): Promise<void> {
-  const users = await access.listUsers(actor);
-  if (flags.json) printJson(users);
-  else
-    printTable(
-      users.map((u) => ({
-        email: u.email,
-        name: u.displayName,
-        status: u.disabled ? 'disabled' : 'active',
-        instance: u.instanceOwner ? 'owner' : '',
-        workspaces: u.memberships.map((m) => `${m.workspace}:${m.role}`).join(' '),
-      })),
-    );
+  printList(flags.json, await access.listUsers(actor), (u) => ({
+    email: u.email,
+    name: u.displayName,
+    status: u.disabled ? 'disabled' : 'active',
+    instance: u.instanceOwner ? 'owner' : '',
+    workspaces: u.memberships.map((m) => `${m.workspace}:${m.role}`).join(' '),
+  }));
 }
 
 function userSetDisabled(disable: boolean): AccessHandler {
@@ -203,18 +198,13 @@ async function workspaceCreate({ args: [arg], flags, access, actor, usage }: Acc
 }
 
 async function workspaceList({ flags, access, actor }: AccessInvocation): Promise<void> {
-  const list = await access.listWorkspaces(actor);
-  if (flags.json) printJson(list);
-  else
-    printTable(
-      list.map((w) => ({
-        name: w.name,
-        role: w.role,
-        members: String(w.members),
-        databases: String(w.databases),
-        storages: String(w.storages),
-      })),
-    );
+  printList(flags.json, await access.listWorkspaces(actor), (w) => ({
+    name: w.name,
+    role: w.role,
+    members: String(w.members),
+    databases: String(w.databases),
+    storages: String(w.storages),
+  }));
 }
 
 const userCommands: Record<string, AccessHandler> = {

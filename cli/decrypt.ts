@@ -7,10 +7,11 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DecryptStream, type BackupHeader, type DecryptionKey } from '../lib/crypto/chunked-gcm.ts';
-import { describeIdentity, identityForObjectKey } from '../lib/crypto/object-identity.ts';
-import { printJson, UsageError } from './output.ts';
+import { describeIdentity, identityForObjectKey, type ObjectIdentity } from '../lib/crypto/object-identity.ts';
+import { formatBytes, printJson, UsageError } from './output.ts';
 
 export interface DecryptCommandOptions {
   /** A key file's key, or the keyring's resolver (the key the header names). */
@@ -24,6 +25,30 @@ export interface DecryptCommandOptions {
 function describeHeader(header: BackupHeader): string {
   const what = header.identity ? describeIdentity(header.identity) : 'an object that carries no identity';
   return `${what} (format version ${header.version}, key ${header.keyId})`;
+}
+
+/** Counts what passes and keeps its first bytes, which say what kind of file it is. */
+function plaintextProbe() {
+  const probe = { bytes: 0, head: Buffer.alloc(0), stream: new PassThrough() };
+  probe.stream.on('data', (chunk: Buffer) => {
+    probe.bytes += chunk.length;
+    if (probe.head.length < 512) probe.head = Buffer.concat([probe.head, chunk]).subarray(0, 512);
+  });
+  return probe;
+}
+
+/** What the plaintext is, from its first bytes (and, for a PITR object, the key it was stored under). */
+export function describePlaintext(head: Buffer, identity: ObjectIdentity | undefined): string {
+  const pitrKey = identity?.kind === 'pitr-object' ? identity.key : '';
+  const inside = pitrKey.includes('/base/') ? ' holding a base backup (a tar archive)' : '';
+  if (head.subarray(0, 5).toString('latin1') === 'PGDMP')
+    return 'a pg_dump custom-format archive (pg_restore reads it)';
+  if (head.subarray(257, 262).toString('latin1') === 'ustar') return 'a tar archive (tar -x unpacks it)';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return `zstd-compressed data${inside} (zstd -d)`;
+  if (head[0] === 0x1f && head[1] === 0x8b) return `gzip-compressed data${inside} (gzip -d)`;
+  if (pitrKey.includes('/wal/'))
+    return pitrKey.endsWith('.history') ? 'a timeline history file' : 'a WAL segment (restore_command serves it)';
+  return 'data of no kind this command knows';
 }
 
 export async function decryptCommand(file: string, options: DecryptCommandOptions): Promise<void> {
@@ -48,18 +73,26 @@ export async function decryptCommand(file: string, options: DecryptCommandOption
   // Written beside the target and renamed once every chunk has authenticated, so a damaged
   // backup never leaves a plausible-looking partial archive behind.
   const partial = `${options.output}.partial-${process.pid}`;
+  const probe = plaintextProbe();
   try {
-    await pipeline(createReadStream(file), decrypt(), createWriteStream(partial, { mode: 0o600 }));
+    await pipeline(createReadStream(file), decrypt(), probe.stream, createWriteStream(partial, { mode: 0o600 }));
     await rename(partial, options.output);
   } catch (error) {
     await rm(partial, { force: true });
     throw error;
   }
+  const content = describePlaintext(probe.head, header?.identity);
   if (options.json)
     printJson({
       output: options.output,
+      bytes: probe.bytes,
+      content,
       formatVersion: header?.version,
       keyId: header?.keyId,
       identity: header?.identity ?? null,
     });
+  else
+    process.stdout.write(
+      `wrote ${options.output}: ${probe.bytes} bytes (${formatBytes(probe.bytes)}), ${content}${header?.identity ? `, ${describeIdentity(header.identity)}` : ''}\n`,
+    );
 }

@@ -25,6 +25,18 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** A list: with --json as it is, for people a table of one row per item (or the line `empty` when there is none). */
+export function printList<T>(
+  json: boolean,
+  items: T[],
+  row: (item: T) => Record<string, string>,
+  empty?: string,
+): void {
+  if (json) printJson(items);
+  else if (items.length === 0 && empty !== undefined) process.stdout.write(`${empty}\n`);
+  else printTable(items.map(row));
+}
+
 /** One line on stderr; exit 2 for a usage mistake, 1 for everything else. */
 export function reportFailure(error: unknown, json: boolean): number {
   const usage = error instanceof UsageError;

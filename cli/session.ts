@@ -22,23 +22,29 @@ export interface Session {
 
 export type WithSession = <T>(work: (s: Session) => Promise<T>) => Promise<T>;
 
+export interface SessionOptions {
+  /**
+   * false for a command that only reads the catalog: its Temporal client then dials only if a
+   * service does use it, so a listing neither waits for nor needs Temporal.
+   */
+  temporal?: boolean;
+}
+
 /** Runs work as the actor `as` names (or HINDSIGHT_AS, or the local operator). */
-export function sessionAs(as: string | undefined): WithSession {
+export function sessionAs(as: string | undefined, options: SessionOptions = {}): WithSession {
   return async (work) => {
     // Loaded here, not at the top: `--help`, usage errors and offline commands never pay for the
     // services, the catalog driver and the Temporal client.
-    const [{ connectTemporalClient }, { createAccessService }, { createServices }, { openRuntime }, { cliActor }] =
-      await Promise.all([
-        import('../temporal/client.ts'),
-        import('../services/access.ts'),
-        import('../services/index.ts'),
-        import('../services/runtime.ts'),
-        import('./access.ts'),
-      ]);
+    const [{ createAccessService }, { createServices }, { openRuntime }, { cliActor }] = await Promise.all([
+      import('../services/access.ts'),
+      import('../services/index.ts'),
+      import('../services/runtime.ts'),
+      import('./access.ts'),
+    ]);
     const config = loadConfig();
     const runtime = await openRuntime(config);
     try {
-      const temporal = await connectTemporalClient(config, runtime);
+      const temporal = await temporalClient(config, runtime, options.temporal !== false);
       try {
         const services = createServices(runtime, temporal);
         const access = createAccessService(runtime, services.ctx.guard.authz);
@@ -51,6 +57,12 @@ export function sessionAs(as: string | undefined): WithSession {
       await runtime.close();
     }
   };
+}
+
+/** A client connected now (an unreachable Temporal is named at once), or one that dials on first use. */
+async function temporalClient(config: Config, runtime: Runtime, connectNow: boolean): Promise<Client> {
+  const { connectTemporalClient, lazyTemporalClient } = await import('../temporal/client.ts');
+  return connectNow ? connectTemporalClient(config, runtime) : lazyTemporalClient(config, runtime);
 }
 
 /** A workspace-name → id resolver for the actor, as cli/hooks.ts takes it. */

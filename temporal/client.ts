@@ -60,6 +60,19 @@ export async function connectTemporalClient(
   }
 }
 
+/**
+ * A client whose connection is made on its first call, not now: for a process that may never need
+ * Temporal (a command that only reads the catalog). An unreachable server fails that first call.
+ */
+export function lazyTemporalClient(
+  config: Pick<Config, 'temporalAddress' | 'temporalNamespace' | 'temporalTls'>,
+  keys: CodecKeys,
+): Client {
+  const tls = temporalTls(config);
+  const connection = Connection.lazy({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+  return new Client({ connection, namespace: config.temporalNamespace, dataConverter: hindsightDataConverter(keys) });
+}
+
 /** Link to a workflow in the Temporal UI. */
 export function workflowUrl(uiUrl: string, namespace: string, workflowId: string): string {
   return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;

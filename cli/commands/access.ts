@@ -1,15 +1,15 @@
 /** `hindsight user|member|workspace|audit`: accounts, their roles, and the audit log (cli/access.ts). */
-import { lazy, type Command } from './types.ts';
+import { commandsFrom, type CommandOptions } from './types.ts';
 
-const load = () => import('../handlers/access.ts');
+// Every access command runs through one handler, which dispatches on the command's words.
+const command = commandsFrom(() => import('../handlers/access.ts'));
+const access = (words: string, summary: string, options?: CommandOptions) => command(words, summary, 'access', options);
 
 const email = { name: 'email' };
 
-export const accessCommands: Command[] = [
-  {
-    words: ['user', 'create'],
+export const accessCommands = [
+  access('user create', 'a console account, member of a workspace', {
     args: [email],
-    summary: 'a console account, member of a workspace',
     flags: [
       { name: 'owner', description: 'owner of the workspace and of the installation (instead of --role)' },
       { name: 'role', description: 'admin, editor or viewer in the workspace (or owner)' },
@@ -17,69 +17,20 @@ export const accessCommands: Command[] = [
       { name: 'name', description: 'the display name' },
       'password-file',
     ],
-    handler: lazy(load, 'access'),
-  },
-  {
-    words: ['user', 'list'],
-    args: [],
-    flags: [],
-    summary: 'accounts: status, installation owner, workspaces and roles',
-    handler: lazy(load, 'access'),
-  },
-  {
-    words: ['user', 'disable'],
-    args: [email],
-    flags: [],
-    summary: 'disables the account and closes its sessions',
-    handler: lazy(load, 'access'),
-  },
-  {
-    words: ['user', 'enable'],
-    args: [email],
-    flags: [],
-    summary: 'enables the account again',
-    handler: lazy(load, 'access'),
-  },
-  {
-    words: ['user', 'instance-owner'],
+  }),
+  access('user list', 'accounts: status, installation owner, workspaces and roles'),
+  access('user disable', 'disables the account and closes its sessions', { args: [email] }),
+  access('user enable', 'enables the account again', { args: [email] }),
+  access('user instance-owner', 'grants (or with "off" takes) ownership of the installation', {
     args: [email, { name: 'off', optional: true }],
-    flags: [],
-    summary: 'grants (or with "off" takes) ownership of the installation',
-    handler: lazy(load, 'access'),
-  },
-  {
-    words: ['member', 'add'],
+  }),
+  access('member add', 'gives the user a role in the workspace', {
     args: [email, { name: 'workspace' }, { name: 'owner|admin|editor|viewer' }],
-    flags: [],
-    summary: 'gives the user a role in the workspace',
-    handler: lazy(load, 'access'),
-  },
-  {
-    words: ['member', 'remove'],
-    args: [email, { name: 'workspace' }],
-    flags: [],
-    summary: 'takes the user out of the workspace',
-    handler: lazy(load, 'access'),
-  },
-  {
-    words: ['workspace', 'create'],
-    args: [{ name: 'name' }],
-    flags: [],
-    summary: 'a new workspace',
-    handler: lazy(load, 'access'),
-  },
-  {
-    words: ['workspace', 'list'],
-    args: [],
-    flags: [],
-    summary: 'workspaces: your role, members, databases, storages',
-    handler: lazy(load, 'access'),
-  },
-  {
-    words: ['audit'],
-    args: [],
-    summary: 'the audit log: who did what, when, to what, and the outcome',
+  }),
+  access('member remove', 'takes the user out of the workspace', { args: [email, { name: 'workspace' }] }),
+  access('workspace create', 'a new workspace', { args: [{ name: 'name' }] }),
+  access('workspace list', 'workspaces: your role, members, databases, storages'),
+  access('audit', 'the audit log: who did what, when, to what, and the outcome', {
     flags: [{ name: 'workspace', description: 'entries of this workspace' }, 'actor', 'action', 'since'],
-    handler: lazy(load, 'access'),
-  },
+  }),
 ];

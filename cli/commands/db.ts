@@ -1,80 +1,49 @@
 /** `hindsight db …`: the databases Hindsight backs up. */
-import { lazy, type Command } from './types.ts';
+import { commandsFrom, dbArg } from './types.ts';
 
-const load = () => import('../handlers/db.ts');
+const command = commandsFrom(() => import('../handlers/db.ts'));
 
-const db = { name: 'db' };
-
-export const dbCommands: Command[] = [
-  {
-    words: ['db', 'add'],
+export const dbCommands = [
+  command('db add', 'registers a database and checks that it can be backed up', 'addDatabase', {
     args: [{ name: 'name' }],
-    summary: 'registers a database and checks that it can be backed up',
     flags: [
       { name: 'url', required: true },
       'storage',
       'schedule',
       'timezone',
       { name: 'no-check', description: 'save without connecting to the database' },
-      { name: 'workspace', description: 'the workspace it belongs to (default: "default")' },
+      'workspace',
     ],
-    handler: lazy(load, 'addDatabase'),
-  },
-  {
-    words: ['db', 'list'],
-    args: [],
-    flags: [],
-    summary: 'the registered databases: connection, storages, schedule',
-    handler: lazy(load, 'listDatabases'),
-  },
-  {
-    words: ['db', 'storages'],
-    args: [db, { name: 'storage[,storage...]' }],
-    flags: [],
-    summary: 'where its backups go (every backup is written to each)',
-    handler: lazy(load, 'setStorages'),
-  },
-  {
-    words: ['db', 'schedule'],
-    args: [db, { name: 'cron | off' }],
+  }),
+  command('db list', 'the registered databases: connection, storages, schedule', 'listDatabases'),
+  command('db storages', 'where its backups go (every backup is written to each)', 'setStorages', {
+    args: [dbArg, { name: 'storage[,storage...]' }],
+  }),
+  command('db schedule', 'backs the database up on a cron (five fields), or no longer', 'scheduleDatabase', {
+    args: [dbArg, { name: 'cron | off' }],
     flags: ['timezone'],
-    summary: 'backs the database up on a cron (five fields), or no longer',
-    handler: lazy(load, 'scheduleDatabase'),
-  },
-  {
-    words: ['db', 'remove'],
-    args: [db],
-    flags: [],
-    summary: 'removes the database from the catalog (its backups stay in storage)',
-    handler: lazy(load, 'removeDatabase'),
-  },
-  {
-    words: ['db', 'role-check'],
-    args: [db],
+  }),
+  command('db remove', 'removes the database from the catalog (its backups stay in storage)', 'removeDatabase', {
+    args: [dbArg],
+  }),
+  command('db role-check', 'is the configured role read-only? every reason why not (exit 1 when not)', 'dbRoleCheck', {
+    args: [dbArg],
     flags: ['pitr'],
-    summary: 'is the configured role read-only? every reason why not (exit 1 when not)',
-    handler: lazy(load, 'dbRoleCheck'),
-  },
-  {
-    words: ['db', 'create-backup-role'],
-    args: [db],
-    summary: 'creates a read-only role and switches the database to it',
+  }),
+  command('db create-backup-role', 'creates a read-only role and switches the database to it', 'dbCreateBackupRole', {
+    args: [dbArg],
     flags: [{ name: 'role', description: "the new role's name" }, 'pitr', 'admin-url'],
-    handler: lazy(load, 'dbCreateBackupRole'),
-  },
-  {
-    words: ['db', 'overdue'],
-    args: [db, { name: 'hours | off' }],
-    flags: [],
-    summary: 'alert (backup_overdue) when no backup completed for that long',
-    handler: lazy(load, 'dbOverdue'),
-  },
-  {
-    words: ['db', 'pitr'],
-    args: [db, { name: 'on | off' }],
-    summary:
-      'on: streams WAL and takes a first base backup; off: stops streaming and drops the replication slot (archived WAL stays)',
-    flags: ['slot-max-mb', 'base-schedule', 'agent', 'standby', 'base-full-every'],
-    handler: lazy(load, 'dbPitr'),
-  },
+  }),
+  command('db overdue', 'alert (backup_overdue) when no backup completed for that long', 'dbOverdue', {
+    args: [dbArg, { name: 'hours | off' }],
+  }),
+  command(
+    'db pitr',
+    'on: streams WAL and takes a first base backup; off: stops streaming and drops the replication slot (archived WAL stays)',
+    'dbPitr',
+    {
+      args: [dbArg, { name: 'on | off' }],
+      flags: ['slot-max-mb', 'base-schedule', 'agent', 'standby', 'base-full-every'],
+    },
+  ),
 ];

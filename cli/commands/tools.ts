@@ -1,45 +1,41 @@
 /** `hindsight doctor`, `decrypt` and `key …`: the operator's own tools on the server. */
-import { lazy, type Command } from './types.ts';
+import { commandsFrom, type CommandOptions } from './types.ts';
 
-const load = () => import('../handlers/tools.ts');
+const command = commandsFrom(() => import('../handlers/tools.ts'));
+/** Acting as no one (no --as): doctor checks the installation itself, decrypt needs only a key file. */
+const local = (words: string, summary: string, handler: 'doctor' | 'decrypt', options: CommandOptions = {}) =>
+  command(words, summary, handler, { ...options, local: true });
 
-export const toolCommands: Command[] = [
-  {
-    words: ['doctor'],
-    args: [],
-    flags: [],
-    local: true,
-    summary: 'checks the catalog, Temporal, workers, storages, tools and databases (exit 1 on a failure)',
-    handler: lazy(load, 'doctor'),
-  },
-  {
-    words: ['decrypt'],
-    args: [{ name: 'file' }],
-    local: true,
-    summary: 'the pg_dump archive of an encrypted backup file, with the secret key alone; names the backup the file is',
-    flags: [
-      'key',
-      {
-        name: 'expect',
-        description:
-          'the object key (<db>/<backup-id>) the file must be; any other is refused before a byte is written',
-      },
-      { name: 'output', description: 'the file to write (default: stdout, never a terminal)' },
-    ],
-    handler: lazy(load, 'decrypt'),
-  },
-  {
-    words: ['key', 'rotate'],
-    args: [],
-    flags: [],
-    summary: 'new secret key; re-seals every catalog secret; earlier keys stay in the keys directory',
-    handler: lazy(load, 'keyRotate'),
-  },
-  {
-    words: ['key', 'list'],
-    args: [],
-    flags: [],
-    summary: 'every key: current, file, catalog secrets sealed under it',
-    handler: lazy(load, 'keyList'),
-  },
+export const toolCommands = [
+  local(
+    'doctor',
+    'checks the catalog, Temporal, workers, storages, tools and databases (exit 1 on a failure)',
+    'doctor',
+  ),
+  local(
+    'decrypt',
+    'the pg_dump archive of an encrypted backup file, with the secret key alone; names the backup the file is',
+    'decrypt',
+    {
+      args: [{ name: 'file' }],
+      flags: [
+        'key',
+        {
+          name: 'expect',
+          description:
+            'the object key (<db>/<backup-id>) the file must be; any other is refused before a byte is written',
+        },
+        {
+          name: 'output',
+          description: 'the file to write (default: stdout, never a terminal); then says what it wrote',
+        },
+      ],
+    },
+  ),
+  command(
+    'key rotate',
+    'new secret key; re-seals every catalog secret; earlier keys stay in the keys directory',
+    'keyRotate',
+  ),
+  command('key list', 'every key: current, file, catalog secrets sealed under it', 'keyList'),
 ];

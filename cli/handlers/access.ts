@@ -4,4 +4,6 @@ import { sessionAs } from '../session.ts';
 import type { Invocation } from '../commands/types.ts';
 
 export const access = ({ positionals, flags }: Invocation) =>
-  sessionAs(flags.as)(({ access: service, actor }) => runAccessCommand(positionals, flags, service, actor, ''));
+  sessionAs(flags.as, { temporal: false })(({ access: service, actor }) =>
+    runAccessCommand(positionals, flags, service, actor, ''),
+  );

@@ -3,10 +3,18 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { printJob } from '../job-output.ts';
-import { formatBytes, printJson, printTable } from '../output.ts';
+import type { Actor } from '../../services/authz.ts';
+import type { Services } from '../../services/index.ts';
+import type { BackupOutcome } from '../../temporal/contracts/backup.ts';
+import { backupLines, verificationLine, verificationState } from '../backup-output.ts';
+import { formatBytes, printJson, printList, printTable } from '../output.ts';
 import { readConfigArgument, sessionAs } from '../session.ts';
 import type { Invocation } from '../commands/types.ts';
 
+/**
+ * A backup now. With --wait, what it stored where, then the verification that follows it once that
+ * ends; exit 1 when a copy or the verification failed.
+ */
 export async function backupNow({ args: [database], flags }: Invocation): Promise<void> {
   await sessionAs(flags.as)(async ({ services, actor }) => {
     const started = await services.backups.start(actor, database!, 'manual');
@@ -16,30 +24,51 @@ export async function backupNow({ args: [database], flags }: Invocation): Promis
       return;
     }
     const outcome = await started.result();
-    if (flags.json) printJson({ ...outcome, workflowId: started.workflowId });
-    else process.stdout.write(`${outcome.backupId}\n`);
+    if (!flags.json) process.stdout.write(`${backupLines(outcome).join('\n')}\n`);
+    const verification = await verificationOf(services, actor, outcome);
+    if (flags.json) printJson({ ...outcome, workflowId: started.workflowId, verification: verification ?? null });
+    else process.stdout.write(`  verification  ${verificationLine(database!, outcome.backupId, verification)}\n`);
+    if (outcome.status !== 'complete' || verification?.status === 'failed') process.exitCode = 1;
   });
 }
 
+/** The verification the backup asked for once it has ended (none for a cancelled backup, or when none was asked). */
+async function verificationOf(services: Services, actor: Actor, outcome: BackupOutcome) {
+  if (outcome.status === 'cancelled') return undefined;
+  const requested = await services.verifications.newestOf(actor, outcome.database, [outcome.backupId]);
+  const verification = requested.get(outcome.backupId);
+  return verification && services.verifications.finished(actor, verification.id);
+}
+
 export async function listBackups({ args: [database], flags }: Invocation): Promise<void> {
-  const backups = await sessionAs(flags.as)(({ services, actor }) => services.backupReads.list(actor, database!));
-  if (flags.json) printJson(backups);
-  else if (backups.length === 0)
-    process.stdout.write(`no backups of "${database}" yet: hindsight backup ${database}\n`);
-  else
-    printTable(
-      backups.map((b) => ({
-        id: b.id,
-        started: b.startedAt.toISOString(),
-        status: b.status,
-        size: formatBytes(b.sizeBytes),
-        rows: b.rowCounts ? String(b.rowCounts.reduce((s, t) => s + t.rows, 0)) : '-',
-        copies: b.copies.map((c) => `${c.storageName}:${c.status}`).join(' '),
-        verification: b.lastRestore ? b.lastRestore.status : '-',
-        warnings:
-          b.warnings.length > 0 ? b.warnings.map((w) => w.message.split('\n')[0]!.slice(0, 80)).join(' | ') : '',
-      })),
-    );
+  const { backups, verifications } = await sessionAs(flags.as, { temporal: false })(async ({ services, actor }) => {
+    const list = await services.backupReads.list(actor, database!);
+    const ids = list.map((b) => b.id);
+    return { backups: list, verifications: await services.verifications.newestOf(actor, database!, ids) };
+  });
+  // The verdict beside each backup; `hindsight verifications` and `verify --wait` give the whole report.
+  const rows = backups.map((b) => {
+    const v = verifications.get(b.id);
+    return {
+      ...b,
+      verification: v ? { id: v.id, status: v.status, reason: v.reason, finishedAt: v.finishedAt } : null,
+    };
+  });
+  printList(
+    flags.json,
+    rows,
+    (b) => ({
+      id: b.id,
+      started: b.startedAt.toISOString(),
+      status: b.status,
+      size: formatBytes(b.sizeBytes),
+      rows: b.rowCounts ? String(b.rowCounts.reduce((s, t) => s + t.rows, 0)) : '-',
+      copies: b.copies.map((c) => `${c.storageName}:${c.status}`).join(' '),
+      verification: verificationState(b.verification ?? undefined),
+      warnings: b.warnings.length > 0 ? b.warnings.map((w) => w.message.split('\n')[0]!.slice(0, 80)).join(' | ') : '',
+    }),
+    `no backups of "${database}" yet: hindsight backup ${database}`,
+  );
 }
 
 export async function retention({ args: [database], flags }: Invocation): Promise<void> {
@@ -79,7 +108,7 @@ export async function retention({ args: [database], flags }: Invocation): Promis
 export async function download({ args: [backupId], flags }: Invocation): Promise<void> {
   const output = flags.output!;
   const partial = `${output}.partial-${process.pid}`;
-  await sessionAs(flags.as)(async ({ services, actor }) => {
+  await sessionAs(flags.as, { temporal: false })(async ({ services, actor }) => {
     const opened = await services.backupReads.download(actor, backupId!, {
       decrypt: !flags.encrypted,
       onFallback: (storage, reason) =>

@@ -1,5 +1,5 @@
 /** What the commands of cli/commands/db.ts do when they run: loaded only then, so that the table and `--help` stay light. */
-import { printJson, printTable } from '../output.ts';
+import { printJson, printList } from '../output.ts';
 import { backupRoleCommand, printBackupRoleOffer } from '../hooks.ts';
 import { runDbOverdue } from '../notifiers.ts';
 import { runPitrCommand } from '../pitr.ts';
@@ -28,19 +28,18 @@ export async function addDatabase({ args: [name], flags }: Invocation): Promise<
 }
 
 export async function listDatabases({ flags }: Invocation): Promise<void> {
-  const dbs = await sessionAs(flags.as)(({ services, actor }) => services.databases.list(actor));
-  if (flags.json) printJson(dbs);
-  else if (dbs.length === 0)
-    process.stdout.write('no databases: add one with hindsight db add <name> --url postgres://…\n');
-  else
-    printTable(
-      dbs.map((d) => ({
-        name: d.name,
-        connection: `${d.username}@${d.host}:${d.port}/${d.dbname}`,
-        storage: d.storageNames.join(', '),
-        schedule: d.schedule ? `${d.schedule} (${d.timezone})` : '-',
-      })),
-    );
+  const dbs = await sessionAs(flags.as, { temporal: false })(({ services, actor }) => services.databases.list(actor));
+  printList(
+    flags.json,
+    dbs,
+    (d) => ({
+      name: d.name,
+      connection: `${d.username}@${d.host}:${d.port}/${d.dbname}`,
+      storage: d.storageNames.join(', '),
+      schedule: d.schedule ? `${d.schedule} (${d.timezone})` : '-',
+    }),
+    'no databases: add one with hindsight db add <name> --url postgres://…',
+  );
 }
 
 export async function scheduleDatabase({ args: [name, cron], flags }: Invocation): Promise<void> {

@@ -1,5 +1,5 @@
 /** What the commands of cli/commands/storage.ts do when they run: loaded only then, so that the table and `--help` stay light. */
-import { printJson, printTable, UsageError } from '../output.ts';
+import { printJson, printList, UsageError } from '../output.ts';
 import { readConfigArgument, sessionAs } from '../session.ts';
 import type { Invocation } from '../commands/types.ts';
 
@@ -42,9 +42,8 @@ export async function testStorage({ args: [name], flags }: Invocation): Promise<
 }
 
 export async function listStorages({ flags }: Invocation): Promise<void> {
-  const list = await sessionAs(flags.as)(({ services, actor }) => services.storages.list(actor));
-  if (flags.json) printJson(list);
-  else printTable(list.map((s) => ({ name: s.name, type: s.type, where: describeStorage(s.settings) })));
+  const list = await sessionAs(flags.as, { temporal: false })(({ services, actor }) => services.storages.list(actor));
+  printList(flags.json, list, (s) => ({ name: s.name, type: s.type, where: describeStorage(s.settings) }));
 }
 
 export async function removeStorage({ args: [name], flags }: Invocation): Promise<void> {

@@ -1,5 +1,5 @@
 /** What the commands of cli/commands/verify.ts do when they run: loaded only then, so that the table and `--help` stay light. */
-import { printJson, printTable } from '../output.ts';
+import { printJson, printList } from '../output.ts';
 import { sessionAs } from '../session.ts';
 import { formatVerification } from '../verification-report.ts';
 import type { Invocation } from '../commands/types.ts';
@@ -25,21 +25,22 @@ export async function verify({ args: [database], flags }: Invocation): Promise<v
 }
 
 export async function listVerifications({ args: [database], flags }: Invocation): Promise<void> {
-  const list = await sessionAs(flags.as)(({ services, actor }) => services.verifications.list(actor, database!));
-  if (flags.json) printJson(list);
-  else if (list.length === 0)
-    process.stdout.write(`no verifications of "${database}" yet: hindsight verify ${database}\n`);
-  else
-    printTable(
-      list.map((v) => ({
-        id: v.id,
-        requested: v.requestedAt,
-        backup: v.backupId ?? '-',
-        trigger: v.trigger,
-        status: v.status,
-        reason: v.reason ?? '',
-      })),
-    );
+  const list = await sessionAs(flags.as, { temporal: false })(({ services, actor }) =>
+    services.verifications.list(actor, database!),
+  );
+  printList(
+    flags.json,
+    list,
+    (v) => ({
+      id: v.id,
+      requested: v.requestedAt,
+      backup: v.backupId ?? '-',
+      trigger: v.trigger,
+      status: v.status,
+      reason: v.reason ?? '',
+    }),
+    `no verifications of "${database}" yet: hindsight verify ${database}`,
+  );
 }
 
 export async function verifySchedule({ args: [database, cron], flags }: Invocation): Promise<void> {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { refuseUnrestorable } from '../../lib/backup/restore-policy.ts';
 import type { DatabaseRecord } from '../../lib/catalog/catalog.ts';
 import { HindsightError } from '../../lib/errors.ts';
+import type { VerificationSummary } from '../../lib/verify/report.ts';
 import { newVerificationId, verifierWorkflowId } from '../../temporal/contracts/verify.ts';
 import { signalVerifier } from '../../temporal/start.ts';
 import { notFound, type Actor } from '../authz.ts';
@@ -51,6 +52,21 @@ export class VerificationService {
     );
   }
 
+  /** The newest verification of each of these backups of the database, whatever its status. */
+  newestOf(actor: Actor, database: string, backupIds: string[]) {
+    return this.ctx.guard.run(actor, { database }, 'history.read', async () => {
+      const newest = await this.ctx.runtime.catalog.verifications.newestFor(backupIds);
+      // The ids come from the caller: only the database's own verifications are its to read.
+      return new Map([...newest].filter(([, v]) => v.database === database));
+    });
+  }
+
+  /** Waits for a verification the actor may read to end, and returns its report. */
+  async finished(actor: Actor, id: string, timeoutMs?: number) {
+    await this.get(actor, id);
+    return untilFinished(() => this.ctx.runtime.catalog.verifications.get(id), timeoutMs);
+  }
+
   async get(actor: Actor, id: string) {
     const {
       guard,
@@ -91,20 +107,23 @@ export class VerificationService {
     const trigger = options.trigger ?? 'manual';
     await catalog.verifications.request({ id: verificationId, database, backupId: backup.id, trigger });
     await signalVerifier(temporal, config.taskQueue, database, { verificationId, backupId: backup.id, trigger });
-    const finished = async (timeoutMs = 24 * 3600_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const summary = await catalog.verifications.get(verificationId);
-        if (!['pending', 'running'].includes(summary.status)) return summary;
-        if (Date.now() > deadline) {
-          throw new HindsightError(
-            'busy',
-            `verification ${verificationId} is still ${summary.status} after ${Math.round(timeoutMs / 1000)} s`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    };
+    const finished = (timeoutMs?: number) => untilFinished(() => catalog.verifications.get(verificationId), timeoutMs);
     return { verificationId, backupId: backup.id, workflowId: verifierWorkflowId(database), finished };
+  }
+}
+
+/** Reads a verification until it is no longer pending or running. */
+async function untilFinished(read: () => Promise<VerificationSummary>, timeoutMs = 24 * 3600_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const summary = await read();
+    if (!['pending', 'running'].includes(summary.status)) return summary;
+    if (Date.now() > deadline) {
+      throw new HindsightError(
+        'busy',
+        `verification ${summary.id} is still ${summary.status} after ${Math.round(timeoutMs / 1000)} s`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
