@@ -98,7 +98,7 @@ export class DatabaseService {
       { database: name },
       'database.schedule',
       async () => {
-        const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
+        const schedule = cron === null ? null : parseOrThrow(cronSchema, cron, 'schedule');
         if (schedule) {
           const zone = parseOrThrow(timezoneSchema, timezone);
           await upsertBackupSchedule(temporal, {

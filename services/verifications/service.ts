@@ -74,7 +74,7 @@ export class VerificationService {
       'database.schedule',
       async () => {
         const db = await catalog.getDatabase(database);
-        const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
+        const schedule = cron === null ? null : parseOrThrow(cronSchema, cron, 'verification schedule');
         if (schedule)
           await upsertVerifySchedule(temporal, {
             database,
