@@ -28,7 +28,10 @@ export const cronSchema = z
   .superRefine((expression, ctx) => {
     const problem = cronProblem(expression);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
+  })
+  .describe(
+    "Five cron fields (minute hour day-of-month month day-of-week) or @hourly, @daily, @weekly, @monthly, @yearly, read as Temporal's schedules read them; it must fire within 5 years.",
+  );
 
 export const timezoneSchema = z.string().refine((tz) => {
   try {

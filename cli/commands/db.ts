@@ -28,6 +28,13 @@ export const dbCommands: Command[] = [
     handler: lazy(load, 'listDatabases'),
   },
   {
+    words: ['db', 'show'],
+    args: [db],
+    flags: [],
+    summary: 'one database: its settings, the next runs of its schedule, the newest backups, the PITR window',
+    handler: lazy(() => import('../handlers/db-show.ts'), 'showDatabase'),
+  },
+  {
     words: ['db', 'storages'],
     args: [db, { name: 'storage[,storage...]' }],
     flags: [],
