@@ -29,7 +29,7 @@ export interface DatabaseShow {
   pitr: {
     enabled: boolean;
     /** Any second inside one of them can be restored (empty when off or nothing is archived yet). */
-    windows: Array<{ from: string; to: string; timeline: number; text: string }>;
+    windows: Array<{ from: string; to: string; timeline: number; baseBackupId: string; text: string }>;
     gaps: string[];
     error: string | null;
   };
@@ -72,7 +72,13 @@ async function pitrOf({ runtime: { catalog } }: Session, name: string): Promise<
     const view = await recoverableWindows(catalog, name);
     return {
       enabled,
-      windows: view.windows.map((w) => ({ from: w.from.time, to: w.to.time, timeline: w.timeline, text: w.text })),
+      windows: view.windows.map((w) => ({
+        from: w.from.time,
+        to: w.to.time,
+        timeline: w.timeline,
+        baseBackupId: w.baseBackupId,
+        text: w.text,
+      })),
       gaps: view.gaps.map((g) => g.text),
       error: null,
     };

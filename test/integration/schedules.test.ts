@@ -3,7 +3,7 @@
  * console's form refuse the same lines with the same field-naming message; what they accept,
  * Temporal reads the same way (its own next action times equal ours); a schedule saved by the CLI
  * shows its next runs on the console's database page in a real browser; and `hindsight db show`
- * prints a registered database with a real backup.
+ * prints a registered database with a real backup, and with PITR on the window it can restore to.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +16,7 @@ import { CONSOLE_OWNER, postAction, startSignedInConsole, type SignedInConsole }
 import { hindsightResult } from '../support/hindsight-cli.ts';
 import type { Platform } from '../support/platform.ts';
 import { itemsTable, startSeededPlatform } from '../support/seeded-platform.ts';
+import { startPitrWithRows, stopPitrPlatform, type PitrSource, type Row } from '../support/pitr-fixture.ts';
 
 /** Each refused the same way everywhere: the message names the field and its range, or why it never fires. */
 const REFUSED: Array<[string, string]> = [
@@ -162,5 +163,47 @@ describe('schedules: one rule for the CLI, the API and the console, as Temporal 
     const row = text.stdout.split('\n').find((line) => line.startsWith(backupId));
     assert.ok(row, text.stdout);
     assert.match(row, new RegExp(`complete +${formatBytes(backup.sizeBytes).replace('.', '\\.')} +-$`));
+  });
+});
+
+describe('db show with PITR on: the recoverable window covers every row archived', () => {
+  let platform: Platform | undefined;
+  let source: PitrSource | undefined;
+  let rows: Row[] = [];
+
+  before(async () => {
+    ({ platform, source, rows } = await startPitrWithRows('shop', { forMs: 3_000, everyMs: 100 }));
+  });
+
+  after(() => stopPitrPlatform({ platform, source, database: 'shop' }));
+
+  it('prints PITR on and a window from the base backup to at least the last row written', async () => {
+    const shown = await hindsightResult(platform!.configEnv, ['db', 'show', 'shop', '--json']);
+    assert.equal(shown.code, 0, shown.stderr);
+    const { pitr } = JSON.parse(shown.stdout) as {
+      pitr: {
+        enabled: boolean;
+        windows: Array<{ from: string; to: string; timeline: number; baseBackupId: string }>;
+        error: string | null;
+      };
+    };
+    assert.equal(pitr.enabled, true);
+    assert.equal(pitr.error, null);
+    assert.equal(pitr.windows.length, 1, JSON.stringify(pitr));
+    const [window] = pitr.windows;
+    assert.ok(Date.parse(window!.from) <= rows[0]!.at.getTime(), `${window!.from} is before the first row`);
+    assert.ok(Date.parse(window!.to) >= rows.at(-1)!.at.getTime(), `${window!.to} is after the last row`);
+    const text = await hindsightResult(platform!.configEnv, ['db', 'show', 'shop']);
+    assert.match(text.stdout, /^pitr {10}on; recoverable:$/m);
+    // The window's end is read again (the head is confirmed up to now), so only its start and base backup are fixed.
+    const base = await platform!.runtime.catalog.wal.baseBackupsOf('shop');
+    assert.deepEqual(
+      base.map((b) => b.id),
+      [window!.baseBackupId],
+    );
+    assert.match(
+      text.stdout,
+      new RegExp(`^  window {6}timeline ${window!.timeline}: .* base backup ${window!.baseBackupId}$`, 'm'),
+    );
   });
 });
