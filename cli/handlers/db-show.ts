@@ -4,6 +4,7 @@
  * recoverable windows as lib/pitr/window.ts decides them for a restore.
  */
 import { errorMessage } from '../../lib/errors.ts';
+import type { WindowView } from '../../lib/pitr/chain-view.ts';
 import { recoverableWindows } from '../../lib/pitr/window.ts';
 import { describePolicy } from '../../lib/retention/planner.ts';
 import { parseRetentionPolicy } from '../../lib/retention/policy.ts';
@@ -29,7 +30,7 @@ export interface DatabaseShow {
   pitr: {
     enabled: boolean;
     /** Any second inside one of them can be restored (empty when off or nothing is archived yet). */
-    windows: Array<{ from: string; to: string; timeline: number; baseBackupId: string; text: string }>;
+    windows: WindowView[];
     gaps: string[];
     error: string | null;
   };
@@ -72,13 +73,7 @@ async function pitrOf({ runtime: { catalog } }: Session, name: string): Promise<
     const view = await recoverableWindows(catalog, name);
     return {
       enabled,
-      windows: view.windows.map((w) => ({
-        from: w.from.time,
-        to: w.to.time,
-        timeline: w.timeline,
-        baseBackupId: w.baseBackupId,
-        text: w.text,
-      })),
+      windows: view.windows,
       gaps: view.gaps.map((g) => g.text),
       error: null,
     };

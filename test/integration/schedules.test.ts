@@ -183,7 +183,7 @@ describe('db show with PITR on: the recoverable window covers every row archived
     const { pitr } = JSON.parse(shown.stdout) as {
       pitr: {
         enabled: boolean;
-        windows: Array<{ from: string; to: string; timeline: number; baseBackupId: string }>;
+        windows: Array<{ from: { time: string }; to: { time: string }; timeline: number; baseBackupId: string }>;
         error: string | null;
       };
     };
@@ -191,8 +191,8 @@ describe('db show with PITR on: the recoverable window covers every row archived
     assert.equal(pitr.error, null);
     assert.equal(pitr.windows.length, 1, JSON.stringify(pitr));
     const [window] = pitr.windows;
-    assert.ok(Date.parse(window!.from) <= rows[0]!.at.getTime(), `${window!.from} is before the first row`);
-    assert.ok(Date.parse(window!.to) >= rows.at(-1)!.at.getTime(), `${window!.to} is after the last row`);
+    assert.ok(Date.parse(window!.from.time) <= rows[0]!.at.getTime(), `${window!.from.time} is before the first row`);
+    assert.ok(Date.parse(window!.to.time) >= rows.at(-1)!.at.getTime(), `${window!.to.time} is after the last row`);
     const text = await hindsightResult(platform!.configEnv, ['db', 'show', 'shop']);
     assert.match(text.stdout, /^pitr {10}on; recoverable:$/m);
     // The window's end is read again (the head is confirmed up to now), so only its start and base backup are fixed.
