@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { HindsightError } from '../lib/errors.ts';
+import { cronProblem } from '../lib/schedule/cron.ts';
 
 /** Parses at the service's edge; a refusal names every bad field, after `what` when given. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what?: string): z.output<S> {
@@ -17,19 +18,20 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, wha
   throw new HindsightError('bad_input', `${what}: ${issues}`);
 }
 
-const CRON = /^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/;
-
-/** Five cron fields (minute hour day month weekday) or a shorthand such as @daily. */
+/**
+ * A five-field cron line or a shorthand such as @daily that Temporal reads the same way and that
+ * fires within a few years; the refusal names the field and its range (lib/schedule/cron.ts).
+ */
 export const cronSchema = z
   .string()
   .trim()
-  .regex(CRON, 'schedule must be a cron expression with five fields, e.g. "0 3 * * *", or @daily');
-
-/** The same rule, worded for the base-backup schedule. */
-export const baseCronSchema = z
-  .string()
-  .trim()
-  .regex(CRON, 'base backup schedule must be a cron expression with five fields, e.g. "0 2 * * *", or @daily');
+  .superRefine((expression, ctx) => {
+    const problem = cronProblem(expression);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .describe(
+    "Five cron fields (minute hour day-of-month month day-of-week) or @hourly, @daily, @weekly, @monthly, @yearly, read as Temporal's schedules read them; it must fire within 5 years.",
+  );
 
 export const timezoneSchema = z.string().refine((tz) => {
   try {

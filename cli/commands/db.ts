@@ -2,6 +2,7 @@
 import { commandsFrom, dbArg } from './types.ts';
 
 const command = commandsFrom(() => import('../handlers/db.ts'));
+const showCommand = commandsFrom(() => import('../handlers/db-show.ts'));
 
 export const dbCommands = [
   command('db add', 'registers a database and checks that it can be backed up', 'addDatabase', {
@@ -16,6 +17,12 @@ export const dbCommands = [
     ],
   }),
   command('db list', 'the registered databases: connection, storages, schedule', 'listDatabases'),
+  showCommand(
+    'db show',
+    'one database: its settings, the next runs of its schedule, the newest backups, the PITR window',
+    'showDatabase',
+    { args: [dbArg] },
+  ),
   command('db storages', 'where its backups go (every backup is written to each)', 'setStorages', {
     args: [dbArg, { name: 'storage[,storage...]' }],
   }),

@@ -81,7 +81,7 @@ export class DatabaseService {
 
   async setSchedule(actor: Actor, name: string, cron: string | null, timezone = 'UTC') {
     const save = async () => {
-      const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
+      const schedule = cron === null ? null : parseOrThrow(cronSchema, cron, 'schedule');
       // The timezone matters only to a schedule; without one it is stored as given.
       const zone = schedule ? parseOrThrow(timezoneSchema, timezone) : timezone;
       await setDatabaseCron(this.ctx, 'backups', name, schedule, zone);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { WalArchiverStatus } from '../../temporal/contracts/pitr.ts';
 import { agentNameSchema } from '../../lib/names.ts';
-import { baseCronSchema as cron } from '../input.ts';
+import { cronSchema } from '../input.ts';
 
 export const enablePitrInput = z
   .object({
@@ -11,7 +11,7 @@ export const enablePitrInput = z
       .min(1, '--slot-max-mb must be at least 1')
       .max(16 * 1024 * 1024)
       .optional(),
-    baseSchedule: cron.nullable().optional(),
+    baseSchedule: cronSchema.nullable().optional(),
     agent: agentNameSchema('--agent must be an agent name (letters, digits, "_", "." or "-")').nullable().optional(),
     partialIntervalMs: z.number().int().min(100).max(3_600_000).optional(),
     /**

@@ -7,10 +7,10 @@
  * The derivation (`deriveStatus`, `orderByProblems`, `nextRunAfter`) is pure and unit-tested; the
  * loader reads the facts of the workspaces the actor may read.
  */
-import { CronExpressionParser } from 'cron-parser';
 import type { Catalog } from '../../lib/catalog/catalog.ts';
 import type { DatabaseFacts } from '../../lib/catalog/status.ts';
 import { loadChain } from '../../lib/pitr/chain-source.ts';
+import { nextCronRuns } from '../../lib/schedule/cron.ts';
 import { describeGap } from '../../lib/wal/chain.ts';
 
 /** In the order the dashboard ranks them: the first is the most urgent. */
@@ -89,7 +89,7 @@ const seconds = (ms: number): number => Math.max(0, ms / 1000);
  */
 export function nextRunAfter(cron: string, timezone: string, after: Date): Date | null {
   try {
-    return CronExpressionParser.parse(cron, { tz: timezone, currentDate: after }).next().toDate();
+    return nextCronRuns(cron, timezone, 1, after)[0] ?? null;
   } catch {
     return null;
   }

@@ -84,7 +84,7 @@ export class VerificationService {
     const { catalog } = this.ctx.runtime;
     const save = async () => {
       const db = await catalog.getDatabase(database);
-      const schedule = cron === null ? null : parseOrThrow(cronSchema, cron);
+      const schedule = cron === null ? null : parseOrThrow(cronSchema, cron, 'verification schedule');
       await setDatabaseCron(this.ctx, 'verification', database, schedule, db.timezone);
       return catalog.updateDatabaseSettings(database, { verifySchedule: schedule });
     };

@@ -94,7 +94,7 @@ describe('console: the database page, its live progress stream and the verificat
     const refused = await post('/databases/shop?/schedule', { cron: '61 4 * * *', timezone: 'Europe/Paris' });
     const failure = (await refused.json()) as { type: string; status: number; data: string };
     assert.deepEqual([failure.type, failure.status], ['failure', 400]);
-    assert.match(failure.data, /not a valid cron expression/);
+    assert.match(failure.data, /minute 61 is out of range 0–59 in '61 4 \* \* \*'/);
     const unchanged = await platform.runtime.catalog.getDatabase('shop');
     assert.equal(unchanged.schedule, '15 4 * * *', 'nothing saved');
   });

@@ -141,7 +141,7 @@ describe('database registration input', () => {
     });
     assert.equal(parsed.success, false);
     const fields = parsed.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n');
-    assert.match(fields, /schedule: schedule must be a cron expression with five fields/);
+    assert.match(fields, /schedule: schedule 'every hour' has 2 fields: use five fields/);
     assert.match(fields, /timezone: timezone must be an IANA name/);
   });
 
