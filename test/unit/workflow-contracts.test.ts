@@ -49,11 +49,8 @@ const PENDING_STRING_NAMES = new Map<string, number>([]);
  * console's route matcher, which also runs in the browser (where lib/ and zod are not bundled).
  */
 const PENDING_NAME_COPIES = new Map([
+  ['web/src/lib/components/ui/NameField.svelte', 1],
   ['web/src/params/database.ts', 1],
-  ['web/src/routes/(app)/databases/new/+page.svelte', 1],
-  ['web/src/routes/(app)/notifiers/NotifierForm.svelte', 1],
-  ['web/src/routes/(app)/storages/+page.svelte', 1],
-  ['web/src/routes/(app)/workspaces/+page.svelte', 1],
 ]);
 
 /**

@@ -1,3 +1,7 @@
+import { fail } from '@sveltejs/kit';
+import { actorOf, statusAmong } from './actor.ts';
+import type { ActorRef } from './view/types.ts';
+
 /** A form field as text ('' when absent or a file): actions validate it further in the services. */
 export function field(form: FormData, name: string): string {
   const value = form.get(name);
@@ -9,16 +13,27 @@ export function fields(form: FormData, name: string): string[] {
   return form.getAll(name).filter((v): v is string => typeof v === 'string' && v !== '');
 }
 
-/** The HTTP status an error of the service layer maps to. */
+/** The HTTP status an error of the service layer maps to where the service reaches out to a remote system (502). */
 export function statusFor(err: unknown): 400 | 403 | 404 | 409 | 502 {
-  const kind = (err as { kind?: string }).kind;
-  return kind === 'forbidden'
-    ? 403
-    : kind === 'not_found'
-      ? 404
-      : kind === 'conflict'
-        ? 409
-        : kind === 'unreachable'
-          ? 502
-          : 400;
+  return statusAmong(err, ['forbidden', 'not_found', 'conflict', 'unreachable']);
+}
+
+/**
+ * A page action on the one thing a form field names (`?/test`, `?/remove`): `run` does it as the
+ * signed-in user and returns the page's answer; a service error becomes a failure with the data
+ * `failed` builds and the status the error's kind maps to.
+ */
+export function actionOn<R, F extends Record<string, unknown>>(
+  fieldName: string,
+  run: (actor: ActorRef, name: string) => Promise<R>,
+  failed: (name: string, err: unknown) => F,
+) {
+  return async ({ request, locals }: { request: Request; locals: App.Locals }) => {
+    const name = field(await request.formData(), fieldName);
+    try {
+      return await run(actorOf(locals), name);
+    } catch (err) {
+      return fail(statusFor(err), failed(name, err));
+    }
+  };
 }

@@ -1,12 +1,9 @@
 import { error, fail } from '@sveltejs/kit';
 import { header } from '#lib/header.ts';
 import { services } from '#lib/server/services.ts';
-import { actorOf } from '#lib/server/actor.ts';
+import { actorOf, message } from '#lib/server/actor.ts';
+import type { ActorRef } from '#lib/server/view/types.ts';
 import type { Actions, PageServerLoad } from './$types';
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export const load: PageServerLoad = async ({ locals }) => {
   const actor = actorOf(locals);
@@ -20,31 +17,28 @@ export const load: PageServerLoad = async ({ locals }) => {
   }
 };
 
+/** A card's button: `run` starts the job on the database the form names; a missing name or any error fails with 400. */
+function onDatabase<R>(job: string, run: (actor: ActorRef, database: string) => Promise<R>) {
+  return async ({ request, locals }: { request: Request; locals: App.Locals }) => {
+    const database = (await request.formData()).get('database');
+    if (typeof database !== 'string' || database.trim() === '') {
+      return fail(400, { database: null, error: `No database was given to ${job}.` });
+    }
+    try {
+      return await run(actorOf(locals), database);
+    } catch (err) {
+      return fail(400, { database, error: message(err) });
+    }
+  };
+}
+
 export const actions = {
-  backup: async ({ request, locals }) => {
-    const form = await request.formData();
-    const database = form.get('database');
-    if (typeof database !== 'string' || database.trim() === '') {
-      return fail(400, { database: null, error: 'No database was given to back up.' });
-    }
-    try {
-      const { backupId, workflowId } = await services().backups.start(actorOf(locals), database, 'manual');
-      return { database, backupId, workflowId };
-    } catch (err) {
-      return fail(400, { database, error: message(err) });
-    }
-  },
-  verify: async ({ request, locals }) => {
-    const form = await request.formData();
-    const database = form.get('database');
-    if (typeof database !== 'string' || database.trim() === '') {
-      return fail(400, { database: null, error: 'No database was given to verify.' });
-    }
-    try {
-      const { verificationId, backupId } = await services().verifications.request(actorOf(locals), database);
-      return { database, verificationId, backupId };
-    } catch (err) {
-      return fail(400, { database, error: message(err) });
-    }
-  },
+  backup: onDatabase('back up', async (actor, database) => {
+    const { backupId, workflowId } = await services().backups.start(actor, database, 'manual');
+    return { database, backupId, workflowId };
+  }),
+  verify: onDatabase('verify', async (actor, database) => {
+    const { verificationId, backupId } = await services().verifications.request(actor, database);
+    return { database, verificationId, backupId };
+  }),
 } satisfies Actions;

@@ -1,6 +1,8 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { services } from '#lib/server/services.ts';
 import { message } from '#lib/server/actor.ts';
+import { field } from '#lib/server/form.ts';
+import { startSession } from '#lib/server/session.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 /** Only same-site paths: `next` must not send a freshly signed-in user elsewhere. */
@@ -13,19 +15,11 @@ export const load: PageServerLoad = async ({ locals, url }) => {
 };
 
 export const actions = {
-  default: async ({ request, cookies, getClientAddress, url }) => {
-    const form = await request.formData();
-    const email = String(form.get('email') ?? '');
-    const password = String(form.get('password') ?? '');
+  default: async (event) => {
+    const form = await event.request.formData();
+    const email = field(form, 'email');
     try {
-      const { token, expiresAt } = await services().auth.login({
-        email,
-        password,
-        ip: getClientAddress(),
-        userAgent: request.headers.get('user-agent'),
-      });
-      const { name, secure } = services().auth.cookie;
-      cookies.set(name, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, expires: expiresAt });
+      await startSession(event, email, field(form, 'password'));
     } catch (err) {
       const kind = (err as { kind?: string }).kind;
       return fail(kind === 'rate_limited' ? 429 : 401, {
@@ -33,6 +27,6 @@ export const actions = {
         error: kind === 'rate_limited' || kind === 'access_denied' ? message(err) : `Could not log in: ${message(err)}`,
       });
     }
-    redirect(303, safeNext(url.searchParams.get('next')));
+    redirect(303, safeNext(event.url.searchParams.get('next')));
   },
 } satisfies Actions;

@@ -1,6 +1,8 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { services } from '#lib/server/services.ts';
 import { message } from '#lib/server/actor.ts';
+import { field } from '#lib/server/form.ts';
+import { startSession } from '#lib/server/session.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async () => {
@@ -10,23 +12,16 @@ export const load: PageServerLoad = async () => {
 };
 
 export const actions = {
-  default: async ({ request, cookies, getClientAddress }) => {
-    const form = await request.formData();
-    const email = String(form.get('email') ?? '');
-    const displayName = String(form.get('displayName') ?? '');
-    const password = String(form.get('password') ?? '');
-    if (password !== String(form.get('confirm') ?? ''))
+  default: async (event) => {
+    const form = await event.request.formData();
+    const email = field(form, 'email');
+    const displayName = field(form, 'displayName');
+    const password = field(form, 'password');
+    if (password !== field(form, 'confirm'))
       return fail(400, { email, displayName, error: 'The two passwords differ.' });
     try {
-      await services().auth.createFirstOwner({ email, password, displayName }, getClientAddress());
-      const { token, expiresAt } = await services().auth.login({
-        email,
-        password,
-        ip: getClientAddress(),
-        userAgent: request.headers.get('user-agent'),
-      });
-      const { name, secure } = services().auth.cookie;
-      cookies.set(name, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, expires: expiresAt });
+      await services().auth.createFirstOwner({ email, password, displayName }, event.getClientAddress());
+      await startSession(event, email, password);
     } catch (err) {
       return fail(400, { email, displayName, error: message(err) });
     }

@@ -7,29 +7,11 @@ import type { ActorRef } from './types.ts';
 /** The hooks page of one database, as plain data (no secrets: scripts are not secret, passwords never reach them). */
 export interface ConsoleHookView {
   database: string;
-  hooks: Array<{
-    kind: string;
-    scope: 'workspace' | 'database';
-    script: string;
-    timeoutSeconds: number;
-    updatedAt: string;
-    updatedBy: string | null;
-  }>;
-  runs: Array<{
-    id: number;
-    kind: string;
-    scope: string;
-    status: 'ok' | 'warning' | 'failed';
-    exitCode: number | null;
-    signal: string | null;
-    timedOut: boolean;
-    durationMs: number;
-    outputTail: string;
-    outputTruncated: boolean;
-    startedAt: string;
-    backupId: string | null;
-    restoreId: string | null;
-  }>;
+  hooks: Array<Pick<HookRecord, 'kind' | 'scope' | 'script' | 'timeoutSeconds' | 'updatedBy'> & { updatedAt: string }>;
+  /** The catalog's run records without the ids of the hook, database and workflow; the start time as ISO text. */
+  runs: Array<
+    Omit<HookRunRecord, 'hookId' | 'databaseName' | 'workflowId' | 'startedAt' | 'finishedAt'> & { startedAt: string }
+  >;
   variables: Array<{ name: string; description: string; kinds: string[] }>;
   kinds: Array<{ kind: string; description: string }>;
   /** Whether this user may set scripts: they run programs on the shared worker, so only the instance owner may (anyone with hook.edit may remove one). */

@@ -12,7 +12,7 @@ import {
 } from '../../../../../lib/notify/config.ts';
 import type { Services } from '../../../../../services/index.ts';
 import { parseOrThrow } from '../../../../../services/input.ts';
-import type { ConsoleSetupServices } from './setup-types.ts';
+import type { ConsoleSetupServices, WorkspaceNames } from './setup-types.ts';
 
 /** Secret fields of each notifier type as the form names them (see lib/notify/config.ts). */
 const NOTIFIER_SECRET_FIELDS: Record<string, string[]> = {
@@ -103,10 +103,7 @@ export function notifierConfigFromForm(
 type NotifierPart = Pick<ConsoleSetupServices, 'notifierChoices' | 'notifierForm' | 'saveNotifier' | 'removeNotifier'>;
 
 /** The notifier form's reads and changes, through services/notifiers (the guard decides). */
-export function notifierFormServices(
-  services: Services,
-  workspaceNames: (actor: Parameters<ConsoleSetupServices['notifierChoices']>[0]) => Promise<Map<number, string>>,
-): NotifierPart {
+export function notifierFormServices(services: Services, workspaceNames: WorkspaceNames): NotifierPart {
   return {
     async notifierChoices(actor) {
       const [databases, names] = await Promise.all([services.databases.list(actor), workspaceNames(actor)]);

@@ -160,3 +160,6 @@ export interface ConsoleSetupServices {
   ): Promise<void>;
   removeNotifier(actor: ActorRef, name: string): Promise<void>;
 }
+
+/** The names of the workspaces the actor may read, by id: the setup pages show names, the catalog keeps ids. */
+export type WorkspaceNames = (actor: ActorRef) => Promise<Map<number, string>>;

@@ -3,12 +3,11 @@ import type { AccessService } from '../../../../../services/access.ts';
 import type { Services } from '../../../../../services/index.ts';
 import { notifierFormServices } from './notifier-form.ts';
 import { restoreServices } from './restore.ts';
-import type { ConsoleSetupServices } from './setup-types.ts';
+import type { ConsoleSetupServices, WorkspaceNames } from './setup-types.ts';
 import { newDatabaseServices, storageServices } from './storages.ts';
-import type { ActorRef } from './types.ts';
 
 export function createConsoleSetupServices(services: Services, access: AccessService): ConsoleSetupServices {
-  const workspaceNames = async (actor: ActorRef): Promise<Map<number, string>> =>
+  const workspaceNames: WorkspaceNames = async (actor) =>
     new Map((await access.listWorkspaces(actor)).map((w) => [w.id, w.name]));
   return {
     ...restoreServices(services),

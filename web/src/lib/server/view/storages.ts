@@ -1,12 +1,12 @@
 /** The storages page and the "add database" form, through the domain services (the guard decides). */
 import { DEFAULT_WORKSPACE_ID } from '../../../../../lib/catalog/access.ts';
+import type { StorageRecord } from '../../../../../lib/catalog/storages.ts';
 import { HindsightError } from '../../../../../lib/errors.ts';
 import type { testStorageConnection } from '../../../../../lib/storage/connection-test.ts';
 import { workspaceStorageRoot } from '../../../../../lib/storage/local/root.ts';
 import { isInstanceLevel } from '../../../../../services/authz.ts';
 import type { Services } from '../../../../../services/index.ts';
-import type { ActorRef } from './types.ts';
-import type { ConnectionCheck, ConsoleSetupServices } from './setup-types.ts';
+import type { ConnectionCheck, ConsoleSetupServices, WorkspaceNames } from './setup-types.ts';
 
 type StoragePart = Pick<
   ConsoleSetupServices,
@@ -26,10 +26,14 @@ const storageCheck = (
         elapsedMs: result.elapsedMs,
       };
 
-export function storageServices(
-  services: Services,
-  workspaceNames: (actor: ActorRef) => Promise<Map<number, string>>,
-): StoragePart {
+/** A storage as both pages list it: name, type and workspace (its id where the actor may not read its name). */
+const storageRow = (s: StorageRecord, workspaceNames: Map<number, string>) => ({
+  name: s.name,
+  type: s.type,
+  workspace: workspaceNames.get(s.workspaceId) ?? String(s.workspaceId),
+});
+
+export function storageServices(services: Services, workspaceNames: WorkspaceNames): StoragePart {
   const { config } = services.ctx.runtime;
   return {
     async storages(actor) {
@@ -40,11 +44,9 @@ export function storageServices(
       ]);
       return {
         storages: storages.map((s) => ({
-          name: s.name,
-          type: s.type,
+          ...storageRow(s, names),
           settings: s.settings,
           hasSecrets: s.hasSecrets,
-          workspace: names.get(s.workspaceId) ?? String(s.workspaceId),
           usedBy: databases.filter((d) => d.storageNames.includes(s.name)).map((d) => d.name),
         })),
         workspaces: [...names].map(([id, name]) => ({
@@ -85,21 +87,13 @@ export function storageServices(
   };
 }
 
-export function newDatabaseServices(
-  services: Services,
-  workspaceNames: (actor: ActorRef) => Promise<Map<number, string>>,
-): DatabasePart {
+export function newDatabaseServices(services: Services, workspaceNames: WorkspaceNames): DatabasePart {
   const { config } = services.ctx.runtime;
   return {
     async newDatabase(actor) {
       const [storages, names] = await Promise.all([services.storages.list(actor), workspaceNames(actor)]);
       return {
-        storages: storages.map((s) => ({
-          name: s.name,
-          type: s.type,
-          workspace: names.get(s.workspaceId) ?? String(s.workspaceId),
-          workspaceId: s.workspaceId,
-        })),
+        storages: storages.map((s) => ({ ...storageRow(s, names), workspaceId: s.workspaceId })),
         workspaces: [...names]
           .filter(([id]) => services.ctx.guard.can(actor, id, 'database.create'))
           .map(([id, name]) => ({ id, name })),

@@ -1,13 +1,9 @@
 import { error, fail } from '@sveltejs/kit';
 import { header } from '#lib/header.ts';
 import { services } from '#lib/server/services.ts';
-import { actorOf } from '#lib/server/actor.ts';
-import { field, fields, statusFor } from '#lib/server/form.ts';
+import { actorOf, message } from '#lib/server/actor.ts';
+import { actionOn, field, fields, statusFor } from '#lib/server/form.ts';
 import type { Actions, PageServerLoad } from './$types';
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** Form fields that hold secrets: never echoed back. */
 const SECRET_FIELDS = new Set(['url', 'authPass', 'botToken', 'headers', 'secret']);
@@ -79,14 +75,12 @@ export const actions = {
       });
     }
   },
-  remove: async ({ request, locals }) => {
-    const form = await request.formData();
-    const name = field(form, 'notifier');
-    try {
-      await services().setup.removeNotifier(actorOf(locals), name);
+  remove: actionOn(
+    'notifier',
+    async (actor, name) => {
+      await services().setup.removeNotifier(actor, name);
       return { removed: name };
-    } catch (err) {
-      return fail(statusFor(err), { removeError: message(err), notifier: name });
-    }
-  },
+    },
+    (name, err) => ({ removeError: message(err), notifier: name }),
+  ),
 } satisfies Actions;

@@ -2,7 +2,7 @@ import { error, fail } from '@sveltejs/kit';
 import { header } from '#lib/header.ts';
 import { services } from '#lib/server/services.ts';
 import { actorOf, message } from '#lib/server/actor.ts';
-import { field, statusFor } from '#lib/server/form.ts';
+import { actionOn, field, statusFor } from '#lib/server/form.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const STORAGE_TYPES = ['local', 's3', 'sftp', 'azure'] as const;
@@ -18,53 +18,37 @@ const SECRET = new Set([
   'azure_accountKey',
 ]);
 
-/** The storage configuration from the form's fields of the chosen type; blank fields are left out so the schema names what is missing. */
+/** Each type's optional text settings (the form names them `s3_bucket`, …): blank ones are left out so the schema names what is missing. */
+const TEXT_SETTINGS = new Map<string, readonly string[]>([
+  ['s3', ['bucket', 'region', 'endpoint', 'prefix', 'accessKeyId', 'secretAccessKey', 'sessionToken']],
+  ['sftp', ['host', 'username', 'password', 'passphrase', 'hostKeySha256']],
+  ['azure', ['container', 'prefix', 'connectionString', 'accountName', 'accountKey', 'endpoint']],
+]);
+
+type Setting = (name: string) => string;
+
+/** The settings that are not optional text: a path sent even blank, a flag, a port number, a key file. */
+const OTHER_SETTINGS = new Map<string, (get: Setting) => Record<string, unknown>>([
+  ['local', (get) => ({ path: get('path') })],
+  ['s3', (get) => ({ forcePathStyle: get('forcePathStyle') === 'on' })],
+  [
+    'sftp',
+    (get) => ({
+      ...(get('port') ? { port: Number(get('port')) } : {}),
+      path: get('path'),
+      // A pasted key may carry CRLF line ends; it is kept as a key file is written: LF and a final newline.
+      ...(get('privateKey') ? { privateKey: `${get('privateKey').replace(/\r\n/g, '\n')}\n` } : {}),
+    }),
+  ],
+]);
+
+/** The storage configuration from the form's fields of the chosen type. */
 function configFrom(form: FormData): { type: string; [k: string]: unknown } {
   const type = field(form, 'type');
-  const get = (name: string) => field(form, `${type}_${name}`).trim();
-  const opt = (name: string) => (get(name) === '' ? {} : { [name]: get(name) });
-  switch (type) {
-    case 'local':
-      return { type, path: get('path') };
-    case 's3':
-      return {
-        type,
-        ...opt('bucket'),
-        ...opt('region'),
-        ...opt('endpoint'),
-        ...opt('prefix'),
-        forcePathStyle: field(form, 's3_forcePathStyle') === 'on',
-        ...opt('accessKeyId'),
-        ...opt('secretAccessKey'),
-        ...opt('sessionToken'),
-      };
-    case 'sftp':
-      return {
-        type,
-        ...opt('host'),
-        ...(get('port') ? { port: Number(get('port')) } : {}),
-        ...opt('username'),
-        path: get('path'),
-        ...opt('password'),
-        ...(get('privateKey')
-          ? { privateKey: `${field(form, 'sftp_privateKey').replace(/\r\n/g, '\n').trim()}\n` }
-          : {}),
-        ...opt('passphrase'),
-        ...opt('hostKeySha256'),
-      };
-    case 'azure':
-      return {
-        type,
-        ...opt('container'),
-        ...opt('prefix'),
-        ...opt('connectionString'),
-        ...opt('accountName'),
-        ...opt('accountKey'),
-        ...opt('endpoint'),
-      };
-    default:
-      return { type };
-  }
+  const get: Setting = (name) => field(form, `${type}_${name}`).trim();
+  const config: { type: string; [k: string]: unknown } = { type, ...OTHER_SETTINGS.get(type)?.(get) };
+  for (const name of TEXT_SETTINGS.get(type) ?? []) if (get(name) !== '') config[name] = get(name);
+  return config;
 }
 
 /** What the form showed, minus secrets, so a failed attempt keeps the user's typing. */
@@ -114,24 +98,20 @@ export const actions = {
       });
     }
   },
-  test: async ({ request, locals }) => {
-    const form = await request.formData();
-    const name = field(form, 'storage');
-    try {
-      const check = await services().setup.testStorage(actorOf(locals), name);
+  test: actionOn(
+    'storage',
+    async (actor, name) => {
+      const check = await services().setup.testStorage(actor, name);
       return check.ok ? { test: { storage: name, ...check } } : fail(502, { test: { storage: name, ...check } });
-    } catch (err) {
-      return fail(statusFor(err), { test: { storage: name, ok: false, detail: message(err), elapsedMs: 0 } });
-    }
-  },
-  remove: async ({ request, locals }) => {
-    const form = await request.formData();
-    const name = field(form, 'storage');
-    try {
-      await services().setup.removeStorage(actorOf(locals), name);
+    },
+    (name, err) => ({ test: { storage: name, ok: false, detail: message(err), elapsedMs: 0 } }),
+  ),
+  remove: actionOn(
+    'storage',
+    async (actor, name) => {
+      await services().setup.removeStorage(actor, name);
       return { removed: name };
-    } catch (err) {
-      return fail(statusFor(err), { removeError: { storage: name, detail: message(err) } });
-    }
-  },
+    },
+    (name, err) => ({ removeError: { storage: name, detail: message(err) } }),
+  ),
 } satisfies Actions;

@@ -1,0 +1,43 @@
+import { checkbox, secret, text, textarea, type Setting } from '#lib/components/ui/setting.ts';
+
+/** What the form calls each storage type: the type select's options and the legend of its settings. */
+export const TYPE_LABELS: Readonly<Record<string, string>> = {
+  local: 'Local directory',
+  s3: 'S3 / R2 / MinIO',
+  sftp: 'SFTP',
+  azure: 'Azure Blob',
+};
+
+/**
+ * The settings of each remote type, named as +page.server.ts reads them back (`s3_bucket`, …).
+ * Secrets are write-only: the page never echoes them after a failed attempt.
+ */
+export const REMOTE_SETTINGS: Readonly<Record<string, readonly Setting[]>> = {
+  s3: [
+    text('bucket', 'Bucket'),
+    text('region', 'Region', 'us-east-1 (auto for R2)'),
+    text('endpoint', 'Endpoint', 'https://<account>.r2.cloudflarestorage.com'),
+    text('prefix', 'Prefix', 'hindsight/'),
+    { ...text('accessKeyId', 'Access key id'), autocomplete: 'off' },
+    secret('secretAccessKey', 'Secret access key'),
+    checkbox('forcePathStyle', 'Path-style addressing (MinIO)'),
+  ],
+  sftp: [
+    text('host', 'Host'),
+    { name: 'port', label: 'Port', kind: 'number', min: 1, max: 65535, initial: '22' },
+    { ...text('username', 'User name'), autocomplete: 'off' },
+    text('path', 'Path', '/backups'),
+    secret('password', 'Password'),
+    text('hostKeySha256', 'Host key (SHA256 fingerprint)', 'SHA256:…'),
+    textarea('privateKey', 'Private key (instead of a password; never shown again)', true),
+    secret('passphrase', 'Key passphrase'),
+  ],
+  azure: [
+    text('container', 'Container'),
+    text('prefix', 'Prefix'),
+    text('accountName', 'Account name'),
+    secret('accountKey', 'Account key'),
+    text('endpoint', 'Endpoint', 'https://<account>.blob.core.windows.net'),
+    secret('connectionString', 'Or a connection string'),
+  ],
+};
