@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   backupDatabaseWorkflow,
@@ -7,36 +7,12 @@ import {
   type BackupOutcome,
 } from '../../temporal/contracts/backup.ts';
 import { gfsRetentionWorkflow } from '../../temporal/contracts/retention.ts';
-import {
-  failureOf,
-  recording,
-  startTimeSkipping,
-  TEST_TIMEOUT,
-  type FakeActivities,
-  type WorkflowTestPlatform,
-} from './support.ts';
+import { recording, type FakeActivities } from './fakes.ts';
+import { failureOf } from './runs.ts';
+import { TEST_TIMEOUT, timeSkippingPlatform } from './support.ts';
 
 /** Logical backups: the backup itself, the replication that completes a partial one, and GFS retention. */
-let platform: WorkflowTestPlatform;
-before(async () => {
-  platform = await startTimeSkipping([
-    'recordBackupStarted',
-    'hookPlan',
-    'runHooks',
-    'probeDatabase',
-    'dumpDatabaseToStorage',
-    'copyBackupToStorage',
-    'settleBackup',
-    'requestVerification',
-    'recordBackupEnded',
-    'listCopies',
-    'planRetentionFor',
-    'deleteBackupEverywhere',
-  ]);
-});
-after(async () => {
-  await platform?.stop();
-});
+const platform = timeSkippingPlatform();
 
 type Copy = { storageName: string; status: 'complete' | 'failed'; error?: string; sizeBytes?: number };
 const dumped = (copies: Copy[]) => ({

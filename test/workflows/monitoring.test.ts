@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { healthMonitorWorkflow } from '../../temporal/contracts/health.ts';
 import {
@@ -9,37 +9,15 @@ import {
   wakeDeliverySignal,
   type BackupWatchdogInput,
 } from '../../temporal/contracts/notifications.ts';
-import {
-  eventually,
-  failureOf,
-  held,
-  recording,
-  startTimeSkipping,
-  TEST_TIMEOUT,
-  type FakeActivities,
-  type WorkflowTestPlatform,
-} from './support.ts';
+import { held, recording, type FakeActivities } from './fakes.ts';
+import { eventually, failureOf } from './runs.ts';
+import { TEST_TIMEOUT, timeSkippingPlatform } from './support.ts';
 
 /**
  * What watches and tells: the health monitor, the per-scope notification delivery loop, and the
  * watchdog that queues overdue-backup alerts.
  */
-let platform: WorkflowTestPlatform;
-before(async () => {
-  platform = await startTimeSkipping([
-    'healthSettings',
-    'probeHealth',
-    'recordHealthTransition',
-    'notify',
-    'planDeliveries',
-    'sendNotification',
-    'failDelivery',
-    'checkOverdueBackups',
-  ]);
-});
-after(async () => {
-  await platform?.stop();
-});
+const platform = timeSkippingPlatform();
 
 type Probe = { ok: true; latencyMs: number } | { ok: false; error: string };
 const up: Probe = { ok: true, latencyMs: 3 };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { agentTaskQueue, backupIdPattern } from '../../temporal/contracts/common.ts';
 import {
@@ -16,31 +16,12 @@ import {
   type GapView,
   type WalArchiverStatus,
 } from '../../temporal/contracts/pitr.ts';
-import {
-  eventually,
-  failureOf,
-  held,
-  recording,
-  runsUntilCancelled,
-  servingQueue,
-  startTimeSkipping,
-  TEST_TIMEOUT,
-  type FakeActivities,
-  type WorkflowTestPlatform,
-  whileHeld,
-} from './support.ts';
+import { held, recording, runsUntilCancelled, servingQueue, type FakeActivities } from './fakes.ts';
+import { eventually, failureOf, whileHeld } from './runs.ts';
+import { TEST_TIMEOUT, timeSkippingPlatform } from './support.ts';
 
 /** The PITR workflows that keep an archive usable: WAL streaming, base backups, and the chain monitor that watches both. */
-let platform: WorkflowTestPlatform;
-before(async () => {
-  platform = await startTimeSkipping(
-    ['pitrSettings', 'archiveWal', 'takeBaseBackup', 'recordBaseBackupFailed', 'walChain', 'notify'],
-    { agents: ['db-host'] },
-  );
-});
-after(async () => {
-  await platform?.stop();
-});
+const platform = timeSkippingPlatform({ agents: ['db-host'] });
 
 const enabled = {
   registered: true,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { agentTaskQueue } from '../../temporal/contracts/common.ts';
 import {
@@ -18,17 +18,9 @@ import {
   type RestoreBackupInput,
   type RestoreOutcome,
 } from '../../temporal/contracts/restore.ts';
-import {
-  failureOf,
-  held,
-  interrupted,
-  runsUntilCancelled,
-  startTimeSkipping,
-  TEST_TIMEOUT,
-  type Handle,
-  type WorkflowTestPlatform,
-  whileHeld,
-} from './support.ts';
+import { held, runsUntilCancelled } from './fakes.ts';
+import { failureOf, interrupted, whileHeld } from './runs.ts';
+import { TEST_TIMEOUT, timeSkippingPlatform, type Handle } from './support.ts';
 import {
   BACKUP,
   BASE,
@@ -42,26 +34,7 @@ import {
 } from './restore-fixtures.ts';
 
 /** Both kinds of restore: a logical backup into a database (restoreBackup), and a point in time (pitrRestore). */
-let platform: WorkflowTestPlatform;
-before(async () => {
-  platform = await startTimeSkipping(
-    [
-      'resolveBackup',
-      'prepareRestoreTarget',
-      'recordRestoreStarted',
-      'restoreBackupToTarget',
-      'recordRestoreEnded',
-      'hookPlan',
-      'runHooks',
-      'planPitrRestore',
-      'restoreToPointInTime',
-    ],
-    { agents: ['db-host'] },
-  );
-});
-after(async () => {
-  await platform?.stop();
-});
+const platform = timeSkippingPlatform({ agents: ['db-host'] });
 
 describe('restoreBackup with time skipping', () => {
   it(

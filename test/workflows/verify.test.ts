@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { VERIFY_TASK_QUEUE_SUFFIX } from '../../temporal/contracts/common.ts';
 import {
@@ -10,30 +10,12 @@ import {
   type RestoreVerifierInput,
   type VerifyRequest,
 } from '../../temporal/contracts/verify.ts';
-import {
-  eventually,
-  failureOf,
-  held,
-  interrupted,
-  recording,
-  runsUntilCancelled,
-  servingQueue,
-  startTimeSkipping,
-  TEST_TIMEOUT,
-  type FakeActivities,
-  type WorkflowTestPlatform,
-} from './support.ts';
+import { held, recording, runsUntilCancelled, servingQueue, type FakeActivities } from './fakes.ts';
+import { eventually, failureOf, interrupted } from './runs.ts';
+import { TEST_TIMEOUT, timeSkippingPlatform } from './support.ts';
 
 /** Restore verification: the per-database verifier, and the scheduled run that feeds it. */
-let platform: WorkflowTestPlatform;
-before(async () => {
-  platform = await startTimeSkipping(['verifyBackupInSandbox', 'finishVerification', 'requestVerification'], {
-    verifyQueue: true,
-  });
-});
-after(async () => {
-  await platform?.stop();
-});
+const platform = timeSkippingPlatform({ verifyQueue: true });
 
 const request = (n: number): VerifyRequest => ({
   verificationId: `v-20260101t0000-00000${n}`,
