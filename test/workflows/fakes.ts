@@ -3,6 +3,7 @@
  * fake can hold its answer, or run until it is cancelled, so that a test can act on the run meanwhile.
  */
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities/index.ts';
 
 export type ActivityName = keyof Activities;
@@ -31,8 +32,19 @@ export function recording(fakes: FakeActivities): Recording {
   return { activities, calls, named: (name) => calls.filter((c) => c.name === name).map((c) => c.input) };
 }
 
-/** The names of the activities a run called, in order. */
-export const callOrder = (fake: Recording): string[] => fake.calls.map((c) => c.name);
+/** The activities a run called, in order, as one line: `first → second → third`. */
+export const callOrder = (fake: Recording): string => fake.calls.map((c) => c.name).join(' → ');
+
+/** The failure an activity throws: retried by its workflow's policy unless `nonRetryable`. */
+export const activityFailure = (message: string, type: string, options: { nonRetryable?: boolean } = {}) =>
+  ApplicationFailure.create({ message, type, nonRetryable: options.nonRetryable === true });
+
+/** A fake that fails every call with this activity failure. */
+export const failsWith =
+  (...failure: Parameters<typeof activityFailure>) =>
+  async (): Promise<never> => {
+    throw activityFailure(...failure);
+  };
 
 /** A promise with the function that settles it, for a fake to tell the test it started. */
 function signalled(): { promise: Promise<void>; fire: () => void } {
@@ -43,24 +55,25 @@ function signalled(): { promise: Promise<void>; fire: () => void } {
   return { promise, fire };
 }
 
-/** A fake that does not answer until the test says so: the workflow can be queried and signalled meanwhile. */
-export function held<T>(): {
+/**
+ * A fake that does not give its answer until the test releases it: the workflow can be queried and
+ * signalled meanwhile.
+ */
+export function held<T>(answer: T): {
   fake: (input: unknown) => Promise<T>;
   started: Promise<void>;
-  release: (value: T) => void;
+  release: () => void;
 } {
   const started = signalled();
-  let release!: (value: T) => void;
-  const answer = new Promise<T>((resolve) => {
-    release = resolve;
-  });
+  const released = signalled();
   return {
-    fake: () => {
+    fake: async () => {
       started.fire();
+      await released.promise;
       return answer;
     },
     started: started.promise,
-    release,
+    release: released.fire,
   };
 }
 

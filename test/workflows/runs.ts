@@ -57,13 +57,12 @@ export function whileHeld<I, O, T>(
   platform: WorkflowTestPlatform,
   fake: Recording,
   activity: ReturnType<typeof held<T>>,
-  answer: T,
   start: Start<I, O>,
   during: (handle: Handle<I, O>) => Promise<void>,
 ): Promise<{ handle: Handle<I, O>; outcome: O }> {
   return onceRunning(platform, fake, activity.started, start, async (handle) => {
     await during(handle);
-    activity.release(answer);
+    activity.release();
     return { handle, outcome: await handle.result() };
   });
 }

@@ -20,7 +20,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -37,7 +37,15 @@ export const testServerPath = fileURLToPath(
 );
 
 /** Every test's own limit: a workflow that waits for something that never comes fails its test, never the run. */
-export const TEST_TIMEOUT = { timeout: 30_000 };
+const TEST_TIMEOUT = { timeout: 30_000 };
+
+/**
+ * A workflow test: node:test's `it`, with the limit every workflow test has. Like `it` inside a
+ * `describe`, it registers the test; the runner reports its outcome, so its promise is not awaited.
+ */
+export function test(name: string, body: () => Promise<void>): void {
+  void it(name, TEST_TIMEOUT, body);
+}
 
 type Workflow<I, O> = (input: I) => Promise<O>;
 export type Handle<I, O> = WorkflowHandle<Workflow<I, O>>;
