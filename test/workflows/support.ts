@@ -11,8 +11,10 @@
  *
  * One server and one worker serve a whole test file: starting a JVM, bundling the workflows and
  * loading the bundle into a worker cost seconds each, a test's run well under one. The worker's
- * activities hand each call to the fakes of the test that is running (tests of a file run one
- * after another); a call that reaches no test fails the workflow at once instead of hanging.
+ * activities (every one the real worker has) hand each call to the fakes of the test that is
+ * running (tests of a file run one after another); a call that reaches no test fails the workflow
+ * at once instead of hanging. A file calls timeSkippingPlatform() once and writes its tests with
+ * test(); the fakes are in fakes.ts, the helpers that drive one run in runs.ts.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
