@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AccessStore, NewAuditEntry } from '../../lib/catalog/access.ts';
 import { hashPassword, verifyPassword } from '../../lib/access/password.ts';
 import { maskForAudit } from '../../services/audit-mask.ts';
 import {
@@ -17,6 +16,7 @@ import {
   type Actor,
   type Role,
 } from '../../services/authz.ts';
+import { memoryAccessStore } from '../support/unit-access-store.ts';
 
 /**
  * The matrix written out by hand, action by action, so that a change to services/authz.ts that
@@ -98,22 +98,11 @@ describe('the role → action matrix', () => {
 });
 
 describe('authorize', () => {
-  // An in-memory stand-in for the catalog's audit table: this checks the decision logic alone;
-  // test/integration/access.test.ts runs the same function against the real catalog.
+  // The decision logic alone, over an in-memory catalog; test/integration/access.test.ts runs the
+  // same function against the real catalog.
   function recorder() {
-    const entries: NewAuditEntry[] = [];
-    const store = {
-      appendAudit: async (e: NewAuditEntry) => {
-        entries.push(e);
-        return entries.length;
-      },
-      workspaceById: async (id: number) => ({ id, name: id === 1 ? 'default' : `ws${id}`, createdAt: new Date(0) }),
-      listWorkspaces: async () => [
-        { id: 1, name: 'default', createdAt: new Date(0) },
-        { id: 2, name: 'ws2', createdAt: new Date(0) },
-      ],
-    } as unknown as AccessStore;
-    return { entries, authz: createAuthz(store) };
+    const { store, audit } = memoryAccessStore('default');
+    return { entries: audit, authz: createAuthz(store) };
   }
   const user = (roles: Array<[number, Role]>, instanceOwner = false): Actor => ({
     kind: 'user',

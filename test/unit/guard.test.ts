@@ -1,27 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AccessStore, NewAuditEntry, Role } from '../../lib/catalog/access.ts';
+import type { Role } from '../../lib/catalog/access.ts';
 import type { Actor } from '../../services/authz.ts';
 import { Guard } from '../../services/guard.ts';
+import { memoryAccessStore } from '../support/unit-access-store.ts';
 
-// An in-memory stand-in for the catalog's lookups and audit table: this checks the guard's
-// decisions alone; test/integration/access.test.ts runs every service through it on the real catalog.
+/** The guard over an in-memory catalog: its decisions alone (the real catalog is in test/integration/access.test.ts). */
 function guarded() {
-  const audit: NewAuditEntry[] = [];
-  const store = {
-    appendAudit: async (e: NewAuditEntry) => {
-      audit.push(e);
-      return audit.length;
-    },
-    workspaceById: async (id: number) => ({ id, name: `ws${id}`, createdAt: new Date(0) }),
-    listWorkspaces: async () => [
-      { id: 1, name: 'ws1', createdAt: new Date(0) },
-      { id: 2, name: 'ws2', createdAt: new Date(0) },
-    ],
-    databaseWorkspace: async (name: string) => (({ shop: 1, hr: 2 }) as Record<string, number>)[name],
-    storageWorkspace: async (name: string) => (name === 'local' ? 1 : undefined),
-    backupWorkspace: async (id: string) => (id === 'b1' ? { workspaceId: 1, database: 'shop' } : undefined),
-  } as unknown as AccessStore;
+  const { store, audit } = memoryAccessStore();
   return { audit, guard: new Guard(store) };
 }
 

@@ -29,6 +29,15 @@ const n: OutgoingNotification = {
 /** An independent HMAC, as a receiver would compute it from the documented scheme. */
 const hmacHex = (secret: string, text: string) => createHmac('sha256', secret).update(text).digest('hex');
 
+const SECRET = 'sixteen-chars-secret';
+/** A webhook notifier with these settings, signed with SECRET, as the schema parses it. */
+function webhookConfig(settings: Record<string, unknown>) {
+  const config = notifierConfigSchema.parse({ type: 'webhook', secret: SECRET, ...settings });
+  assert.equal(config.type, 'webhook');
+  if (config.type !== 'webhook') throw new Error('webhook expected');
+  return config;
+}
+
 describe('notification messages', () => {
   it('links to the database in the console at HINDSIGHT_PUBLIC_URL (default http://localhost:3000)', () => {
     assert.equal(loadConfig({}).publicUrl, 'http://localhost:3000');
@@ -71,14 +80,7 @@ describe('notification messages', () => {
   });
 
   it('shapes a POST webhook: custom headers, the rendered body, and a signature of that body', () => {
-    const config = notifierConfigSchema.parse({
-      type: 'webhook',
-      url: 'https://hooks.example.com/in?k=1',
-      headers: { 'X-Api-Key': 'abc' },
-      secret: 'sixteen-chars-secret',
-    });
-    assert.equal(config.type, 'webhook');
-    if (config.type !== 'webhook') return;
+    const config = webhookConfig({ url: 'https://hooks.example.com/in?k=1', headers: { 'X-Api-Key': 'abc' } });
     const req = webhookRequest(config, n, 1_800_000_000);
     assert.equal(req.method, 'POST');
     assert.equal(req.url, 'https://hooks.example.com/in?k=1');
@@ -91,20 +93,11 @@ describe('notification messages', () => {
       link: n.link,
       time: '2026-11-23T10:30:00.000Z',
     });
-    assert.equal(
-      req.headers['x-hindsight-signature'],
-      `t=1800000000,v1=${hmacHex('sixteen-chars-secret', `1800000000.${req.body}`)}`,
-    );
+    assert.equal(req.headers['x-hindsight-signature'], `t=1800000000,v1=${hmacHex(SECRET, `1800000000.${req.body}`)}`);
   });
 
   it('shapes a GET webhook: the fields as query parameters, the query string signed', () => {
-    const config = notifierConfigSchema.parse({
-      type: 'webhook',
-      method: 'GET',
-      url: 'https://hooks.example.com/in',
-      secret: 'sixteen-chars-secret',
-    });
-    if (config.type !== 'webhook') return assert.fail('webhook expected');
+    const config = webhookConfig({ method: 'GET', url: 'https://hooks.example.com/in' });
     const req = webhookRequest(config, n, 1_800_000_000);
     const url = new URL(req.url);
     assert.equal(req.body, undefined);
@@ -112,7 +105,7 @@ describe('notification messages', () => {
     assert.equal(url.searchParams.get('database'), 'shop');
     assert.equal(
       req.headers['x-hindsight-signature'],
-      `t=1800000000,v1=${hmacHex('sixteen-chars-secret', `1800000000.${url.search.slice(1)}`)}`,
+      `t=1800000000,v1=${hmacHex(SECRET, `1800000000.${url.search.slice(1)}`)}`,
     );
   });
 
@@ -176,12 +169,7 @@ describe('notification messages', () => {
     });
     assert.equal(describeNotifier(slack), 'hooks.slack.com');
     assert.deepEqual(splitNotifierSecrets(slack).settings, { type: 'slack' });
-    const hook = notifierConfigSchema.parse({
-      type: 'webhook',
-      url: 'https://h.example.com/x?token=abc',
-      headers: { Authorization: 'Bearer zzz' },
-      secret: 'sixteen-chars-secret',
-    });
+    const hook = webhookConfig({ url: 'https://h.example.com/x?token=abc', headers: { Authorization: 'Bearer zzz' } });
     assert.equal(JSON.stringify(splitNotifierSecrets(hook).settings).match(/abc|zzz|sixteen/), null);
   });
 

@@ -21,6 +21,9 @@ function recordingLogger() {
   };
 }
 
+/** A load failure as a broken module gives it: a TypeError from a property read on undefined. */
+const bindError = () => new TypeError("Cannot read properties of undefined (reading 'bind')");
+
 // Closing a server waits for its connections (the silent socket holds them open): they are ended first.
 const open = new Set<net.Socket>();
 
@@ -59,11 +62,15 @@ describe('the auto sandbox driver choice never takes the worker down', () => {
     engineTimeoutMs: 5_000,
     ...extra,
   });
+  /** A fake engine on a socket of this name in the test folder, and a logger that records the choice's warnings. */
+  const engineAt = async (name: string, reply: string | undefined) => {
+    const socket = path.join(dir, name);
+    servers.push(await fakeEngineSocket(socket, reply));
+    return { socket, ...recordingLogger() };
+  };
 
   it('a socket that never answers: the process driver once the wait is over (first: testcontainers keeps what it found)', async () => {
-    const socket = path.join(dir, 'silent.sock');
-    servers.push(await fakeEngineSocket(socket, undefined));
-    const { warnings, logger } = recordingLogger();
+    const { socket, warnings, logger } = await engineAt('silent.sock', undefined);
     const started = Date.now();
     const driver = await createSandboxDriver(options(socket, { logger, engineTimeoutMs: 1_500 }));
     delete process.env.DOCKER_HOST;
@@ -74,11 +81,8 @@ describe('the auto sandbox driver choice never takes the worker down', () => {
   });
 
   it('a socket that answers, but not as Docker: the process driver, and the log says why', async () => {
-    const socket = path.join(dir, 'http-garbage.sock');
-    servers.push(
-      await fakeEngineSocket(socket, 'HTTP/1.1 500 Not Docker\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'),
-    );
-    const { warnings, logger } = recordingLogger();
+    const reply = 'HTTP/1.1 500 Not Docker\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
+    const { socket, warnings, logger } = await engineAt('http-garbage.sock', reply);
     const driver = await createSandboxDriver(options(socket, { logger }));
     delete process.env.DOCKER_HOST; // The docker driver points testcontainers at the socket it was given.
     assert.equal(driver.name, 'process');
@@ -90,22 +94,16 @@ describe('the auto sandbox driver choice never takes the worker down', () => {
   });
 
   it("the docker driver module fails to load: the process driver, with the loader's error", async () => {
-    const socket = path.join(dir, 'module-fails.sock');
-    servers.push(await fakeEngineSocket(socket, undefined));
-    const { warnings, logger } = recordingLogger();
-    const loadDockerDriver = () =>
-      Promise.reject(new TypeError("Cannot read properties of undefined (reading 'bind')"));
+    const { socket, warnings, logger } = await engineAt('module-fails.sock', undefined);
+    const loadDockerDriver = () => Promise.reject(bindError());
     const driver = await createSandboxDriver(options(socket, { logger, loadDockerDriver }));
     assert.equal(driver.name, 'process');
     assert.match(String(warnings[0]!.fields.reason), /reading 'bind'/);
   });
 
   it('testcontainers fails to load inside the docker driver: the process driver, with the package named', async () => {
-    const socket = path.join(dir, 'testcontainers-fails.sock');
-    servers.push(await fakeEngineSocket(socket, undefined));
-    const { warnings, logger } = recordingLogger();
-    const brokenTestcontainers = () =>
-      Promise.reject(new TypeError("Cannot read properties of undefined (reading 'bind')"));
+    const { socket, warnings, logger } = await engineAt('testcontainers-fails.sock', undefined);
+    const brokenTestcontainers = () => Promise.reject(bindError());
     const loadDockerDriver = () =>
       Promise.resolve({
         createDockerSandboxDriver: (driverOptions: Parameters<typeof createDockerSandboxDriver>[0]) =>

@@ -1,42 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
+import { describe } from 'node:test';
 import {
   backupDatabaseWorkflow,
   replicateBackupWorkflow,
   type BackupOutcome,
 } from '../../temporal/contracts/backup.ts';
 import { gfsRetentionWorkflow } from '../../temporal/contracts/retention.ts';
-import {
-  failureOf,
-  recording,
-  startTimeSkipping,
-  TEST_TIMEOUT,
-  type FakeActivities,
-  type WorkflowTestPlatform,
-} from './support.ts';
+import { activityFailure, callOrder, failsWith, type FakeActivities, recording } from './fakes.ts';
+import { failureOf } from './runs.ts';
+import { test, timeSkippingPlatform } from './support.ts';
 
 /** Logical backups: the backup itself, the replication that completes a partial one, and GFS retention. */
-let platform: WorkflowTestPlatform;
-before(async () => {
-  platform = await startTimeSkipping([
-    'recordBackupStarted',
-    'hookPlan',
-    'runHooks',
-    'probeDatabase',
-    'dumpDatabaseToStorage',
-    'copyBackupToStorage',
-    'settleBackup',
-    'requestVerification',
-    'recordBackupEnded',
-    'listCopies',
-    'planRetentionFor',
-    'deleteBackupEverywhere',
-  ]);
-});
-after(async () => {
-  await platform?.stop();
-});
+const platform = timeSkippingPlatform();
 
 type Copy = { storageName: string; status: 'complete' | 'failed'; error?: string; sizeBytes?: number };
 const dumped = (copies: Copy[]) => ({
@@ -48,6 +23,12 @@ const dumped = (copies: Copy[]) => ({
   tables: 3,
   rows: 42,
 });
+/** A dump that reached these storages (or did not): what dumpDatabaseToStorage answers. */
+function dumpTo(...copies: Copy[]) {
+  return async () => dumped(copies) as never;
+}
+const took = (storageName: string): Copy => ({ storageName, status: 'complete' });
+const missed = (storageName: string, error: string): Copy => ({ storageName, status: 'failed', error });
 
 /** A backup's activities answering as a healthy source with two storages would, overridden per test. */
 function backupOf(overrides: FakeActivities = {}) {
@@ -55,11 +36,7 @@ function backupOf(overrides: FakeActivities = {}) {
     recordBackupStarted: async () => ({ storageNames: ['a', 'b'] }),
     hookPlan: async () => ({ count: 0, timeoutSeconds: 0 }),
     probeDatabase: async () => ({ serverVersion: '16.4', sizeBytes: 1000 }),
-    dumpDatabaseToStorage: async () =>
-      dumped([
-        { storageName: 'a', status: 'complete' },
-        { storageName: 'b', status: 'complete' },
-      ]) as never,
+    dumpDatabaseToStorage: dumpTo(took('a'), took('b')),
     settleBackup: async () => ({ status: 'complete' }),
     requestVerification: async () => ({ verificationId: 'v1' }),
     recordBackupEnded: async () => undefined,
@@ -76,7 +53,7 @@ describe('backupDatabase with time skipping', () => {
       `backup/${backupId}`,
     );
 
-  it('a backup every storage took is complete, verified, and copies nothing', TEST_TIMEOUT, async () => {
+  test('a backup every storage took is complete, verified, and copies nothing', async () => {
     const fake = backupOf();
     const outcome: BackupOutcome = await run(fake, '20260101T000000Z-a00001');
     assert.equal(outcome.status, 'complete');
@@ -85,30 +62,18 @@ describe('backupDatabase with time skipping', () => {
       ['a', 'b'],
     );
     assert.equal(outcome.rows, 42);
-    assert.deepEqual(
-      fake.calls.map((c) => c.name),
-      [
-        'recordBackupStarted',
-        'hookPlan',
-        'probeDatabase',
-        'dumpDatabaseToStorage',
-        'settleBackup',
-        'requestVerification',
-        'hookPlan',
-      ],
+    assert.equal(
+      callOrder(fake),
+      'recordBackupStarted → hookPlan → probeDatabase → dumpDatabaseToStorage → settleBackup → requestVerification → hookPlan',
     );
     assert.deepEqual(fake.named('requestVerification'), [
       { database: 'app', backupId: '20260101T000000Z-a00001', trigger: 'backup' },
     ]);
   });
 
-  it('a storage that missed the dump gets a copy from one that has it', TEST_TIMEOUT, async () => {
+  test('a storage that missed the dump gets a copy from one that has it', async () => {
     const fake = backupOf({
-      dumpDatabaseToStorage: async () =>
-        dumped([
-          { storageName: 'a', status: 'complete' },
-          { storageName: 'b', status: 'failed', error: 'timeout' },
-        ]) as never,
+      dumpDatabaseToStorage: dumpTo(took('a'), missed('b', 'timeout')),
       copyBackupToStorage: async (input) => ({ storageName: input.storageName, status: 'complete', sizeBytes: 900 }),
     });
     const outcome = await run(fake, '20260101T000000Z-a00002');
@@ -122,16 +87,10 @@ describe('backupDatabase with time skipping', () => {
     );
   });
 
-  it('a copy that keeps failing is retried once, then the backup is partial with the cause', TEST_TIMEOUT, async () => {
+  test('a copy that keeps failing is retried once, then the backup is partial with the cause', async () => {
     const fake = backupOf({
-      dumpDatabaseToStorage: async () =>
-        dumped([
-          { storageName: 'a', status: 'complete' },
-          { storageName: 'b', status: 'failed', error: 'timeout' },
-        ]) as never,
-      copyBackupToStorage: async () => {
-        throw ApplicationFailure.create({ message: 'storage "b" is unreachable: ECONNREFUSED', type: 'unreachable' });
-      },
+      dumpDatabaseToStorage: dumpTo(took('a'), missed('b', 'timeout')),
+      copyBackupToStorage: failsWith('storage "b" is unreachable: ECONNREFUSED', 'unreachable'),
       settleBackup: async () => ({ status: 'partial' }),
     });
     const outcome = await run(fake, '20260101T000000Z-a00003');
@@ -145,16 +104,10 @@ describe('backupDatabase with time skipping', () => {
     assert.equal(fake.named('recordBackupEnded').length, 0, 'a partial backup is settled, not ended as failed');
   });
 
-  it('a full storage is not retried', TEST_TIMEOUT, async () => {
+  test('a full storage is not retried', async () => {
     const fake = backupOf({
-      dumpDatabaseToStorage: async () =>
-        dumped([
-          { storageName: 'a', status: 'failed', error: 'full' },
-          { storageName: 'b', status: 'complete' },
-        ]) as never,
-      copyBackupToStorage: async () => {
-        throw ApplicationFailure.create({ message: 'storage "a" is full', type: 'no_space', nonRetryable: true });
-      },
+      dumpDatabaseToStorage: dumpTo(missed('a', 'full'), took('b')),
+      copyBackupToStorage: failsWith('storage "a" is full', 'no_space', { nonRetryable: true }),
       settleBackup: async () => ({ status: 'partial' }),
     });
     const outcome = await run(fake, '20260101T000000Z-a00004');
@@ -162,14 +115,9 @@ describe('backupDatabase with time skipping', () => {
     assert.equal(outcome.status, 'partial');
   });
 
-  it('a source that stays down fails the backup after four checks, recorded with the cause', TEST_TIMEOUT, async () => {
+  test('a source that stays down fails the backup after four checks, recorded with the cause', async () => {
     const fake = backupOf({
-      probeDatabase: async () => {
-        throw ApplicationFailure.create({
-          message: 'could not connect to "app": connection refused',
-          type: 'unreachable',
-        });
-      },
+      probeDatabase: failsWith('could not connect to "app": connection refused', 'unreachable'),
     });
     const failure = await failureOf(run(fake, '20260101T000000Z-a00005'));
     assert.match(
@@ -187,28 +135,24 @@ describe('backupDatabase with time skipping', () => {
     ]);
   });
 
-  it(
-    'a pre_backup hook that fails cancels the backup before the dump, with its output as the reason',
-    TEST_TIMEOUT,
-    async () => {
-      const fake = backupOf({
-        hookPlan: async (input) => ({ count: input.kind === 'pre_backup' ? 1 : 0, timeoutSeconds: 10 }),
-        runHooks: async () =>
-          ({ ran: 1, failures: [{ message: 'pre_backup hook "lock" exited with 3: busy' }] }) as never,
-      });
-      const outcome = await run(fake, '20260101T000000Z-a00006');
-      assert.equal(outcome.status, 'cancelled');
-      assert.equal(outcome.reason, 'pre_backup hook "lock" exited with 3: busy');
-      assert.equal(fake.named('dumpDatabaseToStorage').length, 0);
-      assert.deepEqual(fake.named('recordBackupEnded'), [
-        {
-          backupId: '20260101T000000Z-a00006',
-          status: 'cancelled',
-          error: 'pre_backup hook "lock" exited with 3: busy',
-        },
-      ]);
-    },
-  );
+  test('a pre_backup hook that fails cancels the backup before the dump, with its output as the reason', async () => {
+    const fake = backupOf({
+      hookPlan: async (input) => ({ count: input.kind === 'pre_backup' ? 1 : 0, timeoutSeconds: 10 }),
+      runHooks: async () =>
+        ({ ran: 1, failures: [{ message: 'pre_backup hook "lock" exited with 3: busy' }] }) as never,
+    });
+    const outcome = await run(fake, '20260101T000000Z-a00006');
+    assert.equal(outcome.status, 'cancelled');
+    assert.equal(outcome.reason, 'pre_backup hook "lock" exited with 3: busy');
+    assert.equal(fake.named('dumpDatabaseToStorage').length, 0);
+    assert.deepEqual(fake.named('recordBackupEnded'), [
+      {
+        backupId: '20260101T000000Z-a00006',
+        status: 'cancelled',
+        error: 'pre_backup hook "lock" exited with 3: busy',
+      },
+    ]);
+  });
 });
 
 const REPLICATED = '20260101T000000Z-a00010';
@@ -220,7 +164,7 @@ const partialCopies = [
 ];
 
 describe('replicateBackup with time skipping', () => {
-  it('copies the backup into every storage that missed it and settles it', TEST_TIMEOUT, async () => {
+  test('copies the backup into every storage that missed it and settles it', async () => {
     const fake = recording({
       listCopies: async () => partialCopies,
       copyBackupToStorage: async (input) => ({ storageName: input.storageName, status: 'complete', sizeBytes: 900 }),
@@ -237,21 +181,16 @@ describe('replicateBackup with time skipping', () => {
     assert.deepEqual(fake.named('settleBackup'), [{ backupId: REPLICATED }]);
     assert.equal(outcome.status, 'complete');
     assert.deepEqual(
-      outcome.copies.map((c) => [c.storageName, c.status]),
-      [
-        ['a', 'complete'],
-        ['b', 'complete'],
-        ['c', 'complete'],
-      ],
+      outcome.copies.map((c) => `${c.storageName}: ${c.status}`),
+      ['a: complete', 'b: complete', 'c: complete'],
     );
   });
 
-  it('a storage that refuses the copy leaves the backup partial, with the cause', TEST_TIMEOUT, async () => {
+  test('a storage that refuses the copy leaves the backup partial, with the cause', async () => {
     const fake = recording({
       listCopies: async () => partialCopies,
       copyBackupToStorage: async (input) => {
-        if (input.storageName === 'c')
-          throw ApplicationFailure.create({ message: 'storage "c" is full', type: 'no_space' });
+        if (input.storageName === 'c') throw activityFailure('storage "c" is full', 'no_space');
         return { storageName: input.storageName, status: 'complete', sizeBytes: 900 };
       },
       settleBackup: async () => ({ status: 'partial' }),
@@ -266,17 +205,14 @@ describe('replicateBackup with time skipping', () => {
     );
   });
 
-  it('a backup with no complete copy anywhere fails at once, copying nothing', TEST_TIMEOUT, async () => {
+  test('a backup with no complete copy anywhere fails at once, copying nothing', async () => {
     const fake = recording({ listCopies: async () => partialCopies.slice(1) });
     const failure = await failureOf(
       platform.execute(fake, replicateBackupWorkflow, { database: 'app', backupId: REPLICATED }),
     );
     assert.equal(failure.message, `backup ${REPLICATED} has no complete copy in any storage to copy from`);
     assert.equal(failure.type, 'not_found');
-    assert.deepEqual(
-      fake.calls.map((c) => c.name),
-      ['listCopies'],
-    );
+    assert.equal(callOrder(fake), 'listCopies');
   });
 });
 
@@ -303,7 +239,7 @@ describe('gfsRetention with time skipping', () => {
     return { fake, outcome };
   };
 
-  it('deletes what the plan says, and reports a backup the deletion-time check kept', TEST_TIMEOUT, async () => {
+  test('deletes what the plan says, and reports a backup the deletion-time check kept', async () => {
     const { fake, outcome } = prune(false, ['b2']);
     const result = await outcome;
     assert.deepEqual(fake.named('deleteBackupEverywhere'), [
@@ -315,7 +251,7 @@ describe('gfsRetention with time skipping', () => {
     assert.equal(result.kept, 1);
   });
 
-  it('a dry run plans and deletes nothing', TEST_TIMEOUT, async () => {
+  test('a dry run plans and deletes nothing', async () => {
     const { fake, outcome } = prune(true, []);
     const result = await outcome;
     assert.equal(fake.named('deleteBackupEverywhere').length, 0);

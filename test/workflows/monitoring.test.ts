@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
+import { describe } from 'node:test';
 import { healthMonitorWorkflow } from '../../temporal/contracts/health.ts';
 import {
   backupWatchdogWorkflow,
@@ -9,37 +8,15 @@ import {
   wakeDeliverySignal,
   type BackupWatchdogInput,
 } from '../../temporal/contracts/notifications.ts';
-import {
-  eventually,
-  failureOf,
-  held,
-  recording,
-  startTimeSkipping,
-  TEST_TIMEOUT,
-  type FakeActivities,
-  type WorkflowTestPlatform,
-} from './support.ts';
+import { activityFailure, type FakeActivities, held, recording } from './fakes.ts';
+import { eventually, failureOf } from './runs.ts';
+import { test, timeSkippingPlatform } from './support.ts';
 
 /**
  * What watches and tells: the health monitor, the per-scope notification delivery loop, and the
  * watchdog that queues overdue-backup alerts.
  */
-let platform: WorkflowTestPlatform;
-before(async () => {
-  platform = await startTimeSkipping([
-    'healthSettings',
-    'probeHealth',
-    'recordHealthTransition',
-    'notify',
-    'planDeliveries',
-    'sendNotification',
-    'failDelivery',
-    'checkOverdueBackups',
-  ]);
-});
-after(async () => {
-  await platform?.stop();
-});
+const platform = timeSkippingPlatform();
 
 type Probe = { ok: true; latencyMs: number } | { ok: false; error: string };
 const up: Probe = { ok: true, latencyMs: 3 };
@@ -57,39 +34,35 @@ function monitorOf(probes: Probe[], failureThreshold: number) {
 }
 
 describe('healthMonitor with time skipping', () => {
-  it(
-    'marks a database down only after N failed checks in a row, notifies down and up once each',
-    TEST_TIMEOUT,
-    async () => {
-      const fake = monitorOf([up, refused, refused, up, refused, refused, refused, refused, up], 3);
-      const startedAt = await platform.env.currentTimeMs();
-      await platform.execute(fake, healthMonitorWorkflow, { database: 'app' });
-      // Two failures (below the threshold) after the first success change nothing; the fourth
-      // failure of the later run is not a second transition.
-      assert.deepEqual(fake.named('recordHealthTransition'), [
-        { database: 'app', status: 'up', detail: null },
-        { database: 'app', status: 'down', detail: 'connection refused' },
-        { database: 'app', status: 'up', detail: null },
-      ]);
-      const notified = fake.named('notify') as Array<{ event: string; message: string; dedupeKey: string }>;
-      assert.deepEqual(
-        notified.map((n) => n.event),
-        ['database_down', 'database_up'],
-        'the first "up" only establishes the state',
-      );
-      assert.match(
-        notified[0]!.message,
-        /database "app" is down: 3 connection checks failed in a row \(connection refused\)/,
-      );
-      assert.notEqual(notified[0]!.dedupeKey, notified[1]!.dedupeKey);
-      assert.equal(fake.named('probeHealth').length, 9);
-      // Nine hourly probes ran on the server's clock, not the test's.
-      const skippedHours = ((await platform.env.currentTimeMs()) - startedAt) / 3_600_000;
-      assert.ok(skippedHours >= 9, `the server clock moved ${skippedHours} h`);
-    },
-  );
+  test('marks a database down only after N failed checks in a row, notifies down and up once each', async () => {
+    const fake = monitorOf([up, refused, refused, up, refused, refused, refused, refused, up], 3);
+    const startedAt = await platform.env.currentTimeMs();
+    await platform.execute(fake, healthMonitorWorkflow, { database: 'app' });
+    // Two failures (below the threshold) after the first success change nothing; the fourth
+    // failure of the later run is not a second transition.
+    assert.deepEqual(fake.named('recordHealthTransition'), [
+      { database: 'app', status: 'up', detail: null },
+      { database: 'app', status: 'down', detail: 'connection refused' },
+      { database: 'app', status: 'up', detail: null },
+    ]);
+    const notified = fake.named('notify') as Array<{ event: string; message: string; dedupeKey: string }>;
+    assert.deepEqual(
+      notified.map((n) => n.event),
+      ['database_down', 'database_up'],
+      'the first "up" only establishes the state',
+    );
+    assert.match(
+      notified[0]!.message,
+      /database "app" is down: 3 connection checks failed in a row \(connection refused\)/,
+    );
+    assert.notEqual(notified[0]!.dedupeKey, notified[1]!.dedupeKey);
+    assert.equal(fake.named('probeHealth').length, 9);
+    // Nine hourly probes ran on the server's clock, not the test's.
+    const skippedHours = ((await platform.env.currentTimeMs()) - startedAt) / 3_600_000;
+    assert.ok(skippedHours >= 9, `the server clock moved ${skippedHours} h`);
+  });
 
-  it('a database that never answers is notified down once, with the threshold counted', TEST_TIMEOUT, async () => {
+  test('a database that never answers is notified down once, with the threshold counted', async () => {
     const fake = monitorOf([refused, refused, refused], 2);
     await platform.execute(fake, healthMonitorWorkflow, { database: 'db' });
     assert.deepEqual(fake.named('recordHealthTransition'), [
@@ -103,7 +76,7 @@ describe('healthMonitor with time skipping', () => {
     assert.match(notified[0]!.message, /2 connection checks failed in a row/);
   });
 
-  it('a monitor carried over a continue-as-new as down notifies the recovery', TEST_TIMEOUT, async () => {
+  test('a monitor carried over a continue-as-new as down notifies the recovery', async () => {
     const fake = monitorOf([up], 3);
     const carried = { status: 'down', since: '2026-01-01T00:00:00.000Z', consecutiveFailures: 7 } as const;
     await platform.execute(fake, healthMonitorWorkflow, { database: 'old', carried });
@@ -129,7 +102,7 @@ function deliveryOf(plans: number[][], overrides: FakeActivities = {}) {
 const ids = (inputs: unknown[]) => (inputs as Array<{ deliveryId: number }>).map((i) => i.deliveryId).sort();
 
 describe('deliverNotifications with time skipping', () => {
-  it('sends what the plan holds, and plans again when woken', TEST_TIMEOUT, async () => {
+  test('sends what the plan holds, and plans again when woken', async () => {
     const fake = deliveryOf([[1, 2], [3]]);
     await platform.run(fake, async (jobs) => {
       const handle = await jobs.start(deliverNotificationsWorkflow, { database: 'app' });
@@ -143,7 +116,7 @@ describe('deliverNotifications with time skipping', () => {
     assert.deepEqual(ids(fake.named('sendNotification')), [1, 2, 3]);
   });
 
-  it('without a wake-up the scope is swept every ten minutes', TEST_TIMEOUT, async () => {
+  test('without a wake-up the scope is swept every ten minutes', async () => {
     const fake = deliveryOf([[], [], [7]]);
     await platform.run(fake, async (jobs) => {
       const handle = await jobs.start(deliverNotificationsWorkflow, { database: null });
@@ -155,12 +128,11 @@ describe('deliverNotifications with time skipping', () => {
     assert.deepEqual(ids(fake.named('sendNotification')), [7]);
   });
 
-  it('a receiver that stays down is recorded failed after five tries; a refusal after one', TEST_TIMEOUT, async () => {
+  test('a receiver that stays down is recorded failed after five tries; a refusal after one', async () => {
     const fake = deliveryOf([[1, 2]], {
       sendNotification: async (input) => {
-        if (input.deliveryId === 1)
-          throw ApplicationFailure.create({ message: 'webhook answered 503', type: 'unreachable' });
-        throw ApplicationFailure.create({ message: 'Slack refused the token', type: 'access_denied' });
+        if (input.deliveryId === 1) throw activityFailure('webhook answered 503', 'unreachable');
+        throw activityFailure('Slack refused the token', 'access_denied');
       },
     });
     await platform.run(fake, async (jobs) => {
@@ -183,8 +155,8 @@ describe('deliverNotifications with time skipping', () => {
     ]);
   });
 
-  it('a delivery still in flight is not sent a second time when a new plan lists it', TEST_TIMEOUT, async () => {
-    const sending = held<typeof sent>();
+  test('a delivery still in flight is not sent a second time when a new plan lists it', async () => {
+    const sending = held(sent);
     const fake = deliveryOf([[1], [1]], { sendNotification: sending.fake });
     await platform.run(fake, async (jobs) => {
       const handle = await jobs.start(deliverNotificationsWorkflow, { database: 'app' });
@@ -192,7 +164,7 @@ describe('deliverNotifications with time skipping', () => {
       await handle.signal(wakeDeliverySignal);
       await eventually(() => fake.named('planDeliveries').length === 2, 'the second plan');
       assert.deepEqual((await handle.query(deliveryStateQuery)).inFlight, [1]);
-      sending.release(sent);
+      sending.release();
       await eventually(async () => (await handle.query(deliveryStateQuery)).sent === 1, 'the delivery sent');
     });
     assert.deepEqual(ids(fake.named('sendNotification')), [1]);
@@ -200,14 +172,14 @@ describe('deliverNotifications with time skipping', () => {
 });
 
 describe('backupWatchdog with time skipping', () => {
-  it('queues the overdue-backup alerts and reports them', TEST_TIMEOUT, async () => {
+  test('queues the overdue-backup alerts and reports them', async () => {
     const outcome = { queued: ['app'], overdue: ['app', 'old'], swept: [null] };
     const fake = recording({ checkOverdueBackups: async () => outcome });
     assert.deepEqual(await platform.execute(fake, backupWatchdogWorkflow, {}), outcome);
     assert.equal(fake.named('checkOverdueBackups').length, 1);
   });
 
-  it('an input with fields it does not take fails at once', TEST_TIMEOUT, async () => {
+  test('an input with fields it does not take fails at once', async () => {
     const fake = recording({ checkOverdueBackups: async () => ({ queued: [], overdue: [], swept: [] }) });
     const failure = await failureOf(
       platform.execute(fake, backupWatchdogWorkflow, { database: 'app' } as unknown as BackupWatchdogInput),

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
+import { describe } from 'node:test';
 import { agentTaskQueue, backupIdPattern } from '../../temporal/contracts/common.ts';
 import {
   baseBackupProgressQuery,
@@ -17,30 +16,19 @@ import {
   type WalArchiverStatus,
 } from '../../temporal/contracts/pitr.ts';
 import {
-  eventually,
-  failureOf,
+  callOrder,
+  failsWith,
+  type FakeActivities,
   held,
   recording,
   runsUntilCancelled,
   servingQueue,
-  startTimeSkipping,
-  TEST_TIMEOUT,
-  type FakeActivities,
-  type WorkflowTestPlatform,
-  whileHeld,
-} from './support.ts';
+} from './fakes.ts';
+import { eventually, failureOf, whileHeld } from './runs.ts';
+import { test, timeSkippingPlatform } from './support.ts';
 
 /** The PITR workflows that keep an archive usable: WAL streaming, base backups, and the chain monitor that watches both. */
-let platform: WorkflowTestPlatform;
-before(async () => {
-  platform = await startTimeSkipping(
-    ['pitrSettings', 'archiveWal', 'takeBaseBackup', 'recordBaseBackupFailed', 'walChain', 'notify'],
-    { agents: ['db-host'] },
-  );
-});
-after(async () => {
-  await platform?.stop();
-});
+const platform = timeSkippingPlatform({ agents: ['db-host'] });
 
 const enabled = {
   registered: true,
@@ -68,64 +56,55 @@ const receiver: NonNullable<WalArchiverStatus['receiver']> = {
 const streamed = { ...receiver, database: 'app', state: 'stopped' as const };
 
 describe('walArchiver with time skipping', () => {
-  it('a database without PITR ends at once as disabled, streaming nothing', TEST_TIMEOUT, async () => {
+  test('a database without PITR ends at once as disabled, streaming nothing', async () => {
     const fake = recording({ pitrSettings: async () => ({ ...enabled, enabled: false }) });
     const status = await platform.execute(fake, walArchiverWorkflow, { database: 'app' });
     assert.equal(status.state, 'disabled');
-    assert.deepEqual(
-      fake.calls.map((c) => c.name),
-      ['pitrSettings'],
-    );
+    assert.equal(callOrder(fake), 'pitrSettings');
   });
 
-  it(
-    'streams an hour at a time on the agent, continuing as new with its count, until stopped',
-    TEST_TIMEOUT,
-    async () => {
-      const third = runsUntilCancelled();
-      const queues: string[] = [];
-      let runs = 0;
-      const fake = recording({
-        pitrSettings: async () => enabled,
-        archiveWal: async () => {
-          queues.push(servingQueue());
-          return ++runs < 3 ? streamed : third.fake();
-        },
-      });
-      await platform.run(fake, async (jobs) => {
-        const handle = await jobs.start(walArchiverWorkflow, { database: 'app', runForMs: 60_000 });
-        await third.started;
-        await handle.signal(walReceiverReportSignal, {
-          ...receiver,
-          segmentsArchived: 9,
-          state: 'streaming',
-        } as typeof receiver);
-        const live = await handle.query(walStatusQuery);
-        assert.deepEqual(
-          [live.state, live.runs, live.taskQueue, live.receiver?.segmentsArchived],
-          ['streaming', 2, agentTaskQueue('db-host'), 9],
-        );
-        await handle.signal(stopWalArchiverSignal, 'PITR disabled');
-        const status = await handle.result();
-        assert.deepEqual(
-          [status.state, status.runs, status.error],
-          ['stopped', 2, null],
-          'the runs before the continue-as-new are carried',
-        );
-        assert.ok(third.cancelled(), 'the stop cancelled the streaming activity');
-      });
-      assert.deepEqual(fake.named('archiveWal'), Array(3).fill({ database: 'app', runForMs: 60_000 }));
-      assert.deepEqual(queues, Array(3).fill(agentTaskQueue('db-host')));
-      assert.equal(fake.named('pitrSettings').length, 3, 'each run reads the settings afresh');
-    },
-  );
+  test('streams an hour at a time on the agent, continuing as new with its count, until stopped', async () => {
+    const third = runsUntilCancelled();
+    const queues: string[] = [];
+    let runs = 0;
+    const fake = recording({
+      pitrSettings: async () => enabled,
+      archiveWal: async () => {
+        queues.push(servingQueue());
+        return ++runs < 3 ? streamed : third.fake();
+      },
+    });
+    await platform.run(fake, async (jobs) => {
+      const handle = await jobs.start(walArchiverWorkflow, { database: 'app', runForMs: 60_000 });
+      await third.started;
+      await handle.signal(walReceiverReportSignal, {
+        ...receiver,
+        segmentsArchived: 9,
+        state: 'streaming',
+      } as typeof receiver);
+      const live = await handle.query(walStatusQuery);
+      assert.deepEqual(
+        [live.state, live.runs, live.taskQueue, live.receiver?.segmentsArchived],
+        ['streaming', 2, agentTaskQueue('db-host'), 9],
+      );
+      await handle.signal(stopWalArchiverSignal, 'PITR disabled');
+      const status = await handle.result();
+      assert.deepEqual(
+        [status.state, status.runs, status.error],
+        ['stopped', 2, null],
+        'the runs before the continue-as-new are carried',
+      );
+      assert.ok(third.cancelled(), 'the stop cancelled the streaming activity');
+    });
+    assert.deepEqual(fake.named('archiveWal'), Array(3).fill({ database: 'app', runForMs: 60_000 }));
+    assert.deepEqual(queues, Array(3).fill(agentTaskQueue('db-host')));
+    assert.equal(fake.named('pitrSettings').length, 3, 'each run reads the settings afresh');
+  });
 
-  it('a permanent streaming error fails the archiver with the cause', TEST_TIMEOUT, async () => {
+  test('a permanent streaming error fails the archiver with the cause', async () => {
     const fake = recording({
       pitrSettings: async () => ({ ...enabled, hostTaskQueue: null }),
-      archiveWal: async () => {
-        throw ApplicationFailure.create({ message: 'role "hindsight" lacks REPLICATION', type: 'access_denied' });
-      },
+      archiveWal: failsWith('role "hindsight" lacks REPLICATION', 'access_denied'),
     });
     const failure = await failureOf(platform.execute(fake, walArchiverWorkflow, { database: 'app' }));
     assert.equal(failure.message, 'WAL archiving of "app" stopped: role "hindsight" lacks REPLICATION');
@@ -163,7 +142,7 @@ const baseBackupOf = (overrides: FakeActivities = {}) =>
   });
 
 describe('baseBackup with time skipping', () => {
-  it("takes the base backup on the database's host and reports what it took", TEST_TIMEOUT, async () => {
+  test("takes the base backup on the database's host and reports what it took", async () => {
     const fake = baseBackupOf();
     const progress = await platform.run(fake, async (jobs) => {
       const handle = await jobs.start(
@@ -192,40 +171,30 @@ describe('baseBackup with time skipping', () => {
     });
   });
 
-  it(
-    'names a base backup by its start time when no id is given, and shows bytes while streaming',
-    TEST_TIMEOUT,
-    async () => {
-      const streaming = held<typeof baseResult>();
-      const fake = baseBackupOf({ takeBaseBackup: streaming.fake });
-      const { outcome } = await whileHeld(
-        platform,
-        fake,
-        streaming,
-        baseResult,
-        [baseBackupWorkflow, { database: 'app' }],
-        async (running) => {
-          await running.signal(baseBackupProgressSignal, { rawBytes: 700, storedBytes: 0 });
-          await running.signal(baseBackupProgressSignal, { rawBytes: 300, storedBytes: 0 });
-          const progress = await running.query(baseBackupProgressQuery);
-          assert.deepEqual([progress.stage, progress.rawBytes], ['streaming', 700]);
-          assert.match(progress.baseBackupId, backupIdPattern);
-          const [taken] = fake.named('takeBaseBackup') as Array<{ baseBackupId: string }>;
-          assert.equal(taken!.baseBackupId, progress.baseBackupId);
-        },
-      );
-      assert.equal(outcome.stage, 'complete');
-    },
-  );
-
-  it('a base backup that keeps failing is recorded failed after three tries', TEST_TIMEOUT, async () => {
-    const fake = baseBackupOf({
-      takeBaseBackup: async () => {
-        throw ApplicationFailure.create({
-          message: 'pg_basebackup exited with 1: too many connections',
-          type: 'tool_failed',
-        });
+  test('names a base backup by its start time when no id is given, and shows bytes while streaming', async () => {
+    const streaming = held(baseResult);
+    const fake = baseBackupOf({ takeBaseBackup: streaming.fake });
+    const run = await whileHeld(
+      platform,
+      fake,
+      streaming,
+      [baseBackupWorkflow, { database: 'app' }],
+      async (running) => {
+        await running.signal(baseBackupProgressSignal, { rawBytes: 700, storedBytes: 0 });
+        await running.signal(baseBackupProgressSignal, { rawBytes: 300, storedBytes: 0 });
+        const progress = await running.query(baseBackupProgressQuery);
+        assert.deepEqual([progress.stage, progress.rawBytes], ['streaming', 700]);
+        assert.match(progress.baseBackupId, backupIdPattern);
+        const [taken] = fake.named('takeBaseBackup') as Array<{ baseBackupId: string }>;
+        assert.equal(taken!.baseBackupId, progress.baseBackupId);
       },
+    );
+    assert.equal(run.outcome.stage, 'complete');
+  });
+
+  test('a base backup that keeps failing is recorded failed after three tries', async () => {
+    const fake = baseBackupOf({
+      takeBaseBackup: failsWith('pg_basebackup exited with 1: too many connections', 'tool_failed'),
     });
     const failure = await failureOf(
       platform.execute(fake, baseBackupWorkflow, { database: 'app', baseBackupId: '20260101T000000Z-d00002' }),
@@ -241,7 +210,7 @@ describe('baseBackup with time skipping', () => {
     ]);
   });
 
-  it('a database that is not registered fails at once, taking nothing', TEST_TIMEOUT, async () => {
+  test('a database that is not registered fails at once, taking nothing', async () => {
     const fake = baseBackupOf({ pitrSettings: async () => ({ ...enabled, registered: false }) });
     const failure = await failureOf(platform.execute(fake, baseBackupWorkflow, { database: 'gone' }));
     assert.equal(failure.message, 'database "gone" is not registered');
@@ -283,7 +252,7 @@ function monitorOf(views: ChainView[]) {
 }
 
 describe('walChainMonitor with time skipping', () => {
-  it('a new gap is notified once and answered with one base backup, which runs', TEST_TIMEOUT, async () => {
+  test('a new gap is notified once and answered with one base backup, which runs', async () => {
     const fake = monitorOf([chainOf('gapdb', {}), chainOf('gapdb', { gaps: [gap] })]);
     await platform.run(fake, async (jobs) => {
       const handle = await jobs.start(walChainMonitorWorkflow, { database: 'gapdb', intervalSeconds: 60 });
@@ -311,7 +280,7 @@ describe('walChainMonitor with time skipping', () => {
     assert.equal(notified[0]!.dedupeKey, 'walchain:gapdb:7300000000000000001:1:0/3000000');
   });
 
-  it('a gap carried over a continue-as-new is not notified again', TEST_TIMEOUT, async () => {
+  test('a gap carried over a continue-as-new is not notified again', async () => {
     const fake = monitorOf([chainOf('known', { gaps: [gap] })]);
     await platform.run(fake, async (jobs) => {
       const handle = await jobs.start(walChainMonitorWorkflow, {
@@ -325,7 +294,7 @@ describe('walChainMonitor with time skipping', () => {
     assert.equal(fake.named('notify').length, 0);
   });
 
-  it('WAL with no base backup starts one, and tries again only ten rounds later', TEST_TIMEOUT, async () => {
+  test('WAL with no base backup starts one, and tries again only ten rounds later', async () => {
     const fake = monitorOf([chainOf('nobase', { completeBaseBackups: 0 })]);
     await platform.run(fake, async (jobs) => {
       const handle = await jobs.start(walChainMonitorWorkflow, { database: 'nobase', intervalSeconds: 60 });
@@ -342,7 +311,7 @@ describe('walChainMonitor with time skipping', () => {
     assert.match(notified[0]!.message, /database "nobase" has WAL archived but no complete base backup/);
   });
 
-  it('a broken incremental chain is notified and answered with a base backup', TEST_TIMEOUT, async () => {
+  test('a broken incremental chain is notified and answered with a base backup', async () => {
     const broken = [{ id: '20260101T000000Z-e00002', reason: 'its parent 20260101T000000Z-e00001 is gone' }];
     const fake = monitorOf([chainOf('chained', { brokenChains: broken })]);
     await platform.run(fake, async (jobs) => {
@@ -360,11 +329,9 @@ describe('walChainMonitor with time skipping', () => {
     assert.equal(notified[0]!.dedupeKey, `walchain:chained:chain:${broken[0]!.id}`);
   });
 
-  it('a chain that cannot be read is shown as the last error, and the monitor goes on', TEST_TIMEOUT, async () => {
+  test('a chain that cannot be read is shown as the last error, and the monitor goes on', async () => {
     const fake = recording({
-      walChain: async () => {
-        throw ApplicationFailure.create({ message: 'storage "pitr" is unreachable', type: 'access_denied' });
-      },
+      walChain: failsWith('storage "pitr" is unreachable', 'access_denied'),
       notify: async () => ({ queued: true }),
     });
     await platform.run(fake, async (jobs) => {

@@ -4,7 +4,7 @@
  */
 import type { PitrRestoreInput } from '../../temporal/contracts/pitr.ts';
 import type { RestoreBackupInput } from '../../temporal/contracts/restore.ts';
-import { recording, servingQueue, type FakeActivities } from './support.ts';
+import { recording, servingQueue, type FakeActivities } from './fakes.ts';
 
 /** The logical backup every restoreBackup test restores. */
 export const BACKUP = '20260101T000000Z-b00001';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { describe } from 'node:test';
+import { ActivityFailure, CancelledFailure } from '@temporalio/common';
 import { agentTaskQueue } from '../../temporal/contracts/common.ts';
 import {
   abortPitrSignal,
@@ -18,17 +18,9 @@ import {
   type RestoreBackupInput,
   type RestoreOutcome,
 } from '../../temporal/contracts/restore.ts';
-import {
-  failureOf,
-  held,
-  interrupted,
-  runsUntilCancelled,
-  startTimeSkipping,
-  TEST_TIMEOUT,
-  type Handle,
-  type WorkflowTestPlatform,
-  whileHeld,
-} from './support.ts';
+import { activityFailure, callOrder, failsWith, held, runsUntilCancelled } from './fakes.ts';
+import { failureOf, interrupted, whileHeld } from './runs.ts';
+import { test, timeSkippingPlatform, type Handle } from './support.ts';
 import {
   BACKUP,
   BASE,
@@ -42,73 +34,43 @@ import {
 } from './restore-fixtures.ts';
 
 /** Both kinds of restore: a logical backup into a database (restoreBackup), and a point in time (pitrRestore). */
-let platform: WorkflowTestPlatform;
-before(async () => {
-  platform = await startTimeSkipping(
-    [
-      'resolveBackup',
-      'prepareRestoreTarget',
-      'recordRestoreStarted',
-      'restoreBackupToTarget',
-      'recordRestoreEnded',
-      'hookPlan',
-      'runHooks',
-      'planPitrRestore',
-      'restoreToPointInTime',
-    ],
-    { agents: ['db-host'] },
-  );
-});
-after(async () => {
-  await platform?.stop();
-});
+const platform = timeSkippingPlatform({ agents: ['db-host'] });
 
 describe('restoreBackup with time skipping', () => {
-  it(
-    'restores the newest backup, records it verified with its counts, then runs post_restore hooks',
-    TEST_TIMEOUT,
-    async () => {
-      const fake = restoreOf();
-      const outcome = await platform.execute(fake, restoreBackupWorkflow, restoreInput);
-      assert.deepEqual(
-        fake.calls.map((c) => c.name),
-        [
-          'resolveBackup',
-          'prepareRestoreTarget',
-          'recordRestoreStarted',
-          'restoreBackupToTarget',
-          'recordRestoreEnded',
-          'hookPlan',
-        ],
-      );
-      assert.deepEqual(fake.named('resolveBackup'), [{ database: 'app' }]);
-      const [started] = fake.named('recordRestoreStarted') as Array<{
-        restoreId: string;
-        backupId: string;
-        target: string;
-      }>;
-      assert.equal(started!.backupId, BACKUP);
-      assert.equal(started!.target, 'database "app_copy"');
-      assert.deepEqual(fake.named('restoreBackupToTarget'), [
-        { database: 'app', backupId: BACKUP, to: { database: 'app_copy' }, restoreId: started!.restoreId },
-      ]);
-      assert.deepEqual(fake.named('recordRestoreEnded'), [
-        { restoreId: started!.restoreId, status: 'verified', tablesChecked: 3, rowsChecked: 42 },
-      ]);
-      assert.deepEqual(fake.named('hookPlan'), [{ database: 'app', kind: 'post_restore' }]);
-      assert.deepEqual(outcome, {
-        restoreId: started!.restoreId,
-        backupId: BACKUP,
-        storageName: 'a',
-        database: 'app',
-        target: 'database "app_copy"',
-        tablesChecked: 3,
-        rowsChecked: 42,
-      });
-    },
-  );
+  test('restores the newest backup, records it verified with its counts, then runs post_restore hooks', async () => {
+    const fake = restoreOf();
+    const outcome = await platform.execute(fake, restoreBackupWorkflow, restoreInput);
+    assert.equal(
+      callOrder(fake),
+      'resolveBackup → prepareRestoreTarget → recordRestoreStarted → restoreBackupToTarget → recordRestoreEnded → hookPlan',
+    );
+    assert.deepEqual(fake.named('resolveBackup'), [{ database: 'app' }]);
+    const [started] = fake.named('recordRestoreStarted') as Array<{
+      restoreId: string;
+      backupId: string;
+      target: string;
+    }>;
+    assert.equal(started!.backupId, BACKUP);
+    assert.equal(started!.target, 'database "app_copy"');
+    assert.deepEqual(fake.named('restoreBackupToTarget'), [
+      { database: 'app', backupId: BACKUP, to: { database: 'app_copy' }, restoreId: started!.restoreId },
+    ]);
+    assert.deepEqual(fake.named('recordRestoreEnded'), [
+      { restoreId: started!.restoreId, status: 'verified', tablesChecked: 3, rowsChecked: 42 },
+    ]);
+    assert.deepEqual(fake.named('hookPlan'), [{ database: 'app', kind: 'post_restore' }]);
+    assert.deepEqual(outcome, {
+      restoreId: started!.restoreId,
+      backupId: BACKUP,
+      storageName: 'a',
+      database: 'app',
+      target: 'database "app_copy"',
+      tablesChecked: 3,
+      rowsChecked: 42,
+    });
+  });
 
-  it('a restore whose row counts differ fails, naming every table, and is recorded failed', TEST_TIMEOUT, async () => {
+  test('a restore whose row counts differ fails, naming every table, and is recorded failed', async () => {
     const mismatches = [
       { schema: 'public', table: 'orders', expected: 10, actual: 9 },
       { schema: 'public', table: 'gone', expected: 1, actual: null },
@@ -132,34 +94,23 @@ describe('restoreBackup with time skipping', () => {
     assert.equal(fake.named('hookPlan').length, 0, 'no post_restore hooks after a failed restore');
   });
 
-  it('a backup that does not exist fails at once, before anything is recorded', TEST_TIMEOUT, async () => {
+  test('a backup that does not exist fails at once, before anything is recorded', async () => {
     const fake = restoreOf({
-      resolveBackup: async () => {
-        throw ApplicationFailure.create({
-          message: 'database "app" has no complete backup',
-          type: 'not_found',
-          nonRetryable: true,
-        });
-      },
+      resolveBackup: failsWith('database "app" has no complete backup', 'not_found', { nonRetryable: true }),
     });
     const failure = await failureOf(platform.execute(fake, restoreBackupWorkflow, restoreInput));
     assert.equal(
       failure.message,
       'restore of a backup (database "app") into the restore target failed: database "app" has no complete backup',
     );
-    assert.deepEqual(
-      fake.calls.map((c) => c.name),
-      ['resolveBackup'],
-      'not retried, nothing recorded',
-    );
+    assert.equal(callOrder(fake), 'resolveBackup', 'not retried, nothing recorded');
   });
 
-  it('a restore that fails once is tried again and succeeds', TEST_TIMEOUT, async () => {
+  test('a restore that fails once is tried again and succeeds', async () => {
     let tries = 0;
     const fake = restoreOf({
       restoreBackupToTarget: async () => {
-        if (++tries === 1)
-          throw ApplicationFailure.create({ message: 'storage "a" is unreachable', type: 'unreachable' });
+        if (++tries === 1) throw activityFailure('storage "a" is unreachable', 'unreachable');
         return restored;
       },
     });
@@ -168,23 +119,19 @@ describe('restoreBackup with time skipping', () => {
     assert.equal(outcome.rowsChecked, 42);
   });
 
-  it(
-    'a post_restore hook that fails leaves the restore standing, with the failure as a warning',
-    TEST_TIMEOUT,
-    async () => {
-      const fake = restoreOf({
-        hookPlan: async () => ({ count: 1, timeoutSeconds: 10 }),
-        runHooks: async () => ({ ran: 1, failures: [{ message: 'post_restore hook "grant" exited with 1' }] }) as never,
-      });
-      const outcome = await platform.execute(fake, restoreBackupWorkflow, restoreInput);
-      assert.deepEqual(outcome.warnings, ['post_restore hook "grant" exited with 1']);
-      const [hooks] = fake.named('runHooks') as Array<{ kind: string; backupId: string; restoreId: string }>;
-      assert.equal(hooks!.kind, 'post_restore');
-      assert.equal(hooks!.restoreId, outcome.restoreId);
-    },
-  );
+  test('a post_restore hook that fails leaves the restore standing, with the failure as a warning', async () => {
+    const fake = restoreOf({
+      hookPlan: async () => ({ count: 1, timeoutSeconds: 10 }),
+      runHooks: async () => ({ ran: 1, failures: [{ message: 'post_restore hook "grant" exited with 1' }] }) as never,
+    });
+    const outcome = await platform.execute(fake, restoreBackupWorkflow, restoreInput);
+    assert.deepEqual(outcome.warnings, ['post_restore hook "grant" exited with 1']);
+    const [hooks] = fake.named('runHooks') as Array<{ kind: string; backupId: string; restoreId: string }>;
+    assert.equal(hooks!.kind, 'post_restore');
+    assert.equal(hooks!.restoreId, outcome.restoreId);
+  });
 
-  it('an input that names a system database fails at once with the field', TEST_TIMEOUT, async () => {
+  test('an input that names a system database fails at once with the field', async () => {
     const fake = restoreOf();
     const failure = await failureOf(
       platform.execute(fake, restoreBackupWorkflow, { database: 'app', to: { database: 'template1' } }),
@@ -200,67 +147,56 @@ describe('restoreBackup with time skipping', () => {
 });
 
 describe('restoreBackup while it runs, with time skipping', () => {
-  it('progress shows the bytes the restore reports while it runs', TEST_TIMEOUT, async () => {
-    const restoring = held<typeof restored>();
+  test('progress shows the bytes the restore reports while it runs', async () => {
+    const restoring = held(restored);
     const fake = restoreOf({ restoreBackupToTarget: restoring.fake });
-    const { handle } = await whileHeld(
+    const run = await whileHeld(platform, fake, restoring, [restoreBackupWorkflow, restoreInput], async (running) => {
+      await running.signal(restoreProgressSignal, { readBytes: 300, restoredBytes: 250 });
+      await running.signal(restoreProgressSignal, { readBytes: 100, restoredBytes: 50 });
+      const progress = await running.query(restoreProgressQuery);
+      assert.deepEqual(
+        {
+          stage: progress.stage,
+          backupId: progress.backupId,
+          readBytes: progress.readBytes,
+          restoredBytes: progress.restoredBytes,
+        },
+        { stage: 'restoring', backupId: BACKUP, readBytes: 300, restoredBytes: 250 },
+        'bytes never go backwards',
+      );
+    });
+    assert.equal((await run.handle.query(restoreProgressQuery)).stage, 'verified');
+  });
+
+  test('an abort cancels the running restore, records it failed and fails the run with the cancelled activity', async () => {
+    const restoring = runsUntilCancelled();
+    const fake = restoreOf({ restoreBackupToTarget: restoring.fake });
+    const abort = (handle: Handle<RestoreBackupInput, RestoreOutcome>) =>
+      handle.signal(abortRestoreSignal, 'wrong backup');
+    const { handle, failure } = await interrupted(
       platform,
       fake,
       restoring,
-      restored,
       [restoreBackupWorkflow, restoreInput],
-      async (running) => {
-        await running.signal(restoreProgressSignal, { readBytes: 300, restoredBytes: 250 });
-        await running.signal(restoreProgressSignal, { readBytes: 100, restoredBytes: 50 });
-        const progress = await running.query(restoreProgressQuery);
-        assert.deepEqual(
-          {
-            stage: progress.stage,
-            backupId: progress.backupId,
-            readBytes: progress.readBytes,
-            restoredBytes: progress.restoredBytes,
-          },
-          { stage: 'restoring', backupId: BACKUP, readBytes: 300, restoredBytes: 250 },
-          'bytes never go backwards',
-        );
-      },
+      abort,
     );
-    assert.equal((await handle.query(restoreProgressQuery)).stage, 'verified');
+    // Only the restore's scope was cancelled, not the run: the run fails with the activity's cancellation.
+    assert.ok(
+      failure instanceof ActivityFailure && failure.cause instanceof CancelledFailure,
+      `the activity was cancelled: ${String(failure)}`,
+    );
+    const ended = fake.named('recordRestoreEnded') as Array<{ status: string; error: string }>;
+    assert.deepEqual(
+      ended.map((e) => [e.status, e.error]),
+      [['failed', 'aborted by request']],
+    );
+    const progress = await handle.query(restoreProgressQuery);
+    assert.deepEqual([progress.stage, progress.error], ['aborted', 'aborted by request']);
   });
-
-  it(
-    'an abort cancels the running restore, records it failed and fails the run with the cancelled activity',
-    TEST_TIMEOUT,
-    async () => {
-      const restoring = runsUntilCancelled();
-      const fake = restoreOf({ restoreBackupToTarget: restoring.fake });
-      const abort = (handle: Handle<RestoreBackupInput, RestoreOutcome>) =>
-        handle.signal(abortRestoreSignal, 'wrong backup');
-      const { handle, failure } = await interrupted(
-        platform,
-        fake,
-        restoring,
-        [restoreBackupWorkflow, restoreInput],
-        abort,
-      );
-      // Only the restore's scope was cancelled, not the run: the run fails with the activity's cancellation.
-      assert.ok(
-        failure instanceof ActivityFailure && failure.cause instanceof CancelledFailure,
-        `the activity was cancelled: ${String(failure)}`,
-      );
-      const ended = fake.named('recordRestoreEnded') as Array<{ status: string; error: string }>;
-      assert.deepEqual(
-        ended.map((e) => [e.status, e.error]),
-        [['failed', 'aborted by request']],
-      );
-      const progress = await handle.query(restoreProgressQuery);
-      assert.deepEqual([progress.stage, progress.error], ['aborted', 'aborted by request']);
-    },
-  );
 });
 
 describe('pitrRestore with time skipping', () => {
-  it('restores the base backup the plan chose, to the target, on the main queue', TEST_TIMEOUT, async () => {
+  test('restores the base backup the plan chose, to the target, on the main queue', async () => {
     const fake = pitrOf();
     const outcome = await platform.execute(fake, pitrRestoreWorkflow, pointInTime);
     assert.deepEqual(fake.named('planPitrRestore'), [{ database: 'app', target: { time: '2026-01-01T10:00:00Z' } }]);
@@ -283,46 +219,35 @@ describe('pitrRestore with time skipping', () => {
     assert.ok(!fake.queues[0]!.startsWith('agent/'), `served by the main worker, not ${fake.queues[0]}`);
   });
 
-  it('a directory restore of a database with an agent runs on that agent', TEST_TIMEOUT, async () => {
+  test('a directory restore of a database with an agent runs on that agent', async () => {
     const fake = pitrOf({ planPitrRestore: async () => ({ ...plan, agent: 'db-host' }) });
     await platform.execute(fake, pitrRestoreWorkflow, pointInTime);
     assert.deepEqual(fake.queues, [agentTaskQueue('db-host')]);
   });
 
-  it('a sandbox restore runs on the main queue even when the database has an agent', TEST_TIMEOUT, async () => {
+  test('a sandbox restore runs on the main queue even when the database has an agent', async () => {
     const fake = pitrOf({ planPitrRestore: async () => ({ ...plan, agent: 'db-host' }) });
     await platform.execute(fake, pitrRestoreWorkflow, { ...pointInTime, to: { sandbox: true } });
     assert.equal(fake.queues.length, 1);
     assert.notEqual(fake.queues[0], agentTaskQueue('db-host'));
   });
 
-  it(
-    "a target outside every window fails at once with the planner's words, restoring nothing",
-    TEST_TIMEOUT,
-    async () => {
-      const refusal = 'target 2027-01-01 10:00 UTC is outside the recoverable windows: 2026-01-01 00:00 – 12:00 UTC';
-      const fake = pitrOf({
-        planPitrRestore: async () => {
-          throw ApplicationFailure.create({ message: refusal, type: 'bad_input', nonRetryable: true });
-        },
-      });
-      const failure = await failureOf(
-        platform.execute(fake, pitrRestoreWorkflow, { ...pointInTime, target: { time: '2027-01-01T10:00:00Z' } }),
-      );
-      assert.equal(failure.message, `point-in-time restore of database "app" failed: ${refusal}`);
-      assert.equal(failure.type, 'restore_failed');
-      assert.deepEqual(
-        fake.calls.map((c) => c.name),
-        ['planPitrRestore'],
-      );
-    },
-  );
-
-  it('a restore that fails twice fails the run after one retry', TEST_TIMEOUT, async () => {
+  test("a target outside every window fails at once with the planner's words, restoring nothing", async () => {
+    const refusal = 'target 2027-01-01 10:00 UTC is outside the recoverable windows: 2026-01-01 00:00 – 12:00 UTC';
     const fake = pitrOf({
-      restoreToPointInTime: async () => {
-        throw ApplicationFailure.create({ message: 'recovery ended before the target', type: 'tool_failed' });
-      },
+      planPitrRestore: failsWith(refusal, 'bad_input', { nonRetryable: true }),
+    });
+    const failure = await failureOf(
+      platform.execute(fake, pitrRestoreWorkflow, { ...pointInTime, target: { time: '2027-01-01T10:00:00Z' } }),
+    );
+    assert.equal(failure.message, `point-in-time restore of database "app" failed: ${refusal}`);
+    assert.equal(failure.type, 'restore_failed');
+    assert.equal(callOrder(fake), 'planPitrRestore');
+  });
+
+  test('a restore that fails twice fails the run after one retry', async () => {
+    const fake = pitrOf({
+      restoreToPointInTime: failsWith('recovery ended before the target', 'tool_failed'),
     });
     const failure = await failureOf(platform.execute(fake, pitrRestoreWorkflow, pointInTime));
     assert.equal(failure.message, 'point-in-time restore of database "app" failed: recovery ended before the target');
@@ -331,35 +256,28 @@ describe('pitrRestore with time skipping', () => {
 });
 
 describe('pitrRestore while it runs, with time skipping', () => {
-  it('progress follows the restore from extracting to recovering as reports arrive', TEST_TIMEOUT, async () => {
-    const restoring = held<typeof recovered>();
+  test('progress follows the restore from extracting to recovering as reports arrive', async () => {
+    const restoring = held(recovered);
     const fake = pitrOf({ restoreToPointInTime: restoring.fake });
-    const { handle } = await whileHeld(
-      platform,
-      fake,
-      restoring,
-      recovered,
-      [pitrRestoreWorkflow, pointInTime],
-      async (running) => {
-        await running.signal(pitrProgressSignal, { extractedBytes: 4096 });
-        const extracting = await running.query(pitrProgressQuery);
-        assert.deepEqual(
-          [extracting.stage, extracting.baseBackupId, extracting.window, extracting.extractedBytes],
-          ['extracting', BASE, plan.window, 4096],
-        );
-        await running.signal(pitrProgressSignal, { extractedBytes: 1024, segmentsFetched: 2, replayLsn: '0/2000028' });
-        const recovering = await running.query(pitrProgressQuery);
-        assert.deepEqual(
-          [recovering.stage, recovering.extractedBytes, recovering.segmentsFetched, recovering.replayLsn],
-          ['recovering', 4096, 2, '0/2000028'],
-        );
-      },
-    );
-    const done = await handle.query(pitrProgressQuery);
+    const run = await whileHeld(platform, fake, restoring, [pitrRestoreWorkflow, pointInTime], async (running) => {
+      await running.signal(pitrProgressSignal, { extractedBytes: 4096 });
+      const extracting = await running.query(pitrProgressQuery);
+      assert.deepEqual(
+        [extracting.stage, extracting.baseBackupId, extracting.window, extracting.extractedBytes],
+        ['extracting', BASE, plan.window, 4096],
+      );
+      await running.signal(pitrProgressSignal, { extractedBytes: 1024, segmentsFetched: 2, replayLsn: '0/2000028' });
+      const recovering = await running.query(pitrProgressQuery);
+      assert.deepEqual(
+        [recovering.stage, recovering.extractedBytes, recovering.segmentsFetched, recovering.replayLsn],
+        ['recovering', 4096, 2, '0/2000028'],
+      );
+    });
+    const done = await run.handle.query(pitrProgressQuery);
     assert.deepEqual([done.stage, done.replayLsn, done.segmentsFetched], ['promoted', '0/3000060', 3]);
   });
 
-  it('an abort cancels the running restore and ends the run cancelled with the reason', TEST_TIMEOUT, async () => {
+  test('an abort cancels the running restore and ends the run cancelled with the reason', async () => {
     const restoring = runsUntilCancelled();
     const fake = pitrOf({ restoreToPointInTime: restoring.fake });
     const abort = (handle: Handle<PitrRestoreInput, PitrOutcome>) => handle.signal(abortPitrSignal, 'wrong target');
@@ -370,8 +288,8 @@ describe('pitrRestore while it runs, with time skipping', () => {
     assert.deepEqual([progress.stage, progress.error], ['aborted', 'aborted: wrong target']);
   });
 
-  it('an abort while the plan is made ends the run before any restore starts', TEST_TIMEOUT, async () => {
-    const planning = held<typeof plan>();
+  test('an abort while the plan is made ends the run before any restore starts', async () => {
+    const planning = held(plan);
     const fake = pitrOf({ planPitrRestore: planning.fake });
     await platform.run(fake, async (jobs) => {
       const handle = await jobs.start(pitrRestoreWorkflow, pointInTime);
@@ -382,7 +300,7 @@ describe('pitrRestore while it runs, with time skipping', () => {
       assert.equal(failure.message, 'aborted by request');
       assert.equal(fake.named('restoreToPointInTime').length, 0);
       // The planning activity is not waited for (a catalog call is only asked to stop): it ends here.
-      planning.release(plan);
+      planning.release();
     });
   });
 });

@@ -11,8 +11,10 @@
  *
  * One server and one worker serve a whole test file: starting a JVM, bundling the workflows and
  * loading the bundle into a worker cost seconds each, a test's run well under one. The worker's
- * activities hand each call to the fakes of the test that is running (tests of a file run one
- * after another); a call that reaches no test fails the workflow at once instead of hanging.
+ * activities (every one the real worker has) hand each call to the fakes of the test that is
+ * running (tests of a file run one after another); a call that reaches no test fails the workflow
+ * at once instead of hanging. A file calls timeSkippingPlatform() once and writes its tests with
+ * test(); the fakes are in fakes.ts, the helpers that drive one run in runs.ts.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -20,180 +22,32 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Context } from '@temporalio/activity';
-import assert from 'node:assert/strict';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { after, before, it } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
-import type { Activities } from '../../activities/index.ts';
+import { createActivities, type ActivityDeps } from '../../activities/index.ts';
 import { generateSecretKey } from '../../lib/crypto/secret-key.ts';
 import { hindsightDataConverter } from '../../temporal/client.ts';
 import { VERIFY_TASK_QUEUE_SUFFIX, agentTaskQueue, type WorkflowContract } from '../../temporal/contracts/common.ts';
 import { workflowsPath } from '../../worker/create-worker.ts';
+import type { AnyActivity, Recording } from './fakes.ts';
 
 export const testServerPath = fileURLToPath(
   new URL('../../.temporal-test-server/bin/temporal-test-server', import.meta.url),
 );
 
 /** Every test's own limit: a workflow that waits for something that never comes fails its test, never the run. */
-export const TEST_TIMEOUT = { timeout: 30_000 };
-
-export type ActivityName = keyof Activities;
-/** One call an activity fake received: its name and its input, as the workflow sent them. */
-export type ActivityCall = { name: string; input: unknown };
-export type FakeActivities = Partial<{
-  [K in ActivityName]: (input: Parameters<Activities[K]>[0]) => Promise<Awaited<ReturnType<Activities[K]>>>;
-}>;
-type AnyActivity = (input: unknown) => Promise<unknown>;
-export type Recording = {
-  activities: Record<string, AnyActivity>;
-  calls: ActivityCall[];
-  named: (name: ActivityName) => unknown[];
-};
-
-/** Wraps fakes so that every call is recorded in order before the fake answers. */
-export function recording(fakes: FakeActivities): Recording {
-  const calls: ActivityCall[] = [];
-  const activities: Record<string, AnyActivity> = {};
-  for (const [name, fake] of Object.entries(fakes) as Array<[string, AnyActivity]>) {
-    activities[name] = async (input: unknown) => {
-      calls.push({ name, input });
-      return fake(input);
-    };
-  }
-  return { activities, calls, named: (name) => calls.filter((c) => c.name === name).map((c) => c.input) };
-}
-
-/** A fake that does not answer until the test says so: the workflow can be queried and signalled meanwhile. */
-export function held<T>(): {
-  fake: (input: unknown) => Promise<T>;
-  started: Promise<void>;
-  release: (value: T) => void;
-} {
-  let started!: () => void;
-  let release!: (value: T) => void;
-  const startedPromise = new Promise<void>((resolve) => {
-    started = resolve;
-  });
-  const answer = new Promise<T>((resolve) => {
-    release = resolve;
-  });
-  return {
-    fake: () => {
-      started();
-      return answer;
-    },
-    started: startedPromise,
-    release,
-  };
-}
+const TEST_TIMEOUT = { timeout: 30_000 };
 
 /**
- * A long activity that heartbeats until it is cancelled, as the real streaming ones do (a
- * cancellation reaches an activity only with a heartbeat's answer), and then ends cancelled.
+ * A workflow test: node:test's `it`, with the limit every workflow test has. Like `it` inside a
+ * `describe`, it registers the test; the runner reports its outcome, so its promise is not awaited.
  */
-export function runsUntilCancelled(): { fake: () => Promise<never>; started: Promise<void>; cancelled: () => boolean } {
-  let started!: () => void;
-  let cancelled = false;
-  const startedPromise = new Promise<void>((resolve) => {
-    started = resolve;
-  });
-  const fake = async (): Promise<never> => {
-    const ctx = Context.current();
-    started();
-    const beat = setInterval(() => ctx.heartbeat(), 20);
-    try {
-      return await ctx.cancelled;
-    } catch (error) {
-      cancelled = true;
-      throw error;
-    } finally {
-      clearInterval(beat);
-    }
-  };
-  return { fake, started: startedPromise, cancelled: () => cancelled };
+export function test(name: string, body: () => Promise<void>): void {
+  void it(name, TEST_TIMEOUT, body);
 }
-
-/** The failure a run ended with, as the client decoded it: an ApplicationFailure or a CancelledFailure. */
-export type RunFailure = Error & { type?: string | null; nonRetryable?: boolean };
-export async function failureOf(outcome: Promise<unknown>): Promise<RunFailure> {
-  const error = await outcome.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof WorkflowFailedError, `the run failed: ${String(error)}`);
-  assert.ok(error.cause instanceof Error, `the failure has a cause: ${String(error.cause)}`);
-  return error.cause;
-}
-
-/**
- * Waits, in real time, until `check` holds: for work that needs no timer, such as a child run
- * finishing. Awaiting a child's result instead would let the server skip time meanwhile.
- */
-export async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let waited = 0; !(await check()); waited += 20) {
-    if (waited > 10_000) throw new Error(`${what} did not happen within 10 s`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Starts a run with these fakes and acts on it once its long activity has started. */
-function onceRunning<I, O, R>(
-  platform: WorkflowTestPlatform,
-  fake: Recording,
-  started: Promise<void>,
-  start: [contract: WorkflowContract<I, O>, input: I],
-  act: (handle: Handle<I, O>) => Promise<R>,
-): Promise<R> {
-  return platform.run(fake, async (jobs) => {
-    const handle = await jobs.start(...start);
-    await started;
-    return act(handle);
-  });
-}
-
-/**
- * Runs one workflow with these fakes, lets `during` query and signal it while its held activity
- * waits, then lets the activity answer and returns the run's outcome.
- */
-export function whileHeld<I, O, T>(
-  platform: WorkflowTestPlatform,
-  fake: Recording,
-  activity: ReturnType<typeof held<T>>,
-  answer: T,
-  start: [contract: WorkflowContract<I, O>, input: I],
-  during: (handle: Handle<I, O>) => Promise<void>,
-): Promise<{ handle: Handle<I, O>; outcome: O }> {
-  return onceRunning(platform, fake, activity.started, start, async (handle) => {
-    await during(handle);
-    activity.release(answer);
-    return { handle, outcome: await handle.result() };
-  });
-}
-
-/**
- * Runs one workflow with these fakes, interrupts it (an abort signal, a cancellation) once its long
- * activity runs, and returns how the run ended. The activity must have seen the cancellation: an
- * activity left running would keep its run's cancellation waiting.
- */
-export function interrupted<I, O>(
-  platform: WorkflowTestPlatform,
-  fake: Recording,
-  activity: ReturnType<typeof runsUntilCancelled>,
-  start: [contract: WorkflowContract<I, O>, input: I],
-  interrupt: (handle: Handle<I, O>) => Promise<unknown>,
-): Promise<{ handle: Handle<I, O>; failure: RunFailure }> {
-  return onceRunning(platform, fake, activity.started, start, async (handle) => {
-    await interrupt(handle);
-    const failure = await failureOf(handle.result());
-    assert.ok(activity.cancelled(), 'the activity saw the cancellation');
-    return { handle, failure };
-  });
-}
-
-/** Which queue served the activity that is running: a fake asks to tell an agent's work from the main worker's. */
-export const servingQueue = (): string => Context.current().info.taskQueue;
 
 type Workflow<I, O> = (input: I) => Promise<O>;
 export type Handle<I, O> = WorkflowHandle<Workflow<I, O>>;
@@ -282,13 +136,14 @@ function quietRuntime(): void {
   }
 }
 
-/** The worker's activities: each call goes to the running test's fake of that name. */
-function dispatching(
-  names: readonly ActivityName[],
-  current: () => Recording | undefined,
-): Record<string, AnyActivity> {
+/**
+ * The worker's activities: every activity the real worker has, by name (the factory only closes
+ * over its dependencies, so none are needed to read the names), each call going to the running
+ * test's fake of that name.
+ */
+function dispatching(current: () => Recording | undefined): Record<string, AnyActivity> {
   const activities: Record<string, AnyActivity> = {};
-  for (const name of names) {
+  for (const name of Object.keys(createActivities({} as ActivityDeps))) {
     activities[name] = async (input) => {
       const fake = current()?.activities[name];
       if (fake) return fake(input);
@@ -314,15 +169,16 @@ async function endRun(handle: Handle<unknown, unknown>): Promise<void> {
   await handle.terminate('the test ended').catch(() => undefined);
 }
 
-/**
- * Starts the server and one worker for a test file. `activities` names every activity its tests
- * fake; with `verifyQueue`, a second worker serves them on the verification queue too
- * (restoreVerifier sends its sandbox work there), and one more on each agent's queue named.
- */
-export async function startTimeSkipping(
-  activities: readonly ActivityName[],
-  options: { verifyQueue?: boolean; agents?: string[] } = {},
-): Promise<WorkflowTestPlatform> {
+/** Which workers serve activities beside the main one. */
+export interface PlatformOptions {
+  /** A worker on the verification queue too (restoreVerifier sends its sandbox work there). */
+  verifyQueue?: boolean;
+  /** A worker on each of these agents' queues. */
+  agents?: string[];
+}
+
+/** Starts the server and one worker for a test file, and one more on each activity queue the options name. */
+export async function startTimeSkipping(options: PlatformOptions = {}): Promise<WorkflowTestPlatform> {
   if (!existsSync(testServerPath)) {
     throw new Error(`${testServerPath} is missing: run scripts/setup-test-server.sh (or scripts/setup.sh) first`);
   }
@@ -337,7 +193,7 @@ export async function startTimeSkipping(
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     dataConverter,
-    activities: dispatching(activities, () => current),
+    activities: dispatching(() => current),
     // A cancellation reaches an activity with a heartbeat's answer: heartbeats go out at once, not
     // every 0.8 × the heartbeat timeout, so that an abort takes milliseconds.
     maxHeartbeatThrottleInterval: '10 ms',
@@ -386,5 +242,31 @@ export async function startTimeSkipping(
       await Promise.all(running);
       await env.teardown();
     },
+  };
+}
+
+/**
+ * The platform of a test file: started before its first test and stopped after its last, by hooks
+ * this registers. Tests reach it through the object returned, which serves once the hooks ran.
+ */
+export function timeSkippingPlatform(options: PlatformOptions = {}): WorkflowTestPlatform {
+  let started: WorkflowTestPlatform | undefined;
+  before(async () => {
+    started = await startTimeSkipping(options);
+  });
+  after(async () => {
+    await started?.stop();
+  });
+  const platform = (): WorkflowTestPlatform => {
+    if (!started) throw new Error('the workflow test platform is used before its file started it (outside a test)');
+    return started;
+  };
+  return {
+    get env() {
+      return platform().env;
+    },
+    execute: (fake, contract, input, workflowId) => platform().execute(fake, contract, input, workflowId),
+    run: (fake, body) => platform().run(fake, body),
+    stop: () => platform().stop(),
   };
 }

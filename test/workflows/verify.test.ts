@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { describe } from 'node:test';
+import { CancelledFailure } from '@temporalio/common';
 import { VERIFY_TASK_QUEUE_SUFFIX } from '../../temporal/contracts/common.ts';
 import {
   backupCompletedSignal,
@@ -10,30 +10,12 @@ import {
   type RestoreVerifierInput,
   type VerifyRequest,
 } from '../../temporal/contracts/verify.ts';
-import {
-  eventually,
-  failureOf,
-  held,
-  interrupted,
-  recording,
-  runsUntilCancelled,
-  servingQueue,
-  startTimeSkipping,
-  TEST_TIMEOUT,
-  type FakeActivities,
-  type WorkflowTestPlatform,
-} from './support.ts';
+import { failsWith, type FakeActivities, held, recording, runsUntilCancelled, servingQueue } from './fakes.ts';
+import { eventually, failureOf, interrupted } from './runs.ts';
+import { test, timeSkippingPlatform } from './support.ts';
 
 /** Restore verification: the per-database verifier, and the scheduled run that feeds it. */
-let platform: WorkflowTestPlatform;
-before(async () => {
-  platform = await startTimeSkipping(['verifyBackupInSandbox', 'finishVerification', 'requestVerification'], {
-    verifyQueue: true,
-  });
-});
-after(async () => {
-  await platform?.stop();
-});
+const platform = timeSkippingPlatform({ verifyQueue: true });
 
 const request = (n: number): VerifyRequest => ({
   verificationId: `v-20260101t0000-00000${n}`,
@@ -57,43 +39,39 @@ function verifierOf(overrides: FakeActivities = {}) {
 }
 
 describe('restoreVerifier with time skipping', () => {
-  it(
-    'verifies a request carried over a continue-as-new in a sandbox on the verification queue',
-    TEST_TIMEOUT,
-    async () => {
-      const fake = verifierOf();
-      await platform.run(fake, async (jobs) => {
-        const handle = await jobs.start(
-          restoreVerifierWorkflow,
-          { database: 'app', pending: request(1) },
-          'verify/app-carried',
-        );
-        await eventually(
-          async () => (await handle.query(lastVerificationQuery)).last !== null,
-          'the carried verification',
-        );
-        const state = await handle.query(lastVerificationQuery);
-        assert.deepEqual(state.last, {
-          verificationId: request(1).verificationId,
-          backupId: request(1).backupId,
-          ...verified,
-        });
-        assert.deepEqual([state.running, state.pending, state.superseded], [null, null, 0]);
-      });
-      assert.deepEqual(fake.named('verifyBackupInSandbox'), [
-        { database: 'app', ...request(1), workflowId: 'verify/app-carried' },
-      ]);
-      assert.equal(fake.queues.length, 1);
-      assert.ok(
-        fake.queues[0]!.endsWith(VERIFY_TASK_QUEUE_SUFFIX),
-        `served by the verification queue, not ${fake.queues[0]}`,
+  test('verifies a request carried over a continue-as-new in a sandbox on the verification queue', async () => {
+    const fake = verifierOf();
+    await platform.run(fake, async (jobs) => {
+      const handle = await jobs.start(
+        restoreVerifierWorkflow,
+        { database: 'app', pending: request(1) },
+        'verify/app-carried',
       );
-      assert.equal(fake.named('finishVerification').length, 0, 'a verification that ran is recorded by its activity');
-    },
-  );
+      await eventually(
+        async () => (await handle.query(lastVerificationQuery)).last !== null,
+        'the carried verification',
+      );
+      const state = await handle.query(lastVerificationQuery);
+      assert.deepEqual(state.last, {
+        verificationId: request(1).verificationId,
+        backupId: request(1).backupId,
+        ...verified,
+      });
+      assert.deepEqual([state.running, state.pending, state.superseded], [null, null, 0]);
+    });
+    assert.deepEqual(fake.named('verifyBackupInSandbox'), [
+      { database: 'app', ...request(1), workflowId: 'verify/app-carried' },
+    ]);
+    assert.equal(fake.queues.length, 1);
+    assert.ok(
+      fake.queues[0]!.endsWith(VERIFY_TASK_QUEUE_SUFFIX),
+      `served by the verification queue, not ${fake.queues[0]}`,
+    );
+    assert.equal(fake.named('finishVerification').length, 0, 'a verification that ran is recorded by its activity');
+  });
 
-  it('latest wins: a request waiting behind a running one is superseded by a newer one', TEST_TIMEOUT, async () => {
-    const first = held<typeof verified>();
+  test('latest wins: a request waiting behind a running one is superseded by a newer one', async () => {
+    const first = held(verified);
     let calls = 0;
     const fake = verifierOf({ verifyBackupInSandbox: async (input) => (++calls === 1 ? first.fake(input) : verified) });
     await platform.run(fake, async (jobs) => {
@@ -108,7 +86,7 @@ describe('restoreVerifier with time skipping', () => {
         [waiting.running?.verificationId, waiting.pending?.verificationId],
         [request(1).verificationId, request(3).verificationId],
       );
-      first.release(verified);
+      first.release();
       await eventually(
         async () => (await handle.query(lastVerificationQuery)).last?.verificationId === request(3).verificationId,
         'the newest verification',
@@ -129,72 +107,54 @@ describe('restoreVerifier with time skipping', () => {
     ]);
   });
 
-  it(
-    'a sandbox that keeps failing is recorded failed after three tries, and the verifier waits for the next request',
-    TEST_TIMEOUT,
-    async () => {
-      const fake = verifierOf({
-        verifyBackupInSandbox: async () => {
-          throw ApplicationFailure.create({
-            message: 'no PostgreSQL 16 server binaries on the agent',
-            type: 'tool_failed',
-          });
-        },
-      });
-      await platform.run(fake, async (jobs) => {
-        const handle = await jobs.start(restoreVerifierWorkflow, { database: 'app', pending: request(4) });
-        // The retries' back-off (10 s, then 20 s) passes on the server's clock.
-        await platform.env.sleep('1 minute');
-        await eventually(() => fake.named('finishVerification').length === 1, 'the failure recorded');
-        const state = await handle.query(lastVerificationQuery);
-        assert.deepEqual([state.last?.status, state.running], ['failed', null]);
-        assert.equal((await handle.describe()).status.name, 'RUNNING');
-      });
-      assert.equal(fake.named('verifyBackupInSandbox').length, 3);
-      assert.deepEqual(fake.named('finishVerification'), [
-        {
-          verificationId: request(4).verificationId,
-          status: 'failed',
-          reason: 'the verification could not run: no PostgreSQL 16 server binaries on the agent',
-        },
-      ]);
-    },
-  );
+  test('a sandbox that keeps failing is recorded failed after three tries, and the verifier waits for the next request', async () => {
+    const fake = verifierOf({
+      verifyBackupInSandbox: failsWith('no PostgreSQL 16 server binaries on the agent', 'tool_failed'),
+    });
+    await platform.run(fake, async (jobs) => {
+      const handle = await jobs.start(restoreVerifierWorkflow, { database: 'app', pending: request(4) });
+      // The retries' back-off (10 s, then 20 s) passes on the server's clock.
+      await platform.env.sleep('1 minute');
+      await eventually(() => fake.named('finishVerification').length === 1, 'the failure recorded');
+      const state = await handle.query(lastVerificationQuery);
+      assert.deepEqual([state.last?.status, state.running], ['failed', null]);
+      assert.equal((await handle.describe()).status.name, 'RUNNING');
+    });
+    assert.equal(fake.named('verifyBackupInSandbox').length, 3);
+    assert.deepEqual(fake.named('finishVerification'), [
+      {
+        verificationId: request(4).verificationId,
+        status: 'failed',
+        reason: 'the verification could not run: no PostgreSQL 16 server binaries on the agent',
+      },
+    ]);
+  });
 
-  it(
-    'a cancelled verifier cancels the running verification, records it cancelled and ends cancelled',
-    TEST_TIMEOUT,
-    async () => {
-      const sandbox = runsUntilCancelled();
-      const fake = verifierOf({ verifyBackupInSandbox: sandbox.fake });
-      const input: RestoreVerifierInput = { database: 'app', pending: request(5) };
-      const { failure } = await interrupted(platform, fake, sandbox, [restoreVerifierWorkflow, input], (handle) =>
-        handle.cancel(),
-      );
-      assert.ok(failure instanceof CancelledFailure, `the run ended cancelled: ${String(failure)}`);
-      assert.deepEqual(fake.named('finishVerification'), [
-        { verificationId: request(5).verificationId, status: 'cancelled', reason: 'cancelled' },
-      ]);
-    },
-  );
+  test('a cancelled verifier cancels the running verification, records it cancelled and ends cancelled', async () => {
+    const sandbox = runsUntilCancelled();
+    const fake = verifierOf({ verifyBackupInSandbox: sandbox.fake });
+    const input: RestoreVerifierInput = { database: 'app', pending: request(5) };
+    const { failure } = await interrupted(platform, fake, sandbox, [restoreVerifierWorkflow, input], (handle) =>
+      handle.cancel(),
+    );
+    assert.ok(failure instanceof CancelledFailure, `the run ended cancelled: ${String(failure)}`);
+    assert.deepEqual(fake.named('finishVerification'), [
+      { verificationId: request(5).verificationId, status: 'cancelled', reason: 'cancelled' },
+    ]);
+  });
 });
 
 describe('scheduledVerification with time skipping', () => {
-  it('asks for a verification of the newest backup, as the schedule', TEST_TIMEOUT, async () => {
+  test('asks for a verification of the newest backup, as the schedule', async () => {
     const fake = recording({ requestVerification: async () => ({ verificationId: 'v-20260101t0000-000009' }) });
     const outcome = await platform.execute(fake, scheduledVerificationWorkflow, { database: 'app' });
     assert.deepEqual(outcome, { verificationId: 'v-20260101t0000-000009' });
     assert.deepEqual(fake.named('requestVerification'), [{ database: 'app', trigger: 'schedule' }]);
   });
 
-  it('a database with no backup to verify fails the run with the reason, untried again', TEST_TIMEOUT, async () => {
+  test('a database with no backup to verify fails the run with the reason, untried again', async () => {
     const fake = recording({
-      requestVerification: async () => {
-        throw ApplicationFailure.create({
-          message: 'database "app" has no complete backup to verify',
-          type: 'not_found',
-        });
-      },
+      requestVerification: failsWith('database "app" has no complete backup to verify', 'not_found'),
     });
     const failure = await failureOf(platform.execute(fake, scheduledVerificationWorkflow, { database: 'app' }));
     assert.match(
