@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { connect, parsePgUrl } from '../../lib/pg/connection.ts';
-import type { WalArchiverInput } from '../../temporal/contracts/pitr.ts';
-import {
-  restoredRows,
-  stopArchiver,
-  takeBaseBackup,
-  waitUntilArchived,
-  writeRows,
-  type PitrSource,
-  type Row,
-} from '../support/pitr-fixture.ts';
-import { type PitrScenario, usePitrScenario } from '../support/pitr-scenario.ts';
+import { restoredRows, takeBaseBackup, waitUntilArchived, writeRows, type Row } from '../support/pitr-fixture.ts';
+import { usePitrScenario } from '../support/pitr-scenario.ts';
 
 /**
  * A timeline switch: the database is restored to latest and promoted (timeline 2), the database is
@@ -22,35 +12,6 @@ describe('point-in-time restore across a timeline switch', () => {
   let onTimeline1: Row[] = [];
   let onTimeline2: Row[] = [];
 
-  /** Fail over: the copy restored to latest is promoted and becomes the database, where archiving goes on. */
-  async function failOver(scenario: PitrScenario): Promise<PitrSource> {
-    const { platform, source } = scenario;
-    await stopArchiver(platform, 'app');
-    const { outcome } = await scenario.restoreInto('promoted', 'latest', 'failover');
-    assert.equal(outcome.newTimeline, 2);
-    await source.cluster.stop('fast');
-    const catalog = await connect('catalog', parsePgUrl(platform.configEnv.DATABASE_URL!));
-    await catalog.query('update databases set port = $1 where name = $2', [outcome.port, 'app']);
-    await catalog.end();
-    const promoted = { ...source, target: { ...source.target, port: outcome.port! } };
-    promoted.query = async <T extends object>(sql: string, params: unknown[] = []) => {
-      const client = await connect('promoted', promoted.target);
-      try {
-        return (await client.query(sql, params)).rows as T[];
-      } finally {
-        await client.end();
-      }
-    };
-    const args: WalArchiverInput = { database: 'app' };
-    await platform.client.workflow.start('walArchiver', {
-      taskQueue: platform.config.taskQueue,
-      workflowId: 'wal/app',
-      args: [args],
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    });
-    return promoted;
-  }
-
   const pitr = usePitrScenario('app', {
     chainMonitor: true,
     setUp: async (scenario) => {
@@ -58,7 +19,9 @@ describe('point-in-time restore across a timeline switch', () => {
       await takeBaseBackup(platform, 'app', 'on-timeline-1');
       onTimeline1 = await writeRows(source, 2000, 100, 'timeline 1');
       await waitUntilArchived(platform, source);
-      const promoted = await failOver(scenario);
+      // Fail over: the copy restored to latest is promoted and becomes the database.
+      const { outcome, promoted } = await scenario.failOver('promoted', 'failover');
+      assert.equal(outcome.newTimeline, 2);
       onTimeline2 = await writeRows(promoted, 3000, 100, 'timeline 2');
       await waitUntilArchived(platform, promoted, 60_000);
     },

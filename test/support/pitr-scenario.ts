@@ -10,9 +10,11 @@ import {
   type ChainMonitorState,
   type PitrOutcome,
   type PitrRestoreInput,
+  type WalArchiverInput,
   type WalChainMonitorInput,
   chainQuery,
 } from '../../temporal/contracts/pitr.ts';
+import { connect, parsePgUrl } from '../../lib/pg/connection.ts';
 import type { Platform } from './platform.ts';
 import {
   restore,
@@ -20,6 +22,7 @@ import {
   rfc3339Plus2,
   startPitrPlatform,
   startPitrWithRows,
+  stopArchiver,
   stopPitrPlatform,
   type PitrPlatformOptions,
   type PitrSource,
@@ -150,6 +153,30 @@ export class PitrScenario {
     );
   }
 
+  /**
+   * Fails over: the copy restored to latest into `dirName` is promoted, the source stops, the catalog
+   * points the database at the copy and its archiver starts again there. Returns the promoted server.
+   */
+  async failOver(dirName: string, id: string): Promise<PitrRestored & { promoted: PitrSource }> {
+    await stopArchiver(this.platform, this.database);
+    const { dir, outcome } = await this.restoreInto(dirName, 'latest', id);
+    await this.source.cluster.stop('fast');
+    const catalog = await connect('catalog', parsePgUrl(this.platform.configEnv.DATABASE_URL!));
+    try {
+      await catalog.query('update databases set port = $1 where name = $2', [outcome.port, this.database]);
+    } finally {
+      await catalog.end();
+    }
+    const args: WalArchiverInput = { database: this.database };
+    await this.platform.client.workflow.start('walArchiver', {
+      taskQueue: this.platform.config.taskQueue,
+      workflowId: `wal/${this.database}`,
+      args: [args],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+    return { dir, outcome, promoted: servedAt(this.source, outcome.port!) };
+  }
+
   chainState(): Promise<ChainMonitorState> {
     return this.platform.client.workflow.getHandle(`walchain/${this.database}`).query(chainQuery);
   }
@@ -159,6 +186,20 @@ export interface RestoredBetween extends PitrRestored {
   t: Date;
   /** The last row written before T. */
   before: Row;
+}
+
+/** `source`'s database as the server on `port` serves it (a promoted copy). */
+export function servedAt(source: PitrSource, port: number): PitrSource {
+  const target = { ...source.target, port };
+  const query = async <T extends object>(sql: string, params: unknown[] = []) => {
+    const client = await connect(source.database, target);
+    try {
+      return (await client.query(sql, params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  };
+  return { ...source, target, query };
 }
 
 /** A scenario started before the enclosing describe's tests and stopped after them. */
