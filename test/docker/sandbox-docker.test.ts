@@ -14,13 +14,8 @@ import type { Sandbox, SandboxDriver } from '../../lib/sandbox/contract.ts';
 import { createDockerSandboxDriver } from '../../lib/sandbox/docker.ts';
 import type { VerificationSummary } from '../../lib/verify/report.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
-import {
-  createDatabase,
-  startPlatform,
-  startTestCluster,
-  tableFingerprint,
-  type Platform,
-} from '../support/platform.ts';
+import { createDatabase, startPlatform, startTestCluster, type Platform } from '../support/platform.ts';
+import { shopHashes, shopSchema, type ShopHashes } from '../support/sandbox-shop.ts';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
 import {
   TEST_PREFIX,
@@ -33,25 +28,6 @@ import {
 } from './support.ts';
 
 const SCRATCH = 'hindsight_verify';
-const tables: Array<[string, string]> = [
-  ['items', 'id'],
-  ['sales.orders', 'no'],
-];
-const shopSchema = `
-  create table items (id int primary key, name text not null, doc jsonb, blob bytea, tags text[], price numeric(12,4), at timestamptz not null);
-  insert into items select g, 'item ' || g, jsonb_build_object('g', g, 'odd', g % 2 = 1), decode(md5(g::text), 'hex'),
-    array['t' || g % 3, 't' || g % 5], g * 1.25, timestamptz '2024-01-01 00:00+00' + g * interval '37 minutes' from generate_series(1, 3000) g;
-  create schema sales;
-  create table sales.orders (no bigint primary key, item_id int not null references items(id), qty int not null, note text);
-  insert into sales.orders select g, 1 + g % 3000, g % 7, case when g % 4 = 0 then null else repeat('n', g % 30) end from generate_series(1, 4000) g;`;
-
-type Hashes = Record<string, { rows: number; md5: string }>;
-async function hashes(target: PgTarget): Promise<Hashes> {
-  const out: Hashes = {};
-  for (const [table, order] of tables) out[table] = await tableFingerprint(target, table, order);
-  return out;
-}
-
 /** The owner of database `hostile` plants an event trigger; a role with CREATE on one schema plants code a load evaluates. */
 async function hostileSource(cluster: LocalCluster): Promise<PgTarget> {
   const source = await createDatabase(cluster, 'hostile');
@@ -94,7 +70,7 @@ interface Seen {
   container: string;
   volumes: string[];
   socketDir: string;
-  hashes?: Hashes;
+  hashes?: ShopHashes;
   markersAfterLoad?: string[];
   markersAfterControl?: string[];
 }
@@ -107,7 +83,7 @@ function observedDriver(root: string, seen: Map<string, Seen>): SandboxDriver {
     assert.ok(container, `the sandbox ${sandbox.id} is a container`);
     const entry: Seen = { container, volumes: await volumesOf(container), socketDir: sandbox.admin.host };
     const scratch = { ...sandbox.admin, database: SCRATCH };
-    if (database === 'shop' || database === 'old') entry.hashes = await hashes(scratch);
+    if (database === 'shop' || database === 'old') entry.hashes = await shopHashes(scratch);
     if (database === 'hostile') {
       entry.markersAfterLoad = (await listInSandbox(sandbox.admin, '/tmp')).filter((f) => f.startsWith('marker-'));
       // Control: the same planted code, called by the sandbox's superuser, does run in this container.
@@ -158,7 +134,7 @@ describe('verification in a Docker sandbox, through the real worker', () => {
     ] as const) {
       const source = await createDatabase(cluster, name);
       const client = await connect(name, source);
-      await client.query(shopSchema).finally(() => client.end());
+      await client.query(shopSchema({ items: 3000, orders: 4000 })).finally(() => client.end());
       sources.set(name, source);
     }
     sources.set('hostile', await hostileSource(platform.cluster));
@@ -201,7 +177,7 @@ describe('verification in a Docker sandbox, through the real worker', () => {
     );
     assert.equal(v.report!.load?.role, 'hindsight_restore');
     const entry = seen.get('shop')!;
-    assert.deepEqual(entry.hashes, await hashes(sources.get('shop')!));
+    assert.deepEqual(entry.hashes, await shopHashes(sources.get('shop')!));
     assert.equal(entry.hashes!.items!.rows, 3000);
     await assertGone(entry);
   });
@@ -210,7 +186,7 @@ describe('verification in a Docker sandbox, through the real worker', () => {
     const v = await backupAndVerify('old');
     assert.equal(v.status, 'successful', v.reason ?? '');
     assert.ok(v.report!.sandbox!.major >= 13, `sandbox major ${v.report!.sandbox!.major}`);
-    assert.deepEqual(seen.get('old')!.hashes, await hashes(sources.get('old')!));
+    assert.deepEqual(seen.get('old')!.hashes, await shopHashes(sources.get('old')!));
     await assertGone(seen.get('old')!);
   });
 

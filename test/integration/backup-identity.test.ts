@@ -177,23 +177,34 @@ describe('backup identity: an object copied over another backup in storage is re
     );
   });
 
-  describe('the older object and its manifest, edited to the newer name, copied over the newer backup', () => {
+  /**
+   * For the enclosing describe: the older object copied over the newer one, beside the manifest
+   * `manifestFor` makes from the newer one's text; both of the newer backup's files are put back after.
+   */
+  function olderObjectOverNewer(manifestFor: (newerManifest: string) => Promise<Record<string, unknown>>): void {
     let saved: { object: Buffer; manifest: string };
     before(async () => {
       saved = {
         object: await readFile(file(newer, 'dump.hsb')),
         manifest: await readFile(file(newer, 'json'), 'utf8'),
       };
-      const manifest = JSON.parse(await readFile(file(older, 'json'), 'utf8'));
-      // What a storage writer can do without the key: the manifest is plain JSON.
-      manifest.backupId = newer;
-      manifest.object.key = `orders/${newer}.dump.hsb`;
+      const manifest = await manifestFor(saved.manifest);
       await copyFile(file(older, 'dump.hsb'), file(newer, 'dump.hsb'));
       await writeFile(file(newer, 'json'), `${JSON.stringify(manifest, null, 2)}\n`);
     });
     after(async () => {
       await writeFile(file(newer, 'dump.hsb'), saved.object);
       await writeFile(file(newer, 'json'), saved.manifest);
+    });
+  }
+
+  describe('the older object and its manifest, edited to the newer name, copied over the newer backup', () => {
+    olderObjectOverNewer(async () => {
+      const manifest = JSON.parse(await readFile(file(older, 'json'), 'utf8'));
+      // What a storage writer can do without the key: the manifest is plain JSON.
+      manifest.backupId = newer;
+      manifest.object.key = `orders/${newer}.dump.hsb`;
+      return manifest;
     });
 
     const catalogMismatch = () =>
@@ -258,21 +269,11 @@ describe('backup identity: an object copied over another backup in storage is re
   });
 
   describe('the older object copied over the newer one, the manifest edited only in its size', () => {
-    let saved: { object: Buffer; manifest: string };
-    before(async () => {
-      saved = {
-        object: await readFile(file(newer, 'dump.hsb')),
-        manifest: await readFile(file(newer, 'json'), 'utf8'),
-      };
-      await copyFile(file(older, 'dump.hsb'), file(newer, 'dump.hsb'));
+    olderObjectOverNewer(async (newerManifest) => {
       // The checksums still agree with the catalog's record; only the object's header can tell.
-      const manifest = JSON.parse(saved.manifest);
+      const manifest = JSON.parse(newerManifest);
       manifest.object.sizeBytes = (await readFile(file(older, 'dump.hsb'))).length;
-      await writeFile(file(newer, 'json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    });
-    after(async () => {
-      await writeFile(file(newer, 'dump.hsb'), saved.object);
-      await writeFile(file(newer, 'json'), saved.manifest);
+      return manifest;
     });
 
     it('a restore and a download refuse it at its header, naming both backups', async () => {

@@ -5,13 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import {
-  createDatabase,
-  startPlatform,
-  startTestCluster,
-  tableFingerprint,
-  type Platform,
-} from '../support/platform.ts';
+import { createDatabase, startPlatform, startTestCluster, type Platform } from '../support/platform.ts';
+import { shopHashes, shopSchema } from '../support/sandbox-shop.ts';
 import { innermostMessage } from '../support/failures.ts';
 
 /**
@@ -21,29 +16,11 @@ import { innermostMessage } from '../support/failures.ts';
  */
 const SOURCE_MAJORS = [13, 14, 15, 16, 17] as const;
 
-/** Small but varied: types whose text form differs between careless dumps, a second schema, a sequence. */
-const schema = `
-  create table items (id int primary key, name text not null, doc jsonb, blob bytea, tags text[], price numeric(12,4), at timestamptz not null);
-  insert into items select g, 'item ' || g, jsonb_build_object('g', g, 'odd', g % 2 = 1), decode(md5(g::text), 'hex'),
-    array['t' || g % 3, 't' || g % 5], g * 1.25, timestamptz '2024-01-01 00:00+00' + g * interval '37 minutes'
-    from generate_series(1, 2000) g;
-  create schema sales;
-  create table sales.orders (no bigint primary key, item_id int not null references items(id), qty int not null, note text);
-  insert into sales.orders select g, 1 + g % 2000, g % 7, case when g % 4 = 0 then null else repeat('n', g % 30) end from generate_series(1, 3000) g;
+/** The shop's tables, and a sequence whose value a restore must carry. */
+const schema = `${shopSchema({ items: 2000, orders: 3000 })}
   create sequence sales.order_no start 10;
   select setval('sales.order_no', 777);
 `;
-const tables: Array<[string, string]> = [
-  ['items', 'id'],
-  ['sales.orders', 'no'],
-];
-
-/** Every table's md5 of all its rows in key order: equal only when the content is the same. */
-async function hashes(target: PgTarget): Promise<Record<string, { rows: number; md5: string }>> {
-  const out: Record<string, { rows: number; md5: string }> = {};
-  for (const [table, order] of tables) out[table] = await tableFingerprint(target, table, order);
-  return out;
-}
 
 async function sequenceValue(target: PgTarget): Promise<string> {
   const client = await connect('sequence', target);
@@ -155,7 +132,7 @@ describe('PostgreSQL 13 to 18 sources: backup, verification in a sandbox, restor
       ).result();
       assert.equal(restore.rowsChecked, 5000);
       assert.equal(await serverMajor(into), want.restoreInto);
-      assert.deepEqual(await hashes(into), await hashes(source));
+      assert.deepEqual(await shopHashes(into), await shopHashes(source));
       assert.equal(await sequenceValue(into), '777');
     });
   }
@@ -169,7 +146,7 @@ describe('PostgreSQL 13 to 18 sources: backup, verification in a sandbox, restor
     ).result();
     assert.equal(outcome.rowsChecked, 5000);
     assert.equal(await serverMajor(into17), 17);
-    assert.deepEqual(await hashes(into17), await hashes(sources.get(13)!));
+    assert.deepEqual(await shopHashes(into17), await shopHashes(sources.get(13)!));
   });
 
   it('a dump by pg_dump 17 is refused at once for a PostgreSQL 16 server, saying why and what to do', async () => {

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { parseLsn } from '../../lib/wal/lsn.ts';
@@ -18,17 +18,8 @@ import {
 } from '../../temporal/contracts/pitr.ts';
 import { startWebServer } from '../../web/server.ts';
 import { freePort } from '../support/ports.ts';
-import type { Platform } from '../support/platform.ts';
-import {
-  restore,
-  restoredRows,
-  rfc3339Plus2,
-  startPitrWithRows,
-  stopPitrPlatform,
-  waitUntilArchived,
-  type PitrSource,
-  type Row,
-} from '../support/pitr-fixture.ts';
+import { restore, restoredRows, waitUntilArchived } from '../support/pitr-fixture.ts';
+import { usePitrScenario } from '../support/pitr-scenario.ts';
 
 /**
  * The published acceptance gate of a PITR tool: base backup plus WAL streaming while a writer
@@ -39,51 +30,19 @@ import {
 const run = promisify(execFile);
 
 describe('point-in-time restore: the acceptance gate', () => {
-  let platform: Platform;
-  let source: PitrSource;
-  let rows: Row[] = [];
-  const started: string[] = [];
-
-  before(async () => {
-    ({ platform, source, rows } = await startPitrWithRows('shop', { forMs: 15_000, everyMs: 120 }));
-  });
-
-  after(() => stopPitrPlatform({ platform, source, database: 'shop', restoredDirs: started }));
+  const pitr = usePitrScenario('shop', { writes: { forMs: 15_000, everyMs: 120 } });
 
   it('restores to a second T between two rows: the row before is present, the row after absent, the count exact', async () => {
+    const { platform, rows } = pitr;
     assert.ok(rows.length >= 50, `the writer committed ${rows.length} rows`);
-    const k = Math.floor(rows.length * 0.6);
-    const before = rows[k - 1]!;
-    const afterRow = rows[k]!;
-    const t = new Date(before.at.getTime() + Math.floor((afterRow.at.getTime() - before.at.getTime()) / 2));
-    assert.ok(t > before.at && t < afterRow.at);
-    const dir = path.join(platform.dir, 'restored-at-t');
-    const outcome: PitrOutcome = await restore(
-      platform,
-      { database: 'shop', target: { time: rfc3339Plus2(t) }, to: { directory: dir } },
+    const { dir, outcome, t, before } = await pitr.restoreBetweenRows(
+      'restored-at-t',
       'at-t',
+      Math.floor(rows.length * 0.6),
     );
-    started.push(dir);
     assert.equal(outcome.timeline, 1);
     assert.equal(outcome.dataDirectory, dir);
-    assert.ok(outcome.port);
     assert.ok(outcome.segmentsFetched > 0, 'WAL came through restore_command');
-    const restored = await restoredRows(source, outcome.port!);
-    const ids = new Set(restored.map((r) => r.id));
-    assert.ok(
-      ids.has(before.id),
-      `row ${before.id} written at ${before.at.toISOString()}, just before T ${t.toISOString()}, is present`,
-    );
-    assert.ok(
-      !ids.has(afterRow.id),
-      `row ${afterRow.id} written at ${afterRow.at.toISOString()}, just after T, is absent`,
-    );
-    const expected = rows.filter((r) => r.at <= t).length;
-    assert.equal(restored.length, expected, 'count equals the rows written up to T');
-    assert.deepEqual(
-      restored.map((r) => r.id),
-      rows.slice(0, expected).map((r) => r.id),
-    );
     assert.ok(
       outcome.lastTransactionTime && new Date(outcome.lastTransactionTime) <= t,
       `last replayed commit ${outcome.lastTransactionTime} is not after T`,
@@ -102,7 +61,8 @@ describe('point-in-time restore: the acceptance gate', () => {
   });
 
   it('restores to latest, started from the temporal CLI through the codec endpoint: every committed row is there', async () => {
-    const dir = path.join(platform.dir, 'restored-latest');
+    const { platform, source } = pitr;
+    const dir = pitr.restoredDir('restored-latest');
     // docs/pitr.md's line: the CLI encrypts its input through the console's codec endpoint (plain JSON is refused).
     const documented =
       /--type pitrRestore [^\n]*\\\n\s*--input '([^']+)'[^\n]*\\\n\s*--codec-endpoint \S+ --codec-auth /.exec(
@@ -148,10 +108,9 @@ describe('point-in-time restore: the acceptance gate', () => {
       await server.close();
     }
     const outcome = (await platform.client.workflow.getHandle('restore/shop/latest-from-cli').result()) as PitrOutcome;
-    started.push(dir);
     const restored = await restoredRows(source, outcome.port!);
     const all = await source.query<{ id: number }>('select id from events order by id');
-    assert.equal(restored.length, rows.length);
+    assert.equal(restored.length, pitr.rows.length);
     assert.deepEqual(
       restored.map((r) => r.id),
       all.map((r) => r.id),
@@ -159,6 +118,7 @@ describe('point-in-time restore: the acceptance gate', () => {
   });
 
   it("hindsight restore --immediate --to-sandbox promotes at the base backup's consistent point and removes the sandbox", async () => {
+    const { platform } = pitr;
     const env = { ...process.env, ...platform.configEnv };
     const { stdout } = await run(
       process.execPath,
@@ -184,6 +144,7 @@ describe('point-in-time restore: the acceptance gate', () => {
   });
 
   it('restores to a named restore point and to a transaction id', async () => {
+    const { platform, source } = pitr;
     const insert = async (note: string) =>
       (
         await source.query<{ id: number; xid: string }>(
@@ -198,41 +159,24 @@ describe('point-in-time restore: the acceptance gate', () => {
     const afterTarget = await insert('after the target transaction');
     await waitUntilArchived(platform, source);
 
-    const byName = path.join(platform.dir, 'restored-name');
-    const named = await restore(
-      platform,
-      { database: 'shop', target: { name: 'before_cleanup' }, to: { directory: byName } },
-      'by-name',
-    );
-    started.push(byName);
+    const { outcome: named } = await pitr.restoreInto('restored-name', { name: 'before_cleanup' }, 'by-name');
     const namedIds = new Set((await restoredRows(source, named.port!)).map((r) => r.id));
     assert.ok(namedIds.has(beforePoint.id) && !namedIds.has(afterPoint.id), 'stops at the restore point');
 
-    const byXid = path.join(platform.dir, 'restored-xid');
-    const xid = await restore(
-      platform,
-      { database: 'shop', target: { xid: target.xid }, to: { directory: byXid } },
-      'by-xid',
-    );
-    started.push(byXid);
+    const { outcome: xid } = await pitr.restoreInto('restored-xid', { xid: target.xid }, 'by-xid');
     const xidIds = new Set((await restoredRows(source, xid.port!)).map((r) => r.id));
     assert.ok(xidIds.has(afterPoint.id) && xidIds.has(target.id), 'the target transaction is included');
     assert.ok(!xidIds.has(afterTarget.id), 'the next one is not');
   });
 
   it('a time after the last commit of an idle database restores everything up to it (the server confirms the archive is complete)', async () => {
+    const { platform, source } = pitr;
     await waitUntilArchived(platform, source);
     const [last] = await source.query<{ at: Date }>('select max(at) as at from events');
     await new Promise((r) => setTimeout(r, 3000));
     const t = new Date(Date.now() - 1000);
     assert.ok(t.getTime() - last!.at.getTime() > 1500, 'T lies well after the last commit');
-    const dir = path.join(platform.dir, 'restored-idle');
-    const outcome = await restore(
-      platform,
-      { database: 'shop', target: { time: rfc3339Plus2(t) }, to: { directory: dir } },
-      'idle',
-    );
-    started.push(dir);
+    const { outcome } = await pitr.restoreToTime('restored-idle', t, 'idle');
     assert.match(
       outcome.note ?? '',
       /^no transaction committed between the last one in the archive and .*: recovery replayed everything archived \(to [0-9A-F]+\/[0-9A-F]+\) and promoted there$/,
@@ -247,6 +191,7 @@ describe('point-in-time restore: the acceptance gate', () => {
   });
 
   it('an abort signal sent at once ends the restore as aborted, with nothing written', async () => {
+    const { platform } = pitr;
     const dir = path.join(platform.dir, 'aborted');
     const handle = await platform.client.workflow.start('pitrRestore', {
       taskQueue: platform.config.taskQueue,
@@ -267,6 +212,7 @@ describe('point-in-time restore: the acceptance gate', () => {
   });
 
   it('refuses at once a time before the first base backup, naming the windows in UTC', async () => {
+    const { platform } = pitr;
     const dir = path.join(platform.dir, 'never');
     const started = Date.now();
     await assert.rejects(
@@ -293,6 +239,7 @@ describe('point-in-time restore: the acceptance gate', () => {
   });
 
   it('refuses a time without an explicit offset and a directory that is not empty', async () => {
+    const { platform } = pitr;
     await assert.rejects(
       restore(
         platform,

@@ -2,29 +2,24 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { WAL_FETCH_ENTRY } from '../../activities/pitr.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { asServerUser, serverEnv } from '../../lib/pitr/os-user.ts';
 import { startWalFetchServer } from '../../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../../lib/pitr/wal-source.ts';
-import { type ChainMonitorState, type WalChainMonitorInput, chainQuery } from '../../temporal/contracts/pitr.ts';
-import type { Platform } from '../support/platform.ts';
 import {
   restore,
   restoredRows,
   rfc3339Plus2,
-  startPitrPlatform,
-  stopPitrPlatform,
   takeBaseBackup,
   waitUntilArchived,
   walPageMagic,
   writeRows,
-  type PitrSource,
   type Row,
 } from '../support/pitr-fixture.ts';
-import { waitFor } from '../support/wait.ts';
+import { usePitrScenario } from '../support/pitr-scenario.ts';
 
 const run = promisify(execFile);
 
@@ -37,48 +32,35 @@ const failureMessage = (error: unknown): string =>
  * itself; a time inside the gap cannot be restored, a time after the new base backup can.
  */
 describe('WAL chain: a segment deleted from storage', () => {
-  let platform: Platform;
-  let source: PitrSource;
   let inGap: Row[] = [];
   let deletedSegment = '';
-  const started: string[] = [];
 
-  before(async () => {
-    ({ platform, source } = await startPitrPlatform('ledger'));
-    await takeBaseBackup(platform, 'ledger', 'first');
-    await writeRows(source, 1500, 100, 'before');
-    await source.query('select pg_switch_wal()');
-    // These rows go to one segment, which is then deleted.
-    const [current] = await source.query<{ name: string }>(
-      'select pg_walfile_name(pg_current_wal_insert_lsn()) as name',
-    );
-    deletedSegment = current!.name;
-    inGap = await writeRows(source, 4000, 100, 'in the gap');
-    await source.query('select pg_switch_wal()');
-    await writeRows(source, 1000, 100, 'after');
-    await waitUntilArchived(platform, source);
-    const segment = (await platform.runtime.catalog.wal.segmentsOf('ledger')).find((s) => s.name === deletedSegment);
-    assert.ok(segment?.complete, `segment ${deletedSegment} is archived complete`);
-    await rm(path.join(platform.backupsDir, segment.objectKey));
+  const pitr = usePitrScenario('ledger', {
+    chainMonitor: true,
+    setUp: async ({ platform, source }) => {
+      await takeBaseBackup(platform, 'ledger', 'first');
+      await writeRows(source, 1500, 100, 'before');
+      await source.query('select pg_switch_wal()');
+      // These rows go to one segment, which is then deleted.
+      const [current] = await source.query<{ name: string }>(
+        'select pg_walfile_name(pg_current_wal_insert_lsn()) as name',
+      );
+      deletedSegment = current!.name;
+      inGap = await writeRows(source, 4000, 100, 'in the gap');
+      await source.query('select pg_switch_wal()');
+      await writeRows(source, 1000, 100, 'after');
+      await waitUntilArchived(platform, source);
+      const segment = (await platform.runtime.catalog.wal.segmentsOf('ledger')).find((s) => s.name === deletedSegment);
+      assert.ok(segment?.complete, `segment ${deletedSegment} is archived complete`);
+      await rm(path.join(platform.backupsDir, segment.objectKey));
+    },
   });
 
-  after(() => stopPitrPlatform({ platform, source, database: 'ledger', restoredDirs: started, chainMonitor: true }));
-
   it('the monitor reports the gap with its LSN range, notifies once and starts a base backup', async () => {
-    const args: WalChainMonitorInput = { database: 'ledger', intervalSeconds: 1 };
-    await platform.client.workflow.start('walChainMonitor', {
-      taskQueue: platform.config.taskQueue,
-      workflowId: 'walchain/ledger',
-      args: [args],
-    });
-    const state: ChainMonitorState = await waitFor(
+    const { platform } = pitr;
+    const state = await pitr.chainMonitorUntil(
       'the gap',
-      async () => {
-        const s = await platform.client.workflow.getHandle('walchain/ledger').query(chainQuery);
-        return s.last && s.last.gaps.length > 0 && s.baseBackupsStarted.length > 0 ? s : undefined;
-      },
-      30_000,
-      500,
+      (s) => (s.last?.gaps ?? []).length > 0 && s.baseBackupsStarted.length > 0,
     );
     const gap = state.last!.gaps[0]!;
     assert.deepEqual(gap.missing, [deletedSegment]);
@@ -108,7 +90,7 @@ describe('WAL chain: a segment deleted from storage', () => {
     assert.equal((result as { stage: string }).stage, 'complete');
     // Later rounds: the same gap is not notified again, and no second base backup is started for it.
     await new Promise((r) => setTimeout(r, 3000));
-    const later = await platform.client.workflow.getHandle('walchain/ledger').query(chainQuery);
+    const later = await pitr.chainState();
     assert.equal(later.baseBackupsStarted.length, 1);
     assert.equal(
       (await platform.runtime.catalog.health.notifications('ledger')).filter((n) => n.event === 'wal_chain_broken')
@@ -119,6 +101,7 @@ describe('WAL chain: a segment deleted from storage', () => {
   });
 
   it('restore_command: a segment is fetched (exit 0), an unarchived one is not found (1), one storage lost fails loudly (250)', async () => {
+    const { platform, source } = pitr;
     const config = await platform.runtime.catalog.wal.config('ledger');
     const walSource = createWalSource(platform.runtime.catalog, {
       database: 'ledger',
@@ -182,6 +165,7 @@ describe('WAL chain: a segment deleted from storage', () => {
   });
 
   it('a time inside the gap fails at once with a message naming the windows', async () => {
+    const { platform } = pitr;
     const t = inGap[Math.floor(inGap.length / 2)]!.at;
     await assert.rejects(
       restore(
@@ -202,18 +186,13 @@ describe('WAL chain: a segment deleted from storage', () => {
   });
 
   it('a time after the new base backup restores', async () => {
+    const { platform, source } = pitr;
     const rows = await writeRows(source, 2500, 100, 'after the new base backup');
     await waitUntilArchived(platform, source);
     const k = Math.floor(rows.length / 2);
     const t = new Date((rows[k - 1]!.at.getTime() + rows[k]!.at.getTime()) / 2);
-    const dir = path.join(platform.dir, 'after-gap');
     // In UTC with "Z", as `date -u` and toISOString() write it (PostgreSQL itself refuses "Z" there).
-    const outcome = await restore(
-      platform,
-      { database: 'ledger', target: { time: t.toISOString() }, to: { directory: dir } },
-      'after-gap',
-    );
-    started.push(dir);
+    const { outcome } = await pitr.restoreInto('after-gap', { time: t.toISOString() }, 'after-gap');
     const restored = await restoredRows(source, outcome.port!);
     const ids = new Set(restored.map((r) => r.id));
     assert.ok(ids.has(rows[k - 1]!.id));

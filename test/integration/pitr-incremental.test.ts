@@ -1,25 +1,11 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { connect, type PgTarget } from '../../lib/pg/connection.ts';
-import {
-  type BaseBackupProgress,
-  type ChainMonitorState,
-  type WalChainMonitorInput,
-  chainQuery,
-} from '../../temporal/contracts/pitr.ts';
-import type { Platform } from '../support/platform.ts';
-import {
-  restore,
-  rfc3339Plus2,
-  startPitrPlatform,
-  stopPitrPlatform,
-  takeBaseBackup,
-  waitUntilArchived,
-  type PitrSource,
-} from '../support/pitr-fixture.ts';
-import { waitFor } from '../support/wait.ts';
+import type { BaseBackupProgress } from '../../temporal/contracts/pitr.ts';
+import { takeBaseBackup, waitUntilArchived, type PitrSource } from '../support/pitr-fixture.ts';
+import { usePitrScenario } from '../support/pitr-scenario.ts';
 
 /** Ordered hashes of every table of the database: what a restore to T must reproduce exactly. */
 async function tableHashes(target: PgTarget): Promise<Record<string, string>> {
@@ -62,38 +48,35 @@ async function summarizedSource(source: PitrSource): Promise<void> {
  * sentinel rows combines the full and the increment that stops before T with pg_combinebackup.
  */
 describe('point-in-time restore through an incremental chain (PostgreSQL 17)', () => {
-  let platform: Platform;
-  let source: PitrSource;
   const backups: Record<string, BaseBackupProgress> = {};
   let atT: Record<string, string> = {};
   let t = new Date();
-  const started: string[] = [];
 
-  before(async () => {
-    ({ platform, source } = await startPitrPlatform('inc17', {
-      dirName: 'source-inc17',
-      major: 17,
-      prepareSource: summarizedSource,
-    }));
-    backups.full = await takeBaseBackup(platform, 'inc17', 'full');
-    await source.query('update items set qty = qty + 1 where id <= 2000');
-    await source.query('insert into ledger (item, delta) select g, 1 from generate_series(1, 2000) g');
-    backups.inc1 = await takeBaseBackup(platform, 'inc17', 'inc1');
-    await source.query(`update items set label = 'changed' where id between 1000 and 1400`);
-    await source.query(`insert into events (at, note) values (clock_timestamp(), 'sentinel before T')`);
-    atT = await tableHashes(source.target);
-    await sleep(300);
-    t = new Date();
-    await sleep(300);
-    await source.query(`insert into events (at, note) values (clock_timestamp(), 'sentinel after T')`);
-    await source.query('delete from ledger where id % 3 = 0');
-    backups.inc2 = await takeBaseBackup(platform, 'inc17', 'inc2');
-    await waitUntilArchived(platform, source);
+  const pitr = usePitrScenario('inc17', {
+    dirName: 'source-inc17',
+    major: 17,
+    prepareSource: summarizedSource,
+    chainMonitor: true,
+    setUp: async ({ platform, source }) => {
+      backups.full = await takeBaseBackup(platform, 'inc17', 'full');
+      await source.query('update items set qty = qty + 1 where id <= 2000');
+      await source.query('insert into ledger (item, delta) select g, 1 from generate_series(1, 2000) g');
+      backups.inc1 = await takeBaseBackup(platform, 'inc17', 'inc1');
+      await source.query(`update items set label = 'changed' where id between 1000 and 1400`);
+      await source.query(`insert into events (at, note) values (clock_timestamp(), 'sentinel before T')`);
+      atT = await tableHashes(source.target);
+      await sleep(300);
+      t = new Date();
+      await sleep(300);
+      await source.query(`insert into events (at, note) values (clock_timestamp(), 'sentinel after T')`);
+      await source.query('delete from ledger where id % 3 = 0');
+      backups.inc2 = await takeBaseBackup(platform, 'inc17', 'inc2');
+      await waitUntilArchived(platform, source);
+    },
   });
 
-  after(() => stopPitrPlatform({ platform, source, database: 'inc17', restoredDirs: started, chainMonitor: true }));
-
   it('takes a full, then increments against the previous backup, each with its manifest stored beside it', async () => {
+    const { platform } = pitr;
     assert.deepEqual(
       [backups.full!.kind, backups.inc1!.kind, backups.inc2!.kind],
       ['full', 'incremental', 'incremental'],
@@ -117,13 +100,8 @@ describe('point-in-time restore through an incremental chain (PostgreSQL 17)', (
   });
 
   it('restores to T by combining the full with the increment before T: every table equals the source at T', async () => {
-    const dir = path.join(platform.dir, 'restored-inc-at-t');
-    const outcome = await restore(
-      platform,
-      { database: 'inc17', target: { time: rfc3339Plus2(t) }, to: { directory: dir } },
-      'inc-at-t',
-    );
-    started.push(dir);
+    const { source } = pitr;
+    const { outcome } = await pitr.restoreToTime('restored-inc-at-t', t, 'inc-at-t');
     assert.equal(
       outcome.baseBackupId,
       backups.inc1!.baseBackupId,
@@ -162,22 +140,12 @@ describe('point-in-time restore through an incremental chain (PostgreSQL 17)', (
   });
 
   it('the chain monitor reports an increment whose parent is gone, and the next base backup is a full', async () => {
+    const { platform } = pitr;
     const inc1 = await platform.runtime.catalog.wal.getBaseBackup(backups.inc1!.baseBackupId);
     await rm(path.join(platform.backupsDir, inc1.objectKey));
-    const args: WalChainMonitorInput = { database: 'inc17', intervalSeconds: 1 };
-    await platform.client.workflow.start('walChainMonitor', {
-      taskQueue: platform.config.taskQueue,
-      workflowId: 'walchain/inc17',
-      args: [args],
-    });
-    const state: ChainMonitorState = await waitFor(
+    const state = await pitr.chainMonitorUntil(
       'the broken chain',
-      async () => {
-        const s = await platform.client.workflow.getHandle('walchain/inc17').query(chainQuery);
-        return s.last && (s.last.brokenChains ?? []).length > 0 && s.baseBackupsStarted.length > 0 ? s : undefined;
-      },
-      30_000,
-      500,
+      (s) => (s.last?.brokenChains ?? []).length > 0 && s.baseBackupsStarted.length > 0,
     );
     assert.deepEqual(
       state.last!.brokenChains!.map((b) => b.id),
@@ -200,6 +168,7 @@ describe('point-in-time restore through an incremental chain (PostgreSQL 17)', (
   });
 
   it('takes a full, saying how to turn it on, when summarize_wal is off', async () => {
+    const { platform, source } = pitr;
     await source.query('alter system set summarize_wal = off');
     await source.query('select pg_reload_conf()');
     const off = await takeBaseBackup(platform, 'inc17', 'summaries-off');

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, appendFile, chmod, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -14,17 +14,8 @@ import { toolFor } from '../../lib/pg/tools.ts';
 import { SOURCE_CONFIG_DIR } from '../../lib/pitr/source-config.ts';
 import { canSwitchUser, sandboxUserIds } from '../../lib/sandbox/os-user.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
-import type { Platform } from '../support/platform.ts';
-import {
-  restore,
-  restoredRows,
-  startPitrPlatform,
-  stopPitrPlatform,
-  takeBaseBackup,
-  waitUntilArchived,
-  writeRows,
-  type PitrSource,
-} from '../support/pitr-fixture.ts';
+import { restore, restoredRows, takeBaseBackup, waitUntilArchived, writeRows } from '../support/pitr-fixture.ts';
+import { type PitrScenario, usePitrScenario } from '../support/pitr-scenario.ts';
 
 /**
  * A base backup carries the source's configuration, and whoever controls the source writes it:
@@ -46,16 +37,10 @@ const exists = (file: string) =>
 const CANARY = `hindsight-canary-${randomBytes(6).toString('hex')}`;
 
 describe("point-in-time restore: the source's configuration never reaches the restored server", () => {
-  let platform: Platform;
-  let source: PitrSource;
   let markers: string[] = [];
-  const started: string[] = [];
 
-  before(async () => {
-    // A variable of the worker's environment the restored server must not inherit.
-    process.env.HINDSIGHT_TEST_CANARY = CANARY;
-    ({ platform, source } = await startPitrPlatform('hostile'));
-
+  /** What whoever controls the source can write into its configuration, then a base backup that carries it. */
+  async function writeHostileConfiguration({ platform, source }: PitrScenario): Promise<void> {
     const markerDir = path.join(platform.dir, 'markers');
     await mkdir(markerDir, { recursive: true });
     // Writable by anyone: a command that ran as any user would leave its marker.
@@ -88,11 +73,17 @@ describe("point-in-time restore: the source's configuration never reaches the re
     await takeBaseBackup(platform, 'hostile', 'first');
     await writeRows(source, 2_000, 100);
     await waitUntilArchived(platform, source);
-  });
+  }
 
-  after(async () => {
-    await stopPitrPlatform({ platform, source, database: 'hostile', restoredDirs: started });
-    delete process.env.HINDSIGHT_TEST_CANARY;
+  before(() => {
+    // A variable of the worker's environment the restored server must not inherit.
+    process.env.HINDSIGHT_TEST_CANARY = CANARY;
+  });
+  const pitr = usePitrScenario('hostile', {
+    setUp: writeHostileConfiguration,
+    tearDown: () => {
+      delete process.env.HINDSIGHT_TEST_CANARY;
+    },
   });
 
   async function assertNoMarker(): Promise<void> {
@@ -111,7 +102,7 @@ describe("point-in-time restore: the source's configuration never reaches the re
     };
     return run(
       psql.path,
-      ['-w', '-X', '-h', host, '-p', String(port), '-U', source.target.user, '-d', 'hostile', '-Atc', 'select 1'],
+      ['-w', '-X', '-h', host, '-p', String(port), '-U', pitr.source.target.user, '-d', 'hostile', '-Atc', 'select 1'],
       { env },
     ).then(
       ({ stdout }) => `let in: ${stdout.trim()}`,
@@ -172,25 +163,19 @@ describe("point-in-time restore: the source's configuration never reaches the re
   }
 
   it("a restore to a directory: no command of the source runs, logins need the password, the source's files are kept aside", async () => {
-    const dir = path.join(platform.dir, 'restored-dir');
-    const outcome: PitrOutcome = await restore(
-      platform,
-      { database: 'hostile', target: 'latest', to: { directory: dir } },
-      'to-dir',
-    );
-    started.push(dir);
+    const { dir, outcome } = await pitr.restoreInto('restored-dir', 'latest', 'to-dir');
     assert.ok(outcome.port);
     await assertNoMarker();
-    const all = await source.query<{ id: number }>('select id from events order by id');
+    const all = await pitr.source.query<{ id: number }>('select id from events order by id');
     assert.deepEqual(
-      (await restoredRows(source, outcome.port)).map((r) => r.id),
+      (await restoredRows(pitr.source, outcome.port)).map((r) => r.id),
       all.map((r) => r.id),
       'the server started and holds the data',
     );
     await assertPasswordRequired('127.0.0.1', outcome.port);
     await assertPasswordRequired(dir, outcome.port);
     const client = await connect('restored', {
-      ...source.target,
+      ...pitr.source.target,
       host: '127.0.0.1',
       port: outcome.port,
       sslmode: 'disable',
@@ -212,12 +197,12 @@ describe("point-in-time restore: the source's configuration never reaches the re
   it('a restore to a sandbox: no command of the source runs, it listens on a private socket only and asks for a password', async () => {
     let inspected = false;
     const activities = createPitrActivities({
-      catalog: platform.runtime.catalog,
-      keyring: platform.runtime.keyring,
+      catalog: pitr.platform.runtime.catalog,
+      keyring: pitr.platform.runtime.keyring,
       logger: createLogger('test-restore'),
-      budget: { sandboxRoot: platform.config.sandboxRoot },
+      budget: { sandboxRoot: pitr.platform.config.sandboxRoot },
       inspectPromoted: async ({ dataDir, host, port }) => {
-        assert.ok(host.startsWith(platform.config.sandboxRoot), `the socket is in the sandbox (${host})`);
+        assert.ok(host.startsWith(pitr.platform.config.sandboxRoot), `the socket is in the sandbox (${host})`);
         assert.equal((await stat(host)).mode & 0o777, 0o700, 'a private socket directory');
         await assertPasswordRequired(host, port);
         assert.match(await login('127.0.0.1', port), /Connection refused|could not connect/, 'no TCP at all');
@@ -246,7 +231,7 @@ describe("point-in-time restore: the source's configuration never reaches the re
   });
 
   it('hindsight restore --latest --to-sandbox succeeds, and no command of the source ran', async () => {
-    const env = { ...process.env, ...platform.configEnv };
+    const env = { ...process.env, ...pitr.platform.configEnv };
     const { stdout } = await run(
       process.execPath,
       [path.resolve('bin/hindsight.mjs'), 'restore', 'hostile', '--latest', '--to-sandbox', '--wait', '--json'],
@@ -259,14 +244,14 @@ describe("point-in-time restore: the source's configuration never reaches the re
 
   it('refuses a directory outside the restore root, also through a link, naming the root and the setting', async () => {
     const outside = path.join('/var/tmp', `hindsight-outside-${randomBytes(4).toString('hex')}`);
-    const link = path.join(platform.dir, 'leads-outside');
+    const link = path.join(pitr.platform.dir, 'leads-outside');
     await symlink('/var/tmp', link);
     for (const [id, dir] of [
       ['outside', outside],
       ['through-link', path.join(link, path.basename(outside))],
     ] as const) {
       await assert.rejects(
-        restore(platform, { database: 'hostile', target: 'latest', to: { directory: dir } }, id),
+        restore(pitr.platform, { database: 'hostile', target: 'latest', to: { directory: dir } }, id),
         (error: unknown) => {
           assert.ok(error instanceof WorkflowFailedError);
           const message = String((error.cause as { message?: string } | undefined)?.message);

@@ -1,23 +1,7 @@
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { connect, parsePgUrl } from '../../lib/pg/connection.ts';
-import { type WalArchiverInput, type WalChainMonitorInput, chainQuery } from '../../temporal/contracts/pitr.ts';
-import type { Platform } from '../support/platform.ts';
-import {
-  restore,
-  restoredRows,
-  rfc3339Plus2,
-  startPitrPlatform,
-  stopArchiver,
-  stopPitrPlatform,
-  takeBaseBackup,
-  waitUntilArchived,
-  writeRows,
-  type PitrSource,
-  type Row,
-} from '../support/pitr-fixture.ts';
-import { waitFor } from '../support/wait.ts';
+import { describe, it } from 'node:test';
+import { restoredRows, takeBaseBackup, waitUntilArchived, writeRows, type Row } from '../support/pitr-fixture.ts';
+import { usePitrScenario } from '../support/pitr-scenario.ts';
 
 /**
  * A timeline switch: the database is restored to latest and promoted (timeline 2), the database is
@@ -25,70 +9,32 @@ import { waitFor } from '../support/wait.ts';
  * from the timeline-1 base backup onto timeline 2, and a restore to a time on timeline 2 works.
  */
 describe('point-in-time restore across a timeline switch', () => {
-  let platform: Platform;
-  let source: PitrSource;
-  let promoted: PitrSource;
   let onTimeline1: Row[] = [];
   let onTimeline2: Row[] = [];
-  const started: string[] = [];
 
-  before(async () => {
-    ({ platform, source } = await startPitrPlatform('app'));
-    await takeBaseBackup(platform, 'app', 'on-timeline-1');
-    onTimeline1 = await writeRows(source, 2000, 100, 'timeline 1');
-    await waitUntilArchived(platform, source);
-
-    // Fail over: the copy restored to latest is promoted and becomes the database.
-    await stopArchiver(platform, 'app');
-    const dir = path.join(platform.dir, 'promoted');
-    const outcome = await restore(platform, { database: 'app', target: 'latest', to: { directory: dir } }, 'failover');
-    started.push(dir);
-    assert.equal(outcome.newTimeline, 2);
-    await source.cluster.stop('fast');
-    const catalog = await connect('catalog', parsePgUrl(platform.configEnv.DATABASE_URL!));
-    await catalog.query('update databases set port = $1 where name = $2', [outcome.port, 'app']);
-    await catalog.end();
-    promoted = { ...source, target: { ...source.target, port: outcome.port! } };
-    promoted.query = async <T extends object>(sql: string, params: unknown[] = []) => {
-      const client = await connect('promoted', promoted.target);
-      try {
-        return (await client.query(sql, params)).rows as T[];
-      } finally {
-        await client.end();
-      }
-    };
-    const args: WalArchiverInput = { database: 'app' };
-    await platform.client.workflow.start('walArchiver', {
-      taskQueue: platform.config.taskQueue,
-      workflowId: 'wal/app',
-      args: [args],
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    });
-    onTimeline2 = await writeRows(promoted, 3000, 100, 'timeline 2');
-    await waitUntilArchived(platform, promoted, 60_000);
+  const pitr = usePitrScenario('app', {
+    chainMonitor: true,
+    setUp: async (scenario) => {
+      const { platform, source } = scenario;
+      await takeBaseBackup(platform, 'app', 'on-timeline-1');
+      onTimeline1 = await writeRows(source, 2000, 100, 'timeline 1');
+      await waitUntilArchived(platform, source);
+      // Fail over: the copy restored to latest is promoted and becomes the database.
+      const { outcome, promoted } = await scenario.failOver('promoted', 'failover');
+      assert.equal(outcome.newTimeline, 2);
+      onTimeline2 = await writeRows(promoted, 3000, 100, 'timeline 2');
+      await waitUntilArchived(platform, promoted, 60_000);
+    },
   });
 
-  after(() => stopPitrPlatform({ platform, source, database: 'app', restoredDirs: started, chainMonitor: true }));
-
   it('archives the history file and the chain follows it from the timeline-1 base backup onto timeline 2', async () => {
-    const histories = await platform.runtime.catalog.wal.historiesOf('app');
+    const histories = await pitr.platform.runtime.catalog.wal.historiesOf('app');
     assert.deepEqual(
       histories.map((h) => h.timeline),
       [2],
     );
     assert.match(histories[0]!.content, /^1\t[0-9A-F]+\/[0-9A-F]+\t/);
-    const args: WalChainMonitorInput = { database: 'app', intervalSeconds: 1 };
-    await platform.client.workflow.start('walChainMonitor', {
-      taskQueue: platform.config.taskQueue,
-      workflowId: 'walchain/app',
-      args: [args],
-    });
-    const state = await waitFor(
-      'a chain',
-      async () => (await platform.client.workflow.getHandle('walchain/app').query(chainQuery)).last ?? undefined,
-      20_000,
-      500,
-    );
+    const state = (await pitr.chainMonitorUntil('a chain', (s) => Boolean(s.last), 20_000)).last!;
     assert.deepEqual(state.gaps, [], JSON.stringify(state.gaps));
     const t2 = state.windows.find((w) => w.timeline === 2);
     assert.ok(t2, `a window on timeline 2: ${JSON.stringify(state.windows)}`);
@@ -102,16 +48,10 @@ describe('point-in-time restore across a timeline switch', () => {
   it('restores to a time on timeline 2 from the timeline-1 base backup', async () => {
     const k = Math.floor(onTimeline2.length / 2);
     const t = new Date((onTimeline2[k - 1]!.at.getTime() + onTimeline2[k]!.at.getTime()) / 2);
-    const dir = path.join(platform.dir, 'on-timeline-2');
-    const outcome = await restore(
-      platform,
-      { database: 'app', target: { time: rfc3339Plus2(t) }, to: { directory: dir } },
-      'timeline-2',
-    );
-    started.push(dir);
+    const { outcome } = await pitr.restoreToTime('on-timeline-2', t, 'timeline-2');
     assert.equal(outcome.timeline, 2);
     assert.equal(outcome.newTimeline, 3, 'the history file of timeline 2 was found: the copy promotes onto 3');
-    const ids = new Set((await restoredRows(source, outcome.port!)).map((r) => r.id));
+    const ids = new Set((await restoredRows(pitr.source, outcome.port!)).map((r) => r.id));
     assert.ok(
       onTimeline1.every((r) => ids.has(r.id)),
       'every timeline-1 row',

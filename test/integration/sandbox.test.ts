@@ -7,45 +7,26 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HindsightError } from '../../lib/errors.ts';
-import { shareDirWithServerUser } from '../../lib/pg/cluster.ts';
-import type { Sandbox, SandboxDriver } from '../../lib/sandbox/contract.ts';
 import { createDockerSandboxDriver, SANDBOX_LABEL, sandboxContainerSpec } from '../../lib/sandbox/docker.ts';
 import { chooseSandboxDriver, createSandboxDriver } from '../../lib/sandbox/index.ts';
 import { canSwitchUser, sandboxUserIds } from '../../lib/sandbox/os-user.ts';
 import { createProcessSandboxDriver, currentOwner, processAlive } from '../../lib/sandbox/process.ts';
+import { ProcessSandboxes } from '../support/sandbox-process-fixture.ts';
 import { waitFor } from '../support/wait.ts';
 import { processesOf } from '../support/processes.ts';
 import { exists, postmasterPid, query, sandboxDirs, startSandboxHolder } from '../support/sandbox-probes.ts';
 
 describe('process sandboxes', () => {
-  let base: string;
-  let root: string;
-  let driver: SandboxDriver;
-  const created: Sandbox[] = [];
-  const children: ChildProcess[] = [];
-
-  before(async () => {
-    base = await mkdtemp(path.join(tmpdir(), 'hindsight-sandbox-test-'));
-    // As root the servers run as the postgres user, who must reach the sandbox root.
-    await shareDirWithServerUser(base);
-    root = path.join(base, 'sandboxes');
-    driver = createProcessSandboxDriver({ root });
-  });
-
-  after(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    for (const sandbox of created) await sandbox.destroy().catch(() => undefined);
-    await driver.sweepLeftovers().catch(() => undefined);
-    await rm(base, { recursive: true, force: true });
-  });
+  const sandboxes = new ProcessSandboxes();
+  before(() => sandboxes.start());
+  after(() => sandboxes.cleanUp());
 
   it('runs a PostgreSQL 15 server that takes data, and leaves nothing once destroyed', async () => {
-    const sandbox = await driver.create({ major: 15, label: 'first sandbox' });
-    created.push(sandbox);
+    const sandbox = await sandboxes.create({ major: 15, label: 'first sandbox' });
     assert.equal(sandbox.driver, 'process');
     assert.equal(sandbox.major, 15);
     const dir = path.dirname(sandbox.dataDir!);
-    assert.equal(dir, path.join(root, `sbx-${sandbox.id}`));
+    assert.equal(dir, path.join(sandboxes.root, `sbx-${sandbox.id}`));
     assert.deepEqual(
       { host: sandbox.admin.host, database: sandbox.admin.database, user: sandbox.admin.user },
       { host: path.join(dir, 'socket'), database: 'postgres', user: 'postgres' },
@@ -102,12 +83,11 @@ describe('process sandboxes', () => {
   });
 
   it('runs under bubblewrap where it can, as the sandbox user alone where it cannot', async () => {
-    const sandbox = await driver.create({ major: 15, label: 'confinement' });
-    created.push(sandbox);
+    const sandbox = await sandboxes.create({ major: 15, label: 'confinement' });
     if (canSwitchUser()) assert.equal(sandbox.confinement, 'bwrap', 'bubblewrap works as root on this machine');
     else console.log(`# not root: confinement is ${sandbox.confinement} (${sandbox.confinementDetail})`);
     assert.deepEqual(
-      await driver.probeConfinement!(),
+      await sandboxes.driver.probeConfinement!(),
       { confinement: sandbox.confinement, detail: sandbox.confinementDetail },
       'the worker can say at start what sandboxes will get',
     );
@@ -115,8 +95,10 @@ describe('process sandboxes', () => {
 
     process.env.HINDSIGHT_SANDBOX_BWRAP = 'off';
     try {
-      const plain = await createProcessSandboxDriver({ root }).create({ major: 15, label: 'no bwrap' });
-      created.push(plain);
+      const plain = await sandboxes.create(
+        { major: 15, label: 'no bwrap' },
+        createProcessSandboxDriver({ root: sandboxes.root }),
+      );
       assert.equal(plain.confinement, canSwitchUser() ? 'os-user' : 'none');
       assert.match(plain.confinementDetail, /without bubblewrap|not root/);
       await query(plain.admin, 'select 1');
@@ -129,9 +111,9 @@ describe('process sandboxes', () => {
   });
 
   it('refuses a major newer than every server it has, creating nothing', async () => {
-    const before = await sandboxDirs(root);
+    const before = await sandboxDirs(sandboxes.root);
     // An older major would load into the lowest newer server; nothing here is 19 or newer.
-    await assert.rejects(driver.create({ major: 19, label: 'missing major' }), (error: unknown) => {
+    await assert.rejects(sandboxes.driver.create({ major: 19, label: 'missing major' }), (error: unknown) => {
       assert.ok(error instanceof HindsightError);
       assert.equal(error.kind, 'not_found');
       assert.equal(
@@ -140,25 +122,24 @@ describe('process sandboxes', () => {
       );
       return true;
     });
-    assert.deepEqual(await sandboxDirs(root), before);
+    assert.deepEqual(await sandboxDirs(sandboxes.root), before);
   });
 
   it('an aborted creation stops and leaves nothing', async () => {
-    const before = await sandboxDirs(root);
+    const before = await sandboxDirs(sandboxes.root);
     const controller = new AbortController();
-    const creating = driver.create({ major: 15, label: 'aborted', signal: controller.signal });
+    const creating = sandboxes.driver.create({ major: 15, label: 'aborted', signal: controller.signal });
     setTimeout(() => controller.abort(), 300);
     await assert.rejects(creating, /cancelled/);
-    assert.deepEqual(await sandboxDirs(root), before);
+    assert.deepEqual(await sandboxDirs(sandboxes.root), before);
     await assert.rejects(
-      driver.create({ major: 15, label: 'aborted early', signal: AbortSignal.abort() }),
+      sandboxes.driver.create({ major: 15, label: 'aborted early', signal: AbortSignal.abort() }),
       /cancelled/,
     );
   });
 
   it('destroy is idempotent and works after the server has died', async () => {
-    const sandbox = await driver.create({ major: 15, label: 'crashing server' });
-    created.push(sandbox);
+    const sandbox = await sandboxes.create({ major: 15, label: 'crashing server' });
     const dir = path.dirname(sandbox.dataDir!);
     const owner = JSON.parse(await readFile(path.join(dir, 'owner.json'), 'utf8')) as { serverPid: number };
     // The server dies on its own: postmaster.pid stays behind, naming a dead process.
@@ -170,13 +151,12 @@ describe('process sandboxes', () => {
   });
 
   it('a killed process takes its server down with it; the sweep removes its directory, and only that one', async () => {
-    const mine = await driver.create({ major: 15, label: 'still in use' });
-    created.push(mine);
+    const mine = await sandboxes.create({ major: 15, label: 'still in use' });
 
     let child!: ChildProcess;
-    const held = await startSandboxHolder(root, (started) => {
+    const held = await startSandboxHolder(sandboxes.root, (started) => {
       child = started;
-      children.push(started);
+      sandboxes.children.push(started);
     });
     const dir = path.dirname(held.dataDir);
     const serverPids = await processesOf(dir);
@@ -195,7 +175,7 @@ describe('process sandboxes', () => {
     );
     await query(mine.admin, 'select 1');
 
-    const { removed } = await driver.sweepLeftovers();
+    const { removed } = await sandboxes.driver.sweepLeftovers();
     assert.deepEqual(removed, [held.id]);
     assert.equal(await exists(dir), false, 'the leftover directory is gone');
 
@@ -206,7 +186,7 @@ describe('process sandboxes', () => {
   });
 
   it('judges owners by incarnation, and leaves a directory being created alone', async () => {
-    const fakeRoot = path.join(base, 'judged');
+    const fakeRoot = path.join(sandboxes.base, 'judged');
     const judge = createProcessSandboxDriver({ root: fakeRoot });
     const self = currentOwner();
     const owners: Record<string, object | undefined> = {
