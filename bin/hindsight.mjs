@@ -4,7 +4,8 @@
 // or npx), it runs itself again on the project's node (scripts/node, which fetches it once).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { enableCompileCache } from 'node:module';
+// A default import: the named export does not exist on the older node this file must also start on.
+import nodeModule from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const LTS_MAJOR = 24;
@@ -34,7 +35,7 @@ if (Number(process.versions.node.split('.')[0]) < LTS_MAJOR) {
 } else {
   // A command is a short process that loads hundreds of modules: Node keeps their compiled code (and
   // the TypeScript it stripped) in its compile cache, so only the first run after a change pays for it.
-  enableCompileCache();
+  nodeModule.enableCompileCache();
   // Node.js 24 strips the types itself: the sources use only erasable TypeScript (tsconfig says so).
   await import('../cli/main.ts');
 }

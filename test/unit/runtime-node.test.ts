@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -27,17 +27,18 @@ describe('every Hindsight process runs on the supported Node.js LTS', () => {
     assert.ok(majorOf(execFileSync(path.join(root, 'scripts/node'), ['--version'], { encoding: 'utf8' })) >= LTS_MAJOR);
   });
 
-  it("the hindsight CLI started by the machine's node reports the LTS it runs on", () => {
-    // `env node` is how the shebang and npx start it: the machine's node, possibly older than the LTS.
-    const result = spawnSync('/usr/bin/env', ['node', path.join(root, 'bin/hindsight.mjs'), '--version'], {
-      encoding: 'utf8',
+  // `env node` is how the shebang and npx start it: the machine's node, possibly older than the LTS. Under
+  // npm the project's node comes first on PATH, so the machine's own /usr/bin/node is tried by name too.
+  for (const node of ['node', '/usr/bin/node']) {
+    it(`the hindsight CLI started by ${node} reports the LTS it runs on`, (t) => {
+      if (node.startsWith('/') && !existsSync(node)) return t.skip(`${node} is not installed on this machine`);
+      assertRunsOnLts(
+        spawnSync('/usr/bin/env', [node, path.join(root, 'bin/hindsight.mjs'), '--version'], {
+          encoding: 'utf8',
+        }),
+      );
     });
-    assert.equal(result.status, 0, result.stderr);
-    const reported = /^hindsight \S+ \(Node\.js (v[\d.]+)\)$/.exec(result.stdout.trim())?.[1];
-    assert.ok(reported, `unexpected answer: ${result.stdout}`);
-    assert.ok(majorOf(reported) >= LTS_MAJOR, `the CLI runs on ${reported}`);
-    assert.deepEqual(runtimeWarnings(result.stderr), []);
-  });
+  }
 
   it("PostgreSQL's restore_command (this node on bin/hindsight-wal-fetch.mjs) runs as the sandbox's OS user", (t) => {
     if (process.getuid?.() !== 0) return t.skip('needs root to run a command as another OS user');
@@ -70,3 +71,11 @@ describe('runtime warnings on stderr are recognized', () => {
     assert.deepEqual(runtimeWarnings('{"level":40,"msg":"verification sandbox confinement"}'), []);
   });
 });
+
+function assertRunsOnLts(result: SpawnSyncReturns<string>) {
+  assert.equal(result.status, 0, result.stderr);
+  const reported = /^hindsight \S+ \(Node\.js (v[\d.]+)\)$/.exec(result.stdout.trim())?.[1];
+  assert.ok(reported, `unexpected answer: ${result.stdout}`);
+  assert.ok(majorOf(reported) >= LTS_MAJOR, `the CLI runs on ${reported}`);
+  assert.deepEqual(runtimeWarnings(result.stderr), []);
+}
