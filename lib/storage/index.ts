@@ -1,73 +1,42 @@
-import { z } from 'zod';
+import { createRequire } from 'node:module';
 import { HindsightError } from '../errors.ts';
-import { splitSecretFields, type SplitConfig } from '../secret-fields.ts';
+import type { StorageConfig } from './config.ts';
 import type { StorageDriver } from './contract.ts';
-import { azureSecretFields, azureStorageConfig } from './azure/config.ts';
-import { createAzureStorage } from './azure/driver.ts';
-import { ftpSecretFields, ftpStorageConfig } from './ftp/config.ts';
-import { createFtpStorage } from './ftp/driver.ts';
-import { localStorageConfig } from './local/config.ts';
-import { createLocalStorage } from './local/driver.ts';
-import { rcloneSecretFields, rcloneStorageConfig } from './rclone/config.ts';
-import { createRcloneStorage } from './rclone/driver.ts';
-import { s3SecretFields, s3StorageConfig } from './s3/config.ts';
-import { createS3Storage } from './s3/driver.ts';
-import { sftpSecretFields, sftpStorageConfig } from './sftp/config.ts';
-import { createSftpStorage } from './sftp/driver.ts';
+import type * as LocalDriver from './local/driver.ts';
+import type * as S3Driver from './s3/driver.ts';
+import type * as AzureDriver from './azure/driver.ts';
+import type * as SftpDriver from './sftp/driver.ts';
+import type * as FtpDriver from './ftp/driver.ts';
+import type * as RcloneDriver from './rclone/driver.ts';
 
-/** Storage configurations, one variant per driver. */
-export const storageConfigSchema = z.discriminatedUnion('type', [
-  localStorageConfig,
-  s3StorageConfig,
-  azureStorageConfig,
-  sftpStorageConfig,
-  ftpStorageConfig,
-  rcloneStorageConfig,
-]);
-export type StorageConfig = z.infer<typeof storageConfigSchema>;
-export type StorageType = StorageConfig['type'];
-
-/** Fields sealed with the secret key in the catalog and never shown or logged. */
-const secretFields: Record<StorageType, readonly string[]> = {
-  local: [],
-  s3: s3SecretFields,
-  azure: azureSecretFields,
-  sftp: sftpSecretFields,
-  ftp: ftpSecretFields,
-  rclone: rcloneSecretFields,
-};
-
-export function splitSecrets(config: StorageConfig): SplitConfig {
-  return splitSecretFields(config, secretFields[config.type]);
-}
-
-/** Every field name that is a secret in some storage type: audit entries mask these wherever they appear. */
-export const storageSecretFieldNames: ReadonlySet<string> = new Set(Object.values(secretFields).flat());
-
-/** The configuration with each secret replaced by a marker: what the audit log records. */
-export function maskStorageSecrets(config: StorageConfig): Record<string, unknown> {
-  const { settings, secrets } = splitSecrets(config);
-  return { ...settings, ...Object.fromEntries(Object.keys(secrets).map((field) => [field, '[secret]'])) };
-}
+// A driver module brings its SDK (Azure's alone is hundreds of modules): it loads when the first storage of
+// its type is opened, so a command that only reads the catalog loads none of them.
+const require = createRequire(import.meta.url);
+const local = () => require('./local/driver.ts') as typeof LocalDriver;
+const s3 = () => require('./s3/driver.ts') as typeof S3Driver;
+const azure = () => require('./azure/driver.ts') as typeof AzureDriver;
+const sftp = () => require('./sftp/driver.ts') as typeof SftpDriver;
+const ftp = () => require('./ftp/driver.ts') as typeof FtpDriver;
+const rclone = () => require('./rclone/driver.ts') as typeof RcloneDriver;
 
 export function createStorageDriver(name: string, config: StorageConfig): StorageDriver {
   switch (config.type) {
     case 'local':
-      return createLocalStorage({ name, root: config.path });
+      return local().createLocalStorage({ name, root: config.path });
     case 's3':
-      return createS3Storage({ name, config });
+      return s3().createS3Storage({ name, config });
     case 'azure':
-      return createAzureStorage({ name, config });
+      return azure().createAzureStorage({ name, config });
     case 'sftp':
-      return createSftpStorage({ name, config });
+      return sftp().createSftpStorage({ name, config });
     case 'ftp':
-      return createFtpStorage({ name, config });
+      return ftp().createFtpStorage({ name, config });
     case 'rclone':
-      return createRcloneStorage({ name, config });
+      return rclone().createRcloneStorage({ name, config });
     default:
       throw new HindsightError('bad_input', `storage "${name}" has unknown type`);
   }
 }
 
+export * from './config.ts';
 export type { StorageDriver, AtomicWrite, ObjectInfo } from './contract.ts';
-export { localStorageConfig };

@@ -1,4 +1,5 @@
-import { BlobServiceClient } from '@azure/storage-blob';
+import type * as AzureBlob from '@azure/storage-blob';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 
 const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(?:-[a-z0-9]+)*$/;
@@ -8,7 +9,11 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 /** A prefix is a relative path like a key; surrounding slashes are tolerated and ignored. */
 export const normalizePrefix = (prefix: string | undefined): string => (prefix ?? '').replace(/^\/+|\/+$/g, '');
 
+// The SDK (hundreds of modules) loads only when a connection string is checked, not with every catalog read.
+const require = createRequire(import.meta.url);
+
 function parsesAsConnectionString(value: string): boolean {
+  const { BlobServiceClient } = require('@azure/storage-blob') as typeof AzureBlob;
   try {
     BlobServiceClient.fromConnectionString(value);
     return true;

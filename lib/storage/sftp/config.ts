@@ -1,9 +1,11 @@
-import ssh2 from 'ssh2';
+import { createRequire } from 'node:module';
+import type * as Ssh2 from 'ssh2';
 import { z } from 'zod';
 import { hostSetting, portSetting, usernameSetting } from '../shared/settings.ts';
 
-// ssh2 is CommonJS: only its default export is visible to ES modules.
-const { utils: sshUtils } = ssh2;
+// ssh2 loads only when a private key is checked, not with every catalog read.
+const require = createRequire(import.meta.url);
+const sshUtils = () => (require('ssh2') as typeof Ssh2).utils;
 
 const absolutePath = z
   .string({ error: 'path is required' })
@@ -34,7 +36,7 @@ export const sftpStorageConfig = z
       ctx.addIssue({ code: 'custom', path: ['password'], message: 'password or privateKey is required' });
     }
     if (config.privateKey) {
-      const parsed = sshUtils.parseKey(config.privateKey, config.passphrase);
+      const parsed = sshUtils().parseKey(config.privateKey, config.passphrase);
       if (parsed instanceof Error) {
         ctx.addIssue({
           code: 'custom',
