@@ -94,6 +94,18 @@ export async function createDatabase(cluster: LocalCluster, name: string): Promi
   return cluster.target(name);
 }
 
+/** Database `name` on the test server, loaded with `schemaSql`. */
+export async function createFilledDatabase(cluster: LocalCluster, name: string, schemaSql: string): Promise<PgTarget> {
+  const target = await createDatabase(cluster, name);
+  const client = await connect(name, target);
+  try {
+    await client.query(schemaSql);
+  } finally {
+    await client.end();
+  }
+  return target;
+}
+
 export interface Platform {
   dir: string;
   cluster: LocalCluster;
