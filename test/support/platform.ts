@@ -232,6 +232,21 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   return platform;
 }
 
+/**
+ * Waits until every workflow in `ids` has ended, however it ended: the backups and restores a
+ * suite started must end before its servers stop.
+ */
+export async function workflowsEnded(platform: Platform, ids: string[]): Promise<void> {
+  await Promise.all(
+    ids.map((id) =>
+      platform.client.workflow
+        .getHandle(id)
+        .result()
+        .catch(() => undefined),
+    ),
+  );
+}
+
 /** An order-sensitive fingerprint of a table's whole content. */
 export async function tableFingerprint(
   target: PgTarget,
