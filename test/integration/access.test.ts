@@ -30,7 +30,7 @@ import { assertListingsStayInWorkspace } from '../support/access-isolation.ts';
 import { assertMutationsAudited } from '../support/access-audit.ts';
 import { postAction, postForm } from '../support/console-forms.ts';
 import { hindsightCli, type HindsightCli } from '../support/hindsight-cli.ts';
-import type { Platform } from '../support/platform.ts';
+import { workflowsEnded, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
 import { itemsTable, startSeededPlatform } from '../support/seeded-platform.ts';
 
@@ -59,14 +59,7 @@ describe('users, workspaces, roles and the audit log', () => {
 
   after(async () => {
     // Let the backups and restores started by the tests end before the servers go.
-    await Promise.all(
-      started.map((id) =>
-        platform.client.workflow
-          .getHandle(id)
-          .result()
-          .catch(() => undefined),
-      ),
-    );
+    await workflowsEnded(platform, started);
     await server?.close();
     await platform?.stop();
   });

@@ -19,7 +19,7 @@ import {
 import { assertTokensKeptAsHashes } from '../support/api-v1-tokens.ts';
 import { postForm } from '../support/console-forms.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
-import type { Platform } from '../support/platform.ts';
+import { workflowsEnded, type Platform } from '../support/platform.ts';
 import { itemsTable, startSeededPlatform } from '../support/seeded-platform.ts';
 
 describe('/api/v1: the OpenAPI document, bodies checked against it, personal API tokens, the settings page', () => {
@@ -49,14 +49,7 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
   });
 
   after(async () => {
-    await Promise.all(
-      workflows.map((id) =>
-        platform.client.workflow
-          .getHandle(id)
-          .result()
-          .catch(() => undefined),
-      ),
-    );
+    await workflowsEnded(platform, workflows);
     await consoleApp?.close();
     await platform?.stop();
   });

@@ -14,11 +14,14 @@ import { backupProgressQuery } from '../../temporal/contracts/backup.ts';
 import { databaseAttribute } from '../../temporal/search-attributes.ts';
 import { createConsoleServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer } from '../../web/server.ts';
+import { postAction } from '../support/console-forms.ts';
 import { tableFingerprint, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
 import { assertSameTables, sequenceValue, startSeededPlatform } from '../support/seeded-platform.ts';
 
 const run = promisify(execFile);
+/** A form action's JSON answer; `data` is devalue text. */
+type Answer = { type: string; data: string };
 const cli = path.resolve('bin/hindsight.mjs');
 
 /** Several tables and types, a 250k-row table and a sequence: what a real application holds. */
@@ -173,18 +176,7 @@ describe('backup and restore of a real database through Temporal', () => {
       };
       assert.equal(overview.backups.find((b) => b.id === backupId)?.restore?.status, 'verified');
 
-      const form = new URLSearchParams({ database: 'shop' });
-      const response = await fetch(`${server.url}/?/backup`, {
-        method: 'POST',
-        body: form,
-        headers: {
-          cookie,
-          origin: server.url,
-          accept: 'application/json',
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-      });
-      const body = (await response.json()) as { type: string; data: string };
+      const body = await postAction<Answer>(server.url, '/?/backup', cookie, { database: 'shop' });
       assert.equal(body.type, 'success', JSON.stringify(body));
       const workflowId = /backup\/shop\/[^"]+/.exec(body.data)?.[0];
       assert.ok(workflowId, `the action answers with the workflow it started: ${body.data}`);
@@ -192,17 +184,7 @@ describe('backup and restore of a real database through Temporal', () => {
       assert.equal(outcome.status, 'complete');
       assert.equal((await platform.runtime.catalog.getBackup(outcome.backupId)).trigger, 'manual');
 
-      const verify = await fetch(`${server.url}/?/verify`, {
-        method: 'POST',
-        body: form,
-        headers: {
-          cookie,
-          origin: server.url,
-          accept: 'application/json',
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-      });
-      const verifyBody = (await verify.json()) as { type: string; data: string };
+      const verifyBody = await postAction<Answer>(server.url, '/?/verify', cookie, { database: 'shop' });
       assert.equal(verifyBody.type, 'success', JSON.stringify(verifyBody));
       const verificationId = /v-[0-9a-z-]+/.exec(verifyBody.data)?.[0];
       assert.ok(verificationId, `the action answers with the verification it queued: ${verifyBody.data}`);

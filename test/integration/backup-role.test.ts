@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { checkReadOnly, createBackupRole } from '../../lib/pg/backup-role.ts';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { startSignedInConsole } from '../support/console.ts';
+import { getPage, postAction, startSignedInConsole } from '../support/console.ts';
 import { tableFingerprint, type Platform } from '../support/platform.ts';
 import { assertSameTables, sequenceValue, startSeededPlatform } from '../support/seeded-platform.ts';
 
@@ -186,37 +186,19 @@ describe('the read-only backup role', () => {
   it('the console shows the check and creates the read-only role from its form', async () => {
     const server = await startSignedInConsole(platform);
     try {
-      const before = await (await server.fetch(`${server.url}/hooks/crm2`)).text();
+      const before = await getPage(server, '/hooks/crm2');
       assert.match(before, /Backups connect as <code>hindsight<\/code>, which can write/);
       assert.match(before, /has SUPERUSER/);
-      const response = await server.fetch(`${server.url}/hooks/crm2?/createRole`, {
-        method: 'POST',
-        body: new URLSearchParams({ roleName: 'crm2_backup' }),
-        headers: {
-          origin: server.url,
-          accept: 'application/json',
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-      });
-      const body = (await response.json()) as { type: string; data: string };
+      const body = await postAction(server, '/hooks/crm2?/createRole', { roleName: 'crm2_backup' });
       assert.equal(body.type, 'success', JSON.stringify(body));
       const target = await platform.runtime.catalog.databaseTarget('crm2');
       assert.equal(target.user, 'crm2_backup');
-      assert.ok(!body.data.includes(target.password!), 'the new password is not sent to the browser');
-      const after = await (await server.fetch(`${server.url}/hooks/crm2`)).text();
+      assert.ok(body.data && !body.data.includes(target.password!), 'the new password is not sent to the browser');
+      const after = await getPage(server, '/hooks/crm2');
       assert.match(after, /Backups connect as <code>crm2_backup<\/code>, which is read-only/);
-      const again = await server.fetch(`${server.url}/hooks/crm2?/createRole`, {
-        method: 'POST',
-        body: new URLSearchParams({ roleName: 'crm2_backup' }),
-        headers: {
-          origin: server.url,
-          accept: 'application/json',
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-      });
-      const refused = (await again.json()) as { type: string; data: string };
+      const refused = await postAction(server, '/hooks/crm2?/createRole', { roleName: 'crm2_backup' });
       assert.equal(refused.type, 'failure');
-      assert.match(refused.data, /already connects as \\"crm2_backup\\"|already connects as/);
+      assert.match(refused.data ?? '', /already connects as \\"crm2_backup\\"|already connects as/);
     } finally {
       await server.close();
     }

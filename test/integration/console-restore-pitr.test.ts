@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { localDateTime } from '../../lib/time-zone.ts';
-import { getPage, postAction, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { settledRestorePage, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import type { Platform } from '../support/platform.ts';
 import { startPitrWithRows, stopPitrPlatform, type PitrSource, type Row } from '../support/pitr-fixture.ts';
 
@@ -11,9 +11,6 @@ describe('console: the restore wizard on a database with point-in-time recovery'
   let con: SignedInConsole;
   let source: PitrSource;
   let rows: Row[] = [];
-
-  const action = (route: string, fields: Record<string, string>) => postAction(con, route, fields);
-  const page = (route: string) => getPage(con, route);
 
   before(async () => {
     ({ platform, source, rows } = await startPitrWithRows('shop', { forMs: 3000, everyMs: 100 }));
@@ -26,7 +23,7 @@ describe('console: the restore wizard on a database with point-in-time recovery'
   });
 
   it('shows the recoverable window as a bar, refuses a moment outside it, and restores to the latest moment into a sandbox', async () => {
-    const step2 = await page('/restore?database=shop&tz=Europe/Paris');
+    const step2 = await con.page('/restore?database=shop&tz=Europe/Paris');
     assert.match(step2, /data-testid="pitr-timeline"/);
     const window = (await platform.runtime.catalog.wal.baseBackupsOf('shop', { status: 'complete' }))[0]!;
     assert.ok(
@@ -37,7 +34,7 @@ describe('console: the restore wizard on a database with point-in-time recovery'
 
     // A moment before the base backup ended lies outside every window: step 2 again, saying so.
     const early = localDateTime(new Date(window.stopTime!.getTime() - 3_600_000), 'Europe/Paris');
-    const refused = await page(
+    const refused = await con.page(
       `/restore?database=shop&source=pitr&time=${encodeURIComponent(early)}&tz=Europe%2FParis`,
     );
     assert.match(refused, /is outside every recoverable window/);
@@ -45,24 +42,20 @@ describe('console: the restore wizard on a database with point-in-time recovery'
 
     // A moment inside the window moves on to the target.
     const inside = localDateTime(rows[Math.floor(rows.length / 2)]!.at, 'Europe/Paris');
-    const step3 = await page(`/restore?database=shop&source=pitr&time=${encodeURIComponent(inside)}&tz=Europe%2FParis`);
+    const step3 = await con.page(
+      `/restore?database=shop&source=pitr&time=${encodeURIComponent(inside)}&tz=Europe%2FParis`,
+    );
     assert.match(step3, /3\. Where to restore/);
     assert.match(step3, /\+0[12]:00 \(Europe\/Paris\)/);
 
-    const started = await action('/restore?/start', {
+    const started = await con.action('/restore?/start', {
       database: 'shop',
       source: 'latest',
       to: 'sandbox',
       confirm: 'shop',
     });
     assert.equal(started.type, 'redirect', started.data);
-    let html = '';
-    const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline) {
-      html = await page(started.location!);
-      if (!/data-state="running"/.test(html)) break;
-      await new Promise((r) => setTimeout(r, 700));
-    }
+    const html = await settledRestorePage(con, started.location!, 90_000, 700);
     assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
     assert.match(html, /Recovered and promoted/);
     assert.match(html, /data-verified="true"/);

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { getPage, postAction, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import {
+  assertActionRefused,
+  settledRestorePage,
+  startSignedInConsole,
+  type SignedInConsole,
+} from '../support/console.ts';
 import { tableFingerprint, type Platform } from '../support/platform.ts';
 import { startSeededPlatform } from '../support/seeded-platform.ts';
 
@@ -39,9 +44,14 @@ describe('console: storages, adding a database, the restore wizard and the notif
   let restorePage: string;
   const HOOK_URL = 'http://127.0.0.1:9/hook/s3cr3t-path-token';
 
-  const action = (route: string, fields: Record<string, string | string[]>, cookie?: string) =>
-    postAction(con, route, fields, cookie);
-  const page = (route: string) => getPage(con, route);
+  /** The wizard's fields to restore the backup made below, confirmed with the database's name. */
+  const restoreOf = (target: Record<string, string>) => ({
+    database: 'shop',
+    source: 'backup',
+    backup: backupId,
+    confirm: 'shop',
+    ...target,
+  });
 
   before(async () => {
     ({ platform, source } = await startSeededPlatform(
@@ -62,35 +72,39 @@ describe('console: storages, adding a database, the restore wizard and the notif
 
   it('adds a local storage through the form after testing it, names the bad field, and tests it from the list', async () => {
     const dir = path.join(platform.dir, 'vault');
-    const bad = await action('/storages?/add', {
+    const bad = await con.action('/storages?/add', {
       name: 'vault',
       type: 'local',
       local_path: 'relative/dir',
       intent: 'test',
     });
-    assert.equal(bad.type, 'failure');
-    assert.match(bad.data ?? '', /path: path must be absolute/);
+    assertActionRefused(bad, /path: path must be absolute/);
 
-    const tested = await action('/storages?/add', { name: 'vault', type: 'local', local_path: dir, intent: 'test' });
+    const tested = await con.action('/storages?/add', {
+      name: 'vault',
+      type: 'local',
+      local_path: dir,
+      intent: 'test',
+    });
     assert.equal(tested.type, 'success', tested.data);
     assert.match(tested.data ?? '', /wrote, read back and deleted/);
     await assert.rejects(platform.runtime.catalog.storageConfig('vault'), 'a test alone saves nothing');
 
-    const saved = await action('/storages?/add', { name: 'vault', type: 'local', local_path: dir, intent: 'save' });
+    const saved = await con.action('/storages?/add', { name: 'vault', type: 'local', local_path: dir, intent: 'save' });
     assert.equal(saved.type, 'success', saved.data);
     assert.deepEqual(await platform.runtime.catalog.storageConfig('vault'), { type: 'local', path: dir });
 
-    const listed = await page('/storages');
+    const listed = await con.page('/storages');
     assert.match(listed, /data-storage="vault"/);
     assert.ok(listed.includes(dir), 'the list shows the storage settings');
 
-    const test = await action('/storages?/test', { storage: 'vault' });
+    const test = await con.action('/storages?/test', { storage: 'vault' });
     assert.equal(test.type, 'success', test.data);
     assert.equal((decodeActionData(test.data).test as { ok: boolean; storage: string }).ok, true);
   });
 
   it('tests a connection URL without saving: the server version and size for the source, a clear error for a bad password', async () => {
-    const good = await action('/databases/new?/test', { url: targetUrl(source), name: 'shop' });
+    const good = await con.action('/databases/new?/test', { url: targetUrl(source), name: 'shop' });
     assert.equal(good.type, 'success', good.data);
     assert.match(good.data ?? '', /PostgreSQL 1\d/);
     const client = await connect('shop', source);
@@ -107,7 +121,9 @@ describe('console: storages, adding a database, the restore wizard and the notif
     // The reported size is the server's own figure (it may move by a few pages between the two reads).
     assert.ok(Math.abs(check.sizeBytes - size) < 256 * 1024, `reported size ${check.sizeBytes} vs ${size}`);
 
-    const wrong = await action('/databases/new?/test', { url: targetUrl({ ...source, password: 'not-the-password' }) });
+    const wrong = await con.action('/databases/new?/test', {
+      url: targetUrl({ ...source, password: 'not-the-password' }),
+    });
     assert.equal(wrong.type, 'failure');
     assert.equal(wrong.status, 502);
     assert.equal((decodeActionData(wrong.data).check as { ok: boolean }).ok, false);
@@ -116,7 +132,7 @@ describe('console: storages, adding a database, the restore wizard and the notif
   });
 
   it('adds the database and redirects to its page', async () => {
-    const saved = await action('/databases/new?/save', {
+    const saved = await con.action('/databases/new?/save', {
       name: 'shop',
       url: targetUrl(source),
       storages: 'vault',
@@ -135,35 +151,28 @@ describe('console: storages, adding a database, the restore wizard and the notif
   it('restores a backup into a new database through the wizard, refusing a wrongly typed name', async () => {
     backupId = (await (await platform.ops.startBackup('shop')).result()).backupId;
 
-    const step2 = await page('/restore?database=shop');
+    const step2 = await con.page('/restore?database=shop');
     assert.ok(step2.includes(backupId), 'step 2 lists the backup');
-    const step4 = await page(
+    const step4 = await con.page(
       `/restore?database=shop&source=backup&backup=${encodeURIComponent(backupId)}&to=new&name=shop_restored`,
     );
     assert.match(step4, /4\. Confirm/);
     assert.match(step4, /Start restore/);
 
-    const fields = { database: 'shop', source: 'backup', backup: backupId, to: 'new', name: 'shop_restored' };
-    const refused = await action('/restore?/start', { ...fields, confirm: 'shop2' });
-    assert.equal(refused.type, 'failure');
-    assert.match(refused.data ?? '', /type the database's name \\"shop\\" exactly/);
+    const newDatabase = { to: 'new', name: 'shop_restored' };
+    const refused = await con.action('/restore?/start', restoreOf({ ...newDatabase, confirm: 'shop2' }));
+    assertActionRefused(refused, /type the database's name \\"shop\\" exactly/);
     const admin = await connect('postgres', platform.cluster.target('postgres'));
     const exists = async () =>
       (await admin.query("select 1 from pg_database where datname = 'shop_restored'")).rowCount;
     assert.equal(await exists(), 0, 'nothing was restored');
 
-    const started = await action('/restore?/start', { ...fields, confirm: 'shop' });
+    const started = await con.action('/restore?/start', restoreOf(newDatabase));
     assert.equal(started.type, 'redirect', started.data);
     assert.match(started.location ?? '', /^\/restores\/restore\/shop\//);
     restorePage = started.location!;
 
-    let html = '';
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      html = await page(restorePage);
-      if (!/data-state="running"/.test(html)) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const html = await settledRestorePage(con, restorePage, 60_000, 500);
     assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
     assert.match(html, /data-verified="true"/);
     assert.match(html, /public\.items/);
@@ -186,22 +195,9 @@ describe('console: storages, adding a database, the restore wizard and the notif
   });
 
   it('shows a failed restore with its cause: a target URL that already holds tables is refused', async () => {
-    const started = await action('/restore?/start', {
-      database: 'shop',
-      source: 'backup',
-      backup: backupId,
-      to: 'url',
-      url: targetUrl(source),
-      confirm: 'shop',
-    });
+    const started = await con.action('/restore?/start', restoreOf({ to: 'url', url: targetUrl(source) }));
     assert.equal(started.type, 'redirect', started.data);
-    let html = '';
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      html = await page(started.location!);
-      if (!/data-state="running"/.test(html)) break;
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    const html = await settledRestorePage(con, started.location!, 30_000, 300);
     assert.match(html, /data-state="failed"/);
     assert.match(html, /already holds 2 table\(s\): restore into a new or empty database/);
     assert.doesNotMatch(html, /data-verified/);
@@ -231,21 +227,17 @@ describe('console: storages, adding a database, the restore wizard and the notif
     assert.equal(wizard.status, 200);
     assert.ok((await wizard.text()).includes(backupId), 'a viewer sees the backups');
 
-    const restore = await action(
-      '/restore?/start',
-      { database: 'shop', source: 'backup', backup: backupId, to: 'new', name: 'by_viewer', confirm: 'shop' },
-      viewer,
-    );
+    const restore = await con.action('/restore?/start', restoreOf({ to: 'new', name: 'by_viewer' }), viewer);
     assert.deepEqual([restore.type, restore.status], ['failure', 403], restore.data);
-    const storage = await action(
+    const storage = await con.action(
       '/storages?/add',
       { name: 'probe', type: 'local', local_path: path.join(platform.dir, 'probe'), intent: 'test' },
       viewer,
     );
     assert.deepEqual([storage.type, storage.status], ['failure', 403], storage.data);
-    const url = await action('/databases/new?/test', { url: targetUrl(source) }, viewer);
+    const url = await con.action('/databases/new?/test', { url: targetUrl(source) }, viewer);
     assert.deepEqual([url.type, url.status], ['failure', 403], url.data);
-    const notifier = await action(
+    const notifier = await con.action(
       '/notifiers?/save',
       { name: 'by-viewer', type: 'webhook', webhook_url: 'http://127.0.0.1:9/x', events: 'backup_failed' },
       viewer,
@@ -258,7 +250,7 @@ describe('console: storages, adding a database, the restore wizard and the notif
   });
 
   it('adds a webhook notifier through the form, lists it without its secret URL, and keeps the secret on an edit left blank', async () => {
-    const added = await action('/notifiers?/save', {
+    const added = await con.action('/notifiers?/save', {
       name: 'ops-hook',
       type: 'webhook',
       webhook_url: HOOK_URL,
@@ -267,18 +259,18 @@ describe('console: storages, adding a database, the restore wizard and the notif
       databases: 'shop',
     });
     assert.equal(added.type, 'success', added.data);
-    const listed = await page('/notifiers');
+    const listed = await con.page('/notifiers');
     assert.match(listed, /data-notifier="ops-hook"/);
     assert.ok(!listed.includes('s3cr3t-path-token'), 'the webhook URL is a secret');
     const record = await platform.runtime.catalog.notifiers.get('ops-hook');
     assert.deepEqual([...record.events].sort(), ['backup_failed', 'database_down']);
     assert.deepEqual(record.databases, ['shop']);
 
-    const editForm = await page('/notifiers?edit=ops-hook');
+    const editForm = await con.page('/notifiers?edit=ops-hook');
     assert.match(editForm, /Edit notifier ops-hook/);
     assert.ok(!editForm.includes('s3cr3t-path-token'), 'the edit form never shows the secret');
 
-    const edited = await action('/notifiers?/save', {
+    const edited = await con.action('/notifiers?/save', {
       name: 'ops-hook',
       type: 'webhook',
       webhook_url: '',
@@ -294,13 +286,12 @@ describe('console: storages, adding a database, the restore wizard and the notif
     assert.deepEqual(after.events, ['backup_succeeded']);
     assert.deepEqual(after.databases, []);
 
-    const bad = await action('/notifiers?/save', {
+    const bad = await con.action('/notifiers?/save', {
       name: 'bad-hook',
       type: 'webhook',
       webhook_url: 'ftp://nope',
       events: 'backup_failed',
     });
-    assert.equal(bad.type, 'failure');
-    assert.match(bad.data ?? '', /url must be an http\(s\) URL/);
+    assertActionRefused(bad, /url must be an http\(s\) URL/);
   });
 });

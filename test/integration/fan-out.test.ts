@@ -99,12 +99,8 @@ describe('one backup fanned out to three storages, one of which fills up midway'
     const record = await platform.runtime.catalog.getBackup(backupId);
     assert.equal(record.status, 'partial');
     assert.deepEqual(
-      record.copies.map((c) => [c.storageName, c.status]),
-      [
-        ['alpha', 'complete'],
-        ['bravo', 'complete'],
-        ['tiny', 'failed'],
-      ],
+      record.copies.map((c) => `${c.storageName}:${c.status}`),
+      ['alpha:complete', 'bravo:complete', 'tiny:failed'],
     );
     assert.deepEqual(
       await readdir(path.join(tinyDir, 'wide')).catch(() => []),

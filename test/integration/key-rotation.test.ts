@@ -13,12 +13,18 @@ const HEADER_BYTES = 8192;
 import { keyFileIn } from '../../lib/crypto/keyring.ts';
 import { sealedKeyId } from '../../lib/crypto/sealed.ts';
 import { notifierConfigSchema } from '../../lib/notify/config.ts';
-import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createAuthz, operatorActor } from '../../services/authz.ts';
 import { rotateSecretKey, type KeyServiceDeps } from '../../services/key-rotation.ts';
 import { runtimeWarnings } from '../../scripts/runtime-warnings.ts';
 import { KEY_ID_METADATA } from '../../temporal/codec.ts';
-import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
+import {
+  createDatabase,
+  createFilledDatabase,
+  startPlatform,
+  tableFingerprint,
+  type Platform,
+} from '../support/platform.ts';
 import { startMoto, type MotoServer } from '../support/servers/moto.ts';
 
 const run = promisify(execFile);
@@ -86,10 +92,7 @@ describe('secret key rotation', () => {
       ...user,
     });
 
-    source = await createDatabase(platform.cluster, 'shop');
-    const client = await connect('shop', source);
-    await client.query(sourceSchema);
-    await client.end();
+    source = await createFilledDatabase(platform.cluster, 'shop', sourceSchema);
     await platform.startWorker();
     await platform.ops.addDatabase({
       name: 'shop',

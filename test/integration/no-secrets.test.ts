@@ -13,6 +13,7 @@ import {
   type NoSecretsWorld,
 } from '../support/no-secrets-fixture.ts';
 import { cliRuns, pagesToRead, saveSecretNotifiers } from '../support/no-secrets-cases.ts';
+import { waitForSent } from '../support/notifications-fixture.ts';
 import { capturedLogger } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
 import { expand, scan } from '../support/secret-scan.ts';
@@ -118,16 +119,7 @@ describe('no secret in any log line, API response, CLI output, audit entry or wo
       'local:complete',
       's3:complete',
     ]);
-    await waitFor(
-      'backup_succeeded sent to slack and mail',
-      async () => {
-        const sent = (await notifiers.deliveries({ database: 'shop', limit: 100 })).filter(
-          (d) => d.event === 'backup_succeeded' && d.status === 'sent',
-        );
-        return sent.length === 2 ? sent : undefined;
-      },
-      60_000,
-    );
+    await waitForSent(notifiers, 'backup_succeeded sent to slack and mail', ['shop', 'backup_succeeded', 2], 60_000);
     assert.ok(
       http.received.some((r) => r.channel === 'slack' && r.text.includes(backupId)),
       'slack heard of the backup',
@@ -150,16 +142,7 @@ describe('no secret in any log line, API response, CLI output, audit entry or wo
     // A failing backup: the wrong password, through the error paths and backup_failed notifications.
     const failing = await platform.ops.startBackup('shop-wrong');
     await assert.rejects(failing.result());
-    await waitFor(
-      'backup_failed sent',
-      async () => {
-        const sent = (await notifiers.deliveries({ database: 'shop-wrong', limit: 100 })).filter(
-          (d) => d.event === 'backup_failed' && d.status === 'sent',
-        );
-        return sent.length === 2 ? sent : undefined;
-      },
-      60_000,
-    );
+    await waitForSent(notifiers, 'backup_failed sent', ['shop-wrong', 'backup_failed', 2], 60_000);
 
     // A restore to a URL with a password, through the API.
     const restoreUrl = targetUrl({ ...source, database: 'shop_copy' });

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
-import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import { azureStorageConfig, type AzureStorageConfig } from '../../lib/storage/azure/config.ts';
 import { createAzureStorage } from '../../lib/storage/azure/driver.ts';
 import { testStorageConnection } from '../../lib/storage/connection-test.ts';
@@ -12,6 +10,7 @@ import type { StorageDriver } from '../../lib/storage/contract.ts';
 import { freePort } from '../support/ports.ts';
 import { startAzurite, type AzuriteServer } from '../support/servers/azurite.ts';
 import { describeStorageContract } from '../support/storage-contract.ts';
+import { listedKeys, putObject } from '../support/storage-objects.ts';
 import { readAll } from '../support/streams.ts';
 
 let server: Promise<AzuriteServer> | undefined;
@@ -20,11 +19,16 @@ after(async () => {
   if (server) await (await server).stop();
 });
 
-async function newContainer(): Promise<string> {
+/** The container as the Azure SDK sees it, bypassing the driver. */
+async function rawContainer(name: string): Promise<ContainerClient> {
   const s = await azurite();
-  const name = `hindsight-${randomBytes(4).toString('hex')}`;
   const service = new BlobServiceClient(s.endpoint, new StorageSharedKeyCredential(s.accountName, s.accountKey));
-  await service.getContainerClient(name).create();
+  return service.getContainerClient(name);
+}
+
+async function newContainer(): Promise<string> {
+  const name = `hindsight-${randomBytes(4).toString('hex')}`;
+  await (await rawContainer(name)).create();
   return name;
 }
 
@@ -38,12 +42,6 @@ async function keyConfig(overrides: Partial<AzureStorageConfig> = {}): Promise<A
     endpoint: s.endpoint,
     ...overrides,
   });
-}
-
-async function put(driver: StorageDriver, key: string, body: Buffer): Promise<void> {
-  const write = await driver.openWrite(key);
-  await pipeline(Readable.from([body]), write.stream);
-  await write.commit();
 }
 
 /** A TCP server that accepts connections and never answers: a hung storage service. */
@@ -74,6 +72,15 @@ describe('azure storage driver', () => {
     drivers.push(driver);
     return driver;
   };
+  /** A driver on an endpoint that accepts connections and never answers: a hung storage service. */
+  const onSilentEndpoint = (
+    timeouts: { connectMs: number; idleMs: number },
+    body: (driver: StorageDriver) => Promise<void>,
+  ) =>
+    withSilentServer(async (port) => {
+      const s = await azurite();
+      await body(open(await keyConfig({ endpoint: `http://127.0.0.1:${port}/${s.accountName}` }), timeouts));
+    });
   before(async () => {
     await azurite();
   });
@@ -84,34 +91,19 @@ describe('azure storage driver', () => {
   it('keeps keys under the prefix, and lists them without it', async () => {
     const config = await keyConfig({ prefix: '/nested/prefix/' });
     const driver = open(config);
-    await put(driver, 'db/x.bin', Buffer.from('x'));
-    assert.deepEqual(
-      (await driver.list('db')).map((o) => o.key),
-      ['db/x.bin'],
-    );
-    assert.deepEqual(
-      (await driver.list('')).map((o) => o.key),
-      ['db/x.bin'],
-    );
-    const s = await azurite();
-    const raw = new BlobServiceClient(
-      s.endpoint,
-      new StorageSharedKeyCredential(s.accountName, s.accountKey),
-    ).getContainerClient(config.container);
+    await putObject(driver, 'db/x.bin', Buffer.from('x'));
+    assert.deepEqual(await listedKeys(driver, 'db'), ['db/x.bin']);
+    assert.deepEqual(await listedKeys(driver, ''), ['db/x.bin']);
     const names: string[] = [];
-    for await (const blob of raw.listBlobsFlat()) names.push(blob.name);
+    for await (const blob of (await rawContainer(config.container)).listBlobsFlat()) names.push(blob.name);
     assert.deepEqual(names, ['nested/prefix/db/x.bin']);
   });
 
   it('uploads in 4 MiB blocks committed at once, and an aborted upload stays invisible', async () => {
     const config = await keyConfig();
     const driver = open(config);
-    await put(driver, 'big/kept.bin', randomBytes(9 * 1024 * 1024));
-    const s = await azurite();
-    const raw = new BlobServiceClient(
-      s.endpoint,
-      new StorageSharedKeyCredential(s.accountName, s.accountKey),
-    ).getContainerClient(config.container);
+    await putObject(driver, 'big/kept.bin', randomBytes(9 * 1024 * 1024));
+    const raw = await rawContainer(config.container);
     const blocks = await raw.getBlockBlobClient('big/kept.bin').getBlockList('committed');
     assert.deepEqual(
       blocks.committedBlocks?.map((b) => b.size),
@@ -126,10 +118,7 @@ describe('azure storage driver', () => {
     }
     await write.abort();
     assert.equal(await driver.stat('big/aborted.bin'), undefined);
-    assert.deepEqual(
-      (await driver.list('big')).map((o) => o.key),
-      ['big/kept.bin'],
-    );
+    assert.deepEqual(await listedKeys(driver, 'big'), ['big/kept.bin']);
     await assert.rejects(
       driver.openRead('big/aborted.bin'),
       (error: Error & { kind?: string }) => error.kind === 'not_found',
@@ -137,12 +126,7 @@ describe('azure storage driver', () => {
   });
 
   it('stops accepting bytes while the service is slow, holding at most 16 MiB', async () => {
-    const s = await azurite();
-    await withSilentServer(async (port) => {
-      const driver = open(await keyConfig({ endpoint: `http://127.0.0.1:${port}/${s.accountName}` }), {
-        connectMs: 5_000,
-        idleMs: 30_000,
-      });
+    await onSilentEndpoint({ connectMs: 5_000, idleMs: 30_000 }, async (driver) => {
       const write = await driver.openWrite('slow.bin');
       const MiB = 1024 * 1024;
       let accepted = 0;
@@ -173,7 +157,7 @@ describe('azure storage driver', () => {
   it('keeps a download open while its reader pauses longer than the idle timeout', async () => {
     const config = await keyConfig();
     const body = randomBytes(24 * 1024 * 1024);
-    await put(open(config), 'paused.bin', body);
+    await putObject(open(config), 'paused.bin', body);
     const driver = open(config, { connectMs: 2_000, idleMs: 300 });
     const stream = await driver.openRead('paused.bin');
     const chunks: Buffer[] = [];
@@ -190,11 +174,11 @@ describe('azure storage driver', () => {
 
   it('reads an empty range, a range that starts at the end, and an empty object', async () => {
     const driver = open(await keyConfig());
-    await put(driver, 'r.bin', Buffer.from('0123456789'));
+    await putObject(driver, 'r.bin', Buffer.from('0123456789'));
     assert.equal((await readAll(await driver.openRead('r.bin', { start: 3, end: 3 }))).length, 0);
     assert.equal((await readAll(await driver.openRead('r.bin', { start: 10 }))).length, 0);
     assert.equal((await readAll(await driver.openRead('r.bin', { start: 8 }))).toString(), '89');
-    await put(driver, 'empty.bin', Buffer.alloc(0));
+    await putObject(driver, 'empty.bin', Buffer.alloc(0));
     assert.equal((await driver.stat('empty.bin'))?.size, 0);
     assert.equal((await readAll(await driver.openRead('empty.bin'))).length, 0);
   });
@@ -231,12 +215,7 @@ describe('azure storage driver', () => {
   });
 
   it('gives up on an endpoint that accepts connections but never answers', async () => {
-    const s = await azurite();
-    await withSilentServer(async (port) => {
-      const driver = open(await keyConfig({ endpoint: `http://127.0.0.1:${port}/${s.accountName}` }), {
-        connectMs: 500,
-        idleMs: 500,
-      });
+    await onSilentEndpoint({ connectMs: 500, idleMs: 500 }, async (driver) => {
       const result = await testStorageConnection(driver);
       assert.equal(result.ok, false);
       assert.equal(!result.ok && result.kind, 'unreachable', JSON.stringify(result));
@@ -254,7 +233,7 @@ describe('azure storage driver', () => {
       prefix: 'cs',
     });
     const driver = open(config);
-    await put(driver, 'small/hello.txt', Buffer.from('hello over a connection string'));
+    await putObject(driver, 'small/hello.txt', Buffer.from('hello over a connection string'));
     assert.equal(
       (await readAll(await driver.openRead('small/hello.txt'))).toString(),
       'hello over a connection string',
@@ -269,56 +248,30 @@ describe('azure storage driver', () => {
   });
 
   it('validates its settings with clear messages', () => {
-    const messages = (input: unknown): string[] => {
-      const result = azureStorageConfig.safeParse(input);
+    const messages = (input: object): string[] => {
+      const result = azureStorageConfig.safeParse({ type: 'azure', ...input });
       return result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     };
-    assert.deepEqual(messages({ type: 'azure', container: 'backups', accountName: 'acct123', accountKey: 'a2V5' }), []);
-    assert.ok(
-      messages({ type: 'azure', accountName: 'acct123', accountKey: 'a2V5' }).some((m) =>
-        m.startsWith('container: container is required'),
-      ),
-    );
-    assert.ok(
-      messages({ type: 'azure', container: 'Bad_Name', accountName: 'acct123', accountKey: 'a2V5' }).some((m) =>
-        m.startsWith('container: container must be'),
-      ),
-    );
-    assert.ok(
-      messages({ type: 'azure', container: 'backups' }).some((m) =>
-        m.includes('either connectionString, or accountName and accountKey'),
-      ),
-    );
-    assert.ok(
-      messages({ type: 'azure', container: 'backups', connectionString: 'not a connection string' }).some((m) =>
-        m.startsWith('connectionString: connectionString is not a valid'),
-      ),
-    );
-    assert.ok(
-      messages({
-        type: 'azure',
-        container: 'backups',
-        connectionString: 'AccountName=a;AccountKey=a2V5',
-        accountKey: 'a2V5',
-      }).some((m) => m.startsWith('accountKey: accountKey cannot be combined')),
-    );
-    assert.ok(
-      messages({
-        type: 'azure',
-        container: 'backups',
-        accountName: 'acct123',
-        accountKey: 'a2V5',
-        prefix: 'a/../b',
-      }).some((m) => m.startsWith('prefix:')),
-    );
-    assert.ok(
-      messages({
-        type: 'azure',
-        container: 'backups',
-        accountName: 'acct123',
-        accountKey: 'a2V5',
-        endpoint: 'ftp://x',
-      }).some((m) => m.startsWith('endpoint:')),
-    );
+    const byKey = { container: 'backups', accountName: 'acct123', accountKey: 'a2V5' };
+    assert.deepEqual(messages(byKey), []);
+    const refused: Array<[object, (message: string) => boolean]> = [
+      [{ accountName: 'acct123', accountKey: 'a2V5' }, (m) => m.startsWith('container: container is required')],
+      [{ ...byKey, container: 'Bad_Name' }, (m) => m.startsWith('container: container must be')],
+      [{ container: 'backups' }, (m) => m.includes('either connectionString, or accountName and accountKey')],
+      [
+        { container: 'backups', connectionString: 'not a connection string' },
+        (m) => m.startsWith('connectionString: connectionString is not a valid'),
+      ],
+      [
+        { container: 'backups', connectionString: 'AccountName=a;AccountKey=a2V5', accountKey: 'a2V5' },
+        (m) => m.startsWith('accountKey: accountKey cannot be combined'),
+      ],
+      [{ ...byKey, prefix: 'a/../b' }, (m) => m.startsWith('prefix:')],
+      [{ ...byKey, endpoint: 'ftp://x' }, (m) => m.startsWith('endpoint:')],
+    ];
+    for (const [input, expected] of refused) {
+      const got = messages(input);
+      assert.ok(got.some(expected), `${JSON.stringify(input)}: ${got.join('; ')}`);
+    }
   });
 });

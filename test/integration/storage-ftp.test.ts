@@ -1,22 +1,18 @@
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { testStorageConnection } from '../../lib/storage/connection-test.ts';
 import { ftpStorageConfig, type FtpStorageConfig } from '../../lib/storage/ftp/config.ts';
 import { createFtpStorage } from '../../lib/storage/ftp/driver.ts';
-import { freePort } from '../support/ports.ts';
 import { startFtpServer, type FtpServer } from '../support/servers/ftp.ts';
-import { connectionFailure, describeStorageContract } from '../support/storage-contract.ts';
+import { describeStorageContract } from '../support/storage-contract.ts';
+import { closingAfter, listedKeys, putObject } from '../support/storage-objects.ts';
+import { assertRefused, connectionFailure, loginServerSuite, loginSettings } from '../support/storage-driver-checks.ts';
 import { readAll, fillUntilStalled } from '../support/streams.ts';
 
 function configFor(server: FtpServer, overrides: Partial<FtpStorageConfig> = {}): FtpStorageConfig {
   return ftpStorageConfig.parse({
     type: 'ftp',
-    host: server.host,
-    port: server.port,
-    username: server.username,
-    password: server.password,
+    ...loginSettings(server),
     path: '/backups',
     ...overrides,
   });
@@ -39,56 +35,27 @@ describeStorageContract('ftps explicit (ftp-srv, self-signed)', async () => {
 });
 
 describe('ftp storage driver', () => {
-  let server: FtpServer;
-  before(async () => {
-    server = await startFtpServer();
-  });
-  after(async () => {
-    await server?.stop();
-  });
-
-  it('reports a wrong password as access_denied naming the user, without the password', async () => {
-    const driver = createFtpStorage({ name: 'wrong', config: configFor(server, { password: 'not-the-password-123' }) });
-    const message = await connectionFailure(driver, 'access_denied');
-    assert.match(message, /authentication failed for user hindsight/);
-    assert.doesNotMatch(message, /not-the-password-123/);
-  });
-
-  it('reports a closed port as unreachable, naming host and port', async () => {
-    const port = await freePort();
-    const driver = createFtpStorage({ name: 'closed', config: configFor(server, { port }) });
-    const message = await connectionFailure(driver, 'unreachable');
-    assert.match(message, new RegExp(`cannot reach 127\\.0\\.0\\.1:${port}`));
-  });
+  const server = loginServerSuite(
+    () => startFtpServer(),
+    (on, name, overrides) => createFtpStorage({ name, config: configFor(on, overrides) }),
+  );
 
   it('serves many operations at once on one driver', async () => {
-    const driver = createFtpStorage({ name: 'busy', config: configFor(server) });
-    try {
+    await closingAfter(createFtpStorage({ name: 'busy', config: configFor(server()) }), async (driver) => {
       const keys = Array.from({ length: 6 }, (_, i) => `busy/${i}.txt`);
-      await Promise.all(
-        keys.map(async (key) => {
-          const write = await driver.openWrite(key);
-          await pipeline(Readable.from([Buffer.from(key)]), write.stream);
-          await write.commit();
-        }),
-      );
+      await Promise.all(keys.map((key) => putObject(driver, key, Buffer.from(key))));
       const [listed, ...bodies] = await Promise.all([
-        driver.list('busy'),
+        listedKeys(driver, 'busy'),
         ...keys.map(async (key) => (await readAll(await driver.openRead(key))).toString()),
       ]);
-      assert.deepEqual(
-        listed.map((o) => o.key),
-        keys,
-      );
+      assert.deepEqual(listed, keys);
       assert.deepEqual(bodies, keys);
-    } finally {
-      await driver.close?.();
-    }
+    });
   });
 
   it('holds the writer back while the server does not store, then completes', async () => {
-    const driver = createFtpStorage({ name: 'stalled', config: configFor(server) });
-    const resume = server.holdUploads();
+    const driver = createFtpStorage({ name: 'stalled', config: configFor(server()) });
+    const resume = server().holdUploads();
     try {
       const write = await driver.openWrite('slow/big.bin');
       let accepted: number;
@@ -120,17 +87,11 @@ describe('ftp storage driver', () => {
       path: 'relative',
       secure: 'yes',
     });
-    assert.equal(parsed.success, false);
-    const messages = parsed.error!.issues.map((i) => i.message);
-    assert.ok(messages.includes('password is required'), messages.join('; '));
-    assert.ok(
-      messages.some((m) => /path must be an absolute directory/.test(m)),
-      messages.join('; '),
-    );
-    assert.ok(
-      messages.some((m) => /secure must be false, true/.test(m)),
-      messages.join('; '),
-    );
+    assertRefused(parsed, [
+      /^password is required$/,
+      /path must be an absolute directory/,
+      /secure must be false, true/,
+    ]);
   });
 });
 

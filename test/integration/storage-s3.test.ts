@@ -21,6 +21,7 @@ import {
 } from '../support/s3-moto-helpers.ts';
 import { startMoto, type MotoServer } from '../support/servers/moto.ts';
 import { describeStorageContract } from '../support/storage-contract.ts';
+import { closingAfter, listedKeys, putObject } from '../support/storage-objects.ts';
 
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -52,54 +53,29 @@ describe('s3 storage driver', () => {
   after(() => client?.destroy());
 
   it('keeps every object under the prefix and strips it when listing', async () => {
-    const driver = driverOn(moto, bucket, { prefix: 'team-a/backups' });
-    try {
-      const write = await driver.openWrite('db1/base.tar');
-      await pipeline(Readable.from([Buffer.from('payload')]), write.stream);
-      await write.commit();
+    await closingAfter(driverOn(moto, bucket, { prefix: 'team-a/backups' }), async (driver) => {
+      await putObject(driver, 'db1/base.tar', Buffer.from('payload'));
       const raw = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'team-a/' }));
       assert.deepEqual(
         raw.Contents?.map((o) => o.Key),
         ['team-a/backups/db1/base.tar'],
       );
-      assert.deepEqual(
-        (await driver.list('db1')).map((o) => o.key),
-        ['db1/base.tar'],
-      );
-      assert.deepEqual(
-        (await driver.list('')).map((o) => o.key),
-        ['db1/base.tar'],
-      );
+      assert.deepEqual(await listedKeys(driver, 'db1'), ['db1/base.tar']);
+      assert.deepEqual(await listedKeys(driver, ''), ['db1/base.tar']);
       await driver.remove('db1/base.tar');
-    } finally {
-      await driver.close?.();
-    }
+    });
   });
 
   it('works with region "auto", as Cloudflare R2 is configured', async () => {
-    const driver = createS3Storage({
-      name: 'r2-like',
-      config: s3StorageConfig.parse({
-        type: 's3',
-        bucket,
-        region: 'auto',
-        endpoint: moto.endpoint,
-        forcePathStyle: true,
-        accessKeyId: moto.accessKeyId,
-        secretAccessKey: moto.secretAccessKey,
-      }),
-    });
-    try {
-      const result = await testStorageConnection(driver);
-      assert.equal(result.ok, true, JSON.stringify(result));
-    } finally {
-      await driver.close?.();
-    }
+    const result = await closingAfter(
+      driverOn(moto, bucket, { name: 'r2-like', region: 'auto' }),
+      testStorageConnection,
+    );
+    assert.equal(result.ok, true, JSON.stringify(result));
   });
 
   it('leaves no multipart upload and no object when a multipart write is aborted', async () => {
-    const driver = driverOn(moto, bucket, { prefix: 'p' });
-    try {
+    await closingAfter(driverOn(moto, bucket, { prefix: 'p' }), async (driver) => {
       const write = await driver.openWrite('aborted/big.bin');
       await writeChunk(write, randomBytes(6 * MiB));
       assert.deepEqual(
@@ -111,15 +87,13 @@ describe('s3 storage driver', () => {
       assert.deepEqual(await multipartUploads(client, bucket), []);
       assert.equal(await objectExists(client, bucket, 'p/aborted/big.bin'), false);
       assert.equal(await driver.stat('aborted/big.bin'), undefined);
-    } finally {
-      await driver.close?.();
-    }
+    });
   });
 
   it('sweeps a multipart write abandoned by a killed worker, leaving no upload and no object', async () => {
     let held = 0;
     const driver = driverOn(moto, bucket, { prefix: 'p', tuning: { onBufferedBytes: (bytes) => (held = bytes) } });
-    try {
+    await closingAfter(driver, async () => {
       const killed = await driver.openWrite('abandoned/big.bin');
       await writeChunk(killed, randomBytes(6 * MiB));
       // Held memory falls to the one part still filling once the first part is uploaded.
@@ -132,14 +106,11 @@ describe('s3 storage driver', () => {
       assert.equal(await objectExists(client, bucket, 'p/abandoned/big.bin'), false);
       assert.deepEqual(await driver.list('abandoned'), []);
       killed.stream.destroy();
-    } finally {
-      await driver.close?.();
-    }
+    });
   });
 
   it('aborts the multipart upload by itself when the source fails mid-stream', async () => {
-    const driver = driverOn(moto, bucket, { prefix: 'p' });
-    try {
+    await closingAfter(driverOn(moto, bucket, { prefix: 'p' }), async (driver) => {
       const write = await driver.openWrite('failed/big.bin');
       async function* failing(): AsyncGenerator<Buffer> {
         yield randomBytes(6 * MiB);
@@ -156,9 +127,7 @@ describe('s3 storage driver', () => {
         write.commit(),
         (error: unknown) => error instanceof HindsightError && /interrupted/.test(error.message),
       );
-    } finally {
-      await driver.close?.();
-    }
+    });
   });
 
   it('streams 200 MiB holding at most 16 MiB in memory, with backpressure', async () => {
@@ -175,7 +144,7 @@ describe('s3 storage driver', () => {
     const total = 200 * MiB;
     const hash = createHash('sha256');
     let produced = 0;
-    try {
+    await closingAfter(driver, async () => {
       // A source as fast as memory: only backpressure keeps it from running ahead of the uploads.
       const source = new Readable({
         highWaterMark: CHUNK,
@@ -202,9 +171,7 @@ describe('s3 storage driver', () => {
       for await (const chunk of await driver.openRead('memory/200mib.bin')) back.update(chunk as Buffer);
       assert.equal(back.digest('hex'), hash.digest('hex'));
       await driver.remove('memory/200mib.bin');
-    } finally {
-      await driver.close?.();
-    }
+    });
   });
 
   it('spools parts beyond the memory parts to disk and reads them back intact', async () => {
@@ -212,7 +179,7 @@ describe('s3 storage driver', () => {
     const driver = driverOn(moto, bucket, {
       tuning: { memoryParts: 1, onBufferedBytes: (bytes) => (peak = Math.max(peak, bytes)) },
     });
-    try {
+    await closingAfter(driver, async () => {
       const body = randomBytes(17 * MiB + 4321);
       const write = await driver.openWrite('spooled/blob.bin');
       await pipeline(
@@ -232,9 +199,7 @@ describe('s3 storage driver', () => {
       const tailChunks: Buffer[] = [];
       for await (const chunk of tail) tailChunks.push(chunk as Buffer);
       assert.ok(Buffer.concat(tailChunks).equals(body.subarray(16 * MiB, 16 * MiB + 100)));
-    } finally {
-      await driver.close?.();
-    }
+    });
   });
 });
 
@@ -303,11 +268,7 @@ describe('s3 connection test failures', () => {
       name: 'offsite',
       config: s3StorageConfig.parse({ type: 's3', forcePathStyle: true, ...config }),
     });
-    try {
-      return await testStorageConnection(driver);
-    } finally {
-      await driver.close?.();
-    }
+    return closingAfter(driver, testStorageConnection);
   };
 
   it('passes with the right key, so the failures below are the ones named', async () => {

@@ -11,6 +11,10 @@ export interface SignedInConsole {
   services: HostServices;
   /** fetch with the owner's session cookie. */
   fetch(url: string, init?: RequestInit): Promise<Response>;
+  /** The HTML of a page as the owner: getPage. */
+  page(route: string): Promise<string>;
+  /** A form action posted as the owner or with another session's `cookie`: postAction. */
+  action(route: string, fields: Record<string, string | string[]>, cookie?: string): Promise<ActionAnswer>;
   close(): Promise<void>;
 }
 
@@ -29,13 +33,16 @@ export async function startSignedInConsole(platform: Platform): Promise<SignedIn
   });
   if (login.status !== 200) throw new Error(`console login failed: HTTP ${login.status} ${await login.text()}`);
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
-  return {
+  const con: SignedInConsole = {
     url: server.url,
     services,
     fetch: (url, init = {}) =>
       fetch(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), cookie } }),
+    page: (route) => getPage(con, route),
+    action: (route, fields, actionCookie) => postAction(con, route, fields, actionCookie),
     close: server.close,
   };
+  return con;
 }
 
 /** A form action's answer: SvelteKit replies JSON to `x-sveltekit-action` requests; `data` is devalue text. */
@@ -77,5 +84,31 @@ export async function getPage(con: SignedInConsole, route: string): Promise<stri
   const response = await con.fetch(`${con.url}${route}`, { redirect: 'manual' });
   const html = await response.text();
   assert.equal(response.status, 200, `GET ${route}: HTTP ${response.status} ${html.slice(0, 300)}`);
+  return html;
+}
+
+/** The action was refused, its answer saying why. */
+export function assertActionRefused(answer: ActionAnswer, reason: RegExp): void {
+  assert.equal(answer.type, 'failure', answer.data);
+  assert.match(answer.data ?? '', reason);
+}
+
+/**
+ * A restore's page once the restore no longer runs, polled every `pollMs`; as it last was when
+ * `timeoutMs` ran out, so that the caller's assertion shows where it stood.
+ */
+export async function settledRestorePage(
+  con: SignedInConsole,
+  route: string,
+  timeoutMs: number,
+  pollMs: number,
+): Promise<string> {
+  let html = '';
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    html = await getPage(con, route);
+    if (!/data-state="running"/.test(html)) break;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
   return html;
 }

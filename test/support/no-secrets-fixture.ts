@@ -11,7 +11,7 @@ import { createNotifierOperations, type NotifierOperations } from '../../service
 import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { hindsightResult } from './hindsight-cli.ts';
-import { startHttpReceiver, startSmtpServer, type ReceivedMail } from './notify-receivers.ts';
+import { startAuthSmtpServer, startHttpReceiver, type ReceivedMail } from './notify-receivers.ts';
 import { capturedLogger, startPlatform, type Platform } from './platform.ts';
 import { freePort } from './ports.ts';
 import { expand, type Sources } from './secret-scan.ts';
@@ -51,7 +51,7 @@ export interface NoSecretsWorld {
   notifiers: NotifierOperations;
   moto: MotoServer;
   http: Awaited<ReturnType<typeof startHttpReceiver>>;
-  smtp: Awaited<ReturnType<typeof startSmtpServer>>;
+  smtp: Awaited<ReturnType<typeof startAuthSmtpServer>>;
   mails: ReceivedMail[];
   /** `shop`, reached as its owner role with the database password. */
   source: PgTarget;
@@ -97,19 +97,7 @@ async function startReceivers(mails: ReceivedMail[]) {
     webhookHeader: 'unused',
     webhookSecret: 'unused',
   });
-  const smtp = await startSmtpServer(
-    'auth',
-    {
-      disabledCommands: ['STARTTLS'],
-      allowInsecureAuth: true,
-      authMethods: ['PLAIN', 'LOGIN'],
-      onAuth(a, _s, cb) {
-        if (a.username === 'ops' && a.password === secrets['smtp password']) cb(null, { user: 'ops' });
-        else cb(new Error('Invalid username or password'));
-      },
-    },
-    mails,
-  );
+  const smtp = await startAuthSmtpServer(secrets['smtp password'], mails);
   return { http, smtp };
 }
 

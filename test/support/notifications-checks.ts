@@ -1,9 +1,9 @@
 /** Checks and set-up steps of the notifications test that read better by name. */
 import assert from 'node:assert/strict';
-import { connect, targetUrl } from '../../lib/pg/connection.ts';
+import { targetUrl } from '../../lib/pg/connection.ts';
 import type { ReceivedHttp, ReceivedMail } from './notify-receivers.ts';
 import { everySecret } from './notifications-fixture.ts';
-import { createDatabase, type Platform } from './platform.ts';
+import { createFilledDatabase, type Platform } from './platform.ts';
 import { freePort } from './ports.ts';
 
 /** Each HTTP channel got one request that names the backup and links to the console; Telegram and webhook fields. */
@@ -56,10 +56,8 @@ export async function addPartiallyStoredDatabase(platform: Platform): Promise<vo
     secure: false,
     allowSelfSignedCertificate: false,
   });
-  const wide = await createDatabase(platform.cluster, 'wide');
-  const client = await connect('test', wide);
-  await client.query('create table items (id int primary key); insert into items select generate_series(1, 300)');
-  await client.end();
+  const itemsSql = 'create table items (id int primary key); insert into items select generate_series(1, 300)';
+  const wide = await createFilledDatabase(platform.cluster, 'wide', itemsSql);
   await platform.ops.addDatabase({
     name: 'wide',
     url: targetUrl(wide),

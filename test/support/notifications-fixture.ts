@@ -5,7 +5,13 @@
  */
 import type { DeliveryRecord } from '../../lib/catalog/notifiers.ts';
 import type { NotifierOperations } from '../../services/notifiers/work.ts';
-import { selfSignedCert, startHttpReceiver, startSmtpServer, type ReceivedMail } from './notify-receivers.ts';
+import {
+  selfSignedCert,
+  startAuthSmtpServer,
+  startHttpReceiver,
+  startSmtpServer,
+  type ReceivedMail,
+} from './notify-receivers.ts';
 import { freePort } from './ports.ts';
 import { waitFor } from './wait.ts';
 
@@ -42,19 +48,7 @@ export async function startReceivers(
   closers.push(http.close);
   const { key, cert } = selfSignedCert(dir);
   const plain = await startSmtpServer('plain', { authOptional: true, disabledCommands: ['STARTTLS'] }, mails);
-  const auth = await startSmtpServer(
-    'auth',
-    {
-      disabledCommands: ['STARTTLS'],
-      allowInsecureAuth: true,
-      authMethods: ['PLAIN', 'LOGIN'],
-      onAuth(a, _s, cb) {
-        if (a.username === 'ops' && a.password === smtpPass) cb(null, { user: 'ops' });
-        else cb(new Error('Invalid username or password'));
-      },
-    },
-    mails,
-  );
+  const auth = await startAuthSmtpServer(smtpPass, mails);
   const starttls = await startSmtpServer('starttls', { authOptional: true, key, cert }, mails);
   closers.push(plain.close, auth.close, starttls.close);
   const smtp = { plain: plain.port, auth: auth.port, starttls: starttls.port };

@@ -233,3 +233,23 @@ export async function startSmtpServer(name: string, options: SMTPServerOptions, 
   const { port } = server.server.address() as AddressInfo;
   return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
+
+/**
+ * An SMTP server named `auth` that takes only user `ops` with `password`, over plain text: the
+ * notifier must send its credentials, and a wrong password must be refused as a real server would.
+ */
+export function startAuthSmtpServer(password: string, received: ReceivedMail[]) {
+  return startSmtpServer(
+    'auth',
+    {
+      disabledCommands: ['STARTTLS'],
+      allowInsecureAuth: true,
+      authMethods: ['PLAIN', 'LOGIN'],
+      onAuth(a, _s, cb) {
+        if (a.username === 'ops' && a.password === password) cb(null, { user: 'ops' });
+        else cb(new Error('Invalid username or password'));
+      },
+    },
+    received,
+  );
+}

@@ -94,6 +94,18 @@ export async function createDatabase(cluster: LocalCluster, name: string): Promi
   return cluster.target(name);
 }
 
+/** Database `name` on the test server, loaded with `schemaSql`. */
+export async function createFilledDatabase(cluster: LocalCluster, name: string, schemaSql: string): Promise<PgTarget> {
+  const target = await createDatabase(cluster, name);
+  const client = await connect(name, target);
+  try {
+    await client.query(schemaSql);
+  } finally {
+    await client.end();
+  }
+  return target;
+}
+
 export interface Platform {
   dir: string;
   cluster: LocalCluster;
@@ -218,6 +230,21 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     },
   };
   return platform;
+}
+
+/**
+ * Waits until every workflow in `ids` has ended, however it ended: the backups and restores a
+ * suite started must end before its servers stop.
+ */
+export async function workflowsEnded(platform: Platform, ids: string[]): Promise<void> {
+  await Promise.all(
+    ids.map((id) =>
+      platform.client.workflow
+        .getHandle(id)
+        .result()
+        .catch(() => undefined),
+    ),
+  );
 }
 
 /** An order-sensitive fingerprint of a table's whole content. */

@@ -26,7 +26,7 @@ export async function newBucket(client: S3Client, stem: string): Promise<string>
 export function driverOn(
   moto: MotoServer,
   bucket: string,
-  extra: { prefix?: string; tuning?: S3Tuning; name?: string } = {},
+  extra: { prefix?: string; tuning?: S3Tuning; name?: string; region?: string } = {},
 ): StorageDriver {
   return createS3Storage({
     name: extra.name ?? 'moto',
@@ -38,6 +38,7 @@ export function driverOn(
       accessKeyId: moto.accessKeyId,
       secretAccessKey: moto.secretAccessKey,
       ...(extra.prefix ? { prefix: extra.prefix } : {}),
+      ...(extra.region ? { region: extra.region } : {}),
     }),
     ...(extra.tuning ? { tuning: extra.tuning } : {}),
   });

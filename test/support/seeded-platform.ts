@@ -4,7 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { connect, type PgTarget } from '../../lib/pg/connection.ts';
-import { createDatabase, startPlatform, tableFingerprint, type Platform, type PlatformOptions } from './platform.ts';
+import {
+  createFilledDatabase,
+  startPlatform,
+  tableFingerprint,
+  type Platform,
+  type PlatformOptions,
+} from './platform.ts';
 
 export interface SeededPlatform {
   platform: Platform;
@@ -32,13 +38,7 @@ export async function startSeededPlatform(
 ): Promise<SeededPlatform> {
   const platform = await startPlatform(options);
   try {
-    const source = await createDatabase(platform.cluster, name);
-    const client = await connect(name, source);
-    try {
-      await client.query(schemaSql);
-    } finally {
-      await client.end();
-    }
+    const source = await createFilledDatabase(platform.cluster, name, schemaSql);
     if (options.worker !== false) await platform.startWorker();
     return { platform, source };
   } catch (error) {

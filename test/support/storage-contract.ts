@@ -1,27 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { HindsightError } from '../../lib/errors.ts';
 import { testStorageConnection } from '../../lib/storage/connection-test.ts';
 import type { StorageDriver } from '../../lib/storage/contract.ts';
+import { putObject } from './storage-objects.ts';
 import { readAll } from './streams.ts';
 
 export interface ContractSubject {
   driver: StorageDriver;
   /** Stops servers and removes what the subject created. */
   cleanup(): Promise<void>;
-}
-
-async function put(driver: StorageDriver, key: string, body: Buffer): Promise<void> {
-  const write = await driver.openWrite(key);
-  await pipeline(Readable.from(chunksOf(body, 64 * 1024)), write.stream);
-  await write.commit();
-}
-
-function* chunksOf(body: Buffer, size: number): Generator<Buffer> {
-  for (let at = 0; at < body.length; at += size) yield body.subarray(at, at + size);
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -66,14 +55,14 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
 
     it('round-trips a multi-part object (12 MiB) byte for byte', async () => {
       const body = randomBytes(12 * 1024 * 1024 + 12345);
-      await put(driver, k('big/blob.bin'), body);
+      await putObject(driver, k('big/blob.bin'), body);
       assert.equal((await driver.stat(k('big/blob.bin')))?.size, body.length);
       assert.equal(sha(await readAll(await driver.openRead(k('big/blob.bin')))), sha(body));
     });
 
     it('reads a byte range', async () => {
       const body = randomBytes(200_000);
-      await put(driver, k('range.bin'), body);
+      await putObject(driver, k('range.bin'), body);
       assert.ok(
         (await readAll(await driver.openRead(k('range.bin'), { start: 1000, end: 5000 }))).equals(
           body.subarray(1000, 5000),
@@ -105,15 +94,15 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
       assert.ok(swept >= 0);
       write.stream.destroy();
       assert.deepEqual(await driver.list(k('abandoned')), []);
-      await put(driver, k('abandoned/x.bin'), Buffer.from('after sweep'));
+      await putObject(driver, k('abandoned/x.bin'), Buffer.from('after sweep'));
       assert.equal((await readAll(await driver.openRead(k('abandoned/x.bin')))).toString(), 'after sweep');
     });
 
     it('lists by directory, at any depth, sorted, and not its siblings', async () => {
-      await put(driver, k('dir/b.txt'), Buffer.from('b'));
-      await put(driver, k('dir/a.txt'), Buffer.from('a'));
-      await put(driver, k('dir/sub/c.txt'), Buffer.from('c'));
-      await put(driver, k('dirx/d.txt'), Buffer.from('d'));
+      await putObject(driver, k('dir/b.txt'), Buffer.from('b'));
+      await putObject(driver, k('dir/a.txt'), Buffer.from('a'));
+      await putObject(driver, k('dir/sub/c.txt'), Buffer.from('c'));
+      await putObject(driver, k('dirx/d.txt'), Buffer.from('d'));
       const listed = await driver.list(k('dir'));
       assert.deepEqual(
         listed.map((o) => o.key),
@@ -126,8 +115,8 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
     });
 
     it('replaces an object written twice under the same key', async () => {
-      await put(driver, k('twice.txt'), Buffer.from('first version'));
-      await put(driver, k('twice.txt'), Buffer.from('second'));
+      await putObject(driver, k('twice.txt'), Buffer.from('first version'));
+      await putObject(driver, k('twice.txt'), Buffer.from('second'));
       assert.equal((await readAll(await driver.openRead(k('twice.txt')))).toString(), 'second');
     });
 
@@ -142,7 +131,7 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
           return true;
         },
       );
-      await put(driver, k('gone.txt'), Buffer.from('x'));
+      await putObject(driver, k('gone.txt'), Buffer.from('x'));
       await driver.remove(k('gone.txt'));
       assert.equal(await driver.stat(k('gone.txt')), undefined);
       await driver.remove(k('gone.txt'));
@@ -158,16 +147,4 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
       assert.deepEqual(await driver.list('.hindsight-connection-test'), []);
     });
   });
-}
-
-/**
- * Runs a driver's connection test and closes the driver; the test must have failed with `kind`.
- * Returns the message, for the driver's own checks of what it names and what it leaves out.
- */
-export async function connectionFailure(driver: StorageDriver, kind: string): Promise<string> {
-  const result = await testStorageConnection(driver);
-  await driver.close?.();
-  assert.ok(!result.ok);
-  assert.equal(result.kind, kind, result.message);
-  return result.message;
 }
