@@ -341,7 +341,12 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.deepEqual(mine.databases, ['gone']);
     assert.deepEqual(mine.settings, { type: 'discord' }, 'the webhook URL (it holds the token) is never shown');
     const human = await hindsight('notifier', 'list');
-    assert.match(human.out, /down-hook .*failing \([12] in a row\): notifier "down-hook" \(webhook\): cannot reach/);
+    // The count is the console test's concern: by now a later delivery (its retries run on their own
+    // clock) may have failed as well.
+    assert.match(
+      human.out,
+      /down-hook .*failing \([1-9]\d* in a row\): notifier "down-hook" \(webhook\): cannot reach/,
+    );
     const tested = await hindsight('notifier', 'test', 'cli-discord');
     assert.equal(tested.code, 0, tested.err);
     assert.match(tested.out, /notifier "cli-discord": test message delivered in \d+ ms \(HTTP 204\)/);
