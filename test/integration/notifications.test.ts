@@ -341,8 +341,7 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.deepEqual(mine.databases, ['gone']);
     assert.deepEqual(mine.settings, { type: 'discord' }, 'the webhook URL (it holds the token) is never shown');
     const human = await hindsight('notifier', 'list');
-    // The count is the console test's concern: by now a later delivery (its retries run on their own
-    // clock) may have failed as well.
+    // By now a later delivery may have failed too: the exact count is the console test's concern.
     assert.match(
       human.out,
       /down-hook .*failing \([1-9]\d* in a row\): notifier "down-hook" \(webhook\): cannot reach/,
