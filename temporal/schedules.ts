@@ -6,6 +6,7 @@ import { baseBackupScheduleId, baseBackupWorkflow } from './contracts/pitr.ts';
 import { gfsRetentionWorkflow, retentionScheduleId } from './contracts/retention.ts';
 import { scheduledVerificationWorkflow, verifyScheduleId } from './contracts/verify.ts';
 import { jobAttributes } from './search-attributes.ts';
+import type { RunTarget } from './start.ts';
 
 export { backupScheduleId };
 
@@ -143,4 +144,16 @@ export async function nextScheduledRuns(client: Client, database: string): Promi
     if (error instanceof ScheduleNotFoundError) return [];
     throw error;
   }
+}
+
+/** Puts a database's schedule of one kind on `cron` in its timezone, or removes it when there is none. */
+export function setDatabaseCron(
+  target: RunTarget,
+  kind: DatabaseScheduleKind,
+  database: string,
+  cron: string | null,
+  timezone: string,
+): Promise<void> {
+  const { taskQueue } = target.runtime.config;
+  return setDatabaseSchedule(target.temporal, kind, { database, cron, timezone, taskQueue });
 }

@@ -83,3 +83,19 @@ export async function signalVerifier(
     signalArgs: [request],
   });
 }
+
+/** Where services start runs: the client and the installation's task queue (a service context is one). */
+export interface RunTarget {
+  temporal: Client;
+  runtime: { config: { taskQueue: string } };
+}
+
+/** Starts a run on the installation's task queue; by default one per request, so an id already in use is refused. */
+export function startRun<I, O>(
+  target: RunTarget,
+  contract: WorkflowContract<I, O>,
+  run: Omit<JobStart<I>, 'taskQueue' | 'onConflict'>,
+  onConflict: JobStart<I>['onConflict'] = 'fail',
+) {
+  return startJob(target.temporal, contract, { ...run, taskQueue: target.runtime.config.taskQueue, onConflict });
+}

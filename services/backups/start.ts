@@ -1,7 +1,7 @@
 /**
  * Starting and stopping backup jobs: a backup now, a copy of a partial backup into the storages it
  * missed, and the cancel signal. Each is authorized and audited by the guard, then started through
- * services/workflow-runs.ts with the workflow's contract.
+ * temporal/start.ts with the workflow's contract.
  */
 import { randomBytes } from 'node:crypto';
 import type { BackupRecord } from '../../lib/catalog/catalog.ts';
@@ -15,10 +15,10 @@ import {
   type BackupDatabaseInput,
 } from '../../temporal/contracts/backup.ts';
 import { backupIdAt } from '../../temporal/contracts/common.ts';
+import { startRun } from '../../temporal/start.ts';
 import type { Action, Actor } from '../authz.ts';
 import type { AuditNote } from '../guard.ts';
 import type { ServiceContext } from '../context.ts';
-import { startRun } from '../workflow-runs.ts';
 
 export class BackupJobs {
   private readonly ctx: ServiceContext;

@@ -18,10 +18,10 @@ import {
   type BaseBackupInput,
   type WalArchiverStatus,
 } from '../../temporal/contracts/pitr.ts';
-import { deleteDatabaseSchedules } from '../../temporal/schedules.ts';
+import { deleteDatabaseSchedules, setDatabaseCron } from '../../temporal/schedules.ts';
+import { startRun } from '../../temporal/start.ts';
 import type { ServiceContext } from '../context.ts';
 import { parseOrThrow } from '../input.ts';
-import { setDatabaseCron, startRun } from '../workflow-runs.ts';
 import { enablePitrInput, type EnablePitrInput } from './input.ts';
 
 /** wal_level and REPLICATION on the server, and no other database archiving the same cluster. */

@@ -19,10 +19,10 @@ import {
   type PitrRestoreInput,
 } from '../../temporal/contracts/pitr.ts';
 import { restoreBackupWorkflow, restoreWorkflowId, type RestoreTarget } from '../../temporal/contracts/restore.ts';
+import { startRun } from '../../temporal/start.ts';
 import { notFound, type Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 import { parseOrThrow } from '../input.ts';
-import { startRun } from '../workflow-runs.ts';
 
 export type LogicalTarget = { database: string } | { url: string };
 

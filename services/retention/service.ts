@@ -3,11 +3,11 @@ import type { DatabaseRecord } from '../../lib/catalog/catalog.ts';
 import { planForDatabase } from '../../lib/retention/plan-for-database.ts';
 import { parseRetentionPolicy } from '../../lib/retention/policy.ts';
 import { gfsRetentionWorkflow, retentionWorkflowId } from '../../temporal/contracts/retention.ts';
-import { RETENTION_CRON } from '../../temporal/schedules.ts';
+import { RETENTION_CRON, setDatabaseCron } from '../../temporal/schedules.ts';
+import { startRun } from '../../temporal/start.ts';
 import type { Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 import { changeDatabase } from '../databases/change.ts';
-import { setDatabaseCron, startRun } from '../workflow-runs.ts';
 
 const policyOf = (d: DatabaseRecord) => ({ retentionPolicy: d.retentionPolicy });
 

@@ -8,12 +8,12 @@ import type { DatabaseRecord } from '../../lib/catalog/catalog.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import type { VerificationSummary } from '../../lib/verify/report.ts';
 import { newVerificationId, verifierWorkflowId } from '../../temporal/contracts/verify.ts';
+import { setDatabaseCron } from '../../temporal/schedules.ts';
 import { signalVerifier } from '../../temporal/start.ts';
 import { notFound, type Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 import { changeDatabase } from '../databases/change.ts';
 import { cronSchema, parseOrThrow } from '../input.ts';
-import { setDatabaseCron } from '../workflow-runs.ts';
 
 const verifyScheduleOf = (d: DatabaseRecord) => ({ verifySchedule: d.verifySchedule });
 
