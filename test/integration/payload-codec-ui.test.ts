@@ -1,12 +1,10 @@
 /**
- * The codec endpoint as the Temporal UI calls it: from the UI's own origin, with the console's
- * session cookie instead of the codec token. The Temporal UI of `temporal server start-dev` cannot
- * be told to include credentials from the command line (its only codec flag is
- * `--ui-codec-endpoint`), so the browser here runs, from a page at the UI's origin, the very
- * request the UI sends once its codec settings include credentials: a real chromium, so the
- * preflight, the SameSite cookie and CORS are the browser's own.
- */
-import assert from 'node:assert/strict';
+ * The Temporal UI of the dev server, in a real chromium, decoding through the console's codec
+ * endpoint with the console's session cookie instead of the codec token. `temporal server
+ * start-dev` cannot tell the UI to include credentials (its only codec flag is
+ * `--ui-codec-endpoint`), so the browser carries the one setting an operator makes in the UI's
+ * "Configure Codec Server"; the rest (preflight, SameSite cookie, CORS) is the browser's own.
+ */ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
@@ -15,8 +13,9 @@ import { EncryptionCodec } from '../../temporal/codec.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
+import type { BrowserContext } from 'playwright-core';
 import { launchChromium } from '../support/browser.ts';
-import { callCodecFromUi, signedInContext, startUiOrigin, type UiOrigin } from '../support/codec-browser.ts';
+import { callCodecFromUi, includeCredentialsInUi, signedInContext, uiPageText } from '../support/codec-browser.ts';
 import { freePort } from '../support/ports.ts';
 import type { Platform } from '../support/platform.ts';
 import { startSeededPlatform } from '../support/seeded-platform.ts';
@@ -32,16 +31,19 @@ interface Fixture {
   platform: Platform;
   server: WebServer;
   services: HostServices;
-  ui: UiOrigin;
+  uiOrigin: string;
   cli: TemporalCli;
   backup: { workflowId: string; backupId: string; inputPayloads: unknown[] };
 }
 
 /** A platform with one backup run of `ledger`, the console and its codec endpoint, and a viewer of `default`. */
 async function startFixture(): Promise<Fixture> {
-  const { platform, source } = await startSeededPlatform('ledger', 'create table entries (id int primary key)');
+  const [uiPort, webPort] = [await freePort(), await freePort()];
+  const temporalUi = { port: uiPort, codecEndpoint: `http://127.0.0.1:${webPort}/codec` };
+  const sql = 'create table entries (id int primary key)';
+  const { platform, source } = await startSeededPlatform('ledger', sql, { temporalUi });
   await platform.ops.addDatabase({ name: 'ledger', url: targetUrl(source), verifyAfterBackup: false });
-  const ui = await startUiOrigin();
+  const uiOrigin = `http://127.0.0.1:${uiPort}`;
   const services = createConsoleServices(platform.services);
   const token = randomBytes(16).toString('hex');
   const server = await startWebServer({
@@ -49,10 +51,10 @@ async function startFixture(): Promise<Fixture> {
     codec: {
       codec: new EncryptionCodec(platform.runtime.key, [], { plaintext: 'pass' }),
       token,
-      corsOrigin: ui.origin,
+      corsOrigin: uiOrigin,
     },
     host: '127.0.0.1',
-    port: await freePort(),
+    port: webPort,
     log: () => undefined,
   });
   const { temporalAddress: address, taskQueue } = platform.config;
@@ -63,24 +65,23 @@ async function startFixture(): Promise<Fixture> {
   const inputPayloads = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
   assert.equal(inputPayloads.length, 1, 'the backup run has its input in history');
   await services.access.createUser(operatorActor('test'), { ...viewer, workspace: 'default', role: 'viewer' });
-  return { platform, server, services, ui, cli, backup: { workflowId: run.workflowId, backupId, inputPayloads } };
+  return { platform, server, services, uiOrigin, cli, backup: { workflowId: run.workflowId, backupId, inputPayloads } };
 }
 
 describe('the Temporal UI decodes with a console session', () => {
   let platform: Platform;
   let server: WebServer;
   let services: HostServices;
-  let ui: UiOrigin;
+  let uiOrigin: string;
   let cli: TemporalCli;
   let backup: Fixture['backup'];
 
   before(async () => {
-    ({ platform, server, services, ui, cli, backup } = await startFixture());
+    ({ platform, server, services, uiOrigin, cli, backup } = await startFixture());
   });
 
   after(async () => {
     await server?.close();
-    await ui?.close();
     await platform?.stop();
   });
 
@@ -98,19 +99,40 @@ describe('the Temporal UI decodes with a console session', () => {
     assert.match(doc, /workflow show --workflow-id \S+ --codec-endpoint http:\/\/\S+\/codec --codec-auth "Bearer /);
   });
 
+  it("the Temporal UI's page of a backup run shows its input and result decoded to a signed-in viewer, and no codec banner", async () => {
+    const browser = await launchChromium();
+    try {
+      const page = `${uiOrigin}/namespaces/default/workflows/${encodeURIComponent(backup.workflowId)}`;
+      const codec = `${server.url}/codec`;
+      const readPage = async (context: BrowserContext, text: string) => {
+        await includeCredentialsInUi(context, uiOrigin, codec);
+        return uiPageText(context, page, text);
+      };
+      const viewerContext = await signedInContext(browser, server.url, viewer.email, viewer.password);
+      const signedIn = await readPage(viewerContext, backup.backupId);
+      assert.match(signedIn, /"database": "ledger"/, 'the input reads in clear');
+      assert.ok(!signedIn.includes('Codec Server could not connect'), 'no codec banner');
+      const anonymous = await readPage(await browser.newContext(), 'Codec Server could not connect');
+      assert.ok(!anonymous.includes(backup.backupId), 'without a session the result stays encrypted');
+      assert.ok(!anonymous.includes('"database": "ledger"'), 'and so does the input');
+    } finally {
+      await browser.close();
+    }
+  });
+
   it("a browser signed into the console decodes a backup's input from the UI's origin; no session, another origin, encoding, and a role that cannot read every workspace are refused", async () => {
     const url = `${server.url}/codec/decode`;
     const browser = await launchChromium();
     try {
       const signedIn = await signedInContext(browser, server.url, viewer.email, viewer.password);
-      const decoded = await callCodecFromUi(signedIn, ui.origin, url, backup.inputPayloads);
+      const decoded = await callCodecFromUi(signedIn, uiOrigin, url, backup.inputPayloads);
       assert.equal(decoded.status, 200, decoded.body);
       const [input] = (JSON.parse(decoded.body) as { payloads: Array<{ data: string }> }).payloads;
       assert.match(Buffer.from(input!.data, 'base64').toString(), /"database":"ledger"/, 'the input reads in clear');
-      const encode = await callCodecFromUi(signedIn, ui.origin, `${server.url}/codec/encode`, backup.inputPayloads);
+      const encode = await callCodecFromUi(signedIn, uiOrigin, `${server.url}/codec/encode`, backup.inputPayloads);
       assert.equal(encode.status, 403, 'a session decodes only: encoding, which starts work, needs the token');
 
-      const anonymous = await callCodecFromUi(await browser.newContext(), ui.origin, url, backup.inputPayloads);
+      const anonymous = await callCodecFromUi(await browser.newContext(), uiOrigin, url, backup.inputPayloads);
       assert.equal(anonymous.status, 401, 'no session: refused');
       assert.ok(!anonymous.body.includes('ledger'), 'and nothing decoded');
       const cookie = (await signedIn.cookies(server.url)).map((c) => `${c.name}=${c.value}`).join('; ');
@@ -125,7 +147,7 @@ describe('the Temporal UI decodes with a console session', () => {
 
       // Every workspace's runs share the namespace: a viewer of `default` alone may no longer decode.
       await services.access.createWorkspace(operatorActor('test'), 'codec-blue');
-      const partial = await callCodecFromUi(signedIn, ui.origin, url, backup.inputPayloads);
+      const partial = await callCodecFromUi(signedIn, uiOrigin, url, backup.inputPayloads);
       assert.equal(partial.status, 403, partial.body);
       assert.ok(!partial.body.includes('ledger'), 'and nothing decoded');
     } finally {
