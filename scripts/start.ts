@@ -149,6 +149,10 @@ async function main(): Promise<void> {
   log.info(
     `console on http://${config.webHost}:${config.webPort}  ·  Temporal UI on ${config.temporalUiUrl}  ·  Ctrl-C stops everything`,
   );
+  // start-dev cannot tell the UI to send credentials to the codec endpoint: the one step is in the UI.
+  log.info(
+    `the Temporal UI decodes payloads for a user signed into the console once its Configure Codec Server settings use http://${config.webHost}:${config.webPort}/codec and include cross-origin credentials (docs/temporal.md)`,
+  );
   if ((await runtime.catalog.access.countUsers()) === 0) {
     log.info(
       `no account yet: open http://${config.webHost}:${config.webPort}/setup to create the owner (or: hindsight user create <email> --owner)`,

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import express, { type Router } from 'express';
+import express, { type Request, type Response, type Router } from 'express';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
 
@@ -9,8 +9,15 @@ export interface CodecServerOptions {
   token: string | undefined;
   /** The one browser origin allowed to call it: the Temporal UI. */
   corsOrigin: string;
+  /**
+   * The console session behind a browser request: `read` for a signed-in user who may read every
+   * workspace's histories, `forbidden` for one who may not, `none` without a session.
+   */
+  session?: (req: Request) => Promise<SessionVerdict>;
   log: (msg: string) => void;
 }
+
+export type SessionVerdict = 'read' | 'forbidden' | 'none';
 
 const wirePayloads = z.object({
   payloads: z
@@ -59,6 +66,34 @@ function sameToken(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+function refuse(options: CodecServerOptions, req: Request, res: Response, status: 401 | 403, message: string): false {
+  options.log(`codec: refused a ${req.path} request (${status}) from ${req.ip}`);
+  res.status(status).json({ error: { message } });
+  return false;
+}
+
+/**
+ * Who may call: the temporal CLI with the codec token as a bearer token, a browser unlocked with
+ * the token (/codec/session), or a browser signed into the console as a user who may read every
+ * workspace's histories (one Temporal namespace holds them all). A console session decodes only:
+ * encoding is what starts work, so it stays with the token.
+ */
+async function authenticate(options: CodecServerOptions, req: Request, res: Response): Promise<boolean> {
+  const header = req.headers.authorization ?? '';
+  const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : cookieToken(req.headers.cookie);
+  if (given) return sameToken(given, options.token ?? '') || refuse(options, req, res, 401, 'the codec token is wrong');
+  // A session rides on the browser's cookie: only the Temporal UI's origin may use it.
+  const foreign = req.headers.origin !== undefined && req.headers.origin !== options.corsOrigin;
+  const verdict = options.session && !foreign ? await options.session(req) : 'none';
+  if (verdict === 'none')
+    return refuse(options, req, res, 401, 'sign into the console, or send the codec token as a bearer token');
+  if (verdict === 'forbidden')
+    return refuse(options, req, res, 403, 'your console role may not read the histories of every workspace');
+  if (req.path !== '/decode')
+    return refuse(options, req, res, 403, 'a console session only decodes; encoding needs the codec token');
+  return true;
+}
+
 /**
  * Temporal's remote codec protocol (POST /encode, /decode with `{payloads}` in JSON, base64
  * fields), so that the Temporal UI and `temporal … --codec-endpoint` show decoded payloads to
@@ -83,14 +118,7 @@ export function codecRouter(options: CodecServerOptions): Router {
         .status(404)
         .json({ error: { message: 'the codec endpoint is off: set HINDSIGHT_CODEC_TOKEN_FILE to turn it on' } });
     if (req.path === '/session') return next();
-    const header = req.headers.authorization ?? '';
-    // The temporal CLI sends the token as a bearer token; a browser sends the cookie set by /codec/session.
-    const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : cookieToken(req.headers.cookie);
-    if (!given || !sameToken(given, options.token)) {
-      options.log(`codec: refused a ${req.path} request without a valid token from ${req.ip}`);
-      return void res.status(401).json({ error: { message: 'a valid bearer token is required' } });
-    }
-    next();
+    authenticate(options, req, res).then((allowed) => (allowed ? next() : undefined), next);
   });
   router.get('/session', (_req, res) => void res.type('html').send(loginPage()));
   router.post('/session', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {

@@ -7,6 +7,7 @@ import type { HostServices } from './src/lib/server/view/index.ts';
 import { CONSOLE_SERVICES_KEY } from './src/lib/server/view/types.ts';
 import { accessMiddleware } from './access-http.ts';
 import { apiV1Router } from './api-v1.ts';
+import { codecSessionCheck } from './codec-access.ts';
 import { codecRouter, type CodecServerOptions } from './codec-server.ts';
 import { createConsoleMetrics } from './metrics.ts';
 import { systemActor } from '../services/authz.ts';
@@ -16,7 +17,7 @@ export interface WebServerOptions {
   /** HINDSIGHT_PUBLIC_URL: the origin form posts must come from (default: the request's host). */
   publicUrl?: string | undefined;
   /** Temporal's remote codec protocol at /codec, for the Temporal UI and CLI. */
-  codec?: Omit<CodecServerOptions, 'log'>;
+  codec?: Omit<CodecServerOptions, 'log' | 'session'>;
   /** HINDSIGHT_METRICS_TOKEN: the bearer token GET /metrics requires (unset: open). */
   metricsToken?: string | undefined;
   host: string;
@@ -73,7 +74,7 @@ function buildApp(options: WebServerOptions, consoleHandler: RequestHandler): ex
   });
   app.use(metrics.httpMiddleware);
   app.get('/metrics', metrics.handler);
-  if (options.codec) app.use('/codec', codecRouter({ ...options.codec, log }));
+  if (options.codec) app.use('/codec', codecRouter({ ...options.codec, session: codecSessionCheck(services), log }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });

@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { TestWorkflowEnvironment, type LocalTestWorkflowEnvironmentOptions } from '@temporalio/testing';
 import { DefaultLogger, Runtime as TemporalRuntime } from '@temporalio/worker';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../lib/config.ts';
@@ -138,6 +138,28 @@ export interface PlatformOptions {
    * platform of the process only) instead of stdout.
    */
   onWorkerLog?: (line: string) => void;
+  /** Serve the Temporal UI on this port, its codec endpoint set (default: no UI). */
+  temporalUi?: { port: number; codecEndpoint: string };
+}
+
+/** The temporal CLI's dev server on `port`, with Hindsight's search attributes, and its UI when asked for. */
+async function devServerOptions(
+  port: number,
+  options: PlatformOptions,
+): Promise<LocalTestWorkflowEnvironmentOptions['server']> {
+  return {
+    executable: { type: 'existing-path' as const, path: await temporalCliPath() },
+    ip: '127.0.0.1',
+    port,
+    ui: options.temporalUi !== undefined,
+    ...(options.temporalUi && { uiPort: options.temporalUi.port }),
+    searchAttributes: hindsightSearchAttributes,
+    extraArgs: [
+      '--log-level',
+      'error',
+      ...(options.temporalUi ? ['--ui-codec-endpoint', options.temporalUi.codecEndpoint] : []),
+    ],
+  };
 }
 
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
@@ -150,16 +172,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const cluster = await startTestCluster(dir);
   const catalogTarget = await createDatabase(cluster, 'catalog');
   const temporalPort = await freePort();
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: await temporalCliPath() },
-      ip: '127.0.0.1',
-      port: temporalPort,
-      ui: false,
-      searchAttributes: hindsightSearchAttributes,
-      extraArgs: ['--log-level', 'error'],
-    },
-  });
+  const env = await TestWorkflowEnvironment.createLocal({ server: await devServerOptions(temporalPort, options) });
   const backupsDir = path.join(dir, 'backups');
   await mkdir(backupsDir, { recursive: true });
   const configEnv = {
