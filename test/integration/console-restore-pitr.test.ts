@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connect } from '../../lib/pg/connection.ts';
 import { localDateTime } from '../../lib/time-zone.ts';
+import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
 import { getPage, postAction, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import type { Platform } from '../support/platform.ts';
 import { startPitrWithRows, stopPitrPlatform, type PitrSource, type Row } from '../support/pitr-fixture.ts';
@@ -14,6 +17,20 @@ describe('console: the restore wizard on a database with point-in-time recovery'
 
   const action = (route: string, fields: Record<string, string>) => postAction(con, route, fields);
   const page = (route: string) => getPage(con, route);
+  /** The restore page a start redirected to, once the restore has completed. */
+  const finished = async (started: Awaited<ReturnType<typeof action>>) => {
+    assert.equal(started.type, 'redirect', started.data);
+    let html = '';
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      html = await page(started.location!);
+      if (!/data-state="running"/.test(html)) break;
+      await new Promise((r) => setTimeout(r, 700));
+    }
+    assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
+    return html;
+  };
+  const restoredDirs: string[] = [];
 
   before(async () => {
     ({ platform, source, rows } = await startPitrWithRows('shop', { forMs: 3000, everyMs: 100 }));
@@ -22,7 +39,7 @@ describe('console: the restore wizard on a database with point-in-time recovery'
 
   after(async () => {
     await con?.close();
-    await stopPitrPlatform({ platform, source, database: 'shop' });
+    await stopPitrPlatform({ platform, source, database: 'shop', restoredDirs });
   });
 
   it('shows the recoverable window as a bar, refuses a moment outside it, and restores to the latest moment into a sandbox', async () => {
@@ -55,15 +72,7 @@ describe('console: the restore wizard on a database with point-in-time recovery'
       to: 'sandbox',
       confirm: 'shop',
     });
-    assert.equal(started.type, 'redirect', started.data);
-    let html = '';
-    const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline) {
-      html = await page(started.location!);
-      if (!/data-state="running"/.test(html)) break;
-      await new Promise((r) => setTimeout(r, 700));
-    }
-    assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
+    const html = await finished(started);
     assert.match(html, /Recovered and promoted/);
     assert.match(html, /data-verified="true"/);
     assert.match(html, /sandbox \(checked and removed\)/);
@@ -83,5 +92,38 @@ describe('console: the restore wizard on a database with point-in-time recovery'
       [],
       'the sandbox is gone',
     );
+  });
+
+  it('restores into a directory and stops the server when asked: the page and /api/v1 say how to start it again', async () => {
+    const dir = path.join(platform.dir, 'console-then-stop');
+    restoredDirs.push(dir);
+    const started = await action('/restore?/start', {
+      database: 'shop',
+      source: 'latest',
+      to: 'directory',
+      directory: dir,
+      thenStop: 'on',
+      confirm: 'shop',
+    });
+    const html = await finished(started);
+    assert.match(html, /data-testid="pitr-instructions"/);
+    assert.match(html, /Stopped; listens on/);
+    assert.match(html, /Start again/);
+    assert.doesNotMatch(html, /<dt>Stop<\/dt>/);
+    const workflowId = started
+      .location!.replace(/^\/restores\//, '')
+      .split('/')
+      .map(decodeURIComponent)
+      .join('/');
+    const api = JSON.parse(await page(`/api/v1/restores/${encodeURIComponent(workflowId)}`)) as {
+      instructions: { running: boolean; start: string; listening: { port: number; dataDirectory: string } };
+    };
+    assert.equal(api.instructions.running, false);
+    assert.equal(api.instructions.listening.dataDirectory, dir);
+    assert.ok(html.includes(api.instructions.start), 'the page shows the start command /api/v1 gives');
+    const outcome = (await platform.client.workflow.getHandle(workflowId).result()) as PitrOutcome;
+    assert.equal(outcome.kept, true);
+    const probe = connect('probe', { ...source.target, host: '127.0.0.1', port: outcome.port!, sslmode: 'disable' });
+    await assert.rejects(probe, 'no server listens on the restored port');
   });
 });
