@@ -5,7 +5,13 @@ import { after, before, describe, it } from 'node:test';
 import { connect } from '../../lib/pg/connection.ts';
 import { localDateTime } from '../../lib/time-zone.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
-import { getPage, postAction, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import {
+  getPage,
+  postAction,
+  restorePageOnceEnded,
+  startSignedInConsole,
+  type SignedInConsole,
+} from '../support/console.ts';
 import type { Platform } from '../support/platform.ts';
 import { startPitrWithRows, stopPitrPlatform, type PitrSource, type Row } from '../support/pitr-fixture.ts';
 
@@ -20,13 +26,7 @@ describe('console: the restore wizard on a database with point-in-time recovery'
   /** The restore page a start redirected to, once the restore has completed. */
   const finished = async (started: Awaited<ReturnType<typeof action>>) => {
     assert.equal(started.type, 'redirect', started.data);
-    let html = '';
-    const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline) {
-      html = await page(started.location!);
-      if (!/data-state="running"/.test(html)) break;
-      await new Promise((r) => setTimeout(r, 700));
-    }
+    const html = await restorePageOnceEnded(con, started.location!, { timeoutMs: 90_000, everyMs: 700 });
     assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
     return html;
   };

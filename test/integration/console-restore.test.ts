@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { getPage, postAction, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import {
+  getPage,
+  postAction,
+  restorePageOnceEnded,
+  startSignedInConsole,
+  type SignedInConsole,
+} from '../support/console.ts';
 import { tableFingerprint, type Platform } from '../support/platform.ts';
 import { startSeededPlatform } from '../support/seeded-platform.ts';
 
@@ -157,13 +163,7 @@ describe('console: storages, adding a database, the restore wizard and the notif
     assert.match(started.location ?? '', /^\/restores\/restore\/shop\//);
     restorePage = started.location!;
 
-    let html = '';
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      html = await page(restorePage);
-      if (!/data-state="running"/.test(html)) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const html = await restorePageOnceEnded(con, restorePage, { timeoutMs: 60_000, everyMs: 500 });
     assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
     assert.match(html, /data-verified="true"/);
     assert.match(html, /public\.items/);
@@ -195,13 +195,7 @@ describe('console: storages, adding a database, the restore wizard and the notif
       confirm: 'shop',
     });
     assert.equal(started.type, 'redirect', started.data);
-    let html = '';
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      html = await page(started.location!);
-      if (!/data-state="running"/.test(html)) break;
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    const html = await restorePageOnceEnded(con, started.location!, { timeoutMs: 30_000, everyMs: 300 });
     assert.match(html, /data-state="failed"/);
     assert.match(html, /already holds 2 table\(s\): restore into a new or empty database/);
     assert.doesNotMatch(html, /data-verified/);
