@@ -5,13 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { connect } from '../../lib/pg/connection.ts';
 import { localDateTime } from '../../lib/time-zone.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
-import {
-  getPage,
-  postAction,
-  restorePageOnceEnded,
-  startSignedInConsole,
-  type SignedInConsole,
-} from '../support/console.ts';
+import { getPage, postAction, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { restorePageOnceEnded } from '../support/restore-page.ts';
 import type { Platform } from '../support/platform.ts';
 import { startPitrWithRows, stopPitrPlatform, type PitrSource, type Row } from '../support/pitr-fixture.ts';
 

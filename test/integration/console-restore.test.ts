@@ -2,13 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import {
-  getPage,
-  postAction,
-  restorePageOnceEnded,
-  startSignedInConsole,
-  type SignedInConsole,
-} from '../support/console.ts';
+import { getPage, postAction, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { restorePageOnceEnded } from '../support/restore-page.ts';
 import { tableFingerprint, type Platform } from '../support/platform.ts';
 import { startSeededPlatform } from '../support/seeded-platform.ts';
 

@@ -79,19 +79,3 @@ export async function getPage(con: SignedInConsole, route: string): Promise<stri
   assert.equal(response.status, 200, `GET ${route}: HTTP ${response.status} ${html.slice(0, 300)}`);
   return html;
 }
-
-/** The restore page at `location` once the restore has left the running state (or at the timeout). */
-export async function restorePageOnceEnded(
-  con: SignedInConsole,
-  location: string,
-  poll: { timeoutMs: number; everyMs: number },
-): Promise<string> {
-  let html = '';
-  const deadline = Date.now() + poll.timeoutMs;
-  while (Date.now() < deadline) {
-    html = await getPage(con, location);
-    if (!/data-state="running"/.test(html)) break;
-    await new Promise((r) => setTimeout(r, poll.everyMs));
-  }
-  return html;
-}
