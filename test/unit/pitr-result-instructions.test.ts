@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { pitrInputFromFlags } from '../../cli/pitr-restore.ts';
 import {
   describeInstructions,
   pitrInstructions,
@@ -99,5 +100,19 @@ describe('the instructions of a kept point-in-time restore', () => {
     assert.match(stopped, /^PostgreSQL 17 is stopped/m);
     assert.ok(stopped.includes(`start:      ${pitrInstructions({ ...facts, running: false }).start}`));
     assert.ok(!stopped.includes('stop:'));
+  });
+});
+
+describe('hindsight restore --then-stop', () => {
+  it('rides in the directory destination, and is refused for a sandbox', () => {
+    assert.deepEqual(pitrInputFromFlags('shop', { latest: true, to: '/srv/r', 'then-stop': true }).to, {
+      directory: '/srv/r',
+      thenStop: true,
+    });
+    assert.deepEqual(pitrInputFromFlags('shop', { latest: true, to: '/srv/r' }).to, { directory: '/srv/r' });
+    assert.throws(
+      () => pitrInputFromFlags('shop', { latest: true, 'to-sandbox': true, 'then-stop': true }),
+      /--then-stop applies to a restore into a directory/,
+    );
   });
 });
