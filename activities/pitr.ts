@@ -26,7 +26,7 @@ import {
 } from '../lib/pitr/recover.ts';
 import { recoverySettings, shellQuote, writeRecoverySettings } from '../lib/pitr/recovery-settings.ts';
 import { confineRestoreDirectory } from '../lib/pitr/restore-root.ts';
-import { configureRestoredServer, listenFor } from '../lib/pitr/restored-server.ts';
+import { configureRestoredServer, keptServerFacts, listenFor } from '../lib/pitr/restored-server.ts';
 import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../lib/pitr/wal-source.ts';
 import type { ChainView, PitrDestination, PitrOutcome, PitrTarget } from '../temporal/contracts/pitr.ts';
@@ -266,11 +266,13 @@ async function recoverAndPromote(run: PitrRestoreRun): Promise<PitrRestoreResult
   deps.logger.info({ database: input.database, dataDir, port, ...result }, 'point-in-time restore promoted');
   const segmentsFetched = fetcher.fetched();
   await deps.inspectPromoted?.({ dataDir, host: recovering.host, port });
-  if (sandboxDir !== null) {
+  const sandbox = sandboxDir !== null;
+  if (sandbox) {
     await recovering.stop('fast');
     await rm(sandboxDir, { recursive: true, force: true, maxRetries: 3 });
   }
-  const sandbox = sandboxDir !== null;
+  const thenStop = 'directory' in input.to && input.to.thenStop === true;
+  if (thenStop) await recovering.stop('fast');
   return {
     ...result,
     dataDirectory: sandbox ? null : dataDir,
@@ -279,6 +281,7 @@ async function recoverAndPromote(run: PitrRestoreRun): Promise<PitrRestoreResult
     note,
     segmentsFetched,
     baseBackupChain: run.chain.map((m) => m.id),
+    ...(sandbox ? {} : { server: await keptServerFacts(recovering, connectAs, !thenStop) }),
   };
 }
 

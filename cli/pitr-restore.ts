@@ -3,6 +3,7 @@
  * the flags of a point-in-time restore and how its outcome is printed (services/restores/start.ts
  * starts it; the `--backup` path of `restore` stays the logical one).
  */
+import { describeInstructions, pitrInstructions } from '../lib/pitr/result-instructions.ts';
 import { describeInputError } from '../temporal/contracts/common.ts';
 import {
   pitrRestoreInput,
@@ -22,6 +23,7 @@ export interface PitrRestoreFlags {
   to?: string | undefined;
   'to-sandbox'?: boolean | undefined;
   agent?: string | undefined;
+  'then-stop'?: boolean | undefined;
 }
 
 /** True when the flags ask for a point-in-time restore rather than a logical one. */
@@ -49,9 +51,17 @@ export function pitrInputFromFlags(database: string, flags: PitrRestoreFlags): P
     );
   if (Boolean(flags.to) === Boolean(flags['to-sandbox']))
     throw new UsageError('a point-in-time restore needs exactly one of --to <empty directory> or --to-sandbox');
+  if (flags['then-stop'] && flags['to-sandbox'])
+    throw new UsageError(
+      '--then-stop applies to a restore into a directory (--to); a sandbox is always stopped and removed',
+    );
   const to = flags['to-sandbox']
     ? { sandbox: true as const }
-    : { directory: flags.to!, ...(flags.agent ? { agent: flags.agent } : {}) };
+    : {
+        directory: flags.to!,
+        ...(flags.agent ? { agent: flags.agent } : {}),
+        ...(flags['then-stop'] ? { thenStop: true } : {}),
+      };
   const input = { database, target: targets[0]!, to };
   const parsed = pitrRestoreInput.safeParse(input);
   if (!parsed.success) throw new UsageError(describeInputError(pitrRestoreWorkflow.type, parsed.error));
@@ -59,9 +69,13 @@ export function pitrInputFromFlags(database: string, flags: PitrRestoreFlags): P
 }
 
 export function describeOutcome(o: PitrOutcome): string {
-  const where = o.kept ? `running on 127.0.0.1:${o.port} from ${o.dataDirectory}` : 'sandbox checked and removed';
+  const running = o.server?.running ?? o.kept;
+  const where = !o.kept
+    ? 'sandbox checked and removed'
+    : `${running ? 'running on' : 'stopped, kept for'} 127.0.0.1:${o.port} from ${o.dataDirectory}`;
   const last = o.lastTransactionTime ? `, last transaction committed at ${o.lastTransactionTime}` : '';
-  return `restored "${o.database}" from base backup ${o.baseBackupId} to LSN ${o.reachedLsn}${last}; promoted on timeline ${o.newTimeline}, ${where}${o.note ? `\nnote: ${o.note}` : ''}\n`;
+  const instructions = o.server ? `\n${describeInstructions(pitrInstructions(o.server))}` : '';
+  return `restored "${o.database}" from base backup ${o.baseBackupId} to LSN ${o.reachedLsn}${last}; promoted on timeline ${o.newTimeline}, ${where}${o.note ? `\nnote: ${o.note}` : ''}${instructions}\n`;
 }
 
 /** Prints the started restore's workflow id, or with --wait its outcome. */
@@ -76,6 +90,7 @@ export async function printPitrRestore(
     return;
   }
   const outcome = await started.result();
-  if (options.json) printJson({ ...outcome, workflowId });
+  if (options.json)
+    printJson({ ...outcome, workflowId, instructions: outcome.server ? pitrInstructions(outcome.server) : null });
   else process.stdout.write(describeOutcome(outcome));
 }

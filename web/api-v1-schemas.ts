@@ -150,6 +150,12 @@ export const responses = {
       .record(z.string(), z.unknown())
       .nullable()
       .describe("the workflow's progress query: stage, bytes, error"),
+    instructions: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .describe(
+        'a finished point-in-time restore into a directory: where its server listens, and the psql, pg_ctl stop/start and pg_dump | pg_restore lines',
+      ),
   }),
 };
 

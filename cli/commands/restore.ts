@@ -20,7 +20,7 @@ export const restoreCommands = [
     args: [dbArg],
     details: [
       'logical: [--backup <id>] (--to <postgres-url> | --to-database <name>) [--wait]',
-      'point in time: (--time | --lsn | --xid | --name | --latest | --immediate) (--to <empty directory> [--agent <name>] | --to-sandbox) [--wait]',
+      'point in time: (--time | --lsn | --xid | --name | --latest | --immediate) (--to <empty directory> [--agent <name>] [--then-stop] | --to-sandbox) [--wait]',
     ],
     flags: [
       { name: 'backup', description: 'logical: this backup instead of the newest' },
@@ -29,6 +29,7 @@ export const restoreCommands = [
       ...pointInTimeTargets,
       'to-sandbox',
       { name: 'agent', description: 'point in time: the agent that restores into the directory on its host' },
+      'then-stop',
       { name: 'wait', description: 'wait for the restore and print its outcome' },
     ],
   }),

@@ -27,8 +27,8 @@ export async function restore({ args: [database], flags }: Invocation): Promise<
     throw new UsageError(
       'restore needs exactly one of --to <postgres-url> or --to-database <name> (or a point-in-time target: --time, --lsn, --xid, --name, --latest, --immediate)',
     );
-  if (flags.agent !== undefined)
-    throw new UsageError('restore: --agent applies to a point-in-time restore into a directory only');
+  if (flags.agent !== undefined || flags['then-stop'])
+    throw new UsageError('restore: --agent and --then-stop apply to a point-in-time restore into a directory only');
   const to = flags.to ? { url: flags.to } : { database: flags['to-database']! };
   await withSession(async ({ services, actor }) => {
     await printJob(

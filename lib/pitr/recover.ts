@@ -34,6 +34,8 @@ export interface RecoveryServer {
   /** Where clients connect: the unix socket directory of a sandbox restore, else 127.0.0.1. */
   host: string;
   major: number;
+  /** The pg_ctl of that major version, which runs the server. */
+  pgCtl: string;
   start(): Promise<void>;
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   running(): Promise<boolean>;
@@ -79,6 +81,7 @@ export async function recoveryServer(dataDir: string, port: number, host = '127.
     port,
     host,
     major,
+    pgCtl: pgCtl.path,
     async start() {
       // A log file the base backup brought (perhaps a link to a file of the host) is not ours to append to.
       await rm(logFile, { recursive: true, force: true });

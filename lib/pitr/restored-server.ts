@@ -7,7 +7,11 @@ import { Buffer } from 'node:buffer';
 import path from 'node:path';
 import { HindsightError } from '../errors.ts';
 import { readControlData, type ControlSettings } from './control-data.ts';
-import { dataDirectoryMajor } from './recover.ts';
+import type { PgTarget } from '../pg/connection.ts';
+import { toolFor } from '../pg/tools.ts';
+import { runningAsRoot, serverOsUser } from './os-user.ts';
+import { dataDirectoryMajor, type RecoveryServer } from './recover.ts';
+import type { RestoredServerFacts } from './result-instructions.ts';
 import { serverSettings, type Listen } from './server-config.ts';
 import { setSourceConfigAside, type SourceConfigAside } from './source-config.ts';
 
@@ -56,5 +60,35 @@ export async function configureRestoredServer(options: {
     settings: serverSettings({ dataDir, major, port, listen, control }),
     aside,
     host: listen.kind === 'socket' ? listen.socketDir : '127.0.0.1',
+  };
+}
+
+/** The path of a client tool of at least `major`, or its bare name for the operator's PATH when none is installed here. */
+const clientTool = (tool: 'psql' | 'pg_dump' | 'pg_restore', major: number) =>
+  toolFor(tool, major).then(
+    (found) => found.path,
+    () => tool,
+  );
+
+/** What the instructions for a kept directory need (lib/pitr/result-instructions.ts). */
+export async function keptServerFacts(
+  server: RecoveryServer,
+  connectAs: PgTarget,
+  running: boolean,
+): Promise<RestoredServerFacts> {
+  const [psql, pgDump, pgRestore] = await Promise.all(
+    (['psql', 'pg_dump', 'pg_restore'] as const).map((tool) => clientTool(tool, server.major)),
+  );
+  return {
+    host: server.host,
+    port: server.port,
+    dataDirectory: server.dataDir,
+    postgresVersion: server.major,
+    pgCtl: server.pgCtl,
+    osUser: runningAsRoot() ? serverOsUser() : null,
+    user: connectAs.user,
+    dbname: connectAs.database,
+    running,
+    clientTools: { psql: psql!, pgDump: pgDump!, pgRestore: pgRestore! },
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { HindsightError, errorMessage } from '../../lib/errors.ts';
+import { describeInstructions, pitrInstructions, type PitrInstructions } from '../../lib/pitr/result-instructions.ts';
 import { workflowUrl } from '../../temporal/client.ts';
 import { pitrProgressQuery, pitrRestoreWorkflow, type PitrOutcome } from '../../temporal/contracts/pitr.ts';
 import {
@@ -44,10 +45,17 @@ export interface RestoreStatus {
     warnings: string[];
     /** The dump snapshot's per-table counts, which the restored tables were compared with (logical restores). */
     tables: Array<{ schema: string; table: string; rows: number }>;
-    pitr: null | Pick<
-      PitrOutcome,
-      'reachedLsn' | 'lastTransactionTime' | 'newTimeline' | 'dataDirectory' | 'port' | 'kept' | 'note'
-    >;
+    pitr:
+      | null
+      | (Pick<
+          PitrOutcome,
+          'reachedLsn' | 'lastTransactionTime' | 'newTimeline' | 'dataDirectory' | 'port' | 'kept' | 'note'
+        > & {
+          /** How to connect to, stop or start the kept server and copy data out of it; null for a sandbox. */
+          instructions: PitrInstructions | null;
+          /** The same, as the lines the CLI prints. */
+          instructionsText: string | null;
+        });
   };
   workflowUrl: string;
   temporalUiUrl: string;
@@ -112,6 +120,11 @@ export class RestoreStatusService {
     }
     // Both restore workflows answer the same query name; the logical definition reads either.
     const progress: unknown = await handle.query(restoreProgressQuery).catch(() => null);
+    // A finished point-in-time restore into a directory: how to use the server it left.
+    const kept =
+      described.type === pitrRestoreWorkflow.type && described.status.name === 'COMPLETED'
+        ? ((await handle.result()) as PitrOutcome).server
+        : undefined;
     return {
       workflowId,
       type: described.type,
@@ -119,6 +132,7 @@ export class RestoreStatusService {
       startedAt: described.startTime.toISOString(),
       closedAt: described.closeTime?.toISOString() ?? null,
       progress,
+      instructions: kept ? pitrInstructions(kept) : null,
     };
   }
 
@@ -228,10 +242,13 @@ export class RestoreStatusService {
       return;
     }
     const o = (await handle.result()) as PitrOutcome;
+    const instructions = o.server && pitrInstructions(o.server);
     status.stage = 'promoted';
     status.verified = {
       backupId: o.baseBackupId,
-      target: o.kept ? `${o.dataDirectory} (127.0.0.1:${o.port})` : 'sandbox (checked and removed)',
+      target: o.kept
+        ? `${o.dataDirectory} (127.0.0.1:${o.port}${o.server?.running === false ? ', stopped' : ''})`
+        : 'sandbox (checked and removed)',
       tablesChecked: null,
       rowsChecked: null,
       storageName: null,
@@ -245,6 +262,8 @@ export class RestoreStatusService {
         port: o.port,
         kept: o.kept,
         note: o.note,
+        instructions: instructions ?? null,
+        instructionsText: instructions ? describeInstructions(instructions) : null,
       },
     };
   }

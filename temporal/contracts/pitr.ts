@@ -5,6 +5,7 @@ import { restoreWorkflowId } from './restore.ts';
 import { agentNameSchema, databaseNameSchema } from '../../lib/names.ts';
 import type { ChainView } from '../../lib/pitr/chain-view.ts';
 import type { ReceiverStatus } from '../../lib/wal/receiver.ts';
+import type { RestoredServerFacts } from '../../lib/pitr/result-instructions.ts';
 import { pitrTargetSchema } from '../../lib/pitr/target.ts';
 
 export type { ChainPointView, ChainView, GapView, WindowView } from '../../lib/pitr/chain-view.ts';
@@ -124,11 +125,16 @@ export const pitrDestinationSchema = z.union(
           .refine((d) => !d.split('/').includes('..'), 'to.directory must not contain ".."'),
         /** The agent whose host holds the directory; default: the database's agent, else any main worker. */
         agent: agentNameSchema('to.agent must be an agent name').optional(),
+        /** Stop the server once recovery is verified, leaving the data directory (absent in older histories). */
+        thenStop: z.boolean().optional(),
       })
       .strict(),
     z.object({ sandbox: z.literal(true) }).strict(),
   ],
-  { error: 'to must be {"directory": "/absolute/empty/dir"} (optionally with "agent") or {"sandbox": true}' },
+  {
+    error:
+      'to must be {"directory": "/absolute/empty/dir"} (optionally with "agent" and "thenStop") or {"sandbox": true}',
+  },
 );
 export type PitrDestination = z.output<typeof pitrDestinationSchema>;
 
@@ -174,6 +180,8 @@ export interface PitrOutcome {
   segmentsFetched: number;
   /** The base backups the restore extracted, full first: more than one when an incremental chain was combined. */
   baseBackupChain?: string[];
+  /** The kept directory's server: where it listens and whether it still runs (lib/pitr/result-instructions.ts). */
+  server?: RestoredServerFacts;
 }
 
 export const pitrRestoreWorkflow = defineWorkflow<PitrRestoreInput, PitrOutcome>('pitrRestore', 'restore');

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connect } from '../../lib/pg/connection.ts';
 import { localDateTime } from '../../lib/time-zone.ts';
+import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
 import { settledRestorePage, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import type { Platform } from '../support/platform.ts';
 import { startPitrWithRows, stopPitrPlatform, type PitrSource, type Row } from '../support/pitr-fixture.ts';
@@ -11,6 +14,7 @@ describe('console: the restore wizard on a database with point-in-time recovery'
   let con: SignedInConsole;
   let source: PitrSource;
   let rows: Row[] = [];
+  const restoredDirs: string[] = [];
 
   before(async () => {
     ({ platform, source, rows } = await startPitrWithRows('shop', { forMs: 3000, everyMs: 100 }));
@@ -19,7 +23,7 @@ describe('console: the restore wizard on a database with point-in-time recovery'
 
   after(async () => {
     await con?.close();
-    await stopPitrPlatform({ platform, source, database: 'shop' });
+    await stopPitrPlatform({ platform, source, database: 'shop', restoredDirs });
   });
 
   it('shows the recoverable window as a bar, refuses a moment outside it, and restores to the latest moment into a sandbox', async () => {
@@ -76,5 +80,40 @@ describe('console: the restore wizard on a database with point-in-time recovery'
       [],
       'the sandbox is gone',
     );
+  });
+
+  it('restores into a directory and stops the server when asked: the page and /api/v1 say how to start it again', async () => {
+    const dir = path.join(platform.dir, 'console-then-stop');
+    restoredDirs.push(dir);
+    const started = await con.action('/restore?/start', {
+      database: 'shop',
+      source: 'latest',
+      to: 'directory',
+      directory: dir,
+      thenStop: 'on',
+      confirm: 'shop',
+    });
+    assert.equal(started.type, 'redirect', started.data);
+    const html = await settledRestorePage(con, started.location!, 90_000, 700);
+    assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
+    assert.match(html, /data-testid="pitr-instructions"/);
+    assert.match(html, /Stopped; listens on/);
+    assert.match(html, /Start again/);
+    assert.doesNotMatch(html, /<dt>Stop<\/dt>/);
+    const workflowId = started
+      .location!.replace(/^\/restores\//, '')
+      .split('/')
+      .map(decodeURIComponent)
+      .join('/');
+    const api = JSON.parse(await con.page(`/api/v1/restores/${encodeURIComponent(workflowId)}`)) as {
+      instructions: { running: boolean; start: string; listening: { port: number; dataDirectory: string } };
+    };
+    assert.equal(api.instructions.running, false);
+    assert.equal(api.instructions.listening.dataDirectory, dir);
+    assert.ok(html.includes(api.instructions.start), 'the page shows the start command /api/v1 gives');
+    const outcome = (await platform.client.workflow.getHandle(workflowId).result()) as PitrOutcome;
+    assert.equal(outcome.kept, true);
+    const probe = connect('probe', { ...source.target, host: '127.0.0.1', port: outcome.port!, sslmode: 'disable' });
+    await assert.rejects(probe, 'no server listens on the restored port');
   });
 });

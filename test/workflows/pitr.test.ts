@@ -11,7 +11,9 @@ import {
   walChainMonitorWorkflow,
   walReceiverReportSignal,
   walStatusQuery,
+  pitrRestoreWorkflow,
   type ChainView,
+  type PitrRestoreInput,
   type GapView,
   type WalArchiverStatus,
 } from '../../temporal/contracts/pitr.ts';
@@ -24,6 +26,7 @@ import {
   runsUntilCancelled,
   servingQueue,
 } from './fakes.ts';
+import { pitrOf, pointInTime, recovered } from './restore-fixtures.ts';
 import { eventually, failureOf, whileHeld } from './runs.ts';
 import { test, timeSkippingPlatform } from './support.ts';
 
@@ -342,5 +345,47 @@ describe('walChainMonitor with time skipping', () => {
     });
     assert.ok(fake.named('walChain').length >= 2, 'later rounds try again');
     assert.equal(fake.named('notify').length, 0);
+  });
+});
+
+describe('pitrRestore with --then-stop, with time skipping', () => {
+  const stopped = {
+    ...recovered,
+    server: {
+      host: '127.0.0.1',
+      port: 54321,
+      dataDirectory: '/restore/app',
+      postgresVersion: 17,
+      pgCtl: '/usr/lib/postgresql/17/bin/pg_ctl',
+      osUser: null,
+      user: 'app',
+      dbname: 'app',
+      running: false,
+      clientTools: { psql: 'psql', pgDump: 'pg_dump', pgRestore: 'pg_restore' },
+    },
+  };
+
+  test('asks the restore activity to stop the server and returns its stopped state', async () => {
+    const fake = pitrOf({ restoreToPointInTime: async () => stopped });
+    const input = { ...pointInTime, to: { directory: '/restore/app', thenStop: true } };
+    const outcome = await platform.execute(fake, pitrRestoreWorkflow, input);
+    const [restore] = fake.named('restoreToPointInTime') as Array<{ to: unknown }>;
+    assert.deepEqual(restore!.to, { directory: '/restore/app', thenStop: true });
+    assert.equal(outcome.server?.running, false);
+    assert.equal(outcome.kept, true, 'the data directory is kept');
+  });
+
+  test('without it the destination reaches the activity as before, with no thenStop', async () => {
+    const fake = pitrOf();
+    await platform.execute(fake, pitrRestoreWorkflow, pointInTime);
+    const [restore] = fake.named('restoreToPointInTime') as Array<{ to: unknown }>;
+    assert.deepEqual(restore!.to, { directory: '/restore/app' });
+  });
+
+  test('is refused for a sandbox, which is always stopped and removed', async () => {
+    const fake = pitrOf();
+    const input = { ...pointInTime, to: { sandbox: true, thenStop: true } } as unknown as PitrRestoreInput;
+    await failureOf(platform.execute(fake, pitrRestoreWorkflow, input));
+    assert.equal(fake.named('restoreToPointInTime').length, 0);
   });
 });

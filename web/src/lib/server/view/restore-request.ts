@@ -62,7 +62,11 @@ export function restoreRequest(input: RestoreStartInput): RestoreRequest {
   }
   const target = pointInTime(input.source);
   if (input.to.kind === 'directory') {
-    const to = { directory: input.to.directory.trim(), ...(input.to.agent ? { agent: input.to.agent.trim() } : {}) };
+    const to = {
+      directory: input.to.directory.trim(),
+      ...(input.to.agent ? { agent: input.to.agent.trim() } : {}),
+      ...(input.to.thenStop ? { thenStop: true } : {}),
+    };
     return { database: input.database, pointInTime: target, to, requireArchiving: true };
   }
   if (input.to.kind === 'sandbox')

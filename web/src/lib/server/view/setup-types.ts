@@ -50,7 +50,7 @@ export interface ConsoleRestoreWizard {
 export type RestoreTargetChoice =
   | { kind: 'new'; name: string }
   | { kind: 'url'; url: string }
-  | { kind: 'directory'; directory: string; agent?: string }
+  | { kind: 'directory'; directory: string; agent?: string; thenStop?: boolean }
   | { kind: 'sandbox' };
 
 export interface RestoreStartInput {

@@ -22,6 +22,8 @@ export interface WizardChoice {
   name: string;
   directory: string;
   agent: string;
+  /** 'on' when a directory restore stops its server once recovery is verified. */
+  thenStop: 'on' | '';
 }
 
 const oneOf = <T extends string>(value: string, allowed: readonly T[]): T | '' =>
@@ -38,6 +40,7 @@ function choiceFrom(get: (name: string) => string): WizardChoice {
     name: get('name').trim(),
     directory: get('directory').trim(),
     agent: get('agent').trim(),
+    thenStop: get('thenStop') === 'on' ? 'on' : '',
   };
 }
 
@@ -118,7 +121,12 @@ export const actions = {
       choice.to === 'url'
         ? { kind: 'url', url: field(form, 'url') }
         : choice.to === 'directory'
-          ? { kind: 'directory', directory: choice.directory, ...(choice.agent ? { agent: choice.agent } : {}) }
+          ? {
+              kind: 'directory',
+              directory: choice.directory,
+              ...(choice.agent ? { agent: choice.agent } : {}),
+              ...(choice.thenStop ? { thenStop: true } : {}),
+            }
           : choice.to === 'sandbox'
             ? { kind: 'sandbox' }
             : { kind: 'new', name: choice.name };
