@@ -12,7 +12,6 @@ import {
   startSmtpServer,
   type ReceivedMail,
 } from './notify-receivers.ts';
-import { freePort } from './ports.ts';
 import { waitFor } from './wait.ts';
 
 export const secrets = {
@@ -38,6 +37,13 @@ export interface Receivers {
   downPort: number;
 }
 
+/**
+ * Where the down receiver is: a port nothing listens on. A free port found and released would do only until
+ * another test's server (Temporal's UI once answered 404 there) is given it; the discard port below 1024 is
+ * never handed out as an ephemeral port.
+ */
+const DOWN_PORT = 9;
+
 /** Starts every receiver, pushing each one's close onto `closers`; mails land in `mails`. */
 export async function startReceivers(
   dir: string,
@@ -52,7 +58,7 @@ export async function startReceivers(
   const starttls = await startSmtpServer('starttls', { authOptional: true, key, cert }, mails);
   closers.push(plain.close, auth.close, starttls.close);
   const smtp = { plain: plain.port, auth: auth.port, starttls: starttls.port };
-  return { http, smtp, cert, downPort: await freePort() };
+  return { http, smtp, cert, downPort: DOWN_PORT };
 }
 
 /** The signed webhook, with its header and HMAC secret. */
