@@ -39,10 +39,11 @@ export interface Receivers {
 
 /**
  * Where the down receiver is: a port nothing listens on. A free port found and released would do only until
- * another test's server (Temporal's UI once answered 404 there) is given it; the discard port below 1024 is
- * never handed out as an ephemeral port.
+ * another test's server (Temporal's UI once answered 404 there) is given it; a port below 1024 is never handed
+ * out as an ephemeral one. Not 9 or another of the ports fetch refuses to dial ("bad port"): the test needs the
+ * refused connection itself.
  */
-const DOWN_PORT = 9;
+const DOWN_PORT = 4;
 
 /** Starts every receiver, pushing each one's close onto `closers`; mails land in `mails`. */
 export async function startReceivers(
