@@ -2,6 +2,7 @@
 import type { Catalog, DatabaseRecord } from '../../lib/catalog/catalog.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import { parsePgUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { SECRET_MARK } from '../audit-mask.ts';
 import { checkTarget } from './check.ts';
 import { databaseSettings, type DatabaseChanges } from './input.ts';
 
@@ -30,5 +31,5 @@ export async function assertConnects(name: string, target: PgTarget): Promise<vo
 
 /** The audit log's view of a database: its settings, and only whether it has a password. */
 export function auditedSettings(d: DatabaseRecord): Record<string, unknown> {
-  return { ...databaseSettings(d), password: d.hasPassword ? '********' : null };
+  return { ...databaseSettings(d), password: d.hasPassword ? SECRET_MARK : null };
 }

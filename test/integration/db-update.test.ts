@@ -9,7 +9,8 @@ import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { callApi, loginCookie, PASSWORD } from '../support/api-v1-client.ts';
+import { SECRET_MARK } from '../../services/audit-mask.ts';
+import { callApi, loginCookie, PASSWORD, type OpenApiDoc } from '../support/api-v1-client.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { hindsightResult, type CliResult } from '../support/hindsight-cli.ts';
 import type { Platform } from '../support/platform.ts';
@@ -57,6 +58,22 @@ const stored = async () => ({
   storages: (await platform.runtime.catalog.getDatabase('shop')).storageNames,
 });
 
+/** The platform, database `shop` backed up as its reader role to `local`, and a second storage: the first backup's id. */
+async function startShop(): Promise<string> {
+  ({ platform, source } = await startSeededPlatform('shop', schema));
+  await asAdmin(`create role shop_reader login password 'first-secret'; grant pg_read_all_data to shop_reader`);
+  await platform.ops.saveStorage('second', { type: 'local', path: path.join(platform.dir, 'second') });
+  await platform.ops.addDatabase({
+    name: 'shop',
+    url: targetUrl(asReader('first-secret')),
+    storages: 'local',
+    verifyAfterBackup: false,
+  });
+  const first = await (await platform.ops.startBackup('shop')).result();
+  assert.equal(first.status, 'complete');
+  return first.backupId;
+}
+
 describe('db update: a database changed in place keeps its backups', () => {
   let consoleApp: SignedInConsole;
   let earlierBackup: string;
@@ -65,18 +82,7 @@ describe('db update: a database changed in place keeps its backups', () => {
     callApi(consoleApp.url, 'PATCH', '/databases/shop', { cookie }, body);
 
   before(async () => {
-    ({ platform, source } = await startSeededPlatform('shop', schema));
-    await asAdmin(`create role shop_reader login password 'first-secret'; grant pg_read_all_data to shop_reader`);
-    await platform.ops.saveStorage('second', { type: 'local', path: path.join(platform.dir, 'second') });
-    await platform.ops.addDatabase({
-      name: 'shop',
-      url: targetUrl(asReader('first-secret')),
-      storages: 'local',
-      verifyAfterBackup: false,
-    });
-    const first = await (await platform.ops.startBackup('shop')).result();
-    assert.equal(first.status, 'complete');
-    earlierBackup = first.backupId;
+    earlierBackup = await startShop();
     consoleApp = await startSignedInConsole(platform);
   });
 
@@ -92,6 +98,7 @@ describe('db update: a database changed in place keeps its backups', () => {
     assert.equal(refused.code, 1, refused.stdout);
     assert.match(refused.stderr, /database "shop": cannot connect as "shop_reader" .*password authentication failed/);
     assert.match(refused.stderr, /nothing was changed: correct the URL or password, or pass --no-check/);
+    assert.doesNotMatch(refused.stderr, /not-the-password/, 'the refusal does not echo the password');
     assert.deepEqual(await stored(), { password: 'first-secret', storages: ['local'] });
   });
 
@@ -104,8 +111,8 @@ describe('db update: a database changed in place keeps its backups', () => {
     const [audited] = await platform.runtime.catalog.access.listAudit({ action: 'database.update', limit: 1 });
     const [before, after] = [audited?.before, audited?.after] as Array<{ storages: string[]; password: string }>;
     assert.deepEqual([before?.storages, after?.storages], [['local'], ['second']], 'audited with before and after');
-    assert.equal(after?.password, '********');
-    assert.equal(JSON.stringify(audited).includes('secret'), false, 'no password in the audit log');
+    assert.equal(after?.password, SECRET_MARK, 'the audit log masks the password');
+    assert.equal(JSON.stringify(audited).includes('second-secret'), false, 'no password in the audit log');
 
     const next = await (await platform.ops.startBackup('shop')).result();
     assert.equal(next.status, 'complete');
@@ -137,6 +144,9 @@ describe('db update: a database changed in place keeps its backups', () => {
 
     const refused = await patch(viewerCookie, { password: 'third-secret' });
     assert.equal(refused.status, 403, refused.text);
+    const doc = (await callApi(consoleApp.url, 'GET', '/openapi.json')).body as unknown as OpenApiDoc;
+    const operation = doc.paths['/databases/{name}']?.patch;
+    assert.ok(operation?.responses['403'] && operation.requestBody, 'PATCH is in the OpenAPI document');
     assert.equal((await stored()).password, 'second-secret');
 
     const wrong = await patch(owner, { password: 'nope' });
