@@ -37,6 +37,21 @@ export const databasesEndpoints: Endpoint[] = [
     },
   }),
   endpoint({
+    method: 'patch',
+    path: '/databases/:name',
+    operationId: 'updateDatabase',
+    tag: 'databases',
+    params: params.name,
+    body: schemas.updateDatabase,
+    status: 200,
+    summary: 'Change a database',
+    description:
+      'Only the fields given change. A new url or password is tested before anything is saved unless skipCheck; ' +
+      'a url without a password keeps the stored one. Its backups stay attached and restore as before.',
+    response: 'The database as it is now (no password)',
+    handler: async ({ domain, actor, params: p, body }) => domain.databases.update(actor(), p.name, body),
+  }),
+  endpoint({
     method: 'delete',
     path: '/databases/:name',
     operationId: 'removeDatabase',

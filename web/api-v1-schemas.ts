@@ -4,6 +4,7 @@ import { notifierConfigSchema, notificationEventSchema } from '../lib/notify/con
 import { nameSchema, NAME_RULE } from '../lib/names.ts';
 import { retentionPolicy } from '../lib/retention/policy.ts';
 import { createApiTokenInput } from '../services/api-tokens.ts';
+import { updateDatabaseInput } from '../services/databases/input.ts';
 import { cronSchema, timezoneSchema } from '../services/input.ts';
 import { pitrRestoreWorkflow } from '../temporal/contracts/pitr.ts';
 import { restoreBackupWorkflow } from '../temporal/contracts/restore.ts';
@@ -25,6 +26,7 @@ export const schemas = {
       workspace: name.optional(),
     })
     .strict(),
+  updateDatabase: updateDatabaseInput,
   schedule: z.object({ schedule: cronSchema.nullable(), timezone: timezoneSchema.optional() }).strict(),
   addStorage: z
     .object({

@@ -1,8 +1,24 @@
 /** `hindsight db …`: the databases Hindsight backs up. */
+import type { FlagUse } from '../command-table.ts';
+import type { FlagName } from '../flags.ts';
 import { commandsFrom, dbArg } from './types.ts';
 
 const command = commandsFrom(() => import('../handlers/db.ts'));
 const showCommand = commandsFrom(() => import('../handlers/db-show.ts'));
+
+/** What each flag of `db update` changes, where it means something else than for `db add`; a flag not given keeps its setting. */
+const changeDescriptions: Partial<Record<FlagName, string>> = {
+  url: 'connect here instead (without a password in it, the stored one stays)',
+  'password-file': 'the new password (its trailing newline dropped)',
+  storage: 'where its next backups go; earlier backups keep their copies',
+  schedule: 'back up on this cron (five fields), or off',
+  timezone: 'time zone of the cron',
+  'no-check': 'save a new URL or password without connecting with it',
+};
+const changeFlags = Object.entries(changeDescriptions).map(([name, description]): FlagUse<FlagName> => ({
+  name: name as FlagName,
+  description,
+}));
 
 export const dbCommands = [
   command('db add', 'registers a database and checks that it can be backed up', 'addDatabase', {
@@ -16,6 +32,15 @@ export const dbCommands = [
       'workspace',
     ],
   }),
+  command(
+    'db update',
+    'changes its connection, password, storages, schedule, verification or health checks',
+    'updateDatabase',
+    {
+      args: [dbArg],
+      flags: [...changeFlags, 'verify', 'health-interval', 'health-failures'],
+    },
+  ),
   command('db list', 'the registered databases: connection, storages, schedule', 'listDatabases'),
   showCommand(
     'db show',

@@ -1,5 +1,6 @@
 /** What the commands of cli/commands/db.ts do when they run: loaded only then, so that the table and `--help` stay light. */
-import { printJson, printList } from '../output.ts';
+import { readPassword } from '../access.ts';
+import { printJson, printList, UsageError } from '../output.ts';
 import { backupRoleCommand, printBackupRoleOffer } from '../hooks.ts';
 import { runDbOverdue } from '../notifiers.ts';
 import { runPitrCommand } from '../pitr.ts';
@@ -80,3 +81,34 @@ export const dbOverdue: Handler = ({ positionals, flags }) =>
 
 export const dbPitr: Handler = ({ positionals, flags }) =>
   runPitrCommand('db pitr', positionals.slice(2), flags, sessionAs(flags.as));
+
+/** `--verify on|off` as a boolean; anything else is a usage error. */
+function onOff(flag: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new UsageError(`--${flag} takes on or off, not "${value}"`);
+}
+
+const count = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+
+export async function updateDatabase({ args: [name], flags }: Invocation): Promise<void> {
+  const password = flags['password-file'] === undefined ? undefined : await readPassword(flags['password-file']);
+  const record = await sessionAs(flags.as)(({ services, actor }) =>
+    services.databases.update(actor, name!, {
+      url: flags.url,
+      password,
+      storages: flags.storage === undefined ? undefined : nameList(flags.storage),
+      schedule: flags.schedule === undefined ? undefined : flags.schedule === 'off' ? null : flags.schedule,
+      timezone: flags.timezone,
+      verifyAfterBackup: onOff('verify', flags.verify),
+      healthIntervalSeconds: count(flags['health-interval']),
+      healthFailureThreshold: count(flags['health-failures']),
+      skipCheck: flags['no-check'],
+    }),
+  );
+  if (flags.json) printJson(record);
+  else
+    process.stdout.write(
+      `database "${record.name}" updated: ${record.username}@${record.host}:${record.port}/${record.dbname}, storage ${record.storageNames.join(', ')} (its backups are unchanged)\n`,
+    );
+}

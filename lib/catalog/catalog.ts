@@ -25,6 +25,7 @@ import {
   getDatabase,
   listDatabases,
   removeDatabase,
+  setDatabaseConnection,
   setDatabaseRole,
   setDestinations,
   updateDatabaseSettings,
@@ -82,7 +83,10 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     notifiers: createNotifierStore(pool, keys),
     wal: createWalStore(pool, keys),
     secrets: createSecretsStore(pool),
-    ...bind({ pool, keys }, { upsertStorage, storageConfig, addDatabase, setDatabaseRole, databaseTarget }),
+    ...bind(
+      { pool, keys },
+      { upsertStorage, storageConfig, addDatabase, setDatabaseRole, setDatabaseConnection, databaseTarget },
+    ),
     ...bind(pool, {
       getStorage,
       listStorages,

@@ -223,6 +223,23 @@ export async function setDatabaseRole(
   ]);
 }
 
+/**
+ * Points a database at another server, database, role or password. Its row, and so its id and the
+ * backups recorded under its name, stay: only where backups connect changes.
+ */
+export async function setDatabaseConnection(s: SealingDb, name: string, target: PgTarget): Promise<void> {
+  const sealed =
+    target.password !== undefined
+      ? seal(s.keys.current(), target.password, sealedContexts.databasePassword(name))
+      : null;
+  await updateExisting(
+    s.pool,
+    name,
+    'update databases set host = $2, port = $3, dbname = $4, username = $5, sealed_password = $6, sslmode = $7 where name = $1',
+    [target.host, target.port, target.database, target.user, sealed, target.sslmode ?? null],
+  );
+}
+
 export async function updateSchedule(
   db: Queryable,
   name: string,

@@ -4,14 +4,15 @@ import { nameSchema, NAME_RULE } from '../../lib/names.ts';
 import { pgUrlSchema } from '../../lib/pg/connection.ts';
 import { cronSchema, timezoneSchema } from '../input.ts';
 
+/** One storage name or several. */
+const storageNames = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+const asList = (v: string | string[]) => (typeof v === 'string' ? [v] : v);
+
 export const addDatabaseInput = z.object({
   name: nameSchema(`name must be ${NAME_RULE}`),
   url: pgUrlSchema,
   /** Where backups go: one storage name or several (every backup is written to each). */
-  storages: z
-    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
-    .default('local')
-    .transform((v) => (typeof v === 'string' ? [v] : v)),
+  storages: storageNames.default('local').transform(asList),
   schedule: cronSchema.nullable().default(null),
   timezone: timezoneSchema.default('UTC'),
   /** Skip the connection test (for a database that is not reachable yet). */
@@ -40,3 +41,29 @@ export function databaseSettings(d: DatabaseRecord): Record<string, unknown> {
     workspaceId: d.workspaceId,
   };
 }
+
+/**
+ * What `update` may change; only the fields given change. A URL without a password keeps the
+ * stored one; `password` replaces it either way.
+ */
+export const updateDatabaseInput = z
+  .object({
+    url: pgUrlSchema.optional(),
+    password: z.string().min(1, 'password must not be empty').optional(),
+    storages: storageNames.transform(asList).optional(),
+    schedule: cronSchema.nullable().optional(),
+    timezone: timezoneSchema.optional(),
+    verifyAfterBackup: z.boolean().optional(),
+    /** Seconds between two probes of the health monitor. */
+    healthIntervalSeconds: z.number().int().min(1).max(86400).optional(),
+    /** Failed probes in a row before the database counts as down. */
+    healthFailureThreshold: z.number().int().min(1).max(100).optional(),
+    /** Save a new URL or password without connecting with it first. */
+    skipCheck: z.boolean().default(false),
+  })
+  .strict()
+  .refine((c) => Object.entries(c).some(([k, v]) => k !== 'skipCheck' && v !== undefined), {
+    message: 'nothing to change: give a URL, password, storages, schedule, timezone, verification or health setting',
+  });
+export type UpdateDatabaseInput = z.input<typeof updateDatabaseInput>;
+export type DatabaseChanges = z.output<typeof updateDatabaseInput>;

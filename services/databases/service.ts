@@ -15,7 +15,15 @@ import type { ServiceContext } from '../context.ts';
 import { cronSchema, parseOrThrow, timezoneSchema } from '../input.ts';
 import { changeDatabase } from './change.ts';
 import { checkConnection, checkTarget, type ConnectionCheck } from './check.ts';
-import { addDatabaseInput, databaseSettings, type AddDatabaseInput } from './input.ts';
+import {
+  addDatabaseInput,
+  databaseSettings,
+  updateDatabaseInput,
+  type AddDatabaseInput,
+  type DatabaseChanges,
+  type UpdateDatabaseInput,
+} from './input.ts';
+import { assertConnects, auditedSettings, changedTarget } from './update.ts';
 
 const scheduleOf = (d: DatabaseRecord) => ({ schedule: d.schedule, timezone: d.timezone });
 
@@ -138,6 +146,19 @@ export class DatabaseService {
     });
   }
 
+  /**
+   * Changes any of a database's settings at once: a new URL or password is tested before anything
+   * is saved (unless skipCheck). Its backups are recorded under its name, which stays, so every one
+   * of them still restores.
+   */
+  async update(actor: Actor, name: string, raw: UpdateDatabaseInput) {
+    const changes = parseOrThrow(updateDatabaseInput, raw);
+    return changeDatabase(this.ctx, actor, name, 'database.update', () => this.applyChanges(actor, name, changes), {
+      before: auditedSettings,
+      after: auditedSettings,
+    });
+  }
+
   /** Connects as adding the database would (server version, size) without saving anything: the same right. */
   async testUrl(actor: Actor, url: string, workspaceId = DEFAULT_WORKSPACE_ID): Promise<ConnectionCheck> {
     await this.ctx.guard.require(actor, { workspace: workspaceId }, 'database.create');
@@ -160,6 +181,25 @@ export class DatabaseService {
   private async ensureHealthMonitor(database: string): Promise<void> {
     const workflowId = healthWorkflowId(database);
     await startRun(this.ctx, healthMonitorWorkflow, { workflowId, input: { database }, database }, 'use-existing');
+  }
+
+  /** Every check first (storages, connection), then the writes: a refused change saves nothing. */
+  private async applyChanges(actor: Actor, name: string, changes: DatabaseChanges) {
+    const { catalog } = this.ctx.runtime;
+    const current = await catalog.getDatabase(name);
+    if (changes.storages) await this.checkStoragesIn(actor, current.workspaceId, changes.storages);
+    const target = await changedTarget(catalog, name, changes);
+    if (target && !changes.skipCheck) await assertConnects(name, target);
+    if (changes.schedule !== undefined || changes.timezone !== undefined) {
+      const schedule = changes.schedule === undefined ? current.schedule : changes.schedule;
+      const timezone = changes.timezone ?? current.timezone;
+      await setDatabaseCron(this.ctx, 'backups', name, schedule, timezone);
+      await catalog.updateSchedule(name, schedule, timezone);
+    }
+    if (target) await catalog.setDatabaseConnection(name, target);
+    if (changes.storages) await catalog.setDestinations(name, changes.storages);
+    const { verifyAfterBackup, healthIntervalSeconds, healthFailureThreshold } = changes;
+    return catalog.updateDatabaseSettings(name, { verifyAfterBackup, healthIntervalSeconds, healthFailureThreshold });
   }
 
   /** A database backs up only to storages of its own workspace. */

@@ -1,0 +1,35 @@
+/** The connection a database update leads to, and the test it passes before anything is saved. */
+import type { Catalog, DatabaseRecord } from '../../lib/catalog/catalog.ts';
+import { HindsightError } from '../../lib/errors.ts';
+import { parsePgUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { SECRET_MARK } from '../audit-mask.ts';
+import { checkTarget } from './check.ts';
+import { databaseSettings, type DatabaseChanges } from './input.ts';
+
+/** The connection after the change, or undefined when neither the URL nor the password changes. */
+export async function changedTarget(
+  catalog: Pick<Catalog, 'databaseTarget'>,
+  name: string,
+  changes: DatabaseChanges,
+): Promise<PgTarget | undefined> {
+  if (changes.url === undefined && changes.password === undefined) return undefined;
+  const stored = await catalog.databaseTarget(name);
+  const target = changes.url === undefined ? stored : parsePgUrl(changes.url);
+  return { ...target, password: changes.password ?? target.password ?? stored.password };
+}
+
+/** Refuses a connection that does not work, naming the database and what to do about it. */
+export async function assertConnects(name: string, target: PgTarget): Promise<void> {
+  const check = await checkTarget(target);
+  if (check.ok) return;
+  throw new HindsightError(
+    'bad_input',
+    `database "${name}": cannot connect as "${target.user}" to ${target.host}:${target.port}/${target.database} (${check.detail}); ` +
+      'nothing was changed: correct the URL or password, or pass --no-check (skipCheck) to save it anyway',
+  );
+}
+
+/** The audit log's view of a database: its settings, and only whether it has a password. */
+export function auditedSettings(d: DatabaseRecord): Record<string, unknown> {
+  return { ...databaseSettings(d), password: d.hasPassword ? SECRET_MARK : null };
+}
