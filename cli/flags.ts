@@ -22,6 +22,8 @@ export const flagCatalog = {
   type: text('type', 'the kind'),
   path: text('directory', 'the directory of a local storage'),
   config: text('json | @file.json', 'the configuration as JSON, or @file to keep secrets out of shell history'),
+  'config-file': text('file', 'the configuration as JSON, read from a file (keeps secrets out of shell history)'),
+  events: text('event[,event...]', 'the events it hears of, comma-separated'),
   encrypted: bool('the stored object as it is, still encrypted'),
   policy: text('json | @file.json', 'a retention policy'),
   save: bool('save the policy; it then runs daily (schedule retention/<db>)'),

@@ -22,6 +22,15 @@ export const notifierCommands = [
       belongsToWorkspace,
     ],
   }),
+  notifier('notifier update', 'changes some settings or its events; secrets not given are kept', {
+    ...named,
+    details: ['the change is merged over the stored configuration ("field": null drops one); the type cannot change'],
+    flags: [
+      { name: 'config', description: 'the settings to change as JSON, or @file' },
+      { name: 'config-file', description: 'the settings to change, from a JSON file' },
+      { name: 'events', description: `the events it hears of instead: ${notificationEvents.join(', ')}` },
+    ],
+  }),
   notifier('notifier list', 'type, where it sends, events, databases, health'),
   notifier('notifier test', "sends a test message; prints the receiver's answer or error", named),
   notifier('notifier remove', 'removes the notifier', named),

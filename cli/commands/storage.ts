@@ -21,6 +21,17 @@ export const storageCommands = [
       belongsToWorkspace,
     ],
   }),
+  command('storage update', 'changes some settings; the others and the secrets not given are kept', 'updateStorage', {
+    ...storage,
+    details: [
+      'the change is merged over the stored settings ("field": null drops one); the type cannot change',
+      'the merged storage passes the connection test before it is saved; nothing is saved otherwise',
+    ],
+    flags: [
+      { name: 'config', description: 'the settings to change as JSON, or @file' },
+      { name: 'config-file', description: 'the settings to change, from a JSON file' },
+    ],
+  }),
   command('storage test', 'writes, reads back and deletes a small object (exit 1 on failure)', 'testStorage', storage),
   command('storage list', 'the storages: name, type, where', 'listStorages'),
   command(
