@@ -83,3 +83,9 @@ export const sessionFlags: FlagName[] = ['as'];
 
 /** A workspace flag for something that belongs to one, with no default named. */
 export const belongsToWorkspace = { name: 'workspace', description: 'the workspace it belongs to' } as const;
+
+/** The flags of an `update` command: the fields to change, inline or from a file. */
+export const changeFlags = [
+  { name: 'config', description: 'the settings to change as JSON, or @file' },
+  { name: 'config-file', description: 'the settings to change, from a JSON file' },
+] as const;

@@ -1,6 +1,6 @@
 /** `hindsight notifier …`: who hears of failures (cli/notifiers.ts). */
 import { notificationEvents } from '../../lib/notify/config.ts';
-import { belongsToWorkspace } from '../flags.ts';
+import { belongsToWorkspace, changeFlags } from '../flags.ts';
 import { commandsFrom, type CommandOptions } from './types.ts';
 
 // Every notifier command runs through one handler, which dispatches on the command's words.
@@ -26,8 +26,7 @@ export const notifierCommands = [
     ...named,
     details: ['the change is merged over the stored configuration ("field": null drops one); the type cannot change'],
     flags: [
-      { name: 'config', description: 'the settings to change as JSON, or @file' },
-      { name: 'config-file', description: 'the settings to change, from a JSON file' },
+      ...changeFlags,
       { name: 'events', description: `the events it hears of instead: ${notificationEvents.join(', ')}` },
     ],
   }),

@@ -10,7 +10,7 @@ import { hindsightResult } from '../support/hindsight-cli.ts';
 import { startHttpReceiver } from '../support/notify-receivers.ts';
 import { createDatabase, tableFingerprint, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
-import { newBucket, objectExists, rawClient } from '../support/s3-moto-helpers.ts';
+import { newBucket, objectExists, rawClient, s3StorageSettings } from '../support/s3-moto-helpers.ts';
 import { startSeededPlatform } from '../support/seeded-platform.ts';
 import { startMoto, type MotoServer } from '../support/servers/moto.ts';
 
@@ -32,6 +32,12 @@ describe('storage update: a partial change merged over the stored settings, secr
   let user: { accessKeyId: string; secretAccessKey: string };
   const operator = operatorActor('test');
   const cli = (args: string[]) => hindsightResult(platform.configEnv, args);
+  /** A backup of shop, complete, to the S3 storage only. */
+  const backUp = async () => {
+    const outcome = await (await platform.ops.startBackup('shop')).result();
+    assert.equal(outcome.status, 'complete');
+    return outcome.backupId;
+  };
 
   before(async () => {
     ({ platform, source } = await startSeededPlatform('shop', orders));
@@ -41,14 +47,7 @@ describe('storage update: a partial change merged over the stored settings, secr
     s3 = rawClient(moto, user);
     bucket = await newBucket(s3, 'update');
     await moto.enableAuth();
-    await platform.ops.saveStorage('offsite', {
-      type: 's3',
-      bucket,
-      region: moto.region,
-      endpoint: moto.endpoint,
-      forcePathStyle: true,
-      ...user,
-    });
+    await platform.ops.saveStorage('offsite', s3StorageSettings(moto, bucket, user));
     await platform.ops.addDatabase({
       name: 'shop',
       url: targetUrl(source),
@@ -64,8 +63,7 @@ describe('storage update: a partial change merged over the stored settings, secr
   });
 
   it('moves the endpoint without the key: a new backup lands there and an older one still restores by id', async () => {
-    const older = await (await platform.ops.startBackup('shop')).result();
-    assert.equal(older.status, 'complete');
+    const older = await backUp();
     const fingerprintOlder = await tableFingerprint(source, 'orders', 'id');
     const client = await connect('grow', source);
     await client.query("insert into orders select g, 'later' from generate_series(3001, 3500) g");
@@ -84,14 +82,13 @@ describe('storage update: a partial change merged over the stored settings, secr
       'only the endpoint changed',
     );
 
-    const newer = await (await platform.ops.startBackup('shop')).result();
-    assert.equal(newer.status, 'complete');
-    assert.equal(await objectExists(s3, bucket, `shop/${newer.backupId}.dump.hsb`), true);
+    const newer = await backUp();
+    assert.equal(await objectExists(s3, bucket, `shop/${newer}.dump.hsb`), true);
 
     await createDatabase(platform.cluster, 'shop_older');
     const restored = { ...source, database: 'shop_older' };
     await (
-      await platform.ops.startRestore({ database: 'shop', backupId: older.backupId, to: { url: targetUrl(restored) } })
+      await platform.ops.startRestore({ database: 'shop', backupId: older, to: { url: targetUrl(restored) } })
     ).result();
     assert.deepEqual(await tableFingerprint(restored, 'orders', 'id'), fingerprintOlder);
     assert.notDeepEqual(await tableFingerprint(source, 'orders', 'id'), fingerprintOlder, 'the source moved on');
