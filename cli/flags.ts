@@ -25,6 +25,8 @@ export const flagCatalog = {
   type: text('type', 'the kind'),
   path: text('directory', 'the directory of a local storage'),
   config: text('json | @file.json', 'the configuration as JSON, or @file to keep secrets out of shell history'),
+  'config-file': text('file', 'the configuration as JSON, read from a file (keeps secrets out of shell history)'),
+  events: text('event[,event...]', 'the events it hears of, comma-separated'),
   encrypted: bool('the stored object as it is, still encrypted'),
   policy: text('json | @file.json', 'a retention policy'),
   save: bool('save the policy; it then runs daily (schedule retention/<db>)'),
@@ -84,3 +86,9 @@ export const sessionFlags: FlagName[] = ['as'];
 
 /** A workspace flag for something that belongs to one, with no default named. */
 export const belongsToWorkspace = { name: 'workspace', description: 'the workspace it belongs to' } as const;
+
+/** The flags of an `update` command: the fields to change, inline or from a file. */
+export const changeFlags = [
+  { name: 'config', description: 'the settings to change as JSON, or @file' },
+  { name: 'config-file', description: 'the settings to change, from a JSON file' },
+] as const;

@@ -3,11 +3,17 @@ import type { NotifierRecord } from '../lib/catalog/notifiers.ts';
 import type { Actor } from '../services/authz.ts';
 import type { NotifierService } from '../services/notifiers/service.ts';
 import { printJson, printTable, UsageError } from './output.ts';
-import { workspaceResolver, type WithSession } from './session.ts';
+import { readChange, workspaceResolver, type WithSession } from './session.ts';
 
 interface Context {
   json: boolean;
-  flags: { type?: string | undefined; config?: string | undefined; workspace?: string | undefined };
+  flags: {
+    type?: string | undefined;
+    config?: string | undefined;
+    'config-file'?: string | undefined;
+    events?: string | undefined;
+    workspace?: string | undefined;
+  };
   withSession: WithSession;
 }
 
@@ -64,6 +70,19 @@ async function notifierAdd(args: string[], ctx: Context): Promise<void> {
     out(
       `notifier "${record.name}" saved (${record.type}: ${record.summary}; events ${record.events.join(', ')}); try it with hindsight notifier test ${record.name}`,
     );
+}
+
+async function notifierUpdate(args: string[], ctx: Context): Promise<void> {
+  const name = need(args[0], 'notifier name');
+  const { flags } = ctx;
+  const noConfig = flags.config === undefined && flags['config-file'] === undefined;
+  if (noConfig && flags.events === undefined)
+    throw new UsageError('notifier update needs --config <json | @file.json>, --config-file <file> or --events');
+  const config = noConfig ? undefined : await readChange(flags, 'notifier update');
+  const events = flags.events === undefined ? undefined : list(flags.events, '--events');
+  const record = await withOps(ctx, (ops, actor) => ops.update(actor, name, { config, events }));
+  if (ctx.json) printJson(record);
+  else out(`notifier "${record.name}" changed (${record.type}: ${record.summary}; events ${record.events.join(', ')})`);
 }
 
 async function notifierList(_args: string[], ctx: Context): Promise<void> {
@@ -151,6 +170,7 @@ async function notifierDeliveries(args: string[], ctx: Context): Promise<void> {
 
 const notifierSubcommands: Record<string, (args: string[], ctx: Context) => Promise<void>> = {
   add: notifierAdd,
+  update: notifierUpdate,
   list: notifierList,
   test: notifierTest,
   remove: notifierRemove,

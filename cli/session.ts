@@ -89,6 +89,19 @@ export async function readConfigArgument(value: string, flag = '--config'): Prom
   }
 }
 
+/** The change an `update` command merges: --config JSON (or @file), or --config-file FILE; exactly one. */
+export async function readChange(
+  flags: { config?: string | undefined; 'config-file'?: string | undefined },
+  command: string,
+): Promise<unknown> {
+  if ((flags.config === undefined) === (flags['config-file'] === undefined))
+    throw new UsageError(
+      `${command} needs the settings to change: --config <json | @file.json> or --config-file <file>`,
+    );
+  if (flags.config !== undefined) return readConfigArgument(flags.config);
+  return readConfigArgument(`@${flags['config-file']!}`, '--config-file');
+}
+
 /** Comma-separated names, blanks dropped. */
 export const nameList = (value: string): string[] =>
   value

@@ -1,8 +1,21 @@
 /** /api/v1: storages and notifiers. */
+import { z } from 'zod';
+import { configChangeSchema } from '../lib/config-change.ts';
+import { notificationEventSchema } from '../lib/notify/config.ts';
 import type { Actor } from '../services/authz.ts';
 import type { Services } from '../services/index.ts';
 import { endpoint, workspaceId, type Endpoint } from './api-v1-endpoint.ts';
 import { params, responses, schemas } from './api-v1-schemas.ts';
+
+/** PATCH bodies: the fields to change, merged over the stored ones (secrets not named are kept). */
+const storageChange = z.object({ config: configChangeSchema }).strict();
+const notifierChange = z
+  .object({ config: configChangeSchema.optional(), events: z.array(notificationEventSchema).min(1).optional() })
+  .strict()
+  .refine((b) => b.config !== undefined || b.events !== undefined, 'give config, events or both');
+
+const mergeNote =
+  'config holds only the fields to change: they are merged over the stored ones ("field": null drops one), secrets not named are kept, and the type cannot change (add a new one instead).';
 
 type Remove = (domain: Services, actor: Actor, name: string) => Promise<unknown>;
 
@@ -55,6 +68,19 @@ export const storagesEndpoints: Endpoint[] = [
         workspaceId: await workspaceId(ctx, ctx.body.workspace),
       }),
   }),
+  endpoint({
+    method: 'patch',
+    path: '/storages/:name',
+    operationId: 'updateStorage',
+    tag: 'storages',
+    params: params.name,
+    body: storageChange,
+    status: 200,
+    summary: 'Change some settings of a storage',
+    description: `${mergeNote} The merged storage must pass the connection test (write, read, delete) or nothing is saved.`,
+    response: 'The storage without its secrets',
+    handler: async ({ domain, actor, params: p, body }) => domain.storages.update(actor(), p.name, body.config),
+  }),
   removal('storage', (domain, actor, name) => domain.storages.remove(actor, name)),
   endpoint({
     method: 'post',
@@ -99,6 +125,19 @@ export const storagesEndpoints: Endpoint[] = [
         ctx.body.events,
         await workspaceId(ctx, ctx.body.workspace),
       ),
+  }),
+  endpoint({
+    method: 'patch',
+    path: '/notifiers/:name',
+    operationId: 'updateNotifier',
+    tag: 'notifiers',
+    params: params.name,
+    body: notifierChange,
+    status: 200,
+    summary: 'Change some settings or the events of a notifier',
+    description: `${mergeNote} events, when given, replace the ones it hears of.`,
+    response: 'The notifier without its secrets',
+    handler: async ({ domain, actor, params: p, body }) => domain.notifiers.update(actor(), p.name, body),
   }),
   removal('notifier', (domain, actor, name) => domain.notifiers.remove(actor, name)),
   endpoint({

@@ -1,6 +1,6 @@
 /** `hindsight notifier …`: who hears of failures (cli/notifiers.ts). */
 import { notificationEvents } from '../../lib/notify/config.ts';
-import { belongsToWorkspace } from '../flags.ts';
+import { belongsToWorkspace, changeFlags } from '../flags.ts';
 import { commandsFrom, type CommandOptions } from './types.ts';
 
 // Every notifier command runs through one handler, which dispatches on the command's words.
@@ -20,6 +20,14 @@ export const notifierCommands = [
         description: 'its configuration as a JSON object, or @file to keep tokens out of shell history',
       },
       belongsToWorkspace,
+    ],
+  }),
+  notifier('notifier update', 'changes some settings or its events; secrets not given are kept', {
+    ...named,
+    details: ['the change is merged over the stored configuration ("field": null drops one); the type cannot change'],
+    flags: [
+      ...changeFlags,
+      { name: 'events', description: `the events it hears of instead: ${notificationEvents.join(', ')}` },
     ],
   }),
   notifier('notifier list', 'type, where it sends, events, databases, health'),

@@ -1,5 +1,5 @@
 /** `hindsight storage …`: where backups are written. */
-import { belongsToWorkspace } from '../flags.ts';
+import { belongsToWorkspace, changeFlags } from '../flags.ts';
 import { commandsFrom } from './types.ts';
 
 const command = commandsFrom(() => import('../handlers/storage.ts'));
@@ -20,6 +20,14 @@ export const storageCommands = [
       { name: 'no-check', description: 'save without the connection test' },
       belongsToWorkspace,
     ],
+  }),
+  command('storage update', 'changes some settings; the others and the secrets not given are kept', 'updateStorage', {
+    ...storage,
+    details: [
+      'the change is merged over the stored settings ("field": null drops one); the type cannot change',
+      'the merged storage passes the connection test before it is saved; nothing is saved otherwise',
+    ],
+    flags: [...changeFlags],
   }),
   command('storage test', 'writes, reads back and deletes a small object (exit 1 on failure)', 'testStorage', storage),
   command('storage list', 'the storages: name, type, where', 'listStorages'),

@@ -1,6 +1,6 @@
 /** What the commands of cli/commands/storage.ts do when they run: loaded only then, so that the table and `--help` stay light. */
 import { printJson, printList, UsageError } from '../output.ts';
-import { readConfigArgument, sessionAs } from '../session.ts';
+import { readChange, readConfigArgument, sessionAs } from '../session.ts';
 import type { Invocation } from '../commands/types.ts';
 
 function describeStorage(settings: Record<string, unknown>): string {
@@ -24,6 +24,13 @@ export async function addStorage({ args: [name], flags }: Invocation): Promise<v
   );
   if (flags.json) printJson(record);
   else process.stdout.write(`storage "${record.name}" saved${flags['no-check'] ? '' : ' (connection test passed)'}\n`);
+}
+
+export async function updateStorage({ args: [name], flags }: Invocation): Promise<void> {
+  const change = await readChange(flags, 'storage update');
+  const record = await sessionAs(flags.as)(({ services, actor }) => services.storages.update(actor, name!, change));
+  if (flags.json) printJson(record);
+  else process.stdout.write(`storage "${record.name}" changed (connection test passed)\n`);
 }
 
 function need(type: string | undefined): string {

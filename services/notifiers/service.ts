@@ -5,10 +5,12 @@
  */
 import { DEFAULT_WORKSPACE_ID } from '../../lib/catalog/access.ts';
 import type { NotifierRecord } from '../../lib/catalog/notifiers.ts';
+import { configChangeSchema, mergeConfigChange } from '../../lib/config-change.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import { notFound, type Action, type Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 import type { Granted } from '../guard.ts';
+import { parseOrThrow } from '../input.ts';
 import { createNotifierOperations, type NotifierOperations } from './work.ts';
 
 const notifierSettings = (n: NotifierRecord) => ({
@@ -52,6 +54,24 @@ export class NotifierService {
       'notifier.create',
       () => this.work.saveNotifier(name, raw, events, workspaceId),
       { before: null, after: notifierSettings },
+    );
+  }
+
+  /**
+   * Merges a partial change over the stored configuration (secrets not named are kept; the type
+   * cannot change) and, when given, replaces the events; validated in full before it is saved.
+   */
+  async update(actor: Actor, name: string, change: { config?: unknown; events?: string[] | undefined }) {
+    const { before, granted } = await this.notifierFor(actor, name, 'notifier.update');
+    const fields = parseOrThrow(configChangeSchema, change.config ?? {}, `notifier "${name}" change`);
+    const stored = await this.ctx.runtime.catalog.notifiers.config(name);
+    const merged = mergeConfigChange('notifier', name, stored, fields);
+    return this.ctx.guard.audited(
+      actor,
+      granted,
+      'notifier.update',
+      () => this.work.saveNotifier(name, merged, change.events),
+      { before: notifierSettings(before), after: notifierSettings },
     );
   }
 

@@ -4,6 +4,7 @@
  */
 import { DEFAULT_WORKSPACE_ID } from '../../lib/catalog/access.ts';
 import type { StorageRecord } from '../../lib/catalog/catalog.ts';
+import { configChangeSchema, mergeConfigChange } from '../../lib/config-change.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import { nameSchema, NAME_RULE } from '../../lib/names.ts';
 import { testStorageConnection } from '../../lib/storage/connection-test.ts';
@@ -36,6 +37,17 @@ export async function testDriver(name: string, config: StorageConfig) {
   }
 }
 
+type SaveOptions = {
+  skipCheck?: boolean | undefined;
+  workspaceId?: number | undefined;
+  /** How a refused connection test is told: a change keeps the stored settings and says so. */
+  refusal?: (name: string, failure: string) => string;
+};
+
+const refusedSave = (name: string, failure: string) => `storage "${name}" was not saved: ${failure}`;
+const refusedChange = (name: string, failure: string) =>
+  `storage "${name}" was not changed (its stored settings are kept): ${failure}; correct the change and run hindsight storage update ${name} again`;
+
 export class StorageService {
   private readonly ctx: ServiceContext;
 
@@ -44,12 +56,7 @@ export class StorageService {
   }
 
   /** Saves a storage after a connection test (write, read back, delete) unless told not to. */
-  async save(
-    actor: Actor,
-    name: string,
-    raw: unknown,
-    options: { skipCheck?: boolean | undefined; workspaceId?: number | undefined } = {},
-  ) {
+  async save(actor: Actor, name: string, raw: unknown, options: SaveOptions = {}) {
     const {
       guard,
       runtime: { catalog },
@@ -78,10 +85,8 @@ export class StorageService {
         if (!options.skipCheck) {
           const result = await testDriver(parsedName, config);
           if (!result.ok) {
-            throw new HindsightError(
-              result.kind,
-              `storage "${parsedName}" was not saved: the connection test failed at ${result.stage}: ${result.message}`,
-            );
+            const failure = `the connection test failed at ${result.stage}: ${result.message}`;
+            throw new HindsightError(result.kind, (options.refusal ?? refusedSave)(parsedName, failure));
           }
         }
         return catalog.upsertStorage(parsedName, config, workspaceId);
@@ -94,6 +99,18 @@ export class StorageService {
             : storageSettings(record),
       },
     );
+  }
+
+  /**
+   * Merges a partial change over the stored settings (secrets not named are kept; the type cannot
+   * change), then saves it as `save` does: validated, connection-tested, audited with masked secrets.
+   */
+  async update(actor: Actor, name: string, change: unknown) {
+    await this.ctx.guard.require(actor, { storage: name }, 'storage.update');
+    const fields = parseOrThrow(configChangeSchema, change, `storage "${name}" change`);
+    const stored = await this.ctx.runtime.catalog.storageConfig(name);
+    const merged = mergeConfigChange('storage', name, stored, fields);
+    return this.save(actor, name, merged, { refusal: refusedChange });
   }
 
   /** Before testing a configuration not yet saved: the same checks as saving it into the workspace. */

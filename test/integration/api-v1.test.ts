@@ -17,6 +17,7 @@ import {
   type Json,
 } from '../support/api-v1-client.ts';
 import { assertTokensKeptAsHashes } from '../support/api-v1-tokens.ts';
+import { assertPatchUpdates } from '../support/api-v1-updates.ts';
 import { postForm } from '../support/console-forms.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { workflowsEnded, type Platform } from '../support/platform.ts';
@@ -236,6 +237,7 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
       403,
       'editors do not change notifiers',
     );
+    await assertPatchUpdates(platform, call, owner, editorCookie);
     const tested = await call('POST', '/notifiers/ops-hook/test', { cookie: owner });
     assert.equal(tested.status, 200);
     assert.equal(tested.body.ok, false, 'nothing listens on port 9');

@@ -25,6 +25,7 @@ import {
   tableFingerprint,
   type Platform,
 } from '../support/platform.ts';
+import { s3StorageSettings } from '../support/s3-moto-helpers.ts';
 import { startMoto, type MotoServer } from '../support/servers/moto.ts';
 
 const run = promisify(execFile);
@@ -83,14 +84,7 @@ describe('secret key rotation', () => {
     bucket = `rotation-${randomBytes(4).toString('hex')}`;
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await moto.enableAuth();
-    await platform.ops.saveStorage('offsite', {
-      type: 's3',
-      bucket,
-      region: moto.region,
-      endpoint: moto.endpoint,
-      forcePathStyle: true,
-      ...user,
-    });
+    await platform.ops.saveStorage('offsite', s3StorageSettings(moto, bucket, user));
 
     source = await createFilledDatabase(platform.cluster, 'shop', sourceSchema);
     await platform.startWorker();

@@ -23,6 +23,11 @@ export async function newBucket(client: S3Client, stem: string): Promise<string>
   return bucket;
 }
 
+/** The settings of an S3 storage on `bucket` of this moto, as `storage add --config` takes them. */
+export function s3StorageSettings(moto: MotoServer, bucket: string, credentials: Record<string, unknown>) {
+  return { type: 's3', bucket, region: moto.region, endpoint: moto.endpoint, forcePathStyle: true, ...credentials };
+}
+
 export function driverOn(
   moto: MotoServer,
   bucket: string,
