@@ -44,7 +44,7 @@ import {
   withRotationLock,
 } from './sealed-columns.ts';
 import { readDatabaseFacts } from './status.ts';
-import { getStorage, listStorages, removeStorage, storageConfig, upsertStorage } from './storages.ts';
+import { completeCopiesIn, getStorage, listStorages, removeStorage, storageConfig, upsertStorage } from './storages.ts';
 import { createVerificationStore } from './verifications.ts';
 import { createWalStore } from './wal.ts';
 
@@ -88,6 +88,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
       { upsertStorage, storageConfig, addDatabase, setDatabaseRole, setDatabaseConnection, databaseTarget },
     ),
     ...bind(pool, {
+      completeCopiesIn,
       getStorage,
       listStorages,
       removeStorage,

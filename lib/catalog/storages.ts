@@ -85,6 +85,16 @@ export async function storageConfig(s: SealingDb, name: string): Promise<Storage
   );
 }
 
+/** How many complete backup copies the catalog records in the storage. */
+export async function completeCopiesIn(db: Queryable, name: string): Promise<number> {
+  const { rows } = await db.query<{ copies: number }>(
+    `select count(*)::int as copies from backup_copies c join storages s on s.id = c.storage_id
+      where s.name = $1 and c.status = 'complete'`,
+    [name],
+  );
+  return rows[0]?.copies ?? 0;
+}
+
 /** Removes a storage that no database uses and that holds no complete copy. */
 export async function removeStorage(pool: pg.Pool, name: string): Promise<void> {
   const storage = await getStorage(pool, name);

@@ -44,6 +44,9 @@ type SaveOptions = {
   refusal?: (name: string, failure: string) => string;
 };
 
+/** Where a storage keeps its objects: changing one of these moves every key the catalog records. */
+const LOCATION_FIELDS = ['path', 'bucket', 'prefix', 'container', 'remote'];
+
 const refusedSave = (name: string, failure: string) => `storage "${name}" was not saved: ${failure}`;
 const refusedChange = (name: string, failure: string) =>
   `storage "${name}" was not changed (its stored settings are kept): ${failure}; correct the change and run hindsight storage update ${name} again`;
@@ -110,7 +113,26 @@ export class StorageService {
     const fields = parseOrThrow(configChangeSchema, change, `storage "${name}" change`);
     const stored = await this.ctx.runtime.catalog.storageConfig(name);
     const merged = mergeConfigChange('storage', name, stored, fields);
+    await this.refuseMovingBackups(name, stored, merged);
     return this.save(actor, name, merged, { refusal: refusedChange });
+  }
+
+  /**
+   * The catalog finds a backup's objects by storage name and key: pointing a storage that holds backups
+   * at another place would leave every earlier backup unreachable by id, so that is refused.
+   */
+  private async refuseMovingBackups(name: string, stored: Record<string, unknown>, merged: Record<string, unknown>) {
+    // A value of the wrong type is left for the schema to refuse, with its own message.
+    const moved = LOCATION_FIELDS.filter(
+      (field) => (stored[field] ?? '') !== (merged[field] ?? '') && typeof (merged[field] ?? '') === 'string',
+    );
+    if (moved.length === 0) return;
+    const copies = await this.ctx.runtime.catalog.completeCopiesIn(name);
+    if (copies === 0) return;
+    throw new HindsightError(
+      'conflict',
+      `storage "${name}" holds ${copies} backup copies, and changing its ${moved.join(', ')} would leave them unreachable: move the objects there first, or add a storage at the new place (hindsight storage add), point the databases at it (hindsight db storages) and keep this one for the older backups`,
+    );
   }
 
   /** Before testing a configuration not yet saved: the same checks as saving it into the workspace. */

@@ -116,6 +116,11 @@ describe('storage update: a partial change merged over the stored settings, secr
     );
     const wrongSecret = `wrong-${randomBytes(16).toString('hex')}`;
     await assert.rejects(update({ secretAccessKey: wrongSecret }), /storage "offsite" was not changed/);
+    // It holds the backups of the test above: pointing it elsewhere would lose them by id.
+    await assert.rejects(
+      update({ prefix: 'elsewhere/' }),
+      /storage "offsite" holds [1-9]\d* backup copies, and changing its prefix would leave them unreachable: move the objects/,
+    );
     assert.deepEqual(await platform.runtime.catalog.storageConfig('offsite'), before);
 
     const viaCli = await cli(['storage', 'update', 'offsite', '--config', '{"type":"azure"}']);
