@@ -8,7 +8,7 @@ const showCommand = commandsFrom(() => import('../handlers/db-show.ts'));
 
 /** What each flag of `db update` changes, where it means something else than for `db add`; a flag not given keeps its setting. */
 const changeDescriptions: Partial<Record<FlagName, string>> = {
-  url: 'connect here instead (without a password in it, the stored one stays)',
+  url: 'connect here instead (without a password in it, the stored one stays for the same host and port)',
   'password-file': 'the new password (its trailing newline dropped)',
   storage: 'where its next backups go; earlier backups keep their copies',
   schedule: 'back up on this cron (five fields), or off',

@@ -15,7 +15,18 @@ export async function changedTarget(
   if (changes.url === undefined && changes.password === undefined) return undefined;
   const stored = await catalog.databaseTarget(name);
   const target = changes.url === undefined ? stored : parsePgUrl(changes.url);
-  return { ...target, password: changes.password ?? target.password ?? stored.password };
+  const password = changes.password ?? target.password;
+  if (password !== undefined) return { ...target, password };
+  // The stored password goes only where it was given for: sent to another server (by the connection
+  // test or a backup), it would reach whoever runs that server.
+  if (stored.password !== undefined && (target.host !== stored.host || target.port !== stored.port)) {
+    throw new HindsightError(
+      'bad_input',
+      `database "${name}": the connection moves from ${stored.host}:${stored.port} to ${target.host}:${target.port}; ` +
+        'give its password again (--password-file, or in the URL): the stored one is only ever sent to the server it was given for',
+    );
+  }
+  return { ...target, password: stored.password };
 }
 
 /** Refuses a connection that does not work, naming the database and what to do about it. */

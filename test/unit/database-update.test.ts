@@ -24,11 +24,21 @@ describe('a database update', () => {
     assert.equal(await targetAfter({ verifyAfterBackup: false }), undefined);
   });
 
-  it('replaces the password alone, or keeps the stored one for a URL without one', async () => {
+  it('replaces the password alone, or keeps the stored one for a URL to the same server', async () => {
     assert.deepEqual(await targetAfter({ password: 'new' }), { ...storedTarget, password: 'new' });
-    const moved = await targetAfter({ url: 'postgres://reader@db2.internal:6432/shop' });
-    assert.deepEqual([moved?.host, moved?.port, moved?.password], ['db2.internal', 6432, 'old']);
+    const renamed = await targetAfter({ url: 'postgres://backup@db.internal:5432/shop2' });
+    assert.deepEqual([renamed?.user, renamed?.database, renamed?.password], ['backup', 'shop2', 'old']);
+    const moved = await targetAfter({ url: 'postgres://reader@db2.internal:6432/shop', password: 'given' });
+    assert.deepEqual([moved?.host, moved?.port, moved?.password], ['db2.internal', 6432, 'given']);
     const both = await targetAfter({ url: 'postgres://reader:in-url@db2.internal/shop', password: 'given' });
     assert.equal(both?.password, 'given', 'an explicit password wins over the one in the URL');
+  });
+
+  it('never sends the stored password to another server: a URL to another host or port needs it again', async () => {
+    for (const url of ['postgres://reader@attacker.example/shop', 'postgres://reader@db.internal:6543/shop'])
+      await assert.rejects(
+        targetAfter({ url }),
+        /the connection moves from db\.internal:5432 to .*give its password again/,
+      );
   });
 });
