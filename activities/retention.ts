@@ -1,5 +1,5 @@
 import type { Catalog } from '../lib/catalog/catalog.ts';
-import { backupObjectKey, manifestKey } from '../lib/backup/ids.ts';
+import { backupObjectKey, manifestKey, storedDatabaseName } from '../lib/backup/ids.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RetentionPlan } from '../lib/retention/planner.ts';
@@ -34,11 +34,13 @@ async function deleteBackupEverywhere(
     return { deleted: false, why: 'a restore or verification started using it after the plan was made' };
   }
   const backup = await catalog.getBackup(input.backupId);
+  // Under the name it was stored with, which a renamed database no longer has.
+  const stored = storedDatabaseName(backup);
   for (const copy of backup.copies) {
     const driver = await driverFor(catalog, copy.storageName);
     try {
-      await driver.remove(backupObjectKey(input.database, input.backupId));
-      await driver.remove(manifestKey(input.database, input.backupId));
+      await driver.remove(backupObjectKey(stored, input.backupId));
+      await driver.remove(manifestKey(stored, input.backupId));
     } catch (error) {
       logger.warn(
         { backupId: input.backupId, storage: copy.storageName, err: errorMessage(error) },

@@ -1,4 +1,5 @@
 import { recordedChecksums } from '../lib/backup/expectation.ts';
+import { storedDatabaseName } from '../lib/backup/ids.ts';
 import { openBackupFromAny, type BackupSource, type OpenedBackup } from '../lib/backup/sources.ts';
 import type { BackupRecord, Catalog } from '../lib/catalog/catalog.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -35,14 +36,16 @@ export const logFallback = (logger: Logger, backupId: string) => (storageName: s
   logger.warn({ backupId, storage: storageName, reason }, 'backup copy unreadable, trying the next storage');
 
 /**
- * Opens a backup of `database` from the first source that holds it whole and matches the catalog's
- * record of it (checksums that storage cannot rewrite); each copy passed over is logged.
+ * Opens a backup from the first source that holds it whole and matches the catalog's record of it
+ * (checksums that storage cannot rewrite); each copy passed over is logged. It is read under the
+ * name it was stored under, which a renamed database no longer has (`_database` is its name now).
  */
 export function openRecordedBackup(
   sources: BackupSource[],
-  database: string,
+  _database: string,
   backup: BackupRecord,
   logger: Logger,
 ): Promise<OpenedBackup> {
-  return openBackupFromAny(sources, database, backup.id, logFallback(logger, backup.id), recordedChecksums(backup));
+  const stored = storedDatabaseName(backup);
+  return openBackupFromAny(sources, stored, backup.id, logFallback(logger, backup.id), recordedChecksums(backup));
 }

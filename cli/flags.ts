@@ -19,6 +19,8 @@ export const flagCatalog = {
   schedule: text('cron', 'back up on this cron (five fields)'),
   timezone: text('tz', 'time zone of the cron (default: UTC)'),
   'no-check': bool('save without testing the connection'),
+  'keep-backups': bool('keep its backups in storage, where db add of the same database takes them back (the default)'),
+  'delete-backups': bool('delete its backups from every storage holding a copy'),
   verify: text('on | off', 'restore every new backup into a throwaway server and check it'),
   'health-interval': text('s', 'seconds between two probes of the health monitor'),
   'health-failures': text('N', 'failed probes in a row before the database counts as down'),

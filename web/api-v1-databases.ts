@@ -25,8 +25,11 @@ export const databasesEndpoints: Endpoint[] = [
     body: schemas.addDatabase,
     status: 201,
     summary: 'Add a database',
-    description: 'Checks that it can be reached unless skipCheck; the password in the URL is sealed in the catalog.',
-    response: 'The database as registered',
+    description:
+      'Checks that it can be reached unless skipCheck; the password in the URL is sealed in the catalog. ' +
+      'Backups of it found in its storages (kept by an earlier removal) whose manifest matches the server are ' +
+      'recorded as its backups: `adopted.count` says how many.',
+    response: 'The database as registered, and `adopted`: the earlier backups taken back',
     async handler(ctx) {
       const { workspace, ...rest } = ctx.body;
       return ctx.domain.databases.add(ctx.actor(), {
@@ -47,7 +50,8 @@ export const databasesEndpoints: Endpoint[] = [
     summary: 'Change a database',
     description:
       'Only the fields given change. A new url or password is tested before anything is saved unless skipCheck; ' +
-      'a url without a password keeps the stored one. Its backups stay attached and restore as before.',
+      'a url without a password keeps the stored one. A new name is refused while PITR is on or the name is taken. ' +
+      'Its backups stay attached and restore as before.',
     response: 'The database as it is now (no password)',
     handler: async ({ domain, actor, params: p, body }) => domain.databases.update(actor(), p.name, body),
   }),
@@ -57,13 +61,20 @@ export const databasesEndpoints: Endpoint[] = [
     operationId: 'removeDatabase',
     tag: 'databases',
     params: params.name,
+    query: z.object({
+      backups: z
+        .enum(['keep', 'delete'])
+        .optional()
+        .describe(
+          'keep (the default): its backups stay in storage, and adding the same database again takes them back; ' +
+            'delete: they are deleted from every storage holding a copy (refused while PITR is on)',
+        ),
+    }),
     status: 200,
     summary: 'Remove a database',
-    response: 'The name removed',
-    async handler({ domain, actor, params: p }) {
-      await domain.databases.remove(actor(), p.name);
-      return { removed: p.name };
-    },
+    response: 'The name removed, what became of its backups, and where they are',
+    handler: async ({ domain, actor, params: p, query }) =>
+      domain.databases.remove(actor(), p.name, query.backups === undefined ? {} : { backups: query.backups }),
   }),
   endpoint({
     method: 'put',

@@ -8,6 +8,7 @@ const showCommand = commandsFrom(() => import('../handlers/db-show.ts'));
 
 /** What each flag of `db update` changes, where it means something else than for `db add`; a flag not given keeps its setting. */
 const changeDescriptions: Partial<Record<FlagName, string>> = {
+  name: 'rename it; its backups stay attached and keep their keys in storage (refused while PITR is on)',
   url: 'connect here instead (without a password in it, the stored one stays for the same host and port)',
   'password-file': 'the new password (its trailing newline dropped)',
   storage: 'where its next backups go; earlier backups keep their copies',
@@ -21,20 +22,28 @@ const changeFlags = Object.entries(changeDescriptions).map(([name, description])
 }));
 
 export const dbCommands = [
-  command('db add', 'registers a database and checks that it can be backed up', 'addDatabase', {
-    args: [{ name: 'name' }],
-    flags: [
-      { name: 'url', required: true },
-      'storage',
-      'schedule',
-      'timezone',
-      { name: 'no-check', description: 'save without connecting to the database' },
-      'workspace',
-    ],
-  }),
+  command(
+    'db add',
+    'registers a database, checks that it can be backed up, and takes back its earlier backups found in its storages',
+    'addDatabase',
+    {
+      args: [{ name: 'name' }],
+      flags: [
+        { name: 'url', required: true },
+        'storage',
+        'schedule',
+        'timezone',
+        {
+          name: 'no-check',
+          description: 'save without connecting to the database (earlier backups are then matched by names only)',
+        },
+        'workspace',
+      ],
+    },
+  ),
   command(
     'db update',
-    'changes its connection, password, storages, schedule, verification or health checks',
+    'changes its name, connection, password, storages, schedule, verification or health checks',
     'updateDatabase',
     {
       args: [dbArg],
@@ -55,9 +64,12 @@ export const dbCommands = [
     args: [dbArg, { name: 'cron | off' }],
     flags: ['timezone'],
   }),
-  command('db remove', 'removes the database from the catalog (its backups stay in storage)', 'removeDatabase', {
-    args: [dbArg],
-  }),
+  command(
+    'db remove',
+    'removes the database from the catalog; its backups stay in storage unless --delete-backups (asked on a terminal)',
+    'removeDatabase',
+    { args: [dbArg], flags: ['keep-backups', 'delete-backups'] },
+  ),
   command('db role-check', 'is the configured role read-only? every reason why not (exit 1 when not)', 'dbRoleCheck', {
     args: [dbArg],
     flags: ['pitr'],

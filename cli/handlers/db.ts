@@ -1,4 +1,7 @@
 /** What the commands of cli/commands/db.ts do when they run: loaded only then, so that the table and `--help` stay light. */
+import { createInterface } from 'node:readline/promises';
+import type { AdoptionReport } from '../../services/databases/adopt.ts';
+import type { CliFlags } from '../flags.ts';
 import { readPassword } from '../access.ts';
 import { printJson, printList, UsageError } from '../output.ts';
 import { backupRoleCommand, printBackupRoleOffer } from '../hooks.ts';
@@ -21,11 +24,46 @@ export async function addDatabase({ args: [name], flags }: Invocation): Promise<
     }),
   );
   if (flags.json) printJson(record);
-  else
+  else {
     process.stdout.write(
       `database "${record.name}" added (storage ${record.storageNames.join(', ')}${record.schedule ? `, schedule "${record.schedule}" ${record.timezone}` : ''})\n`,
     );
+    process.stdout.write(adoptionLines(record.adopted));
+  }
   if (!flags.json && !flags['no-check']) await printBackupRoleOffer(name!, withSession);
+}
+
+/** What `db add` found of the database's earlier backups, for people. */
+function adoptionLines(report: AdoptionReport): string {
+  const lines: string[] = [];
+  if (report.count > 0)
+    lines.push(`adopted ${report.count} earlier backups found in storage ${report.storages.join(', ')}`);
+  if (report.note && (report.count > 0 || report.skipped.length > 0)) lines.push(report.note);
+  for (const s of report.skipped) lines.push(`not adopted: ${s.key} in storage ${s.storage}: ${s.reason}`);
+  return lines.map((l) => `${l}\n`).join('');
+}
+
+/**
+ * Keep or delete the backups of a database being removed: the flag given, else the answer on a
+ * terminal (keep unless "delete" is typed), else keep, and the output says so.
+ */
+async function backupsChoice(name: string, flags: CliFlags): Promise<{ backups: 'keep' | 'delete'; note: string }> {
+  if (flags['keep-backups'] && flags['delete-backups'])
+    throw new UsageError('give --keep-backups or --delete-backups, not both');
+  if (flags['keep-backups']) return { backups: 'keep', note: '' };
+  if (flags['delete-backups']) return { backups: 'delete', note: '' };
+  if (!process.stdin.isTTY || !process.stderr.isTTY || flags.json)
+    return { backups: 'keep', note: ' (kept: neither --keep-backups nor --delete-backups was given)' };
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(
+      `Database "${name}": keep its backups in storage (db add takes them back) or delete them from every storage? ` +
+        'Type "delete" to delete them, Enter to keep them: ',
+    );
+    return { backups: answer.trim().toLowerCase() === 'delete' ? 'delete' : 'keep', note: '' };
+  } finally {
+    rl.close();
+  }
 }
 
 export async function listDatabases({ flags }: Invocation): Promise<void> {
@@ -65,9 +103,12 @@ export async function setStorages({ args: [name, storages], flags }: Invocation)
 }
 
 export async function removeDatabase({ args: [name], flags }: Invocation): Promise<void> {
-  await sessionAs(flags.as)(({ services, actor }) => services.databases.remove(actor, name!));
-  if (flags.json) printJson({ removed: name });
-  else process.stdout.write(`database "${name}" removed (its backups stay in storage)\n`);
+  const choice = await backupsChoice(name!, flags);
+  const outcome = await sessionAs(flags.as)(({ services, actor }) =>
+    services.databases.remove(actor, name!, { backups: choice.backups }),
+  );
+  if (flags.json) printJson(outcome);
+  else process.stdout.write(`database "${name}" removed: ${outcome.message}${choice.note}\n`);
 }
 
 export const dbRoleCheck: Handler = ({ positionals, flags }) =>
@@ -95,6 +136,7 @@ export async function updateDatabase({ args: [name], flags }: Invocation): Promi
   const password = flags['password-file'] === undefined ? undefined : await readPassword(flags['password-file']);
   const record = await sessionAs(flags.as)(({ services, actor }) =>
     services.databases.update(actor, name!, {
+      name: flags.name,
       url: flags.url,
       password,
       storages: flags.storage === undefined ? undefined : nameList(flags.storage),

@@ -10,6 +10,7 @@ import { connect, libpqEnv, serverInfo, type PgTarget } from '../pg/connection.t
 import { countRows, type TableRowCount } from '../pg/row-counts.ts';
 import { dumpCompressionFor, toolFor } from '../pg/tools.ts';
 import type { StorageDriver } from '../storage/contract.ts';
+import { readSystemIdentifier } from './adopt-match.ts';
 import { ByteMeter } from './byte-meter.ts';
 import { FanOut, failBranch, type Branch } from './fan-out.ts';
 import { stderrTail, waitForExit } from './child-process.ts';
@@ -284,7 +285,8 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
     error: undefined,
   }));
   try {
-    const server = await serverInfo(client);
+    // The identifier is read before the snapshot's transaction: a refusal (no right to pg_control_system) must not abort it.
+    const [server, systemIdentifier] = [await serverInfo(client), await readSystemIdentifier(client)];
     const pgDump = await toolFor('pg_dump', server.major);
     const compression = dumpCompressionFor(pgDump.major);
     await client.query('begin isolation level repeatable read read only');
@@ -323,6 +325,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
         database: target.database,
         serverVersion: server.version,
         sizeBytes: server.sizeBytes,
+        ...(systemIdentifier === undefined ? {} : { systemIdentifier }),
       },
       tool: {
         name: 'pg_dump',

@@ -6,3 +6,14 @@ export function backupObjectKey(databaseName: string, backupId: string): string 
 export function manifestKey(databaseName: string, backupId: string): string {
   return `${databaseName}/${backupId}.json`;
 }
+
+/**
+ * The name a backup is stored under: the first part of the object key the catalog recorded, which
+ * is the database's name when the backup was taken. A rename leaves objects, manifests and the
+ * identity in each header with that name, so every read and removal goes there, not to the
+ * current name. A backup with no recorded key (never finished) is under the current name.
+ */
+export function storedDatabaseName(backup: { objectKey: string | null; databaseName: string }): string {
+  const slash = backup.objectKey?.indexOf('/') ?? -1;
+  return slash > 0 ? backup.objectKey!.slice(0, slash) : backup.databaseName;
+}

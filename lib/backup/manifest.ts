@@ -17,6 +17,15 @@ export const manifestSchema = z.object({
     database: z.string(),
     serverVersion: z.string(),
     sizeBytes: z.number(),
+    /**
+     * The server's `system_identifier` (pg_control_system()), which tells one cluster from another
+     * that happens to hold a database of the same name. Absent in manifests of older backups, and
+     * when the backup role may not read it.
+     */
+    systemIdentifier: z
+      .string()
+      .regex(/^\d{1,20}$/)
+      .optional(),
   }),
   tool: z.object({
     name: z.literal('pg_dump'),

@@ -4,6 +4,7 @@ import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError } from '../errors.ts';
 import type { PgTarget } from '../pg/connection.ts';
 import { createAccessStore } from './access.ts';
+import { adoptBackup, storedBackupsOf } from './adopted-backups.ts';
 import { createApiTokenStore } from './api-tokens.ts';
 import {
   beginBackup,
@@ -25,6 +26,7 @@ import {
   getDatabase,
   listDatabases,
   removeDatabase,
+  renameDatabase,
   setDatabaseConnection,
   setDatabaseRole,
   setDestinations,
@@ -85,7 +87,15 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     secrets: createSecretsStore(pool),
     ...bind(
       { pool, keys },
-      { upsertStorage, storageConfig, addDatabase, setDatabaseRole, setDatabaseConnection, databaseTarget },
+      {
+        upsertStorage,
+        storageConfig,
+        addDatabase,
+        setDatabaseRole,
+        setDatabaseConnection,
+        databaseTarget,
+        renameDatabase,
+      },
     ),
     ...bind(pool, {
       completeCopiesIn,
@@ -96,6 +106,8 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
       updateDatabaseSettings,
       updateSchedule,
       removeDatabase,
+      adoptBackup,
+      storedBackupsOf,
       getDatabase,
       findDatabase,
       listDatabases,

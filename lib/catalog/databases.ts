@@ -252,6 +252,41 @@ export async function updateSchedule(
   ]);
 }
 
+/**
+ * Gives a database another name. Its id, and so its backups, copies and history, stay; its sealed
+ * secrets are bound to the name, so they are sealed again for the new one in the same transaction.
+ */
+export async function renameDatabase(s: SealingDb, name: string, newName: string): Promise<DatabaseRecord> {
+  try {
+    await withTransaction(s.pool, async (tx) => {
+      const { rows } = await tx.query<{ sealed_password: string | null; sealed_base_backup_url: string | null }>(
+        'select sealed_password, sealed_base_backup_url from databases where name = $1 for update',
+        [name],
+      );
+      const row = rows[0];
+      if (!row) throw databaseNotRegistered(name);
+      const move = (sealed: string | null, context: (n: string) => string) =>
+        sealed === null
+          ? null
+          : seal(s.keys.current(), unseal(s.keys.resolve, sealed, context(name)), context(newName));
+      await tx.query(
+        'update databases set name = $2, sealed_password = $3, sealed_base_backup_url = $4 where name = $1',
+        [
+          name,
+          newName,
+          move(row.sealed_password, sealedContexts.databasePassword),
+          move(row.sealed_base_backup_url, sealedContexts.databaseBaseBackupUrl),
+        ],
+      );
+    });
+  } catch (error) {
+    if (isUniqueViolation(error))
+      throw new HindsightError('conflict', `database "${newName}" is already registered: choose another name`);
+    throw error;
+  }
+  return getDatabase(s.pool, newName);
+}
+
 export async function removeDatabase(db: Queryable, name: string): Promise<void> {
   await db.query('delete from databases where name = $1', [name]);
 }

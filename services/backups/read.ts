@@ -1,6 +1,7 @@
 /** Backups as the actor may read them, and the download of one (audited: it hands out data). */
 import { downloadStream } from '../../lib/backup/download.ts';
 import { recordedChecksums } from '../../lib/backup/expectation.ts';
+import { storedDatabaseName } from '../../lib/backup/ids.ts';
 import { openBackupFromAny } from '../../lib/backup/sources.ts';
 import { createStorageDriver } from '../../lib/storage/index.ts';
 import type { Actor } from '../authz.ts';
@@ -57,7 +58,7 @@ export class BackupReads {
     try {
       const opened = await openBackupFromAny(
         sources,
-        backup.databaseName,
+        storedDatabaseName(backup),
         backupId,
         options.onFallback,
         recordedChecksums(backup),

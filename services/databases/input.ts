@@ -23,6 +23,7 @@ export const addDatabaseInput = z.object({
   workspaceId: z.number().int().positive().default(1),
 });
 export type AddDatabaseInput = z.input<typeof addDatabaseInput>;
+export type NewDatabaseValues = z.output<typeof addDatabaseInput>;
 
 /** A database's settings as the audit log records them: no password. */
 export function databaseSettings(d: DatabaseRecord): Record<string, unknown> {
@@ -42,12 +43,19 @@ export function databaseSettings(d: DatabaseRecord): Record<string, unknown> {
   };
 }
 
+/** What `remove` does with the database's backups: keep them in storage (the default) or delete them. */
+export const removeDatabaseOptions = z.object({ backups: z.enum(['keep', 'delete']).default('keep') }).strict();
+export type RemoveDatabaseOptions = z.input<typeof removeDatabaseOptions>;
+
 /**
  * What `update` may change; only the fields given change. A URL without a password keeps the
  * stored one; `password` replaces it either way.
  */
+
 export const updateDatabaseInput = z
   .object({
+    /** A new name; its backups stay attached (they are recorded by id) and keep their stored keys. */
+    name: nameSchema(`name must be ${NAME_RULE}`).optional(),
     url: pgUrlSchema.optional(),
     password: z.string().min(1, 'password must not be empty').optional(),
     storages: storageNames.transform(asList).optional(),
@@ -63,7 +71,8 @@ export const updateDatabaseInput = z
   })
   .strict()
   .refine((c) => Object.entries(c).some(([k, v]) => k !== 'skipCheck' && v !== undefined), {
-    message: 'nothing to change: give a URL, password, storages, schedule, timezone, verification or health setting',
+    message:
+      'nothing to change: give a name, URL, password, storages, schedule, timezone, verification or health setting',
   });
 export type UpdateDatabaseInput = z.input<typeof updateDatabaseInput>;
 export type DatabaseChanges = z.output<typeof updateDatabaseInput>;

@@ -5,7 +5,7 @@
 import { DEFAULT_WORKSPACE_ID } from '../../lib/catalog/access.ts';
 import type { DatabaseRecord } from '../../lib/catalog/catalog.ts';
 import { HindsightError, errorMessage } from '../../lib/errors.ts';
-import { connect, parsePgUrl, serverInfo } from '../../lib/pg/connection.ts';
+import { parsePgUrl } from '../../lib/pg/connection.ts';
 import { healthMonitorWorkflow, healthWorkflowId } from '../../temporal/contracts/health.ts';
 import { deliveryWorkflowId } from '../../temporal/contracts/notifications.ts';
 import { deleteDatabaseSchedules, setDatabaseCron, upsertWatchdogSchedule } from '../../temporal/schedules.ts';
@@ -14,16 +14,21 @@ import { notFound, type Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 import { cronSchema, parseOrThrow, timezoneSchema } from '../input.ts';
 import { changeDatabase } from './change.ts';
+import { adoptStoredBackups } from './adopt.ts';
 import { checkConnection, checkTarget, type ConnectionCheck } from './check.ts';
 import {
   addDatabaseInput,
   databaseSettings,
+  removeDatabaseOptions,
   updateDatabaseInput,
   type AddDatabaseInput,
   type DatabaseChanges,
+  type NewDatabaseValues,
   type UpdateDatabaseInput,
 } from './input.ts';
-import { assertConnects, auditedSettings, changedTarget } from './update.ts';
+import { settleBackups, type RemoveOutcome } from './remove.ts';
+import { renameDatabase } from './rename.ts';
+import { assertConnects, auditedSettings, changedTarget, serverIdentity } from './update.ts';
 
 const scheduleOf = (d: DatabaseRecord) => ({ schedule: d.schedule, timezone: d.timezone });
 
@@ -34,11 +39,12 @@ export class DatabaseService {
     this.ctx = ctx;
   }
 
+  /**
+   * Registers a database and takes back the backups of it found in its storages (adopt.ts): the
+   * result carries how many, and from where.
+   */
   async add(actor: Actor, raw: AddDatabaseInput) {
-    const {
-      guard,
-      runtime: { catalog },
-    } = this.ctx;
+    const { guard } = this.ctx;
     const workspaceId = raw.workspaceId ?? DEFAULT_WORKSPACE_ID;
     const storages =
       raw.storages === undefined ? ['local'] : typeof raw.storages === 'string' ? [raw.storages] : raw.storages;
@@ -49,42 +55,43 @@ export class DatabaseService {
       actor,
       { ...granted, target },
       'database.create',
-      async () => {
-        const input = parseOrThrow(addDatabaseInput, { ...raw, workspaceId });
-        const pgTarget = parsePgUrl(input.url);
-        if (!input.skipCheck) {
-          const client = await connect(input.name, pgTarget);
-          try {
-            await serverInfo(client);
-          } finally {
-            await client.end().catch(() => undefined);
-          }
-        }
-        const record = await catalog.addDatabase({
-          name: input.name,
-          target: pgTarget,
-          storageNames: input.storages,
-          schedule: input.schedule,
-          timezone: input.timezone,
-          verifyAfterBackup: input.verifyAfterBackup,
-          workspaceId: input.workspaceId,
-        });
-        if (input.schedule) {
-          try {
-            await setDatabaseCron(this.ctx, 'backups', input.name, input.schedule, input.timezone);
-          } catch (error) {
-            await catalog.removeDatabase(input.name);
-            throw new HindsightError(
-              'bad_input',
-              `database "${input.name}": schedule "${input.schedule}" was refused by Temporal: ${errorMessage(error)}`,
-            );
-          }
-        }
-        await this.ensureHealthMonitor(input.name);
-        return record;
-      },
-      { before: null, after: (record) => databaseSettings(record) },
+      () => this.register(parseOrThrow(addDatabaseInput, { ...raw, workspaceId })),
+      { before: null, after: (record) => ({ ...databaseSettings(record), adoptedBackups: record.adopted.count }) },
     );
+  }
+
+  private async register(input: NewDatabaseValues) {
+    const { catalog } = this.ctx.runtime;
+    const pgTarget = parsePgUrl(input.url);
+    const systemIdentifier = input.skipCheck ? undefined : await serverIdentity(input.name, pgTarget);
+    const record = await catalog.addDatabase({
+      name: input.name,
+      target: pgTarget,
+      storageNames: input.storages,
+      schedule: input.schedule,
+      timezone: input.timezone,
+      verifyAfterBackup: input.verifyAfterBackup,
+      workspaceId: input.workspaceId,
+    });
+    if (input.schedule) {
+      try {
+        await setDatabaseCron(this.ctx, 'backups', input.name, input.schedule, input.timezone);
+      } catch (error) {
+        await catalog.removeDatabase(input.name);
+        throw new HindsightError(
+          'bad_input',
+          `database "${input.name}": schedule "${input.schedule}" was refused by Temporal: ${errorMessage(error)}`,
+        );
+      }
+    }
+    const adopted = await adoptStoredBackups(catalog, {
+      name: input.name,
+      storages: input.storages,
+      source: { database: pgTarget.database, ...(systemIdentifier === undefined ? {} : { systemIdentifier }) },
+      skipCheck: input.skipCheck,
+    });
+    await this.ensureHealthMonitor(input.name);
+    return { ...record, adopted };
   }
 
   async setSchedule(actor: Actor, name: string, cron: string | null, timezone = 'UTC') {
@@ -101,23 +108,31 @@ export class DatabaseService {
     });
   }
 
-  async remove(actor: Actor, name: string) {
+  /**
+   * Removes a database from the catalog. Its backups stay in storage (`keep`, the default), where
+   * adding the same database again takes them back, or are deleted from every storage holding a
+   * copy (`delete`, refused while PITR is on). Audited with the choice.
+   */
+  async remove(actor: Actor, name: string, options: { backups?: 'keep' | 'delete' } = {}): Promise<RemoveOutcome> {
     const {
       runtime: { catalog },
       temporal,
     } = this.ctx;
+    const { backups } = parseOrThrow(removeDatabaseOptions, options);
     const removeAll = async () => {
       await deleteDatabaseSchedules(temporal, name, ['backups', 'retention', 'verification']);
+      const outcome = await settleBackups(catalog, name, backups);
       for (const workflowId of [healthWorkflowId(name), deliveryWorkflowId(name)])
         await temporal.workflow
           .getHandle(workflowId)
           .terminate('database removed')
           .catch(() => undefined);
       await catalog.removeDatabase(name);
+      return outcome;
     };
     return changeDatabase(this.ctx, actor, name, 'database.delete', removeAll, {
       before: databaseSettings,
-      after: () => null,
+      after: (outcome) => ({ backups: outcome.backups, backupCount: outcome.backupCount, storages: outcome.storages }),
     });
   }
 
@@ -148,8 +163,8 @@ export class DatabaseService {
 
   /**
    * Changes any of a database's settings at once: a new URL or password is tested before anything
-   * is saved (unless skipCheck). Its backups are recorded under its name, which stays, so every one
-   * of them still restores.
+   * is saved (unless skipCheck). Its backups are recorded by its id, so every one of them still
+   * restores, after a rename too (rename.ts).
    */
   async update(actor: Actor, name: string, raw: UpdateDatabaseInput) {
     const changes = parseOrThrow(updateDatabaseInput, raw);
@@ -199,7 +214,15 @@ export class DatabaseService {
     if (target) await catalog.setDatabaseConnection(name, target);
     if (changes.storages) await catalog.setDestinations(name, changes.storages);
     const { verifyAfterBackup, healthIntervalSeconds, healthFailureThreshold } = changes;
-    return catalog.updateDatabaseSettings(name, { verifyAfterBackup, healthIntervalSeconds, healthFailureThreshold });
+    const record = await catalog.updateDatabaseSettings(name, {
+      verifyAfterBackup,
+      healthIntervalSeconds,
+      healthFailureThreshold,
+    });
+    if (changes.name === undefined || changes.name === name) return record;
+    const renamed = await renameDatabase(this.ctx, name, changes.name);
+    await this.ensureHealthMonitor(renamed.name);
+    return renamed;
   }
 
   /** A database backs up only to storages of its own workspace. */

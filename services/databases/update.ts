@@ -1,7 +1,8 @@
 /** The connection a database update leads to, and the test it passes before anything is saved. */
 import type { Catalog, DatabaseRecord } from '../../lib/catalog/catalog.ts';
 import { HindsightError } from '../../lib/errors.ts';
-import { parsePgUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { readSystemIdentifier } from '../../lib/backup/adopt-match.ts';
+import { connect, parsePgUrl, serverInfo, type PgTarget } from '../../lib/pg/connection.ts';
 import { SECRET_MARK } from '../audit-mask.ts';
 import { checkTarget } from './check.ts';
 import { databaseSettings, type DatabaseChanges } from './input.ts';
@@ -40,7 +41,22 @@ export async function assertConnects(name: string, target: PgTarget): Promise<vo
   );
 }
 
-/** The audit log's view of a database: its settings, and only whether it has a password. */
+/** The audit log's view of a database: its name and settings, and only whether it has a password. */
 export function auditedSettings(d: DatabaseRecord): Record<string, unknown> {
-  return { ...databaseSettings(d), password: d.hasPassword ? SECRET_MARK : null };
+  return { name: d.name, ...databaseSettings(d), password: d.hasPassword ? SECRET_MARK : null };
+}
+
+/**
+ * Connects as a backup would (a failure says why, naming the database) and returns the server's
+ * system identifier, which tells its backups from those of another server; undefined when the
+ * role may not read it.
+ */
+export async function serverIdentity(name: string, target: PgTarget): Promise<string | undefined> {
+  const client = await connect(name, target);
+  try {
+    await serverInfo(client);
+    return await readSystemIdentifier(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

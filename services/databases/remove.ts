@@ -1,0 +1,96 @@
+/**
+ * What becomes of a database's backups when it is removed: kept in storage (the default), where
+ * `db add` of the same database takes them back, or deleted from every storage holding a copy.
+ */
+import { backupObjectKey, manifestKey, storedDatabaseName } from '../../lib/backup/ids.ts';
+import type { StoredBackup } from '../../lib/catalog/adopted-backups.ts';
+import type { Catalog } from '../../lib/catalog/catalog.ts';
+import { HindsightError, errorMessage } from '../../lib/errors.ts';
+import { withSources } from './adopt.ts';
+
+export type BackupsChoice = 'keep' | 'delete';
+
+export interface RemoveOutcome {
+  removed: string;
+  backups: BackupsChoice;
+  /** Backups recorded for the database when it was removed. */
+  backupCount: number;
+  /** The storages that hold (keep) or held (delete) them. */
+  storages: string[];
+  /** The prefix their objects sit under in each storage. */
+  prefixes: string[];
+  /** For people: where the backups are, or that they are gone. */
+  message: string;
+}
+
+/** A delete that would take what a running job reads or writes, or what belongs to the server, is refused first. */
+async function refuseDelete(catalog: Catalog, name: string, running: string[]): Promise<void> {
+  const pitr = await catalog.wal.config(name);
+  if (pitr.enabled) {
+    throw new HindsightError(
+      'conflict',
+      `database "${name}" has PITR on, and its WAL archive and base backups belong to the whole server: ` +
+        `turn it off first (hindsight db pitr ${name} off), then remove it with --delete-backups, or keep the backups with --keep-backups`,
+    );
+  }
+  const restoring = await catalog.backupsBeingRestored(name);
+  const busy = [...running, ...restoring];
+  if (busy.length > 0) {
+    throw new HindsightError(
+      'conflict',
+      `database "${name}": backup ${busy[0]} is being taken or restored; wait for it to end (or cancel it), then remove the database`,
+    );
+  }
+}
+
+/** Removes every object and manifest of the database's backups; a storage that refuses stops the removal. */
+async function deleteObjects(catalog: Catalog, name: string, backups: StoredBackup[]): Promise<void> {
+  const storages = [...new Set(backups.flatMap((b) => b.storageNames))];
+  await withSources(catalog, storages, async (sources) => {
+    for (const backup of backups) {
+      const stored = storedDatabaseName({ objectKey: backup.objectKey, databaseName: name });
+      for (const source of sources.filter((s) => backup.storageNames.includes(s.name))) {
+        try {
+          await source.driver.remove(backupObjectKey(stored, backup.id));
+          // The manifest last, so that a half-removed backup never looks whole.
+          await source.driver.remove(manifestKey(stored, backup.id));
+        } catch (error) {
+          throw new HindsightError(
+            'unreachable',
+            `database "${name}" was not removed: backup ${backup.id} could not be deleted from storage "${source.name}" (${errorMessage(error)}); ` +
+              'fix the storage and remove again, or remove with --keep-backups',
+          );
+        }
+      }
+    }
+  });
+}
+
+/**
+ * Checks a delete may go ahead and deletes the objects (before the rows, so that a failure leaves
+ * the database registered with everything it knew); returns what the outcome reports.
+ */
+export async function settleBackups(catalog: Catalog, name: string, choice: BackupsChoice): Promise<RemoveOutcome> {
+  // Those retention deleted are gone from storage already.
+  const backups = (await catalog.storedBackupsOf(name)).filter((b) => b.status !== 'deleted');
+  const storages = [...new Set(backups.flatMap((b) => b.storageNames))].sort();
+  const prefixes = [
+    ...new Set(backups.map((b) => `${storedDatabaseName({ objectKey: b.objectKey, databaseName: name })}/`)),
+  ];
+  if (choice === 'delete') {
+    await refuseDelete(
+      catalog,
+      name,
+      backups.filter((b) => b.status === 'running').map((b) => b.id),
+    );
+    await deleteObjects(catalog, name, backups);
+  }
+  const where = storages.length > 0 ? `storage ${storages.join(', ')} (under ${prefixes.join(', ')})` : 'no storage';
+  const message =
+    choice === 'delete'
+      ? `its ${backups.length} backups were deleted from ${where}`
+      : backups.length === 0
+        ? 'it had no backups'
+        : `its ${backups.length} backups stay in ${where}; hindsight db add ${name} with the same database takes them back`;
+  return { removed: name, backups: choice, backupCount: backups.length, storages, prefixes, message };
+}
