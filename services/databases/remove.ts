@@ -48,7 +48,7 @@ async function deleteObjects(catalog: Catalog, name: string, backups: StoredBack
   const storages = [...new Set(backups.flatMap((b) => b.storageNames))];
   await withSources(catalog, storages, async (sources) => {
     for (const backup of backups) {
-      const stored = storedDatabaseName({ objectKey: backup.objectKey, databaseName: name });
+      const stored = storedUnder(backup, name);
       for (const source of sources.filter((s) => backup.storageNames.includes(s.name))) {
         try {
           await source.driver.remove(backupObjectKey(stored, backup.id));
@@ -66,6 +66,19 @@ async function deleteObjects(catalog: Catalog, name: string, backups: StoredBack
   });
 }
 
+const storedUnder = (backup: StoredBackup, name: string) =>
+  storedDatabaseName({ objectKey: backup.objectKey, databaseName: name });
+
+/**
+ * Which name takes back which backups: a manifest carries the name the database had when the
+ * backup was taken, so backups from before a rename come back only under the old name.
+ */
+function takeBack(backups: StoredBackup[], name: string): string {
+  const counts = new Map<string, number>();
+  for (const b of backups) counts.set(storedUnder(b, name), (counts.get(storedUnder(b, name)) ?? 0) + 1);
+  return [...counts].map(([stored, n]) => `${n} under ${stored}/ as "hindsight db add ${stored}"`).join(', ');
+}
+
 /**
  * Checks a delete may go ahead and deletes the objects (before the rows, so that a failure leaves
  * the database registered with everything it knew); returns what the outcome reports.
@@ -74,9 +87,7 @@ export async function settleBackups(catalog: Catalog, name: string, choice: Back
   // Those retention deleted are gone from storage already.
   const backups = (await catalog.storedBackupsOf(name)).filter((b) => b.status !== 'deleted');
   const storages = [...new Set(backups.flatMap((b) => b.storageNames))].sort();
-  const prefixes = [
-    ...new Set(backups.map((b) => `${storedDatabaseName({ objectKey: b.objectKey, databaseName: name })}/`)),
-  ];
+  const prefixes = [...new Set(backups.map((b) => `${storedUnder(b, name)}/`))];
   if (choice === 'delete') {
     await refuseDelete(
       catalog,
@@ -85,12 +96,12 @@ export async function settleBackups(catalog: Catalog, name: string, choice: Back
     );
     await deleteObjects(catalog, name, backups);
   }
-  const where = storages.length > 0 ? `storage ${storages.join(', ')} (under ${prefixes.join(', ')})` : 'no storage';
+  const where = storages.length > 0 ? `storage ${storages.join(', ')}` : 'no storage';
   const message =
     choice === 'delete'
       ? `its ${backups.length} backups were deleted from ${where}`
       : backups.length === 0
         ? 'it had no backups'
-        : `its ${backups.length} backups stay in ${where}; hindsight db add ${name} with the same database takes them back`;
+        : `its ${backups.length} backups stay in ${where}; adding the same database again takes back ${takeBack(backups, name)}`;
   return { removed: name, backups: choice, backupCount: backups.length, storages, prefixes, message };
 }

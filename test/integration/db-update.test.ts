@@ -1,11 +1,13 @@
 /**
  * Changing a registered database in place: a password rotated on the server and new storages with
  * `hindsight db update`, a wrong password refused with nothing saved, and PATCH /api/v1/databases
- * for one field, refused to a viewer. Earlier backups stay attached and still restore by id.
- * Real catalog, PostgreSQL, Temporal and worker.
+ * for one field, refused to a viewer. Earlier backups stay attached and still restore by id, after
+ * a rename too. Removed with its backups kept and added again, a database takes them back; a
+ * database of another server under the same name takes nothing; removed with --delete-backups, it
+ * leaves nothing in storage. Real catalog, PostgreSQL, Temporal and worker.
  */
 import assert from 'node:assert/strict';
-import { access, writeFile } from 'node:fs/promises';
+import { access, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
@@ -13,7 +15,9 @@ import { SECRET_MARK } from '../../services/audit-mask.ts';
 import { callApi, loginCookie, PASSWORD, type OpenApiDoc } from '../support/api-v1-client.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { hindsightResult, type CliResult } from '../support/hindsight-cli.ts';
-import type { Platform } from '../support/platform.ts';
+import { createFilledDatabase, startTestCluster, tableFingerprint, type Platform } from '../support/platform.ts';
+import { backupScheduleId } from '../../temporal/contracts/backup.ts';
+import { healthWorkflowId } from '../../temporal/contracts/health.ts';
 import { assertSameTables, startSeededPlatform } from '../support/seeded-platform.ts';
 
 const schema = `
@@ -51,6 +55,21 @@ async function passwordFile(name: string, password: string): Promise<string> {
   await writeFile(file, `${password}\n`, { mode: 0o600 });
   return file;
 }
+
+/** The ordered per-table hashes of `target` now. */
+const fingerprints = async (target: PgTarget) =>
+  Promise.all(tables.map(([table, order]) => tableFingerprint(target, table, order)));
+
+/** Restores backup `backupId` of `database` into a new database on the source's server; its fingerprints. */
+async function restoredFingerprints(database: string, backupId: string, into: string) {
+  const restored = { ...source, database: into };
+  const restore = await platform.ops.startRestore({ database, backupId, to: { url: targetUrl(restored) } });
+  assert.equal((await restore.result()).backupId, backupId);
+  return fingerprints(restored);
+}
+
+/** The files a local storage holds under `prefix/` (none when the directory is gone). */
+const filesUnder = (root: string, prefix: string) => readdir(path.join(root, prefix)).catch(() => [] as string[]);
 
 /** The password and storages the catalog holds for the database now. */
 const stored = async () => ({
@@ -160,5 +179,112 @@ describe('db update: a database changed in place keeps its backups', () => {
     assert.deepEqual(await stored(), { password: 'third-secret', storages: ['second'] });
     const backup = await (await platform.ops.startBackup('shop')).result();
     assert.equal(backup.status, 'complete', 'a backup connects with the patched password');
+  });
+
+  /** The backup taken after the rename, and the source's fingerprints when it was taken. */
+  let afterRename: { id: string; fingerprints: Awaited<ReturnType<typeof fingerprints>> };
+  const readerUrl = () => targetUrl(asReader('third-secret'));
+
+  it('renames: refused for a taken name or with PITR on; then earlier backups restore, the next lands under the new name', async () => {
+    const atFirstBackup = await fingerprints(source);
+    await asAdmin(`insert into orders values (5001, 1, 'after the first backups')`);
+    assert.equal((await cli(['db', 'schedule', 'shop', '17 3 * * *'])).code, 0);
+    await platform.ops.addDatabase({ name: 'taken', url: targetUrl(source), storages: 'local', skipCheck: true });
+    const taken = await cli(['db', 'update', 'shop', '--name', 'taken']);
+    assert.match(taken.stderr, /database "taken" is already registered: choose another name/);
+    await platform.ops.removeDatabase('taken');
+    const { pool } = platform.runtime.catalog;
+    await pool.query(`update databases set pitr_enabled = true where name = 'shop'`);
+    const pitr = await cli(['db', 'update', 'shop', '--name', 'shop2']);
+    await pool.query(`update databases set pitr_enabled = false where name = 'shop'`);
+    assert.match(pitr.stderr, /PITR on.*hindsight db pitr shop off/);
+
+    const renamed = await cli(['db', 'update', 'shop', '--name', 'shop2', '--json']);
+    assert.equal(renamed.code, 0, renamed.stderr);
+    assert.equal(JSON.parse(renamed.stdout).name, 'shop2');
+    assert.equal((await platform.runtime.catalog.databaseTarget('shop2')).password, 'third-secret', 'sealed anew');
+    await platform.client.schedule.getHandle(backupScheduleId('shop2')).describe();
+    await assert.rejects(platform.client.schedule.getHandle(backupScheduleId('shop')).describe(), /not found/i);
+    const health = await platform.client.workflow.getHandle(healthWorkflowId('shop2')).describe();
+    assert.equal(health.status.name, 'RUNNING');
+
+    assert.deepEqual(await restoredFingerprints('shop2', earlierBackup, 'shop_r_renamed'), atFirstBackup);
+    const next = await (await platform.ops.startBackup('shop2')).result();
+    assert.equal(next.status, 'complete');
+    await access(path.join(platform.dir, 'second', 'shop2', `${next.backupId}.dump.hsb`));
+    afterRename = { id: next.backupId, fingerprints: await fingerprints(source) };
+  });
+
+  it('removed with its backups kept and added again, it takes back those under its name; they restore by id', async () => {
+    await asAdmin(`insert into orders values (5002, 2, 'after the renamed backup')`);
+    const removed = await cli(['db', 'remove', 'shop2']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(
+      removed.stdout,
+      /its 4 backups stay in storage local, second; .* 1 under shop2\/ as "hindsight db add shop2"/,
+    );
+    assert.match(removed.stdout, /kept: neither --keep-backups nor --delete-backups was given/);
+
+    const added = await cli(['db', 'add', 'shop2', '--url', readerUrl(), '--storage', 'local,second']);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /adopted 1 earlier backups found in storage second\n/);
+    const listed = await platform.ops.listBackups('shop2');
+    assert.deepEqual(
+      listed.map((b) => [b.id, b.status, b.trigger, b.copies.map((c) => c.storageName)]),
+      [[afterRename.id, 'complete', 'adopted', ['second']]],
+    );
+    assert.deepEqual(await restoredFingerprints('shop2', afterRename.id, 'shop_r_adopted'), afterRename.fingerprints);
+    assert.notDeepEqual(await fingerprints(source), afterRename.fingerprints, 'the source moved on since');
+  });
+
+  it('a database of another server under the same name takes none of them (API)', async () => {
+    assert.equal((await cli(['db', 'remove', 'shop2', '--keep-backups'])).code, 0);
+    const other = await startTestCluster(platform.dir, { name: 'other' });
+    try {
+      const otherShop = await createFilledDatabase(other, 'shop', schema);
+      const cookie = await loginCookie(consoleApp.url, 'owner@example.org');
+      const body = {
+        name: 'shop2',
+        url: targetUrl(otherShop),
+        storages: ['local', 'second'],
+        verifyAfterBackup: false,
+      };
+      const added = await callApi(consoleApp.url, 'POST', '/databases', { cookie }, body);
+      assert.equal(added.status, 201, added.text);
+      const adopted = added.body.adopted as { count: number; skipped: Array<{ reason: string }> };
+      assert.equal(adopted.count, 0);
+      assert.match(
+        adopted.skipped[0]?.reason ?? '',
+        /taken from another server \(system identifier \d+; this one is \d+\)/,
+      );
+      const gone = await callApi(consoleApp.url, 'DELETE', '/databases/shop2?backups=delete', { cookie });
+      assert.equal(gone.status, 200, gone.text);
+      assert.deepEqual([gone.body.backups, gone.body.backupCount], ['delete', 0]);
+    } finally {
+      await other.stop('immediate');
+    }
+  });
+
+  it('removed with --delete-backups, it leaves no object of it in storage', async () => {
+    const added = await platform.ops.addDatabase({
+      name: 'shop2',
+      url: readerUrl(),
+      storages: ['local', 'second'],
+      verifyAfterBackup: false,
+    });
+    assert.deepEqual([added.adopted.count, added.adopted.matchedBy], [1, 'system-identifier']);
+    const fresh = await (await platform.ops.startBackup('shop2')).result();
+    assert.equal(fresh.status, 'complete');
+    const second = path.join(platform.dir, 'second');
+    assert.equal((await filesUnder(platform.backupsDir, 'shop2')).length, 2, 'object and manifest');
+    assert.equal((await filesUnder(second, 'shop2')).length, 4);
+
+    const removed = await cli(['db', 'remove', 'shop2', '--delete-backups', '--json']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.deepEqual([JSON.parse(removed.stdout).backups, JSON.parse(removed.stdout).backupCount], ['delete', 2]);
+    assert.deepEqual(await filesUnder(platform.backupsDir, 'shop2'), []);
+    assert.deepEqual(await filesUnder(second, 'shop2'), []);
+    const [audited] = await platform.runtime.catalog.access.listAudit({ action: 'database.delete', limit: 1 });
+    assert.equal((audited?.after as { backups: string }).backups, 'delete');
   });
 });
