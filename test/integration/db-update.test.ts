@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { SECRET_MARK } from '../../services/audit-mask.ts';
+import { systemActor } from '../../services/authz.ts';
 import { callApi, loginCookie, PASSWORD, type OpenApiDoc } from '../support/api-v1-client.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { hindsightResult, type CliResult } from '../support/hindsight-cli.ts';
@@ -188,16 +189,15 @@ describe('db update: a database changed in place keeps its backups', () => {
   it('renames: refused for a taken name or with PITR on; then earlier backups restore, the next lands under the new name', async () => {
     const atFirstBackup = await fingerprints(source);
     await asAdmin(`insert into orders values (5001, 1, 'after the first backups')`);
-    assert.equal((await cli(['db', 'schedule', 'shop', '17 3 * * *'])).code, 0);
+    await platform.ops.setSchedule('shop', '17 3 * * *');
     await platform.ops.addDatabase({ name: 'taken', url: targetUrl(source), storages: 'local', skipCheck: true });
-    const taken = await cli(['db', 'update', 'shop', '--name', 'taken']);
-    assert.match(taken.stderr, /database "taken" is already registered: choose another name/);
+    const rename = (name: string) => platform.services.databases.update(systemActor, 'shop', { name });
+    await assert.rejects(rename('taken'), /database "taken" is already registered: choose another name/);
     await platform.ops.removeDatabase('taken');
     const { pool } = platform.runtime.catalog;
     await pool.query(`update databases set pitr_enabled = true where name = 'shop'`);
-    const pitr = await cli(['db', 'update', 'shop', '--name', 'shop2']);
+    await assert.rejects(rename('shop2'), /PITR on.*hindsight db pitr shop off/);
     await pool.query(`update databases set pitr_enabled = false where name = 'shop'`);
-    assert.match(pitr.stderr, /PITR on.*hindsight db pitr shop off/);
 
     const renamed = await cli(['db', 'update', 'shop', '--name', 'shop2', '--json']);
     assert.equal(renamed.code, 0, renamed.stderr);
@@ -238,7 +238,7 @@ describe('db update: a database changed in place keeps its backups', () => {
   });
 
   it('a database of another server under the same name takes none of them (API)', async () => {
-    assert.equal((await cli(['db', 'remove', 'shop2', '--keep-backups'])).code, 0);
+    assert.equal((await platform.ops.removeDatabase('shop2')).backups, 'keep');
     const other = await startTestCluster(platform.dir, { name: 'other' });
     try {
       const otherShop = await createFilledDatabase(other, 'shop', schema);
