@@ -265,14 +265,26 @@ describe('db update: a database changed in place keeps its backups', () => {
     }
   });
 
-  it('removed with --delete-backups, it leaves no object of it in storage', async () => {
-    const added = await platform.ops.addDatabase({
+  it('added again in the console without JavaScript, it says what it took back; --delete-backups leaves nothing', async () => {
+    const fields = new URLSearchParams({
       name: 'shop2',
       url: readerUrl(),
-      storages: ['local', 'second'],
-      verifyAfterBackup: false,
+      schedule: '',
+      timezone: 'UTC',
+      workspace: '1',
     });
-    assert.deepEqual([added.adopted.count, added.adopted.matchedBy], [1, 'system-identifier']);
+    for (const storage of ['local', 'second']) fields.append('storages', storage);
+    const response = await consoleApp.fetch(`${consoleApp.url}/databases/new?/save`, {
+      method: 'POST',
+      body: fields,
+      redirect: 'manual',
+      // As a browser without JavaScript posts it: asking for the page, not the action's JSON.
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', origin: consoleApp.url },
+    });
+    const html = await response.text();
+    assert.equal(response.status, 200, html.slice(0, 300));
+    assert.match(html, /Adopted 1 earlier\s+backup found in storage second/);
+    await platform.services.databases.update(systemActor, 'shop2', { verifyAfterBackup: false });
     const fresh = await (await platform.ops.startBackup('shop2')).result();
     assert.equal(fresh.status, 'complete');
     const second = path.join(platform.dir, 'second');

@@ -142,7 +142,7 @@ export interface ConsoleSetupServices {
       timezone: string;
       workspaceId: number;
     },
-  ): Promise<{ name: string }>;
+  ): Promise<{ name: string; adopted: { count: number; storages: string[] } }>;
 
   notifierChoices(actor: ActorRef): Promise<ConsoleNotifierChoices>;
   notifierForm(actor: ActorRef, name: string): Promise<ConsoleNotifierForm>;

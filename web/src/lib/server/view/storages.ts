@@ -112,7 +112,7 @@ export function newDatabaseServices(services: Services, workspaceNames: Workspac
         timezone: input.timezone,
         workspaceId: input.workspaceId,
       });
-      return { name: record.name };
+      return { name: record.name, adopted: { count: record.adopted.count, storages: record.adopted.storages } };
     },
   };
 }

@@ -49,8 +49,9 @@ export const actions = {
     const form = await request.formData();
     const name = field(form, 'name').trim();
     const schedule = field(form, 'schedule').trim();
+    let added: { name: string; adopted: { count: number; storages: string[] } };
     try {
-      await services().setup.addDatabase(actorOf(locals), {
+      added = await services().setup.addDatabase(actorOf(locals), {
         name,
         url: field(form, 'url').trim(),
         storages: fields(form, 'storages'),
@@ -61,6 +62,8 @@ export const actions = {
     } catch (err) {
       return fail(statusFor(err), { error: message(err), values: echo(form) });
     }
+    // Earlier backups taken back from storage are news worth a stop on this page; otherwise straight on.
+    if (added.adopted.count > 0) return { added };
     redirect(303, `/databases/${encodeURIComponent(name)}`);
   },
 } satisfies Actions;
