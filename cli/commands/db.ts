@@ -66,9 +66,19 @@ export const dbCommands = [
   }),
   command(
     'db remove',
-    'removes the database from the catalog; its backups stay in storage unless --delete-backups (asked on a terminal)',
+    'removes the database from the catalog; keep or delete its backups (asked on a terminal, kept without one)',
     'removeDatabase',
-    { args: [dbArg], flags: ['keep-backups', 'delete-backups'] },
+    {
+      args: [dbArg],
+      flags: [
+        'keep-backups',
+        {
+          name: 'delete-backups',
+          description:
+            'delete its backups from every storage holding a copy (refused while PITR is on: hindsight db pitr <db> off first)',
+        },
+      ],
+    },
   ),
   command('db role-check', 'is the configured role read-only? every reason why not (exit 1 when not)', 'dbRoleCheck', {
     args: [dbArg],
