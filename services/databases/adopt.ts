@@ -4,9 +4,8 @@
  */
 import type { AdoptionSource } from '../../lib/backup/adopt-match.ts';
 import { scanForBackups, type SkippedObject } from '../../lib/backup/adopt-scan.ts';
-import type { BackupSource } from '../../lib/backup/sources.ts';
 import type { Catalog } from '../../lib/catalog/catalog.ts';
-import { createStorageDriver } from '../../lib/storage/index.ts';
+import { withDrivers } from '../../activities/storage-access.ts';
 
 export interface AdoptionReport {
   /** How many earlier backups were recorded as backups of the database. */
@@ -22,22 +21,6 @@ export interface AdoptionReport {
   note: string | null;
 }
 
-/** Opens a driver for each storage, and closes them whatever happens. */
-export async function withSources<T>(
-  catalog: Catalog,
-  names: string[],
-  work: (sources: BackupSource[]) => Promise<T>,
-): Promise<T> {
-  const sources: BackupSource[] = [];
-  try {
-    for (const name of names)
-      sources.push({ name, driver: createStorageDriver(name, await catalog.storageConfig(name)) });
-    return await work(sources);
-  } finally {
-    await Promise.all(sources.map((s) => s.driver.close?.().catch(() => undefined)));
-  }
-}
-
 function noteFor(source: AdoptionSource, skipCheck: boolean): string | null {
   if (source.systemIdentifier !== undefined) return null;
   return skipCheck
@@ -50,7 +33,7 @@ export async function adoptStoredBackups(
   catalog: Catalog,
   input: { name: string; storages: string[]; source: AdoptionSource; skipCheck: boolean },
 ): Promise<AdoptionReport> {
-  const scan = await withSources(catalog, input.storages, (sources) =>
+  const scan = await withDrivers(catalog, input.storages, (sources) =>
     scanForBackups(sources, input.name, input.source),
   );
   const adopted: string[] = [];

@@ -6,7 +6,7 @@ import { backupObjectKey, manifestKey, storedDatabaseName } from '../../lib/back
 import type { StoredBackup } from '../../lib/catalog/adopted-backups.ts';
 import type { Catalog } from '../../lib/catalog/catalog.ts';
 import { HindsightError, errorMessage } from '../../lib/errors.ts';
-import { withSources } from './adopt.ts';
+import { withDrivers } from '../../activities/storage-access.ts';
 
 export type BackupsChoice = 'keep' | 'delete';
 
@@ -46,7 +46,7 @@ async function refuseDelete(catalog: Catalog, name: string, running: string[]): 
 /** Removes every object and manifest of the database's backups; a storage that refuses stops the removal. */
 async function deleteObjects(catalog: Catalog, name: string, backups: StoredBackup[]): Promise<void> {
   const storages = [...new Set(backups.flatMap((b) => b.storageNames))];
-  await withSources(catalog, storages, async (sources) => {
+  await withDrivers(catalog, storages, async (sources) => {
     for (const backup of backups) {
       const stored = storedUnder(backup, name);
       for (const source of sources.filter((s) => backup.storageNames.includes(s.name))) {

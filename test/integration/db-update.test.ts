@@ -94,23 +94,27 @@ async function startShop(): Promise<string> {
   return first.backupId;
 }
 
+// One platform for every suite of the file: they run in order, each going on from where the last left it.
+let consoleApp: SignedInConsole;
+let earlierBackup: string;
+const cli = (args: string[]): Promise<CliResult> => hindsightResult(platform.configEnv, args);
+const patch = (cookie: string, body: unknown) => callApi(consoleApp.url, 'PATCH', '/databases/shop', { cookie }, body);
+
+before(async () => {
+  earlierBackup = await startShop();
+  consoleApp = await startSignedInConsole(platform);
+});
+
+after(async () => {
+  await consoleApp?.close();
+  await platform?.stop();
+});
+
+/** The backup taken after the rename, and the source's fingerprints when it was taken. */
+let afterRename: { id: string; fingerprints: Awaited<ReturnType<typeof fingerprints>> };
+const readerUrl = () => targetUrl(asReader('third-secret'));
+
 describe('db update: a database changed in place keeps its backups', () => {
-  let consoleApp: SignedInConsole;
-  let earlierBackup: string;
-  const cli = (args: string[]): Promise<CliResult> => hindsightResult(platform.configEnv, args);
-  const patch = (cookie: string, body: unknown) =>
-    callApi(consoleApp.url, 'PATCH', '/databases/shop', { cookie }, body);
-
-  before(async () => {
-    earlierBackup = await startShop();
-    consoleApp = await startSignedInConsole(platform);
-  });
-
-  after(async () => {
-    await consoleApp?.close();
-    await platform?.stop();
-  });
-
   it('refuses a password the server does not take, and saves nothing of the change', async () => {
     await alterReaderPassword('second-secret');
     const wrong = await passwordFile('wrong', 'not-the-password');
@@ -181,11 +185,9 @@ describe('db update: a database changed in place keeps its backups', () => {
     const backup = await (await platform.ops.startBackup('shop')).result();
     assert.equal(backup.status, 'complete', 'a backup connects with the patched password');
   });
+});
 
-  /** The backup taken after the rename, and the source's fingerprints when it was taken. */
-  let afterRename: { id: string; fingerprints: Awaited<ReturnType<typeof fingerprints>> };
-  const readerUrl = () => targetUrl(asReader('third-secret'));
-
+describe('db update --name: a renamed database keeps its backups and moves its schedules', () => {
   it('renames: refused for a taken name or with PITR on; then earlier backups restore, the next lands under the new name', async () => {
     const atFirstBackup = await fingerprints(source);
     await asAdmin(`insert into orders values (5001, 1, 'after the first backups')`);
@@ -214,7 +216,9 @@ describe('db update: a database changed in place keeps its backups', () => {
     await access(path.join(platform.dir, 'second', 'shop2', `${next.backupId}.dump.hsb`));
     afterRename = { id: next.backupId, fingerprints: await fingerprints(source) };
   });
+});
 
+describe('db remove and db add: backups kept in storage are taken back by the same database only', () => {
   it('removed with its backups kept and added again, it takes back those under its name; they restore by id', async () => {
     await asAdmin(`insert into orders values (5002, 2, 'after the renamed backup')`);
     const removed = await cli(['db', 'remove', 'shop2']);
@@ -264,7 +268,9 @@ describe('db update: a database changed in place keeps its backups', () => {
       await other.stop('immediate');
     }
   });
+});
 
+describe('db remove --delete-backups: nothing of the database stays in storage', () => {
   it('added again in the console without JavaScript, it says what it took back; --delete-backups leaves nothing', async () => {
     const fields = new URLSearchParams({
       name: 'shop2',
