@@ -13,7 +13,9 @@ describe('a database update', () => {
     const empty = updateDatabaseInput.safeParse({ skipCheck: true });
     assert.equal(empty.success, false);
     assert.match(empty.error!.issues[0]!.message, /^nothing to change/);
-    assert.equal(updateDatabaseInput.safeParse({ name: 'other' }).success, false, 'a database keeps its name');
+    assert.equal(updateDatabaseInput.safeParse({ host: 'other' }).success, false, 'a field it does not know');
+    assert.equal(updateDatabaseInput.safeParse({ name: 'Not A Name' }).success, false, 'a new name follows the rule');
+    assert.equal(updateDatabaseInput.safeParse({ name: 'other' }).success, true, 'a rename is a change');
   });
 
   it('reads one storage name as a list of one', () => {
