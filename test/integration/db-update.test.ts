@@ -211,6 +211,11 @@ describe('db update --name: a renamed database keeps its backups and moves its s
     assert.equal(health.status.name, 'RUNNING');
 
     assert.deepEqual(await restoredFingerprints('shop2', earlierBackup, 'shop_r_renamed'), atFirstBackup);
+    // A download reads the object under its recorded key, checked end to end against its old-name identity.
+    const download = await platform.services.backupReads.download(systemActor, earlierBackup, { decrypt: true });
+    let bytes = 0;
+    for await (const chunk of download.stream) bytes += (chunk as Buffer).length;
+    assert.equal(bytes, download.sizeBytes);
     const next = await (await platform.ops.startBackup('shop2')).result();
     assert.equal(next.status, 'complete');
     await access(path.join(platform.dir, 'second', 'shop2', `${next.backupId}.dump.hsb`));
