@@ -119,29 +119,37 @@ async function startBucket(): Promise<{ moto: MotoServer; settings: Record<strin
   };
 }
 
-/** Starts everything at once; a failure half-way stops what started. */
-export async function startGuideWorld(): Promise<GuideWorld> {
-  const platform = await startPlatform();
-  const [source, bucket] = await Promise.allSettled([startSource(platform), startBucket()]);
-  try {
-    if (source.status === 'rejected') throw source.reason;
-    if (bucket.status === 'rejected') throw bucket.reason;
-    await platform.startWorker();
-  } catch (error) {
-    if (source.status === 'fulfilled') await source.value.cluster.stop('immediate').catch(() => undefined);
-    if (bucket.status === 'fulfilled') await bucket.value.moto.stop();
-    await platform.stop();
-    throw error;
-  }
-  const { user, host, port, database, password } = source.value.target;
+/** The guide's settings, pointing at this world's servers. */
+async function worldOf(
+  platform: Platform,
+  source: GuideWorld['source'],
+  bucket: Awaited<ReturnType<typeof startBucket>>,
+): Promise<GuideWorld> {
+  const { user, host, port, database, password } = source.target;
   const passwordFile = path.join(platform.dir, 'shop.password');
   await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
   const settings = {
     SHOP_URL: `postgres://${user}@${host}:${port}/${database}`,
     SHOP_PASSWORD_FILE: passwordFile,
-    ...bucket.value.settings,
+    ...bucket.settings,
     // In the OS temp dir (a default restore root), below a directory the sandbox user can traverse.
     RESTORE_DIR: path.join(platform.dir, 'shop-before'),
   };
-  return new GuideWorld({ platform, source: source.value, moto: bucket.value.moto, settings });
+  return new GuideWorld({ platform, source, moto: bucket.moto, settings });
+}
+
+/** Starts everything at once; a failure half-way stops what started. */
+export async function startGuideWorld(): Promise<GuideWorld> {
+  const platform = await startPlatform();
+  const [source, bucket, worker] = await Promise.allSettled([
+    startSource(platform),
+    startBucket(),
+    platform.startWorker(),
+  ]);
+  if (source.status === 'fulfilled' && bucket.status === 'fulfilled' && worker.status === 'fulfilled')
+    return worldOf(platform, source.value, bucket.value);
+  if (source.status === 'fulfilled') await source.value.cluster.stop('immediate').catch(() => undefined);
+  if (bucket.status === 'fulfilled') await bucket.value.moto.stop();
+  await platform.stop();
+  throw [source, bucket, worker].map((s) => (s.status === 'rejected' ? s.reason : undefined)).find(Boolean);
 }
