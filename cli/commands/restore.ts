@@ -25,7 +25,10 @@ export const restoreCommands = [
     flags: [
       { name: 'backup', description: 'logical: this backup instead of the newest' },
       { name: 'to', description: 'logical: the postgres:// URL to restore into; point in time: an empty directory' },
-      { name: 'to-database', description: 'logical: a registered database to restore into' },
+      {
+        name: 'to-database',
+        description: "logical: a new or empty database on the source's server (created when missing)",
+      },
       ...pointInTimeTargets,
       'to-sandbox',
       { name: 'agent', description: 'point in time: the agent that restores into the directory on its host' },
