@@ -81,6 +81,22 @@ export interface ConsoleStoragesView {
   temporalUiUrl: string;
 }
 
+/** A saved storage as its edit form shows it: settings without secrets, and which secrets are stored. */
+export interface ConsoleStorageForm {
+  name: string;
+  type: string;
+  workspace: string;
+  settings: Record<string, unknown>;
+  /** The secret fields the catalog holds, by name only: their inputs stay blank and blank keeps them. */
+  secretsSet: string[];
+  /** Complete backup copies it holds: while there are any, its location fields cannot change. */
+  copies: number;
+  /** The settings that say where its objects are; fixed while `copies` > 0. */
+  locked: string[];
+  usedBy: string[];
+  temporalUiUrl: string;
+}
+
 export type { ConnectionCheck };
 
 export interface ConsoleNewDatabaseView {
@@ -126,6 +142,9 @@ export interface ConsoleSetupServices {
   ): Promise<void>;
   testStorage(actor: ActorRef, name: string): Promise<ConnectionCheck & { stage?: string }>;
   removeStorage(actor: ActorRef, name: string): Promise<void>;
+  storageForm(actor: ActorRef, name: string): Promise<ConsoleStorageForm>;
+  /** Merges the change over the stored settings (secrets not named are kept) after a connection test. */
+  updateStorage(actor: ActorRef, name: string, change: Record<string, unknown>): Promise<void>;
 
   newDatabase(actor: ActorRef): Promise<ConsoleNewDatabaseView>;
   /** Connects as `hindsight db add` would (server version, size) without saving anything. */
