@@ -353,6 +353,7 @@ describe('the console in a real browser', () => {
       '/databases/new',
       '/restore?database=shop',
       '/storages',
+      '/storages/nas',
       '/notifiers',
       '/audit',
       '/users',

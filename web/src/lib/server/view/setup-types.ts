@@ -72,6 +72,9 @@ export interface ConsoleStorageRow {
   hasSecrets: boolean;
   workspace: string;
   usedBy: string[];
+  /** What the actor's role in its workspace allows: the page offers only those buttons. */
+  canUpdate: boolean;
+  canDelete: boolean;
 }
 
 export interface ConsoleStoragesView {
@@ -94,6 +97,7 @@ export interface ConsoleStorageForm {
   /** The settings that say where its objects are; fixed while `copies` > 0. */
   locked: string[];
   usedBy: string[];
+  canUpdate: boolean;
   temporalUiUrl: string;
 }
 

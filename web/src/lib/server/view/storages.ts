@@ -51,6 +51,8 @@ export function storageServices(services: Services, workspaceNames: WorkspaceNam
           settings: s.settings,
           hasSecrets: s.hasSecrets,
           usedBy: databases.filter((d) => d.storageNames.includes(s.name)).map((d) => d.name),
+          canUpdate: services.ctx.guard.can(actor, s.workspaceId, 'storage.update'),
+          canDelete: services.ctx.guard.can(actor, s.workspaceId, 'storage.delete'),
         })),
         workspaces: [...names].map(([id, name]) => ({
           id,
@@ -123,6 +125,7 @@ async function storageForm(
     copies,
     locked: copies > 0 ? [...LOCATION_FIELDS] : [],
     usedBy: databases.filter((d) => d.storageNames.includes(name)).map((d) => d.name),
+    canUpdate: services.ctx.guard.can(actor, storage.workspaceId, 'storage.update'),
     temporalUiUrl: config.temporalUiUrl,
   };
 }
