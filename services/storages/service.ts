@@ -45,7 +45,7 @@ type SaveOptions = {
 };
 
 /** Where a storage keeps its objects: changing one of these moves every key the catalog records. */
-const LOCATION_FIELDS = ['path', 'bucket', 'prefix', 'container', 'remote'];
+export const LOCATION_FIELDS: readonly string[] = ['path', 'bucket', 'prefix', 'container', 'remote'];
 
 const refusedSave = (name: string, failure: string) => `storage "${name}" was not saved: ${failure}`;
 const refusedChange = (name: string, failure: string) =>

@@ -2,7 +2,8 @@
  * The console driven by a real browser (Debian's chromium through playwright-core) against the
  * built SvelteKit app, a real Temporal dev server, a real worker and real PostgreSQL servers: the
  * path a new operator takes, from creating the owner to restoring a backup and reading the audit
- * log. Screenshots of every main page are written to test-artifacts/console/.
+ * log, and editing and removing storages and notifiers. Screenshots of every main page are written
+ * to test-artifacts/console/.
  */
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { operatorActor } from '../../services/authz.ts';
 import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { horizontalOverflow, launchChromium, screenshot, watchPageErrors } from '../support/browser.ts';
+import { storageAndNotifierEdits } from '../support/console-config-edits.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
 
@@ -319,6 +321,9 @@ describe('the console in a real browser', () => {
     await screenshot(page, '09-audit');
   });
 
+  // Editing and removing storages and notifiers: "nas" holds the backup above and "shop" uses it.
+  storageAndNotifierEdits(() => ({ page, platform, url: server.url }));
+
   it('renders every other page without an error, for the screenshots', async () => {
     const pages: [string, string][] = [
       ['/', '13-overview'],
@@ -348,6 +353,7 @@ describe('the console in a real browser', () => {
       '/databases/new',
       '/restore?database=shop',
       '/storages',
+      '/storages/nas',
       '/notifiers',
       '/audit',
       '/users',

@@ -15,6 +15,10 @@ export interface Setting {
   min?: number;
   max?: number;
   rows?: number;
+  /** Shown but not changeable (the reason goes in the label or a note beside the group). */
+  readonly?: boolean;
+  /** The server's refusal that names this setting, shown beside its input. */
+  error?: string;
 }
 
 // One constructor a kind, so that a table of settings reads as a list of labelled inputs.

@@ -72,12 +72,32 @@ export interface ConsoleStorageRow {
   hasSecrets: boolean;
   workspace: string;
   usedBy: string[];
+  /** What the actor's role in its workspace allows: the page offers only those buttons. */
+  canUpdate: boolean;
+  canDelete: boolean;
 }
 
 export interface ConsoleStoragesView {
   storages: ConsoleStorageRow[];
   /** localRoot: where this user's local storages must lie (null: anywhere, for the instance owner). */
   workspaces: Array<{ id: number; name: string; canCreate: boolean; localRoot: string | null }>;
+  temporalUiUrl: string;
+}
+
+/** A saved storage as its edit form shows it: settings without secrets, and which secrets are stored. */
+export interface ConsoleStorageForm {
+  name: string;
+  type: string;
+  workspace: string;
+  settings: Record<string, unknown>;
+  /** The secret fields the catalog holds, by name only: their inputs stay blank and blank keeps them. */
+  secretsSet: string[];
+  /** Complete backup copies it holds: while there are any, its location fields cannot change. */
+  copies: number;
+  /** The settings that say where its objects are; fixed while `copies` > 0. */
+  locked: string[];
+  usedBy: string[];
+  canUpdate: boolean;
   temporalUiUrl: string;
 }
 
@@ -126,6 +146,9 @@ export interface ConsoleSetupServices {
   ): Promise<void>;
   testStorage(actor: ActorRef, name: string): Promise<ConnectionCheck & { stage?: string }>;
   removeStorage(actor: ActorRef, name: string): Promise<void>;
+  storageForm(actor: ActorRef, name: string): Promise<ConsoleStorageForm>;
+  /** Merges the change over the stored settings (secrets not named are kept) after a connection test. */
+  updateStorage(actor: ActorRef, name: string, change: Record<string, unknown>): Promise<void>;
 
   newDatabase(actor: ActorRef): Promise<ConsoleNewDatabaseView>;
   /** Connects as `hindsight db add` would (server version, size) without saving anything. */

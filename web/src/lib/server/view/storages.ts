@@ -4,13 +4,16 @@ import type { StorageRecord } from '../../../../../lib/catalog/storages.ts';
 import { HindsightError } from '../../../../../lib/errors.ts';
 import type { testStorageConnection } from '../../../../../lib/storage/connection-test.ts';
 import { workspaceStorageRoot } from '../../../../../lib/storage/local/root.ts';
+import { storageSecretFieldNames } from '../../../../../lib/storage/config.ts';
 import { isInstanceLevel } from '../../../../../services/authz.ts';
 import type { Services } from '../../../../../services/index.ts';
-import type { ConnectionCheck, ConsoleSetupServices, WorkspaceNames } from './setup-types.ts';
+import { LOCATION_FIELDS } from '../../../../../services/storages/service.ts';
+import type { ConnectionCheck, ConsoleSetupServices, ConsoleStorageForm, WorkspaceNames } from './setup-types.ts';
+import type { ActorRef } from './types.ts';
 
 type StoragePart = Pick<
   ConsoleSetupServices,
-  'storages' | 'testStorageConfig' | 'saveStorage' | 'testStorage' | 'removeStorage'
+  'storages' | 'testStorageConfig' | 'saveStorage' | 'testStorage' | 'removeStorage' | 'storageForm' | 'updateStorage'
 >;
 type DatabasePart = Pick<ConsoleSetupServices, 'newDatabase' | 'testDatabase' | 'testDatabaseUrl' | 'addDatabase'>;
 
@@ -48,6 +51,8 @@ export function storageServices(services: Services, workspaceNames: WorkspaceNam
           settings: s.settings,
           hasSecrets: s.hasSecrets,
           usedBy: databases.filter((d) => d.storageNames.includes(s.name)).map((d) => d.name),
+          canUpdate: services.ctx.guard.can(actor, s.workspaceId, 'storage.update'),
+          canDelete: services.ctx.guard.can(actor, s.workspaceId, 'storage.delete'),
         })),
         workspaces: [...names].map(([id, name]) => ({
           id,
@@ -84,6 +89,44 @@ export function storageServices(services: Services, workspaceNames: WorkspaceNam
       }
       await services.storages.remove(actor, name);
     },
+
+    storageForm: (actor, name) => storageForm(services, workspaceNames, actor, name),
+
+    async updateStorage(actor, name, change) {
+      await services.storages.update(actor, name, change);
+    },
+  };
+}
+
+/**
+ * The edit form of a storage the actor may read (the service's list decides; any other name is not
+ * found): its settings, the names of its stored secrets and whether it holds copies, never a secret.
+ */
+async function storageForm(
+  services: Services,
+  workspaceNames: WorkspaceNames,
+  actor: ActorRef,
+  name: string,
+): Promise<ConsoleStorageForm> {
+  const [storages, databases, names] = await Promise.all([
+    services.storages.list(actor),
+    services.databases.list(actor),
+    workspaceNames(actor),
+  ]);
+  const storage = storages.find((s) => s.name === name);
+  if (!storage)
+    throw new HindsightError('not_found', `storage "${name}" does not exist (the storages page lists yours)`);
+  const { catalog, config } = services.ctx.runtime;
+  const [stored, copies] = await Promise.all([catalog.storageConfig(name), catalog.completeCopiesIn(name)]);
+  return {
+    ...storageRow(storage, names),
+    settings: storage.settings,
+    secretsSet: Object.keys(stored).filter((field) => storageSecretFieldNames.has(field)),
+    copies,
+    locked: copies > 0 ? [...LOCATION_FIELDS] : [],
+    usedBy: databases.filter((d) => d.storageNames.includes(name)).map((d) => d.name),
+    canUpdate: services.ctx.guard.can(actor, storage.workspaceId, 'storage.update'),
+    temporalUiUrl: config.temporalUiUrl,
   };
 }
 

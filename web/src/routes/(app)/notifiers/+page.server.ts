@@ -82,5 +82,6 @@ export const actions = {
       return { removed: name };
     },
     (name, err) => ({ removeError: message(err), notifier: name }),
+    { confirm: true },
   ),
 } satisfies Actions;
