@@ -37,6 +37,12 @@ interface Fixture {
   backup: { workflowId: string; backupId: string; inputPayloads: unknown[] };
 }
 
+/** The fixture with a browser and a context signed in as the viewer. */
+interface Session extends Fixture {
+  browser: Browser;
+  signedIn: BrowserContext;
+}
+
 /** A platform with one backup run of `ledger`, the console serving the UI and its codec endpoint, and a viewer of `default`. */
 async function startFixture(): Promise<Fixture> {
   const [uiPort, webPort] = [await freePort(), await freePort()];
@@ -99,35 +105,77 @@ async function headerLink(context: BrowserContext, consoleUrl: string): Promise<
   }
 }
 
+/** A terminate through /temporal/ is refused with the ways to act; the run goes on; the UI offers no write. */
+async function checkReadOnly({ server, cli, signedIn }: Session): Promise<void> {
+  const workflowId = `codec-ui-idle-${randomBytes(4).toString('hex')}`;
+  // A run on a queue no worker polls: it stays running until someone terminates it.
+  await cli.run(['workflow', 'start', '--task-queue', 'codec-ui-idle', '--type', 'Idle', '--workflow-id', workflowId]);
+  const url = `/temporal/api/v1/namespaces/default/workflows/${workflowId}/terminate`;
+  const terminate = await fetchFrom(signedIn, server.url, url, 'POST');
+  assert.equal(terminate.status, 403, terminate.body);
+  assert.match(terminate.body, /read-only.*console.*hindsight.*--codec-endpoint.*--codec-auth/);
+  const described = JSON.parse(await cli.run(['workflow', 'describe', '--workflow-id', workflowId, '-o', 'json']));
+  assert.equal(described.workflowExecutionInfo.status, 'WORKFLOW_EXECUTION_STATUS_RUNNING', 'the run goes on');
+  const settings = await fetchFrom(signedIn, server.url, '/temporal/api/v1/settings');
+  assert.equal(JSON.parse(settings.body).DisableWriteActions, true, 'the UI offers no write action');
+  assert.equal(settings.cache, 'no-store', 'API answers are not cached');
+}
+
+/** The codec from the UI's own port: decodes with the session, never encodes, never for a foreign origin. */
+async function checkCodecAcrossOrigins({ server, uiOrigin, backup, signedIn }: Session): Promise<void> {
+  const decode = `${server.url}/codec/decode`;
+  const fromUiPort = await callCodecFromUi(signedIn, uiOrigin, decode, backup.inputPayloads);
+  assert.equal(fromUiPort.status, 200, 'the UI on its own port decodes across origins with the session');
+  const encode = await callCodecFromUi(signedIn, uiOrigin, `${server.url}/codec/encode`, backup.inputPayloads);
+  assert.equal(encode.status, 403, 'a session decodes only: encoding, which starts work, needs the token');
+  const cookie = (await signedIn.cookies(server.url)).map((c) => `${c.name}=${c.value}`).join('; ');
+  const foreign = await fetch(decode, {
+    method: 'POST',
+    body: JSON.stringify({ payloads: backup.inputPayloads }),
+    headers: { 'content-type': 'application/json', origin: 'https://evil.example', cookie },
+  });
+  assert.equal(foreign.status, 401, 'the session cookie counts only from the UI origins');
+  assert.ok(!(await foreign.text()).includes('ledger'), 'and nothing decoded');
+}
+
+/** Once a second workspace exists, a viewer of `default` alone sees neither the UI, its link nor decoded payloads. */
+async function checkPartialViewerRefused({ server, services, uiOrigin, backup, signedIn }: Session): Promise<void> {
+  // Every workspace's runs share the namespace.
+  await services.access.createWorkspace(operatorActor('test'), 'codec-blue');
+  const page = await fetchFrom(signedIn, server.url, '/temporal/');
+  assert.equal(page.status, 403, page.body);
+  const api = await fetchFrom(signedIn, server.url, '/temporal/api/v1/namespaces/default/workflows');
+  assert.equal(api.status, 403, api.body);
+  assert.ok(!api.body.includes(backup.workflowId), 'and lists nothing');
+  assert.equal(await headerLink(signedIn, server.url), null, 'and the header has no link to it');
+  const partial = await callCodecFromUi(signedIn, uiOrigin, `${server.url}/codec/decode`, backup.inputPayloads);
+  assert.equal(partial.status, 403, partial.body);
+  assert.ok(!partial.body.includes('ledger'), 'and nothing decoded');
+}
+
 describe('the Temporal UI served by the console at /temporal/', () => {
-  let platform: Platform;
-  let server: WebServer;
-  let services: HostServices;
-  let uiOrigin: string;
-  let cli: TemporalCli;
-  let backup: Fixture['backup'];
-  let browser: Browser;
-  let signedIn: BrowserContext;
+  let f: Session;
 
   before(async () => {
-    ({ platform, server, services, uiOrigin, cli, backup } = await startFixture());
-    browser = await launchChromium();
-    signedIn = await signedInContext(browser, server.url, viewer.email, viewer.password);
+    const fixture = await startFixture();
+    const browser = await launchChromium();
+    const signedIn = await signedInContext(browser, fixture.server.url, viewer.email, viewer.password);
+    f = { ...fixture, browser, signedIn };
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
-    await platform?.stop();
+    await f?.browser.close();
+    await f?.server.close();
+    await f?.platform.stop();
   });
 
   it("the temporal CLI prints a backup run's result in clear with --codec-endpoint and --codec-auth, as docs/temporal.md shows", async () => {
-    const args = ['workflow', 'result', '--workflow-id', backup.workflowId, '--output', 'json'];
-    const raw = await cli.run(args);
-    assert.ok(!raw.includes(backup.backupId), 'without the codec the result is ciphertext');
-    const readable = await cli.run(args, { codec: true });
+    const args = ['workflow', 'result', '--workflow-id', f.backup.workflowId, '--output', 'json'];
+    const raw = await f.cli.run(args);
+    assert.ok(!raw.includes(f.backup.backupId), 'without the codec the result is ciphertext');
+    const readable = await f.cli.run(args, { codec: true });
     assert.ok(
-      readable.includes(backup.backupId),
+      readable.includes(f.backup.backupId),
       `with the codec the result names the backup: ${readable.slice(0, 300)}`,
     );
     const doc = await readFile('docs/temporal.md', 'utf8');
@@ -136,6 +184,7 @@ describe('the Temporal UI served by the console at /temporal/', () => {
   });
 
   it("shows a signed-in viewer a backup run's input and result decoded, with no codec banner, linked from the header", async () => {
+    const { server, signedIn, backup } = f;
     assert.equal(await headerLink(signedIn, server.url), '/temporal/', 'the header links the console-served UI');
     const tab = await signedIn.newPage();
     const refused: string[] = [];
@@ -152,70 +201,27 @@ describe('the Temporal UI served by the console at /temporal/', () => {
   });
 
   it('sends a visitor without a session to the login page, and answers API calls without one with 401', async () => {
-    const anonymous = await browser.newContext();
+    const anonymous = await f.browser.newContext();
     try {
       const tab = await anonymous.newPage();
-      await tab.goto(`${server.url}/temporal/namespaces/default/workflows`);
+      await tab.goto(`${f.server.url}/temporal/namespaces/default/workflows`);
       const landed = new URL(tab.url());
       assert.equal(landed.pathname, '/login');
       assert.equal(landed.searchParams.get('next'), '/temporal/namespaces/default/workflows');
-      const api = await fetchFrom(anonymous, server.url, '/temporal/api/v1/namespaces/default/workflows');
+      const api = await fetchFrom(anonymous, f.server.url, '/temporal/api/v1/namespaces/default/workflows');
       assert.equal(api.status, 401, api.body);
-      assert.ok(!api.body.includes(backup.workflowId), 'and lists nothing');
+      assert.ok(!api.body.includes(f.backup.workflowId), 'and lists nothing');
     } finally {
       await anonymous.close();
     }
   });
 
-  it('is read-only: a terminate through it is refused with the ways to act, and the run goes on', async () => {
-    const workflowId = `codec-ui-idle-${randomBytes(4).toString('hex')}`;
-    // A run on a queue no worker polls: it stays running until someone terminates it.
-    await cli.run([
-      'workflow',
-      'start',
-      '--task-queue',
-      'codec-ui-idle',
-      '--type',
-      'Idle',
-      '--workflow-id',
-      workflowId,
-    ]);
-    const url = `/temporal/api/v1/namespaces/default/workflows/${workflowId}/terminate`;
-    const terminate = await fetchFrom(signedIn, server.url, url, 'POST');
-    assert.equal(terminate.status, 403, terminate.body);
-    assert.match(terminate.body, /read-only.*console.*hindsight.*--codec-endpoint.*--codec-auth/);
-    const described = JSON.parse(await cli.run(['workflow', 'describe', '--workflow-id', workflowId, '-o', 'json']));
-    assert.equal(described.workflowExecutionInfo.status, 'WORKFLOW_EXECUTION_STATUS_RUNNING', 'the run goes on');
-    const settings = await fetchFrom(signedIn, server.url, '/temporal/api/v1/settings');
-    assert.equal(JSON.parse(settings.body).DisableWriteActions, true, 'the UI offers no write action');
-    assert.equal(settings.cache, 'no-store', 'API answers are not cached');
-  });
+  it('is read-only: a terminate through it is refused with the ways to act, and the run goes on', () =>
+    checkReadOnly(f));
 
-  it('refuses a user who cannot read every workspace, in the UI and at the codec, from either origin; encoding and a foreign origin are refused too', async () => {
-    const decode = `${server.url}/codec/decode`;
-    const fromUiPort = await callCodecFromUi(signedIn, uiOrigin, decode, backup.inputPayloads);
-    assert.equal(fromUiPort.status, 200, 'the UI on its own port decodes across origins with the session');
-    const encode = await callCodecFromUi(signedIn, uiOrigin, `${server.url}/codec/encode`, backup.inputPayloads);
-    assert.equal(encode.status, 403, 'a session decodes only: encoding, which starts work, needs the token');
-    const cookie = (await signedIn.cookies(server.url)).map((c) => `${c.name}=${c.value}`).join('; ');
-    const foreign = await fetch(decode, {
-      method: 'POST',
-      body: JSON.stringify({ payloads: backup.inputPayloads }),
-      headers: { 'content-type': 'application/json', origin: 'https://evil.example', cookie },
-    });
-    assert.equal(foreign.status, 401, 'the session cookie counts only from the UI origins');
-    assert.ok(!(await foreign.text()).includes('ledger'), 'and nothing decoded');
+  it('lets the UI on its own port decode across origins with the session, never encode, never for a foreign origin', () =>
+    checkCodecAcrossOrigins(f));
 
-    // Every workspace's runs share the namespace: a viewer of `default` alone may no longer see them.
-    await services.access.createWorkspace(operatorActor('test'), 'codec-blue');
-    const page = await fetchFrom(signedIn, server.url, '/temporal/');
-    assert.equal(page.status, 403, page.body);
-    const api = await fetchFrom(signedIn, server.url, '/temporal/api/v1/namespaces/default/workflows');
-    assert.equal(api.status, 403, api.body);
-    assert.ok(!api.body.includes(backup.workflowId), 'and lists nothing');
-    assert.equal(await headerLink(signedIn, server.url), null, 'and the header has no link to it');
-    const partial = await callCodecFromUi(signedIn, uiOrigin, decode, backup.inputPayloads);
-    assert.equal(partial.status, 403, partial.body);
-    assert.ok(!partial.body.includes('ledger'), 'and nothing decoded');
-  });
+  it('refuses a user who cannot read every workspace, in the UI, its header link and the codec', () =>
+    checkPartialViewerRefused(f));
 });
