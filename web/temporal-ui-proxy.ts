@@ -25,7 +25,7 @@ export interface TemporalUiProxyOptions {
   log: (msg: string) => void;
 }
 
-export const READ_ONLY_MESSAGE =
+const READ_ONLY_MESSAGE =
   'The Temporal UI in the console is read-only: act from the console, with the hindsight CLI, or with ' +
   '`temporal workflow … --codec-endpoint <console>/codec --codec-auth "Bearer $(cat <codec token file>)"` (docs/temporal.md).';
 
@@ -84,7 +84,7 @@ async function admit(options: TemporalUiProxyOptions, req: Request, res: Respons
   next();
 }
 
-/** The hashes of a page's inline scripts, so its CSP allows exactly those and no injected one. */
+/** The hashes of the page's own inline scripts (the UI's boot script): no script added to the page later runs. */
 function inlineScriptHashes(html: string): string[] {
   return [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map(
     (m) => `'sha256-${createHash('sha256').update(m[1]!).digest('base64')}'`,
@@ -122,6 +122,8 @@ function readOnlySettings(body: Buffer): Buffer | string {
 async function rewrite(body: Buffer, _up: IncomingMessage, req: IncomingMessage, res: ServerResponse) {
   // The UI server's own CSRF cookie would land on the console's origin; nothing here writes, so it is not needed.
   res.removeHeader('set-cookie');
+  // The UI server closes each connection it is sent; the browser's own to the console stays open.
+  res.removeHeader('connection');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('Referrer-Policy', 'same-origin');
