@@ -27,6 +27,11 @@ export const configSchema = z
     HINDSIGHT_META_PORT: port.default(54329),
     HINDSIGHT_TEMPORAL_UI_PORT: port.default(8233),
     HINDSIGHT_TEMPORAL_UI_URL: z.string().url().optional(),
+    HINDSIGHT_TEMPORAL_UI_UPSTREAM: z
+      .string()
+      .url()
+      .refine((u) => /^https?:/.test(u), 'must be an http(s) URL')
+      .optional(),
     HINDSIGHT_SANDBOX_ROOT: z.string().min(1).optional(),
     HINDSIGHT_RESTORE_ROOT: z
       .string()
@@ -79,7 +84,13 @@ export interface Config {
   webHost: string;
   metaPort: number;
   temporalUiPort: number;
+  /** Where browsers open the Temporal UI: the console's own /temporal when it serves the UI. */
   temporalUiUrl: string;
+  /**
+   * The Temporal UI server (started with `--ui-public-path /temporal`) that the console serves,
+   * read-only, at /temporal/ (HINDSIGHT_TEMPORAL_UI_UPSTREAM); unset: no such route.
+   */
+  temporalUiUpstream: string | undefined;
   backupsDir: string;
   sandboxRoot: string;
   /** The directories point-in-time restores to a directory are confined to (HINDSIGHT_RESTORE_ROOT). */
@@ -177,7 +188,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webHost: raw.HINDSIGHT_WEB_HOST,
     metaPort: raw.HINDSIGHT_META_PORT,
     temporalUiPort: raw.HINDSIGHT_TEMPORAL_UI_PORT,
-    temporalUiUrl: raw.HINDSIGHT_TEMPORAL_UI_URL ?? `http://127.0.0.1:${raw.HINDSIGHT_TEMPORAL_UI_PORT}`,
+    // Relative when the console serves the UI: a link then stays on whatever origin the console was opened at.
+    temporalUiUrl:
+      raw.HINDSIGHT_TEMPORAL_UI_URL ??
+      (raw.HINDSIGHT_TEMPORAL_UI_UPSTREAM ? '/temporal' : `http://127.0.0.1:${raw.HINDSIGHT_TEMPORAL_UI_PORT}`),
+    temporalUiUpstream: raw.HINDSIGHT_TEMPORAL_UI_UPSTREAM?.replace(/\/+$/, ''),
     backupsDir: path.join(dataDir, 'backups'),
     // Not under the data directory: that one is private (0700) and sandbox servers run as another user.
     sandboxRoot: path.resolve(raw.HINDSIGHT_SANDBOX_ROOT ?? path.join(os.tmpdir(), 'hindsight-sandboxes')),

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../lib/config.ts';
+import { loadConfig, type Config } from '../lib/config.ts';
 import { loadOrCreateSecretKey } from '../lib/crypto/secret-key.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -22,6 +22,7 @@ import { createServices } from '../services/index.ts';
 import { operatorActor } from '../services/authz.ts';
 import { osUser } from '../cli/access.ts';
 import { META_DATABASE, metaClusterDir, openRuntime } from '../services/runtime.ts';
+import { TEMPORAL_UI_PATH } from '../web/src/lib/server/view/temporal-ui.ts';
 
 process.env.HINDSIGHT_LOG_PRETTY ??= '1';
 const log = createLogger('start');
@@ -84,8 +85,37 @@ async function shutdown(code: number): Promise<void> {
   process.exit(code);
 }
 
+/**
+ * The Temporal dev server, its UI under /temporal for the console to serve on its own origin
+ * (HINDSIGHT_TEMPORAL_UI_UPSTREAM, inherited by the console).
+ */
+async function startLocalTemporal(config: Config, host: string, port: string): Promise<void> {
+  const temporal = await startTemporalDevServer({
+    dbFile: path.join(config.dataDir, 'temporal.db'),
+    port: Number(port),
+    uiPort: config.temporalUiPort,
+    namespace: config.temporalNamespace,
+    // Relative: the console serves the UI on its own origin, so its decode calls carry the console's session.
+    uiCodecEndpoint: '/codec',
+    uiPublicPath: TEMPORAL_UI_PATH,
+  });
+  prefixOutput('temporal', temporal);
+  children.push({ name: 'temporal', child: temporal });
+  temporal.once('exit', (code) => {
+    if (!stopping) {
+      log.error(`temporal dev server exited (${code})`);
+      void shutdown(1);
+    }
+  });
+  await waitForPort(host, Number(port), 60_000);
+  // The console (a child, inheriting this) serves this UI server at /temporal/.
+  process.env.HINDSIGHT_TEMPORAL_UI_UPSTREAM ??= `http://127.0.0.1:${config.temporalUiPort}`;
+  log.info(`Temporal dev server ready on ${config.temporalAddress}`);
+}
+
 async function main(): Promise<void> {
-  const config = loadConfig();
+  let config = loadConfig();
+  const consoleUrl = `http://${config.webHost}:${config.webPort}`;
   await mkdir(config.dataDir, { recursive: true, mode: 0o755 });
   const { created } = await loadOrCreateSecretKey(config.secretKeyFile);
   if (created)
@@ -120,23 +150,8 @@ async function main(): Promise<void> {
 
   const [host, port] = config.temporalAddress.split(':') as [string, string];
   if (['127.0.0.1', 'localhost'].includes(host)) {
-    const temporal = await startTemporalDevServer({
-      dbFile: path.join(config.dataDir, 'temporal.db'),
-      port: Number(port),
-      uiPort: config.temporalUiPort,
-      namespace: config.temporalNamespace,
-      uiCodecEndpoint: `http://${config.webHost}:${config.webPort}/codec`,
-    });
-    prefixOutput('temporal', temporal);
-    children.push({ name: 'temporal', child: temporal });
-    temporal.once('exit', (code) => {
-      if (!stopping) {
-        log.error(`temporal dev server exited (${code})`);
-        void shutdown(1);
-      }
-    });
-    await waitForPort(host, Number(port), 60_000);
-    log.info(`Temporal dev server ready on ${config.temporalAddress}, UI on ${config.temporalUiUrl}`);
+    await startLocalTemporal(config, host, port);
+    config = loadConfig();
   }
 
   const runtime = await openRuntime(config, { createKey: true });
@@ -146,16 +161,15 @@ async function main(): Promise<void> {
   startNodeProcess('worker', 'worker/main.ts');
   startNodeProcess('web', 'web/main.ts');
   await waitForPort(config.webHost, config.webPort, 60_000);
-  log.info(
-    `console on http://${config.webHost}:${config.webPort}  ·  Temporal UI on ${config.temporalUiUrl}  ·  Ctrl-C stops everything`,
-  );
-  // start-dev cannot tell the UI to send credentials to the codec endpoint: the one step is in the UI.
-  log.info(
-    `the Temporal UI decodes payloads for a user signed into the console once its Configure Codec Server settings use http://${config.webHost}:${config.webPort}/codec and include cross-origin credentials (docs/temporal.md)`,
-  );
+  const temporalUi = config.temporalUiUpstream ? `${consoleUrl}${TEMPORAL_UI_PATH}/` : config.temporalUiUrl;
+  log.info(`console on ${consoleUrl}  ·  Temporal UI on ${temporalUi}  ·  Ctrl-C stops everything`);
+  if (config.temporalUiUpstream)
+    log.info(
+      `the console's Temporal UI is read-only, for owners and users who may read every workspace; the full UI is at ${config.temporalUiUpstream}${TEMPORAL_UI_PATH}/ on this machine (docs/temporal.md)`,
+    );
   if ((await runtime.catalog.access.countUsers()) === 0) {
     log.info(
-      `no account yet: open http://${config.webHost}:${config.webPort}/setup to create the owner (or: hindsight user create <email> --owner)`,
+      `no account yet: open ${consoleUrl}/setup to create the owner (or: hindsight user create <email> --owner)`,
     );
   }
   // The demo is set up by the local operator, in the default workspace, and audited as such.

@@ -54,6 +54,8 @@ export interface DevServerOptions {
   namespace: string;
   /** The console's codec endpoint, so that the UI can show decoded payloads. */
   uiCodecEndpoint?: string;
+  /** Serve the UI under this path, for the console to serve it there on its own origin. */
+  uiPublicPath?: string;
 }
 
 /** `temporal server start-dev` with SQLite persistence: workflows survive a restart. */
@@ -76,6 +78,8 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     'error',
     ...hindsightSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
     ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
+    // Served by the console, the UI may fetch nothing from other sites (its CSP): no news feed either.
+    ...(options.uiPublicPath ? ['--ui-public-path', options.uiPublicPath, '--ui-disable-news-fetch'] : []),
   ];
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   return child;

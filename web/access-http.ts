@@ -57,7 +57,7 @@ export function isPublicPath(path: string): boolean {
 }
 
 /** The origin the console is reached at: HINDSIGHT_PUBLIC_URL's, or the request's own host. */
-function expectedOrigin(req: Request, publicUrl: string | undefined): string {
+export function expectedOrigin(req: Request, publicUrl: string | undefined): string {
   return publicUrl ? new URL(publicUrl).origin : `${req.protocol}://${req.headers.host ?? ''}`;
 }
 

@@ -7,8 +7,10 @@ export interface CodecServerOptions {
   codec: PayloadCodec;
   /** The bearer token callers must present; the endpoint answers 404 when there is none. */
   token: string | undefined;
-  /** The one browser origin allowed to call it: the Temporal UI. */
+  /** The one other browser origin allowed to call it: the Temporal UI served on its own port. */
   corsOrigin: string;
+  /** The console's own origin, where it serves the Temporal UI at /temporal/ (no CORS needed there). */
+  ownOrigin?: (req: Request) => string;
   /**
    * The console session behind a browser request: `read` for a signed-in user who may read every
    * workspace's histories, `forbidden` for one who may not, `none` without a session.
@@ -82,8 +84,10 @@ async function authenticate(options: CodecServerOptions, req: Request, res: Resp
   const header = req.headers.authorization ?? '';
   const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : cookieToken(req.headers.cookie);
   if (given) return sameToken(given, options.token ?? '') || refuse(options, req, res, 401, 'the codec token is wrong');
-  // A session rides on the browser's cookie: only the Temporal UI's origin may use it.
-  const foreign = req.headers.origin !== undefined && req.headers.origin !== options.corsOrigin;
+  // A session rides on the browser's cookie: only the Temporal UI's origins (the console's own, or
+  // the UI's port) may use it.
+  const { origin } = req.headers;
+  const foreign = origin !== undefined && origin !== options.corsOrigin && origin !== options.ownOrigin?.(req);
   const verdict = options.session && !foreign ? await options.session(req) : 'none';
   if (verdict === 'none')
     return refuse(options, req, res, 401, 'sign into the console, or send the codec token as a bearer token');

@@ -5,11 +5,13 @@ import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import type { HostServices } from './src/lib/server/view/index.ts';
 import { CONSOLE_SERVICES_KEY } from './src/lib/server/view/types.ts';
-import { accessMiddleware } from './access-http.ts';
+import { accessMiddleware, expectedOrigin } from './access-http.ts';
 import { apiV1Router } from './api-v1.ts';
 import { codecSessionCheck } from './codec-access.ts';
 import { codecRouter, type CodecServerOptions } from './codec-server.ts';
 import { createConsoleMetrics } from './metrics.ts';
+import { temporalUiProxy } from './temporal-ui-proxy.ts';
+import { TEMPORAL_UI_PATH } from './src/lib/server/view/temporal-ui.ts';
 import { systemActor } from '../services/authz.ts';
 
 export interface WebServerOptions {
@@ -74,7 +76,14 @@ function buildApp(options: WebServerOptions, consoleHandler: RequestHandler): ex
   });
   app.use(metrics.httpMiddleware);
   app.get('/metrics', metrics.handler);
-  if (options.codec) app.use('/codec', codecRouter({ ...options.codec, session: codecSessionCheck(services), log }));
+  if (options.codec) {
+    const ownOrigin = (req: express.Request) => expectedOrigin(req, options.publicUrl);
+    app.use('/codec', codecRouter({ ...options.codec, ownOrigin, session: codecSessionCheck(services), log }));
+  }
+  // From the config, as the header's link is: both or neither. It checks sessions itself, answering
+  // the UI's API calls with 401 rather than a redirect, and refuses every write (web/temporal-ui-proxy.ts).
+  const upstream = services.domain.ctx.runtime.config.temporalUiUpstream;
+  if (upstream) app.use(TEMPORAL_UI_PATH, temporalUiProxy({ services, upstream, log }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });

@@ -1,31 +1,11 @@
 /**
- * The Temporal UI's side of the codec endpoint, in a real browser: the UI set up as an operator
- * sets it once, and its request to `/codec/decode` (`fetch` with `credentials: 'include'`, JSON
- * and `X-Namespace`) made from its own origin, so that the browser itself sends the preflight,
- * attaches (or withholds) the console's session cookie and enforces CORS.
+ * The Temporal UI's side of the codec endpoint, in a real browser: a console session, and the
+ * UI's request to `/codec/decode` (`fetch` with `credentials: 'include'`, JSON and `X-Namespace`)
+ * made from the UI's own port, so that the browser itself sends the preflight, attaches (or
+ * withholds) the console's session cookie and enforces CORS.
  */
 import type { Browser, BrowserContext } from 'playwright-core';
 import { SESSION_COOKIE } from '../../web/src/lib/server/view/index.ts';
-
-/**
- * What an operator sets once in the Temporal UI's "Configure Codec Server" (stored in the UI's
- * localStorage): use this browser's setting, the console's endpoint, include cross-origin credentials.
- */
-export async function includeCredentialsInUi(
-  context: BrowserContext,
-  uiOrigin: string,
-  endpoint: string,
-): Promise<void> {
-  const settings = {
-    includeCredentials: 'true',
-    overrideRemoteCodecConfiguration: 'true',
-    endpoint: JSON.stringify(endpoint),
-  };
-  const writes = Object.entries(settings).map(
-    ([k, v]) => `localStorage.setItem(${JSON.stringify(k)}, ${JSON.stringify(v)});`,
-  );
-  await context.addInitScript(`if (location.origin === ${JSON.stringify(uiOrigin)}) { ${writes.join(' ')} }`);
-}
 
 /** A fresh browser context signed in through the console's own login page (the session cookie is the proof). */
 export async function signedInContext(
@@ -87,18 +67,4 @@ export async function callCodecFromUi(
   } finally {
     await page.close();
   }
-}
-
-interface PageGlobals {
-  document: { body: { innerText: string } };
-}
-
-/** The Temporal UI's `page` in a new tab of `context`, once `text` shows on it: its whole text. */
-export async function uiPageText(context: BrowserContext, page: string, text: string): Promise<string> {
-  const tab = await context.newPage();
-  await tab.goto(page);
-  // A function, not a string: the UI's Content-Security-Policy forbids evaluating strings.
-  const shows = (t: string) => (globalThis as unknown as PageGlobals).document.body.innerText.includes(t);
-  await tab.waitForFunction(shows, text, { timeout: 30_000 });
-  return tab.innerText('body');
 }

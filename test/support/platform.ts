@@ -138,7 +138,10 @@ export interface PlatformOptions {
    * platform of the process only) instead of stdout.
    */
   onWorkerLog?: (line: string) => void;
-  /** Serve the Temporal UI on this port, its codec endpoint set (default: no UI). */
+  /**
+   * Serve the Temporal UI on this port under /temporal, its codec endpoint set, for the console to
+   * serve at /temporal/ as `npm start` does (default: no UI).
+   */
   temporalUi?: { port: number; codecEndpoint: string };
 }
 
@@ -157,7 +160,15 @@ async function devServerOptions(
     extraArgs: [
       '--log-level',
       'error',
-      ...(options.temporalUi ? ['--ui-codec-endpoint', options.temporalUi.codecEndpoint] : []),
+      ...(options.temporalUi
+        ? [
+            '--ui-codec-endpoint',
+            options.temporalUi.codecEndpoint,
+            '--ui-public-path',
+            '/temporal',
+            '--ui-disable-news-fetch',
+          ]
+        : []),
     ],
   };
 }
@@ -185,6 +196,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     // The same driver on every machine, Docker engine or not: the docker driver has its own suite
     // (test/docker/), and a test about `auto` sets it in its worker's environment.
     HINDSIGHT_SANDBOX_DRIVER: process.env.HINDSIGHT_SANDBOX_DRIVER ?? 'process',
+    ...(options.temporalUi && { HINDSIGHT_TEMPORAL_UI_UPSTREAM: `http://127.0.0.1:${options.temporalUi.port}` }),
   };
   const config = loadConfig(configEnv);
   if (options.secretKeyHex) {

@@ -14,6 +14,7 @@ import { createConsoleHookServices } from './hooks.ts';
 import { peopleServices } from './people.ts';
 import { createConsoleSettings } from './settings.ts';
 import { createConsoleSetupServices } from './setup.ts';
+import { temporalUiLink } from './temporal-ui.ts';
 import type { ConsoleServices } from './console-services.ts';
 import type { ActorRef, ConsoleAuth, ConsoleNotifiers, ConsoleOverview, ConsoleUser } from './types.ts';
 
@@ -97,6 +98,7 @@ async function whoami(services: Services, actor: ActorRef): Promise<ConsoleUser>
       canManageUsers: true,
       canReadAudit: true,
       canCreateWorkspaces: true,
+      temporalUiUrl: await temporalUiLink(services, actor),
     };
   const memberships = (await services.ctx.runtime.catalog.access.membershipsOfUser(actor.userId)).map((m) => ({
     workspace: m.workspace,
@@ -109,6 +111,7 @@ async function whoami(services: Services, actor: ActorRef): Promise<ConsoleUser>
     canManageUsers: roles.some((r) => roleAllows(r, 'user.manage')),
     canReadAudit: roles.some((r) => roleAllows(r, 'audit.read')),
     canCreateWorkspaces: services.ctx.guard.can(actor, DEFAULT_WORKSPACE_ID, 'workspace.manage'),
+    temporalUiUrl: await temporalUiLink(services, actor),
   };
 }
 

@@ -97,6 +97,8 @@ export interface ConsoleUser {
   canManageUsers: boolean;
   canReadAudit: boolean;
   canCreateWorkspaces: boolean;
+  /** The header's "Temporal UI" link, or null when this user may not see it (view/temporal-ui.ts). */
+  temporalUiUrl: string | null;
 }
 
 export interface ConsoleUserRow {
