@@ -101,7 +101,7 @@ export class DatabaseService {
     });
   }
 
-  async remove(actor: Actor, name: string) {
+  async remove(actor: Actor, name: string, _options: { backups?: 'keep' | 'delete' } = {}) {
     const {
       runtime: { catalog },
       temporal,
