@@ -5,6 +5,7 @@ import { setFlash } from '#lib/server/flash.ts';
 import { field, fields, statusFor } from '#lib/server/form.ts';
 import { services } from '#lib/server/services.ts';
 import type { UpdateDatabaseInput } from '#lib/server/view/database-settings.ts';
+import type { ActorRef } from '#lib/server/view/types.ts';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
 /** The sections of the page, each its own form: an answer names the one it belongs to. */
@@ -56,34 +57,41 @@ function echo(section: Section, form: FormData): Record<string, string | string[
   return {};
 }
 
-/** A section's save: the changes its form describes, through DatabaseService.update as the signed-in user. */
-function save(section: Section) {
+/**
+ * A section's action: `run` does it as the signed-in user and its answer goes to that section's
+ * form; a refusal comes back there too, with the message and what was typed.
+ */
+function sectionAction<R extends Record<string, unknown>>(
+  section: Section,
+  run: (actor: ActorRef, database: string, form: FormData) => Promise<R>,
+) {
   return async ({ params, request, locals }: RequestEvent) => {
     const form = await request.formData();
-    const changes = CHANGES[section](form);
-    if (section === 'storages' && fields(form, 'storages').length === 0)
-      return fail(400, {
-        section,
-        error: 'Choose at least one storage: every backup is written to the storages chosen here.',
-        values: echo(section, form),
-      });
     try {
-      await services().databaseSettings.update(actorOf(locals), params.name, changes);
-      return { section, saved: true };
+      return { section, ...(await run(actorOf(locals), params.name, form)) };
     } catch (err) {
       return fail(statusFor(err), { section, error: message(err), values: echo(section, form) });
     }
   };
 }
 
+/** A section's save: the changes its form describes, through DatabaseService.update. */
+const save = (section: Section) =>
+  sectionAction(section, async (actor, database, form) => {
+    if (section === 'storages' && fields(form, 'storages').length === 0)
+      throw new Error('Choose at least one storage: every backup is written to the storages chosen here.');
+    await services().databaseSettings.update(actor, database, CHANGES[section](form));
+    return { saved: true };
+  });
+
 export const load: PageServerLoad = async ({ params, locals }) => {
-  try {
-    const view = await services().databaseSettings.view(actorOf(locals), params.name);
-    return { view, header: header(view.temporalUiUrl) };
-  } catch (err) {
-    const status = statusOf(err);
-    error(status === 400 ? 503 : status, message(err));
-  }
+  const view = await services()
+    .databaseSettings.view(actorOf(locals), params.name)
+    .catch((err: unknown) => {
+      const status = statusOf(err);
+      return error(status === 400 ? 503 : status, message(err));
+    });
+  return { view, header: header(view.temporalUiUrl) };
 };
 
 export const actions = {
@@ -93,14 +101,9 @@ export const actions = {
   health: save('health'),
 
   /** Connects with the stored credentials, as a backup would; saves nothing. */
-  test: async ({ params, locals }) => {
-    try {
-      const check = await services().setup.testDatabase(actorOf(locals), params.name);
-      return { section: 'connection' as const, check };
-    } catch (err) {
-      return fail(statusFor(err), { section: 'connection' as const, error: message(err) });
-    }
-  },
+  test: sectionAction('connection', async (actor, database) => ({
+    check: await services().setup.testDatabase(actor, database),
+  })),
 
   /** Removes the database once its name is typed; its backups stay in storage unless "delete" is chosen. */
   remove: async ({ params, request, locals, cookies }) => {
