@@ -104,6 +104,10 @@ export async function startSettingsScenario(platform: Platform, web: SignedInCon
   };
 }
 
+/** The Remove button disables itself once scripts run: from then on the page's forms are enhanced. */
+const hydrated = (page: Page) =>
+  page.waitForFunction(`document.querySelector('form[action="?/remove"] button')?.disabled === true`);
+
 const storedPassword = async (s: SettingsScenario) => (await s.platform.runtime.catalog.databaseTarget(NAME)).password;
 
 /**
@@ -114,6 +118,7 @@ export async function changePassword(s: SettingsScenario): Promise<void> {
   const page = await s.open(`/databases/${NAME}`);
   await page.locator(`a[href="${SETTINGS}"]`).click();
   await page.waitForURL(`${s.web.url}${SETTINGS}`);
+  await hydrated(page);
   const db = await s.platform.runtime.catalog.getDatabase(NAME);
   const url = page.getByLabel('Connection URL (without the password)');
   assert.equal(await url.inputValue(), `postgres://${ROLE}@${db.host}:${db.port}/${NAME}`, 'the URL, no password');
@@ -148,6 +153,7 @@ export async function changePassword(s: SettingsScenario): Promise<void> {
  */
 export async function changeStoragesAndBackUp(s: SettingsScenario): Promise<void> {
   const page = await s.open(SETTINGS);
+  await hydrated(page);
   await page.locator('input[name=storages][value=local]').uncheck();
   await page.locator('input[name=storages][value=second]').check();
   await page.getByRole('button', { name: 'Save storages' }).click();
@@ -249,6 +255,7 @@ export async function removeWithTypedName(s: SettingsScenario): Promise<void> {
   );
 
   const page = await s.open(SETTINGS);
+  await hydrated(page);
   const button = page.getByRole('button', { name: 'Remove ledger' });
   await page.getByLabel(/to confirm/).fill('ledge');
   assert.equal(await button.isDisabled(), true, 'disabled until the name is typed');
