@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { launchChromium, watchPageErrors } from './browser.ts';
+import { horizontalOverflow, launchChromium, screenshot, watchPageErrors } from './browser.ts';
 import { CONSOLE_OWNER, type SignedInConsole } from './console.ts';
 import { tableFingerprint, type Platform } from './platform.ts';
 import { waitFor } from './wait.ts';
@@ -256,6 +256,9 @@ export async function removeWithTypedName(s: SettingsScenario): Promise<void> {
 
   const page = await s.open(SETTINGS);
   await hydrated(page);
+  await screenshot(page, 'database-settings');
+  await page.setViewportSize({ width: 390, height: 844 });
+  assert.equal(await horizontalOverflow(page), 0, 'no sideways scrolling on a phone');
   const button = page.getByRole('button', { name: 'Remove ledger' });
   await page.getByLabel(/to confirm/).fill('ledge');
   assert.equal(await button.isDisabled(), true, 'disabled until the name is typed');
