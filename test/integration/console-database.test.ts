@@ -8,6 +8,7 @@ import { backupProgressQuery } from '../../temporal/contracts/backup.ts';
 import type { LiveJob } from '../../services/status/jobs.ts';
 import { CONSOLE_OWNER, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { seedShopAndBulk } from '../support/console-database-fixture.ts';
+import { settingsPageTests } from '../support/console-settings.ts';
 import { readEvents } from '../support/event-stream.ts';
 import { attributeValues, countOf, markup } from '../support/html-reading.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
@@ -390,4 +391,6 @@ describe('console: the database page, its live progress stream and the verificat
     assert.equal(record.status, 'cancelled');
     assert.match(record.error ?? '', /cancelled from the console/);
   });
+
+  settingsPageTests(() => ({ platform, web }));
 });

@@ -2,15 +2,16 @@ import { error, fail } from '@sveltejs/kit';
 import { header } from '#lib/header.ts';
 import { services } from '#lib/server/services.ts';
 import { actorOf, message } from '#lib/server/actor.ts';
+import { takeFlash } from '#lib/server/flash.ts';
 import type { ActorRef } from '#lib/server/view/types.ts';
 import type { Actions, PageServerLoad } from './$types';
 
-export const load: PageServerLoad = async ({ locals }) => {
+export const load: PageServerLoad = async ({ locals, cookies }) => {
   const actor = actorOf(locals);
   try {
     const [overview, status] = await Promise.all([services().overview(actor), services().databaseStatus(actor)]);
     const busy = overview.backups.some((b) => b.status === 'running' || b.restore?.status === 'running');
-    return { overview, status, header: header(overview.temporalUiUrl, busy) };
+    return { overview, status, header: header(overview.temporalUiUrl, busy), flash: takeFlash(cookies) };
   } catch (err) {
     // Operators run this console themselves: the real cause (catalog down, Temporal unreachable) helps more than "Internal Error".
     error(503, `Could not load the overview: ${message(err)}`);

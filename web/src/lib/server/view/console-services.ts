@@ -3,6 +3,7 @@ import type { BackupJobs } from '../../../../../services/backups/start.ts';
 import type { RestoreStarter } from '../../../../../services/restores/start.ts';
 import type { VerificationService } from '../../../../../services/verifications/service.ts';
 import type { ConsoleDatabaseServices } from './database.ts';
+import type { ConsoleDatabaseSettingsServices } from './database-settings.ts';
 import type { ConsoleHookServices } from './hooks.ts';
 import type { ConsoleSettingsServices } from './settings.ts';
 import type { ConsoleSetupServices } from './setup-types.ts';
@@ -32,6 +33,8 @@ export interface ConsoleServices {
   hooks: ConsoleHookServices;
   /** The database page: backups, live jobs, charts, schedule, retention; and verification reports. */
   database: ConsoleDatabaseServices;
+  /** A database's settings page: connection, storages, verification, health; removing it. */
+  databaseSettings: ConsoleDatabaseSettingsServices;
   /** Notifiers with their health and the recent deliveries. */
   notifiers(actor: ActorRef): Promise<ConsoleNotifiers>;
   /** Sends a test message now; the receiver's error comes back as it said it. */

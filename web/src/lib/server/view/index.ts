@@ -10,6 +10,7 @@ import { actorLabel, roleAllows, type Authz } from '../../../../../services/auth
 import type { Services } from '../../../../../services/index.ts';
 import { toConsoleBackup, toConsoleDatabase } from './backups.ts';
 import { createConsoleDatabaseServices } from './database.ts';
+import { createConsoleDatabaseSettings } from './database-settings.ts';
 import { createConsoleHookServices } from './hooks.ts';
 import { peopleServices } from './people.ts';
 import { createConsoleSettings } from './settings.ts';
@@ -152,6 +153,7 @@ export function createConsoleServices(services: Services, options: { loginPolicy
     database: createConsoleDatabaseServices(services, (b, v) =>
       toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, v),
     ),
+    databaseSettings: createConsoleDatabaseSettings(services),
     databaseStatus: (actor) => services.status.databases(actor),
     setup: createConsoleSetupServices(services, access),
     overview: (actor) => overview(services, actor),

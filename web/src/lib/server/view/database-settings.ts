@@ -1,0 +1,103 @@
+/**
+ * The settings page of one database: its connection (never the password, only whether one is
+ * stored), destinations, verification and health settings, and removing it. Every change goes
+ * through DatabaseService (services/databases/service.ts), whose guard decides who may make it.
+ */
+import { targetUrl } from '../../../../../lib/pg/connection.ts';
+import type { Action } from '../../../../../services/authz.ts';
+import { updateDatabaseInput, type UpdateDatabaseInput } from '../../../../../services/databases/input.ts';
+import type { Services } from '../../../../../services/index.ts';
+import type { ActorRef } from './types.ts';
+
+export type { UpdateDatabaseInput } from '../../../../../services/databases/input.ts';
+
+/** A number setting's allowed range, as the service's input schema defines it. */
+export interface NumberRange {
+  min: number;
+  max: number;
+}
+
+export interface ConsoleDatabaseSettingsView {
+  database: {
+    name: string;
+    /** The connection as a URL without its password. */
+    url: string;
+    hasPassword: boolean;
+    workspace: string;
+    storages: string[];
+    verifyAfterBackup: boolean;
+    healthIntervalSeconds: number;
+    healthFailureThreshold: number;
+  };
+  /** Every storage of the database's workspace: the destinations it may choose from. */
+  storages: Array<{ name: string; type: string }>;
+  ranges: { healthIntervalSeconds: NumberRange; healthFailureThreshold: NumberRange };
+  /** What the viewer's role lets them change here: a viewer sees the settings read-only. */
+  allowed: { update: boolean; remove: boolean };
+  temporalUiUrl: string;
+}
+
+/** What happens to a removed database's backups. */
+export type RemovedBackups = 'keep' | 'delete';
+
+export interface ConsoleDatabaseSettingsServices {
+  view(actor: ActorRef, database: string): Promise<ConsoleDatabaseSettingsView>;
+  /** DatabaseService.update: a new URL or password is connection-tested first unless `skipCheck`. */
+  update(actor: ActorRef, database: string, changes: UpdateDatabaseInput): Promise<void>;
+  remove(actor: ActorRef, database: string, options: { backups: RemovedBackups }): Promise<void>;
+}
+
+const { shape } = updateDatabaseInput;
+const rangeOf = (schema: { minValue: number | null; maxValue: number | null }): NumberRange => ({
+  min: schema.minValue ?? 0,
+  max: schema.maxValue ?? Number.MAX_SAFE_INTEGER,
+});
+/** Taken from the schema the service checks with, so the page cannot announce other limits. */
+const RANGES = {
+  healthIntervalSeconds: rangeOf(shape.healthIntervalSeconds.unwrap()),
+  healthFailureThreshold: rangeOf(shape.healthFailureThreshold.unwrap()),
+};
+
+async function settingsView(services: Services, actor: ActorRef, name: string): Promise<ConsoleDatabaseSettingsView> {
+  const db = await services.databases.get(actor, name);
+  const [storages, workspace] = await Promise.all([
+    services.storages.list(actor),
+    services.ctx.runtime.catalog.access.workspaceById(db.workspaceId),
+  ]);
+  const may = (action: Action) => services.ctx.guard.can(actor, db.workspaceId, action);
+  const url = targetUrl({
+    host: db.host,
+    port: db.port,
+    database: db.dbname,
+    user: db.username,
+    sslmode: db.sslmode ?? undefined,
+  });
+  return {
+    database: {
+      name: db.name,
+      url,
+      hasPassword: db.hasPassword,
+      workspace: workspace?.name ?? String(db.workspaceId),
+      storages: db.storageNames,
+      verifyAfterBackup: db.verifyAfterBackup,
+      healthIntervalSeconds: db.healthIntervalSeconds,
+      healthFailureThreshold: db.healthFailureThreshold,
+    },
+    storages: storages.filter((s) => s.workspaceId === db.workspaceId).map((s) => ({ name: s.name, type: s.type })),
+    ranges: RANGES,
+    allowed: { update: may('database.update'), remove: may('database.delete') },
+    temporalUiUrl: services.ctx.runtime.config.temporalUiUrl,
+  };
+}
+
+export function createConsoleDatabaseSettings(services: Services): ConsoleDatabaseSettingsServices {
+  return {
+    view: (actor, name) => settingsView(services, actor, name),
+    async update(actor, name, changes) {
+      await services.databases.update(actor, name, changes);
+    },
+    async remove(actor, name, options) {
+      await services.databases.remove(actor, name, options);
+    },
+  };
+}

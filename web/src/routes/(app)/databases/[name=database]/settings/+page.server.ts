@@ -1,0 +1,134 @@
+import { error, fail, redirect } from '@sveltejs/kit';
+import { header } from '#lib/header.ts';
+import { actorOf, message, statusOf } from '#lib/server/actor.ts';
+import { setFlash } from '#lib/server/flash.ts';
+import { field, fields, statusFor } from '#lib/server/form.ts';
+import { services } from '#lib/server/services.ts';
+import type { UpdateDatabaseInput } from '#lib/server/view/database-settings.ts';
+import type { ActorRef } from '#lib/server/view/types.ts';
+import type { Actions, PageServerLoad, RequestEvent } from './$types';
+
+/** The sections of the page, each its own form: an answer names the one it belongs to. */
+type Section = 'connection' | 'storages' | 'verification' | 'health';
+
+/** A number field: blank means "not changed", anything else is left for the service's schema to judge. */
+const numberField = (form: FormData, name: string): number | undefined => {
+  const text = field(form, name).trim();
+  return text === '' ? undefined : Number(text);
+};
+
+/** The URL as typed, minus any password in it: a refused form is shown again, but a password never goes back. */
+function withoutPassword(url: string): string {
+  if (!URL.canParse(url)) return url;
+  const parsed = new URL(url);
+  parsed.password = '';
+  return parsed.toString();
+}
+
+/** What each section's form changes; the service validates it (ranges, names, the connection). */
+const CHANGES: Record<Section, (form: FormData) => UpdateDatabaseInput> = {
+  connection: (form) => {
+    const url = field(form, 'url').trim();
+    const password = field(form, 'password');
+    return {
+      ...(url !== '' && { url }),
+      ...(password !== '' && { password }),
+      skipCheck: form.has('skipCheck'),
+    };
+  },
+  storages: (form) => ({ storages: fields(form, 'storages') }),
+  verification: (form) => ({ verifyAfterBackup: form.has('verifyAfterBackup') }),
+  health: (form) => ({
+    healthIntervalSeconds: numberField(form, 'healthIntervalSeconds'),
+    healthFailureThreshold: numberField(form, 'healthFailureThreshold'),
+  }),
+};
+
+/** What a refused form shows again: what was typed, never a password. */
+function echo(section: Section, form: FormData): Record<string, string | string[] | boolean> {
+  if (section === 'connection')
+    return { url: withoutPassword(field(form, 'url').trim()), skipCheck: form.has('skipCheck') };
+  if (section === 'storages') return { storages: fields(form, 'storages') };
+  if (section === 'health')
+    return {
+      healthIntervalSeconds: field(form, 'healthIntervalSeconds'),
+      healthFailureThreshold: field(form, 'healthFailureThreshold'),
+    };
+  return {};
+}
+
+/**
+ * A section's action: `run` does it as the signed-in user and its answer goes to that section's
+ * form; a refusal comes back there too, with the message and what was typed.
+ */
+function sectionAction<R extends Record<string, unknown>>(
+  section: Section,
+  run: (actor: ActorRef, database: string, form: FormData) => Promise<R>,
+) {
+  return async ({ params, request, locals }: RequestEvent) => {
+    const form = await request.formData();
+    try {
+      return { section, ...(await run(actorOf(locals), params.name, form)) };
+    } catch (err) {
+      return fail(statusFor(err), { section, error: message(err), values: echo(section, form) });
+    }
+  };
+}
+
+/** A section's save: the changes its form describes, through DatabaseService.update. */
+const save = (section: Section) =>
+  sectionAction(section, async (actor, database, form) => {
+    if (section === 'storages' && fields(form, 'storages').length === 0)
+      throw new Error('Choose at least one storage: every backup is written to the storages chosen here.');
+    await services().databaseSettings.update(actor, database, CHANGES[section](form));
+    return { saved: true };
+  });
+
+export const load: PageServerLoad = async ({ params, locals }) => {
+  const view = await services()
+    .databaseSettings.view(actorOf(locals), params.name)
+    .catch((err: unknown) => {
+      const status = statusOf(err);
+      return error(status === 400 ? 503 : status, message(err));
+    });
+  return { view, header: header(view.temporalUiUrl) };
+};
+
+export const actions = {
+  connection: save('connection'),
+  storages: save('storages'),
+  verification: save('verification'),
+  health: save('health'),
+
+  /** Connects with the stored credentials, as a backup would; saves nothing. */
+  test: sectionAction('connection', async (actor, database) => ({
+    check: await services().setup.testDatabase(actor, database),
+  })),
+
+  /** Removes the database once its name is typed; its backups stay in storage unless "delete" is chosen. */
+  remove: async ({ params, request, locals, cookies }) => {
+    const form = await request.formData();
+    const backups = field(form, 'backups');
+    const confirm = field(form, 'confirm').trim();
+    if (backups !== 'keep' && backups !== 'delete')
+      return fail(400, { section: 'remove' as const, error: 'Choose whether to keep or delete its backups.' });
+    if (confirm !== params.name)
+      return fail(400, {
+        section: 'remove' as const,
+        backups,
+        error: `Type the database's name, ${params.name}, to confirm: nothing was removed.`,
+      });
+    try {
+      await services().databaseSettings.remove(actorOf(locals), params.name, { backups });
+    } catch (err) {
+      return fail(statusFor(err), { section: 'remove' as const, backups, error: message(err) });
+    }
+    setFlash(
+      cookies,
+      backups === 'keep'
+        ? `Database ${params.name} removed. Its backups stay in storage: adding the same database again adopts them.`
+        : `Database ${params.name} removed, and its backups deleted from every storage.`,
+    );
+    redirect(303, '/');
+  },
+} satisfies Actions;
