@@ -228,4 +228,65 @@ describe('one backup fanned out to three storages, one of which fills up midway'
       for (const file of moved) await rename(`${file}.aside`, file);
     }
   });
+
+  it('copies the complete backup into a storage added later, which restores it alone; a second copy there is refused', async (t) => {
+    if (!mounted) return t.skip(`cannot mount a tmpfs here (${mountRefused})`);
+    const { actor } = platform.ops;
+    const deltaDir = path.join(platform.dir, 'delta');
+    await mkdir(deltaDir);
+    await platform.ops.saveStorage('delta', { type: 'local', path: deltaDir });
+    const started = await platform.services.backups.replicate(actor, backupId, { storages: ['delta'] });
+    const outcome = await started.result();
+    assert.deepEqual(
+      outcome.copies.map((c) => `${c.storageName}:${c.status}`),
+      ['alpha:complete', 'bravo:complete', 'tiny:complete', 'delta:complete'],
+    );
+    assert.deepEqual(await activitiesOf(platform, started.workflowId), [
+      'listCopies',
+      'copyBackupToStorage',
+      'settleBackup',
+    ]);
+    // Retention deletes every copy the catalog lists: the new one is among them.
+    const record = await platform.runtime.catalog.getBackup(backupId);
+    assert.equal(record.status, 'complete');
+    assert.deepEqual(record.copies.find((c) => c.storageName === 'delta')?.status, 'complete');
+    assert.equal(await sha256Of(path.join(deltaDir, 'wide', `${backupId}.dump.hsb`)), record.objectSha256);
+
+    await assert.rejects(
+      platform.services.backups.replicate(actor, backupId, { storages: ['delta'] }),
+      new RegExp(`backup ${backupId} already has a complete copy in storage "delta": there is nothing to copy`),
+    );
+    const blue = await platform.runtime.catalog.access.createWorkspace('fanout-blue');
+    await mkdir(path.join(platform.dir, 'blue'));
+    await platform.ops.saveStorage(
+      'blue-nas',
+      { type: 'local', path: path.join(platform.dir, 'blue') },
+      {
+        workspaceId: blue.id,
+      },
+    );
+    await assert.rejects(
+      platform.services.backups.replicate(actor, backupId, { storages: ['blue-nas'] }),
+      /storage "blue-nas" belongs to another workspace: backups of database "wide" are copied only to storages of its own workspace/,
+    );
+    const again = await platform.services.backups.copyAllTo(actor, 'wide', 'delta');
+    assert.deepEqual(again.started, [], 'delta holds every backup of wide: nothing to copy');
+
+    // Only delta's copy is left to read from: the restore must come from it and match the source.
+    const moved: string[] = [];
+    for (const dir of [path.join(platform.dir, 'alpha'), path.join(platform.dir, 'bravo'), tinyDir]) {
+      const file = path.join(dir, 'wide', `${backupId}.dump.hsb`);
+      await rename(file, `${file}.aside`);
+      moved.push(file);
+    }
+    try {
+      const fromDelta = await (
+        await platform.ops.startRestore({ database: 'wide', backupId, to: { database: 'wide_from_delta' } })
+      ).result();
+      assert.equal(fromDelta.storageName, 'delta');
+      assert.deepEqual(await tableFingerprint({ ...source, database: 'wide_from_delta' }, 'blobs', 'id'), expected);
+    } finally {
+      for (const file of moved) await rename(`${file}.aside`, file);
+    }
+  });
 });
