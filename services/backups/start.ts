@@ -16,7 +16,7 @@ import {
 } from '../../temporal/contracts/backup.ts';
 import { backupIdAt } from '../../temporal/contracts/common.ts';
 import { startRun } from '../../temporal/start.ts';
-import { notFound, type Action, type Actor } from '../authz.ts';
+import type { Action, Actor } from '../authz.ts';
 import type { AuditNote, Granted } from '../guard.ts';
 import type { ServiceContext } from '../context.ts';
 
@@ -133,13 +133,13 @@ export class BackupJobs {
     );
   }
 
-  /** A storage a backup of `database` may be copied into: one of the database's workspace. */
+  /**
+   * A storage a backup of `database` may be copied into: one of the database's workspace. The
+   * guard answers "does not exist" for a storage the actor cannot see, as for any other name.
+   */
   private async checkCopyTarget(actor: Actor, workspaceId: number, database: string, name: string): Promise<void> {
-    const { guard } = this.ctx;
-    const storageWs = await guard.access.storageWorkspace(name);
-    if (storageWs === undefined || (storageWs !== workspaceId && !guard.can(actor, storageWs, 'history.read')))
-      throw notFound({ type: 'storage', name });
-    if (storageWs !== workspaceId) {
+    const storage = await this.ctx.guard.require(actor, { storage: name }, 'history.read');
+    if (storage.workspaceId !== workspaceId) {
       throw new HindsightError(
         'bad_input',
         `storage "${name}" belongs to another workspace: backups of database "${database}" are copied only to storages of its own workspace`,

@@ -96,4 +96,13 @@ export async function checkCopyForms(
   await bulk.getByRole('button', { name: 'Copy backups' }).click();
   await page.getByTestId('copy-result').filter({ hasText: 'already holds every backup of shop' }).waitFor();
   assert.equal(new URL(page.url()).pathname, '/databases/shop', 'the answer is shown on the page itself');
+
+  // The API, with the same session: a second copy into vault is refused, naming why.
+  const again = await page.request.post(`${url}/api/v1/backups/${backupId}/copy`, {
+    data: { storages: ['vault'] },
+    headers: { origin: url },
+  });
+  assert.equal(again.status(), 409);
+  const { error } = (await again.json()) as { error: { message: string } };
+  assert.match(error.message, new RegExp(`backup ${backupId} already has a complete copy in storage "vault"`));
 }

@@ -15,28 +15,21 @@ export interface CopyAnswer {
  * A copy form posts to another route (./copies), whose answer SvelteKit would not hand to this
  * page: `enhance` keeps it here instead, as `answer`, and reloads the page's data after a success.
  */
-export function copyForm(): { readonly active: boolean; readonly answer: CopyAnswer | null; enhance: SubmitFunction } {
-  let active = $state(false);
-  let answer = $state<CopyAnswer | null>(null);
-  return {
-    get active() {
-      return active;
-    },
-    get answer() {
-      return answer;
-    },
-    enhance: () => {
-      active = true;
-      return async ({ result }) => {
-        try {
-          if (result.type === 'success' || result.type === 'failure') {
-            answer = (result.data ?? null) as CopyAnswer | null;
-            if (result.type === 'success') await invalidateAll();
-          } else await applyAction(result);
-        } finally {
-          active = false;
-        }
-      };
-    },
+export class CopyForm {
+  active = $state(false);
+  answer = $state<CopyAnswer | null>(null);
+
+  enhance: SubmitFunction = () => {
+    this.active = true;
+    return async ({ result }) => {
+      try {
+        if (result.type === 'success' || result.type === 'failure') {
+          this.answer = (result.data ?? null) as CopyAnswer | null;
+          if (result.type === 'success') await invalidateAll();
+        } else await applyAction(result);
+      } finally {
+        this.active = false;
+      }
+    };
   };
 }

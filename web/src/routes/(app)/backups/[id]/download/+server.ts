@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { error, type RequestHandler } from '@sveltejs/kit';
 import { services } from '#lib/server/services.ts';
 import { actorOf, message, statusOf } from '#lib/server/actor.ts';
