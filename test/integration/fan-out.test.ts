@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import type { ReplicateOutcome } from '../../temporal/contracts/backup.ts';
+import { hindsightResult } from '../support/hindsight-cli.ts';
 import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
 
 const run = promisify(execFile);
@@ -252,10 +253,10 @@ describe('one backup fanned out to three storages, one of which fills up midway'
     assert.deepEqual(record.copies.find((c) => c.storageName === 'delta')?.status, 'complete');
     assert.equal(await sha256Of(path.join(deltaDir, 'wide', `${backupId}.dump.hsb`)), record.objectSha256);
 
-    await assert.rejects(
-      platform.services.backups.replicate(actor, backupId, { storages: ['delta'] }),
-      new RegExp(`backup ${backupId} already has a complete copy in storage "delta": there is nothing to copy`),
-    );
+    const cli = (...args: string[]) => hindsightResult(platform.configEnv, ['backups', 'copy', ...args]);
+    const twice = await cli(backupId, '--to', 'delta');
+    assert.equal(twice.code, 1);
+    assert.match(twice.stderr, new RegExp(`backup ${backupId} already has a complete copy in storage "delta"`));
     const blue = await platform.runtime.catalog.access.createWorkspace('fanout-blue');
     await mkdir(path.join(platform.dir, 'blue'));
     await platform.ops.saveStorage(
@@ -269,8 +270,9 @@ describe('one backup fanned out to three storages, one of which fills up midway'
       platform.services.backups.replicate(actor, backupId, { storages: ['blue-nas'] }),
       /storage "blue-nas" belongs to another workspace: backups of database "wide" are copied only to storages of its own workspace/,
     );
-    const again = await platform.services.backups.copyAllTo(actor, 'wide', 'delta');
-    assert.deepEqual(again.started, [], 'delta holds every backup of wide: nothing to copy');
+    const every = await cli('--database', 'wide', '--to', 'delta', '--json');
+    assert.equal(every.code, 0, every.stderr);
+    assert.deepEqual(JSON.parse(every.stdout), [], 'delta holds every backup of wide: nothing to copy');
 
     // Only delta's copy is left to read from: the restore must come from it and match the source.
     const others = ['alpha', 'bravo'].map((name) => path.join(platform.dir, name));
