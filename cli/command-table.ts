@@ -18,8 +18,9 @@ export interface FlagDef {
 
 export type FlagCatalog = Record<string, FlagDef>;
 
-/** A flag a command takes: a catalog name, or one with the command's own wording or requirement. */
-export type FlagUse<Name extends string = string> = Name | { name: Name; required?: boolean; description?: string };
+/** A flag a command takes: a catalog name, or one with the command's own wording, value or requirement. */
+export type FlagUse<Name extends string = string> =
+  Name | { name: Name; required?: boolean; description?: string; value?: string };
 
 export interface ArgDef {
   name: string;
@@ -74,10 +75,10 @@ export const commandName = (command: Pick<CommandDef, 'words'>): string => comma
 export function flagsOf(table: TableShape, command: CommandShape): ResolvedFlag[] {
   const uses: FlagUse[] = [...command.flags, ...(command.local ? [] : table.session), ...table.globals];
   return uses.map((use) => {
-    const { name, required = false, description } = typeof use === 'string' ? { name: use } : use;
+    const { name, required = false, description, value } = typeof use === 'string' ? { name: use } : use;
     const def = table.flags[name];
     if (!def) throw new Error(`${commandName(command)} names flag --${name}, which the flag catalog does not declare`);
-    return { ...def, name, required, description: description ?? def.description };
+    return { ...def, name, required, description: description ?? def.description, ...(value ? { value } : {}) };
   });
 }
 

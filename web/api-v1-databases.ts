@@ -202,6 +202,32 @@ export const databasesEndpoints: Endpoint[] = [
       return undefined;
     },
   }),
+  endpoint({
+    method: 'post',
+    path: '/backups/:id/copy',
+    operationId: 'copyBackup',
+    tag: 'backups',
+    params: params.id,
+    body: z
+      .object({
+        storages: z
+          .array(z.string().min(1))
+          .min(1)
+          .optional()
+          .describe("storages of the database's workspace to copy into; default: those the backup missed"),
+      })
+      .strict(),
+    status: 202,
+    summary: 'Copy a backup into other storages',
+    description:
+      'Copies the stored (encrypted) object from a storage that holds it whole, checked against its SHA-256, without ' +
+      'dumping again. 409 when a storage named already holds it whole; 400 for a storage of another workspace.',
+    response: "The copy's workflow id and the storages it copies into (null: those the backup missed)",
+    async handler({ domain, actor, params: p, body }) {
+      const started = await domain.backups.replicate(actor(), p.id, { storages: body.storages });
+      return { backupId: p.id, workflowId: started.workflowId, storages: started.storages ?? null };
+    },
+  }),
 
   // Restores
   endpoint({

@@ -1,4 +1,4 @@
-/** `hindsight backup`, `backups`, `backup-copy`, `download` and `retention`: logical backups. */
+/** `hindsight backup`, `backups`, `backups copy`, `download` and `retention`: logical backups. */
 import { commandsFrom, dbArg } from './types.ts';
 
 const command = commandsFrom(() => import('../handlers/backups.ts'));
@@ -30,8 +30,26 @@ export const backupCommands = [
     args: [backupId],
     flags: [{ name: 'output', required: true }, 'encrypted'],
   }),
-  command('backup-copy', 'copies a partial backup into the storages it missed', 'backupCopy', {
-    args: [backupId],
-    flags: ['wait'],
+  command('backups copy', 'copies a backup into other storages, without dumping again', 'backupCopy', {
+    args: [{ ...backupId, optional: true }],
+    flags: [
+      {
+        name: 'to',
+        value: 'storage[,storage...]',
+        description: "storages of the database's workspace to copy into (default: those the backup missed)",
+      },
+      {
+        name: 'database',
+        value: 'db',
+        description: 'instead of one backup: every complete or partial backup of <db> that the --to storage lacks',
+      },
+      'wait',
+    ],
+    details: [
+      'The stored (encrypted) object is copied from a storage that holds it whole and checked against its SHA-256.',
+      'A storage that already holds the backup whole is refused; so is a storage of another workspace.',
+      'hindsight backups copy --database <db> --to <storage> copies older backups into a storage added later:',
+      'one replicateBackup run per backup.',
+    ],
   }),
 ];

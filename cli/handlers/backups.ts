@@ -5,10 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import { printJob } from '../job-output.ts';
 import type { Actor } from '../../services/authz.ts';
 import type { Services } from '../../services/index.ts';
-import type { BackupOutcome } from '../../temporal/contracts/backup.ts';
+import type { BackupOutcome, ReplicateOutcome } from '../../temporal/contracts/backup.ts';
 import { backupLines, verificationLine, verificationState } from '../backup-output.ts';
-import { formatBytes, printJson, printList, printTable } from '../output.ts';
-import { readConfigArgument, sessionAs } from '../session.ts';
+import { formatBytes, printJson, printList, printTable, UsageError } from '../output.ts';
+import { nameList, readConfigArgument, sessionAs } from '../session.ts';
 import type { Invocation } from '../commands/types.ts';
 
 /**
@@ -131,14 +131,50 @@ export async function download({ args: [backupId], flags }: Invocation): Promise
   });
 }
 
+/**
+ * `backups copy <id> [--to a,b]`: one backup into the storages it missed or those named;
+ * `backups copy --database <db> --to <storage>`: every backup of <db> that storage lacks.
+ * With --wait, the outcome of each; exit 1 when a copy failed.
+ */
 export async function backupCopy({ args: [backupId], flags }: Invocation): Promise<void> {
+  const storages = flags.to === undefined ? undefined : nameList(flags.to);
+  if (flags.database !== undefined) {
+    if (backupId) throw new UsageError('backups copy takes a <backup-id> or --database <db>, not both');
+    if (storages?.length !== 1)
+      throw new UsageError(
+        'backups copy --database <db> needs --to <storage>: the one storage to copy its backups into',
+      );
+    return copyAllTo(flags.database, storages[0]!, flags);
+  }
+  if (!backupId)
+    throw new UsageError('backups copy needs <backup-id>, or --database <db> --to <storage> for every backup of <db>');
   await sessionAs(flags.as)(async ({ services, actor }) => {
     const outcome = await printJob(
-      await services.backups.replicate(actor, backupId!),
+      await services.backups.replicate(actor, backupId, storages ? { storages } : {}),
       flags,
-      (o) =>
-        `backup ${backupId} is ${o.status}: ${o.copies.map((c) => `${c.storageName} ${c.status}${c.error ? ` (${c.error})` : ''}`).join(', ')}`,
+      (o) => `backup ${backupId} is ${o.status}: ${copiesLine(o)}`,
     );
-    if (outcome && outcome.status !== 'complete') process.exitCode = 1;
+    const asked = (name: string) => !storages || storages.includes(name);
+    if (outcome?.copies.some((c) => c.status !== 'complete' && asked(c.storageName))) process.exitCode = 1;
+  });
+}
+
+const copiesLine = (o: ReplicateOutcome) =>
+  o.copies.map((c) => `${c.storageName} ${c.status}${c.error ? ` (${c.error})` : ''}`).join(', ');
+
+async function copyAllTo(database: string, storage: string, flags: Invocation['flags']): Promise<void> {
+  await sessionAs(flags.as)(async ({ services, actor }) => {
+    const { started } = await services.backups.copyAllTo(actor, database, storage);
+    const empty = `storage "${storage}" holds every backup of "${database}" already`;
+    if (!flags.wait) {
+      const rows = started.map((s) => ({ backupId: s.backupId, workflowId: s.workflowId }));
+      return printList(flags.json, rows, (r) => ({ backup: r.backupId, workflow: r.workflowId }), empty);
+    }
+    const rows = (await Promise.all(started.map((s) => s.result()))).map((o) => {
+      const copy = o.copies.find((c) => c.storageName === storage);
+      return { backupId: o.backupId, status: copy?.status ?? 'failed', error: copy?.error ?? '' };
+    });
+    printList(flags.json, rows, (r) => ({ backup: r.backupId, status: r.status, error: r.error }), empty);
+    if (rows.some((r) => r.status !== 'complete')) process.exitCode = 1;
   });
 }

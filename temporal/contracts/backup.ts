@@ -1,12 +1,12 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
 import { PROGRESS_SIGNAL, backupIdSchema, defineWorkflow } from './common.ts';
-import { databaseNameSchema } from '../../lib/names.ts';
+import { databaseNameSchema, nameSchema } from '../../lib/names.ts';
 
 /**
  * Logical backups: `backupDatabase` (one pg_dump to every storage, `backup/<db>/<iso-time>`, also
- * run by the schedule `backup/<db>`) and `replicateBackup` (copies a partial backup into the
- * storages that missed it, `replicate/<backup id>/<iso-time>`).
+ * run by the schedule `backup/<db>`) and `replicateBackup` (copies a backup into the storages that
+ * missed it, or into the storages named, `replicate/<backup id>/<iso-time>`).
  */
 export const backupDatabaseInput = z
   .object({
@@ -21,6 +21,11 @@ export const replicateBackupInput = z
   .object({
     database: databaseNameSchema,
     backupId: backupIdSchema('backupId'),
+    /** The storages to copy into (e.g. one added after the backup); default: those that missed it. */
+    storages: z
+      .array(nameSchema('storages must name storages: lowercase letters, digits, "_" or "-"'))
+      .min(1, 'storages must name at least one storage, or be left out')
+      .optional(),
   })
   .strict();
 export type ReplicateBackupInput = z.input<typeof replicateBackupInput>;

@@ -16,6 +16,7 @@ import { createConsoleServices, type HostServices } from '../../web/src/lib/serv
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { horizontalOverflow, launchChromium, screenshot, watchPageErrors } from '../support/browser.ts';
 import { storageAndNotifierEdits } from '../support/console-config-edits.ts';
+import { checkCopyForms, checkDownloads } from '../support/console-backup-copies.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
 
@@ -295,6 +296,11 @@ describe('the console in a real browser', () => {
     } finally {
       await Promise.all([restored.end(), original.end()]);
     }
+  });
+
+  it('downloads the backup from its row, decrypted and as stored, and copies it into a second storage', async () => {
+    await checkDownloads(page, server.url, platform, backupId);
+    await checkCopyForms(context, page, server.url, platform, services, backupId);
   });
 
   it("lists the owner's actions in the audit log, filterable by action", async () => {

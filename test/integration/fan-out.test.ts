@@ -9,6 +9,8 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import type { ReplicateOutcome } from '../../temporal/contracts/backup.ts';
+import { hindsightResult } from '../support/hindsight-cli.ts';
 import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
 
 const run = promisify(execFile);
@@ -83,6 +85,31 @@ describe('one backup fanned out to three storages, one of which fills up midway'
     if (mounted) await run('umount', ['-l', tinyDir]).catch(() => undefined);
     await platform?.stop();
   });
+
+  /** A copy's outcome, once its run is known to have copied one storage's object and dumped nothing. */
+  async function copiedOnce(starting: Promise<{ workflowId: string; result(): Promise<ReplicateOutcome> }>) {
+    const started = await starting;
+    const outcome = await started.result();
+    const ran = await activitiesOf(platform, started.workflowId);
+    assert.deepEqual(ran, ['listCopies', 'copyBackupToStorage', 'settleBackup'], 'no second pg_dump');
+    return outcome;
+  }
+
+  /** With the object moved aside in `others`, a restore by id reads `storage`'s copy and matches the source. */
+  async function restoresFromOnly(storage: string, others: string[]): Promise<void> {
+    const moved = others.map((dir) => path.join(dir, 'wide', `${backupId}.dump.hsb`));
+    for (const file of moved) await rename(file, `${file}.aside`);
+    try {
+      const target = `wide_from_${storage}`;
+      const restored = await (
+        await platform.ops.startRestore({ database: 'wide', backupId, to: { database: target } })
+      ).result();
+      assert.equal(restored.storageName, storage);
+      assert.deepEqual(await tableFingerprint({ ...source, database: target }, 'blobs', 'id'), expected);
+    } finally {
+      for (const file of moved) await rename(`${file}.aside`, file);
+    }
+  }
 
   it('ends partial: two storages hold the whole backup, the full one holds nothing', async (t) => {
     if (!mounted) return t.skip(`cannot mount a tmpfs here (${mountRefused}); this test needs root with mount rights`);
@@ -196,14 +223,8 @@ describe('one backup fanned out to three storages, one of which fills up midway'
   it('copies the backup into the storage once it has room, without a second pg_dump', async (t) => {
     if (!mounted) return t.skip(`cannot mount a tmpfs here (${mountRefused})`);
     await run('mount', ['-o', 'remount,size=80m', tinyDir]);
-    const started = await platform.ops.startReplicate(backupId);
-    const outcome = await started.result();
+    const outcome = await copiedOnce(platform.ops.startReplicate(backupId));
     assert.equal(outcome.status, 'complete', JSON.stringify(outcome));
-    assert.deepEqual(await activitiesOf(platform, started.workflowId), [
-      'listCopies',
-      'copyBackupToStorage',
-      'settleBackup',
-    ]);
 
     const record = await platform.runtime.catalog.getBackup(backupId);
     assert.equal(record.status, 'complete');
@@ -212,20 +233,49 @@ describe('one backup fanned out to three storages, one of which fills up midway'
     assert.equal(await sha256Of(path.join(tinyDir, 'wide', `${backupId}.dump.hsb`)), manifest.object.sha256);
 
     // Only the new copy is left to read from: the restore must come from it and match the source.
-    const moved: string[] = [];
-    for (const name of ['alpha', 'bravo']) {
-      const file = path.join(platform.dir, name, 'wide', `${backupId}.dump.hsb`);
-      await rename(file, `${file}.aside`);
-      moved.push(file);
-    }
-    try {
-      const fromTiny = await (
-        await platform.ops.startRestore({ database: 'wide', backupId, to: { database: 'wide_from_tiny' } })
-      ).result();
-      assert.equal(fromTiny.storageName, 'tiny');
-      assert.deepEqual(await tableFingerprint({ ...source, database: 'wide_from_tiny' }, 'blobs', 'id'), expected);
-    } finally {
-      for (const file of moved) await rename(`${file}.aside`, file);
-    }
+    await restoresFromOnly('tiny', [path.join(platform.dir, 'alpha'), path.join(platform.dir, 'bravo')]);
+  });
+
+  it('copies the complete backup into a storage added later, which restores it alone; a second copy there is refused', async (t) => {
+    if (!mounted) return t.skip(`cannot mount a tmpfs here (${mountRefused})`);
+    const { actor } = platform.ops;
+    const deltaDir = path.join(platform.dir, 'delta');
+    await mkdir(deltaDir);
+    await platform.ops.saveStorage('delta', { type: 'local', path: deltaDir });
+    const outcome = await copiedOnce(platform.services.backups.replicate(actor, backupId, { storages: ['delta'] }));
+    assert.deepEqual(
+      outcome.copies.map((c) => `${c.storageName}:${c.status}`),
+      ['alpha:complete', 'bravo:complete', 'tiny:complete', 'delta:complete'],
+    );
+    // Retention deletes every copy the catalog lists: the new one is among them.
+    const record = await platform.runtime.catalog.getBackup(backupId);
+    assert.equal(record.status, 'complete');
+    assert.deepEqual(record.copies.find((c) => c.storageName === 'delta')?.status, 'complete');
+    assert.equal(await sha256Of(path.join(deltaDir, 'wide', `${backupId}.dump.hsb`)), record.objectSha256);
+
+    const cli = (...args: string[]) => hindsightResult(platform.configEnv, ['backups', 'copy', ...args]);
+    const twice = await cli(backupId, '--to', 'delta');
+    assert.equal(twice.code, 1);
+    assert.match(twice.stderr, new RegExp(`backup ${backupId} already has a complete copy in storage "delta"`));
+    const blue = await platform.runtime.catalog.access.createWorkspace('fanout-blue');
+    await mkdir(path.join(platform.dir, 'blue'));
+    await platform.ops.saveStorage(
+      'blue-nas',
+      { type: 'local', path: path.join(platform.dir, 'blue') },
+      {
+        workspaceId: blue.id,
+      },
+    );
+    await assert.rejects(
+      platform.services.backups.replicate(actor, backupId, { storages: ['blue-nas'] }),
+      /storage "blue-nas" belongs to another workspace: backups of database "wide" are copied only to storages of its own workspace/,
+    );
+    const every = await cli('--database', 'wide', '--to', 'delta', '--json');
+    assert.equal(every.code, 0, every.stderr);
+    assert.deepEqual(JSON.parse(every.stdout), [], 'delta holds every backup of wide: nothing to copy');
+
+    // Only delta's copy is left to read from: the restore must come from it and match the source.
+    const others = ['alpha', 'bravo'].map((name) => path.join(platform.dir, name));
+    await restoresFromOnly('delta', [...others, tinyDir]);
   });
 });

@@ -205,6 +205,37 @@ describe('replicateBackup with time skipping', () => {
     );
   });
 
+  test('with storages, copies into exactly those: a new storage gets the backup, the one that holds it is left alone', async () => {
+    const fake = recording({
+      listCopies: async () => partialCopies.slice(0, 2),
+      copyBackupToStorage: async (input) => ({ storageName: input.storageName, status: 'complete', sizeBytes: 900 }),
+      settleBackup: async () => ({ status: 'partial' }),
+    });
+    const outcome = await platform.execute(fake, replicateBackupWorkflow, {
+      database: 'app',
+      backupId: REPLICATED,
+      storages: ['added', 'a', 'added'],
+    });
+    assert.deepEqual(fake.named('copyBackupToStorage'), [
+      { database: 'app', backupId: REPLICATED, storageName: 'added' },
+    ]);
+    assert.equal(outcome.status, 'partial', 'b still misses it: the workflow says what the catalog settled');
+    assert.deepEqual(
+      outcome.copies.map((c) => `${c.storageName}: ${c.status}`),
+      ['a: complete', 'b: failed', 'added: complete'],
+    );
+  });
+
+  test('an empty storages list is refused before anything runs', async () => {
+    const fake = recording({ listCopies: async () => partialCopies });
+    const failure = await failureOf(
+      platform.execute(fake, replicateBackupWorkflow, { database: 'app', backupId: REPLICATED, storages: [] }),
+    );
+    assert.equal(failure.type, 'bad_input');
+    assert.match(failure.message, /storages must name at least one storage, or be left out/);
+    assert.equal(callOrder(fake), '');
+  });
+
   test('a backup with no complete copy anywhere fails at once, copying nothing', async () => {
     const fake = recording({ listCopies: async () => partialCopies.slice(1) });
     const failure = await failureOf(

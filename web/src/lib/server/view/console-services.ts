@@ -1,4 +1,5 @@
 /** Everything the console's pages ask of the server, bound to the signed-in actor by the page. */
+import type { BackupReads } from '../../../../../services/backups/read.ts';
 import type { BackupJobs } from '../../../../../services/backups/start.ts';
 import type { RestoreStarter } from '../../../../../services/restores/start.ts';
 import type { VerificationService } from '../../../../../services/verifications/service.ts';
@@ -22,6 +23,8 @@ export interface ConsoleServices {
   overview(actor: ActorRef): Promise<ConsoleOverview>;
   /** Backups started now, cancelled, copied (services/backups/start.ts): pages call it directly. */
   backups: BackupJobs;
+  /** Backups read and downloaded (services/backups/read.ts): the download route streams through it. */
+  backupReads: BackupReads;
   /** Verifications asked for now (services/verifications/service.ts). */
   verifications: VerificationService;
   /** The one restore starter (services/restores/start.ts), for a backup or a point in time. */

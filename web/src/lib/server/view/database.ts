@@ -73,7 +73,13 @@ export interface ConsoleDatabaseView {
     schedule: boolean;
     retention: boolean;
     restore: boolean;
+    /** Download a backup (decrypted or as stored): the guard decides per request too. */
+    download: boolean;
+    /** Copy backups into another storage of the workspace. */
+    copy: boolean;
   };
+  /** The storages of the database's workspace that backups can be copied into. */
+  copyTargets: Array<{ name: string; type: string }>;
   verifications: Array<{
     id: string;
     backupId: string | null;
@@ -184,6 +190,8 @@ function allowedActions(services: Services, actor: ActorRef, db: DatabaseRecord)
     schedule: may('database.schedule'),
     retention: may('retention.save'),
     restore: may('restore.start'),
+    download: may('backup.download'),
+    copy: may('backup.start'),
   };
 }
 
@@ -251,6 +259,7 @@ async function databaseView(
     allowed: allowedActions(services, actor, db),
     database: databaseFacts(db, workspace?.name, storages),
     backups: backups.map((b) => toBackup(b, newest.get(b.id))),
+    copyTargets: storages.filter((s) => s.workspaceId === db.workspaceId).map((s) => ({ name: s.name, type: s.type })),
     points,
     uptime: uptimeSummary(health, now),
     jobs,

@@ -146,6 +146,7 @@ export function createConsoleServices(services: Services, options: { loginPolicy
     authz: guard.authz,
     tokens,
     backups: services.backups,
+    backupReads: services.backupReads,
     verifications: services.verifications,
     restores: services.restores,
     settings: createConsoleSettings(runtime, tokens),
