@@ -12,6 +12,7 @@ import { settingsPageTests } from '../support/console-settings.ts';
 import { readEvents } from '../support/event-stream.ts';
 import { attributeValues, countOf, markup } from '../support/html-reading.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
+import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/wait.ts';
 
 const PASSWORD = 'a long enough password for tests';
@@ -36,7 +37,8 @@ describe('console: the database page, its live progress stream and the verificat
   };
 
   before(async () => {
-    platform = await startPlatform();
+    // The UI served by the console, as `npm start` does: its links then follow who may open it.
+    platform = await startPlatform({ temporalUi: { port: await freePort(), codecEndpoint: '/codec' } });
     shopBackups.push(...(await seedShopAndBulk(platform)));
     web = await startSignedInConsole(platform);
   });

@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { horizontalOverflow, launchChromium, screenshot, watchPageErrors } from './browser.ts';
 import { CONSOLE_OWNER, type SignedInConsole } from './console.ts';
+import { removeDeletingBackups, renameInTheConsole } from './console-settings-journal.ts';
 import { tableFingerprint, type Platform } from './platform.ts';
 import { waitFor } from './wait.ts';
 
@@ -28,8 +29,11 @@ export interface SettingsScenario {
   secondDir: string;
   /** The backup taken under the old password, and the table as it was then. */
   first: { id: string; entries: { rows: number; md5: string } };
-  /** A signed-in page, with or without JavaScript; its script errors are checked when the scenario closes. */
-  open(route: string, javaScript?: boolean): Promise<Page>;
+  /**
+   * A page signed in as the owner (or `as` another account), with or without JavaScript; its script
+   * errors are checked when the scenario closes.
+   */
+  open(route: string, javaScript?: boolean, as?: { email: string; password: string }): Promise<Page>;
   close(): Promise<void>;
 }
 
@@ -85,9 +89,9 @@ export async function startSettingsScenario(platform: Platform, web: SignedInCon
     web,
     secondDir,
     first: { id: first, entries },
-    async open(route, javaScript = true) {
+    async open(route, javaScript = true, as) {
       const context = await browser.newContext({ javaScriptEnabled: javaScript });
-      await context.addCookies([cookie]);
+      await context.addCookies([as ? await sessionCookie(web.url, as) : cookie]);
       const page = await context.newPage();
       errors.push(watchPageErrors(page));
       await page.goto(`${web.url}${route}`);
@@ -266,10 +270,44 @@ export async function removeWithTypedName(s: SettingsScenario): Promise<void> {
   await page.getByLabel(/to confirm/).fill(NAME);
   await button.click();
   await page.waitForURL(`${s.web.url}/`);
-  assert.match(await page.getByTestId('flash').innerText(), /Database ledger removed\. Its backups stay in storage/);
+  assert.equal(
+    await page.getByTestId('flash').innerText(),
+    'Database ledger removed. Its 2 backups stay in storages local, second: adding the database again as ledger adopts them.',
+  );
   assert.ok(!(await s.platform.ops.listDatabases()).some((d) => d.name === NAME), 'removed');
   assert.ok((await readdir(path.join(s.secondDir, NAME))).length > 0, 'its backups stay in storage');
   await page.context().close();
+}
+
+/** Links into the Temporal UI on the overview's and the database page's backup rows, as `account` sees them. */
+async function workflowLinks(s: SettingsScenario, account: { email: string; password: string }) {
+  const hrefs: string[] = [];
+  for (const route of ['/', `/databases/${NAME}`]) {
+    const page = await s.open(route, true, account);
+    const rows = page.locator('td[data-label="Workflow"], tr[data-backup-id]');
+    assert.ok((await rows.count()) > 0, `${route}: backup rows are listed`);
+    hrefs.push(
+      ...(await page.locator('a[href*="/workflows/"]').evaluateAll((as) => as.map((a) => a.getAttribute('href')!))),
+    );
+    await page.context().close();
+  }
+  return hrefs;
+}
+
+/**
+ * The console serves the Temporal UI (the test's platform starts it): once a second workspace
+ * exists, a viewer of `default` alone may not open it (view/temporal-ui.ts), and no page links into
+ * it for them; the owner's backup rows link to their runs there.
+ */
+export async function temporalLinksFollowTheRule(s: SettingsScenario): Promise<void> {
+  assert.ok(s.platform.config.temporalUiUpstream, 'the console serves the Temporal UI');
+  const owner = await s.web.services.access.actorForEmail(CONSOLE_OWNER.email, 'test');
+  await s.web.services.access.createWorkspace(owner, 'settings-blue');
+  const ownerLinks = await workflowLinks(s, CONSOLE_OWNER);
+  const backups = await s.platform.runtime.catalog.listBackups(NAME);
+  for (const b of backups)
+    assert.ok(ownerLinks.includes(`/temporal/namespaces/default/workflows/${encodeURIComponent(b.workflowId)}`), b.id);
+  assert.deepEqual(await workflowLinks(s, VIEWER), [], 'a viewer who may not open the Temporal UI gets no link to it');
 }
 
 /** The scenario's steps in order, each a test of its own; removal comes last. */
@@ -281,6 +319,9 @@ const STEPS: ReadonlyArray<readonly [string, (s: SettingsScenario) => Promise<vo
   ],
   ['saves verification and health without JavaScript', saveChecksWithoutJavaScript],
   ['shows a viewer the settings read-only', viewerReadsOnly],
+  ['renames a second database; its earlier backup stays listed and restores by id', renameInTheConsole],
+  ['removes it deleting its backups from storage, without JavaScript', removeDeletingBackups],
+  ['links into the Temporal UI only for those who may open it', temporalLinksFollowTheRule],
   ['removes the database only with its name typed, keeping its backups', removeWithTypedName],
 ];
 

@@ -2,8 +2,10 @@
 import type { BackupRecord, DatabaseRecord } from '../../../../../lib/catalog/catalog.ts';
 import type { VerificationSummary } from '../../../../../lib/verify/report.ts';
 import type { Action } from '../../../../../services/authz.ts';
+import type { Services } from '../../../../../services/index.ts';
 import { workflowUrl } from '../../../../../temporal/client.ts';
-import type { ConsoleBackup, ConsoleDatabase } from './types.ts';
+import { temporalUiLink } from './temporal-ui.ts';
+import type { ActorRef, ConsoleBackup, ConsoleDatabase } from './types.ts';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
@@ -20,9 +22,18 @@ function toConsoleVerification(v: VerificationSummary | undefined): ConsoleBacku
   };
 }
 
+/**
+ * Where `actor`'s links to workflows point: the Temporal UI, or null when they may not open it
+ * (temporal-ui.ts decides, as for the header's link), so that no page offers a link it refuses.
+ */
+export async function workflowLinkBase(services: Services, actor: ActorRef): Promise<string | null> {
+  return (await temporalUiLink(services, actor)) === null ? null : services.ctx.runtime.config.temporalUiUrl;
+}
+
+/** A backup as the tables show it; `uiUrl` null: no link to its workflow (workflowLinkBase). */
 export function toConsoleBackup(
   b: BackupRecord,
-  uiUrl: string,
+  uiUrl: string | null,
   namespace: string,
   verification?: VerificationSummary,
 ): ConsoleBackup {
@@ -53,7 +64,7 @@ export function toConsoleBackup(
         }
       : null,
     verification: toConsoleVerification(verification),
-    workflowUrl: workflowUrl(uiUrl, namespace, b.workflowId),
+    workflowUrl: uiUrl === null ? null : workflowUrl(uiUrl, namespace, b.workflowId),
   };
 }
 

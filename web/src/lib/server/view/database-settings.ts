@@ -3,13 +3,17 @@
  * stored), destinations, verification and health settings, and removing it. Every change goes
  * through DatabaseService (services/databases/service.ts), whose guard decides who may make it.
  */
+import { HindsightError } from '../../../../../lib/errors.ts';
+import { NAME_PATTERN, NAME_RULE } from '../../../../../lib/names.ts';
 import { targetUrl } from '../../../../../lib/pg/connection.ts';
 import type { Action } from '../../../../../services/authz.ts';
 import { updateDatabaseInput, type UpdateDatabaseInput } from '../../../../../services/databases/input.ts';
+import type { RemoveOutcome } from '../../../../../services/databases/remove.ts';
 import type { Services } from '../../../../../services/index.ts';
 import type { ActorRef } from './types.ts';
 
 export type { UpdateDatabaseInput } from '../../../../../services/databases/input.ts';
+export type { RemoveOutcome } from '../../../../../services/databases/remove.ts';
 
 /** A number setting's allowed range, as the service's input schema defines it. */
 export interface NumberRange {
@@ -28,6 +32,13 @@ export interface ConsoleDatabaseSettingsView {
     verifyAfterBackup: boolean;
     healthIntervalSeconds: number;
     healthFailureThreshold: number;
+    /** Backups recorded for it (retention's deletions aside): what a rename keeps attached. */
+    backupCount: number;
+    /**
+     * PITR is on: its WAL archive and base backups belong to the whole server, so the service
+     * refuses to delete its backups with it, or to rename it, until PITR is turned off.
+     */
+    pitr: boolean;
   };
   /** Every storage of the database's workspace: the destinations it may choose from. */
   storages: Array<{ name: string; type: string }>;
@@ -44,7 +55,13 @@ export interface ConsoleDatabaseSettingsServices {
   view(actor: ActorRef, database: string): Promise<ConsoleDatabaseSettingsView>;
   /** DatabaseService.update: a new URL or password is connection-tested first unless `skipCheck`. */
   update(actor: ActorRef, database: string, changes: UpdateDatabaseInput): Promise<void>;
-  remove(actor: ActorRef, database: string, options: { backups: RemovedBackups }): Promise<void>;
+  /**
+   * DatabaseService.update with a new name: its schedules and health monitor move to it, its backups
+   * stay attached. Refused for a name taken, while PITR is on or while a job runs. Returns the new name.
+   */
+  rename(actor: ActorRef, database: string, newName: string): Promise<string>;
+  /** DatabaseService.remove: what became of its backups (how many, kept or deleted, in which storages). */
+  remove(actor: ActorRef, database: string, options: { backups: RemovedBackups }): Promise<RemoveOutcome>;
 }
 
 const { shape } = updateDatabaseInput;
@@ -60,9 +77,12 @@ const RANGES = {
 
 async function settingsView(services: Services, actor: ActorRef, name: string): Promise<ConsoleDatabaseSettingsView> {
   const db = await services.databases.get(actor, name);
-  const [storages, workspace] = await Promise.all([
+  const { catalog } = services.ctx.runtime;
+  const [storages, workspace, pitr, backups] = await Promise.all([
     services.storages.list(actor),
-    services.ctx.runtime.catalog.access.workspaceById(db.workspaceId),
+    catalog.access.workspaceById(db.workspaceId),
+    catalog.wal.config(name),
+    catalog.storedBackupsOf(name),
   ]);
   const may = (action: Action) => services.ctx.guard.can(actor, db.workspaceId, action);
   const url = targetUrl({
@@ -82,6 +102,8 @@ async function settingsView(services: Services, actor: ActorRef, name: string): 
       verifyAfterBackup: db.verifyAfterBackup,
       healthIntervalSeconds: db.healthIntervalSeconds,
       healthFailureThreshold: db.healthFailureThreshold,
+      backupCount: backups.filter((b) => b.status !== 'deleted').length,
+      pitr: pitr.enabled,
     },
     storages: storages.filter((s) => s.workspaceId === db.workspaceId).map((s) => ({ name: s.name, type: s.type })),
     ranges: RANGES,
@@ -96,8 +118,14 @@ export function createConsoleDatabaseSettings(services: Services): ConsoleDataba
     async update(actor, name, changes) {
       await services.databases.update(actor, name, changes);
     },
-    async remove(actor, name, options) {
-      await services.databases.remove(actor, name, options);
+    async rename(actor, name, raw) {
+      const newName = raw.trim();
+      // The rule every name follows, said here in the page's words; the service checks it again.
+      if (!NAME_PATTERN.test(newName))
+        throw new HindsightError('bad_input', `"${newName}" cannot name a database: use ${NAME_RULE}`);
+      if (newName === name) throw new HindsightError('bad_input', `the database is already called "${name}"`);
+      return (await services.databases.update(actor, name, { name: newName })).name;
     },
+    remove: (actor, name, options) => services.databases.remove(actor, name, options),
   };
 }

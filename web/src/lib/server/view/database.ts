@@ -9,6 +9,7 @@ import type { Services } from '../../../../../services/index.ts';
 import type { LiveJob } from '../../../../../services/status/jobs.ts';
 import { workflowUrl } from '../../../../../temporal/client.ts';
 import { verifierWorkflowId } from '../../../../../temporal/contracts/verify.ts';
+import { workflowLinkBase } from './backups.ts';
 import type { ActorRef, ConsoleBackup } from './types.ts';
 
 export type { LiveJob } from '../../../../../services/status/jobs.ts';
@@ -161,7 +162,8 @@ export function uptimeWindow(label: string, events: HealthEvent[], from: Date, t
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
-type ToBackup = (b: BackupRecord, v?: VerificationSummary) => ConsoleBackup;
+/** A backup as the page shows it, its workflow linked under `uiUrl` (none when null: workflowLinkBase). */
+type ToBackup = (b: BackupRecord, uiUrl: string | null, v?: VerificationSummary) => ConsoleBackup;
 
 /** The last 30 finished complete or partial backups with a size, oldest first (the charts' points). */
 function chartPoints(backups: BackupRecord[]): BackupPoint[] {
@@ -252,13 +254,16 @@ async function databaseView(
     services.verifications.list(actor, name),
     services.jobs.running(actor, name),
   ]);
-  const newest = await catalog.verifications.newestFor(backups.map((b) => b.id));
+  const [newest, uiUrl] = await Promise.all([
+    catalog.verifications.newestFor(backups.map((b) => b.id)),
+    workflowLinkBase(services, actor),
+  ]);
   const points = chartPoints(backups);
   const now = new Date();
   return {
     allowed: allowedActions(services, actor, db),
     database: databaseFacts(db, workspace?.name, storages),
-    backups: backups.map((b) => toBackup(b, newest.get(b.id))),
+    backups: backups.map((b) => toBackup(b, uiUrl, newest.get(b.id))),
     copyTargets: storages.filter((s) => s.workspaceId === db.workspaceId).map((s) => ({ name: s.name, type: s.type })),
     points,
     uptime: uptimeSummary(health, now),
@@ -342,7 +347,7 @@ export function createConsoleDatabaseServices(services: Services, toBackup: ToBa
               status: backup.status,
             }
           : null,
-        workflowUrl: config.temporalUiUrl
+        workflowUrl: (await workflowLinkBase(services, actor))
           ? workflowUrl(config.temporalUiUrl, config.temporalNamespace, verifierWorkflowId(verification.database))
           : null,
         temporalUiUrl: config.temporalUiUrl,

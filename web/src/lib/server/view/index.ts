@@ -8,7 +8,7 @@ import { createAccessService, type AccessService, type LoginPolicy } from '../..
 import { createApiTokenService, type ApiTokenService } from '../../../../../services/api-tokens.ts';
 import { actorLabel, roleAllows, type Authz } from '../../../../../services/authz.ts';
 import type { Services } from '../../../../../services/index.ts';
-import { toConsoleBackup, toConsoleDatabase } from './backups.ts';
+import { toConsoleBackup, toConsoleDatabase, workflowLinkBase } from './backups.ts';
 import { createConsoleDatabaseServices } from './database.ts';
 import { createConsoleDatabaseSettings } from './database-settings.ts';
 import { createConsoleHookServices } from './hooks.ts';
@@ -37,10 +37,11 @@ async function overview(services: Services, actor: ActorRef): Promise<ConsoleOve
   const { config, catalog } = services.ctx.runtime;
   const { guard } = services.ctx;
   const workspaces = await guard.authz.workspacesAllowing(actor, 'history.read');
-  const [databases, backups, storages] = await Promise.all([
+  const [databases, backups, storages, uiUrl] = await Promise.all([
     services.databases.list(actor),
     catalog.listBackups(undefined, 500, workspaces),
     services.storages.list(actor),
+    workflowLinkBase(services, actor),
   ]);
   const visible = new Set(databases.map((d) => d.name));
   const mine = backups.filter((b) => visible.has(b.databaseName));
@@ -48,9 +49,7 @@ async function overview(services: Services, actor: ActorRef): Promise<ConsoleOve
   return {
     databases: databases.map((d) => toConsoleDatabase(d, mine, (action) => guard.can(actor, d.workspaceId, action))),
     storages: storages.map((st) => ({ name: st.name, type: st.type, settings: st.settings })),
-    backups: mine.map((b) =>
-      toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, verifications.get(b.id)),
-    ),
+    backups: mine.map((b) => toConsoleBackup(b, uiUrl, config.temporalNamespace, verifications.get(b.id))),
     temporalUiUrl: config.temporalUiUrl,
     generatedAt: new Date().toISOString(),
   };
@@ -151,8 +150,8 @@ export function createConsoleServices(services: Services, options: { loginPolicy
     restores: services.restores,
     settings: createConsoleSettings(runtime, tokens),
     hooks: createConsoleHookServices(services, workspaceOf),
-    database: createConsoleDatabaseServices(services, (b, v) =>
-      toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, v),
+    database: createConsoleDatabaseServices(services, (b, uiUrl, v) =>
+      toConsoleBackup(b, uiUrl, config.temporalNamespace, v),
     ),
     databaseSettings: createConsoleDatabaseSettings(services),
     databaseStatus: (actor) => services.status.databases(actor),

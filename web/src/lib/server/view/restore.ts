@@ -6,11 +6,22 @@
 import { errorMessage } from '../../../../../lib/errors.ts';
 import { recoverableWindows } from '../../../../../lib/pitr/window.ts';
 import type { Services } from '../../../../../services/index.ts';
+import { workflowLinkBase } from './backups.ts';
 import type { ConsoleRestorableBackup, ConsoleSetupServices } from './setup-types.ts';
+import type { ActorRef } from './types.ts';
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
 type RestorePart = Pick<ConsoleSetupServices, 'restoreWizard' | 'restoreStatus'>;
+
+/** A restore's progress, linked to its run in the Temporal UI only for whoever may open it. */
+async function restoreStatus(services: Services, actor: ActorRef, workflowId: string) {
+  const [status, uiUrl] = await Promise.all([
+    services.restoreStatus.status(actor, workflowId),
+    workflowLinkBase(services, actor),
+  ]);
+  return uiUrl === null ? { ...status, workflowUrl: null } : status;
+}
 
 export function restoreServices(services: Services): RestorePart {
   const { catalog, config } = services.ctx.runtime;
@@ -93,6 +104,6 @@ export function restoreServices(services: Services): RestorePart {
       };
     },
 
-    restoreStatus: (actor, workflowId) => services.restoreStatus.status(actor, workflowId),
+    restoreStatus: (actor, workflowId) => restoreStatus(services, actor, workflowId),
   };
 }

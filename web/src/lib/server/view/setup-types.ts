@@ -63,7 +63,10 @@ export interface RestoreStartInput {
 }
 
 /** A restore as the console follows it (services/restores/status.ts reads it from Temporal). */
-export type ConsoleRestoreStatus = RestoreStatus;
+export type ConsoleRestoreStatus = Omit<RestoreStatus, 'workflowUrl'> & {
+  /** Its run in the Temporal UI; null when the viewer may not open the UI (view/temporal-ui.ts). */
+  workflowUrl: string | null;
+};
 
 export interface ConsoleStorageRow {
   name: string;

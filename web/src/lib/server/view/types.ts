@@ -63,8 +63,8 @@ export interface ConsoleBackup {
     rows: number | null;
     mismatches: number;
   } | null;
-  /** Link to the backup's workflow in the Temporal UI. */
-  workflowUrl: string;
+  /** Link to the backup's workflow in the Temporal UI; null when the viewer may not open the UI. */
+  workflowUrl: string | null;
 }
 
 export interface ConsoleStorage {

@@ -1,7 +1,7 @@
 import { error, fail, redirect } from '@sveltejs/kit';
 import { header } from '#lib/header.ts';
 import { actorOf, message, statusOf } from '#lib/server/actor.ts';
-import { setFlash } from '#lib/server/flash.ts';
+import { removalNotice, renameNotice, setFlash, takeFlash } from '#lib/server/flash.ts';
 import { field, fields, statusFor } from '#lib/server/form.ts';
 import { services } from '#lib/server/services.ts';
 import type { UpdateDatabaseInput } from '#lib/server/view/database-settings.ts';
@@ -9,7 +9,7 @@ import type { ActorRef } from '#lib/server/view/types.ts';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
 /** The sections of the page, each its own form: an answer names the one it belongs to. */
-type Section = 'connection' | 'storages' | 'verification' | 'health';
+type Section = 'name' | 'connection' | 'storages' | 'verification' | 'health';
 
 /** A number field: blank means "not changed", anything else is left for the service's schema to judge. */
 const numberField = (form: FormData, name: string): number | undefined => {
@@ -26,7 +26,7 @@ function withoutPassword(url: string): string {
 }
 
 /** What each section's form changes; the service validates it (ranges, names, the connection). */
-const CHANGES: Record<Section, (form: FormData) => UpdateDatabaseInput> = {
+const CHANGES: Record<Exclude<Section, 'name'>, (form: FormData) => UpdateDatabaseInput> = {
   connection: (form) => {
     const url = field(form, 'url').trim();
     const password = field(form, 'password');
@@ -46,6 +46,7 @@ const CHANGES: Record<Section, (form: FormData) => UpdateDatabaseInput> = {
 
 /** What a refused form shows again: what was typed, never a password. */
 function echo(section: Section, form: FormData): Record<string, string | string[] | boolean> {
+  if (section === 'name') return { name: field(form, 'name').trim() };
   if (section === 'connection')
     return { url: withoutPassword(field(form, 'url').trim()), skipCheck: form.has('skipCheck') };
   if (section === 'storages') return { storages: fields(form, 'storages') };
@@ -76,7 +77,7 @@ function sectionAction<R extends Record<string, unknown>>(
 }
 
 /** A section's save: the changes its form describes, through DatabaseService.update. */
-const save = (section: Section) =>
+const save = (section: Exclude<Section, 'name'>) =>
   sectionAction(section, async (actor, database, form) => {
     if (section === 'storages' && fields(form, 'storages').length === 0)
       throw new Error('Choose at least one storage: every backup is written to the storages chosen here.');
@@ -84,14 +85,15 @@ const save = (section: Section) =>
     return { saved: true };
   });
 
-export const load: PageServerLoad = async ({ params, locals }) => {
+export const load: PageServerLoad = async ({ params, locals, cookies }) => {
   const view = await services()
     .databaseSettings.view(actorOf(locals), params.name)
     .catch((err: unknown) => {
       const status = statusOf(err);
       return error(status === 400 ? 503 : status, message(err));
     });
-  return { view, header: header(view.temporalUiUrl) };
+  // A rename lands here under the new name, with its notice.
+  return { view, header: header(view.temporalUiUrl), flash: takeFlash(cookies) };
 };
 
 export const actions = {
@@ -104,6 +106,20 @@ export const actions = {
   test: sectionAction('connection', async (actor, database) => ({
     check: await services().setup.testDatabase(actor, database),
   })),
+
+  /**
+   * Renames the database, then opens its settings under the new name with a notice; a refusal (a
+   * name taken, PITR on, a job running) comes back by the name field.
+   */
+  rename: async (event) => {
+    const answer = await sectionAction('name', async (actor, database, form) => ({
+      renamed: await services().databaseSettings.rename(actor, database, field(form, 'name')),
+      from: database,
+    }))(event);
+    if (!('renamed' in answer)) return answer;
+    setFlash(event.cookies, renameNotice(answer.from, answer.renamed));
+    redirect(303, `/databases/${encodeURIComponent(answer.renamed)}/settings`);
+  },
 
   /** Removes the database once its name is typed; its backups stay in storage unless "delete" is chosen. */
   remove: async ({ params, request, locals, cookies }) => {
@@ -118,17 +134,14 @@ export const actions = {
         backups,
         error: `Type the database's name, ${params.name}, to confirm: nothing was removed.`,
       });
+    let outcome;
     try {
-      await services().databaseSettings.remove(actorOf(locals), params.name, { backups });
+      outcome = await services().databaseSettings.remove(actorOf(locals), params.name, { backups });
     } catch (err) {
       return fail(statusFor(err), { section: 'remove' as const, backups, error: message(err) });
     }
-    setFlash(
-      cookies,
-      backups === 'keep'
-        ? `Database ${params.name} removed. Its backups stay in storage: adding the same database again adopts them.`
-        : `Database ${params.name} removed, and its backups deleted from every storage.`,
-    );
+    // What really became of its backups: how many, kept or deleted, in which storages.
+    setFlash(cookies, removalNotice(outcome));
     redirect(303, '/');
   },
 } satisfies Actions;
