@@ -4,6 +4,7 @@ import type { RestoreStarter } from '../../../../../services/restores/start.ts';
 import type { VerificationService } from '../../../../../services/verifications/service.ts';
 import type { ConsoleDatabaseServices } from './database.ts';
 import type { ConsoleHookServices } from './hooks.ts';
+import type { ConsolePitrServices } from './pitr.ts';
 import type { ConsoleSettingsServices } from './settings.ts';
 import type { ConsoleSetupServices } from './setup-types.ts';
 import type {
@@ -32,6 +33,8 @@ export interface ConsoleServices {
   hooks: ConsoleHookServices;
   /** The database page: backups, live jobs, charts, schedule, retention; and verification reports. */
   database: ConsoleDatabaseServices;
+  /** The database page's PITR panel: window, RPO, slot, base backups; switching on and off, settings. */
+  pitr: ConsolePitrServices;
   /** Notifiers with their health and the recent deliveries. */
   notifiers(actor: ActorRef): Promise<ConsoleNotifiers>;
   /** Sends a test message now; the receiver's error comes back as it said it. */

@@ -12,6 +12,7 @@ import { toConsoleBackup, toConsoleDatabase } from './backups.ts';
 import { createConsoleDatabaseServices } from './database.ts';
 import { createConsoleHookServices } from './hooks.ts';
 import { peopleServices } from './people.ts';
+import { createConsolePitrServices } from './pitr.ts';
 import { createConsoleSettings } from './settings.ts';
 import { createConsoleSetupServices } from './setup.ts';
 import type { ConsoleServices } from './console-services.ts';
@@ -150,6 +151,7 @@ export function createConsoleServices(services: Services, options: { loginPolicy
       toConsoleBackup(b, config.temporalUiUrl, config.temporalNamespace, v),
     ),
     databaseStatus: (actor) => services.status.databases(actor),
+    pitr: createConsolePitrServices(services),
     setup: createConsoleSetupServices(services, access),
     overview: (actor) => overview(services, actor),
     notifiers: (actor) => notifiers(services, actor),
