@@ -2,12 +2,118 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connect } from '../../lib/pg/connection.ts';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { connect, targetUrl } from '../../lib/pg/connection.ts';
+import { recoverableWindows } from '../../lib/pitr/window.ts';
 import { localDateTime } from '../../lib/time-zone.ts';
+import { operatorActor } from '../../services/authz.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
-import { settledRestorePage, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { launchChromium, watchPageErrors } from '../support/browser.ts';
+import { signedInContext } from '../support/codec-browser.ts';
+import { CONSOLE_OWNER, settledRestorePage, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import type { Platform } from '../support/platform.ts';
-import { startPitrWithRows, stopPitrPlatform, type PitrSource, type Row } from '../support/pitr-fixture.ts';
+import {
+  startPitrSource,
+  startPitrWithRows,
+  stopArchiver,
+  stopPitrPlatform,
+  type PitrSource,
+  type Row,
+} from '../support/pitr-fixture.ts';
+import { waitFor } from '../support/wait.ts';
+
+const MB = 1024 * 1024;
+const actor = operatorActor('test');
+const walStatusOf = (platform: Platform, database: string) => platform.services.pitr.walStatus(actor, database);
+
+/** The database page's PITR panel in a real browser: the window, settings saved and refused. */
+async function checkPanel(platform: Platform, page: Page, url: string): Promise<void> {
+  const before = (await recoverableWindows(platform.runtime.catalog, 'shop')).windows.at(-1)!;
+  await page.goto(`${url}/databases/shop`);
+  const panel = page.getByTestId('pitr-panel');
+  assert.equal(await panel.getAttribute('data-enabled'), 'true');
+  const after = (await recoverableWindows(platform.runtime.catalog, 'shop')).windows.at(-1)!;
+  const shown = page.getByTestId('pitr-window').last();
+  assert.equal(await shown.getAttribute('data-from'), before.from.time, 'the window starts where the service says');
+  const to = (await shown.getAttribute('data-to'))!;
+  assert.ok(before.to.time <= to && to <= after.to.time, `the window ends at ${to}, as the service says`);
+  const status = await walStatusOf(platform, 'shop');
+  assert.match(await page.getByTestId('pitr-rpo').innerText(), /newest WAL in storage .+ old/);
+  assert.match(await panel.innerText(), new RegExp(`${status.segments.complete} complete, \\d+ partial`));
+  assert.match(await page.getByTestId('pitr-newest-point').innerText(), /newest restorable point .* ago/);
+
+  const form = page.getByTestId('pitr-update-form');
+  await form.locator('input[name="slotMaxMb"]').fill('512');
+  await form.locator('input[name="baseSchedule"]').fill('15 3 * * *');
+  await form.getByRole('button', { name: 'Save PITR settings' }).click();
+  await page.getByTestId('pitr-done').waitFor();
+  assert.equal(await page.getByTestId('pitr-base-schedule').innerText(), '15 3 * * *');
+  assert.equal(await page.getByTestId('pitr-next-run').count(), 3);
+  const saved = await walStatusOf(platform, 'shop');
+  assert.equal(saved.slotMaxBytes, 512 * MB);
+  assert.equal(saved.baseBackupSchedule, '15 3 * * *');
+  assert.match(await page.getByTestId('pitr-slot').innerText(), /of 512 MB limit/);
+
+  await form.locator('input[name="baseSchedule"]').fill('30 2 31 2 *');
+  assert.match(await page.getByTestId('pitr-cron-preview-error').innerText(), /day-of-month/);
+  await form.getByRole('button', { name: 'Save PITR settings' }).click();
+  assert.match(await page.getByTestId('pitr-error').innerText(), /Not saved: Base-backup schedule: .*day-of-month 31/);
+  assert.equal((await walStatusOf(platform, 'shop')).baseBackupSchedule, '15 3 * * *', 'nothing was saved');
+}
+
+/** Without JavaScript, on a database without PITR: a refused schedule, then switched on with a slot limit. */
+async function switchOnWithoutJavaScript(platform: Platform, page: Page, url: string): Promise<void> {
+  await page.goto(`${url}/databases/depot`);
+  assert.equal(await page.getByTestId('pitr-panel').getAttribute('data-enabled'), 'false');
+  const form = page.getByTestId('pitr-enable-form');
+  assert.equal(await form.locator('input[name="baseSchedule"]').inputValue(), '0 2 * * *', 'defaults prefilled');
+  assert.equal(await form.locator('input[name="partialIntervalSeconds"]').inputValue(), '1');
+  await form.locator('input[name="baseSchedule"]').fill('30 2 31 2 *');
+  await form.getByRole('button', { name: 'Switch PITR on' }).click();
+  await page.waitForURL((u) => u.pathname === '/databases/depot/pitr');
+  assert.match(await page.getByTestId('pitr-error').innerText(), /day-of-month 31/);
+  assert.equal((await walStatusOf(platform, 'depot')).enabled, false);
+
+  const again = page.getByTestId('pitr-enable-form');
+  assert.equal(await again.locator('input[name="baseSchedule"]').inputValue(), '30 2 31 2 *', 'what was typed stays');
+  await again.locator('input[name="baseSchedule"]').fill('0 4 * * *');
+  await again.locator('input[name="slotMaxMb"]').fill('256');
+  await again.getByRole('button', { name: 'Switch PITR on' }).click();
+  await page.waitForURL((u) => u.pathname === '/databases/depot' && u.searchParams.get('pitr') === 'on');
+  assert.equal(await page.getByTestId('pitr-panel').getAttribute('data-enabled'), 'true');
+  assert.match(await page.getByTestId('pitr-done').innerText(), /Point-in-time recovery is on/);
+  const status = await walStatusOf(platform, 'depot');
+  assert.deepEqual([status.enabled, status.slotMaxBytes, status.baseBackupSchedule], [true, 256 * MB, '0 4 * * *']);
+}
+
+/** The dashboard: a badge on each PITR card; a database with base backups only is not "never backed up". */
+async function checkDashboard(platform: Platform, page: Page, url: string): Promise<void> {
+  await waitFor(
+    "depot's first base backup",
+    async () => (await platform.runtime.catalog.wal.baseBackupsOf('depot', { status: 'complete' })).length || undefined,
+    60_000,
+    300,
+  );
+  await page.goto(`${url}/`);
+  const badge = page.getByTestId('pitr-badge-shop');
+  assert.match((await badge.innerText()).trim(), /^PITR · restorable to .+ ago$/);
+  assert.equal(await badge.getAttribute('data-state'), 'ok');
+  assert.ok(await page.getByTestId('pitr-badge-depot').isVisible());
+  assert.match(await page.getByTestId('pitr-only-depot').innerText(), /protects this database: newest base backup/);
+  assert.equal(await page.getByTestId('backup-age-depot').count(), 0, 'no "never" for a PITR-only database');
+  assert.doesNotMatch(await page.locator('.summary').innerText(), /never backed up/);
+}
+
+/** Switched off with its typed confirmation: the panel says off, and so does the service. */
+async function switchOff(platform: Platform, page: Page, url: string): Promise<void> {
+  await page.goto(`${url}/databases/shop`);
+  await page.getByTestId('pitr-off').locator('summary').click();
+  await page.getByTestId('pitr-off').getByLabel('to confirm').fill('shop');
+  await page.getByRole('button', { name: 'Switch PITR off' }).click();
+  await page.locator('[data-testid="pitr-panel"][data-enabled="false"]').waitFor({ timeout: 70_000 });
+  assert.match(await page.getByTestId('pitr-done').innerText(), /archived WAL and base backups stay in storage/);
+  assert.equal((await walStatusOf(platform, 'shop')).enabled, false);
+}
 
 describe('console: the restore wizard on a database with point-in-time recovery', () => {
   let platform: Platform;
@@ -15,6 +121,9 @@ describe('console: the restore wizard on a database with point-in-time recovery'
   let source: PitrSource;
   let rows: Row[] = [];
   const restoredDirs: string[] = [];
+  let depot: PitrSource | undefined;
+  let browser: Browser | undefined;
+  let contexts: BrowserContext[] = [];
 
   before(async () => {
     ({ platform, source, rows } = await startPitrWithRows('shop', { forMs: 3000, everyMs: 100 }));
@@ -22,7 +131,18 @@ describe('console: the restore wizard on a database with point-in-time recovery'
   });
 
   after(async () => {
+    for (const context of contexts) await context.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
     await con?.close();
+    if (depot) {
+      await stopArchiver(platform, 'depot');
+      for (const id of ['walchain/depot', 'walchain/shop'])
+        await platform.client.workflow
+          .getHandle(id)
+          .terminate('test over')
+          .catch(() => undefined);
+      await depot.cluster.stop('immediate').catch(() => undefined);
+    }
     await stopPitrPlatform({ platform, source, database: 'shop', restoredDirs });
   });
 
@@ -115,5 +235,23 @@ describe('console: the restore wizard on a database with point-in-time recovery'
     assert.equal(outcome.kept, true);
     const probe = connect('probe', { ...source.target, host: '127.0.0.1', port: outcome.port!, sslmode: 'disable' });
     await assert.rejects(probe, 'no server listens on the restored port');
+  });
+
+  it('the PITR panel and the dashboard, in a real browser: window, settings, switching on without JavaScript and off', async () => {
+    // A second server (WAL is per cluster) whose database has no PITR yet.
+    depot = await startPitrSource(platform, 'depot', 'depot-source');
+    await platform.ops.addDatabase({ name: 'depot', url: targetUrl(depot.target), verifyAfterBackup: false });
+    browser = await launchChromium();
+    const withJs = await signedInContext(browser, con.url, CONSOLE_OWNER.email, CONSOLE_OWNER.password);
+    const withoutJs = await browser.newContext({ javaScriptEnabled: false });
+    contexts = [withJs, withoutJs];
+    await withoutJs.addCookies(await withJs.cookies(con.url));
+    const page = await withJs.newPage();
+    const errors = watchPageErrors(page);
+    await checkPanel(platform, page, con.url);
+    await switchOnWithoutJavaScript(platform, await withoutJs.newPage(), con.url);
+    await checkDashboard(platform, page, con.url);
+    await switchOff(platform, page, con.url);
+    assert.deepEqual(errors(), []);
   });
 });
