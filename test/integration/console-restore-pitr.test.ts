@@ -65,6 +65,14 @@ async function checkPanel(platform: Platform, page: Page, url: string): Promise<
   assert.equal(saved.slotMaxBytes, 512 * MB);
   assert.equal(saved.baseBackupSchedule, '15 3 * * *');
   assert.match(await page.getByTestId('pitr-slot').innerText(), /of 512 MB limit/);
+  const audited = (await platform.runtime.catalog.access.listAudit({ action: 'database.update' })).find(
+    (e) => (e.after as { pitr?: { slotMaxMb?: number } } | null)?.pitr?.slotMaxMb === 512,
+  );
+  assert.deepEqual(
+    [audited?.actor, (audited?.before as { pitr: { slotMaxMb: number | null } }).pitr.slotMaxMb],
+    [CONSOLE_OWNER.email, null],
+    'the change is audited with the settings before and after',
+  );
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.getByTestId('pitr-panel').screenshot({ path: 'test-artifacts/console/pitr-panel.png' });
 

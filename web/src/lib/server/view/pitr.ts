@@ -4,23 +4,17 @@
  * window is the one a restore plans against), the newest base backups and the base-backup
  * schedule's next runs; and the panel's actions, each authorized and audited by services/pitr.
  */
-import { errorMessage } from '../../../../../lib/errors.ts';
-import { recoverableWindows } from '../../../../../lib/pitr/window.ts';
 import { previewCron, type CronPreview } from '../../../../../lib/schedule/cron.ts';
 import type { Services } from '../../../../../services/index.ts';
 import type { PitrSettingsInput, PitrSettingsView, WalStatus } from '../../../../../services/pitr/input.ts';
 import { settingsOf } from '../../../../../services/pitr/settings.ts';
 import type { ActorRef } from './types.ts';
+import type { ConsoleRecoveryWindow } from './setup-types.ts';
+import { windowsView } from './windows.ts';
 
 const SHOWN_BASE_BACKUPS = 5;
 
-export interface ConsolePitrWindow {
-  from: string;
-  to: string;
-  timeline: number;
-  baseBackupId: string;
-  text: string;
-}
+export type ConsolePitrWindow = ConsoleRecoveryWindow;
 
 export interface ConsolePitrPanel {
   database: string;
@@ -70,29 +64,6 @@ export interface ConsolePitrServices {
 /** The "switch on" form's values when nothing is saved yet: a nightly base backup, a 2 GiB slot alert, 1 s partials. */
 export const PITR_DEFAULTS = { baseSchedule: '0 2 * * *', slotMaxMb: 2048 } as const;
 
-async function windowsOf(services: Services, database: string) {
-  const { catalog } = services.ctx.runtime;
-  try {
-    const view = await recoverableWindows(catalog, database);
-    return {
-      windows: view.windows.map((w) => ({
-        from: w.from.time,
-        to: w.to.time,
-        timeline: w.timeline,
-        baseBackupId: w.baseBackupId,
-        text: w.text,
-      })),
-      gaps: view.gaps.map((g) => g.text),
-      unusableBaseBackups: view.unusableBaseBackups,
-      checkedAt: view.checkedAt,
-      windowError: null,
-    };
-  } catch (error) {
-    const none = { windows: [], gaps: [], unusableBaseBackups: [] };
-    return { ...none, checkedAt: new Date().toISOString(), windowError: errorMessage(error) };
-  }
-}
-
 function newestPointOf(windows: ConsolePitrWindow[], checkedAt: string): ConsolePitrPanel['newestPoint'] {
   const to = windows.map((w) => w.to).sort()[windows.length - 1];
   return to ? { at: to, ageSeconds: Math.max(0, (Date.parse(checkedAt) - Date.parse(to)) / 1000) } : null;
@@ -109,9 +80,7 @@ async function panel(services: Services, actor: ActorRef, database: string): Pro
     catalog.wal.baseBackupsOf(database),
     catalog.access.databaseWorkspace(database),
   ]);
-  const windows = config.enabled
-    ? await windowsOf(services, database)
-    : { windows: [], gaps: [], unusableBaseBackups: [], checkedAt: new Date().toISOString(), windowError: null };
+  const chain = config.enabled ? await windowsView(catalog, database) : null;
   const may = (action: 'database.update' | 'backup.start') =>
     workspaceId !== undefined && guard.can(actor, workspaceId, action);
   const settings = settingsOf(config);
@@ -126,8 +95,12 @@ async function panel(services: Services, actor: ActorRef, database: string): Pro
       partialIntervalSeconds: settings.partialIntervalMs / 1000,
     },
     status,
-    ...windows,
-    newestPoint: newestPointOf(windows.windows, windows.checkedAt),
+    windows: chain?.windows ?? [],
+    gaps: chain?.gaps.map((g) => g.text) ?? [],
+    unusableBaseBackups: chain?.unusableBaseBackups ?? [],
+    windowError: chain?.error ?? null,
+    checkedAt: chain?.checkedAt ?? new Date().toISOString(),
+    newestPoint: chain ? newestPointOf(chain.windows, chain.checkedAt) : null,
     baseBackups: bases.slice(0, SHOWN_BASE_BACKUPS).map((b) => ({
       id: b.id,
       status: b.status,

@@ -3,6 +3,7 @@ import { header } from '#lib/header.ts';
 import { services } from '#lib/server/services.ts';
 import { actorOf, message, statusOf } from '#lib/server/actor.ts';
 import type { ActorRef } from '#lib/server/view/types.ts';
+import type { PitrFormSettings } from '#lib/server/view/pitr.ts';
 import { formValues, readPitrForm, type PitrFormValues } from './form.ts';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -29,36 +30,40 @@ function refused(action: PitrAction, err: unknown, values?: PitrFormValues) {
   return fail(statusOf(err), { action, error: message(err), ...(values ? { values } : {}) });
 }
 
-/** Reads the settings form; a refusal (a field named) or the settings to save. */
-async function settingsFrom(request: Request, actor: ActorRef, database: string) {
-  const values = formValues(await request.formData());
-  return { values, read: readPitrForm(values, await services().pitr.timezone(actor, database)) };
+/**
+ * Switching on and saving settings: the form read (a field named when wrong), then `save` as the
+ * signed-in user; a refusal comes back with what was typed.
+ */
+function settingsAction(
+  action: 'enable' | 'update',
+  save: (actor: ActorRef, database: string, settings: PitrFormSettings) => Promise<unknown>,
+  done: string,
+) {
+  return async ({ params, request, locals }: { params: { name: string }; request: Request; locals: App.Locals }) => {
+    const actor = actorOf(locals);
+    const values = formValues(await request.formData());
+    const read = readPitrForm(values, await services().pitr.timezone(actor, params.name));
+    if (!read.ok) return fail(400, { action, error: read.error, values });
+    try {
+      await save(actor, params.name, read.settings);
+    } catch (err) {
+      return refused(action, err, values);
+    }
+    back(params.name, done);
+  };
 }
 
 export const actions = {
-  enable: async ({ params, request, locals }) => {
-    const actor = actorOf(locals);
-    const { values, read } = await settingsFrom(request, actor, params.name);
-    if (!read.ok) return fail(400, { action: 'enable' as const, error: read.error, values });
-    try {
-      await services().pitr.enable(actor, params.name, read.settings);
-    } catch (err) {
-      return refused('enable', err, values);
-    }
-    back(params.name, 'on');
-  },
-
-  update: async ({ params, request, locals }) => {
-    const actor = actorOf(locals);
-    const { values, read } = await settingsFrom(request, actor, params.name);
-    if (!read.ok) return fail(400, { action: 'update' as const, error: read.error, values });
-    try {
-      await services().pitr.update(actor, params.name, read.settings);
-    } catch (err) {
-      return refused('update', err, values);
-    }
-    back(params.name, 'saved');
-  },
+  enable: settingsAction(
+    'enable',
+    (actor, database, settings) => services().pitr.enable(actor, database, settings),
+    'on',
+  ),
+  update: settingsAction(
+    'update',
+    (actor, database, settings) => services().pitr.update(actor, database, settings),
+    'saved',
+  ),
 
   disable: async ({ params, request, locals }) => {
     const confirm = (await request.formData()).get('confirm');
