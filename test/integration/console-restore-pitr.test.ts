@@ -132,9 +132,20 @@ async function checkDashboard(platform: Platform, page: Page, url: string): Prom
   await screenshot(page, 'pitr-dashboard');
 }
 
-/** Switched off with its typed confirmation: the panel says off, and so does the service. */
-async function switchOff(platform: Platform, page: Page, url: string): Promise<void> {
+/** A base backup taken from the panel; then switched off with its typed confirmation: the panel says off, and so does the service. */
+async function baseBackupThenOff(platform: Platform, page: Page, url: string): Promise<void> {
   await page.goto(`${url}/databases/shop`);
+  await page.getByRole('button', { name: 'Take a base backup now' }).click();
+  const id = /Base backup (\S+) started/.exec(await page.getByTestId('pitr-done').innerText())?.[1];
+  assert.ok(id, 'the panel names the base backup it started');
+  await waitFor(
+    `base backup ${id} complete`,
+    async () =>
+      (await platform.runtime.catalog.wal.baseBackupsOf('shop', { status: 'complete' })).some((b) => b.id === id) ||
+      undefined,
+    60_000,
+    300,
+  );
   await page.getByTestId('pitr-off').locator('summary').click();
   await page.getByTestId('pitr-off').getByLabel('to confirm').fill('shop');
   await page.getByRole('button', { name: 'Switch PITR off' }).click();
@@ -280,7 +291,7 @@ describe('console: the restore wizard on a database with point-in-time recovery'
     await checkPanel(platform, page, con.url);
     await switchOnWithoutJavaScript(platform, await withoutJs.newPage(), con.url);
     await checkDashboard(platform, page, con.url);
-    await switchOff(platform, page, con.url);
+    await baseBackupThenOff(platform, page, con.url);
     assert.deepEqual(errors(), []);
   });
 });

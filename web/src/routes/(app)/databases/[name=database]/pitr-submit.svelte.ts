@@ -42,7 +42,7 @@ export function pitrSubmitter(onResult: (result: PitrResult) => void) {
               onResult({
                 action,
                 done: queryValue(result.location, 'pitr'),
-                baseBackup: queryValue(result.location, 'baseBackup'),
+                baseBackup: queryValue(result.location, 'base'),
               });
             } else await invalidateAll();
           } finally {

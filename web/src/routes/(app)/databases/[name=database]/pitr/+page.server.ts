@@ -21,7 +21,7 @@ export const load: PageServerLoad = async ({ params, locals }) => {
   }
 };
 
-type PitrAction = 'enable' | 'update' | 'disable' | 'baseBackup';
+type PitrAction = 'enable' | 'update' | 'disable' | 'takeBaseBackup';
 
 const back = (database: string, done: string, extra = ''): never =>
   redirect(303, `/databases/${encodeURIComponent(database)}?pitr=${done}${extra}#pitr`);
@@ -80,13 +80,13 @@ export const actions = {
     back(params.name, 'off');
   },
 
-  baseBackup: async ({ params, locals }) => {
+  takeBaseBackup: async ({ params, locals }) => {
     let id: string;
     try {
       id = (await services().pitr.baseBackup(actorOf(locals), params.name)).baseBackupId;
     } catch (err) {
-      return refused('baseBackup', err);
+      return refused('takeBaseBackup', err);
     }
-    back(params.name, 'base-backup', `&baseBackup=${encodeURIComponent(id)}`);
+    back(params.name, 'base-backup', `&base=${encodeURIComponent(id)}`);
   },
 } satisfies Actions;
