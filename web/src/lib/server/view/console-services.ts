@@ -4,9 +4,9 @@ import type { RestoreStarter } from '../../../../../services/restores/start.ts';
 import type { VerificationService } from '../../../../../services/verifications/service.ts';
 import type { ConsoleDatabaseServices } from './database.ts';
 import type { ConsoleHookServices } from './hooks.ts';
-import type { ConsolePitrServices } from './pitr.ts';
 import type { ConsoleSettingsServices } from './settings.ts';
 import type { ConsoleSetupServices } from './setup-types.ts';
+import type { ConsolePitrServices } from './pitr.ts';
 import type {
   ActorRef,
   ConsoleAuth,
@@ -33,8 +33,6 @@ export interface ConsoleServices {
   hooks: ConsoleHookServices;
   /** The database page: backups, live jobs, charts, schedule, retention; and verification reports. */
   database: ConsoleDatabaseServices;
-  /** The database page's PITR panel: window, RPO, slot, base backups; switching on and off, settings. */
-  pitr: ConsolePitrServices;
   /** Notifiers with their health and the recent deliveries. */
   notifiers(actor: ActorRef): Promise<ConsoleNotifiers>;
   /** Sends a test message now; the receiver's error comes back as it said it. */
@@ -43,6 +41,8 @@ export interface ConsoleServices {
   settings: ConsoleSettingsServices;
   /** Every database the actor may read, with health, backup age, PITR window and problems; problems first. */
   databaseStatus(actor: ActorRef): Promise<DatabaseStatusReport>;
+  /** The database page's PITR panel: window, RPO, slot, base backups; switching on and off, settings. */
+  pitr: ConsolePitrServices;
   /** The restore wizard, storages, adding a database and the notifier form (./setup.ts). */
   setup: ConsoleSetupServices;
 }
