@@ -1,7 +1,7 @@
 /**
  * The PITR panel's form as the actions read it: the base-backup schedule checked by the one cron
- * module (lib/schedule/cron.ts, as the browser's preview), the numbers checked for being numbers;
- * ranges are the service's to check (services/pitr/input.ts), which names the setting too.
+ * module (lib/schedule/cron.ts, as the browser's preview), the numbers checked for being numbers
+ * (and the interval for its bounds, in seconds); the service checks again (services/pitr/input.ts).
  */
 import { previewCron } from '#lib/cron-preview.ts';
 import type { PitrFormSettings } from '#lib/server/view/pitr.ts';
@@ -37,10 +37,11 @@ export function readPitrForm(values: PitrFormValues, timezone: string): PitrForm
   if (values.slotMaxMb !== '' && !/^\d+$/.test(values.slotMaxMb))
     return { ok: false, error: `Slot limit: "${values.slotMaxMb}" is not a whole number of MB (empty: no limit)` };
   const seconds = Number(values.partialIntervalSeconds);
-  if (values.partialIntervalSeconds === '' || !Number.isFinite(seconds))
+  // The catalog's bounds (pitr_partial_interval_ms between 100 and 3600000), said in the form's unit.
+  if (values.partialIntervalSeconds === '' || !Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600)
     return {
       ok: false,
-      error: `Partial shipping interval: "${values.partialIntervalSeconds}" is not a number of seconds (e.g. 1 or 0.5)`,
+      error: `Partial shipping interval: "${values.partialIntervalSeconds}" must be a number of seconds from 0.1 to 3600 (e.g. 1 or 0.5)`,
     };
   return {
     ok: true,
