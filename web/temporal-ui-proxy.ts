@@ -11,9 +11,9 @@
  * console's cookies or credentials: it needs none to read.
  */
 import { createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { createProxyMiddleware, responseInterceptor } from './http-proxy.ts';
+import { forwardRequest, type BodyRewrite, type ForwardError } from './forward-request.ts';
 import { sessionActorOf } from './codec-access.ts';
 import type { HostServices } from './src/lib/server/view/index.ts';
 import { TEMPORAL_UI_PATH, mayReadEveryHistory } from './src/lib/server/view/temporal-ui.ts';
@@ -23,6 +23,8 @@ export interface TemporalUiProxyOptions {
   /** The UI server's root URL; it serves the UI under TEMPORAL_UI_PATH (`--ui-public-path /temporal`). */
   upstream: string;
   log: (msg: string) => void;
+  /** How long the UI server may take to accept a connection and start its answer (default 15 s). */
+  timeoutMs?: number;
 }
 
 const READ_ONLY_MESSAGE =
@@ -46,8 +48,44 @@ const WRITE_SWITCHES = [
   'ActivityCommandsDisabled',
 ];
 
-/** Request headers the UI server never sees: the console's session, tokens and the browser's origin. */
-const WITHHELD = ['cookie', 'authorization', 'origin', 'x-csrf-token', 'accept-encoding'];
+/**
+ * The request headers the UI server sees: what a browser reads with, and the UI's own `caller-type`.
+ * None of the console's session, tokens or the browser's origin (cookie, authorization,
+ * authorization-extras, origin, x-csrf-token); no accept-encoding, so the pages and settings
+ * rewritten here come plain; and no host: the request names the UI server's own, which a UI
+ * deployed behind its own virtual host or TLS name needs.
+ */
+const REQUEST_HEADERS = new Set([
+  'accept',
+  'accept-language',
+  'user-agent',
+  'caller-type',
+  'cache-control',
+  'pragma',
+  'if-none-match',
+  'if-modified-since',
+  'range',
+  'if-range',
+]);
+
+/** The answer's headers passed back; no set-cookie: the UI server's CSRF cookie would land on the console's origin. */
+const RESPONSE_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-range',
+  'accept-ranges',
+  'cache-control',
+  'expires',
+  'etag',
+  'last-modified',
+  'vary',
+  'location',
+]);
+
+/** A page or the settings are read whole to be rewritten; nothing the UI server sends of them comes near this. */
+const MAX_REWRITE_BYTES = 4 * 1024 * 1024;
 
 const isApi = (req: Request | IncomingMessage) => (req.url ?? '').startsWith('/api/');
 
@@ -118,22 +156,29 @@ function readOnlySettings(body: Buffer): Buffer | string {
   }
 }
 
-/** Applied to every answer of the UI server before it reaches the browser. */
-async function rewrite(body: Buffer, _up: IncomingMessage, req: IncomingMessage, res: ServerResponse) {
-  // The UI server's own CSRF cookie would land on the console's origin; nothing here writes, so it is not needed.
-  res.removeHeader('set-cookie');
-  // The UI server closes each connection it is sent; the browser's own to the console stays open.
-  res.removeHeader('connection');
+/** Sets the console's headers on every answer of the UI server; a page or the settings are rewritten whole. */
+function decorate(req: IncomingMessage, up: IncomingMessage, res: Response): BodyRewrite | undefined {
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('Referrer-Policy', 'same-origin');
   if (isApi(req)) res.setHeader('Cache-Control', 'no-store');
-  if ((req.url ?? '').split('?')[0] === '/api/v1/settings') return readOnlySettings(body);
-  if (/^text\/html/.test(String(res.getHeader('content-type') ?? ''))) {
+  if ((req.url ?? '').split('?')[0] === '/api/v1/settings') return readOnlySettings;
+  if (!/^text\/html/.test(up.headers['content-type'] ?? '')) return undefined;
+  return (body) => {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Content-Security-Policy', contentSecurityPolicy(body.toString('utf8')));
-  }
-  return body;
+    return body;
+  };
+}
+
+function failed(options: TemporalUiProxyOptions, req: Request, res: Response, error: ForwardError): void {
+  if (error.clientGone) return;
+  const upstream = `${options.upstream}${TEMPORAL_UI_PATH}`;
+  options.log(`temporal ui: ${upstream} did not answer ${req.method} ${req.url}: ${error.message}`);
+  // Part of the answer is already out: all that is left is to cut it, so the browser sees it incomplete.
+  if (res.headersSent || res.destroyed) return void res.destroy();
+  const hint = `is it running, with --ui-public-path ${TEMPORAL_UI_PATH}? Its address is set by HINDSIGHT_TEMPORAL_UI_UPSTREAM`;
+  answer(req, res, 502, `The Temporal UI server at ${upstream} did not answer (${error.message}): ${hint}.`);
 }
 
 /** The /temporal router: mount it at TEMPORAL_UI_PATH, before the console's own session check. */
@@ -145,25 +190,17 @@ export function temporalUiProxy(options: TemporalUiProxyOptions): Router {
       answer(req, res, 502, 'the catalog could not be reached to check the session; try again');
     });
   });
-  const upstream = `${options.upstream}${TEMPORAL_UI_PATH}`;
-  router.use(
-    createProxyMiddleware<Request, Response>({
-      target: upstream,
-      selfHandleResponse: true,
-      on: {
-        proxyReq: (proxyReq) => {
-          for (const header of WITHHELD) proxyReq.removeHeader(header);
-        },
-        proxyRes: responseInterceptor(rewrite),
-        error: (error, req, res) => {
-          options.log(`temporal ui: ${upstream} did not answer: ${error.message}`);
-          // A socket (an upgrade) has no page to answer with; the UI makes none.
-          if (!('headersSent' in res) || res.headersSent) return void res.end();
-          const hint = `is it running, with --ui-public-path ${TEMPORAL_UI_PATH}? (HINDSIGHT_TEMPORAL_UI_UPSTREAM)`;
-          answer(req, res, 502, `The Temporal UI server did not answer: ${hint}`);
-        },
-      },
-    }),
-  );
+  const upstream = new URL(`${options.upstream}${TEMPORAL_UI_PATH}`);
+  router.use((req, res) => {
+    forwardRequest(req, res, {
+      upstream,
+      path: req.url,
+      requestHeaders: REQUEST_HEADERS,
+      responseHeaders: RESPONSE_HEADERS,
+      timeoutMs: options.timeoutMs ?? 15_000,
+      maxRewriteBytes: MAX_REWRITE_BYTES,
+      onResponse: (up) => decorate(req, up, res),
+    }).catch((error: ForwardError) => failed(options, req, res, error));
+  });
   return router;
 }

@@ -37,6 +37,40 @@ export const enablePitrInput = z
   .strict();
 export type EnablePitrInput = z.input<typeof enablePitrInput>;
 
+/**
+ * What can change while PITR is on: the slot's alert limit (null: no limit), the base-backup
+ * schedule (null: base backups only when started or when the chain monitor needs one), how often
+ * a partial segment ships, and how often a full base backup is taken.
+ */
+export const pitrSettingsInput = z
+  .object({
+    slotMaxMb: z
+      .number({ error: 'the slot limit must be a number of MB' })
+      .int('the slot limit must be a whole number of MB')
+      .min(1, 'the slot limit must be at least 1 MB (leave it empty for no limit)')
+      .max(16 * 1024 * 1024, 'the slot limit must be at most 16777216 MB')
+      .nullable()
+      .optional(),
+    baseSchedule: cronSchema.nullable().optional(),
+    partialIntervalMs: z
+      .number({ error: 'the partial shipping interval must be a number' })
+      .int()
+      .min(100, 'the partial shipping interval must be at least 0.1 s')
+      .max(3_600_000, 'the partial shipping interval must be at most 3600 s')
+      .optional(),
+    baseFullEvery: enablePitrInput.shape.baseFullEvery,
+  })
+  .strict();
+export type PitrSettingsInput = z.input<typeof pitrSettingsInput>;
+
+/** The settings as they stand (what the audit log records before and after a change). */
+export interface PitrSettingsView {
+  slotMaxMb: number | null;
+  baseSchedule: string | null;
+  partialIntervalMs: number;
+  baseFullEvery: number;
+}
+
 export interface WalStatus {
   database: string;
   enabled: boolean;
@@ -53,6 +87,10 @@ export interface WalStatus {
   slotRetainedBytes: number | null;
   serverFlushLsn: string | null;
   slotMaxBytes: number | null;
+  /** The settings the archiver and the base-backup schedule run with. */
+  partialIntervalMs: number;
+  baseBackupSchedule: string | null;
+  baseBackupFullEvery: number;
   archiver: WalArchiverStatus | null;
   archiverError: string | null;
   lastBaseBackup: {

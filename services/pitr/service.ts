@@ -6,7 +6,8 @@
 import type { Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 import { disablePitr, enablePitr, startBaseBackup } from './archive.ts';
-import type { EnablePitrInput } from './input.ts';
+import type { EnablePitrInput, PitrSettingsInput } from './input.ts';
+import { settingsOf, updatePitrSettings } from './settings.ts';
 import { walStatus } from './status.ts';
 
 export class PitrService {
@@ -21,6 +22,17 @@ export class PitrService {
     return this.ctx.guard.run(actor, { database }, 'database.update', () => enablePitr(this.ctx, database, raw), {
       before: { pitr: false },
       after: (r) => ({ pitr: true, archiver: r.archiverWorkflowId, settings }),
+    });
+  }
+
+  /** Changes the settings while PITR is on; the audit log records them before and after. */
+  async updateSettings(actor: Actor, database: string, raw: PitrSettingsInput) {
+    const { guard, runtime } = this.ctx;
+    const granted = await guard.require(actor, { database }, 'database.update');
+    const before = settingsOf(await runtime.catalog.wal.config(database));
+    return guard.audited(actor, granted, 'database.update', () => updatePitrSettings(this.ctx, database, raw), {
+      before: { pitr: before },
+      after: (r) => ({ pitr: r }),
     });
   }
 

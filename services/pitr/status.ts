@@ -54,6 +54,9 @@ export async function walStatus(ctx: ServiceContext, database: string): Promise<
     slotRetainedBytes,
     serverFlushLsn,
     slotMaxBytes: pitr.slotMaxBytes,
+    partialIntervalMs: pitr.partialIntervalMs,
+    baseBackupSchedule: pitr.baseBackupSchedule,
+    baseBackupFullEvery: pitr.baseBackupFullEvery,
     archiver,
     archiverError,
     lastBaseBackup: lastBase

@@ -38,7 +38,19 @@ export interface PitrStatus {
   /** When the newest archived WAL byte arrived, and how long ago that is: the data at risk now. */
   newestWalAt: string | null;
   rpoSeconds: number | null;
+  /** The newest complete base backup: what protects a database that has PITR and no logical backup. */
+  lastBaseBackup: { id: string; finishedAt: string; ageSeconds: number } | null;
+  completeBaseBackups: number;
+  /**
+   * One word for the badge: `ok`; `stale` when no WAL arrived for PITR_STALE_AFTER_SECONDS (an idle
+   * database, or an archiver that is behind or stopped); `broken` when the archive has a gap;
+   * `waiting` before the first window (no complete base backup yet).
+   */
+  state: 'ok' | 'stale' | 'broken' | 'waiting';
 }
+
+/** No WAL for this long reads as a warning: a busy database ships a partial segment every second. */
+export const PITR_STALE_AFTER_SECONDS = 15 * 60;
 
 export interface DatabaseStatus {
   name: string;
@@ -110,6 +122,8 @@ export interface PitrFacts {
   window: { from: Date; to: Date } | null;
   gaps: string[];
   newestWalAt: Date | null;
+  lastBaseBackup?: { id: string; finishedAt: Date } | null;
+  completeBaseBackups?: number;
 }
 
 /** When the newest complete backup finished (or started, if it has no end time). */
@@ -147,15 +161,30 @@ function healthOf(facts: DatabaseFacts): DatabaseStatus['health'] {
     : { state: 'unknown' as const, since: null, detail: null };
 }
 
+function pitrStateOf(status: Omit<PitrStatus, 'state'>): PitrStatus['state'] {
+  if (status.gaps.length > 0) return 'broken';
+  if (!status.window) return 'waiting';
+  return status.rpoSeconds !== null && status.rpoSeconds > PITR_STALE_AFTER_SECONDS ? 'stale' : 'ok';
+}
+
 function pitrStatusOf(facts: DatabaseFacts, pitr: PitrFacts | null, nowMs: number): PitrStatus | null {
-  return facts.pitrEnabled
-    ? {
-        window: pitr?.window ? { from: pitr.window.from.toISOString(), to: pitr.window.to.toISOString() } : null,
-        gaps: pitr?.gaps ?? [],
-        newestWalAt: iso(pitr?.newestWalAt),
-        rpoSeconds: pitr?.newestWalAt ? seconds(nowMs - pitr.newestWalAt.getTime()) : null,
-      }
-    : null;
+  if (!facts.pitrEnabled) return null;
+  const base = pitr?.lastBaseBackup ?? null;
+  const status = {
+    window: pitr?.window ? { from: pitr.window.from.toISOString(), to: pitr.window.to.toISOString() } : null,
+    gaps: pitr?.gaps ?? [],
+    newestWalAt: iso(pitr?.newestWalAt),
+    rpoSeconds: pitr?.newestWalAt ? seconds(nowMs - pitr.newestWalAt.getTime()) : null,
+    lastBaseBackup: base
+      ? {
+          id: base.id,
+          finishedAt: base.finishedAt.toISOString(),
+          ageSeconds: seconds(nowMs - base.finishedAt.getTime()),
+        }
+      : null,
+    completeBaseBackups: pitr?.completeBaseBackups ?? 0,
+  };
+  return { ...status, state: pitrStateOf(status) };
 }
 
 function overdueProblem(facts: DatabaseFacts, nowMs: number): StatusProblem {
@@ -246,10 +275,14 @@ async function readPitrFacts(catalog: Catalog, database: string): Promise<PitrFa
     undefined,
   );
   const durable = await catalog.wal.latestDurable(database, chain.systemIdentifier ?? undefined);
+  // Newest first, as the catalog lists them.
+  const lastBase = chain.baseBackups.find((b) => b.stopTime !== null);
   return {
     window: newest ? { from: newest.from.time, to: newest.to.time } : null,
     gaps: chain.analysis.gaps.map(describeGap),
     newestWalAt: durable?.receivedAt ?? null,
+    lastBaseBackup: lastBase ? { id: lastBase.id, finishedAt: lastBase.stopTime! } : null,
+    completeBaseBackups: chain.baseBackups.length,
   };
 }
 

@@ -2,12 +2,157 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connect } from '../../lib/pg/connection.ts';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { connect, targetUrl } from '../../lib/pg/connection.ts';
+import { recoverableWindows } from '../../lib/pitr/window.ts';
 import { localDateTime } from '../../lib/time-zone.ts';
+import { operatorActor } from '../../services/authz.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
-import { settledRestorePage, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { launchChromium, screenshot, watchPageErrors } from '../support/browser.ts';
+import { CONSOLE_OWNER, settledRestorePage, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import type { Platform } from '../support/platform.ts';
-import { startPitrWithRows, stopPitrPlatform, type PitrSource, type Row } from '../support/pitr-fixture.ts';
+import {
+  startPitrSource,
+  startPitrWithRows,
+  stopArchiver,
+  stopPitrPlatform,
+  type PitrSource,
+  type Row,
+} from '../support/pitr-fixture.ts';
+import { waitFor } from '../support/wait.ts';
+
+const MB = 1024 * 1024;
+const actor = operatorActor('test');
+const walStatusOf = (platform: Platform, database: string) => platform.services.pitr.walStatus(actor, database);
+
+/** The owner's session cookie, for browser contexts (a login page closed mid-load would cut off its assets). */
+async function ownerSession(url: string): Promise<{ name: string; value: string; url: string }> {
+  const login = await fetch(`${url}/api/v1/session`, {
+    method: 'POST',
+    body: JSON.stringify(CONSOLE_OWNER),
+    headers: { 'content-type': 'application/json' },
+  });
+  assert.equal(login.status, 200, await login.text());
+  const pair = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const at = pair.indexOf('=');
+  return { name: pair.slice(0, at), value: pair.slice(at + 1), url };
+}
+
+/** The database page's PITR panel in a real browser: the window, settings saved and refused. */
+async function checkPanel(platform: Platform, page: Page, url: string): Promise<void> {
+  const before = (await recoverableWindows(platform.runtime.catalog, 'shop')).windows.at(-1)!;
+  await page.goto(`${url}/databases/shop`);
+  const panel = page.getByTestId('pitr-panel');
+  assert.equal(await panel.getAttribute('data-enabled'), 'true');
+  const after = (await recoverableWindows(platform.runtime.catalog, 'shop')).windows.at(-1)!;
+  const shown = page.getByTestId('pitr-window').last();
+  assert.equal(await shown.getAttribute('data-from'), before.from.time, 'the window starts where the service says');
+  const to = (await shown.getAttribute('data-to'))!;
+  assert.ok(before.to.time <= to && to <= after.to.time, `the window ends at ${to}, as the service says`);
+  const status = await walStatusOf(platform, 'shop');
+  assert.match(await page.getByTestId('pitr-rpo').innerText(), /newest WAL in storage .+ old/);
+  assert.match(await panel.innerText(), new RegExp(`${status.segments.complete} complete, \\d+ partial`));
+  assert.match(await page.getByTestId('pitr-newest-point').innerText(), /newest restorable point .* ago/);
+
+  const form = page.getByTestId('pitr-update-form');
+  await form.locator('input[name="slotMaxMb"]').fill('512');
+  await form.locator('input[name="baseSchedule"]').fill('15 3 * * *');
+  await form.getByRole('button', { name: 'Save PITR settings' }).click();
+  await page.getByTestId('pitr-done').waitFor();
+  assert.equal(await page.getByTestId('pitr-base-schedule').innerText(), '15 3 * * *');
+  assert.equal(await page.getByTestId('pitr-next-run').count(), 3);
+  const saved = await walStatusOf(platform, 'shop');
+  assert.equal(saved.slotMaxBytes, 512 * MB);
+  assert.equal(saved.baseBackupSchedule, '15 3 * * *');
+  assert.match(await page.getByTestId('pitr-slot').innerText(), /of 512 MB limit/);
+  const audited = (await platform.runtime.catalog.access.listAudit({ action: 'database.update' })).find(
+    (e) => (e.after as { pitr?: { slotMaxMb?: number } } | null)?.pitr?.slotMaxMb === 512,
+  );
+  assert.deepEqual(
+    [audited?.actor, (audited?.before as { pitr: { slotMaxMb: number | null } }).pitr.slotMaxMb],
+    [CONSOLE_OWNER.email, null],
+    'the change is audited with the settings before and after',
+  );
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.getByTestId('pitr-panel').screenshot({ path: 'test-artifacts/console/pitr-panel.png' });
+
+  await form.locator('input[name="baseSchedule"]').fill('30 2 31 2 *');
+  assert.match(await page.getByTestId('pitr-cron-preview-error').innerText(), /day-of-month/);
+  await form.getByRole('button', { name: 'Save PITR settings' }).click();
+  assert.match(await page.getByTestId('pitr-error').innerText(), /Not saved: Base-backup schedule: .*day-of-month 31/);
+  assert.equal((await walStatusOf(platform, 'shop')).baseBackupSchedule, '15 3 * * *', 'nothing was saved');
+}
+
+/** Without JavaScript, on a database without PITR: a refused schedule, then switched on with a slot limit. */
+async function switchOnWithoutJavaScript(platform: Platform, page: Page, url: string): Promise<void> {
+  // Settled before each click: a form post that cuts off the page's asset preloads makes the server log aborted pipes.
+  await page.goto(`${url}/databases/depot`, { waitUntil: 'networkidle' });
+  assert.equal(await page.getByTestId('pitr-panel').getAttribute('data-enabled'), 'false');
+  await page.getByTestId('pitr-panel').screenshot({ path: 'test-artifacts/console/pitr-off.png' });
+  const form = page.getByTestId('pitr-enable-form');
+  assert.equal(await form.locator('input[name="baseSchedule"]').inputValue(), '0 2 * * *', 'defaults prefilled');
+  assert.equal(await form.locator('input[name="partialIntervalSeconds"]').inputValue(), '1');
+  await form.locator('input[name="baseSchedule"]').fill('30 2 31 2 *');
+  await form.getByRole('button', { name: 'Switch PITR on' }).click();
+  await page.waitForURL((u) => u.pathname === '/databases/depot/pitr', { waitUntil: 'networkidle' });
+  assert.match(await page.getByTestId('pitr-error').innerText(), /day-of-month 31/);
+  await screenshot(page, 'pitr-refused');
+  assert.equal((await walStatusOf(platform, 'depot')).enabled, false);
+
+  const again = page.getByTestId('pitr-enable-form');
+  assert.equal(await again.locator('input[name="baseSchedule"]').inputValue(), '30 2 31 2 *', 'what was typed stays');
+  await again.locator('input[name="baseSchedule"]').fill('0 4 * * *');
+  await again.locator('input[name="slotMaxMb"]').fill('256');
+  await again.getByRole('button', { name: 'Switch PITR on' }).click();
+  await page.waitForURL((u) => u.pathname === '/databases/depot' && u.searchParams.get('pitr') === 'on', {
+    waitUntil: 'networkidle',
+  });
+  assert.equal(await page.getByTestId('pitr-panel').getAttribute('data-enabled'), 'true');
+  assert.match(await page.getByTestId('pitr-done').innerText(), /Point-in-time recovery is on/);
+  const status = await walStatusOf(platform, 'depot');
+  assert.deepEqual([status.enabled, status.slotMaxBytes, status.baseBackupSchedule], [true, 256 * MB, '0 4 * * *']);
+}
+
+/** The dashboard: a badge on each PITR card; a database with base backups only is not "never backed up". */
+async function checkDashboard(platform: Platform, page: Page, url: string): Promise<void> {
+  await waitFor(
+    "depot's first base backup",
+    async () => (await platform.runtime.catalog.wal.baseBackupsOf('depot', { status: 'complete' })).length || undefined,
+    60_000,
+    300,
+  );
+  await page.goto(`${url}/`);
+  const badge = page.getByTestId('pitr-badge-shop');
+  assert.match((await badge.innerText()).trim(), /^PITR · restorable to (now|.+ ago)$/);
+  assert.equal(await badge.getAttribute('data-state'), 'ok');
+  assert.ok(await page.getByTestId('pitr-badge-depot').isVisible());
+  assert.match(await page.getByTestId('pitr-only-depot').innerText(), /protects this database. Newest base backup: /);
+  assert.equal(await page.getByTestId('backup-age-depot').count(), 0, 'no "never" for a PITR-only database');
+  assert.doesNotMatch(await page.locator('.summary').innerText(), /never backed up/);
+  await screenshot(page, 'pitr-dashboard');
+}
+
+/** A base backup taken from the panel; then switched off with its typed confirmation: the panel says off, and so does the service. */
+async function baseBackupThenOff(platform: Platform, page: Page, url: string): Promise<void> {
+  await page.goto(`${url}/databases/shop`);
+  await page.getByRole('button', { name: 'Take a base backup now' }).click();
+  const id = /Base backup (\S+) started/.exec(await page.getByTestId('pitr-done').innerText())?.[1];
+  assert.ok(id, 'the panel names the base backup it started');
+  await waitFor(
+    `base backup ${id} complete`,
+    async () =>
+      (await platform.runtime.catalog.wal.baseBackupsOf('shop', { status: 'complete' })).some((b) => b.id === id) ||
+      undefined,
+    60_000,
+    300,
+  );
+  await page.getByTestId('pitr-off').locator('summary').click();
+  await page.getByTestId('pitr-off').getByLabel('to confirm').fill('shop');
+  await page.getByRole('button', { name: 'Switch PITR off' }).click();
+  await page.locator('[data-testid="pitr-panel"][data-enabled="false"]').waitFor({ timeout: 70_000 });
+  assert.match(await page.getByTestId('pitr-done').innerText(), /archived WAL and base backups stay in storage/);
+  assert.equal((await walStatusOf(platform, 'shop')).enabled, false);
+}
 
 describe('console: the restore wizard on a database with point-in-time recovery', () => {
   let platform: Platform;
@@ -15,6 +160,9 @@ describe('console: the restore wizard on a database with point-in-time recovery'
   let source: PitrSource;
   let rows: Row[] = [];
   const restoredDirs: string[] = [];
+  let depot: PitrSource | undefined;
+  let browser: Browser | undefined;
+  let contexts: BrowserContext[] = [];
 
   before(async () => {
     ({ platform, source, rows } = await startPitrWithRows('shop', { forMs: 3000, everyMs: 100 }));
@@ -22,7 +170,18 @@ describe('console: the restore wizard on a database with point-in-time recovery'
   });
 
   after(async () => {
+    for (const context of contexts) await context.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
     await con?.close();
+    if (depot) {
+      await stopArchiver(platform, 'depot');
+      for (const id of ['walchain/depot', 'walchain/shop'])
+        await platform.client.workflow
+          .getHandle(id)
+          .terminate('test over')
+          .catch(() => undefined);
+      await depot.cluster.stop('immediate').catch(() => undefined);
+    }
     await stopPitrPlatform({ platform, source, database: 'shop', restoredDirs });
   });
 
@@ -115,5 +274,24 @@ describe('console: the restore wizard on a database with point-in-time recovery'
     assert.equal(outcome.kept, true);
     const probe = connect('probe', { ...source.target, host: '127.0.0.1', port: outcome.port!, sslmode: 'disable' });
     await assert.rejects(probe, 'no server listens on the restored port');
+  });
+
+  it('the PITR panel and the dashboard, in a real browser: window, settings, switching on without JavaScript and off', async () => {
+    // A second server (WAL is per cluster) whose database has no PITR yet.
+    depot = await startPitrSource(platform, 'depot', 'depot-source');
+    await platform.ops.addDatabase({ name: 'depot', url: targetUrl(depot.target), verifyAfterBackup: false });
+    browser = await launchChromium();
+    const withJs = await browser.newContext();
+    const withoutJs = await browser.newContext({ javaScriptEnabled: false });
+    contexts = [withJs, withoutJs];
+    const session = await ownerSession(con.url);
+    for (const context of contexts) await context.addCookies([session]);
+    const page = await withJs.newPage();
+    const errors = watchPageErrors(page);
+    await checkPanel(platform, page, con.url);
+    await switchOnWithoutJavaScript(platform, await withoutJs.newPage(), con.url);
+    await checkDashboard(platform, page, con.url);
+    await baseBackupThenOff(platform, page, con.url);
+    assert.deepEqual(errors(), []);
   });
 });

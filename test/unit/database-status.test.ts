@@ -152,6 +152,27 @@ describe('database status: facts', () => {
     const empty = deriveStatus(facts('c', { pitrEnabled: true }), NOW, { window: null, gaps: [], newestWalAt: null });
     assert.equal(empty.pitr?.rpoSeconds, null);
   });
+
+  it("PITR: the badge's state, and the newest base backup that protects a database without logical backups", () => {
+    const pitrOnly = { pitrEnabled: true, lastEnded: null, lastComplete: null, backupsByStatus: {} };
+    const window = { from: ago(5 * HOUR), to: ago(7000) };
+    const base = { id: 'base-1', finishedAt: ago(5 * HOUR) };
+    const state = (over: Partial<Parameters<typeof deriveStatus>[2] & object>) =>
+      deriveStatus(facts('p', pitrOnly), NOW, { window, gaps: [], newestWalAt: ago(7000), ...over }).pitr;
+    const ok = state({ lastBaseBackup: base, completeBaseBackups: 2 });
+    assert.equal(ok?.state, 'ok');
+    assert.deepEqual(ok?.lastBaseBackup, {
+      id: 'base-1',
+      finishedAt: base.finishedAt.toISOString(),
+      ageSeconds: 5 * 3600,
+    });
+    assert.equal(ok?.completeBaseBackups, 2);
+    assert.equal(state({ newestWalAt: ago(16 * 60_000) })?.state, 'stale');
+    assert.equal(state({ newestWalAt: ago(14 * 60_000) })?.state, 'ok');
+    assert.equal(state({ gaps: ['timeline 1: 1 segment(s) missing'] })?.state, 'broken');
+    assert.equal(state({ window: null, newestWalAt: null })?.state, 'waiting');
+    assert.equal(state({})?.lastBaseBackup, null);
+  });
 });
 
 describe('database status: next scheduled run', () => {

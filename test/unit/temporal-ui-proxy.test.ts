@@ -1,12 +1,14 @@
 /**
  * The console's /temporal/ route against a real HTTP server standing in for the Temporal UI
  * server, which records what reaches it: only reads pass, with none of the browser's cookies or
- * credentials, and what comes back is made fit for the console's origin. The sessions are a
+ * credentials, and what comes back is made fit for the console's origin; large answers stream,
+ * and a browser that leaves takes the request to the UI server with it. The sessions are a
  * table of tokens here; test/integration/payload-codec-ui.test.ts runs the real UI and sessions.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
@@ -17,19 +19,47 @@ import type { HostServices } from '../../web/src/lib/server/view/index.ts';
 const BOOT = 'console.log("boot")';
 const PAGE = `<!doctype html><html><body><script>${BOOT}</script></body></html>`;
 
+/** An asset larger than any buffer on the way: 8 MiB, the first of them sent before the rest is released. */
+const CHUNK = Buffer.alloc(1024 * 1024, 'a');
+const CHUNKS = 8;
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
 interface Seen {
   method: string;
   url: string;
   headers: IncomingHttpHeaders;
+  /** Settles when the UI server's side of this request's connection closes. */
+  closed: Promise<void>;
 }
 
-/** The UI server's part: a page, its settings, an API answer with the cookie it sets. */
+/** What the test lets the UI server do next: send the rest of the large asset. */
+const gate = { release: () => undefined as void, released: Promise.resolve() };
+function closeGate(): void {
+  gate.released = new Promise((resolve) => (gate.release = resolve));
+}
+
+async function sendLarge(res: ServerResponse): Promise<void> {
+  res.setHeader('Content-Type', 'text/javascript');
+  res.write(CHUNK);
+  await gate.released;
+  for (let i = 1; i < CHUNKS; i++) if (!res.write(CHUNK)) await once(res, 'drain');
+  res.end();
+}
+
+/** The UI server's part: a page, its settings, an API answer with the cookie it sets, a large asset, and a hang. */
 function startUpstream(seen: Seen[]): Promise<Server> {
   const server = createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    const closed = once(res, 'close').then(() => undefined);
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, closed });
     res.setHeader('Set-Cookie', '_csrf=abc; Path=/');
+    if (req.url === '/temporal/api/v1/settings?huge')
+      return void res.end(JSON.stringify({ Banner: 'x'.repeat(5 * 1024 * 1024) }));
     if (req.url?.startsWith('/temporal/api/v1/settings'))
       return void res.end(JSON.stringify({ DisableWriteActions: false, Codec: { Endpoint: '/codec' } }));
+    if (req.url === '/temporal/_app/large.js') return void sendLarge(res);
+    if (req.url === '/temporal/_app/stalled.js')
+      return void (res.setHeader('Content-Type', 'text/javascript'), res.write(CHUNK));
+    if (req.url?.startsWith('/temporal/api/v1/hang')) return;
     if (req.url?.startsWith('/temporal/api/')) return void res.end('{"executions":[]}');
     res.setHeader('Content-Type', 'text/html');
     res.end(PAGE);
@@ -47,30 +77,47 @@ function sessions(actors: Record<string, Actor>): HostServices {
 
 const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
+async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+}
+
+/** The console's part: the route alone, in front of `upstream`, with the owner signed in. */
+async function startConsole(upstream: string, timeoutMs?: number): Promise<Server> {
+  const services = sessions({ owner: operatorActor('test') });
+  const app = express().use('/temporal', temporalUiProxy({ services, upstream, log: () => undefined, timeoutMs }));
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+/** Fails rather than hangs when what a test waits for never happens. */
+function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+const signedIn = { cookie: 'hindsight_session=owner; other=1', authorization: 'Bearer hs_secret' };
+const seen: Seen[] = [];
+let upstream: Server;
+let consoleServer: Server;
+let base: string;
+
+before(async () => {
+  upstream = await startUpstream(seen);
+  consoleServer = await startConsole(urlOf(upstream));
+  base = urlOf(consoleServer);
+});
+
+after(async () => {
+  await closeServer(consoleServer);
+  await closeServer(upstream);
+});
+
 describe('the /temporal/ route', () => {
-  const seen: Seen[] = [];
-  let upstream: Server;
-  let consoleServer: Server;
-  let base: string;
-  const signedIn = { cookie: 'hindsight_session=owner; other=1', authorization: 'Bearer hs_secret' };
-
-  before(async () => {
-    upstream = await startUpstream(seen);
-    const app = express();
-    const services = sessions({ owner: operatorActor('test') });
-    app.use('/temporal', temporalUiProxy({ services, upstream: urlOf(upstream), log: () => undefined }));
-    consoleServer = createServer(app);
-    await new Promise<void>((resolve) => consoleServer.listen(0, '127.0.0.1', resolve));
-    base = urlOf(consoleServer);
-  });
-
-  after(async () => {
-    consoleServer.closeAllConnections();
-    upstream.closeAllConnections();
-    await new Promise((r) => consoleServer.close(r));
-    await new Promise((r) => upstream.close(r));
-  });
-
   it("forwards a signed-in read without the browser's cookies, credentials or origin, and drops the cookie the UI server sets", async () => {
     const res = await fetch(`${base}/temporal/api/v1/namespaces/default/workflows?pageSize=1`, {
       headers: { ...signedIn, origin: base },
@@ -122,30 +169,87 @@ describe('the /temporal/ route', () => {
   });
 });
 
-describe('the /temporal/ route without its UI server', () => {
-  const signedIn = { cookie: 'hindsight_session=owner' };
+describe('the /temporal/ route, as a forwarder', () => {
+  it('streams a large asset as it comes, and it arrives whole', async () => {
+    closeGate();
+    const res = await fetch(`${base}/temporal/_app/large.js`, { headers: signedIn });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    const parts: Buffer[] = [];
+    let size = 0;
+    // A forwarder that buffered would hold this back until the UI server sent the rest, which it does not yet.
+    while (size < CHUNK.length) {
+      const { value } = await within(5000, 'the first MiB, before the rest is sent', reader.read());
+      parts.push(Buffer.from(value!));
+      size += value!.length;
+    }
+    gate.release();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(Buffer.from(r.value));
+    const body = Buffer.concat(parts);
+    assert.equal(body.length, CHUNK.length * CHUNKS);
+    assert.equal(sha256(body), sha256(Buffer.concat(Array.from({ length: CHUNKS }, () => CHUNK))));
+    assert.equal(res.headers.get('content-type'), 'text/javascript');
+  });
 
-  it('says which setting to check when the UI server does not answer', async () => {
+  it('answers HEAD with the headers of the page and no body', async () => {
+    const res = await fetch(`${base}/temporal/namespaces`, { method: 'HEAD', headers: signedIn });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), '');
+    assert.equal(res.headers.get('content-type'), 'text/html');
+    assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    assert.equal(seen.at(-1)!.method, 'HEAD');
+  });
+
+  it('gives up the request to the UI server when the browser leaves, before or during the answer', async () => {
+    for (const path of ['/temporal/api/v1/hang', '/temporal/_app/stalled.js']) {
+      const leave = new AbortController();
+      const before = seen.length;
+      const res = fetch(`${base}${path}`, { headers: signedIn, signal: leave.signal });
+      await within(
+        5000,
+        `${path} reaching the UI server`,
+        (async () => {
+          while (seen.length === before) await new Promise((r) => setTimeout(r, 10));
+        })(),
+      );
+      if (path.endsWith('.js')) await (await res).body!.getReader().read();
+      leave.abort();
+      await res.then((r) => r.body?.cancel()).catch(() => undefined);
+      await within(5000, `${path} closed at the UI server`, seen.at(-1)!.closed);
+    }
+  });
+
+  it('answers 502 when the settings are too large to rewrite', async () => {
+    const res = await fetch(`${base}/temporal/api/v1/settings?huge`, { headers: signedIn });
+    assert.equal(res.status, 502);
+    assert.match(((await res.json()) as { message: string }).message, /over \d+ bytes/);
+  });
+});
+
+describe('the /temporal/ route without its UI server', () => {
+  async function answerOf(console: Server) {
+    try {
+      const res = await fetch(`${urlOf(console)}/temporal/api/v1/hang`, { headers: signedIn });
+      return { status: res.status, message: ((await res.json()) as { message: string }).message };
+    } finally {
+      await closeServer(console);
+    }
+  }
+
+  it('names the UI server and the setting to check when it is down', async () => {
     const down = await startUpstream([]);
     const address = urlOf(down);
-    await new Promise((r) => down.close(r));
-    const app = express().use(
-      '/temporal',
-      temporalUiProxy({
-        services: sessions({ owner: operatorActor('test') }),
-        upstream: address,
-        log: () => undefined,
-      }),
-    );
-    const server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const res = await fetch(`${urlOf(server)}/temporal/api/v1/namespaces`, { headers: signedIn });
-      assert.equal(res.status, 502);
-      assert.match(((await res.json()) as { message: string }).message, /HINDSIGHT_TEMPORAL_UI_UPSTREAM/);
-    } finally {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    }
+    await closeServer(down);
+    const { status, message } = await answerOf(await startConsole(address));
+    assert.equal(status, 502);
+    assert.ok(message.includes(`${address}/temporal`), message);
+    assert.match(message, /ECONNREFUSED.*HINDSIGHT_TEMPORAL_UI_UPSTREAM/);
+  });
+
+  it('answers 502 when the UI server does not start its answer in time', async () => {
+    const { status, message } = await answerOf(await startConsole(urlOf(upstream), 200));
+    assert.equal(status, 502);
+    assert.match(message, /no answer within 0.2 s.*HINDSIGHT_TEMPORAL_UI_UPSTREAM/);
+    await within(5000, 'the timed-out request closed at the UI server', seen.at(-1)!.closed);
   });
 });

@@ -8,6 +8,7 @@ import type { ConsoleDatabaseSettingsServices } from './database-settings.ts';
 import type { ConsoleHookServices } from './hooks.ts';
 import type { ConsoleSettingsServices } from './settings.ts';
 import type { ConsoleSetupServices } from './setup-types.ts';
+import type { ConsolePitrServices } from './pitr.ts';
 import type {
   ActorRef,
   ConsoleAuth,
@@ -46,6 +47,8 @@ export interface ConsoleServices {
   settings: ConsoleSettingsServices;
   /** Every database the actor may read, with health, backup age, PITR window and problems; problems first. */
   databaseStatus(actor: ActorRef): Promise<DatabaseStatusReport>;
+  /** The database page's PITR panel: window, RPO, slot, base backups; switching on and off, settings. */
+  pitr: ConsolePitrServices;
   /** The restore wizard, storages, adding a database and the notifier form (./setup.ts). */
   setup: ConsoleSetupServices;
 }

@@ -13,6 +13,7 @@ import { createConsoleDatabaseServices } from './database.ts';
 import { createConsoleDatabaseSettings } from './database-settings.ts';
 import { createConsoleHookServices } from './hooks.ts';
 import { peopleServices } from './people.ts';
+import { createConsolePitrServices } from './pitr.ts';
 import { createConsoleSettings } from './settings.ts';
 import { createConsoleSetupServices } from './setup.ts';
 import { temporalUiLink } from './temporal-ui.ts';
@@ -155,6 +156,7 @@ export function createConsoleServices(services: Services, options: { loginPolicy
     ),
     databaseSettings: createConsoleDatabaseSettings(services),
     databaseStatus: (actor) => services.status.databases(actor),
+    pitr: createConsolePitrServices(services),
     setup: createConsoleSetupServices(services, access),
     overview: (actor) => overview(services, actor),
     notifiers: (actor) => notifiers(services, actor),

@@ -3,12 +3,11 @@
  * its recoverable windows as lib/pitr/window.ts decides them (storage-checked, the head confirmed
  * by the server) — the same windows the restore's start and its workflow plan against.
  */
-import { errorMessage } from '../../../../../lib/errors.ts';
-import { recoverableWindows } from '../../../../../lib/pitr/window.ts';
 import type { Services } from '../../../../../services/index.ts';
 import { workflowLinkBase } from './backups.ts';
 import type { ConsoleRestorableBackup, ConsoleSetupServices } from './setup-types.ts';
 import type { ActorRef } from './types.ts';
+import { windowsView } from './windows.ts';
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
@@ -25,26 +24,6 @@ async function restoreStatus(services: Services, actor: ActorRef, workflowId: st
 
 export function restoreServices(services: Services): RestorePart {
   const { catalog, config } = services.ctx.runtime;
-
-  async function windowsOf(database: string) {
-    try {
-      const view = await recoverableWindows(catalog, database);
-      return {
-        windows: view.windows.map((w) => ({
-          from: w.from.time,
-          to: w.to.time,
-          timeline: w.timeline,
-          baseBackupId: w.baseBackupId,
-          text: w.text,
-        })),
-        gaps: view.gaps.map((g) => ({ text: g.text, timeline: g.timeline })),
-        checkedAt: view.checkedAt,
-        error: null,
-      };
-    } catch (error) {
-      return { windows: [], gaps: [], checkedAt: new Date().toISOString(), error: errorMessage(error) };
-    }
-  }
 
   async function restorable(
     actor: Parameters<RestorePart['restoreWizard']>[0],
@@ -98,7 +77,7 @@ export function restoreServices(services: Services): RestorePart {
           port: chosen.port,
           dbname: chosen.dbname,
           backups: await restorable(actor, chosen.name),
-          pitr: chosen.pitr ? await windowsOf(chosen.name) : null,
+          pitr: chosen.pitr ? await windowsView(catalog, chosen.name) : null,
         },
         temporalUiUrl: config.temporalUiUrl,
       };

@@ -39,7 +39,8 @@ export const load: PageServerLoad = async ({ params, locals }) => {
     error(status === 400 ? 503 : status, message(err));
   }
   const nextRuns = view.database.schedule ? previewCron(view.database.schedule, view.database.timezone) : null;
-  return { view, nextRuns, header: header(view.temporalUiUrl, view.jobs.length > 0) };
+  const pitr = await services().pitr.panel(actor, params.name);
+  return { view, nextRuns, pitr, header: header(view.temporalUiUrl, view.jobs.length > 0) };
 };
 
 export const actions = {
