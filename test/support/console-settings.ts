@@ -283,7 +283,9 @@ export async function removeWithTypedName(s: SettingsScenario): Promise<void> {
 async function workflowLinks(s: SettingsScenario, account: { email: string; password: string }) {
   const hrefs: string[] = [];
   for (const route of ['/', `/databases/${NAME}`]) {
-    const page = await s.open(route, true, account);
+    // Rendered by the server: no script needed, and none left loading when the page closes.
+    const page = await s.open(route, false, account);
+    await page.waitForLoadState('networkidle');
     const rows = page.locator('td[data-label="Workflow"], tr[data-backup-id]');
     assert.ok((await rows.count()) > 0, `${route}: backup rows are listed`);
     hrefs.push(
