@@ -240,11 +240,14 @@ export async function viewerReadsOnly(s: SettingsScenario): Promise<void> {
   const html = await response.text();
   assert.match(html, /data-testid="read-only"/);
   assert.match(html, /every 120 s/, 'the health settings, read-only');
-  for (const offer of ['Save connection', 'Save storages', 'Save verification', 'Save health checks', 'Remove ledger'])
+  const offers = ['action="?/rename"', 'Save connection', 'Save storages', 'Save verification', 'Save health checks'];
+  for (const offer of [...offers, 'Remove ledger'])
     assert.ok(!html.includes(offer), `a viewer is not offered "${offer}"`);
   const refused = await s.web.action(`${SETTINGS}?/verification`, { verifyAfterBackup: 'on' }, header);
   assert.deepEqual([refused.type, refused.status], ['failure', 403]);
   assert.match(refused.data ?? '', /database\.update.*needs the editor role/);
+  const rename = await s.web.action(`${SETTINGS}?/rename`, { name: 'ledger_renamed' }, header);
+  assert.deepEqual([rename.type, rename.status], ['failure', 403], 'the service refuses a viewer a rename');
   assert.equal((await s.platform.runtime.catalog.getDatabase(NAME)).verifyAfterBackup, false);
 }
 
