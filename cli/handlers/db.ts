@@ -1,6 +1,7 @@
 /** What the commands of cli/commands/db.ts do when they run: loaded only then, so that the table and `--help` stay light. */
 import { createInterface } from 'node:readline/promises';
 import type { AdoptionReport } from '../../services/databases/adopt.ts';
+import { counted } from '../../lib/counted.ts';
 import type { CliFlags } from '../flags.ts';
 import { readPassword } from '../access.ts';
 import { printJson, printList, UsageError } from '../output.ts';
@@ -37,7 +38,7 @@ export async function addDatabase({ args: [name], flags }: Invocation): Promise<
 function adoptionLines(report: AdoptionReport): string {
   const lines: string[] = [];
   if (report.count > 0)
-    lines.push(`adopted ${report.count} earlier backups found in storage ${report.storages.join(', ')}`);
+    lines.push(`adopted ${counted(report.count, 'earlier backup')} found in storage ${report.storages.join(', ')}`);
   if (report.note && (report.count > 0 || report.skipped.length > 0)) lines.push(report.note);
   for (const s of report.skipped) lines.push(`not adopted: ${s.key} in storage ${s.storage}: ${s.reason}`);
   return lines.map((l) => `${l}\n`).join('');

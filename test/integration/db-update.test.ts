@@ -236,7 +236,7 @@ describe('db remove and db add: backups kept in storage are taken back by the sa
 
     const added = await cli(['db', 'add', 'shop2', '--url', readerUrl(), '--storage', 'local,second']);
     assert.equal(added.code, 0, added.stderr);
-    assert.match(added.stdout, /adopted 1 earlier backups found in storage second\n/);
+    assert.match(added.stdout, /adopted 1 earlier backup found in storage second\n/);
     const listed = await platform.ops.listBackups('shop2');
     assert.deepEqual(
       listed.map((b) => [b.id, b.status, b.trigger, b.copies.map((c) => c.storageName)]),
