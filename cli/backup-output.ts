@@ -35,7 +35,7 @@ export function backupLines(outcome: BackupOutcome): string[] {
   return [
     head,
     `  size          ${formatBytes(outcome.sizeBytes)} stored, ${formatBytes(outcome.dumpBytes)} dump (sha256 ${outcome.sha256})`,
-    `  rows          ${counted(outcome.rows, 'row')} in ${counted(outcome.tables, 'table')}`,
+    `  rows          ${outcome.rows} in ${counted(outcome.tables, 'table')}`,
     `  copies        ${copies.join('; ')}`,
     ...(outcome.warnings ?? []).map((w) => `  warning       ${w.split('\n')[0]}`),
   ];

@@ -27,7 +27,7 @@ describe('counts in what people read: singular for exactly one', () => {
       tables: 1,
       copies: [],
     } as unknown as BackupOutcome;
-    assert.ok(backupLines(outcome).includes('  rows          1 row in 1 table'), backupLines(outcome).join('\n'));
+    assert.ok(backupLines(outcome).includes('  rows          1 in 1 table'), backupLines(outcome).join('\n'));
     const report = {
       stages: [],
       tables: 1,
