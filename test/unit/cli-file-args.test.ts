@@ -14,12 +14,12 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const cli = path.resolve('bin/hindsight.mjs');
 
-async function refusal(args: string[]): Promise<string> {
+async function refusal(args: string[], code = 1): Promise<string> {
   const result = await run(process.execPath, [cli, ...args]).then(
     () => ({ code: 0, stderr: '' }),
     (e: { code: number; stderr: string }) => e,
   );
-  assert.equal(result.code, 1, `hindsight ${args.join(' ')} fails`);
+  assert.equal(result.code, code, `hindsight ${args.join(' ')} fails`);
   assert.doesNotMatch(result.stderr, /ENOENT/, 'no raw errno');
   return result.stderr;
 }
@@ -59,5 +59,27 @@ describe('hindsight decrypt and download: a missing file or directory is named w
         stderr,
       );
     }
+  });
+
+  it('db add --password-file: refuses a URL with a password of its own, and names a missing file', async () => {
+    const file = path.join(dir, 'shop.password');
+    await writeFile(file, 'from-the-file\n', { mode: 0o600 });
+    const both = await refusal(
+      ['db', 'add', 'shop', '--url', 'postgres://reader:in-url@db/shop', '--password-file', file],
+      2,
+    );
+    assert.match(both, /^hindsight: --url has a password and --password-file gives another: give the password in one/m);
+    assert.doesNotMatch(both, /in-url|from-the-file/, 'neither password is echoed');
+    const missing = path.join(dir, 'nope.password');
+    const absent = await refusal([
+      'db',
+      'add',
+      'shop',
+      '--url',
+      'postgres://reader@db/shop',
+      '--password-file',
+      missing,
+    ]);
+    assert.match(absent, new RegExp(`^hindsight: --password-file ${missing} does not exist`, 'm'));
   });
 });
