@@ -39,17 +39,6 @@ describe('point-in-time restore: input, plan and settings', () => {
     assert.ok(!to({ directory: 'relative/dir' }) && !to({ directory: '/srv/../etc' }) && !to({ sandbox: false }));
   });
 
-  it('takes any number of fractional digits and cuts them to microseconds, toward the past', () => {
-    const timeOf = (time: string) => {
-      const parsed = pitrRestoreInput.parse({ database: 'shop', target: { time }, to: { directory: '/srv/r' } });
-      return (parsed.target as { time: string }).time;
-    };
-    assert.equal(timeOf('2026-11-23T23:18:57.693721767Z'), '2026-11-23T23:18:57.693721Z');
-    assert.equal(timeOf('2026-11-23T23:18:57.999999999+05:30'), '2026-11-23T23:18:57.999999+05:30', 'never rounded up');
-    assert.equal(timeOf('2026-11-23T23:18:57.5Z'), '2026-11-23T23:18:57.5Z');
-    assert.equal(timeOf('2026-11-23T23:18:57Z'), '2026-11-23T23:18:57Z');
-  });
-
   it('writes the recovery settings for each target into its own postgresql.conf, replacing the previous one whole', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'pitr-conf-'));
     dirs.push(dir);
@@ -235,5 +224,18 @@ describe('point-in-time restore: input, plan and settings', () => {
       () => planRestore({ ...chain, analysis: { windows: [], gaps: [], unusableBaseBackups: [] } }, 'latest'),
       /has no recoverable window, so latest cannot be restored: there is no complete base backup/,
     );
+  });
+});
+
+describe('point-in-time restore: a target time', () => {
+  it('takes any number of fractional digits and cuts them to microseconds, toward the past', () => {
+    const timeOf = (time: string) => {
+      const parsed = pitrRestoreInput.parse({ database: 'shop', target: { time }, to: { directory: '/srv/r' } });
+      return (parsed.target as { time: string }).time;
+    };
+    assert.equal(timeOf('2026-11-23T23:18:57.693721767Z'), '2026-11-23T23:18:57.693721Z');
+    assert.equal(timeOf('2026-11-23T23:18:57.999999999+05:30'), '2026-11-23T23:18:57.999999+05:30', 'never rounded up');
+    assert.equal(timeOf('2026-11-23T23:18:57.5Z'), '2026-11-23T23:18:57.5Z');
+    assert.equal(timeOf('2026-11-23T23:18:57Z'), '2026-11-23T23:18:57Z');
   });
 });

@@ -125,10 +125,7 @@ describe('schedules: refusals name the field, the value and the range, or why it
     ['5-2 * * * *', "minute range 5-2 runs backwards in '5-2 * * * *': write the smaller value first"],
     ['*/0 * * * *', "minute step */0 in '*/0 * * * *' must be at least 1"],
     ['30 2 31 2 *', "'30 2 31 2 *' never fires: day-of-month 31 does not occur in month 2 (February)"],
-    [
-      '0 0 31 4,6 *',
-      "'0 0 31 4,6 *' never fires: day-of-month 31 does not occur in months 4, 6 (April, June)",
-    ],
+    ['0 0 31 4,6 *', "'0 0 31 4,6 *' never fires: day-of-month 31 does not occur in months 4, 6 (April, June)"],
     [
       '0 0 29 2 1',
       "'0 0 29 2 1' never fires within 5 years in UTC: its day-of-month and day-of-week must both match, and never do",
