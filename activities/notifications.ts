@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { formatBinaryBytes } from '../lib/bytes.ts';
+import { counted } from '../lib/counted.ts';
 import type { Catalog } from '../lib/catalog/catalog.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -219,7 +220,7 @@ export async function notifyVerificationOutcome(
       await outbox.queue({
         database: v.database,
         event: 'verification_succeeded',
-        message: `backup ${v.backupId ?? '?'} of database "${v.database}" was restored in a throwaway server: ${r?.tables ?? 0} tables, ${r?.restoredRows ?? 0} rows, every row count matches`,
+        message: `backup ${v.backupId ?? '?'} of database "${v.database}" was restored in a throwaway server: ${counted(r?.tables ?? 0, 'table')}, ${counted(r?.restoredRows ?? 0, 'row')}, every row count matches`,
         dedupeKey: `verification:${v.id}:successful`,
       });
     }

@@ -12,6 +12,7 @@ import { freePort } from '../lib/net/free-port.ts';
 import { chainView } from '../lib/pitr/chain-source.ts';
 import { decidePitrTarget, loadStoredChain, type PitrPlanView } from '../lib/pitr/window.ts';
 import { loadConfig } from '../lib/config.ts';
+import { prepareDataDirFor } from '../lib/data-dir.ts';
 import { extractForRestore } from '../lib/pitr/combine.ts';
 import { emptyDirectory, prepareDataDirectory } from '../lib/pitr/extract.ts';
 import { chainOf } from '../lib/wal/incremental-chain.ts';
@@ -98,8 +99,11 @@ async function prepareDestination(
     await prepareDataDirectory(dataDir, input.restoreId, stopLeftover(dataDir));
     return { sandboxDir, dataDir };
   }
-  const roots = deps.restoreRoots ?? loadConfig(process.env).restoreRoots;
+  const config = deps.restoreRoots ? undefined : loadConfig(process.env);
+  const roots = deps.restoreRoots ?? config!.restoreRoots;
   const dataDir = await confineRestoreDirectory(input.to.directory, roots);
+  // The default root is inside the private data directory: the sandbox user must be able to pass through it.
+  if (config) await prepareDataDirFor(dataDir, config.dataDir);
   await prepareDataDirectory(dataDir, input.restoreId, stopLeftover(dataDir));
   // Made now, the directory must still be where it was checked (no parent swapped for a link meanwhile).
   if ((await confineRestoreDirectory(dataDir, roots)) !== dataDir) {

@@ -4,6 +4,7 @@
  */
 import type { VerificationSummary } from '../lib/verify/report.ts';
 import type { BackupOutcome } from '../temporal/contracts/backup.ts';
+import { counted } from '../lib/counted.ts';
 import { formatBytes } from './output.ts';
 
 /** The VERIFICATION column: `verified` or `failed` once one ended, else where it is (`-`: none asked). */
@@ -19,7 +20,7 @@ export function verificationLine(database: string, backupId: string, v: Verifica
     return `none requested (verification after each backup is off, or the verifier was unreachable): hindsight verify ${database} --backup ${backupId}`;
   const r = v.report;
   if (v.status === 'successful')
-    return `verified: ${r?.tables ?? '?'} tables, ${r?.restoredRows ?? '?'} rows restored and matched (${v.id})`;
+    return `verified: ${counted(r?.tables, 'table')}, ${counted(r?.restoredRows, 'row')} restored and matched (${v.id})`;
   return `${verificationState(v)}${v.reason ? `: ${v.reason}` : ''} (${v.id}; hindsight verifications ${database})`;
 }
 
@@ -34,7 +35,7 @@ export function backupLines(outcome: BackupOutcome): string[] {
   return [
     head,
     `  size          ${formatBytes(outcome.sizeBytes)} stored, ${formatBytes(outcome.dumpBytes)} dump (sha256 ${outcome.sha256})`,
-    `  rows          ${outcome.rows} in ${outcome.tables} tables`,
+    `  rows          ${outcome.rows} in ${counted(outcome.tables, 'table')}`,
     `  copies        ${copies.join('; ')}`,
     ...(outcome.warnings ?? []).map((w) => `  warning       ${w.split('\n')[0]}`),
   ];

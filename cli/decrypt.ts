@@ -11,6 +11,7 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DecryptStream, type BackupHeader, type DecryptionKey } from '../lib/crypto/chunked-gcm.ts';
 import { describeIdentity, identityForObjectKey, type ObjectIdentity } from '../lib/crypto/object-identity.ts';
+import { requireInputFile, requireOutputDirectory } from './file-args.ts';
 import { formatBytes, printJson, UsageError } from './output.ts';
 
 export interface DecryptCommandOptions {
@@ -49,6 +50,22 @@ export function describePlaintext(head: Buffer, identity: ObjectIdentity | undef
   if (pitrKey.includes('/wal/'))
     return pitrKey.endsWith('.history') ? 'a timeline history file' : 'a WAL segment (restore_command serves it)';
   return 'data of no kind this command knows';
+}
+
+/** The object, the key file (--key) and the output's directory (-o) exist: checked before the key is read or a byte written. */
+export async function checkDecryptFiles(file: string, keyFile: string | undefined, output: string | undefined) {
+  await requireInputFile(
+    file,
+    'encrypted file',
+    'give the path of an object copied from storage (hindsight backups download <id> --encrypted -o <file> fetches one)',
+  );
+  if (keyFile !== undefined)
+    await requireInputFile(
+      keyFile,
+      '--key file',
+      "give the secret key file (the server's data/secret.key or your offline copy), or leave --key out to use the configured keyring",
+    );
+  if (output !== undefined) await requireOutputDirectory(output);
 }
 
 export async function decryptCommand(file: string, options: DecryptCommandOptions): Promise<void> {

@@ -4,6 +4,7 @@
  * what "verified" covered.
  */
 import type { LoadItem, VerificationSummary } from '../lib/verify/report.ts';
+import { counted } from '../lib/counted.ts';
 import { formatBytes } from './output.ts';
 
 const MAX_LISTED = 20;
@@ -27,7 +28,7 @@ export function formatVerification(v: VerificationSummary): string {
       );
     if (r.load) {
       lines.push(
-        `  loaded as role ${r.load.role}: ${r.load.entries} archive entries${r.load.extensions.length ? `; extensions made by the sandbox: ${r.load.extensions.join(', ')}` : ''}`,
+        `  loaded as role ${r.load.role}: ${counted(r.load.entries, 'archive entry', 'archive entries')}${r.load.extensions.length ? `; extensions made by the sandbox: ${r.load.extensions.join(', ')}` : ''}`,
       );
       lines.push(
         ...listItems('failed to load', r.load.failed),
@@ -37,7 +38,7 @@ export function formatVerification(v: VerificationSummary): string {
     }
     if (r.tables !== null)
       lines.push(
-        `  ${r.schemas} schemas, ${r.tables} tables, ${r.restoredRows} of ${r.expectedRows} rows; restored ${formatBytes(r.restoredSizeBytes)} (source ${formatBytes(r.sourceSizeBytes)})`,
+        `  ${counted(r.schemas, 'schema')}, ${counted(r.tables, 'table')}, ${r.restoredRows} of ${counted(r.expectedRows, 'row')}; restored ${formatBytes(r.restoredSizeBytes)} (source ${formatBytes(r.sourceSizeBytes)})`,
       );
     for (const c of r.comparisons.filter((x) => !x.ok))
       lines.push(

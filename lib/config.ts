@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { defaultRestoreRoot } from './data-dir.ts';
 import { HindsightError } from './errors.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -198,7 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandboxRoot: path.resolve(raw.HINDSIGHT_SANDBOX_ROOT ?? path.join(os.tmpdir(), 'hindsight-sandboxes')),
     restoreRoots: raw.HINDSIGHT_RESTORE_ROOT
       ? raw.HINDSIGHT_RESTORE_ROOT.split(path.delimiter).map((d) => path.resolve(d))
-      : [path.join(dataDir, 'restores'), os.tmpdir()],
+      : [defaultRestoreRoot(dataDir), os.tmpdir()],
     temporalTls: temporalTlsOf(raw),
     codecTokenFile: raw.HINDSIGHT_CODEC_TOKEN_FILE,
     codecCorsOrigin: new URL(

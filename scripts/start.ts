@@ -5,11 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../lib/config.ts';
+import { closeDataDirEntries, prepareDataDir } from '../lib/data-dir.ts';
 import { loadOrCreateSecretKey } from '../lib/crypto/secret-key.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -108,6 +109,8 @@ async function startLocalTemporal(config: Config, host: string, port: string): P
     }
   });
   await waitForPort(host, Number(port), 60_000);
+  // The dev server creates its database with the default umask: closed before any workflow runs.
+  await closeDataDirEntries(config.dataDir);
   // The console (a child, inheriting this) serves this UI server at /temporal/.
   process.env.HINDSIGHT_TEMPORAL_UI_UPSTREAM ??= `http://127.0.0.1:${config.temporalUiPort}`;
   log.info(`Temporal dev server ready on ${config.temporalAddress}`);
@@ -116,7 +119,8 @@ async function startLocalTemporal(config: Config, host: string, port: string): P
 async function main(): Promise<void> {
   let config = loadConfig();
   const consoleUrl = `http://${config.webHost}:${config.webPort}`;
-  await mkdir(config.dataDir, { recursive: true, mode: 0o755 });
+  // 0711, its entries closed: the catalog's postgres user and the sandbox user pass through, no one lists it (lib/data-dir.ts).
+  await prepareDataDir(config.dataDir);
   const { created } = await loadOrCreateSecretKey(config.secretKeyFile);
   if (created)
     log.warn(`created ${config.secretKeyFile}: back it up offline now; without it no backup can be decrypted`);

@@ -40,4 +40,4 @@ export const timezoneSchema = z.string().refine((tz) => {
   } catch {
     return false;
   }
-}, 'timezone must be an IANA name such as UTC or Europe/Paris');
+}, 'must be an IANA name such as UTC or Europe/Paris');

@@ -30,6 +30,10 @@ export const dbCommands = [
       args: [{ name: 'name' }],
       flags: [
         { name: 'url', required: true },
+        {
+          name: 'password-file',
+          description: 'the password (its trailing newline dropped), for a URL without one; checked by connecting',
+        },
         'storage',
         'schedule',
         'timezone',

@@ -7,6 +7,7 @@ import type { Actor } from '../../services/authz.ts';
 import type { Services } from '../../services/index.ts';
 import type { BackupOutcome, ReplicateOutcome } from '../../temporal/contracts/backup.ts';
 import { backupLines, verificationLine, verificationState } from '../backup-output.ts';
+import { requireOutputDirectory } from '../file-args.ts';
 import { formatBytes, printJson, printList, printTable, UsageError } from '../output.ts';
 import { nameList, readConfigArgument, sessionAs } from '../session.ts';
 import type { Invocation } from '../commands/types.ts';
@@ -107,6 +108,7 @@ export async function retention({ args: [database], flags }: Invocation): Promis
 
 export async function download({ args: [backupId], flags }: Invocation): Promise<void> {
   const output = flags.output!;
+  await requireOutputDirectory(output);
   const partial = `${output}.partial-${process.pid}`;
   await sessionAs(flags.as, { temporal: false })(async ({ services, actor }) => {
     const opened = await services.backupReads.download(actor, backupId!, {

@@ -1,8 +1,10 @@
 /** What the commands of cli/commands/db.ts do when they run: loaded only then, so that the table and `--help` stay light. */
 import { createInterface } from 'node:readline/promises';
 import type { AdoptionReport } from '../../services/databases/adopt.ts';
+import { counted } from '../../lib/counted.ts';
 import type { CliFlags } from '../flags.ts';
 import { readPassword } from '../access.ts';
+import { requireInputFile } from '../file-args.ts';
 import { printJson, printList, UsageError } from '../output.ts';
 import { backupRoleCommand, printBackupRoleOffer } from '../hooks.ts';
 import { runDbOverdue } from '../notifiers.ts';
@@ -10,13 +12,38 @@ import { runPitrCommand } from '../pitr.ts';
 import { nameList, sessionAs } from '../session.ts';
 import type { Invocation, Handler } from '../commands/types.ts';
 
+/**
+ * The password in `--password-file`, read as `db update` and `db add` both read it: one trailing
+ * newline dropped (editors and `echo` add one), a missing file or an empty password refused.
+ */
+async function passwordFromFile(file: string): Promise<string> {
+  await requireInputFile(file, '--password-file', 'give the file that holds the password (one line)');
+  const password = await readPassword(file);
+  if (password === '') throw new UsageError(`--password-file ${file} is empty: write the password into it`);
+  return password;
+}
+
+/**
+ * The URL with the password of `--password-file` in it, percent-encoded as a URL's user info must
+ * be. A URL that already carries a password is refused rather than one of the two silently winning.
+ */
+async function urlWithPasswordFile(url: string, file: string | undefined): Promise<string> {
+  if (file === undefined || !URL.canParse(url)) return url; // an unreadable URL is refused by the service, naming it
+  const parsed = new URL(url);
+  if (parsed.password !== '')
+    throw new UsageError('--url has a password and --password-file gives another: give the password in one of them');
+  parsed.password = encodeURIComponent(await passwordFromFile(file));
+  return parsed.href;
+}
+
 export async function addDatabase({ args: [name], flags }: Invocation): Promise<void> {
   const withSession = sessionAs(flags.as);
+  const url = await urlWithPasswordFile(flags.url!, flags['password-file']);
   const record = await withSession(async ({ services, access, actor }) =>
     services.databases.add(actor, {
       workspaceId: (await access.workspaceFor(actor, flags.workspace ?? 'default')).id,
       name: name!,
-      url: flags.url!,
+      url,
       storages: nameList(flags.storage ?? 'local'),
       schedule: flags.schedule ?? null,
       timezone: flags.timezone ?? 'UTC',
@@ -37,7 +64,7 @@ export async function addDatabase({ args: [name], flags }: Invocation): Promise<
 function adoptionLines(report: AdoptionReport): string {
   const lines: string[] = [];
   if (report.count > 0)
-    lines.push(`adopted ${report.count} earlier backups found in storage ${report.storages.join(', ')}`);
+    lines.push(`adopted ${counted(report.count, 'earlier backup')} found in storage ${report.storages.join(', ')}`);
   if (report.note && (report.count > 0 || report.skipped.length > 0)) lines.push(report.note);
   for (const s of report.skipped) lines.push(`not adopted: ${s.key} in storage ${s.storage}: ${s.reason}`);
   return lines.map((l) => `${l}\n`).join('');
@@ -133,7 +160,7 @@ function onOff(flag: string, value: string | undefined): boolean | undefined {
 const count = (value: string | undefined) => (value === undefined ? undefined : Number(value));
 
 export async function updateDatabase({ args: [name], flags }: Invocation): Promise<void> {
-  const password = flags['password-file'] === undefined ? undefined : await readPassword(flags['password-file']);
+  const password = flags['password-file'] === undefined ? undefined : await passwordFromFile(flags['password-file']);
   const record = await sessionAs(flags.as)(({ services, actor }) =>
     services.databases.update(actor, name!, {
       name: flags.name,

@@ -1,4 +1,5 @@
 /** What the commands of cli/commands/restore.ts do when they run: loaded only then, so that the table and `--help` stay light. */
+import { counted } from '../../lib/counted.ts';
 import { printJob } from '../job-output.ts';
 import { UsageError } from '../output.ts';
 import { runPitrCommand } from '../pitr.ts';
@@ -35,7 +36,7 @@ export async function restore({ args: [database], flags }: Invocation): Promise<
       await services.restores.start(actor, { database: database!, backupId: flags.backup, to }),
       flags,
       (o) =>
-        `restored backup ${o.backupId} into ${o.target}: ${o.tablesChecked} tables, ${o.rowsChecked} rows, every row count matches`,
+        `restored backup ${o.backupId} into ${o.target}: ${counted(o.tablesChecked, 'table')}, ${counted(o.rowsChecked, 'row')}, every row count matches`,
     );
   });
 }

@@ -2,7 +2,7 @@
 import { loadConfig } from '../../lib/config.ts';
 import { readSecretKey } from '../../lib/crypto/secret-key.ts';
 import { runDoctor } from '../../services/doctor.ts';
-import { decryptCommand } from '../decrypt.ts';
+import { checkDecryptFiles, decryptCommand } from '../decrypt.ts';
 import { runKeyCommand } from '../key.ts';
 import { printJson } from '../output.ts';
 import { keyringOf } from '../session.ts';
@@ -20,6 +20,7 @@ export async function doctor({ flags }: Invocation): Promise<void> {
 }
 
 export async function decrypt({ args: [file], flags }: Invocation): Promise<void> {
+  await checkDecryptFiles(file!, flags.key, flags.output);
   const key = flags.key ? await readSecretKey(flags.key) : keyringOf(loadConfig()).resolve;
   return decryptCommand(file!, { key, output: flags.output, expect: flags.expect, json: flags.json });
 }

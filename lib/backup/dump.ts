@@ -6,7 +6,7 @@ import { EncryptStream, DEFAULT_CHUNK_SIZE, FORMAT_VERSION } from '../crypto/chu
 import { logicalBackupIdentity } from '../crypto/object-identity.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
-import { connect, libpqEnv, serverInfo, type PgTarget } from '../pg/connection.ts';
+import { connect, libpqChildEnv, serverInfo, type PgTarget } from '../pg/connection.ts';
 import { countRows, type TableRowCount } from '../pg/row-counts.ts';
 import { dumpCompressionFor, toolFor } from '../pg/tools.ts';
 import type { StorageDriver } from '../storage/contract.ts';
@@ -181,7 +181,7 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
   const { databaseName, backupId, target, key } = options;
   const args = ['--format=custom', run.compressionFlag, `--snapshot=${run.snapshot}`, '--no-password'];
   const child = spawn(run.pgDumpPath, args, {
-    env: { ...process.env, ...libpqEnv(target) },
+    env: libpqChildEnv(target),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr = stderrTail(child);

@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DecryptStream, type DecryptionKey } from '../crypto/chunked-gcm.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
-import { connect, describeTarget, libpqEnv, quoteIdent, serverInfo, type PgTarget } from '../pg/connection.ts';
+import { connect, describeTarget, libpqChildEnv, quoteIdent, serverInfo, type PgTarget } from '../pg/connection.ts';
 import {
   compareRowCounts,
   countRows,
@@ -121,7 +121,7 @@ export async function runPgRestore(
     pgRestore.path,
     ['--dbname', target.database, '--no-owner', '--no-privileges', ...mode, '--no-password'],
     {
-      env: { ...process.env, ...libpqEnv(target) },
+      env: libpqChildEnv(target),
       stdio: ['pipe', 'ignore', 'pipe'],
     },
   );

@@ -50,9 +50,22 @@ export function targetUrl(target: PgTarget): string {
   return `postgres://${auth}@${target.host}:${target.port}/${encodeURIComponent(target.database)}${query}`;
 }
 
+/*
+ * A database we connect to gets the credentials stored for it and nothing else. libpq (pg_dump,
+ * pg_basebackup, pg_receivewal, pg_restore) and node-postgres both fall back, when no password is
+ * given, to PGPASSWORD, PGPASSFILE or ~/.pgpass and the other PG* variables of whichever process
+ * connects. Then `db add`'s check could pass with a password a person exported while the worker,
+ * without it, fails later; and a worker or CLI holding such a variable would send it to a server
+ * that may be hostile. The catalog's own pool (lib/catalog/catalog.ts) is not concerned.
+ */
+
+/** A path that can never be a file (nothing exists under /dev/null), so libpq reads no password file. */
+const NO_PASSWORD_FILE = '/dev/null/hindsight-reads-no-pgpass';
+
 /** Environment for libpq tools: credentials in the environment, never on the command line (ps shows argv). */
 export function libpqEnv(target: PgTarget): Record<string, string> {
   const env: Record<string, string> = {
+    PGPASSFILE: NO_PASSWORD_FILE,
     PGHOST: target.host,
     PGPORT: String(target.port),
     PGDATABASE: target.database,
@@ -65,17 +78,43 @@ export function libpqEnv(target: PgTarget): Record<string, string> {
   return env;
 }
 
+/**
+ * The environment of a libpq tool run against `target`: this process's own without any PG*
+ * variable (a password, a password or service file, an sslmode of the person who started it),
+ * then `target`'s connection.
+ */
+export function libpqChildEnv(target: PgTarget, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(base))
+    if (value !== undefined && !name.startsWith('PG')) env[name] = value;
+  return { ...env, ...libpqEnv(target) };
+}
+
+/** Thrown when a server asks for a password and none is stored: node-postgres would look for one. */
+class NoStoredPassword extends Error {
+  readonly code = 'HINDSIGHT_NO_PASSWORD';
+}
+
+/**
+ * Node-postgres calls a password function only when the server asks for a password, and then
+ * uses what it returns instead of PGPASSWORD or ~/.pgpass.
+ */
+async function noStoredPassword(): Promise<string> {
+  throw new NoStoredPassword('the server asks for a password and none is stored');
+}
+
 export function clientConfig(target: PgTarget): pg.ClientConfig {
   return {
     host: target.host,
     port: target.port,
     database: target.database,
     user: target.user,
-    password: target.password,
+    password: target.password ?? noStoredPassword,
+    // false, not undefined: undefined makes node-postgres read PGSSLMODE from the environment.
     ssl:
       target.sslmode && !['disable', 'allow', 'prefer'].includes(target.sslmode)
         ? { rejectUnauthorized: target.sslmode === 'verify-full' || target.sslmode === 'verify-ca' }
-        : undefined,
+        : false,
     connectionTimeoutMillis: 10_000,
     application_name: 'hindsight',
   };
@@ -105,6 +144,12 @@ export function explainConnectionError(label: string, target: PgTarget, error: u
       return new HindsightError(
         'unreachable',
         `database "${label}" is unreachable at ${where} (${err.code}): check the network path and firewall`,
+        { cause: error },
+      );
+    case 'HINDSIGHT_NO_PASSWORD':
+      return new HindsightError(
+        'access_denied',
+        `database "${label}": the server at ${where} asks user "${target.user}" for a password and none is saved for this database: give it with --password-file <file> (or in the URL); PGPASSWORD and ~/.pgpass are never used for it`,
         { cause: error },
       );
     case '28P01':

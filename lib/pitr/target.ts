@@ -7,8 +7,21 @@ import { z } from 'zod';
  * (`16/B374D848`): Temporal payloads are JSON, which has no bigint.
  */
 
-/** RFC 3339 with an explicit offset (DESIGN failure mode 4): a bare local time means nothing on a server in another zone. */
-export const RFC3339_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$/;
+/**
+ * RFC 3339 with an explicit offset (DESIGN failure mode 4): a bare local time means nothing on a
+ * server in another zone. RFC 3339 §5.6 allows any number of fractional digits (clocks and logs
+ * print nanoseconds); see {@link toMicroseconds} for what is kept of them.
+ */
+export const RFC3339_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * A time cut to microseconds, the precision of PostgreSQL's timestamps and so of commit times.
+ * Cut, not rounded: dropping digits always moves the instant toward the past, and recovery stops
+ * after the last commit at or before the target (recovery_target_inclusive). Rounding
+ * .693721767 up to .693722 would replay a transaction committed at .693722, after the time asked
+ * for; cut to .693721 it stays out, and no commit between the two can exist.
+ */
+export const toMicroseconds = (time: string): string => time.replace(/(\.\d{6})\d+/, '$1');
 
 export const pitrTargetSchema = z.union(
   [
@@ -20,7 +33,8 @@ export const pitrTargetSchema = z.union(
             RFC3339_WITH_OFFSET,
             'target.time must be RFC 3339 with an explicit offset, e.g. 2026-11-23T10:15:30Z or 2026-11-23T11:15:30+01:00',
           )
-          .refine((t) => !Number.isNaN(Date.parse(t.replace(' ', 'T'))), 'target.time is not a real date and time'),
+          .refine((t) => !Number.isNaN(Date.parse(t.replace(' ', 'T'))), 'target.time is not a real date and time')
+          .transform(toMicroseconds),
       })
       .strict(),
     z

@@ -129,7 +129,7 @@ export function parseFields(expr: string, shown: string = expr): CronFields {
   if (parts.length !== FIELD_RULES.length) {
     const seconds = parts.length === 6 ? ' (a sixth field for seconds or years is not supported)' : '';
     throw new CronSyntaxError(
-      `schedule '${shown}' has ${parts.length} field${parts.length === 1 ? '' : 's'}${seconds}: use ${FIELD_HELP}, e.g. '0 3 * * *', or @hourly, @daily, @weekly, @monthly, @yearly`,
+      `'${shown}' has ${parts.length} field${parts.length === 1 ? '' : 's'}${seconds}: use ${FIELD_HELP}, e.g. '0 3 * * *', or @hourly, @daily, @weekly, @monthly, @yearly`,
     );
   }
   const [minute, hour, dayOfMonth, month, dayOfWeek] = parts.map((p, i) => parseField(p, FIELD_RULES[i]!, shown));

@@ -12,6 +12,9 @@ import { CronSyntaxError, impossibleDate, parseFields, type CronFields } from '.
  * Temporal's reading of a line decides; where cron-parser reads it otherwise we follow Temporal:
  * a day-of-month and a day-of-week that are both restricted must BOTH match (classic cron fires
  * when either does), and the Quartz extensions Temporal lacks are refused (cron-fields.ts).
+ *
+ * A refusal quotes the line but does not say which setting it is: the caller names that ("schedule: ",
+ * "verification schedule: ", services/input.ts parseOrThrow), so that the message says it once.
  */
 
 const SHORTHANDS: Readonly<Record<string, string>> = {
@@ -41,11 +44,11 @@ function readCron(expression: string): CronSchedule {
   const shorthand = expr.startsWith('@') ? SHORTHANDS[expr.toLowerCase()] : undefined;
   if (expr.startsWith('@') && shorthand === undefined)
     throw new CronSyntaxError(
-      `schedule '${expr}' is not a shorthand Temporal knows: use @hourly, @daily, @weekly, @monthly or @yearly`,
+      `'${expr}' is not a shorthand Temporal knows: use @hourly, @daily, @weekly, @monthly or @yearly`,
     );
   const fields = parseFields(shorthand ?? expr, expr);
   const impossible = impossibleDate(fields);
-  if (impossible) throw new CronSyntaxError(`schedule '${expr}' never fires: ${impossible}`);
+  if (impossible) throw new CronSyntaxError(`'${expr}' never fires: ${impossible}`);
   return { expression: expr, fields };
 }
 
@@ -102,7 +105,7 @@ function check(expression: string, timeZone: string, from: Date, count: number):
     const why = both ? ': its day-of-month and day-of-week must both match, and never do' : '';
     return {
       ok: false,
-      error: `schedule '${schedule.expression}' never fires within ${HORIZON_YEARS} years in ${timeZone}${why}`,
+      error: `'${schedule.expression}' never fires within ${HORIZON_YEARS} years in ${timeZone}${why}`,
     };
   }
   return { ok: true, schedule, runs: runs.slice(0, count) };

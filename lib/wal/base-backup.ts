@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { HindsightError } from '../errors.ts';
 import { stderrTail, waitForExit } from '../backup/child-process.ts';
-import { libpqEnv, type PgTarget } from '../pg/connection.ts';
+import { libpqChildEnv, type PgTarget } from '../pg/connection.ts';
 import { toolFor } from '../pg/tools.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import type { StorageDriver } from '../storage/contract.ts';
@@ -116,7 +116,7 @@ export async function streamBaseBackupToStorage(options: StreamBaseBackupOptions
   const spill = new ManifestSpill(options.workDir);
   let manifest: StoredManifest | undefined;
   const child = spawn(tool.path, pgBasebackupArgs(options), {
-    env: { ...process.env, ...libpqEnv(options.target) },
+    env: libpqChildEnv(options.target),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr = stderrTail(child, 64 * 1024);

@@ -98,7 +98,7 @@ export class DatabaseService {
     const save = async () => {
       const schedule = cron === null ? null : parseOrThrow(cronSchema, cron, 'schedule');
       // The timezone matters only to a schedule; without one it is stored as given.
-      const zone = schedule ? parseOrThrow(timezoneSchema, timezone) : timezone;
+      const zone = schedule ? parseOrThrow(timezoneSchema, timezone, 'timezone') : timezone;
       await setDatabaseCron(this.ctx, 'backups', name, schedule, zone);
       await this.ctx.runtime.catalog.updateSchedule(name, schedule, timezone);
     };

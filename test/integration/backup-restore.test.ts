@@ -262,7 +262,7 @@ describe('backup and restore of a real database through Temporal', () => {
       () => '',
       (e: { stderr: string }) => e.stderr,
     );
-    assert.match(badCron, /schedule: schedule 'every day' has 2 fields: use five fields/);
+    assert.match(badCron, /hindsight: schedule: 'every day' has 2 fields: use five fields/);
 
     const out = path.join(platform.dir, 'decrypted.dump');
     await run(

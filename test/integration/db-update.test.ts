@@ -7,10 +7,13 @@
  * leaves nothing in storage. Real catalog, PostgreSQL, Temporal and worker.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { access, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { promisify } from 'node:util';
+import { connect, libpqChildEnv, parsePgUrl, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { toolFor } from '../../lib/pg/tools.ts';
 import { SECRET_MARK } from '../../services/audit-mask.ts';
 import { systemActor } from '../../services/authz.ts';
 import { callApi, loginCookie, PASSWORD, type OpenApiDoc } from '../support/api-v1-client.ts';
@@ -20,6 +23,8 @@ import { createFilledDatabase, startTestCluster, tableFingerprint, type Platform
 import { backupScheduleId } from '../../temporal/contracts/backup.ts';
 import { healthWorkflowId } from '../../temporal/contracts/health.ts';
 import { assertSameTables, startSeededPlatform } from '../support/seeded-platform.ts';
+
+const runFile = promisify(execFile);
 
 const schema = `
   create table orders (id int primary key, total numeric(10,2), note text);
@@ -113,6 +118,29 @@ after(async () => {
 /** The backup taken after the rename, and the source's fingerprints when it was taken. */
 let afterRename: { id: string; fingerprints: Awaited<ReturnType<typeof fingerprints>> };
 const readerUrl = () => targetUrl(asReader('third-secret'));
+const bareReaderUrl = () => targetUrl({ ...source, user: 'shop_reader', password: undefined });
+
+/**
+ * A password exported in the environment (PGPASSWORD) is not the database's: neither `db add`'s
+ * check nor a libpq tool run as a backup runs it sends it to the server; nothing is saved.
+ */
+async function assertAmbientPasswordUnused(url: string, password: string): Promise<void> {
+  const args = ['db', 'add', 'shop2', '--url', url, '--storage', 'local,second'];
+  const ambient = await hindsightResult({ ...platform.configEnv, PGPASSWORD: password }, args);
+  assert.equal(ambient.code, 1, ambient.stdout);
+  assert.match(
+    ambient.stderr,
+    /database "shop2".* asks user "shop_reader" for a password and none is saved for this database: give it with --password-file/,
+  );
+  assert.ok(!(await platform.runtime.catalog.listDatabases()).some((d) => d.name === 'shop2'), 'nothing saved');
+  const pgDump = await toolFor('pg_dump');
+  const env = libpqChildEnv(parsePgUrl(url), { ...process.env, PGPASSWORD: password });
+  const dumped = await runFile(pgDump.path, ['--schema-only', '--no-password'], { env }).then(
+    () => 'dumped',
+    (e: { stderr: string }) => e.stderr,
+  );
+  assert.match(dumped, /no password supplied/, 'pg_dump with the environment a backup gives it');
+}
 
 describe('db update: a database changed in place keeps its backups', () => {
   it('refuses a password the server does not take, and saves nothing of the change', async () => {
@@ -234,9 +262,25 @@ describe('db remove and db add: backups kept in storage are taken back by the sa
     );
     assert.match(removed.stdout, /kept: neither --keep-backups nor --delete-backups was given/);
 
-    const added = await cli(['db', 'add', 'shop2', '--url', readerUrl(), '--storage', 'local,second']);
+    const file = await passwordFile('third', 'third-secret');
+    const both = await cli(['db', 'add', 'shop2', '--url', readerUrl(), '--password-file', file]);
+    assert.equal(both.code, 2, both.stderr);
+    assert.match(both.stderr, /--url has a password and --password-file gives another: give the password in one/);
+    await assertAmbientPasswordUnused(bareReaderUrl(), 'third-secret');
+    const added = await cli([
+      'db',
+      'add',
+      'shop2',
+      '--url',
+      bareReaderUrl(),
+      '--password-file',
+      file,
+      '--storage',
+      'local,second',
+    ]);
     assert.equal(added.code, 0, added.stderr);
-    assert.match(added.stdout, /adopted 1 earlier backups found in storage second\n/);
+    assert.equal((await platform.runtime.catalog.databaseTarget('shop2')).password, 'third-secret', 'from the file');
+    assert.match(added.stdout, /adopted 1 earlier backup found in storage second\n/);
     const listed = await platform.ops.listBackups('shop2');
     assert.deepEqual(
       listed.map((b) => [b.id, b.status, b.trigger, b.copies.map((c) => c.storageName)]),

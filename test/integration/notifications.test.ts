@@ -157,7 +157,7 @@ describe('notifications: every channel to a real receiver, end to end', () => {
     assert.match(
       verified[0]!.message,
       new RegExp(
-        `backup ${started.backupId} of database "wide" was restored in a throwaway server: 1 tables, 300 rows, every row count matches`,
+        `backup ${started.backupId} of database "wide" was restored in a throwaway server: 1 table, 300 rows, every row count matches`,
       ),
     );
     const hooked = http.received.filter(

@@ -25,6 +25,8 @@ describe('point-in-time restore: input, plan and settings', () => {
     assert.ok(!ok({ time: '2026-11-23T10:15:30' }), 'no offset');
     assert.ok(!ok({ time: '2026-11-23 10:15' }));
     assert.ok(!ok({ time: '2026-13-45T10:15:30Z' }), 'not a date');
+    assert.ok(!ok({ time: '2026-11-23T23:18:57.693721767' }), 'nanoseconds without an offset');
+    assert.ok(!ok({ time: '2026-11-23T23:18:57.Z' }), 'a point without digits');
     assert.ok(ok({ lsn: '16/B374D848' }));
     assert.ok(!ok({ lsn: '16B374D848' }));
     assert.ok(ok({ xid: 7421 }) && ok({ xid: '7421' }));
@@ -222,5 +224,18 @@ describe('point-in-time restore: input, plan and settings', () => {
       () => planRestore({ ...chain, analysis: { windows: [], gaps: [], unusableBaseBackups: [] } }, 'latest'),
       /has no recoverable window, so latest cannot be restored: there is no complete base backup/,
     );
+  });
+});
+
+describe('point-in-time restore: a target time', () => {
+  it('takes any number of fractional digits and cuts them to microseconds, toward the past', () => {
+    const timeOf = (time: string) => {
+      const parsed = pitrRestoreInput.parse({ database: 'shop', target: { time }, to: { directory: '/srv/r' } });
+      return (parsed.target as { time: string }).time;
+    };
+    assert.equal(timeOf('2026-11-23T23:18:57.693721767Z'), '2026-11-23T23:18:57.693721Z');
+    assert.equal(timeOf('2026-11-23T23:18:57.999999999+05:30'), '2026-11-23T23:18:57.999999+05:30', 'never rounded up');
+    assert.equal(timeOf('2026-11-23T23:18:57.5Z'), '2026-11-23T23:18:57.5Z');
+    assert.equal(timeOf('2026-11-23T23:18:57Z'), '2026-11-23T23:18:57Z');
   });
 });

@@ -124,14 +124,11 @@ describe('schedules: refusals name the field, the value and the range, or why it
     ['0 3 * foo *', "month 'foo' is not a value in '0 3 * foo *': use 1–12 or jan–dec"],
     ['5-2 * * * *', "minute range 5-2 runs backwards in '5-2 * * * *': write the smaller value first"],
     ['*/0 * * * *', "minute step */0 in '*/0 * * * *' must be at least 1"],
-    ['30 2 31 2 *', "schedule '30 2 31 2 *' never fires: day-of-month 31 does not occur in month 2 (February)"],
-    [
-      '0 0 31 4,6 *',
-      "schedule '0 0 31 4,6 *' never fires: day-of-month 31 does not occur in months 4, 6 (April, June)",
-    ],
+    ['30 2 31 2 *', "'30 2 31 2 *' never fires: day-of-month 31 does not occur in month 2 (February)"],
+    ['0 0 31 4,6 *', "'0 0 31 4,6 *' never fires: day-of-month 31 does not occur in months 4, 6 (April, June)"],
     [
       '0 0 29 2 1',
-      "schedule '0 0 29 2 1' never fires within 5 years in UTC: its day-of-month and day-of-week must both match, and never do",
+      "'0 0 29 2 1' never fires within 5 years in UTC: its day-of-month and day-of-week must both match, and never do",
     ],
   ];
   for (const [expr, message] of refusals) {
@@ -142,10 +139,10 @@ describe('schedules: refusals name the field, the value and the range, or why it
 
   it("refuses six fields, unknown shorthands and the extensions Temporal's parser lacks or reads otherwise", () => {
     const cases: Array<[string, RegExp]> = [
-      ['0 0 3 * * *', /^schedule '0 0 3 \* \* \*' has 6 fields \(a sixth field .* not supported\): use five fields/],
+      ['0 0 3 * * *', /^'0 0 3 \* \* \*' has 6 fields \(a sixth field .* not supported\): use five fields/],
       ['0 3 * *', /has 4 fields: use five fields \(minute hour day-of-month month day-of-week\)/],
-      ['every hour', /^schedule 'every hour' has 2 fields/],
-      ['@every-minute', /^schedule '@every-minute' is not a shorthand Temporal knows: use @hourly, @daily/],
+      ['every hour', /^'every hour' has 2 fields/],
+      ['@every-minute', /^'@every-minute' is not a shorthand Temporal knows: use @hourly, @daily/],
       ['0 3 * * mon-fri-sat', /^day-of-week 'mon-fri-sat' is not understood in '0 3 \* \* mon-fri-sat': use .* 0–7/],
       // Temporal reads `#` as a comment: 1#2 would run every Monday, not the second one.
       ['0 0 * * 1#2', /^day-of-week '1#2' is not understood .*not part of Temporal's cron syntax/],

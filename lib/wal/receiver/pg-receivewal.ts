@@ -1,6 +1,6 @@
 /** The pg_receivewal child process: starting it, and one of them per spool directory. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { libpqEnv } from '../../pg/connection.ts';
+import { libpqChildEnv } from '../../pg/connection.ts';
 import { stderrTail, waitForExit } from '../../backup/child-process.ts';
 import type { ReceiverSession } from './session.ts';
 
@@ -27,7 +27,7 @@ export function startPgReceivewal(session: ReceiverSession, tool: string): Runni
     tool,
     ['-D', spoolDir, '--slot', slot, '--synchronous', '--no-loop', '--no-password', '--status-interval=1'],
     {
-      env: { ...process.env, ...libpqEnv(target), PGAPPNAME: `hindsight-wal-${database}` },
+      env: { ...libpqChildEnv(target), PGAPPNAME: `hindsight-wal-${database}` },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
