@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseRolesDocument, rolesDocumentSchema, type RolesDocument, type StoredRole } from '../../lib/backup/roles.ts';
+import {
+  parseRolesDocument,
+  rolesDocumentSchema,
+  type RolesDocument,
+  type StoredRole,
+} from '../../lib/backup/roles.ts';
 import { createRoleSql, grantMembershipSql, planRoles, roleSettingsSql } from '../../lib/backup/roles-sql.ts';
 import { HindsightError } from '../../lib/errors.ts';
 
