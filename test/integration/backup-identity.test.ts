@@ -138,6 +138,31 @@ describe('backup identity: an object copied over another backup in storage is re
       refused,
       new RegExp(`the file is backup ${older} of database orders, expected backup ${newer} of database orders`),
     );
+
+    // The roles object beside the dump decrypts to its JSON, and is never taken for the dump.
+    const roles = path.join(platform.dir, 'roles.json');
+    const rolesFile = path.join(platform.backupsDir, 'orders', `${newer}.roles.hsb`);
+    await run(python, [script, rolesFile, platform.config.secretKeyFile, roles, `orders/${newer}.roles.hsb`]);
+    const document = JSON.parse(await readFile(roles, 'utf8'));
+    assert.equal(document.format, 'hindsight-roles');
+    assert.ok(
+      document.roles.some((r: { name: string }) => r.name === source.user),
+      'the table owner is listed',
+    );
+    const swapped = await run(python, [
+      script,
+      rolesFile,
+      platform.config.secretKeyFile,
+      `${roles}.x`,
+      `orders/${newer}`,
+    ]).then(
+      () => '',
+      (error: { stderr: string }) => error.stderr,
+    );
+    assert.match(
+      swapped,
+      new RegExp(`the file is roles of backup ${newer} of database orders, expected backup ${newer}`),
+    );
   });
 
   it('hindsight decrypt names the identity in the header, and --expect refuses another backup', async () => {
