@@ -139,30 +139,7 @@ describe('backup identity: an object copied over another backup in storage is re
       new RegExp(`the file is backup ${older} of database orders, expected backup ${newer} of database orders`),
     );
 
-    // The roles object beside the dump decrypts to its JSON, and is never taken for the dump.
-    const roles = path.join(platform.dir, 'roles.json');
-    const rolesFile = path.join(platform.backupsDir, 'orders', `${newer}.roles.hsb`);
-    await run(python, [script, rolesFile, platform.config.secretKeyFile, roles, `orders/${newer}.roles.hsb`]);
-    const document = JSON.parse(await readFile(roles, 'utf8'));
-    assert.equal(document.format, 'hindsight-roles');
-    assert.ok(
-      document.roles.some((r: { name: string }) => r.name === source.user),
-      'the table owner is listed',
-    );
-    const swapped = await run(python, [
-      script,
-      rolesFile,
-      platform.config.secretKeyFile,
-      `${roles}.x`,
-      `orders/${newer}`,
-    ]).then(
-      () => '',
-      (error: { stderr: string }) => error.stderr,
-    );
-    assert.match(
-      swapped,
-      new RegExp(`the file is roles of backup ${newer} of database orders, expected backup ${newer}`),
-    );
+    await pythonDecryptsRoles({ python, script, platform, backupId: newer, owner: source.user });
   });
 
   it('hindsight decrypt names the identity in the header, and --expect refuses another backup', async () => {
@@ -353,3 +330,37 @@ describe('backup identity: an object copied over another backup in storage is re
     assert.equal(wrong.tables, 0, 'pg_restore never saw the end of the archive, so it committed nothing');
   });
 });
+
+/** The roles object beside the dump decrypts to its JSON with the reference decryptor, and is never taken for the dump. */
+async function pythonDecryptsRoles(options: {
+  python: string;
+  script: string;
+  platform: Platform;
+  backupId: string;
+  owner: string;
+}): Promise<void> {
+  const { python, script, platform, backupId, owner } = options;
+  const roles = path.join(platform.dir, 'roles.json');
+  const rolesFile = path.join(platform.backupsDir, 'orders', `${backupId}.roles.hsb`);
+  await run(python, [script, rolesFile, platform.config.secretKeyFile, roles, `orders/${backupId}.roles.hsb`]);
+  const document = JSON.parse(await readFile(roles, 'utf8'));
+  assert.equal(document.format, 'hindsight-roles');
+  assert.ok(
+    document.roles.some((r: { name: string }) => r.name === owner),
+    'the table owner is listed',
+  );
+  const swapped = await run(python, [
+    script,
+    rolesFile,
+    platform.config.secretKeyFile,
+    `${roles}.x`,
+    `orders/${backupId}`,
+  ]).then(
+    () => '',
+    (error: { stderr: string }) => error.stderr,
+  );
+  assert.match(
+    swapped,
+    new RegExp(`the file is roles of backup ${backupId} of database orders, expected backup ${backupId}`),
+  );
+}

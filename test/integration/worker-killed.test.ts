@@ -155,10 +155,11 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
       backups.map((b) => [b.id, b.status]),
       [[outcome.backupId, 'complete']],
     );
-    assert.deepEqual((await readdir(dir)).sort(), [`${outcome.backupId}.dump.hsb`, `${outcome.backupId}.json`]);
+    const objects = ['dump.hsb', 'json', 'roles.hsb'].map((ext) => `${outcome.backupId}.${ext}`);
+    assert.deepEqual((await readdir(dir)).sort(), objects);
     assert.deepEqual(
       await bucketState(s3),
-      { objects: [`bulk/${outcome.backupId}.dump.hsb`, `bulk/${outcome.backupId}.json`], uploads: 0 },
+      { objects: objects.map((o) => `bulk/${o}`), uploads: 0 },
       'the retry swept the abandoned upload',
     );
     assert.deepEqual(
