@@ -61,6 +61,13 @@ const slowToEnd = (source: Readable): Readable =>
     { objectMode: false },
   );
 
+/** What a command that must fail wrote on stderr ('' when it succeeded instead). */
+const refusalOf = (command: string, args: string[]) =>
+  run(command, args).then(
+    () => '',
+    (error: { stderr: string }) => error.stderr,
+  );
+
 const drain = () => new Writable({ write: (_chunk, _encoding, callback) => callback() });
 
 describe('backup identity: an object copied over another backup in storage is refused', () => {
@@ -124,16 +131,13 @@ describe('backup identity: an object copied over another backup in storage is re
       manifest.dump.sha256,
     );
 
-    const refused = await run(python, [
+    const refused = await refusalOf(python, [
       script,
       file(older, 'dump.hsb'),
       platform.config.secretKeyFile,
       path.join(platform.dir, 'refused.dump'),
       `orders/${newer}`,
-    ]).then(
-      () => '',
-      (error: { stderr: string }) => error.stderr,
-    );
+    ]);
     assert.match(
       refused,
       new RegExp(`the file is backup ${older} of database orders, expected backup ${newer} of database orders`),
@@ -157,7 +161,7 @@ describe('backup identity: an object copied over another backup in storage is re
       ok.stderr,
       new RegExp(`is backup ${newer} of database orders \\(format version 2, key ${platform.runtime.key.id}\\)`),
     );
-    const refused = await run(process.execPath, [
+    const refused = await refusalOf(process.execPath, [
       cli,
       'decrypt',
       file(older, 'dump.hsb'),
@@ -167,10 +171,7 @@ describe('backup identity: an object copied over another backup in storage is re
       `orders/${newer}`,
       '-o',
       path.join(platform.dir, 'no.dump'),
-    ]).then(
-      () => '',
-      (error: { stderr: string }) => error.stderr,
-    );
+    ]);
     assert.match(
       refused,
       new RegExp(
@@ -349,16 +350,13 @@ async function pythonDecryptsRoles(options: {
     document.roles.some((r: { name: string }) => r.name === owner),
     'the table owner is listed',
   );
-  const swapped = await run(python, [
+  const swapped = await refusalOf(python, [
     script,
     rolesFile,
     platform.config.secretKeyFile,
     `${roles}.x`,
     `orders/${backupId}`,
-  ]).then(
-    () => '',
-    (error: { stderr: string }) => error.stderr,
-  );
+  ]);
   assert.match(
     swapped,
     new RegExp(`the file is roles of backup ${backupId} of database orders, expected backup ${backupId}`),
