@@ -95,6 +95,7 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
     progress.stage = 'verifying';
     progress.readBytes = result.readBytes;
     progress.restoredBytes = result.restoredBytes;
+    if (result.ownership) progress.ownership = result.ownership;
     failOnMismatches(backupId, result.mismatches);
     await quick.recordRestoreEnded({
       restoreId,

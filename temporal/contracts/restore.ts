@@ -82,6 +82,8 @@ export interface RestoreProgress {
   readBytes: number;
   restoredBytes: number;
   error: string | null;
+  /** Once restored: owners and grants kept or not, and the roles created, found or skipped. */
+  ownership?: OwnershipReport;
 }
 
 export interface RestoreOutcome {

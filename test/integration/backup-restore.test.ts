@@ -11,6 +11,7 @@ import { HindsightError } from '../../lib/errors.ts';
 import type { StorageDriver } from '../../lib/storage/contract.ts';
 import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 import { backupProgressQuery } from '../../temporal/contracts/backup.ts';
+import { restoreProgressQuery } from '../../temporal/contracts/restore.ts';
 import { databaseAttribute } from '../../temporal/search-attributes.ts';
 import { createConsoleServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer } from '../../web/server.ts';
@@ -349,7 +350,10 @@ async function restoreWithOwners(platform: Platform): Promise<void> {
     const copy = other.target('crm_copy');
     const restore = (to: PgTarget, withOwners: boolean) =>
       platform.ops.startRestore({ database: 'crm', backupId: crmBackup, to: { url: targetUrl(to) }, withOwners });
-    const outcome = await (await restore(copy, true)).result();
+    const started = await restore(copy, true);
+    const outcome = await started.result();
+    const progress = await platform.client.workflow.getHandle(started.workflowId).query(restoreProgressQuery);
+    assert.deepEqual(progress.ownership, outcome.ownership, 'the progress query (GET /restores/{id}) reports it too');
     assert.deepEqual(await ownership(copy), await ownership(crm), 'same owners and ACLs, by role name');
     assert.equal(outcome.ownership?.mode, 'with-owners');
     assert.deepEqual([...outcome.ownership!.created].sort(), ownerRoles);
