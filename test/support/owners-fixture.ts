@@ -2,7 +2,26 @@
  * A small database whose tables are owned by two roles, with grants, a membership and a role
  * setting, and the queries a restore with owners is compared by.
  */
+import type { StoredRole } from '../../lib/backup/roles.ts';
 import { connect, type PgTarget } from '../../lib/pg/connection.ts';
+
+/** A stored role with no attribute beyond INHERIT, as the roles document holds it. */
+export function storedRole(name: string, overrides: Partial<StoredRole> = {}): StoredRole {
+  return {
+    name,
+    login: false,
+    inherit: true,
+    createDb: false,
+    createRole: false,
+    replication: false,
+    bypassRls: false,
+    superuser: false,
+    connectionLimit: -1,
+    validUntil: null,
+    settings: [],
+    ...overrides,
+  };
+}
 
 /** A name that must be quoted, and would break out of a careless statement. */
 export const WRITER = 'crm "writer"; drop table customers; --';

@@ -11,6 +11,7 @@ import type { RolesDocument } from '../../lib/backup/roles.ts';
 import { identityForObjectKey, logicalBackupRolesIdentity } from '../../lib/crypto/object-identity.ts';
 import { secretKeyFromBytes } from '../../lib/crypto/secret-key.ts';
 import type { StorageDriver } from '../../lib/storage/contract.ts';
+import { storedRole } from '../support/owners-fixture.ts';
 import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 
 const key = secretKeyFromBytes(Buffer.alloc(32, 7));
@@ -19,21 +20,7 @@ const B = '20261124T103000Z-0b1d2e';
 const document: RolesDocument = {
   format: 'hindsight-roles',
   formatVersion: 1,
-  roles: [
-    {
-      name: 'app',
-      login: true,
-      inherit: true,
-      createDb: false,
-      createRole: false,
-      replication: false,
-      bypassRls: false,
-      superuser: false,
-      connectionLimit: -1,
-      validUntil: 'infinity',
-      settings: [],
-    },
-  ],
+  roles: [storedRole('app', { login: true, validUntil: 'infinity' })],
   memberships: [],
 };
 

@@ -8,25 +8,11 @@ import {
 } from '../../lib/backup/roles.ts';
 import { createRoleSql, grantMembershipSql, planRoles, roleSettingsSql } from '../../lib/backup/roles-sql.ts';
 import { HindsightError } from '../../lib/errors.ts';
+import { storedRole } from '../support/owners-fixture.ts';
 
 const hostile = '"x"; drop table y; --"';
 
-function role(name: string, overrides: Partial<StoredRole> = {}): StoredRole {
-  return {
-    name,
-    login: false,
-    inherit: true,
-    createDb: false,
-    createRole: false,
-    replication: false,
-    bypassRls: false,
-    superuser: false,
-    connectionLimit: -1,
-    validUntil: null,
-    settings: [],
-    ...overrides,
-  };
-}
+const role = storedRole;
 
 const doc = (roles: StoredRole[], memberships: RolesDocument['memberships'] = []): RolesDocument => ({
   format: 'hindsight-roles',
