@@ -1,9 +1,14 @@
 import { Context } from '@temporalio/activity';
 import { prepareRestoreTarget as prepareTarget, streamRestoreFromStorage } from '../lib/backup/restore.ts';
 import { chooseBackupToRestore } from '../lib/backup/restore-policy.ts';
+import { readRolesObject } from '../lib/backup/roles-object.ts';
+import type { OwnershipReport, OwnersOption } from '../lib/backup/roles-restore.ts';
+import type { RowCountMismatch } from '../lib/pg/row-counts.ts';
+import type { OpenedBackup } from '../lib/backup/sources.ts';
 import type { Catalog } from '../lib/catalog/catalog.ts';
 import type { Keyring } from '../lib/crypto/keyring.ts';
 import { unseal } from '../lib/crypto/sealed.ts';
+import { HindsightError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { describeTarget, parsePgUrl, type PgTarget } from '../lib/pg/connection.ts';
 import type { RestoreTarget } from '../temporal/contracts/restore.ts';
@@ -72,14 +77,53 @@ async function recordRestoreEnded(
   return deps.catalog.endRestore(input.restoreId, input);
 }
 
+export interface RestoredToTarget {
+  storageName: string;
+  tablesChecked: number;
+  rowsChecked: number;
+  mismatches: RowCountMismatch[];
+  readBytes: number;
+  restoredBytes: number;
+  /** Absent in results recorded before restores reported it (a workflow replaying its history). */
+  ownership?: OwnershipReport;
+}
+
+/**
+ * The backup's roles, read from the storage the dump is read from, for a restore with owners. A
+ * backup taken before backups kept their roles is refused: pg_restore would stop at the first
+ * owner the target lacks, so falling back to the target's roles would fail half-way instead.
+ */
+async function ownersFor(
+  deps: RestoreDeps,
+  opened: OpenedBackup,
+  input: { withOwners?: boolean | undefined; privilegedRoles?: boolean | undefined },
+): Promise<OwnersOption | undefined> {
+  if (!input.withOwners) return undefined;
+  const roles = await readRolesObject(opened.driver, opened.manifest, deps.keyring.resolve);
+  if (!roles) {
+    throw new HindsightError(
+      'bad_input',
+      `backup ${opened.manifest.backupId} was taken before backups kept their roles, so its owners and grants cannot be restored: restore it without --with-owners, or restore a newer backup`,
+    );
+  }
+  return { roles, privileged: input.privilegedRoles === true };
+}
+
 /**
  * Streams the backup into the target from the first storage that has it whole (falling back to
  * the next, logged), then compares every table's row count with the manifest.
  */
 async function restoreBackupToTarget(
   deps: RestoreDeps,
-  input: { database: string; backupId: string; to: RestoreTarget; restoreId?: string },
-) {
+  input: {
+    database: string;
+    backupId: string;
+    to: RestoreTarget;
+    restoreId?: string;
+    withOwners?: boolean | undefined;
+    privilegedRoles?: boolean | undefined;
+  },
+): Promise<RestoredToTarget> {
   const { catalog, keyring, logger } = deps;
   const ctx = Context.current();
   const target = await resolveRestoreTarget(deps, input.database, input.to);
@@ -94,7 +138,12 @@ async function restoreBackupToTarget(
       { backupId: input.backupId, storage: opened.storageName, attempt: ctx.info.attempt },
       'restoring backup',
     );
+    const owners = await ownersFor(deps, opened, input).catch((error: unknown) => {
+      opened.object.destroy();
+      throw error;
+    });
     const result = await streamRestoreFromStorage({
+      owners,
       label: `restore target of ${input.database}`,
       manifest: opened.manifest,
       object: opened.object,
@@ -111,6 +160,7 @@ async function restoreBackupToTarget(
       mismatches: result.mismatches,
       readBytes: result.readBytes,
       restoredBytes: result.restoredBytes,
+      ownership: result.ownership,
     };
   });
 }

@@ -1,5 +1,5 @@
 import type { Catalog } from '../lib/catalog/catalog.ts';
-import { backupObjectKey, manifestKey, storedDatabaseName } from '../lib/backup/ids.ts';
+import { backupObjectKeys, manifestKey, storedDatabaseName } from '../lib/backup/ids.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RetentionPlan } from '../lib/retention/planner.ts';
@@ -39,7 +39,7 @@ async function deleteBackupEverywhere(
   for (const copy of backup.copies) {
     const driver = await driverFor(catalog, copy.storageName);
     try {
-      await driver.remove(backupObjectKey(stored, input.backupId));
+      for (const key of backupObjectKeys(stored, input.backupId)) await driver.remove(key);
       await driver.remove(manifestKey(stored, input.backupId));
     } catch (error) {
       logger.warn(

@@ -44,6 +44,8 @@ export const flagCatalog = {
   latest: bool('point-in-time target: the end of the archived WAL'),
   immediate: bool('point-in-time target: the end of the base backup'),
   'to-sandbox': bool('restore into a throwaway server, check it and remove it'),
+  'with-owners': bool('logical: create the roles the target lacks and keep owners and grants'),
+  'with-privileged-roles': bool('with --with-owners: keep SUPERUSER, REPLICATION, BYPASSRLS (instance owner only)'),
   'then-stop': bool('point in time into a directory: stop the server once recovery is verified, keeping the directory'),
   socket: text('path', 'the socket of a running restore (or HINDSIGHT_WAL_FETCH_SOCKET)'),
   database: text('name', 'fetch from the catalog and storage directly (or HINDSIGHT_WAL_FETCH_DATABASE)'),

@@ -140,6 +140,7 @@ export const INSTANCE_PRIVILEGES = {
   'storage.rcloneRemote': "use rclone backends or parameters that reach the worker's programs or files",
   'storage.localPath': "put a local storage outside the workspace's storage root",
   'storage.workerCredentials': "let a storage sign in with the worker's own cloud credentials",
+  'restore.privilegedRoles': 'restore roles with SUPERUSER, REPLICATION or BYPASSRLS onto a server',
 } as const;
 export type InstancePrivilege = keyof typeof INSTANCE_PRIVILEGES;
 

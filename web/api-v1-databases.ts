@@ -247,6 +247,8 @@ export const databasesEndpoints: Endpoint[] = [
         database: body.database,
         backupId: body.backupId,
         to: body.to,
+        withOwners: body.withOwners,
+        privilegedRoles: body.privilegedRoles,
       });
       return { workflowId: started.workflowId };
     },

@@ -43,6 +43,14 @@ export const schemas = {
       database: name,
       backupId: z.string().min(1).optional(),
       to: z.union([z.object({ database: z.string().min(1) }).strict(), z.object({ url: z.string().min(1) }).strict()]),
+      withOwners: z
+        .boolean()
+        .optional()
+        .describe("create the roles the target lacks from the backup's roles, then keep owners and grants"),
+      privilegedRoles: z
+        .boolean()
+        .optional()
+        .describe('with withOwners: restored roles keep SUPERUSER, REPLICATION, BYPASSRLS (instance owner only)'),
     })
     .strict(),
   createUser: z

@@ -84,11 +84,18 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
     recorded = true;
     progress.stage = 'restoring';
     const result = await work.run(() =>
-      restore.restoreBackupToTarget({ database: input.database, backupId: backupId!, to: input.to, restoreId }),
+      restore.restoreBackupToTarget({
+        database: input.database,
+        backupId: backupId!,
+        to: input.to,
+        restoreId,
+        ...(input.withOwners ? { withOwners: true, privilegedRoles: input.privilegedRoles === true } : {}),
+      }),
     );
     progress.stage = 'verifying';
     progress.readBytes = result.readBytes;
     progress.restoredBytes = result.restoredBytes;
+    if (result.ownership) progress.ownership = result.ownership;
     failOnMismatches(backupId, result.mismatches);
     await quick.recordRestoreEnded({
       restoreId,
@@ -112,6 +119,7 @@ export async function restoreBackup(raw: RestoreBackupInput): Promise<RestoreOut
       tablesChecked: result.tablesChecked,
       rowsChecked: result.rowsChecked,
       ...(warnings.length > 0 ? { warnings } : {}),
+      ...(result.ownership ? { ownership: result.ownership } : {}),
     };
   } catch (error) {
     const aborted = isCancellation(error);

@@ -19,7 +19,7 @@ export const restoreCommands = [
   command('restore', 'a logical restore of a backup, or a point-in-time restore from the WAL archive', 'restore', {
     args: [dbArg],
     details: [
-      'logical: [--backup <id>] (--to <postgres-url> | --to-database <name>) [--wait]',
+      'logical: [--backup <id>] (--to <postgres-url> | --to-database <name>) [--with-owners [--with-privileged-roles]] [--wait]',
       'point in time: (--time | --lsn | --xid | --name | --latest | --immediate) (--to <empty directory> [--agent <name>] [--then-stop] | --to-sandbox) [--wait]',
     ],
     flags: [
@@ -28,6 +28,16 @@ export const restoreCommands = [
       {
         name: 'to-database',
         description: "logical: a new or empty database on the source's server (created when missing)",
+      },
+      {
+        name: 'with-owners',
+        description:
+          "logical: create the roles the target lacks from the backup's roles (no passwords), then keep owners and grants",
+      },
+      {
+        name: 'with-privileged-roles',
+        description:
+          'logical, with --with-owners: restored roles keep SUPERUSER, REPLICATION, BYPASSRLS (instance owner only)',
       },
       ...pointInTimeTargets,
       'to-sandbox',

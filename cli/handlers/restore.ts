@@ -7,13 +7,14 @@ import { pitrInputFromFlags, printPitrRestore, wantsPitrRestore } from '../pitr-
 import { sessionAs } from '../session.ts';
 import { walFetchCommand } from '../wal-fetch.ts';
 import type { Invocation, Handler } from '../commands/types.ts';
+import type { RestoreOutcome } from '../../temporal/contracts/restore.ts';
 
 export async function restore({ args: [database], flags }: Invocation): Promise<void> {
   const withSession = sessionAs(flags.as);
   if (wantsPitrRestore(flags)) {
-    if (flags.backup !== undefined || flags['to-database'] !== undefined)
+    if (flags.backup !== undefined || flags['to-database'] !== undefined || flags['with-owners'])
       throw new UsageError(
-        'restore: --backup and --to-database apply to a logical restore, not to a point-in-time one (it starts from the base backup before the target)',
+        'restore: --backup, --to-database and --with-owners apply to a logical restore, not to a point-in-time one (it starts from the base backup before the target, roles included)',
       );
     const input = pitrInputFromFlags(database!, flags);
     await withSession(async ({ services, actor }) =>
@@ -30,15 +31,34 @@ export async function restore({ args: [database], flags }: Invocation): Promise<
     );
   if (flags.agent !== undefined || flags['then-stop'])
     throw new UsageError('restore: --agent and --then-stop apply to a point-in-time restore into a directory only');
+  if (flags['with-privileged-roles'] && !flags['with-owners'])
+    throw new UsageError('restore: --with-privileged-roles applies only with --with-owners');
   const to = flags.to ? { url: flags.to } : { database: flags['to-database']! };
+  const owners = flags['with-owners']
+    ? { withOwners: true, privilegedRoles: Boolean(flags['with-privileged-roles']) }
+    : {};
   await withSession(async ({ services, actor }) => {
     await printJob(
-      await services.restores.start(actor, { database: database!, backupId: flags.backup, to }),
+      await services.restores.start(actor, { database: database!, backupId: flags.backup, to, ...owners }),
       flags,
       (o) =>
-        `restored backup ${o.backupId} into ${o.target}: ${counted(o.tablesChecked, 'table')}, ${counted(o.rowsChecked, 'row')}, every row count matches`,
+        `restored backup ${o.backupId} into ${o.target}: ${counted(o.tablesChecked, 'table')}, ${counted(o.rowsChecked, 'row')}, every row count matches` +
+        describeOwnership(o.ownership),
     );
   });
+}
+
+/** The owners part of the outcome: which roles were created (without passwords), found or skipped. */
+function describeOwnership(report: RestoreOutcome['ownership']): string {
+  if (!report || report.mode === 'without-owners') return '\nowners and grants: not restored (--no-owner)';
+  const list = (names: string[]) => (names.length > 0 ? names.join(', ') : 'none');
+  const lines = [
+    '\nowners and grants: restored',
+    `roles created: ${list(report.created)}${report.created.length > 0 ? ' (no passwords: give LOGIN roles one before they log in)' : ''}`,
+    `roles that existed, left as they were: ${list(report.existed)}`,
+    ...report.skipped.map((s) => `skipped ${s.what}: ${s.reason}`),
+  ];
+  return lines.join('\n');
 }
 
 export const takeBaseBackup: Handler = ({ positionals, flags }) =>

@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { errorMessage } from '../errors.ts';
-import { backupObjectKey } from './ids.ts';
+import { backupObjectKey, rolesObjectKey } from './ids.ts';
 import { manifestSchema, type BackupManifest } from './manifest.ts';
 
 /** The server a database is being added for, as far as it can be known. */
@@ -60,6 +60,8 @@ export function matchManifest(
   if (manifest.backupId !== backupId) return { adopt: false, reason: `it describes backup ${manifest.backupId}` };
   if (manifest.object.key !== backupObjectKey(name, backupId))
     return { adopt: false, reason: `it points at object '${manifest.object.key}' instead of its own` };
+  if (manifest.roles && manifest.roles.key !== rolesObjectKey(name, backupId))
+    return { adopt: false, reason: `it points at roles object '${manifest.roles.key}' instead of its own` };
   const taken = manifest.source.systemIdentifier;
   if (source.systemIdentifier !== undefined && taken !== undefined) {
     return taken === source.systemIdentifier

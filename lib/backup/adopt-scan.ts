@@ -55,11 +55,18 @@ async function examine(
   if ('reason' in parsed) return parsed;
   const verdict = matchManifest(parsed.manifest, { name: context.name, backupId, source: context.source });
   if (!verdict.adopt) return verdict;
-  const { object } = parsed.manifest;
-  const size = context.sizes.get(object.key);
-  if (size === undefined) return { reason: `its object '${object.key}' is missing` };
-  if (size !== object.sizeBytes)
-    return { reason: `its object '${object.key}' holds ${size} bytes, the manifest says ${object.sizeBytes}` };
+  // The roles object (when the backup has one) travels with the dump: both must be there whole.
+  const { object, roles } = parsed.manifest;
+  for (const [what, entry] of [
+    ['object', object],
+    ['roles object', roles],
+  ] as const) {
+    if (!entry) continue;
+    const size = context.sizes.get(entry.key);
+    if (size === undefined) return { reason: `its ${what} '${entry.key}' is missing` };
+    if (size !== entry.sizeBytes)
+      return { reason: `its ${what} '${entry.key}' holds ${size} bytes, the manifest says ${entry.sizeBytes}` };
+  }
   return { manifest: parsed.manifest, matchedBy: verdict.matchedBy };
 }
 

@@ -4,6 +4,7 @@ import type { StorageDriver } from '../storage/contract.ts';
 import { ByteMeter } from './byte-meter.ts';
 import { writeManifest } from './dump.ts';
 import { manifestKey } from './ids.ts';
+import { copyRolesObject } from './roles-object.ts';
 import type { OpenedBackup } from './sources.ts';
 
 /**
@@ -46,12 +47,15 @@ export async function copyBackup(
         `storage ${to.label}: '${objectKey}' holds ${stored.size} bytes after the copy, but ${meter.bytes} were sent`,
       );
     }
+    await copyRolesObject(from.driver, to, manifest);
     await writeManifest(to, manifest);
     return { sizeBytes: stored.size };
   } catch (error) {
     from.object.destroy();
-    if (committed) await to.remove(objectKey).catch(() => undefined);
-    else await write.abort().catch(() => undefined);
+    if (committed) {
+      await to.remove(objectKey).catch(() => undefined);
+      if (manifest.roles) await to.remove(manifest.roles.key).catch(() => undefined);
+    } else await write.abort().catch(() => undefined);
     throw error;
   }
 }

@@ -14,8 +14,10 @@ import { readSystemIdentifier } from './adopt-match.ts';
 import { ByteMeter } from './byte-meter.ts';
 import { FanOut, failBranch, type Branch } from './fan-out.ts';
 import { stderrTail, waitForExit } from './child-process.ts';
-import { backupObjectKey, manifestKey } from './ids.ts';
+import { backupObjectKey, manifestKey, rolesObjectKey } from './ids.ts';
 import type { BackupManifest } from './manifest.ts';
+import { readDatabaseRoles } from './roles.ts';
+import { sealRoles, writeRolesObject, type SealedRoles } from './roles-object.ts';
 
 export interface DumpProgress {
   dumpBytes: number;
@@ -99,8 +101,13 @@ function explainQueryError(databaseName: string, error: unknown): HindsightError
   return new HindsightError('tool_failed', `database "${databaseName}": ${errorMessage(error)}`, { cause: error });
 }
 
-/** Writes the manifest beside the object; the object goes if the manifest cannot be written. */
-async function finishCopy(branch: Branch, manifest: BackupManifest, sentBytes: number): Promise<CopyOutcome> {
+/** Writes the roles object and the manifest beside the object; the objects go if either cannot be written. */
+async function finishCopy(
+  branch: Branch,
+  manifest: BackupManifest,
+  sentBytes: number,
+  roles: SealedRoles,
+): Promise<CopyOutcome> {
   const { driver } = branch;
   const objectKey = manifest.object.key;
   let committed = false;
@@ -115,12 +122,16 @@ async function finishCopy(branch: Branch, manifest: BackupManifest, sentBytes: n
         `storage ${driver.label}: '${objectKey}' holds ${stored.size} bytes after upload, but ${sentBytes} were sent`,
       );
     }
+    await writeRolesObject(driver, roles);
     await writeManifest(driver, manifest);
     return { storageName: branch.name, status: 'complete', sizeBytes: stored.size };
   } catch (error) {
     branch.write = undefined;
     // An object without its manifest (or with a wrong size) must not sit in storage looking like a backup.
-    if (committed) await driver.remove(objectKey).catch(() => undefined);
+    if (committed) {
+      await driver.remove(objectKey).catch(() => undefined);
+      await driver.remove(roles.key).catch(() => undefined);
+    }
     return { storageName: branch.name, status: 'failed', error: errorMessage(error) };
   }
 }
@@ -138,7 +149,7 @@ export async function writeManifest(driver: StorageDriver, manifest: BackupManif
 
 /**
  * Opens a write on every destination, after sweeping what an earlier attempt of this backup left;
- * a failure drops that branch.
+ * a failure drops that branch, and a backup that reaches no storage fails here.
  */
 async function openBranches(
   branches: Branch[],
@@ -152,12 +163,19 @@ async function openBranches(
         // Leftovers of an earlier attempt of this same backup (a killed worker) go first.
         await branch.driver.sweepAbandonedWrites(objectKey, 0);
         await branch.driver.sweepAbandonedWrites(manifestKey(databaseName, backupId), 0);
+        await branch.driver.sweepAbandonedWrites(rolesObjectKey(databaseName, backupId), 0);
         branch.write = await branch.driver.openWrite(objectKey);
       } catch (error) {
         failBranch(branch, error);
       }
     }),
   );
+  if (branches.every((b) => b.error)) {
+    throw new HindsightError(
+      branches[0]!.error!.kind,
+      `backup ${backupId} can reach no storage: ${branches.map((b) => b.error!.message).join('; ')}`,
+    );
+  }
 }
 
 interface DumpRun {
@@ -235,13 +253,18 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
 }
 
 /** Commits every branch still standing, each with its manifest; fails only when no copy is complete. */
-async function finishCopies(branches: Branch[], manifest: BackupManifest, sentBytes: number): Promise<CopyOutcome[]> {
+async function finishCopies(
+  branches: Branch[],
+  manifest: BackupManifest,
+  sentBytes: number,
+  roles: SealedRoles,
+): Promise<CopyOutcome[]> {
   await Promise.all(branches.map((branch) => branch.discarded));
   const copies = await Promise.all(
     branches.map((branch) =>
       branch.error
         ? { storageName: branch.name, status: 'failed' as const, error: branch.error.message }
-        : finishCopy(branch, manifest, sentBytes),
+        : finishCopy(branch, manifest, sentBytes, roles),
     ),
   );
   if (copies.every((c) => c.status === 'failed')) {
@@ -291,16 +314,12 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
     const compression = dumpCompressionFor(pgDump.major);
     await client.query('begin isolation level repeatable read read only');
     const snapshot = (await client.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]!.id;
+    // The roles its owners and grants name, so that a restore can recreate them (lib/backup/roles.ts).
+    const roles = await sealRoles(await readDatabaseRoles(client), { database: databaseName, backupId }, key);
 
     const objectKey = backupObjectKey(databaseName, backupId);
     await openBranches(branches, databaseName, backupId, objectKey);
     const fanOut = new FanOut(branches);
-    if (branches.every((b) => b.error)) {
-      throw new HindsightError(
-        branches[0]!.error!.kind,
-        `backup ${backupId} can reach no storage: ${branches.map((b) => b.error!.message).join('; ')}`,
-      );
-    }
     const run: DumpRun = {
       pgDumpPath: pgDump.path,
       compressionFlag: compression.flag,
@@ -336,6 +355,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
       snapshot,
       dump: { sizeBytes: dumpMeter.bytes, sha256: dumpMeter.sha256 },
       object: { key: objectKey, sizeBytes: objectMeter.bytes, sha256: objectMeter.sha256 },
+      roles: { key: roles.key, sizeBytes: roles.bytes.length, sha256: roles.sha256 },
       encryption: {
         format: 'HSBK',
         version: FORMAT_VERSION,
@@ -347,7 +367,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
       },
       tables: rowCounts,
     };
-    const copies = await finishCopies(branches, manifest, objectMeter.bytes);
+    const copies = await finishCopies(branches, manifest, objectMeter.bytes, roles);
     // The snapshot only had to outlive pg_dump; ending the read-only transaction cannot lose data.
     await client.query('commit').catch(() => undefined);
     return { manifest, copies };

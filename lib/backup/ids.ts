@@ -3,6 +3,16 @@ export function backupObjectKey(databaseName: string, backupId: string): string 
   return `${databaseName}/${backupId}.dump.hsb`;
 }
 
+/** The roles the backup needs (lib/backup/roles.ts), encrypted like the dump, beside it. */
+export function rolesObjectKey(databaseName: string, backupId: string): string {
+  return `${databaseName}/${backupId}.roles.hsb`;
+}
+
+/** Every object of a backup but its manifest, which is written last and removed last. */
+export function backupObjectKeys(databaseName: string, backupId: string): string[] {
+  return [backupObjectKey(databaseName, backupId), rolesObjectKey(databaseName, backupId)];
+}
+
 export function manifestKey(databaseName: string, backupId: string): string {
   return `${databaseName}/${backupId}.json`;
 }

@@ -36,6 +36,11 @@ export const manifestSchema = z.object({
   snapshot: z.string(),
   dump: z.object({ sizeBytes: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
   object: z.object({ key: z.string(), sizeBytes: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  /**
+   * The roles object (lib/backup/roles.ts): the server roles the database needs, encrypted like the
+   * dump. Absent in manifests of backups taken before backups kept their roles.
+   */
+  roles: z.object({ key: z.string(), sizeBytes: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
   encryption: z.object({
     format: z.literal('HSBK'),
     version: z.number(),

@@ -17,6 +17,7 @@ import { stderrTail, waitForExit } from './child-process.ts';
 import { ChecksumGate } from './checksum-gate.ts';
 import { decryptOptionsFor, streamedChecksumFailure, type BackupExpectation } from './expectation.ts';
 import type { BackupManifest } from './manifest.ts';
+import { createMissingRoles, WITHOUT_OWNERS, type OwnershipReport, type OwnersOption } from './roles-restore.ts';
 
 /**
  * Makes sure the target database exists and is empty. A restore never writes into a database
@@ -66,9 +67,12 @@ export interface RestoreOptions {
   target: PgTarget;
   signal?: AbortSignal;
   onProgress?: (bytes: { readBytes: number; restoredBytes: number }) => void;
+  /** Restore owners and grants, after creating the roles the target lacks; without it, --no-owner --no-privileges. */
+  owners?: OwnersOption | undefined;
 }
 
 export interface RestoreResult {
+  ownership: OwnershipReport;
   readBytes: number;
   restoredBytes: number;
   tables: TableRowCount[];
@@ -107,7 +111,9 @@ export interface PartialLoad {
  * callers can keep the exit code and the tool's own words.
  */
 export async function runPgRestore(
-  options: Omit<RestoreOptions, 'manifest'> & {
+  options: Omit<RestoreOptions, 'manifest' | 'owners'> & {
+    /** Keep the archive's owners and grants (the roles must exist); otherwise --no-owner --no-privileges. */
+    keepOwners?: boolean;
     serverMajor: number;
     archiveMajor?: number | undefined;
     partial?: PartialLoad;
@@ -119,7 +125,13 @@ export async function runPgRestore(
   const mode = partial ? ['--use-list', partial.listFile, '--verbose'] : ['--exit-on-error', '--single-transaction'];
   const child = spawn(
     pgRestore.path,
-    ['--dbname', target.database, '--no-owner', '--no-privileges', ...mode, '--no-password'],
+    [
+      '--dbname',
+      target.database,
+      ...(options.keepOwners ? [] : ['--no-owner', '--no-privileges']),
+      ...mode,
+      '--no-password',
+    ],
     {
       env: libpqChildEnv(target),
       stdio: ['pipe', 'ignore', 'pipe'],
@@ -212,10 +224,12 @@ export function restoreFailure(
 export async function streamRestoreFromStorage(options: RestoreOptions): Promise<RestoreResult> {
   const { manifest, object: source, target, label } = options;
   let serverMajor: number;
+  let ownership = WITHOUT_OWNERS;
   try {
     const probe = await connect(label, target);
     try {
       serverMajor = (await serverInfo(probe)).major;
+      if (options.owners) ownership = await createMissingRoles(probe, target, options.owners);
     } finally {
       await probe.end().catch(() => undefined);
     }
@@ -225,7 +239,12 @@ export async function streamRestoreFromStorage(options: RestoreOptions): Promise
   }
   let run: PgRestoreRun;
   try {
-    run = await runPgRestore({ ...options, serverMajor, archiveMajor: archiveMajorOf(manifest.tool.version) });
+    run = await runPgRestore({
+      ...options,
+      keepOwners: options.owners !== undefined,
+      serverMajor,
+      archiveMajor: archiveMajorOf(manifest.tool.version),
+    });
   } catch (error) {
     source.destroy();
     throw error;
@@ -238,7 +257,8 @@ export async function streamRestoreFromStorage(options: RestoreOptions): Promise
   try {
     const tables = await countRows(client);
     const mismatches = compareRowCounts(manifest.tables, tables);
-    return { readBytes, restoredBytes, tables, mismatches, rowsChecked: tables.reduce((sum, t) => sum + t.rows, 0) };
+    const rowsChecked = tables.reduce((sum, t) => sum + t.rows, 0);
+    return { readBytes, restoredBytes, tables, mismatches, rowsChecked, ownership };
   } finally {
     await client.end().catch(() => undefined);
   }

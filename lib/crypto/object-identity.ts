@@ -21,6 +21,14 @@ export const objectIdentitySchema = z.discriminatedUnion('kind', [
       backupId: z.string().min(1).max(200),
     })
     .strict(),
+  // The roles a logical backup needs (lib/backup/roles.ts): its own kind, so it is never taken for the dump.
+  z
+    .object({
+      kind: z.literal('logical-backup-roles'),
+      database: z.string().min(1).max(200),
+      backupId: z.string().min(1).max(200),
+    })
+    .strict(),
   z.object({ kind: z.literal('pitr-object'), key: z.string().min(1).max(1000) }).strict(),
 ]);
 
@@ -34,6 +42,10 @@ export function logicalBackupIdentity(database: string, backupId: string): Logic
   return { kind: 'logical-backup', database, backupId };
 }
 
+export function logicalBackupRolesIdentity(database: string, backupId: string): ObjectIdentity {
+  return { kind: 'logical-backup-roles', database, backupId };
+}
+
 export function pitrObjectIdentity(key: string): ObjectIdentity {
   return { kind: 'pitr-object', key };
 }
@@ -41,9 +53,9 @@ export function pitrObjectIdentity(key: string): ObjectIdentity {
 /** JSON with the fields in one fixed order, so that equal identities are equal bytes too. */
 export function encodeIdentity(identity: ObjectIdentity): Buffer {
   const ordered =
-    identity.kind === 'logical-backup'
-      ? { kind: identity.kind, database: identity.database, backupId: identity.backupId }
-      : { kind: identity.kind, key: identity.key };
+    identity.kind === 'pitr-object'
+      ? { kind: identity.kind, key: identity.key }
+      : { kind: identity.kind, database: identity.database, backupId: identity.backupId };
   const bytes = Buffer.from(JSON.stringify(ordered), 'utf8');
   if (bytes.length > MAX_IDENTITY_BYTES)
     throw new HindsightError('bad_input', `object identity is ${bytes.length} bytes, more than ${MAX_IDENTITY_BYTES}`);
@@ -75,23 +87,26 @@ export function sameIdentity(a: ObjectIdentity, b: ObjectIdentity): boolean {
 
 /** For people: "backup 20261123T103000Z-3f9a1c of database orders". */
 export function describeIdentity(identity: ObjectIdentity): string {
-  return identity.kind === 'logical-backup'
-    ? `backup ${identity.backupId} of database ${identity.database}`
-    : `PITR object ${identity.key}`;
+  if (identity.kind === 'logical-backup') return `backup ${identity.backupId} of database ${identity.database}`;
+  if (identity.kind === 'logical-backup-roles')
+    return `roles of backup ${identity.backupId} of database ${identity.database}`;
+  return `PITR object ${identity.key}`;
 }
 
-const LOGICAL_KEY = new RegExp(`^(${NAME_SOURCE})/(\\d{8}T\\d{6}Z-[0-9a-f]{6})(\\.dump\\.hsb)?$`);
+const LOGICAL_KEY = new RegExp(`^(${NAME_SOURCE})/(\\d{8}T\\d{6}Z-[0-9a-f]{6})(\\.dump\\.hsb|\\.roles\\.hsb)?$`);
 
 /**
  * The identity an object stored under `key` must carry: `<database>/<backupId>.dump.hsb` (or
- * `<database>/<backupId>`) for a logical backup, `pitr/…` for the PITR archive.
+ * `<database>/<backupId>`) for a logical backup, `<database>/<backupId>.roles.hsb` for its roles,
+ * `pitr/…` for the PITR archive.
  */
 export function identityForObjectKey(key: string): ObjectIdentity {
   const logical = LOGICAL_KEY.exec(key);
+  if (logical?.[3] === '.roles.hsb') return logicalBackupRolesIdentity(logical[1]!, logical[2]!);
   if (logical) return logicalBackupIdentity(logical[1]!, logical[2]!);
   if (/^pitr\/\d{1,20}\/(wal|base)\/[A-Za-z0-9._-]+$/.test(key)) return pitrObjectIdentity(key);
   throw new HindsightError(
     'bad_input',
-    `"${key}" names no Hindsight object: expected <database>/<backup id>[.dump.hsb] or pitr/<system id>/(wal|base)/<file>`,
+    `"${key}" names no Hindsight object: expected <database>/<backup id>[.dump.hsb|.roles.hsb] or pitr/<system id>/(wal|base)/<file>`,
   );
 }

@@ -2,7 +2,7 @@
  * What becomes of a database's backups when it is removed: kept in storage (the default), where
  * `db add` of the same database takes them back, or deleted from every storage holding a copy.
  */
-import { backupObjectKey, manifestKey, storedDatabaseName } from '../../lib/backup/ids.ts';
+import { backupObjectKeys, manifestKey, storedDatabaseName } from '../../lib/backup/ids.ts';
 import type { StoredBackup } from '../../lib/catalog/adopted-backups.ts';
 import type { Catalog } from '../../lib/catalog/catalog.ts';
 import { HindsightError, errorMessage } from '../../lib/errors.ts';
@@ -51,7 +51,7 @@ async function deleteObjects(catalog: Catalog, name: string, backups: StoredBack
       const stored = storedUnder(backup, name);
       for (const source of sources.filter((s) => backup.storageNames.includes(s.name))) {
         try {
-          await source.driver.remove(backupObjectKey(stored, backup.id));
+          for (const key of backupObjectKeys(stored, backup.id)) await source.driver.remove(key);
           // The manifest last, so that a half-removed backup never looks whole.
           await source.driver.remove(manifestKey(stored, backup.id));
         } catch (error) {

@@ -30,7 +30,21 @@ export interface LogicalRestoreRequest {
   database: string;
   backupId?: string | undefined;
   to: LogicalTarget;
+  /** Create the roles the target lacks (from the backup's roles object) and keep owners and grants. */
+  withOwners?: boolean | undefined;
+  /** With withOwners: restored roles keep SUPERUSER, REPLICATION and BYPASSRLS. Instance owner only. */
+  privilegedRoles?: boolean | undefined;
 }
+
+/**
+ * A role with SUPERUSER, REPLICATION or BYPASSRLS rules the whole target server (and a role the
+ * backup describes is hostile input): only the instance owner may let a restore create one.
+ */
+export const PRIVILEGED_ROLES_REFUSAL = {
+  privilege: 'restore.privilegedRoles',
+  reason:
+    'restoring roles with SUPERUSER, REPLICATION or BYPASSRLS hands the whole target server to roles a backup describes: only the instance owner may (restore --with-owners without --with-privileged-roles, or ask them)',
+} as const;
 
 export interface PitrRestoreRequest {
   database: string;
@@ -64,6 +78,14 @@ export class RestoreStarter {
         after: () => ({ pointInTime: true, to: request.to }),
       });
     }
+    if (request.privilegedRoles) {
+      if (!request.withOwners)
+        throw new HindsightError('bad_input', '--with-privileged-roles applies only with --with-owners');
+      await guard.authz.authorizeInstance(actor, granted.workspaceId, 'restore.start', PRIVILEGED_ROLES_REFUSAL, {
+        type: 'database',
+        name: request.database,
+      });
+    }
     if (request.backupId) {
       const found = await guard.access.backupWorkspace(request.backupId);
       if (!found || !guard.can(actor, found.workspaceId, 'history.read'))
@@ -71,7 +93,12 @@ export class RestoreStarter {
     }
     const to = 'url' in request.to ? { url: request.to.url } : { database: request.to.database };
     return guard.audited(actor, granted, 'restore.start', () => this.startLogical(request), {
-      after: (r) => ({ workflowId: r.workflowId, backupId: request.backupId ?? 'newest', to }),
+      after: (r) => ({
+        workflowId: r.workflowId,
+        backupId: request.backupId ?? 'newest',
+        to,
+        ...(request.withOwners ? { withOwners: true, privilegedRoles: request.privilegedRoles === true } : {}),
+      }),
     });
   }
 
@@ -96,7 +123,8 @@ export class RestoreStarter {
       to = { database: request.to.database };
     }
     const workflowId = restoreWorkflowId(request.database, new Date());
-    const input = { database: request.database, backupId: request.backupId, to };
+    const owners = request.withOwners ? { withOwners: true, privilegedRoles: request.privilegedRoles === true } : {};
+    const input = { database: request.database, backupId: request.backupId, to, ...owners };
     const handle = await startRun(this.ctx, restoreBackupWorkflow, { workflowId, input, database: request.database });
     return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() };
   }

@@ -2,6 +2,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
 import { PROGRESS_SIGNAL, backupIdSchema, defineWorkflow } from './common.ts';
 import { NAME_SOURCE, databaseNameSchema } from '../../lib/names.ts';
+import type { OwnershipReport } from '../../lib/backup/roles-restore.ts';
 
 /**
  * `restoreBackup`: a logical backup restored into an empty database and proved by row counts.
@@ -62,8 +63,13 @@ export const restoreBackupInput = z
     database: databaseNameSchema,
     backupId: backupIdSchema('backupId').optional(),
     to: restoreTargetSchema,
+    /** Create the roles the target lacks from the backup's roles object, then keep owners and grants. */
+    withOwners: z.boolean().optional(),
+    /** With withOwners: restored roles keep SUPERUSER, REPLICATION and BYPASSRLS (instance privilege). */
+    privilegedRoles: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .refine((i) => !i.privilegedRoles || i.withOwners, 'privilegedRoles applies only with withOwners');
 export type RestoreBackupInput = z.input<typeof restoreBackupInput>;
 
 export type RestoreStage = 'starting' | 'preparing' | 'restoring' | 'verifying' | 'verified' | 'failed' | 'aborted';
@@ -76,6 +82,8 @@ export interface RestoreProgress {
   readBytes: number;
   restoredBytes: number;
   error: string | null;
+  /** Once restored: owners and grants kept or not, and the roles created, found or skipped. */
+  ownership?: OwnershipReport;
 }
 
 export interface RestoreOutcome {
@@ -89,6 +97,8 @@ export interface RestoreOutcome {
   rowsChecked: number;
   /** E.g. a post_restore hook that failed; the restore itself succeeded. */
   warnings?: string[];
+  /** Owners and grants: the mode, and the roles created, found or skipped (absent before roles were kept). */
+  ownership?: OwnershipReport;
 }
 
 export const restoreBackupWorkflow = defineWorkflow<RestoreBackupInput, RestoreOutcome>('restoreBackup', 'restore');

@@ -61,6 +61,13 @@ const slowToEnd = (source: Readable): Readable =>
     { objectMode: false },
   );
 
+/** What a command that must fail wrote on stderr ('' when it succeeded instead). */
+const refusalOf = (command: string, args: string[]) =>
+  run(command, args).then(
+    () => '',
+    (error: { stderr: string }) => error.stderr,
+  );
+
 const drain = () => new Writable({ write: (_chunk, _encoding, callback) => callback() });
 
 describe('backup identity: an object copied over another backup in storage is refused', () => {
@@ -124,20 +131,19 @@ describe('backup identity: an object copied over another backup in storage is re
       manifest.dump.sha256,
     );
 
-    const refused = await run(python, [
+    const refused = await refusalOf(python, [
       script,
       file(older, 'dump.hsb'),
       platform.config.secretKeyFile,
       path.join(platform.dir, 'refused.dump'),
       `orders/${newer}`,
-    ]).then(
-      () => '',
-      (error: { stderr: string }) => error.stderr,
-    );
+    ]);
     assert.match(
       refused,
       new RegExp(`the file is backup ${older} of database orders, expected backup ${newer} of database orders`),
     );
+
+    await pythonDecryptsRoles({ python, script, platform, backupId: newer, owner: source.user });
   });
 
   it('hindsight decrypt names the identity in the header, and --expect refuses another backup', async () => {
@@ -155,7 +161,7 @@ describe('backup identity: an object copied over another backup in storage is re
       ok.stderr,
       new RegExp(`is backup ${newer} of database orders \\(format version 2, key ${platform.runtime.key.id}\\)`),
     );
-    const refused = await run(process.execPath, [
+    const refused = await refusalOf(process.execPath, [
       cli,
       'decrypt',
       file(older, 'dump.hsb'),
@@ -165,10 +171,7 @@ describe('backup identity: an object copied over another backup in storage is re
       `orders/${newer}`,
       '-o',
       path.join(platform.dir, 'no.dump'),
-    ]).then(
-      () => '',
-      (error: { stderr: string }) => error.stderr,
-    );
+    ]);
     assert.match(
       refused,
       new RegExp(
@@ -328,3 +331,34 @@ describe('backup identity: an object copied over another backup in storage is re
     assert.equal(wrong.tables, 0, 'pg_restore never saw the end of the archive, so it committed nothing');
   });
 });
+
+/** The roles object beside the dump decrypts to its JSON with the reference decryptor, and is never taken for the dump. */
+async function pythonDecryptsRoles(options: {
+  python: string;
+  script: string;
+  platform: Platform;
+  backupId: string;
+  owner: string;
+}): Promise<void> {
+  const { python, script, platform, backupId, owner } = options;
+  const roles = path.join(platform.dir, 'roles.json');
+  const rolesFile = path.join(platform.backupsDir, 'orders', `${backupId}.roles.hsb`);
+  await run(python, [script, rolesFile, platform.config.secretKeyFile, roles, `orders/${backupId}.roles.hsb`]);
+  const document = JSON.parse(await readFile(roles, 'utf8'));
+  assert.equal(document.format, 'hindsight-roles');
+  assert.ok(
+    document.roles.some((r: { name: string }) => r.name === owner),
+    'the table owner is listed',
+  );
+  const swapped = await refusalOf(python, [
+    script,
+    rolesFile,
+    platform.config.secretKeyFile,
+    `${roles}.x`,
+    `orders/${backupId}`,
+  ]);
+  assert.match(
+    swapped,
+    new RegExp(`the file is roles of backup ${backupId} of database orders, expected backup ${backupId}`),
+  );
+}

@@ -11,11 +11,13 @@ import { HindsightError } from '../../lib/errors.ts';
 import type { StorageDriver } from '../../lib/storage/contract.ts';
 import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 import { backupProgressQuery } from '../../temporal/contracts/backup.ts';
+import { restoreProgressQuery } from '../../temporal/contracts/restore.ts';
 import { databaseAttribute } from '../../temporal/search-attributes.ts';
 import { createConsoleServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer } from '../../web/server.ts';
 import { postAction } from '../support/console-forms.ts';
-import { tableFingerprint, type Platform } from '../support/platform.ts';
+import { createFilledDatabase, startTestCluster, tableFingerprint, type Platform } from '../support/platform.ts';
+import { WRITER, ownerRoles, ownersSchema, ownership, roleFacts } from '../support/owners-fixture.ts';
 import { freePort } from '../support/ports.ts';
 import { assertSameTables, sequenceValue, startSeededPlatform } from '../support/seeded-platform.ts';
 
@@ -96,7 +98,7 @@ describe('backup and restore of a real database through Temporal', () => {
     );
 
     const files = await readdir(path.join(platform.backupsDir, 'shop'));
-    assert.deepEqual(files.sort(), [`${backupId}.dump.hsb`, `${backupId}.json`]);
+    assert.deepEqual(files.sort(), [`${backupId}.dump.hsb`, `${backupId}.json`, `${backupId}.roles.hsb`]);
     const object = await readFile(path.join(platform.backupsDir, 'shop', `${backupId}.dump.hsb`));
     assert.equal(object.subarray(0, 4).toString(), 'HSBK');
     assert.equal(object.length, outcome.sizeBytes);
@@ -330,4 +332,56 @@ describe('backup and restore of a real database through Temporal', () => {
       await writeFile(objectFile, original);
     }
   });
+
+  it('restores owners, grants and the roles they need --with-owners into a server that lacks them', () =>
+    restoreWithOwners(platform));
 });
+
+/**
+ * A database whose tables two roles own, with grants, a membership and a setting, restored into a
+ * second server that lacks those roles: with owners, and then without.
+ */
+async function restoreWithOwners(platform: Platform): Promise<void> {
+  const crm = await createFilledDatabase(platform.cluster, 'crm', ownersSchema);
+  await platform.ops.addDatabase({ name: 'crm', url: targetUrl(crm), verifyAfterBackup: false });
+  const { backupId: crmBackup } = await (await platform.ops.startBackup('crm')).result();
+  const other = await startTestCluster(platform.dir, { name: 'owners-target' });
+  try {
+    const copy = other.target('crm_copy');
+    const restore = (to: PgTarget, withOwners: boolean) =>
+      platform.ops.startRestore({ database: 'crm', backupId: crmBackup, to: { url: targetUrl(to) }, withOwners });
+    const started = await restore(copy, true);
+    const outcome = await started.result();
+    const progress = await platform.client.workflow.getHandle(started.workflowId).query(restoreProgressQuery);
+    assert.deepEqual(progress.ownership, outcome.ownership, 'the progress query (GET /restores/{id}) reports it too');
+    assert.deepEqual(await ownership(copy), await ownership(crm), 'same owners and ACLs, by role name');
+    assert.equal(outcome.ownership?.mode, 'with-owners');
+    assert.deepEqual([...outcome.ownership!.created].sort(), ownerRoles);
+    assert.ok(outcome.ownership!.skipped.some((s) => s.what === 'SUPERUSER of role "crm_owner"'));
+    const facts = new Map((await roleFacts(copy)).map((r) => [r.name, r]));
+    assert.equal(facts.get('crm_owner')?.superuser, false, 'SUPERUSER needs --with-privileged-roles');
+    assert.deepEqual(
+      { ...facts.get(WRITER), name: undefined },
+      { name: undefined, superuser: false, login: true, connlimit: 5, in_readers: true, settings: null },
+    );
+    assert.deepEqual(facts.get('crm_readers')?.settings, ['work_mem=8MB']);
+
+    // The default keeps today's behaviour: every object belongs to the restoring role, no grants.
+    const plain = other.target('crm_plain');
+    assert.equal((await (await restore(plain, false)).result()).ownership?.mode, 'without-owners');
+    for (const t of await ownership(plain))
+      assert.deepEqual([t.owner, t.acl, t.readers_select], [other.superuser, null, false]);
+
+    // A backup whose manifest names no roles object (taken before there were any) is refused, not half-restored.
+    const manifestFile = path.join(platform.backupsDir, 'crm', `${crmBackup}.json`);
+    const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
+    delete manifest.roles;
+    await writeFile(manifestFile, JSON.stringify(manifest));
+    await assert.rejects((await restore(other.target('crm_old'), true)).result(), (error: Error) => {
+      assert.match(String((error.cause as Error)?.message), /taken before backups kept their roles/);
+      return true;
+    });
+  } finally {
+    await other.stop();
+  }
+}

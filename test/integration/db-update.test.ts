@@ -343,8 +343,8 @@ describe('db remove --delete-backups: nothing of the database stays in storage',
     const fresh = await (await platform.ops.startBackup('shop2')).result();
     assert.equal(fresh.status, 'complete');
     const second = path.join(platform.dir, 'second');
-    assert.equal((await filesUnder(platform.backupsDir, 'shop2')).length, 2, 'object and manifest');
-    assert.equal((await filesUnder(second, 'shop2')).length, 4);
+    assert.equal((await filesUnder(platform.backupsDir, 'shop2')).length, 3, 'object, roles object and manifest');
+    assert.equal((await filesUnder(second, 'shop2')).length, 6);
 
     const removed = await cli(['db', 'remove', 'shop2', '--delete-backups', '--json']);
     assert.equal(removed.code, 0, removed.stderr);

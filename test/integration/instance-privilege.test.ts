@@ -112,6 +112,17 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
     assert.equal((await app.services.hooks.view(await actor(CONSOLE_OWNER.email), 'shop')).canSetScripts, true);
   });
 
+  it('a workspace admin may restore --with-owners but not --with-privileged-roles: 403 naming why', async () => {
+    const request = { database: 'shop', to: { database: 'shop_roles' }, withOwners: true, privilegedRoles: true };
+    await assert.rejects(
+      opsAs(await actor('admin@example.org')).startRestore(request),
+      (e: Error & { kind?: string }) => e.kind === 'forbidden' && /only the instance owner may/.test(e.message),
+    );
+    const denial = await lastDenial('admin@example.org');
+    assert.equal(denial?.action, 'restore.start');
+    assert.match(denial?.detail ?? '', /^instance privilege restore\.privilegedRoles: /);
+  });
+
   it('the instance owner sets a hook; a workspace admin may still remove it', async () => {
     await app.services.hooks.save(await actor(CONSOLE_OWNER.email), {
       database: 'shop',

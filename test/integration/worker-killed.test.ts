@@ -155,10 +155,11 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
       backups.map((b) => [b.id, b.status]),
       [[outcome.backupId, 'complete']],
     );
-    assert.deepEqual((await readdir(dir)).sort(), [`${outcome.backupId}.dump.hsb`, `${outcome.backupId}.json`]);
+    const objects = ['dump.hsb', 'json', 'roles.hsb'].map((ext) => `${outcome.backupId}.${ext}`);
+    assert.deepEqual((await readdir(dir)).sort(), objects);
     assert.deepEqual(
       await bucketState(s3),
-      { objects: [`bulk/${outcome.backupId}.dump.hsb`, `bulk/${outcome.backupId}.json`], uploads: 0 },
+      { objects: objects.map((o) => `bulk/${o}`), uploads: 0 },
       'the retry swept the abandoned upload',
     );
     assert.deepEqual(
@@ -201,7 +202,11 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     assert.equal(record.status, 'cancelled');
     assert.deepEqual(new Set(await readdir(dir)), before, 'the cancelled attempt left nothing in storage');
     assert.equal((await bucketState(s3)).uploads, 0, 'the cancelled attempt aborted its multipart upload');
-    assert.equal((await bucketState(s3)).objects.length, 2, 'only the earlier backup is in the bucket');
+    assert.equal(
+      (await bucketState(s3)).objects.length,
+      3,
+      'only the earlier backup (dump, roles, manifest) is in the bucket',
+    );
     const history = await handle.fetchHistory();
     assert.ok(
       (history.events ?? []).some((e) => e.activityTaskCanceledEventAttributes),
