@@ -101,7 +101,11 @@ export async function removeDeletingBackups(s: ConsoleSteps): Promise<void> {
   const [backup] = await s.platform.runtime.catalog.listBackups(NEW);
   assert.ok(backup, 'the renamed database has its backup');
   const ofBackup = async () => (await filesUnder(s.platform, OLD)).filter((f) => f.startsWith(backup.id));
-  assert.deepEqual((await ofBackup()).sort(), [`${backup.id}.dump.hsb`, `${backup.id}.json`], 'in storage first');
+  assert.deepEqual(
+    (await ofBackup()).sort(),
+    [`${backup.id}.dump.hsb`, `${backup.id}.json`, `${backup.id}.roles.hsb`],
+    'in storage first',
+  );
 
   const page = await s.open(`/databases/${NEW}/settings`, false);
   await page.getByRole('radio', { name: /Delete its backups/ }).check();
