@@ -7,7 +7,7 @@ import { operatorActor } from '../../services/authz.ts';
 import { backupProgressQuery } from '../../temporal/contracts/backup.ts';
 import type { LiveJob } from '../../services/status/jobs.ts';
 import { CONSOLE_OWNER, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
-import { seedShopAndBulk } from '../support/console-database-fixture.ts';
+import { holdBulkDumps, seedShopAndBulk } from '../support/console-database-fixture.ts';
 import { settingsPageTests } from '../support/console-settings.ts';
 import { readEvents } from '../support/event-stream.ts';
 import { attributeValues, countOf, markup } from '../support/html-reading.ts';
@@ -350,6 +350,7 @@ describe('console: the database page, its live progress stream and the verificat
   });
 
   it('cancels a running backup from its Cancel button (form action), and refuses a backup of another database', async () => {
+    const release = await holdBulkDumps(platform);
     const started = await post('/databases/bulk?/backup', {});
     assert.equal(((await started.json()) as { type: string }).type, 'success');
     const running = await waitFor(
@@ -387,6 +388,7 @@ describe('console: the database page, its live progress stream and the verificat
       type: string;
     };
     assert.equal(cancelled.type, 'success');
+    await release();
     const outcome = (await platform.client.workflow.getHandle(running.workflowId).result()) as { status: string };
     assert.equal(outcome.status, 'cancelled');
     const record = await platform.runtime.catalog.getBackup(running.id);

@@ -38,3 +38,16 @@ export async function seedShopAndBulk(platform: Platform): Promise<Array<{ id: s
   }
   return shopBackups;
 }
+
+/**
+ * Holds every dump of `bulk` at its first lock until released, so that a cancel never races the
+ * dump's end on a slow machine: an open transaction keeps `readings` locked ACCESS EXCLUSIVE.
+ */
+export async function holdBulkDumps(platform: Platform): Promise<() => Promise<void>> {
+  const client = await connect('bulk', await platform.runtime.catalog.databaseTarget('bulk'));
+  await client.query('begin; lock table readings in access exclusive mode');
+  return async () => {
+    await client.query('rollback').catch(() => undefined);
+    await client.end();
+  };
+}

@@ -173,6 +173,24 @@ async function devServerOptions(
   };
 }
 
+/**
+ * Temporal's dev server on a free port. Files run side by side, and a port found free can be taken
+ * by another file's server before this one binds it (the dev server then dies at start): a fresh
+ * port is tried, three times at most.
+ */
+async function startLocalTemporal(options: PlatformOptions) {
+  for (let attempt = 1; ; attempt += 1) {
+    const temporalPort = await freePort();
+    try {
+      const env = await TestWorkflowEnvironment.createLocal({ server: await devServerOptions(temporalPort, options) });
+      return { env, temporalPort };
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      process.stdout.write(`# Temporal dev server did not start on port ${temporalPort}; trying another port\n`);
+    }
+  }
+}
+
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
   const workerLogger = options.onWorkerLog
     ? capturedLogger('test-worker', options.onWorkerLog)
@@ -182,8 +200,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   await chmod(dir, 0o755);
   const cluster = await startTestCluster(dir);
   const catalogTarget = await createDatabase(cluster, 'catalog');
-  const temporalPort = await freePort();
-  const env = await TestWorkflowEnvironment.createLocal({ server: await devServerOptions(temporalPort, options) });
+  const { env, temporalPort } = await startLocalTemporal(options);
   const backupsDir = path.join(dir, 'backups');
   await mkdir(backupsDir, { recursive: true });
   const configEnv = {
