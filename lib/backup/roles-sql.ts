@@ -42,6 +42,18 @@ export function createRoleSql(role: StoredRole, options: { privileged: boolean }
   return `CREATE ROLE ${ident(role.name)} WITH ${parts.join(' ')}`;
 }
 
+/**
+ * Settings that load code into the target server when the role logs in. The stored roles come from
+ * the source, which may be hostile: a restore must not plant a library path on another server.
+ */
+const CODE_LOADING_SETTINGS = new Set([
+  'session_preload_libraries',
+  'local_preload_libraries',
+  'shared_preload_libraries',
+  'dynamic_library_path',
+  'jit_provider',
+]);
+
 /** ALTER ROLE … SET for each stored setting; database-wide ones go to the restored database. */
 export function roleSettingsSql(role: StoredRole, targetDatabase: string): string[] {
   return role.settings.map((s) => {
@@ -125,8 +137,18 @@ export function planRoles(
     if (refused) plan.skipped.push({ what, reason: refused });
     else if (created.has(m.member)) plan.statements.push({ sql: grantMembershipSql(m), what, optional: false });
   }
-  for (const role of plan.create)
-    for (const sql of roleSettingsSql(role, options.targetDatabase))
+  for (const role of plan.create) {
+    const loading = options.privileged
+      ? []
+      : role.settings.filter((s) => CODE_LOADING_SETTINGS.has(s.name.toLowerCase()));
+    for (const s of loading)
+      plan.skipped.push({
+        what: `setting ${s.name} of role "${role.name}"`,
+        reason: 'it makes the server load a library when the role logs in; restored only with --with-privileged-roles',
+      });
+    const kept = { ...role, settings: role.settings.filter((s) => !loading.includes(s)) };
+    for (const sql of roleSettingsSql(kept, options.targetDatabase))
       plan.statements.push({ sql, what: `a setting of role "${role.name}"`, optional: true });
+  }
   return plan;
 }

@@ -49,6 +49,24 @@ describe('role SQL generated from a backup', () => {
     ]);
   });
 
+  it('leaves out settings that would load a library on the target, unless privileged roles are allowed', () => {
+    const app = role('app', {
+      settings: [
+        { scope: 'all', name: 'session_preload_libraries', value: '/tmp/evil.so' },
+        { scope: 'all', name: 'work_mem', value: '64MB' },
+      ],
+    });
+    const plan = planRoles(doc([app]), [], { privileged: false, targetDatabase: 'shop' });
+    const settings = plan.statements.filter((st) => st.sql.startsWith('ALTER ROLE')).map((st) => st.sql);
+    assert.deepEqual(settings, [`ALTER ROLE "app" SET "work_mem" TO '64MB'`]);
+    assert.deepEqual(
+      plan.skipped.map((sk) => sk.what),
+      ['setting session_preload_libraries of role "app"'],
+    );
+    const privileged = planRoles(doc([app]), [], { privileged: true, targetDatabase: 'shop' });
+    assert.equal(privileged.statements.filter((st) => st.sql.startsWith('ALTER ROLE')).length, 2);
+  });
+
   it('keeps SUPERUSER, REPLICATION and BYPASSRLS only when privileged roles are allowed', () => {
     const boss = role('boss', { superuser: true, replication: true, bypassRls: true });
     assert.match(createRoleSql(boss, { privileged: false }), /NOSUPERUSER .*NOREPLICATION NOBYPASSRLS/);
