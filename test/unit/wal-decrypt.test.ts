@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { decryptCommand } from '../../cli/decrypt.ts';
+import { useTempDir } from '../support/temp-dir.ts';
 import { secretKeyFromBytes } from '../../lib/crypto/secret-key.ts';
 import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 import { archiveObjectKind } from '../../lib/wal/archive-object-kind.ts';
@@ -31,21 +31,17 @@ describe('what a PITR object is, by its key', () => {
 });
 
 describe('hindsight decrypt on PITR objects (real zstd, real local storage)', () => {
-  let dir: string;
+  const tempDir = useTempDir('wal-decrypt-');
   const key = secretKeyFromBytes(randomBytes(32));
   const decrypt = async (objectKey: string) => {
+    const dir = tempDir();
     const out = path.join(dir, `${path.basename(objectKey)}.out`);
     await decryptCommand(path.join(dir, 'store', objectKey), { key, output: out, json: true });
     return readFile(out);
   };
-  before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'wal-decrypt-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
 
   it('writes a WAL segment and a base backup decompressed, byte for byte', async () => {
+    const dir = tempDir();
     const driver = createLocalStorage({ name: 't', root: path.join(dir, 'store') });
     const segment = Buffer.concat([Buffer.alloc(1 << 19, 'wal'), randomBytes(1 << 19)]);
     await writeFile(path.join(dir, 'segment'), segment);
@@ -60,6 +56,7 @@ describe('hindsight decrypt on PITR objects (real zstd, real local storage)', ()
   });
 
   it('writes an archive record as its JSON, and leaves an object of no PITR kind as stored', async () => {
+    const dir = tempDir();
     const driver = createLocalStorage({ name: 't', root: path.join(dir, 'store') });
     const index: WalIndex = {
       format: 'hindsight-wal-index',
