@@ -114,7 +114,14 @@ async function discoverServer(
   assertSameServer(server, systemIdentifier);
   const mine = new Set(known.map((k) => k.name));
   const taken = new Set((await catalog.listDatabases()).map((d) => d.name).filter((n) => !mine.has(n)));
-  const plan = planDiscovery({ server: server.name, live, known, excludes: server.excludes, taken, includePostgres: server.includePostgres });
+  const plan = planDiscovery({
+    server: server.name,
+    live,
+    known,
+    excludes: server.excludes,
+    taken,
+    includePostgres: server.includePostgres,
+  });
   const registered = await applyRegistrations(catalog, server, plan);
   for (const name of plan.dropped) await catalog.servers.setDropped(name, true);
   for (const name of plan.reappeared) await catalog.servers.setDropped(name, false);

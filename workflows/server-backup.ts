@@ -51,7 +51,10 @@ async function backUp(database: string, trigger: 'manual' | 'schedule', prune: b
   const workflowId = backupWorkflowId(database, new Date());
   const args: BackupDatabaseInput = { database, trigger };
   try {
-    const outcome = await executeChild<typeof backupDatabase>(backupDatabaseWorkflow.type, { workflowId, args: [args] });
+    const outcome = await executeChild<typeof backupDatabase>(backupDatabaseWorkflow.type, {
+      workflowId,
+      args: [args],
+    });
     if (prune) {
       const retention: GfsRetentionInput = { database };
       await executeChild(gfsRetentionWorkflow.type, {

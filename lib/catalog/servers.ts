@@ -102,7 +102,10 @@ function toServer(row: ServerRow): ServerRecord {
 }
 
 const notRegistered = (name: string) =>
-  new HindsightError('not_found', `server "${name}" is not registered (hindsight server list shows the registered ones)`);
+  new HindsightError(
+    'not_found',
+    `server "${name}" is not registered (hindsight server list shows the registered ones)`,
+  );
 
 export async function findServer(db: Queryable, name: string): Promise<ServerRecord | undefined> {
   return firstRow(db, 'select * from servers where name = $1', [name], toServer);

@@ -122,19 +122,29 @@ export class ServerService {
         }
       }
       await catalog.servers.removeServer(name);
-      return { server: name, removedDatabases: removed, keptDatabases: keepDatabases ? databases.map((d) => d.name) : [] };
+      return {
+        server: name,
+        removedDatabases: removed,
+        keptDatabases: keepDatabases ? databases.map((d) => d.name) : [],
+      };
     });
   }
 
   /** Starts a `serverBackup` run now; `result()` waits for its outcome. */
   async run(actor: Actor, name: string) {
     const server = await this.locate(actor, name, 'backup.start');
-    return this.audit(actor, server, 'backup.start', async () => {
-      const workflowId = serverBackupWorkflowId(name, new Date());
-      const input = { server: name, trigger: 'manual' as const };
-      const handle = await startRun(this.ctx, serverBackupWorkflow, { workflowId, input, database: null });
-      return { workflowId, result: () => handle.result() };
-    }, (r) => ({ workflowId: r.workflowId }));
+    return this.audit(
+      actor,
+      server,
+      'backup.start',
+      async () => {
+        const workflowId = serverBackupWorkflowId(name, new Date());
+        const input = { server: name, trigger: 'manual' as const };
+        const handle = await startRun(this.ctx, serverBackupWorkflow, { workflowId, input, database: null });
+        return { workflowId, result: () => handle.result() };
+      },
+      (r) => ({ workflowId: r.workflowId }),
+    );
   }
 
   /** The server that registered a database, and whether the server has dropped it: what `db show` adds. */
@@ -153,7 +163,13 @@ export class ServerService {
     return server;
   }
 
-  private audit<T>(actor: Actor, server: ServerRecord, action: Action, work: () => Promise<T>, after?: (r: T) => unknown) {
+  private audit<T>(
+    actor: Actor,
+    server: ServerRecord,
+    action: Action,
+    work: () => Promise<T>,
+    after?: (r: T) => unknown,
+  ) {
     const granted = { workspaceId: server.workspaceId, target: { type: 'server', name: server.name } };
     return this.ctx.guard.audited(actor, granted, action, work, {
       before: serverSettings(server),
@@ -166,7 +182,8 @@ export class ServerService {
     for (const name of names) {
       const home = await this.ctx.guard.access.storageWorkspace(name);
       if (home === workspaceId) continue;
-      if (home === undefined || !this.ctx.guard.can(actor, home, 'history.read')) throw notFound({ type: 'storage', name });
+      if (home === undefined || !this.ctx.guard.can(actor, home, 'history.read'))
+        throw notFound({ type: 'storage', name });
       throw new HindsightError(
         'bad_input',
         `storage "${name}" belongs to another workspace: a server backs up only to storages of its own workspace`,
