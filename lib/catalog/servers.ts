@@ -11,31 +11,6 @@ import { allRows, bind, firstRow, isUniqueViolation, type Queryable, type Sealin
 import { fieldsOf, type RowOf } from './rows.ts';
 import { sealedContexts } from './sealed-columns.ts';
 
-export interface ServerRecord {
-  id: number;
-  name: string;
-  workspaceId: number;
-  host: string;
-  port: number;
-  dbname: string;
-  username: string;
-  hasPassword: boolean;
-  sslmode: string | null;
-  systemIdentifier: string;
-  serverVersion: string;
-  allDatabases: boolean;
-  includePostgres: boolean;
-  excludes: string[];
-  storageNames: string[];
-  schedule: string | null;
-  timezone: string;
-  retentionPolicy: unknown;
-  verifyAfterBackup: boolean;
-  lastRunAt: Date | null;
-  lastRun: unknown;
-  createdAt: Date;
-}
-
 /** What a server's runs do; `add` takes them all, `update` the ones given. */
 export interface ServerOptions {
   allDatabases: boolean;
@@ -46,6 +21,25 @@ export interface ServerOptions {
   timezone: string;
   retentionPolicy: unknown;
   verifyAfterBackup: boolean;
+}
+
+export interface ServerRecord extends ServerOptions {
+  id: number;
+  name: string;
+  workspaceId: number;
+  /** The cluster's identity (pg_control_system()), recorded when it was added. */
+  systemIdentifier: string;
+  serverVersion: string;
+  /** Where runs connect to list the databases; the password is only ever told as present or not. */
+  username: string;
+  host: string;
+  port: number;
+  sslmode: string | null;
+  dbname: string;
+  hasPassword: boolean;
+  lastRunAt: Date | null;
+  lastRun: unknown;
+  createdAt: Date;
 }
 
 export interface NewServer extends ServerOptions {
@@ -66,13 +60,13 @@ export interface ServerDatabase {
 
 const serverColumns = [
   'name',
-  'host',
-  'port',
-  'dbname',
-  'username',
-  'sslmode',
   'system_identifier',
   'server_version',
+  'username',
+  'host',
+  'port',
+  'sslmode',
+  'dbname',
   'all_databases',
   'include_postgres',
   'excludes',

@@ -171,7 +171,11 @@ describe('schedules: one rule for the CLI, the API and the console, as Temporal 
     assert.match(row, new RegExp(`complete +${formatBytes(backup.sizeBytes).replace('.', '\\.')} +-$`));
   });
 
-  describeServerRuns(() => platform, ['shop']);
+  describeServerRuns(
+    () => platform,
+    () => web,
+    ['shop'],
+  );
 });
 
 describe('db show with PITR on: the recoverable window covers every row archived', () => {

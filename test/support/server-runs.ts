@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, quoteIdent, targetUrl } from '../../lib/pg/connection.ts';
 import { systemActor } from '../../services/authz.ts';
 import type { ServerBackupOutcome } from '../../temporal/contracts/servers.ts';
+import type { SignedInConsole } from './console.ts';
 import { hindsightResult } from './hindsight-cli.ts';
 import { createFilledDatabase, type Platform } from './platform.ts';
 import { itemsTable } from './seeded-platform.ts';
@@ -24,7 +25,11 @@ import { waitFor } from './wait.ts';
  * The checks, against `platformOf()`'s platform: its worker running, its test server holding the
  * catalog database and `others` (left out of the server's runs by --exclude).
  */
-export function describeServerRuns(platformOf: () => Platform, others: string[]): void {
+export function describeServerRuns(
+  platformOf: () => Platform,
+  consoleOf: () => SignedInConsole,
+  others: string[],
+): void {
   describe('servers: every database of a server, discovered, backed up and followed when dropped', () => {
     let platform: Platform;
     let hook: Server;
@@ -171,6 +176,31 @@ export function describeServerRuns(platformOf: () => Platform, others: string[])
       assert.equal(shown.code, 0, shown.stderr);
       assert.match(shown.stdout, /^pg-beta +beta +\S+ +\d{4}-\d\d-\d\dT/m);
       assert.match(shown.stdout, /^pg-gamma +gamma +\S+ +-$/m);
+    });
+
+    it("the console's Servers page lists the server and its databases, the dropped one marked (no JavaScript needed)", async () => {
+      const html = await consoleOf().page('/servers');
+      assert.match(html, /data-server="pg"/);
+      const rowOf = (name: string) => html.slice(html.indexOf(`data-database="${name}"`)).split('</tr>')[0]!;
+      assert.match(rowOf('pg-beta'), />\s*Dropped [^<]+</);
+      assert.match(rowOf('pg-alpha'), />\s*Backed up\s*</);
+      assert.ok(html.includes('href="/databases/pg-gamma"'), 'each database links to its page');
+
+      const web = consoleOf();
+      const answer = await web.fetch(`${web.url}/api/v1/servers/pg`);
+      assert.equal(answer.status, 200);
+      const server = (await answer.json()) as {
+        systemIdentifier: string;
+        databases: Array<{ name: string; droppedAt: string | null }>;
+      };
+      assert.deepEqual(
+        server.databases.map((d) => [d.name, d.droppedAt !== null]),
+        [
+          ['pg-alpha', false],
+          ['pg-beta', true],
+          ['pg-gamma', false],
+        ],
+      );
     });
   });
 }
