@@ -8,7 +8,7 @@ const serverArg = { name: 'server' };
 
 /** What a server's runs do; `server add` and `server update` take the same flags. */
 const runFlags: Array<FlagUse<FlagName>> = [
-  { name: 'storage', description: 'where the backups of its databases go (default: local)' },
+  { name: 'storage', description: 'where the backups of the databases it registers go (server add: local by default)' },
   'timezone',
   'exclude',
   'include-postgres',
