@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, quoteIdent, targetUrl } from '../../lib/pg/connection.ts';
 import { systemActor } from '../../services/authz.ts';
-import type { ServerBackupOutcome } from '../../temporal/contracts/servers.ts';
+import { serverScheduleId, type ServerBackupOutcome } from '../../temporal/contracts/servers.ts';
 import type { SignedInConsole } from './console.ts';
 import { hindsightResult } from './hindsight-cli.ts';
 import { createFilledDatabase, type Platform } from './platform.ts';
@@ -88,12 +88,18 @@ export function describeServerRuns(
         ...others.flatMap((name) => ['--exclude', name]),
         '--verify',
         'off',
+        // New Year only: the schedule is checked, never fired during the suite.
+        '--schedule',
+        '0 0 1 1 *',
         '--json',
       ]);
       assert.equal(added.code, 0, added.stderr);
       const record = JSON.parse(added.stdout) as { systemIdentifier: string; allDatabases: boolean };
       const { rows } = await admin('select system_identifier::text as id from pg_control_system()');
       assert.equal(record.systemIdentifier, rows[0]!.id);
+      const schedule = await platform.client.schedule.getHandle(serverScheduleId('pg')).describe();
+      const next = schedule.info.nextActionTimes[0]!;
+      assert.equal(next.toISOString(), `${new Date().getUTCFullYear() + 1}-01-01T00:00:00.000Z`);
       assert.ok(
         !added.stdout.includes(platform.cluster.target('postgres').password ?? '\u0000'),
         'no password printed',
