@@ -5,6 +5,7 @@ import { createNotificationActivities } from './notifications.ts';
 import { createPitrActivities } from './pitr.ts';
 import { createRestoreActivities } from './restores.ts';
 import { createRetentionActivities } from './retention.ts';
+import { createServerActivities } from './servers.ts';
 import { createVerificationActivities, type VerificationDeps } from './verification.ts';
 import { createWalActivities } from './wal.ts';
 
@@ -31,6 +32,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createWalActivities(deps),
   ...createBackupActivities(deps),
   ...createRestoreActivities(deps),
+  ...createServerActivities(deps),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

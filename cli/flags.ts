@@ -74,6 +74,15 @@ export const flagCatalog = {
   ),
   agent: text('name', 'the agent that runs it on the database\'s host ("none": the worker)'),
   standby: text('postgres-url | none', 'take base backups from a streaming standby ("none": from the primary again)'),
+  'all-databases': bool('register every database of the server on each run, and mark the ones it no longer has'),
+  'only-registered': bool('stop discovering: back up only the databases the server registered'),
+  'include-postgres': bool('take the postgres database too (left out by default)'),
+  exclude: {
+    ...text('pattern', 'leave out databases whose name matches (* and ? as in a shell); "none" clears the list'),
+    repeatable: true,
+  },
+  retention: text('json | @file.json | off', 'a retention policy for every database the server registers'),
+  'keep-databases': bool('keep its databases registered, each on its own'),
 } satisfies Record<string, FlagDef>;
 
 export type FlagName = keyof typeof flagCatalog;

@@ -15,6 +15,7 @@ import { PitrService } from './pitr/service.ts';
 import { RestoreStarter } from './restores/start.ts';
 import { RestoreStatusService } from './restores/status.ts';
 import { RetentionService } from './retention/service.ts';
+import { ServerService } from './servers/service.ts';
 import type { Runtime } from './runtime.ts';
 import { loadDatabaseStatus } from './status/database-status.ts';
 import { JobService } from './status/jobs.ts';
@@ -53,6 +54,7 @@ export function createServices(runtime: Runtime, temporal: Client) {
     notifiers: new NotifierService(ctx),
     hooks: new HookService(ctx),
     status: new StatusService(ctx),
+    servers: new ServerService(ctx),
   };
 }
 

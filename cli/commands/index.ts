@@ -10,6 +10,7 @@ import { dbCommands } from './db.ts';
 import { hookCommands } from './hooks.ts';
 import { notifierCommands } from './notifiers.ts';
 import { restoreCommands } from './restore.ts';
+import { serverCommands } from './servers.ts';
 import { storageCommands } from './storage.ts';
 import { toolCommands } from './tools.ts';
 import { verifyCommands } from './verify.ts';
@@ -29,5 +30,6 @@ export const hindsightCommands: CommandTable<CliFlags> = {
     ...accessCommands,
     ...hookCommands,
     ...notifierCommands,
+    ...serverCommands,
   ],
 };

@@ -34,6 +34,8 @@ export interface DatabaseShow {
     gaps: string[];
     error: string | null;
   };
+  /** The server that registered it (hindsight server add --all-databases), and since when that server no longer has it. */
+  server: { name: string; droppedAt: string | null } | null;
   backups: {
     total: number;
     newest: Array<{
@@ -103,12 +105,13 @@ async function backupsOf(session: Session, name: string): Promise<DatabaseShow['
 export async function loadDatabaseShow(session: Session, name: string): Promise<DatabaseShow> {
   const { services, actor, runtime } = session;
   const db = await services.databases.get(actor, name);
-  const [storages, workspace, health, pitr, backups] = await Promise.all([
+  const [storages, workspace, health, pitr, backups, server] = await Promise.all([
     services.storages.list(actor),
     runtime.catalog.access.workspaceById(db.workspaceId),
     runtime.catalog.health.history(name, 1),
     pitrOf(session, name),
     backupsOf(session, name),
+    services.servers.ofDatabase(actor, name),
   ]);
   const latest = health[0];
   return {
@@ -126,6 +129,7 @@ export async function loadDatabaseShow(session: Session, name: string): Promise<
       detail: latest?.detail ?? null,
     },
     pitr,
+    server: server?.server ? { name: server.server, droppedAt: server.droppedAt?.toISOString() ?? null } : null,
     backups,
   };
 }
@@ -164,6 +168,11 @@ export function renderDatabaseShow(show: DatabaseShow): string {
     `verification  ${show.verification.afterBackup ? 'after every backup' : 'not after backups'}${show.verification.schedule ? `; also on "${show.verification.schedule}" (${show.timezone})` : ''}`,
     `health        ${health}`,
     ...pitrLines(show),
+    ...(show.server
+      ? [
+          `server        ${show.server.name}${show.server.droppedAt ? `; dropped from it ${show.server.droppedAt}: no more backups are taken` : ''}`,
+        ]
+      : []),
     show.backups.total === 0
       ? `backups       none yet: hindsight backup ${show.name}`
       : `backups       ${show.backups.total}${show.backups.total > show.backups.newest.length ? `, the newest ${show.backups.newest.length} below` : ''}:`,

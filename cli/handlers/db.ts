@@ -27,7 +27,7 @@ async function passwordFromFile(file: string): Promise<string> {
  * The URL with the password of `--password-file` in it, percent-encoded as a URL's user info must
  * be. A URL that already carries a password is refused rather than one of the two silently winning.
  */
-async function urlWithPasswordFile(url: string, file: string | undefined): Promise<string> {
+export async function urlWithPasswordFile(url: string, file: string | undefined): Promise<string> {
   if (file === undefined || !URL.canParse(url)) return url; // an unreadable URL is refused by the service, naming it
   const parsed = new URL(url);
   if (parsed.password !== '')
@@ -151,7 +151,7 @@ export const dbPitr: Handler = ({ positionals, flags }) =>
   runPitrCommand('db pitr', positionals.slice(2), flags, sessionAs(flags.as));
 
 /** `--verify on|off` as a boolean; anything else is a usage error. */
-function onOff(flag: string, value: string | undefined): boolean | undefined {
+export function onOff(flag: string, value: string | undefined): boolean | undefined {
   if (value === undefined) return undefined;
   if (value === 'on' || value === 'off') return value === 'on';
   throw new UsageError(`--${flag} takes on or off, not "${value}"`);

@@ -45,6 +45,7 @@ import {
   sealedSecretsByKey,
   withRotationLock,
 } from './sealed-columns.ts';
+import { createServerStore } from './servers.ts';
 import { readDatabaseFacts } from './status.ts';
 import { completeCopiesIn, getStorage, listStorages, removeStorage, storageConfig, upsertStorage } from './storages.ts';
 import { createVerificationStore } from './verifications.ts';
@@ -85,6 +86,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     notifiers: createNotifierStore(pool, keys),
     wal: createWalStore(pool, keys),
     secrets: createSecretsStore(pool),
+    servers: createServerStore(pool, keys),
     ...bind(
       { pool, keys },
       {

@@ -15,6 +15,7 @@ export const sealedContexts = {
   databaseBaseBackupUrl: (name: string) => `database:${name}:base_backup_url`,
   storageSecrets: (name: string) => `storage:${name}:secrets`,
   notifierSecrets: (name: string) => `notifier:${name}:secrets`,
+  serverPassword: (name: string) => `server:${name}:password`,
 };
 
 interface SealedColumn {
@@ -28,6 +29,7 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'databases', column: 'sealed_base_backup_url', context: sealedContexts.databaseBaseBackupUrl },
   { table: 'storages', column: 'sealed_secrets', context: sealedContexts.storageSecrets },
   { table: 'notifiers', column: 'sealed_secrets', context: sealedContexts.notifierSecrets },
+  { table: 'servers', column: 'sealed_password', context: sealedContexts.serverPassword },
 ];
 
 const label = (c: SealedColumn) => `${c.table}.${c.column}`;

@@ -14,6 +14,8 @@ export const notificationEvents = [
   'wal_chain_broken',
   'wal_slot_bloat',
   'backup_overdue',
+  'database_discovered',
+  'database_dropped',
 ] as const;
 export type NotificationEvent = (typeof notificationEvents)[number];
 export const notificationEventSchema = z.enum(notificationEvents, {

@@ -23,6 +23,8 @@ const titles: Record<string, string> = {
   wal_chain_broken: 'WAL chain broken',
   wal_slot_bloat: 'Replication slot bloat',
   backup_overdue: 'Backup overdue',
+  database_discovered: 'Database discovered',
+  database_dropped: 'Database dropped',
   test: 'Test message',
 };
 

@@ -4,6 +4,7 @@
  * Temporal reads the same way (its own next action times equal ours); a schedule saved by the CLI
  * shows its next runs on the console's database page in a real browser; and `hindsight db show`
  * prints a registered database with a real backup, and with PITR on the window it can restore to.
+ * On the same platform, a whole server is added and backed up as one (test/support/server-runs.ts).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +18,7 @@ import { hindsightResult } from '../support/hindsight-cli.ts';
 import type { Platform } from '../support/platform.ts';
 import { itemsTable, startSeededPlatform } from '../support/seeded-platform.ts';
 import { startPitrWithRows, stopPitrPlatform, type PitrSource, type Row } from '../support/pitr-fixture.ts';
+import { describeServerRuns } from '../support/server-runs.ts';
 
 /** Each refused the same way everywhere: the message names the field and its range, or why it never fires. */
 const REFUSED: Array<[string, string]> = [
@@ -168,6 +170,12 @@ describe('schedules: one rule for the CLI, the API and the console, as Temporal 
     assert.ok(row, text.stdout);
     assert.match(row, new RegExp(`complete +${formatBytes(backup.sizeBytes).replace('.', '\\.')} +-$`));
   });
+
+  describeServerRuns(
+    () => platform,
+    () => web,
+    ['shop'],
+  );
 });
 
 describe('db show with PITR on: the recoverable window covers every row archived', () => {

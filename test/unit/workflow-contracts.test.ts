@@ -10,6 +10,7 @@ import * as notifications from '../../temporal/contracts/notifications.ts';
 import * as pitr from '../../temporal/contracts/pitr.ts';
 import * as restore from '../../temporal/contracts/restore.ts';
 import * as retention from '../../temporal/contracts/retention.ts';
+import * as servers from '../../temporal/contracts/servers.ts';
 import * as verify from '../../temporal/contracts/verify.ts';
 import type * as workflows from '../../workflows/index.ts';
 import {
@@ -20,7 +21,7 @@ import {
   withoutComments,
 } from '../support/source-scan.ts';
 
-const families = { backup, health, notifications, pitr, restore, retention, verify };
+const families = { backup, health, notifications, pitr, restore, retention, servers, verify };
 const exported = Object.values(families).flatMap((family) => Object.values(family as Record<string, unknown>));
 
 const isContract = (v: unknown): v is WorkflowContract<unknown, unknown> =>
@@ -70,7 +71,8 @@ type Contracts = ByWorkflowName<typeof backup> &
   ByWorkflowName<typeof retention> &
   ByWorkflowName<typeof health> &
   ByWorkflowName<typeof notifications> &
-  ByWorkflowName<typeof pitr>;
+  ByWorkflowName<typeof pitr> &
+  ByWorkflowName<typeof servers>;
 type Matches = {
   [N in keyof Contracts]: N extends keyof Workflows
     ? Workflows[N] extends (input: never) => unknown
@@ -139,6 +141,8 @@ describe('workflow contracts', () => {
     assert.equal(health.healthWorkflowId('shop'), 'health/shop');
     assert.equal(notifications.deliveryWorkflowId('shop'), 'notify/shop');
     assert.equal(notifications.deliveryWorkflowId(null), 'notify/@workspace');
+    assert.equal(servers.serverBackupWorkflowId('pg', at), `server/pg/${iso}`);
+    assert.equal(servers.serverScheduleId('pg'), 'server/pg');
   });
 
   it('read the database back from a restore id, and nothing from other ids', () => {
@@ -169,7 +173,7 @@ describe('workflow contracts', () => {
   it('leave no workflow or schedule id built inline outside temporal/contracts/', async () => {
     const files = (await sourceFiles('.', PRODUCTION_DIRS)).filter((f) => !f.startsWith('temporal/contracts/'));
     // `backup/${db}/…`, 'verify/' + db, `wal/${db}`: the id prefixes the contracts own.
-    const prefixes = 'backup|restore|verify|health|notify|wal|walchain|basebackup|retention|replicate|watchdog';
+    const prefixes = 'backup|restore|verify|health|notify|wal|walchain|basebackup|retention|replicate|watchdog|server';
     const pattern = new RegExp(`['"\`](${prefixes})/(\\$\\{|scheduled|['"\`]\\s*\\+)`);
     assert.match('workflowId: `verify/${database}`', pattern, 'the scan sees an inline id');
     assert.deepEqual(

@@ -9,6 +9,7 @@ import type { ConsoleHookServices } from './hooks.ts';
 import type { ConsoleSettingsServices } from './settings.ts';
 import type { ConsoleSetupServices } from './setup-types.ts';
 import type { ConsolePitrServices } from './pitr.ts';
+import type { ConsoleServer } from './servers.ts';
 import type {
   ActorRef,
   ConsoleAuth,
@@ -51,4 +52,6 @@ export interface ConsoleServices {
   pitr: ConsolePitrServices;
   /** The restore wizard, storages, adding a database and the notifier form (./setup.ts). */
   setup: ConsoleSetupServices;
+  /** Servers and the databases each registered (./servers.ts). */
+  servers(actor: ActorRef): Promise<ConsoleServer[]>;
 }

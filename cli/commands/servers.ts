@@ -1,0 +1,67 @@
+/** `hindsight server …`: PostgreSQL servers backed up as a whole (docs/servers.md). */
+import type { FlagUse } from '../command-table.ts';
+import type { FlagName } from '../flags.ts';
+import { commandsFrom } from './types.ts';
+
+const command = commandsFrom(() => import('../handlers/servers.ts'));
+const serverArg = { name: 'server' };
+
+/** What a server's runs do; `server add` and `server update` take the same flags. */
+const runFlags: Array<FlagUse<FlagName>> = [
+  { name: 'storage', description: 'where the backups of the databases it registers go (server add: local by default)' },
+  'timezone',
+  'exclude',
+  'include-postgres',
+  'retention',
+  { name: 'verify', description: 'restore every new backup of its databases into a throwaway server (default on)' },
+];
+
+export const serverCommands = [
+  command(
+    'server add',
+    'registers a PostgreSQL server after connecting to it (its version and system identifier are recorded)',
+    'addServer',
+    {
+      args: [{ name: 'name' }],
+      flags: [
+        { name: 'url', required: true, description: 'the server, as a URL to a database every run connects to' },
+        { name: 'password-file', description: 'the password (its trailing newline dropped), for a URL without one' },
+        'all-databases',
+        { name: 'schedule', description: 'run on this cron (five fields): every database is backed up' },
+        ...runFlags,
+        'workspace',
+      ],
+      details: [
+        "with --all-databases each run registers the server's new databases as <server>-<datname>, marks the ones it no longer has as dropped (their backups kept) and backs up every one, two at a time",
+      ],
+    },
+  ),
+  command('server list', 'the registered servers: address, identity, schedule, how many databases', 'listServers'),
+  command(
+    'server show',
+    'one server: its settings, its databases (dropped ones marked), its last and next runs',
+    'showServer',
+    {
+      args: [serverArg],
+    },
+  ),
+  command('server update', 'changes its schedule, storages, excludes, retention or flags', 'updateServer', {
+    args: [serverArg],
+    flags: [
+      { name: 'schedule', description: 'run on this cron (five fields), or off' },
+      { name: 'all-databases', description: 'start discovering its databases on each run' },
+      'only-registered',
+      ...runFlags,
+    ],
+  }),
+  command('server run', 'runs it now: discovery, then a backup of every database', 'runServer', {
+    args: [serverArg],
+    flags: ['wait'],
+  }),
+  command(
+    'server remove',
+    'removes the server and its schedule, and its databases unless --keep-databases (their backups stay in storage)',
+    'removeServer',
+    { args: [serverArg], flags: ['keep-databases'] },
+  ),
+];

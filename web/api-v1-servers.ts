@@ -1,0 +1,105 @@
+/** /api/v1: servers, backed up as a whole (docs/servers.md). */
+import { z } from 'zod';
+import { nameSchema, NAME_RULE } from '../lib/names.ts';
+import { addServerInput, serverSettings, updateServerInput } from '../services/servers/input.ts';
+import { endpoint, workspaceId, type Endpoint } from './api-v1-endpoint.ts';
+import { params } from './api-v1-schemas.ts';
+
+const addServerBody = addServerInput
+  .omit({ workspaceId: true })
+  .extend({ workspace: nameSchema(`workspace must be ${NAME_RULE}`).optional() })
+  .strict();
+
+export const serversEndpoints: Endpoint[] = [
+  endpoint({
+    method: 'get',
+    path: '/servers',
+    operationId: 'listServers',
+    tag: 'servers',
+    status: 200,
+    summary: 'List servers',
+    response: 'Servers with their settings and identity (no password)',
+    handler: async ({ domain, actor }) => (await domain.servers.list(actor())).map(serverSettings),
+  }),
+  endpoint({
+    method: 'post',
+    path: '/servers',
+    operationId: 'addServer',
+    tag: 'servers',
+    body: addServerBody,
+    status: 201,
+    summary: 'Add a server',
+    description:
+      'The server is connected to first: its version and system identifier are recorded, or nothing is saved. With allDatabases, each run registers its new databases as <server>-<datname>, marks the ones it no longer has as dropped and backs up every one.',
+    response: 'The server without its password',
+    handler: async ({ domain, actor, body, services }) => {
+      const { workspace, ...input } = body;
+      const ws = await workspaceId({ services, actor }, workspace);
+      return serverSettings(await domain.servers.add(actor(), { ...input, ...(ws ? { workspaceId: ws } : {}) }));
+    },
+  }),
+  endpoint({
+    method: 'get',
+    path: '/servers/:name',
+    operationId: 'getServer',
+    tag: 'servers',
+    params: params.name,
+    status: 200,
+    summary: 'One server',
+    response: 'Its settings, its databases (dropped ones with droppedAt), its last run and next runs',
+    handler: async ({ domain, actor, params: p }) => {
+      const { server, databases, nextRuns } = await domain.servers.show(actor(), p.name);
+      return { ...serverSettings(server), lastRunAt: server.lastRunAt, lastRun: server.lastRun, databases, nextRuns };
+    },
+  }),
+  endpoint({
+    method: 'patch',
+    path: '/servers/:name',
+    operationId: 'updateServer',
+    tag: 'servers',
+    params: params.name,
+    body: updateServerInput,
+    status: 200,
+    summary: 'Change what its runs do',
+    description:
+      'Any of schedule (null: none), timezone, storages, excludes, includePostgres, allDatabases, retention, verifyAfterBackup. Databases it registered keep their own settings.',
+    response: 'The server without its password',
+    handler: async ({ domain, actor, params: p, body }) =>
+      serverSettings(await domain.servers.update(actor(), p.name, body)),
+  }),
+  endpoint({
+    method: 'post',
+    path: '/servers/:name/runs',
+    operationId: 'runServer',
+    tag: 'servers',
+    params: params.name,
+    status: 202,
+    summary: 'Run it now',
+    response: 'The workflowId of the run: discovery, then a backup of every database',
+    handler: async ({ domain, actor, params: p }) => ({
+      workflowId: (await domain.servers.run(actor(), p.name)).workflowId,
+    }),
+  }),
+  endpoint({
+    method: 'delete',
+    path: '/servers/:name',
+    operationId: 'removeServer',
+    tag: 'servers',
+    params: params.name,
+    query: z.object({
+      keepDatabases: z
+        .enum(['0', '1', 'true', 'false'])
+        .optional()
+        .describe(
+          '1: its databases stay registered, each on its own; by default they are removed (their backups stay in storage)',
+        ),
+    }),
+    status: 200,
+    summary: 'Remove a server',
+    response: 'The databases removed or kept',
+    handler: async ({ domain, actor, params: p, query }) =>
+      domain.servers.remove(actor(), p.name, {
+        keepDatabases: query.keepDatabases === '1' || query.keepDatabases === 'true',
+      }),
+  }),
+];

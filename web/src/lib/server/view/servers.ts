@@ -1,0 +1,44 @@
+/** The Servers page: each server the actor may read, with the databases it registered. Read-only. */
+import type { Services } from '../../../../../services/index.ts';
+import type { ActorRef } from './types.ts';
+
+export interface ConsoleServer {
+  name: string;
+  address: string;
+  systemIdentifier: string;
+  serverVersion: string;
+  allDatabases: boolean;
+  excludes: string[];
+  storages: string[];
+  schedule: string | null;
+  timezone: string;
+  lastRunAt: string | null;
+  databases: Array<{ name: string; datname: string; discoveredAt: string; droppedAt: string | null }>;
+}
+
+export async function consoleServers(services: Services, actor: ActorRef): Promise<ConsoleServer[]> {
+  const servers = await services.servers.list(actor);
+  return Promise.all(
+    servers.map(async (s) => {
+      const { databases } = await services.servers.show(actor, s.name);
+      return {
+        name: s.name,
+        address: `${s.username}@${s.host}:${s.port}/${s.dbname}`,
+        systemIdentifier: s.systemIdentifier,
+        serverVersion: s.serverVersion,
+        allDatabases: s.allDatabases,
+        excludes: s.excludes,
+        storages: s.storageNames,
+        schedule: s.schedule,
+        timezone: s.timezone,
+        lastRunAt: s.lastRunAt?.toISOString() ?? null,
+        databases: databases.map((d) => ({
+          name: d.name,
+          datname: d.datname,
+          discoveredAt: d.createdAt.toISOString(),
+          droppedAt: d.droppedAt?.toISOString() ?? null,
+        })),
+      };
+    }),
+  );
+}
