@@ -74,6 +74,8 @@ export const flagCatalog = {
   ),
   agent: text('name', 'the agent that runs it on the database\'s host ("none": the worker)'),
   standby: text('postgres-url | none', 'take base backups from a streaming standby ("none": from the primary again)'),
+  'storage-config': text('json | @file.json', "the storage's configuration, as storage add --config takes it"),
+  'storage-name': text('name', 'its name in the catalog (default: its type)'),
 } satisfies Record<string, FlagDef>;
 
 export type FlagName = keyof typeof flagCatalog;

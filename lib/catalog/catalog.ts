@@ -45,6 +45,7 @@ import {
   sealedSecretsByKey,
   withRotationLock,
 } from './sealed-columns.ts';
+import { createRebuildStore } from './rebuild/store.ts';
 import { readDatabaseFacts } from './status.ts';
 import { completeCopiesIn, getStorage, listStorages, removeStorage, storageConfig, upsertStorage } from './storages.ts';
 import { createVerificationStore } from './verifications.ts';
@@ -84,6 +85,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     apiTokens: createApiTokenStore(pool),
     notifiers: createNotifierStore(pool, keys),
     wal: createWalStore(pool, keys),
+    rebuild: createRebuildStore(pool),
     secrets: createSecretsStore(pool),
     ...bind(
       { pool, keys },
