@@ -6,6 +6,7 @@
  * same storage plans the same rows.
  */
 import type { BackupManifest } from '../../backup/manifest.ts';
+import { errorMessage } from '../../errors.ts';
 import { NAME_PATTERN } from '../../names.ts';
 import type { BaseBackupRecord } from '../../wal/archive-records.ts';
 import { parseLsn, parseSegmentName, type Lsn } from '../../wal/lsn.ts';
@@ -121,6 +122,19 @@ export function orderBaseBackups(
   return ordered;
 }
 
+/** The groups as rows; a group holding a name that cannot exist at this segment size is left out whole. */
+function placedGroups(groups: FoundSegment[][], size: number, unreadable: Unreadable[]): SegmentRow[][] {
+  const placed: SegmentRow[][] = [];
+  for (const group of groups) {
+    try {
+      placed.push(group.map((s) => segmentRow(s, size)));
+    } catch (error) {
+      unreadable.push({ key: group[0]!.objectKey, reason: errorMessage(error) });
+    }
+  }
+  return placed;
+}
+
 function planArchive(
   archive: FoundArchive,
   database: string,
@@ -139,7 +153,7 @@ function planArchive(
     systemIdentifier: archive.systemIdentifier,
     walSegmentSizeBytes: size,
     baseBackups: orderBaseBackups(archive.baseBackups, recordedBaseBackups, unreadable),
-    segmentGroups: size === undefined ? [] : groups.map((group) => group.map((s) => segmentRow(s, size))),
+    segmentGroups: size === undefined ? [] : placedGroups(groups, size, unreadable),
     histories: archive.histories,
     fromIndex: archive.fromIndex,
     byReading: archive.byReading,
