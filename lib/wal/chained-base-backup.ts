@@ -18,6 +18,7 @@ import { serverToolOfMajor } from '../pg/tools.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { baseBackupKey, baseManifestKey, basePrefix } from './archive-keys.ts';
 import { streamBaseBackupToStorage, type BaseBackupResult } from './base-backup.ts';
+import { writeBaseBackupRecord } from './base-backup-record.ts';
 import { chooseBaseBackupKind, SUMMARIES_INCOMPLETE, type KindChoice } from './incremental-chain.ts';
 import { decodeWalObject } from './segment-codec.ts';
 import { withServer } from './server.ts';
@@ -27,6 +28,8 @@ export interface ChainedBaseBackupResult extends BaseBackupResult {
   kind: 'full' | 'incremental';
   parentId: string | null;
   kindReason: string | null;
+  /** The base backup's record in storage (base-backup-record.ts). */
+  recordKey: string;
 }
 
 /** What the server says about taking an increment: summarize_wal (17+) and its current timeline. */
@@ -53,7 +56,7 @@ export interface ChainedBaseBackupOptions {
   storageName: string;
   target: PgTarget;
   source: 'primary' | 'standby';
-  server: { systemIdentifier: string; major: number };
+  server: { systemIdentifier: string; major: number; versionNum: number; walSegmentSize: number };
   fullEvery: number;
   key: SecretKey;
   resolve: KeyResolver;
@@ -96,12 +99,25 @@ export async function takeChainedBaseBackup(options: ChainedBaseBackupOptions): 
       };
       result = await attemptBaseBackup(options, choice, place);
     }
+    const parentId = choice.kind === 'incremental' ? choice.parent.id : null;
+    // Written before the caller marks the backup complete: a complete base backup always has its record.
+    const recordKey = await writeBaseBackupRecord(options.driver, options.key, {
+      database: options.database,
+      baseBackupId,
+      server,
+      source: options.source,
+      kind: choice.kind,
+      parentId,
+      objectKey,
+      result,
+    });
     return {
       ...result,
       objectKey,
       kind: choice.kind,
-      parentId: choice.kind === 'incremental' ? choice.parent.id : null,
+      parentId,
       kindReason: choice.kind === 'full' ? choice.reason : null,
+      recordKey,
     };
   } finally {
     await rm(workDir, { recursive: true, force: true });

@@ -14,6 +14,8 @@ export interface StoredManifest {
   storedBytes: number;
   /** SHA-256 of the manifest's own bytes. */
   sha256: string;
+  /** SHA-256 of the stored (compressed and encrypted) object. */
+  storedSha256: string;
 }
 
 export class ManifestSpill {
@@ -50,6 +52,11 @@ export class ManifestSpill {
       level: BASE_BACKUP_ZSTD_LEVEL,
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    return { objectKey: options.objectKey, storedBytes: stored.storedBytes, sha256: stored.rawSha256 };
+    return {
+      objectKey: options.objectKey,
+      storedBytes: stored.storedBytes,
+      sha256: stored.rawSha256,
+      storedSha256: stored.storedSha256,
+    };
   }
 }

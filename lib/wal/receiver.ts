@@ -75,6 +75,8 @@ class ReceiverLoop {
       failures = Date.now() - started > HEALTHY_RUN_MS ? 1 : failures + 1;
       if (!this.stop.aborted) await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), this.stop);
     }
+    // A clean stop: what waits for the WAL index goes up now (a crash loses at most these batches).
+    if (this.session.identity) await this.archiver.finish();
   }
 
   /** Connects, checks identity and the slot; returns whether the slot had to be created. */

@@ -13,6 +13,8 @@ export interface ServerIdentity {
   walSegmentSize: number;
   inRecovery: boolean;
   major: number;
+  /** server_version_num, e.g. 170002 (recorded beside each base backup). */
+  versionNum: number;
 }
 
 /** The slot name for a database: `hindsight_<db>`, lower-case letters, digits and `_`, ≤ 63 bytes. */
@@ -80,6 +82,7 @@ export async function checkStreamingPrerequisites(database: string, client: pg.C
     walSegmentSize: parseSegmentSizeSetting(row.segsize.replace(/^(\d+)$/, '$1B')),
     inRecovery: row.recovery,
     major: Math.floor(Number(row.num) / 10000),
+    versionNum: Number(row.num),
   };
 }
 

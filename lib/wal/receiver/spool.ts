@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import type { SegmentUpload } from '../../catalog/wal.ts';
 import { HindsightError } from '../../errors.ts';
 import { historyKey, partialKey, segmentKey } from '../archive-keys.ts';
 import {
@@ -21,6 +22,7 @@ import {
   type Lsn,
 } from '../lsn.ts';
 import { encodeWalFile, type StoredObject } from '../segment-codec.ts';
+import { batcherFor, indexedSegment, type WalIndexBatcher } from './index-batches.ts';
 import type { ReceiverSession } from './session.ts';
 
 async function sha256OfFile(file: string): Promise<string> {
@@ -41,14 +43,23 @@ export class SpoolArchiver {
   /** The partials being shipped: their segment and how far storage holds it. */
   private readonly shipped = new Map<string, Lsn>();
   private lastPartialShipAt = 0;
+  /** Complete segments on their way into the WAL index (index-batches.ts). */
+  private readonly index: WalIndexBatcher;
 
   constructor(session: ReceiverSession) {
     this.session = session;
     this.spoolDir = session.options.spoolDir;
+    this.index = batcherFor(session);
+  }
+
+  /** The archiver stops cleanly: the segments waiting for the WAL index are written now. */
+  async finish(): Promise<void> {
+    await this.index.flushAll();
   }
 
   /** One pass over the spool: histories, then completed segments in order, then partials. */
   async drain(flushed: Lsn | null, options: DrainOptions): Promise<void> {
+    await this.index.flushDue();
     const names = (await readdir(this.spoolDir)).sort();
     for (const name of names) {
       const timeline = parseHistoryFileName(name);
@@ -123,13 +134,16 @@ export class SpoolArchiver {
           `database "${database}": WAL segment ${name} of system ${sysid} is already archived with other content; refusing to overwrite it (two servers are writing one archive)`,
         );
       }
+      // Indexed again: the batch that held it may have been lost with the run that archived it.
+      await this.index.add(indexedSegment(existing, segmentSize));
       await rm(file, { force: true });
       return;
     }
     const objectKey = segmentKey(sysid, name);
     const stored = await encodeWalFile({ file, driver, objectKey, key, signal });
     const [startLsn, endLsn] = [segmentStartLsn(segno, segmentSize), segmentEndLsn(segno, segmentSize)];
-    await this.recordUpload(name, { startLsn, endLsn, complete: true, objectKey }, stored);
+    const upload = await this.recordUpload(name, { startLsn, endLsn, complete: true, objectKey }, stored);
+    await this.index.add(indexedSegment({ ...upload, receivedAt: new Date() }, segmentSize));
     // The growing partial object is superseded by the complete one.
     await driver.remove(partialKey(sysid, name)).catch(() => undefined);
     this.shipped.delete(name);
@@ -144,11 +158,11 @@ export class SpoolArchiver {
     name: string,
     upload: { startLsn: Lsn; endLsn: Lsn; complete: boolean; objectKey: string },
     stored: StoredObject,
-  ): Promise<void> {
+  ): Promise<SegmentUpload> {
     const { database, catalog, storageName } = this.session.options;
     const { systemIdentifier, walSegmentSize } = this.session.server;
     const { timeline, segno } = parseSegmentName(name, walSegmentSize);
-    await catalog.recordSegment({
+    const row: SegmentUpload = {
       database,
       systemIdentifier,
       timeline,
@@ -159,7 +173,9 @@ export class SpoolArchiver {
       storedBytes: stored.storedBytes,
       sha256: stored.rawSha256,
       storageName,
-    });
+    };
+    await catalog.recordSegment(row);
+    return row;
   }
 
   /**
