@@ -11,7 +11,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { RebuildReport } from '../../lib/catalog/rebuild/report.ts';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { hindsightCli, hindsightResult } from '../support/hindsight-cli.ts';
+import { describeRebuild } from '../../cli/handlers/catalog.ts';
+import { CatalogRebuildService } from '../../services/catalog/rebuild.ts';
+import { hindsightCli } from '../support/hindsight-cli.ts';
 import { stopArchiver } from '../support/pitr-fixture.ts';
 import { usePitrScenario } from '../support/pitr-scenario.ts';
 import { createDatabase, createFilledDatabase } from '../support/platform.ts';
@@ -39,8 +41,13 @@ async function onServer(target: PgTarget, sql: string): Promise<void> {
 describe('catalog rebuild: storage plus the key is enough', () => {
   let books: PgTarget;
   let booksBackup: string;
+  const rebuild = (storageConfig: string) =>
+    new CatalogRebuildService(pitr.platform.services.ctx).rebuild(pitr.platform.ops.actor, {
+      storageConfig: JSON.parse(storageConfig),
+      storageName: 'local',
+    });
   const pitr = usePitrScenario('shop', {
-    writes: { forMs: 4000, everyMs: 150 },
+    writes: { forMs: 2500, everyMs: 120 },
     setUp: async ({ platform }) => {
       books = await createFilledDatabase(platform.cluster, 'books', booksSchema);
       await platform.ops.addDatabase({ name: 'books', url: targetUrl(books), verifyAfterBackup: false });
@@ -50,9 +57,10 @@ describe('catalog rebuild: storage plus the key is enough', () => {
 
   it('recreates the catalog from the storage on an empty one, and a second run adds nothing', async () => {
     const { platform } = pitr;
-    // The archiver writes its last index batch as it stops; then the host is gone.
+    // The archiver writes its last index batch as it stops; then the host is gone. The worker keeps
+    // nothing of its own (it only polls Temporal), so it stays up and meets the new catalog as a new
+    // host's worker would.
     await stopArchiver(platform, 'shop');
-    await platform.stopWorker();
     const before = await platform.runtime.catalog.wal.segmentsOf('shop');
     const catalogTarget = platform.cluster.target('catalog');
     await onServer(catalogTarget, 'drop database catalog with (force)');
@@ -88,9 +96,9 @@ describe('catalog rebuild: storage plus the key is enough', () => {
     assert.equal(pitrConfig.enabled, false, 'PITR stays off until the operator switches it on');
     assert.ok(pitrConfig.systemIdentifier, 'the archive is known');
 
-    const again = await cli(args);
-    assert.match(again.stdout, /nothing new: the catalog already holds everything read/);
-    assert.match(again.stdout, /WAL segments: \d+ found, 0 new/);
+    const again = describeRebuild(await rebuild(storageConfig));
+    assert.match(again, /nothing new: the catalog already holds everything read/);
+    assert.match(again, /WAL segments: \d+ found, 0 new/);
     const audit = await platform.runtime.catalog.pool.query<{ n: number }>(
       "select count(*)::int as n from audit_log where action = 'catalog.rebuild' and outcome = 'ok'",
     );
@@ -99,7 +107,6 @@ describe('catalog rebuild: storage plus the key is enough', () => {
 
   it('restores the logical backup identical table by table, and refuses a new backup until credentials are given', async () => {
     const { platform } = pitr;
-    await platform.startWorker();
     const to = await createDatabase(platform.cluster, 'books_restored');
     const restore = await platform.ops.startRestore({
       database: 'books',
@@ -114,24 +121,13 @@ describe('catalog rebuild: storage plus the key is enough', () => {
   });
 
   it('restores the PITR archive to a time T: the row before T is there, the one after is not', async () => {
-    const failed = await hindsightResult(pitr.platform.configEnv, [
-      'catalog',
-      'rebuild',
-      '--storage-config',
-      '{"type":"local","path":"/nonexistent"}',
-      '--storage-name',
-      'local',
-    ]);
-    assert.equal(failed.code, 1);
-    assert.match(failed.stderr, /storage "local" is already registered with other settings/);
-    await hindsightCli(pitr.platform.configEnv)([
-      'db',
-      'update',
-      'shop',
-      '--url',
-      targetUrl(pitr.source.target),
-      '--no-check',
-    ]);
+    await assert.rejects(
+      rebuild(JSON.stringify({ type: 'local', path: '/nonexistent' })),
+      /storage "local" is already registered with other settings/,
+    );
+    // What the report tells the operator to do before anything connects as the database's role.
+    const { services, ops } = pitr.platform;
+    await services.databases.update(ops.actor, 'shop', { url: targetUrl(pitr.source.target), skipCheck: true });
     await pitr.restoreBetweenRows('restored-after-rebuild', 'after-rebuild', Math.floor(pitr.rows.length / 2));
   });
 });
