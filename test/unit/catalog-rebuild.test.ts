@@ -27,6 +27,7 @@ import { encodeWalFile } from '../../lib/wal/segment-codec.ts';
 const SYSID = '7312345678901234567';
 const SEGMENT = 1 << 20;
 const sha = (c: string) => c.repeat(64);
+const HSBK = { format: 'HSBK', version: 2, algorithm: 'AES-256-GCM', kdf: 'HKDF-SHA256' } as const;
 const segName = (n: number, tli = 1) =>
   `${tli.toString(16).padStart(8, '0')}00000000${n.toString(16).toUpperCase().padStart(8, '0')}`;
 
@@ -43,16 +44,8 @@ function manifestOf(db: string, id: string, object: { sizeBytes: number; sha256:
     snapshot: '00000003-00000002-1',
     dump: { sizeBytes: 60, sha256: sha('b') },
     object: { key: `${db}/${id}.dump.hsb`, ...object },
-    encryption: {
-      format: 'HSBK',
-      version: 2,
-      algorithm: 'AES-256-GCM',
-      kdf: 'HKDF-SHA256',
-      keyId: 'k1',
-      chunkSize: 1048576,
-      header: 'AAAA',
-    },
-    tables: [{ schema: 'public', table: 'orders', rows: 3 }],
+    encryption: { ...HSBK, keyId: 'k1', chunkSize: 1 << 20, header: 'AAAA' },
+    tables: [{ schema: 'public', table: 'titles', rows: 7 }],
   } satisfies BackupManifest;
 }
 

@@ -9,7 +9,8 @@ import type { BackupManifest } from '../../backup/manifest.ts';
 import { errorMessage } from '../../errors.ts';
 import { NAME_PATTERN } from '../../names.ts';
 import type { BaseBackupRecord } from '../../wal/archive-records.ts';
-import { parseLsn, parseSegmentName, type Lsn } from '../../wal/lsn.ts';
+import { parseLsn, parseSegmentName } from '../../wal/lsn.ts';
+import type { WalSegmentRecord } from '../wal-objects.ts';
 import type { FoundArchive, FoundHistory, FoundSegment, RebuildFindings, Unreadable } from './findings.ts';
 
 /** A database row a rebuild creates. The connection is what the manifest says, never with credentials. */
@@ -22,19 +23,8 @@ export interface RebuiltDatabase {
   connectionKnown: boolean;
 }
 
-export interface SegmentRow {
-  timeline: number;
-  segno: bigint;
-  name: string;
-  startLsn: Lsn;
-  endLsn: Lsn;
-  complete: boolean;
-  sizeBytes: number;
-  storedBytes: number;
-  sha256: string;
-  objectKey: string;
-  receivedAt: Date;
-}
+/** A segment's row as the archiver records it, less what the whole archive shares. */
+export type SegmentRow = Omit<WalSegmentRecord, 'database' | 'systemIdentifier' | 'storageName'>;
 
 export interface PlannedArchive {
   database: string;
