@@ -37,7 +37,12 @@ async function applyArchive(
   unreadable: Unreadable[],
 ) {
   const at = { database: archive.database, systemIdentifier: archive.systemIdentifier, storageName: storage };
-  await recordArchiveIdentity(pool, archive.database, archive.systemIdentifier, archive.walSegmentSizeBytes);
+  const known = await group(unreadable, `pitr/${archive.systemIdentifier}/`, () =>
+    recordArchiveIdentity(pool, archive.database, archive.systemIdentifier, archive.walSegmentSizeBytes).then(
+      () => true,
+    ),
+  );
+  if (!known) return;
   for (const record of archive.baseBackups) {
     counts.baseBackups.found += 1;
     if (await group(unreadable, record.object.key, () => insertRebuiltBaseBackup(pool, record, storage)))

@@ -10,7 +10,7 @@ import { HindsightError } from '../../errors.ts';
 import type { BaseBackupRecord } from '../../wal/archive-records.ts';
 import { parseLsn } from '../../wal/lsn.ts';
 import { insertFoundBackup } from '../adopted-backups.ts';
-import { databaseIdOf, withTransaction, type Queryable } from '../db.ts';
+import { databaseIdOf, databaseNotRegistered, withTransaction, type Queryable } from '../db.ts';
 import { getStorage } from '../storages.ts';
 import type { FoundHistory } from './findings.ts';
 import type { RebuiltDatabase, SegmentRow } from './plan.ts';
@@ -183,11 +183,12 @@ export async function recordArchiveIdentity(
   systemIdentifier: string,
   walSegmentSize: number | undefined,
 ): Promise<void> {
-  await db.query(
+  const { rowCount } = await db.query(
     `update databases set system_identifier = coalesce(system_identifier, $2),
                           wal_segment_size = coalesce(wal_segment_size, $3) where name = $1`,
     [database, systemIdentifier, walSegmentSize ?? null],
   );
+  if (!rowCount) throw databaseNotRegistered(database);
 }
 
 /** The databases and base backup ids the catalog already holds. */
