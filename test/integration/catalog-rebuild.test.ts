@@ -16,7 +16,7 @@ import { CatalogRebuildService } from '../../services/catalog/rebuild.ts';
 import { hindsightCli } from '../support/hindsight-cli.ts';
 import { stopArchiver } from '../support/pitr-fixture.ts';
 import { usePitrScenario } from '../support/pitr-scenario.ts';
-import { createDatabase, createFilledDatabase } from '../support/platform.ts';
+import { createDatabase, createFilledDatabase, type Platform } from '../support/platform.ts';
 import { assertSameTables } from '../support/seeded-platform.ts';
 
 const booksSchema = `
@@ -36,6 +36,28 @@ async function onServer(target: PgTarget, sql: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** The whole catalog database dropped (an empty one in its place), and the data directory emptied but for the key. */
+async function loseCatalog(platform: Platform): Promise<void> {
+  const catalogTarget = platform.cluster.target('catalog');
+  await onServer(catalogTarget, 'drop database catalog with (force)');
+  await onServer(catalogTarget, 'create database catalog');
+  for (const entry of await readdir(platform.config.dataDir))
+    if (path.join(platform.config.dataDir, entry) !== platform.config.secretKeyFile)
+      await rm(path.join(platform.config.dataDir, entry), { recursive: true, force: true });
+}
+
+/** The rows a rebuilt database and archive hold: no credentials, PITR off, the archive known. */
+async function assertRebuiltDatabases(platform: Platform, books: PgTarget): Promise<void> {
+  const [database] = (await platform.runtime.catalog.listDatabases()).filter((d) => d.name === 'books');
+  assert.deepEqual(
+    [database?.host, database?.port, database?.dbname, database?.username],
+    [books.host, books.port, 'books', ''],
+  );
+  const pitrConfig = await platform.runtime.catalog.wal.config('shop');
+  assert.equal(pitrConfig.enabled, false, 'PITR stays off until the operator switches it on');
+  assert.ok(pitrConfig.systemIdentifier, 'the archive is known');
 }
 
 describe('catalog rebuild: storage plus the key is enough', () => {
@@ -62,12 +84,7 @@ describe('catalog rebuild: storage plus the key is enough', () => {
     // host's worker would.
     await stopArchiver(platform, 'shop');
     const before = await platform.runtime.catalog.wal.segmentsOf('shop');
-    const catalogTarget = platform.cluster.target('catalog');
-    await onServer(catalogTarget, 'drop database catalog with (force)');
-    await onServer(catalogTarget, 'create database catalog');
-    for (const entry of await readdir(platform.config.dataDir))
-      if (path.join(platform.config.dataDir, entry) !== platform.config.secretKeyFile)
-        await rm(path.join(platform.config.dataDir, entry), { recursive: true, force: true });
+    await loseCatalog(platform);
 
     const storageConfig = JSON.stringify({ type: 'local', path: platform.backupsDir });
     const cli = hindsightCli(platform.configEnv);
@@ -85,16 +102,7 @@ describe('catalog rebuild: storage plus the key is enough', () => {
       segments.map((s) => [s.name, s.complete, s.sha256, s.endLsn]),
       before.map((s) => [s.name, s.complete, s.sha256, s.endLsn]),
     );
-    const [database] = await platform.runtime.catalog
-      .listDatabases()
-      .then((dbs) => dbs.filter((d) => d.name === 'books'));
-    assert.deepEqual(
-      [database?.host, database?.port, database?.dbname, database?.username],
-      [books.host, books.port, 'books', ''],
-    );
-    const pitrConfig = await platform.runtime.catalog.wal.config('shop');
-    assert.equal(pitrConfig.enabled, false, 'PITR stays off until the operator switches it on');
-    assert.ok(pitrConfig.systemIdentifier, 'the archive is known');
+    await assertRebuiltDatabases(platform, books);
 
     const again = describeRebuild(await rebuild(storageConfig));
     assert.match(again, /nothing new: the catalog already holds everything read/);

@@ -97,6 +97,77 @@ async function putSegment(dir: string, driver: StorageDriver, key: SecretKey, ob
   return encodeWalFile({ file, driver, objectKey, key });
 }
 
+/** Three logical backups: one whole, one whose object is another backup's, one under another key. */
+async function writeLogicalBackups(driver: StorageDriver, key: SecretKey, otherKey: SecretKey): Promise<void> {
+  await putBackup(
+    driver,
+    key,
+    'shop',
+    '20261123T103000Z-aaaaaa',
+    logicalBackupIdentity('shop', '20261123T103000Z-aaaaaa'),
+  );
+  // An object copied over another backup's name: the manifest agrees, the header does not.
+  await putBackup(
+    driver,
+    key,
+    'shop',
+    '20261124T103000Z-bbbbbb',
+    logicalBackupIdentity('shop', '20261123T103000Z-aaaaaa'),
+  );
+  await putBackup(
+    driver,
+    otherKey,
+    'shop',
+    '20261125T103000Z-cccccc',
+    logicalBackupIdentity('shop', '20261125T103000Z-cccccc'),
+  );
+}
+
+/**
+ * An archive of system SYSID: base backup b1 (and a record of b2, whose object is gone), segments 1
+ * and 2 in an index batch, 3 without one, a partial 4, a 5 under another key, a timeline 2 history.
+ */
+async function writeArchive(dir: string, driver: StorageDriver, key: SecretKey, otherKey: SecretKey): Promise<void> {
+  await put(driver, `pitr/${SYSID}/base/b1.tar.zst.hsb`, Buffer.from('tarball'));
+  await writeRecord(driver, baseBackupRecordKey(SYSID, 'b1'), baseRecord('b1'), key);
+  await writeRecord(
+    driver,
+    baseBackupRecordKey(SYSID, 'b2'),
+    baseRecord('b2', { object: { key: `pitr/${SYSID}/base/b2.tar.zst.hsb`, sizeBytes: 7, sha256: sha('d') } }),
+    key,
+  );
+  const indexed = [];
+  for (const n of [1, 2]) {
+    const stored = await putSegment(dir, driver, key, segmentKey(SYSID, segName(n)), SEGMENT);
+    indexed.push({
+      name: segName(n),
+      startLsn: `0/${(n * SEGMENT).toString(16).toUpperCase()}`,
+      endLsn: `0/${((n + 1) * SEGMENT).toString(16).toUpperCase()}`,
+      sizeBytes: stored.rawBytes,
+      sha256: stored.rawSha256,
+      storedBytes: stored.storedBytes,
+      objectKey: segmentKey(SYSID, segName(n)),
+      receivedAt: '2026-11-23T10:05:00.000Z',
+    });
+  }
+  const batch = {
+    format: 'hindsight-wal-index' as const,
+    formatVersion: 1 as const,
+    database: 'shop',
+    systemIdentifier: SYSID,
+    timeline: 1,
+    walSegmentSizeBytes: SEGMENT,
+    segments: indexed,
+  };
+  await writeRecord(driver, walIndexKey(SYSID, 1, segName(1), segName(2)), batch, key);
+  await putSegment(dir, driver, key, segmentKey(SYSID, segName(3)), SEGMENT);
+  await putSegment(dir, driver, key, partialKey(SYSID, segName(4)), 5000);
+  await putSegment(dir, driver, otherKey, segmentKey(SYSID, segName(5)), SEGMENT);
+  const history = path.join(dir, 'history');
+  await writeFile(history, '1\t0/3000000\tno recovery target specified\n');
+  await encodeWalFile({ file: history, driver, objectKey: historyKey(SYSID, 2), key });
+}
+
 describe('reading one storage for a catalog rebuild (real local storage, real zstd)', () => {
   let dir: string;
   let driver: StorageDriver;
@@ -106,66 +177,8 @@ describe('reading one storage for a catalog rebuild (real local storage, real zs
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'catalog-rebuild-'));
     driver = createLocalStorage({ name: 'store', root: path.join(dir, 'store') });
-    await putBackup(
-      driver,
-      key,
-      'shop',
-      '20261123T103000Z-aaaaaa',
-      logicalBackupIdentity('shop', '20261123T103000Z-aaaaaa'),
-    );
-    // An object copied over another backup's name: the manifest agrees, the header does not.
-    await putBackup(
-      driver,
-      key,
-      'shop',
-      '20261124T103000Z-bbbbbb',
-      logicalBackupIdentity('shop', '20261123T103000Z-aaaaaa'),
-    );
-    await putBackup(
-      driver,
-      otherKey,
-      'shop',
-      '20261125T103000Z-cccccc',
-      logicalBackupIdentity('shop', '20261125T103000Z-cccccc'),
-    );
-    await put(driver, `pitr/${SYSID}/base/b1.tar.zst.hsb`, Buffer.from('tarball'));
-    await writeRecord(driver, baseBackupRecordKey(SYSID, 'b1'), baseRecord('b1'), key);
-    await writeRecord(
-      driver,
-      baseBackupRecordKey(SYSID, 'b2'),
-      baseRecord('b2', { object: { key: `pitr/${SYSID}/base/b2.tar.zst.hsb`, sizeBytes: 7, sha256: sha('d') } }),
-      key,
-    );
-    const indexed = [];
-    for (const n of [1, 2]) {
-      const stored = await putSegment(dir, driver, key, segmentKey(SYSID, segName(n)), SEGMENT);
-      indexed.push({
-        name: segName(n),
-        startLsn: `0/${(n * SEGMENT).toString(16).toUpperCase()}`,
-        endLsn: `0/${((n + 1) * SEGMENT).toString(16).toUpperCase()}`,
-        sizeBytes: stored.rawBytes,
-        sha256: stored.rawSha256,
-        storedBytes: stored.storedBytes,
-        objectKey: segmentKey(SYSID, segName(n)),
-        receivedAt: '2026-11-23T10:05:00.000Z',
-      });
-    }
-    const batch = {
-      format: 'hindsight-wal-index' as const,
-      formatVersion: 1 as const,
-      database: 'shop',
-      systemIdentifier: SYSID,
-      timeline: 1,
-      walSegmentSizeBytes: SEGMENT,
-      segments: indexed,
-    };
-    await writeRecord(driver, walIndexKey(SYSID, 1, segName(1), segName(2)), batch, key);
-    await putSegment(dir, driver, key, segmentKey(SYSID, segName(3)), SEGMENT);
-    await putSegment(dir, driver, key, partialKey(SYSID, segName(4)), 5000);
-    await putSegment(dir, driver, otherKey, segmentKey(SYSID, segName(5)), SEGMENT);
-    const history = path.join(dir, 'history');
-    await writeFile(history, '1\t0/3000000\tno recovery target specified\n');
-    await encodeWalFile({ file: history, driver, objectKey: historyKey(SYSID, 2), key });
+    await writeLogicalBackups(driver, key, otherKey);
+    await writeArchive(dir, driver, key, otherKey);
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });

@@ -16,6 +16,7 @@ export async function proveObjectIdentity(
   objectKey: string,
   key: DecryptionKey,
   identity: ObjectIdentity,
+  options: { acceptUnbound?: boolean } = {},
 ): Promise<void> {
   const stop = new AbortController();
   let proven = false;
@@ -29,7 +30,11 @@ export async function proveObjectIdentity(
   try {
     await pipeline(
       await driver.openRead(objectKey),
-      new DecryptStream(key, { expect: identity, objectName: objectKey }),
+      new DecryptStream(key, {
+        expect: identity,
+        objectName: objectKey,
+        acceptUnbound: options.acceptUnbound ?? false,
+      }),
       firstChunk,
       { signal: stop.signal },
     );
