@@ -4,13 +4,18 @@
  * --key, the key the header names is taken from the keyring. The
  * identity in the object's header is printed on stderr, so that a person can see which backup a
  * file really is; with --expect, any other object is refused before a byte is written.
+ * WAL files, base backups and their manifests, stored zstd-compressed, come out decompressed
+ * (their identity says what they are); logical dumps and archive records come out as stored.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { PassThrough } from 'node:stream';
+import { open, rename, rm } from 'node:fs/promises';
+import { PassThrough, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { decodeHeader } from '../lib/crypto/backup-header.ts';
 import { DecryptStream, type BackupHeader, type DecryptionKey } from '../lib/crypto/chunked-gcm.ts';
 import { describeIdentity, identityForObjectKey, type ObjectIdentity } from '../lib/crypto/object-identity.ts';
+import { archiveObjectKind, DECODED_CONTENT, isZstdArchiveObject } from '../lib/wal/archive-object-kind.ts';
+import { zstdDecompressStage } from '../lib/wal/segment-codec.ts';
 import { requireInputFile, requireOutputDirectory } from './file-args.ts';
 import { formatBytes, printJson, UsageError } from './output.ts';
 
@@ -41,15 +46,50 @@ function plaintextProbe() {
 /** What the plaintext is, from its first bytes (and, for a PITR object, the key it was stored under). */
 export function describePlaintext(head: Buffer, identity: ObjectIdentity | undefined): string {
   const pitrKey = identity?.kind === 'pitr-object' ? identity.key : '';
+  const kind = archiveObjectKind(pitrKey);
   const inside = pitrKey.includes('/base/') ? ' holding a base backup (a tar archive)' : '';
   if (head.subarray(0, 5).toString('latin1') === 'PGDMP')
     return 'a pg_dump custom-format archive (pg_restore reads it)';
   if (head.subarray(257, 262).toString('latin1') === 'ustar') return 'a tar archive (tar -x unpacks it)';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return `zstd-compressed data${inside} (zstd -d)`;
   if (head[0] === 0x1f && head[1] === 0x8b) return `gzip-compressed data${inside} (gzip -d)`;
-  if (pitrKey.includes('/wal/'))
-    return pitrKey.endsWith('.history') ? 'a timeline history file' : 'a WAL segment (restore_command serves it)';
+  if (kind) return DECODED_CONTENT[kind];
   return 'data of no kind this command knows';
+}
+
+/**
+ * The identity the file's header claims, read before decryption to choose the stages after it.
+ * Unauthenticated here, but the header is part of every chunk's associated data: a forged one
+ * fails the first chunk. A header that cannot be read is left for the decrypter to report.
+ */
+async function claimedIdentity(file: string): Promise<ObjectIdentity | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(52 + 4096);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return decodeHeader(head.subarray(0, bytesRead)).identity;
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** file → decrypt → (zstd -d for compressed PITR objects) → sink; the decryption's error is the one reported. */
+async function decodeTo(file: string, decrypt: DecryptStream, sinks: Writable[]): Promise<void> {
+  const identity = await claimedIdentity(file);
+  const zstd =
+    identity?.kind === 'pitr-object' && isZstdArchiveObject(identity.key) ? zstdDecompressStage(file) : undefined;
+  const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [
+    createReadStream(file),
+    decrypt,
+    ...(zstd ? [zstd.stage] : []),
+    ...sinks,
+  ];
+  const [piped, exited] = await Promise.allSettled([pipeline(stages), zstd?.exited]);
+  if (piped.status === 'rejected' || exited.status === 'rejected') zstd?.kill();
+  if (piped.status === 'rejected') throw piped.reason;
+  if (exited.status === 'rejected') throw exited.reason;
 }
 
 /** The object, the key file (--key) and the output's directory (-o) exist: checked before the key is read or a byte written. */
@@ -84,7 +124,7 @@ export async function decryptCommand(file: string, options: DecryptCommandOption
   if (!options.output) {
     if (process.stdout.isTTY)
       throw new UsageError('refusing to write a binary archive to a terminal: pass -o <file> or redirect stdout');
-    await pipeline(createReadStream(file), decrypt(), process.stdout);
+    await decodeTo(file, decrypt(), [process.stdout]);
     return;
   }
   // Written beside the target and renamed once every chunk has authenticated, so a damaged
@@ -92,7 +132,7 @@ export async function decryptCommand(file: string, options: DecryptCommandOption
   const partial = `${options.output}.partial-${process.pid}`;
   const probe = plaintextProbe();
   try {
-    await pipeline(createReadStream(file), decrypt(), probe.stream, createWriteStream(partial, { mode: 0o600 }));
+    await decodeTo(file, decrypt(), [probe.stream, createWriteStream(partial, { mode: 0o600 })]);
     await rename(partial, options.output);
   } catch (error) {
     await rm(partial, { force: true });

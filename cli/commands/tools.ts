@@ -14,7 +14,7 @@ export const toolCommands = [
   ),
   local(
     'decrypt',
-    'the pg_dump archive of an encrypted backup file, with the secret key alone; names the backup the file is',
+    'the plaintext of an encrypted object, with the secret key alone: the pg_dump archive of a backup, a WAL file or base backup decompressed, an archive record as JSON; names the object the file is',
     'decrypt',
     {
       args: [{ name: 'file' }],
@@ -23,7 +23,7 @@ export const toolCommands = [
         {
           name: 'expect',
           description:
-            'the object key (<db>/<backup-id>) the file must be; any other is refused before a byte is written',
+            'the object key (<db>/<backup-id>, or pitr/… for the PITR archive) the file must be; any other is refused before a byte is written',
         },
         {
           name: 'output',

@@ -93,6 +93,10 @@ export function describeIdentity(identity: ObjectIdentity): string {
   return `PITR object ${identity.key}`;
 }
 
+/** The archive's files (wal/, base/) and the WAL index batches (wal-index/<timeline>/<first>-<last>.json.hsb). */
+const PITR_KEY =
+  /^pitr\/\d{1,20}\/((wal|base)\/[A-Za-z0-9._-]+|wal-index\/[0-9A-F]{8}\/[0-9A-F]{24}-[0-9A-F]{24}\.json\.hsb)$/;
+
 const LOGICAL_KEY = new RegExp(`^(${NAME_SOURCE})/(\\d{8}T\\d{6}Z-[0-9a-f]{6})(\\.dump\\.hsb|\\.roles\\.hsb)?$`);
 
 /**
@@ -104,9 +108,9 @@ export function identityForObjectKey(key: string): ObjectIdentity {
   const logical = LOGICAL_KEY.exec(key);
   if (logical?.[3] === '.roles.hsb') return logicalBackupRolesIdentity(logical[1]!, logical[2]!);
   if (logical) return logicalBackupIdentity(logical[1]!, logical[2]!);
-  if (/^pitr\/\d{1,20}\/(wal|base)\/[A-Za-z0-9._-]+$/.test(key)) return pitrObjectIdentity(key);
+  if (PITR_KEY.test(key)) return pitrObjectIdentity(key);
   throw new HindsightError(
     'bad_input',
-    `"${key}" names no Hindsight object: expected <database>/<backup id>[.dump.hsb|.roles.hsb] or pitr/<system id>/(wal|base)/<file>`,
+    `"${key}" names no Hindsight object: expected <database>/<backup id>[.dump.hsb|.roles.hsb] or pitr/<system id>/(wal|base)/<file> or pitr/<system id>/wal-index/<timeline>/<batch>`,
   );
 }

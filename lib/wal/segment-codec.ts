@@ -1,13 +1,13 @@
 /**
  * WAL objects in storage: zstd-compressed, then encrypted with the chunked AES-256-GCM format that
- * logical backups use (docs: the same `hindsight decrypt` + `zstd -d` reads them by hand), with the
+ * logical backups use (docs/backup-format.md: `hindsight decrypt` writes them decompressed), with the
  * object's key in storage as its identity. Both directions stream; nothing is held whole in memory.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Duplex, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DecryptStream, EncryptStream, type DecryptionKey, type DecryptOptions } from '../crypto/chunked-gcm.ts';
 import { pitrObjectIdentity } from '../crypto/object-identity.ts';
@@ -40,6 +40,21 @@ async function checkZstd(child: ChildProcessWithoutNullStreams, what: string, st
       'tool_failed',
       `zstd failed while ${what}: ${stderr() || (signal ? `signal ${signal}` : `exit code ${code}`)}`,
     );
+}
+
+/**
+ * `zstd -d` as one stage of a pipeline (for `hindsight decrypt`); `exited` rejects when zstd fails,
+ * e.g. on bytes that are not zstd or are cut off.
+ */
+export function zstdDecompressStage(what: string): { stage: Duplex; exited: Promise<void>; kill: () => void } {
+  const zstd = spawnZstd(['-d']);
+  const stderr = stderrTail(zstd);
+  const exited = checkZstd(zstd, `decompressing ${what}`, stderr);
+  return {
+    stage: Duplex.from({ writable: zstd.stdin, readable: zstd.stdout }),
+    exited,
+    kill: () => zstd.kill('SIGKILL'),
+  };
 }
 
 /**

@@ -16,24 +16,11 @@ import { connect, serverInfo, targetUrl, type PgTarget } from '../../lib/pg/conn
 import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 import { createDatabase, type Platform } from '../support/platform.ts';
 import { startSeededPlatform } from '../support/seeded-platform.ts';
+import { extractReferenceDecryptor, pythonWithCryptography } from '../support/reference-decryptor.ts';
 import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
 const cli = path.resolve('bin/hindsight.mjs');
-
-/** The Python that has `cryptography` (moto brings it into the project's .venv). */
-async function pythonWithCryptography(): Promise<string | undefined> {
-  for (const candidate of [path.resolve('.venv/bin/python'), 'python3']) {
-    if (
-      await run(candidate, ['-c', 'import cryptography']).then(
-        () => true,
-        () => false,
-      )
-    )
-      return candidate;
-  }
-  return undefined;
-}
 
 async function tableCount(target: PgTarget): Promise<number> {
   const client = await connect('identity test', target);
@@ -108,11 +95,7 @@ describe('backup identity: an object copied over another backup in storage is re
       t.skip('no Python with the cryptography package (neither .venv/bin/python nor python3 has it)');
       return;
     }
-    const doc = await readFile(path.resolve('docs/backup-format.md'), 'utf8');
-    const block = /```python\n([\s\S]*?)\n```/.exec(doc)?.[1];
-    assert.ok(block, 'docs/backup-format.md holds the reference decryptor');
-    const script = path.join(platform.dir, 'hsb_decrypt.py');
-    await writeFile(script, block);
+    const script = await extractReferenceDecryptor(platform.dir);
     const manifest = JSON.parse(await readFile(file(newer, 'json'), 'utf8'));
     assert.equal(manifest.encryption.version, 2);
     const out = path.join(platform.dir, 'python.dump');

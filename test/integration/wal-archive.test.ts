@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
@@ -16,42 +16,15 @@ import { createLogger } from '../../lib/logger.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
 import { baseBackupProgressQuery, walStatusQuery } from '../../temporal/contracts/pitr.ts';
 import { createDatabase, startPlatform, startTestCluster, type Platform } from '../support/platform.ts';
+import {
+  checkReferenceDecryptorOnEveryPitrObject,
+  checkWalIndexCoversCatalog,
+} from '../support/pitr-archive-objects.ts';
+import { extractReferenceDecryptor, pythonWithCryptography } from '../support/reference-decryptor.ts';
 import { waitFor } from '../support/wait.ts';
+import { startWriter } from '../support/wal-writer.ts';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
-
-/** Inserts a row every few milliseconds until stopped, riding out server restarts. */
-function startWriter(target: PgTarget) {
-  let stopped = false;
-  let rows = 0;
-  let errors = 0;
-  const done = (async () => {
-    let client: pg.Client | undefined;
-    while (!stopped) {
-      try {
-        client ??= await connect('writer', target);
-        await client.query(
-          `insert into events (at, payload) values (clock_timestamp(), repeat(md5(random()::text), 20))`,
-        );
-        rows += 1;
-      } catch {
-        errors += 1;
-        await client?.end().catch(() => undefined);
-        client = undefined;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    await client?.end().catch(() => undefined);
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await done;
-      return { rows, errors };
-    },
-  };
-}
 
 describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base backups', () => {
   let platform: Platform;
@@ -367,6 +340,21 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
       `select count(*)::text as n from pg_replication_slots where slot_name = 'hindsight_shop'`,
     );
     assert.equal(slots[0]!.n, '0');
+  });
+
+  it('leaves an archive readable from storage and the key alone, by the documented decryptor too', async (t) => {
+    const driver = createStorageDriver('local', await platform.runtime.catalog.storageConfig('local'));
+    const archive = { database: 'shop', wal: wal(), driver, key: platform.runtime.key, dataDir: source.dataDir };
+    const batches = await checkWalIndexCoversCatalog({ ...archive, dir: platform.dir });
+    const python = await pythonWithCryptography();
+    if (!python) {
+      t.skip('no Python with the cryptography package (neither .venv/bin/python nor python3 has it)');
+      return;
+    }
+    const dir = await mkdtemp(path.join(platform.dir, 'objects-'));
+    const script = await extractReferenceDecryptor(dir);
+    const decryptor = { python, script, keyFile: platform.config.secretKeyFile };
+    await checkReferenceDecryptorOnEveryPitrObject({ ...archive, dir }, decryptor, batches);
   });
 
   it('continues as new between activity runs without a gap', async () => {

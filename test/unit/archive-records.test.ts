@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { useTempDir } from '../support/temp-dir.ts';
 import { secretKeyFromBytes } from '../../lib/crypto/secret-key.ts';
 import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 import { baseBackupRecordKey, baseBackupRecordSchema, readRecord } from '../../lib/wal/archive-records.ts';
@@ -48,13 +48,7 @@ function input(id: string, parentId: string | null): BaseBackupRecordInput {
 }
 
 describe('base-backup records', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'archive-records-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tempDir = useTempDir('archive-records-');
 
   it('hold the positions, the kind and parent, and the stored objects by their stored bytes', () => {
     const record = baseBackupRecordSchema.parse(baseBackupRecordOf(input('20261207T030000Z-00aa11', 'parent-1')));
@@ -79,6 +73,7 @@ describe('base-backup records', () => {
   });
 
   it('are sealed beside the backup, read back with the key, and refused under another backup’s name', async () => {
+    const dir = tempDir();
     const driver = createLocalStorage({ name: 't', root: dir });
     const key = secretKeyFromBytes(randomBytes(32));
     const id = '20261207T030000Z-00aa11';

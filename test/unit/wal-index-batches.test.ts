@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { useTempDir } from '../support/temp-dir.ts';
 import { secretKeyFromBytes } from '../../lib/crypto/secret-key.ts';
 import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 import {
@@ -160,15 +158,10 @@ describe('WAL index batches when the archiver stops or storage fails', () => {
 });
 
 describe('WAL index batches in real storage', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'wal-index-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tempDir = useTempDir('wal-index-');
 
   it('seals each batch under its key; a listing of the prefix finds them in WAL order and they read back', async () => {
+    const dir = tempDir();
     const driver = createLocalStorage({ name: 't', root: dir });
     const key = secretKeyFromBytes(randomBytes(32));
     const batcher = new WalIndexBatcher({
