@@ -9,6 +9,7 @@ import { bindActivities } from './bind.ts';
 import { createOutbox, notifyBackupOutcome, type NotificationDeps } from './notifications.ts';
 import { heartbeatWhile, progressReporter } from './progress.ts';
 import { openRecordedBackup, readableCopies, withDrivers } from './storage-access.ts';
+import { requireCredentials } from '../lib/catalog/rebuild/credentials.ts';
 
 export interface BackupDeps extends NotificationDeps {
   /** The current key encrypts; any key of the ring decrypts what it wrote (chosen by key id). */
@@ -21,6 +22,7 @@ async function probeDatabase(
   input: { database: string },
 ): Promise<{ serverVersion: string; sizeBytes: number }> {
   const target = await deps.catalog.databaseTarget(input.database);
+  requireCredentials(input.database, target);
   const client = await connect(input.database, target);
   try {
     const info = await serverInfo(client);

@@ -83,6 +83,8 @@ export const flagCatalog = {
   },
   retention: text('json | @file.json | off', 'a retention policy for every database the server registers'),
   'keep-databases': bool('keep its databases registered, each on its own'),
+  'storage-config': text('json | @file.json', "the storage's configuration, as storage add --config takes it"),
+  'storage-name': text('name', 'its name in the catalog (default: its type)'),
 } satisfies Record<string, FlagDef>;
 
 export type FlagName = keyof typeof flagCatalog;

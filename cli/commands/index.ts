@@ -6,6 +6,7 @@ import type { CommandTable } from '../command-table.ts';
 import { flagCatalog, globalFlags, sessionFlags, type CliFlags } from '../flags.ts';
 import { accessCommands } from './access.ts';
 import { backupCommands } from './backups.ts';
+import { catalogRebuildCommands } from './catalog.ts';
 import { dbCommands } from './db.ts';
 import { hookCommands } from './hooks.ts';
 import { notifierCommands } from './notifiers.ts';
@@ -31,5 +32,6 @@ export const hindsightCommands: CommandTable<CliFlags> = {
     ...hookCommands,
     ...notifierCommands,
     ...serverCommands,
+    ...catalogRebuildCommands,
   ],
 };

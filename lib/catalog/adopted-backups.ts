@@ -25,29 +25,8 @@ export async function adoptBackup(
   const db = await getDatabase(pool, database);
   const storageIds = await storageIdsOf(pool, backup.storageNames);
   return withTransaction(pool, async (tx) => {
-    const { rowCount } = await tx.query(
-      `insert into backups (id, database_id, workflow_id, status, trigger, started_at, finished_at, object_key,
-                            size_bytes, dump_bytes, sha256, compression, server_version, tool_version, row_counts)
-       values ($1, $2, $3, 'complete', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-       on conflict (id) do nothing`,
-      [
-        manifest.backupId,
-        db.id,
-        `${ADOPTED_TRIGGER}/${database}`,
-        ADOPTED_TRIGGER,
-        manifest.startedAt,
-        manifest.finishedAt,
-        manifest.object.key,
-        manifest.object.sizeBytes,
-        manifest.dump.sizeBytes,
-        manifest.dump.sha256,
-        `${manifest.tool.compression.algorithm}:${manifest.tool.compression.level}`,
-        manifest.source.serverVersion,
-        manifest.tool.version,
-        JSON.stringify(manifest.tables),
-      ],
-    );
-    if (!rowCount) return false;
+    if (!(await insertFoundBackup(tx, db.id, manifest, ADOPTED_TRIGGER, `${ADOPTED_TRIGGER}/${database}`)))
+      return false;
     for (const storageId of storageIds) {
       await tx.query(
         `insert into backup_copies (backup_id, storage_id, status, size_bytes) values ($1, $2, 'complete', $3)`,
@@ -56,6 +35,43 @@ export async function adoptBackup(
     }
     return true;
   });
+}
+
+/**
+ * Inserts a complete backup described by its manifest (with no object SHA-256, for the reason
+ * `adoptBackup` gives); false when the id is already recorded. Shared by adoption and the catalog
+ * rebuild (lib/catalog/rebuild/), which add the copies themselves.
+ */
+export async function insertFoundBackup(
+  tx: Queryable,
+  databaseId: number,
+  manifest: BackupManifest,
+  trigger: string,
+  workflowId: string,
+): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `insert into backups (id, database_id, workflow_id, status, trigger, started_at, finished_at, object_key,
+                          size_bytes, dump_bytes, sha256, compression, server_version, tool_version, row_counts)
+     values ($1, $2, $3, 'complete', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     on conflict (id) do nothing`,
+    [
+      manifest.backupId,
+      databaseId,
+      workflowId,
+      trigger,
+      manifest.startedAt,
+      manifest.finishedAt,
+      manifest.object.key,
+      manifest.object.sizeBytes,
+      manifest.dump.sizeBytes,
+      manifest.dump.sha256,
+      `${manifest.tool.compression.algorithm}:${manifest.tool.compression.level}`,
+      manifest.source.serverVersion,
+      manifest.tool.version,
+      JSON.stringify(manifest.tables),
+    ],
+  );
+  return Boolean(rowCount);
 }
 
 /** One backup of a database as a removal deletes it: its recorded key, and every storage meant to hold a copy. */

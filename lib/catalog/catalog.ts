@@ -46,6 +46,7 @@ import {
   withRotationLock,
 } from './sealed-columns.ts';
 import { createServerStore } from './servers.ts';
+import { createRebuildStore } from './rebuild/store.ts';
 import { readDatabaseFacts } from './status.ts';
 import { completeCopiesIn, getStorage, listStorages, removeStorage, storageConfig, upsertStorage } from './storages.ts';
 import { createVerificationStore } from './verifications.ts';
@@ -85,6 +86,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     apiTokens: createApiTokenStore(pool),
     notifiers: createNotifierStore(pool, keys),
     wal: createWalStore(pool, keys),
+    rebuild: createRebuildStore(pool),
     secrets: createSecretsStore(pool),
     servers: createServerStore(pool, keys),
     ...bind(
