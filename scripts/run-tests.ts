@@ -53,9 +53,11 @@ async function run(files: string[], concurrency: number): Promise<number> {
   if (files.length === 0) return 0;
   // Piped to be read, so colours are asked for explicitly when a terminal shows them.
   const env = process.stdout.isTTY ? { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } : process.env;
+  // --test-force-exit: a file's process ends when its last test (and after hook) has, not when a forgotten timer
+  // fires: a 3-minute timeout left pending by a race held its slot for 80 s after the tests had all passed.
   const child = spawn(
     process.execPath,
-    ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    ['--test', '--test-force-exit', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
     { stdio: ['inherit', 'pipe', 'pipe'], env },
   );
   // The runner passes each file's stderr on through its report on stdout: both are read.
