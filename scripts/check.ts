@@ -54,7 +54,8 @@ function runStep(step: Step, output: string[]): Promise<number> {
   const child = spawn(process.execPath, [path.join(root, 'node_modules/.bin', step.bin), ...step.args], {
     cwd: path.join(root, step.cwd ?? '.'),
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FORCE_COLOR: process.stdout.isTTY ? (process.env.FORCE_COLOR ?? '1') : '0' },
+    // Piped to be held, so colours are asked for explicitly when a terminal shows them (any FORCE_COLOR turns them on).
+    env: process.stdout.isTTY ? { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } : process.env,
   });
   child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
   child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
