@@ -18,24 +18,18 @@ import { horizontalOverflow, launchChromium, screenshot, watchPageErrors } from 
 import { storageAndNotifierEdits } from '../support/console-config-edits.ts';
 import { checkCopyForms, checkDownloads } from '../support/console-backup-copies.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import { startLoading } from '../support/loading.ts';
 import { freePort } from '../support/ports.ts';
 
 const OWNER = { email: 'ops@example.org', name: 'Ops Owner', password: 'a long enough passphrase' };
 
 /** 2,000 customers and a million orders: the backup runs long enough for its progress bar to be seen. */
-async function fillShop(source: PgTarget): Promise<void> {
-  const client = await connect('shop', source);
-  try {
-    await client.query(`
-      create table customers (id int primary key, name text, email text);
-      insert into customers select g, 'customer ' || g, 'c' || g || '@example.org' from generate_series(1, 2000) g;
-      create table orders (id bigint primary key, customer_id int references customers, total numeric(10,2), placed_at timestamptz, note text);
-      insert into orders select g, 1 + g % 2000, (g % 977) / 7.0, now() - g * interval '1 second', md5(g::text) || ' ' || md5((g * 7)::text)
-        from generate_series(1, 1000000) g;`);
-  } finally {
-    await client.end();
-  }
-}
+const SHOP_SQL = `
+  create table customers (id int primary key, name text, email text);
+  insert into customers select g, 'customer ' || g, 'c' || g || '@example.org' from generate_series(1, 2000) g;
+  create table orders (id bigint primary key, customer_id int references customers, total numeric(10,2), placed_at timestamptz, note text);
+  insert into orders select g, 1 + g % 2000, (g % 977) / 7.0, now() - g * interval '1 second', md5(g::text) || ' ' || md5((g * 7)::text)
+    from generate_series(1, 1000000) g;`;
 
 describe('the console in a real browser', () => {
   let platform: Platform;
@@ -58,8 +52,9 @@ describe('the console in a real browser', () => {
     const port = await freePort();
     // The table fills while the worker, the console and the browser start; each is kept as it comes up, so that
     // `after` closes whatever started when another part failed.
+    const { loaded } = await startLoading('shop', source, SHOP_SQL);
     const ready = await Promise.allSettled([
-      fillShop(source),
+      loaded,
       platform.startWorker(),
       startWebServer({ services, host: '127.0.0.1', port, log: () => undefined }).then((started) => {
         server = started;

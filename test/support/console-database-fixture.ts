@@ -3,7 +3,8 @@
  * schema) with five backups aged 40, 30, 20, 10 and 0 days, and `bulk`, large enough that its dump
  * runs for several seconds. Starts the worker. Returns shop's backups, oldest first.
  */
-import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { connect, targetUrl } from '../../lib/pg/connection.ts';
+import { startLoading } from './loading.ts';
 import { createDatabase, type Platform } from './platform.ts';
 
 const DAY = 86_400_000;
@@ -17,7 +18,7 @@ export async function seedShopAndBulk(platform: Platform): Promise<Array<{ id: s
     create schema billing; create table billing.invoices (id int primary key, total numeric); insert into billing.invoices select g, g * 2 from generate_series(1, 130) g;`);
   await client.end();
   // Filled while shop's backups run: the two databases have nothing to wait for from each other.
-  const bulkFilled = fillBulk(bulk);
+  const { loaded: bulkFilled } = await startLoading('bulk', bulk, READINGS_SQL);
   try {
     await platform.startWorker();
     await platform.ops.addDatabase({ name: 'shop', url: targetUrl(shop), verifyAfterBackup: false });
@@ -41,15 +42,8 @@ export async function seedShopAndBulk(platform: Platform): Promise<Array<{ id: s
 }
 
 /** Large enough that its dump runs for several seconds, so the stream sees it mid-way. */
-async function fillBulk(bulk: PgTarget): Promise<void> {
-  const big = await connect('bulk', bulk);
-  try {
-    await big.query(`create table readings (id bigint primary key, sensor int, value double precision, note text);
-      insert into readings select g, g % 977, random(), md5(g::text) || md5((g * 7)::text) from generate_series(1, 1200000) g`);
-  } finally {
-    await big.end();
-  }
-}
+const READINGS_SQL = `create table readings (id bigint primary key, sensor int, value double precision, note text);
+  insert into readings select g, g % 977, random(), md5(g::text) || md5((g * 7)::text) from generate_series(1, 1200000) g`;
 
 /**
  * Holds every dump of `bulk` at its first lock until released, so that a cancel never races the
