@@ -1,5 +1,5 @@
 /**
- * Runs the whole suite with node's test runner: unit tests first (seconds), beside them the workflow tests on
+ * Runs the whole suite with node's test runner: unit tests first (seconds), then the workflow tests on
  * Temporal's time-skipping test server (test/workflows/, mocked activities), then the integration
  * tests against real PostgreSQL and Temporal servers. Each integration file starts its own servers
  * on free ports in its own temp directory, so three files run side by side (HINDSIGHT_TEST_JOBS,
@@ -52,10 +52,7 @@ const longestFirst = (files: string[]) => {
   return [...files].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 };
 
-/** Report lines kept back to be printed after another run's, each with the stream it goes to. */
-type Held = Array<[NodeJS.WriteStream, string]>;
-
-async function run(files: string[], concurrency: number, held?: Held): Promise<number> {
+async function run(files: string[], concurrency: number): Promise<number> {
   if (files.length === 0) return 0;
   // Piped to be read, so colours are asked for explicitly when a terminal shows them.
   const env = process.stdout.isTTY ? { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } : process.env;
@@ -72,8 +69,7 @@ async function run(files: string[], concurrency: number, held?: Held): Promise<n
     [child.stderr, process.stderr],
   ] as const) {
     createInterface({ input }).on('line', (line) => {
-      if (held) held.push([output, line]);
-      else output.write(`${line}\n`);
+      output.write(`${line}\n`);
       warnings.push(...runtimeWarnings(line));
     });
   }
@@ -81,14 +77,10 @@ async function run(files: string[], concurrency: number, held?: Held): Promise<n
   return code ?? 1;
 }
 
-// Workflow tests each start a time-skipping test server (a JVM): one file at a time, beside the unit files (one at a
-// time too), so that the two cores each have one; their report is held and printed after the unit files'.
-const heldWorkflows: Held = [];
-const [unit, workflows] = await Promise.all([
-  run(filesOf('test/unit'), 1),
-  run(filesOf('test/workflows'), 1, heldWorkflows),
-]);
-for (const [output, line] of heldWorkflows) output.write(`${line}\n`);
+const unit = await run(filesOf('test/unit'), 1);
+// Workflow tests each start a time-skipping test server (a JVM), which must answer within 5 s: one file at a time,
+// alone (beside the unit files, whose processes use more than one core, it missed those 5 s on a busy machine).
+const workflows = await run(filesOf('test/workflows'), 1);
 const integration = await run(longestFirst(filesOf('test/integration')), jobs);
 if (warnings.length > 0) {
   process.stderr.write(
