@@ -18,9 +18,18 @@ import { horizontalOverflow, launchChromium, screenshot, watchPageErrors } from 
 import { storageAndNotifierEdits } from '../support/console-config-edits.ts';
 import { checkCopyForms, checkDownloads } from '../support/console-backup-copies.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import { startLoading } from '../support/loading.ts';
 import { freePort } from '../support/ports.ts';
 
 const OWNER = { email: 'ops@example.org', name: 'Ops Owner', password: 'a long enough passphrase' };
+
+/** 2,000 customers and a million orders: the backup runs long enough for its progress bar to be seen. */
+const SHOP_SQL = `
+  create table customers (id int primary key, name text, email text);
+  insert into customers select g, 'customer ' || g, 'c' || g || '@example.org' from generate_series(1, 2000) g;
+  create table orders (id bigint primary key, customer_id int references customers, total numeric(10,2), placed_at timestamptz, note text);
+  insert into orders select g, 1 + g % 2000, (g % 977) / 7.0, now() - g * interval '1 second', md5(g::text) || ' ' || md5((g * 7)::text)
+    from generate_series(1, 1000000) g;`;
 
 describe('the console in a real browser', () => {
   let platform: Platform;
@@ -37,20 +46,24 @@ describe('the console in a real browser', () => {
   before(async () => {
     platform = await startPlatform();
     source = await createDatabase(platform.cluster, 'shop');
-    const client = await connect('shop', source);
-    await client.query(`
-      create table customers (id int primary key, name text, email text);
-      insert into customers select g, 'customer ' || g, 'c' || g || '@example.org' from generate_series(1, 2000) g;
-      create table orders (id bigint primary key, customer_id int references customers, total numeric(10,2), placed_at timestamptz, note text);
-      insert into orders select g, 1 + g % 2000, (g % 977) / 7.0, now() - g * interval '1 second', md5(g::text) || ' ' || md5((g * 7)::text)
-        from generate_series(1, 1000000) g;`);
-    await client.end();
-    await platform.startWorker();
     nasDir = path.join(platform.dir, 'nas');
     await mkdir(nasDir, { recursive: true });
     services = createConsoleServices(platform.services);
-    server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
-    browser = await launchChromium();
+    const port = await freePort();
+    // The table fills while the worker, the console and the browser start; each is kept as it comes up, so that
+    // `after` closes whatever started when another part failed.
+    const { loaded } = await startLoading('shop', source, SHOP_SQL);
+    const ready = await Promise.allSettled([
+      loaded,
+      platform.startWorker(),
+      startWebServer({ services, host: '127.0.0.1', port, log: () => undefined }).then((started) => {
+        server = started;
+      }),
+      launchChromium().then((started) => {
+        browser = started;
+      }),
+    ]);
+    for (const r of ready) if (r.status === 'rejected') throw r.reason;
     context = await browser.newContext({
       viewport: { width: 1280, height: 900 },
       timezoneId: 'Europe/Berlin',

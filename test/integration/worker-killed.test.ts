@@ -8,11 +8,12 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { DecryptStream } from '../../lib/crypto/chunked-gcm.ts';
-import { connect, targetUrl } from '../../lib/pg/connection.ts';
+import { targetUrl } from '../../lib/pg/connection.ts';
 import { backupProgressQuery, cancelBackupSignal } from '../../temporal/contracts/backup.ts';
 import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { startMoto, type MotoServer } from '../support/servers/moto.ts';
+import { startLoading } from '../support/loading.ts';
 import { waitFor } from '../support/wait.ts';
 
 /** The real worker program, as `npm start` runs it, in its own process so that it can be killed. */
@@ -63,6 +64,10 @@ async function startBackupUntilUploading(platform: Platform) {
   return { dir, before, started };
 }
 
+/** Large enough that the dump runs for several seconds on this machine, so the kill lands mid-stream. */
+const READINGS_SQL = `create table readings (id bigint primary key, sensor int, value double precision, note text);
+  insert into readings select g, g % 977, random(), md5(g::text) || md5((g * 7)::text) from generate_series(1, 2500000) g`;
+
 describe('a backup interrupted midway: worker killed, or cancelled', () => {
   let platform: Platform;
   let moto: MotoServer;
@@ -73,15 +78,16 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
   before(async () => {
     platform = await startPlatform();
     const source = await createDatabase(platform.cluster, 'bulk');
-    const client = await connect('bulk', source);
-    // Large enough that the dump runs for several seconds on this machine, so the kill lands mid-stream.
-    await client.query(`create table readings (id bigint primary key, sensor int, value double precision, note text)`);
-    await client.query(
-      `insert into readings select g, g % 977, random(), md5(g::text) || md5((g * 7)::text) from generate_series(1, 2500000) g`,
-    );
-    await client.end();
     // Two destinations: the local directory and an S3 bucket, where a killed upload is a multipart upload left open.
-    moto = await startMoto();
+    // moto starts while the table fills; both are awaited, so that `after` stops whichever started.
+    const { loaded } = await startLoading('bulk', source, READINGS_SQL);
+    const ready = await Promise.allSettled([
+      loaded,
+      startMoto().then((started) => {
+        moto = started;
+      }),
+    ]);
+    for (const r of ready) if (r.status === 'rejected') throw r.reason;
     s3 = new S3Client({
       endpoint: moto.endpoint,
       region: moto.region,

@@ -22,7 +22,7 @@ import {
   stopWalArchiverSignal,
 } from '../../temporal/contracts/pitr.ts';
 import { createDatabase, startPlatform, startTestCluster, type Platform } from './platform.ts';
-import { waitFor } from './wait.ts';
+import { settledWithin, waitFor } from './wait.ts';
 
 const run = promisify(execFile);
 
@@ -162,7 +162,7 @@ export async function stopPitrPlatform(parts: {
 export async function stopArchiver(platform: Platform, database: string): Promise<void> {
   const handle = platform.client.workflow.getHandle(`wal/${database}`);
   await handle.signal(stopWalArchiverSignal, 'test over').catch(() => undefined);
-  await Promise.race([handle.result().catch(() => undefined), new Promise((r) => setTimeout(r, 15_000))]);
+  await settledWithin(15_000, handle.result());
 }
 
 export async function takeBaseBackup(platform: Platform, database: string, id: string): Promise<BaseBackupProgress> {

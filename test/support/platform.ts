@@ -191,6 +191,22 @@ async function startLocalTemporal(options: PlatformOptions) {
   }
 }
 
+/**
+ * PostgreSQL and Temporal's dev server, started side by side: neither needs the other to start, and each spends
+ * most of its start-up waiting (initdb's fsyncs, the dev server's listeners). When one fails, the other is stopped.
+ */
+async function startServers(dir: string, options: PlatformOptions) {
+  const [cluster, temporal] = await Promise.allSettled([startTestCluster(dir), startLocalTemporal(options)]);
+  if (cluster.status === 'fulfilled' && temporal.status === 'fulfilled')
+    return { cluster: cluster.value, env: temporal.value.env, temporalPort: temporal.value.temporalPort };
+  if (temporal.status === 'fulfilled') await temporal.value.env.teardown().catch(() => undefined);
+  if (cluster.status === 'fulfilled') {
+    await cluster.value.stop('immediate').catch(() => undefined);
+    liveClusters.delete(cluster.value.dataDir);
+  }
+  throw cluster.status === 'rejected' ? cluster.reason : (temporal as PromiseRejectedResult).reason;
+}
+
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
   const workerLogger = options.onWorkerLog
     ? capturedLogger('test-worker', options.onWorkerLog)
@@ -198,9 +214,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   quietTemporalRuntime(options.onWorkerLog ? workerLogger : undefined);
   const dir = await mkdtemp(path.join(tmpdir(), 'hindsight-it-'));
   await chmod(dir, 0o755);
-  const cluster = await startTestCluster(dir);
+  const { cluster, env, temporalPort } = await startServers(dir, options);
   const catalogTarget = await createDatabase(cluster, 'catalog');
-  const { env, temporalPort } = await startLocalTemporal(options);
   const backupsDir = path.join(dir, 'backups');
   await mkdir(backupsDir, { recursive: true });
   const configEnv = {
@@ -265,8 +280,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     async stop() {
       await platform.stopWorker().catch(() => undefined);
       await runtime.close().catch(() => undefined);
-      await env.teardown().catch(() => undefined);
-      await cluster.stop('immediate').catch(() => undefined);
+      await Promise.all([env.teardown().catch(() => undefined), cluster.stop('immediate').catch(() => undefined)]);
       liveClusters.delete(cluster.dataDir);
       await rm(dir, { recursive: true, force: true });
     },
