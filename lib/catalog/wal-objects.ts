@@ -243,16 +243,11 @@ export async function removeSegmentsBefore(
   return rowCount ?? 0;
 }
 
-/** Forgets a timeline history file's row (retention removed the object first). */
-export async function removeHistory(
-  db: Queryable,
-  database: string,
-  systemIdentifier: string,
-  timeline: number,
-): Promise<void> {
+/** Forgets the history files' rows of these timelines (retention removed the objects first). */
+export async function removeHistories(db: Queryable, database: string, sysid: string, timelines: number[]) {
   await db.query(
     `delete from wal_histories h using databases d
-     where d.id = h.database_id and d.name = $1 and h.system_identifier = $2 and h.timeline = $3`,
-    [database, systemIdentifier, timeline],
+     where d.id = h.database_id and d.name = $1 and h.system_identifier = $2 and h.timeline = any($3::int[])`,
+    [database, sysid, timelines],
   );
 }

@@ -133,6 +133,6 @@ export async function pruneWal(
     });
   }
   for (const [timeline, cut] of cuts) await catalog.wal.removeSegmentsBefore(database, sysid, timeline, cut);
-  for (const timeline of histories) await catalog.wal.removeHistory(database, sysid, timeline);
+  if (histories.length > 0) await catalog.wal.removeHistories(database, sysid, [...histories]);
   return result;
 }
