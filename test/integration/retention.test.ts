@@ -7,6 +7,7 @@ import { targetUrl } from '../../lib/pg/connection.ts';
 import { formatLsn } from '../../lib/wal/lsn.ts';
 import { retentionPlanQuery } from '../../temporal/contracts/retention.ts';
 import { createFilledDatabase, type Platform } from '../support/platform.ts';
+import { startSignedInConsole } from '../support/console.ts';
 import { restoredRows, takeBaseBackup, waitUntilArchived, type Row } from '../support/pitr-fixture.ts';
 import { usePitrScenario } from '../support/pitr-scenario.ts';
 
@@ -164,6 +165,25 @@ describe('retention of a PITR archive: old base backups and the WAL before the o
         bytes: doomed.reduce((sum, s) => sum + s.storedBytes, 0),
       },
     ]);
+
+    // The console's preview, posted as a plain HTML form (no JavaScript), shows the same plan.
+    const web = await startSignedInConsole(platform);
+    try {
+      const response = await web.fetch(`${web.url}/databases/ledger?/retentionPreview`, {
+        method: 'POST',
+        body: new URLSearchParams({ kind: 'count', keepLast: '2' }).toString(),
+        headers: { origin: web.url, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      const html = await response.text();
+      assert.equal(response.status, 200, html.slice(0, 300));
+      const shown = (testid: string, attribute: string) =>
+        [...html.matchAll(new RegExp(`data-testid="${testid}" ${attribute}="([^"]+)"`, 'g'))].map((m) => m[1]!);
+      assert.deepEqual(shown('retention-base-delete', 'data-base-backup-id').sort(), [b1.id, b2.id].sort());
+      assert.deepEqual(shown('retention-wal-cut', 'data-timeline'), ['1']);
+      assert.ok(html.includes(`${doomed[0]!.name}..${doomed.at(-1)!.name}`), 'the WAL range is shown');
+    } finally {
+      await web.close();
+    }
 
     await platform.ops.setRetentionPolicy('ledger', { kind: 'count', keepLast: 2 });
     const outcome = await (await platform.ops.startRetention('ledger')).result();
