@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import type { BaseBackupRecord } from '../../lib/catalog/wal.ts';
+import type { BaseBackupRecord, WalSegmentRecord } from '../../lib/catalog/wal.ts';
 import { targetUrl } from '../../lib/pg/connection.ts';
 import { formatLsn } from '../../lib/wal/lsn.ts';
 import { retentionPlanQuery } from '../../temporal/contracts/retention.ts';
@@ -104,6 +104,61 @@ describe('retention: a policy prunes old backups from storage, never the ones it
   });
 });
 
+/** The console's preview, posted as a plain HTML form (no JavaScript), shows the plan's base backups and WAL. */
+async function assertConsolePreview(platform: Platform, deleted: string[], doomed: WalSegmentRecord[]): Promise<void> {
+  const web = await startSignedInConsole(platform);
+  try {
+    const response = await web.fetch(`${web.url}/databases/ledger?/retentionPreview`, {
+      method: 'POST',
+      body: new URLSearchParams({ kind: 'count', keepLast: '2' }).toString(),
+      headers: { origin: web.url, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    const html = await response.text();
+    assert.equal(response.status, 200, html.slice(0, 300));
+    const shown = (testid: string, attribute: string) =>
+      [...html.matchAll(new RegExp(`data-testid="${testid}" ${attribute}="([^"]+)"`, 'g'))].map((m) => m[1]!);
+    assert.deepEqual(shown('retention-base-delete', 'data-base-backup-id').sort(), [...deleted].sort());
+    assert.deepEqual(shown('retention-wal-cut', 'data-timeline'), ['1']);
+    assert.ok(html.includes(`${doomed[0]!.name}..${doomed.at(-1)!.name}`), 'the WAL range is shown');
+  } finally {
+    await web.close();
+  }
+}
+
+const mark = async (note: string): Promise<Row> => {
+  const [row] = await pitr.source.query<Row>(
+    'insert into events (at, note) values (clock_timestamp(), $1) returning id, at',
+    [note],
+  );
+  return row!;
+};
+
+/** A segment lost from storage inside the kept window: the plan and the run refuse, and nothing goes. */
+async function assertRefusal(listWal: () => Promise<string[]>): Promise<void> {
+  const { platform } = pitr;
+  const { catalog } = platform.runtime;
+  const [b4, b3] = await catalog.wal.baseBackupsOf('ledger', { status: 'complete' });
+  // Under keepLast 1 the run would delete b3 and the WAL up to b4; the hole lies after b4's start.
+  const inWindow = (await catalog.wal.segmentsOf('ledger')).find((s) => s.complete && s.endLsn > b4!.startLsn!);
+  assert.ok(inWindow, 'a complete segment after the newest base backup');
+  await rm(path.join(platform.backupsDir, inWindow.objectKey));
+  const walBefore = await listWal();
+  const segmentsBefore = (await catalog.wal.segmentsOf('ledger')).map((s) => s.name);
+
+  await platform.ops.setRetentionPolicy('ledger', { kind: 'count', keepLast: 1 });
+  const { plan } = await platform.ops.retentionPlan('ledger');
+  assert.match(plan.walRefusal ?? '', new RegExp(`WAL segment ${inWindow.name} \\(timeline 1\\) is missing`));
+  await assert.rejects((await platform.ops.startRetention('ledger')).result(), (error: Error) => {
+    assert.match(String((error as { cause?: Error }).cause?.message), new RegExp(`WAL segment ${inWindow.name}`));
+    return true;
+  });
+  const walAfter = new Set(await listWal());
+  for (const file of walBefore) assert.ok(walAfter.has(file), `${file} is still in storage`);
+  assert.equal((await catalog.wal.getBaseBackup(b3!.id)).status, 'complete');
+  const left = new Set((await catalog.wal.segmentsOf('ledger')).map((s) => s.name));
+  for (const name of segmentsBefore) assert.ok(left.has(name), `${name} is still in the catalog`);
+}
+
 /**
  * The PITR archive under a policy: four base backups with WAL between them, a count policy that
  * keeps the two newest. Times are real (no backdating: a restore to a time needs the commit times
@@ -115,13 +170,6 @@ describe('retention of a PITR archive: old base backups and the WAL before the o
   const archiveDir = () => path.join(pitr.platform.backupsDir, 'pitr', sysid);
   const listWal = async () => (await readdir(path.join(archiveDir(), 'wal'))).sort();
   const listBase = async () => (await readdir(path.join(archiveDir(), 'base'))).sort();
-  const mark = async (note: string): Promise<Row> => {
-    const [row] = await pitr.source.query<Row>(
-      'insert into events (at, note) values (clock_timestamp(), $1) returning id, at',
-      [note],
-    );
-    return row!;
-  };
 
   before(async () => {
     const { platform, source } = pitr;
@@ -166,24 +214,7 @@ describe('retention of a PITR archive: old base backups and the WAL before the o
       },
     ]);
 
-    // The console's preview, posted as a plain HTML form (no JavaScript), shows the same plan.
-    const web = await startSignedInConsole(platform);
-    try {
-      const response = await web.fetch(`${web.url}/databases/ledger?/retentionPreview`, {
-        method: 'POST',
-        body: new URLSearchParams({ kind: 'count', keepLast: '2' }).toString(),
-        headers: { origin: web.url, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
-      });
-      const html = await response.text();
-      assert.equal(response.status, 200, html.slice(0, 300));
-      const shown = (testid: string, attribute: string) =>
-        [...html.matchAll(new RegExp(`data-testid="${testid}" ${attribute}="([^"]+)"`, 'g'))].map((m) => m[1]!);
-      assert.deepEqual(shown('retention-base-delete', 'data-base-backup-id').sort(), [b1.id, b2.id].sort());
-      assert.deepEqual(shown('retention-wal-cut', 'data-timeline'), ['1']);
-      assert.ok(html.includes(`${doomed[0]!.name}..${doomed.at(-1)!.name}`), 'the WAL range is shown');
-    } finally {
-      await web.close();
-    }
+    await assertConsolePreview(platform, [b1.id, b2.id], doomed);
 
     await platform.ops.setRetentionPolicy('ledger', { kind: 'count', keepLast: 2 });
     const outcome = await (await platform.ops.startRetention('ledger')).result();
@@ -217,28 +248,5 @@ describe('retention of a PITR archive: old base backups and the WAL before the o
     assert.ok(!ids.has(after3.id), 'the row written after T is not');
   });
 
-  it('refuses, deleting nothing, when a kept window has lost a WAL segment', async () => {
-    const { platform } = pitr;
-    const { catalog } = platform.runtime;
-    const [b4, b3] = await catalog.wal.baseBackupsOf('ledger', { status: 'complete' });
-    // Under keepLast 1 the run would delete b3 and the WAL up to b4; the hole lies after b4's start.
-    const inWindow = (await catalog.wal.segmentsOf('ledger')).find((s) => s.complete && s.endLsn > b4!.startLsn!);
-    assert.ok(inWindow, 'a complete segment after the newest base backup');
-    await rm(path.join(platform.backupsDir, inWindow.objectKey));
-    const walBefore = await listWal();
-    const segmentsBefore = (await catalog.wal.segmentsOf('ledger')).map((s) => s.name);
-
-    await platform.ops.setRetentionPolicy('ledger', { kind: 'count', keepLast: 1 });
-    const { plan } = await platform.ops.retentionPlan('ledger');
-    assert.match(plan.walRefusal ?? '', new RegExp(`WAL segment ${inWindow.name} \\(timeline 1\\) is missing`));
-    await assert.rejects((await platform.ops.startRetention('ledger')).result(), (error: Error) => {
-      assert.match(String((error as { cause?: Error }).cause?.message), new RegExp(`WAL segment ${inWindow.name}`));
-      return true;
-    });
-    const walAfter = new Set(await listWal());
-    for (const file of walBefore) assert.ok(walAfter.has(file), `${file} is still in storage`);
-    assert.equal((await catalog.wal.getBaseBackup(b3!.id)).status, 'complete');
-    const left = new Set((await catalog.wal.segmentsOf('ledger')).map((s) => s.name));
-    for (const name of segmentsBefore) assert.ok(left.has(name), `${name} is still in the catalog`);
-  });
+  it('refuses, deleting nothing, when a kept window has lost a WAL segment', () => assertRefusal(listWal));
 });
