@@ -1,10 +1,13 @@
 import type { Catalog } from '../lib/catalog/catalog.ts';
 import { backupObjectKeys, manifestKey, storedDatabaseName } from '../lib/backup/ids.ts';
-import { errorMessage } from '../lib/errors.ts';
+import { errorMessage, HindsightError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RetentionPlan } from '../lib/retention/planner.ts';
 import { planForDatabase } from '../lib/retention/plan-for-database.ts';
+import { pruneWal, removeBaseBackup, type WalCutOrder, type WalPruneResult } from '../lib/retention/prune-archive.ts';
+import { compareLsn } from '../lib/retention/wal-position.ts';
 import { bindActivities } from './bind.ts';
+import { heartbeatWhile } from './progress.ts';
 import { driverFor } from './storage-access.ts';
 
 export interface RetentionDeps {
@@ -59,5 +62,61 @@ async function deleteBackupEverywhere(
   return { deleted: true };
 }
 
+export interface ArchivePruneInput {
+  database: string;
+  baseBackups: string[];
+  walCuts: WalCutOrder[];
+  histories: number[];
+}
+
+export interface ArchivePruneOutcome {
+  deletedBaseBackups: string[];
+  skippedBaseBackups: Array<{ id: string; why: string }>;
+  wal: WalPruneResult;
+}
+
+const noWal: WalPruneResult = { segments: 0, objects: 0, indexBatches: 0, histories: 0 };
+
+/**
+ * Deletes the base backups and WAL a plan chose, after planning again from what the catalog and
+ * storage hold now: only what both plans delete goes (a base backup a restore started using since
+ * is kept, a cut never moves past where either plan put it), and a hole found now refuses the run.
+ */
+async function pruneArchive(deps: RetentionDeps, input: ArchivePruneInput): Promise<ArchivePruneOutcome> {
+  const { catalog, logger } = deps;
+  const fresh = await planForDatabase(catalog, input.database, new Date());
+  if (fresh.plan.walRefusal) throw new HindsightError('conflict', fresh.plan.walRefusal);
+  const outcome: ArchivePruneOutcome = { deletedBaseBackups: [], skippedBaseBackups: [], wal: noWal };
+  if (fresh.archive === null) return outcome;
+  const doomed = new Set(fresh.plan.deleteBaseBackups.map((d) => d.id));
+  for (const id of input.baseBackups) {
+    if (!doomed.has(id)) {
+      outcome.skippedBaseBackups.push({ id, why: 'kept by the plan made at deletion time (in use or needed since)' });
+    } else if (await removeBaseBackup(catalog, id)) outcome.deletedBaseBackups.push(id);
+  }
+  const freshCuts = new Map((fresh.plan.walCuts ?? []).map((c) => [c.timeline, c.cutLsn]));
+  const orders = input.walCuts.flatMap((c) => {
+    const current = freshCuts.get(c.timeline);
+    if (current === undefined) return [];
+    return [{ timeline: c.timeline, cutLsn: compareLsn(current, c.cutLsn) < 0 ? current : c.cutLsn }];
+  });
+  const histories = input.histories.filter((t) => fresh.plan.deleteHistories?.includes(t));
+  const { systemIdentifier, segmentSize } = fresh.archive;
+  let removed = 0;
+  outcome.wal = await heartbeatWhile(
+    10_000,
+    () =>
+      pruneWal(catalog, { database: input.database, systemIdentifier, segmentSize }, orders, histories, (done) => {
+        removed = done;
+      }),
+    () => ({ removed }),
+  );
+  logger.info(
+    { database: input.database, baseBackups: outcome.deletedBaseBackups, ...outcome.wal },
+    'PITR archive pruned by retention',
+  );
+  return outcome;
+}
+
 export const createRetentionActivities = (deps: RetentionDeps) =>
-  bindActivities(deps, { planRetentionFor, deleteBackupEverywhere });
+  bindActivities(deps, { planRetentionFor, deleteBackupEverywhere, pruneArchive });

@@ -329,7 +329,8 @@ export const databasesEndpoints: Endpoint[] = [
     status: 200,
     summary: 'Retention dry run',
     description: 'What the stored policy (or the one given) would keep and delete now, and why. Nothing is deleted.',
-    response: 'The plan: each backup kept or deleted with its reasons',
+    response:
+      'The plan: each backup and base backup kept or deleted with its reasons, and per timeline the WAL to delete (walCuts: first..last segment and LSN, segments, bytes), history files to delete and walRefusal',
     handler: async ({ domain, actor, params: p, query }) =>
       domain.retention.plan(actor(), p.name, parseJsonQuery('policy', query.policy)),
   }),

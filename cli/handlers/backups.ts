@@ -8,6 +8,7 @@ import type { Services } from '../../services/index.ts';
 import type { BackupOutcome, ReplicateOutcome } from '../../temporal/contracts/backup.ts';
 import { backupLines, verificationLine, verificationState } from '../backup-output.ts';
 import { requireOutputDirectory } from '../file-args.ts';
+import { printArchivePlan, runLine } from '../retention-output.ts';
 import { formatBytes, printJson, printList, printTable, UsageError } from '../output.ts';
 import { nameList, readConfigArgument, sessionAs } from '../session.ts';
 import type { Invocation } from '../commands/types.ts';
@@ -81,10 +82,7 @@ export async function retention({ args: [database], flags }: Invocation): Promis
       if (!flags.wait) return void process.stdout.write(`${started.workflowId}\n`);
       const outcome = await started.result();
       if (json) printJson(outcome);
-      else
-        process.stdout.write(
-          `retention of "${database}": ${outcome.deleted.length} deleted, ${outcome.kept} kept${outcome.skipped.length ? `, ${outcome.skipped.length} skipped` : ''}\n`,
-        );
+      else process.stdout.write(runLine(database!, outcome));
       return;
     }
     if (flags.save) {
@@ -103,6 +101,7 @@ export async function retention({ args: [database], flags }: Invocation): Promis
       ...plan.delete.map((d) => ({ backup: d.id, decision: 'delete', why: d.reason })),
       ...plan.keep.map((k) => ({ backup: k.id, decision: 'keep', why: k.reasons.join('; ') })),
     ]);
+    printArchivePlan(plan);
   });
 }
 

@@ -226,3 +226,28 @@ export async function historiesOf(
     ...fieldsOf(r, ['system_identifier', 'timeline', 'content', 'storage_name', 'object_key', 'received_at']),
   }));
 }
+
+/** Forgets every segment row of a timeline that ends at or before `lsn` (retention removed the objects first). */
+export async function removeSegmentsBefore(
+  db: Queryable,
+  database: string,
+  systemIdentifier: string,
+  timeline: number,
+  lsn: Lsn,
+): Promise<number> {
+  const { rowCount } = await db.query(
+    `delete from wal_segments s using databases d
+     where d.id = s.database_id and d.name = $1 and s.system_identifier = $2 and s.timeline = $3 and s.end_lsn <= $4`,
+    [database, systemIdentifier, timeline, lsn.toString()],
+  );
+  return rowCount ?? 0;
+}
+
+/** Forgets the history files' rows of these timelines (retention removed the objects first). */
+export async function removeHistories(db: Queryable, database: string, sysid: string, timelines: number[]) {
+  await db.query(
+    `delete from wal_histories h using databases d
+     where d.id = h.database_id and d.name = $1 and h.system_identifier = $2 and h.timeline = any($3::int[])`,
+    [database, sysid, timelines],
+  );
+}

@@ -24,7 +24,9 @@ import {
   latestDurable,
   recordHistory,
   recordSegment,
+  removeHistories,
   removeSegment,
+  removeSegmentsBefore,
   segmentsOf,
 } from './wal-objects.ts';
 
@@ -52,7 +54,9 @@ export function createWalStore(pool: pg.Pool, keys: Keyring) {
       segmentsOf,
       getSegment,
       removeSegment,
+      removeSegmentsBefore,
       recordHistory,
+      removeHistories,
       historiesOf,
       latestDurable,
       beginBaseBackup,

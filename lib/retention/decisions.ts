@@ -6,6 +6,8 @@ import type { DeleteDecision, KeepDecision } from './plan-types.ts';
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 
+export const plural = (count: number, one: string, many: string): string => (count === 1 ? one : `${count} ${many}`);
+
 export const reasons = {
   young: 'younger than one hour',
   newestVerified: 'newest verified backup',

@@ -1,7 +1,6 @@
 import type { GfsPolicy, GfsTier } from './policy.ts';
 import { gfsTiers } from './policy.ts';
 import { addReason, DAY_MS } from './decisions.ts';
-import type { PlannedBackup } from './plan-types.ts';
 
 /** Grandfather-father-son retention: which calendar bucket of each tier a backup falls in. */
 
@@ -84,7 +83,10 @@ export function tierReason(tier: GfsTier, key: string): string {
 }
 
 /** Backups each tier keeps: the newest backup of each of the tier's N most recent non-empty buckets. */
-export function gfsKeeps(policy: GfsPolicy, sorted: readonly PlannedBackup[]): Map<string, string[]> {
+export function gfsKeeps(
+  policy: GfsPolicy,
+  sorted: ReadonlyArray<{ id: string; finishedAt: Date }>,
+): Map<string, string[]> {
   const keeps = new Map<string, string[]>();
   const fields = sorted.map((backup) => localFields(backup.finishedAt, policy.timezone));
   for (const tier of gfsTiers) {

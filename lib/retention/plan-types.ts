@@ -31,6 +31,16 @@ export interface PlannedWalSegment {
   startLsn: string;
   /** First position after the segment. */
   endLsn: string;
+  /** Bytes the object takes in storage (shown in the plan). */
+  storedBytes?: number;
+  /** False when the catalog lists it but storage does not hold it: a hole, never assumed present. */
+  present?: boolean;
+}
+
+/** A timeline history file: `<timeline>.history`, listing every ancestor and where it was left. */
+export interface PlannedHistory {
+  timeline: number;
+  content: string;
 }
 
 export interface PitrFacts {
@@ -38,6 +48,15 @@ export interface PitrFacts {
   windowDays: number;
   baseBackups: PlannedBaseBackup[];
   walSegments: PlannedWalSegment[];
+  /** History files of the archive: how timelines descend from each other (wal-cuts.ts). */
+  histories?: PlannedHistory[];
+  /**
+   * With it, the WAL each kept base backup replays up to the newest archived position is checked
+   * for holes, and a hole refuses the plan (wal-gaps.ts).
+   */
+  segmentSize?: number;
+  /** The policy that keeps logical backups also keeps base backups by their finish time. */
+  byPolicy?: boolean;
 }
 
 export interface RetentionInput {
@@ -62,11 +81,31 @@ export interface WalCut {
   lsn: string;
 }
 
+/** The WAL one timeline loses: every segment ending at or before `cutLsn`. */
+export interface WalTimelineCut {
+  timeline: number;
+  cutLsn: string;
+  /** The first and last segment deleted, by name and position (first's start, last's end). */
+  first: string;
+  last: string;
+  firstLsn: string;
+  lastLsn: string;
+  segments: number;
+  /** Sum of the deleted segments' stored bytes. */
+  bytes: number;
+}
+
 export interface RetentionPlan {
   keep: KeepDecision[];
   delete: DeleteDecision[];
   keepBaseBackups: KeepDecision[];
   deleteBaseBackups: DeleteDecision[];
   deleteWalBefore: WalCut | null;
+  /** Per timeline, the WAL to delete (empty when none or refused). The planner fills these three; older results lack them. */
+  walCuts?: WalTimelineCut[];
+  /** Timelines whose history file no kept WAL or base backup needs any more. */
+  deleteHistories?: number[];
+  /** Why nothing of the PITR archive may be deleted (a hole inside a kept window); null when none. */
+  walRefusal?: string | null;
   summary: string;
 }

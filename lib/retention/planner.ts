@@ -1,9 +1,9 @@
 import { HindsightError } from '../errors.ts';
 import { gfsTiers, parseRetentionPolicy, type RetentionPolicy } from './policy.ts';
-import { addReason, checkInput, DAY_MS, HOUR_MS, newestFirst, reasons, split } from './decisions.ts';
-import { gfsKeeps } from './gfs-buckets.ts';
+import { addReason, checkInput, HOUR_MS, newestFirst, plural, reasons, split } from './decisions.ts';
+import { applyPolicy } from './policy-keeps.ts';
 import { planPitr, type BaseBackupPlan } from './pitr-plan.ts';
-import { isWalSegmentBefore } from './wal-position.ts';
+import { planWal, type WalPlan } from './wal-plan.ts';
 import type { DeleteDecision, KeepDecision, PlannedBackup, RetentionInput, RetentionPlan } from './plan-types.ts';
 
 /**
@@ -16,35 +16,6 @@ export type * from './plan-types.ts';
 export { newestFirst, reasons } from './decisions.ts';
 export { bucketKey, bucketKeyOf, gfsKeeps, isoWeek, localFields, tierReason, type LocalFields } from './gfs-buckets.ts';
 export { compareLsn, formatLsn, isWalSegmentBefore, parseLsn } from './wal-position.ts';
-
-const plural = (count: number, one: string, many: string): string => (count === 1 ? one : `${count} ${many}`);
-
-interface PolicyOutcome {
-  keeps: Map<string, string[]>;
-  deleteReason: string;
-}
-
-function applyPolicy(policy: RetentionPolicy, sorted: readonly PlannedBackup[], now: Date): PolicyOutcome {
-  const keeps = new Map<string, string[]>();
-  switch (policy.kind) {
-    case 'time': {
-      const cutoff = now.getTime() - policy.keepDays * DAY_MS;
-      const reason = `within the last ${plural(policy.keepDays, 'day', 'days')}`;
-      for (const backup of sorted) if (backup.finishedAt.getTime() >= cutoff) addReason(keeps, backup.id, reason);
-      return { keeps, deleteReason: `older than ${plural(policy.keepDays, 'one day', 'days')}` };
-    }
-    case 'count': {
-      const reason = policy.keepLast === 1 ? 'the newest backup' : `one of the ${policy.keepLast} newest`;
-      for (const backup of sorted.slice(0, policy.keepLast)) addReason(keeps, backup.id, reason);
-      return {
-        keeps,
-        deleteReason: policy.keepLast === 1 ? 'not the newest backup' : `not one of the ${policy.keepLast} newest`,
-      };
-    }
-    case 'gfs':
-      return { keeps: gfsKeeps(policy, sorted), deleteReason: reasons.outsideTiers };
-  }
-}
 
 export function describePolicy(policy: RetentionPolicy): string {
   switch (policy.kind) {
@@ -80,11 +51,22 @@ function planBackups(
   return split(sorted, keeps, deleteReason);
 }
 
+function describeWal(wal: WalPlan): string {
+  if (wal.walRefusal !== null) return `WAL retention refused: ${wal.walRefusal}`;
+  if (wal.walCuts.length === 0) return 'no WAL to delete';
+  return wal.walCuts
+    .map(
+      (c) =>
+        `delete ${plural(c.segments, 'one WAL segment', 'WAL segments')} before ${c.cutLsn} (timeline ${c.timeline})`,
+    )
+    .join('; ');
+}
+
 function summarize(
   policy: RetentionPolicy,
   backups: { keep: KeepDecision[]; delete: DeleteDecision[] },
   pitr: BaseBackupPlan | null,
-  walCount: number,
+  wal: WalPlan,
 ): string {
   const total = backups.keep.length + backups.delete.length;
   const parts = [
@@ -93,11 +75,7 @@ function summarize(
   if (pitr !== null) {
     const bases = pitr.keep.length + pitr.delete.length;
     parts.push(`keep ${pitr.keep.length} of ${bases} base backups, delete ${pitr.delete.length}`);
-    parts.push(
-      pitr.deleteWalBefore === null
-        ? 'no WAL to delete'
-        : `delete ${plural(walCount, 'one WAL segment', 'WAL segments')} before ${pitr.deleteWalBefore.lsn} (timeline ${pitr.deleteWalBefore.timeline})`,
-    );
+    parts.push(describeWal(wal));
   }
   return parts.join('; ');
 }
@@ -109,16 +87,17 @@ export function planRetention(input: RetentionInput): RetentionPlan {
   checkInput(input.backups, 'backup');
 
   const backups = planBackups(policy, input.backups, input.now);
-  const pitr = input.pitr === undefined ? null : planPitr(input.pitr, input.now);
-  const cut = pitr?.deleteWalBefore ?? null;
-  const walCount =
-    cut === null ? 0 : input.pitr!.walSegments.filter((segment) => isWalSegmentBefore(segment, cut)).length;
+  const pitr =
+    input.pitr === undefined ? null : planPitr(input.pitr, input.now, input.pitr.byPolicy ? policy : undefined);
+  const wal: WalPlan =
+    pitr === null ? { walCuts: [], deleteHistories: [], walRefusal: null } : planWal(input.pitr!, pitr);
   return {
     keep: backups.keep,
     delete: backups.delete,
     keepBaseBackups: pitr?.keep ?? [],
     deleteBaseBackups: pitr?.delete ?? [],
-    deleteWalBefore: cut,
-    summary: summarize(policy, backups, pitr, walCount),
+    deleteWalBefore: wal.walRefusal === null ? (pitr?.deleteWalBefore ?? null) : null,
+    ...wal,
+    summary: summarize(policy, backups, pitr, wal),
   };
 }

@@ -32,9 +32,11 @@ export class RetentionService {
 
   /** The dry run: what the policy (saved, or the one given) would keep and delete now, and why. */
   plan(actor: Actor, database: string, policy?: unknown) {
-    return this.ctx.guard.run(actor, { database }, 'history.read', () =>
-      planForDatabase(this.ctx.runtime.catalog, database, new Date(), policy),
-    );
+    return this.ctx.guard.run(actor, { database }, 'history.read', async () => {
+      // The archive's facts (every WAL segment) stay here: the plan already says what they decide.
+      const { policy: parsed, plan } = await planForDatabase(this.ctx.runtime.catalog, database, new Date(), policy);
+      return { policy: parsed, plan };
+    });
   }
 
   /** Runs retention now as a workflow (the same as the daily schedule); a dry run is a read. */

@@ -2,6 +2,7 @@ import { defineQuery } from '@temporalio/workflow';
 import { z } from 'zod';
 import { defineWorkflow } from './common.ts';
 import { databaseNameSchema } from '../../lib/names.ts';
+import type { WalTimelineCut } from '../../lib/retention/plan-types.ts';
 
 /** `gfsRetention`: prunes a database's backups by its policy, daily by the schedule `retention/<db>` or on request (`retention/<db>/<iso-time>`). */
 export const gfsRetentionInput = z
@@ -18,6 +19,12 @@ export interface RetentionPlanView {
   keep: Array<{ id: string; reasons: string[] }>;
   delete: Array<{ id: string; reason: string }>;
   summary: string;
+  /** The PITR archive's part (absent in runs begun before retention pruned archives). */
+  keepBaseBackups?: Array<{ id: string; reasons: string[] }>;
+  deleteBaseBackups?: Array<{ id: string; reason: string }>;
+  walCuts?: WalTimelineCut[];
+  deleteHistories?: number[];
+  walRefusal?: string | null;
 }
 
 export interface RetentionOutcome {
@@ -27,6 +34,11 @@ export interface RetentionOutcome {
   deleted: string[];
   skipped: Array<{ id: string; why: string }>;
   summary: string;
+  /** Base backups removed from the PITR archive, and those a fresh look kept after all. */
+  deletedBaseBackups?: string[];
+  skippedBaseBackups?: Array<{ id: string; why: string }>;
+  /** WAL segments (catalog rows), objects, WAL index batches and history files removed. */
+  wal?: { segments: number; objects: number; indexBatches: number; histories: number };
 }
 
 export const gfsRetentionWorkflow = defineWorkflow<GfsRetentionInput, RetentionOutcome>('gfsRetention', 'retention');

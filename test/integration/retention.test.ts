@@ -1,13 +1,21 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { before, describe, it } from 'node:test';
+import type { BaseBackupRecord, WalSegmentRecord } from '../../lib/catalog/wal.ts';
+import { targetUrl } from '../../lib/pg/connection.ts';
+import { formatLsn } from '../../lib/wal/lsn.ts';
 import { retentionPlanQuery } from '../../temporal/contracts/retention.ts';
-import type { Platform } from '../support/platform.ts';
-import { startSeededPlatform } from '../support/seeded-platform.ts';
+import { createFilledDatabase, type Platform } from '../support/platform.ts';
+import { startSignedInConsole } from '../support/console.ts';
+import { restoredRows, takeBaseBackup, waitUntilArchived, type Row } from '../support/pitr-fixture.ts';
+import { usePitrScenario } from '../support/pitr-scenario.ts';
 
 const DAY = 86_400_000;
+
+// One platform for the file: the PITR scenario's (a source streaming WAL), beside which the logical
+// backups' database lives on the platform's own server.
+const pitr = usePitrScenario('ledger');
 
 describe('retention: a policy prunes old backups from storage, never the ones it must keep', () => {
   let platform: Platform;
@@ -17,8 +25,8 @@ describe('retention: a policy prunes old backups from storage, never the ones it
   before(async () => {
     const items =
       'create table items (id int primary key, name text); insert into items select g, md5(g::text) from generate_series(1, 500) g';
-    let source: PgTarget;
-    ({ platform, source } = await startSeededPlatform('shop', items));
+    platform = pitr.platform;
+    const source = await createFilledDatabase(platform.cluster, 'shop', items);
     await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), verifyAfterBackup: false });
     // Six backups, then aged by rewriting their times in the catalog: 40, 30, 20, 10, 2 days and 5 minutes.
     for (const ageDays of [40, 30, 20, 10, 2, 5 / 1440]) {
@@ -32,10 +40,6 @@ describe('retention: a policy prunes old backups from storage, never the ones it
         at,
       ]);
     }
-  });
-
-  after(async () => {
-    await platform?.stop();
   });
 
   it('refuses a bad policy with the field named', async () => {
@@ -98,4 +102,151 @@ describe('retention: a policy prunes old backups from storage, never the ones it
     const again = await (await platform.ops.startRetention('shop')).result();
     assert.deepEqual(again.deleted, []);
   });
+});
+
+/** The console's preview, posted as a plain HTML form (no JavaScript), shows the plan's base backups and WAL. */
+async function assertConsolePreview(platform: Platform, deleted: string[], doomed: WalSegmentRecord[]): Promise<void> {
+  const web = await startSignedInConsole(platform);
+  try {
+    const response = await web.fetch(`${web.url}/databases/ledger?/retentionPreview`, {
+      method: 'POST',
+      body: new URLSearchParams({ kind: 'count', keepLast: '2' }).toString(),
+      headers: { origin: web.url, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    const html = await response.text();
+    assert.equal(response.status, 200, html.slice(0, 300));
+    const shown = (testid: string, attribute: string) =>
+      [...html.matchAll(new RegExp(`data-testid="${testid}" ${attribute}="([^"]+)"`, 'g'))].map((m) => m[1]!);
+    assert.deepEqual(shown('retention-base-delete', 'data-base-backup-id').sort(), [...deleted].sort());
+    assert.deepEqual(shown('retention-wal-cut', 'data-timeline'), ['1']);
+    assert.ok(html.includes(`${doomed[0]!.name}..${doomed.at(-1)!.name}`), 'the WAL range is shown');
+  } finally {
+    await web.close();
+  }
+}
+
+const mark = async (note: string): Promise<Row> => {
+  const [row] = await pitr.source.query<Row>(
+    'insert into events (at, note) values (clock_timestamp(), $1) returning id, at',
+    [note],
+  );
+  return row!;
+};
+
+/** A segment lost from storage inside the kept window: the plan and the run refuse, and nothing goes. */
+async function assertRefusal(listWal: () => Promise<string[]>): Promise<void> {
+  const { platform } = pitr;
+  const { catalog } = platform.runtime;
+  const [b4, b3] = await catalog.wal.baseBackupsOf('ledger', { status: 'complete' });
+  // Under keepLast 1 the run would delete b3 and the WAL up to b4; the hole lies after b4's start.
+  const inWindow = (await catalog.wal.segmentsOf('ledger')).find((s) => s.complete && s.endLsn > b4!.startLsn!);
+  assert.ok(inWindow, 'a complete segment after the newest base backup');
+  await rm(path.join(platform.backupsDir, inWindow.objectKey));
+  const walBefore = await listWal();
+  const segmentsBefore = (await catalog.wal.segmentsOf('ledger')).map((s) => s.name);
+
+  await platform.ops.setRetentionPolicy('ledger', { kind: 'count', keepLast: 1 });
+  const { plan } = await platform.ops.retentionPlan('ledger');
+  assert.match(plan.walRefusal ?? '', new RegExp(`WAL segment ${inWindow.name} \\(timeline 1\\) is missing`));
+  await assert.rejects((await platform.ops.startRetention('ledger')).result(), (error: Error) => {
+    assert.match(String((error as { cause?: Error }).cause?.message), new RegExp(`WAL segment ${inWindow.name}`));
+    return true;
+  });
+  const walAfter = new Set(await listWal());
+  for (const file of walBefore) assert.ok(walAfter.has(file), `${file} is still in storage`);
+  assert.equal((await catalog.wal.getBaseBackup(b3!.id)).status, 'complete');
+  const left = new Set((await catalog.wal.segmentsOf('ledger')).map((s) => s.name));
+  for (const name of segmentsBefore) assert.ok(left.has(name), `${name} is still in the catalog`);
+}
+
+/**
+ * The PITR archive under a policy: four base backups with WAL between them, a count policy that
+ * keeps the two newest. Times are real (no backdating: a restore to a time needs the commit times
+ * the WAL holds), so "days" are the stretches between base backups.
+ */
+describe('retention of a PITR archive: old base backups and the WAL before the oldest kept one go, the kept windows stay whole', () => {
+  const marks: Row[] = [];
+  let sysid = '';
+  const archiveDir = () => path.join(pitr.platform.backupsDir, 'pitr', sysid);
+  const listWal = async () => (await readdir(path.join(archiveDir(), 'wal'))).sort();
+  const listBase = async () => (await readdir(path.join(archiveDir(), 'base'))).sort();
+
+  before(async () => {
+    const { platform, source } = pitr;
+    await platform.runtime.catalog.wal.updateSettings('ledger', { baseBackupFullEvery: 1 });
+    for (let i = 1; i <= 4; i++) {
+      await takeBaseBackup(platform, 'ledger', `b${i}`);
+      // Two rows 300 ms apart after each base backup: a restore target between them.
+      marks.push(await mark(`after b${i}`));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      marks.push(await mark(`later after b${i}`));
+      await source.query('select pg_switch_wal()');
+    }
+    await waitUntilArchived(platform, source);
+    sysid = (await platform.runtime.catalog.wal.config('ledger')).systemIdentifier!;
+  });
+
+  it('deletes the two oldest base backups and exactly the WAL before the oldest kept one, in storage and the catalog', async () => {
+    const { platform } = pitr;
+    const { catalog } = platform.runtime;
+    const bases = (await catalog.wal.baseBackupsOf('ledger', { status: 'complete' })).reverse();
+    assert.equal(bases.length, 4);
+    const [b1, b2, b3, b4] = bases as [BaseBackupRecord, BaseBackupRecord, BaseBackupRecord, BaseBackupRecord];
+    const segmentsBefore = await catalog.wal.segmentsOf('ledger');
+    const doomed = segmentsBefore.filter((s) => s.endLsn <= b3.startLsn!);
+    assert.ok(doomed.length >= 2, `WAL before the third base backup: ${doomed.length} segments`);
+    const walBefore = await listWal();
+
+    const { plan } = await platform.ops.retentionPlan('ledger', { kind: 'count', keepLast: 2 });
+    assert.deepEqual(plan.deleteBaseBackups.map((d) => d.id).sort(), [b1.id, b2.id].sort(), plan.summary);
+    assert.match(plan.deleteBaseBackups[0]!.reason, /not one of the 2 newest/);
+    assert.equal(plan.walRefusal, null);
+    assert.deepEqual(plan.walCuts, [
+      {
+        timeline: 1,
+        cutLsn: formatLsn(b3.startLsn!),
+        first: doomed[0]!.name,
+        last: doomed.at(-1)!.name,
+        firstLsn: formatLsn(doomed[0]!.startLsn),
+        lastLsn: formatLsn(doomed.at(-1)!.endLsn),
+        segments: doomed.length,
+        bytes: doomed.reduce((sum, s) => sum + s.storedBytes, 0),
+      },
+    ]);
+
+    await assertConsolePreview(platform, [b1.id, b2.id], doomed);
+
+    await platform.ops.setRetentionPolicy('ledger', { kind: 'count', keepLast: 2 });
+    const outcome = await (await platform.ops.startRetention('ledger')).result();
+    assert.deepEqual([...(outcome.deletedBaseBackups ?? [])].sort(), [b1.id, b2.id].sort());
+    assert.equal(outcome.wal?.segments, doomed.length);
+
+    // Storage: exactly the doomed segments' objects are gone (the archiver may have added newer ones).
+    const walAfter = new Set(await listWal());
+    const goneNames = new Set(doomed.map((s) => path.basename(s.objectKey)));
+    for (const file of walBefore) assert.equal(walAfter.has(file), !goneNames.has(file), `${file} in storage`);
+    const baseAfter = await listBase();
+    for (const b of [b1, b2]) assert.ok(!baseAfter.some((f) => f.startsWith(b.id)), `${b.id} gone from storage`);
+    for (const b of [b3, b4]) assert.ok(baseAfter.includes(path.basename(b.objectKey)), `${b.id} kept in storage`);
+    // Catalog: the rows follow storage.
+    for (const b of [b1, b2]) assert.equal((await catalog.wal.getBaseBackup(b.id)).status, 'deleted');
+    for (const b of [b3, b4]) assert.equal((await catalog.wal.getBaseBackup(b.id)).status, 'complete');
+    const left = new Set((await catalog.wal.segmentsOf('ledger')).map((s) => s.name));
+    for (const s of segmentsBefore) assert.equal(left.has(s.name), !doomed.includes(s), `${s.name} in the catalog`);
+
+    const again = await (await platform.ops.startRetention('ledger')).result();
+    assert.deepEqual(again.deletedBaseBackups ?? [], [], 'a second run finds nothing more');
+  });
+
+  it('still restores to a time in the oldest kept window', async () => {
+    // marks[4] and marks[5] were written 300 ms apart after b3, the oldest kept base backup.
+    const [before3, after3] = [marks[4]!, marks[5]!];
+    const t = new Date(before3.at.getTime() + Math.floor((after3.at.getTime() - before3.at.getTime()) / 2));
+    const { outcome } = await pitr.restoreToTime('restored-oldest-kept', t, 'oldest-kept');
+    const ids = new Set((await restoredRows(pitr.source, outcome.port!)).map((r) => r.id));
+    assert.ok(ids.has(before3.id), `row "${'after b3'}" written before T is there`);
+    assert.ok(!ids.has(after3.id), 'the row written after T is not');
+  });
+
+  it('refuses, deleting nothing, when a kept window has lost a WAL segment', () => assertRefusal(listWal));
 });

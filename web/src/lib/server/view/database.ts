@@ -1,7 +1,7 @@
 import type { BackupRecord } from '../../../../../lib/catalog/catalog.ts';
 import type { HealthEvent } from '../../../../../lib/catalog/health.ts';
 import { HindsightError } from '../../../../../lib/errors.ts';
-import { describePolicy } from '../../../../../lib/retention/planner.ts';
+import { describePolicy, type RetentionPlan } from '../../../../../lib/retention/planner.ts';
 import { parseRetentionPolicy, type RetentionPolicy } from '../../../../../lib/retention/policy.ts';
 import type { VerificationSummary } from '../../../../../lib/verify/report.ts';
 import type { Action } from '../../../../../services/authz.ts';
@@ -100,6 +100,8 @@ export interface ConsoleRetentionPlan {
   summary: string;
   keep: Array<{ id: string; finishedAt: string | null; sizeBytes: number | null; reasons: string[] }>;
   delete: Array<{ id: string; finishedAt: string | null; sizeBytes: number | null; reason: string }>;
+  /** The PITR archive's part: base backups with reasons, per timeline the WAL to delete, or why none may go. */
+  archive?: Pick<RetentionPlan, 'keepBaseBackups' | 'deleteBaseBackups' | 'walCuts' | 'deleteHistories' | 'walRefusal'>;
 }
 
 export interface ConsoleVerificationView {
@@ -313,6 +315,13 @@ export function createConsoleDatabaseServices(services: Services, toBackup: ToBa
         summary: plan.summary,
         keep: plan.keep.map((k) => ({ id: k.id, ...facts(k.id), reasons: k.reasons })),
         delete: plan.delete.map((d) => ({ id: d.id, ...facts(d.id), reason: d.reason })),
+        archive: {
+          keepBaseBackups: plan.keepBaseBackups,
+          deleteBaseBackups: plan.deleteBaseBackups,
+          walCuts: plan.walCuts ?? [],
+          deleteHistories: plan.deleteHistories ?? [],
+          walRefusal: plan.walRefusal ?? null,
+        },
       };
     },
 
