@@ -198,8 +198,9 @@ interface PitrRestoreRun {
 
 /** The base backup to restore, complete, with its whole incremental chain in one storage. */
 async function restorableBaseBackup(catalog: Catalog, input: PitrRestoreInput) {
-  const config = await catalog.wal.config(input.database);
   const backup = await catalog.wal.getBaseBackup(input.baseBackupId);
+  // The archive's own settings: a database sharing another's archive restores from that one's base backups.
+  const config = await catalog.wal.config(backup.database);
   if (backup.status !== 'complete' || !backup.systemIdentifier || config.walSegmentSize === null) {
     throw new HindsightError(
       'bad_input',
@@ -311,7 +312,7 @@ async function cleanUpFailedRestore(run: PitrRestoreRun, error: unknown): Promis
 async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Promise<PitrRestoreResult> {
   const { backup, chain, systemIdentifier, segmentSize } = await restorableBaseBackup(deps.catalog, input);
   const { sandboxDir, dataDir } = await prepareDestination(deps, input);
-  const source = createWalSource(deps.catalog, { database: input.database, systemIdentifier, segmentSize });
+  const source = createWalSource(deps.catalog, { database: backup.database, systemIdentifier, segmentSize });
   const report = progressReporter();
   const progress = { extractedBytes: 0, segmentsFetched: 0, replayLsn: undefined as string | undefined };
   const run: PitrRestoreRun = {
