@@ -32,6 +32,7 @@ import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-
 import { createWalSource } from '../lib/pitr/wal-source.ts';
 import type { ChainView, PitrDestination, PitrOutcome, PitrTarget } from '../temporal/contracts/pitr.ts';
 import { bindActivities } from './bind.ts';
+import { extractIntoTarget } from './pitr-extract.ts';
 import { progressReporter } from './progress.ts';
 
 const exists = (file: string) =>
@@ -89,7 +90,8 @@ async function prepareDestination(
   const stopLeftover = (dataDir: string) => async () => {
     if (await exists(path.join(dataDir, 'PG_VERSION'))) await (await recoveryServer(dataDir, 0)).stop('immediate');
   };
-  if ('sandbox' in input.to) {
+  // An extraction into another server recovers in a sandbox too.
+  if (!('directory' in input.to)) {
     const sandboxDir = path.join(
       deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes'),
       input.restoreId,
@@ -271,6 +273,18 @@ async function recoverAndPromote(run: PitrRestoreRun): Promise<PitrRestoreResult
   deps.logger.info({ database: input.database, dataDir, port, ...result }, 'point-in-time restore promoted');
   const segmentsFetched = fetcher.fetched();
   await deps.inspectPromoted?.({ dataDir, host: recovering.host, port });
+  const extracted =
+    'url' in input.to
+      ? await extractIntoTarget(
+          deps,
+          { ...input, to: input.to, connectAs, signal: run.signal },
+          recovering,
+          (bytes) => {
+            progress.extractedBytes = bytes;
+            run.report();
+          },
+        )
+      : undefined;
   const sandbox = sandboxDir !== null;
   if (sandbox) {
     await recovering.stop('fast');
@@ -286,6 +300,7 @@ async function recoverAndPromote(run: PitrRestoreRun): Promise<PitrRestoreResult
     note,
     segmentsFetched,
     baseBackupChain: run.chain.map((m) => m.id),
+    ...(extracted ? { extracted } : {}),
     ...(sandbox ? {} : { server: await keptServerFacts(recovering, connectAs, !thenStop) }),
   };
 }

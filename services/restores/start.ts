@@ -74,8 +74,14 @@ export class RestoreStarter {
     const { guard } = this.ctx;
     const granted = await guard.require(actor, { database: request.database }, 'restore.start');
     if ('pointInTime' in request) {
-      return guard.audited(actor, granted, 'restore.start', () => this.startPointInTime(request), {
-        after: () => ({ pointInTime: true, to: request.to }),
+      const to = this.sealedDestination(request.to);
+      if ('url' in to && to.privilegedRoles)
+        await guard.authz.authorizeInstance(actor, granted.workspaceId, 'restore.start', PRIVILEGED_ROLES_REFUSAL, {
+          type: 'database',
+          name: request.database,
+        });
+      return guard.audited(actor, granted, 'restore.start', () => this.startPointInTime({ ...request, to }), {
+        after: () => ({ pointInTime: true, to }),
       });
     }
     if (request.privilegedRoles) {
@@ -108,20 +114,25 @@ export class RestoreStarter {
     return decidePitrTarget(this.ctx.runtime.catalog, database, target);
   }
 
+  /** The password never enters workflow history in clear: it is sealed with the secret key. */
+  private sealedUrl(raw: string): { url: string; sealedPassword?: string } {
+    const target = parsePgUrl(raw);
+    const url = describeConnection(target) + (target.sslmode ? `?sslmode=${target.sslmode}` : '');
+    return target.password
+      ? { url, sealedPassword: seal(this.ctx.runtime.keyring.current(), target.password, RESTORE_PASSWORD_CONTEXT) }
+      : { url };
+  }
+
+  /** A point-in-time restore into another server (`to.url`) carries its password sealed, like a logical one. */
+  private sealedDestination(to: PitrDestination): PitrDestination {
+    if (!('url' in to) || to.sealedPassword) return to;
+    return { ...to, ...this.sealedUrl(to.url) };
+  }
+
   private async startLogical(request: LogicalRestoreRequest) {
-    const { catalog, keyring } = this.ctx.runtime;
+    const { catalog } = this.ctx.runtime;
     await catalog.getDatabase(request.database);
-    let to: RestoreTarget;
-    if ('url' in request.to) {
-      // The password never enters workflow history in clear: it is sealed with the secret key.
-      const target = parsePgUrl(request.to.url);
-      const url = describeConnection(target) + (target.sslmode ? `?sslmode=${target.sslmode}` : '');
-      to = target.password
-        ? { url, sealedPassword: seal(keyring.current(), target.password, RESTORE_PASSWORD_CONTEXT) }
-        : { url };
-    } else {
-      to = { database: request.to.database };
-    }
+    const to: RestoreTarget = 'url' in request.to ? this.sealedUrl(request.to.url) : { database: request.to.database };
     const workflowId = restoreWorkflowId(request.database, new Date());
     const owners = request.withOwners ? { withOwners: true, privilegedRoles: request.privilegedRoles === true } : {};
     const input = { database: request.database, backupId: request.backupId, to, ...owners };
