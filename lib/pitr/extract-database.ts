@@ -17,7 +17,7 @@ import { readDatabaseRoles } from '../backup/roles.ts';
 import { createMissingRoles, WITHOUT_OWNERS, type OwnershipReport } from '../backup/roles-restore.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, describeTarget, libpqChildEnv, serverInfo, type PgTarget } from '../pg/connection.ts';
-import { compareRowCounts, countRows, type TableRowCount } from '../pg/row-counts.ts';
+import { compareRowCounts, countRows, listTables, type TableRowCount } from '../pg/row-counts.ts';
 import { toolFor } from '../pg/tools.ts';
 
 export interface ExtractDatabaseOptions {
@@ -107,6 +107,20 @@ function checkCounts(expected: TableRowCount[], actual: TableRowCount[], target:
     'integrity',
     `${describeTarget(target)} holds other row counts than the recovered database (${mismatches.length} table(s), e.g. ${JSON.stringify(first)}): the copy is incomplete`,
   );
+}
+
+/**
+ * Refuses, before anything is recovered, a target database that already holds tables. A target
+ * that cannot be reached from here is left to the restore itself, which checks again.
+ */
+export async function refuseFilledTarget(target: PgTarget): Promise<void> {
+  const tables = await withClient('extraction target', target, listTables).catch(() => []);
+  if (tables.length > 0) {
+    throw new HindsightError(
+      'conflict',
+      `restore target ${describeTarget(target)} already holds ${tables.length} table(s): restore into a new or empty database (a missing one is created)`,
+    );
+  }
 }
 
 /**

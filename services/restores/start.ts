@@ -6,9 +6,10 @@
  * activity makes — so a target is refused here, at once, rather than by the workflow.
  */
 import { RESTORE_PASSWORD_CONTEXT } from '../../activities/index.ts';
-import { seal } from '../../lib/crypto/sealed.ts';
+import { seal, unseal } from '../../lib/crypto/sealed.ts';
 import { HindsightError } from '../../lib/errors.ts';
-import { describeTarget as describeConnection, parsePgUrl } from '../../lib/pg/connection.ts';
+import { describeTarget as describeConnection, parsePgUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { refuseFilledTarget } from '../../lib/pitr/extract-database.ts';
 import type { PitrTarget } from '../../lib/pitr/target.ts';
 import { decidePitrTarget } from '../../lib/pitr/window.ts';
 import {
@@ -129,6 +130,16 @@ export class RestoreStarter {
     return { ...to, ...this.sealedUrl(to.url) };
   }
 
+  /** The target of an extraction with its password unsealed, to look at it before the restore starts. */
+  private extractionTarget(to: { url: string; sealedPassword?: string | undefined }): PgTarget {
+    const target = parsePgUrl(to.url);
+    if (!to.sealedPassword) return target;
+    return {
+      ...target,
+      password: unseal(this.ctx.runtime.keyring.resolve, to.sealedPassword, RESTORE_PASSWORD_CONTEXT),
+    };
+  }
+
   private async startLogical(request: LogicalRestoreRequest) {
     const { catalog } = this.ctx.runtime;
     await catalog.getDatabase(request.database);
@@ -154,6 +165,7 @@ export class RestoreStarter {
       );
     }
     await decidePitrTarget(catalog, request.database, input.target);
+    if ('url' in request.to) await refuseFilledTarget(this.extractionTarget(request.to));
     const workflowId = pitrRestoreWorkflowId(request.database, new Date());
     const handle = await startRun(this.ctx, pitrRestoreWorkflow, { workflowId, input, database: request.database });
     return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() };
