@@ -28,12 +28,14 @@ export interface LoadedChain {
 const empty: ChainAnalysis = { windows: [], gaps: [], unusableBaseBackups: [] };
 
 /**
- * The PITR settings of the archive a database's restores read: its own, or those of the database
- * of the same cluster whose archive it shares (docs/pitr.md, "Several databases of one server").
+ * The archive a database's restores read, by database name, with its PITR settings: its own, or
+ * that of the database of the same cluster whose archive it shares (docs/pitr.md, "Several
+ * databases of one server").
  */
-export async function archiveConfigOf(catalog: Catalog, database: string): Promise<PitrConfig> {
+export async function archiveOf(catalog: Catalog, database: string): Promise<{ database: string; config: PitrConfig }> {
   const own = await catalog.wal.config(database);
-  return own.archiveDatabase ? catalog.wal.config(own.archiveDatabase) : own;
+  if (!own.archiveDatabase) return { database, config: own };
+  return { database: own.archiveDatabase, config: await catalog.wal.config(own.archiveDatabase) };
 }
 
 /**
@@ -42,8 +44,7 @@ export async function archiveConfigOf(catalog: Catalog, database: string): Promi
  * archive prefix and of the base-backup prefix.
  */
 export async function loadChain(catalog: Catalog, requested: string, driver?: StorageDriver): Promise<LoadedChain> {
-  const config = await archiveConfigOf(catalog, requested);
-  const database = config.database;
+  const { database, config } = await archiveOf(catalog, requested);
   const all = await catalog.wal.baseBackupsOf(database);
   const runningBaseBackups = all.filter((b) => b.status === 'running').length;
   const base = {
