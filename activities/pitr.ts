@@ -32,6 +32,7 @@ import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-
 import { createWalSource } from '../lib/pitr/wal-source.ts';
 import type { ChainView, PitrDestination, PitrOutcome, PitrTarget } from '../temporal/contracts/pitr.ts';
 import { bindActivities } from './bind.ts';
+import { extractIntoTarget } from './pitr-extract.ts';
 import { progressReporter } from './progress.ts';
 
 const exists = (file: string) =>
@@ -89,7 +90,8 @@ async function prepareDestination(
   const stopLeftover = (dataDir: string) => async () => {
     if (await exists(path.join(dataDir, 'PG_VERSION'))) await (await recoveryServer(dataDir, 0)).stop('immediate');
   };
-  if ('sandbox' in input.to) {
+  // An extraction into another server recovers in a sandbox too.
+  if (!('directory' in input.to)) {
     const sandboxDir = path.join(
       deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes'),
       input.restoreId,
@@ -198,8 +200,9 @@ interface PitrRestoreRun {
 
 /** The base backup to restore, complete, with its whole incremental chain in one storage. */
 async function restorableBaseBackup(catalog: Catalog, input: PitrRestoreInput) {
-  const config = await catalog.wal.config(input.database);
   const backup = await catalog.wal.getBaseBackup(input.baseBackupId);
+  // The archive's own settings: a database sharing another's archive restores from that one's base backups.
+  const config = await catalog.wal.config(backup.database);
   if (backup.status !== 'complete' || !backup.systemIdentifier || config.walSegmentSize === null) {
     throw new HindsightError(
       'bad_input',
@@ -270,6 +273,18 @@ async function recoverAndPromote(run: PitrRestoreRun): Promise<PitrRestoreResult
   deps.logger.info({ database: input.database, dataDir, port, ...result }, 'point-in-time restore promoted');
   const segmentsFetched = fetcher.fetched();
   await deps.inspectPromoted?.({ dataDir, host: recovering.host, port });
+  const extracted =
+    'url' in input.to
+      ? await extractIntoTarget(
+          deps,
+          { ...input, to: input.to, connectAs, signal: run.signal },
+          recovering,
+          (bytes) => {
+            progress.extractedBytes = bytes;
+            run.report();
+          },
+        )
+      : undefined;
   const sandbox = sandboxDir !== null;
   if (sandbox) {
     await recovering.stop('fast');
@@ -285,6 +300,7 @@ async function recoverAndPromote(run: PitrRestoreRun): Promise<PitrRestoreResult
     note,
     segmentsFetched,
     baseBackupChain: run.chain.map((m) => m.id),
+    ...(extracted ? { extracted } : {}),
     ...(sandbox ? {} : { server: await keptServerFacts(recovering, connectAs, !thenStop) }),
   };
 }
@@ -311,7 +327,7 @@ async function cleanUpFailedRestore(run: PitrRestoreRun, error: unknown): Promis
 async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Promise<PitrRestoreResult> {
   const { backup, chain, systemIdentifier, segmentSize } = await restorableBaseBackup(deps.catalog, input);
   const { sandboxDir, dataDir } = await prepareDestination(deps, input);
-  const source = createWalSource(deps.catalog, { database: input.database, systemIdentifier, segmentSize });
+  const source = createWalSource(deps.catalog, { database: backup.database, systemIdentifier, segmentSize });
   const report = progressReporter();
   const progress = { extractedBytes: 0, segmentsFetched: 0, replayLsn: undefined as string | undefined };
   const run: PitrRestoreRun = {

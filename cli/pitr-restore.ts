@@ -1,5 +1,5 @@
 /**
- * `hindsight restore <db> --time|--lsn|--xid|--name|--latest|--immediate (--to <dir> | --to-sandbox) [--wait]`:
+ * `hindsight restore <db> --time|--lsn|--xid|--name|--latest|--immediate (--to <dir> | --to <postgres-url> | --to-sandbox) [--wait]`:
  * the flags of a point-in-time restore and how its outcome is printed (services/restores/start.ts
  * starts it; the `--backup` path of `restore` stays the logical one).
  */
@@ -24,6 +24,42 @@ export interface PitrRestoreFlags {
   'to-sandbox'?: boolean | undefined;
   agent?: string | undefined;
   'then-stop'?: boolean | undefined;
+  'with-owners'?: boolean | undefined;
+  'with-privileged-roles'?: boolean | undefined;
+}
+
+/** `--to postgres://…`: one database extracted into another server rather than a whole cluster into a directory. */
+const isPgUrl = (to: string | undefined): to is string => to !== undefined && /^postgres(ql)?:\/\//.test(to);
+
+/** The URL as the workflow input's schema sees it once the service has sealed its password. */
+function withoutPassword(url: string): string {
+  if (!URL.canParse(url)) return url;
+  const u = new URL(url);
+  u.password = '';
+  return u.toString();
+}
+
+function destinationFromFlags(flags: PitrRestoreFlags): PitrRestoreInput['to'] {
+  if (flags['to-sandbox']) return { sandbox: true };
+  if (isPgUrl(flags.to)) {
+    if (flags.agent || flags['then-stop'])
+      throw new UsageError('--agent and --then-stop apply to a restore into a directory, not into a postgres:// URL');
+    if (flags['with-privileged-roles'] && !flags['with-owners'])
+      throw new UsageError('--with-privileged-roles applies only with --with-owners');
+    return {
+      url: flags.to,
+      ...(flags['with-owners'] ? { withOwners: true, privilegedRoles: Boolean(flags['with-privileged-roles']) } : {}),
+    };
+  }
+  if (flags['with-owners'])
+    throw new UsageError(
+      '--with-owners applies to a point-in-time restore into a postgres:// URL; a directory keeps the whole cluster, roles included',
+    );
+  return {
+    directory: flags.to!,
+    ...(flags.agent ? { agent: flags.agent } : {}),
+    ...(flags['then-stop'] ? { thenStop: true } : {}),
+  };
 }
 
 /** True when the flags ask for a point-in-time restore rather than a logical one. */
@@ -50,25 +86,35 @@ export function pitrInputFromFlags(database: string, flags: PitrRestoreFlags): P
       'a point-in-time restore needs exactly one of --time <RFC 3339>, --lsn <X/Y>, --xid <n>, --name <restore point>, --latest, --immediate',
     );
   if (Boolean(flags.to) === Boolean(flags['to-sandbox']))
-    throw new UsageError('a point-in-time restore needs exactly one of --to <empty directory> or --to-sandbox');
+    throw new UsageError(
+      'a point-in-time restore needs exactly one of --to <empty directory>, --to <postgres-url> or --to-sandbox',
+    );
   if (flags['then-stop'] && flags['to-sandbox'])
     throw new UsageError(
       '--then-stop applies to a restore into a directory (--to); a sandbox is always stopped and removed',
     );
-  const to = flags['to-sandbox']
-    ? { sandbox: true as const }
-    : {
-        directory: flags.to!,
-        ...(flags.agent ? { agent: flags.agent } : {}),
-        ...(flags['then-stop'] ? { thenStop: true } : {}),
-      };
+  const to = destinationFromFlags(flags);
   const input = { database, target: targets[0]!, to };
-  const parsed = pitrRestoreInput.safeParse(input);
+  const checked = 'url' in to ? { ...input, to: { ...to, url: withoutPassword(to.url) } } : input;
+  const parsed = pitrRestoreInput.safeParse(checked);
   if (!parsed.success) throw new UsageError(describeInputError(pitrRestoreWorkflow.type, parsed.error));
   return input;
 }
 
+/** An extraction's report: the point reached, what was copied where, and how long it took. */
+function describeExtraction(o: PitrOutcome, e: NonNullable<PitrOutcome['extracted']>): string {
+  const reached = o.lastTransactionTime
+    ? `last transaction committed at ${o.lastTransactionTime}`
+    : 'no transaction replayed after the base backup';
+  const owners =
+    e.ownership.mode === 'with-owners'
+      ? `owners and grants kept; roles created: ${e.ownership.created.join(', ') || 'none'} (no passwords)${e.ownership.skipped.map((s) => `\nskipped ${s.what}: ${s.reason}`).join('')}`
+      : 'owners and grants: not restored (--no-owner)';
+  return `extracted "${o.database}" at LSN ${o.reachedLsn} (${reached}) into ${e.target}${e.created ? ' (created)' : ''}: ${e.tables} table(s), ${e.rows} row(s), ${e.bytes} bytes of dump in ${(e.durationMs / 1000).toFixed(1)} s, every row count matches the recovered database; sandbox removed\n${owners}${o.note ? `\nnote: ${o.note}` : ''}\n`;
+}
+
 export function describeOutcome(o: PitrOutcome): string {
+  if (o.extracted) return describeExtraction(o, o.extracted);
   const running = o.server?.running ?? o.kept;
   const where = !o.kept
     ? 'sandbox checked and removed'

@@ -33,7 +33,7 @@ function standbyUrl(value: string): string | null {
 
 function describeStatus(s: WalStatus): string {
   const lines = [
-    `database "${s.database}": PITR ${s.enabled ? 'on' : 'off'}${s.slot ? `, slot ${s.slot}` : ''}${s.systemIdentifier ? `, system ${s.systemIdentifier}` : ''}`,
+    `database "${s.database}": PITR ${s.enabled ? 'on' : 'off'}${s.sharesArchiveOf ? `, shares the archive of ${s.sharesArchiveOf}` : ''}${s.slot ? `, slot ${s.slot}` : ''}${s.systemIdentifier ? `, system ${s.systemIdentifier}` : ''}`,
   ];
   lines.push(
     s.durableLsn
@@ -86,6 +86,10 @@ async function pitrOn(database: string, flags: PitrFlags, withPitr: WithPitr): P
         ? { baseBackupId: result.baseBackup.baseBackupId, workflowId: result.baseBackup.workflowId }
         : null,
     });
+  if (result.sharesArchiveOf)
+    return void process.stdout.write(
+      `PITR on for "${database}": shares the archive of "${result.sharesArchiveOf}" (same PostgreSQL cluster; WAL streams in ${result.archiverWorkflowId})\n`,
+    );
   process.stdout.write(
     `PITR on for "${database}": WAL streams in ${result.archiverWorkflowId}${result.chainMonitorWorkflowId ? `, chain watched by ${result.chainMonitorWorkflowId}` : ''}\n`,
   );
@@ -100,7 +104,9 @@ async function pitrOff(database: string, flags: PitrFlags, withPitr: WithPitr): 
   if (flags.json) printJson(result);
   else
     process.stdout.write(
-      `PITR off for "${database}": streaming stopped${result.slotDropped ? ', replication slot dropped' : ''}; archived WAL and base backups stay in storage\n`,
+      result.leftArchiveOf
+        ? `PITR off for "${database}": left the archive of "${result.leftArchiveOf}", which keeps streaming\n`
+        : `PITR off for "${database}": streaming stopped${result.slotDropped ? ', replication slot dropped' : ''}; archived WAL and base backups stay in storage\n`,
     );
 }
 

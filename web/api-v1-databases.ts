@@ -240,9 +240,18 @@ export const databasesEndpoints: Endpoint[] = [
     status: 202,
     summary: 'Restore a backup',
     description:
-      'Into a new database on the source\'s server ({"database": …}) or any server ({"url": …}); the newest backup unless backupId.',
+      'Into a new database on the source\'s server ({"database": …}) or any server ({"url": …}); the newest backup unless backupId, or with pointInTime the database as it was then, recovered from the PITR archive and extracted into {"url": …}.',
     response: "The restore's workflow id (GET /restores/{workflowId} follows it)",
     async handler({ domain, actor, body }) {
+      if (body.pointInTime && 'url' in body.to) {
+        const to = { url: body.to.url, withOwners: body.withOwners, privilegedRoles: body.privilegedRoles };
+        const pitr = await domain.restores.start(actor(), {
+          database: body.database,
+          pointInTime: body.pointInTime,
+          to,
+        });
+        return { workflowId: pitr.workflowId };
+      }
       const started = await domain.restores.start(actor(), {
         database: body.database,
         backupId: body.backupId,

@@ -6,7 +6,7 @@ import { retentionPolicy } from '../lib/retention/policy.ts';
 import { createApiTokenInput } from '../services/api-tokens.ts';
 import { updateDatabaseInput } from '../services/databases/input.ts';
 import { cronSchema, timezoneSchema } from '../services/input.ts';
-import { pitrRestoreWorkflow } from '../temporal/contracts/pitr.ts';
+import { pitrRestoreWorkflow, pitrTargetSchema } from '../temporal/contracts/pitr.ts';
 import { restoreBackupWorkflow } from '../temporal/contracts/restore.ts';
 
 const name = nameSchema(`must be ${NAME_RULE}`);
@@ -51,8 +51,16 @@ export const schemas = {
         .boolean()
         .optional()
         .describe('with withOwners: restored roles keep SUPERUSER, REPLICATION, BYPASSRLS (instance owner only)'),
+      pointInTime: pitrTargetSchema
+        .optional()
+        .describe(
+          'instead of a backup, a point in time of the PITR archive ({"time": RFC 3339}, {"lsn": …}, "latest"…): the database is recovered in a sandbox and extracted into to.url',
+        ),
     })
-    .strict(),
+    .strict()
+    .refine((b) => !b.pointInTime || ('url' in b.to && !b.backupId), {
+      message: 'pointInTime extracts into {"url": …} and takes no backupId',
+    }),
   createUser: z
     .object({
       email: required,

@@ -97,7 +97,7 @@ export const dbCommands = [
   }),
   command(
     'db pitr',
-    'on: streams WAL and takes a first base backup; off: stops streaming and drops the replication slot (archived WAL stays)',
+    'on: streams WAL and takes a first base backup (a database whose server another database already archives joins that archive); off: stops streaming and drops the replication slot (archived WAL stays), or leaves a shared archive',
     'dbPitr',
     {
       args: [dbArg, { name: 'on | off' }],

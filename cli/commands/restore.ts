@@ -20,11 +20,15 @@ export const restoreCommands = [
     args: [dbArg],
     details: [
       'logical: [--backup <id>] (--to <postgres-url> | --to-database <name>) [--with-owners [--with-privileged-roles]] [--wait]',
-      'point in time: (--time | --lsn | --xid | --name | --latest | --immediate) (--to <empty directory> [--agent <name>] [--then-stop] | --to-sandbox) [--wait]',
+      'point in time: (--time | --lsn | --xid | --name | --latest | --immediate) (--to <empty directory> [--agent <name>] [--then-stop] | --to <postgres-url> [--with-owners [--with-privileged-roles]] | --to-sandbox) [--wait]',
     ],
     flags: [
       { name: 'backup', description: 'logical: this backup instead of the newest' },
-      { name: 'to', description: 'logical: the postgres:// URL to restore into; point in time: an empty directory' },
+      {
+        name: 'to',
+        description:
+          'logical: the postgres:// URL to restore into; point in time: an empty directory, or a postgres:// URL to extract the one database into',
+      },
       {
         name: 'to-database',
         description: "logical: a new or empty database on the source's server (created when missing)",
@@ -32,12 +36,11 @@ export const restoreCommands = [
       {
         name: 'with-owners',
         description:
-          "logical: create the roles the target lacks from the backup's roles (no passwords), then keep owners and grants",
+          "logical or point in time into a URL: create the roles the target lacks from the backup's (or recovered cluster's) roles (no passwords), then keep owners and grants",
       },
       {
         name: 'with-privileged-roles',
-        description:
-          'logical, with --with-owners: restored roles keep SUPERUSER, REPLICATION, BYPASSRLS (instance owner only)',
+        description: 'with --with-owners: restored roles keep SUPERUSER, REPLICATION, BYPASSRLS (instance owner only)',
       },
       ...pointInTimeTargets,
       'to-sandbox',

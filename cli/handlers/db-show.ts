@@ -33,6 +33,8 @@ export interface DatabaseShow {
     windows: WindowView[];
     gaps: string[];
     error: string | null;
+    /** The database of the same cluster whose archive this one shares (docs/pitr.md), or null. */
+    sharesArchiveOf: string | null;
   };
   /** The server that registered it (hindsight server add --all-databases), and since when that server no longer has it. */
   server: { name: string; droppedAt: string | null } | null;
@@ -69,8 +71,8 @@ function retentionOf(db: Db): DatabaseShow['retention'] {
 }
 
 async function pitrOf({ runtime: { catalog } }: Session, name: string): Promise<DatabaseShow['pitr']> {
-  const { enabled } = await catalog.wal.config(name);
-  if (!enabled) return { enabled, windows: [], gaps: [], error: null };
+  const { enabled, archiveDatabase: sharesArchiveOf } = await catalog.wal.config(name);
+  if (!enabled) return { enabled, windows: [], gaps: [], error: null, sharesArchiveOf };
   try {
     const view = await recoverableWindows(catalog, name);
     return {
@@ -78,9 +80,10 @@ async function pitrOf({ runtime: { catalog } }: Session, name: string): Promise<
       windows: view.windows,
       gaps: view.gaps.map((g) => g.text),
       error: null,
+      sharesArchiveOf,
     };
   } catch (error) {
-    return { enabled, windows: [], gaps: [], error: errorMessage(error) };
+    return { enabled, windows: [], gaps: [], error: errorMessage(error), sharesArchiveOf };
   }
 }
 
@@ -145,11 +148,12 @@ function scheduleLines(show: DatabaseShow): string[] {
 
 function pitrLines({ pitr }: DatabaseShow): string[] {
   if (!pitr.enabled) return ['pitr          off'];
-  if (pitr.error) return [`pitr          on; the window cannot be read: ${pitr.error}`];
+  const on = pitr.sharesArchiveOf ? `on, shares the archive of ${pitr.sharesArchiveOf}` : 'on';
+  if (pitr.error) return [`pitr          ${on}; the window cannot be read: ${pitr.error}`];
   if (pitr.windows.length === 0)
-    return ['pitr          on; nothing recoverable yet (no complete base backup with its WAL)'];
+    return [`pitr          ${on}; nothing recoverable yet (no complete base backup with its WAL)`];
   return [
-    'pitr          on; recoverable:',
+    `pitr          ${on}; recoverable:`,
     ...pitr.windows.map((w) => `  window      ${w.text}`),
     ...pitr.gaps.map((g) => `  gap         ${g}`),
   ];

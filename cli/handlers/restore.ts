@@ -12,9 +12,9 @@ import type { RestoreOutcome } from '../../temporal/contracts/restore.ts';
 export async function restore({ args: [database], flags }: Invocation): Promise<void> {
   const withSession = sessionAs(flags.as);
   if (wantsPitrRestore(flags)) {
-    if (flags.backup !== undefined || flags['to-database'] !== undefined || flags['with-owners'])
+    if (flags.backup !== undefined || flags['to-database'] !== undefined)
       throw new UsageError(
-        'restore: --backup, --to-database and --with-owners apply to a logical restore, not to a point-in-time one (it starts from the base backup before the target, roles included)',
+        'restore: --backup and --to-database apply to a logical restore, not to a point-in-time one (it starts from the base backup before the target)',
       );
     const input = pitrInputFromFlags(database!, flags);
     await withSession(async ({ services, actor }) =>

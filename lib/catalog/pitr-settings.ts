@@ -22,6 +22,8 @@ export interface PitrConfig {
   storageName: string | null;
   /** At most this many base backups per chain, its full included (1: every base backup is a full). */
   baseBackupFullEvery: number;
+  /** The database whose archive this one shares (same cluster; migration 017), or null when it archives its own. */
+  archiveDatabase: string | null;
 }
 
 export interface PitrSettings {
@@ -49,12 +51,14 @@ interface PitrRow {
   wal_segment_size: number | null;
   first_storage: string | null;
   base_backup_full_every: number;
+  archive_database: string | null;
 }
 
 export async function pitrConfig(db: Queryable, database: string): Promise<PitrConfig> {
   const { rows } = await db.query<PitrRow>(
     `select d.*, (select s.name from database_storages ds join storages s on s.id = ds.storage_id
-                   where ds.database_id = d.id order by ds.position limit 1) as first_storage
+                   where ds.database_id = d.id order by ds.position limit 1) as first_storage,
+            (select a.name from databases a where a.id = d.pitr_archive_database_id) as archive_database
      from databases d where d.name = $1`,
     [database],
   );
@@ -74,6 +78,7 @@ export async function pitrConfig(db: Queryable, database: string): Promise<PitrC
     walSegmentSize: row.wal_segment_size,
     storageName: row.first_storage,
     baseBackupFullEvery: row.base_backup_full_every,
+    archiveDatabase: row.archive_database,
   };
 }
 
@@ -169,7 +174,8 @@ export async function pitrDatabases(db: Queryable): Promise<string[]> {
 
 /**
  * Another database with PITR on that archives the cluster of this system identifier, if any: WAL
- * belongs to a whole cluster, so two databases of one cluster would write the same segments.
+ * belongs to a whole cluster, so two databases of one cluster would write the same segments. A
+ * database that shares another's archive does not archive.
  */
 export async function otherArchiverOfSystem(
   db: Queryable,
@@ -177,7 +183,7 @@ export async function otherArchiverOfSystem(
   database: string,
 ): Promise<string | undefined> {
   const { rows } = await db.query<{ name: string }>(
-    'select name from databases where pitr_enabled and system_identifier = $1 and name <> $2',
+    'select name from databases where pitr_enabled and pitr_archive_database_id is null and system_identifier = $1 and name <> $2',
     [systemIdentifier, database],
   );
   return rows[0]?.name;

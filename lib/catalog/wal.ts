@@ -18,6 +18,7 @@ import {
   recordServerIdentity,
   updatePitrSettings,
 } from './pitr-settings.ts';
+import { archiveSharers, joinArchive, leaveArchive } from './pitr-sharing.ts';
 import {
   getSegment,
   historiesOf,
@@ -50,6 +51,9 @@ export function createWalStore(pool: pg.Pool, keys: Keyring) {
       forgetServerIdentity,
       pitrDatabases,
       otherArchiverOfSystem,
+      joinArchive,
+      leaveArchive,
+      archiveSharers,
       recordSegment,
       segmentsOf,
       getSegment,

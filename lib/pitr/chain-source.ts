@@ -4,7 +4,7 @@
  * gap, never assumed present (docs/design.md, failure mode 1).
  */
 import type { Catalog } from '../catalog/catalog.ts';
-import type { BaseBackupRecord } from '../catalog/wal.ts';
+import type { BaseBackupRecord, PitrConfig } from '../catalog/wal.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { analyseChain, describeGap, describeWindow, type ChainAnalysis, type ChainBaseBackup } from '../wal/chain.ts';
 import { basePrefix, walPrefix } from '../wal/archive-keys.ts';
@@ -28,12 +28,23 @@ export interface LoadedChain {
 const empty: ChainAnalysis = { windows: [], gaps: [], unusableBaseBackups: [] };
 
 /**
+ * The archive a database's restores read, by database name, with its PITR settings: its own, or
+ * that of the database of the same cluster whose archive it shares (docs/pitr.md, "Several
+ * databases of one server").
+ */
+export async function archiveOf(catalog: Catalog, database: string): Promise<{ database: string; config: PitrConfig }> {
+  const own = await catalog.wal.config(database);
+  if (!own.archiveDatabase) return { database, config: own };
+  return { database: own.archiveDatabase, config: await catalog.wal.config(own.archiveDatabase) };
+}
+
+/**
  * Reads segments, histories and complete base backups of the database's current system
  * identifier. With `driver` (the PITR storage), each object is looked up in one listing of the
  * archive prefix and of the base-backup prefix.
  */
-export async function loadChain(catalog: Catalog, database: string, driver?: StorageDriver): Promise<LoadedChain> {
-  const config = await catalog.wal.config(database);
+export async function loadChain(catalog: Catalog, requested: string, driver?: StorageDriver): Promise<LoadedChain> {
+  const { database, config } = await archiveOf(catalog, requested);
   const all = await catalog.wal.baseBackupsOf(database);
   const runningBaseBackups = all.filter((b) => b.status === 'running').length;
   const base = {

@@ -10,7 +10,7 @@ import { errorMessage } from '../errors.ts';
 import { connect } from '../pg/connection.ts';
 import { createStorageDriver } from '../storage/index.ts';
 import { parseLsn } from '../wal/lsn.ts';
-import { chainView, loadChain, type LoadedChain } from './chain-source.ts';
+import { archiveOf, chainView, loadChain, type LoadedChain } from './chain-source.ts';
 import type { ChainView } from './chain-view.ts';
 import { describeTarget, extendHeadToNow, planRestore } from './plan.ts';
 import type { PitrTarget } from './target.ts';
@@ -34,7 +34,7 @@ export interface WindowOptions {
 
 /** The chain as the catalog records it, each object checked against the PITR storage's listing. */
 export async function loadStoredChain(catalog: Catalog, database: string): Promise<LoadedChain> {
-  const config = await catalog.wal.config(database);
+  const { config } = await archiveOf(catalog, database);
   if (!config.storageName) return loadChain(catalog, database);
   const driver = createStorageDriver(config.storageName, await catalog.storageConfig(config.storageName));
   try {

@@ -24,8 +24,11 @@ import type { ServiceContext } from '../context.ts';
 import { parseOrThrow } from '../input.ts';
 import { enablePitrInput, type EnablePitrInput } from './input.ts';
 
-/** wal_level and REPLICATION on the server, and no other database archiving the same cluster. */
-async function checkServer(ctx: ServiceContext, database: string): Promise<void> {
+/**
+ * wal_level and REPLICATION on the server; returns the database that already archives the same
+ * cluster, if any, whose archive this one then joins (docs/pitr.md, "Several databases of one server").
+ */
+async function checkServer(ctx: ServiceContext, database: string): Promise<string | undefined> {
   const { catalog } = ctx.runtime;
   const server = await withServer(database, await catalog.databaseTarget(database), (client) =>
     checkStreamingPrerequisites(database, client),
@@ -36,15 +39,35 @@ async function checkServer(ctx: ServiceContext, database: string): Promise<void>
   if (!before.enabled && before.systemIdentifier && before.systemIdentifier !== server.systemIdentifier) {
     await catalog.wal.forgetServerIdentity(database);
   }
-  // WAL belongs to the whole cluster: two databases of one cluster would archive the same
-  // segments under the same keys, each overwriting the other's partial uploads.
-  const other = await catalog.wal.otherArchiverOfSystem(server.systemIdentifier, database);
-  if (other) {
+  // WAL belongs to the whole cluster: a second archiver would write the same segments under the
+  // same keys, so a second database of the cluster reads the first one's archive instead.
+  return catalog.wal.otherArchiverOfSystem(server.systemIdentifier, database);
+}
+
+/**
+ * Joins the archive of `archiving`: no slot, no stream, no schedule of its own. A restore of the
+ * archive recovers the whole cluster, so only a database of the same workspace may join it.
+ */
+async function joinArchive(ctx: ServiceContext, database: string, archiving: string) {
+  const { catalog } = ctx.runtime;
+  const [own, theirs] = await Promise.all([
+    catalog.access.databaseWorkspace(database),
+    catalog.access.databaseWorkspace(archiving),
+  ]);
+  if (own !== theirs) {
     throw new HindsightError(
       'conflict',
-      `database "${other}" already archives the WAL of this PostgreSQL cluster (system ${server.systemIdentifier}); PITR covers the whole cluster, so restore from "${other}" instead, or turn it off there first`,
+      `database "${archiving}" of another workspace already archives the WAL of this PostgreSQL cluster; a restore of that archive recovers every database of the cluster, so "${database}" cannot share it: move both databases into one workspace, or turn PITR off for "${archiving}" first`,
     );
   }
+  await catalog.wal.joinArchive(database, archiving);
+  return {
+    archiverWorkflowId: walArchiverId(archiving),
+    chainMonitorWorkflowId: walChainMonitorWorkflowId(archiving),
+    chainMonitorError: null,
+    baseBackup: null,
+    sharesArchiveOf: archiving,
+  };
 }
 
 async function startArchiving(ctx: ServiceContext, database: string, runForMs: number | undefined) {
@@ -82,7 +105,8 @@ export async function enablePitr(ctx: ServiceContext, database: string, raw: Ena
   const db = await catalog.getDatabase(database);
   // A database behind an agent may not be reachable from here; its agent checks when it starts.
   const agent = input.agent !== undefined ? input.agent : (await catalog.wal.config(database)).agent;
-  if (!agent) await checkServer(ctx, database);
+  const archiving = agent ? undefined : await checkServer(ctx, database);
+  if (archiving) return joinArchive(ctx, database, archiving);
   await catalog.wal.updateSettings(database, {
     enabled: true,
     slot: slotNameFor(database),
@@ -99,7 +123,30 @@ export async function enablePitr(ctx: ServiceContext, database: string, raw: Ena
   // SKIP overlap: a base backup still running when the next is due is not doubled.
   await setDatabaseCron(ctx, 'baseBackups', database, schedule, db.timezone);
   const first = input.firstBaseBackup ? await startBaseBackup(ctx, database, 'pitr-enabled') : null;
-  return { ...started, baseBackup: first };
+  return { ...started, baseBackup: first, sharesArchiveOf: null };
+}
+
+/**
+ * A database sharing another's archive just leaves it. The archiving database is refused while
+ * others share its archive: handing the slot and stream over silently would move whose settings,
+ * schedule and base backups the archive follows, which the operator should decide.
+ */
+async function leaveOrRefuse(ctx: ServiceContext, database: string) {
+  const { catalog } = ctx.runtime;
+  const config = await catalog.wal.config(database);
+  if (config.archiveDatabase) {
+    await catalog.wal.leaveArchive(database);
+    return { archiver: null, slotDropped: false, leftArchiveOf: config.archiveDatabase };
+  }
+  const sharers = await catalog.wal.archiveSharers(database);
+  if (sharers.length > 0) {
+    const names = sharers.map((n) => `"${n}"`).join(', ');
+    throw new HindsightError(
+      'conflict',
+      `database "${database}" archives the WAL that ${names} also restore${sharers.length === 1 ? 's' : ''} from: turn PITR off for ${names} first (hindsight db pitr ${sharers[0]} off)`,
+    );
+  }
+  return null;
 }
 
 /** Stops archiving (the archiver ships what it has first), drops the slot, removes the schedule. Archived WAL stays. */
@@ -109,6 +156,8 @@ export async function disablePitr(ctx: ServiceContext, database: string, options
     runtime: { catalog },
   } = ctx;
   await catalog.getDatabase(database);
+  const left = await leaveOrRefuse(ctx, database);
+  if (left) return left;
   await catalog.wal.updateSettings(database, { enabled: false });
   await deleteDatabaseSchedules(temporal, database, ['baseBackups']);
   const handle = temporal.workflow.getHandle(walArchiverId(database));
@@ -116,7 +165,8 @@ export async function disablePitr(ctx: ServiceContext, database: string, options
   try {
     await handle.signal(stopWalArchiverSignal, 'PITR turned off');
     archiver = await Promise.race([
-      handle.result() as Promise<WalArchiverStatus>,
+      // A run that continued as new just before `enabled` turned false fails on it: stopped all the same.
+      (handle.result() as Promise<WalArchiverStatus>).catch(() => null),
       new Promise<null>((resolve) => setTimeout(() => resolve(null), options.waitMs ?? 60_000).unref()),
     ]);
   } catch (error) {
@@ -131,7 +181,7 @@ export async function disablePitr(ctx: ServiceContext, database: string, options
   const slotDropped = await withServer(database, await catalog.databaseTarget(database), (client) =>
     dropSlot(client, slot),
   );
-  return { archiver, slotDropped };
+  return { archiver, slotDropped, leftArchiveOf: null };
 }
 
 export async function startBaseBackup(
@@ -140,6 +190,13 @@ export async function startBaseBackup(
   trigger: BaseBackupInput['trigger'] = 'manual',
 ) {
   await ctx.runtime.catalog.getDatabase(database);
+  const { archiveDatabase } = await ctx.runtime.catalog.wal.config(database);
+  if (archiveDatabase) {
+    throw new HindsightError(
+      'conflict',
+      `database "${database}" shares the PITR archive of "${archiveDatabase}": base backups of the cluster are taken for "${archiveDatabase}" (hindsight base-backup ${archiveDatabase})`,
+    );
+  }
   const now = new Date();
   const baseBackupId = backupIdAt(now, randomBytes(3).toString('hex'));
   const workflowId = baseBackupWorkflowId(database, now.toISOString());

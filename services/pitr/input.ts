@@ -74,6 +74,8 @@ export interface PitrSettingsView {
 export interface WalStatus {
   database: string;
   enabled: boolean;
+  /** The database whose archive this one shares (same cluster), or null when it archives its own. */
+  sharesArchiveOf: string | null;
   slot: string | null;
   systemIdentifier: string | null;
   walSegmentSize: number | null;

@@ -3,6 +3,7 @@
  * database (editor), a base backup is a backup; each is authorized and audited by the guard like
  * the logical ones. A point-in-time restore starts in services/restores/start.ts.
  */
+import { HindsightError } from '../../lib/errors.ts';
 import type { Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 import { disablePitr, enablePitr, startBaseBackup } from './archive.ts';
@@ -29,7 +30,14 @@ export class PitrService {
   async updateSettings(actor: Actor, database: string, raw: PitrSettingsInput) {
     const { guard, runtime } = this.ctx;
     const granted = await guard.require(actor, { database }, 'database.update');
-    const before = settingsOf(await runtime.catalog.wal.config(database));
+    const config = await runtime.catalog.wal.config(database);
+    if (config.archiveDatabase) {
+      throw new HindsightError(
+        'conflict',
+        `database "${database}" shares the PITR archive of "${config.archiveDatabase}": change the settings there (hindsight db pitr ${config.archiveDatabase} on …, or its PITR panel)`,
+      );
+    }
+    const before = settingsOf(config);
     return guard.audited(actor, granted, 'database.update', () => updatePitrSettings(this.ctx, database, raw), {
       before: { pitr: before },
       after: (r) => ({ pitr: r }),

@@ -5,8 +5,17 @@ import { walArchiverId, walStatusQuery, type WalArchiverStatus } from '../../tem
 import type { ServiceContext } from '../context.ts';
 import type { WalStatus } from './input.ts';
 
-/** From the catalog (what storage holds), the server (what the slot keeps) and the archiver's `status` query. */
+/**
+ * From the catalog (what storage holds), the server (what the slot keeps) and the archiver's
+ * `status` query; a database sharing another's archive reports that archive.
+ */
 export async function walStatus(ctx: ServiceContext, database: string): Promise<WalStatus> {
+  const own = await ctx.runtime.catalog.wal.config(database);
+  const status = await archiveStatus(ctx, own.archiveDatabase ?? database);
+  return { ...status, database, enabled: own.enabled, sharesArchiveOf: own.archiveDatabase };
+}
+
+async function archiveStatus(ctx: ServiceContext, database: string): Promise<WalStatus> {
   const {
     temporal,
     runtime: { catalog },
@@ -40,6 +49,7 @@ export async function walStatus(ctx: ServiceContext, database: string): Promise<
   return {
     database,
     enabled: pitr.enabled,
+    sharesArchiveOf: null,
     slot: pitr.slot,
     systemIdentifier: pitr.systemIdentifier,
     walSegmentSize: pitr.walSegmentSize,

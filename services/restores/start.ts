@@ -6,9 +6,10 @@
  * activity makes — so a target is refused here, at once, rather than by the workflow.
  */
 import { RESTORE_PASSWORD_CONTEXT } from '../../activities/index.ts';
-import { seal } from '../../lib/crypto/sealed.ts';
+import { seal, unseal } from '../../lib/crypto/sealed.ts';
 import { HindsightError } from '../../lib/errors.ts';
-import { describeTarget as describeConnection, parsePgUrl } from '../../lib/pg/connection.ts';
+import { describeTarget as describeConnection, parsePgUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { refuseFilledTarget } from '../../lib/pitr/extract-database.ts';
 import type { PitrTarget } from '../../lib/pitr/target.ts';
 import { decidePitrTarget } from '../../lib/pitr/window.ts';
 import {
@@ -74,8 +75,14 @@ export class RestoreStarter {
     const { guard } = this.ctx;
     const granted = await guard.require(actor, { database: request.database }, 'restore.start');
     if ('pointInTime' in request) {
-      return guard.audited(actor, granted, 'restore.start', () => this.startPointInTime(request), {
-        after: () => ({ pointInTime: true, to: request.to }),
+      const to = this.sealedDestination(request.to);
+      if ('url' in to && to.privilegedRoles)
+        await guard.authz.authorizeInstance(actor, granted.workspaceId, 'restore.start', PRIVILEGED_ROLES_REFUSAL, {
+          type: 'database',
+          name: request.database,
+        });
+      return guard.audited(actor, granted, 'restore.start', () => this.startPointInTime({ ...request, to }), {
+        after: () => ({ pointInTime: true, to }),
       });
     }
     if (request.privilegedRoles) {
@@ -108,20 +115,35 @@ export class RestoreStarter {
     return decidePitrTarget(this.ctx.runtime.catalog, database, target);
   }
 
+  /** The password never enters workflow history in clear: it is sealed with the secret key. */
+  private sealedUrl(raw: string): { url: string; sealedPassword?: string } {
+    const target = parsePgUrl(raw);
+    const url = describeConnection(target) + (target.sslmode ? `?sslmode=${target.sslmode}` : '');
+    return target.password
+      ? { url, sealedPassword: seal(this.ctx.runtime.keyring.current(), target.password, RESTORE_PASSWORD_CONTEXT) }
+      : { url };
+  }
+
+  /** A point-in-time restore into another server (`to.url`) carries its password sealed, like a logical one. */
+  private sealedDestination(to: PitrDestination): PitrDestination {
+    if (!('url' in to) || to.sealedPassword) return to;
+    return { ...to, ...this.sealedUrl(to.url) };
+  }
+
+  /** The target of an extraction with its password unsealed, to look at it before the restore starts. */
+  private extractionTarget(to: { url: string; sealedPassword?: string | undefined }): PgTarget {
+    const target = parsePgUrl(to.url);
+    if (!to.sealedPassword) return target;
+    return {
+      ...target,
+      password: unseal(this.ctx.runtime.keyring.resolve, to.sealedPassword, RESTORE_PASSWORD_CONTEXT),
+    };
+  }
+
   private async startLogical(request: LogicalRestoreRequest) {
-    const { catalog, keyring } = this.ctx.runtime;
+    const { catalog } = this.ctx.runtime;
     await catalog.getDatabase(request.database);
-    let to: RestoreTarget;
-    if ('url' in request.to) {
-      // The password never enters workflow history in clear: it is sealed with the secret key.
-      const target = parsePgUrl(request.to.url);
-      const url = describeConnection(target) + (target.sslmode ? `?sslmode=${target.sslmode}` : '');
-      to = target.password
-        ? { url, sealedPassword: seal(keyring.current(), target.password, RESTORE_PASSWORD_CONTEXT) }
-        : { url };
-    } else {
-      to = { database: request.to.database };
-    }
+    const to: RestoreTarget = 'url' in request.to ? this.sealedUrl(request.to.url) : { database: request.to.database };
     const workflowId = restoreWorkflowId(request.database, new Date());
     const owners = request.withOwners ? { withOwners: true, privilegedRoles: request.privilegedRoles === true } : {};
     const input = { database: request.database, backupId: request.backupId, to, ...owners };
@@ -143,6 +165,7 @@ export class RestoreStarter {
       );
     }
     await decidePitrTarget(catalog, request.database, input.target);
+    if ('url' in request.to) await refuseFilledTarget(this.extractionTarget(request.to));
     const workflowId = pitrRestoreWorkflowId(request.database, new Date());
     const handle = await startRun(this.ctx, pitrRestoreWorkflow, { workflowId, input, database: request.database });
     return { workflowId, runId: handle.firstExecutionRunId, result: () => handle.result() };

@@ -274,7 +274,8 @@ async function readPitrFacts(catalog: Catalog, database: string): Promise<PitrFa
         : best,
     undefined,
   );
-  const durable = await catalog.wal.latestDurable(database, chain.systemIdentifier ?? undefined);
+  // chain.database: the archive read, another database's when this one shares it.
+  const durable = await catalog.wal.latestDurable(chain.database, chain.systemIdentifier ?? undefined);
   // Newest first, as the catalog lists them.
   const lastBase = chain.baseBackups.find((b) => b.stopTime !== null);
   return {

@@ -1,9 +1,10 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
 import { PROGRESS_SIGNAL, backupIdSchema, defineWorkflow } from './common.ts';
-import { restoreWorkflowId } from './restore.ts';
+import { restoreTargetSchema, restoreWorkflowId } from './restore.ts';
 import { agentNameSchema, databaseNameSchema } from '../../lib/names.ts';
 import type { ChainView } from '../../lib/pitr/chain-view.ts';
+import type { DatabaseExtraction } from '../../lib/pitr/extract-database.ts';
 import type { ReceiverStatus } from '../../lib/wal/receiver.ts';
 import type { RestoredServerFacts } from '../../lib/pitr/result-instructions.ts';
 import { pitrTargetSchema } from '../../lib/pitr/target.ts';
@@ -130,10 +131,21 @@ export const pitrDestinationSchema = z.union(
       })
       .strict(),
     z.object({ sandbox: z.literal(true) }).strict(),
+    /**
+     * One database extracted into another server: the cluster is recovered in a sandbox, then the
+     * restored database is copied (pg_dump | pg_restore) into `url`, its password sealed as for a
+     * logical restore (contracts/restore.ts); owners as `restore --with-owners` keeps them.
+     */
+    restoreTargetSchema.options[1]
+      .extend({
+        withOwners: z.boolean().optional(),
+        privilegedRoles: z.boolean().optional(),
+      })
+      .refine((t) => !t.privilegedRoles || t.withOwners, 'to.privilegedRoles applies only with to.withOwners'),
   ],
   {
     error:
-      'to must be {"directory": "/absolute/empty/dir"} (optionally with "agent" and "thenStop") or {"sandbox": true}',
+      'to must be {"directory": "/absolute/empty/dir"} (optionally with "agent" and "thenStop"), {"sandbox": true} or {"url": "postgres://user@host:port/db"} (optionally with "sealedPassword", "withOwners" and "privilegedRoles")',
   },
 );
 export type PitrDestination = z.output<typeof pitrDestinationSchema>;
@@ -182,6 +194,8 @@ export interface PitrOutcome {
   baseBackupChain?: string[];
   /** The kept directory's server: where it listens and whether it still runs (lib/pitr/result-instructions.ts). */
   server?: RestoredServerFacts;
+  /** With `to.url`: the database copied from the recovered sandbox into that server (lib/pitr/extract-database.ts). */
+  extracted?: DatabaseExtraction;
 }
 
 export const pitrRestoreWorkflow = defineWorkflow<PitrRestoreInput, PitrOutcome>('pitrRestore', 'restore');

@@ -323,13 +323,14 @@ describe('WAL archive: streaming, restarts, partial shipping, slot bloat, base b
     await wal().recordSegment({ ...complete });
   });
 
-  it('refuses PITR for a second database of the same cluster (WAL is per cluster)', async () => {
+  it('joins a second database of the same cluster to the archive of the first (WAL is per cluster)', async () => {
     const other = await createDatabase(source, 'shop_reports');
     await platform.ops.addDatabase({ name: 'reports', url: targetUrl(other), verifyAfterBackup: false });
-    await assert.rejects(
-      pitr.enable('reports', { firstBaseBackup: false }),
-      /"shop" already archives the WAL of this PostgreSQL cluster/,
-    );
+    const joined = await pitr.enable('reports', { firstBaseBackup: false });
+    assert.deepEqual([joined.sharesArchiveOf, joined.baseBackup], ['shop', null]);
+    assert.equal((await query(`select from pg_replication_slots where slot_name = 'hindsight_reports'`)).length, 0);
+    await assert.rejects(pitr.disable('shop'), /"reports" also restores from/);
+    assert.equal((await pitr.disable('reports')).leftArchiveOf, 'shop');
   });
 
   it('stops on request, ships what it has, and drops the slot', async () => {

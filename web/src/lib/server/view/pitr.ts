@@ -77,7 +77,8 @@ async function panel(services: Services, actor: ActorRef, database: string): Pro
   const [config, db, bases, workspaceId] = await Promise.all([
     catalog.wal.config(database),
     catalog.getDatabase(database),
-    catalog.wal.baseBackupsOf(database),
+    // A database sharing another's archive shows that archive's base backups.
+    catalog.wal.baseBackupsOf(status.sharesArchiveOf ?? database),
     catalog.access.databaseWorkspace(database),
   ]);
   const chain = config.enabled ? await windowsView(catalog, database) : null;
