@@ -36,13 +36,39 @@ export interface AuditNote<T> {
   target?: Target;
 }
 
+/** Actions that change the configuration the catalog holds: each one, once done, is reported to `onChange`. */
+const CONFIGURATION_ACTIONS: ReadonlySet<Action> = new Set<Action>([
+  'database.create',
+  'database.update',
+  'database.delete',
+  'database.schedule',
+  'storage.create',
+  'storage.update',
+  'storage.delete',
+  'retention.save',
+  'notifier.create',
+  'notifier.update',
+  'notifier.delete',
+  'hook.edit',
+  'user.manage',
+  'membership.manage',
+  'workspace.manage',
+]);
+
 export class Guard {
   readonly authz: Authz;
   readonly access: AccessStore;
+  /** Told after every configuration change that succeeded (the catalog then backs itself up); never fails the change. */
+  private readonly onChange: ((action: Action) => Promise<void>) | undefined;
 
-  constructor(access: AccessStore) {
+  constructor(access: AccessStore, onChange?: (action: Action) => Promise<void>) {
     this.access = access;
     this.authz = createAuthz(access);
+    this.onChange = onChange;
+  }
+
+  private async changed(action: Action): Promise<void> {
+    if (this.onChange && CONFIGURATION_ACTIONS.has(action)) await this.onChange(action).catch(() => undefined);
   }
 
   /** Authorizes `action` on the scope's object and says where it lives. */
@@ -62,28 +88,32 @@ export class Guard {
   ): Promise<T> {
     const granted = await this.require(actor, scope, action);
     if (action === 'history.read') return work(granted);
-    return this.authz.audited(
+    const result = await this.authz.audited(
       actor,
       { workspaceId: granted.workspaceId, action, target: note.target ?? granted.target, before: note.before },
       () => work(granted),
       note.after,
     );
+    await this.changed(action);
+    return result;
   }
 
   /** Records a change already authorized in a workspace (an instance privilege checked after the role). */
-  audited<T>(
+  async audited<T>(
     actor: Actor,
     granted: Pick<Granted, 'workspaceId' | 'target'>,
     action: Action,
     work: () => Promise<T>,
     note: AuditNote<T> = {},
   ): Promise<T> {
-    return this.authz.audited(
+    const result = await this.authz.audited(
       actor,
       { workspaceId: granted.workspaceId, action, target: note.target ?? granted.target, before: note.before },
       work,
       note.after,
     );
+    await this.changed(action);
+    return result;
   }
 
   /** The workspaces in which the actor may read: what list views filter by. */

@@ -23,7 +23,7 @@ interface JobSchedule<I> {
  * SKIP: a run still going when the next is due makes the next one wait for its next slot instead
  * of piling up. Runs missed while Temporal was down are caught up within ten minutes, no further back.
  */
-async function upsertJobSchedule<I, O>(
+export async function upsertJobSchedule<I, O>(
   client: Client,
   contract: WorkflowContract<I, O>,
   schedule: JobSchedule<I>,
@@ -48,7 +48,7 @@ async function upsertJobSchedule<I, O>(
   }
 }
 
-async function deleteJobSchedule(client: Client, scheduleId: string): Promise<void> {
+export async function deleteJobSchedule(client: Client, scheduleId: string): Promise<void> {
   try {
     await client.schedule.getHandle(scheduleId).delete();
   } catch (error) {

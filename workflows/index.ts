@@ -11,3 +11,4 @@ export { walArchiver } from './wal-archiver.ts';
 export { baseBackup } from './base-backup.ts';
 export { pitrRestore } from './pitr-restore.ts';
 export { walChainMonitor } from './wal-chain-monitor.ts';
+export { catalogBackup } from './catalog-backup.ts';
