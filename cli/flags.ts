@@ -73,6 +73,12 @@ export const flagCatalog = {
     'a full base backup every N, increments between (PostgreSQL 17+, summarize_wal = on; default 7, 1: always full)',
   ),
   agent: text('name', 'the agent that runs it on the database\'s host ("none": the worker)'),
+  'storage-config': text(
+    'json | @file.json',
+    "a storage's configuration, as storage add --config takes it: where to read when the catalog is gone",
+  ),
+  id: text('id', 'this one instead of the newest'),
+  newest: bool('the newest (the default)'),
   standby: text('postgres-url | none', 'take base backups from a streaming standby ("none": from the primary again)'),
 } satisfies Record<string, FlagDef>;
 

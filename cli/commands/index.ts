@@ -6,6 +6,7 @@ import type { CommandTable } from '../command-table.ts';
 import { flagCatalog, globalFlags, sessionFlags, type CliFlags } from '../flags.ts';
 import { accessCommands } from './access.ts';
 import { backupCommands } from './backups.ts';
+import { catalogBackupCommands } from './catalog-backup.ts';
 import { dbCommands } from './db.ts';
 import { hookCommands } from './hooks.ts';
 import { notifierCommands } from './notifiers.ts';
@@ -29,5 +30,6 @@ export const hindsightCommands: CommandTable<CliFlags> = {
     ...accessCommands,
     ...hookCommands,
     ...notifierCommands,
+    ...catalogBackupCommands,
   ],
 };

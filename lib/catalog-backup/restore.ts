@@ -129,7 +129,6 @@ async function loadDump(
  * Hindsight creates a fresh one again.
  */
 export async function restoreCatalog(options: CatalogRestoreOptions): Promise<CatalogRestoreResult> {
-  // eslint-disable-next-line @typescript-eslint/no-deprecated -- pg_restore needs the catalog's own connection
   const { pool } = options.catalog;
   const manifest = await chooseBackup(options.driver, options.id);
   await refuseUnrestorable(pool, manifest);

@@ -46,7 +46,6 @@ export async function backUpCatalog(
   key: SecretKey,
   input: { backupId: string; keep: number },
 ): Promise<CatalogBackupRun> {
-  // eslint-disable-next-line @typescript-eslint/no-deprecated -- pg_dump needs the catalog's own connection
   const { pool } = catalog;
   const names = await storagesHoldingBackups(pool);
   if (names.length === 0) return { backupId: input.backupId, skipped: 'no storage holds backups yet', copies: [] };
