@@ -42,11 +42,12 @@ export async function storagesHoldingBackups(db: Queryable): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-/** What a catalog holds that a restore would replace: counts of each kind of record. */
+/** What a catalog holds that a restore would replace. */
 export interface CatalogContents {
   databases: string[];
   storages: string[];
-  backups: number;
+  /** Complete backups, by database. */
+  backups: Record<string, number>;
   users: number;
   notifiers: number;
   workspaces: number;
@@ -56,14 +57,16 @@ export async function catalogContents(db: Queryable): Promise<CatalogContents> {
   const { rows } = await db.query<{
     databases: string[] | null;
     storages: string[] | null;
-    backups: string;
+    backups: Record<string, number> | null;
     users: string;
     notifiers: string;
     workspaces: string;
   }>(
     `select (select array_agg(name order by name) from databases) as databases,
             (select array_agg(name order by name) from storages) as storages,
-            (select count(*) from backups where status = 'complete')::text as backups,
+            (select jsonb_object_agg(name, n) from (
+               select d.name, count(*) as n from backups b join databases d on d.id = b.database_id
+                where b.status = 'complete' group by d.name) c) as backups,
             (select count(*) from users)::text as users,
             (select count(*) from notifiers)::text as notifiers,
             (select count(*) from workspaces)::text as workspaces`,
@@ -72,7 +75,7 @@ export async function catalogContents(db: Queryable): Promise<CatalogContents> {
   return {
     databases: row.databases ?? [],
     storages: row.storages ?? [],
-    backups: Number(row.backups),
+    backups: row.backups ?? {},
     users: Number(row.users),
     notifiers: Number(row.notifiers),
     workspaces: Number(row.workspaces),
@@ -81,14 +84,14 @@ export async function catalogContents(db: Queryable): Promise<CatalogContents> {
 
 /**
  * Why a catalog is not empty, or nothing when it is. Empty is what a fresh installation holds
- * before anyone uses it: the migrations, the default workspace and storages without a backup (the
- * `local` storage that setup registers). A database, a backup, a user account or a notifier is
- * someone's work that a restore would silently replace.
+ * before anyone uses it: the migrations, the default workspace, storages, and the databases it
+ * registers by itself (`setupDatabases`: `npm start`'s demo, with its backups). A database of
+ * someone's, a user account or a notifier is work that a restore would silently replace.
  */
-export function notEmptyBecause(contents: CatalogContents): string | undefined {
+export function notEmptyBecause(contents: CatalogContents, setupDatabases: readonly string[]): string | undefined {
+  const theirs = contents.databases.filter((d) => !setupDatabases.includes(d));
   const found: string[] = [];
-  if (contents.databases.length > 0) found.push(`databases ${contents.databases.join(', ')}`);
-  if (contents.backups > 0) found.push(`${contents.backups} backups`);
+  if (theirs.length > 0) found.push(`databases ${theirs.join(', ')}`);
   if (contents.users > 0) found.push(`${contents.users} user accounts`);
   if (contents.notifiers > 0) found.push(`${contents.notifiers} notifiers`);
   if (contents.workspaces > 1) found.push(`${contents.workspaces - 1} workspaces besides "default"`);

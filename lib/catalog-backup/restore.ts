@@ -31,12 +31,16 @@ export interface CatalogRestoreOptions {
   key: DecryptionKey;
   /** The catalog to restore into: it must be empty (catalog-queries.ts, notEmptyBecause). */
   catalog: Catalog;
+  /** Databases a fresh installation registers by itself (`npm start`'s demo): they do not make it non-empty. */
+  setupDatabases: readonly string[];
 }
 
 export interface CatalogRestoreResult {
   manifest: CatalogBackupManifest;
   /** Migrations applied after the restore, the backup being older than this Hindsight. */
   migrated: string[];
+  /** The databases the catalog held before, that the restored one may not have. */
+  replaced: string[];
   contents: CatalogContents;
 }
 
@@ -61,20 +65,26 @@ async function newestKnownMigration(): Promise<string> {
     .at(-1)!;
 }
 
-async function refuseUnrestorable(pool: pg.Pool, manifest: CatalogBackupManifest): Promise<void> {
+async function refuseUnrestorable(
+  pool: pg.Pool,
+  manifest: CatalogBackupManifest,
+  setupDatabases: readonly string[],
+): Promise<string[]> {
   const known = await newestKnownMigration();
   if (manifest.schemaVersion > known)
     throw new HindsightError(
       'bad_input',
       `catalog backup ${manifest.backupId} is of catalog schema ${manifest.schemaVersion}, newer than this Hindsight's ${known}: install Hindsight ${manifest.hindsightVersion} or newer and restore with it`,
     );
-  if ((await schemaVersion(pool)) === null) return;
-  const why = notEmptyBecause(await catalogContents(pool));
+  if ((await schemaVersion(pool)) === null) return [];
+  const before = await catalogContents(pool);
+  const why = notEmptyBecause(before, setupDatabases);
   if (why)
     throw new HindsightError(
       'conflict',
       `the catalog is not empty (it holds ${why}): a restore would replace them. Restore into a fresh installation (an empty data directory, or a new DATABASE_URL database), or remove them first`,
     );
+  return before.databases;
 }
 
 /** Empties the catalog's schema; pg_restore then creates every table of the backup in it. */
@@ -131,10 +141,10 @@ async function loadDump(
 export async function restoreCatalog(options: CatalogRestoreOptions): Promise<CatalogRestoreResult> {
   const { pool } = options.catalog;
   const manifest = await chooseBackup(options.driver, options.id);
-  await refuseUnrestorable(pool, manifest);
+  const replaced = await refuseUnrestorable(pool, manifest, options.setupDatabases);
   const target = catalogTargetOf(pool);
   const serverMajor = await clearCatalog(target);
   await loadDump(options, manifest, target, serverMajor);
   const migrated = await migrate(pool);
-  return { manifest, migrated, contents: await catalogContents(pool) };
+  return { manifest, migrated, replaced, contents: await catalogContents(pool) };
 }

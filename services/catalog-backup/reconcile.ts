@@ -11,7 +11,13 @@ import {
   walChainMonitorWorkflowId,
 } from '../../temporal/contracts/pitr.ts';
 import { upsertCatalogBackupSchedule } from '../../temporal/catalog-backup.ts';
-import { RETENTION_CRON, setDatabaseCron, type DatabaseScheduleKind } from '../../temporal/schedules.ts';
+import { healthWorkflowId } from '../../temporal/contracts/health.ts';
+import {
+  RETENTION_CRON,
+  deleteDatabaseSchedules,
+  setDatabaseCron,
+  type DatabaseScheduleKind,
+} from '../../temporal/schedules.ts';
 import { startRun } from '../../temporal/start.ts';
 import type { ServiceContext } from '../context.ts';
 
@@ -63,4 +69,18 @@ export async function reconcileTemporal(ctx: ServiceContext): Promise<Reconciled
   for (const d of await ctx.runtime.catalog.listDatabases()) done.push(await reconcileDatabase(ctx, d));
   await upsertCatalogBackupSchedule(ctx.temporal, ctx.runtime.config);
   return done;
+}
+
+/**
+ * Databases the catalog held before a restore and the restored one does not (the demo of a fresh
+ * `npm start`): their schedules and health monitor go, or they would run against names that are gone.
+ */
+export async function forgetDatabases(ctx: ServiceContext, names: string[]): Promise<void> {
+  for (const name of names) {
+    await deleteDatabaseSchedules(ctx.temporal, name, ['backups', 'verification', 'retention', 'baseBackups']);
+    await ctx.temporal.workflow
+      .getHandle(healthWorkflowId(name))
+      .terminate('the catalog was restored without this database')
+      .catch(() => undefined);
+  }
 }

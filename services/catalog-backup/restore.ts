@@ -10,9 +10,10 @@ import { keyFileIn } from '../../lib/crypto/keyring.ts';
 import { readSecretKey, writeNewKeyFile, type SecretKey } from '../../lib/crypto/secret-key.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import { createStorageDriver, storageConfigSchema } from '../../lib/storage/index.ts';
+import { DEMO_DATABASE } from '../demo.ts';
 import { createServices } from '../index.ts';
 import { openRuntime, type Runtime } from '../runtime.ts';
-import { reconcileTemporal, type ReconciledDatabase } from './reconcile.ts';
+import { forgetDatabases, reconcileTemporal, type ReconciledDatabase } from './reconcile.ts';
 
 export interface CatalogRestoreRequest {
   storageConfig: unknown;
@@ -71,10 +72,12 @@ export async function restoreCatalogHere(
       id: request.id,
       key: key ?? runtime.keyring.resolve,
       catalog: runtime.catalog,
+      setupDatabases: [DEMO_DATABASE],
     });
     const client = await temporal(runtime);
     try {
       const services = createServices(runtime, client);
+      await forgetDatabases(services.ctx, result.replaced.filter((d) => !result.contents.databases.includes(d)));
       const reconciled = await reconcileTemporal(services.ctx);
       await services.databases.ensureMonitors();
       return { ...result, reconciled, missingKeys: await keysMissing(runtime) };
