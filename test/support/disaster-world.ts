@@ -26,12 +26,6 @@ const SHOP_SCHEMA = `
 `;
 const LEDGER_SCHEMA = 'create table events (id serial primary key, at timestamptz not null, note text not null)';
 
-export interface OldHost {
-  /** The moment the PITR restore goes back to: after the row "before", before the row "after". */
-  moment: Date;
-  keyHex: string;
-}
-
 export class DisasterWorld {
   readonly dir: string;
   readonly source: LocalCluster;
@@ -165,13 +159,17 @@ async function liveOldHost(world: DisasterWorld, host: Platform): Promise<Date> 
   return moment;
 }
 
-/** Runs the old host, then destroys it: archiver and worker stopped, its catalog database dropped. */
-export async function runAndLoseOldHost(world: DisasterWorld): Promise<OldHost> {
-  const host = await startPlatform();
+/**
+ * Runs the old host under the key `keyHex`, then destroys it: archiver and worker stopped, its
+ * catalog database dropped. Returns the moment the PITR restore goes back to: after the row
+ * "before", before the row "after".
+ */
+export async function runAndLoseOldHost(world: DisasterWorld, keyHex: string): Promise<Date> {
+  const host = await startPlatform({ secretKeyHex: keyHex });
   try {
     await host.startWorker();
     const moment = await liveOldHost(world, host);
-    const keyHex = (await readFile(host.config.secretKeyFile, 'utf8')).trim();
+    assert.equal((await readFile(host.config.secretKeyFile, 'utf8')).trim(), keyHex);
     await stopArchiver(host, 'ledger');
     await host.stopWorker();
     await host.runtime.close();
@@ -181,7 +179,7 @@ export async function runAndLoseOldHost(world: DisasterWorld): Promise<OldHost> 
     } finally {
       await admin.end();
     }
-    return { moment, keyHex };
+    return moment;
   } finally {
     await host.stop();
   }
