@@ -36,24 +36,13 @@ export interface AuditNote<T> {
   target?: Target;
 }
 
-/** Actions that change the configuration the catalog holds: each one, once done, is reported to `onChange`. */
-const CONFIGURATION_ACTIONS: ReadonlySet<Action> = new Set<Action>([
-  'database.create',
-  'database.update',
-  'database.delete',
-  'database.schedule',
-  'storage.create',
-  'storage.update',
-  'storage.delete',
-  'retention.save',
-  'notifier.create',
-  'notifier.update',
-  'notifier.delete',
-  'hook.edit',
-  'user.manage',
-  'membership.manage',
-  'workspace.manage',
-]);
+/**
+ * Actions that run jobs, test or read; every other action changes the configuration the catalog
+ * holds (databases, storages, notifiers, hooks, schedules, retention, PITR, users), and once done
+ * is reported to the guard's `onChange`.
+ */
+const NOT_CONFIGURATION =
+  /^(backup|restore|verification|audit|history)\.|^(retention\.run|storage\.test|notifier\.test)$/;
 
 export class Guard {
   readonly authz: Authz;
@@ -68,7 +57,7 @@ export class Guard {
   }
 
   private async changed(action: Action): Promise<void> {
-    if (this.onChange && CONFIGURATION_ACTIONS.has(action)) await this.onChange(action).catch(() => undefined);
+    if (this.onChange && !NOT_CONFIGURATION.test(action)) await this.onChange(action).catch(() => undefined);
   }
 
   /** Authorizes `action` on the scope's object and says where it lives. */

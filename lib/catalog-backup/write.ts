@@ -5,7 +5,6 @@
  * with the secret key, inside a dump that is itself encrypted.
  */
 import { spawn } from 'node:child_process';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteMeter } from '../backup/byte-meter.ts';
 import { stderrTail, waitForExit } from '../backup/child-process.ts';
@@ -17,7 +16,7 @@ import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, libpqChildEnv, serverInfo, type PgTarget } from '../pg/connection.ts';
 import { dumpCompressionFor, toolFor } from '../pg/tools.ts';
-import type { StorageDriver } from '../storage/contract.ts';
+import { writeJsonObject } from '../storage/shared/json-object.ts';
 import { CATALOG_BACKUP_FORMAT, catalogManifestKey, catalogObjectKey, type CatalogBackupManifest } from './layout.ts';
 
 export interface CatalogBackupOptions {
@@ -33,18 +32,6 @@ export interface CatalogBackupOptions {
 export interface CatalogBackupResult {
   manifest: CatalogBackupManifest;
   copies: CopyOutcome[];
-}
-
-/** Plain JSON at `key`, committed in one step. */
-export async function writeJsonObject(driver: StorageDriver, key: string, value: unknown): Promise<void> {
-  const write = await driver.openWrite(key);
-  try {
-    await pipeline(Readable.from([Buffer.from(`${JSON.stringify(value, null, 2)}\n`)]), write.stream);
-    await write.commit();
-  } catch (error) {
-    await write.abort();
-    throw error;
-  }
 }
 
 async function openBranches(destinations: Destination[], objectKey: string): Promise<Branch[]> {

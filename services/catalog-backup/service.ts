@@ -25,22 +25,23 @@ export class CatalogBackupService {
   }
 
   async backupNow(actor: Actor, options: { wait?: boolean } = {}): Promise<CatalogBackupStarted> {
-    const { authz } = this.ctx.guard;
+    const audit = (outcome: 'ok' | 'denied', after?: unknown) =>
+      this.ctx.guard.authz.audit(actor, {
+        workspaceId: outcome === 'ok' ? DEFAULT_WORKSPACE_ID : null,
+        action: 'catalog.backup',
+        target,
+        outcome,
+        after,
+      });
     if (!isInstanceLevel(actor)) {
-      await authz.audit(actor, { workspaceId: null, action: 'catalog.backup', target, outcome: 'denied' });
+      await audit('denied');
       throw new HindsightError(
         'forbidden',
         'a catalog backup holds every workspace: only the instance owner or the local operator may start one',
       );
     }
     const handle = await startCatalogBackup(this.ctx.temporal, this.ctx.runtime.config);
-    await authz.audit(actor, {
-      workspaceId: DEFAULT_WORKSPACE_ID,
-      action: 'catalog.backup',
-      target,
-      outcome: 'ok',
-      after: { workflowId: handle.workflowId },
-    });
+    await audit('ok', { workflowId: handle.workflowId });
     if (!options.wait) return { workflowId: handle.workflowId };
     return { workflowId: handle.workflowId, outcome: await handle.result() };
   }

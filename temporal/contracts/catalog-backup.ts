@@ -1,5 +1,6 @@
 import { defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
+import type { CatalogBackupRun } from '../../lib/catalog-backup/run.ts';
 import { defineWorkflow } from './common.ts';
 
 /**
@@ -24,19 +25,8 @@ export const catalogBackupInput = z
   .strict();
 export type CatalogBackupInput = z.input<typeof catalogBackupInput>;
 
-export interface CatalogBackupOutcome {
-  backupId: string;
-  skipped?: string;
-  schemaVersion?: string;
-  copies: Array<{
-    storage: string;
-    status: 'complete' | 'failed';
-    sizeBytes?: number | undefined;
-    error?: string | undefined;
-    pruned?: string[];
-    pruneError?: string;
-  }>;
-}
+/** What a run did: its backup id, and per storage whether the copy went in and which older ones went out. */
+export type CatalogBackupOutcome = CatalogBackupRun;
 
 export const catalogBackupWorkflow = defineWorkflow<CatalogBackupInput, CatalogBackupOutcome>(
   'catalogBackup',

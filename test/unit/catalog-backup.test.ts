@@ -11,7 +11,7 @@ import {
   type CatalogBackupManifest,
 } from '../../lib/catalog-backup/layout.ts';
 import { catalogBackupsBeyond, listCatalogBackups, pruneCatalogBackups } from '../../lib/catalog-backup/stored.ts';
-import { writeJsonObject } from '../../lib/catalog-backup/write.ts';
+import { writeJsonObject } from '../../lib/storage/shared/json-object.ts';
 import { identityForObjectKey } from '../../lib/crypto/object-identity.ts';
 import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 import type { StorageDriver } from '../../lib/storage/contract.ts';
