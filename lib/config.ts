@@ -123,7 +123,7 @@ export interface Config {
   /** The rclone program the worker runs for rclone storages. */
   rcloneBinary: string;
   /** The catalog's own backups: their cron (UTC; null: off), how many each storage keeps, the quiet seconds after a change (0: none). */
-  catalogBackup: { cron: string | null; keep: number; afterChangeSeconds: number };
+  catalogBackups: { cron: string | null; keep: number; afterChangeSeconds: number };
 }
 
 export interface TemporalTlsConfig {
@@ -232,7 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // name, and a database named like a workspace would otherwise write into that workspace's root.
     localStorageRoot: path.resolve(raw.HINDSIGHT_LOCAL_STORAGE_ROOT ?? path.join(dataDir, 'storages')),
     rcloneBinary: raw.HINDSIGHT_RCLONE_BINARY,
-    catalogBackup: {
+    catalogBackups: {
       cron: raw.HINDSIGHT_CATALOG_BACKUP_CRON === 'off' ? null : raw.HINDSIGHT_CATALOG_BACKUP_CRON,
       keep: raw.HINDSIGHT_CATALOG_BACKUP_KEEP,
       afterChangeSeconds: raw.HINDSIGHT_CATALOG_BACKUP_AFTER_CHANGE,

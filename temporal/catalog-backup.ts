@@ -15,11 +15,11 @@ import { deleteJobSchedule, upsertJobSchedule } from './schedules.ts';
 import { jobAttributes } from './search-attributes.ts';
 import { startJob } from './start.ts';
 
-type CatalogBackupConfig = Pick<Config, 'taskQueue' | 'catalogBackup'>;
+type CatalogBackupConfig = Pick<Config, 'taskQueue' | 'catalogBackups'>;
 
 /** Puts the schedule on HINDSIGHT_CATALOG_BACKUP_CRON (UTC), or removes it when that is `off`. */
 export async function upsertCatalogBackupSchedule(client: Client, config: CatalogBackupConfig): Promise<void> {
-  const { cron, keep } = config.catalogBackup;
+  const { cron, keep } = config.catalogBackups;
   if (cron === null) return deleteJobSchedule(client, CATALOG_BACKUP_SCHEDULE_ID);
   await upsertJobSchedule(client, catalogBackupWorkflow, {
     scheduleId: CATALOG_BACKUP_SCHEDULE_ID,
@@ -35,7 +35,7 @@ export function startCatalogBackup(client: Client, config: CatalogBackupConfig, 
   return startJob(client, catalogBackupWorkflow, {
     workflowId: catalogBackupRunId(now),
     taskQueue: config.taskQueue,
-    input: { trigger: 'manual', keep: config.catalogBackup.keep },
+    input: { trigger: 'manual', keep: config.catalogBackups.keep },
     database: null,
     onConflict: 'fail',
   });
@@ -50,7 +50,7 @@ const SIGNAL_PATIENCE_MS = 5000;
  * SIGNAL_PATIENCE_MS; a failure is the daily schedule's to make up for, never the change's.
  */
 export async function catalogChanged(client: Client, config: CatalogBackupConfig): Promise<void> {
-  const { afterChangeSeconds, keep } = config.catalogBackup;
+  const { afterChangeSeconds, keep } = config.catalogBackups;
   if (afterChangeSeconds === 0) return;
   const signalled = client.workflow.signalWithStart(catalogBackupWorkflow.type, {
     workflowId: CATALOG_BACKUP_AFTER_CHANGE_ID,
