@@ -40,9 +40,11 @@ function restoreLines(report: CatalogRestoreReport): string[] {
     ...(report.migrated.length > 0 ? [`  migrated   ${report.migrated.join(', ')}`] : []),
     `  databases  ${contents.databases.join(', ') || 'none'}`,
     `  storages   ${contents.storages.join(', ') || 'none'}`,
-    `  backups    ${Object.entries(contents.backups)
-      .map(([database, n]) => `${database}: ${n}`)
-      .join(', ') || 'none'}`,
+    `  backups    ${
+      Object.entries(contents.backups)
+        .map(([database, n]) => `${database}: ${n}`)
+        .join(', ') || 'none'
+    }`,
     `  users      ${contents.users}`,
     `  started    ${schedules.join('; ') || 'nothing'}`,
     ...report.missingKeys.map(

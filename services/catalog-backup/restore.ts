@@ -77,7 +77,10 @@ export async function restoreCatalogHere(
     const client = await temporal(runtime);
     try {
       const services = createServices(runtime, client);
-      await forgetDatabases(services.ctx, result.replaced.filter((d) => !result.contents.databases.includes(d)));
+      await forgetDatabases(
+        services.ctx,
+        result.replaced.filter((d) => !result.contents.databases.includes(d)),
+      );
       const reconciled = await reconcileTemporal(services.ctx);
       await services.databases.ensureMonitors();
       return { ...result, reconciled, missingKeys: await keysMissing(runtime) };
