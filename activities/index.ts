@@ -1,4 +1,5 @@
 import { createBackupActivities, type BackupDeps } from './backups.ts';
+import { createCatalogBackupActivities } from './catalog-backup.ts';
 import { createHealthActivities } from './health.ts';
 import { createHookActivities } from './hooks.ts';
 import { createNotificationActivities } from './notifications.ts';
@@ -33,6 +34,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createBackupActivities(deps),
   ...createRestoreActivities(deps),
   ...createServerActivities(deps),
+  ...createCatalogBackupActivities(deps),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

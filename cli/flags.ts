@@ -73,6 +73,12 @@ export const flagCatalog = {
     'a full base backup every N, increments between (PostgreSQL 17+, summarize_wal = on; default 7, 1: always full)',
   ),
   agent: text('name', 'the agent that runs it on the database\'s host ("none": the worker)'),
+  'storage-config': text(
+    'json | @file.json',
+    "a storage's configuration, as storage add --config takes it: where to read when the catalog is gone",
+  ),
+  id: text('id', 'this one instead of the newest'),
+  newest: bool('the newest (the default)'),
   standby: text('postgres-url | none', 'take base backups from a streaming standby ("none": from the primary again)'),
   'all-databases': bool('register every database of the server on each run, and mark the ones it no longer has'),
   'only-registered': bool('stop discovering: back up only the databases the server registered'),
@@ -83,7 +89,6 @@ export const flagCatalog = {
   },
   retention: text('json | @file.json | off', 'a retention policy for every database the server registers'),
   'keep-databases': bool('keep its databases registered, each on its own'),
-  'storage-config': text('json | @file.json', "the storage's configuration, as storage add --config takes it"),
   'storage-name': text('name', 'its name in the catalog (default: its type)'),
 } satisfies Record<string, FlagDef>;
 

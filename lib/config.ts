@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { defaultRestoreRoot } from './data-dir.ts';
 import { HindsightError } from './errors.ts';
+import { cronProblem } from './schedule/cron.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 
@@ -64,6 +65,13 @@ export const configSchema = z
     HINDSIGHT_WORKER_METRICS_PORT: port.optional(),
     HINDSIGHT_LOCAL_STORAGE_ROOT: z.string().min(1).optional(),
     HINDSIGHT_RCLONE_BINARY: z.string().trim().min(1).default('rclone'),
+    HINDSIGHT_CATALOG_BACKUP_CRON: z
+      .string()
+      .trim()
+      .refine((v) => v === 'off' || cronProblem(v) === null, 'must be a five-field cron (UTC) or off')
+      .default('37 2 * * *'),
+    HINDSIGHT_CATALOG_BACKUP_KEEP: z.coerce.number().int().min(1).max(10000).default(14),
+    HINDSIGHT_CATALOG_BACKUP_AFTER_CHANGE: z.coerce.number().int().min(0).max(86400).default(60),
   })
   .strict();
 
@@ -114,6 +122,8 @@ export interface Config {
   localStorageRoot: string;
   /** The rclone program the worker runs for rclone storages. */
   rcloneBinary: string;
+  /** The catalog's own backups: their cron (UTC; null: off), how many each storage keeps, the quiet seconds after a change (0: none). */
+  catalogBackups: { cron: string | null; keep: number; afterChangeSeconds: number };
 }
 
 export interface TemporalTlsConfig {
@@ -222,6 +232,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // name, and a database named like a workspace would otherwise write into that workspace's root.
     localStorageRoot: path.resolve(raw.HINDSIGHT_LOCAL_STORAGE_ROOT ?? path.join(dataDir, 'storages')),
     rcloneBinary: raw.HINDSIGHT_RCLONE_BINARY,
+    catalogBackups: {
+      cron: raw.HINDSIGHT_CATALOG_BACKUP_CRON === 'off' ? null : raw.HINDSIGHT_CATALOG_BACKUP_CRON,
+      keep: raw.HINDSIGHT_CATALOG_BACKUP_KEEP,
+      afterChangeSeconds: raw.HINDSIGHT_CATALOG_BACKUP_AFTER_CHANGE,
+    },
   };
 }
 

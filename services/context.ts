@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { catalogChanged } from '../temporal/catalog-backup.ts';
 import { Guard } from './guard.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -10,5 +11,7 @@ export interface ServiceContext {
 }
 
 export function serviceContext(runtime: Runtime, temporal: Client): ServiceContext {
-  return { runtime, temporal, guard: new Guard(runtime.catalog.access) };
+  // A configuration change starts (or delays) the debounced catalog backup: storage then holds the new settings too.
+  const guard = new Guard(runtime.catalog.access, () => catalogChanged(temporal, runtime.config));
+  return { runtime, temporal, guard };
 }

@@ -36,13 +36,28 @@ export interface AuditNote<T> {
   target?: Target;
 }
 
+/**
+ * Actions that run jobs, test or read; every other action changes the configuration the catalog
+ * holds (databases, storages, notifiers, hooks, schedules, retention, PITR, users), and once done
+ * is reported to the guard's `onChange`.
+ */
+const NOT_CONFIGURATION =
+  /^(backup|restore|verification|audit|history)\.|^(retention\.run|storage\.test|notifier\.test)$/;
+
 export class Guard {
   readonly authz: Authz;
   readonly access: AccessStore;
+  /** Told after every configuration change that succeeded (the catalog then backs itself up); never fails the change. */
+  private readonly onChange: ((action: Action) => Promise<void>) | undefined;
 
-  constructor(access: AccessStore) {
+  constructor(access: AccessStore, onChange?: (action: Action) => Promise<void>) {
     this.access = access;
     this.authz = createAuthz(access);
+    this.onChange = onChange;
+  }
+
+  private async changed(action: Action): Promise<void> {
+    if (this.onChange && !NOT_CONFIGURATION.test(action)) await this.onChange(action).catch(() => undefined);
   }
 
   /** Authorizes `action` on the scope's object and says where it lives. */
@@ -62,28 +77,32 @@ export class Guard {
   ): Promise<T> {
     const granted = await this.require(actor, scope, action);
     if (action === 'history.read') return work(granted);
-    return this.authz.audited(
+    const result = await this.authz.audited(
       actor,
       { workspaceId: granted.workspaceId, action, target: note.target ?? granted.target, before: note.before },
       () => work(granted),
       note.after,
     );
+    await this.changed(action);
+    return result;
   }
 
   /** Records a change already authorized in a workspace (an instance privilege checked after the role). */
-  audited<T>(
+  async audited<T>(
     actor: Actor,
     granted: Pick<Granted, 'workspaceId' | 'target'>,
     action: Action,
     work: () => Promise<T>,
     note: AuditNote<T> = {},
   ): Promise<T> {
-    return this.authz.audited(
+    const result = await this.authz.audited(
       actor,
       { workspaceId: granted.workspaceId, action, target: note.target ?? granted.target, before: note.before },
       work,
       note.after,
     );
+    await this.changed(action);
+    return result;
   }
 
   /** The workspaces in which the actor may read: what list views filter by. */

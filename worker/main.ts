@@ -2,7 +2,9 @@ import { Runtime as TemporalRuntime, makeTelemetryFilterString } from '@temporal
 import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
 import { agentNameSchema } from '../lib/names.ts';
-import { openRuntime } from '../services/runtime.ts';
+import { openRuntime, type Runtime } from '../services/runtime.ts';
+import { upsertCatalogBackupSchedule } from '../temporal/catalog-backup.ts';
+import { connectTemporalClient } from '../temporal/client.ts';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createHindsightWorker, defaultBudget, type AgentBudget, type WorkerRoles } from './create-worker.ts';
@@ -78,6 +80,26 @@ function parseFlags(sandboxRoot: string): {
   };
 }
 
+/**
+ * The schedule `catalog-backup` on HINDSIGHT_CATALOG_BACKUP_CRON, made by every main worker at
+ * start: in a deployment without `npm start`, the worker is what always runs. Not fatal.
+ */
+async function ensureCatalogBackupSchedule(runtime: Runtime): Promise<void> {
+  try {
+    const client = await connectTemporalClient(runtime.config, runtime);
+    try {
+      await upsertCatalogBackupSchedule(client, runtime.config);
+    } finally {
+      await client.connection.close();
+    }
+  } catch (error) {
+    logger.warn(
+      { err: error },
+      'the catalog backup schedule could not be set; the catalog backs itself up after changes only',
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const { roles, budget, shutdownGraceSeconds } = parseFlags(config.sandboxRoot);
@@ -89,6 +111,7 @@ async function main(): Promise<void> {
     shutdownGraceSeconds,
     ...(metrics ? { interceptors: { activity: [metrics.activityInterceptor] } } : {}),
   });
+  if (roles.main) await ensureCatalogBackupSchedule(runtime);
   const close = worker.close;
   const metricsServer = metrics
     ? await startMetricsServer(metrics.registry, {

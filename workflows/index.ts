@@ -12,3 +12,4 @@ export { baseBackup } from './base-backup.ts';
 export { pitrRestore } from './pitr-restore.ts';
 export { walChainMonitor } from './wal-chain-monitor.ts';
 export { serverBackup } from './server-backup.ts';
+export { catalogBackup } from './catalog-backup.ts';

@@ -7,6 +7,7 @@ import { flagCatalog, globalFlags, sessionFlags, type CliFlags } from '../flags.
 import { accessCommands } from './access.ts';
 import { backupCommands } from './backups.ts';
 import { catalogRebuildCommands } from './catalog.ts';
+import { catalogBackupCommands } from './catalog-backup.ts';
 import { dbCommands } from './db.ts';
 import { hookCommands } from './hooks.ts';
 import { notifierCommands } from './notifiers.ts';
@@ -33,5 +34,6 @@ export const hindsightCommands: CommandTable<CliFlags> = {
     ...notifierCommands,
     ...serverCommands,
     ...catalogRebuildCommands,
+    ...catalogBackupCommands,
   ],
 };

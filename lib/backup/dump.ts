@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type pg from 'pg';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EncryptStream, DEFAULT_CHUNK_SIZE, FORMAT_VERSION } from '../crypto/chunked-gcm.ts';
 import { logicalBackupIdentity } from '../crypto/object-identity.ts';
@@ -10,6 +10,7 @@ import { connect, libpqChildEnv, serverInfo, type PgTarget } from '../pg/connect
 import { countRows, type TableRowCount } from '../pg/row-counts.ts';
 import { dumpCompressionFor, toolFor } from '../pg/tools.ts';
 import type { StorageDriver } from '../storage/contract.ts';
+import { writeJsonObject } from '../storage/shared/json-object.ts';
 import { readSystemIdentifier } from './adopt-match.ts';
 import { ByteMeter } from './byte-meter.ts';
 import { FanOut, failBranch, type Branch } from './fan-out.ts';
@@ -137,14 +138,7 @@ async function finishCopy(
 }
 
 export async function writeManifest(driver: StorageDriver, manifest: BackupManifest): Promise<void> {
-  const manifestWrite = await driver.openWrite(manifestKey(manifest.database, manifest.backupId));
-  try {
-    await pipeline(Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]), manifestWrite.stream);
-    await manifestWrite.commit();
-  } catch (error) {
-    await manifestWrite.abort();
-    throw error;
-  }
+  await writeJsonObject(driver, manifestKey(manifest.database, manifest.backupId), manifest);
 }
 
 /**

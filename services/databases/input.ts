@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { DatabaseRecord } from '../../lib/catalog/catalog.ts';
+import { CATALOG_BACKUP_PREFIX } from '../../lib/crypto/object-identity.ts';
 import { nameSchema, NAME_RULE } from '../../lib/names.ts';
 import { pgUrlSchema } from '../../lib/pg/connection.ts';
 import { cronSchema, timezoneSchema } from '../input.ts';
@@ -8,8 +9,14 @@ import { cronSchema, timezoneSchema } from '../input.ts';
 const storageNames = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 const asList = (v: string | string[]) => (typeof v === 'string' ? [v] : v);
 
+/** A database's backups lie under its name in storage: the catalog's own prefix is taken. */
+const databaseName = nameSchema(`name must be ${NAME_RULE}`).refine(
+  (name) => name !== CATALOG_BACKUP_PREFIX,
+  `name "${CATALOG_BACKUP_PREFIX}" is where the catalog backs itself up in every storage: choose another`,
+);
+
 export const addDatabaseInput = z.object({
-  name: nameSchema(`name must be ${NAME_RULE}`),
+  name: databaseName,
   url: pgUrlSchema,
   /** Where backups go: one storage name or several (every backup is written to each). */
   storages: storageNames.default('local').transform(asList),
@@ -55,7 +62,7 @@ export type RemoveDatabaseOptions = z.input<typeof removeDatabaseOptions>;
 export const updateDatabaseInput = z
   .object({
     /** A new name; its backups stay attached (they are recorded by id) and keep their stored keys. */
-    name: nameSchema(`name must be ${NAME_RULE}`).optional(),
+    name: databaseName.optional(),
     url: pgUrlSchema.optional(),
     password: z.string().min(1, 'password must not be empty').optional(),
     storages: storageNames.transform(asList).optional(),

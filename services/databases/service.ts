@@ -10,6 +10,7 @@ import { healthMonitorWorkflow, healthWorkflowId } from '../../temporal/contract
 import { deliveryWorkflowId } from '../../temporal/contracts/notifications.ts';
 import { deleteDatabaseSchedules, setDatabaseCron, upsertWatchdogSchedule } from '../../temporal/schedules.ts';
 import { startRun } from '../../temporal/start.ts';
+import { upsertCatalogBackupSchedule } from '../../temporal/catalog-backup.ts';
 import { notFound, type Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 import { cronSchema, parseOrThrow, timezoneSchema } from '../input.ts';
@@ -186,11 +187,13 @@ export class DatabaseService {
     return checkTarget(await this.ctx.runtime.catalog.databaseTarget(name));
   }
 
-  /** The health monitor of every registered database that has none running, and the watchdog schedule. */
+  /** The health monitor of every registered database that has none running, the watchdog and catalog backup schedules. */
   async ensureMonitors(): Promise<void> {
     for (const db of await this.ctx.runtime.catalog.listDatabases()) await this.ensureHealthMonitor(db.name);
     // The overdue-backup watchdog, which also sweeps notifications that no wake-up delivered.
     await upsertWatchdogSchedule(this.ctx.temporal, this.ctx.runtime.config.taskQueue);
+    // The catalog's own backup (docs/disaster-recovery.md), on HINDSIGHT_CATALOG_BACKUP_CRON.
+    await upsertCatalogBackupSchedule(this.ctx.temporal, this.ctx.runtime.config);
   }
 
   private async ensureHealthMonitor(database: string): Promise<void> {

@@ -9,7 +9,8 @@ import { z } from 'zod';
 z.config({ jitless: true });
 
 /** The `HindsightKind` search attribute of a run: what the Temporal UI filters by. */
-export type JobKind = 'backup' | 'restore' | 'replicate' | 'verify' | 'retention' | 'health' | 'notify' | 'watchdog';
+export type JobKind =
+  'backup' | 'restore' | 'replicate' | 'verify' | 'retention' | 'health' | 'notify' | 'watchdog' | 'catalog';
 
 /**
  * A workflow as its callers know it: the type name it is started by and its kind. `signature` is

@@ -6,25 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import { parseGuide, type GuideBlock } from '../support/guide-markdown.ts';
-import { matchOutput } from '../support/guide-match.ts';
+import { after, before, describe, it } from 'node:test';
+import { itRunsEveryBlock, type Check } from '../support/guide-checks.ts';
+import { parseGuide } from '../support/guide-markdown.ts';
 import { startGuideWorld, tableHashes, type GuideWorld, type TableHashes } from '../support/guide-platform.ts';
-import { GuideShell, type BlockResult } from '../support/guide-runner.ts';
+import { GuideShell } from '../support/guide-runner.ts';
 
 const guide = parseGuide(await readFile('docs/getting-started.md', 'utf8'));
-
-/** HINDSIGHT_GUIDE_OUTPUT=1 shows what each block printed: the material of the guide's output blocks. */
-const showOutput = process.env.HINDSIGHT_GUIDE_OUTPUT === '1';
-
-/** A check the test makes around the guide's block that runs a given command. */
-interface Check {
-  what: string;
-  at: RegExp;
-  before?: () => Promise<void>;
-  after?: (result: BlockResult) => Promise<void>;
-  ran?: boolean;
-}
 
 /** The data checks: a restore holds the source's rows, as they were at the point it restored. */
 function dataChecks(world: () => GuideWorld): Check[] {
@@ -62,29 +50,9 @@ function dataChecks(world: () => GuideWorld): Check[] {
   ];
 }
 
-/** Runs one block with the checks around it: its exit code and its output must be what the guide says. */
-async function runBlock(shell: GuideShell, block: GuideBlock, checks: Check[], t: TestContext): Promise<void> {
-  const found = checks.filter((c) => c.at.test(block.code));
-  for (const check of found) await check.before?.();
-  const result = await shell.run(block);
-  if (showOutput) t.diagnostic(`exit ${result.code}\n${result.output}`);
-  const where = `guide line ${block.line}`;
-  if (block.fails) assert.notEqual(result.code, 0, `${where} is shown failing, but exited 0:\n${result.output}`);
-  else assert.equal(result.code, 0, `${where} exited ${result.code}:\n${result.output}`);
-  if (block.output) {
-    const match = matchOutput(block.output.text, result.output);
-    assert.ok(match.ok, `${where}, output at line ${block.output.line}: ${match.ok ? '' : match.message}`);
-  }
-  for (const check of found) {
-    await check.after?.(result);
-    check.ran = true;
-  }
-}
-
 describe('docs/getting-started.md, every command run', () => {
   let world: GuideWorld;
   let shell: GuideShell;
-  let failedAt: number | undefined;
   const checks = dataChecks(() => world);
 
   before(async () => {
@@ -101,25 +69,5 @@ describe('docs/getting-started.md, every command run', () => {
     assert.deepEqual([...guide.settings].sort(), Object.keys(world.settings).sort());
   });
 
-  for (const block of guide.blocks) {
-    const title = `line ${block.line}: ${block.code.split('\n').find((l) => l.trim() && !l.startsWith('#'))}`;
-    it(title, async (t) => {
-      if (failedAt !== undefined) return t.skip(`the block at line ${failedAt} failed, and this one follows from it`);
-      try {
-        await runBlock(shell, block, checks, t);
-      } catch (error) {
-        failedAt = block.line;
-        throw error;
-      }
-    });
-  }
-
-  it('made every data check at the block it belongs to', (t) => {
-    if (failedAt !== undefined) return t.skip(`the block at line ${failedAt} failed`);
-    assert.deepEqual(
-      checks.filter((c) => !c.ran).map((c) => c.what),
-      [],
-      'the guide no longer runs the command these checks follow',
-    );
-  });
+  itRunsEveryBlock(guide, () => shell, checks);
 });

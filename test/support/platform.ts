@@ -228,6 +228,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     // The same driver on every machine, Docker engine or not: the docker driver has its own suite
     // (test/docker/), and a test about `auto` sets it in its worker's environment.
     HINDSIGHT_SANDBOX_DRIVER: process.env.HINDSIGHT_SANDBOX_DRIVER ?? 'process',
+    // No catalog backup a minute after each change: a test about it asks for one (hindsight catalog backup).
+    HINDSIGHT_CATALOG_BACKUP_AFTER_CHANGE: '0',
     ...(options.temporalUi && { HINDSIGHT_TEMPORAL_UI_UPSTREAM: `http://127.0.0.1:${options.temporalUi.port}` }),
   };
   const config = loadConfig(configEnv);

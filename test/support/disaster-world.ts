@@ -1,0 +1,186 @@
+/**
+ * The world docs/disaster-recovery.md is followed in. Before the guide: an old host (a platform with
+ * a worker) backs up `shop` logically and archives `ledger` for PITR with a row written before and
+ * one after a moment T, into a local "bucket" outside the host; a catalog backup runs; then the old
+ * host's catalog database is dropped and everything of it stopped. The guide then runs on a new host:
+ * a fresh platform whose only inheritance is the key file (and the bucket).
+ */
+import assert from 'node:assert/strict';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { LocalCluster } from '../../lib/pg/cluster.ts';
+import { connect, quoteIdent, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { systemActor } from '../../services/authz.ts';
+import { CatalogBackupService } from '../../services/catalog-backup/service.ts';
+import { createFilledDatabase, startPlatform, startTestCluster, type Platform } from './platform.ts';
+import { walArchiverId, walArchiverWorkflow } from '../../temporal/contracts/pitr.ts';
+import { stopArchiver, takeBaseBackup, waitUntilArchived, type PitrSource } from './pitr-fixture.ts';
+import { waitFor } from './wait.ts';
+
+const SHOP_SCHEMA = `
+  create table orders (id int primary key, total numeric(10,2), note text);
+  insert into orders select g, g * 2.5, 'order ' || g from generate_series(1, 2000) g;
+  create table customers (id int primary key, email text);
+  insert into customers select g, 'c' || g || '@example.org' from generate_series(1, 300) g;
+`;
+const LEDGER_SCHEMA = 'create table events (id serial primary key, at timestamptz not null, note text not null)';
+
+export class DisasterWorld {
+  readonly dir: string;
+  readonly source: LocalCluster;
+  readonly shop: PgTarget;
+  readonly ledger: PitrSource;
+  newHost: Platform | undefined;
+
+  constructor(dir: string, source: LocalCluster, shop: PgTarget, ledger: PitrSource) {
+    this.dir = dir;
+    this.source = source;
+    this.shop = shop;
+    this.ledger = ledger;
+  }
+
+  get bucket(): { type: 'local'; path: string } {
+    return { type: 'local', path: path.join(this.dir, 'bucket') };
+  }
+
+  /** The reader's settings of the guide, pointing at this world. */
+  async settings(moment: Date, keyHex: string): Promise<Record<string, string>> {
+    const bucketConfig = path.join(this.dir, 'bucket.json');
+    await writeFile(bucketConfig, JSON.stringify(this.bucket));
+    const keyFile = path.join(this.dir, 'offline-secret.key');
+    await writeFile(keyFile, `${keyHex}\n`, { mode: 0o600 });
+    return {
+      BUCKET_CONFIG: bucketConfig,
+      KEY_FILE: keyFile,
+      RESTORE_TIME: moment.toISOString(),
+      RESTORE_DIR: path.join(this.dir, 'ledger-before'),
+    };
+  }
+
+  /** The new host's terminal: its configuration and a `hindsight` on PATH. */
+  async shellEnv(host: Platform, settings: Record<string, string>): Promise<Record<string, string>> {
+    const bin = path.join(this.dir, 'bin');
+    await mkdir(bin, { recursive: true });
+    const cli = path.resolve('bin/hindsight.mjs');
+    await writeFile(path.join(bin, 'hindsight'), `#!/bin/sh\nexec '${process.execPath}' '${cli}' "$@"\n`, {
+      mode: 0o755,
+    });
+    return {
+      ...(process.env as Record<string, string>),
+      ...host.configEnv,
+      PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      ...settings,
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.newHost) {
+      await stopArchiver(this.newHost, 'ledger');
+      await this.newHost.client.workflow
+        .getHandle('walchain/ledger')
+        .terminate('drill over')
+        .catch(() => undefined);
+      await this.newHost.stop();
+    }
+    await this.source.stop('immediate').catch(() => undefined);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function ledgerSource(cluster: LocalCluster): Promise<PitrSource> {
+  const target = await createFilledDatabase(cluster, 'ledger', LEDGER_SCHEMA);
+  const query = async <T extends object>(sql: string, params: unknown[] = []) => {
+    const client = await connect('ledger', target);
+    try {
+      return (await client.query(sql, params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  };
+  return { cluster, target, database: 'ledger', query };
+}
+
+export async function startDisasterWorld(): Promise<DisasterWorld> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hindsight-dr-'));
+  await chmod(dir, 0o755);
+  // 15: the major whose pg_controldata PITR needs on every host (as docs/getting-started.md's test).
+  const source = await startTestCluster(path.join(dir, 'source'), { major: 15 });
+  const world = new DisasterWorld(
+    dir,
+    source,
+    await createFilledDatabase(source, 'shop', SHOP_SCHEMA),
+    await ledgerSource(source),
+  );
+  await mkdir(world.bucket.path, { recursive: true });
+  return world;
+}
+
+/** PITR on for a registered database, its archiver started, and its first segment in storage. */
+async function enableArchiving(host: Platform, source: PitrSource): Promise<void> {
+  await host.runtime.catalog.wal.updateSettings(source.database, { enabled: true, partialIntervalMs: 500 });
+  await host.client.workflow.start(walArchiverWorkflow.type, {
+    taskQueue: host.config.taskQueue,
+    workflowId: walArchiverId(source.database),
+    args: [{ database: source.database }],
+  });
+  await waitFor(
+    'the first archived WAL',
+    async () => ((await host.runtime.catalog.wal.segmentsOf(source.database)).length > 0 ? true : undefined),
+    60_000,
+    300,
+  );
+}
+
+/** The old host's life: backups of both databases, a moment T between two rows, a catalog backup. */
+async function liveOldHost(world: DisasterWorld, host: Platform): Promise<Date> {
+  await host.ops.saveStorage('bucket', world.bucket);
+  for (const [name, target] of [
+    ['shop', world.shop],
+    ['ledger', world.ledger.target],
+  ] as const)
+    await host.ops.addDatabase({ name, url: targetUrl(target), storages: ['bucket'], verifyAfterBackup: false });
+  const backup = await (await host.ops.startBackup('shop')).result();
+  assert.equal(backup.status, 'complete', 'the old host backs shop up');
+  await enableArchiving(host, world.ledger);
+  await takeBaseBackup(host, 'ledger', 'first');
+  await world.ledger.query(`insert into events (at, note) values (clock_timestamp(), 'before')`);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const moment = new Date();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await world.ledger.query(`insert into events (at, note) values (clock_timestamp(), 'after')`);
+  await waitUntilArchived(host, world.ledger);
+  const taken = await new CatalogBackupService(host.services.ctx).backupNow(systemActor, { wait: true });
+  assert.deepEqual(
+    taken.outcome?.copies.map((c) => [c.storage, c.status]),
+    [['bucket', 'complete']],
+    'the catalog backup reaches the storage that holds backups',
+  );
+  return moment;
+}
+
+/**
+ * Runs the old host under the key `keyHex`, then destroys it: archiver and worker stopped, its
+ * catalog database dropped. Returns the moment the PITR restore goes back to: after the row
+ * "before", before the row "after".
+ */
+export async function runAndLoseOldHost(world: DisasterWorld, keyHex: string): Promise<Date> {
+  const host = await startPlatform({ secretKeyHex: keyHex });
+  try {
+    await host.startWorker();
+    const moment = await liveOldHost(world, host);
+    assert.equal((await readFile(host.config.secretKeyFile, 'utf8')).trim(), keyHex);
+    await stopArchiver(host, 'ledger');
+    await host.stopWorker();
+    await host.runtime.close();
+    const admin = await connect('old host', host.cluster.target('postgres'));
+    try {
+      await admin.query(`drop database ${quoteIdent('catalog')} with (force)`);
+    } finally {
+      await admin.end();
+    }
+    return moment;
+  } finally {
+    await host.stop();
+  }
+}
