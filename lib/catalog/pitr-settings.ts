@@ -22,7 +22,13 @@ export interface PitrConfig {
   storageName: string | null;
   /** At most this many base backups per chain, its full included (1: every base backup is a full). */
   baseBackupFullEvery: number;
+  /** Over the slot limit for longer than one check: alert only, or drop and recreate the slot. */
+  slotOverLimit: SlotOverLimit;
+  /** Confirm WAL to the server only once it is in storage (a synchronous standby). */
+  synchronous: boolean;
 }
+
+export type SlotOverLimit = 'alert' | 'drop';
 
 export interface PitrSettings {
   enabled?: boolean;
@@ -33,6 +39,8 @@ export interface PitrSettings {
   baseBackupUrl?: string | null;
   agent?: string | null;
   baseBackupFullEvery?: number;
+  slotOverLimit?: SlotOverLimit;
+  synchronous?: boolean;
 }
 
 interface PitrRow {
@@ -49,6 +57,8 @@ interface PitrRow {
   wal_segment_size: number | null;
   first_storage: string | null;
   base_backup_full_every: number;
+  pitr_slot_over_limit: SlotOverLimit;
+  pitr_synchronous: boolean;
 }
 
 export async function pitrConfig(db: Queryable, database: string): Promise<PitrConfig> {
@@ -74,6 +84,8 @@ export async function pitrConfig(db: Queryable, database: string): Promise<PitrC
     walSegmentSize: row.wal_segment_size,
     storageName: row.first_storage,
     baseBackupFullEvery: row.base_backup_full_every,
+    slotOverLimit: row.pitr_slot_over_limit,
+    synchronous: row.pitr_synchronous,
   };
 }
 
@@ -85,6 +97,8 @@ const settingColumns: Array<[keyof PitrSettings, string]> = [
   ['baseBackupSchedule', 'base_backup_schedule'],
   ['agent', 'agent'],
   ['baseBackupFullEvery', 'base_backup_full_every'],
+  ['slotOverLimit', 'pitr_slot_over_limit'],
+  ['synchronous', 'pitr_synchronous'],
 ];
 
 /** Changes only the settings given; `baseBackupUrl` is sealed like the database password. */

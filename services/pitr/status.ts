@@ -57,6 +57,8 @@ export async function walStatus(ctx: ServiceContext, database: string): Promise<
     partialIntervalMs: pitr.partialIntervalMs,
     baseBackupSchedule: pitr.baseBackupSchedule,
     baseBackupFullEvery: pitr.baseBackupFullEvery,
+    slotOverLimit: pitr.slotOverLimit,
+    synchronous: pitr.synchronous,
     archiver,
     archiverError,
     lastBaseBackup: lastBase
