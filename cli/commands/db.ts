@@ -101,7 +101,16 @@ export const dbCommands = [
     'dbPitr',
     {
       args: [dbArg, { name: 'on | off' }],
-      flags: ['slot-max-mb', 'base-schedule', 'agent', 'standby', 'base-full-every'],
+      flags: [
+        'slot-max-mb',
+        'slot-over-limit',
+        'synchronous',
+        'asynchronous',
+        'base-schedule',
+        'agent',
+        'standby',
+        'base-full-every',
+      ],
     },
   ),
 ];
