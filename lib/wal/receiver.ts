@@ -32,7 +32,7 @@ import {
 import { ArchiveHealth } from './receiver/health.ts';
 import { claimSpool, sleep, startPgReceivewal } from './receiver/pg-receivewal.ts';
 import { ReceiverSession, type ReceiverOptions, type ReceiverStatus } from './receiver/session.ts';
-import { dropOverLimitSlot } from './receiver/slot-drop.ts';
+import { dropOverLimitSlot, slotPinsRecyclableWal } from './receiver/slot-drop.ts';
 import { SpoolArchiver } from './receiver/spool.ts';
 import { SyncWalStream } from './receiver/sync-stream.ts';
 
@@ -133,8 +133,13 @@ class ReceiverLoop {
     await sleep(this.tickMs, this.stop);
     if (this.stop.aborted) return false;
     const { database, target, slot } = this.session.options;
-    const again = await withServer(database, target, (client) => slotPosition(client, slot));
-    return this.health.checkBloat(again?.retainedBytes ?? null, this.tickMs);
+    return withServer(database, target, async (client) => {
+      const again = await slotPosition(client, slot);
+      return (
+        (await this.health.checkBloat(again?.retainedBytes ?? null, this.tickMs)) &&
+        slotPinsRecyclableWal(client, again?.restartLsn ?? null)
+      );
+    });
   }
 
   private async waitForServer(failures: number): Promise<void> {
@@ -235,7 +240,8 @@ class ReceiverLoop {
       const flushed = run.written ? run.written() : (position?.flushedLsn ?? null);
       if (flushed !== null && (run.flushed === null || flushed > run.flushed)) run.flushed = flushed;
       // Before the uploads: a storage that is down must not silence the bloat alert.
-      if (await this.health.checkBloat(position?.retainedBytes ?? null, this.tickMs)) {
+      const overLimit = await this.health.checkBloat(position?.retainedBytes ?? null, this.tickMs);
+      if (overLimit && (await slotPinsRecyclableWal(client, position?.restartLsn ?? null))) {
         run.endFor = 'drop';
         run.retained = position?.retainedBytes ?? 0;
         return;

@@ -9,10 +9,15 @@ import { createLogger } from '../../lib/logger.ts';
 import { asServerUser, serverEnv } from '../../lib/pitr/os-user.ts';
 import { startWalFetchServer } from '../../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../../lib/pitr/wal-source.ts';
+import { recoverableWindows } from '../../lib/pitr/window.ts';
+import { formatLsn, parseLsn } from '../../lib/wal/lsn.ts';
+import { systemActor } from '../../services/authz.ts';
+import type { WalArchiverInput } from '../../temporal/contracts/pitr.ts';
 import {
   restore,
   restoredRows,
   rfc3339Plus2,
+  stopArchiver,
   takeBaseBackup,
   waitUntilArchived,
   walPageMagic,
@@ -20,6 +25,7 @@ import {
   type Row,
 } from '../support/pitr-fixture.ts';
 import { usePitrScenario } from '../support/pitr-scenario.ts';
+import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
 
@@ -29,7 +35,9 @@ const failureMessage = (error: unknown): string =>
 /**
  * A segment deleted from storage behind the catalog's back: the chain monitor finds it by looking
  * at storage, reports the gap with its LSN range, notifies once and starts a base backup by
- * itself; a time inside the gap cannot be restored, a time after the new base backup can.
+ * itself; a time inside the gap cannot be restored, a time after the new base backup can. Then a
+ * gap made on purpose: a slot over its limit dropped (--slot-over-limit drop), and the database
+ * removed with PITR on, which stops streaming and drops the slot.
  */
 describe('WAL chain: a segment deleted from storage', () => {
   let inGap: Row[] = [];
@@ -201,5 +209,78 @@ describe('WAL chain: a segment deleted from storage', () => {
       inGap.every((r) => ids.has(r.id)),
       'the rows written in the gap are in the new base backup',
     );
+  });
+
+  it('--slot-over-limit drop: a slot held over its limit is dropped and recreated, notified, a base backup follows and the chain reports the gap', async () => {
+    const { platform, source } = pitr;
+    const wal = platform.runtime.catalog.wal;
+    // The archiver stops alone (PITR stays on): the slot holds everything written meanwhile.
+    await stopArchiver(platform, 'ledger');
+    const archivedTo = (await wal.latestDurable('ledger'))!.lsn;
+    for (let i = 0; i < 3; i++) {
+      await writeRows(source, 100, 20, 'held by the slot');
+      await source.query('select pg_switch_wal()');
+    }
+    // Now the slot pins WAL from before the server's last checkpoint: dropping it frees disk.
+    await source.query('checkpoint');
+    await wal.updateSettings('ledger', { slotMaxBytes: 1, slotOverLimit: 'drop' });
+    const basesBefore = new Set((await wal.baseBackupsOf('ledger')).map((b) => b.id));
+    const args: WalArchiverInput = { database: 'ledger' };
+    await platform.client.workflow.start('walArchiver', {
+      taskQueue: platform.config.taskQueue,
+      workflowId: 'wal/ledger',
+      args: [args],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+    const dropped = await waitFor(
+      'a wal_slot_dropped notification',
+      async () =>
+        (await platform.runtime.catalog.health.notifications('ledger')).find((n) => n.event === 'wal_slot_dropped'),
+      30_000,
+      200,
+    );
+    await wal.updateSettings('ledger', { slotMaxBytes: null, slotOverLimit: 'alert' });
+    assert.match(dropped.message, /^database "ledger": replication slot "hindsight_ledger" held \d+\.\d MiB of WAL/);
+    assert.match(dropped.message, new RegExp(`the archive ends at ${formatLsn(archivedTo)} and streaming resumes at `));
+    assert.match(dropped.message, /A base backup follows to start a new recoverable window/);
+
+    const [slot] = await source.query<{ restart: string | null }>(
+      `select restart_lsn::text as restart from pg_replication_slots where slot_name = 'hindsight_ledger'`,
+    );
+    assert.ok(slot?.restart && parseLsn(slot.restart) > archivedTo, `slot recreated, at ${slot?.restart}`);
+    const base = await waitFor(
+      'a base backup after the drop',
+      async () =>
+        (await wal.baseBackupsOf('ledger')).find(
+          (b) => !basesBefore.has(b.id) && b.status === 'complete' && b.startLsn! > archivedTo,
+        ),
+      60_000,
+      500,
+    );
+    assert.ok(base.stopLsn! >= base.startLsn!);
+    // Streaming resumed: rows written now reach storage.
+    await writeRows(source, 200, 20, 'after the drop');
+    await waitUntilArchived(platform, source);
+
+    const chain = await recoverableWindows(platform.runtime.catalog, 'ledger');
+    const gap = chain.gaps.find((g) => g.fromLsn === formatLsn(archivedTo));
+    assert.ok(gap, `a gap from ${formatLsn(archivedTo)} among ${JSON.stringify(chain.gaps.map((g) => g.text))}`);
+    assert.ok(parseLsn(gap.toLsn) > archivedTo);
+  });
+
+  it('removing the database with PITR on stops streaming and drops its slot; --delete-backups is still refused', async () => {
+    const { platform, source } = pitr;
+    await assert.rejects(
+      platform.services.databases.remove(systemActor, 'ledger', { backups: 'delete' }),
+      /has PITR on.*turn it off first/,
+    );
+    const outcome = await platform.ops.removeDatabase('ledger');
+    assert.match(outcome.message, /WAL streaming stopped and replication slot "hindsight_ledger" dropped/);
+    const slots = await source.query<{ n: string }>(
+      `select count(*)::text as n from pg_replication_slots where slot_name = 'hindsight_ledger'`,
+    );
+    assert.equal(slots[0]!.n, '0');
+    const archiver = await platform.client.workflow.getHandle('wal/ledger').describe();
+    assert.notEqual(archiver.status.name, 'RUNNING');
   });
 });

@@ -1,15 +1,33 @@
 /**
- * `--slot-over-limit drop`: a slot that has kept more WAL than its limit for longer than one check
- * is dropped and created again, so that the source's disk is protected at the price of the WAL the
+ * `--slot-over-limit drop`: a slot that has kept more WAL than its limit for longer than one check,
+ * WAL from before the server's last checkpoint among it, is dropped and created again, so that the source's disk is protected at the price of the WAL the
  * slot held. Nothing is hidden: the archive keeps what it had, the new stream starts where the new
  * slot does, and whatever lies between is a gap the chain monitor reports; the archiver's run ends
  * so that its workflow starts a base backup, which opens a new recoverable window.
  */
-import { formatLsn, segmentOf, segmentStartLsn } from '../lsn.ts';
+import type pg from 'pg';
+import { formatLsn, parseLsn, segmentOf, segmentStartLsn, type Lsn } from '../lsn.ts';
 import { dropSlot, ensurePhysicalSlot, slotPosition, withServer } from '../server.ts';
 import { mebibytes } from './health.ts';
 import type { ReceiverSession, SlotDropped } from './session.ts';
 import type { SpoolArchiver } from './spool.ts';
+
+/**
+ * Whether the slot keeps WAL from before the server's last checkpoint, which the server would
+ * otherwise recycle: only then does dropping it free any disk. A slot just created (reserved at the
+ * last checkpoint's redo point), or one whose receiver keeps up, is never dropped, however small
+ * the limit, so that a drop cannot repeat itself.
+ */
+export async function slotPinsRecyclableWal(client: pg.Client, restartLsn: Lsn | null): Promise<boolean> {
+  if (restartLsn === null) return false;
+  // Executable by everyone unless revoked; without it nothing says a drop would free anything.
+  const rows = await client
+    .query<{ redo: string | null }>('select redo_lsn::text as redo from pg_control_checkpoint()')
+    .then((r) => r.rows)
+    .catch(() => []);
+  const redo = rows[0]?.redo;
+  return redo ? restartLsn < parseLsn(redo) : false;
+}
 
 export async function dropOverLimitSlot(
   session: ReceiverSession,
