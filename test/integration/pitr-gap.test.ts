@@ -9,6 +9,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { asServerUser, serverEnv } from '../../lib/pitr/os-user.ts';
 import { startWalFetchServer } from '../../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../../lib/pitr/wal-source.ts';
+import { connect } from '../../lib/pg/connection.ts';
 import { recoverableWindows } from '../../lib/pitr/window.ts';
 import { formatLsn, parseLsn } from '../../lib/wal/lsn.ts';
 import { systemActor } from '../../services/authz.ts';
@@ -35,13 +36,24 @@ const failureMessage = (error: unknown): string =>
 /**
  * A segment deleted from storage behind the catalog's back: the chain monitor finds it by looking
  * at storage, reports the gap with its LSN range, notifies once and starts a base backup by
- * itself; a time inside the gap cannot be restored, a time after the new base backup can. Then a
- * gap made on purpose: a slot over its limit dropped (--slot-over-limit drop), and the database
- * removed with PITR on, which stops streaming and drops the slot.
+ * itself; a time inside the gap cannot be restored, a time after the new base backup can. Then, on
+ * the same servers: synchronous mode (a commit waits for the receiver, an acknowledged commit is
+ * restored by a restore to the latest point), a gap made on purpose (a slot over its limit dropped,
+ * --slot-over-limit drop), and the database removed with PITR on, which stops streaming and drops
+ * the slot.
  */
 describe('WAL chain: a segment deleted from storage', () => {
   let inGap: Row[] = [];
   let deletedSegment = '';
+  const startArchiver = async () => {
+    const args: WalArchiverInput = { database: 'ledger' };
+    await pitr.platform.client.workflow.start('walArchiver', {
+      taskQueue: pitr.platform.config.taskQueue,
+      workflowId: 'wal/ledger',
+      args: [args],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+  };
 
   const pitr = usePitrScenario('ledger', {
     chainMonitor: true,
@@ -211,6 +223,59 @@ describe('WAL chain: a segment deleted from storage', () => {
     );
   });
 
+  it('synchronous mode: a commit waits while the receiver is away, and every acknowledged commit restores', async () => {
+    const { platform, source } = pitr;
+    await stopArchiver(platform, 'ledger');
+    await platform.runtime.catalog.wal.updateSettings('ledger', { synchronous: true });
+    await source.query(`alter system set synchronous_standby_names = 'hindsight_ledger'`);
+    await source.query('select pg_reload_conf()');
+    const waiting = await connect('waiting', source.target);
+    const writer = await connect('writer', source.target);
+    try {
+      // No standby of that name yet: the commit is written locally and waits for it.
+      const pid = (await waiting.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      let settled = false;
+      const pending = waiting.query(`insert into events (at, note) values (clock_timestamp(), 'waits')`);
+      void pending.then(() => (settled = true));
+      await waitFor(
+        'the commit to wait for the synchronous standby',
+        async () => {
+          const [row] = await source.query<{ w: string | null }>(
+            'select wait_event as w from pg_stat_activity where pid = $1',
+            [pid],
+          );
+          return row?.w === 'SyncRep' ? true : undefined;
+        },
+        10_000,
+        100,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(settled, false, 'the commit is not acknowledged without the receiver');
+      await startArchiver();
+      await pending;
+      const [standby] = await source.query<{ s: string }>(
+        `select sync_state as s from pg_stat_replication where application_name = 'hindsight_ledger'`,
+      );
+      assert.equal(standby?.s, 'sync');
+      // Rows committed one by one: the last acknowledged one survives a restore taken at once.
+      let last = 0;
+      for (const until = Date.now() + 2000; Date.now() < until;)
+        last = (await writer.query<{ id: number }>(`insert into events (at, note) values (now(), 'ack') returning id`))
+          .rows[0]!.id;
+      const { outcome } = await pitr.restoreInto('sync-latest', 'latest', 'sync-latest');
+      const restored = await restoredRows(source, outcome.port!);
+      assert.ok(
+        restored.some((r) => r.id === last),
+        `the last acknowledged row ${last} is restored (newest: ${restored.at(-1)?.id})`,
+      );
+    } finally {
+      await Promise.all([waiting.end(), writer.end()]);
+      await source.query('alter system reset synchronous_standby_names');
+      await source.query('select pg_reload_conf()');
+      await platform.runtime.catalog.wal.updateSettings('ledger', { synchronous: false });
+    }
+  });
+
   it('--slot-over-limit drop: a slot held over its limit is dropped and recreated, notified, a base backup follows and the chain reports the gap', async () => {
     const { platform, source } = pitr;
     const wal = platform.runtime.catalog.wal;
@@ -225,13 +290,7 @@ describe('WAL chain: a segment deleted from storage', () => {
     await source.query('checkpoint');
     await wal.updateSettings('ledger', { slotMaxBytes: 1, slotOverLimit: 'drop' });
     const basesBefore = new Set((await wal.baseBackupsOf('ledger')).map((b) => b.id));
-    const args: WalArchiverInput = { database: 'ledger' };
-    await platform.client.workflow.start('walArchiver', {
-      taskQueue: platform.config.taskQueue,
-      workflowId: 'wal/ledger',
-      args: [args],
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    });
+    await startArchiver();
     const dropped = await waitFor(
       'a wal_slot_dropped notification',
       async () =>
