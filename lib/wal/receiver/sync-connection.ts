@@ -3,33 +3,17 @@
  * replication commands it needs besides START_REPLICATION: IDENTIFY_SYSTEM and TIMELINE_HISTORY
  * (PostgreSQL docs, "Streaming Replication Protocol").
  */
-import pg from 'pg';
-import { clientConfig, explainConnectionError, type PgTarget } from '../../pg/connection.ts';
+import type pg from 'pg';
+import { connect, type PgTarget } from '../../pg/connection.ts';
 import { parseLsn, type Lsn } from '../lsn.ts';
 
-export async function openReplicationConnection(
+export function openReplicationConnection(
   label: string,
   target: PgTarget,
   applicationName: string,
 ): Promise<pg.Client> {
   // application_name is what synchronous_standby_names matches.
-  // `replication` is a connection parameter node-postgres passes on, though its types omit it.
-  const config: pg.ClientConfig & { replication: string } = {
-    ...clientConfig(target),
-    replication: 'true',
-    application_name: applicationName,
-  };
-  const client = new pg.Client(config);
-  client.on('error', () => {
-    /* a server restart ends the stream; the stream's end reports it */
-  });
-  try {
-    await client.connect();
-    return client;
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw explainConnectionError(label, target, error);
-  }
+  return connect(label, target, { replication: 'true', application_name: applicationName });
 }
 
 export interface IdentifiedSystem {
