@@ -230,7 +230,15 @@ class ReceiverLoop {
   /** Every tick while the stream runs: the slot's position, the alerts, the uploads, the confirmation, the status. */
   private async follow(client: pg.Client, run: StreamRun): Promise<void> {
     const tick = run.written ? SYNC_TICK_MS : this.tickMs;
+    let lookedAt = 0;
+    let drainedTo: Lsn | null = null;
     while (!this.stop.aborted && !run.ended) {
+      // Synchronous mode looks often for new WAL, but at the server and the catalog only when some came, or every tick.
+      if (run.written && run.written() === drainedTo && Date.now() - lookedAt < this.tickMs) {
+        await sleep(tick, this.stop);
+        continue;
+      }
+      lookedAt = Date.now();
       await this.health.refreshSettings();
       if ((run.written !== undefined) !== this.session.synchronous) {
         run.endFor = 'mode';
@@ -248,6 +256,7 @@ class ReceiverLoop {
       }
       // A synchronous commit waits for this upload: partials go up at every tick that has new WAL.
       await this.archiver.drain(flushed, { shipPartials: true, force: run.written !== undefined });
+      drainedTo = flushed;
       await this.health.refreshDurable(flushed);
       if (run.confirm && this.session.status.durableLsn) run.confirm(parseLsn(this.session.status.durableLsn));
       await this.health.checkStorage();

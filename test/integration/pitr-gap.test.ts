@@ -254,6 +254,8 @@ async function synchronousCommitsAreArchived(pitr: Scenario): Promise<void> {
   const waiting = await connect('waiting', source.target);
   const writer = await connect('writer', source.target);
   try {
+    // Test clusters run with synchronous_commit = off; these sessions wait as an application's would.
+    await Promise.all([waiting, writer].map((c) => c.query('set synchronous_commit = on')));
     // No standby of that name yet: the commit is written locally and waits for it.
     const pid = (await waiting.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
     let settled = false;
