@@ -70,7 +70,7 @@ export const dbCommands = [
   }),
   command(
     'db remove',
-    'removes the database from the catalog; keep or delete its backups (asked on a terminal, kept without one)',
+    'removes the database from the catalog (with PITR on, streaming stops and its replication slot is dropped first); keep or delete its backups (asked on a terminal, kept without one)',
     'removeDatabase',
     {
       args: [dbArg],
