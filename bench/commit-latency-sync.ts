@@ -10,7 +10,7 @@
  *
  * Environment: BENCH_COMMITS (default 300), BENCH_MAJOR (default 17).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { SegmentUpload, WalSegmentRecord } from '../lib/catalog/wal-objects.ts';
@@ -113,6 +113,8 @@ async function measure(cluster: LocalCluster, root: string, synchronous: boolean
 
 async function main(): Promise<void> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'hindsight-bench-sync-'));
+  // The server runs as its own OS user when this runs as root: it must reach its data directory.
+  await chmod(root, 0o755);
   const cluster = await openLocalCluster({ dataDir: path.join(root, 'pg'), port: await freePort(), major });
   try {
     await cluster.start();
