@@ -77,7 +77,8 @@ async function pitrSettings(deps: WalActivityDeps, input: { database: string }):
 
 /**
  * Streams WAL into the archive for `runForMs` (then returns so that the workflow continues as
- * new) or until cancelled. Heartbeats the receiver's status; a conflict (a second server
+ * new), until cancelled, or until it dropped the slot over its limit (`slotDropped` in the result:
+ * the workflow then starts a base backup). Heartbeats the receiver's status; a conflict (a second server
  * writing this archive) is notified and fails the run.
  */
 async function archiveWal(
@@ -111,12 +112,19 @@ async function archiveWal(
       logger,
       partialIntervalMs: config.partialIntervalMs,
       slotMaxBytes: config.slotMaxBytes,
+      slotOverLimit: config.slotOverLimit,
+      synchronous: config.synchronous,
       signal: ctx.cancellationSignal,
       runForMs: input.runForMs,
       onStatus: progressReporter(5000),
       settings: async () => {
         const now = await catalog.wal.config(input.database);
-        return { slotMaxBytes: now.slotMaxBytes, partialIntervalMs: now.partialIntervalMs };
+        return {
+          slotMaxBytes: now.slotMaxBytes,
+          partialIntervalMs: now.partialIntervalMs,
+          slotOverLimit: now.slotOverLimit,
+          synchronous: now.synchronous,
+        };
       },
     });
     if (ctx.cancellationSignal.aborted) throw new CancelledFailure('WAL archiving stopped by request');

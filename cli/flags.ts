@@ -67,6 +67,14 @@ export const flagCatalog = {
   pitr: bool('also the rights WAL streaming needs (REPLICATION)'),
   'admin-url': text('postgres-url', 'a role that may create roles (default: the configured one)'),
   'slot-max-mb': text('N', 'alert when the replication slot retains more than N MiB'),
+  'slot-over-limit': text(
+    'alert | drop',
+    'over the slot limit for longer than one check: alert only (default), or drop and recreate the slot (a gap, then a base backup)',
+  ),
+  synchronous: bool(
+    'RPO 0: confirm WAL to the server only once it is in storage (name hindsight_<db> in synchronous_standby_names)',
+  ),
+  asynchronous: bool("back to pg_receivewal, which confirms WAL once it is on the worker's disk"),
   'base-schedule': text('cron | off', 'base backups on this cron'),
   'base-full-every': text(
     'N',

@@ -10,6 +10,9 @@ export interface PitrFlags {
   agent?: string | undefined;
   standby?: string | undefined;
   'base-full-every'?: string | undefined;
+  'slot-over-limit'?: string | undefined;
+  synchronous?: boolean;
+  asynchronous?: boolean;
 }
 
 /** Runs work with the PITR operations of the CLI's actor (the local operator, or HINDSIGHT_AS). */
@@ -43,7 +46,12 @@ function describeStatus(s: WalStatus): string {
   lines.push(`  segments: ${s.segments.complete} complete, ${s.segments.partial} partial`);
   if (s.serverFlushLsn) lines.push(`  server: flushed by the receiver ${s.serverFlushLsn}`);
   lines.push(
-    `  slot retains ${s.slotRetainedBytes === null ? 'unknown' : formatBytes(s.slotRetainedBytes)}${s.slotMaxBytes ? ` (alert above ${formatBytes(s.slotMaxBytes)})` : ''}`,
+    `  slot retains ${s.slotRetainedBytes === null ? 'unknown' : formatBytes(s.slotRetainedBytes)}${s.slotMaxBytes ? ` (${s.slotOverLimit === 'drop' ? 'dropped' : 'alert'} above ${formatBytes(s.slotMaxBytes)})` : ''}`,
+  );
+  lines.push(
+    s.synchronous
+      ? '  synchronous: commits wait until their WAL is in storage (standby name ' + (s.slot ?? '') + ')'
+      : '  asynchronous: pg_receivewal',
   );
   if (s.archiver)
     lines.push(
@@ -61,9 +69,24 @@ function describeStatus(s: WalStatus): string {
   return `${lines.join('\n')}\n`;
 }
 
+function slotOverLimit(value: string): 'alert' | 'drop' {
+  if (value !== 'alert' && value !== 'drop')
+    throw new UsageError(`--slot-over-limit must be alert or drop, not "${value}"`);
+  return value;
+}
+
+function synchronousMode(flags: PitrFlags): { synchronous?: boolean } {
+  if (flags.synchronous && flags.asynchronous)
+    throw new UsageError('--synchronous and --asynchronous exclude each other: give one');
+  if (flags.synchronous) return { synchronous: true };
+  return flags.asynchronous ? { synchronous: false } : {};
+}
+
 /** The settings `db pitr <db> on` changes: only the flags given. */
 function pitrSettings(flags: PitrFlags) {
   return {
+    ...(flags['slot-over-limit'] !== undefined ? { slotOverLimit: slotOverLimit(flags['slot-over-limit']) } : {}),
+    ...synchronousMode(flags),
     ...(flags['slot-max-mb'] !== undefined ? { slotMaxMb: positiveInt(flags['slot-max-mb'], '--slot-max-mb') } : {}),
     ...(flags['base-schedule'] !== undefined
       ? { baseSchedule: flags['base-schedule'] === 'off' ? null : flags['base-schedule'] }

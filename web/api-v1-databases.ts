@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { endpoint, parseJsonQuery, workspaceId, type Endpoint } from './api-v1-endpoint.ts';
 import { params, responses, schemas } from './api-v1-schemas.ts';
+import { pitrSettingsInput } from '../services/pitr/input.ts';
 
 export const databasesEndpoints: Endpoint[] = [
   // Databases
@@ -104,6 +105,22 @@ export const databasesEndpoints: Endpoint[] = [
       "Whether WAL streaming is on, the newest WAL held in storage, the slot's lag and the last base backup.",
     response: "The archive's status",
     handler: async ({ domain, actor, params: p }) => domain.pitr.walStatus(actor(), p.name),
+  }),
+  endpoint({
+    method: 'patch',
+    path: '/databases/:name/pitr',
+    operationId: 'updatePitrSettings',
+    tag: 'pitr',
+    params: params.name,
+    body: pitrSettingsInput,
+    status: 200,
+    summary: 'Change PITR settings',
+    description:
+      'While PITR is on: the slot limit (slotMaxMb, null for none) and what happens over it (slotOverLimit: alert, or ' +
+      'drop and recreate the slot, leaving a gap that a base backup follows), synchronous (commits wait until their WAL ' +
+      'is in storage), the base-backup schedule, the partial shipping interval and baseFullEvery. Only the fields given change.',
+    response: 'The settings now in force',
+    handler: async ({ domain, actor, params: p, body }) => domain.pitr.updateSettings(actor(), p.name, body),
   }),
 
   // Backups

@@ -1,20 +1,26 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  ParentClosePolicy,
+  WorkflowIdReusePolicy,
   allHandlersFinished,
   condition,
   continueAsNew,
   isCancellation,
   setHandler,
+  startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  baseBackupWorkflow,
+  baseBackupWorkflowId,
   stopWalArchiverSignal,
   walArchiverInput,
   walArchiverWorkflow,
   walReceiverReportSignal,
   walStatusQuery,
   type WalArchiverInput,
+  type BaseBackupInput,
   type WalArchiverStatus,
 } from '../temporal/contracts/pitr.ts';
 import { catalogActivities, longActivities } from './activity-options.ts';
@@ -22,6 +28,20 @@ import { parseInput, rootMessage } from './validate.ts';
 
 const quick = catalogActivities;
 const DEFAULT_RUN_MS = 3600_000;
+
+async function startBaseBackupAfterDrop(database: string): Promise<void> {
+  const args: BaseBackupInput = { database, trigger: 'chain-gap' };
+  try {
+    await startChild(baseBackupWorkflow.type, {
+      workflowId: baseBackupWorkflowId(database, new Date().toISOString()),
+      args: [args],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+    });
+  } catch {
+    // One with this id already runs; the chain monitor also starts one for the gap it sees.
+  }
+}
 
 /**
  * One per PITR-enabled database (`wal/<db>`): runs the WAL streaming activity on the database's
@@ -76,6 +96,8 @@ export async function walArchiver(raw: WalArchiverInput): Promise<WalArchiverSta
       );
       state.receiver = result;
       state.runs += 1;
+      // The run dropped the slot over its limit: a gap in the archive, so a new window starts now.
+      if (result.slotDropped) await startBaseBackupAfterDrop(input.database);
     } catch (error) {
       if (!(stopRequested && isCancellation(error))) {
         state.state = 'failed';

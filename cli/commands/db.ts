@@ -70,7 +70,7 @@ export const dbCommands = [
   }),
   command(
     'db remove',
-    'removes the database from the catalog; keep or delete its backups (asked on a terminal, kept without one)',
+    'removes the database from the catalog (with PITR on, streaming stops and its replication slot is dropped first); keep or delete its backups (asked on a terminal, kept without one)',
     'removeDatabase',
     {
       args: [dbArg],
@@ -101,7 +101,16 @@ export const dbCommands = [
     'dbPitr',
     {
       args: [dbArg, { name: 'on | off' }],
-      flags: ['slot-max-mb', 'base-schedule', 'agent', 'standby', 'base-full-every'],
+      flags: [
+        'slot-max-mb',
+        'slot-over-limit',
+        'synchronous',
+        'asynchronous',
+        'base-schedule',
+        'agent',
+        'standby',
+        'base-full-every',
+      ],
     },
   ),
 ];

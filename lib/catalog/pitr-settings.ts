@@ -24,7 +24,13 @@ export interface PitrConfig {
   baseBackupFullEvery: number;
   /** The database whose archive this one shares (same cluster; migration 017), or null when it archives its own. */
   archiveDatabase: string | null;
+  /** Over the slot limit for longer than one check: alert only, or drop and recreate the slot. */
+  slotOverLimit: SlotOverLimit;
+  /** Confirm WAL to the server only once it is in storage (a synchronous standby). */
+  synchronous: boolean;
 }
+
+export type SlotOverLimit = 'alert' | 'drop';
 
 export interface PitrSettings {
   enabled?: boolean;
@@ -35,6 +41,8 @@ export interface PitrSettings {
   baseBackupUrl?: string | null;
   agent?: string | null;
   baseBackupFullEvery?: number;
+  slotOverLimit?: SlotOverLimit;
+  synchronous?: boolean;
 }
 
 interface PitrRow {
@@ -52,6 +60,8 @@ interface PitrRow {
   first_storage: string | null;
   base_backup_full_every: number;
   archive_database: string | null;
+  pitr_slot_over_limit: SlotOverLimit;
+  pitr_synchronous: boolean;
 }
 
 export async function pitrConfig(db: Queryable, database: string): Promise<PitrConfig> {
@@ -79,6 +89,8 @@ export async function pitrConfig(db: Queryable, database: string): Promise<PitrC
     storageName: row.first_storage,
     baseBackupFullEvery: row.base_backup_full_every,
     archiveDatabase: row.archive_database,
+    slotOverLimit: row.pitr_slot_over_limit,
+    synchronous: row.pitr_synchronous,
   };
 }
 
@@ -90,6 +102,8 @@ const settingColumns: Array<[keyof PitrSettings, string]> = [
   ['baseBackupSchedule', 'base_backup_schedule'],
   ['agent', 'agent'],
   ['baseBackupFullEvery', 'base_backup_full_every'],
+  ['slotOverLimit', 'pitr_slot_over_limit'],
+  ['synchronous', 'pitr_synchronous'],
 ];
 
 /** Changes only the settings given; `baseBackupUrl` is sealed like the database password. */

@@ -13,6 +13,7 @@ export const notificationEvents = [
   'database_up',
   'wal_chain_broken',
   'wal_slot_bloat',
+  'wal_slot_dropped',
   'backup_overdue',
   'database_discovered',
   'database_dropped',

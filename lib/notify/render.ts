@@ -22,6 +22,7 @@ const titles: Record<string, string> = {
   database_up: 'Database up',
   wal_chain_broken: 'WAL chain broken',
   wal_slot_bloat: 'Replication slot bloat',
+  wal_slot_dropped: 'Replication slot dropped',
   backup_overdue: 'Backup overdue',
   database_discovered: 'Database discovered',
   database_dropped: 'Database dropped',

@@ -192,8 +192,13 @@ export function explainConnectionError(label: string, target: PgTarget, error: u
   }
 }
 
-export async function connect(label: string, target: PgTarget): Promise<pg.Client> {
-  const client = new pg.Client(clientConfig(target));
+/** `extra`: connection parameters of a special session, e.g. `replication` (which node-postgres's types omit). */
+export async function connect(
+  label: string,
+  target: PgTarget,
+  extra: pg.ClientConfig & { replication?: string } = {},
+): Promise<pg.Client> {
+  const client = new pg.Client({ ...clientConfig(target), ...extra });
   client.on('error', () => {
     /* reported through the failing query */
   });

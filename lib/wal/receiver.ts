@@ -9,30 +9,54 @@
  * (PostgreSQL restarting ends it), and the status compares what storage holds with what the
  * server reports as flushed.
  *
+ * In synchronous mode a replication client of our own (receiver/sync-stream.ts) replaces
+ * pg_receivewal: it writes the same spool files, partials ship at every tick, and it confirms to
+ * the server only the position storage holds, so that a synchronous commit waits for storage.
+ *
  * The parts live in receiver/: the session's shared state (session.ts), the spool's uploads
- * (spool.ts), the status and alerts (health.ts) and the child process (pg-receivewal.ts).
+ * (spool.ts), the status and alerts (health.ts), the child process (pg-receivewal.ts), the
+ * synchronous client (sync-*.ts) and the slot's drop over its limit (slot-drop.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import type pg from 'pg';
 import { toolFor } from '../pg/tools.ts';
-import type { Lsn } from './lsn.ts';
-import { checkStreamingPrerequisites, ensurePhysicalSlot, slotPosition, withServer } from './server.ts';
+import { formatLsn, parseLsn, type Lsn } from './lsn.ts';
+import {
+  checkStreamingPrerequisites,
+  ensurePhysicalSlot,
+  slotNameFor,
+  slotPosition,
+  withServer,
+  type SlotPosition,
+} from './server.ts';
 import { ArchiveHealth } from './receiver/health.ts';
-import { claimSpool, sleep, startPgReceivewal, type RunningReceiver } from './receiver/pg-receivewal.ts';
+import { claimSpool, sleep, startPgReceivewal } from './receiver/pg-receivewal.ts';
 import { ReceiverSession, type ReceiverOptions, type ReceiverStatus } from './receiver/session.ts';
+import { dropOverLimitSlot, slotPinsRecyclableWal } from './receiver/slot-drop.ts';
 import { SpoolArchiver } from './receiver/spool.ts';
+import { SyncWalStream } from './receiver/sync-stream.ts';
 
-export type { Notify, ReceiverOptions, ReceiverStatus, WalArchiveCatalog } from './receiver/session.ts';
+export type { Notify, ReceiverOptions, ReceiverStatus, SlotDropped, WalArchiveCatalog } from './receiver/session.ts';
 
-/** A pg_receivewal that ran this long before ending counts as healthy: backoff starts over. */
+/** A stream that ran this long before ending counts as healthy: backoff starts over. */
 const HEALTHY_RUN_MS = 60_000;
+/** In synchronous mode every commit waits for an upload: the spool is looked at this often. */
+const SYNC_TICK_MS = 20;
 
-/** One pg_receivewal's life: whether it has ended, and the furthest the server saw it flush. */
+/** One stream's life (pg_receivewal, or the synchronous client): whether it has ended, and how far its files hold WAL. */
 interface StreamRun {
-  receiver: RunningReceiver;
   ended: boolean;
-  /** What its spool file holds once it has ended. */
+  /** What its spool files hold: the server's view of pg_receivewal's flush, or the synchronous client's writes. */
   flushed: Lsn | null;
+  /** Why the loop ends it: a slot dropped over its limit, or a change between asynchronous and synchronous. */
+  endFor: 'drop' | 'mode' | null;
+  retained: number;
+  stop(): void;
+  /** Resolves with why it ended on its own (null when stopped by the loop or the run). */
+  exited: Promise<string | null>;
+  /** The synchronous client's own position; pg_receivewal's comes from the server. */
+  written?: () => Lsn;
+  confirm?: (durable: Lsn) => void;
 }
 
 class ReceiverLoop {
@@ -51,36 +75,42 @@ class ReceiverLoop {
     this.tickMs = options.tickMs ?? Math.max(100, Math.min(500, Math.floor(options.partialIntervalMs / 5)));
   }
 
+  /** Until stopped, or until a slot dropped over its limit ends the run (its workflow then starts a base backup). */
+  private get running(): boolean {
+    return !this.stop.aborted && this.session.status.slotDropped === null;
+  }
+
   async run(): Promise<void> {
     const { status } = this.session;
     let failures = 0;
-    // Chosen once the server's major is known: pg_receivewal must be at least the source's.
-    let tool: { path: string } | undefined;
-    while (!this.stop.aborted) {
+    while (this.running) {
       status.state = status.receiverStarts === 0 ? 'starting' : 'reconnecting';
       this.session.report();
-      let created: boolean;
+      let slot: { created: boolean; position: SlotPosition | undefined };
       try {
-        created = await this.connect();
+        slot = await this.connect();
       } catch (error) {
         this.session.recordFailure(error);
         failures += 1;
         await this.waitForServer(failures);
         continue;
       }
-      await this.archiver.prepareForStream(created);
-      tool ??= await toolFor('pg_receivewal', this.session.server.major);
+      await this.archiver.prepareForStream(slot.created);
+      if (await this.overLimitAtStart(slot.position?.retainedBytes ?? null)) {
+        await dropOverLimitSlot(this.session, this.archiver, this.session.status.slotRetainedBytes ?? 0);
+        break;
+      }
       const started = Date.now();
-      await this.stream(tool.path);
+      await this.stream(slot.position);
       failures = Date.now() - started > HEALTHY_RUN_MS ? 1 : failures + 1;
-      if (!this.stop.aborted) await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), this.stop);
+      if (this.running) await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), this.stop);
     }
     // A clean stop: what waits for the WAL index goes up now (a crash loses at most these batches).
     if (this.session.identity) await this.archiver.finish();
   }
 
-  /** Connects, checks identity and the slot; returns whether the slot had to be created. */
-  private async connect(): Promise<boolean> {
+  /** Connects, checks identity and the slot; returns whether the slot had to be created, and where it stands. */
+  private async connect(): Promise<{ created: boolean; position: SlotPosition | undefined }> {
     const { database, target, catalog, slot } = this.session.options;
     return withServer(database, target, async (client) => {
       const found = await checkStreamingPrerequisites(database, client);
@@ -89,7 +119,28 @@ class ReceiverLoop {
       this.session.status.systemIdentifier = found.systemIdentifier;
       this.session.status.walSegmentSize = found.walSegmentSize;
       const { created } = await ensurePhysicalSlot(client, slot);
-      return created;
+      return { created, position: await slotPosition(client, slot) };
+    });
+  }
+
+  /**
+   * A slot found over its limit before streaming (the archiver was down, or behind) under the
+   * `drop` policy: looked at again one check later, before the stream could shrink it, and dropped
+   * when it is still over.
+   */
+  private async overLimitAtStart(retained: number | null): Promise<boolean> {
+    const limit = this.session.slotMaxBytes;
+    if (this.session.slotOverLimit !== 'drop' || limit === null || retained === null || retained <= limit) return false;
+    await this.health.checkBloat(retained, this.tickMs);
+    await sleep(this.tickMs, this.stop);
+    if (this.stop.aborted) return false;
+    const { database, target, slot } = this.session.options;
+    return withServer(database, target, async (client) => {
+      const again = await slotPosition(client, slot);
+      return (
+        (await this.health.checkBloat(again?.retainedBytes ?? null, this.tickMs)) &&
+        slotPinsRecyclableWal(client, again?.restartLsn ?? null)
+      );
     });
   }
 
@@ -100,49 +151,119 @@ class ReceiverLoop {
     await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), this.stop);
   }
 
-  /** Runs one pg_receivewal until it ends or the run stops, then uploads what it left. */
-  private async stream(tool: string): Promise<void> {
-    const { database, slot, spoolDir, target, logger } = this.session.options;
-    const run: StreamRun = { receiver: startPgReceivewal(this.session, tool), ended: false, flushed: null };
-    void run.receiver.exited.then(() => {
+  /** Runs one stream until it ends, the run stops or the loop ends it, then uploads what it left. */
+  private async stream(position: SlotPosition | undefined): Promise<void> {
+    const { database, target, logger } = this.session.options;
+    const synchronous = this.session.synchronous;
+    this.session.status.mode = synchronous ? 'synchronous' : 'async';
+    const run = synchronous ? await this.startSynchronous(position) : await this.startPgReceivewal();
+    if (!run) return;
+    void run.exited.then(() => {
       run.ended = true;
     });
     this.session.status.state = 'streaming';
-    logger.info({ database, slot, spoolDir }, 'pg_receivewal started');
     try {
       await withServer(database, target, (client) => this.follow(client, run));
     } catch (error) {
       this.session.recordFailure(error);
     }
-    if (!run.ended) run.receiver.child.kill('SIGTERM');
-    const { code, signal } = await run.receiver.exited;
-    if (!this.stop.aborted) {
-      const stderr = run.receiver.stderr();
-      const why = stderr.split('\n').filter(Boolean).slice(-2).join(' | ') || `exit code ${code ?? signal}`;
-      this.session.status.lastError = `pg_receivewal ended: ${why}`;
-      logger.warn({ database, code, signal, stderr }, 'pg_receivewal ended; restarting');
+    if (!run.ended) run.stop();
+    const why = await run.exited;
+    if (this.running && run.endFor === null) {
+      this.session.status.lastError = why ?? 'the WAL stream ended';
+      logger.warn({ database, why }, 'WAL stream ended; restarting');
     }
     // Whatever it wrote before ending goes up now: completed segments and the valid partial.
     await this.archiver
       .drain(run.flushed, { shipPartials: true, force: true })
       .then(() => this.health.refreshDurable(run.flushed))
       .catch((error: unknown) => this.session.recordFailure(error));
+    if (run.endFor === 'drop' && !this.stop.aborted) await dropOverLimitSlot(this.session, this.archiver, run.retained);
   }
 
-  /** Every tick while pg_receivewal runs: the slot's position, the alerts, the uploads, the status. */
+  private async startPgReceivewal(): Promise<StreamRun> {
+    const { database, slot, spoolDir, logger } = this.session.options;
+    // Chosen once the server's major is known: pg_receivewal must be at least the source's.
+    const tool = await toolFor('pg_receivewal', this.session.server.major);
+    const receiver = startPgReceivewal(this.session, tool.path);
+    logger.info({ database, slot, spoolDir }, 'pg_receivewal started');
+    return {
+      ended: false,
+      flushed: null,
+      endFor: null,
+      retained: 0,
+      stop: () => receiver.child.kill('SIGTERM'),
+      exited: receiver.exited.then(({ code, signal }) => {
+        const stderr = receiver.stderr();
+        const why = stderr.split('\n').filter(Boolean).slice(-2).join(' | ') || `exit code ${code ?? signal}`;
+        return `pg_receivewal ended: ${why}`;
+      }),
+    };
+  }
+
+  /** The synchronous client, from the slot's position; null (retried with backoff) when it cannot start. */
+  private async startSynchronous(position: SlotPosition | undefined): Promise<StreamRun | null> {
+    const { database, slot, logger } = this.session.options;
+    const from = position?.restartLsn ?? position?.currentLsn ?? null;
+    if (from === null) {
+      this.session.status.lastError = `replication slot "${slot}" has no position yet; retrying`;
+      return null;
+    }
+    let stream: SyncWalStream;
+    try {
+      stream = await SyncWalStream.start(this.session, from, slotNameFor(database));
+    } catch (error) {
+      this.session.recordFailure(error);
+      return null;
+    }
+    logger.info({ database, slot, from: formatLsn(from) }, 'synchronous WAL receiver started');
+    return {
+      ended: false,
+      flushed: null,
+      endFor: null,
+      retained: 0,
+      stop: () => stream.stop(),
+      exited: stream.ended,
+      written: () => stream.written,
+      confirm: (durable) => stream.confirm(durable),
+    };
+  }
+
+  /** Every tick while the stream runs: the slot's position, the alerts, the uploads, the confirmation, the status. */
   private async follow(client: pg.Client, run: StreamRun): Promise<void> {
+    const tick = run.written ? SYNC_TICK_MS : this.tickMs;
+    let lookedAt = 0;
+    let drainedTo: Lsn | null = null;
     while (!this.stop.aborted && !run.ended) {
+      // Synchronous mode looks often for new WAL, but at the server and the catalog only when some came, or every tick.
+      if (run.written && run.written() === drainedTo && Date.now() - lookedAt < this.tickMs) {
+        await sleep(tick, this.stop);
+        continue;
+      }
+      lookedAt = Date.now();
       await this.health.refreshSettings();
+      if ((run.written !== undefined) !== this.session.synchronous) {
+        run.endFor = 'mode';
+        return;
+      }
       const position = await slotPosition(client, this.session.options.slot);
-      const flushed = position?.flushedLsn ?? null;
+      const flushed = run.written ? run.written() : (position?.flushedLsn ?? null);
       if (flushed !== null && (run.flushed === null || flushed > run.flushed)) run.flushed = flushed;
       // Before the uploads: a storage that is down must not silence the bloat alert.
-      await this.health.checkBloat(position?.retainedBytes ?? null);
-      await this.archiver.drain(flushed, { shipPartials: true });
+      const overLimit = await this.health.checkBloat(position?.retainedBytes ?? null, this.tickMs);
+      if (overLimit && (await slotPinsRecyclableWal(client, position?.restartLsn ?? null))) {
+        run.endFor = 'drop';
+        run.retained = position?.retainedBytes ?? 0;
+        return;
+      }
+      // A synchronous commit waits for this upload: partials go up at every tick that has new WAL.
+      await this.archiver.drain(flushed, { shipPartials: true, force: run.written !== undefined });
+      drainedTo = flushed;
       await this.health.refreshDurable(flushed);
+      if (run.confirm && this.session.status.durableLsn) run.confirm(parseLsn(this.session.status.durableLsn));
       await this.health.checkStorage();
       this.session.report();
-      await sleep(this.tickMs, this.stop);
+      await sleep(tick, this.stop);
     }
   }
 }

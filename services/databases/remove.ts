@@ -7,6 +7,9 @@ import type { StoredBackup } from '../../lib/catalog/adopted-backups.ts';
 import type { Catalog } from '../../lib/catalog/catalog.ts';
 import { HindsightError, errorMessage } from '../../lib/errors.ts';
 import { withDrivers } from '../../activities/storage-access.ts';
+import { slotNameFor } from '../../lib/wal/server.ts';
+import type { ServiceContext } from '../context.ts';
+import { disablePitr } from '../pitr/archive.ts';
 
 export type BackupsChoice = 'keep' | 'delete';
 
@@ -104,4 +107,24 @@ export async function settleBackups(catalog: Catalog, name: string, choice: Back
         ? 'it had no backups'
         : `its ${backups.length} backups stay in ${where}; adding the same database again takes back ${takeBack(backups, name)}`;
   return { removed: name, backups: choice, backupCount: backups.length, storages, prefixes, message };
+}
+
+/**
+ * A database removed with PITR on stops streaming and gives its replication slot back first: a
+ * slot nobody reads keeps WAL on the source until its disk fills. Returns a sentence for the
+ * outcome, or null when PITR was off. A server that cannot be reached does not block the removal:
+ * the sentence then says which slot to drop by hand.
+ */
+export async function stopPitrForRemoval(ctx: ServiceContext, name: string): Promise<string | null> {
+  const config = await ctx.runtime.catalog.wal.config(name);
+  if (!config.enabled) return null;
+  const slot = config.slot ?? slotNameFor(name);
+  try {
+    const { slotDropped } = await disablePitr(ctx, name);
+    return slotDropped
+      ? `WAL streaming stopped and replication slot "${slot}" dropped`
+      : `WAL streaming stopped (replication slot "${slot}" was already gone)`;
+  } catch (error) {
+    return `WAL streaming stopped, but replication slot "${slot}" could not be dropped (${errorMessage(error)}): drop it on the server with select pg_drop_replication_slot('${slot}')`;
+  }
 }

@@ -27,7 +27,7 @@ import {
   type NewDatabaseValues,
   type UpdateDatabaseInput,
 } from './input.ts';
-import { settleBackups, type RemoveOutcome } from './remove.ts';
+import { settleBackups, stopPitrForRemoval, type RemoveOutcome } from './remove.ts';
 import { renameDatabase } from './rename.ts';
 import { assertConnects, auditedSettings, changedTarget, serverIdentity } from './update.ts';
 
@@ -112,7 +112,8 @@ export class DatabaseService {
   /**
    * Removes a database from the catalog. Its backups stay in storage (`keep`, the default), where
    * adding the same database again takes them back, or are deleted from every storage holding a
-   * copy (`delete`, refused while PITR is on). Audited with the choice.
+   * copy (`delete`, refused while PITR is on). With PITR on, streaming stops and the replication
+   * slot is dropped first. Audited with the choice.
    */
   async remove(actor: Actor, name: string, options: { backups?: 'keep' | 'delete' } = {}): Promise<RemoveOutcome> {
     const {
@@ -123,6 +124,8 @@ export class DatabaseService {
     const removeAll = async () => {
       await deleteDatabaseSchedules(temporal, name, ['backups', 'retention', 'verification']);
       const outcome = await settleBackups(catalog, name, backups);
+      const pitr = await stopPitrForRemoval(this.ctx, name);
+      if (pitr) outcome.message = `${outcome.message}; ${pitr}`;
       for (const workflowId of [healthWorkflowId(name), deliveryWorkflowId(name)])
         await temporal.workflow
           .getHandle(workflowId)

@@ -116,6 +116,8 @@ export async function enablePitr(ctx: ServiceContext, database: string, raw: Ena
     ...(input.partialIntervalMs !== undefined ? { partialIntervalMs: input.partialIntervalMs } : {}),
     ...(input.baseFullEvery !== undefined ? { baseBackupFullEvery: input.baseFullEvery } : {}),
     ...(input.baseBackupUrl !== undefined ? { baseBackupUrl: input.baseBackupUrl } : {}),
+    ...(input.slotOverLimit !== undefined ? { slotOverLimit: input.slotOverLimit } : {}),
+    ...(input.synchronous !== undefined ? { synchronous: input.synchronous } : {}),
   });
   const started = await startArchiving(ctx, database, input.archiverRunForMs);
   const schedule =

@@ -29,6 +29,12 @@ export const enablePitrInput = z
       .regex(/^postgres(ql)?:\/\//, 'the standby URL must start with postgres://')
       .nullable()
       .optional(),
+    slotOverLimit: z.enum(['alert', 'drop'], { error: '--slot-over-limit must be alert or drop' }).optional(),
+    /**
+     * RPO 0: Hindsight's receiver is a synchronous standby (application_name hindsight_<db>) that
+     * confirms WAL only once it is in storage; the server must name it in synchronous_standby_names.
+     */
+    synchronous: z.boolean({ error: '--synchronous is on or off' }).optional(),
     /** Take a first base backup right away (default yes). */
     firstBaseBackup: z.boolean().default(true),
     /** Tests shorten the archiver's activity runs to exercise continue-as-new. */
@@ -38,7 +44,8 @@ export const enablePitrInput = z
 export type EnablePitrInput = z.input<typeof enablePitrInput>;
 
 /**
- * What can change while PITR is on: the slot's alert limit (null: no limit), the base-backup
+ * What can change while PITR is on: the slot's limit (null: no limit) and what happens over it
+ * (alert, or drop the slot), synchronous confirmation, the base-backup
  * schedule (null: base backups only when started or when the chain monitor needs one), how often
  * a partial segment ships, and how often a full base backup is taken.
  */
@@ -59,6 +66,8 @@ export const pitrSettingsInput = z
       .max(3_600_000, 'the partial shipping interval must be at most 3600 s')
       .optional(),
     baseFullEvery: enablePitrInput.shape.baseFullEvery,
+    slotOverLimit: enablePitrInput.shape.slotOverLimit,
+    synchronous: enablePitrInput.shape.synchronous,
   })
   .strict();
 export type PitrSettingsInput = z.input<typeof pitrSettingsInput>;
@@ -69,6 +78,8 @@ export interface PitrSettingsView {
   baseSchedule: string | null;
   partialIntervalMs: number;
   baseFullEvery: number;
+  slotOverLimit: 'alert' | 'drop';
+  synchronous: boolean;
 }
 
 export interface WalStatus {
@@ -93,6 +104,8 @@ export interface WalStatus {
   partialIntervalMs: number;
   baseBackupSchedule: string | null;
   baseBackupFullEvery: number;
+  slotOverLimit: 'alert' | 'drop';
+  synchronous: boolean;
   archiver: WalArchiverStatus | null;
   archiverError: string | null;
   lastBaseBackup: {

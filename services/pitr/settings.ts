@@ -1,7 +1,8 @@
 /**
  * Changing the settings of a database whose WAL already streams, without turning PITR off and on:
- * the archiver re-reads the slot limit and the partial interval every few seconds
- * (lib/wal/receiver/health.ts), and the base-backup schedule is replaced in Temporal here.
+ * the archiver re-reads the slot limit and its policy, the partial interval and the synchronous
+ * mode every few seconds (lib/wal/receiver/health.ts; a changed mode restarts the stream in it),
+ * and the base-backup schedule is replaced in Temporal here.
  */
 import { HindsightError } from '../../lib/errors.ts';
 import type { PitrConfig } from '../../lib/catalog/pitr-settings.ts';
@@ -18,6 +19,8 @@ export function settingsOf(config: PitrConfig): PitrSettingsView {
     baseSchedule: config.baseBackupSchedule,
     partialIntervalMs: config.partialIntervalMs,
     baseFullEvery: config.baseBackupFullEvery,
+    slotOverLimit: config.slotOverLimit,
+    synchronous: config.synchronous,
   };
 }
 
@@ -41,6 +44,8 @@ export async function updatePitrSettings(
     ...(input.baseSchedule !== undefined ? { baseBackupSchedule: input.baseSchedule } : {}),
     ...(input.partialIntervalMs !== undefined ? { partialIntervalMs: input.partialIntervalMs } : {}),
     ...(input.baseFullEvery !== undefined ? { baseBackupFullEvery: input.baseFullEvery } : {}),
+    ...(input.slotOverLimit !== undefined ? { slotOverLimit: input.slotOverLimit } : {}),
+    ...(input.synchronous !== undefined ? { synchronous: input.synchronous } : {}),
   });
   // SKIP overlap as when PITR was turned on: a base backup still running is not doubled.
   if (input.baseSchedule !== undefined)

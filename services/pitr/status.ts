@@ -67,6 +67,8 @@ async function archiveStatus(ctx: ServiceContext, database: string): Promise<Wal
     partialIntervalMs: pitr.partialIntervalMs,
     baseBackupSchedule: pitr.baseBackupSchedule,
     baseBackupFullEvery: pitr.baseBackupFullEvery,
+    slotOverLimit: pitr.slotOverLimit,
+    synchronous: pitr.synchronous,
     archiver,
     archiverError,
     lastBaseBackup: lastBase

@@ -83,7 +83,7 @@ async function checkPanel(platform: Platform, page: Page, url: string): Promise<
   assert.equal((await walStatusOf(platform, 'shop')).baseBackupSchedule, '15 3 * * *', 'nothing was saved');
 }
 
-/** Without JavaScript, on a database without PITR: a refused schedule, then switched on with a slot limit. */
+/** Without JavaScript, on a database without PITR: a refused schedule, then switched on with a slot limit that drops the slot. */
 async function switchOnWithoutJavaScript(platform: Platform, page: Page, url: string): Promise<void> {
   // Settled before each click: a form post that cuts off the page's asset preloads makes the server log aborted pipes.
   await page.goto(`${url}/databases/depot`, { waitUntil: 'networkidle' });
@@ -103,6 +103,8 @@ async function switchOnWithoutJavaScript(platform: Platform, page: Page, url: st
   assert.equal(await again.locator('input[name="baseSchedule"]').inputValue(), '30 2 31 2 *', 'what was typed stays');
   await again.locator('input[name="baseSchedule"]').fill('0 4 * * *');
   await again.locator('input[name="slotMaxMb"]').fill('256');
+  assert.equal(await again.locator('select[name="slotOverLimit"]').inputValue(), 'alert', 'alert only by default');
+  await again.locator('select[name="slotOverLimit"]').selectOption('drop');
   await again.getByRole('button', { name: 'Switch PITR on' }).click();
   await page.waitForURL((u) => u.pathname === '/databases/depot' && u.searchParams.get('pitr') === 'on', {
     waitUntil: 'networkidle',
@@ -110,7 +112,10 @@ async function switchOnWithoutJavaScript(platform: Platform, page: Page, url: st
   assert.equal(await page.getByTestId('pitr-panel').getAttribute('data-enabled'), 'true');
   assert.match(await page.getByTestId('pitr-done').innerText(), /Point-in-time recovery is on/);
   const status = await walStatusOf(platform, 'depot');
-  assert.deepEqual([status.enabled, status.slotMaxBytes, status.baseBackupSchedule], [true, 256 * MB, '0 4 * * *']);
+  assert.deepEqual(
+    [status.enabled, status.slotMaxBytes, status.baseBackupSchedule, status.slotOverLimit, status.synchronous],
+    [true, 256 * MB, '0 4 * * *', 'drop', false],
+  );
 }
 
 /** The dashboard: a badge on each PITR card; a database with base backups only is not "never backed up". */

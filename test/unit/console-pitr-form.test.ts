@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readPitrForm } from '../../web/src/routes/(app)/databases/[name=database]/pitr/form.ts';
 
-const form = (over: Partial<{ baseSchedule: string; slotMaxMb: string; partialIntervalSeconds: string }> = {}) => ({
+const form = (
+  over: Partial<{
+    baseSchedule: string;
+    slotMaxMb: string;
+    partialIntervalSeconds: string;
+    slotOverLimit: string;
+    synchronous: string;
+  }> = {},
+) => ({
   baseSchedule: '0 2 * * *',
   slotMaxMb: '2048',
   partialIntervalSeconds: '1',
@@ -31,5 +39,21 @@ describe("console: the PITR panel's settings form", () => {
     assert.match(refusal({ slotMaxMb: '1.5' }) ?? '', /^Slot limit: "1.5" is not a whole number of MB/);
     assert.match(refusal({ partialIntervalSeconds: 'soon' }) ?? '', /^Partial shipping interval: "soon"/);
     assert.match(refusal({ partialIntervalSeconds: '0.01' }) ?? '', /from 0.1 to 3600/);
+    assert.match(refusal({ slotOverLimit: 'delete' }) ?? '', /^Over the slot limit: "delete" must be alert or drop/);
+  });
+
+  it('reads the policy over the slot limit and synchronous mode when the form offers them', () => {
+    assert.deepEqual(readPitrForm(form({ slotOverLimit: 'drop', synchronous: 'on' }), 'UTC'), {
+      ok: true,
+      settings: {
+        baseSchedule: '0 2 * * *',
+        slotMaxMb: 2048,
+        partialIntervalMs: 1000,
+        slotOverLimit: 'drop',
+        synchronous: true,
+      },
+    });
+    const off = readPitrForm(form({ slotOverLimit: 'alert', synchronous: 'off' }), 'UTC');
+    assert.ok(off.ok && off.settings.synchronous === false && off.settings.slotOverLimit === 'alert');
   });
 });

@@ -9,7 +9,7 @@ import type { ReceiverSession } from './session.ts';
 const SETTINGS_EVERY_MS = 5000;
 const STORAGE_CHECK_EVERY_MS = 30_000;
 
-const mebibytes = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+export const mebibytes = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 export class ArchiveHealth {
   private readonly session: ReceiverSession;
@@ -17,6 +17,7 @@ export class ArchiveHealth {
   private lastStorageCheck = 0;
   /** When the slot went over its limit, while it stays over: one alert per episode. */
   private bloatEpisode: string | null = null;
+  private overSince: number | null = null;
 
   constructor(session: ReceiverSession) {
     this.session = session;
@@ -26,7 +27,11 @@ export class ArchiveHealth {
     const { settings } = this.session.options;
     if (!settings || Date.now() - this.lastSettingsRead < SETTINGS_EVERY_MS) return;
     this.lastSettingsRead = Date.now();
-    ({ slotMaxBytes: this.session.slotMaxBytes, partialIntervalMs: this.session.partialIntervalMs } = await settings());
+    const now = await settings();
+    this.session.slotMaxBytes = now.slotMaxBytes;
+    this.session.partialIntervalMs = now.partialIntervalMs;
+    this.session.slotOverLimit = now.slotOverLimit ?? this.session.slotOverLimit;
+    this.session.synchronous = now.synchronous ?? this.session.synchronous;
   }
 
   async refreshDurable(flushed: Lsn | null): Promise<void> {
@@ -62,15 +67,26 @@ export class ArchiveHealth {
     }
   }
 
-  async checkBloat(retained: number | null): Promise<void> {
+  /**
+   * Alerts once per episode over the limit; returns true when the policy is `drop` and the slot
+   * has stayed over the limit for at least `checkIntervalMs` (two checks apart): a burst that the
+   * receiver catches up with between two checks does not cost the archive a gap.
+   */
+  async checkBloat(retained: number | null, checkIntervalMs: number): Promise<boolean> {
     this.session.status.slotRetainedBytes = retained;
     const limit = this.session.slotMaxBytes;
-    if (limit === null || retained === null) return;
-    if (retained <= limit) {
+    if (limit === null || retained === null || retained <= limit) {
       this.bloatEpisode = null;
-      return;
+      this.overSince = null;
+      return false;
     }
-    if (this.bloatEpisode) return;
+    this.overSince ??= Date.now();
+    const drop = this.session.slotOverLimit === 'drop' && Date.now() - this.overSince >= checkIntervalMs;
+    if (!this.bloatEpisode) await this.alertBloat(retained, limit);
+    return drop;
+  }
+
+  private async alertBloat(retained: number, limit: number): Promise<void> {
     this.bloatEpisode = new Date().toISOString();
     const { database, slot, notify } = this.session.options;
     await notify({

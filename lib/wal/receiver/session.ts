@@ -33,7 +33,7 @@ export interface WalArchiveCatalog {
 }
 
 export type Notify = (input: {
-  event: 'wal_slot_bloat' | 'wal_chain_broken';
+  event: 'wal_slot_bloat' | 'wal_slot_dropped' | 'wal_chain_broken';
   message: string;
   dedupeKey: string;
 }) => Promise<void>;
@@ -56,8 +56,31 @@ export interface ReceiverStatus {
   partialUploads: number;
   historiesArchived: number;
   receiverStarts: number;
+  /** How the WAL is received: pg_receivewal, or the synchronous client confirming only what storage holds. */
+  mode?: 'async' | 'synchronous';
+  /** Set when this run dropped and recreated the slot (--slot-over-limit drop): the run ends, a base backup follows. */
+  slotDropped?: SlotDropped | null;
   lastError: string | null;
   updatedAt: string;
+}
+
+/** A slot dropped over its limit: what it held, and the WAL the archive does not have because of it. */
+export interface SlotDropped {
+  at: string;
+  retainedBytes: number;
+  /** The archive's durable end before the drop, and where the recreated slot starts: a gap between them unless equal. */
+  archivedTo: string | null;
+  resumedFrom: string | null;
+}
+
+export type SlotOverLimit = 'alert' | 'drop';
+
+/** What the receiver re-reads while it runs. */
+export interface LiveSettings {
+  slotMaxBytes: number | null;
+  partialIntervalMs: number;
+  slotOverLimit?: SlotOverLimit;
+  synchronous?: boolean;
 }
 
 export interface ReceiverOptions {
@@ -73,6 +96,10 @@ export interface ReceiverOptions {
   logger: Logger;
   partialIntervalMs: number;
   slotMaxBytes: number | null;
+  /** Over the limit for longer than one check: alert only (default), or drop and recreate the slot. */
+  slotOverLimit?: SlotOverLimit;
+  /** Receive as a synchronous standby that confirms only what storage holds (sync-receiver.ts). */
+  synchronous?: boolean;
   signal: AbortSignal;
   /** Return after this long (the workflow continues as new); undefined runs until aborted. */
   runForMs?: number;
@@ -80,7 +107,7 @@ export interface ReceiverOptions {
   /** How often the spool and the slot are looked at; defaults to a fifth of the partial interval. */
   tickMs?: number;
   /** Re-read every few seconds so that a changed limit or interval applies without a restart. */
-  settings?: () => Promise<{ slotMaxBytes: number | null; partialIntervalMs: number }>;
+  settings?: () => Promise<LiveSettings>;
 }
 
 /**
@@ -103,6 +130,8 @@ export class ReceiverSession {
   /** Live settings: start from the options, re-read through `options.settings`. */
   slotMaxBytes: number | null;
   partialIntervalMs: number;
+  slotOverLimit: SlotOverLimit;
+  synchronous: boolean;
 
   constructor(options: ReceiverOptions) {
     this.options = options;
@@ -121,11 +150,15 @@ export class ReceiverSession {
       partialUploads: 0,
       historiesArchived: 0,
       receiverStarts: 0,
+      mode: options.synchronous ? 'synchronous' : 'async',
+      slotDropped: null,
       lastError: null,
       updatedAt: new Date().toISOString(),
     };
     this.slotMaxBytes = options.slotMaxBytes;
     this.partialIntervalMs = options.partialIntervalMs;
+    this.slotOverLimit = options.slotOverLimit ?? 'alert';
+    this.synchronous = options.synchronous ?? false;
   }
 
   /** The server as found by the last connection; only called after one succeeded. */

@@ -8,6 +8,7 @@ import { previewCron, type CronPreview } from '../../../../../lib/schedule/cron.
 import type { Services } from '../../../../../services/index.ts';
 import type { PitrSettingsInput, PitrSettingsView, WalStatus } from '../../../../../services/pitr/input.ts';
 import { settingsOf } from '../../../../../services/pitr/settings.ts';
+import { slotNameFor } from '../../../../../lib/wal/server.ts';
 import type { ActorRef } from './types.ts';
 import type { ConsoleRecoveryWindow } from './setup-types.ts';
 import { windowsView } from './windows.ts';
@@ -21,6 +22,8 @@ export interface ConsolePitrPanel {
   enabled: boolean;
   timezone: string;
   settings: PitrSettingsView;
+  /** The WAL receiver's application_name, which synchronous_standby_names must name in synchronous mode. */
+  standbyName: string;
   /** What the "switch on" form offers: the saved settings, or the defaults. */
   defaults: { baseSchedule: string; slotMaxMb: number; partialIntervalSeconds: number };
   status: WalStatus;
@@ -48,6 +51,8 @@ export interface PitrFormSettings {
   baseSchedule: string | null;
   slotMaxMb: number | null;
   partialIntervalMs: number;
+  slotOverLimit?: 'alert' | 'drop';
+  synchronous?: boolean;
 }
 
 export interface ConsolePitrServices {
@@ -90,6 +95,7 @@ async function panel(services: Services, actor: ActorRef, database: string): Pro
     enabled: config.enabled,
     timezone: db.timezone,
     settings,
+    standbyName: slotNameFor(database),
     defaults: {
       baseSchedule: settings.baseSchedule ?? PITR_DEFAULTS.baseSchedule,
       slotMaxMb: settings.slotMaxMb ?? PITR_DEFAULTS.slotMaxMb,
@@ -125,6 +131,8 @@ export function createConsolePitrServices(services: Services): ConsolePitrServic
         baseSchedule: settings.baseSchedule,
         partialIntervalMs: settings.partialIntervalMs,
         ...(settings.slotMaxMb !== null ? { slotMaxMb: settings.slotMaxMb } : {}),
+        ...(settings.slotOverLimit !== undefined ? { slotOverLimit: settings.slotOverLimit } : {}),
+        ...(settings.synchronous !== undefined ? { synchronous: settings.synchronous } : {}),
       });
       // Turning on keeps a limit saved earlier; an empty field asks for none.
       if (

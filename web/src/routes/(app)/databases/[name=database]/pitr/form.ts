@@ -11,6 +11,10 @@ export interface PitrFormValues {
   baseSchedule: string;
   slotMaxMb: string;
   partialIntervalSeconds: string;
+  /** `alert` or `drop`; absent where a form does not offer it. */
+  slotOverLimit?: string;
+  /** `on` (the box ticked) or `off`; absent where a form does not offer it. */
+  synchronous?: string;
 }
 
 export type PitrFormRead = { ok: true; settings: PitrFormSettings } | { ok: false; error: string };
@@ -25,6 +29,10 @@ export function formValues(form: FormData): PitrFormValues {
     baseSchedule: text(form, 'baseSchedule'),
     slotMaxMb: text(form, 'slotMaxMb'),
     partialIntervalSeconds: text(form, 'partialIntervalSeconds'),
+    // An unticked box posts nothing: the policy's select, always posted, says the form offered it.
+    ...(form.has('slotOverLimit')
+      ? { slotOverLimit: text(form, 'slotOverLimit'), synchronous: text(form, 'synchronous') === 'on' ? 'on' : 'off' }
+      : {}),
   };
 }
 
@@ -43,12 +51,17 @@ export function readPitrForm(values: PitrFormValues, timezone: string): PitrForm
       ok: false,
       error: `Partial shipping interval: "${values.partialIntervalSeconds}" must be a number of seconds from 0.1 to 3600 (e.g. 1 or 0.5)`,
     };
+  const policy = values.slotOverLimit;
+  if (policy !== undefined && policy !== 'alert' && policy !== 'drop')
+    return { ok: false, error: `Over the slot limit: "${policy}" must be alert or drop` };
   return {
     ok: true,
     settings: {
       baseSchedule: values.baseSchedule === '' ? null : values.baseSchedule,
       slotMaxMb: values.slotMaxMb === '' ? null : Number(values.slotMaxMb),
       partialIntervalMs: Math.round(seconds * 1000),
+      ...(policy !== undefined ? { slotOverLimit: policy } : {}),
+      ...(values.synchronous !== undefined ? { synchronous: values.synchronous === 'on' } : {}),
     },
   };
 }
