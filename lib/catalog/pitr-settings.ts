@@ -22,7 +22,7 @@ export interface PitrConfig {
   storageName: string | null;
   /** At most this many base backups per chain, its full included (1: every base backup is a full). */
   baseBackupFullEvery: number;
-  /** The database whose archive this one shares (same cluster; migration 017), or null when it archives its own. */
+  /** The database whose archive this one shares (same cluster; migration 014), or null when it archives its own. */
   archiveDatabase: string | null;
   /** Over the slot limit for longer than one check: alert only, or drop and recreate the slot. */
   slotOverLimit: SlotOverLimit;

@@ -1,5 +1,5 @@
 /**
- * Databases of one PostgreSQL cluster sharing one PITR archive (migration 017): WAL is
+ * Databases of one PostgreSQL cluster sharing one PITR archive (migration 014): WAL is
  * cluster-wide, so the first database turned on archives the cluster and the others refer to it.
  * A sharing database keeps `pitr_enabled` (its restores read the archive) but has no slot, no
  * archiver and no base-backup schedule of its own.
