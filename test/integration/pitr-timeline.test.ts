@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
+import { createStorageDriver } from '../../lib/storage/index.ts';
 import { restoredRows, takeBaseBackup, waitUntilArchived, writeRows, type Row } from '../support/pitr-fixture.ts';
 import { usePitrScenario } from '../support/pitr-scenario.ts';
+import {
+  extractReferenceDecryptor,
+  pythonWithCryptography,
+  runReferenceDecryptor,
+} from '../support/reference-decryptor.ts';
 
 /**
  * A timeline switch: the database is restored to latest and promoted (timeline 2), the database is
@@ -43,6 +53,23 @@ describe('point-in-time restore across a timeline switch', () => {
       [1, 2],
     );
     assert.ok(new Date(t2.to.time) >= onTimeline2.at(-1)!.at);
+  });
+
+  it('the documented decryptor reads the archived history file to what the catalog recorded', async (t) => {
+    const python = await pythonWithCryptography();
+    if (!python) {
+      t.skip('no Python with the cryptography package (neither .venv/bin/python nor python3 has it)');
+      return;
+    }
+    const { platform } = pitr;
+    const [history] = await platform.runtime.catalog.wal.historiesOf('app');
+    const driver = createStorageDriver('local', await platform.runtime.catalog.storageConfig(history!.storageName));
+    const dir = await mkdtemp(path.join(platform.dir, 'history-'));
+    const stored = path.join(dir, 'history.hsb');
+    await pipeline(await driver.openRead(history!.objectKey), createWriteStream(stored));
+    const decryptor = { python, script: await extractReferenceDecryptor(dir), keyFile: platform.config.secretKeyFile };
+    await runReferenceDecryptor(decryptor, stored, path.join(dir, 'history'), history!.objectKey);
+    assert.equal(await readFile(path.join(dir, 'history'), 'utf8'), history!.content);
   });
 
   it('restores to a time on timeline 2 from the timeline-1 base backup', async () => {
