@@ -18,13 +18,19 @@ import type { RebuildReport } from '../../lib/catalog/rebuild/report.ts';
 import { targetUrl } from '../../lib/pg/connection.ts';
 import { CatalogRebuildService } from '../../services/catalog/rebuild.ts';
 import { CATALOG_BACKUP_SCHEDULE_ID } from '../../temporal/contracts/catalog-backup.ts';
-import { loseCatalog, runAndLoseOldHost, startDisasterWorld, type DisasterWorld } from '../support/disaster-world.ts';
+import {
+  loseCatalog,
+  runAndLoseOldHost,
+  startDisasterWorld,
+  startHost,
+  type DisasterWorld,
+} from '../support/disaster-world.ts';
 import { itRunsEveryBlock, type Check } from '../support/guide-checks.ts';
 import { parseGuide } from '../support/guide-markdown.ts';
 import { GuideShell } from '../support/guide-runner.ts';
 import { hindsightCli } from '../support/hindsight-cli.ts';
 import { restore, rfc3339Plus2, stopArchiver, stopRestoredServer } from '../support/pitr-fixture.ts';
-import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+import { createDatabase, type Platform } from '../support/platform.ts';
 
 const guide = parseGuide(await readFile('docs/disaster-recovery.md', 'utf8'));
 
@@ -58,6 +64,8 @@ function drillChecks(world: () => DisasterWorld): Check[] {
   ];
 }
 
+type Rebuild = (storageConfig: object) => Promise<RebuildReport>;
+
 /** The rows a rebuilt database and archive hold: no credentials, PITR off, the archive known. */
 async function assertRebuiltDatabases(world: DisasterWorld, host: Platform): Promise<void> {
   const [database] = (await host.runtime.catalog.listDatabases()).filter((d) => d.name === 'shop');
@@ -70,6 +78,42 @@ async function assertRebuiltDatabases(world: DisasterWorld, host: Platform): Pro
   assert.ok(pitrConfig.systemIdentifier, 'the archive is known');
 }
 
+/**
+ * The new host loses its catalog in turn and `hindsight catalog rebuild` brings it back from the
+ * bucket: every database, backup, base backup and WAL segment row; then a second run adds nothing.
+ */
+async function loseAndRebuild(world: DisasterWorld, host: Platform, rebuild: Rebuild): Promise<void> {
+  // The archiver writes its last index batch as it stops; then the catalog is gone.
+  await stopArchiver(host, 'ledger');
+  const before = await host.runtime.catalog.wal.segmentsOf('ledger');
+  await loseCatalog(host);
+
+  const cli = hindsightCli(host.configEnv);
+  const args = ['catalog', 'rebuild', '--storage-config', JSON.stringify(world.bucket), '--storage-name', 'bucket'];
+  const report = JSON.parse((await cli([...args, '--json'])).stdout) as RebuildReport;
+  assert.equal(report.storageAdded, true);
+  assert.deepEqual(report.databases.created, ['ledger', 'shop']);
+  assert.deepEqual([report.backups.added, report.copies.added], [1, 1]);
+  assert.equal(report.baseBackups.added, 1);
+  assert.equal(report.walSegments.added, before.length, 'every segment row the catalog held is back');
+  assert.ok(report.walSegments.fromIndex > 0, `${report.walSegments.fromIndex} segments came from the index`);
+  assert.deepEqual(report.unreadable, []);
+  const segments = await host.runtime.catalog.wal.segmentsOf('ledger');
+  assert.deepEqual(
+    segments.map((s) => [s.name, s.complete, s.sha256, s.endLsn]),
+    before.map((s) => [s.name, s.complete, s.sha256, s.endLsn]),
+  );
+  await assertRebuiltDatabases(world, host);
+
+  const again = describeRebuild(await rebuild(world.bucket));
+  assert.match(again, /nothing new: the catalog already holds everything read/);
+  assert.match(again, /WAL segments: \d+ found, 0 new/);
+  const audit = await host.runtime.catalog.pool.query<{ n: number }>(
+    "select count(*)::int as n from audit_log where action = 'catalog.rebuild' and outcome = 'ok'",
+  );
+  assert.equal(audit.rows[0]!.n, 2);
+}
+
 describe('a lost catalog, restored from its backup by docs/disaster-recovery.md, then rebuilt from storage', () => {
   let world: DisasterWorld;
   let shell: GuideShell;
@@ -78,25 +122,33 @@ describe('a lost catalog, restored from its backup by docs/disaster-recovery.md,
   const checks = drillChecks(() => world);
   const host = () => world.newHost!;
   const rebuiltDir = () => path.join(world.dir, 'ledger-rebuilt');
-  const rebuild = (storageConfig: object) =>
+  const rebuild: Rebuild = (storageConfig) =>
     new CatalogRebuildService(host().services.ctx).rebuild(host().ops.actor, { storageConfig, storageName: 'bucket' });
 
   before(async () => {
     // The new host shares nothing with the old one but the key: an empty data directory with only the
-    // key file put in place before its first start. It starts while the old host lives, to save time.
+    // key file put in place before its first start. Both hosts and the source server start side by
+    // side, and the new host while the old one lives, to save time.
     const keyHex = randomBytes(32).toString('hex');
-    const newHost = startPlatform({ secretKeyHex: keyHex }).then(async (started) => {
-      await started.startWorker();
-      return started;
-    });
-    world = await startDisasterWorld();
-    const [lost, started] = await Promise.allSettled([runAndLoseOldHost(world, keyHex), newHost]);
-    if (started.status === 'fulfilled') world.newHost = started.value;
+    const oldHost = startHost(keyHex);
+    const newHost = startHost(keyHex);
+    const worldStarted = startDisasterWorld();
+    const [started, lost, hostStarted] = await Promise.allSettled([
+      worldStarted,
+      runAndLoseOldHost(worldStarted, oldHost, keyHex),
+      newHost,
+    ]);
+    if (started.status === 'rejected') {
+      if (hostStarted.status === 'fulfilled') await hostStarted.value.stop();
+      throw started.reason;
+    }
+    world = started.value;
+    if (hostStarted.status === 'fulfilled') world.newHost = hostStarted.value;
     if (lost.status === 'rejected') throw lost.reason;
-    if (started.status === 'rejected') throw started.reason;
+    if (hostStarted.status === 'rejected') throw hostStarted.reason;
     moment = lost.value;
     settings = await world.settings(moment, keyHex);
-    shell = new GuideShell(world.dir, await world.shellEnv(started.value, settings), { timeoutMs: 90_000 });
+    shell = new GuideShell(world.dir, await world.shellEnv(hostStarted.value, settings), { timeoutMs: 90_000 });
     await shell.start();
   });
 
@@ -112,37 +164,8 @@ describe('a lost catalog, restored from its backup by docs/disaster-recovery.md,
 
   itRunsEveryBlock(guide, () => shell, checks);
 
-  it('loses the catalog again and rebuilds it from the storage; a second run adds nothing', async () => {
-    // The archiver writes its last index batch as it stops; then the catalog is gone.
-    await stopArchiver(host(), 'ledger');
-    const before = await host().runtime.catalog.wal.segmentsOf('ledger');
-    await loseCatalog(host());
-
-    const cli = hindsightCli(host().configEnv);
-    const args = ['catalog', 'rebuild', '--storage-config', JSON.stringify(world.bucket), '--storage-name', 'bucket'];
-    const report = JSON.parse((await cli([...args, '--json'])).stdout) as RebuildReport;
-    assert.equal(report.storageAdded, true);
-    assert.deepEqual(report.databases.created, ['ledger', 'shop']);
-    assert.deepEqual([report.backups.added, report.copies.added], [1, 1]);
-    assert.equal(report.baseBackups.added, 1);
-    assert.equal(report.walSegments.added, before.length, 'every segment row the catalog held is back');
-    assert.ok(report.walSegments.fromIndex > 0, `${report.walSegments.fromIndex} segments came from the index`);
-    assert.deepEqual(report.unreadable, []);
-    const segments = await host().runtime.catalog.wal.segmentsOf('ledger');
-    assert.deepEqual(
-      segments.map((s) => [s.name, s.complete, s.sha256, s.endLsn]),
-      before.map((s) => [s.name, s.complete, s.sha256, s.endLsn]),
-    );
-    await assertRebuiltDatabases(world, host());
-
-    const again = describeRebuild(await rebuild(world.bucket));
-    assert.match(again, /nothing new: the catalog already holds everything read/);
-    assert.match(again, /WAL segments: \d+ found, 0 new/);
-    const audit = await host().runtime.catalog.pool.query<{ n: number }>(
-      "select count(*)::int as n from audit_log where action = 'catalog.rebuild' and outcome = 'ok'",
-    );
-    assert.equal(audit.rows[0]!.n, 2);
-  });
+  it('loses the catalog again and rebuilds it from the storage; a second run adds nothing', () =>
+    loseAndRebuild(world, host(), rebuild));
 
   it('restores the logical backup identical table by table after the rebuild, and refuses a new backup until credentials are given', async () => {
     const to = await createDatabase(world.source, 'shop_rebuilt');

@@ -193,16 +193,31 @@ async function liveOldHost(world: DisasterWorld, host: Platform): Promise<Date> 
   return moment;
 }
 
-/**
- * Runs the old host under the key `keyHex`, then destroys it: archiver and worker stopped, its
- * catalog database dropped. Returns the moment the PITR restore goes back to: after the row
- * "before", before the row "after".
- */
-export async function runAndLoseOldHost(world: DisasterWorld, keyHex: string): Promise<Date> {
+/** A host's platform under the key `keyHex`, its worker started. */
+export async function startHost(keyHex: string): Promise<Platform> {
   const host = await startPlatform({ secretKeyHex: keyHex });
   try {
     await host.startWorker();
-    const moment = await liveOldHost(world, host);
+    return host;
+  } catch (error) {
+    await host.stop();
+    throw error;
+  }
+}
+
+/**
+ * Runs the old host (started under the key `keyHex`) in the world once both are up, then destroys
+ * it: archiver and worker stopped, its catalog database dropped. Returns the moment the PITR restore
+ * goes back to: after the row "before", before the row "after".
+ */
+export async function runAndLoseOldHost(
+  worldStarted: Promise<DisasterWorld>,
+  hostStarted: Promise<Platform>,
+  keyHex: string,
+): Promise<Date> {
+  const host = await hostStarted;
+  try {
+    const moment = await liveOldHost(await worldStarted, host);
     assert.equal((await readFile(host.config.secretKeyFile, 'utf8')).trim(), keyHex);
     await stopArchiver(host, 'ledger');
     await host.stopWorker();
