@@ -19,6 +19,7 @@ import { createFilledDatabase, startPlatform, startTestCluster, type Platform } 
 import { assertSameTables } from './seeded-platform.ts';
 import { walArchiverId, walArchiverWorkflow } from '../../temporal/contracts/pitr.ts';
 import { stopArchiver, takeBaseBackup, waitUntilArchived, type PitrSource } from './pitr-fixture.ts';
+import { servedAt } from './pitr-scenario.ts';
 import { waitFor } from './wait.ts';
 
 const SHOP_SCHEMA = `
@@ -27,11 +28,8 @@ const SHOP_SCHEMA = `
   create table customers (id int primary key, email text);
   insert into customers select g, 'c' || g || '@example.org' from generate_series(1, 300) g;
 `;
-/** The tables of `shop` and the column each is ordered by when compared. */
-const SHOP_TABLES: Array<[string, string]> = [
-  ['orders', 'id'],
-  ['customers', 'id'],
-];
+/** The tables of `shop`, each compared ordered by its key. */
+const SHOP_TABLES = ['orders', 'customers'].map((table): [string, string] => [table, 'id']);
 const LEDGER_SCHEMA = 'create table events (id serial primary key, at timestamptz not null, note text not null)';
 
 export class DisasterWorld {
@@ -94,17 +92,16 @@ export class DisasterWorld {
 
   /** The ledger restored to T and served on `port` holds the row written before T, not the one after. */
   async assertLedgerAtMoment(port: number): Promise<void> {
-    const client = await connect('restored', { ...this.ledger.target, host: '127.0.0.1', port, sslmode: 'disable' });
-    try {
-      const { rows } = await client.query<{ note: string }>('select note from events order by id');
-      assert.deepEqual(
-        rows.map((r) => r.note),
-        ['before'],
-        'the row written before T is there, the one after is not',
-      );
-    } finally {
-      await client.end();
-    }
+    const restored = servedAt(
+      { ...this.ledger, target: { ...this.ledger.target, host: '127.0.0.1', sslmode: 'disable' } },
+      port,
+    );
+    const rows = await restored.query<{ note: string }>('select note from events order by id');
+    assert.deepEqual(
+      rows.map((r) => r.note),
+      ['before'],
+      'the row written before T is there, the one after is not',
+    );
   }
 
   async stop(): Promise<void> {
