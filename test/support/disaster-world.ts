@@ -40,6 +40,8 @@ export class DisasterWorld {
   newHost: Platform | undefined;
   /** The old host's backup of `shop`, the one every logical restore of the drill restores. */
   shopBackupId = '';
+  /** The old host's servers stopping, after its catalog is lost. */
+  oldHostGone: Promise<void> = Promise.resolve();
 
   constructor(dir: string, source: LocalCluster, shop: PgTarget, ledger: PitrSource) {
     this.dir = dir;
@@ -105,6 +107,7 @@ export class DisasterWorld {
   }
 
   async stop(): Promise<void> {
+    await this.oldHostGone;
     if (this.newHost) {
       await stopArchiver(this.newHost, 'ledger');
       await this.newHost.client.workflow
@@ -214,7 +217,8 @@ export async function runAndLoseOldHost(
 ): Promise<Date> {
   const host = await hostStarted;
   try {
-    const moment = await liveOldHost(await worldStarted, host);
+    const world = await worldStarted;
+    const moment = await liveOldHost(world, host);
     assert.equal((await readFile(host.config.secretKeyFile, 'utf8')).trim(), keyHex);
     await stopArchiver(host, 'ledger');
     await host.stopWorker();
@@ -225,9 +229,13 @@ export async function runAndLoseOldHost(
     } finally {
       await admin.end();
     }
+    // Nothing of the old host acts any more (no worker, no catalog): its servers stop while the new
+    // host recovers, and the world waits for them before it goes.
+    world.oldHostGone = host.stop().catch(() => undefined);
     return moment;
-  } finally {
+  } catch (error) {
     await host.stop();
+    throw error;
   }
 }
 
