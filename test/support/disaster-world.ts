@@ -3,19 +3,23 @@
  * a worker) backs up `shop` logically and archives `ledger` for PITR with a row written before and
  * one after a moment T, into a local "bucket" outside the host; a catalog backup runs; then the old
  * host's catalog database is dropped and everything of it stopped. The guide then runs on a new host:
- * a fresh platform whose only inheritance is the key file (and the bucket).
+ * a fresh platform whose only inheritance is the key file (and the bucket). After the guide the new
+ * host loses its catalog in turn, and is rebuilt from the bucket alone (`catalog rebuild`).
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
 import { connect, quoteIdent, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { systemActor } from '../../services/authz.ts';
 import { CatalogBackupService } from '../../services/catalog-backup/service.ts';
+import { tableHashes } from './guide-platform.ts';
 import { createFilledDatabase, startPlatform, startTestCluster, type Platform } from './platform.ts';
+import { assertSameTables } from './seeded-platform.ts';
 import { walArchiverId, walArchiverWorkflow } from '../../temporal/contracts/pitr.ts';
 import { stopArchiver, takeBaseBackup, waitUntilArchived, type PitrSource } from './pitr-fixture.ts';
+import { servedAt } from './pitr-scenario.ts';
 import { waitFor } from './wait.ts';
 
 const SHOP_SCHEMA = `
@@ -24,6 +28,8 @@ const SHOP_SCHEMA = `
   create table customers (id int primary key, email text);
   insert into customers select g, 'c' || g || '@example.org' from generate_series(1, 300) g;
 `;
+/** The tables of `shop`, each compared ordered by its key. */
+const SHOP_TABLES = ['orders', 'customers'].map((table): [string, string] => [table, 'id']);
 const LEDGER_SCHEMA = 'create table events (id serial primary key, at timestamptz not null, note text not null)';
 
 export class DisasterWorld {
@@ -32,6 +38,10 @@ export class DisasterWorld {
   readonly shop: PgTarget;
   readonly ledger: PitrSource;
   newHost: Platform | undefined;
+  /** The old host's backup of `shop`, the one every logical restore of the drill restores. */
+  shopBackupId = '';
+  /** The old host's servers stopping, after its catalog is lost. */
+  oldHostGone: Promise<void> = Promise.resolve();
 
   constructor(dir: string, source: LocalCluster, shop: PgTarget, ledger: PitrSource) {
     this.dir = dir;
@@ -74,7 +84,30 @@ export class DisasterWorld {
     };
   }
 
+  /** `database` on the source server holds every row of `shop`, table by table, in the same order. */
+  async assertShopCopy(database: string): Promise<void> {
+    const restored = await tableHashes({ ...this.shop, database });
+    assert.ok(Object.keys(restored).length >= 2, 'the source has tables to compare');
+    assert.deepEqual(restored, await tableHashes(this.shop));
+    await assertSameTables({ ...this.shop, database }, this.shop, SHOP_TABLES);
+  }
+
+  /** The ledger restored to T and served on `port` holds the row written before T, not the one after. */
+  async assertLedgerAtMoment(port: number): Promise<void> {
+    const restored = servedAt(
+      { ...this.ledger, target: { ...this.ledger.target, host: '127.0.0.1', sslmode: 'disable' } },
+      port,
+    );
+    const rows = await restored.query<{ note: string }>('select note from events order by id');
+    assert.deepEqual(
+      rows.map((r) => r.note),
+      ['before'],
+      'the row written before T is there, the one after is not',
+    );
+  }
+
   async stop(): Promise<void> {
+    await this.oldHostGone;
     if (this.newHost) {
       await stopArchiver(this.newHost, 'ledger');
       await this.newHost.client.workflow
@@ -142,6 +175,7 @@ async function liveOldHost(world: DisasterWorld, host: Platform): Promise<Date> 
     await host.ops.addDatabase({ name, url: targetUrl(target), storages: ['bucket'], verifyAfterBackup: false });
   const backup = await (await host.ops.startBackup('shop')).result();
   assert.equal(backup.status, 'complete', 'the old host backs shop up');
+  world.shopBackupId = backup.backupId;
   await enableArchiving(host, world.ledger);
   await takeBaseBackup(host, 'ledger', 'first');
   await world.ledger.query(`insert into events (at, note) values (clock_timestamp(), 'before')`);
@@ -159,15 +193,31 @@ async function liveOldHost(world: DisasterWorld, host: Platform): Promise<Date> 
   return moment;
 }
 
-/**
- * Runs the old host under the key `keyHex`, then destroys it: archiver and worker stopped, its
- * catalog database dropped. Returns the moment the PITR restore goes back to: after the row
- * "before", before the row "after".
- */
-export async function runAndLoseOldHost(world: DisasterWorld, keyHex: string): Promise<Date> {
+/** A host's platform under the key `keyHex`, its worker started. */
+export async function startHost(keyHex: string): Promise<Platform> {
   const host = await startPlatform({ secretKeyHex: keyHex });
   try {
     await host.startWorker();
+    return host;
+  } catch (error) {
+    await host.stop();
+    throw error;
+  }
+}
+
+/**
+ * Runs the old host (started under the key `keyHex`) in the world once both are up, then destroys
+ * it: archiver and worker stopped, its catalog database dropped. Returns the moment the PITR restore
+ * goes back to: after the row "before", before the row "after".
+ */
+export async function runAndLoseOldHost(
+  worldStarted: Promise<DisasterWorld>,
+  hostStarted: Promise<Platform>,
+  keyHex: string,
+): Promise<Date> {
+  const host = await hostStarted;
+  try {
+    const world = await worldStarted;
     const moment = await liveOldHost(world, host);
     assert.equal((await readFile(host.config.secretKeyFile, 'utf8')).trim(), keyHex);
     await stopArchiver(host, 'ledger');
@@ -179,8 +229,35 @@ export async function runAndLoseOldHost(world: DisasterWorld, keyHex: string): P
     } finally {
       await admin.end();
     }
+    // Nothing of the old host acts any more (no worker, no catalog): its servers stop while the new
+    // host recovers, and the world waits for them before it goes.
+    world.oldHostGone = host.stop().catch(() => undefined);
     return moment;
-  } finally {
+  } catch (error) {
     await host.stop();
+    throw error;
   }
+}
+
+async function onServer(target: PgTarget, sql: string): Promise<void> {
+  const client = await connect('test server', { ...target, database: 'postgres' });
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The host's catalog lost: its database dropped (an empty one in its place), its data directory
+ * emptied but for the key. The worker keeps nothing of its own (it only polls Temporal), so it stays
+ * up and meets the new catalog as a new host's worker would.
+ */
+export async function loseCatalog(host: Platform): Promise<void> {
+  const catalogTarget = host.cluster.target('catalog');
+  await onServer(catalogTarget, 'drop database catalog with (force)');
+  await onServer(catalogTarget, 'create database catalog');
+  for (const entry of await readdir(host.config.dataDir))
+    if (path.join(host.config.dataDir, entry) !== host.config.secretKeyFile)
+      await rm(path.join(host.config.dataDir, entry), { recursive: true, force: true });
 }

@@ -7,7 +7,11 @@
 import { MAX_MANIFEST_BYTES, backupIdOfManifestKey, matchManifest, parseManifest } from '../../backup/adopt-match.ts';
 import type { BackupManifest } from '../../backup/manifest.ts';
 import type { DecryptionKey } from '../../crypto/chunked-gcm.ts';
-import { logicalBackupIdentity, logicalBackupRolesIdentity } from '../../crypto/object-identity.ts';
+import {
+  CATALOG_BACKUP_PREFIX,
+  logicalBackupIdentity,
+  logicalBackupRolesIdentity,
+} from '../../crypto/object-identity.ts';
 import { errorMessage } from '../../errors.ts';
 import { NAME_PATTERN } from '../../names.ts';
 import type { ObjectInfo, StorageDriver } from '../../storage/contract.ts';
@@ -19,13 +23,16 @@ export interface LogicalScan {
   unreadable: Unreadable[];
 }
 
-/** `<db>/<id>.json` keys, as database name and backup id. */
+/**
+ * `<db>/<id>.json` keys, as database name and backup id. The catalog's own backups share the layout
+ * (`hindsight-catalog/<id>.json`) and the storage, but are no database's: `catalog restore` reads them.
+ */
 export function manifestKeysIn(listing: ObjectInfo[]): Array<{ info: ObjectInfo; database: string; backupId: string }> {
   const found: Array<{ info: ObjectInfo; database: string; backupId: string }> = [];
   for (const info of listing) {
     const slash = info.key.indexOf('/');
     const database = info.key.slice(0, slash);
-    if (slash <= 0 || !NAME_PATTERN.test(database)) continue;
+    if (slash <= 0 || database === CATALOG_BACKUP_PREFIX || !NAME_PATTERN.test(database)) continue;
     const backupId = backupIdOfManifestKey(database, info.key);
     if (backupId !== undefined) found.push({ info, database, backupId });
   }
