@@ -10,12 +10,15 @@ import { operatorActor } from '../../services/authz.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
 import { launchChromium, screenshot, watchPageErrors } from '../support/browser.ts';
 import { CONSOLE_OWNER, settledRestorePage, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
-import type { Platform } from '../support/platform.ts';
+import { tableHashes } from '../support/guide-platform.ts';
+import { factsReadTheHold, heldDuring, momentThenLaterRow } from '../support/pitr-restore-hold.ts';
+import { startTestCluster, type Platform } from '../support/platform.ts';
 import {
   startPitrSource,
   startPitrWithRows,
   stopArchiver,
   stopPitrPlatform,
+  waitUntilArchived,
   type PitrSource,
   type Row,
 } from '../support/pitr-fixture.ts';
@@ -159,6 +162,57 @@ async function baseBackupThenOff(platform: Platform, page: Page, url: string): P
   assert.equal((await walStatusOf(platform, 'shop')).enabled, false);
 }
 
+/** Into another server, as a browser without JavaScript posts it: the target's tables equal the source's at T. */
+async function restoreIntoAnotherServer(platform: Platform, con: SignedInConsole, source: PitrSource): Promise<void> {
+  const other = await startTestCluster(path.join(platform.dir, 'other'));
+  try {
+    const atT = await tableHashes(source.target);
+    const time = await momentThenLaterRow(source);
+    await waitUntilArchived(platform, source);
+    const choice = { database: 'shop', source: 'pitr', time, tz: 'UTC', to: 'url' };
+    const step4 = await con.page(`/restore?${new URLSearchParams(choice)}`);
+    assert.match(step4, /4\. Confirm/);
+    assert.match(step4, /name="password"/);
+    assert.match(step4, /data-testid="restore-privileged-roles"/, 'the instance owner may restore privileged roles');
+    const target = other.target('shop_at_t');
+    const { password, ...withoutPassword } = target;
+    const form = { ...choice, url: targetUrl(withoutPassword), password: password!, withOwners: 'on' };
+    // Posted as a browser without JavaScript does: a plain form, answered by a page or a redirect.
+    const post = (fields: Record<string, string>) =>
+      con.fetch(`${con.url}/restore?/start`, {
+        method: 'POST',
+        body: new URLSearchParams(fields),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: con.url },
+        redirect: 'manual',
+      });
+    const refused = await post({ ...form, confirm: 'shpo' });
+    const refusedHtml = await refused.text();
+    assert.equal(refused.status, 400);
+    assert.match(refusedHtml, /type the database's name "shop" exactly/);
+    assert.ok(!refusedHtml.includes(password!), 'the password is not echoed back');
+
+    const { result: html, held } = await heldDuring(platform, async () => {
+      const started = await post({ ...form, confirm: 'shop' });
+      assert.equal(started.status, 303, await started.text());
+      return settledRestorePage(con, started.headers.get('location')!, 90_000, 700);
+    });
+    assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
+    assert.ok(!html.includes(password!), 'the password is not on the result page');
+    const base = (await platform.runtime.catalog.wal.baseBackupsOf('shop', { status: 'complete' }))[0]!;
+    assert.ok(held.has(base.id), `the restore held base backup ${base.id} while it ran (held: ${[...held]})`);
+    assert.match(html, /data-testid="pitr-extraction"/);
+    const tables = Object.keys(atT).length;
+    const rows = Object.values(atT).reduce((sum, t) => sum + t.rows, 0);
+    assert.match(html, new RegExp(`data-testid="extraction-tables"[^>]*>${tables}<`));
+    assert.match(html, new RegExp(`data-testid="extraction-rows"[^>]*>${rows.toLocaleString('en')}<`));
+    assert.match(html, /data-testid="extraction-duration"[^>]*>\d+\.\d s</);
+    assert.deepEqual(await tableHashes(target), atT, 'every table as it was at T');
+    await factsReadTheHold(platform, base.id);
+  } finally {
+    await other.stop('immediate').catch(() => undefined);
+  }
+}
+
 describe('console: the restore wizard on a database with point-in-time recovery', () => {
   let platform: Platform;
   let con: SignedInConsole;
@@ -280,6 +334,9 @@ describe('console: the restore wizard on a database with point-in-time recovery'
     const probe = connect('probe', { ...source.target, host: '127.0.0.1', port: outcome.port!, sslmode: 'disable' });
     await assert.rejects(probe, 'no server listens on the restored port');
   });
+
+  it('restores one database at a moment into another server without JavaScript, holding its base backups meanwhile', () =>
+    restoreIntoAnotherServer(platform, con, source));
 
   it('the PITR panel and the dashboard, in a real browser: window, settings, switching on without JavaScript and off', async () => {
     // A second server (WAL is per cluster) whose database has no PITR yet.
