@@ -25,6 +25,7 @@ import {
   type RecoveryResult,
   type RecoveryServer,
 } from '../lib/pitr/recover.ts';
+import { holdChainWhileRestoring } from '../lib/pitr/restore-hold.ts';
 import { recoverySettings, shellQuote, writeRecoverySettings } from '../lib/pitr/recovery-settings.ts';
 import { confineRestoreDirectory } from '../lib/pitr/restore-root.ts';
 import { configureRestoredServer, keptServerFacts, listenFor } from '../lib/pitr/restored-server.ts';
@@ -342,6 +343,14 @@ async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Pr
     progress,
     report: () => report(progress),
   };
+  // Retention keeps the chain while this restore reads it (lib/retention/pitr-facts.ts).
+  const { workflowExecution, activityId } = Context.current().info;
+  const hold = { workflowId: workflowExecution?.workflowId ?? `activity/${activityId}`, database: backup.database };
+  const release = await holdChainWhileRestoring(
+    deps.catalog,
+    { ...hold, baseBackupIds: chain.map((b) => b.id) },
+    (err) => deps.logger.warn({ ...hold, err }, 'could not renew or release the hold on the base backups'),
+  );
   const beat = setInterval(run.report, 5000);
   try {
     return await recoverAndPromote(run);
@@ -350,6 +359,7 @@ async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Pr
     throw error;
   } finally {
     clearInterval(beat);
+    await release();
     await run.fetcher?.close().catch(() => undefined);
     await source.close();
   }

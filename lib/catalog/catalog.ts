@@ -4,6 +4,7 @@ import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError } from '../errors.ts';
 import type { PgTarget } from '../pg/connection.ts';
 import { createAccessStore } from './access.ts';
+import { baseBackupsInUse, holdBaseBackups, releaseBaseBackups } from './base-backups-in-use.ts';
 import { adoptBackup, storedBackupsOf } from './adopted-backups.ts';
 import { createApiTokenStore } from './api-tokens.ts';
 import {
@@ -130,6 +131,9 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
       recordRestoreSource,
       beginRestore,
       endRestore,
+      holdBaseBackups,
+      releaseBaseBackups,
+      baseBackupsInUse,
       databaseFacts: readDatabaseFacts,
       migrationsApplied,
     }),

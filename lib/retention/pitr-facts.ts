@@ -51,6 +51,22 @@ function plannedBase(b: BaseBackupRecord, inUse: Set<string>): PlannedBaseBackup
 }
 
 /**
+ * The base backups something is reading now: the parent of a running incremental base backup
+ * (taken against its manifest), and the chain of each running point-in-time restore (held under a
+ * lease that lapses when its worker dies, lib/catalog/base-backups-in-use.ts).
+ */
+export async function baseBackupsRead(
+  catalog: Pick<Catalog, 'baseBackupsInUse'>,
+  database: string,
+  all: Array<Pick<BaseBackupRecord, 'status' | 'parentId'>>,
+  now: Date = new Date(),
+): Promise<Set<string>> {
+  const inUse = await catalog.baseBackupsInUse(database, now);
+  for (const b of all) if (b.status === 'running' && b.parentId !== null) inUse.add(b.parentId);
+  return inUse;
+}
+
+/**
  * Null when the database has no PITR archive: PITR never enabled, or off with nothing left. An
  * archive left after PITR was turned off is still pruned by the policy.
  */
@@ -71,9 +87,7 @@ export async function gatherPitrFacts(
     (b) => b.status === 'complete' && b.systemIdentifier === sysid && b.startLsn !== null && b.timeline !== null,
   );
   if (!config.enabled && complete.length === 0 && segments.length === 0) return null;
-  // A running incremental base backup is taken against its parent's manifest: the parent is in use.
-  // (A PITR restore in flight leaves no catalog row to see; the window rule keeps what it reads.)
-  const inUse = new Set(all.filter((b) => b.status === 'running' && b.parentId !== null).map((b) => b.parentId!));
+  const inUse = await baseBackupsRead(catalog, database, all);
   const stored = await storedKeys(catalog, sysid, segments);
   const walSegments = segments.map((s): PlannedWalSegment => ({
     name: s.name,

@@ -4,6 +4,7 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { HindsightError, errorMessage } from '../../lib/errors.ts';
+import type { DatabaseExtraction } from '../../lib/pitr/extract-database.ts';
 import { describeInstructions, pitrInstructions, type PitrInstructions } from '../../lib/pitr/result-instructions.ts';
 import { workflowUrl } from '../../temporal/client.ts';
 import { pitrProgressQuery, pitrRestoreWorkflow, type PitrOutcome } from '../../temporal/contracts/pitr.ts';
@@ -55,6 +56,8 @@ export interface RestoreStatus {
           instructions: PitrInstructions | null;
           /** The same, as the lines the CLI prints. */
           instructionsText: string | null;
+          /** With a target server: the database copied there (tables, rows, duration). */
+          extracted: DatabaseExtraction | null;
         });
   };
   workflowUrl: string;
@@ -248,7 +251,9 @@ export class RestoreStatusService {
       backupId: o.baseBackupId,
       target: o.kept
         ? `${o.dataDirectory} (127.0.0.1:${o.port}${o.server?.running === false ? ', stopped' : ''})`
-        : 'sandbox (checked and removed)',
+        : o.extracted
+          ? `database ${o.extracted.target} (copied from a sandbox, then removed)`
+          : 'sandbox (checked and removed)',
       tablesChecked: null,
       rowsChecked: null,
       storageName: null,
@@ -264,6 +269,7 @@ export class RestoreStatusService {
         note: o.note,
         instructions: instructions ?? null,
         instructionsText: instructions ? describeInstructions(instructions) : null,
+        extracted: o.extracted ?? null,
       },
     };
   }

@@ -10,12 +10,15 @@ import { operatorActor } from '../../services/authz.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
 import { launchChromium, screenshot, watchPageErrors } from '../support/browser.ts';
 import { CONSOLE_OWNER, settledRestorePage, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
-import type { Platform } from '../support/platform.ts';
+import { tableHashes } from '../support/guide-platform.ts';
+import { factsReadTheHold, heldDuring, momentThenLaterRow } from '../support/pitr-restore-hold.ts';
+import { startTestCluster, type Platform } from '../support/platform.ts';
 import {
   startPitrSource,
   startPitrWithRows,
   stopArchiver,
   stopPitrPlatform,
+  waitUntilArchived,
   type PitrSource,
   type Row,
 } from '../support/pitr-fixture.ts';
@@ -159,6 +162,157 @@ async function baseBackupThenOff(platform: Platform, page: Page, url: string): P
   assert.equal((await walStatusOf(platform, 'shop')).enabled, false);
 }
 
+/** Into another server, as a browser without JavaScript posts it: the target's tables equal the source's at T. */
+async function restoreIntoAnotherServer(platform: Platform, con: SignedInConsole, source: PitrSource): Promise<void> {
+  const other = await startTestCluster(path.join(platform.dir, 'other'));
+  try {
+    const atT = await tableHashes(source.target);
+    const time = await momentThenLaterRow(source);
+    await waitUntilArchived(platform, source);
+    const choice = { database: 'shop', source: 'pitr', time, tz: 'UTC', to: 'url' };
+    const step4 = await con.page(`/restore?${new URLSearchParams(choice)}`);
+    assert.match(step4, /4\. Confirm/);
+    assert.match(step4, /name="password"/);
+    assert.match(step4, /data-testid="restore-privileged-roles"/, 'the instance owner may restore privileged roles');
+    const target = other.target('shop_at_t');
+    const { password, ...withoutPassword } = target;
+    const form = { ...choice, url: targetUrl(withoutPassword), password: password!, withOwners: 'on' };
+    // The choices ride in the action's query string, so that a refused start shows step 4 again.
+    const startAction = /<form method="POST" action="(\?[^"]*&amp;\/start)"/.exec(step4)![1]!.replaceAll('&amp;', '&');
+    // Posted as a browser without JavaScript does: a plain form, answered by a page or a redirect.
+    const post = (fields: Record<string, string>) =>
+      con.fetch(`${con.url}/restore${startAction}`, {
+        method: 'POST',
+        body: new URLSearchParams(fields),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: con.url, accept: 'text/html' },
+        redirect: 'manual',
+      });
+    const refused = await post({ ...form, confirm: 'shpo' });
+    const refusedHtml = await refused.text();
+    assert.equal(refused.status, 400);
+    assert.match(refusedHtml, /data-testid="restore-error"[^>]*>confirmation: type .+ exactly to start the restore/);
+    assert.ok(!refusedHtml.includes(password!), 'the password is not echoed back');
+
+    const { result: html, held } = await heldDuring(platform, async () => {
+      const started = await post({ ...form, confirm: 'shop' });
+      assert.equal(started.status, 303, await started.text());
+      return settledRestorePage(con, started.headers.get('location')!, 90_000, 700);
+    });
+    assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
+    assert.ok(!html.includes(password!), 'the password is not on the result page');
+    const base = (await platform.runtime.catalog.wal.baseBackupsOf('shop', { status: 'complete' }))[0]!;
+    assert.ok(held.has(base.id), `the restore held base backup ${base.id} while it ran (held: ${[...held]})`);
+    assert.match(html, /data-testid="pitr-extraction"/);
+    const tables = Object.keys(atT).length;
+    const rows = Object.values(atT).reduce((sum, t) => sum + t.rows, 0);
+    assert.match(html, new RegExp(`data-testid="extraction-tables"[^>]*>${tables}<`));
+    assert.match(html, new RegExp(`data-testid="extraction-rows"[^>]*>${rows.toLocaleString('en')}<`));
+    assert.match(html, /data-testid="extraction-duration"[^>]*>\d+\.\d s</);
+    assert.deepEqual(await tableHashes(target), atT, 'every table as it was at T');
+    await factsReadTheHold(platform, base.id);
+  } finally {
+    await other.stop('immediate').catch(() => undefined);
+  }
+}
+
+/** The window as a bar, a moment outside it refused, then the latest moment restored into a sandbox. */
+async function sandboxRestore(platform: Platform, con: SignedInConsole, rows: Row[]): Promise<void> {
+  const step2 = await con.page('/restore?database=shop&tz=Europe/Paris');
+  assert.match(step2, /data-testid="pitr-timeline"/);
+  const window = (await platform.runtime.catalog.wal.baseBackupsOf('shop', { status: 'complete' }))[0]!;
+  assert.ok(
+    step2.includes(window.stopTime!.toISOString().slice(0, 16).replace('T', ' ')),
+    "the window starts at the base backup's end",
+  );
+  assert.match(step2, /Europe\/Paris/);
+
+  // A moment before the base backup ended lies outside every window: step 2 again, saying so.
+  const early = localDateTime(new Date(window.stopTime!.getTime() - 3_600_000), 'Europe/Paris');
+  const refused = await con.page(
+    `/restore?database=shop&source=pitr&time=${encodeURIComponent(early)}&tz=Europe%2FParis`,
+  );
+  assert.match(refused, /is outside every recoverable window/);
+  assert.doesNotMatch(refused, /3\. Where to restore/);
+
+  // A moment inside the window moves on to the target.
+  const inside = localDateTime(rows[Math.floor(rows.length / 2)]!.at, 'Europe/Paris');
+  const step3 = await con.page(
+    `/restore?database=shop&source=pitr&time=${encodeURIComponent(inside)}&tz=Europe%2FParis`,
+  );
+  assert.match(step3, /3\. Where to restore/);
+  assert.match(step3, /\+0[12]:00 \(Europe\/Paris\)/);
+
+  const started = await con.action('/restore?/start', {
+    database: 'shop',
+    source: 'latest',
+    to: 'sandbox',
+    confirm: 'shop',
+  });
+  assert.equal(started.type, 'redirect', started.data);
+  const html = await settledRestorePage(con, started.location!, 90_000, 700);
+  assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
+  assert.match(html, /Recovered and promoted/);
+  assert.match(html, /data-verified="true"/);
+  assert.match(html, /sandbox \(checked and removed\)/);
+  const outcome = (await platform.client.workflow
+    .getHandle(
+      started
+        .location!.replace(/^\/restores\//, '')
+        .split('/')
+        .map(decodeURIComponent)
+        .join('/'),
+    )
+    .result()) as { reachedLsn: string; kept: boolean };
+  assert.ok(html.includes(outcome.reachedLsn), 'the page shows the LSN recovery reached');
+  assert.equal(outcome.kept, false);
+  assert.deepEqual(
+    (await readdir(platform.config.sandboxRoot)).filter((d) => d.startsWith('pitr-')),
+    [],
+    'the sandbox is gone',
+  );
+}
+
+/** Into a directory, its server stopped when asked: the page and /api/v1 say how to start it again. */
+async function directoryRestoreThenStop(
+  platform: Platform,
+  con: SignedInConsole,
+  source: PitrSource,
+  restoredDirs: string[],
+): Promise<void> {
+  const dir = path.join(platform.dir, 'console-then-stop');
+  restoredDirs.push(dir);
+  const started = await con.action('/restore?/start', {
+    database: 'shop',
+    source: 'latest',
+    to: 'directory',
+    directory: dir,
+    thenStop: 'on',
+    confirm: 'shop',
+  });
+  assert.equal(started.type, 'redirect', started.data);
+  const html = await settledRestorePage(con, started.location!, 90_000, 700);
+  assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
+  assert.match(html, /data-testid="pitr-instructions"/);
+  assert.match(html, /Stopped; listens on/);
+  assert.match(html, /Start again/);
+  assert.doesNotMatch(html, /<dt>Stop<\/dt>/);
+  const workflowId = started
+    .location!.replace(/^\/restores\//, '')
+    .split('/')
+    .map(decodeURIComponent)
+    .join('/');
+  const api = JSON.parse(await con.page(`/api/v1/restores/${encodeURIComponent(workflowId)}`)) as {
+    instructions: { running: boolean; start: string; listening: { port: number; dataDirectory: string } };
+  };
+  assert.equal(api.instructions.running, false);
+  assert.equal(api.instructions.listening.dataDirectory, dir);
+  assert.ok(html.includes(api.instructions.start), 'the page shows the start command /api/v1 gives');
+  const outcome = (await platform.client.workflow.getHandle(workflowId).result()) as PitrOutcome;
+  assert.equal(outcome.kept, true);
+  const probe = connect('probe', { ...source.target, host: '127.0.0.1', port: outcome.port!, sslmode: 'disable' });
+  await assert.rejects(probe, 'no server listens on the restored port');
+}
+
 describe('console: the restore wizard on a database with point-in-time recovery', () => {
   let platform: Platform;
   let con: SignedInConsole;
@@ -190,96 +344,14 @@ describe('console: the restore wizard on a database with point-in-time recovery'
     await stopPitrPlatform({ platform, source, database: 'shop', restoredDirs });
   });
 
-  it('shows the recoverable window as a bar, refuses a moment outside it, and restores to the latest moment into a sandbox', async () => {
-    const step2 = await con.page('/restore?database=shop&tz=Europe/Paris');
-    assert.match(step2, /data-testid="pitr-timeline"/);
-    const window = (await platform.runtime.catalog.wal.baseBackupsOf('shop', { status: 'complete' }))[0]!;
-    assert.ok(
-      step2.includes(window.stopTime!.toISOString().slice(0, 16).replace('T', ' ')),
-      "the window starts at the base backup's end",
-    );
-    assert.match(step2, /Europe\/Paris/);
+  it('shows the recoverable window as a bar, refuses a moment outside it, and restores to the latest moment into a sandbox', () =>
+    sandboxRestore(platform, con, rows));
 
-    // A moment before the base backup ended lies outside every window: step 2 again, saying so.
-    const early = localDateTime(new Date(window.stopTime!.getTime() - 3_600_000), 'Europe/Paris');
-    const refused = await con.page(
-      `/restore?database=shop&source=pitr&time=${encodeURIComponent(early)}&tz=Europe%2FParis`,
-    );
-    assert.match(refused, /is outside every recoverable window/);
-    assert.doesNotMatch(refused, /3\. Where to restore/);
+  it('restores into a directory and stops the server when asked: the page and /api/v1 say how to start it again', () =>
+    directoryRestoreThenStop(platform, con, source, restoredDirs));
 
-    // A moment inside the window moves on to the target.
-    const inside = localDateTime(rows[Math.floor(rows.length / 2)]!.at, 'Europe/Paris');
-    const step3 = await con.page(
-      `/restore?database=shop&source=pitr&time=${encodeURIComponent(inside)}&tz=Europe%2FParis`,
-    );
-    assert.match(step3, /3\. Where to restore/);
-    assert.match(step3, /\+0[12]:00 \(Europe\/Paris\)/);
-
-    const started = await con.action('/restore?/start', {
-      database: 'shop',
-      source: 'latest',
-      to: 'sandbox',
-      confirm: 'shop',
-    });
-    assert.equal(started.type, 'redirect', started.data);
-    const html = await settledRestorePage(con, started.location!, 90_000, 700);
-    assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
-    assert.match(html, /Recovered and promoted/);
-    assert.match(html, /data-verified="true"/);
-    assert.match(html, /sandbox \(checked and removed\)/);
-    const outcome = (await platform.client.workflow
-      .getHandle(
-        started
-          .location!.replace(/^\/restores\//, '')
-          .split('/')
-          .map(decodeURIComponent)
-          .join('/'),
-      )
-      .result()) as { reachedLsn: string; kept: boolean };
-    assert.ok(html.includes(outcome.reachedLsn), 'the page shows the LSN recovery reached');
-    assert.equal(outcome.kept, false);
-    assert.deepEqual(
-      (await readdir(platform.config.sandboxRoot)).filter((d) => d.startsWith('pitr-')),
-      [],
-      'the sandbox is gone',
-    );
-  });
-
-  it('restores into a directory and stops the server when asked: the page and /api/v1 say how to start it again', async () => {
-    const dir = path.join(platform.dir, 'console-then-stop');
-    restoredDirs.push(dir);
-    const started = await con.action('/restore?/start', {
-      database: 'shop',
-      source: 'latest',
-      to: 'directory',
-      directory: dir,
-      thenStop: 'on',
-      confirm: 'shop',
-    });
-    assert.equal(started.type, 'redirect', started.data);
-    const html = await settledRestorePage(con, started.location!, 90_000, 700);
-    assert.match(html, /data-state="completed"/, html.slice(html.indexOf('<main'), html.indexOf('<main') + 1500));
-    assert.match(html, /data-testid="pitr-instructions"/);
-    assert.match(html, /Stopped; listens on/);
-    assert.match(html, /Start again/);
-    assert.doesNotMatch(html, /<dt>Stop<\/dt>/);
-    const workflowId = started
-      .location!.replace(/^\/restores\//, '')
-      .split('/')
-      .map(decodeURIComponent)
-      .join('/');
-    const api = JSON.parse(await con.page(`/api/v1/restores/${encodeURIComponent(workflowId)}`)) as {
-      instructions: { running: boolean; start: string; listening: { port: number; dataDirectory: string } };
-    };
-    assert.equal(api.instructions.running, false);
-    assert.equal(api.instructions.listening.dataDirectory, dir);
-    assert.ok(html.includes(api.instructions.start), 'the page shows the start command /api/v1 gives');
-    const outcome = (await platform.client.workflow.getHandle(workflowId).result()) as PitrOutcome;
-    assert.equal(outcome.kept, true);
-    const probe = connect('probe', { ...source.target, host: '127.0.0.1', port: outcome.port!, sslmode: 'disable' });
-    await assert.rejects(probe, 'no server listens on the restored port');
-  });
+  it('restores one database at a moment into another server without JavaScript, holding its base backups meanwhile', () =>
+    restoreIntoAnotherServer(platform, con, source));
 
   it('the PITR panel and the dashboard, in a real browser: window, settings, switching on without JavaScript and off', async () => {
     // A second server (WAL is per cluster) whose database has no PITR yet.

@@ -36,6 +36,16 @@ function logicalTarget(to: RestoreStartInput['to']): LogicalTarget {
   );
 }
 
+/** With owners: the roles the target lacks are created; privileged ones only when asked (the service authorises it). */
+function owners(to: RestoreStartInput['to']): { withOwners?: true; privilegedRoles?: true } {
+  if (to.kind !== 'url' || !to.withOwners) {
+    if (to.kind === 'url' && to.privilegedRoles)
+      throw new HindsightError('bad_input', '"with privileged roles" applies only with "with owners"');
+    return {};
+  }
+  return { withOwners: true, ...(to.privilegedRoles ? { privilegedRoles: true as const } : {}) };
+}
+
 function pointInTime(source: RestoreStartInput['source']) {
   if (source.kind !== 'pitr') return 'latest' as const;
   try {
@@ -58,7 +68,8 @@ export function restoreRequest(input: RestoreStartInput): RestoreRequest {
   if (input.source.kind === 'backup') {
     const backupId =
       input.source.backupId === 'newest' || input.source.backupId === '' ? undefined : input.source.backupId;
-    return { database: input.database, ...(backupId ? { backupId } : {}), to: logicalTarget(input.to) };
+    const to = logicalTarget(input.to);
+    return { database: input.database, ...(backupId ? { backupId } : {}), to, ...owners(input.to) };
   }
   const target = pointInTime(input.source);
   if (input.to.kind === 'directory') {
@@ -71,8 +82,12 @@ export function restoreRequest(input: RestoreStartInput): RestoreRequest {
   }
   if (input.to.kind === 'sandbox')
     return { database: input.database, pointInTime: target, to: { sandbox: true }, requireArchiving: true };
+  if (input.to.kind === 'url') {
+    const { url } = logicalTarget(input.to) as { url: string };
+    return { database: input.database, pointInTime: target, to: { url, ...owners(input.to) }, requireArchiving: true };
+  }
   throw new HindsightError(
     'bad_input',
-    'target: a point-in-time restore goes into an empty directory on an agent, or a sandbox',
+    'target: a point-in-time restore goes into an empty directory on an agent, a sandbox, or another server by URL',
   );
 }

@@ -3,6 +3,7 @@
  * its recoverable windows as lib/pitr/window.ts decides them (storage-checked, the head confirmed
  * by the server) — the same windows the restore's start and its workflow plan against.
  */
+import { isInstanceLevel } from '../../../../../services/authz.ts';
 import type { Services } from '../../../../../services/index.ts';
 import { workflowLinkBase } from './backups.ts';
 import type { ConsoleRestorableBackup, ConsoleSetupServices } from './setup-types.ts';
@@ -68,9 +69,12 @@ export function restoreServices(services: Services): RestorePart {
         pitr: pitrFlags[i] ?? false,
       }));
       const chosen = database ? list.find((d) => d.name === database) : undefined;
-      if (!chosen) return { databases: list, database: null, temporalUiUrl: config.temporalUiUrl };
+      const canRestorePrivilegedRoles = isInstanceLevel(actor);
+      if (!chosen)
+        return { databases: list, database: null, canRestorePrivilegedRoles, temporalUiUrl: config.temporalUiUrl };
       return {
         databases: list,
+        canRestorePrivilegedRoles,
         database: {
           name: chosen.name,
           host: chosen.host,

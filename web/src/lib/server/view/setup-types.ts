@@ -44,12 +44,14 @@ export interface ConsoleRestoreWizard {
       error: string | null;
     };
   };
+  /** Whether the actor may restore roles with SUPERUSER, REPLICATION or BYPASSRLS: the instance owner only. */
+  canRestorePrivilegedRoles: boolean;
   temporalUiUrl: string;
 }
 
 export type RestoreTargetChoice =
   | { kind: 'new'; name: string }
-  | { kind: 'url'; url: string }
+  | { kind: 'url'; url: string; withOwners?: boolean; privilegedRoles?: boolean }
   | { kind: 'directory'; directory: string; agent?: string; thenStop?: boolean }
   | { kind: 'sandbox' };
 

@@ -44,6 +44,22 @@ function choiceFrom(get: (name: string) => string): WizardChoice {
   };
 }
 
+/**
+ * The target URL with the password typed in its own field (kept out of the URL field, so that it
+ * is never shown while typing). A URL that does not parse is passed on unchanged for the service
+ * to refuse in its own words; the password is never part of an error.
+ */
+function withPassword(url: string, password: string): string {
+  if (password === '') return url.trim();
+  try {
+    const parsed = new URL(url.trim());
+    parsed.password = password;
+    return parsed.toString();
+  } catch {
+    return url.trim();
+  }
+}
+
 export const load: PageServerLoad = async ({ url, locals }) => {
   const choice = choiceFrom((name) => url.searchParams.get(name) ?? '');
   const actor = actorOf(locals);
@@ -87,8 +103,8 @@ export const load: PageServerLoad = async ({ url, locals }) => {
       const logical = choice.source === 'backup';
       if (logical && (choice.to === 'directory' || choice.to === 'sandbox'))
         problem = 'A backup restores into a database: a new one on the source server, or an existing one by URL.';
-      else if (!logical && (choice.to === 'new' || choice.to === 'url'))
-        problem = 'A point in time restores into an empty directory on an agent, or a sandbox.';
+      else if (!logical && choice.to === 'new')
+        problem = 'A point in time restores into an empty directory on an agent, a sandbox, or another server by URL.';
       else if (choice.to === 'new' && !/^[a-z_][a-z0-9_]{0,62}$/.test(choice.name))
         problem = 'Name the new database: lowercase letters, digits or "_", starting with a letter.';
       else if (choice.to === 'directory' && !choice.directory.startsWith('/'))
@@ -119,7 +135,12 @@ export const actions = {
           : { kind: 'pitr-latest' };
     const to: RestoreStartInput['to'] =
       choice.to === 'url'
-        ? { kind: 'url', url: field(form, 'url') }
+        ? {
+            kind: 'url',
+            url: withPassword(field(form, 'url'), field(form, 'password')),
+            ...(field(form, 'withOwners') === 'on' ? { withOwners: true } : {}),
+            ...(field(form, 'privilegedRoles') === 'on' ? { privilegedRoles: true } : {}),
+          }
         : choice.to === 'directory'
           ? {
               kind: 'directory',
