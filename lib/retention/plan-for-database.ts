@@ -66,7 +66,7 @@ export async function planForDatabase(
   storage?: string,
 ): Promise<DatabaseRetentionPlan> {
   const db = await catalog.getDatabase(database);
-  const tried = storage === undefined ? undefined : { storage, policy: policyOverride ?? null };
+  const tried = storage === undefined || policyOverride === undefined ? undefined : { storage, policy: policyOverride };
   const raw = storage === undefined ? (policyOverride ?? db.retentionPolicy) : db.retentionPolicy;
   const policy = raw === null || raw === undefined ? null : parseRetentionPolicy(raw);
   const [backups, verified, verifying, restoring] = await Promise.all([
