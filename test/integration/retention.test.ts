@@ -3,10 +3,10 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { BaseBackupRecord, WalSegmentRecord } from '../../lib/catalog/wal.ts';
-import { targetUrl } from '../../lib/pg/connection.ts';
+import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { formatLsn } from '../../lib/wal/lsn.ts';
 import { retentionPlanQuery } from '../../temporal/contracts/retention.ts';
-import { createFilledDatabase, type Platform } from '../support/platform.ts';
+import { createFilledDatabase, tableFingerprint, type Platform } from '../support/platform.ts';
 import { startSignedInConsole } from '../support/console.ts';
 import { restoredRows, takeBaseBackup, waitUntilArchived, type Row } from '../support/pitr-fixture.ts';
 import { usePitrScenario } from '../support/pitr-scenario.ts';
@@ -101,6 +101,106 @@ describe('retention: a policy prunes old backups from storage, never the ones it
     // A second run finds nothing more to delete: the plan is stable.
     const again = await (await platform.ops.startRetention('shop')).result();
     assert.deepEqual(again.deleted, []);
+  });
+});
+
+async function addItems(target: PgTarget, from: number, to: number): Promise<void> {
+  const client = await connect('retention-test', target);
+  try {
+    await client.query('insert into items select g, md5(g::text) from generate_series($1::int, $2::int) g', [from, to]);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Per-storage retention: two local storages, the newest copy kept on one and three on the other.
+ * Only copies go (their objects and catalog rows), and the oldest backup still restores, from the
+ * storage that kept it.
+ */
+describe('retention per storage: each storage keeps the copies its own policy keeps', () => {
+  const ids: string[] = [];
+  let oldest: { rows: number; md5: string };
+  let source: PgTarget;
+  const dirOf = (storage: string) => path.join(pitr.platform.dir, `retention-${storage}`);
+  const listed = async (storage: string) =>
+    (await readdir(path.join(dirOf(storage), 'depot'))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+
+  before(async () => {
+    const { platform } = pitr;
+    for (const storage of ['near', 'far']) {
+      await platform.ops.saveStorage(storage, { type: 'local', path: dirOf(storage) });
+    }
+    source = await createFilledDatabase(
+      platform.cluster,
+      'depot',
+      'create table items (id int primary key, name text)',
+    );
+    await platform.ops.addDatabase({
+      name: 'depot',
+      url: targetUrl(source),
+      storages: ['near', 'far'],
+      verifyAfterBackup: false,
+    });
+    for (const [i, ageDays] of [3, 2, 1].entries()) {
+      await addItems(source, i * 100 + 1, (i + 1) * 100);
+      if (i === 0) oldest = await tableFingerprint(source, 'items', 'id');
+      ids.push((await (await platform.ops.startBackup('depot')).result()).backupId);
+      const at = new Date(Date.now() - ageDays * DAY);
+      await platform.runtime.catalog.pool.query('update backups set started_at = $2, finished_at = $2 where id = $1', [
+        ids.at(-1),
+        at,
+      ]);
+    }
+  });
+
+  it('plans and deletes copies per storage; the catalog matches the storages; the oldest restores from the one keeping it', async () => {
+    const { platform } = pitr;
+    const actor = platform.ops.actor;
+    await platform.services.retention.setStoragePolicy(actor, 'depot', 'near', { kind: 'count', keepLast: 1 });
+    await platform.services.retention.setStoragePolicy(actor, 'depot', 'far', { kind: 'count', keepLast: 3 });
+    const { plan } = await platform.ops.retentionPlan('depot');
+    assert.deepEqual(plan.delete, [], plan.summary);
+    assert.deepEqual(
+      plan.deleteCopies?.map((c) => `${c.id}@${c.storage}`).sort(),
+      [`${ids[0]}@near`, `${ids[1]}@near`].sort(),
+    );
+    assert.deepEqual(
+      plan.storages?.map((s) => [s.storage, s.keep.length]),
+      [
+        ['near', 1],
+        ['far', 3],
+      ],
+    );
+
+    const outcome = await (await platform.ops.startRetention('depot')).result();
+    assert.deepEqual(outcome.deleted, []);
+    assert.equal(outcome.deletedCopies?.length, 2);
+    assert.deepEqual(await listed('near'), [ids[2]]);
+    assert.deepEqual((await listed('far')).sort(), [...ids].sort());
+    for (const id of ids) {
+      const copies = (await platform.runtime.catalog.getBackup(id)).copies.map((c) => c.storageName).sort();
+      const inStorage: string[] = [];
+      for (const storage of ['far', 'near']) if ((await listed(storage)).includes(id)) inStorage.push(storage);
+      assert.deepEqual(copies, inStorage.sort(), `backup ${id}: the catalog's copies are the storages holding it`);
+    }
+
+    const restore = await platform.ops.startRestore({
+      database: 'depot',
+      backupId: ids[0],
+      to: { database: 'depot_oldest' },
+    });
+    await restore.result();
+    assert.deepEqual(await tableFingerprint({ ...source, database: 'depot_oldest' }, 'items', 'id'), oldest);
+    assert.equal(oldest.rows, 100);
+    const { rows } = await platform.runtime.catalog.pool.query<{ storage_name: string }>(
+      'select storage_name from restores where backup_id = $1',
+      [ids[0]],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.storage_name),
+      ['far'],
+    );
   });
 });
 
