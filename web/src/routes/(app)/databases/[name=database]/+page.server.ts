@@ -29,6 +29,18 @@ function policyFromForm(form: FormData): Record<string, unknown> {
   return policy;
 }
 
+const NOT_JSON = 'The storage policy is not JSON (e.g. {"kind":"count","keepLast":7}; blank follows the database).';
+
+/** A storage's policy as typed: JSON, or blank (null) to follow the database's policy; undefined when not JSON. */
+function storagePolicyOf(text: string): unknown {
+  if (text === '') return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 export const load: PageServerLoad = async ({ params, locals }) => {
   const actor = actorOf(locals);
   let view;
@@ -39,8 +51,11 @@ export const load: PageServerLoad = async ({ params, locals }) => {
     error(status === 400 ? 503 : status, message(err));
   }
   const nextRuns = view.database.schedule ? previewCron(view.database.schedule, view.database.timezone) : null;
-  const pitr = await services().pitr.panel(actor, params.name);
-  return { view, nextRuns, pitr, header: header(view.temporalUiUrl, view.jobs.length > 0) };
+  const [pitr, storageRetention] = await Promise.all([
+    services().pitr.panel(actor, params.name),
+    services().database.storageRetention(actor, params.name),
+  ]);
+  return { view, nextRuns, pitr, storageRetention, header: header(view.temporalUiUrl, view.jobs.length > 0) };
 };
 
 export const actions = {
@@ -131,6 +146,35 @@ export const actions = {
       return { action: 'retention' as const, saved: true };
     } catch (err) {
       return fail(statusOf(err), { action: 'retention' as const, error: message(err) });
+    }
+  },
+
+  // A storage's own policy: "Preview" tries it (blank: follow the database), the preview offers "Save".
+  retentionStoragePreview: async ({ params, request, locals }) => {
+    const form = await request.formData();
+    const [storage, policyText] = [field(form, 'storage'), field(form, 'policy')];
+    const answer = { action: 'storageRetention' as const, storage, policyText };
+    const policy = storagePolicyOf(policyText);
+    if (policy === undefined) return fail(400, { ...answer, error: NOT_JSON });
+    try {
+      const plan = await services().database.storageRetentionPreview(actorOf(locals), params.name, storage, policy);
+      return { ...answer, plan };
+    } catch (err) {
+      return fail(statusOf(err), { ...answer, error: message(err) });
+    }
+  },
+
+  retentionStorageSave: async ({ params, request, locals }) => {
+    const form = await request.formData();
+    const [storage, policyText] = [field(form, 'storage'), field(form, 'policy')];
+    const answer = { action: 'storageRetention' as const, storage, policyText };
+    const policy = storagePolicyOf(policyText);
+    if (policy === undefined) return fail(400, { ...answer, error: NOT_JSON });
+    try {
+      await services().database.saveStorageRetention(actorOf(locals), params.name, storage, policy);
+      return { ...answer, saved: true };
+    } catch (err) {
+      return fail(statusOf(err), { ...answer, error: message(err) });
     }
   },
 } satisfies Actions;
