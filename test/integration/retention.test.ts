@@ -113,6 +113,69 @@ async function addItems(target: PgTarget, from: number, to: number): Promise<voi
   }
 }
 
+/** The console's per-storage row, posted as plain HTML forms (no JavaScript): preview, then save. */
+async function saveNearFromConsole(platform: Platform, ids: string[]): Promise<void> {
+  const web = await startSignedInConsole(platform);
+  const post = (action: string, fields: Record<string, string>) =>
+    web.fetch(`${web.url}/databases/depot?/${action}`, {
+      method: 'POST',
+      body: new URLSearchParams(fields).toString(),
+      headers: { origin: web.url, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+    });
+  try {
+    const policy = JSON.stringify({ kind: 'count', keepLast: 1 });
+    const preview = await post('retentionStoragePreview', { storage: 'near', policy });
+    const html = await preview.text();
+    assert.equal(preview.status, 200, html.slice(0, 300));
+    const doomed = [...html.matchAll(/data-testid="storage-retention-delete" data-backup-id="([^"]+)"/g)].map(
+      (m) => m[1],
+    );
+    assert.deepEqual(doomed.sort(), [ids[0], ids[1]].sort());
+    assert.deepEqual(await platform.runtime.catalog.storageRetentionOf('depot'), [
+      { storageName: 'near', retentionPolicy: null },
+      { storageName: 'far', retentionPolicy: null },
+    ]);
+    const saved = await post('retentionStorageSave', { storage: 'near', policy });
+    assert.equal(saved.status, 200);
+    assert.match(await saved.text(), /Retention of storage near saved/);
+  } finally {
+    await web.close();
+  }
+}
+
+/**
+ * Database "depot" on storages "near" and "far", three backups aged 3, 2 and 1 days with 100 more
+ * rows before each; returns the fingerprint the oldest one holds.
+ */
+async function addDepotWithThreeBackups(
+  platform: Platform,
+  source: PgTarget,
+  ids: string[],
+  dirOf: (storage: string) => string,
+): Promise<{ rows: number; md5: string }> {
+  for (const storage of ['near', 'far']) {
+    await platform.ops.saveStorage(storage, { type: 'local', path: dirOf(storage) });
+  }
+  await platform.ops.addDatabase({
+    name: 'depot',
+    url: targetUrl(source),
+    storages: ['near', 'far'],
+    verifyAfterBackup: false,
+  });
+  let oldest = { rows: 0, md5: '' };
+  for (const [i, ageDays] of [3, 2, 1].entries()) {
+    await addItems(source, i * 100 + 1, (i + 1) * 100);
+    if (i === 0) oldest = await tableFingerprint(source, 'items', 'id');
+    ids.push((await (await platform.ops.startBackup('depot')).result()).backupId);
+    const at = new Date(Date.now() - ageDays * DAY);
+    await platform.runtime.catalog.pool.query('update backups set started_at = $2, finished_at = $2 where id = $1', [
+      ids.at(-1),
+      at,
+    ]);
+  }
+  return oldest;
+}
+
 /**
  * Per-storage retention: two local storages, the newest copy kept on one and three on the other.
  * Only copies go (their objects and catalog rows), and the oldest backup still restores, from the
@@ -127,37 +190,18 @@ describe('retention per storage: each storage keeps the copies its own policy ke
     (await readdir(path.join(dirOf(storage), 'depot'))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
 
   before(async () => {
-    const { platform } = pitr;
-    for (const storage of ['near', 'far']) {
-      await platform.ops.saveStorage(storage, { type: 'local', path: dirOf(storage) });
-    }
     source = await createFilledDatabase(
-      platform.cluster,
+      pitr.platform.cluster,
       'depot',
       'create table items (id int primary key, name text)',
     );
-    await platform.ops.addDatabase({
-      name: 'depot',
-      url: targetUrl(source),
-      storages: ['near', 'far'],
-      verifyAfterBackup: false,
-    });
-    for (const [i, ageDays] of [3, 2, 1].entries()) {
-      await addItems(source, i * 100 + 1, (i + 1) * 100);
-      if (i === 0) oldest = await tableFingerprint(source, 'items', 'id');
-      ids.push((await (await platform.ops.startBackup('depot')).result()).backupId);
-      const at = new Date(Date.now() - ageDays * DAY);
-      await platform.runtime.catalog.pool.query('update backups set started_at = $2, finished_at = $2 where id = $1', [
-        ids.at(-1),
-        at,
-      ]);
-    }
+    oldest = await addDepotWithThreeBackups(pitr.platform, source, ids, dirOf);
   });
 
   it('plans and deletes copies per storage; the catalog matches the storages; the oldest restores from the one keeping it', async () => {
     const { platform } = pitr;
     const actor = platform.ops.actor;
-    await platform.services.retention.setStoragePolicy(actor, 'depot', 'near', { kind: 'count', keepLast: 1 });
+    await saveNearFromConsole(platform, ids);
     await platform.services.retention.setStoragePolicy(actor, 'depot', 'far', { kind: 'count', keepLast: 3 });
     const { plan } = await platform.ops.retentionPlan('depot');
     assert.deepEqual(plan.delete, [], plan.summary);

@@ -68,7 +68,9 @@ describe('per-storage retention', () => {
     );
     assert.equal(result.storages.find((s) => s.storage === 'far')!.policy, null);
   });
+});
 
+describe('per-storage retention: the safety rules and a database without a policy', () => {
   it('applies the safety rules per storage: the newest verified copy and one in use stay', () => {
     const list = backups(4, (i) => ({ verified: i === 2, inUse: i === 3 }));
     const result = plan(
