@@ -41,6 +41,23 @@ function storagePolicyOf(text: string): unknown {
   }
 }
 
+/** The per-storage forms' common part: read storage and policy, answer with them, an error or `work`'s result. */
+async function storageRetentionAction<T extends object>(
+  { request, locals }: { request: Request; locals: App.Locals },
+  work: (actor: ReturnType<typeof actorOf>, storage: string, policy: unknown) => Promise<T>,
+) {
+  const form = await request.formData();
+  const [storage, policyText] = [field(form, 'storage'), field(form, 'policy')];
+  const answer = { action: 'storageRetention' as const, storage, policyText };
+  const policy = storagePolicyOf(policyText);
+  if (policy === undefined) return fail(400, { ...answer, error: NOT_JSON });
+  try {
+    return { ...answer, ...(await work(actorOf(locals), storage, policy)) };
+  } catch (err) {
+    return fail(statusOf(err), { ...answer, error: message(err) });
+  }
+}
+
 export const load: PageServerLoad = async ({ params, locals }) => {
   const actor = actorOf(locals);
   let view;
@@ -150,31 +167,14 @@ export const actions = {
   },
 
   // A storage's own policy: "Preview" tries it (blank: follow the database), the preview offers "Save".
-  retentionStoragePreview: async ({ params, request, locals }) => {
-    const form = await request.formData();
-    const [storage, policyText] = [field(form, 'storage'), field(form, 'policy')];
-    const answer = { action: 'storageRetention' as const, storage, policyText };
-    const policy = storagePolicyOf(policyText);
-    if (policy === undefined) return fail(400, { ...answer, error: NOT_JSON });
-    try {
-      const plan = await services().database.storageRetentionPreview(actorOf(locals), params.name, storage, policy);
-      return { ...answer, plan };
-    } catch (err) {
-      return fail(statusOf(err), { ...answer, error: message(err) });
-    }
-  },
+  retentionStoragePreview: (event) =>
+    storageRetentionAction(event, async (actor, storage, policy) => ({
+      plan: await services().database.storageRetentionPreview(actor, event.params.name, storage, policy),
+    })),
 
-  retentionStorageSave: async ({ params, request, locals }) => {
-    const form = await request.formData();
-    const [storage, policyText] = [field(form, 'storage'), field(form, 'policy')];
-    const answer = { action: 'storageRetention' as const, storage, policyText };
-    const policy = storagePolicyOf(policyText);
-    if (policy === undefined) return fail(400, { ...answer, error: NOT_JSON });
-    try {
-      await services().database.saveStorageRetention(actorOf(locals), params.name, storage, policy);
-      return { ...answer, saved: true };
-    } catch (err) {
-      return fail(statusOf(err), { ...answer, error: message(err) });
-    }
-  },
+  retentionStorageSave: (event) =>
+    storageRetentionAction(event, async (actor, storage, policy) => {
+      await services().database.saveStorageRetention(actor, event.params.name, storage, policy);
+      return { saved: true };
+    }),
 } satisfies Actions;
