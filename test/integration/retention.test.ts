@@ -236,7 +236,6 @@ describe('retention per storage: each storage keeps the copies its own policy ke
     });
     await restore.result();
     assert.deepEqual(await tableFingerprint({ ...source, database: 'depot_oldest' }, 'items', 'id'), oldest);
-    assert.equal(oldest.rows, 100);
     const { rows } = await platform.runtime.catalog.pool.query<{ storage_name: string }>(
       'select storage_name from restores where backup_id = $1',
       [ids[0]],
@@ -245,6 +244,11 @@ describe('retention per storage: each storage keeps the copies its own policy ke
       rows.map((r) => r.storage_name),
       ['far'],
     );
+    // Reordering the destinations keeps each storage's own policy.
+    await platform.ops.setDestinations('depot', ['far', 'near']);
+    const kept = await platform.runtime.catalog.storageRetentionOf('depot');
+    const shown = kept.map((p) => `${p.storageName} ${JSON.stringify(p.retentionPolicy)}`).join('; ');
+    assert.match(shown, /^far .*"keepLast":3.*; near .*"keepLast":1/);
   });
 });
 
