@@ -1,4 +1,4 @@
-import type { Catalog } from '../lib/catalog/catalog.ts';
+import type { BackupRecord, Catalog } from '../lib/catalog/catalog.ts';
 import { backupObjectKeys, manifestKey, storedDatabaseName } from '../lib/backup/ids.ts';
 import { errorMessage, HindsightError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -19,45 +19,78 @@ async function planRetentionFor(deps: RetentionDeps, input: { database: string }
   return (await planForDatabase(deps.catalog, input.database, new Date())).plan;
 }
 
+/** Why a backup may not be deleted now, although the plan chose it: a job started using it since. */
+async function startedUsing(catalog: Catalog, database: string, backupId: string): Promise<string | null> {
+  const [verifying, restoring] = await Promise.all([
+    catalog.verifications.backupsInUse(database),
+    catalog.backupsBeingRestored(database),
+  ]);
+  return verifying.has(backupId) || restoring.has(backupId)
+    ? 'a restore or verification started using it after the plan was made'
+    : null;
+}
+
+/** Removes a backup's objects from one storage: the manifest last, so a half-removed copy never looks whole. */
+async function removeCopyObjects(deps: RetentionDeps, backup: BackupRecord, storageName: string): Promise<void> {
+  // Under the name it was stored with, which a renamed database no longer has.
+  const stored = storedDatabaseName(backup);
+  const driver = await driverFor(deps.catalog, storageName);
+  try {
+    for (const key of backupObjectKeys(stored, backup.id)) await driver.remove(key);
+    await driver.remove(manifestKey(stored, backup.id));
+  } catch (error) {
+    deps.logger.warn(
+      { backupId: backup.id, storage: storageName, err: errorMessage(error) },
+      'retention could not remove a copy',
+    );
+    throw error;
+  } finally {
+    await driver.close?.().catch(() => undefined);
+  }
+}
+
 /**
- * Removes one backup from every storage (manifest last, so a half-removed backup never looks
- * whole), then marks it deleted. Checked again here: a restore or verification may have
- * started since the plan was made.
+ * Removes one backup from every storage, then marks it deleted. Checked again here: a restore or
+ * verification may have started since the plan was made.
  */
 async function deleteBackupEverywhere(
   deps: RetentionDeps,
   input: { database: string; backupId: string; reason: string },
 ): Promise<{ deleted: boolean; why?: string }> {
   const { catalog, logger } = deps;
-  const [verifying, restoring] = await Promise.all([
-    catalog.verifications.backupsInUse(input.database),
-    catalog.backupsBeingRestored(input.database),
-  ]);
-  if (verifying.has(input.backupId) || restoring.has(input.backupId)) {
-    return { deleted: false, why: 'a restore or verification started using it after the plan was made' };
-  }
+  const why = await startedUsing(catalog, input.database, input.backupId);
+  if (why !== null) return { deleted: false, why };
   const backup = await catalog.getBackup(input.backupId);
-  // Under the name it was stored with, which a renamed database no longer has.
-  const stored = storedDatabaseName(backup);
-  for (const copy of backup.copies) {
-    const driver = await driverFor(catalog, copy.storageName);
-    try {
-      for (const key of backupObjectKeys(stored, input.backupId)) await driver.remove(key);
-      await driver.remove(manifestKey(stored, input.backupId));
-    } catch (error) {
-      logger.warn(
-        { backupId: input.backupId, storage: copy.storageName, err: errorMessage(error) },
-        'retention could not remove a copy',
-      );
-      throw error;
-    } finally {
-      await driver.close?.().catch(() => undefined);
-    }
-  }
+  for (const copy of backup.copies) await removeCopyObjects(deps, backup, copy.storageName);
   await catalog.markBackupDeleted(input.backupId, input.reason);
   logger.info(
     { database: input.database, backupId: input.backupId, reason: input.reason },
     'backup deleted by retention',
+  );
+  return { deleted: true };
+}
+
+/**
+ * Removes one copy of a backup (its objects on that storage and its copies row) by a storage's own
+ * policy. Refused when no other complete copy would remain: the backup must stay restorable.
+ */
+async function deleteBackupCopy(
+  deps: RetentionDeps,
+  input: { database: string; backupId: string; storage: string; reason: string },
+): Promise<{ deleted: boolean; why?: string }> {
+  const { catalog, logger } = deps;
+  const why = await startedUsing(catalog, input.database, input.backupId);
+  if (why !== null) return { deleted: false, why };
+  const backup = await catalog.getBackup(input.backupId);
+  const others = backup.copies.filter((c) => c.storageName !== input.storage && c.status === 'complete');
+  if (others.length === 0) return { deleted: false, why: 'no other storage holds a complete copy' };
+  if (backup.copies.some((c) => c.storageName === input.storage)) {
+    await removeCopyObjects(deps, backup, input.storage);
+    await catalog.removeCopy(input.backupId, input.storage);
+  }
+  logger.info(
+    { database: input.database, backupId: input.backupId, storage: input.storage, reason: input.reason },
+    'backup copy deleted by retention',
   );
   return { deleted: true };
 }
@@ -119,4 +152,4 @@ async function pruneArchive(deps: RetentionDeps, input: ArchivePruneInput): Prom
 }
 
 export const createRetentionActivities = (deps: RetentionDeps) =>
-  bindActivities(deps, { planRetentionFor, deleteBackupEverywhere, pruneArchive });
+  bindActivities(deps, { planRetentionFor, deleteBackupEverywhere, deleteBackupCopy, pruneArchive });

@@ -27,6 +27,23 @@ export function printArchivePlan(plan: RetentionPlan): void {
   if (histories.length > 0) process.stdout.write(`history files to delete: timelines ${histories.join(', ')}\n`);
 }
 
+/** Per storage with a policy of its own: what it does with the copies it holds, copy by copy. */
+export function printStoragePlans(plan: RetentionPlan): void {
+  for (const storage of plan.storages ?? []) {
+    process.stdout.write(`\nstorage ${storage.storage}: ${storage.summary}\n`);
+    printTable([
+      ...storage.delete.map((d) => ({ copy: d.id, decision: 'delete', why: d.reason })),
+      ...storage.keep.map((k) => ({ copy: k.id, decision: 'keep', why: k.reasons.join('; ') })),
+    ]);
+  }
+}
+
+export function storageSavedLine(database: string, saved: { storage: string; retentionPolicy: unknown }): string {
+  return saved.retentionPolicy === null
+    ? `storage "${saved.storage}" of "${database}" follows the database's retention policy\n`
+    : `retention policy of storage "${saved.storage}" of "${database}" saved; it applies to the copies there\n`;
+}
+
 /** The run's one line, with the archive's part when it pruned one. */
 export function runLine(database: string, outcome: RetentionOutcome): string {
   const skipped = outcome.skipped.length ? `, ${outcome.skipped.length} skipped` : '';
@@ -34,5 +51,6 @@ export function runLine(database: string, outcome: RetentionOutcome): string {
     outcome.deletedBaseBackups === undefined
       ? ''
       : `; PITR archive: ${outcome.deletedBaseBackups.length} base backups and ${outcome.wal?.segments ?? 0} WAL segments deleted`;
-  return `retention of "${database}": ${outcome.deleted.length} deleted, ${outcome.kept} kept${skipped}${archive}\n`;
+  const copies = outcome.deletedCopies?.length ? `, ${outcome.deletedCopies.length} copies deleted` : '';
+  return `retention of "${database}": ${outcome.deleted.length} deleted, ${outcome.kept} kept${copies}${skipped}${archive}\n`;
 }

@@ -351,14 +351,19 @@ export const databasesEndpoints: Endpoint[] = [
         .string()
         .optional()
         .describe('a policy as JSON to try instead of the stored one, e.g. {"kind":"count","keepLast":7}'),
+      storage: z
+        .string()
+        .optional()
+        .describe('try the policy for this storage of the database alone (null: it follows the database)'),
     }),
     status: 200,
     summary: 'Retention dry run',
-    description: 'What the stored policy (or the one given) would keep and delete now, and why. Nothing is deleted.',
+    description:
+      'What the stored policies (or the one given, for the database or one storage) would keep and delete now, and why. Nothing is deleted.',
     response:
-      'The plan: each backup and base backup kept or deleted with its reasons, and per timeline the WAL to delete (walCuts: first..last segment and LSN, segments, bytes), history files to delete and walRefusal',
+      "The plan: each backup and base backup kept or deleted with its reasons, and per timeline the WAL to delete (walCuts: first..last segment and LSN, segments, bytes), history files to delete and walRefusal; with a per-storage policy, storages (each storage's decisions about its copies) and deleteCopies",
     handler: async ({ domain, actor, params: p, query }) =>
-      domain.retention.plan(actor(), p.name, parseJsonQuery('policy', query.policy)),
+      domain.retention.plan(actor(), p.name, parseJsonQuery('policy', query.policy), query.storage),
   }),
   endpoint({
     method: 'put',
@@ -366,12 +371,17 @@ export const databasesEndpoints: Endpoint[] = [
     operationId: 'setRetentionPolicy',
     tag: 'retention',
     params: params.name,
-    body: schemas.retentionPolicy,
+    body: schemas.retentionPolicy.extend({
+      storage: z.string().optional().describe('save the policy for this storage of the database alone'),
+    }),
     status: 200,
     summary: 'Set the retention policy',
-    description: 'Saves the policy and its daily schedule; null removes both.',
+    description:
+      'Saves the policy and its daily schedule; null removes both. With storage, the policy applies to the copies on that storage alone; null makes it follow the database again.',
     response: 'The policy now in force',
     async handler({ domain, actor, params: p, body }) {
+      if (body.storage !== undefined)
+        return domain.retention.setStoragePolicy(actor(), p.name, body.storage, body.policy);
       const record = await domain.retention.setPolicy(actor(), p.name, body.policy);
       return { database: p.name, retentionPolicy: record.retentionPolicy };
     },

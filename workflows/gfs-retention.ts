@@ -25,6 +25,9 @@ export const PATCH_PITR_ARCHIVE_RETENTION = 'pitr-archive-retention';
 
 function viewOf(plan: RetentionPlan, withArchive: boolean): RetentionPlanView {
   const view: RetentionPlanView = { keep: plan.keep, delete: plan.delete, summary: plan.summary };
+  // Only plans made with a per-storage policy carry these, so older runs replay unchanged.
+  if (plan.storages !== undefined) view.storages = plan.storages;
+  if (plan.deleteCopies !== undefined) view.deleteCopies = plan.deleteCopies;
   if (!withArchive) return view;
   return {
     ...view,
@@ -34,6 +37,22 @@ function viewOf(plan: RetentionPlan, withArchive: boolean): RetentionPlanView {
     deleteHistories: plan.deleteHistories ?? [],
     walRefusal: plan.walRefusal ?? null,
   };
+}
+
+/** Copies a storage's own policy lets go while their backup stays on another storage. */
+async function deleteCopies(database: string, plan: RetentionPlan, outcome: RetentionOutcome): Promise<void> {
+  if (plan.deleteCopies === undefined) return;
+  outcome.deletedCopies = [];
+  for (const copy of plan.deleteCopies) {
+    const result = await quick.deleteBackupCopy({
+      database,
+      backupId: copy.id,
+      storage: copy.storage,
+      reason: copy.reason,
+    });
+    if (result.deleted) outcome.deletedCopies.push({ id: copy.id, storage: copy.storage });
+    else outcome.skipped.push({ id: copy.id, why: `copy on ${copy.storage}: ${result.why ?? 'not deleted'}` });
+  }
 }
 
 async function pruneArchive(database: string, plan: RetentionPlan, outcome: RetentionOutcome): Promise<void> {
@@ -50,6 +69,7 @@ async function pruneArchive(database: string, plan: RetentionPlan, outcome: Rete
 /**
  * Prunes a database's backups by its policy (daily schedule `retention/<db>`): the pure planner
  * decides, the `plan` query shows its reasons, then each backup goes from every storage, then the
+ * copies a storage's own policy lets go (the backup stays on the others), then the
  * base backups and WAL of the PITR archive that no kept window needs. The planner's safety rules
  * (never the newest verified, never one younger than an hour, never one in use) are checked again
  * for each backup at the moment of deletion. A hole inside a kept PITR window refuses the whole
@@ -81,6 +101,7 @@ export async function gfsRetention(raw: GfsRetentionInput): Promise<RetentionOut
     if (result.deleted) outcome.deleted.push(doomed.id);
     else outcome.skipped.push({ id: doomed.id, why: result.why ?? 'not deleted' });
   }
+  await deleteCopies(input.database, plan, outcome);
   if (withArchive) await pruneArchive(input.database, plan, outcome);
   return outcome;
 }

@@ -20,7 +20,15 @@ export const backupCommands = [
   command('retention', 'what the policy keeps and deletes, and why (a dry run unless --save or --run)', 'retention', {
     args: [dbArg],
     flags: [
-      { name: 'policy', description: 'the policy to plan with (or save); default: the saved one' },
+      {
+        name: 'policy',
+        description:
+          'the policy to plan with (or save); default: the saved one. With --storage it is saved for that storage (off: follow the database)',
+      },
+      {
+        name: 'storage',
+        description: 'a storage of the database: --policy sets the policy applied to the copies on it alone',
+      },
       'save',
       'run',
       { name: 'wait', description: 'with --run, wait for it and print what was deleted' },

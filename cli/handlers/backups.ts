@@ -8,7 +8,7 @@ import type { Services } from '../../services/index.ts';
 import type { BackupOutcome, ReplicateOutcome } from '../../temporal/contracts/backup.ts';
 import { backupLines, verificationLine, verificationState } from '../backup-output.ts';
 import { requireOutputDirectory } from '../file-args.ts';
-import { printArchivePlan, runLine } from '../retention-output.ts';
+import { printArchivePlan, printStoragePlans, runLine, storageSavedLine } from '../retention-output.ts';
 import { formatBytes, printJson, printList, printTable, UsageError } from '../output.ts';
 import { nameList, readConfigArgument, sessionAs } from '../session.ts';
 import type { Invocation } from '../commands/types.ts';
@@ -73,9 +73,17 @@ export async function listBackups({ args: [database], flags }: Invocation): Prom
   );
 }
 
+/** `--policy` as given: a JSON policy, @file, or `off` (only with --storage: follow the database's). */
+async function policyArgument(flags: Invocation['flags']): Promise<unknown> {
+  if (flags.policy === undefined) return undefined;
+  if (flags.storage !== undefined && flags.policy === 'off') return null;
+  return readConfigArgument(flags.policy, '--policy');
+}
+
 export async function retention({ args: [database], flags }: Invocation): Promise<void> {
-  const policy = flags.policy !== undefined ? await readConfigArgument(flags.policy, '--policy') : undefined;
+  const policy = await policyArgument(flags);
   const { json } = flags;
+  const storage = flags.storage;
   await sessionAs(flags.as)(async ({ services, actor }) => {
     if (flags.run) {
       const started = await services.retention.start(actor, database!);
@@ -85,7 +93,10 @@ export async function retention({ args: [database], flags }: Invocation): Promis
       else process.stdout.write(runLine(database!, outcome));
       return;
     }
-    if (flags.save) {
+    if (storage !== undefined && policy !== undefined) {
+      const saved = await services.retention.setStoragePolicy(actor, database!, storage, policy);
+      if (!json) process.stdout.write(storageSavedLine(database!, saved));
+    } else if (flags.save) {
       const record = await services.retention.setPolicy(actor, database!, policy ?? null);
       if (!json)
         process.stdout.write(
@@ -94,13 +105,14 @@ export async function retention({ args: [database], flags }: Invocation): Promis
             : `retention of "${database}" is off\n`,
         );
     }
-    const { plan } = await services.retention.plan(actor, database!, policy);
+    const { plan } = await services.retention.plan(actor, database!, storage === undefined ? policy : undefined);
     if (json) return printJson(plan);
     process.stdout.write(`${plan.summary}\n`);
     printTable([
       ...plan.delete.map((d) => ({ backup: d.id, decision: 'delete', why: d.reason })),
       ...plan.keep.map((k) => ({ backup: k.id, decision: 'keep', why: k.reasons.join('; ') })),
     ]);
+    printStoragePlans(plan);
     printArchivePlan(plan);
   });
 }

@@ -20,7 +20,8 @@ export interface DatabaseShow {
   name: string;
   workspace: string;
   connection: { username: string; host: string; port: number; dbname: string; sslmode: string | null };
-  storages: Array<{ name: string; type: string }>;
+  /** `retention`: the storage's own policy, applied to the copies on it (null: the database's). */
+  storages: Array<{ name: string; type: string; retention: { policy: unknown; summary: string } | null }>;
   /** The next five runs in the schedule's zone; `error` when the saved line cannot be read. */
   schedule: { cron: string; timezone: string; nextRuns: CronRun[]; error: string | null } | null;
   timezone: string;
@@ -64,9 +65,9 @@ function scheduleOf(db: Db): DatabaseShow['schedule'] {
   };
 }
 
-function retentionOf(db: Db): DatabaseShow['retention'] {
-  if (db.retentionPolicy === null || db.retentionPolicy === undefined) return null;
-  const policy = parseRetentionPolicy(db.retentionPolicy);
+function retentionOf(raw: unknown): DatabaseShow['retention'] {
+  if (raw === null || raw === undefined) return null;
+  const policy = parseRetentionPolicy(raw);
   return { policy, summary: describePolicy(policy) };
 }
 
@@ -108,23 +109,29 @@ async function backupsOf(session: Session, name: string): Promise<DatabaseShow['
 export async function loadDatabaseShow(session: Session, name: string): Promise<DatabaseShow> {
   const { services, actor, runtime } = session;
   const db = await services.databases.get(actor, name);
-  const [storages, workspace, health, pitr, backups, server] = await Promise.all([
+  const [storages, workspace, health, pitr, backups, server, storagePolicies] = await Promise.all([
     services.storages.list(actor),
     runtime.catalog.access.workspaceById(db.workspaceId),
     runtime.catalog.health.history(name, 1),
     pitrOf(session, name),
     backupsOf(session, name),
     services.servers.ofDatabase(actor, name),
+    services.retention.storagePolicies(actor, name),
   ]);
+  const policyOn = (n: string) => storagePolicies.find((s) => s.storageName === n)?.retentionPolicy;
   const latest = health[0];
   return {
     name: db.name,
     workspace: workspace?.name ?? String(db.workspaceId),
     connection: { username: db.username, host: db.host, port: db.port, dbname: db.dbname, sslmode: db.sslmode },
-    storages: db.storageNames.map((n) => ({ name: n, type: storages.find((s) => s.name === n)?.type ?? 'unknown' })),
+    storages: db.storageNames.map((n) => ({
+      name: n,
+      type: storages.find((s) => s.name === n)?.type ?? 'unknown',
+      retention: retentionOf(policyOn(n)),
+    })),
     schedule: scheduleOf(db),
     timezone: db.timezone,
-    retention: retentionOf(db),
+    retention: retentionOf(db.retentionPolicy),
     verification: { afterBackup: db.verifyAfterBackup, schedule: db.verifySchedule },
     health: {
       state: latest?.status ?? 'unknown',
@@ -166,7 +173,7 @@ export function renderDatabaseShow(show: DatabaseShow): string {
   return [
     `database      ${show.name} (workspace ${show.workspace})`,
     `connection    ${c.username}@${c.host}:${c.port}/${c.dbname}${c.sslmode ? ` sslmode=${c.sslmode}` : ''}`,
-    `storages      ${show.storages.map((s) => `${s.name} (${s.type})`).join(', ')}`,
+    `storages      ${show.storages.map((s) => `${s.name} (${s.type}${s.retention ? `; retention: ${s.retention.summary}` : ''})`).join(', ')}`,
     ...scheduleLines(show),
     `retention     ${show.retention ? show.retention.summary : 'none: every backup is kept'}`,
     `verification  ${show.verification.afterBackup ? 'after every backup' : 'not after backups'}${show.verification.schedule ? `; also on "${show.verification.schedule}" (${show.timezone})` : ''}`,

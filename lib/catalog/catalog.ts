@@ -19,7 +19,7 @@ import {
   restorableBackups,
   settleBackupStatus,
 } from './backups.ts';
-import { recordCopy } from './copies.ts';
+import { recordCopy, removeCopy, setStorageRetention, storageRetentionOf } from './copies.ts';
 import {
   addDatabase,
   databaseTarget,
@@ -54,7 +54,7 @@ import { createVerificationStore } from './verifications.ts';
 import { createWalStore } from './wal.ts';
 
 export type { BackupRecord, BackupResult, BackupStatus } from './backups.ts';
-export type { BackupCopy, CopyStatus } from './copies.ts';
+export type { BackupCopy, CopyStatus, StorageRetention } from './copies.ts';
 export type { DatabaseRecord, DatabaseSettings, NewDatabase } from './databases.ts';
 export type { RestoreOutcome, RestoreStatus, RestoreSummary } from './restores.ts';
 export type { StorageRecord } from './storages.ts';
@@ -119,6 +119,9 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
       beginBackup,
       copiesOf,
       recordCopy,
+      removeCopy,
+      setStorageRetention,
+      storageRetentionOf,
       completeBackup,
       settleBackupStatus,
       endBackup,

@@ -170,8 +170,19 @@ export async function setDestinations(pool: pg.Pool, name: string, storageNames:
   const db = await getDatabase(pool, name);
   const storageIds = await storageIdsOf(pool, storageNames);
   await withTransaction(pool, async (tx) => {
-    await tx.query('delete from database_storages where database_id = $1', [db.id]);
+    // A storage that stays keeps its own retention policy.
+    const { rows: kept } = await tx.query<{ storage_id: string; retention_policy: unknown }>(
+      'delete from database_storages where database_id = $1 returning storage_id, retention_policy',
+      [db.id],
+    );
     await insertDestinations(tx, db.id, storageIds);
+    for (const row of kept.filter((r) => r.retention_policy !== null)) {
+      await tx.query('update database_storages set retention_policy = $3 where database_id = $1 and storage_id = $2', [
+        db.id,
+        row.storage_id,
+        JSON.stringify(row.retention_policy),
+      ]);
+    }
   });
   return getDatabase(pool, name);
 }

@@ -1,47 +1,109 @@
-import type { Catalog } from '../catalog/catalog.ts';
+import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
 import { HindsightError } from '../errors.ts';
 import { planRetention, type RetentionPlan } from './planner.ts';
 import { parseRetentionPolicy, type RetentionPolicy } from './policy.ts';
 import { gatherPitrFacts, type PitrArchive } from './pitr-facts.ts';
+import { planPerStorage, type StorageCopies } from './per-storage.ts';
+import type { PlannedBackup } from './plan-types.ts';
+
+/** A policy tried (dry run) or saved for one storage instead of the one it has. */
+export interface StoragePolicyOverride {
+  storage: string;
+  policy: unknown;
+}
+
+export interface DatabaseRetentionPlan {
+  /** The database's policy; null when only its storages have policies of their own. */
+  policy: RetentionPolicy | null;
+  plan: RetentionPlan;
+  archive: PitrArchive | null;
+}
+
+const noPolicy = (database: string) =>
+  new HindsightError(
+    'bad_input',
+    `database "${database}" has no retention policy (hindsight retention ${database} --policy '{"kind":"gfs","daily":7,"weekly":4,"monthly":12}')`,
+  );
+
+/** The storages of the database with their overrides (the tried one in place of the saved one). */
+async function storageCopies(
+  catalog: Catalog,
+  database: string,
+  backups: BackupRecord[],
+  tried: StoragePolicyOverride | undefined,
+): Promise<StorageCopies[]> {
+  const storages = await catalog.storageRetentionOf(database);
+  if (tried !== undefined && !storages.some((s) => s.storageName === tried.storage)) {
+    throw new HindsightError(
+      'not_found',
+      `storage "${tried.storage}" is not a destination of database "${database}" (hindsight db show ${database} lists them)`,
+    );
+  }
+  return storages.map((s) => {
+    const raw = s.storageName === tried?.storage ? tried.policy : s.retentionPolicy;
+    return {
+      storage: s.storageName,
+      policy: raw === null || raw === undefined ? null : parseRetentionPolicy(raw),
+      backupIds: backups
+        .filter((b) => b.copies.some((c) => c.storageName === s.storageName && c.status === 'complete'))
+        .map((b) => b.id),
+    };
+  });
+}
 
 /**
- * Gathers the facts the planner needs from the catalog (backups, their verifications, the restores
- * and verifications in flight, and the PITR archive when there is one: pitr-facts.ts) and plans.
+ * Gathers the facts the planner needs from the catalog (backups, their copies, their verifications,
+ * the restores and verifications in flight, and the PITR archive when there is one: pitr-facts.ts)
+ * and plans: by the database's policy, then per storage where a storage has its own (per-storage.ts).
  * The same function serves the workflow, the dry run and the run's deletion of the archive.
+ * `policyOverride` is tried for the database, or for `storage` when one is named.
  */
 export async function planForDatabase(
   catalog: Catalog,
   database: string,
   now: Date,
   policyOverride?: unknown,
-): Promise<{ policy: RetentionPolicy; plan: RetentionPlan; archive: PitrArchive | null }> {
+  storage?: string,
+): Promise<DatabaseRetentionPlan> {
   const db = await catalog.getDatabase(database);
-  const raw = policyOverride ?? db.retentionPolicy;
-  if (raw === null || raw === undefined) {
-    throw new HindsightError(
-      'bad_input',
-      `database "${database}" has no retention policy (hindsight retention ${database} --policy '{"kind":"gfs","daily":7,"weekly":4,"monthly":12}')`,
-    );
-  }
-  const policy = parseRetentionPolicy(raw);
-  const [backups, verified, verifying, restoring, archive] = await Promise.all([
+  const tried = storage === undefined || policyOverride === undefined ? undefined : { storage, policy: policyOverride };
+  const raw = storage === undefined ? (policyOverride ?? db.retentionPolicy) : db.retentionPolicy;
+  const policy = raw === null || raw === undefined ? null : parseRetentionPolicy(raw);
+  const [backups, verified, verifying, restoring] = await Promise.all([
     catalog.restorableBackups(database),
     catalog.verifications.latestPerBackup(database),
     catalog.verifications.backupsInUse(database),
     catalog.backupsBeingRestored(database),
-    gatherPitrFacts(catalog, database, policy),
   ]);
-  const plan = planRetention({
-    now,
-    policy,
-    backups: backups.map((b) => ({
-      id: b.id,
-      finishedAt: b.finishedAt ?? b.startedAt,
-      status: b.status as 'complete' | 'partial',
-      verified: verified.get(b.id)?.status === 'successful',
-      inUse: verifying.has(b.id) || restoring.has(b.id),
-    })),
-    ...(archive === null ? {} : { pitr: archive.facts }),
-  });
+  const storages = await storageCopies(catalog, database, backups, tried);
+  const overridden = storages.some((s) => s.policy !== null);
+  if (policy === null && !overridden) throw noPolicy(database);
+  const planned: PlannedBackup[] = backups.map((b) => ({
+    id: b.id,
+    finishedAt: b.finishedAt ?? b.startedAt,
+    status: b.status as 'complete' | 'partial',
+    verified: verified.get(b.id)?.status === 'successful',
+    inUse: verifying.has(b.id) || restoring.has(b.id),
+  }));
+  // The PITR archive is pruned by the database's policy only: WAL serves every copy alike.
+  const archive = policy === null ? null : await gatherPitrFacts(catalog, database, policy);
+  const databasePlan =
+    policy === null
+      ? null
+      : planRetention({ now, policy, backups: planned, ...(archive === null ? {} : { pitr: archive.facts }) });
+  if (!overridden) return { policy, plan: databasePlan!, archive };
+  const perStorage = planPerStorage({ now, backups: planned, storages, databasePlan });
+  const summary = [
+    ...(databasePlan ? [databasePlan.summary] : []),
+    ...perStorage.storages.map((s) => `${s.storage}: ${s.summary}`),
+  ].join('; ');
+  const plan: RetentionPlan = {
+    keepBaseBackups: [],
+    deleteBaseBackups: [],
+    deleteWalBefore: null,
+    ...databasePlan,
+    ...perStorage,
+    summary,
+  };
   return { policy, plan, archive };
 }

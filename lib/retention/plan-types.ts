@@ -107,5 +107,26 @@ export interface RetentionPlan {
   deleteHistories?: number[];
   /** Why nothing of the PITR archive may be deleted (a hole inside a kept window); null when none. */
   walRefusal?: string | null;
+  /** With a per-storage policy on any storage: each storage's decisions about the copies it holds. */
+  storages?: StoragePlan[];
+  /** Copies removed from one storage while their backup stays restorable from another. */
+  deleteCopies?: CopyDeleteDecision[];
   summary: string;
+}
+
+/** What one storage decides about the copies it holds. */
+export interface StoragePlan {
+  storage: string;
+  /** Its own policy, or null when it follows the database's. */
+  policy: RetentionPolicyInput | null;
+  keep: KeepDecision[];
+  delete: DeleteDecision[];
+  summary: string;
+}
+
+/** A copy removed from one storage while its backup stays restorable from another. */
+export interface CopyDeleteDecision {
+  id: string;
+  storage: string;
+  reason: string;
 }

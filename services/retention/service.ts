@@ -18,23 +18,61 @@ export class RetentionService {
     this.ctx = ctx;
   }
 
+  /** The daily schedule runs while the database or any of its storages has a policy. */
+  private async scheduleFor(database: string, databasePolicy: unknown): Promise<void> {
+    const { catalog } = this.ctx.runtime;
+    const db = await catalog.getDatabase(database);
+    const storages = await catalog.storageRetentionOf(database);
+    const any = databasePolicy !== null || storages.some((s) => s.retentionPolicy !== null);
+    await setDatabaseCron(this.ctx, 'retention', database, any ? RETENTION_CRON : null, db.timezone);
+  }
+
   /** Saves a retention policy (validated) and its daily schedule; null removes both. */
   async setPolicy(actor: Actor, database: string, raw: unknown) {
     const { catalog } = this.ctx.runtime;
     const save = async () => {
-      const db = await catalog.getDatabase(database);
       const policy = raw === null ? null : parseRetentionPolicy(raw);
-      await setDatabaseCron(this.ctx, 'retention', database, policy === null ? null : RETENTION_CRON, db.timezone);
+      await this.scheduleFor(database, policy);
       return catalog.updateDatabaseSettings(database, { retentionPolicy: policy });
     };
     return changeDatabase(this.ctx, actor, database, 'retention.save', save, { before: policyOf, after: policyOf });
   }
 
-  /** The dry run: what the policy (saved, or the one given) would keep and delete now, and why. */
-  plan(actor: Actor, database: string, policy?: unknown) {
+  /**
+   * Saves the policy of one storage the database's backups go to, applied to the copies on it;
+   * null makes the storage follow the database's policy again.
+   */
+  async setStoragePolicy(actor: Actor, database: string, storage: string, raw: unknown) {
+    const { catalog } = this.ctx.runtime;
+    const save = async () => {
+      const policy = raw === null ? null : parseRetentionPolicy(raw);
+      await catalog.setStorageRetention(database, storage, policy);
+      await this.scheduleFor(database, (await catalog.getDatabase(database)).retentionPolicy);
+      return { database, storage, retentionPolicy: policy };
+    };
+    const before = async () => ({ storages: await catalog.storageRetentionOf(database) });
+    return this.ctx.guard.run(actor, { database }, 'retention.save', save, {
+      before: await before().catch(() => undefined),
+      after: (r) => r,
+    });
+  }
+
+  /** Each storage the database's backups go to, with its own policy (null: it follows the database's). */
+  storagePolicies(actor: Actor, database: string) {
+    return this.ctx.guard.run(actor, { database }, 'history.read', () =>
+      this.ctx.runtime.catalog.storageRetentionOf(database),
+    );
+  }
+
+  /**
+   * The dry run: what the policies (saved, or the one given) would keep and delete now, and why.
+   * With `storage`, the policy given is tried for that storage (null: it follows the database's).
+   */
+  plan(actor: Actor, database: string, policy?: unknown, storage?: string) {
     return this.ctx.guard.run(actor, { database }, 'history.read', async () => {
       // The archive's facts (every WAL segment) stay here: the plan already says what they decide.
-      const { policy: parsed, plan } = await planForDatabase(this.ctx.runtime.catalog, database, new Date(), policy);
+      const { catalog } = this.ctx.runtime;
+      const { policy: parsed, plan } = await planForDatabase(catalog, database, new Date(), policy, storage);
       return { policy: parsed, plan };
     });
   }

@@ -2,7 +2,7 @@ import { defineQuery } from '@temporalio/workflow';
 import { z } from 'zod';
 import { defineWorkflow } from './common.ts';
 import { databaseNameSchema } from '../../lib/names.ts';
-import type { WalTimelineCut } from '../../lib/retention/plan-types.ts';
+import type { CopyDeleteDecision, StoragePlan, WalTimelineCut } from '../../lib/retention/plan-types.ts';
 
 /** `gfsRetention`: prunes a database's backups by its policy, daily by the schedule `retention/<db>` or on request (`retention/<db>/<iso-time>`). */
 export const gfsRetentionInput = z
@@ -25,6 +25,9 @@ export interface RetentionPlanView {
   walCuts?: WalTimelineCut[];
   deleteHistories?: number[];
   walRefusal?: string | null;
+  /** With a per-storage policy: each storage's decisions, and the copies that go while their backup stays. */
+  storages?: StoragePlan[];
+  deleteCopies?: CopyDeleteDecision[];
 }
 
 export interface RetentionOutcome {
@@ -39,6 +42,8 @@ export interface RetentionOutcome {
   skippedBaseBackups?: Array<{ id: string; why: string }>;
   /** WAL segments (catalog rows), objects, WAL index batches and history files removed. */
   wal?: { segments: number; objects: number; indexBatches: number; histories: number };
+  /** Copies removed from one storage by its own policy (their backups stay restorable from another). */
+  deletedCopies?: Array<{ id: string; storage: string }>;
 }
 
 export const gfsRetentionWorkflow = defineWorkflow<GfsRetentionInput, RetentionOutcome>('gfsRetention', 'retention');

@@ -3,10 +3,10 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { BaseBackupRecord, WalSegmentRecord } from '../../lib/catalog/wal.ts';
-import { targetUrl } from '../../lib/pg/connection.ts';
+import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { formatLsn } from '../../lib/wal/lsn.ts';
 import { retentionPlanQuery } from '../../temporal/contracts/retention.ts';
-import { createFilledDatabase, type Platform } from '../support/platform.ts';
+import { createFilledDatabase, tableFingerprint, type Platform } from '../support/platform.ts';
 import { startSignedInConsole } from '../support/console.ts';
 import { restoredRows, takeBaseBackup, waitUntilArchived, type Row } from '../support/pitr-fixture.ts';
 import { usePitrScenario } from '../support/pitr-scenario.ts';
@@ -101,6 +101,154 @@ describe('retention: a policy prunes old backups from storage, never the ones it
     // A second run finds nothing more to delete: the plan is stable.
     const again = await (await platform.ops.startRetention('shop')).result();
     assert.deepEqual(again.deleted, []);
+  });
+});
+
+async function addItems(target: PgTarget, from: number, to: number): Promise<void> {
+  const client = await connect('retention-test', target);
+  try {
+    await client.query('insert into items select g, md5(g::text) from generate_series($1::int, $2::int) g', [from, to]);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The console's per-storage row, posted as plain HTML forms (no JavaScript): preview, then save. */
+async function saveNearFromConsole(platform: Platform, ids: string[]): Promise<void> {
+  const web = await startSignedInConsole(platform);
+  const post = (action: string, fields: Record<string, string>) =>
+    web.fetch(`${web.url}/databases/depot?/${action}`, {
+      method: 'POST',
+      body: new URLSearchParams(fields).toString(),
+      headers: { origin: web.url, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+    });
+  try {
+    const policy = JSON.stringify({ kind: 'count', keepLast: 1 });
+    const preview = await post('retentionStoragePreview', { storage: 'near', policy });
+    const html = await preview.text();
+    assert.equal(preview.status, 200, html.slice(0, 300));
+    const doomed = [...html.matchAll(/data-testid="storage-retention-delete" data-backup-id="([^"]+)"/g)].map(
+      (m) => m[1],
+    );
+    assert.deepEqual(doomed.sort(), [ids[0], ids[1]].sort());
+    assert.deepEqual(await platform.runtime.catalog.storageRetentionOf('depot'), [
+      { storageName: 'near', retentionPolicy: null },
+      { storageName: 'far', retentionPolicy: null },
+    ]);
+    const saved = await post('retentionStorageSave', { storage: 'near', policy });
+    assert.equal(saved.status, 200);
+    assert.match(await saved.text(), /Retention of storage near saved/);
+  } finally {
+    await web.close();
+  }
+}
+
+/**
+ * Database "depot" on storages "near" and "far", three backups aged 3, 2 and 1 days with 100 more
+ * rows before each; returns the fingerprint the oldest one holds.
+ */
+async function addDepotWithThreeBackups(
+  platform: Platform,
+  source: PgTarget,
+  ids: string[],
+  dirOf: (storage: string) => string,
+): Promise<{ rows: number; md5: string }> {
+  for (const storage of ['near', 'far']) {
+    await platform.ops.saveStorage(storage, { type: 'local', path: dirOf(storage) });
+  }
+  await platform.ops.addDatabase({
+    name: 'depot',
+    url: targetUrl(source),
+    storages: ['near', 'far'],
+    verifyAfterBackup: false,
+  });
+  let oldest = { rows: 0, md5: '' };
+  for (const [i, ageDays] of [3, 2, 1].entries()) {
+    await addItems(source, i * 100 + 1, (i + 1) * 100);
+    if (i === 0) oldest = await tableFingerprint(source, 'items', 'id');
+    ids.push((await (await platform.ops.startBackup('depot')).result()).backupId);
+    const at = new Date(Date.now() - ageDays * DAY);
+    await platform.runtime.catalog.pool.query('update backups set started_at = $2, finished_at = $2 where id = $1', [
+      ids.at(-1),
+      at,
+    ]);
+  }
+  return oldest;
+}
+
+/**
+ * Per-storage retention: two local storages, the newest copy kept on one and three on the other.
+ * Only copies go (their objects and catalog rows), and the oldest backup still restores, from the
+ * storage that kept it.
+ */
+describe('retention per storage: each storage keeps the copies its own policy keeps', () => {
+  const ids: string[] = [];
+  let oldest: { rows: number; md5: string };
+  let source: PgTarget;
+  const dirOf = (storage: string) => path.join(pitr.platform.dir, `retention-${storage}`);
+  const listed = async (storage: string) =>
+    (await readdir(path.join(dirOf(storage), 'depot'))).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+
+  before(async () => {
+    source = await createFilledDatabase(
+      pitr.platform.cluster,
+      'depot',
+      'create table items (id int primary key, name text)',
+    );
+    oldest = await addDepotWithThreeBackups(pitr.platform, source, ids, dirOf);
+  });
+
+  it('plans and deletes copies per storage; the catalog matches the storages; the oldest restores from the one keeping it', async () => {
+    const { platform } = pitr;
+    const actor = platform.ops.actor;
+    await saveNearFromConsole(platform, ids);
+    await platform.services.retention.setStoragePolicy(actor, 'depot', 'far', { kind: 'count', keepLast: 3 });
+    const { plan } = await platform.ops.retentionPlan('depot');
+    assert.deepEqual(plan.delete, [], plan.summary);
+    assert.deepEqual(
+      plan.deleteCopies?.map((c) => `${c.id}@${c.storage}`).sort(),
+      [`${ids[0]}@near`, `${ids[1]}@near`].sort(),
+    );
+    assert.deepEqual(
+      plan.storages?.map((s) => [s.storage, s.keep.length]),
+      [
+        ['near', 1],
+        ['far', 3],
+      ],
+    );
+
+    const outcome = await (await platform.ops.startRetention('depot')).result();
+    assert.deepEqual(outcome.deleted, []);
+    assert.equal(outcome.deletedCopies?.length, 2);
+    assert.deepEqual(await listed('near'), [ids[2]]);
+    assert.deepEqual((await listed('far')).sort(), [...ids].sort());
+    for (const id of ids) {
+      const copies = (await platform.runtime.catalog.getBackup(id)).copies.map((c) => c.storageName).sort();
+      const inStorage: string[] = [];
+      for (const storage of ['far', 'near']) if ((await listed(storage)).includes(id)) inStorage.push(storage);
+      assert.deepEqual(copies, inStorage.sort(), `backup ${id}: the catalog's copies are the storages holding it`);
+    }
+
+    const restore = await platform.ops.startRestore({
+      database: 'depot',
+      backupId: ids[0],
+      to: { database: 'depot_oldest' },
+    });
+    await restore.result();
+    assert.deepEqual(await tableFingerprint({ ...source, database: 'depot_oldest' }, 'items', 'id'), oldest);
+    const { rows } = await platform.runtime.catalog.pool.query<{ storage_name: string }>(
+      'select storage_name from restores where backup_id = $1',
+      [ids[0]],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.storage_name),
+      ['far'],
+    );
+    // Reordering the destinations keeps each storage's own policy.
+    await platform.ops.setDestinations('depot', ['far', 'near']);
+    const kept = await platform.runtime.catalog.storageRetentionOf('depot');
+    const shown = kept.map((p) => `${p.storageName} ${JSON.stringify(p.retentionPolicy)}`).join('; ');
+    assert.match(shown, /^far .*"keepLast":3.*; near .*"keepLast":1/);
   });
 });
 

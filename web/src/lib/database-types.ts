@@ -8,4 +8,5 @@ export type {
   UptimeSegment,
   UptimeWindow,
 } from './server/view/database.ts';
+export type { ConsoleStoragePlan, ConsoleStorageRetention } from './server/view/storage-retention.ts';
 export type { VerificationReport, StageRecord, TableComparison } from '../../../lib/verify/report.ts';

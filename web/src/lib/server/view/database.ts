@@ -11,6 +11,7 @@ import { workflowUrl } from '../../../../../temporal/client.ts';
 import { verifierWorkflowId } from '../../../../../temporal/contracts/verify.ts';
 import { workflowLinkBase } from './backups.ts';
 import type { ActorRef, ConsoleBackup } from './types.ts';
+import { createStorageRetentionServices, type ConsoleStorageRetentionServices } from './storage-retention.ts';
 
 export type { LiveJob } from '../../../../../services/status/jobs.ts';
 
@@ -118,7 +119,7 @@ export interface ConsoleVerificationView {
   temporalUiUrl: string;
 }
 
-export interface ConsoleDatabaseServices {
+export interface ConsoleDatabaseServices extends ConsoleStorageRetentionServices {
   view(actor: ActorRef, database: string): Promise<ConsoleDatabaseView>;
   /** The running jobs of the database with their workflows' live progress. */
   jobs(actor: ActorRef, database: string): Promise<LiveJob[]>;
@@ -289,6 +290,7 @@ export function createConsoleDatabaseServices(services: Services, toBackup: ToBa
   const { config } = services.ctx.runtime;
 
   return {
+    ...createStorageRetentionServices(services),
     view: (actor, name) => databaseView(services, toBackup, actor, name),
 
     jobs: (actor, name) => services.jobs.running(actor, name),

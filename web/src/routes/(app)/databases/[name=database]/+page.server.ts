@@ -29,6 +29,35 @@ function policyFromForm(form: FormData): Record<string, unknown> {
   return policy;
 }
 
+const NOT_JSON = 'The storage policy is not JSON (e.g. {"kind":"count","keepLast":7}; blank follows the database).';
+
+/** A storage's policy as typed: JSON, or blank (null) to follow the database's policy; undefined when not JSON. */
+function storagePolicyOf(text: string): unknown {
+  if (text === '') return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The per-storage forms' common part: read storage and policy, answer with them, an error or `work`'s result. */
+async function storageRetentionAction<T extends object>(
+  { request, locals }: { request: Request; locals: App.Locals },
+  work: (actor: ReturnType<typeof actorOf>, storage: string, policy: unknown) => Promise<T>,
+) {
+  const form = await request.formData();
+  const [storage, policyText] = [field(form, 'storage'), field(form, 'policy')];
+  const answer = { action: 'storageRetention' as const, storage, policyText };
+  const policy = storagePolicyOf(policyText);
+  if (policy === undefined) return fail(400, { ...answer, error: NOT_JSON });
+  try {
+    return { ...answer, ...(await work(actorOf(locals), storage, policy)) };
+  } catch (err) {
+    return fail(statusOf(err), { ...answer, error: message(err) });
+  }
+}
+
 export const load: PageServerLoad = async ({ params, locals }) => {
   const actor = actorOf(locals);
   let view;
@@ -39,8 +68,11 @@ export const load: PageServerLoad = async ({ params, locals }) => {
     error(status === 400 ? 503 : status, message(err));
   }
   const nextRuns = view.database.schedule ? previewCron(view.database.schedule, view.database.timezone) : null;
-  const pitr = await services().pitr.panel(actor, params.name);
-  return { view, nextRuns, pitr, header: header(view.temporalUiUrl, view.jobs.length > 0) };
+  const [pitr, storageRetention] = await Promise.all([
+    services().pitr.panel(actor, params.name),
+    services().database.storageRetention(actor, params.name),
+  ]);
+  return { view, nextRuns, pitr, storageRetention, header: header(view.temporalUiUrl, view.jobs.length > 0) };
 };
 
 export const actions = {
@@ -133,4 +165,16 @@ export const actions = {
       return fail(statusOf(err), { action: 'retention' as const, error: message(err) });
     }
   },
+
+  // A storage's own policy: "Preview" tries it (blank: follow the database), the preview offers "Save".
+  retentionStoragePreview: (event) =>
+    storageRetentionAction(event, async (actor, storage, policy) => ({
+      plan: await services().database.storageRetentionPreview(actor, event.params.name, storage, policy),
+    })),
+
+  retentionStorageSave: (event) =>
+    storageRetentionAction(event, async (actor, storage, policy) => {
+      await services().database.saveStorageRetention(actor, event.params.name, storage, policy);
+      return { saved: true };
+    }),
 } satisfies Actions;
