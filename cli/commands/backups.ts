@@ -23,7 +23,7 @@ export const backupCommands = [
       {
         name: 'policy',
         description:
-          'the policy to plan with (or save); default: the saved one. With --storage it is saved for that storage (off: follow the database)',
+          'the policy to plan with (or save); default: the saved one. With --storage it is the policy of the copies on that storage (off: follow the database)',
       },
       {
         name: 'storage',

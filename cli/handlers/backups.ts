@@ -93,7 +93,8 @@ export async function retention({ args: [database], flags }: Invocation): Promis
       else process.stdout.write(runLine(database!, outcome));
       return;
     }
-    if (storage !== undefined && policy !== undefined) {
+    // As for the database's policy, a policy given is a dry run until --save.
+    if (storage !== undefined && policy !== undefined && flags.save) {
       const saved = await services.retention.setStoragePolicy(actor, database!, storage, policy);
       if (!json) process.stdout.write(storageSavedLine(database!, saved));
     } else if (flags.save) {
@@ -105,7 +106,13 @@ export async function retention({ args: [database], flags }: Invocation): Promis
             : `retention of "${database}" is off\n`,
         );
     }
-    const { plan } = await services.retention.plan(actor, database!, storage === undefined ? policy : undefined);
+    const saving = flags.save === true;
+    const { plan } = await services.retention.plan(
+      actor,
+      database!,
+      saving ? undefined : policy,
+      saving ? undefined : storage,
+    );
     if (json) return printJson(plan);
     process.stdout.write(`${plan.summary}\n`);
     printTable([
