@@ -148,7 +148,7 @@ describe('a lost catalog, restored from its backup by docs/disaster-recovery.md,
     if (hostStarted.status === 'rejected') throw hostStarted.reason;
     moment = lost.value;
     settings = await world.settings(moment, keyHex);
-    shell = new GuideShell(world.dir, await world.shellEnv(hostStarted.value, settings), { timeoutMs: 90_000 });
+    shell = new GuideShell(world.dir, await world.shellEnv(hostStarted.value, settings), { timeoutMs: 240_000 });
     await shell.start();
   });
 
