@@ -1,0 +1,24 @@
+/** Where the daily catalog maintenance starts: the schedule `catalog-maintenance`. */
+import type { Client } from '@temporalio/client';
+import type { Config } from '../lib/config.ts';
+import { CATALOG_MAINTENANCE_SCHEDULE_ID, catalogMaintenanceWorkflow } from './contracts/catalog-maintenance.ts';
+import { deleteJobSchedule, upsertJobSchedule } from './schedules.ts';
+
+/**
+ * Puts the schedule on HINDSIGHT_CATALOG_MAINTENANCE_CRON (UTC) with the retention periods of this
+ * configuration, or removes it when that is `off`.
+ */
+export async function upsertCatalogMaintenanceSchedule(
+  client: Client,
+  config: Pick<Config, 'taskQueue' | 'catalogMaintenance'>,
+): Promise<void> {
+  const { cron, retention } = config.catalogMaintenance;
+  if (cron === null) return deleteJobSchedule(client, CATALOG_MAINTENANCE_SCHEDULE_ID);
+  await upsertJobSchedule(client, catalogMaintenanceWorkflow, {
+    scheduleId: CATALOG_MAINTENANCE_SCHEDULE_ID,
+    taskQueue: config.taskQueue,
+    database: null,
+    input: { retention },
+    spec: { cronExpressions: [cron], timezone: 'UTC' },
+  });
+}
