@@ -8,6 +8,7 @@ import { accessCommands } from './access.ts';
 import { backupCommands } from './backups.ts';
 import { catalogRebuildCommands } from './catalog.ts';
 import { catalogBackupCommands } from './catalog-backup.ts';
+import { catalogPruneCommands } from './catalog-prune.ts';
 import { dbCommands } from './db.ts';
 import { hookCommands } from './hooks.ts';
 import { notifierCommands } from './notifiers.ts';
@@ -35,5 +36,6 @@ export const hindsightCommands: CommandTable<CliFlags> = {
     ...serverCommands,
     ...catalogRebuildCommands,
     ...catalogBackupCommands,
+    ...catalogPruneCommands,
   ],
 };
