@@ -7,7 +7,7 @@
  * does not change.
  */
 import assert from 'node:assert/strict';
-import { chmod } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -17,6 +17,9 @@ import { defaultCatalogRetention } from '../../lib/catalog/prune-rules.ts';
 import { openKeyring } from '../../lib/crypto/keyring.ts';
 import { generateSecretKey, writeNewKeyFile } from '../../lib/crypto/secret-key.ts';
 import { destroyLocalCluster, type LocalCluster } from '../../lib/pg/cluster.ts';
+import { targetUrl } from '../../lib/pg/connection.ts';
+import type { PruneReport } from '../../services/catalog/prune.ts';
+import { hindsightResult } from '../support/hindsight-cli.ts';
 import { capturedLogger, createDatabase, startTestCluster } from '../support/platform.ts';
 import { useTempDir } from '../support/temp-dir.ts';
 
@@ -24,6 +27,7 @@ const DAY = 24 * 3600_000;
 const daysAgo = (n: number, now = Date.now()) => new Date(now - n * DAY);
 
 let catalog: Catalog;
+let cliEnv: Record<string, string>;
 const sql = (text: string, values: unknown[] = []) => catalog.pool.query(text, values);
 const count = async (text: string, values: unknown[] = []) =>
   Number((await sql(`select count(*)::int as n from ${text}`, values)).rows[0].n);
@@ -97,10 +101,13 @@ describe('catalog pruning', () => {
     // PostgreSQL runs as its own OS user when the tests run as root: it must reach the directory.
     await chmod(tempDir(), 0o755);
     cluster = await startTestCluster(tempDir());
-    const keyFile = path.join(tempDir(), 'secret.key');
+    const keyFile = path.join(tempDir(), 'data', 'secret.key');
+    await mkdir(path.dirname(keyFile), { recursive: true, mode: 0o700 });
     await writeNewKeyFile(keyFile, generateSecretKey());
     const keys = openKeyring({ currentFile: keyFile, keysDir: path.join(tempDir(), 'keys'), previousFiles: [] });
-    catalog = await openCatalog(await createDatabase(cluster, 'catalog'), keys);
+    const target = await createDatabase(cluster, 'catalog');
+    catalog = await openCatalog(target, keys);
+    cliEnv = { HINDSIGHT_DATA_DIR: path.dirname(keyFile), DATABASE_URL: targetUrl(target) };
     await sql(`insert into storages (name, type, config) values ('local', 'local', '{}')`);
     await sql(`insert into databases (name, host, port, dbname, username) values ('shop', 'db', 5432, 'shop', 'u')`);
     await sql(`insert into database_storages (database_id, storage_id, position) values (1, 1, 0)`);
@@ -176,5 +183,23 @@ describe('catalog pruning', () => {
     assert.deepEqual((await sql(`select status from health_events`)).rows, [{ status: 'down' }]);
     assert.equal(await count(`restores where backup_id = 'b-history'`), 1, "the backup's only restore run stays");
     assert.equal(await count(`backups where id in ('b-kept', 'b-history')`), 2, 'kept backups are never pruned');
+  });
+
+  it('shows with catalog prune --dry-run what would go, removes it without, and audits the run', async () => {
+    await sql(`insert into audit_log (at, actor, action, outcome) values ($1, 'system', 'test.cli', 'ok')`, [
+      daysAgo(500),
+    ]);
+    const dry = await hindsightResult(cliEnv, ['catalog', 'prune', '--dry-run', '--json']);
+    assert.equal(dry.code, 0, dry.stderr);
+    const planned = JSON.parse(dry.stdout) as PruneReport;
+    assert.equal(planned.dryRun, true);
+    assert.equal(planned.rules.find((r) => r.rule === 'audit')?.rows, 1);
+    assert.equal(await count(`audit_log where action = 'test.cli'`), 1, 'a dry run removes nothing');
+
+    const run = await hindsightResult(cliEnv, ['catalog', 'prune']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^audit: removed 1 audit_log row\(s\) before /m);
+    assert.equal(await count(`audit_log where action = 'test.cli'`), 0);
+    assert.equal(await count(`audit_log where action = 'catalog.prune' and outcome = 'ok'`), 1, 'the run is audited');
   });
 });
