@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { defaultRestoreRoot } from './data-dir.ts';
 import { HindsightError } from './errors.ts';
 import { cronProblem } from './schedule/cron.ts';
-import type { CatalogRetention } from './catalog/prune-rules.ts';
+import type { CatalogMaintenanceSettings } from './catalog/prune-rules.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 
@@ -134,7 +134,7 @@ export interface Config {
   /** The catalog's own backups: their cron (UTC; null: off), how many each storage keeps, the quiet seconds after a change (0: none). */
   catalogBackups: { cron: string | null; keep: number; afterChangeSeconds: number };
   /** The daily catalog maintenance: its cron (UTC; null: off) and how long each kind of row is kept (lib/catalog/prune-rules.ts). */
-  catalogMaintenance: { cron: string | null; retention: CatalogRetention };
+  catalogMaintenance: CatalogMaintenanceSettings;
 }
 
 export interface TemporalTlsConfig {

@@ -1,6 +1,6 @@
 /** Where the daily catalog maintenance starts: the schedule `catalog-maintenance`. */
 import type { Client } from '@temporalio/client';
-import type { Config } from '../lib/config.ts';
+import type { CatalogMaintenanceSettings } from '../lib/catalog/prune-rules.ts';
 import { CATALOG_MAINTENANCE_SCHEDULE_ID, catalogMaintenanceWorkflow } from './contracts/catalog-maintenance.ts';
 import { deleteJobSchedule, upsertJobSchedule } from './schedules.ts';
 
@@ -10,7 +10,7 @@ import { deleteJobSchedule, upsertJobSchedule } from './schedules.ts';
  */
 export async function upsertCatalogMaintenanceSchedule(
   client: Client,
-  config: Pick<Config, 'taskQueue' | 'catalogMaintenance'>,
+  config: { taskQueue: string; catalogMaintenance: CatalogMaintenanceSettings },
 ): Promise<void> {
   const { cron, retention } = config.catalogMaintenance;
   if (cron === null) return deleteJobSchedule(client, CATALOG_MAINTENANCE_SCHEDULE_ID);

@@ -19,6 +19,12 @@ export const catalogRetentionSchema = z
   .strict();
 export type CatalogRetention = z.infer<typeof catalogRetentionSchema>;
 
+/** The daily maintenance's settings: its cron (UTC; null: off) and the retention periods. */
+export interface CatalogMaintenanceSettings {
+  cron: string | null;
+  retention: CatalogRetention;
+}
+
 export const defaultCatalogRetention: CatalogRetention = {
   auditDays: 365,
   deliveryDays: 90,
