@@ -93,24 +93,49 @@ async function seedHistory(): Promise<void> {
   ]);
 }
 
+/** `hindsight catalog prune` as an operator runs it, against the same catalog. */
+async function pruneFromTheCli(): Promise<void> {
+  await sql(`insert into audit_log (at, actor, action, outcome) values ($1, 'system', 'test.cli', 'ok')`, [
+    daysAgo(500),
+  ]);
+  const dry = await hindsightResult(cliEnv, ['catalog', 'prune', '--dry-run', '--json']);
+  assert.equal(dry.code, 0, dry.stderr);
+  const planned = JSON.parse(dry.stdout) as PruneReport;
+  assert.equal(planned.dryRun, true);
+  assert.equal(planned.rules.find((r) => r.rule === 'audit')?.rows, 1);
+  assert.equal(await count(`audit_log where action = 'test.cli'`), 1, 'a dry run removes nothing');
+
+  const run = await hindsightResult(cliEnv, ['catalog', 'prune']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^audit: removed 1 audit_log row\(s\) before /m);
+  assert.equal(await count(`audit_log where action = 'test.cli'`), 0);
+  assert.equal(await count(`audit_log where action = 'catalog.prune' and outcome = 'ok'`), 1, 'the run is audited');
+}
+
+/** A catalog on a fresh server in `dir`, with one database on one storage, and the CLI's environment for it. */
+async function openTestCatalog(dir: string): Promise<LocalCluster> {
+  // PostgreSQL runs as its own OS user when the tests run as root: it must reach the directory.
+  await chmod(dir, 0o755);
+  const cluster = await startTestCluster(dir);
+  const keyFile = path.join(dir, 'data', 'secret.key');
+  await mkdir(path.dirname(keyFile), { recursive: true, mode: 0o700 });
+  await writeNewKeyFile(keyFile, generateSecretKey());
+  const keys = openKeyring({ currentFile: keyFile, keysDir: path.join(dir, 'keys'), previousFiles: [] });
+  const target = await createDatabase(cluster, 'catalog');
+  catalog = await openCatalog(target, keys);
+  cliEnv = { HINDSIGHT_DATA_DIR: path.dirname(keyFile), DATABASE_URL: targetUrl(target) };
+  await sql(`insert into storages (name, type, config) values ('local', 'local', '{}')`);
+  await sql(`insert into databases (name, host, port, dbname, username) values ('shop', 'db', 5432, 'shop', 'u')`);
+  await sql(`insert into database_storages (database_id, storage_id, position) values (1, 1, 0)`);
+  return cluster;
+}
+
 describe('catalog pruning', () => {
   const tempDir = useTempDir('hindsight-catalog-prune-');
   let cluster: LocalCluster;
 
   before(async () => {
-    // PostgreSQL runs as its own OS user when the tests run as root: it must reach the directory.
-    await chmod(tempDir(), 0o755);
-    cluster = await startTestCluster(tempDir());
-    const keyFile = path.join(tempDir(), 'data', 'secret.key');
-    await mkdir(path.dirname(keyFile), { recursive: true, mode: 0o700 });
-    await writeNewKeyFile(keyFile, generateSecretKey());
-    const keys = openKeyring({ currentFile: keyFile, keysDir: path.join(tempDir(), 'keys'), previousFiles: [] });
-    const target = await createDatabase(cluster, 'catalog');
-    catalog = await openCatalog(target, keys);
-    cliEnv = { HINDSIGHT_DATA_DIR: path.dirname(keyFile), DATABASE_URL: targetUrl(target) };
-    await sql(`insert into storages (name, type, config) values ('local', 'local', '{}')`);
-    await sql(`insert into databases (name, host, port, dbname, username) values ('shop', 'db', 5432, 'shop', 'u')`);
-    await sql(`insert into database_storages (database_id, storage_id, position) values (1, 1, 0)`);
+    cluster = await openTestCatalog(tempDir());
   });
 
   after(async () => {
@@ -184,22 +209,5 @@ describe('catalog pruning', () => {
     assert.equal(await count(`restores where backup_id = 'b-history'`), 1, "the backup's only restore run stays");
     assert.equal(await count(`backups where id in ('b-kept', 'b-history')`), 2, 'kept backups are never pruned');
   });
-
-  it('shows with catalog prune --dry-run what would go, removes it without, and audits the run', async () => {
-    await sql(`insert into audit_log (at, actor, action, outcome) values ($1, 'system', 'test.cli', 'ok')`, [
-      daysAgo(500),
-    ]);
-    const dry = await hindsightResult(cliEnv, ['catalog', 'prune', '--dry-run', '--json']);
-    assert.equal(dry.code, 0, dry.stderr);
-    const planned = JSON.parse(dry.stdout) as PruneReport;
-    assert.equal(planned.dryRun, true);
-    assert.equal(planned.rules.find((r) => r.rule === 'audit')?.rows, 1);
-    assert.equal(await count(`audit_log where action = 'test.cli'`), 1, 'a dry run removes nothing');
-
-    const run = await hindsightResult(cliEnv, ['catalog', 'prune']);
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^audit: removed 1 audit_log row\(s\) before /m);
-    assert.equal(await count(`audit_log where action = 'test.cli'`), 0);
-    assert.equal(await count(`audit_log where action = 'catalog.prune' and outcome = 'ok'`), 1, 'the run is audited');
-  });
+  it('shows with catalog prune --dry-run what would go, removes it without, and audits the run', pruneFromTheCli);
 });
