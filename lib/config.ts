@@ -9,6 +9,14 @@ import type { CatalogMaintenanceSettings } from './catalog/prune-rules.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 
+/** A schedule of the installation's own jobs: a five-field cron in UTC, or `off`. */
+const cronOrOff = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => v === 'off' || cronProblem(v) === null, 'must be a five-field cron (UTC) or off')
+    .default(fallback);
+
 /** Every environment variable Hindsight reads, with its default. */
 export const configSchema = z
   .object({
@@ -66,18 +74,10 @@ export const configSchema = z
     HINDSIGHT_WORKER_METRICS_PORT: port.optional(),
     HINDSIGHT_LOCAL_STORAGE_ROOT: z.string().min(1).optional(),
     HINDSIGHT_RCLONE_BINARY: z.string().trim().min(1).default('rclone'),
-    HINDSIGHT_CATALOG_BACKUP_CRON: z
-      .string()
-      .trim()
-      .refine((v) => v === 'off' || cronProblem(v) === null, 'must be a five-field cron (UTC) or off')
-      .default('37 2 * * *'),
+    HINDSIGHT_CATALOG_BACKUP_CRON: cronOrOff('37 2 * * *'),
     HINDSIGHT_CATALOG_BACKUP_KEEP: z.coerce.number().int().min(1).max(10000).default(14),
     HINDSIGHT_CATALOG_BACKUP_AFTER_CHANGE: z.coerce.number().int().min(0).max(86400).default(60),
-    HINDSIGHT_CATALOG_MAINTENANCE_CRON: z
-      .string()
-      .trim()
-      .refine((v) => v === 'off' || cronProblem(v) === null, 'must be a five-field cron (UTC) or off')
-      .default('23 3 * * *'),
+    HINDSIGHT_CATALOG_MAINTENANCE_CRON: cronOrOff('23 3 * * *'),
     HINDSIGHT_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(90),
     HINDSIGHT_JOB_HISTORY_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(180),
     HINDSIGHT_DELETED_BACKUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(30),
