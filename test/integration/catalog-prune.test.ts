@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createCatalogMaintenanceActivities } from '../../activities/catalog-maintenance.ts';
 import { openCatalog, type Catalog } from '../../lib/catalog/catalog.ts';
+import type { PruneCount } from '../../lib/catalog/prune.ts';
 import { defaultCatalogRetention } from '../../lib/catalog/prune-rules.ts';
 import { openKeyring } from '../../lib/crypto/keyring.ts';
 import { generateSecretKey, writeNewKeyFile } from '../../lib/crypto/secret-key.ts';
@@ -185,10 +186,10 @@ describe('catalog pruning', () => {
       catalog,
       logger: capturedLogger('maintenance', () => undefined),
     });
-    const pruned = await new MockActivityEnvironment().run(pruneCatalogRows, {
+    const pruned = (await new MockActivityEnvironment().run(pruneCatalogRows, {
       retention: defaultCatalogRetention,
       batchSize: 2,
-    });
+    })) as PruneCount[];
     for (const rule of ['audit', 'notifications', 'hook-runs', 'verifications', 'health-events'])
       assert.equal(rows(pruned, rule), rows(planned, rule), `the dry run counted what ${rule} removed`);
 
