@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { CatalogMaintenanceSettings } from '../lib/catalog/prune-rules.ts';
 import { CATALOG_MAINTENANCE_SCHEDULE_ID, catalogMaintenanceWorkflow } from './contracts/catalog-maintenance.ts';
-import { deleteJobSchedule, upsertJobSchedule } from './schedules.ts';
+import { upsertInstanceSchedule } from './schedules.ts';
 
 /**
  * Puts the schedule on HINDSIGHT_CATALOG_MAINTENANCE_CRON (UTC) with the retention periods of this
@@ -13,12 +13,10 @@ export async function upsertCatalogMaintenanceSchedule(
   config: { taskQueue: string; catalogMaintenance: CatalogMaintenanceSettings },
 ): Promise<void> {
   const { cron, retention } = config.catalogMaintenance;
-  if (cron === null) return deleteJobSchedule(client, CATALOG_MAINTENANCE_SCHEDULE_ID);
-  await upsertJobSchedule(client, catalogMaintenanceWorkflow, {
+  await upsertInstanceSchedule(client, catalogMaintenanceWorkflow, {
     scheduleId: CATALOG_MAINTENANCE_SCHEDULE_ID,
     taskQueue: config.taskQueue,
-    database: null,
+    cron,
     input: { retention },
-    spec: { cronExpressions: [cron], timezone: 'UTC' },
   });
 }
