@@ -1,5 +1,6 @@
 import { createBackupActivities, type BackupDeps } from './backups.ts';
 import { createCatalogBackupActivities } from './catalog-backup.ts';
+import { createCatalogMaintenanceActivities } from './catalog-maintenance.ts';
 import { createHealthActivities } from './health.ts';
 import { createHookActivities } from './hooks.ts';
 import { createNotificationActivities } from './notifications.ts';
@@ -35,6 +36,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createRestoreActivities(deps),
   ...createServerActivities(deps),
   ...createCatalogBackupActivities(deps),
+  ...createCatalogMaintenanceActivities(deps),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -98,6 +98,7 @@ export const flagCatalog = {
   retention: text('json | @file.json | off', 'a retention policy for every database the server registers'),
   'keep-databases': bool('keep its databases registered, each on its own'),
   'storage-name': text('name', 'its name in the catalog (default: its type)'),
+  'dry-run': bool('show what would be removed, and remove nothing'),
 } satisfies Record<string, FlagDef>;
 
 export type FlagName = keyof typeof flagCatalog;

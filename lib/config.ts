@@ -5,8 +5,17 @@ import { z } from 'zod';
 import { defaultRestoreRoot } from './data-dir.ts';
 import { HindsightError } from './errors.ts';
 import { cronProblem } from './schedule/cron.ts';
+import type { CatalogMaintenanceSettings } from './catalog/prune-rules.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
+
+/** A schedule of the installation's own jobs: a five-field cron in UTC, or `off`. */
+const cronOrOff = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => v === 'off' || cronProblem(v) === null, 'must be a five-field cron (UTC) or off')
+    .default(fallback);
 
 /** Every environment variable Hindsight reads, with its default. */
 export const configSchema = z
@@ -65,13 +74,13 @@ export const configSchema = z
     HINDSIGHT_WORKER_METRICS_PORT: port.optional(),
     HINDSIGHT_LOCAL_STORAGE_ROOT: z.string().min(1).optional(),
     HINDSIGHT_RCLONE_BINARY: z.string().trim().min(1).default('rclone'),
-    HINDSIGHT_CATALOG_BACKUP_CRON: z
-      .string()
-      .trim()
-      .refine((v) => v === 'off' || cronProblem(v) === null, 'must be a five-field cron (UTC) or off')
-      .default('37 2 * * *'),
+    HINDSIGHT_CATALOG_BACKUP_CRON: cronOrOff('37 2 * * *'),
     HINDSIGHT_CATALOG_BACKUP_KEEP: z.coerce.number().int().min(1).max(10000).default(14),
     HINDSIGHT_CATALOG_BACKUP_AFTER_CHANGE: z.coerce.number().int().min(0).max(86400).default(60),
+    HINDSIGHT_CATALOG_MAINTENANCE_CRON: cronOrOff('23 3 * * *'),
+    HINDSIGHT_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(90),
+    HINDSIGHT_JOB_HISTORY_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(180),
+    HINDSIGHT_DELETED_BACKUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(30),
   })
   .strict();
 
@@ -124,6 +133,8 @@ export interface Config {
   rcloneBinary: string;
   /** The catalog's own backups: their cron (UTC; null: off), how many each storage keeps, the quiet seconds after a change (0: none). */
   catalogBackups: { cron: string | null; keep: number; afterChangeSeconds: number };
+  /** The daily catalog maintenance: its cron (UTC; null: off) and how long each kind of row is kept (lib/catalog/prune-rules.ts). */
+  catalogMaintenance: CatalogMaintenanceSettings;
 }
 
 export interface TemporalTlsConfig {
@@ -236,6 +247,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cron: raw.HINDSIGHT_CATALOG_BACKUP_CRON === 'off' ? null : raw.HINDSIGHT_CATALOG_BACKUP_CRON,
       keep: raw.HINDSIGHT_CATALOG_BACKUP_KEEP,
       afterChangeSeconds: raw.HINDSIGHT_CATALOG_BACKUP_AFTER_CHANGE,
+    },
+    catalogMaintenance: {
+      cron: raw.HINDSIGHT_CATALOG_MAINTENANCE_CRON === 'off' ? null : raw.HINDSIGHT_CATALOG_MAINTENANCE_CRON,
+      retention: {
+        auditDays: raw.HINDSIGHT_AUDIT_RETENTION_DAYS,
+        deliveryDays: raw.HINDSIGHT_DELIVERY_RETENTION_DAYS,
+        jobHistoryDays: raw.HINDSIGHT_JOB_HISTORY_RETENTION_DAYS,
+        deletedBackupDays: raw.HINDSIGHT_DELETED_BACKUP_RETENTION_DAYS,
+      },
     },
   };
 }

@@ -11,7 +11,7 @@ import {
   catalogBackupWorkflow,
   configChangedSignal,
 } from './contracts/catalog-backup.ts';
-import { deleteJobSchedule, upsertJobSchedule } from './schedules.ts';
+import { upsertInstanceSchedule } from './schedules.ts';
 import { jobAttributes } from './search-attributes.ts';
 import { startJob } from './start.ts';
 
@@ -20,13 +20,11 @@ type CatalogBackupConfig = Pick<Config, 'taskQueue' | 'catalogBackups'>;
 /** Puts the schedule on HINDSIGHT_CATALOG_BACKUP_CRON (UTC), or removes it when that is `off`. */
 export async function upsertCatalogBackupSchedule(client: Client, config: CatalogBackupConfig): Promise<void> {
   const { cron, keep } = config.catalogBackups;
-  if (cron === null) return deleteJobSchedule(client, CATALOG_BACKUP_SCHEDULE_ID);
-  await upsertJobSchedule(client, catalogBackupWorkflow, {
+  await upsertInstanceSchedule(client, catalogBackupWorkflow, {
     scheduleId: CATALOG_BACKUP_SCHEDULE_ID,
     taskQueue: config.taskQueue,
-    database: null,
+    cron,
     input: { trigger: 'schedule', keep },
-    spec: { cronExpressions: [cron], timezone: 'UTC' },
   });
 }
 

@@ -56,6 +56,23 @@ export async function deleteJobSchedule(client: Client, scheduleId: string): Pro
   }
 }
 
+/** A job of the whole installation (no database) on a cron in UTC, or no schedule when the cron is null (`off`). */
+export async function upsertInstanceSchedule<I, O>(
+  client: Client,
+  contract: WorkflowContract<I, O>,
+  options: { scheduleId: string; taskQueue: string; cron: string | null; input: I },
+): Promise<void> {
+  const { scheduleId, taskQueue, cron, input } = options;
+  if (cron === null) return deleteJobSchedule(client, scheduleId);
+  await upsertJobSchedule(client, contract, {
+    scheduleId,
+    taskQueue,
+    database: null,
+    input,
+    spec: { cronExpressions: [cron], timezone: 'UTC' },
+  });
+}
+
 interface DatabaseSchedule {
   database: string;
   cron: string;

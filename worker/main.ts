@@ -4,6 +4,7 @@ import { createLogger } from '../lib/logger.ts';
 import { agentNameSchema } from '../lib/names.ts';
 import { openRuntime, type Runtime } from '../services/runtime.ts';
 import { upsertCatalogBackupSchedule } from '../temporal/catalog-backup.ts';
+import { upsertCatalogMaintenanceSchedule } from '../temporal/catalog-maintenance.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -81,21 +82,22 @@ function parseFlags(sandboxRoot: string): {
 }
 
 /**
- * The schedule `catalog-backup` on HINDSIGHT_CATALOG_BACKUP_CRON, made by every main worker at
- * start: in a deployment without `npm start`, the worker is what always runs. Not fatal.
+ * The schedules `catalog-backup` on HINDSIGHT_CATALOG_BACKUP_CRON and `catalog-maintenance` on
+ * HINDSIGHT_CATALOG_MAINTENANCE_CRON, made by every main worker at start: in a deployment without `npm start`, the worker is what always runs. Not fatal.
  */
 async function ensureCatalogBackupSchedule(runtime: Runtime): Promise<void> {
   try {
     const client = await connectTemporalClient(runtime.config, runtime);
     try {
       await upsertCatalogBackupSchedule(client, runtime.config);
+      await upsertCatalogMaintenanceSchedule(client, runtime.config);
     } finally {
       await client.connection.close();
     }
   } catch (error) {
     logger.warn(
       { err: error },
-      'the catalog backup schedule could not be set; the catalog backs itself up after changes only',
+      'the catalog backup and maintenance schedules could not be set; the catalog backs itself up after changes only',
     );
   }
 }

@@ -13,3 +13,4 @@ export { pitrRestore } from './pitr-restore.ts';
 export { walChainMonitor } from './wal-chain-monitor.ts';
 export { serverBackup } from './server-backup.ts';
 export { catalogBackup } from './catalog-backup.ts';
+export { catalogMaintenance } from './catalog-maintenance.ts';

@@ -6,7 +6,7 @@ import type { CommandTable } from '../command-table.ts';
 import { flagCatalog, globalFlags, sessionFlags, type CliFlags } from '../flags.ts';
 import { accessCommands } from './access.ts';
 import { backupCommands } from './backups.ts';
-import { catalogRebuildCommands } from './catalog.ts';
+import { catalogPruneCommands, catalogRebuildCommands } from './catalog.ts';
 import { catalogBackupCommands } from './catalog-backup.ts';
 import { dbCommands } from './db.ts';
 import { hookCommands } from './hooks.ts';
@@ -35,5 +35,6 @@ export const hindsightCommands: CommandTable<CliFlags> = {
     ...serverCommands,
     ...catalogRebuildCommands,
     ...catalogBackupCommands,
+    ...catalogPruneCommands,
   ],
 };

@@ -275,14 +275,6 @@ export async function listBackups(
   return selectBackups(db, 'order by b.started_at desc limit $1', [limit]);
 }
 
-export async function markBackupDeleted(db: Queryable, id: string, reason: string): Promise<void> {
-  await db.query(
-    `update backups set status = 'deleted', deleted_at = now(), deleted_reason = $2 where id = $1
-       and status in ('complete', 'partial')`,
-    [id, reason],
-  );
-}
-
 export async function addBackupWarning(db: Queryable, backupId: string, warning: JobWarning): Promise<void> {
   const warnings = JSON.stringify([warning]);
   await db.query(`update backups set warnings = warnings || $2::jsonb where id = $1`, [backupId, warnings]);

@@ -15,7 +15,6 @@ import {
   getBackup,
   latestCompleteBackup,
   listBackups,
-  markBackupDeleted,
   restorableBackups,
   settleBackupStatus,
 } from './backups.ts';
@@ -39,6 +38,8 @@ import { createHealthStore } from './health.ts';
 import { createHookStore } from './hooks.ts';
 import { migrate, migrationsApplied } from './migrate.ts';
 import { createNotifierStore } from './notifiers.ts';
+import { createMaintenanceStore } from './prune.ts';
+import { markBackupDeleted } from './prune-backup.ts';
 import { backupsBeingRestored, beginRestore, endRestore, recordRestoreSource } from './restores.ts';
 import {
   refuseUnknownSealedColumns,
@@ -90,6 +91,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     rebuild: createRebuildStore(pool),
     secrets: createSecretsStore(pool),
     servers: createServerStore(pool, keys),
+    maintenance: createMaintenanceStore(pool),
     ...bind(
       { pool, keys },
       {

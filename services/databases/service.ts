@@ -11,6 +11,7 @@ import { deliveryWorkflowId } from '../../temporal/contracts/notifications.ts';
 import { deleteDatabaseSchedules, setDatabaseCron, upsertWatchdogSchedule } from '../../temporal/schedules.ts';
 import { startRun } from '../../temporal/start.ts';
 import { upsertCatalogBackupSchedule } from '../../temporal/catalog-backup.ts';
+import { upsertCatalogMaintenanceSchedule } from '../../temporal/catalog-maintenance.ts';
 import { notFound, type Actor } from '../authz.ts';
 import type { ServiceContext } from '../context.ts';
 import { cronSchema, parseOrThrow, timezoneSchema } from '../input.ts';
@@ -197,6 +198,8 @@ export class DatabaseService {
     await upsertWatchdogSchedule(this.ctx.temporal, this.ctx.runtime.config.taskQueue);
     // The catalog's own backup (docs/disaster-recovery.md), on HINDSIGHT_CATALOG_BACKUP_CRON.
     await upsertCatalogBackupSchedule(this.ctx.temporal, this.ctx.runtime.config);
+    // Old rows pruned daily, on HINDSIGHT_CATALOG_MAINTENANCE_CRON (docs/operations.md).
+    await upsertCatalogMaintenanceSchedule(this.ctx.temporal, this.ctx.runtime.config);
   }
 
   private async ensureHealthMonitor(database: string): Promise<void> {

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { NAME_PATTERN, NAME_SOURCE, databaseNameSchema, nameSchema } from '../../lib/names.ts';
 import * as backup from '../../temporal/contracts/backup.ts';
 import * as catalogBackup from '../../temporal/contracts/catalog-backup.ts';
+import * as catalogMaintenance from '../../temporal/contracts/catalog-maintenance.ts';
 import { PROGRESS_SIGNAL, type WorkflowContract } from '../../temporal/contracts/common.ts';
 import * as health from '../../temporal/contracts/health.ts';
 import * as notifications from '../../temporal/contracts/notifications.ts';
@@ -22,7 +23,18 @@ import {
   withoutComments,
 } from '../support/source-scan.ts';
 
-const families = { backup, catalogBackup, health, notifications, pitr, restore, retention, servers, verify };
+const families = {
+  backup,
+  catalogBackup,
+  catalogMaintenance,
+  health,
+  notifications,
+  pitr,
+  restore,
+  retention,
+  servers,
+  verify,
+};
 const exported = Object.values(families).flatMap((family) => Object.values(family as Record<string, unknown>));
 
 const isContract = (v: unknown): v is WorkflowContract<unknown, unknown> =>
@@ -74,7 +86,8 @@ type Contracts = ByWorkflowName<typeof backup> &
   ByWorkflowName<typeof notifications> &
   ByWorkflowName<typeof pitr> &
   ByWorkflowName<typeof servers> &
-  ByWorkflowName<typeof catalogBackup>;
+  ByWorkflowName<typeof catalogBackup> &
+  ByWorkflowName<typeof catalogMaintenance>;
 type Matches = {
   [N in keyof Contracts]: N extends keyof Workflows
     ? Workflows[N] extends (input: never) => unknown
