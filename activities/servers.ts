@@ -10,6 +10,7 @@ import { readSystemIdentifier } from '../lib/backup/adopt-match.ts';
 import { connect, type PgTarget } from '../lib/pg/connection.ts';
 import { planDiscovery, type DiscoveryPlan } from '../lib/servers/discovery.ts';
 import type { ServerBackupOutcome, ServerDiscovery } from '../temporal/contracts/servers.ts';
+import { backedUpByRuns } from '../lib/servers/pitr-rules.ts';
 import { bindActivities } from './bind.ts';
 import { createOutbox, type NotificationDeps, type Outbox } from './notifications.ts';
 
@@ -119,9 +120,10 @@ async function discoverServer(
   const empty = { registered: [], dropped: [], reappeared: [], collisions: [], excluded: [] };
   if (!server.allDatabases) {
     // The connection database registered to carry the PITR archive is backed up only when asked for.
-    const carrier = server.includePostgres ? null : await catalog.servers.serverArchive(server.name);
-    const skipped = (k: (typeof known)[number]) => k.name === carrier && k.datname === 'postgres';
-    const backup = known.filter((k) => k.droppedAt === null && !skipped(k)).map((k) => k.name);
+    const carrier = await catalog.servers.serverArchive(server.name);
+    const backup = known
+      .filter((k) => k.droppedAt === null && backedUpByRuns(k, carrier, server.includePostgres))
+      .map((k) => k.name);
     return { server: server.name, ...empty, backup, retention: await withRetention(catalog, backup) };
   }
   const { live, systemIdentifier } = await readServer(await catalog.servers.serverTarget(server.name));

@@ -14,6 +14,7 @@ import { databaseNameFor } from '../../lib/servers/discovery.ts';
 import type { ServiceContext } from '../context.ts';
 import { disablePitr, enablePitr } from '../pitr/archive.ts';
 import type { EnablePitrInput } from '../pitr/input.ts';
+import { chooseCarrier, offRefusal } from '../../lib/servers/pitr-rules.ts';
 
 /** The server's PITR as `server show` and `db show` tell it. */
 export interface ServerPitrStatus {
@@ -27,36 +28,34 @@ export interface ServerPitrStatus {
   error: string | null;
 }
 
-/**
- * The carrier: the server's recorded one while it streams; else the database of the workspace that archives this
- * cluster alone (taken over: its slot, stream and base backups go on, nothing is lost); else the
- * server's connection database, registered under the server (backed up only with --include-postgres).
- */
-async function chooseCarrier(ctx: ServiceContext, server: ServerRecord): Promise<{ name: string; tookOver: boolean }> {
+/** Which database carries the archive (pitr-rules.ts decides); registers the connection database when that is the one. */
+async function carrierFor(ctx: ServiceContext, server: ServerRecord): Promise<{ name: string; tookOver: boolean }> {
   const { catalog } = ctx.runtime;
   const recorded = await catalog.servers.serverArchive(server.name);
-  if (recorded && (await catalog.wal.config(recorded)).enabled) return { name: recorded, tookOver: false };
   const alone = await catalog.wal.otherArchiverOfSystem(server.systemIdentifier, '');
-  if (recorded && !alone) return { name: recorded, tookOver: false };
-  if (alone) {
-    if ((await catalog.access.databaseWorkspace(alone)) !== server.workspaceId)
-      throw new HindsightError(
-        'conflict',
-        `database "${alone}" of another workspace already archives the WAL of server "${server.name}"; a restore of that archive recovers every database of the cluster: move the server into that workspace, or turn PITR off for "${alone}" first`,
-      );
-    return { name: alone, tookOver: true };
-  }
-  const name = databaseNameFor(server.name, server.dbname);
-  const existing = await catalog.findDatabase(name);
-  if (!existing) {
+  const choice = chooseCarrier({
+    server: server.name,
+    serverWorkspace: server.workspaceId,
+    recorded: recorded ? { name: recorded, streaming: (await catalog.wal.config(recorded)).enabled } : null,
+    alone: alone ? { name: alone, workspace: await catalog.access.databaseWorkspace(alone) } : null,
+    connectionDatabase: databaseNameFor(server.name, server.dbname),
+  });
+  if (choice.kind === 'register') await registerCarrier(ctx, server, choice.name);
+  return { name: choice.name, tookOver: choice.kind === 'take-over' };
+}
+
+/** The server's connection database, registered under the server (or found so from an earlier time). */
+async function registerCarrier(ctx: ServiceContext, server: ServerRecord, name: string): Promise<void> {
+  const { catalog } = ctx.runtime;
+  if (!(await catalog.findDatabase(name))) {
     await registerDatabase(catalog, server, await catalog.servers.serverTarget(server.name), name);
-  } else if ((await catalog.servers.databaseServer(name))?.server !== server.name) {
+    return;
+  }
+  if ((await catalog.servers.databaseServer(name))?.server !== server.name)
     throw new HindsightError(
       'conflict',
       `database "${name}" is already registered and is not server "${server.name}"'s connection database, which carries its PITR archive: rename it (hindsight db update ${name} --name …)`,
     );
-  }
-  return { name, tookOver: false };
 }
 
 /** Joins every database of the server that does not read the archive yet; returns their names. */
@@ -78,7 +77,7 @@ async function joinServerDatabases(ctx: ServiceContext, server: string, carrier:
  * Idempotent: on again changes the settings given and joins databases registered since.
  */
 export async function serverPitrOn(ctx: ServiceContext, server: ServerRecord, raw: EnablePitrInput = {}) {
-  const carrier = await chooseCarrier(ctx, server);
+  const carrier = await carrierFor(ctx, server);
   const started = await enablePitr(ctx, carrier.name, raw);
   await ctx.runtime.catalog.servers.setServerArchive(server.name, carrier.name);
   const joined = await joinServerDatabases(ctx, server.name, carrier.name);
@@ -106,16 +105,10 @@ export async function serverPitrOff(ctx: ServiceContext, server: ServerRecord, o
   const carrier = await catalog.servers.serverArchive(server.name);
   if (!carrier || !(await catalog.wal.config(carrier)).enabled)
     return { server: server.name, archiveDatabase: carrier, left: [], slotDropped: false, wasOn: false };
-  const mine = new Set((await catalog.servers.serverDatabases(server.name)).map((d) => d.name));
+  const mine = (await catalog.servers.serverDatabases(server.name)).map((d) => d.name);
   const sharers = await catalog.wal.archiveSharers(carrier);
-  const others = sharers.filter((n) => !mine.has(n));
-  if (others.length > 0) {
-    const names = others.map((n) => `"${n}"`).join(', ');
-    throw new HindsightError(
-      'conflict',
-      `server "${server.name}"'s PITR archive is also what ${names} restore${others.length === 1 ? 's' : ''} from, registered on ${others.length === 1 ? 'its' : 'their'} own: turn PITR off for ${names} first (hindsight db pitr ${others[0]} off)`,
-    );
-  }
+  const refusal = offRefusal(server.name, sharers, mine);
+  if (refusal) throw refusal;
   for (const name of sharers) await catalog.wal.leaveArchive(name);
   const stopped = await disablePitr(ctx, carrier, options);
   return {

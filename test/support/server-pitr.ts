@@ -113,13 +113,19 @@ export async function aLaterDatabaseShares({ pitr }: ServerPitrWorld): Promise<v
   const run = await (await services.servers.run(systemActor, 'pg1')).result();
   assert.deepEqual(
     run.registered.map((r) => r.name),
-    ['pg1-late'],
+    ['pg1-late', 'pg1-shop'],
   );
-  assert.ok(
-    run.backups.every((b) => b.database !== CARRIER),
+  assert.deepEqual(
+    run.backups.map((b) => [b.database, b.status]),
+    [
+      ['pg1-late', 'complete'],
+      ['pg1-shop', 'complete'],
+      ['shop2', 'complete'],
+    ],
     'the carrier is backed up only with --include-postgres',
   );
-  assert.equal((await runtime.catalog.wal.config('pg1-late')).archiveDatabase, CARRIER);
+  for (const name of ['pg1-late', 'pg1-shop'])
+    assert.equal((await runtime.catalog.wal.config(name)).archiveDatabase, CARRIER);
   assert.deepEqual(await slotsOf(pitr), ['hindsight_pg1_postgres'], 'exactly one replication slot');
 }
 
