@@ -1,6 +1,7 @@
 /** `hindsight server …`: PostgreSQL servers backed up as a whole (docs/servers.md). */
 import type { FlagUse } from '../command-table.ts';
 import type { FlagName } from '../flags.ts';
+import { pitrSettingFlags } from './db.ts';
 import { pointInTimeTargets } from './restore.ts';
 import { commandsFrom } from './types.ts';
 
@@ -61,15 +62,7 @@ export const serverCommands = [
     'serverPitr',
     {
       args: [serverArg, { name: 'on | off' }],
-      flags: [
-        'slot-max-mb',
-        'slot-over-limit',
-        'synchronous',
-        'asynchronous',
-        'base-schedule',
-        'standby',
-        'base-full-every',
-      ],
+      flags: pitrSettingFlags,
       details: [
         "a database that archived the cluster alone before (hindsight db pitr <db> on) is taken over: its slot, stream and base backups carry on as the server's",
       ],

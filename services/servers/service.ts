@@ -92,33 +92,20 @@ export class ServerService {
   async pitrOn(actor: Actor, name: string, raw: ServerPitrInput = {}) {
     const server = await this.locate(actor, name, 'database.update');
     parseOrThrow(serverPitrInput, raw);
-    return this.audit(
-      actor,
-      server,
-      'database.update',
-      () => serverPitrOn(this.ctx, server, raw),
-      (r) => ({
-        pitr: true,
-        archiveDatabase: r.archiveDatabase,
-        tookOver: r.tookOver,
-        joined: r.joined,
-      }),
-    );
+    const on = () => serverPitrOn(this.ctx, server, raw);
+    return this.audit(actor, server, 'database.update', on, ({ archiveDatabase, tookOver, joined }) => ({
+      pitr: true,
+      archiveDatabase,
+      tookOver,
+      joined,
+    }));
   }
 
   /** Stops streaming and drops the slot; the archive stays in storage (docs/servers.md). */
   async pitrOff(actor: Actor, name: string, options: { waitMs?: number } = {}) {
     const server = await this.locate(actor, name, 'database.update');
-    return this.audit(
-      actor,
-      server,
-      'database.update',
-      () => serverPitrOff(this.ctx, server, options),
-      (r) => ({
-        pitr: false,
-        left: r.left,
-      }),
-    );
+    const off = () => serverPitrOff(this.ctx, server, options);
+    return this.audit(actor, server, 'database.update', off, ({ left }) => ({ pitr: false, left }));
   }
 
   /** The database whose archive a whole-server restore reads; refused while the server never had PITR. */
