@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
-import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { systemActor } from '../../services/authz.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
 import { restoredRows, takeBaseBackup, waitUntilArchived } from '../support/pitr-fixture.ts';
@@ -15,6 +15,7 @@ import {
   restoresTheClusterAtT,
   turnsServerPitrOff,
   turnsServerPitrOn,
+  sql,
   writesAroundT,
   type ServerPitrWorld,
 } from '../support/server-pitr.ts';
@@ -22,16 +23,9 @@ import {
 /**
  * Two databases of one PostgreSQL server on one PITR archive: the second joins the first one's
  * archive (no second slot or stream), each restores to its own point in time from it, and the
- * second is extracted at its point in time into another, real PostgreSQL server.
+ * second is extracted at its point in time into another, real PostgreSQL server. Then the same
+ * cluster is registered as a server whose one archive all its databases share (server-pitr.ts).
  */
-async function sql<T extends object>(target: PgTarget, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = await connect('test', target);
-  try {
-    return (await client.query(text, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 /** A content hash of each table: equal hashes, equal rows. */
 const tableHashes = (target: PgTarget) =>

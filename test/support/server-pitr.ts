@@ -14,7 +14,8 @@ import { createDatabase } from './platform.ts';
 
 const CARRIER = 'pg1-postgres';
 
-async function sql<T extends object>(target: PgTarget, text: string, params: unknown[] = []): Promise<T[]> {
+/** One statement on its own connection. */
+export async function sql<T extends object>(target: PgTarget, text: string, params: unknown[] = []): Promise<T[]> {
   const client = await connect('test', target);
   try {
     return (await client.query(text, params)).rows as T[];
