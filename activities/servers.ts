@@ -10,6 +10,7 @@ import { readSystemIdentifier } from '../lib/backup/adopt-match.ts';
 import { connect, type PgTarget } from '../lib/pg/connection.ts';
 import { planDiscovery, type DiscoveryPlan } from '../lib/servers/discovery.ts';
 import type { ServerBackupOutcome, ServerDiscovery } from '../temporal/contracts/servers.ts';
+import { backedUpByRuns } from '../lib/servers/pitr-rules.ts';
 import { bindActivities } from './bind.ts';
 import { createOutbox, type NotificationDeps, type Outbox } from './notifications.ts';
 
@@ -38,7 +39,7 @@ function assertSameServer(server: ServerRecord, found: string | undefined): void
 }
 
 /** Registers one new database with the server's URL, storages, retention and verification. */
-async function registerDatabase(catalog: Catalog, server: ServerRecord, target: PgTarget, name: string) {
+export async function registerDatabase(catalog: Catalog, server: ServerRecord, target: PgTarget, name: string) {
   await catalog.addDatabase({
     name,
     target,
@@ -53,13 +54,24 @@ async function registerDatabase(catalog: Catalog, server: ServerRecord, target: 
     await catalog.updateDatabaseSettings(name, { retentionPolicy: server.retentionPolicy });
 }
 
-/** Applies the plan's registrations; a name taken meanwhile becomes a collision, not a failed run. */
+/** The database carrying the server's PITR archive while it streams: what a new database shares. */
+async function streamingArchive(catalog: Catalog, server: string): Promise<string | null> {
+  const carrier = await catalog.servers.serverArchive(server);
+  return carrier && (await catalog.wal.config(carrier)).enabled ? carrier : null;
+}
+
+/**
+ * Applies the plan's registrations; a name taken meanwhile becomes a collision, not a failed run.
+ * With the server's PITR on, each new database shares its archive at once: no slot of its own.
+ */
 async function applyRegistrations(catalog: Catalog, server: ServerRecord, plan: DiscoveryPlan) {
   const registered: DiscoveryPlan['register'] = [];
+  const archive = await streamingArchive(catalog, server.name);
   for (const entry of plan.register) {
     const target = await catalog.servers.serverTarget(server.name, entry.datname);
     try {
       await registerDatabase(catalog, server, target, entry.name);
+      if (archive) await catalog.wal.joinArchive(entry.name, archive);
       registered.push(entry);
     } catch (error) {
       if (!(error instanceof HindsightError) || error.kind !== 'conflict') throw error;
@@ -107,7 +119,11 @@ async function discoverServer(
   const known = await catalog.servers.serverDatabases(server.name);
   const empty = { registered: [], dropped: [], reappeared: [], collisions: [], excluded: [] };
   if (!server.allDatabases) {
-    const backup = known.filter((k) => k.droppedAt === null).map((k) => k.name);
+    // The connection database registered to carry the PITR archive is backed up only when asked for.
+    const carrier = await catalog.servers.serverArchive(server.name);
+    const backup = known
+      .filter((k) => k.droppedAt === null && backedUpByRuns(k, carrier, server.includePostgres))
+      .map((k) => k.name);
     return { server: server.name, ...empty, backup, retention: await withRetention(catalog, backup) };
   }
   const { live, systemIdentifier } = await readServer(await catalog.servers.serverTarget(server.name));

@@ -82,8 +82,8 @@ function synchronousMode(flags: PitrFlags): { synchronous?: boolean } {
   return flags.asynchronous ? { synchronous: false } : {};
 }
 
-/** The settings `db pitr <db> on` changes: only the flags given. */
-function pitrSettings(flags: PitrFlags) {
+/** The settings `db pitr <db> on` and `server pitr <server> on` change: only the flags given. */
+export function pitrSettings(flags: PitrFlags) {
   return {
     ...(flags['slot-over-limit'] !== undefined ? { slotOverLimit: slotOverLimit(flags['slot-over-limit']) } : {}),
     ...synchronousMode(flags),
@@ -109,6 +109,10 @@ async function pitrOn(database: string, flags: PitrFlags, withPitr: WithPitr): P
         ? { baseBackupId: result.baseBackup.baseBackupId, workflowId: result.baseBackup.workflowId }
         : null,
     });
+  if (result.sharesServerArchive)
+    return void process.stdout.write(
+      `PITR on for "${database}": it shares the archive of server "${result.sharesServerArchive}" (kept by "${result.sharesArchiveOf}"; WAL streams in ${result.archiverWorkflowId}); settings and base backups: hindsight server pitr ${result.sharesServerArchive} on …\n`,
+    );
   if (result.sharesArchiveOf)
     return void process.stdout.write(
       `PITR on for "${database}": shares the archive of "${result.sharesArchiveOf}" (same PostgreSQL cluster; WAL streams in ${result.archiverWorkflowId})\n`,

@@ -1,7 +1,7 @@
 /** /api/v1: servers, backed up as a whole (docs/servers.md). */
 import { z } from 'zod';
 import { nameSchema, NAME_RULE } from '../lib/names.ts';
-import { addServerInput, serverSettings, updateServerInput } from '../services/servers/input.ts';
+import { addServerInput, serverPitrInput, serverSettings, updateServerInput } from '../services/servers/input.ts';
 import { endpoint, workspaceId, type Endpoint } from './api-v1-endpoint.ts';
 import { params } from './api-v1-schemas.ts';
 
@@ -46,10 +46,17 @@ export const serversEndpoints: Endpoint[] = [
     params: params.name,
     status: 200,
     summary: 'One server',
-    response: 'Its settings, its databases (dropped ones with droppedAt), its last run and next runs',
+    response: 'Its settings, its databases (dropped ones with droppedAt), its last and next runs, its PITR and window',
     handler: async ({ domain, actor, params: p }) => {
-      const { server, databases, nextRuns } = await domain.servers.show(actor(), p.name);
-      return { ...serverSettings(server), lastRunAt: server.lastRunAt, lastRun: server.lastRun, databases, nextRuns };
+      const { server, databases, nextRuns, pitr } = await domain.servers.show(actor(), p.name);
+      return {
+        ...serverSettings(server),
+        lastRunAt: server.lastRunAt,
+        lastRun: server.lastRun,
+        databases,
+        nextRuns,
+        pitr,
+      };
     },
   }),
   endpoint({
@@ -66,6 +73,36 @@ export const serversEndpoints: Endpoint[] = [
     response: 'The server without its password',
     handler: async ({ domain, actor, params: p, body }) =>
       serverSettings(await domain.servers.update(actor(), p.name, body)),
+  }),
+  endpoint({
+    method: 'put',
+    path: '/servers/:name/pitr',
+    operationId: 'serverPitrOn',
+    tag: 'servers',
+    params: params.name,
+    body: serverPitrInput.omit({ archiverRunForMs: true }).strict(),
+    status: 200,
+    summary: 'Turn PITR on for the whole server',
+    description:
+      "One WAL archive for the cluster (slot, stream, chain monitor, base backups) that every database of the server shares, those discovered later too. A database that archived the cluster alone is taken over. The settings are those of a database's PITR; again with other settings changes them.",
+    response: 'The database that keeps the archive, whether it was taken over, the databases that joined it',
+    handler: async ({ domain, actor, params: p, body }) => {
+      const { baseBackup, ...r } = await domain.servers.pitrOn(actor(), p.name, body);
+      return { ...r, baseBackupId: baseBackup?.baseBackupId ?? null };
+    },
+  }),
+  endpoint({
+    method: 'delete',
+    path: '/servers/:name/pitr',
+    operationId: 'serverPitrOff',
+    tag: 'servers',
+    params: params.name,
+    status: 200,
+    summary: 'Turn PITR off for the whole server',
+    description:
+      'Stops streaming and drops the slot; the archive stays in storage. Refused while a database registered on its own shares the archive.',
+    response: 'Whether the slot was dropped and which databases left the archive',
+    handler: async ({ domain, actor, params: p }) => domain.servers.pitrOff(actor(), p.name),
   }),
   endpoint({
     method: 'post',

@@ -6,6 +6,17 @@ import { commandsFrom, dbArg } from './types.ts';
 const command = commandsFrom(() => import('../handlers/db.ts'));
 const showCommand = commandsFrom(() => import('../handlers/db-show.ts'));
 
+/** The PITR settings `db pitr <db> on` and `server pitr <server> on` take. */
+export const pitrSettingFlags: Array<FlagUse<FlagName>> = [
+  'slot-max-mb',
+  'slot-over-limit',
+  'synchronous',
+  'asynchronous',
+  'base-schedule',
+  'standby',
+  'base-full-every',
+];
+
 /** What each flag of `db update` changes, where it means something else than for `db add`; a flag not given keeps its setting. */
 const changeDescriptions: Partial<Record<FlagName, string>> = {
   name: 'rename it; its backups stay attached and keep their keys in storage (refused while PITR is on)',
@@ -101,16 +112,7 @@ export const dbCommands = [
     'dbPitr',
     {
       args: [dbArg, { name: 'on | off' }],
-      flags: [
-        'slot-max-mb',
-        'slot-over-limit',
-        'synchronous',
-        'asynchronous',
-        'base-schedule',
-        'agent',
-        'standby',
-        'base-full-every',
-      ],
+      flags: [...pitrSettingFlags, 'agent'],
     },
   ),
 ];

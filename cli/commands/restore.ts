@@ -6,7 +6,7 @@ import { commandsFrom, dbArg } from './types.ts';
 const command = commandsFrom(() => import('../handlers/restore.ts'));
 
 /** The targets of a point-in-time restore: exactly one is given. */
-const pointInTimeTargets: Array<FlagUse<FlagName>> = [
+export const pointInTimeTargets: Array<FlagUse<FlagName>> = [
   'time',
   'lsn',
   'xid',

@@ -1,6 +1,8 @@
 /** `hindsight server …`: PostgreSQL servers backed up as a whole (docs/servers.md). */
 import type { FlagUse } from '../command-table.ts';
 import type { FlagName } from '../flags.ts';
+import { pitrSettingFlags } from './db.ts';
+import { pointInTimeTargets } from './restore.ts';
 import { commandsFrom } from './types.ts';
 
 const command = commandsFrom(() => import('../handlers/servers.ts'));
@@ -54,6 +56,34 @@ export const serverCommands = [
       ...runFlags,
     ],
   }),
+  command(
+    'server pitr',
+    'on: one WAL archive for the whole cluster (slot, stream, chain monitor, base backups) that every database of the server shares, those discovered later too; off: stops streaming and drops the slot (the archive stays in storage)',
+    'serverPitr',
+    {
+      args: [serverArg, { name: 'on | off' }],
+      flags: pitrSettingFlags,
+      details: [
+        "a database that archived the cluster alone before (hindsight db pitr <db> on) is taken over: its slot, stream and base backups carry on as the server's",
+      ],
+    },
+  ),
+  command(
+    'server restore',
+    "the whole cluster at a point in time, from the server's archive (one database into another server: hindsight restore <db> --time … --to <postgres-url>)",
+    'restoreServer',
+    {
+      args: [serverArg],
+      flags: [
+        ...pointInTimeTargets,
+        { name: 'to', description: 'an empty directory the recovered cluster is written to' },
+        'to-sandbox',
+        { name: 'agent', description: 'the agent that restores into the directory on its host' },
+        'then-stop',
+        { name: 'wait', description: 'wait for the restore and print its outcome' },
+      ],
+    },
+  ),
   command('server run', 'runs it now: discovery, then a backup of every database', 'runServer', {
     args: [serverArg],
     flags: ['wait'],

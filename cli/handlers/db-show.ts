@@ -36,6 +36,8 @@ export interface DatabaseShow {
     error: string | null;
     /** The database of the same cluster whose archive this one shares (docs/pitr.md), or null. */
     sharesArchiveOf: string | null;
+    /** The server whose archive this is (docs/servers.md), when it is one. */
+    archiveServer: string | null;
   };
   /** The server that registered it (hindsight server add --all-databases), and since when that server no longer has it. */
   server: { name: string; droppedAt: string | null } | null;
@@ -72,8 +74,10 @@ function retentionOf(raw: unknown): DatabaseShow['retention'] {
 }
 
 async function pitrOf({ runtime: { catalog } }: Session, name: string): Promise<DatabaseShow['pitr']> {
-  const { enabled, archiveDatabase: sharesArchiveOf } = await catalog.wal.config(name);
-  if (!enabled) return { enabled, windows: [], gaps: [], error: null, sharesArchiveOf };
+  const { enabled, archiveDatabase } = await catalog.wal.config(name);
+  const archiveServer = enabled ? ((await catalog.servers.serverOfArchive(archiveDatabase ?? name)) ?? null) : null;
+  const sharesArchiveOf = archiveDatabase;
+  if (!enabled) return { enabled, windows: [], gaps: [], error: null, sharesArchiveOf, archiveServer };
   try {
     const view = await recoverableWindows(catalog, name);
     return {
@@ -82,9 +86,10 @@ async function pitrOf({ runtime: { catalog } }: Session, name: string): Promise<
       gaps: view.gaps.map((g) => g.text),
       error: null,
       sharesArchiveOf,
+      archiveServer,
     };
   } catch (error) {
-    return { enabled, windows: [], gaps: [], error: errorMessage(error), sharesArchiveOf };
+    return { enabled, windows: [], gaps: [], error: errorMessage(error), sharesArchiveOf, archiveServer };
   }
 }
 
@@ -155,7 +160,8 @@ function scheduleLines(show: DatabaseShow): string[] {
 
 function pitrLines({ pitr }: DatabaseShow): string[] {
   if (!pitr.enabled) return ['pitr          off'];
-  const on = pitr.sharesArchiveOf ? `on, shares the archive of ${pitr.sharesArchiveOf}` : 'on';
+  const shared = pitr.sharesArchiveOf ? `on, shares the archive of ${pitr.sharesArchiveOf}` : 'on';
+  const on = pitr.archiveServer ? `${shared} (server ${pitr.archiveServer}'s archive)` : shared;
   if (pitr.error) return [`pitr          ${on}; the window cannot be read: ${pitr.error}`];
   if (pitr.windows.length === 0)
     return [`pitr          ${on}; nothing recoverable yet (no complete base backup with its WAL)`];

@@ -1,10 +1,13 @@
 /** What the commands of cli/commands/servers.ts do when they run: loaded only then, so that the table and `--help` stay light. */
 import type { ServerRecord } from '../../lib/catalog/servers.ts';
+import type { ServerPitrStatus } from '../../services/servers/pitr.ts';
 import type { ServerBackupOutcome } from '../../temporal/contracts/servers.ts';
 import type { CliFlags } from '../flags.ts';
 import { printJson, printList, printTable, UsageError } from '../output.ts';
 import { nameList, readConfigArgument, sessionAs } from '../session.ts';
 import type { Invocation } from '../commands/types.ts';
+import { pitrSettings } from '../pitr.ts';
+import { pitrInputFromFlags, printPitrRestore } from '../pitr-restore.ts';
 import { onOff, urlWithPasswordFile } from './db.ts';
 
 /** A repeatable flag's values (the parser gives an array); "none" alone clears the list. */
@@ -78,6 +81,7 @@ export async function showServer({ args: [name], flags }: Invocation): Promise<v
     `databases: ${s.allDatabases ? `all${s.includePostgres ? '' : ' but postgres'}` : 'those registered'}${s.excludes.length ? `, excluding ${s.excludes.join(', ')}` : ''}; storage ${s.storageNames.join(', ')}`,
     `schedule: ${s.schedule ? `${s.schedule} (${s.timezone}); next ${nextRuns.map((d) => d.toISOString()).join(', ') || '-'}` : 'none'}`,
     `last run: ${s.lastRunAt ? `${s.lastRunAt.toISOString()} ${summary(s.lastRun)}` : 'never'}`,
+    ...pitrLines(view.pitr),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   printTable(
@@ -88,6 +92,16 @@ export async function showServer({ args: [name], flags }: Invocation): Promise<v
       dropped: d.droppedAt ? d.droppedAt.toISOString() : '-',
     })),
   );
+}
+
+/** The server's PITR: who keeps the archive, who shares it, and the window it can restore to. */
+function pitrLines(p: ServerPitrStatus): string[] {
+  if (!p.enabled)
+    return [`pitr: off${p.archiveDatabase ? ` (the archive kept by ${p.archiveDatabase} stays in storage)` : ''}`];
+  const on = `pitr: on, archive kept by ${p.archiveDatabase}${p.sharedBy.length ? `, shared by ${p.sharedBy.join(', ')}` : ''}`;
+  if (p.error) return [`${on}; the window cannot be read: ${p.error}`];
+  if (p.windows.length === 0) return [`${on}; nothing recoverable yet (no complete base backup with its WAL)`];
+  return [`${on}; recoverable:`, ...p.windows.map((w) => `  window ${w.text}`), ...p.gaps.map((g) => `  gap ${g}`)];
 }
 
 /** One line of a recorded run: how many backups of each outcome, what it registered and dropped. */
@@ -149,4 +163,44 @@ export async function removeServer({ args: [name], flags }: Invocation): Promise
     ? `; removed databases ${outcome.removedDatabases.join(', ')} (their backups stay in storage)`
     : '';
   process.stdout.write(`server "${name}" removed${removed}${kept}\n`);
+}
+
+/** `server pitr <server> on|off`: the server's one archive for the cluster. */
+export async function serverPitr({ args: [name, mode], flags }: Invocation): Promise<void> {
+  if (mode !== 'on' && mode !== 'off')
+    throw new UsageError(`server pitr takes <server> on or <server> off, not "${mode ?? ''}"`);
+  const withSession = sessionAs(flags.as);
+  if (mode === 'off') {
+    const r = await withSession(({ services, actor }) => services.servers.pitrOff(actor, name!));
+    if (flags.json) return printJson(r);
+    process.stdout.write(
+      r.wasOn
+        ? `PITR off for server "${name}": streaming stopped${r.slotDropped ? ', replication slot dropped' : ''}${r.left.length ? `; ${r.left.join(', ')} no longer share it` : ''}; archived WAL and base backups stay in storage (hindsight server restore ${name} --time … still reads them)\n`
+        : `PITR was already off for server "${name}"\n`,
+    );
+    return;
+  }
+  const r = await withSession(({ services, actor }) => services.servers.pitrOn(actor, name!, pitrSettings(flags)));
+  if (flags.json) return printJson(r);
+  const carried = r.tookOver
+    ? `took over the archive of "${r.archiveDatabase}"`
+    : `archive kept by "${r.archiveDatabase}"`;
+  process.stdout.write(
+    `PITR on for server "${name}": ${carried}, WAL streams in ${r.archiverWorkflowId}` +
+      `${r.joined.length ? `; shared by ${r.joined.join(', ')}` : ''}${r.baseBackup ? `; first base backup ${r.baseBackup.baseBackupId} started` : ''}\n`,
+  );
+}
+
+/** `server restore <server> --time …`: the whole cluster, from the server's archive. */
+export async function restoreServer({ args: [name], flags }: Invocation): Promise<void> {
+  if (flags.to !== undefined && /^postgres(ql)?:\/\//.test(flags.to))
+    throw new UsageError(
+      `server restore recovers the whole cluster into a directory (--to <dir>) or a sandbox; to copy one database into another server: hindsight restore <db> --time … --to <postgres-url>`,
+    );
+  await sessionAs(flags.as)(async ({ services, actor }) => {
+    const database = await services.servers.archiveOf(actor, name!);
+    const input = pitrInputFromFlags(database, flags);
+    const started = await services.restores.start(actor, { database, pointInTime: input.target, to: input.to });
+    await printPitrRestore(started, { wait: flags.wait, json: flags.json });
+  });
 }

@@ -10,6 +10,7 @@ import type { PgTarget } from '../pg/connection.ts';
 import { allRows, bind, firstRow, isUniqueViolation, type Queryable, type SealingDb } from './db.ts';
 import { fieldsOf, type RowOf } from './rows.ts';
 import { sealedContexts } from './sealed-columns.ts';
+import { serverArchive, serverOfArchive, setServerArchive } from './servers-pitr.ts';
 
 /** What a server's runs do; `add` takes them all, `update` the ones given. */
 export interface ServerOptions {
@@ -261,6 +262,9 @@ export function createServerStore(pool: pg.Pool, keys: SealingDb['keys']) {
       setDropped,
       databaseServer,
       recordServerRun,
+      serverArchive,
+      setServerArchive,
+      serverOfArchive,
     }),
   };
 }

@@ -62,6 +62,7 @@ async function joinArchive(ctx: ServiceContext, database: string, archiving: str
   }
   await catalog.wal.joinArchive(database, archiving);
   return {
+    sharesServerArchive: (await catalog.servers.serverOfArchive(archiving)) ?? null,
     archiverWorkflowId: walArchiverId(archiving),
     chainMonitorWorkflowId: walChainMonitorWorkflowId(archiving),
     chainMonitorError: null,
@@ -125,7 +126,7 @@ export async function enablePitr(ctx: ServiceContext, database: string, raw: Ena
   // SKIP overlap: a base backup still running when the next is due is not doubled.
   await setDatabaseCron(ctx, 'baseBackups', database, schedule, db.timezone);
   const first = input.firstBaseBackup ? await startBaseBackup(ctx, database, 'pitr-enabled') : null;
-  return { ...started, baseBackup: first, sharesArchiveOf: null };
+  return { ...started, baseBackup: first, sharesArchiveOf: null, sharesServerArchive: null };
 }
 
 /**

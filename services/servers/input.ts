@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { enablePitrInput } from '../pitr/input.ts';
 import type { ServerRecord } from '../../lib/catalog/servers.ts';
 import { NAME_RULE, nameSchema } from '../../lib/names.ts';
 import { pgUrlSchema } from '../../lib/pg/connection.ts';
@@ -88,3 +89,10 @@ export function serverSettings(s: ServerRecord) {
   };
 }
 export type ServerSettings = ReturnType<typeof serverSettings>;
+
+/**
+ * `server pitr on`: the settings of `db pitr on`, for the archive of the whole cluster. No agent:
+ * a server is reached from here, as its runs reach it.
+ */
+export const serverPitrInput = enablePitrInput.omit({ agent: true });
+export type ServerPitrInput = z.input<typeof serverPitrInput>;

@@ -18,12 +18,15 @@ import { identifyServer } from './identify.ts';
 import {
   addServerInput,
   removeServerOptions,
+  serverPitrInput,
   serverSettings,
   updateServerInput,
   type AddServerInput,
   type RemoveServerOptions,
+  type ServerPitrInput,
   type UpdateServerInput,
 } from './input.ts';
+import { serverPitrOff, serverPitrOn, serverPitrStatus } from './pitr.ts';
 
 const retentionOf = (raw: unknown) => (raw === null || raw === undefined ? raw : parseRetentionPolicy(raw));
 
@@ -74,12 +77,47 @@ export class ServerService {
     return (await this.ctx.runtime.catalog.servers.listServers()).filter((s) => allowed.has(s.workspaceId));
   }
 
-  /** One server: its settings, its databases (dropped ones marked), its last run and next runs. */
+  /** One server: its settings, its databases (dropped ones marked), its last and next runs, its PITR. */
   async show(actor: Actor, name: string) {
     const server = await this.locate(actor, name, 'history.read');
     const databases = await this.ctx.runtime.catalog.servers.serverDatabases(name);
     const nextRuns = server.schedule ? await nextServerRuns(this.ctx.temporal, name) : [];
-    return { server, databases, nextRuns };
+    return { server, databases, nextRuns, pitr: await serverPitrStatus(this.ctx, name) };
+  }
+
+  /**
+   * PITR for the whole server: one archive for the cluster (slot, stream, chain monitor, base
+   * backups) that every database of the server shares, those it discovers later included.
+   */
+  async pitrOn(actor: Actor, name: string, raw: ServerPitrInput = {}) {
+    const server = await this.locate(actor, name, 'database.update');
+    parseOrThrow(serverPitrInput, raw);
+    const on = () => serverPitrOn(this.ctx, server, raw);
+    return this.audit(actor, server, 'database.update', on, ({ archiveDatabase, tookOver, joined }) => ({
+      pitr: true,
+      archiveDatabase,
+      tookOver,
+      joined,
+    }));
+  }
+
+  /** Stops streaming and drops the slot; the archive stays in storage (docs/servers.md). */
+  async pitrOff(actor: Actor, name: string, options: { waitMs?: number } = {}) {
+    const server = await this.locate(actor, name, 'database.update');
+    const off = () => serverPitrOff(this.ctx, server, options);
+    return this.audit(actor, server, 'database.update', off, ({ left }) => ({ pitr: false, left }));
+  }
+
+  /** The database whose archive a whole-server restore reads; refused while the server never had PITR. */
+  async archiveOf(actor: Actor, name: string): Promise<string> {
+    await this.locate(actor, name, 'history.read');
+    const carrier = await this.ctx.runtime.catalog.servers.serverArchive(name);
+    if (!carrier)
+      throw new HindsightError(
+        'bad_input',
+        `server "${name}" has no PITR archive: turn it on first (hindsight server pitr ${name} on), or restore a backup of one of its databases`,
+      );
+    return carrier;
   }
 
   /** Changes the schedule, storages, excludes, retention or flags; databases already registered keep theirs. */
@@ -110,7 +148,11 @@ export class ServerService {
     const server = await this.locate(actor, name, 'database.delete');
     const { keepDatabases } = parseOrThrow(removeServerOptions, raw);
     const { catalog } = this.ctx.runtime;
-    const databases = await catalog.servers.serverDatabases(name);
+    // The database carrying the PITR archive goes last: the others read it until they are gone.
+    const carrier = await catalog.servers.serverArchive(name);
+    const databases = (await catalog.servers.serverDatabases(name)).sort(
+      (a, b) => Number(a.name === carrier) - Number(b.name === carrier),
+    );
     return this.audit(actor, server, 'database.delete', async () => {
       await setServerSchedule(this.ctx, name, null, server.timezone);
       const removed: string[] = [];

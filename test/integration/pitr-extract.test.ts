@@ -3,26 +3,29 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
-import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { systemActor } from '../../services/authz.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
 import { restoredRows, takeBaseBackup, waitUntilArchived } from '../support/pitr-fixture.ts';
 import { usePitrScenario, type PitrScenario } from '../support/pitr-scenario.ts';
 import { createDatabase, startTestCluster } from '../support/platform.ts';
+import {
+  aLaterDatabaseShares,
+  addsTheServer,
+  restoresTheClusterAtT,
+  turnsServerPitrOff,
+  turnsServerPitrOn,
+  sql,
+  writesAroundT,
+  type ServerPitrWorld,
+} from '../support/server-pitr.ts';
 
 /**
  * Two databases of one PostgreSQL server on one PITR archive: the second joins the first one's
  * archive (no second slot or stream), each restores to its own point in time from it, and the
- * second is extracted at its point in time into another, real PostgreSQL server.
+ * second is extracted at its point in time into another, real PostgreSQL server. Then the same
+ * cluster is registered as a server whose one archive all its databases share (server-pitr.ts).
  */
-async function sql<T extends object>(target: PgTarget, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = await connect('test', target);
-  try {
-    return (await client.query(text, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 /** A content hash of each table: equal hashes, equal rows. */
 const tableHashes = (target: PgTarget) =>
@@ -186,4 +189,19 @@ describe('PITR: several databases of one server, and one database extracted into
   it('refuses a target that already holds tables at once, naming it, and leaves it untouched', () =>
     refusesAFilledTarget(world()));
   it('turning PITR off for the sharing database just leaves: the archive streams on', () => leavesTheArchive(world()));
+
+  // PITR of the whole server (docs/servers.md): the same cluster, now registered as server pg1.
+  const sw: Partial<ServerPitrWorld> = { ids: {} as ServerPitrWorld['ids'] };
+  const server = () => Object.assign(sw, { pitr: w.pitr, shop2: w.shop2 }) as ServerPitrWorld;
+  it('server pitr on: one archive and one slot for the cluster, its registered database shares it', async () => {
+    await addsTheServer(server());
+    await turnsServerPitrOn(server());
+  });
+  it('restores the whole cluster to T from the server archive: both databases as they were at T', async () => {
+    await writesAroundT(server());
+    await restoresTheClusterAtT(server());
+  });
+  it('databases discovered by a later run share the archive: exactly one slot', () => aLaterDatabaseShares(server()));
+  it('server pitr off: refused while a lone database shares, then stops streaming and drops the slot', () =>
+    turnsServerPitrOff(server()));
 });
