@@ -48,8 +48,7 @@ const hoard: unknown[] = [];
 serveDataPlane(parentPort, async (job, { signal, onProgress }) => {
   switch (job.databaseName) {
     case 'crash':
-      process.exit(3);
-    // eslint-disable-next-line no-fallthrough
+      return process.exit(3);
     case 'oom':
       for (;;) hoard.push(new Array(100_000).fill({ grown: hoard.length }));
     case 'refused':
