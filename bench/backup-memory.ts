@@ -30,7 +30,7 @@ import { runBench } from './support/run.ts';
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Least-squares slope of ys over 1..n: how much each backup leaves behind, whatever the noise. */
-export function slope(ys: number[]): number {
+function slope(ys: number[]): number {
   const n = ys.length;
   if (n < 2) return 0;
   const meanX = (n + 1) / 2;
