@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Keyring } from '../lib/crypto/keyring.ts';
 import { copyBackup } from '../lib/backup/copy.ts';
-import { streamDumpToStorage, type CopyOutcome } from '../lib/backup/dump.ts';
+import type { CopyOutcome } from '../lib/backup/dump.ts';
 import type { BackupManifest } from '../lib/backup/manifest.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { connect, serverInfo } from '../lib/pg/connection.ts';
@@ -10,10 +10,13 @@ import { createOutbox, notifyBackupOutcome, type NotificationDeps } from './noti
 import { heartbeatWhile, progressReporter } from './progress.ts';
 import { openRecordedBackup, readableCopies, withDrivers } from './storage-access.ts';
 import { requireCredentials } from '../lib/catalog/rebuild/credentials.ts';
+import { inlineDumpRunner, type DumpRunner } from '../lib/dataplane/index.ts';
 
 export interface BackupDeps extends NotificationDeps {
   /** The current key encrypts; any key of the ring decrypts what it wrote (chosen by key id). */
   keyring: Keyring;
+  /** Where dumps run: the worker's data plane (lib/dataplane); inline on this thread when not given. */
+  dumps?: DumpRunner;
 }
 
 /** Connects to the source and reports its version; fails fast with a named cause. */
@@ -77,17 +80,24 @@ async function dumpDatabaseToStorage(deps: BackupDeps, input: { database: string
   const target = await catalog.databaseTarget(input.database);
   const report = progressReporter();
   const where = { database: input.database, backupId: input.backupId };
-  logger.info({ ...where, storages: db.storageNames, attempt: ctx.info.attempt }, 'backup started');
-  const { manifest, copies } = await withDrivers(catalog, db.storageNames, (destinations) =>
-    streamDumpToStorage({
+  const runner = deps.dumps ?? inlineDumpRunner();
+  const destinations = [];
+  for (const name of db.storageNames) destinations.push({ name, config: await catalog.storageConfig(name) });
+  const key = keyring.current();
+  logger.info(
+    { ...where, storages: db.storageNames, attempt: ctx.info.attempt, dataPlane: runner.mode },
+    'backup started',
+  );
+  // The job carries its own copy of the key: the runner wipes it once it is in the plane.
+  const { manifest, copies } = await runner.run(
+    {
       databaseName: input.database,
       backupId: input.backupId,
       target,
       destinations,
-      key: keyring.current(),
-      signal: ctx.cancellationSignal,
-      onProgress: (p) => report(p),
-    }),
+      key: { id: key.id, bytes: new Uint8Array(key.bytes) },
+    },
+    { signal: ctx.cancellationSignal, onProgress: (p) => report(p) },
   );
   for (const copy of copies) {
     await catalog.recordCopy(input.backupId, copy.storageName, copy);

@@ -5,6 +5,7 @@ import { NativeConnection, Worker, type WorkerInterceptors, type WorkerOptions }
 import { createActivities, type ProgressSink } from '../activities/index.ts';
 import { hindsightActivityInterceptor } from '../activities/interceptor.ts';
 import type { VerificationBudget } from '../activities/verification.ts';
+import { createDumpRunner, dataPlaneMode, type DumpRunner } from '../lib/dataplane/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createSandboxDriver, type SandboxDriver } from '../lib/sandbox/index.ts';
 import type { Runtime } from '../services/runtime.ts';
@@ -79,6 +80,7 @@ function activitiesFor(
   client: Client,
   sandboxes: SandboxDriver,
   budget: AgentBudget,
+  dumps: DumpRunner,
 ) {
   const { config } = runtime;
   const verificationBudget: VerificationBudget = {
@@ -88,6 +90,7 @@ function activitiesFor(
   return createActivities({
     catalog: runtime.catalog,
     keyring: runtime.keyring,
+    dumps,
     logger,
     sandboxes,
     budget: verificationBudget,
@@ -136,10 +139,12 @@ export async function createHindsightWorker(runtime: Runtime, logger: Logger, op
     (await createSandboxDriver({ root: budget.sandboxRoot, cpus: budget.maxCpu, memoryMb: budget.maxRamMb, logger }));
   // Which driver `auto` took decides what a restored dump can reach: an operator reads it here first.
   logger.info({ driver: sandboxes.name }, 'verification sandbox driver');
+  // One data plane per worker process, whatever its roles; its thread starts with the first backup.
+  const dumps = createDumpRunner(dataPlaneMode(), logger);
   const common = {
     connection,
     namespace: config.temporalNamespace,
-    activities: activitiesFor(runtime, logger, client, sandboxes, budget),
+    activities: activitiesFor(runtime, logger, client, sandboxes, budget, dumps),
     dataConverter,
     // SIGTERM drains: polling stops, running activities get this long, then are cancelled and clean up.
     shutdownGraceTime: `${options.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS} seconds` as const,
@@ -182,6 +187,7 @@ export async function createHindsightWorker(runtime: Runtime, logger: Logger, op
     run: () => Promise.all(workers.map((w) => w.run())).then(() => undefined),
     shutdown: () => workers.forEach((w) => w.shutdown()),
     async close() {
+      await dumps.close();
       await connection.close();
       await clientConnection.close();
     },
