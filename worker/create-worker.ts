@@ -139,8 +139,9 @@ export async function createHindsightWorker(runtime: Runtime, logger: Logger, op
     (await createSandboxDriver({ root: budget.sandboxRoot, cpus: budget.maxCpu, memoryMb: budget.maxRamMb, logger }));
   // Which driver `auto` took decides what a restored dump can reach: an operator reads it here first.
   logger.info({ driver: sandboxes.name }, 'verification sandbox driver');
-  // One data plane per worker process, whatever its roles; its thread starts with the first backup.
+  // One data plane per worker process, whatever its roles; a worker that takes backups starts its thread now.
   const dumps = createDumpRunner(dataPlaneMode(), logger);
+  if (roles.main) dumps.warm?.();
   const common = {
     connection,
     namespace: config.temporalNamespace,

@@ -21,7 +21,7 @@ export function dataPlaneMode(env: NodeJS.ProcessEnv = process.env): DataPlaneMo
   return parsed.data ?? 'thread';
 }
 
-/** The worker's runner, made once at start; a `thread` plane starts its thread on the first backup. */
+/** The worker's runner, made once at start; a `thread` plane starts its thread when warmed or on the first backup. */
 export function createDumpRunner(mode: DataPlaneMode, logger?: Logger): DumpRunner {
   return mode === 'thread' ? new DataPlane(logger ? { logger } : {}) : inlineDumpRunner();
 }

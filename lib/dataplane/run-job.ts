@@ -18,6 +18,8 @@ export interface DumpRunOptions {
 export interface DumpRunner {
   readonly mode: 'inline' | 'thread';
   run(job: DumpJob, options: DumpRunOptions): Promise<DumpResult>;
+  /** Starts what the first backup would otherwise wait for. */
+  warm?(): void;
   close(): Promise<void>;
 }
 
