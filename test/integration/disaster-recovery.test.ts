@@ -127,9 +127,11 @@ function rebuildChecks(world: () => DisasterWorld, segments: () => WalSegmentRow
         ]),
     },
     {
-      what: 'every rebuild is audited, and giving the passwords back changes no backup row',
-      at: /hindsight db update ledger/,
+      what: 'every rebuild is audited; shop backs up to both storages again; no backup row changed',
+      at: /hindsight db storages shop bucket,nas/,
       after: async () => {
+        const shop = await catalog((c) => c.findDatabase('shop'));
+        assert.deepEqual(shop?.storageNames.sort(), ['bucket', 'nas']);
         const audited = await catalog((c) =>
           c.pool.query<{ n: number }>(
             "select count(*)::int as n from audit_log where action = 'catalog.rebuild' and outcome = 'ok'",
@@ -188,8 +190,7 @@ describe('a lost host, recovered by docs/disaster-recovery.md: the catalog resto
     await world.newHost.stopArchiver('ledger');
     lostSegments = await world.newHost.open(({ runtime }) => runtime.catalog.wal.segmentsOf('ledger'));
     assert.ok(lostSegments.length > 0, 'the host had archived WAL of ledger');
-    await shell.interrupt();
-    await stopRestoredServer(world.settingsUsed.RESTORE_DIR!);
+    await Promise.all([shell.interrupt(), stopRestoredServer(world.settingsUsed.RESTORE_DIR!)]);
     await rm(world.settingsUsed.RESTORE_DIR!, { recursive: true, force: true });
     await world.newHost.lose();
   });
