@@ -5,9 +5,9 @@
  * (1) The guide's main path: on a new host that has only the key file and the storages, the key put
  * in place, `npm start`, the catalog restored from its own backup, `npm start` restarted, a logical
  * and a point-in-time restore.
- * (2) That host is lost in turn; a new one starts as in step 2 and the guide's rebuild path runs:
- * `catalog rebuild` from the bucket, then from the second storage (which adds only its copies), then
- * the bucket again (nothing new), the passwords given back, and both restores.
+ * (2) That host loses its catalog database in turn, and the guide's rebuild path runs beside the same
+ * `npm start`: `catalog rebuild` from the bucket, then from the second storage (which adds only its
+ * copies), then the bucket again (nothing new), the passwords given back, and both restores.
  * After each recovery the logical restore must hold every row of the source, table by table, and the
  * point-in-time restore the row written before the moment and not the one after.
  */
@@ -30,20 +30,14 @@ const guide = parseGuide(markdown);
 const startBlocks = blocksOfSection(markdown, guide, '2. Put the key file in place');
 const rebuildBlocks = blocksOfSection(markdown, guide, 'No catalog backup in the storage?');
 const mainPath = { blocks: guide.blocks.filter((b) => !rebuildBlocks.includes(b)) };
-const rebuildPath = { blocks: [...startBlocks, ...rebuildBlocks] };
+assert.ok(
+  startBlocks.some((b) => b.keepsRunning),
+  'step 2 starts npm start',
+);
 
-/** The checks both paths make after `npm start`, and after each restore (the database restored into named by the block). */
-function startAndRestoreChecks(world: () => DisasterWorld): Check[] {
+/** The checks both paths make after each restore: the database restored into is the one the restore names. */
+function restoreChecks(world: () => DisasterWorld): Check[] {
   return [
-    {
-      what: 'npm start comes up under the key put in place, not a key of its own',
-      at: /^npm start$/m,
-      after: async (result) => {
-        assert.doesNotMatch(result.output, /created .*secret\.key/);
-        const inUse = (await readFile(`${world().newHost.dataDir}/secret.key`, 'utf8')).trim();
-        assert.equal(inUse, (await readFile(world().settingsUsed.KEY_FILE!, 'utf8')).trim());
-      },
-    },
     {
       what: 'the logical restore holds every row of the source, table by table',
       at: /hindsight restore shop --backup/,
@@ -69,7 +63,16 @@ function mainChecks(world: () => DisasterWorld): Check[] {
   const names = (w: DisasterWorld) =>
     w.newHost.open(async ({ runtime }) => (await runtime.catalog.listDatabases()).map((d) => d.name).sort());
   return [
-    ...startAndRestoreChecks(world),
+    ...restoreChecks(world),
+    {
+      what: 'npm start comes up under the key put in place, not a key of its own',
+      at: /^npm start$/m,
+      after: async (result) => {
+        assert.doesNotMatch(result.output, /created .*secret\.key/);
+        const inUse = (await readFile(`${world().newHost.dataDir}/secret.key`, 'utf8')).trim();
+        assert.equal(inUse, (await readFile(world().settingsUsed.KEY_FILE!, 'utf8')).trim());
+      },
+    },
     {
       what: 'the restored catalog holds both databases, and Temporal its schedules again',
       at: /hindsight catalog restore --storage-config @"\$BUCKET_CONFIG" --key/,
@@ -101,7 +104,7 @@ function rebuildChecks(world: () => DisasterWorld, segments: () => WalSegmentRow
   const copies = () =>
     catalog(async (c) => (await c.listBackups('shop')).map((b) => b.copies.map((k) => [k.storageName, k.status])));
   return [
-    ...startAndRestoreChecks(world),
+    ...restoreChecks(world),
     {
       what: 'the rebuild from the bucket brings back every WAL segment row and the databases without credentials',
       at: /catalog rebuild --storage-config @"\$BUCKET_CONFIG"/,
@@ -185,18 +188,20 @@ describe('a lost host, recovered by docs/disaster-recovery.md: the catalog resto
     'the main path',
   );
 
-  it('loses the new host too: npm start stopped, its catalog and data directory gone', async () => {
+  it("loses the new host's catalog: its database dropped and made again, empty, under the running npm start", async () => {
     // The archiver writes its last index batch as it stops: the rows the rebuild must bring back.
     await world.newHost.stopArchiver('ledger');
     lostSegments = await world.newHost.open(({ runtime }) => runtime.catalog.wal.segmentsOf('ledger'));
     assert.ok(lostSegments.length > 0, 'the host had archived WAL of ledger');
-    await Promise.all([shell.interrupt(), stopRestoredServer(world.settingsUsed.RESTORE_DIR!)]);
+    // The processes of npm start stay up (their pools reconnect to the new database), as they would
+    // when only the catalog database is lost; a fresh npm start would cost the test half a minute
+    // more and exercise step 2 once again. The rebuild path restores into RESTORE_DIR too.
+    await Promise.all([stopRestoredServer(world.settingsUsed.RESTORE_DIR!), world.newHost.emptyCatalog()]);
     await rm(world.settingsUsed.RESTORE_DIR!, { recursive: true, force: true });
-    await world.newHost.lose();
   });
 
   itRunsEveryBlock(
-    rebuildPath,
+    { blocks: rebuildBlocks },
     () => shell,
     rebuildChecks(
       () => world,

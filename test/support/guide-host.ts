@@ -2,9 +2,8 @@
  * The new host a guide brings up with `npm start`: the environment that gives it a data directory,
  * a catalog database and ports of its own (so that it never meets the checkout's data/ or another
  * test's servers), and the test's own look at it while it runs. The guide's blocks start and stop
- * it; the test only reads it, and loses it between two drills.
+ * it; the test only reads it, and loses its catalog between two drills.
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../../lib/config.ts';
@@ -67,12 +66,6 @@ export class NpmStartHost {
     } finally {
       await admin.end();
     }
-  }
-
-  /** The host lost (after `npm start` stopped): its catalog emptied, its data directory (key, Temporal) gone. */
-  async lose(): Promise<void> {
-    await this.emptyCatalog();
-    await rm(this.dataDir, { recursive: true, force: true });
   }
 }
 
