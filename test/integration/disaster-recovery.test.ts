@@ -40,7 +40,7 @@ function restoreChecks(world: () => DisasterWorld): Check[] {
   return [
     {
       what: 'the logical restore holds every row of the source, table by table',
-      at: /hindsight restore shop --backup/,
+      at: /hindsight restore shop .*--to-database/,
       after: async (result) => {
         const into = /restored backup \S+ into postgres:\/\/\S+\/(\w+): /.exec(result.output)?.[1];
         assert.ok(into, `the restore names the database it restored into:\n${result.output}`);
@@ -60,8 +60,6 @@ function restoreChecks(world: () => DisasterWorld): Check[] {
 }
 
 function mainChecks(world: () => DisasterWorld): Check[] {
-  const names = (w: DisasterWorld) =>
-    w.newHost.open(async ({ runtime }) => (await runtime.catalog.listDatabases()).map((d) => d.name).sort());
   return [
     ...restoreChecks(world),
     {
@@ -86,21 +84,19 @@ function mainChecks(world: () => DisasterWorld): Check[] {
     {
       what: 'after the restart the new host archives ledger again from the restored catalog',
       at: /^npm start$/m,
-      after: async () => {
-        if ((await names(world())).length === 0) return; // the first start: nothing restored yet
-        const state = await world().newHost.open(async ({ client }) =>
-          client.workflow.getHandle(walArchiverId('ledger')).describe(),
-        );
-        assert.equal(state.status.name, 'RUNNING');
-      },
+      after: () =>
+        world().newHost.open(async ({ runtime, client }) => {
+          if ((await runtime.catalog.listDatabases()).length === 0) return; // the first start: nothing restored yet
+          const state = await client.workflow.getHandle(walArchiverId('ledger')).describe();
+          assert.equal(state.status.name, 'RUNNING');
+        }),
     },
   ];
 }
 
 /** What the rebuild path must leave in the catalog, block by block (`segments`: the lost host's WAL rows). */
 function rebuildChecks(world: () => DisasterWorld, segments: () => WalSegmentRow[]): Check[] {
-  const catalog = <T>(look: (c: Runtime['catalog']) => Promise<T>) =>
-    world().newHost.open(({ runtime }) => look(runtime.catalog));
+  const catalog = <T>(look: (c: Runtime['catalog']) => Promise<T>) => world().newHost.catalog(look);
   const copies = () =>
     catalog(async (c) => (await c.listBackups('shop')).map((b) => b.copies.map((k) => [k.storageName, k.status])));
   return [
@@ -191,7 +187,7 @@ describe('a lost host, recovered by docs/disaster-recovery.md: the catalog resto
   it("loses the new host's catalog: its database dropped and made again, empty, under the running npm start", async () => {
     // The archiver writes its last index batch as it stops: the rows the rebuild must bring back.
     await world.newHost.stopArchiver('ledger');
-    lostSegments = await world.newHost.open(({ runtime }) => runtime.catalog.wal.segmentsOf('ledger'));
+    lostSegments = await world.newHost.catalog((c) => c.wal.segmentsOf('ledger'));
     assert.ok(lostSegments.length > 0, 'the host had archived WAL of ledger');
     // The processes of npm start stay up (their pools reconnect to the new database), as they would
     // when only the catalog database is lost; a fresh npm start would cost the test half a minute

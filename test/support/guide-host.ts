@@ -48,6 +48,16 @@ export class NpmStartHost {
     }
   }
 
+  /** The host's catalog alone, opened for one look and closed again. */
+  async catalog<T>(look: (catalog: Runtime['catalog']) => Promise<T>): Promise<T> {
+    const runtime = await openRuntime(this.config, { migrate: false });
+    try {
+      return await look(runtime.catalog);
+    } finally {
+      await runtime.close();
+    }
+  }
+
   /** Stops `database`'s WAL archiver, which writes its last index batch as it stops. */
   async stopArchiver(database: string): Promise<void> {
     await this.open(async ({ client }) => {
