@@ -1,19 +1,21 @@
 /**
  * The world docs/disaster-recovery.md is followed in. Before the guide: an old host (a platform with
  * a worker) backs up `shop` logically and archives `ledger` for PITR with a row written before and
- * one after a moment T, into a local "bucket" outside the host; a catalog backup runs; then the old
- * host's catalog database is dropped and everything of it stopped. The guide then runs on a new host:
- * a fresh platform whose only inheritance is the key file (and the bucket). After the guide the new
- * host loses its catalog in turn, and is rebuilt from the bucket alone (`catalog rebuild`).
+ * one after a moment T, into a local "bucket" outside the host (and `shop` into a second storage,
+ * "nas", too); a catalog backup runs; then the old host's catalog database is dropped and everything
+ * of it stopped. The guide then runs on a new host that `npm start` brings up from the key file
+ * alone (test/support/guide-host.ts). After the guide the new host is lost in turn, and a new one is
+ * rebuilt from the storages alone (`catalog rebuild`).
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
 import { connect, quoteIdent, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { systemActor } from '../../services/authz.ts';
 import { CatalogBackupService } from '../../services/catalog-backup/service.ts';
+import { newNpmStartHost, type NpmStartHost } from './guide-host.ts';
 import { tableHashes } from './guide-platform.ts';
 import { createFilledDatabase, startPlatform, startTestCluster, type Platform } from './platform.ts';
 import { assertSameTables } from './seeded-platform.ts';
@@ -37,9 +39,12 @@ export class DisasterWorld {
   readonly source: LocalCluster;
   readonly shop: PgTarget;
   readonly ledger: PitrSource;
-  newHost: Platform | undefined;
+  /** The host the guide's `npm start` runs: its environment, and the test's look at it. */
+  newHost!: NpmStartHost;
   /** The old host's backup of `shop`, the one every logical restore of the drill restores. */
   shopBackupId = '';
+  /** The values the guide's settings blocks ask for, as this test sets them. */
+  settingsUsed: Record<string, string> = {};
   /** The old host's servers stopping, after its catalog is lost. */
   oldHostGone: Promise<void> = Promise.resolve();
 
@@ -54,31 +59,47 @@ export class DisasterWorld {
     return { type: 'local', path: path.join(this.dir, 'bucket') };
   }
 
+  /** The second storage `shop`'s backups go to. */
+  get nas(): { type: 'local'; path: string } {
+    return { type: 'local', path: path.join(this.dir, 'nas') };
+  }
+
+  /** A settings file the reader keeps: written with the owner's permissions only. */
+  private async keep(name: string, content: string): Promise<string> {
+    const file = path.join(this.dir, name);
+    await writeFile(file, content, { mode: 0o600 });
+    return file;
+  }
+
   /** The reader's settings of the guide, pointing at this world. */
   async settings(moment: Date, keyHex: string): Promise<Record<string, string>> {
-    const bucketConfig = path.join(this.dir, 'bucket.json');
-    await writeFile(bucketConfig, JSON.stringify(this.bucket));
-    const keyFile = path.join(this.dir, 'offline-secret.key');
-    await writeFile(keyFile, `${keyHex}\n`, { mode: 0o600 });
+    const withoutPassword = (t: PgTarget) => `postgres://${t.user}@${t.host}:${t.port}/${t.database}`;
     return {
-      BUCKET_CONFIG: bucketConfig,
-      KEY_FILE: keyFile,
+      KEY_FILE: await this.keep('offline-secret.key', `${keyHex}\n`),
+      BUCKET_CONFIG: await this.keep('bucket.json', JSON.stringify(this.bucket)),
       RESTORE_TIME: moment.toISOString(),
       RESTORE_DIR: path.join(this.dir, 'ledger-before'),
+      SECOND_STORAGE_CONFIG: await this.keep('nas.json', JSON.stringify(this.nas)),
+      SHOP_URL: withoutPassword(this.shop),
+      SHOP_PASSWORD_FILE: await this.keep('shop.password', `${this.shop.password}\n`),
+      LEDGER_URL: withoutPassword(this.ledger.target),
+      LEDGER_PASSWORD_FILE: await this.keep('ledger.password', `${this.ledger.target.password}\n`),
     };
   }
 
-  /** The new host's terminal: its configuration and a `hindsight` on PATH. */
-  async shellEnv(host: Platform, settings: Record<string, string>): Promise<Record<string, string>> {
+  /** The new host's terminals: its environment (data directory, catalog, ports) and a `hindsight` on PATH. */
+  async shellEnv(settings: Record<string, string>): Promise<Record<string, string>> {
     const bin = path.join(this.dir, 'bin');
     await mkdir(bin, { recursive: true });
     const cli = path.resolve('bin/hindsight.mjs');
     await writeFile(path.join(bin, 'hindsight'), `#!/bin/sh\nexec '${process.execPath}' '${cli}' "$@"\n`, {
       mode: 0o755,
     });
+    // The test runner's own variables stay with it: npm start's processes are not test processes.
+    const { NODE_TEST_CONTEXT: _runner, ...inherited } = process.env as Record<string, string>;
     return {
-      ...(process.env as Record<string, string>),
-      ...host.configEnv,
+      ...inherited,
+      ...this.newHost.env,
       PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
       ...settings,
     };
@@ -106,16 +127,9 @@ export class DisasterWorld {
     );
   }
 
+  /** Everything but the new host, which its `npm start` stops (GuideShell.interrupt) before this. */
   async stop(): Promise<void> {
     await this.oldHostGone;
-    if (this.newHost) {
-      await stopArchiver(this.newHost, 'ledger');
-      await this.newHost.client.workflow
-        .getHandle('walchain/ledger')
-        .terminate('drill over')
-        .catch(() => undefined);
-      await this.newHost.stop();
-    }
     await this.source.stop('immediate').catch(() => undefined);
     await rm(this.dir, { recursive: true, force: true });
   }
@@ -146,6 +160,8 @@ export async function startDisasterWorld(): Promise<DisasterWorld> {
     await ledgerSource(source),
   );
   await mkdir(world.bucket.path, { recursive: true });
+  await mkdir(world.nas.path, { recursive: true });
+  world.newHost = await newNpmStartHost(path.join(dir, 'new-host'), source);
   return world;
 }
 
@@ -168,11 +184,12 @@ async function enableArchiving(host: Platform, source: PitrSource): Promise<void
 /** The old host's life: backups of both databases, a moment T between two rows, a catalog backup. */
 async function liveOldHost(world: DisasterWorld, host: Platform): Promise<Date> {
   await host.ops.saveStorage('bucket', world.bucket);
-  for (const [name, target] of [
-    ['shop', world.shop],
-    ['ledger', world.ledger.target],
+  await host.ops.saveStorage('nas', world.nas);
+  for (const [name, target, storages] of [
+    ['shop', world.shop, ['bucket', 'nas']],
+    ['ledger', world.ledger.target, ['bucket']],
   ] as const)
-    await host.ops.addDatabase({ name, url: targetUrl(target), storages: ['bucket'], verifyAfterBackup: false });
+    await host.ops.addDatabase({ name, url: targetUrl(target), storages: [...storages], verifyAfterBackup: false });
   const backup = await (await host.ops.startBackup('shop')).result();
   assert.equal(backup.status, 'complete', 'the old host backs shop up');
   world.shopBackupId = backup.backupId;
@@ -187,8 +204,11 @@ async function liveOldHost(world: DisasterWorld, host: Platform): Promise<Date> 
   const taken = await new CatalogBackupService(host.services.ctx).backupNow(systemActor, { wait: true });
   assert.deepEqual(
     taken.outcome?.copies.map((c) => [c.storage, c.status]),
-    [['bucket', 'complete']],
-    'the catalog backup reaches the storage that holds backups',
+    [
+      ['bucket', 'complete'],
+      ['nas', 'complete'],
+    ],
+    'the catalog backup reaches both storages that hold backups',
   );
   return moment;
 }
@@ -237,27 +257,4 @@ export async function runAndLoseOldHost(
     await host.stop();
     throw error;
   }
-}
-
-async function onServer(target: PgTarget, sql: string): Promise<void> {
-  const client = await connect('test server', { ...target, database: 'postgres' });
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-/**
- * The host's catalog lost: its database dropped (an empty one in its place), its data directory
- * emptied but for the key. The worker keeps nothing of its own (it only polls Temporal), so it stays
- * up and meets the new catalog as a new host's worker would.
- */
-export async function loseCatalog(host: Platform): Promise<void> {
-  const catalogTarget = host.cluster.target('catalog');
-  await onServer(catalogTarget, 'drop database catalog with (force)');
-  await onServer(catalogTarget, 'create database catalog');
-  for (const entry of await readdir(host.config.dataDir))
-    if (path.join(host.config.dataDir, entry) !== host.config.secretKeyFile)
-      await rm(path.join(host.config.dataDir, entry), { recursive: true, force: true });
 }

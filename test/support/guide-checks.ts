@@ -21,11 +21,18 @@ export interface Check {
   ran?: boolean;
 }
 
+/** Runs the block: to its end, or (one that keeps running) until it has printed what the guide shows. */
+function execute(shell: GuideShell, block: GuideBlock): Promise<BlockResult> {
+  if (!block.keepsRunning) return shell.run(block);
+  const shown = block.output?.text;
+  return shell.startRunning(block, (output) => shown === undefined || matchOutput(shown, output).ok);
+}
+
 /** Runs one block with the checks around it: its exit code and its output must be what the guide says. */
 export async function runBlock(shell: GuideShell, block: GuideBlock, checks: Check[], t: TestContext): Promise<void> {
   const found = checks.filter((c) => c.at.test(block.code));
   for (const check of found) await check.before?.();
-  const result = await shell.run(block);
+  const result = await execute(shell, block);
   if (showOutput) t.diagnostic(`exit ${result.code}\n${result.output}`);
   const where = `guide line ${block.line}`;
   if (block.fails) assert.notEqual(result.code, 0, `${where} is shown failing, but exited 0:\n${result.output}`);
@@ -41,10 +48,16 @@ export async function runBlock(shell: GuideShell, block: GuideBlock, checks: Che
 }
 
 /**
- * One test per runnable block of the guide, in order (a block after a failed one is skipped, saying
- * which failed), then one that every check ran: a guide that stops running a command fails.
+ * One test per runnable block of the guide (or of one of its paths), in order (a block after a failed
+ * one is skipped, saying which failed), then one that every check ran: a guide that stops running a
+ * command fails.
  */
-export function itRunsEveryBlock(guide: Guide, shell: () => GuideShell, checks: Check[]): void {
+export function itRunsEveryBlock(
+  guide: Pick<Guide, 'blocks'>,
+  shell: () => GuideShell,
+  checks: Check[],
+  path = 'the guide',
+): void {
   let failedAt: number | undefined;
   for (const block of guide.blocks) {
     const title = `line ${block.line}: ${block.code.split('\n').find((l) => l.trim() && !l.startsWith('#'))}`;
@@ -58,7 +71,7 @@ export function itRunsEveryBlock(guide: Guide, shell: () => GuideShell, checks: 
       }
     });
   }
-  it('made every data check at the block it belongs to', (t) => {
+  it(`made every data check of ${path} at the block it belongs to`, (t) => {
     if (failedAt !== undefined) return t.skip(`the block at line ${failedAt} failed`);
     assert.deepEqual(
       checks.filter((c) => !c.ran).map((c) => c.what),

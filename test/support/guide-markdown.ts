@@ -3,6 +3,9 @@
  *
  * - ```` ```sh title="run" ```` — commands the test runs with bash; they must exit 0;
  * - ```` ```sh title="run: fails" ```` — commands shown as a mistake; they must exit non-zero;
+ * - ```` ```sh title="run: keeps running" ```` — a command that runs in a terminal of its own until
+ *   Ctrl-C (`npm start`): the test starts it and goes on once it has printed what its output block
+ *   shows; a later such block first stops it with Ctrl-C, as a reader restarting it does;
  * - ```` ```text title="output" ```` — right after a runnable block: what it prints (stdout and
  *   stderr together), with `…` for what changes from run to run (test/support/guide-match.ts);
  * - ```` ```sh title="settings" ```` — the variables the reader sets for the guide (`export NAME=…`);
@@ -17,6 +20,8 @@ export interface GuideBlock {
   code: string;
   /** The command is shown failing on purpose. */
   fails: boolean;
+  /** The command keeps running, in a terminal of its own, until Ctrl-C (absent: it ends by itself). */
+  keepsRunning?: true;
   /** What the guide shows it printing, when it shows anything. */
   output?: { line: number; text: string };
 }
@@ -49,6 +54,7 @@ function fences(markdown: string): Fence[] {
 
 const RUN = 'sh title="run"';
 const RUN_FAILS = 'sh title="run: fails"';
+const RUN_KEEPS_RUNNING = 'sh title="run: keeps running"';
 const OUTPUT = 'text title="output"';
 const SETTINGS = 'sh title="settings"';
 
@@ -63,8 +69,13 @@ export function parseGuide(markdown: string): Guide {
   const settings: string[] = [];
   let previous: Fence | undefined;
   for (const fence of fences(markdown)) {
-    if (fence.info === RUN || fence.info === RUN_FAILS) {
-      blocks.push({ line: fence.line, code: fence.body, fails: fence.info === RUN_FAILS });
+    if (fence.info === RUN || fence.info === RUN_FAILS || fence.info === RUN_KEEPS_RUNNING) {
+      blocks.push({
+        line: fence.line,
+        code: fence.body,
+        fails: fence.info === RUN_FAILS,
+        ...(fence.info === RUN_KEEPS_RUNNING && { keepsRunning: true as const }),
+      });
     } else if (fence.info === OUTPUT) {
       const last = blocks.at(-1);
       if (!last || previous?.line !== last.line || last.output)
@@ -78,4 +89,17 @@ export function parseGuide(markdown: string): Guide {
     previous = fence;
   }
   return { blocks, settings };
+}
+
+/**
+ * The runnable blocks of the section whose `## ` heading starts with `heading` (up to the next
+ * `## ` heading): a guide's alternative path, run on its own.
+ */
+export function blocksOfSection(markdown: string, guide: Guide, heading: string): GuideBlock[] {
+  const lines = markdown.split('\n');
+  const from = lines.findIndex((l) => l.startsWith(`## ${heading}`));
+  if (from < 0) throw new Error(`the guide has no section "## ${heading}…"`);
+  const next = lines.findIndex((l, i) => i > from && l.startsWith('## '));
+  const to = next < 0 ? lines.length : next;
+  return guide.blocks.filter((b) => b.line > from && b.line <= to);
 }

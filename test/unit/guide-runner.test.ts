@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -41,4 +41,31 @@ describe('the shell a guide runs in', () => {
     await shell.run(block('LEFT=here\nfalse\nLEFT=never'));
     assert.equal((await shell.run(block('echo "$LEFT"'))).output, 'here\n');
   });
+
+  it('runs a block that keeps running until ready, leaves the next block its own state, and stops it all on Ctrl-C', async () => {
+    await shell.run(block('MARK=kept'));
+    const pidFile = path.join(dir, 'sleeper.pid');
+    const serve = {
+      ...block(
+        `MARK=overwritten\nbash -c "echo \\$\\$ > '${pidFile}'; printf 'starting\\n\\033[32mready\\033[39m\\n'; exec sleep 300"`,
+      ),
+      keepsRunning: true as const,
+    };
+    const started = await shell.startRunning(serve, (output) => output.includes('ready'));
+    assert.deepEqual(started, { code: 0, output: 'starting\nready\n' }, 'ready, its colours stripped');
+    const sleeper = Number((await readFile(pidFile, 'utf8').catch(() => '0')).trim());
+    assert.ok(sleeper > 0 && alive(sleeper), 'the program it started runs on');
+    await shell.interrupt();
+    assert.equal(alive(sleeper), false, 'Ctrl-C reached the whole group');
+    assert.equal((await shell.run(block('echo "$MARK"'))).output, 'kept\n');
+  });
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
