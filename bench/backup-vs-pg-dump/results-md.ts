@@ -4,6 +4,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { median } from '../settings.ts';
 import type { DumpRun, HindsightRun } from './contenders.ts';
+import { dumpCompressionPlan } from '../../lib/backup/compress.ts';
 import { MIB } from './report-format.ts';
 
 export interface MajorResult {
@@ -26,6 +27,14 @@ const runsText = (runs: Array<{ seconds: number }>) => runs.map((r) => r.seconds
 const met = (value: number, target: number) =>
   `${value.toFixed(3)} (≤ ${target}: ${value <= target ? 'met' : 'MISSED'})`;
 
+/** What Hindsight runs with this pg_dump major. */
+function pipelineOf(major: number): string {
+  const plan = dumpCompressionPlan(major);
+  return plan.zstdArgs
+    ? `\`pg_dump ${plan.pgDumpFlag} \\| zstd ${plan.zstdArgs.join(' ')}\``
+    : `\`pg_dump ${plan.pgDumpFlag}\``;
+}
+
 function rowsFor(r: MajorResult): string[] {
   const target = targetsFor(r.major);
   const base = { seconds: seconds(r.baseline), bytes: median(r.baseline.map((b) => b.bytes)) };
@@ -33,7 +42,7 @@ function rowsFor(r: MajorResult): string[] {
   const rss = Math.max(...r.hindsight.map((h) => (h.rssPeakBytes - h.rssBeforeBytes) / MIB));
   return [
     `| ${r.pgDumpVersion} | \`pg_dump -Fc ${r.pgDumpFlag}\` → /dev/null | ${base.seconds.toFixed(2)} s | ${runsText(r.baseline)} | 1 | ${base.bytes} B | 1 | — |`,
-    `| ${r.pgDumpVersion} | Hindsight → local (\`-Z0 \\| zstd -5 -T2\`, encrypted) | ${mine.seconds.toFixed(2)} s | ${runsText(r.hindsight)} | ${met(mine.seconds / base.seconds, target.time)} | ${mine.bytes} B | ${met(mine.bytes / base.bytes, target.size)} | ${rss.toFixed(1)} MiB |`,
+    `| ${r.pgDumpVersion} | Hindsight → local (${pipelineOf(r.major)}, encrypted) | ${mine.seconds.toFixed(2)} s | ${runsText(r.hindsight)} | ${met(mine.seconds / base.seconds, target.time)} | ${mine.bytes} B | ${met(mine.bytes / base.bytes, target.size)} | ${rss.toFixed(1)} MiB |`,
   ];
 }
 

@@ -228,8 +228,8 @@ export interface DumpCompressionInside {
 
 /**
  * pg_dump's own compression (inside the archive): zstd needs pg_dump 16 or newer, older tools use
- * gzip at the same level. Logical backups compress outside pg_dump (lib/backup/compress.ts) unless
- * asked otherwise; the catalog's own backup and the benchmark's baseline use this.
+ * gzip at the same level. Logical backups by pg_dump before 16 compress outside it instead
+ * (lib/backup/compress.ts); the catalog's own backup and the benchmark's baseline use this.
  */
 export function dumpCompressionFor(pgDumpMajor: number): DumpCompressionInside {
   return pgDumpMajor >= 16

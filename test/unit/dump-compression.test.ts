@@ -30,14 +30,23 @@ const pieces = (data: Buffer, size: number): Buffer[] =>
   Array.from({ length: Math.ceil(data.length / size) }, (_, i) => data.subarray(i * size, (i + 1) * size));
 
 describe('where a dump is compressed', () => {
-  it('outside pg_dump by default, with zstd 5 over an uncompressed archive, for old and new pg_dump alike', () => {
-    for (const major of [13, 15, 16, 17, 18]) {
+  it('outside pg_dump by default where pg_dump would gzip: zstd 5 over an uncompressed archive', () => {
+    for (const major of [13, 14, 15]) {
       const plan = dumpCompressionPlan(major);
       assert.equal(plan.where, 'outside');
       assert.equal(plan.pgDumpFlag, '--compress=0');
       assert.deepEqual(plan.zstdArgs, ['-5', '-T2', '-q', '-c']);
       assert.deepEqual(manifestCompression(plan), { algorithm: 'zstd', level: 5, where: 'outside' });
     }
+  });
+
+  it('inside by default from pg_dump 16, whose own zstd 5 measured smaller and cheaper', () => {
+    for (const major of [16, 17, 18]) {
+      const plan = dumpCompressionPlan(major);
+      assert.deepEqual([plan.where, plan.pgDumpFlag, plan.zstdArgs], ['inside', '--compress=zstd:5', undefined]);
+      assert.deepEqual(manifestCompression(plan), { algorithm: 'zstd', level: 5, where: 'inside' });
+    }
+    assert.equal(dumpCompressionPlan(17, 'outside').pgDumpFlag, '--compress=0', 'outside on request');
   });
 
   it('inside, on request, as pg_dump did it before: gzip 5 before 16, zstd 5 from 16, no zstd process', () => {
@@ -155,7 +164,7 @@ describe('pg_dump piped into zstd', () => {
       process.execPath,
       ['-e', "process.stderr.write('pg_dump: error: permission denied for table t\\n'); process.exit(1)"],
       { PATH: process.env.PATH },
-      dumpCompressionPlan(17),
+      dumpCompressionPlan(17, 'outside'),
     );
     for await (const _ of child.stdout);
     assert.equal((await child.exited).code, 1);
