@@ -5,12 +5,14 @@
  * identity in the object's header is printed on stderr, so that a person can see which backup a
  * file really is; with --expect, any other object is refused before a byte is written.
  * WAL files, base backups and their manifests, stored zstd-compressed, come out decompressed
- * (their identity says what they are); logical dumps and archive records come out as stored.
+ * (their identity says what they are); a logical dump comes out as the archive pg_restore reads
+ * (decompressed when it was compressed outside pg_dump); archive records come out as stored.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { PassThrough, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ArchiveDecoder } from '../lib/backup/compress-decoder.ts';
 import { decodeHeader } from '../lib/crypto/backup-header.ts';
 import { DecryptStream, type BackupHeader, type DecryptionKey } from '../lib/crypto/chunked-gcm.ts';
 import { describeIdentity, identityForObjectKey, type ObjectIdentity } from '../lib/crypto/object-identity.ts';
@@ -75,7 +77,10 @@ async function claimedIdentity(file: string): Promise<ObjectIdentity | undefined
   }
 }
 
-/** file → decrypt → (zstd -d for compressed PITR objects) → sink; the decryption's error is the one reported. */
+/**
+ * file → decrypt → (zstd -d for compressed PITR objects, and for logical dumps whose plaintext is a
+ * zstd stream) → sink; the decryption's error is the one reported.
+ */
 async function decodeTo(file: string, decrypt: DecryptStream, sinks: Writable[]): Promise<void> {
   const identity = await claimedIdentity(file);
   const zstd =
@@ -84,6 +89,7 @@ async function decodeTo(file: string, decrypt: DecryptStream, sinks: Writable[])
     createReadStream(file),
     decrypt,
     ...(zstd ? [zstd.stage] : []),
+    ...(identity?.kind === 'logical-backup' ? [new ArchiveDecoder({ what: file })] : []),
     ...sinks,
   ];
   const [piped, exited] = await Promise.allSettled([pipeline(stages), zstd?.exited]);

@@ -3,9 +3,9 @@ import os from 'node:os';
 import { median } from '../settings.ts';
 import type { HindsightRun } from './contenders.ts';
 import { DESTINATIONS, type DestinationName, type Measurements } from './measure.ts';
+import { targetsFor } from './results-md.ts';
 import { fmtBytes, fmtOptional, fmtSeconds, medianOf, MIB, printTable, verdict } from './report-format.ts';
 
-const TARGET_RATIO = 1.05;
 const TARGET_RSS_MIB = 32;
 
 type Row = [string, string, string?];
@@ -46,7 +46,9 @@ function destinationSummary(
   name: DestinationName,
   runs: HindsightRun[],
   pgDumpSeconds: number,
+  pgDumpMajor: number,
 ): { rows: Row[]; result: unknown } {
+  const TARGET_RATIO = targetsFor(pgDumpMajor).time;
   const seconds = median(runs.map((r) => r.seconds));
   const activitySeconds = medianOf(runs, (r) => r.activitySeconds ?? undefined);
   const ratio = seconds / pgDumpSeconds;
@@ -116,7 +118,7 @@ export function summarize(
   for (const name of settings.destinations) {
     const runs = m.hindsight[name] ?? [];
     if (runs.length === 0) continue;
-    const summary = destinationSummary(name, runs, pgDumpSeconds);
+    const summary = destinationSummary(name, runs, pgDumpSeconds, compression.name === 'gzip' ? 15 : 16);
     rows.push(...summary.rows);
     perDestination[name] = summary.result;
   }

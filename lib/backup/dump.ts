@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import type pg from 'pg';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,13 +7,19 @@ import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, libpqChildEnv, serverInfo, type PgTarget } from '../pg/connection.ts';
 import { countRows, type TableRowCount } from '../pg/row-counts.ts';
-import { dumpCompressionFor, toolFor } from '../pg/tools.ts';
+import { toolFor } from '../pg/tools.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { writeJsonObject } from '../storage/shared/json-object.ts';
 import { readSystemIdentifier } from './adopt-match.ts';
 import { ByteMeter } from './byte-meter.ts';
 import { FanOut, failBranch, type Branch } from './fan-out.ts';
-import { stderrTail, waitForExit } from './child-process.ts';
+import {
+  dumpCompressionPlan,
+  manifestCompression,
+  type CompressionChoice,
+  type DumpCompressionPlan,
+} from './compress.ts';
+import { spawnDumpProcess } from './compress-process.ts';
 import { backupObjectKey, manifestKey, rolesObjectKey } from './ids.ts';
 import type { BackupManifest } from './manifest.ts';
 import { readDatabaseRoles } from './roles.ts';
@@ -51,6 +56,8 @@ export interface DumpOptions {
   signal?: AbortSignal;
   onProgress?: (progress: DumpProgress) => void;
   chunkSize?: number;
+  /** Where the dump is compressed (lib/backup/compress.ts); `auto`, the default, is the measured choice. */
+  compression?: CompressionChoice;
 }
 
 /** Reads pg_dump's complaint and names the cause a user can fix. */
@@ -174,7 +181,7 @@ async function openBranches(
 
 interface DumpRun {
   pgDumpPath: string;
-  compressionFlag: string;
+  compression: DumpCompressionPlan;
   snapshot: string;
   client: pg.Client;
   branches: Branch[];
@@ -191,14 +198,10 @@ interface DumpStreams {
 /** Runs pg_dump in the exported snapshot into the fan-out while the row counts are taken in that snapshot. */
 async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<DumpStreams> {
   const { databaseName, backupId, target, key } = options;
-  const args = ['--format=custom', run.compressionFlag, `--snapshot=${run.snapshot}`, '--no-password'];
-  const child = spawn(run.pgDumpPath, args, {
-    env: libpqChildEnv(target),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stderr = stderrTail(child);
-  const exited = waitForExit(child);
-  const abortChild = () => child.kill('SIGTERM');
+  const args = ['--format=custom', run.compression.pgDumpFlag, `--snapshot=${run.snapshot}`, '--no-password'];
+  const child = spawnDumpProcess(run.pgDumpPath, args, libpqChildEnv(target), run.compression);
+  const { stderr, exited } = child;
+  const abortChild = () => child.kill();
   options.signal?.addEventListener('abort', abortChild, { once: true });
 
   const dumpMeter = new ByteMeter();
@@ -228,7 +231,7 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
     ]);
     rowCounts = counts;
   } catch (error) {
-    child.kill('SIGTERM');
+    child.kill();
     const { code, signal } = await exited.catch(() => ({ code: null, signal: null }));
     if (options.signal?.aborted) throw new HindsightError('tool_failed', `backup of "${databaseName}" was cancelled`);
     // pg_dump complains about its closed output when the storages went away: the storages are the cause.
@@ -240,6 +243,9 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
     options.signal?.removeEventListener('abort', abortChild);
   }
   const { code, signal } = await exited;
+  // A compressor that failed breaks pg_dump's pipe: its own failure is the cause to report.
+  const compressorFailure = await child.compressor;
+  if (compressorFailure) throw compressorFailure;
   if (code !== 0) throw explainDumpFailure(databaseName, stderr(), code, signal);
   if (dumpMeter.bytes === 0)
     throw new HindsightError('tool_failed', `database "${databaseName}": pg_dump produced no output`);
@@ -283,7 +289,7 @@ async function abortBranches(branches: Branch[]): Promise<void> {
 }
 
 /**
- * pg_dump -Fc → SHA-256 → AES-256-GCM chunks → every destination at once, with backpressure end to
+ * pg_dump -Fc (→ zstd, lib/backup/compress.ts) → SHA-256 → AES-256-GCM chunks → every destination at once, with backpressure end to
  * end: memory stays at a few chunks per destination whatever the database size, nothing is written
  * to a temporary file, and pg_dump runs once however many storages there are. A destination that
  * fails is dropped and reported; the dump fails only when every destination has failed.
@@ -305,7 +311,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
     // The identifier is read before the snapshot's transaction: a refusal (no right to pg_control_system) must not abort it.
     const [server, systemIdentifier] = [await serverInfo(client), await readSystemIdentifier(client)];
     const pgDump = await toolFor('pg_dump', server.major);
-    const compression = dumpCompressionFor(pgDump.major);
+    const compression = dumpCompressionPlan(pgDump.major, options.compression);
     await client.query('begin isolation level repeatable read read only');
     const snapshot = (await client.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]!.id;
     // The roles its owners and grants name, so that a restore can recreate them (lib/backup/roles.ts).
@@ -316,7 +322,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
     const fanOut = new FanOut(branches);
     const run: DumpRun = {
       pgDumpPath: pgDump.path,
-      compressionFlag: compression.flag,
+      compression,
       snapshot,
       client,
       branches,
@@ -344,7 +350,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
         name: 'pg_dump',
         version: pgDump.version,
         format: 'custom',
-        compression: { algorithm: compression.name, level: compression.level },
+        compression: manifestCompression(compression),
       },
       snapshot,
       dump: { sizeBytes: dumpMeter.bytes, sha256: dumpMeter.sha256 },

@@ -31,7 +31,21 @@ export const manifestSchema = z.object({
     name: z.literal('pg_dump'),
     version: z.string(),
     format: z.literal('custom'),
-    compression: z.object({ algorithm: z.enum(['zstd', 'gzip']), level: z.number() }),
+    compression: z
+      .object({
+        algorithm: z.enum(['zstd', 'gzip']),
+        level: z.number(),
+        /**
+         * `inside`: pg_dump compressed its archive itself, and the decrypted object is the archive.
+         * `outside`: pg_dump wrote it uncompressed into the zstd program, and the decrypted object is
+         * that zstd stream (lib/backup/compress.ts). Absent in manifests of backups taken before
+         * backups were compressed outside pg_dump: those were compressed inside.
+         */
+        where: z.enum(['inside', 'outside']).optional(),
+      })
+      .refine((c) => c.where !== 'outside' || c.algorithm === 'zstd', {
+        message: 'a dump compressed outside pg_dump is compressed with zstd',
+      }),
   }),
   snapshot: z.string(),
   dump: z.object({ sizeBytes: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
@@ -54,3 +68,8 @@ export const manifestSchema = z.object({
 });
 
 export type BackupManifest = z.infer<typeof manifestSchema>;
+
+/** How the decrypted object relates to the archive pg_restore reads (old manifests: inside). */
+export function compressedWhere(manifest: Pick<BackupManifest, 'tool'>): 'inside' | 'outside' {
+  return manifest.tool.compression.where ?? 'inside';
+}

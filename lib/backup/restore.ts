@@ -15,8 +15,10 @@ import { archiveMajorOf, toolFor } from '../pg/tools.ts';
 import { ByteMeter } from './byte-meter.ts';
 import { stderrTail, waitForExit } from './child-process.ts';
 import { ChecksumGate } from './checksum-gate.ts';
+import { ArchiveDecoder } from './compress-decoder.ts';
+import type { CompressionWhere } from './compress.ts';
 import { decryptOptionsFor, streamedChecksumFailure, type BackupExpectation } from './expectation.ts';
-import type { BackupManifest } from './manifest.ts';
+import { compressedWhere, type BackupManifest } from './manifest.ts';
 import { createMissingRoles, WITHOUT_OWNERS, type OwnershipReport, type OwnersOption } from './roles-restore.ts';
 
 /**
@@ -106,7 +108,8 @@ export interface PartialLoad {
 /**
  * storage → SHA-256 of the object → decrypt (authenticates every chunk; an object that is another
  * backup is refused at its header) → SHA-256 of the dump → a gate that keeps the last chunk back
- * until both checksums match the expectation → pg_restore, in one transaction so that a failure
+ * until both checksums match the expectation → zstd -d for a dump compressed outside pg_dump
+ * (lib/backup/compress-decoder.ts) → pg_restore, in one transaction so that a failure
  * leaves the target empty (unless `partial`). Reports what happened instead of throwing, so that
  * callers can keep the exit code and the tool's own words.
  */
@@ -117,6 +120,8 @@ export async function runPgRestore(
     serverMajor: number;
     archiveMajor?: number | undefined;
     partial?: PartialLoad;
+    /** The manifest's `tool.compression.where`; without it, the decrypted bytes' first bytes tell. */
+    compression?: CompressionWhere | undefined;
   },
 ): Promise<PgRestoreRun> {
   const { object: source, key, target, partial } = options;
@@ -158,6 +163,7 @@ export async function runPgRestore(
       new DecryptStream(key, decryptOptionsFor(options.expect)),
       dumpMeter,
       gate,
+      new ArchiveDecoder({ expected: options.compression, what: `object ${options.expect.objectKey}` }),
       child.stdin as Writable,
       options.signal ? { signal: options.signal } : {},
     );
@@ -244,6 +250,7 @@ export async function streamRestoreFromStorage(options: RestoreOptions): Promise
       keepOwners: options.owners !== undefined,
       serverMajor,
       archiveMajor: archiveMajorOf(manifest.tool.version),
+      compression: compressedWhere(manifest),
     });
   } catch (error) {
     source.destroy();

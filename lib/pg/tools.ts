@@ -217,9 +217,22 @@ export async function serverToolOfMajor(
   return match;
 }
 
-/** zstd needs pg_dump 16 or newer; older tools use gzip at the same level. */
-export function dumpCompressionFor(pgDumpMajor: number): { flag: string; name: 'zstd' | 'gzip'; level: number } {
+/** Level 5 for every algorithm: what the benchmark measured as the best trade of time for size. */
+export const DUMP_ZSTD_LEVEL = 5;
+
+export interface DumpCompressionInside {
+  flag: string;
+  name: 'zstd' | 'gzip';
+  level: number;
+}
+
+/**
+ * pg_dump's own compression (inside the archive): zstd needs pg_dump 16 or newer, older tools use
+ * gzip at the same level. Logical backups by pg_dump before 16 compress outside it instead
+ * (lib/backup/compress.ts); the catalog's own backup and the benchmark's baseline use this.
+ */
+export function dumpCompressionFor(pgDumpMajor: number): DumpCompressionInside {
   return pgDumpMajor >= 16
-    ? { flag: '--compress=zstd:5', name: 'zstd', level: 5 }
-    : { flag: '--compress=5', name: 'gzip', level: 5 };
+    ? { flag: `--compress=zstd:${DUMP_ZSTD_LEVEL}`, name: 'zstd', level: DUMP_ZSTD_LEVEL }
+    : { flag: `--compress=${DUMP_ZSTD_LEVEL}`, name: 'gzip', level: DUMP_ZSTD_LEVEL };
 }

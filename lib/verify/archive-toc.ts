@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stderrTail, waitForExit } from '../backup/child-process.ts';
+import { ArchiveDecoder } from '../backup/compress-decoder.ts';
+import { compressedWhere } from '../backup/manifest.ts';
 import type { OpenedBackup } from '../backup/sources.ts';
 import { decryptOptionsFor } from '../backup/expectation.ts';
 import { DecryptStream, type DecryptionKey } from '../crypto/chunked-gcm.ts';
@@ -202,6 +204,7 @@ export async function readArchiveHead(
   await pipeline(
     opened.object,
     new DecryptStream(key, decryptOptionsFor(opened.expect)),
+    new ArchiveDecoder({ expected: compressedWhere(opened.manifest), what: `object ${opened.expect.objectKey}` }),
     child.stdin as Writable,
   ).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_PREMATURE_CLOSE' && error.code !== 'ERR_STREAM_DESTROYED')

@@ -7,6 +7,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { compressedWhere } from '../backup/manifest.ts';
 import { runPgRestore, type PgRestoreRun } from '../backup/restore.ts';
 import type { OpenedBackup } from '../backup/sources.ts';
 import type { DecryptionKey } from '../crypto/chunked-gcm.ts';
@@ -75,6 +76,7 @@ export async function loadAsRestoreRole(options: LoadOptions): Promise<LoadOutco
       target: prepared.target,
       serverMajor: options.major,
       archiveMajor: options.archiveMajor,
+      compression: compressedWhere(opened.manifest),
       partial: { listFile, stderrLimit: STDERR_LIMIT },
       ...(options.signal ? { signal: options.signal } : {}),
     });

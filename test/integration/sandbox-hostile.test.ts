@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
+import { ArchiveDecoder } from '../../lib/backup/compress-decoder.ts';
 import { DecryptStream } from '../../lib/crypto/chunked-gcm.ts';
 import { createProcessSandboxDriver } from '../../lib/sandbox/process.ts';
 import { connect, libpqEnv, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
@@ -102,7 +103,12 @@ async function restoreAsSuperuser(platform: Platform, objectFile: string, databa
     stderr += d.toString();
   });
   const exit = new Promise<number | null>((resolve) => child.once('close', resolve));
-  await pipeline(createReadStream(objectFile), new DecryptStream(platform.runtime.key), child.stdin as Writable);
+  await pipeline(
+    createReadStream(objectFile),
+    new DecryptStream(platform.runtime.key),
+    new ArchiveDecoder({ what: objectFile }),
+    child.stdin as Writable,
+  );
   assert.equal(await exit, 0, `the control restore as superuser succeeds: ${stderr}`);
 }
 
