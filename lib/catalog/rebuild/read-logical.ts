@@ -15,6 +15,7 @@ import {
 import { errorMessage } from '../../errors.ts';
 import { NAME_PATTERN } from '../../names.ts';
 import type { ObjectInfo, StorageDriver } from '../../storage/contract.ts';
+import { READ_CONCURRENCY, mapBounded } from './bounded.ts';
 import type { Unreadable } from './findings.ts';
 import { proveObjectIdentity } from './header-proof.ts';
 
@@ -92,10 +93,13 @@ export async function readLogicalBackups(
 ): Promise<LogicalScan> {
   const sizes = new Map(listing.map((o) => [o.key, o.size]));
   const scan: LogicalScan = { backups: [], unreadable: [] };
-  for (const at of manifestKeysIn(listing)) {
-    const result = await examine(driver, at, sizes, key).catch((error: unknown) => errorMessage(error));
-    if (typeof result === 'string') scan.unreadable.push({ key: at.info.key, reason: result });
+  const manifests = manifestKeysIn(listing);
+  const results = await mapBounded(manifests, READ_CONCURRENCY, (at) =>
+    examine(driver, at, sizes, key).catch((error: unknown) => errorMessage(error)),
+  );
+  results.forEach((result, i) => {
+    if (typeof result === 'string') scan.unreadable.push({ key: manifests[i]!.info.key, reason: result });
     else scan.backups.push(result);
-  }
+  });
   return scan;
 }

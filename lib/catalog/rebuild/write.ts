@@ -43,17 +43,30 @@ export async function insertRebuiltDatabase(pool: pg.Pool, db: RebuiltDatabase, 
 }
 
 /** A backup id recorded for another database, or with other checksums, is not the same backup. */
+export function otherBackupConflict(
+  databaseId: number,
+  manifest: BackupManifest,
+  recorded: { database_id: string; sha256: string | null } | undefined,
+): HindsightError | undefined {
+  if (
+    !recorded ||
+    (Number(recorded.database_id) === databaseId &&
+      (recorded.sha256 === null || recorded.sha256 === manifest.dump.sha256))
+  )
+    return undefined;
+  return new HindsightError(
+    'conflict',
+    `backup ${manifest.backupId} is already recorded as another backup (other database or checksum)`,
+  );
+}
+
 async function refuseOtherBackup(tx: Queryable, databaseId: number, manifest: BackupManifest): Promise<void> {
   const { rows } = await tx.query<{ database_id: string; sha256: string | null }>(
     'select database_id, sha256 from backups where id = $1',
     [manifest.backupId],
   );
-  const row = rows[0];
-  if (row && (Number(row.database_id) !== databaseId || (row.sha256 !== null && row.sha256 !== manifest.dump.sha256)))
-    throw new HindsightError(
-      'conflict',
-      `backup ${manifest.backupId} is already recorded as another backup (other database or checksum)`,
-    );
+  const conflict = otherBackupConflict(databaseId, manifest, rows[0]);
+  if (conflict) throw conflict;
 }
 
 /** Records a backup and its copy in the storage; says which of the two were new. */
