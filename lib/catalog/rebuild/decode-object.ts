@@ -19,6 +19,12 @@ import { proveObjectIdentity } from './header-proof.ts';
 /** A timeline history is a few lines per timeline switch; anything near this is no history file. */
 export const MAX_KEPT_BYTES = 1 << 20;
 
+/**
+ * Output buffer of the decompressor: a 16 MiB segment in 1 MiB pieces costs a third of the CPU it
+ * costs in zlib's default 16 KiB ones (fewer callbacks, less garbage), for 1 MiB per object being read.
+ */
+const DECODE_CHUNK_BYTES = 1 << 20;
+
 export interface DecodedObject extends StoredObject {
   content?: Buffer;
 }
@@ -55,7 +61,14 @@ export async function decodeObject(
     objectName: objectKey,
   });
   try {
-    await pipeline(await driver.openRead(objectKey), stored, decrypt, createZstdDecompress(), raw, sink(keep, chunks));
+    await pipeline(
+      await driver.openRead(objectKey),
+      stored,
+      decrypt,
+      createZstdDecompress({ chunkSize: DECODE_CHUNK_BYTES }),
+      raw,
+      sink(keep, chunks),
+    );
   } catch (error) {
     // The header's own verdict (wrong key, another object's identity) is the reason worth
     // reporting when there is one; otherwise the stage that failed says why.
