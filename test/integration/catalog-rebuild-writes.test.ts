@@ -88,6 +88,17 @@ function archive(segmentGroups: SegmentRow[][]): PlannedArchive {
 
 const database = (name: string) => ({ name, host: 'db.internal', port: 5432, dbname: name, connectionKnown: true });
 
+/** 700 backups of two databases, 70 index batches, and a partial of a segment a batch holds complete. */
+function manyRows(): RebuildPlan {
+  return {
+    databases: ['shop', 'crm', 'ledger'].map(database),
+    backups: Array.from({ length: 700 }, (_, i) => manifest(i % 2 ? 'shop' : 'crm', i)),
+    // Read after the batches, the partial changes nothing.
+    archives: [archive([...batchesOf(4200), [row(4200, false, 4096)]])],
+    unreadable: [],
+  };
+}
+
 describe('the writes of a catalog rebuild, by chunks, into a real catalog', () => {
   let dir: string;
   let cluster: LocalCluster;
@@ -112,13 +123,7 @@ describe('the writes of a catalog rebuild, by chunks, into a real catalog', () =
   const count = async (sql: string) => (await pool.query<{ n: number }>(sql)).rows[0]!.n;
 
   it('records 700 backups and 4,200 segments, then nothing on a second run', async () => {
-    const plan: RebuildPlan = {
-      databases: ['shop', 'crm', 'ledger'].map(database),
-      backups: Array.from({ length: 700 }, (_, i) => manifest(i % 2 ? 'shop' : 'crm', i)),
-      // A partial of a segment a batch holds complete, read after the batches: it changes nothing.
-      archives: [archive([...batchesOf(4200), [row(4200, false, 4096)]])],
-      unreadable: [],
-    };
+    const plan = manyRows();
     const first = await applyPlan(pool, plan, 'bucket');
     assert.deepEqual(first.unreadable, []);
     assert.deepEqual([first.backups.added, first.copies.added, first.walSegments.added], [700, 700, 4200]);
