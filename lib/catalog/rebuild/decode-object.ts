@@ -15,6 +15,7 @@ import { HindsightError } from '../../errors.ts';
 import type { StorageDriver } from '../../storage/contract.ts';
 import type { StoredObject } from '../../wal/segment-codec.ts';
 import { proveObjectIdentity } from './header-proof.ts';
+import { openListed } from './read-object.ts';
 
 /** A timeline history is a few lines per timeline switch; anything near this is no history file. */
 export const MAX_KEPT_BYTES = 1 << 20;
@@ -49,6 +50,7 @@ export async function decodeObject(
   objectKey: string,
   key: DecryptionKey,
   keep: boolean,
+  size?: number,
 ): Promise<DecodedObject> {
   const stored = new ByteMeter();
   const raw = new ByteMeter();
@@ -62,7 +64,7 @@ export async function decodeObject(
   });
   try {
     await pipeline(
-      await driver.openRead(objectKey),
+      await openListed(driver, objectKey, size),
       stored,
       decrypt,
       createZstdDecompress({ chunkSize: DECODE_CHUNK_BYTES }),
@@ -72,7 +74,7 @@ export async function decodeObject(
   } catch (error) {
     // The header's own verdict (wrong key, another object's identity) is the reason worth
     // reporting when there is one; otherwise the stage that failed says why.
-    await proveObjectIdentity(driver, objectKey, key, pitrObjectIdentity(objectKey), { acceptUnbound: true });
+    await proveObjectIdentity(driver, objectKey, key, pitrObjectIdentity(objectKey), { acceptUnbound: true, size });
     throw error;
   }
   const decoded = {

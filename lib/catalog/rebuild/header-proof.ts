@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { DecryptStream, type DecryptionKey } from '../../crypto/chunked-gcm.ts';
 import type { ObjectIdentity } from '../../crypto/object-identity.ts';
 import type { StorageDriver } from '../../storage/contract.ts';
+import { openListed } from './read-object.ts';
 
 /** Resolves when the header of `objectKey` authenticates as `identity`; throws the reason otherwise. */
 export async function proveObjectIdentity(
@@ -16,7 +17,7 @@ export async function proveObjectIdentity(
   objectKey: string,
   key: DecryptionKey,
   identity: ObjectIdentity,
-  options: { acceptUnbound?: boolean } = {},
+  options: { acceptUnbound?: boolean; size?: number | undefined } = {},
 ): Promise<void> {
   const stop = new AbortController();
   let proven = false;
@@ -29,7 +30,7 @@ export async function proveObjectIdentity(
   });
   try {
     await pipeline(
-      await driver.openRead(objectKey),
+      await openListed(driver, objectKey, options.size),
       new DecryptStream(key, {
         expect: identity,
         objectName: objectKey,

@@ -9,7 +9,6 @@ import type { ObjectInfo } from '../../storage/contract.ts';
 import {
   baseBackupRecordKey,
   baseBackupRecordSchema,
-  readRecord,
   walIndexPrefix,
   walIndexSchema,
   type BaseBackupRecord,
@@ -17,7 +16,10 @@ import {
 } from '../../wal/archive-records.ts';
 import { READ_CONCURRENCY, mapBounded } from './bounded.ts';
 import type { ArchiveSource, FoundArchive, FoundSegment } from './findings.ts';
+import { readListedRecord } from './read-object.ts';
 import { readLooseObjects } from './read-wal-objects.ts';
+
+const listed = (source: ArchiveSource, key: string) => ({ key, size: source.sizes.get(key)! });
 
 /** The system identifiers of the archives in a listing of the whole storage. */
 export function archiveSystemIds(listing: ObjectInfo[]): string[] {
@@ -41,7 +43,7 @@ function missing(sizes: Map<string, number>, entry: { key: string; sizeBytes: nu
 /** The record at `key` if it describes a base backup of `sysid` whose objects are there; why not otherwise. */
 async function readBaseRecord(source: ArchiveSource, sysid: string, key: string): Promise<BaseBackupRecord | string> {
   try {
-    const record = await readRecord(source.driver, key, source.key, baseBackupRecordSchema);
+    const record = await readListedRecord(source.driver, listed(source, key), source.key, baseBackupRecordSchema);
     const why =
       record.systemIdentifier !== sysid || baseBackupRecordKey(sysid, record.id) !== key
         ? `it describes base backup ${record.id} of system ${record.systemIdentifier}`
@@ -56,7 +58,7 @@ async function readBaseRecord(source: ArchiveSource, sysid: string, key: string)
 /** The index batch at `key` if it indexes a timeline of `sysid` under its own prefix; why not otherwise. */
 async function readIndexBatch(source: ArchiveSource, sysid: string, key: string): Promise<WalIndex | string> {
   try {
-    const batch = await readRecord(source.driver, key, source.key, walIndexSchema);
+    const batch = await readListedRecord(source.driver, listed(source, key), source.key, walIndexSchema);
     if (batch.systemIdentifier !== sysid || !key.startsWith(`${walIndexPrefix(sysid, batch.timeline)}/`))
       return `it indexes timeline ${batch.timeline} of system ${batch.systemIdentifier}`;
     return batch;

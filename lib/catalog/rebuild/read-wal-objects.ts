@@ -41,7 +41,7 @@ function walObjects(source: ArchiveSource): WalObject[] {
 }
 
 async function readSegment(source: ArchiveSource, object: WalObject, sizes: { known: number | undefined }) {
-  const decoded = await decodeObject(source.driver, object.key, source.key, false);
+  const decoded = await decodeObject(source.driver, object.key, source.key, false, source.sizes.get(object.key));
   if (!object.partial) {
     if (sizes.known === undefined) {
       assertSegmentSize(decoded.rawBytes);
@@ -70,7 +70,7 @@ async function readSegment(source: ArchiveSource, object: WalObject, sizes: { kn
 }
 
 async function readHistory(source: ArchiveSource, object: WalObject): Promise<FoundHistory> {
-  const decoded = await decodeObject(source.driver, object.key, source.key, true);
+  const decoded = await decodeObject(source.driver, object.key, source.key, true, source.sizes.get(object.key));
   const content = decoded.content!.toString('utf8');
   parseHistoryFile(content);
   return { timeline: Number.parseInt(object.name.slice(0, 8), 16), content, objectKey: object.key };
