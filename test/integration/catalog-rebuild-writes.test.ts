@@ -99,6 +99,19 @@ function manyRows(): RebuildPlan {
   };
 }
 
+/** A segment's partial then the segment, one segment in two batches, and a group the catalog refuses. */
+const broken = [row(5001), { ...row(5002), endLsn: row(5002).startLsn }];
+function mixedGroups(): RebuildPlan {
+  const groups = [[row(5000, false, 4096)], [row(5000), row(5003)], [row(5003), row(5004)], broken];
+  // One group holding a segment's partial and then the segment: as row by row, both count.
+  groups.push([row(6000, false, 4096), row(6000)]);
+  return { databases: [], backups: [], archives: [archive(groups)], unreadable: [] };
+}
+
+/** Backup 1's id, claimed by a backup of another database; and two new backups. */
+const taken = { ...manifest('shop', 1), database: 'crm', object: { ...manifest('shop', 1).object, key: 'crm/x' } };
+const fresh = [manifest('shop', 9001), manifest('crm', 9002)];
+
 describe('the writes of a catalog rebuild, by chunks, into a real catalog', () => {
   let dir: string;
   let cluster: LocalCluster;
@@ -114,13 +127,12 @@ describe('the writes of a catalog rebuild, by chunks, into a real catalog', () =
       JSON.stringify({ type: 'local', path: dir }),
     ]);
   });
+  const count = async (sql: string) => (await pool.query<{ n: number }>(sql)).rows[0]!.n;
   after(async () => {
     await pool?.end();
     await cluster?.stop('immediate');
     await rm(dir, { recursive: true, force: true });
   });
-
-  const count = async (sql: string) => (await pool.query<{ n: number }>(sql)).rows[0]!.n;
 
   it('records 700 backups and 4,200 segments, then nothing on a second run', async () => {
     const plan = manyRows();
@@ -139,26 +151,16 @@ describe('the writes of a catalog rebuild, by chunks, into a real catalog', () =
   });
 
   it('completes a partial row, records a segment two batches hold once, and names only the group that fails', async () => {
-    const broken = [row(5001), { ...row(5002), endLsn: row(5002).startLsn }];
-    const report = await applyPlan(
-      pool,
-      {
-        databases: [],
-        backups: [],
-        archives: [archive([[row(5000, false, 4096)], [row(5000), row(5003)], [row(5003), row(5004)], broken])],
-        unreadable: [],
-      },
-      'bucket',
-    );
+    const report = await applyPlan(pool, mixedGroups(), 'bucket');
     assert.deepEqual(
       report.unreadable.map((u) => u.key),
       [broken[0]!.objectKey],
     );
     assert.match(report.unreadable[0]!.reason, /^not recorded: .*check constraint/);
-    // 5000 partial, then completed; 5003 once; 5004.
-    assert.equal(report.walSegments.added, 4);
+    // 5000 partial, then completed; 5003 once; 5004; 6000 partial, then completed.
+    assert.equal(report.walSegments.added, 6);
     const rows = await pool.query<{ segno: string; complete: boolean }>(
-      'select segno, complete from wal_segments where segno between 5000 and 5004 order by segno',
+      'select segno, complete from wal_segments where segno between 5000 and 6000 order by segno',
     );
     assert.deepEqual(
       rows.rows.map((r) => [Number(r.segno), r.complete]),
@@ -166,13 +168,12 @@ describe('the writes of a catalog rebuild, by chunks, into a real catalog', () =
         [5000, true],
         [5003, true],
         [5004, true],
+        [6000, true],
       ],
     );
   });
 
   it('refuses a backup id recorded for another database, and records the rest of its chunk', async () => {
-    const taken = { ...manifest('shop', 1), database: 'crm', object: { ...manifest('shop', 1).object, key: 'crm/x' } };
-    const fresh = [manifest('shop', 9001), manifest('crm', 9002)];
     const report = await applyPlan(
       pool,
       { databases: [], backups: [fresh[0]!, taken, fresh[1]!], archives: [], unreadable: [] },

@@ -19,10 +19,15 @@ import {
   insertRebuiltBaseBackup,
   insertRebuiltDatabase,
   insertRebuiltHistory,
-  insertRebuiltSegments,
   recordArchiveIdentity,
 } from './write.ts';
-import { insertBackupChunk, insertSegmentChunk, type SegmentsAt } from './write-batch.ts';
+import {
+  insertBackupChunk,
+  insertRebuiltSegments,
+  insertSegmentChunk,
+  segmentRowKey,
+  type SegmentsAt,
+} from './write-batch.ts';
 
 /** Rows per statement: large enough that round trips stop mattering, small enough to keep a failed chunk cheap. */
 const BACKUPS_PER_CHUNK = 500;
@@ -49,7 +54,7 @@ async function applySegments(
 ) {
   const chunks = chunked(groups, SEGMENTS_PER_CHUNK, {
     weight: (g) => g.length,
-    keys: (g) => g.map((s) => `${s.timeline}/${s.segno}`),
+    keys: (g) => g.map(segmentRowKey),
   });
   for (const chunk of chunks) {
     for (const segments of chunk) counts.walSegments.found += segments.length;

@@ -6,7 +6,9 @@
  * the row-by-row writes for a chunk that fails, so that one bad group does not cost the others.
  */
 import type { BackupManifest } from '../../backup/manifest.ts';
-import { databaseIdOf, databaseNotRegistered, type Queryable } from '../db.ts';
+import type pg from 'pg';
+import { databaseIdOf, databaseNotRegistered, withTransaction, type Queryable } from '../db.ts';
+import { chunked } from './bounded.ts';
 import type { SegmentRow } from './plan.ts';
 import { otherBackupConflict, REBUILT_TRIGGER } from './write.ts';
 
@@ -52,6 +54,22 @@ export async function insertSegmentChunk(db: Queryable, at: SegmentsAt, rows: Se
     ],
   );
   return rowCount ?? 0;
+}
+
+/** The row a segment writes: two segments with the same key are the same row. */
+export const segmentRowKey = (s: SegmentRow): string => `${s.timeline}/${s.segno}`;
+
+/**
+ * Records one group of segments in one transaction, as if row by row: a segment the group holds
+ * twice goes into a later statement, where the first one's row decides. Returns how many rows are new.
+ */
+export async function insertRebuiltSegments(pool: pg.Pool, at: SegmentsAt, group: SegmentRow[]): Promise<number> {
+  return withTransaction(pool, async (tx) => {
+    let added = 0;
+    for (const rows of chunked(group, group.length, { keys: (s) => [segmentRowKey(s)] }))
+      added += await insertSegmentChunk(tx, at, rows);
+    return added;
+  });
 }
 
 export interface BackupChunkResult {

@@ -13,7 +13,7 @@ import { insertFoundBackup } from '../adopted-backups.ts';
 import { databaseIdOf, databaseNotRegistered, withTransaction, type Queryable } from '../db.ts';
 import { getStorage } from '../storages.ts';
 import type { FoundHistory } from './findings.ts';
-import type { RebuiltDatabase, SegmentRow } from './plan.ts';
+import type { RebuiltDatabase } from './plan.ts';
 
 /** What `trigger` and `workflow_id` say of a backup that a rebuild recorded. */
 export const REBUILT_TRIGGER = 'rebuilt';
@@ -124,51 +124,6 @@ export async function insertRebuiltBaseBackup(
     ],
   );
   return Boolean(rowCount);
-}
-
-/**
- * Records one group of segments in one transaction; returns how many rows are new. A complete
- * segment replaces a partial row of the same segment; nothing else is overwritten.
- */
-export async function insertRebuiltSegments(
-  pool: pg.Pool,
-  at: { database: string; systemIdentifier: string; storageName: string },
-  group: SegmentRow[],
-): Promise<number> {
-  return withTransaction(pool, async (tx) => {
-    const databaseId = await databaseIdOf(tx, at.database);
-    let added = 0;
-    for (const s of group) {
-      const { rowCount } = await tx.query(
-        `insert into wal_segments (database_id, system_identifier, timeline, segno, name, start_lsn, end_lsn, complete,
-                                   size_bytes, stored_bytes, sha256, storage_name, object_key, received_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-         on conflict (database_id, system_identifier, timeline, segno) do update set
-           end_lsn = excluded.end_lsn, complete = true, size_bytes = excluded.size_bytes, stored_bytes = excluded.stored_bytes,
-           sha256 = excluded.sha256, storage_name = excluded.storage_name, object_key = excluded.object_key,
-           received_at = excluded.received_at
-         where excluded.complete and not wal_segments.complete`,
-        [
-          databaseId,
-          at.systemIdentifier,
-          s.timeline,
-          s.segno.toString(),
-          s.name,
-          s.startLsn.toString(),
-          s.endLsn.toString(),
-          s.complete,
-          s.sizeBytes,
-          s.storedBytes,
-          s.sha256,
-          at.storageName,
-          s.objectKey,
-          s.receivedAt,
-        ],
-      );
-      added += rowCount ?? 0;
-    }
-    return added;
-  });
 }
 
 export async function insertRebuiltHistory(
