@@ -22,6 +22,7 @@ import { createDatabase, startTestCluster } from '../support/platform.ts';
 
 const SYSID = '7399999999999999999';
 const SEGMENT = 16 << 20;
+const HSBK = { format: 'HSBK', version: 2, algorithm: 'AES-256-GCM', kdf: 'HKDF-SHA256' } as const;
 
 function manifest(database: string, i: number): BackupManifest {
   const id = `20260101T${String(i).padStart(6, '0')}Z-${i.toString(16).padStart(6, '0')}`;
@@ -37,15 +38,7 @@ function manifest(database: string, i: number): BackupManifest {
     snapshot: 's',
     dump: { sizeBytes: 60, sha256: 'b'.repeat(64) },
     object: { key: `${database}/${id}.dump.hsb`, sizeBytes: 100 + i, sha256: 'a'.repeat(64) },
-    encryption: {
-      format: 'HSBK',
-      version: 2,
-      algorithm: 'AES-256-GCM',
-      kdf: 'HKDF-SHA256',
-      keyId: 'k1',
-      chunkSize: 1 << 20,
-      header: '',
-    },
+    encryption: { ...HSBK, keyId: 'k1', chunkSize: 1 << 20, header: '' },
     tables: [{ schema: 'public', table: 't', rows: i }],
   };
 }
