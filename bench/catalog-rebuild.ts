@@ -1,145 +1,149 @@
 /**
- * How long `hindsight catalog rebuild` spends reading a storage, for 1 000 and 10 000 objects on
- * local storage: a quarter logical backups (manifest and dump), half WAL segments described by index
- * batches, the rest partial segments read from their own bytes (decrypt, `zstd -d`, hash). The
- * objects are tiny, so the time is the rebuild's own per-object work: listing, reading manifests and
- * records, proving headers with the key, decoding. The catalog writes are left out (one insert per
- * row, the same as any row). Prints the total and the time per object.
+ * How `hindsight catalog rebuild` grows with the number of objects in a storage: for 1,000, 10,000
+ * and 100,000 objects of the real mix on local storage (bench/support/rebuild-storage.ts), the
+ * whole rebuild — listing, reading manifests, records and index batches, proving headers with the
+ * key, decoding the WAL objects no batch describes, planning, and writing the rows into a real
+ * catalog PostgreSQL (migrated, empty) — then a second rebuild of the same storage, which must add
+ * nothing. Each run's report is checked against what was written, so a fast rebuild that drops
+ * rows fails here. Prints a table: objects, seconds (read / plan / write), objects per second, rows
+ * written, and the peak RSS sampled while the rebuild ran.
  *
- *   scripts/node bench/catalog-rebuild.ts        (BENCH_REBUILD_SIZES=1000,10000 by default)
+ *   scripts/node bench/catalog-rebuild.ts        (BENCH_REBUILD_SIZES=1000,10000,100000 by default)
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { planRebuild } from '../lib/catalog/rebuild/plan.ts';
-import { readStorage } from '../lib/catalog/rebuild/read-storage.ts';
-import { EncryptStream } from '../lib/crypto/chunked-gcm.ts';
-import { logicalBackupIdentity } from '../lib/crypto/object-identity.ts';
+import type pg from 'pg';
+import { createCatalogPool } from '../lib/catalog/catalog.ts';
+import { migrate } from '../lib/catalog/migrate.ts';
+import type { RebuildReport } from '../lib/catalog/rebuild/report.ts';
+import { rebuildFromStorage, type RebuildPhase } from '../lib/catalog/rebuild/run.ts';
+import { createRebuildStore } from '../lib/catalog/rebuild/store.ts';
 import { generateSecretKey, type SecretKey } from '../lib/crypto/secret-key.ts';
-import type { StorageDriver } from '../lib/storage/contract.ts';
+import type { LocalCluster } from '../lib/pg/cluster.ts';
 import { createLocalStorage } from '../lib/storage/local/driver.ts';
-import { partialKey, segmentKey } from '../lib/wal/archive-keys.ts';
-import { walIndexKey, writeRecord, type WalIndexEntry } from '../lib/wal/archive-records.ts';
-import { formatLsn, segmentName } from '../lib/wal/lsn.ts';
-import { encodeWalFile } from '../lib/wal/segment-codec.ts';
+import { createDatabase, startTestCluster } from '../test/support/platform.ts';
+import { log } from './settings.ts';
+import { runBench } from './support/run.ts';
+import { writeStorage, type StorageMix } from './support/rebuild-storage.ts';
 
-const SYSID = '7000000000000000001';
-const SEGMENT = 16 << 20;
+const STORAGE = 'bench';
 
-async function put(driver: StorageDriver, key: string, bytes: Buffer): Promise<void> {
-  const write = await driver.openWrite(key);
-  await pipeline(Readable.from([bytes]), write.stream);
-  await write.commit();
+interface Timed {
+  report: Omit<RebuildReport, 'storageAdded'>;
+  seconds: number;
+  phases: Record<RebuildPhase, number>;
+  peakRssMiB: number;
 }
 
-async function sealed(key: SecretKey, database: string, id: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  const encrypt = new EncryptStream(key, { identity: logicalBackupIdentity(database, id) });
-  encrypt.on('data', (c: Buffer) => chunks.push(c));
-  await pipeline(Readable.from([randomBytes(64)]), encrypt);
-  return Buffer.concat(chunks);
-}
+const rowsWritten = (r: Timed['report']): number =>
+  r.databases.added + r.backups.added + r.copies.added + r.baseBackups.added + r.walSegments.added + r.histories.added;
 
-async function writeLogical(driver: StorageDriver, key: SecretKey, count: number): Promise<void> {
-  for (let i = 0; i < count; i += 1) {
-    const id = `20260101T${String(i).padStart(6, '0')}Z-${i.toString(16).padStart(6, '0')}`;
-    const object = await sealed(key, 'bench', id);
-    await put(driver, `bench/${id}.dump.hsb`, object);
-    const manifest = {
-      format: 'hindsight-logical-backup',
-      formatVersion: 1,
-      backupId: id,
-      database: 'bench',
-      startedAt: '2026-01-01T00:00:00Z',
-      finishedAt: '2026-01-01T00:00:01Z',
-      source: { host: 'db', port: 5432, database: 'bench', serverVersion: '17.2', sizeBytes: 1 },
-      tool: { name: 'pg_dump', version: '17.2', format: 'custom', compression: { algorithm: 'zstd', level: 5 } },
-      snapshot: 's',
-      dump: { sizeBytes: 64, sha256: '0'.repeat(64) },
-      object: { key: `bench/${id}.dump.hsb`, sizeBytes: object.length, sha256: '0'.repeat(64) },
-      encryption: {
-        format: 'HSBK',
-        version: 2,
-        algorithm: 'AES-256-GCM',
-        kdf: 'HKDF-SHA256',
-        keyId: key.id,
-        chunkSize: 1 << 20,
-        header: '',
-      },
-      tables: [],
-    };
-    await put(driver, `bench/${id}.json`, Buffer.from(JSON.stringify(manifest)));
-  }
-}
-
-/** `count` segment objects (tiny stand-ins: an index batch is trusted for their content) in batches of 16. */
-async function writeIndexed(driver: StorageDriver, key: SecretKey, count: number): Promise<void> {
-  for (let first = 1; first <= count; first += 16) {
-    const entries: WalIndexEntry[] = [];
-    for (let segno = first; segno < Math.min(first + 16, count + 1); segno += 1) {
-      const name = segmentName(1, BigInt(segno), SEGMENT);
-      const objectKey = segmentKey(SYSID, name);
-      await put(driver, objectKey, randomBytes(100));
-      const start = BigInt(segno) * BigInt(SEGMENT);
-      entries.push({
-        name,
-        startLsn: formatLsn(start),
-        endLsn: formatLsn(start + BigInt(SEGMENT)),
-        sizeBytes: SEGMENT,
-        sha256: '0'.repeat(64),
-        storedBytes: 100,
-        objectKey,
-        receivedAt: '2026-01-01T00:00:00Z',
-      });
-    }
-    const batch = {
-      format: 'hindsight-wal-index' as const,
-      formatVersion: 1 as const,
-      database: 'bench',
-      systemIdentifier: SYSID,
-      timeline: 1,
-      walSegmentSizeBytes: SEGMENT,
-      segments: entries,
-    };
-    await writeRecord(driver, walIndexKey(SYSID, 1, entries[0]!.name, entries.at(-1)!.name), batch, key);
-  }
-}
-
-/** `count` partial segments past the indexed ones, each read from its own bytes. */
-async function writePartials(dir: string, driver: StorageDriver, key: SecretKey, from: number, count: number) {
-  const file = path.join(dir, 'partial');
-  await writeFile(file, randomBytes(200));
-  for (let i = 0; i < count; i += 1)
-    await encodeWalFile({ file, driver, objectKey: partialKey(SYSID, segmentName(1, BigInt(from + i), SEGMENT)), key });
-}
-
-async function benchOne(total: number): Promise<void> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'bench-rebuild-'));
+/** One rebuild, with the RSS sampled every 25 ms while it runs. */
+async function timedRebuild(pool: pg.Pool, root: string, key: SecretKey): Promise<Timed> {
+  const driver = createLocalStorage({ name: STORAGE, root });
+  const phases: Record<RebuildPhase, number> = { read: 0, plan: 0, write: 0 };
+  let peak = process.memoryUsage.rss();
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 25);
+  const started = performance.now();
   try {
-    const driver = createLocalStorage({ name: 'bench', root: path.join(dir, 'store') });
-    const key = generateSecretKey();
-    const backups = Math.floor(total / 8);
-    const indexed = Math.floor(total / 2);
-    const partials = total - backups * 2 - indexed;
-    await writeLogical(driver, key, backups);
-    await writeIndexed(driver, key, indexed);
-    await writePartials(dir, driver, key, indexed + 1, partials);
-    const objects = (await driver.list('')).length;
-    const started = process.hrtime.bigint();
-    const findings = await readStorage({ name: 'bench', driver }, key);
-    const plan = planRebuild(findings, new Set(), new Set());
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    const segments = plan.archives.reduce((n, a) => n + a.segmentGroups.flat().length, 0);
-    process.stdout.write(
-      `${objects} objects: ${plan.backups.length} backups, ${segments} segments (${findings.archives[0]?.fromIndex ?? 0} from the index, ${findings.archives[0]?.byReading ?? 0} read), ${findings.unreadable.length} unreadable; ${(ms / 1000).toFixed(2)} s, ${(ms / objects).toFixed(2)} ms per object\n`,
+    const report = await rebuildFromStorage(
+      createRebuildStore(pool),
+      { name: STORAGE, driver },
+      key,
+      (phase, ms) => (phases[phase] = ms),
     );
+    const seconds = (performance.now() - started) / 1000;
+    return { report, seconds, phases, peakRssMiB: Math.max(peak, process.memoryUsage.rss()) / 2 ** 20 };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    clearInterval(sampler);
   }
 }
 
-const sizes = (process.env.BENCH_REBUILD_SIZES ?? '1000,10000').split(',').map(Number);
-for (const size of sizes) await benchOne(size);
+/** Everything written must come back, nothing be unreadable, and a second run add nothing. */
+function check(mix: StorageMix, first: Timed['report'], second: Timed['report']): void {
+  assert.deepEqual(first.unreadable, [], 'the generated storage reads whole');
+  assert.equal(first.backups.added, mix.backups);
+  assert.equal(first.copies.added, mix.backups);
+  assert.equal(first.baseBackups.added, mix.baseBackups);
+  assert.equal(first.walSegments.added, mix.indexed + mix.loose + mix.partials);
+  assert.equal(first.walSegments.fromIndex, mix.indexed);
+  assert.equal(first.histories.added, mix.histories);
+  assert.equal(second.changed, false, 'a second rebuild adds nothing');
+  assert.equal(rowsWritten(second), 0);
+  assert.equal(second.walSegments.found, first.walSegments.found);
+}
+
+interface Row {
+  objects: number;
+  run: string;
+  timed: Timed;
+}
+
+async function benchOne(cluster: LocalCluster, dir: string, total: number): Promise<Row[]> {
+  const root = path.join(dir, `store-${total}`);
+  const key = generateSecretKey();
+  const generated = performance.now();
+  const mix = await writeStorage(root, key, total);
+  log(`${mix.objects} objects written in ${((performance.now() - generated) / 1000).toFixed(1)} s`);
+  const pool = createCatalogPool(await createDatabase(cluster, `catalog_${total}`));
+  try {
+    await migrate(pool);
+    await pool.query(`insert into storages (name, type, config, workspace_id) values ($1, 'local', $2, 1)`, [
+      STORAGE,
+      JSON.stringify({ type: 'local', path: root }),
+    ]);
+    const first = await timedRebuild(pool, root, key);
+    const second = await timedRebuild(pool, root, key);
+    check(mix, first.report, second.report);
+    return [
+      { objects: mix.objects, run: 'empty catalog', timed: first },
+      { objects: mix.objects, run: 'again (adds nothing)', timed: second },
+    ];
+  } finally {
+    await pool.end();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+function printTable(rows: Row[]): void {
+  const lines = [
+    '| objects | run | seconds (read / plan / write) | objects/s | catalog rows written | peak RSS |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map(({ objects, run, timed }) => {
+      const p = timed.phases;
+      const split = [p.read, p.plan, p.write].map((ms) => (ms / 1000).toFixed(2)).join(' / ');
+      return `| ${objects.toLocaleString('en')} | ${run} | ${timed.seconds.toFixed(2)} (${split}) | ${Math.round(objects / timed.seconds).toLocaleString('en')} | ${rowsWritten(timed.report).toLocaleString('en')} | ${timed.peakRssMiB.toFixed(0)} MiB |`;
+    }),
+  ];
+  console.log(lines.join('\n'));
+}
+
+const sizes = (process.env.BENCH_REBUILD_SIZES ?? '1000,10000,100000').split(',').map(Number);
+for (const size of sizes)
+  if (!Number.isInteger(size) || size < 100)
+    throw new Error(`BENCH_REBUILD_SIZES holds "${size}": sizes of 100 or more`);
+
+runBench(log, async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'bench-rebuild-'));
+  // Run as root, PostgreSQL runs as its own user, which must reach its data directory in here.
+  await chmod(dir, 0o755);
+  let cluster: LocalCluster | undefined;
+  return {
+    async work() {
+      cluster = await startTestCluster(dir);
+      const rows: Row[] = [];
+      for (const size of sizes) {
+        rows.push(...(await benchOne(cluster, dir, size)));
+        log(`${size} done`);
+      }
+      printTable(rows);
+    },
+    async cleanup() {
+      await cluster?.stop().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    },
+    onFailure: () => undefined,
+  };
+});

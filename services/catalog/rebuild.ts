@@ -7,8 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { DEFAULT_WORKSPACE_ID } from '../../lib/catalog/access.ts';
-import { planRebuild } from '../../lib/catalog/rebuild/plan.ts';
-import { readStorage } from '../../lib/catalog/rebuild/read-storage.ts';
+import { rebuildFromStorage } from '../../lib/catalog/rebuild/run.ts';
 import type { RebuildReport } from '../../lib/catalog/rebuild/report.ts';
 import type { DecryptionKey } from '../../lib/crypto/chunked-gcm.ts';
 import { parseSecretKeyFile } from '../../lib/crypto/secret-key.ts';
@@ -82,9 +81,7 @@ export class CatalogRebuildService {
     const { catalog } = this.ctx.runtime;
     const driver = createStorageDriver(name, config);
     try {
-      const findings = await readStorage({ name, driver }, key);
-      const state = await catalog.rebuild.recordedState();
-      return await catalog.rebuild.apply(planRebuild(findings, state.databases, state.baseBackups), name);
+      return await rebuildFromStorage(catalog.rebuild, { name, driver }, key);
     } finally {
       await driver.close?.().catch(() => undefined);
     }

@@ -15,8 +15,10 @@ import {
 import { errorMessage } from '../../errors.ts';
 import { NAME_PATTERN } from '../../names.ts';
 import type { ObjectInfo, StorageDriver } from '../../storage/contract.ts';
+import { READ_CONCURRENCY, mapBounded } from './bounded.ts';
 import type { Unreadable } from './findings.ts';
 import { proveObjectIdentity } from './header-proof.ts';
+import { readListed } from './read-object.ts';
 
 export interface LogicalScan {
   backups: BackupManifest[];
@@ -39,12 +41,6 @@ export function manifestKeysIn(listing: ObjectInfo[]): Array<{ info: ObjectInfo;
   return found;
 }
 
-async function readText(driver: StorageDriver, key: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await driver.openRead(key)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** The manifest if it and its objects hold; the reason otherwise. */
 async function examine(
   driver: StorageDriver,
@@ -53,7 +49,7 @@ async function examine(
   key: DecryptionKey,
 ): Promise<BackupManifest | string> {
   if (at.info.size > MAX_MANIFEST_BYTES) return `the manifest is ${at.info.size} bytes, too large to be one`;
-  const parsed = parseManifest(await readText(driver, at.info.key));
+  const parsed = parseManifest((await readListed(driver, at.info.key, at.info.size)).toString('utf8'));
   if ('reason' in parsed) return parsed.reason;
   const { manifest } = parsed;
   const verdict = matchManifest(manifest, {
@@ -79,7 +75,7 @@ async function examine(
     if (size === undefined) return `its ${what} '${entry.key}' is missing`;
     if (size !== entry.sizeBytes)
       return `its ${what} '${entry.key}' holds ${size} bytes, the manifest says ${entry.sizeBytes}`;
-    await proveObjectIdentity(driver, entry.key, key, identity);
+    await proveObjectIdentity(driver, entry.key, key, identity, { size });
   }
   return manifest;
 }
@@ -92,10 +88,13 @@ export async function readLogicalBackups(
 ): Promise<LogicalScan> {
   const sizes = new Map(listing.map((o) => [o.key, o.size]));
   const scan: LogicalScan = { backups: [], unreadable: [] };
-  for (const at of manifestKeysIn(listing)) {
-    const result = await examine(driver, at, sizes, key).catch((error: unknown) => errorMessage(error));
-    if (typeof result === 'string') scan.unreadable.push({ key: at.info.key, reason: result });
+  const manifests = manifestKeysIn(listing);
+  const results = await mapBounded(manifests, READ_CONCURRENCY, (at) =>
+    examine(driver, at, sizes, key).catch((error: unknown) => errorMessage(error)),
+  );
+  results.forEach((result, i) => {
+    if (typeof result === 'string') scan.unreadable.push({ key: manifests[i]!.info.key, reason: result });
     else scan.backups.push(result);
-  }
+  });
   return scan;
 }

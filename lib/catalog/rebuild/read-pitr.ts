@@ -9,14 +9,17 @@ import type { ObjectInfo } from '../../storage/contract.ts';
 import {
   baseBackupRecordKey,
   baseBackupRecordSchema,
-  readRecord,
   walIndexPrefix,
   walIndexSchema,
   type BaseBackupRecord,
   type WalIndex,
 } from '../../wal/archive-records.ts';
+import { READ_CONCURRENCY, mapBounded } from './bounded.ts';
 import type { ArchiveSource, FoundArchive, FoundSegment } from './findings.ts';
+import { readListedRecord } from './read-object.ts';
 import { readLooseObjects } from './read-wal-objects.ts';
+
+const listed = (source: ArchiveSource, key: string) => ({ key, size: source.sizes.get(key)! });
 
 /** The system identifiers of the archives in a listing of the whole storage. */
 export function archiveSystemIds(listing: ObjectInfo[]): string[] {
@@ -37,46 +40,50 @@ function missing(sizes: Map<string, number>, entry: { key: string; sizeBytes: nu
   return undefined;
 }
 
-async function readBaseRecords(source: ArchiveSource, sysid: string): Promise<BaseBackupRecord[]> {
-  const found: BaseBackupRecord[] = [];
-  const recordKeys = source.listing.filter((o) => /^pitr\/\d+\/base\/[^/]+\.json\.hsb$/.test(o.key));
-  for (const { key } of recordKeys) {
-    try {
-      const record = await readRecord(source.driver, key, source.key, baseBackupRecordSchema);
-      const why =
-        record.systemIdentifier !== sysid || baseBackupRecordKey(sysid, record.id) !== key
-          ? `it describes base backup ${record.id} of system ${record.systemIdentifier}`
-          : (missing(source.sizes, record.object) ??
-            (record.backupManifest ? missing(source.sizes, record.backupManifest) : undefined));
-      if (why === undefined) found.push(record);
-      else source.unreadable.push({ key, reason: why });
-    } catch (error) {
-      source.unreadable.push({ key, reason: errorMessage(error) });
-    }
+/** The record at `key` if it describes a base backup of `sysid` whose objects are there; why not otherwise. */
+async function readBaseRecord(source: ArchiveSource, sysid: string, key: string): Promise<BaseBackupRecord | string> {
+  try {
+    const record = await readListedRecord(source.driver, listed(source, key), source.key, baseBackupRecordSchema);
+    const why =
+      record.systemIdentifier !== sysid || baseBackupRecordKey(sysid, record.id) !== key
+        ? `it describes base backup ${record.id} of system ${record.systemIdentifier}`
+        : (missing(source.sizes, record.object) ??
+          (record.backupManifest ? missing(source.sizes, record.backupManifest) : undefined));
+    return why ?? record;
+  } catch (error) {
+    return errorMessage(error);
   }
-  return found;
 }
 
-async function readIndexBatches(
-  source: ArchiveSource,
-  sysid: string,
-): Promise<Array<{ key: string; batch: WalIndex }>> {
-  const batches: Array<{ key: string; batch: WalIndex }> = [];
-  const batchKeys = source.listing.filter((o) => /^pitr\/\d+\/wal-index\/[0-9A-F]{8}\/[^/]+\.json\.hsb$/.test(o.key));
-  for (const { key } of batchKeys) {
-    try {
-      const batch = await readRecord(source.driver, key, source.key, walIndexSchema);
-      if (batch.systemIdentifier !== sysid || !key.startsWith(`${walIndexPrefix(sysid, batch.timeline)}/`))
-        source.unreadable.push({
-          key,
-          reason: `it indexes timeline ${batch.timeline} of system ${batch.systemIdentifier}`,
-        });
-      else batches.push({ key, batch });
-    } catch (error) {
-      source.unreadable.push({ key, reason: errorMessage(error) });
-    }
+/** The index batch at `key` if it indexes a timeline of `sysid` under its own prefix; why not otherwise. */
+async function readIndexBatch(source: ArchiveSource, sysid: string, key: string): Promise<WalIndex | string> {
+  try {
+    const batch = await readListedRecord(source.driver, listed(source, key), source.key, walIndexSchema);
+    if (batch.systemIdentifier !== sysid || !key.startsWith(`${walIndexPrefix(sysid, batch.timeline)}/`))
+      return `it indexes timeline ${batch.timeline} of system ${batch.systemIdentifier}`;
+    return batch;
+  } catch (error) {
+    return errorMessage(error);
   }
-  return batches;
+}
+
+/**
+ * Reads the records whose keys match `pattern`, several at a time; in listing order, the good ones
+ * are returned and the others listed as unreadable with their reason.
+ */
+async function readRecords<T extends object>(
+  source: ArchiveSource,
+  pattern: RegExp,
+  read: (key: string) => Promise<T | string>,
+): Promise<Array<{ key: string; record: T }>> {
+  const keys = source.listing.filter((o) => pattern.test(o.key)).map((o) => o.key);
+  const results = await mapBounded(keys, READ_CONCURRENCY, read);
+  const found: Array<{ key: string; record: T }> = [];
+  results.forEach((result, i) => {
+    if (typeof result === 'string') source.unreadable.push({ key: keys[i]!, reason: result });
+    else found.push({ key: keys[i]!, record: result });
+  });
+  return found;
 }
 
 /** The entries of a batch whose objects are there at their size; the others are reported once per batch. */
@@ -100,8 +107,14 @@ function ownerOf(records: BaseBackupRecord[], batches: Array<{ batch: WalIndex }
 }
 
 export async function readArchive(source: ArchiveSource, sysid: string): Promise<FoundArchive> {
-  const baseBackups = await readBaseRecords(source, sysid);
-  const batches = await readIndexBatches(source, sysid);
+  const baseBackups = (
+    await readRecords(source, /^pitr\/\d+\/base\/[^/]+\.json\.hsb$/, (key) => readBaseRecord(source, sysid, key))
+  ).map((r) => r.record);
+  const batches = (
+    await readRecords(source, /^pitr\/\d+\/wal-index\/[0-9A-F]{8}\/[^/]+\.json\.hsb$/, (key) =>
+      readIndexBatch(source, sysid, key),
+    )
+  ).map(({ key, record }) => ({ key, batch: record }));
   const segmentGroups = batches
     .map(({ key, batch }) => presentEntries(source, batch, key))
     .filter((group) => group.length > 0);

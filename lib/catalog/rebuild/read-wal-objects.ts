@@ -5,6 +5,7 @@
  */
 import { errorMessage, HindsightError } from '../../errors.ts';
 import { assertSegmentSize, formatLsn, parseHistoryFile, parseSegmentName, segmentStartLsn } from '../../wal/lsn.ts';
+import { READ_CONCURRENCY, mapBounded } from './bounded.ts';
 import { decodeObject } from './decode-object.ts';
 import type { ArchiveSource, FoundHistory, FoundSegment } from './findings.ts';
 
@@ -40,7 +41,7 @@ function walObjects(source: ArchiveSource): WalObject[] {
 }
 
 async function readSegment(source: ArchiveSource, object: WalObject, sizes: { known: number | undefined }) {
-  const decoded = await decodeObject(source.driver, object.key, source.key, false);
+  const decoded = await decodeObject(source.driver, object.key, source.key, false, source.sizes.get(object.key));
   if (!object.partial) {
     if (sizes.known === undefined) {
       assertSegmentSize(decoded.rawBytes);
@@ -69,16 +70,29 @@ async function readSegment(source: ArchiveSource, object: WalObject, sizes: { kn
 }
 
 async function readHistory(source: ArchiveSource, object: WalObject): Promise<FoundHistory> {
-  const decoded = await decodeObject(source.driver, object.key, source.key, true);
+  const decoded = await decodeObject(source.driver, object.key, source.key, true, source.sizes.get(object.key));
   const content = decoded.content!.toString('utf8');
   parseHistoryFile(content);
   return { timeline: Number.parseInt(object.name.slice(0, 8), 16), content, objectKey: object.key };
 }
 
+type LooseResult = { segment: FoundSegment } | { history: FoundHistory } | { reason: string };
+
+async function readLoose(source: ArchiveSource, object: WalObject, sizes: { known: number | undefined }) {
+  try {
+    if (object.name.endsWith('.history')) return { history: await readHistory(source, object) };
+    return { segment: await readSegment(source, object, sizes) };
+  } catch (error) {
+    return { reason: errorMessage(error) };
+  }
+}
+
 /**
  * Reads what `covered` (segment names an index batch holds) leaves out. Complete segments go first:
  * one of them tells the segment size when no record does, and a partial of a segment that is
- * stored complete is not read at all.
+ * stored complete is not read at all. Until the size is known, objects are read one at a time (the
+ * first complete segment that decodes sets it); then several at a time, their findings kept in
+ * this same order.
  */
 export async function readLooseObjects(
   source: ArchiveSource,
@@ -87,19 +101,21 @@ export async function readLooseObjects(
   const objects = walObjects(source);
   const complete = new Set(objects.filter((o) => !o.partial && !o.name.endsWith('.history')).map((o) => o.name));
   const sizes = { known: options.segmentSize };
-  const result: LooseObjects = { segments: [], histories: [], segmentSize: undefined };
-  const ordered = [...objects].sort((a, b) => Number(a.partial) - Number(b.partial));
-  for (const object of ordered) {
-    const history = object.name.endsWith('.history');
-    if (!history && options.covered.has(object.name)) continue;
-    if (object.partial && complete.has(object.name)) continue;
-    try {
-      if (history) result.histories.push(await readHistory(source, object));
-      else result.segments.push(await readSegment(source, object, sizes));
-    } catch (error) {
-      source.unreadable.push({ key: object.key, reason: errorMessage(error) });
-    }
-  }
-  result.segmentSize = sizes.known;
+  const toRead = [...objects]
+    .sort((a, b) => Number(a.partial) - Number(b.partial))
+    .filter(
+      (o) => o.name.endsWith('.history') || !(options.covered.has(o.name) || (o.partial && complete.has(o.name))),
+    );
+  const results: LooseResult[] = [];
+  let next = 0;
+  for (; next < toRead.length && sizes.known === undefined; next += 1)
+    results.push(await readLoose(source, toRead[next]!, sizes));
+  results.push(...(await mapBounded(toRead.slice(next), READ_CONCURRENCY, (o) => readLoose(source, o, sizes))));
+  const result: LooseObjects = { segments: [], histories: [], segmentSize: sizes.known };
+  results.forEach((found, i) => {
+    if ('segment' in found) result.segments.push(found.segment);
+    else if ('history' in found) result.histories.push(found.history);
+    else source.unreadable.push({ key: toRead[i]!.key, reason: found.reason });
+  });
   return result;
 }

@@ -13,7 +13,7 @@ import { insertFoundBackup } from '../adopted-backups.ts';
 import { databaseIdOf, databaseNotRegistered, withTransaction, type Queryable } from '../db.ts';
 import { getStorage } from '../storages.ts';
 import type { FoundHistory } from './findings.ts';
-import type { RebuiltDatabase, SegmentRow } from './plan.ts';
+import type { RebuiltDatabase } from './plan.ts';
 
 /** What `trigger` and `workflow_id` say of a backup that a rebuild recorded. */
 export const REBUILT_TRIGGER = 'rebuilt';
@@ -43,17 +43,30 @@ export async function insertRebuiltDatabase(pool: pg.Pool, db: RebuiltDatabase, 
 }
 
 /** A backup id recorded for another database, or with other checksums, is not the same backup. */
+export function otherBackupConflict(
+  databaseId: number,
+  manifest: BackupManifest,
+  recorded: { database_id: string; sha256: string | null } | undefined,
+): HindsightError | undefined {
+  if (
+    !recorded ||
+    (Number(recorded.database_id) === databaseId &&
+      (recorded.sha256 === null || recorded.sha256 === manifest.dump.sha256))
+  )
+    return undefined;
+  return new HindsightError(
+    'conflict',
+    `backup ${manifest.backupId} is already recorded as another backup (other database or checksum)`,
+  );
+}
+
 async function refuseOtherBackup(tx: Queryable, databaseId: number, manifest: BackupManifest): Promise<void> {
   const { rows } = await tx.query<{ database_id: string; sha256: string | null }>(
     'select database_id, sha256 from backups where id = $1',
     [manifest.backupId],
   );
-  const row = rows[0];
-  if (row && (Number(row.database_id) !== databaseId || (row.sha256 !== null && row.sha256 !== manifest.dump.sha256)))
-    throw new HindsightError(
-      'conflict',
-      `backup ${manifest.backupId} is already recorded as another backup (other database or checksum)`,
-    );
+  const conflict = otherBackupConflict(databaseId, manifest, rows[0]);
+  if (conflict) throw conflict;
 }
 
 /** Records a backup and its copy in the storage; says which of the two were new. */
@@ -111,51 +124,6 @@ export async function insertRebuiltBaseBackup(
     ],
   );
   return Boolean(rowCount);
-}
-
-/**
- * Records one group of segments in one transaction; returns how many rows are new. A complete
- * segment replaces a partial row of the same segment; nothing else is overwritten.
- */
-export async function insertRebuiltSegments(
-  pool: pg.Pool,
-  at: { database: string; systemIdentifier: string; storageName: string },
-  group: SegmentRow[],
-): Promise<number> {
-  return withTransaction(pool, async (tx) => {
-    const databaseId = await databaseIdOf(tx, at.database);
-    let added = 0;
-    for (const s of group) {
-      const { rowCount } = await tx.query(
-        `insert into wal_segments (database_id, system_identifier, timeline, segno, name, start_lsn, end_lsn, complete,
-                                   size_bytes, stored_bytes, sha256, storage_name, object_key, received_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-         on conflict (database_id, system_identifier, timeline, segno) do update set
-           end_lsn = excluded.end_lsn, complete = true, size_bytes = excluded.size_bytes, stored_bytes = excluded.stored_bytes,
-           sha256 = excluded.sha256, storage_name = excluded.storage_name, object_key = excluded.object_key,
-           received_at = excluded.received_at
-         where excluded.complete and not wal_segments.complete`,
-        [
-          databaseId,
-          at.systemIdentifier,
-          s.timeline,
-          s.segno.toString(),
-          s.name,
-          s.startLsn.toString(),
-          s.endLsn.toString(),
-          s.complete,
-          s.sizeBytes,
-          s.storedBytes,
-          s.sha256,
-          at.storageName,
-          s.objectKey,
-          s.receivedAt,
-        ],
-      );
-      added += rowCount ?? 0;
-    }
-    return added;
-  });
 }
 
 export async function insertRebuiltHistory(
