@@ -58,7 +58,7 @@ describe('point-in-time restore: the acceptance gate', () => {
     const conf = await readFile(path.join(dir, 'postgresql.conf'), 'utf8');
     assert.match(
       conf,
-      /restore_command = 'c=\$\(''\/usr\/bin\/curl'' .*--unix-socket .* %p .*http:\/\/hindsight\/wal\/%f\)/,
+      /restore_command = 'c=\$\(''\/usr\/bin\/curl'' .*--unix-socket.* %p .*http:\/\/hindsight\/wal\/%f\)/,
     );
     assert.match(conf, /recovery_target_action = 'promote'/);
   });
