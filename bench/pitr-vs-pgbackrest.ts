@@ -303,7 +303,9 @@ async function compareRestores(
     }
     return { hindsight, pgbackrest: pgbackrestTimes };
   } catch (error) {
-    log(`restore comparison skipped: ${(error as Error).message.split('\n')[0]}`);
+    const causes: string[] = [];
+    for (let e: unknown = error; e instanceof Error; e = e.cause) causes.push(e.message.split('\n')[0]!);
+    log(`restore comparison skipped: ${causes.join(': ')}`);
     return null;
   }
 }
