@@ -261,6 +261,7 @@ async function pgbackrestRestore(setup: Setup, round: number): Promise<number> {
   await mkdir(pDir, { recursive: true, mode: 0o700 });
   execFileSync('chown', [`${osUser}:${osUser}`, pDir]);
   const port = await freePort();
+  await writeFile(`${pDir}.password`, `${setup.source.password}\n`, { mode: 0o600 });
   const p = await timed(async () => {
     await pgbackrest(setup, [`--pg1-path=${pDir}`, 'restore']);
     const cluster = await openLocalCluster({ dataDir: pDir, port, superuser: setup.source.superuser });
