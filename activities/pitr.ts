@@ -26,7 +26,7 @@ import {
   type RecoveryServer,
 } from '../lib/pitr/recover.ts';
 import { holdChainWhileRestoring } from '../lib/pitr/restore-hold.ts';
-import { recoverySettings, shellQuote, writeRecoverySettings } from '../lib/pitr/recovery-settings.ts';
+import { recoverySettings, writeRecoverySettings } from '../lib/pitr/recovery-settings.ts';
 import { confineRestoreDirectory } from '../lib/pitr/restore-root.ts';
 import { configureRestoredServer, keptServerFacts, listenFor } from '../lib/pitr/restored-server.ts';
 import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-server.ts';
@@ -247,7 +247,7 @@ async function prepareRecovery(run: PitrRestoreRun) {
     { database: input.database, dataDir, kept: configured.aside.kept, notKept: configured.aside.notKept },
     'source configuration set aside',
   );
-  const restoreCommand = `${[process.execPath, WAL_FETCH_ENTRY, '--socket', fetcher.socketPath].map(shellQuote).join(' ')} %f %p`;
+  const restoreCommand = fetcher.restoreCommand;
   const writeSettings = (target: Parameters<typeof recoverySettings>[0]['target']) =>
     writeRecoverySettings(
       dataDir,

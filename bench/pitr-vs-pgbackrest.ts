@@ -6,7 +6,8 @@
  *    by starting PostgreSQL until it accepts connections, promoted;
  *  - RPO under a pgbench load: every second, the age of the newest WAL byte durable in storage
  *    (the server's LSN is sampled every 100 ms to date each byte).
- * Environment: BENCH_SIZE_MB (default 1100), BENCH_ROUNDS (default 2), BENCH_RPO_SECONDS (default 30).
+ * Environment: BENCH_SIZE_MB (default 1100), BENCH_ROUNDS (default 2), BENCH_RPO_SECONDS (default 30),
+ * BENCH_RESTORE_ROUNDS (default 3; restores alternate, medians).
  *
  *   scripts/node bench/pitr-vs-pgbackrest.ts
  *
@@ -224,69 +225,97 @@ async function measureRpo(setup: Setup, rpoSeconds: number) {
   return { rpo, tps };
 }
 
-/** Hindsight pitrRestore (latest) vs pgbackrest restore + start, each into a fresh directory. */
-async function compareRestores(setup: Setup, pitr: Pitr): Promise<{ hindsight: number; pgbackrest: number } | null> {
+/** One Hindsight pitrRestore to `latest` into a fresh directory, timed until promoted; the server is stopped after. */
+async function hindsightRestore(setup: Setup, round: number): Promise<number> {
   const { platform } = setup;
-  let restore: { hindsight: number; pgbackrest: number } | null = null;
+  const hDir = path.join(setup.dir, `restore-hindsight-${round}`);
+  await mkdir(hDir, { recursive: true });
+  execFileSync('chown', [`${osUser}:${osUser}`, hDir]);
+  const h = await timed(async () => {
+    const handle = await startJob(platform.client, pitrRestoreWorkflow, {
+      workflowId: pitrRestoreWorkflowId('bench', new Date()),
+      taskQueue: platform.config.taskQueue,
+      input: { database: 'bench', target: 'latest', to: { directory: hDir } },
+      database: 'bench',
+      onConflict: 'fail',
+    });
+    return handle.result();
+  });
+  const outcome = h.value as { reachedLsn: string; segmentsFetched?: number; dataDirectory: string | null };
+  log(
+    `round ${round}: Hindsight pitrRestore latest ${h.seconds.toFixed(1)} s (reached ${outcome.reachedLsn}, ${outcome.segmentsFetched ?? '?'} WAL files fetched)`,
+  );
+  if (outcome.dataDirectory) {
+    const pgCtl = (await serverToolOfMajor('pg_ctl', setup.source.major)).path;
+    spawnSync('runuser', ['-u', osUser, '--', pgCtl, 'stop', '-D', outcome.dataDirectory, '-m', 'immediate'], {
+      stdio: 'ignore',
+    });
+  }
+  await rm(hDir, { recursive: true, force: true });
+  return h.seconds;
+}
+
+/** One `pgbackrest restore` to the end of its archive, then PostgreSQL started until promoted. */
+async function pgbackrestRestore(setup: Setup, round: number): Promise<number> {
+  const pDir = path.join(setup.dir, `restore-pgbackrest-${round}`);
+  await mkdir(pDir, { recursive: true, mode: 0o700 });
+  execFileSync('chown', [`${osUser}:${osUser}`, pDir]);
+  const port = await freePort();
+  await writeFile(`${pDir}.password`, `${setup.source.password}\n`, { mode: 0o600 });
+  const p = await timed(async () => {
+    await pgbackrest(setup, [`--pg1-path=${pDir}`, 'restore']);
+    const cluster = await openLocalCluster({ dataDir: pDir, port, superuser: setup.source.superuser });
+    // The restored copy must not archive into the source's stanza, nor listen on the source's socket.
+    await writeFile(
+      path.join(pDir, 'postgresql.auto.conf'),
+      `${await readFile(path.join(pDir, 'postgresql.auto.conf'), 'utf8')}\narchive_mode = off\nunix_socket_directories = ''\n`,
+    );
+    await cluster.start();
+    await waitForConnections({ ...setup.source.target('postgres'), port }, 600_000);
+    return cluster;
+  });
+  await p.value.stop('immediate');
+  await rm(pDir, { recursive: true, force: true });
+  log(
+    `round ${round}: pgbackrest restore (to the end of its archive) + start until promoted ${p.seconds.toFixed(1)} s`,
+  );
+  return p.seconds;
+}
+
+/**
+ * Hindsight pitrRestore (latest) vs pgbackrest restore + start on the same base backup moment and
+ * WAL, alternating, `rounds` times each; medians.
+ */
+async function compareRestores(
+  setup: Setup,
+  pitr: Pitr,
+  rounds: number,
+): Promise<{ hindsight: number[]; pgbackrest: number[] } | null> {
   try {
     await (await pitr.startBaseBackup('bench')).result();
     await pgbackrest(setup, ['--type=full', 'backup']);
     // Both restore to the end of their archives: let each archive catch up with the last commit.
     await sleep(3000);
-    const hDir = path.join(setup.dir, 'restore-hindsight');
-    await mkdir(hDir, { recursive: true });
-    execFileSync('chown', [`${osUser}:${osUser}`, hDir]);
-    const h = await timed(async () => {
-      const handle = await startJob(platform.client, pitrRestoreWorkflow, {
-        workflowId: pitrRestoreWorkflowId('bench', new Date()),
-        taskQueue: platform.config.taskQueue,
-        input: { database: 'bench', target: 'latest', to: { directory: hDir } },
-        database: 'bench',
-        onConflict: 'fail',
-      });
-      return handle.result();
-    });
-    const outcome = h.value as { reachedLsn: string; port: number | null; dataDirectory: string | null };
-    log(
-      `Hindsight pitrRestore latest: ${h.seconds.toFixed(1)} s (reached ${outcome.reachedLsn}, base backup ${(outcome as { baseBackupId?: string }).baseBackupId})`,
-    );
-    if (outcome.dataDirectory) {
-      const pgCtl = (await serverToolOfMajor('pg_ctl', setup.source.major)).path;
-      spawnSync('runuser', ['-u', osUser, '--', pgCtl, 'stop', '-D', outcome.dataDirectory, '-m', 'immediate'], {
-        stdio: 'ignore',
-      });
+    const hindsight: number[] = [];
+    const pgbackrestTimes: number[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      hindsight.push(await hindsightRestore(setup, round));
+      pgbackrestTimes.push(await pgbackrestRestore(setup, round));
     }
-
-    const pDir = path.join(setup.dir, 'restore-pgbackrest');
-    await mkdir(pDir, { recursive: true, mode: 0o700 });
-    execFileSync('chown', [`${osUser}:${osUser}`, pDir]);
-    const port = await freePort();
-    await writeFile(`${pDir}.password`, `${setup.source.password}\n`, { mode: 0o600 });
-    const p = await timed(async () => {
-      await pgbackrest(setup, [`--pg1-path=${pDir}`, 'restore']);
-      const cluster = await openLocalCluster({ dataDir: pDir, port, superuser: setup.source.superuser });
-      // The restored copy must not archive into the source's stanza, nor listen on the source's socket.
-      await writeFile(
-        path.join(pDir, 'postgresql.auto.conf'),
-        `${await readFile(path.join(pDir, 'postgresql.auto.conf'), 'utf8')}\narchive_mode = off\nunix_socket_directories = ''\n`,
-      );
-      await cluster.start();
-      await waitForConnections({ ...setup.source.target('postgres'), port }, 600_000);
-      return cluster;
-    });
-    await p.value.stop('immediate');
-    log(`pgbackrest restore (to the end of its archive) + start until promoted: ${p.seconds.toFixed(1)} s`);
-    restore = { hindsight: h.seconds, pgbackrest: p.seconds };
+    return { hindsight, pgbackrest: pgbackrestTimes };
   } catch (error) {
-    log(`restore comparison skipped: ${(error as Error).message.split('\n')[0]}`);
+    const causes: string[] = [];
+    for (let e: unknown = error; e instanceof Error; e = e.cause) causes.push(e.message.split('\n')[0]!);
+    log(`restore comparison skipped: ${causes.join(': ')}`);
+    return null;
   }
-  return restore;
 }
 
 async function main(): Promise<void> {
   const sizeMb = envInt('BENCH_SIZE_MB', 1100);
   const rounds = envInt('BENCH_ROUNDS', 2);
   const rpoSeconds = envInt('BENCH_RPO_SECONDS', 30);
+  const restoreRounds = envInt('BENCH_RESTORE_ROUNDS', 3);
   const pgbackrestPath = ensurePgBackRest();
   log(`pgBackRest: ${execFileSync(pgbackrestPath, ['version'], { encoding: 'utf8' }).trim()}`);
   log(
@@ -314,7 +343,7 @@ async function main(): Promise<void> {
 
     const { hindsight, pgbr } = await compareBaseBackups(setup, pitr, rounds);
     const { rpo, tps } = await measureRpo(setup, rpoSeconds);
-    const restore = await compareRestores(setup, pitr);
+    const restore = await compareRestores(setup, pitr, restoreRounds);
 
     const hb = median(hindsight.map((r) => r.seconds));
     const pb = median(pgbr.map((r) => r.seconds));
@@ -323,11 +352,13 @@ async function main(): Promise<void> {
     console.log(
       `base backup   Hindsight ${hb.toFixed(1)} s, ${fmtBytes(hindsight.at(-1)!.stored)} stored | pgBackRest ${pb.toFixed(1)} s, ${fmtBytes(pgbr.at(-1)!.stored)} stored | time ratio ${(hb / pb).toFixed(2)}× (target ≤ 1.0×), size ratio ${(hindsight.at(-1)!.stored / pgbr.at(-1)!.stored).toFixed(2)}×`,
     );
-    if (restore)
+    if (restore) {
+      const [h, p] = [median(restore.hindsight), median(restore.pgbackrest)];
+      const all = (times: number[]) => times.map((t) => t.toFixed(1)).join(', ');
       console.log(
-        `restore       Hindsight ${restore.hindsight.toFixed(1)} s | pgBackRest ${restore.pgbackrest.toFixed(1)} s | ratio ${(restore.hindsight / restore.pgbackrest).toFixed(2)}× (target ≤ 1.0×)`,
+        `restore       Hindsight ${h.toFixed(1)} s (${all(restore.hindsight)}) | pgBackRest ${p.toFixed(1)} s (${all(restore.pgbackrest)}) | ratio ${(h / p).toFixed(2)}× (target ≤ 0.8×), median of ${restoreRounds}`,
       );
-    else console.log('restore       not measured (see above)');
+    } else console.log('restore       not measured (see above)');
     console.log(
       `RPO (pgbench ${tps} tps, ${rpo.length} samples) median ${median(rpo).toFixed(2)} s, max ${Math.max(...rpo).toFixed(2)} s (target ≤ 2 s)`,
     );

@@ -1,19 +1,48 @@
 #!/usr/bin/env node
-// PostgreSQL's restore_command during a Hindsight point-in-time restore:
+// PostgreSQL's restore_command during a Hindsight point-in-time restore where the host has no curl
+// (lib/pitr/recovery-settings.ts, restoreCommandFor), and `hindsight wal-fetch --socket`:
 //   restore_command = '/usr/bin/node .../bin/hindsight-wal-fetch.mjs --socket <socket> %f %p'
 // Plain JavaScript with no dependencies, so that it starts in tens of milliseconds: PostgreSQL runs
-// it once per WAL segment. It asks the restore activity (which holds the catalog, storage and key)
-// over a unix socket; the activity writes the file.
+// it once per WAL segment. It asks the restore's fetch server (which holds the catalog, storage and
+// key) over a unix socket, `GET /wal/<file>`, and writes the bytes it answers with.
 // Exit codes (PostgreSQL docs, "restore_command"): 0 fetched; 1 not in the archive (recovery ends
 // there quietly); 250 anything else, e.g. storage unreachable or a checksum mismatch: a status above
 // 125 makes recovery abort loudly instead of mistaking a broken archive for its end.
-import { copyFile, rename, rm } from 'node:fs/promises';
-import net from 'node:net';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 
 export const EXIT_NOT_FOUND = 1;
 export const EXIT_FAILED = 250;
+
+/**
+ * The fetch server's answer for one file.
+ * @param {string} socketPath
+ * @param {string} file
+ * @returns {Promise<import('node:http').IncomingMessage>}
+ */
+function request(socketPath, file) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath, path: `/wal/${encodeURIComponent(file)}`, agent: false }, resolve);
+    req.on('error', (error) =>
+      reject(
+        new Error(
+          `cannot reach the restore's WAL fetch server at ${socketPath}: ${error.message} (is the restore still running?)`,
+        ),
+      ),
+    );
+  });
+}
+
+/** @param {import('node:http').IncomingMessage} res */
+async function bodyText(res) {
+  let text = '';
+  for await (const chunk of res) if (text.length < 4096) text += chunk;
+  return text.trim();
+}
 
 /**
  * Asks the restore's fetch server for one file. Resolves 'ok' or 'not_found'; rejects with the
@@ -23,62 +52,23 @@ export const EXIT_FAILED = 250;
  * @param {string} destination
  * @returns {Promise<'ok' | 'not_found'>}
  */
-export function fetchThroughSocket(socketPath, file, destination) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(socketPath);
-    let reply = '';
-    let settled = false;
-    const finish = (error, value) => {
-      if (settled) return;
-      settled = true;
-      socket.destroy();
-      if (error) reject(error);
-      else resolve(value);
-    };
-    /** @param {{ status?: string, staged?: string, message?: string }} parsed */
-    const answered = (parsed) => {
-      if (parsed.status === 'not_found') return finish(undefined, 'not_found');
-      if (parsed.status !== 'ok' || typeof parsed.staged !== 'string')
-        return finish(new Error(`${file}: ${parsed.message ?? 'failed'}`));
-      // Copied beside the destination, then renamed: PostgreSQL never sees a half-written file.
-      const temp = `${path.resolve(destination)}.hindsight-${process.pid}`;
-      copyFile(parsed.staged, temp)
-        .then(() => rename(temp, destination))
-        .then(
-          () => finish(undefined, 'ok'),
-          (error) =>
-            rm(temp, { force: true }).finally(() =>
-              finish(new Error(`${file}: cannot copy the fetched file to ${destination}: ${error.message}`)),
-            ),
-        );
-    };
-    socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(`${JSON.stringify({ file })}\n`));
-    socket.on('data', (chunk) => {
-      if (reply.includes('\n')) return;
-      reply += chunk;
-      const newline = reply.indexOf('\n');
-      if (newline < 0) return;
-      let parsed;
-      try {
-        parsed = JSON.parse(reply.slice(0, newline));
-      } catch {
-        finish(new Error(`the WAL fetch server gave no answer for ${file}`));
-        return;
-      }
-      answered(parsed);
-    });
-    socket.on('error', (error) =>
-      finish(
-        new Error(
-          `cannot reach the restore's WAL fetch server at ${socketPath}: ${error.message} (is the restore still running?)`,
-        ),
-      ),
-    );
-    socket.on('end', () => {
-      if (reply.indexOf('\n') < 0) finish(new Error(`the WAL fetch server gave no answer for ${file}`));
-    });
-  });
+export async function fetchThroughSocket(socketPath, file, destination) {
+  const res = await request(socketPath, file);
+  if (res.statusCode === 404) {
+    res.resume();
+    return 'not_found';
+  }
+  if (res.statusCode !== 200) throw new Error((await bodyText(res)) || `${file}: HTTP ${res.statusCode}`);
+  // Written beside the destination, then renamed: PostgreSQL never sees a half-written file.
+  const temp = `${path.resolve(destination)}.hindsight-${process.pid}`;
+  try {
+    await pipeline(res, createWriteStream(temp, { mode: 0o600 }));
+    await rename(temp, destination);
+    return 'ok';
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw new Error(`${file}: cannot write the fetched file to ${destination}: ${error.message}`, { cause: error });
+  }
 }
 
 /** @param {string[]} argv */

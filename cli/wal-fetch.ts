@@ -2,10 +2,10 @@
  * `hindsight wal-fetch <wal file> <destination> [--socket <path> | --database <db>]`: PostgreSQL's
  * restore_command.
  *
- * Two ways, chosen for speed. During a pitrRestore the server's restore_command is the plain
- * JavaScript entry bin/hindsight-wal-fetch.mjs, which asks the restore activity over a unix socket
- * (tens of milliseconds per segment; no tsx, catalog connection or key read per call). This command
- * does the same when given --socket (or HINDSIGHT_WAL_FETCH_SOCKET). With --database instead (for a
+ * Two ways, chosen for speed. During a pitrRestore the server's restore_command asks the restore
+ * activity over a unix socket (curl, or the plain JavaScript entry bin/hindsight-wal-fetch.mjs where
+ * the host has no curl; no tsx, catalog connection or key read per call). This command does the
+ * same when given --socket (or HINDSIGHT_WAL_FETCH_SOCKET). With --database instead (for a
  * recovery someone sets up by hand), it reads the configuration and the secret key and fetches from
  * the catalog and storage directly; that costs a second or so of start-up per segment.
  *

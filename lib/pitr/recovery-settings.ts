@@ -3,8 +3,10 @@
  * (lib/pitr/server-config.ts) in the one postgresql.conf Hindsight writes; nothing of the source's
  * configuration is read. See "Recovery Target" in the PostgreSQL 15 docs, section 20.5.5.
  */
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { PitrTarget } from './target.ts';
 import { confQuote, writeServerConfig } from './server-config.ts';
 import { writeServerFile } from './server-files.ts';
@@ -13,6 +15,34 @@ export { confQuote } from './server-config.ts';
 
 /** A word for /bin/sh, which runs restore_command. */
 export const shellQuote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
+
+/** The Node entry that serves as restore_command where the host has no curl. */
+export const WAL_FETCH_SCRIPT = fileURLToPath(new URL('../../bin/hindsight-wal-fetch.mjs', import.meta.url));
+
+const CURL_PATHS = ['/usr/bin/curl', '/usr/local/bin/curl', '/bin/curl'];
+
+/**
+ * The restore_command that asks a WAL fetch server (wal-fetch-server.ts) at `socketPath`. PostgreSQL
+ * runs it through /bin/sh once per file, so it is curl (a few milliseconds to start; `-q` so that no
+ * .curlrc of the server's user counts) rather than a Node process (tens of milliseconds). curl
+ * writes the body to %p; `%%` is PostgreSQL's escape for a literal `%`. Exit codes as
+ * bin/hindsight-wal-fetch.mjs: 0 fetched, 1 not archived (HTTP 404: recovery ends there), 250 any
+ * other failure, with the server's reason on stderr (PostgreSQL's log). Where the host has no curl,
+ * the Node script does the same.
+ */
+export function restoreCommandFor(socketPath: string, curl = CURL_PATHS.find((file) => existsSync(file))): string {
+  if (!curl) return `${[process.execPath, WAL_FETCH_SCRIPT, '--socket', socketPath].map(shellQuote).join(' ')} %f %p`;
+  const request = [curl, '-q', '-sS', '--noproxy', '*', '--unix-socket', socketPath, '-o'].map(shellQuote).join(' ');
+  return [
+    `c=$(${request} %p -w '%%{http_code}' http://hindsight/wal/%f)`,
+    's=$?',
+    '[ "$s" = 0 ] && [ "$c" = 200 ] && exit 0',
+    '[ "$s" = 0 ] && [ "$c" = 404 ] && { rm -f %p; exit 1; }',
+    'echo "hindsight wal-fetch: $(head -c 2000 %p 2>/dev/null) (curl exit $s, HTTP $c)" >&2',
+    'rm -f %p',
+    'exit 250',
+  ].join('; ');
+}
 
 export interface RecoverySettingsInput {
   target: PitrTarget | { lsnReached: string };

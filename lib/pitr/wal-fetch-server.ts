@@ -1,37 +1,48 @@
 /**
  * Serves `restore_command` for the length of one restore, over a unix socket that only the
  * server's OS user (and root) can reach. PostgreSQL runs restore_command once per segment, so the
- * command must start fast: bin/hindsight-wal-fetch.mjs is plain JavaScript (no tsx, no catalog
- * connection, no key) that asks this server, which holds the catalog, the storage drivers and the
- * secret key already open.
+ * command must start fast: it is `curl --unix-socket` run by /bin/sh (a few milliseconds; see
+ * restoreCommandFor), or bin/hindsight-wal-fetch.mjs where curl is missing. Neither holds a
+ * secret: this server holds the catalog, the storage drivers and the secret key already open, and
+ * reads ahead of recovery (prefetch.ts).
  *
- * The server never writes into the data directory being restored: that directory belongs to the
- * (hostile) restored cluster, and any name in it may be a link to a file of the host. It decodes
- * each file into a staging directory of its own (root's, traversable but not listable), under a
- * random name handed to the server's user, and replies with that name; restore_command, running as
- * the server's user, copies it to %p itself. The staged file goes when the connection closes.
+ * The protocol is minimal HTTP: `GET /wal/<file name>` answers 200 with the file's bytes, 404 when
+ * the archive does not hold it (recovery ends there), 500 with a one-line reason otherwise;
+ * anything else is refused. The server never writes into the data directory being restored: that
+ * directory belongs to the (hostile) restored cluster, and any name in it may be a link to a file of
+ * the host. It decodes into a spool of its own (root's, mode 0700) and sends the bytes over the
+ * socket; restore_command, running as the server's user, writes them to %p itself.
  */
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
+import { createReadStream } from 'node:fs';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { KeyResolver } from '../crypto/chunked-gcm.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { decodeWalObject } from '../wal/segment-codec.ts';
 import { handToServerUser } from './os-user.ts';
+import { type FetchableWal, type SpooledWal, WalPrefetcher } from './prefetch.ts';
+import { restoreCommandFor } from './recovery-settings.ts';
 import type { WalObject, WalSource } from './wal-source.ts';
 
 export interface WalFetchServer {
   socketPath: string;
+  /** The restore_command that fetches through this server (curl where the host has it). */
+  restoreCommand: string;
   fetched(): number;
+  /** Files decoded ahead of recovery, and how many of them recovery then asked for. */
+  prefetchStats(): { prefetched: number; servedFromSpool: number };
   close(): Promise<void>;
 }
 
-export type WalFetchReply =
-  { status: 'ok'; kind: string; staged: string } | { status: 'not_found' } | { status: 'error'; message: string };
+/** Segments read ahead by default: measured with bench/pitr-vs-pgbackrest.ts (docs/performance.md). */
+export const DEFAULT_PREFETCH_DEPTH = 6;
+/** The spool's bound by default: 8 segments of the default 16 MiB size. */
+export const DEFAULT_PREFETCH_BYTES = 128 * 1024 * 1024;
 
 export interface WalFetchServerOptions {
   source: WalSource;
@@ -39,111 +50,102 @@ export interface WalFetchServerOptions {
   logger: Logger;
   signal?: AbortSignal;
   onFetched?: (file: string, kind: string) => void;
+  /** Segments read ahead (k); 0 turns read-ahead off. */
+  prefetchDepth?: number;
+  prefetchBytes?: number;
 }
 
-/** Decodes the WAL file a request names into `dest` and hands it to the server's user. */
-async function stageWalFile(
-  options: WalFetchServerOptions,
-  file: string,
-  dest: string,
-): Promise<WalObject | undefined> {
-  let found = await options.source.find(file);
-  if (!found) return undefined;
-  const decode = async (object: WalObject) =>
+const WAL_FILE = /^\/wal\/([0-9A-Za-z._-]{1,64})$/;
+
+/** Looks a file up; its decode retries once when the archiver replaced a partial segment meanwhile. */
+async function lookupWal(options: WalFetchServerOptions, file: string): Promise<FetchableWal | undefined> {
+  const first = await options.source.find(file);
+  if (!first) return undefined;
+  const decode = async (object: WalObject, destination: string, signal: AbortSignal) =>
     decodeWalObject({
       driver: await options.source.driver(object.storageName),
       objectKey: object.objectKey,
       key: options.key,
-      destination: dest,
+      destination,
+      signal,
       ...(object.padToSize !== undefined ? { padToSize: object.padToSize } : {}),
       ...(object.sha256 !== undefined ? { expectedSha256: object.sha256 } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
     });
-  try {
-    await decode(found);
-  } catch (error) {
-    // The archiver may have completed (and replaced) the partial segment while it was read.
-    if (found.kind !== 'partial') throw error;
-    found = await options.source.find(file);
-    if (!found) throw error;
-    await decode(found);
-  }
-  await handToServerUser(dest);
-  return found;
+  return {
+    kind: first.kind,
+    async decode(destination, signal) {
+      try {
+        await decode(first, destination, signal);
+      } catch (error) {
+        if (first.kind !== 'partial' || signal.aborted) throw error;
+        const again = await options.source.find(file);
+        if (!again) throw error;
+        await decode(again, destination, signal);
+      }
+    },
+  };
 }
 
-/**
- * One restore_command connection: a JSON line naming the file, one JSON line back. The staged
- * file goes when the connection closes.
- */
-type Answer = (request: { file?: unknown }, dest: string) => Promise<WalFetchReply>;
+/** Sends a spooled file as the response body and removes it, delivered or not. */
+async function sendSpooled(res: http.ServerResponse, spooled: SpooledWal): Promise<void> {
+  try {
+    const { size } = await stat(spooled.path);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
+    await pipeline(createReadStream(spooled.path), res);
+  } finally {
+    await rm(spooled.path, { force: true });
+  }
+}
 
-function serveConnection(socket: net.Socket, staged: string, options: WalFetchServerOptions, answer: Answer): void {
-  // A client that neither asks nor copies within this long is gone: its staged file goes too.
-  socket.setTimeout(10 * 60_000, () => socket.destroy());
-  let buffered = '';
-  socket.setEncoding('utf8');
-  socket.on('error', () => undefined);
-  // restore_command closes the connection once it has copied the file (or given up).
-  socket.on('close', () => {
-    rm(staged, { force: true }).catch(() => undefined);
-  });
-  socket.on('data', (chunk: string) => {
-    buffered += chunk;
-    const newline = buffered.indexOf('\n');
-    if (newline < 0) {
-      if (buffered.length > 4096) socket.destroy();
-      return;
-    }
-    socket.pause();
-    let request: { file?: unknown };
-    try {
-      request = JSON.parse(buffered.slice(0, newline)) as typeof request;
-    } catch {
-      socket.end(`${JSON.stringify({ status: 'error', message: 'bad request' })}\n`);
-      return;
-    }
-    answer(request, staged).then(
-      (reply) => {
-        options.logger.debug({ file: request.file, status: reply.status }, 'restore_command');
-        // An answer with a staged file keeps the connection open until the client has copied it.
-        if (reply.status === 'ok') socket.write(`${JSON.stringify(reply)}\n`);
-        else socket.end(`${JSON.stringify(reply)}\n`);
-      },
-      (error: unknown) => {
-        options.logger.warn({ file: request.file, err: errorMessage(error) }, 'restore_command could not be served');
-        socket.end(`${JSON.stringify({ status: 'error', message: errorMessage(error) })}\n`);
-      },
-    );
-  });
+function reply(res: http.ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+  res.end(`${text.replace(/[\r\n]+/g, ' ')}\n`);
+}
+
+interface Served {
+  options: WalFetchServerOptions;
+  prefetcher: WalPrefetcher;
+  count: number;
+}
+
+async function serveRequest(served: Served, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const { options } = served;
+  const file = req.method === 'GET' ? WAL_FILE.exec(req.url ?? '')?.[1] : undefined;
+  if (!file) return reply(res, 400, `"${String(req.url).slice(0, 80)}" is not a WAL file request`);
+  try {
+    const spooled = await served.prefetcher.take(file);
+    options.logger.debug({ file, status: spooled ? 'ok' : 'not_found' }, 'restore_command');
+    if (!spooled) return reply(res, 404, `${file} is not in the archive`);
+    served.count += 1;
+    options.onFetched?.(file, spooled.kind);
+    await sendSpooled(res, spooled);
+  } catch (error) {
+    options.logger.warn({ file, err: errorMessage(error) }, 'restore_command could not be served');
+    if (!res.headersSent) reply(res, 500, `${file}: ${errorMessage(error)}`);
+    else res.destroy();
+  }
 }
 
 export async function startWalFetchServer(options: WalFetchServerOptions): Promise<WalFetchServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hs-walfetch-'));
   await chmod(dir, 0o700);
   await handToServerUser(dir);
-  // Root's own: the server's user may open a staged file by its random name, never list or replace one.
-  const stage = await mkdtemp(path.join(os.tmpdir(), 'hs-walstage-'));
-  await chmod(stage, 0o711);
+  // Root's own and closed: the server's user receives bytes over the socket, never a path of ours.
+  const spoolDir = await mkdtemp(path.join(os.tmpdir(), 'hs-walspool-'));
+  await chmod(spoolDir, 0o700);
   const socketPath = path.join(dir, 'fetch.sock');
-  let count = 0;
-
-  async function answer(request: { file?: unknown }, dest: string): Promise<WalFetchReply> {
-    const file = typeof request.file === 'string' ? request.file : '';
-    if (!/^[0-9A-Za-z._-]{1,64}$/.test(file)) return { status: 'error', message: `"${file}" is not a WAL file name` };
-    const found = await stageWalFile(options, file, dest);
-    if (!found) return { status: 'not_found' };
-    count += 1;
-    options.onFetched?.(file, found.kind);
-    return { status: 'ok', kind: found.kind, staged: dest };
-  }
-
-  const open = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    open.add(socket);
-    socket.on('close', () => open.delete(socket));
-    serveConnection(socket, path.join(stage, randomBytes(16).toString('hex')), options, answer);
+  const prefetcher = new WalPrefetcher({
+    spoolDir,
+    segmentSize: options.source.segmentSize,
+    depth: options.prefetchDepth ?? DEFAULT_PREFETCH_DEPTH,
+    maxBytes: options.prefetchBytes ?? DEFAULT_PREFETCH_BYTES,
+    lookup: (file) => lookupWal(options, file),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
+  const served: Served = { options, prefetcher, count: 0 };
+  const server = http.createServer((req, res) => void serveRequest(served, req, res));
+  // A client that neither asks nor reads within this long is gone.
+  server.requestTimeout = 10 * 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, () => resolve());
@@ -153,13 +155,16 @@ export async function startWalFetchServer(options: WalFetchServerOptions): Promi
 
   return {
     socketPath,
-    fetched: () => count,
+    restoreCommand: restoreCommandFor(socketPath),
+    fetched: () => served.count,
+    prefetchStats: () => ({ ...prefetcher.stats }),
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of open) socket.destroy();
+      server.closeAllConnections();
       await closed;
+      await prefetcher.close();
       await rm(dir, { recursive: true, force: true });
-      await rm(stage, { recursive: true, force: true });
+      await rm(spoolDir, { recursive: true, force: true });
     },
   };
 }

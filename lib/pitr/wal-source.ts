@@ -28,6 +28,7 @@ export interface WalSourceScope {
 export function createWalSource(catalog: Catalog, scope: WalSourceScope) {
   const drivers = new Map<string, Promise<StorageDriver>>();
   return {
+    segmentSize: scope.segmentSize,
     async find(file: string): Promise<WalObject | null> {
       const tli = parseHistoryFileName(file);
       if (tli !== null) {

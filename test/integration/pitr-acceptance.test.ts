@@ -56,7 +56,10 @@ describe('point-in-time restore: the acceptance gate', () => {
     );
     assert.match(progress.window ?? '', /^timeline 1: /);
     const conf = await readFile(path.join(dir, 'postgresql.conf'), 'utf8');
-    assert.match(conf, /restore_command = '.*hindsight-wal-fetch\.mjs.* %f %p'/);
+    assert.match(
+      conf,
+      /restore_command = 'c=\$\(''\/usr\/bin\/curl'' .*--unix-socket.* %p .*http:\/\/hindsight\/wal\/%f\)/,
+    );
     assert.match(conf, /recovery_target_action = 'promote'/);
   });
 

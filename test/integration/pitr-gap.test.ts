@@ -161,28 +161,39 @@ async function restoreCommandExitCodes(pitr: Scenario): Promise<void> {
   });
   const segno = BigInt(`0x${deletedSegment.slice(8, 16)}`) * 256n + BigInt(`0x${deletedSegment.slice(16)}`);
   const before = `00000001${deletedSegment.slice(8, 16)}${((segno % 256n) - 1n).toString(16).toUpperCase().padStart(8, '0')}`;
-  // As PostgreSQL runs it: through /bin/sh, as the server's user, in the data directory.
-  const fetch = async (file: string) => {
-    const command = `'${process.execPath}' '${WAL_FETCH_ENTRY}' --socket '${server.socketPath}' ${file} pg_wal/RECOVERYXLOG`;
-    const [cmd, args] = asServerUser('sh', ['-c', command]);
-    return run(cmd, args, { cwd: dataDir, env: serverEnv() }).then(
-      () => ({ code: 0, stderr: '' }),
-      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
-    );
-  };
+  // As PostgreSQL runs it: through /bin/sh, as the server's user, in the data directory; both the
+  // restore_command a restore writes (curl) and the Node script that stands in where curl is missing.
+  const commands = [
+    server.restoreCommand,
+    `'${process.execPath}' '${WAL_FETCH_ENTRY}' --socket '${server.socketPath}' %f %p`,
+  ];
+  let bytes = Buffer.alloc(0);
   try {
-    assert.deepEqual(await fetch(before), { code: 0, stderr: '' });
-    const bytes = await readFile(path.join(dataDir, 'pg_wal', 'RECOVERYXLOG'));
-    assert.equal(bytes.length, 16 * 1024 * 1024);
-    // The first page header (xlog_internal.h): the source server's own page magic, timeline 1, the segment's own address.
-    assert.equal(bytes.readUInt16LE(0), await walPageMagic(source));
-    assert.equal(bytes.readUInt32LE(4), 1);
-    assert.equal(bytes.readBigUInt64LE(8), (segno - 1n) * 16n * 1024n * 1024n);
-    assert.deepEqual(await fetch('00000001000000FF000000FF'), { code: 1, stderr: '' });
-    assert.deepEqual(await fetch('00000009.history'), { code: 1, stderr: '' });
-    const lost = await fetch(deletedSegment);
-    assert.equal(lost.code, 250);
-    assert.match(lost.stderr, new RegExp(`hindsight wal-fetch: ${deletedSegment}: storage .*unable to read`));
+    for (const restoreCommand of commands) {
+      const fetch = async (file: string) => {
+        const command = restoreCommand.replace(/%(%|f|p)/g, (_, c: string) =>
+          c === 'f' ? file : c === 'p' ? 'pg_wal/RECOVERYXLOG' : '%',
+        );
+        const [cmd, args] = asServerUser('sh', ['-c', command]);
+        return run(cmd, args, { cwd: dataDir, env: serverEnv() }).then(
+          () => ({ code: 0, stderr: '' }),
+          (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+        );
+      };
+      await rm(path.join(dataDir, 'pg_wal', 'RECOVERYXLOG'), { force: true });
+      assert.deepEqual(await fetch(before), { code: 0, stderr: '' }, restoreCommand);
+      bytes = await readFile(path.join(dataDir, 'pg_wal', 'RECOVERYXLOG'));
+      assert.equal(bytes.length, 16 * 1024 * 1024);
+      // The first page header (xlog_internal.h): the source server's own page magic, timeline 1, the segment's own address.
+      assert.equal(bytes.readUInt16LE(0), await walPageMagic(source));
+      assert.equal(bytes.readUInt32LE(4), 1);
+      assert.equal(bytes.readBigUInt64LE(8), (segno - 1n) * 16n * 1024n * 1024n);
+      assert.deepEqual(await fetch('00000001000000FF000000FF'), { code: 1, stderr: '' });
+      assert.deepEqual(await fetch('00000009.history'), { code: 1, stderr: '' });
+      const lost = await fetch(deletedSegment);
+      assert.equal(lost.code, 250);
+      assert.match(lost.stderr, new RegExp(`hindsight wal-fetch: ${deletedSegment}: storage .*unable to read`));
+    }
 
     // The same through `hindsight wal-fetch --database`, which reads the configuration and key itself.
     const env = { ...process.env, ...platform.configEnv };
