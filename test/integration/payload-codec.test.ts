@@ -9,7 +9,11 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createConsoleServices } from '../../web/src/lib/server/view/index.ts';
 import { EncryptionCodec } from '../../temporal/codec.ts';
-import { uptimeQuery } from '../../temporal/contracts/health.ts';
+import {
+  deliverNotificationsWorkflow,
+  deliveryStateQuery,
+  deliveryWorkflowId,
+} from '../../temporal/contracts/notifications.ts';
 import type { RestoreOutcome } from '../../temporal/contracts/restore.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { freePort } from '../support/ports.ts';
@@ -344,7 +348,15 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
   });
 
   it('a plaintext signal to a running workflow stalls it with the refusal; a reset that leaves the signal out resumes it', async () => {
-    const workflowId = 'health/payroll-eu';
+    // A long-lived workflow of the database's: its notification delivery loop.
+    const workflowId = deliveryWorkflowId('payroll-eu');
+    await platform.client.workflow.start(deliverNotificationsWorkflow.type, {
+      workflowId,
+      taskQueue: platform.config.taskQueue,
+      args: [{ database: 'payroll-eu' }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    await platform.client.workflow.getHandle(workflowId).query(deliveryStateQuery);
     const isFailedTask = (e: HistoryEvent) => /WORKFLOW_TASK_FAILED/.test(e.eventType);
     const before = (JSON.parse(await show(workflowId)) as { events: HistoryEvent[] }).events;
     const resetPoint = before.filter((e) => /WORKFLOW_TASK_COMPLETED/.test(e.eventType)).at(-1)!;
@@ -379,8 +391,8 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
       '--reapply-exclude',
       'Signal',
     ]);
-    const uptime = await platform.client.workflow.getHandle(workflowId).query(uptimeQuery);
-    assert.equal(typeof uptime, 'object', 'the new run answers its query');
+    const state = await platform.client.workflow.getHandle(workflowId).query(deliveryStateQuery);
+    assert.equal(typeof state, 'object', 'the new run answers its query');
     const refused = (e: HistoryEvent) =>
       isFailedTask(e) && /not encrypted/.test(e.workflowTaskFailedEventAttributes?.failure?.message ?? '');
     assert.ok(
