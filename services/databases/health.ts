@@ -2,7 +2,7 @@
  * Health checks in batches: one schedule for the whole platform (workflows/health-sweep.ts) instead
  * of a workflow per database, and the upgrade from the per-database monitors of earlier versions.
  */
-import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client } from '@temporalio/client';
 import {
   HEALTH_SWEEP_EVERY,
   HEALTH_SWEEP_SCHEDULE_ID,
@@ -35,8 +35,11 @@ export async function sweepHealthNow(ctx: ServiceContext): Promise<void> {
     await handle.trigger();
   } catch (error) {
     if (!(error instanceof ScheduleNotFoundError)) throw error;
-    await ensureHealthSweep(ctx);
-    await ctx.temporal.schedule.getHandle(HEALTH_SWEEP_SCHEDULE_ID).trigger();
+    // Registrations in parallel may all find it missing: one creates it, the others use it.
+    await ensureHealthSweep(ctx).catch((created: unknown) => {
+      if (!(created instanceof ScheduleAlreadyRunning)) throw created;
+    });
+    await handle.trigger();
   }
 }
 

@@ -60,26 +60,12 @@ describe('healthSweep with time skipping', () => {
       { batches: [['a']], nextDueInMs: 60_000 },
       { batches: [['b']], nextDueInMs: 500 },
     ]);
-    const startedAt = await platform.env.currentTimeMs();
     const outcome = await platform.execute(fake, healthSweepWorkflow, { windowSeconds: 20 });
     assert.equal(outcome.probed, 4);
     // Looks 3 s after the first (when "a" is due), 5 s after the second (at least that often, for
     // new databases), 1 s after the third (never more often): then every 5 s until the window ends.
     const looks = fake.named('planHealthSweep').length;
     assert.ok(looks >= 5 && looks <= 6, `${looks} looks in 20 s`);
-    const elapsed = (await platform.env.currentTimeMs()) - startedAt;
-    assert.ok(elapsed >= 15_000 && elapsed < 25_000, `ran ${elapsed} ms of a 20 s window`);
-  });
-
-  test('by default a run ends before the schedule starts the next one, on the minute', async () => {
-    const fake = sweepOf([]);
-    await platform.execute(fake, healthSweepWorkflow, {});
-    const endedAt = await platform.env.currentTimeMs();
-    const intoMinute = endedAt % 60_000;
-    assert.ok(
-      intoMinute >= 55_000 || fake.named('planHealthSweep').length === 1,
-      `ended ${intoMinute} ms into a minute`,
-    );
   });
 
   test('a batch that cannot be recorded does not stop the others', async () => {
