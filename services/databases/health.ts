@@ -27,20 +27,21 @@ export async function ensureHealthSweep(ctx: ServiceContext): Promise<void> {
 
 /**
  * A new database's first check now rather than at the next minute: the schedule runs a sweep at
- * once, or, when one is running (overlap SKIP), that one finds the database within seconds.
+ * once, unless one is running, which finds the database within seconds. (Triggering it then
+ * anyway would only be skipped as an overlap, with an error in Temporal's log.)
  */
 export async function sweepHealthNow(ctx: ServiceContext): Promise<void> {
   const handle = ctx.temporal.schedule.getHandle(HEALTH_SWEEP_SCHEDULE_ID);
   try {
-    await handle.trigger();
+    if ((await handle.describe()).info.runningActions.length > 0) return;
   } catch (error) {
     if (!(error instanceof ScheduleNotFoundError)) throw error;
     // Registrations in parallel may all find it missing: one creates it, the others use it.
     await ensureHealthSweep(ctx).catch((created: unknown) => {
       if (!(created instanceof ScheduleAlreadyRunning)) throw created;
     });
-    await handle.trigger();
   }
+  await handle.trigger();
 }
 
 /** How long the upgrade waits for an old monitor to answer its query before ending it without its state. */
