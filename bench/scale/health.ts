@@ -65,7 +65,7 @@ export async function measureFirstProbes(
 async function sweepRuns(platform: Platform, sinceMs: number) {
   const runs: Array<{ workflowId: string; runId: string }> = [];
   const query = `WorkflowType = '${healthSweepWorkflow.type}' AND StartTime >= '${new Date(sinceMs).toISOString()}'`;
-  for await (const run of platform.env.client.workflow.list({ query }))
+  for await (const run of platform.client.workflow.list({ query }))
     runs.push({ workflowId: run.workflowId, runId: run.runId });
   return runs;
 }
@@ -83,7 +83,7 @@ export async function measureSteadyHealth(platform: Platform, settings: Settings
   let events = 0;
   const runs = await sweepRuns(platform, a.at);
   for (const run of runs) {
-    const handle = platform.env.client.workflow.getHandle(run.workflowId, run.runId);
+    const handle = platform.client.workflow.getHandle(run.workflowId, run.runId);
     const outcome = (await handle.result().catch(() => null)) as { probed: number } | null;
     probes += outcome?.probed ?? 0;
     events += (await handle.describe()).historyLength;
