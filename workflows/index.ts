@@ -3,6 +3,7 @@ export { restoreBackup } from './restore-backup.ts';
 export { replicateBackup } from './replicate-backup.ts';
 export { restoreVerifier } from './restore-verifier.ts';
 export { healthMonitor } from './health-monitor.ts';
+export { healthSweep } from './health-sweep.ts';
 export { gfsRetention } from './gfs-retention.ts';
 export { scheduledVerification } from './scheduled-verification.ts';
 export { deliverNotifications } from './deliver-notifications.ts';

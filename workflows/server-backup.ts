@@ -3,6 +3,7 @@ import {
   WorkflowIdReusePolicy,
   executeChild,
   getExternalWorkflowHandle,
+  patched,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -31,7 +32,9 @@ import { parseInput, rootMessage } from './validate.ts';
 export async function serverBackup(raw: ServerBackupInput): Promise<ServerBackupOutcome> {
   const input = parseInput(serverBackupWorkflow.type, serverBackupInput, raw);
   const discovery = await probe.discoverServer({ server: input.server, runId: workflowInfo().workflowId });
-  await followHealth(discovery);
+  // The health sweep checks every registered database that is not dropped; runs begun before it
+  // still start the per-database monitors they started, so that they replay.
+  if (!patched('health-sweep')) await followHealth(discovery);
   const prune = new Set(discovery.retention);
   const queue = [...discovery.backup];
   const backups: ServerBackupResult[] = [];

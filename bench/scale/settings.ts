@@ -74,7 +74,7 @@ export interface Settings {
 /** Every SCALE_* variable of the header of bench/scale.ts, checked. */
 export function readSettings(): Settings {
   const settings: Settings = {
-    databases: envInt('SCALE_DATABASES', 1000),
+    databases: envInt('BENCH_DATABASES', envInt('SCALE_DATABASES', 1000)),
     windowMinutes: envInt('SCALE_WINDOW_MINUTES', 10),
     workers: envWorkers(),
     rows: envInt('SCALE_ROWS', 300),

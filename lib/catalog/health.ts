@@ -1,4 +1,7 @@
+import type pg from 'pg';
 import { bind, type Queryable } from './db.ts';
+import { queueNotification as notify } from './health-outbox.ts';
+import { carryHealthState, healthState, probeSchedules, recordProbes } from './health-state.ts';
 
 export interface HealthEvent {
   status: 'up' | 'down';
@@ -35,20 +38,6 @@ async function history(db: Queryable, database: string, limit = 200): Promise<He
   return rows.map((r) => ({ status: r.status, at: r.at, detail: r.detail }));
 }
 
-/** Queues a notification once per dedupe key; returns false when it was already queued. */
-async function notify(
-  db: Queryable,
-  input: { database: string | null; event: string; message: string; dedupeKey: string },
-): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `insert into notifications (database_id, event, message, dedupe_key)
-     values ((select id from databases where name = $1), $2, $3, $4)
-     on conflict (dedupe_key) do nothing`,
-    [input.database, input.event, input.message, input.dedupeKey],
-  );
-  return (rowCount ?? 0) > 0;
-}
-
 async function notifications(db: Queryable, database?: string, limit = 200): Promise<NotificationRecord[]> {
   const { rows } = await db.query<{
     id: string;
@@ -71,7 +60,13 @@ async function notifications(db: Queryable, database?: string, limit = 200): Pro
   }));
 }
 
-/** Up/down transitions (the uptime history) and the outbox of notifications. */
-export function createHealthStore(db: Queryable) {
-  return bind(db, { recordTransition, history, notify, notifications });
+/**
+ * Each database's health state (health-state.ts), its up/down transitions (the uptime history)
+ * and the outbox of notifications.
+ */
+export function createHealthStore(pool: pg.Pool) {
+  return {
+    ...bind(pool, { recordTransition, history, notify, notifications }),
+    ...bind(pool, { probeSchedules, state: healthState, carry: carryHealthState, recordProbes }),
+  };
 }

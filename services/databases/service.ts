@@ -1,15 +1,14 @@
 /**
  * Registering databases, their schedules and destinations. Every method takes the actor and goes
- * through the guard (services/guard.ts); the health monitor and the schedules are Temporal's.
+ * through the guard (services/guard.ts); the health sweep and the schedules are Temporal's.
  */
 import { DEFAULT_WORKSPACE_ID } from '../../lib/catalog/access.ts';
 import type { DatabaseRecord } from '../../lib/catalog/catalog.ts';
 import { HindsightError, errorMessage } from '../../lib/errors.ts';
 import { parsePgUrl } from '../../lib/pg/connection.ts';
-import { healthMonitorWorkflow, healthWorkflowId } from '../../temporal/contracts/health.ts';
+import { healthWorkflowId } from '../../temporal/contracts/health.ts';
 import { deliveryWorkflowId } from '../../temporal/contracts/notifications.ts';
 import { deleteDatabaseSchedules, setDatabaseCron, upsertWatchdogSchedule } from '../../temporal/schedules.ts';
-import { startRun } from '../../temporal/start.ts';
 import { upsertCatalogBackupSchedule } from '../../temporal/catalog-backup.ts';
 import { upsertCatalogMaintenanceSchedule } from '../../temporal/catalog-maintenance.ts';
 import { notFound, type Actor } from '../authz.ts';
@@ -18,6 +17,7 @@ import { cronSchema, parseOrThrow, timezoneSchema } from '../input.ts';
 import { changeDatabase } from './change.ts';
 import { adoptStoredBackups } from './adopt.ts';
 import { checkConnection, checkTarget, type ConnectionCheck } from './check.ts';
+import { endPerDatabaseMonitors, ensureHealthSweep, sweepHealthNow } from './health.ts';
 import {
   addDatabaseInput,
   databaseSettings,
@@ -92,7 +92,7 @@ export class DatabaseService {
       source: { database: pgTarget.database, ...(systemIdentifier === undefined ? {} : { systemIdentifier }) },
       skipCheck: input.skipCheck,
     });
-    await this.ensureHealthMonitor(input.name);
+    await sweepHealthNow(this.ctx);
     return { ...record, adopted };
   }
 
@@ -191,20 +191,19 @@ export class DatabaseService {
     return checkTarget(await this.ctx.runtime.catalog.databaseTarget(name));
   }
 
-  /** The health monitor of every registered database that has none running, the watchdog and catalog backup schedules. */
+  /**
+   * The health sweep's schedule (ending, once, the per-database monitors of earlier versions), the
+   * watchdog and catalog backup schedules.
+   */
   async ensureMonitors(): Promise<void> {
-    for (const db of await this.ctx.runtime.catalog.listDatabases()) await this.ensureHealthMonitor(db.name);
+    await endPerDatabaseMonitors(this.ctx);
+    await ensureHealthSweep(this.ctx);
     // The overdue-backup watchdog, which also sweeps notifications that no wake-up delivered.
     await upsertWatchdogSchedule(this.ctx.temporal, this.ctx.runtime.config.taskQueue);
     // The catalog's own backup (docs/disaster-recovery.md), on HINDSIGHT_CATALOG_BACKUP_CRON.
     await upsertCatalogBackupSchedule(this.ctx.temporal, this.ctx.runtime.config);
     // Old rows pruned daily, on HINDSIGHT_CATALOG_MAINTENANCE_CRON (docs/operations.md).
     await upsertCatalogMaintenanceSchedule(this.ctx.temporal, this.ctx.runtime.config);
-  }
-
-  private async ensureHealthMonitor(database: string): Promise<void> {
-    const workflowId = healthWorkflowId(database);
-    await startRun(this.ctx, healthMonitorWorkflow, { workflowId, input: { database }, database }, 'use-existing');
   }
 
   /** Every check first (storages, connection), then the writes: a refused change saves nothing. */
@@ -229,9 +228,8 @@ export class DatabaseService {
       healthFailureThreshold,
     });
     if (changes.name === undefined || changes.name === name) return record;
-    const renamed = await renameDatabase(this.ctx, name, changes.name);
-    await this.ensureHealthMonitor(renamed.name);
-    return renamed;
+    // The health state is the database's row (database_health), so it follows the rename.
+    return renameDatabase(this.ctx, name, changes.name);
   }
 
   /** A database backs up only to storages of its own workspace. */

@@ -21,7 +21,6 @@ import { startSignedInConsole, type SignedInConsole } from '../support/console.t
 import { hindsightResult, type CliResult } from '../support/hindsight-cli.ts';
 import { createFilledDatabase, startTestCluster, tableFingerprint, type Platform } from '../support/platform.ts';
 import { backupScheduleId } from '../../temporal/contracts/backup.ts';
-import { healthWorkflowId } from '../../temporal/contracts/health.ts';
 import { assertSameTables, startSeededPlatform } from '../support/seeded-platform.ts';
 
 const runFile = promisify(execFile);
@@ -235,8 +234,8 @@ describe('db update --name: a renamed database keeps its backups and moves its s
     assert.equal((await platform.runtime.catalog.databaseTarget('shop2')).password, 'third-secret', 'sealed anew');
     await platform.client.schedule.getHandle(backupScheduleId('shop2')).describe();
     await assert.rejects(platform.client.schedule.getHandle(backupScheduleId('shop')).describe(), /not found/i);
-    const health = await platform.client.workflow.getHandle(healthWorkflowId('shop2')).describe();
-    assert.equal(health.status.name, 'RUNNING');
+    assert.ok(await platform.runtime.catalog.health.state('shop2'), 'the health state follows the rename');
+    assert.equal(await platform.runtime.catalog.health.state('shop'), undefined);
 
     assert.deepEqual(await restoredFingerprints('shop2', earlierBackup, 'shop_r_renamed'), atFirstBackup);
     // A download reads the object under its recorded key, checked end to end against its old-name identity.

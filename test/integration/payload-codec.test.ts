@@ -9,7 +9,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createConsoleServices } from '../../web/src/lib/server/view/index.ts';
 import { EncryptionCodec } from '../../temporal/codec.ts';
-import { uptimeQuery } from '../../temporal/contracts/health.ts';
+import * as delivery from '../../temporal/contracts/notifications.ts';
 import type { RestoreOutcome } from '../../temporal/contracts/restore.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { freePort } from '../support/ports.ts';
@@ -344,7 +344,16 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
   });
 
   it('a plaintext signal to a running workflow stalls it with the refusal; a reset that leaves the signal out resumes it', async () => {
-    const workflowId = 'health/payroll-eu';
+    // A long-lived workflow of the database's: its notification delivery loop.
+    const workflowId = delivery.deliveryWorkflowId('payroll-eu');
+    const start = {
+      workflowId,
+      taskQueue: platform.config.taskQueue,
+      workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    };
+    const args = [{ database: 'payroll-eu' }];
+    await platform.client.workflow.start(delivery.deliverNotificationsWorkflow.type, { ...start, args });
+    await platform.client.workflow.getHandle(workflowId).query(delivery.deliveryStateQuery); // its first task is done
     const isFailedTask = (e: HistoryEvent) => /WORKFLOW_TASK_FAILED/.test(e.eventType);
     const before = (JSON.parse(await show(workflowId)) as { events: HistoryEvent[] }).events;
     const resetPoint = before.filter((e) => /WORKFLOW_TASK_COMPLETED/.test(e.eventType)).at(-1)!;
@@ -379,8 +388,8 @@ describe('payload encryption: what Temporal stores is ciphertext', () => {
       '--reapply-exclude',
       'Signal',
     ]);
-    const uptime = await platform.client.workflow.getHandle(workflowId).query(uptimeQuery);
-    assert.equal(typeof uptime, 'object', 'the new run answers its query');
+    const state = await platform.client.workflow.getHandle(workflowId).query(delivery.deliveryStateQuery);
+    assert.equal(typeof state, 'object', 'the new run answers its query');
     const refused = (e: HistoryEvent) =>
       isFailedTask(e) && /not encrypted/.test(e.workflowTaskFailedEventAttributes?.failure?.message ?? '');
     assert.ok(

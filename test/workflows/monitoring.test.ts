@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
-import { healthMonitorWorkflow } from '../../temporal/contracts/health.ts';
+import { healthSweepWorkflow, type HealthSweepInput } from '../../temporal/contracts/health.ts';
 import {
   backupWatchdogWorkflow,
   deliverNotificationsWorkflow,
@@ -13,77 +13,80 @@ import { eventually, failureOf } from './runs.ts';
 import { test, timeSkippingPlatform } from './support.ts';
 
 /**
- * What watches and tells: the health monitor, the per-scope notification delivery loop, and the
+ * What watches and tells: the health sweep, the per-scope notification delivery loop, and the
  * watchdog that queues overdue-backup alerts.
  */
 const platform = timeSkippingPlatform();
 
-type Probe = { ok: true; latencyMs: number } | { ok: false; error: string };
-const up: Probe = { ok: true, latencyMs: 3 };
-const refused: Probe = { ok: false, error: 'connection refused' };
+const names = (n: number, prefix = 'db') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
-/** A monitor fed these probe results, one an hour, until the database is no longer registered. */
-function monitorOf(probes: Probe[], failureThreshold: number) {
-  let round = 0;
+/** A sweep whose plans answer these batches, one plan a look, then nothing due. */
+function sweepOf(plans: Array<{ batches: string[][]; nextDueInMs: number | null }>, inFlight = { now: 0, most: 0 }) {
+  let look = 0;
   return recording({
-    healthSettings: async () => ({ registered: round < probes.length, intervalSeconds: 3600, failureThreshold }),
-    probeHealth: async () => probes[round++]!,
-    recordHealthTransition: async () => undefined,
-    notify: async () => ({ queued: true }),
+    planHealthSweep: async () => plans[look++] ?? { batches: [], nextDueInMs: null },
+    probeHealthBatch: async ({ databases }) => {
+      inFlight.most = Math.max(inFlight.most, ++inFlight.now);
+      await new Promise((r) => setTimeout(r, 20));
+      inFlight.now -= 1;
+      return { probed: databases.length, transitions: 1, notified: 0 };
+    },
   });
 }
 
-describe('healthMonitor with time skipping', () => {
-  test('marks a database down only after N failed checks in a row, notifies down and up once each', async () => {
-    const fake = monitorOf([up, refused, refused, up, refused, refused, refused, refused, up], 3);
-    const startedAt = await platform.env.currentTimeMs();
-    await platform.execute(fake, healthMonitorWorkflow, { database: 'app' });
-    // Two failures (below the threshold) after the first success change nothing; the fourth
-    // failure of the later run is not a second transition.
-    assert.deepEqual(fake.named('recordHealthTransition'), [
-      { database: 'app', status: 'up', detail: null },
-      { database: 'app', status: 'down', detail: 'connection refused' },
-      { database: 'app', status: 'up', detail: null },
-    ]);
-    const notified = fake.named('notify') as Array<{ event: string; message: string; dedupeKey: string }>;
-    assert.deepEqual(
-      notified.map((n) => n.event),
-      ['database_down', 'database_up'],
-      'the first "up" only establishes the state',
+describe('healthSweep with time skipping', () => {
+  test('one run checks every due database, one activity per batch, a bounded number at once', async () => {
+    const due = names(130);
+    const inFlight = { now: 0, most: 0 };
+    const fake = sweepOf(
+      [{ batches: [due.slice(0, 50), due.slice(50, 100), due.slice(100)], nextDueInMs: null }],
+      inFlight,
     );
-    assert.match(
-      notified[0]!.message,
-      /database "app" is down: 3 connection checks failed in a row \(connection refused\)/,
-    );
-    assert.notEqual(notified[0]!.dedupeKey, notified[1]!.dedupeKey);
-    assert.equal(fake.named('probeHealth').length, 9);
-    // Nine hourly probes ran on the server's clock, not the test's.
-    const skippedHours = ((await platform.env.currentTimeMs()) - startedAt) / 3_600_000;
-    assert.ok(skippedHours >= 9, `the server clock moved ${skippedHours} h`);
+    const outcome = await platform.execute(fake, healthSweepWorkflow, {
+      windowSeconds: 5,
+      batchSize: 50,
+      concurrency: 2,
+    });
+    assert.deepEqual(outcome, { probed: 130, batches: 3, transitions: 3, failedBatches: 0 });
+    const probed = (fake.named('probeHealthBatch') as Array<{ databases: string[] }>).flatMap((b) => b.databases);
+    assert.deepEqual(probed.sort(), [...due].sort(), 'each due database once');
+    assert.deepEqual(fake.named('planHealthSweep')[0], { batchSize: 50 });
+    assert.equal(inFlight.most, 2, 'two batches at once, never three');
   });
 
-  test('a database that never answers is notified down once, with the threshold counted', async () => {
-    const fake = monitorOf([refused, refused, refused], 2);
-    await platform.execute(fake, healthMonitorWorkflow, { database: 'db' });
-    assert.deepEqual(fake.named('recordHealthTransition'), [
-      { database: 'db', status: 'down', detail: 'connection refused' },
+  test('within its window it checks databases again as they come due, and then ends', async () => {
+    const fake = sweepOf([
+      { batches: [['a', 'b']], nextDueInMs: 3000 },
+      { batches: [['a']], nextDueInMs: 60_000 },
+      { batches: [['b']], nextDueInMs: 500 },
     ]);
-    const notified = fake.named('notify') as Array<{ event: string; message: string }>;
-    assert.deepEqual(
-      notified.map((n) => n.event),
-      ['database_down'],
-    );
-    assert.match(notified[0]!.message, /2 connection checks failed in a row/);
+    const outcome = await platform.execute(fake, healthSweepWorkflow, { windowSeconds: 20 });
+    assert.equal(outcome.probed, 4);
+    // Looks 3 s after the first (when "a" is due), 5 s after the second (at least that often, for
+    // new databases), 1 s after the third (never more often): then every 5 s until the window ends.
+    const looks = fake.named('planHealthSweep').length;
+    assert.ok(looks >= 5 && looks <= 6, `${looks} looks in 20 s`);
   });
 
-  test('a monitor carried over a continue-as-new as down notifies the recovery', async () => {
-    const fake = monitorOf([up], 3);
-    const carried = { status: 'down', since: '2026-01-01T00:00:00.000Z', consecutiveFailures: 7 } as const;
-    await platform.execute(fake, healthMonitorWorkflow, { database: 'old', carried });
-    assert.deepEqual(
-      (fake.named('notify') as Array<{ event: string }>).map((n) => n.event),
-      ['database_up'],
+  test('a batch that cannot be recorded does not stop the others', async () => {
+    const fake = recording({
+      planHealthSweep: async () => ({ batches: [['a'], ['b'], ['c']], nextDueInMs: null }),
+      probeHealthBatch: async ({ databases }) => {
+        if (databases[0] === 'b') throw activityFailure('catalog refused the batch', 'bad_input');
+        return { probed: 1, transitions: 0, notified: 0 };
+      },
+    });
+    const outcome = await platform.execute(fake, healthSweepWorkflow, { windowSeconds: 1 });
+    assert.deepEqual(outcome, { probed: 2, batches: 3, transitions: 0, failedBatches: 1 });
+  });
+
+  test('an input with fields it does not take fails at once', async () => {
+    const fake = sweepOf([]);
+    const failure = await failureOf(
+      platform.execute(fake, healthSweepWorkflow, { database: 'app' } as unknown as HealthSweepInput),
     );
+    assert.equal(failure.type, 'bad_input');
+    assert.equal(fake.calls.length, 0);
   });
 });
 
