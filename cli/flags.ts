@@ -22,7 +22,7 @@ export const flagCatalog = {
   'keep-backups': bool('keep its backups in storage, where db add of the same database takes them back (the default)'),
   'delete-backups': bool('delete its backups from every storage holding a copy'),
   verify: text('on | off', 'restore every new backup into a throwaway server and check it'),
-  'health-interval': text('s', 'seconds between two probes of the health monitor'),
+  'health-interval': text('s', 'seconds between two health probes of the database'),
   'health-failures': text('N', 'failed probes in a row before the database counts as down'),
   type: text('type', 'the kind'),
   path: text('directory', 'the directory of a local storage'),

@@ -34,7 +34,7 @@ export const catalogBackupCommands = [
       ],
       details: [
         'The catalog must be empty: no database, backup, user account or notifier yet (a fresh installation).',
-        'Run it with the Temporal server up: the schedules, health monitors and WAL archiving of the restored',
+        'Run it with the Temporal server up: the schedules and WAL archiving of the restored',
         'databases are started again, then restart Hindsight so that every process starts from the restored catalog.',
       ],
     },

@@ -73,7 +73,8 @@ export async function reconcileTemporal(ctx: ServiceContext): Promise<Reconciled
 
 /**
  * Databases the catalog held before a restore and the restored one does not (the demo of a fresh
- * `npm start`): their schedules and health monitor go, or they would run against names that are gone.
+ * `npm start`): their schedules go, or they would run against names that are gone. A health monitor of
+ * an earlier version may still run for one: it goes too (the health sweep reads the catalog).
  */
 export async function forgetDatabases(ctx: ServiceContext, names: string[]): Promise<void> {
   for (const name of names) {
