@@ -212,7 +212,7 @@ export const databasesEndpoints: Endpoint[] = [
       const download = await domain.backupReads.download(actor(), p.id, { decrypt: !encrypted });
       res.status(200).set({
         'content-type': 'application/octet-stream',
-        'content-length': String(download.sizeBytes),
+        ...(download.sizeBytes === null ? {} : { 'content-length': String(download.sizeBytes) }),
         'content-disposition': `attachment; filename="${download.fileName}"`,
       });
       await pipeline(download.stream, res);

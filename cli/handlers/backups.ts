@@ -1,6 +1,6 @@
 /** What the commands of cli/commands/backups.ts do when they run: loaded only then, so that the table and `--help` stay light. */
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { printJob } from '../job-output.ts';
 import type { Actor } from '../../services/authz.ts';
@@ -136,17 +136,19 @@ export async function download({ args: [backupId], flags }: Invocation): Promise
           `hindsight: storage "${storage}" could not serve backup ${backupId} (${reason}); trying the next one\n`,
         ),
     });
+    let bytes: number;
     try {
       await pipeline(opened.stream, createWriteStream(partial, { mode: 0o600 }));
       await rename(partial, output);
+      bytes = (await stat(output)).size;
     } catch (error) {
       await rm(partial, { force: true });
       throw error;
     }
-    if (flags.json) printJson({ backupId, file: output, storage: opened.storageName, bytes: opened.sizeBytes });
+    if (flags.json) printJson({ backupId, file: output, storage: opened.storageName, bytes });
     else
       process.stdout.write(
-        `wrote ${output} (${formatBytes(opened.sizeBytes)}, from storage "${opened.storageName}", checksums verified)\n`,
+        `wrote ${output} (${formatBytes(bytes)}, from storage "${opened.storageName}", checksums verified)\n`,
       );
   });
 }

@@ -2,6 +2,7 @@
 import { downloadStream } from '../../lib/backup/download.ts';
 import { recordedChecksums } from '../../lib/backup/expectation.ts';
 import { storedDatabaseName } from '../../lib/backup/ids.ts';
+import { compressedWhere } from '../../lib/backup/manifest.ts';
 import { openBackupFromAny } from '../../lib/backup/sources.ts';
 import { createStorageDriver } from '../../lib/storage/index.ts';
 import type { Actor } from '../authz.ts';
@@ -66,7 +67,12 @@ export class BackupReads {
       const stream = downloadStream(opened, keyring.resolve, { decrypt: options.decrypt });
       stream.once('close', () => void closeAll());
       const fileName = `${backup.databaseName}-${backupId}${options.decrypt ? '.dump' : '.dump.hsb'}`;
-      const sizeBytes = options.decrypt ? opened.manifest.dump.sizeBytes : opened.manifest.object.sizeBytes;
+      // Decrypting a dump compressed outside pg_dump also decompresses it: its size is known once written.
+      const sizeBytes = !options.decrypt
+        ? opened.manifest.object.sizeBytes
+        : compressedWhere(opened.manifest) === 'outside'
+          ? null
+          : opened.manifest.dump.sizeBytes;
       return { stream, fileName, storageName: opened.storageName, sizeBytes, database: backup.databaseName };
     } catch (error) {
       await closeAll();

@@ -16,6 +16,7 @@ import { hindsightResult, type CliResult } from '../support/hindsight-cli.ts';
 import type { Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
 import { startSeededPlatform } from '../support/seeded-platform.ts';
+import { expectedArchive } from '../support/expected-archive.ts';
 
 const run = promisify(execFile);
 
@@ -120,7 +121,8 @@ describe('the hindsight command on the second day', () => {
     assert.equal(result.code, 0, result.stderr);
     const bytes = (await stat(out)).size;
     const manifest = JSON.parse(await readFile(path.join(platform.backupsDir, 'shop', `${verified}.json`), 'utf8'));
-    assert.equal(bytes, manifest.dump.sizeBytes, 'the archive the manifest records');
+    const expected = await expectedArchive(objectFile(verified), platform.runtime.keyring.resolve, manifest);
+    assert.equal(bytes, expected.bytes, 'the archive the manifest records, ready for pg_restore');
     assert.equal(
       result.stdout,
       `wrote ${out}: ${bytes} bytes (${formatBytes(bytes)}), a pg_dump custom-format archive (pg_restore reads it), backup ${verified} of database shop\n`,

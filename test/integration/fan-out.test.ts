@@ -12,6 +12,7 @@ import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import type { ReplicateOutcome } from '../../temporal/contracts/backup.ts';
 import { hindsightResult } from '../support/hindsight-cli.ts';
 import { createDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
+import { expectedArchive } from '../support/expected-archive.ts';
 
 const run = promisify(execFile);
 
@@ -190,7 +191,12 @@ describe('one backup fanned out to three storages, one of which fills up midway'
           },
         }),
       );
-      assert.equal(hash.digest('hex'), manifest.dump.sha256, 'the download is the exact pg_dump archive');
+      const expected = await expectedArchive(
+        path.join(platform.dir, 'bravo', 'wide', `${backupId}.dump.hsb`),
+        platform.runtime.keyring.resolve,
+        manifest,
+      );
+      assert.equal(hash.digest('hex'), expected.sha256, 'the download is the exact pg_dump archive');
       assert.deepEqual(fallbacks, ['alpha']);
     } finally {
       await rename(`${object}.aside`, object);

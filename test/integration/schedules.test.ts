@@ -154,7 +154,14 @@ describe('schedules: one rule for the CLI, the API and the console, as Temporal 
     );
     assert.match(text.stdout, /^verification {2}not after backups$/m);
     assert.match(text.stdout, /^pitr {10}off$/m);
-    assert.deepEqual(json.pitr, { enabled: false, windows: [], gaps: [], error: null, sharesArchiveOf: null });
+    assert.deepEqual(json.pitr, {
+      enabled: false,
+      windows: [],
+      gaps: [],
+      error: null,
+      sharesArchiveOf: null,
+      archiveServer: null,
+    });
     assert.equal(json.health.state, health?.status ?? 'unknown');
 
     assert.equal(json.backups.total, 1);

@@ -11,6 +11,7 @@ import type { BrowserContext, Download, Page } from 'playwright-core';
 import { operatorActor } from '../../services/authz.ts';
 import type { HostServices } from '../../web/src/lib/server/view/index.ts';
 import type { Platform } from './platform.ts';
+import { expectedArchive } from './expected-archive.ts';
 import { waitFor } from './wait.ts';
 
 /** A download's SHA-256 and first bytes, read as it streams in. */
@@ -40,7 +41,12 @@ export async function checkDownloads(page: Page, url: string, platform: Platform
   assert.equal(stored.name, `shop-${backupId}.dump.hsb`);
   const dump = await downloadFrom(page, row.getByTestId('download-dump'));
   assert.equal(dump.head.subarray(0, 5).toString('latin1'), 'PGDMP', 'the decrypted download is a pg_dump archive');
-  assert.equal(dump.sha256, record.sha256, 'and exactly the dump the backup recorded');
+  const storage = record.copies.find((c) => c.status === 'complete')!.storageName;
+  const config = (await platform.runtime.catalog.storageConfig(storage)) as { path: string };
+  const stored_ = path.join(config.path, 'shop', `${backupId}.dump.hsb`);
+  const manifest = JSON.parse(await readFile(stored_.replace(/\.dump\.hsb$/, '.json'), 'utf8'));
+  const expected = await expectedArchive(stored_, platform.runtime.keyring.resolve, manifest);
+  assert.equal(dump.sha256, expected.sha256, 'and exactly the dump the backup recorded, ready for pg_restore');
   assert.equal(dump.name, `shop-${backupId}.dump`);
 }
 

@@ -42,7 +42,7 @@ export const GET: RequestHandler = async ({ params, url, locals }) => {
   return new Response(pulled(download.stream), {
     headers: {
       'content-type': 'application/octet-stream',
-      'content-length': String(download.sizeBytes),
+      ...(download.sizeBytes === null ? {} : { 'content-length': String(download.sizeBytes) }),
       'content-disposition': `attachment; filename="${download.fileName}"`,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
