@@ -60,6 +60,21 @@ function inZone(at: Date, timeZone: string): string {
   return `${localDateTime(at, timeZone).replace('T', ' ')} ${timeZone}`;
 }
 
+/**
+ * For a target after a window whose end is only approximate: that end and why, since the target
+ * may be accepted once the WAL on its way is in storage (lib/pitr/window-end.ts).
+ */
+function approximateEndNote(chain: LoadedChain, target: PitrTarget): string {
+  const wanted = toChainTarget(target);
+  const after = (w: RecoveryWindow): boolean =>
+    (wanted.kind === 'time' && wanted.time > w.to.time) || (wanted.kind === 'lsn' && wanted.lsn > w.to.lsn);
+  const note = chain.analysis.windows
+    .filter(after)
+    .map((w) => windowEnd(chain.analysis, chain.head, w).note)
+    .find((n) => n !== null);
+  return note ? ` The newest window's end is approximate (${note}); a later time may be accepted then.` : '';
+}
+
 export function planRestore(chain: LoadedChain, target: PitrTarget, options: { timeZone?: string } = {}): RestorePlan {
   const { windows } = chain.analysis;
   const window = chooseWindow(windows, toChainTarget(target));
@@ -86,12 +101,7 @@ export function planRestore(chain: LoadedChain, target: PitrTarget, options: { t
       zone ? `${describeWindow(w)} (${inZone(w.from.time, zone)} to ${inZone(w.to.time, zone)})` : describeWindow(w),
     )
     .join('; ');
-  // A time past an approximate end may become recoverable once the WAL on its way is in storage.
-  const approximate = windows
-    .map((w) => windowEnd(chain.analysis, chain.head, w).note)
-    .filter((note) => note !== null)
-    .map((note) => ` The newest window's end is approximate (${note}); a later time may be accepted then.`)
-    .join('');
+  const approximate = approximateEndNote(chain, target);
   const gaps =
     chain.analysis.gaps.length > 0
       ? ` Gaps in the archive: ${chain.analysis.gaps.length} (the WAL chain monitor names them).`

@@ -198,6 +198,11 @@ describe('where the recoverable window ends (lib/pitr/window-end.ts), with an ar
         /outside every recoverable window.*The newest window's end is approximate \(up to about .*exact after the next check/,
       ),
     );
+    await assert.rejects(
+      decidePitrTarget(store.catalog, 'shop', { time: at(0).toISOString() }, options),
+      (e: Error) => /outside every recoverable window/.test(e.message) && !/approximate/.test(e.message),
+      'a time before the window says nothing of its end',
+    );
   });
 
   it('an idle server that wrote nothing more: the window ends now, exactly, without waiting', async () => {
