@@ -11,6 +11,7 @@ import { basePrefix, walPrefix } from '../wal/archive-keys.ts';
 import { chainOf } from '../wal/incremental-chain.ts';
 import { formatLsn } from '../wal/lsn.ts';
 import type { ChainView } from './chain-view.ts';
+import { windowEnd, type HeadEnd } from './window-end.ts';
 
 export interface LoadedChain {
   database: string;
@@ -23,6 +24,8 @@ export interface LoadedChain {
   runningBaseBackups: number;
   /** Complete incremental base backups whose chain lacks a member: not restorable. */
   brokenChains?: Array<{ id: string; reason: string }>;
+  /** What the server said about the archive's head (lib/pitr/window.ts); absent when it was not asked. */
+  head?: HeadEnd;
 }
 
 const empty: ChainAnalysis = { windows: [], gaps: [], unusableBaseBackups: [] };
@@ -124,14 +127,18 @@ export function chainView(chain: LoadedChain, checkedAt: Date): ChainView {
     database: chain.database,
     checkedAt: checkedAt.toISOString(),
     systemIdentifier: chain.systemIdentifier,
-    windows: analysis.windows.map((w) => ({
-      baseBackupId: w.baseBackupId,
-      timeline: w.timeline,
-      from: { lsn: formatLsn(w.from.lsn), time: w.from.time.toISOString() },
-      to: { lsn: formatLsn(w.to.lsn), time: w.to.time.toISOString() },
-      legs: w.legs.map((l) => ({ timeline: l.timeline, fromLsn: formatLsn(l.fromLsn), toLsn: formatLsn(l.toLsn) })),
-      text: describeWindow(w),
-    })),
+    windows: analysis.windows.map((w) => {
+      const end = windowEnd(analysis, chain.head, w);
+      return {
+        baseBackupId: w.baseBackupId,
+        timeline: w.timeline,
+        from: { lsn: formatLsn(w.from.lsn), time: w.from.time.toISOString() },
+        to: { lsn: formatLsn(w.to.lsn), time: end.time.toISOString() },
+        legs: w.legs.map((l) => ({ timeline: l.timeline, fromLsn: formatLsn(l.fromLsn), toLsn: formatLsn(l.toLsn) })),
+        ...(chain.head ? { endExact: end.exact, endNote: end.note } : {}),
+        text: end.note ? `${describeWindow(w)} (${end.note})` : describeWindow(w),
+      };
+    }),
     gaps: analysis.gaps.map((g) => ({
       timeline: g.timeline,
       fromLsn: formatLsn(g.fromLsn),

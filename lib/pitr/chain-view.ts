@@ -14,6 +14,13 @@ export interface WindowView {
   from: ChainPointView;
   to: ChainPointView;
   legs: Array<{ timeline: number; fromLsn: string; toLsn: string }>;
+  /**
+   * False when the end is only when the newest WAL reached storage, because the server could not
+   * confirm the archive's head (lib/pitr/window-end.ts); absent in the chain monitor's own view.
+   */
+  endExact?: boolean;
+  /** For an approximate end: "up to about …, exact after the next check: <why>". */
+  endNote?: string | null;
   text: string;
 }
 

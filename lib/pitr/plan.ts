@@ -9,6 +9,7 @@ import { parseLsn, type Lsn } from '../wal/lsn.ts';
 import { localDateTime } from '../time-zone.ts';
 import type { PitrTarget } from './target.ts';
 import type { LoadedChain } from './chain-source.ts';
+import { endsAtGap, windowEnd } from './window-end.ts';
 
 export interface RestorePlan {
   window: RecoveryWindow;
@@ -59,12 +60,27 @@ function inZone(at: Date, timeZone: string): string {
   return `${localDateTime(at, timeZone).replace('T', ' ')} ${timeZone}`;
 }
 
+/**
+ * For a target after a window whose end is only approximate: that end and why, since the target
+ * may be accepted once the WAL on its way is in storage (lib/pitr/window-end.ts).
+ */
+function approximateEndNote(chain: LoadedChain, target: PitrTarget): string {
+  const wanted = toChainTarget(target);
+  const after = (w: RecoveryWindow): boolean =>
+    (wanted.kind === 'time' && wanted.time > w.to.time) || (wanted.kind === 'lsn' && wanted.lsn > w.to.lsn);
+  const note = chain.analysis.windows
+    .filter(after)
+    .map((w) => windowEnd(chain.analysis, chain.head, w).note)
+    .find((n) => n !== null);
+  return note ? ` The newest window's end is approximate (${note}); a later time may be accepted then.` : '';
+}
+
 export function planRestore(chain: LoadedChain, target: PitrTarget, options: { timeZone?: string } = {}): RestorePlan {
   const { windows } = chain.analysis;
   const window = chooseWindow(windows, toChainTarget(target));
   if (window) {
-    const endsAtGap = chain.analysis.gaps.some((g) => g.timeline === window.timeline && g.fromLsn >= window.to.lsn);
-    return { window, baseBackupId: window.baseBackupId, timeline: window.timeline, endsAtHead: !endsAtGap };
+    const endsAtHead = !endsAtGap(chain.analysis, window);
+    return { window, baseBackupId: window.baseBackupId, timeline: window.timeline, endsAtHead };
   }
   const what = describeTarget(target);
   if (windows.length === 0) {
@@ -85,12 +101,13 @@ export function planRestore(chain: LoadedChain, target: PitrTarget, options: { t
       zone ? `${describeWindow(w)} (${inZone(w.from.time, zone)} to ${inZone(w.to.time, zone)})` : describeWindow(w),
     )
     .join('; ');
+  const approximate = approximateEndNote(chain, target);
   const gaps =
     chain.analysis.gaps.length > 0
       ? ` Gaps in the archive: ${chain.analysis.gaps.length} (the WAL chain monitor names them).`
       : '';
   throw new HindsightError(
     'bad_input',
-    `${what} is outside every recoverable window of database "${chain.database}"; choose a target inside one of these windows (UTC): ${listed}.${gaps}`,
+    `${what} is outside every recoverable window of database "${chain.database}"; choose a target inside one of these windows (UTC): ${listed}.${approximate}${gaps}`,
   );
 }

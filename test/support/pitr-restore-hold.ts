@@ -1,23 +1,11 @@
 /**
- * Helpers for a point-in-time restore into another server: a target moment between commits, and
- * the hold the running restore keeps on its base backups, as retention reads it.
+ * Helpers for a point-in-time restore into another server: the hold the running restore keeps on
+ * its base backups, as retention reads it.
  */
 import assert from 'node:assert/strict';
 import { gatherPitrFacts } from '../../lib/retention/pitr-facts.ts';
 import { parseRetentionPolicy } from '../../lib/retention/policy.ts';
-import type { PitrSource } from './pitr-fixture.ts';
 import type { Platform } from './platform.ts';
-
-/** A whole second after every row written so far, passed on the server's own clock; then a row after it. */
-export async function momentThenLaterRow(source: PitrSource): Promise<string> {
-  const [now] = await source.query<{ ms: string }>(
-    `select (extract(epoch from clock_timestamp()) * 1000)::bigint::text as ms`,
-  );
-  const t = new Date(Math.ceil((Number(now!.ms) + 1) / 1000) * 1000);
-  await new Promise((resolve) => setTimeout(resolve, t.getTime() - Number(now!.ms) + 300));
-  await source.query(`insert into events (at, note) values (clock_timestamp(), 'after T')`);
-  return t.toISOString().slice(0, 19);
-}
 
 /** Whatever base backups a restore holds while `work` runs, polled from the catalog retention reads. */
 export async function heldDuring<T>(

@@ -7,7 +7,7 @@ import type { Catalog } from '../../lib/catalog/catalog.ts';
 import { loadChain } from '../../lib/pitr/chain-source.ts';
 import { planRestore } from '../../lib/pitr/plan.ts';
 import { decidePitrTarget, recoverableWindows } from '../../lib/pitr/window.ts';
-import { baseBackupKey, segmentKey } from '../../lib/wal/archive-keys.ts';
+import { baseBackupKey, partialKey, segmentKey } from '../../lib/wal/archive-keys.ts';
 import { segmentEndLsn, segmentStartLsn } from '../../lib/wal/lsn.ts';
 
 const MiB = 1024 * 1024;
@@ -29,14 +29,19 @@ after(async () => {
  * read through the local driver) holds all of them but segment 4. The database's server cannot be
  * reached, so the head is not extended.
  */
-async function archive(): Promise<{ catalog: Catalog }> {
+async function archive(options: { missing?: bigint[]; latestDurable?: () => unknown } = {}): Promise<{
+  catalog: Catalog;
+  put: (key: string) => Promise<void>;
+  segments: Array<Record<string, unknown>>;
+}> {
+  const missing = options.missing ?? [4n];
   const root = await mkdtemp(path.join(tmpdir(), 'pitr-window-'));
   dirs.push(root);
   const put = async (key: string) => {
     await mkdir(path.dirname(path.join(root, key)), { recursive: true });
     await writeFile(path.join(root, key), 'x');
   };
-  const segments = [1, 2, 3, 4, 5, 6].map((segno) => ({
+  const segments: Array<Record<string, unknown>> = [1, 2, 3, 4, 5, 6].map((segno) => ({
     timeline: 1,
     segno: BigInt(segno),
     endLsn: segmentEndLsn(BigInt(segno), SIZE),
@@ -59,7 +64,7 @@ async function archive(): Promise<{ catalog: Catalog }> {
     objectKey: baseBackupKey(SYSID, 'b1'),
   };
   await put(base.objectKey);
-  for (const s of segments) if (s.segno !== 4n) await put(s.objectKey);
+  for (const s of segments) if (!missing.includes(s.segno as bigint)) await put(s.objectKey as string);
   const catalog = {
     wal: {
       config: async () => ({
@@ -72,12 +77,13 @@ async function archive(): Promise<{ catalog: Catalog }> {
       baseBackupsOf: async () => [base],
       segmentsOf: async () => segments,
       historiesOf: async () => [],
+      latestDurable: async () => options.latestDurable?.(),
     },
     storageConfig: async () => ({ type: 'local', path: root }),
     databaseTarget: async () => ({ host: '127.0.0.1', port: 1, database: 'shop', user: 'nobody', password: 'x' }),
     getDatabase: async () => ({ name: 'shop', timezone: 'UTC' }),
   } as unknown as Catalog;
-  return { catalog };
+  return { catalog, put, segments };
 }
 
 describe('the recoverable window (lib/pitr/window.ts)', () => {
@@ -115,5 +121,110 @@ describe('the recoverable window (lib/pitr/window.ts)', () => {
     const plan = await decidePitrTarget(catalog, 'shop', { time: '2026-11-23T11:00:02.500+01:00' });
     assert.deepEqual([plan.baseBackupId, plan.timeline, plan.endsAtHead, plan.agent], ['b1', 1, false, null]);
     assert.match(plan.window, /^timeline 1: 2026-11-23T10:00:01\.000Z/);
+  });
+});
+
+/** Segment 7 arrives in storage as a partial holding `bytes`, received at second `second`. */
+async function arrives(
+  { put, segments }: Awaited<ReturnType<typeof archive>>,
+  bytes: bigint,
+  second: number,
+): Promise<{ lsn: bigint }> {
+  const objectKey = partialKey(SYSID, segmentName(7));
+  const endLsn = segmentStartLsn(7n, SIZE) + bytes;
+  await put(objectKey);
+  segments.push({ timeline: 1, segno: 7n, endLsn, complete: false, receivedAt: at(second), objectKey });
+  return { lsn: endLsn };
+}
+
+const refusedAs = (pattern: RegExp) => (e: Error & { kind?: string }) =>
+  e.kind === 'bad_input' && pattern.test(e.message);
+
+describe('where the recoverable window ends (lib/pitr/window-end.ts), with an archive that lags the server', () => {
+  const now = at(40);
+  const server = { timeline: 1, lsn: segmentStartLsn(7n, SIZE) + 500n };
+
+  it('waits for WAL the server already wrote: once storage holds it, the window ends exactly when the server was asked', async () => {
+    let asked = 0;
+    let durable: { timeline: number; lsn: bigint } | undefined;
+    const store = await archive({ missing: [], latestDurable: () => durable });
+    const askServer = async () => server;
+    // The archiver ships the WAL on the third look at the catalog.
+    const lagging = {
+      now,
+      askServer,
+      catchUpMs: 5000,
+      onHeadUnknown: () => assert.fail('the server answered'),
+    };
+    const realDurable = store.catalog.wal.latestDurable;
+    store.catalog.wal.latestDurable = async (...args) => {
+      asked += 1;
+      if (asked === 3) durable = { timeline: 1, ...(await arrives(store, 500n, 39)) };
+      return realDurable(...args);
+    };
+    const view = await recoverableWindows(store.catalog, 'shop', lagging);
+    assert.ok(asked >= 3, 'the catalog was read until the WAL arrived');
+    const end = view.windows.at(-1)!;
+    assert.deepEqual([end.to.time, end.endExact, end.endNote], [now.toISOString(), true, null]);
+    assert.equal(end.to.lsn, '0/70001F4', 'the window reaches the WAL that arrived meanwhile');
+
+    // The check reads the same end: the bar's last instant is accepted, the next one refused.
+    const plan = await decidePitrTarget(store.catalog, 'shop', { time: end.to.time }, lagging);
+    assert.deepEqual([plan.baseBackupId, plan.endsAtHead], ['b1', true]);
+    await assert.rejects(
+      decidePitrTarget(store.catalog, 'shop', { time: new Date(now.getTime() + 1).toISOString() }, lagging),
+      refusedAs(/is outside every recoverable window/),
+    );
+  });
+
+  it('says "up to about" when the WAL does not arrive in time, accepts up to that end and refuses after it', async () => {
+    const store = await archive({ missing: [], latestDurable: () => ({ timeline: 1, lsn: segmentEndLsn(6n, SIZE) }) });
+    const options = { now, askServer: async () => server, catchUpMs: 250 };
+    const started = Date.now();
+    const end = (await recoverableWindows(store.catalog, 'shop', options)).windows.at(-1)!;
+    assert.ok(Date.now() - started >= 250, 'the catch-up wait was taken');
+    assert.deepEqual([end.to.time, end.endExact], [at(6).toISOString(), false]);
+    assert.match(
+      end.endNote!,
+      /^up to about 2026-11-23 10:00:06Z, exact after the next check: WAL the database wrote up to 0\/70001F4 on timeline 1 is not all in storage yet$/,
+    );
+    assert.ok(end.text.includes(end.endNote!), 'db show and the API print the note with the window');
+
+    const plan = await decidePitrTarget(store.catalog, 'shop', { time: at(6).toISOString() }, options);
+    assert.match(plan.window, /up to about 2026-11-23 10:00:06Z/);
+    await assert.rejects(
+      decidePitrTarget(store.catalog, 'shop', { time: at(7).toISOString() }, options),
+      refusedAs(
+        /outside every recoverable window.*The newest window's end is approximate \(up to about .*exact after the next check/,
+      ),
+    );
+    await assert.rejects(
+      decidePitrTarget(store.catalog, 'shop', { time: at(0).toISOString() }, options),
+      (e: Error) => /outside every recoverable window/.test(e.message) && !/approximate/.test(e.message),
+      'a time before the window says nothing of its end',
+    );
+  });
+
+  it('an idle server that wrote nothing more: the window ends now, exactly, without waiting', async () => {
+    const store = await archive({ missing: [], latestDurable: () => assert.fail('no wait for an idle server') });
+    const idle = { timeline: 1, lsn: segmentEndLsn(6n, SIZE) };
+    const end = (await recoverableWindows(store.catalog, 'shop', { now, askServer: async () => idle })).windows.at(-1)!;
+    assert.deepEqual([end.to.time, end.endExact], [now.toISOString(), true]);
+  });
+
+  it('a server that cannot be asked: the end is approximate, naming why', async () => {
+    const store = await archive({ missing: [] });
+    const end = (await recoverableWindows(store.catalog, 'shop', { now })).windows.at(-1)!;
+    assert.equal(end.endExact, false);
+    assert.match(
+      end.endNote!,
+      /^up to about 2026-11-23 10:00:06Z, exact after the next check: the database could not say how far it has written \(/,
+    );
+  });
+
+  it('a window that ends at a gap keeps its end: no later check can move it', async () => {
+    const { catalog } = await archive();
+    const first = (await recoverableWindows(catalog, 'shop', { now })).windows[0]!;
+    assert.deepEqual([first.to.time, first.endExact, first.endNote], [at(3).toISOString(), true, null]);
   });
 });

@@ -26,6 +26,10 @@ export interface ConsoleRecoveryWindow {
   timeline: number;
   baseBackupId: string;
   text: string;
+  /** False when `to` is only when the newest WAL reached storage (lib/pitr/window-end.ts). */
+  endExact: boolean;
+  /** For an approximate end: "up to about …, exact after the next check: <why>". */
+  endNote: string | null;
 }
 
 export interface ConsoleRestoreWizard {

@@ -27,6 +27,8 @@ export async function windowsView(catalog: Catalog, database: string): Promise<C
         timeline: w.timeline,
         baseBackupId: w.baseBackupId,
         text: w.text,
+        endExact: w.endExact !== false,
+        endNote: w.endNote ?? null,
       })),
       gaps: view.gaps.map((g) => ({ text: g.text, timeline: g.timeline })),
       unusableBaseBackups: view.unusableBaseBackups,
