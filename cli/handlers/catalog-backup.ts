@@ -30,6 +30,23 @@ export async function catalogBackupNow({ flags }: Invocation): Promise<void> {
   });
 }
 
+/** What each PITR archive's storage added to the restored rows: `ledger: +3 segments, 1 partial updated from storage`. */
+function walRowsLine(rows: CatalogRestoreReport['walRows']): string[] {
+  const parts = rows
+    .filter((r) => r.storage !== null)
+    .map((r) => {
+      if (r.error !== undefined) return `${r.database}: not brought up to date from storage ${r.storage}: ${r.error}`;
+      const counts = [`+${r.segments ?? 0} segments`];
+      if (r.partials) counts.push(`${r.partials} partial updated`);
+      if (r.baseBackups) counts.push(`+${r.baseBackups} base backups`);
+      if (r.histories) counts.push(`+${r.histories} timeline histories`);
+      const unread = r.unreadable?.[0];
+      const skipped = unread ? ` (${r.unreadable!.length} objects not read; ${unread.key}: ${unread.reason})` : '';
+      return `${r.database}: ${counts.join(', ')} from storage${skipped}`;
+    });
+  return parts.length > 0 ? [`  wal        ${parts.join('; ')}`] : [];
+}
+
 function restoreLines(report: CatalogRestoreReport): string[] {
   const { manifest, contents } = report;
   const schedules = report.reconciled.map(
@@ -46,6 +63,7 @@ function restoreLines(report: CatalogRestoreReport): string[] {
         .join(', ') || 'none'
     }`,
     `  users      ${contents.users}`,
+    ...walRowsLine(report.walRows),
     `  started    ${schedules.join('; ') || 'nothing'}`,
     ...report.missingKeys.map(
       (id) => `warning: secrets sealed under key ${id} cannot be opened here: put that key file in the keys directory`,

@@ -14,6 +14,7 @@ import { DEMO_DATABASE } from '../demo.ts';
 import { createServices } from '../index.ts';
 import { openRuntime, type Runtime } from '../runtime.ts';
 import { forgetDatabases, reconcileTemporal, type ReconciledDatabase } from './reconcile.ts';
+import { resyncWalRows, type WalResync } from './resync.ts';
 
 export interface CatalogRestoreRequest {
   storageConfig: unknown;
@@ -25,6 +26,8 @@ export interface CatalogRestoreRequest {
 
 export interface CatalogRestoreReport extends CatalogRestoreResult {
   reconciled: ReconciledDatabase[];
+  /** Per PITR database, what its archive storage held that the catalog backup did not know. */
+  walRows: WalResync[];
   /** Key ids that sealed restored secrets and that this installation does not have. */
   missingKeys: string[];
 }
@@ -74,6 +77,8 @@ export async function restoreCatalogHere(
       catalog: runtime.catalog,
       setupDatabases: [DEMO_DATABASE],
     });
+    // Before archiving resumes: the receiver must start from rows that say what storage holds.
+    const walRows = await resyncWalRows(runtime);
     const client = await temporal(runtime);
     try {
       const services = createServices(runtime, client);
@@ -83,7 +88,7 @@ export async function restoreCatalogHere(
       );
       const reconciled = await reconcileTemporal(services.ctx);
       await services.databases.ensureMonitors();
-      return { ...result, reconciled, missingKeys: await keysMissing(runtime) };
+      return { ...result, reconciled, walRows, missingKeys: await keysMissing(runtime) };
     } finally {
       await client.connection.close();
     }

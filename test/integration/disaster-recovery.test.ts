@@ -24,6 +24,8 @@ import { itRunsEveryBlock, type Check } from '../support/guide-checks.ts';
 import { blocksOfSection, parseGuide } from '../support/guide-markdown.ts';
 import { GuideShell } from '../support/guide-runner.ts';
 import { stopRestoredServer } from '../support/pitr-fixture.ts';
+import { waitFor } from '../support/wait.ts';
+import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 
 const markdown = await readFile('docs/disaster-recovery.md', 'utf8');
 const guide = parseGuide(markdown);
@@ -59,9 +61,71 @@ function restoreChecks(world: () => DisasterWorld): Check[] {
   ];
 }
 
+const COMPLETE_SEGMENT = /^pitr\/\d+\/wal\/[0-9A-F]{24}\.zst\.hsb$/;
+
+/**
+ * The old host archived on after its catalog backup: the restore must bring ledger's rows up to
+ * what storage holds (the `wal` line says so), every complete segment in storage with its row.
+ */
+function walResyncCheck(world: () => DisasterWorld): Check {
+  return {
+    what: "the restore brings ledger's WAL rows up to what the old host archived after its catalog backup",
+    at: /hindsight catalog restore --storage-config @"\$BUCKET_CONFIG" --key/,
+    after: async (result) => {
+      const { archivedAtCatalogBackup, archivedWhenLost } = world();
+      assert.ok(archivedWhenLost > archivedAtCatalogBackup, 'the old host archived WAL after its catalog backup');
+      const line = /^ {2}wal {8}ledger: \+(\d+) segments(?:, (\d+) partial updated)? from storage$/m.exec(
+        result.output,
+      );
+      assert.ok(line, `the restore says what storage added to ledger's rows:\n${result.output}`);
+      assert.ok(Number(line[1]) + Number(line[2] ?? 0) > 0, 'storage held WAL that the catalog backup did not know');
+      const stored = await createLocalStorage({ name: 'bucket', root: world().bucket.path }).list('pitr');
+      await world().newHost.catalog(async (c) => {
+        assert.ok(
+          (await c.wal.latestDurable('ledger'))!.lsn >= archivedWhenLost,
+          'the rows reach where the old host stopped',
+        );
+        const complete = new Set((await c.wal.segmentsOf('ledger')).filter((s) => s.complete).map((s) => s.objectKey));
+        const unknown = stored.filter((o) => COMPLETE_SEGMENT.test(o.key) && !complete.has(o.key)).map((o) => o.key);
+        assert.deepEqual(unknown, [], 'every complete segment in storage has its row');
+      });
+    },
+  };
+}
+
+/**
+ * The receiver's storage checks once it resumes (the first right away) find storage as the rows say:
+ * a row left at the catalog backup's partial would raise `wal_chain_broken` for nothing. Made around
+ * the point-in-time restore, which gives the archiver time to resume after the restart.
+ */
+function noFalseAlarmCheck(world: () => DisasterWorld): Check {
+  let since = new Date();
+  return {
+    what: 'the resumed archiver uploads again and raises no wal_chain_broken',
+    at: /hindsight restore ledger --time/,
+    before: async () => {
+      since = new Date();
+      await world().ledger.query(`insert into events (at, note) values (clock_timestamp(), 'after the restore')`);
+    },
+    after: () =>
+      world().newHost.catalog(async (c) => {
+        await waitFor(
+          'WAL of ledger archived by the new host',
+          async () => ((await c.wal.segmentsOf('ledger')).some((s) => s.receivedAt >= since) ? true : undefined),
+          60_000,
+          300,
+        );
+        const alarms = (await c.health.notifications('ledger')).filter((n) => n.event === 'wal_chain_broken');
+        assert.deepEqual(alarms, [], 'storage holds what the restored catalog says');
+      }),
+  };
+}
+
 function mainChecks(world: () => DisasterWorld): Check[] {
   return [
     ...restoreChecks(world),
+    walResyncCheck(world),
+    noFalseAlarmCheck(world),
     {
       what: 'npm start comes up under the key put in place, not a key of its own',
       at: /^npm start$/m,

@@ -45,6 +45,12 @@ export class DisasterWorld {
   shopBackupId = '';
   /** The values the guide's settings blocks ask for, as this test sets them. */
   settingsUsed: Record<string, string> = {};
+  /**
+   * How far storage held ledger's WAL when the old host took its catalog backup, and when it was lost:
+   * it archived on after the backup, and a catalog restore must bring the rows up to the second.
+   */
+  archivedAtCatalogBackup = 0n;
+  archivedWhenLost = 0n;
   /** The old host's servers stopping, after its catalog is lost. */
   oldHostGone: Promise<void> = Promise.resolve();
 
@@ -210,6 +216,11 @@ async function liveOldHost(world: DisasterWorld, host: Platform): Promise<Date> 
     ],
     'the catalog backup reaches both storages that hold backups',
   );
+  world.archivedAtCatalogBackup = (await host.runtime.catalog.wal.latestDurable('ledger'))!.lsn;
+  // The host lives on a little after its catalog backup: one more row, archived (a longer partial
+  // segment in storage than the catalog backup's row of it), as a host lost at any moment would.
+  await world.ledger.query(`insert into events (at, note) values (clock_timestamp(), 'after the catalog backup')`);
+  await waitUntilArchived(host, world.ledger);
   return moment;
 }
 
@@ -241,6 +252,7 @@ export async function runAndLoseOldHost(
     const moment = await liveOldHost(world, host);
     assert.equal((await readFile(host.config.secretKeyFile, 'utf8')).trim(), keyHex);
     await stopArchiver(host, 'ledger');
+    world.archivedWhenLost = (await host.runtime.catalog.wal.latestDurable('ledger'))!.lsn;
     await host.stopWorker();
     await host.runtime.close();
     const admin = await connect('old host', host.cluster.target('postgres'));
