@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, quoteIdent, targetUrl } from '../../lib/pg/connection.ts';
@@ -33,6 +33,7 @@ export function describeServerRuns(
   describe('servers: every database of a server, discovered, backed up and followed when dropped', () => {
     let platform: Platform;
     let hook: Server;
+    let acmeHook: Server | undefined;
     const received: string[] = [];
     const cli = (args: string[]) => hindsightResult(platform.configEnv, args);
     const run = async (): Promise<ServerBackupOutcome> =>
@@ -52,21 +53,14 @@ export function describeServerRuns(
       platform = platformOf();
       await createFilledDatabase(platform.cluster, 'alpha', itemsTable(300));
       await createFilledDatabase(platform.cluster, 'beta', itemsTable(200));
-      hook = createServer((req, res) => {
-        let body = '';
-        req.on('data', (c: Buffer) => (body += c.toString()));
-        req.on('end', () => {
-          received.push(body);
-          res.end('ok');
-        });
-      });
-      await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
-      const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+      let url: string;
+      ({ hook, url } = await startReceiver(received));
       await platform.services.notifiers.save(systemActor, 'ops', { type: 'webhook', url });
     });
 
     after(() => {
       hook?.close();
+      acmeHook?.close();
     });
 
     it('adds the server by connecting to it: its version and system identifier are recorded', async () => {
@@ -208,5 +202,70 @@ export function describeServerRuns(
         ],
       );
     });
+
+    it("a server of another workspace announces its databases to that workspace's notifiers only", async () => {
+      const acme = await platform.runtime.catalog.access.createWorkspace('acme');
+      const acmeReceived: string[] = [];
+      const started = await startReceiver(acmeReceived);
+      acmeHook = started.hook;
+      await platform.services.notifiers.save(
+        systemActor,
+        'acme-ops',
+        { type: 'webhook', url: started.url },
+        ['database_discovered'],
+        acme.id,
+      );
+      const acmeDir = path.join(platform.dir, 'acme-store');
+      await mkdir(acmeDir, { recursive: true });
+      await platform.services.storages.save(
+        systemActor,
+        'acme-store',
+        { type: 'local', path: acmeDir },
+        {
+          workspaceId: acme.id,
+        },
+      );
+      await createFilledDatabase(platform.cluster, 'delta', itemsTable(20));
+      const { rows } = await admin('select datname from pg_database where not datistemplate');
+      const url = targetUrl(platform.cluster.target('postgres'));
+      const excludes = rows.map((r) => r.datname!).filter((name) => name !== 'delta');
+      const add = { name: 'acme', url, workspaceId: acme.id, allDatabases: true, excludes, storages: ['acme-store'] };
+      await platform.services.servers.add(systemActor, { ...add, verifyAfterBackup: false });
+
+      const outcome = await (await platform.services.servers.run(systemActor, 'acme')).result();
+      assert.deepEqual(outcome.registered, [{ datname: 'delta', name: 'acme-delta' }]);
+      const [row] = (await events('database_discovered')).filter((n) => n.message.includes('"delta"'));
+      assert.equal(row?.workspaceId, acme.id, "the row carries the server's workspace");
+      await waitFor(
+        "acme's webhook to receive the discovery of delta",
+        async () => (acmeReceived.some((body) => body.includes('acme-delta')) ? true : undefined),
+        15_000,
+      );
+      const deliveries = await platform.runtime.catalog.notifiers.deliveries({ limit: 500 });
+      const ofDelta = deliveries.filter((d) => d.message.includes('"delta"'));
+      assert.deepEqual(
+        ofDelta.map((d) => [d.notifierName, d.event, d.status]),
+        [['acme-ops', 'database_discovered', 'sent']],
+        "planned for acme's notifier alone",
+      );
+      assert.ok(!received.some((body) => body.includes('delta')), 'the default workspace heard nothing of it');
+      const ofPg = deliveries.filter((d) => d.message.includes('server "pg"'));
+      assert.ok(ofPg.length > 0 && ofPg.every((d) => d.notifierName === 'ops'), 'acme heard nothing of server pg');
+      assert.ok(!acmeReceived.some((body) => body.includes('gamma')));
+    });
   });
+}
+
+/** A webhook receiver on a free port that keeps every body it is sent. */
+async function startReceiver(into: string[]): Promise<{ hook: Server; url: string }> {
+  const hook = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      into.push(body);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  return { hook, url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` };
 }
