@@ -5,6 +5,7 @@
  * and backs up both databases; a database created afterwards is registered, backed up and
  * announced (a `database_discovered` row and its delivery to a webhook); a dropped one is marked
  * dropped, announced, no longer backed up, and its backups stay in the catalog and in storage.
+ * A server of a second workspace announces its new database to that workspace's notifier alone.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
