@@ -188,10 +188,15 @@ export async function failDelivery(db: Queryable, deliveryId: number, error: str
   );
 }
 
-export async function deliveries(
-  db: Queryable,
-  options: { notifier?: string; database?: string; limit?: number } = {},
-): Promise<DeliveryRecord[]> {
+/** Which deliveries to list: `workspaces` keeps those of these workspaces' notifiers (before the limit). */
+export interface DeliveryQuery {
+  notifier?: string;
+  database?: string;
+  workspaces?: number[];
+  limit?: number;
+}
+
+export async function deliveries(db: Queryable, options: DeliveryQuery = {}): Promise<DeliveryRecord[]> {
   return allRows(
     db,
     `select dl.*, nf.name as notifier_name, x.event, x.message, d.name as database
@@ -199,8 +204,9 @@ export async function deliveries(
      join notifications x on x.id = dl.notification_id
      left join databases d on d.id = x.database_id
      where ($1::text is null or nf.name = $1) and ($2::text is null or d.name = $2)
+       and ($4::bigint[] is null or nf.workspace_id = any($4::bigint[]))
      order by dl.id desc limit $3`,
-    [options.notifier ?? null, options.database ?? null, options.limit ?? 100],
+    [options.notifier ?? null, options.database ?? null, options.limit ?? 100, options.workspaces ?? null],
     toDelivery,
   );
 }
