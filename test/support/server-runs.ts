@@ -205,54 +205,14 @@ export function describeServerRuns(
     });
 
     it("a server of another workspace announces its databases to that workspace's notifiers only", async () => {
-      const acme = await platform.runtime.catalog.access.createWorkspace('acme');
-      const acmeReceived: string[] = [];
-      const started = await startReceiver(acmeReceived);
-      acmeHook = started.hook;
-      await platform.services.notifiers.save(
-        systemActor,
-        'acme-ops',
-        { type: 'webhook', url: started.url },
-        ['database_discovered'],
-        acme.id,
-      );
-      const acmeDir = path.join(platform.dir, 'acme-store');
-      await mkdir(acmeDir, { recursive: true });
-      await platform.services.storages.save(
-        systemActor,
-        'acme-store',
-        { type: 'local', path: acmeDir },
-        {
-          workspaceId: acme.id,
-        },
-      );
       await createFilledDatabase(platform.cluster, 'delta', itemsTable(20));
       const { rows } = await admin('select datname from pg_database where not datistemplate');
-      const url = targetUrl(platform.cluster.target('postgres'));
-      const excludes = rows.map((r) => r.datname!).filter((name) => name !== 'delta');
-      const add = { name: 'acme', url, workspaceId: acme.id, allDatabases: true, excludes, storages: ['acme-store'] };
-      await platform.services.servers.add(systemActor, { ...add, verifyAfterBackup: false });
-
-      const outcome = await (await platform.services.servers.run(systemActor, 'acme')).result();
-      assert.deepEqual(outcome.registered, [{ datname: 'delta', name: 'acme-delta' }]);
-      const [row] = (await events('database_discovered')).filter((n) => n.message.includes('"delta"'));
-      assert.equal(row?.workspaceId, acme.id, "the row carries the server's workspace");
-      await waitFor(
-        "acme's webhook to receive the discovery of delta",
-        async () => (acmeReceived.some((body) => body.includes('acme-delta')) ? true : undefined),
-        15_000,
+      const acme = await addWorkspaceServer(
+        platform,
+        rows.map((r) => r.datname!).filter((name) => name !== 'delta'),
       );
-      const deliveries = await platform.runtime.catalog.notifiers.deliveries({ limit: 500 });
-      const ofDelta = deliveries.filter((d) => d.message.includes('"delta"'));
-      assert.deepEqual(
-        ofDelta.map((d) => [d.notifierName, d.event, d.status]),
-        [['acme-ops', 'database_discovered', 'sent']],
-        "planned for acme's notifier alone",
-      );
-      assert.ok(!received.some((body) => body.includes('delta')), 'the default workspace heard nothing of it');
-      const ofPg = deliveries.filter((d) => d.message.includes('server "pg"'));
-      assert.ok(ofPg.length > 0 && ofPg.every((d) => d.notifierName === 'ops'), 'acme heard nothing of server pg');
-      assert.ok(!acmeReceived.some((body) => body.includes('gamma')));
+      acmeHook = acme.hook;
+      await checkHeardInItsWorkspaceOnly(platform, received, acme);
     });
   });
 }
@@ -269,4 +229,54 @@ async function startReceiver(into: string[]): Promise<{ hook: Server; url: strin
   });
   await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
   return { hook, url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` };
+}
+
+interface WorkspaceServer {
+  workspaceId: number;
+  hook: Server;
+  received: string[];
+}
+
+/** Workspace `acme` with a webhook notifier and a storage of its own, and its server `acme` (every database excluded but `delta`). */
+async function addWorkspaceServer(platform: Platform, excludes: string[]): Promise<WorkspaceServer> {
+  const { id: workspaceId } = await platform.runtime.catalog.access.createWorkspace('acme');
+  const received: string[] = [];
+  const { hook, url: hookUrl } = await startReceiver(received);
+  const webhook = { type: 'webhook', url: hookUrl };
+  await platform.services.notifiers.save(systemActor, 'acme-ops', webhook, ['database_discovered'], workspaceId);
+  const dir = path.join(platform.dir, 'acme-store');
+  await mkdir(dir, { recursive: true });
+  await platform.services.storages.save(systemActor, 'acme-store', { type: 'local', path: dir }, { workspaceId });
+  const url = targetUrl(platform.cluster.target('postgres'));
+  const settings = { allDatabases: true, excludes, storages: ['acme-store'], verifyAfterBackup: false };
+  await platform.services.servers.add(systemActor, { name: 'acme', url, workspaceId, ...settings });
+  return { workspaceId, hook, received };
+}
+
+/**
+ * A run of acme's server discovers `delta`: the row carries acme's workspace, acme's notifier
+ * receives it, and the default workspace's notifier (`ops`, which hears every event) gets nothing
+ * of it, as acme's got nothing of server `pg`.
+ */
+async function checkHeardInItsWorkspaceOnly(platform: Platform, defaultReceived: string[], acme: WorkspaceServer) {
+  const outcome = await (await platform.services.servers.run(systemActor, 'acme')).result();
+  assert.deepEqual(outcome.registered, [{ datname: 'delta', name: 'acme-delta' }]);
+  const rows = await platform.runtime.catalog.health.notifications();
+  const row = rows.find((n) => n.event === 'database_discovered' && n.message.includes('"delta"'));
+  assert.equal(row?.workspaceId, acme.workspaceId, "the row carries the server's workspace");
+  await waitFor(
+    "acme's webhook to receive the discovery of delta",
+    async () => (acme.received.some((body) => body.includes('acme-delta')) ? true : undefined),
+    15_000,
+  );
+  const deliveries = await platform.runtime.catalog.notifiers.deliveries({ limit: 500 });
+  assert.deepEqual(
+    deliveries.filter((d) => d.message.includes('"delta"')).map((d) => [d.notifierName, d.event, d.status]),
+    [['acme-ops', 'database_discovered', 'sent']],
+    "planned for acme's notifier alone",
+  );
+  assert.ok(!defaultReceived.some((body) => body.includes('delta')), 'the default workspace heard nothing of it');
+  const ofPg = deliveries.filter((d) => d.message.includes('server "pg"'));
+  assert.ok(ofPg.length > 0 && ofPg.every((d) => d.notifierName === 'ops'), 'acme heard nothing of server pg');
+  assert.ok(!acme.received.some((body) => body.includes('gamma')));
 }
