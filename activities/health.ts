@@ -1,6 +1,7 @@
 import { inBatches, selectDue, type ProbeResult } from '../lib/catalog/health-rules.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { connect } from '../lib/pg/connection.ts';
+import type { NotificationScope } from '../lib/catalog/health-outbox.ts';
 import type { NotificationEvent } from '../lib/notify/config.ts';
 import { bindActivities } from './bind.ts';
 import { createOutbox, type NotificationDeps } from './notifications.ts';
@@ -92,7 +93,7 @@ async function wakeDelivery(deps: NotificationDeps, database: string | null): Pr
 /** Queues a notification for the configured channels; the same dedupe key is queued once. */
 async function notify(
   deps: NotificationDeps,
-  input: { database: string | null; event: string; message: string; dedupeKey: string },
+  input: NotificationScope & { event: string; message: string; dedupeKey: string },
 ): Promise<{ queued: boolean }> {
   // Health events are already named database_down / database_up; the outbox also wakes delivery.
   return { queued: await createOutbox(deps).queue({ ...input, event: input.event as NotificationEvent }) };

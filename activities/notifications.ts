@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { formatBinaryBytes } from '../lib/bytes.ts';
 import { counted } from '../lib/counted.ts';
 import type { Catalog } from '../lib/catalog/catalog.ts';
+import type { NotificationScope } from '../lib/catalog/health-outbox.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { NotificationEvent } from '../lib/notify/config.ts';
@@ -19,13 +20,16 @@ export interface NotificationDeps {
   wakeDelivery?: (database: string | null) => Promise<void>;
 }
 
-export interface QueuedNotification {
-  database: string | null;
+/**
+ * A database's notification, or, with `database: null`, one of the workspace named by
+ * `workspaceId`: only that workspace's notifiers hear it.
+ */
+export type QueuedNotification = NotificationScope & {
   event: NotificationEvent;
   message: string;
-  /** The same key is queued once, however often its producer is retried. */
+  /** The same key is queued once per workspace, however often its producer is retried. */
   dedupeKey: string;
-}
+};
 
 /**
  * The one thing a producer calls: the row goes into the outbox (`notifications`) and the scope's

@@ -83,9 +83,11 @@ async function applyRegistrations(catalog: Catalog, server: ServerRecord, plan: 
 }
 
 /** What people hear of a run: each new database, each dropped one, each name that could not be taken. */
-async function queueNotifications(outbox: Outbox, server: string, runId: string, d: ServerDiscovery) {
+async function queueNotifications(outbox: Outbox, record: ServerRecord, runId: string, d: ServerDiscovery) {
+  const server = record.name;
+  // No database of its own yet: the server's workspace is whose notifiers hear it, and no one else's.
   const queue = (event: 'database_discovered' | 'database_dropped', key: string, message: string) =>
-    outbox.queue({ database: null, event, message, dedupeKey: `${runId}:${key}` });
+    outbox.queue({ database: null, workspaceId: record.workspaceId, event, message, dedupeKey: `${runId}:${key}` });
   for (const r of d.registered)
     await queue(
       'database_discovered',
@@ -151,7 +153,7 @@ async function discoverServer(
     backup: plan.backup,
     retention: await withRetention(catalog, plan.backup),
   };
-  await queueNotifications(createOutbox(deps), server.name, input.runId, discovery);
+  await queueNotifications(createOutbox(deps), server, input.runId, discovery);
   return discovery;
 }
 

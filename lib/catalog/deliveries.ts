@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { HindsightError } from '../errors.ts';
+import { audience, type CandidateNotifier, type PlannedNotification } from '../notify/audience.ts';
 import type { NotifierConfig } from '../notify/config.ts';
 import { allRows, withTransaction, type Queryable, type SealingDb } from './db.ts';
 import { unsealNotifierConfig, type SealedNotifierRow } from './notifier-records.ts';
@@ -54,34 +55,60 @@ function toDelivery(row: DeliveryRow): DeliveryRecord {
   return { ...fieldsOf(row, deliveryColumns), id: Number(row.id), notificationId: Number(row.notification_id) };
 }
 
-/** Marks a scope's unplanned notifications planned and adds one delivery per notifier that should hear of each. */
+/** Marks a scope's unplanned notifications planned and adds one delivery per notifier that hears each. */
 async function planScope(tx: Queryable, database: string | null): Promise<void> {
-  const { rows: planned } = await tx.query<{ id: string; database_id: string | null; event: string }>(
+  const { rows } = await tx.query<{ id: string; database_id: string | null; workspace_id: string; event: string }>(
     `update notifications n set planned_at = now()
      where n.planned_at is null and n.id in (
        select x.id from notifications x left join databases d on d.id = x.database_id
        where x.planned_at is null and ($1::text is null and x.database_id is null or d.name = $1)
        for update of x skip locked)
-     returning n.id, n.database_id, n.event`,
+     returning n.id, n.database_id, n.workspace_id, n.event`,
     [database],
   );
-  for (const row of planned) {
-    await tx.query(
-      `insert into notification_deliveries (notification_id, notifier_id, status)
-       select $1, nf.id, 'pending' from notifiers nf
-       where $3 = any(nf.events)
-         and (($2::bigint is null and nf.workspace_id = 1)
-              or exists (select 1 from database_notifiers dn where dn.notifier_id = nf.id and dn.database_id = $2))
-       on conflict (notification_id, notifier_id) do nothing`,
-      [row.id, row.database_id, row.event],
-    );
-  }
+  if (rows.length === 0) return;
+  const planned = rows.map((r) => ({
+    id: Number(r.id),
+    databaseId: r.database_id === null ? null : Number(r.database_id),
+    workspaceId: Number(r.workspace_id),
+    event: r.event,
+  }));
+  const pairs = audience(planned, await candidates(tx, planned));
+  await tx.query(
+    `insert into notification_deliveries (notification_id, notifier_id, status)
+     select pair.notification_id, pair.notifier_id, 'pending'
+     from unnest($1::bigint[], $2::bigint[]) as pair(notification_id, notifier_id)
+     on conflict (notification_id, notifier_id) do nothing`,
+    [pairs.map(([n]) => n), pairs.map(([, nf]) => nf)],
+  );
+}
+
+/** The notifiers that may hear any of these: of a workspace-wide row's workspace, or attached to a row's database. */
+async function candidates(tx: Queryable, planned: PlannedNotification[]): Promise<CandidateNotifier[]> {
+  const workspaces = planned.filter((n) => n.databaseId === null).map((n) => n.workspaceId);
+  const databases = planned.flatMap((n) => (n.databaseId === null ? [] : [n.databaseId]));
+  const { rows } = await tx.query<{ id: string; workspace_id: string; events: string[]; database_ids: string[] }>(
+    `select nf.id, nf.workspace_id, nf.events,
+       array(select dn.database_id from database_notifiers dn
+             where dn.notifier_id = nf.id and dn.database_id = any($2::bigint[])) as database_ids
+     from notifiers nf
+     where nf.workspace_id = any($1::bigint[])
+        or exists (select 1 from database_notifiers dn where dn.notifier_id = nf.id and dn.database_id = any($2::bigint[]))`,
+    [workspaces, databases],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    workspaceId: Number(r.workspace_id),
+    events: r.events,
+    databaseIds: r.database_ids.map(Number),
+  }));
 }
 
 /**
  * Plans the deliveries of a scope's unplanned notifications (a database's, or those of no
- * database when `database` is null): one row per notifier attached to the database (for no
- * database: every notifier of the workspace) whose toggle for the event is on. Returns the
+ * database when `database` is null, whatever their workspace): one row per notifier that hears
+ * each (lib/notify/audience.ts: attached to the database; for no database, every notifier of the
+ * notification's own workspace) whose toggle for the event is on. Returns the
  * scope's deliveries still pending, oldest first. Safe to run concurrently and repeatedly.
  */
 export async function planDeliveries(pool: pg.Pool, database: string | null): Promise<number[]> {
@@ -161,10 +188,15 @@ export async function failDelivery(db: Queryable, deliveryId: number, error: str
   );
 }
 
-export async function deliveries(
-  db: Queryable,
-  options: { notifier?: string; database?: string; limit?: number } = {},
-): Promise<DeliveryRecord[]> {
+/** Which deliveries to list: `workspaces` keeps those of these workspaces' notifiers (before the limit). */
+export interface DeliveryQuery {
+  notifier?: string;
+  database?: string;
+  workspaces?: number[];
+  limit?: number;
+}
+
+export async function deliveries(db: Queryable, options: DeliveryQuery = {}): Promise<DeliveryRecord[]> {
   return allRows(
     db,
     `select dl.*, nf.name as notifier_name, x.event, x.message, d.name as database
@@ -172,8 +204,9 @@ export async function deliveries(
      join notifications x on x.id = dl.notification_id
      left join databases d on d.id = x.database_id
      where ($1::text is null or nf.name = $1) and ($2::text is null or d.name = $2)
+       and ($4::bigint[] is null or nf.workspace_id = any($4::bigint[]))
      order by dl.id desc limit $3`,
-    [options.notifier ?? null, options.database ?? null, options.limit ?? 100],
+    [options.notifier ?? null, options.database ?? null, options.limit ?? 100, options.workspaces ?? null],
     toDelivery,
   );
 }

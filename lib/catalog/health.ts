@@ -12,6 +12,8 @@ export interface HealthEvent {
 export interface NotificationRecord {
   id: number;
   database: string | null;
+  /** The workspace whose notifiers hear it (for a database's: the database's workspace when queued). */
+  workspaceId: number;
   event: string;
   message: string;
   createdAt: Date;
@@ -42,11 +44,12 @@ async function notifications(db: Queryable, database?: string, limit = 200): Pro
   const { rows } = await db.query<{
     id: string;
     database: string | null;
+    workspace_id: string;
     event: string;
     message: string;
     created_at: Date;
   }>(
-    `select n.id, d.name as database, n.event, n.message, n.created_at from notifications n
+    `select n.id, d.name as database, n.workspace_id, n.event, n.message, n.created_at from notifications n
      left join databases d on d.id = n.database_id
      where $1::text is null or d.name = $1 order by n.id desc limit $2`,
     [database ?? null, limit],
@@ -54,6 +57,7 @@ async function notifications(db: Queryable, database?: string, limit = 200): Pro
   return rows.map((r) => ({
     id: Number(r.id),
     database: r.database,
+    workspaceId: Number(r.workspace_id),
     event: r.event,
     message: r.message,
     createdAt: r.created_at,

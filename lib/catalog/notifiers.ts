@@ -23,7 +23,7 @@ import {
 } from './notifier-records.ts';
 
 export type { NotifierRecord } from './notifier-records.ts';
-export type { DeliveryRecord, DeliveryStatus, DeliveryWork } from './deliveries.ts';
+export type { DeliveryQuery, DeliveryRecord, DeliveryStatus, DeliveryWork } from './deliveries.ts';
 export type { OverdueDatabase } from './backups.ts';
 
 /**

@@ -101,8 +101,10 @@ export class NotifierService {
   async deliveries(actor: Actor, options: { notifier?: string; database?: string; limit?: number } = {}) {
     if (options.notifier) await this.notifierFor(actor, options.notifier, 'history.read');
     if (options.database) await this.ctx.guard.require(actor, { database: options.database }, 'history.read');
+    // Only the actor's workspaces' deliveries, filtered before the limit so that it counts theirs.
+    const workspaces = [...(await this.ctx.guard.readable(actor))];
     const allowed = new Set((await this.list(actor)).map((n) => n.name));
-    return (await this.work.deliveries(options)).filter((d) => allowed.has(d.notifierName));
+    return (await this.work.deliveries({ ...options, workspaces })).filter((d) => allowed.has(d.notifierName));
   }
 
   async setEvents(actor: Actor, name: string, events: string[]) {

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
+import type { DeliveryQuery } from '../../lib/catalog/notifiers.ts';
 import { HindsightError, errorMessage } from '../../lib/errors.ts';
 import {
   notificationEventSchema,
@@ -59,7 +60,7 @@ export function createNotifierOperations(runtime: Runtime, temporal?: Client) {
     listNotifiers: () => store.list(),
     getNotifier: (name: string) => store.get(name),
     removeNotifier: (name: string) => store.remove(name),
-    deliveries: (options: { notifier?: string; database?: string; limit?: number } = {}) => store.deliveries(options),
+    deliveries: (options: DeliveryQuery = {}) => store.deliveries(options),
 
     async setEvents(name: string, events: string[]) {
       return store.setEvents(

@@ -238,11 +238,11 @@ describe('notifications: every channel to a real receiver, end to end', () => {
         args: [{}],
       }) as Promise<WatchdogOutcome>;
 
-    // A row queued by code that does not wake delivery (healthStore.notify alone), in a scope
-    // (no database: the workspace's notifiers) that nothing else wakes.
+    // A row queued without a wake-up (healthStore.notify alone), in a scope nothing else wakes: workspace 1's.
     assert.equal(
       await platform.runtime.catalog.health.notify({
         database: null,
+        workspaceId: 1,
         event: 'database_down',
         message: 'a workspace-wide test row',
         dedupeKey: 'test:unwoken',

@@ -5,11 +5,12 @@
  * and backs up both databases; a database created afterwards is registered, backed up and
  * announced (a `database_discovered` row and its delivery to a webhook); a dropped one is marked
  * dropped, announced, no longer backed up, and its backups stay in the catalog and in storage.
+ * A server of a second workspace announces its new database to that workspace's notifier alone.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, quoteIdent, targetUrl } from '../../lib/pg/connection.ts';
@@ -33,6 +34,7 @@ export function describeServerRuns(
   describe('servers: every database of a server, discovered, backed up and followed when dropped', () => {
     let platform: Platform;
     let hook: Server;
+    let acmeHook: Server | undefined;
     const received: string[] = [];
     const cli = (args: string[]) => hindsightResult(platform.configEnv, args);
     const run = async (): Promise<ServerBackupOutcome> =>
@@ -52,21 +54,14 @@ export function describeServerRuns(
       platform = platformOf();
       await createFilledDatabase(platform.cluster, 'alpha', itemsTable(300));
       await createFilledDatabase(platform.cluster, 'beta', itemsTable(200));
-      hook = createServer((req, res) => {
-        let body = '';
-        req.on('data', (c: Buffer) => (body += c.toString()));
-        req.on('end', () => {
-          received.push(body);
-          res.end('ok');
-        });
-      });
-      await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
-      const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+      let url: string;
+      ({ hook, url } = await startReceiver(received));
       await platform.services.notifiers.save(systemActor, 'ops', { type: 'webhook', url });
     });
 
     after(() => {
       hook?.close();
+      acmeHook?.close();
     });
 
     it('adds the server by connecting to it: its version and system identifier are recorded', async () => {
@@ -208,5 +203,80 @@ export function describeServerRuns(
         ],
       );
     });
+
+    it("a server of another workspace announces its databases to that workspace's notifiers only", async () => {
+      await createFilledDatabase(platform.cluster, 'delta', itemsTable(20));
+      const { rows } = await admin('select datname from pg_database where not datistemplate');
+      const acme = await addWorkspaceServer(
+        platform,
+        rows.map((r) => r.datname!).filter((name) => name !== 'delta'),
+      );
+      acmeHook = acme.hook;
+      await checkHeardInItsWorkspaceOnly(platform, received, acme);
+    });
   });
+}
+
+/** A webhook receiver on a free port that keeps every body it is sent. */
+async function startReceiver(into: string[]): Promise<{ hook: Server; url: string }> {
+  const hook = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      into.push(body);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  return { hook, url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` };
+}
+
+interface WorkspaceServer {
+  workspaceId: number;
+  hook: Server;
+  received: string[];
+}
+
+/** Workspace `acme` with a webhook notifier and a storage of its own, and its server `acme` (every database excluded but `delta`). */
+async function addWorkspaceServer(platform: Platform, excludes: string[]): Promise<WorkspaceServer> {
+  const { id: workspaceId } = await platform.runtime.catalog.access.createWorkspace('acme');
+  const received: string[] = [];
+  const { hook, url: hookUrl } = await startReceiver(received);
+  const webhook = { type: 'webhook', url: hookUrl };
+  await platform.services.notifiers.save(systemActor, 'acme-ops', webhook, ['database_discovered'], workspaceId);
+  const dir = path.join(platform.dir, 'acme-store');
+  await mkdir(dir, { recursive: true });
+  await platform.services.storages.save(systemActor, 'acme-store', { type: 'local', path: dir }, { workspaceId });
+  const url = targetUrl(platform.cluster.target('postgres'));
+  const settings = { allDatabases: true, excludes, storages: ['acme-store'], verifyAfterBackup: false };
+  await platform.services.servers.add(systemActor, { name: 'acme', url, workspaceId, ...settings });
+  return { workspaceId, hook, received };
+}
+
+/**
+ * A run of acme's server discovers `delta`: the row carries acme's workspace, acme's notifier
+ * receives it, and the default workspace's notifier (`ops`, which hears every event) gets nothing
+ * of it, as acme's got nothing of server `pg`.
+ */
+async function checkHeardInItsWorkspaceOnly(platform: Platform, defaultReceived: string[], acme: WorkspaceServer) {
+  const outcome = await (await platform.services.servers.run(systemActor, 'acme')).result();
+  assert.deepEqual(outcome.registered, [{ datname: 'delta', name: 'acme-delta' }]);
+  const rows = await platform.runtime.catalog.health.notifications();
+  const row = rows.find((n) => n.event === 'database_discovered' && n.message.includes('"delta"'));
+  assert.equal(row?.workspaceId, acme.workspaceId, "the row carries the server's workspace");
+  await waitFor(
+    "acme's webhook to receive the discovery of delta",
+    async () => (acme.received.some((body) => body.includes('acme-delta')) ? true : undefined),
+    15_000,
+  );
+  const deliveries = await platform.runtime.catalog.notifiers.deliveries({ limit: 500 });
+  assert.deepEqual(
+    deliveries.filter((d) => d.message.includes('"delta"')).map((d) => [d.notifierName, d.event, d.status]),
+    [['acme-ops', 'database_discovered', 'sent']],
+    "planned for acme's notifier alone",
+  );
+  assert.ok(!defaultReceived.some((body) => body.includes('delta')), 'the default workspace heard nothing of it');
+  const ofPg = deliveries.filter((d) => d.message.includes('server "pg"'));
+  assert.ok(ofPg.length > 0 && ofPg.every((d) => d.notifierName === 'ops'), 'acme heard nothing of server pg');
+  assert.ok(!acme.received.some((body) => body.includes('gamma')));
 }
