@@ -106,10 +106,10 @@ async function recordDay(db: Queryable, day: number, dayStart: Date): Promise<vo
 
 async function recordNotificationsAndHooks(db: Queryable, dayStart: Date, today: string): Promise<void> {
   await db.query(
-    `insert into notifications (database_id, event, message, dedupe_key, created_at, planned_at)
-     select b.database_id, 'backup_complete', 'backup ' || b.id || ' of database ' || b.database_id || ' complete (1.0 GB)',
+    `insert into notifications (database_id, workspace_id, event, message, dedupe_key, created_at, planned_at)
+     select b.database_id, d.workspace_id, 'backup_complete', 'backup ' || b.id || ' of database ' || b.database_id || ' complete (1.0 GB)',
             'backup:' || b.id || ':complete', b.finished_at, b.finished_at
-     from backups b where ${today}`,
+     from backups b join databases d on d.id = b.database_id where ${today}`,
     [dayStart],
   );
   await db.query(

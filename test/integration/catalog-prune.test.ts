@@ -59,8 +59,8 @@ async function seedBackup(id: string, age: number): Promise<void> {
 /** A notification queued `age` days ago with one delivery in `status`; its id. */
 async function notify(age: number, status: string): Promise<number> {
   const { rows } = await sql(
-    `insert into notifications (database_id, event, message, created_at, planned_at)
-     values (1, 'backup_failed', 'm', $1, $1) returning id`,
+    `insert into notifications (database_id, workspace_id, event, message, created_at, planned_at)
+     values (1, 1, 'backup_failed', 'm', $1, $1) returning id`,
     [daysAgo(age)],
   );
   await sql(
