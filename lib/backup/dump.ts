@@ -217,9 +217,14 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
   );
 
   let rowCounts: TableRowCount[];
+  let countFailure: unknown;
+  const counting = countRows(run.client).catch((error: unknown) => {
+    countFailure = error;
+    throw error;
+  });
   try {
     const [counts] = await Promise.all([
-      countRows(run.client),
+      counting,
       pipeline(
         child.stdout as Readable,
         dumpMeter,
@@ -234,6 +239,9 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
     child.kill();
     const { code, signal } = await exited.catch(() => ({ code: null, signal: null }));
     if (options.signal?.aborted) throw new HindsightError('tool_failed', `backup of "${databaseName}" was cancelled`);
+    // Our own count query failed first (a missing grant shows there as early as in pg_dump): pg_dump was
+    // killed for it and says only "terminated by user", so the query's error is the cause.
+    if (error === countFailure) throw explainQueryError(databaseName, error);
     // pg_dump complains about its closed output when the storages went away: the storages are the cause.
     if (run.branches.every((b) => b.error)) throw error;
     if (code !== 0 && stderr()) throw explainDumpFailure(databaseName, stderr(), code, signal);
