@@ -139,8 +139,22 @@ export async function listAudit(db: Queryable, filter: AuditFilter = {}): Promis
   );
 }
 
-/** Deletes audit entries older than the retention period; returns how many went. */
+const PURGE_BATCH = 5000;
+
+/**
+ * Deletes audit entries older than the retention period; returns how many went. In batches, each its
+ * own statement: a first purge of a years-old log must not hold one transaction over millions of rows
+ * while the console appends entries to the same table.
+ */
 export async function purgeAudit(db: Queryable, retentionDays: number): Promise<number> {
-  const result = await db.query(`delete from audit_log where at < now() - $1 * interval '1 day'`, [retentionDays]);
-  return result.rowCount ?? 0;
+  let removed = 0;
+  for (;;) {
+    const result = await db.query(
+      `delete from audit_log where ctid = any(array(
+         select ctid from audit_log where at < now() - $1 * interval '1 day' limit $2))`,
+      [retentionDays, PURGE_BATCH],
+    );
+    removed += result.rowCount ?? 0;
+    if ((result.rowCount ?? 0) < PURGE_BATCH) return removed;
+  }
 }

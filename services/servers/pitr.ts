@@ -29,7 +29,10 @@ export interface ServerPitrStatus {
 }
 
 /** Which database carries the archive (pitr-rules.ts decides); registers the connection database when that is the one. */
-async function carrierFor(ctx: ServiceContext, server: ServerRecord): Promise<{ name: string; tookOver: boolean }> {
+async function carrierFor(
+  ctx: ServiceContext,
+  server: ServerRecord,
+): Promise<{ name: string; tookOver: boolean; registeredNow: boolean }> {
   const { catalog } = ctx.runtime;
   const recorded = await catalog.servers.serverArchive(server.name);
   const alone = await catalog.wal.otherArchiverOfSystem(server.systemIdentifier, '');
@@ -40,22 +43,26 @@ async function carrierFor(ctx: ServiceContext, server: ServerRecord): Promise<{ 
     alone: alone ? { name: alone, workspace: await catalog.access.databaseWorkspace(alone) } : null,
     connectionDatabase: databaseNameFor(server.name, server.dbname),
   });
-  if (choice.kind === 'register') await registerCarrier(ctx, server, choice.name);
-  return { name: choice.name, tookOver: choice.kind === 'take-over' };
+  const registeredNow = choice.kind === 'register' && (await registerCarrier(ctx, server, choice.name));
+  return { name: choice.name, tookOver: choice.kind === 'take-over', registeredNow };
 }
 
-/** The server's connection database, registered under the server (or found so from an earlier time). */
-async function registerCarrier(ctx: ServiceContext, server: ServerRecord, name: string): Promise<void> {
+/**
+ * The server's connection database, registered under the server (or found so from an earlier time).
+ * True when this call registered it.
+ */
+async function registerCarrier(ctx: ServiceContext, server: ServerRecord, name: string): Promise<boolean> {
   const { catalog } = ctx.runtime;
   if (!(await catalog.findDatabase(name))) {
     await registerDatabase(catalog, server, await catalog.servers.serverTarget(server.name), name);
-    return;
+    return true;
   }
   if ((await catalog.servers.databaseServer(name))?.server !== server.name)
     throw new HindsightError(
       'conflict',
       `database "${name}" is already registered and is not server "${server.name}"'s connection database, which carries its PITR archive: rename it (hindsight db update ${name} --name …)`,
     );
+  return false;
 }
 
 /** Joins every database of the server that does not read the archive yet; returns their names. */
@@ -78,7 +85,14 @@ async function joinServerDatabases(ctx: ServiceContext, server: string, carrier:
  */
 export async function serverPitrOn(ctx: ServiceContext, server: ServerRecord, raw: EnablePitrInput = {}) {
   const carrier = await carrierFor(ctx, server);
-  const started = await enablePitr(ctx, carrier.name, raw);
+  let started: Awaited<ReturnType<typeof enablePitr>>;
+  try {
+    started = await enablePitr(ctx, carrier.name, raw);
+  } catch (error) {
+    // A carrier registered for this attempt alone would stay behind as a database nobody added.
+    if (carrier.registeredNow) await ctx.runtime.catalog.removeDatabase(carrier.name);
+    throw error;
+  }
   await ctx.runtime.catalog.servers.setServerArchive(server.name, carrier.name);
   const joined = await joinServerDatabases(ctx, server.name, carrier.name);
   return {
