@@ -11,12 +11,15 @@ import { heartbeatWhile, progressReporter } from './progress.ts';
 import { openRecordedBackup, readableCopies, withDrivers } from './storage-access.ts';
 import { requireCredentials } from '../lib/catalog/rebuild/credentials.ts';
 import { inlineDumpRunner, type DumpRunner } from '../lib/dataplane/index.ts';
+import type { ChecksumPolicy } from '../lib/pg/table-checksums.ts';
 
 export interface BackupDeps extends NotificationDeps {
   /** The current key encrypts; any key of the ring decrypts what it wrote (chosen by key id). */
   keyring: Keyring;
   /** Where dumps run: the worker's data plane (lib/dataplane); inline on this thread when not given. */
   dumps?: DumpRunner;
+  /** Which tables a backup hashes whole or samples (HINDSIGHT_CHECKSUM_*); the default policy when not given. */
+  checksums?: ChecksumPolicy;
 }
 
 /** Connects to the source and reports its version; fails fast with a named cause. */
@@ -96,6 +99,7 @@ async function dumpDatabaseToStorage(deps: BackupDeps, input: { database: string
       target,
       destinations,
       key: { id: key.id, bytes: new Uint8Array(key.bytes) },
+      ...(deps.checksums ? { checksums: deps.checksums } : {}),
     },
     { signal: ctx.cancellationSignal, onProgress: (p) => report(p) },
   );

@@ -6,6 +6,7 @@ import { defaultRestoreRoot } from './data-dir.ts';
 import { HindsightError } from './errors.ts';
 import { cronProblem } from './schedule/cron.ts';
 import type { CatalogMaintenanceSettings } from './catalog/prune-rules.ts';
+import type { ChecksumPolicy } from './pg/table-checksums.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 
@@ -61,6 +62,8 @@ export const configSchema = z
     HINDSIGHT_CODEC_CORS_ORIGIN: z.string().url().optional(),
     HINDSIGHT_PREVIOUS_SECRET_KEY_FILES: z.string().optional(),
     HINDSIGHT_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(365),
+    HINDSIGHT_CHECKSUM_FULL_MAX_MB: z.coerce.number().int().min(0).max(1_000_000).default(64),
+    HINDSIGHT_CHECKSUM_SAMPLE_ONE_IN: z.coerce.number().int().min(1).max(1_000_000).default(64),
     HINDSIGHT_WAL_SPOOL_DIR: z.string().min(1).optional(),
     HINDSIGHT_PUBLIC_URL: z
       .string()
@@ -118,6 +121,8 @@ export interface Config {
   codecCorsOrigin: string;
   previousSecretKeyFiles: string[];
   auditRetentionDays: number;
+  /** Content checksums of a backup: tables up to fullMaxBytes hashed whole, larger ones sampled. */
+  checksums: ChecksumPolicy;
   /** Where received WAL waits for upload (default: beside the sandbox root); a persistent volume keeps it across reschedules. */
   walSpoolDir: string | undefined;
   /** Where notifications link to (HINDSIGHT_PUBLIC_URL, or the local console). */
@@ -235,6 +240,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean)
       .map((f) => path.resolve(f)),
     auditRetentionDays: raw.HINDSIGHT_AUDIT_RETENTION_DAYS,
+    checksums: {
+      fullMaxBytes: raw.HINDSIGHT_CHECKSUM_FULL_MAX_MB * 1024 * 1024,
+      sampleOneIn: raw.HINDSIGHT_CHECKSUM_SAMPLE_ONE_IN,
+    },
     walSpoolDir: raw.HINDSIGHT_WAL_SPOOL_DIR ? path.resolve(raw.HINDSIGHT_WAL_SPOOL_DIR) : undefined,
     publicUrlSetting: raw.HINDSIGHT_PUBLIC_URL,
     metricsToken: raw.HINDSIGHT_METRICS_TOKEN,

@@ -91,6 +91,7 @@ function activitiesFor(
     catalog: runtime.catalog,
     keyring: runtime.keyring,
     dumps,
+    checksums: config.checksums,
     logger,
     sandboxes,
     budget: verificationBudget,

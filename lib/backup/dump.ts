@@ -7,6 +7,7 @@ import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, libpqChildEnv, serverInfo, type PgTarget } from '../pg/connection.ts';
 import { countRows, type TableRowCount } from '../pg/row-counts.ts';
+import { DEFAULT_CHECKSUM_POLICY, type ChecksumPolicy } from '../pg/table-checksums.ts';
 import { toolFor } from '../pg/tools.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { writeJsonObject } from '../storage/shared/json-object.ts';
@@ -58,6 +59,11 @@ export interface DumpOptions {
   chunkSize?: number;
   /** Where the dump is compressed (lib/backup/compress.ts); `auto`, the default, is the measured choice. */
   compression?: CompressionChoice;
+  /**
+   * Which tables are hashed whole or sampled (lib/pg/table-checksums.ts); the default policy when not
+   * given; null counts rows only, as backups did before checksums (the cost bench's baseline).
+   */
+  checksums?: ChecksumPolicy | null;
 }
 
 /** Reads pg_dump's complaint and names the cause a user can fix. */
@@ -218,7 +224,8 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
 
   let rowCounts: TableRowCount[];
   let countFailure: unknown;
-  const counting = countRows(run.client).catch((error: unknown) => {
+  const checksums = options.checksums === null ? undefined : { policy: options.checksums ?? DEFAULT_CHECKSUM_POLICY };
+  const counting = countRows(run.client, checksums).catch((error: unknown) => {
     countFailure = error;
     throw error;
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { tableChecksumSchema } from '../pg/table-checksums.ts';
 
 /**
  * The manifest stored beside every backup object. It is plain JSON, readable without the key, so
@@ -64,7 +65,15 @@ export const manifestSchema = z.object({
     chunkSize: z.number(),
     header: z.string(),
   }),
-  tables: z.array(z.object({ schema: z.string(), table: z.string(), rows: z.number().int().nonnegative() })),
+  /** Exact row counts in the dump's snapshot, and each table's content checksum (absent before checksums existed). */
+  tables: z.array(
+    z.object({
+      schema: z.string(),
+      table: z.string(),
+      rows: z.number().int().nonnegative(),
+      checksum: tableChecksumSchema.optional(),
+    }),
+  ),
 });
 
 export type BackupManifest = z.infer<typeof manifestSchema>;

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { manifestSchema } from '../backup/manifest.ts';
 import { HindsightError, type ErrorKind } from '../errors.ts';
+import { checksumPolicySchema } from '../pg/table-checksums.ts';
 import { storageConfigSchema } from '../storage/config.ts';
 
 const errorKinds = [
@@ -42,6 +43,7 @@ export const dumpJobSchema = z.object({
     id: z.string().regex(/^[0-9a-f]{16}$/),
     bytes: z.instanceof(Uint8Array).refine((b) => b.length === 32, 'the secret key must be 32 bytes'),
   }),
+  checksums: checksumPolicySchema.optional(),
 });
 export type DumpJob = z.infer<typeof dumpJobSchema>;
 

@@ -1,11 +1,25 @@
 import type pg from 'pg';
 import { quoteIdent } from './connection.ts';
+import {
+  applyChecksumSettings,
+  measureTable,
+  planFor,
+  planOf,
+  tableShapes,
+  type ChecksumPolicy,
+  type TableChecksum,
+} from './table-checksums.ts';
 
 export interface TableRowCount {
   schema: string;
   table: string;
   rows: number;
+  /** The content checksum taken in the same scan (table-checksums.ts); absent in older manifests. */
+  checksum?: TableChecksum;
 }
+
+/** What to hash besides counting: a policy (a backup's source), or the checksums a manifest recorded (a restored copy). */
+export type ChecksumRequest = { policy: ChecksumPolicy } | { recorded: TableRowCount[] };
 
 /**
  * Ordinary tables and partitions that pg_dump writes data for: user schemas only, and not the
@@ -26,17 +40,49 @@ export async function listTables(client: pg.Client): Promise<Array<{ schema: str
   return rows;
 }
 
-/** Exact counts (not reltuples estimates), in whatever snapshot the client's transaction holds. */
-export async function countRows(client: pg.Client): Promise<TableRowCount[]> {
+/**
+ * Exact counts (not reltuples estimates), in whatever snapshot the client's transaction holds; with
+ * `checksums`, each table's content checksum in the same scan.
+ */
+export async function countRows(client: pg.Client, checksums?: ChecksumRequest): Promise<TableRowCount[]> {
   const tables = await listTables(client);
+  if (!checksums) {
+    const out: TableRowCount[] = [];
+    for (const t of tables) {
+      const { rows } = await client.query<{ n: string }>(
+        `select count(*)::text as n from only ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`,
+      );
+      out.push({ ...t, rows: Number(rows[0]!.n) });
+    }
+    return out;
+  }
+  await applyChecksumSettings(client);
+  const plans =
+    'policy' in checksums
+      ? planFromShapes(await tableShapes(client), checksums.policy)
+      : planFromManifest(checksums.recorded);
   const out: TableRowCount[] = [];
   for (const t of tables) {
-    const { rows } = await client.query<{ n: string }>(
-      `select count(*)::text as n from only ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`,
-    );
-    out.push({ ...t, rows: Number(rows[0]!.n) });
+    const plan = plans(`${t.schema}.${t.table}`);
+    out.push({ ...t, ...(await measureTable(client, t.schema, t.table, plan)) });
   }
   return out;
+}
+
+function planFromShapes(shapes: Awaited<ReturnType<typeof tableShapes>>, policy: ChecksumPolicy) {
+  return (name: string) => {
+    const shape = shapes.get(name);
+    return planFor(shape?.sizeBytes ?? 0, shape?.key ?? null, policy);
+  };
+}
+
+/** A table the manifest has no checksum for (an older backup, or a table it did not have) is counted only. */
+function planFromManifest(recorded: TableRowCount[]) {
+  const byName = new Map(recorded.map((t) => [`${t.schema}.${t.table}`, t.checksum]));
+  return (name: string) => {
+    const checksum = byName.get(name);
+    return checksum ? planOf(checksum) : { scope: 'none' as const, reason: 'no checksum in the manifest' };
+  };
 }
 
 export interface RowCountMismatch {

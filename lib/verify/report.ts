@@ -17,6 +17,12 @@ export interface TableComparison {
   expected: number | null;
   restored: number | null;
   ok: boolean;
+  /**
+   * The content checksum (lib/pg/table-checksums.ts) of the manifest and of the restored copy, when
+   * the manifest has one: `full` hashes every row, `sample` the rows its primary key picks, `none`
+   * says why a large table was only counted.
+   */
+  checksum?: { scope: 'full' | 'sample' | 'none'; expected: string | null; restored: string | null };
 }
 
 /** One entry of the archive that did not load, by type and name, and why. */

@@ -11,14 +11,9 @@ import { connect, type PgTarget } from '../pg/connection.ts';
 import { countRows, type TableRowCount } from '../pg/row-counts.ts';
 import { archiveMajorOf, oldestLoadableMajor } from '../pg/tools.ts';
 import type { Sandbox, SandboxDriver } from '../sandbox/contract.ts';
+import { compareTables, matchSummary, mismatchReason } from './compare-tables.ts';
 import { loadAsRestoreRole } from './load-as-owner.ts';
-import {
-  emptyReport,
-  type LoadReport,
-  type StageRecord,
-  type TableComparison,
-  type VerificationReport,
-} from './report.ts';
+import { emptyReport, type LoadReport, type StageRecord, type VerificationReport } from './report.ts';
 import { stageRecorder } from './stages.ts';
 
 export interface VerifyOptions {
@@ -31,6 +26,11 @@ export interface VerifyOptions {
   signal?: AbortSignal;
   /** Called after every stage change, so that the report can be stored as it grows. */
   onReport?: (report: VerificationReport) => void;
+  /**
+   * Runs against the restored database, as the restore role, before it is counted: the tests change a
+   * row here to prove a changed value fails the verification. Nothing in the product sets it.
+   */
+  beforeCount?: (restored: PgTarget) => Promise<void>;
 }
 
 const SCRATCH_DATABASE = 'hindsight_verify';
@@ -95,11 +95,13 @@ function loadFailure(
  */
 async function countRestored(
   target: PgTarget,
+  manifest: BackupManifest,
 ): Promise<{ restored: TableRowCount[]; sizeBytes: number; schemas: number }> {
   const client = await connect('verification sandbox', target);
   try {
     await client.query('set search_path = pg_catalog, pg_temp');
-    const restored = await countRows(client);
+    // The checksums the manifest recorded, taken the same way (same rows, same settings) in the copy.
+    const restored = await countRows(client, { recorded: manifest.tables });
     const facts = await client.query<{ size: string; schemas: string }>(
       `select pg_database_size(current_database())::text as size,
               (select count(*) from pg_namespace where nspname not in ('pg_catalog', 'information_schema') and nspname !~ '^pg_(toast|temp)')::text as schemas`,
@@ -148,24 +150,6 @@ async function destroyed(sandbox: Sandbox): Promise<StageRecord> {
   }
 }
 
-/** Every table of the manifest and of the restored database, mismatches first. */
-export function compareTables(expected: TableRowCount[], restored: TableRowCount[]): TableComparison[] {
-  const key = (t: { schema: string; table: string }) => `${t.schema}\u0000${t.table}`;
-  const restoredBy = new Map(restored.map((t) => [key(t), t.rows]));
-  const expectedBy = new Map(expected.map((t) => [key(t), t.rows]));
-  const rows: TableComparison[] = expected.map((t) => {
-    const got = restoredBy.get(key(t));
-    return { schema: t.schema, table: t.table, expected: t.rows, restored: got ?? null, ok: got === t.rows };
-  });
-  for (const t of restored) {
-    if (!expectedBy.has(key(t)))
-      rows.push({ schema: t.schema, table: t.table, expected: null, restored: t.rows, ok: false });
-  }
-  return rows.sort(
-    (a, b) => Number(a.ok) - Number(b.ok) || a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table),
-  );
-}
-
 /**
  * Proves a logical backup: its object's SHA-256 against the manifest, then a restore into a
  * throwaway server of the backup's major version, then every table's exact row count against the
@@ -183,7 +167,8 @@ export async function verifyBackup(options: VerifyOptions): Promise<Verification
     const { sandbox, archiveMajor } = await startSandbox(run, manifest);
     const loaded = await restoreIntoSandbox(run, manifest, sandbox, archiveMajor);
     if (!loaded) return report;
-    const restored = await countTables(run, loaded.target);
+    await options.beforeCount?.(loaded.target);
+    const restored = await countTables(run, loaded.target, manifest);
     compareWithManifest(run, manifest, restored, loaded.dataFailure);
     return report;
   } catch (error) {
@@ -293,10 +278,10 @@ async function restoreIntoSandbox(
   return { target, dataFailure };
 }
 
-async function countTables(run: VerificationRun, target: PgTarget): Promise<TableRowCount[]> {
+async function countTables(run: VerificationRun, target: PgTarget, manifest: BackupManifest): Promise<TableRowCount[]> {
   const { report, stages } = run;
   stages.begin('count');
-  const { restored, sizeBytes, schemas } = await countRestored(target);
+  const { restored, sizeBytes, schemas } = await countRestored(target, manifest);
   report.restoredSizeBytes = sizeBytes;
   report.schemas = schemas;
   report.tables = restored.length;
@@ -322,12 +307,8 @@ function compareWithManifest(
     return;
   }
   if (bad.length > 0) {
-    const listed = bad
-      .slice(0, 10)
-      .map((c) => `${c.schema}.${c.table}: expected ${c.expected ?? 'absent'}, restored ${c.restored ?? 'absent'}`)
-      .join('; ');
-    stages.failWith(`row counts differ in ${bad.length} table(s): ${listed}${bad.length > 10 ? '; …' : ''}`);
+    stages.failWith(mismatchReason(bad));
     return;
   }
-  stages.end(true, `every one of ${report.comparisons.length} tables matches exactly`);
+  stages.end(true, matchSummary(report.comparisons));
 }

@@ -1,0 +1,135 @@
+/**
+ * A checksum of each table's content, taken in the same scan as its exact row count and, during a
+ * backup, in the dump's own snapshot; verification takes it again in the restored copy. A count
+ * proves rows arrived; this proves what they hold.
+ *
+ * The checksum of a row is the first 64 bits of the MD5 of its text form (`t::text`, every column in
+ * order); a table's is the sum of its rows' (as signed 64-bit integers, in numeric, so it cannot
+ * overflow). A sum needs no sort and gives the same value whatever order the rows come back in,
+ * and both sides compute it with the same server function, so no row leaves the server.
+ *
+ * The text form depends on session settings (dates, intervals, time zone, bytea, floats), so both
+ * sides set the same ones first (CHECKSUM_SETTINGS). Tables larger than the policy's full limit are
+ * sampled: the rows whose primary key's MD5 falls in one bucket of `sampleOneIn`, a choice that
+ * depends only on the key, so the restored copy hashes the same rows; a large table without a
+ * primary key is counted only, and the manifest says so. docs/backup-format.md defines it for other
+ * readers.
+ */
+import type pg from 'pg';
+import { z } from 'zod';
+import { quoteIdent } from './connection.ts';
+
+export const checksumPolicySchema = z.object({
+  /** Tables up to this size (pg_table_size: heap and TOAST) are hashed whole. */
+  fullMaxBytes: z.number().int().nonnegative(),
+  /** Larger tables: one row in this many, chosen by primary key. */
+  sampleOneIn: z.number().int().min(1).max(1_000_000),
+});
+export type ChecksumPolicy = z.infer<typeof checksumPolicySchema>;
+
+/** 64 MiB whole, then one row in 64: measured in docs/performance.md ("Content checksums"). */
+export const DEFAULT_CHECKSUM_POLICY: ChecksumPolicy = { fullMaxBytes: 64 * 1024 * 1024, sampleOneIn: 64 };
+
+/** What the manifest records per table, enough for any reader to recompute it. */
+export const tableChecksumSchema = z.discriminatedUnion('scope', [
+  z.object({ scope: z.literal('full'), sum: z.string().regex(/^-?\d+$/), hashedRows: z.number().int().nonnegative() }),
+  z.object({
+    scope: z.literal('sample'),
+    sum: z.string().regex(/^-?\d+$/),
+    hashedRows: z.number().int().nonnegative(),
+    oneIn: z.number().int().min(1),
+    key: z.array(z.string()).min(1),
+  }),
+  z.object({ scope: z.literal('none'), reason: z.string() }),
+]);
+export type TableChecksum = z.infer<typeof tableChecksumSchema>;
+
+/** The settings that fix every built-in type's text form; set on both sides before hashing. */
+export const CHECKSUM_SETTINGS = [
+  // Built-in functions and operators only, whatever the database defines in its own schemas.
+  'set search_path = pg_catalog, pg_temp',
+  "set datestyle = 'ISO, YMD'",
+  "set intervalstyle = 'postgres'",
+  "set timezone = 'UTC'",
+  "set bytea_output = 'hex'",
+  'set extra_float_digits = 3',
+  "set lc_monetary = 'C'",
+] as const;
+
+export async function applyChecksumSettings(client: pg.Client): Promise<void> {
+  for (const statement of CHECKSUM_SETTINGS) await client.query(statement);
+}
+
+const ROW_HASH = `('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint::numeric`;
+
+/** The sampled rows: those whose key's MD5 starts in one bucket of `oneIn` (28 bits, always positive). */
+function sampleCondition(key: string[], oneIn: number): string {
+  const keyText = `row(${key.map((c) => `t.${quoteIdent(c)}`).join(', ')})::text`;
+  return `('x0' || substr(md5(${keyText}), 1, 7))::bit(32)::int % ${oneIn} = 0`;
+}
+
+/** How a table is hashed: the scope, and for a sample its key and rate. */
+export type ChecksumPlan =
+  { scope: 'full' } | { scope: 'sample'; key: string[]; oneIn: number } | { scope: 'none'; reason: string };
+
+/** The one statement that counts every row and hashes those the plan says. */
+export function checksumStatement(schema: string, table: string, plan: ChecksumPlan): string {
+  const from = `from only ${quoteIdent(schema)}.${quoteIdent(table)} t`;
+  if (plan.scope === 'none') return `select count(*)::text as n ${from}`;
+  const filter = plan.scope === 'sample' ? ` filter (where ${sampleCondition(plan.key, plan.oneIn)})` : '';
+  return `select count(*)::text as n, count(*)${filter}::text as hashed, coalesce(sum(${ROW_HASH})${filter}, 0)::text as sum ${from}`;
+}
+
+/** Runs the plan's statement: the exact count, and the checksum the plan asks for. */
+export async function measureTable(
+  client: pg.Client,
+  schema: string,
+  table: string,
+  plan: ChecksumPlan,
+): Promise<{ rows: number; checksum: TableChecksum }> {
+  const { rows } = await client.query<{ n: string; hashed?: string; sum?: string }>(
+    checksumStatement(schema, table, plan),
+  );
+  const row = rows[0]!;
+  const count = Number(row.n);
+  if (plan.scope === 'none') return { rows: count, checksum: plan };
+  const hashed = { sum: row.sum!, hashedRows: Number(row.hashed) };
+  return {
+    rows: count,
+    checksum:
+      plan.scope === 'full'
+        ? { scope: 'full', ...hashed }
+        : { scope: 'sample', ...hashed, oneIn: plan.oneIn, key: plan.key },
+  };
+}
+
+/** The plan for a table of the source, from its size and primary key. */
+export function planFor(sizeBytes: number, primaryKey: string[] | null, policy: ChecksumPolicy): ChecksumPlan {
+  if (sizeBytes <= policy.fullMaxBytes) return { scope: 'full' };
+  if (!primaryKey || primaryKey.length === 0)
+    return { scope: 'none', reason: `larger than ${policy.fullMaxBytes} bytes and without a primary key to sample by` };
+  return { scope: 'sample', key: primaryKey, oneIn: policy.sampleOneIn };
+}
+
+/** The plan the manifest recorded, to take the same checksum of the restored table. */
+export function planOf(recorded: TableChecksum): ChecksumPlan {
+  if (recorded.scope === 'sample') return { scope: 'sample', key: recorded.key, oneIn: recorded.oneIn };
+  return recorded.scope === 'full' ? { scope: 'full' } : recorded;
+}
+
+/** Each table's size and primary key columns (in key order), by schema-qualified name. */
+export async function tableShapes(
+  client: pg.Client,
+): Promise<Map<string, { sizeBytes: number; key: string[] | null }>> {
+  const { rows } = await client.query<{ schema: string; table: string; size: string; key: string[] | null }>(
+    `select n.nspname as schema, c.relname as table, pg_table_size(c.oid)::text as size,
+            (select array_agg(a.attname::text order by k.ord)
+               from pg_index i
+               cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
+               join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
+              where i.indrelid = c.oid and i.indisprimary) as key
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind = 'r'`,
+  );
+  return new Map(rows.map((r) => [`${r.schema}.${r.table}`, { sizeBytes: Number(r.size), key: r.key }]));
+}
