@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { streamDumpToStorage } from '../lib/backup/dump.ts';
 import { connect } from '../lib/pg/connection.ts';
+import { countRows } from '../lib/pg/row-counts.ts';
 import { DEFAULT_CHECKSUM_POLICY, type ChecksumPolicy } from '../lib/pg/table-checksums.ts';
 import { createLocalStorage } from '../lib/storage/local/driver.ts';
 import { createDatabase, startPlatform, type Platform } from '../test/support/platform.ts';
@@ -31,6 +32,18 @@ const CONTENDERS: Contender[] = [
   { name: 'default policy (64 MiB whole, then 1 in 64 by key)', checksums: DEFAULT_CHECKSUM_POLICY },
   { name: 'every row of every table', checksums: { fullMaxBytes: Number.MAX_SAFE_INTEGER, sampleOneIn: 1 } },
 ];
+
+/** The counting scan alone, outside a backup: its cost without pg_dump competing for the cores. */
+async function oneCount(platform: Platform, contender: Contender): Promise<number> {
+  const client = await connect('bench', platform.cluster.target('bench_source'));
+  try {
+    const started = performance.now();
+    await countRows(client, contender.checksums ? { policy: contender.checksums } : undefined);
+    return (performance.now() - started) / 1000;
+  } finally {
+    await client.end();
+  }
+}
 
 async function oneBackup(platform: Platform, contender: Contender, round: number): Promise<number> {
   const root = path.join(platform.dir, 'checksum-bench');
@@ -52,6 +65,18 @@ async function oneBackup(platform: Platform, contender: Contender, round: number
   return seconds;
 }
 
+function printTable(what: string, times: Map<string, number[]>): void {
+  const base = median(times.get(CONTENDERS[0]!.name)!);
+  console.log(`\n${what}\n\n| contender | wall time (runs) | ratio to counts only |\n| --- | --- | --- |`);
+  for (const c of CONTENDERS) {
+    const runs = times.get(c.name)!;
+    const m = median(runs);
+    console.log(
+      `| ${c.name} | ${fmtSeconds(m)} (${runs.map((r) => r.toFixed(2)).join(', ')}) | ${(m / base).toFixed(3)} |`,
+    );
+  }
+}
+
 runBench(log, async () => {
   const settings = { sizeMb: envInt('BENCH_SIZE_MB', 1100), rounds: envInt('BENCH_ROUNDS', 3) };
   let platform: Platform | undefined;
@@ -65,20 +90,17 @@ runBench(log, async () => {
       );
       log(`database size ${fmtBytes(dataset.sizeBytes)}, generated in ${fmtSeconds(dataset.seconds)}`);
       const times = new Map<string, number[]>(CONTENDERS.map((c) => [c.name, []]));
+      const scans = new Map<string, number[]>(CONTENDERS.map((c) => [c.name, []]));
       for (let round = 0; round < settings.rounds; round++) {
         // Alternating order, so that no contender always runs on a warmer cache.
         const order = round % 2 === 0 ? CONTENDERS : [...CONTENDERS].reverse();
-        for (const contender of order) times.get(contender.name)!.push(await oneBackup(platform, contender, round));
+        for (const contender of order) {
+          times.get(contender.name)!.push(await oneBackup(platform, contender, round));
+          scans.get(contender.name)!.push(await oneCount(platform, contender));
+        }
       }
-      const base = median(times.get(CONTENDERS[0]!.name)!);
-      console.log(`\n| contender | wall time (runs) | ratio to counts only |\n| --- | --- | --- |`);
-      for (const c of CONTENDERS) {
-        const runs = times.get(c.name)!;
-        const m = median(runs);
-        console.log(
-          `| ${c.name} | ${fmtSeconds(m)} (${runs.map((r) => r.toFixed(2)).join(', ')}) | ${(m / base).toFixed(3)} |`,
-        );
-      }
+      printTable('the whole backup', times);
+      printTable('the counting scan alone (no pg_dump beside it)', scans);
       const load = os.loadavg().map((l) => l.toFixed(1));
       console.log(
         `\n${os.cpus().length} cores, load average ${load.join(' ')}, ${fmtBytes(dataset.sizeBytes)} database`,

@@ -168,6 +168,11 @@ const PER_DATABASE_GAUGES: Array<[name: string, help: string, value: PerDatabase
     (s) => (s.pitr ? s.pitr.gaps.length : null),
   ],
   [
+    'hindsight_verification_time_to_usable_seconds',
+    'Seconds the last verification took from the start of its restore to a usable database (download, decryption, pg_restore and index builds): the measured restore time.',
+    (s) => s.lastVerification?.timeToUsableSeconds ?? null,
+  ],
+  [
     'hindsight_next_backup_timestamp_seconds',
     'When the backup schedule fires next, as a Unix time.',
     (s) => (s.schedule?.nextRunAt ? Date.parse(s.schedule.nextRunAt) / 1000 : null),

@@ -31,6 +31,8 @@ export interface DatabaseFacts {
     status: 'successful' | 'failed';
     finishedAt: Date | null;
     reason: string | null;
+    /** Seconds from the start of its restore to a usable database (null in reports made before it was measured). */
+    timeToUsableSeconds: number | null;
   } | null;
   backupsByStatus: Record<string, number>;
   verificationsByStatus: Record<string, number>;
@@ -56,7 +58,8 @@ const FACT_SQL = {
   complete: `select distinct on (database_id) database_id, id, status, started_at, finished_at, size_bytes from backups
         where database_id = any($1) and status in ('complete', 'partial')
         order by database_id, coalesce(finished_at, started_at) desc`,
-  verification: `select distinct on (database_id) database_id, id, backup_id, status, finished_at, reason from verifications
+  verification: `select distinct on (database_id) database_id, id, backup_id, status, finished_at, reason,
+        (report->>'timeToUsableSeconds')::float8 as time_to_usable from verifications
         where database_id = any($1) and status in ('successful', 'failed')
         order by database_id, finished_at desc nulls last, requested_at desc`,
   backupCounts: `select database_id, status, count(*)::int as n from backups where database_id = any($1) group by database_id, status`,
@@ -123,6 +126,7 @@ const toLastVerification = (r: Row): NonNullable<DatabaseFacts['lastVerification
   status: r.status as 'successful' | 'failed',
   finishedAt: (r.finished_at as Date | null) ?? null,
   reason: (r.reason as string | null) ?? null,
+  timeToUsableSeconds: (r.time_to_usable as number | null) ?? null,
 });
 
 /** The fact rows keyed by database id, each in the shape DatabaseFacts holds it. */

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { HindsightError } from '../errors.ts';
 import { connect, quoteIdent, type PgTarget } from '../pg/connection.ts';
+import { grantIndexCheck } from '../verify/index-check.ts';
 import type { Sandbox } from './contract.ts';
 
 export const RESTORE_ROLE = 'hindsight_restore';
@@ -27,6 +28,8 @@ export interface RestoreDatabase {
   extensionsMissing: Array<ExtensionRequest & { reason: string }>;
   /** Schemas made (owned by the restore role) to hold those extensions. */
   schemasCreated: string[];
+  /** Where amcheck's bt_index_check is granted to the restore role, or why it is not (lib/verify/index-check.ts). */
+  indexCheck: { schema: string } | { unavailable: string };
 }
 
 /** Languages that let their functions reach the host: a non-superuser cannot use them anyway. */
@@ -36,7 +39,7 @@ async function createExtensions(
   admin: PgTarget,
   database: string,
   wanted: ExtensionRequest[],
-): Promise<Omit<RestoreDatabase, 'target'>> {
+): Promise<Omit<RestoreDatabase, 'target' | 'indexCheck'>> {
   const created: ExtensionRequest[] = [];
   const missing: Array<ExtensionRequest & { reason: string }> = [];
   const schemas: string[] = [];
@@ -122,5 +125,11 @@ export async function prepareRestoreDatabase(
     await admin.end().catch(() => undefined);
   }
   const made = await createExtensions(sandbox.admin, options.database, options.extensions);
-  return { target: { ...sandbox.admin, database: options.database, user: RESTORE_ROLE, password }, ...made };
+  // After the dump's own extensions (it may want amcheck itself), before anything of the dump is loaded.
+  const indexCheck = await grantIndexCheck(sandbox.admin, options.database, RESTORE_ROLE);
+  return {
+    target: { ...sandbox.admin, database: options.database, user: RESTORE_ROLE, password },
+    ...made,
+    indexCheck,
+  };
 }

@@ -13,7 +13,12 @@ import type { OpenedBackup } from '../backup/sources.ts';
 import type { DecryptionKey } from '../crypto/chunked-gcm.ts';
 import type { PgTarget } from '../pg/connection.ts';
 import type { Sandbox } from '../sandbox/contract.ts';
-import { RESTORE_ROLE, prepareRestoreDatabase, type ExtensionRequest } from '../sandbox/restore-role.ts';
+import {
+  RESTORE_ROLE,
+  prepareRestoreDatabase,
+  type ExtensionRequest,
+  type RestoreDatabase,
+} from '../sandbox/restore-role.ts';
 import { extensionRequests, parseTocList, planLoad, readArchiveHead, type TocEntry } from './archive-toc.ts';
 import type { LoadReport } from './report.ts';
 import { classifyRestoreErrors, parseRestoreErrors } from './restore-errors.ts';
@@ -37,6 +42,8 @@ export interface LoadOutcome {
   load: LoadReport;
   /** The scratch database as the restore role: counting happens as that role too. */
   target: PgTarget;
+  /** Where the restore role may run amcheck, or why it may not. */
+  indexCheck: RestoreDatabase['indexCheck'];
 }
 
 async function extensionsOf(options: LoadOptions, entries: TocEntry[], dir: string): Promise<ExtensionRequest[]> {
@@ -92,7 +99,7 @@ export async function loadAsRestoreRole(options: LoadOptions): Promise<LoadOutco
       refused: classified.refused,
       failed: classified.failed,
     };
-    return { run, load, target: prepared.target };
+    return { run, load, target: prepared.target, indexCheck: prepared.indexCheck };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

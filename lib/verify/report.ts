@@ -1,7 +1,9 @@
+import type { IndexCheckReport } from './index-check.ts';
+
 /** A verification's status; `superseded` means a newer backup took its place before it ran. */
 export type VerificationStatus = 'pending' | 'running' | 'successful' | 'failed' | 'superseded' | 'cancelled';
 
-export type VerificationStage = 'checksum' | 'sandbox' | 'restore' | 'count' | 'compare' | 'cleanup';
+export type VerificationStage = 'checksum' | 'sandbox' | 'restore' | 'count' | 'compare' | 'indexes' | 'cleanup';
 
 export interface StageRecord {
   stage: VerificationStage;
@@ -69,6 +71,13 @@ export interface VerificationReport {
   /** Every table, mismatches first. */
   comparisons: TableComparison[];
   mismatches: number;
+  /** amcheck over the restored B-tree indexes (absent in reports made before it ran). */
+  indexes?: IndexCheckReport | null;
+  /**
+   * Seconds from the start of the restore to a usable database: download, decryption, pg_restore with
+   * its index builds. What a restore of this backup onto the sandbox's hardware takes (the RTO).
+   */
+  timeToUsableSeconds?: number | null;
 }
 
 export interface VerificationSummary {
@@ -100,5 +109,7 @@ export function emptyReport(): VerificationReport {
     restoredRows: null,
     comparisons: [],
     mismatches: 0,
+    indexes: null,
+    timeToUsableSeconds: null,
   };
 }

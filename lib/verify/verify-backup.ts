@@ -12,6 +12,7 @@ import { countRows, type TableRowCount } from '../pg/row-counts.ts';
 import { archiveMajorOf, oldestLoadableMajor } from '../pg/tools.ts';
 import type { Sandbox, SandboxDriver } from '../sandbox/contract.ts';
 import { compareTables, matchSummary, mismatchReason } from './compare-tables.ts';
+import { checkIndexes, indexCheckSummary } from './index-check.ts';
 import { loadAsRestoreRole } from './load-as-owner.ts';
 import { emptyReport, type LoadReport, type StageRecord, type VerificationReport } from './report.ts';
 import { stageRecorder } from './stages.ts';
@@ -31,7 +32,11 @@ export interface VerifyOptions {
    * row here to prove a changed value fails the verification. Nothing in the product sets it.
    */
   beforeCount?: (restored: PgTarget) => Promise<void>;
+  /** How long amcheck may spend on the restored indexes (0: not at all); DEFAULT_INDEX_CHECK_SECONDS when not given. */
+  indexCheckSeconds?: number;
 }
+
+export const DEFAULT_INDEX_CHECK_SECONDS = 300;
 
 const SCRATCH_DATABASE = 'hindsight_verify';
 
@@ -170,6 +175,7 @@ export async function verifyBackup(options: VerifyOptions): Promise<Verification
     await options.beforeCount?.(loaded.target);
     const restored = await countTables(run, loaded.target, manifest);
     compareWithManifest(run, manifest, restored, loaded.dataFailure);
+    if (report.reason === null) await checkIndexesStage(run, loaded);
     return report;
   } catch (error) {
     stages.failWith(`${stages.current() ?? 'verification'}: ${errorMessage(error)}`);
@@ -247,9 +253,10 @@ async function restoreIntoSandbox(
   manifest: BackupManifest,
   sandbox: Sandbox,
   archiveMajor: number | undefined,
-): Promise<{ target: PgTarget; dataFailure: string | undefined } | undefined> {
+): Promise<{ target: PgTarget; dataFailure: string | undefined; indexCheck: IndexCheckGrant } | undefined> {
   const { options, report, stages } = run;
   stages.begin('restore');
+  const started = performance.now();
   const loaded = await loadAsRestoreRole({
     open: options.open,
     key: options.key,
@@ -260,6 +267,7 @@ async function restoreIntoSandbox(
     signal: options.signal,
   });
   const { run: restore, target } = loaded;
+  report.timeToUsableSeconds = Math.round(performance.now() - started) / 1000;
   report.load = loaded.load;
   report.restore = { exitCode: restore.exitCode, stderrTail: withoutProgress(restore.stderrTail).slice(-4000) };
   const failure = loadFailure(restore, loaded.load, manifest, target, options.signal?.aborted ?? false);
@@ -275,7 +283,21 @@ async function restoreIntoSandbox(
       true,
       `pg_restore as ${loaded.load.role}: ${loaded.load.entries} entries, ${loaded.load.skipped.length} skipped, ${loaded.load.refused.length} refused, ${restore.restoredBytes} bytes of archive`,
     );
-  return { target, dataFailure };
+  return { target, dataFailure, indexCheck: loaded.indexCheck };
+}
+
+type IndexCheckGrant = Awaited<ReturnType<typeof loadAsRestoreRole>>['indexCheck'];
+
+/** amcheck on every B-tree index of the restored database, within the budget; a corrupt one fails the verification. */
+async function checkIndexesStage(run: VerificationRun, loaded: { target: PgTarget; indexCheck: IndexCheckGrant }) {
+  const { options, report, stages } = run;
+  const budget = options.indexCheckSeconds ?? DEFAULT_INDEX_CHECK_SECONDS;
+  if (budget <= 0) return;
+  stages.begin('indexes');
+  report.indexes = await checkIndexes(loaded.target, loaded.indexCheck, budget);
+  const summary = indexCheckSummary(report.indexes);
+  if (summary.ok) stages.end(true, summary.detail);
+  else stages.failWith(summary.detail);
 }
 
 async function countTables(run: VerificationRun, target: PgTarget, manifest: BackupManifest): Promise<TableRowCount[]> {

@@ -75,6 +75,8 @@ export interface DatabaseStatus {
     status: 'successful' | 'failed';
     finishedAt: string | null;
     reason: string | null;
+    /** Its measured time to a usable database: what a restore of this database takes (the RTO). */
+    timeToUsableSeconds: number | null;
   } | null;
   /** Null when PITR is off. */
   pitr: PitrStatus | null;
@@ -244,7 +246,14 @@ export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | 
     overdue: { thresholdHours: facts.overdueHours, overdue: isOverdue(facts, nowMs) },
     schedule: facts.schedule ? { cron: facts.schedule, timezone: facts.timezone, nextRunAt: iso(next) } : null,
     lastVerification: v
-      ? { id: v.id, backupId: v.backupId, status: v.status, finishedAt: iso(v.finishedAt), reason: v.reason }
+      ? {
+          id: v.id,
+          backupId: v.backupId,
+          status: v.status,
+          finishedAt: iso(v.finishedAt),
+          reason: v.reason,
+          timeToUsableSeconds: v.timeToUsableSeconds,
+        }
       : null,
     pitr: pitrStatus,
     storageUsedBytes: facts.storedBytes.backups + facts.storedBytes.wal + facts.storedBytes.baseBackups,

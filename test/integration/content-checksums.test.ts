@@ -12,7 +12,11 @@ import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { countRows } from '../../lib/pg/row-counts.ts';
 import { createSandboxDriver, type SandboxPreference } from '../../lib/sandbox/index.ts';
 import { verifyBackup } from '../../lib/verify/verify-backup.ts';
+import type { BackupRecord } from '../../lib/catalog/backups.ts';
+import { createLogger } from '../../lib/logger.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
+
+const logger = createLogger('content-checksums-test');
 
 /** A table of the types whose text form depends on settings or storage: the checksum must not. */
 const MANY_TYPES = `
@@ -32,6 +36,9 @@ const MANY_TYPES = `
          (array['calm', 'cross'])[g % 2 + 1]::mood, tstzrange(now() - g * interval '1 day', null), ('10.0.' || g % 250 || '.1')::inet,
          (g * 1.25)::money, case when g % 50 = 0 then repeat(md5(g::text), 4000) end
   from generate_series(1, 2000) g;
+  -- An index over a function that says it is immutable: redefined, the index no longer matches the heap.
+  create function bucket(n int) returns int language sql immutable as 'select n % 10';
+  create index kinds_bucket on kinds (bucket(id));
   create table plain_log (at timestamptz, line text);
   insert into plain_log select now() - g * interval '1 minute', 'line ' || g from generate_series(1, 500) g;`;
 
@@ -75,6 +82,23 @@ describe('content checksums: taken in the snapshot, compared in the restored cop
     await platform?.stop();
   });
 
+  /** The lib's verification of a backup of kinds, with the test's change to the restored copy before it is counted. */
+  const verifyKinds = async (backup: BackupRecord, beforeCount?: (target: PgTarget) => Promise<void>) => {
+    const sandboxes = await createSandboxDriver({
+      preferred: platform.configEnv.HINDSIGHT_SANDBOX_DRIVER as SandboxPreference,
+      root: platform.config.sandboxRoot,
+    });
+    const names = backup.copies.filter((c) => c.status === 'complete').map((c) => c.storageName);
+    return withDrivers(platform.runtime.catalog, names, (sources) =>
+      verifyBackup({
+        open: () => openRecordedBackup(sources, 'kinds', backup, logger),
+        key: platform.runtime.keyring.resolve,
+        sandboxes,
+        ...(beforeCount ? { beforeCount } : {}),
+      }),
+    );
+  };
+
   it('samples a large table by primary key (the same rows on both sides) and only counts one without a key', async () => {
     const policy = { fullMaxBytes: 0, sampleOneIn: 8 };
     const sampled = await withClient(source, (c) => countRows(c, { policy }));
@@ -113,20 +137,7 @@ describe('content checksums: taken in the snapshot, compared in the restored cop
     const recorded = backup.rowCounts!.find((t) => t.table === 'kinds')!;
     assert.equal(recorded.checksum?.scope, 'full', 'a small table is hashed whole by default');
 
-    const sandboxes = await createSandboxDriver({
-      preferred: platform.configEnv.HINDSIGHT_SANDBOX_DRIVER as SandboxPreference,
-      root: platform.config.sandboxRoot,
-    });
-    const names = backup.copies.filter((c) => c.status === 'complete').map((c) => c.storageName);
-    const verify = (beforeCount?: (target: PgTarget) => Promise<void>) =>
-      withDrivers(platform.runtime.catalog, names, (sources) =>
-        verifyBackup({
-          open: () => openRecordedBackup(sources, 'kinds', backup, platform.runtime.logger),
-          key: platform.runtime.keyring.resolve,
-          sandboxes,
-          ...(beforeCount ? { beforeCount } : {}),
-        }),
-      );
+    const verify = (beforeCount?: (target: PgTarget) => Promise<void>) => verifyKinds(backup, beforeCount);
 
     const good = await verify();
     assert.equal(good.reason, null, String(good.reason));
@@ -139,13 +150,34 @@ describe('content checksums: taken in the snapshot, compared in the restored cop
       /content checksums equal for 2 \(2 whole, 0 sampled/,
     );
 
-    const bad = await verify((target) =>
-      withClient(target, (c) => c.query(`update kinds set name = 'changed' where id = 3`)),
-    );
+    const bad = await verify(async (target) => {
+      await withClient(target, (c) => c.query(`update kinds set name = 'changed' where id = 3`));
+    });
     assert.match(
       bad.reason ?? '',
       /table contents differ \(same row counts, other values\) in 1 table\(s\): public\.kinds: 2000 rows on both sides, checksum \(full\) expected -?\d+, restored -?\d+/,
     );
     assert.equal(bad.comparisons[0]?.table, 'kinds', 'the changed table comes first');
+  });
+
+  it('amcheck checks every B-tree index as the restore role, and fails the verification on one that lies', async () => {
+    const backup = await platform.runtime.catalog.getBackup(
+      (await platform.runtime.catalog.listBackups('kinds'))[0]!.id,
+    );
+    const verify = (beforeCount?: (target: PgTarget) => Promise<void>) => verifyKinds(backup, beforeCount);
+    const good = await verify();
+    assert.equal(good.reason, null, String(good.reason));
+    assert.deepEqual([good.indexes?.total, good.indexes?.checked, good.indexes?.corrupt], [2, 2, []]);
+
+    // The function behind kinds_bucket now answers otherwise: its entries no longer match the rows.
+    const lying = `create or replace function bucket(n int) returns int language sql immutable as 'select n % 10 + 1'`;
+    const bad = await verify(async (target) => {
+      await withClient(target, (c) => c.query(lying));
+    });
+    assert.match(
+      bad.reason ?? '',
+      /^amcheck found 1 corrupt index\(es\): public\.kinds_bucket: .*lacks matching index tuple/,
+    );
+    assert.equal(bad.stages.at(-2)?.stage, 'indexes');
   });
 });

@@ -215,6 +215,18 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
     assert.ok(pick(samples, 'process_cpu_user_seconds_total').length === 1, 'the default process metrics are there');
   });
 
+  it('a verification exports its measured time to a usable database', async () => {
+    assert.deepEqual(pick((await scrape()).samples, 'hindsight_verification_time_to_usable_seconds'), []);
+    const [backup] = await platform.runtime.catalog.listBackups('shop');
+    const v = await (await platform.ops.requestVerification('shop', { backupId: backup!.id })).finished();
+    assert.equal(v.status, 'successful', v.reason ?? '');
+    const seconds = one((await scrape()).samples, 'hindsight_verification_time_to_usable_seconds', {
+      database: 'shop',
+    });
+    assert.equal(seconds, v.report!.timeToUsableSeconds);
+    assert.ok(seconds > 0);
+  });
+
   it('database_up is 1 for a reachable database and 0 for one that is down, after health checks', async () => {
     await waitFor(
       'both health transitions',

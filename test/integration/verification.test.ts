@@ -72,9 +72,16 @@ describe('restore verification in a throwaway server', () => {
         ['restore', true],
         ['count', true],
         ['compare', true],
+        ['indexes', true],
         ['cleanup', true],
       ],
     );
+    // amcheck as the restore role: both primary keys, every heap tuple found in them.
+    assert.deepEqual(
+      [report.indexes?.unavailable, report.indexes?.total, report.indexes?.checked, report.indexes?.corrupt],
+      [null, 2, 2, []],
+    );
+    assert.ok((report.timeToUsableSeconds ?? 0) > 0, 'the time to a usable database is recorded');
     const manifest = JSON.parse(await readFile(manifestFile(outcome.backupId), 'utf8'));
     assert.deepEqual(
       report.comparisons.map((c) => [c.schema, c.table, c.expected, c.restored, c.ok]),

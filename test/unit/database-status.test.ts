@@ -216,6 +216,7 @@ describe('database status: problems first', () => {
             status: 'failed',
             finishedAt: ago(1000),
             reason: 'row counts differ in public.orders',
+            timeToUsableSeconds: 12.5,
           },
         }),
         NOW,
@@ -248,7 +249,14 @@ describe('database status: problems first', () => {
     const both = deriveStatus(
       facts('b-both', {
         health: { status: 'down', at: ago(1000), detail: null },
-        lastVerification: { id: 'v', backupId: 'b', status: 'failed', finishedAt: ago(1000), reason: null },
+        lastVerification: {
+          id: 'v',
+          backupId: 'b',
+          status: 'failed',
+          finishedAt: ago(1000),
+          reason: null,
+          timeToUsableSeconds: null,
+        },
       }),
       NOW,
     );
@@ -266,7 +274,14 @@ describe('database status: problems first', () => {
   it('a verification that failed and was then passed by a newer one is no longer a problem', () => {
     const s = deriveStatus(
       facts('a', {
-        lastVerification: { id: 'v2', backupId: 'b2', status: 'successful', finishedAt: ago(10), reason: null },
+        lastVerification: {
+          id: 'v2',
+          backupId: 'b2',
+          status: 'successful',
+          finishedAt: ago(10),
+          reason: null,
+          timeToUsableSeconds: 3.25,
+        },
       }),
       NOW,
     );
