@@ -30,6 +30,7 @@ interface Contender {
 const CONTENDERS: Contender[] = [
   { name: 'counts only', checksums: null },
   { name: 'default policy (64 MiB whole, then 1 in 64 by key)', checksums: DEFAULT_CHECKSUM_POLICY },
+  { name: 'every table sampled 1 in 64 by key', checksums: { fullMaxBytes: 0, sampleOneIn: 64 } },
   { name: 'every row of every table', checksums: { fullMaxBytes: Number.MAX_SAFE_INTEGER, sampleOneIn: 1 } },
 ];
 

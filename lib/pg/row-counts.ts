@@ -69,11 +69,8 @@ export async function countRows(client: pg.Client, checksums?: ChecksumRequest):
   return out;
 }
 
-function planFromShapes(shapes: Awaited<ReturnType<typeof tableShapes>>, policy: ChecksumPolicy) {
-  return (name: string) => {
-    const shape = shapes.get(name);
-    return planFor(shape?.sizeBytes ?? 0, shape?.key ?? null, policy);
-  };
+function planFromShapes({ major, shapes }: Awaited<ReturnType<typeof tableShapes>>, policy: ChecksumPolicy) {
+  return (name: string) => planFor(shapes.get(name) ?? { sizeBytes: 0, key: null, floats: false }, policy, major);
 }
 
 /** A table the manifest has no checksum for (an older backup, or a table it did not have) is counted only. */

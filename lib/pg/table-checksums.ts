@@ -103,12 +103,25 @@ export async function measureTable(
   };
 }
 
-/** The plan for a table of the source, from its size and primary key. */
-export function planFor(sizeBytes: number, primaryKey: string[] | null, policy: ChecksumPolicy): ChecksumPlan {
-  if (sizeBytes <= policy.fullMaxBytes) return { scope: 'full' };
-  if (!primaryKey || primaryKey.length === 0)
+/** What a table's plan depends on: its size, primary key, and whether it holds floating-point columns. */
+export interface TableShape {
+  sizeBytes: number;
+  key: string[] | null;
+  floats: boolean;
+}
+
+/**
+ * The plan for a table of the source. Before PostgreSQL 12 a float prints with 17 digits, from 12
+ * in its shortest exact form, and no setting prints the other way: a table with float columns on
+ * an older source is only counted, since its copy may be restored into a newer server.
+ */
+export function planFor(shape: TableShape, policy: ChecksumPolicy, serverMajor: number): ChecksumPlan {
+  if (shape.floats && serverMajor < 12)
+    return { scope: 'none', reason: 'floating-point columns print differently before PostgreSQL 12' };
+  if (shape.sizeBytes <= policy.fullMaxBytes) return { scope: 'full' };
+  if (!shape.key || shape.key.length === 0)
     return { scope: 'none', reason: `larger than ${policy.fullMaxBytes} bytes and without a primary key to sample by` };
-  return { scope: 'sample', key: primaryKey, oneIn: policy.sampleOneIn };
+  return { scope: 'sample', key: shape.key, oneIn: policy.sampleOneIn };
 }
 
 /** The plan the manifest recorded, to take the same checksum of the restored table. */
@@ -117,19 +130,31 @@ export function planOf(recorded: TableChecksum): ChecksumPlan {
   return recorded.scope === 'full' ? { scope: 'full' } : recorded;
 }
 
-/** Each table's size and primary key columns (in key order), by schema-qualified name. */
-export async function tableShapes(
-  client: pg.Client,
-): Promise<Map<string, { sizeBytes: number; key: string[] | null }>> {
-  const { rows } = await client.query<{ schema: string; table: string; size: string; key: string[] | null }>(
+/** Each table's shape (size, primary key columns in key order, float columns), by schema-qualified name, and the server's major. */
+export async function tableShapes(client: pg.Client): Promise<{ major: number; shapes: Map<string, TableShape> }> {
+  const { rows } = await client.query<{
+    schema: string;
+    table: string;
+    size: string;
+    key: string[] | null;
+    floats: boolean;
+  }>(
     `select n.nspname as schema, c.relname as table, pg_table_size(c.oid)::text as size,
             (select array_agg(a.attname::text order by k.ord)
                from pg_index i
                cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
                join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
-              where i.indrelid = c.oid and i.indisprimary) as key
+              where i.indrelid = c.oid and i.indisprimary) as key,
+            exists (select 1 from pg_attribute a join pg_type t on t.oid = a.atttypid
+                     where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+                       and (t.typname in ('float4', 'float8', '_float4', '_float8')
+                            or (t.typtype = 'd' and t.typbasetype in ('float4'::regtype, 'float8'::regtype)))) as floats
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where c.relkind = 'r'`,
   );
-  return new Map(rows.map((r) => [`${r.schema}.${r.table}`, { sizeBytes: Number(r.size), key: r.key }]));
+  const version = await client.query<{ n: string }>(`select current_setting('server_version_num') as n`);
+  const shapes = new Map(
+    rows.map((r) => [`${r.schema}.${r.table}`, { sizeBytes: Number(r.size), key: r.key, floats: r.floats }]),
+  );
+  return { major: Math.floor(Number(version.rows[0]!.n) / 10000), shapes };
 }

@@ -64,6 +64,8 @@ export interface ConsoleDatabaseView {
   backups: ConsoleBackup[];
   /** The last 30 finished complete or partial backups, oldest first. */
   points: BackupPoint[];
+  /** The measured time to a usable database of the last 30 verifications that recorded it, oldest first. */
+  restorePoints: Array<{ id: string; finishedAt: string; seconds: number }>;
   uptime: { current: 'up' | 'down' | 'unknown'; since: string | null; windows: UptimeWindow[] };
   /** Running jobs at load time, so the page shows them without JavaScript. */
   jobs: LiveJob[];
@@ -183,6 +185,15 @@ function chartPoints(backups: BackupRecord[]): BackupPoint[] {
     }));
 }
 
+/** The last 30 verifications that measured their restore, oldest first (the restore-time chart's points). */
+function restoreTimePoints(verifications: VerificationSummary[]): ConsoleDatabaseView['restorePoints'] {
+  return verifications
+    .filter((v) => v.finishedAt && typeof v.report?.timeToUsableSeconds === 'number')
+    .slice(0, 30)
+    .reverse()
+    .map((v) => ({ id: v.id, finishedAt: v.finishedAt!, seconds: v.report!.timeToUsableSeconds! }));
+}
+
 type DatabaseRecord = Awaited<ReturnType<Services['databases']['get']>>;
 
 /** The buttons the viewer's role allows on the page. */
@@ -269,6 +280,7 @@ async function databaseView(
     backups: backups.map((b) => toBackup(b, uiUrl, newest.get(b.id))),
     copyTargets: storages.filter((s) => s.workspaceId === db.workspaceId).map((s) => ({ name: s.name, type: s.type })),
     points,
+    restorePoints: restoreTimePoints(verifications),
     uptime: uptimeSummary(health, now),
     jobs,
     verifications: verifications.slice(0, 10).map((v) => ({
