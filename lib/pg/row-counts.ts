@@ -70,7 +70,8 @@ export async function countRows(client: pg.Client, checksums?: ChecksumRequest):
 }
 
 function planFromShapes({ major, shapes }: Awaited<ReturnType<typeof tableShapes>>, policy: ChecksumPolicy) {
-  return (name: string) => planFor(shapes.get(name) ?? { sizeBytes: 0, key: null, floats: false }, policy, major);
+  return (name: string) =>
+    planFor(shapes.get(name) ?? { sizeBytes: 0, key: null, intKey: false, floats: false }, policy, major);
 }
 
 /** A table the manifest has no checksum for (an older backup, or a table it did not have) is counted only. */

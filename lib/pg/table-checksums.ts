@@ -39,6 +39,8 @@ export const tableChecksumSchema = z.discriminatedUnion('scope', [
     hashedRows: z.number().int().nonnegative(),
     oneIn: z.number().int().min(1),
     key: z.array(z.string()).min(1),
+    /** How the key picks a row (sampleCondition); `key-md5` in manifests that do not say. */
+    pick: z.enum(['key-md5', 'int-key']).default('key-md5'),
   }),
   z.object({ scope: z.literal('none'), reason: z.string() }),
 ]);
@@ -62,21 +64,34 @@ export async function applyChecksumSettings(client: pg.Client): Promise<void> {
 
 const ROW_HASH = `('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint::numeric`;
 
-/** The sampled rows: those whose key's MD5 starts in one bucket of `oneIn` (28 bits, always positive). */
-function sampleCondition(key: string[], oneIn: number): string {
-  const keyText = `row(${key.map((c) => `t.${quoteIdent(c)}`).join(', ')})::text`;
-  return `('x0' || substr(md5(${keyText}), 1, 7))::bit(32)::int % ${oneIn} = 0`;
+/** 2^32 divided by the golden ratio: multiplying by it spreads consecutive (or evenly spaced) keys over 2^32. */
+const FIBONACCI = 2654435761;
+
+/**
+ * The sampled rows. `key-md5`: those whose key's MD5 starts in one bucket of `oneIn` (28 bits, always
+ * positive). `int-key`, for a key of one integer column: a multiplicative hash of the key (its absolute
+ * value modulo 2^31 - 1, times 2^32/φ, modulo 2^32) below 2^32/oneIn — integer arithmetic only, several
+ * times cheaper than an MD5 per row, and spread evenly even over keys that step by a power of two.
+ */
+function sampleCondition(plan: SamplePlan): string {
+  const keyText = `row(${plan.key.map((c) => `t.${quoteIdent(c)}`).join(', ')})::text`;
+  if (plan.pick === 'int-key') {
+    const key = `abs(mod(t.${quoteIdent(plan.key[0]!)}::bigint, 2147483647))`;
+    return `(${key} * ${FIBONACCI}) % 4294967296 < ${Math.floor(4294967296 / plan.oneIn)}`;
+  }
+  return `('x0' || substr(md5(${keyText}), 1, 7))::bit(32)::int % ${plan.oneIn} = 0`;
 }
 
-/** How a table is hashed: the scope, and for a sample its key and rate. */
-export type ChecksumPlan =
-  { scope: 'full' } | { scope: 'sample'; key: string[]; oneIn: number } | { scope: 'none'; reason: string };
+type SamplePlan = { scope: 'sample'; key: string[]; oneIn: number; pick: 'key-md5' | 'int-key' };
+
+/** How a table is hashed: the scope, and for a sample its key, rate and way of picking. */
+export type ChecksumPlan = { scope: 'full' } | SamplePlan | { scope: 'none'; reason: string };
 
 /** The one statement that counts every row and hashes those the plan says. */
 export function checksumStatement(schema: string, table: string, plan: ChecksumPlan): string {
   const from = `from only ${quoteIdent(schema)}.${quoteIdent(table)} t`;
   if (plan.scope === 'none') return `select count(*)::text as n ${from}`;
-  const filter = plan.scope === 'sample' ? ` filter (where ${sampleCondition(plan.key, plan.oneIn)})` : '';
+  const filter = plan.scope === 'sample' ? ` filter (where ${sampleCondition(plan)})` : '';
   return `select count(*)::text as n, count(*)${filter}::text as hashed, coalesce(sum(${ROW_HASH})${filter}, 0)::text as sum ${from}`;
 }
 
@@ -99,7 +114,7 @@ export async function measureTable(
     checksum:
       plan.scope === 'full'
         ? { scope: 'full', ...hashed }
-        : { scope: 'sample', ...hashed, oneIn: plan.oneIn, key: plan.key },
+        : { scope: 'sample', ...hashed, oneIn: plan.oneIn, key: plan.key, pick: plan.pick },
   };
 }
 
@@ -107,6 +122,8 @@ export async function measureTable(
 export interface TableShape {
   sizeBytes: number;
   key: string[] | null;
+  /** The key is one column of smallint, integer or bigint: sampled by integer hash. */
+  intKey: boolean;
   floats: boolean;
 }
 
@@ -121,12 +138,13 @@ export function planFor(shape: TableShape, policy: ChecksumPolicy, serverMajor: 
   if (shape.sizeBytes <= policy.fullMaxBytes) return { scope: 'full' };
   if (!shape.key || shape.key.length === 0)
     return { scope: 'none', reason: `larger than ${policy.fullMaxBytes} bytes and without a primary key to sample by` };
-  return { scope: 'sample', key: shape.key, oneIn: policy.sampleOneIn };
+  return { scope: 'sample', key: shape.key, oneIn: policy.sampleOneIn, pick: shape.intKey ? 'int-key' : 'key-md5' };
 }
 
 /** The plan the manifest recorded, to take the same checksum of the restored table. */
 export function planOf(recorded: TableChecksum): ChecksumPlan {
-  if (recorded.scope === 'sample') return { scope: 'sample', key: recorded.key, oneIn: recorded.oneIn };
+  if (recorded.scope === 'sample')
+    return { scope: 'sample', key: recorded.key, oneIn: recorded.oneIn, pick: recorded.pick };
   return recorded.scope === 'full' ? { scope: 'full' } : recorded;
 }
 
@@ -137,6 +155,7 @@ export async function tableShapes(client: pg.Client): Promise<{ major: number; s
     table: string;
     size: string;
     key: string[] | null;
+    int_key: boolean | null;
     floats: boolean;
   }>(
     `select n.nspname as schema, c.relname as table, pg_table_size(c.oid)::text as size,
@@ -145,6 +164,9 @@ export async function tableShapes(client: pg.Client): Promise<{ major: number; s
                cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
                join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
               where i.indrelid = c.oid and i.indisprimary) as key,
+            (select i.indnatts = 1 and a.atttypid in ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
+               from pg_index i join pg_attribute a on a.attrelid = c.oid and a.attnum = i.indkey[0]
+              where i.indrelid = c.oid and i.indisprimary) as int_key,
             exists (select 1 from pg_attribute a join pg_type t on t.oid = a.atttypid
                      where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
                        and (t.typname in ('float4', 'float8', '_float4', '_float8')
@@ -154,7 +176,10 @@ export async function tableShapes(client: pg.Client): Promise<{ major: number; s
   );
   const version = await client.query<{ n: string }>(`select current_setting('server_version_num') as n`);
   const shapes = new Map(
-    rows.map((r) => [`${r.schema}.${r.table}`, { sizeBytes: Number(r.size), key: r.key, floats: r.floats }]),
+    rows.map((r) => [
+      `${r.schema}.${r.table}`,
+      { sizeBytes: Number(r.size), key: r.key, intKey: r.int_key === true, floats: r.floats },
+    ]),
   );
   return { major: Math.floor(Number(version.rows[0]!.n) / 10000), shapes };
 }

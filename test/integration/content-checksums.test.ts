@@ -39,6 +39,8 @@ const MANY_TYPES = `
   -- An index over a function that says it is immutable: redefined, the index no longer matches the heap.
   create function bucket(n int) returns int language sql immutable as 'select n % 10';
   create index kinds_bucket on kinds (bucket(id));
+  create table tags (name text primary key, uses int);
+  insert into tags select 'tag ' || g, g from generate_series(1, 800) g;
   create table plain_log (at timestamptz, line text);
   insert into plain_log select now() - g * interval '1 minute', 'line ' || g from generate_series(1, 500) g;`;
 
@@ -105,6 +107,10 @@ describe('content checksums: taken in the snapshot, compared in the restored cop
     const kinds = sampled.find((t) => t.table === 'kinds')!;
     assert.equal(kinds.checksum?.scope, 'sample');
     assert.ok(kinds.checksum?.scope === 'sample' && kinds.checksum.hashedRows > 150 && kinds.checksum.hashedRows < 400);
+    assert.equal(kinds.checksum.pick, 'int-key', 'an integer key is sampled by integer hash');
+    const tags = sampled.find((t) => t.table === 'tags')!;
+    assert.ok(tags.checksum?.scope === 'sample' && tags.checksum.pick === 'key-md5', 'a text key by its MD5');
+    assert.ok(tags.checksum.hashedRows > 50 && tags.checksum.hashedRows < 160, `${tags.checksum.hashedRows} of 800`);
     assert.deepEqual(kinds.checksum?.scope === 'sample' && kinds.checksum.key, ['id']);
     const log = sampled.find((t) => t.table === 'plain_log')!;
     assert.equal(log.checksum?.scope, 'none');
@@ -147,7 +153,7 @@ describe('content checksums: taken in the snapshot, compared in the restored cop
     assert.equal(kinds.checksum?.expected, recorded.checksum?.scope === 'full' ? recorded.checksum.sum : 'absent');
     assert.match(
       good.stages.find((s) => s.stage === 'compare')?.detail ?? '',
-      /content checksums equal for 2 \(2 whole, 0 sampled/,
+      /content checksums equal for 3 \(3 whole, 0 sampled/,
     );
 
     const bad = await verify(async (target) => {
@@ -167,7 +173,7 @@ describe('content checksums: taken in the snapshot, compared in the restored cop
     const verify = (beforeCount?: (target: PgTarget) => Promise<void>) => verifyKinds(backup, beforeCount);
     const good = await verify();
     assert.equal(good.reason, null, String(good.reason));
-    assert.deepEqual([good.indexes?.total, good.indexes?.checked, good.indexes?.corrupt], [2, 2, []]);
+    assert.deepEqual([good.indexes?.total, good.indexes?.checked, good.indexes?.corrupt], [3, 3, []]);
 
     // The function behind kinds_bucket now answers otherwise: its entries no longer match the rows.
     const lying = `create or replace function bucket(n int) returns int language sql immutable as 'select n % 10 + 1'`;
