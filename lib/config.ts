@@ -62,7 +62,7 @@ export const configSchema = z
     HINDSIGHT_CODEC_CORS_ORIGIN: z.string().url().optional(),
     HINDSIGHT_PREVIOUS_SECRET_KEY_FILES: z.string().optional(),
     HINDSIGHT_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(365),
-    HINDSIGHT_CHECKSUM_FULL_MAX_MB: z.coerce.number().int().min(0).max(1_000_000).default(64),
+    HINDSIGHT_CHECKSUM_FULL_MAX_MB: z.coerce.number().int().min(0).max(1_000_000).default(8),
     HINDSIGHT_CHECKSUM_SAMPLE_ONE_IN: z.coerce.number().int().min(1).max(1_000_000).default(64),
     HINDSIGHT_WAL_SPOOL_DIR: z.string().min(1).optional(),
     HINDSIGHT_PUBLIC_URL: z

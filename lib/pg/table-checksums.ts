@@ -27,8 +27,8 @@ export const checksumPolicySchema = z.object({
 });
 export type ChecksumPolicy = z.infer<typeof checksumPolicySchema>;
 
-/** 64 MiB whole, then one row in 64: measured in docs/performance.md ("Content checksums"). */
-export const DEFAULT_CHECKSUM_POLICY: ChecksumPolicy = { fullMaxBytes: 64 * 1024 * 1024, sampleOneIn: 64 };
+/** 8 MiB whole, then one row in 64: measured in docs/performance.md ("Content checksums"). */
+export const DEFAULT_CHECKSUM_POLICY: ChecksumPolicy = { fullMaxBytes: 8 * 1024 * 1024, sampleOneIn: 64 };
 
 /** What the manifest records per table, enough for any reader to recompute it. */
 export const tableChecksumSchema = z.discriminatedUnion('scope', [
