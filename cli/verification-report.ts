@@ -38,11 +38,13 @@ export function formatVerification(v: VerificationSummary): string {
     }
     if (r.tables !== null)
       lines.push(
-        `  ${counted(r.schemas, 'schema')}, ${counted(r.tables, 'table')}, ${r.restoredRows} of ${counted(r.expectedRows, 'row')}; restored ${formatBytes(r.restoredSizeBytes)} (source ${formatBytes(r.sourceSizeBytes)})`,
+        `  ${counted(r.schemas, 'schema')}, ${counted(r.tables, 'table')}, ${r.restoredRows} of ${counted(r.expectedRows, 'row')}; restored ${formatBytes(r.restoredSizeBytes)} (source ${formatBytes(r.sourceSizeBytes)})${typeof r.timeToUsableSeconds === 'number' ? ` in ${r.timeToUsableSeconds.toFixed(1)} s to a usable database` : ''}`,
       );
     for (const c of r.comparisons.filter((x) => !x.ok))
       lines.push(
-        `  mismatch ${c.schema}.${c.table}: expected ${c.expected ?? 'absent'}, restored ${c.restored ?? 'absent'}`,
+        c.expected === c.restored && c.checksum
+          ? `  mismatch ${c.schema}.${c.table}: ${c.expected} rows on both sides, content checksum (${c.checksum.scope}) expected ${c.checksum.expected}, restored ${c.checksum.restored}`
+          : `  mismatch ${c.schema}.${c.table}: expected ${c.expected ?? 'absent'}, restored ${c.restored ?? 'absent'}`,
       );
   }
   return `${lines.join('\n')}\n`;

@@ -45,4 +45,28 @@ describe('counts in what people read: singular for exactly one', () => {
     assert.match(text, /^ {2}1 schema, 1 table, 1 of 1 row; restored/m);
     assert.match(text, /loaded as role r: 1 archive entry$/m);
   });
+
+  it('prints the time to a usable database, and a table whose content differs with both checksums', () => {
+    const comparison = {
+      schema: 'public',
+      table: 'orders',
+      expected: 3,
+      restored: 3,
+      ok: false,
+      checksum: { scope: 'full', expected: '12', restored: '-7' },
+    };
+    const report = { stages: [], tables: 1, schemas: 1, restoredRows: 3, expectedRows: 3, comparisons: [comparison] };
+    const v = {
+      id: 'v2',
+      backupId: 'b2',
+      status: 'failed',
+      report: { ...report, restoredSizeBytes: 1, sourceSizeBytes: 1, timeToUsableSeconds: 2.25, load: null },
+    } as unknown as VerificationSummary;
+    const text = formatVerification(v);
+    assert.match(text, /restored 1 B \(source 1 B\) in 2\.3 s to a usable database$/m);
+    assert.match(
+      text,
+      /mismatch public\.orders: 3 rows on both sides, content checksum \(full\) expected 12, restored -7$/m,
+    );
+  });
 });
