@@ -199,7 +199,7 @@ export function restoreFailure(
     if (aborted) return new HindsightError('tool_failed', `restore into ${describeTarget(target)} was cancelled`);
     return new HindsightError(
       'tool_failed',
-      `pg_restore into ${describeTarget(target)} failed${run.exitCode !== null ? ` (exit ${run.exitCode})` : ''}: ${run.stderrTail || errorMessage(run.streamError)}`,
+      `pg_restore into ${describeTarget(target)} failed${run.exitCode !== null ? ` (exit ${run.exitCode})` : ''}: ${errorMessage(run.streamError)}${run.stderrTail ? `; pg_restore said: ${run.stderrTail.split('\n').slice(-3).join(' | ')}` : ''}`,
     );
   }
   if (run.exitCode !== 0) {
