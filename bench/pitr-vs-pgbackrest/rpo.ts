@@ -3,6 +3,7 @@
  * server's LSN sampled every 100 ms (so a sample is up to 0.1 s pessimistic), summed up as
  * percentiles over the run.
  */
+import type pg from 'pg';
 import { connect, libpqEnv } from '../../lib/pg/connection.ts';
 import { toolFor } from '../../lib/pg/tools.ts';
 import { parseLsn } from '../../lib/wal/lsn.ts';
@@ -28,6 +29,25 @@ export interface RpoRun {
   max: number;
 }
 
+/**
+ * The archive must hold what the server has written before the load starts: generating the
+ * database writes about its size in WAL, which the receiver may still be uploading, and sampling
+ * then would measure that backlog rather than the steady state.
+ */
+async function waitForCatchUp(setup: Setup, client: pg.Client): Promise<void> {
+  const wal = setup.platform.runtime.catalog.wal;
+  const started = Date.now();
+  const { rows } = await client.query<{ l: string }>('select pg_current_wal_lsn()::text as l');
+  const goal = parseLsn(rows[0]!.l);
+  for (;;) {
+    const durable = await wal.latestDurable('bench');
+    if (durable && durable.lsn >= goal) break;
+    if (Date.now() - started > 20 * 60_000) throw new Error('the WAL archive did not catch up within 20 minutes');
+    await sleep(1000);
+  }
+  log(`WAL archive caught up with the server in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
 /** RPO under pgbench: the age of the newest durable WAL byte, every second. */
 export async function measureRpo(setup: Setup, rpoSeconds: number): Promise<RpoRun> {
   const wal = setup.platform.runtime.catalog.wal;
@@ -35,10 +55,11 @@ export async function measureRpo(setup: Setup, rpoSeconds: number): Promise<RpoR
   const bench = await createDatabase(setup.source, 'pgbench');
   const pgbenchTool = (await toolFor('psql')).path.replace(/psql$/, 'pgbench');
   await runAsync(pgbenchTool, ['-i', '-q', '-s', '20'], libpqEnv(bench));
+  const sampler = await connect('bench', target);
+  await waitForCatchUp(setup, sampler);
   log(`pgbench load for ${rpoSeconds} s (-c 4 -j 2), sampling`);
   const serverSamples: Array<{ at: number; lsn: bigint }> = [];
   const rpo: number[] = [];
-  const sampler = await connect('bench', target);
   let sampling = true;
   const lsnLoop = (async () => {
     while (sampling) {
@@ -55,7 +76,9 @@ export async function measureRpo(setup: Setup, rpoSeconds: number): Promise<RpoR
       if (durable) {
         // The newest moment at which the server had written nothing beyond what storage now holds.
         const covered = serverSamples.filter((s) => s.lsn <= durable.lsn).at(-1);
-        if (covered) rpo.push((now - covered.at) / 1000);
+        // Storage behind the first sample: the age is at least the time since that sample.
+        const since = covered ?? serverSamples[0];
+        if (since) rpo.push((now - since.at) / 1000);
       }
       await sleep(1000);
     }
