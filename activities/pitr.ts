@@ -1,6 +1,4 @@
-import { access, chmod, mkdir, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import type { Catalog } from '../lib/catalog/catalog.ts';
@@ -11,12 +9,9 @@ import type { Logger } from '../lib/logger.ts';
 import { freePort } from '../lib/net/free-port.ts';
 import { chainView } from '../lib/pitr/chain-source.ts';
 import { decidePitrTarget, loadStoredChain, type PitrPlanView } from '../lib/pitr/window.ts';
-import { loadConfig } from '../lib/config.ts';
-import { prepareDataDirFor } from '../lib/data-dir.ts';
 import { extractForRestore } from '../lib/pitr/combine.ts';
-import { emptyDirectory, prepareDataDirectory } from '../lib/pitr/extract.ts';
+import { emptyDirectory } from '../lib/pitr/extract.ts';
 import { chainOf } from '../lib/wal/incremental-chain.ts';
-import { handToServerUser, runningAsRoot, serverUserCanEnter } from '../lib/pitr/os-user.ts';
 import { describeTarget } from '../lib/pitr/plan.ts';
 import {
   recoveryServer,
@@ -27,20 +22,15 @@ import {
 } from '../lib/pitr/recover.ts';
 import { holdChainWhileRestoring } from '../lib/pitr/restore-hold.ts';
 import { recoverySettings, writeRecoverySettings } from '../lib/pitr/recovery-settings.ts';
-import { confineRestoreDirectory } from '../lib/pitr/restore-root.ts';
-import { configureRestoredServer, keptServerFacts, listenFor } from '../lib/pitr/restored-server.ts';
+import { configureRestoredServer, keptServerFacts, listenFor, warmClientTools } from '../lib/pitr/restored-server.ts';
+import { stageClock, type StageClock } from '../lib/pitr/stage-clock.ts';
 import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../lib/pitr/wal-source.ts';
 import type { ChainView, PitrDestination, PitrOutcome, PitrTarget } from '../temporal/contracts/pitr.ts';
 import { bindActivities } from './bind.ts';
+import { prepareDestination } from './pitr-destination.ts';
 import { extractIntoTarget } from './pitr-extract.ts';
 import { progressReporter } from './progress.ts';
-
-const exists = (file: string) =>
-  access(file).then(
-    () => true,
-    () => false,
-  );
 
 /** The fast restore_command entry (plain JavaScript, see bin/hindsight-wal-fetch.mjs). */
 export const WAL_FETCH_ENTRY = fileURLToPath(new URL('../bin/hindsight-wal-fetch.mjs', import.meta.url));
@@ -66,57 +56,6 @@ export type { PitrPlanView } from '../lib/pitr/window.ts';
 export type PitrRestoreResult = Omit<PitrOutcome, 'database' | 'baseBackupId' | 'timeline' | 'baseBackupChain'> & {
   baseBackupChain: string[];
 };
-
-/**
- * `<sandbox root>/pitr-<id>`, owned by the server's user. The sandbox root is Hindsight's own and
- * must be traversable by that user (docs/configuration.md: HINDSIGHT_SANDBOX_ROOT); a root-owned one made 0700 by
- * another part of the worker is opened to traversal (o+x, no listing) rather than failing.
- */
-async function prepareSandboxDir(sandboxDir: string): Promise<void> {
-  const root = path.dirname(sandboxDir);
-  await mkdir(root, { recursive: true, mode: 0o711 });
-  if (!(await serverUserCanEnter(root)) && runningAsRoot()) {
-    const info = await stat(root);
-    if (info.uid === 0) await chmod(root, (info.mode & 0o777) | 0o011);
-  }
-  await mkdir(sandboxDir, { mode: 0o700 });
-  await handToServerUser(sandboxDir);
-}
-
-/** Where a restore goes: a fresh sandbox, or a directory inside the restore roots, made empty and ready. */
-async function prepareDestination(
-  deps: PitrDeps,
-  input: { restoreId: string; to: PitrDestination },
-): Promise<{ sandboxDir: string | null; dataDir: string }> {
-  const stopLeftover = (dataDir: string) => async () => {
-    if (await exists(path.join(dataDir, 'PG_VERSION'))) await (await recoveryServer(dataDir, 0)).stop('immediate');
-  };
-  // An extraction into another server recovers in a sandbox too.
-  if (!('directory' in input.to)) {
-    const sandboxDir = path.join(
-      deps.budget?.sandboxRoot ?? path.join(os.tmpdir(), 'hindsight-sandboxes'),
-      input.restoreId,
-    );
-    await prepareSandboxDir(sandboxDir);
-    const dataDir = path.join(sandboxDir, 'data');
-    await prepareDataDirectory(dataDir, input.restoreId, stopLeftover(dataDir));
-    return { sandboxDir, dataDir };
-  }
-  const config = deps.restoreRoots ? undefined : loadConfig(process.env);
-  const roots = deps.restoreRoots ?? config!.restoreRoots;
-  const dataDir = await confineRestoreDirectory(input.to.directory, roots);
-  // The default root is inside the private data directory: the sandbox user must be able to pass through it.
-  if (config) await prepareDataDirFor(dataDir, config.dataDir);
-  await prepareDataDirectory(dataDir, input.restoreId, stopLeftover(dataDir));
-  // Made now, the directory must still be where it was checked (no parent swapped for a link meanwhile).
-  if ((await confineRestoreDirectory(dataDir, roots)) !== dataDir) {
-    throw new HindsightError(
-      'bad_input',
-      `restore directory ${dataDir} moved while it was being made: restore under a root that only trusted users can write to`,
-    );
-  }
-  return { sandboxDir: null, dataDir };
-}
 
 /**
  * Recovers to the target. A time target after the last commit of an idle database ends recovery
@@ -197,6 +136,7 @@ interface PitrRestoreRun {
   report: () => void;
   fetcher?: WalFetchServer;
   server?: RecoveryServer;
+  clock: StageClock;
 }
 
 /** The base backup to restore, complete, with its whole incremental chain in one storage. */
@@ -229,6 +169,7 @@ async function prepareRecovery(run: PitrRestoreRun) {
     run.report();
   };
   await extractForRestore({ chain: run.chain, driver, key: keyring.resolve, dataDir, signal: run.signal, onBytes });
+  run.clock.mark('extract');
   const fetcher = await startWalFetchServer({
     source: run.source,
     key: keyring.resolve,
@@ -255,6 +196,7 @@ async function prepareRecovery(run: PitrRestoreRun) {
       recoverySettings({ target, timeline: input.timeline, restoreCommand }),
     );
   await writeSettings(input.target);
+  run.clock.mark('configure');
   return { port, host: configured.host, fetcher, writeSettings };
 }
 
@@ -264,13 +206,17 @@ async function recoverAndPromote(run: PitrRestoreRun): Promise<PitrRestoreResult
   const { port, host, fetcher, writeSettings } = await prepareRecovery(run);
   const recovering = await recoveryServer(dataDir, port, host);
   run.server = recovering;
+  if (sandboxDir === null) warmClientTools(recovering.major);
   const connectAs = await deps.catalog.databaseTarget(input.database);
   const onTick = (s: { replayLsn: string | null }) => {
     if (s.replayLsn) progress.replayLsn = s.replayLsn;
+    if (s.replayLsn) run.clock.mark('consistent');
     run.report();
   };
-  const recover = () => runRecovery(recovering, { connectAs, signal: run.signal, onTick });
+  const onStarted = () => run.clock.mark('start');
+  const recover = () => runRecovery(recovering, { connectAs, signal: run.signal, onTick, onStarted });
   const { result, note } = await recoverToTarget(input, recover, writeSettings, deps.logger);
+  run.clock.mark('promoted');
   deps.logger.info({ database: input.database, dataDir, port, ...result }, 'point-in-time restore promoted');
   const segmentsFetched = fetcher.fetched();
   await deps.inspectPromoted?.({ dataDir, host: recovering.host, port });
@@ -293,6 +239,8 @@ async function recoverAndPromote(run: PitrRestoreRun): Promise<PitrRestoreResult
   }
   const thenStop = 'directory' in input.to && input.to.thenStop === true;
   if (thenStop) await recovering.stop('fast');
+  const server = sandbox ? {} : { server: await keptServerFacts(recovering, connectAs, !thenStop) };
+  run.clock.mark('finish');
   return {
     ...result,
     dataDirectory: sandbox ? null : dataDir,
@@ -302,7 +250,7 @@ async function recoverAndPromote(run: PitrRestoreRun): Promise<PitrRestoreResult
     segmentsFetched,
     baseBackupChain: run.chain.map((m) => m.id),
     ...(extracted ? { extracted } : {}),
-    ...(sandbox ? {} : { server: await keptServerFacts(recovering, connectAs, !thenStop) }),
+    ...server,
   };
 }
 
@@ -326,6 +274,7 @@ async function cleanUpFailedRestore(run: PitrRestoreRun, error: unknown): Promis
  * so that a retry starts clean.
  */
 async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Promise<PitrRestoreResult> {
+  const clock = stageClock();
   const { backup, chain, systemIdentifier, segmentSize } = await restorableBaseBackup(deps.catalog, input);
   const { sandboxDir, dataDir } = await prepareDestination(deps, input);
   const source = createWalSource(deps.catalog, { database: backup.database, systemIdentifier, segmentSize });
@@ -342,6 +291,7 @@ async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Pr
     signal: Context.current().cancellationSignal,
     progress,
     report: () => report(progress),
+    clock,
   };
   // Retention keeps the chain while this restore reads it (lib/retention/pitr-facts.ts).
   const { workflowExecution, activityId } = Context.current().info;
@@ -351,6 +301,7 @@ async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Pr
     { ...hold, baseBackupIds: chain.map((b) => b.id) },
     (err) => deps.logger.warn({ ...hold, err }, 'could not renew or release the hold on the base backups'),
   );
+  clock.mark('destination');
   const beat = setInterval(run.report, 5000);
   try {
     return await recoverAndPromote(run);
@@ -359,6 +310,7 @@ async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Pr
     throw error;
   } finally {
     clearInterval(beat);
+    deps.logger.info({ database: input.database, restoreId: input.restoreId, ...clock.report() }, 'restore stages');
     await release();
     await run.fetcher?.close().catch(() => undefined);
     await source.close();

@@ -155,6 +155,13 @@ export function stallWatch(stallMs: number, now: () => number = Date.now) {
   };
 }
 
+/**
+ * How often recovery is looked at. Promotion is noticed on the next look, so this is added to every
+ * restore's time (half of it on average); a look while the server is not yet consistent also
+ * starts pg_ctl status, so it cannot be much shorter on a loaded host.
+ */
+export const RECOVERY_POLL_MS = 200;
+
 export type RecoveryOutcome =
   { kind: 'promoted'; result: RecoveryResult } | { kind: 'target_not_reached'; redoDoneAt: string };
 
@@ -171,6 +178,8 @@ export async function runRecovery(
     logFrom?: number;
     /** How long recovery may show no sign of progress before it is stopped as stuck (RECOVERY_STALL_MS). */
     stallMs?: number;
+    /** Called once pg_ctl start has returned. */
+    onStarted?: () => void;
   },
 ): Promise<RecoveryOutcome> {
   const stallMs = options.stallMs ?? RECOVERY_STALL_MS;
@@ -180,39 +189,40 @@ export async function runRecovery(
   let target: PgTarget = { ...options.connectAs, host: server.host, port: server.port, sslmode: 'disable' };
   const logFrom = options.logFrom ?? (await server.log()).length;
   await server.start();
+  options.onStarted?.();
   // pg_ctl start -W returns before the postmaster has written its pid file: until it has been seen
   // running once, "not running" means "not yet".
   const startedAt = Date.now();
   let seenRunning = false;
   for (;;) {
     if (options.signal?.aborted) throw new HindsightError('tool_failed', 'restore aborted');
-    const log = (await server.log()).slice(logFrom);
-    const running = await server.running();
-    seenRunning ||= running;
-    if (!running && !seenRunning && Date.now() - startedAt < 30_000) {
-      await sleep(200);
-      continue;
-    }
-    if (!running) return await stoppedOutcome(server, logFrom);
-    if (/\bPANIC:/.test(log)) {
-      await server.stop('immediate').catch(() => undefined);
-      throw new HindsightError('tool_failed', `PostgreSQL panicked during recovery: ${logProblems(log)}`);
-    }
-    try {
-      const state = await readReplayState(target);
+    // A server that answers is running: pg_ctl status (two process starts) is asked only when it does not.
+    const state = await readReplayState(target).catch((error: unknown) => {
+      target = targetAfterRefusal(error, target, server);
+      return undefined;
+    });
+    if (state) {
+      seenRunning = true;
       replayLsn = state.lsn;
       options.onTick?.({ replayLsn: state.lsn });
       if (!state.in_recovery) return { kind: 'promoted', result: promotedResult(state) };
-    } catch (error) {
-      target = targetAfterRefusal(error, target, server);
-      // Otherwise it does not accept connections until consistent: expected for a while.
+    } else {
+      // It does not accept connections until consistent: expected for a while.
       options.onTick?.({ replayLsn: null });
+      const running = await server.running();
+      seenRunning ||= running;
+      if (!running && (seenRunning || Date.now() - startedAt >= 30_000)) return await stoppedOutcome(server, logFrom);
+    }
+    const log = (await server.log()).slice(logFrom);
+    if (/\bPANIC:/.test(log)) {
+      await server.stop('immediate').catch(() => undefined);
+      throw new HindsightError('tool_failed', `PostgreSQL panicked during recovery: ${logProblems(log)}`);
     }
     if (watch.observe(`${progressLines(log)}|${replayLsn ?? ''}`)) {
       await server.stop('immediate').catch(() => undefined);
       throw recoveryStalled(server, stallMs, replayLsn, log);
     }
-    await sleep(500);
+    await sleep(RECOVERY_POLL_MS);
   }
 }
 

@@ -70,6 +70,15 @@ const clientTool = (tool: 'psql' | 'pg_dump' | 'pg_restore', major: number) =>
     () => tool,
   );
 
+/**
+ * Starts the client tools' lookup while recovery runs: the first lookup in a process asks every
+ * installation for its version (a second on a loaded host), which keptServerFacts would otherwise
+ * add to the restore after promotion. Lookups are cached, and a failed one answers the bare name.
+ */
+export function warmClientTools(major: number): void {
+  for (const tool of ['psql', 'pg_dump', 'pg_restore'] as const) void clientTool(tool, major);
+}
+
 /** What the instructions for a kept directory need (lib/pitr/result-instructions.ts). */
 export async function keptServerFacts(
   server: RecoveryServer,

@@ -72,14 +72,16 @@ describe("restored server configuration: pg_control, the allow-list, the source'
     );
   });
 
-  it("writes only allow-listed settings: pg_control's limits, loopback or a private socket, no archiving, no event triggers on 17+", () => {
+  it("writes only allow-listed settings: pg_control's limits, loopback or a private socket, no archiving, no event triggers on 17+, syncfs on Linux 14+", () => {
     const sandbox = serverSettings({
       dataDir: '/r/data',
       major: 15,
       port: 5440,
       listen: { kind: 'socket', socketDir: '/r' },
       control: { ...control, max_connections: 2 },
+      linux: true,
     });
+    assert.equal(sandbox.recovery_init_sync_method, 'syncfs', 'one syncfs instead of an fsync per extracted file');
     assert.equal(sandbox.listen_addresses, "''", 'a sandbox has no TCP');
     assert.equal(sandbox.unix_socket_directories, "'/r'");
     assert.equal(sandbox.unix_socket_permissions, '0700');
@@ -99,6 +101,24 @@ describe("restored server configuration: pg_control, the allow-list, the source'
     assert.equal(kept.listen_addresses, "'127.0.0.1'");
     assert.equal(kept.unix_socket_directories, "''");
     assert.equal(kept.event_triggers, 'off');
+    const old = serverSettings({
+      dataDir: '/r/data',
+      major: 13,
+      port: 5442,
+      listen: { kind: 'socket', socketDir: '/r' },
+      control,
+      linux: true,
+    });
+    assert.equal(old.recovery_init_sync_method, undefined, 'no such setting before 14');
+    const elsewhere = serverSettings({
+      dataDir: '/r/data',
+      major: 17,
+      port: 5443,
+      listen: { kind: 'socket', socketDir: '/r' },
+      control,
+      linux: false,
+    });
+    assert.equal(elsewhere.recovery_init_sync_method, undefined, 'syncfs is Linux only');
     assert.equal(kept.wal_level, 'replica');
     const text = renderServerConfig(kept);
     assert.match(text, /\nmax_locks_per_transaction = 64\n/);
