@@ -5,6 +5,8 @@ import { EncryptStream, DEFAULT_CHUNK_SIZE, FORMAT_VERSION } from '../crypto/chu
 import { logicalBackupIdentity } from '../crypto/object-identity.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
+import { explainDumpFailure, explainQueryError } from './dump-errors.ts';
+import { directoryCompressionPlan, spawnDirectoryDump } from './dir-dump.ts';
 import { connect, libpqChildEnv, serverInfo, type PgTarget } from '../pg/connection.ts';
 import { countRows, type TableRowCount } from '../pg/row-counts.ts';
 import { toolFor } from '../pg/tools.ts';
@@ -58,55 +60,8 @@ export interface DumpOptions {
   chunkSize?: number;
   /** Where the dump is compressed (lib/backup/compress.ts); `auto`, the default, is the measured choice. */
   compression?: CompressionChoice;
-}
-
-/** Reads pg_dump's complaint and names the cause a user can fix. */
-function explainDumpFailure(
-  databaseName: string,
-  stderr: string,
-  code: number | null,
-  signal: string | null,
-): HindsightError {
-  const last =
-    stderr.split('\n').filter(Boolean).slice(-3).join(' | ') ||
-    `exited with ${signal ? `signal ${signal}` : `code ${code}`}`;
-  if (/permission denied/i.test(stderr)) {
-    return new HindsightError(
-      'access_denied',
-      `database "${databaseName}": pg_dump was refused: ${last} (grant the backup role SELECT on every table, or pg_read_all_data)`,
-    );
-  }
-  if (/password authentication failed/i.test(stderr)) {
-    return new HindsightError(
-      'access_denied',
-      `database "${databaseName}": pg_dump could not log in: ${last} (check the saved password)`,
-    );
-  }
-  if (/server version mismatch/i.test(stderr)) {
-    return new HindsightError('bad_input', `database "${databaseName}": ${last} (install a newer pg_dump)`);
-  }
-  return new HindsightError('tool_failed', `database "${databaseName}": pg_dump failed: ${last}`);
-}
-
-/** Errors of our own queries on the source (snapshot export, row counts). */
-function explainQueryError(databaseName: string, error: unknown): HindsightError {
-  if (error instanceof HindsightError) return error;
-  const err = error as { code?: string; message?: string };
-  if (err.code === '42501') {
-    return new HindsightError(
-      'access_denied',
-      `database "${databaseName}": ${err.message} (grant the backup role SELECT on every table, or pg_read_all_data)`,
-      { cause: error },
-    );
-  }
-  if (err.code?.startsWith('08') || err.code === '57P01') {
-    return new HindsightError(
-      'unreachable',
-      `database "${databaseName}": connection lost during the backup (${err.message})`,
-      { cause: error },
-    );
-  }
-  return new HindsightError('tool_failed', `database "${databaseName}": ${errorMessage(error)}`, { cause: error });
+  /** pg_dump jobs: 1 (default) is the custom-format stream; more, a directory archive in a tar (dir-dump.ts). */
+  parallelJobs?: number;
 }
 
 /** Writes the roles object and the manifest beside the object; the objects go if either cannot be written. */
@@ -181,6 +136,7 @@ async function openBranches(
 
 interface DumpRun {
   pgDumpPath: string;
+  jobs: number;
   compression: DumpCompressionPlan;
   snapshot: string;
   client: pg.Client;
@@ -198,8 +154,12 @@ interface DumpStreams {
 /** Runs pg_dump in the exported snapshot into the fan-out while the row counts are taken in that snapshot. */
 async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<DumpStreams> {
   const { databaseName, backupId, target, key } = options;
-  const args = ['--format=custom', run.compression.pgDumpFlag, `--snapshot=${run.snapshot}`, '--no-password'];
-  const child = spawnDumpProcess(run.pgDumpPath, args, libpqChildEnv(target), run.compression);
+  const args = [run.compression.pgDumpFlag, `--snapshot=${run.snapshot}`, '--no-password'];
+  // With jobs, pg_dump's workers import this same snapshot (--snapshot), so the row counts still match.
+  const child =
+    run.jobs > 1
+      ? await spawnDirectoryDump(run.pgDumpPath, args, libpqChildEnv(target), run.jobs, options.signal)
+      : spawnDumpProcess(run.pgDumpPath, ['--format=custom', ...args], libpqChildEnv(target), run.compression);
   const { stderr, exited } = child;
   const abortChild = () => child.kill();
   options.signal?.addEventListener('abort', abortChild, { once: true });
@@ -233,6 +193,7 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
   } catch (error) {
     child.kill();
     const { code, signal } = await exited.catch(() => ({ code: null, signal: null }));
+    await child.cleanup?.();
     if (options.signal?.aborted) throw new HindsightError('tool_failed', `backup of "${databaseName}" was cancelled`);
     // pg_dump complains about its closed output when the storages went away: the storages are the cause.
     if (run.branches.every((b) => b.error)) throw error;
@@ -243,6 +204,7 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
     options.signal?.removeEventListener('abort', abortChild);
   }
   const { code, signal } = await exited;
+  await child.cleanup?.();
   // A compressor that failed breaks pg_dump's pipe: its own failure is the cause to report.
   const compressorFailure = await child.compressor;
   if (compressorFailure) throw compressorFailure;
@@ -311,7 +273,9 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
     // The identifier is read before the snapshot's transaction: a refusal (no right to pg_control_system) must not abort it.
     const [server, systemIdentifier] = [await serverInfo(client), await readSystemIdentifier(client)];
     const pgDump = await toolFor('pg_dump', server.major);
-    const compression = dumpCompressionPlan(pgDump.major, options.compression);
+    const jobs = options.parallelJobs ?? 1;
+    const compression =
+      jobs > 1 ? directoryCompressionPlan(pgDump.major) : dumpCompressionPlan(pgDump.major, options.compression);
     await client.query('begin isolation level repeatable read read only');
     const snapshot = (await client.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]!.id;
     // The roles its owners and grants name, so that a restore can recreate them (lib/backup/roles.ts).
@@ -322,6 +286,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
     const fanOut = new FanOut(branches);
     const run: DumpRun = {
       pgDumpPath: pgDump.path,
+      jobs,
       compression,
       snapshot,
       client,
@@ -349,7 +314,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
       tool: {
         name: 'pg_dump',
         version: pgDump.version,
-        format: 'custom',
+        ...(jobs > 1 ? { format: 'directory' as const, jobs } : { format: 'custom' as const }),
         compression: manifestCompression(compression),
       },
       snapshot,

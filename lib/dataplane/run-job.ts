@@ -42,6 +42,7 @@ export async function runDumpJob(job: DumpJob, options: DumpRunOptions): Promise
       key,
       signal: options.signal,
       onProgress: options.onProgress,
+      ...(job.parallelJobs === undefined ? {} : { parallelJobs: job.parallelJobs }),
     });
   } finally {
     await Promise.all(destinations.map((d) => d.driver.close?.().catch(() => undefined)));
