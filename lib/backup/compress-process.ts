@@ -29,7 +29,7 @@ export interface DumpProcess {
 }
 
 /** The compressor's failure, or undefined once it exited cleanly. */
-async function compressorOutcome(zstd: ChildProcess, stderr: () => string): Promise<HindsightError | undefined> {
+export async function compressorOutcome(zstd: ChildProcess, stderr: () => string): Promise<HindsightError | undefined> {
   try {
     const { code, signal } = await waitForExit(zstd);
     if (code === 0) return undefined;

@@ -1,28 +1,53 @@
 /**
  * The parallel logical backup: `pg_dump -Fd -j N` into a private spool directory of the worker,
- * streamed out as one tar (spool-tar.ts) so that the backup stays one storage object. pg_dump's
- * jobs compress each file themselves (zstd 5 from pg_dump 16, gzip 5 before): compression then
- * runs on N processes already, which is what compressing outside pg_dump bought the single stream.
+ * streamed out as one tar (spool-tar.ts) so that the backup stays one storage object. From pg_dump
+ * 16 its jobs compress each file themselves with zstd 5 (inside). Before 16 pg_dump would gzip:
+ * the jobs then write uncompressed files (`-Z0`) and the tar goes through one `zstd` process
+ * (outside), as the single stream does (compress.ts); docs/performance.md has the measurements.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { dumpCompressionFor } from '../pg/tools.ts';
+import { pipeline } from 'node:stream/promises';
 import { stderrTail, waitForExit } from './child-process.ts';
-import type { DumpCompressionPlan } from './compress.ts';
-import type { DumpProcess } from './compress-process.ts';
+import { dumpCompressionPlan, type CompressionChoice, type DumpCompressionPlan } from './compress.ts';
+import { compressorOutcome, type DumpProcess } from './compress-process.ts';
 import { processTree } from './spool-files.ts';
 import { spoolTar } from './spool-tar.ts';
 
-/** The most jobs a backup may run (the setting's bound, services/databases/input.ts). */
-export const MAX_PARALLEL_JOBS = 16;
+/** Compression of a directory archive: the single stream's choice (outside before 16), or as asked. */
+export function directoryCompressionPlan(pgDumpMajor: number, choice: CompressionChoice = 'auto'): DumpCompressionPlan {
+  return dumpCompressionPlan(pgDumpMajor, choice);
+}
 
-/** Compression of a directory archive: pg_dump's own, per file, in each job. */
-export function directoryCompressionPlan(pgDumpMajor: number): DumpCompressionPlan {
-  const inside = dumpCompressionFor(pgDumpMajor);
-  return { algorithm: inside.name, level: inside.level, where: 'inside', pgDumpFlag: inside.flag, zstdArgs: undefined };
+/** The tar through a zstd process when the plan says outside; zstd's failure is reported as the compressor's. */
+function compressedTar(
+  tar: Readable,
+  plan: DumpCompressionPlan,
+): Pick<DumpProcess, 'stdout' | 'compressor'> & {
+  stop(): void;
+} {
+  if (!plan.zstdArgs) return { stdout: tar, compressor: Promise.resolve(undefined), stop: () => tar.destroy() };
+  const zstd = spawn('zstd', plan.zstdArgs, {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const compressor = compressorOutcome(zstd, stderrTail(zstd));
+  // A failed tar (pg_dump failed) must not end zstd's input cleanly: zstd is killed, the stream fails.
+  pipeline(tar, zstd.stdin!).catch((error: unknown) => {
+    zstd.kill();
+    zstd.stdout!.destroy(error as Error);
+  });
+  return {
+    stdout: zstd.stdout!,
+    compressor,
+    stop: () => {
+      tar.destroy();
+      zstd.kill();
+    },
+  };
 }
 
 export interface DirectoryDump extends DumpProcess {
@@ -30,10 +55,15 @@ export interface DirectoryDump extends DumpProcess {
   cleanup(): Promise<void>;
 }
 
-/** Signals pg_dump and its jobs: the jobs are its children and would otherwise write on a moment. */
-function killTree(pid: number | undefined): void {
-  if (pid === undefined) return;
-  void processTree(pid).then((pids) => {
+/**
+ * Signals pg_dump and its jobs: the jobs are its children and would otherwise write on a moment.
+ * Only while pg_dump has not been reaped: its pid, and so its children's, are still its own.
+ */
+function killTree(dump: ChildProcess): void {
+  const running = () => dump.pid !== undefined && dump.exitCode === null && dump.signalCode === null;
+  if (!running()) return;
+  void processTree(dump.pid!).then((pids) => {
+    if (!running()) return;
     for (const p of pids.reverse()) {
       try {
         process.kill(p, 'SIGTERM');
@@ -52,6 +82,7 @@ export async function spawnDirectoryDump(
   pgDumpPath: string,
   args: string[],
   env: NodeJS.ProcessEnv,
+  plan: DumpCompressionPlan,
   jobs: number,
   signal?: AbortSignal,
 ): Promise<DirectoryDump> {
@@ -69,13 +100,19 @@ export async function spawnDirectoryDump(
   });
   // The tar stream reports the failure; this copy must not count as unhandled when nobody reads it.
   succeeded.catch(() => undefined);
-  const stdout = Readable.from(spoolTar({ dir, pid: dump.pid, exited: succeeded, signal }), { objectMode: false });
+  const tar = Readable.from(spoolTar({ dir, pid: dump.pid, exited: succeeded, signal }), { objectMode: false });
+  const { stdout, compressor, stop } = compressedTar(tar, plan);
+  // pg_dump writes files, not into zstd: a dead compressor would not stop it, so it is stopped here.
+  void compressor.then((failure) => failure && killTree(dump));
   return {
     stdout,
     stderr,
     exited,
-    compressor: Promise.resolve(undefined),
-    kill: () => killTree(dump.pid),
+    compressor,
+    kill: () => {
+      killTree(dump);
+      stop();
+    },
     cleanup: () => rm(spool, { recursive: true, force: true }),
   };
 }

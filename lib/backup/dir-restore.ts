@@ -1,6 +1,6 @@
 /**
  * The way back from a parallel logical backup: storage → SHA-256 → decrypt → SHA-256 → the
- * checksum gate → tar → a private directory (mode 0700, under the worker's temporary directory),
+ * checksum gate → (zstd -d for a tar compressed outside pg_dump) → tar → a private directory (mode 0700, under the worker's temporary directory),
  * which `pg_restore --format=directory --jobs=N` then reads. pg_restore starts only once the whole
  * archive has authenticated and both checksums matched: the gate holds the last chunk until then,
  * and toc.dat, which pg_restore needs first, is the tar's last entry.
@@ -14,6 +14,7 @@ import { DecryptStream, type DecryptionKey } from '../crypto/chunked-gcm.ts';
 import { ByteMeter } from './byte-meter.ts';
 import { ChecksumGate } from './checksum-gate.ts';
 import { ArchiveDecoder } from './compress-decoder.ts';
+import type { CompressionWhere } from './compress.ts';
 import { decryptOptionsFor, streamedChecksumFailure, type BackupExpectation } from './expectation.ts';
 import { TarExtractor } from './tar-extract.ts';
 
@@ -22,6 +23,8 @@ export interface ExtractOptions {
   expect: BackupExpectation;
   key: DecryptionKey;
   signal?: AbortSignal | undefined;
+  /** The manifest's `tool.compression.where`: outside, the tar is one zstd stream. */
+  compression: CompressionWhere;
   /** Meters the caller reads for progress; new ones when not given. */
   objectMeter?: ByteMeter;
   dumpMeter?: ByteMeter;
@@ -54,8 +57,7 @@ export async function extractDirectoryArchive(options: ExtractOptions): Promise<
       new DecryptStream(options.key, decryptOptionsFor(options.expect)),
       dumpMeter,
       gate,
-      // A directory archive is compressed file by file inside: its plaintext is never one zstd stream.
-      new ArchiveDecoder({ expected: 'inside', what: `object ${options.expect.objectKey}` }),
+      new ArchiveDecoder({ expected: options.compression, what: `object ${options.expect.objectKey}` }),
       new TarExtractor(root),
       options.signal ? { signal: options.signal } : {},
     );

@@ -48,4 +48,3 @@ export function explainQueryError(databaseName: string, error: unknown): Hindsig
   }
   return new HindsightError('tool_failed', `database "${databaseName}": ${errorMessage(error)}`, { cause: error });
 }
-

@@ -158,7 +158,7 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
   // With jobs, pg_dump's workers import this same snapshot (--snapshot), so the row counts still match.
   const child =
     run.jobs > 1
-      ? await spawnDirectoryDump(run.pgDumpPath, args, libpqChildEnv(target), run.jobs, options.signal)
+      ? await spawnDirectoryDump(run.pgDumpPath, args, libpqChildEnv(target), run.compression, run.jobs, options.signal)
       : spawnDumpProcess(run.pgDumpPath, ['--format=custom', ...args], libpqChildEnv(target), run.compression);
   const { stderr, exited } = child;
   const abortChild = () => child.kill();
@@ -275,7 +275,9 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
     const pgDump = await toolFor('pg_dump', server.major);
     const jobs = options.parallelJobs ?? 1;
     const compression =
-      jobs > 1 ? directoryCompressionPlan(pgDump.major) : dumpCompressionPlan(pgDump.major, options.compression);
+      jobs > 1
+        ? directoryCompressionPlan(pgDump.major, options.compression)
+        : dumpCompressionPlan(pgDump.major, options.compression);
     await client.query('begin isolation level repeatable read read only');
     const snapshot = (await client.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]!.id;
     // The roles its owners and grants name, so that a restore can recreate them (lib/backup/roles.ts).

@@ -53,8 +53,6 @@ export const manifestSchema = z.object({
       .refine((c) => c.where !== 'outside' || c.algorithm === 'zstd', {
         message: 'a dump compressed outside pg_dump is compressed with zstd',
       }),
-  }).refine((t) => t.format === 'custom' || t.compression.where !== 'outside', {
-    message: 'a directory archive is compressed by pg_dump, file by file',
   }),
   snapshot: z.string(),
   dump: z.object({ sizeBytes: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),

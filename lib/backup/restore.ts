@@ -126,7 +126,14 @@ export async function runPgRestore(options: PgRestoreOptions): Promise<PgRestore
     if (!options.directory) return await restoreFromStream(pgRestore.path, options, objectMeter, dumpMeter);
     // An archive the caller unpacked already (and owns) is read as it is.
     const given = options.directory.extracted;
-    const extracted = given ?? (await extractDirectoryArchive({ ...options, objectMeter, dumpMeter }));
+    const extracted =
+      given ??
+      (await extractDirectoryArchive({
+        ...options,
+        compression: options.compression ?? 'inside',
+        objectMeter,
+        dumpMeter,
+      }));
     try {
       const meters = [extracted.objectMeter, extracted.dumpMeter] as const;
       if (extracted.streamError) return streamFailed(extracted.streamError, ...meters);

@@ -48,7 +48,11 @@ export class TarExtractor extends Writable {
   override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
     const handle = this.entry?.handle;
     this.entry = undefined;
-    if (handle) handle.close().then(() => callback(error), () => callback(error));
+    if (handle)
+      handle.close().then(
+        () => callback(error),
+        () => callback(error),
+      );
     else callback(error);
   }
 
@@ -57,7 +61,8 @@ export class TarExtractor extends Writable {
     while (data.length > 0) {
       if (this.ended) {
         // After the end blocks only zeros may follow (tar pads its last record).
-        if (data.some((byte) => byte !== 0)) throw new HindsightError('integrity', 'tar: data after the end of the archive');
+        if (data.some((byte) => byte !== 0))
+          throw new HindsightError('integrity', 'tar: data after the end of the archive');
         return;
       }
       if (this.entry) data = await this.writeEntry(data);

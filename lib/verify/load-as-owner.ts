@@ -75,7 +75,12 @@ async function unpackIfDirectory(options: LoadOptions): Promise<ExtractedArchive
     opened.object.destroy();
     return undefined;
   }
-  return extractDirectoryArchive({ ...opened, key: options.key, signal: options.signal });
+  return extractDirectoryArchive({
+    ...opened,
+    key: options.key,
+    signal: options.signal,
+    compression: compressedWhere(opened.manifest),
+  });
 }
 
 export async function loadAsRestoreRole(options: LoadOptions): Promise<LoadOutcome> {

@@ -6,8 +6,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { manifestSchema, type BackupManifest } from '../../lib/backup/manifest.ts';
-import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { toolFor } from '../../lib/pg/tools.ts';
+import { innermostMessage } from '../support/failures.ts';
 import type { Platform } from '../support/platform.ts';
 import {
   extractReferenceDecryptor,
@@ -120,7 +121,11 @@ describe('parallel logical backups (pg_dump -Fd -j 2 in one tar object)', () => 
   });
 
   it('the older single-stream backup still restores the same tables', async () => {
-    const restore = await platform.ops.startRestore({ database: 'shop', backupId: singleId, to: { database: 'shop_single' } });
+    const restore = await platform.ops.startRestore({
+      database: 'shop',
+      backupId: singleId,
+      to: { database: 'shop_single' },
+    });
     await restore.result();
     await assertSameTables({ ...source, database: 'shop_single' }, source, tables);
   });
@@ -130,6 +135,34 @@ describe('parallel logical backups (pg_dump -Fd -j 2 in one tar object)', () => 
     assert.equal(done.status, 'successful', JSON.stringify(done));
     assert.equal(done.report?.mismatches, 0);
     assert.equal(done.report?.tables, tables.length);
+  });
+
+  it('a parallel dump that fails leaves no object and no spool, and names the missing grant', async () => {
+    const admin = await connect('admin', source);
+    try {
+      await admin.query(`create role shop_partial login password 'partial-password'`);
+      await admin.query('grant select on orders, order_lines, coupons, empty_table to shop_partial');
+      await admin.query('grant usage on schema catalog to shop_partial');
+    } finally {
+      await admin.end();
+    }
+    const url = targetUrl({ ...source, user: 'shop_partial', password: 'partial-password' });
+    await platform.ops.addDatabase({ name: 'shop-partial', url, verifyAfterBackup: false, parallelJobs: 2 });
+    const backup = await platform.ops.startBackup('shop-partial');
+    await assert.rejects(backup.result(), (error: unknown) => {
+      assert.match(
+        innermostMessage(error),
+        /database "shop-partial": .*permission denied for table products.*grant the backup role SELECT/,
+      );
+      return true;
+    });
+    const stored = await readdir(path.join(platform.backupsDir, 'shop-partial')).catch(() => [] as string[]);
+    assert.deepEqual(stored, [], 'a failed dump leaves nothing in storage');
+    assert.deepEqual(
+      (await readdir(tmp)).filter((f) => f.startsWith('hindsight-dump-')),
+      [],
+      'the spool is removed after a failure',
+    );
   });
 
   it('hindsight decrypt says what the object is; the Python decryptor gives the same tar, which pg_restore reads', async () => {

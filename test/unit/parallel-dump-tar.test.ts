@@ -53,28 +53,32 @@ describe('parallel dump spool', () => {
     ]);
   });
 
-  it('sees a file held open by a child process as unfinished, and finished once the child exits', { skip: !linux && 'needs /proc' }, async () => {
-    const dir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'hindsight-spool-test-')));
-    const held = path.join(dir, '4001.dat');
-    await writeFile(path.join(dir, '4000.dat'), 'done');
-    const handle = await open(held, 'w');
-    // A shell whose child holds the file as its standard output: a process tree, as pg_dump's jobs are.
-    const child = spawn('sh', ['-c', 'sleep 30 & wait'], { stdio: ['ignore', handle.fd, 'ignore'] });
-    await handle.close();
-    try {
-      const tree = await processTree(child.pid!);
-      assert.ok(tree.length >= 1 && tree[0] === child.pid);
-      const openNow = await openPaths(tree);
-      assert.ok(openNow?.has(held), 'the child holds the file');
-      const state = await readSpool(dir, child.pid, false);
-      assert.deepEqual(filesReady(dir, state), ['4000.dat']);
-    } finally {
-      for (const pid of (await processTree(child.pid!)).reverse()) process.kill(pid, 'SIGKILL');
-      await waitForExit(child);
-    }
-    const after = await readSpool(dir, undefined, true);
-    assert.deepEqual(filesReady(dir, after), ['4000.dat', '4001.dat']);
-  });
+  it(
+    'sees a file held open by a child process as unfinished, and finished once the child exits',
+    { skip: !linux && 'needs /proc' },
+    async () => {
+      const dir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'hindsight-spool-test-')));
+      const held = path.join(dir, '4001.dat');
+      await writeFile(path.join(dir, '4000.dat'), 'done');
+      const handle = await open(held, 'w');
+      // A shell whose child holds the file as its standard output: a process tree, as pg_dump's jobs are.
+      const child = spawn('sh', ['-c', 'sleep 30 & wait'], { stdio: ['ignore', handle.fd, 'ignore'] });
+      await handle.close();
+      try {
+        const tree = await processTree(child.pid!);
+        assert.ok(tree.length >= 1 && tree[0] === child.pid);
+        const openNow = await openPaths(tree);
+        assert.ok(openNow?.has(held), 'the child holds the file');
+        const state = await readSpool(dir, child.pid, false);
+        assert.deepEqual(filesReady(dir, state), ['4000.dat']);
+      } finally {
+        for (const pid of (await processTree(child.pid!)).reverse()) process.kill(pid, 'SIGKILL');
+        await waitForExit(child);
+      }
+      const after = await readSpool(dir, undefined, true);
+      assert.deepEqual(filesReady(dir, after), ['4000.dat', '4001.dat']);
+    },
+  );
 
   it('streams the spool as a tar, toc.dat last, deleting each file once sent; the extractor gives the files back', async () => {
     const dir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'hindsight-spool-test-')));
