@@ -12,15 +12,10 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stderrTail, waitForExit } from './child-process.ts';
-import { dumpCompressionPlan, type CompressionChoice, type DumpCompressionPlan } from './compress.ts';
+import type { DumpCompressionPlan } from './compress.ts';
 import { compressorOutcome, type DumpProcess } from './compress-process.ts';
 import { processTree } from './spool-files.ts';
 import { spoolTar } from './spool-tar.ts';
-
-/** Compression of a directory archive: the single stream's choice (outside before 16), or as asked. */
-export function directoryCompressionPlan(pgDumpMajor: number, choice: CompressionChoice = 'auto'): DumpCompressionPlan {
-  return dumpCompressionPlan(pgDumpMajor, choice);
-}
 
 /** The tar through a zstd process when the plan says outside; zstd's failure is reported as the compressor's. */
 function compressedTar(
@@ -89,7 +84,8 @@ export async function spawnDirectoryDump(
   const spool = await realpath(await mkdtemp(path.join(os.tmpdir(), 'hindsight-dump-')));
   // pg_dump refuses a directory that exists and is not empty; it creates this one itself (0700).
   const dir = path.join(spool, 'archive');
-  const dump = spawn(pgDumpPath, ['--format=directory', `--jobs=${jobs}`, `--file=${dir}`, ...args], {
+  // --no-sync: the spool is read and deleted at once; durability is the storages' commit, not an fsync here.
+  const dump = spawn(pgDumpPath, ['--format=directory', `--jobs=${jobs}`, '--no-sync', `--file=${dir}`, ...args], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });

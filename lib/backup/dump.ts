@@ -6,7 +6,7 @@ import { logicalBackupIdentity } from '../crypto/object-identity.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { explainDumpFailure, explainQueryError } from './dump-errors.ts';
-import { directoryCompressionPlan, spawnDirectoryDump } from './dir-dump.ts';
+import { spawnDirectoryDump } from './dir-dump.ts';
 import { connect, libpqChildEnv, serverInfo, type PgTarget } from '../pg/connection.ts';
 import { countRows, type TableRowCount } from '../pg/row-counts.ts';
 import { toolFor } from '../pg/tools.ts';
@@ -274,10 +274,8 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
     const [server, systemIdentifier] = [await serverInfo(client), await readSystemIdentifier(client)];
     const pgDump = await toolFor('pg_dump', server.major);
     const jobs = options.parallelJobs ?? 1;
-    const compression =
-      jobs > 1
-        ? directoryCompressionPlan(pgDump.major, options.compression)
-        : dumpCompressionPlan(pgDump.major, options.compression);
+    // A directory dump makes the single stream's choice too (lib/backup/dir-dump.ts says why).
+    const compression = dumpCompressionPlan(pgDump.major, options.compression);
     await client.query('begin isolation level repeatable read read only');
     const snapshot = (await client.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]!.id;
     // The roles its owners and grants name, so that a restore can recreate them (lib/backup/roles.ts).

@@ -5,11 +5,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { defaultWhere } from '../../lib/backup/compress.ts';
+import { streamDumpToStorage } from '../../lib/backup/dump.ts';
 import { manifestSchema, type BackupManifest } from '../../lib/backup/manifest.ts';
+import { streamRestoreFromStorage } from '../../lib/backup/restore.ts';
+import { openBackupFromAny } from '../../lib/backup/sources.ts';
+import { createLocalStorage } from '../../lib/storage/local/driver.ts';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { toolFor } from '../../lib/pg/tools.ts';
 import { innermostMessage } from '../support/failures.ts';
-import type { Platform } from '../support/platform.ts';
+import { createDatabase, type Platform } from '../support/platform.ts';
 import {
   extractReferenceDecryptor,
   pythonWithCryptography,
@@ -95,7 +100,8 @@ describe('parallel logical backups (pg_dump -Fd -j 2 in one tar object)', () => 
     const manifest = await readManifest(platform, parallelId);
     assert.equal(manifest.tool.format, 'directory');
     assert.equal(manifest.tool.jobs, 2);
-    assert.equal(manifest.tool.compression.where, 'inside');
+    // The single stream's choice: zstd over the tar before pg_dump 16, zstd in each job from 16.
+    assert.equal(manifest.tool.compression.where, defaultWhere(Number.parseInt(manifest.tool.version, 10)));
     const stored = (await readdir(path.join(platform.backupsDir, 'shop'))).filter((f) => f.startsWith(parallelId));
     assert.deepEqual(stored.sort(), [`${parallelId}.dump.hsb`, `${parallelId}.json`, `${parallelId}.roles.hsb`].sort());
     assert.deepEqual(
@@ -118,6 +124,33 @@ describe('parallel logical backups (pg_dump -Fd -j 2 in one tar object)', () => 
       [],
       'the unpacked archive is removed after the restore',
     );
+  });
+
+  it('a directory archive compressed by each job (inside) restores too', async () => {
+    const root = await mkdtemp(path.join(tmp, 'inside-'));
+    const driver = createLocalStorage({ name: 'inside', root });
+    const backupId = '20260101T000000Z-a1b2c3';
+    const { manifest } = await streamDumpToStorage({
+      databaseName: 'shop',
+      backupId,
+      target: source,
+      destinations: [{ name: 'inside', driver }],
+      key: platform.runtime.key,
+      parallelJobs: 2,
+      compression: 'inside',
+    });
+    assert.deepEqual([manifest.tool.format, manifest.tool.compression.where], ['directory', 'inside']);
+    const target = await createDatabase(platform.cluster, 'shop_inside');
+    const opened = await openBackupFromAny([{ name: 'inside', driver }], 'shop', backupId);
+    await streamRestoreFromStorage({
+      label: 'inside',
+      manifest: opened.manifest,
+      object: opened.object,
+      expect: opened.expect,
+      key: platform.runtime.key,
+      target,
+    });
+    await assertSameTables(target, source, tables);
   });
 
   it('the older single-stream backup still restores the same tables', async () => {
