@@ -87,6 +87,8 @@ describe('parallel logical backups (pg_dump -Fd -j 2 in one tar object)', () => 
     const env = { ...process.env, ...platform.configEnv };
     await run(process.execPath, [cli, 'db', 'update', 'shop', '--jobs', '2'], { env });
     assert.equal((await platform.ops.getDatabase('shop')).parallelJobs, 2);
+    const shown = await run(process.execPath, [cli, 'db', 'show', 'shop'], { env });
+    assert.match(shown.stdout, /^dump {10}2 parallel jobs \(pg_dump -Fd -j 2, one tar object\)$/m);
     await assert.rejects(
       run(process.execPath, [cli, 'db', 'update', 'shop', '--jobs', '17'], { env }),
       (error: { stderr: string }) => /parallel jobs must be at most 16/.test(error.stderr),
