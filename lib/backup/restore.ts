@@ -111,8 +111,9 @@ export interface PartialLoad {
  * backup is refused at its header) → SHA-256 of the dump → a gate that keeps the last chunk back
  * until both checksums match the expectation → zstd -d for a dump compressed outside pg_dump
  * (lib/backup/compress-decoder.ts) → pg_restore, in one transaction so that a failure
- * leaves the target empty (unless `partial`). Reports what happened instead of throwing, so that
- * callers can keep the exit code and the tool's own words.
+ * leaves the target empty (unless `partial`). A parallel dump's tar (`directory`) is unpacked
+ * whole first (dir-restore.ts), then read by pg_restore with its jobs. Reports what happened
+ * instead of throwing, so that callers can keep the exit code and the tool's own words.
  */
 export async function runPgRestore(options: PgRestoreOptions): Promise<PgRestoreRun> {
   const pgRestore = await toolFor('pg_restore', options.serverMajor, { archiveMajor: options.archiveMajor });
@@ -137,6 +138,8 @@ export async function runPgRestore(options: PgRestoreOptions): Promise<PgRestore
     try {
       const meters = [extracted.objectMeter, extracted.dumpMeter] as const;
       if (extracted.streamError) return streamFailed(extracted.streamError, ...meters);
+      // A cancel that came while the last bytes were unpacked: pg_restore must not start after it.
+      if (options.signal?.aborted) return streamFailed(new Error('cancelled before pg_restore started'), ...meters);
       const input = directoryRestoreArgs(extracted.dir, options.directory.jobs);
       const run = spawnPgRestore(pgRestore.path, options, input);
       const { code, signal } = await run.exited.catch(() => ({ code: null, signal: null }));
