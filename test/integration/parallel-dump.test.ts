@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -72,6 +72,7 @@ describe('parallel logical backups (pg_dump -Fd -j 2 in one tar object)', () => 
     await platform?.stop();
     if (previousTmp === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = previousTmp;
+    if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
   it('takes a single-stream backup while the setting is 1', async () => {

@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, open, readdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { mkdtemp as makeTemp, open, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { waitForExit } from '../../lib/backup/child-process.ts';
 import { filesReady, openPaths, processTree, readSpool, TOC_FILE } from '../../lib/backup/spool-files.ts';
 import { spoolTar } from '../../lib/backup/spool-tar.ts';
@@ -18,6 +18,15 @@ import { TarExtractor } from '../../lib/backup/tar-extract.ts';
 import { parseTarHeader, tarHeader, tarPadding, tarTrailer } from '../../lib/backup/tar-format.ts';
 
 const linux = process.platform === 'linux';
+
+/** Every directory a case makes, removed once the file is done. */
+const made: string[] = [];
+async function mkdtemp(prefix: string): Promise<string> {
+  const dir = await makeTemp(prefix);
+  made.push(dir);
+  return dir;
+}
+after(() => Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true }))));
 
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];
