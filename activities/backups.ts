@@ -88,7 +88,7 @@ async function dumpDatabaseToStorage(deps: BackupDeps, input: { database: string
   for (const name of db.storageNames) destinations.push({ name, config: await catalog.storageConfig(name) });
   const key = keyring.current();
   logger.info(
-    { ...where, storages: db.storageNames, attempt: ctx.info.attempt, dataPlane: runner.mode },
+    { ...where, storages: db.storageNames, attempt: ctx.info.attempt, dataPlane: runner.mode, jobs: db.parallelJobs },
     'backup started',
   );
   // The job carries its own copy of the key: the runner wipes it once it is in the plane.
@@ -98,6 +98,7 @@ async function dumpDatabaseToStorage(deps: BackupDeps, input: { database: string
       backupId: input.backupId,
       target,
       destinations,
+      parallelJobs: db.parallelJobs,
       key: { id: key.id, bytes: new Uint8Array(key.bytes) },
       ...(deps.checksums ? { checksums: deps.checksums } : {}),
     },

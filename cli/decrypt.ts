@@ -52,7 +52,10 @@ export function describePlaintext(head: Buffer, identity: ObjectIdentity | undef
   const inside = pitrKey.includes('/base/') ? ' holding a base backup (a tar archive)' : '';
   if (head.subarray(0, 5).toString('latin1') === 'PGDMP')
     return 'a pg_dump custom-format archive (pg_restore reads it)';
-  if (head.subarray(257, 262).toString('latin1') === 'ustar') return 'a tar archive (tar -x unpacks it)';
+  if (head.subarray(257, 262).toString('latin1') === 'ustar')
+    return identity?.kind === 'logical-backup'
+      ? 'a tar of a pg_dump directory archive (a parallel dump: tar -x into an empty directory, then pg_restore -Fd reads it)'
+      : 'a tar archive (tar -x unpacks it)';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return `zstd-compressed data${inside} (zstd -d)`;
   if (head[0] === 0x1f && head[1] === 0x8b) return `gzip-compressed data${inside} (gzip -d)`;
   if (kind) return DECODED_CONTENT[kind];

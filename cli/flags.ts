@@ -24,6 +24,10 @@ export const flagCatalog = {
   verify: text('on | off', 'restore every new backup into a throwaway server and check it'),
   'health-interval': text('s', 'seconds between two health probes of the database'),
   'health-failures': text('N', 'failed probes in a row before the database counts as down'),
+  jobs: text(
+    'N',
+    'pg_dump jobs per backup, 1 to 16 (default 1: one stream); above 1 a parallel directory dump, stored as one object',
+  ),
   type: text('type', 'the kind'),
   path: text('directory', 'the directory of a local storage'),
   config: text('json | @file.json', 'the configuration as JSON, or @file to keep secrets out of shell history'),

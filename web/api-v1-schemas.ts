@@ -4,7 +4,7 @@ import { notifierConfigSchema, notificationEventSchema } from '../lib/notify/con
 import { nameSchema, NAME_RULE } from '../lib/names.ts';
 import { retentionPolicy } from '../lib/retention/policy.ts';
 import { createApiTokenInput } from '../services/api-tokens.ts';
-import { updateDatabaseInput } from '../services/databases/input.ts';
+import { parallelJobsSchema, updateDatabaseInput } from '../services/databases/input.ts';
 import { cronSchema, timezoneSchema } from '../services/input.ts';
 import { pitrRestoreWorkflow, pitrTargetSchema } from '../temporal/contracts/pitr.ts';
 import { restoreBackupWorkflow } from '../temporal/contracts/restore.ts';
@@ -23,6 +23,7 @@ export const schemas = {
       timezone: timezoneSchema.optional(),
       skipCheck: z.boolean().optional(),
       verifyAfterBackup: z.boolean().optional(),
+      parallelJobs: parallelJobsSchema.optional(),
       workspace: name.optional(),
     })
     .strict(),
@@ -112,6 +113,7 @@ const databaseView = z.looseObject({
   timezone: z.string(),
   verifyAfterBackup: z.boolean(),
   verifySchedule: z.string().nullable(),
+  parallelJobs: z.number().int().describe('pg_dump jobs per backup (1: single stream)'),
   workspaceId: z.number().int(),
   createdAt: isoDate,
 });

@@ -27,6 +27,8 @@ export interface DatabaseShow {
   timezone: string;
   retention: { policy: unknown; summary: string } | null;
   verification: { afterBackup: boolean; schedule: string | null };
+  /** pg_dump jobs per backup: 1 is the single stream, more a parallel directory dump. */
+  parallelJobs: number;
   health: { state: 'up' | 'down' | 'unknown'; since: string | null; detail: string | null };
   pitr: {
     enabled: boolean;
@@ -138,6 +140,7 @@ export async function loadDatabaseShow(session: Session, name: string): Promise<
     timezone: db.timezone,
     retention: retentionOf(db.retentionPolicy),
     verification: { afterBackup: db.verifyAfterBackup, schedule: db.verifySchedule },
+    parallelJobs: db.parallelJobs,
     health: {
       state: latest?.status ?? 'unknown',
       since: latest?.at.toISOString() ?? null,
@@ -183,6 +186,7 @@ export function renderDatabaseShow(show: DatabaseShow): string {
     ...scheduleLines(show),
     `retention     ${show.retention ? show.retention.summary : 'none: every backup is kept'}`,
     `verification  ${show.verification.afterBackup ? 'after every backup' : 'not after backups'}${show.verification.schedule ? `; also on "${show.verification.schedule}" (${show.timezone})` : ''}`,
+    `dump          ${show.parallelJobs > 1 ? `${show.parallelJobs} parallel jobs (pg_dump -Fd -j ${show.parallelJobs}, one tar object)` : 'one stream (pg_dump -Fc)'}`,
     `health        ${health}`,
     ...pitrLines(show),
     ...(show.server

@@ -48,12 +48,13 @@ export async function addDatabase({ args: [name], flags }: Invocation): Promise<
       schedule: flags.schedule ?? null,
       timezone: flags.timezone ?? 'UTC',
       skipCheck: flags['no-check'],
+      ...(flags.jobs === undefined ? {} : { parallelJobs: count(flags.jobs) }),
     }),
   );
   if (flags.json) printJson(record);
   else {
     process.stdout.write(
-      `database "${record.name}" added (storage ${record.storageNames.join(', ')}${record.schedule ? `, schedule "${record.schedule}" ${record.timezone}` : ''})\n`,
+      `database "${record.name}" added (storage ${record.storageNames.join(', ')}${record.schedule ? `, schedule "${record.schedule}" ${record.timezone}` : ''}${record.parallelJobs > 1 ? `, ${record.parallelJobs} dump jobs` : ''})\n`,
     );
     process.stdout.write(adoptionLines(record.adopted));
   }
@@ -172,6 +173,7 @@ export async function updateDatabase({ args: [name], flags }: Invocation): Promi
       verifyAfterBackup: onOff('verify', flags.verify),
       healthIntervalSeconds: count(flags['health-interval']),
       healthFailureThreshold: count(flags['health-failures']),
+      parallelJobs: count(flags.jobs),
       skipCheck: flags['no-check'],
     }),
   );

@@ -24,10 +24,12 @@ export interface DumpProcess {
   /** Resolves with zstd's failure (undefined when it succeeded or did not run); never rejects. */
   compressor: Promise<HindsightError | undefined>;
   kill(): void;
+  /** Removes what the dump left on disk (a directory dump's spool); called once pg_dump has exited. */
+  cleanup?(): Promise<void>;
 }
 
 /** The compressor's failure, or undefined once it exited cleanly. */
-async function compressorOutcome(zstd: ChildProcess, stderr: () => string): Promise<HindsightError | undefined> {
+export async function compressorOutcome(zstd: ChildProcess, stderr: () => string): Promise<HindsightError | undefined> {
   try {
     const { code, signal } = await waitForExit(zstd);
     if (code === 0) return undefined;

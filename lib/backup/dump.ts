@@ -5,6 +5,8 @@ import { EncryptStream, DEFAULT_CHUNK_SIZE, FORMAT_VERSION } from '../crypto/chu
 import { logicalBackupIdentity } from '../crypto/object-identity.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
+import { explainDumpFailure, explainQueryError } from './dump-errors.ts';
+import { spawnDirectoryDump } from './dir-dump.ts';
 import { connect, libpqChildEnv, serverInfo, type PgTarget } from '../pg/connection.ts';
 import { countRows, type TableRowCount } from '../pg/row-counts.ts';
 import { DEFAULT_CHECKSUM_POLICY, type ChecksumPolicy } from '../pg/table-checksums.ts';
@@ -64,55 +66,8 @@ export interface DumpOptions {
    * given; null counts rows only, as backups did before checksums (the cost bench's baseline).
    */
   checksums?: ChecksumPolicy | null;
-}
-
-/** Reads pg_dump's complaint and names the cause a user can fix. */
-function explainDumpFailure(
-  databaseName: string,
-  stderr: string,
-  code: number | null,
-  signal: string | null,
-): HindsightError {
-  const last =
-    stderr.split('\n').filter(Boolean).slice(-3).join(' | ') ||
-    `exited with ${signal ? `signal ${signal}` : `code ${code}`}`;
-  if (/permission denied/i.test(stderr)) {
-    return new HindsightError(
-      'access_denied',
-      `database "${databaseName}": pg_dump was refused: ${last} (grant the backup role SELECT on every table, or pg_read_all_data)`,
-    );
-  }
-  if (/password authentication failed/i.test(stderr)) {
-    return new HindsightError(
-      'access_denied',
-      `database "${databaseName}": pg_dump could not log in: ${last} (check the saved password)`,
-    );
-  }
-  if (/server version mismatch/i.test(stderr)) {
-    return new HindsightError('bad_input', `database "${databaseName}": ${last} (install a newer pg_dump)`);
-  }
-  return new HindsightError('tool_failed', `database "${databaseName}": pg_dump failed: ${last}`);
-}
-
-/** Errors of our own queries on the source (snapshot export, row counts). */
-function explainQueryError(databaseName: string, error: unknown): HindsightError {
-  if (error instanceof HindsightError) return error;
-  const err = error as { code?: string; message?: string };
-  if (err.code === '42501') {
-    return new HindsightError(
-      'access_denied',
-      `database "${databaseName}": ${err.message} (grant the backup role SELECT on every table, or pg_read_all_data)`,
-      { cause: error },
-    );
-  }
-  if (err.code?.startsWith('08') || err.code === '57P01') {
-    return new HindsightError(
-      'unreachable',
-      `database "${databaseName}": connection lost during the backup (${err.message})`,
-      { cause: error },
-    );
-  }
-  return new HindsightError('tool_failed', `database "${databaseName}": ${errorMessage(error)}`, { cause: error });
+  /** pg_dump jobs: 1 (default) is the custom-format stream; more, a directory archive in a tar (dir-dump.ts). */
+  parallelJobs?: number;
 }
 
 /** Writes the roles object and the manifest beside the object; the objects go if either cannot be written. */
@@ -187,6 +142,7 @@ async function openBranches(
 
 interface DumpRun {
   pgDumpPath: string;
+  jobs: number;
   compression: DumpCompressionPlan;
   snapshot: string;
   client: pg.Client;
@@ -204,8 +160,12 @@ interface DumpStreams {
 /** Runs pg_dump in the exported snapshot into the fan-out while the row counts are taken in that snapshot. */
 async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<DumpStreams> {
   const { databaseName, backupId, target, key } = options;
-  const args = ['--format=custom', run.compression.pgDumpFlag, `--snapshot=${run.snapshot}`, '--no-password'];
-  const child = spawnDumpProcess(run.pgDumpPath, args, libpqChildEnv(target), run.compression);
+  const args = [run.compression.pgDumpFlag, `--snapshot=${run.snapshot}`, '--no-password'];
+  // With jobs, pg_dump's workers import this same snapshot (--snapshot), so the row counts still match.
+  const child =
+    run.jobs > 1
+      ? await spawnDirectoryDump(run.pgDumpPath, args, libpqChildEnv(target), run.compression, run.jobs, options.signal)
+      : spawnDumpProcess(run.pgDumpPath, ['--format=custom', ...args], libpqChildEnv(target), run.compression);
   const { stderr, exited } = child;
   const abortChild = () => child.kill();
   options.signal?.addEventListener('abort', abortChild, { once: true });
@@ -245,6 +205,7 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
   } catch (error) {
     child.kill();
     const { code, signal } = await exited.catch(() => ({ code: null, signal: null }));
+    await child.cleanup?.();
     if (options.signal?.aborted) throw new HindsightError('tool_failed', `backup of "${databaseName}" was cancelled`);
     // Our own count query failed first (a missing grant shows there as early as in pg_dump): pg_dump was
     // killed for it and says only "terminated by user", so the query's error is the cause.
@@ -258,6 +219,7 @@ async function dumpIntoBranches(options: DumpOptions, run: DumpRun): Promise<Dum
     options.signal?.removeEventListener('abort', abortChild);
   }
   const { code, signal } = await exited;
+  await child.cleanup?.();
   // A compressor that failed breaks pg_dump's pipe: its own failure is the cause to report.
   const compressorFailure = await child.compressor;
   if (compressorFailure) throw compressorFailure;
@@ -326,6 +288,8 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
     // The identifier is read before the snapshot's transaction: a refusal (no right to pg_control_system) must not abort it.
     const [server, systemIdentifier] = [await serverInfo(client), await readSystemIdentifier(client)];
     const pgDump = await toolFor('pg_dump', server.major);
+    const jobs = options.parallelJobs ?? 1;
+    // A directory dump makes the single stream's choice too (lib/backup/dir-dump.ts says why).
     const compression = dumpCompressionPlan(pgDump.major, options.compression);
     await client.query('begin isolation level repeatable read read only');
     const snapshot = (await client.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0]!.id;
@@ -337,6 +301,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
     const fanOut = new FanOut(branches);
     const run: DumpRun = {
       pgDumpPath: pgDump.path,
+      jobs,
       compression,
       snapshot,
       client,
@@ -364,7 +329,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
       tool: {
         name: 'pg_dump',
         version: pgDump.version,
-        format: 'custom',
+        ...(jobs > 1 ? { format: 'directory' as const, jobs } : { format: 'custom' as const }),
         compression: manifestCompression(compression),
       },
       snapshot,

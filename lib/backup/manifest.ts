@@ -31,7 +31,14 @@ export const manifestSchema = z.object({
   tool: z.object({
     name: z.literal('pg_dump'),
     version: z.string(),
-    format: z.literal('custom'),
+    /**
+     * `custom`: the decrypted object is a pg_dump custom-format archive (or its zstd stream).
+     * `directory`: it is a tar of a pg_dump directory archive written by `jobs` jobs, data files
+     * first and toc.dat last (docs/backup-format.md); absent in manifests before parallel dumps.
+     */
+    format: z.enum(['custom', 'directory']),
+    /** pg_dump's `--jobs` for a directory archive; a restore runs pg_restore with as many. */
+    jobs: z.number().int().min(1).max(16).optional(),
     compression: z
       .object({
         algorithm: z.enum(['zstd', 'gzip']),
@@ -82,3 +89,11 @@ export type BackupManifest = z.infer<typeof manifestSchema>;
 export function compressedWhere(manifest: Pick<BackupManifest, 'tool'>): 'inside' | 'outside' {
   return manifest.tool.compression.where ?? 'inside';
 }
+
+/** Whether the decrypted object is a tar of a pg_dump directory archive (a parallel dump). */
+export const isDirectoryArchive = (manifest: Pick<BackupManifest, 'tool'>): boolean =>
+  manifest.tool.format === 'directory';
+
+/** pg_restore's jobs for a backup: what pg_dump ran with, one for a custom-format archive. */
+export const restoreJobs = (manifest: Pick<BackupManifest, 'tool'>): number =>
+  isDirectoryArchive(manifest) ? (manifest.tool.jobs ?? 1) : 1;

@@ -18,7 +18,8 @@ import { ChecksumGate } from './checksum-gate.ts';
 import { ArchiveDecoder } from './compress-decoder.ts';
 import type { CompressionWhere } from './compress.ts';
 import { decryptOptionsFor, streamedChecksumFailure, type BackupExpectation } from './expectation.ts';
-import { compressedWhere, type BackupManifest } from './manifest.ts';
+import { compressedWhere, isDirectoryArchive, restoreJobs, type BackupManifest } from './manifest.ts';
+import { directoryRestoreArgs, extractDirectoryArchive, type ExtractedArchive } from './dir-restore.ts';
 import { createMissingRoles, WITHOUT_OWNERS, type OwnershipReport, type OwnersOption } from './roles-restore.ts';
 
 /**
@@ -110,57 +111,136 @@ export interface PartialLoad {
  * backup is refused at its header) → SHA-256 of the dump → a gate that keeps the last chunk back
  * until both checksums match the expectation → zstd -d for a dump compressed outside pg_dump
  * (lib/backup/compress-decoder.ts) → pg_restore, in one transaction so that a failure
- * leaves the target empty (unless `partial`). Reports what happened instead of throwing, so that
- * callers can keep the exit code and the tool's own words.
+ * leaves the target empty (unless `partial`). A parallel dump's tar (`directory`) is unpacked
+ * whole first (dir-restore.ts), then read by pg_restore with its jobs. Reports what happened
+ * instead of throwing, so that callers can keep the exit code and the tool's own words.
  */
-export async function runPgRestore(
-  options: Omit<RestoreOptions, 'manifest' | 'owners'> & {
-    /** Keep the archive's owners and grants (the roles must exist); otherwise --no-owner --no-privileges. */
-    keepOwners?: boolean;
-    serverMajor: number;
-    archiveMajor?: number | undefined;
-    partial?: PartialLoad;
-    /** The manifest's `tool.compression.where`; without it, the decrypted bytes' first bytes tell. */
-    compression?: CompressionWhere | undefined;
-  },
-): Promise<PgRestoreRun> {
-  const { object: source, key, target, partial } = options;
+export async function runPgRestore(options: PgRestoreOptions): Promise<PgRestoreRun> {
   const pgRestore = await toolFor('pg_restore', options.serverMajor, { archiveMajor: options.archiveMajor });
-  // --verbose names the entry ("from TOC entry N") before each error.
-  const mode = partial ? ['--use-list', partial.listFile, '--verbose'] : ['--exit-on-error', '--single-transaction'];
-  const child = spawn(
-    pgRestore.path,
-    [
-      '--dbname',
-      target.database,
-      ...(options.keepOwners ? [] : ['--no-owner', '--no-privileges']),
-      ...mode,
-      '--no-password',
-    ],
-    {
-      env: libpqChildEnv(target),
-      stdio: ['pipe', 'ignore', 'pipe'],
-    },
-  );
-  const stderr = stderrTail(child, partial?.stderrLimit);
-  const exited = waitForExit(child);
   const objectMeter = new ByteMeter();
   const dumpMeter = new ByteMeter();
   const timer = setInterval(
     () => options.onProgress?.({ readBytes: objectMeter.bytes, restoredBytes: dumpMeter.bytes }),
     1000,
   );
+  try {
+    if (!options.directory) return await restoreFromStream(pgRestore.path, options, objectMeter, dumpMeter);
+    // An archive the caller unpacked already (and owns) is read as it is.
+    const given = options.directory.extracted;
+    const extracted =
+      given ??
+      (await extractDirectoryArchive({
+        ...options,
+        compression: options.compression ?? 'inside',
+        objectMeter,
+        dumpMeter,
+      }));
+    try {
+      const meters = [extracted.objectMeter, extracted.dumpMeter] as const;
+      if (extracted.streamError) return streamFailed(extracted.streamError, ...meters);
+      // A cancel that came while the last bytes were unpacked: pg_restore must not start after it.
+      if (options.signal?.aborted) return streamFailed(new Error('cancelled before pg_restore started'), ...meters);
+      const input = directoryRestoreArgs(extracted.dir, options.directory.jobs);
+      const run = spawnPgRestore(pgRestore.path, options, input);
+      const { code, signal } = await run.exited.catch(() => ({ code: null, signal: null }));
+      return { ...finishedRun(code, signal, run.stderr(), ...meters), streamError: undefined };
+    } finally {
+      if (!given) await extracted.cleanup();
+    }
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export type PgRestoreOptions = Omit<RestoreOptions, 'manifest' | 'owners'> & {
+  /** Keep the archive's owners and grants (the roles must exist); otherwise --no-owner --no-privileges. */
+  keepOwners?: boolean;
+  serverMajor: number;
+  archiveMajor?: number | undefined;
+  partial?: PartialLoad;
+  /** The manifest's `tool.compression.where`; without it, the decrypted bytes' first bytes tell. */
+  compression?: CompressionWhere | undefined;
+  /** A tar of a directory archive (manifest `tool.format` directory): unpacked, then read by `jobs` jobs. */
+  directory?: { jobs: number; extracted?: ExtractedArchive | undefined } | undefined;
+};
+
+/**
+ * pg_restore with its mode: a partial load (-L, going on past errors) or one transaction that a
+ * failure leaves empty. Several jobs cannot share a transaction: a parallel restore stops at its
+ * first error instead, and the caller says what the target then holds.
+ */
+function spawnPgRestore(pgRestorePath: string, options: PgRestoreOptions, input: string[]) {
+  const { target, partial } = options;
+  const jobs = options.directory?.jobs ?? 1;
+  // --verbose names the entry ("from TOC entry N") before each error.
+  const mode = partial
+    ? ['--use-list', partial.listFile, '--verbose']
+    : ['--exit-on-error', ...(jobs > 1 ? [] : ['--single-transaction'])];
+  const child = spawn(
+    pgRestorePath,
+    [
+      '--dbname',
+      target.database,
+      ...(options.keepOwners ? [] : ['--no-owner', '--no-privileges']),
+      ...mode,
+      '--no-password',
+      ...input,
+    ],
+    { env: libpqChildEnv(target), stdio: [input.length > 0 ? 'ignore' : 'pipe', 'ignore', 'pipe'] },
+  );
+  const stderr = stderrTail(child, partial?.stderrLimit);
+  const exited = waitForExit(child);
   const abort = () => child.kill('SIGTERM');
   options.signal?.addEventListener('abort', abort, { once: true });
+  void exited.finally(() => options.signal?.removeEventListener('abort', abort)).catch(() => undefined);
+  return { child, stderr, exited };
+}
+
+function finishedRun(
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  stderrTail: string,
+  objectMeter: ByteMeter,
+  dumpMeter: ByteMeter,
+): Omit<PgRestoreRun, 'streamError'> {
+  return {
+    exitCode: code,
+    signal,
+    stderrTail,
+    readBytes: objectMeter.bytes,
+    restoredBytes: dumpMeter.bytes,
+    objectSha256: objectMeter.sha256,
+    dumpSha256: dumpMeter.sha256,
+  };
+}
+
+/** A stream that failed before pg_restore could read a directory archive. */
+function streamFailed(error: Error, objectMeter: ByteMeter, dumpMeter: ByteMeter): PgRestoreRun {
+  return {
+    ...finishedRun(null, null, '', objectMeter, dumpMeter),
+    objectSha256: '',
+    dumpSha256: '',
+    streamError: error,
+  };
+}
+
+/** The custom-format archive streamed into pg_restore's standard input. */
+async function restoreFromStream(
+  pgRestorePath: string,
+  options: PgRestoreOptions,
+  objectMeter: ByteMeter,
+  dumpMeter: ByteMeter,
+): Promise<PgRestoreRun> {
+  const { child, stderr, exited } = spawnPgRestore(pgRestorePath, options, []);
   let streamError: Error | undefined;
   const gate = new ChecksumGate(() =>
     streamedChecksumFailure(options.expect, { objectSha256: objectMeter.sha256, dumpSha256: dumpMeter.sha256 }),
   );
   try {
     await pipeline(
-      source,
+      options.object,
       objectMeter,
-      new DecryptStream(key, decryptOptionsFor(options.expect)),
+      new DecryptStream(options.key, decryptOptionsFor(options.expect)),
       dumpMeter,
       gate,
       new ArchiveDecoder({ expected: options.compression, what: `object ${options.expect.objectKey}` }),
@@ -170,21 +250,10 @@ export async function runPgRestore(
   } catch (error) {
     streamError = error as Error;
     child.kill('SIGTERM');
-  } finally {
-    clearInterval(timer);
-    options.signal?.removeEventListener('abort', abort);
   }
   const { code, signal } = await exited.catch(() => ({ code: null, signal: null }));
-  return {
-    exitCode: code,
-    signal,
-    stderrTail: stderr(),
-    readBytes: objectMeter.bytes,
-    restoredBytes: dumpMeter.bytes,
-    objectSha256: streamError ? '' : objectMeter.sha256,
-    dumpSha256: streamError ? '' : dumpMeter.sha256,
-    streamError,
-  };
+  const run = finishedRun(code, signal, stderr(), objectMeter, dumpMeter);
+  return streamError ? { ...run, objectSha256: '', dumpSha256: '', streamError } : { ...run, streamError };
 }
 
 /** The first thing wrong with a pg_restore run, as the error a person should read. */
@@ -203,9 +272,14 @@ export function restoreFailure(
     );
   }
   if (run.exitCode !== 0) {
+    // Jobs cannot share one transaction: what loaded before the error stays in the target.
+    const partial =
+      restoreJobs(manifest) > 1
+        ? ' (a parallel restore does not run in one transaction: the target keeps what loaded before the error; empty it before another attempt)'
+        : '';
     return new HindsightError(
       'tool_failed',
-      `pg_restore into ${describeTarget(target)} failed (${run.signal ? `signal ${run.signal}` : `exit ${run.exitCode}`}): ${run.stderrTail.split('\n').slice(-3).join(' | ')}`,
+      `pg_restore into ${describeTarget(target)} failed (${run.signal ? `signal ${run.signal}` : `exit ${run.exitCode}`}): ${run.stderrTail.split('\n').slice(-3).join(' | ')}${partial}`,
     );
   }
   if (run.objectSha256 !== manifest.object.sha256) {
@@ -251,6 +325,7 @@ export async function streamRestoreFromStorage(options: RestoreOptions): Promise
       serverMajor,
       archiveMajor: archiveMajorOf(manifest.tool.version),
       compression: compressedWhere(manifest),
+      directory: isDirectoryArchive(manifest) ? { jobs: restoreJobs(manifest) } : undefined,
     });
   } catch (error) {
     source.destroy();

@@ -33,6 +33,8 @@ export interface DatabaseRecord {
   retentionPolicy: unknown;
   healthIntervalSeconds: number;
   healthFailureThreshold: number;
+  /** pg_dump jobs per backup: 1 is the single-stream custom format, more a directory archive (lib/backup/dir-dump.ts). */
+  parallelJobs: number;
   workspaceId: number;
   createdAt: Date;
 }
@@ -44,6 +46,7 @@ export interface NewDatabase {
   schedule: string | null;
   timezone: string;
   verifyAfterBackup?: boolean;
+  parallelJobs?: number;
   /** The workspace it belongs to (default: the default workspace, 1). */
   workspaceId?: number;
 }
@@ -54,6 +57,7 @@ export interface DatabaseSettings {
   retentionPolicy?: unknown;
   healthIntervalSeconds?: number;
   healthFailureThreshold?: number;
+  parallelJobs?: number;
 }
 
 /** The columns that pass to a DatabaseRecord as they are. */
@@ -71,6 +75,7 @@ const databaseColumns = [
   'retention_policy',
   'health_interval_seconds',
   'health_failure_threshold',
+  'parallel_jobs',
   'created_at',
 ] as const;
 
@@ -135,8 +140,8 @@ export async function addDatabase(s: SealingDb, input: NewDatabase): Promise<Dat
     await withTransaction(s.pool, async (tx) => {
       const { rows } = await tx.query<{ id: string }>(
         `insert into databases (name, host, port, dbname, username, sealed_password, sslmode, schedule, timezone,
-                                verify_after_backup, workspace_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id`,
+                                verify_after_backup, workspace_id, parallel_jobs)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id`,
         [
           input.name,
           target.host,
@@ -149,6 +154,7 @@ export async function addDatabase(s: SealingDb, input: NewDatabase): Promise<Dat
           input.timezone,
           input.verifyAfterBackup ?? true,
           input.workspaceId ?? 1,
+          input.parallelJobs ?? 1,
         ],
       );
       await insertDestinations(tx, Number(rows[0]!.id), storageIds);
@@ -205,6 +211,7 @@ export async function updateDatabaseSettings(
     retention_policy: policy === undefined ? undefined : policy === null ? null : JSON.stringify(policy),
     health_interval_seconds: settings.healthIntervalSeconds,
     health_failure_threshold: settings.healthFailureThreshold,
+    parallel_jobs: settings.parallelJobs,
   };
   const set = Object.entries(columns).filter(([, v]) => v !== undefined);
   if (set.length > 0) {

@@ -39,6 +39,8 @@ export const dumpJobSchema = z.object({
   backupId: z.string().min(1),
   target: pgTargetSchema,
   destinations: z.array(z.object({ name: z.string().min(1), config: storageConfigSchema })).min(1),
+  /** pg_dump jobs (the database's setting); absent or 1: the single-stream dump. */
+  parallelJobs: z.number().int().min(1).max(16).optional(),
   key: z.object({
     id: z.string().regex(/^[0-9a-f]{16}$/),
     bytes: z.instanceof(Uint8Array).refine((b) => b.length === 32, 'the secret key must be 32 bytes'),

@@ -43,6 +43,7 @@ export async function runDumpJob(job: DumpJob, options: DumpRunOptions): Promise
       signal: options.signal,
       onProgress: options.onProgress,
       ...(job.checksums ? { checksums: job.checksums } : {}),
+      ...(job.parallelJobs === undefined ? {} : { parallelJobs: job.parallelJobs }),
     });
   } finally {
     await Promise.all(destinations.map((d) => d.driver.close?.().catch(() => undefined)));

@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { stderrTail, waitForExit } from '../backup/child-process.ts';
 import { ArchiveDecoder } from '../backup/compress-decoder.ts';
 import { compressedWhere } from '../backup/manifest.ts';
+import { directoryRestoreArgs } from '../backup/dir-restore.ts';
 import type { OpenedBackup } from '../backup/sources.ts';
 import { decryptOptionsFor } from '../backup/expectation.ts';
 import { DecryptStream, type DecryptionKey } from '../crypto/chunked-gcm.ts';
@@ -216,6 +217,36 @@ export async function readArchiveHead(
     throw new HindsightError(
       'tool_failed',
       `pg_restore could not read the archive's table of contents (exit ${code}): ${stderr()}`,
+    );
+  return out;
+}
+
+/**
+ * The same for an unpacked directory archive (a parallel dump): pg_restore reads the directory
+ * itself, so nothing is streamed and nothing cut off.
+ */
+export async function readDirectoryHead(
+  dir: string,
+  serverMajor: number,
+  args: string[],
+  archiveMajor?: number,
+): Promise<string> {
+  const pgRestore = await toolFor('pg_restore', serverMajor, { archiveMajor });
+  const child = spawn(pgRestore.path, [...args, ...directoryRestoreArgs(dir, 1)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
+  });
+  const stderr = stderrTail(child);
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (text: string) => {
+    out += text;
+  });
+  const { code } = await waitForExit(child);
+  if (code !== 0)
+    throw new HindsightError(
+      'tool_failed',
+      `pg_restore could not read the directory archive's table of contents (exit ${code}): ${stderr()}`,
     );
   return out;
 }

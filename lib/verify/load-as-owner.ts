@@ -7,7 +7,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { compressedWhere } from '../backup/manifest.ts';
+import { extractDirectoryArchive, type ExtractedArchive } from '../backup/dir-restore.ts';
+import { compressedWhere, isDirectoryArchive, restoreJobs } from '../backup/manifest.ts';
 import { runPgRestore, type PgRestoreRun } from '../backup/restore.ts';
 import type { OpenedBackup } from '../backup/sources.ts';
 import type { DecryptionKey } from '../crypto/chunked-gcm.ts';
@@ -19,7 +20,14 @@ import {
   type ExtensionRequest,
   type RestoreDatabase,
 } from '../sandbox/restore-role.ts';
-import { extensionRequests, parseTocList, planLoad, readArchiveHead, type TocEntry } from './archive-toc.ts';
+import {
+  extensionRequests,
+  parseTocList,
+  planLoad,
+  readArchiveHead,
+  readDirectoryHead,
+  type TocEntry,
+} from './archive-toc.ts';
 import type { LoadReport } from './report.ts';
 import { classifyRestoreErrors, parseRestoreErrors } from './restore-errors.ts';
 
@@ -46,35 +54,57 @@ export interface LoadOutcome {
   indexCheck: RestoreDatabase['indexCheck'];
 }
 
-async function extensionsOf(options: LoadOptions, entries: TocEntry[], dir: string): Promise<ExtensionRequest[]> {
+/** Reads the head of the archive: streamed from storage, or from the unpacked directory of a parallel dump. */
+type HeadReader = (args: string[]) => Promise<string>;
+
+function headReader(options: LoadOptions, extracted: ExtractedArchive | undefined): HeadReader {
+  if (extracted) return (args) => readDirectoryHead(extracted.dir, options.major, args, options.archiveMajor);
+  return async (args) => readArchiveHead(await options.open(), options.key, options.major, args, options.archiveMajor);
+}
+
+async function extensionsOf(readHead: HeadReader, entries: TocEntry[], dir: string): Promise<ExtensionRequest[]> {
   const lines = entries.filter((e) => e.type === 'EXTENSION').map((e) => e.line);
   if (lines.length === 0) return [];
   const listFile = path.join(dir, 'extensions.list');
   await writeFile(listFile, `${lines.join('\n')}\n`, { mode: 0o600 });
   // Only the name and schema of each CREATE EXTENSION are taken from the dump's text; the statement run is Hindsight's own.
-  const sql = await readArchiveHead(
-    await options.open(),
-    options.key,
-    options.major,
-    ['--use-list', listFile, '--file', '-'],
-    options.archiveMajor,
-  );
+  const sql = await readHead(['--use-list', listFile, '--file', '-']);
   return extensionRequests(sql);
+}
+
+/**
+ * A parallel dump's tar, unpacked once (and checked whole) for the three reads of the load; a
+ * custom-format archive is streamed for each read instead.
+ */
+async function unpackIfDirectory(options: LoadOptions): Promise<ExtractedArchive | undefined> {
+  const opened = await options.open();
+  if (!isDirectoryArchive(opened.manifest)) {
+    opened.object.destroy();
+    return undefined;
+  }
+  return extractDirectoryArchive({
+    ...opened,
+    key: options.key,
+    signal: options.signal,
+    compression: compressedWhere(opened.manifest),
+  });
 }
 
 export async function loadAsRestoreRole(options: LoadOptions): Promise<LoadOutcome> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hindsight-load-'));
+  const extracted = await unpackIfDirectory(options);
   try {
-    const entries = parseTocList(
-      await readArchiveHead(await options.open(), options.key, options.major, ['--list'], options.archiveMajor),
-    );
-    const wanted = await extensionsOf(options, entries, dir);
+    if (extracted?.streamError) throw extracted.streamError;
+    const readHead = headReader(options, extracted);
+    const entries = parseTocList(await readHead(['--list']));
+    const wanted = await extensionsOf(readHead, entries, dir);
     const prepared = await prepareRestoreDatabase(options.sandbox, { database: options.database, extensions: wanted });
     const plan = planLoad(entries, prepared.schemasCreated);
     const listFile = path.join(dir, 'restore.list');
     await writeFile(listFile, plan.list, { mode: 0o600 });
 
     const opened = await options.open();
+    if (extracted) opened.object.destroy();
     const run = await runPgRestore({
       label: 'verification sandbox',
       object: opened.object,
@@ -85,6 +115,7 @@ export async function loadAsRestoreRole(options: LoadOptions): Promise<LoadOutco
       archiveMajor: options.archiveMajor,
       compression: compressedWhere(opened.manifest),
       partial: { listFile, stderrLimit: STDERR_LIMIT },
+      directory: extracted ? { jobs: restoreJobs(opened.manifest), extracted } : undefined,
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const classified = classifyRestoreErrors(parseRestoreErrors(run.stderrTail), entries);
@@ -102,5 +133,6 @@ export async function loadAsRestoreRole(options: LoadOptions): Promise<LoadOutco
     return { run, load, target: prepared.target, indexCheck: prepared.indexCheck };
   } finally {
     await rm(dir, { recursive: true, force: true });
+    await extracted?.cleanup();
   }
 }

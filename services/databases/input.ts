@@ -5,6 +5,13 @@ import { nameSchema, NAME_RULE } from '../../lib/names.ts';
 import { pgUrlSchema } from '../../lib/pg/connection.ts';
 import { cronSchema, timezoneSchema } from '../input.ts';
 
+/** pg_dump -j: one job is today's single stream; more than 16 would only queue on the source's cores. */
+export const parallelJobsSchema = z
+  .number()
+  .int('parallel jobs must be a whole number')
+  .min(1, 'parallel jobs must be at least 1 (1: the single-stream dump)')
+  .max(16, 'parallel jobs must be at most 16');
+
 /** One storage name or several. */
 const storageNames = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 const asList = (v: string | string[]) => (typeof v === 'string' ? [v] : v);
@@ -26,6 +33,8 @@ export const addDatabaseInput = z.object({
   skipCheck: z.boolean().default(false),
   /** Restore every new backup into a throwaway server and check it (on by default). */
   verifyAfterBackup: z.boolean().default(true),
+  /** pg_dump jobs per backup: 1 is the single-stream dump, 2..16 a parallel directory dump. */
+  parallelJobs: parallelJobsSchema.default(1),
   /** The workspace the database joins (the guard checks the caller's role in it). */
   workspaceId: z.number().int().positive().default(1),
 });
@@ -44,6 +53,7 @@ export function databaseSettings(d: DatabaseRecord): Record<string, unknown> {
     schedule: d.schedule,
     timezone: d.timezone,
     verifyAfterBackup: d.verifyAfterBackup,
+    parallelJobs: d.parallelJobs,
     verifySchedule: d.verifySchedule,
     retentionPolicy: d.retentionPolicy,
     workspaceId: d.workspaceId,
@@ -69,6 +79,8 @@ export const updateDatabaseInput = z
     schedule: cronSchema.nullable().optional(),
     timezone: timezoneSchema.optional(),
     verifyAfterBackup: z.boolean().optional(),
+    /** pg_dump jobs per backup from the next backup on; earlier backups keep their format. */
+    parallelJobs: parallelJobsSchema.optional(),
     /** Seconds between two probes of the health monitor. */
     healthIntervalSeconds: z.number().int().min(1).max(86400).optional(),
     /** Failed probes in a row before the database counts as down. */
@@ -79,7 +91,7 @@ export const updateDatabaseInput = z
   .strict()
   .refine((c) => Object.entries(c).some(([k, v]) => k !== 'skipCheck' && v !== undefined), {
     message:
-      'nothing to change: give a name, URL, password, storages, schedule, timezone, verification or health setting',
+      'nothing to change: give a name, URL, password, storages, schedule, timezone, parallel jobs, verification or health setting',
   });
 export type UpdateDatabaseInput = z.input<typeof updateDatabaseInput>;
 export type DatabaseChanges = z.output<typeof updateDatabaseInput>;

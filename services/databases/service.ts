@@ -73,6 +73,7 @@ export class DatabaseService {
       schedule: input.schedule,
       timezone: input.timezone,
       verifyAfterBackup: input.verifyAfterBackup,
+      parallelJobs: input.parallelJobs,
       workspaceId: input.workspaceId,
     });
     if (input.schedule) {
@@ -221,9 +222,10 @@ export class DatabaseService {
     }
     if (target) await catalog.setDatabaseConnection(name, target);
     if (changes.storages) await catalog.setDestinations(name, changes.storages);
-    const { verifyAfterBackup, healthIntervalSeconds, healthFailureThreshold } = changes;
+    const { verifyAfterBackup, healthIntervalSeconds, healthFailureThreshold, parallelJobs } = changes;
     const record = await catalog.updateDatabaseSettings(name, {
       verifyAfterBackup,
+      parallelJobs,
       healthIntervalSeconds,
       healthFailureThreshold,
     });

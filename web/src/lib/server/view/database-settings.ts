@@ -32,6 +32,8 @@ export interface ConsoleDatabaseSettingsView {
     verifyAfterBackup: boolean;
     healthIntervalSeconds: number;
     healthFailureThreshold: number;
+    /** pg_dump jobs per backup: 1 is the single stream, more a parallel directory dump. */
+    parallelJobs: number;
     /** Backups recorded for it (retention's deletions aside): what a rename keeps attached. */
     backupCount: number;
     /**
@@ -42,7 +44,7 @@ export interface ConsoleDatabaseSettingsView {
   };
   /** Every storage of the database's workspace: the destinations it may choose from. */
   storages: Array<{ name: string; type: string }>;
-  ranges: { healthIntervalSeconds: NumberRange; healthFailureThreshold: NumberRange };
+  ranges: { healthIntervalSeconds: NumberRange; healthFailureThreshold: NumberRange; parallelJobs: NumberRange };
   /** What the viewer's role lets them change here: a viewer sees the settings read-only. */
   allowed: { update: boolean; remove: boolean };
   temporalUiUrl: string;
@@ -73,6 +75,7 @@ const rangeOf = (schema: { minValue: number | null; maxValue: number | null }): 
 const RANGES = {
   healthIntervalSeconds: rangeOf(shape.healthIntervalSeconds.unwrap()),
   healthFailureThreshold: rangeOf(shape.healthFailureThreshold.unwrap()),
+  parallelJobs: rangeOf(shape.parallelJobs.unwrap()),
 };
 
 async function settingsView(services: Services, actor: ActorRef, name: string): Promise<ConsoleDatabaseSettingsView> {
@@ -102,6 +105,7 @@ async function settingsView(services: Services, actor: ActorRef, name: string): 
       verifyAfterBackup: db.verifyAfterBackup,
       healthIntervalSeconds: db.healthIntervalSeconds,
       healthFailureThreshold: db.healthFailureThreshold,
+      parallelJobs: db.parallelJobs,
       backupCount: backups.filter((b) => b.status !== 'deleted').length,
       pitr: pitr.enabled,
     },

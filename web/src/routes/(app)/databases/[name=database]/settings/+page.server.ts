@@ -9,7 +9,7 @@ import type { ActorRef } from '#lib/server/view/types.ts';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
 /** The sections of the page, each its own form: an answer names the one it belongs to. */
-type Section = 'name' | 'connection' | 'storages' | 'verification' | 'health';
+type Section = 'name' | 'connection' | 'storages' | 'dump' | 'verification' | 'health';
 
 /** A number field: blank means "not changed", anything else is left for the service's schema to judge. */
 const numberField = (form: FormData, name: string): number | undefined => {
@@ -37,6 +37,7 @@ const CHANGES: Record<Exclude<Section, 'name'>, (form: FormData) => UpdateDataba
     };
   },
   storages: (form) => ({ storages: fields(form, 'storages') }),
+  dump: (form) => ({ parallelJobs: numberField(form, 'parallelJobs') }),
   verification: (form) => ({ verifyAfterBackup: form.has('verifyAfterBackup') }),
   health: (form) => ({
     healthIntervalSeconds: numberField(form, 'healthIntervalSeconds'),
@@ -50,6 +51,7 @@ function echo(section: Section, form: FormData): Record<string, string | string[
   if (section === 'connection')
     return { url: withoutPassword(field(form, 'url').trim()), skipCheck: form.has('skipCheck') };
   if (section === 'storages') return { storages: fields(form, 'storages') };
+  if (section === 'dump') return { parallelJobs: field(form, 'parallelJobs') };
   if (section === 'health')
     return {
       healthIntervalSeconds: field(form, 'healthIntervalSeconds'),
@@ -99,6 +101,7 @@ export const load: PageServerLoad = async ({ params, locals, cookies }) => {
 export const actions = {
   connection: save('connection'),
   storages: save('storages'),
+  dump: save('dump'),
   verification: save('verification'),
   health: save('health'),
 
