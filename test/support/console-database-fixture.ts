@@ -43,7 +43,7 @@ export async function seedShopAndBulk(platform: Platform): Promise<Array<{ id: s
 
 /** Large enough that its dump runs for several seconds, so the stream sees it mid-way. */
 const READINGS_SQL = `create table readings (id bigint primary key, sensor int, value double precision, note text);
-  insert into readings select g, g % 977, random(), md5(g::text) || md5((g * 7)::text) from generate_series(1, 1200000) g`;
+  insert into readings select g, g % 977, random(), md5(g::text) || md5((g * 7)::text) from generate_series(1, 2400000) g`;
 
 /**
  * Holds every dump of `bulk` at its first lock until released, so that a cancel never races the
