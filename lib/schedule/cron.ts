@@ -38,6 +38,12 @@ export interface CronSchedule {
 /** One space between fields, none around: how the line is stored and shown. */
 export const normalizeCron = (expression: string): string => expression.trim().replace(/\s+/g, ' ');
 
+/** The five fields a shorthand stands for (@daily is `0 0 * * *`); any other line as it is, normalized. */
+export function expandShorthand(expression: string): string {
+  const expr = normalizeCron(expression);
+  return (expr.startsWith('@') ? SHORTHANDS[expr.toLowerCase()] : undefined) ?? expr;
+}
+
 /** The fields of a schedule, or a CronSyntaxError naming the field and its range, or why it can never fire. */
 function readCron(expression: string): CronSchedule {
   const expr = normalizeCron(expression);
