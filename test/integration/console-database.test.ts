@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CronExpressionParser } from 'cron-parser';
+import { spreadSecond } from '../../lib/schedule/spread.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { backupProgressQuery } from '../../temporal/contracts/backup.ts';
 import type { LiveJob } from '../../services/status/jobs.ts';
@@ -87,9 +88,14 @@ describe('console: the database page, its live progress stream and the verificat
 
     const html = await page('/databases/shop');
     const listed = attributeValues(html.slice(html.indexOf('data-testid="next-runs"')), 'datetime').slice(0, 5);
-    // An independent computation of the same five instants, straight from cron-parser.
-    const it = CronExpressionParser.parse('15 4 * * *', { tz: 'Europe/Paris', currentDate: new Date() });
-    const expected = Array.from({ length: 5 }, () => new Date(it.next().getTime()).toISOString());
+    // An independent computation of the same five instants, straight from cron-parser, at the
+    // second of the minute Temporal starts this database's backups (lib/schedule/spread.ts).
+    const offsetMs = spreadSecond('shop') * 1000;
+    const it = CronExpressionParser.parse('15 4 * * *', {
+      tz: 'Europe/Paris',
+      currentDate: new Date(Date.now() - offsetMs),
+    });
+    const expected = Array.from({ length: 5 }, () => new Date(it.next().getTime() + offsetMs).toISOString());
     assert.deepEqual(listed, expected);
     assert.equal(countOf(html, 'data-testid="next-run"'), 5);
     assert.equal(countOf(html, '04:15 GMT+'), 5, 'shown as the wall clock in Paris');

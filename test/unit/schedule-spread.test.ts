@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { previewCron } from '../../lib/schedule/cron.ts';
 import { cronAtSecond, spreadCron, spreadSecond } from '../../lib/schedule/spread.ts';
 
 describe('backup schedules spread over their minute', () => {
@@ -23,5 +24,19 @@ describe('backup schedules spread over their minute', () => {
   it('refuses a second outside 0–59', () => {
     assert.throws(() => cronAtSecond('0 3 * * *', 60), /0–59, got 60/);
     assert.throws(() => cronAtSecond('0 3 * * *', 1.5), /0–59/);
+  });
+
+  it("lists a database's next runs at its second, the minute shown as written", () => {
+    const runs = (from: string) => {
+      const preview = previewCron('30 2 * * *', 'Europe/Paris', new Date(from), 2, 17);
+      assert.ok(preview.ok);
+      return preview.runs;
+    };
+    // 02:30 in Paris is 01:30 UTC in winter: a run of this minute whose second has not come is next.
+    assert.deepEqual(runs('2026-01-10T01:30:10Z'), [
+      { iso: '2026-01-10T01:30:17.000Z', local: 'Sat 2026-01-10 02:30 GMT+1' },
+      { iso: '2026-01-11T01:30:17.000Z', local: 'Sun 2026-01-11 02:30 GMT+1' },
+    ]);
+    assert.equal(runs('2026-01-10T01:30:17Z')[0]!.iso, '2026-01-11T01:30:17.000Z', 'strictly after');
   });
 });
