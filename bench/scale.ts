@@ -141,7 +141,9 @@ async function run(
   const runStarted = Date.now();
   log(`settings: ${JSON.stringify(settings)}`);
   log('starting the platform (PostgreSQL, Temporal dev server, catalog)');
-  const platform = await startPlatform();
+  // The catalog shares its server with the sources: the sweep's 100 probe connections (4 batches
+  // of 25) alone fill the default 100 slots, and the harness could no longer read the catalog.
+  const platform = await startPlatform({ pgSettings: { max_connections: '400' } });
   started(platform);
   const temporalPid = findTemporalPid(platform.config.temporalAddress.split(':').pop()!);
   const setup = await setUpDatabases(platform, settings, temporalPid);

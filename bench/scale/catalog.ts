@@ -27,7 +27,7 @@ export interface CatalogStats {
 }
 
 export async function catalogStats(platform: Platform): Promise<CatalogStats> {
-  const client = await connect('catalog', platform.cluster.target('catalog'));
+  const client = await connectCatalog(platform);
   try {
     const size = await client.query<{ n: string }>('select pg_database_size(current_database())::text as n');
     const tables: CatalogStats['tables'] = {};
@@ -156,8 +156,21 @@ export async function registerDatabases(
   return { seconds, perDatabaseMs: (seconds * 1000) / count, concurrency: registerConcurrency };
 }
 
+/** A connection to the catalog, waiting out a moment with every slot taken (kind `busy`) rather than ending the run. */
+async function connectCatalog(platform: Platform) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect('catalog', platform.cluster.target('catalog'));
+    } catch (error) {
+      if (attempt >= 30 || (error as { kind?: string }).kind !== 'busy') throw error;
+      log(`  the catalog's server has no free connection (attempt ${attempt}); retrying in 1 s`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
 export async function countQuery(platform: Platform, sql: string, params: unknown[] = []): Promise<number> {
-  const client = await connect('catalog', platform.cluster.target('catalog'));
+  const client = await connectCatalog(platform);
   try {
     return Number((await client.query<{ n: string }>(sql, params)).rows[0]!.n);
   } finally {
