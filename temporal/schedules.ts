@@ -5,6 +5,7 @@ import { WATCHDOG_EVERY, WATCHDOG_SCHEDULE_ID, backupWatchdogWorkflow } from './
 import { baseBackupScheduleId, baseBackupWorkflow } from './contracts/pitr.ts';
 import { gfsRetentionWorkflow, retentionScheduleId } from './contracts/retention.ts';
 import { scheduledVerificationWorkflow, verifyScheduleId } from './contracts/verify.ts';
+import { spreadCron } from '../lib/schedule/spread.ts';
 import { jobAttributes } from './search-attributes.ts';
 import type { RunTarget } from './start.ts';
 
@@ -83,11 +84,15 @@ interface DatabaseSchedule {
 /** Retention runs daily at 04:17 in the database's timezone (off the hour, when backups cluster). */
 export const RETENTION_CRON = '17 4 * * *';
 
-/** A workflow on a schedule of its database's, whose runs are about that database. */
+/**
+ * A workflow on a schedule of its database's, whose runs are about that database. `spread` starts
+ * its runs at the database's own second of the minute (lib/schedule/spread.ts) instead of second 0.
+ */
 function databaseSchedule<I>(
   contract: WorkflowContract<I, unknown>,
   scheduleId: (database: string) => string,
   input: (database: string) => I,
+  spread = false,
 ) {
   return {
     upsert: (client: Client, options: DatabaseSchedule) =>
@@ -96,22 +101,27 @@ function databaseSchedule<I>(
         taskQueue: options.taskQueue,
         database: options.database,
         input: input(options.database),
-        spec: { cronExpressions: [options.cron], timezone: options.timezone },
+        spec: {
+          cronExpressions: [spread ? spreadCron(options.cron, options.database) : options.cron],
+          timezone: options.timezone,
+        },
       }),
     remove: (client: Client, database: string) => deleteJobSchedule(client, scheduleId(database)),
   };
 }
 
 /**
- * A database's schedules: backups and PITR base backups on the crons its settings give,
+ * A database's schedules: backups (spread over their minute) and PITR base backups on the crons its settings give,
  * verification of the newest backup on a cron of its own (besides the one after every backup),
  * and retention on RETENTION_CRON once a policy is saved.
  */
 const databaseSchedules = {
-  backups: databaseSchedule(backupDatabaseWorkflow, backupScheduleId, (database) => ({
-    database,
-    trigger: 'schedule' as const,
-  })),
+  backups: databaseSchedule(
+    backupDatabaseWorkflow,
+    backupScheduleId,
+    (database) => ({ database, trigger: 'schedule' as const }),
+    true,
+  ),
   retention: databaseSchedule(gfsRetentionWorkflow, retentionScheduleId, (database) => ({ database })),
   verification: databaseSchedule(scheduledVerificationWorkflow, verifyScheduleId, (database) => ({ database })),
   baseBackups: databaseSchedule(baseBackupWorkflow, baseBackupScheduleId, (database) => ({

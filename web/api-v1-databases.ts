@@ -15,8 +15,16 @@ export const databasesEndpoints: Endpoint[] = [
     tag: 'databases',
     status: 200,
     summary: 'List databases',
+    description:
+      'In name order. With `limit`, one page: ask for the next with `after` set to the last name received, until ' +
+      'a page comes back shorter than `limit`. Without it, all of them (at 10,000 databases, about 4 MiB).',
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(1000).optional().describe('at most this many (1–1000)'),
+      after: z.string().min(1).optional().describe('only databases named after this one (the last of a page)'),
+    }),
     response: "The databases of the caller's workspaces (no passwords)",
-    handler: async ({ domain, actor }) => domain.databases.list(actor()),
+    handler: async ({ domain, actor, query: { limit, after } }) =>
+      domain.databases.list(actor(), limit === undefined ? undefined : { limit, after }),
   }),
   endpoint({
     method: 'post',

@@ -1,7 +1,10 @@
-/** The scale bench's databases (a template copied N times, registered as an operator would) and the catalog read directly. */
+/**
+ * The scale bench's databases (a template copied up to SCALE_SOURCES times, N names registered
+ * against the copies as an operator would) and the catalog read directly.
+ */
 import { connect, quoteIdent, targetUrl } from '../../lib/pg/connection.ts';
 import type { Platform } from '../../test/support/platform.ts';
-import { forEachLimit, log } from './settings.ts';
+import { forEachLimit, log, type Settings } from './settings.ts';
 
 export const CATALOG_TABLES = [
   'databases',
@@ -24,7 +27,7 @@ export interface CatalogStats {
 }
 
 export async function catalogStats(platform: Platform): Promise<CatalogStats> {
-  const client = await connect('catalog', platform.cluster.target('catalog'));
+  const client = await connectCatalog(platform);
   try {
     const size = await client.query<{ n: string }>('select pg_database_size(current_database())::text as n');
     const tables: CatalogStats['tables'] = {};
@@ -64,10 +67,12 @@ export const tableDelta = (a: CatalogStats, b: CatalogStats, names: string[]) =>
 // The databases: a template with one small table, copied N times
 
 export const dbName = (i: number) => `scale_${String(i + 1).padStart(5, '0')}`;
+/** The real database behind registered database i: with fewer sources than names, names share them round-robin. */
+export const sourceName = (i: number, sources: number) => `scale_src_${String((i % sources) + 1).padStart(5, '0')}`;
 
 export async function createDatabases(
   platform: Platform,
-  count: number,
+  sources: number,
   rows: number,
 ): Promise<{ seconds: number; templateBytes: number }> {
   const started = performance.now();
@@ -94,7 +99,7 @@ export async function createDatabases(
   ];
   const free = [...admins];
   await forEachLimit(
-    Array.from({ length: count }, (_, i) => dbName(i)),
+    Array.from({ length: sources }, (_, i) => sourceName(i, sources)),
     admins.length,
     async (name) => {
       const client = free.pop()!;
@@ -124,34 +129,48 @@ export function dailyCronAt(at: Date, timeZone: string): string {
 /** Registers every database the way an operator would, parked on a slot that will not come during the run. */
 export async function registerDatabases(
   platform: Platform,
-  count: number,
-  healthIntervalSeconds: number,
-  timeZone: string,
-): Promise<{ seconds: number; perDatabaseMs: number }> {
+  settings: Pick<Settings, 'databases' | 'sources' | 'healthIntervalSeconds' | 'timezone' | 'registerConcurrency'>,
+): Promise<{ seconds: number; perDatabaseMs: number; concurrency: number }> {
+  const { databases: count, sources, healthIntervalSeconds, timezone: timeZone, registerConcurrency } = settings;
   const parked = dailyCronAt(new Date(Date.now() + 12 * 3600_000), timeZone);
   const started = performance.now();
   let done = 0;
   await forEachLimit(
-    Array.from({ length: count }, (_, i) => dbName(i)),
-    8,
-    async (name) => {
+    Array.from({ length: count }, (_, i) => i),
+    registerConcurrency,
+    async (i) => {
+      const name = dbName(i);
       await platform.ops.addDatabase({
         name,
-        url: targetUrl(platform.cluster.target(name)),
+        url: targetUrl(platform.cluster.target(sourceName(i, sources))),
         schedule: parked,
         timezone: timeZone,
         verifyAfterBackup: false,
       });
       await platform.runtime.catalog.updateDatabaseSettings(name, { healthIntervalSeconds });
-      if (++done % 250 === 0) log(`  registered ${done}/${count}`);
+      if (++done % 500 === 0)
+        log(`  registered ${done}/${count} (${((performance.now() - started) / done).toFixed(1)} ms each on average)`);
     },
   );
   const seconds = (performance.now() - started) / 1000;
-  return { seconds, perDatabaseMs: (seconds * 1000) / count };
+  return { seconds, perDatabaseMs: (seconds * 1000) / count, concurrency: registerConcurrency };
+}
+
+/** A connection to the catalog, waiting out a moment with every slot taken (kind `busy`) rather than ending the run. */
+async function connectCatalog(platform: Platform) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect('catalog', platform.cluster.target('catalog'));
+    } catch (error) {
+      if (attempt >= 30 || (error as { kind?: string }).kind !== 'busy') throw error;
+      log(`  the catalog's server has no free connection (attempt ${attempt}); retrying in 1 s`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 export async function countQuery(platform: Platform, sql: string, params: unknown[] = []): Promise<number> {
-  const client = await connect('catalog', platform.cluster.target('catalog'));
+  const client = await connectCatalog(platform);
   try {
     return Number((await client.query<{ n: string }>(sql, params)).rows[0]!.n);
   } finally {
@@ -171,4 +190,22 @@ export async function historySample(platform: Platform, workflowIds: string[]) {
     }
   }
   return out;
+}
+
+/** The databases list as GET /api/v1/databases builds it (the service, then JSON): median of three, and its size. */
+export async function timeDatabaseList(
+  platform: Platform,
+): Promise<{ rows: number; medianMs: number; jsonBytes: number }> {
+  const runs: number[] = [];
+  let rows = 0;
+  let jsonBytes = 0;
+  for (let k = 0; k < 3; k++) {
+    const started = performance.now();
+    const list = await platform.ops.listDatabases();
+    jsonBytes = Buffer.byteLength(JSON.stringify(list));
+    runs.push(performance.now() - started);
+    rows = list.length;
+  }
+  runs.sort((a, b) => a - b);
+  return { rows, medianMs: Math.round(runs[1]!), jsonBytes };
 }

@@ -2,6 +2,7 @@
 import { connect } from '../../lib/pg/connection.ts';
 import type { Platform } from '../../test/support/platform.ts';
 import { cpuBetween, cpuSnapshot, postmasterPid, rssOf, watchMemory, type CpuGroups } from '../support/proc.ts';
+import { spreadSecond } from '../../lib/schedule/spread.ts';
 import { catalogStats, countQuery, dailyCronAt, dbName, historySample } from './catalog.ts';
 import { historyBreakdown, type Breakdown } from './history.ts';
 import { forEachLimit, log, MIB, sleep, type Settings } from './settings.ts';
@@ -45,15 +46,19 @@ async function scheduleSlots(ctx: PhaseContext, workerCount: number, index: numb
   const minuteOf = (i: number) => Math.floor((i * settings.windowMinutes) / total);
   const members = Array.from({ length: total }, (_, i) => i).filter((i) => minuteOf(i) < settings.phaseMinutes);
   const n = members.length;
-  // Room for the schedule changes, then at least ~25 s of idle baseline before the first slot.
-  const leadMs = 30_000 + 1.5 * n * ctx.perUpdateMs;
+  // Room for the schedule changes, then at least ~25 s of idle baseline before the first slot. A
+  // change costs more than a registration's share once registration stops waiting on the sweep
+  // (72 ms each at 8 in flight measured at 120 databases): never count less than 75 ms.
+  const leadMs = 30_000 + 1.5 * n * Math.max(ctx.perUpdateMs, 75);
   const t0 = ceilMinute(Date.now() + leadMs);
   const slotOf = (i: number) => t0 + minuteOf(i) * 60_000;
+  // Temporal starts each database's run at its own second of the minute (lib/schedule/spread.ts).
+  const dueAt = (i: number) => slotOf(i) + spreadSecond(dbName(i)) * 1000;
   const expected: Expected = new Map();
   for (const i of members)
-    expected.set(`backup/${dbName(i)}/scheduled-${temporalId(slotOf(i))}`, {
+    expected.set(`backup/${dbName(i)}/scheduled-${temporalId(dueAt(i))}`, {
       database: dbName(i),
-      scheduledAt: slotOf(i),
+      scheduledAt: dueAt(i),
     });
   const perMinute = total / settings.windowMinutes;
   log(
@@ -61,7 +66,7 @@ async function scheduleSlots(ctx: PhaseContext, workerCount: number, index: numb
       `${perMinute.toFixed(1)} per minute (${Math.round(perMinute * 60)}/h) for ${settings.phaseMinutes} min`,
   );
   const updateStarted = Date.now();
-  await forEachLimit(members, 8, async (i) => {
+  await forEachLimit(members, settings.registerConcurrency, async (i) => {
     await platform.ops.setSchedule(dbName(i), dailyCronAt(new Date(slotOf(i)), settings.timezone), settings.timezone);
   });
   const updateSeconds = (Date.now() - updateStarted) / 1000;
@@ -227,6 +232,8 @@ export async function runPhase(ctx: PhaseContext, workerCount: number, index: nu
     atReadyBytes: readyRss[i] ?? null,
     peakBytes: memory.of(w.pid)?.peak ?? null,
     endBytes: memory.of(w.pid)?.last ?? null,
+    slopeMibPerMinute: memory.of(w.pid)?.slopeMibPerMinute ?? null,
+    seriesMib: memory.series(w.pid),
   }));
   const temporalRss = ctx.temporalPid ? memory.of(ctx.temporalPid) : null;
   const cpu = cpuBetween(cpuStart, cpuEnd, groups);
@@ -240,7 +247,12 @@ export async function runPhase(ctx: PhaseContext, workerCount: number, index: nu
     marginSeconds,
     workerRss,
     temporalRss: temporalRss
-      ? { beforeBytes: temporalRssBefore, peakBytes: temporalRss.peak, endBytes: temporalRss.last }
+      ? {
+          beforeBytes: temporalRssBefore,
+          peakBytes: temporalRss.peak,
+          endBytes: temporalRss.last,
+          slopeMibPerMinute: temporalRss.slopeMibPerMinute,
+        }
       : null,
     cpu,
     idle,

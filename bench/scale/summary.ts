@@ -73,7 +73,7 @@ function lagStats(samples: BackupSample[], pick: (x: BackupSample) => number | n
   );
 }
 
-/** The rate the phase offered: every database once per window, in bursts of one slot per minute. */
+/** The rate the phase offered: every database once per window, one slot per minute spread over its seconds. */
 function offeredRate(settings: Settings) {
   const ratePerHour = (settings.databases / settings.windowMinutes) * 60;
   return {
@@ -112,11 +112,16 @@ function throughput(raw: PhaseRun, completed: BackupSample[], closedTimes: numbe
   };
 }
 
-/** Each minute's slot is a burst of N/W backups due at the same second: how long each burst took to drain. */
+/**
+ * Each minute's slot holds N/W backups, each due at its database's second of that minute: how long
+ * after the minute began its last one ended.
+ */
 function burstDrainSeconds(completed: BackupSample[]): number[] {
   const bySlot = new Map<number, number[]>();
-  for (const x of completed)
-    if (x.closedAt !== null) bySlot.set(x.scheduledAt, [...(bySlot.get(x.scheduledAt) ?? []), x.closedAt]);
+  for (const x of completed) {
+    const minute = Math.floor(x.scheduledAt / 60_000) * 60_000;
+    if (x.closedAt !== null) bySlot.set(minute, [...(bySlot.get(minute) ?? []), x.closedAt]);
+  }
   return [...bySlot].map(([slot, closes]) => (Math.max(...closes) - slot) / 1000);
 }
 

@@ -158,10 +158,29 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, groups: CpuGroups): C
 }
 
 /** Samples the RSS of the given processes every second; also the 1-minute load average. */
+/** Least-squares slope of RSS over time in MiB per minute: whether memory keeps growing or levels off. */
+export function rssSlopeMibPerMinute(points: ReadonlyArray<{ at: number; rss: number }>): number | null {
+  if (points.length < 10) return null;
+  const n = points.length;
+  const mt = points.reduce((s, p) => s + p.at, 0) / n;
+  const mr = points.reduce((s, p) => s + p.rss, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.at - mt) * (p.rss - mr);
+    den += (p.at - mt) ** 2;
+  }
+  return den === 0 ? null : Math.round(((num / den) * 60_000 * 100) / (1024 * 1024)) / 100;
+}
+
 export function watchMemory(pids: () => number[]) {
-  const seen = new Map<number, { first: number; peak: number; last: number }>();
+  const seen = new Map<
+    number,
+    { first: number; peak: number; last: number; points: Array<{ at: number; rss: number }> }
+  >();
   const loads: number[] = [];
   const sample = () => {
+    const at = Date.now();
     for (const pid of pids()) {
       const rss = rssOf(pid);
       if (rss === null) continue;
@@ -169,14 +188,30 @@ export function watchMemory(pids: () => number[]) {
       if (entry) {
         entry.peak = Math.max(entry.peak, rss);
         entry.last = rss;
-      } else seen.set(pid, { first: rss, peak: rss, last: rss });
+        entry.points.push({ at, rss });
+      } else seen.set(pid, { first: rss, peak: rss, last: rss, points: [{ at, rss }] });
     }
     loads.push(os.loadavg()[0]!);
   };
   sample();
   const timer = setInterval(sample, 1000);
   return {
-    of: (pid: number) => seen.get(pid) ?? null,
+    of: (pid: number) => {
+      const entry = seen.get(pid);
+      return entry
+        ? {
+            first: entry.first,
+            peak: entry.peak,
+            last: entry.last,
+            slopeMibPerMinute: rssSlopeMibPerMinute(entry.points),
+          }
+        : null;
+    },
+    /** RSS every `everySeconds` (MiB), for the results file: the shape of the curve, not only its peak. */
+    series: (pid: number, everySeconds = 30) =>
+      (seen.get(pid)?.points ?? [])
+        .filter((_, i) => i % everySeconds === 0)
+        .map((p) => ({ at: new Date(p.at).toISOString(), mib: Math.round(p.rss / (1024 * 1024)) })),
     load: () => ({
       mean: loads.length ? Math.round((loads.reduce((s, v) => s + v, 0) / loads.length) * 100) / 100 : null,
       max: loads.length ? Math.max(...loads) : null,

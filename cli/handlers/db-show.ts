@@ -9,6 +9,7 @@ import { recoverableWindows } from '../../lib/pitr/window.ts';
 import { describePolicy } from '../../lib/retention/planner.ts';
 import { parseRetentionPolicy } from '../../lib/retention/policy.ts';
 import { previewCron, type CronRun } from '../../lib/schedule/cron.ts';
+import { spreadSecond } from '../../lib/schedule/spread.ts';
 import { formatBytes, printJson, printTable } from '../output.ts';
 import { sessionAs, type Session } from '../session.ts';
 import type { Invocation } from '../commands/types.ts';
@@ -60,7 +61,8 @@ type Db = Awaited<ReturnType<Session['services']['databases']['get']>>;
 
 function scheduleOf(db: Db): DatabaseShow['schedule'] {
   if (!db.schedule) return null;
-  const preview = previewCron(db.schedule, db.timezone);
+  // At the database's own second, as Temporal runs them (lib/schedule/spread.ts).
+  const preview = previewCron(db.schedule, db.timezone, new Date(), 5, spreadSecond(db.name));
   return {
     cron: db.schedule,
     timezone: db.timezone,

@@ -119,6 +119,23 @@ export async function listDatabases(db: Queryable): Promise<DatabaseRecord[]> {
   return allRows(db, `${databaseSelect} order by d.name`, [], toDatabase);
 }
 
+/** One page of a listing by name: at most `limit` databases of these workspaces named after `after`. */
+export interface DatabasePage {
+  workspaceIds: number[];
+  limit: number;
+  after?: string | undefined;
+}
+
+/** A page in name order, read by the unique index on the name: the same cost at 10,000 databases as at 10. */
+export async function listDatabasePage(db: Queryable, page: DatabasePage): Promise<DatabaseRecord[]> {
+  return allRows(
+    db,
+    `${databaseSelect} where d.workspace_id = any($1) and ($2::text is null or d.name > $2) order by d.name limit $3`,
+    [page.workspaceIds, page.after ?? null, page.limit],
+    toDatabase,
+  );
+}
+
 async function insertDestinations(tx: Queryable, databaseId: number, storageIds: number[]): Promise<void> {
   for (const [position, storageId] of storageIds.entries()) {
     await tx.query('insert into database_storages (database_id, storage_id, position) values ($1, $2, $3)', [

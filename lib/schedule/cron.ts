@@ -38,6 +38,12 @@ export interface CronSchedule {
 /** One space between fields, none around: how the line is stored and shown. */
 export const normalizeCron = (expression: string): string => expression.trim().replace(/\s+/g, ' ');
 
+/** The five fields a shorthand stands for (@daily is `0 0 * * *`); any other line as it is, normalized. */
+export function expandShorthand(expression: string): string {
+  const expr = normalizeCron(expression);
+  return (expr.startsWith('@') ? SHORTHANDS[expr.toLowerCase()] : undefined) ?? expr;
+}
+
 /** The fields of a schedule, or a CronSyntaxError naming the field and its range, or why it can never fire. */
 function readCron(expression: string): CronSchedule {
   const expr = normalizeCron(expression);
@@ -160,11 +166,29 @@ export function formatInZone(at: Date, timeZone: string): string {
   return `${parts.weekday} ${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${offset}`;
 }
 
-/** The next `count` runs after `from` for display, or the message that says what to write instead. */
-export function previewCron(expression: string, timeZone: string, from: Date = new Date(), count = 5): CronPreview {
+/**
+ * The next `count` runs after `from` for display, or the message that says what to write instead.
+ * `atSecond` is the second of the minute the runs start at (a backup schedule's, lib/schedule/spread.ts):
+ * the instants carry it, the wall clock shows the minute as written.
+ */
+export function previewCron(
+  expression: string,
+  timeZone: string,
+  from: Date = new Date(),
+  count = 5,
+  atSecond = 0,
+): CronPreview {
   if (normalizeCron(expression) === '')
     return { ok: false, error: "Enter a cron expression, e.g. '0 3 * * *' (every day at 03:00)." };
-  const checked = check(expression, timeZone, from, count);
+  const offsetMs = atSecond * 1000;
+  // From the minute of `from`: a run of this minute whose second has not come yet is still next.
+  const checked = check(expression, timeZone, new Date(from.getTime() - offsetMs), count);
   if (!checked.ok) return checked;
-  return { ok: true, runs: checked.runs.map((at) => ({ iso: at.toISOString(), local: formatInZone(at, timeZone) })) };
+  return {
+    ok: true,
+    runs: checked.runs.map((minute) => {
+      const at = new Date(minute.getTime() + offsetMs);
+      return { iso: at.toISOString(), local: formatInZone(at, timeZone) };
+    }),
+  };
 }

@@ -142,9 +142,12 @@ export class DatabaseService {
     });
   }
 
-  async list(actor: Actor) {
+  /** Every database the actor may read, or with `page` the next `limit` of them after the name `after`. */
+  async list(actor: Actor, page?: { limit: number; after?: string | undefined }) {
     const allowed = await this.ctx.guard.readable(actor);
-    return (await this.ctx.runtime.catalog.listDatabases()).filter((d) => allowed.has(d.workspaceId));
+    const { catalog } = this.ctx.runtime;
+    if (page) return catalog.listDatabasePage({ ...page, workspaceIds: [...allowed] });
+    return (await catalog.listDatabases()).filter((d) => allowed.has(d.workspaceId));
   }
 
   async get(actor: Actor, name: string) {

@@ -17,6 +17,7 @@ import {
   type Json,
 } from '../support/api-v1-client.ts';
 import { assertTokensKeptAsHashes } from '../support/api-v1-tokens.ts';
+import { assertDatabasePaging } from '../support/api-v1-paging.ts';
 import { assertPatchUpdates } from '../support/api-v1-updates.ts';
 import { postForm } from '../support/console-forms.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
@@ -391,4 +392,7 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
       'the shape can fail: an unknown status is refused',
     );
   });
+
+  it("pages through the databases by name with limit and after, each page only of the caller's workspaces", () =>
+    assertDatabasePaging(platform, targetUrl(source), call, { owner: ownerCookie, editor: () => editorCookie }));
 });

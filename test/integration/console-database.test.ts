@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CronExpressionParser } from 'cron-parser';
+import { spreadSecond } from '../../lib/schedule/spread.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { backupProgressQuery } from '../../temporal/contracts/backup.ts';
 import type { LiveJob } from '../../services/status/jobs.ts';
@@ -12,6 +12,7 @@ import { settingsPageTests } from '../support/console-settings.ts';
 import { readEvents } from '../support/event-stream.ts';
 import { attributeValues, countOf, markup } from '../support/html-reading.ts';
 import { assertSuccessfulReportPage } from '../support/verification-page.ts';
+import { cronParserRuns } from '../support/next-runs.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/wait.ts';
@@ -88,9 +89,8 @@ describe('console: the database page, its live progress stream and the verificat
 
     const html = await page('/databases/shop');
     const listed = attributeValues(html.slice(html.indexOf('data-testid="next-runs"')), 'datetime').slice(0, 5);
-    // An independent computation of the same five instants, straight from cron-parser.
-    const it = CronExpressionParser.parse('15 4 * * *', { tz: 'Europe/Paris', currentDate: new Date() });
-    const expected = Array.from({ length: 5 }, () => new Date(it.next().getTime()).toISOString());
+    // The same five instants from cron-parser, at the second Temporal starts this database's backups.
+    const expected = cronParserRuns('15 4 * * *', 'Europe/Paris', spreadSecond('shop'), 5);
     assert.deepEqual(listed, expected);
     assert.equal(countOf(html, 'data-testid="next-run"'), 5);
     assert.equal(countOf(html, '04:15 GMT+'), 5, 'shown as the wall clock in Paris');

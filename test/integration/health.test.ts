@@ -93,6 +93,21 @@ describe('health sweep: a database that goes down and comes back', () => {
     );
   });
 
+  it('checks every one of forty databases registered at once, which share their requests for a sweep', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `burst-${String(i).padStart(2, '0')}`);
+    await Promise.all(
+      names.map((name) => platform.ops.addDatabase({ name, url: targetUrl(target), verifyAfterBackup: false })),
+    );
+    for (const name of names) {
+      const state = await waitFor(
+        `the first check of ${name}`,
+        async () => ((s) => (s?.lastProbeAt ? s : undefined))(await platform.runtime.catalog.health.state(name)),
+        90_000,
+      );
+      assert.equal(state.status, 'up', `${name} checked`);
+    }
+  });
+
   it('one run checks sixty databases in batches', () => sixtyInOneRun(platform, target));
 });
 

@@ -71,13 +71,13 @@ process.once('exit', () => {
  */
 export async function startTestCluster(
   dir: string,
-  options: { major?: number; name?: string } = {},
+  options: { major?: number; name?: string; settings?: Record<string, string> } = {},
 ): Promise<LocalCluster> {
   const cluster = await openLocalCluster({
     dataDir: path.join(dir, options.name ?? 'pg'),
     ...(options.major === undefined ? {} : { major: options.major }),
     port: await freePort(),
-    settings: { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off' },
+    settings: { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off', ...options.settings },
   });
   await cluster.start();
   liveClusters.set(cluster.dataDir, cluster.pgCtlPath);
@@ -131,6 +131,8 @@ export interface Platform {
  * Temporal dev server from the temporal CLI, the catalog with its migrations, a local storage.
  */
 export interface PlatformOptions {
+  /** Server settings of the platform's PostgreSQL beyond the test defaults (the scale bench's max_connections). */
+  pgSettings?: Record<string, string>;
   /** A fixed secret key (64 hex): recorded histories must decode with the key they were written under. */
   secretKeyHex?: string;
   /**
@@ -196,7 +198,10 @@ async function startLocalTemporal(options: PlatformOptions) {
  * most of its start-up waiting (initdb's fsyncs, the dev server's listeners). When one fails, the other is stopped.
  */
 async function startServers(dir: string, options: PlatformOptions) {
-  const [cluster, temporal] = await Promise.allSettled([startTestCluster(dir), startLocalTemporal(options)]);
+  const [cluster, temporal] = await Promise.allSettled([
+    startTestCluster(dir, { ...(options.pgSettings && { settings: options.pgSettings }) }),
+    startLocalTemporal(options),
+  ]);
   if (cluster.status === 'fulfilled' && temporal.status === 'fulfilled')
     return { cluster: cluster.value, env: temporal.value.env, temporalPort: temporal.value.temporalPort };
   if (temporal.status === 'fulfilled') await temporal.value.env.teardown().catch(() => undefined);

@@ -4,3 +4,4 @@
  * with, so what the form shows before saving is what the page shows after.
  */
 export { formatInZone, previewCron, type CronPreview, type CronRun } from '../../../lib/schedule/cron.ts';
+export { spreadSecond } from '../../../lib/schedule/spread.ts';

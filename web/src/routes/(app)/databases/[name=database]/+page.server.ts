@@ -2,7 +2,7 @@ import { error, fail } from '@sveltejs/kit';
 import { header } from '#lib/header.ts';
 import { services } from '#lib/server/services.ts';
 import { actorOf, message, statusOf } from '#lib/server/actor.ts';
-import { previewCron } from '#lib/cron-preview.ts';
+import { previewCron, spreadSecond } from '#lib/cron-preview.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const field = (form: FormData, name: string): string => {
@@ -67,7 +67,9 @@ export const load: PageServerLoad = async ({ params, locals }) => {
     const status = statusOf(err);
     error(status === 400 ? 503 : status, message(err));
   }
-  const nextRuns = view.database.schedule ? previewCron(view.database.schedule, view.database.timezone) : null;
+  const { schedule, timezone, name } = view.database;
+  // At the database's own second, as Temporal runs them (lib/schedule/spread.ts).
+  const nextRuns = schedule ? previewCron(schedule, timezone, new Date(), 5, spreadSecond(name)) : null;
   const [pitr, storageRetention] = await Promise.all([
     services().pitr.panel(actor, params.name),
     services().database.storageRetention(actor, params.name),
