@@ -251,7 +251,11 @@ describe('the console in a real browser', () => {
     assert.equal(await page.getByTestId('verification-status').innerText(), 'successful');
     const counts = await page.getByTestId('table-count').allInnerTexts();
     const orders = counts.find((row) => row.includes('orders'));
-    assert.ok(orders && /1,000,000\s+1,000,000\s+match/.test(orders), `orders expected and restored: ${orders}`);
+    // A million rows are over the checksum's whole-table limit: sampled by primary key.
+    assert.ok(
+      orders && /1,000,000\s+1,000,000\s+sampled: same\s+match/.test(orders),
+      `orders expected and restored: ${orders}`,
+    );
     await screenshot(page, '08-verification-report');
   });
 
