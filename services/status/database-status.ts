@@ -11,6 +11,7 @@ import type { Catalog } from '../../lib/catalog/catalog.ts';
 import type { DatabaseFacts } from '../../lib/catalog/status.ts';
 import { loadChain } from '../../lib/pitr/chain-source.ts';
 import { nextCronRuns } from '../../lib/schedule/cron.ts';
+import { spreadSecond } from '../../lib/schedule/spread.ts';
 import { describeGap } from '../../lib/wal/chain.ts';
 
 /** In the order the dashboard ranks them: the first is the most urgent. */
@@ -99,11 +100,15 @@ const seconds = (ms: number): number => Math.max(0, ms / 1000);
 
 /**
  * The next time a five-field cron (or @daily, …) fires after `after`, in the schedule's time zone,
- * as Temporal's schedule would; null for an expression the parser does not take.
+ * at `atSecond` of its minute (a backup's own second, lib/schedule/spread.ts), as Temporal's
+ * schedule would; null for an expression the parser does not take.
  */
-export function nextRunAfter(cron: string, timezone: string, after: Date): Date | null {
+export function nextRunAfter(cron: string, timezone: string, after: Date, atSecond = 0): Date | null {
+  const offsetMs = atSecond * 1000;
   try {
-    return nextCronRuns(cron, timezone, 1, after)[0] ?? null;
+    // A run of the current minute whose second has not come yet is still the next one.
+    const minute = nextCronRuns(cron, timezone, 1, new Date(after.getTime() - offsetMs))[0];
+    return minute ? new Date(minute.getTime() + offsetMs) : null;
   } catch {
     return null;
   }
@@ -234,7 +239,7 @@ function problemsOf(facts: DatabaseFacts, pitrStatus: PitrStatus | null, nowMs: 
 export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | null = null): DatabaseStatus {
   const nowMs = now.getTime();
   const pitrStatus = pitrStatusOf(facts, pitr, nowMs);
-  const next = facts.schedule ? nextRunAfter(facts.schedule, facts.timezone, now) : null;
+  const next = facts.schedule ? nextRunAfter(facts.schedule, facts.timezone, now, spreadSecond(facts.name)) : null;
   const last = facts.lastEnded;
   const v = facts.lastVerification;
   return {

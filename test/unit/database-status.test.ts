@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DatabaseFacts } from '../../lib/catalog/status.ts';
 import { deriveStatus, nextRunAfter, orderByProblems } from '../../services/status/database-status.ts';
+import { spreadSecond } from '../../lib/schedule/spread.ts';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
 const HOUR = 3_600_000;
@@ -190,9 +191,21 @@ describe('database status: next scheduled run', () => {
   });
 
   it('is in the status of a scheduled database, absent for a manual one, null for an expression it cannot read', () => {
+    // At the database's own second of the minute, as Temporal starts its backups: at 12:00:00 the
+    // run of 12:00 has not started yet.
+    assert.ok(spreadSecond('a') > 0);
+    const second = String(spreadSecond('a')).padStart(2, '0');
     assert.equal(
       deriveStatus(facts('a', { schedule: '*/15 * * * *' }), NOW).schedule?.nextRunAt,
-      '2026-11-23T12:15:00.000Z',
+      `2026-11-23T12:00:${second}.000Z`,
+    );
+    assert.equal(
+      nextRunAfter('*/15 * * * *', 'UTC', new Date('2026-11-23T12:15:05Z'), 30)?.toISOString(),
+      '2026-11-23T12:15:30.000Z',
+    );
+    assert.equal(
+      nextRunAfter('*/15 * * * *', 'UTC', new Date('2026-11-23T12:15:30Z'), 30)?.toISOString(),
+      '2026-11-23T12:30:30.000Z',
     );
     assert.equal(deriveStatus(facts('a'), NOW).schedule, null);
     assert.equal(nextRunAfter('not a cron', 'UTC', NOW), null);
