@@ -159,7 +159,8 @@ export async function createHindsightWorker(runtime: Runtime, logger: Logger, op
       await Worker.create({
         ...common,
         taskQueue: config.taskQueue,
-        workflowsPath,
+        // A bundle built ahead (tests share one per state of the sources) replaces bundling here.
+        ...(options.overrides?.workflowBundle ? {} : { workflowsPath }),
         maxConcurrentActivityTaskExecutions: 4,
         ...options.overrides,
       }),

@@ -19,6 +19,7 @@ import { hindsightDataConverter } from '../../temporal/client.ts';
 import { temporalCliPath } from '../../temporal/dev-server.ts';
 import { hindsightSearchAttributes } from '../../temporal/search-attributes.ts';
 import { createHindsightWorker } from '../../worker/create-worker.ts';
+import { cachedWorkflowBundle } from './workflow-bundle.ts';
 import { createSandboxDriver, type SandboxPreference } from '../../lib/sandbox/index.ts';
 import { freePort } from './ports.ts';
 
@@ -273,7 +274,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
         preferred: configEnv.HINDSIGHT_SANDBOX_DRIVER as SandboxPreference,
         root: config.sandboxRoot,
       });
-      const worker = await createHindsightWorker(runtime, workerLogger, { sandboxes });
+      const workflowBundle = await cachedWorkflowBundle(hindsightDataConverter(runtime).failureConverterPath);
+      const worker = await createHindsightWorker(runtime, workerLogger, { sandboxes, overrides: { workflowBundle } });
       running = { worker, done: worker.run(), close: worker.close };
     },
     async stopWorker() {

@@ -3,15 +3,18 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { parseSecretKeyFile } from '../../lib/crypto/secret-key.ts';
+import { generateSecretKey, parseSecretKeyFile } from '../../lib/crypto/secret-key.ts';
 import { hindsightDataConverter } from '../../temporal/client.ts';
 import { EncryptionCodec } from '../../temporal/codec.ts';
-import { workflowsPath } from '../../worker/create-worker.ts';
+import { cachedWorkflowBundle } from '../support/workflow-bundle.ts';
 
 /**
  * Replays committed histories against today's workflow code: a change that would break workflows
  * already running in production (non-determinism) fails here, not on a user's server.
  */
+// The bundle every replay shares (built once per state of the sources, as the other suites' workers use).
+const { failureConverterPath } = hindsightDataConverter({ key: generateSecretKey(), previousKeys: [] });
+
 describe('workflow replay over committed histories', () => {
   // Runs started by earlier versions must still replay: 0.1 (one storage, no verification, no
   // payload codec: its plaintext payloads are refused since) and 0.2 (before hook scripts and
@@ -36,7 +39,10 @@ describe('workflow replay over committed histories', () => {
         );
         if (version !== 'v0.1') {
           await Worker.runReplayHistory(
-            { workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) },
+            {
+              workflowBundle: await cachedWorkflowBundle(failureConverterPath),
+              dataConverter: hindsightDataConverter({ key, previousKeys: [] }),
+            },
             history,
             `${name}-${version}-replay`,
           );
@@ -46,14 +52,21 @@ describe('workflow replay over committed histories', () => {
         // upgrading), while the workflow code itself still replays it.
         await assert.rejects(
           Worker.runReplayHistory(
-            { workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) },
+            {
+              workflowBundle: await cachedWorkflowBundle(failureConverterPath),
+              dataConverter: hindsightDataConverter({ key, previousKeys: [] }),
+            },
             history,
             `${name}-${version}-refused`,
           ),
           /not encrypted with this installation's key/,
         );
         const lenient = { payloadCodecs: [new EncryptionCodec(key, [], { plaintext: 'pass' })] };
-        await Worker.runReplayHistory({ workflowsPath, dataConverter: lenient }, history, `${name}-${version}-replay`);
+        await Worker.runReplayHistory(
+          { workflowBundle: await cachedWorkflowBundle(undefined), dataConverter: lenient },
+          history,
+          `${name}-${version}-replay`,
+        );
       });
     }
   }
@@ -84,7 +97,10 @@ describe('workflow replay over committed histories', () => {
         'test/histories/history.key',
       );
       await Worker.runReplayHistory(
-        { workflowsPath, dataConverter: hindsightDataConverter({ key, previousKeys: [] }) },
+        {
+          workflowBundle: await cachedWorkflowBundle(failureConverterPath),
+          dataConverter: hindsightDataConverter({ key, previousKeys: [] }),
+        },
         history,
         `${name}-replay`,
       );

@@ -16,22 +16,19 @@
  * at once instead of hanging. A file calls timeSkippingPlatform() once and writes its tests with
  * test(); the fakes are in fakes.ts, the helpers that drive one run in runs.ts.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities/index.ts';
 import { generateSecretKey } from '../../lib/crypto/secret-key.ts';
 import { hindsightDataConverter } from '../../temporal/client.ts';
 import { VERIFY_TASK_QUEUE_SUFFIX, agentTaskQueue, type WorkflowContract } from '../../temporal/contracts/common.ts';
-import { workflowsPath } from '../../worker/create-worker.ts';
+import { cachedWorkflowBundle } from '../support/workflow-bundle.ts';
 import type { AnyActivity, Recording } from './fakes.ts';
 
 export const testServerPath = fileURLToPath(
@@ -86,40 +83,6 @@ async function createEnvironment(
       if (attempt >= 5 || !/did not start within/.test(String(error))) throw error;
     }
   }
-}
-
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-/** Every folder the workflow bundle can draw code from: a change in any of them makes a new bundle. */
-const BUNDLE_SOURCES = ['workflows', 'activities', 'lib', 'temporal', 'services', 'worker'];
-const bundleCache = path.join(tmpdir(), 'hindsight-workflow-bundles');
-const DAY_MS = 86_400_000;
-
-/**
- * The workflow bundle, built by webpack once per state of the sources: every file of a run but the
- * first finds it in the cache, keyed by the content of every source folder and the lock file. A
- * bundle left unused for a day is removed.
- */
-async function workflowBundle(failureConverterPath: string | undefined): Promise<{ codePath: string }> {
-  const hash = createHash('sha256').update(failureConverterPath ?? '');
-  hash.update(await readFile(path.join(repoRoot, 'package-lock.json')));
-  for (const dir of BUNDLE_SOURCES) {
-    const listed = await readdir(path.join(repoRoot, dir), { recursive: true });
-    const files = listed.filter((f) => f.endsWith('.ts')).sort();
-    for (const file of files) hash.update(`${dir}/${file}\0`).update(await readFile(path.join(repoRoot, dir, file)));
-  }
-  const codePath = path.join(bundleCache, `${hash.digest('hex').slice(0, 40)}.js`);
-  if (existsSync(codePath)) return { codePath };
-  const { code } = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: new DefaultLogger('WARN') });
-  await mkdir(bundleCache, { recursive: true });
-  for (const old of await readdir(bundleCache)) {
-    const file = path.join(bundleCache, old);
-    if (Date.now() - (await stat(file)).atimeMs > DAY_MS) await rm(file, { force: true });
-  }
-  // Written aside and renamed: a test file starting at the same time never reads half a bundle.
-  const partial = `${codePath}.${process.pid}`;
-  await writeFile(partial, code);
-  await rename(partial, codePath);
-  return { codePath };
 }
 
 function quietRuntime(): void {
@@ -186,7 +149,7 @@ export async function startTimeSkipping(options: PlatformOptions = {}): Promise<
   const dataConverter = hindsightDataConverter({ key: generateSecretKey(), previousKeys: [] });
   // One after the other: the server must listen within 5 s, which a JVM sharing the CPU with webpack can miss.
   const env = await createEnvironment(dataConverter);
-  const bundle = await workflowBundle(dataConverter.failureConverterPath);
+  const bundle = await cachedWorkflowBundle(dataConverter.failureConverterPath);
   let current: Recording | undefined;
   const taskQueue = `wf-${randomUUID()}`;
   const common: Omit<WorkerOptions, 'taskQueue'> = {
