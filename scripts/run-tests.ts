@@ -77,7 +77,8 @@ async function run(files: string[], concurrency: number): Promise<number> {
   return code ?? 1;
 }
 
-const unit = await run(filesOf('test/unit'), 1);
+// Two unit files at once: most wait on a subprocess or a server start-up, and two cores halve the loop.
+const unit = await run(filesOf('test/unit'), 2);
 // Workflow tests each start a time-skipping test server (a JVM), which must answer within 5 s: one file at a time,
 // alone (beside the unit files, whose processes use more than one core, it missed those 5 s on a busy machine).
 const workflows = await run(filesOf('test/workflows'), 1);
