@@ -27,6 +27,32 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z
   throw new InputError(field, message);
 }
 
+/**
+ * The path of the first string (or key) holding a NUL character: PostgreSQL stores none in text or
+ * jsonb, so such input is refused here, naming where it is, instead of failing in the catalog.
+ */
+function nulAt(value: unknown, at: string[]): string[] | undefined {
+  if (typeof value === 'string') return value.includes('\0') ? at : undefined;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = nulAt(item, [...at, String(i)]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const found = key.includes('\0') ? [...at, key.replaceAll('\0', '\\0')] : nulAt(item, [...at, key]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function refuseNul(value: unknown, where: string): void {
+  const found = nulAt(value, []);
+  if (found) throw new InputError(found.join('.') || where, 'must not contain a NUL character (\\u0000)');
+}
+
 function errorBody(error: unknown): {
   status: number;
   body: { error: { kind: string; message: string; field?: string } };
@@ -71,6 +97,12 @@ export function apiV1Router(services: HostServices, options: { log: (msg: string
 
   const handle = (e: Endpoint) => async (req: Request, res: Response) => {
     try {
+      for (const [value, where] of [
+        [req.params, 'path'],
+        [req.query, 'query'],
+        [e.body ? req.body : undefined, 'body'],
+      ] as const)
+        refuseNul(value, where);
       const params = e.params ? parse(e.params, req.params, 'path') : undefined;
       const query = e.query ? parse(e.query, req.query, 'query') : undefined;
       // No body declared: none is read, as before (a stray body is ignored, not refused).
