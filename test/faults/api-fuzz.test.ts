@@ -160,6 +160,9 @@ describe('/api/v1 fuzzed from its OpenAPI document: no 5xx, answers as documente
           'examples,coverage,fuzzing',
           '--request-timeout',
           '60',
+          // Nothing carried between runs: the seed alone decides what is sent.
+          '--generation-database',
+          'none',
           '--no-color',
           '--output-sanitize',
           'true',
