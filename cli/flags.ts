@@ -38,6 +38,7 @@ export const flagCatalog = {
   save: bool('save the policy; it then runs daily (schedule retention/<db>)'),
   run: bool('run retention now'),
   wait: bool('wait for the job to finish and print its outcome'),
+  deep: bool('also hold the catalog against every storage and Temporal, listing each disagreement'),
   backup: text('id', 'this backup instead of the newest'),
   to: text('postgres-url | directory', 'the target'),
   'to-database': text('name', 'a registered database as the target'),

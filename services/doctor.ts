@@ -10,6 +10,7 @@ import { createStorageDriver } from '../lib/storage/index.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
 import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/contracts/common.ts';
 import { hindsightSearchAttributes } from '../temporal/search-attributes.ts';
+import { runDeepChecks } from './doctor-deep.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
 
 /** The directory itself, or the closest ancestor that exists (where it would be created). */
@@ -210,9 +211,10 @@ async function checkCodecToken(config: Config, add: Report): Promise<void> {
  * Checks everything Hindsight depends on, each on its own so that one broken part does not hide
  * the others: the secret key and catalog, Temporal (namespace, search attributes, workers polling),
  * every storage (write, read back, delete), the PostgreSQL tools against every registered database,
- * the sandbox root and the codec token.
+ * the sandbox root and the codec token; with `deep`, the catalog held against the storages and
+ * Temporal (services/doctor-deep.ts).
  */
-export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
+export async function runDoctor(config: Config, options: { deep?: boolean } = {}): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   const add: Report = (name, status, detail) => checks.push({ name, status, detail });
 
@@ -225,6 +227,7 @@ export async function runDoctor(config: Config): Promise<DoctorCheck[]> {
   }
   await checkSandboxRoot(config, add);
   await checkCodecToken(config, add);
+  if (options.deep && runtime) await runDeepChecks(runtime, temporal, add);
 
   await temporal?.connection.close().catch(() => undefined);
   await runtime?.close().catch(() => undefined);

@@ -11,6 +11,7 @@ export const toolCommands = [
     'doctor',
     'checks the catalog, Temporal, workers, storages, tools and databases (exit 1 on a failure)',
     'doctor',
+    { flags: ['deep'] },
   ),
   local(
     'decrypt',

@@ -9,7 +9,7 @@ import { keyringOf } from '../session.ts';
 import type { Invocation, Handler } from '../commands/types.ts';
 
 export async function doctor({ flags }: Invocation): Promise<void> {
-  const checks = await runDoctor(loadConfig());
+  const checks = await runDoctor(loadConfig(), { deep: flags.deep === true });
   if (flags.json) printJson(checks);
   else
     for (const c of checks)

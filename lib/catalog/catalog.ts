@@ -40,6 +40,7 @@ import { createHookStore } from './hooks.ts';
 import { migrate, migrationsApplied } from './migrate.ts';
 import { createNotifierStore } from './notifiers.ts';
 import { createMaintenanceStore } from './prune.ts';
+import { createReconcileStore } from './reconcile.ts';
 import { markBackupDeleted } from './prune-backup.ts';
 import { backupsBeingRestored, beginRestore, endRestore, recordRestoreSource } from './restores.ts';
 import {
@@ -93,6 +94,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     secrets: createSecretsStore(pool),
     servers: createServerStore(pool, keys),
     maintenance: createMaintenanceStore(pool),
+    reconcile: createReconcileStore(pool),
     ...bind(
       { pool, keys },
       {
