@@ -29,6 +29,8 @@ export interface FaultProxy {
   set(fault: Fault): void;
   /** How many times the fault was applied since it was set (connections reset, answers given…). */
   injected(): number;
+  /** Cuts every open connection now (a reset each way), as a network that drops mid-transfer. */
+  cut(): number;
   stop(): Promise<void>;
 }
 
@@ -158,6 +160,11 @@ export async function startFaultProxy(target: { host: string; port: number }): P
       applied = 0;
     },
     injected: () => applied,
+    cut() {
+      const open = [...sockets];
+      for (const socket of open) socket.resetAndDestroy();
+      return open.length;
+    },
     async stop() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
