@@ -244,7 +244,6 @@ describe('corrupted objects of every kind are refused, named, and nothing is res
           );
           assert.ok(outcome.error, `${target.key} ${corruption.name}: refused`);
           const message = outcome.error.message;
-          console.log(`${corruption.name} ${target.key}: ${message}`);
           assert.ok(message.includes(target.key), `the refusal names ${target.key}: ${message}`);
           assert.match(message, EXPLAINS[corruption.name]);
           assert.deepEqual(outcome.restored, [], `nothing restored from ${target.key}`);
