@@ -29,28 +29,29 @@ export async function readManifest(
   databaseName: string,
   backupId: string,
 ): Promise<BackupManifest> {
+  const key = manifestKey(databaseName, backupId);
   const chunks: Buffer[] = [];
-  for await (const chunk of await driver.openRead(manifestKey(databaseName, backupId))) chunks.push(chunk as Buffer);
+  for await (const chunk of await driver.openRead(key)) chunks.push(chunk as Buffer);
   let json: unknown;
   try {
     json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (error) {
     throw new HindsightError(
       'integrity',
-      `manifest of backup ${backupId} in storage ${driver.label} is not JSON: ${errorMessage(error)}`,
+      `manifest '${key}' of backup ${backupId} in storage ${driver.label} is not JSON: ${errorMessage(error)}`,
     );
   }
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) {
     throw new HindsightError(
       'integrity',
-      `manifest of backup ${backupId} in storage ${driver.label} is invalid: ${parsed.error.issues[0]?.message}`,
+      `manifest '${key}' of backup ${backupId} in storage ${driver.label} is invalid: ${parsed.error.issues[0]?.message}`,
     );
   }
   if (parsed.data.backupId !== backupId || parsed.data.database !== databaseName) {
     throw new HindsightError(
       'integrity',
-      `manifest under backup ${backupId} in storage ${driver.label} describes backup ${parsed.data.backupId} of "${parsed.data.database}"`,
+      `manifest '${key}' in storage ${driver.label} describes backup ${parsed.data.backupId} of "${parsed.data.database}"`,
     );
   }
   return parsed.data;

@@ -4,10 +4,14 @@
  * through pg_restore in one transaction, then the migrations newer than the backup applied.
  */
 import { readdir } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { ByteMeter } from '../backup/byte-meter.ts';
+import { decryptOptionsFor, streamedChecksumFailure, type BackupExpectation } from '../backup/expectation.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { runPgRestore } from '../backup/restore.ts';
-import type { DecryptionKey } from '../crypto/chunked-gcm.ts';
+import { DecryptStream, type DecryptionKey } from '../crypto/chunked-gcm.ts';
 import { catalogBackupIdentity } from '../crypto/object-identity.ts';
 import { migrate } from '../catalog/migrate.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
@@ -99,6 +103,38 @@ async function clearCatalog(target: PgTarget): Promise<number> {
   }
 }
 
+function expectationOf(driver: StorageDriver, manifest: CatalogBackupManifest): BackupExpectation {
+  return {
+    identity: catalogBackupIdentity(manifest.backupId),
+    objectKey: manifest.object.key,
+    storageLabel: driver.label,
+    objectSha256: manifest.object.sha256,
+    dumpSha256: manifest.dump.sha256,
+    recorded: false,
+  };
+}
+
+/**
+ * Reads the whole object once, authenticated as this backup and held to the manifest's checksums,
+ * before the catalog is emptied: a damaged, cut or substituted object, or the wrong key, leaves the
+ * catalog as it was. A catalog dump is small, so reading it twice costs little.
+ */
+async function authenticateObject(options: CatalogRestoreOptions, manifest: CatalogBackupManifest): Promise<void> {
+  const expect = expectationOf(options.driver, manifest);
+  const objectMeter = new ByteMeter();
+  const dumpMeter = new ByteMeter();
+  const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+  await pipeline(
+    await options.driver.openRead(manifest.object.key),
+    objectMeter,
+    new DecryptStream(options.key, decryptOptionsFor(expect)),
+    dumpMeter,
+    discard,
+  );
+  const failure = streamedChecksumFailure(expect, { objectSha256: objectMeter.sha256, dumpSha256: dumpMeter.sha256 });
+  if (failure) throw failure;
+}
+
 async function loadDump(
   options: CatalogRestoreOptions,
   manifest: CatalogBackupManifest,
@@ -109,14 +145,7 @@ async function loadDump(
   const run = await runPgRestore({
     label: `catalog backup ${manifest.backupId}`,
     object: await driver.openRead(manifest.object.key),
-    expect: {
-      identity: catalogBackupIdentity(manifest.backupId),
-      objectKey: manifest.object.key,
-      storageLabel: driver.label,
-      objectSha256: manifest.object.sha256,
-      dumpSha256: manifest.dump.sha256,
-      recorded: false,
-    },
+    expect: expectationOf(driver, manifest),
     key: options.key,
     target,
     serverMajor,
@@ -134,14 +163,15 @@ async function loadDump(
 }
 
 /**
- * Restores a catalog backup into an empty catalog. pg_restore runs in one transaction: a failure
- * (a damaged object, the wrong key) leaves the catalog without tables, and the next start of
- * Hindsight creates a fresh one again.
+ * Restores a catalog backup into an empty catalog. The object is authenticated whole first, so a
+ * damaged object or the wrong key changes nothing; pg_restore then runs in one transaction: a
+ * failure there leaves the catalog without tables, and the next start of Hindsight creates a fresh one.
  */
 export async function restoreCatalog(options: CatalogRestoreOptions): Promise<CatalogRestoreResult> {
   const { pool } = options.catalog;
   const manifest = await chooseBackup(options.driver, options.id);
   const replaced = await refuseUnrestorable(pool, manifest, options.setupDatabases);
+  await authenticateObject(options, manifest);
   const target = catalogTargetOf(pool);
   const serverMajor = await clearCatalog(target);
   await loadDump(options, manifest, target, serverMajor);

@@ -163,6 +163,7 @@ export class DecryptStream extends Transform {
   private readonly options: DecryptOptions;
   private key: Buffer | undefined;
   private header: Buffer | undefined;
+  private decodedHeader: BackupHeader | undefined;
   private chunkSize = 0;
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
@@ -179,9 +180,11 @@ export class DecryptStream extends Transform {
   override _transform(data: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.finished && data.length > 0) {
       callback(
-        new HindsightError(
-          'integrity',
-          `backup has ${data.length} unexpected bytes after its final chunk (appended or corrupted data)`,
+        this.named(
+          new HindsightError(
+            'integrity',
+            `backup has ${data.length} unexpected bytes after its final chunk (appended or corrupted data)`,
+          ),
         ),
       );
       return;
@@ -193,30 +196,44 @@ export class DecryptStream extends Transform {
       this.drain();
       callback();
     } catch (error) {
-      callback(error as Error);
+      callback(this.named(error as Error));
     }
   }
 
   override _flush(callback: TransformCallback): void {
     if (!this.header) {
       callback(
-        new HindsightError(
-          'integrity',
-          `backup is truncated: ${this.bytesIn} bytes, shorter than its header (at least ${HEADER_PREFIX_LENGTH})`,
+        this.named(
+          new HindsightError(
+            'integrity',
+            `backup is truncated: ${this.bytesIn} bytes, shorter than its header (at least ${HEADER_PREFIX_LENGTH})`,
+          ),
         ),
       );
       return;
     }
     if (!this.finished) {
       callback(
-        new HindsightError(
-          'integrity',
-          `backup is truncated: it ends after chunk ${this.index} without the final chunk (incomplete upload or cut-off file)`,
+        this.named(
+          new HindsightError(
+            'integrity',
+            `backup is truncated: it ends after chunk ${this.index} without the final chunk (incomplete upload or cut-off file)`,
+          ),
         ),
       );
       return;
     }
     callback();
+  }
+
+  /**
+   * Prefixes a failure with the object's name (its key in storage, or the file), so that a refusal
+   * read far from the reader — a restore's error, restore_command's reply — says which object it was.
+   */
+  private named(error: Error): Error {
+    const name = this.options.objectName;
+    if (!name || !(error instanceof HindsightError) || error.message.includes(name)) return error;
+    return new HindsightError(error.kind, `object ${name}: ${error.message}`, { cause: error });
   }
 
   private takeBytes(n: number): Buffer {
@@ -241,10 +258,11 @@ export class DecryptStream extends Transform {
     if (length === undefined || this.bufferedBytes < length) return false;
     const header = Buffer.from(this.takeBytes(length));
     const decoded = decodeHeader(header);
-    this.checkIdentity(decoded);
+    this.refuseUnbound(decoded);
     const secretKey = this.resolveKey(decoded.keyId);
     this.options.onHeader?.(decoded);
     this.header = header;
+    this.decodedHeader = decoded;
     this.chunkSize = decoded.chunkSize;
     this.key = dataKey(secretKey, decoded.salt);
     return true;
@@ -261,23 +279,32 @@ export class DecryptStream extends Transform {
     return secretKey;
   }
 
+  /** A version 1 object carries no identity: refused at its header unless the caller may accept it. */
+  private refuseUnbound(header: BackupHeader): void {
+    const expected = this.options.expect;
+    if (!expected || header.identity || this.options.acceptUnbound) return;
+    throw new HindsightError(
+      'integrity',
+      `object ${this.objectName()} is in format version ${header.version}, which carries no identity, so it cannot be proven to be ${describeIdentity(expected)}; with no catalog record to check its checksum against it is refused (if you trust this copy, decrypt it with \`hindsight decrypt\` without --expect)`,
+    );
+  }
+
+  /**
+   * Compares the identity with the expected one once the first chunk has authenticated it (and
+   * before that chunk's plaintext leaves): an identity that differs is then truly another object's,
+   * while a damaged header fails that chunk's authentication instead.
+   */
   private checkIdentity(header: BackupHeader): void {
     const expected = this.options.expect;
-    if (!expected) return;
-    const name = this.options.objectName ?? 'backup object';
-    if (!header.identity) {
-      if (this.options.acceptUnbound) return;
-      throw new HindsightError(
-        'integrity',
-        `object ${name} is in format version ${header.version}, which carries no identity, so it cannot be proven to be ${describeIdentity(expected)}; with no catalog record to check its checksum against it is refused (if you trust this copy, decrypt it with \`hindsight decrypt\` without --expect)`,
-      );
-    }
-    if (!sameIdentity(header.identity, expected)) {
-      throw new HindsightError(
-        'integrity',
-        `object ${name} authenticates as ${describeIdentity(header.identity)}, expected ${describeIdentity(expected)}: the object was replaced or copied in storage`,
-      );
-    }
+    if (!expected || !header.identity || sameIdentity(header.identity, expected)) return;
+    throw new HindsightError(
+      'integrity',
+      `object ${this.objectName()} authenticates as ${describeIdentity(header.identity)}, expected ${describeIdentity(expected)}: the object was replaced or copied in storage`,
+    );
+  }
+
+  private objectName(): string {
+    return this.options.objectName ?? 'backup object';
   }
 
   private drain(): void {
@@ -319,6 +346,7 @@ export class DecryptStream extends Transform {
       } catch {
         continue;
       }
+      if (this.index === 0n) this.checkIdentity(this.decodedHeader!);
       this.index += 1n;
       this.finished = final;
       return plain;

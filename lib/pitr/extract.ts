@@ -78,9 +78,9 @@ export async function prepareDataDirectory(
   return { created: !info };
 }
 
-/** Empties a directory the restore filled, leaving the (empty) directory itself. */
-export async function emptyDirectory(dir: string): Promise<void> {
-  const entries = await readdir(dir).catch(() => [] as string[]);
+/** Empties a directory the restore filled, leaving the (empty) directory itself and any entry of `keep`. */
+export async function emptyDirectory(dir: string, keep: readonly string[] = []): Promise<void> {
+  const entries = (await readdir(dir).catch(() => [] as string[])).filter((e) => !keep.includes(e));
   await Promise.all(entries.map((e) => rm(path.join(dir, e), { recursive: true, force: true, maxRetries: 3 })));
 }
 
@@ -89,7 +89,7 @@ export async function extractBaseBackup(options: {
   objectKey: string;
   key: SecretKey | KeyResolver;
   dataDir: string;
-  /** The catalog's SHA-256 of the tar: a mismatch fails the restore (the caller empties the directory). */
+  /** The catalog's SHA-256 of the tar: a mismatch fails the restore, and the directory is emptied again. */
   expectedSha256?: string | null;
   signal?: AbortSignal;
   onBytes?: (bytes: number) => void;
@@ -127,6 +127,8 @@ export async function extractBaseBackup(options: {
     tar.kill('SIGKILL');
     await exited.catch(() => undefined);
     await done.catch(() => undefined);
+    // What tar wrote before the object failed is part of no cluster: nothing may ever start from it.
+    await emptyDirectory(options.dataDir, [MARKER]).catch(() => undefined);
     throw error;
   }
 }

@@ -239,8 +239,13 @@ export function openDecoded(options: {
         ]);
       } catch (error) {
         zstd.kill('SIGKILL');
-        rawMeter.destroy(error as Error);
-        throw error;
+        // zstd sees a cut-off stream whenever decryption stops; the decrypter's reason is the one that tells.
+        const cause = await input.then(
+          () => error,
+          (inputError: unknown) => (inputError instanceof HindsightError ? inputError : error),
+        );
+        rawMeter.destroy(cause as Error);
+        throw cause;
       }
       return {
         rawBytes: rawMeter.bytes,
