@@ -3,8 +3,12 @@ import { commandsFrom, type CommandOptions } from './types.ts';
 
 const command = commandsFrom(() => import('../handlers/tools.ts'));
 /** Acting as no one (no --as): doctor checks the installation itself, decrypt needs only a key file. */
-const local = (words: string, summary: string, handler: 'doctor' | 'decrypt', options: CommandOptions = {}) =>
-  command(words, summary, handler, { ...options, local: true });
+const local = (
+  words: string,
+  summary: string,
+  handler: 'doctor' | 'decrypt' | 'auditVerify',
+  options: CommandOptions = {},
+) => command(words, summary, handler, { ...options, local: true });
 
 export const toolCommands = [
   local(
@@ -32,6 +36,11 @@ export const toolCommands = [
         },
       ],
     },
+  ),
+  local(
+    'audit verify',
+    "checks the audit log's chain of MACs with the keyring; names the first entry changed, removed or added (exit 1)",
+    'auditVerify',
   ),
   command(
     'key rotate',

@@ -1,7 +1,9 @@
 /** What the commands of cli/commands/tools.ts do when they run: loaded only then, so that the table and `--help` stay light. */
 import { loadConfig } from '../../lib/config.ts';
 import { readSecretKey } from '../../lib/crypto/secret-key.ts';
+import type { ChainReport } from '../../lib/catalog/audit-chain.ts';
 import { runDoctor } from '../../services/doctor.ts';
+import { openRuntime } from '../../services/runtime.ts';
 import { checkDecryptFiles, decryptCommand } from '../decrypt.ts';
 import { runKeyCommand } from '../key.ts';
 import { printJson } from '../output.ts';
@@ -17,6 +19,27 @@ export async function doctor({ flags }: Invocation): Promise<void> {
         `${c.status === 'ok' ? '✓' : c.status === 'warn' ? '!' : '✗'} ${c.name.padEnd(28)} ${c.detail}\n`,
       );
   if (checks.some((c) => c.status === 'fail')) process.exitCode = 1;
+}
+
+export async function auditVerify({ flags }: Invocation): Promise<void> {
+  const runtime = await openRuntime(loadConfig(), { migrate: false });
+  try {
+    const report = await runtime.catalog.access.verifyAudit();
+    if (flags.json) printJson(report);
+    else process.stdout.write(`${chainReportText(report)}\n`);
+    if (report.broken) process.exitCode = 1;
+  } finally {
+    await runtime.close();
+  }
+}
+
+/** One line for a holding chain; the entry and the reason for a broken one. */
+function chainReportText(report: ChainReport): string {
+  const before = report.unchained ? `; ${report.unchained} written before the chain began are not covered` : '';
+  const anchor = report.anchor?.afterRemoved ? ` (from entry ${report.anchor.id}: older ones were purged)` : '';
+  if (!report.broken) return `✓ the audit chain holds: ${report.checked} entries checked${anchor}${before}`;
+  const { id, at, action, why } = report.broken;
+  return `✗ the audit chain breaks at entry ${id} (${at.toISOString()}, ${action}): ${why}; ${report.checked} entries before it hold`;
 }
 
 export async function decrypt({ args: [file], flags }: Invocation): Promise<void> {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
+import type { Keyring } from '../crypto/keyring.ts';
 import { bind } from './db.ts';
-import { appendAudit, listAudit, purgeAudit } from './audit.ts';
+import { appendAudit, listAudit, purgeAudit, verifyAudit } from './audit.ts';
 import {
   clearLoginFailures,
   createSession,
@@ -47,44 +48,47 @@ export type { UserRecord } from './users.ts';
 export type { MembershipRecord, WorkspaceRecord, WorkspaceSummary } from './workspaces.ts';
 
 /** Users, workspaces, memberships, sessions, login failures and the audit log. */
-export function createAccessStore(pool: pg.Pool) {
-  return bind(pool, {
-    countUsers,
-    createUser,
-    createFirstOwner,
-    findUserByEmail,
-    getUser,
-    getUserById,
-    listUsers,
-    setUserDisabled,
-    setInstanceOwner,
-    createWorkspace,
-    findWorkspace,
-    workspaceById,
-    listWorkspaces,
-    workspaceSummaries,
-    setMembership,
-    removeMembership,
-    membershipsOfUser,
-    memberships,
-    countOwners,
-    createSession,
-    touchSession,
-    deleteSession,
-    purgeExpiredSessions,
-    lockedUntil,
-    failuresOf,
-    recordLoginFailure,
-    clearLoginFailures,
-    appendAudit,
-    listAudit,
-    purgeAudit,
-    databaseWorkspace,
-    storageWorkspace,
-    backupWorkspace,
-    setDatabaseWorkspace,
-    setStorageWorkspace,
-  });
+export function createAccessStore(pool: pg.Pool, keys: Keyring) {
+  return {
+    ...bind(pool, {
+      countUsers,
+      createUser,
+      createFirstOwner,
+      findUserByEmail,
+      getUser,
+      getUserById,
+      listUsers,
+      setUserDisabled,
+      setInstanceOwner,
+      createWorkspace,
+      findWorkspace,
+      workspaceById,
+      listWorkspaces,
+      workspaceSummaries,
+      setMembership,
+      removeMembership,
+      membershipsOfUser,
+      memberships,
+      countOwners,
+      createSession,
+      touchSession,
+      deleteSession,
+      purgeExpiredSessions,
+      lockedUntil,
+      failuresOf,
+      recordLoginFailure,
+      clearLoginFailures,
+      listAudit,
+      purgeAudit,
+      databaseWorkspace,
+      storageWorkspace,
+      backupWorkspace,
+      setDatabaseWorkspace,
+      setStorageWorkspace,
+    }),
+    // Bound to the keyring too: each entry is linked to the audit chain with a key of the secret key.
+    ...bind({ pool, keys }, { appendAudit, verifyAudit }),
+  };
 }
 
 export type AccessStore = ReturnType<typeof createAccessStore>;

@@ -1,4 +1,5 @@
-import { allRows, type Queryable } from './db.ts';
+import { AUDIT_CHAIN_LOCK, linkEntry, verifyAuditChain, type AuditChainRow, type ChainReport } from './audit-chain.ts';
+import { allRows, withTransaction, type Queryable, type SealingDb } from './db.ts';
 
 export interface AuditEntry {
   id: number;
@@ -80,26 +81,34 @@ function toAuditEntry(r: AuditRow): AuditEntry {
   };
 }
 
-export async function appendAudit(db: Queryable, entry: NewAuditEntry): Promise<number> {
+/**
+ * Appends an entry and links it to the chain (lib/catalog/audit-chain.ts), in one transaction under
+ * the chain's lock: the entry and its MAC are written together or not at all.
+ */
+export async function appendAudit(db: SealingDb, entry: NewAuditEntry): Promise<number> {
   const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
-  const { rows } = await db.query<{ id: string }>(
-    `insert into audit_log (actor_user_id, actor, workspace_id, action, target_type, target_name, source, outcome, before, after, detail)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id`,
-    [
-      entry.actorUserId,
-      entry.actor,
-      entry.workspaceId,
-      entry.action,
-      entry.targetType ?? null,
-      entry.targetName ?? null,
-      entry.source,
-      entry.outcome,
-      json(entry.before),
-      json(entry.after),
-      entry.detail ?? null,
-    ],
-  );
-  return Number(rows[0]!.id);
+  return withTransaction(db.pool, async (tx) => {
+    await tx.query('select pg_advisory_xact_lock($1)', [AUDIT_CHAIN_LOCK]);
+    const { rows } = await tx.query<AuditChainRow>(
+      `insert into audit_log (actor_user_id, actor, workspace_id, action, target_type, target_name, source, outcome, before, after, detail)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning *`,
+      [
+        entry.actorUserId,
+        entry.actor,
+        entry.workspaceId,
+        entry.action,
+        entry.targetType ?? null,
+        entry.targetName ?? null,
+        entry.source,
+        entry.outcome,
+        json(entry.before),
+        json(entry.after),
+        entry.detail ?? null,
+      ],
+    );
+    await linkEntry(tx, rows[0]!, db.keys.current());
+    return Number(rows[0]!.id);
+  });
 }
 
 /** The where clause of a filter, with its arguments; `action` "backup" or "backup." matches every backup.* action. */
@@ -157,4 +166,9 @@ export async function purgeAudit(db: Queryable, retentionDays: number): Promise<
     removed += result.rowCount ?? 0;
     if ((result.rowCount ?? 0) < PURGE_BATCH) return removed;
   }
+}
+
+/** Checks the whole chain with every key of the keyring (`hindsight audit verify`). */
+export function verifyAudit(db: SealingDb): Promise<ChainReport> {
+  return verifyAuditChain(db.pool, db.keys.resolve);
 }

@@ -86,7 +86,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     verifications: createVerificationStore(pool),
     health: createHealthStore(pool),
     hooks: createHookStore(pool),
-    access: createAccessStore(pool),
+    access: createAccessStore(pool, keys),
     apiTokens: createApiTokenStore(pool),
     notifiers: createNotifierStore(pool, keys),
     wal: createWalStore(pool, keys),
