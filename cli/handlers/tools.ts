@@ -2,6 +2,7 @@
 import { loadConfig } from '../../lib/config.ts';
 import { readSecretKey } from '../../lib/crypto/secret-key.ts';
 import type { ChainReport } from '../../lib/catalog/audit-chain.ts';
+import { verifyAuditLog } from '../../services/audit-verify.ts';
 import { runDoctor } from '../../services/doctor.ts';
 import { openRuntime } from '../../services/runtime.ts';
 import { checkDecryptFiles, decryptCommand } from '../decrypt.ts';
@@ -24,10 +25,13 @@ export async function doctor({ flags }: Invocation): Promise<void> {
 export async function auditVerify({ flags }: Invocation): Promise<void> {
   const runtime = await openRuntime(loadConfig(), { migrate: false });
   try {
-    const report = await runtime.catalog.access.verifyAudit();
-    if (flags.json) printJson(report);
-    else process.stdout.write(`${chainReportText(report)}\n`);
-    if (report.broken) process.exitCode = 1;
+    const result = await verifyAuditLog(runtime);
+    if (flags.json) printJson(result);
+    else {
+      process.stdout.write(`${chainReportText(result.chain)}\n`);
+      for (const h of result.heads) process.stdout.write(`${h.ok ? '✓' : '✗'} storage ${h.storage}: ${h.detail}\n`);
+    }
+    if (!result.holds) process.exitCode = 1;
   } finally {
     await runtime.close();
   }

@@ -4,6 +4,7 @@
  */
 import type { Catalog } from '../catalog/catalog.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
+import { chainEnd, writeAuditHead } from '../catalog/audit-head.ts';
 import { errorMessage } from '../errors.ts';
 import { createStorageDriver } from '../storage/index.ts';
 import type { Destination } from '../backup/dump.ts';
@@ -20,6 +21,8 @@ export interface CatalogBackupCopy {
   /** Older catalog backups this run removed from the storage (beyond the newest `keep`). */
   pruned?: string[];
   pruneError?: string;
+  /** Why the audit chain's end could not be copied beside this catalog backup. */
+  headError?: string;
 }
 
 export interface CatalogBackupRun {
@@ -41,6 +44,20 @@ async function pruneOne(
   }
 }
 
+/** The audit chain's end beside the catalog backup; a failure is reported, the backup still counts. */
+async function writeHead(
+  destination: Destination,
+  end: NonNullable<Awaited<ReturnType<typeof chainEnd>>>,
+  key: SecretKey,
+): Promise<string | undefined> {
+  try {
+    await writeAuditHead(destination.driver, end, key);
+    return undefined;
+  } catch (error) {
+    return `audit head not written: ${errorMessage(error)}`;
+  }
+}
+
 export async function backUpCatalog(
   catalog: Catalog,
   key: SecretKey,
@@ -50,6 +67,8 @@ export async function backUpCatalog(
   const names = await storagesHoldingBackups(pool);
   if (names.length === 0) return { backupId: input.backupId, skipped: 'no storage holds backups yet', copies: [] };
   const version = (await schemaVersion(pool)) ?? 'none';
+  // Read before the dump, so that the dump holds the entry the head names.
+  const end = await chainEnd(pool);
   const destinations: Destination[] = [];
   try {
     for (const name of names)
@@ -65,7 +84,12 @@ export async function backUpCatalog(
     const results: CatalogBackupCopy[] = [];
     for (const [i, copy] of copies.entries()) {
       const base = { storage: copy.storageName, status: copy.status, sizeBytes: copy.sizeBytes, error: copy.error };
-      results.push(copy.status === 'complete' ? { ...base, ...(await pruneOne(destinations[i]!, input.keep)) } : base);
+      if (copy.status !== 'complete') {
+        results.push(base);
+        continue;
+      }
+      const headError = end ? await writeHead(destinations[i]!, end, key) : undefined;
+      results.push({ ...base, ...(await pruneOne(destinations[i]!, input.keep)), ...(headError && { headError }) });
     }
     return { backupId: input.backupId, schemaVersion: version, copies: results };
   } finally {

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Keyring } from '../crypto/keyring.ts';
 import { bind } from './db.ts';
-import { appendAudit, listAudit, purgeAudit, verifyAudit } from './audit.ts';
+import { appendAudit, auditEntryMac, listAudit, purgeAudit, verifyAudit } from './audit.ts';
 import {
   clearLoginFailures,
   createSession,
@@ -79,6 +79,7 @@ export function createAccessStore(pool: pg.Pool, keys: Keyring) {
       recordLoginFailure,
       clearLoginFailures,
       listAudit,
+      auditEntryMac,
       purgeAudit,
       databaseWorkspace,
       storageWorkspace,

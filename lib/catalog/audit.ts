@@ -172,3 +172,9 @@ export async function purgeAudit(db: Queryable, retentionDays: number): Promise<
 export function verifyAudit(db: SealingDb): Promise<ChainReport> {
   return verifyAuditChain(db.pool, db.keys.resolve);
 }
+
+/** The MAC an entry carries: undefined when there is no such entry, null when it has none. */
+export async function auditEntryMac(db: Queryable, id: number): Promise<string | null | undefined> {
+  const { rows } = await db.query<{ mac: string | null }>('select mac from audit_log where id = $1', [id]);
+  return rows[0]?.mac;
+}

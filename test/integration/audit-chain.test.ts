@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { NewAuditEntry } from '../../lib/catalog/audit.ts';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { backUpCatalog } from '../../lib/catalog-backup/run.ts';
+import { targetUrl } from '../../lib/pg/connection.ts';
+import { verifyAuditLog } from '../../services/audit-verify.ts';
 import { hindsightResult } from '../support/hindsight-cli.ts';
-import { startPlatform, type Platform } from '../support/platform.ts';
+import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
 
 const entry = (n: number): NewAuditEntry => ({
   actorUserId: null,
@@ -102,5 +107,45 @@ describe('audit chain: every entry linked to the one before it by a MAC of the s
     const cli = await hindsightResult(platform.configEnv, ['audit', 'verify']);
     assert.equal(cli.code, 0, cli.stdout + cli.stderr);
     assert.match(cli.stdout, /✓ the audit chain holds: \d+ entries checked \(from entry \d+: older ones were purged\)/);
+  });
+
+  it("finds entries cut from the log's end against the head a catalog backup left in storage", async () => {
+    const source = await createDatabase(platform.cluster, 'shop');
+    await platform.ops.addDatabase({
+      name: 'shop',
+      url: targetUrl(source),
+      storages: 'local',
+      verifyAfterBackup: false,
+    });
+    const run = await backUpCatalog(platform.runtime.catalog, platform.runtime.keyring.current(), {
+      backupId: '20261207T120000Z-a0d17e',
+      keep: 14,
+    });
+    assert.deepEqual(
+      run.copies.map((c) => [c.storage, c.status, c.headError]),
+      [['local', 'complete', undefined]],
+    );
+    const held = await verifyAuditLog(platform.runtime);
+    assert.equal(held.holds, true, JSON.stringify(held.heads));
+    const end = Math.max(...(await ids()));
+    assert.deepEqual(
+      held.heads.map((h) => [h.storage, h.entryId]),
+      [['local', end]],
+    );
+    await sql('delete from audit_log where id = $1', [end]);
+    const cut = await verifyAuditLog(platform.runtime);
+    assert.equal(cut.chain.broken, null, 'a chain cut at its end still holds in itself');
+    const cli = await hindsightResult(platform.configEnv, ['audit', 'verify']);
+    assert.equal(cli.code, 1);
+    assert.match(
+      cli.stdout,
+      new RegExp(`✗ storage local: entry ${end}, the chain's end on .*, is gone: entries were cut`),
+    );
+    const [headFile] = (await readdir(path.join(platform.backupsDir, 'hindsight-audit'))).sort().reverse();
+    const file = path.join(platform.backupsDir, 'hindsight-audit', headFile!);
+    const forged = { ...JSON.parse(await readFile(file, 'utf8')), entryId: end - 1 };
+    await writeFile(file, JSON.stringify(forged));
+    const refused = await verifyAuditLog(platform.runtime);
+    assert.match(refused.heads[0]!.detail, /does not carry a valid MAC: it was not written by this installation/);
   });
 });
