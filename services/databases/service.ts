@@ -124,7 +124,7 @@ export class DatabaseService {
     } = this.ctx;
     const { backups } = parseOrThrow(removeDatabaseOptions, options);
     const removeAll = async () => {
-      await deleteDatabaseSchedules(temporal, name, ['backups', 'retention', 'verification']);
+      await deleteDatabaseSchedules(temporal, name, ['backups', 'retention', 'verification', 'restoreDrill']);
       const outcome = await settleBackups(catalog, name, backups);
       const pitr = await stopPitrForRemoval(this.ctx, name);
       if (pitr) outcome.message = `${outcome.message}; ${pitr}`;
