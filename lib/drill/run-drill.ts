@@ -46,9 +46,11 @@ async function connectServer(options: DrillOptions): Promise<pg.Client> {
     return await connect(`restore drill target of ${options.database}`, options.server);
   } catch (error) {
     const kind = error instanceof HindsightError ? error.kind : 'unreachable';
+    // The server's own words; connect()'s wrapping speaks of a database's saved password, not of this URL.
+    const said = errorMessage((error as { cause?: unknown }).cause ?? error);
     throw new HindsightError(
       kind,
-      `restore drill target ${describeTarget(options.server)} refused the drill of "${options.database}": ${errorMessage(error)} (correct it with hindsight db update ${options.database} --restore-drill-target <url>)`,
+      `restore drill target ${describeTarget(options.server)} refused the drill of "${options.database}": ${said} (correct it with hindsight db update ${options.database} --restore-drill-target <postgres-url>)`,
     );
   }
 }
