@@ -27,7 +27,7 @@ export function drillPrefixOf(database: string): string {
 }
 
 /** The names drillDatabaseName gives `database`, exactly: `shop`'s pattern must not match `shop_eu`'s drills. */
-const namePattern = (database: string) =>
+export const drillNamePattern = (database: string) =>
   `^${drillPrefixOf(database).replace(/[^a-z0-9_]/g, (c) => `\\${c}`)}[0-9]{14}$`;
 
 /**
@@ -41,7 +41,7 @@ export async function dropLeftoverDrills(
 ): Promise<{ dropped: string[]; kept: Array<{ name: string; reason: string }> }> {
   const { rows } = await admin.query<{ datname: string }>(
     'select datname from pg_database where datname ~ $1 and datname <> $2 order by datname',
-    [namePattern(database), keep],
+    [drillNamePattern(database), keep],
   );
   const dropped: string[] = [];
   const kept: Array<{ name: string; reason: string }> = [];
