@@ -20,9 +20,13 @@ import {
   tableFingerprint,
   type Platform,
 } from '../support/platform.ts';
+import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { waitFor } from '../support/wait.ts';
 
 const PASSWORD = 'drill-pw-4f1c2b9a7e';
+
+/** Svelte's hydration markers (`<!--[0-->`) out of the way of the assertions. */
+const withoutComments = (html: string) => html.replace(/<!--.*?-->/gs, '');
 
 /** The user tables of a database, as `schema.table`, in order. */
 async function tablesOf(target: PgTarget): Promise<string[]> {
@@ -70,6 +74,12 @@ describe('restore drills into a real target server', () => {
   let platform: Platform;
   let target: LocalCluster;
   let source: PgTarget;
+  let web: SignedInConsole;
+  const api = (path: string, init: RequestInit = {}) =>
+    web.fetch(`${web.url}/api/v1${path}`, {
+      ...init,
+      headers: { 'content-type': 'application/json', origin: web.url },
+    });
   const drillUrl = (password: string) =>
     `postgres://drill:${encodeURIComponent(password)}@127.0.0.1:${target.port}/postgres`;
 
@@ -90,10 +100,12 @@ describe('restore drills into a real target server', () => {
     await platform.startWorker();
     await platform.ops.addDatabase({ name: 'shop', url: targetUrl(source), verifyAfterBackup: false });
     await (await platform.ops.startBackup('shop')).result();
+    web = await startSignedInConsole(platform);
   });
 
   after(async () => {
     drillTestHooks.beforeDrop = undefined;
+    await web?.close();
     await platform?.stop();
     await target?.stop('immediate').catch(() => undefined);
   });
@@ -152,6 +164,24 @@ describe('restore drills into a real target server', () => {
       new RegExp(`hindsight_restore_drill_time_to_usable_seconds\\{database="shop"\\} ${drill.timeToUsableSeconds}`),
     );
     assert.match(text, /hindsight_restore_drill_last_success\{database="shop"\} 1/);
+
+    // The console's database page: the settings, the last drill, and its point on a chart of its own.
+    const page = withoutComments(await web.page('/databases/shop'));
+    assert.match(
+      page,
+      new RegExp(
+        `data-testid="restore-drill">into <span class="mono">postgres://drill@127\\.0\\.0\\.1:${target.port}/postgres`,
+      ),
+    );
+    assert.match(page, /data-testid="restore-drill-last">last: successful [^<]*to usable, [^<]*, 2 tables checked/);
+    assert.match(page, /data-testid="drill-chart"/);
+    assert.ok(!page.includes(PASSWORD), 'the page holds no password');
+    // The API lists the same drill.
+    const listed = (await (await api('/databases/shop/restore-drills')).json()) as Array<{ id: string }>;
+    assert.deepEqual(
+      listed.map((d) => d.id),
+      [drill.id],
+    );
   });
 
   it('fails a drill whose target refuses, naming the target without the password, and notifies', async () => {
@@ -184,10 +214,39 @@ describe('restore drills into a real target server', () => {
 
   it('is switched off: its schedule and target go, its drills stay on record', async () => {
     const { services } = platform;
-    await services.restoreDrills.remove(systemActor, 'shop');
+    const refused = await api('/databases/shop/restore-drill', {
+      method: 'PUT',
+      body: JSON.stringify({ target: 'mysql://x/y' }),
+    });
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /"field":"target".*must start with postgres/);
+    const cronOnly = await web.action('/databases/shop/settings?/drill', { target: '', cron: '15 2 * * 0' });
+    assert.equal(cronOnly.type, 'success', cronOnly.data);
+    assert.match(
+      withoutComments(await web.page('/databases/shop/settings')),
+      /Drills restore into postgres:\/\/drill@127\.0\.0\.1:\d+\/postgres on 15 2 \* \* 0\./,
+    );
+    const off = await web.action('/databases/shop/settings?/drillOff', {});
+    assert.equal(off.type, 'success', off.data);
     assert.equal(await services.restoreDrills.settings(systemActor, 'shop'), null);
+    assert.match(
+      withoutComments(await web.page('/databases/shop/settings')),
+      /data-testid="drill-current">Restore drills are off\./,
+    );
     await assert.rejects(platform.client.schedule.getHandle(restoreDrillScheduleId('shop')).describe(), /not found/i);
     assert.equal((await services.restoreDrills.list(systemActor, 'shop')).length, 2);
+    const { rows: audit } = await platform.runtime.catalog.pool.query<{
+      actor: string;
+      before: unknown;
+      after: unknown;
+    }>(
+      `select actor, before, after from audit_log where action = 'database.update' and target_name = 'shop'
+         and (before::text like '%restoreDrill%' or after::text like '%restoreDrill%') order by id`,
+    );
+    assert.equal(audit.length, 4, 'each change of the drill is audited: set, wrong password, cron, off');
+    assert.deepEqual(audit[3]!.after, { restoreDrill: null });
+    assert.match(JSON.stringify(audit[2]!.after), /"cron":"15 2 \* \* 0"/);
+    assert.ok(!JSON.stringify(audit).includes(PASSWORD) && !JSON.stringify(audit).includes('not-the-password'));
     await assert.rejects(services.restoreDrills.run(systemActor, 'shop'), /has no restore drill target/);
   });
 });
