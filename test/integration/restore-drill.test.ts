@@ -184,6 +184,22 @@ describe('restore drills into a real target server', () => {
     );
   });
 
+  it('drops the drill database also when the drill fails midway', async () => {
+    const { services } = platform;
+    drillTestHooks.beforeDrop = async (restored) => {
+      assert.deepEqual(await drillDatabasesOn(target), [restored.database, 'hindsight_drill_shop_eu_20200101000000']);
+      throw new Error('the drill stops here');
+    };
+    try {
+      const outcome = await (await services.restoreDrills.run(systemActor, 'shop')).finished();
+      assert.equal(outcome.status, 'failed');
+      assert.match(outcome.error!, /the drill stops here/);
+    } finally {
+      drillTestHooks.beforeDrop = undefined;
+    }
+    assert.deepEqual(await drillDatabasesOn(target), ['hindsight_drill_shop_eu_20200101000000']);
+  });
+
   it('fails a drill whose target refuses, naming the target without the password, and notifies', async () => {
     const { services } = platform;
     const wrong = 'not-the-password-83c1';
@@ -234,7 +250,7 @@ describe('restore drills into a real target server', () => {
       /data-testid="drill-current">Restore drills are off\./,
     );
     await assert.rejects(platform.client.schedule.getHandle(restoreDrillScheduleId('shop')).describe(), /not found/i);
-    assert.equal((await services.restoreDrills.list(systemActor, 'shop')).length, 2);
+    assert.equal((await services.restoreDrills.list(systemActor, 'shop')).length, 3);
     const { rows: audit } = await platform.runtime.catalog.pool.query<{
       actor: string;
       before: unknown;
