@@ -21,6 +21,7 @@ import {
   type Platform,
 } from '../support/platform.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { hindsightResult } from '../support/hindsight-cli.ts';
 import { waitFor } from '../support/wait.ts';
 
 const PASSWORD = 'drill-pw-4f1c2b9a7e';
@@ -177,6 +178,15 @@ describe('restore drills into a real target server', () => {
     assert.match(page, /data-testid="drill-chart"/);
     assert.ok(!page.includes(PASSWORD), 'the page holds no password');
     // The API lists the same drill.
+    const shown = await hindsightResult(platform.configEnv, ['db', 'show', 'shop']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(
+      shown.stdout,
+      new RegExp(
+        `^restore drill into postgres://drill@127\\.0\\.0\\.1:${target.port}/postgres on "${settings.cron.replace(/\*/g, '\\*')}" \\(UTC\\)\n  last drill  successful [^:]+:\\d\\d:\\d\\d\\.\\d+Z: [\\d.]+ s to usable, [^,]+, 2 tables checked$`,
+        'm',
+      ),
+    );
     const listed = (await (await api('/databases/shop/restore-drills')).json()) as Array<{ id: string }>;
     assert.deepEqual(
       listed.map((d) => d.id),
@@ -204,10 +214,12 @@ describe('restore drills into a real target server', () => {
     const { services } = platform;
     const wrong = 'not-the-password-83c1';
     await services.restoreDrills.set(systemActor, 'shop', { target: drillUrl(wrong) });
-    const started = await services.restoreDrills.run(systemActor, 'shop');
-    const outcome = await started.finished();
-    assert.equal(outcome.status, 'failed');
-    const drill = await services.restoreDrills.get(systemActor, 'shop', outcome.drillId);
+    const ran = await hindsightResult(platform.configEnv, ['db', 'drill', 'shop', '--wait']);
+    assert.equal(ran.code, 1, 'a failed drill exits 1');
+    const drillId = /^restore drill (d-[0-9a-f]+) of "shop": failed /.exec(ran.stdout)?.[1];
+    assert.ok(drillId, ran.stdout + ran.stderr);
+    assert.ok(!ran.stdout.includes(wrong));
+    const drill = await services.restoreDrills.get(systemActor, 'shop', drillId);
     assert.equal(drill.status, 'failed');
     assert.equal(drill.trigger, 'manual');
     assert.match(
@@ -236,6 +248,19 @@ describe('restore drills into a real target server', () => {
     });
     assert.equal(refused.status, 400);
     assert.match(await refused.text(), /"field":"target".*must start with postgres/);
+    const viaCli = await hindsightResult(platform.configEnv, [
+      'db',
+      'update',
+      'shop',
+      '--restore-drill-cron',
+      '10 2 * * 0',
+    ]);
+    assert.equal(viaCli.code, 0, viaCli.stderr);
+    assert.equal(
+      viaCli.stdout,
+      `database "shop": restore drills into postgres://drill@127.0.0.1:${target.port}/postgres on "10 2 * * 0" (UTC)\n`,
+      'the cron alone keeps the target, shown without its password',
+    );
     const cronOnly = await web.action('/databases/shop/settings?/drill', { target: '', cron: '15 2 * * 0' });
     assert.equal(cronOnly.type, 'success', cronOnly.data);
     assert.match(
@@ -259,9 +284,9 @@ describe('restore drills into a real target server', () => {
       `select actor, before, after from audit_log where action = 'database.update' and target_name = 'shop'
          and (before::text like '%restoreDrill%' or after::text like '%restoreDrill%') order by id`,
     );
-    assert.equal(audit.length, 4, 'each change of the drill is audited: set, wrong password, cron, off');
-    assert.deepEqual(audit[3]!.after, { restoreDrill: null });
-    assert.match(JSON.stringify(audit[2]!.after), /"cron":"15 2 \* \* 0"/);
+    assert.equal(audit.length, 5, 'each change of the drill is audited: set, wrong password, two crons, off');
+    assert.deepEqual(audit[4]!.after, { restoreDrill: null });
+    assert.match(JSON.stringify(audit[3]!.after), /"cron":"15 2 \* \* 0"/);
     assert.ok(!JSON.stringify(audit).includes(PASSWORD) && !JSON.stringify(audit).includes('not-the-password'));
     await assert.rejects(services.restoreDrills.run(systemActor, 'shop'), /has no restore drill target/);
   });
