@@ -222,6 +222,9 @@ export class DatabaseService {
       const timezone = changes.timezone ?? current.timezone;
       await setDatabaseCron(this.ctx, 'backups', name, schedule, timezone);
       await catalog.updateSchedule(name, schedule, timezone);
+      // The restore drill's cron is read in the database's zone too.
+      if (current.restoreDrillCron && timezone !== current.timezone)
+        await setDatabaseCron(this.ctx, 'restoreDrill', name, current.restoreDrillCron, timezone);
     }
     if (target) await catalog.setDatabaseConnection(name, target);
     if (changes.storages) await catalog.setDestinations(name, changes.storages);
