@@ -129,7 +129,7 @@ const databaseSchedules = {
     database,
     trigger: 'schedule' as const,
   })),
-  restoreDrill: databaseSchedule(
+  drill: databaseSchedule(
     restoreDrillWorkflow,
     restoreDrillScheduleId,
     (database) => ({ database, trigger: 'schedule' as const }),

@@ -32,7 +32,7 @@ function cronsOf(d: DatabaseRecord): Array<[DatabaseScheduleKind, string | null]
   return [
     ['backups', d.schedule],
     ['verification', d.verifySchedule],
-    ['restoreDrill', d.restoreDrillCron],
+    ['drill', d.restoreDrillCron],
     ['retention', d.retentionPolicy === null || d.retentionPolicy === undefined ? null : RETENTION_CRON],
   ];
 }
@@ -79,13 +79,7 @@ export async function reconcileTemporal(ctx: ServiceContext): Promise<Reconciled
  */
 export async function forgetDatabases(ctx: ServiceContext, names: string[]): Promise<void> {
   for (const name of names) {
-    await deleteDatabaseSchedules(ctx.temporal, name, [
-      'backups',
-      'verification',
-      'retention',
-      'baseBackups',
-      'restoreDrill',
-    ]);
+    await deleteDatabaseSchedules(ctx.temporal, name, ['backups', 'verification', 'retention', 'baseBackups', 'drill']);
     await ctx.temporal.workflow
       .getHandle(healthWorkflowId(name))
       .terminate('the catalog was restored without this database')

@@ -124,7 +124,7 @@ export class DatabaseService {
     } = this.ctx;
     const { backups } = parseOrThrow(removeDatabaseOptions, options);
     const removeAll = async () => {
-      await deleteDatabaseSchedules(temporal, name, ['backups', 'retention', 'verification', 'restoreDrill']);
+      await deleteDatabaseSchedules(temporal, name, ['backups', 'retention', 'verification', 'drill']);
       const outcome = await settleBackups(catalog, name, backups);
       const pitr = await stopPitrForRemoval(this.ctx, name);
       if (pitr) outcome.message = `${outcome.message}; ${pitr}`;
@@ -224,7 +224,7 @@ export class DatabaseService {
       await catalog.updateSchedule(name, schedule, timezone);
       // The restore drill's cron is read in the database's zone too.
       if (current.restoreDrillCron && timezone !== current.timezone)
-        await setDatabaseCron(this.ctx, 'restoreDrill', name, current.restoreDrillCron, timezone);
+        await setDatabaseCron(this.ctx, 'drill', name, current.restoreDrillCron, timezone);
     }
     if (target) await catalog.setDatabaseConnection(name, target);
     if (changes.storages) await catalog.setDestinations(name, changes.storages);

@@ -52,7 +52,7 @@ export class RestoreDrillService {
       const url = input.target ?? (await savedUrl(catalog, database));
       parsePgUrl(url);
       const cron = input.cron ?? db.restoreDrillCron ?? defaultDrillCron(database);
-      await setDatabaseCron(this.ctx, 'restoreDrill', database, cron, db.timezone);
+      await setDatabaseCron(this.ctx, 'drill', database, cron, db.timezone);
       await catalog.restoreDrills.setDrillSettings(database, { url, cron });
       return (await catalog.restoreDrills.drillSettings(database))!;
     };
@@ -67,7 +67,7 @@ export class RestoreDrillService {
     const { catalog } = this.ctx.runtime;
     const save = async () => {
       const db = await catalog.getDatabase(database);
-      await setDatabaseCron(this.ctx, 'restoreDrill', database, null, db.timezone);
+      await setDatabaseCron(this.ctx, 'drill', database, null, db.timezone);
       await catalog.restoreDrills.setDrillSettings(database, null);
       return null;
     };
