@@ -101,9 +101,11 @@ async function prepare(options: DrillOptions): Promise<number> {
     const major = (await serverInfo(admin)).major;
     options.onLeftovers?.(await dropLeftoverDrills(admin, options.database, options.drillDatabase));
     await createDrillDatabase(admin, options.drillDatabase).catch((error: unknown) => {
+      // A name taken means another drill of the database started in the same second: never reuse it.
+      const taken = (error as { code?: string }).code === '42P04';
       throw new HindsightError(
-        'access_denied',
-        `restore drill target ${describeTarget(options.server)}: cannot create database "${options.drillDatabase}": ${errorMessage(error)} (the drill's role needs CREATEDB)`,
+        taken ? 'conflict' : 'access_denied',
+        `restore drill target ${describeTarget(options.server)}: cannot create database "${options.drillDatabase}": ${errorMessage(error)} (${taken ? 'another drill started in the same second: run it again' : "the drill's role needs CREATEDB"})`,
       );
     });
     return major;
