@@ -6,6 +6,7 @@ import { createHookActivities } from './hooks.ts';
 import { createNotificationActivities } from './notifications.ts';
 import { createPitrActivities } from './pitr.ts';
 import { createRestoreActivities } from './restores.ts';
+import { createRestoreDrillActivities } from './restore-drill.ts';
 import { createRetentionActivities } from './retention.ts';
 import { createServerActivities } from './servers.ts';
 import { createVerificationActivities, type VerificationDeps } from './verification.ts';
@@ -34,6 +35,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createWalActivities(deps),
   ...createBackupActivities(deps),
   ...createRestoreActivities(deps),
+  ...createRestoreDrillActivities(deps),
   ...createServerActivities(deps),
   ...createCatalogBackupActivities(deps),
   ...createCatalogMaintenanceActivities(deps),

@@ -22,6 +22,14 @@ export const flagCatalog = {
   'keep-backups': bool('keep its backups in storage, where db add of the same database takes them back (the default)'),
   'delete-backups': bool('delete its backups from every storage holding a copy'),
   verify: text('on | off', 'restore every new backup into a throwaway server and check it'),
+  'restore-drill-target': text(
+    'postgres-url | off',
+    'restore drills into this server (a role that may create databases; the password in the URL is sealed), or off',
+  ),
+  'restore-drill-cron': text(
+    'cron',
+    "when restore drills run (default: monthly, on the 1st at 03:MM, MM the database's own)",
+  ),
   'health-interval': text('s', 'seconds between two health probes of the database'),
   'health-failures': text('N', 'failed probes in a row before the database counts as down'),
   jobs: text(

@@ -12,6 +12,7 @@ import { DatabaseService } from './databases/service.ts';
 import { HookService } from './hooks/service.ts';
 import { NotifierService } from './notifiers/service.ts';
 import { PitrService } from './pitr/service.ts';
+import { RestoreDrillService } from './restore-drills/service.ts';
 import { RestoreStarter } from './restores/start.ts';
 import { RestoreStatusService } from './restores/status.ts';
 import { RetentionService } from './retention/service.ts';
@@ -50,6 +51,7 @@ export function createServices(runtime: Runtime, temporal: Client) {
     restoreStatus: new RestoreStatusService(ctx),
     pitr: new PitrService(ctx),
     verifications: new VerificationService(ctx),
+    restoreDrills: new RestoreDrillService(ctx),
     retention: new RetentionService(ctx),
     notifiers: new NotifierService(ctx),
     hooks: new HookService(ctx),

@@ -4,6 +4,7 @@ import { backupDatabaseWorkflow, backupScheduleId } from './contracts/backup.ts'
 import { WATCHDOG_EVERY, WATCHDOG_SCHEDULE_ID, backupWatchdogWorkflow } from './contracts/notifications.ts';
 import { baseBackupScheduleId, baseBackupWorkflow } from './contracts/pitr.ts';
 import { gfsRetentionWorkflow, retentionScheduleId } from './contracts/retention.ts';
+import { restoreDrillScheduleId, restoreDrillWorkflow } from './contracts/restore-drill.ts';
 import { scheduledVerificationWorkflow, verifyScheduleId } from './contracts/verify.ts';
 import { spreadCron } from '../lib/schedule/spread.ts';
 import { jobAttributes } from './search-attributes.ts';
@@ -113,7 +114,7 @@ function databaseSchedule<I>(
 /**
  * A database's schedules: backups (spread over their minute) and PITR base backups on the crons its settings give,
  * verification of the newest backup on a cron of its own (besides the one after every backup),
- * and retention on RETENTION_CRON once a policy is saved.
+ * retention on RETENTION_CRON once a policy is saved, and restore drills (spread too) once a target is set.
  */
 const databaseSchedules = {
   backups: databaseSchedule(
@@ -128,6 +129,12 @@ const databaseSchedules = {
     database,
     trigger: 'schedule' as const,
   })),
+  drill: databaseSchedule(
+    restoreDrillWorkflow,
+    restoreDrillScheduleId,
+    (database) => ({ database, trigger: 'schedule' as const }),
+    true,
+  ),
 };
 
 export type DatabaseScheduleKind = keyof typeof databaseSchedules;

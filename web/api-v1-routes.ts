@@ -5,6 +5,7 @@
  */
 import { endpoint, type Endpoint } from './api-v1-endpoint.ts';
 import { databasesEndpoints } from './api-v1-databases.ts';
+import { drillEndpoints } from './api-v1-drills.ts';
 import { serversEndpoints } from './api-v1-servers.ts';
 import { sessionEndpoints } from './api-v1-session.ts';
 import { storagesEndpoints } from './api-v1-storages.ts';
@@ -28,6 +29,7 @@ export const endpoints: Endpoint[] = [
   }),
   ...sessionEndpoints.slice(0, 4),
   ...databasesEndpoints,
+  ...drillEndpoints,
   ...storagesEndpoints,
   ...serversEndpoints,
   ...sessionEndpoints.slice(4),

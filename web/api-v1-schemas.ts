@@ -113,6 +113,7 @@ const databaseView = z.looseObject({
   timezone: z.string(),
   verifyAfterBackup: z.boolean(),
   verifySchedule: z.string().nullable(),
+  restoreDrillCron: z.string().nullable().describe("the restore drill's cron; null: no drill"),
   parallelJobs: z.number().int().describe('pg_dump jobs per backup (1: single stream)'),
   workspaceId: z.number().int(),
   createdAt: isoDate,

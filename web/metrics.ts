@@ -173,6 +173,21 @@ const PER_DATABASE_GAUGES: Array<[name: string, help: string, value: PerDatabase
     (s) => s.lastVerification?.timeToUsableSeconds ?? null,
   ],
   [
+    'hindsight_restore_drill_time_to_usable_seconds',
+    'Seconds the last restore drill took on its target server from the first byte read to a usable database (download, decryption, pg_restore and index builds); absent when it failed.',
+    (s) => (s.lastDrill?.status === 'successful' ? s.lastDrill.timeToUsableSeconds : null),
+  ],
+  [
+    'hindsight_restore_drill_last_success',
+    '1 when the last restore drill succeeded, 0 when it failed; absent before the first drill.',
+    (s) => (s.lastDrill ? (s.lastDrill.status === 'successful' ? 1 : 0) : null),
+  ],
+  [
+    'hindsight_restore_drill_last_timestamp_seconds',
+    'When the last restore drill ended, as a Unix time.',
+    (s) => (s.lastDrill?.finishedAt ? Date.parse(s.lastDrill.finishedAt) / 1000 : null),
+  ],
+  [
     'hindsight_next_backup_timestamp_seconds',
     'When the backup schedule fires next, as a Unix time.',
     (s) => (s.schedule?.nextRunAt ? Date.parse(s.schedule.nextRunAt) / 1000 : null),

@@ -5,6 +5,7 @@ import { commandsFrom, dbArg } from './types.ts';
 
 const command = commandsFrom(() => import('../handlers/db.ts'));
 const showCommand = commandsFrom(() => import('../handlers/db-show.ts'));
+const drillCommand = commandsFrom(() => import('../handlers/db-drill.ts'));
 
 /** The PITR settings `db pitr <db> on` and `server pitr <server> on` take. */
 export const pitrSettingFlags: Array<FlagUse<FlagName>> = [
@@ -59,13 +60,33 @@ export const dbCommands = [
   ),
   command(
     'db update',
-    'changes its name, connection, password, storages, schedule, parallel dump jobs, verification or health checks',
+    'changes its name, connection, password, storages, schedule, parallel dump jobs, verification, health checks or restore drill',
     'updateDatabase',
     {
       args: [dbArg],
-      flags: [...changeFlags, 'verify', 'health-interval', 'health-failures', 'jobs'],
+      flags: [
+        ...changeFlags,
+        'verify',
+        'health-interval',
+        'health-failures',
+        'jobs',
+        'restore-drill-target',
+        'restore-drill-cron',
+      ],
     },
   ),
+  drillCommand(
+    'db drill',
+    'restores the newest complete backup into a fresh database on the restore drill target, times and checks it, then drops it',
+    'drillDatabase',
+    {
+      args: [dbArg],
+      flags: [{ name: 'wait', description: 'wait for the drill and print its outcome (exit 1 unless successful)' }],
+    },
+  ),
+  drillCommand('db drills', "the database's restore drills: time to usable, size, tables checked", 'listDrills', {
+    args: [dbArg],
+  }),
   command('db list', 'the registered databases: connection, storages, schedule', 'listDatabases'),
   showCommand(
     'db show',

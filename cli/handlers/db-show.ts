@@ -3,6 +3,7 @@
  * password), the next runs of its schedule in its zone, the newest backups and, with PITR on, the
  * recoverable windows as lib/pitr/window.ts decides them for a restore.
  */
+import type { RestoreDrillRecord, RestoreDrillSettings } from '../../lib/catalog/restore-drills.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { WindowView } from '../../lib/pitr/chain-view.ts';
 import { recoverableWindows } from '../../lib/pitr/window.ts';
@@ -11,6 +12,7 @@ import { parseRetentionPolicy } from '../../lib/retention/policy.ts';
 import { previewCron, type CronRun } from '../../lib/schedule/cron.ts';
 import { spreadSecond } from '../../lib/schedule/spread.ts';
 import { formatBytes, printJson, printTable } from '../output.ts';
+import { drillLine } from '../restore-drill-output.ts';
 import { sessionAs, type Session } from '../session.ts';
 import type { Invocation } from '../commands/types.ts';
 
@@ -28,6 +30,8 @@ export interface DatabaseShow {
   timezone: string;
   retention: { policy: unknown; summary: string } | null;
   verification: { afterBackup: boolean; schedule: string | null };
+  /** The restore drill's target (no password) and cron, and its newest drill; null when it has none. */
+  restoreDrill: { settings: RestoreDrillSettings | null; last: RestoreDrillRecord | null };
   /** pg_dump jobs per backup: 1 is the single stream, more a parallel directory dump. */
   parallelJobs: number;
   health: { state: 'up' | 'down' | 'unknown'; since: string | null; detail: string | null };
@@ -118,7 +122,7 @@ async function backupsOf(session: Session, name: string): Promise<DatabaseShow['
 export async function loadDatabaseShow(session: Session, name: string): Promise<DatabaseShow> {
   const { services, actor, runtime } = session;
   const db = await services.databases.get(actor, name);
-  const [storages, workspace, health, pitr, backups, server, storagePolicies] = await Promise.all([
+  const [storages, workspace, health, pitr, backups, server, storagePolicies, drill, lastDrill] = await Promise.all([
     services.storages.list(actor),
     runtime.catalog.access.workspaceById(db.workspaceId),
     runtime.catalog.health.history(name, 1),
@@ -126,6 +130,8 @@ export async function loadDatabaseShow(session: Session, name: string): Promise<
     backupsOf(session, name),
     services.servers.ofDatabase(actor, name),
     services.retention.storagePolicies(actor, name),
+    services.restoreDrills.settings(actor, name),
+    services.restoreDrills.last(actor, name),
   ]);
   const policyOn = (n: string) => storagePolicies.find((s) => s.storageName === n)?.retentionPolicy;
   const latest = health[0];
@@ -142,6 +148,7 @@ export async function loadDatabaseShow(session: Session, name: string): Promise<
     timezone: db.timezone,
     retention: retentionOf(db.retentionPolicy),
     verification: { afterBackup: db.verifyAfterBackup, schedule: db.verifySchedule },
+    restoreDrill: { settings: drill, last: lastDrill },
     parallelJobs: db.parallelJobs,
     health: {
       state: latest?.status ?? 'unknown',
@@ -188,6 +195,7 @@ export function renderDatabaseShow(show: DatabaseShow): string {
     ...scheduleLines(show),
     `retention     ${show.retention ? show.retention.summary : 'none: every backup is kept'}`,
     `verification  ${show.verification.afterBackup ? 'after every backup' : 'not after backups'}${show.verification.schedule ? `; also on "${show.verification.schedule}" (${show.timezone})` : ''}`,
+    ...drillLine(show.restoreDrill, show.timezone),
     `dump          ${show.parallelJobs > 1 ? `${show.parallelJobs} parallel jobs (pg_dump -Fd -j ${show.parallelJobs}, one tar object)` : 'one stream (pg_dump -Fc)'}`,
     `health        ${health}`,
     ...pitrLines(show),

@@ -9,6 +9,7 @@ import { printJson, printList, UsageError } from '../output.ts';
 import { backupRoleCommand, printBackupRoleOffer } from '../hooks.ts';
 import { runDbOverdue } from '../notifiers.ts';
 import { runPitrCommand } from '../pitr.ts';
+import { drillChange } from './db-drill.ts';
 import { nameList, sessionAs } from '../session.ts';
 import type { Invocation, Handler } from '../commands/types.ts';
 
@@ -162,24 +163,39 @@ const count = (value: string | undefined) => (value === undefined ? undefined : 
 
 export async function updateDatabase({ args: [name], flags }: Invocation): Promise<void> {
   const password = flags['password-file'] === undefined ? undefined : await passwordFromFile(flags['password-file']);
-  const record = await sessionAs(flags.as)(({ services, actor }) =>
-    services.databases.update(actor, name!, {
-      name: flags.name,
-      url: flags.url,
-      password,
-      storages: flags.storage === undefined ? undefined : nameList(flags.storage),
-      schedule: flags.schedule === undefined ? undefined : flags.schedule === 'off' ? null : flags.schedule,
-      timezone: flags.timezone,
-      verifyAfterBackup: onOff('verify', flags.verify),
-      healthIntervalSeconds: count(flags['health-interval']),
-      healthFailureThreshold: count(flags['health-failures']),
-      parallelJobs: count(flags.jobs),
-      skipCheck: flags['no-check'],
-    }),
-  );
+  const changes = {
+    name: flags.name,
+    url: flags.url,
+    password,
+    storages: flags.storage === undefined ? undefined : nameList(flags.storage),
+    schedule: flags.schedule === undefined ? undefined : flags.schedule === 'off' ? null : flags.schedule,
+    timezone: flags.timezone,
+    verifyAfterBackup: onOff('verify', flags.verify),
+    healthIntervalSeconds: count(flags['health-interval']),
+    healthFailureThreshold: count(flags['health-failures']),
+    parallelJobs: count(flags.jobs),
+    skipCheck: flags['no-check'],
+  };
+  const drill = drillChange(flags['restore-drill-target'], flags['restore-drill-cron']);
+  // The drill flags alone change no other setting; without any flag the service names what could change.
+  const others = drill === undefined || Object.entries(changes).some(([k, v]) => k !== 'skipCheck' && v !== undefined);
+  const { record, drillSettings } = await sessionAs(flags.as)(async ({ services, actor }) => {
+    const updated = others ? await services.databases.update(actor, name!, changes) : undefined;
+    const current = updated ?? (await services.databases.get(actor, name!));
+    if (drill === undefined) return { record: current, drillSettings: undefined };
+    const settings =
+      drill === 'off'
+        ? await services.restoreDrills.remove(actor, current.name)
+        : await services.restoreDrills.set(actor, current.name, drill);
+    return { record: { ...current, restoreDrillCron: settings?.cron ?? null }, drillSettings: settings };
+  });
   if (flags.json) printJson(record);
   else
     process.stdout.write(
-      `database "${record.name}" updated: ${record.username}@${record.host}:${record.port}/${record.dbname}, storage ${record.storageNames.join(', ')} (its backups are unchanged)\n`,
+      drillSettings !== undefined && !others
+        ? drillSettings
+          ? `database "${record.name}": restore drills into ${drillSettings.target} on "${drillSettings.cron}" (${record.timezone})\n`
+          : `database "${record.name}": restore drills off\n`
+        : `database "${record.name}" updated: ${record.username}@${record.host}:${record.port}/${record.dbname}, storage ${record.storageNames.join(', ')} (its backups are unchanged)\n`,
     );
 }

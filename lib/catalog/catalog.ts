@@ -51,6 +51,7 @@ import {
 } from './sealed-columns.ts';
 import { createServerStore } from './servers.ts';
 import { createRebuildStore } from './rebuild/store.ts';
+import { createRestoreDrillStore } from './restore-drills.ts';
 import { readDatabaseFacts } from './status.ts';
 import { completeCopiesIn, getStorage, listStorages, removeStorage, storageConfig, upsertStorage } from './storages.ts';
 import { createVerificationStore } from './verifications.ts';
@@ -84,6 +85,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     pool,
     close: () => pool.end(),
     verifications: createVerificationStore(pool),
+    restoreDrills: createRestoreDrillStore(pool, keys),
     health: createHealthStore(pool),
     hooks: createHookStore(pool),
     access: createAccessStore(pool, keys),

@@ -30,6 +30,8 @@ export interface DatabaseRecord {
   timezone: string;
   verifyAfterBackup: boolean;
   verifySchedule: string | null;
+  /** The restore drill's cron, null when the database has no drill (lib/catalog/restore-drills.ts). */
+  restoreDrillCron: string | null;
   retentionPolicy: unknown;
   healthIntervalSeconds: number;
   healthFailureThreshold: number;
@@ -72,6 +74,7 @@ const databaseColumns = [
   'timezone',
   'verify_after_backup',
   'verify_schedule',
+  'restore_drill_cron',
   'retention_policy',
   'health_interval_seconds',
   'health_failure_threshold',
@@ -294,8 +297,12 @@ export async function updateSchedule(
 export async function renameDatabase(s: SealingDb, name: string, newName: string): Promise<DatabaseRecord> {
   try {
     await withTransaction(s.pool, async (tx) => {
-      const { rows } = await tx.query<{ sealed_password: string | null; sealed_base_backup_url: string | null }>(
-        'select sealed_password, sealed_base_backup_url from databases where name = $1 for update',
+      const { rows } = await tx.query<{
+        sealed_password: string | null;
+        sealed_base_backup_url: string | null;
+        sealed_restore_drill_url: string | null;
+      }>(
+        'select sealed_password, sealed_base_backup_url, sealed_restore_drill_url from databases where name = $1 for update',
         [name],
       );
       const row = rows[0];
@@ -305,12 +312,14 @@ export async function renameDatabase(s: SealingDb, name: string, newName: string
           ? null
           : seal(s.keys.current(), unseal(s.keys.resolve, sealed, context(name)), context(newName));
       await tx.query(
-        'update databases set name = $2, sealed_password = $3, sealed_base_backup_url = $4 where name = $1',
+        `update databases set name = $2, sealed_password = $3, sealed_base_backup_url = $4, sealed_restore_drill_url = $5
+          where name = $1`,
         [
           name,
           newName,
           move(row.sealed_password, sealedContexts.databasePassword),
           move(row.sealed_base_backup_url, sealedContexts.databaseBaseBackupUrl),
+          move(row.sealed_restore_drill_url, sealedContexts.databaseRestoreDrillUrl),
         ],
       );
     });

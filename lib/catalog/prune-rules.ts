@@ -87,6 +87,14 @@ export const pruneRules: readonly PruneRule[] = [
              where n.backup_id = t.backup_id and n.requested_at > t.requested_at))`,
   },
   {
+    name: 'restore-drills',
+    table: 'restore_drills',
+    describes: "finished restore drills, except each database's newest",
+    keptFor: 'jobHistoryDays',
+    where: `t.status <> 'running' and t.started_at < $1
+      and exists (select 1 from restore_drills n where n.database_id = t.database_id and n.started_at > t.started_at)`,
+  },
+  {
     name: 'hook-runs',
     table: 'hook_runs',
     describes: 'hook script runs',

@@ -16,6 +16,7 @@ export const sealedContexts = {
   storageSecrets: (name: string) => `storage:${name}:secrets`,
   notifierSecrets: (name: string) => `notifier:${name}:secrets`,
   serverPassword: (name: string) => `server:${name}:password`,
+  databaseRestoreDrillUrl: (name: string) => `database:${name}:restore_drill_url`,
 };
 
 interface SealedColumn {
@@ -30,6 +31,7 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'storages', column: 'sealed_secrets', context: sealedContexts.storageSecrets },
   { table: 'notifiers', column: 'sealed_secrets', context: sealedContexts.notifierSecrets },
   { table: 'servers', column: 'sealed_password', context: sealedContexts.serverPassword },
+  { table: 'databases', column: 'sealed_restore_drill_url', context: sealedContexts.databaseRestoreDrillUrl },
 ];
 
 const label = (c: SealedColumn) => `${c.table}.${c.column}`;

@@ -34,6 +34,15 @@ export interface DatabaseFacts {
     /** Seconds from the start of its restore to a usable database (null in reports made before it was measured). */
     timeToUsableSeconds: number | null;
   } | null;
+  /** The newest restore drill that ended (lib/catalog/restore-drills.ts). */
+  lastDrill: {
+    id: string;
+    backupId: string | null;
+    status: 'successful' | 'failed';
+    finishedAt: Date | null;
+    timeToUsableSeconds: number | null;
+    restoredBytes: number | null;
+  } | null;
   backupsByStatus: Record<string, number>;
   verificationsByStatus: Record<string, number>;
   /** Bytes held in storage: every complete copy of a kept backup, plus WAL segments and complete base backups. */
@@ -62,6 +71,9 @@ const FACT_SQL = {
         (report->>'timeToUsableSeconds')::float8 as time_to_usable from verifications
         where database_id = any($1) and status in ('successful', 'failed')
         order by database_id, finished_at desc nulls last, requested_at desc`,
+  drill: `select distinct on (database_id) database_id, id, backup_id, status, finished_at, time_to_usable_seconds,
+        restored_bytes from restore_drills where database_id = any($1) and status <> 'running'
+        order by database_id, started_at desc`,
   backupCounts: `select database_id, status, count(*)::int as n from backups where database_id = any($1) group by database_id, status`,
   verificationCounts: `select database_id, status, count(*)::int as n from verifications where database_id = any($1) group by database_id, status`,
   backupBytes: `select b.database_id, coalesce(sum(c.size_bytes), 0)::bigint as bytes from backups b join backup_copies c on c.backup_id = b.id
@@ -129,6 +141,15 @@ const toLastVerification = (r: Row): NonNullable<DatabaseFacts['lastVerification
   timeToUsableSeconds: (r.time_to_usable as number | null) ?? null,
 });
 
+const toLastDrill = (r: Row): NonNullable<DatabaseFacts['lastDrill']> => ({
+  id: String(r.id),
+  backupId: (r.backup_id as string | null) ?? null,
+  status: r.status as 'successful' | 'failed',
+  finishedAt: (r.finished_at as Date | null) ?? null,
+  timeToUsableSeconds: (r.time_to_usable_seconds as number | null) ?? null,
+  restoredBytes: num(r.restored_bytes as string | null),
+});
+
 /** The fact rows keyed by database id, each in the shape DatabaseFacts holds it. */
 function indexFacts(rows: Record<FactKind, Row[]>) {
   return {
@@ -136,6 +157,7 @@ function indexFacts(rows: Record<FactKind, Row[]>) {
     ended: byDb(rows.ended, toLastEnded),
     complete: byDb(rows.complete, toLastComplete),
     verification: byDb(rows.verification, toLastVerification),
+    drill: byDb(rows.drill, toLastDrill),
     backupCounts: countsByDb(rows.backupCounts),
     verificationCounts: countsByDb(rows.verificationCounts),
     backupBytes: bytesByDb(rows.backupBytes),
@@ -160,6 +182,7 @@ function toDatabaseFacts(d: Row, facts: IndexedFacts): DatabaseFacts {
     lastEnded: facts.ended.get(id) ?? null,
     lastComplete: facts.complete.get(id) ?? null,
     lastVerification: facts.verification.get(id) ?? null,
+    lastDrill: facts.drill.get(id) ?? null,
     backupsByStatus: facts.backupCounts.get(id) ?? {},
     verificationsByStatus: facts.verificationCounts.get(id) ?? {},
     storedBytes: {

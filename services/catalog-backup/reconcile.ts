@@ -32,6 +32,7 @@ function cronsOf(d: DatabaseRecord): Array<[DatabaseScheduleKind, string | null]
   return [
     ['backups', d.schedule],
     ['verification', d.verifySchedule],
+    ['drill', d.restoreDrillCron],
     ['retention', d.retentionPolicy === null || d.retentionPolicy === undefined ? null : RETENTION_CRON],
   ];
 }
@@ -78,7 +79,7 @@ export async function reconcileTemporal(ctx: ServiceContext): Promise<Reconciled
  */
 export async function forgetDatabases(ctx: ServiceContext, names: string[]): Promise<void> {
   for (const name of names) {
-    await deleteDatabaseSchedules(ctx.temporal, name, ['backups', 'verification', 'retention', 'baseBackups']);
+    await deleteDatabaseSchedules(ctx.temporal, name, ['backups', 'verification', 'retention', 'baseBackups', 'drill']);
     await ctx.temporal.workflow
       .getHandle(healthWorkflowId(name))
       .terminate('the catalog was restored without this database')

@@ -55,6 +55,7 @@ export function databaseSettings(d: DatabaseRecord): Record<string, unknown> {
     verifyAfterBackup: d.verifyAfterBackup,
     parallelJobs: d.parallelJobs,
     verifySchedule: d.verifySchedule,
+    restoreDrillCron: d.restoreDrillCron,
     retentionPolicy: d.retentionPolicy,
     workspaceId: d.workspaceId,
   };

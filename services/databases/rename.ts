@@ -47,11 +47,12 @@ function schedulesOf(d: DatabaseRecord): Array<[DatabaseScheduleKind, string | n
   return [
     ['backups', d.schedule],
     ['verification', d.verifySchedule],
+    ['drill', d.restoreDrillCron],
     ['retention', d.retentionPolicy === null || d.retentionPolicy === undefined ? null : RETENTION_CRON],
   ];
 }
 
-const SCHEDULE_KINDS: DatabaseScheduleKind[] = ['backups', 'verification', 'retention'];
+const SCHEDULE_KINDS: DatabaseScheduleKind[] = ['backups', 'verification', 'retention', 'drill'];
 
 /** Renames `name` to `newName` in the catalog and in Temporal; the caller restarts the health monitor. */
 export async function renameDatabase(ctx: ServiceContext, name: string, newName: string): Promise<DatabaseRecord> {

@@ -124,7 +124,7 @@ export class DatabaseService {
     } = this.ctx;
     const { backups } = parseOrThrow(removeDatabaseOptions, options);
     const removeAll = async () => {
-      await deleteDatabaseSchedules(temporal, name, ['backups', 'retention', 'verification']);
+      await deleteDatabaseSchedules(temporal, name, ['backups', 'retention', 'verification', 'drill']);
       const outcome = await settleBackups(catalog, name, backups);
       const pitr = await stopPitrForRemoval(this.ctx, name);
       if (pitr) outcome.message = `${outcome.message}; ${pitr}`;
@@ -222,6 +222,9 @@ export class DatabaseService {
       const timezone = changes.timezone ?? current.timezone;
       await setDatabaseCron(this.ctx, 'backups', name, schedule, timezone);
       await catalog.updateSchedule(name, schedule, timezone);
+      // The restore drill's cron is read in the database's zone too.
+      if (current.restoreDrillCron && timezone !== current.timezone)
+        await setDatabaseCron(this.ctx, 'drill', name, current.restoreDrillCron, timezone);
     }
     if (target) await catalog.setDatabaseConnection(name, target);
     if (changes.storages) await catalog.setDestinations(name, changes.storages);

@@ -79,6 +79,15 @@ export interface DatabaseStatus {
     /** Its measured time to a usable database: what a restore of this database takes (the RTO). */
     timeToUsableSeconds: number | null;
   } | null;
+  /** The newest restore drill into the database's drill target that ended: the restore time on real hardware. */
+  lastDrill: {
+    id: string;
+    backupId: string | null;
+    status: 'successful' | 'failed';
+    finishedAt: string | null;
+    timeToUsableSeconds: number | null;
+    restoredBytes: number | null;
+  } | null;
   /** Null when PITR is off. */
   pitr: PitrStatus | null;
   storageUsedBytes: number;
@@ -260,6 +269,7 @@ export function deriveStatus(facts: DatabaseFacts, now: Date, pitr: PitrFacts | 
           timeToUsableSeconds: v.timeToUsableSeconds,
         }
       : null,
+    lastDrill: facts.lastDrill ? { ...facts.lastDrill, finishedAt: iso(facts.lastDrill.finishedAt) } : null,
     pitr: pitrStatus,
     storageUsedBytes: facts.storedBytes.backups + facts.storedBytes.wal + facts.storedBytes.baseBackups,
     storageUsed: { ...facts.storedBytes },

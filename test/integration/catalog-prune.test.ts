@@ -92,6 +92,12 @@ async function seedHistory(): Promise<void> {
     daysAgo(200),
     daysAgo(199),
   ]);
+  await sql(
+    `insert into restore_drills (id, database_id, trigger, status, started_at, finished_at, time_to_usable_seconds)
+     values ('d-old', 1, 'schedule', 'successful', $1, $1, 40), ('d-old-failed', 1, 'manual', 'failed', $2, $2, null),
+            ('d-recent', 1, 'schedule', 'successful', $3, $3, 41)`,
+    [daysAgo(250), daysAgo(200), daysAgo(1)],
+  );
 }
 
 /** `hindsight catalog prune` as an operator runs it, against the same catalog. */
@@ -190,7 +196,7 @@ describe('catalog pruning', () => {
       retention: defaultCatalogRetention,
       batchSize: 2,
     })) as PruneCount[];
-    for (const rule of ['audit', 'notifications', 'hook-runs', 'verifications', 'health-events'])
+    for (const rule of ['audit', 'notifications', 'hook-runs', 'verifications', 'health-events', 'restore-drills'])
       assert.equal(rows(pruned, rule), rows(planned, rule), `the dry run counted what ${rule} removed`);
 
     assert.equal(rows(pruned, 'audit'), 5, 'five entries over a year old, in three batches of at most two');
@@ -207,6 +213,8 @@ describe('catalog pruning', () => {
     );
     assert.equal(await count(`verifications where id = 'v-again'`), 1);
     assert.deepEqual((await sql(`select status from health_events`)).rows, [{ status: 'down' }]);
+    assert.equal(rows(pruned, 'restore-drills'), 2, 'the two drills older than the job history');
+    assert.deepEqual((await sql(`select id from restore_drills`)).rows, [{ id: 'd-recent' }]);
     assert.equal(await count(`restores where backup_id = 'b-history'`), 1, "the backup's only restore run stays");
     assert.equal(await count(`backups where id in ('b-kept', 'b-history')`), 2, 'kept backups are never pruned');
   });

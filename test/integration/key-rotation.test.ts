@@ -48,7 +48,8 @@ async function sealedKeyIds(platform: Platform): Promise<string[]> {
     select sealed_password as v from databases where sealed_password is not null
     union all select sealed_base_backup_url from databases where sealed_base_backup_url is not null
     union all select sealed_secrets from storages where sealed_secrets is not null
-    union all select sealed_secrets from notifiers where sealed_secrets is not null`);
+    union all select sealed_secrets from notifiers where sealed_secrets is not null
+    union all select sealed_restore_drill_url from databases where sealed_restore_drill_url is not null`);
   return rows.map((r) => sealedKeyId(r.v) ?? 'malformed');
 }
 
@@ -101,6 +102,11 @@ describe('secret key rotation', () => {
       'ops-slack',
       notifierConfigSchema.parse({ type: 'slack', url: 'https://hooks.slack.example/services/T0/B0/tokentokentoken' }),
     );
+    // A restore drill's target: its URL carries a password, sealed like the others.
+    await platform.runtime.catalog.restoreDrills.setDrillSettings('shop', {
+      url: targetUrl({ ...source, database: 'postgres' }),
+      cron: '0 3 1 * *',
+    });
     firstKeyId = platform.runtime.key.id;
   });
 
@@ -119,8 +125,8 @@ describe('secret key rotation', () => {
     assert.deepEqual(new Set(await sealedKeyIds(platform)), new Set([firstKeyId]));
     assert.equal(
       (await sealedKeyIds(platform)).length,
-      4,
-      'database password, standby URL, S3 credentials, notifier URL',
+      5,
+      'database password, standby URL, S3 credentials, notifier URL, restore drill URL',
     );
   });
 
@@ -156,6 +162,7 @@ describe('secret key rotation', () => {
       'notifiers.sealed_secrets': 1,
       // No server is registered in this installation: the column is known and has nothing to re-seal.
       'servers.sealed_password': 0,
+      'databases.sealed_restore_drill_url': 1,
     });
     const { config } = platform;
     for (const id of [firstKeyId, outcome.keyId])
@@ -165,11 +172,21 @@ describe('secret key rotation', () => {
       (await readFile(keyFileIn(config.keysDir, outcome.keyId), 'utf8')).trim(),
     );
     assert.equal(platform.runtime.key.id, outcome.keyId);
-    assert.deepEqual(await sealedKeyIds(platform), [outcome.keyId, outcome.keyId, outcome.keyId, outcome.keyId]);
+    assert.deepEqual(await sealedKeyIds(platform), [
+      outcome.keyId,
+      outcome.keyId,
+      outcome.keyId,
+      outcome.keyId,
+      outcome.keyId,
+    ]);
     // The re-sealed values open to what was sealed before.
     assert.equal((await platform.runtime.catalog.databaseTarget('shop')).password, platform.cluster.password);
     assert.equal((await platform.runtime.catalog.wal.baseBackupTarget('shop'))?.database, 'postgres');
     assert.match(JSON.stringify(await platform.runtime.catalog.notifiers.config('ops-slack')), /tokentokentoken/);
+    assert.equal(
+      (await platform.runtime.catalog.restoreDrills.drillTarget('shop'))?.password,
+      platform.cluster.password,
+    );
     const [entry] = await platform.runtime.catalog.access.listAudit({ action: 'key.rotate', actor: 'cli:test' });
     assert.equal(entry?.outcome, 'ok');
     assert.equal(entry?.targetName, firstKeyId);
@@ -291,7 +308,7 @@ describe('secret key rotation', () => {
     const keys = JSON.parse(listed) as Array<{ id: string; current: boolean; sealedSecrets: number }>;
     assert.deepEqual(
       keys.filter((k) => k.current).map((k) => [k.id, k.sealedSecrets]),
-      [[rotated.keyId, 4]],
+      [[rotated.keyId, 5]],
     );
     assert.deepEqual(new Set(keys.map((k) => k.id)), new Set([firstKeyId, current, pending, rotated.keyId]));
     assert.ok(

@@ -33,6 +33,7 @@ function facts(name: string, over: Partial<DatabaseFacts> = {}): DatabaseFacts {
       sizeBytes: 4096,
     },
     lastVerification: null,
+    lastDrill: null,
     backupsByStatus: { complete: 1 },
     verificationsByStatus: {},
     storedBytes: { backups: 4096, wal: 0, baseBackups: 0 },

@@ -11,6 +11,7 @@ import * as health from '../../temporal/contracts/health.ts';
 import * as notifications from '../../temporal/contracts/notifications.ts';
 import * as pitr from '../../temporal/contracts/pitr.ts';
 import * as restore from '../../temporal/contracts/restore.ts';
+import * as restoreDrill from '../../temporal/contracts/restore-drill.ts';
 import * as retention from '../../temporal/contracts/retention.ts';
 import * as servers from '../../temporal/contracts/servers.ts';
 import * as verify from '../../temporal/contracts/verify.ts';
@@ -31,6 +32,7 @@ const families = {
   notifications,
   pitr,
   restore,
+  restoreDrill,
   retention,
   servers,
   verify,

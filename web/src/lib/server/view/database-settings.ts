@@ -10,6 +10,8 @@ import type { Action } from '../../../../../services/authz.ts';
 import { updateDatabaseInput, type UpdateDatabaseInput } from '../../../../../services/databases/input.ts';
 import type { RemoveOutcome } from '../../../../../services/databases/remove.ts';
 import type { Services } from '../../../../../services/index.ts';
+import type { RestoreDrillSettings } from '../../../../../lib/catalog/restore-drills.ts';
+import type { RestoreDrillSettingsInput } from '../../../../../services/restore-drills/input.ts';
 import type { ActorRef } from './types.ts';
 
 export type { UpdateDatabaseInput } from '../../../../../services/databases/input.ts';
@@ -41,6 +43,8 @@ export interface ConsoleDatabaseSettingsView {
      * refuses to delete its backups with it, or to rename it, until PITR is turned off.
      */
     pitr: boolean;
+    /** The restore drill's target (no password) and cron, or null when it has none. */
+    restoreDrill: RestoreDrillSettings | null;
   };
   /** Every storage of the database's workspace: the destinations it may choose from. */
   storages: Array<{ name: string; type: string }>;
@@ -64,6 +68,8 @@ export interface ConsoleDatabaseSettingsServices {
   rename(actor: ActorRef, database: string, newName: string): Promise<string>;
   /** DatabaseService.remove: what became of its backups (how many, kept or deleted, in which storages). */
   remove(actor: ActorRef, database: string, options: { backups: RemovedBackups }): Promise<RemoveOutcome>;
+  /** RestoreDrillService.set: a target (its password sealed), a cron, or both; null switches drills off. */
+  setDrill(actor: ActorRef, database: string, settings: RestoreDrillSettingsInput | null): Promise<void>;
 }
 
 const { shape } = updateDatabaseInput;
@@ -81,11 +87,12 @@ const RANGES = {
 async function settingsView(services: Services, actor: ActorRef, name: string): Promise<ConsoleDatabaseSettingsView> {
   const db = await services.databases.get(actor, name);
   const { catalog } = services.ctx.runtime;
-  const [storages, workspace, pitr, backups] = await Promise.all([
+  const [storages, workspace, pitr, backups, restoreDrill] = await Promise.all([
     services.storages.list(actor),
     catalog.access.workspaceById(db.workspaceId),
     catalog.wal.config(name),
     catalog.storedBackupsOf(name),
+    services.restoreDrills.settings(actor, name),
   ]);
   const may = (action: Action) => services.ctx.guard.can(actor, db.workspaceId, action);
   const url = targetUrl({
@@ -108,6 +115,7 @@ async function settingsView(services: Services, actor: ActorRef, name: string): 
       parallelJobs: db.parallelJobs,
       backupCount: backups.filter((b) => b.status !== 'deleted').length,
       pitr: pitr.enabled,
+      restoreDrill,
     },
     storages: storages.filter((s) => s.workspaceId === db.workspaceId).map((s) => ({ name: s.name, type: s.type })),
     ranges: RANGES,
@@ -131,5 +139,9 @@ export function createConsoleDatabaseSettings(services: Services): ConsoleDataba
       return (await services.databases.update(actor, name, { name: newName })).name;
     },
     remove: (actor, name, options) => services.databases.remove(actor, name, options),
+    async setDrill(actor, name, settings) {
+      if (settings) await services.restoreDrills.set(actor, name, settings);
+      else await services.restoreDrills.remove(actor, name);
+    },
   };
 }

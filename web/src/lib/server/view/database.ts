@@ -11,6 +11,7 @@ import { workflowUrl } from '../../../../../temporal/client.ts';
 import { verifierWorkflowId } from '../../../../../temporal/contracts/verify.ts';
 import { workflowLinkBase } from './backups.ts';
 import type { ActorRef, ConsoleBackup } from './types.ts';
+import { drillView, type ConsoleDrillView } from './restore-drill.ts';
 import { createStorageRetentionServices, type ConsoleStorageRetentionServices } from './storage-retention.ts';
 
 export type { LiveJob } from '../../../../../services/status/jobs.ts';
@@ -66,6 +67,8 @@ export interface ConsoleDatabaseView {
   points: BackupPoint[];
   /** The measured time to a usable database of the last 30 verifications that recorded it, oldest first. */
   restorePoints: Array<{ id: string; finishedAt: string; seconds: number }>;
+  /** The restore drill into a real server: settings, newest drill, and its measured times. */
+  drill: ConsoleDrillView;
   uptime: { current: 'up' | 'down' | 'unknown'; since: string | null; windows: UptimeWindow[] };
   /** Running jobs at load time, so the page shows them without JavaScript. */
   jobs: LiveJob[];
@@ -260,13 +263,14 @@ async function databaseView(
 ): Promise<ConsoleDatabaseView> {
   const { catalog, config } = services.ctx.runtime;
   const db = await services.databases.get(actor, name);
-  const [backups, storages, workspace, health, verifications, jobs] = await Promise.all([
+  const [backups, storages, workspace, health, verifications, jobs, drill] = await Promise.all([
     services.backupReads.list(actor, name),
     services.storages.list(actor),
     catalog.access.workspaceById(db.workspaceId),
     catalog.health.history(name, 2000),
     services.verifications.list(actor, name),
     services.jobs.running(actor, name),
+    drillView(services, actor, name),
   ]);
   const [newest, uiUrl] = await Promise.all([
     catalog.verifications.newestFor(backups.map((b) => b.id)),
@@ -281,6 +285,7 @@ async function databaseView(
     copyTargets: storages.filter((s) => s.workspaceId === db.workspaceId).map((s) => ({ name: s.name, type: s.type })),
     points,
     restorePoints: restoreTimePoints(verifications),
+    drill,
     uptime: uptimeSummary(health, now),
     jobs,
     verifications: verifications.slice(0, 10).map((v) => ({

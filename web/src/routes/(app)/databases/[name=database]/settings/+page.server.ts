@@ -9,7 +9,7 @@ import type { ActorRef } from '#lib/server/view/types.ts';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
 /** The sections of the page, each its own form: an answer names the one it belongs to. */
-type Section = 'name' | 'connection' | 'storages' | 'dump' | 'verification' | 'health';
+type Section = 'name' | 'connection' | 'storages' | 'dump' | 'verification' | 'health' | 'drill';
 
 /** A number field: blank means "not changed", anything else is left for the service's schema to judge. */
 const numberField = (form: FormData, name: string): number | undefined => {
@@ -26,7 +26,7 @@ function withoutPassword(url: string): string {
 }
 
 /** What each section's form changes; the service validates it (ranges, names, the connection). */
-const CHANGES: Record<Exclude<Section, 'name'>, (form: FormData) => UpdateDatabaseInput> = {
+const CHANGES: Record<Exclude<Section, 'name' | 'drill'>, (form: FormData) => UpdateDatabaseInput> = {
   connection: (form) => {
     const url = field(form, 'url').trim();
     const password = field(form, 'password');
@@ -52,6 +52,7 @@ function echo(section: Section, form: FormData): Record<string, string | string[
     return { url: withoutPassword(field(form, 'url').trim()), skipCheck: form.has('skipCheck') };
   if (section === 'storages') return { storages: fields(form, 'storages') };
   if (section === 'dump') return { parallelJobs: field(form, 'parallelJobs') };
+  if (section === 'drill') return { target: withoutPassword(field(form, 'target').trim()), cron: field(form, 'cron') };
   if (section === 'health')
     return {
       healthIntervalSeconds: field(form, 'healthIntervalSeconds'),
@@ -79,7 +80,7 @@ function sectionAction<R extends Record<string, unknown>>(
 }
 
 /** A section's save: the changes its form describes, through DatabaseService.update. */
-const save = (section: Exclude<Section, 'name'>) =>
+const save = (section: Exclude<Section, 'name' | 'drill'>) =>
   sectionAction(section, async (actor, database, form) => {
     if (section === 'storages' && fields(form, 'storages').length === 0)
       throw new Error('Choose at least one storage: every backup is written to the storages chosen here.');
@@ -104,6 +105,21 @@ export const actions = {
   dump: save('dump'),
   verification: save('verification'),
   health: save('health'),
+
+  /** The restore drill: a blank field keeps what is saved (a cron never saved is the monthly default). */
+  drill: sectionAction('drill', async (actor, database, form) => {
+    const target = field(form, 'target').trim();
+    const cron = field(form, 'cron').trim();
+    await services().databaseSettings.setDrill(actor, database, {
+      ...(target !== '' && { target }),
+      ...(cron !== '' && { cron }),
+    });
+    return { saved: true };
+  }),
+  drillOff: sectionAction('drill', async (actor, database) => {
+    await services().databaseSettings.setDrill(actor, database, null);
+    return { saved: true };
+  }),
 
   /** Connects with the stored credentials, as a backup would; saves nothing. */
   test: sectionAction('connection', async (actor, database) => ({
