@@ -149,7 +149,8 @@ async function startServing(children: ChildContext, runtime: Runtime): Promise<v
     log.info(
       `the console's Temporal UI is read-only, for owners and users who may read every workspace; the full UI is at ${config.temporalUiUpstream}${TEMPORAL_UI_PATH}/ on this machine (docs/temporal.md)`,
     );
-  await setUpDemo(config, runtime);
+  // Not fatal: the platform runs on without its demo.
+  await setUpDemo(config, runtime).catch((error: unknown) => log.error(`demo setup failed: ${errorMessage(error)}`));
 }
 
 process.on('SIGINT', () => void shutdown(0));
