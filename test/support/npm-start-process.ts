@@ -46,7 +46,7 @@ export class StartProcess {
     try {
       return await waitFor(`a line matching ${pattern}`, async () => this.linesMatching(pattern, from)[0], timeoutMs);
     } catch (error) {
-      throw new Error(`${(error as Error).message}; npm start printed:\n${this.text.slice(-6000)}`);
+      throw new Error(`${(error as Error).message}; npm start printed:\n${this.text.slice(-6000)}`, { cause: error });
     }
   }
 
