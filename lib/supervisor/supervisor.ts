@@ -101,7 +101,7 @@ export class Supervisor {
       try {
         slot.run = await slot.spec.start();
         // Asked to stop while it was starting: stop() found no run to stop, so this run ends itself.
-        if (this.stopping) return await slot.run.stop();
+        if (this.stopping) return await slot.run.stop().catch(() => undefined);
         slot.markUp();
         if (restarts > 0) log.info(`${name} is up again (pid ${slot.run.pid ?? 'unknown'})`);
         exit = await slot.run.exited;
@@ -146,11 +146,17 @@ export class Supervisor {
       if (!slot) continue;
       // A run still starting is stopped once it is up (or has failed to start).
       const run = slot.run;
-      if (run)
-        await run
-          .stop()
-          .catch((error: unknown) => this.options.log.error(`${name} did not stop: ${errorMessage(error)}`));
-      await slot.loop;
+      // One that could not be stopped is left behind (its loop would wait for its end forever).
+      const stopped = run
+        ? await run.stop().then(
+            () => true,
+            (error: unknown) => {
+              this.options.log.error(`${name} did not stop: ${errorMessage(error)}`);
+              return false;
+            },
+          )
+        : true;
+      if (stopped) await slot.loop;
     }
   }
 }

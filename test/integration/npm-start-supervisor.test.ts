@@ -52,9 +52,10 @@ async function look<T>(config: Config, work: (services: Services, runtime: Runti
   }
 }
 
-async function partialBackupFile(dir: string): Promise<string | undefined> {
+/** A partial object of a dump under way past its first MiB (other than `not`, an earlier attempt's). */
+async function partialBackupFile(dir: string, not?: string): Promise<string | undefined> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names.filter((n) => n.includes('.partial-'))) {
+  for (const name of names.filter((n) => n.includes('.partial-') && n !== not)) {
     const size = await stat(path.join(dir, name)).then(
       (s) => s.size,
       () => 0,
@@ -75,6 +76,33 @@ async function childOf(parent: number, pattern: RegExp): Promise<number | undefi
     if (pattern.test(cmdline.split('\0').join(' ').trim())) return Number(name);
   }
   return undefined;
+}
+
+/**
+ * Kills each child of `start` with SIGKILL, one at a time, each once it is seen restarted: the
+ * worker mid-dump, then Temporal, the catalog and the console while the retried dump runs.
+ */
+async function killEachChild(start: StartProcess, config: Config, backupsDir: string, killedDump: string) {
+  const killAndSeeRestarted = async (name: string, pid: number, how: RegExp) => {
+    const from = start.output.length;
+    process.kill(pid, 'SIGKILL');
+    await start.line(how, 60_000, from);
+    await start.line(new RegExp(`INFO: ${name} is up again \\(pid \\d+\\)`), 90_000, from);
+  };
+  const childPid = (pattern: RegExp) =>
+    waitFor(`a child of npm start matching ${pattern}`, () => childOf(start.pid, pattern), 10_000);
+  const restarted = (name: string) => new RegExp(`WARN: ${name} was killed by SIGKILL; restarting it in 1 s`);
+
+  await killAndSeeRestarted('worker', await childPid(/worker\/main\.ts$/), restarted('worker'));
+  await waitFor('the dump to run again on the new worker', () => partialBackupFile(backupsDir, killedDump), 90_000);
+  const temporalPort = config.temporalAddress.split(':')[1];
+  const temporal = await childPid(new RegExp(`temporal server start-dev .*--port ${temporalPort}`));
+  await killAndSeeRestarted('temporal', temporal, restarted('temporal'));
+  const pidFile = path.join(metaClusterDir(config), 'postmaster.pid');
+  const postmaster = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  const gone = new RegExp(`WARN: catalog \\(pid ${postmaster}\\) is gone; restarting it in 1 s`);
+  await killAndSeeRestarted('catalog', postmaster, gone);
+  await killAndSeeRestarted('web', await childPid(/web\/main\.ts$/), restarted('web'));
 }
 
 describe('npm start supervises its children', () => {
@@ -129,41 +157,9 @@ describe('npm start supervises its children', () => {
     );
     const { workflowId } = await look(config, (services) => services.backups.start(actor, 'bulk'));
     const backupsDir = path.join(config.backupsDir, 'bulk');
-    await waitFor('the dump to be under way', () => partialBackupFile(backupsDir), 120_000);
+    const underWay = await waitFor('the dump to be under way', () => partialBackupFile(backupsDir), 120_000);
 
-    const killAndSeeRestarted = async (name: string, pid: number, how: RegExp) => {
-      const from = first.output.length;
-      process.kill(pid, 'SIGKILL');
-      await first.line(how, 60_000, from);
-      await first.line(new RegExp(`INFO: ${name} is up again \\(pid \\d+\\)`), 90_000, from);
-    };
-    const childPid = (pattern: RegExp) =>
-      waitFor(`a child of npm start matching ${pattern}`, () => childOf(first.pid, pattern), 10_000);
-
-    await killAndSeeRestarted(
-      'worker',
-      await childPid(/worker\/main\.ts$/),
-      /WARN: worker was killed by SIGKILL; restarting it in 1 s/,
-    );
-    await waitFor('the dump to run again on the new worker', () => partialBackupFile(backupsDir), 90_000);
-    await killAndSeeRestarted(
-      'temporal',
-      await childPid(new RegExp(`temporal server start-dev .*--port ${config.temporalAddress.split(':')[1]}`)),
-      /WARN: temporal was killed by SIGKILL; restarting it in 1 s/,
-    );
-    const postmaster = Number(
-      (await readFile(path.join(metaClusterDir(config), 'postmaster.pid'), 'utf8')).split('\n')[0],
-    );
-    await killAndSeeRestarted(
-      'catalog',
-      postmaster,
-      new RegExp(`WARN: catalog \\(pid ${postmaster}\\) is gone; restarting it in 1 s`),
-    );
-    await killAndSeeRestarted(
-      'web',
-      await childPid(/web\/main\.ts$/),
-      /WARN: web was killed by SIGKILL; restarting it in 1 s/,
-    );
+    await killEachChild(first, config, backupsDir, underWay);
 
     const done = await waitFor(
       'the backup of bulk to end',
