@@ -56,6 +56,8 @@ export interface DevServerOptions {
   uiCodecEndpoint?: string;
   /** Serve the UI under this path, for the console to serve it there on its own origin. */
   uiPublicPath?: string;
+  /** How the CLI is launched: e.g. under setpriv, so that it ends with the supervisor that started it. */
+  launch?: (file: string, args: string[]) => [string, string[]];
 }
 
 /** `temporal server start-dev` with SQLite persistence: workflows survive a restart. */
@@ -81,6 +83,6 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     // Served by the console, the UI may fetch nothing from other sites (its CSP): no news feed either.
     ...(options.uiPublicPath ? ['--ui-public-path', options.uiPublicPath, '--ui-disable-news-fetch'] : []),
   ];
-  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  return child;
+  const [file, fileArgs] = options.launch ? options.launch(cli, args) : [cli, args];
+  return spawn(file, fileArgs, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 }

@@ -10,8 +10,12 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createHindsightWorker, defaultBudget, type AgentBudget, type WorkerRoles } from './create-worker.ts';
 import { createWorkerMetrics, startMetricsServer } from './metrics.ts';
+import { handleProcessErrors } from './process-errors.ts';
 
 const logger = createLogger('worker');
+/** Set once the worker has stopped taking work: from then on its connections close. */
+let stopping = false;
+handleProcessErrors(logger, () => stopping);
 
 TemporalRuntime.install({
   logger: {
@@ -125,6 +129,7 @@ async function main(): Promise<void> {
   if (metricsServer) logger.info(`worker metrics on ${metricsServer.url}/metrics`);
   logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress, roles }, 'worker ready');
   await worker.run();
+  stopping = true;
   await metricsServer?.close();
   await close();
   await runtime.close();

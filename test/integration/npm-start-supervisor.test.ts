@@ -1,0 +1,232 @@
+/**
+ * `npm start` as a process supervisor, on its embedded catalog, its own Temporal dev server, worker
+ * and console, on a data directory and ports of its own. While a backup of a database large enough
+ * to take some seconds runs, each child is killed once (SIGKILL): the worker, Temporal, the
+ * catalog's PostgreSQL and the console. Each must be started again (its lines say so), and the
+ * backup must complete exactly once: one complete backup row, one object (and its manifest) in
+ * storage and no partial one, restoring to tables with the source's ordered hashes. Then a second
+ * start is refused naming the first's pid, and after the supervisor itself is killed with SIGKILL
+ * the next start takes over its lock, comes up, and stops on Ctrl-C.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig, type Config } from '../../lib/config.ts';
+import { openLocalCluster, shareDirWithServerUser, type LocalCluster } from '../../lib/pg/cluster.ts';
+import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { processAlive } from '../../lib/supervisor/process-alive.ts';
+import { osUser } from '../../cli/access.ts';
+import { operatorActor } from '../../services/authz.ts';
+import { createServices, type Services } from '../../services/index.ts';
+import { metaClusterDir, openRuntime, type Runtime } from '../../services/runtime.ts';
+import { connectTemporalClient } from '../../temporal/client.ts';
+import { tableHashes } from '../support/guide-platform.ts';
+import { startLoading } from '../support/loading.ts';
+import { runToEnd, StartProcess } from '../support/npm-start-process.ts';
+import { createDatabase, startTestCluster } from '../support/platform.ts';
+import { freePort } from '../support/ports.ts';
+import { waitFor } from '../support/wait.ts';
+
+/** Long enough to dump that the kills land while the backup runs (a few seconds per attempt here). */
+const BULK_SQL = `create table readings (id bigint primary key, sensor int, value double precision, note text);
+  insert into readings select g, g % 977, g / 7.0, md5(g::text) || md5((g * 7)::text) from generate_series(1, 1200000) g;
+  create table sensors (id int primary key, name text);
+  insert into sensors select g, 'sensor ' || g from generate_series(0, 976) g`;
+
+const actor = operatorActor(osUser());
+
+/** The host's catalog and Temporal, opened for one look and closed again: npm start restarts them under us. */
+async function look<T>(config: Config, work: (services: Services, runtime: Runtime) => Promise<T>): Promise<T> {
+  const runtime = await openRuntime(config, { migrate: false });
+  try {
+    const client = await connectTemporalClient(config, runtime);
+    try {
+      return await work(createServices(runtime, client), runtime);
+    } finally {
+      await client.connection.close();
+    }
+  } finally {
+    await runtime.close();
+  }
+}
+
+/** A partial object of a dump under way past its first MiB (other than `not`, an earlier attempt's). */
+async function partialBackupFile(dir: string, not?: string): Promise<string | undefined> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names.filter((n) => n.includes('.partial-') && n !== not)) {
+    const size = await stat(path.join(dir, name)).then(
+      (s) => s.size,
+      () => 0,
+    );
+    if (size > 1024 * 1024) return name;
+  }
+  return undefined;
+}
+
+/** A child process of `parent` whose command line matches `pattern` (other tests run workers too). */
+async function childOf(parent: number, pattern: RegExp): Promise<number | undefined> {
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid !== parent) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (pattern.test(cmdline.split('\0').join(' ').trim())) return Number(name);
+  }
+  return undefined;
+}
+
+/**
+ * Kills each child of `start` with SIGKILL, one at a time, each once it is seen restarted: the
+ * worker mid-dump, then Temporal, the catalog and the console while the retried dump runs.
+ */
+async function killEachChild(start: StartProcess, config: Config, backupsDir: string, killedDump: string) {
+  const killAndSeeRestarted = async (name: string, pid: number, how: RegExp) => {
+    const from = start.output.length;
+    process.kill(pid, 'SIGKILL');
+    await start.line(how, 60_000, from);
+    await start.line(new RegExp(`INFO: ${name} is up again \\(pid \\d+\\)`), 90_000, from);
+  };
+  const childPid = (pattern: RegExp) =>
+    waitFor(`a child of npm start matching ${pattern}`, () => childOf(start.pid, pattern), 10_000);
+  const restarted = (name: string) => new RegExp(`WARN: ${name} was killed by SIGKILL; restarting it in 1 s`);
+
+  await killAndSeeRestarted('worker', await childPid(/worker\/main\.ts$/), restarted('worker'));
+  await waitFor('the dump to run again on the new worker', () => partialBackupFile(backupsDir, killedDump), 90_000);
+  const temporalPort = config.temporalAddress.split(':')[1];
+  const temporal = await childPid(new RegExp(`temporal server start-dev .*--port ${temporalPort}`));
+  await killAndSeeRestarted('temporal', temporal, restarted('temporal'));
+  const pidFile = path.join(metaClusterDir(config), 'postmaster.pid');
+  const postmaster = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  const gone = new RegExp(`WARN: catalog \\(pid ${postmaster}\\) is gone; restarting it in 1 s`);
+  await killAndSeeRestarted('catalog', postmaster, gone);
+  await killAndSeeRestarted('web', await childPid(/web\/main\.ts$/), restarted('web'));
+}
+
+describe('npm start supervises its children', () => {
+  let dir: string;
+  let source: LocalCluster;
+  let bulk: PgTarget;
+  let env: Record<string, string>;
+  let config: Config;
+  const starts: StartProcess[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'hindsight-supervisor-'));
+    // The catalog's server runs as the postgres user when we are root: it must reach the data directory.
+    await shareDirWithServerUser(dir);
+    source = await startTestCluster(path.join(dir, 'source'));
+    bulk = await createDatabase(source, 'bulk');
+    const { loaded } = await startLoading('bulk', bulk, BULK_SQL);
+    env = {
+      ...(process.env as Record<string, string>),
+      HINDSIGHT_DATA_DIR: path.join(dir, 'data'),
+      HINDSIGHT_META_PORT: String(await freePort()),
+      TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+      HINDSIGHT_TEMPORAL_UI_PORT: String(await freePort()),
+      HINDSIGHT_WEB_PORT: String(await freePort()),
+      HINDSIGHT_SANDBOX_ROOT: path.join(dir, 'sandboxes'),
+      HINDSIGHT_SANDBOX_DRIVER: process.env.HINDSIGHT_SANDBOX_DRIVER ?? 'process',
+      HINDSIGHT_CATALOG_BACKUP_AFTER_CHANGE: '0',
+    };
+    delete env.DATABASE_URL;
+    config = loadConfig(env);
+    starts.push(new StartProcess(env));
+    await loaded;
+  });
+
+  after(async () => {
+    for (const start of starts) start.killGroup();
+    const meta = await openLocalCluster({ dataDir: metaClusterDir(config), port: config.metaPort }).catch(
+      () => undefined,
+    );
+    await meta?.stop('immediate').catch(() => undefined);
+    await source?.stop('immediate').catch(() => undefined);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('restarts each child killed mid-backup, and the backup completes exactly once', async () => {
+    const [first] = starts as [StartProcess];
+    await first.line(/console on http/, 120_000);
+    // The demo's first backup and restore are the last thing a first start does.
+    await first.line(/restored the first backup/, 120_000);
+    await look(config, (services) =>
+      services.databases.add(actor, { name: 'bulk', url: targetUrl(bulk), verifyAfterBackup: false }),
+    );
+    const { workflowId } = await look(config, (services) => services.backups.start(actor, 'bulk'));
+    const backupsDir = path.join(config.backupsDir, 'bulk');
+    const underWay = await waitFor('the dump to be under way', () => partialBackupFile(backupsDir), 120_000);
+
+    await killEachChild(first, config, backupsDir, underWay);
+
+    const done = await waitFor(
+      'the backup of bulk to end',
+      () =>
+        look(config, async (_services, runtime) => {
+          const rows = await runtime.catalog.listBackups('bulk');
+          return rows.every((r) => r.status !== 'running') ? rows : undefined;
+        }).catch(() => undefined),
+      180_000,
+      1_000,
+    );
+    assert.deepEqual(
+      done.map((b) => b.status),
+      ['complete'],
+      'one backup row, complete',
+    );
+    const id = done[0]!.id;
+    assert.deepEqual((await readdir(backupsDir)).sort(), [`${id}.dump.hsb`, `${id}.json`, `${id}.roles.hsb`]);
+
+    await look(config, async (services) => {
+      const restore = await services.restores.start(actor, {
+        database: 'bulk',
+        backupId: id,
+        to: { database: 'bulk_restored' },
+      });
+      await restore.result();
+    });
+    const attempts = await look(config, async (services) => {
+      const history = await services.ctx.temporal.workflow.getHandle(workflowId).fetchHistory();
+      return (history.events ?? []).flatMap((e) => e.activityTaskStartedEventAttributes?.attempt ?? []);
+    });
+    assert.ok(
+      attempts.some((a) => a >= 2),
+      `the dump ran again after the worker was killed (attempts: ${attempts.join(',')})`,
+    );
+    const restored = await tableHashes({ ...bulk, database: 'bulk_restored' });
+    assert.deepEqual(Object.keys(restored), ['readings', 'sensors']);
+    assert.deepEqual(restored, await tableHashes(bulk));
+    assert.equal(first.linesMatching(/giving up/).length, 0, 'no child was given up');
+  });
+
+  it('refuses a second start while the first runs, naming its pid', async () => {
+    const [first] = starts as [StartProcess];
+    const second = await runToEnd(env, 60_000);
+    assert.equal(second.code, 1);
+    assert.match(
+      second.output,
+      new RegExp(`Hindsight is already running on ${config.dataDir} \\(pid ${first.pid}\\): stop it first`),
+    );
+    assert.equal(await processAlive(first.pid), true, 'the first start runs on');
+  });
+
+  it('takes over the lock of a start killed with SIGKILL, and stops on Ctrl-C', async () => {
+    const [first] = starts as [StartProcess];
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const next = new StartProcess(env);
+    starts.push(next);
+    await next.line(
+      new RegExp(`WARN: taking over the lock on ${config.dataDir} from pid ${first.pid}, which is no longer running`),
+      60_000,
+    );
+    await next.line(/console on http/, 120_000);
+    next.interrupt();
+    const { code } = await next.exited;
+    assert.equal(code, 0, next.output.slice(-3000));
+    assert.ok(next.linesMatching(/INFO: stopped$/).length === 1, 'it says it stopped');
+    await assert.rejects(readFile(path.join(config.dataDir, 'start.lock')), { code: 'ENOENT' });
+  });
+});
