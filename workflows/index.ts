@@ -15,3 +15,4 @@ export { walChainMonitor } from './wal-chain-monitor.ts';
 export { serverBackup } from './server-backup.ts';
 export { catalogBackup } from './catalog-backup.ts';
 export { catalogMaintenance } from './catalog-maintenance.ts';
+export { pitrDrill } from './pitr-drill.ts';

@@ -87,6 +87,16 @@ export const pruneRules: readonly PruneRule[] = [
              where n.backup_id = t.backup_id and n.requested_at > t.requested_at))`,
   },
   {
+    name: 'pitr-drills',
+    table: 'pitr_drills',
+    describes: "PITR drills, except each server's newest and the passed one its proven-up-to time comes from",
+    keptFor: 'jobHistoryDays',
+    where: `t.finished_at < $1
+      and exists (select 1 from pitr_drills n where n.server_id = t.server_id and n.finished_at > t.finished_at)
+      and (t.outcome <> 'passed' or exists (select 1 from pitr_drills n where n.server_id = t.server_id
+             and n.outcome = 'passed' and (n.proves_until, n.id) > (t.proves_until, t.id)))`,
+  },
+  {
     name: 'hook-runs',
     table: 'hook_runs',
     describes: 'hook script runs',

@@ -11,6 +11,7 @@ import { allRows, bind, firstRow, isUniqueViolation, type Queryable, type Sealin
 import { fieldsOf, type RowOf } from './rows.ts';
 import { sealedContexts } from './sealed-columns.ts';
 import { serverArchive, serverOfArchive, setServerArchive } from './servers-pitr.ts';
+import { drillSchedule, drillSummaries, drillsOf, recordPitrDrill, setDrillSchedule } from './pitr-drills.ts';
 
 /** What a server's runs do; `add` takes them all, `update` the ones given. */
 export interface ServerOptions {
@@ -265,6 +266,11 @@ export function createServerStore(pool: pg.Pool, keys: SealingDb['keys']) {
       serverArchive,
       setServerArchive,
       serverOfArchive,
+      recordPitrDrill,
+      drillsOf,
+      drillSummaries,
+      drillSchedule,
+      setDrillSchedule,
     }),
   };
 }

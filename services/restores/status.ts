@@ -2,6 +2,7 @@
  * Following a restore: its workflow's state, its `progress` query and, once it ended, its outcome
  * or the innermost reason it failed. The id names the database, whose readers may follow it.
  */
+import { describeFigures, type RestoreFigures } from '../../lib/pitr/restore-figures.ts';
 import type { WorkflowHandle } from '@temporalio/client';
 import { HindsightError, errorMessage } from '../../lib/errors.ts';
 import type { DatabaseExtraction } from '../../lib/pitr/extract-database.ts';
@@ -58,6 +59,10 @@ export interface RestoreStatus {
           instructionsText: string | null;
           /** With a target server: the database copied there (tables, rows, duration). */
           extracted: DatabaseExtraction | null;
+          /** Time to a usable server, stage times, WAL replayed and its rate (lib/pitr/restore-figures.ts); null in older runs. */
+          figures: RestoreFigures | null;
+          /** The same, as the line the CLI prints. */
+          figuresText: string | null;
         });
   };
   workflowUrl: string;
@@ -270,6 +275,8 @@ export class RestoreStatusService {
         instructions: instructions ?? null,
         instructionsText: instructions ? describeInstructions(instructions) : null,
         extracted: o.extracted ?? null,
+        figures: o.figures ?? null,
+        figuresText: o.figures ? describeFigures(o.figures) : null,
       },
     };
   }

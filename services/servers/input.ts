@@ -4,6 +4,7 @@ import type { ServerRecord } from '../../lib/catalog/servers.ts';
 import { NAME_RULE, nameSchema } from '../../lib/names.ts';
 import { pgUrlSchema } from '../../lib/pg/connection.ts';
 import { cronSchema, timezoneSchema } from '../input.ts';
+import { drillScheduleSchema } from './drills.ts';
 
 const storageList = z
   .array(nameSchema(`storages must name storages: ${NAME_RULE}`))
@@ -55,10 +56,13 @@ export const updateServerInput = z
     timezone: runOptions.timezone.optional(),
     retention: runOptions.retention.optional(),
     verifyAfterBackup: runOptions.verifyAfterBackup.optional(),
+    /** The PITR drill cron (docs/pitr.md, "Drills"); null switches drills off. */
+    pitrDrillSchedule: drillScheduleSchema.optional(),
   })
   .strict()
   .refine((c) => Object.values(c).some((v) => v !== undefined), {
-    message: 'nothing to change: give the schedule, timezone, storages, excludes, retention or a flag',
+    message:
+      'nothing to change: give the schedule, timezone, storages, excludes, retention, the drill schedule or a flag',
   });
 export type UpdateServerInput = z.input<typeof updateServerInput>;
 export type ServerChanges = z.output<typeof updateServerInput>;
