@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { errorMessage } from '../errors.ts';
 import { libpqChildEnv, type PgTarget } from '../pg/connection.ts';
 import { toolFor } from '../pg/tools.ts';
+import { MARKER } from './extract.ts';
 import { asServerUser, serverEnv } from './os-user.ts';
 
 const run = promisify(execFile);
@@ -56,7 +57,8 @@ export async function verifyExtractedBackup(dataDir: string, major: number): Pro
   } catch (error) {
     return { outcome: 'unavailable', detail: errorMessage(error), ms: ms() };
   }
-  const [cmd, args] = asServerUser(tool, ['--no-parse-wal', dataDir]);
+  // The marker naming the restore that owns the directory is ours, put there before extraction.
+  const [cmd, args] = asServerUser(tool, ['--no-parse-wal', `--ignore=${MARKER}`, dataDir]);
   const result = await runTool(cmd, args, serverEnv());
   const output = `${result.stdout}\n${result.stderr}`;
   if (result.code === 0) return { outcome: 'passed', detail: lastLines(output, 1), ms: ms() };
