@@ -44,6 +44,32 @@ describe('/api/v1/servers/{name}/pitr: on, refused without REPLICATION, off', ()
     await platform?.stop();
   });
 
+  /** The drill schedule follows PITR, a bad cron is refused naming the field, and a drill run now is recorded. */
+  async function drillsThroughTheApi(): Promise<void> {
+    const drills = await call('GET', '/servers/pg/drills');
+    assert.equal(drills.status, 200, drills.text);
+    assert.deepEqual([drills.body.schedule, drills.body.scheduled, drills.body.provenUpTo], ['17 4 * * 0', true, null]);
+    await platform.client.schedule.getHandle('pitrdrill/pg').describe();
+    const bad = await call('PATCH', '/servers/pg', { pitrDrillSchedule: 'sometimes' });
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(bad.body.error!.message, /pitrDrillSchedule/);
+    assert.equal((await call('PATCH', '/servers/pg', { pitrDrillSchedule: '0 5 * * 1' })).status, 200);
+    const started = await call('POST', '/servers/pg/drills');
+    assert.equal(started.status, 202, started.text);
+    assert.match(String(started.body.workflowId), /^pitrdrill\/pg\//);
+    const outcome = (await platform.client.workflow.getHandle(String(started.body.workflowId)).result()) as {
+      passed: boolean;
+      drills: Array<{ outcome: string; error: string | null }>;
+    };
+    assert.ok(outcome.drills.length >= 2, 'a time inside the window and the newest point');
+    const shown = (await call('GET', '/servers/pg')).body.drills as { lastOutcome: string; schedule: string };
+    assert.deepEqual(
+      [shown.lastOutcome, shown.schedule],
+      [outcome.passed ? 'passed' : 'failed', '0 5 * * 1'],
+      JSON.stringify(outcome.drills.map((d) => d.error)),
+    );
+  }
+
   it('a server whose role has no REPLICATION: refused naming the fix, and no carrier record is left', async () => {
     const url = targetUrl({ ...source, database: 'postgres', user: 'plain', password: 'plain-pw' });
     const added = await call('POST', '/servers', { name: 'pgplain', url, verifyAfterBackup: false });
@@ -82,6 +108,7 @@ describe('/api/v1/servers/{name}/pitr: on, refused without REPLICATION, off', ()
       500,
     );
     assert.equal(shown.enabled, true);
+    await drillsThroughTheApi();
 
     const off = await call('DELETE', '/servers/pg/pitr');
     assert.equal(off.status, 200, off.text);
@@ -92,5 +119,8 @@ describe('/api/v1/servers/{name}/pitr: on, refused without REPLICATION, off', ()
     assert.equal(again.body.wasOn, false);
     const after = (await call('GET', '/servers/pg')).body.pitr as { enabled: boolean };
     assert.equal(after.enabled, false);
+    const drills = (await call('GET', '/servers/pg/drills')).body as { schedule: string; scheduled: boolean };
+    assert.deepEqual([drills.schedule, drills.scheduled], ['0 5 * * 1', false], 'no drills while PITR is off');
+    await assert.rejects(platform.client.schedule.getHandle('pitrdrill/pg').describe(), /not found/i);
   });
 });

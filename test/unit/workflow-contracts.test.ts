@@ -10,6 +10,7 @@ import { PROGRESS_SIGNAL, type WorkflowContract } from '../../temporal/contracts
 import * as health from '../../temporal/contracts/health.ts';
 import * as notifications from '../../temporal/contracts/notifications.ts';
 import * as pitr from '../../temporal/contracts/pitr.ts';
+import * as pitrDrill from '../../temporal/contracts/pitr-drill.ts';
 import * as restore from '../../temporal/contracts/restore.ts';
 import * as retention from '../../temporal/contracts/retention.ts';
 import * as servers from '../../temporal/contracts/servers.ts';
@@ -30,6 +31,7 @@ const families = {
   health,
   notifications,
   pitr,
+  pitrDrill,
   restore,
   retention,
   servers,
@@ -85,6 +87,7 @@ type Contracts = ByWorkflowName<typeof backup> &
   ByWorkflowName<typeof health> &
   ByWorkflowName<typeof notifications> &
   ByWorkflowName<typeof pitr> &
+  ByWorkflowName<typeof pitrDrill> &
   ByWorkflowName<typeof servers> &
   ByWorkflowName<typeof catalogBackup> &
   ByWorkflowName<typeof catalogMaintenance>;
