@@ -42,6 +42,8 @@ export interface ServerRecord extends ServerOptions {
   lastRunAt: Date | null;
   lastRun: unknown;
   createdAt: Date;
+  /** The PITR drill cron (migration 023); null when drills are off. */
+  pitrDrillSchedule: string | null;
 }
 
 export interface NewServer extends ServerOptions {
@@ -86,6 +88,7 @@ interface ServerRow extends RowOf<ServerRecord, (typeof serverColumns)[number]> 
   id: string;
   workspace_id: string;
   sealed_password: string | null;
+  pitr_drill_schedule: string | null;
 }
 
 function toServer(row: ServerRow): ServerRecord {
@@ -94,6 +97,7 @@ function toServer(row: ServerRow): ServerRecord {
     id: Number(row.id),
     workspaceId: Number(row.workspace_id),
     hasPassword: row.sealed_password !== null,
+    pitrDrillSchedule: row.pitr_drill_schedule,
   };
 }
 

@@ -3,7 +3,6 @@
  * server's drill cron while its PITR is on; `server drill` runs one now; `server show`, the API,
  * the console and /metrics tell the last outcome and the time the window is proven up to.
  */
-import { z } from 'zod';
 import type { PitrDrillRecord } from '../../lib/catalog/pitr-drills.ts';
 import type { ServerRecord } from '../../lib/catalog/servers.ts';
 import { HindsightError } from '../../lib/errors.ts';
@@ -11,12 +10,6 @@ import { pitrDrillWorkflow, pitrDrillWorkflowId } from '../../temporal/contracts
 import { setDrillSchedule } from '../../temporal/pitr-drill-schedules.ts';
 import { startRun } from '../../temporal/start.ts';
 import type { ServiceContext } from '../context.ts';
-import { cronSchema } from '../input.ts';
-
-/** `--drill-schedule <cron|off>`: a cron, or null for no drills. */
-export const drillScheduleSchema = z.union([cronSchema, z.null()], {
-  error: 'pitrDrillSchedule must be a cron expression such as "17 4 * * 0", or null (off) to switch drills off',
-});
 
 export interface ServerDrillStatus {
   /** The drill cron; null when drills are off. */
@@ -61,13 +54,10 @@ export async function syncDrillSchedule(ctx: ServiceContext, server: ServerRecor
   await setDrillSchedule(ctx, server.name, on ? cron : null, server.timezone);
 }
 
-/** Sets the drill cron (null: off) and the schedule with it. */
-export async function setServerDrillSchedule(ctx: ServiceContext, server: ServerRecord, raw: unknown) {
-  const parsed = drillScheduleSchema.safeParse(raw);
-  if (!parsed.success) throw new HindsightError('bad_input', parsed.error.issues.map((i) => i.message).join('; '));
-  await ctx.runtime.catalog.servers.setDrillSchedule(server.name, parsed.data);
+/** Sets the drill cron (null: off, validated by updateServerInput) and the schedule with it. */
+export async function setServerDrillSchedule(ctx: ServiceContext, server: ServerRecord, cron: string | null) {
+  await ctx.runtime.catalog.servers.setDrillSchedule(server.name, cron);
   await syncDrillSchedule(ctx, server);
-  return parsed.data;
 }
 
 export async function serverDrillStatus(ctx: ServiceContext, server: string): Promise<ServerDrillStatus> {

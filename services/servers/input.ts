@@ -4,7 +4,6 @@ import type { ServerRecord } from '../../lib/catalog/servers.ts';
 import { NAME_RULE, nameSchema } from '../../lib/names.ts';
 import { pgUrlSchema } from '../../lib/pg/connection.ts';
 import { cronSchema, timezoneSchema } from '../input.ts';
-import { drillScheduleSchema } from './drills.ts';
 
 const storageList = z
   .array(nameSchema(`storages must name storages: ${NAME_RULE}`))
@@ -12,6 +11,11 @@ const storageList = z
 
 /** A database name pattern: `*` and `?` as in a shell; a datname may hold anything but a NUL. */
 const excludeList = z.array(z.string().min(1, 'an exclude pattern must not be empty').max(200));
+
+/** `--drill-schedule <cron|off>`: a cron, or null for no PITR drills (docs/pitr.md, "Drills"). */
+export const drillScheduleSchema = z.union([cronSchema, z.null()], {
+  error: 'pitrDrillSchedule must be a cron expression such as "17 4 * * 0", or null (off) to switch drills off',
+});
 
 /** What a server's runs do: the same fields for `add` (with defaults) and `update` (only those given). */
 const runOptions = {
@@ -90,6 +94,7 @@ export function serverSettings(s: ServerRecord) {
     timezone: s.timezone,
     retention: s.retentionPolicy,
     verifyAfterBackup: s.verifyAfterBackup,
+    pitrDrillSchedule: s.pitrDrillSchedule,
   };
 }
 export type ServerSettings = ReturnType<typeof serverSettings>;

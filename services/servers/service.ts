@@ -143,12 +143,15 @@ export class ServerService {
         const schedule = changes.schedule === undefined ? before.schedule : changes.schedule;
         await setServerSchedule(this.ctx, name, schedule, changes.timezone ?? before.timezone);
       }
-      if (pitrDrillSchedule !== undefined) await setServerDrillSchedule(this.ctx, before, pitrDrillSchedule);
-      return catalog.servers.updateServerOptions(name, {
+      const after = await catalog.servers.updateServerOptions(name, {
         ...changes,
         storageNames: changes.storages,
         retentionPolicy,
       });
+      // The drill schedule runs in the server's time zone too.
+      if (pitrDrillSchedule !== undefined || changes.timezone !== undefined)
+        await setServerDrillSchedule(this.ctx, after, pitrDrillSchedule ?? after.pitrDrillSchedule);
+      return pitrDrillSchedule === undefined ? after : catalog.servers.getServer(name);
     });
   }
 

@@ -5,7 +5,7 @@ import { drillOptionsSchema, pickDrillTargets, seededRandom, timeInside } from '
 import { drillVerdict, recoveryVerdict } from '../../lib/pitr/drill-verdict.ts';
 import { restoreFigures } from '../../lib/pitr/restore-figures.ts';
 import { pitrDrillInput } from '../../temporal/contracts/pitr-drill.ts';
-import { drillScheduleSchema } from '../../services/servers/drills.ts';
+import { drillScheduleSchema } from '../../services/servers/input.ts';
 
 const window = (from: string, to: string, fromLsn: string, toLsn: string, id = 'b1'): WindowView => ({
   baseBackupId: id,
