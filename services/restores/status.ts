@@ -128,11 +128,12 @@ export class RestoreStatusService {
     }
     // Both restore workflows answer the same query name; the logical definition reads either.
     const progress: unknown = await handle.query(restoreProgressQuery).catch(() => null);
-    // A finished point-in-time restore into a directory: how to use the server it left.
-    const kept =
+    // A finished point-in-time restore: what it measured, and for a directory how to use the server it left.
+    const outcome =
       described.type === pitrRestoreWorkflow.type && described.status.name === 'COMPLETED'
-        ? ((await handle.result()) as PitrOutcome).server
+        ? ((await handle.result()) as PitrOutcome)
         : undefined;
+    const kept = outcome?.server;
     return {
       workflowId,
       type: described.type,
@@ -141,6 +142,7 @@ export class RestoreStatusService {
       closedAt: described.closeTime?.toISOString() ?? null,
       progress,
       instructions: kept ? pitrInstructions(kept) : null,
+      figures: outcome?.figures ?? null,
     };
   }
 

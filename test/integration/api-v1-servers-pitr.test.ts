@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { callApi, loginCookie } from '../support/api-v1-client.ts';
-import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { getPage, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { type Platform } from '../support/platform.ts';
 import { itemsTable, startSeededPlatform } from '../support/seeded-platform.ts';
 import { waitFor } from '../support/wait.ts';
@@ -59,15 +59,23 @@ describe('/api/v1/servers/{name}/pitr: on, refused without REPLICATION, off', ()
     assert.match(String(started.body.workflowId), /^pitrdrill\/pg\//);
     const outcome = (await platform.client.workflow.getHandle(String(started.body.workflowId)).result()) as {
       passed: boolean;
+      provenUpTo: string | null;
       drills: Array<{ outcome: string; error: string | null }>;
     };
     assert.ok(outcome.passed && outcome.drills.length >= 2, JSON.stringify(outcome.drills.map((d) => d.error)));
-    const shown = (await call('GET', '/servers/pg')).body.drills as { lastOutcome: string; schedule: string };
-    assert.deepEqual(
-      [shown.lastOutcome, shown.schedule],
-      [outcome.passed ? 'passed' : 'failed', '0 5 * * 1'],
-      JSON.stringify(outcome.drills.map((d) => d.error)),
-    );
+    const shown = (await call('GET', '/servers/pg')).body.drills as {
+      lastOutcome: string;
+      schedule: string;
+      provenUpTo: string;
+    };
+    assert.deepEqual([shown.lastOutcome, shown.schedule], ['passed', '0 5 * * 1']);
+    assert.equal(shown.provenUpTo, outcome.provenUpTo);
+    // The console's Servers page tells the same, in UTC to the second.
+    const page = await getPage(consoleApp, '/servers');
+    const proven = /data-proven-up-to[^>]*>([^<]*)</.exec(page)?.[1];
+    const utc = `${outcome.provenUpTo!.slice(0, 19).replace('T', ' ')} UTC`;
+    assert.equal(proven, utc, 'window proven up to, on the Servers page');
+    assert.match(page, /Last drill passed/);
   }
 
   it('a server whose role has no REPLICATION: refused naming the fix, and no carrier record is left', async () => {
