@@ -150,7 +150,11 @@ export class ServerService {
       });
       // The drill schedule runs in the server's time zone too.
       if (pitrDrillSchedule !== undefined || changes.timezone !== undefined)
-        await setServerDrillSchedule(this.ctx, after, pitrDrillSchedule ?? after.pitrDrillSchedule);
+        await setServerDrillSchedule(
+          this.ctx,
+          after,
+          pitrDrillSchedule === undefined ? after.pitrDrillSchedule : pitrDrillSchedule,
+        );
       return pitrDrillSchedule === undefined ? after : catalog.servers.getServer(name);
     });
   }

@@ -17,9 +17,12 @@ import { formatLsn, parseLsn, segmentNameOfLsn } from '../../lib/wal/lsn.ts';
 import { systemActor } from '../../services/authz.ts';
 import type { PitrDrillOutcome } from '../../temporal/contracts/pitr-drill.ts';
 import { createConsoleMetrics } from '../../web/metrics.ts';
+import { hindsightResult } from '../support/hindsight-cli.ts';
 import { usePitrScenario, type PitrScenario } from '../support/pitr-scenario.ts';
 
 const SEED = 20261207;
+/** The `hindsight` command against the test's platform: its exit code and what it printed. */
+const hindsight = (pitr: PitrScenario, args: string[]) => hindsightResult(pitr.platform.configEnv, args);
 
 async function addsTheServerWithPitr(pitr: PitrScenario): Promise<void> {
   const { services } = pitr.platform;
@@ -125,7 +128,10 @@ async function aDrillFailsOnAMissingSegment(pitr: PitrScenario): Promise<void> {
     (await runtime.catalog.wal.segmentsOf('drill')).some((s) => s.name === name),
     'its catalog row stays',
   );
-  const outcome = await drill(pitr);
+  // From the CLI as an operator runs it: a failed drill exits 1.
+  const cli = await hindsight(pitr, ['server', 'drill', 'pg1', '--wait', '--json']);
+  assert.equal(cli.code, 1, cli.stderr);
+  const outcome = JSON.parse(cli.stdout) as PitrDrillOutcome;
   assert.equal(outcome.passed, false);
   for (const d of outcome.drills) {
     assert.equal(d.outcome, 'failed');
@@ -134,6 +140,14 @@ async function aDrillFailsOnAMissingSegment(pitr: PitrScenario): Promise<void> {
   assert.equal(outcome.provenUpTo, before.drills.provenUpTo, 'proven-up-to does not advance');
   const after = await services.servers.show(systemActor, 'pg1');
   assert.deepEqual([after.drills.provenUpTo, after.drills.lastOutcome], [before.drills.provenUpTo, 'failed']);
+  const shown = await hindsight(pitr, ['server', 'show', 'pg1']);
+  assert.match(
+    shown.stdout,
+    new RegExp(
+      `^drills: 17 4 \\* \\* 0; window proven up to ${before.drills.provenUpTo}; last drill failed at .*${name}`,
+      'm',
+    ),
+  );
   const rows = (await notified()).rows.slice(earlier);
   assert.equal(rows.length, outcome.drills.length, 'one notification per failed drill');
   assert.match(rows[0]!.message, new RegExp(`PITR drill of server "pg1" failed .*${name}`));
@@ -160,8 +174,11 @@ describe('PITR drills: a server archive restored into sandboxes and checked', ()
     );
     await services.servers.update(systemActor, 'pg1', { pitrDrillSchedule: null });
     assert.deepEqual((await services.servers.drills(systemActor, 'pg1')).schedule, null);
+    const schedule = () => pitr.platform.client.schedule.getHandle('pitrdrill/pg1').describe();
+    await assert.rejects(schedule(), /not found/i, 'no Temporal schedule while drills are off');
     await services.servers.update(systemActor, 'pg1', { pitrDrillSchedule: '0 5 * * 1' });
     const d = await services.servers.drills(systemActor, 'pg1');
     assert.deepEqual([d.schedule, d.scheduled], ['0 5 * * 1', true]);
+    assert.equal((await schedule()).scheduleId, 'pitrdrill/pg1');
   });
 });
