@@ -3,12 +3,13 @@
  * server's drill cron while its PITR is on; `server drill` runs one now; `server show`, the API,
  * the console and /metrics tell the last outcome and the time the window is proven up to.
  */
+import type { Catalog } from '../../lib/catalog/catalog.ts';
 import type { PitrDrillRecord } from '../../lib/catalog/pitr-drills.ts';
 import type { ServerRecord } from '../../lib/catalog/servers.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import { pitrDrillWorkflow, pitrDrillWorkflowId } from '../../temporal/contracts/pitr-drill.ts';
 import { setDrillSchedule } from '../../temporal/pitr-drill-schedules.ts';
-import { startRun } from '../../temporal/start.ts';
+import { startRun, type RunTarget } from '../../temporal/start.ts';
 import type { ServiceContext } from '../context.ts';
 
 export interface ServerDrillStatus {
@@ -42,16 +43,27 @@ export function drillView(d: PitrDrillRecord) {
   };
 }
 
-async function pitrOn(ctx: ServiceContext, server: string): Promise<boolean> {
+/** What setting a drill schedule needs: Temporal, the task queue and the catalog (a ServiceContext, or the worker's). */
+type DrillScheduleTarget = RunTarget & { runtime: { catalog: Catalog; config: { taskQueue: string } } };
+
+async function pitrOn(ctx: DrillScheduleTarget, server: string): Promise<boolean> {
   const carrier = await ctx.runtime.catalog.servers.serverArchive(server);
   return carrier !== null && (await ctx.runtime.catalog.wal.config(carrier)).enabled;
 }
 
 /** Makes the Temporal schedule match the server's drill cron and its PITR (on: scheduled; off: none). */
-export async function syncDrillSchedule(ctx: ServiceContext, server: ServerRecord): Promise<void> {
+export async function syncDrillSchedule(ctx: DrillScheduleTarget, server: ServerRecord): Promise<void> {
   const cron = await ctx.runtime.catalog.servers.drillSchedule(server.name);
   const on = cron !== null && (await pitrOn(ctx, server.name));
   await setDrillSchedule(ctx, server.name, on ? cron : null, server.timezone);
+}
+
+/**
+ * Every server's drill schedule, made by each main worker at start: a server whose PITR was on
+ * before drills existed gets its weekly drills without being touched.
+ */
+export async function syncAllDrillSchedules(ctx: DrillScheduleTarget): Promise<void> {
+  for (const server of await ctx.runtime.catalog.servers.listServers()) await syncDrillSchedule(ctx, server);
 }
 
 /** Sets the drill cron (null: off, validated by updateServerInput) and the schedule with it. */
