@@ -114,7 +114,7 @@ async function recordPitrDrillRun(
       dedupeKey: `${input.workflowId}:${record.id}`,
     });
   } else logger.info(log, 'PITR drill passed');
-  const summary = (await catalog.servers.drillSummaries()).find((s) => s.server === input.server);
+  const [summary] = await catalog.servers.drillSummaries(input.server);
   return {
     drill: {
       id: record.id,

@@ -118,8 +118,8 @@ export interface DrillSummary {
   lastError: string | null;
 }
 
-/** Per server that has drills: proven-up-to and the newest drill's outcome (status, metrics, server show). */
-export async function drillSummaries(db: Queryable): Promise<DrillSummary[]> {
+/** Per server that has drills (or the one named): proven-up-to and the newest drill's outcome. */
+export async function drillSummaries(db: Queryable, server?: string): Promise<DrillSummary[]> {
   const { rows } = await db.query<{
     server: string;
     proven: Date | null;
@@ -133,7 +133,9 @@ export async function drillSummaries(db: Queryable): Promise<DrillSummary[]> {
        from servers s
        join lateral (select outcome, finished_at, error from pitr_drills d where d.server_id = s.id
                      order by d.finished_at desc, d.id desc limit 1) l on true
+      where $1::text is null or s.name = $1
       order by s.name`,
+    [server ?? null],
   );
   return rows.map((r) => ({
     server: r.server,

@@ -75,7 +75,7 @@ export async function setServerDrillSchedule(ctx: ServiceContext, server: Server
 export async function serverDrillStatus(ctx: ServiceContext, server: string): Promise<ServerDrillStatus> {
   const { catalog } = ctx.runtime;
   const schedule = await catalog.servers.drillSchedule(server);
-  const summary = (await catalog.servers.drillSummaries()).find((s) => s.server === server);
+  const [summary] = await catalog.servers.drillSummaries(server);
   return {
     schedule,
     scheduled: schedule !== null && (await pitrOn(ctx, server)),
