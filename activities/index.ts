@@ -5,6 +5,7 @@ import { createHealthActivities } from './health.ts';
 import { createHookActivities } from './hooks.ts';
 import { createNotificationActivities } from './notifications.ts';
 import { createPitrActivities } from './pitr.ts';
+import { createPitrDrillActivities } from './pitr-drill.ts';
 import { createRestoreActivities } from './restores.ts';
 import { createRestoreDrillActivities } from './restore-drill.ts';
 import { createRetentionActivities } from './retention.ts';
@@ -32,6 +33,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createHookActivities(deps),
   ...createNotificationActivities(deps),
   ...createPitrActivities(deps),
+  ...createPitrDrillActivities(deps),
   ...createWalActivities(deps),
   ...createBackupActivities(deps),
   ...createRestoreActivities(deps),

@@ -14,6 +14,7 @@ import { emptyDirectory } from '../lib/pitr/extract.ts';
 import { chainOf } from '../lib/wal/incremental-chain.ts';
 import { describeTarget } from '../lib/pitr/plan.ts';
 import {
+  dataDirectoryMajor,
   recoveryServer,
   runRecovery,
   type RecoveryOutcome,
@@ -24,6 +25,9 @@ import { holdChainWhileRestoring } from '../lib/pitr/restore-hold.ts';
 import { recoverySettings, writeRecoverySettings } from '../lib/pitr/recovery-settings.ts';
 import { configureRestoredServer, keptServerFacts, listenFor, warmClientTools } from '../lib/pitr/restored-server.ts';
 import { stageClock, type StageClock } from '../lib/pitr/stage-clock.ts';
+import { amcheckRestored, verifyExtractedBackup, type DrillCheck } from '../lib/pitr/drill-checks.ts';
+import { restoreFigures } from '../lib/pitr/restore-figures.ts';
+import { formatLsn } from '../lib/wal/lsn.ts';
 import { startWalFetchServer, type WalFetchServer } from '../lib/pitr/wal-fetch-server.ts';
 import { createWalSource } from '../lib/pitr/wal-source.ts';
 import type { ChainView, PitrDestination, PitrOutcome, PitrTarget } from '../temporal/contracts/pitr.ts';
@@ -120,6 +124,8 @@ interface PitrRestoreInput {
   to: PitrDestination;
   /** From the plan: whether an idle-database time target may promote at the end of the archive. */
   endsAtHead?: boolean;
+  /** A drill (lib/pitr/drill-checks.ts): pg_verifybackup before recovery, pg_amcheck after promotion. */
+  drill?: boolean;
 }
 
 /** One restore under way: what it restores, where, and what it has started (stopped again on failure). */
@@ -137,6 +143,8 @@ interface PitrRestoreRun {
   fetcher?: WalFetchServer;
   server?: RecoveryServer;
   clock: StageClock;
+  /** A drill's checks, as they complete. */
+  checks: { verifyBackup?: DrillCheck; amcheck?: DrillCheck };
 }
 
 /** The base backup to restore, complete, with its whole incremental chain in one storage. */
@@ -170,6 +178,8 @@ async function prepareRecovery(run: PitrRestoreRun) {
   };
   await extractForRestore({ chain: run.chain, driver, key: keyring.resolve, dataDir, signal: run.signal, onBytes });
   run.clock.mark('extract');
+  // Before the source's configuration goes aside and recovery rewrites files: the manifest lists them as extracted.
+  if (input.drill) run.checks.verifyBackup = await verifyExtractedBackup(dataDir, await dataDirectoryMajor(dataDir));
   const fetcher = await startWalFetchServer({
     source: run.source,
     key: keyring.resolve,
@@ -220,6 +230,7 @@ async function recoverAndPromote(run: PitrRestoreRun): Promise<PitrRestoreResult
   deps.logger.info({ database: input.database, dataDir, port, ...result }, 'point-in-time restore promoted');
   const segmentsFetched = fetcher.fetched();
   await deps.inspectPromoted?.({ dataDir, host: recovering.host, port });
+  if (input.drill) run.checks.amcheck = await amcheckRestored(recovering, connectAs);
   const extracted =
     'url' in input.to
       ? await extractIntoTarget(
@@ -251,6 +262,7 @@ async function recoverAndPromote(run: PitrRestoreRun): Promise<PitrRestoreResult
     baseBackupChain: run.chain.map((m) => m.id),
     ...(extracted ? { extracted } : {}),
     ...server,
+    ...(input.drill ? { drillChecks: run.checks } : {}),
   };
 }
 
@@ -292,6 +304,7 @@ async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Pr
     progress,
     report: () => report(progress),
     clock,
+    checks: {},
   };
   // Retention keeps the chain while this restore reads it (lib/retention/pitr-facts.ts).
   const { workflowExecution, activityId } = Context.current().info;
@@ -304,7 +317,9 @@ async function restoreToPointInTime(deps: PitrDeps, input: PitrRestoreInput): Pr
   clock.mark('destination');
   const beat = setInterval(run.report, 5000);
   try {
-    return await recoverAndPromote(run);
+    const result = await recoverAndPromote(run);
+    const startLsn = backup.startLsn === null ? null : formatLsn(backup.startLsn);
+    return { ...result, figures: restoreFigures({ ...clock.report(), startLsn, reachedLsn: result.reachedLsn }) };
   } catch (error) {
     await cleanUpFailedRestore(run, error);
     throw error;

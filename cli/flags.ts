@@ -89,6 +89,7 @@ export const flagCatalog = {
   ),
   asynchronous: bool("back to pg_receivewal, which confirms WAL once it is on the worker's disk"),
   'base-schedule': text('cron | off', 'base backups on this cron'),
+  'drill-schedule': text('cron | off', 'PITR drills of the server on this cron (weekly by default), or off'),
   'base-full-every': text(
     'N',
     'a full base backup every N, increments between (PostgreSQL 17+, summarize_wal = on; default 7, 1: always full)',

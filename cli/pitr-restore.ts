@@ -3,6 +3,7 @@
  * the flags of a point-in-time restore and how its outcome is printed (services/restores/start.ts
  * starts it; the `--backup` path of `restore` stays the logical one).
  */
+import { describeFigures } from '../lib/pitr/restore-figures.ts';
 import { describeInstructions, pitrInstructions } from '../lib/pitr/result-instructions.ts';
 import { describeInputError } from '../temporal/contracts/common.ts';
 import {
@@ -110,7 +111,7 @@ function describeExtraction(o: PitrOutcome, e: NonNullable<PitrOutcome['extracte
     e.ownership.mode === 'with-owners'
       ? `owners and grants kept; roles created: ${e.ownership.created.join(', ') || 'none'} (no passwords)${e.ownership.skipped.map((s) => `\nskipped ${s.what}: ${s.reason}`).join('')}`
       : 'owners and grants: not restored (--no-owner)';
-  return `extracted "${o.database}" at LSN ${o.reachedLsn} (${reached}) into ${e.target}${e.created ? ' (created)' : ''}: ${e.tables} table(s), ${e.rows} row(s), ${e.bytes} bytes of dump in ${(e.durationMs / 1000).toFixed(1)} s, every row count matches the recovered database; sandbox removed\n${owners}${o.note ? `\nnote: ${o.note}` : ''}\n`;
+  return `extracted "${o.database}" at LSN ${o.reachedLsn} (${reached}) into ${e.target}${e.created ? ' (created)' : ''}: ${e.tables} table(s), ${e.rows} row(s), ${e.bytes} bytes of dump in ${(e.durationMs / 1000).toFixed(1)} s, every row count matches the recovered database; sandbox removed\n${owners}${o.note ? `\nnote: ${o.note}` : ''}${o.figures ? `\nmeasured: ${describeFigures(o.figures)}` : ''}\n`;
 }
 
 export function describeOutcome(o: PitrOutcome): string {
@@ -121,7 +122,8 @@ export function describeOutcome(o: PitrOutcome): string {
     : `${running ? 'running on' : 'stopped, kept for'} 127.0.0.1:${o.port} from ${o.dataDirectory}`;
   const last = o.lastTransactionTime ? `, last transaction committed at ${o.lastTransactionTime}` : '';
   const instructions = o.server ? `\n${describeInstructions(pitrInstructions(o.server))}` : '';
-  return `restored "${o.database}" from base backup ${o.baseBackupId} to LSN ${o.reachedLsn}${last}; promoted on timeline ${o.newTimeline}, ${where}${o.note ? `\nnote: ${o.note}` : ''}${instructions}\n`;
+  const measured = o.figures ? `\nmeasured: ${describeFigures(o.figures)}` : '';
+  return `restored "${o.database}" from base backup ${o.baseBackupId} to LSN ${o.reachedLsn}${last}; promoted on timeline ${o.newTimeline}, ${where}${o.note ? `\nnote: ${o.note}` : ''}${measured}${instructions}\n`;
 }
 
 /** Prints the started restore's workflow id, or with --wait its outcome. */

@@ -177,6 +177,12 @@ export const responses = {
       .describe(
         'a finished point-in-time restore into a directory: where its server listens, and the psql, pg_ctl stop/start and pg_dump | pg_restore lines',
       ),
+    figures: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .describe(
+        'a finished point-in-time restore: usableAfterMs, totalMs, stagesMs, walBytesReplayed, recoveryMs and walBytesPerSecond',
+      ),
   }),
 };
 

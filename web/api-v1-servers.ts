@@ -46,9 +46,10 @@ export const serversEndpoints: Endpoint[] = [
     params: params.name,
     status: 200,
     summary: 'One server',
-    response: 'Its settings, its databases (dropped ones with droppedAt), its last and next runs, its PITR and window',
+    response:
+      'Its settings, its databases (dropped ones with droppedAt), its last and next runs, its PITR and window, its PITR drills (schedule, provenUpTo, last outcome, recent drills)',
     handler: async ({ domain, actor, params: p }) => {
-      const { server, databases, nextRuns, pitr } = await domain.servers.show(actor(), p.name);
+      const { server, databases, nextRuns, pitr, drills } = await domain.servers.show(actor(), p.name);
       return {
         ...serverSettings(server),
         lastRunAt: server.lastRunAt,
@@ -56,6 +57,7 @@ export const serversEndpoints: Endpoint[] = [
         databases,
         nextRuns,
         pitr,
+        drills,
       };
     },
   }),
@@ -69,7 +71,7 @@ export const serversEndpoints: Endpoint[] = [
     status: 200,
     summary: 'Change what its runs do',
     description:
-      'Any of schedule (null: none), timezone, storages, excludes, includePostgres, allDatabases, retention, verifyAfterBackup. Databases it registered keep their own settings.',
+      'Any of schedule (null: none), timezone, storages, excludes, includePostgres, allDatabases, retention, verifyAfterBackup, pitrDrillSchedule (a cron; null: drills off). Databases it registered keep their own settings.',
     response: 'The server without its password',
     handler: async ({ domain, actor, params: p, body }) =>
       serverSettings(await domain.servers.update(actor(), p.name, body)),
@@ -116,6 +118,33 @@ export const serversEndpoints: Endpoint[] = [
     handler: async ({ domain, actor, params: p }) => ({
       workflowId: (await domain.servers.run(actor(), p.name)).workflowId,
     }),
+  }),
+  endpoint({
+    method: 'post',
+    path: '/servers/:name/drills',
+    operationId: 'drillServer',
+    tag: 'servers',
+    params: params.name,
+    status: 202,
+    summary: 'Run a PITR drill now',
+    description:
+      "The server's archive is restored into a sandbox to a random time inside each recoverable window and to the newest point; each restore is checked (target reached, pg_verifybackup, pg_amcheck) and recorded. A failed drill queues a pitr_drill_failed notification.",
+    response: 'The workflowId of the drill; GET /servers/{name}/drills tells its outcome once recorded',
+    handler: async ({ domain, actor, params: p }) => ({
+      workflowId: (await domain.servers.drill(actor(), p.name)).workflowId,
+    }),
+  }),
+  endpoint({
+    method: 'get',
+    path: '/servers/:name/drills',
+    operationId: 'listServerDrills',
+    tag: 'servers',
+    params: params.name,
+    status: 200,
+    summary: 'Its PITR drills',
+    response:
+      'schedule (null: off), scheduled, provenUpTo (the latest target of a passed drill), lastOutcome, lastAt, lastError, and the ten most recent drills with their checks and measured figures',
+    handler: async ({ domain, actor, params: p }) => domain.servers.drills(actor(), p.name),
   }),
   endpoint({
     method: 'delete',

@@ -7,6 +7,8 @@
  * without it the endpoint is open, as node exporters usually are: it exposes database names and
  * numbers, never hosts, users, errors or secrets.
  */
+import type { DrillSummary } from '../lib/catalog/pitr-drills.ts';
+import { registerDrillGauges } from './metrics-drills.ts';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { bearerMatches } from '../lib/net/bearer.ts';
@@ -45,6 +47,8 @@ export interface ConsoleMetricsOptions {
   /** HINDSIGHT_METRICS_TOKEN; undefined leaves /metrics open. */
   token?: string | undefined;
   log?: (msg: string) => void;
+  /** Per server, the PITR drills' proven-up-to time and last outcome (web/metrics-drills.ts). */
+  drills?: () => Promise<DrillSummary[]>;
 }
 
 export interface ConsoleMetrics {
@@ -278,6 +282,7 @@ export function createConsoleMetrics(options: ConsoleMetricsOptions): ConsoleMet
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   registerDatabaseGauges(registry, statusSnapshot(options));
+  if (options.drills) registerDrillGauges(registry, options.drills, options.log);
   const httpMiddleware = httpTraffic(registry);
   return { registry, httpMiddleware, handler: metricsHandler(registry, options) };
 }

@@ -71,6 +71,7 @@ function buildApp(options: WebServerOptions, consoleHandler: RequestHandler): ex
   app.disable('x-powered-by');
   const metrics = createConsoleMetrics({
     status: () => services.databaseStatus(systemActor),
+    drills: () => services.domain.ctx.runtime.catalog.servers.drillSummaries(),
     token: options.metricsToken,
     log,
   });

@@ -5,6 +5,7 @@ import { agentNameSchema } from '../lib/names.ts';
 import { openRuntime, type Runtime } from '../services/runtime.ts';
 import { upsertCatalogBackupSchedule } from '../temporal/catalog-backup.ts';
 import { upsertCatalogMaintenanceSchedule } from '../temporal/catalog-maintenance.ts';
+import { syncAllDrillSchedules } from '../services/servers/drills.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -87,7 +88,7 @@ function parseFlags(sandboxRoot: string): {
 
 /**
  * The schedules `catalog-backup` on HINDSIGHT_CATALOG_BACKUP_CRON and `catalog-maintenance` on
- * HINDSIGHT_CATALOG_MAINTENANCE_CRON, made by every main worker at start: in a deployment without `npm start`, the worker is what always runs. Not fatal.
+ * HINDSIGHT_CATALOG_MAINTENANCE_CRON, and each server's PITR drill schedule, made by every main worker at start: in a deployment without `npm start`, the worker is what always runs. Not fatal.
  */
 async function ensureCatalogBackupSchedule(runtime: Runtime): Promise<void> {
   try {
@@ -95,13 +96,14 @@ async function ensureCatalogBackupSchedule(runtime: Runtime): Promise<void> {
     try {
       await upsertCatalogBackupSchedule(client, runtime.config);
       await upsertCatalogMaintenanceSchedule(client, runtime.config);
+      await syncAllDrillSchedules({ temporal: client, runtime });
     } finally {
       await client.connection.close();
     }
   } catch (error) {
     logger.warn(
       { err: error },
-      'the catalog backup and maintenance schedules could not be set; the catalog backs itself up after changes only',
+      'the catalog backup, maintenance and PITR drill schedules could not be set; the catalog backs itself up after changes only',
     );
   }
 }

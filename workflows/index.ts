@@ -16,3 +16,4 @@ export { serverBackup } from './server-backup.ts';
 export { catalogBackup } from './catalog-backup.ts';
 export { catalogMaintenance } from './catalog-maintenance.ts';
 export { restoreDrill } from './restore-drill.ts';
+export { pitrDrill } from './pitr-drill.ts';

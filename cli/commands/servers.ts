@@ -41,7 +41,7 @@ export const serverCommands = [
   command('server list', 'the registered servers: address, identity, schedule, how many databases', 'listServers'),
   command(
     'server show',
-    'one server: its settings, its databases (dropped ones marked), its last and next runs',
+    'one server: its settings, its databases (dropped ones marked), its last and next runs, its PITR window and drills',
     'showServer',
     {
       args: [serverArg],
@@ -51,6 +51,7 @@ export const serverCommands = [
     args: [serverArg],
     flags: [
       { name: 'schedule', description: 'run on this cron (five fields), or off' },
+      'drill-schedule',
       { name: 'all-databases', description: 'start discovering its databases on each run' },
       'only-registered',
       ...runFlags,
@@ -82,6 +83,16 @@ export const serverCommands = [
         'then-stop',
         { name: 'wait', description: 'wait for the restore and print its outcome' },
       ],
+    },
+  ),
+  command(
+    'server drill',
+    "a PITR drill now: the server's archive restored into a sandbox to a random time inside each recoverable window and to the newest point, each checked (target reached, pg_verifybackup, pg_amcheck) and recorded",
+    'drillServer',
+    {
+      args: [serverArg],
+      flags: [{ name: 'wait', description: 'wait for the drill and print each restore and the proven-up-to time' }],
+      details: ['a failed drill exits 1 and queues a pitr_drill_failed notification'],
     },
   ),
   command('server run', 'runs it now: discovery, then a backup of every database', 'runServer', {

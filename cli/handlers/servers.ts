@@ -9,6 +9,8 @@ import type { Invocation } from '../commands/types.ts';
 import { pitrSettings } from '../pitr.ts';
 import { pitrInputFromFlags, printPitrRestore } from '../pitr-restore.ts';
 import { onOff, urlWithPasswordFile } from './db.ts';
+import { drillLines } from './server-drills.ts';
+export { drillServer } from './server-drills.ts';
 
 /** A repeatable flag's values (the parser gives an array); "none" alone clears the list. */
 function patterns(value: unknown): string[] | undefined {
@@ -82,6 +84,7 @@ export async function showServer({ args: [name], flags }: Invocation): Promise<v
     `schedule: ${s.schedule ? `${s.schedule} (${s.timezone}); next ${nextRuns.map((d) => d.toISOString()).join(', ') || '-'}` : 'none'}`,
     `last run: ${s.lastRunAt ? `${s.lastRunAt.toISOString()} ${summary(s.lastRun)}` : 'never'}`,
     ...pitrLines(view.pitr),
+    ...drillLines(view.drills),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   printTable(
@@ -122,8 +125,10 @@ export async function updateServer({ args: [name], flags }: Invocation): Promise
   const options = await runOptions(flags);
   const allDatabases = flags['all-databases'] ? true : flags['only-registered'] ? false : undefined;
   const schedule = flags.schedule === undefined ? undefined : flags.schedule === 'off' ? null : flags.schedule;
+  const drill = flags['drill-schedule'];
+  const pitrDrillSchedule = drill === undefined ? undefined : drill === 'off' ? null : drill;
   const record = await sessionAs(flags.as)(({ services, actor }) =>
-    services.servers.update(actor, name!, { ...options, allDatabases, schedule }),
+    services.servers.update(actor, name!, { ...options, allDatabases, schedule, pitrDrillSchedule }),
   );
   if (flags.json) return printJson(record);
   process.stdout.write(`server "${record.name}" updated\n`);

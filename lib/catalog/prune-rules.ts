@@ -95,6 +95,16 @@ export const pruneRules: readonly PruneRule[] = [
       and exists (select 1 from restore_drills n where n.database_id = t.database_id and n.started_at > t.started_at)`,
   },
   {
+    name: 'pitr-drills',
+    table: 'pitr_drills',
+    describes: "PITR drills, except each server's newest and the passed one its proven-up-to time comes from",
+    keptFor: 'jobHistoryDays',
+    where: `t.finished_at < $1
+      and exists (select 1 from pitr_drills n where n.server_id = t.server_id and n.finished_at > t.finished_at)
+      and (t.outcome <> 'passed' or exists (select 1 from pitr_drills n where n.server_id = t.server_id
+             and n.outcome = 'passed' and (n.proves_until, n.id) > (t.proves_until, t.id)))`,
+  },
+  {
     name: 'hook-runs',
     table: 'hook_runs',
     describes: 'hook script runs',

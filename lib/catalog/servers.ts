@@ -11,6 +11,7 @@ import { allRows, bind, firstRow, isUniqueViolation, type Queryable, type Sealin
 import { fieldsOf, type RowOf } from './rows.ts';
 import { sealedContexts } from './sealed-columns.ts';
 import { serverArchive, serverOfArchive, setServerArchive } from './servers-pitr.ts';
+import { drillSchedule, drillSummaries, drillsOf, recordPitrDrill, setDrillSchedule } from './pitr-drills.ts';
 
 /** What a server's runs do; `add` takes them all, `update` the ones given. */
 export interface ServerOptions {
@@ -41,6 +42,8 @@ export interface ServerRecord extends ServerOptions {
   lastRunAt: Date | null;
   lastRun: unknown;
   createdAt: Date;
+  /** The PITR drill cron (migration 023); null when drills are off. */
+  pitrDrillSchedule: string | null;
 }
 
 export interface NewServer extends ServerOptions {
@@ -85,6 +88,7 @@ interface ServerRow extends RowOf<ServerRecord, (typeof serverColumns)[number]> 
   id: string;
   workspace_id: string;
   sealed_password: string | null;
+  pitr_drill_schedule: string | null;
 }
 
 function toServer(row: ServerRow): ServerRecord {
@@ -93,6 +97,7 @@ function toServer(row: ServerRow): ServerRecord {
     id: Number(row.id),
     workspaceId: Number(row.workspace_id),
     hasPassword: row.sealed_password !== null,
+    pitrDrillSchedule: row.pitr_drill_schedule,
   };
 }
 
@@ -265,6 +270,11 @@ export function createServerStore(pool: pg.Pool, keys: SealingDb['keys']) {
       serverArchive,
       setServerArchive,
       serverOfArchive,
+      recordPitrDrill,
+      drillsOf,
+      drillSummaries,
+      drillSchedule,
+      setDrillSchedule,
     }),
   };
 }

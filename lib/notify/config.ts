@@ -17,6 +17,7 @@ export const notificationEvents = [
   'backup_overdue',
   'database_discovered',
   'database_dropped',
+  'pitr_drill_failed',
 ] as const;
 export type NotificationEvent = (typeof notificationEvents)[number];
 export const notificationEventSchema = z.enum(notificationEvents, {

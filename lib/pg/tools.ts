@@ -16,7 +16,9 @@ export type PgTool =
   | 'postgres'
   | 'pg_basebackup'
   | 'pg_receivewal'
-  | 'pg_combinebackup';
+  | 'pg_combinebackup'
+  | 'pg_verifybackup'
+  | 'pg_amcheck';
 
 export interface ToolInfo {
   path: string;

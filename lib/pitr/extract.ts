@@ -18,7 +18,7 @@ import { openDecoded } from '../wal/segment-codec.ts';
 import { asServerUser, handToServerUser, serverEnv, serverOsUser, serverUserCanEnter } from './os-user.ts';
 
 /** Names the restore that owns a directory, so that a retry of the same restore may clean it. */
-const MARKER = 'hindsight-restore.id';
+export const MARKER = 'hindsight-restore.id';
 
 /**
  * The restore directory must be empty or absent: restoring over anything else could destroy a

@@ -2,6 +2,7 @@
  * Following a restore: its workflow's state, its `progress` query and, once it ended, its outcome
  * or the innermost reason it failed. The id names the database, whose readers may follow it.
  */
+import { describeFigures, type RestoreFigures } from '../../lib/pitr/restore-figures.ts';
 import type { WorkflowHandle } from '@temporalio/client';
 import { HindsightError, errorMessage } from '../../lib/errors.ts';
 import type { DatabaseExtraction } from '../../lib/pitr/extract-database.ts';
@@ -58,6 +59,10 @@ export interface RestoreStatus {
           instructionsText: string | null;
           /** With a target server: the database copied there (tables, rows, duration). */
           extracted: DatabaseExtraction | null;
+          /** Time to a usable server, stage times, WAL replayed and its rate (lib/pitr/restore-figures.ts); null in older runs. */
+          figures: RestoreFigures | null;
+          /** The same, as the line the CLI prints. */
+          figuresText: string | null;
         });
   };
   workflowUrl: string;
@@ -123,11 +128,12 @@ export class RestoreStatusService {
     }
     // Both restore workflows answer the same query name; the logical definition reads either.
     const progress: unknown = await handle.query(restoreProgressQuery).catch(() => null);
-    // A finished point-in-time restore into a directory: how to use the server it left.
-    const kept =
+    // A finished point-in-time restore: what it measured, and for a directory how to use the server it left.
+    const outcome =
       described.type === pitrRestoreWorkflow.type && described.status.name === 'COMPLETED'
-        ? ((await handle.result()) as PitrOutcome).server
+        ? ((await handle.result()) as PitrOutcome)
         : undefined;
+    const kept = outcome?.server;
     return {
       workflowId,
       type: described.type,
@@ -136,6 +142,7 @@ export class RestoreStatusService {
       closedAt: described.closeTime?.toISOString() ?? null,
       progress,
       instructions: kept ? pitrInstructions(kept) : null,
+      figures: outcome?.figures ?? null,
     };
   }
 
@@ -270,6 +277,8 @@ export class RestoreStatusService {
         instructions: instructions ?? null,
         instructionsText: instructions ? describeInstructions(instructions) : null,
         extracted: o.extracted ?? null,
+        figures: o.figures ?? null,
+        figuresText: o.figures ? describeFigures(o.figures) : null,
       },
     };
   }

@@ -12,6 +12,11 @@ const storageList = z
 /** A database name pattern: `*` and `?` as in a shell; a datname may hold anything but a NUL. */
 const excludeList = z.array(z.string().min(1, 'an exclude pattern must not be empty').max(200));
 
+/** `--drill-schedule <cron|off>`: a cron, or null for no PITR drills (docs/pitr.md, "Drills"). */
+export const drillScheduleSchema = z.union([cronSchema, z.null()], {
+  error: 'pitrDrillSchedule must be a cron expression such as "17 4 * * 0", or null (off) to switch drills off',
+});
+
 /** What a server's runs do: the same fields for `add` (with defaults) and `update` (only those given). */
 const runOptions = {
   /** Register every database of the server on each run, and mark those it no longer has. */
@@ -55,10 +60,13 @@ export const updateServerInput = z
     timezone: runOptions.timezone.optional(),
     retention: runOptions.retention.optional(),
     verifyAfterBackup: runOptions.verifyAfterBackup.optional(),
+    /** The PITR drill cron (docs/pitr.md, "Drills"); null switches drills off. */
+    pitrDrillSchedule: drillScheduleSchema.optional(),
   })
   .strict()
   .refine((c) => Object.values(c).some((v) => v !== undefined), {
-    message: 'nothing to change: give the schedule, timezone, storages, excludes, retention or a flag',
+    message:
+      'nothing to change: give the schedule, timezone, storages, excludes, retention, the drill schedule or a flag',
   });
 export type UpdateServerInput = z.input<typeof updateServerInput>;
 export type ServerChanges = z.output<typeof updateServerInput>;
@@ -86,6 +94,7 @@ export function serverSettings(s: ServerRecord) {
     timezone: s.timezone,
     retention: s.retentionPolicy,
     verifyAfterBackup: s.verifyAfterBackup,
+    pitrDrillSchedule: s.pitrDrillSchedule,
   };
 }
 export type ServerSettings = ReturnType<typeof serverSettings>;

@@ -27,6 +27,8 @@ import {
   type UpdateServerInput,
 } from './input.ts';
 import { serverPitrOff, serverPitrOn, serverPitrStatus } from './pitr.ts';
+import { serverDrillStatus, setServerDrillSchedule, startServerDrill, syncDrillSchedule } from './drills.ts';
+import { setDrillSchedule } from '../../temporal/pitr-drill-schedules.ts';
 
 const retentionOf = (raw: unknown) => (raw === null || raw === undefined ? raw : parseRetentionPolicy(raw));
 
@@ -82,7 +84,8 @@ export class ServerService {
     const server = await this.locate(actor, name, 'history.read');
     const databases = await this.ctx.runtime.catalog.servers.serverDatabases(name);
     const nextRuns = server.schedule ? await nextServerRuns(this.ctx.temporal, name) : [];
-    return { server, databases, nextRuns, pitr: await serverPitrStatus(this.ctx, name) };
+    const pitr = await serverPitrStatus(this.ctx, name);
+    return { server, databases, nextRuns, pitr, drills: await serverDrillStatus(this.ctx, name) };
   }
 
   /**
@@ -92,7 +95,11 @@ export class ServerService {
   async pitrOn(actor: Actor, name: string, raw: ServerPitrInput = {}) {
     const server = await this.locate(actor, name, 'database.update');
     parseOrThrow(serverPitrInput, raw);
-    const on = () => serverPitrOn(this.ctx, server, raw);
+    const on = async () => {
+      const started = await serverPitrOn(this.ctx, server, raw);
+      await syncDrillSchedule(this.ctx, server);
+      return started;
+    };
     return this.audit(actor, server, 'database.update', on, ({ archiveDatabase, tookOver, joined }) => ({
       pitr: true,
       archiveDatabase,
@@ -104,7 +111,11 @@ export class ServerService {
   /** Stops streaming and drops the slot; the archive stays in storage (docs/servers.md). */
   async pitrOff(actor: Actor, name: string, options: { waitMs?: number } = {}) {
     const server = await this.locate(actor, name, 'database.update');
-    const off = () => serverPitrOff(this.ctx, server, options);
+    const off = async () => {
+      const stopped = await serverPitrOff(this.ctx, server, options);
+      await syncDrillSchedule(this.ctx, server);
+      return stopped;
+    };
     return this.audit(actor, server, 'database.update', off, ({ left }) => ({ pitr: false, left }));
   }
 
@@ -123,7 +134,7 @@ export class ServerService {
   /** Changes the schedule, storages, excludes, retention or flags; databases already registered keep theirs. */
   async update(actor: Actor, name: string, raw: UpdateServerInput) {
     const before = await this.locate(actor, name, 'database.update');
-    const changes = parseOrThrow(updateServerInput, raw);
+    const { pitrDrillSchedule, ...changes } = parseOrThrow(updateServerInput, raw);
     if (changes.storages) await this.checkStorages(actor, before.workspaceId, changes.storages);
     const retentionPolicy = retentionOf(changes.retention);
     return this.audit(actor, before, 'database.update', async () => {
@@ -132,11 +143,19 @@ export class ServerService {
         const schedule = changes.schedule === undefined ? before.schedule : changes.schedule;
         await setServerSchedule(this.ctx, name, schedule, changes.timezone ?? before.timezone);
       }
-      return catalog.servers.updateServerOptions(name, {
+      const after = await catalog.servers.updateServerOptions(name, {
         ...changes,
         storageNames: changes.storages,
         retentionPolicy,
       });
+      // The drill schedule runs in the server's time zone too.
+      if (pitrDrillSchedule !== undefined || changes.timezone !== undefined)
+        await setServerDrillSchedule(
+          this.ctx,
+          after,
+          pitrDrillSchedule === undefined ? after.pitrDrillSchedule : pitrDrillSchedule,
+        );
+      return pitrDrillSchedule === undefined ? after : catalog.servers.getServer(name);
     });
   }
 
@@ -155,6 +174,7 @@ export class ServerService {
     );
     return this.audit(actor, server, 'database.delete', async () => {
       await setServerSchedule(this.ctx, name, null, server.timezone);
+      await setDrillSchedule(this.ctx, name, null, server.timezone);
       const removed: string[] = [];
       if (!keepDatabases) {
         const each = new DatabaseService(this.ctx);
@@ -187,6 +207,24 @@ export class ServerService {
       },
       (r) => ({ workflowId: r.workflowId }),
     );
+  }
+
+  /** Starts a PITR drill of the server now (docs/pitr.md, "Drills"); `result()` waits for its outcome. */
+  async drill(actor: Actor, name: string, options: { seed?: number } = {}) {
+    const server = await this.locate(actor, name, 'verification.start');
+    return this.audit(
+      actor,
+      server,
+      'verification.start',
+      () => startServerDrill(this.ctx, name, options),
+      (r) => ({ workflowId: r.workflowId }),
+    );
+  }
+
+  /** The server's drills: schedule, proven-up-to time, last outcome, the recent ones. */
+  async drills(actor: Actor, name: string) {
+    await this.locate(actor, name, 'history.read');
+    return serverDrillStatus(this.ctx, name);
   }
 
   /** The server that registered a database, and whether the server has dropped it: what `db show` adds. */

@@ -7,6 +7,8 @@ import type { ChainView } from '../../lib/pitr/chain-view.ts';
 import type { DatabaseExtraction } from '../../lib/pitr/extract-database.ts';
 import type { ReceiverStatus } from '../../lib/wal/receiver.ts';
 import type { RestoredServerFacts } from '../../lib/pitr/result-instructions.ts';
+import type { RestoreFigures } from '../../lib/pitr/restore-figures.ts';
+import type { DrillCheck } from '../../lib/pitr/drill-checks.ts';
 import { pitrTargetSchema } from '../../lib/pitr/target.ts';
 
 export type { ChainPointView, ChainView, GapView, WindowView } from '../../lib/pitr/chain-view.ts';
@@ -196,6 +198,10 @@ export interface PitrOutcome {
   server?: RestoredServerFacts;
   /** With `to.url`: the database copied from the recovered sandbox into that server (lib/pitr/extract-database.ts). */
   extracted?: DatabaseExtraction;
+  /** What the restore measured: time to a usable server, its stages, WAL replayed and its rate (absent in older histories). */
+  figures?: RestoreFigures;
+  /** A drill's pg_verifybackup and pg_amcheck outcomes (lib/pitr/drill-checks.ts). */
+  drillChecks?: { verifyBackup?: DrillCheck; amcheck?: DrillCheck };
 }
 
 export const pitrRestoreWorkflow = defineWorkflow<PitrRestoreInput, PitrOutcome>('pitrRestore', 'restore');

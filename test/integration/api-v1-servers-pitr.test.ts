@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { callApi, loginCookie } from '../support/api-v1-client.ts';
-import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
+import { getPage, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { type Platform } from '../support/platform.ts';
 import { itemsTable, startSeededPlatform } from '../support/seeded-platform.ts';
 import { waitFor } from '../support/wait.ts';
@@ -43,6 +43,40 @@ describe('/api/v1/servers/{name}/pitr: on, refused without REPLICATION, off', ()
     await consoleApp?.close();
     await platform?.stop();
   });
+
+  /** The drill schedule follows PITR, a bad cron is refused naming the field, and a drill run now is recorded. */
+  async function drillsThroughTheApi(): Promise<void> {
+    const drills = await call('GET', '/servers/pg/drills');
+    assert.equal(drills.status, 200, drills.text);
+    assert.deepEqual([drills.body.schedule, drills.body.scheduled, drills.body.provenUpTo], ['17 4 * * 0', true, null]);
+    await platform.client.schedule.getHandle('pitrdrill/pg').describe();
+    const bad = await call('PATCH', '/servers/pg', { pitrDrillSchedule: 'sometimes' });
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(bad.body.error!.message, /pitrDrillSchedule/);
+    assert.equal((await call('PATCH', '/servers/pg', { pitrDrillSchedule: '0 5 * * 1' })).status, 200);
+    const started = await call('POST', '/servers/pg/drills');
+    assert.equal(started.status, 202, started.text);
+    assert.match(String(started.body.workflowId), /^pitrdrill\/pg\//);
+    const outcome = (await platform.client.workflow.getHandle(String(started.body.workflowId)).result()) as {
+      passed: boolean;
+      provenUpTo: string | null;
+      drills: Array<{ outcome: string; error: string | null }>;
+    };
+    assert.ok(outcome.passed && outcome.drills.length >= 2, JSON.stringify(outcome.drills.map((d) => d.error)));
+    const shown = (await call('GET', '/servers/pg')).body.drills as {
+      lastOutcome: string;
+      schedule: string;
+      provenUpTo: string;
+    };
+    assert.deepEqual([shown.lastOutcome, shown.schedule], ['passed', '0 5 * * 1']);
+    assert.equal(shown.provenUpTo, outcome.provenUpTo);
+    // The console's Servers page tells the same, in UTC to the second.
+    const page = await getPage(consoleApp, '/servers');
+    const proven = /data-proven-up-to[^>]*>([^<]*)</.exec(page)?.[1];
+    const utc = `${outcome.provenUpTo!.slice(0, 19).replace('T', ' ')} UTC`;
+    assert.equal(proven, utc, 'window proven up to, on the Servers page');
+    assert.match(page, /Last drill passed/);
+  }
 
   it('a server whose role has no REPLICATION: refused naming the fix, and no carrier record is left', async () => {
     const url = targetUrl({ ...source, database: 'postgres', user: 'plain', password: 'plain-pw' });
@@ -82,6 +116,7 @@ describe('/api/v1/servers/{name}/pitr: on, refused without REPLICATION, off', ()
       500,
     );
     assert.equal(shown.enabled, true);
+    await drillsThroughTheApi();
 
     const off = await call('DELETE', '/servers/pg/pitr');
     assert.equal(off.status, 200, off.text);
@@ -92,5 +127,8 @@ describe('/api/v1/servers/{name}/pitr: on, refused without REPLICATION, off', ()
     assert.equal(again.body.wasOn, false);
     const after = (await call('GET', '/servers/pg')).body.pitr as { enabled: boolean };
     assert.equal(after.enabled, false);
+    const drills = (await call('GET', '/servers/pg/drills')).body as { schedule: string; scheduled: boolean };
+    assert.deepEqual([drills.schedule, drills.scheduled], ['0 5 * * 1', false], 'no drills while PITR is off');
+    await assert.rejects(platform.client.schedule.getHandle('pitrdrill/pg').describe(), /not found/i);
   });
 });

@@ -218,5 +218,31 @@ describe('catalog pruning', () => {
     assert.equal(await count(`restores where backup_id = 'b-history'`), 1, "the backup's only restore run stays");
     assert.equal(await count(`backups where id in ('b-kept', 'b-history')`), 2, 'kept backups are never pruned');
   });
+  it("prunes old PITR drills but each server's newest and the passed one its proven-up-to time comes from", async () => {
+    await sql(`insert into servers (name, system_identifier, server_version, username, host, port, dbname)
+               values ('pg1', '7000000000000000001', '17.2', 'u', 'db', 5432, 'postgres')`);
+    const proves = (hours: number) => new Date(Date.UTC(2026, 0, 1, hours));
+    const drill = (age: number, outcome: string, hours: number) =>
+      sql(
+        `insert into pitr_drills (server_id, workflow_id, window_text, target, proves_until, outcome, started_at, finished_at)
+         select id, 'w', 'window', $3::timestamptz::text, $3, $2, $1, $1 from servers where name = 'pg1'`,
+        [daysAgo(age), outcome, proves(hours)],
+      );
+    await drill(300, 'passed', 10);
+    await drill(250, 'failed', 12);
+    await drill(200, 'passed', 5);
+    await drill(190, 'failed', 11);
+    await drill(1, 'failed', 13);
+    const before = await catalog.servers.drillSummaries();
+    assert.deepEqual(before[0]?.provenUpTo, proves(10));
+    const pruned = await catalog.maintenance.pruneCatalog(defaultCatalogRetention);
+    assert.equal(pruned.find((p) => p.rule === 'pitr-drills')?.rows, 3);
+    const kept = (await sql(`select outcome, proves_until from pitr_drills order by finished_at`)).rows;
+    assert.deepEqual(kept, [
+      { outcome: 'passed', proves_until: proves(10) },
+      { outcome: 'failed', proves_until: proves(13) },
+    ]);
+    assert.deepEqual(await catalog.servers.drillSummaries(), before, 'proven-up-to and the last outcome stay');
+  });
   it('shows with catalog prune --dry-run what would go, removes it without, and audits the run', pruneFromTheCli);
 });

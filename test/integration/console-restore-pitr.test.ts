@@ -267,17 +267,24 @@ async function sandboxRestore(platform: Platform, con: SignedInConsole, rows: Ro
   assert.match(html, /Recovered and promoted/);
   assert.match(html, /data-verified="true"/);
   assert.match(html, /sandbox \(checked and removed\)/);
-  const outcome = (await platform.client.workflow
-    .getHandle(
-      started
-        .location!.replace(/^\/restores\//, '')
-        .split('/')
-        .map(decodeURIComponent)
-        .join('/'),
-    )
-    .result()) as { reachedLsn: string; kept: boolean };
+  const workflowId = started
+    .location!.replace(/^\/restores\//, '')
+    .split('/')
+    .map(decodeURIComponent)
+    .join('/');
+  const outcome = (await platform.client.workflow.getHandle(workflowId).result()) as PitrOutcome;
   assert.ok(html.includes(outcome.reachedLsn), 'the page shows the LSN recovery reached');
   assert.equal(outcome.kept, false);
+  assert.match(html, /data-testid="pitr-figures"/);
+  assert.match(html, /Usable after[\s\S]*WAL replayed per second/);
+  const api = JSON.parse(await con.page(`/api/v1/restores/${encodeURIComponent(workflowId)}`)) as PitrOutcome;
+  const { figures } = outcome;
+  assert.ok(figures && figures.walBytesReplayed! > 0, 'the restore measured the WAL it replayed');
+  assert.deepEqual(api.figures, figures, '/api/v1 gives the figures the restore measured');
+  assert.ok(
+    html.includes(`${(figures.usableAfterMs / 1000).toFixed(1)} s`),
+    'the page shows the time to a usable server',
+  );
   assert.deepEqual(
     (await readdir(platform.config.sandboxRoot)).filter((d) => d.startsWith('pitr-')),
     [],

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { connect } from '../../lib/pg/connection.ts';
+import { parseLsn } from '../../lib/wal/lsn.ts';
 import { shellQuote } from '../../lib/pitr/recovery-settings.ts';
 import type { PitrInstructions } from '../../lib/pitr/result-instructions.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
@@ -48,6 +49,14 @@ describe('point-in-time restore: the printed instructions work', () => {
     assert.equal(i.running, true);
     assert.ok(!i.connectionUrl.includes(pitr.source.target.password!), 'no password in the URL');
     assert.equal(await rowCount(i.psql), pitr.rows.length, 'every committed row, read through the printed psql');
+    // The measured figures: WAL from the base backup's start (as the catalog records it) to the end of recovery.
+    const base = await pitr.platform.runtime.catalog.wal.getBaseBackup(outcome.baseBackupId);
+    const f = outcome.figures!;
+    assert.equal(f.walBytesReplayed, Number(parseLsn(outcome.reachedLsn) - base.startLsn!));
+    const { start, consistent, promoted } = f.stagesMs;
+    assert.equal(f.recoveryMs, (start ?? 0) + (consistent ?? 0) + (promoted ?? 0));
+    assert.equal(f.walBytesPerSecond, Math.round((f.walBytesReplayed! * 1000) / f.recoveryMs));
+    assert.ok(f.usableAfterMs > f.recoveryMs && f.totalMs >= f.usableAfterMs, JSON.stringify(f));
 
     await pitr.source.query('create database copied');
     const production = `postgresql://${pitr.source.target.user}@127.0.0.1:${pitr.source.target.port}/copied?sslmode=disable`;
@@ -68,6 +77,10 @@ describe('point-in-time restore: the printed instructions work', () => {
     assert.ok(port > 0, stdout);
     assert.match(stdout, new RegExp(`^PostgreSQL 15 is stopped .* data directory ${dir}$`, 'm'));
     assert.doesNotMatch(stdout, /^stop:/m);
+    assert.match(
+      stdout,
+      /^measured: usable after \d+\.\d s \(destination .*promoted .*\); WAL replayed .+ at .+\/s over \d+\.\d s of recovery$/m,
+    );
     assert.equal(await accepts(port), false, 'no server listens after --then-stop');
 
     const start = /^start: +(.+)$/m.exec(stdout)![1]!;

@@ -10,6 +10,7 @@ import { PROGRESS_SIGNAL, type WorkflowContract } from '../../temporal/contracts
 import * as health from '../../temporal/contracts/health.ts';
 import * as notifications from '../../temporal/contracts/notifications.ts';
 import * as pitr from '../../temporal/contracts/pitr.ts';
+import * as pitrDrill from '../../temporal/contracts/pitr-drill.ts';
 import * as restore from '../../temporal/contracts/restore.ts';
 import * as restoreDrill from '../../temporal/contracts/restore-drill.ts';
 import * as retention from '../../temporal/contracts/retention.ts';
@@ -31,6 +32,7 @@ const families = {
   health,
   notifications,
   pitr,
+  pitrDrill,
   restore,
   restoreDrill,
   retention,
@@ -87,6 +89,7 @@ type Contracts = ByWorkflowName<typeof backup> &
   ByWorkflowName<typeof health> &
   ByWorkflowName<typeof notifications> &
   ByWorkflowName<typeof pitr> &
+  ByWorkflowName<typeof pitrDrill> &
   ByWorkflowName<typeof servers> &
   ByWorkflowName<typeof catalogBackup> &
   ByWorkflowName<typeof catalogMaintenance>;

@@ -14,13 +14,21 @@ export interface ConsoleServer {
   timezone: string;
   lastRunAt: string | null;
   databases: Array<{ name: string; datname: string; discoveredAt: string; droppedAt: string | null }>;
+  /** PITR drills (docs/pitr.md, "Drills"): the cron (null: off), proven-up-to time and the last outcome. */
+  drills: {
+    schedule: string | null;
+    provenUpTo: string | null;
+    lastOutcome: 'passed' | 'failed' | null;
+    lastAt: string | null;
+    lastError: string | null;
+  };
 }
 
 export async function consoleServers(services: Services, actor: ActorRef): Promise<ConsoleServer[]> {
   const servers = await services.servers.list(actor);
   return Promise.all(
     servers.map(async (s) => {
-      const { databases } = await services.servers.show(actor, s.name);
+      const { databases, drills } = await services.servers.show(actor, s.name);
       return {
         name: s.name,
         address: `${s.username}@${s.host}:${s.port}/${s.dbname}`,
@@ -38,6 +46,13 @@ export async function consoleServers(services: Services, actor: ActorRef): Promi
           discoveredAt: d.createdAt.toISOString(),
           droppedAt: d.droppedAt?.toISOString() ?? null,
         })),
+        drills: {
+          schedule: drills.schedule,
+          provenUpTo: drills.provenUpTo,
+          lastOutcome: drills.lastOutcome,
+          lastAt: drills.lastAt,
+          lastError: drills.lastError,
+        },
       };
     }),
   );
