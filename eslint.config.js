@@ -45,6 +45,7 @@ export default tseslint.config(
     ignores: [
       'node_modules/',
       '.venv/',
+      '.venv-fuzz/',
       '.pg/',
       '.node/',
       '.setup/',
