@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createConsoleServices } from '../../web/src/lib/server/view/index.ts';
+import { saveProxiedS3 } from '../../test/support/fault-checks.ts';
 import { startFaultProxy, type FaultProxy } from '../../test/support/fault-proxy.ts';
 import { createFilledDatabase, startPlatform, type Platform } from '../../test/support/platform.ts';
 import { freePort } from '../../test/support/ports.ts';
@@ -64,15 +65,7 @@ function spawnWeb(platform: Platform, port: number): { child: ChildProcess; read
 
 async function addStorages(platform: Platform, moto: MotoServer, proxy: FaultProxy): Promise<void> {
   const bucket = await newBucket(rawClient(moto), 'soak');
-  await platform.ops.saveStorage('flaky', {
-    type: 's3',
-    bucket,
-    region: moto.region,
-    endpoint: proxy.url,
-    forcePathStyle: true,
-    accessKeyId: moto.accessKeyId,
-    secretAccessKey: moto.secretAccessKey,
-  });
+  await saveProxiedS3(platform, 'flaky', moto, proxy, bucket);
 }
 
 export async function startSoakWorld(settings: SoakSettings): Promise<SoakWorld> {

@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
-import { runDeepChecks } from '../../services/doctor-deep.ts';
-import {
-  createFilledDatabase,
-  startPlatform,
-  startTestCluster,
-  tableFingerprint,
-  type Platform,
-} from '../support/platform.ts';
+import { assertInAgreement, assertRestoresIdentical, dumpIsCopying, LEDGER } from '../support/fault-checks.ts';
+import { createFilledDatabase, startPlatform, startTestCluster, type Platform } from '../support/platform.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
@@ -18,10 +12,6 @@ import { waitFor } from '../support/wait.ts';
  * the catalog while it is down fail and are retried: the backup completes and restores identical,
  * the verification ends with its verdict, and no catalog row is lost or written twice.
  */
-
-const LEDGER = `create table ledger (id int primary key, account text not null, memo text not null);
-  insert into ledger select g, 'acct-' || (g % 997), md5(g::text) || repeat(' memo', 1 + g % 9)
-  from generate_series(1, 600000) g;`;
 
 describe('catalog faults: its PostgreSQL restarted mid-backup and mid-verification', () => {
   let platform: Platform;
@@ -56,33 +46,10 @@ describe('catalog faults: its PostgreSQL restarted mid-backup and mid-verificati
     await platform.cluster.start();
   }
 
-  async function assertInAgreement(): Promise<void> {
-    const disagreements: string[] = [];
-    await runDeepChecks(platform.runtime, platform.client, (name, status, detail) => {
-      if (status === 'fail') disagreements.push(`${name}: ${detail}`);
-    });
-    assert.deepEqual(disagreements, []);
-  }
-
   it('mid-backup: the backup completes once, with one row and one copy, and restores identical', async () => {
     const before = await rowCounts();
     const backup = await platform.ops.startBackup('ledger');
-    await waitFor(
-      'pg_dump copying a table',
-      async () => {
-        const client = await connect('fault test', cluster.target('postgres'));
-        try {
-          const { rows } = await client.query(
-            "select 1 from pg_stat_activity where application_name = 'hindsight' and query ilike 'copy %'",
-          );
-          return rows.length > 0 ? true : undefined;
-        } finally {
-          await client.end();
-        }
-      },
-      60_000,
-      50,
-    );
+    await dumpIsCopying(cluster);
     await restartCatalog();
     const outcome = await backup.result();
     assert.equal(outcome.status, 'complete');
@@ -91,14 +58,8 @@ describe('catalog faults: its PostgreSQL restarted mid-backup and mid-verificati
       backups: before.backups! + 1,
       backup_copies: before.backup_copies! + 1,
     });
-    await (
-      await platform.ops.startRestore({ database: 'ledger', backupId: outcome.backupId, to: { database: 'restored' } })
-    ).result();
-    assert.deepEqual(
-      await tableFingerprint({ ...source, database: 'restored' }, 'ledger', 'id'),
-      await tableFingerprint(source, 'ledger', 'id'),
-    );
-    await assertInAgreement();
+    await assertRestoresIdentical(platform, { database: 'ledger', backupId: outcome.backupId, source }, 'restored');
+    await assertInAgreement(platform);
   });
 
   it('mid-verification: the verification ends successful, recorded once', async () => {
@@ -117,6 +78,6 @@ describe('catalog faults: its PostgreSQL restarted mid-backup and mid-verificati
     const verdict = await requested.finished();
     assert.equal(verdict.status, 'successful', verdict.reason ?? '');
     assert.deepEqual(await rowCounts(), { ...before, verifications: before.verifications! + 1 });
-    await assertInAgreement();
+    await assertInAgreement(platform);
   });
 });

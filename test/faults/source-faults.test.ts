@@ -3,17 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
-import { runDeepChecks } from '../../services/doctor-deep.ts';
+import { assertInAgreement, assertRestoresIdentical, dumpIsCopying, LEDGER } from '../support/fault-checks.ts';
 import { activityAttempts, assertRanOnce, innermostMessage } from '../support/failures.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
-import {
-  createFilledDatabase,
-  startPlatform,
-  startTestCluster,
-  tableFingerprint,
-  type Platform,
-} from '../support/platform.ts';
-import { waitFor } from '../support/wait.ts';
+import { createFilledDatabase, startPlatform, startTestCluster, type Platform } from '../support/platform.ts';
 
 /**
  * The source fails under a running backup: its server restarted mid-dump, the network to it cut
@@ -22,11 +15,6 @@ import { waitFor } from '../support/wait.ts';
  * transient case ends with one complete backup that restores identical and with `doctor --deep`
  * finding nothing; the password case fails at once, not retried, naming the database.
  */
-
-/** About 60 MB of table: a dump of several seconds, long enough to be caught in its COPY. */
-const LEDGER = `create table ledger (id int primary key, account text not null, memo text not null);
-  insert into ledger select g, 'acct-' || (g % 997), md5(g::text) || repeat(' memo', 1 + g % 9)
-  from generate_series(1, 600000) g;`;
 
 describe('source faults: restarted and cut off mid-dump, and a changed password', () => {
   let platform: Platform;
@@ -52,45 +40,16 @@ describe('source faults: restarted and cut off mid-dump, and a changed password'
     await cluster?.stop('immediate');
   });
 
-  /** Resolves once pg_dump is copying a table on the source: the middle of the dump. */
-  async function dumpIsCopying(): Promise<void> {
-    await waitFor(
-      'pg_dump copying a table',
-      async () => {
-        const client = await connect('fault test', cluster.target('postgres'));
-        try {
-          const { rows } = await client.query(
-            "select 1 from pg_stat_activity where application_name = 'hindsight' and query ilike 'copy %'",
-          );
-          return rows.length > 0 ? true : undefined;
-        } finally {
-          await client.end();
-        }
-      },
-      60_000,
-      50,
-    );
-  }
-
   async function assertConsistent(database: string, backupId: string): Promise<void> {
     const backups = await platform.ops.listBackups(database);
     assert.equal(backups.filter((b) => b.status === 'complete').length, 1, 'exactly one complete backup');
-    const target = `restored_${(restores += 1)}`;
-    await (await platform.ops.startRestore({ database, backupId, to: { database: target } })).result();
-    assert.deepEqual(
-      await tableFingerprint({ ...source, database: target }, 'ledger', 'id'),
-      await tableFingerprint(source, 'ledger', 'id'),
-    );
-    const disagreements: string[] = [];
-    await runDeepChecks(platform.runtime, platform.client, (name, status, detail) => {
-      if (status === 'fail') disagreements.push(`${name}: ${detail}`);
-    });
-    assert.deepEqual(disagreements, []);
+    await assertRestoresIdentical(platform, { database, backupId, source }, `restored_${(restores += 1)}`);
+    await assertInAgreement(platform);
   }
 
   it('the source restarted mid-dump: the dump is retried once it is back, and one backup completes', async () => {
     const backup = await platform.ops.startBackup('ledger');
-    await dumpIsCopying();
+    await dumpIsCopying(cluster);
     await cluster.stop('fast');
     await cluster.start();
     const outcome = await backup.result();
@@ -101,7 +60,7 @@ describe('source faults: restarted and cut off mid-dump, and a changed password'
 
   it('the network to the source cut mid-dump: the dump is retried, and one backup completes', async () => {
     const backup = await platform.ops.startBackup('remote');
-    await dumpIsCopying();
+    await dumpIsCopying(cluster);
     assert.ok(proxy.cut() > 0, 'open connections were cut');
     const outcome = await backup.result();
     assert.equal(outcome.status, 'complete');

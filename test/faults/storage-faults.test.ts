@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import { runDeepChecks } from '../../services/doctor-deep.ts';
+import { assertInAgreement, assertRestoresIdentical, saveProxiedS3 } from '../support/fault-checks.ts';
 import { startFaultProxy, type Fault, type FaultProxy } from '../support/fault-proxy.ts';
-import { createFilledDatabase, startPlatform, tableFingerprint, type Platform } from '../support/platform.ts';
+import { createFilledDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { multipartUploads, newBucket, rawClient } from '../support/s3-moto-helpers.ts';
 import { startMoto, type MotoServer } from '../support/servers/moto.ts';
 
@@ -50,15 +50,7 @@ describe('storage faults: a backup through resets, latency, throttling, 5xx answ
     [platform, moto] = await Promise.all([startPlatform(), startMoto()]);
     proxy = await startFaultProxy({ host: '127.0.0.1', port: moto.port });
     bucket = await newBucket(rawClient(moto), 'faults');
-    await platform.ops.saveStorage('flaky', {
-      type: 's3',
-      bucket,
-      region: moto.region,
-      endpoint: proxy.url,
-      forcePathStyle: true,
-      accessKeyId: moto.accessKeyId,
-      secretAccessKey: moto.secretAccessKey,
-    });
+    await saveProxiedS3(platform, 'flaky', moto, proxy, bucket);
     for (const name of ['shop', 'pair']) sources[name] = await createFilledDatabase(platform.cluster, name, LEDGER);
     await platform.startWorker();
     const add = (name: string, storages: string[]) =>
@@ -76,20 +68,13 @@ describe('storage faults: a backup through resets, latency, throttling, 5xx answ
   /** The three checks every case ends with. */
   async function assertConsistent(database: string, backupId: string): Promise<void> {
     proxy.set({ kind: 'pass' });
-    const target = `restored_${(restores += 1)}`;
-    await (await platform.ops.startRestore({ database, backupId, to: { database: target } })).result();
-    const source = sources[database]!;
-    assert.deepEqual(
-      await tableFingerprint({ ...source, database: target }, 'ledger', 'id'),
-      await tableFingerprint(source, 'ledger', 'id'),
-      `backup ${backupId} restores identical to ${database}`,
+    await assertRestoresIdentical(
+      platform,
+      { database, backupId, source: sources[database]! },
+      `restored_${(restores += 1)}`,
     );
     assert.deepEqual(await multipartUploads(rawClient(moto), bucket), [], 'no multipart upload is left behind');
-    const disagreements: string[] = [];
-    await runDeepChecks(platform.runtime, platform.client, (name, status, detail) => {
-      if (status === 'fail') disagreements.push(`${name}: ${detail}`);
-    });
-    assert.deepEqual(disagreements, [], 'doctor --deep finds the catalog, Temporal and storage in agreement');
+    await assertInAgreement(platform);
   }
 
   for (const { name, fault } of TRANSIENT) {
