@@ -30,6 +30,7 @@ const warnings: string[] = [];
  * missing one only runs in its alphabetical place.
  */
 const LONGEST_FIRST = [
+  'npm-start-supervisor',
   'worker-killed',
   'console-browser',
   'access',
@@ -43,6 +44,8 @@ const LONGEST_FIRST = [
   'wal-archive',
   'pitr-timeline',
   'pitr-source-config',
+  'pitr-drill',
+  'restore-drill',
 ];
 const longestFirst = (files: string[]) => {
   const rank = (f: string) => {
