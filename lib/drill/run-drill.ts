@@ -94,11 +94,28 @@ async function checkRestored(target: PgTarget, manifest: Awaited<ReturnType<type
   }
 }
 
+/**
+ * The dump is hostile input, and what it plants (an index expression, a default) runs during the
+ * restore with the drill role's rights on the operator's server: a superuser could reach that
+ * host's files and programs. So a drill runs only as a role without SUPERUSER.
+ */
+async function refuseSuperuser(admin: pg.Client, options: DrillOptions): Promise<void> {
+  const { rows } = await admin.query<{ super: boolean; name: string }>(
+    'select rolsuper as super, current_user as name from pg_roles where rolname = current_user',
+  );
+  if (!rows[0]?.super) return;
+  throw new HindsightError(
+    'access_denied',
+    `restore drill target ${describeTarget(options.server)}: role "${rows[0].name}" is a superuser, and a restored dump must not run as one there: give the drill a role with CREATEDB and nothing more (hindsight db update ${options.database} --restore-drill-target <postgres-url>)`,
+  );
+}
+
 /** Makes the drill's fresh database, after dropping those earlier drills left; returns the server's major version. */
 async function prepare(options: DrillOptions): Promise<number> {
   const admin = await connectServer(options);
   try {
     const major = (await serverInfo(admin)).major;
+    await refuseSuperuser(admin, options);
     options.onLeftovers?.(await dropLeftoverDrills(admin, options.database, options.drillDatabase));
     await createDrillDatabase(admin, options.drillDatabase).catch((error: unknown) => {
       // A name taken means another drill of the database started in the same second: never reuse it.

@@ -290,4 +290,18 @@ describe('restore drills into a real target server', () => {
     assert.ok(!JSON.stringify(audit).includes(PASSWORD) && !JSON.stringify(audit).includes('not-the-password'));
     await assert.rejects(services.restoreDrills.run(systemActor, 'shop'), /has no restore drill target/);
   });
+
+  it('refuses a target role that is a superuser, before creating anything there', async () => {
+    const superUrl = `postgres://${target.superuser}:${encodeURIComponent(target.password)}@127.0.0.1:${target.port}/postgres`;
+    await platform.services.restoreDrills.set(systemActor, 'shop', { target: superUrl });
+    const before = await drillDatabasesOn(target);
+    const ran = await hindsightResult(platform.configEnv, ['db', 'drill', 'shop', '--wait']);
+    assert.equal(ran.code, 1, ran.stdout + ran.stderr);
+    assert.match(
+      ran.stdout,
+      new RegExp(`role "${target.superuser}" is a superuser, and a restored dump must not run as one`),
+    );
+    assert.ok(!ran.stdout.includes(target.password), 'the password is not printed');
+    assert.deepEqual(await drillDatabasesOn(target), before, 'no drill database was made');
+  });
 });
