@@ -9,16 +9,9 @@ import type { Actions, PageServerLoad } from './$types';
 export const load: PageServerLoad = async ({ locals, cookies }) => {
   const actor = actorOf(locals);
   try {
-    const [overview, status, servers] = await Promise.all([
-      services().overview(actor),
-      services().databaseStatus(actor),
-      // The PITR proof line is a summary: a role that may not read servers sees the page without it.
-      services()
-        .servers(actor)
-        .catch(() => []),
-    ]);
+    const [overview, status] = await Promise.all([services().overview(actor), services().databaseStatus(actor)]);
     const busy = overview.backups.some((b) => b.status === 'running' || b.restore?.status === 'running');
-    return { overview, status, servers, header: header(overview.temporalUiUrl, busy), flash: takeFlash(cookies) };
+    return { overview, status, header: header(overview.temporalUiUrl, busy), flash: takeFlash(cookies) };
   } catch (err) {
     // Operators run this console themselves: the real cause (catalog down, Temporal unreachable) helps more than "Internal Error".
     error(503, `Could not load the overview: ${message(err)}`);
