@@ -13,6 +13,7 @@ import { closeDataDirEntries } from '../lib/data-dir.ts';
 import type { Logger } from '../lib/logger.ts';
 import { openLocalCluster, type LocalCluster } from '../lib/pg/cluster.ts';
 import { connect, quoteIdent } from '../lib/pg/connection.ts';
+import type { ChildRegistry } from '../lib/supervisor/orphans.ts';
 import { boundToParent, prefixOutput, processRun, spawnBound, watchedRun } from '../lib/supervisor/runs.ts';
 import { describeExit, type ChildRun, type ChildSpec } from '../lib/supervisor/supervisor.ts';
 import { startTemporalDevServer, waitForPort } from '../temporal/dev-server.ts';
@@ -28,11 +29,18 @@ export interface ChildContext {
   logsDir: string;
   /** Every child process started, for a last SIGKILL should the supervisor exit without stopping them. */
   processes: Set<ChildProcess>;
+  /** The same, in the data directory: for the start that takes over should this one be killed (orphans.ts). */
+  registry: ChildRegistry;
 }
 
-function track(ctx: ChildContext, child: ChildProcess): void {
+function track(ctx: ChildContext, name: string, child: ChildProcess): void {
   ctx.processes.add(child);
-  child.once('exit', () => ctx.processes.delete(child));
+  const { pid } = child;
+  if (pid !== undefined) void ctx.registry.add(name, pid);
+  child.once('exit', () => {
+    ctx.processes.delete(child);
+    if (pid !== undefined) void ctx.registry.remove(pid);
+  });
 }
 
 /** Resolves once `host:port` answers; rejects, stopping the run, when the run ends first or it does not answer in time. */
@@ -100,7 +108,7 @@ export function temporalChild(ctx: ChildContext, host: string, port: number): Ch
         uiPublicPath: TEMPORAL_UI_PATH,
         launch: boundToParent,
       });
-      track(ctx, child);
+      track(ctx, 'temporal', child);
       prefixOutput('temporal', child, logFile);
       const run = await upOnPort('temporal', processRun('temporal', child, ctx.log, 20_000), host, port);
       // The dev server creates its database with the default umask: closed before any workflow runs.
@@ -119,7 +127,7 @@ function nodeChild(ctx: ChildContext, name: string, entry: string, graceMs: numb
     needs: ctx.config.databaseUrl ? ['temporal'] : ['catalog', 'temporal'],
     start() {
       const child = spawnBound(process.execPath, [path.join(root, entry)], { cwd: root, env: process.env });
-      track(ctx, child);
+      track(ctx, name, child);
       prefixOutput(name, child, logFile);
       return Promise.resolve(processRun(name, child, ctx.log, graceMs));
     },

@@ -17,6 +17,7 @@ import { errorMessage } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
 import type { LocalCluster } from '../lib/pg/cluster.ts';
 import { acquireDataLock, type DataLock } from '../lib/supervisor/data-lock.ts';
+import { ChildRegistry, sweepOrphans } from '../lib/supervisor/orphans.ts';
 import { Supervisor } from '../lib/supervisor/supervisor.ts';
 import { connectTemporalClient } from '../temporal/client.ts';
 import { ensureDemo } from '../services/demo.ts';
@@ -32,6 +33,7 @@ const log = createLogger('start');
 const processes = new Set<ChildProcess>();
 let metaCluster: LocalCluster | undefined;
 let lock: DataLock | undefined;
+let registry: ChildRegistry | undefined;
 let stopping = false;
 
 const supervisor = new Supervisor({
@@ -48,6 +50,7 @@ async function shutdown(code: number): Promise<void> {
   log.info('stopping Hindsight');
   await lock?.markStopping().catch(() => undefined);
   await supervisor.stop(STOP_ORDER);
+  await registry?.clear().catch(() => undefined);
   await lock?.release().catch(() => undefined);
   log.info('stopped');
   process.exit(code);
@@ -119,13 +122,16 @@ async function main(): Promise<void> {
   // 0711, its entries closed: the catalog's postgres user and the sandbox user pass through, no one lists it (lib/data-dir.ts).
   await prepareDataDir(initial.dataDir);
   lock = await lockDataDir(initial.dataDir);
+  registry = new ChildRegistry(initial.dataDir);
+  // A start killed with SIGKILL leaves its children winding down, or running: stopped before ours start.
+  await sweepOrphans(initial.dataDir, log);
   const { created } = await loadOrCreateSecretKey(initial.secretKeyFile);
   if (created)
     log.warn(`created ${initial.secretKeyFile}: back it up offline now; without it no backup can be decrypted`);
   await ensureCodecToken(initial);
   const logsDir = path.join(initial.dataDir, 'logs');
   await mkdir(logsDir, { recursive: true, mode: 0o700 });
-  const ctx: ChildContext = { config: initial, log, logsDir, processes };
+  const ctx: ChildContext = { config: initial, log, logsDir, processes, registry };
   const config = await startBackends(ctx);
   const children = { ...ctx, config };
   // Opened (and migrated) before the worker and the console open it; closed once the demo is set up,

@@ -6,7 +6,7 @@
  * backup must complete exactly once: one complete backup row, one object (and its manifest) in
  * storage and no partial one, restoring to tables with the source's ordered hashes. Then a second
  * start is refused naming the first's pid, and after the supervisor itself is killed with SIGKILL
- * the next start takes over its lock, comes up, and stops on Ctrl-C.
+ * the next start takes over its lock, stops the children the killed one left, comes up, and stops on Ctrl-C.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -212,8 +212,14 @@ describe('npm start supervises its children', () => {
     assert.equal(await processAlive(first.pid), true, 'the first start runs on');
   });
 
-  it('takes over the lock of a start killed with SIGKILL, and stops on Ctrl-C', async () => {
+  it('takes over the lock of a start killed with SIGKILL, stops the children it left, and stops on Ctrl-C', async () => {
     const [first] = starts as [StartProcess];
+    const left = (
+      await Promise.all(
+        [/worker\/main\.ts$/, /temporal server start-dev/, /web\/main\.ts$/].map((p) => childOf(first.pid, p)),
+      )
+    ).filter((pid): pid is number => pid !== undefined);
+    assert.equal(left.length, 3, 'the worker, Temporal and the console run under the first start');
     first.child.kill('SIGKILL');
     await first.exited;
     const next = new StartProcess(env);
@@ -223,10 +229,13 @@ describe('npm start supervises its children', () => {
       60_000,
     );
     await next.line(/console on http/, 120_000);
+    for (const pid of left)
+      assert.equal(await processAlive(pid), false, `pid ${pid}, a child of the killed start, is gone`);
     next.interrupt();
     const { code } = await next.exited;
     assert.equal(code, 0, next.output.slice(-3000));
     assert.ok(next.linesMatching(/INFO: stopped$/).length === 1, 'it says it stopped');
     await assert.rejects(readFile(path.join(config.dataDir, 'start.lock')), { code: 'ENOENT' });
+    await assert.rejects(readFile(path.join(config.dataDir, 'start.children.json')), { code: 'ENOENT' });
   });
 });
