@@ -76,6 +76,11 @@ describe('/api/v1/servers/{name}/pitr: on, refused without REPLICATION, off', ()
     const utc = `${outcome.provenUpTo!.slice(0, 19).replace('T', ' ')} UTC`;
     assert.equal(proven, utc, 'window proven up to, on the Servers page');
     assert.match(page, /Last drill passed/);
+    // And on the dashboard, one line per drilled server.
+    const dashboard = await getPage(consoleApp, '/');
+    const line = /<li[^>]*data-server="pg"[^>]*>[\s\S]*?<\/li>/.exec(dashboard)?.[0] ?? '';
+    assert.equal(/data-proven-up-to[^>]*>([^<]*)</.exec(line)?.[1], utc, 'window proven up to, on the dashboard');
+    assert.match(line, /Last drill passed/);
   }
 
   it('a server whose role has no REPLICATION: refused naming the fix, and no carrier record is left', async () => {

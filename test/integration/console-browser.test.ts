@@ -14,7 +14,7 @@ import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
-import { horizontalOverflow, launchChromium, screenshot, watchPageErrors } from '../support/browser.ts';
+import { horizontalOverflow, launchChromium, screenshot, shown, watchPageErrors } from '../support/browser.ts';
 import { storageAndNotifierEdits } from '../support/console-config-edits.ts';
 import { checkCopyForms, checkDownloads } from '../support/console-backup-copies.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
@@ -156,7 +156,7 @@ describe('the console in a real browser', () => {
     await result.waitFor();
     assert.match(await result.innerText(), /^Connection test passed in \d+ ms/);
     await page.getByRole('button', { name: 'Save storage' }).click();
-    await page.getByTestId('storages').getByText('nas', { exact: true }).waitFor();
+    await shown(page, page.getByTestId('storages').getByText('nas', { exact: true }), 'the saved storage');
     await screenshot(page, '04-storages');
     assert.ok(
       (await services.domain.storages.list(operatorActor('test'))).some((st) => st.name === 'nas'),

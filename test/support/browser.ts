@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 
 /** Debian's chromium (scripts/setup.sh installs it); Playwright's own browser download cannot run here. */
 export const CHROMIUM = process.env.HINDSIGHT_CHROMIUM ?? '/usr/bin/chromium';
@@ -63,5 +63,17 @@ export function watchPageErrors(page: Page): () => string[] {
         )?.[1];
         return status === undefined || !refusedActions.has(`${status} ${url}`);
       })
-      .map(({ text }) => text);
+      // Chromium's line does not say which resource: the URL does, for whoever reads a failure.
+      .map(({ text, url }) => (url && !text.includes(url) ? `${text} (${url})` : text));
+}
+
+/** Waits for `locator`; when it does not come, fails with what the page shows instead (a refusal, an error page). */
+export async function shown(page: Page, locator: Locator, what: string): Promise<void> {
+  await locator.waitFor().catch(async (error: unknown) => {
+    const shown = await page
+      .locator('main')
+      .innerText()
+      .catch(() => '(no main element)');
+    throw new Error(`${what} is not shown at ${page.url()}; the page shows:\n${shown}`, { cause: error });
+  });
 }

@@ -9,9 +9,13 @@ import type { Actions, PageServerLoad } from './$types';
 export const load: PageServerLoad = async ({ locals, cookies }) => {
   const actor = actorOf(locals);
   try {
-    const [overview, status] = await Promise.all([services().overview(actor), services().databaseStatus(actor)]);
+    const [overview, status, pitrProofs] = await Promise.all([
+      services().overview(actor),
+      services().databaseStatus(actor),
+      services().pitrProofs(actor),
+    ]);
     const busy = overview.backups.some((b) => b.status === 'running' || b.restore?.status === 'running');
-    return { overview, status, header: header(overview.temporalUiUrl, busy), flash: takeFlash(cookies) };
+    return { overview, status, pitrProofs, header: header(overview.temporalUiUrl, busy), flash: takeFlash(cookies) };
   } catch (err) {
     // Operators run this console themselves: the real cause (catalog down, Temporal unreachable) helps more than "Internal Error".
     error(503, `Could not load the overview: ${message(err)}`);

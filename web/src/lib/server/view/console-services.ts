@@ -9,7 +9,7 @@ import type { ConsoleHookServices } from './hooks.ts';
 import type { ConsoleSettingsServices } from './settings.ts';
 import type { ConsoleSetupServices } from './setup-types.ts';
 import type { ConsolePitrServices } from './pitr.ts';
-import type { ConsoleServer } from './servers.ts';
+import type { ConsolePitrProof, ConsoleServer } from './servers.ts';
 import type {
   ActorRef,
   ConsoleAuth,
@@ -54,4 +54,6 @@ export interface ConsoleServices {
   setup: ConsoleSetupServices;
   /** Servers and the databases each registered (./servers.ts). */
   servers(actor: ActorRef): Promise<ConsoleServer[]>;
+  /** The overview's PITR proof line: per drilled server, its window proven up to (one catalog query). */
+  pitrProofs(actor: ActorRef): Promise<ConsolePitrProof[]>;
 }

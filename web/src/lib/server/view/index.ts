@@ -14,7 +14,7 @@ import { createConsoleDatabaseSettings } from './database-settings.ts';
 import { createConsoleHookServices } from './hooks.ts';
 import { peopleServices } from './people.ts';
 import { createConsolePitrServices } from './pitr.ts';
-import { consoleServers } from './servers.ts';
+import { consolePitrProofs, consoleServers } from './servers.ts';
 import { createConsoleSettings } from './settings.ts';
 import { createConsoleSetupServices } from './setup.ts';
 import { temporalUiLink } from './temporal-ui.ts';
@@ -169,5 +169,6 @@ export function createConsoleServices(services: Services, options: { loginPolicy
     auth: auth(access, (config.publicUrlSetting ?? '').startsWith('https:')),
     people: peopleServices(access),
     servers: (actor) => consoleServers(services, actor),
+    pitrProofs: (actor) => consolePitrProofs(services, actor),
   };
 }

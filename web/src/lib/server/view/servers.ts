@@ -57,3 +57,20 @@ export async function consoleServers(services: Services, actor: ActorRef): Promi
     }),
   );
 }
+
+/** The overview's line per drilled server (docs/pitr.md, "Drills"): how far its window is proven. */
+export interface ConsolePitrProof {
+  server: string;
+  provenUpTo: string | null;
+  lastOutcome: 'passed' | 'failed' | null;
+  lastAt: string | null;
+}
+
+export async function consolePitrProofs(services: Services, actor: ActorRef): Promise<ConsolePitrProof[]> {
+  return (await services.servers.drillSummaries(actor)).map((d) => ({
+    server: d.server,
+    provenUpTo: d.provenUpTo?.toISOString() ?? null,
+    lastOutcome: d.lastOutcome,
+    lastAt: d.lastAt?.toISOString() ?? null,
+  }));
+}
