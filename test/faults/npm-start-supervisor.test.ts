@@ -9,24 +9,20 @@
  * the next start takes over its lock, stops the children the killed one left, comes up, and stops on Ctrl-C.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig, type Config } from '../../lib/config.ts';
-import { openLocalCluster, shareDirWithServerUser, type LocalCluster } from '../../lib/pg/cluster.ts';
+import type { Config } from '../../lib/config.ts';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { processAlive } from '../../lib/supervisor/process-alive.ts';
 import { osUser } from '../../cli/access.ts';
 import { operatorActor } from '../../services/authz.ts';
-import { createServices, type Services } from '../../services/index.ts';
-import { metaClusterDir, openRuntime, type Runtime } from '../../services/runtime.ts';
-import { connectTemporalClient } from '../../temporal/client.ts';
+import { metaClusterDir } from '../../services/runtime.ts';
 import { tableHashes } from '../support/guide-platform.ts';
 import { startLoading } from '../support/loading.ts';
+import { childOf, cleanUpStartBench, look, prepareStartBench, type StartBench } from '../support/npm-start-bench.ts';
 import { runToEnd, StartProcess } from '../support/npm-start-process.ts';
-import { createDatabase, startTestCluster } from '../support/platform.ts';
-import { freePort } from '../support/ports.ts';
+import { createDatabase } from '../support/platform.ts';
 import { waitFor } from '../support/wait.ts';
 
 /** Long enough to dump that the kills land while the backup runs (a few seconds per attempt here). */
@@ -36,21 +32,6 @@ const BULK_SQL = `create table readings (id bigint primary key, sensor int, valu
   insert into sensors select g, 'sensor ' || g from generate_series(0, 976) g`;
 
 const actor = operatorActor(osUser());
-
-/** The host's catalog and Temporal, opened for one look and closed again: npm start restarts them under us. */
-async function look<T>(config: Config, work: (services: Services, runtime: Runtime) => Promise<T>): Promise<T> {
-  const runtime = await openRuntime(config, { migrate: false });
-  try {
-    const client = await connectTemporalClient(config, runtime);
-    try {
-      return await work(createServices(runtime, client), runtime);
-    } finally {
-      await client.connection.close();
-    }
-  } finally {
-    await runtime.close();
-  }
-}
 
 /** A partial object of a dump under way past its first MiB (other than `not`, an earlier attempt's). */
 async function partialBackupFile(dir: string, not?: string): Promise<string | undefined> {
@@ -65,23 +46,6 @@ async function partialBackupFile(dir: string, not?: string): Promise<string | un
   return undefined;
 }
 
-/** A child process of `parent` whose command line matches `pattern` (other tests run workers too). */
-async function childOf(parent: number, pattern: RegExp): Promise<number | undefined> {
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid !== parent) continue;
-    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
-    if (pattern.test(cmdline.split('\0').join(' ').trim())) return Number(name);
-  }
-  return undefined;
-}
-
-/**
- * Kills each child of `start` with SIGKILL, one at a time, each once it is seen restarted: the
- * worker mid-dump, then Temporal, the catalog and the console while the retried dump runs.
- */
 async function killEachChild(start: StartProcess, config: Config, backupsDir: string, killedDump: string) {
   const killAndSeeRestarted = async (name: string, pid: number, how: RegExp) => {
     const from = start.output.length;
@@ -106,46 +70,22 @@ async function killEachChild(start: StartProcess, config: Config, backupsDir: st
 }
 
 describe('npm start supervises its children', () => {
-  let dir: string;
-  let source: LocalCluster;
+  let bench: StartBench;
   let bulk: PgTarget;
   let env: Record<string, string>;
   let config: Config;
   const starts: StartProcess[] = [];
 
   before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'hindsight-supervisor-'));
-    // The catalog's server runs as the postgres user when we are root: it must reach the data directory.
-    await shareDirWithServerUser(dir);
-    source = await startTestCluster(path.join(dir, 'source'));
-    bulk = await createDatabase(source, 'bulk');
+    bench = await prepareStartBench('hindsight-supervisor-');
+    ({ env, config } = bench);
+    bulk = await createDatabase(bench.source, 'bulk');
     const { loaded } = await startLoading('bulk', bulk, BULK_SQL);
-    env = {
-      ...(process.env as Record<string, string>),
-      HINDSIGHT_DATA_DIR: path.join(dir, 'data'),
-      HINDSIGHT_META_PORT: String(await freePort()),
-      TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
-      HINDSIGHT_TEMPORAL_UI_PORT: String(await freePort()),
-      HINDSIGHT_WEB_PORT: String(await freePort()),
-      HINDSIGHT_SANDBOX_ROOT: path.join(dir, 'sandboxes'),
-      HINDSIGHT_SANDBOX_DRIVER: process.env.HINDSIGHT_SANDBOX_DRIVER ?? 'process',
-      HINDSIGHT_CATALOG_BACKUP_AFTER_CHANGE: '0',
-    };
-    delete env.DATABASE_URL;
-    config = loadConfig(env);
     starts.push(new StartProcess(env));
     await loaded;
   });
 
-  after(async () => {
-    for (const start of starts) start.killGroup();
-    const meta = await openLocalCluster({ dataDir: metaClusterDir(config), port: config.metaPort }).catch(
-      () => undefined,
-    );
-    await meta?.stop('immediate').catch(() => undefined);
-    await source?.stop('immediate').catch(() => undefined);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  after(() => cleanUpStartBench(bench, starts));
 
   it('restarts each child killed mid-backup, and the backup completes exactly once', async () => {
     const [first] = starts as [StartProcess];
