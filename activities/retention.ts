@@ -16,7 +16,7 @@ export interface RetentionDeps {
 }
 
 async function planRetentionFor(deps: RetentionDeps, input: { database: string }): Promise<RetentionPlan> {
-  return (await planForDatabase(deps.catalog, input.database, new Date())).plan;
+  return (await planForDatabase(deps.catalog, input.database, await deps.catalog.catalogClock())).plan;
 }
 
 /** Why a backup may not be deleted now, although the plan chose it: a job started using it since. */
@@ -117,7 +117,7 @@ const noWal: WalPruneResult = { segments: 0, objects: 0, indexBatches: 0, histor
  */
 async function pruneArchive(deps: RetentionDeps, input: ArchivePruneInput): Promise<ArchivePruneOutcome> {
   const { catalog, logger } = deps;
-  const fresh = await planForDatabase(catalog, input.database, new Date());
+  const fresh = await planForDatabase(catalog, input.database, await catalog.catalogClock());
   if (fresh.plan.walRefusal) throw new HindsightError('conflict', fresh.plan.walRefusal);
   const outcome: ArchivePruneOutcome = { deletedBaseBackups: [], skippedBaseBackups: [], wal: noWal };
   if (fresh.archive === null) return outcome;

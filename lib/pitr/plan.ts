@@ -30,9 +30,15 @@ export interface RestorePlan {
  * (docs/design.md, failure mode 5). When the server itself says it has written nothing beyond what storage
  * holds on that timeline, the archive is complete as of now, and the head windows end now.
  */
-export function extendHeadToNow(chain: LoadedChain, server: { timeline: number; lsn: Lsn }, now: Date): LoadedChain {
+export function extendHeadToNow(
+  chain: LoadedChain,
+  server: { timeline: number; lsn: Lsn; at?: Date },
+  now: Date,
+): LoadedChain {
+  // Told on the server's own clock, the end is exact even when it is earlier than the last WAL's
+  // arrival, which this host dated on a clock that may run ahead of the server's.
   const windows = chain.analysis.windows.map((w) =>
-    w.timeline === server.timeline && server.lsn <= w.to.lsn && now > w.to.time
+    w.timeline === server.timeline && server.lsn <= w.to.lsn && (now > w.to.time || server.at !== undefined)
       ? { ...w, to: { lsn: w.to.lsn, time: now } }
       : w,
   );

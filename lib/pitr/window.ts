@@ -30,6 +30,11 @@ export interface PitrPlanView {
 export interface ServerHead {
   timeline: number;
   lsn: Lsn;
+  /**
+   * The server's own clock when it answered. Its commit timestamps, which a target time is matched
+   * against, are on that clock, and this host's may differ from it by minutes.
+   */
+  at?: Date;
 }
 
 export interface WindowOptions {
@@ -64,13 +69,14 @@ export async function loadStoredChain(catalog: Catalog, database: string): Promi
 async function askDatabase(catalog: Catalog, database: string): Promise<ServerHead | null> {
   const client = await connect(database, await catalog.databaseTarget(database));
   try {
-    const { rows } = await client.query<{ lsn: string | null; wal: string | null }>(
+    const { rows } = await client.query<{ lsn: string | null; wal: string | null; at: Date }>(
       `select case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as lsn,
-              case when pg_is_in_recovery() then null else pg_walfile_name(pg_current_wal_lsn()) end as wal`,
+              case when pg_is_in_recovery() then null else pg_walfile_name(pg_current_wal_lsn()) end as wal,
+              clock_timestamp() as at`,
     );
     const row = rows[0];
     if (!row?.lsn || !row.wal) return null;
-    return { timeline: Number.parseInt(row.wal.slice(0, 8), 16), lsn: parseLsn(row.lsn) };
+    return { timeline: Number.parseInt(row.wal.slice(0, 8), 16), lsn: parseLsn(row.lsn), at: row.at };
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -107,7 +113,6 @@ export async function confirmHead(
   reload?: () => Promise<LoadedChain>,
 ): Promise<LoadedChain> {
   if (chain.analysis.windows.length === 0) return chain;
-  const checkedAt = options.now ?? new Date();
   let server: ServerHead | null;
   try {
     server = await (options.askServer ?? askDatabase)(catalog, chain.database);
@@ -128,6 +133,7 @@ export async function confirmHead(
     const reason = `WAL the database wrote up to ${formatLsn(server.lsn)} on timeline ${server.timeline} is not all in storage yet`;
     return { ...current, head: { confirmed: false, reason } };
   }
+  const checkedAt = options.now ?? server.at ?? new Date();
   return { ...extendHeadToNow(current, server, checkedAt), head: { confirmed: true, at: checkedAt } };
 }
 

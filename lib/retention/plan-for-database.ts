@@ -56,7 +56,9 @@ async function storageCopies(
  * the restores and verifications in flight, and the PITR archive when there is one: pitr-facts.ts)
  * and plans: by the database's policy, then per storage where a storage has its own (per-storage.ts).
  * The same function serves the workflow, the dry run and the run's deletion of the archive.
- * `policyOverride` is tried for the database, or for `storage` when one is named.
+ * `policyOverride` is tried for the database, or for `storage` when one is named. `now` is read from
+ * the catalog's clock (catalog.catalogClock), which dated every backup: on this host's, a worker
+ * running ahead would see backups older than they are.
  */
 export async function planForDatabase(
   catalog: Catalog,

@@ -72,7 +72,13 @@ export class RetentionService {
     return this.ctx.guard.run(actor, { database }, 'history.read', async () => {
       // The archive's facts (every WAL segment) stay here: the plan already says what they decide.
       const { catalog } = this.ctx.runtime;
-      const { policy: parsed, plan } = await planForDatabase(catalog, database, new Date(), policy, storage);
+      const { policy: parsed, plan } = await planForDatabase(
+        catalog,
+        database,
+        await catalog.catalogClock(),
+        policy,
+        storage,
+      );
       return { policy: parsed, plan };
     });
   }

@@ -212,6 +212,20 @@ describe('where the recoverable window ends (lib/pitr/window-end.ts), with an ar
     assert.deepEqual([end.to.time, end.endExact], [now.toISOString(), true]);
   });
 
+  it("a server whose clock is behind this host's: the window ends at the server's time, before the last WAL's arrival", async () => {
+    const store = await archive({ missing: [], latestDurable: () => assert.fail('no wait for an idle server') });
+    // The last segment arrived at 10:00:06 on this host's clock; the server, asked after that, says 10:00:05.
+    const behind = { timeline: 1, lsn: segmentEndLsn(6n, SIZE), at: at(5) };
+    const options = { askServer: async () => behind };
+    const end = (await recoverableWindows(store.catalog, 'shop', options)).windows.at(-1)!;
+    assert.deepEqual([end.to.time, end.endExact], [at(5).toISOString(), true]);
+    await assert.rejects(
+      decidePitrTarget(store.catalog, 'shop', { time: at(6).toISOString() }, options),
+      refusedAs(/is outside every recoverable window/),
+      "a time after the server's own now is not yet known to be archived",
+    );
+  });
+
   it('a server that cannot be asked: the end is approximate, naming why', async () => {
     const store = await archive({ missing: [] });
     const end = (await recoverableWindows(store.catalog, 'shop', { now })).windows.at(-1)!;
