@@ -37,6 +37,12 @@ export async function assertNothingLooksComplete(platform: Platform, database: s
   const byName = new Map(segments.map((s) => [s.name, s]));
   const listed = await driver.list(`${walPrefix(sysid)}/`);
   assert.ok(listed.length > 0, 'the archive lists WAL objects');
+  const keys = new Set(listed.map((o) => o.key));
+  for (const row of segments.filter((s) => s.complete)) {
+    assert.equal(row.objectKey, segmentKey(sysid, row.name), `complete segment ${row.name} is its segment object`);
+    assert.equal(row.sizeBytes, segmentSize, `complete segment ${row.name} is recorded whole`);
+    assert.ok(keys.has(row.objectKey), `storage holds complete segment ${row.name}`);
+  }
   for (const { key } of listed) {
     assert.ok(!key.includes('.partial-'), `an uncommitted write is never listed (${key})`);
     const name = path.basename(key).slice(0, 24);
