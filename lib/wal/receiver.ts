@@ -24,6 +24,7 @@ import { formatLsn, parseLsn, type Lsn } from './lsn.ts';
 import {
   checkStreamingPrerequisites,
   ensurePhysicalSlot,
+  slotLost,
   slotNameFor,
   slotPosition,
   withServer,
@@ -32,8 +33,9 @@ import {
 import { ArchiveHealth } from './receiver/health.ts';
 import { claimSpool, sleep, startPgReceivewal } from './receiver/pg-receivewal.ts';
 import { ReceiverSession, type ReceiverOptions, type ReceiverStatus } from './receiver/session.ts';
-import { dropOverLimitSlot, slotPinsRecyclableWal } from './receiver/slot-drop.ts';
+import { dropLostSlot, dropOverLimitSlot, slotPinsRecyclableWal } from './receiver/slot-drop.ts';
 import { SpoolArchiver } from './receiver/spool.ts';
+import { endStaleReceiver } from './receiver/stale-receiver.ts';
 import { SyncWalStream } from './receiver/sync-stream.ts';
 
 export type { Notify, ReceiverOptions, ReceiverStatus, SlotDropped, WalArchiveCatalog } from './receiver/session.ts';
@@ -86,7 +88,7 @@ class ReceiverLoop {
     while (this.running) {
       status.state = status.receiverStarts === 0 ? 'starting' : 'reconnecting';
       this.session.report();
-      let slot: { created: boolean; position: SlotPosition | undefined };
+      let slot: { created: boolean; lost: boolean; position: SlotPosition | undefined };
       try {
         slot = await this.connect();
       } catch (error) {
@@ -96,6 +98,11 @@ class ReceiverLoop {
         continue;
       }
       await this.archiver.prepareForStream(slot.created);
+      // Invalidated by the server while the archiver was away or behind: it cannot stream again.
+      if (slot.lost) {
+        await dropLostSlot(this.session, this.archiver);
+        break;
+      }
       if (await this.overLimitAtStart(slot.position?.retainedBytes ?? null)) {
         await dropOverLimitSlot(this.session, this.archiver, this.session.status.slotRetainedBytes ?? 0);
         break;
@@ -109,8 +116,8 @@ class ReceiverLoop {
     if (this.session.identity) await this.archiver.finish();
   }
 
-  /** Connects, checks identity and the slot; returns whether the slot had to be created, and where it stands. */
-  private async connect(): Promise<{ created: boolean; position: SlotPosition | undefined }> {
+  /** Connects, checks identity and the slot; returns whether the slot had to be created or was lost, and where it stands. */
+  private async connect(): Promise<{ created: boolean; lost: boolean; position: SlotPosition | undefined }> {
     const { database, target, catalog, slot } = this.session.options;
     return withServer(database, target, async (client) => {
       const found = await checkStreamingPrerequisites(database, client);
@@ -119,7 +126,10 @@ class ReceiverLoop {
       this.session.status.systemIdentifier = found.systemIdentifier;
       this.session.status.walSegmentSize = found.walSegmentSize;
       const { created } = await ensurePhysicalSlot(client, slot);
-      return { created, position: await slotPosition(client, slot) };
+      // Streams run one after the other here: a receiver still on the slot was left by a killed worker.
+      if (!created) await endStaleReceiver(client, { database, slot, logger: this.session.options.logger });
+      const lost = !created && (await slotLost(client, slot));
+      return { created, lost, position: await slotPosition(client, slot) };
     });
   }
 

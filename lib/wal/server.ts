@@ -133,6 +133,19 @@ export async function dropSlot(client: pg.Client, slot: string): Promise<boolean
   );
 }
 
+/**
+ * Whether the server invalidated the slot (`wal_status = 'lost'`, PostgreSQL 13 and later): it kept
+ * more WAL than `max_slot_wal_keep_size` allows, the server removed that WAL, and the slot can never
+ * stream again. Read through to_jsonb so that a server without the column answers false.
+ */
+export async function slotLost(client: pg.Client, slot: string): Promise<boolean> {
+  const { rows } = await client.query<{ status: string | null }>(
+    "select to_jsonb(s) ->> 'wal_status' as status from pg_replication_slots s where s.slot_name = $1",
+    [slot],
+  );
+  return rows[0]?.status === 'lost';
+}
+
 export interface SlotPosition {
   /**
    * What the receiver connected to the slot right now confirmed as flushed (pg_stat_replication's

@@ -17,12 +17,16 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts the worker and resolves once it logs "worker ready"; rejects with its output if it exits or takes too long. */
+/**
+ * Starts the worker with `args` (e.g. `--agent db1`) and resolves once it logs "worker ready";
+ * rejects with its output if it exits or takes too long.
+ */
 export async function startWorkerProcess(
   env: Record<string, string | undefined>,
   readyWithinMs = 120_000,
+  args: string[] = [],
 ): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'worker/main.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'worker/main.ts'), ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, HINDSIGHT_LOG_PRETTY: '0', ...env },

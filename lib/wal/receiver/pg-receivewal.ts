@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { libpqChildEnv } from '../../pg/connection.ts';
 import { stderrTail, waitForExit } from '../../backup/child-process.ts';
 import type { ReceiverSession } from './session.ts';
+import { receiverApplicationName } from './stale-receiver.ts';
 
 export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -27,7 +28,7 @@ export function startPgReceivewal(session: ReceiverSession, tool: string): Runni
     tool,
     ['-D', spoolDir, '--slot', slot, '--synchronous', '--no-loop', '--no-password', '--status-interval=1'],
     {
-      env: { ...libpqChildEnv(target), PGAPPNAME: `hindsight-wal-${database}` },
+      env: { ...libpqChildEnv(target), PGAPPNAME: receiverApplicationName(database) },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
