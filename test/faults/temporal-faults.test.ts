@@ -7,7 +7,7 @@
  * reason, nothing presented as done) and the same restore started again completes identical.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { access, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,10 +31,10 @@ import { createFilledDatabase, startPlatform, startTestCluster, type Platform } 
 import { TemporalProcess } from '../support/temporal-process.ts';
 import { waitFor } from '../support/wait.ts';
 
-/** How long Temporal stays down: longer than a poll's retries, shorter than the restore's heartbeat timeout plus a start. */
+/** How long Temporal stays down before it is started again. */
 const DOWN_MS = 10_000;
 
-/** A third of the ledger: a base backup that takes a few seconds to extract. */
+/** A third of the ledger: a base backup of some seconds to extract, quicker to load than the whole. */
 const PITR_LEDGER = LEDGER.replace('generate_series(1, 600000)', 'generate_series(1, 200000)');
 
 describe('Temporal faults: its server killed with SIGKILL and restarted after 10 s', () => {
@@ -112,6 +112,12 @@ describe('Temporal faults: its server killed with SIGKILL and restarted after 10
     const first = await start();
     await waitFor('the base backup being extracted', () => extracting(restoredDir), 60_000, 50);
     await killTemporalForTenSeconds();
+    // PostgreSQL removes recovery.signal when it promotes: still there, the restore outlasted the outage.
+    const replaying = await access(path.join(restoredDir, 'recovery.signal')).then(
+      () => 'still replaying WAL',
+      () => 'past its replay',
+    );
+    process.stdout.write(`# the restore was ${replaying} when Temporal answered again\n`);
     const outcome = await first.result().then(
       (done) => done as PitrOutcome,
       () => undefined,
@@ -140,6 +146,8 @@ describe('Temporal faults: its server killed with SIGKILL and restarted after 10
     await pitr.query(PITR_LEDGER);
     await enablePitr(platform, pitr);
     await takeBaseBackup(platform, 'shop', 'first');
+    // WAL to replay (over 100 MB), so that the restore usually outlasts Temporal's outage (the run says whether it did).
+    for (let pass = 0; pass < 5; pass += 1) await pitr.query(`update ledger set memo = memo || ' again'`);
     await pitr.query(`insert into events (at, note) select clock_timestamp(), 'before T ' || g from generate_series(1, 50) g;
       update ledger set memo = 'changed before T' where id % 1000 = 0`);
     const expected = await tableHashes(pitr.target);
