@@ -13,6 +13,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { LocalCluster } from '../../lib/pg/cluster.ts';
+import { MARKER } from '../../lib/pitr/extract.ts';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { systemActor } from '../../services/authz.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
@@ -127,7 +128,7 @@ describe('Temporal faults: its server killed with SIGKILL and restarted after 10
       assert.equal(status.state, 'completed');
       assert.deepEqual(await restoredHashes(outcome), expected, 'the restored tables are as they were at T');
     } else {
-      process.stdout.write(`# the restore failed with Temporal down: ${status.error}; starting it again\n`);
+      process.stdout.write(`# the restore failed across Temporal's restart: ${status.error}; starting it again\n`);
       assert.equal(status.state, 'failed');
       assert.ok(status.error, 'a failed restore says why');
       assert.equal(status.verified, null, 'nothing half-restored is presented as done');
@@ -167,8 +168,8 @@ describe('Temporal faults: its server killed with SIGKILL and restarted after 10
   }
 });
 
-/** True once the restore has written part of the base backup into its directory. */
+/** True once the restore has written part of the base backup into its directory (more than its marker). */
 async function extracting(dataDir: string): Promise<true | undefined> {
   const names = await readdir(dataDir).catch(() => [] as string[]);
-  return names.some((n) => n !== '.hindsight-restore' && !n.startsWith('.')) ? true : undefined;
+  return names.some((n) => n !== MARKER) ? true : undefined;
 }
