@@ -146,6 +146,11 @@ export interface PlatformOptions {
    * serve at /temporal/ as `npm start` does (default: no UI).
    */
   temporalUi?: { port: number; codecEndpoint: string };
+  /**
+   * A Temporal server already running at this address (test/support/temporal-process.ts), which the
+   * platform connects to and leaves running when it stops; default: a dev server of its own.
+   */
+  temporalAddress?: string;
 }
 
 /** The temporal CLI's dev server on `port`, with Hindsight's search attributes, and its UI when asked for. */
@@ -182,6 +187,10 @@ async function devServerOptions(
  * port is tried, three times at most.
  */
 async function startLocalTemporal(options: PlatformOptions) {
+  if (options.temporalAddress) {
+    const env = await TestWorkflowEnvironment.createFromExistingServer({ address: options.temporalAddress });
+    return { env, temporalPort: Number(options.temporalAddress.split(':').pop()) };
+  }
   for (let attempt = 1; ; attempt += 1) {
     const temporalPort = await freePort();
     try {
