@@ -27,6 +27,17 @@ export function lockedUntilOf(error: unknown): Date | undefined {
   return until instanceof Date ? until : undefined;
 }
 
+/** Runs a removal; one the storage refuses for a lock resolves false (it goes on a later run), any other failure rejects. */
+export async function removedUnlessLocked(remove: Promise<void>): Promise<boolean> {
+  try {
+    await remove;
+    return true;
+  } catch (error) {
+    if (lockedUntilOf(error) === undefined) throw error;
+    return false;
+  }
+}
+
 /** How many days a storage locks each object it is given, from its settings without secrets; 0 when it does not. */
 export function lockDays(storage: { type: string; settings: Record<string, unknown> }): number {
   if (storage.type !== 's3') return 0;
