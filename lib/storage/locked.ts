@@ -14,7 +14,6 @@ export class ObjectLockedError extends HindsightError {
   readonly lockedUntil: Date;
   constructor(message: string, lockedUntil: Date) {
     super('conflict', message);
-    this.name = 'ObjectLockedError';
     this.lockedUntil = lockedUntil;
   }
 }

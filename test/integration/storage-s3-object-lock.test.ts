@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { AUDIT_HEAD_PREFIX, writeAuditHead } from '../../lib/catalog/audit-head.ts';
+import { generateSecretKey } from '../../lib/crypto/secret-key.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import { testStorageConnection } from '../../lib/storage/connection-test.ts';
 import { lockedUntilOf } from '../../lib/storage/locked.ts';
@@ -140,6 +142,17 @@ describe('s3 object lock on moto: every object is written locked and cannot be r
       await driver.remove('expired/a.bin');
       assert.deepEqual(await versionsUnder(client, bucket, 'expired/'), []);
       assert.equal(await driver.stat('expired/a.bin'), undefined);
+    });
+  });
+
+  it('leaves an old audit head the storage still locks for a later write, instead of failing the new one', async () => {
+    const secret = generateSecretKey();
+    await closingAfter(lockedDriverOn(moto, bucket, 1), async (driver) => {
+      // One more than the heads kept: the oldest is due for removal but locked.
+      for (let entryId = 1; entryId <= 31; entryId += 1) {
+        await writeAuditHead(driver, { entryId, entryMac: 'ab'.repeat(32), chainKey: 'test' }, secret);
+      }
+      assert.equal((await driver.list(AUDIT_HEAD_PREFIX)).length, 31);
     });
   });
 });
