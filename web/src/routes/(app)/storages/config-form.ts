@@ -2,7 +2,7 @@
  * The storage forms' fields (named `<type>_<setting>`, see storage-form.ts) read back into a
  * configuration to add, or a change to merge over a stored one. Secrets are write-only both ways.
  */
-import { field } from '#lib/server/form.ts';
+import { field } from '#lib/server/form-fields.ts';
 
 /** Which form fields are secrets: never echoed back into the page. */
 const SECRET = new Set([
