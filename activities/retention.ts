@@ -6,6 +6,8 @@ import type { RetentionPlan } from '../lib/retention/planner.ts';
 import { planForDatabase } from '../lib/retention/plan-for-database.ts';
 import { pruneWal, removeBaseBackup, type WalCutOrder, type WalPruneResult } from '../lib/retention/prune-archive.ts';
 import { compareLsn } from '../lib/retention/wal-position.ts';
+import type { StorageDriver } from '../lib/storage/contract.ts';
+import { lockDate, lockDays, lockedUntilOf, ObjectLockedError } from '../lib/storage/locked.ts';
 import { bindActivities } from './bind.ts';
 import { heartbeatWhile } from './progress.ts';
 import { driverFor } from './storage-access.ts';
@@ -30,12 +32,34 @@ async function startedUsing(catalog: Catalog, database: string, backupId: string
     : null;
 }
 
+/**
+ * Refuses, before anything is removed, a copy its storage still locks (S3 Object Lock). The
+ * manifest is written last, so its date is the latest of the copy's objects.
+ */
+async function refuseLocked(driver: StorageDriver, storageName: string, manifest: string): Promise<void> {
+  const until = await driver.lockedUntil?.(manifest);
+  if (until === undefined) return;
+  throw new ObjectLockedError(
+    `storage "${storageName}" locks this backup until ${lockDate(until)} (S3 Object Lock): it cannot be deleted before then; retention deletes it on its first run after that date`,
+    until,
+  );
+}
+
+/** Why a locked storage kept a backup, or rethrows any other failure. */
+function lockedWhy(error: unknown): string {
+  const until = lockedUntilOf(error);
+  // The refusal names the storage and the date, as the plan's "locked until" does.
+  if (until === undefined) throw error;
+  return errorMessage(error);
+}
+
 /** Removes a backup's objects from one storage: the manifest last, so a half-removed copy never looks whole. */
 async function removeCopyObjects(deps: RetentionDeps, backup: BackupRecord, storageName: string): Promise<void> {
   // Under the name it was stored with, which a renamed database no longer has.
   const stored = storedDatabaseName(backup);
   const driver = await driverFor(deps.catalog, storageName);
   try {
+    await refuseLocked(driver, storageName, manifestKey(stored, backup.id));
     for (const key of backupObjectKeys(stored, backup.id)) await driver.remove(key);
     await driver.remove(manifestKey(stored, backup.id));
   } catch (error) {
@@ -47,6 +71,14 @@ async function removeCopyObjects(deps: RetentionDeps, backup: BackupRecord, stor
   } finally {
     await driver.close?.().catch(() => undefined);
   }
+}
+
+/** Storage names with those whose settings lock objects first. */
+async function lockedFirst(catalog: Catalog, names: string[]): Promise<string[]> {
+  const days = new Map(
+    await Promise.all(names.map(async (name) => [name, lockDays(await catalog.getStorage(name))] as const)),
+  );
+  return [...names].sort((a, b) => (days.get(b) ?? 0) - (days.get(a) ?? 0));
 }
 
 /**
@@ -61,7 +93,16 @@ async function deleteBackupEverywhere(
   const why = await startedUsing(catalog, input.database, input.backupId);
   if (why !== null) return { deleted: false, why };
   const backup = await catalog.getBackup(input.backupId);
-  for (const copy of backup.copies) await removeCopyObjects(deps, backup, copy.storageName);
+  // Copies on locked storages go first: a refusal there leaves every copy and the catalog untouched.
+  const order = await lockedFirst(
+    catalog,
+    backup.copies.map((c) => c.storageName),
+  );
+  try {
+    for (const storageName of order) await removeCopyObjects(deps, backup, storageName);
+  } catch (error) {
+    return { deleted: false, why: lockedWhy(error) };
+  }
   await catalog.markBackupDeleted(input.backupId, input.reason);
   logger.info(
     { database: input.database, backupId: input.backupId, reason: input.reason },
@@ -85,7 +126,11 @@ async function deleteBackupCopy(
   const others = backup.copies.filter((c) => c.storageName !== input.storage && c.status === 'complete');
   if (others.length === 0) return { deleted: false, why: 'no other storage holds a complete copy' };
   if (backup.copies.some((c) => c.storageName === input.storage)) {
-    await removeCopyObjects(deps, backup, input.storage);
+    try {
+      await removeCopyObjects(deps, backup, input.storage);
+    } catch (error) {
+      return { deleted: false, why: lockedWhy(error) };
+    }
     await catalog.removeCopy(input.backupId, input.storage);
   }
   logger.info(

@@ -5,6 +5,7 @@
  */
 import { HindsightError, errorMessage } from '../errors.ts';
 import type { StorageDriver } from '../storage/contract.ts';
+import { removedUnlessLocked } from '../storage/locked.ts';
 import { readAll } from '../storage/shared/streams.ts';
 import {
   CATALOG_BACKUP_PREFIX,
@@ -70,9 +71,12 @@ export async function listCatalogBackups(driver: StorageDriver): Promise<Catalog
 /** Removes the catalog backups beyond the newest `keep`; returns their ids. */
 export async function pruneCatalogBackups(driver: StorageDriver, keep: number): Promise<string[]> {
   const beyond = catalogBackupsBeyond(await listCatalogBackups(driver), keep);
+  const pruned: string[] = [];
   for (const manifest of beyond) {
-    await driver.remove(catalogObjectKey(manifest.backupId));
+    // One a storage still locks (S3 Object Lock) is pruned by the first run after its date.
+    if (!(await removedUnlessLocked(driver.remove(catalogObjectKey(manifest.backupId))))) continue;
     await driver.remove(catalogManifestKey(manifest.backupId));
+    pruned.push(manifest.backupId);
   }
-  return beyond.map((m) => m.backupId);
+  return pruned;
 }

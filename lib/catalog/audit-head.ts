@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { KeyResolver } from '../crypto/chunked-gcm.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import { errorMessage } from '../errors.ts';
+import { removedUnlessLocked } from '../storage/locked.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { writeJsonObject } from '../storage/shared/json-object.ts';
 import type { Queryable } from './db.ts';
@@ -61,7 +62,9 @@ export async function writeAuditHead(
   };
   await writeJsonObject(driver, headKey(end.entryId), { ...body, headMac: headMacOf(secret, body) });
   const heads = (await driver.list(AUDIT_HEAD_PREFIX)).map((o) => o.key).sort();
-  for (const old of heads.slice(0, Math.max(0, heads.length - HEADS_KEPT))) await driver.remove(old);
+  // An old head a storage still locks (S3 Object Lock) stays until a later write after its date.
+  for (const old of heads.slice(0, Math.max(0, heads.length - HEADS_KEPT)))
+    await removedUnlessLocked(driver.remove(old));
 }
 
 /** The storage's newest head whose MAC holds, or why none could be read. */

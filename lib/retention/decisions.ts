@@ -1,4 +1,5 @@
 import { HindsightError } from '../errors.ts';
+import { lockDate } from '../storage/locked.ts';
 import type { DeleteDecision, KeepDecision } from './plan-types.ts';
 
 /** Shared vocabulary of every retention decision: ordering, the reasons kept, input checks. */
@@ -22,6 +23,9 @@ export function newestFirst(a: { id: string; finishedAt: Date }, b: { id: string
   if (byTime !== 0) return byTime;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
+
+/** The reason a backup under an immutable storage's retention is kept. */
+export const lockedReason = (until: Date): string => `locked until ${lockDate(until)}`;
 
 export function addReason(map: Map<string, string[]>, id: string, reason: string): void {
   const list = map.get(id);

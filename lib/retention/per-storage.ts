@@ -1,3 +1,4 @@
+import { lockedUntilAfter } from '../storage/locked.ts';
 import { planRetention } from './planner.ts';
 import type { RetentionPolicyInput } from './policy.ts';
 import type {
@@ -22,6 +23,8 @@ export interface StorageCopies {
   storage: string;
   policy: RetentionPolicyInput | null;
   backupIds: readonly string[];
+  /** Days this storage locks each object (S3 Object Lock); absent or 0 when it does not. */
+  lockDays?: number;
 }
 
 export interface PerStorageInput {
@@ -53,7 +56,14 @@ function followDatabase(storage: StorageCopies, databasePlan: RetentionPlan | nu
 
 function planStorage(now: Date, backups: readonly PlannedBackup[], storage: StorageCopies): StoragePlan {
   const held = new Set(storage.backupIds);
-  const plan = planRetention({ now, policy: storage.policy!, backups: backups.filter((b) => held.has(b.id)) });
+  // Only this storage's lock holds its copies; another storage's lock is no reason to keep them here.
+  const copies = backups
+    .filter((b) => held.has(b.id))
+    .map(({ lockedUntil: _elsewhere, ...b }) => {
+      const until = lockedUntilAfter(b.finishedAt, storage.lockDays ?? 0);
+      return until ? { ...b, lockedUntil: until } : b;
+    });
+  const plan = planRetention({ now, policy: storage.policy!, backups: copies });
   const summary = plan.summary.replace(/ backups, /, ' copies, ');
   return { storage: storage.storage, policy: storage.policy, keep: plan.keep, delete: plan.delete, summary };
 }

@@ -1,5 +1,6 @@
 import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
 import { HindsightError } from '../errors.ts';
+import { lockDays, lockedUntilAfter } from '../storage/locked.ts';
 import { planRetention, type RetentionPlan } from './planner.ts';
 import { parseRetentionPolicy, type RetentionPolicy } from './policy.ts';
 import { gatherPitrFacts, type PitrArchive } from './pitr-facts.ts';
@@ -25,6 +26,25 @@ const noPolicy = (database: string) =>
     `database "${database}" has no retention policy (hindsight retention ${database} --policy '{"kind":"gfs","daily":7,"weekly":4,"monthly":12}')`,
   );
 
+/** Days each storage holding a copy locks its objects (S3 Object Lock), from the settings without secrets. */
+async function lockDaysOf(catalog: Catalog, backups: BackupRecord[]): Promise<Map<string, number>> {
+  const names = [...new Set(backups.flatMap((b) => b.copies.map((c) => c.storageName)))];
+  return new Map(
+    await Promise.all(names.map(async (name) => [name, lockDays(await catalog.getStorage(name))] as const)),
+  );
+}
+
+/**
+ * The latest date a storage holding a copy refuses its deletion until. Derived from the settings of
+ * today: the driver checks the storage's own date again before it removes anything.
+ */
+function latestLock(backup: BackupRecord, finishedAt: Date, locks: Map<string, number>): Date | undefined {
+  const dates = backup.copies
+    .map((c) => lockedUntilAfter(finishedAt, locks.get(c.storageName) ?? 0))
+    .filter((d): d is Date => d !== undefined);
+  return dates.length === 0 ? undefined : new Date(Math.max(...dates.map((d) => d.getTime())));
+}
+
 /** The storages of the database with their overrides (the tried one in place of the saved one). */
 async function storageCopies(
   catalog: Catalog,
@@ -39,10 +59,12 @@ async function storageCopies(
       `storage "${tried.storage}" is not a destination of database "${database}" (hindsight db show ${database} lists them)`,
     );
   }
+  const locks = await lockDaysOf(catalog, backups);
   return storages.map((s) => {
     const raw = s.storageName === tried?.storage ? tried.policy : s.retentionPolicy;
     return {
       storage: s.storageName,
+      lockDays: locks.get(s.storageName) ?? 0,
       policy: raw === null || raw === undefined ? null : parseRetentionPolicy(raw),
       backupIds: backups
         .filter((b) => b.copies.some((c) => c.storageName === s.storageName && c.status === 'complete'))
@@ -80,13 +102,19 @@ export async function planForDatabase(
   const storages = await storageCopies(catalog, database, backups, tried);
   const overridden = storages.some((s) => s.policy !== null);
   if (policy === null && !overridden) throw noPolicy(database);
-  const planned: PlannedBackup[] = backups.map((b) => ({
-    id: b.id,
-    finishedAt: b.finishedAt ?? b.startedAt,
-    status: b.status as 'complete' | 'partial',
-    verified: verified.get(b.id)?.status === 'successful',
-    inUse: verifying.has(b.id) || restoring.has(b.id),
-  }));
+  const locks = await lockDaysOf(catalog, backups);
+  const planned: PlannedBackup[] = backups.map((b) => {
+    const finishedAt = b.finishedAt ?? b.startedAt;
+    const until = latestLock(b, finishedAt, locks);
+    return {
+      id: b.id,
+      finishedAt,
+      status: b.status as 'complete' | 'partial',
+      verified: verified.get(b.id)?.status === 'successful',
+      inUse: verifying.has(b.id) || restoring.has(b.id),
+      ...(until ? { lockedUntil: until } : {}),
+    };
+  });
   // The PITR archive is pruned by the database's policy only: WAL serves every copy alike.
   const archive = policy === null ? null : await gatherPitrFacts(catalog, database, policy);
   const databasePlan =

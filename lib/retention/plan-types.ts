@@ -11,6 +11,8 @@ export interface PlannedBackup {
   verified: boolean;
   /** A restore or verification that has not finished reads it. */
   inUse: boolean;
+  /** A storage holding it refuses to delete its objects before this date (S3 Object Lock). */
+  lockedUntil?: Date;
 }
 
 export interface PlannedBaseBackup {

@@ -1,6 +1,6 @@
 import { HindsightError } from '../errors.ts';
 import { gfsTiers, parseRetentionPolicy, type RetentionPolicy } from './policy.ts';
-import { addReason, checkInput, HOUR_MS, newestFirst, plural, reasons, split } from './decisions.ts';
+import { addReason, checkInput, HOUR_MS, lockedReason, newestFirst, plural, reasons, split } from './decisions.ts';
 import { applyPolicy } from './policy-keeps.ts';
 import { planPitr, type BaseBackupPlan } from './pitr-plan.ts';
 import { planWal, type WalPlan } from './wal-plan.ts';
@@ -43,6 +43,10 @@ function planBackups(
   for (const backup of sorted) {
     if (now.getTime() - backup.finishedAt.getTime() < HOUR_MS) addReason(keeps, backup.id, reasons.young);
     if (backup.inUse) addReason(keeps, backup.id, reasons.inUse);
+    // The storage would refuse the delete: kept, and deleted by the first run after the date.
+    if (backup.lockedUntil && backup.lockedUntil.getTime() > now.getTime()) {
+      addReason(keeps, backup.id, lockedReason(backup.lockedUntil));
+    }
   }
   const newestVerified = sorted.find((backup) => backup.verified);
   if (newestVerified !== undefined) addReason(keeps, newestVerified.id, reasons.newestVerified);

@@ -5,13 +5,13 @@ import { HindsightError, errorMessage, type ErrorKind } from '../errors.ts';
 import type { StorageDriver } from './contract.ts';
 import { readAll } from './shared/streams.ts';
 
-export type ConnectionTestStage = 'write' | 'read' | 'compare' | 'remove';
+export type ConnectionTestStage = 'settings' | 'write' | 'read' | 'compare' | 'remove';
 
 export type ConnectionTestResult =
   | { ok: true; elapsedMs: number }
   | { ok: false; stage: ConnectionTestStage; kind: ErrorKind; message: string; elapsedMs: number };
 
-/** Where the probe object goes; a key no backup can ever have. */
+/** Where the probe object goes; a key no backup can ever have, and never locked (it is not a backup). */
 export const CONNECTION_TEST_DIR = '.hindsight-connection-test';
 
 /**
@@ -22,8 +22,10 @@ export async function testStorageConnection(driver: StorageDriver): Promise<Conn
   const started = Date.now();
   const key = `${CONNECTION_TEST_DIR}/${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}`;
   const payload = randomBytes(4096);
-  let stage: ConnectionTestStage = 'write';
+  let stage: ConnectionTestStage = 'settings';
   try {
+    await driver.checkSettings?.();
+    stage = 'write';
     const write = await driver.openWrite(key);
     try {
       await pipeline(Readable.from([payload]), write.stream);
@@ -45,7 +47,7 @@ export async function testStorageConnection(driver: StorageDriver): Promise<Conn
     await driver.remove(key);
     return { ok: true, elapsedMs: Date.now() - started };
   } catch (error) {
-    if (stage !== 'write' && stage !== 'remove') await driver.remove(key).catch(() => undefined);
+    if (stage === 'read' || stage === 'compare') await driver.remove(key).catch(() => undefined);
     const kind: ErrorKind = error instanceof HindsightError ? error.kind : 'tool_failed';
     return { ok: false, stage, kind, message: errorMessage(error), elapsedMs: Date.now() - started };
   }

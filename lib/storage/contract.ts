@@ -49,6 +49,16 @@ export interface StorageDriver {
    * killed mid-upload), if older than `olderThanMs`. Returns how many were removed.
    */
   sweepAbandonedWrites(keyPrefix: string, olderThanMs: number): Promise<number>;
+  /**
+   * Checks what the settings ask of the storage beyond reading and writing (S3's objectLock needs a
+   * bucket with Object Lock enabled); fails with the fix named. Run by the connection test first.
+   */
+  checkSettings?(): Promise<void>;
+  /**
+   * The date before which the storage refuses to delete the object at `key` (S3 Object Lock);
+   * undefined when it holds no such lock or no such object.
+   */
+  lockedUntil?(key: string): Promise<Date | undefined>;
 }
 
 export type StorageOperation = 'write' | 'read' | 'stat' | 'list' | 'remove' | 'connect';

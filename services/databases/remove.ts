@@ -7,6 +7,8 @@ import type { StoredBackup } from '../../lib/catalog/adopted-backups.ts';
 import type { Catalog } from '../../lib/catalog/catalog.ts';
 import { HindsightError, errorMessage } from '../../lib/errors.ts';
 import { withDrivers } from '../../activities/storage-access.ts';
+import type { BackupSource } from '../../lib/backup/sources.ts';
+import { lockDate, ObjectLockedError } from '../../lib/storage/locked.ts';
 import { slotNameFor } from '../../lib/wal/server.ts';
 import type { ServiceContext } from '../context.ts';
 import { disablePitr } from '../pitr/archive.ts';
@@ -46,10 +48,28 @@ async function refuseDelete(catalog: Catalog, name: string, running: string[]): 
   }
 }
 
+/**
+ * A storage that locks a backup (S3 Object Lock) would refuse its deletion halfway: refused before
+ * anything is removed, naming the date. The manifest is written last and so is locked the longest.
+ */
+async function refuseLocked(name: string, backups: StoredBackup[], sources: BackupSource[]): Promise<void> {
+  for (const backup of backups) {
+    for (const source of sources.filter((s) => backup.storageNames.includes(s.name))) {
+      const until = await source.driver.lockedUntil?.(manifestKey(storedUnder(backup, name), backup.id));
+      if (until === undefined) continue;
+      throw new ObjectLockedError(
+        `database "${name}" was not removed: storage "${source.name}" locks backup ${backup.id} until ${lockDate(until)} (S3 Object Lock), and nothing can delete it before then; remove the database with --keep-backups, or after that date`,
+        until,
+      );
+    }
+  }
+}
+
 /** Removes every object and manifest of the database's backups; a storage that refuses stops the removal. */
 async function deleteObjects(catalog: Catalog, name: string, backups: StoredBackup[]): Promise<void> {
   const storages = [...new Set(backups.flatMap((b) => b.storageNames))];
   await withDrivers(catalog, storages, async (sources) => {
+    await refuseLocked(name, backups, sources);
     for (const backup of backups) {
       const stored = storedUnder(backup, name);
       for (const source of sources.filter((s) => backup.storageNames.includes(s.name))) {

@@ -1,5 +1,5 @@
 import { S3Client, type S3ClientConfig, type ServerSideEncryption, type StorageClass } from '@aws-sdk/client-s3';
-import type { S3StorageConfig } from './config.ts';
+import type { S3ObjectLock, S3StorageConfig } from './config.ts';
 import type { S3ErrorContext } from './errors.ts';
 
 /** Connection failures must surface in seconds: 3 attempts × 3 s connect timeout. */
@@ -30,6 +30,8 @@ export interface S3Context {
   errors: S3ErrorContext;
   putOptions: { StorageClass?: StorageClass; ServerSideEncryption?: ServerSideEncryption; SSEKMSKeyId?: string };
   tuning: S3Tuning;
+  /** Every object but the connection test's probe is written locked with this; none when absent. */
+  lock: S3ObjectLock | undefined;
 }
 
 type Role = 'control' | 'stream' | 'read';
@@ -53,8 +55,8 @@ function clientConfig(config: S3StorageConfig, role: Role): S3ClientConfig {
       ? {
           endpoint: config.endpoint,
           // Many S3-compatible stores reject the SDK's default CRC trailers; integrity is checked
-          // by the backup format itself.
-          requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+          // by the backup format itself. A locked write must carry a checksum, so Object Lock keeps them.
+          ...(config.objectLock ? {} : { requestChecksumCalculation: 'WHEN_REQUIRED' as const }),
           responseChecksumValidation: 'WHEN_REQUIRED' as const,
         }
       : { followRegionRedirects: true }),
@@ -98,6 +100,7 @@ export function openS3Context(options: { label: string; config: S3StorageConfig;
       ...(config.sseKmsKeyId ? { SSEKMSKeyId: config.sseKmsKeyId } : {}),
     },
     tuning: options.tuning,
+    lock: config.objectLock,
   };
   return {
     ctx,

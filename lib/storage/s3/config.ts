@@ -11,6 +11,22 @@ const READABLE_STORAGE_CLASSES = [
   'EXPRESS_ONEZONE',
 ] as const;
 
+/**
+ * S3 Object Lock: every object is written with this retention, so that nobody (a compromised host
+ * included) can delete or overwrite it before its date. The bucket must have Object Lock enabled.
+ */
+export const s3ObjectLock = z
+  .object({
+    mode: z.enum(['governance', 'compliance'], { error: 'objectLock.mode must be "governance" or "compliance"' }),
+    days: z
+      .number({ error: 'objectLock.days must be a whole number of days' })
+      .int('objectLock.days must be a whole number of days')
+      .min(1, 'objectLock.days must be between 1 and 36500')
+      .max(36500, 'objectLock.days must be between 1 and 36500'),
+  })
+  .strict();
+export type S3ObjectLock = z.infer<typeof s3ObjectLock>;
+
 export const s3StorageConfig = z
   .object({
     type: z.literal('s3'),
@@ -55,6 +71,7 @@ export const s3StorageConfig = z
     accessKeyId: z.string().min(1, 'accessKeyId must not be empty').optional(),
     secretAccessKey: z.string().min(1, 'secretAccessKey must not be empty').optional(),
     sessionToken: z.string().min(1, 'sessionToken must not be empty').optional(),
+    objectLock: s3ObjectLock.optional(),
   })
   .refine((c) => c.region !== 'auto' || c.endpoint !== undefined, {
     message: 'region "auto" needs an endpoint (it is meant for Cloudflare R2)',

@@ -5,6 +5,7 @@ import { parseSettings } from '../shared/settings.ts';
 import { listingPages, openS3Context, type S3Context, type S3Tuning } from './client.ts';
 import { normalizePrefix, s3StorageConfig, type S3StorageConfig } from './config.ts';
 import { translateS3Error } from './errors.ts';
+import { assertBucketLocks, lockedUntil, removeAllVersions } from './lock.ts';
 import { headObject, isMissing, openS3Read } from './read.ts';
 import { sweepMultipartUploads } from './sweep.ts';
 import { S3Write } from './write.ts';
@@ -87,12 +88,23 @@ export function createS3Storage(options: { name: string; config: S3StorageConfig
 
     async remove(key) {
       assertSafeKey(key);
+      if (ctx.lock) return removeAllVersions(ctx, key);
       try {
         await ctx.client.send(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: ctx.objectKey(key) }));
       } catch (error) {
         if (isMissing(error)) return;
         throw translateS3Error(error, ctx.errors, 'remove', key, 'DeleteObject');
       }
+    },
+
+    async checkSettings() {
+      if (ctx.lock) await assertBucketLocks(ctx);
+    },
+
+    // Asked even when these settings lock nothing: objects written under an earlier objectLock keep theirs.
+    lockedUntil: (key) => {
+      assertSafeKey(key);
+      return lockedUntil(ctx, key);
     },
 
     async sweepAbandonedWrites(keyPrefix, olderThanMs) {

@@ -12,7 +12,9 @@ import { finished } from 'node:stream/promises';
 import { HindsightError } from '../../errors.ts';
 import type { AtomicWrite, ObjectInfo } from '../contract.ts';
 import { promiseWritable } from '../shared/streams.ts';
+import { CONNECTION_TEST_DIR } from '../connection-test.ts';
 import { MAX_ATTEMPTS, type S3Context } from './client.ts';
+import { lockHeaders, retainVersion } from './lock.ts';
 import { translateS3Error } from './errors.ts';
 import { MemoryPart, S3_MAX_PARTS, s3PartSize, SpooledPart, type PartBuffer } from './parts.ts';
 
@@ -48,9 +50,12 @@ export class S3Write implements AtomicWrite {
 
   private readonly ctx: S3Context;
   private readonly key: string;
+  /** The lock a multipart upload is created with, applied again to the object it completes. */
+  private readonly multipartLock: ReturnType<typeof lockHeaders>;
   constructor(ctx: S3Context, key: string) {
     this.ctx = ctx;
     this.key = key;
+    this.multipartLock = this.lockHeaders();
     this.stream = promiseWritable({
       write: (chunk) => this.accept(chunk),
       final: async () => {
@@ -71,6 +76,11 @@ export class S3Write implements AtomicWrite {
         callback(error);
       },
     });
+  }
+
+  /** Retention counts from the request that creates the object; the connection test's probe is no backup. */
+  private lockHeaders(): ReturnType<typeof lockHeaders> {
+    return this.key.startsWith(`${CONNECTION_TEST_DIR}/`) ? {} : lockHeaders(this.ctx.lock);
   }
 
   private translate(error: unknown, action: string): HindsightError {
@@ -161,6 +171,7 @@ export class S3Write implements AtomicWrite {
             Bucket: this.ctx.bucket,
             Key: this.ctx.objectKey(this.key),
             ...this.ctx.putOptions,
+            ...this.multipartLock,
           }),
           { abortSignal: this.cancel.signal },
         );
@@ -276,9 +287,11 @@ export class S3Write implements AtomicWrite {
         action = 'CompleteMultipartUpload';
         const uploadId = await this.uploadId;
         const parts = [...this.completed].sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-        await this.ctx.client.send(
+        const done = await this.ctx.client.send(
           new CompleteMultipartUploadCommand({ ...target, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
         );
+        action = 'PutObjectRetention';
+        await retainVersion(this.ctx, target.Key, done.VersionId, this.multipartLock);
       } else {
         action = 'PutObject';
         const body = this.current?.body() ?? Buffer.alloc(0);
@@ -288,6 +301,7 @@ export class S3Write implements AtomicWrite {
             Body: body,
             ContentLength: this.current?.size ?? 0,
             ...this.ctx.putOptions,
+            ...this.lockHeaders(),
           }),
         );
         const part = this.current;

@@ -2,17 +2,9 @@ import { fail } from '@sveltejs/kit';
 import { HindsightError } from '../../../../lib/errors.ts';
 import { actorOf, statusAmong } from './actor.ts';
 import type { ActorRef } from './view/types.ts';
+import { field } from './form-fields.ts';
 
-/** A form field as text ('' when absent or a file): actions validate it further in the services. */
-export function field(form: FormData, name: string): string {
-  const value = form.get(name);
-  return typeof value === 'string' ? value : '';
-}
-
-/** Every checked box of a name. */
-export function fields(form: FormData, name: string): string[] {
-  return form.getAll(name).filter((v): v is string => typeof v === 'string' && v !== '');
-}
+export { field, fields } from './form-fields.ts';
 
 /** The HTTP status an error of the service layer maps to where the service reaches out to a remote system (502). */
 export function statusFor(err: unknown): 400 | 403 | 404 | 409 | 502 {

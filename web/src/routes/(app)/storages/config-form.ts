@@ -2,7 +2,7 @@
  * The storage forms' fields (named `<type>_<setting>`, see storage-form.ts) read back into a
  * configuration to add, or a change to merge over a stored one. Secrets are write-only both ways.
  */
-import { field } from '#lib/server/form.ts';
+import { field } from '#lib/server/form-fields.ts';
 
 /** Which form fields are secrets: never echoed back into the page. */
 const SECRET = new Set([
@@ -27,7 +27,16 @@ type Setting = (name: string) => string;
 /** The settings that are not optional text: a path sent even blank, a flag, a port number, a key file. */
 const OTHER_SETTINGS = new Map<string, (get: Setting) => Record<string, unknown>>([
   ['local', (get) => ({ path: get('path') })],
-  ['s3', (get) => ({ forcePathStyle: get('forcePathStyle') === 'on' })],
+  [
+    's3',
+    (get) => ({
+      forcePathStyle: get('forcePathStyle') === 'on',
+      // Blank days reach the schema as 0, which it refuses with the range.
+      ...(get('objectLockMode') !== '' && get('objectLockMode') !== 'off'
+        ? { objectLock: { mode: get('objectLockMode'), days: Number(get('objectLockDays')) } }
+        : {}),
+    }),
+  ],
   [
     'sftp',
     (get) => ({
@@ -58,6 +67,8 @@ export function changeFrom(form: FormData): Record<string, unknown> {
   const change: Record<string, unknown> = { ...config };
   const optional = [...(TEXT_SETTINGS.get(type) ?? []), ...(type === 'sftp' ? ['port'] : [])];
   for (const name of optional) if (!(name in config) && !SECRET.has(`${type}_${name}`)) change[name] = null;
+  // The form shows the Object Lock: "off" drops it.
+  if (type === 's3' && !('objectLock' in config)) change.objectLock = null;
   return change;
 }
 

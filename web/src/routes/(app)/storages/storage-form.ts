@@ -1,4 +1,12 @@
-import { checkbox, secret, text, textarea, type Setting } from '#lib/components/ui/setting.ts';
+import { checkbox, number, secret, select, text, textarea, type Setting } from '#lib/components/ui/setting.ts';
+
+/** A stored setting as the form's flat fields show it: the S3 Object Lock is two inputs. */
+export function storedValue(settings: Record<string, unknown>, name: string): unknown {
+  const lock = settings.objectLock as { mode?: string; days?: number } | undefined;
+  if (name === 'objectLockMode') return lock?.mode ?? 'off';
+  if (name === 'objectLockDays') return lock?.days;
+  return settings[name];
+}
 
 /** What the form calls each storage type: the type select's options and the legend of its settings. */
 export const TYPE_LABELS: Readonly<Record<string, string>> = {
@@ -21,6 +29,13 @@ export const REMOTE_SETTINGS: Readonly<Record<string, readonly Setting[]>> = {
     { ...text('accessKeyId', 'Access key id'), autocomplete: 'off' },
     secret('secretAccessKey', 'Secret access key'),
     checkbox('forcePathStyle', 'Path-style addressing (MinIO)'),
+    // The bucket must have been created with Object Lock enabled; the connection test checks it.
+    select('objectLockMode', 'Object Lock: objects cannot be deleted or overwritten for the days below', [
+      'off',
+      'governance',
+      'compliance',
+    ]),
+    { ...number('objectLockDays', 'Object Lock days', '30'), min: 1, max: 36500 },
   ],
   sftp: [
     text('host', 'Host'),
