@@ -11,7 +11,11 @@ import type { AzureStorageConfig } from './config.ts';
 import { connectionStringSecrets } from './errors.ts';
 
 export const CONNECT_TIMEOUT_MS = 3_000;
-export const IDLE_TIMEOUT_MS = 120_000;
+/**
+ * Silence both ways for this long is a hung service, as for S3 (lib/storage/s3/client.ts): every
+ * request either sends its body or waits for an answer the service gives in seconds.
+ */
+export const IDLE_TIMEOUT_MS = 30_000;
 /**
  * Three tries at most 3 s each, 0.5 s apart: an endpoint that refuses or never answers the
  * connection fails in about 10 s instead of retrying for minutes.

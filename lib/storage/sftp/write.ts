@@ -23,6 +23,8 @@ class SftpUpload extends Writable {
   private failure: Error | undefined;
   private blocked: ((error?: Error | null) => void) | undefined;
   private idleWaiters: (() => void)[] = [];
+  /** The connection dropped: callbacks that still arrive no longer count. */
+  private abandoned = false;
   private readonly closer: ReturnType<typeof handleCloser>;
 
   private readonly sftp: SFTPWrapper;
@@ -34,6 +36,24 @@ class SftpUpload extends Writable {
     this.handle = handle;
     this.closer = handleCloser(sftp, handle);
     this.explain = explain;
+    // ssh2 answers only the requests it had sent when the connection drops; writes still queued
+    // for the channel's window never hear back. Without this, a lost connection holds the upload forever.
+    const lost = () => this.connectionLost();
+    sftp.once('end', lost).once('close', lost);
+    this.once('close', () => sftp.off('end', lost).off('close', lost));
+  }
+
+  private connectionLost(): void {
+    if (this.inFlight === 0 && this.writableFinished) return;
+    this.abandoned = true;
+    this.inFlight = 0;
+    void this.explain(
+      new Error('SSH connection lost mid-upload: the network dropped it or the server stopped answering'),
+    ).then((explained) => {
+      this.failure ??= explained;
+      this.release();
+      this.destroy(this.failure);
+    });
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -41,11 +61,16 @@ class SftpUpload extends Writable {
       callback(this.failure);
       return;
     }
+    if (this.abandoned) {
+      this.blocked = callback;
+      return;
+    }
     const length = chunk.length;
     const at = this.position;
     this.position += length;
     this.inFlight += length;
     const settle = (error: unknown): void => {
+      if (this.abandoned) return;
       if (!error) {
         this.inFlight -= length;
         this.release();
@@ -76,7 +101,7 @@ class SftpUpload extends Writable {
   }
 
   private async drained(): Promise<void> {
-    if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.inFlight > 0 && !this.abandoned) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -103,6 +128,11 @@ class SftpUpload extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // On a lost connection the close would wait for an answer that never comes.
+    if (this.abandoned) {
+      callback(error);
+      return;
+    }
     // The server handles requests in order, so the close lands after any write still queued.
     void this.closer.closeQuietly().then(() => callback(error));
   }
