@@ -103,6 +103,23 @@ function takeBack(backups: StoredBackup[], name: string): string {
 }
 
 /**
+ * Refuses a delete that could not finish (PITR on, a job running, a locked object) before the
+ * removal changes anything: the schedules are deleted first, and a database refused after that
+ * would be left registered without them.
+ */
+export async function refuseRemoval(catalog: Catalog, name: string, choice: BackupsChoice): Promise<void> {
+  if (choice !== 'delete') return;
+  const backups = (await catalog.storedBackupsOf(name)).filter((b) => b.status !== 'deleted');
+  await refuseDelete(
+    catalog,
+    name,
+    backups.filter((b) => b.status === 'running').map((b) => b.id),
+  );
+  const storages = [...new Set(backups.flatMap((b) => b.storageNames))];
+  await withDrivers(catalog, storages, (sources) => refuseLocked(name, backups, sources));
+}
+
+/**
  * Checks a delete may go ahead and deletes the objects (before the rows, so that a failure leaves
  * the database registered with everything it knew); returns what the outcome reports.
  */

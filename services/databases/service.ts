@@ -28,7 +28,7 @@ import {
   type NewDatabaseValues,
   type UpdateDatabaseInput,
 } from './input.ts';
-import { settleBackups, stopPitrForRemoval, type RemoveOutcome } from './remove.ts';
+import { refuseRemoval, settleBackups, stopPitrForRemoval, type RemoveOutcome } from './remove.ts';
 import { renameDatabase } from './rename.ts';
 import { assertConnects, auditedSettings, changedTarget, serverIdentity } from './update.ts';
 
@@ -124,6 +124,7 @@ export class DatabaseService {
     } = this.ctx;
     const { backups } = parseOrThrow(removeDatabaseOptions, options);
     const removeAll = async () => {
+      await refuseRemoval(catalog, name, backups);
       await deleteDatabaseSchedules(temporal, name, ['backups', 'retention', 'verification', 'drill']);
       const outcome = await settleBackups(catalog, name, backups);
       const pitr = await stopPitrForRemoval(this.ctx, name);

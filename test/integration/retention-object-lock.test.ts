@@ -6,6 +6,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { targetUrl } from '../../lib/pg/connection.ts';
 import { planForDatabase } from '../../lib/retention/plan-for-database.ts';
 import { systemActor } from '../../services/authz.ts';
+import { retentionScheduleId } from '../../temporal/contracts/retention.ts';
 import { createFilledDatabase, startPlatform, type Platform } from '../support/platform.ts';
 import { rawClient } from '../support/s3-moto-helpers.ts';
 import { lockedS3Settings, lockOf, newLockedBucket, setRetention, versionsUnder } from '../support/s3-object-lock.ts';
@@ -131,6 +132,8 @@ describe('retention on an S3 storage with Object Lock: a locked backup stays unt
       message: `database "ledger" was not removed: storage "vault" locks backup ${ids[0]} until ${iso(until)} (S3 Object Lock), and nothing can delete it before then; remove the database with --keep-backups, or after that date`,
     });
     assert.equal((await platform.runtime.catalog.getDatabase('ledger')).name, 'ledger');
+    // Refused before anything changed: the database keeps its schedules too.
+    await platform.client.schedule.getHandle(retentionScheduleId('ledger')).describe();
     assert.equal(await catalogRows(platform), rowsBefore);
     assert.deepEqual(await versionsUnder(client, bucket, 'ledger/'), objectsBefore);
   });
