@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { HindsightError } from '../errors.ts';
 import { stderrTail, waitForExit } from '../backup/child-process.ts';
 import { libpqChildEnv, type PgTarget } from '../pg/connection.ts';
-import { serverClock } from '../pg/server-clock.ts';
+import { checkedServerClock } from '../pg/server-clock.ts';
 import { toolFor } from '../pg/tools.ts';
 import type { SecretKey } from '../crypto/secret-key.ts';
 import type { StorageDriver } from '../storage/contract.ts';
@@ -115,7 +115,7 @@ export async function streamBaseBackupToStorage(options: StreamBaseBackupOptions
   const tool = await toolFor('pg_basebackup', options.serverMajor);
   // On the source's clock, which its commit timestamps (a PITR target's reference) are on: a backup
   // dated by a worker whose clock runs ahead would look to start after targets it covers.
-  const startTime = await serverClock(options.database, options.target);
+  const startTime = await checkedServerClock(options.database, options.target);
   const spill = new ManifestSpill(options.workDir);
   let manifest: StoredManifest | undefined;
   let stopTime: Date | undefined;
@@ -155,7 +155,7 @@ export async function streamBaseBackupToStorage(options: StreamBaseBackupOptions
         // Read once pg_basebackup has exited, so no earlier than the moment the backup became
         // consistent: its window never starts before it. Before the commit, so that a failure here
         // leaves nothing stored.
-        stopTime = await serverClock(options.database, options.target);
+        stopTime = await checkedServerClock(options.database, options.target);
         // Stored before the backup is committed: a committed base backup always has its manifest beside it.
         manifest = await spill.upload({
           driver: options.driver,
