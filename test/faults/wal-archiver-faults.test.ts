@@ -131,8 +131,9 @@ describe('WAL archiver faults: killed mid-upload of a partial, and a slot invali
     const receivers = await childrenNamed(agent!.child.pid!, 'pg_receivewal');
     assert.equal(receivers.length, 1, 'the agent runs one pg_receivewal');
     orphans.push(...receivers);
+    let killedDuring = '';
     try {
-      const killedDuring = await killDuringPartialUpload(agent!, walDir);
+      killedDuring = await killDuringPartialUpload(agent!, walDir);
       const leftBehind = await uncommittedWalWrites(platform, systemIdentifier!);
       assert.ok(leftBehind.includes(killedDuring), `the kill left the upload ${killedDuring} unfinished`);
       // The slot keeps what the source writes while no archiver runs.
@@ -146,6 +147,11 @@ describe('WAL archiver faults: killed mid-upload of a partial, and a slot invali
     await waitFor('the orphaned pg_receivewal to exit', async () => (receivers.some(alive) ? undefined : true), 10_000);
     const rows = await writeRows(source, 1500, 50, 'after the restart');
     await waitUntilArchived(platform, source);
+    // The new archiver swept the killed upload's hidden file before its first stream.
+    assert.ok(
+      !(await uncommittedWalWrites(platform, systemIdentifier!)).includes(killedDuring),
+      `the killed upload ${killedDuring} is swept by the next archiver`,
+    );
 
     const segments = await assertNothingLooksComplete(platform, DATABASE);
     const config = await platform.runtime.catalog.wal.config(DATABASE);

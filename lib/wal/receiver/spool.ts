@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { SegmentUpload } from '../../catalog/wal.ts';
 import { HindsightError } from '../../errors.ts';
-import { historyKey, partialKey, segmentKey } from '../archive-keys.ts';
+import { historyKey, partialKey, segmentKey, walPrefix } from '../archive-keys.ts';
 import {
   formatLsn,
   isPartialName,
@@ -43,6 +43,8 @@ export class SpoolArchiver {
   /** The partials being shipped: their segment and how far storage holds it. */
   private readonly shipped = new Map<string, Lsn>();
   private lastPartialShipAt = 0;
+  /** Whether this archiver has swept what killed uploads left in storage (once, before its first stream). */
+  private swept = false;
   /** Complete segments on their way into the WAL index (index-batches.ts). */
   private readonly index: WalIndexBatcher;
 
@@ -85,9 +87,35 @@ export class SpoolArchiver {
    * holds from the old one goes up and its partials go; otherwise completed files go up.
    */
   async prepareForStream(slotCreated: boolean): Promise<void> {
+    await this.sweepKilledUploads();
     if (slotCreated) await this.resetForNewSlot();
     else await this.drain(null, { shipPartials: false });
     await this.clearUnpaddedPartials();
+  }
+
+  /**
+   * An archiver killed mid-upload leaves the upload's hidden temporary file (or an S3 multipart
+   * upload) beside the object's key. What it was uploading still lies in the spool (a segment, or
+   * the partial pg_receivewal goes on filling), so each segment there has its keys swept once,
+   * before this archiver's first stream, when none of its own uploads is under way: at no age. A
+   * failure is logged and the stream starts anyway: leftovers never look like archived WAL.
+   */
+  private async sweepKilledUploads(): Promise<void> {
+    if (this.swept) return;
+    this.swept = true;
+    const { database, driver, logger, storageName } = this.session.options;
+    const prefix = walPrefix(this.session.server.systemIdentifier);
+    const names = await readdir(this.spoolDir).catch(() => []);
+    const segments = new Set(names.filter((n) => isSegmentName(n) || isPartialName(n)).map((n) => n.slice(0, 24)));
+    let removed = 0;
+    try {
+      // `<prefix>/<segment>` is the start of both the segment's key and its partial's.
+      for (const segment of segments) removed += await driver.sweepAbandonedWrites(`${prefix}/${segment}`, 0);
+    } catch (error) {
+      logger.warn({ database, storage: storageName, err: error }, 'could not sweep uploads left by a killed archiver');
+    }
+    if (removed > 0)
+      logger.info({ database, storage: storageName, removed }, 'removed uploads left by a killed archiver');
   }
 
   private async archiveHistory(file: string, timeline: number): Promise<void> {

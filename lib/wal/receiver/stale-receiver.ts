@@ -3,8 +3,9 @@
  * outlives its parent and keeps streaming from the slot into a spool that no archiver reads, and
  * while it holds the slot no new receiver can stream from it. Before a new stream starts, a slot
  * held by a connection one of our receivers opened is freed by ending that connection (the
- * orphan, run with --no-loop, then exits). A slot held by any other client is left alone: the
- * receiver's error then names it.
+ * orphan, run with --no-loop, then exits). "Ours" is the application name our receivers set and
+ * the role we connect as: any client can choose an application name, but only one signed in as our
+ * role is ended. A slot held by any other client is left alone: the receiver's error then names it.
  */
 import type pg from 'pg';
 import type { Logger } from '../../logger.ts';
@@ -31,7 +32,7 @@ export async function endStaleReceiver(
   const { rows } = await client.query<{ pid: number; app: string | null }>(
     `select s.active_pid as pid, a.application_name as app
      from pg_replication_slots s join pg_stat_activity a on a.pid = s.active_pid
-     where s.slot_name = $1`,
+     where s.slot_name = $1 and a.usename = current_user`,
     [slot],
   );
   const holder = rows[0];
