@@ -85,7 +85,7 @@ async function lockedFirst(catalog: Catalog, names: string[]): Promise<string[]>
  * Removes one backup from every storage, then marks it deleted. Checked again here: a restore or
  * verification may have started since the plan was made.
  */
-async function deleteBackupEverywhere(
+export async function deleteBackupEverywhere(
   deps: RetentionDeps,
   input: { database: string; backupId: string; reason: string },
 ): Promise<{ deleted: boolean; why?: string }> {
@@ -104,10 +104,7 @@ async function deleteBackupEverywhere(
     return { deleted: false, why: lockedWhy(error) };
   }
   await catalog.markBackupDeleted(input.backupId, input.reason);
-  logger.info(
-    { database: input.database, backupId: input.backupId, reason: input.reason },
-    'backup deleted by retention',
-  );
+  logger.info({ database: input.database, backupId: input.backupId, reason: input.reason }, 'backup deleted');
   return { deleted: true };
 }
 

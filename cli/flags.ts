@@ -113,6 +113,7 @@ export const flagCatalog = {
   'keep-databases': bool('keep its databases registered, each on its own'),
   'storage-name': text('name', 'its name in the catalog (default: its type)'),
   'dry-run': bool('show what would be removed, and remove nothing'),
+  reason: text('text', 'why: recorded with the change and in the audit log'),
 } satisfies Record<string, FlagDef>;
 
 export type FlagName = keyof typeof flagCatalog;

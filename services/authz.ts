@@ -29,6 +29,7 @@ export const ACTIONS = [
   'backup.start',
   'backup.cancel',
   'backup.download',
+  'backup.delete',
   'restore.start',
   'verification.start',
   'retention.save',
@@ -64,6 +65,7 @@ const editor: readonly Action[] = [
 const admin: readonly Action[] = [
   ...editor,
   'database.delete',
+  'backup.delete',
   'storage.create',
   'storage.update',
   'storage.delete',
@@ -82,7 +84,7 @@ const owner: readonly Action[] = [...admin, 'workspace.manage'];
 /**
  * The role → actions matrix. Each role holds everything of the role below it: a viewer reads
  * history and downloads; an editor adds and changes databases and runs backups and restores; an
- * admin manages storages, notifiers, hooks, members and reads the audit log; an owner manages the
+ * admin deletes databases and backups, manages storages, notifiers, hooks, members and reads the audit log; an owner manages the
  * workspace itself and its owners (granting or taking the owner role is `workspace.manage`).
  */
 export const ROLE_ACTIONS: Readonly<Record<Role, ReadonlySet<Action>>> = {

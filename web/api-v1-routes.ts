@@ -4,6 +4,7 @@
  * this table and web/api-v1-openapi.ts the OpenAPI document, so the two cannot drift apart.
  */
 import { endpoint, type Endpoint } from './api-v1-endpoint.ts';
+import { backupDeleteEndpoints } from './api-v1-backup-delete.ts';
 import { databasesEndpoints } from './api-v1-databases.ts';
 import { drillEndpoints } from './api-v1-drills.ts';
 import { serversEndpoints } from './api-v1-servers.ts';
@@ -29,6 +30,7 @@ export const endpoints: Endpoint[] = [
   }),
   ...sessionEndpoints.slice(0, 4),
   ...databasesEndpoints,
+  ...backupDeleteEndpoints,
   ...drillEndpoints,
   ...storagesEndpoints,
   ...serversEndpoints,

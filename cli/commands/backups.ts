@@ -1,4 +1,4 @@
-/** `hindsight backup`, `backups`, `backups copy`, `download` and `retention`: logical backups. */
+/** `hindsight backup`, `backups`, `backups copy`, `backups delete`, `download` and `retention`: logical backups. */
 import { commandsFrom, dbArg } from './types.ts';
 
 const command = commandsFrom(() => import('../handlers/backups.ts'));
@@ -60,4 +60,21 @@ export const backupCommands = [
       'one replicateBackup run per backup.',
     ],
   }),
+  command(
+    'backups delete',
+    'deletes one backup from every storage holding a copy, then from the catalog',
+    'backupDelete',
+    {
+      args: [backupId],
+      flags: [
+        { name: 'dry-run', description: 'say which storages hold it and whether it may go; delete nothing' },
+        { name: 'reason', description: 'recorded with the deletion and in the audit log' },
+      ],
+      details: [
+        'Refused, with nothing removed, while the backup is running, restored or verified,',
+        'and while a storage locks it (S3 Object Lock): the refusal names the storage and the date.',
+        'Needs the admin role in the workspace of its database; audited.',
+      ],
+    },
+  ),
 ];

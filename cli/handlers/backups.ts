@@ -200,3 +200,20 @@ async function copyAllTo(database: string, storage: string, flags: Invocation['f
     if (rows.some((r) => r.status !== 'complete')) process.exitCode = 1;
   });
 }
+
+/** `backups delete <id> [--dry-run] [--reason text]`: one backup, from every storage, then the catalog. */
+export async function backupDelete({ args: [backupId], flags }: Invocation): Promise<void> {
+  await sessionAs(flags.as, { temporal: false })(async ({ services, actor }) => {
+    const outcome = await services.backups.delete(actor, backupId!, {
+      dryRun: flags['dry-run'] === true,
+      ...(flags.reason === undefined ? {} : { reason: flags.reason }),
+    });
+    if (flags.json) return printJson(outcome);
+    const where = outcome.storages.length > 0 ? `storage ${outcome.storages.join(', ')}` : 'no storage';
+    process.stdout.write(
+      outcome.dryRun
+        ? `backup ${outcome.backupId} of database "${outcome.database}" may be deleted: it is held by ${where} (dry run: nothing deleted)\n`
+        : `deleted backup ${outcome.backupId} of database "${outcome.database}" from ${where}\n`,
+    );
+  });
+}

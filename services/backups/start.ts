@@ -19,6 +19,7 @@ import { startRun } from '../../temporal/start.ts';
 import type { Action, Actor } from '../authz.ts';
 import type { AuditNote, Granted } from '../guard.ts';
 import type { ServiceContext } from '../context.ts';
+import { deleteBackupByHand, type DeleteBackupOptions } from './delete.ts';
 
 /** Where `replicate` copies to: the storages named, or (left out) those that missed the backup. */
 export interface CopyOptions {
@@ -67,6 +68,11 @@ export class BackupJobs {
       },
       { after: () => ({ reason: reason ?? null }) },
     );
+  }
+
+  /** Deletes one backup from every storage and the catalog, or with `dryRun` says what would go (services/backups/delete.ts). */
+  delete(actor: Actor, backupId: string, options: DeleteBackupOptions = {}) {
+    return deleteBackupByHand(this.ctx, actor, backupId, options);
   }
 
   /**

@@ -138,6 +138,16 @@ describe('retention on an S3 storage with Object Lock: a locked backup stays unt
     assert.deepEqual(await versionsUnder(client, bucket, 'ledger/'), objectsBefore);
   });
 
+  it('refuses to delete the locked backup by hand, naming the storage and the date, and removes nothing', async () => {
+    const objectsBefore = await versionsUnder(client, bucket, 'ledger/');
+    const until = (await lockOf(client, bucket, `ledger/${ids[0]}.json`)).until!;
+    await assert.rejects(platform.services.backups.delete(systemActor, ids[0]!), {
+      message: `backup ${ids[0]} was not deleted, and nothing was removed: storage "vault" locks this backup until ${iso(until)} (S3 Object Lock): it cannot be deleted before then; retention deletes it on its first run after that date`,
+    });
+    assert.equal((await platform.runtime.catalog.getBackup(ids[0]!)).status, 'complete');
+    assert.deepEqual(await versionsUnder(client, bucket, 'ledger/'), objectsBefore);
+  });
+
   it('deletes it on the first run after its date: from the storage, every version, and then from the catalog', async () => {
     // The date passing, told to moto (it takes a past retention date) and to the planner (its now).
     await setRetention(client, bucket, `ledger/${ids[0]}`, new Date(Date.now() - 1000));

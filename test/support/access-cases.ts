@@ -26,6 +26,7 @@ export const MATRIX_ACTIONS: Action[] = [
   'backup.start',
   'backup.cancel',
   'backup.download',
+  'backup.delete',
   'restore.start',
   'user.manage',
   'workspace.manage',
@@ -63,6 +64,8 @@ export function httpActionCases(source: PgTarget, shopBackup: string): HttpActio
     // The backup is complete: an allowed caller gets the domain's answer, not a refusal.
     { action: 'backup.cancel', call: () => ['POST', `/api/v1/backups/${shopBackup}/cancel`, {}], allowed: [409] },
     { action: 'backup.download', call: () => ['GET', `/api/v1/backups/${shopBackup}/download`], allowed: [200] },
+    // A dry run: an allowed caller learns who holds the backup, which the other cases still need.
+    { action: 'backup.delete', call: () => ['DELETE', `/api/v1/backups/${shopBackup}?dryRun=1`], allowed: [200] },
     {
       action: 'restore.start',
       call: (r) => [

@@ -31,6 +31,7 @@ const expectedMinimum: Record<Action, Role> = {
   'backupRole.create': 'editor',
   'backup.start': 'editor',
   'backup.cancel': 'editor',
+  'backup.delete': 'admin',
   'restore.start': 'editor',
   'verification.start': 'editor',
   'retention.save': 'editor',
