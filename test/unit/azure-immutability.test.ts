@@ -4,6 +4,8 @@ import { planPerStorage } from '../../lib/retention/per-storage.ts';
 import { azureStorageConfig } from '../../lib/storage/azure/config.ts';
 import { immutabilityPolicy } from '../../lib/storage/azure/immutability.ts';
 import { lockDays } from '../../lib/storage/locked.ts';
+import { changeFrom, configFrom } from '../../web/src/routes/(app)/storages/config-form.ts';
+import { storedValue } from '../../web/src/routes/(app)/storages/storage-form.ts';
 
 // Azure immutability's settings and the retention planning around them. Azurite does not enforce
 // immutability policies, so the refusal of a delete before the date is not exercised here.
@@ -84,5 +86,29 @@ describe('azure immutability settings', () => {
       blob.delete.map((d) => d.id),
       ['b2'],
     );
+  });
+});
+
+describe('the Azure storage form and immutability', () => {
+  const azureForm = (fields: Record<string, string>): FormData => {
+    const form = new FormData();
+    form.set('type', 'azure');
+    for (const [name, value] of Object.entries({ ...base, ...fields }))
+      if (name !== 'type') form.set(`azure_${name}`, value);
+    return form;
+  };
+
+  it('turns a mode and days into immutability, which the schema takes, and "off" into none', () => {
+    const config = configFrom(azureForm({ immutabilityMode: 'locked', immutabilityDays: '30' }));
+    assert.deepEqual(azureStorageConfig.parse(config).immutability, { mode: 'locked', days: 30 });
+    assert.equal('immutability' in configFrom(azureForm({ immutabilityMode: 'off', immutabilityDays: '30' })), false);
+    assert.equal(changeFrom(azureForm({ immutabilityMode: 'off' })).immutability, null);
+  });
+
+  it('shows a stored policy in the two inputs, and "off" when there is none', () => {
+    const settings = { container: 'vault', immutability: { mode: 'unlocked', days: 7 } };
+    assert.equal(storedValue(settings, 'immutabilityMode'), 'unlocked');
+    assert.equal(storedValue(settings, 'immutabilityDays'), 7);
+    assert.equal(storedValue({ container: 'vault' }, 'immutabilityMode'), 'off');
   });
 });
