@@ -74,6 +74,8 @@ export type VaultTransitConfig = z.infer<typeof vaultTransitConfig>;
 
 export const kmsConfigSchema = z.discriminatedUnion('provider', [awsKmsConfig, vaultTransitConfig]);
 export type KmsConfig = z.infer<typeof kmsConfigSchema>;
+/** A configuration as given, before the schema fills in its defaults (a Vault mount, contextAs). */
+export type KmsConfigInput = z.input<typeof kmsConfigSchema>;
 export type KmsProvider = KmsConfig['provider'];
 
 /** Fields sealed with the secret key in the catalog and never shown or logged. */

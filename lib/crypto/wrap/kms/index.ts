@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { HindsightError } from '../../../errors.ts';
 import type { KeyUnwrapper, KeyWrapper } from '../types.ts';
 import { AwsKmsWrapper } from './aws.ts';
-import { kmsConfigSchema, type KmsConfig } from './config.ts';
+import { kmsConfigSchema, type KmsConfigInput } from './config.ts';
 import { VaultTransitWrapper } from './vault.ts';
 
 /** A KMS key that both wraps and unwraps, and releases its connections when done. */
@@ -13,7 +13,7 @@ export type KmsWrapper = KeyWrapper & KeyUnwrapper & { close(): Promise<void> };
  * provider added to the schema (config.ts) gets its case below; the exhaustive switch makes tsc
  * refuse a provider without one.
  */
-export function kmsWrapper(config: KmsConfig, options: { logger?: Logger } = {}): KmsWrapper {
+export function kmsWrapper(config: KmsConfigInput, options: { logger?: Logger } = {}): KmsWrapper {
   const parsed = kmsConfigSchema.safeParse(config);
   if (!parsed.success) {
     // Issues name fields and rules, never values: a secret in a bad field stays out of the message.
@@ -34,4 +34,4 @@ export function kmsWrapper(config: KmsConfig, options: { logger?: Logger } = {})
 }
 
 export { kmsConfigSchema, maskKmsSecrets, openKmsConfig, sealKmsConfig, splitKmsSecrets } from './config.ts';
-export type { KmsConfig } from './config.ts';
+export type { KmsConfig, KmsConfigInput } from './config.ts';
