@@ -1,8 +1,9 @@
 import { HindsightError } from '../errors.ts';
+import { azureImmutability } from './azure/config.ts';
 import { s3ObjectLock } from './s3/config.ts';
 
 /**
- * What the layers above the drivers know of immutable storage (S3 Object Lock): the refusal a driver
+ * What the layers above the drivers know of immutable storage (S3 Object Lock, Azure immutability): the refusal a driver
  * throws for an object still under retention, and the date until which a storage keeps what it was
  * given. No SDK loads here.
  */
@@ -39,9 +40,13 @@ export async function removedUnlessLocked(remove: Promise<void>): Promise<boolea
 
 /** How many days a storage locks each object it is given, from its settings without secrets; 0 when it does not. */
 export function lockDays(storage: { type: string; settings: Record<string, unknown> }): number {
-  if (storage.type !== 's3') return 0;
-  const lock = s3ObjectLock.safeParse(storage.settings.objectLock);
-  return lock.success ? lock.data.days : 0;
+  const lock =
+    storage.type === 's3'
+      ? s3ObjectLock.safeParse(storage.settings.objectLock)
+      : storage.type === 'azure'
+        ? azureImmutability.safeParse(storage.settings.immutability)
+        : undefined;
+  return lock?.success ? lock.data.days : 0;
 }
 
 /**

@@ -22,6 +22,24 @@ function parsesAsConnectionString(value: string): boolean {
   }
 }
 
+/**
+ * Azure immutability: every blob is written with a version-level time-based retention policy until
+ * now + days, so that nobody (a compromised host included) can delete or overwrite it before then.
+ * 'unlocked' can still be shortened or removed by an account administrator; 'locked' only extended.
+ * The container (or its account) must have version-level immutability support enabled.
+ */
+export const azureImmutability = z
+  .object({
+    mode: z.enum(['unlocked', 'locked'], { error: 'immutability.mode must be "unlocked" or "locked"' }),
+    days: z
+      .number({ error: 'immutability.days must be a whole number of days' })
+      .int('immutability.days must be a whole number of days')
+      .min(1, 'immutability.days must be between 1 and 146000')
+      .max(146000, 'immutability.days must be between 1 and 146000'),
+  })
+  .strict();
+export type AzureImmutability = z.infer<typeof azureImmutability>;
+
 export const azureStorageConfig = z
   .object({
     type: z.literal('azure'),
@@ -60,6 +78,7 @@ export const azureStorageConfig = z
         error: 'endpoint must be an http(s) URL, e.g. https://<account>.blob.core.windows.net',
       })
       .optional(),
+    immutability: azureImmutability.optional(),
   })
   .superRefine((config, ctx) => {
     if (config.connectionString !== undefined) {

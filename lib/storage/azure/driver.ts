@@ -1,9 +1,11 @@
 import type { ContainerClient } from '@azure/storage-blob';
+import { CONNECTION_TEST_DIR } from '../connection-test.ts';
 import { assertRange, assertSafeKey, storageError, type ObjectInfo, type StorageDriver } from '../contract.ts';
 import { listedDirParts } from '../shared/settings.ts';
 import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS, openClients, type AzureTimeouts, type Clients } from './client.ts';
 import { normalizePrefix, type AzureStorageConfig } from './config.ts';
 import { azureTranslator, connectionStringSecrets, redactor, type Translate } from './errors.ts';
+import { assertContainerImmutable, immutabilityPolicy, immutableUntil, removeAllVersions } from './immutability.ts';
 import { openBlobRead, statBlob } from './read.ts';
 import { BlockUpload } from './write.ts';
 
@@ -62,7 +64,11 @@ export function createAzureStorage(options: {
   return {
     label,
 
-    openWrite: async (key) => new BlockUpload(container.getBlockBlobClient(blobName(key)), key, translate),
+    openWrite: async (key) =>
+      new BlockUpload(container.getBlockBlobClient(blobName(key)), key, translate, () =>
+        // The connection test's probe must stay removable at once.
+        key.startsWith(`${CONNECTION_TEST_DIR}/`) ? undefined : immutabilityPolicy(config.immutability),
+      ),
 
     async openRead(key, range) {
       assertRange(range);
@@ -83,12 +89,20 @@ export function createAzureStorage(options: {
 
     async remove(key) {
       const name = blobName(key);
+      if (config.immutability) return removeAllVersions(container, name, key, label, translate);
       try {
         await container.getBlobClient(name).deleteIfExists({ deleteSnapshots: 'include' });
       } catch (error) {
         throw translate('remove', key, error);
       }
     },
+
+    async checkSettings() {
+      if (config.immutability) await assertContainerImmutable(container, label, translate);
+    },
+
+    // Asked even when these settings set no policy: blobs written under an earlier immutability keep theirs.
+    lockedUntil: (key) => immutableUntil(container.getBlobClient(blobName(key))),
 
     async sweepAbandonedWrites() {
       // An abandoned write leaves only uncommitted blocks: they are never listed or readable, the

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import type { BlockBlobClient } from '@azure/storage-blob';
+import type { BlobImmutabilityPolicy, BlockBlobClient } from '@azure/storage-blob';
 import type { AtomicWrite, ObjectInfo } from '../contract.ts';
 import { promiseWritable } from '../shared/streams.ts';
 import type { Translate } from './errors.ts';
@@ -45,10 +45,18 @@ export class BlockUpload implements AtomicWrite {
   private readonly blob: BlockBlobClient;
   private readonly key: string;
   private readonly translate: Translate;
-  constructor(blob: BlockBlobClient, key: string, translate: Translate) {
+  /** The immutability policy the blob is committed with, computed at commit (see immutability.ts); none when absent. */
+  private readonly policy: () => BlobImmutabilityPolicy | undefined;
+  constructor(
+    blob: BlockBlobClient,
+    key: string,
+    translate: Translate,
+    policy: () => BlobImmutabilityPolicy | undefined = () => undefined,
+  ) {
     this.blob = blob;
     this.key = key;
     this.translate = translate;
+    this.policy = policy;
     this.stream = promiseWritable({
       write: (chunk) => this.accept(chunk),
       final: () => this.flush(),
@@ -124,7 +132,8 @@ export class BlockUpload implements AtomicWrite {
     try {
       if (!this.stream.writableFinished) await finished(this.stream);
       await this.drain();
-      const options = { abortSignal: this.controller.signal };
+      const immutabilityPolicy = this.policy();
+      const options = { abortSignal: this.controller.signal, ...(immutabilityPolicy ? { immutabilityPolicy } : {}) };
       const response =
         this.blockIds.length === 0
           ? await this.blob.upload((this.block ?? Buffer.alloc(0)).subarray(0, this.filled), this.filled, options)

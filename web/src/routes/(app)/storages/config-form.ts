@@ -38,6 +38,13 @@ const OTHER_SETTINGS = new Map<string, (get: Setting) => Record<string, unknown>
     }),
   ],
   [
+    'azure',
+    (get) =>
+      get('immutabilityMode') !== '' && get('immutabilityMode') !== 'off'
+        ? { immutability: { mode: get('immutabilityMode'), days: Number(get('immutabilityDays')) } }
+        : {},
+  ],
+  [
     'sftp',
     (get) => ({
       ...(get('port') ? { port: Number(get('port')) } : {}),
@@ -67,8 +74,9 @@ export function changeFrom(form: FormData): Record<string, unknown> {
   const change: Record<string, unknown> = { ...config };
   const optional = [...(TEXT_SETTINGS.get(type) ?? []), ...(type === 'sftp' ? ['port'] : [])];
   for (const name of optional) if (!(name in config) && !SECRET.has(`${type}_${name}`)) change[name] = null;
-  // The form shows the Object Lock: "off" drops it.
+  // The form shows the Object Lock (S3) and the immutability (Azure): "off" drops them.
   if (type === 's3' && !('objectLock' in config)) change.objectLock = null;
+  if (type === 'azure' && !('immutability' in config)) change.immutability = null;
   return change;
 }
 

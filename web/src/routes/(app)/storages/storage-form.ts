@@ -1,10 +1,13 @@
 import { checkbox, number, secret, select, text, textarea, type Setting } from '#lib/components/ui/setting.ts';
 
-/** A stored setting as the form's flat fields show it: the S3 Object Lock is two inputs. */
+/** A stored setting as the form's flat fields show it: the S3 Object Lock and the Azure immutability are two inputs each. */
 export function storedValue(settings: Record<string, unknown>, name: string): unknown {
   const lock = settings.objectLock as { mode?: string; days?: number } | undefined;
   if (name === 'objectLockMode') return lock?.mode ?? 'off';
   if (name === 'objectLockDays') return lock?.days;
+  const immutability = settings.immutability as { mode?: string; days?: number } | undefined;
+  if (name === 'immutabilityMode') return immutability?.mode ?? 'off';
+  if (name === 'immutabilityDays') return immutability?.days;
   return settings[name];
 }
 
@@ -54,5 +57,12 @@ export const REMOTE_SETTINGS: Readonly<Record<string, readonly Setting[]>> = {
     secret('accountKey', 'Account key'),
     text('endpoint', 'Endpoint', 'https://<account>.blob.core.windows.net'),
     secret('connectionString', 'Or a connection string'),
+    // The container needs version-level immutability support; the connection test checks it.
+    select('immutabilityMode', 'Immutability: blobs cannot be deleted or overwritten for the days below', [
+      'off',
+      'unlocked',
+      'locked',
+    ]),
+    { ...number('immutabilityDays', 'Immutability days', '30'), min: 1, max: 146000 },
   ],
 };
