@@ -131,9 +131,11 @@ describe('WAL archiver faults: killed mid-upload of a partial, and a slot invali
     const receivers = await childrenNamed(agent!.child.pid!, 'pg_receivewal');
     assert.equal(receivers.length, 1, 'the agent runs one pg_receivewal');
     orphans.push(...receivers);
-    let killedDuring = '';
+    const killedDuring = await killDuringPartialUpload(agent!, walDir).catch(async (error: unknown) => {
+      await bulk.stop();
+      throw error;
+    });
     try {
-      killedDuring = await killDuringPartialUpload(agent!, walDir);
       const leftBehind = await uncommittedWalWrites(platform, systemIdentifier!);
       assert.ok(leftBehind.includes(killedDuring), `the kill left the upload ${killedDuring} unfinished`);
       // The slot keeps what the source writes while no archiver runs.
