@@ -13,7 +13,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { PassThrough, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ArchiveDecoder } from '../lib/backup/compress-decoder.ts';
-import { decodeHeader } from '../lib/crypto/backup-header.ts';
+import { MAX_HEADER_BYTES, decodeHeader } from '../lib/crypto/backup-header.ts';
 import { DecryptStream, type BackupHeader, type DecryptionKey } from '../lib/crypto/chunked-gcm.ts';
 import { describeIdentity, identityForObjectKey, type ObjectIdentity } from '../lib/crypto/object-identity.ts';
 import { archiveObjectKind, DECODED_CONTENT, isZstdArchiveObject } from '../lib/wal/archive-object-kind.ts';
@@ -70,7 +70,7 @@ export function describePlaintext(head: Buffer, identity: ObjectIdentity | undef
 async function claimedIdentity(file: string): Promise<ObjectIdentity | undefined> {
   const handle = await open(file, 'r');
   try {
-    const head = Buffer.alloc(52 + 4096);
+    const head = Buffer.alloc(MAX_HEADER_BYTES);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     return decodeHeader(head.subarray(0, bytesRead)).identity;
   } catch {

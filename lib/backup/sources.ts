@@ -7,7 +7,7 @@ import {
   type BackupExpectation,
   type RecordedChecksums,
 } from './expectation.ts';
-import { manifestKey } from './ids.ts';
+import { backupObjectKey, manifestKey, rolesObjectKey } from './ids.ts';
 import { manifestSchema, type BackupManifest } from './manifest.ts';
 
 export interface BackupSource {
@@ -54,6 +54,19 @@ export async function readManifest(
       `manifest '${key}' in storage ${driver.label} describes backup ${parsed.data.backupId} of "${parsed.data.database}"`,
     );
   }
+  // A manifest that names other objects is damaged or rewritten: its readers would open the wrong ones.
+  const { object, roles } = parsed.data;
+  const stray =
+    object.key !== backupObjectKey(databaseName, backupId)
+      ? `object '${object.key}'`
+      : roles && roles.key !== rolesObjectKey(databaseName, backupId)
+        ? `roles object '${roles.key}'`
+        : undefined;
+  if (stray)
+    throw new HindsightError(
+      'integrity',
+      `manifest '${key}' in storage ${driver.label} points at ${stray} instead of its own`,
+    );
   return parsed.data;
 }
 
