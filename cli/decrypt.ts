@@ -1,7 +1,8 @@
 /**
- * `hindsight decrypt <file> [--key <secret.key>] [--expect <object key>] [-o <out>]`: the
- * plaintext of an encrypted object, with the secret key alone (no catalog, no Temporal); without
- * --key, the key the header names is taken from the keyring. The
+ * `hindsight decrypt <file> [--key <secret.key>] [--identity <file>] [--expect <object key>] [-o <out>]`:
+ * the plaintext of an encrypted object, with the secret key alone (no catalog, no Temporal), or for
+ * an object written in public-key mode with the identity file alone; without --key or --identity,
+ * the key the header names is taken from the keyring. The
  * identity in the object's header is printed on stderr, so that a person can see which backup a
  * file really is; with --expect, any other object is refused before a byte is written.
  * WAL files, base backups and their manifests, stored zstd-compressed, come out decompressed
@@ -102,7 +103,12 @@ async function decodeTo(file: string, decrypt: DecryptStream, sinks: Writable[])
 }
 
 /** The object, the key file (--key) and the output's directory (-o) exist: checked before the key is read or a byte written. */
-export async function checkDecryptFiles(file: string, keyFile: string | undefined, output: string | undefined) {
+export async function checkDecryptFiles(
+  file: string,
+  keyFile: string | undefined,
+  output: string | undefined,
+  identityFile?: string,
+) {
   await requireInputFile(
     file,
     'encrypted file',
@@ -113,6 +119,12 @@ export async function checkDecryptFiles(file: string, keyFile: string | undefine
       keyFile,
       '--key file',
       "give the secret key file (the server's data/secret.key or your offline copy), or leave --key out to use the configured keyring",
+    );
+  if (identityFile !== undefined)
+    await requireInputFile(
+      identityFile,
+      '--identity file',
+      'give the identity file hindsight key generate wrote for the recipient the object was written for',
     );
   if (output !== undefined) await requireOutputDirectory(output);
 }

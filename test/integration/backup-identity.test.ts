@@ -147,7 +147,7 @@ describe('backup identity: an object copied over another backup in storage is re
     ]);
     assert.match(
       ok.stderr,
-      new RegExp(`is backup ${newer} of database orders \\(format version 2, key ${platform.runtime.key.id}\\)`),
+      new RegExp(`is backup ${newer} of database orders \\(format version 3, key ${platform.runtime.key.id}\\)`),
     );
     const refused = await refusalOf(process.execPath, [
       cli,
