@@ -67,6 +67,9 @@ export const flagCatalog = {
     'secret-key | public-key:<recipient>',
     'how its backups, WAL and base backups are encrypted: under the secret key, or for an X25519 recipient (hindsight key generate) that the workers cannot decrypt',
   ),
+  reencrypt: bool(
+    'decrypt and encrypt every secret-key object again under a new data key, so that nothing a retired key could unwrap still opens it (and version 1 and 2 objects move too)',
+  ),
   identity: text(
     'file',
     'an identity file (hindsight key generate): the private key that decrypts objects written in public-key mode',

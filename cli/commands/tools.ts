@@ -49,6 +49,12 @@ export const toolCommands = [
     'keyRotate',
   ),
   command('key list', 'every key: current, file, catalog secrets sealed under it', 'keyList'),
+  command(
+    'key rewrap',
+    "after key rotate: every object in every storage moves to the current key, its data key rewrapped (the data untouched) or, with --reencrypt, re-encrypted; manifests and the catalog's checksums follow",
+    'keyRewrap',
+    { flags: ['reencrypt'] },
+  ),
   local(
     'key generate',
     'a new X25519 key pair for public-key mode: writes the identity file (private key, mode 0600) and prints its recipient (public key)',

@@ -81,3 +81,6 @@ export async function keyGenerate({ flags }: Invocation): Promise<void> {
 export const keyRotate: Handler = ({ flags }) => runKeyCommand('rotate', { json: flags.json, as: flags.as });
 
 export const keyList: Handler = ({ flags }) => runKeyCommand('list', { json: flags.json, as: flags.as });
+
+export const keyRewrap: Handler = ({ flags }) =>
+  runKeyCommand('rewrap', { json: flags.json, as: flags.as, reencrypt: flags.reencrypt });
