@@ -54,20 +54,27 @@ export async function readManifest(
       `manifest '${key}' in storage ${driver.label} describes backup ${parsed.data.backupId} of "${parsed.data.database}"`,
     );
   }
-  // A manifest that names other objects is damaged or rewritten: its readers would open the wrong ones.
-  const { object, roles } = parsed.data;
+  return parsed.data;
+}
+
+/**
+ * A manifest that names other objects than its backup's is damaged or rewritten: its readers would
+ * open the wrong ones (a restore that reads the roles would be refused there, one that does not would
+ * never notice). Checked after the catalog's checksums, which name the more telling mismatch.
+ */
+function refuseStrayKeys(manifest: BackupManifest, label: string): void {
+  const { database, backupId, object, roles } = manifest;
   const stray =
-    object.key !== backupObjectKey(databaseName, backupId)
+    object.key !== backupObjectKey(database, backupId)
       ? `object '${object.key}'`
-      : roles && roles.key !== rolesObjectKey(databaseName, backupId)
+      : roles && roles.key !== rolesObjectKey(database, backupId)
         ? `roles object '${roles.key}'`
         : undefined;
   if (stray)
     throw new HindsightError(
       'integrity',
-      `manifest '${key}' in storage ${driver.label} points at ${stray} instead of its own`,
+      `manifest '${manifestKey(database, backupId)}' in storage ${label} points at ${stray} instead of its own`,
     );
-  return parsed.data;
 }
 
 /**
@@ -88,6 +95,8 @@ export async function openBackupFromAny(
     try {
       const manifest = await readManifest(source.driver, databaseName, backupId);
       checkManifestAgainstRecord(manifest, recorded, source.driver.label);
+      // With no record (storage alone), the object's authenticated identity is what refuses a stray one.
+      if (recorded) refuseStrayKeys(manifest, source.driver.label);
       const info = await source.driver.stat(manifest.object.key);
       if (!info)
         throw new HindsightError(
