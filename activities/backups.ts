@@ -100,6 +100,7 @@ async function dumpDatabaseToStorage(deps: BackupDeps, input: { database: string
       destinations,
       parallelJobs: db.parallelJobs,
       key: { id: key.id, bytes: new Uint8Array(key.bytes) },
+      ...(db.encryptionRecipient ? { recipient: db.encryptionRecipient } : {}),
       ...(deps.checksums ? { checksums: deps.checksums } : {}),
     },
     { signal: ctx.cancellationSignal, onProgress: (p) => report(p) },

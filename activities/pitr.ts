@@ -176,13 +176,20 @@ async function prepareRecovery(run: PitrRestoreRun) {
     progress.extractedBytes = bytes;
     run.report();
   };
-  await extractForRestore({ chain: run.chain, driver, key: keyring.resolve, dataDir, signal: run.signal, onBytes });
+  await extractForRestore({
+    chain: run.chain,
+    driver,
+    key: keyring.decryption(),
+    dataDir,
+    signal: run.signal,
+    onBytes,
+  });
   run.clock.mark('extract');
   // Before the source's configuration goes aside and recovery rewrites files: the manifest lists them as extracted.
   if (input.drill) run.checks.verifyBackup = await verifyExtractedBackup(dataDir, await dataDirectoryMajor(dataDir));
   const fetcher = await startWalFetchServer({
     source: run.source,
-    key: keyring.resolve,
+    key: keyring.decryption(),
     logger,
     signal: run.signal,
     onFetched: () => {

@@ -87,7 +87,7 @@ async function performRestoreDrill(deps: RestoreDrillDeps, input: DrillInput): P
           server,
           drillDatabase,
           open: () => openRecordedBackup(sources, input.database, backup, logger),
-          key: keyring.resolve,
+          key: keyring.decryption(),
           signal: ctx.cancellationSignal,
           onProgress: (p) => report(p),
           onLeftovers: ({ dropped, kept }) => {

@@ -99,7 +99,7 @@ async function ownersFor(
   input: { withOwners?: boolean | undefined; privilegedRoles?: boolean | undefined },
 ): Promise<OwnersOption | undefined> {
   if (!input.withOwners) return undefined;
-  const roles = await readRolesObject(opened.driver, opened.manifest, deps.keyring.resolve);
+  const roles = await readRolesObject(opened.driver, opened.manifest, deps.keyring.decryption());
   if (!roles) {
     throw new HindsightError(
       'bad_input',
@@ -148,7 +148,7 @@ async function restoreBackupToTarget(
       manifest: opened.manifest,
       object: opened.object,
       expect: opened.expect,
-      key: keyring.resolve,
+      key: keyring.decryption(),
       target,
       signal: ctx.cancellationSignal,
       onProgress: (p) => report(p),

@@ -1,3 +1,4 @@
+import { missingPrivateKey } from '../lib/verify/key-holder.ts';
 import { randomBytes } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
@@ -88,7 +89,7 @@ async function finishVerification(
 }
 
 type VerifyInput = VerifyRequest & { database: string; workflowId: string };
-type VerifyOutcome = { status: 'successful' | 'failed'; reason: string | null; finishedAt: string };
+type VerifyOutcome = { status: 'successful' | 'failed' | 'skipped'; reason: string | null; finishedAt: string };
 
 /** Stores the final report, notifies, and says how it ended. */
 async function finishWithReport(
@@ -130,14 +131,24 @@ async function verifyBackupInSandbox(deps: VerificationDeps, input: VerifyInput)
   const backup = await catalog.getBackup(input.backupId);
   const names = backup.copies.filter((c) => c.status === 'complete').map((c) => c.storageName);
   const where = { database: input.database, backupId: input.backupId, verificationId: input.verificationId };
-  return withDrivers(catalog, names, (sources) =>
-    heartbeatWhile(5000, async () => {
+  return withDrivers(catalog, names, async (sources) => {
+    // Public-key mode: only an agent holding the recipient's identity can verify; elsewhere it is skipped, saying why.
+    const unreadable =
+      backup.objectKey && sources[0]
+        ? await missingPrivateKey(sources[0].driver, backup.objectKey, keyring.decryption())
+        : undefined;
+    if (unreadable) {
+      await catalog.verifications.finish(input.verificationId, 'skipped', null, unreadable);
+      logger.info({ ...where, reason: unreadable }, 'verification skipped');
+      return { status: 'skipped' as const, reason: unreadable, finishedAt: new Date().toISOString() };
+    }
+    return heartbeatWhile(5000, async () => {
       // Stage changes are few: each is saved, in order, so the console can follow along.
       let saving: Promise<void> = Promise.resolve();
       logger.info({ ...where, attempt: ctx.info.attempt }, 'verification started');
       const report = await verifyBackup({
         open: () => openRecordedBackup(sources, input.database, backup, logger),
-        key: keyring.resolve,
+        key: keyring.decryption(),
         sandboxes,
         checkRoom: (manifest) => checkRoom(deps.budget, manifest),
         signal: ctx.cancellationSignal,
@@ -148,8 +159,8 @@ async function verifyBackupInSandbox(deps: VerificationDeps, input: VerifyInput)
       await saving;
       if (ctx.cancellationSignal.aborted) throw new HindsightError('tool_failed', 'verification cancelled');
       return finishWithReport(deps, input, report);
-    }),
-  );
+    });
+  });
 }
 
 export const createVerificationActivities = (deps: VerificationDeps) =>

@@ -1,3 +1,4 @@
+import { encryptionKeyFor } from '../lib/crypto/wrap/database-key.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -106,7 +107,7 @@ async function archiveWal(
       storageName: storage.name,
       driver: storage.driver,
       // A stream running through a rotation keeps the key it started with until its next run (at most an hour; still readable).
-      key: keyring.current(),
+      key: encryptionKeyFor(await catalog.getDatabase(input.database), keyring.current()),
       catalog: catalog.wal,
       notify,
       logger,
@@ -215,7 +216,8 @@ async function takeBaseBackup(
       source,
       server: identity,
       fullEvery: config.baseBackupFullEvery,
-      key: keyring.current(),
+      // Public-key mode: the parent's backup_manifest cannot be read here, so every base backup is a full one.
+      key: encryptionKeyFor(await catalog.getDatabase(input.database), keyring.current()),
       resolve: keyring.resolve,
       signal: ctx.cancellationSignal,
       onProgress: (p) => report({ rawBytes: p.rawBytes, storedBytes: 0 }),

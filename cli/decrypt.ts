@@ -1,7 +1,8 @@
 /**
- * `hindsight decrypt <file> [--key <secret.key>] [--expect <object key>] [-o <out>]`: the
- * plaintext of an encrypted object, with the secret key alone (no catalog, no Temporal); without
- * --key, the key the header names is taken from the keyring. The
+ * `hindsight decrypt <file> [--key <secret.key>] [--identity <file>] [--expect <object key>] [-o <out>]`:
+ * the plaintext of an encrypted object, with the secret key alone (no catalog, no Temporal), or for
+ * an object written in public-key mode with the identity file alone; without --key or --identity,
+ * the key the header names is taken from the keyring. The
  * identity in the object's header is printed on stderr, so that a person can see which backup a
  * file really is; with --expect, any other object is refused before a byte is written.
  * WAL files, base backups and their manifests, stored zstd-compressed, come out decompressed
@@ -13,7 +14,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { PassThrough, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ArchiveDecoder } from '../lib/backup/compress-decoder.ts';
-import { decodeHeader } from '../lib/crypto/backup-header.ts';
+import { MAX_HEADER_BYTES, decodeHeader } from '../lib/crypto/backup-header.ts';
 import { DecryptStream, type BackupHeader, type DecryptionKey } from '../lib/crypto/chunked-gcm.ts';
 import { describeIdentity, identityForObjectKey, type ObjectIdentity } from '../lib/crypto/object-identity.ts';
 import { archiveObjectKind, DECODED_CONTENT, isZstdArchiveObject } from '../lib/wal/archive-object-kind.ts';
@@ -70,7 +71,7 @@ export function describePlaintext(head: Buffer, identity: ObjectIdentity | undef
 async function claimedIdentity(file: string): Promise<ObjectIdentity | undefined> {
   const handle = await open(file, 'r');
   try {
-    const head = Buffer.alloc(52 + 4096);
+    const head = Buffer.alloc(MAX_HEADER_BYTES);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     return decodeHeader(head.subarray(0, bytesRead)).identity;
   } catch {
@@ -102,7 +103,12 @@ async function decodeTo(file: string, decrypt: DecryptStream, sinks: Writable[])
 }
 
 /** The object, the key file (--key) and the output's directory (-o) exist: checked before the key is read or a byte written. */
-export async function checkDecryptFiles(file: string, keyFile: string | undefined, output: string | undefined) {
+export async function checkDecryptFiles(
+  file: string,
+  keyFile: string | undefined,
+  output: string | undefined,
+  identityFile?: string,
+) {
   await requireInputFile(
     file,
     'encrypted file',
@@ -113,6 +119,12 @@ export async function checkDecryptFiles(file: string, keyFile: string | undefine
       keyFile,
       '--key file',
       "give the secret key file (the server's data/secret.key or your offline copy), or leave --key out to use the configured keyring",
+    );
+  if (identityFile !== undefined)
+    await requireInputFile(
+      identityFile,
+      '--identity file',
+      'give the identity file hindsight key generate wrote for the recipient the object was written for',
     );
   if (output !== undefined) await requireOutputDirectory(output);
 }

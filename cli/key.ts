@@ -1,5 +1,5 @@
 /**
- * `hindsight key rotate|list`. Secret keys are the local operator's business: the command opens
+ * `hindsight key rotate|list|rewrap`. Secret keys are the local operator's business: the command opens
  * the catalog and the key files itself (no Temporal needed) and refuses when told to act as a
  * console user (--as / HINDSIGHT_AS).
  */
@@ -7,6 +7,7 @@ import { loadConfig } from '../lib/config.ts';
 import { createAccessService } from '../services/access.ts';
 import { createAuthz } from '../services/authz.ts';
 import { listSecretKeys, rotateSecretKey, type KeyServiceDeps } from '../services/key-rotation.ts';
+import { rewrapObjects } from '../services/key-rewrap.ts';
 import { openRuntime } from '../services/runtime.ts';
 import type { Actor } from '../services/authz.ts';
 import { cliActor } from './access.ts';
@@ -28,8 +29,26 @@ async function withKeyService<T>(
 
 export async function runKeyCommand(
   sub: string | undefined,
-  options: { json: boolean; as: string | undefined },
+  options: { json: boolean; as: string | undefined; reencrypt?: boolean },
 ): Promise<void> {
+  if (sub === 'rewrap') {
+    const reencrypt = options.reencrypt === true;
+    const outcome = await withKeyService(options.as, (deps, actor) => rewrapObjects(deps, actor, { reencrypt }));
+    if (options.json) return printJson(outcome);
+    const { objects } = outcome;
+    process.stdout.write(
+      [
+        `objects now under key ${outcome.keyId}: ${objects.rewrap} rewrapped, ${objects.reencrypt} re-encrypted; ${objects.current} were already, ${objects['public-key']} are in public-key mode (not under the secret key); ${outcome.manifests} manifest(s) updated`,
+        ...(outcome.needReencrypt.length > 0
+          ? [
+              `${outcome.needReencrypt.length} object(s) in format version 1 or 2 still need a retired key: run hindsight key rewrap --reencrypt`,
+            ]
+          : []),
+        '',
+      ].join('\n'),
+    );
+    return;
+  }
   if (sub === 'rotate') {
     const outcome = await withKeyService(options.as, (deps, actor) => rotateSecretKey(deps, actor));
     if (options.json) return printJson(outcome);

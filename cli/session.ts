@@ -77,6 +77,7 @@ export const keyringOf = (config: Config) =>
     currentFile: config.secretKeyFile,
     keysDir: config.keysDir,
     previousFiles: config.previousSecretKeyFiles,
+    identityFiles: config.identityFiles,
   });
 
 /** A configuration given inline as JSON or, to keep secrets out of shell history, as @file. */

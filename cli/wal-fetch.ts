@@ -50,7 +50,7 @@ export async function walFetchCommand(
         await decodeWalObject({
           driver: await source.driver(found.storageName),
           objectKey: found.objectKey,
-          key: runtime.keyring.resolve,
+          key: runtime.keyring.decryption(),
           destination: path.resolve(destination),
           ...(found.padToSize !== undefined ? { padToSize: found.padToSize } : {}),
           ...(found.sha256 !== undefined ? { expectedSha256: found.sha256 } : {}),

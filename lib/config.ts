@@ -61,6 +61,7 @@ export const configSchema = z
     HINDSIGHT_CODEC_TOKEN_FILE: z.string().min(1).optional(),
     HINDSIGHT_CODEC_CORS_ORIGIN: z.string().url().optional(),
     HINDSIGHT_PREVIOUS_SECRET_KEY_FILES: z.string().optional(),
+    HINDSIGHT_IDENTITY_FILES: z.string().optional(),
     HINDSIGHT_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(365),
     HINDSIGHT_CHECKSUM_FULL_MAX_MB: z.coerce.number().int().min(0).max(1_000_000).default(8),
     HINDSIGHT_CHECKSUM_SAMPLE_ONE_IN: z.coerce.number().int().min(1).max(1_000_000).default(64),
@@ -120,6 +121,8 @@ export interface Config {
   codecTokenFile: string | undefined;
   codecCorsOrigin: string;
   previousSecretKeyFiles: string[];
+  /** Identity files of public-key mode recipients this host may decrypt for (a verification agent). */
+  identityFiles: string[];
   auditRetentionDays: number;
   /** Content checksums of a backup: tables up to fullMaxBytes hashed whole, larger ones sampled. */
   checksums: ChecksumPolicy;
@@ -235,6 +238,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ).origin,
     publicUrl: (raw.HINDSIGHT_PUBLIC_URL ?? 'http://localhost:3000').replace(/\/+$/, ''),
     previousSecretKeyFiles: (raw.HINDSIGHT_PREVIOUS_SECRET_KEY_FILES ?? '')
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean)
+      .map((f) => path.resolve(f)),
+    identityFiles: (raw.HINDSIGHT_IDENTITY_FILES ?? '')
       .split(',')
       .map((f) => f.trim())
       .filter(Boolean)

@@ -59,7 +59,7 @@ export interface RotationOptions {
   afterReseal?: () => Promise<void>;
 }
 
-async function requireOperator(authz: Authz, actor: Actor, action: string): Promise<void> {
+export async function requireOperator(authz: Authz, actor: Actor, action: string): Promise<void> {
   if (actor.kind === 'operator') return;
   await authz.audit(actor, {
     workspaceId: null,

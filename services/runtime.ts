@@ -55,6 +55,7 @@ export async function openRuntime(
     currentFile: config.secretKeyFile,
     keysDir: config.keysDir,
     previousFiles: config.previousSecretKeyFiles,
+    identityFiles: config.identityFiles,
   });
   const catalog = await openCatalog(await catalogTarget(config), keyring, { migrate: options.migrate });
   return {

@@ -4,7 +4,7 @@ import { notifierConfigSchema, notificationEventSchema } from '../lib/notify/con
 import { nameSchema, NAME_RULE } from '../lib/names.ts';
 import { retentionPolicy } from '../lib/retention/policy.ts';
 import { createApiTokenInput } from '../services/api-tokens.ts';
-import { parallelJobsSchema, updateDatabaseInput } from '../services/databases/input.ts';
+import { encryptionSettingSchema, parallelJobsSchema, updateDatabaseInput } from '../services/databases/input.ts';
 import { cronSchema, timezoneSchema } from '../services/input.ts';
 import { pitrRestoreWorkflow, pitrTargetSchema } from '../temporal/contracts/pitr.ts';
 import { restoreBackupWorkflow } from '../temporal/contracts/restore.ts';
@@ -24,6 +24,7 @@ export const schemas = {
       skipCheck: z.boolean().optional(),
       verifyAfterBackup: z.boolean().optional(),
       parallelJobs: parallelJobsSchema.optional(),
+      encryption: encryptionSettingSchema.optional(),
       workspace: name.optional(),
     })
     .strict(),
@@ -115,6 +116,10 @@ const databaseView = z.looseObject({
   verifySchedule: z.string().nullable(),
   restoreDrillCron: z.string().nullable().describe("the restore drill's cron; null: no drill"),
   parallelJobs: z.number().int().describe('pg_dump jobs per backup (1: single stream)'),
+  encryptionRecipient: z
+    .string()
+    .nullable()
+    .describe('public-key mode: the X25519 recipient its objects are encrypted for (null: the secret key)'),
   workspaceId: z.number().int(),
   createdAt: isoDate,
 });

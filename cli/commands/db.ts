@@ -54,13 +54,14 @@ export const dbCommands = [
           description: 'save without connecting to the database (earlier backups are then matched by names only)',
         },
         'jobs',
+        'encryption',
         'workspace',
       ],
     },
   ),
   command(
     'db update',
-    'changes its name, connection, password, storages, schedule, parallel dump jobs, verification, health checks or restore drill',
+    'changes its name, connection, password, storages, schedule, parallel dump jobs, encryption, verification, health checks or restore drill',
     'updateDatabase',
     {
       args: [dbArg],
@@ -70,6 +71,7 @@ export const dbCommands = [
         'health-interval',
         'health-failures',
         'jobs',
+        'encryption',
         'restore-drill-target',
         'restore-drill-cron',
       ],

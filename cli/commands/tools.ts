@@ -6,7 +6,7 @@ const command = commandsFrom(() => import('../handlers/tools.ts'));
 const local = (
   words: string,
   summary: string,
-  handler: 'doctor' | 'decrypt' | 'auditVerify',
+  handler: 'doctor' | 'decrypt' | 'auditVerify' | 'keyGenerate',
   options: CommandOptions = {},
 ) => command(words, summary, handler, { ...options, local: true });
 
@@ -19,12 +19,13 @@ export const toolCommands = [
   ),
   local(
     'decrypt',
-    'the plaintext of an encrypted object, with the secret key alone: the pg_dump archive of a backup, a WAL file or base backup decompressed, an archive record as JSON; names the object the file is',
+    'the plaintext of an encrypted object, with the secret key (or, in public-key mode, the identity file) alone: the pg_dump archive of a backup, a WAL file or base backup decompressed, an archive record as JSON; names the object the file is',
     'decrypt',
     {
       args: [{ name: 'file' }],
       flags: [
         'key',
+        'identity',
         {
           name: 'expect',
           description:
@@ -48,4 +49,16 @@ export const toolCommands = [
     'keyRotate',
   ),
   command('key list', 'every key: current, file, catalog secrets sealed under it', 'keyList'),
+  command(
+    'key rewrap',
+    "after key rotate: every object in every storage moves to the current key, its data key rewrapped (the data untouched) or, with --reencrypt, re-encrypted; manifests and the catalog's checksums follow",
+    'keyRewrap',
+    { flags: ['reencrypt'] },
+  ),
+  local(
+    'key generate',
+    'a new X25519 key pair for public-key mode: writes the identity file (private key, mode 0600) and prints its recipient (public key)',
+    'keyGenerate',
+    { flags: [{ name: 'output', description: 'the identity file to write (never overwritten)' }] },
+  ),
 ];

@@ -1,6 +1,7 @@
 /** What the commands of cli/commands/db.ts do when they run: loaded only then, so that the table and `--help` stay light. */
 import { createInterface } from 'node:readline/promises';
 import type { AdoptionReport } from '../../services/databases/adopt.ts';
+import type { EncryptionSetting } from '../../services/databases/input.ts';
 import { counted } from '../../lib/counted.ts';
 import type { CliFlags } from '../flags.ts';
 import { readPassword } from '../access.ts';
@@ -50,6 +51,7 @@ export async function addDatabase({ args: [name], flags }: Invocation): Promise<
       timezone: flags.timezone ?? 'UTC',
       skipCheck: flags['no-check'],
       ...(flags.jobs === undefined ? {} : { parallelJobs: count(flags.jobs) }),
+      ...(flags.encryption === undefined ? {} : { encryption: encryptionFlag(flags.encryption) }),
     }),
   );
   if (flags.json) printJson(record);
@@ -159,6 +161,15 @@ export function onOff(flag: string, value: string | undefined): boolean | undefi
   throw new UsageError(`--${flag} takes on or off, not "${value}"`);
 }
 
+/** `--encryption secret-key` or `--encryption public-key:<recipient>`, as the service's setting (it checks the recipient). */
+function encryptionFlag(value: string): EncryptionSetting {
+  if (value === 'secret-key') return { mode: 'secret-key' };
+  if (value.startsWith('public-key:')) return { mode: 'public-key', recipient: value.slice('public-key:'.length) };
+  throw new UsageError(
+    `--encryption ${value}: give secret-key, or public-key:<recipient> with the recipient hindsight key generate printed`,
+  );
+}
+
 const count = (value: string | undefined) => (value === undefined ? undefined : Number(value));
 
 export async function updateDatabase({ args: [name], flags }: Invocation): Promise<void> {
@@ -174,6 +185,7 @@ export async function updateDatabase({ args: [name], flags }: Invocation): Promi
     healthIntervalSeconds: count(flags['health-interval']),
     healthFailureThreshold: count(flags['health-failures']),
     parallelJobs: count(flags.jobs),
+    encryption: flags.encryption === undefined ? undefined : encryptionFlag(flags.encryption),
     skipCheck: flags['no-check'],
   };
   const drill = drillChange(flags['restore-drill-target'], flags['restore-drill-cron']);

@@ -1,13 +1,15 @@
 /** What the commands of cli/commands/tools.ts do when they run: loaded only then, so that the table and `--help` stay light. */
 import { loadConfig } from '../../lib/config.ts';
 import { readSecretKey } from '../../lib/crypto/secret-key.ts';
+import { generateIdentity, readIdentityFile } from '../../lib/crypto/wrap/x25519-keys.ts';
+import { writeIdentityFile } from '../../lib/crypto/wrap/identity-file.ts';
 import type { ChainReport } from '../../lib/catalog/audit-chain.ts';
 import { verifyAuditLog } from '../../services/audit-verify.ts';
 import { runDoctor } from '../../services/doctor.ts';
 import { openRuntime } from '../../services/runtime.ts';
 import { checkDecryptFiles, decryptCommand } from '../decrypt.ts';
 import { runKeyCommand } from '../key.ts';
-import { printJson } from '../output.ts';
+import { printJson, UsageError } from '../output.ts';
 import { keyringOf } from '../session.ts';
 import type { Invocation, Handler } from '../commands/types.ts';
 
@@ -47,11 +49,38 @@ function chainReportText(report: ChainReport): string {
 }
 
 export async function decrypt({ args: [file], flags }: Invocation): Promise<void> {
-  await checkDecryptFiles(file!, flags.key, flags.output);
-  const key = flags.key ? await readSecretKey(flags.key) : keyringOf(loadConfig()).resolve;
+  await checkDecryptFiles(file!, flags.key, flags.output, flags.identity);
+  const identities = flags.identity ? await readIdentityFile(flags.identity) : [];
+  // With only an identity, the keyring is not needed (and may not exist on the machine that restores).
+  const secret = flags.key
+    ? await readSecretKey(flags.key)
+    : flags.identity
+      ? undefined
+      : keyringOf(loadConfig()).resolve;
+  const key = { ...(secret ? { secret } : {}), identities };
   return decryptCommand(file!, { key, output: flags.output, expect: flags.expect, json: flags.json });
+}
+
+export async function keyGenerate({ flags }: Invocation): Promise<void> {
+  if (!flags.output) throw new UsageError('key generate needs --output <file>: where to write the identity file');
+  const { recipient, fileText } = generateIdentity();
+  await writeIdentityFile(flags.output, fileText);
+  if (flags.json) printJson({ identityFile: flags.output, recipient });
+  else
+    process.stdout.write(
+      [
+        recipient,
+        '',
+        `the private key is in ${flags.output} (mode 0600): copy it offline; backups written for this recipient need it to be read`,
+        `set a database to public-key mode with: hindsight db update <name> --encryption public-key:${recipient}`,
+        '',
+      ].join('\n'),
+    );
 }
 
 export const keyRotate: Handler = ({ flags }) => runKeyCommand('rotate', { json: flags.json, as: flags.as });
 
 export const keyList: Handler = ({ flags }) => runKeyCommand('list', { json: flags.json, as: flags.as });
+
+export const keyRewrap: Handler = ({ flags }) =>
+  runKeyCommand('rewrap', { json: flags.json, as: flags.as, reencrypt: flags.reencrypt });

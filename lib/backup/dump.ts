@@ -1,9 +1,8 @@
 import type pg from 'pg';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { EncryptStream, DEFAULT_CHUNK_SIZE, FORMAT_VERSION } from '../crypto/chunked-gcm.ts';
+import { EncryptStream, DEFAULT_CHUNK_SIZE, FORMAT_VERSION, type EncryptionKey } from '../crypto/chunked-gcm.ts';
 import { logicalBackupIdentity } from '../crypto/object-identity.ts';
-import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { explainDumpFailure, explainQueryError } from './dump-errors.ts';
 import { spawnDirectoryDump } from './dir-dump.ts';
@@ -55,7 +54,8 @@ export interface DumpOptions {
   backupId: string;
   target: PgTarget;
   destinations: Destination[];
-  key: SecretKey;
+  /** The secret key, or the wrapper of public-key mode (lib/crypto/wrap/): what the data keys are wrapped with. */
+  key: EncryptionKey;
   signal?: AbortSignal;
   onProgress?: (progress: DumpProgress) => void;
   chunkSize?: number;
@@ -341,7 +341,7 @@ export async function streamDumpToStorage(options: DumpOptions): Promise<DumpRes
         version: FORMAT_VERSION,
         algorithm: 'AES-256-GCM',
         kdf: 'HKDF-SHA256',
-        keyId: key.id,
+        keyId: encrypt.keyRef,
         chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
         header: encrypt.header.toString('base64'),
       },

@@ -1,9 +1,14 @@
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DecryptStream, DEFAULT_CHUNK_SIZE, EncryptStream, type DecryptionKey } from '../crypto/chunked-gcm.ts';
+import {
+  DecryptStream,
+  DEFAULT_CHUNK_SIZE,
+  EncryptStream,
+  type DecryptionKey,
+  type EncryptionKey,
+} from '../crypto/chunked-gcm.ts';
 import { logicalBackupRolesIdentity } from '../crypto/object-identity.ts';
-import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError } from '../errors.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { rolesObjectKey } from './ids.ts';
@@ -44,7 +49,7 @@ async function collect(source: Readable, ...through: NodeJS.ReadWriteStream[]): 
 export async function sealRoles(
   document: RolesDocument,
   at: { database: string; backupId: string },
-  key: SecretKey,
+  key: EncryptionKey,
 ): Promise<SealedRoles> {
   const plain = Buffer.from(`${JSON.stringify(document)}\n`, 'utf8');
   const encrypt = new EncryptStream(key, {

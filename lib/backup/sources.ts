@@ -7,7 +7,7 @@ import {
   type BackupExpectation,
   type RecordedChecksums,
 } from './expectation.ts';
-import { manifestKey } from './ids.ts';
+import { backupObjectKey, manifestKey, rolesObjectKey } from './ids.ts';
 import { manifestSchema, type BackupManifest } from './manifest.ts';
 
 export interface BackupSource {
@@ -58,6 +58,26 @@ export async function readManifest(
 }
 
 /**
+ * A manifest that names other objects than its backup's is damaged or rewritten: its readers would
+ * open the wrong ones (a restore that reads the roles would be refused there, one that does not would
+ * never notice). Checked after the catalog's checksums, which name the more telling mismatch.
+ */
+function refuseStrayKeys(manifest: BackupManifest, label: string): void {
+  const { database, backupId, object, roles } = manifest;
+  const stray =
+    object.key !== backupObjectKey(database, backupId)
+      ? `object '${object.key}'`
+      : roles && roles.key !== rolesObjectKey(database, backupId)
+        ? `roles object '${roles.key}'`
+        : undefined;
+  if (stray)
+    throw new HindsightError(
+      'integrity',
+      `manifest '${manifestKey(database, backupId)}' in storage ${label} points at ${stray} instead of its own`,
+    );
+}
+
+/**
  * Opens the backup from the first source that has it whole (manifest readable and matching the
  * catalog's record when there is one, object present with the manifest's size), trying the next
  * one on any failure and saying why. The object's identity and SHA-256 are checked by whoever
@@ -75,6 +95,8 @@ export async function openBackupFromAny(
     try {
       const manifest = await readManifest(source.driver, databaseName, backupId);
       checkManifestAgainstRecord(manifest, recorded, source.driver.label);
+      // With no record (storage alone), the object's authenticated identity is what refuses a stray one.
+      if (recorded) refuseStrayKeys(manifest, source.driver.label);
       const info = await source.driver.stat(manifest.object.key);
       if (!info)
         throw new HindsightError(

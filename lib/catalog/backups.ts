@@ -316,3 +316,23 @@ export async function overdueDatabases(db: Queryable, now: Date): Promise<Overdu
     since: r.finished_at ?? r.created_at,
   }));
 }
+
+/**
+ * A backup's object rewritten in storage by a key rotation (its header rewrapped, or the whole
+ * object re-encrypted): the SHA-256 and size that restores hold the manifest to from now on.
+ */
+export async function recordRewrittenObject(
+  db: Queryable,
+  backupId: string,
+  object: { sha256: string; sizeBytes: number },
+): Promise<void> {
+  await db.query('update backups set object_sha256 = $2, size_bytes = $3 where id = $1', [
+    backupId,
+    object.sha256,
+    object.sizeBytes,
+  ]);
+  await db.query(`update backup_copies set size_bytes = $2 where backup_id = $1 and status = 'complete'`, [
+    backupId,
+    object.sizeBytes,
+  ]);
+}

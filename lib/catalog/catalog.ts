@@ -15,6 +15,7 @@ import {
   getBackup,
   latestCompleteBackup,
   listBackups,
+  recordRewrittenObject,
   restorableBackups,
   settleBackupStatus,
 } from './backups.ts';
@@ -133,6 +134,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
       setStorageRetention,
       storageRetentionOf,
       completeBackup,
+      recordRewrittenObject,
       settleBackupStatus,
       endBackup,
       getBackup,

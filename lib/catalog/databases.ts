@@ -37,6 +37,8 @@ export interface DatabaseRecord {
   healthFailureThreshold: number;
   /** pg_dump jobs per backup: 1 is the single-stream custom format, more a directory archive (lib/backup/dir-dump.ts). */
   parallelJobs: number;
+  /** Public-key mode: the X25519 recipient its objects are encrypted for; null: the secret key. */
+  encryptionRecipient: string | null;
   workspaceId: number;
   createdAt: Date;
 }
@@ -49,6 +51,7 @@ export interface NewDatabase {
   timezone: string;
   verifyAfterBackup?: boolean;
   parallelJobs?: number;
+  encryptionRecipient?: string | null;
   /** The workspace it belongs to (default: the default workspace, 1). */
   workspaceId?: number;
 }
@@ -60,6 +63,8 @@ export interface DatabaseSettings {
   healthIntervalSeconds?: number;
   healthFailureThreshold?: number;
   parallelJobs?: number;
+  /** null: back to the secret key. */
+  encryptionRecipient?: string | null;
 }
 
 /** The columns that pass to a DatabaseRecord as they are. */
@@ -79,6 +84,7 @@ const databaseColumns = [
   'health_interval_seconds',
   'health_failure_threshold',
   'parallel_jobs',
+  'encryption_recipient',
   'created_at',
 ] as const;
 
@@ -160,8 +166,8 @@ export async function addDatabase(s: SealingDb, input: NewDatabase): Promise<Dat
     await withTransaction(s.pool, async (tx) => {
       const { rows } = await tx.query<{ id: string }>(
         `insert into databases (name, host, port, dbname, username, sealed_password, sslmode, schedule, timezone,
-                                verify_after_backup, workspace_id, parallel_jobs)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id`,
+                                verify_after_backup, workspace_id, parallel_jobs, encryption_recipient)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning id`,
         [
           input.name,
           target.host,
@@ -175,6 +181,7 @@ export async function addDatabase(s: SealingDb, input: NewDatabase): Promise<Dat
           input.verifyAfterBackup ?? true,
           input.workspaceId ?? 1,
           input.parallelJobs ?? 1,
+          input.encryptionRecipient ?? null,
         ],
       );
       await insertDestinations(tx, Number(rows[0]!.id), storageIds);
@@ -232,6 +239,7 @@ export async function updateDatabaseSettings(
     health_interval_seconds: settings.healthIntervalSeconds,
     health_failure_threshold: settings.healthFailureThreshold,
     parallel_jobs: settings.parallelJobs,
+    encryption_recipient: settings.encryptionRecipient,
   };
   const set = Object.entries(columns).filter(([, v]) => v !== undefined);
   if (set.length > 0) {

@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { HindsightError } from '../errors.ts';
-import type { KeyResolver } from './chunked-gcm.ts';
+import type { KeyResolver } from './secret-key.ts';
+import type { KeySources } from './wrap/registry.ts';
+import { parseIdentityFile, type X25519Identity } from './wrap/x25519-keys.ts';
 import { parseSecretKeyFile, type SecretKey } from './secret-key.ts';
 
 /**
@@ -23,6 +25,11 @@ export interface KeyringSources {
   currentFile: string;
   keysDir: string;
   previousFiles: string[];
+  /**
+   * Identity files (HINDSIGHT_IDENTITY_FILES): private keys of public-key mode recipients, on the
+   * hosts that may read such backups (a verification agent); none elsewhere.
+   */
+  identityFiles?: string[];
 }
 
 export interface KeyringEntry {
@@ -44,6 +51,10 @@ export interface Keyring {
   resolve: KeyResolver;
   /** Every key known, the current one first. */
   entries(): KeyringEntry[];
+  /** The private keys of public-key mode recipients this host holds (identityFiles). */
+  identities(): readonly X25519Identity[];
+  /** Everything this host can decrypt objects with: the keys by id, and the identities. */
+  decryption(): KeySources;
   /** Reads the current file and the keys directory again. */
   reload(): void;
 }
@@ -97,6 +108,19 @@ function readKeysDir(keysDir: string): Array<{ key: SecretKey; file: string }> {
   return found;
 }
 
+function readIdentityText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new HindsightError(
+        'not_found',
+        `identity file ${file} (HINDSIGHT_IDENTITY_FILES) does not exist: copy the identity file there, or remove it from the setting`,
+      );
+    throw error;
+  }
+}
+
 function fileSignature(file: string): string | undefined {
   try {
     const s = statSync(file);
@@ -111,6 +135,7 @@ export function openKeyring(sources: KeyringSources): Keyring {
   let currentKey: SecretKey;
   let currentSignature: string | undefined;
   let byId = new Map<string, KeyringEntry>();
+  const identities = (sources.identityFiles ?? []).flatMap((file) => parseIdentityFile(readIdentityText(file), file));
 
   function load(): void {
     const signature = fileSignature(sources.currentFile);
@@ -157,6 +182,8 @@ export function openKeyring(sources: KeyringSources): Keyring {
       return [...byId.values()];
     },
     reload: load,
+    identities: () => identities,
+    decryption: () => ({ secret: keyring.resolve, identities }),
   };
   return keyring;
 }

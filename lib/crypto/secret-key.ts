@@ -11,6 +11,9 @@ export interface SecretKey {
   readonly id: string;
 }
 
+/** Finds the secret key named by a header's key id (a keyring), or throws naming the id. */
+export type KeyResolver = (keyId: string) => SecretKey;
+
 const keyLength = 32;
 
 /** A fresh random key (never written anywhere yet). */

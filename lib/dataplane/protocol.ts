@@ -46,6 +46,8 @@ export const dumpJobSchema = z.object({
     bytes: z.instanceof(Uint8Array).refine((b) => b.length === 32, 'the secret key must be 32 bytes'),
   }),
   checksums: checksumPolicySchema.optional(),
+  /** Public-key mode: the X25519 recipient the backup is encrypted for, instead of the secret key. */
+  recipient: z.string().optional(),
 });
 export type DumpJob = z.infer<typeof dumpJobSchema>;
 

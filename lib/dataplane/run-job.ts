@@ -5,6 +5,7 @@
  */
 import { streamDumpToStorage, type Destination, type DumpProgress, type DumpResult } from '../backup/dump.ts';
 import { secretKeyFromBytes } from '../crypto/secret-key.ts';
+import { x25519Wrapper } from '../crypto/wrap/x25519.ts';
 import { HindsightError } from '../errors.ts';
 import { createStorageDriver } from '../storage/index.ts';
 import type { DumpJob } from './protocol.ts';
@@ -39,7 +40,8 @@ export async function runDumpJob(job: DumpJob, options: DumpRunOptions): Promise
       backupId: job.backupId,
       target: job.target,
       destinations,
-      key,
+      // Public-key mode: the data keys are wrapped for the recipient, which this plane cannot unwrap.
+      key: job.recipient ? x25519Wrapper(job.recipient) : key,
       signal: options.signal,
       onProgress: options.onProgress,
       ...(job.checksums ? { checksums: job.checksums } : {}),

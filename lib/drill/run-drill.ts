@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { restoreFailure, runPgRestore } from '../backup/restore.ts';
 import { compressedWhere, isDirectoryArchive, restoreJobs } from '../backup/manifest.ts';
 import type { OpenedBackup } from '../backup/sources.ts';
-import type { KeyResolver } from '../crypto/chunked-gcm.ts';
+import type { DecryptionKey } from '../crypto/chunked-gcm.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, describeTarget, serverInfo, type PgTarget } from '../pg/connection.ts';
 import { countRows } from '../pg/row-counts.ts';
@@ -24,7 +24,7 @@ export interface DrillOptions {
   /** The name of the drill's database (drillDatabaseName). */
   drillDatabase: string;
   open(): Promise<OpenedBackup>;
-  key: KeyResolver;
+  key: DecryptionKey;
   signal?: AbortSignal | undefined;
   onProgress?: (bytes: { readBytes: number; restoredBytes: number }) => void;
   /** Told what happened to drill databases that earlier drills left. */

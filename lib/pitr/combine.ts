@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { KeyResolver } from '../crypto/chunked-gcm.ts';
+import type { DecryptionKey } from '../crypto/chunked-gcm.ts';
 import { HindsightError } from '../errors.ts';
 import { serverToolOfMajor } from '../pg/tools.ts';
 import type { StorageDriver } from '../storage/contract.ts';
@@ -46,7 +46,7 @@ async function asServer(what: string, file: string, args: string[]): Promise<voi
 export interface ChainRestoreOptions {
   chain: readonly ChainMember[];
   driver: StorageDriver;
-  key: KeyResolver;
+  key: DecryptionKey;
   dataDir: string;
   signal?: AbortSignal;
   onBytes?: (bytes: number) => void;

@@ -8,8 +8,7 @@ import { spawn } from 'node:child_process';
 import { chmod, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { KeyResolver } from '../crypto/chunked-gcm.ts';
-import type { SecretKey } from '../crypto/secret-key.ts';
+import type { DecryptionKey } from '../crypto/chunked-gcm.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { stderrTail, waitForExit } from '../backup/child-process.ts';
 import { ByteMeter } from '../backup/byte-meter.ts';
@@ -87,7 +86,7 @@ export async function emptyDirectory(dir: string, keep: readonly string[] = []):
 export async function extractBaseBackup(options: {
   driver: StorageDriver;
   objectKey: string;
-  key: SecretKey | KeyResolver;
+  key: DecryptionKey;
   dataDir: string;
   /** The catalog's SHA-256 of the tar: a mismatch fails the restore, and the directory is emptied again. */
   expectedSha256?: string | null;

@@ -19,8 +19,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { KeyResolver } from '../crypto/chunked-gcm.ts';
-import type { SecretKey } from '../crypto/secret-key.ts';
+import type { DecryptionKey } from '../crypto/chunked-gcm.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { decodeWalObject } from '../wal/segment-codec.ts';
@@ -46,7 +45,7 @@ export const DEFAULT_PREFETCH_BYTES = 128 * 1024 * 1024;
 
 export interface WalFetchServerOptions {
   source: WalSource;
-  key: SecretKey | KeyResolver;
+  key: DecryptionKey;
   logger: Logger;
   signal?: AbortSignal;
   onFetched?: (file: string, kind: string) => void;

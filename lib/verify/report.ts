@@ -1,7 +1,9 @@
 import type { IndexCheckReport } from './index-check.ts';
 
 /** A verification's status; `superseded` means a newer backup took its place before it ran. */
-export type VerificationStatus = 'pending' | 'running' | 'successful' | 'failed' | 'superseded' | 'cancelled';
+/** `skipped`: nothing here could decrypt the backup (public-key mode without the identity file); the reason says so. */
+export type VerificationStatus =
+  'pending' | 'running' | 'successful' | 'failed' | 'superseded' | 'cancelled' | 'skipped';
 
 export type VerificationStage = 'checksum' | 'sandbox' | 'restore' | 'count' | 'compare' | 'indexes' | 'cleanup';
 

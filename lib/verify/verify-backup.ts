@@ -4,8 +4,7 @@ import { ByteMeter } from '../backup/byte-meter.ts';
 import { restoreFailure, type PgRestoreRun } from '../backup/restore.ts';
 import type { BackupManifest } from '../backup/manifest.ts';
 import type { OpenedBackup } from '../backup/sources.ts';
-import type { KeyResolver } from '../crypto/chunked-gcm.ts';
-import type { SecretKey } from '../crypto/secret-key.ts';
+import type { DecryptionKey } from '../crypto/chunked-gcm.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { connect, type PgTarget } from '../pg/connection.ts';
 import { countRows, type TableRowCount } from '../pg/row-counts.ts';
@@ -20,7 +19,7 @@ import { stageRecorder } from './stages.ts';
 export interface VerifyOptions {
   /** Opens the backup afresh from the first storage that has it (called once per read). */
   open(): Promise<OpenedBackup>;
-  key: SecretKey | KeyResolver;
+  key: DecryptionKey;
   sandboxes: SandboxDriver;
   /** Refuses (throws) when the sandbox would not fit the agent's disk budget. */
   checkRoom?: (manifest: BackupManifest) => Promise<void>;

@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { DecryptStream, EncryptStream, type DecryptionKey } from '../crypto/chunked-gcm.ts';
 import { pitrObjectIdentity } from '../crypto/object-identity.ts';
-import type { SecretKey } from '../crypto/secret-key.ts';
+import type { EncryptionKey } from '../crypto/chunked-gcm.ts';
 import { HindsightError } from '../errors.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { basePrefix, walPrefix } from './archive-keys.ts';
@@ -124,7 +124,7 @@ async function collect(source: Readable, through: NodeJS.ReadWriteStream, object
 export async function sealRecord(
   objectKey: string,
   record: BaseBackupRecord | WalIndex,
-  key: SecretKey,
+  key: EncryptionKey,
 ): Promise<{ bytes: Buffer; sha256: string }> {
   const plain = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
   const bytes = await collect(
@@ -158,7 +158,7 @@ export async function writeRecord(
   driver: StorageDriver,
   objectKey: string,
   record: BaseBackupRecord | WalIndex,
-  key: SecretKey,
+  key: EncryptionKey,
 ): Promise<void> {
   const sealed = await sealRecord(objectKey, record, key);
   const write = await driver.openWrite(objectKey);

@@ -4,7 +4,7 @@
  * the backup's positions, its parent and its checksums. A base backup counts as complete only once
  * its record is written; the catalog is marked afterwards.
  */
-import type { SecretKey } from '../crypto/secret-key.ts';
+import type { EncryptionKey } from '../crypto/chunked-gcm.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { baseBackupRecordKey, writeRecord, type BaseBackupRecord } from './archive-records.ts';
 import type { BaseBackupResult } from './base-backup.ts';
@@ -53,7 +53,7 @@ export function baseBackupRecordOf(input: BaseBackupRecordInput): BaseBackupReco
 /** Seals the record beside the backup (`pitr/<sysid>/base/<id>.json.hsb`); returns its key. */
 export async function writeBaseBackupRecord(
   driver: StorageDriver,
-  key: SecretKey,
+  key: EncryptionKey,
   input: BaseBackupRecordInput,
 ): Promise<string> {
   const objectKey = baseBackupRecordKey(input.server.systemIdentifier, input.baseBackupId);

@@ -14,7 +14,7 @@ import { stderrTail, waitForExit } from '../backup/child-process.ts';
 import { libpqChildEnv, type PgTarget } from '../pg/connection.ts';
 import { checkedServerClock } from '../pg/server-clock.ts';
 import { toolFor } from '../pg/tools.ts';
-import type { SecretKey } from '../crypto/secret-key.ts';
+import type { EncryptionKey } from '../crypto/chunked-gcm.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { parseLsn, type Lsn } from './lsn.ts';
 import { BASE_BACKUP_ZSTD_LEVEL, compressEncryptToStorage } from './segment-codec.ts';
@@ -100,7 +100,7 @@ export interface StreamBaseBackupOptions {
   serverMajor?: number;
   driver: StorageDriver;
   objectKey: string;
-  key: SecretKey;
+  key: EncryptionKey;
   /** Where the backup's backup_manifest is stored (encrypted, like the backup itself). */
   manifestKey: string;
   /** A private directory of the worker's (0700) for the manifest on its way to storage. */

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import type { KeyResolver } from '../crypto/chunked-gcm.ts';
-import type { SecretKey } from '../crypto/secret-key.ts';
+import type { EncryptionKey } from '../crypto/chunked-gcm.ts';
 import type { BaseBackupRecord, WalStore } from '../catalog/wal.ts';
 import { errorMessage } from '../errors.ts';
 import type { PgTarget } from '../pg/connection.ts';
@@ -58,7 +58,7 @@ export interface ChainedBaseBackupOptions {
   source: 'primary' | 'standby';
   server: { systemIdentifier: string; major: number; versionNum: number; walSegmentSize: number };
   fullEvery: number;
-  key: SecretKey;
+  key: EncryptionKey;
   resolve: KeyResolver;
   signal?: AbortSignal;
   onProgress?: (progress: { rawBytes: number }) => void;

@@ -5,7 +5,7 @@
  */
 import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import type { SecretKey } from '../crypto/secret-key.ts';
+import type { EncryptionKey } from '../crypto/chunked-gcm.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 import { BASE_BACKUP_ZSTD_LEVEL, compressEncryptToStorage } from './segment-codec.ts';
 
@@ -40,7 +40,7 @@ export class ManifestSpill {
   async upload(options: {
     driver: StorageDriver;
     objectKey: string;
-    key: SecretKey;
+    key: EncryptionKey;
     signal?: AbortSignal | undefined;
   }): Promise<StoredManifest> {
     this.close();

@@ -11,7 +11,7 @@ import { Duplex, Transform, type Readable, type TransformCallback } from 'node:s
 import { pipeline } from 'node:stream/promises';
 import { DecryptStream, EncryptStream, type DecryptionKey, type DecryptOptions } from '../crypto/chunked-gcm.ts';
 import { pitrObjectIdentity } from '../crypto/object-identity.ts';
-import type { SecretKey } from '../crypto/secret-key.ts';
+import type { EncryptionKey } from '../crypto/chunked-gcm.ts';
 import { HindsightError, errorMessage } from '../errors.ts';
 import { ByteMeter } from '../backup/byte-meter.ts';
 import { stderrTail, waitForExit } from '../backup/child-process.ts';
@@ -66,7 +66,7 @@ export async function compressEncryptToStorage(options: {
   source: Readable;
   driver: StorageDriver;
   objectKey: string;
-  key: SecretKey;
+  key: EncryptionKey;
   level: number;
   threads?: number;
   signal?: AbortSignal;
@@ -129,7 +129,7 @@ export async function encodeWalFile(options: {
   validBytes?: number;
   driver: StorageDriver;
   objectKey: string;
-  key: SecretKey;
+  key: EncryptionKey;
   signal?: AbortSignal;
 }): Promise<StoredObject> {
   if (options.validBytes === 0)

@@ -64,7 +64,7 @@ export class BackupReads {
         options.onFallback,
         recordedChecksums(backup),
       );
-      const stream = downloadStream(opened, keyring.resolve, { decrypt: options.decrypt });
+      const stream = downloadStream(opened, keyring.decryption(), { decrypt: options.decrypt });
       stream.once('close', () => void closeAll());
       const fileName = `${backup.databaseName}-${backupId}${options.decrypt ? '.dump' : '.dump.hsb'}`;
       // Decrypting a dump compressed outside pg_dump also decompresses it: its size is known once written.

@@ -12,6 +12,34 @@ export const parallelJobsSchema = z
   .min(1, 'parallel jobs must be at least 1 (1: the single-stream dump)')
   .max(16, 'parallel jobs must be at most 16');
 
+/**
+ * How the database's backups, WAL and base backups are encrypted: under the installation's secret
+ * key, or (public-key mode) for an X25519 recipient, so that the workers that write them cannot
+ * read them back and only the holder of the identity file can (docs/backup-format.md).
+ */
+export const encryptionSettingSchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('secret-key') }).strict(),
+  z
+    .object({
+      mode: z.literal('public-key'),
+      recipient: z
+        .string()
+        .trim()
+        .regex(
+          /^hspub1[A-Za-z0-9_-]{43}$/,
+          'recipient must be an X25519 public key, hspub1 followed by 43 base64url characters (hindsight key generate prints one)',
+        ),
+    })
+    .strict(),
+]);
+export type EncryptionSetting = z.infer<typeof encryptionSettingSchema>;
+
+export const recipientOfSetting = (setting: EncryptionSetting): string | null =>
+  setting.mode === 'public-key' ? setting.recipient : null;
+
+export const encryptionSettingOf = (recipient: string | null): EncryptionSetting =>
+  recipient ? { mode: 'public-key', recipient } : { mode: 'secret-key' };
+
 /** One storage name or several. */
 const storageNames = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 const asList = (v: string | string[]) => (typeof v === 'string' ? [v] : v);
@@ -35,6 +63,7 @@ export const addDatabaseInput = z.object({
   verifyAfterBackup: z.boolean().default(true),
   /** pg_dump jobs per backup: 1 is the single-stream dump, 2..16 a parallel directory dump. */
   parallelJobs: parallelJobsSchema.default(1),
+  encryption: encryptionSettingSchema.default({ mode: 'secret-key' }),
   /** The workspace the database joins (the guard checks the caller's role in it). */
   workspaceId: z.number().int().positive().default(1),
 });
@@ -54,6 +83,7 @@ export function databaseSettings(d: DatabaseRecord): Record<string, unknown> {
     timezone: d.timezone,
     verifyAfterBackup: d.verifyAfterBackup,
     parallelJobs: d.parallelJobs,
+    encryption: encryptionSettingOf(d.encryptionRecipient),
     verifySchedule: d.verifySchedule,
     restoreDrillCron: d.restoreDrillCron,
     retentionPolicy: d.retentionPolicy,
@@ -82,6 +112,8 @@ export const updateDatabaseInput = z
     verifyAfterBackup: z.boolean().optional(),
     /** pg_dump jobs per backup from the next backup on; earlier backups keep their format. */
     parallelJobs: parallelJobsSchema.optional(),
+    /** From the next backup, WAL segment and base backup on; earlier objects keep the key they were written with. */
+    encryption: encryptionSettingSchema.optional(),
     /** Seconds between two probes of the health monitor. */
     healthIntervalSeconds: z.number().int().min(1).max(86400).optional(),
     /** Failed probes in a row before the database counts as down. */
@@ -92,7 +124,7 @@ export const updateDatabaseInput = z
   .strict()
   .refine((c) => Object.entries(c).some(([k, v]) => k !== 'skipCheck' && v !== undefined), {
     message:
-      'nothing to change: give a name, URL, password, storages, schedule, timezone, parallel jobs, verification or health setting',
+      'nothing to change: give a name, URL, password, storages, schedule, timezone, parallel jobs, encryption, verification or health setting',
   });
 export type UpdateDatabaseInput = z.input<typeof updateDatabaseInput>;
 export type DatabaseChanges = z.output<typeof updateDatabaseInput>;

@@ -21,6 +21,7 @@ import { endPerDatabaseMonitors, ensureHealthSweep, sweepHealthNow } from './hea
 import {
   addDatabaseInput,
   databaseSettings,
+  recipientOfSetting,
   removeDatabaseOptions,
   updateDatabaseInput,
   type AddDatabaseInput,
@@ -74,6 +75,7 @@ export class DatabaseService {
       timezone: input.timezone,
       verifyAfterBackup: input.verifyAfterBackup,
       parallelJobs: input.parallelJobs,
+      encryptionRecipient: recipientOfSetting(input.encryption),
       workspaceId: input.workspaceId,
     });
     if (input.schedule) {
@@ -229,10 +231,11 @@ export class DatabaseService {
     }
     if (target) await catalog.setDatabaseConnection(name, target);
     if (changes.storages) await catalog.setDestinations(name, changes.storages);
-    const { verifyAfterBackup, healthIntervalSeconds, healthFailureThreshold, parallelJobs } = changes;
+    const { verifyAfterBackup, healthIntervalSeconds, healthFailureThreshold, parallelJobs, encryption } = changes;
     const record = await catalog.updateDatabaseSettings(name, {
       verifyAfterBackup,
       parallelJobs,
+      ...(encryption ? { encryptionRecipient: recipientOfSetting(encryption) } : {}),
       healthIntervalSeconds,
       healthFailureThreshold,
     });

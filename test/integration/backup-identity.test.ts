@@ -97,7 +97,7 @@ describe('backup identity: an object copied over another backup in storage is re
     }
     const script = await extractReferenceDecryptor(platform.dir);
     const manifest = JSON.parse(await readFile(file(newer, 'json'), 'utf8'));
-    assert.equal(manifest.encryption.version, 2);
+    assert.equal(manifest.encryption.version, 3);
     const out = path.join(platform.dir, 'python.dump');
     const { stderr } = await run(python, [
       script,
@@ -147,7 +147,7 @@ describe('backup identity: an object copied over another backup in storage is re
     ]);
     assert.match(
       ok.stderr,
-      new RegExp(`is backup ${newer} of database orders \\(format version 2, key ${platform.runtime.key.id}\\)`),
+      new RegExp(`is backup ${newer} of database orders \\(format version 3, key ${platform.runtime.key.id}\\)`),
     );
     const refused = await refusalOf(process.execPath, [
       cli,

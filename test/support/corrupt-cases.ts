@@ -26,8 +26,8 @@ const flipAt = (bytes: Buffer, at: number): Buffer => {
 };
 
 /**
- * The header of an encrypted object is its first 52 + n bytes (docs/backup-format.md); byte 20 is
- * inside its salt. A JSON object's header is its first bytes: byte 0 is its opening brace.
+ * The header of an encrypted object starts with its fixed fields and identity (docs/backup-format.md);
+ * byte 20 is inside the identity (version 3; in the salt in version 2). A JSON object's header is its first bytes: byte 0 is its opening brace.
  */
 const headerByte = (bytes: Buffer) => (bytes.subarray(0, 4).toString('latin1') === 'HSBK' ? 20 : 0);
 

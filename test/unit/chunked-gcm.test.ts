@@ -73,7 +73,7 @@ describe('chunked AES-256-GCM backup format', () => {
   it('rejects a flipped byte in the header', async () => {
     const sealed = await encrypt(randomBytes(3000));
     const damaged = Buffer.from(sealed);
-    damaged[20]! ^= 0x80; // inside the salt
+    damaged[9]! ^= 0x01; // the chunk size: 1025, which only the wrapped key does not bind
     await assert.rejects(decrypt(damaged), /chunk 0 failed authentication/);
   });
 
@@ -125,9 +125,11 @@ describe('chunked AES-256-GCM backup format', () => {
     await assert.rejects(decrypt(randomBytes(200)), /not a Hindsight backup file/);
   });
 
-  it('gives every file its own salt, so equal inputs encrypt differently', async () => {
+  it('gives every file its own data key, so equal inputs encrypt differently', async () => {
     const plain = randomBytes(100);
     const [a, b] = [await encrypt(plain), await encrypt(plain)];
-    assert.notDeepEqual(a.subarray(10, 42), b.subarray(10, 42));
+    const [headerA, headerB] = [decodeHeader(a), decodeHeader(b)];
+    assert.notDeepEqual(headerA.wrappedKey?.wrapped, headerB.wrappedKey?.wrapped);
+    assert.notDeepEqual(a.subarray(headerLength(a)! + 16), b.subarray(headerLength(b)! + 16));
   });
 });

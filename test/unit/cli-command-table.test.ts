@@ -192,7 +192,7 @@ describe('the hindsight command table', () => {
   it('refuses what it used to ignore: a flag of another command', () => {
     assert.throws(
       () => parseCommandLine(hindsightCommands, ['db', 'add', 'x', '--url', 'postgres://h/db', '--pitr']),
-      /^Error: db add does not take --pitr; it takes --url, --password-file, --storage, --schedule, --timezone, --no-check, --jobs, --workspace, --as, --json, --help$/,
+      /^Error: db add does not take --pitr; it takes --url, --password-file, --storage, --schedule, --timezone, --no-check, --jobs, --encryption, --workspace, --as, --json, --help$/,
     );
     assert.throws(() => parseCommandLine(hindsightCommands, ['doctor', '--as', 'a@b.c']), /doctor does not take --as/);
     assert.throws(() => parseCommandLine(hindsightCommands, ['download', 'b1']), /download needs --output <file>/);

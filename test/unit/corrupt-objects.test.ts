@@ -211,7 +211,8 @@ const EXPLAINS: Record<CorruptionName, RegExp> = {
   truncated:
     /is truncated: .*(without the final chunk|shorter than its header)|holds \d+ bytes, the manifest says|not JSON/,
   // A flipped byte in a JSON manifest may leave valid JSON that its schema refuses (a key renamed).
-  'flip-middle': /chunk \d+ failed authentication|not JSON|is invalid: |is no catalog backup manifest of/,
+  'flip-middle':
+    /chunk \d+ failed authentication|not JSON|is invalid: |is no catalog backup manifest of|instead of its own|failed authentication: the header was damaged/,
   'flip-header': /chunk 0 failed authentication|not JSON|is invalid: |is no catalog backup manifest of/,
   swapped:
     /authenticates as .+, expected .+: the object was replaced or copied in storage|describes backup|holds \d+ bytes, the manifest says|is no catalog backup manifest of/,

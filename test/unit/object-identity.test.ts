@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { HEADER_PREFIX_LENGTH, headerLength } from '../../lib/crypto/backup-header.ts';
+import { decodeHeader, encodeHeader, headerLength } from '../../lib/crypto/backup-header.ts';
 import {
   DecryptStream,
   EncryptStream,
@@ -59,15 +59,21 @@ function withForgedIdentity(sealed: Buffer, identity: ObjectIdentity): Buffer {
   const forged = encodeIdentity(identity);
   const length = Buffer.alloc(2);
   length.writeUInt16BE(forged.length);
+  const header = decodeHeader(sealed.subarray(0, headerLength(sealed)));
+  const rest = encodeHeader({ ...header, identity }).subarray(V3_IDENTITY_AT + 2 + forged.length);
   return Buffer.concat([
-    sealed.subarray(0, HEADER_PREFIX_LENGTH),
+    sealed.subarray(0, V3_IDENTITY_AT),
     length,
     forged,
+    rest,
     sealed.subarray(headerLength(sealed)),
   ]);
 }
 
-describe('object identity in the encrypted format (version 2)', () => {
+/** Where a version 3 header's identity length is: after magic, version, algorithm and chunk size. */
+const V3_IDENTITY_AT = 10;
+
+describe('object identity in the encrypted format (version 3)', () => {
   it('decrypts an object that carries the expected identity, and reports it', async () => {
     const plain = randomBytes(5000);
     let seen: BackupHeader | undefined;
@@ -78,7 +84,7 @@ describe('object identity in the encrypted format (version 2)', () => {
       },
     });
     assert.deepEqual(result.plain, plain);
-    assert.equal(seen?.version, 2);
+    assert.equal(seen?.version, 3);
     assert.deepEqual(seen?.identity, orders1);
   });
 
@@ -123,14 +129,22 @@ describe('object identity in the encrypted format (version 2)', () => {
   it('fails authentication when the header identity is rewritten to the expected one', async () => {
     const forged = withForgedIdentity(await encrypt(randomBytes(5000), orders1), orders2);
     const result = await decrypt(forged, { expect: orders2 });
-    assert.match(result.error?.message ?? '', /chunk 0 failed authentication/);
+    // The wrapped data key is bound to the identity: it no longer unwraps.
+    assert.match(result.error?.message ?? '', /data key wrapped with secret key \w+ failed authentication/);
     assert.equal(result.released, 0);
   });
 
-  it('fails authentication when the identity is stripped to pass as version 1', async () => {
+  it('fails authentication when the header is swapped for an older version with the same identity', async () => {
     const sealed = await encrypt(randomBytes(3000), orders1);
-    const downgraded = Buffer.concat([sealed.subarray(0, HEADER_PREFIX_LENGTH), sealed.subarray(headerLength(sealed))]);
-    downgraded[4] = 1;
+    const older = encodeHeader({
+      version: 2,
+      algorithm: 1,
+      chunkSize: 1024,
+      salt: randomBytes(32),
+      keyId: key.id,
+      identity: orders1,
+    });
+    const downgraded = Buffer.concat([older, sealed.subarray(headerLength(sealed))]);
     const result = await decrypt(downgraded, { expect: orders1, acceptUnbound: true });
     assert.match(result.error?.message ?? '', /chunk 0 failed authentication/);
     assert.equal(result.released, 0);
@@ -139,7 +153,7 @@ describe('object identity in the encrypted format (version 2)', () => {
   it('refuses a header whose identity is not an identity', async () => {
     const sealed = await encrypt(randomBytes(10), orders1);
     const bad = Buffer.from(sealed);
-    bad.write('[', HEADER_PREFIX_LENGTH + 2);
+    bad.write('[', V3_IDENTITY_AT + 2);
     assert.match((await decrypt(bad, {})).error?.message ?? '', /identity that is not JSON/);
   });
 

@@ -6,7 +6,7 @@ import { HindsightError, errorMessage } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { PgTarget } from '../../pg/connection.ts';
 import type { StorageDriver } from '../../storage/contract.ts';
-import type { SecretKey } from '../../crypto/secret-key.ts';
+import type { EncryptionKey } from '../../crypto/chunked-gcm.ts';
 import type { HistoryUpload, SegmentUpload, WalSegmentRecord } from '../../catalog/wal.ts';
 import type { Lsn } from '../lsn.ts';
 import type { ServerIdentity } from '../server.ts';
@@ -90,7 +90,7 @@ export interface ReceiverOptions {
   spoolDir: string;
   storageName: string;
   driver: StorageDriver;
-  key: SecretKey;
+  key: EncryptionKey;
   catalog: WalArchiveCatalog;
   notify: Notify;
   logger: Logger;

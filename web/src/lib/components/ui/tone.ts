@@ -8,6 +8,7 @@ const VERIFICATION_TONE: Record<string, Tone> = {
   pending: 'run',
   cancelled: 'off',
   superseded: 'off',
+  skipped: 'warn',
 };
 
 /** The tone of a verification status; an unknown status reads as neutral. */

@@ -36,6 +36,8 @@ export interface ConsoleDatabaseSettingsView {
     healthFailureThreshold: number;
     /** pg_dump jobs per backup: 1 is the single stream, more a parallel directory dump. */
     parallelJobs: number;
+    /** Public-key mode: the X25519 recipient its objects are encrypted for; null: the secret key. */
+    encryptionRecipient: string | null;
     /** Backups recorded for it (retention's deletions aside): what a rename keeps attached. */
     backupCount: number;
     /**
@@ -113,6 +115,7 @@ async function settingsView(services: Services, actor: ActorRef, name: string): 
       healthIntervalSeconds: db.healthIntervalSeconds,
       healthFailureThreshold: db.healthFailureThreshold,
       parallelJobs: db.parallelJobs,
+      encryptionRecipient: db.encryptionRecipient,
       backupCount: backups.filter((b) => b.status !== 'deleted').length,
       pitr: pitr.enabled,
       restoreDrill,

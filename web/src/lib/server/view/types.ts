@@ -56,7 +56,7 @@ export interface ConsoleBackup {
   /** The newest verification in a throwaway server: exact per-table counts against the manifest. */
   verification: {
     id: string;
-    status: 'pending' | 'running' | 'successful' | 'failed' | 'superseded' | 'cancelled';
+    status: 'pending' | 'running' | 'successful' | 'failed' | 'superseded' | 'cancelled' | 'skipped';
     reason: string | null;
     finishedAt: string | null;
     tables: number | null;
