@@ -34,6 +34,12 @@ export function relyingParty(publicUrl: string): RelyingParty {
   return { id: url.hostname, origin: url.origin, name: 'Hindsight' };
 }
 
+/**
+ * EdDSA, ES256 and RS256 (COSE ids), named so the library does not probe Node's Web Crypto for
+ * post-quantum ML-DSA: that probe uses an experimental API and prints a warning on every start.
+ */
+const ALGORITHMS = [-8, -7, -257];
+
 const transportsOf = (transports: string[]) => transports as AuthenticatorTransport[];
 
 export function registrationOptions(
@@ -48,6 +54,7 @@ export function registrationOptions(
     userDisplayName: user.displayName || user.email,
     userID: new TextEncoder().encode(`hindsight-user-${user.id}`),
     attestationType: 'none',
+    supportedAlgorithmIDs: ALGORITHMS,
     excludeCredentials: existing.map((p) => ({ id: p.credentialId, transports: transportsOf(p.transports) })),
     // A discoverable credential signs in without an email typed first.
     authenticatorSelection: { residentKey: 'required', userVerification: 'preferred' },
@@ -66,6 +73,7 @@ export async function verifiedRegistration(
     expectedOrigin: rp.origin,
     expectedRPID: rp.id,
     requireUserVerification: false,
+    supportedAlgorithmIDs: ALGORITHMS,
   }).catch((error: unknown) => {
     throw new HindsightError('access_denied', `the passkey was not registered: ${(error as Error).message}`);
   });

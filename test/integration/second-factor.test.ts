@@ -31,6 +31,7 @@ describe('a second factor: TOTP, recovery codes and passkeys', () => {
   let world: SecondFactorWorld;
   let secret = '';
   let recoveryCodes: string[] = [];
+  const cliOutput: string[] = [];
   const sql = <R extends Record<string, unknown>>(text: string, values: unknown[] = []) =>
     world.platform.runtime.catalog.pool.query<R>(text, values).then((r) => r.rows);
 
@@ -224,7 +225,11 @@ describe('a second factor: TOTP, recovery codes and passkeys', () => {
     await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
     await page.getByLabel('Recovery code').fill(recoveryCodes[5]!);
     await page.getByRole('button', { name: 'Use recovery code' }).click();
-    await page.waitForURL(`${world.url}/`);
+    await page.waitForURL(`${world.url}/`).catch(async (error: unknown) => {
+      throw new Error(`the owner is not signed in; ${page.url()} shows: ${await page.locator('main').innerText()}`, {
+        cause: error,
+      });
+    });
     await page.goto('/workspaces');
     await page.getByRole('button', { name: 'Require' }).click();
     await shown(page, page.getByText('requires a second factor: members without one'), 'the confirmation');
@@ -247,10 +252,14 @@ describe('a second factor: TOTP, recovery codes and passkeys', () => {
     assert.match(asUser.stderr, /only the local operator/);
     const reset = await hindsightResult(world.platform.configEnv, ['user', 'reset-2fa', emailOf('owner')]);
     assert.equal(reset.code, 0, reset.stderr);
+    cliOutput.push(asUser.stdout, asUser.stderr, reset.stdout, reset.stderr);
     assert.match(reset.stdout, /authenticator app, 10 recovery code\(s\), 0 passkey\(s\)/);
     const left = await sql<{ n: number }>(
-      `select (select count(*) from totp_factors)::int + (select count(*) from recovery_codes)::int
-            + (select count(*) from passkeys)::int as n`,
+      `select (select count(*) from totp_factors where user_id = u.id)::int
+            + (select count(*) from recovery_codes where user_id = u.id)::int
+            + (select count(*) from passkeys where user_id = u.id)::int as n
+         from users u where u.email = $1`,
+      [emailOf('owner')],
     );
     assert.equal(left[0]?.n, 0);
     const [audit] = await sql<{ actor: string; target_name: string; outcome: string }>(
@@ -269,6 +278,6 @@ describe('a second factor: TOTP, recovery codes and passkeys', () => {
       ...Object.fromEntries(recoveryCodes.map((c, i) => [`recovery code ${i}`, c])),
     };
     assert.ok(totpStep(secret, codeAt(secret)) !== undefined, 'the scanned secret is the real one');
-    assert.deepEqual(scan({ 'web log': world.webLog, audit: audit.map((a) => a.entry) }, wanted), []);
+    assert.deepEqual(scan({ 'web log': world.webLog, audit: audit.map((a) => a.entry), cli: cliOutput }, wanted), []);
   });
 });
