@@ -53,9 +53,10 @@ async function newRecoveryCodesFor(deps: AccessDeps, userId: number): Promise<st
   return codes;
 }
 
-export function secondFactorEnrolment(deps: AccessDeps) {
-  const store = () => secondFactors(deps);
-  const audit = (actor: Actor, action: string, detail: string | null = null, target?: string) =>
+/** An `ok` audit entry of the user's own sign-in settings, or of the account `target`. */
+const auditFor =
+  (deps: AccessDeps) =>
+  (actor: Actor, action: string, detail: string | null = null, target?: string) =>
     deps.authz.audit(actor, {
       workspaceId: null,
       action,
@@ -63,6 +64,11 @@ export function secondFactorEnrolment(deps: AccessDeps) {
       detail,
       ...(target ? { target: { type: 'user', name: target } } : {}),
     });
+
+/** The authenticator app and recovery codes of the signed-in user, and whether they must enrol. */
+function totpOperations(deps: AccessDeps) {
+  const store = () => secondFactors(deps);
+  const audit = auditFor(deps);
 
   return {
     async secondFactorStatus(actor: Actor): Promise<SecondFactorStatus> {
@@ -136,7 +142,15 @@ export function secondFactorEnrolment(deps: AccessDeps) {
       await store().removeTotp(user.userId);
       await audit(actor, 'auth.totp.remove');
     },
+  };
+}
 
+/** The signed-in user's passkeys. */
+function passkeyOperations(deps: AccessDeps) {
+  const store = () => secondFactors(deps);
+  const audit = auditFor(deps);
+
+  return {
     /** Options for the browser's passkey creation; the challenge is kept under a token for `registerPasskey`. */
     async passkeyRegistrationOptions(actor: Actor) {
       const user = userOf(actor);
@@ -172,7 +186,15 @@ export function secondFactorEnrolment(deps: AccessDeps) {
       if (!removed) throw notFound({ type: 'passkey', name: String(id) });
       await audit(actor, 'auth.passkey.remove', `passkey "${removed.name}" removed`);
     },
+  };
+}
 
+/** A workspace's requirement of a second factor, and the operator's reset. */
+function requirementOperations(deps: AccessDeps) {
+  const store = () => secondFactors(deps);
+  const audit = auditFor(deps);
+
+  return {
     /** An owner's switch: members of the workspace without a second factor are sent to enrol. */
     async setSecondFactorRequired(actor: Actor, workspaceName: string, required: boolean): Promise<void> {
       const workspace = await workspaceFor(deps.store, actor, workspaceName);
@@ -214,4 +236,8 @@ export function secondFactorEnrolment(deps: AccessDeps) {
       return removed;
     },
   };
+}
+
+export function secondFactorEnrolment(deps: AccessDeps) {
+  return { ...totpOperations(deps), ...passkeyOperations(deps), ...requirementOperations(deps) };
 }
