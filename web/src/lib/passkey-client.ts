@@ -50,3 +50,11 @@ export async function registerPasskey(url: string, name: string): Promise<string
     return failure(error);
   }
 }
+
+/**
+ * After a passkey sign-in: a full load of `next` (a same-site path only, never another site), so
+ * that every part of the page is read again with the new session.
+ */
+export function continueTo(next: string | null): void {
+  window.location.assign(next && next.startsWith('/') && !next.startsWith('//') ? next : '/');
+}
