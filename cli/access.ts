@@ -175,6 +175,17 @@ async function userInstanceOwner({ args: [arg, extra], flags, access, actor, usa
   else process.stdout.write(`user "${user.email}" ${revoke ? 'no longer owns' : 'now owns'} the installation\n`);
 }
 
+/** For a user who lost every second factor: only the local operator on the server may do this. */
+async function userResetSecondFactor({ args: [arg], flags, access, actor, usage }: AccessInvocation): Promise<void> {
+  const email = need(arg, 'email', usage);
+  const removed = await access.resetSecondFactors(actor, email);
+  if (flags.json) printJson({ email, ...removed });
+  else
+    process.stdout.write(
+      `second factors of "${email}" removed: ${removed.totp ? 'authenticator app, ' : ''}${removed.recoveryCodes} recovery code(s), ${removed.passkeys} passkey(s); the password alone signs in until a new one is added\n`,
+    );
+}
+
 type MemberHandler = (call: AccessInvocation, email: string, workspace: string) => Promise<void>;
 
 async function memberAdd(call: AccessInvocation, email: string, workspace: string): Promise<void> {
@@ -213,6 +224,7 @@ const userCommands: Record<string, AccessHandler> = {
   disable: userSetDisabled(true),
   enable: userSetDisabled(false),
   'instance-owner': userInstanceOwner,
+  'reset-2fa': userResetSecondFactor,
 };
 
 const memberCommands: Record<string, MemberHandler> = { add: memberAdd, remove: memberRemove };

@@ -6,6 +6,7 @@
 import type { Authz } from './authz.ts';
 import type { Runtime } from './runtime.ts';
 import { auditOperations } from './access/audit.ts';
+import { secondFactorOperations } from './access/second-factor.ts';
 import { sessionOperations } from './access/sessions.ts';
 import { defaultLoginPolicy, type AccessDeps, type LoginPolicy } from './access/types.ts';
 import { userOperations } from './access/users.ts';
@@ -21,6 +22,7 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
     ...userOperations(deps),
     ...workspaceOperations(deps),
     ...auditOperations(deps),
+    ...secondFactorOperations(deps),
   };
 }
 

@@ -43,6 +43,7 @@ export const ACTIONS = [
   'user.manage',
   'membership.manage',
   'workspace.manage',
+  'workspace.secondFactor',
   'audit.read',
   'history.read',
 ] as const;
@@ -79,7 +80,7 @@ const admin: readonly Action[] = [
   'membership.manage',
   'audit.read',
 ];
-const owner: readonly Action[] = [...admin, 'workspace.manage'];
+const owner: readonly Action[] = [...admin, 'workspace.manage', 'workspace.secondFactor'];
 
 /**
  * The role → actions matrix. Each role holds everything of the role below it: a viewer reads

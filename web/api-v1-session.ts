@@ -17,10 +17,10 @@ export const sessionEndpoints: Endpoint[] = [
     status: 200,
     summary: 'Log in',
     description:
-      'Checks the password and sets the session cookie (HttpOnly, SameSite=Lax). Failures are rate limited per account and per address.',
+      'Checks the password and sets the session cookie (HttpOnly, SameSite=Lax). Failures are rate limited per account and per address. An account with a second factor is refused (401): it logs in on the console, or uses a personal API token.',
     response: "The session's expiry; the cookie is in Set-Cookie",
     async handler({ req, res, body, services }) {
-      let session: { token: string; expiresAt: Date };
+      let session: Awaited<ReturnType<typeof services.auth.login>>;
       try {
         session = await services.auth.login({
           ...body,
@@ -33,6 +33,14 @@ export const sessionEndpoints: Endpoint[] = [
           throw Object.assign(new Error(errorMessage(error)), { kind: 'unauthenticated' });
         throw error;
       }
+      // The second step needs a person at the console; a script signs in with a personal API token.
+      if ('secondFactor' in session)
+        throw Object.assign(
+          new Error(
+            'this account has a second factor: log in on the console (/login), or call the API with a personal API token',
+          ),
+          { kind: 'unauthenticated' },
+        );
       const maxAge = Math.round((session.expiresAt.getTime() - Date.now()) / 1000);
       res.setHeader(
         'set-cookie',

@@ -24,6 +24,9 @@ export const accessCommands = [
   access('user instance-owner', 'grants (or with "off" takes) ownership of the installation', {
     args: [email, { name: 'off', optional: true }],
   }),
+  access('user reset-2fa', "removes the user's authenticator app, recovery codes and passkeys (local operator only)", {
+    args: [email],
+  }),
   access('member add', 'gives the user a role in the workspace', {
     args: [email, { name: 'workspace' }, { name: 'owner|admin|editor|viewer' }],
   }),

@@ -4,6 +4,7 @@ import type { SecretKey } from '../crypto/secret-key.ts';
 import { HindsightError } from '../errors.ts';
 import type { PgTarget } from '../pg/connection.ts';
 import { createAccessStore } from './access.ts';
+import { createSecondFactorStore } from './second-factors.ts';
 import { baseBackupsInUse, holdBaseBackups, releaseBaseBackups } from './base-backups-in-use.ts';
 import { adoptBackup, storedBackupsOf } from './adopted-backups.ts';
 import { createApiTokenStore } from './api-tokens.ts';
@@ -91,6 +92,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     health: createHealthStore(pool),
     hooks: createHookStore(pool),
     access: createAccessStore(pool, keys),
+    secondFactors: createSecondFactorStore(pool, keys),
     apiTokens: createApiTokenStore(pool),
     notifiers: createNotifierStore(pool, keys),
     wal: createWalStore(pool, keys),

@@ -17,6 +17,8 @@ export const sealedContexts = {
   notifierSecrets: (name: string) => `notifier:${name}:secrets`,
   serverPassword: (name: string) => `server:${name}:password`,
   databaseRestoreDrillUrl: (name: string) => `database:${name}:restore_drill_url`,
+  /** A user's TOTP secret; the record's name is the user's id. */
+  userTotpSecret: (userId: string) => `user:${userId}:totp`,
 };
 
 interface SealedColumn {
@@ -32,6 +34,7 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'notifiers', column: 'sealed_secrets', context: sealedContexts.notifierSecrets },
   { table: 'servers', column: 'sealed_password', context: sealedContexts.serverPassword },
   { table: 'databases', column: 'sealed_restore_drill_url', context: sealedContexts.databaseRestoreDrillUrl },
+  { table: 'totp_factors', column: 'sealed_secret', context: sealedContexts.userTotpSecret },
 ];
 
 const label = (c: SealedColumn) => `${c.table}.${c.column}`;

@@ -4,17 +4,20 @@ import { decoyHash, verifyPassword } from '../../lib/access/password.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import type { Actor } from '../authz.ts';
 import { actorForUser } from './lookups.ts';
+import { pendingSecondFactor, type PendingSecondFactor } from './second-factor-login.ts';
 import type { AccessDeps } from './types.ts';
 
 /**
- * Checks a password and opens a session. Failures are counted per account and per client
+ * Checks a password and opens a session; for an account with a second factor, it opens none and
+ * returns the pending second step instead. Failures are counted per account and per client
  * address in the catalog (so a restart forgets nothing), answered after a growing delay, and
  * lock the key for `lockMs` at the limit.
  */
 export async function login(
-  { store, authz, policy }: AccessDeps,
+  deps: AccessDeps,
   input: { email: string; password: string; ip: string; userAgent: string | null },
-): Promise<{ token: string; expiresAt: Date; actor: Actor }> {
+): Promise<{ token: string; expiresAt: Date; actor: Actor } | { secondFactor: PendingSecondFactor }> {
+  const { store, authz, policy } = deps;
   const email = String(input.email ?? '')
     .trim()
     .toLowerCase();
@@ -50,6 +53,8 @@ export async function login(
     throw new HindsightError('access_denied', 'email or password is wrong');
   }
   await store.clearLoginFailures(keys[0]!);
+  const secondFactor = await pendingSecondFactor(deps, user.id);
+  if (secondFactor) return { secondFactor };
   const session = await store.createSession(user.id, {
     ttlMs: policy.sessionTtlMs,
     ip: input.ip,

@@ -49,7 +49,8 @@ async function sealedKeyIds(platform: Platform): Promise<string[]> {
     union all select sealed_base_backup_url from databases where sealed_base_backup_url is not null
     union all select sealed_secrets from storages where sealed_secrets is not null
     union all select sealed_secrets from notifiers where sealed_secrets is not null
-    union all select sealed_restore_drill_url from databases where sealed_restore_drill_url is not null`);
+    union all select sealed_restore_drill_url from databases where sealed_restore_drill_url is not null
+    union all select sealed_secret from totp_factors`);
   return rows.map((r) => sealedKeyId(r.v) ?? 'malformed');
 }
 
@@ -152,6 +153,10 @@ describe('secret key rotation', () => {
   });
 
   it('rotates: the new key is kept by id beside the old, every catalog secret is re-sealed, then the key switches', async () => {
+    // A console account with an authenticator app: its TOTP secret is a catalog secret too.
+    const { catalog } = platform.runtime;
+    const user = await catalog.access.createUser({ email: 'totp@example.org', displayName: '', passwordHash: 'x' });
+    await catalog.secondFactors.saveTotpSecret(user.id, 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP');
     const outcome = await rotateSecretKey(deps, operator);
     assert.equal(outcome.previousKeyId, firstKeyId);
     assert.notEqual(outcome.keyId, firstKeyId);
@@ -163,6 +168,7 @@ describe('secret key rotation', () => {
       // No server is registered in this installation: the column is known and has nothing to re-seal.
       'servers.sealed_password': 0,
       'databases.sealed_restore_drill_url': 1,
+      'totp_factors.sealed_secret': 1,
     });
     const { config } = platform;
     for (const id of [firstKeyId, outcome.keyId])
@@ -178,6 +184,7 @@ describe('secret key rotation', () => {
       outcome.keyId,
       outcome.keyId,
       outcome.keyId,
+      outcome.keyId,
     ]);
     // The re-sealed values open to what was sealed before.
     assert.equal((await platform.runtime.catalog.databaseTarget('shop')).password, platform.cluster.password);
@@ -187,6 +194,7 @@ describe('secret key rotation', () => {
       (await platform.runtime.catalog.restoreDrills.drillTarget('shop'))?.password,
       platform.cluster.password,
     );
+    assert.equal((await catalog.secondFactors.totpOf(user.id))?.secret, 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP');
     const [entry] = await platform.runtime.catalog.access.listAudit({ action: 'key.rotate', actor: 'cli:test' });
     assert.equal(entry?.outcome, 'ok');
     assert.equal(entry?.targetName, firstKeyId);
@@ -308,7 +316,8 @@ describe('secret key rotation', () => {
     const keys = JSON.parse(listed) as Array<{ id: string; current: boolean; sealedSecrets: number }>;
     assert.deepEqual(
       keys.filter((k) => k.current).map((k) => [k.id, k.sealedSecrets]),
-      [[rotated.keyId, 5]],
+      // The five of the first backup's test, and the TOTP secret of the rotation's test.
+      [[rotated.keyId, 6]],
     );
     assert.deepEqual(new Set(keys.map((k) => k.id)), new Set([firstKeyId, current, pending, rotated.keyId]));
     assert.ok(

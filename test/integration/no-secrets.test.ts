@@ -12,7 +12,7 @@ import {
   stopNoSecretsWorld,
   type NoSecretsWorld,
 } from '../support/no-secrets-fixture.ts';
-import { cliRuns, pagesToRead, saveSecretNotifiers } from '../support/no-secrets-cases.ts';
+import { cliRuns, enrolSecondFactor, pagesToRead, saveSecretNotifiers } from '../support/no-secrets-cases.ts';
 import { waitForSent } from '../support/notifications-fixture.ts';
 import { capturedLogger } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
@@ -26,6 +26,8 @@ describe('no secret in any log line, API response, CLI output, audit entry or wo
   const starting: Partial<NoSecretsWorld> = {};
   let world: NoSecretsWorld;
   let client: RecordingClient;
+  // The invitee's TOTP secret and recovery codes: made during the run, so not among the fixed secrets.
+  let secondFactorSecrets: Record<string, string> = {};
   const request = (...args: Parameters<RecordingClient['request']>) => client.request(...args);
   const collect = () => collectSources(world);
 
@@ -204,6 +206,7 @@ describe('no secret in any log line, API response, CLI output, audit entry or wo
       ).status,
       201,
     );
+    secondFactorSecrets = await enrolSecondFactor(world.services, 'invitee@example.org', secrets['new user password']);
     assert.equal((await request('POST', '/api/v1/storages/s3/test')).status, 200);
     assert.equal((await request('POST', `/api/v1/backups/${backupId}/cancel`, {})).status, 409);
     for (const url of pagesToRead(backupId, failing.backupId)) {
@@ -286,6 +289,7 @@ describe('no secret in any log line, API response, CLI output, audit entry or wo
     const sources = await collect();
     const wanted: Record<string, string> = {
       ...secrets,
+      ...secondFactorSecrets,
       'catalog superuser password': platform.cluster.password,
       'payload key': platform.runtime.key.bytes.toString('hex'),
     };

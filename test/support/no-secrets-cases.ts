@@ -1,6 +1,8 @@
-/** What the no-secrets test drives through the product: notifiers with secrets, every page, CLI commands. */
+/** What the no-secrets test drives through the product: notifiers with secrets, every page, CLI commands, a second factor. */
+import { Secret, TOTP } from 'otpauth';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import type { NotifierOperations } from '../../services/notifiers/work.ts';
+import type { HostServices } from '../../web/src/lib/server/view/index.ts';
 import { ROLE, secrets } from './no-secrets-fixture.ts';
 
 const EVENTS = ['backup_failed', 'backup_succeeded'];
@@ -78,4 +80,31 @@ export function cliRuns(backupId: string, source: PgTarget, wrongUrl: string): A
     [['restore', 'shop', '--to', badUrl, '--json'], 1],
     [['doctor', '--json'], 0],
   ];
+}
+
+/**
+ * An authenticator app and recovery codes for `email`, then a sign-in through the second step with
+ * a code and with a recovery code: the secret and the codes, for the scan to look for.
+ */
+export async function enrolSecondFactor(services: HostServices, email: string, password: string) {
+  const client = { ip: '127.0.0.1', userAgent: 'no-secrets test' };
+  const actor = await services.access.actorForEmail(email, client.ip);
+  const enrolment = await services.secondFactors.startTotpEnrolment(actor);
+  if (!enrolment) throw new Error(`${email} has an authenticator app already`);
+  const code = (offset: number) =>
+    new TOTP({ secret: Secret.fromBase32(enrolment.secret) }).generate({ timestamp: Date.now() + offset * 30_000 });
+  const recoveryCodes = await services.secondFactors.confirmTotp(actor, code(0));
+  for (const complete of [
+    (token: string) => services.secondFactors.completeWithTotp(token, code(1), client),
+    (token: string) => services.secondFactors.completeWithRecoveryCode(token, recoveryCodes[0]!, client),
+  ]) {
+    const step = await services.auth.login({ email, password, ...client });
+    if (!('secondFactor' in step)) throw new Error(`${email} signed in without the second step`);
+    await complete(step.secondFactor.token);
+  }
+  return {
+    'totp secret': enrolment.secret,
+    'totp uri': enrolment.uri,
+    ...Object.fromEntries(recoveryCodes.map((c, i) => [`recovery code ${i + 1}`, c])),
+  };
 }

@@ -50,6 +50,7 @@ const expectedMinimum: Record<Action, Role> = {
   'membership.manage': 'admin',
   'audit.read': 'admin',
   'workspace.manage': 'owner',
+  'workspace.secondFactor': 'owner',
 };
 
 const rank: Record<Role, number> = { viewer: 0, editor: 1, admin: 2, owner: 3 };

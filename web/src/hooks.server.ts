@@ -10,6 +10,8 @@ const ACCESS = Symbol.for('hindsight.access');
 // Read by web/metrics.ts: the matched route's id labels the HTTP metrics instead of the raw path.
 const ROUTE = Symbol.for('hindsight.route');
 const OPEN = [/^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/theme$/];
+// What a member of a workspace that requires a second factor may still reach before enrolling one.
+const ENROLMENT_OPEN = [/^\/settings\/security(\/|$)/, /^\/logout$/, /^\/theme$/];
 
 /**
  * The express host has already resolved the session and refused requests without one; this reads
@@ -25,6 +27,10 @@ export const handle: Handle = async ({ event, resolve }) => {
   event.locals.user = event.locals.actor ? await services().whoami(event.locals.actor) : null;
   if (!event.locals.actor && !OPEN.some((re) => re.test(event.url.pathname))) {
     redirect(303, (await services().auth.needsSetup()) ? '/setup' : '/login');
+  }
+  const actor = event.locals.actor;
+  if (actor && !ENROLMENT_OPEN.some((re) => re.test(event.url.pathname))) {
+    if (await services().secondFactors.mustEnrolSecondFactor(actor)) redirect(303, '/settings/security');
   }
   event.locals.theme = themeOf(event.cookies.get(THEME_COOKIE));
   // Rendered into <html> on the server, so a dark page never flashes light first.

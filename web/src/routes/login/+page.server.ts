@@ -18,8 +18,9 @@ export const actions = {
   default: async (event) => {
     const form = await event.request.formData();
     const email = field(form, 'email');
+    let step: Awaited<ReturnType<typeof startSession>>;
     try {
-      await startSession(event, email, field(form, 'password'));
+      step = await startSession(event, email, field(form, 'password'));
     } catch (err) {
       const kind = (err as { kind?: string }).kind;
       return fail(kind === 'rate_limited' ? 429 : 401, {
@@ -27,6 +28,8 @@ export const actions = {
         error: kind === 'rate_limited' || kind === 'access_denied' ? message(err) : `Could not log in: ${message(err)}`,
       });
     }
-    redirect(303, safeNext(event.url.searchParams.get('next')));
+    const next = safeNext(event.url.searchParams.get('next'));
+    if (step === 'second-factor') redirect(303, `/login/second-factor?next=${encodeURIComponent(next)}`);
+    redirect(303, next);
   },
 } satisfies Actions;

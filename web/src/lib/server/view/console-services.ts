@@ -9,6 +9,7 @@ import type { ConsoleHookServices } from './hooks.ts';
 import type { ConsoleSettingsServices } from './settings.ts';
 import type { ConsoleSetupServices } from './setup-types.ts';
 import type { ConsolePitrServices } from './pitr.ts';
+import type { ConsoleSecondFactors } from './second-factors.ts';
 import type { ConsolePitrProof, ConsoleServer } from './servers.ts';
 import type {
   ActorRef,
@@ -34,6 +35,8 @@ export interface ConsoleServices {
   whoami(actor: ActorRef): Promise<ConsoleUser>;
   auth: ConsoleAuth;
   people: ConsolePeople;
+  /** TOTP, recovery codes and passkeys: the second step of signing in and the security page. */
+  secondFactors: ConsoleSecondFactors;
   /** Hook scripts and the read-only backup role of a database. */
   hooks: ConsoleHookServices;
   /** The database page: backups, live jobs, charts, schedule, retention; and verification reports. */

@@ -124,8 +124,9 @@ function auth(access: AccessService, secure: boolean): ConsoleAuth {
       await access.createFirstOwner(input, ip);
     },
     async login(input) {
-      const { token, expiresAt } = await access.login(input);
-      return { token, expiresAt };
+      const result = await access.login(input);
+      if ('secondFactor' in result) return { secondFactor: result.secondFactor };
+      return { token: result.token, expiresAt: result.expiresAt };
     },
     logout: (token, actor) => access.logout(token, actor),
     session: async (token, ip) => (await access.sessionActor(token, ip)) ?? null,
@@ -168,6 +169,7 @@ export function createConsoleServices(services: Services, options: { loginPolicy
     whoami: (actor) => whoami(services, actor),
     auth: auth(access, (config.publicUrlSetting ?? '').startsWith('https:')),
     people: peopleServices(access),
+    secondFactors: access,
     servers: (actor) => consoleServers(services, actor),
     pitrProofs: (actor) => consolePitrProofs(services, actor),
   };

@@ -142,13 +142,16 @@ export interface ConsoleAuth {
   /** True until the first account exists: the console then offers owner creation only. */
   needsSetup(): Promise<boolean>;
   createFirstOwner(input: { email: string; password: string; displayName?: string }, ip: string): Promise<void>;
-  /** Opens a session; throws with kind `access_denied` (wrong credentials) or `rate_limited` (locked). */
+  /**
+   * Opens a session, or for an account with a second factor returns the pending second step;
+   * throws with kind `access_denied` (wrong credentials) or `rate_limited` (locked).
+   */
   login(input: {
     email: string;
     password: string;
     ip: string;
     userAgent: string | null;
-  }): Promise<{ token: string; expiresAt: Date }>;
+  }): Promise<{ token: string; expiresAt: Date } | { secondFactor: { token: string; expiresAt: Date } }>;
   logout(token: string, actor?: ActorRef): Promise<void>;
   /** The session's actor as it stands now (memberships re-read), or null once it ended or its user was disabled. */
   session(token: string, ip: string): Promise<ActorRef | null>;
