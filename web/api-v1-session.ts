@@ -161,6 +161,22 @@ export const sessionEndpoints: Endpoint[] = [
     },
   }),
   endpoint({
+    method: 'post',
+    path: '/workspaces/:workspace/invitations',
+    operationId: 'inviteUser',
+    tag: 'people',
+    params: params.workspace,
+    body: schemas.invitation,
+    status: 201,
+    summary: 'Invite an email address to the workspace',
+    response: 'The one-time link (valid 7 days) to send to the person, and when it expires',
+    async handler({ services, actor, params: p, body }) {
+      const { token, expiresAt } = await services.sso.invite(actor(), { ...body, workspace: p.workspace });
+      const base = services.sso.publicUrl ?? 'http://localhost:3000';
+      return { email: body.email.trim().toLowerCase(), link: `${base}/login/invite/${token}`, expiresAt };
+    },
+  }),
+  endpoint({
     method: 'delete',
     path: '/workspaces/:workspace/members/:email',
     operationId: 'removeMember',

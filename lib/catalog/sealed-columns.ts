@@ -17,6 +17,7 @@ export const sealedContexts = {
   notifierSecrets: (name: string) => `notifier:${name}:secrets`,
   serverPassword: (name: string) => `server:${name}:password`,
   databaseRestoreDrillUrl: (name: string) => `database:${name}:restore_drill_url`,
+  identityProviderSecret: (name: string) => `identity-provider:${name}:client_secret`,
 };
 
 interface SealedColumn {
@@ -32,6 +33,7 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'notifiers', column: 'sealed_secrets', context: sealedContexts.notifierSecrets },
   { table: 'servers', column: 'sealed_password', context: sealedContexts.serverPassword },
   { table: 'databases', column: 'sealed_restore_drill_url', context: sealedContexts.databaseRestoreDrillUrl },
+  { table: 'identity_providers', column: 'sealed_client_secret', context: sealedContexts.identityProviderSecret },
 ];
 
 const label = (c: SealedColumn) => `${c.table}.${c.column}`;

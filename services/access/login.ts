@@ -4,6 +4,7 @@ import { decoyHash, verifyPassword } from '../../lib/access/password.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import type { Actor } from '../authz.ts';
 import { actorForUser } from './lookups.ts';
+import { refuseUnderSsoOnly } from './sso-only.ts';
 import type { AccessDeps } from './types.ts';
 
 /**
@@ -12,9 +13,10 @@ import type { AccessDeps } from './types.ts';
  * lock the key for `lockMs` at the limit.
  */
 export async function login(
-  { store, authz, policy }: AccessDeps,
+  deps: AccessDeps,
   input: { email: string; password: string; ip: string; userAgent: string | null },
 ): Promise<{ token: string; expiresAt: Date; actor: Actor }> {
+  const { store, authz, policy } = deps;
   const email = String(input.email ?? '')
     .trim()
     .toLowerCase();
@@ -50,6 +52,7 @@ export async function login(
     throw new HindsightError('access_denied', 'email or password is wrong');
   }
   await store.clearLoginFailures(keys[0]!);
+  await refuseUnderSsoOnly(deps, user.id, auditAttempt);
   const session = await store.createSession(user.id, {
     ttlMs: policy.sessionTtlMs,
     ip: input.ip,
