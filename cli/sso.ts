@@ -90,7 +90,8 @@ async function ssoRemove({ args: [name], flags, access, actor, usage }: SsoCall)
 
 async function ssoOnly({ args: [value], flags, access, actor, usage }: SsoCall): Promise<void> {
   const setting = need(value, 'on or off', usage);
-  if (setting !== 'on' && setting !== 'off') throw new UsageError(`sso only takes on or off, not "${setting}"\n${usage}`);
+  if (setting !== 'on' && setting !== 'off')
+    throw new UsageError(`sso only takes on or off, not "${setting}"\n${usage}`);
   await access.setSsoOnly(actor, setting === 'on');
   if (flags.json) printJson({ ssoOnly: setting === 'on' });
   else

@@ -78,7 +78,15 @@ async function addProvider(
     const { rows } = await pool.query<ProviderRow>(
       `insert into identity_providers (name, display_name, issuer, client_id, sealed_client_secret, claim, mappings)
        values ($1, $2, $3, $4, $5, $6, $7) returning *`,
-      [input.name, input.displayName, input.issuer, input.clientId, sealed, input.claim, JSON.stringify(input.mappings)],
+      [
+        input.name,
+        input.displayName,
+        input.issuer,
+        input.clientId,
+        sealed,
+        input.claim,
+        JSON.stringify(input.mappings),
+      ],
     );
     return toProvider(rows[0]!);
   } catch (error) {
@@ -139,7 +147,15 @@ async function savePendingLogin(db: Queryable, state: string, login: PendingLogi
   await db.query(
     `insert into oidc_logins (state_sha256, provider_id, nonce, code_verifier, next_path, invitation_sha256, expires_at)
      values ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 millisecond')`,
-    [stateHash(state), login.providerId, login.nonce, login.codeVerifier, login.nextPath, login.invitationSha256, ttlMs],
+    [
+      stateHash(state),
+      login.providerId,
+      login.nonce,
+      login.codeVerifier,
+      login.nextPath,
+      login.invitationSha256,
+      ttlMs,
+    ],
   );
 }
 

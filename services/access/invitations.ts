@@ -99,7 +99,11 @@ async function acceptWithPassword(
   if (!accepted) throw unusable('used', found.workspace);
   const user = (await store.findUserByEmail(found.email))!;
   if (user.disabled) throw new HindsightError('access_denied', `the account ${found.email} is disabled: ask an admin`);
-  const session = await store.createSession(user.id, { ttlMs: policy.sessionTtlMs, ip: input.ip, userAgent: input.userAgent });
+  const session = await store.createSession(user.id, {
+    ttlMs: policy.sessionTtlMs,
+    ip: input.ip,
+    userAgent: input.userAgent,
+  });
   const actor = (await actorForUser(store, user.id, input.ip))!;
   await authz.audit(actor, {
     workspaceId: accepted.workspaceId,

@@ -16,7 +16,10 @@ import type { AccessDeps } from './types.ts';
 export const providerInputSchema = z.object({
   name: nameSchema(`provider name must be ${NAME_RULE}`),
   displayName: z.string().trim().min(1, 'display name is required').max(100),
-  issuer: z.url({ protocol: /^https?$/, message: 'issuer must be an http(s) URL such as https://id.example.com/realms/ops' }),
+  issuer: z.url({
+    protocol: /^https?$/,
+    message: 'issuer must be an http(s) URL such as https://id.example.com/realms/ops',
+  }),
   clientId: z.string().trim().min(1, 'client id is required').max(500),
   clientSecret: z.string().min(1, 'client secret is required').max(4000),
   claim: z
@@ -142,7 +145,8 @@ export function ssoAdminOperations(deps: AccessDeps) {
           'break-glass accounts are marked from the CLI on the server only (hindsight user break-glass, without --as)',
         );
       const user = await deps.store.findUserByEmail(email);
-      if (!user) throw new HindsightError('not_found', `user "${email}" does not exist (hindsight user list shows them)`);
+      if (!user)
+        throw new HindsightError('not_found', `user "${email}" does not exist (hindsight user list shows them)`);
       if (on && !user.passwordHash)
         throw new HindsightError('conflict', `user "${email}" has no password: a break-glass account needs one`);
       await providers.setBreakGlass(user.id, on);

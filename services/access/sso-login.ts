@@ -4,7 +4,12 @@
  * person found by the provider's subject (or, the first time, by a verified email address), their
  * roles synced from the mapping, and a session; or the "no access" answer when nothing maps.
  */
-import { authorizationRequest, endSessionUrl, providerConfiguration, redeemCallback } from '../../lib/access/oidc/client.ts';
+import {
+  authorizationRequest,
+  endSessionUrl,
+  providerConfiguration,
+  redeemCallback,
+} from '../../lib/access/oidc/client.ts';
 import { mappedRoles } from '../../lib/access/oidc/mapping.ts';
 import type { IdentityProvider, PendingLogin } from '../../lib/catalog/identity-providers.ts';
 import { invitationTokenHash } from '../../lib/catalog/invitations.ts';
@@ -71,7 +76,9 @@ async function pendingOf({ runtime }: AccessDeps, input: CallbackInput): Promise
     );
   const state = input.callbackUrl.searchParams.get('state') ?? '';
   if (!state || !input.browserState || state !== input.browserState)
-    throw refused('the sign-in does not belong to this browser (its state does not match): start again from the login page');
+    throw refused(
+      'the sign-in does not belong to this browser (its state does not match): start again from the login page',
+    );
   const pending = await runtime.catalog.identityProviders.takePendingLogin(state);
   if (!pending) throw refused('this sign-in expired or was already used: start again from the login page');
   return pending;
@@ -97,7 +104,10 @@ async function claimsOf(
     if (error instanceof HindsightError) throw error;
     // openid-client's errors carry the provider's own error code (invalid_grant…) beside a generic message.
     const e = error as { message: string; error?: unknown; error_description?: unknown };
-    const said = typeof e.error === 'string' ? `${e.error}${typeof e.error_description === 'string' ? ` (${e.error_description})` : ''}: ` : '';
+    const said =
+      typeof e.error === 'string'
+        ? `${e.error}${typeof e.error_description === 'string' ? ` (${e.error_description})` : ''}: `
+        : '';
     throw refused(`${provider.displayName} sign-in refused: ${said}${causes(error)}`);
   }
   const email = typeof claims.email === 'string' ? claims.email.trim().toLowerCase() : '';
@@ -177,9 +187,18 @@ async function finish(deps: AccessDeps, input: CallbackInput): Promise<SignInOut
   const actor = (await actorForUser(store, userId, input.ip))!;
   if (actor.kind === 'user' && actor.memberships.size === 0)
     return { kind: 'no-access', provider: provider.displayName, email: person.email };
-  const session = await store.createSession(userId, { ttlMs: policy.sessionTtlMs, ip: input.ip, userAgent: input.userAgent });
+  const session = await store.createSession(userId, {
+    ttlMs: policy.sessionTtlMs,
+    ip: input.ip,
+    userAgent: input.userAgent,
+  });
   await runtime.catalog.identityProviders.setSessionProvider(session.token, provider.id);
-  await authz.audit(actor, { workspaceId: null, action: 'auth.login', outcome: 'ok', detail: `single sign-on: ${provider.name}` });
+  await authz.audit(actor, {
+    workspaceId: null,
+    action: 'auth.login',
+    outcome: 'ok',
+    detail: `single sign-on: ${provider.name}`,
+  });
   return { kind: 'session', token: session.token, expiresAt: session.expiresAt, nextPath: pending.nextPath };
 }
 

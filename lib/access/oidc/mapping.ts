@@ -4,6 +4,7 @@
  * that the rule is tested without a provider.
  */
 import { ROLES, type Role } from '../../catalog/roles.ts';
+import { NAME_SOURCE } from '../../names.ts';
 import type { RoleMapping } from '../../catalog/identity-providers.ts';
 
 /** The claim's values: a string, a list of strings, or nothing (numbers and booleans as text). */
@@ -28,6 +29,6 @@ export function mappedRoles(mappings: readonly RoleMapping[], claim: unknown): M
 
 /** Parses `value=workspace:role` as the CLI takes a mapping. */
 export function parseMapping(text: string): RoleMapping | undefined {
-  const match = /^(.+)=([a-z0-9][a-z0-9_-]{0,62}):(owner|admin|editor|viewer)$/.exec(text.trim());
+  const match = new RegExp(`^(.+)=(${NAME_SOURCE}):(${ROLES.join('|')})$`).exec(text.trim());
   return match ? { value: match[1]!, workspace: match[2]!, role: match[3] as Role } : undefined;
 }

@@ -26,7 +26,12 @@ export function setStateCookie(cookies: Cookies, state: string): void {
 /** Reads and clears the state cookie: each sign-in is answered once. */
 export function takeStateCookie(cookies: Cookies): string | undefined {
   const state = cookies.get(SSO_STATE_COOKIE);
-  cookies.delete(SSO_STATE_COOKIE, { path: STATE_PATH, httpOnly: true, sameSite: 'lax', secure: services().auth.cookie.secure });
+  cookies.delete(SSO_STATE_COOKIE, {
+    path: STATE_PATH,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: services().auth.cookie.secure,
+  });
   return state;
 }
 

@@ -15,7 +15,10 @@ export interface ConsoleSso {
   endSessionUrl(sessionToken: string, postLogoutRedirectUri: string): Promise<string | undefined>;
   /** The settings page's section: providers with their mapping (no secret) and "SSO only". */
   settings(actor: ActorRef): Promise<{ providers: Array<Omit<ProviderInput, 'clientSecret'>>; ssoOnly: boolean }>;
-  invite(actor: ActorRef, input: { email: string; workspace: string; role: string }): Promise<{ token: string; expiresAt: string }>;
+  invite(
+    actor: ActorRef,
+    input: { email: string; workspace: string; role: string },
+  ): Promise<{ token: string; expiresAt: string }>;
   invitation(token: string): Promise<(Omit<InvitationView, 'expiresAt'> & { expiresAt: string }) | undefined>;
   acceptWithPassword(input: {
     token: string;
