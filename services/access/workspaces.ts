@@ -1,7 +1,7 @@
 /** Workspaces and who belongs to them with which role. */
 import { DEFAULT_WORKSPACE_ID, type Role } from '../../lib/catalog/access.ts';
 import { HindsightError } from '../../lib/errors.ts';
-import { notFound, roleOf, type Actor } from '../authz.ts';
+import { roleOf, type Actor } from '../authz.ts';
 import { parseOrThrow, roleSchema, workspaceNameSchema } from './input.ts';
 import { workspaceFor } from './lookups.ts';
 import { authorizeRoleChange, keepAnOwner } from './owners.ts';
