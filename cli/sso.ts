@@ -107,8 +107,7 @@ async function userInvite({ args: [email], flags, access, actor, usage }: SsoCal
   const workspace = flags.workspace ?? 'default';
   const role = need(flags.role, '--role <owner|admin|editor|viewer>', usage);
   const { token, expiresAt } = await access.invite(actor, { email: address, workspace, role });
-  const base = (process.env.HINDSIGHT_PUBLIC_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
-  const link = `${base}/login/invite/${token}`;
+  const link = access.invitationLink(token);
   if (flags.json) return printJson({ email: address, workspace, role, link, expiresAt: expiresAt.toISOString() });
   process.stdout.write(
     `invitation for "${address}" as ${role} of workspace "${workspace}", valid until ${expiresAt.toISOString()}; send them this one-time link:\n${link}\n`,

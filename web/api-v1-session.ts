@@ -171,9 +171,8 @@ export const sessionEndpoints: Endpoint[] = [
     summary: 'Invite an email address to the workspace',
     response: 'The one-time link (valid 7 days) to send to the person, and when it expires',
     async handler({ services, actor, params: p, body }) {
-      const { token, expiresAt } = await services.sso.invite(actor(), { ...body, workspace: p.workspace });
-      const base = services.sso.publicUrl ?? 'http://localhost:3000';
-      return { email: body.email.trim().toLowerCase(), link: `${base}/login/invite/${token}`, expiresAt };
+      const { token, expiresAt } = await services.access.invite(actor(), { ...body, workspace: p.workspace });
+      return { email: body.email.trim().toLowerCase(), link: services.access.invitationLink(token), expiresAt };
     },
   }),
   endpoint({

@@ -120,6 +120,9 @@ export function invitationOperations(deps: AccessDeps) {
   return {
     invite: (actor: Actor, input: { email: string; workspace: string; role: string }) => invite(deps, actor, input),
 
+    /** The link as the CLI and the API give it, under HINDSIGHT_PUBLIC_URL (the console uses the request's origin when unset). */
+    invitationLink: (token: string) => `${runtime.config.publicUrl}/login/invite/${token}`,
+
     /** What the link's page shows, and whether the link can still be used. */
     async invitation(token: string): Promise<InvitationView | undefined> {
       const found = await runtime.catalog.invitations.findInvitation(invitationTokenHash(String(token)));

@@ -42,7 +42,8 @@ describe('invitations, the reach of member add, and SSO only', () => {
     await page.fill('input[name="email"]', OWNER.email);
     await page.fill('input[name="password"]', OWNER.password);
     await page.click('button[type="submit"]');
-    await page.waitForURL(`${world.baseUrl}/`);
+    // Signed in: the header names the owner (hidden on narrow screens, hence attached rather than visible).
+    await page.locator('header .who').waitFor({ state: 'attached' });
     await page.goto(`${world.baseUrl}/users`);
     const form = page.locator('form[action="?/invite"]');
     await form.locator('input[name="email"]').fill('dave@example.org');
@@ -71,7 +72,7 @@ describe('invitations, the reach of member add, and SSO only', () => {
     await invited.page.fill('input[name="password"]', PASSWORD);
     await invited.page.fill('input[name="confirm"]', PASSWORD);
     await invited.page.getByRole('button', { name: 'Accept the invitation' }).click();
-    await invited.page.waitForURL(`${world.baseUrl}/`);
+    await invited.page.locator('header .who').waitFor({ state: 'attached' });
     assert.equal(await invited.page.locator('header .who').textContent(), 'dave@example.org');
     assert.deepEqual(await world.rolesOf('dave@example.org'), ['blue:viewer']);
     assert.equal((await loginAt(world.baseUrl, 'dave@example.org', PASSWORD)).status, 200);

@@ -11,7 +11,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { operatorActor } from '../../services/authz.ts';
 import { shown } from '../support/browser.ts';
 import { signInAtProvider } from '../support/oidc-provider.ts';
-import { MAPPINGS, startSsoWorld, stopSsoWorld, type SsoWorld } from '../support/sso-fixture.ts';
+import { MAPPINGS, OWNER, startSsoWorld, stopSsoWorld, type SsoWorld } from '../support/sso-fixture.ts';
 
 const STATE_COOKIE = 'hindsight_sso_state';
 
@@ -185,6 +185,30 @@ describe('single sign-on through OpenID Connect', () => {
     assert.equal(start.status, 502);
     assert.match(await start.text(), /the identity provider at http:\/\/localhost:\d+\/? could not be used: .*issuer/);
     await world.services.access.removeProvider(operatorActor('test'), 'wrong');
+  });
+
+  it("shows the providers and their mapping on an owner's settings page, and not on a viewer's", async () => {
+    const { context, page } = await world.freshPage();
+    await page.goto(`${world.baseUrl}/login`);
+    await page.fill('input[name="email"]', OWNER.email);
+    await page.fill('input[name="password"]', OWNER.password);
+    await page.click('button[type="submit"]');
+    // The header names the signed-in owner (hidden on narrow screens, hence attached rather than visible).
+    await page.locator('header .who').waitFor({ state: 'attached' });
+    await page.goto(`${world.baseUrl}/settings`);
+    const panel = page.getByRole('region', { name: 'Single sign-on' });
+    await shown(page, panel, 'the single sign-on panel');
+    const text = await panel.innerText();
+    assert.match(text, /Corp ID \(corp\)/);
+    assert.match(text, /dba → default: admin/);
+    assert.match(text, /blue-team → blue: editor/);
+    assert.ok(!(await page.content()).includes(world.provider.clientSecret), 'the page holds no secret');
+    await context.close();
+    world.provider.people.get('bob')!.groups = ['readers'];
+    const bob = await signIn('bob');
+    await bob.page.goto(`${world.baseUrl}/settings`);
+    assert.equal(await bob.page.getByRole('region', { name: 'Single sign-on' }).count(), 0);
+    await bob.context.close();
   });
 
   it('lets only the instance owner configure providers, and never shows the client secret', async () => {

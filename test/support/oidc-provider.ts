@@ -50,6 +50,8 @@ export async function startTestProvider(options: {
     jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'test', use: 'sig', alg: 'RS256' }] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
     pkce: { required: () => true },
+    // Set, not left to the defaults, which print a notice each.
+    ttl: { AuthorizationCode: 60, IdToken: 600, AccessToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
     // The groups travel with the profile scope, as Authentik and Keycloak (with a mapper) send them.
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
     // Every claim in the ID token, as most providers put them there for a confidential client.

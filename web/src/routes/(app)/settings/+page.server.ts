@@ -10,7 +10,10 @@ export const load: PageServerLoad = async ({ locals }) => {
     // Owners see how single sign-on is set up; everyone else gets null (the section is not shown).
     const sso = await services()
       .sso.settings(actorOf(locals))
-      .catch(() => null);
+      .catch((err: unknown) => {
+        if ((err as { kind?: string }).kind === 'forbidden') return null;
+        throw err;
+      });
     return { view, sso, header: header(view.facts.temporalUiUrl) };
   } catch (err) {
     error(statusOf(err), message(err));
