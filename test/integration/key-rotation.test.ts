@@ -49,7 +49,8 @@ async function sealedKeyIds(platform: Platform): Promise<string[]> {
     union all select sealed_base_backup_url from databases where sealed_base_backup_url is not null
     union all select sealed_secrets from storages where sealed_secrets is not null
     union all select sealed_secrets from notifiers where sealed_secrets is not null
-    union all select sealed_restore_drill_url from databases where sealed_restore_drill_url is not null`);
+    union all select sealed_restore_drill_url from databases where sealed_restore_drill_url is not null
+    union all select sealed_client_secret from identity_providers`);
   return rows.map((r) => sealedKeyId(r.v) ?? 'malformed');
 }
 
@@ -107,6 +108,16 @@ describe('secret key rotation', () => {
       url: targetUrl({ ...source, database: 'postgres' }),
       cron: '0 3 1 * *',
     });
+    // An identity provider's client secret, sealed like the others.
+    await platform.runtime.catalog.identityProviders.addProvider({
+      name: 'corp',
+      displayName: 'Corp ID',
+      issuer: 'https://id.example.com/realms/ops',
+      clientId: 'hindsight',
+      clientSecret: 'client-secret-of-corp',
+      claim: 'groups',
+      mappings: [],
+    });
     firstKeyId = platform.runtime.key.id;
   });
 
@@ -125,8 +136,8 @@ describe('secret key rotation', () => {
     assert.deepEqual(new Set(await sealedKeyIds(platform)), new Set([firstKeyId]));
     assert.equal(
       (await sealedKeyIds(platform)).length,
-      5,
-      'database password, standby URL, S3 credentials, notifier URL, restore drill URL',
+      6,
+      'database password, standby URL, S3 credentials, notifier URL, restore drill URL, SSO client secret',
     );
   });
 
@@ -163,6 +174,7 @@ describe('secret key rotation', () => {
       // No server is registered in this installation: the column is known and has nothing to re-seal.
       'servers.sealed_password': 0,
       'databases.sealed_restore_drill_url': 1,
+      'identity_providers.sealed_client_secret': 1,
     });
     const { config } = platform;
     for (const id of [firstKeyId, outcome.keyId])
@@ -178,6 +190,7 @@ describe('secret key rotation', () => {
       outcome.keyId,
       outcome.keyId,
       outcome.keyId,
+      outcome.keyId,
     ]);
     // The re-sealed values open to what was sealed before.
     assert.equal((await platform.runtime.catalog.databaseTarget('shop')).password, platform.cluster.password);
@@ -186,6 +199,10 @@ describe('secret key rotation', () => {
     assert.equal(
       (await platform.runtime.catalog.restoreDrills.drillTarget('shop'))?.password,
       platform.cluster.password,
+    );
+    assert.equal(
+      (await platform.runtime.catalog.identityProviders.providerWithSecret('corp')).clientSecret,
+      'client-secret-of-corp',
     );
     const [entry] = await platform.runtime.catalog.access.listAudit({ action: 'key.rotate', actor: 'cli:test' });
     assert.equal(entry?.outcome, 'ok');
@@ -308,7 +325,7 @@ describe('secret key rotation', () => {
     const keys = JSON.parse(listed) as Array<{ id: string; current: boolean; sealedSecrets: number }>;
     assert.deepEqual(
       keys.filter((k) => k.current).map((k) => [k.id, k.sealedSecrets]),
-      [[rotated.keyId, 5]],
+      [[rotated.keyId, 6]],
     );
     assert.deepEqual(new Set(keys.map((k) => k.id)), new Set([firstKeyId, current, pending, rotated.keyId]));
     assert.ok(
