@@ -125,6 +125,18 @@ export const flagCatalog = {
   'storage-name': text('name', 'its name in the catalog (default: its type)'),
   'dry-run': bool('show what would be removed, and remove nothing'),
   reason: text('text', 'why: recorded with the change and in the audit log'),
+  issuer: text('url', "the OpenID Connect provider's issuer URL (https; http only on this machine)"),
+  'client-id': text('id', "Hindsight's client id at the provider"),
+  'client-secret-file': text(
+    'file',
+    'the client secret (its trailing newline dropped); without it, typed at a prompt or one line of stdin',
+  ),
+  'display-name': text('text', 'the name the login page shows'),
+  claim: text('name', 'the ID token claim mapped to roles (default: groups)'),
+  map: {
+    ...text('value=workspace:role', 'a value of the claim that gives a role in a workspace (repeat for more)'),
+    repeatable: true,
+  },
 } satisfies Record<string, FlagDef>;
 
 export type FlagName = keyof typeof flagCatalog;

@@ -7,12 +7,18 @@ import type { Authz } from './authz.ts';
 import type { Runtime } from './runtime.ts';
 import { auditOperations } from './access/audit.ts';
 import { secondFactorOperations } from './access/second-factor.ts';
+import { invitationOperations } from './access/invitations.ts';
 import { sessionOperations } from './access/sessions.ts';
+import { ssoAdminOperations } from './access/sso-admin.ts';
+import { ssoSignInOperations } from './access/sso-login.ts';
 import { defaultLoginPolicy, type AccessDeps, type LoginPolicy } from './access/types.ts';
 import { userOperations } from './access/users.ts';
 import { workspaceOperations } from './access/workspaces.ts';
 
 export { displayNameSchema, emailSchema, passwordSchema, roleSchema, workspaceNameSchema } from './access/input.ts';
+export type { SignInOutcome } from './access/sso-login.ts';
+export type { InvitationView } from './access/invitations.ts';
+export type { ProviderInput } from './access/sso-admin.ts';
 export { defaultLoginPolicy, type AuditQuery, type LoginPolicy, type UserWithMemberships } from './access/types.ts';
 
 export function createAccessService(runtime: Runtime, authz: Authz, policy: LoginPolicy = defaultLoginPolicy) {
@@ -23,6 +29,9 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
     ...workspaceOperations(deps),
     ...auditOperations(deps),
     ...secondFactorOperations(deps),
+    ...ssoAdminOperations(deps),
+    ...ssoSignInOperations(deps),
+    ...invitationOperations(deps),
   };
 }
 

@@ -73,6 +73,7 @@ export const schemas = {
     })
     .strict(),
   member: z.object({ role: required }).strict(),
+  invitation: z.object({ email: required, role: required }).strict(),
   workspace: z.object({ name }).strict(),
   saveNotifier: z
     .object({
@@ -195,6 +196,7 @@ export const params = {
   name: z.object({ name: z.string().describe('database, storage or notifier name') }),
   id: z.object({ id: z.string().describe('backup id') }),
   member: z.object({ workspace: z.string(), email: z.string() }),
+  workspace: z.object({ workspace: z.string() }),
   workflow: z.object({
     workflowId: z.string().describe('the workflowId a restore start returned, URL-encoded (restore%2Fshop%2F…)'),
   }),

@@ -169,6 +169,21 @@ export const sessionEndpoints: Endpoint[] = [
     },
   }),
   endpoint({
+    method: 'post',
+    path: '/workspaces/:workspace/invitations',
+    operationId: 'inviteUser',
+    tag: 'people',
+    params: params.workspace,
+    body: schemas.invitation,
+    status: 201,
+    summary: 'Invite an email address to the workspace',
+    response: 'The one-time link (valid 7 days) to send to the person, and when it expires',
+    async handler({ services, actor, params: p, body }) {
+      const { token, expiresAt } = await services.access.invite(actor(), { ...body, workspace: p.workspace });
+      return { email: body.email.trim().toLowerCase(), link: services.access.invitationLink(token), expiresAt };
+    },
+  }),
+  endpoint({
     method: 'delete',
     path: '/workspaces/:workspace/members/:email',
     operationId: 'removeMember',

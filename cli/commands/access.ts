@@ -27,12 +27,31 @@ export const accessCommands = [
   access('user reset-2fa', "removes the user's authenticator app, recovery codes and passkeys (local operator only)", {
     args: [email],
   }),
-  access('member add', 'gives the user a role in the workspace', {
+  access('user invite', 'a one-time link (7 days) for the address to join the workspace with its own password or SSO', {
+    args: [email],
+    flags: [
+      { name: 'workspace', description: 'the workspace (default: "default")' },
+      { name: 'role', description: 'owner, admin, editor or viewer in the workspace' },
+    ],
+  }),
+  access('user break-glass', 'keeps (or with "off" stops) the password of the account working under SSO only', {
+    args: [email, { name: 'off', optional: true }],
+  }),
+  access('member add', 'gives a role in the workspace to a user who accepted an invitation to it', {
     args: [email, { name: 'workspace' }, { name: 'owner|admin|editor|viewer' }],
   }),
   access('member remove', 'takes the user out of the workspace', { args: [email, { name: 'workspace' }] }),
   access('workspace create', 'a new workspace', { args: [{ name: 'name' }] }),
   access('workspace list', 'workspaces: your role, members, databases, storages'),
+  access('sso add', 'an OpenID Connect provider, offered on the login page by its display name', {
+    args: [{ name: 'name' }],
+    flags: ['issuer', 'client-id', 'client-secret-file', 'display-name', 'claim', 'map', 'no-check'],
+  }),
+  access('sso list', 'identity providers: issuer, client id, claim and mapping (never the secret)'),
+  access('sso remove', 'removes the provider; its users keep their accounts', { args: [{ name: 'name' }] }),
+  access('sso only', 'refuses passwords except for break-glass accounts ("off": accepts them again)', {
+    args: [{ name: 'on|off' }],
+  }),
   access('audit', 'the audit log: who did what, when, to what, and the outcome', {
     flags: [{ name: 'workspace', description: 'entries of this workspace' }, 'actor', 'action', 'since'],
   }),

@@ -21,6 +21,7 @@ import {
   getUserById,
   listUsers,
   setInstanceOwner,
+  setPasswordHash,
   setUserDisabled,
 } from './users.ts';
 import {
@@ -60,6 +61,7 @@ export function createAccessStore(pool: pg.Pool, keys: Keyring) {
       listUsers,
       setUserDisabled,
       setInstanceOwner,
+      setPasswordHash,
       createWorkspace,
       findWorkspace,
       workspaceById,

@@ -41,6 +41,8 @@ import { bind } from './db.ts';
 import { createHealthStore } from './health.ts';
 import { createHookStore } from './hooks.ts';
 import { migrate, migrationsApplied } from './migrate.ts';
+import { createIdentityProviderStore } from './identity-providers.ts';
+import { createInvitationStore } from './invitations.ts';
 import { createNotifierStore } from './notifiers.ts';
 import { createMaintenanceStore } from './prune.ts';
 import { createReconcileStore } from './reconcile.ts';
@@ -95,6 +97,8 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     secondFactors: createSecondFactorStore(pool, keys),
     apiTokens: createApiTokenStore(pool),
     notifiers: createNotifierStore(pool, keys),
+    identityProviders: createIdentityProviderStore(pool, keys),
+    invitations: createInvitationStore(pool),
     wal: createWalStore(pool, keys),
     rebuild: createRebuildStore(pool),
     secrets: createSecretsStore(pool),

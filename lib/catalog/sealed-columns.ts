@@ -19,6 +19,7 @@ export const sealedContexts = {
   databaseRestoreDrillUrl: (name: string) => `database:${name}:restore_drill_url`,
   /** A user's TOTP secret; the record's name is the user's id. */
   userTotpSecret: (userId: string) => `user:${userId}:totp`,
+  identityProviderSecret: (name: string) => `identity-provider:${name}:client_secret`,
 };
 
 interface SealedColumn {
@@ -35,6 +36,7 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'servers', column: 'sealed_password', context: sealedContexts.serverPassword },
   { table: 'databases', column: 'sealed_restore_drill_url', context: sealedContexts.databaseRestoreDrillUrl },
   { table: 'totp_factors', column: 'sealed_secret', context: sealedContexts.userTotpSecret },
+  { table: 'identity_providers', column: 'sealed_client_secret', context: sealedContexts.identityProviderSecret },
 ];
 
 const label = (c: SealedColumn) => `${c.table}.${c.column}`;

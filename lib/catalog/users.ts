@@ -16,7 +16,8 @@ export interface UserRecord {
 export interface NewUser {
   email: string;
   displayName: string;
-  passwordHash: string;
+  /** Null for an account that signs in only through single sign-on. */
+  passwordHash: string | null;
   instanceOwner?: boolean;
 }
 
@@ -27,7 +28,7 @@ interface UserRow {
   disabled: boolean;
   created_at: Date;
   instance_owner: boolean | null;
-  password_hash: string;
+  password_hash: string | null;
 }
 
 const toUser = (row: UserRow): UserRecord => ({
@@ -83,7 +84,7 @@ export async function createFirstOwner(pool: pg.Pool, input: Omit<NewUser, 'inst
 export async function findUserByEmail(
   db: Queryable,
   email: string,
-): Promise<(UserRecord & { passwordHash: string }) | undefined> {
+): Promise<(UserRecord & { passwordHash: string | null }) | undefined> {
   const { rows } = await db.query<UserRow>('select * from users where lower(email) = lower($1)', [email]);
   return rows[0] ? { ...toUser(rows[0]), passwordHash: rows[0].password_hash } : undefined;
 }
@@ -118,4 +119,9 @@ export async function setUserDisabled(pool: pg.Pool, email: string, disabled: bo
 
 export async function setInstanceOwner(db: Queryable, userId: number, instanceOwner: boolean): Promise<void> {
   await db.query('update users set instance_owner = $2 where id = $1', [userId, instanceOwner]);
+}
+
+/** Sets the account's own password (accepting an invitation). */
+export async function setPasswordHash(db: Queryable, userId: number, passwordHash: string): Promise<void> {
+  await db.query('update users set password_hash = $2 where id = $1', [userId, passwordHash]);
 }

@@ -5,6 +5,7 @@ import { HindsightError } from '../../lib/errors.ts';
 import type { Actor } from '../authz.ts';
 import { actorForUser } from './lookups.ts';
 import { pendingSecondFactor, type PendingSecondFactor } from './second-factor-login.ts';
+import { refuseUnderSsoOnly } from './sso-only.ts';
 import type { AccessDeps } from './types.ts';
 
 /**
@@ -53,6 +54,7 @@ export async function login(
     throw new HindsightError('access_denied', 'email or password is wrong');
   }
   await store.clearLoginFailures(keys[0]!);
+  await refuseUnderSsoOnly(deps, user.id, auditAttempt);
   const secondFactor = await pendingSecondFactor(deps, user.id);
   if (secondFactor) return { secondFactor };
   const session = await store.createSession(user.id, {

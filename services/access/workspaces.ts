@@ -1,13 +1,13 @@
 /** Workspaces and who belongs to them with which role. */
 import { DEFAULT_WORKSPACE_ID, type Role } from '../../lib/catalog/access.ts';
 import { HindsightError } from '../../lib/errors.ts';
-import { notFound, roleOf, type Actor } from '../authz.ts';
+import { roleOf, type Actor } from '../authz.ts';
 import { parseOrThrow, roleSchema, workspaceNameSchema } from './input.ts';
 import { workspaceFor } from './lookups.ts';
 import { authorizeRoleChange, keepAnOwner } from './owners.ts';
 import type { AccessDeps } from './types.ts';
 
-export function workspaceOperations({ store, authz }: AccessDeps) {
+export function workspaceOperations({ store, authz, runtime }: AccessDeps) {
   return {
     workspaceFor: (actor: Actor, name: string) => workspaceFor(store, actor, name),
 
@@ -16,7 +16,16 @@ export function workspaceOperations({ store, authz }: AccessDeps) {
       const workspace = await workspaceFor(store, actor, workspaceName);
       await authz.authorize(actor, workspace.id, 'membership.manage', { type: 'workspace', name: workspace.name });
       const user = await store.findUserByEmail(String(email));
-      if (!user) throw notFound({ type: 'user', name: email });
+      // A workspace's admins reach only the accounts that accepted an invitation to it (or already
+      // belong to it): the account of another workspace is answered like one that does not exist.
+      // The CLI's local operator, who holds the secret key, is not bound by it.
+      const reachable =
+        user && (actor.kind !== 'user' || (await runtime.catalog.invitations.reachable(user.id, workspace.id)));
+      if (!user || !reachable)
+        throw new HindsightError(
+          'not_found',
+          `no account "${email}" accepted an invitation to workspace "${workspace.name}": invite them first (hindsight user invite, or the users page)`,
+        );
       const current = (await store.memberships({ userId: user.id, workspaceId: workspace.id }))[0]?.role;
       await authorizeRoleChange(authz, actor, workspace, [role, current]);
       if (current !== role) await keepAnOwner(store, workspace.id, workspace.name, current);

@@ -50,7 +50,8 @@ async function sealedKeyIds(platform: Platform): Promise<string[]> {
     union all select sealed_secrets from storages where sealed_secrets is not null
     union all select sealed_secrets from notifiers where sealed_secrets is not null
     union all select sealed_restore_drill_url from databases where sealed_restore_drill_url is not null
-    union all select sealed_secret from totp_factors`);
+    union all select sealed_secret from totp_factors
+    union all select sealed_client_secret from identity_providers`);
   return rows.map((r) => sealedKeyId(r.v) ?? 'malformed');
 }
 
@@ -108,6 +109,16 @@ describe('secret key rotation', () => {
       url: targetUrl({ ...source, database: 'postgres' }),
       cron: '0 3 1 * *',
     });
+    // An identity provider's client secret, sealed like the others.
+    await platform.runtime.catalog.identityProviders.addProvider({
+      name: 'corp',
+      displayName: 'Corp ID',
+      issuer: 'https://id.example.com/realms/ops',
+      clientId: 'hindsight',
+      clientSecret: 'client-secret-of-corp',
+      claim: 'groups',
+      mappings: [],
+    });
     firstKeyId = platform.runtime.key.id;
   });
 
@@ -126,8 +137,8 @@ describe('secret key rotation', () => {
     assert.deepEqual(new Set(await sealedKeyIds(platform)), new Set([firstKeyId]));
     assert.equal(
       (await sealedKeyIds(platform)).length,
-      5,
-      'database password, standby URL, S3 credentials, notifier URL, restore drill URL',
+      6,
+      'database password, standby URL, S3 credentials, notifier URL, restore drill URL, SSO client secret',
     );
   });
 
@@ -169,6 +180,7 @@ describe('secret key rotation', () => {
       'servers.sealed_password': 0,
       'databases.sealed_restore_drill_url': 1,
       'totp_factors.sealed_secret': 1,
+      'identity_providers.sealed_client_secret': 1,
     });
     const { config } = platform;
     for (const id of [firstKeyId, outcome.keyId])
@@ -178,14 +190,7 @@ describe('secret key rotation', () => {
       (await readFile(keyFileIn(config.keysDir, outcome.keyId), 'utf8')).trim(),
     );
     assert.equal(platform.runtime.key.id, outcome.keyId);
-    assert.deepEqual(await sealedKeyIds(platform), [
-      outcome.keyId,
-      outcome.keyId,
-      outcome.keyId,
-      outcome.keyId,
-      outcome.keyId,
-      outcome.keyId,
-    ]);
+    assert.deepEqual(await sealedKeyIds(platform), Array(7).fill(outcome.keyId));
     // The re-sealed values open to what was sealed before.
     assert.equal((await platform.runtime.catalog.databaseTarget('shop')).password, platform.cluster.password);
     assert.equal((await platform.runtime.catalog.wal.baseBackupTarget('shop'))?.database, 'postgres');
@@ -195,6 +200,10 @@ describe('secret key rotation', () => {
       platform.cluster.password,
     );
     assert.equal((await catalog.secondFactors.totpOf(user.id))?.secret, 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP');
+    assert.equal(
+      (await platform.runtime.catalog.identityProviders.providerWithSecret('corp')).clientSecret,
+      'client-secret-of-corp',
+    );
     const [entry] = await platform.runtime.catalog.access.listAudit({ action: 'key.rotate', actor: 'cli:test' });
     assert.equal(entry?.outcome, 'ok');
     assert.equal(entry?.targetName, firstKeyId);
@@ -316,8 +325,8 @@ describe('secret key rotation', () => {
     const keys = JSON.parse(listed) as Array<{ id: string; current: boolean; sealedSecrets: number }>;
     assert.deepEqual(
       keys.filter((k) => k.current).map((k) => [k.id, k.sealedSecrets]),
-      // The five of the first backup's test, and the TOTP secret of the rotation's test.
-      [[rotated.keyId, 6]],
+      // The six of the first backup's test, and the TOTP secret of the rotation's test.
+      [[rotated.keyId, 7]],
     );
     assert.deepEqual(new Set(keys.map((k) => k.id)), new Set([firstKeyId, current, pending, rotated.keyId]));
     assert.ok(

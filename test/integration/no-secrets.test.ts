@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { targetUrl } from '../../lib/pg/connection.ts';
 import {
@@ -222,7 +224,10 @@ describe('no secret in any log line, API response, CLI output, audit entry or wo
     assert.equal((await request('GET', '/api/v1/me')).status, 401, 'logged out');
 
     // The CLI, with --json where it has it.
-    for (const [args, expected] of cliRuns(backupId, source, wrongUrl)) {
+    // A provider's client secret, given from a file as the CLI takes it.
+    const ssoSecretFile = path.join(platform.dir, 'sso-client-secret');
+    await writeFile(ssoSecretFile, `${secrets['sso client secret']}\n`);
+    for (const [args, expected] of cliRuns(backupId, source, wrongUrl, ssoSecretFile)) {
       const result = await client.hindsight(args);
       assert.equal(result.code === 0 ? 0 : 1, expected, `hindsight ${args.join(' ')}:\n${cliOutput.at(-1)}`);
     }

@@ -49,6 +49,7 @@ export function httpActionCases(source: PgTarget, shopBackup: string): HttpActio
     verifyAfterBackup: false,
   });
   const member = '/api/v1/workspaces/default/members/member@example.org';
+  const invitations = '/api/v1/workspaces/default/invitations';
   return [
     { action: 'database.create', call: (r) => ['POST', '/api/v1/databases', newDatabase(r)], allowed: [201] },
     {
@@ -92,6 +93,17 @@ export function httpActionCases(source: PgTarget, shopBackup: string): HttpActio
     },
     // Granting the owner role is the owners' business (workspace.manage), even for admins.
     { action: 'workspace.manage', call: () => ['PUT', member, { role: 'owner' }], allowed: [200] },
+    {
+      action: 'membership.manage',
+      call: (r) => ['POST', invitations, { email: `invitee-of-${r}@example.org`, role: 'viewer' }],
+      allowed: [201],
+    },
+    // An invitation as owner is the owners' business too.
+    {
+      action: 'workspace.manage',
+      call: (r) => ['POST', invitations, { email: `owner-invitee-of-${r}@example.org`, role: 'owner' }],
+      allowed: [201],
+    },
     { action: 'audit.read', call: () => ['GET', '/api/v1/audit'], allowed: [200] },
     { action: 'history.read', call: () => ['GET', '/api/v1/databases/shop/backups'], allowed: [200] },
   ];
@@ -160,5 +172,8 @@ export function crossWorkspaceProbes(source: PgTarget, hrBackup: string): Array<
     ['POST', '/api/v1/databases', sneaky],
     ['GET', '/api/v1/audit?workspace=blue'],
     ['PUT', '/api/v1/workspaces/blue/members/owner@example.org', { role: 'owner' }],
+    ['POST', '/api/v1/workspaces/blue/invitations', { email: 'owner@example.org', role: 'owner' }],
+    // Blue's owner never accepted an invitation to default: default's owner cannot give them a role there.
+    ['PUT', '/api/v1/workspaces/default/members/blue@example.org', { role: 'viewer' }],
   ];
 }

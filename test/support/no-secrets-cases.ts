@@ -59,7 +59,12 @@ export function pagesToRead(backupId: string, failedBackupId: string): string[] 
 }
 
 /** The CLI, with --json where it has it: each command with whether it succeeds (0) or fails (1). */
-export function cliRuns(backupId: string, source: PgTarget, wrongUrl: string): Array<[string[], number]> {
+export function cliRuns(
+  backupId: string,
+  source: PgTarget,
+  wrongUrl: string,
+  ssoSecretFile: string,
+): Array<[string[], number]> {
   const copyUrl = targetUrl({ ...source, database: 'shop_cli_copy' });
   const badUrl = `postgres://${ROLE}:${secrets['wrong database password']}@127.0.0.1:0/x?sslmode=nonsense`;
   return [
@@ -79,6 +84,26 @@ export function cliRuns(backupId: string, source: PgTarget, wrongUrl: string): A
     [['db', 'add', 'shop-cli-wrong', '--url', wrongUrl, '--json'], 1],
     [['restore', 'shop', '--to', badUrl, '--json'], 1],
     [['doctor', '--json'], 0],
+    [
+      [
+        'sso',
+        'add',
+        'corp',
+        '--issuer',
+        'https://id.example.invalid/realms/ops',
+        '--client-id',
+        'hindsight',
+        '--client-secret-file',
+        ssoSecretFile,
+        '--no-check',
+        '--map',
+        'ops=default:admin',
+        '--json',
+      ],
+      0,
+    ],
+    [['sso', 'list', '--json'], 0],
+    [['user', 'invite', 'someone@example.org', '--role', 'viewer', '--json'], 0],
   ];
 }
 

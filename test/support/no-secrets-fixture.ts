@@ -31,6 +31,7 @@ export const secrets = {
   'console password': `console-pw-${rand(12)}`,
   'new user password': `invitee-pw-${rand(12)}`,
   'codec endpoint token': `codec-${rand(12)}`,
+  'sso client secret': `oidc-client-${rand(12)}`,
 };
 export const CANARY = `canary-${rand(12)}`;
 export const ROLE = 'shop_owner';
@@ -221,8 +222,15 @@ export async function collectSources(world: NoSecretsWorld): Promise<Sources> {
       ),
     );
   }
+  // The single sign-on and invitation tables: the client secret is sealed, links and states are hashed.
+  const ssoRows: string[] = [];
+  for (const table of ['identity_providers', 'user_identities', 'oidc_logins', 'invitations', 'access_settings']) {
+    const result = await platform.runtime.catalog.pool.query<{ row: string }>(`select t::text as row from ${table} t`);
+    ssoRows.push(...result.rows.map((r) => r.row));
+  }
   return {
     'worker log': recorded.workerLog,
+    'single sign-on tables': ssoRows,
     'web server log': recorded.webLog,
     'CLI output': recorded.cliOutput,
     'API responses': recorded.apiResponses,

@@ -11,7 +11,7 @@ const safeNext = (value: string | null) => (value && value.startsWith('/') && !v
 export const load: PageServerLoad = async ({ locals, url }) => {
   if (await services().auth.needsSetup()) redirect(303, '/setup');
   if (locals.actor) redirect(303, safeNext(url.searchParams.get('next')));
-  return {};
+  return { providers: await services().sso.choices() };
 };
 
 export const actions = {

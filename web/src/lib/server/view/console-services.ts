@@ -8,6 +8,7 @@ import type { ConsoleDatabaseSettingsServices } from './database-settings.ts';
 import type { ConsoleHookServices } from './hooks.ts';
 import type { ConsoleSettingsServices } from './settings.ts';
 import type { ConsoleSetupServices } from './setup-types.ts';
+import type { ConsoleSso } from './sso.ts';
 import type { ConsolePitrServices } from './pitr.ts';
 import type { ConsoleSecondFactors } from './second-factors.ts';
 import type { ConsolePitrProof, ConsoleServer } from './servers.ts';
@@ -34,6 +35,8 @@ export interface ConsoleServices {
   restores: RestoreStarter;
   whoami(actor: ActorRef): Promise<ConsoleUser>;
   auth: ConsoleAuth;
+  /** Single sign-on (OpenID Connect) and invitations by link. */
+  sso: ConsoleSso;
   people: ConsolePeople;
   /** TOTP, recovery codes and passkeys: the second step of signing in and the security page. */
   secondFactors: ConsoleSecondFactors;

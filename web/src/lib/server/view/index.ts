@@ -17,6 +17,7 @@ import { createConsolePitrServices } from './pitr.ts';
 import { consolePitrProofs, consoleServers } from './servers.ts';
 import { createConsoleSettings } from './settings.ts';
 import { createConsoleSetupServices } from './setup.ts';
+import { createConsoleSso } from './sso.ts';
 import { temporalUiLink } from './temporal-ui.ts';
 import type { ConsoleServices } from './console-services.ts';
 import type { ActorRef, ConsoleAuth, ConsoleNotifiers, ConsoleOverview, ConsoleUser } from './types.ts';
@@ -170,6 +171,7 @@ export function createConsoleServices(services: Services, options: { loginPolicy
     auth: auth(access, (config.publicUrlSetting ?? '').startsWith('https:')),
     people: peopleServices(access),
     secondFactors: access,
+    sso: createConsoleSso(access, config.publicUrlSetting),
     servers: (actor) => consoleServers(services, actor),
     pitrProofs: (actor) => consolePitrProofs(services, actor),
   };

@@ -7,7 +7,14 @@ import type { Actions, PageServerLoad } from './$types';
 export const load: PageServerLoad = async ({ locals }) => {
   try {
     const view = await services().settings.view(actorOf(locals));
-    return { view, header: header(view.facts.temporalUiUrl) };
+    // Owners see how single sign-on is set up; everyone else gets null (the section is not shown).
+    const sso = await services()
+      .sso.settings(actorOf(locals))
+      .catch((err: unknown) => {
+        if ((err as { kind?: string }).kind === 'forbidden') return null;
+        throw err;
+      });
+    return { view, sso, header: header(view.facts.temporalUiUrl) };
   } catch (err) {
     error(statusOf(err), message(err));
   }

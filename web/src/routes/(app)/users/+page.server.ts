@@ -1,6 +1,7 @@
 import { error, fail } from '@sveltejs/kit';
 import { services } from '#lib/server/services.ts';
 import { actorOf, message, statusOf } from '#lib/server/actor.ts';
+import { publicBase } from '#lib/server/sso.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async ({ locals }) => {
@@ -29,19 +30,22 @@ async function attempt(work: () => Promise<void>, done: string) {
 }
 
 export const actions = {
-  invite: async ({ request, locals }) => {
+  /** An invitation link for the address: the person sets their own password or signs in through SSO. */
+  invite: async ({ request, locals, url }) => {
     const f = await request.formData();
-    return attempt(
-      () =>
-        services().people.createUser(actorOf(locals), {
-          email: text(f, 'email'),
-          password: text(f, 'password'),
-          displayName: text(f, 'displayName'),
-          workspace: text(f, 'workspace'),
-          role: text(f, 'role'),
-        }),
-      `${text(f, 'email')} can now log in as ${text(f, 'role')} of ${text(f, 'workspace')}.`,
-    );
+    try {
+      const { token, expiresAt } = await services().sso.invite(actorOf(locals), {
+        email: text(f, 'email'),
+        workspace: text(f, 'workspace'),
+        role: text(f, 'role'),
+      });
+      return {
+        ok: `Send this one-time link to ${text(f, 'email')}; it works until ${expiresAt.slice(0, 16).replace('T', ' ')} UTC.`,
+        link: `${publicBase(url)}/login/invite/${token}`,
+      };
+    } catch (err) {
+      return fail(statusOf(err), { error: message(err) });
+    }
   },
   member: async ({ request, locals }) => {
     const f = await request.formData();
