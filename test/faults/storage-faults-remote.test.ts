@@ -30,6 +30,9 @@ const LEDGER = `create table ledger (id int primary key, account text not null, 
 
 type Kind = 'azure' | 'sftp' | 'ftp';
 
+/** A fault that leaves a backup hanging fails its case instead of the whole run. */
+const CASE = { timeout: 4 * 60_000 };
+
 describe('remote storage faults: Azure Blob, SFTP and FTP through resets, latency, stalls and an outage', () => {
   let platform: Platform;
   let storages: RemoteStorages;
@@ -84,10 +87,13 @@ describe('remote storage faults: Azure Blob, SFTP and FTP through resets, latenc
     const outcome = await (await platform.ops.startBackup(database)).result();
     assert.ok(proxy(kind).injected() > 0, `connections to ${kind} were refused`);
     assert.equal(outcome.status, 'partial');
-    assert.deepEqual(outcome.copies.map((c) => [c.storageName, c.status]).sort(), [
-      [kind, 'failed'],
-      ['local', 'complete'],
-    ]);
+    assert.deepEqual(
+      outcome.copies.map((c) => [c.storageName, c.status]).sort(),
+      [
+        [kind, 'failed'],
+        ['local', 'complete'],
+      ].sort(),
+    );
     const notices = (await platform.runtime.catalog.health.notifications()).filter(
       (n) => n.database === database && n.event === 'backup_partial',
     );
@@ -97,50 +103,70 @@ describe('remote storage faults: Azure Blob, SFTP and FTP through resets, latenc
   }
 
   describe('Azure Blob (Azurite)', () => {
-    it('connection resets mid-upload: the block stages are retried and the backup completes once', async () => {
+    it('connection resets mid-upload: the block stages are retried and the backup completes once', CASE, async () => {
       // More resets than the SDK's three tries of a request: the upload fails and the activity retries it.
       const backupId = await completesOnce('azure', { kind: 'reset', afterBytes: 1_000_000, times: 6 });
       assert.ok(proxy('azure').injected() > 0, `resets were injected (${proxy('azure').injected()})`);
       await assertConsistent('only_azure', backupId);
     });
 
-    it('two seconds of latency on every packet: slower, and complete', async () => {
+    it('two seconds of latency on every packet: slower, and complete', CASE, async () => {
       const backupId = await completesOnce('azure', { kind: 'latency', ms: 2000 });
       await assertConsistent('only_azure', backupId);
     });
 
-    it('a stall longer than the idle timeout: the request times out, is retried, and the backup completes once', async () => {
-      const backupId = await completesOnce('azure', { kind: 'stall', afterBytes: 1_000_000, times: 1 });
-      assert.equal(proxy('azure').injected(), 1, 'the stall happened');
-      await assertConsistent('only_azure', backupId);
-    });
+    it(
+      'a stall longer than the idle timeout: the request times out, is retried, and the backup completes once',
+      CASE,
+      async () => {
+        const backupId = await completesOnce('azure', { kind: 'stall', afterBytes: 1_000_000, times: 1 });
+        assert.equal(proxy('azure').injected(), 1, 'the stall happened');
+        await assertConsistent('only_azure', backupId);
+      },
+    );
 
-    it('down for a whole backup next to a local storage: partial, notified, the local copy restores', async () => {
-      await partialWhenDown('azure');
-    });
+    it(
+      'down for a whole backup next to a local storage: partial, notified, the local copy restores',
+      CASE,
+      async () => {
+        await partialWhenDown('azure');
+      },
+    );
   });
 
   describe('SFTP (sshd)', () => {
-    it('a connection reset mid-upload: the dump is retried and completes once, no partial looks complete', async () => {
-      const backupId = await completesOnce('sftp', { kind: 'reset', afterBytes: 1_000_000, times: 1 });
-      assert.equal(proxy('sftp').injected(), 1, 'the reset happened');
-      await assertConsistent('only_sftp', backupId);
-    });
+    it(
+      'a connection reset mid-upload: the dump is retried and completes once, no partial looks complete',
+      CASE,
+      async () => {
+        const backupId = await completesOnce('sftp', { kind: 'reset', afterBytes: 1_000_000, times: 1 });
+        assert.equal(proxy('sftp').injected(), 1, 'the reset happened');
+        await assertConsistent('only_sftp', backupId);
+      },
+    );
 
-    it('a stall longer than the idle timeout: the session is dropped, the dump retried, complete once', async () => {
-      const backupId = await completesOnce('sftp', { kind: 'stall', afterBytes: 1_000_000, times: 1 });
-      assert.equal(proxy('sftp').injected(), 1, 'the stall happened');
-      await assertConsistent('only_sftp', backupId);
-    });
+    it(
+      'a stall longer than the idle timeout: the session is dropped, the dump retried, complete once',
+      CASE,
+      async () => {
+        const backupId = await completesOnce('sftp', { kind: 'stall', afterBytes: 1_000_000, times: 1 });
+        assert.equal(proxy('sftp').injected(), 1, 'the stall happened');
+        await assertConsistent('only_sftp', backupId);
+      },
+    );
 
-    it('down for a whole backup next to a local storage: partial, notified, the local copy restores', async () => {
-      const { backupId } = await partialWhenDown('sftp');
-      await assertNoVisibleFileOf(storages.sftpDir, backupId);
-    });
+    it(
+      'down for a whole backup next to a local storage: partial, notified, the local copy restores',
+      CASE,
+      async () => {
+        const { backupId } = await partialWhenDown('sftp');
+        await assertNoVisibleFileOf(storages.sftpDir, backupId);
+      },
+    );
   });
 
   describe('FTP (ftp-srv), faults on the control connection', () => {
-    it('the control connection reset mid-upload: the dump is retried and completes once', async () => {
+    it('the control connection reset mid-upload: the dump is retried and completes once', CASE, async () => {
       const release = storages.ftp.holdUploads();
       let cut = 0;
       const backupId = await completesOnce('ftp', { kind: 'pass' }, async () => {
@@ -158,9 +184,13 @@ describe('remote storage faults: Azure Blob, SFTP and FTP through resets, latenc
       await assertConsistent('only_ftp', backupId);
     });
 
-    it('down for a whole backup next to a local storage: partial, notified, the local copy restores', async () => {
-      const { backupId } = await partialWhenDown('ftp');
-      await assertNoVisibleFileOf(`${storages.ftp.rootDir}/backups`, backupId);
-    });
+    it(
+      'down for a whole backup next to a local storage: partial, notified, the local copy restores',
+      CASE,
+      async () => {
+        const { backupId } = await partialWhenDown('ftp');
+        await assertNoVisibleFileOf(`${storages.ftp.rootDir}/backups`, backupId);
+      },
+    );
   });
 });
