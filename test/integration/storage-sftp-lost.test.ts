@@ -100,4 +100,20 @@ describe('sftp storage driver: a connection lost under a transfer', () => {
       assert.equal((await driver.stat('download/big.bin'))?.size, body.length);
     });
   });
+
+  it('a close while the server does not answer ends, and the driver refuses work after it', CASE, async () => {
+    const driver = driverOn(server.port, 'frozen');
+    await putObject(driver, 'frozen/small.bin', Buffer.from('before the freeze'));
+    const thaw = await server.freezeSessions();
+    try {
+      // The server never sees the connection off: the close gives up waiting and drops it.
+      await driver.close?.();
+    } finally {
+      thaw();
+    }
+    await assert.rejects(
+      driver.stat('frozen/small.bin'),
+      /storage sftp "frozen": unable to connect: .*the driver was closed/,
+    );
+  });
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import ssh2, { type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { storageError } from '../contract.ts';
 import type { SftpStorageConfig } from './config.ts';
@@ -18,6 +19,8 @@ const CLOSE_TIMEOUT_MS = 5_000;
 interface Session {
   client: Client;
   sftp: SFTPWrapper;
+  /** Ours, not ssh2's: ssh2 can no longer destroy a socket it has ended. */
+  socket: net.Socket;
 }
 
 const fingerprint = (key: Buffer): string =>
@@ -122,13 +125,16 @@ function openSession(context: SessionContext, onClosed: () => void): Promise<Ses
   const { config } = context;
   return new Promise<Session>((resolve, reject) => {
     const client = new Client();
+    // ssh2 listens to it from connect() on, in this same tick: no event of the socket is missed.
+    const socket = net.connect({ host: config.host, port: config.port });
     let presentedKey: string | undefined;
     let channel: SFTPWrapper | undefined;
     let settled = false;
     const failConnect = (error: Error & { level?: string }): void => {
       if (settled) return;
       settled = true;
-      client.end();
+      // Nothing of a connection that never became usable is worth a goodbye the server may not answer.
+      socket.destroy();
       const { kind, detail } = connectFailure(error, {
         endpoint: context.endpoint,
         username: config.username,
@@ -152,14 +158,15 @@ function openSession(context: SessionContext, onClosed: () => void): Promise<Ses
         settled = true;
         channel = sftp;
         watchChannel(sftp);
-        resolve({ client, sftp });
+        resolve({ client, sftp, socket });
       });
     });
-    client.connect(
-      connectConfig(config, (presented) => {
+    client.connect({
+      ...connectConfig(config, (presented) => {
         presentedKey = presented;
       }),
-    );
+      sock: socket,
+    });
   });
 }
 
@@ -195,7 +202,7 @@ export class SftpSessions {
     if (!open) return;
     if (lostChannels.has(open.sftp)) return;
     await new Promise<void>((resolve) => {
-      const deadline = setTimeout(() => open.client.destroy(), CLOSE_TIMEOUT_MS);
+      const deadline = setTimeout(() => open.socket.destroy(), CLOSE_TIMEOUT_MS);
       open.client.once('close', () => {
         clearTimeout(deadline);
         resolve();
