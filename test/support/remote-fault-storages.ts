@@ -24,53 +24,94 @@ export interface RemoteStorages {
   stop(): Promise<void>;
 }
 
+/** Anything started that can be stopped. */
+interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts them all; if one fails, stops those that did start before failing: a server left running
+ * (sshd is a child process, ftp-srv listens in this process) keeps the test process from exiting.
+ */
+async function startAll<T extends Stoppable[]>(starts: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<Stoppable>).value) as T;
+  await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.stop().catch(() => undefined) : undefined)));
+  throw failed.reason;
+}
+
 /** Starts the three servers and their proxies, and saves storages `azure`, `sftp` and `ftp` on `platform`. */
 export async function startRemoteStorages(platform: Platform): Promise<RemoteStorages> {
-  const [azurite, sshd, ftp] = await Promise.all([startAzurite(), startSshd(), startFtpServer()]);
-  const [azure, sftp, ftpProxy] = await Promise.all([
+  const [azurite, sshd, ftp] = await startAll<[AzuriteServer, SshdServer, FtpServer]>([
+    startAzurite(),
+    startSshd(),
+    startFtpServer(),
+  ]);
+  const stopServers = () => Promise.all([azurite.stop(), sshd.stop(), ftp.stop()]).then(() => undefined);
+  const proxies = await startAll<[FaultProxy, FaultProxy, FaultProxy]>([
     startFaultProxy({ host: '127.0.0.1', port: azurite.port }),
     startFaultProxy({ host: '127.0.0.1', port: sshd.port }),
     startFaultProxy({ host: '127.0.0.1', port: ftp.port }),
-  ]);
+  ]).catch(async (error: unknown) => {
+    await stopServers();
+    throw error;
+  });
+  const [azure, sftp, ftpProxy] = proxies;
+  const stop = async (): Promise<void> => {
+    await Promise.all(proxies.map((p) => p.stop()));
+    await stopServers();
+  };
   const container = 'faults';
-  await containerClient(azurite, container).create();
   const sftpDir = `${sshd.baseDir}/backups`;
+  try {
+    await containerClient(azurite, container).create();
+    await saveStorages(platform, { azurite, sshd, ftp, azure, sftp, ftpProxy, container, sftpDir });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { azurite, sshd, ftp, proxies: { azure, sftp, ftp: ftpProxy }, container, sftpDir, stop };
+}
+
+async function saveStorages(
+  platform: Platform,
+  on: {
+    azurite: AzuriteServer;
+    sshd: SshdServer;
+    ftp: FtpServer;
+    azure: FaultProxy;
+    sftp: FaultProxy;
+    ftpProxy: FaultProxy;
+    container: string;
+    sftpDir: string;
+  },
+): Promise<void> {
+  const { azurite, sshd, ftp } = on;
   await platform.ops.saveStorage('azure', {
     type: 'azure',
-    container,
+    container: on.container,
     accountName: azurite.accountName,
     accountKey: azurite.accountKey,
-    endpoint: `${azure.url}/${azurite.accountName}`,
+    endpoint: `${on.azure.url}/${azurite.accountName}`,
   });
   await platform.ops.saveStorage('sftp', {
     type: 'sftp',
     host: '127.0.0.1',
-    port: sftp.port,
+    port: on.sftp.port,
     username: sshd.username,
     password: sshd.password,
     hostKeySha256: sshd.hostKeySha256,
-    path: sftpDir,
+    path: on.sftpDir,
   });
   await platform.ops.saveStorage('ftp', {
     type: 'ftp',
     host: '127.0.0.1',
-    port: ftpProxy.port,
+    port: on.ftpProxy.port,
     username: ftp.username,
     password: ftp.password,
     path: '/backups',
   });
-  return {
-    azurite,
-    sshd,
-    ftp,
-    proxies: { azure, sftp, ftp: ftpProxy },
-    container,
-    sftpDir,
-    async stop() {
-      await Promise.all([azure.stop(), sftp.stop(), ftpProxy.stop()]);
-      await Promise.all([azurite.stop(), sshd.stop(), ftp.stop()]);
-    },
-  };
 }
 
 function containerClient(azurite: AzuriteServer, container: string) {
