@@ -10,15 +10,15 @@ const posix = path.posix;
 /** Below this much free space a failed write is reported as a full disk. */
 const LOW_SPACE_BYTES = 1024 * 1024;
 
-export const statFile = (sftp: SFTPWrapper, file: string) => call<Stats>((done) => sftp.stat(file, done));
-const readdir = (sftp: SFTPWrapper, dir: string) => call<FileEntryWithStats[]>((done) => sftp.readdir(dir, done));
+export const statFile = (sftp: SFTPWrapper, file: string) => call<Stats>(sftp, (done) => sftp.stat(file, done));
+const readdir = (sftp: SFTPWrapper, dir: string) => call<FileEntryWithStats[]>(sftp, (done) => sftp.readdir(dir, done));
 
 const isDirectory = async (sftp: SFTPWrapper, dir: string): Promise<boolean> =>
   (await statFile(sftp, dir).catch(() => undefined))?.isDirectory() ?? false;
 
 async function mkdir(sftp: SFTPWrapper, dir: string): Promise<void> {
   try {
-    await call((done) => sftp.mkdir(dir, { mode: 0o750 }, done));
+    await call(sftp, (done) => sftp.mkdir(dir, { mode: 0o750 }, done));
   } catch (error) {
     // Another writer may have created it meanwhile; OpenSSH reports EEXIST as plain failure.
     if (!(await isDirectory(sftp, dir))) throw error;
@@ -48,7 +48,9 @@ export async function explainWriteError(
 ): Promise<HindsightError> {
   if (statusCode(error) === SFTP_STATUS.FAILURE) {
     try {
-      const info = await call<{ f_bavail: number; f_frsize: number }>((done) => sftp.ext_openssh_statvfs(dir, done));
+      const info = await call<{ f_bavail: number; f_frsize: number }>(sftp, (done) =>
+        sftp.ext_openssh_statvfs(dir, done),
+      );
       const free = Number(info.f_bavail) * Number(info.f_frsize);
       if (free < LOW_SPACE_BYTES) {
         return storageError(
@@ -68,7 +70,7 @@ export async function explainWriteError(
 
 export const removeFile = async (sftp: SFTPWrapper, file: string): Promise<void> => {
   try {
-    await call((done) => sftp.unlink(file, done));
+    await call(sftp, (done) => sftp.unlink(file, done));
   } catch (error) {
     if (statusCode(error) !== SFTP_STATUS.NO_SUCH_FILE) throw error;
   }
@@ -76,7 +78,7 @@ export const removeFile = async (sftp: SFTPWrapper, file: string): Promise<void>
 
 export async function replace(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
   let posixRename = true;
-  await call((done) => {
+  await call(sftp, (done) => {
     try {
       sftp.ext_openssh_rename(from, to, done);
     } catch (error) {
@@ -88,7 +90,7 @@ export async function replace(sftp: SFTPWrapper, from: string, to: string): Prom
   if (posixRename) return;
   // Plain SFTP rename refuses an existing target: the key is briefly absent, never half-written.
   await removeFile(sftp, to);
-  await call((done) => sftp.rename(from, to, done));
+  await call(sftp, (done) => sftp.rename(from, to, done));
 }
 
 export const infoOf = (key: string, attrs: Stats): ObjectInfo => ({

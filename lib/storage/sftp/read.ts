@@ -32,16 +32,17 @@ class SftpDownload extends Readable {
     this.next = start;
   }
 
-  private readAt(at: number, length: number): Promise<ReadResult> {
-    return new Promise((resolve) => {
-      try {
-        this.sftp.read(this.handle, Buffer.allocUnsafe(length), 0, length, at, (error, bytesRead, buffer) => {
-          resolve(error ? { ok: false, error } : { ok: true, at, length, data: buffer.subarray(0, bytesRead) });
-        });
-      } catch (error) {
-        resolve({ ok: false, error });
-      }
-    });
+  /** Every read settles: with the bytes, or with an error once the connection is gone. */
+  private async readAt(at: number, length: number): Promise<ReadResult> {
+    const buffer = Buffer.allocUnsafe(length);
+    try {
+      const bytesRead = await call<number>(this.sftp, (done) =>
+        this.sftp.read(this.handle, buffer, 0, length, at, (error, read) => done(error, read)),
+      );
+      return { ok: true, at, length, data: buffer.subarray(0, bytesRead) };
+    } catch (error) {
+      return { ok: false, error };
+    }
   }
 
   override _read(): void {
@@ -101,11 +102,11 @@ export async function openSftpRead(
   let handle: Buffer;
   let size: number;
   try {
-    handle = await call<Buffer>((done) => sftp.open(file, 'r', done));
+    handle = await call<Buffer>(sftp, (done) => sftp.open(file, 'r', done));
     try {
-      size = (await call<Stats>((done) => sftp.fstat(handle, done))).size;
+      size = (await call<Stats>(sftp, (done) => sftp.fstat(handle, done))).size;
     } catch (error) {
-      await call((done) => sftp.close(handle, done)).catch(() => undefined);
+      await call(sftp, (done) => sftp.close(handle, done)).catch(() => undefined);
       throw error;
     }
   } catch (error) {

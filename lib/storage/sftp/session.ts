@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import ssh2, { type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { storageError } from '../contract.ts';
 import type { SftpStorageConfig } from './config.ts';
@@ -9,25 +10,78 @@ const { Client } = ssh2;
 type Client = InstanceType<typeof Client>;
 
 const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * How long a close waits for the server to see the connection off. A stalled link never answers,
+ * and once ended the socket is no longer watched by ssh2's keepalive: it is then destroyed.
+ */
+const CLOSE_TIMEOUT_MS = 5_000;
 
 interface Session {
   client: Client;
   sftp: SFTPWrapper;
+  /** Ours, not ssh2's: ssh2 can no longer destroy a socket it has ended. */
+  socket: net.Socket;
 }
 
 const fingerprint = (key: Buffer): string =>
   `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 
-/** Turns an ssh2 callback API into a promise. */
+/** The requests still waiting on each open channel, failed together when its connection goes. */
+const waiting = new WeakMap<SFTPWrapper, Set<(error: Error) => void>>();
+const lostChannels = new WeakSet<SFTPWrapper>();
+
+const connectionLost = (): Error =>
+  new Error('SSH connection lost: the network dropped it or the server stopped answering');
+
+/** Follows `sftp` from now on: when its connection goes, every request still waiting on it fails. */
+function watchChannel(sftp: SFTPWrapper): void {
+  waiting.set(sftp, new Set());
+  const lost = (): void => markLost(sftp);
+  sftp.once('end', lost).once('close', lost);
+}
+
+/**
+ * ssh2 answers the requests it tracked when the connection drops, but a request made after that
+ * is written to a dead channel and never answered: without this, an abort or a close that
+ * follows a reset (removing the partial file, closing the handle) would wait forever.
+ */
+function markLost(sftp: SFTPWrapper): void {
+  if (lostChannels.has(sftp)) return;
+  lostChannels.add(sftp);
+  const requests = waiting.get(sftp);
+  waiting.delete(sftp);
+  for (const fail of requests ?? []) fail(connectionLost());
+}
+
+/**
+ * Turns an ssh2 callback API into a promise that always settles: it fails at once on a channel
+ * whose connection is gone, and as soon as the connection of `sftp` goes while it waits.
+ */
 export function call<T = void>(
+  sftp: SFTPWrapper,
   start: (done: (error: Error | null | undefined, value?: T) => void) => void,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    if (lostChannels.has(sftp)) {
+      reject(connectionLost());
+      return;
+    }
+    const requests = waiting.get(sftp);
+    let settled = false;
+    const settle = (error: Error | null | undefined, value?: T): void => {
+      if (settled) return;
+      settled = true;
+      requests?.delete(onLost);
+      if (error) reject(error);
+      else resolve(value as T);
+    };
+    const onLost = (error: Error): void => settle(error);
+    requests?.add(onLost);
     try {
-      start((error, value) => (error ? reject(error) : resolve(value as T)));
+      start(settle);
     } catch (error) {
       // ssh2 throws synchronously when the channel is already gone.
-      reject(error);
+      settle(error as Error);
     }
   });
 }
@@ -71,12 +125,16 @@ function openSession(context: SessionContext, onClosed: () => void): Promise<Ses
   const { config } = context;
   return new Promise<Session>((resolve, reject) => {
     const client = new Client();
+    // ssh2 listens to it from connect() on, in this same tick: no event of the socket is missed.
+    const socket = net.connect({ host: config.host, port: config.port });
     let presentedKey: string | undefined;
+    let channel: SFTPWrapper | undefined;
     let settled = false;
     const failConnect = (error: Error & { level?: string }): void => {
       if (settled) return;
       settled = true;
-      client.end();
+      // Nothing of a connection that never became usable is worth a goodbye the server may not answer.
+      socket.destroy();
       const { kind, detail } = connectFailure(error, {
         endpoint: context.endpoint,
         username: config.username,
@@ -88,6 +146,7 @@ function openSession(context: SessionContext, onClosed: () => void): Promise<Ses
     client.on('error', failConnect);
     client.on('close', () => {
       failConnect(new Error('the server closed the connection'));
+      if (channel) markLost(channel);
       onClosed();
     });
     client.on('ready', () => {
@@ -97,14 +156,17 @@ function openSession(context: SessionContext, onClosed: () => void): Promise<Ses
           return;
         }
         settled = true;
-        resolve({ client, sftp });
+        channel = sftp;
+        watchChannel(sftp);
+        resolve({ client, sftp, socket });
       });
     });
-    client.connect(
-      connectConfig(config, (presented) => {
+    client.connect({
+      ...connectConfig(config, (presented) => {
         presentedKey = presented;
       }),
-    );
+      sock: socket,
+    });
   });
 }
 
@@ -138,8 +200,13 @@ export class SftpSessions {
     if (!pending) return;
     const open = await pending.catch(() => undefined);
     if (!open) return;
+    if (lostChannels.has(open.sftp)) return;
     await new Promise<void>((resolve) => {
-      open.client.once('close', () => resolve());
+      const deadline = setTimeout(() => open.socket.destroy(), CLOSE_TIMEOUT_MS);
+      open.client.once('close', () => {
+        clearTimeout(deadline);
+        resolve();
+      });
       open.client.end();
     });
   }
@@ -154,7 +221,7 @@ export function handleCloser(
   const close = async (): Promise<void> => {
     if (!open) return;
     open = false;
-    await call((done) => sftp.close(handle, done));
+    await call(sftp, (done) => sftp.close(handle, done));
   };
   // The channel may already be gone; a failed close loses nothing that was not lost.
   return { close, closeQuietly: () => close().catch(() => undefined) };

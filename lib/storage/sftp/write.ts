@@ -110,7 +110,7 @@ class SftpUpload extends Writable {
       if (this.failure) throw this.failure;
       try {
         // Durability before the rename makes the object visible, where the server offers it.
-        await call((done) => this.sftp.ext_openssh_fsync(this.handle, done)).catch((error: unknown) => {
+        await call(this.sftp, (done) => this.sftp.ext_openssh_fsync(this.handle, done)).catch((error: unknown) => {
           if (
             !(error instanceof Error && /does not support/.test(error.message)) &&
             statusCode(error) !== SFTP_STATUS.OP_UNSUPPORTED
@@ -149,7 +149,7 @@ export async function openSftpWrite(options: PartialFileWrite<SftpFail> & { sftp
   let handle: Buffer;
   try {
     await mkdirp(sftp, dir);
-    handle = await call<Buffer>((done) => sftp.open(partial, 'wx', { mode: 0o600 }, done));
+    handle = await call<Buffer>(sftp, (done) => sftp.open(partial, 'wx', { mode: 0o600 }, done));
   } catch (error) {
     throw await explain(error);
   }

@@ -57,6 +57,8 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+const LISTEN_TIMEOUT_MS = 120_000;
+
 /** Starts Azurite's blob service on a free port with a throwaway workspace. */
 export async function startAzurite(): Promise<AzuriteServer> {
   const entry = await azuriteBlobEntry();
@@ -97,7 +99,8 @@ export async function startAzurite(): Promise<AzuriteServer> {
     await rm(location, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + 30_000;
+  // Azurite loads a large bundle: on a busy machine (a load of 40 on two cores) 30 s was not enough.
+  const deadline = Date.now() + LISTEN_TIMEOUT_MS;
   while (!(await accepts(port))) {
     if (child.exitCode !== null || child.signalCode !== null) {
       await stop();
@@ -107,7 +110,9 @@ export async function startAzurite(): Promise<AzuriteServer> {
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`azurite-blob did not listen on 127.0.0.1:${port} within 30 s: ${stderr.trim()}`);
+      throw new Error(
+        `azurite-blob did not listen on 127.0.0.1:${port} within ${LISTEN_TIMEOUT_MS / 1000} s: ${stderr.trim()}`,
+      );
     }
     await sleep(100);
   }
