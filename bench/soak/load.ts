@@ -15,6 +15,8 @@ export interface Sample {
   workerRss: number;
   /** The main thread's V8 heap in use after the heap probe's last forced collection. */
   workerHeapUsed: number;
+  /** The worker threads' heaps in use (the SDK's workflow thread, the data plane), not collected first. */
+  workerThreadsHeapUsed: number;
   /** Memory outside the V8 heap (Buffers, native streams), from the worker's /metrics. */
   workerExternal: number;
   /** Workflow executions in the worker's sticky cache. */
@@ -106,13 +108,14 @@ export function metricSum(text: string, name: string): number {
   return sum;
 }
 
-/** What the heap probe (heap-probe.ts) last logged, or 0 before its first line. */
-function heapAfterGc(world: SoakWorld): number {
+/** What the heap probe (heap-probe.ts) last logged, or zeros before its first line. */
+function probedHeaps(world: SoakWorld): { workerHeapUsed: number; workerThreadsHeapUsed: number } {
   for (let i = world.workerLog.length - 1; i >= 0; i--) {
     const record = world.workerLog[i]!;
-    if (record.msg === 'heap after gc') return record.heapUsed ?? 0;
+    if (record.msg === 'heap after gc')
+      return { workerHeapUsed: record.heapUsed ?? 0, workerThreadsHeapUsed: record.threadsHeapUsed ?? 0 };
   }
-  return 0;
+  return { workerHeapUsed: 0, workerThreadsHeapUsed: 0 };
 }
 
 async function workerMetrics(world: SoakWorld) {
@@ -135,7 +138,7 @@ export async function sampleLoop(world: SoakWorld, until: number, samples: Sampl
     samples.push({
       at: Date.now(),
       workerRss: (worker && rssOf(worker)) || 0,
-      workerHeapUsed: heapAfterGc(world),
+      ...probedHeaps(world),
       ...metrics,
       webRss: (web && rssOf(web)) || 0,
       workerFds: fdsOf(worker),

@@ -14,6 +14,8 @@ export interface WorkerLogRecord {
   backupId?: string;
   /** The soak's heap probe: V8 heap in use after a forced collection. */
   heapUsed?: number;
+  /** The soak's heap probe: heap in use of the worker's threads (workflows, data plane). */
+  threadsHeapUsed?: number;
 }
 
 export interface BenchWorker {
