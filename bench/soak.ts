@@ -12,6 +12,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { backupScheduleId } from '../temporal/contracts/backup.ts';
 import { flap, pollConsole, restoreLoop, sampleLoop, type LoadCounts, type Sample } from './soak/load.ts';
@@ -24,9 +25,20 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const minutes = envInt('SOAK_MINUTES', 30);
 const databases = envInt('SOAK_DATABASES', 20);
 const rowsPerDatabase = envInt('SOAK_ROWS', 20_000);
+/** Left out of the memory slopes: a third of the run, at most 10 minutes. */
+const warmupMinutes = envInt('SOAK_WARMUP_MINUTES', Math.min(10, Math.ceil(minutes / 3)));
+/** SOAK_HEAP_SNAPSHOTS=1: the worker writes a heap snapshot into bench/out/ at the end of the warm-up and of the load. */
+const heapSnapshots = process.env.SOAK_HEAP_SNAPSHOTS === '1';
 
 /** Lets the last scheduled runs, their verifications and the restores end before counting. */
 const SETTLE_MS = 90_000;
+
+/** Asks the worker for a heap snapshot (Node's --heapsnapshot-signal) at `at`; writing one collects garbage first. */
+async function snapshotAt(world: SoakWorld, at: number): Promise<void> {
+  await sleep(Math.max(0, at - Date.now()));
+  log('asking the worker for a heap snapshot');
+  world.worker.child.kill('SIGWINCH');
+}
 
 async function soak(world: SoakWorld): Promise<void> {
   const started = Date.now();
@@ -39,13 +51,16 @@ async function soak(world: SoakWorld): Promise<void> {
     restoreLoop(world, until, load, 45_000),
     pollConsole(world, until, load, 5_000),
     sampleLoop(world, until, samples, 10_000),
+    heapSnapshots ? snapshotAt(world, started + warmupMinutes * 60_000) : undefined,
   ]);
+  const loadEnded = Date.now();
+  if (heapSnapshots) await snapshotAt(world, loadEnded);
   // Pause the schedules, then let what runs end, so that no run is counted before its backup row exists.
   for (const name of world.sources.keys())
     await world.platform.client.schedule.getHandle(backupScheduleId(name)).pause('the soak ended');
   world.proxy.set({ kind: 'pass' });
   await sampleLoop(world, Date.now() + SETTLE_MS, samples, 10_000);
-  const figures = await soakFigures(world, minutes, samples, load);
+  const figures = await soakFigures(world, minutes, samples, load, { started, warmupMinutes, loadEnded });
   const markdown = figuresMarkdown(figures, new Date(started));
   process.stdout.write(`\n${markdown}\n`);
   for (const error of load.restoreErrors.slice(0, 5)) log(`restore failed: ${error}`);
@@ -66,7 +81,7 @@ runBench(log, async () => {
   let world: SoakWorld | undefined;
   return {
     async work() {
-      world = await startSoakWorld({ databases, rowsPerDatabase, outDir });
+      world = await startSoakWorld({ databases, rowsPerDatabase, outDir, heapSnapshots });
       await soak(world);
     },
     cleanup: async () => world?.stop(),

@@ -76,6 +76,12 @@ export const configSchema = z
       .min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)')
       .optional(),
     HINDSIGHT_WORKER_METRICS_PORT: port.optional(),
+    HINDSIGHT_WORKER_MAX_CACHED_WORKFLOWS: z.coerce
+      .number()
+      .int()
+      .min(2, 'must be at least 2 workflows (each cached one takes about 1.5 MiB)')
+      .max(100_000)
+      .default(500),
     HINDSIGHT_LOCAL_STORAGE_ROOT: z.string().min(1).optional(),
     HINDSIGHT_RCLONE_BINARY: z.string().trim().min(1).default('rclone'),
     HINDSIGHT_CATALOG_BACKUP_CRON: cronOrOff('37 2 * * *'),
@@ -135,6 +141,8 @@ export interface Config {
   /** The bearer token /metrics requires, or undefined for an open endpoint. */
   metricsToken: string | undefined;
   workerMetricsPort: number | undefined;
+  /** Workflow executions the worker keeps in memory between their tasks (its sticky cache). */
+  workerMaxCachedWorkflows: number;
   /** The directory holding each workspace's local storage root (HINDSIGHT_LOCAL_STORAGE_ROOT, default <data dir>/storages). */
   localStorageRoot: string;
   /** The rclone program the worker runs for rclone storages. */
@@ -256,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrlSetting: raw.HINDSIGHT_PUBLIC_URL,
     metricsToken: raw.HINDSIGHT_METRICS_TOKEN,
     workerMetricsPort: raw.HINDSIGHT_WORKER_METRICS_PORT,
+    workerMaxCachedWorkflows: raw.HINDSIGHT_WORKER_MAX_CACHED_WORKFLOWS,
     // Beside data/backups, not inside it: the instance's own storage there is keyed by database
     // name, and a database named like a workspace would otherwise write into that workspace's root.
     localStorageRoot: path.resolve(raw.HINDSIGHT_LOCAL_STORAGE_ROOT ?? path.join(dataDir, 'storages')),

@@ -162,6 +162,10 @@ export async function createHindsightWorker(runtime: Runtime, logger: Logger, op
         // A bundle built ahead (tests share one per state of the sources) replaces bundling here.
         ...(options.overrides?.workflowBundle ? {} : { workflowsPath }),
         maxConcurrentActivityTaskExecutions: 4,
+        // The SDK's default sizes the cache by the heap limit (2,310 workflows at a 4 GiB heap, about
+        // 3.4 GiB of cached state): a bound sized for the long-lived workflows keeps the worker's
+        // memory flat, and a workflow pushed out is only replayed at its next task.
+        maxCachedWorkflows: config.workerMaxCachedWorkflows,
         ...options.overrides,
       }),
     );

@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     shutdownGraceSeconds,
     ...(metrics ? { interceptors: { activity: [metrics.activityInterceptor] } } : {}),
   });
+  metrics?.watchWorkers(worker.workers);
   if (roles.main) await ensureCatalogBackupSchedule(runtime);
   const close = worker.close;
   const metricsServer = metrics

@@ -7,14 +7,16 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ActivityInterceptorsFactory, Worker } from '@temporalio/worker';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { bearerMatches } from '../lib/net/bearer.ts';
 
 export interface WorkerMetrics {
   registry: Registry;
   /** Pass in WorkerOptions.interceptors.activity. */
   activityInterceptor: ActivityInterceptorsFactory;
+  /** Reports the workflow cache of these workers, read at each scrape. */
+  watchWorkers(workers: ReadonlyArray<Pick<Worker, 'getStatus' | 'options'>>): void;
 }
 
 const isCancellation = (error: unknown): boolean => (error as { name?: string } | null)?.name === 'CancelledFailure';
@@ -57,7 +59,25 @@ export function createWorkerMetrics(): WorkerMetrics {
       },
     },
   });
-  return { registry, activityInterceptor };
+  let watched: ReadonlyArray<Pick<Worker, 'getStatus' | 'options'>> = [];
+  // The sticky cache holds each open workflow's state in memory: its size is what the worker's heap follows.
+  new Gauge({
+    name: 'hindsight_worker_cached_workflows',
+    help: 'Workflow executions held in the worker sticky cache (at most HINDSIGHT_WORKER_MAX_CACHED_WORKFLOWS).',
+    labelNames: ['task_queue'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const w of watched) this.set({ task_queue: w.options.taskQueue }, w.getStatus().numCachedWorkflows);
+    },
+  });
+  return {
+    registry,
+    activityInterceptor,
+    watchWorkers: (workers) => {
+      watched = workers;
+    },
+  };
 }
 
 export interface MetricsServer {

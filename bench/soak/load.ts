@@ -13,6 +13,14 @@ import { OWNER, type SoakWorld } from './world.ts';
 export interface Sample {
   at: number;
   workerRss: number;
+  /** The main thread's V8 heap in use after the heap probe's last forced collection. */
+  workerHeapUsed: number;
+  /** The worker threads' heaps in use (the SDK's workflow thread, the data plane), not collected first. */
+  workerThreadsHeapUsed: number;
+  /** Memory outside the V8 heap (Buffers, native streams), from the worker's /metrics. */
+  workerExternal: number;
+  /** Workflow executions in the worker's sticky cache. */
+  workerCachedWorkflows: number;
   webRss: number;
   workerFds: number;
   webFds: number;
@@ -90,15 +98,48 @@ export async function pollConsole(world: SoakWorld, until: number, counts: LoadC
   }
 }
 
+/** The sum of a metric over its label sets in Prometheus's text format, or 0 when it is absent. */
+export function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || !/[ {]/.test(line[name.length] ?? '')) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  }
+  return sum;
+}
+
+/** What the heap probe (heap-probe.ts) last logged, or zeros before its first line. */
+function probedHeaps(world: SoakWorld): { workerHeapUsed: number; workerThreadsHeapUsed: number } {
+  for (let i = world.workerLog.length - 1; i >= 0; i--) {
+    const record = world.workerLog[i]!;
+    if (record.msg === 'heap after gc')
+      return { workerHeapUsed: record.heapUsed ?? 0, workerThreadsHeapUsed: record.threadsHeapUsed ?? 0 };
+  }
+  return { workerHeapUsed: 0, workerThreadsHeapUsed: 0 };
+}
+
+async function workerMetrics(world: SoakWorld) {
+  const text = await fetch(world.workerMetricsUrl)
+    .then((r) => r.text())
+    .catch(() => '');
+  return {
+    workerExternal: metricSum(text, 'nodejs_external_memory_bytes'),
+    workerCachedWorkflows: metricSum(text, 'hindsight_worker_cached_workflows'),
+  };
+}
+
 export async function sampleLoop(world: SoakWorld, until: number, samples: Sample[], everyMs: number) {
   const catalog = world.platform.runtime.catalog.pool;
   while (Date.now() < until) {
     const { rows } = await catalog.query<{ bytes: string }>('select pg_database_size(current_database()) as bytes');
     const worker = world.worker.child.pid;
     const web = world.web.child.pid;
+    const metrics = await workerMetrics(world);
     samples.push({
       at: Date.now(),
       workerRss: (worker && rssOf(worker)) || 0,
+      ...probedHeaps(world),
+      ...metrics,
       webRss: (web && rssOf(web)) || 0,
       workerFds: fdsOf(worker),
       webFds: fdsOf(web),

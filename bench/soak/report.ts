@@ -23,6 +23,15 @@ export interface SoakFigures {
   workerRssMib: [number, number];
   webRssMib: [number, number];
   workerSlopeMibPerHour: number | null;
+  workerHeapMib: [number, number];
+  workerHeapSlopeMibPerHour: number | null;
+  workerExternalMib: [number, number];
+  workerThreadsHeapMib: [number, number];
+  workerThreadsSlopeMibPerHour: number | null;
+  cachedWorkflows: [number, number, number];
+  warmupMinutes: number;
+  /** Every few minutes: minute, worker RSS, main heap after collection, threads' heaps (MiB), cached workflows. */
+  curve: Array<[number, number, number, number, number]>;
   webSlopeMibPerHour: number | null;
   fds: { worker: [number, number, number]; web: [number, number, number] };
   catalogMib: [number, number];
@@ -70,18 +79,48 @@ const slopePerHour = (samples: Sample[], pick: (s: Sample) => number) => {
   return slope === null ? null : round1(slope * 60);
 };
 
+/** When the load ran: the slopes are taken between the end of the warm-up and the end of the load. */
+export interface SoakWindow {
+  started: number;
+  warmupMinutes: number;
+  loadEnded: number;
+}
+
+/** The samples every `everyMinutes`, as [minute, RSS, main heap, threads' heaps (MiB), cached workflows]. */
+function curveOf(samples: Sample[], started: number, everyMinutes: number): SoakFigures['curve'] {
+  const out: SoakFigures['curve'] = [];
+  for (const s of samples) {
+    const minute = Math.floor((s.at - started) / 60_000);
+    if (minute % everyMinutes === 0 && out.at(-1)?.[0] !== minute)
+      out.push([
+        minute,
+        mib(s.workerRss),
+        mib(s.workerHeapUsed),
+        mib(s.workerThreadsHeapUsed),
+        s.workerCachedWorkflows,
+      ]);
+  }
+  return out;
+}
+
 export async function soakFigures(
   world: SoakWorld,
   minutes: number,
   samples: Sample[],
   load: LoadCounts,
+  window: SoakWindow,
 ): Promise<SoakFigures> {
   const { byStatus, durations, duplicated } = await backupFigures(world);
   const actions = await scheduledActions(world);
   const recorded = Object.values(byStatus).reduce((a, b) => a + b, 0);
-  // The first fifth is warm-up (caches, JIT, the first backups): the slope is taken after it.
-  const steady = samples.slice(Math.floor(samples.length / 5));
+  // Warm-up (JIT, pools, the workflow cache filling, the first verifications) is left out of the
+  // slopes, and so is the settling after the load, when nothing new starts.
+  const steadyFrom = window.started + window.warmupMinutes * 60_000;
+  const steady = samples.filter((s) => s.at >= steadyFrom && s.at <= window.loadEnded);
   const [first, last] = [samples[0]!, samples.at(-1)!];
+  const cached = samples.map((s) => s.workerCachedWorkflows);
+  // The heap probe logs its first line 30 s after the worker starts.
+  const probed = samples.find((s) => s.workerHeapUsed > 0) ?? first;
   const fdRange = (pick: (s: Sample) => number): [number, number, number] => [
     pick(first),
     pick(last),
@@ -102,6 +141,14 @@ export async function soakFigures(
     workerRssMib: [mib(first.workerRss), mib(last.workerRss)],
     webRssMib: [mib(first.webRss), mib(last.webRss)],
     workerSlopeMibPerHour: slopePerHour(steady, (s) => s.workerRss),
+    workerHeapMib: [mib(probed.workerHeapUsed), mib(last.workerHeapUsed)],
+    workerHeapSlopeMibPerHour: slopePerHour(steady, (s) => s.workerHeapUsed),
+    workerExternalMib: [mib(first.workerExternal), mib(last.workerExternal)],
+    workerThreadsHeapMib: [mib(probed.workerThreadsHeapUsed), mib(last.workerThreadsHeapUsed)],
+    workerThreadsSlopeMibPerHour: slopePerHour(steady, (s) => s.workerThreadsHeapUsed),
+    cachedWorkflows: [cached[0]!, cached.at(-1)!, Math.max(...cached)],
+    warmupMinutes: window.warmupMinutes,
+    curve: curveOf(samples, window.started, Math.max(1, Math.round(minutes / 10))),
     webSlopeMibPerHour: slopePerHour(steady, (s) => s.webRss),
     fds: { worker: fdRange((s) => s.workerFds), web: fdRange((s) => s.webFds) },
     catalogMib: [mib(first.catalogBytes), mib(last.catalogBytes)],
@@ -127,9 +174,21 @@ export function figuresMarkdown(f: SoakFigures, when: Date): string {
     `| restores alongside (failed) | ${f.load.restores} (${f.load.restoresFailed}) |`,
     `| console API calls (errors) | ${f.load.apiCalls} (${f.load.apiErrors}) |`,
     `| worker RSS first → last, slope after warm-up | ${f.workerRssMib[0]} → ${f.workerRssMib[1]} MiB, ${f.workerSlopeMibPerHour ?? 'n/a'} MiB/h |`,
+    `| worker V8 heap used after a full collection (main thread) first → last, slope after warm-up | ${f.workerHeapMib[0]} → ${f.workerHeapMib[1]} MiB, ${f.workerHeapSlopeMibPerHour ?? 'n/a'} MiB/h |`,
+    `| worker threads' heaps (workflows, data plane) first → last, slope after warm-up | ${f.workerThreadsHeapMib[0]} → ${f.workerThreadsHeapMib[1]} MiB, ${f.workerThreadsSlopeMibPerHour ?? 'n/a'} MiB/h |`,
+    `| worker memory outside the heap (Buffers, native) first → last | ${f.workerExternalMib[0]} → ${f.workerExternalMib[1]} MiB |`,
+    `| workflows in the worker's cache (first → last, max) | ${f.cachedWorkflows[0]} → ${f.cachedWorkflows[1]} (${f.cachedWorkflows[2]}) |`,
     `| console RSS first → last, slope after warm-up | ${f.webRssMib[0]} → ${f.webRssMib[1]} MiB, ${f.webSlopeMibPerHour ?? 'n/a'} MiB/h |`,
     `| open descriptors worker / console (first → last, max) | ${f.fds.worker[0]} → ${f.fds.worker[1]} (${f.fds.worker[2]}) / ${f.fds.web[0]} → ${f.fds.web[1]} (${f.fds.web[2]}) |`,
     `| catalog size first → last | ${f.catalogMib[0]} → ${f.catalogMib[1]} MiB |`,
+    '',
+    `Slopes are least-squares fits over the samples (every 10 s) from the end of a ${f.warmupMinutes}-minute warm-up to the end of the load; the settling after it is left out. The heap is read after a forced full collection every 30 s (\`--expose-gc\`, bench/soak/heap-probe.ts); the threads' heaps (the SDK's workflow thread, the data plane) are read as they are, garbage included. The worker over the run:`,
+    '',
+    "| minute | worker RSS | main heap after collection | threads' heaps | cached workflows |",
+    '| --- | --- | --- | --- | --- |',
+    ...f.curve.map(
+      ([minute, rss, heap, threads, cached]) => `| ${minute} | ${rss} MiB | ${heap} MiB | ${threads} MiB | ${cached} |`,
+    ),
     '',
   ].join('\n');
 }

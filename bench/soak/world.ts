@@ -37,6 +37,8 @@ export interface SoakWorld {
   sources: Map<string, PgTarget>;
   worker: BenchWorker;
   web: { child: ChildProcess; url: string };
+  /** The worker's own /metrics (HINDSIGHT_WORKER_METRICS_PORT), where its heap and workflow cache are read. */
+  workerMetricsUrl: string;
   /** Every JSON line the worker logged, in order. */
   workerLog: WorkerLogRecord[];
   stop(): Promise<void>;
@@ -46,6 +48,8 @@ export interface SoakSettings {
   databases: number;
   rowsPerDatabase: number;
   outDir: string;
+  /** Lets SIGWINCH write a heap snapshot of the worker into outDir, to compare two points of a soak. */
+  heapSnapshots: boolean;
 }
 
 function spawnWeb(platform: Platform, port: number): { child: ChildProcess; ready: Promise<void> } {
@@ -80,8 +84,20 @@ export async function startSoakWorld(settings: SoakSettings): Promise<SoakWorld>
   const consoleServices = createConsoleServices(platform.services);
   if (await consoleServices.auth.needsSetup()) await consoleServices.auth.createFirstOwner(OWNER, '127.0.0.1');
   const workerLog: WorkerLogRecord[] = [];
+  const metricsPort = await freePort();
   const worker = spawnBenchWorker(platform, {
     label: 'soak',
+    // Workflows run in the main thread in the SDK's debug mode, so that a snapshot holds their state too.
+    env: {
+      HINDSIGHT_WORKER_METRICS_PORT: String(metricsPort),
+      ...(settings.heapSnapshots ? { TEMPORAL_DEBUG: '1' } : {}),
+    },
+    // SIGWINCH: the Temporal runtime stops the worker on SIGUSR2, Node's usual snapshot signal.
+    nodeFlags: [
+      '--expose-gc',
+      `--import=${fileURLToPath(new URL('./heap-probe.ts', import.meta.url))}`,
+      ...(settings.heapSnapshots ? ['--heapsnapshot-signal=SIGWINCH', `--diagnostic-dir=${settings.outDir}`] : []),
+    ],
     logFile: path.join(settings.outDir, 'soak-worker.log'),
     tailLines: 40,
     onRecord: (record) => workerLog.push(record),
@@ -100,6 +116,7 @@ export async function startSoakWorld(settings: SoakSettings): Promise<SoakWorld>
     sources,
     worker,
     web: { child: web.child, url: `http://127.0.0.1:${port}` },
+    workerMetricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     workerLog,
     async stop() {
       web.child.kill('SIGTERM');

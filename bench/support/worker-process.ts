@@ -12,6 +12,10 @@ export interface WorkerLogRecord {
   msg?: string;
   time?: number;
   backupId?: string;
+  /** The soak's heap probe: V8 heap in use after a forced collection. */
+  heapUsed?: number;
+  /** The soak's heap probe: heap in use of the worker's threads (workflows, data plane). */
+  threadsHeapUsed?: number;
 }
 
 export interface BenchWorker {
@@ -27,6 +31,8 @@ export interface BenchWorkerOptions {
   logFile: string;
   /** Node flags before the entry point, so that one may preload a module. */
   nodeFlags?: string[];
+  /** Settings beyond the platform's, for this worker only. */
+  env?: Record<string, string>;
   /** How many of the last lines `tail` returns. */
   tailLines: number;
   /** Every JSON line of the worker's log, in order. */
@@ -36,7 +42,13 @@ export interface BenchWorkerOptions {
 export function spawnBenchWorker(platform: Platform, options: BenchWorkerOptions): BenchWorker {
   const main = fileURLToPath(new URL('../../worker/main.ts', import.meta.url));
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), main], {
-    env: { ...process.env, ...platform.configEnv, HINDSIGHT_LOG_LEVEL: 'info', HINDSIGHT_LOG_PRETTY: '0' },
+    env: {
+      ...process.env,
+      ...platform.configEnv,
+      HINDSIGHT_LOG_LEVEL: 'info',
+      HINDSIGHT_LOG_PRETTY: '0',
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

@@ -113,6 +113,7 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
     worker = await createHindsightWorker(platform.runtime, createLogger('test-worker'), {
       interceptors: { activity: [metrics.activityInterceptor] },
     });
+    metrics.watchWorkers(worker.workers);
     workerDone = worker.run();
     workerMetricsServer = await startMetricsServer(metrics.registry, {
       host: '127.0.0.1',
@@ -315,6 +316,25 @@ describe('/metrics: database status from the catalog, HTTP traffic, worker activ
       }) >= 1,
     );
     assert.equal(one(samples, 'hindsight_activity_duration_seconds_count', labels), 1);
+  });
+
+  it('the worker reports its workflow cache, bounded by HINDSIGHT_WORKER_MAX_CACHED_WORKFLOWS', async () => {
+    const [main, verify] = worker.workers;
+    assert.equal(main!.options.maxCachedWorkflows, platform.config.workerMaxCachedWorkflows);
+    assert.equal(platform.config.workerMaxCachedWorkflows, 500);
+    // The cache changes as workflows open and close: read it until a scrape and the SDK agree.
+    await waitFor(
+      'the cached-workflow gauge to equal the SDK status',
+      async () => {
+        const { samples } = await scrape(workerMetricsServer.url, { authorization: `Bearer ${TOKEN}` });
+        const cached = (queue: string) => one(samples, 'hindsight_worker_cached_workflows', { task_queue: queue });
+        const agree =
+          cached(platform.config.taskQueue) === main!.getStatus().numCachedWorkflows &&
+          cached(verify!.options.taskQueue) === verify!.getStatus().numCachedWorkflows;
+        return agree || undefined;
+      },
+      30_000,
+    );
   });
 
   it('the dashboard puts the database that is down first, under a problems banner', async () => {

@@ -28,6 +28,15 @@ describe('configuration', () => {
     assert.match(config.secretKeyFile, /data\/secret\.key$/);
   });
 
+  it('bounds the worker workflow cache: 500 by default, a set number, and no fewer than 2', () => {
+    assert.equal(loadConfig({}).workerMaxCachedWorkflows, 500);
+    assert.equal(loadConfig({ HINDSIGHT_WORKER_MAX_CACHED_WORKFLOWS: '2000' }).workerMaxCachedWorkflows, 2000);
+    assert.throws(
+      () => loadConfig({ HINDSIGHT_WORKER_MAX_CACHED_WORKFLOWS: '1' }),
+      /HINDSIGHT_WORKER_MAX_CACHED_WORKFLOWS: must be at least 2 workflows/,
+    );
+  });
+
   it('names every bad variable', () => {
     assert.throws(
       () => loadConfig({ HINDSIGHT_WEB_PORT: 'eighty', TEMPORAL_ADDRESS: 'nohost', DATABASE_URL: 'mysql://x' }),
