@@ -2,16 +2,9 @@ import type pg from 'pg';
 import type { Keyring } from '../crypto/keyring.ts';
 import { bind } from './db.ts';
 import { appendAudit, auditEntryMac, listAudit, purgeAudit, verifyAudit } from './audit.ts';
-import {
-  clearLoginFailures,
-  createSession,
-  deleteSession,
-  failuresOf,
-  lockedUntil,
-  purgeExpiredSessions,
-  recordLoginFailure,
-  touchSession,
-} from './sessions.ts';
+import { clearLoginAttempts, countLoginAttempt, loginAttemptsOf, uncountLoginAttempt } from './login-throttle.ts';
+import { createFirstOwnerWithToken, issueSetupToken } from './setup-tokens.ts';
+import { createSession, deleteSession, purgeExpiredSessions, touchSession } from './sessions.ts';
 import {
   countUsers,
   createFirstOwner,
@@ -47,13 +40,15 @@ export type { AuditEntry, AuditFilter, NewAuditEntry } from './audit.ts';
 export type { UserRecord } from './users.ts';
 export type { MembershipRecord, WorkspaceRecord, WorkspaceSummary } from './workspaces.ts';
 
-/** Users, workspaces, memberships, sessions, login failures and the audit log. */
+/** Users, workspaces, memberships, sessions, login throttling and the audit log. */
 export function createAccessStore(pool: pg.Pool, keys: Keyring) {
   return {
     ...bind(pool, {
       countUsers,
       createUser,
       createFirstOwner,
+      createFirstOwnerWithToken,
+      issueSetupToken,
       findUserByEmail,
       getUser,
       getUserById,
@@ -74,10 +69,10 @@ export function createAccessStore(pool: pg.Pool, keys: Keyring) {
       touchSession,
       deleteSession,
       purgeExpiredSessions,
-      lockedUntil,
-      failuresOf,
-      recordLoginFailure,
-      clearLoginFailures,
+      countLoginAttempt,
+      uncountLoginAttempt,
+      clearLoginAttempts,
+      loginAttemptsOf,
       listAudit,
       auditEntryMac,
       purgeAudit,

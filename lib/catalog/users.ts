@@ -66,18 +66,21 @@ export async function createUser(db: Queryable, input: NewUser): Promise<UserRec
  * the second see the first's account.
  */
 export async function createFirstOwner(pool: pg.Pool, input: Omit<NewUser, 'instanceOwner'>): Promise<UserRecord> {
-  return withTransaction(pool, async (tx) => {
-    await tx.query('lock table users in exclusive mode');
-    if ((await countUsers(tx)) > 0) {
-      throw new HindsightError('conflict', 'an owner account already exists: log in, or ask an owner to invite you');
-    }
-    const user = await createUser(tx, { ...input, instanceOwner: true });
-    await tx.query(`insert into memberships (user_id, workspace_id, role) values ($1, $2, 'owner')`, [
-      user.id,
-      DEFAULT_WORKSPACE_ID,
-    ]);
-    return user;
-  });
+  return withTransaction(pool, (tx) => createFirstOwnerIn(tx, input));
+}
+
+/** The first owner, inside the caller's transaction: refused once any account exists. */
+export async function createFirstOwnerIn(tx: Queryable, input: Omit<NewUser, 'instanceOwner'>): Promise<UserRecord> {
+  await tx.query('lock table users in exclusive mode');
+  if ((await countUsers(tx)) > 0) {
+    throw new HindsightError('conflict', 'an owner account already exists: log in, or ask an owner to invite you');
+  }
+  const user = await createUser(tx, { ...input, instanceOwner: true });
+  await tx.query(`insert into memberships (user_id, workspace_id, role) values ($1, $2, 'owner')`, [
+    user.id,
+    DEFAULT_WORKSPACE_ID,
+  ]);
+  return user;
 }
 
 export async function findUserByEmail(

@@ -1,15 +1,16 @@
-/** Logging in: password checks with per-account and per-address rate limiting, then a session. */
+/** Logging in: throttled password checks (services/access/login-throttle.ts), then a session. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decoyHash, verifyPassword } from '../../lib/access/password.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import type { Actor } from '../authz.ts';
+import { admitAttempt, failureDelayMs, forgiveAttempt, throttleKeys } from './login-throttle.ts';
 import { actorForUser } from './lookups.ts';
 import type { AccessDeps } from './types.ts';
 
 /**
- * Checks a password and opens a session. Failures are counted per account and per client
- * address in the catalog (so a restart forgets nothing), answered after a growing delay, and
- * lock the key for `lockMs` at the limit.
+ * Checks a password and opens a session. Each attempt is counted in the catalog before the check
+ * (so a restart forgets nothing and concurrent attempts cannot slip past the limit), and a failure
+ * is answered after a growing delay.
  */
 export async function login(
   { store, authz, policy }: AccessDeps,
@@ -19,7 +20,7 @@ export async function login(
     .trim()
     .toLowerCase();
   const password = String(input.password ?? '');
-  const keys = [`email:${email}`, `ip:${input.ip}`];
+  const keys = throttleKeys(email, input.ip);
   const user = email ? await store.findUserByEmail(email) : undefined;
   // Only a known address is written down: people type passwords into the email field.
   const auditAttempt = (outcome: 'denied' | 'failed', detail: string) =>
@@ -32,26 +33,23 @@ export async function login(
       outcome,
       detail,
     });
-  const locked = await store.lockedUntil(keys);
-  if (locked) {
-    await auditAttempt('denied', `locked until ${locked.toISOString()}`);
-    throw new HindsightError(
-      'rate_limited',
-      `too many failed logins: try again after ${locked.toISOString().slice(11, 16)} UTC`,
-    );
+  try {
+    await admitAttempt(store, policy, keys);
+  } catch (err) {
+    await auditAttempt('denied', (err as Error).message);
+    throw err;
   }
   const ok =
     (await verifyPassword(password, user?.passwordHash ?? (await decoyHash()))) && user !== undefined && !user.disabled;
   if (!ok) {
-    const failures = await store.recordLoginFailure(keys[0]!, policy.accountLimit, policy.lockMs);
-    await store.recordLoginFailure(keys[1]!, policy.ipLimit, policy.lockMs);
-    await sleep(Math.min(policy.baseDelayMs * 2 ** Math.max(0, failures - 1), policy.maxDelayMs));
-    await auditAttempt('failed', `wrong email or password (${failures} failure(s) in a row)`);
+    await sleep(await failureDelayMs(store, policy, keys));
+    await auditAttempt('failed', 'wrong email or password');
     throw new HindsightError('access_denied', 'email or password is wrong');
   }
-  await store.clearLoginFailures(keys[0]!);
+  await forgiveAttempt(store, keys);
   const session = await store.createSession(user.id, {
     ttlMs: policy.sessionTtlMs,
+    maxMs: policy.sessionMaxMs,
     ip: input.ip,
     userAgent: input.userAgent,
   });

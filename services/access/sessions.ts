@@ -1,7 +1,7 @@
 /** Who is acting: the actor behind a user id, an email (the CLI) or a session cookie (the console). */
 import { HindsightError } from '../../lib/errors.ts';
 import { notFound, type Actor } from '../authz.ts';
-import { createFirstOwner, needsSetup, type FirstOwnerInput } from './first-owner.ts';
+import { createFirstOwner, issueSetupToken, needsSetup, type FirstOwnerInput } from './first-owner.ts';
 import { login } from './login.ts';
 import { actorForUser } from './lookups.ts';
 import type { AccessDeps } from './types.ts';
@@ -22,6 +22,7 @@ export function sessionOperations(deps: AccessDeps) {
     },
 
     needsSetup: () => needsSetup(store),
+    issueSetupToken: () => issueSetupToken(store),
     createFirstOwner: (input: FirstOwnerInput, source: string) => createFirstOwner(deps, input, source),
 
     login: (input: { email: string; password: string; ip: string; userAgent: string | null }) => login(deps, input),
@@ -34,7 +35,7 @@ export function sessionOperations(deps: AccessDeps) {
     /** The actor behind a session cookie, or undefined when it is unknown, expired or its user disabled. */
     async sessionActor(token: string, ip: string): Promise<Actor | undefined> {
       if (!token || token.length > 100) return undefined;
-      const session = await store.touchSession(token, policy.sessionTtlMs);
+      const session = await store.touchSession(token, policy.sessionTtlMs, policy.sessionMaxMs);
       return session ? actorForUser(store, session.userId, ip) : undefined;
     },
   };

@@ -141,7 +141,15 @@ export interface ConsoleAuditQuery {
 export interface ConsoleAuth {
   /** True until the first account exists: the console then offers owner creation only. */
   needsSetup(): Promise<boolean>;
-  createFirstOwner(input: { email: string; password: string; displayName?: string }, ip: string): Promise<void>;
+  /** Needs a live setup token (docs/authentication.md#the-setup-token), which it uses up. */
+  createFirstOwner(
+    input: { email: string; password: string; displayName?: string; setupToken: string },
+    ip: string,
+  ): Promise<void>;
+  /** A new one-time token for /setup (printed at start), or undefined once an account exists. */
+  issueSetupToken(): Promise<string | undefined>;
+  /** HINDSIGHT_PUBLIC_URL as set: /setup answers only on its host or on loopback. */
+  publicUrl: string | undefined;
   /** Opens a session; throws with kind `access_denied` (wrong credentials) or `rate_limited` (locked). */
   login(input: {
     email: string;
