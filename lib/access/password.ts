@@ -25,7 +25,12 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
+let checks = 0;
+/** How many passwords this process has checked (the sign-in throttling test counts them). */
+export const passwordChecks = (): number => checks;
+
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  checks += 1;
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];

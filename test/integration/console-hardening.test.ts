@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { passwordChecks } from '../../lib/access/password.ts';
 import { defaultLoginPolicy } from '../../services/access.ts';
 import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
@@ -106,10 +107,12 @@ describe('a hardened console', () => {
 
   it('lets no more than the limit of twenty concurrent wrong passwords reach the password check', async () => {
     const ip = '198.51.100.7';
+    const checksBefore = passwordChecks();
     const attempts = Array.from({ length: 20 }, (_, i) =>
       services.access.login({ email: OWNER.email, password: `wrong ${i}`, ip, userAgent: null }),
     );
     const kinds = (await Promise.allSettled(attempts)).map(kindOf);
+    assert.equal(passwordChecks() - checksBefore, defaultLoginPolicy.accountLimit, 'passwords checked');
     assert.equal(kinds.filter((k) => k === 'access_denied').length, defaultLoginPolicy.accountLimit);
     assert.equal(kinds.filter((k) => k === 'rate_limited').length, 20 - defaultLoginPolicy.accountLimit);
     // Each attempt that reached the check wrote 'failed' after it; a refused one wrote 'denied' before any check.
@@ -125,10 +128,12 @@ describe('a hardened console', () => {
 
   it('refuses an address that tries many accounts at once, past its own limit, and no other', async () => {
     const ip = '198.51.100.30';
+    const checksBefore = passwordChecks();
     const attempts = Array.from({ length: 30 }, (_, i) =>
       services.access.login({ email: `nobody${i}@example.org`, password: 'whatever it is', ip, userAgent: null }),
     );
     const kinds = (await Promise.allSettled(attempts)).map(kindOf);
+    assert.equal(passwordChecks() - checksBefore, defaultLoginPolicy.ipLimit, 'passwords checked');
     assert.equal(kinds.filter((k) => k === 'access_denied').length, defaultLoginPolicy.ipLimit);
     assert.equal(kinds.filter((k) => k === 'rate_limited').length, 30 - defaultLoginPolicy.ipLimit);
     const right = { email: OWNER.email, password: OWNER.password, userAgent: null };
