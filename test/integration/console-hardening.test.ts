@@ -245,4 +245,28 @@ describe('a hardened console', () => {
     await age(`interval '7 days' + interval '1 second'`);
     assert.equal((await me()).status, 401);
   });
+
+  it('gives an API token made without an expiry one of 365 days, and says so when it is made', async () => {
+    const session = await loginAt(server.url, OWNER.email, OWNER.password);
+    const year = Date.now() + 365 * 86_400_000;
+    const json = { name: 'no expiry given', workspace: 'default', role: 'viewer' };
+    const api = await httpRequest(server.url, 'POST', '/api/v1/tokens', {
+      cookie: session.cookie,
+      json,
+      headers: { origin: server.url },
+    });
+    assert.equal(api.status, 201, JSON.stringify(api.body));
+    const expiresAt = Date.parse((api.body as { token: { expiresAt: string } }).token.expiresAt);
+    assert.ok(Math.abs(expiresAt - year) < 60_000, `expires ${new Date(expiresAt).toISOString()}`);
+
+    const page = await postForm(
+      server.url,
+      '/settings?/createToken',
+      { ...json, name: 'from the page', expiresInDays: '' },
+      { origin: server.url, accept: 'text/html', cookie: session.cookie },
+    );
+    const html = await page.text();
+    const shown = /data-testid="token-expiry">Expires ([^<]+)\./.exec(html)?.[1];
+    assert.ok(shown && Math.abs(Date.parse(shown) - year) < 60_000, `the page shows the expiry: ${shown}`);
+  });
 });

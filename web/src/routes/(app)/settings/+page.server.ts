@@ -22,7 +22,7 @@ export const actions = {
     const days = text(f, 'expiresInDays');
     const expiresInDays = days === '' ? null : Number(days);
     if (expiresInDays !== null && !Number.isInteger(expiresInDays))
-      return fail(400, { error: 'Expires in: give a whole number of days, or leave it empty for no expiry.' });
+      return fail(400, { error: 'Expires in: give a whole number of days (empty: 365).' });
     try {
       const created = await services().settings.createToken(actorOf(locals), {
         name: text(f, 'name'),
