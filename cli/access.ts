@@ -175,6 +175,16 @@ async function userInstanceOwner({ args: [arg, extra], flags, access, actor, usa
   else process.stdout.write(`user "${user.email}" ${revoke ? 'no longer owns' : 'now owns'} the installation\n`);
 }
 
+async function userResetPassword({ args: [arg], flags, access, actor, usage }: AccessInvocation): Promise<void> {
+  const email = need(arg, 'email', usage);
+  const link = await access.issuePasswordReset(actor, email);
+  if (flags.json) printJson({ email, url: link.url, expiresAt: link.expiresAt.toISOString() });
+  else
+    process.stdout.write(
+      `password reset link for "${email}", usable once until ${link.expiresAt.toISOString()}:\n${link.url}\n`,
+    );
+}
+
 type MemberHandler = (call: AccessInvocation, email: string, workspace: string) => Promise<void>;
 
 async function memberAdd(call: AccessInvocation, email: string, workspace: string): Promise<void> {
@@ -213,6 +223,7 @@ const userCommands: Record<string, AccessHandler> = {
   disable: userSetDisabled(true),
   enable: userSetDisabled(false),
   'instance-owner': userInstanceOwner,
+  'reset-password': userResetPassword,
 };
 
 const memberCommands: Record<string, MemberHandler> = { add: memberAdd, remove: memberRemove };

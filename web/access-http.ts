@@ -47,6 +47,7 @@ const PUBLIC_PATHS = [
   /^\/codec(\/|$)/,
   /^\/login(\/|$)/,
   /^\/setup(\/|$)/,
+  /^\/reset-password$/,
   /^\/theme$/,
   /^\/_app\//,
   /^\/favicon\.[a-z]+$/,

@@ -41,6 +41,17 @@ export async function verifyPassword(password: string, stored: string): Promise<
 }
 
 /**
+ * True when `stored` was made with weaker parameters than new hashes get (or in a form this module
+ * no longer writes): the next successful sign-in, which holds the plain password, hashes it again.
+ */
+export function needsRehash(stored: string): boolean {
+  const [scheme, N, r, p] = stored.split('$');
+  return (
+    scheme !== 'scrypt' || Number(N) < DEFAULT_PARAMS.N || Number(r) < DEFAULT_PARAMS.r || Number(p) < DEFAULT_PARAMS.p
+  );
+}
+
+/**
  * A hash of a random password: checking a login against it costs the same as against a real
  * account, so response times do not tell which emails exist.
  */

@@ -4,7 +4,8 @@ import { bind } from './db.ts';
 import { appendAudit, auditEntryMac, listAudit, purgeAudit, verifyAudit } from './audit.ts';
 import { clearLoginAttempts, countLoginAttempt, loginAttemptsOf, uncountLoginAttempt } from './login-throttle.ts';
 import { createFirstOwnerWithToken, issueSetupToken } from './setup-tokens.ts';
-import { createSession, deleteSession, purgeExpiredSessions, touchSession } from './sessions.ts';
+import { issuePasswordReset, passwordResetUser, usePasswordReset } from './password-resets.ts';
+import { createSession, deleteOtherSessions, deleteSession, purgeExpiredSessions, touchSession } from './sessions.ts';
 import {
   countUsers,
   createFirstOwner,
@@ -14,6 +15,7 @@ import {
   getUserById,
   listUsers,
   setInstanceOwner,
+  setPasswordHash,
   setUserDisabled,
 } from './users.ts';
 import {
@@ -49,11 +51,15 @@ export function createAccessStore(pool: pg.Pool, keys: Keyring) {
       createFirstOwner,
       createFirstOwnerWithToken,
       issueSetupToken,
+      issuePasswordReset,
+      passwordResetUser,
+      usePasswordReset,
       findUserByEmail,
       getUser,
       getUserById,
       listUsers,
       setUserDisabled,
+      setPasswordHash,
       setInstanceOwner,
       createWorkspace,
       findWorkspace,
@@ -68,6 +74,7 @@ export function createAccessStore(pool: pg.Pool, keys: Keyring) {
       createSession,
       touchSession,
       deleteSession,
+      deleteOtherSessions,
       purgeExpiredSessions,
       countLoginAttempt,
       uncountLoginAttempt,

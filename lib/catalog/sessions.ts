@@ -57,3 +57,12 @@ export async function purgeExpiredSessions(db: Queryable): Promise<number> {
   const result = await db.query('delete from sessions where expires_at < now()');
   return result.rowCount ?? 0;
 }
+
+/** Ends every session of a user but the one of `keepToken`: after a password change, other devices sign in again. */
+export async function deleteOtherSessions(db: Queryable, userId: number, keepToken: string | null): Promise<number> {
+  const result = await db.query('delete from sessions where user_id = $1 and token_sha256 is distinct from $2', [
+    userId,
+    keepToken === null ? null : sessionTokenHash(keepToken),
+  ]);
+  return result.rowCount ?? 0;
+}

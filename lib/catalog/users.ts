@@ -83,6 +83,23 @@ export async function createFirstOwnerIn(tx: Queryable, input: Omit<NewUser, 'in
   return user;
 }
 
+/**
+ * Replaces a user's password hash; with `expected`, only if the stored hash is still that one (an
+ * upgrade after sign-in must not undo a password change made meanwhile). True when it changed.
+ */
+export async function setPasswordHash(
+  db: Queryable,
+  userId: number,
+  passwordHash: string,
+  expected?: string,
+): Promise<boolean> {
+  const result = await db.query(
+    'update users set password_hash = $2 where id = $1 and ($3::text is null or password_hash = $3)',
+    [userId, passwordHash, expected ?? null],
+  );
+  return result.rowCount === 1;
+}
+
 export async function findUserByEmail(
   db: Queryable,
   email: string,

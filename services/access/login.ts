@@ -1,6 +1,6 @@
 /** Logging in: throttled password checks (services/access/login-throttle.ts), then a session. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decoyHash, verifyPassword } from '../../lib/access/password.ts';
+import { decoyHash, hashPassword, needsRehash, verifyPassword } from '../../lib/access/password.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import type { Actor } from '../authz.ts';
 import { admitAttempt, failureDelayMs, forgiveAttempt, throttleKeys } from './login-throttle.ts';
@@ -47,6 +47,9 @@ export async function login(
     throw new HindsightError('access_denied', 'email or password is wrong');
   }
   await forgiveAttempt(store, keys);
+  // Hashes made with weaker parameters are upgraded while the plain password is at hand.
+  if (needsRehash(user.passwordHash))
+    await store.setPasswordHash(user.id, await hashPassword(password), user.passwordHash);
   const session = await store.createSession(user.id, {
     ttlMs: policy.sessionTtlMs,
     maxMs: policy.sessionMaxMs,

@@ -3,6 +3,8 @@ import { HindsightError } from '../../lib/errors.ts';
 import { notFound, type Actor } from '../authz.ts';
 import { createFirstOwner, issueSetupToken, needsSetup, type FirstOwnerInput } from './first-owner.ts';
 import { login } from './login.ts';
+import { changeOwnPassword, type PasswordChange } from './password-change.ts';
+import { issuePasswordReset, passwordResetEmail, resetPassword } from './password-reset.ts';
 import { actorForUser } from './lookups.ts';
 import type { AccessDeps } from './types.ts';
 
@@ -26,6 +28,14 @@ export function sessionOperations(deps: AccessDeps) {
     createFirstOwner: (input: FirstOwnerInput, source: string) => createFirstOwner(deps, input, source),
 
     login: (input: { email: string; password: string; ip: string; userAgent: string | null }) => login(deps, input),
+
+    /** The signed-in user's own password; `keepSession` (the session making the change) stays open. */
+    changeOwnPassword: (actor: Actor, input: PasswordChange, keepSession: string | null) =>
+      changeOwnPassword(deps, actor, input, keepSession),
+    /** A one-time link that sets `email`'s password (the local operator only). */
+    issuePasswordReset: (actor: Actor, email: string) => issuePasswordReset(deps, actor, email),
+    passwordResetEmail: (token: string) => passwordResetEmail(deps, token),
+    resetPassword: (input: { token: string; password: string }, source: string) => resetPassword(deps, input, source),
 
     async logout(token: string, actor?: Actor): Promise<void> {
       await store.deleteSession(token);

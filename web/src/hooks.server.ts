@@ -9,7 +9,7 @@ import type { ActorRef } from '#lib/server/view/types.ts';
 const ACCESS = Symbol.for('hindsight.access');
 // Read by web/metrics.ts: the matched route's id labels the HTTP metrics instead of the raw path.
 const ROUTE = Symbol.for('hindsight.route');
-const OPEN = [/^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/theme$/];
+const OPEN = [/^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/reset-password$/, /^\/theme$/];
 
 /**
  * The express host has already resolved the session and refused requests without one; this reads

@@ -129,6 +129,8 @@ function auth(access: AccessService, publicUrl: string | undefined): ConsoleAuth
       await access.createFirstOwner({ ...input, setupToken: String(input.setupToken ?? '') }, ip);
     },
     issueSetupToken: () => access.issueSetupToken(),
+    passwordResetEmail: (token) => access.passwordResetEmail(token),
+    resetPassword: (input, ip) => access.resetPassword(input, ip),
     publicUrl,
     async login(input) {
       const { token, expiresAt } = await access.login(input);

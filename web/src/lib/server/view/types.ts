@@ -148,6 +148,10 @@ export interface ConsoleAuth {
   ): Promise<void>;
   /** A new one-time token for /setup (printed at start), or undefined once an account exists. */
   issueSetupToken(): Promise<string | undefined>;
+  /** The email a password reset link is for, or undefined when it is wrong, used or expired. */
+  passwordResetEmail(token: string): Promise<string | undefined>;
+  /** Uses a reset link: sets the password and ends the account's sessions. */
+  resetPassword(input: { token: string; password: string }, ip: string): Promise<void>;
   /** HINDSIGHT_PUBLIC_URL as set: /setup answers only on its host or on loopback. */
   publicUrl: string | undefined;
   /** Opens a session; throws with kind `access_denied` (wrong credentials) or `rate_limited` (locked). */
@@ -175,6 +179,12 @@ export interface ConsolePeople {
   listWorkspaces(actor: ActorRef): Promise<ConsoleWorkspace[]>;
   createWorkspace(actor: ActorRef, name: string): Promise<void>;
   listAudit(actor: ActorRef, query: ConsoleAuditQuery): Promise<ConsoleAuditEntry[]>;
+  /** The signed-in user's own password (the current one required); other sessions than `keepSession` end. */
+  changeOwnPassword(
+    actor: ActorRef,
+    input: { current: string; next: string },
+    keepSession: string | null,
+  ): Promise<void>;
 }
 
 /** A notifier as the console shows it: where it sends (no secrets), what it hears of, and how it fares. */

@@ -52,4 +52,18 @@ export const actions = {
       return fail(statusOf(err), { error: message(err) });
     }
   },
+  /** The user's own password: the current one is checked; the user's other sessions end. */
+  changePassword: async ({ request, locals }) => {
+    const f = await request.formData();
+    const next = String(f.get('next') ?? '');
+    if (next !== String(f.get('confirm') ?? '')) return fail(400, { passwordError: 'The two new passwords differ.' });
+    try {
+      const current = String(f.get('current') ?? '');
+      await services().people.changeOwnPassword(actorOf(locals), { current, next }, locals.sessionToken);
+      return { passwordOk: 'Your password is changed; your other sessions are signed out.' };
+    } catch (err) {
+      const kind = (err as { kind?: string }).kind;
+      return fail(kind === 'access_denied' ? 403 : statusOf(err), { passwordError: message(err) });
+    }
+  },
 } satisfies Actions;

@@ -16,3 +16,13 @@ create table setup_tokens (
   created_at timestamptz not null default now(),
   expires_at timestamptz not null
 );
+
+-- One-time links that set a user's password, issued by the local operator
+-- (hindsight user reset-password): only the token's SHA-256 is kept, and using it deletes it.
+create table password_resets (
+  token_sha256 text primary key,
+  user_id bigint not null references users(id) on delete cascade,
+  created_at timestamptz not null default now(),
+  expires_at timestamptz not null
+);
+create index password_resets_by_user on password_resets (user_id);
