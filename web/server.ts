@@ -7,6 +7,7 @@ import type { HostServices } from './src/lib/server/view/index.ts';
 import { CONSOLE_SERVICES_KEY } from './src/lib/server/view/types.ts';
 import { accessMiddleware, clientAddress, expectedOrigin } from './access-http.ts';
 import { securityHeaders } from './security-headers.ts';
+import { isLoopbackHost } from './metrics-access.ts';
 import type { TrustProxy } from '../lib/trust-proxy.ts';
 import { apiV1Router } from './api-v1.ts';
 import { codecSessionCheck } from './codec-access.ts';
@@ -83,6 +84,9 @@ function buildApp(options: WebServerOptions, consoleHandler: RequestHandler): ex
     status: () => services.databaseStatus(systemActor),
     drills: () => services.domain.ctx.runtime.catalog.servers.drillSummaries(),
     token: options.metricsToken,
+    loopbackOnly: isLoopbackHost(options.host),
+    apiActor: (secret, ip) => services.tokens.actorForSecret(secret, ip),
+    databasesOf: async (actor) => new Set((await services.databaseStatus(actor)).databases.map((d) => d.name)),
     log,
   });
   app.use(metrics.httpMiddleware);

@@ -269,4 +269,45 @@ describe('a hardened console', () => {
     const shown = /data-testid="token-expiry">Expires ([^<]+)\./.exec(html)?.[1];
     assert.ok(shown && Math.abs(Date.parse(shown) - year) < 60_000, `the page shows the expiry: ${shown}`);
   });
+
+  it('beyond loopback, /metrics needs a token, and a workspace token reads only its databases', async () => {
+    const exposed = await startWebServer({ services, host: '0.0.0.0', port: await freePort(), log: () => undefined });
+    try {
+      const url = `http://127.0.0.1:${new URL(exposed.url).port}/metrics`;
+      const refused = await fetch(url);
+      assert.equal(refused.status, 401);
+      assert.match(await refused.text(), /personal API token/);
+
+      const owner = await services.access.actorForEmail(OWNER.email, '127.0.0.1');
+      const north = await services.access.createWorkspace(owner, 'north');
+      const unreachable = (name: string) => ({
+        name,
+        url: `postgres://nobody@127.0.0.1:1/${name}`,
+        skipCheck: true,
+        verifyAfterBackup: false,
+      });
+      await platform.ops.addDatabase(unreachable('south-db'));
+      await platform.ops.addDatabase(unreachable('north-db'));
+      await platform.runtime.catalog.access.setDatabaseWorkspace('north-db', north.id);
+      // Read again: the actor carries the memberships it had when it was read, and now owns north too.
+      const northOwner = await services.access.actorForEmail(OWNER.email, '127.0.0.1');
+      const { secret } = await services.tokens.create(northOwner, {
+        name: 'scrape',
+        workspace: 'north',
+        role: 'viewer',
+      });
+      const scoped = await fetch(url, { headers: { authorization: `Bearer ${secret}` } });
+      assert.equal(scoped.status, 200);
+      const samples = (await scoped.text()).split('\n').filter((l) => l && !l.startsWith('#'));
+      assert.ok(samples.length > 0);
+      for (const line of samples) assert.match(line, /database="north-db"/, 'only its workspace’s series');
+      const open = await fetch(`${server.url}/metrics`);
+      assert.equal(open.status, 200, 'open when served on loopback only');
+      const full = await open.text();
+      assert.match(full, /database="south-db"/);
+      assert.match(full, /hindsight_http_requests_total/);
+    } finally {
+      await exposed.close();
+    }
+  });
 });
