@@ -245,6 +245,13 @@ describe('users, workspaces, roles and the audit log', () => {
     assert.match(String(usersPage.body), /viewer@example\.org/);
     assert.ok(!String(usersPage.body).includes('blue@example.org'), 'accounts of other workspaces stay hidden');
 
+    // The pages open without a session do nothing without their token; a password change needs a session.
+    assert.equal((await request('GET', '/setup')).headers.get('location'), '/login', 'no setup once accounts exist');
+    assert.match(String((await request('GET', '/reset-password?token=guess')).body), /wrong, used or expired/);
+    const change = { current: PASSWORD, next: 'a new passphrase', confirm: 'a new passphrase' };
+    const anonymous2 = await postForm(server.url, '/settings?/changePassword', change, { origin: server.url });
+    assert.equal(anonymous2.status, 401, 'changing a password needs a session');
+
     // A form post from another site is refused even with a valid session cookie.
     const form = { database: 'shop' };
     const csrf = await postForm(server.url, '/?/backup', form, {
