@@ -199,6 +199,12 @@ describe('a hardened console', () => {
       if (url !== '/login')
         assert.equal(answer.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'", url);
     }
+    // A revalidated page keeps the policy it was cached with: a 304 carries none to replace it.
+    const etag = page.headers.get('etag');
+    assert.ok(etag, 'pages are revalidated by etag');
+    const notModified = await fetch(`${server.url}/login`, { headers: { 'if-none-match': etag } });
+    assert.equal(notModified.status, 304);
+    assert.equal(notModified.headers.get('content-security-policy'), null);
     const https = { 'x-forwarded-proto': 'https' };
     const overHttps = await rawRequest(proxied.url, 'GET', '/healthz', { headers: https });
     assert.equal(overHttps.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
