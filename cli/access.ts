@@ -186,6 +186,16 @@ async function userResetSecondFactor({ args: [arg], flags, access, actor, usage 
     );
 }
 
+async function userResetPassword({ args: [arg], flags, access, actor, usage }: AccessInvocation): Promise<void> {
+  const email = need(arg, 'email', usage);
+  const link = await access.issuePasswordReset(actor, email);
+  if (flags.json) printJson({ email, url: link.url, expiresAt: link.expiresAt.toISOString() });
+  else
+    process.stdout.write(
+      `password reset link for "${email}", usable once until ${link.expiresAt.toISOString()}:\n${link.url}\n`,
+    );
+}
+
 type MemberHandler = (call: AccessInvocation, email: string, workspace: string) => Promise<void>;
 
 async function memberAdd(call: AccessInvocation, email: string, workspace: string): Promise<void> {
@@ -225,6 +235,7 @@ const userCommands: Record<string, AccessHandler> = {
   enable: userSetDisabled(false),
   'instance-owner': userInstanceOwner,
   'reset-2fa': userResetSecondFactor,
+  'reset-password': userResetPassword,
 };
 
 const memberCommands: Record<string, MemberHandler> = { add: memberAdd, remove: memberRemove };

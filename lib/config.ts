@@ -7,6 +7,7 @@ import { HindsightError } from './errors.ts';
 import { cronProblem } from './schedule/cron.ts';
 import type { CatalogMaintenanceSettings } from './catalog/prune-rules.ts';
 import type { ChecksumPolicy } from './pg/table-checksums.ts';
+import { parseTrustProxy, trustProxyProblem, type TrustProxy } from './trust-proxy.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 
@@ -71,6 +72,14 @@ export const configSchema = z
       .url()
       .refine((u) => /^https?:/.test(u), 'must be an http(s) URL')
       .optional(),
+    HINDSIGHT_TRUST_PROXY: z
+      .string()
+      .superRefine((v, ctx) => {
+        const problem = trustProxyProblem(v);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+    HINDSIGHT_SESSION_MAX_HOURS: z.coerce.number().int().min(1).max(8760).default(168),
     HINDSIGHT_METRICS_TOKEN: z
       .string()
       .min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)')
@@ -138,6 +147,10 @@ export interface Config {
   publicUrl: string;
   /** HINDSIGHT_PUBLIC_URL as set: when unset, the console checks form origins against the request's own host. */
   publicUrlSetting: string | undefined;
+  /** The reverse proxies whose X-Forwarded-For/-Proto the console believes (HINDSIGHT_TRUST_PROXY; false: none). */
+  trustProxy: TrustProxy;
+  /** How long a console session lasts after sign-in, however active. */
+  sessionMaxHours: number;
   /** The bearer token /metrics requires, or undefined for an open endpoint. */
   metricsToken: string | undefined;
   workerMetricsPort: number | undefined;
@@ -262,6 +275,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     walSpoolDir: raw.HINDSIGHT_WAL_SPOOL_DIR ? path.resolve(raw.HINDSIGHT_WAL_SPOOL_DIR) : undefined,
     publicUrlSetting: raw.HINDSIGHT_PUBLIC_URL,
+    trustProxy: parseTrustProxy(raw.HINDSIGHT_TRUST_PROXY),
+    sessionMaxHours: raw.HINDSIGHT_SESSION_MAX_HOURS,
     metricsToken: raw.HINDSIGHT_METRICS_TOKEN,
     workerMetricsPort: raw.HINDSIGHT_WORKER_METRICS_PORT,
     workerMaxCachedWorkflows: raw.HINDSIGHT_WORKER_MAX_CACHED_WORKFLOWS,

@@ -15,6 +15,7 @@ import { prepareDataDir } from '../lib/data-dir.ts';
 import { loadOrCreateSecretKey } from '../lib/crypto/secret-key.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
+import { SETUP_TOKEN_TTL_MS } from '../services/access/first-owner.ts';
 import type { LocalCluster } from '../lib/pg/cluster.ts';
 import { acquireDataLock, type DataLock } from '../lib/supervisor/data-lock.ts';
 import { ChildRegistry, sweepOrphans } from '../lib/supervisor/orphans.ts';
@@ -99,10 +100,13 @@ async function setUpDemo(config: Config, runtime: Runtime): Promise<void> {
   const consoleUrl = `http://${config.webHost}:${config.webPort}`;
   const temporalClient = await connectTemporalClient(config, runtime);
   try {
-    if ((await runtime.catalog.access.countUsers()) === 0)
+    if ((await runtime.catalog.access.countUsers()) === 0) {
+      // One-time and stored hashed: whoever else reaches the console first cannot create the owner.
+      const token = await runtime.catalog.access.issueSetupToken(SETUP_TOKEN_TTL_MS);
       log.info(
-        `no account yet: open ${consoleUrl}/setup to create the owner (or: hindsight user create <email> --owner)`,
+        `no account yet: open ${config.publicUrlSetting ?? consoleUrl}/setup?token=${token} to create the owner (or: hindsight user create <email> --owner)`,
       );
+    }
     const services = createServices(runtime, temporalClient);
     // The demo is set up by the local operator, in the default workspace, and audited as such.
     if (metaCluster)

@@ -16,6 +16,8 @@ import { roleOf, type Actor, type Authz } from './authz.ts';
 import type { Runtime } from './runtime.ts';
 
 export const API_TOKEN_PATTERN = /^hs_[A-Za-z0-9_-]{43}$/;
+/** A token made without an expiry ends after a year: none lives forever. */
+export const DEFAULT_TOKEN_DAYS = 365;
 const PREFIX_LENGTH = 10;
 
 export const createApiTokenInput = z
@@ -29,7 +31,8 @@ export const createApiTokenInput = z
       .min(1, 'must be at least 1')
       .max(3650, 'must be at most 3650 (ten years)')
       .nullable()
-      .optional(),
+      .optional()
+      .describe(`days until the token expires; omitted or null: ${DEFAULT_TOKEN_DAYS}`),
   })
   .strict();
 export type CreateApiTokenInput = z.input<typeof createApiTokenInput>;
@@ -145,7 +148,7 @@ async function createToken(
   await refuseHigherRole(deps, user, workspace, input);
   const target = { type: 'api token', name: input.name };
   const secret = `hs_${randomBytes(32).toString('base64url')}`;
-  const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : null;
+  const expiresAt = new Date(Date.now() + (input.expiresInDays ?? DEFAULT_TOKEN_DAYS) * 86_400_000);
   const record = await recorded(
     deps,
     user,

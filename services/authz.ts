@@ -49,9 +49,12 @@ export const ACTIONS = [
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
-const viewer: readonly Action[] = ['history.read', 'backup.download'];
+// Reading history is not reading the data: a backup holds every row of the database, so
+// downloading one is an editor's right, not a viewer's.
+const viewer: readonly Action[] = ['history.read'];
 const editor: readonly Action[] = [
   ...viewer,
+  'backup.download',
   'database.create',
   'database.update',
   'database.schedule',

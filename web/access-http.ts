@@ -7,6 +7,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { HindsightError } from '../lib/errors.ts';
 import type { Actor } from '../services/authz.ts';
 import type { HostServices } from './src/lib/server/view/index.ts';
+import { safeNext } from './src/lib/safe-next.ts';
 
 export interface RequestAccess {
   actor: Actor | undefined;
@@ -46,6 +47,7 @@ const PUBLIC_PATHS = [
   /^\/codec(\/|$)/,
   /^\/login(\/|$)/,
   /^\/setup(\/|$)/,
+  /^\/reset-password$/,
   /^\/theme$/,
   /^\/_app\//,
   /^\/favicon\.[a-z]+$/,
@@ -147,7 +149,7 @@ export function accessMiddleware(
         return;
       }
       if (req.method === 'GET' || req.method === 'HEAD') {
-        const next = req.originalUrl.startsWith('/') && !req.originalUrl.startsWith('//') ? req.originalUrl : '/';
+        const next = safeNext(req.originalUrl);
         const to = (await services.auth.needsSetup())
           ? '/setup'
           : `/login${next === '/' ? '' : `?next=${encodeURIComponent(next)}`}`;

@@ -26,11 +26,17 @@ async function main(): Promise<void> {
     port: config.webPort,
     publicUrl: config.publicUrlSetting,
     metricsToken: config.metricsToken,
+    trustProxy: config.trustProxy,
     log: (msg) => logger.info(msg),
   });
   const stopPurge = startAuditPurge(services.access, config.auditRetentionDays, (msg) => logger.info(msg));
   if (token) logger.info(`codec endpoint on ${server.url}/codec for ${config.codecCorsOrigin}`);
   logger.info(`console listening on ${server.url}`);
+  const setupToken = await services.auth.issueSetupToken();
+  if (setupToken)
+    logger.info(
+      `no account yet: open ${config.publicUrlSetting ?? server.url}/setup?token=${setupToken} to create the owner (the token is single-use, valid 24 hours)`,
+    );
   const stop = async () => {
     stopPurge();
     await server.close();

@@ -3,15 +3,16 @@
  * scrape time, as the system actor, across all workspaces), the express host's own HTTP traffic,
  * and prom-client's default process metrics.
  *
- * Access: with HINDSIGHT_METRICS_TOKEN set, a scrape must send `Authorization: Bearer <token>`;
- * without it the endpoint is open, as node exporters usually are: it exposes database names and
- * numbers, never hosts, users, errors or secrets.
+ * Access (web/metrics-access.ts): open only when the console listens on loopback alone and no
+ * HINDSIGHT_METRICS_TOKEN is set; otherwise that token reads every series, and a personal API token
+ * the series of its workspace's databases. It exposes database names and numbers, never hosts,
+ * users, errors or secrets.
  */
 import type { DrillSummary } from '../lib/catalog/pitr-drills.ts';
 import { registerDrillGauges } from './metrics-drills.ts';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { bearerMatches } from '../lib/net/bearer.ts';
+import { metricsScope, onlyDatabases, type MetricsAccessOptions } from './metrics-access.ts';
 import type { DatabaseStatus, DatabaseStatusReport } from '../services/status/database-status.ts';
 
 /** Set by web/src/hooks.server.ts on the request: the SvelteKit route id it matched (null for none). */
@@ -41,11 +42,9 @@ export function routeLabel(req: Request): string {
   return '(other)';
 }
 
-export interface ConsoleMetricsOptions {
+export interface ConsoleMetricsOptions extends MetricsAccessOptions {
   /** The status of every database, as the system actor sees it. */
   status: () => Promise<DatabaseStatusReport>;
-  /** HINDSIGHT_METRICS_TOKEN; undefined leaves /metrics open. */
-  token?: string | undefined;
   log?: (msg: string) => void;
   /** Per server, the PITR drills' proven-up-to time and last outcome (web/metrics-drills.ts). */
   drills?: () => Promise<DrillSummary[]>;
@@ -256,18 +255,18 @@ function httpTraffic(registry: Registry): RequestHandler {
 
 function metricsHandler(registry: Registry, options: ConsoleMetricsOptions): RequestHandler {
   return async (req: Request, res: Response) => {
-    if (options.token !== undefined) {
-      if (!bearerMatches(req.headers.authorization, options.token)) {
+    try {
+      const scope = await metricsScope(req, options);
+      if ('refused' in scope) {
         res
           .status(401)
           .set('WWW-Authenticate', 'Bearer realm="hindsight metrics"')
           .type('text/plain')
-          .send('metrics need Authorization: Bearer <HINDSIGHT_METRICS_TOKEN>\n');
+          .send(scope.refused);
         return;
       }
-    }
-    try {
-      const body = await registry.metrics();
+      const all = await registry.metrics();
+      const body = scope.all ? all : onlyDatabases(all, scope.databases);
       res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(body);
     } catch (error) {
       res

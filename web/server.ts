@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import type { HostServices } from './src/lib/server/view/index.ts';
 import { CONSOLE_SERVICES_KEY } from './src/lib/server/view/types.ts';
-import { accessMiddleware, expectedOrigin } from './access-http.ts';
+import { accessMiddleware, clientAddress, expectedOrigin } from './access-http.ts';
+import { securityHeaders } from './security-headers.ts';
+import { isLoopbackHost } from './metrics-access.ts';
+import type { TrustProxy } from '../lib/trust-proxy.ts';
 import { apiV1Router } from './api-v1.ts';
 import { codecSessionCheck } from './codec-access.ts';
 import { codecRouter, type CodecServerOptions } from './codec-server.ts';
@@ -20,6 +23,8 @@ export interface WebServerOptions {
   publicUrl?: string | undefined;
   /** Temporal's remote codec protocol at /codec, for the Temporal UI and CLI. */
   codec?: Omit<CodecServerOptions, 'log' | 'session'>;
+  /** HINDSIGHT_TRUST_PROXY: the proxies whose X-Forwarded-For/-Proto are believed (default: none). */
+  trustProxy?: TrustProxy | undefined;
   /** HINDSIGHT_METRICS_TOKEN: the bearer token GET /metrics requires (unset: open). */
   metricsToken?: string | undefined;
   host: string;
@@ -35,11 +40,15 @@ export interface WebServer {
 // Must match envPrefix in vite.config.ts.
 const ADAPTER_ENV_PREFIX = 'HINDSIGHT_CONSOLE_';
 const PROTOCOL_HEADER = 'x-hindsight-console-protocol';
+// Where SvelteKit's getClientAddress() reads the client's address: express's req.ip, which honours
+// HINDSIGHT_TRUST_PROXY, so throttling and the audit see the same address as the express routes.
+const ADDRESS_HEADER = 'x-hindsight-console-client-address';
 
 async function loadConsoleHandler(): Promise<RequestHandler> {
   // adapter-node assumes https unless told where to read the protocol, and then rejects every form
   // post made over plain http as cross-site. It reads its settings once, when handler.js is imported.
   process.env[`${ADAPTER_ENV_PREFIX}PROTOCOL_HEADER`] ??= PROTOCOL_HEADER;
+  process.env[`${ADAPTER_ENV_PREFIX}ADDRESS_HEADER`] ??= ADDRESS_HEADER;
   const handlerUrl = new URL('./build/handler.js', import.meta.url);
   if (!existsSync(fileURLToPath(handlerUrl))) {
     throw new Error(`console is not built: run npm run setup (missing ${fileURLToPath(handlerUrl)})`);
@@ -69,10 +78,15 @@ function buildApp(options: WebServerOptions, consoleHandler: RequestHandler): ex
   const { services, log } = options;
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', options.trustProxy ?? false);
+  app.use(securityHeaders([TEMPORAL_UI_PATH]));
   const metrics = createConsoleMetrics({
     status: () => services.databaseStatus(systemActor),
     drills: () => services.domain.ctx.runtime.catalog.servers.drillSummaries(),
     token: options.metricsToken,
+    loopbackOnly: isLoopbackHost(options.host),
+    apiActor: (secret, ip) => services.tokens.actorForSecret(secret, ip),
+    databasesOf: async (actor) => new Set((await services.databaseStatus(actor)).databases.map((d) => d.name)),
     log,
   });
   app.use(metrics.httpMiddleware);
@@ -94,9 +108,10 @@ function buildApp(options: WebServerOptions, consoleHandler: RequestHandler): ex
   app.use(accessMiddleware(services, { publicUrl: options.publicUrl, log }));
   app.use('/api/v1', apiV1Router(services, { log }));
 
-  // Always overwritten, so a client cannot claim a protocol; req.protocol honours 'trust proxy' if the caller sets it.
+  // Always overwritten, so a client can claim neither; req.protocol and req.ip honour 'trust proxy'.
   app.use((req, _res, next) => {
     req.headers[PROTOCOL_HEADER] = req.protocol;
+    req.headers[ADDRESS_HEADER] = clientAddress(req);
     next();
   });
   app.use(consoleHandler);

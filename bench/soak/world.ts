@@ -82,7 +82,8 @@ export async function startSoakWorld(settings: SoakSettings): Promise<SoakWorld>
     sources.set(name, await createFilledDatabase(platform.cluster, name, ORDERS(settings.rowsPerDatabase)));
   }
   const consoleServices = createConsoleServices(platform.services);
-  if (await consoleServices.auth.needsSetup()) await consoleServices.auth.createFirstOwner(OWNER, '127.0.0.1');
+  const setupToken = await consoleServices.auth.issueSetupToken();
+  if (setupToken) await consoleServices.auth.createFirstOwner({ ...OWNER, setupToken }, '127.0.0.1');
   const workerLog: WorkerLogRecord[] = [];
   const metricsPort = await freePort();
   const worker = spawnBenchWorker(platform, {

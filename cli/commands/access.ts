@@ -21,6 +21,11 @@ export const accessCommands = [
   access('user list', 'accounts: status, installation owner, workspaces and roles'),
   access('user disable', 'disables the account and closes its sessions', { args: [email] }),
   access('user enable', 'enables the account again', { args: [email] }),
+  access(
+    'user reset-password',
+    "prints a one-time link (valid 24 hours) that sets the account's password and ends its sessions",
+    { args: [email] },
+  ),
   access('user instance-owner', 'grants (or with "off" takes) ownership of the installation', {
     args: [email, { name: 'off', optional: true }],
   }),

@@ -25,7 +25,12 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
+let checks = 0;
+/** How many passwords this process has checked (the sign-in throttling test counts them). */
+export const passwordChecks = (): number => checks;
+
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  checks += 1;
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
@@ -33,6 +38,17 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const expected = Buffer.from(parts[5]!, 'base64');
   const key = await derive(password, salt, { N, r, p });
   return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+/**
+ * True when `stored` was made with weaker parameters than new hashes get (or in a form this module
+ * no longer writes): the next successful sign-in, which holds the plain password, hashes it again.
+ */
+export function needsRehash(stored: string): boolean {
+  const [scheme, N, r, p] = stored.split('$');
+  return (
+    scheme !== 'scrypt' || Number(N) < DEFAULT_PARAMS.N || Number(r) < DEFAULT_PARAMS.r || Number(p) < DEFAULT_PARAMS.p
+  );
 }
 
 /**

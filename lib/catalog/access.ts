@@ -2,16 +2,10 @@ import type pg from 'pg';
 import type { Keyring } from '../crypto/keyring.ts';
 import { bind } from './db.ts';
 import { appendAudit, auditEntryMac, listAudit, purgeAudit, verifyAudit } from './audit.ts';
-import {
-  clearLoginFailures,
-  createSession,
-  deleteSession,
-  failuresOf,
-  lockedUntil,
-  purgeExpiredSessions,
-  recordLoginFailure,
-  touchSession,
-} from './sessions.ts';
+import { clearLoginAttempts, countLoginAttempt, loginAttemptsOf, uncountLoginAttempt } from './login-throttle.ts';
+import { createFirstOwnerWithToken, issueSetupToken } from './setup-tokens.ts';
+import { issuePasswordReset, passwordResetUser, usePasswordReset } from './password-resets.ts';
+import { createSession, deleteOtherSessions, deleteSession, purgeExpiredSessions, touchSession } from './sessions.ts';
 import {
   countUsers,
   createFirstOwner,
@@ -48,20 +42,25 @@ export type { AuditEntry, AuditFilter, NewAuditEntry } from './audit.ts';
 export type { UserRecord } from './users.ts';
 export type { MembershipRecord, WorkspaceRecord, WorkspaceSummary } from './workspaces.ts';
 
-/** Users, workspaces, memberships, sessions, login failures and the audit log. */
+/** Users, workspaces, memberships, sessions, login throttling and the audit log. */
 export function createAccessStore(pool: pg.Pool, keys: Keyring) {
   return {
     ...bind(pool, {
       countUsers,
       createUser,
       createFirstOwner,
+      createFirstOwnerWithToken,
+      issueSetupToken,
+      issuePasswordReset,
+      passwordResetUser,
+      usePasswordReset,
       findUserByEmail,
       getUser,
       getUserById,
       listUsers,
       setUserDisabled,
-      setInstanceOwner,
       setPasswordHash,
+      setInstanceOwner,
       createWorkspace,
       findWorkspace,
       workspaceById,
@@ -75,11 +74,12 @@ export function createAccessStore(pool: pg.Pool, keys: Keyring) {
       createSession,
       touchSession,
       deleteSession,
+      deleteOtherSessions,
       purgeExpiredSessions,
-      lockedUntil,
-      failuresOf,
-      recordLoginFailure,
-      clearLoginFailures,
+      countLoginAttempt,
+      uncountLoginAttempt,
+      clearLoginAttempts,
+      loginAttemptsOf,
       listAudit,
       auditEntryMac,
       purgeAudit,

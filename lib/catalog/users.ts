@@ -67,18 +67,38 @@ export async function createUser(db: Queryable, input: NewUser): Promise<UserRec
  * the second see the first's account.
  */
 export async function createFirstOwner(pool: pg.Pool, input: Omit<NewUser, 'instanceOwner'>): Promise<UserRecord> {
-  return withTransaction(pool, async (tx) => {
-    await tx.query('lock table users in exclusive mode');
-    if ((await countUsers(tx)) > 0) {
-      throw new HindsightError('conflict', 'an owner account already exists: log in, or ask an owner to invite you');
-    }
-    const user = await createUser(tx, { ...input, instanceOwner: true });
-    await tx.query(`insert into memberships (user_id, workspace_id, role) values ($1, $2, 'owner')`, [
-      user.id,
-      DEFAULT_WORKSPACE_ID,
-    ]);
-    return user;
-  });
+  return withTransaction(pool, (tx) => createFirstOwnerIn(tx, input));
+}
+
+/** The first owner, inside the caller's transaction: refused once any account exists. */
+export async function createFirstOwnerIn(tx: Queryable, input: Omit<NewUser, 'instanceOwner'>): Promise<UserRecord> {
+  await tx.query('lock table users in exclusive mode');
+  if ((await countUsers(tx)) > 0) {
+    throw new HindsightError('conflict', 'an owner account already exists: log in, or ask an owner to invite you');
+  }
+  const user = await createUser(tx, { ...input, instanceOwner: true });
+  await tx.query(`insert into memberships (user_id, workspace_id, role) values ($1, $2, 'owner')`, [
+    user.id,
+    DEFAULT_WORKSPACE_ID,
+  ]);
+  return user;
+}
+
+/**
+ * Replaces a user's password hash; with `expected`, only if the stored hash is still that one (an
+ * upgrade after sign-in must not undo a password change made meanwhile). True when it changed.
+ */
+export async function setPasswordHash(
+  db: Queryable,
+  userId: number,
+  passwordHash: string,
+  expected?: string,
+): Promise<boolean> {
+  const result = await db.query(
+    'update users set password_hash = $2 where id = $1 and ($3::text is null or password_hash = $3)',
+    [userId, passwordHash, expected ?? null],
+  );
+  return result.rowCount === 1;
 }
 
 export async function findUserByEmail(
@@ -122,6 +142,3 @@ export async function setInstanceOwner(db: Queryable, userId: number, instanceOw
 }
 
 /** Sets the account's own password (accepting an invitation). */
-export async function setPasswordHash(db: Queryable, userId: number, passwordHash: string): Promise<void> {
-  await db.query('update users set password_hash = $2 where id = $1', [userId, passwordHash]);
-}

@@ -101,6 +101,7 @@ async function acceptWithPassword(
   if (user.disabled) throw new HindsightError('access_denied', `the account ${found.email} is disabled: ask an admin`);
   const session = await store.createSession(user.id, {
     ttlMs: policy.sessionTtlMs,
+    maxMs: policy.sessionMaxMs,
     ip: input.ip,
     userAgent: input.userAgent,
   });

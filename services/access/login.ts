@@ -1,8 +1,9 @@
-/** Logging in: password checks with per-account and per-address rate limiting, then a session. */
+/** Logging in: throttled password checks (services/access/login-throttle.ts), then a session. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decoyHash, verifyPassword } from '../../lib/access/password.ts';
+import { decoyHash, hashPassword, needsRehash, verifyPassword } from '../../lib/access/password.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import type { Actor } from '../authz.ts';
+import { admitAttempt, failureDelayMs, forgiveAttempt, throttleKeys } from './login-throttle.ts';
 import { actorForUser } from './lookups.ts';
 import { pendingSecondFactor, type PendingSecondFactor } from './second-factor-login.ts';
 import { refuseUnderSsoOnly } from './sso-only.ts';
@@ -10,9 +11,9 @@ import type { AccessDeps } from './types.ts';
 
 /**
  * Checks a password and opens a session; for an account with a second factor, it opens none and
- * returns the pending second step instead. Failures are counted per account and per client
- * address in the catalog (so a restart forgets nothing), answered after a growing delay, and
- * lock the key for `lockMs` at the limit.
+ * returns the pending second step instead. Each attempt is counted in the catalog before the check
+ * (so a restart forgets nothing and concurrent attempts cannot slip past the limit), and a failure
+ * is answered after a growing delay.
  */
 export async function login(
   deps: AccessDeps,
@@ -23,7 +24,7 @@ export async function login(
     .trim()
     .toLowerCase();
   const password = String(input.password ?? '');
-  const keys = [`email:${email}`, `ip:${input.ip}`];
+  const keys = throttleKeys(email, input.ip);
   const user = email ? await store.findUserByEmail(email) : undefined;
   // Only a known address is written down: people type passwords into the email field.
   const auditAttempt = (outcome: 'denied' | 'failed', detail: string) =>
@@ -36,29 +37,29 @@ export async function login(
       outcome,
       detail,
     });
-  const locked = await store.lockedUntil(keys);
-  if (locked) {
-    await auditAttempt('denied', `locked until ${locked.toISOString()}`);
-    throw new HindsightError(
-      'rate_limited',
-      `too many failed logins: try again after ${locked.toISOString().slice(11, 16)} UTC`,
-    );
+  try {
+    await admitAttempt(store, policy, keys);
+  } catch (err) {
+    await auditAttempt('denied', (err as Error).message);
+    throw err;
   }
   const ok =
     (await verifyPassword(password, user?.passwordHash ?? (await decoyHash()))) && user !== undefined && !user.disabled;
   if (!ok) {
-    const failures = await store.recordLoginFailure(keys[0]!, policy.accountLimit, policy.lockMs);
-    await store.recordLoginFailure(keys[1]!, policy.ipLimit, policy.lockMs);
-    await sleep(Math.min(policy.baseDelayMs * 2 ** Math.max(0, failures - 1), policy.maxDelayMs));
-    await auditAttempt('failed', `wrong email or password (${failures} failure(s) in a row)`);
+    await sleep(await failureDelayMs(store, policy, keys));
+    await auditAttempt('failed', 'wrong email or password');
     throw new HindsightError('access_denied', 'email or password is wrong');
   }
-  await store.clearLoginFailures(keys[0]!);
+  await forgiveAttempt(store, keys);
   await refuseUnderSsoOnly(deps, user.id, auditAttempt);
+  // Hashes made with weaker parameters are upgraded while the plain password is at hand.
+  if (user.passwordHash && needsRehash(user.passwordHash))
+    await store.setPasswordHash(user.id, await hashPassword(password), user.passwordHash);
   const secondFactor = await pendingSecondFactor(deps, user.id);
   if (secondFactor) return { secondFactor };
   const session = await store.createSession(user.id, {
     ttlMs: policy.sessionTtlMs,
+    maxMs: policy.sessionMaxMs,
     ip: input.ip,
     userAgent: input.userAgent,
   });

@@ -5,6 +5,7 @@
  * but these functions reads. Only a TOTP code, a recovery code or a passkey turns it into a
  * session. Wrong codes are counted and locked out like wrong passwords.
  */
+import { admitAttempt, failureDelayMs, forgiveAttempt, type ThrottleKeys } from './login-throttle.ts';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
@@ -86,14 +87,19 @@ export async function pendingMethods(
 async function openSession(deps: AccessDeps, userId: number, client: ClientInfo, how: string): Promise<OpenedSession> {
   const actor = await actorForUser(deps.store, userId, client.ip);
   if (!actor) throw new HindsightError('access_denied', 'the account is disabled');
-  const session = await deps.store.createSession(userId, { ttlMs: deps.policy.sessionTtlMs, ...client });
+  const session = await deps.store.createSession(userId, {
+    ttlMs: deps.policy.sessionTtlMs,
+    maxMs: deps.policy.sessionMaxMs,
+    ...client,
+  });
   await deps.authz.audit(actor, { workspaceId: null, action: 'auth.login', outcome: 'ok', detail: how });
   return { token: session.token, expiresAt: session.expiresAt, actor };
 }
 
 /**
- * Runs one second-factor check of a pending sign-in under the password lockout rules: refused
- * while the account or address is locked; a failure counts against both and is answered late.
+ * Runs one second-factor check of a pending sign-in under the password throttling rules
+ * (login-throttle.ts): each attempt is counted before the check, per (account, address) and per
+ * address; a failure is answered late.
  */
 async function throttled(
   deps: AccessDeps,
@@ -103,7 +109,7 @@ async function throttled(
 ): Promise<void> {
   const { store, policy } = deps;
   const user = await store.getUserById(userId);
-  const keys = [`second-factor:${userId}`, `ip:${client.ip}`];
+  const keys: ThrottleKeys = { account: `second-factor:${userId}|${client.ip}`, address: `address:${client.ip}` };
   const audit = (outcome: 'denied' | 'failed', detail: string) =>
     store.appendAudit({
       actorUserId: userId,
@@ -114,20 +120,16 @@ async function throttled(
       outcome,
       detail,
     });
-  const locked = await store.lockedUntil(keys);
-  if (locked) {
-    await audit('denied', `locked until ${locked.toISOString()}`);
-    throw new HindsightError(
-      'rate_limited',
-      `too many wrong codes: try again after ${locked.toISOString().slice(11, 16)} UTC`,
-    );
+  try {
+    await admitAttempt(store, policy, keys);
+  } catch (error) {
+    await audit('denied', (error as Error).message);
+    throw error;
   }
   const refusal = await check();
-  if (refusal === undefined) return store.clearLoginFailures(keys[0]!);
-  const failures = await store.recordLoginFailure(keys[0]!, policy.accountLimit, policy.lockMs);
-  await store.recordLoginFailure(keys[1]!, policy.ipLimit, policy.lockMs);
-  await sleep(Math.min(policy.baseDelayMs * 2 ** Math.max(0, failures - 1), policy.maxDelayMs));
-  await audit('failed', `${refusal} (${failures} failure(s) in a row)`);
+  if (refusal === undefined) return forgiveAttempt(store, keys);
+  await sleep(await failureDelayMs(store, policy, keys));
+  await audit('failed', refusal);
   throw new HindsightError('access_denied', refusal);
 }
 
@@ -243,7 +245,11 @@ export async function completePasskeySignIn(
   if (!pending) throw expired();
   const passkey = await store.passkeyByCredential(String(response?.id ?? ''));
   if (!passkey) {
-    await deps.store.recordLoginFailure(`ip:${client.ip}`, deps.policy.ipLimit, deps.policy.lockMs);
+    // An unknown passkey names no account: it counts against the address alone.
+    await admitAttempt(deps.store, deps.policy, {
+      account: `passkey:unknown|${client.ip}`,
+      address: `address:${client.ip}`,
+    });
     throw new HindsightError('access_denied', 'this passkey is not registered here: log in with your password');
   }
   await throttled(deps, passkey.userId, client, () =>

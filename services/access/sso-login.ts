@@ -189,6 +189,7 @@ async function finish(deps: AccessDeps, input: CallbackInput): Promise<SignInOut
     return { kind: 'no-access', provider: provider.displayName, email: person.email };
   const session = await store.createSession(userId, {
     ttlMs: policy.sessionTtlMs,
+    maxMs: policy.sessionMaxMs,
     ip: input.ip,
     userAgent: input.userAgent,
   });

@@ -4,26 +4,29 @@ import type { Authz } from '../authz.ts';
 import type { Runtime } from '../runtime.ts';
 
 export interface LoginPolicy {
-  /** Failed logins of one account before it is locked. */
+  /** Sign-in attempts at one account from one client address per window. */
   accountLimit: number;
-  /** Failed logins from one client address before it is locked. */
+  /** Sign-in attempts from one client address per window, whatever the account. */
   ipLimit: number;
-  /** The first lockout; each further one of the same key doubles it (up to 64×). */
-  lockMs: number;
+  /** The throttling window: a key over its limit is refused until its window ends. */
+  windowMs: number;
   /** Each failure is answered after baseDelayMs × 2^(failures − 1), at most maxDelayMs. */
   baseDelayMs: number;
   maxDelayMs: number;
   /** Sessions end after this long without a request. */
   sessionTtlMs: number;
+  /** Sessions end this long after sign-in, however active (HINDSIGHT_SESSION_MAX_HOURS). */
+  sessionMaxMs: number;
 }
 
 export const defaultLoginPolicy: LoginPolicy = {
   accountLimit: 5,
   ipLimit: 20,
-  lockMs: 15 * 60_000,
+  windowMs: 15 * 60_000,
   baseDelayMs: 100,
   maxDelayMs: 3_200,
   sessionTtlMs: 12 * 3600_000,
+  sessionMaxMs: 7 * 24 * 3600_000,
 };
 
 export interface UserWithMemberships extends UserRecord {

@@ -87,6 +87,7 @@ describe('the console in a real browser', () => {
     await page.goto(at('/'));
     assert.equal(pathOf(), '/setup');
     await screenshot(page, '01-setup');
+    await page.getByLabel('Setup token').fill((await services.auth.issueSetupToken())!); // as printed at start
     await page.getByLabel('Email').fill(OWNER.email);
     await page.getByLabel('Name').fill(OWNER.name);
     await page.getByLabel('Password (10 characters or more)').fill(OWNER.password);

@@ -220,6 +220,15 @@ describe('no secret in any log line, API response, CLI output, audit entry or wo
       );
     }
 
+    // The password lifecycle: a change in the console, and a reset link from the CLI used on its page.
+    const change = { current: secrets['console password'], next: secrets['changed console password'] };
+    const changed = await client.form('/settings?/changePassword', { ...change, confirm: change.next });
+    assert.equal(changed.status, 200, changed.text.slice(0, 300));
+    const link = await client.hindsight(['user', 'reset-password', 'invitee@example.org']);
+    const token = /reset-password\?token=(\S+)/.exec(link.stdout)?.[1] ?? '';
+    const reset = { token, password: secrets['reset password'], confirm: secrets['reset password'] };
+    assert.equal((await client.form('/reset-password', reset)).status, 200, link.stdout);
+
     assert.equal((await request('DELETE', '/api/v1/session')).status, 200);
     assert.equal((await request('GET', '/api/v1/me')).status, 401, 'logged out');
 

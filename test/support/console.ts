@@ -25,7 +25,8 @@ export interface SignedInConsole {
 export async function startSignedInConsole(platform: Platform): Promise<SignedInConsole> {
   const services = createConsoleServices(platform.services);
   const server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
-  if (await services.auth.needsSetup()) await services.auth.createFirstOwner(CONSOLE_OWNER, '127.0.0.1');
+  const setupToken = await services.auth.issueSetupToken();
+  if (setupToken) await services.auth.createFirstOwner({ ...CONSOLE_OWNER, setupToken }, '127.0.0.1');
   const login = await fetch(`${server.url}/api/v1/session`, {
     method: 'POST',
     body: JSON.stringify(CONSOLE_OWNER),

@@ -30,6 +30,8 @@ export const secrets = {
   'wrong smtp password': `badsmtp-${rand(12)}`,
   'console password': `console-pw-${rand(12)}`,
   'new user password': `invitee-pw-${rand(12)}`,
+  'changed console password': `changed-pw-${rand(12)}`,
+  'reset password': `reset-pw-${rand(12)}`,
   'codec endpoint token': `codec-${rand(12)}`,
   'sso client secret': `oidc-client-${rand(12)}`,
 };
@@ -189,6 +191,21 @@ export class RecordingClient {
     return { status: response.status, body };
   }
 
+  /** A console form post (a page's action, without JavaScript), its answer recorded like the API's. */
+  async form(url: string, fields: Record<string, string>): Promise<{ status: number; text: string }> {
+    const { server, recorded } = this.#world;
+    const headers: Record<string, string> = { origin: server.url, accept: 'text/html' };
+    if (this.cookie) headers.cookie = this.cookie;
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+    const body = new URLSearchParams(fields).toString();
+    const response = await fetch(`${server.url}${url}`, { method: 'POST', headers, body, redirect: 'manual' });
+    const text = await response.text();
+    recorded.apiResponses.push(
+      `POST ${url} ${response.status}\n${[...response.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${text}`,
+    );
+    return { status: response.status, text };
+  }
+
   /** `hindsight <args>`: its exit code and output, the output recorded in `cliOutput`. */
   async hindsight(args: string[]): Promise<{ code: number; stdout: string }> {
     const result = await hindsightResult(this.#world.platform.configEnv, args, { maxBuffer: 64 * 1024 * 1024 });
@@ -203,6 +220,12 @@ export async function collectSources(world: NoSecretsWorld): Promise<Sources> {
   const { platform, recorded } = world;
   const { rows } = await platform.runtime.catalog.pool.query<{ entry: string }>(
     'select a::text as entry from audit_log a order by id',
+  );
+  // The sign-in tables keep hashes only: no password or token of the run may be read there.
+  const signIn = await platform.runtime.catalog.pool.query<{ row: string }>(
+    `select t::text as row from users t union all select t::text from sessions t
+     union all select t::text from login_attempts t union all select t::text from setup_tokens t
+     union all select t::text from password_resets t`,
   );
   const histories: string[] = [];
   // A client without the codec: what Temporal stores, bytes as they are.
@@ -235,6 +258,7 @@ export async function collectSources(world: NoSecretsWorld): Promise<Sources> {
     'CLI output': recorded.cliOutput,
     'API responses': recorded.apiResponses,
     'audit log': rows.map((r) => r.entry),
+    'sign-in tables': signIn.rows.map((r) => r.row),
     'workflow histories': histories,
   };
 }

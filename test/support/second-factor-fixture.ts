@@ -33,7 +33,8 @@ export async function startSecondFactorWorld(started: Partial<SecondFactorWorld>
   const webLog: string[] = (started.webLog = []);
   started.server = await startWebServer({ services, host: '127.0.0.1', port, log: (line) => webLog.push(line) });
   started.browser = await launchChromium();
-  await services.auth.createFirstOwner({ email: emailOf('owner'), password: PASSWORD }, '127.0.0.1');
+  const setupToken = (await services.auth.issueSetupToken())!;
+  await services.auth.createFirstOwner({ email: emailOf('owner'), password: PASSWORD, setupToken }, '127.0.0.1');
   for (const role of ROLE_LIST.filter((r) => r !== 'owner'))
     await services.access.createUser(operatorActor('test'), { email: emailOf(role), password: PASSWORD, role });
   return { ...(started as SecondFactorWorld), url };

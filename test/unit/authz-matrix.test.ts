@@ -24,7 +24,7 @@ import { memoryAccessStore } from '../support/unit-access-store.ts';
  */
 const expectedMinimum: Record<Action, Role> = {
   'history.read': 'viewer',
-  'backup.download': 'viewer',
+  'backup.download': 'editor',
   'database.create': 'editor',
   'database.update': 'editor',
   'database.schedule': 'editor',
@@ -94,7 +94,7 @@ describe('the role → action matrix', () => {
         !roleAllows('editor', 'notifier.create') &&
         !roleAllows('editor', 'hook.edit'),
     );
-    assert.deepEqual(ACTIONS.filter((a) => roleAllows('viewer', a)).sort(), ['backup.download', 'history.read']);
+    assert.deepEqual(ACTIONS.filter((a) => roleAllows('viewer', a)).sort(), ['history.read']);
     assert.ok(!roleAllows('admin', 'workspace.manage') && roleAllows('owner', 'workspace.manage'));
   });
 });

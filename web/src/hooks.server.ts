@@ -9,7 +9,7 @@ import type { ActorRef } from '#lib/server/view/types.ts';
 const ACCESS = Symbol.for('hindsight.access');
 // Read by web/metrics.ts: the matched route's id labels the HTTP metrics instead of the raw path.
 const ROUTE = Symbol.for('hindsight.route');
-const OPEN = [/^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/theme$/];
+const OPEN = [/^\/login(\/|$)/, /^\/setup(\/|$)/, /^\/reset-password$/, /^\/theme$/];
 // What a member of a workspace that requires a second factor may still reach before enrolling one.
 const ENROLMENT_OPEN = [/^\/settings\/security(\/|$)/, /^\/logout$/, /^\/theme$/];
 

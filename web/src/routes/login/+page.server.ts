@@ -3,10 +3,8 @@ import { services } from '#lib/server/services.ts';
 import { message } from '#lib/server/actor.ts';
 import { field } from '#lib/server/form.ts';
 import { startSession } from '#lib/server/session.ts';
+import { safeNext } from '#lib/safe-next.ts';
 import type { Actions, PageServerLoad } from './$types';
-
-/** Only same-site paths: `next` must not send a freshly signed-in user elsewhere. */
-const safeNext = (value: string | null) => (value && value.startsWith('/') && !value.startsWith('//') ? value : '/');
 
 export const load: PageServerLoad = async ({ locals, url }) => {
   if (await services().auth.needsSetup()) redirect(303, '/setup');

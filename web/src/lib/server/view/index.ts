@@ -4,7 +4,12 @@
  * console. Plain data, no secrets, always on behalf of an actor.
  */
 import { DEFAULT_WORKSPACE_ID } from '../../../../../lib/catalog/access.ts';
-import { createAccessService, type AccessService, type LoginPolicy } from '../../../../../services/access.ts';
+import {
+  createAccessService,
+  defaultLoginPolicy,
+  type AccessService,
+  type LoginPolicy,
+} from '../../../../../services/access.ts';
 import { createApiTokenService, type ApiTokenService } from '../../../../../services/api-tokens.ts';
 import { actorLabel, roleAllows, type Authz } from '../../../../../services/authz.ts';
 import type { Services } from '../../../../../services/index.ts';
@@ -118,12 +123,16 @@ async function whoami(services: Services, actor: ActorRef): Promise<ConsoleUser>
   };
 }
 
-function auth(access: AccessService, secure: boolean): ConsoleAuth {
+function auth(access: AccessService, publicUrl: string | undefined): ConsoleAuth {
   return {
     needsSetup: () => access.needsSetup(),
     async createFirstOwner(input, ip) {
-      await access.createFirstOwner(input, ip);
+      await access.createFirstOwner({ ...input, setupToken: String(input.setupToken ?? '') }, ip);
     },
+    issueSetupToken: () => access.issueSetupToken(),
+    passwordResetEmail: (token) => access.passwordResetEmail(token),
+    resetPassword: (input, ip) => access.resetPassword(input, ip),
+    publicUrl,
     async login(input) {
       const result = await access.login(input);
       if ('secondFactor' in result) return { secondFactor: result.secondFactor };
@@ -131,7 +140,7 @@ function auth(access: AccessService, secure: boolean): ConsoleAuth {
     },
     logout: (token, actor) => access.logout(token, actor),
     session: async (token, ip) => (await access.sessionActor(token, ip)) ?? null,
-    cookie: { name: SESSION_COOKIE, secure },
+    cookie: { name: SESSION_COOKIE, secure: (publicUrl ?? '').startsWith('https:') },
   };
 }
 
@@ -139,7 +148,8 @@ function auth(access: AccessService, secure: boolean): ConsoleAuth {
 export function createConsoleServices(services: Services, options: { loginPolicy?: LoginPolicy } = {}): HostServices {
   const { runtime, guard } = services.ctx;
   const { config } = runtime;
-  const access = createAccessService(runtime, guard.authz, options.loginPolicy);
+  const policy = options.loginPolicy ?? { ...defaultLoginPolicy, sessionMaxMs: config.sessionMaxHours * 3600_000 };
+  const access = createAccessService(runtime, guard.authz, policy);
   const tokens = createApiTokenService(runtime, guard.authz, access);
   const workspaceOf = async (database: string) =>
     (await runtime.catalog.access.databaseWorkspace(database)) ?? DEFAULT_WORKSPACE_ID;
@@ -168,7 +178,7 @@ export function createConsoleServices(services: Services, options: { loginPolicy
       return { ok: result.ok, detail: result.detail, elapsedMs: result.elapsedMs };
     },
     whoami: (actor) => whoami(services, actor),
-    auth: auth(access, (config.publicUrlSetting ?? '').startsWith('https:')),
+    auth: auth(access, config.publicUrlSetting),
     people: peopleServices(access),
     secondFactors: access,
     sso: createConsoleSso(access, config.publicUrlSetting),

@@ -26,6 +26,7 @@ export function peopleServices(access: AccessService): ConsolePeople {
     async listWorkspaces(ref) {
       return (await access.listWorkspaces(ref)).map(({ id: _id, ...w }) => w);
     },
+    changeOwnPassword: (ref, input, keepSession) => access.changeOwnPassword(ref, input, keepSession),
     async createWorkspace(ref, name) {
       await access.createWorkspace(ref, name);
     },

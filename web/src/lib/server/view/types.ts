@@ -141,7 +141,19 @@ export interface ConsoleAuditQuery {
 export interface ConsoleAuth {
   /** True until the first account exists: the console then offers owner creation only. */
   needsSetup(): Promise<boolean>;
-  createFirstOwner(input: { email: string; password: string; displayName?: string }, ip: string): Promise<void>;
+  /** Needs a live setup token (docs/authentication.md#the-setup-token), which it uses up. */
+  createFirstOwner(
+    input: { email: string; password: string; displayName?: string; setupToken: string },
+    ip: string,
+  ): Promise<void>;
+  /** A new one-time token for /setup (printed at start), or undefined once an account exists. */
+  issueSetupToken(): Promise<string | undefined>;
+  /** The email a password reset link is for, or undefined when it is wrong, used or expired. */
+  passwordResetEmail(token: string): Promise<string | undefined>;
+  /** Uses a reset link: sets the password and ends the account's sessions. */
+  resetPassword(input: { token: string; password: string }, ip: string): Promise<void>;
+  /** HINDSIGHT_PUBLIC_URL as set: /setup answers only on its host or on loopback. */
+  publicUrl: string | undefined;
   /**
    * Opens a session, or for an account with a second factor returns the pending second step;
    * throws with kind `access_denied` (wrong credentials) or `rate_limited` (locked).
@@ -170,6 +182,12 @@ export interface ConsolePeople {
   listWorkspaces(actor: ActorRef): Promise<ConsoleWorkspace[]>;
   createWorkspace(actor: ActorRef, name: string): Promise<void>;
   listAudit(actor: ActorRef, query: ConsoleAuditQuery): Promise<ConsoleAuditEntry[]>;
+  /** The signed-in user's own password (the current one required); other sessions than `keepSession` end. */
+  changeOwnPassword(
+    actor: ActorRef,
+    input: { current: string; next: string },
+    keepSession: string | null,
+  ): Promise<void>;
 }
 
 /** A notifier as the console shows it: where it sends (no secrets), what it hears of, and how it fares. */

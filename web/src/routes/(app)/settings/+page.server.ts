@@ -29,7 +29,7 @@ export const actions = {
     const days = text(f, 'expiresInDays');
     const expiresInDays = days === '' ? null : Number(days);
     if (expiresInDays !== null && !Number.isInteger(expiresInDays))
-      return fail(400, { error: 'Expires in: give a whole number of days, or leave it empty for no expiry.' });
+      return fail(400, { error: 'Expires in: give a whole number of days (empty: 365).' });
     try {
       const created = await services().settings.createToken(actorOf(locals), {
         name: text(f, 'name'),
@@ -57,6 +57,20 @@ export const actions = {
       return { ok: `Token "${revoked.name}" (${revoked.prefix}…) is revoked: requests with it now get 401.` };
     } catch (err) {
       return fail(statusOf(err), { error: message(err) });
+    }
+  },
+  /** The user's own password: the current one is checked; the user's other sessions end. */
+  changePassword: async ({ request, locals }) => {
+    const f = await request.formData();
+    const next = String(f.get('next') ?? '');
+    if (next !== String(f.get('confirm') ?? '')) return fail(400, { passwordError: 'The two new passwords differ.' });
+    try {
+      const current = String(f.get('current') ?? '');
+      await services().people.changeOwnPassword(actorOf(locals), { current, next }, locals.sessionToken);
+      return { passwordOk: 'Your password is changed; your other sessions are signed out.' };
+    } catch (err) {
+      const kind = (err as { kind?: string }).kind;
+      return fail(kind === 'access_denied' ? 403 : statusOf(err), { passwordError: message(err) });
     }
   },
 } satisfies Actions;
