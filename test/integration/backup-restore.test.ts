@@ -147,7 +147,8 @@ describe('backup and restore of a real database through Temporal', () => {
       const anonymous = await fetch(`${server.url}/`, { redirect: 'manual' });
       assert.equal(anonymous.status, 303);
       assert.equal(anonymous.headers.get('location'), '/setup');
-      // The first-run page creates the owner and logs them in; after that it is gone.
+      // The first-run page creates the owner and logs them in, given the token printed at start; after that it is gone.
+      const setupToken = (await services.auth.issueSetupToken())!;
       const setup = await fetch(`${server.url}/setup`, {
         method: 'POST',
         redirect: 'manual',
@@ -156,6 +157,7 @@ describe('backup and restore of a real database through Temporal', () => {
           displayName: 'Owner',
           password: 'correct horse battery',
           confirm: 'correct horse battery',
+          setupToken,
         }),
         headers: { origin: server.url, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
       });
