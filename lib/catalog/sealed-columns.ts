@@ -17,6 +17,7 @@ export const sealedContexts = {
   notifierSecrets: (name: string) => `notifier:${name}:secrets`,
   serverPassword: (name: string) => `server:${name}:password`,
   databaseRestoreDrillUrl: (name: string) => `database:${name}:restore_drill_url`,
+  kmsSecrets: (name: string) => `kms:${name}:secrets`,
 };
 
 interface SealedColumn {
@@ -32,6 +33,7 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'notifiers', column: 'sealed_secrets', context: sealedContexts.notifierSecrets },
   { table: 'servers', column: 'sealed_password', context: sealedContexts.serverPassword },
   { table: 'databases', column: 'sealed_restore_drill_url', context: sealedContexts.databaseRestoreDrillUrl },
+  { table: 'kms_keys', column: 'sealed_secrets', context: sealedContexts.kmsSecrets },
 ];
 
 const label = (c: SealedColumn) => `${c.table}.${c.column}`;

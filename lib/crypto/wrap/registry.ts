@@ -16,6 +16,12 @@ export interface KeySources {
   secret?: SecretKey | KeyResolver;
   /** Private keys of X25519 recipients: unwrap 'x25519' records. */
   identities?: readonly X25519Identity[];
+  /**
+   * Unwraps KMS records ('aws-kms', 'vault-transit'): a KMS key's own configuration (hindsight
+   * decrypt --kms-config). Without it, the installation's named KMS keys (kms/named.ts), if this
+   * process opened the catalog.
+   */
+  kms?: KeyUnwrapper;
 }
 
 /** How to encrypt new objects: under the secret key, or for a recipient or KMS key named by keyRef. */
@@ -58,7 +64,7 @@ export function unwrapperFor(sources: KeySources): KeyUnwrapper {
       if (!unwrapper) {
         throw new HindsightError(
           'access_denied',
-          `this object's data key is wrapped by ${record.kind} key ${record.keyRef}, and nothing here can unwrap that kind: ${record.kind === 'secret' ? 'give the secret key (--key <file>)' : 'configure access to that key'}`,
+          `this object's data key is wrapped by ${record.kind} key ${record.keyRef}, and nothing here can unwrap that kind: ${record.kind === 'secret' ? 'give the secret key (--key <file>)' : 'give the KMS key and credentials for it (hindsight decrypt --kms-config <json|@file>)'}`,
         );
       }
       return unwrapper.unwrap(record, context);

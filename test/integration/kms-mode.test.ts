@@ -1,0 +1,141 @@
+/**
+ * KMS mode end to end, against moto's KMS: a named KMS key of the installation (hindsight key kms
+ * add), a database whose backups are wrapped by it, restored table for table by the worker through
+ * the catalog's sealed configuration and by `hindsight decrypt --kms-config` from storage alone. A
+ * disabled KMS key stops a restore with the key named; enabled again, the backup restores.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { decodeHeader } from '../../lib/crypto/backup-header.ts';
+import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { createAuthz, operatorActor } from '../../services/authz.ts';
+import type { KeyServiceDeps } from '../../services/key-rotation.ts';
+import { addKmsKey, listKmsKeys, removeKmsKey } from '../../services/kms-keys.ts';
+import { tableHashes, type TableHashes } from '../support/guide-platform.ts';
+import { kmsAdmin, type KmsAdmin } from '../support/kms-moto.ts';
+import type { Platform } from '../support/platform.ts';
+import { startSeededPlatform } from '../support/seeded-platform.ts';
+import { startMoto, type MotoServer } from '../support/servers/moto.ts';
+
+const run = promisify(execFile);
+const cli = path.resolve('bin/hindsight.mjs');
+const DATABASE = 'ledger';
+const KEY_NAME = 'offsite';
+const operator = operatorActor('test');
+
+describe('KMS mode: backups wrapped by a named KMS key', () => {
+  let moto: MotoServer;
+  let admin: KmsAdmin;
+  let platform: Platform;
+  let source: PgTarget;
+  let deps: KeyServiceDeps;
+  let arn: string;
+  let backupId: string;
+  let atBackup: TableHashes;
+  const secretAccessKey = randomBytes(20).toString('hex');
+  const kmsConfig = () => ({
+    provider: 'aws',
+    keyId: arn,
+    region: moto.region,
+    endpoint: moto.endpoint,
+    accessKeyId: 'AKIAKMSMODETEST',
+    secretAccessKey,
+  });
+  const dumpFile = () => path.join(platform.backupsDir, DATABASE, `${backupId}.dump.hsb`);
+  const restoreInto = async (into: string) => {
+    const restore = await platform.ops.startRestore({ database: DATABASE, backupId, to: { database: into } });
+    return restore.result();
+  };
+
+  before(async () => {
+    moto = await startMoto();
+    admin = kmsAdmin(moto);
+    arn = await admin.createKey();
+    const schema =
+      "create table entries (id int primary key, memo text); insert into entries select g, md5(g::text) from generate_series(1, 3000) g; create table tags (name text primary key); insert into tags values ('a'), ('b')";
+    ({ platform, source } = await startSeededPlatform(DATABASE, schema));
+    deps = { runtime: platform.runtime, authz: createAuthz(platform.runtime.catalog.access) };
+    await addKmsKey(deps, operator, { name: KEY_NAME, config: kmsConfig() });
+    await platform.ops.addDatabase({
+      name: DATABASE,
+      url: targetUrl(source),
+      verifyAfterBackup: false,
+      encryption: { mode: 'kms', key: KEY_NAME },
+    });
+    backupId = (await (await platform.ops.startBackup(DATABASE)).result()).backupId;
+    atBackup = await tableHashes(source);
+  });
+
+  after(async () => {
+    await platform?.stop();
+    admin?.close();
+    await moto?.stop();
+  });
+
+  it('lists the named key without its credentials, and keeps them sealed in the catalog', async () => {
+    const [key] = await listKmsKeys(deps, operator);
+    assert.deepEqual(
+      { name: key?.name, provider: key?.provider, keyRef: key?.keyRef, databases: key?.databases },
+      { name: KEY_NAME, provider: 'aws', keyRef: arn, databases: [DATABASE] },
+    );
+    const { rows } = await platform.runtime.catalog.pool.query<{ row: string }>(
+      'select k::text as row from kms_keys k',
+    );
+    assert.equal(rows[0]?.row.includes(secretAccessKey), false, 'the secret access key is sealed');
+  });
+
+  it('wraps every object of the backup by the KMS key its header names by ARN', async () => {
+    for (const file of [`${backupId}.dump.hsb`, `${backupId}.roles.hsb`]) {
+      const header = decodeHeader(await readFile(path.join(platform.backupsDir, DATABASE, file)));
+      assert.deepEqual(
+        { version: header.version, kind: header.wrappedKey?.kind, keyRef: header.wrappedKey?.keyRef },
+        { version: 3, kind: 'aws-kms', keyRef: arn },
+        file,
+      );
+    }
+  });
+
+  it('restores the backup table for table through the named key', async () => {
+    await restoreInto('ledger_restored');
+    assert.deepEqual(await tableHashes({ ...source, database: 'ledger_restored' }), atBackup);
+  });
+
+  it('decrypts the dump from storage with the KMS configuration alone, no keyring', async () => {
+    const configFile = path.join(platform.dir, 'kms.json');
+    await writeFile(configFile, JSON.stringify(kmsConfig()), { mode: 0o600 });
+    const out = path.join(platform.dir, 'kms.dump');
+    await run(process.execPath, [cli, 'decrypt', dumpFile(), '--kms-config', `@${configFile}`, '-o', out], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: platform.dir },
+    });
+    assert.equal((await readFile(out)).subarray(0, 5).toString('latin1'), 'PGDMP');
+  });
+
+  it('refuses to remove the key while the database uses it', async () => {
+    await assert.rejects(
+      removeKmsKey(deps, operator, KEY_NAME),
+      new RegExp(`KMS key "${KEY_NAME}" is in use by database\\(s\\) ${DATABASE}`),
+    );
+  });
+
+  it('a disabled KMS key stops the restore, naming the key; enabled again, it restores', async () => {
+    await admin.disable(arn);
+    try {
+      await assert.rejects(restoreInto('ledger_disabled'), (error: Error) => {
+        assert.match(
+          String((error.cause as Error)?.message),
+          new RegExp(`KMS key ${arn.replace(/[/.]/g, '\\$&')} is disabled: enable it`),
+        );
+        return true;
+      });
+    } finally {
+      await admin.enable(arn);
+    }
+    await restoreInto('ledger_enabled');
+    assert.deepEqual(await tableHashes({ ...source, database: 'ledger_enabled' }), atBackup);
+  });
+});
