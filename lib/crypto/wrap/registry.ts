@@ -35,6 +35,9 @@ export interface WrapKindPlugin {
 const plugins = new Map<WrapKind, WrapKindPlugin>([
   ['x25519', { wrapper: x25519Wrapper, unwrapper: (sources) => x25519Unwrapper(sources.identities ?? []) }],
   ['secret', { unwrapper: (sources) => (sources.secret ? secretUnwrapper(sources.secret) : undefined) }],
+  // KMS kinds unwrap with the KMS configuration given; kms/named.ts adds the installation's named keys.
+  ['aws-kms', { unwrapper: (sources) => sources.kms }],
+  ['vault-transit', { unwrapper: (sources) => sources.kms }],
 ]);
 
 /** Adds (or replaces) the wrapper and unwrapper of a kind, e.g. from lib/crypto/wrap/kms/. */
