@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { decodeHeader } from '../../lib/crypto/backup-header.ts';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createAuthz, operatorActor } from '../../services/authz.ts';
-import type { KeyServiceDeps } from '../../services/key-rotation.ts';
+import { rotateSecretKey, type KeyServiceDeps } from '../../services/key-rotation.ts';
 import { addKmsKey, listKmsKeys, removeKmsKey } from '../../services/kms-keys.ts';
 import { tableHashes, type TableHashes } from '../support/guide-platform.ts';
 import { kmsAdmin, type KmsAdmin } from '../support/kms-moto.ts';
@@ -137,5 +137,12 @@ describe('KMS mode: backups wrapped by a named KMS key', () => {
     }
     await restoreInto('ledger_enabled');
     assert.deepEqual(await tableHashes({ ...source, database: 'ledger_enabled' }), atBackup);
+  });
+
+  it('re-seals the KMS credentials in a secret key rotation, and the backup still restores', async () => {
+    const { resealed } = await rotateSecretKey(deps, operator);
+    assert.equal(resealed['kms_keys.sealed_secrets'], 1);
+    await restoreInto('ledger_rotated');
+    assert.deepEqual(await tableHashes({ ...source, database: 'ledger_rotated' }), atBackup);
   });
 });
