@@ -115,6 +115,40 @@ describe('KMS mode: backups wrapped by a named KMS key', () => {
     assert.equal((await readFile(out)).subarray(0, 5).toString('latin1'), 'PGDMP');
   });
 
+  it('adds, lists and removes a named key from the CLI, audited with the credentials masked', async () => {
+    const env = { ...process.env, ...platform.configEnv };
+    const spareArn = await admin.createKey('alias/hindsight-spare');
+    const configFile = path.join(platform.dir, 'spare.json');
+    await writeFile(configFile, JSON.stringify({ ...kmsConfig(), keyId: 'alias/hindsight-spare' }), { mode: 0o600 });
+    await run(process.execPath, [cli, 'key', 'kms', 'add', 'spare', '--config', `@${configFile}`], { env });
+    const listed = JSON.parse((await run(process.execPath, [cli, 'key', 'kms', 'list', '--json'], { env })).stdout);
+    assert.deepEqual(
+      listed.map((k: { name: string; keyRef: string }) => [k.name, k.keyRef]),
+      [
+        [KEY_NAME, arn],
+        ['spare', spareArn],
+      ],
+      'the alias is recorded as the ARN of its key',
+    );
+    assert.equal(JSON.stringify(listed).includes(secretAccessKey), false);
+    await run(process.execPath, [cli, 'key', 'kms', 'remove', 'spare'], { env });
+    const audit = await platform.runtime.catalog.access.listAudit({ action: 'key.kms.add' });
+    assert.deepEqual(
+      audit.map((e) => [e.targetName, e.outcome]),
+      [
+        ['spare', 'ok'],
+        [KEY_NAME, 'ok'],
+      ],
+      'newest first',
+    );
+    assert.equal(JSON.stringify(audit).includes(secretAccessKey), false, 'no secret in the audit log');
+    const removed = await platform.runtime.catalog.access.listAudit({ action: 'key.kms.remove' });
+    assert.deepEqual(
+      removed.map((e) => [e.targetName, e.outcome]),
+      [['spare', 'ok']],
+    );
+  });
+
   it('refuses to remove the key while the database uses it', async () => {
     await assert.rejects(
       removeKmsKey(deps, operator, KEY_NAME),
