@@ -2,23 +2,35 @@
  * KMS mode end to end, against moto's KMS: a named KMS key of the installation (hindsight key kms
  * add), a database whose backups are wrapped by it, restored table for table by the worker through
  * the catalog's sealed configuration and by `hindsight decrypt --kms-config` from storage alone. A
- * disabled KMS key stops a restore with the key named; enabled again, the backup restores.
+ * disabled KMS key stops a restore with the key named; enabled again, the backup restores. WAL and
+ * base backups are wrapped by the key too, and a point-in-time restore replays them through it.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { decodeHeader } from '../../lib/crypto/backup-header.ts';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import type { WalArchiverInput } from '../../temporal/contracts/pitr.ts';
 import { createAuthz, operatorActor } from '../../services/authz.ts';
 import { rotateSecretKey, type KeyServiceDeps } from '../../services/key-rotation.ts';
 import { addKmsKey, listKmsKeys, removeKmsKey } from '../../services/kms-keys.ts';
 import { tableHashes, type TableHashes } from '../support/guide-platform.ts';
 import { kmsAdmin, type KmsAdmin } from '../support/kms-moto.ts';
-import type { Platform } from '../support/platform.ts';
+import {
+  restore,
+  restoredRows,
+  startPitrSource,
+  stopPitrPlatform,
+  takeBaseBackup,
+  waitUntilArchived,
+  writeRows,
+  type PitrSource,
+} from '../support/pitr-fixture.ts';
+import { startPlatform, type Platform } from '../support/platform.ts';
 import { startSeededPlatform } from '../support/seeded-platform.ts';
 import { startMoto, type MotoServer } from '../support/servers/moto.ts';
 
@@ -178,5 +190,82 @@ describe('KMS mode: backups wrapped by a named KMS key', () => {
     assert.equal(resealed['kms_keys.sealed_secrets'], 1);
     await restoreInto('ledger_rotated');
     assert.deepEqual(await tableHashes({ ...source, database: 'ledger_rotated' }), atBackup);
+  });
+});
+
+describe('KMS mode: WAL and base backups wrapped by the KMS key, restored to a point in time', () => {
+  const PITR_DB = 'journal';
+  let moto: MotoServer;
+  let admin: KmsAdmin;
+  let platform: Platform;
+  let source: PitrSource;
+  let arn: string;
+  const restoredDirs: string[] = [];
+
+  before(async () => {
+    moto = await startMoto();
+    admin = kmsAdmin(moto);
+    arn = await admin.createKey();
+    platform = await startPlatform();
+    source = await startPitrSource(platform, PITR_DB);
+    await platform.startWorker();
+    const deps = { runtime: platform.runtime, authz: createAuthz(platform.runtime.catalog.access) };
+    const config = { provider: 'aws', keyId: arn, region: moto.region, endpoint: moto.endpoint };
+    await addKmsKey(deps, operator, {
+      name: 'wal-key',
+      config: { ...config, accessKeyId: 'AKIAKMSWALTEST', secretAccessKey: randomBytes(20).toString('hex') },
+    });
+    await platform.ops.addDatabase({
+      name: PITR_DB,
+      url: targetUrl(source.target),
+      verifyAfterBackup: false,
+      encryption: { mode: 'kms', key: 'wal-key' },
+    });
+    await platform.runtime.catalog.wal.updateSettings(PITR_DB, { enabled: true, partialIntervalMs: 500 });
+    const args: WalArchiverInput = { database: PITR_DB };
+    await platform.client.workflow.start('walArchiver', {
+      taskQueue: platform.config.taskQueue,
+      workflowId: `wal/${PITR_DB}`,
+      args: [args],
+    });
+    await takeBaseBackup(platform, PITR_DB, 'first');
+    await writeRows(source, 1500, 100);
+    await waitUntilArchived(platform, source, 60_000);
+  });
+
+  after(async () => {
+    await stopPitrPlatform({ platform, source, database: PITR_DB, restoredDirs });
+    admin?.close();
+    await moto?.stop();
+  });
+
+  it('wraps every WAL segment and the base backup by the KMS key, named by ARN', async () => {
+    const entries = await readdir(platform.backupsDir, { recursive: true, withFileTypes: true });
+    const files = entries
+      .filter((e) => e.isFile() && e.name.endsWith('.hsb'))
+      .map((e) => path.relative(platform.backupsDir, path.join(e.parentPath, e.name)));
+    const wal = files.filter((f) => /^pitr\/\d+\/wal\//.test(f));
+    const base = files.filter((f) => /^pitr\/\d+\/base\//.test(f));
+    assert.ok(wal.length > 0 && base.length > 0, `WAL and base backup objects in storage: ${files.join(', ')}`);
+    for (const file of [...wal, ...base]) {
+      const header = decodeHeader(await readFile(path.join(platform.backupsDir, file)));
+      assert.deepEqual(
+        { kind: header.wrappedKey?.kind, keyRef: header.wrappedKey?.keyRef },
+        { kind: 'aws-kms', keyRef: arn },
+        file,
+      );
+    }
+  });
+
+  it('restores to the latest point through the KMS key, every row there', async () => {
+    const dir = path.join(platform.dir, 'restored-latest');
+    restoredDirs.push(dir);
+    const outcome = await restore(platform, { database: PITR_DB, target: 'latest', to: { directory: dir } }, 'latest');
+    const restored = await restoredRows(source, outcome.port!);
+    const all = await source.query<{ id: number }>('select id from events order by id');
+    assert.deepEqual(
+      restored.map((r) => r.id),
+      all.map((r) => r.id),
+    );
   });
 });
