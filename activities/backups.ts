@@ -1,3 +1,4 @@
+import { namedKmsKey } from '../lib/crypto/wrap/kms/named.ts';
 import { Context } from '@temporalio/activity';
 import type { Keyring } from '../lib/crypto/keyring.ts';
 import { copyBackup } from '../lib/backup/copy.ts';
@@ -101,6 +102,7 @@ async function dumpDatabaseToStorage(deps: BackupDeps, input: { database: string
       parallelJobs: db.parallelJobs,
       key: { id: key.id, bytes: new Uint8Array(key.bytes) },
       ...(db.encryptionRecipient ? { recipient: db.encryptionRecipient } : {}),
+      ...(db.encryptionKms ? { kms: (await namedKmsKey(db.encryptionKms)).config } : {}),
       ...(deps.checksums ? { checksums: deps.checksums } : {}),
     },
     { signal: ctx.cancellationSignal, onProgress: (p) => report(p) },

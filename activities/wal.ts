@@ -107,7 +107,7 @@ async function archiveWal(
       storageName: storage.name,
       driver: storage.driver,
       // A stream running through a rotation keeps the key it started with until its next run (at most an hour; still readable).
-      key: encryptionKeyFor(await catalog.getDatabase(input.database), keyring.current()),
+      key: await encryptionKeyFor(await catalog.getDatabase(input.database), keyring.current()),
       catalog: catalog.wal,
       notify,
       logger,
@@ -217,7 +217,7 @@ async function takeBaseBackup(
       server: identity,
       fullEvery: config.baseBackupFullEvery,
       // Public-key mode: the parent's backup_manifest cannot be read here, so every base backup is a full one.
-      key: encryptionKeyFor(await catalog.getDatabase(input.database), keyring.current()),
+      key: await encryptionKeyFor(await catalog.getDatabase(input.database), keyring.current()),
       resolve: keyring.resolve,
       signal: ctx.cancellationSignal,
       onProgress: (p) => report({ rawBytes: p.rawBytes, storedBytes: 0 }),

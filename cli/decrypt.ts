@@ -1,7 +1,8 @@
 /**
  * `hindsight decrypt <file> [--key <secret.key>] [--identity <file>] [--expect <object key>] [-o <out>]`:
  * the plaintext of an encrypted object, with the secret key alone (no catalog, no Temporal), or for
- * an object written in public-key mode with the identity file alone; without --key or --identity,
+ * an object written in public-key mode with the identity file alone, or in KMS mode with the KMS
+ * key's configuration and credentials alone (--kms-config); without --key, --identity or --kms-config,
  * the key the header names is taken from the keyring. The
  * identity in the object's header is printed on stderr, so that a person can see which backup a
  * file really is; with --expect, any other object is refused before a byte is written.

@@ -64,8 +64,8 @@ export const flagCatalog = {
   database: text('name', 'fetch from the catalog and storage directly (or HINDSIGHT_WAL_FETCH_DATABASE)'),
   key: text('secret.key', 'the key file; without it, the key the file names, from the keyring'),
   encryption: text(
-    'secret-key | public-key:<recipient>',
-    'how its backups, WAL and base backups are encrypted: under the secret key, or for an X25519 recipient (hindsight key generate) that the workers cannot decrypt',
+    'secret-key | public-key:<recipient> | kms:<name>',
+    'how its backups, WAL and base backups are encrypted: under the secret key, for an X25519 recipient (hindsight key generate) that the workers cannot decrypt, or with data keys wrapped by a named KMS key (hindsight key kms add)',
   ),
   reencrypt: bool(
     'decrypt and encrypt every secret-key object again under a new data key, so that nothing a retired key could unwrap still opens it (and version 1 and 2 objects move too)',
@@ -73,6 +73,10 @@ export const flagCatalog = {
   identity: text(
     'file',
     'an identity file (hindsight key generate): the private key that decrypts objects written in public-key mode',
+  ),
+  'kms-config': text(
+    'json | @file.json',
+    'a KMS key and credentials for it (as hindsight key kms add takes them): decrypts objects written in KMS mode',
   ),
   expect: text('db/backup-id', 'refuse any other object than this one before writing a byte'),
   output: { ...text('file', 'the file to write'), short: 'o' },

@@ -13,7 +13,7 @@ import type { Actor } from '../services/authz.ts';
 import { cliActor } from './access.ts';
 import { printJson, printTable, UsageError } from './output.ts';
 
-async function withKeyService<T>(
+export async function withKeyService<T>(
   as: string | undefined,
   work: (deps: KeyServiceDeps, actor: Actor) => Promise<T>,
 ): Promise<T> {

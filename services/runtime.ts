@@ -3,6 +3,7 @@ import path from 'node:path';
 import { openCatalog, type Catalog } from '../lib/catalog/catalog.ts';
 import type { Config } from '../lib/config.ts';
 import { openKeyring, type Keyring } from '../lib/crypto/keyring.ts';
+import { installNamedKmsKeys } from '../lib/crypto/wrap/kms/named.ts';
 import { loadOrCreateSecretKey, type SecretKey } from '../lib/crypto/secret-key.ts';
 import { HindsightError } from '../lib/errors.ts';
 import type { PgTarget } from '../lib/pg/connection.ts';
@@ -58,6 +59,8 @@ export async function openRuntime(
     identityFiles: config.identityFiles,
   });
   const catalog = await openCatalog(await catalogTarget(config), keyring, { migrate: options.migrate });
+  // KMS mode: objects wrapped by a named KMS key unwrap here with the catalog's sealed configuration.
+  installNamedKmsKeys(() => catalog.kmsKeys.configs());
   return {
     config,
     keyring,

@@ -121,6 +121,10 @@ const databaseView = z.looseObject({
     .string()
     .nullable()
     .describe('public-key mode: the X25519 recipient its objects are encrypted for (null: the secret key)'),
+  encryptionKms: z
+    .string()
+    .nullable()
+    .describe("KMS mode: the named KMS key its objects' data keys are wrapped by (null: not in KMS mode)"),
   workspaceId: z.number().int(),
   createdAt: isoDate,
 });

@@ -19,13 +19,14 @@ export const toolCommands = [
   ),
   local(
     'decrypt',
-    'the plaintext of an encrypted object, with the secret key (or, in public-key mode, the identity file) alone: the pg_dump archive of a backup, a WAL file or base backup decompressed, an archive record as JSON; names the object the file is',
+    'the plaintext of an encrypted object, with the secret key (or, in public-key mode, the identity file; in KMS mode, the KMS key and credentials) alone: the pg_dump archive of a backup, a WAL file or base backup decompressed, an archive record as JSON; names the object the file is',
     'decrypt',
     {
       args: [{ name: 'file' }],
       flags: [
         'key',
         'identity',
+        'kms-config',
         {
           name: 'expect',
           description:
@@ -60,5 +61,25 @@ export const toolCommands = [
     'a new X25519 key pair for public-key mode: writes the identity file (private key, mode 0600) and prints its recipient (public key)',
     'keyGenerate',
     { flags: [{ name: 'output', description: 'the identity file to write (never overwritten)' }] },
+  ),
+  command(
+    'key kms add',
+    'names a KMS key for KMS mode (provider aws or vault); saved after a test wrap and unwrap, credentials sealed in the catalog',
+    'keyKmsAdd',
+    {
+      args: [{ name: 'name' }],
+      flags: [{ name: 'config', description: 'the KMS key and how to reach it, as JSON or @file (docs/security.md)' }],
+    },
+  ),
+  command(
+    'key kms list',
+    'the named KMS keys: provider, key, the databases in KMS mode under each (no secrets)',
+    'keyKmsList',
+  ),
+  command(
+    'key kms remove',
+    'forgets a named KMS key; refused while a database is in KMS mode under it',
+    'keyKmsRemove',
+    { args: [{ name: 'name' }] },
   ),
 ];

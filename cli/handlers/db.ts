@@ -161,12 +161,13 @@ export function onOff(flag: string, value: string | undefined): boolean | undefi
   throw new UsageError(`--${flag} takes on or off, not "${value}"`);
 }
 
-/** `--encryption secret-key` or `--encryption public-key:<recipient>`, as the service's setting (it checks the recipient). */
+/** `--encryption secret-key`, `public-key:<recipient>` or `kms:<name>`, as the service's setting (it checks them). */
 function encryptionFlag(value: string): EncryptionSetting {
   if (value === 'secret-key') return { mode: 'secret-key' };
   if (value.startsWith('public-key:')) return { mode: 'public-key', recipient: value.slice('public-key:'.length) };
+  if (value.startsWith('kms:')) return { mode: 'kms', key: value.slice('kms:'.length) };
   throw new UsageError(
-    `--encryption ${value}: give secret-key, or public-key:<recipient> with the recipient hindsight key generate printed`,
+    `--encryption ${value}: give secret-key, public-key:<recipient> with the recipient hindsight key generate printed, or kms:<name> with a key hindsight key kms list shows`,
   );
 }
 

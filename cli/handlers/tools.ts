@@ -2,6 +2,8 @@
 import { loadConfig } from '../../lib/config.ts';
 import { readSecretKey } from '../../lib/crypto/secret-key.ts';
 import { generateIdentity, readIdentityFile } from '../../lib/crypto/wrap/x25519-keys.ts';
+import { kmsWrapper } from '../../lib/crypto/wrap/kms/index.ts';
+import { parseKmsConfig } from '../../services/kms-keys.ts';
 import { writeIdentityFile } from '../../lib/crypto/wrap/identity-file.ts';
 import type { ChainReport } from '../../lib/catalog/audit-chain.ts';
 import { verifyAuditLog } from '../../services/audit-verify.ts';
@@ -9,8 +11,9 @@ import { runDoctor } from '../../services/doctor.ts';
 import { openRuntime } from '../../services/runtime.ts';
 import { checkDecryptFiles, decryptCommand } from '../decrypt.ts';
 import { runKeyCommand } from '../key.ts';
+import { runKmsKeyCommand } from '../kms-keys.ts';
 import { printJson, UsageError } from '../output.ts';
-import { keyringOf } from '../session.ts';
+import { keyringOf, readConfigArgument } from '../session.ts';
 import type { Invocation, Handler } from '../commands/types.ts';
 
 export async function doctor({ flags }: Invocation): Promise<void> {
@@ -51,14 +54,22 @@ function chainReportText(report: ChainReport): string {
 export async function decrypt({ args: [file], flags }: Invocation): Promise<void> {
   await checkDecryptFiles(file!, flags.key, flags.output, flags.identity);
   const identities = flags.identity ? await readIdentityFile(flags.identity) : [];
-  // With only an identity, the keyring is not needed (and may not exist on the machine that restores).
+  // KMS mode: the KMS key's configuration with credentials; the header names the key (its ARN).
+  const kms = flags['kms-config']
+    ? kmsWrapper(parseKmsConfig(await readConfigArgument(flags['kms-config'])))
+    : undefined;
+  // With only an identity or a KMS configuration, the keyring is not needed (and may not exist on the machine that restores).
   const secret = flags.key
     ? await readSecretKey(flags.key)
-    : flags.identity
+    : flags.identity || kms
       ? undefined
       : keyringOf(loadConfig()).resolve;
-  const key = { ...(secret ? { secret } : {}), identities };
-  return decryptCommand(file!, { key, output: flags.output, expect: flags.expect, json: flags.json });
+  const key = { ...(secret ? { secret } : {}), identities, ...(kms ? { kms } : {}) };
+  try {
+    return await decryptCommand(file!, { key, output: flags.output, expect: flags.expect, json: flags.json });
+  } finally {
+    await kms?.close();
+  }
 }
 
 export async function keyGenerate({ flags }: Invocation): Promise<void> {
@@ -84,3 +95,12 @@ export const keyList: Handler = ({ flags }) => runKeyCommand('list', { json: fla
 
 export const keyRewrap: Handler = ({ flags }) =>
   runKeyCommand('rewrap', { json: flags.json, as: flags.as, reencrypt: flags.reencrypt });
+
+export const keyKmsAdd: Handler = ({ args: [name], flags }) =>
+  runKmsKeyCommand('add', name, { json: flags.json, as: flags.as, config: flags.config });
+
+export const keyKmsList: Handler = ({ flags }) =>
+  runKmsKeyCommand('list', undefined, { json: flags.json, as: flags.as });
+
+export const keyKmsRemove: Handler = ({ args: [name], flags }) =>
+  runKmsKeyCommand('remove', name, { json: flags.json, as: flags.as });

@@ -58,6 +58,7 @@ import { createServerStore } from './servers.ts';
 import { createRebuildStore } from './rebuild/store.ts';
 import { createRestoreDrillStore } from './restore-drills.ts';
 import { readDatabaseFacts } from './status.ts';
+import { createKmsKeyStore } from './kms-keys.ts';
 import { completeCopiesIn, getStorage, listStorages, removeStorage, storageConfig, upsertStorage } from './storages.ts';
 import { createVerificationStore } from './verifications.ts';
 import { createWalStore } from './wal.ts';
@@ -103,6 +104,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     rebuild: createRebuildStore(pool),
     secrets: createSecretsStore(pool),
     servers: createServerStore(pool, keys),
+    kmsKeys: createKmsKeyStore(pool, keys),
     maintenance: createMaintenanceStore(pool),
     reconcile: createReconcileStore(pool),
     ...bind(

@@ -39,6 +39,8 @@ export interface DatabaseRecord {
   parallelJobs: number;
   /** Public-key mode: the X25519 recipient its objects are encrypted for; null: the secret key. */
   encryptionRecipient: string | null;
+  /** KMS mode: the named KMS key (hindsight key kms add) its objects' data keys are wrapped by; null: not. */
+  encryptionKms: string | null;
   workspaceId: number;
   createdAt: Date;
 }
@@ -52,6 +54,7 @@ export interface NewDatabase {
   verifyAfterBackup?: boolean;
   parallelJobs?: number;
   encryptionRecipient?: string | null;
+  encryptionKms?: string | null;
   /** The workspace it belongs to (default: the default workspace, 1). */
   workspaceId?: number;
 }
@@ -65,6 +68,8 @@ export interface DatabaseSettings {
   parallelJobs?: number;
   /** null: back to the secret key. */
   encryptionRecipient?: string | null;
+  /** null: out of KMS mode. */
+  encryptionKms?: string | null;
 }
 
 /** The columns that pass to a DatabaseRecord as they are. */
@@ -85,6 +90,7 @@ const databaseColumns = [
   'health_failure_threshold',
   'parallel_jobs',
   'encryption_recipient',
+  'encryption_kms',
   'created_at',
 ] as const;
 
@@ -166,8 +172,9 @@ export async function addDatabase(s: SealingDb, input: NewDatabase): Promise<Dat
     await withTransaction(s.pool, async (tx) => {
       const { rows } = await tx.query<{ id: string }>(
         `insert into databases (name, host, port, dbname, username, sealed_password, sslmode, schedule, timezone,
-                                verify_after_backup, workspace_id, parallel_jobs, encryption_recipient)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning id`,
+                                verify_after_backup, workspace_id, parallel_jobs, encryption_recipient,
+                                encryption_kms)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) returning id`,
         [
           input.name,
           target.host,
@@ -182,6 +189,7 @@ export async function addDatabase(s: SealingDb, input: NewDatabase): Promise<Dat
           input.workspaceId ?? 1,
           input.parallelJobs ?? 1,
           input.encryptionRecipient ?? null,
+          input.encryptionKms ?? null,
         ],
       );
       await insertDestinations(tx, Number(rows[0]!.id), storageIds);
@@ -240,6 +248,7 @@ export async function updateDatabaseSettings(
     health_failure_threshold: settings.healthFailureThreshold,
     parallel_jobs: settings.parallelJobs,
     encryption_recipient: settings.encryptionRecipient,
+    encryption_kms: settings.encryptionKms,
   };
   const set = Object.entries(columns).filter(([, v]) => v !== undefined);
   if (set.length > 0) {

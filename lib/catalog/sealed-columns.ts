@@ -20,6 +20,7 @@ export const sealedContexts = {
   /** A user's TOTP secret; the record's name is the user's id. */
   userTotpSecret: (userId: string) => `user:${userId}:totp`,
   identityProviderSecret: (name: string) => `identity-provider:${name}:client_secret`,
+  kmsSecrets: (name: string) => `kms:${name}:secrets`,
 };
 
 interface SealedColumn {
@@ -37,6 +38,7 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'databases', column: 'sealed_restore_drill_url', context: sealedContexts.databaseRestoreDrillUrl },
   { table: 'totp_factors', column: 'sealed_secret', context: sealedContexts.userTotpSecret },
   { table: 'identity_providers', column: 'sealed_client_secret', context: sealedContexts.identityProviderSecret },
+  { table: 'kms_keys', column: 'sealed_secrets', context: sealedContexts.kmsSecrets },
 ];
 
 const label = (c: SealedColumn) => `${c.table}.${c.column}`;

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { manifestSchema } from '../backup/manifest.ts';
+import { kmsConfigSchema } from '../crypto/wrap/kms/config.ts';
 import { HindsightError, type ErrorKind } from '../errors.ts';
 import { checksumPolicySchema } from '../pg/table-checksums.ts';
 import { storageConfigSchema } from '../storage/config.ts';
@@ -48,6 +49,8 @@ export const dumpJobSchema = z.object({
   checksums: checksumPolicySchema.optional(),
   /** Public-key mode: the X25519 recipient the backup is encrypted for, instead of the secret key. */
   recipient: z.string().optional(),
+  /** KMS mode: the named KMS key's configuration, credentials included, that wraps the data keys. */
+  kms: kmsConfigSchema.optional(),
 });
 export type DumpJob = z.infer<typeof dumpJobSchema>;
 

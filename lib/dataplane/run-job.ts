@@ -5,6 +5,7 @@
  */
 import { streamDumpToStorage, type Destination, type DumpProgress, type DumpResult } from '../backup/dump.ts';
 import { secretKeyFromBytes } from '../crypto/secret-key.ts';
+import { kmsWrapper, type KmsWrapper } from '../crypto/wrap/kms/index.ts';
 import { x25519Wrapper } from '../crypto/wrap/x25519.ts';
 import { HindsightError } from '../errors.ts';
 import { createStorageDriver } from '../storage/index.ts';
@@ -32,6 +33,7 @@ export async function runDumpJob(job: DumpJob, options: DumpRunOptions): Promise
       `data plane: the key sent for backup ${job.backupId} is not key ${job.key.id}`,
     );
   const destinations: Destination[] = [];
+  const kms: KmsWrapper | undefined = job.kms ? kmsWrapper(job.kms) : undefined;
   try {
     for (const d of job.destinations)
       destinations.push({ name: d.name, driver: createStorageDriver(d.name, d.config) });
@@ -40,8 +42,9 @@ export async function runDumpJob(job: DumpJob, options: DumpRunOptions): Promise
       backupId: job.backupId,
       target: job.target,
       destinations,
-      // Public-key mode: the data keys are wrapped for the recipient, which this plane cannot unwrap.
-      key: job.recipient ? x25519Wrapper(job.recipient) : key,
+      // KMS mode: the data keys are wrapped by the KMS key. Public-key mode: for the recipient, which
+      // this plane cannot unwrap.
+      key: kms ?? (job.recipient ? x25519Wrapper(job.recipient) : key),
       signal: options.signal,
       onProgress: options.onProgress,
       ...(job.checksums ? { checksums: job.checksums } : {}),
@@ -49,6 +52,7 @@ export async function runDumpJob(job: DumpJob, options: DumpRunOptions): Promise
     });
   } finally {
     await Promise.all(destinations.map((d) => d.driver.close?.().catch(() => undefined)));
+    await kms?.close();
     // This copy of the key was made for this job alone: it does not outlive it.
     job.key.bytes.fill(0);
   }

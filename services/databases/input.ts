@@ -15,7 +15,8 @@ export const parallelJobsSchema = z
 /**
  * How the database's backups, WAL and base backups are encrypted: under the installation's secret
  * key, or (public-key mode) for an X25519 recipient, so that the workers that write them cannot
- * read them back and only the holder of the identity file can (docs/backup-format.md).
+ * read them back and only the holder of the identity file can, or (KMS mode) with data keys wrapped
+ * by a named KMS key (hindsight key kms add), which the KMS can revoke (docs/backup-format.md).
  */
 export const encryptionSettingSchema = z.discriminatedUnion('mode', [
   z.object({ mode: z.literal('secret-key') }).strict(),
@@ -31,14 +32,25 @@ export const encryptionSettingSchema = z.discriminatedUnion('mode', [
         ),
     })
     .strict(),
+  z.object({ mode: z.literal('kms'), key: nameSchema(`the KMS key's name must be ${NAME_RULE}`) }).strict(),
 ]);
 export type EncryptionSetting = z.infer<typeof encryptionSettingSchema>;
 
 export const recipientOfSetting = (setting: EncryptionSetting): string | null =>
   setting.mode === 'public-key' ? setting.recipient : null;
 
-export const encryptionSettingOf = (recipient: string | null): EncryptionSetting =>
-  recipient ? { mode: 'public-key', recipient } : { mode: 'secret-key' };
+export const kmsKeyOfSetting = (setting: EncryptionSetting): string | null =>
+  setting.mode === 'kms' ? setting.key : null;
+
+export const encryptionSettingOf = (d: {
+  encryptionRecipient: string | null;
+  encryptionKms: string | null;
+}): EncryptionSetting =>
+  d.encryptionKms
+    ? { mode: 'kms', key: d.encryptionKms }
+    : d.encryptionRecipient
+      ? { mode: 'public-key', recipient: d.encryptionRecipient }
+      : { mode: 'secret-key' };
 
 /** One storage name or several. */
 const storageNames = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -83,7 +95,7 @@ export function databaseSettings(d: DatabaseRecord): Record<string, unknown> {
     timezone: d.timezone,
     verifyAfterBackup: d.verifyAfterBackup,
     parallelJobs: d.parallelJobs,
-    encryption: encryptionSettingOf(d.encryptionRecipient),
+    encryption: encryptionSettingOf(d),
     verifySchedule: d.verifySchedule,
     restoreDrillCron: d.restoreDrillCron,
     retentionPolicy: d.retentionPolicy,

@@ -21,6 +21,7 @@ import { endPerDatabaseMonitors, ensureHealthSweep, sweepHealthNow } from './hea
 import {
   addDatabaseInput,
   databaseSettings,
+  kmsKeyOfSetting,
   recipientOfSetting,
   removeDatabaseOptions,
   updateDatabaseInput,
@@ -67,6 +68,8 @@ export class DatabaseService {
     const { catalog } = this.ctx.runtime;
     const pgTarget = parsePgUrl(input.url);
     const systemIdentifier = input.skipCheck ? undefined : await serverIdentity(input.name, pgTarget);
+    const kmsKey = kmsKeyOfSetting(input.encryption);
+    if (kmsKey) await catalog.kmsKeys.get(kmsKey);
     const record = await catalog.addDatabase({
       name: input.name,
       target: pgTarget,
@@ -76,6 +79,7 @@ export class DatabaseService {
       verifyAfterBackup: input.verifyAfterBackup,
       parallelJobs: input.parallelJobs,
       encryptionRecipient: recipientOfSetting(input.encryption),
+      encryptionKms: kmsKey,
       workspaceId: input.workspaceId,
     });
     if (input.schedule) {
@@ -218,6 +222,8 @@ export class DatabaseService {
     const { catalog } = this.ctx.runtime;
     const current = await catalog.getDatabase(name);
     if (changes.storages) await this.checkStoragesIn(actor, current.workspaceId, changes.storages);
+    const kmsKey = changes.encryption ? kmsKeyOfSetting(changes.encryption) : null;
+    if (kmsKey) await catalog.kmsKeys.get(kmsKey);
     const target = await changedTarget(catalog, name, changes);
     if (target && !changes.skipCheck) await assertConnects(name, target);
     if (changes.schedule !== undefined || changes.timezone !== undefined) {
@@ -235,7 +241,7 @@ export class DatabaseService {
     const record = await catalog.updateDatabaseSettings(name, {
       verifyAfterBackup,
       parallelJobs,
-      ...(encryption ? { encryptionRecipient: recipientOfSetting(encryption) } : {}),
+      ...(encryption ? { encryptionRecipient: recipientOfSetting(encryption), encryptionKms: kmsKey } : {}),
       healthIntervalSeconds,
       healthFailureThreshold,
     });

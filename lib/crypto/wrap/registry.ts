@@ -16,6 +16,12 @@ export interface KeySources {
   secret?: SecretKey | KeyResolver;
   /** Private keys of X25519 recipients: unwrap 'x25519' records. */
   identities?: readonly X25519Identity[];
+  /**
+   * Unwraps KMS records ('aws-kms', 'vault-transit'): a KMS key's own configuration (hindsight
+   * decrypt --kms-config). Without it, the installation's named KMS keys (kms/named.ts), if this
+   * process opened the catalog.
+   */
+  kms?: KeyUnwrapper;
 }
 
 /** How to encrypt new objects: under the secret key, or for a recipient or KMS key named by keyRef. */
@@ -29,6 +35,9 @@ export interface WrapKindPlugin {
 const plugins = new Map<WrapKind, WrapKindPlugin>([
   ['x25519', { wrapper: x25519Wrapper, unwrapper: (sources) => x25519Unwrapper(sources.identities ?? []) }],
   ['secret', { unwrapper: (sources) => (sources.secret ? secretUnwrapper(sources.secret) : undefined) }],
+  // KMS kinds unwrap with the KMS configuration given; kms/named.ts adds the installation's named keys.
+  ['aws-kms', { unwrapper: (sources) => sources.kms }],
+  ['vault-transit', { unwrapper: (sources) => sources.kms }],
 ]);
 
 /** Adds (or replaces) the wrapper and unwrapper of a kind, e.g. from lib/crypto/wrap/kms/. */
@@ -58,7 +67,7 @@ export function unwrapperFor(sources: KeySources): KeyUnwrapper {
       if (!unwrapper) {
         throw new HindsightError(
           'access_denied',
-          `this object's data key is wrapped by ${record.kind} key ${record.keyRef}, and nothing here can unwrap that kind: ${record.kind === 'secret' ? 'give the secret key (--key <file>)' : 'configure access to that key'}`,
+          `this object's data key is wrapped by ${record.kind} key ${record.keyRef}, and nothing here can unwrap that kind: ${record.kind === 'secret' ? 'give the secret key (--key <file>)' : 'give the KMS key and credentials for it (hindsight decrypt --kms-config <json|@file>)'}`,
         );
       }
       return unwrapper.unwrap(record, context);

@@ -38,6 +38,8 @@ export interface ConsoleDatabaseSettingsView {
     parallelJobs: number;
     /** Public-key mode: the X25519 recipient its objects are encrypted for; null: the secret key. */
     encryptionRecipient: string | null;
+    /** KMS mode: the named KMS key its objects' data keys are wrapped by; null: not in KMS mode. */
+    encryptionKms: string | null;
     /** Backups recorded for it (retention's deletions aside): what a rename keeps attached. */
     backupCount: number;
     /**
@@ -116,6 +118,7 @@ async function settingsView(services: Services, actor: ActorRef, name: string): 
       healthFailureThreshold: db.healthFailureThreshold,
       parallelJobs: db.parallelJobs,
       encryptionRecipient: db.encryptionRecipient,
+      encryptionKms: db.encryptionKms,
       backupCount: backups.filter((b) => b.status !== 'deleted').length,
       pitr: pitr.enabled,
       restoreDrill,
