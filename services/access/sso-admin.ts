@@ -117,6 +117,14 @@ export function ssoAdminOperations(deps: AccessDeps) {
       return (await providers.listProviders()).map((p) => ({ name: p.name, displayName: p.displayName }));
     },
 
+    /**
+     * The origins of the providers' issuers: signing out posts to the console, which redirects to the
+     * provider's end-session endpoint, so the pages' `form-action` must allow them.
+     */
+    async providerOrigins(): Promise<string[]> {
+      return [...new Set((await providers.listProviders()).map((p) => new URL(p.issuer).origin))];
+    },
+
     /** SSO only: refused while no enabled break-glass account with a password could still get in. */
     async setSsoOnly(actor: Actor, on: boolean): Promise<void> {
       await needInstance(deps, actor, 'sso.only', 'installation');

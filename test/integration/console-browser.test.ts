@@ -120,7 +120,7 @@ describe('the console in a real browser', () => {
     const light = await background();
     const themeButton = page.locator('button.theme');
     await themeButton.click(); // system → dark
-    await page.waitForFunction("document.documentElement.dataset.theme === 'dark'");
+    await page.waitForSelector('html[data-theme="dark"]', { state: 'attached' });
     const dark = await background();
     assert.notEqual(dark, light, 'the dark theme changes the page background');
     await page.reload();
@@ -132,7 +132,7 @@ describe('the console in a real browser', () => {
     assert.equal(await background(), dark);
     await screenshot(page, '03-overview-dark');
     await themeButton.click(); // dark → light
-    await page.waitForFunction("document.documentElement.dataset.theme === 'light'");
+    await page.waitForSelector('html[data-theme="light"]', { state: 'attached' });
     assert.equal(await background(), light);
   });
 

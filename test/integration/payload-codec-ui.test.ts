@@ -80,7 +80,8 @@ async function startFixture(): Promise<Fixture> {
 async function fetchFrom(context: BrowserContext, consoleUrl: string, url: string, method = 'GET') {
   const page = await context.newPage();
   try {
-    await page.goto(`${consoleUrl}/healthz`);
+    // A console page: its policy lets scripts fetch from the console (the API's own answers allow nothing).
+    await page.goto(`${consoleUrl}/login`);
     return await page.evaluate(
       async ({ url, method }) => {
         const response = await fetch(url, { method, headers: { 'Content-Type': 'application/json' }, body: null });

@@ -58,7 +58,7 @@ const filesUnder = (platform: Platform, name: string) =>
 export async function renameInTheConsole(s: ConsoleSteps): Promise<void> {
   const { backupId, lines } = await addJournal(s.platform);
   const page = await s.open(`/databases/${OLD}/settings`);
-  await page.waitForFunction(`document.querySelector('form[action="?/remove"] button')?.disabled === true`);
+  await page.waitForSelector('form[action="?/remove"] button:disabled', { state: 'attached' });
   assert.match(
     await page.getByTestId('name-panel').innerText(),
     /health monitor move to the new name\. Its 1 backup stays attached/,

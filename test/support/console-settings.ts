@@ -109,8 +109,7 @@ export async function startSettingsScenario(platform: Platform, web: SignedInCon
 }
 
 /** The Remove button disables itself once scripts run: from then on the page's forms are enhanced. */
-const hydrated = (page: Page) =>
-  page.waitForFunction(`document.querySelector('form[action="?/remove"] button')?.disabled === true`);
+const hydrated = (page: Page) => page.waitForSelector('form[action="?/remove"] button:disabled', { state: 'attached' });
 
 const storedPassword = async (s: SettingsScenario) => (await s.platform.runtime.catalog.databaseTarget(NAME)).password;
 

@@ -34,5 +34,25 @@ export const handle: Handle = async ({ event, resolve }) => {
   }
   event.locals.theme = themeOf(event.cookies.get(THEME_COOKIE));
   // Rendered into <html> on the server, so a dark page never flashes light first.
-  return resolve(event, { transformPageChunk: ({ html }) => html.replace('%hindsight.theme%', event.locals.theme) });
+  const response = await resolve(event, {
+    transformPageChunk: ({ html }) => html.replace('%hindsight.theme%', event.locals.theme),
+  });
+  return allowProviderSignOut(response);
 };
+
+/**
+ * Every page has the Log out form, and signing out of a session opened through a provider ends
+ * with a redirect to the provider's end-session endpoint: a redirect the browser checks against
+ * the page's `form-action`, which therefore names the providers' origins besides our own.
+ */
+async function allowProviderSignOut(response: Response): Promise<Response> {
+  const policy = response.headers.get('content-security-policy');
+  if (!policy?.includes("form-action 'self'")) return response;
+  const origins = await services().sso.providerOrigins();
+  if (origins.length > 0)
+    response.headers.set(
+      'content-security-policy',
+      policy.replace("form-action 'self'", `form-action 'self' ${origins.join(' ')}`),
+    );
+  return response;
+}

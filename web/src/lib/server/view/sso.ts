@@ -13,6 +13,8 @@ export interface ConsoleSso {
   finish(input: CallbackInput): Promise<SignInOutcome>;
   /** The provider's end-session URL for a session opened through it, if it has one. */
   endSessionUrl(sessionToken: string, postLogoutRedirectUri: string): Promise<string | undefined>;
+  /** The identity providers' origins, which a page's forms may be redirected to (signing out at the provider). */
+  providerOrigins(): Promise<string[]>;
   /** The settings page's section: providers with their mapping (no secret) and "SSO only". */
   settings(actor: ActorRef): Promise<{ providers: Array<Omit<ProviderInput, 'clientSecret'>>; ssoOnly: boolean }>;
   invite(
@@ -37,6 +39,7 @@ export function createConsoleSso(access: AccessService, publicUrl: string | unde
     start: (name, options) => access.startSignIn(name, options),
     finish: (input) => access.finishSignIn(input),
     endSessionUrl: (token, uri) => access.endSessionUrl(token, uri),
+    providerOrigins: () => access.providerOrigins(),
     settings: (actor) => access.listProviders(actor),
     async invite(actor, input) {
       const { token, expiresAt } = await access.invite(actor, input);
