@@ -22,11 +22,6 @@ export interface MetricsAccessOptions {
 /** Every series, only the series of some databases, or a refusal to send as 401. */
 export type MetricsScope = { all: true } | { all: false; databases: Set<string> } | { refused: string };
 
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '');
-  return bare === 'localhost' || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare);
-}
-
 export async function metricsScope(req: Request, options: MetricsAccessOptions): Promise<MetricsScope> {
   const header = req.headers.authorization;
   if (options.token !== undefined && bearerMatches(header, options.token)) return { all: true };

@@ -7,7 +7,7 @@ import type { HostServices } from './src/lib/server/view/index.ts';
 import { CONSOLE_SERVICES_KEY } from './src/lib/server/view/types.ts';
 import { accessMiddleware, clientAddress, expectedOrigin } from './access-http.ts';
 import { securityHeaders } from './security-headers.ts';
-import { isLoopbackHost } from './metrics-access.ts';
+import { isLoopbackHost } from '../lib/net/loopback.ts';
 import type { TrustProxy } from '../lib/trust-proxy.ts';
 import { apiV1Router } from './api-v1.ts';
 import { codecSessionCheck } from './codec-access.ts';

@@ -9,7 +9,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ActivityInterceptorsFactory, Worker } from '@temporalio/worker';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HindsightError } from '../lib/errors.ts';
 import { bearerMatches } from '../lib/net/bearer.ts';
+import { isLoopbackHost } from '../lib/net/loopback.ts';
 
 export interface WorkerMetrics {
   registry: Registry;
@@ -90,6 +92,12 @@ export async function startMetricsServer(
   registry: Registry,
   options: { host: string; port: number; token?: string | undefined },
 ): Promise<MetricsServer> {
+  // Metrics name databases and their outcomes: beyond this machine they are for a token holder only.
+  if (options.token === undefined && !isLoopbackHost(options.host))
+    throw new HindsightError(
+      'bad_input',
+      `the worker's /metrics would listen on ${options.host}:${options.port} without a token: set HINDSIGHT_METRICS_TOKEN (scrapes then send Authorization: Bearer <token>), listen on loopback (HINDSIGHT_WEB_HOST=127.0.0.1), or unset HINDSIGHT_WORKER_METRICS_PORT`,
+    );
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' || path !== '/metrics') {

@@ -243,9 +243,10 @@ check "default: codec token set" absent "$work/default.yaml" 'HINDSIGHT_CODEC_'
 check "default: previous keys set" absent "$work/default.yaml" 'HINDSIGHT_PREVIOUS_SECRET_KEY_FILES'
 check "default: no ServiceAccount" grep -q '^kind: ServiceAccount' "$work/default.yaml"
 check "default: metrics token set" absent "$work/default.yaml" 'HINDSIGHT_METRICS_TOKEN'
-check "default: worker metrics port 9464" test "$(env_value "$(doc_of "$d" hs-hindsight-worker)" HINDSIGHT_WORKER_METRICS_PORT)" = 9464
-check "default: worker metrics container port" has_line "$(doc_of "$d" hs-hindsight-worker)" "containerPort: 9464"
-check "default: agent metrics port 9464" test "$(env_value "$(doc_of "$d" hs-hindsight-agent-default)" HINDSIGHT_WORKER_METRICS_PORT)" = 9464
+# Without a metrics token the worker would refuse to serve /metrics beyond loopback: none is rendered.
+check "default: worker metrics port without a token" absent "$(doc_of "$d" hs-hindsight-worker)" 'HINDSIGHT_WORKER_METRICS_PORT'
+check "default: worker metrics container port without a token" absent "$(doc_of "$d" hs-hindsight-worker)" "containerPort: 9464"
+check "default: agent metrics port without a token" absent "$(doc_of "$d" hs-hindsight-agent-default)" 'HINDSIGHT_WORKER_METRICS_PORT'
 check "default: web has a worker metrics port" absent "$(doc_of "$d" hs-hindsight-web)" 'HINDSIGHT_WORKER_METRICS_PORT'
 
 echo "== ci/full-values.yaml"

@@ -141,6 +141,51 @@ export const pruneRules: readonly PruneRule[] = [
     keptFor: null,
     where: `t.expires_at < $1`,
   },
+  // The sign-in tables below hold only short-lived state; each row is dead once it has expired.
+  {
+    name: 'login-attempts',
+    table: 'login_attempts',
+    // A window lasts 15 minutes (services/access/types.ts); a day leaves room for a longer setting.
+    describes: 'sign-in throttling counters whose window ended over a day ago',
+    keptFor: null,
+    where: `t.window_start < $1::timestamptz - interval '1 day'`,
+  },
+  {
+    name: 'sign-in-challenges',
+    table: 'auth_challenges',
+    describes: 'expired second-factor and passkey challenges',
+    keptFor: null,
+    where: `t.expires_at < $1`,
+  },
+  {
+    name: 'oidc-logins',
+    table: 'oidc_logins',
+    describes: 'single sign-on attempts that never came back from the provider',
+    keptFor: null,
+    where: `t.expires_at < $1`,
+  },
+  {
+    name: 'password-resets',
+    table: 'password_resets',
+    describes: 'expired password reset links',
+    keptFor: null,
+    where: `t.expires_at < $1`,
+  },
+  {
+    name: 'setup-tokens',
+    table: 'setup_tokens',
+    describes: 'expired first-run setup tokens',
+    keptFor: null,
+    where: `t.expires_at < $1`,
+  },
+  {
+    // Accepted invitations stay: they are what lets `member add` reach a person.
+    name: 'invitations',
+    table: 'invitations',
+    describes: 'invitations never accepted, expired longer ago than the job history is kept',
+    keptFor: 'jobHistoryDays',
+    where: `t.accepted_at is null and t.expires_at < $1`,
+  },
   {
     name: 'expired-leases',
     table: 'base_backups_in_use',

@@ -14,6 +14,7 @@ import { mappedRoles } from '../../lib/access/oidc/mapping.ts';
 import type { IdentityProvider, PendingLogin } from '../../lib/catalog/identity-providers.ts';
 import { invitationTokenHash } from '../../lib/catalog/invitations.ts';
 import { HindsightError } from '../../lib/errors.ts';
+import { systemActor } from '../authz.ts';
 import { actorForUser } from './lookups.ts';
 import type { AccessDeps } from './types.ts';
 
@@ -146,13 +147,28 @@ async function accountOf(
   return user.id;
 }
 
-/** Sets the roles of every workspace the provider's mapping names to what the claim gives now. */
-async function syncRoles({ store }: AccessDeps, provider: IdentityProvider, userId: number, claim: unknown) {
+/**
+ * Sets the roles of every workspace the provider's mapping names to what the claim gives now — except
+ * that a workspace's last owner keeps the role: a group renamed at the provider must not leave a
+ * workspace nobody can manage. The kept role is audited so an owner sees why the mapping did not apply.
+ */
+async function syncRoles({ store, authz }: AccessDeps, provider: IdentityProvider, userId: number, claim: unknown) {
   const roles = mappedRoles(provider.mappings, claim);
   for (const workspaceName of new Set(provider.mappings.map((m) => m.workspace))) {
     const workspace = await store.findWorkspace(workspaceName);
     if (!workspace) continue;
     const role = roles.get(workspaceName);
+    const current = (await store.memberships({ userId, workspaceId: workspace.id }))[0]?.role;
+    if (current === 'owner' && role !== 'owner' && (await store.countOwners(workspace.id)) <= 1) {
+      await authz.audit(systemActor, {
+        workspaceId: workspace.id,
+        action: 'membership.set',
+        target: { type: 'workspace', name: workspace.name },
+        outcome: 'denied',
+        detail: `${provider.name} maps the last owner to ${role ?? 'no role'}; kept as owner (make someone else owner first)`,
+      });
+      continue;
+    }
     if (role) await store.setMembership(userId, workspace.id, role);
     else await store.removeMembership(userId, workspace.id);
   }

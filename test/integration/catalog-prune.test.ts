@@ -100,6 +100,43 @@ async function seedHistory(): Promise<void> {
   );
 }
 
+/** Throttling counters, challenges, SSO attempts, reset links, setup tokens and invitations, dead and live. */
+async function pruneSignInState(): Promise<void> {
+  await sql(`insert into users (email, display_name, password_hash) values ('ann@example.com', 'Ann', null)`);
+  await sql(`insert into identity_providers (name, display_name, issuer, client_id, sealed_client_secret, claim)
+             values ('idp', 'IdP', 'https://idp.example', 'c', 'sealed', 'groups')`);
+  await sql(`insert into login_attempts (key, window_start, attempts) values ('old', $1, 3), ('now', now(), 1)`, [
+    daysAgo(2),
+  ]);
+  const expiring = (table: string, columns: string, values: string) =>
+    sql(`insert into ${table} (token_sha256, ${columns}, expires_at) values
+         ('dead', ${values}, now() - interval '1 minute'), ('live', ${values}, now() + interval '1 hour')`);
+  const ann = `(select id from users where email = 'ann@example.com')`;
+  await expiring('auth_challenges', 'purpose, user_id', `'second_factor', ${ann}`);
+  await expiring('password_resets', 'user_id', ann);
+  await expiring('setup_tokens', 'created_at', 'now()');
+  await sql(`insert into oidc_logins (state_sha256, provider_id, nonce, code_verifier, expires_at)
+             select s, id, 'n', 'v', now() + e from identity_providers,
+             (values ('dead', interval '-1 minute'), ('live', interval '5 minutes')) v(s, e)`);
+  await sql(
+    `insert into invitations (token_sha256, email, workspace_id, role, expires_at, accepted_at, accepted_by)
+     values ('dead', 'a@example.com', 1, 'viewer', $1, null, null), ('accepted', 'ann@example.com', 1, 'viewer', $1, $1, (select id from users)),
+            ('recent', 'b@example.com', 1, 'viewer', $2, null, null)`,
+    [daysAgo(400), daysAgo(3)],
+  );
+  const pruned = await catalog.maintenance.pruneCatalog(defaultCatalogRetention);
+  const rows = (rule: string) => pruned.find((p) => p.rule === rule)?.rows;
+  for (const rule of ['login-attempts', 'sign-in-challenges', 'oidc-logins', 'password-resets', 'setup-tokens'])
+    assert.equal(rows(rule), 1, `${rule}: the dead row only`);
+  assert.deepEqual((await sql(`select key from login_attempts`)).rows, [{ key: 'now' }]);
+  for (const table of ['auth_challenges', 'password_resets', 'setup_tokens'])
+    assert.deepEqual((await sql(`select token_sha256 from ${table}`)).rows, [{ token_sha256: 'live' }], table);
+  assert.deepEqual((await sql(`select state_sha256 from oidc_logins`)).rows, [{ state_sha256: 'live' }]);
+  assert.equal(rows('invitations'), 1);
+  const invitations = (await sql(`select token_sha256 from invitations order by 1`)).rows;
+  assert.deepEqual(invitations, [{ token_sha256: 'accepted' }, { token_sha256: 'recent' }], 'accepted and recent stay');
+}
+
 /** `hindsight catalog prune` as an operator runs it, against the same catalog. */
 async function pruneFromTheCli(): Promise<void> {
   await sql(`insert into audit_log (at, actor, action, outcome) values ($1, 'system', 'test.cli', 'ok')`, [
@@ -244,5 +281,6 @@ describe('catalog pruning', () => {
     ]);
     assert.deepEqual(await catalog.servers.drillSummaries(), before, 'proven-up-to and the last outcome stay');
   });
+  it('prunes dead sign-in state and keeps what is live or accepted', pruneSignInState);
   it('shows with catalog prune --dry-run what would go, removes it without, and audits the run', pruneFromTheCli);
 });

@@ -211,6 +211,37 @@ describe('single sign-on through OpenID Connect', () => {
     await bob.context.close();
   });
 
+  it("keeps a workspace's last owner when the mapping would take the role away, and audits why", async () => {
+    const { pool } = world.platform.runtime.catalog;
+    const mappings = (await pool.query(`select mappings from identity_providers where name = 'corp'`)).rows[0].mappings;
+    const owners = [...mappings, { value: 'blue-owners', workspace: 'blue', role: 'owner' }];
+    await pool.query(`update identity_providers set mappings = $1 where name = 'corp'`, [JSON.stringify(owners)]);
+    world.provider.people.get('erin')!.groups = ['blue-owners'];
+    await (await signIn('erin')).context.close();
+    assert.deepEqual(await world.rolesOf('erin@corp.example'), ['blue:owner']);
+    // The workspace's creator hands it over: erin is now its only owner.
+    const { id: ownerId } = (await world.platform.runtime.catalog.access.findUserByEmail(OWNER.email))!;
+    await pool.query(
+      `delete from memberships where user_id = $1 and workspace_id = (select id from workspaces where name = 'blue')`,
+      [ownerId],
+    );
+    world.provider.people.get('erin')!.groups = [];
+    const later = await signIn('erin');
+    assert.deepEqual(await world.rolesOf('erin@corp.example'), ['blue:owner'], 'the last owner stays owner');
+    assert.equal(new URL(later.page.url()).pathname, '/', 'and reaches the console');
+    await later.context.close();
+    const audit = await world.platform.runtime.catalog.access.listAudit({ action: 'membership.set' });
+    assert.ok(
+      audit.some((e) => e.outcome === 'denied' && /maps the last owner to no role; kept as owner/.test(e.detail ?? '')),
+      JSON.stringify(audit),
+    );
+    await pool.query(`update identity_providers set mappings = $1 where name = 'corp'`, [JSON.stringify(mappings)]);
+    await pool.query(
+      `insert into memberships (user_id, workspace_id, role) select $1, id, 'owner' from workspaces where name = 'blue'`,
+      [ownerId],
+    );
+  });
+
   it('lets only the instance owner configure providers, and never shows the client secret', async () => {
     const alice = await world.services.access.actorForEmail('alice@corp.example', 'test');
     await assert.rejects(world.services.access.removeProvider(alice, 'corp'), /only the instance owner/);

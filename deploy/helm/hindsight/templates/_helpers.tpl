@@ -330,10 +330,11 @@ not do: it ignores an explicit 0, false or "" (replicas: 0, shmSizeLimit: "").
 
 {{/*
 The worker's own /metrics (HINDSIGHT_WORKER_METRICS_PORT) on every interface of the pod, and its
-container port; nothing when metrics.workerPort is 0. Call after commonEnv, inside its env list.
+container port; nothing when metrics.workerPort is 0 or no metrics token is configured (the worker
+refuses to serve metrics beyond loopback without one). Call after commonEnv, inside its env list.
 */}}
 {{- define "hindsight.workerMetricsEnv" -}}
-{{- if .Values.metrics.workerPort }}
+{{- if and .Values.metrics.workerPort .Values.metrics.token.existingSecret }}
 - name: HINDSIGHT_WORKER_METRICS_PORT
   value: {{ .Values.metrics.workerPort | quote }}
 # The worker serves no console: this only opens its metrics port to the pod network.
@@ -343,7 +344,7 @@ container port; nothing when metrics.workerPort is 0. Call after commonEnv, insi
 {{- end -}}
 
 {{- define "hindsight.workerMetricsPort" -}}
-{{- if .Values.metrics.workerPort }}
+{{- if and .Values.metrics.workerPort .Values.metrics.token.existingSecret }}
 ports:
   - name: metrics
     containerPort: {{ .Values.metrics.workerPort }}
