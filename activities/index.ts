@@ -11,6 +11,7 @@ import { createRestoreDrillActivities } from './restore-drill.ts';
 import { createRetentionActivities } from './retention.ts';
 import { createServerActivities } from './servers.ts';
 import { createVerificationActivities, type VerificationDeps } from './verification.ts';
+import { createVerificationRouteActivities } from './verification-route.ts';
 import { createWalActivities } from './wal.ts';
 
 export { RESTORE_PASSWORD_CONTEXT } from './restores.ts';
@@ -28,6 +29,7 @@ export interface ActivityDeps extends BackupDeps, VerificationDeps {
 /** The worker's activities, by the names workflows call them. */
 export const createActivities = (deps: ActivityDeps) => ({
   ...createVerificationActivities(deps),
+  ...createVerificationRouteActivities(deps),
   ...createHealthActivities(deps),
   ...createRetentionActivities(deps),
   ...createHookActivities(deps),

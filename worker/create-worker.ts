@@ -127,6 +127,16 @@ async function prepareVerification(sandboxes: SandboxDriver, budget: AgentBudget
 }
 
 /**
+ * An agent records the recipients whose identities it holds (HINDSIGHT_IDENTITY_FILES), public keys
+ * only, so that the verification of public-key mode backups encrypted for them comes to its queue.
+ */
+async function advertiseIdentities(runtime: Runtime, agent: string, logger: Logger): Promise<void> {
+  const recipients = runtime.keyring.identities().map((i) => i.recipient);
+  await runtime.catalog.agentRecipients.advertise(agent, recipients);
+  if (recipients.length > 0) logger.info({ agent, recipients }, 'agent holds the private keys of these recipients');
+}
+
+/**
  * The worker program's Temporal workers: the main one (every workflow, backups and restores) and
  * the verification agent (sandboxes, on its own task queue so that its budget is its own).
  */
@@ -181,6 +191,7 @@ export async function createHindsightWorker(runtime: Runtime, logger: Logger, op
     );
   }
   if (roles.agent) {
+    await advertiseIdentities(runtime, roles.agent, logger);
     workers.push(
       await Worker.create({
         ...common,

@@ -2,11 +2,12 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   setHandler,
   workflowInfo,
   CancellationScope,
 } from '@temporalio/workflow';
-import { VERIFY_TASK_QUEUE_SUFFIX } from '../temporal/contracts/common.ts';
+import { VERIFY_TASK_QUEUE_SUFFIX, agentTaskQueue } from '../temporal/contracts/common.ts';
 import {
   backupCompletedSignal,
   lastVerificationQuery,
@@ -24,10 +25,13 @@ const quick = catalogActivities;
 /** After this many verifications the history starts afresh, carrying a pending request over. */
 const RUNS_PER_HISTORY = 100;
 
-/** The verification activities, on the verify task queue where agents keep their sandboxes. */
-function sandboxActivities() {
+/**
+ * The verification activities, on the verify task queue where agents keep their sandboxes, or on
+ * the queue of the agent that holds a public-key mode backup's private key.
+ */
+function sandboxActivities(agent: string | null = null) {
   return longActivities({
-    taskQueue: `${workflowInfo().taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`,
+    taskQueue: agent ? agentTaskQueue(agent) : `${workflowInfo().taskQueue}${VERIFY_TASK_QUEUE_SUFFIX}`,
     startToCloseTimeout: '24 hours',
     // Waiting for a free sandbox slot on a busy agent is not a failure.
     scheduleToStartTimeout: '7 days',
@@ -76,15 +80,15 @@ async function recordSuperseded(state: VerifierState, toSupersede: Supersession[
 }
 
 /** Verifies one backup in a sandbox; when it cannot run, records why. A cancellation ends the verifier. */
-async function verifyRequest(
-  verify: ReturnType<typeof sandboxActivities>,
-  database: string,
-  state: VerifierState,
-  request: VerifyRequest,
-): Promise<void> {
+async function verifyRequest(database: string, state: VerifierState, request: VerifyRequest): Promise<void> {
   state.pending = null;
   state.running = request;
   try {
+    // Histories recorded before backups could be routed to the agent holding their key replay without the lookup.
+    const { agent } = patched('verify-on-key-holder')
+      ? await quick.verificationAgent({ database, backupId: request.backupId })
+      : { agent: null };
+    const verify = sandboxActivities(agent);
     const result = await verify.verifyBackupInSandbox({
       database,
       ...request,
@@ -127,7 +131,6 @@ async function verifyRequest(
  */
 export async function restoreVerifier(raw: RestoreVerifierInput): Promise<void> {
   const input = parseInput(restoreVerifierWorkflow.type, restoreVerifierInput, raw);
-  const verify = sandboxActivities();
   const { state, toSupersede } = trackRequests(input);
 
   let runs = 0;
@@ -136,7 +139,7 @@ export async function restoreVerifier(raw: RestoreVerifierInput): Promise<void> 
     await recordSuperseded(state, toSupersede);
     const request = state.pending;
     if (!request) continue;
-    await verifyRequest(verify, input.database, state, request);
+    await verifyRequest(input.database, state, request);
     runs += 1;
     if (runs >= RUNS_PER_HISTORY || workflowInfo().continueAsNewSuggested) {
       // Signals that arrived during the last activity are in `pending` and go along.

@@ -20,10 +20,16 @@ export const restoreCommands = [
     args: [dbArg],
     details: [
       'logical: [--backup <id>] (--to <postgres-url> | --to-database <name>) [--with-owners [--with-privileged-roles]] [--wait]',
+      'logical, here with an identity file: --identity <file> [--backup <id>] (--to <postgres-url> | --to-database <name>) [--with-owners [--with-privileged-roles]]',
       'point in time: (--time | --lsn | --xid | --name | --latest | --immediate) (--to <empty directory> [--agent <name>] [--then-stop] | --to <postgres-url> [--with-owners [--with-privileged-roles]] | --to-sandbox) [--wait]',
     ],
     flags: [
       { name: 'backup', description: 'logical: this backup instead of the newest' },
+      {
+        name: 'identity',
+        description:
+          'logical: restore in this process with the identity file (public-key mode): the private key stays on this host, out of workflows, the catalog and logs',
+      },
       {
         name: 'to',
         description:

@@ -1,7 +1,8 @@
 /** What the commands of cli/commands/restore.ts do when they run: loaded only then, so that the table and `--help` stay light. */
 import { counted } from '../../lib/counted.ts';
+import { restoreWithIdentity, type IdentityRestoreOutcome } from '../identity-restore.ts';
 import { printJob } from '../job-output.ts';
-import { UsageError } from '../output.ts';
+import { printJson, UsageError } from '../output.ts';
 import { runPitrCommand } from '../pitr.ts';
 import { pitrInputFromFlags, printPitrRestore, wantsPitrRestore } from '../pitr-restore.ts';
 import { sessionAs } from '../session.ts';
@@ -12,6 +13,10 @@ import type { RestoreOutcome } from '../../temporal/contracts/restore.ts';
 export async function restore({ args: [database], flags }: Invocation): Promise<void> {
   const withSession = sessionAs(flags.as);
   if (wantsPitrRestore(flags)) {
+    if (flags.identity !== undefined)
+      throw new UsageError(
+        'restore: --identity applies to a logical restore; a point-in-time restore decrypts where it runs: give --agent <name> of an agent whose HINDSIGHT_IDENTITY_FILES lists the identity',
+      );
     if (flags.backup !== undefined || flags['to-database'] !== undefined)
       throw new UsageError(
         'restore: --backup and --to-database apply to a logical restore, not to a point-in-time one (it starts from the base backup before the target)',
@@ -37,6 +42,19 @@ export async function restore({ args: [database], flags }: Invocation): Promise<
   const owners = flags['with-owners']
     ? { withOwners: true, privilegedRoles: Boolean(flags['with-privileged-roles']) }
     : {};
+  if (flags.identity !== undefined) {
+    const outcome = await withSession((session) =>
+      restoreWithIdentity(session, {
+        database: database!,
+        backupId: flags.backup,
+        to,
+        identityFile: flags.identity!,
+        ...owners,
+      }),
+    );
+    printIdentityRestore(outcome, flags.json);
+    return;
+  }
   await withSession(async ({ services, actor }) => {
     await printJob(
       await services.restores.start(actor, { database: database!, backupId: flags.backup, to, ...owners }),
@@ -46,6 +64,13 @@ export async function restore({ args: [database], flags }: Invocation): Promise<
         describeOwnership(o.ownership),
     );
   });
+}
+
+function printIdentityRestore(o: IdentityRestoreOutcome, json: boolean | undefined): void {
+  if (json) return printJson(o);
+  process.stdout.write(
+    `restored backup ${o.backupId} from storage ${o.storageName} into ${o.target} with the identity file: ${counted(o.tablesChecked, 'table')}, ${counted(o.rowsChecked, 'row')}, every row count matches${describeOwnership(o.ownership)}\n`,
+  );
 }
 
 /** The owners part of the outcome: which roles were created (without passwords), found or skipped. */

@@ -59,6 +59,7 @@ import { createRebuildStore } from './rebuild/store.ts';
 import { createRestoreDrillStore } from './restore-drills.ts';
 import { readDatabaseFacts } from './status.ts';
 import { createKmsKeyStore } from './kms-keys.ts';
+import { createAgentRecipientStore } from './agent-recipients.ts';
 import { completeCopiesIn, getStorage, listStorages, removeStorage, storageConfig, upsertStorage } from './storages.ts';
 import { createVerificationStore } from './verifications.ts';
 import { createWalStore } from './wal.ts';
@@ -105,6 +106,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
     secrets: createSecretsStore(pool),
     servers: createServerStore(pool, keys),
     kmsKeys: createKmsKeyStore(pool, keys),
+    agentRecipients: createAgentRecipientStore(pool),
     maintenance: createMaintenanceStore(pool),
     reconcile: createReconcileStore(pool),
     ...bind(

@@ -1,4 +1,4 @@
-import { MAX_HEADER_BYTES, decodeHeader } from '../crypto/backup-header.ts';
+import { wrappedKeyRecord } from '../crypto/object-key-record.ts';
 import { unwrapperFor, type KeySources } from '../crypto/wrap/registry.ts';
 import type { StorageDriver } from '../storage/contract.ts';
 
@@ -12,15 +12,10 @@ export async function missingPrivateKey(
   objectKey: string,
   keys: KeySources,
 ): Promise<string | undefined> {
-  const parts: Buffer[] = [];
   try {
-    const size = (await driver.stat(objectKey))?.size ?? 0;
-    for await (const part of await driver.openRead(objectKey, { start: 0, end: Math.min(size, MAX_HEADER_BYTES) }))
-      parts.push(part as Buffer);
-    const header = decodeHeader(Buffer.concat(parts));
-    const record = header.wrappedKey;
+    const record = await wrappedKeyRecord(driver, objectKey);
     if (!record || record.kind === 'secret' || unwrapperFor(keys).canUnwrap(record)) return undefined;
-    return `no agent holds the private key for ${record.kind === 'x25519' ? 'recipient' : `${record.kind} key`} ${record.keyRef}: the backup is in public-key mode; list its identity file in HINDSIGHT_IDENTITY_FILES on a verification agent to verify it there`;
+    return `no agent holds the private key for ${record.kind === 'x25519' ? 'recipient' : `${record.kind} key`} ${record.keyRef}: the backup is in public-key mode; list its identity file in HINDSIGHT_IDENTITY_FILES of an agent (worker --agent <name>), which then verifies the backups encrypted for it`;
   } catch {
     return undefined;
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { CancelledFailure } from '@temporalio/common';
-import { VERIFY_TASK_QUEUE_SUFFIX } from '../../temporal/contracts/common.ts';
+import { VERIFY_TASK_QUEUE_SUFFIX, agentTaskQueue } from '../../temporal/contracts/common.ts';
 import {
   backupCompletedSignal,
   lastVerificationQuery,
@@ -15,7 +15,7 @@ import { eventually, failureOf, interrupted } from './runs.ts';
 import { test, timeSkippingPlatform } from './support.ts';
 
 /** Restore verification: the per-database verifier, and the scheduled run that feeds it. */
-const platform = timeSkippingPlatform({ verifyQueue: true });
+const platform = timeSkippingPlatform({ verifyQueue: true, agents: ['key-holder'] });
 
 const request = (n: number): VerifyRequest => ({
   verificationId: `v-20260101t0000-00000${n}`,
@@ -33,6 +33,7 @@ function verifierOf(overrides: FakeActivities = {}) {
       return verified;
     },
     finishVerification: async () => undefined,
+    verificationAgent: async () => ({ agent: null }),
     ...overrides,
   });
   return { ...fake, queues };
@@ -68,6 +69,20 @@ describe('restoreVerifier with time skipping', () => {
       `served by the verification queue, not ${fake.queues[0]}`,
     );
     assert.equal(fake.named('finishVerification').length, 0, 'a verification that ran is recorded by its activity');
+  });
+
+  test('sends the verification of a backup whose key an agent holds to that agent', async () => {
+    const fake = verifierOf({ verificationAgent: async () => ({ agent: 'key-holder' }) });
+    await platform.run(fake, async (jobs) => {
+      const handle = await jobs.start(
+        restoreVerifierWorkflow,
+        { database: 'vault', pending: request(1) },
+        'verify/vault-routed',
+      );
+      await eventually(async () => (await handle.query(lastVerificationQuery)).last !== null, 'the verification');
+    });
+    assert.deepEqual(fake.named('verificationAgent'), [{ database: 'vault', backupId: request(1).backupId }]);
+    assert.deepEqual(fake.queues, [agentTaskQueue('key-holder')]);
   });
 
   test('latest wins: a request waiting behind a running one is superseded by a newer one', async () => {
