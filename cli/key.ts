@@ -7,7 +7,7 @@
 import { loadConfig } from '../lib/config.ts';
 import { createAccessService } from '../services/access.ts';
 import { createAuthz } from '../services/authz.ts';
-import { listSecretKeys, rotateSecretKey, type KeyServiceDeps } from '../services/key-rotation.ts';
+import { listSecretKeys, type KeyServiceDeps } from '../services/key-rotation.ts';
 import { rewrapObjects, rotateAndRewrap, type RewrapOutcome } from '../services/key-rewrap.ts';
 import { openRuntime } from '../services/runtime.ts';
 import type { Actor } from '../services/authz.ts';
