@@ -137,7 +137,7 @@ describe('key rotate: logical backups, base backups and WAL in two storages', ()
     const { keyId, rewrap } = await rotateAndRewrap(deps, operator, { reencrypt: false });
     const objects = await storedObjects();
     const kinds = new Set([...objects.keys()].map((k) => kindOf(k.split('|')[1]!)));
-    for (const kind of ['dump', 'roles', 'wal', 'base'])
+    for (const kind of ['dump', 'roles', 'wal', 'base'] as const)
       assert.ok(kinds.has(kind), `${kind} objects in storage: ${[...objects.keys()].join(', ')}`);
     for (const dir of storageDirs)
       assert.ok(
