@@ -25,15 +25,15 @@ export const workspaceEndpoints: Endpoint[] = [
     operationId: 'setWorkspaceEncryption',
     tag: 'workspaces',
     params: workspaceParams,
-    body: workspaceEncryptionSchema,
+    body: z.object({ encryption: workspaceEncryptionSchema }).strict(),
     status: 200,
     summary: "Set a workspace's default encryption",
     description:
-      '`{"mode":"public-key","recipient":"hspub1…"}` or `{"mode":"kms","key":"<name>"}`: every database of the workspace ' +
-      'without its own setting encrypts its next backups, WAL and base backups that way; `{"mode":"secret-key"}` removes ' +
+      '`{"encryption":{"mode":"public-key","recipient":"hspub1…"}}` or `{"encryption":{"mode":"kms","key":"<name>"}}`: every ' +
+      'database of the workspace without its own setting encrypts its next backups, WAL and base backups that way; `{"mode":"secret-key"}` removes ' +
       'the default. Object headers name what encrypted them, so restores do not depend on it. Needs workspace.manage (owner); audited.',
     response: '`{"workspace","encryption"}` as saved',
     handler: async ({ services, actor, params: p, body }) =>
-      services.access.setWorkspaceEncryption(actor(), p.workspace, body),
+      services.access.setWorkspaceEncryption(actor(), p.workspace, body.encryption),
   }),
 ];
