@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { HindsightError } from '../lib/errors.ts';
 import type { AccessService } from '../services/access.ts';
 import { operatorActor, type Actor } from '../services/authz.ts';
+import { workspaceShow, workspaceUpdate } from './workspace-encryption.ts';
 import { printJson, printList, UsageError } from './output.ts';
 
 export function osUser(): string {
@@ -66,6 +67,7 @@ export interface AccessFlags {
   actor?: string | undefined;
   action?: string | undefined;
   since?: string | undefined;
+  encryption?: string | undefined;
 }
 
 function need<T>(value: T | undefined, what: string, usage: string): T {
@@ -240,7 +242,12 @@ const userCommands: Record<string, AccessHandler> = {
 
 const memberCommands: Record<string, MemberHandler> = { add: memberAdd, remove: memberRemove };
 
-const workspaceCommands: Record<string, AccessHandler> = { create: workspaceCreate, list: workspaceList };
+const workspaceCommands: Record<string, AccessHandler> = {
+  create: workspaceCreate,
+  list: workspaceList,
+  update: workspaceUpdate,
+  show: workspaceShow,
+};
 
 function lookup<H>(table: Record<string, H>, sub: string | undefined): H | undefined {
   return sub !== undefined && Object.hasOwn(table, sub) ? table[sub] : undefined;

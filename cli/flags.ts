@@ -64,8 +64,8 @@ export const flagCatalog = {
   database: text('name', 'fetch from the catalog and storage directly (or HINDSIGHT_WAL_FETCH_DATABASE)'),
   key: text('secret.key', 'the key file; without it, the key the file names, from the keyring'),
   encryption: text(
-    'secret-key | public-key:<recipient> | kms:<name>',
-    'how its backups, WAL and base backups are encrypted: under the secret key, for an X25519 recipient (hindsight key generate) that the workers cannot decrypt, or with data keys wrapped by a named KMS key (hindsight key kms add)',
+    'workspace | secret-key | public-key:<recipient> | kms:<name>',
+    "how its backups, WAL and base backups are encrypted: as its workspace's default says (the default), under the secret key, for an X25519 recipient (hindsight key generate) that the workers cannot decrypt, or with data keys wrapped by a named KMS key (hindsight key kms add)",
   ),
   reencrypt: bool(
     'decrypt and encrypt every secret-key object again under a new data key, so that nothing a retired key could unwrap still opens it (and version 1 and 2 objects move too)',

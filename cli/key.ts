@@ -1,13 +1,14 @@
 /**
- * `hindsight key rotate|list|rewrap`. Secret keys are the local operator's business: the command opens
+ * `hindsight key rotate|list|rewrap`: rotate makes a new secret key and moves every object onto
+ * it; rewrap does the second half alone (after a rotation that stopped half way). Secret keys are the local operator's business: the command opens
  * the catalog and the key files itself (no Temporal needed) and refuses when told to act as a
  * console user (--as / HINDSIGHT_AS).
  */
 import { loadConfig } from '../lib/config.ts';
 import { createAccessService } from '../services/access.ts';
 import { createAuthz } from '../services/authz.ts';
-import { listSecretKeys, rotateSecretKey, type KeyServiceDeps } from '../services/key-rotation.ts';
-import { rewrapObjects } from '../services/key-rewrap.ts';
+import { listSecretKeys, type KeyServiceDeps } from '../services/key-rotation.ts';
+import { rewrapObjects, rotateAndRewrap, type RewrapOutcome } from '../services/key-rewrap.ts';
 import { openRuntime } from '../services/runtime.ts';
 import type { Actor } from '../services/authz.ts';
 import { cliActor } from './access.ts';
@@ -31,33 +32,23 @@ export async function runKeyCommand(
   sub: string | undefined,
   options: { json: boolean; as: string | undefined; reencrypt?: boolean },
 ): Promise<void> {
+  const reencrypt = options.reencrypt === true;
   if (sub === 'rewrap') {
-    const reencrypt = options.reencrypt === true;
     const outcome = await withKeyService(options.as, (deps, actor) => rewrapObjects(deps, actor, { reencrypt }));
     if (options.json) return printJson(outcome);
-    const { objects } = outcome;
-    process.stdout.write(
-      [
-        `objects now under key ${outcome.keyId}: ${objects.rewrap} rewrapped, ${objects.reencrypt} re-encrypted; ${objects.current} were already, ${objects['public-key']} are in public-key mode (not under the secret key); ${outcome.manifests} manifest(s) updated`,
-        ...(outcome.needReencrypt.length > 0
-          ? [
-              `${outcome.needReencrypt.length} object(s) in format version 1 or 2 still need a retired key: run hindsight key rewrap --reencrypt`,
-            ]
-          : []),
-        '',
-      ].join('\n'),
-    );
+    process.stdout.write(rewrapLines(outcome).join('\n') + '\n');
     return;
   }
   if (sub === 'rotate') {
-    const outcome = await withKeyService(options.as, (deps, actor) => rotateSecretKey(deps, actor));
+    const outcome = await withKeyService(options.as, (deps, actor) => rotateAndRewrap(deps, actor, { reencrypt }));
     if (options.json) return printJson(outcome);
     const total = Object.values(outcome.resealed).reduce((a, b) => a + b, 0);
     process.stdout.write(
       [
         `secret key ${outcome.previousKeyId} → ${outcome.keyId}: ${total} catalog secret(s) re-sealed`,
+        ...rewrapLines(outcome.rewrap),
         `the new key is ${outcome.keyFile}: copy it offline now, and to every agent host`,
-        'running workers and the console use it from their next backup; earlier keys stay in the keys directory for older backups and WAL',
+        'running workers and the console use it from their next backup; earlier keys stay in the keys directory for WAL a running stream still writes under them',
         '',
       ].join('\n'),
     );
@@ -77,4 +68,16 @@ export async function runKeyCommand(
     return;
   }
   throw new UsageError(`unknown command: key ${sub ?? ''}`);
+}
+
+function rewrapLines(outcome: RewrapOutcome): string[] {
+  const { objects } = outcome;
+  return [
+    `objects now under key ${outcome.keyId}: ${objects.rewrap} rewrapped, ${objects.reencrypt} re-encrypted; ${objects.current} were already, ${objects['public-key']} are in public-key mode (not under the secret key); ${outcome.manifests} manifest(s) updated`,
+    ...(outcome.needReencrypt.length > 0
+      ? [
+          `${outcome.needReencrypt.length} object(s) in format version 1 or 2 still need a retired key: run hindsight key rewrap --reencrypt`,
+        ]
+      : []),
+  ];
 }

@@ -13,6 +13,7 @@ import { ssoAdminOperations } from './access/sso-admin.ts';
 import { ssoSignInOperations } from './access/sso-login.ts';
 import { defaultLoginPolicy, type AccessDeps, type LoginPolicy } from './access/types.ts';
 import { userOperations } from './access/users.ts';
+import { workspaceEncryptionOperations } from './access/workspace-encryption.ts';
 import { workspaceOperations } from './access/workspaces.ts';
 
 export { displayNameSchema, emailSchema, passwordSchema, roleSchema, workspaceNameSchema } from './access/input.ts';
@@ -27,6 +28,7 @@ export function createAccessService(runtime: Runtime, authz: Authz, policy: Logi
     ...sessionOperations(deps),
     ...userOperations(deps),
     ...workspaceOperations(deps),
+    ...workspaceEncryptionOperations(deps),
     ...auditOperations(deps),
     ...secondFactorOperations(deps),
     ...ssoAdminOperations(deps),

@@ -1,18 +1,22 @@
 /**
- * `hindsight key rewrap [--reencrypt]`: after `hindsight key rotate`, moves every object in every
- * storage off the retired secret keys. Rewrapping rewrites a version 3 object's header with its
+ * `hindsight key rotate [--reencrypt]` (a new secret key, then this) and `hindsight key rewrap
+ * [--reencrypt]` (this alone): moves every object in every storage off the retired secret keys. Rewrapping rewrites a version 3 object's header with its
  * data key wrapped under the current key and copies the chunks unchanged (docs/backup-format.md,
  * "Rotation"); `--reencrypt` decrypts and encrypts every secret-key object again under a new data
  * key, so that nothing the retired keys (or an old copy of a header) could unwrap still opens it,
  * and is the only way for version 1 and 2 objects. Manifests, and the catalog's record of each
  * logical backup's object, take the new checksums. Public-key mode objects are not under the
  * secret key and stay as they are. Audited as key.rewrap.
+ *
+ * Objects are rewritten in place, so the rewrap refuses while a job reads or writes them (a
+ * backup, base backup, restore, verification, restore drill or point-in-time restore, named in
+ * the refusal), and holds the rotation lock so that no rotation or other rewrap interleaves.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeHeader } from '../lib/crypto/backup-header.ts';
-import { errorMessage } from '../lib/errors.ts';
+import { HindsightError, errorMessage } from '../lib/errors.ts';
 import { manifestEntryOf, patchManifest } from '../lib/rotation/manifest-patch.ts';
 import {
   clearCache,
@@ -26,7 +30,7 @@ import {
 import type { StorageDriver } from '../lib/storage/contract.ts';
 import { createStorageDriver } from '../lib/storage/index.ts';
 import type { Actor } from './authz.ts';
-import { requireOperator, type KeyServiceDeps } from './key-rotation.ts';
+import { requireOperator, rotateSecretKey, type KeyServiceDeps, type RotationOutcome } from './key-rotation.ts';
 import type { Runtime } from './runtime.ts';
 
 export interface RewrapOutcome {
@@ -67,6 +71,17 @@ async function rewriteStorage(walk: Walk, driver: StorageDriver): Promise<void> 
         sizeBytes: rewritten.sizeBytes,
       });
   }
+}
+
+/** Refuses, naming them, while jobs read or write objects the rewrap would replace. */
+export async function refuseWhileJobsRun(runtime: Runtime): Promise<void> {
+  const jobs = await runtime.catalog.runningObjectJobs(new Date());
+  if (jobs.length === 0) return;
+  const named = jobs.map((j) => `${j.kind} ${j.id} of database ${j.database}`);
+  throw new HindsightError(
+    'conflict',
+    `cannot rewrap while ${jobs.length} job(s) read or write the objects it would rewrite: ${named.join(', ')}; wait for them to end (or cancel them), then run hindsight key rewrap`,
+  );
 }
 
 async function rewriteAll(runtime: Runtime, reencrypt: boolean): Promise<RewrapOutcome> {
@@ -110,7 +125,10 @@ export async function rewrapObjects(
   await requireOperator(authz, actor, 'key.rewrap');
   const target = { type: 'secret key', name: runtime.keyring.current().id };
   try {
-    const outcome = await rewriteAll(runtime, options.reencrypt);
+    const outcome = await runtime.catalog.secrets.withRotationLock(async () => {
+      await refuseWhileJobsRun(runtime);
+      return rewriteAll(runtime, options.reencrypt);
+    });
     const { keyId, objects, manifests } = outcome;
     await authz.audit(actor, {
       workspaceId: null,
@@ -129,5 +147,32 @@ export async function rewrapObjects(
       detail: errorMessage(error).slice(0, 1000),
     });
     throw error;
+  }
+}
+
+export interface RotateAndRewrapOutcome extends RotationOutcome {
+  rewrap: RewrapOutcome;
+}
+
+/**
+ * `hindsight key rotate [--reencrypt]`: a new secret key (services/key-rotation.ts), then every
+ * object moved onto it. Refuses before rotating while jobs read or write objects, so that a
+ * refusal leaves nothing half done; a rewrap that fails after the rotation says how to finish.
+ */
+export async function rotateAndRewrap(
+  deps: KeyServiceDeps,
+  actor: Actor,
+  options: { reencrypt: boolean },
+): Promise<RotateAndRewrapOutcome> {
+  await requireOperator(deps.authz, actor, 'key.rotate');
+  await refuseWhileJobsRun(deps.runtime);
+  const rotation = await rotateSecretKey(deps, actor);
+  try {
+    return { ...rotation, rewrap: await rewrapObjects(deps, actor, options) };
+  } catch (error) {
+    throw new HindsightError(
+      error instanceof HindsightError ? error.kind : 'conflict',
+      `the secret key was rotated to ${rotation.keyId}, but moving the objects onto it failed: ${errorMessage(error)}; run hindsight key rewrap${options.reencrypt ? ' --reencrypt' : ''} to finish`,
+    );
   }
 }

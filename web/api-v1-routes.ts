@@ -10,6 +10,7 @@ import { drillEndpoints } from './api-v1-drills.ts';
 import { serversEndpoints } from './api-v1-servers.ts';
 import { sessionEndpoints } from './api-v1-session.ts';
 import { storagesEndpoints } from './api-v1-storages.ts';
+import { workspaceEndpoints } from './api-v1-workspaces.ts';
 
 export { InputError, type Endpoint, type EndpointContext } from './api-v1-endpoint.ts';
 export { schemas } from './api-v1-schemas.ts';
@@ -34,5 +35,6 @@ export const endpoints: Endpoint[] = [
   ...drillEndpoints,
   ...storagesEndpoints,
   ...serversEndpoints,
+  ...workspaceEndpoints,
   ...sessionEndpoints.slice(4),
 ];

@@ -125,6 +125,16 @@ const databaseView = z.looseObject({
     .string()
     .nullable()
     .describe("KMS mode: the named KMS key its objects' data keys are wrapped by (null: not in KMS mode)"),
+  encryptionSecretKey: z.boolean().describe("the secret key chosen over its workspace's default encryption"),
+  encryption: z
+    .object({
+      source: z.enum(['database', 'workspace', 'installation']),
+      recipient: z.string().nullable(),
+      kms: z.string().nullable(),
+    })
+    .describe(
+      "what new objects are encrypted with: its own setting, else its workspace's default, else the secret key",
+    ),
   workspaceId: z.number().int(),
   createdAt: isoDate,
 });

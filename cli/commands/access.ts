@@ -48,6 +48,23 @@ export const accessCommands = [
   access('member remove', 'takes the user out of the workspace', { args: [email, { name: 'workspace' }] }),
   access('workspace create', 'a new workspace', { args: [{ name: 'name' }] }),
   access('workspace list', 'workspaces: your role, members, databases, storages'),
+  access(
+    'workspace update',
+    'sets the default encryption of its databases without their own (public-key:<recipient> or kms:<name>; secret-key: none)',
+    {
+      args: [{ name: 'name' }],
+      flags: [
+        {
+          name: 'encryption',
+          description:
+            'secret-key (no default) | public-key:<recipient> | kms:<name>: how its databases without their own setting encrypt backups, WAL and base backups',
+        },
+      ],
+    },
+  ),
+  access('workspace show', "its default encryption, and each database's: from where, and who can decrypt it", {
+    args: [{ name: 'name' }],
+  }),
   access('sso add', 'an OpenID Connect provider, offered on the login page by its display name', {
     args: [{ name: 'name' }],
     flags: ['issuer', 'client-id', 'client-secret-file', 'display-name', 'claim', 'map', 'no-check'],

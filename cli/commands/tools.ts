@@ -46,13 +46,14 @@ export const toolCommands = [
   ),
   command(
     'key rotate',
-    'new secret key; re-seals every catalog secret; earlier keys stay in the keys directory',
+    'new secret key; re-seals every catalog secret, then moves every object in every storage onto it (data keys rewrapped, or with --reencrypt re-encrypted); refuses while jobs read or write objects',
     'keyRotate',
+    { flags: ['reencrypt'] },
   ),
   command('key list', 'every key: current, file, catalog secrets sealed under it', 'keyList'),
   command(
     'key rewrap',
-    "after key rotate: every object in every storage moves to the current key, its data key rewrapped (the data untouched) or, with --reencrypt, re-encrypted; manifests and the catalog's checksums follow",
+    "key rotate's second half alone: every object in every storage moves to the current key, its data key rewrapped (the data untouched) or, with --reencrypt, re-encrypted; manifests and the catalog's checksums follow; refuses while jobs read or write objects",
     'keyRewrap',
     { flags: ['reencrypt'] },
   ),

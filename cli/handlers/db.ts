@@ -1,7 +1,7 @@
 /** What the commands of cli/commands/db.ts do when they run: loaded only then, so that the table and `--help` stay light. */
 import { createInterface } from 'node:readline/promises';
 import type { AdoptionReport } from '../../services/databases/adopt.ts';
-import type { EncryptionSetting } from '../../services/databases/input.ts';
+import { databaseEncryptionFlag } from '../encryption-flag.ts';
 import { counted } from '../../lib/counted.ts';
 import type { CliFlags } from '../flags.ts';
 import { readPassword } from '../access.ts';
@@ -51,7 +51,7 @@ export async function addDatabase({ args: [name], flags }: Invocation): Promise<
       timezone: flags.timezone ?? 'UTC',
       skipCheck: flags['no-check'],
       ...(flags.jobs === undefined ? {} : { parallelJobs: count(flags.jobs) }),
-      ...(flags.encryption === undefined ? {} : { encryption: encryptionFlag(flags.encryption) }),
+      ...(flags.encryption === undefined ? {} : { encryption: databaseEncryptionFlag(flags.encryption) }),
     }),
   );
   if (flags.json) printJson(record);
@@ -161,16 +161,6 @@ export function onOff(flag: string, value: string | undefined): boolean | undefi
   throw new UsageError(`--${flag} takes on or off, not "${value}"`);
 }
 
-/** `--encryption secret-key`, `public-key:<recipient>` or `kms:<name>`, as the service's setting (it checks them). */
-function encryptionFlag(value: string): EncryptionSetting {
-  if (value === 'secret-key') return { mode: 'secret-key' };
-  if (value.startsWith('public-key:')) return { mode: 'public-key', recipient: value.slice('public-key:'.length) };
-  if (value.startsWith('kms:')) return { mode: 'kms', key: value.slice('kms:'.length) };
-  throw new UsageError(
-    `--encryption ${value}: give secret-key, public-key:<recipient> with the recipient hindsight key generate printed, or kms:<name> with a key hindsight key kms list shows`,
-  );
-}
-
 const count = (value: string | undefined) => (value === undefined ? undefined : Number(value));
 
 export async function updateDatabase({ args: [name], flags }: Invocation): Promise<void> {
@@ -186,7 +176,7 @@ export async function updateDatabase({ args: [name], flags }: Invocation): Promi
     healthIntervalSeconds: count(flags['health-interval']),
     healthFailureThreshold: count(flags['health-failures']),
     parallelJobs: count(flags.jobs),
-    encryption: flags.encryption === undefined ? undefined : encryptionFlag(flags.encryption),
+    encryption: flags.encryption === undefined ? undefined : databaseEncryptionFlag(flags.encryption),
     skipCheck: flags['no-check'],
   };
   const drill = drillChange(flags['restore-drill-target'], flags['restore-drill-cron']);

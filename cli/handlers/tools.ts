@@ -89,7 +89,8 @@ export async function keyGenerate({ flags }: Invocation): Promise<void> {
     );
 }
 
-export const keyRotate: Handler = ({ flags }) => runKeyCommand('rotate', { json: flags.json, as: flags.as });
+export const keyRotate: Handler = ({ flags }) =>
+  runKeyCommand('rotate', { json: flags.json, as: flags.as, reencrypt: flags.reencrypt });
 
 export const keyList: Handler = ({ flags }) => runKeyCommand('list', { json: flags.json, as: flags.as });
 

@@ -6,6 +6,7 @@ import type { PgTarget } from '../pg/connection.ts';
 import { createAccessStore } from './access.ts';
 import { createSecondFactorStore } from './second-factors.ts';
 import { baseBackupsInUse, holdBaseBackups, releaseBaseBackups } from './base-backups-in-use.ts';
+import { runningObjectJobs } from './object-jobs.ts';
 import { adoptBackup, storedBackupsOf } from './adopted-backups.ts';
 import { createApiTokenStore } from './api-tokens.ts';
 import {
@@ -159,6 +160,7 @@ export function createCatalog(pool: pg.Pool, keys: Keyring) {
       holdBaseBackups,
       releaseBaseBackups,
       baseBackupsInUse,
+      runningObjectJobs,
       databaseFacts: readDatabaseFacts,
       migrationsApplied,
     }),

@@ -11,6 +11,7 @@ import {
   type Queryable,
   type SealingDb,
 } from './db.ts';
+import { effectiveEncryption, type EffectiveEncryption } from './effective-encryption.ts';
 import { fieldsOf, type RowOf } from './rows.ts';
 import { sealedContexts } from './sealed-columns.ts';
 import { storageIdsOf } from './storages.ts';
@@ -41,6 +42,10 @@ export interface DatabaseRecord {
   encryptionRecipient: string | null;
   /** KMS mode: the named KMS key (hindsight key kms add) its objects' data keys are wrapped by; null: not. */
   encryptionKms: string | null;
+  /** The installation's secret key, chosen over the workspace's default encryption. */
+  encryptionSecretKey: boolean;
+  /** What new objects are encrypted with: its own setting, else its workspace's, else the secret key. */
+  encryption: EffectiveEncryption;
   workspaceId: number;
   createdAt: Date;
 }
@@ -55,6 +60,7 @@ export interface NewDatabase {
   parallelJobs?: number;
   encryptionRecipient?: string | null;
   encryptionKms?: string | null;
+  encryptionSecretKey?: boolean;
   /** The workspace it belongs to (default: the default workspace, 1). */
   workspaceId?: number;
 }
@@ -70,6 +76,8 @@ export interface DatabaseSettings {
   encryptionRecipient?: string | null;
   /** null: out of KMS mode. */
   encryptionKms?: string | null;
+  /** false: no own choice of the secret key (the workspace's default applies). */
+  encryptionSecretKey?: boolean;
 }
 
 /** The columns that pass to a DatabaseRecord as they are. */
@@ -91,6 +99,7 @@ const databaseColumns = [
   'parallel_jobs',
   'encryption_recipient',
   'encryption_kms',
+  'encryption_secret_key',
   'created_at',
 ] as const;
 
@@ -99,6 +108,8 @@ interface DatabaseRow extends RowOf<DatabaseRecord, (typeof databaseColumns)[num
   sealed_password: string | null;
   storage_names: string[] | null;
   workspace_id: string;
+  workspace_encryption_recipient: string | null;
+  workspace_encryption_kms: string | null;
 }
 
 function toDatabase(row: DatabaseRow): DatabaseRecord {
@@ -108,13 +119,18 @@ function toDatabase(row: DatabaseRow): DatabaseRecord {
     hasPassword: row.sealed_password !== null,
     storageNames: row.storage_names ?? [],
     workspaceId: Number(row.workspace_id),
+    encryption: effectiveEncryption(
+      { recipient: row.encryption_recipient, kms: row.encryption_kms, secretKey: row.encryption_secret_key },
+      { recipient: row.workspace_encryption_recipient, kms: row.workspace_encryption_kms },
+    ),
   };
 }
 
 const databaseSelect = `
   select d.*, array(select s.name from database_storages ds join storages s on s.id = ds.storage_id
-                    where ds.database_id = d.id order by ds.position) as storage_names
-  from databases d`;
+                    where ds.database_id = d.id order by ds.position) as storage_names,
+         w.encryption_recipient as workspace_encryption_recipient, w.encryption_kms as workspace_encryption_kms
+  from databases d join workspaces w on w.id = d.workspace_id`;
 
 export async function findDatabase(db: Queryable, name: string): Promise<DatabaseRecord | undefined> {
   return firstRow(db, `${databaseSelect} where d.name = $1`, [name], toDatabase);
@@ -173,8 +189,8 @@ export async function addDatabase(s: SealingDb, input: NewDatabase): Promise<Dat
       const { rows } = await tx.query<{ id: string }>(
         `insert into databases (name, host, port, dbname, username, sealed_password, sslmode, schedule, timezone,
                                 verify_after_backup, workspace_id, parallel_jobs, encryption_recipient,
-                                encryption_kms)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) returning id`,
+                                encryption_kms, encryption_secret_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) returning id`,
         [
           input.name,
           target.host,
@@ -190,6 +206,7 @@ export async function addDatabase(s: SealingDb, input: NewDatabase): Promise<Dat
           input.parallelJobs ?? 1,
           input.encryptionRecipient ?? null,
           input.encryptionKms ?? null,
+          input.encryptionSecretKey ?? false,
         ],
       );
       await insertDestinations(tx, Number(rows[0]!.id), storageIds);
@@ -249,6 +266,7 @@ export async function updateDatabaseSettings(
     parallel_jobs: settings.parallelJobs,
     encryption_recipient: settings.encryptionRecipient,
     encryption_kms: settings.encryptionKms,
+    encryption_secret_key: settings.encryptionSecretKey,
   };
   const set = Object.entries(columns).filter(([, v]) => v !== undefined);
   if (set.length > 0) {
@@ -367,22 +385,4 @@ export async function databaseTarget(s: SealingDb, name: string): Promise<PgTarg
       : undefined,
     sslmode: row.sslmode ?? undefined,
   };
-}
-
-/** Since when a database's backup counts as overdue (hours), or null when nobody asked to hear of it. */
-export async function overdueHours(db: Queryable, database: string): Promise<number | null> {
-  const { rows } = await db.query<{ backup_overdue_hours: number | null }>(
-    'select backup_overdue_hours from databases where name = $1',
-    [database],
-  );
-  if (!rows[0]) throw new HindsightError('not_found', `database "${database}" is not registered`);
-  return rows[0].backup_overdue_hours;
-}
-
-export async function setOverdueHours(db: Queryable, database: string, hours: number | null): Promise<void> {
-  const { rowCount } = await db.query('update databases set backup_overdue_hours = $2 where name = $1', [
-    database,
-    hours,
-  ]);
-  if (!rowCount) throw databaseNotRegistered(database);
 }

@@ -97,6 +97,15 @@ export async function removeKmsKey(pool: pg.Pool, name: string): Promise<void> {
         `KMS key "${name}" is in use by database(s) ${key.databases.join(', ')}: move them to another encryption first (hindsight db update <name> --encryption …)`,
       );
     }
+    const { rows } = await tx.query<{ name: string }>(
+      'select name from workspaces where encryption_kms = $1 order by name',
+      [name],
+    );
+    if (rows.length > 0)
+      throw new HindsightError(
+        'conflict',
+        `KMS key "${name}" is the default encryption of workspace(s) ${rows.map((r) => r.name).join(', ')}: give them another first (hindsight workspace update <name> --encryption …)`,
+      );
     await tx.query('delete from kms_keys where name = $1', [name]);
   });
 }

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Keyring } from '../crypto/keyring.ts';
 import { bind } from './db.ts';
 import { overdueDatabases } from './backups.ts';
-import { overdueHours, setOverdueHours } from './databases.ts';
+import { overdueHours, setOverdueHours } from './overdue-hours.ts';
 import {
   deliveries,
   deliveryWork,

@@ -5,6 +5,10 @@ import type { Role } from './roles.ts';
 export interface WorkspaceRecord {
   id: number;
   name: string;
+  /** Public-key mode by default: the recipient its databases without their own setting use. */
+  encryptionRecipient: string | null;
+  /** KMS mode by default: the named KMS key its databases without their own setting use. */
+  encryptionKms: string | null;
   createdAt: Date;
 }
 export interface MembershipRecord {
@@ -26,14 +30,32 @@ export interface WorkspaceSummary {
 interface WorkspaceRow {
   id: string;
   name: string;
+  encryption_recipient: string | null;
+  encryption_kms: string | null;
   created_at: Date;
 }
 
 const toWorkspace = (row: WorkspaceRow): WorkspaceRecord => ({
   id: Number(row.id),
   name: row.name,
+  encryptionRecipient: row.encryption_recipient,
+  encryptionKms: row.encryption_kms,
   createdAt: row.created_at,
 });
+
+/** The workspace's default encryption; both null: the installation's secret key. */
+export async function setWorkspaceEncryption(
+  db: Queryable,
+  id: number,
+  encryption: { recipient: string | null; kms: string | null },
+): Promise<WorkspaceRecord> {
+  const { rows } = await db.query<WorkspaceRow>(
+    'update workspaces set encryption_recipient = $2, encryption_kms = $3 where id = $1 returning *',
+    [id, encryption.recipient, encryption.kms],
+  );
+  if (!rows[0]) throw new HindsightError('not_found', `workspace ${id} does not exist`);
+  return toWorkspace(rows[0]);
+}
 
 async function oneWorkspace(db: Queryable, where: string, value: unknown): Promise<WorkspaceRecord | undefined> {
   return firstRow(db, `select * from workspaces where ${where} = $1`, [value], toWorkspace);

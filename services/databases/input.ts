@@ -12,29 +12,41 @@ export const parallelJobsSchema = z
   .min(1, 'parallel jobs must be at least 1 (1: the single-stream dump)')
   .max(16, 'parallel jobs must be at most 16');
 
+const secretKeyMode = z.object({ mode: z.literal('secret-key') }).strict();
+const publicKeyMode = z
+  .object({
+    mode: z.literal('public-key'),
+    recipient: z
+      .string()
+      .trim()
+      .regex(
+        /^hspub1[A-Za-z0-9_-]{43}$/,
+        'recipient must be an X25519 public key, hspub1 followed by 43 base64url characters (hindsight key generate prints one)',
+      ),
+  })
+  .strict();
+const kmsMode = z
+  .object({ mode: z.literal('kms'), key: nameSchema(`the KMS key's name must be ${NAME_RULE}`) })
+  .strict();
+
 /**
- * How the database's backups, WAL and base backups are encrypted: under the installation's secret
- * key, or (public-key mode) for an X25519 recipient, so that the workers that write them cannot
- * read them back and only the holder of the identity file can, or (KMS mode) with data keys wrapped
- * by a named KMS key (hindsight key kms add), which the KMS can revoke (docs/backup-format.md).
+ * How the database's backups, WAL and base backups are encrypted: as its workspace's default says
+ * (`workspace`, and without one the secret key), under the installation's secret key, or
+ * (public-key mode) for an X25519 recipient, so that the workers that write them cannot read them
+ * back and only the holder of the identity file can, or (KMS mode) with data keys wrapped by a
+ * named KMS key (hindsight key kms add), which the KMS can revoke (docs/backup-format.md).
  */
 export const encryptionSettingSchema = z.discriminatedUnion('mode', [
-  z.object({ mode: z.literal('secret-key') }).strict(),
-  z
-    .object({
-      mode: z.literal('public-key'),
-      recipient: z
-        .string()
-        .trim()
-        .regex(
-          /^hspub1[A-Za-z0-9_-]{43}$/,
-          'recipient must be an X25519 public key, hspub1 followed by 43 base64url characters (hindsight key generate prints one)',
-        ),
-    })
-    .strict(),
-  z.object({ mode: z.literal('kms'), key: nameSchema(`the KMS key's name must be ${NAME_RULE}`) }).strict(),
+  z.object({ mode: z.literal('workspace') }).strict(),
+  secretKeyMode,
+  publicKeyMode,
+  kmsMode,
 ]);
 export type EncryptionSetting = z.infer<typeof encryptionSettingSchema>;
+
+/** A workspace's default for its databases without their own setting; `secret-key`: none. */
+export const workspaceEncryptionSchema = z.discriminatedUnion('mode', [secretKeyMode, publicKeyMode, kmsMode]);
+export type WorkspaceEncryptionSetting = z.infer<typeof workspaceEncryptionSchema>;
 
 export const recipientOfSetting = (setting: EncryptionSetting): string | null =>
   setting.mode === 'public-key' ? setting.recipient : null;
@@ -42,15 +54,25 @@ export const recipientOfSetting = (setting: EncryptionSetting): string | null =>
 export const kmsKeyOfSetting = (setting: EncryptionSetting): string | null =>
   setting.mode === 'kms' ? setting.key : null;
 
+/** The catalog's columns for a database's own setting. */
+export const encryptionColumnsOf = (setting: EncryptionSetting) => ({
+  encryptionRecipient: recipientOfSetting(setting),
+  encryptionKms: kmsKeyOfSetting(setting),
+  encryptionSecretKey: setting.mode === 'secret-key',
+});
+
 export const encryptionSettingOf = (d: {
   encryptionRecipient: string | null;
   encryptionKms: string | null;
+  encryptionSecretKey: boolean;
 }): EncryptionSetting =>
   d.encryptionKms
     ? { mode: 'kms', key: d.encryptionKms }
     : d.encryptionRecipient
       ? { mode: 'public-key', recipient: d.encryptionRecipient }
-      : { mode: 'secret-key' };
+      : d.encryptionSecretKey
+        ? { mode: 'secret-key' }
+        : { mode: 'workspace' };
 
 /** One storage name or several. */
 const storageNames = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -75,7 +97,7 @@ export const addDatabaseInput = z.object({
   verifyAfterBackup: z.boolean().default(true),
   /** pg_dump jobs per backup: 1 is the single-stream dump, 2..16 a parallel directory dump. */
   parallelJobs: parallelJobsSchema.default(1),
-  encryption: encryptionSettingSchema.default({ mode: 'secret-key' }),
+  encryption: encryptionSettingSchema.default({ mode: 'workspace' }),
   /** The workspace the database joins (the guard checks the caller's role in it). */
   workspaceId: z.number().int().positive().default(1),
 });

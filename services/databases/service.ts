@@ -22,7 +22,7 @@ import {
   addDatabaseInput,
   databaseSettings,
   kmsKeyOfSetting,
-  recipientOfSetting,
+  encryptionColumnsOf,
   removeDatabaseOptions,
   updateDatabaseInput,
   type AddDatabaseInput,
@@ -78,8 +78,7 @@ export class DatabaseService {
       timezone: input.timezone,
       verifyAfterBackup: input.verifyAfterBackup,
       parallelJobs: input.parallelJobs,
-      encryptionRecipient: recipientOfSetting(input.encryption),
-      encryptionKms: kmsKey,
+      ...encryptionColumnsOf(input.encryption),
       workspaceId: input.workspaceId,
     });
     if (input.schedule) {
@@ -241,7 +240,7 @@ export class DatabaseService {
     const record = await catalog.updateDatabaseSettings(name, {
       verifyAfterBackup,
       parallelJobs,
-      ...(encryption ? { encryptionRecipient: recipientOfSetting(encryption), encryptionKms: kmsKey } : {}),
+      ...(encryption ? encryptionColumnsOf(encryption) : {}),
       healthIntervalSeconds,
       healthFailureThreshold,
     });

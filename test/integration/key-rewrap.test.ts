@@ -1,7 +1,8 @@
 /**
- * `hindsight key rewrap` after a rotation: a backup made before it restores after it, table for
- * table, its chunks untouched by the rewrap; `--reencrypt` leaves nothing the retired keys open,
- * not even with the object's header as it was before the rewrap.
+ * `hindsight key rotate` (a new key, then the rewrap) and `hindsight key rewrap`: a backup made
+ * before the rotation restores after it, table for table, its chunks untouched by the rewrap;
+ * `--reencrypt` leaves nothing the retired keys open, not even with the object's header as it was
+ * before the rewrap. Neither runs while a restore reads the objects: both refuse, naming it.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -14,7 +15,7 @@ import { DecryptStream } from '../../lib/crypto/chunked-gcm.ts';
 import type { SecretKey } from '../../lib/crypto/secret-key.ts';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { createAuthz, operatorActor } from '../../services/authz.ts';
-import { rewrapObjects } from '../../services/key-rewrap.ts';
+import { rewrapObjects, rotateAndRewrap } from '../../services/key-rewrap.ts';
 import { rotateSecretKey, type KeyServiceDeps } from '../../services/key-rotation.ts';
 import { tableHashes, type TableHashes } from '../support/guide-platform.ts';
 import type { Platform } from '../support/platform.ts';
@@ -70,8 +71,7 @@ describe('key rewrap: rotation without re-encrypting, and re-encryption that ret
 
   it('rewraps the data keys under the new key, leaving every chunk as it was, and the backup restores', async () => {
     const first = platform.runtime.keyring.current().id;
-    const { keyId } = await rotateSecretKey(deps, operator);
-    const outcome = await rewrapObjects(deps, operator, { reencrypt: false });
+    const { keyId, rewrap: outcome } = await rotateAndRewrap(deps, operator, { reencrypt: false });
     assert.equal(outcome.objects.rewrap, 2, 'the dump and its roles object');
     assert.equal(outcome.manifests, 2);
     const now = await readFile(dumpFile());
@@ -109,5 +109,25 @@ describe('key rewrap: rotation without re-encrypting, and re-encryption that ret
       audited.map((e) => e.outcome),
       ['ok', 'ok', 'ok'],
     );
+  });
+
+  it('refuses while a restore reads the objects, naming it, and rotates nothing', async () => {
+    const { catalog, keyring } = platform.runtime;
+    const keyBefore = keyring.current().id;
+    await catalog.beginRestore({ id: 'held-restore', backupId, workflowId: 'restore/held', target: 'ledger_held' });
+    const refusal =
+      /cannot rewrap while 1 job\(s\) read or write the objects it would rewrite: restore held-restore of database ledger; wait for them to end/;
+    try {
+      await assert.rejects(rewrapObjects(deps, operator, { reencrypt: false }), refusal);
+      await assert.rejects(rotateAndRewrap(deps, operator, { reencrypt: true }), refusal);
+      assert.equal(keyring.current().id, keyBefore, 'the refused rotation made no new key');
+    } finally {
+      await catalog.endRestore('held-restore', { status: 'failed', error: 'held by the test' });
+    }
+    const [refused] = await catalog.access.listAudit({ action: 'key.rewrap' });
+    assert.equal(refused?.outcome, 'failed');
+    assert.match(refused?.detail ?? '', /restore held-restore of database ledger/);
+    const outcome = await rewrapObjects(deps, operator, { reencrypt: false });
+    assert.equal(outcome.objects.current, 2, 'once the restore ended, the rewrap runs');
   });
 });

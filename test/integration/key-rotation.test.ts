@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -73,6 +73,7 @@ describe('secret key rotation', () => {
   let firstKeyId: string;
   let backupBefore: string;
   let backupAfter: string;
+  const keptCopy = () => path.join(platform.dir, `${backupAfter}.dump.hsb`);
   let fingerprintsBefore: Array<{ rows: number; md5: string }>;
   const operator = operatorActor('test');
 
@@ -319,9 +320,18 @@ describe('secret key rotation', () => {
     const [failedEntry] = await platform.runtime.catalog.access.listAudit({ action: 'key.rotate', actor: 'cli:test' });
     assert.equal(failedEntry?.outcome, 'failed');
 
+    // A copy taken before the rotation, as a download of the backup would be: it stays under its key.
+    await copyFile(path.join(platform.backupsDir, 'shop', `${backupAfter}.dump.hsb`), keptCopy());
     const { stdout } = await run(process.execPath, [cli, 'key', 'rotate', '--json'], { env });
-    const rotated = JSON.parse(stdout) as { previousKeyId: string; keyId: string };
+    const rotated = JSON.parse(stdout) as {
+      previousKeyId: string;
+      keyId: string;
+      rewrap: { keyId: string; objects: { rewrap: number } };
+    };
     assert.equal(rotated.previousKeyId, current);
+    assert.equal(rotated.rewrap.keyId, rotated.keyId);
+    assert.ok(rotated.rewrap.objects.rewrap > 0, 'the rotation moved the stored objects onto the new key');
+    assert.equal(await headerKeyId(s3, bucket, `shop/${backupAfter}.dump.hsb`), rotated.keyId);
     assert.equal(platform.runtime.key.id, rotated.keyId, 'this process follows a rotation made by another one');
     const { stdout: listed } = await run(process.execPath, [cli, 'key', 'list', '--json'], { env });
     const keys = JSON.parse(listed) as Array<{ id: string; current: boolean; sealedSecrets: number }>;
@@ -340,7 +350,7 @@ describe('secret key rotation', () => {
   });
 
   it('decrypts a file without --key: an earlier key its header names is found in the keyring', async () => {
-    const file = path.join(platform.backupsDir, 'shop', `${backupAfter}.dump.hsb`);
+    const file = keptCopy();
     const { keyId } = decodeHeader((await readFile(file)).subarray(0, HEADER_BYTES));
     assert.notEqual(keyId, platform.runtime.key.id, 'the file is under a key that is no longer current');
     const out = path.join(platform.dir, 'after.dump');

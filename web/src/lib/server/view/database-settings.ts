@@ -36,10 +36,12 @@ export interface ConsoleDatabaseSettingsView {
     healthFailureThreshold: number;
     /** pg_dump jobs per backup: 1 is the single stream, more a parallel directory dump. */
     parallelJobs: number;
-    /** Public-key mode: the X25519 recipient its objects are encrypted for; null: the secret key. */
+    /** Public-key mode (its own or its workspace's): the X25519 recipient new objects are encrypted for. */
     encryptionRecipient: string | null;
-    /** KMS mode: the named KMS key its objects' data keys are wrapped by; null: not in KMS mode. */
+    /** KMS mode (its own or its workspace's): the named KMS key new objects' data keys are wrapped by. */
     encryptionKms: string | null;
+    /** Where that comes from: its own setting, its workspace's default, or the installation's secret key. */
+    encryptionSource: 'database' | 'workspace' | 'installation';
     /** Backups recorded for it (retention's deletions aside): what a rename keeps attached. */
     backupCount: number;
     /**
@@ -117,8 +119,9 @@ async function settingsView(services: Services, actor: ActorRef, name: string): 
       healthIntervalSeconds: db.healthIntervalSeconds,
       healthFailureThreshold: db.healthFailureThreshold,
       parallelJobs: db.parallelJobs,
-      encryptionRecipient: db.encryptionRecipient,
-      encryptionKms: db.encryptionKms,
+      encryptionRecipient: db.encryption.recipient,
+      encryptionKms: db.encryption.kms,
+      encryptionSource: db.encryption.source,
       backupCount: backups.filter((b) => b.status !== 'deleted').length,
       pitr: pitr.enabled,
       restoreDrill,

@@ -30,6 +30,10 @@ export function peopleServices(access: AccessService): ConsolePeople {
     async createWorkspace(ref, name) {
       await access.createWorkspace(ref, name);
     },
+    workspaceEncryption: (ref, workspace) => access.workspaceEncryption(ref, workspace),
+    async setWorkspaceEncryption(ref, workspace, setting) {
+      await access.setWorkspaceEncryption(ref, workspace, setting);
+    },
     async listAudit(ref, query) {
       const since = query.since ? new Date(query.since) : undefined;
       if (since && Number.isNaN(since.getTime()))

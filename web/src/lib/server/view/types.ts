@@ -1,4 +1,6 @@
 import type { Actor } from '../../../../../services/authz.ts';
+import type { WorkspaceEncryptionView } from '../../../../../services/access/workspace-encryption.ts';
+import type { WorkspaceEncryptionSetting } from '../../../../../services/databases/input.ts';
 
 export type {
   DatabaseStatus,
@@ -181,6 +183,9 @@ export interface ConsolePeople {
   removeMember(actor: ActorRef, email: string, workspace: string): Promise<void>;
   listWorkspaces(actor: ActorRef): Promise<ConsoleWorkspace[]>;
   createWorkspace(actor: ActorRef, name: string): Promise<void>;
+  /** Its default encryption, and each database's effective encryption with who can decrypt it. */
+  workspaceEncryption(actor: ActorRef, workspace: string): Promise<WorkspaceEncryptionView>;
+  setWorkspaceEncryption(actor: ActorRef, workspace: string, setting: WorkspaceEncryptionSetting): Promise<void>;
   listAudit(actor: ActorRef, query: ConsoleAuditQuery): Promise<ConsoleAuditEntry[]>;
   /** The signed-in user's own password (the current one required); other sessions than `keepSession` end. */
   changeOwnPassword(
