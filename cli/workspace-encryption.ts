@@ -34,9 +34,6 @@ export async function workspaceShow({ args: [name], flags, access, actor, usage 
   const view = await access.workspaceEncryption(actor, name);
   if (flags.json) return printJson(view);
   process.stdout.write(`workspace "${view.workspace}": default encryption ${describe(view.encryption)}\n`);
-  process.stdout.write(
-    'which agents hold an identity is not known: agents do not report their identity files (HINDSIGHT_IDENTITY_FILES)\n',
-  );
   printList(
     false,
     view.databases,

@@ -15,7 +15,7 @@ export const workspaceEndpoints: Endpoint[] = [
     status: 200,
     summary: "A workspace's default encryption and its databases' effective encryption",
     response:
-      '`{"workspace","encryption":{"mode",…},"databases":[{"database","mode","source","recipient","kmsKey","decryptableBy"}],"agentsReportIdentities":false}`; ' +
+      '`{"workspace","encryption":{"mode",…},"databases":[{"database","mode","source","recipient","kmsKey","decryptableBy","agents"}]}`; ' +
       'source is database (its own setting), workspace (the default) or installation (the secret key)',
     handler: async ({ services, actor, params: p }) => services.access.workspaceEncryption(actor(), p.workspace),
   }),

@@ -20,14 +20,14 @@ export interface DatabaseEncryptionView {
   recipient: string | null;
   kmsKey: string | null;
   decryptableBy: string;
+  /** Public-key mode: the agents that report holding the recipient's identity (they verify its backups). */
+  agents: string[];
 }
 
 export interface WorkspaceEncryptionView {
   workspace: string;
   encryption: WorkspaceEncryptionSetting;
   databases: DatabaseEncryptionView[];
-  /** Whether agents say which identity files they hold (they do not yet). */
-  agentsReportIdentities: false;
 }
 
 const settingOf = (w: { encryptionRecipient: string | null; encryptionKms: string | null }) =>
@@ -37,12 +37,22 @@ const settingOf = (w: { encryptionRecipient: string | null; encryptionKms: strin
       ? ({ mode: 'public-key', recipient: w.encryptionRecipient } as const)
       : ({ mode: 'secret-key' } as const);
 
-export function databaseEncryptionView(d: DatabaseRecord): DatabaseEncryptionView {
+/** `agents`: those reporting the database's recipient's identity (worker --agent with HINDSIGHT_IDENTITY_FILES). */
+export function databaseEncryptionView(d: DatabaseRecord, agents: string[] = []): DatabaseEncryptionView {
   const { source, recipient, kms } = d.encryption;
-  const base = { database: d.name, source, recipient, kmsKey: kms };
+  const base = { database: d.name, source, recipient, kmsKey: kms, agents: [] as string[] };
   if (kms) return { ...base, mode: 'kms', decryptableBy: `whoever may use KMS key "${kms}"` };
-  if (recipient)
-    return { ...base, mode: 'public-key', decryptableBy: `the holder of the identity of recipient ${recipient}` };
+  if (recipient) {
+    const held = agents.length
+      ? `; agents holding it: ${agents.join(', ')}`
+      : '; no agent reports holding it, so its verifications are skipped';
+    return {
+      ...base,
+      agents,
+      mode: 'public-key',
+      decryptableBy: `the holder of the identity of recipient ${recipient}${held}`,
+    };
+  }
   return { ...base, mode: 'secret-key', decryptableBy: "the installation's secret key" };
 }
 
@@ -55,8 +65,14 @@ export function workspaceEncryptionOperations({ store, authz, runtime }: AccessD
       return {
         workspace: workspace.name,
         encryption: settingOf(workspace),
-        databases: databases.map(databaseEncryptionView),
-        agentsReportIdentities: false,
+        databases: await Promise.all(
+          databases.map(async (d) =>
+            databaseEncryptionView(
+              d,
+              d.encryption.recipient ? await runtime.catalog.agentRecipients.holding(d.encryption.recipient) : [],
+            ),
+          ),
+        ),
       };
     },
 

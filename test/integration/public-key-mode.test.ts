@@ -200,10 +200,10 @@ for (const variant of ['database', 'workspace'] as const satisfies Variant[])
       assert.match(
         page,
         new RegExp(
-          `${DATABASE} recipient ${recipient} workspace default decryptable by the holder of identity ${recipient}`,
+          `${DATABASE} recipient ${recipient} workspace default decryptable by the holder of identity ${recipient}; no agent reports holding it, so its verifications are skipped`,
         ),
       );
-      assert.match(page, /Which agents hold an identity is not known: agents do not report their identity files/);
+      assert.match(page, /started with an identity file in HINDSIGHT_IDENTITY_FILES reports the recipient it holds/);
       const api = await web.fetch(`${web.url}/api/v1/workspaces/default/encryption`);
       const view = (await api.json()) as { databases: Array<Record<string, unknown>> };
       assert.deepEqual(view.databases, [
@@ -213,9 +213,21 @@ for (const variant of ['database', 'workspace'] as const satisfies Variant[])
           source: 'workspace',
           recipient,
           kmsKey: null,
-          decryptableBy: `the holder of the identity of recipient ${recipient}`,
+          decryptableBy: `the holder of the identity of recipient ${recipient}; no agent reports holding it, so its verifications are skipped`,
+          agents: [],
         },
       ]);
+      // An agent that reports holding the identity is named, on the page and in the API.
+      await platform.runtime.catalog.agentRecipients.advertise('keyholder', [recipient]);
+      assert.match(
+        text(await web.page('/workspaces/default')),
+        new RegExp(`decryptable by the holder of identity ${recipient}; agents holding it: keyholder`),
+      );
+      const held = (await (await web.fetch(`${web.url}/api/v1/workspaces/default/encryption`)).json()) as {
+        databases: Array<{ agents: string[] }>;
+      };
+      assert.deepEqual(held.databases[0]?.agents, ['keyholder']);
+      await platform.runtime.catalog.agentRecipients.advertise('keyholder', []);
       const [audited] = await platform.runtime.catalog.access.listAudit({ action: 'workspace.encryption' });
       assert.deepEqual([audited?.outcome, audited?.after], ['ok', { mode: 'public-key', recipient }]);
       // The database's own setting wins over the workspace's default.
