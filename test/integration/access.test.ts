@@ -158,13 +158,35 @@ describe('users, workspaces, roles and the audit log', () => {
     assert.ok(byUser, 'the CLI acting as a user is audited under that user');
   });
 
-  it('the CLI creates accounts with a password file, manages memberships and lists workspaces per user', async () => {
+  it('the CLI invites instead of choosing passwords, manages memberships and lists workspaces per user', async () => {
     const passwordFile = path.join(platform.dir, 'new-user.password');
     await writeFile(passwordFile, 'a long enough password\n', { mode: 0o600 });
     const made = 'cli-made@example.org';
-    const accountArgs = ['--role', 'viewer', '--workspace', 'blue', '--password-file', passwordFile];
-    await hindsight(['user', 'create', made, ...accountArgs]);
-    assert.equal((await login(made, 'a long enough password')).status, 200, 'the file’s password without its newline');
+    // An account with a password is for the operator's owner only; everyone else is invited.
+    await assert.rejects(
+      hindsight(['user', 'create', made, '--workspace', 'blue', '--password-file', passwordFile]),
+      /makes an owner of the installation only \(--owner\): invite everyone else, .*hindsight user invite cli-made@example\.org --workspace blue/,
+    );
+    await assert.rejects(
+      hindsight(['user', 'create', made, '--owner', '--password-file', passwordFile], 'blue@example.org'),
+      /only the local operator on the server makes an account with a password/,
+    );
+    await assert.rejects(services.access.actorForEmail(made, 'test'), /does not exist/);
+    // member add reaches only accounts that accepted an invitation to the workspace.
+    await assert.rejects(
+      hindsight(['member', 'add', made, 'blue', 'viewer']),
+      /user "cli-made@example\.org" does not exist/,
+    );
+    const invited = await hindsight(['user', 'invite', made, '--workspace', 'blue', '--role', 'viewer']);
+    const token = /\/login\/invite\/([A-Za-z0-9_-]+)\n$/.exec(invited.stdout)?.[1];
+    assert.ok(token, invited.stdout);
+    await services.access.acceptWithPassword({
+      token,
+      password: 'a long enough password',
+      ip: '127.0.0.1',
+      userAgent: null,
+    });
+    assert.equal((await login(made, 'a long enough password')).status, 200, 'the password the person chose');
     await hindsight(['member', 'add', made, 'default', 'editor']);
     const { stdout } = await hindsight(['workspace', 'list', '--json'], made);
     assert.deepEqual(

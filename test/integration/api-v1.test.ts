@@ -23,6 +23,7 @@ import { postForm } from '../support/console-forms.ts';
 import { startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { workflowsEnded, type Platform } from '../support/platform.ts';
 import { itemsTable, startSeededPlatform } from '../support/seeded-platform.ts';
+import { addAccount } from '../support/accounts.ts';
 
 describe('/api/v1: the OpenAPI document, bodies checked against it, personal API tokens, the settings page', () => {
   let platform: Platform;
@@ -45,7 +46,7 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     const owner = await consoleApp.services.access.actorForEmail('owner@example.org', 'test');
     for (const email of ['editor@example.org', 'leaver@example.org']) {
       const account = { email, password: PASSWORD, workspace: 'default', role: 'editor' as const };
-      await consoleApp.services.access.createUser(owner, account);
+      await addAccount(consoleApp.services.access, owner, account);
     }
     editorCookie = await login('editor@example.org');
   });

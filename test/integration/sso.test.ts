@@ -2,8 +2,8 @@
  * Single sign-on against a real OpenID Connect provider (`oidc-provider`, in this process) through
  * a real browser: people in different groups land with exactly the roles the mapping gives, roles
  * follow the groups at each sign-in, an unmapped person sees the "no access" page, signing out ends
- * the session at the provider too; and a tampered state or nonce, a wrong issuer and a reused code
- * are each refused.
+ * the session at the provider too; and a tampered state or nonce, a wrong issuer, a reused code
+ * and an expired code are each refused.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -48,7 +48,12 @@ describe('single sign-on through OpenID Connect', () => {
       headers: state === undefined ? {} : { cookie: `${STATE_COOKIE}=${state}` },
       redirect: 'manual',
     });
-    return { status: response.status, location: response.headers.get('location'), text: await response.text() };
+    return {
+      status: response.status,
+      location: response.headers.get('location'),
+      cookies: response.headers.getSetCookie(),
+      text: await response.text(),
+    };
   }
 
   /** Starts a sign-in from the context without following the redirect: the provider URL, and the state cookie set. */
@@ -149,6 +154,29 @@ describe('single sign-on through OpenID Connect', () => {
     assert.equal(answer.status, 200);
     assert.doesNotMatch(answer.text, /set-cookie/i);
     await alice.context.close();
+  });
+
+  it('refuses an authorization code that expired before it was redeemed, and opens no session', async () => {
+    const { context, page } = await world.freshPage();
+    const { providerUrl, state } = await startFrom(context);
+    // The browser is stopped on its way back: the code is redeemed later, once expired.
+    let returned: string | undefined;
+    await page.route(`${world.baseUrl}/login/sso/callback**`, async (route) => {
+      returned = route.request().url();
+      await route.fulfill({ status: 200, contentType: 'text/plain', body: 'held back by the test' });
+    });
+    await page.goto(providerUrl.href);
+    await signInAtProvider(page, world.provider.issuer, 'alice');
+    await page.waitForURL((url) => url.pathname === '/login/sso/callback');
+    assert.ok(returned, 'the provider sent the browser back with a code');
+    const code = new URL(returned).searchParams.get('code')!;
+    await world.provider.expireCode(code);
+    const answer = await callback(returned, state);
+    assert.equal(answer.status, 200);
+    assert.match(answer.text, /Sign-in refused/);
+    assert.match(answer.text, /Corp ID sign-in refused: invalid_grant.*expired/);
+    assert.ok(!answer.cookies.some((c) => c.startsWith('hindsight_session=')), answer.cookies.join('; '));
+    await context.close();
   });
 
   it('refuses an ID token whose nonce is not the one the sign-in sent', async () => {

@@ -21,6 +21,8 @@ export interface TestProvider {
   clientSecret: string;
   /** The people, by login name: a test may change their groups before the next sign-in. */
   people: Map<string, Person>;
+  /** Moves an issued authorization code's expiry into the past, as if its lifetime had run out. */
+  expireCode(code: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -82,6 +84,15 @@ export async function startTestProvider(options: {
     clientId,
     clientSecret,
     people,
+    async expireCode(code) {
+      // The memory adapter hands out the stored payload itself: changing it changes the code.
+      const model = provider.AuthorizationCode as unknown as {
+        adapter: { find(id: string): Promise<{ exp: number } | undefined> };
+      };
+      const stored = await model.adapter.find(code);
+      if (!stored) throw new Error(`the provider holds no authorization code ${code.slice(0, 6)}…`);
+      stored.exp = Math.floor(Date.now() / 1000) - 3600;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
