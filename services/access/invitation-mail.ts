@@ -51,7 +51,7 @@ export async function emailInvitation(runtime: Runtime, mail: InvitationMail): P
   try {
     await sendMail(`notifier "${smtp.name}" (email)`, config, {
       to: [mail.email],
-      subject: `[Hindsight] You are invited to workspace "${mail.workspace}"`,
+      subject: `[Hindsight] You are invited to workspace ${mail.workspace}`,
       text: invitationMailText(mail),
       headers: { 'X-Hindsight-Event': 'invitation' },
     });

@@ -159,7 +159,7 @@ describe('invitations, the reach of member add, and SSO only', () => {
       assert.deepEqual([body.emailed, body.emailedVia], [true, 'blue-mail']);
       const mail = mails.find((m) => m.to.includes('ivy@example.org'));
       assert.ok(mail, `no mail to ivy@example.org among ${mails.length}`);
-      assert.equal(mail.subject, '[Hindsight] You are invited to workspace "blue"');
+      assert.equal(mail.subject, '[Hindsight] You are invited to workspace blue');
       const link = /(http:\/\/\S+\/login\/invite\/[A-Za-z0-9_-]{43})\s/.exec(mail.text)?.[1];
       assert.equal(link, body.link, mail.text);
 
