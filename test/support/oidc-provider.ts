@@ -21,8 +21,8 @@ export interface TestProvider {
   clientSecret: string;
   /** The people, by login name: a test may change their groups before the next sign-in. */
   people: Map<string, Person>;
-  /** Moves an issued authorization code's expiry into the past, as if its lifetime had run out. */
-  expireCode(code: string): Promise<void>;
+  /** The next authorization code issued expires at once, as if its lifetime had run out before it was redeemed. */
+  expireNextCode(): void;
   close(): Promise<void>;
 }
 
@@ -74,6 +74,19 @@ export async function startTestProvider(options: {
       };
     },
   });
+  // The memory adapter hands out the stored payload itself: moving its expiry into the past
+  // expires the code. Done when it is saved, before the browser can carry it to the console.
+  let expireNext = false;
+  provider.on('authorization_code.saved', (code: { jti: string }) => {
+    if (!expireNext) return;
+    expireNext = false;
+    const model = provider.AuthorizationCode as unknown as {
+      adapter: { find(id: string): Promise<{ exp: number } | undefined> };
+    };
+    void model.adapter.find(code.jti).then((stored) => {
+      if (stored) stored.exp = Math.floor(Date.now() / 1000) - 3600;
+    });
+  });
   const server: Server = createServer(provider.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -84,14 +97,8 @@ export async function startTestProvider(options: {
     clientId,
     clientSecret,
     people,
-    async expireCode(code) {
-      // The memory adapter hands out the stored payload itself: changing it changes the code.
-      const model = provider.AuthorizationCode as unknown as {
-        adapter: { find(id: string): Promise<{ exp: number } | undefined> };
-      };
-      const stored = await model.adapter.find(code);
-      if (!stored) throw new Error(`the provider holds no authorization code ${code.slice(0, 6)}…`);
-      stored.exp = Math.floor(Date.now() / 1000) - 3600;
+    expireNextCode() {
+      expireNext = true;
     },
     close: () =>
       new Promise<void>((resolve) => {
