@@ -22,11 +22,10 @@ async function createOwner(
   const email = parseOrThrow(emailSchema, input.email, 'email');
   const password = parseOrThrow(passwordSchema, input.password, 'password');
   const displayName = parseOrThrow(displayNameSchema, input.displayName ?? '', 'display name');
-  const workspace = await workspaceFor(store, actor, input.workspace ?? 'default');
   const target = { type: 'user', name: email };
   if (actor.kind !== 'operator') {
     await authz.audit(actor, {
-      workspaceId: workspace.id,
+      workspaceId: null,
       action: 'user.create',
       target,
       outcome: 'denied',
@@ -34,9 +33,10 @@ async function createOwner(
     });
     throw new HindsightError(
       'forbidden',
-      `only the local operator on the server makes an account with a password (hindsight user create --owner); invite ${email} instead: hindsight user invite ${email} --workspace ${workspace.name} --role <role>`,
+      `only the local operator on the server makes an account with a password (hindsight user create --owner); invite ${email} instead: hindsight user invite ${email} --workspace <name> --role <role>`,
     );
   }
+  const workspace = await workspaceFor(store, actor, input.workspace ?? 'default');
   try {
     const user = await store.createUser({
       email,

@@ -175,7 +175,7 @@ describe('users, workspaces, roles and the audit log', () => {
     // member add reaches only accounts that accepted an invitation to the workspace.
     await assert.rejects(
       hindsight(['member', 'add', made, 'blue', 'viewer']),
-      /user "cli-made@example\.org" does not exist/,
+      /no account "cli-made@example\.org" accepted an invitation to workspace "blue": invite them first/,
     );
     const invited = await hindsight(['user', 'invite', made, '--workspace', 'blue', '--role', 'viewer']);
     const token = /\/login\/invite\/([A-Za-z0-9_-]+)\n$/.exec(invited.stdout)?.[1];
