@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
@@ -28,6 +27,7 @@ import {
 } from '../support/access-fixture.ts';
 import { assertListingsStayInWorkspace } from '../support/access-isolation.ts';
 import { assertMutationsAudited } from '../support/access-audit.ts';
+import { inviteFromCli } from '../support/access-cli-accounts.ts';
 import { postAction, postForm } from '../support/console-forms.ts';
 import { hindsightCli, type HindsightCli } from '../support/hindsight-cli.ts';
 import { workflowsEnded, type Platform } from '../support/platform.ts';
@@ -159,34 +159,9 @@ describe('users, workspaces, roles and the audit log', () => {
   });
 
   it('the CLI invites instead of choosing passwords, manages memberships and lists workspaces per user', async () => {
-    const passwordFile = path.join(platform.dir, 'new-user.password');
-    await writeFile(passwordFile, 'a long enough password\n', { mode: 0o600 });
     const made = 'cli-made@example.org';
-    // An account with a password is for the operator's owner only; everyone else is invited.
-    await assert.rejects(
-      hindsight(['user', 'create', made, '--workspace', 'blue', '--password-file', passwordFile]),
-      /makes an owner of the installation only \(--owner\): invite everyone else, .*hindsight user invite cli-made@example\.org --workspace blue/,
-    );
-    await assert.rejects(
-      hindsight(['user', 'create', made, '--owner', '--password-file', passwordFile], 'blue@example.org'),
-      /only the local operator on the server makes an account with a password/,
-    );
-    await assert.rejects(services.access.actorForEmail(made, 'test'), /does not exist/);
-    // member add reaches only accounts that accepted an invitation to the workspace.
-    await assert.rejects(
-      hindsight(['member', 'add', made, 'blue', 'viewer']),
-      /no account "cli-made@example\.org" accepted an invitation to workspace "blue": invite them first/,
-    );
-    const invited = await hindsight(['user', 'invite', made, '--workspace', 'blue', '--role', 'viewer']);
-    const token = /\/login\/invite\/([A-Za-z0-9_-]+)\n$/.exec(invited.stdout)?.[1];
-    assert.ok(token, invited.stdout);
-    await services.access.acceptWithPassword({
-      token,
-      password: 'a long enough password',
-      ip: '127.0.0.1',
-      userAgent: null,
-    });
-    assert.equal((await login(made, 'a long enough password')).status, 200, 'the password the person chose');
+    const password = await inviteFromCli(hindsight, services.access, platform.dir, made);
+    assert.equal((await login(made, password)).status, 200, 'the password the person chose');
     await hindsight(['member', 'add', made, 'default', 'editor']);
     const { stdout } = await hindsight(['workspace', 'list', '--json'], made);
     assert.deepEqual(
