@@ -128,25 +128,24 @@ interface AccessInvocation {
 
 type AccessHandler = (call: AccessInvocation) => Promise<void>;
 
+/**
+ * The operator's one password path: an owner of a workspace and of the installation, marked
+ * break-glass. Everyone else is invited and chooses their own password (`user invite`).
+ */
 async function userCreate({ args: [arg], flags, access, actor, usage }: AccessInvocation): Promise<void> {
   const email = need(arg, 'email', usage);
-  const role = flags.owner ? 'owner' : need(flags.role, '--role <owner|admin|editor|viewer> (or --owner)', usage);
-  const password = await readPassword(flags['password-file'], `password for ${email}: `);
   const workspace = flags.workspace ?? 'default';
-  // --owner makes an owner of the installation too: the one account that may set what runs
-  // on the shared worker (hook scripts, rclone programs, paths outside a workspace's root).
-  const user = await access.createUser(actor, {
-    email,
-    password,
-    displayName: flags.name,
-    workspace,
-    role: role as 'owner',
-    instanceOwner: flags.owner,
-  });
+  if (!flags.owner)
+    throw new HindsightError(
+      'bad_input',
+      `hindsight user create makes an owner of the installation only (--owner): invite everyone else, who then chooses their own password: hindsight user invite ${email} --workspace ${workspace} --role <admin|editor|viewer>`,
+    );
+  const password = await readPassword(flags['password-file'], `password for ${email}: `);
+  const user = await access.createOwner(actor, { email, password, displayName: flags.name, workspace });
   if (flags.json) printJson(user);
   else
     process.stdout.write(
-      `user "${user.email}" created, ${role} of workspace "${workspace}"${user.instanceOwner ? ' and owner of the installation' : ''}\n`,
+      `user "${user.email}" created, owner of workspace "${workspace}" and of the installation, break-glass (signs in with its password under SSO only)\n`,
     );
 }
 

@@ -2,6 +2,7 @@
 import { parseMapping } from '../lib/access/oidc/mapping.ts';
 import type { RoleMapping } from '../lib/catalog/identity-providers.ts';
 import type { AccessService } from '../services/access.ts';
+import { mailFields } from '../services/access/invitation-mail.ts';
 import type { Actor } from '../services/authz.ts';
 import { readPassword } from './access.ts';
 import { printJson, printList, UsageError } from './output.ts';
@@ -106,11 +107,21 @@ async function userInvite({ args: [email], flags, access, actor, usage }: SsoCal
   const address = need(email, 'email', usage);
   const workspace = flags.workspace ?? 'default';
   const role = need(flags.role, '--role <owner|admin|editor|viewer>', usage);
-  const { token, expiresAt } = await access.invite(actor, { email: address, workspace, role });
-  const link = access.invitationLink(token);
-  if (flags.json) return printJson({ email: address, workspace, role, link, expiresAt: expiresAt.toISOString() });
+  const { link, expiresAt, mail } = await access.invite(actor, { email: address, workspace, role });
+  if (flags.json)
+    return printJson({
+      email: address,
+      workspace,
+      role,
+      link,
+      expiresAt: expiresAt.toISOString(),
+      ...mailFields(mail),
+    });
+  const how = mail.emailed
+    ? `emailed to ${address} through notifier "${mail.via}"; should it not arrive, the one-time link is`
+    : `not emailed (${mail.reason}); send them this one-time link`;
   process.stdout.write(
-    `invitation for "${address}" as ${role} of workspace "${workspace}", valid until ${expiresAt.toISOString()}; send them this one-time link:\n${link}\n`,
+    `invitation for "${address}" as ${role} of workspace "${workspace}", valid until ${expiresAt.toISOString()}; ${how}:\n${link}\n`,
   );
 }
 

@@ -63,15 +63,8 @@ export const schemas = {
     .refine((b) => !b.pointInTime || ('url' in b.to && !b.backupId), {
       message: 'pointInTime extracts into {"url": …} and takes no backupId',
     }),
-  createUser: z
-    .object({
-      email: required,
-      password: required,
-      displayName: z.string().optional(),
-      workspace: name.optional(),
-      role: required,
-    })
-    .strict(),
+  // No password: the invited person chooses their own through the link.
+  createUser: z.object({ email: required, workspace: name.optional(), role: required }).strict(),
   member: z.object({ role: required }).strict(),
   invitation: z.object({ email: required, role: required }).strict(),
   workspace: z.object({ name }).strict(),

@@ -4,6 +4,18 @@ import { errorMessage } from '../lib/errors.ts';
 import { clearedSessionCookie, clientAddress, requestAccess, sessionCookie } from './access-http.ts';
 import { endpoint, sessionOnly, type Endpoint } from './api-v1-endpoint.ts';
 import { params, responses, schemas } from './api-v1-schemas.ts';
+import { mailFields, type InvitationMailResult } from '../services/access/invitation-mail.ts';
+
+const INVITED =
+  'The invitation: the one-time link (valid 7 days, a secret), when it expires, and whether it was emailed (through an email notifier of the workspace) or why not';
+
+/** The link is answered even when emailed: the admin may hand it over should the mail not arrive. */
+const invitedAnswer = (i: { email: string; link: string; expiresAt: Date; mail: InvitationMailResult }) => ({
+  email: i.email,
+  link: i.link,
+  expiresAt: i.expiresAt,
+  ...mailFields(i.mail),
+});
 
 export const sessionEndpoints: Endpoint[] = [
   // Sessions and the caller
@@ -122,12 +134,10 @@ export const sessionEndpoints: Endpoint[] = [
     tag: 'people',
     body: schemas.createUser,
     status: 201,
-    summary: 'Invite a user',
-    response: 'The email created',
-    async handler({ services, actor, body }) {
-      await services.people.createUser(actor(), { ...body, workspace: body.workspace ?? 'default' });
-      return { created: body.email.trim().toLowerCase() };
-    },
+    summary: 'Invite a user (an invitation: the person chooses their own password)',
+    response: INVITED,
+    handler: async ({ services, actor, body }) =>
+      invitedAnswer(await services.access.invite(actor(), { ...body, workspace: body.workspace ?? 'default' })),
   }),
   endpoint({
     method: 'get',
@@ -177,11 +187,9 @@ export const sessionEndpoints: Endpoint[] = [
     body: schemas.invitation,
     status: 201,
     summary: 'Invite an email address to the workspace',
-    response: 'The one-time link (valid 7 days) to send to the person, and when it expires',
-    async handler({ services, actor, params: p, body }) {
-      const { token, expiresAt } = await services.access.invite(actor(), { ...body, workspace: p.workspace });
-      return { email: body.email.trim().toLowerCase(), link: services.access.invitationLink(token), expiresAt };
-    },
+    response: INVITED,
+    handler: async ({ services, actor, params: p, body }) =>
+      invitedAnswer(await services.access.invite(actor(), { ...body, workspace: p.workspace })),
   }),
   endpoint({
     method: 'delete',

@@ -11,6 +11,7 @@ import { errorMessage } from '../lib/errors.ts';
 import type { HostServices } from './src/lib/server/view/index.ts';
 import { requestAccess, statusOf } from './access-http.ts';
 import { buildOpenApiDocument } from './api-v1-openapi.ts';
+import { refuseUntilEnrolled } from './api-v1-second-factor.ts';
 import { endpoints, InputError, type Endpoint } from './api-v1-routes.ts';
 
 /** The first issue, as `field: message`; an unknown key is named as the field. */
@@ -103,6 +104,7 @@ export function apiV1Router(services: HostServices, options: { log: (msg: string
         [e.body ? req.body : undefined, 'body'],
       ] as const)
         refuseNul(value, where);
+      await refuseUntilEnrolled(services, req, e.path);
       const params = e.params ? parse(e.params, req.params, 'path') : undefined;
       const query = e.query ? parse(e.query, req.query, 'query') : undefined;
       // No body declared: none is read, as before (a stray body is ignored, not refused).

@@ -8,11 +8,10 @@ const access = (words: string, summary: string, options?: CommandOptions) => com
 const email = { name: 'email' };
 
 export const accessCommands = [
-  access('user create', 'a console account, member of a workspace', {
+  access('user create', 'an owner with a password, break-glass (local operator only; invite everyone else)', {
     args: [email],
     flags: [
-      { name: 'owner', description: 'owner of the workspace and of the installation (instead of --role)' },
-      { name: 'role', description: 'admin, editor or viewer in the workspace (or owner)' },
+      { name: 'owner', description: 'required: owner of the workspace and of the installation' },
       { name: 'workspace', description: 'the workspace (default: "default")' },
       { name: 'name', description: 'the display name' },
       'password-file',

@@ -203,10 +203,11 @@ function smtpKind(code: string | undefined, responseCode: number | undefined): E
   return 'unreachable';
 }
 
-export async function sendEmail(
+/** One mail through an email notifier's SMTP server; a failure names the server and the fix, never a secret. */
+export async function sendMail(
   label: string,
   config: Extract<NotifierConfig, { type: 'email' }>,
-  n: OutgoingNotification,
+  mail: { to: string[]; subject: string; text: string; headers?: Record<string, string> },
 ): Promise<SendResult> {
   const transport = nodemailer.createTransport({
     host: config.host,
@@ -221,13 +222,7 @@ export async function sendEmail(
     socketTimeout: TIMEOUT_MS,
   });
   try {
-    const info = await transport.sendMail({
-      from: config.from,
-      to: config.to,
-      subject: `[Hindsight] ${headline(n)}`,
-      text: `${n.message}\n\n${n.link}\n\n${n.time.toISOString()}\n`,
-      headers: { 'X-Hindsight-Event': n.event },
-    });
+    const info = await transport.sendMail({ from: config.from, ...mail });
     return { response: String(info.response ?? 'accepted') };
   } catch (error) {
     const e = error as { code?: string; responseCode?: number; response?: string; message?: string };
@@ -246,6 +241,19 @@ export async function sendEmail(
   } finally {
     transport.close();
   }
+}
+
+export async function sendEmail(
+  label: string,
+  config: Extract<NotifierConfig, { type: 'email' }>,
+  n: OutgoingNotification,
+): Promise<SendResult> {
+  return sendMail(label, config, {
+    to: config.to,
+    subject: `[Hindsight] ${headline(n)}`,
+    text: `${n.message}\n\n${n.link}\n\n${n.time.toISOString()}\n`,
+    headers: { 'X-Hindsight-Event': n.event },
+  });
 }
 
 /** Delivers one notification through one notifier; a failure is a HindsightError whose kind says whether retrying can help. */

@@ -11,6 +11,7 @@ import { HindsightError } from '../../lib/errors.ts';
 import type { Actor } from '../authz.ts';
 import { emailSchema, parseOrThrow, passwordSchema, roleSchema } from './input.ts';
 import { actorForUser, workspaceFor } from './lookups.ts';
+import { emailInvitation, type InvitationMailResult } from './invitation-mail.ts';
 import { authorizeRoleChange } from './owners.ts';
 import type { AccessDeps } from './types.ts';
 
@@ -40,11 +41,20 @@ const unusable = (state: InvitationState | 'unknown', workspace?: string) =>
       : `this invitation link ${state === 'expired' ? 'expired' : 'is not valid'}: ask ${workspace ? `an admin of workspace "${workspace}"` : 'the workspace admin'} for a new one`,
   );
 
+/** A created invitation: the link (a secret), and whether it went out by email or why not. */
+export interface CreatedInvitation {
+  email: string;
+  token: string;
+  link: string;
+  expiresAt: Date;
+  mail: InvitationMailResult;
+}
+
 async function invite(
   { store, authz, runtime }: AccessDeps,
   actor: Actor,
-  input: { email: string; workspace: string; role: string },
-): Promise<{ token: string; expiresAt: Date }> {
+  input: { email: string; workspace: string; role: string; linkBase?: string | undefined },
+): Promise<CreatedInvitation> {
   const email = parseOrThrow(emailSchema, input.email, 'email');
   const role = parseOrThrow(roleSchema, input.role, 'role');
   const workspace = await workspaceFor(store, actor, String(input.workspace ?? 'default'));
@@ -56,14 +66,29 @@ async function invite(
     invitedBy: actor.kind === 'user' ? actor.userId : null,
     ttlMs: INVITATION_TTL_MS,
   });
+  const link = `${(input.linkBase ?? runtime.config.publicUrl).replace(/\/+$/, '')}/login/invite/${invitation.token}`;
+  const mail = await emailInvitation(runtime, {
+    email,
+    workspaceId: workspace.id,
+    workspace: workspace.name,
+    role,
+    link,
+    expiresAt: invitation.expiresAt,
+  });
   await authz.audit(actor, {
     workspaceId: workspace.id,
     action: 'invitation.create',
     target: { type: 'user', name: email },
     outcome: 'ok',
-    after: { email, workspace: workspace.name, role, expiresAt: invitation.expiresAt.toISOString() },
+    after: {
+      email,
+      workspace: workspace.name,
+      role,
+      expiresAt: invitation.expiresAt.toISOString(),
+      ...(mail.emailed ? { emailedVia: mail.via } : { notEmailed: mail.reason }),
+    },
   });
-  return invitation;
+  return { email, token: invitation.token, link, expiresAt: invitation.expiresAt, mail };
 }
 
 /**
@@ -119,10 +144,8 @@ async function acceptWithPassword(
 export function invitationOperations(deps: AccessDeps) {
   const { runtime, store } = deps;
   return {
-    invite: (actor: Actor, input: { email: string; workspace: string; role: string }) => invite(deps, actor, input),
-
-    /** The link as the CLI and the API give it, under HINDSIGHT_PUBLIC_URL (the console uses the request's origin when unset). */
-    invitationLink: (token: string) => `${runtime.config.publicUrl}/login/invite/${token}`,
+    /** The link goes under `linkBase` (default HINDSIGHT_PUBLIC_URL); it is emailed when the workspace has an email notifier. */
+    invite: (actor: Actor, input: Parameters<typeof invite>[2]) => invite(deps, actor, input),
 
     /** What the link's page shows, and whether the link can still be used. */
     async invitation(token: string): Promise<InvitationView | undefined> {

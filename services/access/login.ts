@@ -43,6 +43,8 @@ export async function login(
     await auditAttempt('denied', (err as Error).message);
     throw err;
   }
+  // Before the password is checked: the refusal then says nothing of whether it was right.
+  await refuseUnderSsoOnly(deps, user?.id, auditAttempt);
   const ok =
     (await verifyPassword(password, user?.passwordHash ?? (await decoyHash()))) && user !== undefined && !user.disabled;
   if (!ok) {
@@ -51,7 +53,6 @@ export async function login(
     throw new HindsightError('access_denied', 'email or password is wrong');
   }
   await forgiveAttempt(store, keys);
-  await refuseUnderSsoOnly(deps, user.id, auditAttempt);
   // Hashes made with weaker parameters are upgraded while the plain password is at hand.
   if (user.passwordHash && needsRehash(user.passwordHash))
     await store.setPasswordHash(user.id, await hashPassword(password), user.passwordHash);

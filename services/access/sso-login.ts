@@ -109,7 +109,12 @@ async function claimsOf(
       typeof e.error === 'string'
         ? `${e.error}${typeof e.error_description === 'string' ? ` (${e.error_description})` : ''}: `
         : '';
-    throw refused(`${provider.displayName} sign-in refused: ${said}${causes(error)}`);
+    // A provider words an expired or spent code as it likes (often just "grant request is invalid").
+    const hint =
+      e.error === 'invalid_grant'
+        ? "; the provider's sign-in code expired or was already used: start again from the login page"
+        : '';
+    throw refused(`${provider.displayName} sign-in refused: ${said}${causes(error)}${hint}`);
   }
   const email = typeof claims.email === 'string' ? claims.email.trim().toLowerCase() : '';
   if (!email)

@@ -1,66 +1,58 @@
-/** Accounts as workspace admins manage them: inviting, listing, disabling, installation ownership. */
+/** Accounts as workspace admins manage them: listing, disabling, installation ownership, the operator's owners. */
 import { hashPassword } from '../../lib/access/password.ts';
-import type { Role, UserRecord } from '../../lib/catalog/access.ts';
+import type { UserRecord } from '../../lib/catalog/access.ts';
 import { HindsightError } from '../../lib/errors.ts';
 import { isInstanceLevel, notFound, roleOf, type Actor } from '../authz.ts';
-import { displayNameSchema, emailSchema, parseOrThrow, passwordSchema, roleSchema } from './input.ts';
+import { displayNameSchema, emailSchema, parseOrThrow, passwordSchema } from './input.ts';
 import { userWithMemberships, workspaceFor } from './lookups.ts';
-import { authorizeRoleChange, keepAnOwner } from './owners.ts';
+import { keepAnOwner } from './owners.ts';
 import type { AccessDeps, UserWithMemberships } from './types.ts';
 
 /**
- * Invites someone: creates the account with a role in one workspace. Making them an owner of
- * the installation too (`instanceOwner`) is for the instance owner or the operator only.
+ * The one account an admin still gives a password: an owner of a workspace and of the installation,
+ * made by the local operator on the server (the first owner, or a rescue when nobody can sign in).
+ * It is marked break-glass, so it signs in with its password even under SSO only. Everyone else is
+ * invited and chooses their own password (services/access/invitations.ts).
  */
-async function createUser(
-  { store, authz }: AccessDeps,
+async function createOwner(
+  { store, authz, runtime }: AccessDeps,
   actor: Actor,
-  input: {
-    email: string;
-    password: string;
-    displayName?: string;
-    workspace?: string;
-    role: Role;
-    instanceOwner?: boolean;
-  },
+  input: { email: string; password: string; displayName?: string; workspace?: string },
 ): Promise<UserWithMemberships> {
   const email = parseOrThrow(emailSchema, input.email, 'email');
   const password = parseOrThrow(passwordSchema, input.password, 'password');
-  const role = parseOrThrow(roleSchema, input.role, 'role');
   const displayName = parseOrThrow(displayNameSchema, input.displayName ?? '', 'display name');
-  const workspace = await workspaceFor(store, actor, input.workspace ?? 'default');
-  await authz.authorize(actor, workspace.id, 'user.manage', { type: 'workspace', name: workspace.name });
-  await authorizeRoleChange(authz, actor, workspace, [role]);
   const target = { type: 'user', name: email };
-  const instanceOwner = input.instanceOwner === true;
-  if (instanceOwner && !isInstanceLevel(actor)) {
+  if (actor.kind !== 'operator') {
     await authz.audit(actor, {
-      workspaceId: workspace.id,
+      workspaceId: null,
       action: 'user.create',
       target,
       outcome: 'denied',
-      detail: 'only the instance owner may make another instance owner',
+      detail: 'only the local operator makes an account with a password',
     });
     throw new HindsightError(
       'forbidden',
-      "an instance owner may run programs on the shared worker: only the instance owner (or the CLI's local operator) may make another one",
+      `only the local operator on the server makes an account with a password (hindsight user create --owner); invite ${email} instead: hindsight user invite ${email} --workspace <name> --role <role>`,
     );
   }
+  const workspace = await workspaceFor(store, actor, input.workspace ?? 'default');
   try {
     const user = await store.createUser({
       email,
       displayName,
       passwordHash: await hashPassword(password),
-      instanceOwner,
+      instanceOwner: true,
     });
-    await store.setMembership(user.id, workspace.id, role);
+    await store.setMembership(user.id, workspace.id, 'owner');
+    await runtime.catalog.identityProviders.setBreakGlass(user.id, true);
     await authz.audit(actor, {
       workspaceId: workspace.id,
       action: 'user.create',
       target,
       outcome: 'ok',
       before: null,
-      after: { email, displayName, workspace: workspace.name, role, instanceOwner },
+      after: { email, displayName, workspace: workspace.name, role: 'owner', instanceOwner: true, breakGlass: true },
     });
     return userWithMemberships(store, user);
   } catch (error) {
@@ -145,7 +137,7 @@ async function setInstanceOwner(
 export function userOperations(deps: AccessDeps) {
   const { store, authz } = deps;
   return {
-    createUser: (actor: Actor, input: Parameters<typeof createUser>[2]) => createUser(deps, actor, input),
+    createOwner: (actor: Actor, input: Parameters<typeof createOwner>[2]) => createOwner(deps, actor, input),
 
     /** Accounts that share a workspace with the actor (all of them for the operator). */
     async listUsers(actor: Actor): Promise<UserWithMemberships[]> {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
@@ -28,6 +27,7 @@ import {
 } from '../support/access-fixture.ts';
 import { assertListingsStayInWorkspace } from '../support/access-isolation.ts';
 import { assertMutationsAudited } from '../support/access-audit.ts';
+import { inviteFromCli } from '../support/access-cli-accounts.ts';
 import { postAction, postForm } from '../support/console-forms.ts';
 import { hindsightCli, type HindsightCli } from '../support/hindsight-cli.ts';
 import { workflowsEnded, type Platform } from '../support/platform.ts';
@@ -158,13 +158,10 @@ describe('users, workspaces, roles and the audit log', () => {
     assert.ok(byUser, 'the CLI acting as a user is audited under that user');
   });
 
-  it('the CLI creates accounts with a password file, manages memberships and lists workspaces per user', async () => {
-    const passwordFile = path.join(platform.dir, 'new-user.password');
-    await writeFile(passwordFile, 'a long enough password\n', { mode: 0o600 });
+  it('the CLI invites instead of choosing passwords, manages memberships and lists workspaces per user', async () => {
     const made = 'cli-made@example.org';
-    const accountArgs = ['--role', 'viewer', '--workspace', 'blue', '--password-file', passwordFile];
-    await hindsight(['user', 'create', made, ...accountArgs]);
-    assert.equal((await login(made, 'a long enough password')).status, 200, 'the file’s password without its newline');
+    const password = await inviteFromCli(hindsight, services.access, platform.dir, made);
+    assert.equal((await login(made, password)).status, 200, 'the password the person chose');
     await hindsight(['member', 'add', made, 'default', 'editor']);
     const { stdout } = await hindsight(['workspace', 'list', '--json'], made);
     assert.deepEqual(

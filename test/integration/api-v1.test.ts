@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
+import { addAccount } from '../support/accounts.ts';
 import { actorOps } from '../support/actor-ops.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { endpoints } from '../../web/api-v1-routes.ts';
@@ -43,10 +44,8 @@ describe('/api/v1: the OpenAPI document, bodies checked against it, personal API
     const operator = actorOps(platform.services, operatorActor('test'));
     await operator.addDatabase({ name: 'shop', url: targetUrl(source), storages: 'local', verifyAfterBackup: false });
     const owner = await consoleApp.services.access.actorForEmail('owner@example.org', 'test');
-    for (const email of ['editor@example.org', 'leaver@example.org']) {
-      const account = { email, password: PASSWORD, workspace: 'default', role: 'editor' as const };
-      await consoleApp.services.access.createUser(owner, account);
-    }
+    for (const email of ['editor@example.org', 'leaver@example.org'])
+      await addAccount(consoleApp.services.access, owner, { email, password: PASSWORD, role: 'editor' });
     editorCookie = await login('editor@example.org');
   });
 

@@ -16,6 +16,7 @@ import { cronParserRuns } from '../support/next-runs.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/wait.ts';
+import { addAccount } from '../support/accounts.ts';
 
 const PASSWORD = 'a long enough password for tests';
 
@@ -175,13 +176,13 @@ describe('console: the database page, its live progress stream and the verificat
   it('answers only on behalf of the signed-in user: a viewer reads but cannot change, another workspace sees nothing', async () => {
     const owner = await web.services.access.actorForEmail('owner@example.org', 'test');
     await web.services.access.createWorkspace(operatorActor('test'), 'blue');
-    await web.services.access.createUser(owner, {
+    await addAccount(web.services.access, owner, {
       email: 'viewer@example.org',
       password: PASSWORD,
       workspace: 'default',
       role: 'viewer',
     });
-    await web.services.access.createUser(operatorActor('test'), {
+    await addAccount(web.services.access, operatorActor('test'), {
       email: 'blue@example.org',
       password: PASSWORD,
       workspace: 'blue',

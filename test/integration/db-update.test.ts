@@ -22,6 +22,7 @@ import { hindsightResult, type CliResult } from '../support/hindsight-cli.ts';
 import { createFilledDatabase, startTestCluster, tableFingerprint, type Platform } from '../support/platform.ts';
 import { backupScheduleId } from '../../temporal/contracts/backup.ts';
 import { assertSameTables, startSeededPlatform } from '../support/seeded-platform.ts';
+import { addAccount } from '../support/accounts.ts';
 
 const runFile = promisify(execFile);
 
@@ -189,7 +190,7 @@ describe('db update: a database changed in place keeps its backups', () => {
     const owner = await loginCookie(consoleApp.url, 'owner@example.org');
     const ownerActor = await consoleApp.services.access.actorForEmail('owner@example.org', 'test');
     const viewer = { email: 'viewer@example.org', password: PASSWORD, workspace: 'default', role: 'viewer' as const };
-    await consoleApp.services.access.createUser(ownerActor, viewer);
+    await addAccount(consoleApp.services.access, ownerActor, viewer);
     const viewerCookie = await loginCookie(consoleApp.url, viewer.email);
     await alterReaderPassword('third-secret');
 

@@ -59,24 +59,27 @@ describe('instance privileges: hook scripts, rclone programs and local paths', (
   it('the first owner is the instance owner; a workspace owner may not make another, the operator may', async () => {
     assert.equal(((await actor(CONSOLE_OWNER.email)) as { instanceOwner: boolean }).instanceOwner, true);
     assert.equal(((await actor('blue-owner@example.org')) as { instanceOwner: boolean }).instanceOwner, false);
+    // A workspace owner can neither make an account with a password nor make anyone an instance owner.
     await assert.rejects(
-      app.services.access.createUser(await actor('blue-owner@example.org'), {
+      app.services.access.createOwner(await actor('blue-owner@example.org'), {
         email: 'sneaky@example.org',
         password: PASSWORD,
         workspace: 'blue',
-        role: 'owner',
-        instanceOwner: true,
       }),
       (e: Error & { kind?: string }) =>
-        e.kind === 'forbidden' && /only the instance owner .* may make another one/.test(e.message),
+        e.kind === 'forbidden' &&
+        /only the local operator on the server makes an account with a password/.test(e.message),
     );
     await assert.rejects(app.services.access.actorForEmail('sneaky@example.org', 'test'), /does not exist/);
-    const made = await app.services.access.createUser(operatorActor('test'), {
+    await assert.rejects(
+      app.services.access.setInstanceOwner(await actor('blue-owner@example.org'), 'blue-owner@example.org', true),
+      (e: Error & { kind?: string }) =>
+        e.kind === 'forbidden' && /only the instance owner .* may grant or take it/.test(e.message),
+    );
+    const made = await app.services.access.createOwner(operatorActor('test'), {
       email: 'second@example.org',
       password: PASSWORD,
       workspace: 'blue',
-      role: 'owner',
-      instanceOwner: true,
     });
     assert.equal(made.instanceOwner, true);
   });

@@ -2,7 +2,9 @@
  * Invitations by link instead of passwords chosen by admins: accepted with one's own password or
  * through single sign-on (a real OpenID Connect provider, a real browser), refused once used or
  * expired; `member add` reaches only accounts that accepted an invitation to the workspace, so an
- * admin of one workspace cannot take a user of another; and "SSO only" with its break-glass owner.
+ * admin of one workspace cannot take a user of another; the link mailed through the workspace's
+ * email notifier (a real SMTP server); and "SSO only" with its break-glass owner, refused before
+ * the password is checked.
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -10,9 +12,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { invitationTokenHash } from '../../lib/catalog/invitations.ts';
 import { operatorActor } from '../../services/authz.ts';
-import { loginAt } from '../support/access-fixture.ts';
+import { createNotifierOperations } from '../../services/notifiers/work.ts';
+import { httpRequest, loginAt } from '../support/access-fixture.ts';
 import { shown } from '../support/browser.ts';
 import { hindsightCli } from '../support/hindsight-cli.ts';
+import { startSmtpServer, type ReceivedMail } from '../support/notify-receivers.ts';
 import { signInAtProvider } from '../support/oidc-provider.ts';
 import { OWNER, startSsoWorld, stopSsoWorld, type SsoWorld } from '../support/sso-fixture.ts';
 
@@ -121,6 +125,64 @@ describe('invitations, the reach of member add, and SSO only', () => {
     await context.close();
   });
 
+  it("emails the link through the workspace's email notifier; the mailed link accepts in the browser", async () => {
+    // Without an email notifier the link is handed over, with the reason it was not mailed.
+    const unmailed = await world.services.access.invite(world.owner, {
+      email: 'ivy@example.org',
+      workspace: 'blue',
+      role: 'viewer',
+    });
+    assert.equal(unmailed.mail.emailed, false);
+    assert.match(JSON.stringify(unmailed.mail), /workspace \\"blue\\" has no email notifier to send it through/);
+
+    const mails: ReceivedMail[] = [];
+    const smtp = await startSmtpServer('invitations', { disabledCommands: ['STARTTLS'], authOptional: true }, mails);
+    const config = world.platform.runtime.config as { publicUrl: string };
+    const publicUrl = config.publicUrl;
+    config.publicUrl = world.baseUrl;
+    try {
+      const blue = (await world.platform.runtime.catalog.access.findWorkspace('blue'))!;
+      const mailSettings = { type: 'email', host: '127.0.0.1', port: smtp.port, starttls: 'off' };
+      await createNotifierOperations(world.platform.runtime, world.platform.client).saveNotifier(
+        'blue-mail',
+        { ...mailSettings, from: 'hindsight@example.com', to: ['dba@example.com'] },
+        ['backup_failed'],
+        blue.id,
+      );
+      const owner = await loginAt(world.baseUrl, OWNER.email, OWNER.password);
+      const answer = await httpRequest(world.baseUrl, 'POST', '/api/v1/users', {
+        cookie: owner.cookie,
+        json: { email: 'ivy@example.org', workspace: 'blue', role: 'editor' },
+      });
+      assert.equal(answer.status, 201, JSON.stringify(answer.body));
+      const body = answer.body as { link: string; emailed: boolean; emailedVia: string };
+      assert.deepEqual([body.emailed, body.emailedVia], [true, 'blue-mail']);
+      const mail = mails.find((m) => m.to.includes('ivy@example.org'));
+      assert.ok(mail, `no mail to ivy@example.org among ${mails.length}`);
+      assert.equal(mail.subject, '[Hindsight] You are invited to workspace blue');
+      const link = /(http:\/\/\S+\/login\/invite\/[A-Za-z0-9_-]{43})\s/.exec(mail.text)?.[1];
+      assert.equal(link, body.link, mail.text);
+
+      const { context, page } = await world.freshPage();
+      await page.goto(link);
+      assert.match(await page.locator('main').innerText(), /ivy@example\.org is invited as editor of workspace blue/);
+      await page.fill('input[name="password"]', PASSWORD);
+      await page.fill('input[name="confirm"]', PASSWORD);
+      await page.getByRole('button', { name: 'Accept the invitation' }).click();
+      await page.locator('header .who').waitFor({ state: 'attached' });
+      assert.equal(await page.locator('header .who').textContent(), 'ivy@example.org');
+      await context.close();
+      assert.deepEqual(await world.rolesOf('ivy@example.org'), ['blue:editor']);
+      // The link is a secret: the audit log says it was mailed, never what it was.
+      const audit = JSON.stringify(await world.platform.runtime.catalog.access.listAudit({ action: 'invitation' }));
+      assert.match(audit, /"emailedVia":"blue-mail"/);
+      assert.ok(!audit.includes(link.split('/').at(-1)!), 'the token is in no audit entry');
+    } finally {
+      config.publicUrl = publicUrl;
+      await smtp.close();
+    }
+  });
+
   it('member add reaches only accounts that accepted an invitation to the workspace', async () => {
     await accept(await invite('ann@example.org', 'default', 'viewer'));
     await accept(await invite('bluey@example.org', 'blue', 'admin'));
@@ -205,6 +267,9 @@ describe('invitations, the reach of member add, and SSO only', () => {
     const dave = await loginAt(world.baseUrl, 'dave@example.org', PASSWORD);
     assert.equal(dave.status, 401);
     assert.match(JSON.stringify(dave.body), /this installation signs in through single sign-on only/);
+    // Refused before the password is checked: a wrong one gets the very same answer.
+    const guess = await loginAt(world.baseUrl, 'dave@example.org', 'not the password of dave');
+    assert.deepEqual([guess.status, guess.body], [dave.status, dave.body]);
     assert.equal((await loginAt(world.baseUrl, OWNER.email, OWNER.password)).status, 200, 'the break-glass owner');
     await assert.rejects(accept(await invite('hal@example.org', 'blue', 'viewer')), /single sign-on only/);
     await world.services.access.setSsoOnly(operator, false);

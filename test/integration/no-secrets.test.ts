@@ -196,18 +196,21 @@ describe('no secret in any log line, API response, CLI output, audit entry or wo
       'the web server logged the refusal',
     );
 
-    // The rest of the API: a user with a password, storage test, every GET.
-    assert.equal(
-      (
-        await request('POST', '/api/v1/users', {
-          email: 'invitee@example.org',
-          password: secrets['new user password'],
-          role: 'viewer',
-          workspace: 'default',
-        })
-      ).status,
-      201,
-    );
+    // The rest of the API: an invited user choosing a password, storage test, every GET.
+    const invited = await request('POST', '/api/v1/users', {
+      email: 'invitee@example.org',
+      role: 'viewer',
+      workspace: 'default',
+    });
+    assert.equal(invited.status, 201, JSON.stringify(invited.body));
+    await world.services.access.acceptWithPassword({
+      token: String((invited.body as { link: string }).link)
+        .split('/')
+        .at(-1)!,
+      password: secrets['new user password'],
+      ip: '127.0.0.1',
+      userAgent: null,
+    });
     secondFactorSecrets = await enrolSecondFactor(world.services, 'invitee@example.org', secrets['new user password']);
     assert.equal((await request('POST', '/api/v1/storages/s3/test')).status, 200);
     assert.equal((await request('POST', `/api/v1/backups/${backupId}/cancel`, {})).status, 409);

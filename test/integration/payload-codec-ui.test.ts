@@ -20,6 +20,7 @@ import { freePort } from '../support/ports.ts';
 import type { Platform } from '../support/platform.ts';
 import { startSeededPlatform } from '../support/seeded-platform.ts';
 import { TemporalCli } from '../support/temporal-cli.ts';
+import { addAccount } from '../support/accounts.ts';
 
 interface StartedEvent {
   workflowExecutionStartedEventAttributes?: { input?: { payloads: unknown[] } };
@@ -72,7 +73,7 @@ async function startFixture(): Promise<Fixture> {
   const { events } = JSON.parse(await cli.show(run.workflowId)) as { events: StartedEvent[] };
   const inputPayloads = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
   assert.equal(inputPayloads.length, 1, 'the backup run has its input in history');
-  await services.access.createUser(operatorActor('test'), { ...viewer, workspace: 'default', role: 'viewer' });
+  await addAccount(services.access, operatorActor('test'), { ...viewer, workspace: 'default', role: 'viewer' });
   return { platform, server, services, uiOrigin, cli, backup: { workflowId: run.workflowId, backupId, inputPayloads } };
 }
 

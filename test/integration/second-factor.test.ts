@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { totpStep } from '../../lib/access/totp.ts';
-import { emailOf, PASSWORD, ROLE_LIST } from '../support/access-fixture.ts';
+import { emailOf, httpRequest, PASSWORD, ROLE_LIST } from '../support/access-fixture.ts';
 import { postAction } from '../support/console-forms.ts';
 import { hindsightResult } from '../support/hindsight-cli.ts';
 import { scan } from '../support/secret-scan.ts';
@@ -205,6 +205,13 @@ describe('a second factor: TOTP, recovery codes and passkeys', () => {
     const cookies = new Map<string, string>();
     for (const role of ['viewer', 'editor', 'admin'] as const) cookies.set(role, await sessionCookie(world, role));
     assert.equal((await request(world, 'GET', '/', cookies.get('viewer'))).status, 200);
+    // A token made before the requirement: tokens are made after signing in, so they stay usable.
+    const made = await httpRequest(world.url, 'POST', '/api/v1/tokens', {
+      cookie: cookies.get('viewer'),
+      json: { name: 'script', workspace: 'default', role: 'viewer' },
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const bearer = { authorization: `Bearer ${(made.body as { secret: string }).secret}` };
     for (const role of ROLE_LIST.filter((r) => r !== 'owner')) {
       const answer = await postAction(world.url, '/workspaces?/secondFactor', cookies.get(role) ?? '', {
         workspace: 'default',
@@ -240,6 +247,17 @@ describe('a second factor: TOTP, recovery codes and passkeys', () => {
     const enrol = await request(world, 'GET', '/settings/security', cookies.get('viewer'));
     assert.equal(enrol.status, 200);
     assert.match(String(enrol.body), /requires a second factor/);
+
+    // The API refuses the same session cookie, except to say who is signed in; the token still works.
+    const api = await request(world, 'GET', '/api/v1/databases', cookies.get('viewer'));
+    assert.equal(api.status, 403, JSON.stringify(api.body));
+    assert.match(
+      JSON.stringify(api.body),
+      /requires a second factor: add an authenticator app or a passkey on \/settings\/security/,
+    );
+    assert.equal((await request(world, 'GET', '/api/v1/me', cookies.get('viewer'))).status, 200);
+    const byToken = await httpRequest(world.url, 'GET', '/api/v1/databases', { headers: bearer });
+    assert.equal(byToken.status, 200, JSON.stringify(byToken.body));
   });
 
   it('hindsight user reset-2fa removes every factor of the user, audited; a user cannot run it', async () => {

@@ -2,8 +2,8 @@
  * Single sign-on against a real OpenID Connect provider (`oidc-provider`, in this process) through
  * a real browser: people in different groups land with exactly the roles the mapping gives, roles
  * follow the groups at each sign-in, an unmapped person sees the "no access" page, signing out ends
- * the session at the provider too; and a tampered state or nonce, a wrong issuer and a reused code
- * are each refused.
+ * the session at the provider too; and a tampered state or nonce, a wrong issuer, a reused code
+ * and an expired code are each refused.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -149,6 +149,24 @@ describe('single sign-on through OpenID Connect', () => {
     assert.equal(answer.status, 200);
     assert.doesNotMatch(answer.text, /set-cookie/i);
     await alice.context.close();
+  });
+
+  it('refuses an authorization code that expired before it was redeemed, and opens no session', async () => {
+    const { context, page } = await world.freshPage();
+    world.provider.expireNextCode();
+    await page.goto(`${world.baseUrl}/login`);
+    await page.getByRole('link', { name: 'Sign in with Corp ID' }).click();
+    await signInAtProvider(page, world.provider.issuer, 'alice');
+    await page.waitForURL((url) => url.pathname === '/login/sso/callback');
+    const text = await page.locator('main').innerText();
+    assert.match(text, /Sign-in refused/);
+    assert.match(text, /Corp ID sign-in refused: invalid_grant/);
+    assert.match(text, /the provider's sign-in code expired or was already used: start again from the login page/);
+    const cookies = (await context.cookies(world.baseUrl)).map((c) => c.name);
+    assert.ok(!cookies.includes('hindsight_session'), `no session cookie was set: ${cookies.join(', ')}`);
+    const home = await page.goto(`${world.baseUrl}/`);
+    assert.equal(new URL(home!.url()).pathname, '/login', 'no session was opened');
+    await context.close();
   });
 
   it('refuses an ID token whose nonce is not the one the sign-in sent', async () => {

@@ -38,6 +38,6 @@ export function assertMutationsAudited(entries: AuditEntry[], sourceHost: string
     entries.some((e) => e.action === 'backup.cancel' && e.outcome === 'failed'),
     'an allowed action that fails is audited as failed',
   );
-  assert.ok(entries.some((e) => e.action === 'user.create' && e.targetName === 'invited-by-admin@example.org'));
+  assert.ok(entries.some((e) => e.action === 'invitation.create' && e.targetName === 'invited-by-admin@example.org'));
   assert.ok(entries.some((e) => e.action === 'auth.login' && e.outcome === 'ok'));
 }

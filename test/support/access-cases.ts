@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import type { Action, Role } from '../../services/authz.ts';
-import { PASSWORD, type Answer } from './access-fixture.ts';
+import type { Answer } from './access-fixture.ts';
 
 export const S3_SECRET = 'wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY';
 const S3_KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
@@ -81,7 +81,7 @@ export function httpActionCases(source: PgTarget, shopBackup: string): HttpActio
       call: (r) => [
         'POST',
         '/api/v1/users',
-        { email: `invited-by-${r}@example.org`, password: PASSWORD, role: 'viewer', workspace: 'default' },
+        { email: `invited-by-${r}@example.org`, role: 'viewer', workspace: 'default' },
       ],
       allowed: [201],
     },

@@ -10,6 +10,7 @@ import { actorOps } from './actor-ops.ts';
 import { operatorActor, type Role } from '../../services/authz.ts';
 import type { HostServices } from '../../web/src/lib/server/view/index.ts';
 import type { Platform } from './platform.ts';
+import { addAccount } from './accounts.ts';
 
 export const PASSWORD = 'correct horse battery staple';
 export const ROLE_LIST: Role[] = ['viewer', 'editor', 'admin', 'owner'];
@@ -100,12 +101,12 @@ export async function seedTenants(
   await services.access.createFirstOwner({ email: emailOf('owner'), password: PASSWORD }, '127.0.0.1');
   const owner = await services.access.actorForEmail(emailOf('owner'), 'test');
   for (const role of ['viewer', 'editor', 'admin'] as Role[]) {
-    await services.access.createUser(owner, { email: emailOf(role), password: PASSWORD, workspace: 'default', role });
+    await addAccount(services.access, owner, { email: emailOf(role), password: PASSWORD, workspace: 'default', role });
   }
   const blueOwner = { email: 'blue@example.org', password: PASSWORD, workspace: 'blue', role: 'owner' as const };
-  await services.access.createUser(operatorActor('test'), blueOwner);
+  await addAccount(services.access, operatorActor('test'), blueOwner);
   const member = { email: 'member@example.org', password: PASSWORD, workspace: 'default', role: 'viewer' as const };
-  await services.access.createUser(owner, member);
+  await addAccount(services.access, owner, member);
   const cookies = new Map<string, string>();
   for (const role of ROLE_LIST) {
     const session = await loginAt(baseUrl, emailOf(role));

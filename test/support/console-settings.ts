@@ -14,6 +14,7 @@ import { CONSOLE_OWNER, type SignedInConsole } from './console.ts';
 import { removeDeletingBackups, renameInTheConsole } from './console-settings-journal.ts';
 import { tableFingerprint, type Platform } from './platform.ts';
 import { waitFor } from './wait.ts';
+import { addAccount } from './accounts.ts';
 
 const NAME = 'ledger';
 const ROLE = 'ledger_app';
@@ -80,7 +81,7 @@ export async function startSettingsScenario(platform: Platform, web: SignedInCon
   await client.end();
 
   const owner = await web.services.access.actorForEmail(CONSOLE_OWNER.email, 'test');
-  await web.services.access.createUser(owner, { ...VIEWER, workspace: 'default', role: 'viewer' });
+  await addAccount(web.services.access, owner, { ...VIEWER, workspace: 'default', role: 'viewer' });
   const cookie = await sessionCookie(web.url, CONSOLE_OWNER);
   const browser: Browser = await launchChromium();
   const errors: Array<() => string[]> = [];

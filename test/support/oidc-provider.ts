@@ -21,6 +21,8 @@ export interface TestProvider {
   clientSecret: string;
   /** The people, by login name: a test may change their groups before the next sign-in. */
   people: Map<string, Person>;
+  /** The next authorization code issued expires at once, as if its lifetime had run out before it was redeemed. */
+  expireNextCode(): void;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,19 @@ export async function startTestProvider(options: {
       };
     },
   });
+  // The memory adapter hands out the stored payload itself: moving its expiry into the past
+  // expires the code. Done when it is saved, before the browser can carry it to the console.
+  let expireNext = false;
+  provider.on('authorization_code.saved', (code: { jti: string }) => {
+    if (!expireNext) return;
+    expireNext = false;
+    const model = provider.AuthorizationCode as unknown as {
+      adapter: { find(id: string): Promise<{ exp: number } | undefined> };
+    };
+    void model.adapter.find(code.jti).then((stored) => {
+      if (stored) stored.exp = Math.floor(Date.now() / 1000) - 3600;
+    });
+  });
   const server: Server = createServer(provider.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -82,6 +97,9 @@ export async function startTestProvider(options: {
     clientId,
     clientSecret,
     people,
+    expireNextCode() {
+      expireNext = true;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -11,6 +11,7 @@ import { apiLogin } from './api-client.ts';
 import { CONSOLE_OWNER, startSignedInConsole, type SignedInConsole } from './console.ts';
 import type { Platform } from './platform.ts';
 import { startSeededPlatform } from './seeded-platform.ts';
+import { addAccount } from './accounts.ts';
 
 export const PRIVILEGE_PASSWORD = 'correct horse battery staple';
 
@@ -59,7 +60,7 @@ async function seedPrivilegeFixture(platform: Platform, source: PgTarget): Promi
   for (const [email, workspace, role] of USERS) {
     // The default workspace's admin is made by its owner, blue's people by the operator who made blue.
     const maker = workspace === 'default' ? owner : operator;
-    await app.services.access.createUser(maker, { email, password: PRIVILEGE_PASSWORD, workspace, role });
+    await addAccount(app.services.access, maker, { email, password: PRIVILEGE_PASSWORD, workspace, role });
   }
   const cookies = new Map<string, string>();
   for (const [email] of USERS) cookies.set(email, await apiLogin(app.url, email, PRIVILEGE_PASSWORD));

@@ -13,6 +13,7 @@ import { emailOf, httpRequest, loginAt, PASSWORD, ROLE_LIST, type Answer } from 
 import { launchChromium, shown } from './browser.ts';
 import { startPlatform, type Platform } from './platform.ts';
 import { freePort } from './ports.ts';
+import { addAccount } from './accounts.ts';
 
 export interface SecondFactorWorld {
   platform: Platform;
@@ -36,7 +37,7 @@ export async function startSecondFactorWorld(started: Partial<SecondFactorWorld>
   const setupToken = (await services.auth.issueSetupToken())!;
   await services.auth.createFirstOwner({ email: emailOf('owner'), password: PASSWORD, setupToken }, '127.0.0.1');
   for (const role of ROLE_LIST.filter((r) => r !== 'owner'))
-    await services.access.createUser(operatorActor('test'), { email: emailOf(role), password: PASSWORD, role });
+    await addAccount(services.access, operatorActor('test'), { email: emailOf(role), password: PASSWORD, role });
   return { ...(started as SecondFactorWorld), url };
 }
 

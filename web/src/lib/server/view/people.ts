@@ -1,5 +1,4 @@
 /** Users, workspaces and the audit log as the console's people pages show them (services/access.ts decides). */
-import type { Role } from '../../../../../lib/catalog/access.ts';
 import { HindsightError } from '../../../../../lib/errors.ts';
 import type { AccessService } from '../../../../../services/access.ts';
 import type { ConsolePeople } from './types.ts';
@@ -14,9 +13,6 @@ export function peopleServices(access: AccessService): ConsolePeople {
         createdAt: u.createdAt.toISOString(),
         memberships: u.memberships.map((m) => ({ workspace: m.workspace, role: m.role })),
       }));
-    },
-    async createUser(ref, input) {
-      await access.createUser(ref, { ...input, role: input.role as Role });
     },
     async setUserDisabled(ref, email, disabled) {
       await access.setUserDisabled(ref, email, disabled);

@@ -1,5 +1,6 @@
 /** Single sign-on and invitations as the console's pages use them (services/access/sso-*.ts, invitations.ts decide). */
 import type { AccessService, InvitationView, ProviderInput, SignInOutcome } from '../../../../../services/access.ts';
+import { mailFields } from '../../../../../services/access/invitation-mail.ts';
 import type { CallbackInput } from '../../../../../services/access/sso-login.ts';
 import type { ActorRef } from './types.ts';
 
@@ -19,8 +20,8 @@ export interface ConsoleSso {
   settings(actor: ActorRef): Promise<{ providers: Array<Omit<ProviderInput, 'clientSecret'>>; ssoOnly: boolean }>;
   invite(
     actor: ActorRef,
-    input: { email: string; workspace: string; role: string },
-  ): Promise<{ token: string; expiresAt: string }>;
+    input: { email: string; workspace: string; role: string; linkBase: string },
+  ): Promise<{ link: string; expiresAt: string; emailed: boolean; notEmailed?: string }>;
   invitation(token: string): Promise<(Omit<InvitationView, 'expiresAt'> & { expiresAt: string }) | undefined>;
   acceptWithPassword(input: {
     token: string;
@@ -42,8 +43,8 @@ export function createConsoleSso(access: AccessService, publicUrl: string | unde
     providerOrigins: () => access.providerOrigins(),
     settings: (actor) => access.listProviders(actor),
     async invite(actor, input) {
-      const { token, expiresAt } = await access.invite(actor, input);
-      return { token, expiresAt: expiresAt.toISOString() };
+      const { link, expiresAt, mail } = await access.invite(actor, input);
+      return { link, expiresAt: expiresAt.toISOString(), ...mailFields(mail) };
     },
     async invitation(token) {
       const found = await access.invitation(token);

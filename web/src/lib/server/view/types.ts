@@ -174,10 +174,6 @@ export interface ConsoleAuth {
 
 export interface ConsolePeople {
   listUsers(actor: ActorRef): Promise<ConsoleUserRow[]>;
-  createUser(
-    actor: ActorRef,
-    input: { email: string; password: string; displayName?: string; workspace: string; role: string },
-  ): Promise<void>;
   setUserDisabled(actor: ActorRef, email: string, disabled: boolean): Promise<void>;
   setMember(actor: ActorRef, email: string, workspace: string, role: string): Promise<void>;
   removeMember(actor: ActorRef, email: string, workspace: string): Promise<void>;

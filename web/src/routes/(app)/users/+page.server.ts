@@ -34,14 +34,19 @@ export const actions = {
   invite: async ({ request, locals, url }) => {
     const f = await request.formData();
     try {
-      const { token, expiresAt } = await services().sso.invite(actorOf(locals), {
-        email: text(f, 'email'),
+      const email = text(f, 'email');
+      const { link, expiresAt, emailed, notEmailed } = await services().sso.invite(actorOf(locals), {
+        email,
         workspace: text(f, 'workspace'),
         role: text(f, 'role'),
+        linkBase: publicBase(url),
       });
+      const until = `${expiresAt.slice(0, 16).replace('T', ' ')} UTC`;
       return {
-        ok: `Send this one-time link to ${text(f, 'email')}; it works until ${expiresAt.slice(0, 16).replace('T', ' ')} UTC.`,
-        link: `${publicBase(url)}/login/invite/${token}`,
+        ok: emailed
+          ? `The invitation was emailed to ${email}; the link works once, until ${until}. Should the mail not arrive, send them this one:`
+          : `Not emailed: ${notEmailed}. Send this one-time link to ${email}; it works until ${until}.`,
+        link,
       };
     } catch (err) {
       return fail(statusOf(err), { error: message(err) });
