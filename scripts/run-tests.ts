@@ -22,6 +22,7 @@ const filesOf = (dir: string) =>
     .map((f) => path.join(dir, f))
     .filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
 const warnings: string[] = [];
+const TIMES_REPORTER = path.join(import.meta.dirname, 'test-times.ts');
 
 /**
  * The longest integration files (a minute or more each; see the durations the spec report prints
@@ -54,7 +55,7 @@ const longestFirst = (files: string[]) => {
   return [...files].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 };
 
-async function run(files: string[], concurrency: number): Promise<number> {
+async function run(files: string[], concurrency: number, timed = false): Promise<number> {
   if (files.length === 0) return 0;
   // Piped to be read, so colours are asked for explicitly when a terminal shows them.
   const env = process.stdout.isTTY ? { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } : process.env;
@@ -62,7 +63,15 @@ async function run(files: string[], concurrency: number): Promise<number> {
   // fires: a 3-minute timeout left pending by a race held its slot for 80 s after the tests had all passed.
   const child = spawn(
     process.execPath,
-    ['--test', '--test-force-exit', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    [
+      '--test',
+      '--test-force-exit',
+      `--test-concurrency=${concurrency}`,
+      ...['--test-reporter=spec', '--test-reporter-destination=stdout'],
+      // Each file's wall time and the phase's total and counts, printed once the phase has ended.
+      ...(timed ? [`--test-reporter=${TIMES_REPORTER}`, '--test-reporter-destination=stdout'] : []),
+      ...files,
+    ],
     { stdio: ['inherit', 'pipe', 'pipe'], env },
   );
   // The runner passes each file's stderr on through its report on stdout: both are read.
@@ -84,7 +93,7 @@ const unit = await run(filesOf('test/unit'), 2);
 // Workflow tests each start a time-skipping test server (a JVM), which must answer within 5 s: one file at a time,
 // alone (beside the unit files, whose processes use more than one core, it missed those 5 s on a busy machine).
 const workflows = await run(filesOf('test/workflows'), 1);
-const integration = await run(longestFirst(filesOf('test/integration')), jobs);
+const integration = await run(longestFirst(filesOf('test/integration')), jobs, true);
 if (warnings.length > 0) {
   process.stderr.write(
     `\n${warnings.length} runtime warning(s) printed by the tests; each is a failure (fix its cause, do not silence it):\n${[...new Set(warnings)].map((w) => `  ${w}`).join('\n')}\n`,
