@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 
-interface TestEvent {
+export interface TestEvent {
   type: string;
   data: {
     name?: string;
