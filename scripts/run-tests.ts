@@ -22,14 +22,16 @@ const filesOf = (dir: string) =>
     .map((f) => path.join(dir, f))
     .filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
 const warnings: string[] = [];
+const RUN_TEST_FILES = path.join(import.meta.dirname, 'run-test-files.ts');
 
 /**
- * The longest integration files (a minute or more each; see the durations the spec report prints
- * for their suites), started first: run alphabetically, the worker-* files came last and one of
- * them ran for a minute and a half with the other slots empty. A stale entry costs nothing; a
- * missing one only runs in its alphabetical place.
+ * The longest integration files (a minute or more each; see the wall times printed at the end of the integration
+ * phase), started first: run alphabetically, the worker-* files came last and one of them ran for a minute and a
+ * half with the other slots empty. A stale entry costs nothing; a missing one only runs in its alphabetical place.
+ * sign-in gathers five suites that share their servers and browser (test/integration/sign-in.test.ts).
  */
 const LONGEST_FIRST = [
+  'sign-in',
   'worker-killed',
   'console-browser',
   'access',
@@ -54,15 +56,14 @@ const longestFirst = (files: string[]) => {
   return [...files].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 };
 
-async function run(files: string[], concurrency: number): Promise<number> {
+async function run(files: string[], concurrency: number, timed = false): Promise<number> {
   if (files.length === 0) return 0;
   // Piped to be read, so colours are asked for explicitly when a terminal shows them.
   const env = process.stdout.isTTY ? { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } : process.env;
-  // --test-force-exit: a file's process ends when its last test (and after hook) has, not when a forgotten timer
-  // fires: a 3-minute timeout left pending by a race held its slot for 80 s after the tests had all passed.
+  // Through run() rather than `node --test`, which sorts its files by name and so would undo LONGEST_FIRST.
   const child = spawn(
     process.execPath,
-    ['--test', '--test-force-exit', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    [RUN_TEST_FILES, String(concurrency), ...(timed ? ['--timed'] : []), ...files],
     { stdio: ['inherit', 'pipe', 'pipe'], env },
   );
   // The runner passes each file's stderr on through its report on stdout: both are read.
@@ -84,7 +85,7 @@ const unit = await run(filesOf('test/unit'), 2);
 // Workflow tests each start a time-skipping test server (a JVM), which must answer within 5 s: one file at a time,
 // alone (beside the unit files, whose processes use more than one core, it missed those 5 s on a busy machine).
 const workflows = await run(filesOf('test/workflows'), 1);
-const integration = await run(longestFirst(filesOf('test/integration')), jobs);
+const integration = await run(longestFirst(filesOf('test/integration')), jobs, true);
 if (warnings.length > 0) {
   process.stderr.write(
     `\n${warnings.length} runtime warning(s) printed by the tests; each is a failure (fix its cause, do not silence it):\n${[...new Set(warnings)].map((w) => `  ${w}`).join('\n')}\n`,
