@@ -16,6 +16,7 @@ import { connect, quoteIdent } from '../lib/pg/connection.ts';
 import type { ChildRegistry } from '../lib/supervisor/orphans.ts';
 import { boundToParent, prefixOutput, processRun, spawnBound, watchedRun } from '../lib/supervisor/runs.ts';
 import { describeExit, type ChildRun, type ChildSpec } from '../lib/supervisor/supervisor.ts';
+import { workerProcessEnv } from '../lib/supervisor/worker-env.ts';
 import { startTemporalDevServer, waitForPort } from '../temporal/dev-server.ts';
 import { TEMPORAL_UI_PATH } from '../web/src/lib/server/view/temporal-ui.ts';
 import { META_DATABASE, metaClusterDir } from '../services/runtime.ts';
@@ -119,14 +120,20 @@ export function temporalChild(ctx: ChildContext, host: string, port: number): Ch
 }
 
 /** A Node.js program of ours (the worker, the console), inheriting our environment. */
-function nodeChild(ctx: ChildContext, name: string, entry: string, graceMs: number): ChildSpec & { logFile: string } {
+function nodeChild(
+  ctx: ChildContext,
+  name: string,
+  entry: string,
+  graceMs: number,
+  env: NodeJS.ProcessEnv = process.env,
+): ChildSpec & { logFile: string } {
   const logFile = path.join(ctx.logsDir, `${name}.log`);
   return {
     name,
     logFile,
     needs: ctx.config.databaseUrl ? ['temporal'] : ['catalog', 'temporal'],
     start() {
-      const child = spawnBound(process.execPath, [path.join(root, entry)], { cwd: root, env: process.env });
+      const child = spawnBound(process.execPath, [path.join(root, entry)], { cwd: root, env });
       track(ctx, name, child);
       prefixOutput(name, child, logFile);
       return Promise.resolve(processRun(name, child, ctx.log, graceMs));
@@ -137,10 +144,10 @@ function nodeChild(ctx: ChildContext, name: string, entry: string, graceMs: numb
 /**
  * The worker: SIGTERM drains it, so it gets its shutdown grace (30 s by default,
  * worker/create-worker.ts, not imported here: it loads the Temporal worker's native code) and some
- * more before SIGKILL.
+ * more before SIGKILL. It starts with the allocator settings of lib/supervisor/worker-env.ts.
  */
 export function workerChild(ctx: ChildContext): ChildSpec {
-  return nodeChild(ctx, 'worker', 'worker/main.ts', 45_000);
+  return nodeChild(ctx, 'worker', 'worker/main.ts', 45_000, workerProcessEnv(process.env));
 }
 
 /** The console, up once it answers on its port. */

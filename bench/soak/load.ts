@@ -17,8 +17,12 @@ export interface Sample {
   workerHeapUsed: number;
   /** The worker threads' heaps in use (the SDK's workflow thread, the data plane), not collected first. */
   workerThreadsHeapUsed: number;
-  /** Memory outside the V8 heap (Buffers, native streams), from the worker's /metrics. */
+  /** The main thread's memory outside its V8 heap (Buffers, native objects V8 knows of), after the probe's collection. */
   workerExternal: number;
+  /** The part of `workerExternal` held by ArrayBuffers (Node's Buffers), after the probe's collection. */
+  workerArrayBuffers: number;
+  /** Physical memory committed by all the worker's V8 heaps: the rest of its RSS is native. */
+  workerHeapsPhysical: number;
   /** Workflow executions in the worker's sticky cache. */
   workerCachedWorkflows: number;
   webRss: number;
@@ -108,14 +112,31 @@ export function metricSum(text: string, name: string): number {
   return sum;
 }
 
+type Probed = Pick<
+  Sample,
+  'workerHeapUsed' | 'workerThreadsHeapUsed' | 'workerExternal' | 'workerArrayBuffers' | 'workerHeapsPhysical'
+>;
+
 /** What the heap probe (heap-probe.ts) last logged, or zeros before its first line. */
-function probedHeaps(world: SoakWorld): { workerHeapUsed: number; workerThreadsHeapUsed: number } {
+function probedHeaps(world: SoakWorld): Probed {
   for (let i = world.workerLog.length - 1; i >= 0; i--) {
     const record = world.workerLog[i]!;
     if (record.msg === 'heap after gc')
-      return { workerHeapUsed: record.heapUsed ?? 0, workerThreadsHeapUsed: record.threadsHeapUsed ?? 0 };
+      return {
+        workerHeapUsed: record.heapUsed ?? 0,
+        workerThreadsHeapUsed: record.threadsHeapUsed ?? 0,
+        workerExternal: record.external ?? 0,
+        workerArrayBuffers: record.arrayBuffers ?? 0,
+        workerHeapsPhysical: record.heapsPhysical ?? 0,
+      };
   }
-  return { workerHeapUsed: 0, workerThreadsHeapUsed: 0 };
+  return {
+    workerHeapUsed: 0,
+    workerThreadsHeapUsed: 0,
+    workerExternal: 0,
+    workerArrayBuffers: 0,
+    workerHeapsPhysical: 0,
+  };
 }
 
 async function workerMetrics(world: SoakWorld) {
@@ -123,7 +144,6 @@ async function workerMetrics(world: SoakWorld) {
     .then((r) => r.text())
     .catch(() => '');
   return {
-    workerExternal: metricSum(text, 'nodejs_external_memory_bytes'),
     workerCachedWorkflows: metricSum(text, 'hindsight_worker_cached_workflows'),
   };
 }

@@ -20,22 +20,24 @@ export interface SoakFigures {
   retried: number;
   p50Seconds: number;
   p99Seconds: number;
-  workerRssMib: [number, number];
+  /** The worker's memory, each series first → last (MiB) and its slope after the warm-up (MiB/h). */
+  worker: Record<'rss' | 'heap' | 'external' | 'arrayBuffers' | 'threads' | 'heapsPhysical' | 'native', Series>;
   webRssMib: [number, number];
-  workerSlopeMibPerHour: number | null;
-  workerHeapMib: [number, number];
-  workerHeapSlopeMibPerHour: number | null;
-  workerExternalMib: [number, number];
-  workerThreadsHeapMib: [number, number];
-  workerThreadsSlopeMibPerHour: number | null;
   cachedWorkflows: [number, number, number];
   warmupMinutes: number;
-  /** Every few minutes: minute, worker RSS, main heap after collection, threads' heaps (MiB), cached workflows. */
-  curve: Array<[number, number, number, number, number]>;
+  /** The worker's MALLOC_ARENA_MAX, when set: how many malloc arenas glibc may create. */
+  mallocArenaMax: string | undefined;
+  /** Every few minutes: minute, worker RSS, heaps committed, main heap, external, arrayBuffers, threads' heaps (MiB), cached workflows. */
+  curve: Array<[number, number, number, number, number, number, number, number]>;
   webSlopeMibPerHour: number | null;
   fds: { worker: [number, number, number]; web: [number, number, number] };
   catalogMib: [number, number];
   load: LoadCounts;
+}
+
+export interface Series {
+  mib: [number, number];
+  slopeMibPerHour: number | null;
 }
 
 const quantile = (sorted: number[], q: number) =>
@@ -86,7 +88,7 @@ export interface SoakWindow {
   loadEnded: number;
 }
 
-/** The samples every `everyMinutes`, as [minute, RSS, main heap, threads' heaps (MiB), cached workflows]. */
+/** The samples every `everyMinutes`, as [minute, RSS, heaps committed, main heap, external, arrayBuffers, threads' heaps (MiB), cached workflows]. */
 function curveOf(samples: Sample[], started: number, everyMinutes: number): SoakFigures['curve'] {
   const out: SoakFigures['curve'] = [];
   for (const s of samples) {
@@ -95,7 +97,10 @@ function curveOf(samples: Sample[], started: number, everyMinutes: number): Soak
       out.push([
         minute,
         mib(s.workerRss),
+        mib(s.workerHeapsPhysical),
         mib(s.workerHeapUsed),
+        mib(s.workerExternal),
+        mib(s.workerArrayBuffers),
         mib(s.workerThreadsHeapUsed),
         s.workerCachedWorkflows,
       ]);
@@ -121,6 +126,10 @@ export async function soakFigures(
   const cached = samples.map((s) => s.workerCachedWorkflows);
   // The heap probe logs its first line 30 s after the worker starts.
   const probed = samples.find((s) => s.workerHeapUsed > 0) ?? first;
+  const series = (pick: (s: Sample) => number, from = first): Series => ({
+    mib: [mib(pick(from)), mib(pick(last))],
+    slopeMibPerHour: slopePerHour(steady, pick),
+  });
   const fdRange = (pick: (s: Sample) => number): [number, number, number] => [
     pick(first),
     pick(last),
@@ -138,16 +147,19 @@ export async function soakFigures(
     ).length,
     p50Seconds: round1(quantile(durations, 0.5)),
     p99Seconds: round1(quantile(durations, 0.99)),
-    workerRssMib: [mib(first.workerRss), mib(last.workerRss)],
+    worker: {
+      rss: series((s) => s.workerRss),
+      heap: series((s) => s.workerHeapUsed, probed),
+      external: series((s) => s.workerExternal, probed),
+      arrayBuffers: series((s) => s.workerArrayBuffers, probed),
+      threads: series((s) => s.workerThreadsHeapUsed, probed),
+      heapsPhysical: series((s) => s.workerHeapsPhysical, probed),
+      native: series((s) => (s.workerHeapsPhysical > 0 ? s.workerRss - s.workerHeapsPhysical : 0), probed),
+    },
     webRssMib: [mib(first.webRss), mib(last.webRss)],
-    workerSlopeMibPerHour: slopePerHour(steady, (s) => s.workerRss),
-    workerHeapMib: [mib(probed.workerHeapUsed), mib(last.workerHeapUsed)],
-    workerHeapSlopeMibPerHour: slopePerHour(steady, (s) => s.workerHeapUsed),
-    workerExternalMib: [mib(first.workerExternal), mib(last.workerExternal)],
-    workerThreadsHeapMib: [mib(probed.workerThreadsHeapUsed), mib(last.workerThreadsHeapUsed)],
-    workerThreadsSlopeMibPerHour: slopePerHour(steady, (s) => s.workerThreadsHeapUsed),
     cachedWorkflows: [cached[0]!, cached.at(-1)!, Math.max(...cached)],
     warmupMinutes: window.warmupMinutes,
+    mallocArenaMax: world.worker.env.MALLOC_ARENA_MAX,
     curve: curveOf(samples, window.started, Math.max(1, Math.round(minutes / 10))),
     webSlopeMibPerHour: slopePerHour(steady, (s) => s.webRss),
     fds: { worker: fdRange((s) => s.workerFds), web: fdRange((s) => s.webFds) },
@@ -155,6 +167,8 @@ export async function soakFigures(
     load,
   };
 }
+
+const seriesCell = (s: Series) => `${s.mib[0]} → ${s.mib[1]} MiB, ${s.slopeMibPerHour ?? 'n/a'} MiB/h`;
 
 export function figuresMarkdown(f: SoakFigures, when: Date): string {
   const statuses = Object.entries(f.byStatus)
@@ -173,10 +187,14 @@ export function figuresMarkdown(f: SoakFigures, when: Date): string {
     `| backup duration p50 / p99 | ${f.p50Seconds} s / ${f.p99Seconds} s |`,
     `| restores alongside (failed) | ${f.load.restores} (${f.load.restoresFailed}) |`,
     `| console API calls (errors) | ${f.load.apiCalls} (${f.load.apiErrors}) |`,
-    `| worker RSS first → last, slope after warm-up | ${f.workerRssMib[0]} → ${f.workerRssMib[1]} MiB, ${f.workerSlopeMibPerHour ?? 'n/a'} MiB/h |`,
-    `| worker V8 heap used after a full collection (main thread) first → last, slope after warm-up | ${f.workerHeapMib[0]} → ${f.workerHeapMib[1]} MiB, ${f.workerHeapSlopeMibPerHour ?? 'n/a'} MiB/h |`,
-    `| worker threads' heaps (workflows, data plane) first → last, slope after warm-up | ${f.workerThreadsHeapMib[0]} → ${f.workerThreadsHeapMib[1]} MiB, ${f.workerThreadsSlopeMibPerHour ?? 'n/a'} MiB/h |`,
-    `| worker memory outside the heap (Buffers, native) first → last | ${f.workerExternalMib[0]} → ${f.workerExternalMib[1]} MiB |`,
+    `| worker RSS first → last, slope after warm-up | ${seriesCell(f.worker.rss)} |`,
+    `| worker V8 heap used after a full collection (main thread) first → last, slope after warm-up | ${seriesCell(f.worker.heap)} |`,
+    `| worker external memory after the collection (main thread: Buffers, native objects) first → last, slope | ${seriesCell(f.worker.external)} |`,
+    `| of which arrayBuffers (Buffers) first → last, slope | ${seriesCell(f.worker.arrayBuffers)} |`,
+    `| worker threads' heaps (workflows, data plane) first → last, slope after warm-up | ${seriesCell(f.worker.threads)} |`,
+    `| physical memory committed by all the worker's V8 heaps first → last, slope | ${seriesCell(f.worker.heapsPhysical)} |`,
+    `| worker RSS outside the V8 heaps (allocator, native code) first → last, slope | ${seriesCell(f.worker.native)} |`,
+    `| worker's allocator setting (\`MALLOC_ARENA_MAX\`) | ${f.mallocArenaMax ?? 'unset (glibc: 8 arenas per core)'} |`,
     `| workflows in the worker's cache (first → last, max) | ${f.cachedWorkflows[0]} → ${f.cachedWorkflows[1]} (${f.cachedWorkflows[2]}) |`,
     `| console RSS first → last, slope after warm-up | ${f.webRssMib[0]} → ${f.webRssMib[1]} MiB, ${f.webSlopeMibPerHour ?? 'n/a'} MiB/h |`,
     `| open descriptors worker / console (first → last, max) | ${f.fds.worker[0]} → ${f.fds.worker[1]} (${f.fds.worker[2]}) / ${f.fds.web[0]} → ${f.fds.web[1]} (${f.fds.web[2]}) |`,
@@ -184,10 +202,11 @@ export function figuresMarkdown(f: SoakFigures, when: Date): string {
     '',
     `Slopes are least-squares fits over the samples (every 10 s) from the end of a ${f.warmupMinutes}-minute warm-up to the end of the load; the settling after it is left out. The heap is read after a forced full collection every 30 s (\`--expose-gc\`, bench/soak/heap-probe.ts); the threads' heaps (the SDK's workflow thread, the data plane) are read as they are, garbage included. The worker over the run:`,
     '',
-    "| minute | worker RSS | main heap after collection | threads' heaps | cached workflows |",
-    '| --- | --- | --- | --- | --- |',
+    "| minute | worker RSS | V8 heaps committed | main heap after collection | external | arrayBuffers | threads' heaps | cached workflows |",
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...f.curve.map(
-      ([minute, rss, heap, threads, cached]) => `| ${minute} | ${rss} MiB | ${heap} MiB | ${threads} MiB | ${cached} |`,
+      ([minute, rss, committed, heap, external, buffers, threads, cached]) =>
+        `| ${minute} | ${rss} MiB | ${committed} MiB | ${heap} MiB | ${external} MiB | ${buffers} MiB | ${threads} MiB | ${cached} |`,
     ),
     '',
   ].join('\n');

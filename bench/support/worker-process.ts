@@ -1,10 +1,12 @@
 /**
- * The worker program as it runs in production (worker/main.ts), one child process per contender,
+ * The worker program as it runs in production (worker/main.ts, with the environment `npm start`
+ * gives it), one child process per contender,
  * its JSON log kept whole in a file and its last lines in memory for an error message.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { workerProcessEnv } from '../../lib/supervisor/worker-env.ts';
 import type { Platform } from '../../test/support/platform.ts';
 
 /** The fields of a worker's pino line that the benches read. */
@@ -16,10 +18,18 @@ export interface WorkerLogRecord {
   heapUsed?: number;
   /** The soak's heap probe: heap in use of the worker's threads (workflows, data plane). */
   threadsHeapUsed?: number;
+  /** The soak's heap probe: the main thread's memory outside its heap after the collection, Buffers included. */
+  external?: number;
+  /** The soak's heap probe: the part of `external` that is ArrayBuffers (Buffers) after the collection. */
+  arrayBuffers?: number;
+  /** The soak's heap probe: physical memory committed by every V8 heap (main thread and threads). */
+  heapsPhysical?: number;
 }
 
 export interface BenchWorker {
   child: ChildProcess;
+  /** The environment it was started with, as the production worker would be (lib/supervisor/worker-env.ts). */
+  env: NodeJS.ProcessEnv;
   /** Resolves on the worker's "worker ready" line; rejects if it exits before. */
   ready: Promise<void>;
   tail(): string;
@@ -41,14 +51,15 @@ export interface BenchWorkerOptions {
 
 export function spawnBenchWorker(platform: Platform, options: BenchWorkerOptions): BenchWorker {
   const main = fileURLToPath(new URL('../../worker/main.ts', import.meta.url));
+  const env = workerProcessEnv({
+    ...process.env,
+    ...platform.configEnv,
+    HINDSIGHT_LOG_LEVEL: 'info',
+    HINDSIGHT_LOG_PRETTY: '0',
+    ...options.env,
+  });
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), main], {
-    env: {
-      ...process.env,
-      ...platform.configEnv,
-      HINDSIGHT_LOG_LEVEL: 'info',
-      HINDSIGHT_LOG_PRETTY: '0',
-      ...options.env,
-    },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -86,7 +97,7 @@ export function spawnBenchWorker(platform: Platform, options: BenchWorkerOptions
   child.once('exit', (code, signal) => {
     markFailed(new Error(`${name} exited (${signal ?? code}) before it was ready:\n${lines.join('\n')}`));
   });
-  return { child, ready, tail: () => lines.join('\n') };
+  return { child, env, ready, tail: () => lines.join('\n') };
 }
 
 /** SIGTERM (the worker drains), then SIGKILL after `killAfterMs`. */

@@ -7,6 +7,7 @@
  * storage and no partial one, restoring to tables with the source's ordered hashes. Then a second
  * start is refused naming the first's pid, and after the supervisor itself is killed with SIGKILL
  * the next start takes over its lock, stops the children the killed one left, comes up, and stops on Ctrl-C.
+ * The worker runs with the allocator setting of lib/supervisor/worker-env.ts, read from its /proc environ.
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../lib/config.ts';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { processAlive } from '../../lib/supervisor/process-alive.ts';
+import { WORKER_MALLOC_ARENA_MAX } from '../../lib/supervisor/worker-env.ts';
 import { osUser } from '../../cli/access.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { metaClusterDir } from '../../services/runtime.ts';
@@ -57,7 +59,14 @@ async function killEachChild(start: StartProcess, config: Config, backupsDir: st
     waitFor(`a child of npm start matching ${pattern}`, () => childOf(start.pid, pattern), 10_000);
   const restarted = (name: string) => new RegExp(`WARN: ${name} was killed by SIGKILL; restarting it in 1 s`);
 
-  await killAndSeeRestarted('worker', await childPid(/worker\/main\.ts$/), restarted('worker'));
+  const worker = await childPid(/worker\/main\.ts$/);
+  // glibc reads MALLOC_ARENA_MAX when the process starts: only the environment it was started with counts.
+  const environ = (await readFile(`/proc/${worker}/environ`, 'utf8')).split('\0');
+  assert.ok(
+    environ.includes(`MALLOC_ARENA_MAX=${WORKER_MALLOC_ARENA_MAX}`),
+    `the worker starts with MALLOC_ARENA_MAX=${WORKER_MALLOC_ARENA_MAX}: ${environ.filter((e) => e.startsWith('MALLOC')).join(' ') || 'unset'}`,
+  );
+  await killAndSeeRestarted('worker', worker, restarted('worker'));
   await waitFor('the dump to run again on the new worker', () => partialBackupFile(backupsDir, killedDump), 90_000);
   const temporalPort = config.temporalAddress.split(':')[1];
   const temporal = await childPid(new RegExp(`temporal server start-dev .*--port ${temporalPort}`));
