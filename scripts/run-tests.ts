@@ -28,10 +28,8 @@ const RUN_TEST_FILES = path.join(import.meta.dirname, 'run-test-files.ts');
  * The longest integration files (a minute or more each; see the wall times printed at the end of the integration
  * phase), started first: run alphabetically, the worker-* files came last and one of them ran for a minute and a
  * half with the other slots empty. A stale entry costs nothing; a missing one only runs in its alphabetical place.
- * sign-in gathers five suites that share their servers and browser (test/integration/sign-in.test.ts).
  */
 const LONGEST_FIRST = [
-  'sign-in',
   'worker-killed',
   'console-browser',
   'access',
@@ -47,6 +45,9 @@ const LONGEST_FIRST = [
   'pitr-source-config',
   'pitr-drill',
   'restore-drill',
+  'second-factor',
+  'sso',
+  'invitations',
 ];
 const longestFirst = (files: string[]) => {
   const rank = (f: string) => {

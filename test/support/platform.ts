@@ -24,8 +24,7 @@ import { createSandboxDriver, type SandboxPreference } from '../../lib/sandbox/i
 import { freePort } from './ports.ts';
 
 let runtimeInstalled = false;
-/** Installs the Temporal SDK's runtime once per process, before anything starts it with its defaults. */
-export function quietTemporalRuntime(logger?: Logger): void {
+function quietTemporalRuntime(logger?: Logger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   if (!logger) {
@@ -152,11 +151,6 @@ export interface PlatformOptions {
    * platform connects to and leaves running when it stops; default: a dev server of its own.
    */
   temporalAddress?: string;
-  /**
-   * A PostgreSQL server already running (test/support/shared-servers.ts), on which the catalog gets a database of
-   * its own and which the platform leaves running when it stops; default: a server of its own.
-   */
-  cluster?: LocalCluster;
 }
 
 /** The temporal CLI's dev server on `port`, with Hindsight's search attributes, and its UI when asked for. */
@@ -213,15 +207,15 @@ async function startLocalTemporal(options: PlatformOptions) {
  * PostgreSQL and Temporal's dev server, started side by side: neither needs the other to start, and each spends
  * most of its start-up waiting (initdb's fsyncs, the dev server's listeners). When one fails, the other is stopped.
  */
-export async function startServers(dir: string, options: PlatformOptions) {
+async function startServers(dir: string, options: PlatformOptions) {
   const [cluster, temporal] = await Promise.allSettled([
-    options.cluster ?? startTestCluster(dir, { ...(options.pgSettings && { settings: options.pgSettings }) }),
+    startTestCluster(dir, { ...(options.pgSettings && { settings: options.pgSettings }) }),
     startLocalTemporal(options),
   ]);
   if (cluster.status === 'fulfilled' && temporal.status === 'fulfilled')
     return { cluster: cluster.value, env: temporal.value.env, temporalPort: temporal.value.temporalPort };
   if (temporal.status === 'fulfilled') await temporal.value.env.teardown().catch(() => undefined);
-  if (cluster.status === 'fulfilled' && !options.cluster) {
+  if (cluster.status === 'fulfilled') {
     await cluster.value.stop('immediate').catch(() => undefined);
     liveClusters.delete(cluster.value.dataDir);
   }
@@ -236,9 +230,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const dir = await mkdtemp(path.join(tmpdir(), 'hindsight-it-'));
   await chmod(dir, 0o755);
   const { cluster, env, temporalPort } = await startServers(dir, options);
-  // On a shared server, each platform's catalog is a database of its own: suites see only their own accounts.
-  const catalogName = options.cluster ? `catalog_${randomBytes(4).toString('hex')}` : 'catalog';
-  const catalogTarget = await createDatabase(cluster, catalogName);
+  const catalogTarget = await createDatabase(cluster, 'catalog');
   const backupsDir = path.join(dir, 'backups');
   await mkdir(backupsDir, { recursive: true });
   const configEnv = {
@@ -306,11 +298,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     async stop() {
       await platform.stopWorker().catch(() => undefined);
       await runtime.close().catch(() => undefined);
-      if (options.cluster) await env.teardown().catch(() => undefined);
-      else {
-        await Promise.all([env.teardown().catch(() => undefined), cluster.stop('immediate').catch(() => undefined)]);
-        liveClusters.delete(cluster.dataDir);
-      }
+      await Promise.all([env.teardown().catch(() => undefined), cluster.stop('immediate').catch(() => undefined)]);
+      liveClusters.delete(cluster.dataDir);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -1,8 +1,7 @@
 /**
  * The second-factor tests' world: a platform without a worker (sign-in needs none), the console at
  * http://localhost:<port> (a passkey's relying party must be a host name, and the console's public
- * URL names it), Debian's chromium with a virtual authenticator, and accounts of every role. The servers and the
- * browser are those the process shares (test/support/shared-servers.ts), the catalog and the contexts its own.
+ * URL names it), Debian's chromium with a virtual authenticator, and accounts of every role.
  */
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
@@ -11,11 +10,10 @@ import { operatorActor, type Role } from '../../services/authz.ts';
 import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { emailOf, httpRequest, loginAt, PASSWORD, ROLE_LIST, type Answer } from './access-fixture.ts';
-import { shown } from './browser.ts';
-import type { Platform } from './platform.ts';
+import { launchChromium, shown } from './browser.ts';
+import { startPlatform, type Platform } from './platform.ts';
 import { freePort } from './ports.ts';
 import { addAccount } from './accounts.ts';
-import { releaseSharedBrowser, sharedBrowser, startSharedPlatform, stopSharedPlatform } from './shared-servers.ts';
 
 export interface SecondFactorWorld {
   platform: Platform;
@@ -27,7 +25,7 @@ export interface SecondFactorWorld {
 }
 
 export async function startSecondFactorWorld(started: Partial<SecondFactorWorld>): Promise<SecondFactorWorld> {
-  const platform = (started.platform = await startSharedPlatform());
+  const platform = (started.platform = await startPlatform());
   const port = await freePort();
   const url = `http://localhost:${port}`;
   // The relying party comes from the public URL, read when a ceremony starts: the console's own address here.
@@ -35,7 +33,7 @@ export async function startSecondFactorWorld(started: Partial<SecondFactorWorld>
   const services = (started.services = createConsoleServices(platform.services));
   const webLog: string[] = (started.webLog = []);
   started.server = await startWebServer({ services, host: '127.0.0.1', port, log: (line) => webLog.push(line) });
-  started.browser = await sharedBrowser();
+  started.browser = await launchChromium();
   const setupToken = (await services.auth.issueSetupToken())!;
   await services.auth.createFirstOwner({ email: emailOf('owner'), password: PASSWORD, setupToken }, '127.0.0.1');
   for (const role of ROLE_LIST.filter((r) => r !== 'owner'))
@@ -44,9 +42,9 @@ export async function startSecondFactorWorld(started: Partial<SecondFactorWorld>
 }
 
 export async function stopSecondFactorWorld(started: Partial<SecondFactorWorld>): Promise<void> {
-  await releaseSharedBrowser(started.browser);
+  await started.browser?.close().catch(() => undefined);
   await started.server?.close().catch(() => undefined);
-  await stopSharedPlatform(started.platform);
+  await started.platform?.stop();
 }
 
 /** The code an authenticator app shows `offsetSteps` steps from now, made from the secret the page showed. */

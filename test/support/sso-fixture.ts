@@ -1,18 +1,17 @@
 /**
  * The world of the single sign-on tests: the platform, the console on a free port, a real OpenID
  * Connect provider beside it with people in different groups, a workspace "blue" beside
- * "default", the provider configured with its mapping, and a browser: the platform's servers and the browser are
- * those the process shares (test/support/shared-servers.ts), each world's catalog and contexts its own.
+ * "default", the provider configured with its mapping, and a browser.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Role } from '../../lib/catalog/roles.ts';
 import { operatorActor, type Actor } from '../../services/authz.ts';
 import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
+import { launchChromium } from './browser.ts';
 import { startTestProvider, type Person, type TestProvider } from './oidc-provider.ts';
-import type { Platform } from './platform.ts';
+import { startPlatform, type Platform } from './platform.ts';
 import { freePort } from './ports.ts';
-import { releaseSharedBrowser, sharedBrowser, startSharedPlatform, stopSharedPlatform } from './shared-servers.ts';
 
 export const OWNER = { email: 'owner@example.org', password: 'a long enough passphrase' };
 
@@ -45,7 +44,7 @@ export interface SsoWorld {
 }
 
 export async function startSsoWorld(starting: Partial<SsoWorld>): Promise<SsoWorld> {
-  const platform = (starting.platform = await startSharedPlatform());
+  const platform = (starting.platform = await startPlatform());
   const services = (starting.services = createConsoleServices(platform.services));
   const [webPort, providerPort] = [await freePort(), await freePort()];
   const baseUrl = `http://127.0.0.1:${webPort}`;
@@ -56,7 +55,7 @@ export async function startSsoWorld(starting: Partial<SsoWorld>): Promise<SsoWor
     people: structuredClone(PEOPLE),
   });
   starting.server = await startWebServer({ services, host: '127.0.0.1', port: webPort, log: () => undefined });
-  starting.browser = await sharedBrowser();
+  starting.browser = await launchChromium();
   await services.access.createFirstOwner(OWNER, 'test');
   const owner = await services.access.actorForEmail(OWNER.email, 'test');
   await services.access.createWorkspace(owner, 'blue');
@@ -92,8 +91,8 @@ export async function startSsoWorld(starting: Partial<SsoWorld>): Promise<SsoWor
 }
 
 export async function stopSsoWorld(world: Partial<SsoWorld>): Promise<void> {
-  await releaseSharedBrowser(world.browser);
+  await world.browser?.close().catch(() => undefined);
   await world.server?.close().catch(() => undefined);
   await world.provider?.close().catch(() => undefined);
-  await stopSharedPlatform(world.platform);
+  await world.platform?.stop();
 }

@@ -7,16 +7,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { passwordChecks } from '../../../lib/access/password.ts';
-import { defaultLoginPolicy } from '../../../services/access.ts';
-import { createConsoleServices, type HostServices } from '../../../web/src/lib/server/view/index.ts';
-import { startWebServer, type WebServer } from '../../../web/server.ts';
-import { httpRequest, loginAt } from '../../support/access-fixture.ts';
-import { postForm } from '../../support/console-forms.ts';
-import type { Platform } from '../../support/platform.ts';
-import { freePort } from '../../support/ports.ts';
-import { rawRequest } from '../../support/raw-http.ts';
-import { startSharedPlatform, stopSharedPlatform } from '../../support/shared-servers.ts';
+import { passwordChecks } from '../../lib/access/password.ts';
+import { defaultLoginPolicy } from '../../services/access.ts';
+import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
+import { startWebServer, type WebServer } from '../../web/server.ts';
+import { httpRequest, loginAt } from '../support/access-fixture.ts';
+import { postForm } from '../support/console-forms.ts';
+import { startPlatform, type Platform } from '../support/platform.ts';
+import { freePort } from '../support/ports.ts';
+import { rawRequest } from '../support/raw-http.ts';
 
 const OWNER = { email: 'first@example.org', displayName: 'First', password: 'a long enough passphrase' };
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -30,7 +29,7 @@ describe('a hardened console', () => {
   let proxied: WebServer;
 
   before(async () => {
-    platform = await startSharedPlatform();
+    platform = await startPlatform();
     // Short delays after failures: the throttling rule, not the wait, is under test.
     services = createConsoleServices(platform.services, {
       loginPolicy: { ...defaultLoginPolicy, baseDelayMs: 10, maxDelayMs: 40 },
@@ -44,7 +43,7 @@ describe('a hardened console', () => {
   after(async () => {
     await proxied?.close();
     await server?.close();
-    await stopSharedPlatform(platform);
+    await platform?.stop();
   });
 
   const audit = async (action: string, source: string) =>

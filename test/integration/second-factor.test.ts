@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { totpStep } from '../../../lib/access/totp.ts';
-import { emailOf, httpRequest, PASSWORD, ROLE_LIST } from '../../support/access-fixture.ts';
-import { postAction } from '../../support/console-forms.ts';
-import { hindsightResult } from '../../support/hindsight-cli.ts';
-import { scan } from '../../support/secret-scan.ts';
+import { totpStep } from '../../lib/access/totp.ts';
+import { emailOf, httpRequest, PASSWORD, ROLE_LIST } from '../support/access-fixture.ts';
+import { postAction } from '../support/console-forms.ts';
+import { hindsightResult } from '../support/hindsight-cli.ts';
+import { scan } from '../support/secret-scan.ts';
 import {
   alertText,
   browserPage,
@@ -23,8 +23,8 @@ import {
   stopSecondFactorWorld,
   wrongCode,
   type SecondFactorWorld,
-} from '../../support/second-factor-fixture.ts';
-import { shown } from '../../support/browser.ts';
+} from '../support/second-factor-fixture.ts';
+import { shown } from '../support/browser.ts';
 
 describe('a second factor: TOTP, recovery codes and passkeys', () => {
   const started: Partial<SecondFactorWorld> = {};

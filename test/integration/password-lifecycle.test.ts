@@ -6,14 +6,13 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, scryptSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { createConsoleServices, type HostServices } from '../../../web/src/lib/server/view/index.ts';
-import { startWebServer, type WebServer } from '../../../web/server.ts';
-import { httpRequest, loginAt } from '../../support/access-fixture.ts';
-import { postForm } from '../../support/console-forms.ts';
-import { hindsightCli, type HindsightCli } from '../../support/hindsight-cli.ts';
-import type { Platform } from '../../support/platform.ts';
-import { freePort } from '../../support/ports.ts';
-import { startSharedPlatform, stopSharedPlatform } from '../../support/shared-servers.ts';
+import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
+import { startWebServer, type WebServer } from '../../web/server.ts';
+import { httpRequest, loginAt } from '../support/access-fixture.ts';
+import { postForm } from '../support/console-forms.ts';
+import { hindsightCli, type HindsightCli } from '../support/hindsight-cli.ts';
+import { startPlatform, type Platform } from '../support/platform.ts';
+import { freePort } from '../support/ports.ts';
 
 const EMAIL = 'pat@example.org';
 const FIRST = 'the first passphrase';
@@ -28,7 +27,7 @@ describe('the password lifecycle', () => {
   let hindsight: HindsightCli;
 
   before(async () => {
-    platform = await startSharedPlatform();
+    platform = await startPlatform();
     services = createConsoleServices(platform.services);
     server = await startWebServer({ services, host: '127.0.0.1', port: await freePort(), log: () => undefined });
     hindsight = hindsightCli({ ...platform.configEnv, HINDSIGHT_PUBLIC_URL: server.url });
@@ -37,7 +36,7 @@ describe('the password lifecycle', () => {
 
   after(async () => {
     await server?.close();
-    await stopSharedPlatform(platform);
+    await platform?.stop();
   });
 
   const me = (cookie: string) => httpRequest(server.url, 'GET', '/api/v1/me', { cookie });

@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
-import { operatorActor } from '../../../services/authz.ts';
-import { shown } from '../../support/browser.ts';
-import { signInAtProvider } from '../../support/oidc-provider.ts';
-import { MAPPINGS, OWNER, startSsoWorld, stopSsoWorld, type SsoWorld } from '../../support/sso-fixture.ts';
+import { operatorActor } from '../../services/authz.ts';
+import { shown } from '../support/browser.ts';
+import { signInAtProvider } from '../support/oidc-provider.ts';
+import { MAPPINGS, OWNER, startSsoWorld, stopSsoWorld, type SsoWorld } from '../support/sso-fixture.ts';
 
 const STATE_COOKIE = 'hindsight_sso_state';
 

@@ -10,15 +10,15 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { invitationTokenHash } from '../../../lib/catalog/invitations.ts';
-import { operatorActor } from '../../../services/authz.ts';
-import { createNotifierOperations } from '../../../services/notifiers/work.ts';
-import { httpRequest, loginAt } from '../../support/access-fixture.ts';
-import { shown } from '../../support/browser.ts';
-import { hindsightCli } from '../../support/hindsight-cli.ts';
-import { startSmtpServer, type ReceivedMail } from '../../support/notify-receivers.ts';
-import { signInAtProvider } from '../../support/oidc-provider.ts';
-import { OWNER, startSsoWorld, stopSsoWorld, type SsoWorld } from '../../support/sso-fixture.ts';
+import { invitationTokenHash } from '../../lib/catalog/invitations.ts';
+import { operatorActor } from '../../services/authz.ts';
+import { createNotifierOperations } from '../../services/notifiers/work.ts';
+import { httpRequest, loginAt } from '../support/access-fixture.ts';
+import { shown } from '../support/browser.ts';
+import { hindsightCli } from '../support/hindsight-cli.ts';
+import { startSmtpServer, type ReceivedMail } from '../support/notify-receivers.ts';
+import { signInAtProvider } from '../support/oidc-provider.ts';
+import { OWNER, startSsoWorld, stopSsoWorld, type SsoWorld } from '../support/sso-fixture.ts';
 
 const PASSWORD = 'my own long password';
 
