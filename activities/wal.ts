@@ -1,4 +1,4 @@
-import { encryptionKeyFor } from '../lib/crypto/wrap/database-key.ts';
+import { encryptionKeyFor, liveEncryptionKey } from '../lib/crypto/wrap/database-key.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -106,8 +106,11 @@ async function archiveWal(
       spoolDir: path.join(spoolRoot(deps), input.database),
       storageName: storage.name,
       driver: storage.driver,
-      // A stream running through a rotation keeps the key it started with until its next run (at most an hour; still readable).
-      key: await encryptionKeyFor(await catalog.getDatabase(input.database), keyring.current()),
+      // Asked before each object: a key rotation or an encryption change applies from the next segment.
+      key: liveEncryptionKey(
+        () => catalog.getDatabase(input.database),
+        () => keyring.current(),
+      ),
       catalog: catalog.wal,
       notify,
       logger,

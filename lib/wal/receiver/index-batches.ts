@@ -14,7 +14,7 @@ import type { WalSegmentRecord } from '../../catalog/wal.ts';
 import { errorMessage } from '../../errors.ts';
 import { walIndexKey, writeRecord, type WalIndex, type WalIndexEntry } from '../archive-records.ts';
 import { formatLsn } from '../lsn.ts';
-import type { ReceiverSession } from './session.ts';
+import { keyNow, type ReceiverSession } from './session.ts';
 
 export const BATCH_SEGMENTS = 16;
 export const BATCH_MAX_AGE_MS = 60_000;
@@ -199,10 +199,10 @@ export function indexedSegment(segment: ArchivedSegment, walSegmentSizeBytes: nu
 
 /** The batcher of one receiver run: batches sealed with its key into its storage, failures logged. */
 export function batcherFor(session: ReceiverSession): WalIndexBatcher {
-  const { database, driver, key, logger } = session.options;
+  const { database, driver, logger } = session.options;
   return new WalIndexBatcher({
     database,
-    write: (objectKey, index) => writeRecord(driver, objectKey, index, key),
+    write: async (objectKey, index) => writeRecord(driver, objectKey, index, await keyNow(session.options)),
     onError: (error, batch) => logger.warn({ database, segments: batch.segments }, describeBatchError(error, batch)),
   });
 }

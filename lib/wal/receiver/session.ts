@@ -90,7 +90,11 @@ export interface ReceiverOptions {
   spoolDir: string;
   storageName: string;
   driver: StorageDriver;
-  key: EncryptionKey;
+  /**
+   * The key each new object is written with, or a function asked before each one: a key rotation or
+   * a change of the database's encryption then applies from the next segment of a running stream.
+   */
+  key: EncryptionKey | (() => Promise<EncryptionKey>);
   catalog: WalArchiveCatalog;
   notify: Notify;
   logger: Logger;
@@ -179,4 +183,9 @@ export class ReceiverSession {
     rethrowPermanent(error);
     this.status.lastError = errorMessage(error);
   }
+}
+
+/** The key the next object of this run is written with. */
+export async function keyNow(options: Pick<ReceiverOptions, 'key'>): Promise<EncryptionKey> {
+  return typeof options.key === 'function' ? options.key() : options.key;
 }

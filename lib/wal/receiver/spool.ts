@@ -23,7 +23,7 @@ import {
 } from '../lsn.ts';
 import { encodeWalFile, type StoredObject } from '../segment-codec.ts';
 import { batcherFor, indexedSegment, type WalIndexBatcher } from './index-batches.ts';
-import type { ReceiverSession } from './session.ts';
+import { keyNow, type ReceiverSession } from './session.ts';
 
 async function sha256OfFile(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -119,7 +119,8 @@ export class SpoolArchiver {
   }
 
   private async archiveHistory(file: string, timeline: number): Promise<void> {
-    const { database, driver, key, catalog, logger, storageName, signal } = this.session.options;
+    const { database, driver, catalog, logger, storageName, signal } = this.session.options;
+    const key = await keyNow(this.session.options);
     const sysid = this.session.server.systemIdentifier;
     const content = await readFile(file, 'utf8');
     parseHistoryFile(content);
@@ -143,7 +144,8 @@ export class SpoolArchiver {
   }
 
   private async archiveCompleteSegment(file: string, name: string): Promise<void> {
-    const { database, driver, key, catalog, signal } = this.session.options;
+    const { database, driver, catalog, signal } = this.session.options;
+    const key = await keyNow(this.session.options);
     const { systemIdentifier: sysid, walSegmentSize: segmentSize } = this.session.server;
     const { timeline, segno } = parseSegmentName(name, segmentSize);
     const size = (await stat(file)).size;
@@ -218,7 +220,8 @@ export class SpoolArchiver {
     final: boolean,
     after: Promise<void>,
   ): Promise<void> {
-    const { database, driver, key, catalog, logger, signal } = this.session.options;
+    const { database, driver, catalog, logger, signal } = this.session.options;
+    const key = await keyNow(this.session.options);
     const { systemIdentifier: sysid, walSegmentSize: segmentSize } = this.session.server;
     const { timeline, segno } = parseSegmentName(name, segmentSize);
     const start = segmentStartLsn(segno, segmentSize);
