@@ -8,6 +8,8 @@ import {
   startSignedInConsole,
   type SignedInConsole,
 } from '../support/console.ts';
+import { operatorActor } from '../../services/authz.ts';
+import { addAccount } from '../support/accounts.ts';
 import { tableFingerprint, type Platform } from '../support/platform.ts';
 import { startSeededPlatform } from '../support/seeded-platform.ts';
 
@@ -206,17 +208,11 @@ describe('console: storages, adding a database, the restore wizard and the notif
   });
 
   it('a viewer may read the wizard but not restore, test a storage configuration, test a URL or add a notifier', async () => {
-    const created = await con.fetch(`${con.url}/api/v1/users`, {
-      method: 'POST',
-      body: JSON.stringify({
-        email: 'viewer@example.org',
-        password: 'viewer password 123',
-        role: 'viewer',
-        workspace: 'default',
-      }),
-      headers: { 'content-type': 'application/json', origin: con.url },
+    await addAccount(con.services.access, operatorActor('test'), {
+      email: 'viewer@example.org',
+      password: 'viewer password 123',
+      role: 'viewer',
     });
-    assert.equal(created.status, 201, await created.text());
     const login = await fetch(`${con.url}/api/v1/session`, {
       method: 'POST',
       body: JSON.stringify({ email: 'viewer@example.org', password: 'viewer password 123' }),

@@ -68,6 +68,10 @@ export async function browserPage(
   options: { authenticator?: boolean } = {},
 ): Promise<{ context: BrowserContext; page: Page; cdp?: CDPSession }> {
   const context = await world.browser.newContext({ baseURL: world.url, viewport: { width: 1100, height: 900 } });
+  // A sign-in here is a password hash, a WebAuthn ceremony and a full page load, three files side by side
+  // on two cores: a bound for waiting on them, not a speed expectation.
+  context.setDefaultTimeout(90_000);
+  context.setDefaultNavigationTimeout(90_000);
   const page = await context.newPage();
   if (!options.authenticator) return { context, page };
   const cdp = await context.newCDPSession(page);
