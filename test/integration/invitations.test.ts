@@ -14,7 +14,7 @@ import { invitationTokenHash } from '../../lib/catalog/invitations.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { createNotifierOperations } from '../../services/notifiers/work.ts';
 import { httpRequest, loginAt } from '../support/access-fixture.ts';
-import { shown } from '../support/browser.ts';
+import { afterSignIn, shown } from '../support/browser.ts';
 import { hindsightCli } from '../support/hindsight-cli.ts';
 import { startSmtpServer, type ReceivedMail } from '../support/notify-receivers.ts';
 import { signInAtProvider } from '../support/oidc-provider.ts';
@@ -46,9 +46,7 @@ describe('invitations, the reach of member add, and SSO only', () => {
     await page.fill('input[name="email"]', OWNER.email);
     await page.fill('input[name="password"]', OWNER.password);
     await page.click('button[type="submit"]');
-    // Signed in: the header names the owner (hidden on narrow screens, hence attached rather than visible).
-    await page.locator('header .who').waitFor({ state: 'attached' });
-    await page.goto(`${world.baseUrl}/users`);
+    await afterSignIn(page, `${world.baseUrl}/users`);
     const form = page.locator('form[action="?/invite"]');
     await form.locator('input[name="email"]').fill('dave@example.org');
     await form.locator('select[name="workspace"]').selectOption('blue');
@@ -76,7 +74,8 @@ describe('invitations, the reach of member add, and SSO only', () => {
     await invited.page.fill('input[name="password"]', PASSWORD);
     await invited.page.fill('input[name="confirm"]', PASSWORD);
     await invited.page.getByRole('button', { name: 'Accept the invitation' }).click();
-    await invited.page.locator('header .who').waitFor({ state: 'attached' });
+    // Signed in: the header names the person (hidden on narrow screens, hence attached rather than visible).
+    await afterSignIn(invited.page, `${world.baseUrl}/`);
     assert.equal(await invited.page.locator('header .who').textContent(), 'dave@example.org');
     assert.deepEqual(await world.rolesOf('dave@example.org'), ['blue:viewer']);
     assert.equal((await loginAt(world.baseUrl, 'dave@example.org', PASSWORD)).status, 200);
@@ -169,7 +168,7 @@ describe('invitations, the reach of member add, and SSO only', () => {
       await page.fill('input[name="password"]', PASSWORD);
       await page.fill('input[name="confirm"]', PASSWORD);
       await page.getByRole('button', { name: 'Accept the invitation' }).click();
-      await page.locator('header .who').waitFor({ state: 'attached' });
+      await afterSignIn(page, `${world.baseUrl}/`);
       assert.equal(await page.locator('header .who').textContent(), 'ivy@example.org');
       await context.close();
       assert.deepEqual(await world.rolesOf('ivy@example.org'), ['blue:editor']);

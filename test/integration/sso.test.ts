@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { operatorActor } from '../../services/authz.ts';
-import { shown } from '../support/browser.ts';
+import { afterSignIn, shown } from '../support/browser.ts';
 import { signInAtProvider } from '../support/oidc-provider.ts';
 import { MAPPINGS, OWNER, startSsoWorld, stopSsoWorld, type SsoWorld } from '../support/sso-fixture.ts';
 
@@ -211,9 +211,7 @@ describe('single sign-on through OpenID Connect', () => {
     await page.fill('input[name="email"]', OWNER.email);
     await page.fill('input[name="password"]', OWNER.password);
     await page.click('button[type="submit"]');
-    // The header names the signed-in owner (hidden on narrow screens, hence attached rather than visible).
-    await page.locator('header .who').waitFor({ state: 'attached' });
-    await page.goto(`${world.baseUrl}/settings`);
+    await afterSignIn(page, `${world.baseUrl}/settings`);
     const panel = page.getByRole('region', { name: 'Single sign-on' });
     await shown(page, panel, 'the single sign-on panel');
     const text = await panel.innerText();

@@ -77,3 +77,19 @@ export async function shown(page: Page, locator: Locator, what: string): Promise
     throw new Error(`${what} is not shown at ${page.url()}; the page shows:\n${shown}`, { cause: error });
   });
 }
+
+/**
+ * Waits until the browser holds a console session after a sign-in was submitted, then opens `url`.
+ * The wait reads the context's cookie jar rather than the page: a wait on the page that begins while
+ * the sign-in's navigation is under way was seen to miss the new document now and then on a loaded
+ * machine, while the cookie is there either way.
+ */
+export async function afterSignIn(page: Page, url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await page.context().cookies()).some((c) => c.name === 'hindsight_session')) {
+    if (Date.now() > deadline)
+      throw new Error(`no console session ${timeoutMs / 1000} s after signing in; the page is at ${page.url()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await page.goto(url);
+}
