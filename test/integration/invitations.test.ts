@@ -14,7 +14,7 @@ import { invitationTokenHash } from '../../lib/catalog/invitations.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { createNotifierOperations } from '../../services/notifiers/work.ts';
 import { httpRequest, loginAt } from '../support/access-fixture.ts';
-import { afterSignIn, shown } from '../support/browser.ts';
+import { afterSignIn, gotoHydrated, shown } from '../support/browser.ts';
 import { hindsightCli } from '../support/hindsight-cli.ts';
 import { startSmtpServer, type ReceivedMail } from '../support/notify-receivers.ts';
 import { signInAtProvider } from '../support/oidc-provider.ts';
@@ -42,7 +42,7 @@ describe('invitations, the reach of member add, and SSO only', () => {
 
   it('an owner invites from the users page; the person chooses a password through the link, once', async () => {
     const { context, page } = await world.freshPage();
-    await page.goto(`${world.baseUrl}/login`);
+    await gotoHydrated(page, `${world.baseUrl}/login`);
     await page.fill('input[name="email"]', OWNER.email);
     await page.fill('input[name="password"]', OWNER.password);
     await page.click('button[type="submit"]');

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { operatorActor } from '../../services/authz.ts';
-import { afterSignIn, shown } from '../support/browser.ts';
+import { afterSignIn, gotoHydrated, shown } from '../support/browser.ts';
 import { signInAtProvider } from '../support/oidc-provider.ts';
 import { MAPPINGS, OWNER, startSsoWorld, stopSsoWorld, type SsoWorld } from '../support/sso-fixture.ts';
 
@@ -207,7 +207,7 @@ describe('single sign-on through OpenID Connect', () => {
 
   it("shows the providers and their mapping on an owner's settings page, and not on a viewer's", async () => {
     const { context, page } = await world.freshPage();
-    await page.goto(`${world.baseUrl}/login`);
+    await gotoHydrated(page, `${world.baseUrl}/login`);
     await page.fill('input[name="email"]', OWNER.email);
     await page.fill('input[name="password"]', OWNER.password);
     await page.click('button[type="submit"]');

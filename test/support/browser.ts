@@ -93,3 +93,9 @@ export async function afterSignIn(page: Page, url: string, timeoutMs = 60_000): 
   }
   await page.goto(url);
 }
+
+/** Opens `url` and waits until the page has hydrated (web/src/routes/+layout.svelte marks it), so clicks reach its handlers. */
+export async function gotoHydrated(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.waitForSelector('html[data-hydrated]', { state: 'attached', timeout: 60_000 });
+}

@@ -10,7 +10,7 @@ import { operatorActor, type Role } from '../../services/authz.ts';
 import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
 import { emailOf, httpRequest, loginAt, PASSWORD, ROLE_LIST, type Answer } from './access-fixture.ts';
-import { launchChromium, shown } from './browser.ts';
+import { gotoHydrated, launchChromium, shown } from './browser.ts';
 import { startPlatform, type Platform } from './platform.ts';
 import { freePort } from './ports.ts';
 import { addAccount } from './accounts.ts';
@@ -91,7 +91,7 @@ export async function browserPage(
 
 /** Types the password on /login; the page it lands on is the caller's to check. */
 export async function passwordStep(page: Page, role: Role): Promise<void> {
-  await page.goto('/login');
+  await gotoHydrated(page, '/login');
   await page.getByLabel('Email').fill(emailOf(role));
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Log in' }).click();
@@ -99,7 +99,7 @@ export async function passwordStep(page: Page, role: Role): Promise<void> {
 
 export async function logOut(page: Page): Promise<void> {
   await page.context().clearCookies();
-  await page.goto('/login');
+  await gotoHydrated(page, '/login');
 }
 
 /** The alert the page shows, waiting for it. */
