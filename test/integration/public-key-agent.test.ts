@@ -101,9 +101,12 @@ describe('public-key mode: verification, restores and PITR where the private key
     const accounts = report.comparisons.find((c) => c.table === 'accounts');
     assert.ok(accounts?.checksum?.expected, 'the manifest has a content checksum for accounts');
     for (const c of report.comparisons) assert.equal(c.checksum?.restored, c.checksum?.expected, `${c.table}`);
-    assert.ok(
-      agent!.logs.some((l) => l.msg === 'verification finished' && l.verificationId === verification.id),
-      'the agent ran it',
+    // The agent logs the end after the catalog records it, and its output is read as it comes: wait for the line.
+    await waitFor(
+      'the agent running it (its "verification finished" log line)',
+      async () =>
+        agent!.logs.some((l) => l.msg === 'verification finished' && l.verificationId === verification.id) || undefined,
+      30_000,
     );
   });
 
