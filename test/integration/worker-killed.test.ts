@@ -207,7 +207,12 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
     const record = await platform.runtime.catalog.getBackup(started.backupId);
     assert.equal(record.status, 'cancelled');
     assert.deepEqual(new Set(await readdir(dir)), before, 'the cancelled attempt left nothing in storage');
-    assert.equal((await bucketState(s3)).uploads, 0, 'the cancelled attempt aborted its multipart upload');
+    // The workflow may record the cancel before the activity's abort reaches the store: give it 30 s.
+    await waitFor(
+      'the cancelled attempt aborting its multipart upload',
+      async () => ((await bucketState(s3)).uploads === 0 ? true : undefined),
+      30_000,
+    );
     assert.equal(
       (await bucketState(s3)).objects.length,
       3,
@@ -235,7 +240,11 @@ describe('a backup interrupted midway: worker killed, or cancelled', () => {
       [],
       'the cancelled attempt removed its partial file',
     );
-    assert.equal((await bucketState(s3)).uploads, 0, 'and aborted its multipart upload');
+    await waitFor(
+      'the drained attempt aborting its multipart upload',
+      async () => ((await bucketState(s3)).uploads === 0 ? true : undefined),
+      30_000,
+    );
     assert.equal(
       (await platform.runtime.catalog.getBackup(started.backupId)).status,
       'running',
