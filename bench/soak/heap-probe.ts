@@ -1,59 +1,73 @@
 /**
- * Preloaded into the soak's worker (`--expose-gc --import`): every 30 s a full collection, then the
- * main thread's V8 heap in use, and the heap in use of each worker thread (the SDK's workflow
- * thread, the data plane), as a JSON log line. Heap used read at a random moment is mostly garbage
- * not collected yet; after a forced collection it is what the worker really holds. The threads'
- * heaps cannot be collected from here: theirs are read as they are. Beside them, the main thread's
- * memory outside its heap (`external`, of which `arrayBuffers` are the Buffers), also after the
- * collection, which frees the Buffers nothing holds any more; and the physical memory all the V8
- * heaps have committed, which is in the RSS whether or not the heaps use it: RSS less that is what
- * the allocator and native code hold.
+ * Preloaded into the soak's worker (`--expose-gc --import`): every 30 s a full collection in every
+ * thread, then the heaps each holds, as one JSON log line. Heap used read at a random moment is
+ * mostly garbage not collected yet; after a forced collection it is what the worker really holds.
+ * The main thread asks the others (the SDK's workflow thread, the data plane) over a
+ * BroadcastChannel, since it cannot collect their heaps itself; each collects its own and answers.
+ * Beside the heaps, the main thread's memory outside its heap (`external`, of which `arrayBuffers`
+ * are the Buffers), also after the collection; and the physical memory all the V8 heaps have
+ * committed, which is in the RSS whether or not the heaps use it: RSS less that is what the
+ * allocator and native code hold.
  */
-import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
-import { isMainThread } from 'node:worker_threads';
-import type * as WorkerThreads from 'node:worker_threads';
+import { BroadcastChannel, isMainThread, threadId } from 'node:worker_threads';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('heap-probe.ts needs node --expose-gc');
+const collect = gc;
 
-/** Threads inherit the preload: only the main thread probes, and reads the others' heaps. */
-function probe(collect: () => void): void {
-  // Every thread the process starts from now on is remembered: the SDK and the data plane both
-  // construct `worker_threads.Worker`, the one patched here before either module loads.
-  const threads = createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
-  const live = new Set<WorkerThreads.Worker>();
-  const Original = threads.Worker;
-  class TrackedWorker extends Original {
-    constructor(...args: ConstructorParameters<typeof Original>) {
-      super(...args);
-      live.add(this);
-      this.once('exit', () => live.delete(this));
-    }
-  }
-  threads.Worker = TrackedWorker;
-  syncBuiltinESMExports();
+const CHANNEL = 'hindsight-soak-heap-probe';
+/** How long the main thread waits for the threads' answers; a thread busy longer is left out of that round. */
+const ANSWER_MS = 2_000;
 
-  /** The threads' heaps in use, and the physical memory every heap (the main one too) has committed. */
-  const threadHeaps = async (mainPhysical: number) => {
-    let [threadsHeapUsed, heapsPhysical] = [0, mainPhysical];
-    for (const thread of live) {
-      const stats = await thread.getHeapStatistics().catch(() => undefined);
-      threadsHeapUsed += stats?.used_heap_size ?? 0;
-      heapsPhysical += stats?.total_physical_size ?? 0;
-    }
-    return { threadsHeapUsed, heapsPhysical };
+interface Collected {
+  threadId: number;
+  heapUsed: number;
+  physical: number;
+}
+
+function collected(): Collected {
+  collect();
+  const { used_heap_size: heapUsed, total_physical_size: physical } = v8.getHeapStatistics();
+  return { threadId, heapUsed, physical };
+}
+
+/** A thread answers each round with its heap after its own collection. */
+function answerRounds(): void {
+  const channel = new BroadcastChannel(CHANNEL);
+  channel.unref();
+  channel.onmessage = (event) => {
+    if ((event as MessageEvent<{ round?: number }>).data.round !== undefined) channel.postMessage(collected());
   };
+}
 
+/** The main thread starts a round every 30 s and logs what it and the threads hold afterwards. */
+function probe(): void {
+  const channel = new BroadcastChannel(CHANNEL);
+  channel.unref();
+  const answers = new Map<number, Collected>();
+  channel.onmessage = (event) => {
+    const answer = (event as MessageEvent<Partial<Collected>>).data;
+    if (typeof answer.threadId === 'number') answers.set(answer.threadId, answer as Collected);
+  };
+  let round = 0;
   setInterval(() => {
-    collect();
-    const { used_heap_size: heapUsed, total_physical_size: mainPhysical } = v8.getHeapStatistics();
+    answers.clear();
+    channel.postMessage({ round: ++round });
+    const main = collected();
     const { external, arrayBuffers } = process.memoryUsage();
-    void threadHeaps(mainPhysical).then((threadHeaps) => {
-      const record = { msg: 'heap after gc', time: Date.now(), heapUsed, external, arrayBuffers, ...threadHeaps };
-      process.stdout.write(`${JSON.stringify({ ...record, threads: live.size })}\n`);
+    void sleep(ANSWER_MS).then(() => {
+      const threads = [...answers.values()];
+      const threadsHeapUsed = threads.reduce((sum, t) => sum + t.heapUsed, 0);
+      const heapsPhysical = threads.reduce((sum, t) => sum + t.physical, main.physical);
+      const record = { msg: 'heap after gc', time: Date.now(), heapUsed: main.heapUsed, external, arrayBuffers };
+      process.stdout.write(
+        `${JSON.stringify({ ...record, threadsHeapUsed, heapsPhysical, threads: threads.length })}\n`,
+      );
     });
   }, 30_000).unref();
 }
 
-if (isMainThread) probe(gc);
+if (isMainThread) probe();
+else answerRounds();

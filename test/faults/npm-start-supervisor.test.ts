@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../lib/config.ts';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { processAlive } from '../../lib/supervisor/process-alive.ts';
-import { WORKER_MALLOC_ARENA_MAX } from '../../lib/supervisor/worker-env.ts';
+import { WORKER_MALLOC_ARENA_MAX, WORKER_V8_FLAGS } from '../../lib/supervisor/worker-env.ts';
 import { osUser } from '../../cli/access.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { metaClusterDir } from '../../services/runtime.ts';
@@ -60,11 +60,16 @@ async function killEachChild(start: StartProcess, config: Config, backupsDir: st
   const restarted = (name: string) => new RegExp(`WARN: ${name} was killed by SIGKILL; restarting it in 1 s`);
 
   const worker = await childPid(/worker\/main\.ts$/);
-  // glibc reads MALLOC_ARENA_MAX when the process starts: only the environment it was started with counts.
+  // glibc reads MALLOC_ARENA_MAX, and V8 NODE_OPTIONS, when the process starts: only the environment it was started with counts.
   const environ = (await readFile(`/proc/${worker}/environ`, 'utf8')).split('\0');
   assert.ok(
     environ.includes(`MALLOC_ARENA_MAX=${WORKER_MALLOC_ARENA_MAX}`),
     `the worker starts with MALLOC_ARENA_MAX=${WORKER_MALLOC_ARENA_MAX}: ${environ.filter((e) => e.startsWith('MALLOC')).join(' ') || 'unset'}`,
+  );
+  const nodeOptions = environ.find((e) => e.startsWith('NODE_OPTIONS='));
+  assert.ok(
+    nodeOptions?.includes(WORKER_V8_FLAGS),
+    `the worker starts with ${WORKER_V8_FLAGS}: ${nodeOptions ?? 'unset'}`,
   );
   await killAndSeeRestarted('worker', worker, restarted('worker'));
   await waitFor('the dump to run again on the new worker', () => partialBackupFile(backupsDir, killedDump), 90_000);
