@@ -14,7 +14,14 @@ import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
-import { horizontalOverflow, launchChromium, screenshot, shown, watchPageErrors } from '../support/browser.ts';
+import {
+  gotoHydrated,
+  horizontalOverflow,
+  launchChromium,
+  screenshot,
+  shown,
+  watchPageErrors,
+} from '../support/browser.ts';
 import { storageAndNotifierEdits } from '../support/console-config-edits.ts';
 import { checkCopyForms, checkDownloads } from '../support/console-backup-copies.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
@@ -84,7 +91,7 @@ describe('the console in a real browser', () => {
   const pathOf = () => new URL(page.url()).pathname;
 
   it('sends a fresh installation to owner creation, and the owner lands on the overview', async () => {
-    await page.goto(at('/'));
+    await gotoHydrated(page, at('/'));
     assert.equal(pathOf(), '/setup');
     await screenshot(page, '01-setup');
     await page.getByLabel('Setup token').fill((await services.auth.issueSetupToken())!); // as printed at start
@@ -137,7 +144,7 @@ describe('the console in a real browser', () => {
   });
 
   it('is reached by keyboard: the first Tab lands on the skip link, which moves to the content', async () => {
-    await page.goto(at('/'));
+    await gotoHydrated(page, at('/'));
     await page.keyboard.press('Tab');
     assert.equal(
       await page.evaluate<string | undefined>('document.activeElement?.textContent?.trim()'),
@@ -148,7 +155,7 @@ describe('the console in a real browser', () => {
   });
 
   it('adds a storage after testing its connection', async () => {
-    await page.goto(at('/storages'));
+    await gotoHydrated(page, at('/storages'));
     await page.getByLabel('Name', { exact: true }).fill('nas');
     await page.getByLabel('Type').selectOption('local');
     await page.getByLabel('Path').fill(nasDir);
@@ -166,7 +173,7 @@ describe('the console in a real browser', () => {
   });
 
   it('tests a database connection, refuses a wrong password, and adds the database', async () => {
-    await page.goto(at('/databases/new'));
+    await gotoHydrated(page, at('/databases/new'));
     await page.getByLabel('Name', { exact: true }).fill('shop');
     const wrong = new URL(targetUrl(source));
     wrong.password = 'not-the-password';
@@ -261,7 +268,7 @@ describe('the console in a real browser', () => {
   });
 
   it("changes the schedule and lists the next five runs in the browser's time zone", async () => {
-    await page.goto(at('/databases/shop'));
+    await gotoHydrated(page, at('/databases/shop'));
     const schedule = page.getByTestId('schedule');
     await schedule.getByLabel('Cron (minute hour day month weekday)').fill('30 2 * * 1-5');
     await schedule.getByLabel('Time zone').fill('Europe/Berlin');
@@ -289,7 +296,7 @@ describe('the console in a real browser', () => {
   });
 
   it('restores the backup into a new database through the wizard, and shows it verified', async () => {
-    await page.goto(at('/restore?database=shop'));
+    await gotoHydrated(page, at('/restore?database=shop'));
     await page.locator(`input[name="backup"][value="${backupId}"]`).check();
     await page.getByRole('button', { name: 'Next' }).last().click();
     await page.getByLabel('New database name').fill('shop_restored');
@@ -323,7 +330,7 @@ describe('the console in a real browser', () => {
   });
 
   it("lists the owner's actions in the audit log, filterable by action", async () => {
-    await page.goto(at('/audit'));
+    await gotoHydrated(page, at('/audit'));
     const rows = page.locator('table.audit tbody tr');
     await rows.first().waitFor();
     const text = await page.locator('table.audit tbody').innerText();
@@ -359,11 +366,11 @@ describe('the console in a real browser', () => {
       ['/settings', '18-settings'],
     ];
     for (const [route, name] of pages) {
-      const response = await page.goto(at(route));
+      const response = await gotoHydrated(page, at(route));
       assert.equal(response?.status(), 200, `${route} answers 200`);
       await screenshot(page, name);
     }
-    await page.goto(at('/'));
+    await gotoHydrated(page, at('/'));
     const card = page.getByTestId('database-card-shop');
     assert.match(await card.innerText(), /Up/i, 'the dashboard shows the database up');
   });

@@ -8,7 +8,7 @@ import { recoverableWindows } from '../../lib/pitr/window.ts';
 import { localDateTime } from '../../lib/time-zone.ts';
 import { operatorActor } from '../../services/authz.ts';
 import type { PitrOutcome } from '../../temporal/contracts/pitr.ts';
-import { launchChromium, screenshot, watchPageErrors } from '../support/browser.ts';
+import { gotoHydrated, launchChromium, screenshot, watchPageErrors } from '../support/browser.ts';
 import { CONSOLE_OWNER, settledRestorePage, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { tableHashes } from '../support/guide-platform.ts';
 import { factsReadTheHold, heldDuring } from '../support/pitr-restore-hold.ts';
@@ -44,7 +44,7 @@ async function ownerSession(url: string): Promise<{ name: string; value: string;
 /** The database page's PITR panel in a real browser: the window, settings saved and refused. */
 async function checkPanel(platform: Platform, page: Page, url: string): Promise<void> {
   const before = (await recoverableWindows(platform.runtime.catalog, 'shop')).windows.at(-1)!;
-  await page.goto(`${url}/databases/shop`);
+  await gotoHydrated(page, `${url}/databases/shop`);
   const panel = page.getByTestId('pitr-panel');
   assert.equal(await panel.getAttribute('data-enabled'), 'true');
   const after = (await recoverableWindows(platform.runtime.catalog, 'shop')).windows.at(-1)!;
@@ -133,7 +133,7 @@ async function checkDashboard(platform: Platform, page: Page, url: string): Prom
     60_000,
     300,
   );
-  await page.goto(`${url}/`);
+  await gotoHydrated(page, `${url}/`);
   const badge = page.getByTestId('pitr-badge-shop');
   assert.match((await badge.innerText()).trim(), /^PITR · restorable to (now|.+ ago)$/);
   assert.equal(await badge.getAttribute('data-state'), 'ok');
@@ -146,7 +146,7 @@ async function checkDashboard(platform: Platform, page: Page, url: string): Prom
 
 /** A base backup taken from the panel; then switched off with its typed confirmation: the panel says off, and so does the service. */
 async function baseBackupThenOff(platform: Platform, page: Page, url: string): Promise<void> {
-  await page.goto(`${url}/databases/shop`);
+  await gotoHydrated(page, `${url}/databases/shop`);
   await page.getByRole('button', { name: 'Take a base backup now' }).click();
   const id = /Base backup (\S+) started/.exec(await page.getByTestId('pitr-done').innerText())?.[1];
   assert.ok(id, 'the panel names the base backup it started');

@@ -13,7 +13,7 @@ import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { formatBytes } from '../../cli/output.ts';
 import { nextCronRuns } from '../../lib/schedule/cron.ts';
 import { spreadSecond } from '../../lib/schedule/spread.ts';
-import { launchChromium } from '../support/browser.ts';
+import { gotoHydrated, launchChromium } from '../support/browser.ts';
 import { CONSOLE_OWNER, postAction, startSignedInConsole, type SignedInConsole } from '../support/console.ts';
 import { hindsightResult } from '../support/hindsight-cli.ts';
 import type { Platform } from '../support/platform.ts';
@@ -121,7 +121,7 @@ describe('schedules: one rule for the CLI, the API and the console, as Temporal 
     const page = await context.newPage();
     const login = await page.request.post(`${web.url}/api/v1/session`, { data: CONSOLE_OWNER });
     assert.equal(login.status(), 200);
-    await page.goto(`${web.url}/databases/shop`);
+    await gotoHydrated(page, `${web.url}/databases/shop`);
     const runs = page.getByTestId('next-run');
     await runs.nth(4).waitFor();
     const shown = await runs.locator('time').evaluateAll((times) => times.map((t) => t.getAttribute('datetime')));

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page, type Response } from 'playwright-core';
 
 /** Debian's chromium (scripts/setup.sh installs it); Playwright's own browser download cannot run here. */
 export const CHROMIUM = process.env.HINDSIGHT_CHROMIUM ?? '/usr/bin/chromium';
@@ -95,7 +95,8 @@ export async function afterSignIn(page: Page, url: string, timeoutMs = 60_000): 
 }
 
 /** Opens `url` and waits until the page has hydrated (web/src/routes/+layout.svelte marks it), so clicks reach its handlers. */
-export async function gotoHydrated(page: Page, url: string): Promise<void> {
-  await page.goto(url);
+export async function gotoHydrated(page: Page, url: string): Promise<Response | null> {
+  const response = await page.goto(url);
   await page.waitForSelector('html[data-hydrated]', { state: 'attached', timeout: 60_000 });
+  return response;
 }

@@ -12,6 +12,7 @@ import { operatorActor } from '../../services/authz.ts';
 import type { HostServices } from '../../web/src/lib/server/view/index.ts';
 import type { Platform } from './platform.ts';
 import { expectedArchive } from './expected-archive.ts';
+import { gotoHydrated } from './browser.ts';
 import { waitFor } from './wait.ts';
 
 /** A download's SHA-256 and first bytes, read as it streams in. */
@@ -33,7 +34,7 @@ async function downloadFrom(page: Page, link: ReturnType<Page['getByTestId']>) {
 
 /** The row's two download links: the stored object as is, and the dump decrypted. */
 export async function checkDownloads(page: Page, url: string, platform: Platform, backupId: string): Promise<void> {
-  await page.goto(`${url}/databases/shop`);
+  await gotoHydrated(page, `${url}/databases/shop`);
   const row = page.locator(`tr[data-backup-id="${backupId}"]`);
   const record = await platform.runtime.catalog.getBackup(backupId);
   const stored = await downloadFrom(page, row.getByTestId('download-hsb'));
@@ -96,7 +97,7 @@ export async function checkCopyForms(
   const object = await readFile(path.join(vaultDir, 'shop', `${backupId}.dump.hsb`));
   assert.equal(createHash('sha256').update(object).digest('hex'), record.objectSha256, 'vault holds the exact object');
 
-  await page.goto(`${url}/databases/shop`);
+  await gotoHydrated(page, `${url}/databases/shop`);
   const bulk = page.getByTestId('copy-all-form');
   await bulk.getByLabel('Copy older backups to storage').selectOption('vault');
   await bulk.getByRole('button', { name: 'Copy backups' }).click();

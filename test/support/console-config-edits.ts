@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { operatorActor } from '../../services/authz.ts';
-import { screenshot } from './browser.ts';
+import { gotoHydrated, screenshot } from './browser.ts';
 import type { Platform } from './platform.ts';
 import { newBucket, rawClient, s3StorageSettings } from './s3-moto-helpers.ts';
 import { startMoto, type MotoServer } from './servers/moto.ts';
@@ -43,7 +43,7 @@ async function editS3Storage({ page, platform, url }: ConsoleUnderTest, moto: Mo
   await moto.enableAuth();
   await platform.services.storages.save(operator, 'offsite', s3StorageSettings(moto, bucket, user));
 
-  await page.goto(`${url}/storages/offsite`);
+  await gotoHydrated(page, `${url}/storages/offsite`);
   const form = page.getByTestId('storage-edit');
   assert.equal(await form.getByLabel('Secret access key (stored; blank keeps it)').inputValue(), '');
   assert.equal((await page.content()).includes(user.secretAccessKey), false, 'the stored secret is not in the page');
@@ -63,7 +63,7 @@ async function editS3Storage({ page, platform, url }: ConsoleUnderTest, moto: Mo
 async function editLocalStorages({ page, platform, url }: ConsoleUnderTest) {
   const form = page.getByTestId('storage-edit');
   // nas holds the backup of shop: its path is shown fixed, and the server refuses it all the same.
-  await page.goto(`${url}/storages/nas`);
+  await gotoHydrated(page, `${url}/storages/nas`);
   const nasPath = form.getByLabel('Path (fixed: it holds backups)');
   assert.equal(await nasPath.getAttribute('readonly'), '');
   await page.getByTestId('storage-locked').waitFor();
@@ -78,7 +78,7 @@ async function editLocalStorages({ page, platform, url }: ConsoleUnderTest) {
   const [first, second] = [path.join(platform.dir, 'scratch-a'), path.join(platform.dir, 'scratch-b')];
   await Promise.all([mkdir(first, { recursive: true }), mkdir(second, { recursive: true })]);
   await platform.services.storages.save(operator, 'scratch', { type: 'local', path: first });
-  await page.goto(`${url}/storages/scratch`);
+  await gotoHydrated(page, `${url}/storages/scratch`);
   await form.getByLabel('Path').fill(second);
   await form.getByRole('button', { name: 'Test and save' }).click();
   await answer(page, 'storage-edit-result', /Storage "scratch" is changed/);
@@ -86,7 +86,7 @@ async function editLocalStorages({ page, platform, url }: ConsoleUnderTest) {
 }
 
 async function removeStorages({ page, platform, url }: ConsoleUnderTest) {
-  await page.goto(`${url}/storages`);
+  await gotoHydrated(page, `${url}/storages`);
   const mistyped = await typeRemoval(page, 'tr[data-storage="nas"]', 'na');
   assert.equal(await mistyped.isDisabled(), true, 'a mistyped name keeps the button disabled');
   await page.locator('tr[data-storage="nas"] input[name="confirm"]').fill('nas');
@@ -124,7 +124,7 @@ async function editAndDeleteNotifier({ page, platform, url }: ConsoleUnderTest) 
   await platform.services.notifiers.save(operator, 'ops-hook', { type: 'webhook', url: hookUrl, secret }, [
     'backup_failed',
   ]);
-  await page.goto(`${url}/notifiers?edit=ops-hook`);
+  await gotoHydrated(page, `${url}/notifiers?edit=ops-hook`);
   for (const hidden of [secret, hookUrl]) assert.equal((await page.content()).includes(hidden), false);
   await page.locator('input[name="events"][value="backup_succeeded"]').check();
   await page.getByRole('button', { name: 'Save changes' }).click();
@@ -136,7 +136,7 @@ async function editAndDeleteNotifier({ page, platform, url }: ConsoleUnderTest) 
   const kept = await platform.services.notifiers.storedConfig(operator, 'ops-hook');
   assert.deepEqual([(kept as { url: string }).url, (kept as { secret?: string }).secret], [hookUrl, secret]);
 
-  await page.goto(`${url}/notifiers`);
+  await gotoHydrated(page, `${url}/notifiers`);
   await (await typeRemoval(page, 'tr[data-notifier="ops-hook"]', 'ops-hook')).click();
   await page.getByText('Notifier "ops-hook" is deleted.').waitFor();
   assert.deepEqual(
