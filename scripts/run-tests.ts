@@ -30,7 +30,6 @@ const RUN_TEST_FILES = path.join(import.meta.dirname, 'run-test-files.ts');
  * half with the other slots empty. A stale entry costs nothing; a missing one only runs in its alphabetical place.
  */
 const LONGEST_FIRST = [
-  'worker-killed',
   'console-browser',
   'access',
   'console-database',

@@ -1,7 +1,7 @@
 /**
  * The worker process with the Docker engine running: `auto` takes the docker driver, says so in
  * its log, backs up, and verifies in a container. (With the engine unreachable:
- * test/integration/worker-docker-unreachable.test.ts.)
+ * test/faults/worker-docker-unreachable.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
