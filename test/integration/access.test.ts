@@ -13,7 +13,6 @@ import {
   httpActionCases,
   MATRIX_ACTIONS,
   S3_SECRET,
-  webhookArgs,
 } from '../support/access-cases.ts';
 import {
   emailOf,
@@ -127,10 +126,16 @@ describe('users, workspaces, roles and the audit log', () => {
       const allowed = roleAllows(role, c.action) && (!c.instanceOnly || role === 'owner');
       assert.equal(code, allowed ? 0 : 403, `hindsight ${c.args(role).join(' ')} as ${role}`);
     };
-    // A notifier per role for the delete case, made by the operator. Each command is a process that spends most of
-    // a second loading, and the roles' cases touch different names, so the roles run side by side; all but the
-    // schedule of `shop`, which every allowed role changes and is changed one role at a time.
-    await Promise.all(ROLE_LIST.map((role) => cliAs(undefined, webhookArgs(`pre-${role}`, 'http://127.0.0.1:9/pre'))));
+    // A notifier per role for the delete case, made by the operator through the services: only the cases are the
+    // CLI's to run. Each command is a process that spends most of a second loading, and the roles' cases touch
+    // different names, so the roles run side by side; all but the schedule of `shop`, which every allowed role
+    // changes and is changed one role at a time.
+    const operator = operatorActor('test');
+    for (const role of ROLE_LIST)
+      await platform.services.notifiers.save(operator, `pre-${role}`, {
+        type: 'webhook',
+        url: 'http://127.0.0.1:9/pre',
+      });
     const sameThing = (c: Case) => c.action === 'database.schedule';
     for (const role of ROLE_LIST) for (const c of CLI_ACTION_CASES.filter(sameThing)) await check(role, c);
     await Promise.all(
@@ -163,14 +168,16 @@ describe('users, workspaces, roles and the audit log', () => {
     const password = await inviteFromCli(hindsight, services.access, platform.dir, made);
     assert.equal((await login(made, password)).status, 200, 'the password the person chose');
     await hindsight(['member', 'add', made, 'default', 'editor']);
-    const { stdout } = await hindsight(['workspace', 'list', '--json'], made);
+    // Two readings by two users, side by side.
+    const [workspaces, usersOfBlue] = await Promise.all([
+      hindsight(['workspace', 'list', '--json'], made),
+      hindsight(['user', 'list', '--json'], 'blue@example.org'),
+    ]);
     assert.deepEqual(
-      (JSON.parse(stdout) as Array<{ name: string; role: string }>).map((w) => `${w.name}:${w.role}`),
+      (JSON.parse(workspaces.stdout) as Array<{ name: string; role: string }>).map((w) => `${w.name}:${w.role}`),
       ['default:editor', 'blue:viewer'],
     );
-    const users = JSON.parse((await hindsight(['user', 'list', '--json'], 'blue@example.org')).stdout) as Array<{
-      email: string;
-    }>;
+    const users = JSON.parse(usersOfBlue.stdout) as Array<{ email: string }>;
     assert.deepEqual(
       users.map((u) => u.email).sort(),
       ['blue@example.org', made],
@@ -184,12 +191,15 @@ describe('users, workspaces, roles and the audit log', () => {
       (await platform.runtime.catalog.getDatabase('blue-cli')).workspaceId,
       (await platform.runtime.catalog.access.findWorkspace('blue'))!.id,
     );
-    await assert.rejects(
-      hindsight(['db', 'add', 'mixed', '--url', url, '--storage', 'bluestore', '--no-check']),
-      /belongs to another workspace/,
-    );
-    await assert.rejects(hindsight(['member', 'remove', 'blue@example.org', 'blue']), /would have no owner left/);
-    await assert.rejects(hindsight(['db', 'list'], 'nobody@example.org'), /user "nobody@example.org" does not exist/);
+    // Three refusals that change nothing: their processes run side by side.
+    await Promise.all([
+      assert.rejects(
+        hindsight(['db', 'add', 'mixed', '--url', url, '--storage', 'bluestore', '--no-check']),
+        /belongs to another workspace/,
+      ),
+      assert.rejects(hindsight(['member', 'remove', 'blue@example.org', 'blue']), /would have no owner left/),
+      assert.rejects(hindsight(['db', 'list'], 'nobody@example.org'), /user "nobody@example.org" does not exist/),
+    ]);
   });
 
   it('a user of workspace A can neither list nor read nor change anything of workspace B: 404, as for a name that does not exist', async () => {

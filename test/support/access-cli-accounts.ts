@@ -18,21 +18,23 @@ export async function inviteFromCli(
   const password = 'a long enough password';
   const passwordFile = path.join(dir, 'new-user.password');
   await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
-  // An account with a password is for the operator's owner only; everyone else is invited.
-  await assert.rejects(
-    hindsight(['user', 'create', made, '--workspace', 'blue', '--password-file', passwordFile]),
-    /makes an owner of the installation only \(--owner\): invite everyone else, .*hindsight user invite \S+ --workspace blue/,
-  );
-  await assert.rejects(
-    hindsight(['user', 'create', made, '--owner', '--password-file', passwordFile], 'blue@example.org'),
-    /only the local operator on the server makes an account with a password/,
-  );
+  // Three refusals, whose processes run side by side. An account with a password is for the operator's owner only;
+  // everyone else is invited. member add reaches only accounts that accepted an invitation to the workspace.
+  await Promise.all([
+    assert.rejects(
+      hindsight(['user', 'create', made, '--workspace', 'blue', '--password-file', passwordFile]),
+      /makes an owner of the installation only \(--owner\): invite everyone else, .*hindsight user invite \S+ --workspace blue/,
+    ),
+    assert.rejects(
+      hindsight(['user', 'create', made, '--owner', '--password-file', passwordFile], 'blue@example.org'),
+      /only the local operator on the server makes an account with a password/,
+    ),
+    assert.rejects(
+      hindsight(['member', 'add', made, 'blue', 'viewer']),
+      /no account "\S+" accepted an invitation to workspace "blue": invite them first/,
+    ),
+  ]);
   await assert.rejects(access.actorForEmail(made, 'test'), /does not exist/);
-  // member add reaches only accounts that accepted an invitation to the workspace.
-  await assert.rejects(
-    hindsight(['member', 'add', made, 'blue', 'viewer']),
-    /no account "\S+" accepted an invitation to workspace "blue": invite them first/,
-  );
   const invited = await hindsight(['user', 'invite', made, '--workspace', 'blue', '--role', 'viewer']);
   const token = /\/login\/invite\/([A-Za-z0-9_-]+)\n$/.exec(invited.stdout)?.[1];
   assert.ok(token, invited.stdout);
