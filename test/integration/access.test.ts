@@ -13,6 +13,7 @@ import {
   httpActionCases,
   MATRIX_ACTIONS,
   S3_SECRET,
+  savePreNotifiers,
 } from '../support/access-cases.ts';
 import {
   emailOf,
@@ -126,16 +127,10 @@ describe('users, workspaces, roles and the audit log', () => {
       const allowed = roleAllows(role, c.action) && (!c.instanceOnly || role === 'owner');
       assert.equal(code, allowed ? 0 : 403, `hindsight ${c.args(role).join(' ')} as ${role}`);
     };
-    // A notifier per role for the delete case, made by the operator through the services: only the cases are the
-    // CLI's to run. Each command is a process that spends most of a second loading, and the roles' cases touch
-    // different names, so the roles run side by side; all but the schedule of `shop`, which every allowed role
-    // changes and is changed one role at a time.
-    const operator = operatorActor('test');
-    for (const role of ROLE_LIST)
-      await platform.services.notifiers.save(operator, `pre-${role}`, {
-        type: 'webhook',
-        url: 'http://127.0.0.1:9/pre',
-      });
+    // A notifier per role for the delete case, made by the operator (only the cases are the CLI's to run). Each command
+    // is a process that spends most of a second loading, and the roles' cases touch different names, so the roles run
+    // side by side; all but the schedule of `shop`, which every allowed role changes and is changed one role at a time.
+    await savePreNotifiers(platform.services);
     const sameThing = (c: Case) => c.action === 'database.schedule';
     for (const role of ROLE_LIST) for (const c of CLI_ACTION_CASES.filter(sameThing)) await check(role, c);
     await Promise.all(
@@ -168,7 +163,6 @@ describe('users, workspaces, roles and the audit log', () => {
     const password = await inviteFromCli(hindsight, services.access, platform.dir, made);
     assert.equal((await login(made, password)).status, 200, 'the password the person chose');
     await hindsight(['member', 'add', made, 'default', 'editor']);
-    // Two readings by two users, side by side.
     const [workspaces, usersOfBlue] = await Promise.all([
       hindsight(['workspace', 'list', '--json'], made),
       hindsight(['user', 'list', '--json'], 'blue@example.org'),

@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
-import type { Action, Role } from '../../services/authz.ts';
-import type { Answer } from './access-fixture.ts';
+import { operatorActor, type Action, type Role } from '../../services/authz.ts';
+import type { Services } from '../../services/index.ts';
+import { ROLE_LIST, type Answer } from './access-fixture.ts';
 
 export const S3_SECRET = 'wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY';
 const S3_KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
@@ -139,6 +140,15 @@ export const webhookArgs = (name: string, url: string) => [
   '--config',
   JSON.stringify({ url }),
 ];
+
+/** The notifier each role's CLI delete case removes (`pre-<role>`), made by the operator through the services. */
+export async function savePreNotifiers(services: Services): Promise<void> {
+  for (const role of ROLE_LIST)
+    await services.notifiers.save(operatorActor('test'), `pre-${role}`, {
+      type: 'webhook',
+      url: 'http://127.0.0.1:9/pre',
+    });
+}
 
 export const CLI_ACTION_CASES: CliActionCase[] = [
   { action: 'database.schedule', args: () => ['db', 'schedule', 'shop', '0 5 * * *'] },
