@@ -48,7 +48,6 @@ const LONGEST_FIRST = [
   'invitations',
   'backup-restore',
   'no-secrets',
-  'pitr-gap',
   'health',
   'public-key-mode',
   'api-v1-servers-pitr',
