@@ -38,7 +38,7 @@ function answerRounds(): void {
   const channel = new BroadcastChannel(CHANNEL);
   channel.unref();
   channel.onmessage = (event) => {
-    if ((event as MessageEvent<{ round?: number }>).data.round !== undefined) channel.postMessage(collected());
+    if ((event as { data: { round?: number } }).data.round !== undefined) channel.postMessage(collected());
   };
 }
 
@@ -48,7 +48,7 @@ function probe(): void {
   channel.unref();
   const answers = new Map<number, Collected>();
   channel.onmessage = (event) => {
-    const answer = (event as MessageEvent<Partial<Collected>>).data;
+    const answer = (event as { data: Partial<Collected> }).data;
     if (typeof answer.threadId === 'number') answers.set(answer.threadId, answer as Collected);
   };
   let round = 0;

@@ -14,14 +14,8 @@ import { connect, targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
 import { operatorActor } from '../../services/authz.ts';
 import { createConsoleServices, type HostServices } from '../../web/src/lib/server/view/index.ts';
 import { startWebServer, type WebServer } from '../../web/server.ts';
-import {
-  gotoHydrated,
-  horizontalOverflow,
-  launchChromium,
-  screenshot,
-  shown,
-  watchPageErrors,
-} from '../support/browser.ts';
+import { gotoHydrated, launchChromium, screenshot, shown, watchPageErrors } from '../support/browser.ts';
+import { widerThanAPhone } from '../support/console-phone.ts';
 import { storageAndNotifierEdits } from '../support/console-config-edits.ts';
 import { checkCopyForms, checkDownloads } from '../support/console-backup-copies.ts';
 import { createDatabase, startPlatform, type Platform } from '../support/platform.ts';
@@ -376,29 +370,7 @@ describe('the console in a real browser', () => {
   });
 
   it('is readable on a phone: no page scrolls sideways at 390 px', async () => {
-    const phone = await context.newPage();
-    await phone.setViewportSize({ width: 390, height: 844 });
-    const wide: string[] = [];
-    for (const path of [
-      '/',
-      '/databases/shop',
-      '/databases/new',
-      '/restore?database=shop',
-      '/storages',
-      '/storages/nas',
-      '/notifiers',
-      '/audit',
-      '/users',
-      '/workspaces',
-      '/settings',
-    ]) {
-      await phone.goto(at(path));
-      const overflow = await horizontalOverflow(phone);
-      if (overflow > 1) wide.push(`${path} (+${overflow}px)`);
-    }
-    await screenshot(phone, '10-phone-overview');
-    await phone.close();
-    assert.deepEqual(wide, [], 'pages wider than a phone');
+    assert.deepEqual(await widerThanAPhone(context, at), [], 'pages wider than a phone');
   });
 
   it('logged no script errors in the browser', () => {
