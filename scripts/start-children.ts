@@ -16,7 +16,7 @@ import { connect, quoteIdent } from '../lib/pg/connection.ts';
 import type { ChildRegistry } from '../lib/supervisor/orphans.ts';
 import { boundToParent, prefixOutput, processRun, spawnBound, watchedRun } from '../lib/supervisor/runs.ts';
 import { describeExit, type ChildRun, type ChildSpec } from '../lib/supervisor/supervisor.ts';
-import { workerProcessEnv } from '../lib/supervisor/worker-env.ts';
+import { withV8Flags, workerProcessEnv } from '../lib/supervisor/worker-env.ts';
 import { startTemporalDevServer, waitForPort } from '../temporal/dev-server.ts';
 import { TEMPORAL_UI_PATH } from '../web/src/lib/server/view/temporal-ui.ts';
 import { META_DATABASE, metaClusterDir } from '../services/runtime.ts';
@@ -152,7 +152,7 @@ export function workerChild(ctx: ChildContext): ChildSpec {
 
 /** The console, up once it answers on its port. */
 export function webChild(ctx: ChildContext): ChildSpec {
-  const spec = nodeChild(ctx, 'web', 'web/main.ts', 15_000);
+  const spec = nodeChild(ctx, 'web', 'web/main.ts', 15_000, withV8Flags(process.env));
   return {
     ...spec,
     start: async () => upOnPort('web', await spec.start(), ctx.config.webHost, ctx.config.webPort),

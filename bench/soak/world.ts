@@ -5,6 +5,7 @@
  * so that their memory and file descriptors are their own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { withV8Flags } from '../../lib/supervisor/worker-env.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { targetUrl, type PgTarget } from '../../lib/pg/connection.ts';
@@ -55,7 +56,13 @@ export interface SoakSettings {
 function spawnWeb(platform: Platform, port: number): { child: ChildProcess; ready: Promise<void> } {
   const main = fileURLToPath(new URL('../../web/main.ts', import.meta.url));
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, ...platform.configEnv, HINDSIGHT_WEB_PORT: String(port), HINDSIGHT_LOG_PRETTY: '0' },
+    // As npm start starts it (lib/supervisor/worker-env.ts).
+    env: withV8Flags({
+      ...process.env,
+      ...platform.configEnv,
+      HINDSIGHT_WEB_PORT: String(port),
+      HINDSIGHT_LOG_PRETTY: '0',
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const ready = new Promise<void>((resolve, reject) => {

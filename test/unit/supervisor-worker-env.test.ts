@@ -4,7 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WORKER_MALLOC_ARENA_MAX, WORKER_V8_FLAGS, workerProcessEnv } from '../../lib/supervisor/worker-env.ts';
+import {
+  WORKER_MALLOC_ARENA_MAX,
+  WORKER_V8_FLAGS,
+  withV8Flags,
+  workerProcessEnv,
+} from '../../lib/supervisor/worker-env.ts';
 
 describe("the worker's environment", () => {
   it('adds two malloc arenas and small semi-spaces to what the worker inherits, keeping the rest', () => {
@@ -31,5 +36,9 @@ describe("the worker's environment", () => {
       workerProcessEnv({ NODE_OPTIONS: '--max-semi-space-size=32' }).NODE_OPTIONS,
       '--max-semi-space-size=32',
     );
+  });
+
+  it('gives the console the V8 flag only, without the allocator setting', () => {
+    assert.deepEqual(withV8Flags({ PATH: '/usr/bin' }), { PATH: '/usr/bin', NODE_OPTIONS: '--max-semi-space-size=8' });
   });
 });
