@@ -35,7 +35,10 @@ if (Number(process.versions.node.split('.')[0]) < LTS_MAJOR) {
 } else {
   // A command is a short process that loads hundreds of modules: Node keeps their compiled code (and
   // the TypeScript it stripped) in its compile cache, so only the first run after a change pays for it.
-  nodeModule.enableCompileCache();
+  // In the project's own directory, not the shared default under /tmp: a directory another local user
+  // created there first would hand this process compiled code of theirs. Where the project is read-only
+  // (a container's user), the cache is off and the command runs as before.
+  nodeModule.enableCompileCache(fileURLToPath(new URL('../.cache/node-compile-cache', import.meta.url)));
   // Node.js 24 strips the types itself: the sources use only erasable TypeScript (tsconfig says so).
   await import('../cli/main.ts');
 }

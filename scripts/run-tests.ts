@@ -9,7 +9,6 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { runtimeWarnings } from './runtime-warnings.ts';
@@ -25,8 +24,9 @@ const filesOf = (dir: string) =>
 const warnings: string[] = [];
 // Every test file is a process that loads hundreds of modules, and so is each worker, server and CLI it starts: with
 // Node's compile cache on for all of them (inherited through the environment), only the first load of a source after
-// a change compiles it and strips its types. The CLI's own entry uses the same directory (module.enableCompileCache).
-process.env.NODE_COMPILE_CACHE ??= path.join(tmpdir(), 'node-compile-cache');
+// a change compiles it and strips its types. The CLI's own entry uses the same directory (module.enableCompileCache),
+// inside the project rather than the shared default under /tmp, which another local user could have created first.
+process.env.NODE_COMPILE_CACHE ??= path.join(import.meta.dirname, '..', '.cache', 'node-compile-cache');
 const RUN_TEST_FILES = path.join(import.meta.dirname, 'run-test-files.ts');
 
 /**
